@@ -1,0 +1,83 @@
+import { Command, Option } from "@commander-js/extra-typings";
+import { buildDeployPlan } from "../plan/deploy.ts";
+import { describeTopology, renderPlan, renderPreflight } from "../render/plan_text.ts";
+import { renderHookSchedule } from "../render/hook_schedule.ts";
+import { type CliContext, print, printJson } from "./context.ts";
+import { type ApplyCliOptions, applyCommandOptions, runApply } from "./apply_cli.ts";
+
+export function clusterCommand(ctx: CliContext): Command {
+  const cmd = new Command("cluster").description("Deploy and operate MongoDB clusters");
+  const deploy = cmd.command("deploy")
+    .description("Plan a deployment and, unless told to stop at the plan, apply it")
+    .argument("<name>", "cluster name")
+    .argument("<topology>", "topology YAML file (see examples/)")
+    .requiredOption("--version <version>", "MongoDB version, e.g. 7.0 (newest 7.0.x) or 7.0.5")
+    .addOption(
+      new Option("--variant <variant>", "server distribution").choices(
+        ["mongo", "percona"] as const,
+      ).default("mongo" as const),
+    )
+    .option(
+      "--mirror <url|dir>",
+      "download-center mirror (file path, file:// or http:// URL) instead of the official one",
+      Deno.env.get("MUP_MIRROR"),
+    )
+    .option("--plan-only", "generate and save the plan, then stop")
+    .option("--dry-run", "show what apply would do, hooks included; change nothing")
+    .option("--plan-file <file>", "also write the plan to this file, then stop")
+    .option(
+      "--detailed-exitcode",
+      "with --plan-only/--dry-run/--plan-file: exit 2 when the plan has changes",
+    )
+    .option("--json", "machine-readable output");
+  applyCommandOptions(deploy);
+  deploy.action(async (name, topologyFile, opts) => {
+    const plan = await buildDeployPlan({
+      cluster: name,
+      topologyFile,
+      version: opts.version,
+      variant: opts.variant,
+      mirror: opts.mirror,
+      cacheDir: ctx.cacheDir,
+      store: ctx.store,
+      executors: ctx.executors,
+      dryRun: !!opts.dryRun,
+    });
+    const stopAtPlan = opts.planOnly || opts.dryRun || opts.planFile;
+    const saved = opts.dryRun ? undefined : await ctx.store.save(plan, opts.planFile);
+    if (opts.json && stopAtPlan) {
+      printJson({ plan_id: plan.plan_id, path: saved, valid: plan.validation.valid, plan });
+    } else if (stopAtPlan || !opts.json) {
+      print(`Planning deployment for cluster: ${name}`);
+      print(`MongoDB version: ${plan.version}`);
+      print(`Topology: ${describeTopology(plan)}`);
+      print("");
+      print("Running pre-flight checks...");
+      print(renderPreflight(plan));
+      print("");
+      if (opts.dryRun) {
+        print(renderHookSchedule(plan));
+      } else if (stopAtPlan) {
+        print(`Plan generated: ${plan.plan_id}`);
+        print(`Plan saved to: ${saved}${opts.planFile ? ` and ${opts.planFile}` : ""}`);
+        print("");
+        print(renderPlan(plan));
+      } else print(`✓ Plan generated: ${plan.plan_id}\n`);
+    }
+    if (!plan.validation.valid) {
+      ctx.exitCode = 1;
+      if (!opts.json) {
+        print(
+          "\n✗ Pre-flight checks failed; the plan cannot be applied. Fix the problems above and plan again.",
+        );
+      }
+      return;
+    }
+    if (stopAtPlan) {
+      if (opts.detailedExitcode) ctx.exitCode = 2;
+      return;
+    }
+    ctx.exitCode = await runApply(ctx, plan, saved!, opts as ApplyCliOptions);
+  });
+  return cmd as unknown as Command;
+}

@@ -1,0 +1,29 @@
+import { DefaultExecutors } from "../executor/factory.ts";
+import { PlanStore } from "../plan/store.ts";
+import { cacheRoot, storageRoot } from "../util/path.ts";
+
+/** What every command needs, built once and passed explicitly. */
+export interface CliContext {
+  store: PlanStore;
+  executors: DefaultExecutors;
+  cacheDir: string;
+  /** Exit code the command wants, when it is not 0. */
+  exitCode: number;
+}
+
+export function makeContext(): CliContext {
+  return {
+    store: new PlanStore(storageRoot()),
+    executors: new DefaultExecutors(),
+    cacheDir: cacheRoot(),
+    exitCode: 0,
+  };
+}
+
+export function print(text: string): void {
+  console.log(text);
+}
+
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}

@@ -1,0 +1,156 @@
+import { Command } from "@commander-js/extra-typings";
+import { criticalPath, toDot } from "../graph/mod.ts";
+import { planToDag } from "../plan/graph.ts";
+import { allOperations, Plan } from "../plan/schema.ts";
+import { checkPlanObject, checkPlanText } from "../plan/validate.ts";
+import { renderPlan } from "../render/plan_text.ts";
+import { readMeta } from "../state/meta.ts";
+import { MupError } from "../errors.ts";
+import { type CliContext, print, printJson } from "./context.ts";
+import { planDiff, renderDiff } from "../plan/diff.ts";
+
+export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () => {}): Command {
+  const cmd = new Command("plan").description("Inspect, validate and manage saved plans");
+
+  cmd.command("show")
+    .description("Show a plan: by file path, plan ID, or cluster name (its newest plan)")
+    .argument("<plan>", "plan ID, path to a plan file, or cluster name")
+    .option("--json", "print the plan document")
+    .action(async (ref, opts) => {
+      const { plan, path } = await ctx.store.load(ref);
+      if (opts.json) printJson(plan);
+      else print(renderPlan(plan, { path }));
+    });
+
+  cmd.command("list")
+    .description("List saved plans, oldest first")
+    .argument("[cluster]", "only this cluster's plans")
+    .option("--json", "machine-readable output")
+    .action(async (cluster, opts) => {
+      const list = await ctx.store.list(cluster);
+      if (opts.json) return printJson(list);
+      if (!list.length) {
+        return print(cluster ? `No plans for cluster ${cluster}.` : "No saved plans.");
+      }
+      print(
+        [
+          "PLAN ID".padEnd(16) + "CLUSTER".padEnd(20) + "CREATED".padEnd(26) + "OPS",
+          ...list.map((e) =>
+            e.planId.padEnd(16) + e.cluster.padEnd(20) + e.createdAt.padEnd(26) + e.operations
+          ),
+        ].join("\n"),
+      );
+    });
+
+  cmd.command("validate")
+    .description(
+      "Validate a plan file: format version, schema, content hash, dependency graph, pre-flight results",
+    )
+    .argument("<plan>", "plan file, plan ID or cluster name")
+    .option("--json", "machine-readable output")
+    .action(async (ref, opts) => {
+      const file = await ctx.store.resolve(ref);
+      const check = checkPlanText(await Deno.readTextFile(file), file);
+      const errors = check.issues.filter((i) => i.severity === "error");
+      if (opts.json) printJson({ file, valid: errors.length === 0, issues: check.issues });
+      else {
+        for (const i of check.issues) print(`${i.severity === "error" ? "✗" : "!"} ${i.message}`);
+        print(
+          errors.length
+            ? `✗ ${file}: plan is not valid (${errors.length} error${errors.length > 1 ? "s" : ""})`
+            : `✓ ${file}: plan is valid`,
+        );
+      }
+      if (errors.length) ctx.exitCode = 1;
+    });
+
+  cmd.command("delete")
+    .description("Delete a saved plan")
+    .argument("<plan-id>")
+    .option("--json", "machine-readable output")
+    .action(async (id, opts) => {
+      const p = await ctx.store.delete(id);
+      if (opts.json) printJson({ deleted: id, path: p });
+      else print(`Deleted plan ${id} (${p})`);
+    });
+
+  cmd.command("export")
+    .description("Write a saved plan to standard output, for sharing or review")
+    .argument("<plan>", "plan ID or cluster name")
+    .action(async (ref) => {
+      const { path } = await ctx.store.load(ref);
+      await Deno.stdout.write(await Deno.readFile(path));
+    });
+
+  cmd.command("import")
+    .description("Read a plan from standard input, validate it, and store it with its cluster")
+    .option("--json", "machine-readable output")
+    .action(async (opts) => {
+      const text = await new Response(Deno.stdin.readable).text();
+      const check = checkPlanText(text, "<stdin>");
+      const errors = check.issues.filter((i) =>
+        i.severity === "error" && !i.message.startsWith("pre-flight")
+      );
+      if (!check.plan || errors.length) {
+        throw new MupError(
+          `the plan on standard input is not valid; nothing was imported:\n${
+            errors.map((e) => `  • ${e.message}`).join("\n")
+          }`,
+        );
+      }
+      const saved = await ctx.store.save(check.plan);
+      if (opts.json) printJson({ imported: check.plan.plan_id, path: saved });
+      else {print(
+          `Imported plan ${check.plan.plan_id} for cluster ${check.plan.cluster_name}: ${saved}`,
+        );}
+    });
+
+  cmd.command("diff")
+    .description("What a cluster's newest plan would change against its recorded state")
+    .argument("<cluster>")
+    .option("--json", "machine-readable output")
+    .option("--detailed-exitcode", "exit 2 when there are changes, 0 when none")
+    .action(async (cluster, opts) => {
+      const { plan } = await ctx.store.load(cluster);
+      const meta = await readMeta(ctx.store.clusterDir(cluster));
+      const diff = planDiff(plan, meta);
+      if (opts.json) printJson(diff);
+      else print(renderDiff(plan, diff));
+      if (opts.detailedExitcode && diff.changes.some((c) => c.action !== "none")) ctx.exitCode = 2;
+    });
+
+  cmd.command("graph")
+    .description("The plan's dependency graph as Graphviz DOT (render with `dot -Tsvg`) or JSON")
+    .argument("<plan>", "plan ID, file or cluster name")
+    .option("--format <format>", "dot or json", "dot")
+    .action(async (ref, opts) => {
+      const { plan } = await ctx.store.load(ref);
+      const dag = planToDag(plan);
+      const cp = criticalPath(dag);
+      if (opts.format === "dot") {
+        print(toDot(dag, { name: plan.plan_id, highlight: cp.path }).trimEnd());
+      } else if (opts.format === "json") {
+        printJson({
+          plan_id: plan.plan_id,
+          nodes: allOperations(plan).map((o) => ({
+            id: o.id,
+            type: o.type,
+            phase: dag.attrs(o.id).group,
+            parallel: o.parallel,
+            estimated_ms: o.estimated_ms,
+            depends_on: o.depends_on,
+          })),
+          edges: dag.graph.mapEdges((_e, _a, from, to) => ({ from, to })),
+          order: dag.topologicalOrder(),
+          critical_path: cp,
+        });
+      } else {throw new MupError(`unknown graph format "${opts.format}"`, {
+          hint: "use --format dot or --format json",
+        });}
+    });
+
+  extra(cmd as unknown as Command);
+  return cmd as unknown as Command;
+}
+
+export { checkPlanObject, Plan };

@@ -1,0 +1,28 @@
+import { Command } from "@commander-js/extra-typings";
+import { z } from "zod";
+import { formatIssue, loadTopology } from "../topology/load.ts";
+import { Topology, topologyKind } from "../topology/schema.ts";
+import { print, printJson } from "./context.ts";
+
+export function topologyCommand(): Command {
+  const cmd = new Command("topology").description("Work with topology files");
+  cmd.command("schema")
+    .description(
+      "Print the JSON Schema of topology files (for editors such as VS Code's YAML extension)",
+    )
+    .action(() => printJson(z.toJSONSchema(Topology, { io: "input", unrepresentable: "any" })));
+  cmd.command("validate")
+    .description("Check a topology file and report every problem with its line and column")
+    .argument("<file>", "topology YAML file")
+    .option("--json", "machine-readable output")
+    .action(async (file, opts) => {
+      const t = await loadTopology(file);
+      if (opts.json) {
+        printJson({ valid: true, kind: topologyKind(t.topology), warnings: t.warnings });
+        return;
+      }
+      print(`✓ ${file}: valid ${topologyKind(t.topology).replace("_", " ")} topology`);
+      for (const w of t.warnings) print(formatIssue(w));
+    });
+  return cmd as unknown as Command;
+}

@@ -1,0 +1,207 @@
+import * as path from "node:path";
+import { z } from "zod";
+import { MupError } from "../errors.ts";
+import type { Release } from "../plan/schema.ts";
+
+export const OFFICIAL_MANIFEST = "https://downloads.mongodb.org/full.json";
+export const OFFICIAL_ORIGIN = "https://fastdl.mongodb.org";
+export const PERCONA_ORIGIN = "https://downloads.percona.com";
+
+/** The parts of the download center's full.json that mup reads. */
+export const Manifest = z.object({
+  versions: z.array(
+    z.object({
+      version: z.string(),
+      production_release: z.boolean().optional(),
+      release_candidate: z.boolean().optional(),
+      downloads: z.array(
+        z.object({
+          edition: z.string(),
+          target: z.string().optional(),
+          arch: z.string().optional(),
+          archive: z.object({
+            url: z.string(),
+            sha256: z.string().optional(),
+            sha1: z.string().optional(),
+          }),
+        }).passthrough(),
+      ),
+    }).passthrough(),
+  ),
+});
+export type Manifest = z.infer<typeof Manifest>;
+
+/** Where downloads come from: the official center, or a mirror with its layout. */
+export interface Source {
+  /** Base of the mirror (URL or directory), or undefined for the official center. */
+  mirror?: string;
+}
+
+/** Maps an official URL onto the mirror: same path under the mirror's base. */
+export function mirrorUrl(url: string, source: Source): string {
+  if (!source.mirror) return url;
+  const u = new URL(url);
+  return joinBase(source.mirror, u.pathname);
+}
+
+function joinBase(base: string, rel: string): string {
+  if (/^(https?|file):\/\//.test(base)) {
+    return base.replace(/\/+$/, "") + "/" + rel.replace(/^\/+/, "");
+  }
+  return path.join(base, rel);
+}
+
+/** Reads a URL (http, https, file) or a local path. */
+export async function fetchBytes(where: string): Promise<Uint8Array> {
+  if (/^https?:\/\//.test(where)) {
+    const r = await fetch(where);
+    if (!r.ok) throw new MupError(`download of ${where} failed: HTTP ${r.status}`);
+    return new Uint8Array(await r.arrayBuffer());
+  }
+  const file = where.startsWith("file://") ? new URL(where).pathname : where;
+  return await Deno.readFile(file);
+}
+
+export async function loadManifest(source: Source): Promise<Manifest> {
+  const where = source.mirror ? joinBase(source.mirror, "full.json") : OFFICIAL_MANIFEST;
+  let text: string;
+  try {
+    text = new TextDecoder().decode(await fetchBytes(where));
+  } catch (e) {
+    throw new MupError(`cannot read the version manifest ${where}: ${(e as Error).message}`, {
+      hint: source.mirror
+        ? "check --mirror"
+        : "without network access, pass --mirror <dir|url> (a local mirror of the download center)",
+    });
+  }
+  const parsed = Manifest.safeParse(JSON.parse(text));
+  if (!parsed.success) {
+    throw new MupError(`version manifest ${where} is not in the download center's format`);
+  }
+  return parsed.data;
+}
+
+export interface Platform {
+  os: string;
+  arch: "x86_64" | "aarch64";
+  /** Download-center target, e.g. ubuntu2204, debian12, rhel8. */
+  target: string;
+}
+
+function cmpVersion(a: string, b: string): number {
+  const pa = a.split(/[.-]/).map(Number);
+  const pb = b.split(/[.-]/).map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d) return d;
+  }
+  return 0;
+}
+
+/** `7.0` → the newest production 7.0.x in the manifest; `7.0.5` as given. */
+export function resolveRelease(
+  m: Manifest,
+  spec: string,
+  platform: Platform,
+  source: Source,
+): Release {
+  if (!/^\d+\.\d+(\.\d+)?$/.test(spec)) {
+    throw new MupError(`invalid version "${spec}"`, { hint: "use a release like 7.0 or 7.0.5" });
+  }
+  const matching = m.versions
+    .filter((
+      v,
+    ) => (spec.split(".").length === 3 ? v.version === spec : v.version.startsWith(spec + ".")))
+    .filter((v) =>
+      spec.split(".").length === 3 || (v.production_release !== false && !v.release_candidate)
+    )
+    .sort((a, b) => cmpVersion(b.version, a.version));
+  if (matching.length === 0) {
+    const known = [...new Set(m.versions.map((v) => v.version.split(".").slice(0, 2).join(".")))]
+      .join(", ");
+    throw new MupError(`MongoDB ${spec} is not in the version manifest`, {
+      hint: `available series: ${known}`,
+    });
+  }
+  const v = matching[0];
+  const dl = v.downloads.find((d) => d.arch === platform.arch && d.target === platform.target) ??
+    v.downloads.find((d) => d.arch === platform.arch && d.edition === "base");
+  if (!dl || !dl.archive.sha256) {
+    throw new MupError(
+      `MongoDB ${v.version} has no download for ${platform.target}/${platform.arch}`,
+      {
+        hint: `targets offered: ${[...new Set(v.downloads.map((d) => d.target))].join(", ")}`,
+      },
+    );
+  }
+  const url = mirrorUrl(dl.archive.url, source);
+  return {
+    version: v.version,
+    variant: "mongo",
+    platform: `linux-${platform.arch}`,
+    url,
+    sha256: dl.archive.sha256,
+    size_bytes: 0,
+    archive_name: path.basename(new URL(dl.archive.url).pathname),
+  };
+}
+
+/** Percona publishes no manifest: the tarball URL follows a fixed pattern and has a .sha256sum. */
+export async function resolvePerconaRelease(
+  spec: string,
+  platform: Platform,
+  source: Source,
+): Promise<Release> {
+  const m = /^(\d+)\.(\d+)\.(\d+)-(\d+)$/.exec(spec);
+  if (!m) throw new MupError(`Percona versions are written in full, like 7.0.5-3 (got "${spec}")`);
+  if (platform.arch !== "x86_64") {
+    throw new MupError("Percona Server for MongoDB tarballs exist for x86_64 only");
+  }
+  const name = `percona-server-mongodb-${spec}-x86_64.glibc2.17.tar.gz`;
+  const official = `${PERCONA_ORIGIN}/downloads/percona-server-mongodb-${m[1]}.${
+    m[2]
+  }/percona-server-mongodb-${spec}/binary/tarball/${name}`;
+  const url = mirrorUrl(official, source);
+  const sumText = new TextDecoder().decode(await fetchBytes(url + ".sha256sum"));
+  return {
+    version: spec,
+    variant: "percona",
+    platform: "linux-x86_64",
+    url,
+    sha256: sumText.trim().split(/\s+/)[0],
+    size_bytes: 0,
+    archive_name: name,
+  };
+}
+
+/** The local platform in download-center terms. */
+export async function localPlatform(): Promise<Platform> {
+  const arch = Deno.build.arch === "aarch64" ? "aarch64" : "x86_64";
+  let target = "ubuntu2204";
+  try {
+    const osr = await Deno.readTextFile("/etc/os-release");
+    const id = /^ID="?([^"\n]+)/m.exec(osr)?.[1] ?? "";
+    const ver = /^VERSION_ID="?([^"\n]+)/m.exec(osr)?.[1] ?? "";
+    if (id === "ubuntu") target = `ubuntu${ver.replace(".", "")}`;
+    else if (id === "debian") target = `debian${ver.split(".")[0]}`;
+    else if (["rhel", "centos", "rocky", "almalinux"].includes(id)) {
+      target = `rhel${ver.split(".")[0]}`;
+    } else if (id === "amzn") target = "amazon2023";
+  } catch {
+    // Not Linux, or an unusual one: fall back to the most common target.
+  }
+  return { os: Deno.build.os, arch, target };
+}
+
+/** Size of the archive, for estimates: HEAD for URLs, stat for files. */
+export async function archiveSize(url: string): Promise<number> {
+  try {
+    if (/^https?:\/\//.test(url)) {
+      const r = await fetch(url, { method: "HEAD" });
+      return Number(r.headers.get("content-length") ?? 0);
+    }
+    return (await Deno.stat(url.startsWith("file://") ? new URL(url).pathname : url)).size;
+  } catch {
+    return 0;
+  }
+}

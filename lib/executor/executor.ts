@@ -1,0 +1,35 @@
+/** Result of a command run on a host. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * How operations touch a host. Commands are argv arrays, never shell strings, so nothing from a
+ * topology is ever interpreted by a shell; an SSH executor quotes each argument itself.
+ */
+export interface Executor {
+  readonly host: string;
+  run(
+    argv: string[],
+    options?: { timeoutMs?: number; env?: Record<string, string> },
+  ): Promise<RunResult>;
+  writeFile(path: string, data: Uint8Array | string, mode?: number): Promise<void>;
+  /** undefined when the file does not exist. */
+  readFile(path: string): Promise<Uint8Array | undefined>;
+  mkdir(path: string, mode?: number): Promise<void>;
+  exists(path: string): Promise<boolean>;
+  remove(path: string): Promise<void>;
+  /** Copies a local directory's files to the host (the install of binaries). */
+  upload(localDir: string, remoteDir: string, files?: string[]): Promise<void>;
+  freeDiskMb(path: string): Promise<number>;
+  portFree(port: number): Promise<boolean>;
+  processAlive(pid: number): Promise<boolean>;
+  signal(pid: number, signal: Deno.Signal): Promise<void>;
+}
+
+/** Gives the executor for a host; one per host, shared by all operations. */
+export interface ExecutorFactory {
+  forHost(host: string): Executor;
+}

@@ -1,0 +1,121 @@
+import * as path from "node:path";
+import { portFree } from "../preflight/ports.ts";
+import type { Executor, RunResult } from "./executor.ts";
+
+/** The control machine itself: subprocesses and the filesystem. */
+export class LocalExecutor implements Executor {
+  constructor(readonly host = "localhost") {}
+
+  async run(
+    argv: string[],
+    options: { timeoutMs?: number; env?: Record<string, string> } = {},
+  ): Promise<RunResult> {
+    const ac = new AbortController();
+    const timer = options.timeoutMs ? setTimeout(() => ac.abort(), options.timeoutMs) : undefined;
+    try {
+      const out = await new Deno.Command(argv[0], {
+        args: argv.slice(1),
+        env: options.env,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        signal: ac.signal,
+      }).output();
+      const dec = new TextDecoder();
+      return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+    } catch (e) {
+      return { code: 127, stdout: "", stderr: (e as Error).message };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async writeFile(p: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
+    await Deno.mkdir(path.dirname(p), { recursive: true });
+    const tmp = `${p}.mup-tmp`;
+    if (typeof data === "string") await Deno.writeTextFile(tmp, data, { mode });
+    else await Deno.writeFile(tmp, data, { mode });
+    await Deno.chmod(tmp, mode);
+    await Deno.rename(tmp, p);
+  }
+
+  async readFile(p: string): Promise<Uint8Array | undefined> {
+    try {
+      return await Deno.readFile(p);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async mkdir(p: string, mode = 0o755): Promise<void> {
+    await Deno.mkdir(p, { recursive: true, mode });
+  }
+
+  async exists(p: string): Promise<boolean> {
+    try {
+      await Deno.stat(p);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async remove(p: string): Promise<void> {
+    await Deno.remove(p, { recursive: true }).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
+
+  async upload(localDir: string, remoteDir: string, files?: string[]): Promise<void> {
+    await Deno.mkdir(remoteDir, { recursive: true });
+    const names = files ?? [];
+    if (!files) { for await (const e of Deno.readDir(localDir)) names.push(e.name); }
+    for (const f of names) {
+      const dest = path.join(remoteDir, f);
+      const tmp = `${dest}.mup-tmp`;
+      await Deno.copyFile(path.join(localDir, f), tmp);
+      await Deno.chmod(tmp, 0o755);
+      await Deno.rename(tmp, dest);
+    }
+  }
+
+  async freeDiskMb(p: string): Promise<number> {
+    let dir = p;
+    while (!(await this.exists(dir)) && dir !== path.dirname(dir)) dir = path.dirname(dir);
+    const r = await this.run(["df", "-Pk", dir]);
+    const cols = r.stdout.trim().split("\n").pop()?.split(/\s+/) ?? [];
+    return Math.floor(Number(cols[3] ?? 0) / 1024);
+  }
+
+  portFree(port: number): Promise<boolean> {
+    return Promise.resolve(portFree(this.host, port));
+  }
+
+  processAlive(pid: number): Promise<boolean> {
+    return Promise.resolve(pidAlive(pid));
+  }
+
+  signal(pid: number, signal: Deno.Signal): Promise<void> {
+    try {
+      Deno.kill(pid, signal);
+    } catch {
+      // Already gone.
+    }
+    return Promise.resolve();
+  }
+}
+
+/** Alive and not a zombie. */
+export function pidAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    try {
+      Deno.kill(pid, "SIGCONT");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import type { Dag } from "./dag.ts";
+
+function q(s: string): string {
+  return `"${s.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n")}"`;
+}
+
+/**
+ * Graphviz DOT: one cluster per group, edges from dependency to dependent, parallel-safe nodes
+ * drawn rounded and filled, nodes on the critical path (if given) outlined in red.
+ */
+export function toDot(
+  dag: Dag,
+  options: { name?: string; highlight?: Iterable<string> } = {},
+): string {
+  const hot = new Set(options.highlight ?? []);
+  const groups = new Map<string, string[]>();
+  for (const id of dag.graph.nodes()) {
+    const g = dag.attrs(id).group ?? "";
+    groups.set(g, [...(groups.get(g) ?? []), id]);
+  }
+  const lines = [
+    `digraph ${q(options.name ?? "plan")} {`,
+    `  rankdir = "LR";`,
+    `  compound = true;`,
+    `  node [shape = box, fontname = "sans-serif", fontsize = 10];`,
+    `  edge [color = "#555555"];`,
+  ];
+  let i = 0;
+  for (const [group, ids] of groups) {
+    const indent = group ? "    " : "  ";
+    if (group) {
+      lines.push(
+        `  subgraph ${q(`cluster_${i++}_${group}`)} {`,
+        `    label = ${q(group)};`,
+        `    style = "rounded";`,
+        `    color = "#888888";`,
+      );
+    }
+    for (const id of ids) {
+      const a = dag.attrs(id);
+      const style = a.parallel
+        ? `style = "rounded,filled", fillcolor = "#e3f2fd"`
+        : `style = "filled", fillcolor = "#fff3e0"`;
+      const red = hot.has(id) ? `, color = "red", penwidth = 2` : "";
+      lines.push(`${indent}${q(id)} [label = ${q(a.label ?? id)}, ${style}${red}];`);
+    }
+    if (group) lines.push("  }");
+  }
+  dag.graph.forEachEdge((_e, _a, from, to) => {
+    const red = hot.has(from) && hot.has(to) ? ` [color = "red", penwidth = 2]` : "";
+    lines.push(`  ${q(from)} -> ${q(to)}${red};`);
+  });
+  lines.push(`  subgraph cluster_legend { label = "legend"; style = "dashed";`);
+  lines.push(
+    `    legend_parallel [label = "parallel-safe", style = "rounded,filled", fillcolor = "#e3f2fd"];`,
+  );
+  lines.push(`    legend_serial [label = "runs alone", style = "filled", fillcolor = "#fff3e0"];`);
+  lines.push("  }");
+  lines.push("}");
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,133 @@
+import PQueue from "p-queue";
+import type { Dag } from "./dag.ts";
+
+export type WalkEvent =
+  | { type: "start"; id: string }
+  | { type: "done"; id: string; ms: number }
+  | { type: "failed"; id: string; ms: number; error: unknown };
+
+export interface WalkOptions {
+  /** Most nodes running at once. */
+  concurrency: number;
+  /** Does the work of one node; a throw marks it failed. */
+  run: (id: string) => Promise<void>;
+  /** Nodes already finished (a resume): treated as done, never run. */
+  completed?: Iterable<string>;
+  /** Parallel-safe nodes share the queue; the others run alone. Defaults to the node attribute. */
+  isParallel?: (id: string) => boolean;
+  /** Aborting stops new work; running nodes finish. */
+  signal?: AbortSignal;
+  onEvent?: (e: WalkEvent) => void;
+}
+
+export interface WalkResult {
+  completed: string[];
+  failed: { id: string; error: unknown }[];
+  /** Never started because work stopped (a failure or an abort). */
+  notRun: string[];
+  aborted: boolean;
+}
+
+/**
+ * Runs a DAG: a node starts once all its dependencies are done. The first failure stops new
+ * work; nodes already running finish. Among ready nodes, those with the longest remaining path
+ * go first, which keeps the makespan near the critical path.
+ */
+export async function walk(dag: Dag, options: WalkOptions): Promise<WalkResult> {
+  const g = dag.graph;
+  const done = new Set(options.completed ?? []);
+  const isParallel = options.isParallel ?? ((id: string) => dag.attrs(id).parallel ?? false);
+  const tail = bottomLevels(dag);
+  const waiting = new Map<string, number>();
+  const ready: string[] = [];
+  g.forEachNode((id) => {
+    if (done.has(id)) return;
+    const n = g.inNeighbors(id).filter((d) => !done.has(d)).length;
+    waiting.set(id, n);
+    if (n === 0) ready.push(id);
+  });
+
+  const queue = new PQueue({ concurrency: Math.max(1, options.concurrency) });
+  const completed: string[] = [];
+  const failed: WalkResult["failed"] = [];
+  let running = 0;
+  let exclusive = false;
+  let stopped = false;
+  let settle!: () => void;
+  const finished = new Promise<void>((r) => (settle = r));
+
+  const stop = () => {
+    stopped = true;
+    if (running === 0) settle();
+  };
+  options.signal?.addEventListener("abort", stop, { once: true });
+
+  const start = (id: string, alone: boolean) => {
+    running++;
+    exclusive = alone;
+    const t0 = performance.now();
+    queue.add(async () => {
+      options.onEvent?.({ type: "start", id });
+      await options.run(id);
+    }).then(
+      () => {
+        done.add(id);
+        completed.push(id);
+        options.onEvent?.({ type: "done", id, ms: performance.now() - t0 });
+        for (const m of g.outNeighbors(id)) {
+          const n = waiting.get(m)! - 1;
+          waiting.set(m, n);
+          if (n === 0) ready.push(m);
+        }
+      },
+      (error) => {
+        failed.push({ id, error });
+        options.onEvent?.({ type: "failed", id, ms: performance.now() - t0, error });
+        stopped = true;
+      },
+    ).finally(() => {
+      running--;
+      if (alone) exclusive = false;
+      pump();
+    });
+  };
+
+  const pump = () => {
+    if (stopped || options.signal?.aborted) {
+      if (running === 0) settle();
+      return;
+    }
+    ready.sort((a, b) => tail.get(b)! - tail.get(a)!);
+    while (ready.length > 0 && !exclusive) {
+      const id = ready[0];
+      if (!isParallel(id)) {
+        if (running > 0) break;
+        ready.shift();
+        start(id, true);
+        break;
+      }
+      ready.shift();
+      start(id, false);
+    }
+    if (running === 0) settle();
+  };
+
+  pump();
+  await finished;
+  options.signal?.removeEventListener("abort", stop);
+  const notRun = g.nodes().filter((id) => !done.has(id) && !failed.some((f) => f.id === id));
+  return { completed, failed, notRun, aborted: options.signal?.aborted ?? false };
+}
+
+/** Longest weighted path from each node to any sink, including the node itself. */
+function bottomLevels(dag: Dag): Map<string, number> {
+  const order = dag.topologicalOrder();
+  const level = new Map<string, number>();
+  for (let i = order.length - 1; i >= 0; i--) {
+    const id = order[i];
+    let best = 0;
+    for (const m of dag.dependents(id)) best = Math.max(best, level.get(m)!);
+    level.set(id, best + (dag.attrs(id).weight ?? 1));
+  }
+  return level;
+}

@@ -1,0 +1,67 @@
+import { z } from "zod";
+
+/** The ten lifecycle events of the specification. */
+export const HOOK_EVENTS = [
+  "before_plan",
+  "after_plan",
+  "before_apply",
+  "after_apply",
+  "before_phase",
+  "after_phase",
+  "before_operation",
+  "after_operation",
+  "on_error",
+  "on_success",
+] as const;
+export const HookEvent = z.enum(HOOK_EVENTS);
+export type HookEvent = z.infer<typeof HookEvent>;
+
+export const DEFAULT_HOOK_TIMEOUT = "5m";
+
+/** A duration written as `30s`, `5m`, `1h`, `1m30s` or plain milliseconds. */
+export const Duration = z.union([
+  z.string().regex(/^(\d+(ms|s|m|h))+$/, "a duration such as 30s, 5m or 1h30m"),
+  z.number().int().nonnegative(),
+]);
+
+export function durationMs(d: string | number): number {
+  if (typeof d === "number") return d;
+  let total = 0;
+  for (const [, n, unit] of d.matchAll(/(\d+)(ms|s|m|h)/g)) {
+    total += Number(n) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[unit as "ms"];
+  }
+  return total;
+}
+
+/** A hook as written in a topology file. */
+export const HookSpec = z.object({
+  name: z.string().optional(),
+  command: z.string().min(1, "a hook needs a command"),
+  timeout: Duration.optional(),
+  environment: z.record(z.string(), z.string()).optional(),
+  continue_on_error: z.boolean().optional(),
+  /** Phase hooks only: run for this phase alone. */
+  phase: z.enum(["prepare", "deploy", "initialize", "finalize"]).optional(),
+}).strict();
+export type HookSpec = z.infer<typeof HookSpec>;
+
+/** A hook as recorded in a plan: defaults filled in, so the plan alone says what runs. */
+export const Hook = z.object({
+  name: z.string(),
+  event: HookEvent,
+  command: z.string(),
+  timeout_ms: z.number().int().positive(),
+  environment: z.record(z.string(), z.string()),
+  continue_on_error: z.boolean(),
+  phase: z.string().optional(),
+  /** Directory the hook runs in: the topology file's directory. */
+  working_dir: z.string(),
+});
+export type Hook = z.infer<typeof Hook>;
+
+export const HooksSection = z.object(
+  Object.fromEntries(
+    HOOK_EVENTS.map((e) => [e, z.union([HookSpec, z.array(HookSpec)]).optional()]),
+  ),
+).strict();
+export type HooksSection = Partial<Record<HookEvent, HookSpec | HookSpec[]>>;

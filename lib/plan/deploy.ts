@@ -1,0 +1,81 @@
+import * as path from "node:path";
+import {
+  archiveSize,
+  loadManifest,
+  localPlatform,
+  resolvePerconaRelease,
+  resolveRelease,
+  type Source,
+} from "../download/manifest.ts";
+import type { ExecutorFactory } from "../executor/executor.ts";
+import { compileHooks } from "../hooks/compile.ts";
+import { allocatePorts, preflight } from "../preflight/preflight.ts";
+import { baseStateOf, readMeta } from "../state/meta.ts";
+import { loadTopology } from "../topology/load.ts";
+import { sealPlan } from "./hash.ts";
+import { planDeploy } from "./planner.ts";
+import { listProcesses } from "./processes.ts";
+import { estimateResources } from "./resources.ts";
+import type { Plan } from "./schema.ts";
+import type { PlanStore } from "./store.ts";
+
+export interface DeployRequest {
+  cluster: string;
+  topologyFile: string;
+  version: string;
+  variant: "mongo" | "percona";
+  mirror?: string;
+  cacheDir: string;
+  store: PlanStore;
+  executors: ExecutorFactory;
+  dryRun?: boolean;
+}
+
+/** Reads the topology, resolves the release, runs pre-flight, then calls the pure planner. */
+export async function buildDeployPlan(req: DeployRequest): Promise<Plan> {
+  const loaded = await loadTopology(req.topologyFile);
+  const topology = allocatePorts(loaded.topology);
+  const source: Source = { mirror: req.mirror };
+  const platform = await localPlatform();
+  const release = req.variant === "percona"
+    ? await resolvePerconaRelease(req.version, platform, source)
+    : resolveRelease(await loadManifest(source), req.version, platform, source);
+  release.size_bytes = await archiveSize(release.url);
+  const clusterDir = req.store.clusterDir(req.cluster);
+  const deployDir = path.join(clusterDir, "deploy");
+  const meta = await readMeta(clusterDir);
+  const archivePath = path.join(req.cacheDir, release.archive_name);
+  const resources = estimateResources(listProcesses(topology, deployDir), release);
+  const { validation, cached } = await preflight({
+    topology,
+    release,
+    resources,
+    deployDir: topology.global.deploy_dir ?? deployDir,
+    archivePath,
+    executors: req.executors,
+  });
+  for (const w of loaded.warnings) {
+    validation.warnings.push({
+      code: w.code,
+      severity: "warning",
+      message: `${w.location.path}: ${w.message}`,
+    });
+  }
+  const plan = planDeploy({
+    planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
+    createdAt: new Date().toISOString(),
+    clusterName: req.cluster,
+    topology,
+    topologyFile: path.resolve(req.topologyFile),
+    release,
+    deployDir,
+    cacheDir: req.cacheDir,
+    clusterDir,
+    validation,
+    hooks: compileHooks(topology.hooks, path.dirname(path.resolve(req.topologyFile))),
+    baseState: baseStateOf(meta),
+    cached,
+    dryRun: req.dryRun,
+  });
+  return sealPlan(plan);
+}

@@ -1,0 +1,126 @@
+import { type NodeDirs, nodeDirs, type Role } from "../topology/layout.ts";
+import { type Topology, topologyKind } from "../topology/schema.ts";
+
+/** One mongod or mongos process of a topology, with everything derived from it. */
+export interface ProcessSpec {
+  id: string;
+  role: Role;
+  host: string;
+  port: number;
+  replicaSet?: string;
+  priority: number;
+  votes: number;
+  hidden: boolean;
+  arbiterOnly: boolean;
+  dirs: NodeDirs;
+  runtimeConfig: Record<string, unknown>;
+}
+
+export function processId(role: Role, host: string, port: number): string {
+  return `${role}-${host}-${port}`;
+}
+
+export function listProcesses(t: Topology, deployDir: string): ProcessSpec[] {
+  const out: ProcessSpec[] = [];
+  const mongod = (role: Role) => (s: Topology["mongod_servers"][number]) => {
+    const passive = s.hidden || s.arbiter_only;
+    out.push({
+      id: processId(role, s.host, s.port),
+      role,
+      host: s.host,
+      port: s.port,
+      replicaSet: s.replica_set,
+      priority: s.priority ?? (passive || s.votes === 0 ? 0 : 1),
+      votes: s.votes ?? 1,
+      hidden: s.hidden ?? false,
+      arbiterOnly: s.arbiter_only ?? false,
+      dirs: nodeDirs(t, s, role, deployDir),
+      runtimeConfig: mergeConfig(t.global.runtime_config, s.runtime_config),
+    });
+  };
+  t.config_servers.forEach(mongod("config"));
+  t.mongod_servers.forEach(mongod("mongod"));
+  for (const s of t.mongos_servers) {
+    out.push({
+      id: processId("mongos", s.host, s.port),
+      role: "mongos",
+      host: s.host,
+      port: s.port,
+      priority: 0,
+      votes: 0,
+      hidden: false,
+      arbiterOnly: false,
+      dirs: nodeDirs(t, s, "mongos", deployDir),
+      runtimeConfig: mergeConfig(t.global.runtime_config, s.runtime_config),
+    });
+  }
+  return out;
+}
+
+export interface ReplicaSetSpec {
+  name: string;
+  configsvr: boolean;
+  members: ProcessSpec[];
+}
+
+export function listReplicaSets(procs: ProcessSpec[]): ReplicaSetSpec[] {
+  const sets = new Map<string, ReplicaSetSpec>();
+  for (const p of procs) {
+    if (!p.replicaSet) continue;
+    const s = sets.get(p.replicaSet) ??
+      { name: p.replicaSet, configsvr: p.role === "config", members: [] };
+    s.members.push(p);
+    sets.set(p.replicaSet, s);
+  }
+  return [...sets.values()];
+}
+
+/** The URI an application uses: mongos list, the replica set, or the standalone. */
+export function connectionString(t: Topology): string {
+  const kind = topologyKind(t);
+  if (kind === "sharded") {
+    return `mongodb://${t.mongos_servers.map((s) => `${s.host}:${s.port}`).join(",")}/`;
+  }
+  if (kind === "replica_set") {
+    const set = t.mongod_servers[0].replica_set;
+    return `mongodb://${
+      t.mongod_servers.map((s) => `${s.host}:${s.port}`).join(",")
+    }/?replicaSet=${set}`;
+  }
+  const s = t.mongod_servers[0];
+  return `mongodb://${s.host}:${s.port}/`;
+}
+
+/** Deep-merges runtime_config maps; dotted keys (`net.maxIncomingConnections`) become nesting. */
+export function mergeConfig(
+  ...layers: (Record<string, unknown> | undefined)[]
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const layer of layers) {
+    for (const [k, v] of Object.entries(layer ?? {})) setDeep(out, k.split("."), v);
+  }
+  return out;
+}
+
+function setDeep(target: Record<string, unknown>, keys: string[], value: unknown): void {
+  const [head, ...rest] = keys;
+  if (rest.length === 0) {
+    if (isPlainObject(value) && isPlainObject(target[head])) {
+      for (const [k, v] of Object.entries(value)) {
+        setDeep(target[head] as Record<string, unknown>, k.split("."), v);
+      }
+    } else if (isPlainObject(value)) {
+      target[head] = {};
+      for (const [k, v] of Object.entries(value)) {
+        setDeep(target[head] as Record<string, unknown>, k.split("."), v);
+      }
+    } else target[head] = value;
+    return;
+  }
+  if (!isPlainObject(target[head])) target[head] = {};
+  setDeep(target[head] as Record<string, unknown>, rest, value);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}

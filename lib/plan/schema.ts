@@ -1,0 +1,169 @@
+import { z } from "zod";
+import { Hook } from "../hooks/schema.ts";
+import { Topology } from "../topology/schema.ts";
+
+/** Bumped whenever the plan document changes shape; readers refuse formats they do not know. */
+export const PLAN_FORMAT_VERSION = 1;
+
+export const OPERATION_TYPES = [
+  "download_binary",
+  "create_directory",
+  "upload_file",
+  "generate_config",
+  "start_process",
+  "wait_for_process",
+  "init_replica_set",
+  "add_shard",
+  "verify_health",
+  "save_metadata",
+  "stop_process",
+  "remove_directory",
+] as const;
+export const OperationType = z.enum(OPERATION_TYPES);
+export type OperationType = z.infer<typeof OperationType>;
+
+export const ActionType = z.enum(["create", "update", "delete", "start", "stop", "none"]);
+export type ActionType = z.infer<typeof ActionType>;
+
+export const OperationTarget = z.object({
+  type: z.enum(["host", "process", "replica_set", "cluster"]),
+  name: z.string(),
+  host: z.string().optional(),
+  port: z.number().int().optional(),
+  params: z.record(z.string(), z.string()),
+});
+export type OperationTarget = z.infer<typeof OperationTarget>;
+
+export const Change = z.object({
+  resource_type: z.string(),
+  resource_id: z.string(),
+  action: ActionType,
+  before: z.unknown().optional(),
+  after: z.unknown().optional(),
+});
+export type Change = z.infer<typeof Change>;
+
+export const SafetyCheck = z.object({
+  id: z.string(),
+  description: z.string(),
+  check_type: z.string(),
+  target: z.string(),
+  params: z.record(z.string(), z.unknown()),
+  required: z.boolean(),
+});
+export type SafetyCheck = z.infer<typeof SafetyCheck>;
+
+export const PlannedOperation = z.object({
+  id: z.string().min(1),
+  type: OperationType,
+  description: z.string(),
+  target: OperationTarget,
+  pre_conditions: z.array(SafetyCheck),
+  changes: z.array(Change),
+  depends_on: z.array(z.string()),
+  parallel: z.boolean(),
+  /** Expected duration, used for the critical path and the phase estimates. */
+  estimated_ms: z.number().int().nonnegative(),
+});
+export type PlannedOperation = z.infer<typeof PlannedOperation>;
+
+export const PHASE_NAMES = ["prepare", "deploy", "initialize", "finalize"] as const;
+
+export const PlannedPhase = z.object({
+  name: z.string(),
+  description: z.string(),
+  order: z.number().int(),
+  operations: z.array(PlannedOperation),
+  before_hook: Hook.optional(),
+  after_hook: Hook.optional(),
+  estimated_duration: z.string().optional(),
+});
+export type PlannedPhase = z.infer<typeof PlannedPhase>;
+
+export const ValidationIssue = z.object({
+  code: z.string(),
+  message: z.string(),
+  host: z.string().optional(),
+  severity: z.enum(["error", "warning", "info"]),
+});
+export type ValidationIssue = z.infer<typeof ValidationIssue>;
+
+export const CheckResult = z.object({
+  name: z.string(),
+  status: z.enum(["passed", "failed", "warning"]),
+  message: z.string(),
+  host: z.string().optional(),
+  /** Milliseconds. */
+  duration: z.number().nonnegative(),
+  details: z.unknown().optional(),
+});
+export type CheckResult = z.infer<typeof CheckResult>;
+
+export const ValidationResult = z.object({
+  valid: z.boolean(),
+  errors: z.array(ValidationIssue),
+  warnings: z.array(ValidationIssue),
+  checks: z.array(CheckResult),
+});
+export type ValidationResult = z.infer<typeof ValidationResult>;
+
+export const ResourceEstimate = z.object({
+  hosts: z.number().int(),
+  total_processes: z.number().int(),
+  processes_by_role: z.record(z.string(), z.number().int()),
+  ports_used: z.array(z.number().int()),
+  disk_space_gb: z.number(),
+  memory_mb: z.number().int().optional(),
+  download_size_mb: z.number().int(),
+  processes_per_host: z.record(z.string(), z.number().int()),
+});
+export type ResourceEstimate = z.infer<typeof ResourceEstimate>;
+
+/** The cluster state a plan was made from; apply refuses the plan once that state has moved on. */
+export const BaseState = z.object({
+  lineage: z.string(),
+  serial: z.number().int().nonnegative(),
+});
+export type BaseState = z.infer<typeof BaseState>;
+
+/** The release a plan installs, resolved from the version manifest before planning. */
+export const Release = z.object({
+  version: z.string(),
+  variant: z.enum(["mongo", "percona"]),
+  platform: z.string(),
+  url: z.string(),
+  sha256: z.string(),
+  size_bytes: z.number().int().nonnegative(),
+  archive_name: z.string(),
+});
+export type Release = z.infer<typeof Release>;
+
+export const Plan = z.object({
+  format_version: z.literal(PLAN_FORMAT_VERSION),
+  plan_id: z.string(),
+  operation: z.string(),
+  cluster_name: z.string(),
+  created_at: z.string(),
+  mup_version: z.string(),
+  version: z.string(),
+  variant: z.enum(["mongo", "percona"]),
+  release: Release,
+  topology_file: z.string(),
+  topology: Topology,
+  kind: z.enum(["standalone", "replica_set", "sharded"]),
+  deploy_dir: z.string(),
+  validation: ValidationResult,
+  phases: z.array(PlannedPhase),
+  hooks: z.array(Hook),
+  resources: ResourceEstimate,
+  base_state: BaseState,
+  dry_run: z.boolean(),
+  environment: z.record(z.string(), z.string()),
+  /** sha256 of the canonical JSON of every other field. */
+  content_hash: z.string(),
+});
+export type Plan = z.infer<typeof Plan>;
+
+export function allOperations(plan: Pick<Plan, "phases">): PlannedOperation[] {
+  return plan.phases.flatMap((p) => p.operations);
+}

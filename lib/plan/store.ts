@@ -1,0 +1,110 @@
+import * as path from "node:path";
+import { MupError } from "../errors.ts";
+import { exists, writeFileAtomic } from "../state/atomic.ts";
+import { checkPlanText } from "./validate.ts";
+import type { Plan } from "./schema.ts";
+
+export interface PlanEntry {
+  planId: string;
+  cluster: string;
+  path: string;
+  createdAt: string;
+  operations: number;
+}
+
+/** Plans under `<storage>/clusters/<cluster>/plans/<plan-id>.json`. */
+export class PlanStore {
+  constructor(readonly root: string) {}
+
+  clusterDir(cluster: string): string {
+    return path.join(this.root, "clusters", cluster);
+  }
+
+  planPath(cluster: string, planId: string): string {
+    return path.join(this.clusterDir(cluster), "plans", `${planId}.json`);
+  }
+
+  async save(plan: Plan, file?: string): Promise<string> {
+    const target = this.planPath(plan.cluster_name, plan.plan_id);
+    const text = JSON.stringify(plan, null, 2) + "\n";
+    await writeFileAtomic(target, text);
+    if (file) await writeFileAtomic(path.resolve(file), text);
+    return target;
+  }
+
+  async list(cluster?: string): Promise<PlanEntry[]> {
+    const clusters = cluster ? [cluster] : await listDir(path.join(this.root, "clusters"));
+    const out: PlanEntry[] = [];
+    for (const c of clusters) {
+      const dir = path.join(this.clusterDir(c), "plans");
+      for (const f of await listDir(dir)) {
+        if (!f.endsWith(".json")) continue;
+        try {
+          const p = JSON.parse(await Deno.readTextFile(path.join(dir, f))) as Plan;
+          out.push({
+            planId: p.plan_id,
+            cluster: c,
+            path: path.join(dir, f),
+            createdAt: p.created_at,
+            operations: p.phases.reduce((n, ph) => n + ph.operations.length, 0),
+          });
+        } catch {
+          // A damaged file is reported by `plan validate`, not by listing.
+        }
+      }
+    }
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** A plan by file path, plan ID, or cluster name (its newest plan). */
+  async resolve(ref: string): Promise<string> {
+    if (ref.endsWith(".json") || ref.includes("/")) {
+      if (await exists(ref)) return ref;
+      throw new MupError(`plan file ${ref} does not exist`);
+    }
+    const all = await this.list();
+    const byId = all.find((e) => e.planId === ref);
+    if (byId) return byId.path;
+    const ofCluster = all.filter((e) => e.cluster === ref);
+    if (ofCluster.length) return ofCluster[ofCluster.length - 1].path;
+    throw new MupError(`no plan, plan ID or cluster named "${ref}"`, {
+      hint: "`mup plan list` shows the saved plans",
+    });
+  }
+
+  /** Loads and fully validates a plan; throws a MupError listing the problems. */
+  async load(ref: string): Promise<{ plan: Plan; path: string }> {
+    const file = await this.resolve(ref);
+    const check = checkPlanText(await Deno.readTextFile(file), file);
+    const errors = check.issues.filter((i) =>
+      i.severity === "error" && !i.message.startsWith("pre-flight")
+    );
+    if (!check.plan || errors.length) {
+      throw new MupError(
+        `plan ${file} is not valid:\n${errors.map((e) => `  • ${e.message}`).join("\n")}`,
+      );
+    }
+    return { plan: check.plan, path: file };
+  }
+
+  async delete(planId: string): Promise<string> {
+    const e = (await this.list()).find((x) => x.planId === planId);
+    if (!e) {
+      throw new MupError(`no plan with ID "${planId}"`, {
+        hint: "`mup plan list` shows the saved plans",
+      });
+    }
+    await Deno.remove(e.path);
+    return e.path;
+  }
+}
+
+export async function listDir(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) out.push(e.name);
+  } catch {
+    return [];
+  }
+  return out.sort();
+}

@@ -1,0 +1,83 @@
+import { z } from "zod";
+import { planToDag } from "./graph.ts";
+import { planHash } from "./hash.ts";
+import { Plan, PLAN_FORMAT_VERSION, type ValidationIssue } from "./schema.ts";
+
+export interface PlanCheck {
+  plan?: Plan;
+  issues: ValidationIssue[];
+}
+
+/** Full validation of a plan document: JSON, schema and format version, hash, graph, pre-flight. */
+export function checkPlanText(text: string, file: string): PlanCheck {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return {
+      issues: [{
+        code: "json_syntax",
+        severity: "error",
+        message: `${file}: ${jsonPosition(text, e as Error)}`,
+      }],
+    };
+  }
+  return checkPlanObject(raw, file);
+}
+
+export function checkPlanObject(raw: unknown, file: string): PlanCheck {
+  const issues: ValidationIssue[] = [];
+  const fv = (raw as { format_version?: unknown })?.format_version;
+  if (fv !== PLAN_FORMAT_VERSION) {
+    return {
+      issues: [{
+        code: "format_version",
+        severity: "error",
+        message: `${file}: unsupported plan format version ${
+          JSON.stringify(fv)
+        }; this mup reads version ${PLAN_FORMAT_VERSION}. Regenerate the plan with this mup.`,
+      }],
+    };
+  }
+  const parsed = Plan.safeParse(raw);
+  if (!parsed.success) {
+    for (const i of parsed.error.issues) {
+      issues.push({
+        code: "schema",
+        severity: "error",
+        message: `${file}: ${z.core.toDotPath(i.path)}: ${i.message}`,
+      });
+    }
+    return { issues };
+  }
+  const plan = parsed.data;
+  if (planHash(plan) !== plan.content_hash) {
+    issues.push({
+      code: "content_hash",
+      severity: "error",
+      message:
+        `${file}: content hash mismatch: the plan was modified after it was generated (expected ${plan.content_hash}, computed ${
+          planHash(plan)
+        }). Regenerate it; do not edit plans by hand.`,
+    });
+  }
+  const dag = planToDag(plan);
+  for (const i of dag.issues) {
+    issues.push({ code: `graph_${i.code}`, severity: "error", message: i.message });
+  }
+  for (const e of plan.validation.errors) {
+    issues.push({ ...e, message: `pre-flight: ${e.message}` });
+  }
+  issues.push(...plan.validation.warnings);
+  return { plan, issues };
+}
+
+function jsonPosition(text: string, e: Error): string {
+  const m = /position (\d+)/.exec(e.message);
+  if (!m) return `invalid JSON: ${e.message}`;
+  const pos = Number(m[1]);
+  const before = text.slice(0, pos).split("\n");
+  return `invalid JSON at line ${before.length}, column ${before[before.length - 1].length + 1}: ${
+    e.message.replace(/ in JSON at position \d+.*$/, "")
+  }`;
+}

@@ -1,0 +1,47 @@
+import type { Plan } from "../plan/schema.ts";
+
+/** The dry-run view of Example 3: hooks configured, then what would run in order. */
+export function renderHookSchedule(plan: Plan): string {
+  const out: string[] = [];
+  if (plan.hooks.length) {
+    out.push("Hooks configured:");
+    for (const h of plan.hooks) {
+      out.push(`  • ${h.event}${h.phase ? ` (${h.phase})` : ""}: ${h.command}`);
+    }
+    out.push("");
+  }
+  const steps: string[] = [];
+  const hooks = (event: string, phase?: string) =>
+    plan.hooks.filter((h) => h.event === event && (!phase || !h.phase || h.phase === phase));
+  for (const h of hooks("before_apply")) steps.push(`Hook: before_apply (${h.name})`);
+  for (const ph of plan.phases) {
+    for (const h of hooks("before_phase", ph.name)) {
+      steps.push(
+        `Hook: before_phase (${ph.name})${h.name !== "before_phase" ? ` [${h.name}]` : ""}`,
+      );
+    }
+    const opHooks = hooks("before_operation").length + hooks("after_operation").length;
+    steps.push(
+      `Phase: ${ph.name[0].toUpperCase()}${ph.name.slice(1)} (${ph.operations.length} operations${
+        opHooks ? `, ${opHooks} operation hook${opHooks > 1 ? "s" : ""} around each` : ""
+      })`,
+    );
+    for (const h of hooks("after_phase", ph.name)) {
+      steps.push(`Hook: after_phase (${ph.name})${h.name !== "after_phase" ? ` [${h.name}]` : ""}`);
+    }
+  }
+  for (const h of hooks("after_apply")) steps.push(`Hook: after_apply (${h.name})`);
+  for (const h of hooks("on_success")) {
+    steps.push(`Hook: on_success (${h.name}) — if the apply succeeds`);
+  }
+  for (const h of hooks("on_error")) steps.push(`Hook: on_error (${h.name}) — if the apply fails`);
+  out.push("[Dry-run mode] Would execute:");
+  steps.forEach((s, i) => out.push(`  ${i + 1}. ${s}`));
+  const total = plan.phases.reduce((n, p) => n + p.operations.length, 0);
+  out.push(
+    "",
+    `Total: ${total} operations across ${plan.phases.length} phases`,
+    "No changes will be made (dry-run mode)",
+  );
+  return out.join("\n");
+}

@@ -1,0 +1,68 @@
+import * as path from "node:path";
+import { parse, stringify } from "yaml";
+import { z } from "zod";
+import { MupError } from "../errors.ts";
+import { Topology } from "../topology/schema.ts";
+import { writeFileAtomic } from "./atomic.ts";
+
+export const META_FORMAT_VERSION = 1;
+
+/** `clusters/<name>/meta.yaml`: what mup knows of a deployed cluster. */
+export const ClusterMeta = z.object({
+  format_version: z.literal(META_FORMAT_VERSION),
+  name: z.string(),
+  /** Set when the cluster is first recorded; plans made against another lineage are refused. */
+  lineage: z.string(),
+  /** Goes up by one on every change mup records; a plan made at an older serial is stale. */
+  serial: z.number().int().nonnegative(),
+  status: z.enum(["running", "stopped", "unknown"]),
+  kind: z.enum(["standalone", "replica_set", "sharded"]),
+  version: z.string(),
+  variant: z.enum(["mongo", "percona"]),
+  deploy_dir: z.string(),
+  connection_string: z.string(),
+  topology: Topology,
+  processes: z.array(z.object({
+    id: z.string(),
+    role: z.string(),
+    host: z.string(),
+    port: z.number().int(),
+    replica_set: z.string().optional(),
+    config: z.string(),
+    pid_file: z.string(),
+  })),
+  created_at: z.string(),
+  updated_at: z.string(),
+  last_plan_id: z.string(),
+  last_state_id: z.string(),
+});
+export type ClusterMeta = z.infer<typeof ClusterMeta>;
+
+export function metaPath(clusterDir: string): string {
+  return path.join(clusterDir, "meta.yaml");
+}
+
+export async function readMeta(clusterDir: string): Promise<ClusterMeta | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(metaPath(clusterDir));
+  } catch {
+    return undefined;
+  }
+  const parsed = ClusterMeta.safeParse(parse(text));
+  if (!parsed.success) {
+    throw new MupError(`${metaPath(clusterDir)} is damaged: ${parsed.error.issues[0]?.message}`, {
+      hint: "restore it from the latest checkpoint or a backup",
+    });
+  }
+  return parsed.data;
+}
+
+export async function writeMeta(clusterDir: string, meta: ClusterMeta): Promise<void> {
+  await writeFileAtomic(metaPath(clusterDir), stringify(ClusterMeta.parse(meta)));
+}
+
+/** The base state a new plan records. */
+export function baseStateOf(meta: ClusterMeta | undefined): { lineage: string; serial: number } {
+  return meta ? { lineage: meta.lineage, serial: meta.serial } : { lineage: "", serial: 0 };
+}

@@ -1,0 +1,68 @@
+import { z } from "zod";
+import { HooksSection } from "../hooks/schema.ts";
+
+/** mongod/mongos options merged into the generated configuration file. */
+const RuntimeConfig = z.record(z.string(), z.unknown());
+
+const Port = z.number().int().min(0).max(65535);
+
+const Dirs = {
+  deploy_dir: z.string().optional(),
+  data_dir: z.string().optional(),
+  log_dir: z.string().optional(),
+  config_dir: z.string().optional(),
+};
+
+export const GlobalSection = z.object({
+  user: z.string().optional(),
+  ssh_port: z.number().int().min(1).max(65535).optional(),
+  ssh_identity_file: z.string().optional(),
+  ...Dirs,
+  runtime_config: RuntimeConfig.optional(),
+}).strict();
+
+export const MongodServer = z.object({
+  host: z.string().min(1),
+  port: Port.default(27017),
+  replica_set: z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '_' and '-'").optional(),
+  priority: z.number().min(0).max(1000).optional(),
+  votes: z.number().int().min(0).max(1).optional(),
+  hidden: z.boolean().optional(),
+  arbiter_only: z.boolean().optional(),
+  ...Dirs,
+  runtime_config: RuntimeConfig.optional(),
+}).strict();
+export type MongodServer = z.infer<typeof MongodServer>;
+
+export const MongosServer = z.object({
+  host: z.string().min(1),
+  port: Port.default(27017),
+  deploy_dir: z.string().optional(),
+  log_dir: z.string().optional(),
+  config_dir: z.string().optional(),
+  runtime_config: RuntimeConfig.optional(),
+}).strict();
+export type MongosServer = z.infer<typeof MongosServer>;
+
+/** The topology file: the TiUP-style format users of the earlier mup already write. */
+export const Topology = z.object({
+  global: GlobalSection.default({}),
+  mongod_servers: z.array(MongodServer).default([]),
+  config_servers: z.array(MongodServer).default([]),
+  mongos_servers: z.array(MongosServer).default([]),
+  hooks: HooksSection.optional(),
+}).strict();
+export type Topology = z.infer<typeof Topology>;
+
+export type TopologyKind = "standalone" | "replica_set" | "sharded";
+
+export function topologyKind(t: Topology): TopologyKind {
+  if (t.mongos_servers.length > 0 || t.config_servers.length > 0) return "sharded";
+  if (t.mongod_servers.some((s) => s.replica_set)) return "replica_set";
+  return "standalone";
+}
+
+export function isLocalHost(host: string): boolean {
+  // Other loopback addresses (127.0.0.2, …) are treated as remote hosts reached over SSH.
+  return host === "localhost" || host === "127.0.0.1" || host === "::1";
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env -S deno run -A
+/**
+ * mup: plan → review → apply deployments of MongoDB clusters.
+ * This file only wires commands together; the work lives under lib/.
+ */
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { clusterCommand } from "./lib/cli/cluster_cmd.ts";
+import { makeContext } from "./lib/cli/context.ts";
+import { planCommand } from "./lib/cli/plan_cmd.ts";
+import { topologyCommand } from "./lib/cli/topology_cmd.ts";
+import { MupError } from "./lib/errors.ts";
+import { MUP_VERSION } from "./lib/plan/planner.ts";
+import { TopologyError } from "./lib/topology/load.ts";
+
+export async function main(args: string[]): Promise<number> {
+  // The compiled binary also carries the simulator, so a mirror's tarballs can start it.
+  if (args[0] === "__simulator") {
+    const { simulatorMain } = await import("./sim/main.ts");
+    return await simulatorMain(args.slice(1));
+  }
+  const ctx = makeContext();
+  const program = new Command("mup")
+    .description("Deploy and operate MongoDB clusters with a plan → review → apply workflow")
+    .version(MUP_VERSION, "-V, --version-info", "print mup's version")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)) })
+    .showSuggestionAfterError(true);
+  program.addCommand(clusterCommand(ctx));
+  program.addCommand(planCommand(ctx));
+  program.addCommand(topologyCommand());
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return ctx.exitCode;
+  } catch (e) {
+    return reportError(e, args.includes("--json"));
+  }
+}
+
+function reportError(e: unknown, json: boolean): number {
+  if (e instanceof CommanderError) {
+    // Help and version output exit 0; usage errors were already printed by commander.
+    return e.exitCode === 0 || e.code === "commander.helpDisplayed" ||
+        e.code === "commander.version"
+      ? 0
+      : 1;
+  }
+  if (e instanceof MupError) {
+    if (json) {
+      console.log(
+        JSON.stringify(
+          {
+            error: e.message,
+            ...(e instanceof TopologyError ? { issues: e.issues } : {}),
+            hint: e.options.hint,
+          },
+          null,
+          2,
+        ),
+      );
+    } else {
+      console.error(`Error: ${e.message}`);
+      if (e.options.hint) console.error(`Hint: ${e.options.hint}`);
+    }
+    return e.exitCode;
+  }
+  const err = e as Error;
+  console.error(`Error: ${err?.message ?? String(e)}`);
+  console.error(
+    "This is a bug in mup; please report it with the command you ran. Set MUP_DEBUG=1 for details.",
+  );
+  if (Deno.env.get("MUP_DEBUG")) console.error(err?.stack);
+  return 1;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
