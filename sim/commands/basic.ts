@@ -1,0 +1,170 @@
+/** Commands every role answers: hello, ping, buildInfo, getCmdLineOpts, getParameter, shutdown… */
+import { createHash } from "node:crypto";
+import { type Document, Long } from "bson";
+import { CommandError, errors } from "../errors.ts";
+import { allowedFcvs, FCV_ID, majorMinor } from "../fcv.ts";
+import type { CommandContext, Handler } from "../server.ts";
+import { maxWireVersion } from "../server.ts";
+
+export function buildInfo(version: string, variant: string): Document {
+  const parts = version.split(".").map(Number);
+  return {
+    version: variant === "percona" ? `${version}-3` : version,
+    gitVersion: createHash("sha1").update(version).digest("hex"),
+    ...(variant === "percona" ? { psmdbVersion: `${version}-3` } : {}),
+    versionArray: [parts[0], parts[1], parts[2] ?? 0, 0],
+    modules: [],
+    allocator: "tcmalloc",
+    javascriptEngine: "mozjs",
+    sysInfo: "deprecated",
+    openssl: { running: "OpenSSL 3.0.2 15 Mar 2022", compiled: "OpenSSL 3.0.2 15 Mar 2022" },
+    buildEnvironment: { distmod: "ubuntu2204", distarch: "x86_64", target_arch: "x86_64" },
+    bits: 64,
+    debug: false,
+    maxBsonObjectSize: 16777216,
+    storageEngines: ["devnull", "wiredTiger"],
+  };
+}
+
+export function currentFcv(ctx: CommandContext): string {
+  const doc = ctx.server.store.collection("admin", "system.version")?.find((d) => d._id === FCV_ID);
+  return String(doc?.version ?? majorMinor(ctx.server.opts.version));
+}
+
+const hello: Handler = (ctx) => {
+  const s = ctx.server;
+  if (s.shuttingDown) throw errors.shutdownInProgress();
+  return {
+    helloOk: true,
+    isWritablePrimary: true,
+    ismaster: true,
+    topologyVersion: undefined,
+    maxBsonObjectSize: 16777216,
+    maxMessageSizeBytes: 48000000,
+    maxWriteBatchSize: 100000,
+    localTime: new Date(),
+    logicalSessionTimeoutMinutes: 30,
+    connectionId: ctx.conn.id,
+    minWireVersion: 0,
+    maxWireVersion: maxWireVersion(s.opts.version),
+    readOnly: false,
+    ...s.role?.helloFields(),
+  };
+};
+
+function stripUndefined(d: Document): Document {
+  return Object.fromEntries(Object.entries(d).filter(([, v]) => v !== undefined));
+}
+
+const getParameter: Handler = (ctx) => {
+  if (ctx.db !== "admin") {
+    throw errors.unauthorized("getParameter may only be run against the admin database.");
+  }
+  if (ctx.body.featureCompatibilityVersion) {
+    if (ctx.server.opts.role === "mongos") {
+      throw new CommandError("no option found to get", 72, "InvalidOptions");
+    }
+    return { featureCompatibilityVersion: { version: currentFcv(ctx) } };
+  }
+  const known: Document = {
+    quiet: false,
+    logLevel: 0,
+    shutdownTimeoutMillisForSignaledShutdown: 15000,
+  };
+  const out: Document = {};
+  for (const k of Object.keys(ctx.body)) {
+    if (k === "getParameter" || k.startsWith("$") || k === "lsid") continue;
+    if (!(k in known)) throw new CommandError("no option found to get", 72, "InvalidOptions");
+    out[k] = known[k];
+  }
+  return ctx.body.getParameter === "*" ? known : out;
+};
+
+const setFeatureCompatibilityVersion: Handler = async (ctx) => {
+  if (ctx.db !== "admin") {
+    throw errors.unauthorized(
+      "setFeatureCompatibilityVersion may only be run against the admin database.",
+    );
+  }
+  const target = String(ctx.body.setFeatureCompatibilityVersion);
+  const allowed = allowedFcvs(ctx.server.opts.version);
+  if (!allowed.includes(target)) {
+    throw errors.badValue(
+      `Invalid command argument. Expected '${
+        allowed.join("' or '")
+      }', found '${target}' in: { setFeatureCompatibilityVersion: "${target}" }`,
+    );
+  }
+  if (Number(majorMinor(ctx.server.opts.version)) >= 7 && ctx.body.confirm !== true) {
+    throw new CommandError(
+      `Once you have upgraded to ${target}, you will not be able to downgrade FCV and binary version without support assistance. Please re-run this command with 'confirm: true' to acknowledge this and continue with the FCV upgrade.`,
+      7369100,
+      "Location7369100",
+    );
+  }
+  if (ctx.server.opts.role === "mongos") {
+    await ctx.server.router!.broadcastFcv(target);
+    return {};
+  }
+  ctx.server.role?.checkWritable("admin");
+  const { applyEntry } = await import("./crud.ts");
+  const entry = {
+    op: "u",
+    ns: "admin.system.version",
+    o: { _id: FCV_ID, version: target },
+    o2: { _id: FCV_ID },
+  };
+  applyEntry(ctx.server.store, entry);
+  await ctx.server.role?.afterWrite([entry], { w: "majority" });
+  return {};
+};
+
+const shutdown: Handler = async (ctx) => {
+  if (ctx.db !== "admin") {
+    throw errors.unauthorized("shutdown may only be run against the admin database.");
+  }
+  const remote = ctx.conn.remote;
+  if (!remote.startsWith("127.") && !remote.startsWith("::1") && !remote.startsWith("[::1]")) {
+    throw errors.unauthorized("shutdown must run from localhost when running db without auth");
+  }
+  const force = Boolean(ctx.body.force);
+  const timeoutSecs = Number(ctx.body.timeoutSecs ?? (force ? 0 : 15));
+  await ctx.server.role?.beforeShutdown?.(force, timeoutSecs);
+  setTimeout(() => ctx.server.shutdown(0), 10);
+  return { __closeConnection: true };
+};
+
+const serverStatus: Handler = (ctx) => {
+  const s = ctx.server;
+  return {
+    host: Deno.hostname(),
+    version: s.opts.version,
+    process: s.opts.role,
+    pid: Long.fromNumber(Deno.pid),
+    uptime: Math.floor((Date.now() - s.startedAt) / 1000),
+    uptimeMillis: Long.fromNumber(Date.now() - s.startedAt),
+    uptimeEstimate: Long.fromNumber(Math.floor((Date.now() - s.startedAt) / 1000)),
+    localTime: new Date(),
+    connections: { current: 1, available: 838860, totalCreated: 1 },
+    ...(s.opts.replSet ? { repl: stripUndefined(s.role?.helloFields() ?? {}) } : {}),
+  };
+};
+
+export const basicCommands: Record<string, Handler> = {
+  hello: (ctx) => stripUndefined(hello(ctx) as Document),
+  ping: () => ({}),
+  buildInfo: (ctx) => buildInfo(ctx.server.opts.version, ctx.server.opts.variant),
+  getCmdLineOpts: (ctx) => ({ argv: ctx.server.opts.argv, parsed: ctx.server.opts.parsed }),
+  getParameter,
+  setFeatureCompatibilityVersion,
+  shutdown,
+  serverStatus,
+  endSessions: () => ({}),
+  killAllSessions: () => ({}),
+  whatsmyuri: (ctx) => ({ you: ctx.conn.remote }),
+  connectionStatus: () => ({ authInfo: { authenticatedUsers: [], authenticatedUserRoles: [] } }),
+  hostInfo: () => ({
+    system: { hostname: Deno.hostname(), numCores: navigator.hardwareConcurrency },
+    os: { type: "Linux" },
+  }),
+};

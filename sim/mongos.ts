@@ -1,0 +1,285 @@
+/**
+ * mongos: reports ready only once its config replica set has a primary; keeps the shard
+ * registry in the config servers' config.shards; forwards CRUD to the first shard.
+ */
+import { type Document, Timestamp } from "bson";
+import { CommandError, errors } from "./errors.ts";
+import type { CommandContext, Handler, RoleHooks, Router, Server } from "./server.ts";
+
+export class Mongos implements RoleHooks, Router {
+  readonly configSet: string;
+  readonly configHosts: string[];
+  private primary?: string;
+
+  constructor(readonly server: Server) {
+    const db = server.opts.configdb ?? "";
+    const m = /^([^/]+)\/(.+)$/.exec(db);
+    if (!m) {
+      throw new Error(
+        `BadValue: configdb must be of the form <replSetName>/<host:port>[,...], got "${db}"`,
+      );
+    }
+    this.configSet = m[1];
+    this.configHosts = m[2].split(",");
+  }
+
+  /** Finds the primary of a replica set from seed hosts by asking hello. */
+  async findPrimary(setName: string, seeds: string[]): Promise<string | undefined> {
+    for (const h of seeds) {
+      try {
+        const r = await this.server.peers.run(h, "admin", { hello: 1 }, 1500);
+        if (r.setName !== setName) continue;
+        if (r.isWritablePrimary) return h;
+        if (r.primary) return r.primary as string;
+      } catch {
+        // Try the next seed.
+      }
+    }
+    return undefined;
+  }
+
+  async waitForConfigPrimary(signalReady: () => void): Promise<void> {
+    let logged = false;
+    while (true) {
+      this.primary = await this.findPrimary(this.configSet, this.configHosts);
+      if (this.primary) break;
+      if (!logged) {
+        this.server.log.info(
+          "SHARDING",
+          22727,
+          "main",
+          "Waiting for the config server replica set to have a primary",
+          { configdb: this.server.opts.configdb },
+        );
+        logged = true;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    signalReady();
+  }
+
+  /** Runs a command on the config primary, rediscovering it once on failure. */
+  async config(db: string, cmd: Document): Promise<Document> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      if (!this.primary) this.primary = await this.findPrimary(this.configSet, this.configHosts);
+      if (this.primary) {
+        try {
+          return await this.server.peers.run(this.primary, db, cmd, 5000);
+        } catch (e) {
+          const code = (e as { code?: number }).code;
+          if (code && ![10107, 13435, 11600, 91, 189].includes(code)) throw e;
+        }
+      }
+      this.primary = undefined;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new CommandError(
+      `Could not find host matching read preference { mode: "primary" } for set ${this.configSet}`,
+      133,
+      "FailedToSatisfyReadPreference",
+    );
+  }
+
+  async shards(): Promise<Document[]> {
+    const r = await this.config("config", { find: "shards", filter: {}, batchSize: 10000 });
+    return (r.cursor?.firstBatch ?? []) as Document[];
+  }
+
+  async shardPrimary(shard: Document): Promise<string> {
+    const [set, hosts] = String(shard.host).split("/");
+    const p = await this.findPrimary(set, hosts.split(","));
+    if (!p) {
+      throw new CommandError(
+        `Could not find host matching read preference { mode: "primary" } for set ${set}`,
+        133,
+        "FailedToSatisfyReadPreference",
+      );
+    }
+    return p;
+  }
+
+  async broadcastFcv(version: string): Promise<void> {
+    await this.config("admin", { setFeatureCompatibilityVersion: version, confirm: true });
+    for (const s of await this.shards()) {
+      await this.server.peers.run(await this.shardPrimary(s), "admin", {
+        setFeatureCompatibilityVersion: version,
+        confirm: true,
+      }, 30_000);
+    }
+  }
+
+  helloFields(): Document {
+    return { msg: "isdbgrid", isWritablePrimary: true, ismaster: true };
+  }
+  checkWritable(): void {}
+  checkReadable(): void {}
+  afterWrite(): Promise<void> {
+    return Promise.resolve();
+  }
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function mongos(ctx: CommandContext): Mongos {
+  return ctx.server.router as Mongos;
+}
+
+const addShard: Handler = async (ctx) => {
+  if (ctx.db !== "admin") {
+    throw errors.unauthorized("addShard may only be run against the admin database.");
+  }
+  const m = mongos(ctx);
+  const spec = String(ctx.body.addShard ?? "");
+  const match = /^([^/]+)\/(.+)$/.exec(spec);
+  if (!match) {
+    throw errors.operationFailed(
+      `Cannot add ${spec} as a shard: a shard must be a replica set; use <setName>/<host:port>[,...]`,
+    );
+  }
+  const [, setName, seedList] = match;
+  const seeds = seedList.split(",");
+  let hello: Document | undefined;
+  let reason = "";
+  for (const h of seeds) {
+    try {
+      hello = await ctx.server.peers.run(h, "admin", { hello: 1 }, 3000);
+      if (hello.setName !== setName) {
+        throw errors.operationFailed(
+          `in seed list ${spec}, host ${h} does not belong to replica set ${setName}; found { hosts: ${
+            JSON.stringify(hello.hosts ?? [])
+          }, setName: "${hello.setName ?? ""}" }`,
+        );
+      }
+      break;
+    } catch (e) {
+      if (e instanceof CommandError) throw e;
+      reason = (e as Error).message;
+      hello = undefined;
+    }
+  }
+  if (!hello) {
+    throw new CommandError(
+      `Connection refused: could not reach any host of ${spec} :: caused by :: ${reason}`,
+      6,
+      "HostUnreachable",
+    );
+  }
+  const primary = hello.isWritablePrimary
+    ? seeds.find((s) => s.toLowerCase() === hello!.me) ?? hello.me
+    : hello.primary;
+  if (!primary) {
+    throw new CommandError(
+      `Could not find host matching read preference { mode: "primary" } for set ${setName}`,
+      133,
+      "FailedToSatisfyReadPreference",
+    );
+  }
+  const opts = await ctx.server.peers.run(primary, "admin", { getCmdLineOpts: 1 }, 3000);
+  if (opts.parsed?.sharding?.clusterRole !== "shardsvr") {
+    throw errors.operationFailed(
+      `Cannot add ${spec} as a shard since it was not started with --shardsvr`,
+    );
+  }
+  const name = String(ctx.body.name ?? setName);
+  const host = `${setName}/${(hello.hosts as string[]).join(",")}`;
+  for (const s of await m.shards()) {
+    const sameSet = String(s.host).split("/")[0] === setName;
+    if (s._id === name && sameSet) return { shardAdded: name };
+    if (s._id === name) throw errors.operationFailed(`A shard named ${name} already exists`);
+    if (sameSet) {
+      throw errors.operationFailed(
+        `'${spec}' is already a member of the existing shard '${s.host}' (${s._id}).`,
+      );
+    }
+  }
+  await m.config("config", {
+    insert: "shards",
+    documents: [{
+      _id: name,
+      host,
+      state: 1,
+      topologyTime: new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 }),
+    }],
+    writeConcern: { w: "majority" },
+  });
+  ctx.server.log.info("SHARDING", 21920, "conn", "Added shard", { name, host });
+  return { shardAdded: name };
+};
+
+const listShards: Handler = async (ctx) => {
+  if (ctx.db !== "admin") {
+    throw errors.unauthorized("listShards may only be run against the admin database.");
+  }
+  return { shards: await mongos(ctx).shards() };
+};
+
+async function setBalancer(ctx: CommandContext, stopped: boolean): Promise<Document> {
+  await mongos(ctx).config("config", {
+    update: "settings",
+    updates: [{
+      q: { _id: "balancer" },
+      u: { $set: { stopped, mode: stopped ? "off" : "full" } },
+      upsert: true,
+    }],
+    writeConcern: { w: "majority" },
+  });
+  return {};
+}
+
+const balancerStatus: Handler = async (ctx) => {
+  const r = await mongos(ctx).config("config", { find: "settings", filter: { _id: "balancer" } });
+  const doc = r.cursor?.firstBatch?.[0];
+  return { mode: doc?.stopped ? "off" : "full", inBalancerRound: false, numBalancerRounds: 0 };
+};
+
+/** CRUD goes to the first shard's primary: enough for unsharded collections. */
+const forward: Handler = async (ctx) => {
+  const shards = await mongos(ctx).shards();
+  if (shards.length === 0) {
+    if (
+      ["find", "count", "aggregate", "listCollections", "listDatabases"].includes(
+        Object.keys(ctx.body)[0],
+      )
+    ) {
+      return Object.keys(ctx.body)[0] === "listDatabases"
+        ? { databases: [], totalSize: 0 }
+        : Object.keys(ctx.body)[0] === "count"
+        ? { n: 0 }
+        : { cursor: { firstBatch: [], id: 0, ns: `${ctx.db}.x` } };
+    }
+    throw new CommandError(
+      "Database has no primary shard: no shards have been added to the cluster",
+      70,
+      "ShardNotFound",
+    );
+  }
+  const primary = await mongos(ctx).shardPrimary(shards[0]);
+  const { $db: _db, lsid: _l, $clusterTime: _c, $readPreference: _r, ...cmd } = ctx.body;
+  return await ctx.server.peers.get(primary).command(ctx.db, cmd, 30_000);
+};
+
+export const mongosCommands: Record<string, Handler> = {
+  addShard,
+  listShards,
+  balancerStart: (ctx) => setBalancer(ctx, false),
+  balancerStop: (ctx) => setBalancer(ctx, true),
+  balancerStatus,
+  ...Object.fromEntries(
+    [
+      "insert",
+      "find",
+      "getMore",
+      "killCursors",
+      "count",
+      "delete",
+      "update",
+      "drop",
+      "create",
+      "dropDatabase",
+      "listDatabases",
+      "listCollections",
+      "aggregate",
+    ].map((c) => [c, forward]),
+  ),
+};

@@ -1,0 +1,111 @@
+/** A minimal client the simulated servers use to talk to each other over the wire. */
+import type { Document } from "bson";
+import { encodeMsg, MessageReader, newRequestId, parseMessage } from "./wire.ts";
+
+export class PeerError extends Error {
+  constructor(message: string, readonly code?: number, readonly codeName?: string) {
+    super(message);
+  }
+}
+
+/** One connection per target, requests serialised; reconnects after any failure. */
+export class Peer {
+  private conn?: Deno.TcpConn;
+  private reader?: MessageReader;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly address: string) {}
+
+  command(db: string, cmd: Document, timeoutMs = 2000): Promise<Document> {
+    const run = this.chain.then(
+      () => this.send(db, cmd, timeoutMs),
+      () => this.send(db, cmd, timeoutMs),
+    );
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  private async send(db: string, cmd: Document, timeoutMs: number): Promise<Document> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.close();
+        reject(new PeerError(`timed out after ${timeoutMs}ms talking to ${this.address}`));
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([this.roundTrip(db, cmd), timeout]);
+    } catch (e) {
+      this.close();
+      if (e instanceof PeerError) throw e;
+      throw new PeerError(
+        `Error connecting to ${this.address} :: caused by :: ${
+          (e as Error).message.replace(/ \(os error \d+\)/, "")
+        }`,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async roundTrip(db: string, cmd: Document): Promise<Document> {
+    if (!this.conn) {
+      const i = this.address.lastIndexOf(":");
+      const host = this.address.slice(0, i);
+      this.conn = await Deno.connect({
+        hostname: host === "localhost" ? "127.0.0.1" : host,
+        port: Number(this.address.slice(i + 1)),
+      });
+      this.conn.setNoDelay(true);
+      this.reader = new MessageReader(this.conn);
+    }
+    const id = newRequestId();
+    const bytes = encodeMsg({ ...cmd, $db: db }, 0, id);
+    let off = 0;
+    while (off < bytes.length) off += await this.conn.write(bytes.subarray(off));
+    const raw = await this.reader!.next();
+    if (!raw) throw new Error("connection closed by peer");
+    // Keep int64 as Long so replies forwarded by mongos keep their BSON types.
+    const msg = parseMessage(raw, { promoteLongs: false });
+    if (msg.kind !== "msg") throw new Error("unexpected reply opcode");
+    return msg.body;
+  }
+
+  close(): void {
+    try {
+      this.conn?.close();
+    } catch {
+      // Already closed.
+    }
+    this.conn = undefined;
+    this.reader = undefined;
+  }
+}
+
+/** Peers by address, shared within a process. */
+export class PeerPool {
+  private readonly peers = new Map<string, Peer>();
+
+  get(address: string): Peer {
+    let p = this.peers.get(address);
+    if (!p) this.peers.set(address, p = new Peer(address));
+    return p;
+  }
+
+  /** Runs a command and throws PeerError for `ok: 0` replies. */
+  async run(address: string, db: string, cmd: Document, timeoutMs?: number): Promise<Document> {
+    const r = await this.get(address).command(db, cmd, timeoutMs);
+    if (!r.ok) {
+      throw new PeerError(
+        String(r.errmsg ?? "command failed"),
+        r.code as number,
+        r.codeName as string,
+      );
+    }
+    return r;
+  }
+
+  closeAll(): void {
+    for (const p of this.peers.values()) p.close();
+  }
+}

@@ -1,0 +1,634 @@
+/**
+ * Replica-set member behaviour: heartbeats, elections (terms, one vote per term, freshest data,
+ * highest priority first), priority takeover, oplog fetching by secondaries, write concern and
+ * election handoff on stepDown. Members are separate processes that talk over the wire.
+ */
+import { type Document, ObjectId, Timestamp } from "bson";
+import { applyEntry } from "./commands/crud.ts";
+import { CommandError, errors } from "./errors.ts";
+import type { RoleHooks, Server } from "./server.ts";
+
+export const STATE_NAMES: Record<number, string> = {
+  0: "STARTUP",
+  1: "PRIMARY",
+  2: "SECONDARY",
+  3: "RECOVERING",
+  5: "STARTUP2",
+  6: "UNKNOWN",
+  7: "ARBITER",
+  8: "DOWN",
+  9: "ROLLBACK",
+  10: "REMOVED",
+};
+
+export interface MemberView {
+  health: 0 | 1;
+  state: number;
+  term: number;
+  optime?: Timestamp;
+  configVersion: number;
+  lastHeartbeat?: Date;
+  pingMs: number;
+  since: number;
+}
+
+function envMs(name: string, dflt: number): number {
+  const v = Number(Deno.env.get(name));
+  return Number.isFinite(v) && v > 0 ? v : dflt;
+}
+
+function tsGte(a: Timestamp | undefined, b: Timestamp | undefined): boolean {
+  if (!b) return true;
+  if (!a) return false;
+  return a.compare(b) >= 0;
+}
+
+export class ReplSet implements RoleHooks {
+  state = 0;
+  primaryId?: number;
+  stepDownUntil = 0;
+  electionId?: ObjectId;
+  electionDate?: Date;
+  readonly views = new Map<number, MemberView>();
+  readonly heartbeatMs = envMs("MUP_SIM_HEARTBEAT_MS", 100);
+  readonly electionTimeoutMs = envMs("MUP_SIM_ELECTION_TIMEOUT_MS", 600);
+  readonly electionDelayMs = envMs("MUP_SIM_ELECTION_DELAY_MS", 0.001);
+  private lastPrimaryContact = Date.now();
+  private noPrimaryJitter = Math.random() * 100;
+  private standing = false;
+  private timers: number[] = [];
+  private syncing = false;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(readonly server: Server) {}
+
+  get store() {
+    return this.server.store;
+  }
+  get config(): Document | undefined {
+    return this.store.repl.config;
+  }
+  get term(): number {
+    return this.store.repl.term;
+  }
+  get setName(): string {
+    return this.server.opts.replSet!;
+  }
+
+  self(): Document | undefined {
+    return (this.config?.members as Document[] | undefined)?.find((m) =>
+      this.server.isSelf(m.host)
+    );
+  }
+  members(): Document[] {
+    return (this.config?.members ?? []) as Document[];
+  }
+  member(id: number): Document | undefined {
+    return this.members().find((m) => m._id === id);
+  }
+  lastApplied(): Timestamp | undefined {
+    return this.store.lastOplogTs();
+  }
+
+  start(): void {
+    if (this.config) this.installConfig(this.config, false);
+    this.timers.push(
+      setInterval(() => this.heartbeatRound(), this.heartbeatMs) as unknown as number,
+    );
+    this.timers.push(
+      setInterval(() => this.syncRound(), envMs("MUP_SIM_SYNC_MS", 50)) as unknown as number,
+    );
+  }
+
+  stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    return Promise.resolve();
+  }
+
+  installConfig(config: Document, persist = true): void {
+    this.store.repl.config = config;
+    const me = this.self();
+    if (!me) this.state = 10;
+    else if (me.arbiterOnly) this.state = 7;
+    else if (this.state !== 1) this.state = 2;
+    if (this.state === 1 && me?.priority === 0) this.stepDown(0);
+    this.lastPrimaryContact = Date.now();
+    if (persist) this.store.markDirty();
+    this.server.log.info("REPL", 21392, "ReplCoord", "New replica set config in use", {
+      config: { _id: config._id, version: config.version },
+    });
+  }
+
+  setTerm(term: number): void {
+    if (term <= this.term) return;
+    this.store.repl.term = term;
+    this.store.repl.votedFor = undefined;
+    if (this.state === 1) this.stepDown(0);
+    this.store.markDirty();
+  }
+
+  stepDown(forMs: number): void {
+    if (this.state === 1) {
+      this.server.log.info("REPL", 21358, "ReplCoord", "Stepping down", {
+        until: new Date(Date.now() + forMs),
+      });
+    }
+    if (this.state === 1) this.state = 2;
+    this.primaryId = undefined;
+    this.electionId = undefined;
+    this.stepDownUntil = Date.now() + forMs;
+    this.lastPrimaryContact = Date.now();
+  }
+
+  electable(m: Document | undefined): boolean {
+    return !!m && (m.priority ?? 1) > 0 && (m.votes ?? 1) > 0 && !m.arbiterOnly && !m.hidden;
+  }
+
+  voters(): Document[] {
+    return this.members().filter((m) => (m.votes ?? 1) > 0);
+  }
+
+  // ---- heartbeats
+
+  heartbeatRequest(): Document {
+    const me = this.self();
+    return {
+      replSetHeartbeat: this.setName,
+      configVersion: this.config?.version ?? -2,
+      term: this.term,
+      from: me?.host ?? this.server.address(),
+      fromId: me?._id ?? -1,
+      state: this.state,
+      optime: this.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
+      ...(this.config ? { config: this.config } : {}),
+    };
+  }
+
+  private async heartbeatRound(): Promise<void> {
+    if (!this.config || this.server.shuttingDown) return;
+    const me = this.self();
+    await Promise.all(
+      this.members().filter((m) => m._id !== me?._id).map(async (m) => {
+        const t0 = performance.now();
+        const prev = this.views.get(m._id);
+        try {
+          const r = await this.server.peers.run(
+            m.host,
+            "admin",
+            this.heartbeatRequest(),
+            Math.max(500, this.heartbeatMs * 4),
+          );
+          this.noteMember(m._id, r, Math.round(performance.now() - t0));
+        } catch {
+          const v: MemberView = {
+            health: 0,
+            state: 8,
+            term: prev?.term ?? 0,
+            optime: prev?.optime,
+            configVersion: prev?.configVersion ?? 0,
+            lastHeartbeat: new Date(),
+            pingMs: 0,
+            since: prev?.health === 0 ? prev.since : Date.now(),
+          };
+          this.views.set(m._id, v);
+          if (this.primaryId === m._id) this.primaryId = undefined;
+        }
+      }),
+    );
+    this.checkMajority();
+    await this.electionCheck();
+  }
+
+  noteMember(id: number, r: Document, pingMs: number): void {
+    const prev = this.views.get(id);
+    this.views.set(id, {
+      health: 1,
+      state: Number(r.state),
+      term: Number(r.term),
+      optime: r.optime as Timestamp,
+      configVersion: Number(r.configVersion),
+      lastHeartbeat: new Date(),
+      pingMs,
+      since: prev?.health === 1 ? prev.since : Date.now(),
+    });
+    if (r.config && (r.config.version ?? 0) > (this.config?.version ?? 0)) {
+      this.installConfig(r.config);
+    }
+    if (Number(r.term) > this.term) this.setTerm(Number(r.term));
+    if (Number(r.state) === 1 && Number(r.term) >= this.term && this.state !== 1) {
+      this.primaryId = id;
+      this.lastPrimaryContact = Date.now();
+    } else if (this.primaryId === id && Number(r.state) !== 1) this.primaryId = undefined;
+    this.wake();
+  }
+
+  /** Receiver side of replSetHeartbeat. */
+  onHeartbeat(req: Document): Document {
+    if (req.replSetHeartbeat !== this.setName) {
+      throw errors.invalidConfig(
+        `Our replica set name of ${this.setName} does not match the replica set name ${req.replSetHeartbeat} of the remote node`,
+      );
+    }
+    if (req.checkEmpty && this.config) {
+      throw errors.invalidConfig(
+        `This node, ${this.server.address()}, with _id ${this.self()?._id} is not electable under the new configuration with {version: ${this.config.version}} for replica set ${this.setName}; it already has a configuration`,
+      );
+    }
+    if (
+      req.config && (req.config.version ?? 0) > (this.config?.version ?? 0) &&
+      (req.config.members as Document[]).some((m) => this.server.isSelf(m.host))
+    ) {
+      this.installConfig(req.config);
+    }
+    if (typeof req.fromId === "number" && req.fromId >= 0) {
+      this.noteMember(
+        req.fromId,
+        { ...req, config: undefined, configVersion: req.configVersion },
+        0,
+      );
+    }
+    return {
+      set: this.setName,
+      state: this.state,
+      term: this.term,
+      configVersion: this.config?.version ?? -2,
+      optime: this.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
+      ...(this.primaryId !== undefined ? { primaryId: this.primaryId } : {}),
+      ...(this.config && (req.configVersion ?? -2) < this.config.version
+        ? { config: this.config }
+        : {}),
+    };
+  }
+
+  // ---- elections
+
+  private checkMajority(): void {
+    if (this.state !== 1) return;
+    const now = Date.now();
+    const me = this.self();
+    let votes = 0;
+    for (const m of this.voters()) {
+      if (m._id === me?._id) votes++;
+      else {
+        const v = this.views.get(m._id);
+        if (v && (v.health === 1 || now - v.since < this.electionTimeoutMs)) votes++;
+      }
+    }
+    if (votes * 2 <= this.voters().length) {
+      this.server.log.info(
+        "REPL",
+        21809,
+        "ReplCoord",
+        "Can't see a majority of the set, relinquishing primary",
+      );
+      this.stepDown(0);
+    }
+  }
+
+  private async electionCheck(): Promise<void> {
+    const me = this.self();
+    if (
+      this.state !== 2 || !this.electable(me) || this.standing || Date.now() < this.stepDownUntil
+    ) return;
+    const now = Date.now();
+    const primary = this.primaryId !== undefined ? this.views.get(this.primaryId) : undefined;
+    const primaryAlive = primary?.health === 1 &&
+      now - this.lastPrimaryContact < this.electionTimeoutMs;
+    if (primaryAlive) {
+      // Priority takeover: a caught-up member of higher priority replaces the primary.
+      const pm = this.member(this.primaryId!);
+      if (
+        (me!.priority ?? 1) > (pm?.priority ?? 1) && tsGte(this.lastApplied(), primary!.optime) &&
+        now - this.lastPrimaryContact < this.electionTimeoutMs
+      ) {
+        if (now - (primary!.since ?? now) > this.electionTimeoutMs) {
+          await this.stand("priority takeover");
+        }
+      }
+      return;
+    }
+    // Members of higher priority that are up and as fresh as us go first.
+    const higher = this.members().filter((m) =>
+      m._id !== me!._id && this.electable(m) && (m.priority ?? 1) > (me!.priority ?? 1) &&
+      this.views.get(m._id)?.health === 1 &&
+      tsGte(this.views.get(m._id)?.optime, this.lastApplied())
+    );
+    const waited = now - this.lastPrimaryContact;
+    const rank = higher.length;
+    const threshold = this.electionTimeoutMs * (rank === 0 ? 0.5 : 2 + rank) +
+      this.noPrimaryJitter + this.electionDelayMs;
+    if (waited < threshold) return;
+    await this.stand("no primary");
+  }
+
+  async stand(reason: string): Promise<boolean> {
+    if (this.standing || this.state !== 2) return false;
+    this.standing = true;
+    try {
+      const me = this.self()!;
+      const term = this.term + 1;
+      this.store.repl.term = term;
+      this.store.repl.votedFor = { term, candidate: me._id };
+      this.store.flush();
+      this.server.log.info("ELECTION", 21438, "ReplCoord", "Starting an election", {
+        reason,
+        term,
+      });
+      let votes = (me.votes ?? 1) > 0 ? 1 : 0;
+      const others = this.voters().filter((m) => m._id !== me._id);
+      await Promise.all(others.map(async (m) => {
+        try {
+          const r = await this.server.peers.run(m.host, "admin", {
+            replSetRequestVotes: 1,
+            setName: this.setName,
+            dryRun: false,
+            term,
+            candidateIndex: me._id,
+            configVersion: this.config!.version,
+            lastAppliedOpTime: this.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
+          }, Math.max(500, this.electionTimeoutMs));
+          if (r.voteGranted) votes++;
+          else if (Number(r.term) > this.term) this.setTerm(Number(r.term));
+        } catch {
+          // An unreachable voter does not vote.
+        }
+      }));
+      if (this.term === term && this.state === 2 && votes * 2 > this.voters().length) {
+        this.becomePrimary();
+        return true;
+      }
+      this.lastPrimaryContact = Date.now();
+      this.noPrimaryJitter = Math.random() * 200;
+      return false;
+    } finally {
+      this.standing = false;
+    }
+  }
+
+  onRequestVotes(req: Document): Document {
+    const term = Number(req.term);
+    if (term < this.term) {
+      return {
+        term: this.term,
+        voteGranted: false,
+        reason: `candidate's term (${term}) is lower than mine (${this.term})`,
+      };
+    }
+    if (term > this.term) this.setTerm(term);
+    const voted = this.store.repl.votedFor;
+    if (voted && voted.term === term && voted.candidate !== req.candidateIndex) {
+      return {
+        term: this.term,
+        voteGranted: false,
+        reason: `already voted for another candidate (${voted.candidate}) this term (${term})`,
+      };
+    }
+    if ((req.configVersion ?? 0) < (this.config?.version ?? 0)) {
+      return {
+        term: this.term,
+        voteGranted: false,
+        reason: "candidate's config version is older than mine",
+      };
+    }
+    if (!tsGte(req.lastAppliedOpTime, this.lastApplied())) {
+      return {
+        term: this.term,
+        voteGranted: false,
+        reason: "candidate's data is staler than mine",
+      };
+    }
+    this.store.repl.votedFor = { term, candidate: req.candidateIndex };
+    this.store.flush();
+    this.lastPrimaryContact = Date.now();
+    return { term: this.term, voteGranted: true, reason: "" };
+  }
+
+  private becomePrimary(): void {
+    this.state = 1;
+    this.primaryId = this.self()!._id;
+    this.electionId = new ObjectId();
+    this.electionDate = new Date();
+    this.stepDownUntil = 0;
+    this.appendOplog([{ op: "n", ns: "", o: { msg: "new primary" } }]);
+    this.server.log.info(
+      "REPL",
+      21331,
+      "ReplCoord",
+      "Transition to primary complete; database writes are now permitted",
+      { term: this.term },
+    );
+    this.heartbeatRound();
+  }
+
+  // ---- data
+
+  private appendOplog(entries: Document[]): Timestamp | undefined {
+    let last: Timestamp | undefined;
+    for (const e of entries) {
+      last = this.store.nextTimestamp();
+      this.store.appendOplog({ ts: last, t: this.term, v: 2, wall: new Date(), ...e });
+    }
+    this.store.markDirty();
+    return last;
+  }
+
+  private async syncRound(): Promise<void> {
+    if (
+      this.syncing || this.state !== 2 || this.primaryId === undefined || this.server.shuttingDown
+    ) return;
+    const primary = this.member(this.primaryId);
+    if (!primary) return;
+    this.syncing = true;
+    try {
+      const since = this.lastApplied();
+      const r = await this.server.peers.run(primary.host, "local", {
+        find: "oplog.rs",
+        filter: since ? { ts: { $gt: since } } : {},
+        batchSize: 100000,
+      }, 2000);
+      const batch = (r.cursor?.firstBatch ?? []) as Document[];
+      if (batch.length === 0) return;
+      for (const e of batch) {
+        if (e.op !== "n") applyEntry(this.store, e);
+        this.store.appendOplog(e);
+      }
+      this.store.markDirty();
+      await this.server.peers.run(primary.host, "admin", {
+        replSetUpdatePosition: 1,
+        memberId: this.self()?._id,
+        optime: this.lastApplied(),
+        configVersion: this.config?.version,
+      }, 2000).catch(() => {});
+    } catch {
+      // The primary may be gone; heartbeats will notice.
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  onUpdatePosition(req: Document): Document {
+    const v = this.views.get(Number(req.memberId));
+    if (v && req.optime) v.optime = req.optime;
+    this.wake();
+    return {};
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Resolves when `pred` holds, re-checked on every member update; false on timeout. */
+  waitFor(pred: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (pred()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const check = () => {
+        if (pred()) done(true);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve(v);
+      };
+      this.waiters.add(check);
+    });
+  }
+
+  caughtUp(ts: Timestamp | undefined): number {
+    const me = this.self();
+    return this.members().filter((m) =>
+      !m.arbiterOnly &&
+      (m._id === me?._id ||
+        (this.views.get(m._id)?.health === 1 && tsGte(this.views.get(m._id)?.optime, ts)))
+    ).length;
+  }
+
+  // ---- RoleHooks
+
+  helloFields(): Document {
+    const cfg = this.config;
+    const me = this.self();
+    const base = this.server.opts.clusterRole === "configsvr" ? { configsvr: 2 } : {};
+    if (!cfg || !me) {
+      return {
+        ...base,
+        isWritablePrimary: false,
+        ismaster: false,
+        secondary: false,
+        isreplicaset: true,
+        info: "Does not have a valid replica set config",
+      };
+    }
+    const ms = this.members();
+    const primary = this.state === 1
+      ? me
+      : this.primaryId !== undefined
+      ? this.member(this.primaryId)
+      : undefined;
+    const last = this.lastApplied() ?? new Timestamp({ t: 0, i: 0 });
+    const lastDate = new Date(last.high * 1000);
+    return {
+      ...base,
+      isWritablePrimary: this.state === 1,
+      ismaster: this.state === 1,
+      secondary: this.state === 2,
+      setName: cfg._id,
+      setVersion: cfg.version,
+      hosts: ms.filter((m) => !m.arbiterOnly && !m.hidden && (m.priority ?? 1) > 0).map((m) =>
+        m.host.toLowerCase()
+      ),
+      ...(ms.some((m) => !m.arbiterOnly && !m.hidden && m.priority === 0)
+        ? {
+          passives: ms.filter((m) => !m.arbiterOnly && !m.hidden && m.priority === 0).map((m) =>
+            m.host.toLowerCase()
+          ),
+        }
+        : {}),
+      ...(ms.some((m) => m.arbiterOnly)
+        ? { arbiters: ms.filter((m) => m.arbiterOnly).map((m) => m.host.toLowerCase()) }
+        : {}),
+      ...(primary ? { primary: primary.host.toLowerCase() } : {}),
+      me: me.host.toLowerCase(),
+      ...(me.arbiterOnly ? { arbiterOnly: true } : {}),
+      ...(me.hidden ? { hidden: true } : {}),
+      ...(me.priority === 0 && !me.hidden && !me.arbiterOnly ? { passive: true } : {}),
+      tags: me.tags ?? {},
+      ...(this.state === 1 ? { electionId: this.electionId } : {}),
+      lastWrite: {
+        opTime: { ts: last, t: this.term },
+        lastWriteDate: lastDate,
+        majorityOpTime: { ts: last, t: this.term },
+        majorityWriteDate: lastDate,
+      },
+    };
+  }
+
+  checkWritable(db: string): void {
+    if (db === "local") return;
+    if (this.state !== 1) throw errors.notPrimary();
+  }
+
+  checkReadable(body: Document): void {
+    if (body.$db === "local" || this.state === 1) return;
+    if (this.state === 2) {
+      const mode = body.$readPreference?.mode;
+      if (mode && mode !== "primary") return;
+      throw errors.notPrimaryNoSecondaryOk();
+    }
+    throw new CommandError(
+      "node is not in primary or recovering state",
+      13436,
+      "NotPrimaryOrSecondary",
+    );
+  }
+
+  async afterWrite(entries: Document[], writeConcern?: Document): Promise<void> {
+    const nonLocal = entries.filter((e) => !String(e.ns).startsWith("local."));
+    if (nonLocal.length === 0) return;
+    const last = this.appendOplog(nonLocal);
+    const w = writeConcern?.w ?? "majority";
+    const dataMembers = this.members().filter((m) => !m.arbiterOnly).length;
+    const need = w === "majority"
+      ? Math.floor(this.voters().filter((m) => !m.arbiterOnly).length / 2) + 1
+      : Number(w);
+    if (!(need > 1)) return;
+    await this.waitFor(
+      () => this.caughtUp(last) >= Math.min(need, dataMembers),
+      Number(writeConcern?.wtimeout ?? 10_000) || 10_000,
+    );
+  }
+
+  async beforeShutdown(force: boolean, timeoutSecs: number): Promise<void> {
+    if (this.state !== 1) return;
+    const others = this.members().filter((m) => m._id !== this.self()?._id && this.electable(m));
+    if (others.length === 0) return;
+    const ok = await this.handOff(Math.max(timeoutSecs, force ? 0 : 1) * 1000, 0);
+    if (!ok && !force) {
+      throw errors.exceededTimeLimit(
+        `No electable secondaries caught up as of ${
+          new Date().toISOString()
+        }. Please use the replSetStepDown command with the argument {force: true} to force node to step down.`,
+      );
+    }
+    this.stepDown(60_000);
+  }
+
+  /** Waits for a caught-up electable secondary, steps down and asks it to stand at once. */
+  async handOff(catchUpMs: number, stepDownMs: number): Promise<boolean> {
+    const mine = this.lastApplied();
+    const pick = () =>
+      this.members().find((m) =>
+        m._id !== this.self()?._id && this.electable(m) && this.views.get(m._id)?.health === 1 &&
+        tsGte(this.views.get(m._id)?.optime, mine)
+      );
+    const ok = await this.waitFor(() => pick() !== undefined, catchUpMs);
+    const target = pick();
+    if (!ok || !target) return false;
+    this.stepDown(stepDownMs);
+    this.server.peers.run(target.host, "admin", { replSetStepUp: 1, skipDryRun: true }, 2000).catch(
+      () => {},
+    );
+    return true;
+  }
+}
