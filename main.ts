@@ -8,6 +8,7 @@ import { clusterCommand } from "./lib/cli/cluster_cmd.ts";
 import { makeContext } from "./lib/cli/context.ts";
 import { planCommand } from "./lib/cli/plan_cmd.ts";
 import { topologyCommand } from "./lib/cli/topology_cmd.ts";
+import { stateCommand } from "./lib/cli/state_cmd.ts";
 import { MupError } from "./lib/errors.ts";
 import { MUP_VERSION } from "./lib/plan/planner.ts";
 import { TopologyError } from "./lib/topology/load.ts";
@@ -27,6 +28,7 @@ export async function main(args: string[]): Promise<number> {
     .showSuggestionAfterError(true);
   program.addCommand(clusterCommand(ctx));
   program.addCommand(planCommand(ctx));
+  program.addCommand(stateCommand(ctx));
   program.addCommand(topologyCommand());
   try {
     await program.parseAsync(args, { from: "user" });

@@ -1,33 +1,209 @@
 import type { Command } from "@commander-js/extra-typings";
-import type { Plan } from "../plan/schema.ts";
-import type { CliContext } from "./context.ts";
+import { apply, type SafetyDecision } from "../apply/applier.ts";
+import { Emitter } from "../apply/events.ts";
+import { checkNotStale } from "../apply/stale.ts";
 import { MupError } from "../errors.ts";
+import type { Plan } from "../plan/schema.ts";
+import { jsonRenderer } from "../render/apply_json.ts";
+import { PlainRenderer } from "../render/apply_plain.ts";
+import { TtyRenderer } from "../render/apply_tty.ts";
+import { ClusterLock } from "../state/lock.ts";
+import type { ApplyState } from "../state/schema.ts";
+import { StateStore } from "../state/store.ts";
+import { plural, portRanges } from "../util/format.ts";
+import type { CliContext } from "./context.ts";
+import { askSafetyDecision, interactive, readLine } from "./prompt.ts";
 
 export interface ApplyCliOptions {
   autoApprove?: boolean;
   parallelism?: string;
-  onFailure?: "abort" | "pause";
+  onFailure?: string;
   json?: boolean;
 }
 
-export function applyCommandOptions(cmd: Command<any, any>): void {
+// deno-lint-ignore no-explicit-any
+export function applyCommandOptions(cmd: Command<any, any, any>): void {
   cmd.option("--auto-approve", "skip the interactive confirmation")
     .option("--parallelism <n>", "most operations running at once", "10")
     .option(
       "--on-failure <policy>",
-      "without a terminal or with --auto-approve: abort or pause when a safety check fails",
+      "when a safety check fails without a terminal or with --auto-approve: abort or pause",
       "abort",
     );
 }
 
-export function runApply(
-  _ctx: CliContext,
-  _plan: Plan,
-  _path: string,
-  _opts: ApplyCliOptions,
+/** The specification's "This will:" block. */
+export function describeEffects(plan: Plan): string {
+  const r = plan.resources;
+  const hosts = Object.keys(r.processes_per_host);
+  const cached = plan.phases[0]?.operations[0]?.changes[0]?.action === "none";
+  return [
+    `Apply ${plan.plan_id} to cluster ${plan.cluster_name}?`,
+    "",
+    "This will:",
+    `  • Create ${plural(r.total_processes, "MongoDB process", "MongoDB processes")} on ${
+      hosts.length === 1 ? hosts[0] : plural(hosts.length, "host")
+    }`,
+    `  • Use ports ${portRanges(r.ports_used)}`,
+    `  • Create directories at ${plan.deploy_dir}/`,
+    cached
+      ? `  • Use the cached MongoDB ${plan.version} binaries`
+      : `  • Download ${r.download_size_mb}MB of binaries`,
+    ...(plan.hooks.length
+      ? [
+        `  • Run ${plural(plan.hooks.length, "hook")} (${
+          [...new Set(plan.hooks.map((h) => h.event))].join(", ")
+        })`,
+      ]
+      : []),
+  ].join("\n");
+}
+
+function parallelism(opts: ApplyCliOptions): number {
+  const n = Number(opts.parallelism ?? 10);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new MupError(`--parallelism must be a positive whole number, not "${opts.parallelism}"`);
+  }
+  return n;
+}
+
+function policy(opts: ApplyCliOptions): SafetyDecision {
+  const p = opts.onFailure ?? "abort";
+  if (p !== "abort" && p !== "pause") {
+    throw new MupError(`--on-failure must be abort or pause, not "${p}"`);
+  }
+  return p;
+}
+
+/** Confirms (unless --auto-approve), takes the lock, runs, renders. Returns the exit code. */
+export async function runApply(
+  ctx: CliContext,
+  plan: Plan,
+  planPath: string,
+  opts: ApplyCliOptions,
+  resume?: ApplyState,
 ): Promise<number> {
-  throw new MupError(
-    "applying plans is not available yet: use --plan-only, --dry-run or --plan-file",
-    { exitCode: 1 },
+  const clusterDir = ctx.store.clusterDir(plan.cluster_name);
+  const par = parallelism(opts);
+  const onFailure = policy(opts);
+  if (!resume) {
+    await checkNotStale(plan, clusterDir);
+    if (!plan.validation.valid) {
+      throw new MupError(
+        `plan ${plan.plan_id} failed its pre-flight checks and cannot be applied`,
+        { hint: "`mup plan show` lists the errors; fix them and plan again" },
+      );
+    }
+    if (!opts.autoApprove) {
+      if (!opts.json) console.log(describeEffects(plan) + "\n");
+      const answer = await readLine("Do you want to continue? (yes/no): ");
+      if (answer?.trim() !== "yes") {
+        console.log("Apply cancelled.");
+        return 1;
+      }
+    }
+  }
+  const { lock, replacedStale } = await ClusterLock.acquire(
+    clusterDir,
+    resume ? `resume ${resume.state_id}` : `apply ${plan.plan_id}`,
+    resume?.state_id,
   );
+  const emitter = new Emitter();
+  const tty = !opts.json && interactive();
+  if (opts.json) emitter.on(jsonRenderer((l) => console.log(l)));
+  else if (tty) emitter.on(new TtyRenderer().handle);
+  else emitter.on(new PlainRenderer((l) => console.log(l)).handle);
+  if (replacedStale && !opts.json) {
+    console.log(
+      `Note: took over a stale lock left by PID ${replacedStale.pid} (${replacedStale.operation}, since ${replacedStale.created}).`,
+    );
+  }
+  const ac = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      console.error(
+        "\nInterrupted: letting running operations finish, then saving state. Press Ctrl-C again to stop at once (state stays resumable).",
+      );
+      ac.abort();
+    } else Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  try {
+    const state = await apply({
+      plan,
+      planPath,
+      store: new StateStore(clusterDir),
+      executors: ctx.executors,
+      parallelism: par,
+      emitter,
+      signal: ac.signal,
+      onSafetyFailure:
+        async () => (tty && !opts.autoApprove ? await askSafetyDecision() : onFailure),
+    }, resume);
+    await lock.setStateId(state.state_id).catch(() => {});
+    return state.status === "completed" ? 0 : 1;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+    await lock.release();
+  }
+}
+
+/** `mup plan resume <cluster> | --state-id <id>`. */
+export async function runResume(
+  ctx: CliContext,
+  cluster: string | undefined,
+  stateId: string | undefined,
+  opts: ApplyCliOptions,
+): Promise<number> {
+  const found = await findState(ctx, cluster, stateId);
+  const state = found.state;
+  if (state.status === "completed") {
+    console.log(
+      `Apply ${state.state_id} of cluster ${state.cluster_name} already completed; nothing to resume.`,
+    );
+    return 0;
+  }
+  const { plan, path } = await ctx.store.load(state.plan_path);
+  if (plan.content_hash !== state.plan_hash) {
+    throw new MupError(
+      `plan ${state.plan_path} changed since apply ${state.state_id} started (content hash differs); refusing to resume with a different plan`,
+    );
+  }
+  if (!opts.json) {
+    const last = state.checkpoints[state.checkpoints.length - 1];
+    console.log(
+      `Resuming apply ${state.state_id} from ${
+        last ? `checkpoint ${last.id}` : "the beginning (no checkpoint yet)"
+      }`,
+    );
+  }
+  return await runApply(ctx, plan, path, { ...opts, autoApprove: true }, state);
+}
+
+export async function findState(
+  ctx: CliContext,
+  cluster: string | undefined,
+  stateId: string | undefined,
+): Promise<{ state: ApplyState; store: StateStore }> {
+  if (stateId) {
+    const clusters = cluster ? [cluster] : (await ctx.store.list()).map((e) => e.cluster);
+    for (const c of new Set(clusters)) {
+      const store = new StateStore(ctx.store.clusterDir(c));
+      if (await store.exists(stateId)) return { state: await store.load(stateId), store };
+    }
+    throw new MupError(`no apply state with ID ${stateId}`, {
+      hint: "`mup state list <cluster>` shows the states",
+    });
+  }
+  if (!cluster) throw new MupError("name a cluster or give --state-id");
+  const store = new StateStore(ctx.store.clusterDir(cluster));
+  const id = await store.currentId();
+  if (!id) {
+    throw new MupError(`cluster ${cluster} has no apply state`, {
+      hint: "apply a plan first: `mup plan apply <plan>`",
+    });
+  }
+  return { state: await store.load(id), store };
 }

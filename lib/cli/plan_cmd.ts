@@ -8,6 +8,7 @@ import { readMeta } from "../state/meta.ts";
 import { MupError } from "../errors.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { planDiff, renderDiff } from "../plan/diff.ts";
+import { applyCommandOptions, runApply, runResume } from "./apply_cli.ts";
 
 export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () => {}): Command {
   const cmd = new Command("plan").description("Inspect, validate and manage saved plans");
@@ -148,6 +149,33 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
           hint: "use --format dot or --format json",
         });}
     });
+
+  const applyCmd = cmd.command("apply")
+    .description("Apply a saved plan (file, plan ID, or cluster name for its newest plan)")
+    .argument("[plan]", "plan file, plan ID or cluster name")
+    .option("--plan-id <id>", "the plan to apply, by ID (for the audit trail)")
+    .option("--json", "NDJSON events instead of text");
+  applyCommandOptions(applyCmd);
+  applyCmd.action(async (ref, opts) => {
+    const which = opts.planId ?? ref;
+    if (!which) {
+      throw new MupError("name the plan to apply", {
+        hint: "mup plan apply <plan-file|plan-id|cluster>",
+      });
+    }
+    const { plan, path } = await ctx.store.load(which);
+    ctx.exitCode = await runApply(ctx, plan, path, opts);
+  });
+
+  const resumeCmd = cmd.command("resume")
+    .description("Continue a failed or paused apply from its first unfinished operation")
+    .argument("[cluster]", "cluster whose current apply to resume")
+    .option("--state-id <id>", "the apply state to resume")
+    .option("--json", "NDJSON events instead of text");
+  applyCommandOptions(resumeCmd);
+  resumeCmd.action(async (cluster, opts) => {
+    ctx.exitCode = await runResume(ctx, cluster, opts.stateId, opts);
+  });
 
   extra(cmd as unknown as Command);
   return cmd as unknown as Command;

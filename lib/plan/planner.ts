@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import type { Hook } from "../hooks/schema.ts";
 import { type Topology, topologyKind } from "../topology/schema.ts";
-import { configFilePath, pidFilePath, renderConfig } from "./mongo_config.ts";
+import { configFilePath, logFilePath, pidFilePath, renderConfig } from "./mongo_config.ts";
 import { listProcesses, listReplicaSets, type ProcessSpec } from "./processes.ts";
 import {
   type BaseState,
@@ -246,8 +246,17 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
         `start-${p.id}:binary`,
         "binary_present",
         `${p.host}:${binary}`,
-        "binary is installed and intact",
-        { host: p.host, path: binary },
+        "binary is installed and matches the verified download",
+        {
+          host: p.host,
+          path: binary,
+          source: path.join(
+            input.cacheDir,
+            `${r.variant}-${r.version}-${r.platform}`,
+            "bin",
+            path.basename(binary),
+          ),
+        },
       ),
       check(
         `start-${p.id}:config`,

@@ -1,0 +1,393 @@
+import { Dag, walk } from "../graph/mod.ts";
+import type { ExecutorFactory } from "../executor/executor.ts";
+import { OPERATIONS } from "../ops/registry.ts";
+import type { OperationContext } from "../ops/operation.ts";
+import {
+  allOperations,
+  type Plan,
+  type PlannedOperation,
+  type SafetyCheck,
+} from "../plan/schema.ts";
+import type { ApplyState, OperationState } from "../state/schema.ts";
+import { STATE_FORMAT_VERSION } from "../state/schema.ts";
+import type { StateStore } from "../state/store.ts";
+import { StateWriter } from "../state/store.ts";
+import { connectionString } from "../plan/processes.ts";
+import type { CheckOutcome } from "./safety.ts";
+import { runCheck } from "./safety.ts";
+import { Emitter } from "./events.ts";
+import { HookDispatcher } from "./hook_events.ts";
+
+export type SafetyDecision = "retry" | "skip" | "abort" | "pause";
+
+export interface ApplyOptions {
+  plan: Plan;
+  planPath: string;
+  store: StateStore;
+  executors: ExecutorFactory;
+  parallelism: number;
+  /** What to do when a safety check fails (a prompt, or a fixed policy). */
+  onSafetyFailure: (
+    op: PlannedOperation,
+    check: SafetyCheck,
+    outcome: CheckOutcome,
+  ) => Promise<SafetyDecision>;
+  emitter?: Emitter;
+  signal?: AbortSignal;
+}
+
+class SafetyCheckFailed extends Error {}
+class Paused extends Error {}
+
+const START = (phase: string) => `phase:${phase}:start`;
+const END = (phase: string) => `phase:${phase}:end`;
+
+export function newApplyState(plan: Plan, planPath: string): ApplyState {
+  const now = new Date().toISOString();
+  return {
+    format_version: STATE_FORMAT_VERSION,
+    state_id: `apply-${crypto.randomUUID().slice(0, 8)}`,
+    plan_id: plan.plan_id,
+    plan_path: planPath,
+    plan_hash: plan.content_hash,
+    cluster_name: plan.cluster_name,
+    operation: plan.operation,
+    status: "pending",
+    started_at: now,
+    updated_at: now,
+    current_phase: plan.phases[0]?.name ?? "",
+    phase_states: Object.fromEntries(
+      plan.phases.map((p) => [p.name, { name: p.name, status: "pending" as const }]),
+    ),
+    operation_states: Object.fromEntries(
+      allOperations(plan).map((
+        o,
+      ) => [o.id, { id: o.id, status: "pending" as const, retries: 0, executions: 0 }]),
+    ),
+    checkpoints: [],
+    errors: [],
+    execution_log: [],
+    journal_seq: 0,
+    resumes: 0,
+  };
+}
+
+/**
+ * The plan's DAG with phase barriers: every operation of a phase waits for the phase's start
+ * node, which waits for the previous phase's end node. Checkpoints and phase hooks hang there.
+ */
+export function applyGraph(plan: Plan): Dag {
+  const nodes = [];
+  let prevEnd: string | undefined;
+  for (const ph of plan.phases) {
+    nodes.push({
+      id: START(ph.name),
+      dependsOn: prevEnd ? [prevEnd] : [],
+      weight: 0,
+      parallel: true,
+      group: ph.name,
+      rank: ph.order,
+    });
+    for (const o of ph.operations) {
+      nodes.push({
+        id: o.id,
+        dependsOn: [...o.depends_on, START(ph.name)],
+        weight: o.estimated_ms,
+        parallel: o.parallel,
+        group: ph.name,
+        rank: ph.order,
+      });
+    }
+    nodes.push({
+      id: END(ph.name),
+      dependsOn: ph.operations.map((o) => o.id).concat(START(ph.name)),
+      weight: 0,
+      parallel: true,
+      group: ph.name,
+      rank: ph.order,
+    });
+    prevEnd = END(ph.name);
+  }
+  return new Dag(nodes);
+}
+
+/** Runs a plan (or resumes an apply state) and returns the final state. */
+export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promise<ApplyState> {
+  const { plan } = opts;
+  const emitter = opts.emitter ?? new Emitter();
+  const state = resumeFrom ?? newApplyState(plan, opts.planPath);
+  const writer = new StateWriter(opts.store, state);
+  await writer.open();
+  const t0 = performance.now();
+  const hooks = new HookDispatcher(
+    plan,
+    { plan: opts.planPath, state: opts.store.snapshotPath(state.state_id) },
+    emitter,
+    writer,
+  );
+  const ops = new Map(allOperations(plan).map((o) => [o.id, o]));
+  const phaseOf = new Map(
+    plan.phases.flatMap((ph) => ph.operations.map((o) => [o.id, ph.name] as const)),
+  );
+  const dag = applyGraph(plan);
+  const internal = new AbortController();
+  opts.signal?.addEventListener("abort", () => internal.abort(), { once: true });
+
+  if (resumeFrom) state.resumes++;
+  await writer.status("running");
+  await writer.log(
+    "info",
+    state.current_phase,
+    resumeFrom
+      ? `resuming ${state.state_id} (resume #${state.resumes})`
+      : `applying ${plan.plan_id}`,
+  );
+  emitter.emit({
+    type: "apply_start",
+    plan,
+    state_id: state.state_id,
+    resumed: !!resumeFrom,
+    parallelism: opts.parallelism,
+  });
+
+  const completed = new Set<string>();
+  for (const ph of plan.phases) {
+    if (state.phase_states[ph.name]?.status === "completed") {
+      completed.add(START(ph.name)).add(END(ph.name));
+    }
+  }
+  for (const [id, s] of Object.entries(state.operation_states)) {
+    if (s.status === "completed" || s.status === "skipped") completed.add(id);
+  }
+
+  const phaseStart = new Map<string, number>();
+  const runNode = async (id: string): Promise<void> => {
+    if (id.startsWith("phase:")) {
+      const [, name, edge] = id.split(":");
+      const ph = plan.phases.find((p) => p.name === name)!;
+      if (edge === "start") {
+        phaseStart.set(name, performance.now());
+        await writer.phase({ name, status: "running", started_at: new Date().toISOString() });
+        await writer.status("running", name);
+        emitter.emit({
+          type: "phase_start",
+          phase: name,
+          index: ph.order,
+          total: plan.phases.length,
+        });
+        await hooks.fire("before_phase", { phase: name });
+      } else {
+        await writer.phase({
+          ...state.phase_states[name],
+          status: "completed",
+          completed_at: new Date().toISOString(),
+        });
+        const cp = await writer.checkpoint(
+          name,
+          `phase ${ph.order} (${name}) complete`,
+          `phase${ph.order}-complete`,
+        );
+        emitter.emit({
+          type: "phase_done",
+          phase: name,
+          ms: performance.now() - (phaseStart.get(name) ?? performance.now()),
+        });
+        emitter.emit({ type: "checkpoint", id: cp.id, path: cp.path });
+        await hooks.fire("after_phase", { phase: name });
+      }
+      return;
+    }
+    await runOperation(ops.get(id)!, phaseOf.get(id)!);
+  };
+
+  const runOperation = async (op: PlannedOperation, phase: string): Promise<void> => {
+    const impl = OPERATIONS[op.type];
+    const os: OperationState = {
+      ...state.operation_states[op.id],
+      status: "running",
+      started_at: new Date().toISOString(),
+    };
+    delete os.error;
+    await writer.op(os);
+    emitter.emit({ type: "op_start", id: op.id });
+    const t = performance.now();
+    const ctx: OperationContext = {
+      op,
+      plan,
+      stateId: state.state_id,
+      executors: opts.executors,
+      signal: internal.signal,
+      progress: (fraction, note) =>
+        emitter.emit({ type: "op_progress", id: op.id, fraction, note }),
+      log: (m) => void writer.log("info", phase, m, op.id),
+    };
+    try {
+      await hooks.fire("before_operation", { phase, op });
+      if (await impl.isDone(ctx)) {
+        await writer.op({
+          ...os,
+          status: "completed",
+          completed_at: new Date().toISOString(),
+          result: { success: true, output: "already in place", changes: [] },
+        });
+        await writer.log("info", phase, `${op.id}: already in place`, op.id);
+        emitter.emit({ type: "op_done", id: op.id, ms: performance.now() - t, already_done: true });
+        await hooks.fire("after_operation", { phase, op });
+        return;
+      }
+      for (const check of op.pre_conditions) {
+        while (true) {
+          const outcome = await runCheck(check, opts.executors);
+          if (outcome.ok || !check.required) break;
+          emitter.emit({
+            type: "safety_failed",
+            id: op.id,
+            check: check.id,
+            check_type: check.check_type,
+            status: outcome.status,
+          });
+          await writer.log(
+            "warn",
+            phase,
+            `safety check ${check.check_type} failed for ${op.id}: ${outcome.status}`,
+            op.id,
+          );
+          const decision = await opts.onSafetyFailure(op, check, outcome);
+          if (decision === "retry") {
+            os.retries++;
+            continue;
+          }
+          if (decision === "skip") {
+            await writer.op({
+              ...os,
+              status: "skipped",
+              completed_at: new Date().toISOString(),
+              error:
+                `skipped by the user after safety check ${check.check_type} failed: ${outcome.status}`,
+            });
+            await writer.log("warn", phase, `${op.id} skipped by the user (dangerous)`, op.id);
+            emitter.emit({ type: "op_skipped", id: op.id, reason: outcome.status });
+            return;
+          }
+          if (decision === "pause") {
+            throw new Paused(
+              `paused at ${op.id}: safety check ${check.check_type} failed: ${outcome.status}`,
+            );
+          }
+          throw new SafetyCheckFailed(
+            `Safety check failed for operation ${op.id}: ${check.check_type}: ${outcome.status}`,
+          );
+        }
+      }
+      os.executions++;
+      await writer.op(os);
+      const out = await impl.run(ctx);
+      await writer.op({
+        ...os,
+        status: "completed",
+        completed_at: new Date().toISOString(),
+        result: {
+          success: true,
+          ...(out.output ? { output: out.output } : {}),
+          changes: out.changes ?? op.changes,
+          ...(out.metadata ? { metadata: out.metadata } : {}),
+        },
+      });
+      emitter.emit({
+        type: "op_done",
+        id: op.id,
+        ms: performance.now() - t,
+        already_done: false,
+        ...(out.output ? { output: out.output } : {}),
+      });
+      await hooks.fire("after_operation", { phase, op });
+    } catch (e) {
+      const message = (e as Error).message;
+      const paused = e instanceof Paused;
+      await writer.op({ ...os, status: paused ? "pending" : "failed", error: message });
+      if (!paused) {
+        await writer.error({
+          timestamp: new Date().toISOString(),
+          phase,
+          operation: op.id,
+          error: message,
+          recoverable: true,
+        });
+        emitter.emit({ type: "op_failed", id: op.id, ms: performance.now() - t, error: message });
+      }
+      throw e;
+    }
+  };
+
+  let failure: { id: string; error: unknown } | undefined;
+  try {
+    await hooks.fire("before_apply");
+  } catch (e) {
+    failure = { id: "hook:before_apply", error: e };
+  }
+  if (!failure) {
+    const result = await walk(dag, {
+      concurrency: opts.parallelism,
+      run: runNode,
+      completed,
+      signal: internal.signal,
+    });
+    failure = result.failed[0];
+    if (!failure && result.aborted) {
+      failure = { id: "interrupted", error: new Error("interrupted") };
+    }
+  }
+  if (!failure) {
+    try {
+      await hooks.fire("after_apply");
+    } catch (e) {
+      failure = { id: "hook:after_apply", error: e };
+    }
+  }
+
+  const paused = failure?.error instanceof Paused;
+  const message = failure ? (failure.error as Error).message : undefined;
+  if (failure && !ops.has(failure.id) && !paused) {
+    await writer.error({
+      timestamp: new Date().toISOString(),
+      phase: state.current_phase,
+      operation: failure.id,
+      error: message!,
+      recoverable: true,
+    });
+  }
+  if (failure && !paused) {
+    await writer.phase({
+      ...state.phase_states[state.current_phase],
+      status: "failed",
+      error: message,
+    });
+    await writer.status("failed");
+    await hooks.fire("on_error", { phase: state.current_phase, error: message }).catch(() => {});
+  } else if (paused) {
+    await writer.status("paused");
+  } else {
+    await writer.status("completed");
+    await hooks.fire("on_success").catch(() => {});
+  }
+  await writer.log(
+    failure ? "error" : "info",
+    state.current_phase,
+    failure ? `apply ${state.status}: ${message}` : "apply completed",
+  );
+  await writer.close();
+  const last = state.checkpoints[state.checkpoints.length - 1];
+  emitter.emit({
+    type: "apply_done",
+    status: state.status,
+    ms: performance.now() - t0,
+    state_id: state.state_id,
+    state_path: opts.store.snapshotPath(state.state_id),
+    ...(failure
+      ? { failed_operation: failure.id, phase: state.current_phase, error: message }
+      : {}),
+    ...(last ? { last_checkpoint: last.id } : {}),
+    ...(state.status === "completed" ? { connection: connectionString(plan.topology) } : {}),
+  });
+  return state;
+}

@@ -1,0 +1,64 @@
+import type { Plan } from "../plan/schema.ts";
+import type { ApplyStatus } from "../state/schema.ts";
+
+/** What the applier tells the world. Renderers subscribe; operations never print. */
+export type ApplyEvent =
+  | { type: "apply_start"; plan: Plan; state_id: string; resumed: boolean; parallelism: number }
+  | { type: "phase_start"; phase: string; index: number; total: number }
+  | { type: "phase_done"; phase: string; ms: number }
+  | { type: "checkpoint"; id: string; path: string }
+  | { type: "op_start"; id: string }
+  | { type: "op_progress"; id: string; fraction: number; note: string }
+  | { type: "op_done"; id: string; ms: number; already_done: boolean; output?: string }
+  | { type: "op_skipped"; id: string; reason: string }
+  | { type: "op_failed"; id: string; ms: number; error: string }
+  | { type: "safety_failed"; id: string; check: string; check_type: string; status: string }
+  | {
+    type: "hook_start";
+    event: string;
+    name: string;
+    command: string;
+    operation?: string;
+    phase?: string;
+  }
+  | {
+    type: "hook_output";
+    name: string;
+    stream: "stdout" | "stderr";
+    line: string;
+    operation?: string;
+  }
+  | {
+    type: "hook_done";
+    event: string;
+    name: string;
+    code: number;
+    ms: number;
+    timed_out: boolean;
+    operation?: string;
+  }
+  | { type: "log"; level: "info" | "warn" | "error"; message: string }
+  | {
+    type: "apply_done";
+    status: ApplyStatus;
+    ms: number;
+    state_id: string;
+    state_path: string;
+    failed_operation?: string;
+    phase?: string;
+    error?: string;
+    last_checkpoint?: string;
+    connection?: string;
+  };
+
+export type Listener = (e: ApplyEvent) => void;
+
+export class Emitter {
+  private listeners: Listener[] = [];
+  on(l: Listener): void {
+    this.listeners.push(l);
+  }
+  emit(e: ApplyEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+}

@@ -1,0 +1,126 @@
+import { parse } from "yaml";
+import type { ExecutorFactory } from "../executor/executor.ts";
+import { hello } from "../mongo/client.ts";
+import { splitHostPort } from "../mongo/client.ts";
+import { runningPid } from "../ops/process.ts";
+import type { SafetyCheck } from "../plan/schema.ts";
+import { portOwner } from "../preflight/ports.ts";
+import { sha256Hex } from "../util/hash.ts";
+import { isLocalHost } from "../topology/schema.ts";
+
+export interface CheckOutcome {
+  ok: boolean;
+  /** What was found, e.g. "Port now in use by PID 12345". */
+  status: string;
+}
+
+type Runner = (c: SafetyCheck, ex: ExecutorFactory) => Promise<CheckOutcome>;
+
+const p = (c: SafetyCheck, k: string) => c.params[k] as string;
+
+/** Runtime checks by check_type: the world may have changed since the plan was made. */
+const RUNNERS: Record<string, Runner> = {
+  async port_available(c, ex) {
+    const host = p(c, "host");
+    const port = Number(c.params.port);
+    if (await ex.forHost(host).portFree(port)) return { ok: true, status: `port ${port} is free` };
+    const pid = isLocalHost(host) ? await portOwner(port) : undefined;
+    return { ok: false, status: `Port now in use${pid ? ` by PID ${pid}` : ""}` };
+  },
+  async binary_present(c, ex) {
+    const data = await ex.forHost(p(c, "host")).readFile(p(c, "path"));
+    if (!data) return { ok: false, status: `binary ${p(c, "path")} is missing` };
+    const source = c.params.source as string | undefined;
+    const expected = source
+      ? await Deno.readFile(source).then(sha256Hex, () => undefined)
+      : undefined;
+    if (expected && sha256Hex(data) !== expected) {
+      return {
+        ok: false,
+        status: `binary ${p(c, "path")} does not match the checksum of the verified download`,
+      };
+    }
+    return { ok: true, status: "binary present" };
+  },
+  async config_valid(c, ex) {
+    const data = await ex.forHost(p(c, "host")).readFile(p(c, "path"));
+    if (!data) return { ok: false, status: `configuration file ${p(c, "path")} is missing` };
+    try {
+      const doc = parse(new TextDecoder().decode(data));
+      if (Number(doc?.net?.port) !== Number(c.params.port)) {
+        return {
+          ok: false,
+          status: `configuration file sets port ${doc?.net?.port}, the plan says ${c.params.port}`,
+        };
+      }
+    } catch (e) {
+      return {
+        ok: false,
+        status: `configuration file is not valid YAML: ${(e as Error).message.split("\n")[0]}`,
+      };
+    }
+    return { ok: true, status: "configuration valid" };
+  },
+  async process_not_running(c, ex) {
+    const pid = await runningPid(ex.forHost(p(c, "host")), p(c, "pid_file"));
+    return pid
+      ? { ok: false, status: `a process (PID ${pid}) from ${p(c, "pid_file")} is already running` }
+      : { ok: true, status: "not running" };
+  },
+  async dependencies_running(c) {
+    const down: string[] = [];
+    for (const m of c.params.members as string[]) {
+      const [h, port] = splitHostPort(m);
+      if (!(await hello(h, port))) down.push(m);
+    }
+    return down.length
+      ? { ok: false, status: `not answering: ${down.join(", ")}` }
+      : { ok: true, status: "all running" };
+  },
+  async members_reachable(c) {
+    return await RUNNERS.dependencies_running(c, undefined as unknown as ExecutorFactory);
+  },
+  async disk_space(c, ex) {
+    const free = await ex.forHost(c.target).freeDiskMb(p(c, "path"));
+    const need = Number(c.params.min_mb ?? 0);
+    return free >= need
+      ? { ok: true, status: `${free}MB free` }
+      : { ok: false, status: `only ${free}MB free, ${need}MB needed` };
+  },
+  async cache_writable(c) {
+    try {
+      await Deno.mkdir(p(c, "path"), { recursive: true });
+      const probe = `${p(c, "path")}/.write-test-${Deno.pid}`;
+      await Deno.writeTextFile(probe, "");
+      await Deno.remove(probe);
+      return { ok: true, status: "writable" };
+    } catch (e) {
+      return {
+        ok: false,
+        status: `cache ${p(c, "path")} is not writable: ${(e as Error).message}`,
+      };
+    }
+  },
+  async archive_checksum(c) {
+    try {
+      const ok = sha256Hex(await Deno.readFile(p(c, "path"))) === p(c, "sha256");
+      return ok
+        ? { ok: true, status: "checksum matches" }
+        : { ok: false, status: `${p(c, "path")} does not match sha256 ${p(c, "sha256")}` };
+    } catch {
+      return { ok: false, status: `${p(c, "path")} is missing` };
+    }
+  },
+};
+
+export async function runCheck(c: SafetyCheck, ex: ExecutorFactory): Promise<CheckOutcome> {
+  const r = RUNNERS[c.check_type];
+  if (!r) {
+    return { ok: false, status: `unknown check type "${c.check_type}" (plan from a newer mup?)` };
+  }
+  try {
+    return await r(c, ex);
+  } catch (e) {
+    return { ok: false, status: `check could not run: ${(e as Error).message}` };
+  }
+}

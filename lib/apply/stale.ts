@@ -1,0 +1,32 @@
+import { MupError } from "../errors.ts";
+import type { Plan } from "../plan/schema.ts";
+import { readMeta } from "../state/meta.ts";
+
+/** Refuses a plan made from a cluster state that has since changed (Terraform's stale plan). */
+export async function checkNotStale(plan: Plan, clusterDir: string): Promise<void> {
+  const meta = await readMeta(clusterDir);
+  const base = plan.base_state;
+  const regenerate =
+    `run \`mup cluster deploy ${plan.cluster_name} <topology> --version ${plan.version} --plan-only\` again`;
+  if (!meta) {
+    if (base.lineage !== "") {
+      throw new MupError(
+        `Saved plan does not match the given state: plan ${plan.plan_id} was made for an existing cluster ${plan.cluster_name}, which has no recorded state now.`,
+        { hint: regenerate },
+      );
+    }
+    return;
+  }
+  if (base.lineage !== "" && base.lineage !== meta.lineage) {
+    throw new MupError(
+      `Saved plan does not match the given state: plan ${plan.plan_id} was created from a different state lineage of cluster ${plan.cluster_name}.`,
+      { hint: regenerate },
+    );
+  }
+  if (base.serial !== meta.serial) {
+    throw new MupError(
+      `Saved plan is stale: plan ${plan.plan_id} can no longer be applied because cluster ${plan.cluster_name} was changed by another operation after the plan was created (state serial ${base.serial} → ${meta.serial}).`,
+      { hint: regenerate },
+    );
+  }
+}

@@ -1,0 +1,45 @@
+import { confirm, select } from "@inquirer/prompts";
+import type { SafetyDecision } from "../apply/applier.ts";
+
+/** One line from standard input (works with a terminal and with a pipe); undefined at EOF. */
+export async function readLine(prompt: string): Promise<string | undefined> {
+  await Deno.stdout.write(new TextEncoder().encode(prompt));
+  const buf = new Uint8Array(1);
+  const bytes: number[] = [];
+  while (true) {
+    const n = await Deno.stdin.read(buf);
+    if (n === null) {
+      return bytes.length ? new TextDecoder().decode(new Uint8Array(bytes)) : undefined;
+    }
+    if (buf[0] === 10) break;
+    bytes.push(buf[0]);
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes)).replace(/\r$/, "");
+}
+
+export function interactive(): boolean {
+  return Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
+}
+
+/** The specification's four choices; skipping must be confirmed. */
+export async function askSafetyDecision(): Promise<SafetyDecision> {
+  while (true) {
+    const choice = await select<SafetyDecision>({
+      message: "Options:",
+      choices: [
+        { name: "1. Fix the issue and retry operation", value: "retry" },
+        { name: "2. Skip this operation (dangerous)", value: "skip" },
+        { name: "3. Abort apply", value: "abort" },
+        { name: "4. Pause apply (resume later with `mup plan resume`)", value: "pause" },
+      ],
+    });
+    if (choice !== "skip") return choice;
+    if (
+      await confirm({
+        message:
+          "Skipping leaves this operation undone and may break what depends on it. Skip anyway?",
+        default: false,
+      })
+    ) return "skip";
+  }
+}

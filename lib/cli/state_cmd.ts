@@ -1,0 +1,129 @@
+import { Command } from "@commander-js/extra-typings";
+import { MupError } from "../errors.ts";
+import { describeLock, isStale, lockPath, readLock } from "../state/lock.ts";
+import type { ApplyState } from "../state/schema.ts";
+import { StateStore } from "../state/store.ts";
+import { type CliContext, print, printJson } from "./context.ts";
+import { findState } from "./apply_cli.ts";
+import { readLine } from "./prompt.ts";
+
+function summary(s: ApplyState): string {
+  const ops = Object.values(s.operation_states);
+  const count = (st: string) => ops.filter((o) => o.status === st).length;
+  const lines = [
+    `State ID: ${s.state_id}`,
+    `Plan: ${s.plan_id} (${s.plan_path})`,
+    `Cluster: ${s.cluster_name}`,
+    `Status: ${s.status}${s.resumes ? ` (resumed ${s.resumes}×)` : ""}`,
+    `Started: ${s.started_at}`,
+    `Updated: ${s.updated_at}`,
+    `Current phase: ${s.current_phase}`,
+    `Operations: ${count("completed")} completed, ${count("skipped")} skipped, ${
+      count("failed")
+    } failed, ${count("running")} running, ${count("pending")} pending (of ${ops.length})`,
+    "",
+    "Phases:",
+    ...Object.values(s.phase_states).map((p) =>
+      `  ${p.name.padEnd(12)} ${p.status}${p.error ? `: ${p.error}` : ""}`
+    ),
+  ];
+  if (s.errors.length) {
+    lines.push(
+      "",
+      "Errors:",
+      ...s.errors.map((e) => `  ${e.timestamp} ${e.operation}: ${e.error}`),
+    );
+  }
+  if (s.checkpoints.length) {
+    lines.push("", `Last checkpoint: ${s.checkpoints[s.checkpoints.length - 1].id}`);
+  }
+  return lines.join("\n");
+}
+
+export function stateCommand(ctx: CliContext): Command {
+  const cmd = new Command("state").description("Inspect apply states, checkpoints and locks");
+
+  cmd.command("show")
+    .description("The current (or a given) apply state of a cluster")
+    .argument("[cluster]")
+    .option("--state-id <id>", "a specific apply state")
+    .option("--json", "the full state document")
+    .action(async (cluster, opts) => {
+      const { state } = await findState(ctx, cluster, opts.stateId);
+      if (opts.json) printJson(state);
+      else print(summary(state));
+    });
+
+  cmd.command("list")
+    .description("Apply history of a cluster, oldest first")
+    .argument("<cluster>")
+    .option("--json", "machine-readable output")
+    .action(async (cluster, opts) => {
+      const states = await new StateStore(ctx.store.clusterDir(cluster)).list();
+      const rows = states.map((s) => ({
+        state_id: s.state_id,
+        plan_id: s.plan_id,
+        status: s.status,
+        started_at: s.started_at,
+        updated_at: s.updated_at,
+      }));
+      if (opts.json) return printJson(rows);
+      if (!rows.length) return print(`No apply states for cluster ${cluster}.`);
+      print(
+        [
+          "STATE ID".padEnd(16) + "PLAN ID".padEnd(16) + "STATUS".padEnd(12) + "STARTED",
+          ...rows.map((r) =>
+            r.state_id.padEnd(16) + r.plan_id.padEnd(16) + r.status.padEnd(12) + r.started_at
+          ),
+        ].join("\n"),
+      );
+    });
+
+  cmd.command("checkpoints")
+    .description("Checkpoints of a cluster's current (or a given) apply")
+    .argument("[cluster]")
+    .option("--state-id <id>", "a specific apply state")
+    .option("--json", "machine-readable output")
+    .action(async (cluster, opts) => {
+      const { state } = await findState(ctx, cluster, opts.stateId);
+      if (opts.json) return printJson(state.checkpoints);
+      if (!state.checkpoints.length) {
+        return print(`Apply ${state.state_id} has no checkpoints yet.`);
+      }
+      print(
+        state.checkpoints.map((c) =>
+          `${c.id.padEnd(20)} ${c.timestamp}  ${c.description}\n${"".padEnd(21)}${c.path}`
+        ).join("\n"),
+      );
+    });
+
+  cmd.command("unlock")
+    .description("Remove a cluster's apply lock (only when its holder is certainly gone)")
+    .argument("<cluster>")
+    .option("--force", "do not ask for confirmation")
+    .option("--json", "machine-readable output")
+    .action(async (cluster, opts) => {
+      const dir = ctx.store.clusterDir(cluster);
+      const lock = await readLock(dir);
+      if (!lock) {
+        if (opts.json) return printJson({ unlocked: false, reason: "not locked" });
+        return print(`Cluster ${cluster} is not locked.`);
+      }
+      if (!opts.force) {
+        print(
+          describeLock(lock) +
+            (isStale(lock)
+              ? "\n(the holder process is gone)"
+              : "\n(the holder process looks alive!)"),
+        );
+        const a = await readLine(
+          "Do you really want to force-unlock? Only 'yes' will be accepted to confirm: ",
+        );
+        if (a?.trim() !== "yes") throw new MupError("force-unlock cancelled.");
+      }
+      await Deno.remove(lockPath(dir));
+      if (opts.json) printJson({ unlocked: true, lock });
+      else print(`Cluster ${cluster} has been successfully unlocked.`);
+    });
+  return cmd as unknown as Command;
+}

@@ -1,0 +1,73 @@
+import { type Document, MongoClient } from "mongodb";
+
+/** Runs `fn` with a direct connection to one server; the client is always closed. */
+export async function withServer<T>(
+  host: string,
+  port: number,
+  fn: (c: MongoClient) => Promise<T>,
+  timeoutMs = 3000,
+): Promise<T> {
+  const c = new MongoClient(`mongodb://${host}:${port}/?directConnection=true`, {
+    serverSelectionTimeoutMS: timeoutMs,
+    connectTimeoutMS: timeoutMs,
+    socketTimeoutMS: Math.max(timeoutMs, 30_000),
+  });
+  try {
+    return await fn(c);
+  } finally {
+    await c.close().catch(() => {});
+  }
+}
+
+export function adminCommand(
+  host: string,
+  port: number,
+  cmd: Document,
+  timeoutMs?: number,
+): Promise<Document> {
+  return withServer(host, port, (c) => c.db("admin").command(cmd), timeoutMs);
+}
+
+/** hello, or undefined when nothing answers. */
+export async function hello(
+  host: string,
+  port: number,
+  timeoutMs = 1500,
+): Promise<Document | undefined> {
+  try {
+    return await adminCommand(host, port, { hello: 1 }, timeoutMs);
+  } catch {
+    return undefined;
+  }
+}
+
+export function splitHostPort(hp: string): [string, number] {
+  const i = hp.lastIndexOf(":");
+  return [hp.slice(0, i), Number(hp.slice(i + 1))];
+}
+
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}
+
+/** Polls `probe` until it returns a value or the time is up. */
+export async function poll<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  everyMs = 200,
+  signal?: AbortSignal,
+): Promise<T | undefined> {
+  const end = Date.now() + timeoutMs;
+  while (true) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() >= end || signal?.aborted) return undefined;
+    await sleep(everyMs, signal);
+  }
+}

@@ -1,0 +1,61 @@
+import * as path from "node:path";
+import { downloadVerified } from "../download/fetch.ts";
+import { sha256Hex } from "../util/hash.ts";
+import { type Operation, OperationError, param } from "./operation.ts";
+
+const MARKER = ".mup-complete";
+
+/** The archive in the shared cache, verified, and unpacked next to it (once for all clusters). */
+export const downloadBinary: Operation = {
+  async isDone(ctx) {
+    try {
+      return (await Deno.readTextFile(path.join(param(ctx, "extract_dir"), MARKER))).trim() ===
+        param(ctx, "sha256");
+    } catch {
+      return false;
+    }
+  },
+  async run(ctx) {
+    const archive = param(ctx, "archive");
+    const sha = param(ctx, "sha256");
+    let downloaded = 0;
+    const cached = await Deno.readFile(archive).then((b) => sha256Hex(b) === sha, () => false);
+    if (!cached) {
+      downloaded = await downloadVerified(param(ctx, "url"), archive, sha, (done, total) => {
+        ctx.progress(
+          total ? done / total : 0,
+          `${(done / 1e6).toFixed(1)}/${(total / 1e6).toFixed(1)} MB`,
+        );
+      }, ctx.signal);
+    }
+    const dest = param(ctx, "extract_dir");
+    const work = `${dest}.unpack-${Deno.pid}`;
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+    await Deno.mkdir(work, { recursive: true });
+    const tar = await new Deno.Command("tar", {
+      args: ["-xzf", archive, "-C", work],
+      stderr: "piped",
+    }).output();
+    if (tar.code !== 0) {
+      throw new OperationError(
+        `cannot unpack ${archive}: ${new TextDecoder().decode(tar.stderr).trim()}`,
+      );
+    }
+    // Official and Percona tarballs hold one top directory with bin/ inside.
+    let root = work;
+    for await (const e of Deno.readDir(work)) if (e.isDirectory) root = path.join(work, e.name);
+    await Deno.stat(path.join(root, "bin", "mongod")).catch(() => {
+      throw new OperationError(`${archive} has no bin/mongod: not a MongoDB server package`);
+    });
+    await Deno.remove(dest, { recursive: true }).catch(() => {});
+    await Deno.rename(root, dest);
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+    await Deno.writeTextFile(path.join(dest, MARKER), sha + "\n");
+    return {
+      output: cached
+        ? `using cached ${archive}`
+        : `downloaded ${(downloaded / 1e6).toFixed(1)}MB to ${archive}`,
+      metadata: { downloaded_bytes: downloaded, cached },
+    };
+  },
+};

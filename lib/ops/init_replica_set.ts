@@ -1,0 +1,68 @@
+import type { Document } from "mongodb";
+import { adminCommand, poll, splitHostPort } from "../mongo/client.ts";
+import { type Operation, OperationError, param } from "./operation.ts";
+
+function members(ctx: Parameters<Operation["run"]>[0]): Document[] {
+  return JSON.parse(param(ctx, "config")).members;
+}
+
+/** The set's status as seen by any member that answers, or undefined. */
+async function status(ctx: Parameters<Operation["run"]>[0]): Promise<Document | undefined> {
+  for (const m of members(ctx)) {
+    const [h, p] = splitHostPort(m.host);
+    try {
+      return await adminCommand(h, p, { replSetGetStatus: 1 }, 1500);
+    } catch (e) {
+      if ((e as { code?: number }).code === 94) return undefined; // NotYetInitialized
+    }
+  }
+  return undefined;
+}
+
+const hasPrimary = (s: Document | undefined) => !!s?.members?.some((m: Document) => m.state === 1);
+
+/** replSetInitiate on one member, then waits for a primary. Never initiates twice. */
+export const initReplicaSet: Operation = {
+  async isDone(ctx) {
+    return hasPrimary(await status(ctx));
+  },
+  async run(ctx) {
+    const config = JSON.parse(param(ctx, "config"));
+    const first =
+      (config.members as Document[]).find((m) => (m.priority ?? 1) > 0 && !m.arbiterOnly) ??
+        config.members[0];
+    const [h, p] = splitHostPort(first.host);
+    let note = "initiated";
+    try {
+      await adminCommand(h, p, { replSetInitiate: config }, 30_000);
+    } catch (e) {
+      // A crash between initiate and recording it: the set is already initiated; go on waiting.
+      if ((e as { code?: number }).code !== 23) {
+        throw new OperationError(
+          `replSetInitiate for ${config._id} failed: ${(e as Error).message}`,
+        );
+      }
+      note = "already initiated";
+    }
+    const timeout = Number(ctx.op.target.params.timeout_ms ?? 60_000);
+    const s = await poll(
+      async () => {
+        const st = await status(ctx);
+        return hasPrimary(st) ? st : undefined;
+      },
+      timeout,
+      200,
+      ctx.signal,
+    );
+    if (!s) {
+      throw new OperationError(
+        `replica set ${config._id} has no primary ${timeout / 1000}s after replSetInitiate`,
+      );
+    }
+    const primary = s.members.find((m: Document) => m.state === 1);
+    return {
+      output: `${note}; primary ${primary.name} (term ${s.term})`,
+      metadata: { primary: primary.name, term: s.term },
+    };
+  },
+};

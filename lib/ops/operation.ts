@@ -1,0 +1,42 @@
+import type { ExecutorFactory } from "../executor/executor.ts";
+import type { Plan, PlannedOperation } from "../plan/schema.ts";
+import type { Change } from "../plan/schema.ts";
+
+/** Everything an operation may use. Passed explicitly; operations never print. */
+export interface OperationContext {
+  op: PlannedOperation;
+  plan: Plan;
+  /** The apply this operation belongs to. */
+  stateId: string;
+  executors: ExecutorFactory;
+  signal: AbortSignal;
+  /** Progress for long work (downloads): 0..1 and a short note. */
+  progress(fraction: number, note: string): void;
+  /** A line for the execution log. */
+  log(message: string): void;
+}
+
+export interface OperationOutcome {
+  output?: string;
+  changes?: Change[];
+  metadata?: Record<string, unknown>;
+}
+
+/**
+ * One operation type. `isDone` looks at the world (never at recorded state) and says whether
+ * the effect is already in place, so a resume never repeats work.
+ */
+export interface Operation {
+  isDone(ctx: OperationContext): Promise<boolean>;
+  run(ctx: OperationContext): Promise<OperationOutcome>;
+  /** Reverses the effect, where that makes sense. */
+  undo?(ctx: OperationContext): Promise<void>;
+}
+
+export class OperationError extends Error {}
+
+export function param(ctx: OperationContext, name: string): string {
+  const v = ctx.op.target.params[name];
+  if (v === undefined) throw new OperationError(`operation ${ctx.op.id} lacks parameter "${name}"`);
+  return v;
+}

@@ -1,0 +1,59 @@
+import * as path from "node:path";
+import { type Operation, OperationError, param } from "./operation.ts";
+import { runningPid } from "./process.ts";
+
+/** Starts mongod/mongos from its configuration file (which sets fork and the pid file). */
+export const startProcess: Operation = {
+  async isDone(ctx) {
+    const ex = ctx.executors.forHost(ctx.op.target.host!);
+    return (await runningPid(ex, param(ctx, "pid_file"), param(ctx, "config"))) !== undefined;
+  },
+  async run(ctx) {
+    const ex = ctx.executors.forHost(ctx.op.target.host!);
+    const r = await ex.run([param(ctx, "binary"), "-f", param(ctx, "config")], {
+      timeoutMs: 120_000,
+    });
+    if (r.code !== 0) {
+      const log = ctx.op.target.params.log;
+      const tail = log ? await ex.readFile(log).then((b) => lastLogError(b), () => "") : "";
+      throw new OperationError(
+        `${
+          path.basename(param(ctx, "binary"))
+        } on ${ctx.op.target.host}:${ctx.op.target.port} exited with code ${r.code}: ${
+          tail || lastError(r.stdout + "\n" + r.stderr)
+        }${log ? ` (log: ${log})` : ""}`,
+      );
+    }
+    const pid = await runningPid(ex, param(ctx, "pid_file"));
+    return { output: r.stdout.trim(), metadata: { pid } };
+  },
+  async undo(ctx) {
+    const ex = ctx.executors.forHost(ctx.op.target.host!);
+    const pid = await runningPid(ex, param(ctx, "pid_file"), param(ctx, "config"));
+    if (pid) await ex.signal(pid, "SIGTERM");
+  },
+};
+
+function lastError(out: string): string {
+  const lines = out.split("\n").map((l) => l.trim()).filter(Boolean);
+  return lines.filter((l) => !/^(about to fork|forked process)/.test(l)).join(" / ") || "no output";
+}
+
+/** The last error line of a mongod JSON log, as "msg: error". */
+function lastLogError(bytes: Uint8Array | undefined): string {
+  if (!bytes) return "";
+  const lines = new TextDecoder().decode(bytes).trim().split("\n").reverse();
+  for (const l of lines) {
+    try {
+      const j = JSON.parse(l);
+      if (j.s === "E" || j.s === "F") {
+        return `${j.msg}: ${
+          typeof j.attr?.error === "string" ? j.attr.error : JSON.stringify(j.attr?.error ?? j.attr)
+        }`;
+      }
+    } catch {
+      // Not a JSON line.
+    }
+  }
+  return "";
+}

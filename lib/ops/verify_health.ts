@@ -1,0 +1,74 @@
+import type { Document } from "mongodb";
+import { adminCommand, hello, sleep } from "../mongo/client.ts";
+import { type Operation, OperationError, param } from "./operation.ts";
+
+interface Proc {
+  id: string;
+  host: string;
+  port: number;
+  role: string;
+  replica_set?: string;
+}
+
+/** Problems with the cluster right now; empty when healthy. */
+async function problems(procs: Proc[], shards: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of procs) if (!(await hello(p.host, p.port))) out.push(`${p.id} does not answer`);
+  const sets = new Map<string, Proc[]>();
+  for (const p of procs) {
+    if (p.replica_set) sets.set(p.replica_set, [...(sets.get(p.replica_set) ?? []), p]);
+  }
+  for (const [name, members] of sets) {
+    let st: Document | undefined;
+    for (const m of members) {
+      st = await adminCommand(m.host, m.port, { replSetGetStatus: 1 }, 2000).catch(() => undefined);
+      if (st) break;
+    }
+    if (!st) {
+      out.push(`replica set ${name}: no member reports status`);
+      continue;
+    }
+    const primaries = (st.members as Document[]).filter((m) => m.state === 1);
+    if (primaries.length !== 1) out.push(`replica set ${name} has ${primaries.length} primaries`);
+    for (const m of st.members as Document[]) {
+      if (m.health !== 1 || ![1, 2, 7].includes(m.state)) {
+        out.push(`${name} member ${m.name} is ${m.stateStr}`);
+      }
+    }
+  }
+  const router = procs.find((p) => p.role === "mongos");
+  if (router && shards.length) {
+    const r = await adminCommand(router.host, router.port, { listShards: 1 }, 3000).catch(() =>
+      undefined
+    );
+    const have = new Set(((r?.shards ?? []) as Document[]).map((s) => s._id));
+    for (const s of shards) if (!have.has(s)) out.push(`shard ${s} is not listed by mongos`);
+  }
+  return out;
+}
+
+/** Every process answers, each set has exactly one primary and healthy members, mongos lists every shard. */
+export const verifyHealth: Operation = {
+  isDone() {
+    return Promise.resolve(false); // read-only and cheap: always look again
+  },
+  async run(ctx) {
+    const procs = JSON.parse(param(ctx, "processes")) as Proc[];
+    const shards = JSON.parse(param(ctx, "shards")) as string[];
+    const end = Date.now() + Number(ctx.op.target.params.timeout_ms ?? 30_000);
+    let last: string[] = [];
+    while (true) {
+      last = await problems(procs, shards);
+      if (last.length === 0) break;
+      if (Date.now() > end || ctx.signal.aborted) {
+        throw new OperationError(`cluster is not healthy: ${last.join("; ")}`);
+      }
+      await sleep(300, ctx.signal);
+    }
+    return {
+      output: `${procs.length} processes healthy${
+        shards.length ? `, ${shards.length} shards listed` : ""
+      }`,
+    };
+  },
+};

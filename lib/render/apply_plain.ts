@@ -1,0 +1,127 @@
+import type { ApplyEvent } from "../apply/events.ts";
+import type { Plan } from "../plan/schema.ts";
+import { formatDuration } from "../util/format.ts";
+import { groupDoneLine, groupOperations, type OpGroup } from "./groups.ts";
+
+/**
+ * Lines as in the specification's Example 1: phase headers, one line per group of alike
+ * operations with ✓/✗ and its duration, checkpoints. `write` is where the lines go.
+ */
+export class PlainRenderer {
+  private groups: OpGroup[] = [];
+  private groupOf = new Map<string, OpGroup>();
+  private started = new Map<OpGroup, number>();
+  private finished = new Map<OpGroup, { n: number; already: number }>();
+  private plan?: Plan;
+
+  constructor(private readonly write: (line: string) => void) {}
+
+  handle = (e: ApplyEvent): void => {
+    switch (e.type) {
+      case "apply_start":
+        this.plan = e.plan;
+        this.groups = groupOperations(e.plan);
+        for (const g of this.groups) for (const o of g.ops) this.groupOf.set(o.id, g);
+        this.write(e.resumed ? `Resuming apply ${e.state_id}` : "Applying plan...");
+        break;
+      case "phase_start":
+        this.write(`\nPhase ${e.index}/${e.total}: ${e.phase[0].toUpperCase()}${e.phase.slice(1)}`);
+        break;
+      case "checkpoint":
+        this.write(`Checkpoint saved: ${e.id}`);
+        break;
+      case "op_start": {
+        const g = this.groupOf.get(e.id);
+        if (g && !this.started.has(g)) this.started.set(g, performance.now());
+        break;
+      }
+      case "op_done": {
+        const g = this.groupOf.get(e.id)!;
+        const f = this.finished.get(g) ?? { n: 0, already: 0 };
+        f.n++;
+        if (e.already_done) f.already++;
+        this.finished.set(g, f);
+        if (f.n === g.ops.length) {
+          const ms = performance.now() - (this.started.get(g) ?? performance.now());
+          const note = f.already === f.n ? " (already in place)" : "";
+          this.write(`  ✓ ${groupDoneLine(this.plan!, g)}${note} [${formatDuration(ms)}]`);
+        }
+        break;
+      }
+      case "op_skipped":
+        this.write(`  ! Skipped ${e.id} (dangerous): ${e.reason}`);
+        this.bump(e.id);
+        break;
+      case "op_failed": {
+        const op = this.plan?.phases.flatMap((p) => p.operations).find((o) => o.id === e.id);
+        this.write(`  ✗ ${op?.description ?? e.id} [${formatDuration(e.ms)}]\n    ${e.error}`);
+        break;
+      }
+      case "safety_failed":
+        this.write(
+          `  ✗ Safety check failed for operation ${e.id}:\n    Check: ${e.check_type}\n    Status: ${e.status}`,
+        );
+        break;
+      case "hook_start":
+        this.write(
+          `  ↪ Hook ${e.event}${e.phase && !e.operation ? ` (${e.phase})` : ""}${
+            e.operation ? ` [${e.operation}]` : ""
+          }: ${e.command}`,
+        );
+        break;
+      case "hook_output":
+        this.write(`    │ ${e.line}`);
+        break;
+      case "hook_done":
+        if (e.code !== 0) {
+          this.write(
+            `  ✗ Hook ${e.name} ${
+              e.timed_out ? "timed out; its process group was killed" : `exited with ${e.code}`
+            } [${formatDuration(e.ms)}]`,
+          );
+        }
+        break;
+      case "log":
+        this.write(`  ${e.level === "info" ? "" : e.level + ": "}${e.message}`);
+        break;
+      case "apply_done":
+        this.done(e);
+        break;
+    }
+  };
+
+  private bump(id: string): void {
+    const g = this.groupOf.get(id);
+    if (!g) return;
+    const f = this.finished.get(g) ?? { n: 0, already: 0 };
+    f.n++;
+    this.finished.set(g, f);
+  }
+
+  private done(e: Extract<ApplyEvent, { type: "apply_done" }>): void {
+    const plan = this.plan!;
+    if (e.status === "completed") {
+      this.write(
+        `\n${plan.operation === "deploy" ? "Deployment" : "Apply"} completed successfully! [${
+          formatDuration(e.ms)
+        }]\n`,
+      );
+      this.write(`Cluster: ${plan.cluster_name}`);
+      this.write("Status: running");
+      this.write(`Connection: mongosh '${e.connection}'`);
+      return;
+    }
+    const phase = plan.phases.find((p) => p.name === e.phase);
+    if (e.status === "paused") {
+      this.write(
+        `\nApply paused at phase ${phase?.order ?? "?"}, operation ${e.failed_operation}.`,
+      );
+    } else {this.write(
+        `\nApply failed at phase ${phase?.order ?? "?"}, operation ${e.failed_operation}.`,
+      );}
+    if (e.error && e.status !== "paused") this.write(`Error: ${e.error}`);
+    this.write(`State saved: ${e.state_id}`);
+    this.write(`Last checkpoint: ${e.last_checkpoint ?? "none (failed in the first phase)"}`);
+    this.write(`\nTo resume: mup plan resume ${plan.cluster_name}`);
+  }
+}

@@ -1,0 +1,95 @@
+import type { Plan, PlannedOperation } from "../plan/schema.ts";
+import { plural } from "../util/format.ts";
+
+/** Operations shown as one line: alike operations of one phase (all starts of config servers…). */
+export interface OpGroup {
+  key: string;
+  phase: string;
+  ops: PlannedOperation[];
+}
+
+function roleOf(o: PlannedOperation): string {
+  return o.target.params.role ?? o.target.name.split("-")[0];
+}
+
+const GROUPABLE = new Set([
+  "create_directory",
+  "generate_config",
+  "upload_file",
+  "start_process",
+  "wait_for_process",
+]);
+
+export function groupOperations(plan: Plan): OpGroup[] {
+  const groups: OpGroup[] = [];
+  for (const ph of plan.phases) {
+    const mine: OpGroup[] = [];
+    for (const o of ph.operations) {
+      const key = o.type === "upload_file"
+        ? `${o.type}:${o.target.params.kind}`
+        : ["start_process", "wait_for_process"].includes(o.type)
+        ? `${o.type}:${roleOf(o)}`
+        : GROUPABLE.has(o.type)
+        ? o.type
+        : `${o.type}:${o.id}`;
+      const g = GROUPABLE.has(o.type) ? mine.find((x) => x.key === key) : undefined;
+      if (g) g.ops.push(o);
+      else mine.push({ key, phase: ph.name, ops: [o] });
+    }
+    groups.push(...mine);
+  }
+  return groups;
+}
+
+const ROLE: Record<string, [string, string]> = {
+  config: ["config server", "config servers"],
+  mongod: ["shard mongod process", "shard mongod processes"],
+  mongos: ["mongos", "mongos processes"],
+};
+
+/** The line shown once a group is done, in the past tense. */
+export function groupDoneLine(plan: Plan, g: OpGroup): string {
+  const n = g.ops.length;
+  const o = g.ops[0];
+  const [type, sub] = g.key.split(":");
+  const hosts = new Set(g.ops.map((x) => x.target.host)).size;
+  const names = plan.kind !== "sharded" && sub === "mongod"
+    ? ["mongod", "mongod processes"]
+    : ROLE[sub] ?? [sub, `${sub}s`];
+  switch (type) {
+    case "download_binary":
+      return `Downloaded MongoDB ${plan.version} (${plan.resources.download_size_mb}MB)`;
+    case "create_directory":
+      return `Created directories on ${plural(hosts, "host")}`;
+    case "generate_config":
+      return `Generated ${plural(n, "configuration file")}`;
+    case "upload_file":
+      return sub === "binaries"
+        ? `Installed binaries on ${plural(hosts, "host")}`
+        : `Uploaded ${plural(n, "configuration file")}`;
+    case "start_process":
+      return n === 1
+        ? `Started ${names[0]} ${o.target.host}:${o.target.port}`
+        : `Started ${n} ${names[1]}`;
+    case "wait_for_process":
+      return n === 1
+        ? `${cap(names[0])} ${o.target.host}:${o.target.port} ready`
+        : `${cap(names[1])} ready`;
+    case "init_replica_set":
+      return `Initialized ${
+        o.target.params.config?.includes('"configsvr":true') ? "config" : o.target.name
+      } replica set`;
+    case "add_shard":
+      return `Added ${o.target.name} to cluster`;
+    case "verify_health":
+      return "Verified cluster health";
+    case "save_metadata":
+      return "Saved cluster metadata";
+    default:
+      return o.description;
+  }
+}
+
+function cap(s: string): string {
+  return s === "mongos" || s.startsWith("mongo") ? s : s[0].toUpperCase() + s.slice(1);
+}

@@ -1,0 +1,116 @@
+import * as path from "node:path";
+import { MupError } from "../errors.ts";
+import { pidAlive } from "../executor/local.ts";
+import { LockInfo, STATE_FORMAT_VERSION } from "./schema.ts";
+
+function procStart(pid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function whoami(): string {
+  return Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "unknown";
+}
+
+export function lockPath(clusterDir: string): string {
+  return path.join(clusterDir, "state", "lock.json");
+}
+
+export async function readLock(clusterDir: string): Promise<LockInfo | undefined> {
+  try {
+    return LockInfo.parse(JSON.parse(await Deno.readTextFile(lockPath(clusterDir))));
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the holder ran on this machine and is gone (or its PID now belongs to another process). */
+export function isStale(l: LockInfo): boolean {
+  if (l.host !== Deno.hostname()) return false;
+  if (!pidAlive(l.pid)) return true;
+  return l.pid_start !== undefined && procStart(l.pid) !== l.pid_start;
+}
+
+export function describeLock(l: LockInfo): string {
+  return [
+    "Lock Info:",
+    `  ID:        ${l.id}`,
+    `  Operation: ${l.operation}`,
+    `  Who:       ${l.who}`,
+    `  Host:      ${l.host}`,
+    `  PID:       ${l.pid}`,
+    `  Since:     ${l.created}`,
+    ...(l.state_id ? [`  State:     ${l.state_id}`] : []),
+  ].join("\n");
+}
+
+/**
+ * A per-cluster lock held for a whole apply or resume, created with O_EXCL so two processes can
+ * never both hold it. A lock left by a dead process on this host is taken over.
+ */
+export class ClusterLock {
+  private constructor(readonly clusterDir: string, readonly info: LockInfo) {}
+
+  static async acquire(
+    clusterDir: string,
+    operation: string,
+    stateId?: string,
+  ): Promise<{ lock: ClusterLock; replacedStale?: LockInfo }> {
+    const file = lockPath(clusterDir);
+    await Deno.mkdir(path.dirname(file), { recursive: true });
+    const info: LockInfo = {
+      format_version: STATE_FORMAT_VERSION,
+      id: crypto.randomUUID(),
+      operation,
+      who: `${whoami()}@${Deno.hostname()}`,
+      host: Deno.hostname(),
+      pid: Deno.pid,
+      pid_start: procStart(Deno.pid),
+      created: new Date().toISOString(),
+      ...(stateId ? { state_id: stateId } : {}),
+    };
+    let replacedStale: LockInfo | undefined;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const f = await Deno.open(file, { write: true, createNew: true, mode: 0o644 });
+        await f.write(new TextEncoder().encode(JSON.stringify(info, null, 2)));
+        await f.sync();
+        f.close();
+        return { lock: new ClusterLock(clusterDir, info), replacedStale };
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      }
+      const holder = await readLock(clusterDir);
+      if (holder && !isStale(holder)) {
+        throw new MupError(
+          `Error acquiring the state lock: cluster ${
+            path.basename(clusterDir)
+          } is locked by another mup process.\n\n${
+            describeLock(holder)
+          }\n\nmup holds this lock for a whole apply so that two runs never change a cluster at once.`,
+          {
+            hint: "wait for that apply to finish; if it is certainly gone, run `mup state unlock " +
+              path.basename(clusterDir) + " --force`",
+          },
+        );
+      }
+      replacedStale = holder;
+      await Deno.remove(file).catch(() => {});
+    }
+    throw new MupError(`could not acquire the lock ${file}`);
+  }
+
+  async setStateId(stateId: string): Promise<void> {
+    this.info.state_id = stateId;
+    await Deno.writeTextFile(lockPath(this.clusterDir), JSON.stringify(this.info, null, 2));
+  }
+
+  async release(): Promise<void> {
+    const cur = await readLock(this.clusterDir);
+    if (cur?.id === this.info.id) await Deno.remove(lockPath(this.clusterDir)).catch(() => {});
+  }
+}

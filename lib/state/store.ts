@@ -1,0 +1,229 @@
+import * as path from "node:path";
+import { MupError } from "../errors.ts";
+import { listDir } from "../plan/store.ts";
+import { exists, syncDir, writeFileAtomic } from "./atomic.ts";
+import { Journal } from "./journal.ts";
+import {
+  ApplyState,
+  type Checkpoint,
+  type CheckpointRef,
+  type ExecutionError,
+  JournalEntry,
+  type LogEntry,
+  type OperationState,
+  type PhaseState,
+  STATE_FORMAT_VERSION,
+} from "./schema.ts";
+
+/**
+ * Apply states of one cluster, in the specification's layout:
+ * `state/apply-<id>.json` (snapshot), `apply-<id>.journal` (changes since), checkpoints in
+ * `apply-<id>-checkpoints/`, and `current-apply.json` → the newest apply.
+ */
+export class StateStore {
+  readonly dir: string;
+
+  constructor(readonly clusterDir: string) {
+    this.dir = path.join(clusterDir, "state");
+  }
+
+  snapshotPath(id: string): string {
+    return path.join(this.dir, `${id}.json`);
+  }
+  journalPath(id: string): string {
+    return path.join(this.dir, `${id}.journal`);
+  }
+  checkpointDir(id: string): string {
+    return path.join(this.dir, `${id}-checkpoints`);
+  }
+
+  async writeSnapshot(state: ApplyState): Promise<void> {
+    await writeFileAtomic(
+      this.snapshotPath(state.state_id),
+      JSON.stringify(ApplyState.parse(state), null, 1),
+    );
+  }
+
+  async setCurrent(id: string): Promise<void> {
+    const link = path.join(this.dir, "current-apply.json");
+    const tmp = `${link}.tmp-${Deno.pid}`;
+    await Deno.remove(tmp).catch(() => {});
+    await Deno.symlink(`${id}.json`, tmp);
+    await Deno.rename(tmp, link);
+    await syncDir(this.dir);
+  }
+
+  async currentId(): Promise<string | undefined> {
+    try {
+      return path.basename(await Deno.readLink(path.join(this.dir, "current-apply.json")), ".json");
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Snapshot plus every journal entry after it. */
+  async load(id: string): Promise<ApplyState> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await Deno.readTextFile(this.snapshotPath(id)));
+    } catch (e) {
+      throw new MupError(`apply state ${id} cannot be read: ${(e as Error).message}`, {
+        hint: "`mup state list <cluster>` shows the states",
+      });
+    }
+    const parsed = ApplyState.safeParse(raw);
+    if (!parsed.success) {
+      throw new MupError(
+        `apply state ${this.snapshotPath(id)} is damaged: ${parsed.error.issues[0]?.message}`,
+      );
+    }
+    const state = parsed.data;
+    for (const line of await Journal.read(this.journalPath(id))) {
+      const e = JournalEntry.safeParse(line);
+      if (!e.success || e.data.seq <= state.journal_seq) continue;
+      applyJournal(state, e.data);
+    }
+    return state;
+  }
+
+  async list(): Promise<ApplyState[]> {
+    const out: ApplyState[] = [];
+    for (const f of await listDir(this.dir)) {
+      if (!/^apply-[^.]+\.json$/.test(f)) continue;
+      try {
+        out.push(await this.load(f.slice(0, -5)));
+      } catch {
+        // Damaged states are reported by `state show`.
+      }
+    }
+    return out.sort((a, b) => a.started_at.localeCompare(b.started_at));
+  }
+
+  async readCheckpoint(ref: CheckpointRef): Promise<Checkpoint> {
+    return JSON.parse(await Deno.readTextFile(ref.path));
+  }
+
+  exists(id: string): Promise<boolean> {
+    return exists(this.snapshotPath(id));
+  }
+}
+
+function applyJournal(state: ApplyState, e: JournalEntry): void {
+  switch (e.kind) {
+    case "op":
+      state.operation_states[e.state.id] = e.state;
+      break;
+    case "phase":
+      state.phase_states[e.state.name] = e.state;
+      break;
+    case "status":
+      state.status = e.status;
+      state.current_phase = e.current_phase;
+      state.updated_at = e.at;
+      if (e.completed_at) state.completed_at = e.completed_at;
+      break;
+    case "error":
+      state.errors.push(e.error);
+      break;
+    case "log":
+      state.execution_log.push(e.entry);
+      break;
+    case "checkpoint":
+      state.checkpoints.push(e.checkpoint);
+      break;
+  }
+  state.journal_seq = e.seq;
+}
+
+/**
+ * The live state of one apply: every change goes to memory and to the journal (fsync'd, group
+ * committed) before the caller continues; snapshots at checkpoints keep loading fast.
+ */
+export class StateWriter {
+  private journal: Journal;
+  private seq: number;
+
+  constructor(readonly store: StateStore, readonly state: ApplyState) {
+    this.journal = new Journal(store.journalPath(state.state_id));
+    this.seq = state.journal_seq;
+  }
+
+  async open(): Promise<void> {
+    await Deno.mkdir(this.store.dir, { recursive: true });
+    await this.store.writeSnapshot(this.state);
+    await this.journal.open();
+    await this.store.setCurrent(this.state.state_id);
+  }
+
+  // deno-lint-ignore no-explicit-any
+  private record(entry: Record<string, any> & { kind: JournalEntry["kind"] }): Promise<void> {
+    const full = { ...entry, seq: ++this.seq } as JournalEntry;
+    applyJournal(this.state, full);
+    return this.journal.append(full);
+  }
+
+  op(s: OperationState): Promise<void> {
+    return this.record({ kind: "op", state: structuredClone(s) });
+  }
+  phase(s: PhaseState): Promise<void> {
+    return this.record({ kind: "phase", state: { ...s } });
+  }
+  status(status: ApplyState["status"], currentPhase = this.state.current_phase): Promise<void> {
+    const at = new Date().toISOString();
+    const done = status === "completed" || status === "failed" || status === "paused";
+    return this.record({
+      kind: "status",
+      status,
+      current_phase: currentPhase,
+      at,
+      ...(done ? { completed_at: at } : {}),
+    });
+  }
+  error(e: ExecutionError): Promise<void> {
+    return this.record({ kind: "error", error: e });
+  }
+  log(level: LogEntry["level"], phase: string, message: string, operation?: string): Promise<void> {
+    return this.record({
+      kind: "log",
+      entry: {
+        timestamp: new Date().toISOString(),
+        level,
+        phase,
+        message,
+        ...(operation ? { operation } : {}),
+      },
+    });
+  }
+
+  /** Writes checkpoint-NNN.json with a full snapshot, then records it and refreshes the snapshot. */
+  async checkpoint(phase: string, description: string, id: string): Promise<CheckpointRef> {
+    const n = this.state.checkpoints.length + 1;
+    const file = path.join(
+      this.store.checkpointDir(this.state.state_id),
+      `checkpoint-${String(n).padStart(3, "0")}.json`,
+    );
+    const timestamp = new Date().toISOString();
+    const cp: Checkpoint = {
+      format_version: STATE_FORMAT_VERSION,
+      id,
+      description,
+      timestamp,
+      phase,
+      state: JSON.stringify(this.state),
+    };
+    await writeFileAtomic(file, JSON.stringify(cp));
+    const ref: CheckpointRef = { id, description, timestamp, phase, path: file };
+    await this.record({ kind: "checkpoint", checkpoint: ref });
+    await this.snapshot();
+    return ref;
+  }
+
+  async snapshot(): Promise<void> {
+    await this.store.writeSnapshot(this.state);
+  }
+
+  async close(): Promise<void> {
+    await this.snapshot();
+    this.journal.close();
+  }
+}
