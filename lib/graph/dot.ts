@@ -50,11 +50,13 @@ export function toDot(
     const red = hot.has(from) && hot.has(to) ? ` [color = "red", penwidth = 2]` : "";
     lines.push(`  ${q(from)} -> ${q(to)}${red};`);
   });
-  lines.push(`  subgraph cluster_legend { label = "legend"; style = "dashed";`);
+  lines.push(`  subgraph "cluster_legend" {`, `    label = "legend";`, `    style = "dashed";`);
   lines.push(
-    `    legend_parallel [label = "parallel-safe", style = "rounded,filled", fillcolor = "#e3f2fd"];`,
+    `    "legend_parallel" [label = "parallel-safe", style = "rounded,filled", fillcolor = "#e3f2fd"];`,
   );
-  lines.push(`    legend_serial [label = "runs alone", style = "filled", fillcolor = "#fff3e0"];`);
+  lines.push(
+    `    "legend_serial" [label = "runs alone", style = "filled", fillcolor = "#fff3e0"];`,
+  );
   lines.push("  }");
   lines.push("}");
   return lines.join("\n") + "\n";

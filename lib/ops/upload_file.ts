@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { sha256Hex } from "../util/hash.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 
-async function same(a: Uint8Array | undefined, b: Uint8Array | undefined): Promise<boolean> {
+function same(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
   return !!a && !!b && a.length === b.length && sha256Hex(a) === sha256Hex(b);
 }
 
@@ -14,14 +14,14 @@ export const uploadFile: Operation = {
       const src = param(ctx, "source_dir");
       for (const f of param(ctx, "files").split(",")) {
         const local = await Deno.readFile(path.join(src, f)).catch(() => undefined);
-        if (!(await same(local, await ex.readFile(path.join(param(ctx, "dest_dir"), "bin", f))))) {
+        if (!(same(local, await ex.readFile(path.join(param(ctx, "dest_dir"), "bin", f))))) {
           return false;
         }
       }
       return true;
     }
     const local = await Deno.readFile(param(ctx, "source")).catch(() => undefined);
-    return await same(local, await ex.readFile(param(ctx, "dest")));
+    return same(local, await ex.readFile(param(ctx, "dest")));
   },
   async run(ctx) {
     const ex = ctx.executors.forHost(ctx.op.target.host!);

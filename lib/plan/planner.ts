@@ -298,6 +298,7 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
           binary,
           config: configFilePath(p),
           pid_file: pidFilePath(p),
+          log: logFilePath(p),
           ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
         },
       },

@@ -69,7 +69,7 @@ export function parseTopology(text: string, file: string): LoadedTopology {
       location: at(0),
     }]);
   }
-  const parsed = Topology.safeParse(raw);
+  const parsed = Topology.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     throw new TopologyError(file, parsed.error.issues.flatMap((i) => zodIssue(i, locate)));
   }

@@ -1,0 +1,271 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  freePorts,
+  mup,
+  readJson,
+  shardedTopology,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+
+async function planned(home: string) {
+  const mirror = await testMirror();
+  const topo = await writeTopology(home, "topo.yaml", shardedTopology(freePorts(10)));
+  const r = await mup([
+    "cluster",
+    "deploy",
+    "c1",
+    topo,
+    "--version",
+    "7.0",
+    "--mirror",
+    mirror,
+    "--plan-only",
+    "--json",
+  ], { home });
+  assert.equal(r.code, 0, r.stderr);
+  return { mirror, topo, out: JSON.parse(r.stdout) };
+}
+
+Deno.test("cluster deploy --plan-only resolves 7.0 to the newest 7.0.x, saves the plan and prints it", async () => {
+  const home = await tempHome();
+  const mirror = await testMirror();
+  const topo = await writeTopology(home, "topo.yaml", shardedTopology(freePorts(10)));
+  const r = await mup([
+    "cluster",
+    "deploy",
+    "c1",
+    topo,
+    "--version",
+    "7.0",
+    "--mirror",
+    mirror,
+    "--plan-only",
+  ], { home });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /MongoDB version: 7\.0\.14/);
+  assert.match(r.stdout, /Topology: Sharded cluster \(2 shards, 3 nodes each\)/);
+  assert.match(r.stdout, /✓ All ports available \(10 ports on 1 host\)/);
+  assert.match(r.stdout, /Plan saved to: .*clusters\/c1\/plans\/plan-[0-9a-f]{8}\.json/);
+  assert.match(r.stdout, /Total processes: 10 \(3 config, 6 mongod, 1 mongos\)/);
+  assert.match(r.stdout, /Start 3 config servers \(parallel\)/);
+  assert.match(r.stdout, /Validation: ✓ Plan is valid/);
+  const exact = await mup([
+    "cluster",
+    "deploy",
+    "c2",
+    topo,
+    "--version",
+    "6.0.19",
+    "--mirror",
+    mirror,
+    "--plan-only",
+  ], { home });
+  assert.match(exact.stdout, /MongoDB version: 6\.0\.19/);
+});
+
+Deno.test("--detailed-exitcode exits 2 when the plan has changes; a busy port makes the plan invalid (exit 1)", async () => {
+  const home = await tempHome();
+  const mirror = await testMirror();
+  const ports = freePorts(10);
+  const topo = await writeTopology(home, "topo.yaml", shardedTopology(ports));
+  const r = await mup([
+    "cluster",
+    "deploy",
+    "c1",
+    topo,
+    "--version",
+    "7.0.5",
+    "--mirror",
+    mirror,
+    "--plan-only",
+    "--detailed-exitcode",
+  ], { home });
+  assert.equal(r.code, 2, r.stderr);
+  const l = Deno.listen({ hostname: "127.0.0.1", port: ports[4] });
+  try {
+    const busy = await mup([
+      "cluster",
+      "deploy",
+      "c1",
+      topo,
+      "--version",
+      "7.0.5",
+      "--mirror",
+      mirror,
+      "--plan-only",
+    ], { home });
+    assert.equal(busy.code, 1);
+    assert.match(busy.stdout, new RegExp(`✗ ports already in use: localhost:${ports[4]}`));
+    assert.match(busy.stdout, /Validation: ✗ Plan is not valid/);
+  } finally {
+    l.close();
+  }
+});
+
+Deno.test("plan show, list, export, validate, graph, diff, delete work on a saved plan", async () => {
+  const home = await tempHome();
+  const { out } = await planned(home);
+  const id = out.plan_id as string;
+  const show = await mup(["plan", "show", id], { home });
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, new RegExp(`Plan ID: ${id}`));
+  assert.match(show.stdout, /1\. Prepare \(estimated: .+\)/);
+  assert.match(show.stdout, /4\. Finalize/);
+  const byCluster = await mup(["plan", "show", "c1", "--json"], { home });
+  assert.equal(JSON.parse(byCluster.stdout).plan_id, id);
+  const list = await mup(["plan", "list", "--json"], { home });
+  assert.deepEqual(JSON.parse(list.stdout).map((e: { planId: string }) => e.planId), [id]);
+
+  const exported = await mup(["plan", "export", id], { home });
+  assert.equal(JSON.parse(exported.stdout).content_hash, out.plan.content_hash);
+  const file = path.join(home, "exported.json");
+  await Deno.writeTextFile(file, exported.stdout);
+  const valid = await mup(["plan", "validate", file], { home });
+  assert.equal(valid.code, 0, valid.stdout);
+  assert.match(valid.stdout, /plan is valid/);
+
+  const dot = await mup(["plan", "graph", id], { home });
+  assert.match(dot.stdout, /^digraph "plan-/);
+  const svg = await new Deno.Command("dot", { args: ["-Tsvg"], stdin: "piped", stdout: "piped" })
+    .spawn();
+  const w = svg.stdin.getWriter();
+  await w.write(new TextEncoder().encode(dot.stdout));
+  await w.close();
+  const rendered = await svg.output();
+  assert.equal(rendered.code, 0, "dot -Tsvg renders the graph");
+  assert.match(new TextDecoder().decode(rendered.stdout), /<svg/);
+  const gj = JSON.parse((await mup(["plan", "graph", id, "--format", "json"], { home })).stdout);
+  assert.equal(gj.nodes.length, 59);
+  assert.equal(gj.critical_path.path.at(-1), "save-metadata");
+
+  const diff = await mup(["plan", "diff", "c1", "--detailed-exitcode"], { home });
+  assert.equal(diff.code, 2);
+  assert.match(diff.stdout, /\+ process +config-localhost-\d+ +\(start\)/);
+
+  const del = await mup(["plan", "delete", id], { home });
+  assert.equal(del.code, 0);
+  assert.equal(JSON.parse((await mup(["plan", "list", "--json"], { home })).stdout).length, 0);
+});
+
+Deno.test("plan import validates before storing; a tampered plan is refused", async () => {
+  const home = await tempHome();
+  const { out } = await planned(home);
+  const text = JSON.stringify(out.plan);
+  const other = await tempHome();
+  const ok = await mup(["plan", "import"], { home: other, stdin: text });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /Imported plan plan-/);
+  const tampered = structuredClone(out.plan);
+  tampered.phases[1].operations[0].target.params.binary = "/tmp/evil";
+  const bad = await mup(["plan", "import"], {
+    home: await tempHome(),
+    stdin: JSON.stringify(tampered),
+  });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /content hash mismatch/);
+  assert.match(bad.stderr, /nothing was imported/);
+  const file = path.join(home, "tampered.json");
+  await Deno.writeTextFile(file, JSON.stringify(tampered));
+  const v = await mup(["plan", "validate", file, "--json"], { home });
+  assert.equal(v.code, 1);
+  assert.equal(JSON.parse(v.stdout).valid, false);
+  await Deno.writeTextFile(file, '{\n  "format_version": 1,\n  oops\n}');
+  const syntax = await mup(["plan", "validate", file], { home });
+  assert.match(syntax.stdout, /invalid JSON at line 3, column 3/);
+  await Deno.writeTextFile(file, JSON.stringify({ ...out.plan, format_version: 99 }));
+  assert.match(
+    (await mup(["plan", "validate", file], { home })).stdout,
+    /unsupported plan format version 99/,
+  );
+});
+
+Deno.test("bad input gives a clear error naming the file and line, never a stack trace", async () => {
+  const home = await tempHome();
+  const topo = await writeTopology(
+    home,
+    "bad.yaml",
+    "mongod_servers:\n  - host: localhost\n    prot: 27017\n",
+  );
+  const r = await mup([
+    "cluster",
+    "deploy",
+    "c1",
+    topo,
+    "--version",
+    "7.0",
+    "--mirror",
+    await testMirror(),
+    "--plan-only",
+  ], { home });
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `${
+        topo.replaceAll("/", "\\/")
+      }:3:5: error: mongod_servers\\[0\\]\\.prot: unknown key "prot" \\(did you mean "port"\\?\\)`,
+    ),
+  );
+  assert.match(r.stderr, /fix: rename it to "port"/);
+  assert.doesNotMatch(r.stderr, /\bat .*\.ts:\d+/);
+  const json = await mup(["topology", "validate", topo, "--json"], { home });
+  assert.equal(JSON.parse(json.stdout).issues[0].location.line, 3);
+  const missing = await mup(["cluster", "deploy", "c1", "/nope.yaml", "--version", "7.0"], {
+    home,
+  });
+  assert.match(missing.stderr, /cannot read topology file \/nope\.yaml/);
+  const good = await writeTopology(
+    home,
+    "good.yaml",
+    "mongod_servers:\n  - { host: localhost, port: 0 }\n",
+  );
+  const version = await mup([
+    "cluster",
+    "deploy",
+    "c1",
+    good,
+    "--version",
+    "9.9",
+    "--mirror",
+    await testMirror(),
+  ], { home });
+  assert.equal(version.code, 1);
+  assert.match(version.stderr, /MongoDB 9\.9 is not in the version manifest/);
+  assert.match(version.stderr, /available series: 8\.0, 7\.0, 6\.0/);
+  const noPlan = await mup(["plan", "show", "nothing-here"], { home });
+  assert.match(noPlan.stderr, /no plan, plan ID or cluster named "nothing-here"/);
+  assert.match(noPlan.stderr, /Hint: `mup plan list`/);
+});
+
+Deno.test("--help explains every command; the topology schema is printed", async () => {
+  const home = await tempHome();
+  for (
+    const args of [["--help"], ["cluster", "deploy", "--help"], ["plan", "--help"], [
+      "plan",
+      "resume",
+      "--help",
+    ], ["state", "--help"]]
+  ) {
+    const r = await mup(args, { home });
+    assert.equal(r.code, 0, args.join(" "));
+    assert.match(r.stdout, /Usage: mup/);
+  }
+  const schema = await mup(["topology", "schema"], { home });
+  assert.equal(JSON.parse(schema.stdout).type, "object");
+  const unknown = await mup(["plan", "shwo"], { home });
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /Did you mean show\?/);
+});
+
+Deno.test("plan files live in the specification's layout", async () => {
+  const home = await tempHome();
+  const { out } = await planned(home);
+  const p = await readJson(
+    path.join(home, "storage", "clusters", "c1", "plans", `${out.plan_id}.json`),
+  );
+  assert.equal(p.format_version, 1);
+  assert.equal(p.cluster_name, "c1");
+});

@@ -1,0 +1,138 @@
+/** Shared test helpers: real processes, real ports, a real mirror; everything cleaned up. */
+import * as path from "node:path";
+import { buildMirror } from "../sim/mirror.ts";
+
+export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const MAIN = path.join(ROOT, "main.ts");
+
+let mirrorPromise: Promise<string> | undefined;
+
+/** A download mirror built once per test process. */
+export function testMirror(): Promise<string> {
+  mirrorPromise ??= (async () => {
+    const dir = await Deno.makeTempDir({ prefix: "mup-mirror-" });
+    return await buildMirror(dir, { versions: ["6.0.19", "7.0.5", "7.0.14", "8.0.4"] });
+  })();
+  return mirrorPromise;
+}
+
+export interface MupResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the mup CLI as a subprocess, as a user would. */
+export async function mup(
+  args: string[],
+  options: { home: string; env?: Record<string, string>; stdin?: string; cwd?: string } = {
+    home: "",
+  },
+): Promise<MupResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", `--config=${path.join(ROOT, "deno.json")}`, MAIN, ...args],
+    env: { MUP_HOME: options.home, NO_COLOR: "1", ...options.env },
+    cwd: options.cwd ?? ROOT,
+    stdin: options.stdin !== undefined ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(options.stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Starts mup without waiting, for tests that kill it mid-way. */
+export function spawnMup(
+  args: string[],
+  home: string,
+  env: Record<string, string> = {},
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", `--config=${path.join(ROOT, "deno.json")}`, MAIN, ...args],
+    env: { MUP_HOME: home, NO_COLOR: "1", ...env },
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Distinct ports free right now. */
+export function freePorts(n: number): number[] {
+  const ls = Array.from({ length: n }, () => Deno.listen({ hostname: "127.0.0.1", port: 0 }));
+  const ports = ls.map((l) => (l.addr as Deno.NetAddr).port);
+  for (const l of ls) l.close();
+  return ports;
+}
+
+export async function tempHome(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "mup-home-" });
+}
+
+/** Kills every process whose pid file lies under `dir` (what a test deployed). */
+export async function killAll(dir: string): Promise<void> {
+  const pids: number[] = [];
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory) await walk(p);
+      else if (e.name.endsWith(".pid")) {
+        const pid = Number((await Deno.readTextFile(p).catch(() => "")).trim());
+        if (pid > 0) pids.push(pid);
+      }
+    }
+  };
+  await walk(dir).catch(() => {});
+  for (const pid of pids) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+export async function writeTopology(dir: string, name: string, text: string): Promise<string> {
+  const file = path.join(dir, name);
+  await Deno.writeTextFile(file, text);
+  return file;
+}
+
+export function shardedTopology(p: number[], extra = ""): string {
+  return `config_servers:
+  - { host: localhost, port: ${p[0]}, replica_set: cfg }
+  - { host: localhost, port: ${p[1]}, replica_set: cfg }
+  - { host: localhost, port: ${p[2]}, replica_set: cfg }
+mongod_servers:
+  - { host: localhost, port: ${p[3]}, replica_set: shard1 }
+  - { host: localhost, port: ${p[4]}, replica_set: shard1 }
+  - { host: localhost, port: ${p[5]}, replica_set: shard1 }
+  - { host: localhost, port: ${p[6]}, replica_set: shard2 }
+  - { host: localhost, port: ${p[7]}, replica_set: shard2 }
+  - { host: localhost, port: ${p[8]}, replica_set: shard2 }
+mongos_servers:
+  - { host: localhost, port: ${p[9]} }
+${extra}`;
+}
+
+export function replicaSetTopology(p: number[], extra = ""): string {
+  return `mongod_servers:
+  - { host: localhost, port: ${p[0]}, replica_set: rs0, priority: 2 }
+  - { host: localhost, port: ${p[1]}, replica_set: rs0 }
+  - { host: localhost, port: ${p[2]}, replica_set: rs0 }
+${extra}`;
+}
+
+export function standaloneTopology(p: number[], extra = ""): string {
+  return `mongod_servers:\n  - host: localhost\n    port: ${p[0]}\n${extra}`;
+}
+
+export async function readJson<T = Record<string, unknown>>(file: string): Promise<T> {
+  return JSON.parse(await Deno.readTextFile(file));
+}

@@ -1,0 +1,240 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { compileHooks } from "../lib/hooks/compile.ts";
+import { criticalPath, Dag, toDot } from "../lib/graph/mod.ts";
+import { planToDag } from "../lib/plan/graph.ts";
+import { sealPlan } from "../lib/plan/hash.ts";
+import { planDeploy } from "../lib/plan/planner.ts";
+import { allOperations, type Plan } from "../lib/plan/schema.ts";
+import { checkPlanObject } from "../lib/plan/validate.ts";
+import { parseTopology } from "../lib/topology/load.ts";
+import { ROOT } from "./helpers.ts";
+
+function planFor(file: string): Plan {
+  const t = parseTopology(Deno.readTextFileSync(path.join(ROOT, "examples", file)), file);
+  return sealPlan(planDeploy({
+    planId: "plan-golden",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    clusterName: "golden",
+    topology: t.topology,
+    topologyFile: `/topologies/${file}`,
+    release: {
+      version: "7.0.5",
+      variant: "mongo",
+      platform: "linux-x86_64",
+      url: "https://fastdl.mongodb.org/linux/mongodb-linux-x86_64-ubuntu2204-7.0.5.tgz",
+      sha256: "ab".repeat(32),
+      size_bytes: 120_000_000,
+      archive_name: "mongodb-linux-x86_64-ubuntu2204-7.0.5.tgz",
+    },
+    deployDir: "/home/mup/deploy",
+    cacheDir: "/home/mup/cache",
+    clusterDir: "/home/mup/storage/clusters/golden",
+    validation: { valid: true, errors: [], warnings: [], checks: [] },
+    hooks: compileHooks(t.topology.hooks, "/topologies"),
+    baseState: { lineage: "", serial: 0 },
+    cached: false,
+  }));
+}
+
+function shape(plan: Plan) {
+  return plan.phases.map((ph) => ({
+    phase: ph.name,
+    operations: ph.operations.map((o) => ({
+      id: o.id,
+      type: o.type,
+      depends_on: o.depends_on,
+      parallel: o.parallel,
+    })),
+  }));
+}
+
+for (
+  const [file, counts] of [
+    ["standalone.yaml", { prepare: 5, deploy: 2, finalize: 2 }],
+    ["replica-set.yaml", { prepare: 11, deploy: 6, initialize: 1, finalize: 2 }],
+    ["sharded.yaml", { prepare: 32, deploy: 18, initialize: 7, finalize: 2 }],
+  ] as const
+) {
+  Deno.test(`planDeploy() golden plan for ${file}`, async () => {
+    const plan = planFor(file);
+    const golden = path.join(ROOT, "tests", "golden", file.replace(".yaml", ".json"));
+    const actual = JSON.stringify(shape(plan), null, 1) + "\n";
+    if (Deno.env.get("UPDATE_GOLDEN")) await Deno.writeTextFile(golden, actual);
+    assert.equal(
+      actual,
+      await Deno.readTextFile(golden),
+      `plan for ${file} differs from ${golden} (UPDATE_GOLDEN=1 rewrites it)`,
+    );
+    assert.deepEqual(
+      Object.fromEntries(plan.phases.map((p) => [p.name, p.operations.length])),
+      counts,
+    );
+    assert.equal(
+      checkPlanObject(plan, file).issues.filter((i) => i.severity === "error").length,
+      0,
+    );
+  });
+}
+
+Deno.test("planDeploy() is pure: the same input gives the same plan and hash", () => {
+  assert.equal(planFor("sharded.yaml").content_hash, planFor("sharded.yaml").content_hash);
+});
+
+Deno.test("sharded plan: dependencies name exactly what each operation needs", () => {
+  const plan = planFor("sharded.yaml");
+  const op = (id: string) => allOperations(plan).find((o) => o.id === id)!;
+  assert.deepEqual(op("download-mongo-7.0.5-linux-x86_64").depends_on, []);
+  assert.deepEqual(op("start-config-localhost-27019").depends_on, [
+    "upload-config-config-localhost-27019",
+    "install-binaries-localhost",
+  ]);
+  // Shard members do not wait for config servers: they only need their own files.
+  assert.deepEqual(op("start-mongod-localhost-27018").depends_on, [
+    "upload-config-mongod-localhost-27018",
+    "install-binaries-localhost",
+  ]);
+  assert.deepEqual(op("init-rs-shard1").depends_on, [
+    "wait-mongod-localhost-27018",
+    "wait-mongod-localhost-27022",
+    "wait-mongod-localhost-27023",
+  ]);
+  assert.ok(op("start-mongos-localhost-27017").depends_on.includes("init-rs-cfg"));
+  assert.deepEqual(op("add-shard-shard2").depends_on, [
+    "wait-mongos-localhost-27017",
+    "init-rs-shard2",
+  ]);
+  const cfg = JSON.parse(op("init-rs-cfg").target.params.config);
+  assert.equal(cfg.configsvr, true);
+  assert.equal(JSON.parse(op("init-rs-shard1").target.params.config).members[0].priority, 2);
+  assert.match(op("config-mongod-localhost-27018").target.params.content, /clusterRole: shardsvr/);
+  assert.match(
+    op("config-mongos-localhost-27017").target.params.content,
+    /configDB: cfg\/localhost:27019,localhost:27020,localhost:27021/,
+  );
+  assert.match(
+    op("config-mongos-localhost-27017").target.params.content,
+    /maxIncomingConnections: 2000/,
+    "runtime_config is merged",
+  );
+  const checks = op("start-config-localhost-27019").pre_conditions.map((c) => c.check_type);
+  assert.deepEqual(checks, [
+    "port_available",
+    "binary_present",
+    "config_valid",
+    "process_not_running",
+  ]);
+  assert.ok(
+    op("start-mongos-localhost-27017").pre_conditions.some((c) =>
+      c.check_type === "dependencies_running"
+    ),
+  );
+});
+
+Deno.test("resource estimate counts hosts, processes by role and ports", () => {
+  const r = planFor("sharded.yaml").resources;
+  assert.equal(r.hosts, 1);
+  assert.equal(r.total_processes, 10);
+  assert.deepEqual(r.processes_by_role, { config: 3, mongod: 6, mongos: 1 });
+  assert.deepEqual(r.ports_used, [
+    27017,
+    27018,
+    27019,
+    27020,
+    27021,
+    27022,
+    27023,
+    27024,
+    27025,
+    27026,
+  ]);
+  assert.equal(r.download_size_mb, 120);
+  assert.deepEqual(r.processes_per_host, { localhost: 10 });
+});
+
+Deno.test("graph validation names unknown dependencies, cycles and later-phase dependencies", () => {
+  const plan = planFor("replica-set.yaml");
+  const broken = structuredClone(plan);
+  broken.phases[0].operations[0].depends_on = ["no-such-op"];
+  broken.phases[1].operations[0].depends_on.push("verify-health");
+  const a = broken.phases[1].operations.find((o) => o.id.startsWith("wait-"))!;
+  const b = broken.phases[1].operations.find((o) => o.id === a.depends_on[0])!;
+  b.depends_on.push(a.id);
+  const msgs = checkPlanObject(broken, "p.json").issues.map((i) => i.message).join("\n");
+  assert.match(msgs, /depends on unknown operation "no-such-op"/);
+  assert.match(msgs, /depends on "verify-health" \(finalize\), which belongs to a later phase/);
+  assert.match(
+    msgs,
+    /dependency cycle: .*start-mongod-localhost-27017.*wait-mongod-localhost-27017/,
+  );
+  assert.match(msgs, /content hash mismatch/);
+});
+
+Deno.test("topological order respects every edge; the critical path follows estimates", () => {
+  const dag = planToDag(planFor("sharded.yaml"));
+  const order = dag.topologicalOrder();
+  const pos = new Map(order.map((id, i) => [id, i]));
+  dag.graph.forEachEdge((_e, _a, from, to) =>
+    assert.ok(pos.get(from)! < pos.get(to)!, `${from} before ${to}`)
+  );
+  const cp = criticalPath(dag);
+  assert.equal(cp.path[0], "download-mongo-7.0.5-linux-x86_64");
+  assert.equal(cp.path[cp.path.length - 1], "save-metadata");
+  const sum = cp.path.reduce((n, id) => n + (dag.attrs(id).weight ?? 0), 0);
+  assert.equal(cp.length, sum);
+});
+
+Deno.test("criticalPath() on a diamond picks the heavier branch", () => {
+  const dag = new Dag([
+    { id: "a", dependsOn: [], weight: 1 },
+    { id: "b", dependsOn: ["a"], weight: 5 },
+    { id: "c", dependsOn: ["a"], weight: 2 },
+    { id: "d", dependsOn: ["b", "c"], weight: 1 },
+  ]);
+  assert.deepEqual(criticalPath(dag), { path: ["a", "b", "d"], length: 7 });
+});
+
+/** A small DOT reader: enough to read back what toDot writes. */
+function parseDot(dot: string) {
+  const nodes = new Map<string, string>();
+  const edges: [string, string][] = [];
+  const clusters: string[] = [];
+  let current = "";
+  for (const line of dot.split("\n").map((l) => l.trim())) {
+    let m;
+    if ((m = /^subgraph "(cluster_[^"]+)" \{$/.exec(line))) current = m[1];
+    else if ((m = /^label = "([^"]+)";$/.exec(line)) && current) clusters.push(m[1]);
+    else if ((m = /^"((?:[^"\\]|\\.)+)" -> "((?:[^"\\]|\\.)+)"/.exec(line))) {
+      edges.push([m[1], m[2]]);
+    } else if ((m = /^"((?:[^"\\]|\\.)+)" \[(.*)\];$/.exec(line))) nodes.set(m[1], m[2]);
+    else if (line === "}") current = "";
+  }
+  return { nodes, edges, clusters };
+}
+
+Deno.test("toDot() output reads back to the same graph, phases as clusters, parallel nodes marked", () => {
+  const plan = planFor("sharded.yaml");
+  const dag = planToDag(plan);
+  const dot = toDot(dag, { name: plan.plan_id });
+  assert.match(dot, /^digraph "plan-golden" \{/);
+  const parsed = parseDot(dot);
+  assert.equal(
+    parsed.nodes.size,
+    allOperations(plan).length + 2,
+    "operations plus two legend nodes",
+  );
+  assert.equal(parsed.edges.length, dag.graph.size);
+  for (const [from, to] of parsed.edges) assert.ok(dag.graph.hasEdge(from, to), `${from} -> ${to}`);
+  assert.deepEqual(parsed.clusters, ["prepare", "deploy", "initialize", "finalize", "legend"]);
+  assert.match(parsed.nodes.get("start-config-localhost-27019")!, /style = "rounded,filled"/);
+  assert.match(parsed.nodes.get("verify-health")!, /fillcolor = "#fff3e0"/);
+});
+
+Deno.test("hooks in the topology are carried into the plan with defaults filled in", () => {
+  const plan = planFor("sharded.yaml");
+  assert.equal(plan.hooks.length, 1);
+  assert.equal(plan.hooks[0].event, "after_phase");
+  assert.equal(plan.hooks[0].timeout_ms, 30_000);
+  assert.equal(plan.hooks[0].working_dir, "/topologies");
+  assert.equal(plan.phases[0].after_hook?.command, plan.hooks[0].command);
+});

@@ -1,0 +1,192 @@
+import assert from "node:assert/strict";
+import { z } from "zod";
+import { parseTopology, TopologyError } from "../lib/topology/load.ts";
+import { Topology, topologyKind } from "../lib/topology/schema.ts";
+
+/** Parses and returns the single error expected, with its location. */
+function errorsOf(text: string) {
+  try {
+    parseTopology(text, "topo.yaml");
+  } catch (e) {
+    assert.ok(e instanceof TopologyError, `expected TopologyError, got ${e}`);
+    return e.issues;
+  }
+  assert.fail("expected the topology to be rejected");
+}
+
+function expectError(text: string, code: string, line: number, pattern: RegExp) {
+  const issues = errorsOf(text);
+  const hit = issues.find((i) => i.code === code);
+  assert.ok(hit, `no ${code} among ${JSON.stringify(issues.map((i) => i.code))}`);
+  assert.match(hit.message, pattern);
+  assert.equal(hit.location.file, "topo.yaml");
+  assert.equal(hit.location.line, line, `line of ${code}`);
+  assert.ok(hit.location.column! >= 1);
+  assert.ok(hit.hint && hit.hint.length > 0, "every error says how to fix it");
+  return hit;
+}
+
+Deno.test("topologyKind() detects standalone, replica set and sharded", () => {
+  const k = (t: string) => topologyKind(parseTopology(t, "t.yaml").topology);
+  assert.equal(k("mongod_servers:\n  - host: localhost\n    port: 27017\n"), "standalone");
+  assert.equal(
+    k("mongod_servers:\n  - { host: localhost, port: 1, replica_set: a }\n  - { host: localhost, port: 2, replica_set: a }\n  - { host: localhost, port: 3, replica_set: a }\n"),
+    "replica_set",
+  );
+  const sharded =
+    "config_servers:\n  - { host: localhost, port: 1, replica_set: cfg }\nmongod_servers:\n  - { host: localhost, port: 2, replica_set: s1 }\nmongos_servers:\n  - { host: localhost, port: 3 }\n";
+  assert.equal(k(sharded), "sharded");
+});
+
+Deno.test("duplicate host:port is an error at the second node's port", () => {
+  const hit = expectError(
+    "mongod_servers:\n  - host: localhost\n    port: 27017\n  - host: localhost\n    port: 27017\n",
+    "duplicate_address",
+    5,
+    /localhost:27017 is already used by mongod_servers\[0\]/,
+  );
+  assert.equal(hit.location.path, "mongod_servers[1].port");
+});
+
+Deno.test("two nodes sharing a data directory on one host", () => {
+  expectError(
+    "mongod_servers:\n  - { host: localhost, port: 1, data_dir: /d }\n  - { host: localhost, port: 2, data_dir: /d }\n",
+    "shared_data_dir",
+    3,
+    /data directory \/d on localhost is also used/,
+  );
+});
+
+Deno.test("more than 7 voting members", () => {
+  const members = Array.from(
+    { length: 8 },
+    (_, i) => `  - { host: localhost, port: ${100 + i}, replica_set: rs }`,
+  ).join("\n");
+  expectError(
+    `mongod_servers:\n${members}\n`,
+    "too_many_voters",
+    9,
+    /8 voting members; MongoDB allows at most 7/,
+  );
+});
+
+Deno.test("more than 50 members", () => {
+  const members = Array.from(
+    { length: 51 },
+    (_, i) =>
+      `  - { host: localhost, port: ${100 + i}, replica_set: rs${i < 7 ? "" : ""}, votes: ${
+        i < 7 ? 1 : 0
+      }, priority: ${i < 7 ? 1 : 0} }`,
+  ).join("\n");
+  expectError(
+    `mongod_servers:\n${members}\n`,
+    "too_many_members",
+    52,
+    /51 members; MongoDB allows at most 50/,
+  );
+});
+
+Deno.test("an even number of voting members is a warning, not an error", () => {
+  const t = parseTopology(
+    "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs }\n  - { host: localhost, port: 2, replica_set: rs }\n",
+    "t.yaml",
+  );
+  assert.equal(t.warnings.length, 1);
+  assert.equal(t.warnings[0].code, "even_voters");
+  assert.match(t.warnings[0].message, /even number of voting members \(2\)/);
+});
+
+Deno.test("hidden member with non-zero priority", () => {
+  expectError(
+    "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs }\n  - { host: localhost, port: 2, replica_set: rs }\n  - { host: localhost, port: 3, replica_set: rs, hidden: true, priority: 1 }\n",
+    "hidden_priority",
+    4,
+    /hidden member must have priority 0/,
+  );
+});
+
+Deno.test("sharded topology without config replica set or mongos", () => {
+  expectError(
+    "mongod_servers:\n  - { host: localhost, port: 1, replica_set: s1 }\nmongos_servers:\n  - { host: localhost, port: 2 }\n",
+    "no_config_set",
+    1,
+    /needs a config server replica set/,
+  );
+  expectError(
+    "config_servers:\n  - { host: localhost, port: 1, replica_set: cfg }\nmongod_servers:\n  - { host: localhost, port: 2, replica_set: s1 }\n",
+    "no_mongos",
+    1,
+    /needs at least one mongos/,
+  );
+});
+
+Deno.test("a shard set named like the config set", () => {
+  expectError(
+    "config_servers:\n  - { host: localhost, port: 1, replica_set: cfg }\nmongod_servers:\n  - { host: localhost, port: 2, replica_set: cfg }\nmongos_servers:\n  - { host: localhost, port: 3 }\n",
+    "set_name_clash",
+    4,
+    /same name as the config replica set/,
+  );
+});
+
+Deno.test("port 0 is allowed for local hosts only", () => {
+  parseTopology("mongod_servers:\n  - { host: localhost, port: 0 }\n", "t.yaml");
+  expectError(
+    "mongod_servers:\n  - host: db1.example.com\n    port: 0\n",
+    "port_zero_remote",
+    3,
+    /only allowed for local hosts, not db1.example.com/,
+  );
+});
+
+Deno.test("unknown keys get a did-you-mean suggestion at the key's position", () => {
+  const hit = expectError(
+    "mongod_servers:\n  - host: localhost\n    prot: 27017\n",
+    "unknown_key",
+    3,
+    /unknown key "prot" \(did you mean "port"\?\)/,
+  );
+  assert.equal(hit.location.column, 5);
+  expectError(
+    "globl:\n  user: x\nmongod_servers:\n  - host: localhost\n",
+    "unknown_key",
+    1,
+    /did you mean "global"/,
+  );
+});
+
+Deno.test("wrong types name the expected type and the value", () => {
+  expectError(
+    'mongod_servers:\n  - host: localhost\n    port: "abc"\n',
+    "invalid_type",
+    3,
+    /expected number, got the string "abc"/,
+  );
+  expectError(
+    "mongod_servers:\n  - host: localhost\n    hidden: yes-please\n",
+    "invalid_type",
+    3,
+    /expected boolean/,
+  );
+});
+
+Deno.test("YAML syntax errors and non-mapping documents are reported with a position, not thrown raw", () => {
+  expectError("mongod_servers:\n  - host: localhost\n   port: [1,\n", "yaml_syntax", 3, /.+/);
+  expectError("- just\n- a list\n", "not_a_mapping", 1, /must be a YAML mapping/);
+});
+
+Deno.test("every problem is reported at once", () => {
+  const issues = errorsOf(
+    "mongod_servers:\n  - { host: localhost, port: 1, bogus: 1 }\n  - { host: localhost, port: 2, also_bad: 2 }\n",
+  );
+  assert.equal(issues.filter((i) => i.code === "unknown_key").length, 2);
+});
+
+Deno.test("topology schema exports as JSON Schema and knows every section", () => {
+  const schema = z.toJSONSchema(Topology, { io: "input", unrepresentable: "any" }) as {
+    properties: Record<string, unknown>;
+  };
+  for (const k of ["global", "mongod_servers", "config_servers", "mongos_servers", "hooks"]) {
+    assert.ok(k in schema.properties, k);
+  }
+});
