@@ -407,7 +407,8 @@ export class ReplSet implements RoleHooks {
   private becomePrimary(): void {
     this.state = 1;
     this.primaryId = this.self()!._id;
-    this.electionId = new ObjectId();
+    // As mongod does: the term inside a max-timestamp ObjectId, so drivers see it grow per election.
+    this.electionId = new ObjectId("7fffffff" + this.term.toString(16).padStart(16, "0"));
     this.electionDate = new Date();
     this.stepDownUntil = 0;
     this.appendOplog([{ op: "n", ns: "", o: { msg: "new primary" } }]);
