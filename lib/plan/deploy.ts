@@ -53,6 +53,8 @@ export async function buildDeployPlan(req: DeployRequest): Promise<Plan> {
     deployDir: topology.global.deploy_dir ?? deployDir,
     archivePath,
     executors: req.executors,
+    // Ports the recorded cluster itself runs on are expected to be busy.
+    ownPorts: new Set((meta?.processes ?? []).map((p) => `${p.host}:${p.port}`)),
   });
   for (const w of loaded.warnings) {
     validation.warnings.push({

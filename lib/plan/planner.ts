@@ -486,7 +486,7 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
     phase("deploy", "Start the mongod processes and wait until they answer", 2, deploy),
     phase("initialize", "Initiate replica sets, start mongos, add shards", 3, initialize),
     phase("finalize", "Verify health and save cluster metadata", 4, finalize),
-  ].filter((p) => p.operations.length > 0);
+  ].filter((p) => p.operations.length > 0).map((p, i) => ({ ...p, order: i + 1 }));
 
   return {
     format_version: PLAN_FORMAT_VERSION,

@@ -121,6 +121,7 @@ export function validateConfig(
 
 const replSetInitiate: Handler = async (ctx) => {
   const r = repl(ctx);
+  ctx.server.log.info("REPL", 21356, "conn", "replSetInitiate admin command received from client");
   if (r.config) throw errors.alreadyInitialized();
   if (Deno.env.get("MUP_SIM_REFUSE_INITIATE")) {
     throw errors.operationFailed(
@@ -129,12 +130,6 @@ const replSetInitiate: Handler = async (ctx) => {
   }
   let cfg = ctx.body.replSetInitiate;
   if (!cfg || typeof cfg !== "object" || Object.keys(cfg).length === 0) {
-    ctx.server.log.info(
-      "REPL",
-      21356,
-      "conn",
-      "replSetInitiate admin command received from client",
-    );
     ctx.server.log.info(
       "REPL",
       21357,

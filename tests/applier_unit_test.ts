@@ -1,0 +1,139 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { apply } from "../lib/apply/applier.ts";
+import { MockExecutor } from "../lib/executor/mock.ts";
+import { createDirectory } from "../lib/ops/create_directory.ts";
+import { StateStore } from "../lib/state/store.ts";
+import { syntheticPlan } from "./synthetic.ts";
+
+Deno.test("create_directory runs against the mock executor and then reports itself done", async () => {
+  const mock = new MockExecutor();
+  const ctx = {
+    op: {
+      id: "op",
+      type: "create_directory" as const,
+      description: "",
+      target: {
+        type: "host" as const,
+        name: "h",
+        host: "h",
+        params: { paths: JSON.stringify(["/tmp/test"]), mode: "0755" },
+      },
+      pre_conditions: [],
+      changes: [],
+      depends_on: [],
+      parallel: true,
+      estimated_ms: 1,
+    },
+    plan: syntheticPlan(1, 1, 1),
+    stateId: "s",
+    executors: mock,
+    signal: new AbortController().signal,
+    progress: () => {},
+    log: () => {},
+  };
+  assert.equal(await createDirectory.isDone(ctx), false);
+  await createDirectory.run(ctx);
+  assert.ok(mock.dirs.has("/tmp/test"));
+  assert.equal(await createDirectory.isDone(ctx), true);
+});
+
+async function store() {
+  return new StateStore(path.join(await Deno.makeTempDir(), "clusters", "synthetic"));
+}
+
+Deno.test("apply() with a simulated failure: failed state, checkpoints of finished phases, resume completes without redoing work", async () => {
+  const plan = syntheticPlan(4, 3, 3);
+  const mock = new MockExecutor();
+  mock.failPaths.add("/synthetic/initialize-1-1");
+  const s = await store();
+  const opts = {
+    plan,
+    planPath: "/plan.json",
+    store: s,
+    executors: mock,
+    parallelism: 4,
+    onSafetyFailure: () => Promise.resolve("abort" as const),
+  };
+  const failed = await apply(opts);
+  assert.equal(failed.status, "failed");
+  assert.deepEqual(failed.checkpoints.map((c) => c.id), ["phase1-complete", "phase2-complete"]);
+  assert.equal(failed.operation_states["initialize-1-1"].status, "failed");
+  assert.equal(failed.operation_states["finalize-0-0"].status, "pending");
+  assert.match(failed.errors[0].error, /simulated failure on \/synthetic\/initialize-1-1/);
+  // What was persisted is what was returned.
+  const loaded = await s.load(failed.state_id);
+  assert.equal(loaded.status, "failed");
+  assert.deepEqual(loaded.operation_states, failed.operation_states);
+
+  const mkdirsBefore = mock.calls.filter((c) => c.startsWith("mkdir")).length;
+  mock.failPaths.clear();
+  const resumed = await apply(opts, loaded);
+  assert.equal(resumed.status, "completed");
+  assert.equal(resumed.resumes, 1);
+  assert.deepEqual(resumed.checkpoints.map((c) => c.id), [
+    "phase1-complete",
+    "phase2-complete",
+    "phase3-complete",
+    "phase4-complete",
+  ]);
+  const mkdirsAfter = mock.calls.filter((c) => c.startsWith("mkdir")).length;
+  // Only the unfinished operations ran: the failed one, its successor, and all of finalize.
+  const unfinished =
+    Object.values(failed.operation_states).filter((o) => o.status !== "completed").length;
+  assert.equal(mkdirsAfter - mkdirsBefore, unfinished);
+  for (const o of Object.values(resumed.operation_states)) {
+    assert.ok(o.executions <= (o.id === "initialize-1-1" ? 2 : 1), `${o.id} ran ${o.executions}×`);
+  }
+});
+
+Deno.test("apply() respects --parallelism and runs non-parallel operations alone", async () => {
+  const plan = syntheticPlan(1, 8, 1);
+  plan.phases[0].operations[3].parallel = false;
+  const mock = new MockExecutor();
+  let running = 0;
+  let peak = 0;
+  let aloneViolated = false;
+  const orig = mock.mkdir.bind(mock);
+  mock.mkdir = async (p: string) => {
+    running++;
+    peak = Math.max(peak, running);
+    if (p.endsWith("prepare-3-0") && running > 1) aloneViolated = true;
+    await new Promise((r) => setTimeout(r, 20));
+    if (p.endsWith("prepare-3-0") && running > 1) aloneViolated = true;
+    await orig(p);
+    running--;
+  };
+  const st = await apply({
+    plan,
+    planPath: "/p",
+    store: await store(),
+    executors: mock,
+    parallelism: 3,
+    onSafetyFailure: () => Promise.resolve("abort"),
+  });
+  assert.equal(st.status, "completed");
+  assert.equal(peak, 3);
+  assert.equal(aloneViolated, false);
+});
+
+Deno.test("StateStore.load() ignores a torn last journal line (crash mid-write)", async () => {
+  const plan = syntheticPlan(2, 2, 2);
+  const s = await store();
+  const st = await apply({
+    plan,
+    planPath: "/p",
+    store: s,
+    executors: new MockExecutor(),
+    parallelism: 2,
+    onSafetyFailure: () => Promise.resolve("abort"),
+  });
+  await Deno.writeTextFile(
+    s.journalPath(st.state_id),
+    '{"kind":"op","seq":99999,"state":{"id":"prepare-0-0","sta',
+    { append: true },
+  );
+  const loaded = await s.load(st.state_id);
+  assert.equal(loaded.status, "completed");
+  assert.equal(loaded.operation_states["prepare-0-0"].status, "completed");
+});

@@ -1,0 +1,306 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  freePorts,
+  killAll,
+  mup,
+  shardedTopology,
+  spawnMup,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { clusterDir, count, currentState, processLogs, withClient } from "./apply_helpers.ts";
+import { Journal } from "../lib/state/journal.ts";
+
+async function planOnly(home: string, ports: number[], cluster = "c1") {
+  const topo = await writeTopology(home, `${cluster}.yaml`, shardedTopology(ports));
+  const r = await mup([
+    "cluster",
+    "deploy",
+    cluster,
+    topo,
+    "--version",
+    "7.0",
+    "--mirror",
+    await testMirror(),
+    "--plan-only",
+    "--json",
+  ], { home });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as { plan_id: string; path: string };
+}
+
+async function healthy(ports: number[]) {
+  await withClient(`mongodb://localhost:${ports[9]}/`, async (c) => {
+    const shards = (await c.db("admin").command({ listShards: 1 })).shards.map((
+      s: { _id: string },
+    ) => s._id).sort();
+    assert.deepEqual(shards, ["shard1", "shard2"]);
+    await c.db("t").collection("t").insertOne({ ok: 1 });
+  });
+}
+
+/** `crashed` names the processes a test made fail at startup: those were started twice. */
+async function noneTwice(home: string, crashed: string[] = []) {
+  for (const [name, log] of await processLogs(home, "c1")) {
+    assert.equal(
+      count(log, /"id":4615611/),
+      crashed.includes(name) ? 2 : 1,
+      `${name} started exactly once (after a successful start)`,
+    );
+    assert.ok(count(log, /"id":21356,/) <= 1, `${name} received at most one replSetInitiate`);
+    if (name.startsWith("mongos")) {
+      assert.equal(count(log, /"Added shard"/), 2, "each shard added once");
+    }
+  }
+}
+
+Deno.test("a failure injected at one operation leaves a failed, resumable state; plan resume completes it", async () => {
+  const home = await tempHome();
+  const ports = freePorts(10);
+  try {
+    const { plan_id } = await planOnly(home, ports);
+    const failing = await mup(["plan", "apply", plan_id, "--auto-approve"], {
+      home,
+      env: { MUP_SIM_CRASH_AT_STARTUP: "14", MUP_SIM_FAULT_PORTS: String(ports[4]) },
+    });
+    assert.equal(failing.code, 1, failing.stdout + failing.stderr);
+    assert.match(
+      failing.stdout,
+      new RegExp(
+        `✗ Start shard1 member localhost:${ports[4]} \\[.+\\]\\n    mongod on localhost:${
+          ports[4]
+        } exited with code 14`,
+      ),
+    );
+    assert.match(
+      failing.stdout,
+      new RegExp(`Apply failed at phase 2, operation start-mongod-localhost-${ports[4]}\\.`),
+    );
+    assert.match(failing.stdout, /Last checkpoint: phase1-complete/);
+    assert.match(failing.stdout, /To resume: mup plan resume c1/);
+    const failed = await currentState(home, "c1");
+    assert.equal(failed.status, "failed");
+    assert.deepEqual(failed.checkpoints.map((c) => c.id), ["phase1-complete"]);
+    assert.equal(failed.operation_states[`start-mongod-localhost-${ports[4]}`].status, "failed");
+    const cp = JSON.parse(await Deno.readTextFile(failed.checkpoints[0].path));
+    assert.equal(JSON.parse(cp.state).phase_states.prepare.status, "completed");
+
+    const resumed = await mup(["plan", "resume", "c1"], { home });
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    assert.match(
+      resumed.stdout,
+      new RegExp(`Resuming apply ${failed.state_id} from checkpoint phase1-complete`),
+    );
+    assert.doesNotMatch(resumed.stdout, /Phase 1\/4/, "finished phases are not replayed");
+    assert.match(resumed.stdout, /Deployment completed successfully!/);
+    const done = await currentState(home, "c1");
+    assert.equal(done.state_id, failed.state_id);
+    assert.equal(done.status, "completed");
+    assert.equal(done.resumes, 1);
+    await healthy(ports);
+    await noneTwice(home, [`mongod-${ports[4]}`]);
+    const again = await mup(["plan", "resume", "c1"], { home });
+    assert.match(again.stdout, /already completed; nothing to resume/);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a port taken between plan and apply trips the safety check: abort, or pause then resume", async () => {
+  const home = await tempHome();
+  const ports = freePorts(10);
+  try {
+    const { plan_id } = await planOnly(home, ports);
+    const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[6] });
+    try {
+      const aborted = await mup(["plan", "apply", plan_id, "--auto-approve"], { home });
+      assert.equal(aborted.code, 1);
+      assert.match(
+        aborted.stdout,
+        new RegExp(
+          `✗ Safety check failed for operation start-mongod-localhost-${
+            ports[6]
+          }:\\n    Check: port_available\\n    Status: Port now in use by PID ${Deno.pid}`,
+        ),
+      );
+      assert.equal((await currentState(home, "c1")).status, "failed");
+      const paused = await mup(["plan", "resume", "c1", "--on-failure", "pause"], { home });
+      assert.equal(paused.code, 1);
+      assert.match(paused.stdout, /Apply paused at phase 2/);
+      assert.equal((await currentState(home, "c1")).status, "paused");
+    } finally {
+      squatter.close();
+    }
+    const resumed = await mup(["plan", "resume", "c1"], { home });
+    assert.equal(resumed.code, 0, resumed.stdout);
+    await healthy(ports);
+    await noneTwice(home);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("two concurrent applies on one cluster: the second is refused at once, naming the holder", async () => {
+  const home = await tempHome();
+  const ports = freePorts(10);
+  try {
+    const { plan_id } = await planOnly(home, ports);
+    const first = spawnMup(["plan", "apply", plan_id, "--auto-approve"], home, {
+      MUP_SIM_STARTUP_DELAY_MS: "400",
+    });
+    const lockFile = path.join(clusterDir(home, "c1"), "state", "lock.json");
+    const t0 = Date.now();
+    while (!(await Deno.stat(lockFile).then(() => true, () => false))) {
+      if (Date.now() - t0 > 20_000) throw new Error("first apply never took the lock");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const second = await mup(["plan", "apply", plan_id, "--auto-approve"], { home });
+    assert.equal(second.code, 1);
+    assert.match(
+      second.stderr,
+      /Error acquiring the state lock: cluster c1 is locked by another mup process/,
+    );
+    assert.match(second.stderr, new RegExp(`PID:       ${first.pid}`));
+    assert.match(second.stderr, /Operation: apply plan-/);
+    assert.match(second.stderr, /Since: +\d{4}-/);
+    const out = await first.output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stdout));
+    await assert.rejects(Deno.stat(lockFile), "the lock is released at the end");
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("kill -9 of mup in the middle of a deploy, then resume: a healthy cluster, no operation done twice", async () => {
+  const home = await tempHome();
+  const ports = freePorts(10);
+  try {
+    const { plan_id } = await planOnly(home, ports);
+    const child = spawnMup(
+      ["plan", "apply", plan_id, "--auto-approve", "--parallelism", "3"],
+      home,
+    );
+    const stateDir = path.join(clusterDir(home, "c1"), "state");
+    // Wait until replica sets are being initiated, then kill mup without warning.
+    const t0 = Date.now();
+    let killed = false;
+    while (Date.now() - t0 < 30_000 && !killed) {
+      const names = await Array.fromAsync(Deno.readDir(stateDir)).catch(() =>
+        [] as Deno.DirEntry[]
+      );
+      for (const e of names) {
+        if (!e.name.endsWith(".journal")) continue;
+        const lines = await Journal.read(path.join(stateDir, e.name)) as {
+          kind: string;
+          state?: { id: string; status: string };
+        }[];
+        if (
+          lines.some((l) =>
+            l.kind === "op" && l.state?.id.startsWith("init-rs-") && l.state.status === "running"
+          )
+        ) {
+          child.kill("SIGKILL");
+          killed = true;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(killed, "mup reached the initialize phase");
+    await child.status;
+    child.stdout.cancel();
+    child.stderr.cancel();
+    const crashed = await currentState(home, "c1");
+    assert.equal(crashed.status, "running", "a crashed apply is left as running");
+    const resumed = await mup(["plan", "resume", "c1"], { home });
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    assert.match(resumed.stdout, /Note: took over a stale lock left by PID \d+/);
+    assert.match(resumed.stdout, /Deployment completed successfully!/);
+    await healthy(ports);
+    await noneTwice(home);
+    const st = await currentState(home, "c1");
+    for (const o of Object.values(st.operation_states)) {
+      assert.ok(
+        o.executions <= 1 || o.id.startsWith("wait-") || o.id.startsWith("verify-"),
+        `${o.id} executed ${o.executions}×`,
+      );
+    }
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a stale plan and a tampered plan are refused", async () => {
+  const home = await tempHome();
+  const ports = freePorts(10);
+  try {
+    const a = await planOnly(home, ports);
+    const b = await planOnly(home, ports);
+    const tamperedPath = path.join(home, "tampered.json");
+    const plan = JSON.parse(await Deno.readTextFile(b.path));
+    plan.phases[1].operations[0].target.params.binary = "/bin/sh";
+    await Deno.writeTextFile(tamperedPath, JSON.stringify(plan));
+    const tampered = await mup(["plan", "apply", tamperedPath, "--auto-approve"], { home });
+    assert.equal(tampered.code, 1);
+    assert.match(
+      tampered.stderr,
+      /content hash mismatch: the plan was modified after it was generated/,
+    );
+    assert.equal((await mup(["plan", "apply", a.plan_id, "--auto-approve"], { home })).code, 0);
+    const stale = await mup(["plan", "apply", b.plan_id, "--auto-approve"], { home });
+    assert.equal(stale.code, 1);
+    assert.match(
+      stale.stderr,
+      /Saved plan is stale: plan plan-\w+ can no longer be applied because cluster c1 was changed by another operation after the plan was created \(state serial 0 → 1\)/,
+    );
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("state list, checkpoints and unlock", async () => {
+  const home = await tempHome();
+  const ports = freePorts(10);
+  try {
+    const { plan_id } = await planOnly(home, ports);
+    assert.equal((await mup(["plan", "apply", plan_id, "--auto-approve"], { home })).code, 0);
+    const list = JSON.parse((await mup(["state", "list", "c1", "--json"], { home })).stdout);
+    assert.equal(list.length, 1);
+    assert.equal(list[0].status, "completed");
+    const cps = JSON.parse((await mup(["state", "checkpoints", "c1", "--json"], { home })).stdout);
+    assert.deepEqual(cps.map((c: { id: string }) => c.id), [
+      "phase1-complete",
+      "phase2-complete",
+      "phase3-complete",
+      "phase4-complete",
+    ]);
+    for (const c of cps) {
+      assert.match(c.path, /state\/apply-\w+-checkpoints\/checkpoint-00\d\.json$/);
+    }
+    const link = await Deno.readLink(
+      path.join(clusterDir(home, "c1"), "state", "current-apply.json"),
+    );
+    assert.equal(link, `${list[0].state_id}.json`);
+    const lockFile = path.join(clusterDir(home, "c1"), "state", "lock.json");
+    await Deno.writeTextFile(
+      lockFile,
+      JSON.stringify({
+        format_version: 1,
+        id: "x",
+        operation: "apply plan-x",
+        who: "a@b",
+        host: "elsewhere",
+        pid: 1,
+        created: new Date().toISOString(),
+      }),
+    );
+    const locked = await mup(["plan", "resume", "c1"], { home });
+    assert.match(locked.stdout + locked.stderr, /already completed|locked by another/);
+    const unlocked = await mup(["state", "unlock", "c1", "--force"], { home });
+    assert.match(unlocked.stdout, /successfully unlocked/);
+    await assert.rejects(Deno.stat(lockFile));
+  } finally {
+    await killAll(home);
+  }
+});
