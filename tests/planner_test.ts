@@ -61,9 +61,9 @@ for (
     const golden = path.join(ROOT, "tests", "golden", file.replace(".yaml", ".json"));
     const actual = JSON.stringify(shape(plan), null, 1) + "\n";
     if (Deno.env.get("UPDATE_GOLDEN")) await Deno.writeTextFile(golden, actual);
-    assert.equal(
-      actual,
-      await Deno.readTextFile(golden),
+    assert.deepEqual(
+      JSON.parse(actual),
+      JSON.parse(await Deno.readTextFile(golden)),
       `plan for ${file} differs from ${golden} (UPDATE_GOLDEN=1 rewrites it)`,
     );
     assert.deepEqual(
