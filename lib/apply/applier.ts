@@ -120,10 +120,17 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   await writer.open();
   const t0 = performance.now();
   const hooks = new HookDispatcher(
-    plan,
-    { plan: opts.planPath, state: opts.store.snapshotPath(state.state_id) },
+    plan.hooks,
+    {
+      clusterName: plan.cluster_name,
+      operation: plan.operation,
+      planPath: opts.planPath,
+      statePath: opts.store.snapshotPath(state.state_id),
+      planId: plan.plan_id,
+      stateId: state.state_id,
+    },
     emitter,
-    writer,
+    (level, phase, message, operation) => writer.log(level, phase, message, operation),
   );
   const ops = new Map(allOperations(plan).map((o) => [o.id, o]));
   const phaseOf = new Map(

@@ -1,8 +1,7 @@
 import type { Hook, HookEvent } from "../hooks/schema.ts";
 import { runHook } from "../hooks/runner.ts";
-import type { Plan, PlannedOperation } from "../plan/schema.ts";
+import type { PlannedOperation } from "../plan/schema.ts";
 import type { Emitter } from "./events.ts";
-import type { StateWriter } from "../state/store.ts";
 
 export class HookFailed extends Error {
   constructor(readonly hook: Hook, message: string) {
@@ -16,32 +15,45 @@ export interface HookScope {
   error?: string;
 }
 
-/** Runs the plan's hooks for an event, in order, with the HookContext as MUP_* variables. */
+/** The HookContext: what every hook sees as MUP_* variables. */
+export interface HookContext {
+  clusterName: string;
+  operation: string;
+  planPath: string;
+  statePath: string;
+  planId: string;
+  stateId: string;
+}
+
+/** Runs the hooks of an event in order, with the HookContext as environment variables. */
 export class HookDispatcher {
   constructor(
-    private readonly plan: Plan,
-    private readonly paths: { plan: string; state: string },
+    private readonly hooks: Hook[],
+    private readonly context: HookContext,
     private readonly emitter: Emitter,
-    private readonly writer: StateWriter,
+    /** Where hook results go besides events: the execution log during an apply. */
+    private readonly record: (
+      level: "info" | "error",
+      phase: string,
+      message: string,
+      operation?: string,
+    ) => Promise<void> = () => Promise.resolve(),
   ) {}
 
-  has(event: HookEvent): boolean {
-    return this.plan.hooks.some((h) => h.event === event);
-  }
-
   async fire(event: HookEvent, scope: HookScope = {}): Promise<void> {
-    const hooks = this.plan.hooks.filter((h) =>
+    const hooks = this.hooks.filter((h) =>
       h.event === event && (!h.phase || h.phase === scope.phase)
     );
     for (const h of hooks) {
+      const c = this.context;
       const env: Record<string, string> = {
-        MUP_CLUSTER_NAME: this.plan.cluster_name,
-        MUP_OPERATION: this.plan.operation,
+        MUP_CLUSTER_NAME: c.clusterName,
+        MUP_OPERATION: c.operation,
         MUP_PHASE: scope.phase ?? "",
-        MUP_PLAN_PATH: this.paths.plan,
-        MUP_STATE_PATH: this.paths.state,
-        MUP_PLAN_ID: this.plan.plan_id,
-        MUP_STATE_ID: this.writer.state.state_id,
+        MUP_PLAN_PATH: c.planPath,
+        MUP_STATE_PATH: c.statePath,
+        MUP_PLAN_ID: c.planId,
+        MUP_STATE_ID: c.stateId,
         MUP_HOOK_EVENT: event,
         MUP_HOOK_NAME: h.name,
       };
@@ -56,20 +68,21 @@ export class HookDispatcher {
         });
       }
       if (scope.error) env.MUP_ERROR = scope.error;
-      const where = {
-        ...(scope.op ? { operation: scope.op.id } : {}),
+      const opId = scope.op ? { operation: scope.op.id } : {};
+      this.emitter.emit({
+        type: "hook_start",
+        event,
+        name: h.name,
+        command: h.command,
+        ...opId,
         ...(scope.phase ? { phase: scope.phase } : {}),
-      };
-      this.emitter.emit({ type: "hook_start", event, name: h.name, command: h.command, ...where });
-      const r = await runHook(h, env, (stream, line) => {
-        this.emitter.emit({
-          type: "hook_output",
-          name: h.name,
-          stream,
-          line,
-          ...(scope.op ? { operation: scope.op.id } : {}),
-        });
       });
+      const r = await runHook(
+        h,
+        env,
+        (stream, line) =>
+          this.emitter.emit({ type: "hook_output", name: h.name, stream, line, ...opId }),
+      );
       this.emitter.emit({
         type: "hook_done",
         event,
@@ -77,14 +90,14 @@ export class HookDispatcher {
         code: r.code,
         ms: r.ms,
         timed_out: r.timedOut,
-        ...(scope.op ? { operation: scope.op.id } : {}),
+        ...opId,
       });
       const summary = r.timedOut
         ? `hook ${h.name} (${event}) timed out after ${
           h.timeout_ms / 1000
         }s; its process group was killed`
         : `hook ${h.name} (${event}) exited with ${r.code}`;
-      await this.writer.log(
+      await this.record(
         r.code === 0 ? "info" : "error",
         scope.phase ?? "",
         `${summary}${r.output ? `; output:\n${r.output}` : ""}`,

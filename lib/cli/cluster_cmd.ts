@@ -1,9 +1,29 @@
 import { Command, Option } from "@commander-js/extra-typings";
+import * as path from "node:path";
 import { buildDeployPlan } from "../plan/deploy.ts";
+import { Emitter } from "../apply/events.ts";
+import { HookDispatcher, HookFailed } from "../apply/hook_events.ts";
+import { MupError } from "../errors.ts";
+import { compileHooks } from "../hooks/compile.ts";
+import { PlainRenderer } from "../render/apply_plain.ts";
+import { loadTopology } from "../topology/load.ts";
 import { describeTopology, renderPlan, renderPreflight } from "../render/plan_text.ts";
 import { renderHookSchedule } from "../render/hook_schedule.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { type ApplyCliOptions, applyCommandOptions, runApply } from "./apply_cli.ts";
+
+async function fireOrFail(d: HookDispatcher, event: "before_plan" | "after_plan"): Promise<void> {
+  try {
+    await d.fire(event);
+  } catch (e) {
+    if (e instanceof HookFailed) {
+      throw new MupError(`${e.message}; planning stopped`, {
+        hint: "fix the hook or set continue_on_error: true on it",
+      });
+    }
+    throw e;
+  }
+}
 
 export function clusterCommand(ctx: CliContext): Command {
   const cmd = new Command("cluster").description("Deploy and operate MongoDB clusters");
@@ -32,7 +52,23 @@ export function clusterCommand(ctx: CliContext): Command {
     .option("--json", "machine-readable output");
   applyCommandOptions(deploy);
   deploy.action(async (name, topologyFile, opts) => {
+    const loaded = await loadTopology(topologyFile);
+    const hooks = compileHooks(loaded.topology.hooks, path.dirname(path.resolve(topologyFile)));
+    const emitter = new Emitter();
+    // Plan-time hook output goes to stderr under --json, so stdout stays one JSON document.
+    emitter.on(new PlainRenderer((l) => (opts.json ? console.error(l) : console.log(l))).handle);
+    const planHooks = (planPath: string, planId: string) =>
+      new HookDispatcher(hooks, {
+        clusterName: name,
+        operation: "deploy",
+        planPath,
+        statePath: "",
+        planId,
+        stateId: "",
+      }, emitter);
+    if (!opts.dryRun) await fireOrFail(planHooks("", ""), "before_plan");
     const plan = await buildDeployPlan({
+      loaded,
       cluster: name,
       topologyFile,
       version: opts.version,
@@ -45,6 +81,7 @@ export function clusterCommand(ctx: CliContext): Command {
     });
     const stopAtPlan = opts.planOnly || opts.dryRun || opts.planFile;
     const saved = opts.dryRun ? undefined : await ctx.store.save(plan, opts.planFile);
+    if (saved) await fireOrFail(planHooks(saved, plan.plan_id), "after_plan");
     if (opts.json && stopAtPlan) {
       printJson({ plan_id: plan.plan_id, path: saved, valid: plan.validation.valid, plan });
     } else if (stopAtPlan || !opts.json) {

@@ -11,7 +11,7 @@ import type { ExecutorFactory } from "../executor/executor.ts";
 import { compileHooks } from "../hooks/compile.ts";
 import { allocatePorts, preflight } from "../preflight/preflight.ts";
 import { baseStateOf, readMeta } from "../state/meta.ts";
-import { loadTopology } from "../topology/load.ts";
+import { type LoadedTopology, loadTopology } from "../topology/load.ts";
 import { sealPlan } from "./hash.ts";
 import { planDeploy } from "./planner.ts";
 import { listProcesses } from "./processes.ts";
@@ -29,11 +29,13 @@ export interface DeployRequest {
   store: PlanStore;
   executors: ExecutorFactory;
   dryRun?: boolean;
+  /** The topology, when the caller already loaded it. */
+  loaded?: LoadedTopology;
 }
 
 /** Reads the topology, resolves the release, runs pre-flight, then calls the pure planner. */
 export async function buildDeployPlan(req: DeployRequest): Promise<Plan> {
-  const loaded = await loadTopology(req.topologyFile);
+  const loaded = req.loaded ?? await loadTopology(req.topologyFile);
   const topology = allocatePorts(loaded.topology);
   const source: Source = { mirror: req.mirror };
   const platform = await localPlatform();

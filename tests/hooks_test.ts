@@ -1,0 +1,271 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { apply } from "../lib/apply/applier.ts";
+import { MockExecutor } from "../lib/executor/mock.ts";
+import type { Hook, HookEvent } from "../lib/hooks/schema.ts";
+import { runHook } from "../lib/hooks/runner.ts";
+import { StateStore } from "../lib/state/store.ts";
+import {
+  freePorts,
+  killAll,
+  mup,
+  standaloneTopology,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { syntheticPlan } from "./synthetic.ts";
+
+function hook(event: HookEvent, command: string, extra: Partial<Hook> = {}): Hook {
+  return {
+    name: event,
+    event,
+    command,
+    timeout_ms: 10_000,
+    environment: {},
+    continue_on_error: false,
+    working_dir: "/tmp",
+    ...extra,
+  };
+}
+
+/** A hook that appends one line per firing: event, phase, operation, and the context variables. */
+const RECORD = (file: string) =>
+  `echo "$MUP_HOOK_EVENT|$MUP_PHASE|$MUP_OPERATION_ID|$MUP_CLUSTER_NAME|$MUP_OPERATION|$MUP_PLAN_ID|$MUP_STATE_ID|$MUP_PLAN_PATH|$MUP_STATE_PATH|$MUP_OPERATION_TYPE|$MUP_OPERATION_HOST|$MUP_ERROR" >> ${file}`;
+
+async function runSynthetic(hooks: Hook[], opts: { fail?: string; parallelism?: number } = {}) {
+  const plan = syntheticPlan(2, 2, 1, hooks);
+  const mock = new MockExecutor();
+  if (opts.fail) mock.failPaths.add(opts.fail);
+  const store = new StateStore(path.join(await Deno.makeTempDir(), "clusters", "synthetic"));
+  const o = {
+    plan,
+    planPath: "/plans/p.json",
+    store,
+    executors: mock,
+    parallelism: opts.parallelism ?? 1,
+    onSafetyFailure: () => Promise.resolve("abort" as const),
+  };
+  return { state: await apply(o), o, mock, store };
+}
+
+async function lines(file: string): Promise<string[][]> {
+  return (await Deno.readTextFile(file)).trim().split("\n").map((l) => l.split("|"));
+}
+
+Deno.test("apply hooks fire in order with the HookContext in the environment", async () => {
+  const dir = await Deno.makeTempDir();
+  const log = path.join(dir, "events");
+  const events: HookEvent[] = [
+    "before_apply",
+    "after_apply",
+    "before_phase",
+    "after_phase",
+    "before_operation",
+    "after_operation",
+    "on_error",
+    "on_success",
+  ];
+  const { state, store } = await runSynthetic(events.map((e) => hook(e, RECORD(log))));
+  assert.equal(state.status, "completed");
+  const got = await lines(log);
+  assert.deepEqual(got.map((l) => [l[0], l[1], l[2]].join(" ").trim()), [
+    "before_apply",
+    "before_phase prepare",
+    "before_operation prepare prepare-0-0",
+    "after_operation prepare prepare-0-0",
+    "before_operation prepare prepare-1-0",
+    "after_operation prepare prepare-1-0",
+    "after_phase prepare",
+    "before_phase deploy",
+    "before_operation deploy deploy-0-0",
+    "after_operation deploy deploy-0-0",
+    "before_operation deploy deploy-1-0",
+    "after_operation deploy deploy-1-0",
+    "after_phase deploy",
+    "after_apply",
+    "on_success",
+  ]);
+  const [, , , cluster, operation, planId, stateId, planPath, statePath, opType, opHost] = got[2];
+  assert.deepEqual([cluster, operation, planId, stateId, planPath], [
+    "synthetic",
+    "deploy",
+    "plan-synthetic",
+    state.state_id,
+    "/plans/p.json",
+  ]);
+  assert.equal(statePath, store.snapshotPath(state.state_id));
+  assert.deepEqual([opType, opHost], ["create_directory", "mock"]);
+  // Output goes into the execution log.
+  assert.ok(
+    state.execution_log.some((e) =>
+      /hook before_apply \(before_apply\) exited with 0/.test(e.message)
+    ),
+  );
+});
+
+Deno.test("phase hooks can be scoped to one phase; hooks get their own environment", async () => {
+  const dir = await Deno.makeTempDir();
+  const log = path.join(dir, "events");
+  await runSynthetic([
+    hook("after_phase", `echo "$MUP_PHASE $GREETING" >> ${log}`, {
+      phase: "deploy",
+      environment: { GREETING: "hi" },
+    }),
+  ]);
+  assert.equal((await Deno.readTextFile(log)).trim(), "deploy hi");
+});
+
+Deno.test("a failing hook stops the apply: on_error runs with the error, the state is failed, resume completes", async () => {
+  const dir = await Deno.makeTempDir();
+  const log = path.join(dir, "events");
+  const flag = path.join(dir, "fixed");
+  const hooks = [
+    hook("after_phase", `test -f ${flag} || { echo "not yet" >&2; exit 3; }`, { phase: "prepare" }),
+    hook("on_error", RECORD(log)),
+    hook("on_success", RECORD(log)),
+  ];
+  const { state, o } = await runSynthetic(hooks);
+  assert.equal(state.status, "failed");
+  assert.match(state.errors.at(-1)!.error, /hook after_phase \(after_phase\) exited with 3/);
+  assert.ok(
+    state.execution_log.some((e) => /exited with 3; output:\nnot yet/.test(e.message)),
+    "hook output is in the execution log",
+  );
+  const onError = await lines(log);
+  assert.equal(onError.length, 1);
+  assert.equal(onError[0][0], "on_error");
+  assert.match(
+    onError[0][11],
+    /hook after_phase \(after_phase\) exited with 3/,
+    "MUP_ERROR carries the error",
+  );
+  await Deno.writeTextFile(flag, "");
+  const resumed = await apply(o, await o.store.load(state.state_id));
+  assert.equal(resumed.status, "completed");
+  assert.deepEqual((await lines(log)).map((l) => l[0]), ["on_error", "on_success"]);
+});
+
+Deno.test("continue_on_error lets the apply go on after a failing hook", async () => {
+  const { state } = await runSynthetic([
+    hook("before_operation", "exit 1", { continue_on_error: true }),
+  ]);
+  assert.equal(state.status, "completed");
+  assert.ok(state.execution_log.some((e) => /exited with 1/.test(e.message)));
+});
+
+Deno.test("a hook that times out has its whole process group killed", async () => {
+  const dir = await Deno.makeTempDir();
+  const pidFile = path.join(dir, "bg.pid");
+  const t0 = performance.now();
+  const r = await runHook(
+    hook("before_apply", `sleep 30 & echo $! > ${pidFile}; sleep 30`, { timeout_ms: 500 }),
+    {},
+    () => {},
+  );
+  assert.equal(r.timedOut, true);
+  assert.equal(r.code, 124);
+  assert.ok(performance.now() - t0 < 5000, "did not wait for the sleeps");
+  const bg = Number((await Deno.readTextFile(pidFile)).trim());
+  await new Promise((res) => setTimeout(res, 200));
+  const alive = await Deno.readTextFile(`/proc/${bg}/stat`).then(
+    (s) => !/\) Z /.test(s),
+    () => false,
+  );
+  assert.equal(alive, false, "the background child of the hook was killed too");
+  const { state } = await runSynthetic([hook("before_apply", "sleep 5", { timeout_ms: 300 })]);
+  assert.equal(state.status, "failed");
+  assert.match(state.errors[0].error, /timed out after 0\.3s; its process group was killed/);
+});
+
+Deno.test("operation hooks of parallel operations run once per operation, concurrently, within the parallelism limit", async () => {
+  const dir = await Deno.makeTempDir();
+  const log = path.join(dir, "spans");
+  const plan = syntheticPlan(1, 6, 1, [
+    hook(
+      "before_operation",
+      `echo "start $(date +%s%N) $MUP_OPERATION_ID" >> ${log}; sleep 0.3; echo "end $(date +%s%N) $MUP_OPERATION_ID" >> ${log}`,
+    ),
+  ]);
+  const store = new StateStore(path.join(dir, "clusters", "synthetic"));
+  const st = await apply({
+    plan,
+    planPath: "/p",
+    store,
+    executors: new MockExecutor(),
+    parallelism: 3,
+    onSafetyFailure: () => Promise.resolve("abort"),
+  });
+  assert.equal(st.status, "completed");
+  const ev = (await Deno.readTextFile(log)).trim().split("\n").map((l) => l.split(" ")).map((
+    [k, t, id],
+  ) => ({ k, t: BigInt(t), id }));
+  assert.equal(ev.filter((e) => e.k === "start").length, 6, "once per operation");
+  let running = 0, peak = 0;
+  for (const e of ev.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0))) {
+    running += e.k === "start" ? 1 : -1;
+    peak = Math.max(peak, running);
+  }
+  assert.equal(peak, 3);
+});
+
+Deno.test("CLI: plan-time hooks, working directory, dry-run schedule; the plan's hooks run even after the topology changes", async () => {
+  const home = await tempHome();
+  try {
+    const [port] = freePorts(1);
+    const dir = await Deno.makeTempDir();
+    const hooks = `hooks:
+  before_plan: { command: "echo before_plan $(pwd) >> events" }
+  after_plan: { command: "echo after_plan $MUP_PLAN_ID >> events" }
+  before_apply: { command: "echo before_apply >> events" }
+  after_phase: { command: "echo after_phase $MUP_PHASE >> events", phase: finalize }
+  on_success: { command: "echo on_success >> events" }
+`;
+    const topo = await writeTopology(dir, "topo.yaml", standaloneTopology([port], hooks));
+    const base = [
+      "cluster",
+      "deploy",
+      "c1",
+      topo,
+      "--version",
+      "7.0",
+      "--mirror",
+      await testMirror(),
+    ];
+    const dry = await mup([...base, "--dry-run"], { home });
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /Hooks configured:\n  • before_plan: echo before_plan/);
+    assert.match(
+      dry.stdout,
+      /\[Dry-run mode\] Would execute:\n  1\. Hook: before_apply \(before_apply\)\n  2\. Phase: Prepare \(5 operations\)\n  3\. Phase: Deploy \(2 operations\)\n  4\. Phase: Finalize \(2 operations\)\n  5\. Hook: after_phase \(finalize\)/,
+    );
+    assert.match(dry.stdout, /No changes will be made \(dry-run mode\)/);
+    await assert.rejects(Deno.stat(path.join(dir, "events")), "dry-run runs no hooks");
+
+    const planned = await mup([...base, "--plan-only"], { home });
+    assert.equal(planned.code, 0, planned.stderr);
+    assert.match(planned.stdout, /Hooks configured:/);
+    const planId = /Plan generated: (plan-\w+)/.exec(planned.stdout)![1];
+    // Editing the topology after planning does not change what the plan runs.
+    await Deno.writeTextFile(
+      topo,
+      (await Deno.readTextFile(topo)).replace("echo before_apply", "echo EDITED"),
+    );
+    const applied = await mup(["plan", "apply", planId, "--auto-approve"], { home, cwd: "/" });
+    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+    assert.match(applied.stdout, /↪ Hook before_apply: echo before_apply >> events/);
+    const events = (await Deno.readTextFile(path.join(dir, "events"))).trim().split("\n");
+    assert.deepEqual(events, [
+      `before_plan ${dir}`,
+      `after_plan ${planId}`,
+      "before_apply",
+      "after_phase finalize",
+      "on_success",
+    ]);
+    const show = await mup(["plan", "show", planId], { home });
+    assert.match(show.stdout, /Hooks configured:\n  • before_plan: echo before_plan/);
+    assert.match(show.stdout, /  • after_phase \(finalize\): echo after_phase/);
+  } finally {
+    await killAll(home);
+  }
+});
