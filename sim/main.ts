@@ -38,8 +38,19 @@ function faultApplies(opts: ServerOptions): boolean {
 
 export async function simulatorMain(args: string[]): Promise<number> {
   const role = args[0];
+  if (role === "mirror") {
+    const { buildMirror } = await import("./mirror.ts");
+    if (!args[1]) {
+      stderr("usage: mirror <dir> [version,...]");
+      return EXIT_BADOPTIONS;
+    }
+    const dir = path.resolve(args[1]);
+    await buildMirror(dir, { versions: args[2]?.split(",") });
+    console.log(`download mirror written to ${dir}`);
+    return 0;
+  }
   if (role !== "mongod" && role !== "mongos") {
-    stderr("usage: mongod|mongos [options]");
+    stderr("usage: mongod|mongos [options] | mirror <dir> [versions]");
     return EXIT_BADOPTIONS;
   }
   let opts: ServerOptions;

@@ -39,7 +39,7 @@ export async function walk(dag: Dag, options: WalkOptions): Promise<WalkResult> 
   const isParallel = options.isParallel ?? ((id: string) => dag.attrs(id).parallel ?? false);
   const tail = bottomLevels(dag);
   const waiting = new Map<string, number>();
-  const ready: string[] = [];
+  const ready = new MaxHeap((id) => tail.get(id)!);
   g.forEachNode((id) => {
     if (done.has(id)) return;
     const n = g.inNeighbors(id).filter((d) => !done.has(d)).length;
@@ -97,16 +97,15 @@ export async function walk(dag: Dag, options: WalkOptions): Promise<WalkResult> 
       if (running === 0) settle();
       return;
     }
-    ready.sort((a, b) => tail.get(b)! - tail.get(a)!);
-    while (ready.length > 0 && !exclusive) {
-      const id = ready[0];
+    while (ready.size > 0 && !exclusive) {
+      const id = ready.peek()!;
       if (!isParallel(id)) {
         if (running > 0) break;
-        ready.shift();
+        ready.pop();
         start(id, true);
         break;
       }
-      ready.shift();
+      ready.pop();
       start(id, false);
     }
     if (running === 0) settle();
@@ -130,4 +129,57 @@ function bottomLevels(dag: Dag): Map<string, number> {
     level.set(id, best + (dag.attrs(id).weight ?? 1));
   }
   return level;
+}
+
+/** Ready nodes, longest remaining path first; ties in arrival order. */
+class MaxHeap {
+  private items: { id: string; key: number; seq: number }[] = [];
+  private seq = 0;
+
+  constructor(private readonly key: (id: string) => number) {}
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  private before(a: number, b: number): boolean {
+    const x = this.items[a], y = this.items[b];
+    return x.key > y.key || (x.key === y.key && x.seq < y.seq);
+  }
+
+  private swap(a: number, b: number): void {
+    [this.items[a], this.items[b]] = [this.items[b], this.items[a]];
+  }
+
+  push(id: string): void {
+    this.items.push({ id, key: this.key(id), seq: this.seq++ });
+    for (let i = this.items.length - 1; i > 0;) {
+      const p = (i - 1) >> 1;
+      if (!this.before(i, p)) break;
+      this.swap(i, p);
+      i = p;
+    }
+  }
+
+  peek(): string | undefined {
+    return this.items[0]?.id;
+  }
+
+  pop(): string | undefined {
+    const top = this.items[0];
+    const last = this.items.pop();
+    if (this.items.length && last) {
+      this.items[0] = last;
+      for (let i = 0;;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < this.items.length && this.before(l, m)) m = l;
+        if (r < this.items.length && this.before(r, m)) m = r;
+        if (m === i) break;
+        this.swap(i, m);
+        i = m;
+      }
+    }
+    return top?.id;
+  }
 }

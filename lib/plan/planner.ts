@@ -336,7 +336,8 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
   for (const p of dataProcs) deploy.push(startOp(p, prepDeps(p)));
   for (const p of dataProcs) deploy.push(waitOp(p));
   // Keep the specification's order: config servers first, then the shard members.
-  deploy.sort((a, b) => rank(a, procs) - rank(b, procs));
+  const byId = new Map(procs.map((p) => [p.id, p]));
+  deploy.sort((a, b) => rank(a, byId) - rank(b, byId));
 
   const initialize: PlannedOperation[] = [];
   const initId = (set: string) => `init-rs-${set}`;
@@ -414,9 +415,10 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
 
   // ---- finalize
   const finalize: PlannedOperation[] = [];
-  const everyLeaf = [...deploy, ...initialize].filter((o) => !/^start-/.test(o.id)).map((o) =>
-    o.id
-  );
+  // Health is checked once everything has settled: the sinks of the deploy and initialize
+  // operations (each of them already depends on the rest).
+  const needed = new Set([...deploy, ...initialize].flatMap((o) => o.depends_on));
+  const everyLeaf = [...deploy, ...initialize].filter((o) => !needed.has(o.id)).map((o) => o.id);
   finalize.push(op({
     id: "verify-health",
     type: "verify_health",
@@ -526,8 +528,8 @@ function describeRole(p: ProcessSpec): string {
     : "mongod";
 }
 
-function rank(o: PlannedOperation, procs: ProcessSpec[]): number {
-  const p = procs.find((x) => x.id === o.target.name);
+function rank(o: PlannedOperation, procs: Map<string, ProcessSpec>): number {
+  const p = procs.get(o.target.name);
   return (p?.role === "config" ? 0 : 2) + (o.type === "wait_for_process" ? 1 : 0);
 }
 

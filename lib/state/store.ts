@@ -162,8 +162,17 @@ export class StateWriter {
     return this.journal.append(full);
   }
 
+  /**
+   * Records an operation's state. Finished states are awaited until fsync'd; others ride along
+   * in the next group commit (losing one in a crash is harmless: resume probes the world).
+   */
   op(s: OperationState): Promise<void> {
-    return this.record({ kind: "op", state: structuredClone(s) });
+    const p = this.record({ kind: "op", state: structuredClone(s) });
+    if (s.status === "running" || s.status === "pending") {
+      p.catch(() => {});
+      return Promise.resolve();
+    }
+    return p;
   }
   phase(s: PhaseState): Promise<void> {
     return this.record({ kind: "phase", state: { ...s } });

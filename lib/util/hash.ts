@@ -1,13 +1,65 @@
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 
-/** JSON with object keys sorted at every level, so equal data always hashes equally. */
+/** JSON with object keys sorted at every level, so equal data always serialises equally. */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => {
-    if (v && typeof v === "object" && !Array.isArray(v)) {
-      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]));
+  return canon(value);
+}
+
+/**
+ * sha256 of canonicalJson(value), streamed over the upper levels of the document so that no
+ * single giant string is built for large plans.
+ */
+export function canonicalHash(value: unknown): string {
+  const h: Hash = createHash("sha256");
+  stream(value, 0, (s) => h.update(s));
+  return h.digest("hex");
+}
+
+function canon(v: unknown): string {
+  if (v === null || v === undefined || typeof v !== "object") {
+    return v === undefined ? "null" : JSON.stringify(v);
+  }
+  if (Array.isArray(v)) {
+    let s = "[";
+    for (let i = 0; i < v.length; i++) s += (i ? "," : "") + canon(v[i]);
+    return s + "]";
+  }
+  const o = v as Record<string, unknown>;
+  let s = "{";
+  let first = true;
+  for (const k of Object.keys(o).sort()) {
+    if (o[k] === undefined) continue;
+    s += (first ? "" : ",") + JSON.stringify(k) + ":" + canon(o[k]);
+    first = false;
+  }
+  return s + "}";
+}
+
+/** The same bytes as canon(), emitted in pieces down to `depth` 4, whole strings below. */
+function stream(v: unknown, depth: number, out: (s: string) => void): void {
+  if (depth >= 4 || v === null || typeof v !== "object") {
+    out(canon(v));
+    return;
+  }
+  if (Array.isArray(v)) {
+    out("[");
+    for (let i = 0; i < v.length; i++) {
+      if (i) out(",");
+      stream(v[i], depth + 1, out);
     }
-    return v;
-  });
+    out("]");
+    return;
+  }
+  const o = v as Record<string, unknown>;
+  out("{");
+  let first = true;
+  for (const k of Object.keys(o).sort()) {
+    if (o[k] === undefined) continue;
+    out((first ? "" : ",") + JSON.stringify(k) + ":");
+    first = false;
+    stream(o[k], depth + 1, out);
+  }
+  out("}");
 }
 
 export function sha256Hex(data: string | Uint8Array): string {

@@ -1,0 +1,277 @@
+/**
+ * `deno task bench [plan|scheduler|deploy]...` — prints figures; asserts nothing.
+ *
+ *   plan       plan + validate + graph compile of a generated topology: 1,000 hosts, 3,000
+ *              processes (target < 1 s and < 200 MB on 2 cores)
+ *   scheduler  scheduler + state persistence (fsync'd journal) on synthetic plans of 2,500,
+ *              5,000 and 10,000 no-op operations (target < 2 s at 10,000, linear growth)
+ *   deploy     makespan of a sharded deploy (2×3 shards, 3 config, 1 mongos) on the simulator at
+ *              --parallelism 10 vs 1, and vs the critical path of the measured durations
+ *              (targets: ≤ 1.2× the critical path, ≥ 3× faster than serial)
+ */
+import * as path from "node:path";
+import { stringify } from "yaml";
+import { apply } from "../lib/apply/applier.ts";
+import { MockExecutor } from "../lib/executor/mock.ts";
+import { criticalPath } from "../lib/graph/mod.ts";
+import { compileHooks } from "../lib/hooks/compile.ts";
+import { planToDag } from "../lib/plan/graph.ts";
+import { sealPlan } from "../lib/plan/hash.ts";
+import { planDeploy } from "../lib/plan/planner.ts";
+import { checkPlanObject } from "../lib/plan/validate.ts";
+import { StateStore } from "../lib/state/store.ts";
+import type { ApplyState } from "../lib/state/schema.ts";
+import { parseTopology } from "../lib/topology/load.ts";
+import { buildMirror } from "../sim/mirror.ts";
+import { syntheticPlan } from "../tests/synthetic.ts";
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const which = Deno.args.length ? Deno.args : ["plan", "scheduler", "deploy"];
+const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
+
+function bigTopology(): string {
+  const host = (i: number) => `db${String(i % 1000).padStart(4, "0")}.example.net`;
+  const port = (i: number) => 27017 + Math.floor(i / 1000);
+  let i = 0;
+  const cfg = [0, 1, 2].map(() => ({ host: host(i), port: port(i++), replica_set: "cfg" }));
+  const mongos = Array.from({ length: 9 }, () => ({ host: host(i), port: port(i++) }));
+  const shards = Array.from(
+    { length: 2988 },
+    (_, k) => ({
+      host: host(i),
+      port: port(i++),
+      replica_set: `shard${String(Math.floor(k / 3)).padStart(4, "0")}`,
+    }),
+  );
+  return stringify({
+    global: { user: "mongo", deploy_dir: "/opt/mup" },
+    config_servers: cfg,
+    mongod_servers: shards,
+    mongos_servers: mongos,
+  });
+}
+
+function benchPlan(): void {
+  const text = bigTopology();
+  const rss0 = Deno.memoryUsage().rss;
+  const t0 = performance.now();
+  const loaded = parseTopology(text, "big.yaml");
+  const t1 = performance.now();
+  const plan = sealPlan(planDeploy({
+    planId: "plan-bench",
+    createdAt: new Date().toISOString(),
+    clusterName: "big",
+    topology: loaded.topology,
+    topologyFile: "/big.yaml",
+    release: {
+      version: "7.0.14",
+      variant: "mongo",
+      platform: "linux-x86_64",
+      url: "https://fastdl.mongodb.org/linux/x.tgz",
+      sha256: "0".repeat(64),
+      size_bytes: 120e6,
+      archive_name: "x.tgz",
+    },
+    deployDir: "/opt/mup",
+    cacheDir: "/var/cache/mup",
+    clusterDir: "/var/lib/mup/clusters/big",
+    validation: { valid: true, errors: [], warnings: [], checks: [] },
+    hooks: compileHooks(loaded.topology.hooks, "/"),
+    baseState: { lineage: "", serial: 0 },
+    cached: true,
+  }));
+  const t2 = performance.now();
+  const check = checkPlanObject(plan, "plan.json");
+  const t3 = performance.now();
+  const dag = planToDag(plan);
+  const order = dag.topologicalOrder();
+  const cp = criticalPath(dag);
+  const t4 = performance.now();
+  const rss = Deno.memoryUsage().rss;
+  const ops = plan.phases.reduce((n, p) => n + p.operations.length, 0);
+  console.log(
+    `plan: 1,000 hosts, ${plan.resources.total_processes} processes → ${ops} operations, ${dag.graph.size} edges`,
+  );
+  console.log(`  topology parse + validate  ${(t1 - t0).toFixed(0)} ms`);
+  console.log(`  planDeploy + content hash  ${(t2 - t1).toFixed(0)} ms`);
+  console.log(
+    `  plan validation (schema, hash, graph) ${(t3 - t2).toFixed(0)} ms, ${
+      check.issues.filter((i) => i.severity === "error").length
+    } errors`,
+  );
+  console.log(
+    `  graph compile + order + critical path ${
+      (t4 - t3).toFixed(0)
+    } ms (${order.length} nodes, path of ${cp.path.length})`,
+  );
+  console.log(
+    `  total ${(t4 - t0).toFixed(0)} ms (target < 1000 ms); RSS ${mb(rss)} (grew ${
+      mb(rss - rss0)
+    }; target < 200 MB)`,
+  );
+}
+
+async function benchScheduler(): Promise<void> {
+  console.log("scheduler + state persistence (journal fsync'd, group commit), parallelism 10:");
+  for (const n of [2500, 5000, 10000]) {
+    const plan = syntheticPlan(4, n / 4 / 5, 5);
+    const dir = await Deno.makeTempDir({ prefix: "mup-bench-" });
+    const store = new StateStore(path.join(dir, "clusters", "synthetic"));
+    const t0 = performance.now();
+    const st = await apply({
+      plan,
+      planPath: "/p",
+      store,
+      executors: new MockExecutor(),
+      parallelism: 10,
+      onSafetyFailure: () => Promise.resolve("abort"),
+    });
+    const ms = performance.now() - t0;
+    const journal = (await Deno.stat(store.journalPath(st.state_id))).size;
+    console.log(
+      `  ${String(n).padStart(6)} operations: ${ms.toFixed(0).padStart(5)} ms total, ${
+        (ms / n * 1000).toFixed(0).padStart(4)
+      } µs/op, status ${st.status}, journal ${mb(journal)}`,
+    );
+    await Deno.remove(dir, { recursive: true });
+  }
+  console.log("  (target: < 2000 ms at 10,000 operations, flat µs/op)");
+}
+
+function freePorts(n: number): number[] {
+  const ls = Array.from({ length: n }, () => Deno.listen({ hostname: "127.0.0.1", port: 0 }));
+  const ports = ls.map((l) => (l.addr as Deno.NetAddr).port);
+  for (const l of ls) l.close();
+  return ports;
+}
+
+async function cli(home: string, args: string[]): Promise<string> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--quiet",
+      `--config=${path.join(ROOT, "deno.json")}`,
+      path.join(ROOT, "main.ts"),
+      ...args,
+    ],
+    env: { MUP_HOME: home },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(r.stdout);
+  if (r.code !== 0) {
+    throw new Error(`mup ${args.join(" ")} failed:\n${out}\n${new TextDecoder().decode(r.stderr)}`);
+  }
+  return out;
+}
+
+async function stopAll(dir: string): Promise<void> {
+  const r = await new Deno.Command("sh", {
+    args: ["-c", `find ${dir} -name '*.pid' -exec cat {} + 2>/dev/null`],
+    stdout: "piped",
+  }).output();
+  for (const pid of new TextDecoder().decode(r.stdout).split(/\s+/).filter(Boolean).map(Number)) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // Gone.
+    }
+  }
+}
+
+async function deployOnce(
+  home: string,
+  mirror: string,
+  name: string,
+  parallelism: number,
+): Promise<{ ms: number; state: ApplyState }> {
+  const p = freePorts(10);
+  const topo = path.join(home, `${name}.yaml`);
+  await Deno.writeTextFile(
+    topo,
+    stringify({
+      config_servers: [0, 1, 2].map((i) => ({ host: "localhost", port: p[i], replica_set: "cfg" })),
+      mongod_servers: [3, 4, 5, 6, 7, 8].map((i) => ({
+        host: "localhost",
+        port: p[i],
+        replica_set: i < 6 ? "shard1" : "shard2",
+      })),
+      mongos_servers: [{ host: "localhost", port: p[9] }],
+    }),
+  );
+  await cli(home, [
+    "cluster",
+    "deploy",
+    name,
+    topo,
+    "--version",
+    "7.0",
+    "--mirror",
+    mirror,
+    "--plan-only",
+  ]);
+  const events = (await cli(home, [
+    "plan",
+    "apply",
+    name,
+    "--auto-approve",
+    "--json",
+    "--parallelism",
+    String(parallelism),
+  ])).trim().split("\n").map((l) => JSON.parse(l));
+  const done = events.find((e) => e.event === "apply_done");
+  const state = JSON.parse(await cli(home, ["state", "show", name, "--json"]));
+  await stopAll(path.join(home, "storage", "clusters", name));
+  return { ms: done.ms, state };
+}
+
+async function benchDeploy(): Promise<void> {
+  const home = await Deno.makeTempDir({ prefix: "mup-bench-deploy-" });
+  const mirror = path.join(home, "mirror");
+  await buildMirror(mirror, { versions: ["7.0.14"] });
+  await deployOnce(home, mirror, "warmup", 10); // fills the download cache
+  const runs = 3;
+  const par: number[] = [], ser: number[] = [], cps: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const a = await deployOnce(home, mirror, `p10-${i}`, 10);
+    par.push(a.ms);
+    const plan = JSON.parse(await Deno.readTextFile(a.state.plan_path));
+    const measured = (id: string) => {
+      const o = a.state.operation_states[id];
+      return o?.started_at && o.completed_at
+        ? Date.parse(o.completed_at) - Date.parse(o.started_at)
+        : 0;
+    };
+    cps.push(criticalPath(planToDag(plan), measured).length);
+    ser.push((await deployOnce(home, mirror, `p1-${i}`, 1)).ms);
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  console.log(
+    `deploy makespan, sharded 2×3 + 3 config + 1 mongos on the simulator (median of ${runs}):`,
+  );
+  console.log(
+    `  --parallelism 10: ${med(par).toFixed(0)} ms   (runs: ${
+      par.map((x) => x.toFixed(0)).join(", ")
+    })`,
+  );
+  console.log(
+    `  --parallelism 1:  ${med(ser).toFixed(0)} ms   (runs: ${
+      ser.map((x) => x.toFixed(0)).join(", ")
+    })`,
+  );
+  console.log(`  critical path of measured durations: ${med(cps).toFixed(0)} ms`);
+  console.log(
+    `  makespan / critical path = ${
+      (med(par) / med(cps)).toFixed(2)
+    }× (target ≤ 1.2×); serial / parallel = ${(med(ser) / med(par)).toFixed(2)}× (target ≥ 3×)`,
+  );
+  await Deno.remove(home, { recursive: true }).catch(() => {});
+}
+
+for (const w of which) {
+  if (w === "plan") benchPlan();
+  else if (w === "scheduler") await benchScheduler();
+  else if (w === "deploy") await benchDeploy();
+  else console.error(`unknown benchmark ${w} (plan, scheduler, deploy)`);
+}
