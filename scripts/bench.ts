@@ -145,7 +145,11 @@ function freePorts(n: number): number[] {
   return ports;
 }
 
-async function cli(home: string, args: string[]): Promise<string> {
+async function cli(
+  home: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<string> {
   const r = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -155,7 +159,7 @@ async function cli(home: string, args: string[]): Promise<string> {
       path.join(ROOT, "main.ts"),
       ...args,
     ],
-    env: { MUP_HOME: home },
+    env: { MUP_HOME: home, ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -167,15 +171,15 @@ async function cli(home: string, args: string[]): Promise<string> {
 }
 
 async function stopAll(dir: string): Promise<void> {
-  const r = await new Deno.Command("sh", {
-    args: ["-c", `find ${dir} -name '*.pid' -exec cat {} + 2>/dev/null`],
-    stdout: "piped",
-  }).output();
-  for (const pid of new TextDecoder().decode(r.stdout).split(/\s+/).filter(Boolean).map(Number)) {
-    try {
-      Deno.kill(pid, "SIGKILL");
-    } catch {
-      // Gone.
+  for await (const e of Deno.readDir(dir)) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory) await stopAll(p);
+    else if (e.name.endsWith(".pid")) {
+      try {
+        Deno.kill(Number((await Deno.readTextFile(p)).trim()), "SIGKILL");
+      } catch {
+        // Gone.
+      }
     }
   }
 }
@@ -185,6 +189,7 @@ async function deployOnce(
   mirror: string,
   name: string,
   parallelism: number,
+  env: Record<string, string> = {},
 ): Promise<{ ms: number; state: ApplyState }> {
   const p = freePorts(10);
   const topo = path.join(home, `${name}.yaml`);
@@ -219,22 +224,24 @@ async function deployOnce(
     "--json",
     "--parallelism",
     String(parallelism),
-  ])).trim().split("\n").map((l) => JSON.parse(l));
+  ], env)).trim().split("\n").map((l) => JSON.parse(l));
   const done = events.find((e) => e.event === "apply_done");
   const state = JSON.parse(await cli(home, ["state", "show", name, "--json"]));
   await stopAll(path.join(home, "storage", "clusters", name));
   return { ms: done.ms, state };
 }
 
-async function benchDeploy(): Promise<void> {
-  const home = await Deno.makeTempDir({ prefix: "mup-bench-deploy-" });
-  const mirror = path.join(home, "mirror");
-  await buildMirror(mirror, { versions: ["7.0.14"] });
-  await deployOnce(home, mirror, "warmup", 10); // fills the download cache
-  const runs = 3;
+async function deployScenario(
+  home: string,
+  mirror: string,
+  tag: string,
+  label: string,
+  runs: number,
+  env: Record<string, string>,
+): Promise<void> {
   const par: number[] = [], ser: number[] = [], cps: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const a = await deployOnce(home, mirror, `p10-${i}`, 10);
+    const a = await deployOnce(home, mirror, `p10-${tag}-${i}`, 10, env);
     par.push(a.ms);
     const plan = JSON.parse(await Deno.readTextFile(a.state.plan_path));
     const measured = (id: string) => {
@@ -244,11 +251,11 @@ async function benchDeploy(): Promise<void> {
         : 0;
     };
     cps.push(criticalPath(planToDag(plan), measured).length);
-    ser.push((await deployOnce(home, mirror, `p1-${i}`, 1)).ms);
+    ser.push((await deployOnce(home, mirror, `p1-${tag}-${i}`, 1, env)).ms);
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   console.log(
-    `deploy makespan, sharded 2×3 + 3 config + 1 mongos on the simulator (median of ${runs}):`,
+    `deploy makespan, sharded 2×3 + 3 config + 1 mongos on the simulator, ${label} (median of ${runs}):`,
   );
   console.log(
     `  --parallelism 10: ${med(par).toFixed(0)} ms   (runs: ${
@@ -265,6 +272,26 @@ async function benchDeploy(): Promise<void> {
     `  makespan / critical path = ${
       (med(par) / med(cps)).toFixed(2)
     }× (target ≤ 1.2×); serial / parallel = ${(med(ser) / med(par)).toFixed(2)}× (target ≥ 3×)`,
+  );
+}
+
+async function benchDeploy(): Promise<void> {
+  const home = await Deno.makeTempDir({ prefix: "mup-bench-deploy-" });
+  const mirror = path.join(home, "mirror");
+  await buildMirror(mirror, { versions: ["7.0.14"] });
+  await deployOnce(home, mirror, "warmup", 10); // fills the download cache
+  // As is: simulator start-up is CPU-bound (a Deno process per server) on this 2-core machine.
+  await deployScenario(home, mirror, "asis", "simulator as is", 3, {});
+  // Each server takes 1 s to come up, as a real mongod does while it opens its storage.
+  await deployScenario(
+    home,
+    mirror,
+    "slow",
+    "1 s server start-up (MUP_SIM_STARTUP_DELAY_MS=1000)",
+    1,
+    {
+      MUP_SIM_STARTUP_DELAY_MS: "1000",
+    },
   );
   await Deno.remove(home, { recursive: true }).catch(() => {});
 }

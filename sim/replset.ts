@@ -52,10 +52,12 @@ export class ReplSet implements RoleHooks {
   readonly views = new Map<number, MemberView>();
   readonly heartbeatMs = envMs("MUP_SIM_HEARTBEAT_MS", 100);
   readonly electionTimeoutMs = envMs("MUP_SIM_ELECTION_TIMEOUT_MS", 600);
-  readonly electionDelayMs = envMs("MUP_SIM_ELECTION_DELAY_MS", 0.001);
+  readonly electionDelayMs = Number(Deno.env.get("MUP_SIM_ELECTION_DELAY_MS") ?? 0) || 0;
   private lastPrimaryContact = Date.now();
   private noPrimaryJitter = Math.random() * 100;
   private standing = false;
+  /** Whether this member has seen any primary since its config was installed. */
+  private everHadPrimary = false;
   private timers: number[] = [];
   private syncing = false;
   private readonly waiters = new Set<() => void>();
@@ -91,7 +93,10 @@ export class ReplSet implements RoleHooks {
   }
 
   start(): void {
-    if (this.config) this.installConfig(this.config, false);
+    if (this.config) {
+      this.installConfig(this.config, false);
+      this.everHadPrimary = this.term > 0;
+    }
     this.timers.push(
       setInterval(() => this.heartbeatRound(), this.heartbeatMs) as unknown as number,
     );
@@ -217,6 +222,7 @@ export class ReplSet implements RoleHooks {
     }
     if (Number(r.term) > this.term) this.setTerm(Number(r.term));
     if (Number(r.state) === 1 && Number(r.term) >= this.term && this.state !== 1) {
+      this.everHadPrimary = true;
       this.primaryId = id;
       this.lastPrimaryContact = Date.now();
     } else if (this.primaryId === id && Number(r.state) !== 1) this.primaryId = undefined;
@@ -316,8 +322,15 @@ export class ReplSet implements RoleHooks {
     );
     const waited = now - this.lastPrimaryContact;
     const rank = higher.length;
-    const threshold = this.electionTimeoutMs * (rank === 0 ? 0.5 : 2 + rank) +
-      this.noPrimaryJitter + this.electionDelayMs;
+    // A new set's top-priority member stands as soon as it hears from a majority; later
+    // elections wait out the election timeout first, as a missing primary may only be slow.
+    const heard =
+      this.voters().filter((m) => m._id === me!._id || this.views.get(m._id)?.health === 1).length;
+    const fresh = !this.everHadPrimary && rank === 0 && heard * 2 > this.voters().length;
+    const threshold = fresh
+      ? this.electionDelayMs
+      : this.electionTimeoutMs * (rank === 0 ? 0.5 : 2 + rank) +
+        this.noPrimaryJitter + this.electionDelayMs;
     if (waited < threshold) return;
     await this.stand("no primary");
   }
@@ -405,6 +418,7 @@ export class ReplSet implements RoleHooks {
   }
 
   private becomePrimary(): void {
+    this.everHadPrimary = true;
     this.state = 1;
     this.primaryId = this.self()!._id;
     // As mongod does: the term inside a max-timestamp ObjectId, so drivers see it grow per election.

@@ -52,6 +52,11 @@ export function clusterCommand(ctx: CliContext): Command {
     .option("--json", "machine-readable output");
   applyCommandOptions(deploy);
   deploy.action(async (name, topologyFile, opts) => {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) {
+      throw new MupError(`invalid cluster name "${name}"`, {
+        hint: "use letters, digits, '.', '_' and '-' (it names a directory), e.g. prod-cluster",
+      });
+    }
     const loaded = await loadTopology(topologyFile);
     const hooks = compileHooks(loaded.topology.hooks, path.dirname(path.resolve(topologyFile)));
     const emitter = new Emitter();

@@ -1,5 +1,5 @@
 import type { Document } from "mongodb";
-import { adminCommand, poll, splitHostPort } from "../mongo/client.ts";
+import { adminCommand, poll, splitHostPort, withServer } from "../mongo/client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 
 function members(ctx: Parameters<Operation["run"]>[0]): Document[] {
@@ -45,15 +45,18 @@ export const initReplicaSet: Operation = {
       note = "already initiated";
     }
     const timeout = Number(ctx.op.target.params.timeout_ms ?? 60_000);
-    const s = await poll(
-      async () => {
-        const st = await status(ctx);
-        return hasPrimary(st) ? st : undefined;
-      },
-      timeout,
-      200,
-      ctx.signal,
-    );
+    // One connection to the member we initiated, polled often: elections take milliseconds
+    // on small sets, and a new client per poll costs more than the wait.
+    const s = await withServer(h, p, (c) =>
+      poll(
+        async () => {
+          const st = await c.db("admin").command({ replSetGetStatus: 1 });
+          return hasPrimary(st) ? st : undefined;
+        },
+        timeout,
+        50,
+        ctx.signal,
+      ), 5000);
     if (!s) {
       throw new OperationError(
         `replica set ${config._id} has no primary ${timeout / 1000}s after replSetInitiate`,

@@ -13,12 +13,13 @@ interface Proc {
 /** Problems with the cluster right now; empty when healthy. */
 async function problems(procs: Proc[], shards: string[]): Promise<string[]> {
   const out: string[] = [];
-  for (const p of procs) if (!(await hello(p.host, p.port))) out.push(`${p.id} does not answer`);
+  const answers = await Promise.all(procs.map((p) => hello(p.host, p.port)));
+  procs.forEach((p, i) => answers[i] || out.push(`${p.id} does not answer`));
   const sets = new Map<string, Proc[]>();
   for (const p of procs) {
     if (p.replica_set) sets.set(p.replica_set, [...(sets.get(p.replica_set) ?? []), p]);
   }
-  for (const [name, members] of sets) {
+  await Promise.all([...sets].map(async ([name, members]) => {
     let st: Document | undefined;
     for (const m of members) {
       st = await adminCommand(m.host, m.port, { replSetGetStatus: 1 }, 2000).catch(() => undefined);
@@ -26,7 +27,7 @@ async function problems(procs: Proc[], shards: string[]): Promise<string[]> {
     }
     if (!st) {
       out.push(`replica set ${name}: no member reports status`);
-      continue;
+      return;
     }
     const primaries = (st.members as Document[]).filter((m) => m.state === 1);
     if (primaries.length !== 1) out.push(`replica set ${name} has ${primaries.length} primaries`);
@@ -35,7 +36,7 @@ async function problems(procs: Proc[], shards: string[]): Promise<string[]> {
         out.push(`${name} member ${m.name} is ${m.stateStr}`);
       }
     }
-  }
+  }));
   const router = procs.find((p) => p.role === "mongos");
   if (router && shards.length) {
     const r = await adminCommand(router.host, router.port, { listShards: 1 }, 3000).catch(() =>

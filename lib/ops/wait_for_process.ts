@@ -10,7 +10,7 @@ export const waitForProcess: Operation = {
     const { host, port } = ctx.op.target;
     const timeout = Number(ctx.op.target.params.timeout_ms ?? 30_000);
     const t0 = Date.now();
-    const h = await poll(() => hello(host!, port!, 1000), timeout, 100, ctx.signal);
+    const h = await poll(() => hello(host!, port!, 1000), timeout, 50, ctx.signal);
     if (!h) throw new OperationError(`${host}:${port} did not answer within ${timeout / 1000}s`);
     return { output: `answered after ${Date.now() - t0}ms (maxWireVersion ${h.maxWireVersion})` };
   },
