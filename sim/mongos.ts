@@ -165,9 +165,16 @@ const addShard: Handler = async (ctx) => {
       "HostUnreachable",
     );
   }
-  const primary = hello.isWritablePrimary
+  // Like mongos's replica-set monitor: wait a while for the set to have a known primary.
+  let primary: string | undefined = hello.isWritablePrimary
     ? seeds.find((s) => s.toLowerCase() === hello!.me) ?? hello.me
     : hello.primary;
+  for (const end = Date.now() + 15_000; !primary && Date.now() < end;) {
+    await new Promise((r) => setTimeout(r, 100));
+    primary = await m.findPrimary(setName, [
+      ...new Set([...seeds, ...((hello.hosts ?? []) as string[])]),
+    ]);
+  }
   if (!primary) {
     throw new CommandError(
       `Could not find host matching read preference { mode: "primary" } for set ${setName}`,

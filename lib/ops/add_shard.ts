@@ -1,5 +1,8 @@
 import type { Document } from "mongodb";
-import { adminCommand } from "../mongo/client.ts";
+import { adminCommand, sleep } from "../mongo/client.ts";
+
+/** FailedToSatisfyReadPreference, HostUnreachable, NotWritablePrimary, PrimarySteppedDown, … */
+const TRANSIENT = new Set([133, 6, 7, 10107, 189, 91, 11600, 13436]);
 import { type Operation, OperationError, param } from "./operation.ts";
 
 async function listed(host: string, port: number, name: string): Promise<boolean> {
@@ -18,14 +21,28 @@ export const addShard: Operation = {
   },
   async run(ctx) {
     const { host, port } = ctx.op.target;
-    try {
-      const r = await adminCommand(host!, port!, {
-        addShard: param(ctx, "shard"),
-        name: param(ctx, "name"),
-      }, 60_000);
-      return { output: `shardAdded ${r.shardAdded}` };
-    } catch (e) {
-      throw new OperationError(`addShard ${param(ctx, "shard")} failed: ${(e as Error).message}`);
+    const end = Date.now() + Number(ctx.op.target.params.timeout_ms ?? 60_000);
+    // A set that just elected its primary may not be known as such everywhere yet: errors that
+    // say so are retried (as mlaunch and mongodb-runner do); anything else fails at once.
+    for (let attempt = 1;; attempt++) {
+      try {
+        const r = await adminCommand(host!, port!, {
+          addShard: param(ctx, "shard"),
+          name: param(ctx, "name"),
+        }, 60_000);
+        return {
+          output: `shardAdded ${r.shardAdded}${attempt > 1 ? ` (attempt ${attempt})` : ""}`,
+        };
+      } catch (e) {
+        const code = (e as { code?: number }).code;
+        if (!TRANSIENT.has(code ?? -1) || Date.now() > end || ctx.signal.aborted) {
+          throw new OperationError(
+            `addShard ${param(ctx, "shard")} failed: ${(e as Error).message}`,
+          );
+        }
+        ctx.log(`addShard attempt ${attempt} failed (${(e as Error).message}); retrying`);
+        await sleep(500, ctx.signal);
+      }
     }
   },
 };
