@@ -152,7 +152,7 @@ Deno.test("the confirmation prompt: anything but 'yes' cancels and changes nothi
     assert.equal(no.code, 1);
     assert.match(
       no.stdout,
-      /This will:\n  • Create 1 MongoDB process on localhost\n  • Use ports \d+/,
+      /This will:\n {2}• Create 1 MongoDB process on localhost\n {2}• Use ports \d+/,
     );
     assert.match(no.stdout, /Do you want to continue\? \(yes\/no\): Apply cancelled\./);
     await assert.rejects(Deno.stat(path.join(clusterDir(home, "c1"), "state")));

@@ -234,10 +234,10 @@ Deno.test("CLI: plan-time hooks, working directory, dry-run schedule; the plan's
     ];
     const dry = await mup([...base, "--dry-run"], { home });
     assert.equal(dry.code, 0, dry.stderr);
-    assert.match(dry.stdout, /Hooks configured:\n  • before_plan: echo before_plan/);
+    assert.match(dry.stdout, /Hooks configured:\n {2}• before_plan: echo before_plan/);
     assert.match(
       dry.stdout,
-      /\[Dry-run mode\] Would execute:\n  1\. Hook: before_apply \(before_apply\)\n  2\. Phase: Prepare \(5 operations\)\n  3\. Phase: Deploy \(2 operations\)\n  4\. Phase: Finalize \(2 operations\)\n  5\. Hook: after_phase \(finalize\)/,
+      /\[Dry-run mode\] Would execute:\n {2}1\. Hook: before_apply \(before_apply\)\n {2}2\. Phase: Prepare \(5 operations\)\n {2}3\. Phase: Deploy \(2 operations\)\n {2}4\. Phase: Finalize \(2 operations\)\n {2}5\. Hook: after_phase \(finalize\)/,
     );
     assert.match(dry.stdout, /No changes will be made \(dry-run mode\)/);
     await assert.rejects(Deno.stat(path.join(dir, "events")), "dry-run runs no hooks");
@@ -263,8 +263,8 @@ Deno.test("CLI: plan-time hooks, working directory, dry-run schedule; the plan's
       "on_success",
     ]);
     const show = await mup(["plan", "show", planId], { home });
-    assert.match(show.stdout, /Hooks configured:\n  • before_plan: echo before_plan/);
-    assert.match(show.stdout, /  • after_phase \(finalize\): echo after_phase/);
+    assert.match(show.stdout, /Hooks configured:\n {2}• before_plan: echo before_plan/);
+    assert.match(show.stdout, / {2}• after_phase \(finalize\): echo after_phase/);
   } finally {
     await killAll(home);
   }
