@@ -180,3 +180,137 @@ Deno.test("--json streams NDJSON events only", async () => {
     await killAll(home);
   }
 });
+
+/** Serves a directory over HTTP on loopback, like a company's internal download mirror. */
+function serveDir(dir: string): { url: string; close: () => Promise<void>; hits: string[] } {
+  const hits: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const p = decodeURIComponent(new URL(req.url).pathname);
+    hits.push(`${req.method} ${p}`);
+    try {
+      const file = await Deno.open(path.join(dir, p));
+      const size = (await file.stat()).size;
+      if (req.method === "HEAD") {
+        file.close();
+        return new Response(null, { headers: { "content-length": String(size) } });
+      }
+      return new Response(file.readable, { headers: { "content-length": String(size) } });
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  });
+  return { url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown(), hits };
+}
+
+Deno.test("the downloader works unchanged against an http:// mirror and a file:// mirror, and verifies sha256", async () => {
+  const mirror = await testMirror();
+  const http = serveDir(mirror);
+  const home = await tempHome();
+  try {
+    const [a, b] = freePorts(2);
+    const topoA = await writeTopology(home, "a.yaml", standaloneTopology([a]));
+    const viaHttp = await mup([
+      "cluster",
+      "deploy",
+      "a",
+      topoA,
+      "--version",
+      "8.0",
+      "--mirror",
+      http.url,
+      "--auto-approve",
+    ], { home });
+    assert.equal(viaHttp.code, 0, viaHttp.stdout + viaHttp.stderr);
+    assert.match(viaHttp.stdout, /MongoDB version: 8\.0\.4/);
+    assert.ok(http.hits.includes("GET /full.json"));
+    assert.ok(
+      http.hits.some((h) => /^GET \/linux\/mongodb-linux-\w+-\w+-8\.0\.4\.tgz$/.test(h)),
+      http.hits.join("\n"),
+    );
+    await withClient(
+      `mongodb://localhost:${a}/`,
+      async (c) => assert.equal((await c.db("admin").command({ buildInfo: 1 })).version, "8.0.4"),
+    );
+
+    // A fresh cache, a file:// mirror whose archive was corrupted: the checksum stops the install.
+    const home2 = await tempHome();
+    const bad = await Deno.makeTempDir();
+    await new Deno.Command("cp", { args: ["-r", `${mirror}/.`, bad] }).output();
+    const manifest = JSON.parse(await Deno.readTextFile(path.join(bad, "full.json")));
+    const v = manifest.versions.find((x: { version: string }) => x.version === "7.0.5");
+    for (const d of v.downloads) {
+      await Deno.writeFile(
+        path.join(bad, new URL(d.archive.url).pathname),
+        new TextEncoder().encode("corrupt"),
+      );
+    }
+    const topoB = await writeTopology(home2, "b.yaml", standaloneTopology([b]));
+    const corrupt = await mup([
+      "cluster",
+      "deploy",
+      "b",
+      topoB,
+      "--version",
+      "7.0.5",
+      "--mirror",
+      `file://${bad}`,
+      "--auto-approve",
+    ], { home: home2 });
+    assert.equal(corrupt.code, 1);
+    assert.match(
+      corrupt.stdout,
+      /checksum mismatch for file:\/\/.*7\.0\.5\.tgz: expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}/,
+    );
+    await killAll(home2);
+  } finally {
+    await http.close();
+    await killAll(home);
+  }
+});
+
+Deno.test("the percona variant installs Percona's tarball layout", async () => {
+  const home = await tempHome();
+  try {
+    const [port] = freePorts(1);
+    const topo = await writeTopology(home, "topo.yaml", standaloneTopology([port]));
+    const r = await mup([
+      "cluster",
+      "deploy",
+      "p",
+      topo,
+      "--version",
+      "7.0.5-3",
+      "--variant",
+      "percona",
+      "--mirror",
+      await testMirror(),
+      "--auto-approve",
+    ], { home });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      /Download Percona Server for MongoDB 7\.0\.5-3|Downloaded MongoDB 7\.0\.5-3/,
+    );
+    await withClient(`mongodb://localhost:${port}/`, async (c) => {
+      const info = await c.db("admin").command({ buildInfo: 1 });
+      assert.equal(info.psmdbVersion, "7.0.5-3");
+    });
+    const bad = await mup([
+      "cluster",
+      "deploy",
+      "q",
+      topo,
+      "--version",
+      "7.0",
+      "--variant",
+      "percona",
+      "--mirror",
+      await testMirror(),
+      "--plan-only",
+    ], { home });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /Percona versions are written in full, like 7\.0\.5-3/);
+  } finally {
+    await killAll(home);
+  }
+});

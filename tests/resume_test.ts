@@ -268,6 +268,15 @@ Deno.test("state list, checkpoints and unlock", async () => {
     const list = JSON.parse((await mup(["state", "list", "c1", "--json"], { home })).stdout);
     assert.equal(list.length, 1);
     assert.equal(list[0].status, "completed");
+    const byId = await mup(["plan", "resume", "--state-id", list[0].state_id], { home });
+    assert.match(
+      byId.stdout,
+      new RegExp(`Apply ${list[0].state_id} of cluster c1 already completed; nothing to resume`),
+    );
+    const shown = JSON.parse(
+      (await mup(["state", "show", "--state-id", list[0].state_id, "--json"], { home })).stdout,
+    );
+    assert.equal(shown.plan_id, plan_id);
     const cps = JSON.parse((await mup(["state", "checkpoints", "c1", "--json"], { home })).stdout);
     assert.deepEqual(cps.map((c: { id: string }) => c.id), [
       "phase1-complete",

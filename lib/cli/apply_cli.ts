@@ -179,7 +179,8 @@ export async function runResume(
       }`,
     );
   }
-  return await runApply(ctx, plan, path, { ...opts, autoApprove: true }, state);
+  // No confirmation on resume (it was given); safety-check failures still ask in a terminal.
+  return await runApply(ctx, plan, path, opts, state);
 }
 
 export async function findState(

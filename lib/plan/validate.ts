@@ -1,10 +1,13 @@
 import { z } from "zod";
+import type { Dag } from "../graph/mod.ts";
 import { planToDag } from "./graph.ts";
 import { planHash } from "./hash.ts";
 import { Plan, PLAN_FORMAT_VERSION, type ValidationIssue } from "./schema.ts";
 
 export interface PlanCheck {
   plan?: Plan;
+  /** The compiled dependency graph, when the plan parsed. */
+  dag?: Dag;
   issues: ValidationIssue[];
 }
 
@@ -69,7 +72,7 @@ export function checkPlanObject(raw: unknown, file: string): PlanCheck {
     issues.push({ ...e, message: `pre-flight: ${e.message}` });
   }
   issues.push(...plan.validation.warnings);
-  return { plan, issues };
+  return { plan, dag, issues };
 }
 
 function jsonPosition(text: string, e: Error): string {
