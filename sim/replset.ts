@@ -3,8 +3,9 @@
  * highest priority first), priority takeover, oplog fetching by secondaries, write concern and
  * election handoff on stepDown. Members are separate processes that talk over the wire.
  */
-import { type Document, ObjectId, Timestamp } from "bson";
+import { type Document, type ObjectId, Timestamp } from "bson";
 import { applyEntry } from "./commands/crud.ts";
+import { Election } from "./election.ts";
 import { CommandError, errors } from "./errors.ts";
 import type { RoleHooks, Server } from "./server.ts";
 
@@ -37,7 +38,7 @@ function envMs(name: string, dflt: number): number {
   return Number.isFinite(v) && v > 0 ? v : dflt;
 }
 
-function tsGte(a: Timestamp | undefined, b: Timestamp | undefined): boolean {
+export function tsGte(a: Timestamp | undefined, b: Timestamp | undefined): boolean {
   if (!b) return true;
   if (!a) return false;
   return a.compare(b) >= 0;
@@ -53,11 +54,7 @@ export class ReplSet implements RoleHooks {
   readonly heartbeatMs = envMs("MUP_SIM_HEARTBEAT_MS", 100);
   readonly electionTimeoutMs = envMs("MUP_SIM_ELECTION_TIMEOUT_MS", 600);
   readonly electionDelayMs = Number(Deno.env.get("MUP_SIM_ELECTION_DELAY_MS") ?? 0) || 0;
-  private lastPrimaryContact = Date.now();
-  private noPrimaryJitter = Math.random() * 100;
-  private standing = false;
-  /** Whether this member has seen any primary since its config was installed. */
-  private everHadPrimary = false;
+  readonly election = new Election(this);
   private timers: number[] = [];
   private syncing = false;
   private readonly waiters = new Set<() => void>();
@@ -95,7 +92,7 @@ export class ReplSet implements RoleHooks {
   start(): void {
     if (this.config) {
       this.installConfig(this.config, false);
-      this.everHadPrimary = this.term > 0;
+      this.election.everHadPrimary = this.term > 0;
     }
     this.timers.push(
       setInterval(() => this.heartbeatRound(), this.heartbeatMs) as unknown as number,
@@ -118,7 +115,7 @@ export class ReplSet implements RoleHooks {
     else if (me.arbiterOnly) this.state = 7;
     else if (this.state !== 1) this.state = 2;
     if (this.state === 1 && me?.priority === 0) this.stepDown(0);
-    this.lastPrimaryContact = Date.now();
+    this.election.contact();
     if (persist) this.store.markDirty();
     this.server.log.info("REPL", 21392, "ReplCoord", "New replica set config in use", {
       config: { _id: config._id, version: config.version },
@@ -143,7 +140,7 @@ export class ReplSet implements RoleHooks {
     this.primaryId = undefined;
     this.electionId = undefined;
     this.stepDownUntil = Date.now() + forMs;
-    this.lastPrimaryContact = Date.now();
+    this.election.contact();
   }
 
   electable(m: Document | undefined): boolean {
@@ -170,7 +167,7 @@ export class ReplSet implements RoleHooks {
     };
   }
 
-  private async heartbeatRound(): Promise<void> {
+  async heartbeatRound(): Promise<void> {
     if (!this.config || this.server.shuttingDown) return;
     const me = this.self();
     await Promise.all(
@@ -201,8 +198,8 @@ export class ReplSet implements RoleHooks {
         }
       }),
     );
-    this.checkMajority();
-    await this.electionCheck();
+    this.election.checkMajority();
+    await this.election.check();
   }
 
   noteMember(id: number, r: Document, pingMs: number): void {
@@ -222,9 +219,9 @@ export class ReplSet implements RoleHooks {
     }
     if (Number(r.term) > this.term) this.setTerm(Number(r.term));
     if (Number(r.state) === 1 && Number(r.term) >= this.term && this.state !== 1) {
-      this.everHadPrimary = true;
+      this.election.everHadPrimary = true;
       this.primaryId = id;
-      this.lastPrimaryContact = Date.now();
+      this.election.contact();
     } else if (this.primaryId === id && Number(r.state) !== 1) this.primaryId = undefined;
     this.wake();
   }
@@ -267,178 +264,9 @@ export class ReplSet implements RoleHooks {
     };
   }
 
-  // ---- elections
-
-  private checkMajority(): void {
-    if (this.state !== 1) return;
-    const now = Date.now();
-    const me = this.self();
-    let votes = 0;
-    for (const m of this.voters()) {
-      if (m._id === me?._id) votes++;
-      else {
-        const v = this.views.get(m._id);
-        if (v && (v.health === 1 || now - v.since < this.electionTimeoutMs)) votes++;
-      }
-    }
-    if (votes * 2 <= this.voters().length) {
-      this.server.log.info(
-        "REPL",
-        21809,
-        "ReplCoord",
-        "Can't see a majority of the set, relinquishing primary",
-      );
-      this.stepDown(0);
-    }
-  }
-
-  private async electionCheck(): Promise<void> {
-    const me = this.self();
-    if (
-      this.state !== 2 || !this.electable(me) || this.standing || Date.now() < this.stepDownUntil
-    ) return;
-    const now = Date.now();
-    const primary = this.primaryId !== undefined ? this.views.get(this.primaryId) : undefined;
-    const primaryAlive = primary?.health === 1 &&
-      now - this.lastPrimaryContact < this.electionTimeoutMs;
-    if (primaryAlive) {
-      // Priority takeover: a caught-up member of higher priority replaces the primary.
-      const pm = this.member(this.primaryId!);
-      if (
-        (me!.priority ?? 1) > (pm?.priority ?? 1) && tsGte(this.lastApplied(), primary!.optime) &&
-        now - this.lastPrimaryContact < this.electionTimeoutMs
-      ) {
-        if (now - (primary!.since ?? now) > this.electionTimeoutMs) {
-          await this.stand("priority takeover");
-        }
-      }
-      return;
-    }
-    // Members of higher priority that are up and as fresh as us go first.
-    const higher = this.members().filter((m) =>
-      m._id !== me!._id && this.electable(m) && (m.priority ?? 1) > (me!.priority ?? 1) &&
-      this.views.get(m._id)?.health === 1 &&
-      tsGte(this.views.get(m._id)?.optime, this.lastApplied())
-    );
-    const waited = now - this.lastPrimaryContact;
-    const rank = higher.length;
-    // A new set's top-priority member stands as soon as it hears from a majority; later
-    // elections wait out the election timeout first, as a missing primary may only be slow.
-    const heard =
-      this.voters().filter((m) => m._id === me!._id || this.views.get(m._id)?.health === 1).length;
-    const fresh = !this.everHadPrimary && rank === 0 && heard * 2 > this.voters().length;
-    const threshold = fresh
-      ? this.electionDelayMs
-      : this.electionTimeoutMs * (rank === 0 ? 0.5 : 2 + rank) +
-        this.noPrimaryJitter + this.electionDelayMs;
-    if (waited < threshold) return;
-    await this.stand("no primary");
-  }
-
-  async stand(reason: string): Promise<boolean> {
-    if (this.standing || this.state !== 2) return false;
-    this.standing = true;
-    try {
-      const me = this.self()!;
-      const term = this.term + 1;
-      this.store.repl.term = term;
-      this.store.repl.votedFor = { term, candidate: me._id };
-      this.store.flush();
-      this.server.log.info("ELECTION", 21438, "ReplCoord", "Starting an election", {
-        reason,
-        term,
-      });
-      let votes = (me.votes ?? 1) > 0 ? 1 : 0;
-      const others = this.voters().filter((m) => m._id !== me._id);
-      await Promise.all(others.map(async (m) => {
-        try {
-          const r = await this.server.peers.run(m.host, "admin", {
-            replSetRequestVotes: 1,
-            setName: this.setName,
-            dryRun: false,
-            term,
-            candidateIndex: me._id,
-            configVersion: this.config!.version,
-            lastAppliedOpTime: this.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
-          }, Math.max(500, this.electionTimeoutMs));
-          if (r.voteGranted) votes++;
-          else if (Number(r.term) > this.term) this.setTerm(Number(r.term));
-        } catch {
-          // An unreachable voter does not vote.
-        }
-      }));
-      if (this.term === term && this.state === 2 && votes * 2 > this.voters().length) {
-        this.becomePrimary();
-        return true;
-      }
-      this.lastPrimaryContact = Date.now();
-      this.noPrimaryJitter = Math.random() * 200;
-      return false;
-    } finally {
-      this.standing = false;
-    }
-  }
-
-  onRequestVotes(req: Document): Document {
-    const term = Number(req.term);
-    if (term < this.term) {
-      return {
-        term: this.term,
-        voteGranted: false,
-        reason: `candidate's term (${term}) is lower than mine (${this.term})`,
-      };
-    }
-    if (term > this.term) this.setTerm(term);
-    const voted = this.store.repl.votedFor;
-    if (voted && voted.term === term && voted.candidate !== req.candidateIndex) {
-      return {
-        term: this.term,
-        voteGranted: false,
-        reason: `already voted for another candidate (${voted.candidate}) this term (${term})`,
-      };
-    }
-    if ((req.configVersion ?? 0) < (this.config?.version ?? 0)) {
-      return {
-        term: this.term,
-        voteGranted: false,
-        reason: "candidate's config version is older than mine",
-      };
-    }
-    if (!tsGte(req.lastAppliedOpTime, this.lastApplied())) {
-      return {
-        term: this.term,
-        voteGranted: false,
-        reason: "candidate's data is staler than mine",
-      };
-    }
-    this.store.repl.votedFor = { term, candidate: req.candidateIndex };
-    this.store.flush();
-    this.lastPrimaryContact = Date.now();
-    return { term: this.term, voteGranted: true, reason: "" };
-  }
-
-  private becomePrimary(): void {
-    this.everHadPrimary = true;
-    this.state = 1;
-    this.primaryId = this.self()!._id;
-    // As mongod does: the term inside a max-timestamp ObjectId, so drivers see it grow per election.
-    this.electionId = new ObjectId("7fffffff" + this.term.toString(16).padStart(16, "0"));
-    this.electionDate = new Date();
-    this.stepDownUntil = 0;
-    this.appendOplog([{ op: "n", ns: "", o: { msg: "new primary" } }]);
-    this.server.log.info(
-      "REPL",
-      21331,
-      "ReplCoord",
-      "Transition to primary complete; database writes are now permitted",
-      { term: this.term },
-    );
-    this.heartbeatRound();
-  }
-
   // ---- data
 
-  private appendOplog(entries: Document[]): Timestamp | undefined {
+  appendOplog(entries: Document[]): Timestamp | undefined {
     let last: Timestamp | undefined;
     for (const e of entries) {
       last = this.store.nextTimestamp();

@@ -1,21 +1,24 @@
 import * as path from "node:path";
 import type { Hook } from "../hooks/schema.ts";
 import { type Topology, topologyKind } from "../topology/schema.ts";
-import { configFilePath, logFilePath, pidFilePath, renderConfig } from "./mongo_config.ts";
-import { listProcesses, listReplicaSets, type ProcessSpec } from "./processes.ts";
+import { listProcesses, listReplicaSets } from "./processes.ts";
 import {
   type BaseState,
-  type Change,
   type Plan,
   PLAN_FORMAT_VERSION,
   type PlannedOperation,
   type PlannedPhase,
   type Release,
-  type SafetyCheck,
   type ValidationResult,
 } from "./schema.ts";
 import { estimateResources } from "./resources.ts";
 import { formatDuration } from "../util/format.ts";
+import {
+  deployAndInitializeOps,
+  finalizeOps,
+  prepareOps,
+  type StepContext,
+} from "./deploy_steps.ts";
 
 export const MUP_VERSION = "0.1.0";
 
@@ -42,21 +45,6 @@ export interface DeployPlanInput {
   environment?: Record<string, string>;
 }
 
-const EST = {
-  download: 60_000,
-  downloadCached: 1_000,
-  install: 2_000,
-  mkdir: 300,
-  genConfig: 100,
-  upload: 300,
-  start: 3_000,
-  wait: 5_000,
-  initSet: 10_000,
-  addShard: 3_000,
-  verify: 2_000,
-  save: 300,
-};
-
 /** Pure: topology + release → a deploy Plan (without its content hash). */
 export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
   const t = input.topology;
@@ -74,393 +62,22 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
     path.join(hostRoot(t, deployRoot, host), "bin", `${r.variant}-${r.version}`);
   const archive = path.join(input.cacheDir, r.archive_name);
 
-  const op = (
-    o:
-      & Omit<PlannedOperation, "pre_conditions" | "changes" | "parallel">
-      & Partial<PlannedOperation>,
-  ): PlannedOperation => ({ pre_conditions: [], changes: [], parallel: true, ...o });
-  const check = (
-    id: string,
-    check_type: string,
-    target: string,
-    description: string,
-    params: Record<string, unknown> = {},
-  ): SafetyCheck => ({ id, check_type, target, description, params, required: true });
-  const change = (
-    resource_type: string,
-    resource_id: string,
-    action: Change["action"],
-    after?: unknown,
-  ): Change =>
-    after === undefined
-      ? { resource_type, resource_id, action }
-      : { resource_type, resource_id, action, after };
-
-  // ---- prepare
-  const prepare: PlannedOperation[] = [];
-  const downloadId = `download-${r.variant}-${r.version}-${r.platform}`;
-  prepare.push(op({
-    id: downloadId,
-    type: "download_binary",
-    description: `Download ${
-      r.variant === "percona" ? "Percona Server for MongoDB" : "MongoDB"
-    } ${r.version} for ${r.platform}`,
-    target: {
-      type: "host",
-      name: "control",
-      host: "localhost",
-      params: {
-        url: r.url,
-        sha256: r.sha256,
-        archive,
-        size_bytes: String(r.size_bytes),
-        variant: r.variant,
-        version: r.version,
-        extract_dir: path.join(input.cacheDir, `${r.variant}-${r.version}-${r.platform}`),
-      },
-    },
-    pre_conditions: [
-      check(`${downloadId}:cache`, "cache_writable", input.cacheDir, "binary cache is writable", {
-        path: input.cacheDir,
-      }),
-    ],
-    changes: [change("file", archive, input.cached ? "none" : "create")],
-    depends_on: [],
-    estimated_ms: input.cached ? EST.downloadCached : EST.download,
-  }));
-  const installId = (host: string) => `install-binaries-${host}`;
-  for (const host of hosts) {
-    const roles = new Set(
-      procs.filter((p) => p.host === host).map((p) => (p.role === "mongos" ? "mongos" : "mongod")),
-    );
-    prepare.push(op({
-      id: installId(host),
-      type: "upload_file",
-      description: `Install ${r.version} binaries on ${host}`,
-      target: {
-        type: "host",
-        name: host,
-        host,
-        params: {
-          kind: "binaries",
-          source_dir: path.join(input.cacheDir, `${r.variant}-${r.version}-${r.platform}`, "bin"),
-          dest_dir: binDir(host),
-          files: [...roles].sort().join(","),
-          sha256: r.sha256,
-        },
-      },
-      pre_conditions: [
-        check(
-          `${installId(host)}:archive`,
-          "archive_checksum",
-          archive,
-          "downloaded archive matches its sha256",
-          { path: archive, sha256: r.sha256 },
-        ),
-      ],
-      changes: [change("directory", `${host}:${binDir(host)}`, "create")],
-      depends_on: [downloadId],
-      estimated_ms: EST.install,
-    }));
-  }
-  for (const p of procs) {
-    const dirs = p.role === "mongos"
-      ? [p.dirs.deploy, p.dirs.log, p.dirs.config]
-      : [p.dirs.deploy, p.dirs.data, p.dirs.log, p.dirs.config];
-    prepare.push(op({
-      id: `mkdir-${p.id}`,
-      type: "create_directory",
-      description: `Create directories for ${p.id}`,
-      target: {
-        type: "host",
-        name: p.host,
-        host: p.host,
-        port: p.port,
-        params: { paths: JSON.stringify(dirs), mode: "0750" },
-      },
-      pre_conditions: [
-        check(
-          `mkdir-${p.id}:disk`,
-          "disk_space",
-          p.host,
-          "enough free disk for the data directory",
-          { path: p.dirs.deploy, min_mb: p.role === "mongos" ? 10 : 100 },
-        ),
-      ],
-      changes: dirs.map((d) => change("directory", `${p.host}:${d}`, "create")),
-      depends_on: [],
-      estimated_ms: EST.mkdir,
-    }));
-    const content = renderConfig(p, configDb);
-    const staged = path.join(input.clusterDir, "staging", `${p.id}.conf`);
-    prepare.push(op({
-      id: `config-${p.id}`,
-      type: "generate_config",
-      description: `Generate configuration for ${p.id}`,
-      target: {
-        type: "process",
-        name: p.id,
-        host: p.host,
-        port: p.port,
-        params: { content, staged_path: staged },
-      },
-      changes: [change("file", staged, "create")],
-      depends_on: [],
-      estimated_ms: EST.genConfig,
-    }));
-    prepare.push(op({
-      id: `upload-config-${p.id}`,
-      type: "upload_file",
-      description: `Upload configuration of ${p.id}`,
-      target: {
-        type: "process",
-        name: p.id,
-        host: p.host,
-        port: p.port,
-        params: {
-          kind: "file",
-          source: staged,
-          dest: configFilePath(p),
-          mode: "0640",
-          content_sha256: "",
-        },
-      },
-      changes: [change("file", `${p.host}:${configFilePath(p)}`, "create")],
-      depends_on: [`config-${p.id}`, `mkdir-${p.id}`],
-      estimated_ms: EST.upload,
-    }));
-  }
-
-  // ---- deploy / initialize
-  const startOp = (p: ProcessSpec, deps: string[]): PlannedOperation => {
-    const binary = path.join(binDir(p.host), "bin", p.role === "mongos" ? "mongos" : "mongod");
-    const checks: SafetyCheck[] = [
-      check(
-        `start-${p.id}:port`,
-        "port_available",
-        `${p.host}:${p.port}`,
-        `port ${p.port} is free on ${p.host}`,
-        { host: p.host, port: p.port },
-      ),
-      check(
-        `start-${p.id}:binary`,
-        "binary_present",
-        `${p.host}:${binary}`,
-        "binary is installed and matches the verified download",
-        {
-          host: p.host,
-          path: binary,
-          source: path.join(
-            input.cacheDir,
-            `${r.variant}-${r.version}-${r.platform}`,
-            "bin",
-            path.basename(binary),
-          ),
-        },
-      ),
-      check(
-        `start-${p.id}:config`,
-        "config_valid",
-        `${p.host}:${configFilePath(p)}`,
-        "configuration file is present and valid",
-        { host: p.host, path: configFilePath(p), port: p.port },
-      ),
-      check(
-        `start-${p.id}:not-running`,
-        "process_not_running",
-        `${p.host}:${pidFilePath(p)}`,
-        "no process of this node is already running",
-        { host: p.host, pid_file: pidFilePath(p) },
-      ),
-    ];
-    if (p.role === "mongos" && cfgSet) {
-      checks.push(
-        check(
-          `start-${p.id}:deps`,
-          "dependencies_running",
-          cfgSet.name,
-          "config servers are running",
-          { members: cfgSet.members.map((m) => `${m.host}:${m.port}`) },
-        ),
-      );
-    }
-    return op({
-      id: `start-${p.id}`,
-      type: "start_process",
-      description: `Start ${describeRole(p)} ${p.host}:${p.port}`,
-      target: {
-        type: "process",
-        name: p.id,
-        host: p.host,
-        port: p.port,
-        params: {
-          role: p.role,
-          binary,
-          config: configFilePath(p),
-          pid_file: pidFilePath(p),
-          log: logFilePath(p),
-          ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
-        },
-      },
-      pre_conditions: checks,
-      changes: [
-        change("process", p.id, "start", { host: p.host, port: p.port }),
-        change("port", `${p.host}:${p.port}`, "create"),
-      ],
-      depends_on: deps,
-      estimated_ms: EST.start,
-    });
+  const c: StepContext = {
+    input,
+    t,
+    kind,
+    procs,
+    sets,
+    cfgSet,
+    configDb,
+    hosts,
+    r,
+    binDir,
+    archive,
   };
-  const waitOp = (p: ProcessSpec): PlannedOperation =>
-    op({
-      id: `wait-${p.id}`,
-      type: "wait_for_process",
-      description: `Wait for ${describeRole(p)} ${p.host}:${p.port}`,
-      target: {
-        type: "process",
-        name: p.id,
-        host: p.host,
-        port: p.port,
-        params: { timeout_ms: p.role === "mongos" ? "60000" : "30000" },
-      },
-      depends_on: [`start-${p.id}`],
-      estimated_ms: EST.wait,
-    });
-  const prepDeps = (p: ProcessSpec) => [`upload-config-${p.id}`, installId(p.host)];
-
-  const deploy: PlannedOperation[] = [];
-  const dataProcs = [
-    ...procs.filter((p) => p.role === "config"),
-    ...procs.filter((p) => p.role === "mongod"),
-  ];
-  for (const p of dataProcs) deploy.push(startOp(p, prepDeps(p)));
-  for (const p of dataProcs) deploy.push(waitOp(p));
-  // Keep the specification's order: config servers first, then the shard members.
-  const byId = new Map(procs.map((p) => [p.id, p]));
-  deploy.sort((a, b) => rank(a, byId) - rank(b, byId));
-
-  const initialize: PlannedOperation[] = [];
-  const initId = (set: string) => `init-rs-${set}`;
-  for (const s of [...sets].sort((a, b) => Number(b.configsvr) - Number(a.configsvr))) {
-    const members = s.members.map((m, i) => ({
-      _id: i,
-      host: `${m.host}:${m.port}`,
-      ...(m.priority !== 1 ? { priority: m.priority } : {}),
-      ...(m.votes !== 1 ? { votes: m.votes } : {}),
-      ...(m.hidden ? { hidden: true } : {}),
-      ...(m.arbiterOnly ? { arbiterOnly: true } : {}),
-    }));
-    const config = { _id: s.name, ...(s.configsvr ? { configsvr: true } : {}), members };
-    initialize.push(op({
-      id: initId(s.name),
-      type: "init_replica_set",
-      description: `Initialize ${s.configsvr ? "config" : s.name} replica set`,
-      target: {
-        type: "replica_set",
-        name: s.name,
-        host: s.members[0].host,
-        port: s.members[0].port,
-        params: { config: JSON.stringify(config), timeout_ms: "60000" },
-      },
-      pre_conditions: [
-        check(
-          `${initId(s.name)}:members`,
-          "members_reachable",
-          s.name,
-          "every member answers hello",
-          { members: members.map((m) => m.host) },
-        ),
-      ],
-      changes: [change("replica_set", s.name, "create", config)],
-      depends_on: s.members.map((m) => `wait-${m.id}`),
-      parallel: true,
-      estimated_ms: EST.initSet,
-    }));
-  }
-  const mongoses = procs.filter((p) => p.role === "mongos");
-  for (const p of mongoses) {
-    initialize.push(startOp(p, [...prepDeps(p), initId(cfgSet!.name)]));
-    initialize.push(waitOp(p));
-  }
-  if (kind === "sharded") {
-    const router = mongoses[0];
-    for (const s of sets.filter((x) => !x.configsvr)) {
-      const seed = `${s.name}/${s.members.map((m) => `${m.host}:${m.port}`).join(",")}`;
-      initialize.push(op({
-        id: `add-shard-${s.name}`,
-        type: "add_shard",
-        description: `Add ${s.name} to cluster`,
-        target: {
-          type: "replica_set",
-          name: s.name,
-          host: router.host,
-          port: router.port,
-          params: { shard: seed, name: s.name },
-        },
-        pre_conditions: [
-          check(
-            `add-shard-${s.name}:router`,
-            "members_reachable",
-            `${router.host}:${router.port}`,
-            "mongos answers hello",
-            { members: [`${router.host}:${router.port}`] },
-          ),
-        ],
-        changes: [change("shard", s.name, "create", { host: seed })],
-        depends_on: [`wait-${router.id}`, initId(s.name)],
-        estimated_ms: EST.addShard,
-      }));
-    }
-  }
-
-  // ---- finalize
-  const finalize: PlannedOperation[] = [];
-  // Health is checked once everything has settled: the sinks of the deploy and initialize
-  // operations (each of them already depends on the rest).
-  const needed = new Set([...deploy, ...initialize].flatMap((o) => o.depends_on));
-  const everyLeaf = [...deploy, ...initialize].filter((o) => !needed.has(o.id)).map((o) => o.id);
-  finalize.push(op({
-    id: "verify-health",
-    type: "verify_health",
-    description: "Verify cluster health",
-    target: {
-      type: "cluster",
-      name: input.clusterName,
-      params: {
-        kind,
-        processes: JSON.stringify(
-          procs.map((p) => ({
-            id: p.id,
-            host: p.host,
-            port: p.port,
-            role: p.role,
-            replica_set: p.replicaSet,
-          })),
-        ),
-        shards: JSON.stringify(
-          sets.filter((s) => !s.configsvr && kind === "sharded").map((s) => s.name),
-        ),
-        timeout_ms: "30000",
-      },
-    },
-    depends_on: everyLeaf,
-    parallel: false,
-    estimated_ms: EST.verify,
-  }));
-  finalize.push(op({
-    id: "save-metadata",
-    type: "save_metadata",
-    description: "Save cluster metadata",
-    target: {
-      type: "cluster",
-      name: input.clusterName,
-      params: { path: path.join(input.clusterDir, "meta.yaml") },
-    },
-    changes: [change("file", path.join(input.clusterDir, "meta.yaml"), "create")],
-    depends_on: ["verify-health"],
-    parallel: false,
-    estimated_ms: EST.save,
-  }));
+  const prepare = prepareOps(c);
+  const { deploy, initialize } = deployAndInitializeOps(c);
+  const finalize = finalizeOps(c, deploy, initialize);
 
   const hooksFor = (event: Hook["event"], phase: string) =>
     input.hooks.find((h) => h.event === event && (!h.phase || h.phase === phase));
@@ -516,21 +133,6 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
 
 function hostRoot(_t: Topology, deployRoot: string, _host: string): string {
   return deployRoot;
-}
-
-function describeRole(p: ProcessSpec): string {
-  return p.role === "config"
-    ? "config server"
-    : p.role === "mongos"
-    ? "mongos"
-    : p.replicaSet
-    ? `${p.replicaSet} member`
-    : "mongod";
-}
-
-function rank(o: PlannedOperation, procs: Map<string, ProcessSpec>): number {
-  const p = procs.get(o.target.name);
-  return (p?.role === "config" ? 0 : 2) + (o.type === "wait_for_process" ? 1 : 0);
 }
 
 /** A phase's duration if its operations ran with unlimited parallelism (its critical path). */

@@ -342,14 +342,14 @@ const replSetStepUp: Handler = async (ctx) => {
     throw new CommandError("Election failed.", 125, "CommandFailed");
   }
   r.stepDownUntil = 0;
-  if (!(await r.stand("step up request"))) {
+  if (!(await r.election.stand("step up request"))) {
     throw new CommandError("Election failed.", 125, "CommandFailed");
   }
   return {};
 };
 
 const replSetHeartbeat: Handler = (ctx) => repl(ctx).onHeartbeat(ctx.body);
-const replSetRequestVotes: Handler = (ctx) => repl(ctx).onRequestVotes(ctx.body);
+const replSetRequestVotes: Handler = (ctx) => repl(ctx).election.onRequestVotes(ctx.body);
 const replSetUpdatePosition: Handler = (ctx) => repl(ctx).onUpdatePosition(ctx.body);
 const replSetFreeze: Handler = (ctx) => {
   const r = repl(ctx);

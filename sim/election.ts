@@ -1,0 +1,195 @@
+/**
+ * Elections of a simulated replica-set member, as MongoDB runs them (protocol version 1): terms,
+ * one vote per term, the freshest data wins votes, higher priority stands first, priority
+ * takeover, and a primary that cannot see a majority steps down.
+ */
+import { type Document, ObjectId, Timestamp } from "bson";
+import type { ReplSet } from "./replset.ts";
+import { tsGte } from "./replset.ts";
+
+export class Election {
+  /** Last time a primary was heard from (or an election was held). */
+  lastPrimaryContact = Date.now();
+  /** Whether this member has seen any primary since its config was installed. */
+  everHadPrimary = false;
+  private noPrimaryJitter = Math.random() * 100;
+  private standing = false;
+
+  constructor(private readonly rs: ReplSet) {}
+
+  contact(): void {
+    this.lastPrimaryContact = Date.now();
+  }
+
+  checkMajority(): void {
+    if (this.rs.state !== 1) return;
+    const now = Date.now();
+    const me = this.rs.self();
+    let votes = 0;
+    for (const m of this.rs.voters()) {
+      if (m._id === me?._id) votes++;
+      else {
+        const v = this.rs.views.get(m._id);
+        if (v && (v.health === 1 || now - v.since < this.rs.electionTimeoutMs)) votes++;
+      }
+    }
+    if (votes * 2 <= this.rs.voters().length) {
+      this.rs.server.log.info(
+        "REPL",
+        21809,
+        "ReplCoord",
+        "Can't see a majority of the set, relinquishing primary",
+      );
+      this.rs.stepDown(0);
+    }
+  }
+
+  async check(): Promise<void> {
+    const me = this.rs.self();
+    if (
+      this.rs.state !== 2 || !this.rs.electable(me) || this.standing ||
+      Date.now() < this.rs.stepDownUntil
+    ) return;
+    const now = Date.now();
+    const primary = this.rs.primaryId !== undefined
+      ? this.rs.views.get(this.rs.primaryId)
+      : undefined;
+    const primaryAlive = primary?.health === 1 &&
+      now - this.lastPrimaryContact < this.rs.electionTimeoutMs;
+    if (primaryAlive) {
+      // Priority takeover: a caught-up member of higher priority replaces the primary.
+      const pm = this.rs.member(this.rs.primaryId!);
+      if (
+        (me!.priority ?? 1) > (pm?.priority ?? 1) &&
+        tsGte(this.rs.lastApplied(), primary!.optime) &&
+        now - this.lastPrimaryContact < this.rs.electionTimeoutMs
+      ) {
+        if (now - (primary!.since ?? now) > this.rs.electionTimeoutMs) {
+          await this.stand("priority takeover");
+        }
+      }
+      return;
+    }
+    // Members of higher priority that are up and as fresh as us go first.
+    const higher = this.rs.members().filter((m) =>
+      m._id !== me!._id && this.rs.electable(m) && (m.priority ?? 1) > (me!.priority ?? 1) &&
+      this.rs.views.get(m._id)?.health === 1 &&
+      tsGte(this.rs.views.get(m._id)?.optime, this.rs.lastApplied())
+    );
+    const waited = now - this.lastPrimaryContact;
+    const rank = higher.length;
+    // A new set's top-priority member stands as soon as it hears from a majority; later
+    // elections wait out the election timeout first, as a missing primary may only be slow.
+    const heard =
+      this.rs.voters().filter((m) => m._id === me!._id || this.rs.views.get(m._id)?.health === 1)
+        .length;
+    const fresh = !this.everHadPrimary && rank === 0 && heard * 2 > this.rs.voters().length;
+    const threshold = fresh
+      ? this.rs.electionDelayMs
+      : this.rs.electionTimeoutMs * (rank === 0 ? 0.5 : 2 + rank) +
+        this.noPrimaryJitter + this.rs.electionDelayMs;
+    if (waited < threshold) return;
+    await this.stand("no primary");
+  }
+
+  async stand(reason: string): Promise<boolean> {
+    if (this.standing || this.rs.state !== 2) return false;
+    this.standing = true;
+    try {
+      const me = this.rs.self()!;
+      const term = this.rs.term + 1;
+      this.rs.store.repl.term = term;
+      this.rs.store.repl.votedFor = { term, candidate: me._id };
+      this.rs.store.flush();
+      this.rs.server.log.info("ELECTION", 21438, "ReplCoord", "Starting an election", {
+        reason,
+        term,
+      });
+      let votes = (me.votes ?? 1) > 0 ? 1 : 0;
+      const others = this.rs.voters().filter((m) => m._id !== me._id);
+      await Promise.all(others.map(async (m) => {
+        try {
+          const r = await this.rs.server.peers.run(m.host, "admin", {
+            replSetRequestVotes: 1,
+            setName: this.rs.setName,
+            dryRun: false,
+            term,
+            candidateIndex: me._id,
+            configVersion: this.rs.config!.version,
+            lastAppliedOpTime: this.rs.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
+          }, Math.max(500, this.rs.electionTimeoutMs));
+          if (r.voteGranted) votes++;
+          else if (Number(r.term) > this.rs.term) this.rs.setTerm(Number(r.term));
+        } catch {
+          // An unreachable voter does not vote.
+        }
+      }));
+      if (this.rs.term === term && this.rs.state === 2 && votes * 2 > this.rs.voters().length) {
+        this.becomePrimary();
+        return true;
+      }
+      this.lastPrimaryContact = Date.now();
+      this.noPrimaryJitter = Math.random() * 200;
+      return false;
+    } finally {
+      this.standing = false;
+    }
+  }
+
+  onRequestVotes(req: Document): Document {
+    const term = Number(req.term);
+    if (term < this.rs.term) {
+      return {
+        term: this.rs.term,
+        voteGranted: false,
+        reason: `candidate's term (${term}) is lower than mine (${this.rs.term})`,
+      };
+    }
+    if (term > this.rs.term) this.rs.setTerm(term);
+    const voted = this.rs.store.repl.votedFor;
+    if (voted && voted.term === term && voted.candidate !== req.candidateIndex) {
+      return {
+        term: this.rs.term,
+        voteGranted: false,
+        reason: `already voted for another candidate (${voted.candidate}) this term (${term})`,
+      };
+    }
+    if ((req.configVersion ?? 0) < (this.rs.config?.version ?? 0)) {
+      return {
+        term: this.rs.term,
+        voteGranted: false,
+        reason: "candidate's config version is older than mine",
+      };
+    }
+    if (!tsGte(req.lastAppliedOpTime, this.rs.lastApplied())) {
+      return {
+        term: this.rs.term,
+        voteGranted: false,
+        reason: "candidate's data is staler than mine",
+      };
+    }
+    this.rs.store.repl.votedFor = { term, candidate: req.candidateIndex };
+    this.rs.store.flush();
+    this.lastPrimaryContact = Date.now();
+    return { term: this.rs.term, voteGranted: true, reason: "" };
+  }
+
+  private becomePrimary(): void {
+    this.everHadPrimary = true;
+    this.rs.state = 1;
+    this.rs.primaryId = this.rs.self()!._id;
+    // As mongod does: the term inside a max-timestamp ObjectId, so drivers see it grow per election.
+    this.rs.electionId = new ObjectId("7fffffff" + this.rs.term.toString(16).padStart(16, "0"));
+    this.rs.electionDate = new Date();
+    this.rs.stepDownUntil = 0;
+    this.rs.appendOplog([{ op: "n", ns: "", o: { msg: "new primary" } }]);
+    this.rs.server.log.info(
+      "REPL",
+      21331,
+      "ReplCoord",
+      "Transition to primary complete; database writes are now permitted",
+      { term: this.rs.term },
+    );
+    this.rs.heartbeatRound();
+  }
+}
