@@ -523,3 +523,111 @@ Deno.test("download mirror: full.json lists 6.0, 7.0 and 8.0 with sha256 of tarb
   const list = await new Deno.Command("tar", { args: ["-tzf", file], stdout: "piped" }).output();
   assert.match(new TextDecoder().decode(list.stdout), /\/bin\/mongod\n.*\/bin\/mongos/s);
 });
+
+Deno.test("simulator: CRUD through the driver (cursors with getMore, counts, deletes, drops, listings) and persistence across restarts", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [port] = freePorts(1);
+    await startMongod(bin, dir, port);
+    const uri = `mongodb://localhost:${port}/`;
+    let c = new MongoClient(uri);
+    try {
+      const coll = c.db("shop").collection("items");
+      await coll.insertMany(Array.from({ length: 250 }, (_, i) => ({ i, even: i % 2 === 0 })));
+      const all = await coll.find({}, { batchSize: 40 }).sort({ i: -1 }).toArray();
+      assert.equal(all.length, 250, "getMore fetched every batch");
+      assert.equal(all[0].i, 249);
+      assert.equal(await coll.countDocuments({ even: true }), 125);
+      assert.equal(await coll.estimatedDocumentCount(), 250);
+      assert.deepEqual(
+        await coll.find({ i: { $in: [3, 5] } }).project({ _id: 0, i: 1 }).toArray(),
+        [{ i: 3 }, { i: 5 }],
+      );
+      await coll.updateOne({ i: 7 }, { $set: { tag: "seven" } });
+      assert.equal((await coll.findOne({ i: 7 }))?.tag, "seven");
+      assert.equal((await coll.deleteMany({ i: { $gte: 200 } })).deletedCount, 50);
+      await assert.rejects(
+        coll.insertOne({ _id: all[all.length - 1]._id, dup: true }),
+        (e: { code: number }) => e.code === 11000,
+      );
+      await c.db("shop").collection("tmp").insertOne({ x: 1 });
+      assert.deepEqual((await c.db("shop").listCollections().toArray()).map((x) => x.name).sort(), [
+        "items",
+        "tmp",
+      ]);
+      assert.ok(await c.db("shop").collection("tmp").drop());
+      const dbs = await c.db("admin").admin().listDatabases();
+      assert.ok(dbs.databases.some((d) => d.name === "shop"));
+      const opts = await c.db("admin").command({ getCmdLineOpts: 1 });
+      assert.equal(opts.parsed.net.port, String(port));
+      assert.equal((await c.db("admin").command({ serverStatus: 1 })).process, "mongod");
+    } finally {
+      await c.close();
+    }
+    // Documents survive a clean restart from the same dbpath.
+    Deno.kill(pidOf(dir, port), "SIGTERM");
+    await waitFor(async () =>
+      !(await Deno.connect({ hostname: "127.0.0.1", port }).then(
+        (s) => (s.close(), true),
+        () => false,
+      )) || undefined
+    );
+    assert.equal((await startMongod(bin, dir, port, ["--logappend"])).code, 0);
+    c = new MongoClient(uri);
+    try {
+      assert.equal(await c.db("shop").collection("items").countDocuments(), 200);
+      assert.equal((await c.db("shop").collection("items").findOne({ i: 7 }))?.tag, "seven");
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+Deno.test("simulator: shutdown on a primary hands over to a secondary first; shutdown with force stops a lone primary", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [a, b, solo] = freePorts(3);
+    for (const p of [a, b]) await startMongod(bin, dir, p, ["--replSet", "rs0"]);
+    await admin(a, {
+      replSetInitiate: {
+        _id: "rs0",
+        members: [{ _id: 0, host: `localhost:${a}`, priority: 2 }, {
+          _id: 1,
+          host: `localhost:${b}`,
+        }],
+      },
+    });
+    await waitFor(
+      async () => ((await admin(a, { hello: 1 })).isWritablePrimary ? true : undefined),
+    );
+    await waitFor(async () =>
+      ((await admin(a, { replSetGetStatus: 1 })) as { members: { health: number }[] }).members
+        .every((m) => m.health === 1) || undefined
+    );
+    await admin(a, { shutdown: 1, timeoutSecs: 5 }).catch(() => {}); // the socket just closes
+    await waitFor(
+      async () => ((await admin(b, { hello: 1 })).isWritablePrimary ? true : undefined),
+    );
+    await waitFor(async () =>
+      !(await Deno.connect({ hostname: "127.0.0.1", port: a }).then(
+        (s) => (s.close(), true),
+        () => false,
+      )) || undefined
+    );
+    // A lone primary (no secondary to hand over to) stops with force.
+    await startMongod(bin, dir, solo, ["--replSet", "solo"]);
+    await admin(solo, { replSetInitiate: {} });
+    await waitFor(
+      async () => ((await admin(solo, { hello: 1 })).isWritablePrimary ? true : undefined),
+    );
+    const st = await admin(solo, { replSetGetStatus: 1 });
+    assert.equal(st.set, "solo");
+    await admin(solo, { shutdown: 1, force: true }).catch(() => {});
+    await waitFor(async () =>
+      !(await Deno.connect({ hostname: "127.0.0.1", port: solo }).then(
+        (s) => (s.close(), true),
+        () => false,
+      )) || undefined
+    );
+  });
+});
