@@ -313,3 +313,64 @@ Deno.test("state list, checkpoints and unlock", async () => {
     await killAll(home);
   }
 });
+
+Deno.test("Ctrl-C during an apply: running operations finish, the state is paused, resume completes", async () => {
+  const home = await tempHome();
+  const ports = freePorts(10);
+  try {
+    const { plan_id } = await planOnly(home, ports);
+    const child = spawnMup(
+      ["plan", "apply", plan_id, "--auto-approve", "--parallelism", "2"],
+      home,
+    );
+    const stateDir = path.join(clusterDir(home, "c1"), "state");
+    const t0 = Date.now();
+    let sent = false;
+    while (!sent && Date.now() - t0 < 30_000) {
+      const names = await Array.fromAsync(Deno.readDir(stateDir)).catch(() =>
+        [] as Deno.DirEntry[]
+      );
+      for (const e of names.filter((n) => n.name.endsWith(".journal"))) {
+        const lines = await Journal.read(path.join(stateDir, e.name)) as {
+          kind: string;
+          state?: { id: string; status: string };
+        }[];
+        if (
+          lines.some((l) =>
+            l.kind === "op" && l.state?.id.startsWith("start-") && l.state.status === "running"
+          )
+        ) {
+          child.kill("SIGINT");
+          sent = true;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(sent);
+    const out = await child.output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 1);
+    assert.match(
+      new TextDecoder().decode(out.stderr),
+      /Interrupted: letting running operations finish, then saving state/,
+    );
+    assert.match(
+      stdout,
+      /Apply interrupted during phase 2 \(deploy\); running operations were allowed to finish\./,
+    );
+    assert.match(stdout, /To resume: mup plan resume c1/);
+    const st = await currentState(home, "c1");
+    assert.equal(st.status, "paused");
+    assert.equal(
+      Object.values(st.operation_states).filter((o) => o.status === "running").length,
+      0,
+      "nothing left half-recorded",
+    );
+    const resumed = await mup(["plan", "resume", "c1"], { home });
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    await healthy(ports);
+    await noneTwice(home);
+  } finally {
+    await killAll(home);
+  }
+});

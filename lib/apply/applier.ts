@@ -341,7 +341,8 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     });
     failure = result.failed[0];
     if (!failure && result.aborted) {
-      failure = { id: "interrupted", error: new Error("interrupted") };
+      // Interrupted (Ctrl-C): nothing failed; the apply is paused and resumable.
+      failure = { id: "interrupted", error: new Paused("interrupted by the user") };
     }
   }
   if (!failure) {

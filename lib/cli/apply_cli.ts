@@ -95,10 +95,15 @@ export async function runApply(
       );
     }
     if (!opts.autoApprove) {
-      if (!opts.json) console.log(describeEffects(plan) + "\n");
-      const answer = await readLine("Do you want to continue? (yes/no): ");
+      // Under --json, stdout carries only events: the question goes to stderr.
+      const say = opts.json ? console.error : console.log;
+      say(describeEffects(plan) + "\n");
+      const answer = await readLine(
+        "Do you want to continue? (yes/no): ",
+        opts.json ? "stderr" : "stdout",
+      );
       if (answer?.trim() !== "yes") {
-        console.log("Apply cancelled.");
+        say("Apply cancelled.");
         return 1;
       }
     }

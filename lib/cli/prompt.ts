@@ -2,8 +2,11 @@ import { confirm, select } from "@inquirer/prompts";
 import type { SafetyDecision } from "../apply/applier.ts";
 
 /** One line from standard input (works with a terminal and with a pipe); undefined at EOF. */
-export async function readLine(prompt: string): Promise<string | undefined> {
-  await Deno.stdout.write(new TextEncoder().encode(prompt));
+export async function readLine(
+  prompt: string,
+  to: "stdout" | "stderr" = "stdout",
+): Promise<string | undefined> {
+  await (to === "stderr" ? Deno.stderr : Deno.stdout).write(new TextEncoder().encode(prompt));
   const buf = new Uint8Array(1);
   const bytes: number[] = [];
   while (true) {

@@ -114,7 +114,11 @@ export class PlainRenderer {
     const phase = plan.phases.find((p) => p.name === e.phase);
     if (e.status === "paused") {
       this.write(
-        `\nApply paused at phase ${phase?.order ?? "?"}, operation ${e.failed_operation}.`,
+        e.failed_operation === "interrupted"
+          ? `\nApply interrupted during phase ${
+            phase?.order ?? "?"
+          } (${e.phase}); running operations were allowed to finish.`
+          : `\nApply paused at phase ${phase?.order ?? "?"}, operation ${e.failed_operation}.`,
       );
     } else {this.write(
         `\nApply failed at phase ${phase?.order ?? "?"}, operation ${e.failed_operation}.`,
