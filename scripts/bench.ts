@@ -24,6 +24,7 @@ import type { ApplyState } from "../lib/state/schema.ts";
 import { parseTopology } from "../lib/topology/load.ts";
 import { buildMirror } from "../sim/mirror.ts";
 import { syntheticPlan } from "../tests/synthetic.ts";
+import { signalPidFiles } from "./_pids.ts";
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const which = Deno.args.length ? Deno.args : ["plan", "scheduler", "deploy"];
@@ -189,20 +190,6 @@ async function cli(
   return out;
 }
 
-async function stopAll(dir: string): Promise<void> {
-  for await (const e of Deno.readDir(dir)) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory) await stopAll(p);
-    else if (e.name.endsWith(".pid")) {
-      try {
-        Deno.kill(Number((await Deno.readTextFile(p)).trim()), "SIGKILL");
-      } catch {
-        // Gone.
-      }
-    }
-  }
-}
-
 async function deployOnce(
   home: string,
   mirror: string,
@@ -246,7 +233,7 @@ async function deployOnce(
   ], env)).trim().split("\n").map((l) => JSON.parse(l));
   const done = events.find((e) => e.event === "apply_done");
   const state = JSON.parse(await cli(home, ["state", "show", name, "--json"]));
-  await stopAll(path.join(home, "storage", "clusters", name));
+  await signalPidFiles(path.join(home, "storage", "clusters", name), "SIGKILL");
   return { ms: done.ms, state };
 }
 

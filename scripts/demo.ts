@@ -9,6 +9,7 @@
 import * as path from "node:path";
 import { MongoClient } from "mongodb";
 import { buildMirror } from "../sim/mirror.ts";
+import { signalPidFiles } from "./_pids.ts";
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const keep = Deno.args.includes("--keep");
@@ -41,24 +42,11 @@ async function mup(args: string[], input?: string): Promise<number> {
 }
 
 async function stopCluster(): Promise<void> {
-  const deploy = path.join(home, "storage", "clusters", "demo", "deploy");
-  const pids: number[] = [];
-  for (const e of await Array.fromAsync(Deno.readDir(deploy)).catch(() => [] as Deno.DirEntry[])) {
-    for (const f of ["mongod.pid", "mongos.pid"]) {
-      const pid = Number(
-        (await Deno.readTextFile(path.join(deploy, e.name, f)).catch(() => "")).trim(),
-      );
-      if (pid) pids.push(pid);
-    }
-  }
-  for (const pid of pids) {
-    try {
-      Deno.kill(pid, "SIGTERM");
-    } catch {
-      // Already stopped.
-    }
-  }
-  console.log(`\nStopped ${pids.length} processes (run with --keep to leave the cluster running).`);
+  const n = await signalPidFiles(
+    path.join(home, "storage", "clusters", "demo", "deploy"),
+    "SIGTERM",
+  );
+  console.log(`\nStopped ${n} processes (run with --keep to leave the cluster running).`);
 }
 
 console.log(`mup demo: MUP_HOME=${home}`);

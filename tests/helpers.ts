@@ -1,6 +1,7 @@
 /** Shared test helpers: real processes, real ports, a real mirror; everything cleaned up. */
 import * as path from "node:path";
 import { buildMirror } from "../sim/mirror.ts";
+import { signalPidFiles } from "../scripts/_pids.ts";
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const MAIN = path.join(ROOT, "main.ts");
@@ -77,25 +78,7 @@ export async function tempHome(): Promise<string> {
 
 /** Kills every process whose pid file lies under `dir` (what a test deployed). */
 export async function killAll(dir: string): Promise<void> {
-  const pids: number[] = [];
-  const walk = async (d: string) => {
-    for await (const e of Deno.readDir(d)) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory) await walk(p);
-      else if (e.name.endsWith(".pid")) {
-        const pid = Number((await Deno.readTextFile(p).catch(() => "")).trim());
-        if (pid > 0) pids.push(pid);
-      }
-    }
-  };
-  await walk(dir).catch(() => {});
-  for (const pid of pids) {
-    try {
-      Deno.kill(pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
+  await signalPidFiles(dir, "SIGKILL");
 }
 
 export async function writeTopology(dir: string, name: string, text: string): Promise<string> {
