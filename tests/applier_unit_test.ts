@@ -137,3 +137,61 @@ Deno.test("StateStore.load() ignores a torn last journal line (crash mid-write)"
   assert.equal(loaded.status, "completed");
   assert.equal(loaded.operation_states["prepare-0-0"].status, "completed");
 });
+
+Deno.test("a failed safety check: skip marks the operation skipped and goes on; retry re-runs the check", async () => {
+  const plan = syntheticPlan(2, 1, 2);
+  const guarded = plan.phases[0].operations[0];
+  guarded.pre_conditions = [{
+    id: "c1",
+    description: "port free",
+    check_type: "port_available",
+    target: "mock:4000",
+    params: { host: "mock", port: 4000 },
+    required: true,
+  }];
+  const { sealPlan } = await import("../lib/plan/hash.ts");
+  const sealed = sealPlan(plan);
+  const mock = new MockExecutor();
+  mock.busyPorts.add(4000);
+  const decisions: string[] = [];
+  const skipped = await apply({
+    plan: sealed,
+    planPath: "/p",
+    store: await store(),
+    executors: mock,
+    parallelism: 2,
+    onSafetyFailure: (op, check, outcome) => {
+      decisions.push(`${op.id}:${check.check_type}:${outcome.status}`);
+      return Promise.resolve("skip");
+    },
+  });
+  assert.equal(skipped.status, "completed");
+  assert.equal(skipped.operation_states[guarded.id].status, "skipped");
+  assert.match(
+    skipped.operation_states[guarded.id].error!,
+    /skipped by the user after safety check port_available failed/,
+  );
+  assert.ok(!mock.dirs.has(`/synthetic/${guarded.id}`), "a skipped operation does nothing");
+  assert.ok(mock.dirs.has("/synthetic/prepare-0-1"), "its dependents still ran");
+  assert.deepEqual(decisions, [`${guarded.id}:port_available:Port now in use`]);
+
+  const mock2 = new MockExecutor();
+  mock2.busyPorts.add(4000);
+  let asked = 0;
+  const retried = await apply({
+    plan: sealed,
+    planPath: "/p",
+    store: await store(),
+    executors: mock2,
+    parallelism: 2,
+    onSafetyFailure: () => {
+      asked++;
+      if (asked === 2) mock2.busyPorts.clear(); // the operator fixed it
+      return Promise.resolve("retry");
+    },
+  });
+  assert.equal(retried.status, "completed");
+  assert.equal(asked, 2);
+  assert.equal(retried.operation_states[guarded.id].retries, 2);
+  assert.ok(mock2.dirs.has(`/synthetic/${guarded.id}`));
+});
