@@ -47,15 +47,43 @@ const ROLE: Record<string, [string, string]> = {
   mongos: ["mongos", "mongos processes"],
 };
 
+function roleNames(plan: Plan, role: string): [string, string] {
+  if (plan.kind !== "sharded" && role === "mongod") return ["mongod", "mongod processes"];
+  return ROLE[role] ?? [role, `${role}s`];
+}
+
+/** The line `plan show` gives a group, in the future tense (Example 1, step 2). */
+export function groupPlanLine(plan: Plan, g: OpGroup): string {
+  const n = g.ops.length;
+  if (n === 1) return g.ops[0].description;
+  const [type, sub] = g.key.split(":");
+  const hosts = new Set(g.ops.map((x) => x.target.host)).size;
+  const names = roleNames(plan, sub);
+  switch (type) {
+    case "create_directory":
+      return `Create directories on ${plural(hosts, "host")} (data, logs, config)`;
+    case "generate_config":
+      return `Generate configuration files (${n} configs)`;
+    case "upload_file":
+      return sub === "binaries"
+        ? `Install ${plan.version} binaries on ${plural(hosts, "host")}`
+        : `Upload configuration files (${n} configs)`;
+    case "start_process":
+      return `Start ${n} ${names[1]}${g.ops.every((o) => o.parallel) ? " (parallel)" : ""}`;
+    case "wait_for_process":
+      return `Wait for ${names[1]} ready`;
+    default:
+      return `${g.ops[0].description} (+${n - 1} more)`;
+  }
+}
+
 /** The line shown once a group is done, in the past tense. */
 export function groupDoneLine(plan: Plan, g: OpGroup): string {
   const n = g.ops.length;
   const o = g.ops[0];
   const [type, sub] = g.key.split(":");
   const hosts = new Set(g.ops.map((x) => x.target.host)).size;
-  const names = plan.kind !== "sharded" && sub === "mongod"
-    ? ["mongod", "mongod processes"]
-    : ROLE[sub] ?? [sub, `${sub}s`];
+  const names = roleNames(plan, sub);
   switch (type) {
     case "download_binary":
       return `Downloaded MongoDB ${plan.version} (${plan.resources.download_size_mb}MB)`;

@@ -1,6 +1,7 @@
 import { criticalPath } from "../graph/mod.ts";
 import { planToDag } from "../plan/graph.ts";
-import type { Plan, PlannedOperation } from "../plan/schema.ts";
+import type { Plan } from "../plan/schema.ts";
+import { groupOperations, groupPlanLine } from "./groups.ts";
 import { formatDuration, plural, portRanges } from "../util/format.ts";
 
 const KIND = { standalone: "Standalone", replica_set: "Replica set", sharded: "Sharded cluster" };
@@ -25,64 +26,10 @@ export function describeTopology(plan: Plan): string {
   return KIND.standalone;
 }
 
-function roleOf(o: PlannedOperation): string {
-  return o.target.params.role ?? o.target.name.split("-")[0];
-}
-
-const ROLE_NAMES: Record<string, [string, string]> = {
-  config: ["config server", "config servers"],
-  mongod: ["shard mongod process", "shard mongod processes"],
-  mongos: ["mongos process", "mongos processes"],
-};
-
-/** One line per operation, or per group of alike operations, as in the specification's example. */
-export function summarizeOperations(plan: Plan, ops: PlannedOperation[]): string[] {
-  const groups: { key: string; ops: PlannedOperation[] }[] = [];
-  for (const o of ops) {
-    const key = o.type === "upload_file"
-      ? `${o.type}:${o.target.params.kind}`
-      : ["start_process", "wait_for_process"].includes(o.type)
-      ? `${o.type}:${roleOf(o)}`
-      : o.type;
-    const last = groups.find((g) =>
-      g.key === key &&
-      ["create_directory", "generate_config", "upload_file", "start_process", "wait_for_process"]
-        .includes(o.type)
-    );
-    if (last) last.ops.push(o);
-    else groups.push({ key, ops: [o] });
-  }
-  const standalone = plan.kind !== "sharded";
-  return groups.map(({ key, ops }) => {
-    const n = ops.length;
-    const hosts = new Set(ops.map((o) => o.target.host)).size;
-    if (n === 1) return ops[0].description;
-    const [type, sub] = key.split(":");
-    const names = standalone && sub === "mongod"
-      ? ["mongod process", "mongod processes"]
-      : ROLE_NAMES[sub] ?? [sub, sub + "s"];
-    switch (type) {
-      case "create_directory":
-        return `Create directories on ${plural(hosts, "host")} (data, logs, config)`;
-      case "generate_config":
-        return `Generate configuration files (${n} configs)`;
-      case "upload_file":
-        return sub === "binaries"
-          ? `Install ${plan.version} binaries on ${plural(hosts, "host")}`
-          : `Upload configuration files (${n} configs)`;
-      case "start_process":
-        return `Start ${n} ${names[1]}${ops.every((o) => o.parallel) ? " (parallel)" : ""}`;
-      case "wait_for_process":
-        return `Wait for ${names[1]} ready`;
-      default:
-        return `${ops[0].description} (+${n - 1} more)`;
-    }
-  });
-}
-
 export function renderPlan(plan: Plan, options: { path?: string } = {}): string {
   const r = plan.resources;
   const ops = plan.phases.flatMap((p) => p.operations);
+  const groups = groupOperations(plan);
   const dag = planToDag(plan);
   const cp = dag.valid ? criticalPath(dag) : { length: 0, path: [] };
   const roles = Object.entries(r.processes_by_role).map(([k, v]) => `${v} ${k}`).join(", ");
@@ -112,7 +59,9 @@ export function renderPlan(plan: Plan, options: { path?: string } = {}): string 
         ph.name.slice(1)
       } (estimated: ${ph.estimated_duration})`,
     );
-    for (const line of summarizeOperations(plan, ph.operations)) out.push(`     • ${line}`);
+    for (const g of groups.filter((x) => x.phase === ph.name)) {
+      out.push(`     • ${groupPlanLine(plan, g)}`);
+    }
     if (plan.kind !== "standalone" && ph.name === "finalize") {
       out.push("     • Display connection info");
     }
