@@ -5,7 +5,7 @@ import { splitHostPort } from "../mongo/client.ts";
 import { runningPid } from "../ops/process.ts";
 import type { SafetyCheck } from "../plan/schema.ts";
 import { portOwner } from "../preflight/ports.ts";
-import { sha256Hex } from "../util/hash.ts";
+import { sha256File } from "../util/file_hash.ts";
 import { isLocalHost } from "../topology/schema.ts";
 
 export interface CheckOutcome {
@@ -28,13 +28,11 @@ const RUNNERS: Record<string, Runner> = {
     return { ok: false, status: `Port now in use${pid ? ` by PID ${pid}` : ""}` };
   },
   async binary_present(c, ex) {
-    const data = await ex.forHost(p(c, "host")).readFile(p(c, "path"));
-    if (!data) return { ok: false, status: `binary ${p(c, "path")} is missing` };
+    const actual = await ex.forHost(p(c, "host")).sha256(p(c, "path"));
+    if (!actual) return { ok: false, status: `binary ${p(c, "path")} is missing` };
     const source = c.params.source as string | undefined;
-    const expected = source
-      ? await Deno.readFile(source).then(sha256Hex, () => undefined)
-      : undefined;
-    if (expected && sha256Hex(data) !== expected) {
+    const expected = source ? await sha256File(source) : undefined;
+    if (expected && actual !== expected) {
       return {
         ok: false,
         status: `binary ${p(c, "path")} does not match the checksum of the verified download`,
@@ -102,14 +100,11 @@ const RUNNERS: Record<string, Runner> = {
     }
   },
   async archive_checksum(c) {
-    try {
-      const ok = sha256Hex(await Deno.readFile(p(c, "path"))) === p(c, "sha256");
-      return ok
-        ? { ok: true, status: "checksum matches" }
-        : { ok: false, status: `${p(c, "path")} does not match sha256 ${p(c, "sha256")}` };
-    } catch {
-      return { ok: false, status: `${p(c, "path")} is missing` };
-    }
+    const sha = await sha256File(p(c, "path"));
+    if (sha === undefined) return { ok: false, status: `${p(c, "path")} is missing` };
+    return sha === p(c, "sha256")
+      ? { ok: true, status: "checksum matches" }
+      : { ok: false, status: `${p(c, "path")} does not match sha256 ${p(c, "sha256")}` };
   },
 };
 

@@ -18,6 +18,8 @@ export interface Executor {
   writeFile(path: string, data: Uint8Array | string, mode?: number): Promise<void>;
   /** undefined when the file does not exist. */
   readFile(path: string): Promise<Uint8Array | undefined>;
+  /** sha256 of a file on the host (computed there), undefined when it does not exist. */
+  sha256(path: string): Promise<string | undefined>;
   mkdir(path: string, mode?: number): Promise<void>;
   exists(path: string): Promise<boolean>;
   remove(path: string): Promise<void>;

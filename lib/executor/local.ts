@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { portFree } from "../preflight/ports.ts";
+import { sha256File } from "../util/file_hash.ts";
 import type { Executor, RunResult } from "./executor.ts";
 
 /** The control machine itself: subprocesses and the filesystem. */
@@ -45,6 +46,10 @@ export class LocalExecutor implements Executor {
     } catch {
       return undefined;
     }
+  }
+
+  sha256(p: string): Promise<string | undefined> {
+    return sha256File(p);
   }
 
   async mkdir(p: string, mode = 0o755): Promise<void> {

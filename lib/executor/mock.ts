@@ -1,3 +1,4 @@
+import { sha256Hex } from "../util/hash.ts";
 import type { Executor, ExecutorFactory, RunResult } from "./executor.ts";
 
 /**
@@ -34,6 +35,10 @@ export class MockExecutor implements Executor, ExecutorFactory {
   }
   readFile(p: string): Promise<Uint8Array | undefined> {
     return Promise.resolve(this.files.get(p));
+  }
+  sha256(p: string): Promise<string | undefined> {
+    const data = this.files.get(p);
+    return Promise.resolve(data ? sha256Hex(data) : undefined);
   }
   mkdir(p: string): Promise<void> {
     this.calls.push(`mkdir ${p}`);

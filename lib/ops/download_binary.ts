@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { downloadVerified } from "../download/fetch.ts";
-import { sha256Hex } from "../util/hash.ts";
+import { sha256File } from "../util/file_hash.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 
 const MARKER = ".mup-complete";
@@ -19,7 +19,7 @@ export const downloadBinary: Operation = {
     const archive = param(ctx, "archive");
     const sha = param(ctx, "sha256");
     let downloaded = 0;
-    const cached = await Deno.readFile(archive).then((b) => sha256Hex(b) === sha, () => false);
+    const cached = (await sha256File(archive)) === sha;
     if (!cached) {
       downloaded = await downloadVerified(param(ctx, "url"), archive, sha, (done, total) => {
         ctx.progress(

@@ -1,9 +1,12 @@
 import * as path from "node:path";
-import { sha256Hex } from "../util/hash.ts";
+import type { Executor } from "../executor/executor.ts";
+import { sha256File } from "../util/file_hash.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 
-function same(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  return !!a && !!b && a.length === b.length && sha256Hex(a) === sha256Hex(b);
+/** The host's file has the local file's content (hashes computed where each file lives). */
+async function same(local: string, ex: Executor, remote: string): Promise<boolean> {
+  const want = await sha256File(local);
+  return want !== undefined && want === (await ex.sha256(remote));
 }
 
 /** Copies a file (kind=file) or the server binaries (kind=binaries) to a host. */
@@ -13,15 +16,13 @@ export const uploadFile: Operation = {
     if (ctx.op.target.params.kind === "binaries") {
       const src = param(ctx, "source_dir");
       for (const f of param(ctx, "files").split(",")) {
-        const local = await Deno.readFile(path.join(src, f)).catch(() => undefined);
-        if (!(same(local, await ex.readFile(path.join(param(ctx, "dest_dir"), "bin", f))))) {
+        if (!(await same(path.join(src, f), ex, path.join(param(ctx, "dest_dir"), "bin", f)))) {
           return false;
         }
       }
       return true;
     }
-    const local = await Deno.readFile(param(ctx, "source")).catch(() => undefined);
-    return same(local, await ex.readFile(param(ctx, "dest")));
+    return await same(param(ctx, "source"), ex, param(ctx, "dest"));
   },
   async run(ctx) {
     const ex = ctx.executors.forHost(ctx.op.target.host!);

@@ -7,7 +7,7 @@ import type {
   ValidationIssue,
   ValidationResult,
 } from "../plan/schema.ts";
-import { sha256Hex } from "../util/hash.ts";
+import { sha256File } from "../util/file_hash.ts";
 import { allocatePort } from "./ports.ts";
 import { isLocalHost, type Topology } from "../topology/schema.ts";
 
@@ -125,15 +125,11 @@ export async function preflight(
   let cached = false;
   await timed("binaries", async () => {
     const r = input.release;
-    try {
-      const bytes = await Deno.readFile(input.archivePath);
-      if (sha256Hex(bytes) === r.sha256) {
-        cached = true;
-        return { status: "passed", message: `MongoDB ${r.version} binary available (cached)` };
-      }
-    } catch {
-      // Not cached: check that it can be downloaded.
+    if ((await sha256File(input.archivePath)) === r.sha256) {
+      cached = true;
+      return { status: "passed", message: `MongoDB ${r.version} binary available (cached)` };
     }
+    // Not cached: check that it can be downloaded.
     if (/^https?:\/\//.test(r.url)) {
       const res = await fetch(r.url, { method: "HEAD" }).catch((e) => e as Error);
       if (res instanceof Error || !res.ok) {
