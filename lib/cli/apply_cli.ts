@@ -194,8 +194,8 @@ export async function findState(
   stateId: string | undefined,
 ): Promise<{ state: ApplyState; store: StateStore }> {
   if (stateId) {
-    const clusters = cluster ? [cluster] : (await ctx.store.list()).map((e) => e.cluster);
-    for (const c of new Set(clusters)) {
+    const clusters = cluster ? [cluster] : await ctx.store.clusters();
+    for (const c of clusters) {
       const store = new StateStore(ctx.store.clusterDir(c));
       if (await store.exists(stateId)) return { state: await store.load(stateId), store };
     }

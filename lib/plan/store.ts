@@ -32,8 +32,23 @@ export class PlanStore {
     return target;
   }
 
+  /** Every cluster with a directory in the store. */
+  clusters(): Promise<string[]> {
+    return listDir(path.join(this.root, "clusters"));
+  }
+
+  /** The file of a plan ID: save() names each plan `<plan-id>.json`, so no plan is read. */
+  async findById(planId: string): Promise<string | undefined> {
+    if (!/^[\w.-]+$/.test(planId)) return undefined;
+    for (const c of await this.clusters()) {
+      const file = this.planPath(c, planId);
+      if (await exists(file)) return file;
+    }
+    return undefined;
+  }
+
   async list(cluster?: string): Promise<PlanEntry[]> {
-    const clusters = cluster ? [cluster] : await listDir(path.join(this.root, "clusters"));
+    const clusters = cluster ? [cluster] : await this.clusters();
     const out: PlanEntry[] = [];
     for (const c of clusters) {
       const dir = path.join(this.clusterDir(c), "plans");
@@ -62,10 +77,9 @@ export class PlanStore {
       if (await exists(ref)) return ref;
       throw new MupError(`plan file ${ref} does not exist`);
     }
-    const all = await this.list();
-    const byId = all.find((e) => e.planId === ref);
-    if (byId) return byId.path;
-    const ofCluster = all.filter((e) => e.cluster === ref);
+    const byId = await this.findById(ref);
+    if (byId) return byId;
+    const ofCluster = await this.list(ref);
     if (ofCluster.length) return ofCluster[ofCluster.length - 1].path;
     throw new MupError(`no plan, plan ID or cluster named "${ref}"`, {
       hint: "`mup plan list` shows the saved plans",
@@ -88,14 +102,14 @@ export class PlanStore {
   }
 
   async delete(planId: string): Promise<string> {
-    const e = (await this.list()).find((x) => x.planId === planId);
-    if (!e) {
+    const file = await this.findById(planId);
+    if (!file) {
       throw new MupError(`no plan with ID "${planId}"`, {
         hint: "`mup plan list` shows the saved plans",
       });
     }
-    await Deno.remove(e.path);
-    return e.path;
+    await Deno.remove(file);
+    return file;
   }
 }
 
