@@ -24,15 +24,3 @@ export class MupError extends Error {
     return this.options.exitCode ?? 1;
   }
 }
-
-export function formatLocation(loc: SourceLocation): string {
-  let s = loc.file;
-  if (loc.line !== undefined) s += `:${loc.line}`;
-  if (loc.column !== undefined) s += `:${loc.column}`;
-  if (loc.path) s += ` (${loc.path})`;
-  return s;
-}
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -49,7 +49,6 @@ async function sha256File(file: string): Promise<string> {
 }
 
 async function makeTarball(
-  dir: string,
   top: string,
   version: string,
   variant: string,
@@ -75,7 +74,6 @@ async function makeTarball(
   } finally {
     await Deno.remove(work, { recursive: true });
   }
-  void dir;
 }
 
 export async function platformTargets(): Promise<{ arch: string; targets: string[] }> {
@@ -103,7 +101,7 @@ export async function buildMirror(dir: string, options: MirrorOptions = {}): Pro
     for (const target of targets) {
       const name = `mongodb-linux-${arch}-${target}-${version}`;
       const file = path.join(dir, "linux", `${name}.tgz`);
-      await makeTarball(dir, name, version, "mongo", launcher, file);
+      await makeTarball(name, version, "mongo", launcher, file);
       const sha256 = await sha256File(file);
       await Deno.writeTextFile(`${file}.sha256`, `${sha256}  ${name}.tgz\n`);
       downloads.push({
@@ -142,7 +140,7 @@ export async function buildMirror(dir: string, options: MirrorOptions = {}): Pro
       "tarball",
       `${name}.tar.gz`,
     );
-    await makeTarball(dir, name, spec.split("-")[0], "percona", launcher, file);
+    await makeTarball(name, spec.split("-")[0], "percona", launcher, file);
     await Deno.writeTextFile(`${file}.sha256sum`, `${await sha256File(file)}  ${name}.tar.gz\n`);
   }
   // Newest first, as the download center lists them.

@@ -37,7 +37,6 @@ export type ApplyEvent =
     timed_out: boolean;
     operation?: string;
   }
-  | { type: "log"; level: "info" | "warn" | "error"; message: string }
   | {
     type: "apply_done";
     status: ApplyStatus;

@@ -18,6 +18,18 @@ type Runner = (c: SafetyCheck, ex: ExecutorFactory) => Promise<CheckOutcome>;
 
 const p = (c: SafetyCheck, k: string) => c.params[k] as string;
 
+/** Every host:port answers hello. */
+async function allAnswer(members: string[]): Promise<CheckOutcome> {
+  const down: string[] = [];
+  for (const m of members) {
+    const [h, port] = splitHostPort(m);
+    if (!(await hello(h, port))) down.push(m);
+  }
+  return down.length
+    ? { ok: false, status: `not answering: ${down.join(", ")}` }
+    : { ok: true, status: "all running" };
+}
+
 /** Runtime checks by check_type: the world may have changed since the plan was made. */
 const RUNNERS: Record<string, Runner> = {
   async port_available(c, ex) {
@@ -65,19 +77,8 @@ const RUNNERS: Record<string, Runner> = {
       ? { ok: false, status: `a process (PID ${pid}) from ${p(c, "pid_file")} is already running` }
       : { ok: true, status: "not running" };
   },
-  async dependencies_running(c) {
-    const down: string[] = [];
-    for (const m of c.params.members as string[]) {
-      const [h, port] = splitHostPort(m);
-      if (!(await hello(h, port))) down.push(m);
-    }
-    return down.length
-      ? { ok: false, status: `not answering: ${down.join(", ")}` }
-      : { ok: true, status: "all running" };
-  },
-  async members_reachable(c) {
-    return await RUNNERS.dependencies_running(c, undefined as unknown as ExecutorFactory);
-  },
+  dependencies_running: (c) => allAnswer(c.params.members as string[]),
+  members_reachable: (c) => allAnswer(c.params.members as string[]),
   async disk_space(c, ex) {
     const free = await ex.forHost(c.target).freeDiskMb(p(c, "path"));
     const need = Number(c.params.min_mb ?? 0);

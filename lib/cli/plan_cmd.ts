@@ -1,8 +1,8 @@
 import { Command } from "@commander-js/extra-typings";
 import { criticalPath, toDot } from "../graph/mod.ts";
 import { planToDag } from "../plan/graph.ts";
-import { allOperations, Plan } from "../plan/schema.ts";
-import { checkPlanObject, checkPlanText } from "../plan/validate.ts";
+import { allOperations } from "../plan/schema.ts";
+import { checkPlanText } from "../plan/validate.ts";
 import { renderPlan } from "../render/plan_text.ts";
 import { readMeta } from "../state/meta.ts";
 import { MupError } from "../errors.ts";
@@ -180,5 +180,3 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
   extra(cmd as unknown as Command);
   return cmd as unknown as Command;
 }
-
-export { checkPlanObject, Plan };

@@ -19,7 +19,8 @@ export interface StepContext {
   configDb?: string;
   hosts: string[];
   r: Release;
-  binDir: (host: string) => string;
+  /** Where the server binaries are installed (the same path on every host). */
+  binDir: string;
   archive: string;
 }
 
@@ -112,7 +113,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
         params: {
           kind: "binaries",
           source_dir: path.join(input.cacheDir, `${r.variant}-${r.version}-${r.platform}`, "bin"),
-          dest_dir: binDir(host),
+          dest_dir: binDir,
           files: [...roles].sort().join(","),
           sha256: r.sha256,
         },
@@ -126,7 +127,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
           { path: archive, sha256: r.sha256 },
         ),
       ],
-      changes: [change("directory", `${host}:${binDir(host)}`, "create")],
+      changes: [change("directory", `${host}:${binDir}`, "create")],
       depends_on: [downloadId],
       estimated_ms: EST.install,
     }));
@@ -208,7 +209,7 @@ export function deployAndInitializeOps(
   const { input, kind, procs, sets, cfgSet, r, binDir } = c;
   // ---- deploy / initialize
   const startOp = (p: ProcessSpec, deps: string[]): PlannedOperation => {
-    const binary = path.join(binDir(p.host), "bin", p.role === "mongos" ? "mongos" : "mongod");
+    const binary = path.join(binDir, "bin", p.role === "mongos" ? "mongos" : "mongod");
     const checks: SafetyCheck[] = [
       check(
         `start-${p.id}:port`,

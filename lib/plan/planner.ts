@@ -58,8 +58,7 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
     : undefined;
   const hosts = [...new Set(procs.map((p) => p.host))];
   const r = input.release;
-  const binDir = (host: string) =>
-    path.join(hostRoot(t, deployRoot, host), "bin", `${r.variant}-${r.version}`);
+  const binDir = path.join(deployRoot, "bin", `${r.variant}-${r.version}`);
   const archive = path.join(input.cacheDir, r.archive_name);
 
   const c: StepContext = {
@@ -129,10 +128,6 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
     dry_run: input.dryRun ?? false,
     environment: input.environment ?? {},
   };
-}
-
-function hostRoot(_t: Topology, deployRoot: string, _host: string): string {
-  return deployRoot;
 }
 
 /** A phase's duration if its operations ran with unlimited parallelism (its critical path). */

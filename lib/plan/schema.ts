@@ -67,8 +67,6 @@ export const PlannedOperation = z.object({
 });
 export type PlannedOperation = z.infer<typeof PlannedOperation>;
 
-export const PHASE_NAMES = ["prepare", "deploy", "initialize", "finalize"] as const;
-
 export const PlannedPhase = z.object({
   name: z.string(),
   description: z.string(),

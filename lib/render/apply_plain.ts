@@ -81,9 +81,6 @@ export class PlainRenderer {
           );
         }
         break;
-      case "log":
-        this.write(`  ${e.level === "info" ? "" : e.level + ": "}${e.message}`);
-        break;
       case "apply_done":
         this.done(e);
         break;

@@ -146,8 +146,6 @@ export function validateTopology(t: Topology): Issue[] {
             "this node has no replica_set while others do",
             "set replica_set on every mongod, or on none",
           );
-        } else if (t.mongod_servers.length > 1 && i > 0) {
-          // Several standalones are allowed (independent servers), but they are not a cluster.
         }
         return;
       }

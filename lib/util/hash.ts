@@ -1,12 +1,8 @@
 import { createHash, type Hash } from "node:crypto";
 
-/** JSON with object keys sorted at every level, so equal data always serialises equally. */
-export function canonicalJson(value: unknown): string {
-  return canon(value);
-}
-
 /**
- * sha256 of canonicalJson(value), streamed over the upper levels of the document so that no
+ * sha256 of the value as JSON with object keys sorted at every level (so equal data hashes
+ * equally), streamed over the upper levels of the document so that no
  * single giant string is built for large plans.
  */
 export function canonicalHash(value: unknown): string {
