@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import {
+  deployArgs,
   freePorts,
   killAll,
   mup,
@@ -20,18 +21,10 @@ async function deploy(
   env: Record<string, string> = {},
 ) {
   const topo = await writeTopology(home, "topo.yaml", topologyText);
-  return await mup([
-    "cluster",
-    "deploy",
-    "c1",
-    topo,
-    "--version",
-    "7.0",
-    "--mirror",
-    await testMirror(),
-    "--auto-approve",
-    ...extra,
-  ], { home, env });
+  return await mup(deployArgs("c1", topo, await testMirror(), ["--auto-approve", ...extra]), {
+    home,
+    env,
+  });
 }
 
 Deno.test("deploy a standalone end to end, then use it with the driver", async () => {
@@ -138,16 +131,7 @@ Deno.test("the confirmation prompt: anything but 'yes' cancels and changes nothi
   try {
     const [port] = freePorts(1);
     const topo = await writeTopology(home, "topo.yaml", standaloneTopology([port]));
-    const args = [
-      "cluster",
-      "deploy",
-      "c1",
-      topo,
-      "--version",
-      "7.0",
-      "--mirror",
-      await testMirror(),
-    ];
+    const args = deployArgs("c1", topo, await testMirror());
     const no = await mup(args, { home, stdin: "no\n" });
     assert.equal(no.code, 1);
     assert.match(
@@ -209,17 +193,9 @@ Deno.test("the downloader works unchanged against an http:// mirror and a file:/
   try {
     const [a, b] = freePorts(2);
     const topoA = await writeTopology(home, "a.yaml", standaloneTopology([a]));
-    const viaHttp = await mup([
-      "cluster",
-      "deploy",
-      "a",
-      topoA,
-      "--version",
-      "8.0",
-      "--mirror",
-      http.url,
-      "--auto-approve",
-    ], { home });
+    const viaHttp = await mup(deployArgs("a", topoA, http.url, ["--auto-approve"], "8.0"), {
+      home,
+    });
     assert.equal(viaHttp.code, 0, viaHttp.stdout + viaHttp.stderr);
     assert.match(viaHttp.stdout, /MongoDB version: 8\.0\.4/);
     assert.ok(http.hits.includes("GET /full.json"));
@@ -245,17 +221,10 @@ Deno.test("the downloader works unchanged against an http:// mirror and a file:/
       );
     }
     const topoB = await writeTopology(home2, "b.yaml", standaloneTopology([b]));
-    const corrupt = await mup([
-      "cluster",
-      "deploy",
-      "b",
-      topoB,
-      "--version",
-      "7.0.5",
-      "--mirror",
-      `file://${bad}`,
-      "--auto-approve",
-    ], { home: home2 });
+    const corrupt = await mup(
+      deployArgs("b", topoB, `file://${bad}`, ["--auto-approve"], "7.0.5"),
+      { home: home2 },
+    );
     assert.equal(corrupt.code, 1);
     assert.match(
       corrupt.stdout,

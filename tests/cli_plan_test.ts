@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import {
+  deployArgs,
   freePorts,
   mup,
+  planSharded,
   readJson,
   shardedTopology,
   tempHome,
@@ -10,40 +12,11 @@ import {
   writeTopology,
 } from "./helpers.ts";
 
-async function planned(home: string) {
-  const mirror = await testMirror();
-  const topo = await writeTopology(home, "topo.yaml", shardedTopology(freePorts(10)));
-  const r = await mup([
-    "cluster",
-    "deploy",
-    "c1",
-    topo,
-    "--version",
-    "7.0",
-    "--mirror",
-    mirror,
-    "--plan-only",
-    "--json",
-  ], { home });
-  assert.equal(r.code, 0, r.stderr);
-  return { mirror, topo, out: JSON.parse(r.stdout) };
-}
-
 Deno.test("cluster deploy --plan-only resolves 7.0 to the newest 7.0.x, saves the plan and prints it", async () => {
   const home = await tempHome();
   const mirror = await testMirror();
   const topo = await writeTopology(home, "topo.yaml", shardedTopology(freePorts(10)));
-  const r = await mup([
-    "cluster",
-    "deploy",
-    "c1",
-    topo,
-    "--version",
-    "7.0",
-    "--mirror",
-    mirror,
-    "--plan-only",
-  ], { home });
+  const r = await mup(deployArgs("c1", topo, mirror, ["--plan-only"]), { home });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /MongoDB version: 7\.0\.14/);
   assert.match(r.stdout, /Topology: Sharded cluster \(2 shards, 3 nodes each\)/);
@@ -52,17 +25,7 @@ Deno.test("cluster deploy --plan-only resolves 7.0 to the newest 7.0.x, saves th
   assert.match(r.stdout, /Total processes: 10 \(3 config, 6 mongod, 1 mongos\)/);
   assert.match(r.stdout, /Start 3 config servers \(parallel\)/);
   assert.match(r.stdout, /Validation: ✓ Plan is valid/);
-  const exact = await mup([
-    "cluster",
-    "deploy",
-    "c2",
-    topo,
-    "--version",
-    "6.0.19",
-    "--mirror",
-    mirror,
-    "--plan-only",
-  ], { home });
+  const exact = await mup(deployArgs("c2", topo, mirror, ["--plan-only"], "6.0.19"), { home });
   assert.match(exact.stdout, /MongoDB version: 6\.0\.19/);
 });
 
@@ -71,32 +34,14 @@ Deno.test("--detailed-exitcode exits 2 when the plan has changes; a busy port ma
   const mirror = await testMirror();
   const ports = freePorts(10);
   const topo = await writeTopology(home, "topo.yaml", shardedTopology(ports));
-  const r = await mup([
-    "cluster",
-    "deploy",
-    "c1",
-    topo,
-    "--version",
-    "7.0.5",
-    "--mirror",
-    mirror,
-    "--plan-only",
-    "--detailed-exitcode",
-  ], { home });
+  const r = await mup(
+    deployArgs("c1", topo, mirror, ["--plan-only", "--detailed-exitcode"], "7.0.5"),
+    { home },
+  );
   assert.equal(r.code, 2, r.stderr);
   const l = Deno.listen({ hostname: "127.0.0.1", port: ports[4] });
   try {
-    const busy = await mup([
-      "cluster",
-      "deploy",
-      "c1",
-      topo,
-      "--version",
-      "7.0.5",
-      "--mirror",
-      mirror,
-      "--plan-only",
-    ], { home });
+    const busy = await mup(deployArgs("c1", topo, mirror, ["--plan-only"], "7.0.5"), { home });
     assert.equal(busy.code, 1);
     assert.match(busy.stdout, new RegExp(`✗ ports already in use: localhost:${ports[4]}`));
     assert.match(busy.stdout, /Validation: ✗ Plan is not valid/);
@@ -107,7 +52,7 @@ Deno.test("--detailed-exitcode exits 2 when the plan has changes; a busy port ma
 
 Deno.test("plan show, list, export, validate, graph, diff, delete work on a saved plan", async () => {
   const home = await tempHome();
-  const { out } = await planned(home);
+  const out = await planSharded(home, freePorts(10));
   const id = out.plan_id as string;
   const show = await mup(["plan", "show", id], { home });
   assert.equal(show.code, 0, show.stderr);
@@ -152,7 +97,7 @@ Deno.test("plan show, list, export, validate, graph, diff, delete work on a save
 
 Deno.test("plan import validates before storing; a tampered plan is refused", async () => {
   const home = await tempHome();
-  const { out } = await planned(home);
+  const out = await planSharded(home, freePorts(10));
   const text = JSON.stringify(out.plan);
   const other = await tempHome();
   const ok = await mup(["plan", "import"], { home: other, stdin: text });
@@ -189,17 +134,7 @@ Deno.test("bad input gives a clear error naming the file and line, never a stack
     "bad.yaml",
     "mongod_servers:\n  - host: localhost\n    prot: 27017\n",
   );
-  const r = await mup([
-    "cluster",
-    "deploy",
-    "c1",
-    topo,
-    "--version",
-    "7.0",
-    "--mirror",
-    await testMirror(),
-    "--plan-only",
-  ], { home });
+  const r = await mup(deployArgs("c1", topo, await testMirror(), ["--plan-only"]), { home });
   assert.equal(r.code, 1);
   assert.match(
     r.stderr,
@@ -222,16 +157,7 @@ Deno.test("bad input gives a clear error naming the file and line, never a stack
     "good.yaml",
     "mongod_servers:\n  - { host: localhost, port: 0 }\n",
   );
-  const version = await mup([
-    "cluster",
-    "deploy",
-    "c1",
-    good,
-    "--version",
-    "9.9",
-    "--mirror",
-    await testMirror(),
-  ], { home });
+  const version = await mup(deployArgs("c1", good, await testMirror(), [], "9.9"), { home });
   assert.equal(version.code, 1);
   assert.match(version.stderr, /MongoDB 9\.9 is not in the version manifest/);
   assert.match(version.stderr, /available series: 8\.0, 7\.0, 6\.0/);
@@ -262,7 +188,7 @@ Deno.test("--help explains every command; the topology schema is printed", async
 
 Deno.test("plan files live in the specification's layout", async () => {
   const home = await tempHome();
-  const { out } = await planned(home);
+  const out = await planSharded(home, freePorts(10));
   const p = await readJson(
     path.join(home, "storage", "clusters", "c1", "plans", `${out.plan_id}.json`),
   );

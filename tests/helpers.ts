@@ -1,5 +1,6 @@
 /** Shared test helpers: real processes, real ports, a real mirror; everything cleaned up. */
 import * as path from "node:path";
+import type { Plan } from "../lib/plan/schema.ts";
 import { buildMirror } from "../sim/mirror.ts";
 import { signalPidFiles } from "../scripts/_pids.ts";
 
@@ -114,6 +115,41 @@ ${extra}`;
 
 export function standaloneTopology(p: number[], extra = ""): string {
   return `mongod_servers:\n  - host: localhost\n    port: ${p[0]}\n${extra}`;
+}
+
+/** argv of `mup cluster deploy <cluster> <topology> --version <version> --mirror <mirror> …extra`. */
+export function deployArgs(
+  cluster: string,
+  topology: string,
+  mirror: string,
+  extra: string[] = [],
+  version = "7.0",
+): string[] {
+  return [
+    "cluster",
+    "deploy",
+    cluster,
+    topology,
+    "--version",
+    version,
+    "--mirror",
+    mirror,
+    ...extra,
+  ];
+}
+
+/** Plans a sharded cluster on `ports` (--plan-only --json) and returns mup's JSON answer. */
+export async function planSharded(
+  home: string,
+  ports: number[],
+  cluster = "c1",
+): Promise<{ plan_id: string; path: string; plan: Plan }> {
+  const topo = await writeTopology(home, `${cluster}.yaml`, shardedTopology(ports));
+  const r = await mup(deployArgs(cluster, topo, await testMirror(), ["--plan-only", "--json"]), {
+    home,
+  });
+  if (r.code !== 0) throw new Error(`planning failed: ${r.stdout}${r.stderr}`);
+  return JSON.parse(r.stdout);
 }
 
 export async function readJson<T = Record<string, unknown>>(file: string): Promise<T> {

@@ -6,6 +6,7 @@ import type { Hook, HookEvent } from "../lib/hooks/schema.ts";
 import { runHook } from "../lib/hooks/runner.ts";
 import { StateStore } from "../lib/state/store.ts";
 import {
+  deployArgs,
   freePorts,
   killAll,
   mup,
@@ -222,16 +223,7 @@ Deno.test("CLI: plan-time hooks, working directory, dry-run schedule; the plan's
   on_success: { command: "echo on_success >> events" }
 `;
     const topo = await writeTopology(dir, "topo.yaml", standaloneTopology([port], hooks));
-    const base = [
-      "cluster",
-      "deploy",
-      "c1",
-      topo,
-      "--version",
-      "7.0",
-      "--mirror",
-      await testMirror(),
-    ];
+    const base = deployArgs("c1", topo, await testMirror());
     const dry = await mup([...base, "--dry-run"], { home });
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, /Hooks configured:\n {2}• before_plan: echo before_plan/);

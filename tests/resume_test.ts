@@ -1,35 +1,8 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import {
-  freePorts,
-  killAll,
-  mup,
-  shardedTopology,
-  spawnMup,
-  tempHome,
-  testMirror,
-  writeTopology,
-} from "./helpers.ts";
+import { freePorts, killAll, mup, planSharded, spawnMup, tempHome } from "./helpers.ts";
 import { clusterDir, count, currentState, processLogs, withClient } from "./apply_helpers.ts";
 import { Journal } from "../lib/state/journal.ts";
-
-async function planOnly(home: string, ports: number[], cluster = "c1") {
-  const topo = await writeTopology(home, `${cluster}.yaml`, shardedTopology(ports));
-  const r = await mup([
-    "cluster",
-    "deploy",
-    cluster,
-    topo,
-    "--version",
-    "7.0",
-    "--mirror",
-    await testMirror(),
-    "--plan-only",
-    "--json",
-  ], { home });
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as { plan_id: string; path: string };
-}
 
 async function healthy(ports: number[]) {
   await withClient(`mongodb://localhost:${ports[9]}/`, async (c) => {
@@ -60,7 +33,7 @@ Deno.test("a failure injected at one operation leaves a failed, resumable state;
   const home = await tempHome();
   const ports = freePorts(10);
   try {
-    const { plan_id } = await planOnly(home, ports);
+    const { plan_id } = await planSharded(home, ports);
     const failing = await mup(["plan", "apply", plan_id, "--auto-approve"], {
       home,
       env: { MUP_SIM_CRASH_AT_STARTUP: "14", MUP_SIM_FAULT_PORTS: String(ports[4]) },
@@ -112,7 +85,7 @@ Deno.test("a port taken between plan and apply trips the safety check: abort, or
   const home = await tempHome();
   const ports = freePorts(10);
   try {
-    const { plan_id } = await planOnly(home, ports);
+    const { plan_id } = await planSharded(home, ports);
     const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[6] });
     try {
       const aborted = await mup(["plan", "apply", plan_id, "--auto-approve"], { home });
@@ -146,7 +119,7 @@ Deno.test("two concurrent applies on one cluster: the second is refused at once,
   const home = await tempHome();
   const ports = freePorts(10);
   try {
-    const { plan_id } = await planOnly(home, ports);
+    const { plan_id } = await planSharded(home, ports);
     const first = spawnMup(["plan", "apply", plan_id, "--auto-approve"], home, {
       MUP_SIM_STARTUP_DELAY_MS: "400",
     });
@@ -177,7 +150,7 @@ Deno.test("kill -9 of mup in the middle of a deploy, then resume: a healthy clus
   const home = await tempHome();
   const ports = freePorts(10);
   try {
-    const { plan_id } = await planOnly(home, ports);
+    const { plan_id } = await planSharded(home, ports);
     const child = spawnMup(
       ["plan", "apply", plan_id, "--auto-approve", "--parallelism", "3"],
       home,
@@ -235,8 +208,8 @@ Deno.test("a stale plan and a tampered plan are refused", async () => {
   const home = await tempHome();
   const ports = freePorts(10);
   try {
-    const a = await planOnly(home, ports);
-    const b = await planOnly(home, ports);
+    const a = await planSharded(home, ports);
+    const b = await planSharded(home, ports);
     const tamperedPath = path.join(home, "tampered.json");
     const plan = JSON.parse(await Deno.readTextFile(b.path));
     plan.phases[1].operations[0].target.params.binary = "/bin/sh";
@@ -263,7 +236,7 @@ Deno.test("state list, checkpoints and unlock", async () => {
   const home = await tempHome();
   const ports = freePorts(10);
   try {
-    const { plan_id } = await planOnly(home, ports);
+    const { plan_id } = await planSharded(home, ports);
     assert.equal((await mup(["plan", "apply", plan_id, "--auto-approve"], { home })).code, 0);
     const list = JSON.parse((await mup(["state", "list", "c1", "--json"], { home })).stdout);
     assert.equal(list.length, 1);
@@ -318,7 +291,7 @@ Deno.test("Ctrl-C during an apply: running operations finish, the state is pause
   const home = await tempHome();
   const ports = freePorts(10);
   try {
-    const { plan_id } = await planOnly(home, ports);
+    const { plan_id } = await planSharded(home, ports);
     const child = spawnMup(
       ["plan", "apply", plan_id, "--auto-approve", "--parallelism", "2"],
       home,

@@ -1,15 +1,6 @@
 /** The interactive paths, driven through a real terminal (tmux): confirmation and the safety-check menu. */
 import assert from "node:assert/strict";
-import {
-  freePorts,
-  killAll,
-  mup,
-  ROOT,
-  shardedTopology,
-  tempHome,
-  testMirror,
-  writeTopology,
-} from "./helpers.ts";
+import { freePorts, killAll, planSharded, ROOT, tempHome } from "./helpers.ts";
 import { currentState } from "./apply_helpers.ts";
 
 async function tmux(...args: string[]): Promise<string> {
@@ -41,20 +32,7 @@ Deno.test("in a terminal: confirm with yes, pause at a failed safety check, then
   const ports = freePorts(10);
   const session = `mup-tty-${Deno.pid}`;
   try {
-    const topo = await writeTopology(home, "topo.yaml", shardedTopology(ports));
-    const planned = await mup([
-      "cluster",
-      "deploy",
-      "c1",
-      topo,
-      "--version",
-      "7.0",
-      "--mirror",
-      await testMirror(),
-      "--plan-only",
-      "--json",
-    ], { home });
-    const planId = JSON.parse(planned.stdout).plan_id;
+    const planId = (await planSharded(home, ports)).plan_id;
     const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[5] });
 
     await mupInTerminal(session, home, ["plan", "apply", planId]);
