@@ -24,9 +24,9 @@ import type { ApplyState } from "../lib/state/schema.ts";
 import { parseTopology } from "../lib/topology/load.ts";
 import { buildMirror } from "../sim/mirror.ts";
 import { syntheticPlan } from "../tests/synthetic.ts";
+import { freePorts, mup } from "../tests/helpers.ts";
 import { signalPidFiles } from "./_pids.ts";
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const which = Deno.args.length ? Deno.args : ["plan", "scheduler", "deploy"];
 const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
 
@@ -158,36 +158,15 @@ async function benchScheduler(): Promise<void> {
   console.log("  (target: < 2000 ms at 10,000 operations, flat µs/op)");
 }
 
-function freePorts(n: number): number[] {
-  const ls = Array.from({ length: n }, () => Deno.listen({ hostname: "127.0.0.1", port: 0 }));
-  const ports = ls.map((l) => (l.addr as Deno.NetAddr).port);
-  for (const l of ls) l.close();
-  return ports;
-}
-
+/** Runs the mup CLI; its stdout, or a thrown error with everything it printed. */
 async function cli(
   home: string,
   args: string[],
   env: Record<string, string> = {},
 ): Promise<string> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--quiet",
-      `--config=${path.join(ROOT, "deno.json")}`,
-      path.join(ROOT, "main.ts"),
-      ...args,
-    ],
-    env: { MUP_HOME: home, ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const out = new TextDecoder().decode(r.stdout);
-  if (r.code !== 0) {
-    throw new Error(`mup ${args.join(" ")} failed:\n${out}\n${new TextDecoder().decode(r.stderr)}`);
-  }
-  return out;
+  const r = await mup(args, { home, env });
+  if (r.code !== 0) throw new Error(`mup ${args.join(" ")} failed:\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
 }
 
 async function deployOnce(

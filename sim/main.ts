@@ -14,12 +14,7 @@
  */
 import * as path from "node:path";
 import { OptionsError, parseOptions, type ServerOptions } from "./options.ts";
-
-const EXIT_BADOPTIONS = 2;
-
-function stderr(s: string): void {
-  Deno.stderr.writeSync(new TextEncoder().encode(s + "\n"));
-}
+import { EXIT_BADOPTIONS, stderr } from "./exit.ts";
 
 export async function simulatorMain(args: string[]): Promise<number> {
   const role = args[0];

@@ -10,16 +10,14 @@ import type { ServerOptions } from "./options.ts";
 import { ReplSet } from "./replset.ts";
 import { Server } from "./server.ts";
 import { DataStore } from "./store.ts";
-
-const EXIT_BADOPTIONS = 2;
-const EXIT_NEED_UPGRADE = 62;
-const EXIT_NET_ERROR = 48;
-const EXIT_UNCAUGHT = 100;
-const EXIT_ABRUPT = 14;
-
-function stderr(s: string): void {
-  Deno.stderr.writeSync(new TextEncoder().encode(s + "\n"));
-}
+import {
+  EXIT_ABRUPT,
+  EXIT_BADOPTIONS,
+  EXIT_NEED_UPGRADE,
+  EXIT_NET_ERROR,
+  EXIT_UNCAUGHT,
+  stderr,
+} from "./exit.ts";
 
 function faultApplies(opts: ServerOptions): boolean {
   const ports = Deno.env.get("MUP_SIM_FAULT_PORTS");
