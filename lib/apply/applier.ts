@@ -326,6 +326,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     }
   };
 
+  let interrupted = false;
   let failure: { id: string; error: unknown } | undefined;
   try {
     await hooks.fire("before_apply");
@@ -342,6 +343,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     failure = result.failed[0];
     if (!failure && result.aborted) {
       // Interrupted (Ctrl-C): nothing failed; the apply is paused and resumable.
+      interrupted = true;
       failure = { id: "interrupted", error: new Paused("interrupted by the user") };
     }
   }
@@ -392,7 +394,12 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     state_id: state.state_id,
     state_path: opts.store.snapshotPath(state.state_id),
     ...(failure
-      ? { failed_operation: failure.id, phase: state.current_phase, error: message }
+      ? {
+        failed_operation: failure.id,
+        phase: state.current_phase,
+        error: message,
+        ...(interrupted ? { interrupted } : {}),
+      }
       : {}),
     ...(last ? { last_checkpoint: last.id } : {}),
     ...(state.status === "completed" ? { connection: connectionString(plan.topology) } : {}),

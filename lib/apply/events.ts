@@ -44,6 +44,8 @@ export type ApplyEvent =
     state_id: string;
     state_path: string;
     failed_operation?: string;
+    /** Stopped by Ctrl-C (status paused), not by a failure. */
+    interrupted?: boolean;
     phase?: string;
     error?: string;
     last_checkpoint?: string;

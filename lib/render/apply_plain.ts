@@ -111,7 +111,7 @@ export class PlainRenderer {
     const phase = plan.phases.find((p) => p.name === e.phase);
     if (e.status === "paused") {
       this.write(
-        e.failed_operation === "interrupted"
+        e.interrupted
           ? `\nApply interrupted during phase ${
             phase?.order ?? "?"
           } (${e.phase}); running operations were allowed to finish.`
