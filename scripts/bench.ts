@@ -59,7 +59,7 @@ function benchPlanOnce(print: boolean): number {
   const loaded = parseTopology(text, "big.yaml");
   const t1 = performance.now();
   // What `cluster deploy --plan-only` does (pre-flight aside): plan, hash, write JSON.
-  let json: string | undefined = JSON.stringify(sealPlan(planDeploy({
+  let json: string | undefined = sealPlan(planDeploy({
     planId: "plan-bench",
     createdAt: new Date().toISOString(),
     clusterName: "big",
@@ -81,7 +81,7 @@ function benchPlanOnce(print: boolean): number {
     hooks: compileHooks(loaded.topology.hooks, "/"),
     baseState: { lineage: "", serial: 0 },
     cached: true,
-  })));
+  })).text;
   const size = json.length;
   const t2 = performance.now();
   // What `plan validate` / `plan apply` do: parse, schema, hash, graph (compiled once).

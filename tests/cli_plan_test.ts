@@ -98,25 +98,33 @@ Deno.test("plan show, list, export, validate, graph, diff, delete work on a save
 Deno.test("plan import validates before storing; a tampered plan is refused", async () => {
   const home = await tempHome();
   const out = await planSharded(home, freePorts(10));
-  const text = JSON.stringify(out.plan);
+  const text = await Deno.readTextFile(out.path);
   const other = await tempHome();
-  const ok = await mup(["plan", "import"], { home: other, stdin: text });
+  const ok = await mup(["plan", "import", "--json"], { home: other, stdin: text });
   assert.equal(ok.code, 0, ok.stderr);
-  assert.match(ok.stdout, /Imported plan plan-/);
+  // Stored byte for byte, so the imported copy keeps its hash.
+  assert.equal(await Deno.readTextFile(JSON.parse(ok.stdout).path), text);
   const tampered = structuredClone(out.plan);
   tampered.phases[1].operations[0].target.params.binary = "/tmp/evil";
   const bad = await mup(["plan", "import"], {
     home: await tempHome(),
-    stdin: JSON.stringify(tampered),
+    stdin: JSON.stringify(tampered, null, 2) + "\n",
   });
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /content hash mismatch/);
   assert.match(bad.stderr, /nothing was imported/);
   const file = path.join(home, "tampered.json");
-  await Deno.writeTextFile(file, JSON.stringify(tampered));
+  await Deno.writeTextFile(file, JSON.stringify(tampered, null, 2) + "\n");
   const v = await mup(["plan", "validate", file, "--json"], { home });
   assert.equal(v.code, 1);
   assert.equal(JSON.parse(v.stdout).valid, false);
+  // Reformatting is an edit too: the same content, compact, is refused.
+  const compact = await mup(["plan", "import"], {
+    home: await tempHome(),
+    stdin: JSON.stringify(out.plan),
+  });
+  assert.equal(compact.code, 1);
+  assert.match(compact.stderr, /does not end with the content_hash line mup writes/);
   await Deno.writeTextFile(file, '{\n  "format_version": 1,\n  oops\n}');
   const syntax = await mup(["plan", "validate", file], { home });
   assert.match(syntax.stdout, /invalid JSON at line 3, column 3/);

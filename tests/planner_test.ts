@@ -3,14 +3,14 @@ import * as path from "node:path";
 import { compileHooks } from "../lib/hooks/compile.ts";
 import { criticalPath, Dag, toDot } from "../lib/graph/mod.ts";
 import { planToDag } from "../lib/plan/graph.ts";
-import { sealPlan } from "../lib/plan/hash.ts";
+import { type SealedPlan, sealPlan } from "../lib/plan/hash.ts";
 import { planDeploy } from "../lib/plan/planner.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
-import { checkPlanObject } from "../lib/plan/validate.ts";
+import { checkPlanText } from "../lib/plan/validate.ts";
 import { parseTopology } from "../lib/topology/load.ts";
 import { ROOT } from "./helpers.ts";
 
-function planFor(file: string): Plan {
+function sealedFor(file: string): SealedPlan {
   const t = parseTopology(Deno.readTextFileSync(path.join(ROOT, "examples", file)), file);
   return sealPlan(planDeploy({
     planId: "plan-golden",
@@ -37,6 +37,10 @@ function planFor(file: string): Plan {
   }));
 }
 
+function planFor(file: string): Plan {
+  return sealedFor(file).plan;
+}
+
 function shape(plan: Plan) {
   return plan.phases.map((ph) => ({
     phase: ph.name,
@@ -57,7 +61,8 @@ for (
   ] as const
 ) {
   Deno.test(`planDeploy() golden plan for ${file}`, async () => {
-    const plan = planFor(file);
+    const sealed = sealedFor(file);
+    const plan = sealed.plan;
     const golden = path.join(ROOT, "tests", "golden", file.replace(".yaml", ".json"));
     const actual = JSON.stringify(shape(plan), null, 1) + "\n";
     if (Deno.env.get("UPDATE_GOLDEN")) await Deno.writeTextFile(golden, actual);
@@ -71,7 +76,7 @@ for (
       counts,
     );
     assert.equal(
-      checkPlanObject(plan, file).issues.filter((i) => i.severity === "error").length,
+      checkPlanText(sealed.text, file).issues.filter((i) => i.severity === "error").length,
       0,
     );
   });
@@ -160,7 +165,9 @@ Deno.test("graph validation names unknown dependencies, cycles and later-phase d
   const a = broken.phases[1].operations.find((o) => o.id.startsWith("wait-"))!;
   const b = broken.phases[1].operations.find((o) => o.id === a.depends_on[0])!;
   b.depends_on.push(a.id);
-  const msgs = checkPlanObject(broken, "p.json").issues.map((i) => i.message).join("\n");
+  const msgs = checkPlanText(JSON.stringify(broken, null, 2) + "\n", "p.json").issues.map((i) =>
+    i.message
+  ).join("\n");
   assert.match(msgs, /depends on unknown operation "no-such-op"/);
   assert.match(msgs, /depends on "verify-health" \(finalize\), which belongs to a later phase/);
   assert.match(

@@ -213,7 +213,7 @@ Deno.test("a stale plan and a tampered plan are refused", async () => {
     const tamperedPath = path.join(home, "tampered.json");
     const plan = JSON.parse(await Deno.readTextFile(b.path));
     plan.phases[1].operations[0].target.params.binary = "/bin/sh";
-    await Deno.writeTextFile(tamperedPath, JSON.stringify(plan));
+    await Deno.writeTextFile(tamperedPath, JSON.stringify(plan, null, 2) + "\n");
     const tampered = await mup(["plan", "apply", tamperedPath, "--auto-approve"], { home });
     assert.equal(tampered.code, 1);
     assert.match(

@@ -72,7 +72,7 @@ export function clusterCommand(ctx: CliContext): Command {
         stateId: "",
       }, emitter);
     if (!opts.dryRun) await fireOrFail(planHooks("", ""), "before_plan");
-    const plan = await buildDeployPlan({
+    const sealed = await buildDeployPlan({
       loaded,
       cluster: name,
       topologyFile,
@@ -84,8 +84,9 @@ export function clusterCommand(ctx: CliContext): Command {
       executors: ctx.executors,
       dryRun: !!opts.dryRun,
     });
+    const plan = sealed.plan;
     const stopAtPlan = opts.planOnly || opts.dryRun || opts.planFile;
-    const saved = opts.dryRun ? undefined : await ctx.store.save(plan, opts.planFile);
+    const saved = opts.dryRun ? undefined : await ctx.store.save(sealed, opts.planFile);
     if (saved) await fireOrFail(planHooks(saved, plan.plan_id), "after_plan");
     if (opts.json && stopAtPlan) {
       printJson({ plan_id: plan.plan_id, path: saved, valid: plan.validation.valid, plan });

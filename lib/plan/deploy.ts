@@ -12,11 +12,10 @@ import { compileHooks } from "../hooks/compile.ts";
 import { allocatePorts, preflight } from "../preflight/preflight.ts";
 import { baseStateOf, readMeta } from "../state/meta.ts";
 import { type LoadedTopology, loadTopology } from "../topology/load.ts";
-import { sealPlan } from "./hash.ts";
+import { type SealedPlan, sealPlan } from "./hash.ts";
 import { planDeploy } from "./planner.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
-import type { Plan } from "./schema.ts";
 import type { PlanStore } from "./store.ts";
 
 export interface DeployRequest {
@@ -34,7 +33,7 @@ export interface DeployRequest {
 }
 
 /** Reads the topology, resolves the release, runs pre-flight, then calls the pure planner. */
-export async function buildDeployPlan(req: DeployRequest): Promise<Plan> {
+export async function buildDeployPlan(req: DeployRequest): Promise<SealedPlan> {
   const loaded = req.loaded ?? await loadTopology(req.topologyFile);
   const topology = allocatePorts(loaded.topology);
   const source: Source = { mirror: req.mirror };

@@ -98,10 +98,14 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
     depends_on: [],
     estimated_ms: input.cached ? EST.downloadCached : EST.download,
   }));
+  // Binaries each host needs, gathered in one pass (a filter per host is quadratic at scale).
+  const rolesOf = new Map<string, Set<string>>();
+  for (const p of procs) {
+    const roles = rolesOf.get(p.host) ?? rolesOf.set(p.host, new Set()).get(p.host)!;
+    roles.add(p.role === "mongos" ? "mongos" : "mongod");
+  }
   for (const host of hosts) {
-    const roles = new Set(
-      procs.filter((p) => p.host === host).map((p) => (p.role === "mongos" ? "mongos" : "mongod")),
-    );
+    const roles = rolesOf.get(host)!;
     prepare.push(op({
       id: installId(host),
       type: "upload_file",

@@ -1,11 +1,41 @@
-import { canonicalHash } from "../util/hash.ts";
+import { sha256Hex } from "../util/hash.ts";
 import type { Plan } from "./schema.ts";
 
-export function planHash(plan: Omit<Plan, "content_hash"> | Plan): string {
-  const { content_hash: _ignored, ...rest } = plan as Plan;
-  return "sha256:" + canonicalHash(rest);
+/** A plan and the exact text of its file. */
+export interface SealedPlan {
+  plan: Plan;
+  text: string;
 }
 
-export function sealPlan(plan: Omit<Plan, "content_hash">): Plan {
-  return { ...plan, content_hash: planHash(plan) };
+/**
+ * The file ends with the content hash, written as its last member; the hash covers every byte
+ * before it. Hashing the bytes, rather than re-serialising the parsed document, keeps checking a
+ * large plan cheap (one sha256 pass), and any edit, even one that only reformats, counts as a
+ * modification.
+ */
+const TRAILER = /  "content_hash": "(sha256:[0-9a-f]{64})"\n\}\n$/;
+
+/** Gives a plan its content hash and the text of its file (pretty JSON, content_hash last). */
+export function sealPlan(plan: Omit<Plan, "content_hash">): SealedPlan {
+  const body = JSON.stringify(plan, null, 2);
+  // body ends with "\n}"; the hashed prefix continues it with the separator of one more member.
+  const prefix = body.slice(0, -2) + ",\n";
+  const content_hash = "sha256:" + sha256Hex(prefix);
+  return {
+    plan: { ...plan, content_hash },
+    text: `${prefix}  "content_hash": "${content_hash}"\n}\n`,
+  };
+}
+
+/**
+ * The hash a plan file records in its trailer and the hash of the bytes before it; `recorded`
+ * is undefined when the file does not end the way sealPlan() writes it.
+ */
+export function planFileHash(text: string): { recorded?: string; computed?: string } {
+  const m = TRAILER.exec(text.slice(-128));
+  if (!m) return {};
+  return {
+    recorded: m[1],
+    computed: "sha256:" + sha256Hex(text.slice(0, text.length - m[0].length)),
+  };
 }

@@ -2,6 +2,7 @@ import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { exists, writeFileAtomic } from "../state/atomic.ts";
 import { checkPlanText } from "./validate.ts";
+import type { SealedPlan } from "./hash.ts";
 import type { Plan } from "./schema.ts";
 
 export interface PlanEntry {
@@ -24,9 +25,9 @@ export class PlanStore {
     return path.join(this.clusterDir(cluster), "plans", `${planId}.json`);
   }
 
-  async save(plan: Plan, file?: string): Promise<string> {
+  /** Stores a plan's file text exactly as sealed (its hash covers those bytes). */
+  async save({ plan, text }: SealedPlan, file?: string): Promise<string> {
     const target = this.planPath(plan.cluster_name, plan.plan_id);
-    const text = JSON.stringify(plan, null, 2) + "\n";
     await writeFileAtomic(target, text);
     if (file) await writeFileAtomic(path.resolve(file), text);
     return target;

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Dag } from "../graph/mod.ts";
 import { planToDag } from "./graph.ts";
-import { planHash } from "./hash.ts";
+import { planFileHash } from "./hash.ts";
 import { Plan, PLAN_FORMAT_VERSION, type ValidationIssue } from "./schema.ts";
 
 export interface PlanCheck {
@@ -25,9 +25,29 @@ export function checkPlanText(text: string, file: string): PlanCheck {
       }],
     };
   }
-  return checkPlanObject(raw, file);
+  const check = checkPlanObject(raw, file);
+  if (check.plan) {
+    const { recorded, computed } = planFileHash(text);
+    if (recorded === undefined || recorded !== check.plan.content_hash) {
+      check.issues.unshift({
+        code: "content_hash",
+        severity: "error",
+        message:
+          `${file}: the plan does not end with the content_hash line mup writes: the file was modified after it was generated. Regenerate it, or copy the file as it is; do not edit or reformat plans.`,
+      });
+    } else if (computed !== recorded) {
+      check.issues.unshift({
+        code: "content_hash",
+        severity: "error",
+        message:
+          `${file}: content hash mismatch: the plan was modified after it was generated (expected ${recorded}, computed ${computed}). Regenerate it; do not edit or reformat plans.`,
+      });
+    }
+  }
+  return check;
 }
 
+/** Schema and graph checks of a parsed plan; its content hash needs the file text (checkPlanText). */
 export function checkPlanObject(raw: unknown, file: string): PlanCheck {
   const issues: ValidationIssue[] = [];
   const fv = (raw as { format_version?: unknown })?.format_version;
@@ -54,16 +74,6 @@ export function checkPlanObject(raw: unknown, file: string): PlanCheck {
     return { issues };
   }
   const plan = parsed.data;
-  if (planHash(plan) !== plan.content_hash) {
-    issues.push({
-      code: "content_hash",
-      severity: "error",
-      message:
-        `${file}: content hash mismatch: the plan was modified after it was generated (expected ${plan.content_hash}, computed ${
-          planHash(plan)
-        }). Regenerate it; do not edit plans by hand.`,
-    });
-  }
   const dag = planToDag(plan);
   for (const i of dag.issues) {
     issues.push({ code: `graph_${i.code}`, severity: "error", message: i.message });
