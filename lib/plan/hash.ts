@@ -13,7 +13,7 @@ export interface SealedPlan {
  * large plan cheap (one sha256 pass), and any edit, even one that only reformats, counts as a
  * modification.
  */
-const TRAILER = /  "content_hash": "(sha256:[0-9a-f]{64})"\n\}\n$/;
+const TRAILER = / {2}"content_hash": "(sha256:[0-9a-f]{64})"\n\}\n$/;
 
 /** Gives a plan its content hash and the text of its file (pretty JSON, content_hash last). */
 export function sealPlan(plan: Omit<Plan, "content_hash">): SealedPlan {
