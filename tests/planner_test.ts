@@ -86,6 +86,25 @@ Deno.test("planDeploy() is pure: the same input gives the same plan and hash", (
   assert.equal(planFor("sharded.yaml").content_hash, planFor("sharded.yaml").content_hash);
 });
 
+Deno.test("a plan file holds one operation per line, ends with its hash and reads back whole", () => {
+  const { plan, text } = sealedFor("sharded.yaml");
+  assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify(plan)));
+  const lines = text.split("\n").map((l) => l.trim().replace(/,$/, ""));
+  for (const o of allOperations(plan)) {
+    assert.equal(lines.filter((l) => l === JSON.stringify(o)).length, 1, o.id);
+  }
+  assert.equal(lines.at(-3), `"content_hash": "${plan.content_hash}"`);
+  assert.equal(
+    checkPlanText(text, "p.json").issues.filter((i) => i.code === "content_hash").length,
+    0,
+  );
+  const edited = text.replace('"parallel":true', '"parallel":false');
+  assert.match(
+    checkPlanText(edited, "p.json").issues.map((i) => i.message).join("\n"),
+    /content hash mismatch/,
+  );
+});
+
 Deno.test("sharded plan: dependencies name exactly what each operation needs", () => {
   const plan = planFor("sharded.yaml");
   const op = (id: string) => allOperations(plan).find((o) => o.id === id)!;

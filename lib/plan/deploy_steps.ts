@@ -46,7 +46,18 @@ export const op = (
   o:
     & Omit<PlannedOperation, "pre_conditions" | "changes" | "parallel">
     & Partial<PlannedOperation>,
-): PlannedOperation => ({ pre_conditions: [], changes: [], parallel: true, ...o });
+): PlannedOperation => ({
+  // The specification's field order, which is how each operation's line in the plan file reads.
+  id: o.id,
+  type: o.type,
+  description: o.description,
+  target: o.target,
+  pre_conditions: o.pre_conditions ?? [],
+  changes: o.changes ?? [],
+  depends_on: o.depends_on,
+  parallel: o.parallel ?? true,
+  estimated_ms: o.estimated_ms,
+});
 export const check = (
   id: string,
   check_type: string,

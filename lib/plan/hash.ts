@@ -1,5 +1,9 @@
 import { sha256Hex } from "../util/hash.ts";
+import { jsonText } from "../util/json_text.ts";
 import type { Plan } from "./schema.ts";
+
+/** plan → phases → phase → operations → operation: each operation is written on one line. */
+const OPERATION_DEPTH = 4;
 
 /** A plan and the exact text of its file. */
 export interface SealedPlan {
@@ -15,9 +19,9 @@ export interface SealedPlan {
  */
 const TRAILER = / {2}"content_hash": "(sha256:[0-9a-f]{64})"\n\}\n$/;
 
-/** Gives a plan its content hash and the text of its file (pretty JSON, content_hash last). */
+/** Gives a plan its content hash and the text of its file (content_hash last). */
 export function sealPlan(plan: Omit<Plan, "content_hash">): SealedPlan {
-  const body = JSON.stringify(plan, null, 2);
+  const body = jsonText(plan, OPERATION_DEPTH);
   // body ends with "\n}"; the hashed prefix continues it with the separator of one more member.
   const prefix = body.slice(0, -2) + ",\n";
   const content_hash = "sha256:" + sha256Hex(prefix);
