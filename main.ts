@@ -22,7 +22,10 @@ export async function main(args: string[]): Promise<number> {
   const ctx = makeContext();
   const program = new Command("mup")
     .description("Deploy and operate MongoDB clusters with a plan → review → apply workflow")
-    .version(MUP_VERSION, "-V, --version-info", "print mup's version")
+    .version(MUP_VERSION, "-V, --version", "print mup's version")
+    // Options before a subcommand are mup's own, so `mup --version` prints mup's version while
+    // `mup cluster deploy … --version 7.0` names the MongoDB version.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)) })
     .showSuggestionAfterError(true);

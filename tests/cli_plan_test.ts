@@ -187,6 +187,9 @@ Deno.test("--help explains every command; the topology schema is printed", async
     assert.equal(r.code, 0, args.join(" "));
     assert.match(r.stdout, /Usage: mup/);
   }
+  const version = await mup(["--version"], { home });
+  assert.equal(version.code, 0, version.stderr);
+  assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
   const schema = await mup(["topology", "schema"], { home });
   assert.equal(JSON.parse(schema.stdout).type, "object");
   const unknown = await mup(["plan", "shwo"], { home });
