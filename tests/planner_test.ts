@@ -7,6 +7,7 @@ import { type SealedPlan, sealPlan } from "../lib/plan/hash.ts";
 import { planDeploy } from "../lib/plan/planner.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
+import { PlanStore } from "../lib/plan/store.ts";
 import { parseTopology } from "../lib/topology/load.ts";
 import { ROOT } from "./helpers.ts";
 
@@ -263,4 +264,18 @@ Deno.test("hooks in the topology are carried into the plan with defaults filled 
   assert.equal(plan.hooks[0].timeout_ms, 30_000);
   assert.equal(plan.hooks[0].working_dir, "/topologies");
   assert.equal(plan.phases[0].after_hook?.command, plan.hooks[0].command);
+});
+
+Deno.test("PlanStore.newest() picks the latest created_at, not the last file name", async () => {
+  const store = new PlanStore(await Deno.makeTempDir({ prefix: "mup-store-" }));
+  const base = planFor("standalone.yaml");
+  const save = (planId: string, createdAt: string) => {
+    const { content_hash: _, ...rest } = base;
+    return store.save(sealPlan({ ...rest, plan_id: planId, created_at: createdAt }));
+  };
+  await save("plan-aaaa", "2026-03-01T00:00:00.000Z");
+  const newest = await save("plan-bbbb", "2026-05-01T00:00:00.000Z");
+  await save("plan-cccc", "2026-04-01T00:00:00.000Z");
+  assert.equal(await store.newest(base.cluster_name), newest);
+  assert.equal(await store.resolve(base.cluster_name), newest);
 });

@@ -80,11 +80,29 @@ export class PlanStore {
     }
     const byId = await this.findById(ref);
     if (byId) return byId;
-    const ofCluster = await this.list(ref);
-    if (ofCluster.length) return ofCluster[ofCluster.length - 1].path;
+    const newest = await this.newest(ref);
+    if (newest) return newest;
     throw new MupError(`no plan, plan ID or cluster named "${ref}"`, {
       hint: "`mup plan list` shows the saved plans",
     });
+  }
+
+  /**
+   * The file of a cluster's newest plan by created_at, read from the top of each file (where
+   * sealPlan() writes it) so that large plans are not parsed just to be compared.
+   */
+  async newest(cluster: string): Promise<string | undefined> {
+    const dir = path.join(this.clusterDir(cluster), "plans");
+    let best: { file: string; createdAt: string } | undefined;
+    for (const f of await listDir(dir)) {
+      if (!f.endsWith(".json")) continue;
+      const file = path.join(dir, f);
+      const createdAt = await createdAtOf(file);
+      if (createdAt !== undefined && (!best || createdAt >= best.createdAt)) {
+        best = { file, createdAt };
+      }
+    }
+    return best?.file;
   }
 
   /** Loads and fully validates a plan; throws a MupError listing the problems. */
@@ -122,4 +140,20 @@ export async function listDir(dir: string): Promise<string[]> {
     return [];
   }
   return out.sort();
+}
+
+/** A plan file's created_at from its first lines; the whole file when it is not found there. */
+async function createdAtOf(file: string): Promise<string | undefined> {
+  try {
+    const f = await Deno.open(file);
+    const head = new Uint8Array(4096);
+    const n = await f.read(head).finally(() => f.close());
+    const m = /\n {2}"created_at": ("[^"\n]*")/.exec(
+      new TextDecoder().decode(head.subarray(0, n ?? 0)),
+    );
+    if (m) return JSON.parse(m[1]);
+    return (JSON.parse(await Deno.readTextFile(file)) as Plan).created_at;
+  } catch {
+    return undefined; // a damaged file is reported by `plan validate`, not chosen
+  }
 }
