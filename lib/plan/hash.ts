@@ -1,5 +1,6 @@
+import { createHash } from "node:crypto";
 import { sha256Hex } from "../util/hash.ts";
-import { jsonText } from "../util/json_text.ts";
+import { jsonChunks } from "../util/json_text.ts";
 import type { Plan } from "./schema.ts";
 
 /** plan → phases → phase → operations → operation: each operation is written on one line. */
@@ -21,14 +22,15 @@ const TRAILER = / {2}"content_hash": "(sha256:[0-9a-f]{64})"\n\}\n$/;
 
 /** Gives a plan its content hash and the text of its file (content_hash last). */
 export function sealPlan(plan: Omit<Plan, "content_hash">): SealedPlan {
-  const body = jsonText(plan, OPERATION_DEPTH);
-  // body ends with "\n}"; the hashed prefix continues it with the separator of one more member.
-  const prefix = body.slice(0, -2) + ",\n";
-  const content_hash = "sha256:" + sha256Hex(prefix);
-  return {
-    plan: { ...plan, content_hash },
-    text: `${prefix}  "content_hash": "${content_hash}"\n}\n`,
-  };
+  const chunks: string[] = [];
+  jsonChunks(plan, OPERATION_DEPTH, chunks);
+  // The last piece closes the plan ("\n}"); the hashed prefix instead goes on to one more member.
+  chunks[chunks.length - 1] = ",\n";
+  const hash = createHash("sha256");
+  for (const c of chunks) hash.update(c);
+  const content_hash = "sha256:" + hash.digest("hex");
+  chunks.push(`  "content_hash": "${content_hash}"\n}\n`);
+  return { plan: { ...plan, content_hash }, text: chunks.join("") };
 }
 
 /**
