@@ -25,31 +25,22 @@ export function checkPlanText(text: string, file: string): PlanCheck {
       }],
     };
   }
-  const check = checkPlanObject(raw, file);
-  if (check.plan) {
-    const { recorded, computed } = planFileHash(text);
-    if (recorded === undefined || recorded !== check.plan.content_hash) {
-      check.issues.unshift({
-        code: "content_hash",
-        severity: "error",
-        message:
-          `${file}: the plan does not end with the content_hash line mup writes: the file was modified after it was generated. Regenerate it, or copy the file as it is; do not edit or reformat plans.`,
-      });
-    } else if (computed !== recorded) {
-      check.issues.unshift({
-        code: "content_hash",
-        severity: "error",
-        message:
-          `${file}: content hash mismatch: the plan was modified after it was generated (expected ${recorded}, computed ${computed}). Regenerate it; do not edit or reformat plans.`,
-      });
-    }
-  }
-  return check;
+  const parsed = parsePlan(raw, file);
+  // The parsed plan replaces the JSON tree; letting it go before the graph is built lowers the
+  // peak memory of validating a large plan.
+  raw = undefined;
+  if (!parsed.plan) return { issues: parsed.issues };
+  const hash = contentHashIssue(text, parsed.plan, file);
+  return checkGraph(parsed.plan, hash ? [hash] : []);
 }
 
 /** Schema and graph checks of a parsed plan; its content hash needs the file text (checkPlanText). */
 export function checkPlanObject(raw: unknown, file: string): PlanCheck {
-  const issues: ValidationIssue[] = [];
+  const parsed = parsePlan(raw, file);
+  return parsed.plan ? checkGraph(parsed.plan, []) : { issues: parsed.issues };
+}
+
+function parsePlan(raw: unknown, file: string): { plan?: Plan; issues: ValidationIssue[] } {
   const fv = (raw as { format_version?: unknown })?.format_version;
   if (fv !== PLAN_FORMAT_VERSION) {
     return {
@@ -63,17 +54,38 @@ export function checkPlanObject(raw: unknown, file: string): PlanCheck {
     };
   }
   const parsed = Plan.safeParse(raw);
-  if (!parsed.success) {
-    for (const i of parsed.error.issues) {
-      issues.push({
-        code: "schema",
-        severity: "error",
-        message: `${file}: ${z.core.toDotPath(i.path)}: ${i.message}`,
-      });
-    }
-    return { issues };
+  if (parsed.success) return { plan: parsed.data, issues: [] };
+  return {
+    issues: parsed.error.issues.map((i) => ({
+      code: "schema",
+      severity: "error",
+      message: `${file}: ${z.core.toDotPath(i.path)}: ${i.message}`,
+    })),
+  };
+}
+
+function contentHashIssue(text: string, plan: Plan, file: string): ValidationIssue | undefined {
+  const { recorded, computed } = planFileHash(text);
+  if (recorded === undefined || recorded !== plan.content_hash) {
+    return {
+      code: "content_hash",
+      severity: "error",
+      message:
+        `${file}: the plan does not end with the content_hash line mup writes: the file was modified after it was generated. Regenerate it, or copy the file as it is; do not edit or reformat plans.`,
+    };
   }
-  const plan = parsed.data;
+  if (computed !== recorded) {
+    return {
+      code: "content_hash",
+      severity: "error",
+      message:
+        `${file}: content hash mismatch: the plan was modified after it was generated (expected ${recorded}, computed ${computed}). Regenerate it; do not edit or reformat plans.`,
+    };
+  }
+  return undefined;
+}
+
+function checkGraph(plan: Plan, issues: ValidationIssue[]): PlanCheck {
   const dag = planToDag(plan);
   for (const i of dag.issues) {
     issues.push({ code: `graph_${i.code}`, severity: "error", message: i.message });
