@@ -14,18 +14,14 @@ import { stringify } from "yaml";
 import { apply } from "../lib/apply/applier.ts";
 import { MockExecutor } from "../lib/executor/mock.ts";
 import { criticalPath } from "../lib/graph/mod.ts";
-import { compileHooks } from "../lib/hooks/compile.ts";
 import { planToDag } from "../lib/plan/graph.ts";
-import { sealPlan } from "../lib/plan/hash.ts";
-import { planDeploy } from "../lib/plan/planner.ts";
-import { checkPlanText } from "../lib/plan/validate.ts";
 import { StateStore } from "../lib/state/store.ts";
 import type { ApplyState } from "../lib/state/schema.ts";
-import { parseTopology } from "../lib/topology/load.ts";
 import { buildMirror } from "../sim/mirror.ts";
 import { syntheticPlan } from "../tests/synthetic.ts";
 import { freePorts, mup } from "../tests/helpers.ts";
 import { signalPidFiles } from "./_pids.ts";
+import { V8_FLAGS } from "./_mup_cmd.ts";
 
 const which = Deno.args.length ? Deno.args : ["plan", "scheduler", "deploy"];
 const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
@@ -52,82 +48,51 @@ function bigTopology(): string {
   });
 }
 
-function benchPlanOnce(print: boolean): number {
-  const text = bigTopology();
-  const rss0 = Deno.memoryUsage().rss;
-  const t0 = performance.now();
-  const loaded = parseTopology(text, "big.yaml");
-  const t1 = performance.now();
-  // What `cluster deploy --plan-only` does (pre-flight aside): plan, hash, write JSON.
-  let json: string | undefined = sealPlan(planDeploy({
-    planId: "plan-bench",
-    createdAt: new Date().toISOString(),
-    clusterName: "big",
-    topology: loaded.topology,
-    topologyFile: "/big.yaml",
-    release: {
-      version: "7.0.14",
-      variant: "mongo",
-      platform: "linux-x86_64",
-      url: "https://fastdl.mongodb.org/linux/x.tgz",
-      sha256: "0".repeat(64),
-      size_bytes: 120e6,
-      archive_name: "x.tgz",
-    },
-    deployDir: "/opt/mup",
-    cacheDir: "/var/cache/mup",
-    clusterDir: "/var/lib/mup/clusters/big",
-    validation: { valid: true, errors: [], warnings: [], checks: [] },
-    hooks: compileHooks(loaded.topology.hooks, "/"),
-    baseState: { lineage: "", serial: 0 },
-    cached: true,
-  })).text;
-  const size = json.length;
-  const t2 = performance.now();
-  // What `plan validate` / `plan apply` do: parse, schema, hash, graph (compiled once).
-  const check = checkPlanText(json, "plan.json");
-  json = undefined;
-  const t3 = performance.now();
-  const dag = check.dag!;
-  const order = dag.topologicalOrder();
-  const cp = criticalPath(dag);
-  const t4 = performance.now();
-  const rss = Deno.memoryUsage().rss;
-  const plan = check.plan!;
-  if (!print) return t4 - t0;
-  const ops = plan.phases.reduce((n, p) => n + p.operations.length, 0);
+/** Runs scripts/bench_plan.ts in a fresh process: a cold start, with its own peak RSS. */
+async function benchPlan(): Promise<void> {
+  const file = await Deno.makeTempFile({ prefix: "mup-bench-", suffix: ".yaml" });
+  await Deno.writeTextFile(file, bigTopology());
+  const out = await new Deno.Command(Deno.execPath(), {
+    // With the V8 flags mup itself runs with.
+    args: [
+      "run",
+      "-A",
+      `--v8-flags=${V8_FLAGS}`,
+      path.join(import.meta.dirname!, "bench_plan.ts"),
+      file,
+    ],
+    stderr: "inherit",
+  }).output();
+  await Deno.remove(file);
+  if (!out.success) throw new Error("scripts/bench_plan.ts failed");
+  const r = JSON.parse(new TextDecoder().decode(out.stdout));
+  const ms = (n: number) => `${n.toFixed(0).padStart(5)} ms`;
   console.log(
-    `plan: 1,000 hosts, ${plan.resources.total_processes} processes → ${ops} operations, ${dag.graph.size} edges, ${
-      mb(size)
-    } of JSON`,
+    `plan: 1,000 hosts, ${r.processes} processes → ${r.operations} operations, ${r.edges} edges, ${
+      mb(r.plan_bytes)
+    } plan file`,
   );
-  console.log(`  topology parse + validate             ${(t1 - t0).toFixed(0)} ms`);
-  console.log(`  planDeploy + content hash + JSON      ${(t2 - t1).toFixed(0)} ms`);
+  console.log(`  topology read, parse + validate         ${ms(r.topology_ms)}`);
+  console.log(`  planDeploy + plan file text + hash       ${ms(r.plan_ms)}`);
   console.log(
-    `  plan validation (JSON, schema, hash, graph compile) ${(t3 - t2).toFixed(0)} ms, ${
-      check.issues.filter((i) => i.severity === "error").length
-    } errors`,
+    `  plan validation (JSON, schema, hash, graph compile) ${
+      ms(r.validate_ms)
+    }, ${r.errors} errors`,
   );
   console.log(
-    `  topological order + critical path     ${
-      (t4 - t3).toFixed(0)
-    } ms (${order.length} nodes, path of ${cp.path.length})`,
+    `  topological order + critical path        ${ms(r.order_ms)} (path of ${r.critical_path})`,
   );
   console.log(
-    `  total ${(t4 - t0).toFixed(0)} ms (target < 1000 ms); RSS ${mb(rss)}, of which ${
-      mb(rss - rss0)
-    } for this work (target < 200 MB)`,
+    `  total, cold process ${ms(r.total_ms)} (target < 1000 ms); warm median of 5 more ${
+      ms(r.warm_ms)
+    }`,
   );
-  return t4 - t0;
-}
-
-function benchPlan(): void {
-  const first = benchPlanOnce(true);
-  const again = Array.from({ length: 5 }, () => benchPlanOnce(false)).sort((a, b) => a - b);
   console.log(
-    `  first run (a cold CLI invocation) ${first.toFixed(0)} ms; warm median of 5 more ${
-      again[2].toFixed(0)
-    } ms`,
+    `  peak RSS ${r.peak_rss_mb.toFixed(0)} MB, of which ${
+      (r.peak_rss_mb - r.baseline_rss_mb).toFixed(0)
+    } MB above the process before planning (Deno and modules: ${
+      r.baseline_rss_mb.toFixed(0)
+    } MB); target < 200 MB`,
   );
 }
 
@@ -282,7 +247,7 @@ async function benchDeploy(): Promise<void> {
 }
 
 for (const w of which) {
-  if (w === "plan") benchPlan();
+  if (w === "plan") await benchPlan();
   else if (w === "scheduler") await benchScheduler();
   else if (w === "deploy") await benchDeploy();
   else console.error(`unknown benchmark ${w} (plan, scheduler, deploy)`);

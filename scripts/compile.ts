@@ -4,8 +4,19 @@
  * else downloaded from dl.deno.land. Where that download is impossible the build is reported
  * as SKIPPED with the reason; any other failure fails the task.
  */
+import { V8_FLAGS } from "./_mup_cmd.ts";
+
 const out = Deno.args[0] ?? "dist/mup";
-const args = ["compile", "-A", "--include", "sim/main.ts", "--output", out, "main.ts"];
+const args = [
+  "compile",
+  "-A",
+  `--v8-flags=${V8_FLAGS}`,
+  "--include",
+  "sim/main.ts",
+  "--output",
+  out,
+  "main.ts",
+];
 console.log(
   `$ deno ${args.join(" ")}${
     Deno.env.get("DENORT_BIN") ? ` (DENORT_BIN=${Deno.env.get("DENORT_BIN")})` : ""
@@ -15,7 +26,7 @@ const r = await new Deno.Command(Deno.execPath(), { args, stdout: "inherit", std
   .output();
 const err = new TextDecoder().decode(r.stderr);
 if (r.code === 0) {
-  const v = await new Deno.Command(out, { args: ["--version-info"], stdout: "piped" }).output();
+  const v = await new Deno.Command(out, { args: ["--version"], stdout: "piped" }).output();
   console.log(`built ${out} (mup ${new TextDecoder().decode(v.stdout).trim()})`);
   Deno.exit(0);
 }

@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { MongoClient } from "mongodb";
 import { buildMirror } from "../sim/mirror.ts";
 import { signalPidFiles } from "./_pids.ts";
+import { mupRunArgs } from "./_mup_cmd.ts";
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const keep = Deno.args.includes("--keep");
@@ -20,14 +21,7 @@ const topology = path.join(ROOT, "examples", "sharded.yaml");
 async function mup(args: string[], input?: string): Promise<number> {
   console.log(`\n$ mup ${args.join(" ")}`);
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--quiet",
-      `--config=${path.join(ROOT, "deno.json")}`,
-      path.join(ROOT, "main.ts"),
-      ...args,
-    ],
+    args: mupRunArgs(args),
     env: { MUP_HOME: home },
     stdin: input ? "piped" : "inherit",
     stdout: "inherit",

@@ -6,11 +6,13 @@ import {
   mup,
   planSharded,
   readJson,
+  ROOT,
   shardedTopology,
   tempHome,
   testMirror,
   writeTopology,
 } from "./helpers.ts";
+import { V8_FLAGS } from "../scripts/_mup_cmd.ts";
 
 Deno.test("cluster deploy --plan-only resolves 7.0 to the newest 7.0.x, saves the plan and prints it", async () => {
   const home = await tempHome();
@@ -187,6 +189,12 @@ Deno.test("--help explains every command; the topology schema is printed", async
     assert.equal(r.code, 0, args.join(" "));
     assert.match(r.stdout, /Usage: mup/);
   }
+  // Every way of starting mup runs it with the same V8 flags as the compiled binary.
+  const flags = `--v8-flags=${V8_FLAGS}`;
+  assert.ok(
+    JSON.parse(await Deno.readTextFile(path.join(ROOT, "deno.json"))).tasks.mup.includes(flags),
+  );
+  assert.ok((await Deno.readTextFile(path.join(ROOT, "main.ts"))).split("\n")[0].includes(flags));
   const version = await mup(["--version"], { home });
   assert.equal(version.code, 0, version.stderr);
   assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);

@@ -3,9 +3,9 @@ import * as path from "node:path";
 import type { Plan } from "../lib/plan/schema.ts";
 import { buildMirror } from "../sim/mirror.ts";
 import { signalPidFiles } from "../scripts/_pids.ts";
+import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-const MAIN = path.join(ROOT, "main.ts");
 
 let mirrorPromise: Promise<string> | undefined;
 
@@ -32,7 +32,7 @@ export async function mup(
   },
 ): Promise<MupResult> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", `--config=${path.join(ROOT, "deno.json")}`, MAIN, ...args],
+    args: mupRunArgs(args),
     env: { MUP_HOME: options.home, NO_COLOR: "1", ...options.env },
     cwd: options.cwd ?? ROOT,
     stdin: options.stdin !== undefined ? "piped" : "null",
@@ -56,7 +56,7 @@ export function spawnMup(
   env: Record<string, string> = {},
 ): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", `--config=${path.join(ROOT, "deno.json")}`, MAIN, ...args],
+    args: mupRunArgs(args),
     env: { MUP_HOME: home, NO_COLOR: "1", ...env },
     cwd: ROOT,
     stdin: "null",
