@@ -1,4 +1,3 @@
-import { confirm, select } from "@inquirer/prompts";
 import type { SafetyDecision } from "../apply/applier.ts";
 
 /** One line from standard input (works with a terminal and with a pipe); undefined at EOF. */
@@ -26,6 +25,8 @@ export function interactive(): boolean {
 
 /** The specification's four choices; skipping must be confirmed. */
 export async function askSafetyDecision(): Promise<SafetyDecision> {
+  // Loaded on first use, like the MongoDB driver: most commands never prompt.
+  const { confirm, select } = await import("@inquirer/prompts");
   while (true) {
     const choice = await select<SafetyDecision>({
       message: "Options:",
