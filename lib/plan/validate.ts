@@ -25,12 +25,14 @@ export function checkPlanText(text: string, file: string): PlanCheck {
       }],
     };
   }
+  const fileHash = planFileHash(text);
+  // Each form of the plan is let go once the next exists (text → JSON tree → parsed plan →
+  // graph), which keeps the peak memory of validating a large plan to about two of them.
+  text = "";
   const parsed = parsePlan(raw, file);
-  // The parsed plan replaces the JSON tree; letting it go before the graph is built lowers the
-  // peak memory of validating a large plan.
   raw = undefined;
   if (!parsed.plan) return { issues: parsed.issues };
-  const hash = contentHashIssue(text, parsed.plan, file);
+  const hash = contentHashIssue(fileHash, parsed.plan, file);
   return checkGraph(parsed.plan, hash ? [hash] : []);
 }
 
@@ -64,8 +66,11 @@ function parsePlan(raw: unknown, file: string): { plan?: Plan; issues: Validatio
   };
 }
 
-function contentHashIssue(text: string, plan: Plan, file: string): ValidationIssue | undefined {
-  const { recorded, computed } = planFileHash(text);
+function contentHashIssue(
+  { recorded, computed }: ReturnType<typeof planFileHash>,
+  plan: Plan,
+  file: string,
+): ValidationIssue | undefined {
   if (recorded === undefined || recorded !== plan.content_hash) {
     return {
       code: "content_hash",
