@@ -8,11 +8,16 @@ import { planDeploy } from "../lib/plan/planner.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
 import { PlanStore } from "../lib/plan/store.ts";
+import { renderPlan } from "../lib/render/plan_text.ts";
 import { parseTopology } from "../lib/topology/load.ts";
 import { ROOT } from "./helpers.ts";
 
 function sealedFor(file: string): SealedPlan {
-  const t = parseTopology(Deno.readTextFileSync(path.join(ROOT, "examples", file)), file);
+  return sealedFromText(Deno.readTextFileSync(path.join(ROOT, "examples", file)), file);
+}
+
+function sealedFromText(text: string, file: string): SealedPlan {
+  const t = parseTopology(text, file);
   return sealPlan(planDeploy({
     planId: "plan-golden",
     createdAt: "2026-01-01T00:00:00.000Z",
@@ -278,4 +283,32 @@ Deno.test("PlanStore.newest() picks the latest created_at, not the last file nam
   await save("plan-cccc", "2026-04-01T00:00:00.000Z");
   assert.equal(await store.newest(base.cluster_name), newest);
   assert.equal(await store.resolve(base.cluster_name), newest);
+});
+
+Deno.test("plan show cuts long runs of alike lines on large clusters; --all lists every one", () => {
+  const shards = Array.from(
+    { length: 12 },
+    (_, k) =>
+      [0, 1, 2].map((m) =>
+        `  - { host: localhost, port: ${28000 + k * 3 + m}, replica_set: s${k} }`
+      ).join("\n"),
+  ).join("\n");
+  const text = `config_servers:
+${[0, 1, 2].map((m) => `  - { host: localhost, port: ${27100 + m}, replica_set: cfg }`).join("\n")}
+mongos_servers:
+  - { host: localhost, port: 27000 }
+mongod_servers:
+${shards}
+`;
+  const plan = sealedFromText(text, "big.yaml").plan;
+  const short = renderPlan(plan);
+  assert.match(short, /Initialize s3 replica set\n +• … 8 more replica sets to initiate/);
+  assert.match(short, /Add s4 to cluster\n +• … 7 more shards to add/);
+  assert.doesNotMatch(short, /Initialize s11 replica set/);
+  const all = renderPlan(plan, { all: true });
+  for (let k = 0; k < 12; k++) {
+    assert.match(all, new RegExp(`Initialize s${k} replica set`));
+    assert.match(all, new RegExp(`Add s${k} to cluster`));
+  }
+  assert.doesNotMatch(all, /more replica sets to initiate/);
 });

@@ -17,10 +17,11 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .description("Show a plan: by file path, plan ID, or cluster name (its newest plan)")
     .argument("<plan>", "plan ID, path to a plan file, or cluster name")
     .option("--json", "print the plan document")
+    .option("--all", "list every operation line, also on large clusters")
     .action(async (ref, opts) => {
       const { plan, path } = await ctx.store.load(ref);
       if (opts.json) printJson(plan);
-      else print(renderPlan(plan, { path }));
+      else print(renderPlan(plan, { path, all: opts.all }));
     });
 
   cmd.command("list")

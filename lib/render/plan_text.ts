@@ -1,7 +1,7 @@
 import { criticalPath } from "../graph/mod.ts";
 import { planToDag } from "../plan/graph.ts";
 import type { Plan } from "../plan/schema.ts";
-import { groupOperations, groupPlanLine } from "./groups.ts";
+import { groupOperations, groupPlanLine, type OpGroup } from "./groups.ts";
 import { formatDuration, plural, portRanges } from "../util/format.ts";
 
 const KIND = { standalone: "Standalone", replica_set: "Replica set", sharded: "Sharded cluster" };
@@ -26,7 +26,42 @@ export function describeTopology(plan: Plan): string {
   return KIND.standalone;
 }
 
-export function renderPlan(plan: Plan, options: { path?: string } = {}): string {
+/** Past this many alike lines in a row (a replica set each…), `plan show` summarises the rest. */
+const RUN_LIMIT = 6;
+const RUN_NOUN: Record<string, string> = {
+  init_replica_set: "replica sets to initiate",
+  add_shard: "shards to add",
+};
+
+/**
+ * Lines of one phase, with a long run of alike lines (one per replica set on a large cluster)
+ * cut to its first few and a count, unless `all` is set.
+ */
+function phaseLines(plan: Plan, groups: OpGroup[], all: boolean): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < groups.length;) {
+    const type = groups[i].key.split(":")[0];
+    let j = i;
+    while (j < groups.length && groups[j].key.split(":")[0] === type) j++;
+    const run = groups.slice(i, j);
+    const shown = all || run.length <= RUN_LIMIT ? run : run.slice(0, RUN_LIMIT - 1);
+    for (const g of shown) out.push(groupPlanLine(plan, g));
+    if (shown.length < run.length) {
+      out.push(
+        `… ${run.length - shown.length} more ${
+          RUN_NOUN[type] ?? `${type} operations`
+        } (\`mup plan show --all\` lists every one)`,
+      );
+    }
+    i = j;
+  }
+  return out;
+}
+
+export function renderPlan(
+  plan: Plan,
+  options: { path?: string; all?: boolean } = {},
+): string {
   const r = plan.resources;
   const ops = plan.phases.flatMap((p) => p.operations);
   const groups = groupOperations(plan);
@@ -59,9 +94,8 @@ export function renderPlan(plan: Plan, options: { path?: string } = {}): string 
         ph.name.slice(1)
       } (estimated: ${ph.estimated_duration})`,
     );
-    for (const g of groups.filter((x) => x.phase === ph.name)) {
-      out.push(`     • ${groupPlanLine(plan, g)}`);
-    }
+    const mine = groups.filter((x) => x.phase === ph.name);
+    for (const line of phaseLines(plan, mine, !!options.all)) out.push(`     • ${line}`);
     if (plan.kind !== "standalone" && ph.name === "finalize") {
       out.push("     • Display connection info");
     }
