@@ -100,7 +100,10 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
           }`,
         );
       }
-      const saved = await ctx.store.save({ plan: check.plan, text });
+      const saved = await ctx.store.save({
+        plan: check.plan,
+        bytes: [new TextEncoder().encode(text)],
+      });
       if (opts.json) printJson({ imported: check.plan.plan_id, path: saved });
       else {print(
           `Imported plan ${check.plan.plan_id} for cluster ${check.plan.cluster_name}: ${saved}`,

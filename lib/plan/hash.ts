@@ -1,15 +1,16 @@
 import { createHash } from "node:crypto";
 import { sha256Hex } from "../util/hash.ts";
-import { jsonChunks } from "../util/json_text.ts";
+import { ByteBlocks, jsonPieces } from "../util/json_text.ts";
 import type { Plan } from "./schema.ts";
 
 /** plan → phases → phase → operations → operation: each operation is written on one line. */
 const OPERATION_DEPTH = 4;
 
-/** A plan and the exact text of its file. */
+/** A plan and the exact bytes of its file. */
 export interface SealedPlan {
   plan: Plan;
-  text: string;
+  /** The file's UTF-8 bytes, in blocks (see planFileText for them as one string). */
+  bytes: Uint8Array[];
 }
 
 /**
@@ -20,17 +21,35 @@ export interface SealedPlan {
  */
 const TRAILER = / {2}"content_hash": "(sha256:[0-9a-f]{64})"\n\}\n$/;
 
-/** Gives a plan its content hash and the text of its file (content_hash last). */
+/**
+ * Gives a plan its content hash and the bytes of its file (content_hash last). The text is
+ * encoded piece by piece as it is produced: a large plan is never held whole as a string.
+ */
 export function sealPlan(plan: Omit<Plan, "content_hash">): SealedPlan {
-  const chunks: string[] = [];
-  jsonChunks(plan, OPERATION_DEPTH, chunks);
-  // The last piece closes the plan ("\n}"); the hashed prefix instead goes on to one more member.
-  chunks[chunks.length - 1] = ",\n";
+  const out = new ByteBlocks();
+  let held: string | undefined;
+  jsonPieces(plan, OPERATION_DEPTH, (piece) => {
+    if (held !== undefined) out.write(held);
+    held = piece;
+  });
+  // `held` is "\n}", which closes the plan; the hashed prefix goes on to one more member.
+  out.write(",\n");
   const hash = createHash("sha256");
-  for (const c of chunks) hash.update(c);
+  for (const b of out.finish()) hash.update(b);
   const content_hash = "sha256:" + hash.digest("hex");
-  chunks.push(`  "content_hash": "${content_hash}"\n}\n`);
-  return { plan: { ...plan, content_hash }, text: chunks.join("") };
+  out.write(`  "content_hash": "${content_hash}"\n}\n`);
+  return { plan: { ...plan, content_hash }, bytes: out.finish() };
+}
+
+/** A sealed plan's file as one string. */
+export function planFileText({ bytes }: SealedPlan): string {
+  const all = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
+  let off = 0;
+  for (const b of bytes) {
+    all.set(b, off);
+    off += b.length;
+  }
+  return new TextDecoder().decode(all);
 }
 
 /**

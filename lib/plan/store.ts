@@ -25,11 +25,11 @@ export class PlanStore {
     return path.join(this.clusterDir(cluster), "plans", `${planId}.json`);
   }
 
-  /** Stores a plan's file text exactly as sealed (its hash covers those bytes). */
-  async save({ plan, text }: SealedPlan, file?: string): Promise<string> {
+  /** Stores a plan's file bytes exactly as sealed (its hash covers them). */
+  async save({ plan, bytes }: SealedPlan, file?: string): Promise<string> {
     const target = this.planPath(plan.cluster_name, plan.plan_id);
-    await writeFileAtomic(target, text);
-    if (file) await writeFileAtomic(path.resolve(file), text);
+    await writeFileAtomic(target, bytes);
+    if (file) await writeFileAtomic(path.resolve(file), bytes);
     return target;
   }
 

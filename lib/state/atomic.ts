@@ -6,7 +6,7 @@ import * as path from "node:path";
  */
 export async function writeFileAtomic(
   file: string,
-  data: string | Uint8Array,
+  data: string | Uint8Array | readonly Uint8Array[],
   options: { mode?: number } = {},
 ): Promise<void> {
   const dir = path.dirname(file);
@@ -15,11 +15,17 @@ export async function writeFileAtomic(
     dir,
     `.${path.basename(file)}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`,
   );
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const blocks = typeof data === "string"
+    ? [new TextEncoder().encode(data)]
+    : data instanceof Uint8Array
+    ? [data]
+    : data;
   const f = await Deno.open(tmp, { write: true, createNew: true, mode: options.mode ?? 0o644 });
   try {
-    let off = 0;
-    while (off < bytes.length) off += await f.write(bytes.subarray(off));
+    for (const bytes of blocks) {
+      let off = 0;
+      while (off < bytes.length) off += await f.write(bytes.subarray(off));
+    }
     await f.sync();
   } finally {
     f.close();

@@ -3,32 +3,69 @@
  * document reads as one line per record (a plan: one line per operation) at two thirds of the
  * size of fully indented JSON, which is quicker to write, read and diff.
  *
- * The text is appended to `out` in pieces, so that a caller can hash or write them without
- * building intermediate copies of a large document; the last piece closes the outer value.
+ * The text is handed to `emit` in pieces as it is produced, so a large document can be encoded
+ * or hashed without being held whole as a string; the last piece closes the outer value.
  */
-export function jsonChunks(value: unknown, depth: number, out: string[], indent = ""): void {
+export function jsonPieces(
+  value: unknown,
+  depth: number,
+  emit: (piece: string) => void,
+  indent = "",
+): void {
   if (depth <= 0 || value === null || typeof value !== "object") {
-    out.push(JSON.stringify(value) ?? "null");
+    emit(JSON.stringify(value) ?? "null");
     return;
   }
   const inner = indent + "  ";
   let first = true;
   if (Array.isArray(value)) {
-    out.push("[");
+    emit("[");
     for (const v of value) {
-      out.push((first ? "\n" : ",\n") + inner);
+      emit((first ? "\n" : ",\n") + inner);
       first = false;
-      jsonChunks(v, depth - 1, out, inner);
+      jsonPieces(v, depth - 1, emit, inner);
     }
-    out.push(first ? "]" : `\n${indent}]`);
+    emit(first ? "]" : `\n${indent}]`);
     return;
   }
-  out.push("{");
+  emit("{");
   for (const [k, v] of Object.entries(value)) {
     if (v === undefined || typeof v === "function") continue;
-    out.push(`${first ? "\n" : ",\n"}${inner}${JSON.stringify(k)}: `);
+    emit(`${first ? "\n" : ",\n"}${inner}${JSON.stringify(k)}: `);
     first = false;
-    jsonChunks(v, depth - 1, out, inner);
+    jsonPieces(v, depth - 1, emit, inner);
   }
-  out.push(first ? "}" : `\n${indent}}`);
+  emit(first ? "}" : `\n${indent}}`);
 }
+
+/** UTF-8 bytes collected in blocks of about 1 MB, so text can be encoded piece by piece. */
+export class ByteBlocks {
+  private readonly blocks: Uint8Array[] = [];
+  private block = new Uint8Array(BLOCK);
+  private used = 0;
+  private readonly enc = new TextEncoder();
+
+  write(s: string): void {
+    while (true) {
+      const r = this.enc.encodeInto(s, this.block.subarray(this.used));
+      this.used += r.written;
+      if (r.read === s.length) return;
+      s = s.slice(r.read);
+      if (this.used > 0) this.blocks.push(this.block.subarray(0, this.used));
+      this.block = new Uint8Array(Math.max(BLOCK, s.length * 3));
+      this.used = 0;
+    }
+  }
+
+  /** The blocks written so far; writing may go on after. */
+  finish(): Uint8Array[] {
+    if (this.used > 0) {
+      this.blocks.push(this.block.subarray(0, this.used));
+      this.block = this.block.subarray(this.used);
+      this.used = 0;
+    }
+    return this.blocks;
+  }
+}
+
+const BLOCK = 1 << 20;
