@@ -21,7 +21,7 @@ function peakRssMb(): number {
 
 async function once(file: string, planFile: string) {
   const t0 = performance.now();
-  const loaded = parseTopology(Deno.readTextFileSync(file), file);
+  const loaded = await parseTopology(Deno.readTextFileSync(file), file);
   const t1 = performance.now();
   // What `cluster deploy --plan-only` does, pre-flight aside: plan, seal, write the plan file.
   await writeFileAtomic(

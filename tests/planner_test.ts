@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { compileHooks } from "../lib/hooks/compile.ts";
 import { criticalPath, Dag, toDot } from "../lib/graph/mod.ts";
-import { planToDag } from "../lib/plan/graph.ts";
+import { operationLabels, planToDag } from "../lib/plan/graph.ts";
 import { planFileText, type SealedPlan, sealPlan } from "../lib/plan/hash.ts";
 import { planDeploy } from "../lib/plan/planner.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
@@ -12,12 +12,12 @@ import { renderPlan } from "../lib/render/plan_text.ts";
 import { parseTopology } from "../lib/topology/load.ts";
 import { ROOT } from "./helpers.ts";
 
-function sealedFor(file: string): SealedPlan {
-  return sealedFromText(Deno.readTextFileSync(path.join(ROOT, "examples", file)), file);
+async function sealedFor(file: string): Promise<SealedPlan> {
+  return await sealedFromText(Deno.readTextFileSync(path.join(ROOT, "examples", file)), file);
 }
 
-function sealedFromText(text: string, file: string): SealedPlan {
-  const t = parseTopology(text, file);
+async function sealedFromText(text: string, file: string): Promise<SealedPlan> {
+  const t = await parseTopology(text, file);
   return sealPlan(planDeploy({
     planId: "plan-golden",
     createdAt: "2026-01-01T00:00:00.000Z",
@@ -43,8 +43,8 @@ function sealedFromText(text: string, file: string): SealedPlan {
   }));
 }
 
-function planFor(file: string): Plan {
-  return sealedFor(file).plan;
+async function planFor(file: string): Promise<Plan> {
+  return (await sealedFor(file)).plan;
 }
 
 function shape(plan: Plan) {
@@ -67,7 +67,7 @@ for (
   ] as const
 ) {
   Deno.test(`planDeploy() golden plan for ${file}`, async () => {
-    const sealed = sealedFor(file);
+    const sealed = await sealedFor(file);
     const plan = sealed.plan;
     const golden = path.join(ROOT, "tests", "golden", file.replace(".yaml", ".json"));
     const actual = JSON.stringify(shape(plan), null, 1) + "\n";
@@ -88,12 +88,15 @@ for (
   });
 }
 
-Deno.test("planDeploy() is pure: the same input gives the same plan and hash", () => {
-  assert.equal(planFor("sharded.yaml").content_hash, planFor("sharded.yaml").content_hash);
+Deno.test("planDeploy() is pure: the same input gives the same plan and hash", async () => {
+  assert.equal(
+    (await planFor("sharded.yaml")).content_hash,
+    (await planFor("sharded.yaml")).content_hash,
+  );
 });
 
-Deno.test("a plan file holds one operation per line, ends with its hash and reads back whole", () => {
-  const sealed = sealedFor("sharded.yaml");
+Deno.test("a plan file holds one operation per line, ends with its hash and reads back whole", async () => {
+  const sealed = await sealedFor("sharded.yaml");
   const { plan } = sealed;
   const text = planFileText(sealed);
   assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify(plan)));
@@ -113,8 +116,8 @@ Deno.test("a plan file holds one operation per line, ends with its hash and read
   );
 });
 
-Deno.test("sharded plan: dependencies name exactly what each operation needs", () => {
-  const plan = planFor("sharded.yaml");
+Deno.test("sharded plan: dependencies name exactly what each operation needs", async () => {
+  const plan = await planFor("sharded.yaml");
   const op = (id: string) => allOperations(plan).find((o) => o.id === id)!;
   assert.deepEqual(op("download-mongo-7.0.5-linux-x86_64").depends_on, []);
   assert.deepEqual(op("start-config-localhost-27019").depends_on, [
@@ -163,8 +166,8 @@ Deno.test("sharded plan: dependencies name exactly what each operation needs", (
   );
 });
 
-Deno.test("resource estimate counts hosts, processes by role and ports", () => {
-  const r = planFor("sharded.yaml").resources;
+Deno.test("resource estimate counts hosts, processes by role and ports", async () => {
+  const r = (await planFor("sharded.yaml")).resources;
   assert.equal(r.hosts, 1);
   assert.equal(r.total_processes, 10);
   assert.deepEqual(r.processes_by_role, { config: 3, mongod: 6, mongos: 1 });
@@ -184,8 +187,8 @@ Deno.test("resource estimate counts hosts, processes by role and ports", () => {
   assert.deepEqual(r.processes_per_host, { localhost: 10 });
 });
 
-Deno.test("graph validation names unknown dependencies, cycles and later-phase dependencies", () => {
-  const plan = planFor("replica-set.yaml");
+Deno.test("graph validation names unknown dependencies, cycles and later-phase dependencies", async () => {
+  const plan = await planFor("replica-set.yaml");
   const broken = structuredClone(plan);
   broken.phases[0].operations[0].depends_on = ["no-such-op"];
   broken.phases[1].operations[0].depends_on.push("verify-health");
@@ -204,8 +207,8 @@ Deno.test("graph validation names unknown dependencies, cycles and later-phase d
   assert.match(msgs, /content hash mismatch/);
 });
 
-Deno.test("topological order respects every edge; the critical path follows estimates", () => {
-  const dag = planToDag(planFor("sharded.yaml"));
+Deno.test("topological order respects every edge; the critical path follows estimates", async () => {
+  const dag = planToDag(await planFor("sharded.yaml"));
   const order = dag.topologicalOrder();
   const pos = new Map(order.map((id, i) => [id, i]));
   dag.graph.forEachEdge((_e, _a, from, to) =>
@@ -246,10 +249,10 @@ function parseDot(dot: string) {
   return { nodes, edges, clusters };
 }
 
-Deno.test("toDot() output reads back to the same graph, phases as clusters, parallel nodes marked", () => {
-  const plan = planFor("sharded.yaml");
+Deno.test("toDot() output reads back to the same graph, phases as clusters, parallel nodes marked", async () => {
+  const plan = await planFor("sharded.yaml");
   const dag = planToDag(plan);
-  const dot = toDot(dag, { name: plan.plan_id });
+  const dot = toDot(dag, { name: plan.plan_id, label: operationLabels(plan) });
   assert.match(dot, /^digraph "plan-golden" \{/);
   const parsed = parseDot(dot);
   assert.equal(
@@ -262,10 +265,14 @@ Deno.test("toDot() output reads back to the same graph, phases as clusters, para
   assert.deepEqual(parsed.clusters, ["prepare", "deploy", "initialize", "finalize", "legend"]);
   assert.match(parsed.nodes.get("start-config-localhost-27019")!, /style = "rounded,filled"/);
   assert.match(parsed.nodes.get("verify-health")!, /fillcolor = "#fff3e0"/);
+  assert.match(
+    parsed.nodes.get("verify-health")!,
+    /label = "verify-health\\nVerify cluster health"/,
+  );
 });
 
-Deno.test("hooks in the topology are carried into the plan with defaults filled in", () => {
-  const plan = planFor("sharded.yaml");
+Deno.test("hooks in the topology are carried into the plan with defaults filled in", async () => {
+  const plan = await planFor("sharded.yaml");
   assert.equal(plan.hooks.length, 1);
   assert.equal(plan.hooks[0].event, "after_phase");
   assert.equal(plan.hooks[0].timeout_ms, 30_000);
@@ -275,7 +282,7 @@ Deno.test("hooks in the topology are carried into the plan with defaults filled 
 
 Deno.test("PlanStore.newest() picks the latest created_at, not the last file name", async () => {
   const store = new PlanStore(await Deno.makeTempDir({ prefix: "mup-store-" }));
-  const base = planFor("standalone.yaml");
+  const base = await planFor("standalone.yaml");
   const save = (planId: string, createdAt: string) => {
     const { content_hash: _, ...rest } = base;
     return store.save(sealPlan({ ...rest, plan_id: planId, created_at: createdAt }));
@@ -287,7 +294,7 @@ Deno.test("PlanStore.newest() picks the latest created_at, not the last file nam
   assert.equal(await store.resolve(base.cluster_name), newest);
 });
 
-Deno.test("plan show cuts long runs of alike lines on large clusters; --all lists every one", () => {
+Deno.test("plan show cuts long runs of alike lines on large clusters; --all lists every one", async () => {
   const shards = Array.from(
     { length: 12 },
     (_, k) =>
@@ -302,7 +309,7 @@ mongos_servers:
 mongod_servers:
 ${shards}
 `;
-  const plan = sealedFromText(text, "big.yaml").plan;
+  const plan = (await sealedFromText(text, "big.yaml")).plan;
   const short = renderPlan(plan);
   assert.match(short, /Initialize s3 replica set\n +• … 8 more replica sets to initiate/);
   assert.match(short, /Add s4 to cluster\n +• … 7 more shards to add/);

@@ -4,9 +4,9 @@ import { parseTopology, TopologyError } from "../lib/topology/load.ts";
 import { Topology, topologyKind } from "../lib/topology/schema.ts";
 
 /** Parses and returns the single error expected, with its location. */
-function errorsOf(text: string) {
+async function errorsOf(text: string) {
   try {
-    parseTopology(text, "topo.yaml");
+    await parseTopology(text, "topo.yaml");
   } catch (e) {
     assert.ok(e instanceof TopologyError, `expected TopologyError, got ${e}`);
     return e.issues;
@@ -14,8 +14,8 @@ function errorsOf(text: string) {
   assert.fail("expected the topology to be rejected");
 }
 
-function expectError(text: string, code: string, line: number, pattern: RegExp) {
-  const issues = errorsOf(text);
+async function expectError(text: string, code: string, line: number, pattern: RegExp) {
+  const issues = await errorsOf(text);
   const hit = issues.find((i) => i.code === code);
   assert.ok(hit, `no ${code} among ${JSON.stringify(issues.map((i) => i.code))}`);
   assert.match(hit.message, pattern);
@@ -26,20 +26,22 @@ function expectError(text: string, code: string, line: number, pattern: RegExp) 
   return hit;
 }
 
-Deno.test("topologyKind() detects standalone, replica set and sharded", () => {
-  const k = (t: string) => topologyKind(parseTopology(t, "t.yaml").topology);
-  assert.equal(k("mongod_servers:\n  - host: localhost\n    port: 27017\n"), "standalone");
+Deno.test("topologyKind() detects standalone, replica set and sharded", async () => {
+  const k = async (t: string) => topologyKind((await parseTopology(t, "t.yaml")).topology);
+  assert.equal(await k("mongod_servers:\n  - host: localhost\n    port: 27017\n"), "standalone");
   assert.equal(
-    k("mongod_servers:\n  - { host: localhost, port: 1, replica_set: a }\n  - { host: localhost, port: 2, replica_set: a }\n  - { host: localhost, port: 3, replica_set: a }\n"),
+    await k(
+      "mongod_servers:\n  - { host: localhost, port: 1, replica_set: a }\n  - { host: localhost, port: 2, replica_set: a }\n  - { host: localhost, port: 3, replica_set: a }\n",
+    ),
     "replica_set",
   );
   const sharded =
     "config_servers:\n  - { host: localhost, port: 1, replica_set: cfg }\nmongod_servers:\n  - { host: localhost, port: 2, replica_set: s1 }\nmongos_servers:\n  - { host: localhost, port: 3 }\n";
-  assert.equal(k(sharded), "sharded");
+  assert.equal(await k(sharded), "sharded");
 });
 
-Deno.test("duplicate host:port is an error at the second node's port", () => {
-  const hit = expectError(
+Deno.test("duplicate host:port is an error at the second node's port", async () => {
+  const hit = await expectError(
     "mongod_servers:\n  - host: localhost\n    port: 27017\n  - host: localhost\n    port: 27017\n",
     "duplicate_address",
     5,
@@ -48,8 +50,8 @@ Deno.test("duplicate host:port is an error at the second node's port", () => {
   assert.equal(hit.location.path, "mongod_servers[1].port");
 });
 
-Deno.test("two nodes sharing a data directory on one host", () => {
-  expectError(
+Deno.test("two nodes sharing a data directory on one host", async () => {
+  await expectError(
     "mongod_servers:\n  - { host: localhost, port: 1, data_dir: /d }\n  - { host: localhost, port: 2, data_dir: /d }\n",
     "shared_data_dir",
     3,
@@ -57,12 +59,12 @@ Deno.test("two nodes sharing a data directory on one host", () => {
   );
 });
 
-Deno.test("more than 7 voting members", () => {
+Deno.test("more than 7 voting members", async () => {
   const members = Array.from(
     { length: 8 },
     (_, i) => `  - { host: localhost, port: ${100 + i}, replica_set: rs }`,
   ).join("\n");
-  expectError(
+  await expectError(
     `mongod_servers:\n${members}\n`,
     "too_many_voters",
     9,
@@ -70,7 +72,7 @@ Deno.test("more than 7 voting members", () => {
   );
 });
 
-Deno.test("more than 50 members", () => {
+Deno.test("more than 50 members", async () => {
   const members = Array.from(
     { length: 51 },
     (_, i) =>
@@ -78,7 +80,7 @@ Deno.test("more than 50 members", () => {
         i < 7 ? 1 : 0
       }, priority: ${i < 7 ? 1 : 0} }`,
   ).join("\n");
-  expectError(
+  await expectError(
     `mongod_servers:\n${members}\n`,
     "too_many_members",
     52,
@@ -86,8 +88,8 @@ Deno.test("more than 50 members", () => {
   );
 });
 
-Deno.test("an even number of voting members is a warning, not an error", () => {
-  const t = parseTopology(
+Deno.test("an even number of voting members is a warning, not an error", async () => {
+  const t = await parseTopology(
     "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs }\n  - { host: localhost, port: 2, replica_set: rs }\n",
     "t.yaml",
   );
@@ -96,8 +98,8 @@ Deno.test("an even number of voting members is a warning, not an error", () => {
   assert.match(t.warnings[0].message, /even number of voting members \(2\)/);
 });
 
-Deno.test("hidden member with non-zero priority", () => {
-  expectError(
+Deno.test("hidden member with non-zero priority", async () => {
+  await expectError(
     "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs }\n  - { host: localhost, port: 2, replica_set: rs }\n  - { host: localhost, port: 3, replica_set: rs, hidden: true, priority: 1 }\n",
     "hidden_priority",
     4,
@@ -105,14 +107,14 @@ Deno.test("hidden member with non-zero priority", () => {
   );
 });
 
-Deno.test("sharded topology without config replica set or mongos", () => {
-  expectError(
+Deno.test("sharded topology without config replica set or mongos", async () => {
+  await expectError(
     "mongod_servers:\n  - { host: localhost, port: 1, replica_set: s1 }\nmongos_servers:\n  - { host: localhost, port: 2 }\n",
     "no_config_set",
     1,
     /needs a config server replica set/,
   );
-  expectError(
+  await expectError(
     "config_servers:\n  - { host: localhost, port: 1, replica_set: cfg }\nmongod_servers:\n  - { host: localhost, port: 2, replica_set: s1 }\n",
     "no_mongos",
     1,
@@ -120,8 +122,8 @@ Deno.test("sharded topology without config replica set or mongos", () => {
   );
 });
 
-Deno.test("a shard set named like the config set", () => {
-  expectError(
+Deno.test("a shard set named like the config set", async () => {
+  await expectError(
     "config_servers:\n  - { host: localhost, port: 1, replica_set: cfg }\nmongod_servers:\n  - { host: localhost, port: 2, replica_set: cfg }\nmongos_servers:\n  - { host: localhost, port: 3 }\n",
     "set_name_clash",
     4,
@@ -129,9 +131,9 @@ Deno.test("a shard set named like the config set", () => {
   );
 });
 
-Deno.test("port 0 is allowed for local hosts only", () => {
-  parseTopology("mongod_servers:\n  - { host: localhost, port: 0 }\n", "t.yaml");
-  expectError(
+Deno.test("port 0 is allowed for local hosts only", async () => {
+  await parseTopology("mongod_servers:\n  - { host: localhost, port: 0 }\n", "t.yaml");
+  await expectError(
     "mongod_servers:\n  - host: db1.example.com\n    port: 0\n",
     "port_zero_remote",
     3,
@@ -139,15 +141,15 @@ Deno.test("port 0 is allowed for local hosts only", () => {
   );
 });
 
-Deno.test("unknown keys get a did-you-mean suggestion at the key's position", () => {
-  const hit = expectError(
+Deno.test("unknown keys get a did-you-mean suggestion at the key's position", async () => {
+  const hit = await expectError(
     "mongod_servers:\n  - host: localhost\n    prot: 27017\n",
     "unknown_key",
     3,
     /unknown key "prot" \(did you mean "port"\?\)/,
   );
   assert.equal(hit.location.column, 5);
-  expectError(
+  await expectError(
     "globl:\n  user: x\nmongod_servers:\n  - host: localhost\n",
     "unknown_key",
     1,
@@ -155,14 +157,14 @@ Deno.test("unknown keys get a did-you-mean suggestion at the key's position", ()
   );
 });
 
-Deno.test("wrong types name the expected type and the value", () => {
-  expectError(
+Deno.test("wrong types name the expected type and the value", async () => {
+  await expectError(
     'mongod_servers:\n  - host: localhost\n    port: "abc"\n',
     "invalid_type",
     3,
     /expected number, got the string "abc"/,
   );
-  expectError(
+  await expectError(
     "mongod_servers:\n  - host: localhost\n    hidden: yes-please\n",
     "invalid_type",
     3,
@@ -170,13 +172,13 @@ Deno.test("wrong types name the expected type and the value", () => {
   );
 });
 
-Deno.test("YAML syntax errors and non-mapping documents are reported with a position, not thrown raw", () => {
-  expectError("mongod_servers:\n  - host: localhost\n   port: [1,\n", "yaml_syntax", 3, /.+/);
-  expectError("- just\n- a list\n", "not_a_mapping", 1, /must be a YAML mapping/);
+Deno.test("YAML syntax errors and non-mapping documents are reported with a position, not thrown raw", async () => {
+  await expectError("mongod_servers:\n  - host: localhost\n   port: [1,\n", "yaml_syntax", 3, /.+/);
+  await expectError("- just\n- a list\n", "not_a_mapping", 1, /must be a YAML mapping/);
 });
 
-Deno.test("every problem is reported at once", () => {
-  const issues = errorsOf(
+Deno.test("every problem is reported at once", async () => {
+  const issues = await errorsOf(
     "mongod_servers:\n  - { host: localhost, port: 1, bogus: 1 }\n  - { host: localhost, port: 2, also_bad: 2 }\n",
   );
   assert.equal(issues.filter((i) => i.code === "unknown_key").length, 2);

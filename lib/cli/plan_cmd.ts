@@ -1,6 +1,6 @@
 import { Command } from "@commander-js/extra-typings";
 import { criticalPath, toDot } from "../graph/mod.ts";
-import { planToDag } from "../plan/graph.ts";
+import { operationLabels } from "../plan/graph.ts";
 import { allOperations } from "../plan/schema.ts";
 import { checkPlanText } from "../plan/validate.ts";
 import { renderPlan } from "../render/plan_text.ts";
@@ -19,9 +19,9 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .option("--json", "print the plan document")
     .option("--all", "list every operation line, also on large clusters")
     .action(async (ref, opts) => {
-      const { plan, path } = await ctx.store.load(ref);
+      const { plan, path, dag } = await ctx.store.load(ref);
       if (opts.json) printJson(plan);
-      else print(renderPlan(plan, { path, all: opts.all }));
+      else print(renderPlan(plan, { path, all: opts.all, dag }));
     });
 
   cmd.command("list")
@@ -129,11 +129,11 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .argument("<plan>", "plan ID, file or cluster name")
     .option("--format <format>", "dot or json", "dot")
     .action(async (ref, opts) => {
-      const { plan } = await ctx.store.load(ref);
-      const dag = planToDag(plan);
+      const { plan, dag } = await ctx.store.load(ref);
       const cp = criticalPath(dag);
       if (opts.format === "dot") {
-        print(toDot(dag, { name: plan.plan_id, highlight: cp.path }).trimEnd());
+        const label = operationLabels(plan);
+        print(toDot(dag, { name: plan.plan_id, highlight: cp.path, label }).trimEnd());
       } else if (opts.format === "json") {
         printJson({
           plan_id: plan.plan_id,

@@ -11,7 +11,6 @@ export interface DagNode {
   group?: string;
   /** Position of the group; a node may not depend on a node of a later group. */
   rank?: number;
-  label?: string;
   /** May run concurrently with other parallel nodes. */
   parallel?: boolean;
 }

@@ -6,17 +6,21 @@ function q(s: string): string {
 
 /**
  * Graphviz DOT: one cluster per group, edges from dependency to dependent, parallel-safe nodes
- * drawn rounded and filled, nodes on the critical path (if given) outlined in red.
+ * drawn rounded and filled, nodes on the critical path (if given) outlined in red. Nodes are
+ * labelled by `label` (their ID by default), asked for only while drawing.
  */
 export function toDot(
   dag: Dag,
-  options: { name?: string; highlight?: Iterable<string> } = {},
+  options: { name?: string; highlight?: Iterable<string>; label?: (id: string) => string } = {},
 ): string {
   const hot = new Set(options.highlight ?? []);
+  const label = options.label ?? ((id: string) => id);
   const groups = new Map<string, string[]>();
   for (const id of dag.graph.nodes()) {
     const g = dag.attrs(id).group ?? "";
-    groups.set(g, [...(groups.get(g) ?? []), id]);
+    const ids = groups.get(g);
+    if (ids) ids.push(id);
+    else groups.set(g, [id]);
   }
   const lines = [
     `digraph ${q(options.name ?? "plan")} {`,
@@ -42,7 +46,7 @@ export function toDot(
         ? `style = "rounded,filled", fillcolor = "#e3f2fd"`
         : `style = "filled", fillcolor = "#fff3e0"`;
       const red = hot.has(id) ? `, color = "red", penwidth = 2` : "";
-      lines.push(`${indent}${q(id)} [label = ${q(a.label ?? id)}, ${style}${red}];`);
+      lines.push(`${indent}${q(id)} [label = ${q(label(id))}, ${style}${red}];`);
     }
     if (group) lines.push("  }");
   }

@@ -2,6 +2,7 @@ import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { exists, writeFileAtomic } from "../state/atomic.ts";
 import { checkPlanText } from "./validate.ts";
+import type { Dag } from "../graph/mod.ts";
 import type { SealedPlan } from "./hash.ts";
 import type { Plan } from "./schema.ts";
 
@@ -106,7 +107,7 @@ export class PlanStore {
   }
 
   /** Loads and fully validates a plan; throws a MupError listing the problems. */
-  async load(ref: string): Promise<{ plan: Plan; path: string }> {
+  async load(ref: string): Promise<{ plan: Plan; path: string; dag: Dag }> {
     const file = await this.resolve(ref);
     const check = checkPlanText(await Deno.readTextFile(file), file);
     const errors = check.issues.filter((i) =>
@@ -117,7 +118,7 @@ export class PlanStore {
         `plan ${file} is not valid:\n${errors.map((e) => `  • ${e.message}`).join("\n")}`,
       );
     }
-    return { plan: check.plan, path: file };
+    return { plan: check.plan, path: file, dag: check.dag! };
   }
 
   async delete(planId: string): Promise<string> {

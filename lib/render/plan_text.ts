@@ -1,4 +1,4 @@
-import { criticalPath } from "../graph/mod.ts";
+import { criticalPath, type Dag } from "../graph/mod.ts";
 import { planToDag } from "../plan/graph.ts";
 import type { Plan } from "../plan/schema.ts";
 import { groupOperations, groupPlanLine, type OpGroup } from "./groups.ts";
@@ -60,12 +60,13 @@ function phaseLines(plan: Plan, groups: OpGroup[], all: boolean): string[] {
 
 export function renderPlan(
   plan: Plan,
-  options: { path?: string; all?: boolean } = {},
+  /** `dag`: the plan's graph when the caller already compiled it (validation does). */
+  options: { path?: string; all?: boolean; dag?: Dag } = {},
 ): string {
   const r = plan.resources;
   const ops = plan.phases.flatMap((p) => p.operations);
   const groups = groupOperations(plan);
-  const dag = planToDag(plan);
+  const dag = options.dag ?? planToDag(plan);
   const cp = dag.valid ? criticalPath(dag) : { length: 0, path: [] };
   const roles = Object.entries(r.processes_by_role).map(([k, v]) => `${v} ${k}`).join(", ");
   const out = [

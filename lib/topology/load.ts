@@ -1,8 +1,8 @@
 import * as jsyaml from "js-yaml";
-import { type Document, isMap, isScalar, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { MupError, type SourceLocation } from "../errors.ts";
 import { didYouMean } from "../util/similar.ts";
+import { Positions } from "./positions.ts";
 import { Topology } from "./schema.ts";
 import { type TopologyIssue, validateTopology } from "./validate.ts";
 
@@ -10,8 +10,6 @@ export interface LoadedTopology {
   topology: Topology;
   file: string;
   warnings: TopologyIssue[];
-  /** Location of a field path inside the file, for later messages. */
-  locate(path: (string | number)[]): SourceLocation;
 }
 
 export class TopologyError extends MupError {
@@ -30,57 +28,33 @@ export function formatIssue(i: TopologyIssue): string {
     (i.hint ? `\n      fix: ${i.hint}` : "");
 }
 
-export function pathString(path: readonly PropertyKey[]): string {
-  let s = "";
-  for (const p of path) s += typeof p === "number" ? `[${p}]` : (s ? "." : "") + String(p);
-  return s;
-}
-
 /**
- * Parses and validates topology text. Throws TopologyError listing every problem found.
- *
- * js-yaml reads the text (several times faster than `yaml` on large topologies); `yaml`,
- * which keeps source positions, parses it again only when a problem has to be located.
+ * Parses and validates topology text. Throws TopologyError listing every problem found, each
+ * located in the file (see Positions).
  */
-export function parseTopology(text: string, file: string): LoadedTopology {
-  let positioned: { doc: Document; lc: LineCounter } | undefined;
-  const withPositions = () => {
-    if (!positioned) {
-      const lc = new LineCounter();
-      positioned = {
-        doc: parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true }),
-        lc,
-      };
-    }
-    return positioned;
-  };
-  const at = (offset: number | undefined, path?: string): SourceLocation => {
-    if (offset === undefined) return { file, path };
-    const { line, col } = withPositions().lc.linePos(offset);
-    return { file, line, column: col, path };
-  };
-  const locate = (path: (string | number)[], key = false): SourceLocation =>
-    at(nodeOffset(withPositions().doc, path, key), pathString(path) || undefined);
+export async function parseTopology(text: string, file: string): Promise<LoadedTopology> {
+  let positions: Positions | undefined;
+  const located = async () => positions ??= await Positions.of(text, file);
 
   let raw: unknown;
   try {
     raw = jsyaml.load(text, { schema: jsyaml.CORE_SCHEMA });
   } catch {
     // The positioned parser reports every syntax error with its place.
-    const { doc } = withPositions();
-    if (doc.errors.length > 0) {
+    const pos = await located();
+    if (pos.doc.errors.length > 0) {
       throw new TopologyError(
         file,
-        doc.errors.map((e) => ({
+        pos.doc.errors.map((e) => ({
           severity: "error",
           code: "yaml_syntax",
           message: e.message.split("\n")[0],
           hint: "fix the YAML syntax at this position",
-          location: at(e.pos[0]),
+          location: pos.at(e.pos[0]),
         })),
       );
     }
-    raw = doc.toJS();
+    raw = pos.doc.toJS();
   }
   raw ??= {};
   if (typeof raw !== "object" || Array.isArray(raw)) {
@@ -89,16 +63,22 @@ export function parseTopology(text: string, file: string): LoadedTopology {
       code: "not_a_mapping",
       message: "the topology must be a YAML mapping",
       hint: "start with `mongod_servers:` (see examples/)",
-      location: at(0),
+      location: (await located()).at(0),
     }]);
   }
   const parsed = Topology.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
-    throw new TopologyError(file, parsed.error.issues.flatMap((i) => zodIssue(i, locate)));
+    const pos = await located();
+    throw new TopologyError(
+      file,
+      parsed.error.issues.flatMap((i) => zodIssue(i, (p, key) => pos.locate(p, key))),
+    );
   }
-  const issues = validateTopology(parsed.data).map((i) => ({
+  const found = validateTopology(parsed.data);
+  const pos = found.length > 0 ? await located() : undefined;
+  const issues = found.map((i) => ({
     ...i,
-    location: locate(i.path as (string | number)[]),
+    location: pos!.locate(i.path as (string | number)[]),
   }));
   const errors = issues.filter((i) => i.severity === "error");
   if (errors.length > 0) throw new TopologyError(file, errors);
@@ -106,7 +86,6 @@ export function parseTopology(text: string, file: string): LoadedTopology {
     topology: parsed.data,
     file,
     warnings: issues.filter((i) => i.severity === "warning"),
-    locate: (p) => locate(p),
   };
 }
 
@@ -119,7 +98,7 @@ export async function loadTopology(file: string): Promise<LoadedTopology> {
       hint: "check the path; examples/ holds sample topologies",
     });
   }
-  return parseTopology(text, file);
+  return await parseTopology(text, file);
 }
 
 function zodIssue(
@@ -179,26 +158,4 @@ function knownKeys(path: (string | number)[]): string[] {
 function unwrap(s: any): any {
   while (s && (s.def?.type === "default" || s.def?.type === "optional")) s = s.def.innerType;
   return s;
-}
-
-function nodeOffset(doc: Document, path: (string | number)[], key: boolean): number | undefined {
-  // Walk down as far as the path exists; report the nearest existing node.
-  // deno-lint-ignore no-explicit-any
-  let node: any = doc.contents;
-  let offset: number | undefined = node?.range?.[0];
-  for (let n = 0; n < path.length; n++) {
-    const p = path[n];
-    if (isMap(node)) {
-      // deno-lint-ignore no-explicit-any
-      const pair: any = node.items.find((it) => isScalar(it.key) && it.key.value === p);
-      if (!pair) return offset;
-      if (key && n === path.length - 1) return pair.key?.range?.[0];
-      offset = pair.value?.range?.[0] ?? pair.key?.range?.[0];
-      node = pair.value;
-    } else if (node?.items && typeof p === "number") {
-      node = node.items[p];
-      offset = node?.range?.[0] ?? offset;
-    } else return offset;
-  }
-  return offset;
 }
