@@ -10,7 +10,7 @@ import { compileHooks } from "../lib/hooks/compile.ts";
 import { sealPlan } from "../lib/plan/hash.ts";
 import { planDeploy } from "../lib/plan/planner.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
-import { writeFileAtomic } from "../lib/state/atomic.ts";
+import { writeFileAtomicWith } from "../lib/state/atomic.ts";
 import { parseTopology } from "../lib/topology/load.ts";
 
 /** Peak resident set size of this process so far (VmHWM), in MB. */
@@ -24,32 +24,33 @@ async function once(file: string, planFile: string) {
   const loaded = await parseTopology(Deno.readTextFileSync(file), file);
   const t1 = performance.now();
   // What `cluster deploy --plan-only` does, pre-flight aside: plan, seal, write the plan file.
-  await writeFileAtomic(
-    planFile,
-    sealPlan(planDeploy({
-      planId: "plan-bench",
-      createdAt: new Date().toISOString(),
-      clusterName: "big",
-      topology: loaded.topology,
-      topologyFile: file,
-      release: {
-        version: "7.0.14",
-        variant: "mongo",
-        platform: "linux-x86_64",
-        url: "https://fastdl.mongodb.org/linux/x.tgz",
-        sha256: "0".repeat(64),
-        size_bytes: 120e6,
-        archive_name: "x.tgz",
-      },
-      deployDir: "/opt/mup",
-      cacheDir: "/var/cache/mup",
-      clusterDir: "/var/lib/mup/clusters/big",
-      validation: { valid: true, errors: [], warnings: [], checks: [] },
-      hooks: compileHooks(loaded.topology.hooks, "/"),
-      baseState: { lineage: "", serial: 0 },
-      cached: true,
-    })).bytes,
-  );
+  await writeFileAtomicWith(planFile, (write) =>
+    sealPlan(
+      planDeploy({
+        planId: "plan-bench",
+        createdAt: new Date().toISOString(),
+        clusterName: "big",
+        topology: loaded.topology,
+        topologyFile: file,
+        release: {
+          version: "7.0.14",
+          variant: "mongo",
+          platform: "linux-x86_64",
+          url: "https://fastdl.mongodb.org/linux/x.tgz",
+          sha256: "0".repeat(64),
+          size_bytes: 120e6,
+          archive_name: "x.tgz",
+        },
+        deployDir: "/opt/mup",
+        cacheDir: "/var/cache/mup",
+        clusterDir: "/var/lib/mup/clusters/big",
+        validation: { valid: true, errors: [], warnings: [], checks: [] },
+        hooks: compileHooks(loaded.topology.hooks, "/"),
+        baseState: { lineage: "", serial: 0 },
+        cached: true,
+      }),
+      write,
+    ));
   const t2 = performance.now();
   // What `plan validate` and `plan apply` do: read the plan file; parse, schema, hash, graph.
   const check = checkPlanText(await Deno.readTextFile(planFile), planFile);

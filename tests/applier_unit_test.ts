@@ -150,7 +150,7 @@ Deno.test("a failed safety check: skip marks the operation skipped and goes on; 
     required: true,
   }];
   const { sealPlan } = await import("../lib/plan/hash.ts");
-  const sealed = sealPlan(plan).plan;
+  const sealed = sealPlan(plan);
   const mock = new MockExecutor();
   mock.busyPorts.add(4000);
   const decisions: string[] = [];

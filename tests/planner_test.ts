@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { compileHooks } from "../lib/hooks/compile.ts";
 import { criticalPath, Dag, toDot } from "../lib/graph/mod.ts";
 import { operationLabels, planToDag } from "../lib/plan/graph.ts";
-import { planFileText, type SealedPlan, sealPlan } from "../lib/plan/hash.ts";
+import { sealPlanText } from "../lib/plan/hash.ts";
 import { planDeploy } from "../lib/plan/planner.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
@@ -12,13 +12,15 @@ import { renderPlan } from "../lib/render/plan_text.ts";
 import { parseTopology } from "../lib/topology/load.ts";
 import { ROOT } from "./helpers.ts";
 
-async function sealedFor(file: string): Promise<SealedPlan> {
+async function sealedFor(file: string): Promise<Sealed> {
   return await sealedFromText(Deno.readTextFileSync(path.join(ROOT, "examples", file)), file);
 }
 
-async function sealedFromText(text: string, file: string): Promise<SealedPlan> {
+type Sealed = ReturnType<typeof sealPlanText>;
+
+async function sealedFromText(text: string, file: string): Promise<Sealed> {
   const t = await parseTopology(text, file);
-  return sealPlan(planDeploy({
+  return sealPlanText(planDeploy({
     planId: "plan-golden",
     createdAt: "2026-01-01T00:00:00.000Z",
     clusterName: "golden",
@@ -82,7 +84,7 @@ for (
       counts,
     );
     assert.equal(
-      checkPlanText(planFileText(sealed), file).issues.filter((i) => i.severity === "error").length,
+      checkPlanText(sealed.text, file).issues.filter((i) => i.severity === "error").length,
       0,
     );
   });
@@ -98,7 +100,7 @@ Deno.test("planDeploy() is pure: the same input gives the same plan and hash", a
 Deno.test("a plan file holds one operation per line, ends with its hash and reads back whole", async () => {
   const sealed = await sealedFor("sharded.yaml");
   const { plan } = sealed;
-  const text = planFileText(sealed);
+  const { text } = sealed;
   assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify(plan)));
   const lines = text.split("\n").map((l) => l.trim().replace(/,$/, ""));
   for (const o of allOperations(plan)) {
@@ -285,7 +287,7 @@ Deno.test("PlanStore.newest() picks the latest created_at, not the last file nam
   const base = await planFor("standalone.yaml");
   const save = (planId: string, createdAt: string) => {
     const { content_hash: _, ...rest } = base;
-    return store.save(sealPlan({ ...rest, plan_id: planId, created_at: createdAt }));
+    return store.savePlan({ ...rest, plan_id: planId, created_at: createdAt }).then((s) => s.path);
   };
   await save("plan-aaaa", "2026-03-01T00:00:00.000Z");
   const newest = await save("plan-bbbb", "2026-05-01T00:00:00.000Z");
@@ -294,22 +296,40 @@ Deno.test("PlanStore.newest() picks the latest created_at, not the last file nam
   assert.equal(await store.resolve(base.cluster_name), newest);
 });
 
-Deno.test("plan show cuts long runs of alike lines on large clusters; --all lists every one", async () => {
+/** A sharded topology of `n` three-member shards, one config set and one mongos. */
+function shardedText(n: number): string {
   const shards = Array.from(
-    { length: 12 },
+    { length: n },
     (_, k) =>
       [0, 1, 2].map((m) =>
         `  - { host: localhost, port: ${28000 + k * 3 + m}, replica_set: s${k} }`
       ).join("\n"),
   ).join("\n");
-  const text = `config_servers:
+  return `config_servers:
 ${[0, 1, 2].map((m) => `  - { host: localhost, port: ${27100 + m}, replica_set: cfg }`).join("\n")}
 mongos_servers:
   - { host: localhost, port: 27000 }
 mongod_servers:
 ${shards}
 `;
-  const plan = (await sealedFromText(text, "big.yaml")).plan;
+}
+
+Deno.test("a plan file of several megabytes is sealed into the store as it is encoded and validates", async () => {
+  const store = new PlanStore(await Deno.makeTempDir({ prefix: "mup-store-" }));
+  const { plan, text } = await sealedFromText(shardedText(200), "big.yaml");
+  const { content_hash: _, ...unsealed } = plan;
+  const saved = await store.savePlan(unsealed);
+  const written = await Deno.readTextFile(saved.path);
+  assert.ok(written.length > 3_000_000, `plan file of ${written.length} bytes`);
+  assert.equal(written, text);
+  assert.equal(saved.plan.content_hash, plan.content_hash);
+  const check = checkPlanText(written, saved.path);
+  assert.deepEqual(check.issues.filter((i) => i.severity === "error"), []);
+  assert.equal(check.dag!.graph.order, allOperations(plan).length);
+});
+
+Deno.test("plan show cuts long runs of alike lines on large clusters; --all lists every one", async () => {
+  const plan = (await sealedFromText(shardedText(12), "big.yaml")).plan;
   const short = renderPlan(plan);
   assert.match(short, /Initialize s3 replica set\n +• … 8 more replica sets to initiate/);
   assert.match(short, /Add s4 to cluster\n +• … 7 more shards to add/);

@@ -84,5 +84,5 @@ export function syntheticPlan(
     base_state: { lineage: "", serial: 0 },
     dry_run: false,
     environment: {},
-  }).plan;
+  });
 }

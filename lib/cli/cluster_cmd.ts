@@ -1,6 +1,7 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { buildDeployPlan } from "../plan/deploy.ts";
+import { sealPlan } from "../plan/hash.ts";
 import { Emitter } from "../apply/events.ts";
 import { HookDispatcher, HookFailed } from "../apply/hook_events.ts";
 import { MupError } from "../errors.ts";
@@ -72,7 +73,7 @@ export function clusterCommand(ctx: CliContext): Command {
         stateId: "",
       }, emitter);
     if (!opts.dryRun) await fireOrFail(planHooks("", ""), "before_plan");
-    const sealed = await buildDeployPlan({
+    const unsealed = await buildDeployPlan({
       loaded,
       cluster: name,
       topologyFile,
@@ -84,9 +85,10 @@ export function clusterCommand(ctx: CliContext): Command {
       executors: ctx.executors,
       dryRun: !!opts.dryRun,
     });
-    const plan = sealed.plan;
     const stopAtPlan = opts.planOnly || opts.dryRun || opts.planFile;
-    const saved = opts.dryRun ? undefined : await ctx.store.save(sealed, opts.planFile);
+    const { plan, path: saved } = opts.dryRun
+      ? { plan: sealPlan(unsealed), path: undefined }
+      : await ctx.store.savePlan(unsealed, opts.planFile);
     if (saved) await fireOrFail(planHooks(saved, plan.plan_id), "after_plan");
     if (opts.json && stopAtPlan) {
       printJson({ plan_id: plan.plan_id, path: saved, valid: plan.validation.valid, plan });

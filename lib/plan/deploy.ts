@@ -12,10 +12,10 @@ import { compileHooks } from "../hooks/compile.ts";
 import { allocatePorts, preflight } from "../preflight/preflight.ts";
 import { baseStateOf, readMeta } from "../state/meta.ts";
 import { type LoadedTopology, loadTopology } from "../topology/load.ts";
-import { type SealedPlan, sealPlan } from "./hash.ts";
 import { planDeploy } from "./planner.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
+import type { Plan } from "./schema.ts";
 import type { PlanStore } from "./store.ts";
 
 export interface DeployRequest {
@@ -32,8 +32,13 @@ export interface DeployRequest {
   loaded?: LoadedTopology;
 }
 
-/** Reads the topology, resolves the release, runs pre-flight, then calls the pure planner. */
-export async function buildDeployPlan(req: DeployRequest): Promise<SealedPlan> {
+/**
+ * Reads the topology, resolves the release, runs pre-flight, then calls the pure planner. The
+ * plan is sealed (given its content hash) as it is saved: PlanStore.savePlan, or sealPlan.
+ */
+export async function buildDeployPlan(
+  req: DeployRequest,
+): Promise<Omit<Plan, "content_hash">> {
   const loaded = req.loaded ?? await loadTopology(req.topologyFile);
   const topology = allocatePorts(loaded.topology);
   const source: Source = { mirror: req.mirror };
@@ -64,7 +69,7 @@ export async function buildDeployPlan(req: DeployRequest): Promise<SealedPlan> {
       message: `${w.location.path}: ${w.message}`,
     });
   }
-  const plan = planDeploy({
+  return planDeploy({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
     createdAt: new Date().toISOString(),
     clusterName: req.cluster,
@@ -80,5 +85,4 @@ export async function buildDeployPlan(req: DeployRequest): Promise<SealedPlan> {
     cached,
     dryRun: req.dryRun,
   });
-  return sealPlan(plan);
 }

@@ -1,17 +1,10 @@
 import { createHash } from "node:crypto";
 import { sha256Hex } from "../util/hash.ts";
-import { ByteBlocks, jsonPieces } from "../util/json_text.ts";
+import { ChunkedEncoder, jsonPieces } from "../util/json_text.ts";
 import type { Plan } from "./schema.ts";
 
 /** plan → phases → phase → operations → operation: each operation is written on one line. */
 const OPERATION_DEPTH = 4;
-
-/** A plan and the exact bytes of its file. */
-export interface SealedPlan {
-  plan: Plan;
-  /** The file's UTF-8 bytes, in blocks (see planFileText for them as one string). */
-  bytes: Uint8Array[];
-}
 
 /**
  * The file ends with the content hash, written as its last member; the hash covers every byte
@@ -22,11 +15,20 @@ export interface SealedPlan {
 const TRAILER = / {2}"content_hash": "(sha256:[0-9a-f]{64})"\n\}\n$/;
 
 /**
- * Gives a plan its content hash and the bytes of its file (content_hash last). The text is
- * encoded piece by piece as it is produced: a large plan is never held whole as a string.
+ * Gives a plan its content hash, handing the bytes of its file (content_hash last) to `sink` in
+ * order as they are encoded: a large plan's file is never held whole, as text or as bytes. The
+ * bytes given to `sink` are valid only during the call.
  */
-export function sealPlan(plan: Omit<Plan, "content_hash">): SealedPlan {
-  const out = new ByteBlocks();
+export function sealPlan(
+  plan: Omit<Plan, "content_hash">,
+  sink: (bytes: Uint8Array) => void = () => {},
+): Plan {
+  const hash = createHash("sha256");
+  let hashing = true;
+  const out = new ChunkedEncoder((bytes) => {
+    if (hashing) hash.update(bytes);
+    sink(bytes);
+  });
   let held: string | undefined;
   jsonPieces(plan, OPERATION_DEPTH, (piece) => {
     if (held !== undefined) out.write(held);
@@ -34,22 +36,20 @@ export function sealPlan(plan: Omit<Plan, "content_hash">): SealedPlan {
   });
   // `held` is "\n}", which closes the plan; the hashed prefix goes on to one more member.
   out.write(",\n");
-  const hash = createHash("sha256");
-  for (const b of out.finish()) hash.update(b);
+  out.flush();
+  hashing = false;
   const content_hash = "sha256:" + hash.digest("hex");
   out.write(`  "content_hash": "${content_hash}"\n}\n`);
-  return { plan: { ...plan, content_hash }, bytes: out.finish() };
+  out.flush();
+  return { ...plan, content_hash };
 }
 
-/** A sealed plan's file as one string. */
-export function planFileText({ bytes }: SealedPlan): string {
-  const all = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
-  let off = 0;
-  for (const b of bytes) {
-    all.set(b, off);
-    off += b.length;
-  }
-  return new TextDecoder().decode(all);
+/** A plan sealed in memory, with its file's text (small plans: tests, dry runs). */
+export function sealPlanText(plan: Omit<Plan, "content_hash">): { plan: Plan; text: string } {
+  const dec = new TextDecoder();
+  let text = "";
+  const sealed = sealPlan(plan, (bytes) => text += dec.decode(bytes, { stream: true }));
+  return { plan: sealed, text: text + dec.decode() };
 }
 
 /**

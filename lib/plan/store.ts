@@ -1,9 +1,9 @@
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
-import { exists, writeFileAtomic } from "../state/atomic.ts";
+import { exists, writeFileAtomic, writeFileAtomicWith } from "../state/atomic.ts";
 import { checkPlanText } from "./validate.ts";
 import type { Dag } from "../graph/mod.ts";
-import type { SealedPlan } from "./hash.ts";
+import { sealPlan } from "./hash.ts";
 import type { Plan } from "./schema.ts";
 
 export interface PlanEntry {
@@ -26,11 +26,24 @@ export class PlanStore {
     return path.join(this.clusterDir(cluster), "plans", `${planId}.json`);
   }
 
-  /** Stores a plan's file bytes exactly as sealed (its hash covers them). */
-  async save({ plan, bytes }: SealedPlan, file?: string): Promise<string> {
+  /**
+   * Seals a plan straight into its file in the store, and copies the file to `copy` if given.
+   * The plan's bytes go to disk as they are produced (see sealPlan).
+   */
+  async savePlan(
+    unsealed: Omit<Plan, "content_hash">,
+    copy?: string,
+  ): Promise<{ plan: Plan; path: string }> {
+    const target = this.planPath(unsealed.cluster_name, unsealed.plan_id);
+    const plan = await writeFileAtomicWith(target, (write) => sealPlan(unsealed, write));
+    if (copy) await writeFileAtomic(path.resolve(copy), await Deno.readFile(target));
+    return { plan, path: target };
+  }
+
+  /** Stores a plan file's text as it is: an imported plan, already validated. */
+  async saveText(plan: Plan, text: string): Promise<string> {
     const target = this.planPath(plan.cluster_name, plan.plan_id);
-    await writeFileAtomic(target, bytes);
-    if (file) await writeFileAtomic(path.resolve(file), bytes);
+    await writeFileAtomic(target, text);
     return target;
   }
 

@@ -6,30 +6,43 @@ import * as path from "node:path";
  */
 export async function writeFileAtomic(
   file: string,
-  data: string | Uint8Array | readonly Uint8Array[],
+  data: string | Uint8Array,
   options: { mode?: number } = {},
 ): Promise<void> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  await writeFileAtomicWith(file, (write) => write(bytes), options);
+}
+
+/**
+ * writeFileAtomic() for content produced piece by piece: `produce` is given a function that
+ * appends bytes to the file, so large content need not be held whole. Returns what `produce`
+ * returns; if it throws, the file is left as it was.
+ */
+export async function writeFileAtomicWith<T>(
+  file: string,
+  produce: (write: (bytes: Uint8Array) => void) => T,
+  options: { mode?: number } = {},
+): Promise<T> {
   const dir = path.dirname(file);
   await Deno.mkdir(dir, { recursive: true });
   const tmp = path.join(
     dir,
     `.${path.basename(file)}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`,
   );
-  const blocks = typeof data === "string"
-    ? [new TextEncoder().encode(data)]
-    : data instanceof Uint8Array
-    ? [data]
-    : data;
   const f = await Deno.open(tmp, { write: true, createNew: true, mode: options.mode ?? 0o644 });
+  let result: T;
   try {
-    for (const bytes of blocks) {
+    result = produce((bytes) => {
       let off = 0;
-      while (off < bytes.length) off += await f.write(bytes.subarray(off));
-    }
+      while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+    });
     await f.sync();
-  } finally {
+  } catch (e) {
     f.close();
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
   }
+  f.close();
   try {
     await Deno.rename(tmp, file);
   } catch (e) {
@@ -37,6 +50,7 @@ export async function writeFileAtomic(
     throw e;
   }
   await syncDir(dir);
+  return result;
 }
 
 export async function syncDir(dir: string): Promise<void> {

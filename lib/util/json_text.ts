@@ -38,34 +38,35 @@ export function jsonPieces(
   emit(first ? "}" : `\n${indent}}`);
 }
 
-/** UTF-8 bytes collected in blocks of about 1 MB, so text can be encoded piece by piece. */
-export class ByteBlocks {
-  private readonly blocks: Uint8Array[] = [];
-  private block = new Uint8Array(BLOCK);
+/**
+ * Encodes text as UTF-8 through one reused buffer of about 1 MB, handing each full buffer to
+ * `sink`, so a large document is written without ever being held whole. The bytes given to
+ * `sink` are valid only during the call.
+ */
+export class ChunkedEncoder {
+  private buf = new Uint8Array(BUFFER);
   private used = 0;
   private readonly enc = new TextEncoder();
 
+  constructor(private readonly sink: (bytes: Uint8Array) => void) {}
+
   write(s: string): void {
     while (true) {
-      const r = this.enc.encodeInto(s, this.block.subarray(this.used));
+      const r = this.enc.encodeInto(s, this.buf.subarray(this.used));
       this.used += r.written;
       if (r.read === s.length) return;
       s = s.slice(r.read);
-      if (this.used > 0) this.blocks.push(this.block.subarray(0, this.used));
-      this.block = new Uint8Array(Math.max(BLOCK, s.length * 3));
-      this.used = 0;
+      if (this.used === 0) this.buf = new Uint8Array(s.length * 3); // one piece larger than it
+      else this.flush();
     }
   }
 
-  /** The blocks written so far; writing may go on after. */
-  finish(): Uint8Array[] {
-    if (this.used > 0) {
-      this.blocks.push(this.block.subarray(0, this.used));
-      this.block = this.block.subarray(this.used);
-      this.used = 0;
-    }
-    return this.blocks;
+  /** Hands over what is buffered. */
+  flush(): void {
+    if (this.used === 0) return;
+    this.sink(this.buf.subarray(0, this.used));
+    this.used = 0;
   }
 }
 
-const BLOCK = 1 << 20;
+const BUFFER = 1 << 20;
