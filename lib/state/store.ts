@@ -167,7 +167,8 @@ export class StateWriter {
    * in the next group commit (losing one in a crash is harmless: resume probes the world).
    */
   op(s: OperationState): Promise<void> {
-    const p = this.record({ kind: "op", state: structuredClone(s) });
+    // A copy: callers go on changing their object (retries, executions) after recording it.
+    const p = this.record({ kind: "op", state: { ...s } });
     if (s.status === "running" || s.status === "pending") {
       p.catch(() => {});
       return Promise.resolve();
