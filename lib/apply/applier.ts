@@ -1,4 +1,5 @@
-import { Dag, walk } from "../graph/mod.ts";
+import { Dag } from "../graph/mod.ts";
+import { walk } from "../graph/walk.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { OPERATIONS } from "../ops/registry.ts";
 import type { OperationContext } from "../ops/operation.ts";
