@@ -36,12 +36,6 @@ export function checkPlanText(text: string, file: string): PlanCheck {
   return checkGraph(parsed.plan, hash ? [hash] : []);
 }
 
-/** Schema and graph checks of a parsed plan; its content hash needs the file text (checkPlanText). */
-export function checkPlanObject(raw: unknown, file: string): PlanCheck {
-  const parsed = parsePlan(raw, file);
-  return parsed.plan ? checkGraph(parsed.plan, []) : { issues: parsed.issues };
-}
-
 function parsePlan(raw: unknown, file: string): { plan?: Plan; issues: ValidationIssue[] } {
   const fv = (raw as { format_version?: unknown })?.format_version;
   if (fv !== PLAN_FORMAT_VERSION) {
