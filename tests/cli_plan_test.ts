@@ -214,3 +214,22 @@ Deno.test("plan files live in the specification's layout", async () => {
   assert.equal(p.format_version, 1);
   assert.equal(p.cluster_name, "c1");
 });
+
+Deno.test("a plan file that cannot be written is a clear error, and the stored plan is kept", async () => {
+  const home = await tempHome();
+  const topo = await writeTopology(home, "c.yaml", shardedTopology(freePorts(10)));
+  const r = await mup(
+    deployArgs("c1", topo, await testMirror(), [
+      "--plan-only",
+      "--plan-file",
+      "/proc/mup-no-such-dir/plan.json",
+    ]),
+    { home },
+  );
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot write the plan file \/proc\/mup-no-such-dir\/plan\.json/);
+  assert.match(r.stderr, /the plan itself is saved as .*plans\/plan-\w+\.json/);
+  assert.doesNotMatch(r.stderr, /bug in mup|at .*\.ts:\d+/);
+  const list = await mup(["plan", "list", "c1", "--json"], { home });
+  assert.equal(JSON.parse(list.stdout).length, 1);
+});

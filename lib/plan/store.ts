@@ -35,15 +35,25 @@ export class PlanStore {
     copy?: string,
   ): Promise<{ plan: Plan; path: string }> {
     const target = this.planPath(unsealed.cluster_name, unsealed.plan_id);
-    const plan = await writeFileAtomicWith(target, (write) => sealPlan(unsealed, write));
-    if (copy) await writeFileAtomic(path.resolve(copy), await Deno.readFile(target));
+    const plan = await writing(
+      target,
+      () => writeFileAtomicWith(target, (write) => sealPlan(unsealed, write)),
+    );
+    if (copy) {
+      const to = path.resolve(copy);
+      await writing(
+        to,
+        async () => writeFileAtomic(to, await Deno.readFile(target)),
+        `the plan itself is saved as ${target}; give --plan-file a writable path`,
+      );
+    }
     return { plan, path: target };
   }
 
   /** Stores a plan file's text as it is: an imported plan, already validated. */
   async saveText(plan: Plan, text: string): Promise<string> {
     const target = this.planPath(plan.cluster_name, plan.plan_id);
-    await writeFileAtomic(target, text);
+    await writing(target, () => writeFileAtomic(target, text));
     return target;
   }
 
@@ -169,5 +179,21 @@ async function createdAtOf(file: string): Promise<string | undefined> {
     return (JSON.parse(await Deno.readTextFile(file)) as Plan).created_at;
   } catch {
     return undefined; // a damaged file is reported by `plan validate`, not chosen
+  }
+}
+
+/** Runs a write of `file`, turning a file-system failure (full disk, permissions) into a MupError. */
+async function writing<T>(
+  file: string,
+  write: () => Promise<T>,
+  hint = "check free disk space and permissions there (MUP_HOME sets the storage root)",
+): Promise<T> {
+  try {
+    return await write();
+  } catch (e) {
+    const fsError = Object.values(Deno.errors).some((c) => e instanceof c) ||
+      typeof (e as { code?: unknown }).code === "string";
+    if (!fsError) throw e;
+    throw new MupError(`cannot write the plan file ${file}: ${(e as Error).message}`, { hint });
   }
 }
