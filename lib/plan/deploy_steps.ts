@@ -22,6 +22,8 @@ export interface StepContext {
   /** Where the server binaries are installed (the same path on every host). */
   binDir: string;
   archive: string;
+  /** Where the control machine unpacks the release in its cache. */
+  unpackedDir: string;
 }
 
 /** Expected durations, for the critical path and the phase estimates. */
@@ -65,6 +67,15 @@ export const check = (
   description: string,
   params: Record<string, unknown> = {},
 ): SafetyCheck => ({ id, check_type, target, description, params, required: true });
+/** The target of an operation on one process. */
+const processTarget = (p: ProcessSpec, params: Record<string, string>) => ({
+  type: "process" as const,
+  name: p.id,
+  host: p.host,
+  port: p.port,
+  params,
+});
+
 export const change = (
   resource_type: string,
   resource_id: string,
@@ -97,7 +108,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
         size_bytes: String(r.size_bytes),
         variant: r.variant,
         version: r.version,
-        extract_dir: path.join(input.cacheDir, `${r.variant}-${r.version}-${r.platform}`),
+        extract_dir: c.unpackedDir,
       },
     },
     pre_conditions: [
@@ -127,7 +138,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
         host,
         params: {
           kind: "binaries",
-          source_dir: path.join(input.cacheDir, `${r.variant}-${r.version}-${r.platform}`, "bin"),
+          source_dir: path.join(c.unpackedDir, "bin"),
           dest_dir: binDir,
           files: [...roles].sort().join(","),
           sha256: r.sha256,
@@ -181,13 +192,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
       id: `config-${p.id}`,
       type: "generate_config",
       description: `Generate configuration for ${p.id}`,
-      target: {
-        type: "process",
-        name: p.id,
-        host: p.host,
-        port: p.port,
-        params: { content, staged_path: staged },
-      },
+      target: processTarget(p, { content, staged_path: staged }),
       changes: [change("file", staged, "create")],
       depends_on: [],
       estimated_ms: EST.genConfig,
@@ -196,19 +201,13 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
       id: `upload-config-${p.id}`,
       type: "upload_file",
       description: `Upload configuration of ${p.id}`,
-      target: {
-        type: "process",
-        name: p.id,
-        host: p.host,
-        port: p.port,
-        params: {
-          kind: "file",
-          source: staged,
-          dest: configFilePath(p),
-          mode: "0640",
-          content_sha256: "",
-        },
-      },
+      target: processTarget(p, {
+        kind: "file",
+        source: staged,
+        dest: configFilePath(p),
+        mode: "0640",
+        content_sha256: "",
+      }),
       changes: [change("file", `${p.host}:${configFilePath(p)}`, "create")],
       depends_on: [`config-${p.id}`, `mkdir-${p.id}`],
       estimated_ms: EST.upload,
@@ -221,7 +220,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
 export function deployAndInitializeOps(
   c: StepContext,
 ): { deploy: PlannedOperation[]; initialize: PlannedOperation[] } {
-  const { input, kind, procs, sets, cfgSet, r, binDir } = c;
+  const { kind, procs, sets, cfgSet, binDir } = c;
   // ---- deploy / initialize
   const startOp = (p: ProcessSpec, deps: string[]): PlannedOperation => {
     const binary = path.join(binDir, "bin", p.role === "mongos" ? "mongos" : "mongod");
@@ -241,12 +240,7 @@ export function deployAndInitializeOps(
         {
           host: p.host,
           path: binary,
-          source: path.join(
-            input.cacheDir,
-            `${r.variant}-${r.version}-${r.platform}`,
-            "bin",
-            path.basename(binary),
-          ),
+          source: path.join(c.unpackedDir, "bin", path.basename(binary)),
         },
       ),
       check(
@@ -279,20 +273,14 @@ export function deployAndInitializeOps(
       id: `start-${p.id}`,
       type: "start_process",
       description: `Start ${describeRole(p)} ${p.host}:${p.port}`,
-      target: {
-        type: "process",
-        name: p.id,
-        host: p.host,
-        port: p.port,
-        params: {
-          role: p.role,
-          binary,
-          config: configFilePath(p),
-          pid_file: pidFilePath(p),
-          log: logFilePath(p),
-          ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
-        },
-      },
+      target: processTarget(p, {
+        role: p.role,
+        binary,
+        config: configFilePath(p),
+        pid_file: pidFilePath(p),
+        log: logFilePath(p),
+        ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
+      }),
       pre_conditions: checks,
       changes: [
         change("process", p.id, "start", { host: p.host, port: p.port }),
@@ -307,13 +295,7 @@ export function deployAndInitializeOps(
       id: `wait-${p.id}`,
       type: "wait_for_process",
       description: `Wait for ${describeRole(p)} ${p.host}:${p.port}`,
-      target: {
-        type: "process",
-        name: p.id,
-        host: p.host,
-        port: p.port,
-        params: { timeout_ms: p.role === "mongos" ? "60000" : "30000" },
-      },
+      target: processTarget(p, { timeout_ms: p.role === "mongos" ? "60000" : "30000" }),
       depends_on: [`start-${p.id}`],
       estimated_ms: EST.wait,
     });

@@ -60,6 +60,7 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
   const r = input.release;
   const binDir = path.join(deployRoot, "bin", `${r.variant}-${r.version}`);
   const archive = path.join(input.cacheDir, r.archive_name);
+  const unpackedDir = path.join(input.cacheDir, `${r.variant}-${r.version}-${r.platform}`);
 
   const c: StepContext = {
     input,
@@ -73,6 +74,7 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
     r,
     binDir,
     archive,
+    unpackedDir,
   };
   const prepare = prepareOps(c);
   const { deploy, initialize } = deployAndInitializeOps(c);
