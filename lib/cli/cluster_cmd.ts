@@ -2,6 +2,7 @@ import { Command, Option } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { buildDeployPlan } from "../plan/deploy.ts";
 import { sealPlan } from "../plan/hash.ts";
+import { Variant } from "../plan/schema.ts";
 import { Emitter } from "../apply/events.ts";
 import { HookDispatcher, HookFailed } from "../apply/hook_events.ts";
 import { MupError } from "../errors.ts";
@@ -34,9 +35,8 @@ export function clusterCommand(ctx: CliContext): Command {
     .argument("<topology>", "topology YAML file (see examples/)")
     .requiredOption("--version <version>", "MongoDB version, e.g. 7.0 (newest 7.0.x) or 7.0.5")
     .addOption(
-      new Option("--variant <variant>", "server distribution").choices(
-        ["mongo", "percona"] as const,
-      ).default("mongo" as const),
+      new Option("--variant <variant>", "server distribution").choices(Variant.options)
+        .default("mongo" as const),
     )
     .option(
       "--mirror <url|dir>",

@@ -15,14 +15,14 @@ import { type LoadedTopology, loadTopology } from "../topology/load.ts";
 import { planDeploy } from "./planner.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
-import type { Plan } from "./schema.ts";
+import type { Plan, Variant } from "./schema.ts";
 import type { PlanStore } from "./store.ts";
 
 export interface DeployRequest {
   cluster: string;
   topologyFile: string;
   version: string;
-  variant: "mongo" | "percona";
+  variant: Variant;
   mirror?: string;
   cacheDir: string;
   store: PlanStore;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Hook } from "../hooks/schema.ts";
-import { Topology } from "../topology/schema.ts";
+import { Topology, TopologyKind } from "../topology/schema.ts";
 
 /** Bumped whenever the plan document changes shape; readers refuse formats they do not know. */
 export const PLAN_FORMAT_VERSION = 1;
@@ -124,10 +124,14 @@ export const BaseState = z.object({
 });
 export type BaseState = z.infer<typeof BaseState>;
 
+/** The server distribution: MongoDB's own builds or Percona Server for MongoDB. */
+export const Variant = z.enum(["mongo", "percona"]);
+export type Variant = z.infer<typeof Variant>;
+
 /** The release a plan installs, resolved from the version manifest before planning. */
 export const Release = z.object({
   version: z.string(),
-  variant: z.enum(["mongo", "percona"]),
+  variant: Variant,
   platform: z.string(),
   url: z.string(),
   sha256: z.string(),
@@ -144,11 +148,11 @@ export const Plan = z.object({
   created_at: z.string(),
   mup_version: z.string(),
   version: z.string(),
-  variant: z.enum(["mongo", "percona"]),
+  variant: Variant,
   release: Release,
   topology_file: z.string(),
   topology: Topology,
-  kind: z.enum(["standalone", "replica_set", "sharded"]),
+  kind: TopologyKind,
   deploy_dir: z.string(),
   validation: ValidationResult,
   phases: z.array(PlannedPhase),

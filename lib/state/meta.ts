@@ -2,7 +2,8 @@ import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { z } from "zod";
 import { MupError } from "../errors.ts";
-import { Topology } from "../topology/schema.ts";
+import { Variant } from "../plan/schema.ts";
+import { Topology, TopologyKind } from "../topology/schema.ts";
 import { writeFileAtomic } from "./atomic.ts";
 
 export const META_FORMAT_VERSION = 1;
@@ -16,9 +17,9 @@ export const ClusterMeta = z.object({
   /** Goes up by one on every change mup records; a plan made at an older serial is stale. */
   serial: z.number().int().nonnegative(),
   status: z.enum(["running", "stopped", "unknown"]),
-  kind: z.enum(["standalone", "replica_set", "sharded"]),
+  kind: TopologyKind,
   version: z.string(),
-  variant: z.enum(["mongo", "percona"]),
+  variant: Variant,
   deploy_dir: z.string(),
   connection_string: z.string(),
   topology: Topology,

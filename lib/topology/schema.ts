@@ -54,7 +54,8 @@ export const Topology = z.object({
 }).strict();
 export type Topology = z.infer<typeof Topology>;
 
-export type TopologyKind = "standalone" | "replica_set" | "sharded";
+export const TopologyKind = z.enum(["standalone", "replica_set", "sharded"]);
+export type TopologyKind = z.infer<typeof TopologyKind>;
 
 export function topologyKind(t: Topology): TopologyKind {
   if (t.mongos_servers.length > 0 || t.config_servers.length > 0) return "sharded";
