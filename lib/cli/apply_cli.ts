@@ -3,7 +3,7 @@ import { apply, type SafetyDecision } from "../apply/applier.ts";
 import { Emitter } from "../apply/events.ts";
 import { checkNotStale } from "../apply/stale.ts";
 import { MupError } from "../errors.ts";
-import type { Plan } from "../plan/schema.ts";
+import { archiveCached, type Plan } from "../plan/schema.ts";
 import { jsonRenderer } from "../render/apply_json.ts";
 import { PlainRenderer } from "../render/apply_plain.ts";
 import { TtyRenderer } from "../render/apply_tty.ts";
@@ -36,7 +36,7 @@ export function applyCommandOptions(cmd: Command<any, any, any>): void {
 export function describeEffects(plan: Plan): string {
   const r = plan.resources;
   const hosts = Object.keys(r.processes_per_host);
-  const cached = plan.phases[0]?.operations[0]?.changes[0]?.action === "none";
+  const cached = archiveCached(plan);
   return [
     `Apply ${plan.plan_id} to cluster ${plan.cluster_name}?`,
     "",

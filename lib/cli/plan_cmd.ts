@@ -4,6 +4,7 @@ import { operationLabels } from "../plan/graph.ts";
 import { allOperations } from "../plan/schema.ts";
 import { checkPlanText } from "../plan/validate.ts";
 import { renderPlan } from "../render/plan_text.ts";
+import { table } from "../util/format.ts";
 import { readMeta } from "../state/meta.ts";
 import { MupError } from "../errors.ts";
 import { type CliContext, print, printJson } from "./context.ts";
@@ -34,14 +35,10 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
       if (!list.length) {
         return print(cluster ? `No plans for cluster ${cluster}.` : "No saved plans.");
       }
-      print(
-        [
-          "PLAN ID".padEnd(16) + "CLUSTER".padEnd(20) + "CREATED".padEnd(26) + "OPS",
-          ...list.map((e) =>
-            e.planId.padEnd(16) + e.cluster.padEnd(20) + e.createdAt.padEnd(26) + e.operations
-          ),
-        ].join("\n"),
-      );
+      print(table([16, 20, 26], [
+        ["PLAN ID", "CLUSTER", "CREATED", "OPS"],
+        ...list.map((e) => [e.planId, e.cluster, e.createdAt, String(e.operations)]),
+      ]));
     });
 
   cmd.command("validate")

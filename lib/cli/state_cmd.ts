@@ -6,6 +6,7 @@ import { StateStore } from "../state/store.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { findState } from "./apply_cli.ts";
 import { readLine } from "./prompt.ts";
+import { table } from "../util/format.ts";
 
 function summary(s: ApplyState): string {
   const ops = Object.values(s.operation_states);
@@ -69,14 +70,10 @@ export function stateCommand(ctx: CliContext): Command {
       }));
       if (opts.json) return printJson(rows);
       if (!rows.length) return print(`No apply states for cluster ${cluster}.`);
-      print(
-        [
-          "STATE ID".padEnd(16) + "PLAN ID".padEnd(16) + "STATUS".padEnd(12) + "STARTED",
-          ...rows.map((r) =>
-            r.state_id.padEnd(16) + r.plan_id.padEnd(16) + r.status.padEnd(12) + r.started_at
-          ),
-        ].join("\n"),
-      );
+      print(table([16, 16, 12], [
+        ["STATE ID", "PLAN ID", "STATUS", "STARTED"],
+        ...rows.map((r) => [r.state_id, r.plan_id, r.status, r.started_at]),
+      ]));
     });
 
   cmd.command("checkpoints")

@@ -169,3 +169,9 @@ export type Plan = z.infer<typeof Plan>;
 export function allOperations(plan: Pick<Plan, "phases">): PlannedOperation[] {
   return plan.phases.flatMap((p) => p.operations);
 }
+
+/** Whether pre-flight found the release archive in the cache, so the download changes nothing. */
+export function archiveCached(plan: Pick<Plan, "phases">): boolean {
+  const download = plan.phases[0]?.operations.find((o) => o.type === "download_binary");
+  return download?.changes[0]?.action === "none";
+}

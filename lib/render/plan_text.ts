@@ -1,6 +1,6 @@
 import { criticalPath, type Dag } from "../graph/mod.ts";
 import { planToDag } from "../plan/graph.ts";
-import type { Plan } from "../plan/schema.ts";
+import { archiveCached, type Plan } from "../plan/schema.ts";
 import { groupOperations, groupPlanLine, type OpGroup } from "./groups.ts";
 import { formatDuration, plural, portRanges } from "../util/format.ts";
 
@@ -83,9 +83,7 @@ export function renderPlan(
     `  Total processes: ${r.total_processes} (${roles})`,
     `  Ports: ${portRanges(r.ports_used)}`,
     `  Disk space: ${r.disk_space_gb}GB`,
-    `  Download size: ${r.download_size_mb}MB${
-      plan.phases[0]?.operations[0]?.changes[0]?.action === "none" ? " (cached)" : ""
-    }`,
+    `  Download size: ${r.download_size_mb}MB${archiveCached(plan) ? " (cached)" : ""}`,
     "",
     "Phases:",
   ];

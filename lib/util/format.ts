@@ -23,6 +23,14 @@ export function portRanges(ports: number[]): string {
   return out.join(", ");
 }
 
+/** Rows in columns of the given widths (the last column is not padded), header first. */
+export function table(widths: number[], rows: string[][]): string {
+  return rows.map((r) =>
+    r.map((cell, i) => i < r.length - 1 ? cell.padEnd(widths[i]) : cell).join("")
+  )
+    .join("\n");
+}
+
 export function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`;
 }

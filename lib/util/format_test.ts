@@ -1,0 +1,9 @@
+import assert from "node:assert/strict";
+import { table } from "./format.ts";
+
+Deno.test("table() pads every column but the last to its width", () => {
+  assert.equal(
+    table([6, 4], [["ID", "ST", "WHEN"], ["a-1", "ok", "now"]]),
+    "ID    ST  WHEN\na-1   ok  now",
+  );
+});
