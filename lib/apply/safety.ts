@@ -1,7 +1,6 @@
 import { parse } from "yaml";
 import type { ExecutorFactory } from "../executor/executor.ts";
-import { hello } from "../mongo/client.ts";
-import { splitHostPort } from "../mongo/client.ts";
+import { hello, splitHostPort } from "../mongo/client.ts";
 import { runningPid } from "../ops/process.ts";
 import type { SafetyCheck } from "../plan/schema.ts";
 import { portOwner } from "../preflight/ports.ts";
@@ -18,13 +17,10 @@ type Runner = (c: SafetyCheck, ex: ExecutorFactory) => Promise<CheckOutcome>;
 
 const p = (c: SafetyCheck, k: string) => c.params[k] as string;
 
-/** Every host:port answers hello. */
+/** Every host:port answers hello (asked all at once, so one timeout bounds the check). */
 async function allAnswer(members: string[]): Promise<CheckOutcome> {
-  const down: string[] = [];
-  for (const m of members) {
-    const [h, port] = splitHostPort(m);
-    if (!(await hello(h, port))) down.push(m);
-  }
+  const answers = await Promise.all(members.map((m) => hello(...splitHostPort(m))));
+  const down = members.filter((_, i) => !answers[i]);
   return down.length
     ? { ok: false, status: `not answering: ${down.join(", ")}` }
     : { ok: true, status: "all running" };
