@@ -107,6 +107,21 @@ Deno.test("hidden member with non-zero priority", async () => {
   );
 });
 
+Deno.test("arbiter with non-zero priority; a set with no member that can become primary", async () => {
+  await expectError(
+    "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs }\n  - { host: localhost, port: 2, replica_set: rs }\n  - { host: localhost, port: 3, replica_set: rs, arbiter_only: true, priority: 1 }\n",
+    "arbiter_priority",
+    4,
+    /an arbiter must have priority 0, not 1/,
+  );
+  await expectError(
+    "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs, priority: 0 }\n  - { host: localhost, port: 2, replica_set: rs, priority: 0 }\n  - { host: localhost, port: 3, replica_set: rs, priority: 0 }\n",
+    "no_electable",
+    2,
+    /replica set "rs" has no member that can become primary/,
+  );
+});
+
 Deno.test("sharded topology without config replica set or mongos", async () => {
   await expectError(
     "mongod_servers:\n  - { host: localhost, port: 1, replica_set: s1 }\nmongos_servers:\n  - { host: localhost, port: 2 }\n",
