@@ -1,11 +1,14 @@
 /** The interactive paths, driven through a real terminal (tmux): confirmation and the safety-check menu. */
 import assert from "node:assert/strict";
 import { freePorts, killAll, planSharded, ROOT, tempHome } from "./helpers.ts";
+import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 import { currentState } from "./apply_helpers.ts";
 
 async function tmux(...args: string[]): Promise<string> {
   const r = await new Deno.Command("tmux", { args, stdout: "piped", stderr: "piped" }).output();
-  return new TextDecoder().decode(r.stdout);
+  const dec = new TextDecoder();
+  if (!r.success) throw new Error(`tmux ${args.join(" ")}: ${dec.decode(r.stderr)}`);
+  return dec.decode(r.stdout);
 }
 
 async function screenUntil(session: string, pattern: RegExp, ms = 30_000): Promise<string> {
@@ -20,10 +23,9 @@ async function screenUntil(session: string, pattern: RegExp, ms = 30_000): Promi
 }
 
 function mupInTerminal(session: string, home: string, args: string[]): Promise<string> {
-  const cmd =
-    `cd ${ROOT} && MUP_HOME=${home} NO_COLOR=1 ${Deno.execPath()} run -A --quiet main.ts ${
-      args.join(" ")
-    }; echo EXIT=$?; sleep 60`;
+  const cmd = `cd ${ROOT} && MUP_HOME=${home} NO_COLOR=1 ${Deno.execPath()} ${
+    mupRunArgs(args).join(" ")
+  }; echo EXIT=$?; sleep 60`;
   return tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", cmd);
 }
 
@@ -31,6 +33,9 @@ Deno.test("in a terminal: confirm with yes, pause at a failed safety check, then
   const home = await tempHome();
   const ports = freePorts(10);
   const session = `mup-tty-${Deno.pid}`;
+  // The resume gets a session of its own, started while the first still runs: killing the only
+  // session stops the tmux server, and a session started during that shutdown may be lost.
+  const resumed = `${session}-resume`;
   try {
     const planId = (await planSharded(home, ports)).plan_id;
     const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[5] });
@@ -50,20 +55,19 @@ Deno.test("in a terminal: confirm with yes, pause at a failed safety check, then
     assert.match(screen, /Apply paused at phase 2/);
     assert.match(screen, /EXIT=1/);
     assert.equal((await currentState(home, "c1")).status, "paused");
-    await tmux("kill-session", "-t", session);
 
-    await mupInTerminal(session, home, ["plan", "resume", "c1"]);
-    await screenUntil(session, /Options:/);
+    await mupInTerminal(resumed, home, ["plan", "resume", "c1"]);
+    await screenUntil(resumed, /Options:/);
     squatter.close();
-    await tmux("send-keys", "-t", session, "Enter"); // 1. retry
-    screen = await screenUntil(session, /EXIT=\d+/, 60_000);
+    await tmux("send-keys", "-t", resumed, "Enter"); // 1. retry
+    screen = await screenUntil(resumed, /EXIT=\d+/, 60_000);
     assert.match(screen, /Deployment completed successfully!/);
     assert.match(screen, /EXIT=0/);
     const st = await currentState(home, "c1");
     assert.equal(st.status, "completed");
     assert.ok(st.operation_states[`start-mongod-localhost-${ports[5]}`].retries >= 1);
   } finally {
-    await tmux("kill-session", "-t", session).catch(() => "");
+    for (const s of [session, resumed]) await tmux("kill-session", "-t", s).catch(() => "");
     await killAll(home);
   }
 });
