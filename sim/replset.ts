@@ -446,7 +446,9 @@ export class ReplSet implements RoleHooks {
     if (this.state !== 1) return;
     const others = this.members().filter((m) => m._id !== this.self()?._id && this.electable(m));
     if (others.length === 0) return;
-    const ok = await this.handOff(Math.max(timeoutSecs, force ? 0 : 1) * 1000, 0);
+    // The handed-off election needs this member's vote (a two-member set has no majority
+    // without it), so the process stays up until the secondary has stood.
+    const ok = await this.handOff(Math.max(timeoutSecs, force ? 0 : 1) * 1000, 0, true);
     if (!ok && !force) {
       throw errors.exceededTimeLimit(
         `No electable secondaries caught up as of ${
@@ -458,7 +460,7 @@ export class ReplSet implements RoleHooks {
   }
 
   /** Waits for a caught-up electable secondary, steps down and asks it to stand at once. */
-  async handOff(catchUpMs: number, stepDownMs: number): Promise<boolean> {
+  async handOff(catchUpMs: number, stepDownMs: number, awaitStepUp = false): Promise<boolean> {
     const mine = this.lastApplied();
     const pick = () =>
       this.members().find((m) =>
@@ -469,9 +471,13 @@ export class ReplSet implements RoleHooks {
     const target = pick();
     if (!ok || !target) return false;
     this.stepDown(stepDownMs);
-    this.server.peers.run(target.host, "admin", { replSetStepUp: 1, skipDryRun: true }, 2000).catch(
-      () => {},
-    );
+    const stepUp = this.server.peers.run(
+      target.host,
+      "admin",
+      { replSetStepUp: 1, skipDryRun: true },
+      5000,
+    ).catch(() => {});
+    if (awaitStepUp) await stepUp;
     return true;
   }
 }
