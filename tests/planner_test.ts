@@ -118,6 +118,52 @@ Deno.test("a plan file holds one operation per line, ends with its hash and read
   );
 });
 
+Deno.test("a plan file's operations are read line by line, and problems name their line", async () => {
+  const { plan, text } = await sealedFor("sharded.yaml");
+  const messages = (t: string) => checkPlanText(t, "p.json").issues.map((i) => i.message);
+  const read = checkPlanText(text, "p.json");
+  assert.deepEqual(read.issues, []);
+  assert.deepEqual(read.plan, plan);
+  // Any other layout is read whole, to the same plan: only the hash tells them apart.
+  const pretty = JSON.stringify(plan, null, 2) + "\n";
+  const whole = checkPlanText(pretty, "p.json");
+  assert.deepEqual(whole.plan, plan);
+  assert.deepEqual(whole.issues.map((i) => i.code), ["content_hash"]);
+
+  const lines = text.split("\n");
+  const at = lines.findIndex((l) => l.includes('"id":"start-mongod-localhost-27018"'));
+  const [p, j] = [
+    1,
+    plan.phases[1].operations.findIndex((o) => o.id === "start-mongod-localhost-27018"),
+  ];
+  const badLines = lines.with(at, lines[at].replace('"parallel":true', '"parallel":"yes"'));
+  const want = `p.json:${at + 1}: phases[${p}].operations[${j}].parallel: `;
+  assert.ok(messages(badLines.join("\n")).some((m) => m.startsWith(want)), want);
+  // The same problem in a whole-read file names the field without a line.
+  const badPretty = structuredClone(plan) as unknown as { phases: { operations: object[] }[] };
+  Object.assign(badPretty.phases[p].operations[j], { parallel: "yes" });
+  assert.ok(
+    messages(JSON.stringify(badPretty, null, 2)).some((m) =>
+      m.startsWith(`p.json: phases[${p}].operations[${j}].parallel: `)
+    ),
+  );
+  // A line that is no JSON on its own but valid within the file: read whole, nothing lost.
+  const joined = lines.with(at, lines[at] + " " + lines[at].trim()).join("\n");
+  assert.ok(
+    messages(joined).some((m) =>
+      m.includes('"start-mongod-localhost-27018" is used more than once')
+    ),
+  );
+  // A syntax error is placed at its line and column.
+  const broken = lines.with(at, lines[at].replace('{"id":', '{"id"')).join("\n");
+  assert.match(messages(broken).join("\n"), new RegExp(`invalid JSON at line ${at + 1}, column `));
+  // A plan broken everywhere lists 50 problems and counts the rest.
+  const everywhere =
+    checkPlanText(text.replaceAll('"parallel":true', '"parallel":1'), "p.json").issues;
+  assert.equal(everywhere.length, 51);
+  assert.match(everywhere[50].message, /^p\.json: \d+ more schema problems not shown$/);
+});
+
 Deno.test("sharded plan: dependencies name exactly what each operation needs", async () => {
   const plan = await planFor("sharded.yaml");
   const op = (id: string) => allOperations(plan).find((o) => o.id === id)!;

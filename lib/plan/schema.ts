@@ -161,7 +161,7 @@ export const Plan = z.object({
   base_state: BaseState,
   dry_run: z.boolean(),
   environment: z.record(z.string(), z.string()),
-  /** sha256 of the canonical JSON of every other field. */
+  /** sha256 of the plan file's bytes before its content_hash line (see hash.ts). */
   content_hash: z.string(),
 });
 export type Plan = z.infer<typeof Plan>;
