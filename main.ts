@@ -1,4 +1,4 @@
-#!/usr/bin/env -S deno run -A --v8-flags=--max-semi-space-size=4
+#!/usr/bin/env -S deno run -A --v8-flags=--max-semi-space-size=2
 /**
  * mup: plan → review → apply deployments of MongoDB clusters.
  * This file only wires commands together; the work lives under lib/.
