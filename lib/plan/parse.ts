@@ -35,7 +35,7 @@ const PlanShell = Plan.extend({
   phases: z.array(PlannedPhase.extend({ operations: z.array(z.unknown()) })),
 });
 
-/** One phase's operations, still to be parsed, and the line of the first (when known). */
+/** One phase's operations, still to be parsed, and each one's line (when read by lines). */
 interface RawOperations {
   count: number;
   /** The raw JSON of operation `j`; undefined when it is not JSON (only from a line). */
