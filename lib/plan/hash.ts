@@ -4,7 +4,7 @@ import { ChunkedEncoder, jsonPieces } from "../util/json_text.ts";
 import type { Plan } from "./schema.ts";
 
 /** plan → phases → phase → operations → operation: each operation is written on one line. */
-const OPERATION_DEPTH = 4;
+export const OPERATION_DEPTH = 4;
 
 /**
  * The file ends with the content hash, written as its last member; the hash covers every byte

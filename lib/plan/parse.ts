@@ -7,6 +7,7 @@
  * A file laid out any other way is parsed whole, with the same checks.
  */
 import { z } from "zod";
+import { OPERATION_DEPTH } from "./hash.ts";
 import {
   Plan,
   PLAN_FORMAT_VERSION,
@@ -155,9 +156,12 @@ function jsonPosition(text: string, e: Error): string {
 
 // ---- a file as sealPlan lays it out: one operation per line
 
-const OPEN = '\n      "operations": [\n';
-const CLOSE = "\n      ]";
-const OP_LINE = '        {"';
+// sealPlan's layout: jsonPieces indents two spaces a level, and each operation sits on its own
+// line at OPERATION_DEPTH, below its phase's "operations" key.
+const KEY = `\n${"  ".repeat(OPERATION_DEPTH - 1)}"operations": `;
+const OPEN = `${KEY}[\n`;
+const CLOSE = `\n${"  ".repeat(OPERATION_DEPTH - 1)}]`;
+const OP_LINE = `${"  ".repeat(OPERATION_DEPTH)}{"`;
 /** Stands in the shell for a cut array: it cannot occur in a plan mup writes. */
 const MARK = "\u0000mup-operation-lines:";
 
@@ -194,7 +198,7 @@ function cutOperationLines(text: string): { shell: string; blocks: Block[] } | u
     }
     parts.push(
       text.slice(pos, open),
-      `\n      "operations": ${JSON.stringify(MARK + blocks.length)}`,
+      KEY + JSON.stringify(MARK + blocks.length),
     );
     blocks.push({ starts, firstLine: line });
     line += starts.length;
