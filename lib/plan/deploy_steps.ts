@@ -3,22 +3,20 @@
  * comes from the StepContext.
  */
 import * as path from "node:path";
-import type { Topology, TopologyKind } from "../topology/schema.ts";
+import type { TopologyKind } from "../topology/schema.ts";
 import { configFilePath, logFilePath, pidFilePath, renderConfig } from "./mongo_config.ts";
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
-import type { Change, PlannedOperation, Release, SafetyCheck } from "./schema.ts";
+import type { Change, PlannedOperation, SafetyCheck } from "./schema.ts";
 import type { DeployPlanInput } from "./planner.ts";
 
 export interface StepContext {
   input: DeployPlanInput;
-  t: Topology;
   kind: TopologyKind;
   procs: ProcessSpec[];
   sets: ReplicaSetSpec[];
   cfgSet?: ReplicaSetSpec;
   configDb?: string;
   hosts: string[];
-  r: Release;
   /** Where the server binaries are installed (the same path on every host). */
   binDir: string;
   archive: string;
@@ -44,7 +42,7 @@ const EST = {
 
 const installId = (host: string) => `install-binaries-${host}`;
 
-export const op = (
+const op = (
   o:
     & Omit<PlannedOperation, "pre_conditions" | "changes" | "parallel">
     & Partial<PlannedOperation>,
@@ -60,7 +58,7 @@ export const op = (
   parallel: o.parallel ?? true,
   estimated_ms: o.estimated_ms,
 });
-export const check = (
+const check = (
   id: string,
   check_type: string,
   target: string,
@@ -76,7 +74,7 @@ const processTarget = (p: ProcessSpec, params: Record<string, string>) => ({
   params,
 });
 
-export const change = (
+const change = (
   resource_type: string,
   resource_id: string,
   action: Change["action"],
@@ -87,8 +85,8 @@ export const change = (
     : { resource_type, resource_id, action, after };
 
 export function prepareOps(c: StepContext): PlannedOperation[] {
-  const { input, procs, configDb, hosts, r, binDir, archive } = c;
-  // ---- prepare
+  const { input, procs, configDb, hosts, binDir, archive } = c;
+  const r = input.release;
   const prepare: PlannedOperation[] = [];
   const downloadId = `download-${r.variant}-${r.version}-${r.platform}`;
   prepare.push(op({
@@ -221,7 +219,6 @@ export function deployAndInitializeOps(
   c: StepContext,
 ): { deploy: PlannedOperation[]; initialize: PlannedOperation[] } {
   const { kind, procs, sets, cfgSet, binDir } = c;
-  // ---- deploy / initialize
   const startOp = (p: ProcessSpec, deps: string[]): PlannedOperation => {
     const binary = path.join(binDir, "bin", p.role === "mongos" ? "mongos" : "mongod");
     const checks: SafetyCheck[] = [
@@ -301,16 +298,13 @@ export function deployAndInitializeOps(
     });
   const prepDeps = (p: ProcessSpec) => [`upload-config-${p.id}`, installId(p.host)];
 
+  // The specification's order: the config servers start and are waited for, then the members.
   const deploy: PlannedOperation[] = [];
-  const dataProcs = [
-    ...procs.filter((p) => p.role === "config"),
-    ...procs.filter((p) => p.role === "mongod"),
-  ];
-  for (const p of dataProcs) deploy.push(startOp(p, prepDeps(p)));
-  for (const p of dataProcs) deploy.push(waitOp(p));
-  // Keep the specification's order: config servers first, then the shard members.
-  const byId = new Map(procs.map((p) => [p.id, p]));
-  deploy.sort((a, b) => rank(a, byId) - rank(b, byId));
+  for (const role of ["config", "mongod"]) {
+    const group = procs.filter((p) => p.role === role);
+    for (const p of group) deploy.push(startOp(p, prepDeps(p)));
+    for (const p of group) deploy.push(waitOp(p));
+  }
 
   const initialize: PlannedOperation[] = [];
   const initId = (set: string) => `init-rs-${set}`;
@@ -395,7 +389,6 @@ export function finalizeOps(
   initialize: PlannedOperation[],
 ): PlannedOperation[] {
   const { input, kind, procs, sets } = c;
-  // ---- finalize
   const finalize: PlannedOperation[] = [];
   // Health is checked once everything has settled: the sinks of the deploy and initialize
   // operations (each of them already depends on the rest).
@@ -455,9 +448,4 @@ function describeRole(p: ProcessSpec): string {
     : p.replicaSet
     ? `${p.replicaSet} member`
     : "mongod";
-}
-
-function rank(o: PlannedOperation, procs: Map<string, ProcessSpec>): number {
-  const p = procs.get(o.target.name);
-  return (p?.role === "config" ? 0 : 2) + (o.type === "wait_for_process" ? 1 : 0);
 }

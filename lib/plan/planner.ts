@@ -64,14 +64,12 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
 
   const c: StepContext = {
     input,
-    t,
     kind,
     procs,
     sets,
     cfgSet,
     configDb,
     hosts,
-    r,
     binDir,
     archive,
     unpackedDir,
