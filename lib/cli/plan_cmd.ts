@@ -123,29 +123,32 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .argument("<plan>", "plan ID, file or cluster name")
     .option("--format <format>", "dot or json", "dot")
     .action(async (ref, opts) => {
+      // Checked before the plan is read and validated, which takes a while on large plans.
+      if (opts.format !== "dot" && opts.format !== "json") {
+        throw new MupError(`unknown graph format "${opts.format}"`, {
+          hint: "use --format dot or --format json",
+        });
+      }
       const { plan, dag } = await ctx.store.load(ref);
       const cp = criticalPath(dag);
       if (opts.format === "dot") {
         const label = operationLabels(plan);
-        print(toDot(dag, { name: plan.plan_id, highlight: cp.path, label }).trimEnd());
-      } else if (opts.format === "json") {
-        printJson({
-          plan_id: plan.plan_id,
-          nodes: allOperations(plan).map((o) => ({
-            id: o.id,
-            type: o.type,
-            phase: dag.attrs(o.id).group,
-            parallel: o.parallel,
-            estimated_ms: o.estimated_ms,
-            depends_on: o.depends_on,
-          })),
-          edges: dag.graph.mapEdges((_e, _a, from, to) => ({ from, to })),
-          order: dag.topologicalOrder(),
-          critical_path: cp,
-        });
-      } else {throw new MupError(`unknown graph format "${opts.format}"`, {
-          hint: "use --format dot or --format json",
-        });}
+        return print(toDot(dag, { name: plan.plan_id, highlight: cp.path, label }).trimEnd());
+      }
+      printJson({
+        plan_id: plan.plan_id,
+        nodes: allOperations(plan).map((o) => ({
+          id: o.id,
+          type: o.type,
+          phase: dag.attrs(o.id).group,
+          parallel: o.parallel,
+          estimated_ms: o.estimated_ms,
+          depends_on: o.depends_on,
+        })),
+        edges: dag.graph.mapEdges((_e, _a, from, to) => ({ from, to })),
+        order: dag.topologicalOrder(),
+        critical_path: cp,
+      });
     });
 
   const applyCmd = cmd.command("apply")
