@@ -447,8 +447,9 @@ export class ReplSet implements RoleHooks {
     const others = this.members().filter((m) => m._id !== this.self()?._id && this.electable(m));
     if (others.length === 0) return;
     // The handed-off election needs this member's vote (a two-member set has no majority
-    // without it), so the process stays up until the secondary has stood.
-    const ok = await this.handOff(Math.max(timeoutSecs, force ? 0 : 1) * 1000, 0, true);
+    // without it), so the process stays up until the secondary has stood, stepped down for
+    // good meanwhile so that it does not stand again itself.
+    const ok = await this.handOff(Math.max(timeoutSecs, force ? 0 : 1) * 1000, 60_000, true);
     if (!ok && !force) {
       throw errors.exceededTimeLimit(
         `No electable secondaries caught up as of ${
@@ -456,7 +457,7 @@ export class ReplSet implements RoleHooks {
         }. Please use the replSetStepDown command with the argument {force: true} to force node to step down.`,
       );
     }
-    this.stepDown(60_000);
+    if (!ok) this.stepDown(60_000);
   }
 
   /** Waits for a caught-up electable secondary, steps down and asks it to stand at once. */
