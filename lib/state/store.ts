@@ -99,10 +99,6 @@ export class StateStore {
     return out.sort((a, b) => a.started_at.localeCompare(b.started_at));
   }
 
-  async readCheckpoint(ref: CheckpointRef): Promise<Checkpoint> {
-    return JSON.parse(await Deno.readTextFile(ref.path));
-  }
-
   exists(id: string): Promise<boolean> {
     return exists(this.snapshotPath(id));
   }
