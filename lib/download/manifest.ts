@@ -4,7 +4,6 @@ import { MupError } from "../errors.ts";
 import type { Release } from "../plan/schema.ts";
 
 export const OFFICIAL_MANIFEST = "https://downloads.mongodb.org/full.json";
-export const OFFICIAL_ORIGIN = "https://fastdl.mongodb.org";
 export const PERCONA_ORIGIN = "https://downloads.percona.com";
 
 /** The parts of the download center's full.json that mup reads. */

@@ -66,10 +66,6 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-export async function readJsonFile(file: string): Promise<unknown> {
-  return JSON.parse(await Deno.readTextFile(file));
-}
-
 export async function exists(p: string): Promise<boolean> {
   try {
     await Deno.lstat(p);
