@@ -1,4 +1,4 @@
-import { adminCommand, sleep } from "../mongo/client.ts";
+import { adminCommand, poll } from "../mongo/client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { runningPid } from "./process.ts";
 
@@ -15,14 +15,8 @@ export const stopProcess: Operation = {
     const pid = await runningPid(ex, param(ctx, "pid_file"));
     if (!pid) return { output: "not running" };
     const timeout = Number(ctx.op.target.params.timeout_ms ?? 30_000);
-    const gone = async (ms: number) => {
-      const end = Date.now() + ms;
-      while (Date.now() < end) {
-        if (!(await ex.processAlive(pid))) return true;
-        await sleep(100);
-      }
-      return !(await ex.processAlive(pid));
-    };
+    const gone = async (ms: number) =>
+      await poll(async () => (await ex.processAlive(pid)) ? undefined : true, ms, 100) ?? false;
     await adminCommand(ctx.op.target.host!, ctx.op.target.port!, {
       shutdown: 1,
       force: ctx.op.target.params.force === "true",
