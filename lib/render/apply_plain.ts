@@ -37,10 +37,7 @@ export class PlainRenderer {
       }
       case "op_done": {
         const g = this.groupOf.get(e.id)!;
-        const f = this.finished.get(g) ?? { n: 0, already: 0 };
-        f.n++;
-        if (e.already_done) f.already++;
-        this.finished.set(g, f);
+        const f = this.count(g, e.already_done);
         if (f.n === g.ops.length) {
           const ms = performance.now() - (this.started.get(g) ?? performance.now());
           const note = f.already === f.n ? " (already in place)" : "";
@@ -50,7 +47,7 @@ export class PlainRenderer {
       }
       case "op_skipped":
         this.write(`  ! Skipped ${e.id} (dangerous): ${e.reason}`);
-        this.bump(e.id);
+        this.count(this.groupOf.get(e.id));
         break;
       case "op_failed": {
         const op = this.plan?.phases.flatMap((p) => p.operations).find((o) => o.id === e.id);
@@ -87,12 +84,13 @@ export class PlainRenderer {
     }
   };
 
-  private bump(id: string): void {
-    const g = this.groupOf.get(id);
-    if (!g) return;
-    const f = this.finished.get(g) ?? { n: 0, already: 0 };
+  /** Counts one more finished operation of a group; what it has counted so far. */
+  private count(g: OpGroup | undefined, already = false): { n: number; already: number } {
+    const f = (g && this.finished.get(g)) ?? { n: 0, already: 0 };
     f.n++;
-    this.finished.set(g, f);
+    if (already) f.already++;
+    if (g) this.finished.set(g, f);
+    return f;
   }
 
   private done(e: Extract<ApplyEvent, { type: "apply_done" }>): void {
@@ -117,9 +115,11 @@ export class PlainRenderer {
           } (${e.phase}); running operations were allowed to finish.`
           : `\nApply paused at phase ${phase?.order ?? "?"}, operation ${e.failed_operation}.`,
       );
-    } else {this.write(
+    } else {
+      this.write(
         `\nApply failed at phase ${phase?.order ?? "?"}, operation ${e.failed_operation}.`,
-      );}
+      );
+    }
     if (e.error && e.status !== "paused") this.write(`Error: ${e.error}`);
     this.write(`State saved: ${e.state_id}`);
     this.write(`Last checkpoint: ${e.last_checkpoint ?? "none (failed in the first phase)"}`);
