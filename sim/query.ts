@@ -174,11 +174,13 @@ export function applyUpdate(doc: Document, update: Document): Document {
       if (op === "$set") o[last] = v;
       else if (op === "$unset") delete o[last];
       else if (op === "$inc") o[last] = num(o[last] ?? 0) + num(v);
-      else {throw new QueryError(
+      else {
+        throw new QueryError(
           `Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`,
           9,
           "FailedToParse",
-        );}
+        );
+      }
     }
   }
   return out;

@@ -98,10 +98,8 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
         );
       }
       const saved = await ctx.store.saveText(check.plan, text);
-      if (opts.json) printJson({ imported: check.plan.plan_id, path: saved });
-      else {print(
-          `Imported plan ${check.plan.plan_id} for cluster ${check.plan.cluster_name}: ${saved}`,
-        );}
+      if (opts.json) return printJson({ imported: check.plan.plan_id, path: saved });
+      print(`Imported plan ${check.plan.plan_id} for cluster ${check.plan.cluster_name}: ${saved}`);
     });
 
   cmd.command("diff")

@@ -261,11 +261,9 @@ const aggregate: Handler = (ctx) => {
             : docs.reduce((n, d) => n + Number(d[String(sum).slice(1)] ?? 0), 0);
         }
         docs = docs.length ? [out] : [];
-      } else {throw new CommandError(
-          `Unrecognized pipeline stage name: '${op}'`,
-          40324,
-          "Location40324",
-        );}
+      } else {
+        throw new CommandError(`Unrecognized pipeline stage name: '${op}'`, 40324, "Location40324");
+      }
     }
     return ctx.server.newCursor(
       `${ctx.db}.${coll}`,
