@@ -174,6 +174,11 @@ Deno.test("bad input gives a clear error naming the file and line, never a stack
   const noPlan = await mup(["plan", "show", "nothing-here"], { home });
   assert.match(noPlan.stderr, /no plan, plan ID or cluster named "nothing-here"/);
   assert.match(noPlan.stderr, /Hint: `mup plan list`/);
+  // An unknown graph format is refused before any plan is looked for.
+  const format = await mup(["plan", "graph", "nothing-here", "--format", "svg"], { home });
+  assert.equal(format.code, 1);
+  assert.match(format.stderr, /unknown graph format "svg"/);
+  assert.match(format.stderr, /Hint: use --format dot or --format json/);
 });
 
 Deno.test("--help explains every command; the topology schema is printed", async () => {
