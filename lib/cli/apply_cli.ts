@@ -1,6 +1,6 @@
 import type { Command } from "@commander-js/extra-typings";
 import { apply, type SafetyDecision } from "../apply/applier.ts";
-import { Emitter } from "../apply/events.ts";
+import { type ApplyEvent, Emitter } from "../apply/events.ts";
 import { checkNotStale } from "../apply/stale.ts";
 import { MupError } from "../errors.ts";
 import { archiveCached, type Plan } from "../plan/schema.ts";
@@ -10,8 +10,9 @@ import { TtyRenderer } from "../render/apply_tty.ts";
 import { ClusterLock } from "../state/lock.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
+import { checkIdentifier } from "../util/ident.ts";
 import { plural, portRanges } from "../util/format.ts";
-import type { CliContext } from "./context.ts";
+import { type CliContext, printJson, printJsonError } from "./context.ts";
 import { askSafetyDecision, interactive, readLine } from "./prompt.ts";
 
 export interface ApplyCliOptions {
@@ -103,6 +104,12 @@ export async function runApply(
         opts.json ? "stderr" : "stdout",
       );
       if (answer?.trim() !== "yes") {
+        if (opts.json) {
+          throw new MupError('apply cancelled: the confirmation was not "yes"', {
+            hint: "answer yes, or pass --auto-approve",
+            details: { plan_id: plan.plan_id },
+          });
+        }
         say("Apply cancelled.");
         return 1;
       }
@@ -115,6 +122,20 @@ export async function runApply(
   );
   const emitter = new Emitter();
   const tty = !opts.json && interactive();
+  // What a `--json` error document needs: the end of the apply and the safety checks that failed.
+  let done: Extract<ApplyEvent, { type: "apply_done" }> | undefined;
+  const failedChecks: Record<string, unknown>[] = [];
+  emitter.on((e) => {
+    if (e.type === "apply_done") done = e;
+    if (e.type === "safety_failed") {
+      failedChecks.push({
+        operation: e.id,
+        check: e.check,
+        check_type: e.check_type,
+        status: e.status,
+      });
+    }
+  });
   if (opts.json) emitter.on(jsonRenderer((l) => console.log(l)));
   else if (tty) emitter.on(new TtyRenderer().handle);
   else emitter.on(new PlainRenderer((l) => console.log(l)).handle);
@@ -132,7 +153,21 @@ export async function runApply(
         "\nInterrupted: letting running operations finish, then saving state. Press Ctrl-C again to stop at once (state stays resumable).",
       );
       ac.abort();
-    } else Deno.exit(130);
+    } else {
+      if (opts.json) {
+        printJsonError({
+          type: "error",
+          error: "interrupted twice: stopped at once",
+          hint: "the apply is resumable: `mup plan resume " + plan.cluster_name + "`",
+          interrupted: true,
+          plan_id: plan.plan_id,
+          ...(done?.state_id ?? resume?.state_id
+            ? { state_id: done?.state_id ?? resume?.state_id }
+            : {}),
+        });
+      }
+      Deno.exit(130);
+    }
   };
   Deno.addSignalListener("SIGINT", onSigint);
   try {
@@ -148,11 +183,43 @@ export async function runApply(
         async () => (tty && !opts.autoApprove ? await askSafetyDecision() : onFailure),
     }, resume);
     await lock.setStateId(state.state_id).catch(() => {});
-    return state.status === "completed" ? 0 : 1;
+    if (state.status === "completed") return 0;
+    if (opts.json) throw applyFailure(state, done, failedChecks);
+    return 1;
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
     await lock.release();
   }
+}
+
+/** The `--json` error document of an apply that did not complete (failed or paused). */
+function applyFailure(
+  state: ApplyState,
+  done: Extract<ApplyEvent, { type: "apply_done" }> | undefined,
+  checks: Record<string, unknown>[],
+): MupError {
+  const last = state.errors[state.errors.length - 1];
+  const operation = done?.failed_operation ?? last?.operation;
+  const message = done?.error ?? last?.error ?? `apply ${state.status}`;
+  return new MupError(
+    done?.interrupted
+      ? `apply ${state.state_id} interrupted; its state is saved`
+      : `apply ${state.state_id} ${state.status}: ${message}`,
+    {
+      hint: `resume it with \`mup plan resume ${state.cluster_name}\` once the cause is fixed; ` +
+        `\`mup state show ${state.cluster_name}\` shows what happened`,
+      details: {
+        status: state.status,
+        state_id: state.state_id,
+        plan_id: state.plan_id,
+        ...(operation ? { operation } : {}),
+        ...(done?.phase ? { phase: done.phase } : {}),
+        ...(done?.interrupted ? { interrupted: true } : {}),
+        ...(checks.length ? { checks } : {}),
+        ...(done?.last_checkpoint ? { last_checkpoint: done.last_checkpoint } : {}),
+      },
+    },
+  );
 }
 
 /** `mup plan resume <cluster> | --state-id <id>`. */
@@ -165,6 +232,10 @@ export async function runResume(
   const found = await findState(ctx, cluster, stateId);
   const state = found.state;
   if (state.status === "completed") {
+    if (opts.json) {
+      printJson({ state_id: state.state_id, status: state.status, resumed: false });
+      return 0;
+    }
     console.log(
       `Apply ${state.state_id} of cluster ${state.cluster_name} already completed; nothing to resume.`,
     );
@@ -174,6 +245,10 @@ export async function runResume(
   if (plan.content_hash !== state.plan_hash) {
     throw new MupError(
       `plan ${state.plan_path} changed since apply ${state.state_id} started (content hash differs); refusing to resume with a different plan`,
+      {
+        hint: "restore the plan file the apply started from, or plan again",
+        details: { state_id: state.state_id, plan_id: state.plan_id, check: "plan_hash" },
+      },
     );
   }
   if (!opts.json) {
@@ -194,6 +269,7 @@ export async function findState(
   stateId: string | undefined,
 ): Promise<{ state: ApplyState; store: StateStore }> {
   if (stateId) {
+    checkIdentifier("state ID", stateId);
     const clusters = cluster ? [cluster] : await ctx.store.clusters();
     for (const c of clusters) {
       const store = new StateStore(ctx.store.clusterDir(c));

@@ -2,7 +2,8 @@ import { Command, Option } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { buildDeployPlan } from "../plan/deploy.ts";
 import { sealPlan } from "../plan/hash.ts";
-import { Variant } from "../plan/schema.ts";
+import { type Plan, Variant } from "../plan/schema.ts";
+import { checkIdentifier } from "../util/ident.ts";
 import { Emitter } from "../apply/events.ts";
 import { HookDispatcher, HookFailed } from "../apply/hook_events.ts";
 import { MupError } from "../errors.ts";
@@ -21,10 +22,27 @@ async function fireOrFail(d: HookDispatcher, event: "before_plan" | "after_plan"
     if (e instanceof HookFailed) {
       throw new MupError(`${e.message}; planning stopped`, {
         hint: "fix the hook or set continue_on_error: true on it",
+        details: { event, operation: `hook ${event}` },
       });
     }
     throw e;
   }
+}
+
+/** The plan's failed pre-flight checks and errors, for a `--json` error document. */
+export function failedChecks(plan: Plan): Record<string, unknown>[] {
+  return [
+    ...plan.validation.checks.filter((c) => c.status === "failed").map((c) => ({
+      name: c.name,
+      message: c.message,
+      ...(c.host ? { host: c.host } : {}),
+    })),
+    ...plan.validation.errors
+      .filter((e) =>
+        !plan.validation.checks.some((c) => c.status === "failed" && c.message === e.message)
+      )
+      .map((e) => ({ name: e.code, message: e.message, ...(e.host ? { host: e.host } : {}) })),
+  ];
 }
 
 export function clusterCommand(ctx: CliContext): Command {
@@ -53,11 +71,7 @@ export function clusterCommand(ctx: CliContext): Command {
     .option("--json", "machine-readable output");
   applyCommandOptions(deploy);
   deploy.action(async (name, topologyFile, opts) => {
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) {
-      throw new MupError(`invalid cluster name "${name}"`, {
-        hint: "use letters, digits, '.', '_' and '-' (it names a directory), e.g. prod-cluster",
-      });
-    }
+    checkIdentifier("cluster name", name);
     const loaded = await loadTopology(topologyFile);
     const hooks = compileHooks(loaded.topology.hooks, path.dirname(path.resolve(topologyFile)));
     const emitter = new Emitter();
@@ -90,6 +104,23 @@ export function clusterCommand(ctx: CliContext): Command {
       ? { plan: sealPlan(unsealed), path: undefined }
       : await ctx.store.savePlan(unsealed, opts.planFile);
     if (saved) await fireOrFail(planHooks(saved, plan.plan_id), "after_plan");
+    if (opts.json && !plan.validation.valid) {
+      // One error document, not the plan: it names the failing checks and where the plan is.
+      throw new MupError(
+        `pre-flight checks failed; plan ${plan.plan_id} cannot be applied: ${
+          plan.validation.errors.map((e) => e.message).join("; ")
+        }`,
+        {
+          hint: "fix the problems and plan again; `mup plan show " + plan.plan_id +
+            "` lists the checks",
+          details: {
+            plan_id: plan.plan_id,
+            ...(saved ? { path: saved } : {}),
+            checks: failedChecks(plan),
+          },
+        },
+      );
+    }
     if (opts.json && stopAtPlan) {
       printJson({ plan_id: plan.plan_id, path: saved, valid: plan.validation.valid, plan });
     } else if (stopAtPlan || !opts.json) {

@@ -17,6 +17,7 @@ export class TopologyError extends MupError {
     super(
       `${file}: ${issues.length} problem${issues.length === 1 ? "" : "s"} in the topology:\n` +
         issues.map((i) => "  " + formatIssue(i)).join("\n"),
+      { details: { file, issues } },
     );
   }
 }

@@ -1,10 +1,15 @@
 import { z } from "zod";
 import { HooksSection } from "../hooks/schema.ts";
+import { HOST_PATTERN, HOST_RULE } from "../util/ident.ts";
 
 /** mongod/mongos options merged into the generated configuration file. */
 const RuntimeConfig = z.record(z.string(), z.unknown());
 
-const Port = z.number().int().min(0).max(65535);
+/** A TCP port; 0 in a topology means "pick a free one" (local hosts only). */
+export const Port = z.number().int().min(0).max(65535);
+
+/** A host name, IPv4 address or IPv6 literal: it becomes part of process names and file names. */
+export const Host = z.string().regex(HOST_PATTERN, `must be ${HOST_RULE}`);
 
 const Dirs = {
   deploy_dir: z.string().optional(),
@@ -22,7 +27,7 @@ export const GlobalSection = z.object({
 }).strict();
 
 export const MongodServer = z.object({
-  host: z.string().min(1),
+  host: Host,
   port: Port.default(27017),
   replica_set: z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '_' and '-'").optional(),
   priority: z.number().min(0).max(1000).optional(),
@@ -35,7 +40,7 @@ export const MongodServer = z.object({
 export type MongodServer = z.infer<typeof MongodServer>;
 
 export const MongosServer = z.object({
-  host: z.string().min(1),
+  host: Host,
   port: Port.default(27017),
   deploy_dir: z.string().optional(),
   log_dir: z.string().optional(),
