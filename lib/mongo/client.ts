@@ -1,4 +1,7 @@
 import type { Document, MongoClient } from "mongodb";
+import { sleep } from "../util/timer.ts";
+
+export { sleep } from "../util/timer.ts";
 
 /** Runs `fn` with a direct connection to one server; the client is always closed. */
 export async function withServer<T>(
@@ -47,16 +50,6 @@ export async function hello(
 export function splitHostPort(hp: string): [string, number] {
   const i = hp.lastIndexOf(":");
   return [hp.slice(0, i), Number(hp.slice(i + 1))];
-}
-
-export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 }
 
 /** Polls `probe` until it returns a value or the time is up. */

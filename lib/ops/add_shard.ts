@@ -3,7 +3,7 @@ import { adminCommand, sleep } from "../mongo/client.ts";
 
 /** FailedToSatisfyReadPreference, HostUnreachable, NotWritablePrimary, PrimarySteppedDown, … */
 const TRANSIENT = new Set([133, 6, 7, 10107, 189, 91, 11600, 13436]);
-import { type Operation, OperationError, param } from "./operation.ts";
+import { durationParam, type Operation, OperationError, param } from "./operation.ts";
 
 async function listed(host: string, port: number, name: string): Promise<boolean> {
   const r = await adminCommand(host, port, { listShards: 1 }, 5000);
@@ -21,7 +21,7 @@ export const addShard: Operation = {
   },
   async run(ctx) {
     const { host, port } = ctx.op.target;
-    const end = Date.now() + Number(ctx.op.target.params.timeout_ms ?? 60_000);
+    const end = Date.now() + durationParam(ctx, "timeout_ms", 60_000);
     // A set that just elected its primary may not be known as such everywhere yet: errors that
     // say so are retried (as mlaunch and mongodb-runner do); anything else fails at once.
     for (let attempt = 1;; attempt++) {

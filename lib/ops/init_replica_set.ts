@@ -1,6 +1,6 @@
 import type { Document } from "mongodb";
 import { adminCommand, poll, splitHostPort, withServer } from "../mongo/client.ts";
-import { type Operation, OperationError, param } from "./operation.ts";
+import { durationParam, type Operation, OperationError, param } from "./operation.ts";
 
 function members(ctx: Parameters<Operation["run"]>[0]): Document[] {
   return JSON.parse(param(ctx, "config")).members;
@@ -44,7 +44,7 @@ export const initReplicaSet: Operation = {
       }
       note = "already initiated";
     }
-    const timeout = Number(ctx.op.target.params.timeout_ms ?? 60_000);
+    const timeout = durationParam(ctx, "timeout_ms", 60_000);
     // One connection to the member we initiated, polled often: elections take milliseconds
     // on small sets, and a new client per poll costs more than the wait.
     const s = await withServer(h, p, (c) =>

@@ -1,5 +1,5 @@
 import { adminCommand, poll } from "../mongo/client.ts";
-import { type Operation, OperationError, param } from "./operation.ts";
+import { durationParam, type Operation, OperationError, param } from "./operation.ts";
 import { runningPid } from "./process.ts";
 
 /** shutdown command, then SIGTERM, then SIGKILL, each given time to work. */
@@ -14,7 +14,7 @@ export const stopProcess: Operation = {
     const ex = ctx.executors.forHost(ctx.op.target.host!);
     const pid = await runningPid(ex, param(ctx, "pid_file"));
     if (!pid) return { output: "not running" };
-    const timeout = Number(ctx.op.target.params.timeout_ms ?? 30_000);
+    const timeout = durationParam(ctx, "timeout_ms", 30_000);
     const gone = async (ms: number) =>
       await poll(async () => (await ex.processAlive(pid)) ? undefined : true, ms, 100) ?? false;
     await adminCommand(ctx.op.target.host!, ctx.op.target.port!, {

@@ -1,6 +1,6 @@
 import type { Document } from "mongodb";
 import { adminCommand, hello, sleep } from "../mongo/client.ts";
-import { type Operation, OperationError, param } from "./operation.ts";
+import { durationParam, type Operation, OperationError, param } from "./operation.ts";
 
 interface Proc {
   id: string;
@@ -56,7 +56,7 @@ export const verifyHealth: Operation = {
   async run(ctx) {
     const procs = JSON.parse(param(ctx, "processes")) as Proc[];
     const shards = JSON.parse(param(ctx, "shards")) as string[];
-    const end = Date.now() + Number(ctx.op.target.params.timeout_ms ?? 30_000);
+    const end = Date.now() + durationParam(ctx, "timeout_ms", 30_000);
     let last: string[] = [];
     while (true) {
       last = await problems(procs, shards);

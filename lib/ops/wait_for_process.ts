@@ -1,5 +1,5 @@
 import { hello, poll } from "../mongo/client.ts";
-import { type Operation, OperationError } from "./operation.ts";
+import { durationParam, type Operation, OperationError } from "./operation.ts";
 
 /** Waits until the process answers `hello`. */
 export const waitForProcess: Operation = {
@@ -8,7 +8,7 @@ export const waitForProcess: Operation = {
   },
   async run(ctx) {
     const { host, port } = ctx.op.target;
-    const timeout = Number(ctx.op.target.params.timeout_ms ?? 30_000);
+    const timeout = durationParam(ctx, "timeout_ms", 30_000);
     const t0 = Date.now();
     const h = await poll(() => hello(host!, port!, 1000), timeout, 50, ctx.signal);
     if (!h) throw new OperationError(`${host}:${port} did not answer within ${timeout / 1000}s`);
