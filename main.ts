@@ -3,7 +3,7 @@
  * mup: plan → review → apply deployments of MongoDB clusters.
  * This file only wires commands together; the work lives under lib/.
  */
-import { Command, CommanderError } from "@commander-js/extra-typings";
+import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { clusterCommand } from "./lib/cli/cluster_cmd.ts";
 import { makeContext, printJsonError } from "./lib/cli/context.ts";
 import { planCommand } from "./lib/cli/plan_cmd.ts";
@@ -32,6 +32,17 @@ export async function main(args: string[]): Promise<number> {
   program.addCommand(planCommand(ctx));
   program.addCommand(stateCommand(ctx));
   program.addCommand(topologyCommand());
+  // Commands added whole do not inherit these settings: without them a usage error would exit
+  // from inside commander, before a --json error document could be printed.
+  const everyCommand = (c: CommandUnknownOpts): CommandUnknownOpts[] => [
+    c,
+    ...c.commands.flatMap(everyCommand),
+  ];
+  for (const c of everyCommand(program)) {
+    c.exitOverride().configureOutput({
+      writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)),
+    });
+  }
   try {
     await program.parseAsync(args, { from: "user" });
     return ctx.exitCode;

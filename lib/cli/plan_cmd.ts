@@ -5,10 +5,10 @@ import { allOperations, type Plan } from "../plan/schema.ts";
 import { checkIdentifier } from "../util/ident.ts";
 import { checkPlanText } from "../plan/validate.ts";
 import { renderPlan } from "../render/plan_text.ts";
-import { table } from "../util/format.ts";
+import { plural, table } from "../util/format.ts";
 import { readMeta } from "../state/meta.ts";
 import { MupError } from "../errors.ts";
-import { type CliContext, print, printJson } from "./context.ts";
+import { type CliContext, print, printJson, printJsonError } from "./context.ts";
 import { planDiff, renderDiff } from "../plan/diff.ts";
 import { applyCommandOptions, runApply, runResume } from "./apply_cli.ts";
 
@@ -75,7 +75,18 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
       const file = await ctx.store.resolve(ref);
       const check = checkPlanText(await Deno.readTextFile(file), file);
       const errors = check.issues.filter((i) => i.severity === "error");
-      if (opts.json) printJson({ file, valid: errors.length === 0, issues: check.issues });
+      if (opts.json && errors.length) {
+        // The error document, with the validation result's fields kept for scripts.
+        printJsonError({
+          type: "error",
+          error: `${file}: plan is not valid (${plural(errors.length, "error")})`,
+          hint: "regenerate the plan; do not edit plan files",
+          file,
+          valid: false,
+          issues: check.issues,
+          ...(check.plan ? { plan_id: check.plan.plan_id } : {}),
+        });
+      } else if (opts.json) printJson({ file, valid: true, issues: check.issues });
       else {
         for (const i of check.issues) print(`${i.severity === "error" ? "✗" : "!"} ${i.message}`);
         print(
@@ -100,6 +111,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
   cmd.command("export")
     .description("Write a saved plan to standard output, for sharing or review")
     .argument("<plan>", "plan ID or cluster name")
+    .option("--json", "failures as a JSON error document (the plan itself is JSON)")
     .action(async (ref) => {
       const { path } = await ctx.store.load(ref);
       await Deno.stdout.write(await Deno.readFile(path));
@@ -160,6 +172,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .option("--json", "machine-readable output")
     .option("--detailed-exitcode", "exit 2 when there are changes, 0 when none")
     .action(async (cluster, opts) => {
+      checkIdentifier("cluster name", cluster);
       const { plan } = await ctx.store.load(cluster);
       const meta = await readMeta(ctx.store.clusterDir(cluster));
       const diff = planDiff(plan, meta);
@@ -172,7 +185,9 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .description("The plan's dependency graph as Graphviz DOT (render with `dot -Tsvg`) or JSON")
     .argument("<plan>", "plan ID, file or cluster name")
     .option("--format <format>", "dot or json", "dot")
+    .option("--json", "the same as --format json")
     .action(async (ref, opts) => {
+      if (opts.json) opts.format = "json";
       // Checked before the plan is read and validated, which takes a while on large plans.
       if (opts.format !== "dot" && opts.format !== "json") {
         throw new MupError(`unknown graph format "${opts.format}"`, {

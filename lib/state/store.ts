@@ -1,3 +1,4 @@
+import { z } from "zod";
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { listDir } from "../plan/store.ts";
@@ -81,7 +82,10 @@ export class StateStore {
     const parsed = ApplyState.safeParse(raw);
     if (!parsed.success) {
       throw new MupError(
-        `apply state ${this.snapshotPath(id)} is damaged: ${parsed.error.issues[0]?.message}`,
+        `apply state ${this.snapshotPath(id)} is damaged: ${
+          parsed.error.issues.slice(0, 3).map((i) => `${z.core.toDotPath(i.path)}: ${i.message}`)
+            .join("; ")
+        }`,
       );
     }
     const state = parsed.data;

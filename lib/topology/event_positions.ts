@@ -37,7 +37,8 @@ export class EventPositions {
 
   /** The place of a field path (of its key with `key`), or of the nearest part that exists. */
   locate(path: (string | number)[], key = false): SourceLocation {
-    return this.at(this.offset(path, key), pathString(path) || undefined);
+    // A path in an empty document (no servers at all) is placed at the file's start.
+    return this.at(this.offset(path, key) ?? 0, pathString(path) || undefined);
   }
 
   private offset(path: (string | number)[], key: boolean): number | undefined {
@@ -90,7 +91,13 @@ export class EventPositions {
   }
 }
 
+/** Where an event's node starts in the text; undefined for an empty (implicit null) value. */
 function start(e: jsyaml.Event): number | undefined {
+  const at = startOrNegative(e);
+  return at !== undefined && at >= 0 ? at : undefined;
+}
+
+function startOrNegative(e: jsyaml.Event): number | undefined {
   switch (e.type) {
     case jsyaml.EVENT_ID.MAPPING:
     case jsyaml.EVENT_ID.SEQUENCE:

@@ -213,16 +213,22 @@ export function loadLimited(
         code: "several_documents",
         message: "the file holds more than one YAML document",
         hint: "remove the `---` separators: a topology is one document",
-        location: { file },
+        location: at(Math.max(0, text.search(/^---/m))),
       },
     };
   }
-  const docs = jsyaml.constructFromEvents(events, {
-    source: text,
-    filename: file,
-    schema: jsyaml.CORE_SCHEMA,
-  });
-  return { value: docs[0], events };
+  try {
+    const docs = jsyaml.constructFromEvents(events, {
+      source: text,
+      filename: file,
+      schema: jsyaml.CORE_SCHEMA,
+    });
+    return { value: docs[0], events };
+  } catch (e) {
+    // Unknown tags (`!!js/function`) and the like are found while building values.
+    if (e instanceof jsyaml.YAMLException) return { syntax: e };
+    throw e;
+  }
 }
 
 function tooLarge(file: string, chars: number, limits: TopologyLimits): LimitIssue {

@@ -1,0 +1,105 @@
+/**
+ * Durations at and beyond their bounds (issue 12, items 5 and 6): one set of bounds in the
+ * topology schema, which the plan schema derives from, and timers that never overflow.
+ */
+import assert from "node:assert/strict";
+import { compileHooks } from "../lib/hooks/compile.ts";
+import { runHook } from "../lib/hooks/runner.ts";
+import { Hook } from "../lib/hooks/schema.ts";
+import { durationParam, type OperationContext } from "../lib/ops/operation.ts";
+import { parseTopology, TopologyError } from "../lib/topology/load.ts";
+import { DURATION_MAX_MS } from "../lib/topology/bounds.ts";
+import { MAX_TIMER_MS } from "../lib/util/timer.ts";
+
+const topology = (timeout: string) =>
+  `mongod_servers:\n  - { host: localhost, port: 27017 }\nhooks:\n  after_apply: { command: "true", timeout: ${timeout} }\n`;
+
+Deno.test("hook timeouts: every value the topology accepts makes a valid plan hook; the rest are refused at their line", async () => {
+  assert.equal(DURATION_MAX_MS, 2 ** 31 - 1);
+  assert.equal(MAX_TIMER_MS, 2 ** 31 - 1);
+  const accepted: [string, number][] = [
+    ["1ms", 1],
+    ["1", 1],
+    ["30s", 30_000],
+    ["1h30m", 5_400_000],
+    ["596h31m23s647ms", 2 ** 31 - 1],
+    ["2147483647", 2 ** 31 - 1],
+  ];
+  for (const [text, ms] of accepted) {
+    const t = await parseTopology(topology(text), "t.yaml");
+    const [hook] = compileHooks(t.topology.hooks, "/tmp");
+    assert.equal(hook.timeout_ms, ms, text);
+    assert.ok(Hook.safeParse(hook).success, `the plan schema refuses timeout ${text}`);
+  }
+  const refused = [
+    "0s",
+    "0",
+    "0ms",
+    "596h31m23s648ms",
+    "2147483648",
+    "597h",
+    "99999999999999999999h",
+    "-5s",
+    "5 s",
+    "1d",
+  ];
+  for (const text of refused) {
+    try {
+      await parseTopology(topology(text), "t.yaml");
+      assert.fail(`timeout ${text} was accepted`);
+    } catch (e) {
+      assert.ok(e instanceof TopologyError, `${text}: ${e}`);
+      const i = e.issues[0];
+      assert.equal(i.location.line, 4, text);
+      assert.equal(i.location.path, "hooks.after_apply.timeout", text);
+    }
+  }
+  // The plan schema on its own, at and beyond the same bounds.
+  const base = compileHooks((await parseTopology(topology("1s"), "t.yaml")).topology.hooks, "/")[0];
+  for (
+    const [ms, ok] of [[0, false], [1, true], [2 ** 31 - 1, true], [2 ** 31, false], [
+      1e20,
+      false,
+    ]] as const
+  ) {
+    assert.equal(Hook.safeParse({ ...base, timeout_ms: ms }).success, ok, `timeout_ms ${ms}`);
+  }
+});
+
+Deno.test("a hook timeout longer than the runtime's 32-bit timer does not fire at once", async () => {
+  // 2^31 ms and more overflow setTimeout, which then fires after 1 ms: the hook would be killed
+  // as "timed out" while it sleeps for 0.3 s.
+  for (const timeout_ms of [2 ** 31 - 1, 2 ** 31, 597 * 3_600_000]) {
+    const run = await runHook(
+      {
+        name: "long",
+        event: "after_apply",
+        command: "sleep 0.3; exit 0",
+        timeout_ms,
+        environment: {},
+        continue_on_error: false,
+        working_dir: "/tmp",
+      },
+      {},
+      () => {},
+    );
+    assert.equal(run.timedOut, false, `timeout_ms ${timeout_ms}`);
+    assert.equal(run.code, 0, `timeout_ms ${timeout_ms}`);
+  }
+});
+
+Deno.test("duration parameters of plan operations are bounded like the topology's", () => {
+  const ctx = (v?: string) =>
+    ({
+      op: {
+        id: "wait-x",
+        target: { type: "process", name: "x", params: v === undefined ? {} : { timeout_ms: v } },
+      },
+    }) as unknown as OperationContext;
+  assert.equal(durationParam(ctx(), "timeout_ms", 30_000), 30_000);
+  assert.equal(durationParam(ctx("1"), "timeout_ms", 30_000), 1);
+  assert.equal(durationParam(ctx("2147483647"), "timeout_ms", 30_000), 2 ** 31 - 1);
+  for (const bad of ["0", "2147483648", "1e20", "abc", "-1", "1.5"]) {
+    assert.throws(() => durationParam(ctx(bad), "timeout_ms", 30_000), /timeout_ms/, bad);
+  }
+});
