@@ -8,6 +8,7 @@
  *   deploy     makespan of a sharded deploy (2×3 shards, 3 config, 1 mongos) on the simulator at
  *              --parallelism 10 vs 1, and vs the critical path of the measured durations
  *              (targets: ≤ 1.2× the critical path, ≥ 3× faster than serial)
+ *   input      hostile topologies refused, one fresh `mup topology validate` each (target < 1 s)
  */
 import * as path from "node:path";
 import { stringify } from "yaml";
@@ -252,5 +253,6 @@ for (const w of which) {
   if (w === "plan") await benchPlan();
   else if (w === "scheduler") await benchScheduler();
   else if (w === "deploy") await benchDeploy();
-  else console.error(`unknown benchmark ${w} (plan, scheduler, deploy)`);
+  else if (w === "input") await (await import("./bench_input.ts")).benchInput();
+  else console.error(`unknown benchmark ${w} (plan, scheduler, deploy, input)`);
 }

@@ -46,6 +46,7 @@ export function hostileTopologies(): Record<string, string> {
     "gen_undefined_alias.yaml": `${server}    runtime_config: *nothing\n`,
     "gen_10mb.yaml": manyServers(150_000),
     "gen_12000_processes.yaml": manyServers(12_000),
+    "gen_large_syntax_error.yaml": manyServers(9_000) + "  - host: [unclosed\n",
     "gen_hook_timeout_just_over.yaml":
       `${server}hooks:\n  after_apply: { command: "true", timeout: 596h31m23s648ms }\n`,
     "gen_hook_timeout_ms_over.yaml":

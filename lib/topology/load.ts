@@ -45,9 +45,10 @@ export async function parseTopology(text: string, file: string): Promise<LoadedT
   }
   if ("syntax" in limited) {
     // The positioned parser reports every syntax error with its place; js-yaml's own error
-    // (which has a place too) when that parser finds none.
-    const pos = await located();
-    const errors = pos.doc.errors.filter((e) => e.code !== "RESOURCE_EXHAUSTION");
+    // (which has a place too) when that parser finds none, or when the file is too large for
+    // it to answer quickly (it parses about 300 KB a second).
+    const pos = text.length <= POSITIONED_PARSE_MAX_CHARS ? await located() : undefined;
+    const errors = (pos?.doc.errors ?? []).filter((e) => e.code !== "RESOURCE_EXHAUSTION");
     const e = limited.syntax;
     throw new TopologyError(
       file,
@@ -57,7 +58,7 @@ export async function parseTopology(text: string, file: string): Promise<LoadedT
           code: "yaml_syntax",
           message: e.message.split("\n")[0],
           hint: "fix the YAML syntax at this position",
-          location: pos.at(e.pos[0]),
+          location: pos!.at(e.pos[0]),
         }))
         : [{
           severity: "error",
@@ -107,6 +108,9 @@ export async function parseTopology(text: string, file: string): Promise<LoadedT
     warnings: issues.filter((i) => i.severity === "warning"),
   };
 }
+
+/** Files larger than this get js-yaml's one located syntax error, not every error listed. */
+const POSITIONED_PARSE_MAX_CHARS = 100_000;
 
 /** Problems listed one by one; a file with thousands is summarised after these. */
 const MAX_ISSUES = 50;
