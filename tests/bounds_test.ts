@@ -103,3 +103,57 @@ Deno.test("duration parameters of plan operations are bounded like the topology'
     assert.throws(() => durationParam(ctx(bad), "timeout_ms", 30_000), /timeout_ms/, bad);
   }
 });
+
+/** The issue a topology text is refused with (or undefined when it is accepted). */
+async function refusal(text: string) {
+  try {
+    await parseTopology(text, "t.yaml");
+    return undefined;
+  } catch (e) {
+    assert.ok(e instanceof TopologyError, String(e));
+    return e.issues[0];
+  }
+}
+
+Deno.test("YAML limits at and beyond each bound: each names the limit, its place and how to raise it", async () => {
+  const server = (i: number) => `  - { host: localhost, port: ${27017 + i} }\n`;
+  const servers = (n: number) =>
+    "mongod_servers:\n" + Array.from({ length: n }, (_, i) => server(i)).join("");
+  try {
+    Deno.env.set("MUP_TOPOLOGY_MAX_PROCESSES", "3");
+    assert.equal(await refusal(servers(3)), undefined);
+    const many = await refusal(servers(4));
+    assert.equal(many?.code, "too_many_processes");
+    assert.equal(many?.location.line, 5, "at the entry past the limit");
+    assert.match(many!.hint!, /MUP_TOPOLOGY_MAX_PROCESSES/);
+    Deno.env.delete("MUP_TOPOLOGY_MAX_PROCESSES");
+
+    const text = servers(1);
+    Deno.env.set("MUP_TOPOLOGY_MAX_BYTES", String(new TextEncoder().encode(text).length));
+    assert.equal(await refusal(text), undefined);
+    const big = await refusal(text + "#\n");
+    assert.equal(big?.code, "file_too_large");
+    assert.match(big!.hint!, /MUP_TOPOLOGY_MAX_BYTES/);
+  } finally {
+    Deno.env.delete("MUP_TOPOLOGY_MAX_PROCESSES");
+    Deno.env.delete("MUP_TOPOLOGY_MAX_BYTES");
+  }
+  // Depth: the server list, its entry, runtime_config and the value make 4 levels below the root.
+  const nested = (n: number) =>
+    `mongod_servers:\n  - host: localhost\n    runtime_config: { x: ${"[".repeat(n)}${
+      "]".repeat(n)
+    } }\n`;
+  assert.equal(await refusal(nested(60)), undefined);
+  const deep = await refusal(nested(61));
+  assert.equal(deep?.code, "too_deep");
+  assert.equal(deep?.location.line, 3);
+  // Aliases: an anchor of 100 values (101 nodes) used 99 times adds 9,999; a 100th passes 10,000.
+  const aliased = (n: number) =>
+    `mongod_servers:\n  - host: localhost\n    runtime_config:\n      a: &a [${
+      Array(100).fill("1").join(",")
+    }]\n      b: [${Array(n).fill("*a").join(",")}]\n`;
+  assert.equal(await refusal(aliased(99)), undefined);
+  const bomb = await refusal(aliased(100));
+  assert.equal(bomb?.code, "alias_expansion");
+  assert.equal(bomb?.location.line, 5);
+});

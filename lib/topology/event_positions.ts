@@ -8,7 +8,7 @@ import { pathString } from "./positions.ts";
  * a walk over its events per problem, not a slower positioned parse of the whole text.
  */
 export class EventPositions {
-  private starts: number[] | undefined;
+  private locator: ((offset: number) => SourceLocation) | undefined;
 
   constructor(
     private readonly text: string,
@@ -19,20 +19,8 @@ export class EventPositions {
   /** The 1-based line and column of a source offset. */
   at(offset: number | undefined, path?: string): SourceLocation {
     if (offset === undefined) return { file: this.file, ...(path ? { path } : {}) };
-    if (!this.starts) {
-      this.starts = [0];
-      const t = this.text;
-      for (let i = t.indexOf("\n"); i >= 0; i = t.indexOf("\n", i + 1)) this.starts.push(i + 1);
-    }
-    const s = this.starts;
-    let lo = 0;
-    let hi = s.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (s[mid] <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return { file: this.file, line: lo + 1, column: offset - s[lo] + 1, ...(path ? { path } : {}) };
+    this.locator ??= offsetLocator(this.text, this.file);
+    return { ...this.locator(offset), ...(path ? { path } : {}) };
   }
 
   /** The place of a field path (of its key with `key`), or of the nearest part that exists. */
@@ -89,6 +77,25 @@ export class EventPositions {
     }
     return this.events.length;
   }
+}
+
+/** Offset → 1-based line and column in `text`, with the line starts found once, on first use. */
+export function offsetLocator(text: string, file: string): (offset: number) => SourceLocation {
+  let starts: number[] | undefined;
+  return (offset) => {
+    if (!starts) {
+      starts = [0];
+      for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+    }
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { file, line: lo + 1, column: offset - starts[lo] + 1 };
+  };
 }
 
 /** Where an event's node starts in the text; undefined for an empty (implicit null) value. */

@@ -10,6 +10,7 @@
  */
 import * as jsyaml from "js-yaml";
 import type { SourceLocation } from "../errors.ts";
+import { offsetLocator } from "./event_positions.ts";
 
 export interface TopologyLimits {
   /** Largest topology file, in bytes. */
@@ -87,10 +88,9 @@ export function loadLimited(
 ): { value: unknown; events: jsyaml.Event[] } | { issue: LimitIssue } | {
   syntax: jsyaml.YAMLException;
 } {
-  const at = lineIndex(text, file);
-  if (new TextEncoder().encode(text).length > limits.maxBytes) {
-    return { issue: tooLarge(file, text.length, limits) };
-  }
+  const at = offsetLocator(text, file);
+  const big = fileTooLarge(file, new TextEncoder().encode(text).length, limits);
+  if (big) return { issue: big };
   let events: jsyaml.Event[];
   try {
     events = jsyaml.parseEvents(text, { maxDepth: limits.maxDepth });
@@ -231,40 +231,18 @@ export function loadLimited(
   }
 }
 
-function tooLarge(file: string, chars: number, limits: TopologyLimits): LimitIssue {
-  return {
-    code: "file_too_large",
-    message: `the file is larger than ${limits.maxBytes} bytes (${chars} characters or more)`,
-    hint: `is this the right file? A topology of thousands of processes is a few hundred KB; ` +
-      `raise the limit with ${LIMIT_ENV.maxBytes}=<bytes>`,
-    location: { file, line: 1, column: 1 },
-  };
-}
-
 /** The size check alone, for callers that can look before reading the file. */
 export function fileTooLarge(
   file: string,
   bytes: number,
   limits: TopologyLimits,
 ): LimitIssue | undefined {
-  return bytes > limits.maxBytes ? tooLarge(file, bytes, limits) : undefined;
-}
-
-/** Offset → 1-based line and column, with the line starts computed once. */
-function lineIndex(text: string, file: string): (offset: number) => SourceLocation {
-  let starts: number[] | undefined;
-  return (offset) => {
-    if (!starts) {
-      starts = [0];
-      for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
-    }
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (starts[mid] <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return { file, line: lo + 1, column: offset - starts[lo] + 1 };
+  if (bytes <= limits.maxBytes) return undefined;
+  return {
+    code: "file_too_large",
+    message: `the file is ${bytes} bytes, more than the limit of ${limits.maxBytes}`,
+    hint: `is this the right file? A topology of thousands of processes is a few hundred KB; ` +
+      `raise the limit with ${LIMIT_ENV.maxBytes}=<bytes>`,
+    location: { file, line: 1, column: 1 },
   };
 }
