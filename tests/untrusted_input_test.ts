@@ -331,3 +331,23 @@ Deno.test("plan import: the same plan again is a no-op; another plan under a sto
   assert.match(r.stderr, /cluster c2\) was not imported/);
   assert.equal(await Deno.readTextFile(a.path), text, "the stored plan is unchanged");
 });
+
+Deno.test("a link in the store pointing outside it is refused before anything is written through it", async () => {
+  const box = await sandbox();
+  try {
+    const source = await tempHome();
+    const { plan, path: file } = await planSharded(source, freePorts(10), "c1");
+    // The cluster's directory in the store is a link to a directory outside it.
+    const elsewhere = path.join(box.root, "elsewhere");
+    await Deno.mkdir(elsewhere);
+    await Deno.mkdir(path.join(box.home, "storage", "clusters"), { recursive: true });
+    await Deno.symlink(elsewhere, path.join(box.home, "storage", "clusters", "c1"));
+    const r = await box.run(["plan", "import"], await Deno.readTextFile(file));
+    assertCleanFailure(r, "import through a link");
+    assert.match(r.stderr, /refusing to write .*: it lies outside mup's store/);
+    assert.deepEqual([...Deno.readDirSync(elsewhere)], [], `nothing written for ${plan.plan_id}`);
+    await Deno.remove(source, { recursive: true });
+  } finally {
+    await box.cleanup();
+  }
+});
