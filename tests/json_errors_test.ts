@@ -126,6 +126,11 @@ Deno.test("--json: a pre-flight failure of deploy --auto-approve prints the fail
       assert.ok(checks.some((c) => c.message.includes(`ports already in use: localhost:${port}`)));
       assert.match(String(d.plan_id), /^plan-/);
     }
+    // The saved invalid plan, applied: the same document.
+    const saved = await mup(["plan", "apply", "c1", "--auto-approve", "--json"], { home });
+    const d = errorDoc(saved, "plan apply of an invalid plan");
+    assert.match(d.error, /pre-flight checks failed/);
+    assert.ok((d.checks as { message: string }[]).some((c) => c.message.includes(`:${port}`)));
   } finally {
     l.close();
   }

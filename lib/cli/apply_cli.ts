@@ -1,6 +1,6 @@
 import type { Command } from "@commander-js/extra-typings";
 import { apply, type SafetyDecision } from "../apply/applier.ts";
-import { type ApplyEvent, Emitter } from "../apply/events.ts";
+import { Emitter } from "../apply/events.ts";
 import { checkNotStale } from "../apply/stale.ts";
 import { MupError } from "../errors.ts";
 import { archiveCached, type Plan } from "../plan/schema.ts";
@@ -13,6 +13,7 @@ import { StateStore } from "../state/store.ts";
 import { checkIdentifier } from "../util/ident.ts";
 import { plural, portRanges } from "../util/format.ts";
 import { type CliContext, printJson, printJsonError } from "./context.ts";
+import { type ApplyDone, applyFailure, preflightFailure } from "./failures.ts";
 import { askSafetyDecision, interactive, readLine } from "./prompt.ts";
 
 export interface ApplyCliOptions {
@@ -89,12 +90,7 @@ export async function runApply(
   const onFailure = policy(opts);
   if (!resume) {
     await checkNotStale(plan, clusterDir);
-    if (!plan.validation.valid) {
-      throw new MupError(
-        `plan ${plan.plan_id} failed its pre-flight checks and cannot be applied`,
-        { hint: "`mup plan show` lists the errors; fix them and plan again" },
-      );
-    }
+    if (!plan.validation.valid) throw preflightFailure(plan, planPath);
     if (!opts.autoApprove) {
       // Under --json, stdout carries only events: the question goes to stderr.
       const say = opts.json ? console.error : console.log;
@@ -123,7 +119,7 @@ export async function runApply(
   const emitter = new Emitter();
   const tty = !opts.json && interactive();
   // What a `--json` error document needs: the end of the apply and the safety checks that failed.
-  let done: Extract<ApplyEvent, { type: "apply_done" }> | undefined;
+  let done: ApplyDone | undefined;
   const failedChecks: Record<string, unknown>[] = [];
   emitter.on((e) => {
     if (e.type === "apply_done") done = e;
@@ -190,36 +186,6 @@ export async function runApply(
     Deno.removeSignalListener("SIGINT", onSigint);
     await lock.release();
   }
-}
-
-/** The `--json` error document of an apply that did not complete (failed or paused). */
-function applyFailure(
-  state: ApplyState,
-  done: Extract<ApplyEvent, { type: "apply_done" }> | undefined,
-  checks: Record<string, unknown>[],
-): MupError {
-  const last = state.errors[state.errors.length - 1];
-  const operation = done?.failed_operation ?? last?.operation;
-  const message = done?.error ?? last?.error ?? `apply ${state.status}`;
-  return new MupError(
-    done?.interrupted
-      ? `apply ${state.state_id} interrupted; its state is saved`
-      : `apply ${state.state_id} ${state.status}: ${message}`,
-    {
-      hint: `resume it with \`mup plan resume ${state.cluster_name}\` once the cause is fixed; ` +
-        `\`mup state show ${state.cluster_name}\` shows what happened`,
-      details: {
-        status: state.status,
-        state_id: state.state_id,
-        plan_id: state.plan_id,
-        ...(operation ? { operation } : {}),
-        ...(done?.phase ? { phase: done.phase } : {}),
-        ...(done?.interrupted ? { interrupted: true } : {}),
-        ...(checks.length ? { checks } : {}),
-        ...(done?.last_checkpoint ? { last_checkpoint: done.last_checkpoint } : {}),
-      },
-    },
-  );
 }
 
 /** `mup plan resume <cluster> | --state-id <id>`. */

@@ -2,7 +2,7 @@ import { Command, Option } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { buildDeployPlan } from "../plan/deploy.ts";
 import { sealPlan } from "../plan/hash.ts";
-import { type Plan, Variant } from "../plan/schema.ts";
+import { Variant } from "../plan/schema.ts";
 import { checkIdentifier } from "../util/ident.ts";
 import { Emitter } from "../apply/events.ts";
 import { HookDispatcher, HookFailed } from "../apply/hook_events.ts";
@@ -14,6 +14,7 @@ import { describeTopology, renderPlan, renderPreflight } from "../render/plan_te
 import { renderHookSchedule } from "../render/hook_schedule.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { type ApplyCliOptions, applyCommandOptions, runApply } from "./apply_cli.ts";
+import { preflightFailure } from "./failures.ts";
 
 async function fireOrFail(d: HookDispatcher, event: "before_plan" | "after_plan"): Promise<void> {
   try {
@@ -27,22 +28,6 @@ async function fireOrFail(d: HookDispatcher, event: "before_plan" | "after_plan"
     }
     throw e;
   }
-}
-
-/** The plan's failed pre-flight checks and errors, for a `--json` error document. */
-export function failedChecks(plan: Plan): Record<string, unknown>[] {
-  return [
-    ...plan.validation.checks.filter((c) => c.status === "failed").map((c) => ({
-      name: c.name,
-      message: c.message,
-      ...(c.host ? { host: c.host } : {}),
-    })),
-    ...plan.validation.errors
-      .filter((e) =>
-        !plan.validation.checks.some((c) => c.status === "failed" && c.message === e.message)
-      )
-      .map((e) => ({ name: e.code, message: e.message, ...(e.host ? { host: e.host } : {}) })),
-  ];
 }
 
 export function clusterCommand(ctx: CliContext): Command {
@@ -104,23 +89,8 @@ export function clusterCommand(ctx: CliContext): Command {
       ? { plan: sealPlan(unsealed), path: undefined }
       : await ctx.store.savePlan(unsealed, opts.planFile);
     if (saved) await fireOrFail(planHooks(saved, plan.plan_id), "after_plan");
-    if (opts.json && !plan.validation.valid) {
-      // One error document, not the plan: it names the failing checks and where the plan is.
-      throw new MupError(
-        `pre-flight checks failed; plan ${plan.plan_id} cannot be applied: ${
-          plan.validation.errors.map((e) => e.message).join("; ")
-        }`,
-        {
-          hint: "fix the problems and plan again; `mup plan show " + plan.plan_id +
-            "` lists the checks",
-          details: {
-            plan_id: plan.plan_id,
-            ...(saved ? { path: saved } : {}),
-            checks: failedChecks(plan),
-          },
-        },
-      );
-    }
+    // Under --json an invalid plan is one error document naming the failing checks.
+    if (opts.json && !plan.validation.valid) throw preflightFailure(plan, saved);
     if (opts.json && stopAtPlan) {
       printJson({ plan_id: plan.plan_id, path: saved, valid: plan.validation.valid, plan });
     } else if (stopAtPlan || !opts.json) {
