@@ -10,6 +10,15 @@ import { durationParam, type OperationContext } from "../lib/ops/operation.ts";
 import { parseTopology, TopologyError } from "../lib/topology/load.ts";
 import { DURATION_MAX_MS } from "../lib/topology/bounds.ts";
 import { MAX_TIMER_MS } from "../lib/util/timer.ts";
+import {
+  deployArgs,
+  freePorts,
+  mup,
+  standaloneTopology,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
 
 const topology = (timeout: string) =>
   `mongod_servers:\n  - { host: localhost, port: 27017 }\nhooks:\n  after_apply: { command: "true", timeout: ${timeout} }\n`;
@@ -156,4 +165,35 @@ Deno.test("YAML limits at and beyond each bound: each names the limit, its place
   const bomb = await refusal(aliased(100));
   assert.equal(bomb?.code, "alias_expansion");
   assert.equal(bomb?.location.line, 5);
+});
+
+Deno.test("hook timeouts at both bounds plan into plans that validate; beyond them nothing is planned", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  const hooks = (a: string, b: string) =>
+    `hooks:\n  before_apply: { command: "true", timeout: ${a} }\n  after_apply: { command: "true", timeout: ${b} }\n`;
+  const ok = await writeTopology(
+    home,
+    "ok.yaml",
+    standaloneTopology([port], hooks("1ms", "596h31m23s647ms")),
+  );
+  const r = await mup(deployArgs("c1", ok, await testMirror(), ["--plan-only", "--json"]), {
+    home,
+  });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const { path: planPath, plan } = JSON.parse(r.stdout);
+  assert.deepEqual(plan.hooks.map((h: { timeout_ms: number }) => h.timeout_ms), [1, 2 ** 31 - 1]);
+  const v = await mup(["plan", "validate", planPath], { home });
+  assert.equal(v.code, 0, v.stdout);
+  for (const [a, b] of [["0s", "1s"], ["1s", "596h31m23s648ms"]]) {
+    const bad = await writeTopology(home, "bad.yaml", standaloneTopology([port], hooks(a, b)));
+    const out = await mup(deployArgs("c2", bad, await testMirror(), ["--plan-only"]), { home });
+    assert.equal(out.code, 1);
+    assert.match(
+      out.stderr,
+      /bad\.yaml:\d+:\d+: error: hooks\.\w+\.timeout: a duration must be from 1ms to 596h31m23s647ms/,
+    );
+  }
+  const plans = await mup(["plan", "list", "c2", "--json"], { home });
+  assert.deepEqual(JSON.parse(plans.stdout), []);
 });

@@ -301,6 +301,31 @@ Deno.test("--json: an interrupted apply ends its stream with an error document n
     assert.equal(d.interrupted, true);
     assert.equal(d.status, "paused");
     assert.match(String(d.state_id), /^apply-/);
+
+    // A second Ctrl-C stops at once (exit 130): still one error document, naming the state.
+    await Deno.remove(marker);
+    const again = spawnMup(["plan", "resume", "c1", "--json"], home);
+    while (!(await Deno.lstat(marker).then(() => true, () => false))) {
+      if (Date.now() > deadline + 60_000) throw new Error("the hook never started again");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    again.kill("SIGINT");
+    // The second only once the first was taken (mup says so on stderr).
+    const stderr = again.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let err = "";
+    while (!err.includes("Interrupted")) {
+      const { value, done } = await stderr.read();
+      if (done) break;
+      err += value;
+    }
+    again.kill("SIGINT");
+    const stdout = await new Response(again.stdout).text();
+    const status = await again.status;
+    await stderr.cancel().catch(() => {});
+    const twice = errorDoc({ code: status.code, stdout, stderr: err }, "interrupted twice", true);
+    assert.equal(status.code, 130);
+    assert.equal(twice.interrupted, true);
+    assert.equal(twice.state_id, d.state_id);
   } finally {
     await killAll(home);
   }

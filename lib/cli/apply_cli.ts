@@ -120,8 +120,10 @@ export async function runApply(
   const tty = !opts.json && interactive();
   // What a `--json` error document needs: the end of the apply and the safety checks that failed.
   let done: ApplyDone | undefined;
+  let stateId = resume?.state_id;
   const failedChecks: Record<string, unknown>[] = [];
   emitter.on((e) => {
+    if (e.type === "apply_start") stateId = e.state_id;
     if (e.type === "apply_done") done = e;
     if (e.type === "safety_failed") {
       failedChecks.push({
@@ -157,9 +159,7 @@ export async function runApply(
           hint: "the apply is resumable: `mup plan resume " + plan.cluster_name + "`",
           interrupted: true,
           plan_id: plan.plan_id,
-          ...(done?.state_id ?? resume?.state_id
-            ? { state_id: done?.state_id ?? resume?.state_id }
-            : {}),
+          ...(stateId ? { state_id: stateId } : {}),
         });
       }
       Deno.exit(130);
