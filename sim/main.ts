@@ -64,9 +64,8 @@ export async function simulatorMain(args: string[]): Promise<number> {
     return 0;
   }
   if (opts.showHelp) {
-    console.log(
-      `Options:\n  --port arg, --bind_ip arg, --bind_ip_all, --dbpath arg, --logpath arg, --logappend, --fork,\n  --pidfilepath arg, --replSet arg, --configsvr, --shardsvr, --configdb arg (mongos), --keyFile arg,\n  -f [ --config ] arg, --version`,
-    );
+    const { helpText } = await import("./option_table.ts");
+    console.log(helpText(role));
     return 0;
   }
   if (opts.fork && !Deno.env.get("MUP_SIM_FORKED")) return await forkParent(opts);
