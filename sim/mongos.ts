@@ -189,7 +189,10 @@ const addShard: Handler = async (ctx) => {
     );
   }
   const name = String(ctx.body.name ?? setName);
-  const host = `${setName}/${(hello.hosts as string[]).join(",")}`;
+  // The set's connection string as mongos's replica-set monitor knows it: electable and
+  // priority-0 (passive) members alike.
+  const members = [...(hello.hosts ?? []), ...(hello.passives ?? [])] as string[];
+  const host = `${setName}/${members.join(",")}`;
   for (const s of await m.shards()) {
     const sameSet = String(s.host).split("/")[0] === setName;
     if (s._id === name && sameSet) return { shardAdded: name };
