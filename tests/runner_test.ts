@@ -5,7 +5,6 @@
  * sim/mirror.ts builds), and the cluster is used with the driver.
  */
 import assert from "node:assert/strict";
-import * as path from "node:path";
 import { MongoClient } from "mongodb";
 import { MongoCluster } from "mongodb-runner";
 import { simBin } from "./sim_helpers.ts";
