@@ -120,7 +120,9 @@ export async function runApply(
         opts.json ? "stderr" : "stdout",
       );
       if (answer?.trim() !== "yes") {
-        say("Apply cancelled.");
+        say(
+          `Apply cancelled. The plan was kept: ${planPath}\nTo apply it later: mup plan apply ${plan.plan_id}`,
+        );
         return 1;
       }
     }
