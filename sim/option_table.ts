@@ -37,6 +37,11 @@ export interface OptionSpec {
   implicit?: unknown;
   /** The simulator acts on this option (others are accepted and logged as ignored). */
   acted?: boolean;
+  /**
+   * What the real server does with this option that the simulator does not (a one-off job, then
+   * exit): the simulator refuses it rather than start as if the job had been done.
+   */
+  refused?: string;
 }
 
 const D: "mongod"[] = ["mongod"];
@@ -57,7 +62,7 @@ export const OPTIONS: OptionSpec[] = [
   { cli: ["config", "f"], type: "string", acted: true },
   { cli: ["configExpand"], type: "string" },
   { cli: ["configExpandTimeoutSecs"], type: "int" },
-  { cli: ["outputConfig"], type: "switch" },
+  { cli: ["outputConfig"], type: "switch", acted: true },
   { cli: ["verbose", "v"], type: "string", implicit: "v" },
   ...Array.from({ length: 11 }, (_, i): OptionSpec => ({
     cli: ["v".repeat(i + 2)],
@@ -211,9 +216,14 @@ export const OPTIONS: OptionSpec[] = [
   },
   { yaml: "operationProfiling.filter", type: "string", roles: D },
   { cli: ["cpu"], type: "switch", roles: D },
-  { cli: ["sysinfo"], type: "switch", roles: D },
+  {
+    cli: ["sysinfo"],
+    type: "switch",
+    roles: D,
+    refused: "it prints the host's system information and exits",
+  },
   { cli: ["notablescan"], type: "switch", roles: D },
-  { cli: ["shutdown"], type: "switch", roles: D },
+  { cli: ["shutdown"], type: "switch", roles: D, acted: true },
   // Free monitoring (6.0; the service was retired, the options remain accepted)
   {
     yaml: "cloud.monitoring.free.state",
@@ -250,8 +260,18 @@ export const OPTIONS: OptionSpec[] = [
     sets: ["storage.journal.enabled", false],
     roles: D,
   },
-  { cli: ["upgrade"], type: "switch", roles: D },
-  { cli: ["repair"], type: "switch", roles: D },
+  {
+    cli: ["upgrade"],
+    type: "switch",
+    roles: D,
+    refused: "it upgrades the data files' format and exits",
+  },
+  {
+    cli: ["repair"],
+    type: "switch",
+    roles: D,
+    refused: "it repairs the data files and exits",
+  },
   {
     yaml: "storage.oplogMinRetentionHours",
     cli: ["oplogMinRetentionHours"],
@@ -393,7 +413,7 @@ export const OPTIONS: OptionSpec[] = [
     roles: D,
   },
   { yaml: "sharding.configDB", cli: ["configdb"], type: "string", roles: S, acted: true },
-  { cli: ["test"], type: "switch", roles: S },
+  { cli: ["test"], type: "switch", roles: S, refused: "it runs its unit tests and exits" },
 ];
 
 /** Lookup tables built once from OPTIONS. */

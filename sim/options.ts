@@ -25,6 +25,10 @@ export interface ServerOptions {
   keyFile?: string;
   showVersion: boolean;
   showHelp: boolean;
+  /** --outputConfig: print the resolved configuration and exit. */
+  outputConfig: boolean;
+  /** --shutdown: stop the mongod running on the dbpath and exit. */
+  shutdown: boolean;
   argv: string[];
   /** What getCmdLineOpts reports as `parsed`. */
   parsed: Record<string, unknown>;
@@ -173,6 +177,11 @@ export function parseOptions(role: "mongod" | "mongos", args: string[]): ServerO
     const spec = BY_CLI.get(name);
     if (!spec || (spec.roles && !spec.roles.includes(role))) throw unrecognised(arg);
     const shown = arg.startsWith("--") ? `--${name}` : `-${name}`;
+    if (spec.refused) {
+      throw new OptionsError(
+        `Error: the mup simulator does not implement '${shown}': ${spec.refused} in a real ${role}`,
+      );
+    }
     if (seen.has(spec) && spec.type !== "list" && spec.type !== "map") {
       throw new OptionsError(
         `Error parsing command line: option '${shown}' cannot be specified more than once`,
@@ -358,6 +367,8 @@ function resolve(
     keyFile: o["security.keyFile"] as string | undefined,
     showVersion: Boolean(o["version"]),
     showHelp: Boolean(o["help"]),
+    outputConfig: Boolean(o["outputConfig"]),
+    shutdown: Boolean(o["shutdown"]),
     argv: [
       role,
       ...args.filter((a, i) =>

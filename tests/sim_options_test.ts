@@ -63,6 +63,10 @@ Deno.test("simulator options: every option of the table is accepted on the comma
           const flag = name.length === 1 ? `-${name}` : `--${name}`;
           const args = s.cli === undefined ? [flag] : [flag, s.cli];
           const run = () => parseOptions(role, args);
+          if (allowed && o.refused) {
+            assert.throws(run, /the mup simulator does not implement/, `${role} ${flag}`);
+            continue;
+          }
           if (!allowed) {
             assert.throws(run, new RegExp(`unrecognised option '${flag}'`), `${role} ${flag}`);
             continue;
@@ -190,6 +194,25 @@ Deno.test("simulator options: a mongod started with mongodb-runner's and operato
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /Error parsing command line: the argument \('rw'\) for option/);
     assert.match(bad.stderr, /try 'mongod --help' for more information/);
+    // --outputConfig prints the resolved configuration; --shutdown stops the server on the
+    // dbpath; jobs the simulator cannot do (--repair) are refused, not pretended.
+    const conf2 = await runBin(mongod, ["-f", conf, "--port", "1234", "--outputConfig"]);
+    assert.equal(conf2.code, 0, conf2.stderr);
+    assert.match(conf2.stdout, /net:\n(.*\n)*  port: 1234/);
+    const repair = await runBin(mongod, ["--repair", "--dbpath", dir]);
+    assert.equal(repair.code, 2);
+    assert.match(repair.stderr, /does not implement '--repair'/);
+    const pid = Number(
+      (await Deno.readTextFile(path.join(dir, String(port), "mongod.pid"))).trim(),
+    );
+    const stop = await runBin(mongod, ["--shutdown", "--dbpath", path.join(dir, String(port))]);
+    assert.equal(stop.code, 0, stop.stdout + stop.stderr);
+    assert.match(stop.stdout, new RegExp(`killing process with pid: ${pid}`));
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+    assert.ok(!stat || / Z /.test(stat.slice(stat.lastIndexOf(")"))), `pid ${pid} is gone`);
+    const none = await runBin(mongod, ["--shutdown", "--dbpath", path.join(dir, String(port))]);
+    assert.equal(none.code, 1);
+    assert.match(none.stdout, /There doesn't seem to be a server running with dbpath/);
     const help = await runBin(path.join(bin, "mongos"), ["--help"]);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--configdb arg/);
