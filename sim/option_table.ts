@@ -33,6 +33,8 @@ export interface OptionSpec {
   sets?: [string, unknown];
   /** Accepted on the command line only, not in the configuration file (e.g. --replSet). */
   cliOnly?: boolean;
+  /** Command-line options this one may not be given with (the IDL's `conflicts`). */
+  conflicts?: string[];
   /** Value taken when the option is given on the command line without one. */
   implicit?: unknown;
   /** The simulator acts on this option (others are accepted and logged as ignored). */
@@ -72,7 +74,13 @@ export const OPTIONS: OptionSpec[] = [
   { yaml: "systemLog.quiet", cli: ["quiet"], type: "switch" },
   { yaml: "systemLog.path", cli: ["logpath"], type: "string", acted: true },
   { yaml: "systemLog.destination", type: "string", choices: ["file", "syslog"], acted: true },
-  { cli: ["syslog"], type: "switch", sets: ["systemLog.destination", "syslog"], acted: true },
+  {
+    cli: ["syslog"],
+    type: "switch",
+    sets: ["systemLog.destination", "syslog"],
+    acted: true,
+    conflicts: ["logpath"],
+  },
   { yaml: "systemLog.syslogFacility", cli: ["syslogFacility"], type: "string" },
   { yaml: "systemLog.logAppend", cli: ["logappend"], type: "switch", acted: true },
   {
@@ -92,7 +100,13 @@ export const OPTIONS: OptionSpec[] = [
   { yaml: "setParameter", cli: ["setParameter"], type: "map" },
   // Net
   { yaml: "net.port", cli: ["port"], type: "int", min: 0, max: 65535, acted: true },
-  { yaml: "net.bindIp", cli: ["bind_ip"], type: "string", acted: true },
+  {
+    yaml: "net.bindIp",
+    cli: ["bind_ip"],
+    type: "string",
+    acted: true,
+    conflicts: ["bind_ip_all"],
+  },
   { yaml: "net.bindIpAll", cli: ["bind_ip_all"], type: "switch", acted: true },
   { yaml: "net.ipv6", cli: ["ipv6"], type: "switch" },
   { yaml: "net.listenBacklog", cli: ["listenBacklog"], type: "int" },
@@ -104,8 +118,18 @@ export const OPTIONS: OptionSpec[] = [
   { yaml: "net.unixDomainSocket.pathPrefix", cli: ["unixSocketPrefix"], type: "string" },
   { yaml: "net.unixDomainSocket.filePermissions", cli: ["filePermissions"], type: "int" },
   { yaml: "net.wireObjectCheck", type: "bool" },
-  { cli: ["objcheck"], type: "switch", sets: ["net.wireObjectCheck", true] },
-  { cli: ["noobjcheck"], type: "switch", sets: ["net.wireObjectCheck", false] },
+  {
+    cli: ["objcheck"],
+    type: "switch",
+    sets: ["net.wireObjectCheck", true],
+    conflicts: ["noobjcheck"],
+  },
+  {
+    cli: ["noobjcheck"],
+    type: "switch",
+    sets: ["net.wireObjectCheck", false],
+    conflicts: ["objcheck"],
+  },
   {
     yaml: "net.compression.compressors",
     cli: ["networkMessageCompressors"],
@@ -180,8 +204,19 @@ export const OPTIONS: OptionSpec[] = [
     choices: ["enabled", "disabled"],
     roles: D,
   },
-  { cli: ["auth"], type: "switch", sets: ["security.authorization", "enabled"], roles: D },
-  { cli: ["noauth"], type: "switch", sets: ["security.authorization", "disabled"] },
+  {
+    cli: ["auth"],
+    type: "switch",
+    sets: ["security.authorization", "enabled"],
+    roles: D,
+    conflicts: ["noauth"],
+  },
+  {
+    cli: ["noauth"],
+    type: "switch",
+    sets: ["security.authorization", "disabled"],
+    conflicts: ["auth", "keyFile", "transitionToAuth", "clusterAuthMode"],
+  },
   { yaml: "security.transitionToAuth", cli: ["transitionToAuth"], type: "switch" },
   {
     yaml: "security.clusterAuthMode",
@@ -396,6 +431,7 @@ export const OPTIONS: OptionSpec[] = [
     sets: ["sharding.clusterRole", "configsvr"],
     roles: D,
     acted: true,
+    conflicts: ["shardsvr", "nojournal"],
   },
   {
     cli: ["shardsvr"],
@@ -405,7 +441,13 @@ export const OPTIONS: OptionSpec[] = [
     acted: true,
   },
   { yaml: "sharding.archiveMovedChunks", type: "bool", roles: D },
-  { cli: ["moveParanoia"], type: "switch", sets: ["sharding.archiveMovedChunks", true], roles: D },
+  {
+    cli: ["moveParanoia"],
+    type: "switch",
+    sets: ["sharding.archiveMovedChunks", true],
+    roles: D,
+    conflicts: ["noMoveParanoia"],
+  },
   {
     cli: ["noMoveParanoia"],
     type: "switch",

@@ -252,6 +252,16 @@ export function parseOptions(role: "mongod" | "mongos", args: string[]): ServerO
     cli[key] = value;
   }
 
+  const given = new Set([...seen].flatMap((o) => o.cli ?? []));
+  for (const spec of seen) {
+    for (const other of spec.conflicts ?? []) {
+      if (given.has(other)) {
+        throw new OptionsError(
+          `BadValue: ${other} is not allowed when ${spec.cli![0]} is specified`,
+        );
+      }
+    }
+  }
   const configFile = cli["config"] as string | undefined;
   const file = configFile ? readConfigFile(role, configFile) : {};
   const o: Record<string, unknown> = { ...file, ...cli };
@@ -336,6 +346,9 @@ function resolve(
     throw new OptionsError(
       "BadValue: Can only use systemLog.path if systemLog.destination is to a file",
     );
+  }
+  if (o["net.bindIpAll"] && o["net.bindIp"] !== undefined) {
+    throw new OptionsError("BadValue: net.bindIp and net.bindIpAll are mutually exclusive");
   }
   const bindIp = o["net.bindIpAll"]
     ? ["0.0.0.0"]

@@ -112,6 +112,13 @@ Deno.test("simulator options: out-of-range, mistyped and unknown values are refu
     ["mongos", ["--replSet", "rs0"], /unrecognised option '--replSet'/],
     ["mongos", ["--wiredTigerCacheSizeGB", "1"], /unrecognised option/],
     ["mongod", ["--configdb", "cfg/h:1"], /unrecognised option '--configdb'/],
+    [
+      "mongod",
+      ["--configsvr", "--shardsvr"],
+      /shardsvr is not allowed when configsvr is specified/,
+    ],
+    ["mongod", ["--noauth", "--keyFile", "/k"], /keyFile is not allowed when noauth is specified/],
+    ["mongod", ["--bind_ip", "::1", "--bind_ip_all"], /not allowed when bind_ip is specified/],
   ];
   for (const [role, args, message] of refused) {
     assert.throws(
