@@ -140,14 +140,23 @@ function validate(key: string, spec: OptionSpec, v: unknown): void {
 
 const NETWORK_COMPRESSORS = ["snappy", "zstd", "zlib", "noop"];
 
-/** Reads the command line, then the configuration file; the command line wins, as with mongod. */
-export function parseOptions(role: "mongod" | "mongos", args: string[]): ServerOptions {
+interface ParsedArgs {
+  cli: Record<string, unknown>;
+  version: string;
+  variant: string;
+}
+
+/**
+ * Options given as words: the command line, or an INI configuration file turned into words
+ * (`where` names it in messages, as boost's parser does).
+ */
+function parseArgs(role: "mongod" | "mongos", args: string[], where: string): ParsedArgs {
   let version = "7.0.5";
   let variant = "mongo";
   const cli: Record<string, unknown> = {};
   const seen = new Set<OptionSpec>();
   const unrecognised = (a: string) =>
-    new OptionsError(`Error parsing command line: unrecognised option '${a}'`);
+    new OptionsError(`Error parsing ${where}: unrecognised option '${a}'`);
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--sim-version" || arg === "--sim-variant") {
@@ -171,7 +180,7 @@ export function parseOptions(role: "mongod" | "mongos", args: string[]): ServerO
       continue;
     } else {
       throw new OptionsError(
-        "Error parsing command line: too many positional options have been specified on the command line",
+        `Error parsing ${where}: too many positional options have been specified on the command line`,
       );
     }
     const spec = BY_CLI.get(name);
@@ -184,7 +193,7 @@ export function parseOptions(role: "mongod" | "mongos", args: string[]): ServerO
     }
     if (seen.has(spec) && spec.type !== "list" && spec.type !== "map") {
       throw new OptionsError(
-        `Error parsing command line: option '${shown}' cannot be specified more than once`,
+        `Error parsing ${where}: option '${shown}' cannot be specified more than once`,
       );
     }
     seen.add(spec);
@@ -192,7 +201,7 @@ export function parseOptions(role: "mongod" | "mongos", args: string[]): ServerO
     if (spec.type === "switch") {
       if (inline !== undefined) {
         throw new OptionsError(
-          `Error parsing command line: option '${shown}' does not take any arguments`,
+          `Error parsing ${where}: option '${shown}' does not take any arguments`,
         );
       }
       cli[key] = spec.sets ? spec.sets[1] : true;
@@ -218,7 +227,7 @@ export function parseOptions(role: "mongod" | "mongos", args: string[]): ServerO
         (spec.type === "int" || spec.type === "double");
       if (raw === undefined || (raw.startsWith("-") && !negativeNumber)) {
         throw new OptionsError(
-          `Error parsing command line: the required argument for option '${shown}' is missing`,
+          `Error parsing ${where}: the required argument for option '${shown}' is missing`,
         );
       }
       i++;
@@ -230,7 +239,7 @@ export function parseOptions(role: "mongod" | "mongos", args: string[]): ServerO
     if (spec.type === "map") {
       const eq = raw.indexOf("=");
       if (eq <= 0) {
-        throw new OptionsError(`Error parsing command line: Illegal option assignment: "${raw}"`);
+        throw new OptionsError(`Error parsing ${where}: Illegal option assignment: "${raw}"`);
       }
       const map = (cli[key] ??= {}) as Record<string, string>;
       map[raw.slice(0, eq)] = raw.slice(eq + 1);
@@ -243,7 +252,7 @@ export function parseOptions(role: "mongod" | "mongos", args: string[]): ServerO
     const value = cliValue(spec, raw);
     if (value === undefined) {
       throw new OptionsError(
-        `Error parsing command line: the argument ('${raw}') for option '${shown}' is invalid`,
+        `Error parsing ${where}: the argument ('${raw}') for option '${shown}' is invalid`,
       );
     }
     if (name === "profile") {
@@ -262,6 +271,12 @@ export function parseOptions(role: "mongod" | "mongos", args: string[]): ServerO
       }
     }
   }
+  return { cli, version, variant };
+}
+
+/** Reads the command line, then the configuration file; the command line wins, as with mongod. */
+export function parseOptions(role: "mongod" | "mongos", args: string[]): ServerOptions {
+  const { cli, version, variant } = parseArgs(role, args, "command line");
   const configFile = cli["config"] as string | undefined;
   const file = configFile ? readConfigFile(role, configFile) : {};
   const o: Record<string, unknown> = { ...file, ...cli };
@@ -288,6 +303,11 @@ function readConfigFile(role: "mongod" | "mongos", configFile: string): Record<s
         (e as Error).name === "NotFound" ? "No such file or directory" : (e as Error).message
       }`,
     );
+  }
+  // Not YAML but the legacy INI format ("name = value" per line, command-line names)?
+  const ini = text.split("\n").map((l) => l.replace(/#.*$/, "").trim()).filter(Boolean);
+  if (ini.length && ini.every((l) => /^[A-Za-z_][\w.]*\s*(=|$)/.test(l) && !/^[\w.]+:/.test(l))) {
+    return parseIni(role, text);
   }
   let doc: unknown;
   try {
@@ -392,4 +412,31 @@ function resolve(
     parsed: nest(parsed),
     ignored,
   };
+}
+
+/**
+ * The legacy INI configuration format mongod still reads when a file is not YAML: one
+ * `name = value` per line with command-line names, `#` comments; a switch set to false is as if
+ * absent.
+ */
+function parseIni(role: "mongod" | "mongos", text: string): Record<string, unknown> {
+  const words: string[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/#.*$/, "").trim();
+    if (!line) continue;
+    const eq = line.indexOf("=");
+    const name = (eq < 0 ? line : line.slice(0, eq)).trim();
+    const value = eq < 0 ? undefined : line.slice(eq + 1).trim();
+    const spec = BY_CLI.get(name);
+    if (spec?.type === "switch") {
+      if (value === undefined || /^(true|1|yes|on)$/i.test(value)) words.push(`--${name}`);
+      continue;
+    }
+    words.push(`--${name}`, ...(value === undefined ? [] : [value]));
+  }
+  const { cli } = parseArgs(role, words, "INI config file");
+  if (cli["config"] !== undefined) {
+    throw new OptionsError("Error parsing INI config file: unrecognised option 'config'");
+  }
+  return cli;
 }

@@ -97,6 +97,31 @@ Deno.test("simulator options: every option of the table is accepted on the comma
   }
 });
 
+Deno.test("simulator options: a legacy INI configuration file (name = value) is read like the command line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mup-simopt-" });
+  try {
+    const file = path.join(dir, "mongod.conf");
+    await Deno.writeTextFile(
+      file,
+      "# legacy format\nport = 27999\nbind_ip = 127.0.0.1\nreplSet = rs0  # the set\nfork = false\nnounixsocket = true\nsetParameter = enableTestCommands=1\n",
+    );
+    const o = parseOptions("mongod", ["-f", file, "--dbpath", dir]);
+    assert.equal(o.port, 27999);
+    assert.equal(o.replSet, "rs0");
+    assert.equal(o.fork, false);
+    assert.deepEqual(o.bindIp, ["127.0.0.1"]);
+    assert.ok(o.ignored.includes("net.unixDomainSocket.enabled"));
+    assert.deepEqual(o.parsed.setParameter, { enableTestCommands: "1" });
+    await Deno.writeTextFile(file, "port = 1\nportt = 2\n");
+    assert.throws(
+      () => parseOptions("mongod", ["-f", file]),
+      /Error parsing INI config file: unrecognised option '--portt'/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("simulator options: out-of-range, mistyped and unknown values are refused with the server's messages", () => {
   const refused: [string, string[], RegExp][] = [
     ["mongod", ["--port", "70000"], /net\.port must be less than or equal to 65535/],
