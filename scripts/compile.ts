@@ -39,7 +39,7 @@ export async function notMup(bin: string): Promise<string | undefined> {
   if (p.code !== 0 || !/plan is valid/.test(p.out)) {
     return `\`${bin} plan validate ${EXAMPLE_PLAN}\` failed (exit ${p.code}): ${
       p.out.split("\n").slice(-3).join(" / ")
-    }`;
+    } (if the plan format changed, regenerate it: deno run -A scripts/example_plan.ts)`;
   }
   return undefined;
 }

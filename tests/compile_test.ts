@@ -36,7 +36,11 @@ Deno.test("compile: the check accepts mup itself: --version prints mup's version
     });
     assert.equal(await notMup(bin), undefined);
     const v = await mup(["plan", "validate", EXAMPLE_PLAN], { home });
-    assert.equal(v.code, 0, v.stdout + v.stderr);
+    assert.equal(
+      v.code,
+      0,
+      `${v.stdout}${v.stderr}\n(if the plan format changed: deno run -A scripts/example_plan.ts)`,
+    );
     assert.match(v.stdout, /plan is valid/);
     // A binary that is something else is named with what it printed.
     assert.match((await notMup("/bin/true"))!, /printed "true .*" \(exit 0\), not mup.s version/);
