@@ -1,7 +1,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { apply, type SafetyDecision } from "../apply/applier.ts";
 import { Emitter } from "../apply/events.ts";
-import { checkNotStale } from "../apply/stale.ts";
+import { checkNotStale, previousApply } from "../apply/stale.ts";
 import { MupError } from "../errors.ts";
 import { archiveCached, type Plan } from "../plan/schema.ts";
 import { jsonRenderer } from "../render/apply_json.ts";
@@ -89,6 +89,23 @@ export async function runApply(
   const par = parallelism(opts);
   const onFailure = policy(opts);
   if (!resume) {
+    const done = await previousApply(plan, clusterDir);
+    if (done) {
+      const at = done.completed_at ?? done.updated_at;
+      if (opts.json) {
+        console.log(JSON.stringify({
+          plan_id: plan.plan_id,
+          already_applied: true,
+          state_id: done.state_id,
+          applied_at: at,
+        }));
+      } else {
+        console.log(
+          `Plan ${plan.plan_id} was already applied to cluster ${plan.cluster_name} at ${at} (apply ${done.state_id}); nothing to do.`,
+        );
+      }
+      return 0;
+    }
     await checkNotStale(plan, clusterDir);
     if (!plan.validation.valid) throw preflightFailure(plan, planPath);
     if (!opts.autoApprove) {
@@ -102,11 +119,13 @@ export async function runApply(
       if (answer?.trim() !== "yes") {
         if (opts.json) {
           throw new MupError('apply cancelled: the confirmation was not "yes"', {
-            hint: "answer yes, or pass --auto-approve",
-            details: { plan_id: plan.plan_id },
+            hint: `answer yes, or pass --auto-approve; the plan was kept: ${planPath}`,
+            details: { plan_id: plan.plan_id, path: planPath },
           });
         }
-        say("Apply cancelled.");
+        say(
+          `Apply cancelled. The plan was kept: ${planPath}\nTo apply it later: mup plan apply ${plan.plan_id}`,
+        );
         return 1;
       }
     }
@@ -118,13 +137,14 @@ export async function runApply(
   );
   const emitter = new Emitter();
   const tty = !opts.json && interactive();
+  const ttyRenderer = tty ? new TtyRenderer() : undefined;
   // What a `--json` error document needs: the end of the apply and the safety checks that failed.
-  let done: ApplyDone | undefined;
+  let finished: ApplyDone | undefined;
   let stateId = resume?.state_id;
   const failedChecks: Record<string, unknown>[] = [];
   emitter.on((e) => {
     if (e.type === "apply_start") stateId = e.state_id;
-    if (e.type === "apply_done") done = e;
+    if (e.type === "apply_done") finished = e;
     if (e.type === "safety_failed") {
       failedChecks.push({
         operation: e.id,
@@ -135,7 +155,7 @@ export async function runApply(
     }
   });
   if (opts.json) emitter.on(jsonRenderer((l) => console.log(l)));
-  else if (tty) emitter.on(new TtyRenderer().handle);
+  else if (ttyRenderer) emitter.on(ttyRenderer.handle);
   else emitter.on(new PlainRenderer((l) => console.log(l)).handle);
   if (replacedStale && !opts.json) {
     console.log(
@@ -175,12 +195,13 @@ export async function runApply(
       parallelism: par,
       emitter,
       signal: ac.signal,
-      onSafetyFailure:
-        async () => (tty && !opts.autoApprove ? await askSafetyDecision() : onFailure),
+      // The status line stops while the menu waits for an answer.
+      onSafetyFailure: async () =>
+        ttyRenderer && !opts.autoApprove ? await ttyRenderer.hold(askSafetyDecision) : onFailure,
     }, resume);
     await lock.setStateId(state.state_id).catch(() => {});
     if (state.status === "completed") return 0;
-    if (opts.json) throw applyFailure(state, done, failedChecks);
+    if (opts.json) throw applyFailure(state, finished, failedChecks);
     return 1;
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
