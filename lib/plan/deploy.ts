@@ -13,6 +13,7 @@ import { allocatePorts, preflight } from "../preflight/preflight.ts";
 import { baseStateOf, readMeta } from "../state/meta.ts";
 import { type LoadedTopology, loadTopology } from "../topology/load.ts";
 import { planDeploy } from "./planner.ts";
+import { hostKey } from "../topology/hosts.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
 import type { Plan, Variant } from "./schema.ts";
@@ -60,7 +61,7 @@ export async function buildDeployPlan(
     archivePath,
     executors: req.executors,
     // Ports the recorded cluster itself runs on are expected to be busy.
-    ownPorts: new Set((meta?.processes ?? []).map((p) => `${p.host}:${p.port}`)),
+    ownPorts: new Set((meta?.processes ?? []).map((p) => `${hostKey(p.host)}:${p.port}`)),
   });
   for (const w of loaded.warnings) {
     validation.warnings.push({

@@ -1,16 +1,16 @@
-import * as path from "node:path";
+import { nodeFiles } from "../topology/layout.ts";
 import { emitYaml } from "../util/yaml_emit.ts";
 import type { ProcessSpec } from "./processes.ts";
 import { mergeConfig } from "./processes.ts";
 
 export function configFilePath(p: ProcessSpec): string {
-  return path.join(p.dirs.config, `${p.role === "mongos" ? "mongos" : "mongod"}.conf`);
+  return nodeFiles(p.dirs, p.role).config;
 }
 export function pidFilePath(p: ProcessSpec): string {
-  return path.join(p.dirs.deploy, `${p.role === "mongos" ? "mongos" : "mongod"}.pid`);
+  return nodeFiles(p.dirs, p.role).pid;
 }
 export function logFilePath(p: ProcessSpec): string {
-  return path.join(p.dirs.log, `${p.role === "mongos" ? "mongos" : "mongod"}.log`);
+  return nodeFiles(p.dirs, p.role).log;
 }
 
 function bindIp(host: string): string {

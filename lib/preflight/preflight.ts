@@ -10,6 +10,7 @@ import type {
 import { sha256File } from "../util/file_hash.ts";
 import { allocatePort } from "./ports.ts";
 import { isLocalHost, type Topology } from "../topology/schema.ts";
+import { hostKey, hostPort } from "../topology/hosts.ts";
 
 /** Replaces `port: 0` on local hosts by ports the OS reports free. Returns a new topology. */
 export function allocatePorts(t: Topology): Topology {
@@ -36,7 +37,10 @@ export interface PreflightInput {
   deployDir: string;
   archivePath: string;
   executors: ExecutorFactory;
-  /** Ports that may be in use because the cluster itself runs there (re-planning). */
+  /**
+   * Ports that may be in use because the cluster itself runs there (re-planning), as
+   * `${hostKey(host)}:${port}`.
+   */
   ownPorts?: Set<string>;
 }
 
@@ -63,7 +67,10 @@ export async function preflight(
   };
   const t = input.topology;
   const all = [...t.config_servers, ...t.mongod_servers, ...t.mongos_servers];
-  const hosts = [...new Set(all.map((s) => s.host))];
+  // One entry per machine (the first name the topology gives it), however many names it has.
+  const machines = new Map<string, string>();
+  for (const s of all) if (!machines.has(hostKey(s.host))) machines.set(hostKey(s.host), s.host);
+  const hosts = [...machines.values()];
 
   await timed("connectivity", async () => {
     const bad: string[] = [];
@@ -108,9 +115,10 @@ export async function preflight(
   await timed("ports", async () => {
     const busy: string[] = [];
     for (const s of all) {
-      const key = `${s.host}:${s.port}`;
-      if (input.ownPorts?.has(key)) continue;
-      if (!(await input.executors.forHost(s.host).portFree(s.port))) busy.push(key);
+      if (input.ownPorts?.has(`${hostKey(s.host)}:${s.port}`)) continue;
+      if (!(await input.executors.forHost(s.host).portFree(s.port))) {
+        busy.push(hostPort(s.host, s.port));
+      }
     }
     return busy.length
       ? { status: "failed", message: `ports already in use: ${busy.join(", ")}`, details: { busy } }

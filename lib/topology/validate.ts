@@ -1,6 +1,7 @@
 import type { SourceLocation } from "../errors.ts";
 import { isLocalHost, type MongodServer, type Topology, topologyKind } from "./schema.ts";
-import { nodeDirs, type Role } from "./layout.ts";
+import { type NodeClaim, nodeClaims } from "./layout.ts";
+import { hostKey, hostPort, isMongoLocalHost } from "./hosts.ts";
 
 export interface TopologyIssue {
   severity: "error" | "warning";
@@ -27,26 +28,6 @@ export function validateTopology(t: Topology): Issue[] {
   const warn = (code: string, path: Issue["path"], message: string, hint: string) =>
     issues.push({ severity: "warning", code, path, message, hint });
 
-  const all: { section: string; i: number; host: string; port: number; role: Role }[] = [
-    ...t.config_servers.map((s, i) => ({
-      section: "config_servers",
-      i,
-      ...s,
-      role: "config" as Role,
-    })),
-    ...t.mongod_servers.map((s, i) => ({
-      section: "mongod_servers",
-      i,
-      ...s,
-      role: "mongod" as Role,
-    })),
-    ...t.mongos_servers.map((s, i) => ({
-      section: "mongos_servers",
-      i,
-      ...s,
-      role: "mongos" as Role,
-    })),
-  ];
   if (t.mongod_servers.length === 0 && t.config_servers.length === 0) {
     err(
       "no_servers",
@@ -56,45 +37,71 @@ export function validateTopology(t: Topology): Issue[] {
     );
   }
 
-  const seen = new Map<string, string>();
-  const dirs = new Map<string, string>();
-  for (const n of all) {
-    const here = `${n.section}[${n.i}]`;
-    if (n.port === 0 && !isLocalHost(n.host)) {
+  // Per machine, not per spelling: localhost, 127.0.0.1, ::1 and this machine's name are one
+  // host, and two processes there cannot share a port or a file.
+  const claims = nodeClaims(t, "<deploy>");
+  const entry = (c: NodeClaim) => `${c.section}[${c.index}] (${hostPort(c.host, c.port)})`;
+  const ports = new Map<string, NodeClaim>();
+  const files = new Map<string, { claim: NodeClaim; what: string }>();
+  for (const c of claims) {
+    const machine = hostKey(c.host);
+    if (c.port === 0 && !isLocalHost(c.host)) {
       err(
         "port_zero_remote",
-        [n.section, n.i, "port"],
-        `port 0 (allocate a free port) is only allowed for local hosts, not ${n.host}`,
+        [c.section, c.index, "port"],
+        `port 0 (allocate a free port) is only allowed for local hosts, not ${c.host}`,
         "give this node an explicit port",
       );
     }
-    if (n.port !== 0) {
-      const key = `${n.host}:${n.port}`;
-      const other = seen.get(key);
+    if (c.port !== 0) {
+      const other = ports.get(`${machine}:${c.port}`);
       if (other) {
+        const same = other.host === c.host ? "" : ` (${other.host} and ${c.host} are one machine)`;
         err(
           "duplicate_address",
-          [n.section, n.i, "port"],
-          `${key} is already used by ${other}`,
-          "give each process on a host its own port",
+          [c.section, c.index, "port"],
+          `${hostPort(c.host, c.port)} is already used by ${entry(other)}${same}`,
+          "give each process on a machine its own port",
         );
-      } else seen.set(key, here);
+      } else ports.set(`${machine}:${c.port}`, c);
     }
-    if (n.role !== "mongos" && n.port !== 0) {
-      const node = n.section === "config_servers" ? t.config_servers[n.i] : t.mongod_servers[n.i];
-      const dataDir = nodeDirs(t, node, n.role, "<deploy>").data;
-      const key = `${n.host}:${dataDir}`;
-      const other = dirs.get(key);
+    if (c.port === 0) continue; // its directories are named after the port it will get
+    for (
+      const [what, file, code, field] of [
+        ["data directory", c.files.data, "shared_data_dir", "data_dir"],
+        ["log file", c.files.log, "shared_log_file", "log_dir"],
+      ] as const
+    ) {
+      if (!file) continue;
+      const other = files.get(`${machine}\0${file}`);
       if (other) {
         err(
-          "shared_data_dir",
-          [n.section, n.i, "data_dir"],
-          `data directory ${dataDir} on ${n.host} is also used by ${other}`,
-          "give each mongod its own data_dir",
+          code,
+          [c.section, c.index, field],
+          `${what} ${file} on ${c.host} is also used by ${entry(other.claim)}`,
+          `give each process its own ${field}`,
         );
-      } else dirs.set(key, here);
+      } else files.set(`${machine}\0${file}`, { claim: c, what });
     }
   }
+
+  /** MongoDB refuses a set (and addShard a cluster) mixing localhost and other addresses. */
+  const mixedLocalhost = (
+    nodes: { section: string; i: number; host: string }[],
+    what: string,
+  ) => {
+    const local = nodes.filter((n) => isMongoLocalHost(n.host));
+    if (local.length === 0 || local.length === nodes.length) return;
+    const other = nodes.find((n) => !isMongoLocalHost(n.host))!;
+    err(
+      "mixed_localhost",
+      [other.section, other.i, "host"],
+      `${what} mixes localhost addresses (${
+        local[0].host
+      }) with others (${other.host}); MongoDB requires all of its hosts to be localhost references or none`,
+      `write ${other.host} as localhost, or name every member of ${what} by its network address`,
+    );
+  };
 
   const kind = topologyKind(t);
   const sets = new Map<string, { section: string; i: number; s: MongodServer }[]>();
@@ -171,6 +178,23 @@ export function validateTopology(t: Topology): Issue[] {
       );
       continue;
     }
+    if (first.section === "config_servers") {
+      // MongoDB's ReplSetConfig::validate for configsvr sets: no arbiters (BadValue,
+      // "Arbiters are not allowed in replica set configurations being used for config servers");
+      // delayed members and buildIndexes: false are refused too, which a topology cannot ask for.
+      for (const m of members.filter((m) => m.s.arbiter_only)) {
+        err(
+          "config_arbiter",
+          [m.section, m.i, "arbiter_only"],
+          "arbiters are not allowed in a config server replica set (MongoDB refuses the set)",
+          "remove arbiter_only; make it a data-bearing member or remove the entry",
+        );
+      }
+    }
+    if (kind !== "sharded") {
+      const nodes = members.map((m) => ({ section: m.section, i: m.i, host: m.s.host }));
+      mixedLocalhost(nodes, `replica set "${name}"`);
+    }
     const voting = members.filter((m) => (m.s.votes ?? 1) === 1);
     if (members.length > MAX_MEMBERS) {
       err(
@@ -210,6 +234,10 @@ export function validateTopology(t: Topology): Issue[] {
   }
 
   if (kind === "sharded") {
+    mixedLocalhost(
+      claims.map((c) => ({ section: c.section, i: c.index, host: c.host })),
+      "the sharded cluster",
+    );
     if (t.config_servers.length === 0) {
       err(
         "no_config_set",
