@@ -222,3 +222,48 @@ Deno.test("one install per machine: a set mixing localhost, 127.0.0.1 and ::1 in
   assert.deepEqual(members, ["localhost:1", "127.0.0.1:2", "[::1]:3"]);
   assert.deepEqual(plan.resources.processes_per_host, { localhost: 3 });
 });
+
+Deno.test("net.bindIp that leaves out the member's host is refused, naming the field and what to add", async () => {
+  const issues = await issuesOf(
+    "mongod_servers:\n  - host: localhost\n    port: 1\n    runtime_config: { net.bindIp: 127.0.0.2 }\n",
+  );
+  const hit = issues.find((i) => i.code === "bind_ip_excludes_host");
+  assert.ok(hit, JSON.stringify(issues));
+  assert.equal(hit.location.path, "mongod_servers[0].runtime_config.net.bindIp");
+  assert.equal(hit.location.line, 4);
+  assert.match(hit.message, /net\.bindIp "127\.0\.0\.2" leaves out localhost/);
+  assert.match(hit.hint!, /add 127\.0\.0\.1 to net\.bindIp \("127\.0\.0\.2,127\.0\.0\.1"\)/);
+
+  const global = await issuesOf(
+    "global:\n  runtime_config:\n    net: { bindIp: '10.0.0.1' }\nmongod_servers:\n  - { host: '::1', port: 1 }\n",
+  );
+  const g = global.find((i) => i.code === "bind_ip_excludes_host");
+  assert.ok(g, JSON.stringify(global));
+  assert.equal(g.location.path, "global.runtime_config.net");
+  assert.match(g.hint!, /add ::1 to net\.bindIp/);
+
+  for (
+    const ok of [
+      "{ net.bindIp: '127.0.0.1,10.0.0.1' }",
+      "{ net.bindIp: localhost }",
+      "{ net.bindIp: 0.0.0.0 }",
+      "{ net.bindIpAll: true }",
+      "{ net: { bindIp: '::,0.0.0.0' } }",
+    ]
+  ) {
+    await parseTopology(
+      `mongod_servers:\n  - { host: localhost, port: 1, runtime_config: ${ok} }\n`,
+      "t.yaml",
+    );
+  }
+});
+
+Deno.test("config server sets refuse arbiters, as MongoDB does", async () => {
+  const issues = await issuesOf(
+    "config_servers:\n  - { host: localhost, port: 1, replica_set: cfg }\n  - { host: localhost, port: 2, replica_set: cfg }\n  - { host: localhost, port: 3, replica_set: cfg, arbiter_only: true, priority: 0 }\nmongod_servers:\n  - { host: localhost, port: 4, replica_set: s1 }\nmongos_servers:\n  - { host: localhost, port: 5 }\n",
+  );
+  const hit = issues.find((i) => i.code === "config_arbiter");
+  assert.ok(hit, JSON.stringify(issues));
+  assert.equal(hit.location.path, "config_servers[2].arbiter_only");
+  assert.match(hit.message, /arbiters are not allowed in a config server replica set/);
+});

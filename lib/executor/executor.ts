@@ -27,6 +27,8 @@ export interface Executor {
   upload(localDir: string, remoteDir: string, files?: string[]): Promise<void>;
   freeDiskMb(path: string): Promise<number>;
   portFree(port: number): Promise<boolean>;
+  /** The process listening on a port (PID and command), where the host lets us see it. */
+  portHolder?(port: number): Promise<{ pid: number; command?: string } | undefined>;
   processAlive(pid: number): Promise<boolean>;
   signal(pid: number, signal: Deno.Signal): Promise<void>;
 }

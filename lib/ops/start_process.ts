@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { runningPid } from "./process.ts";
+import { hostPort } from "../topology/hosts.ts";
 
 /** Starts mongod/mongos from its configuration file (which sets fork and the pid file). */
 export const startProcess: Operation = {
@@ -17,11 +18,11 @@ export const startProcess: Operation = {
       const log = ctx.op.target.params.log;
       const tail = log ? await ex.readFile(log).then((b) => lastLogError(b), () => "") : "";
       throw new OperationError(
-        `${
-          path.basename(param(ctx, "binary"))
-        } on ${ctx.op.target.host}:${ctx.op.target.port} exited with code ${r.code}: ${
-          tail || lastError(r.stdout + "\n" + r.stderr)
-        }${log ? ` (log: ${log})` : ""}`,
+        `${path.basename(param(ctx, "binary"))} on ${
+          hostPort(ctx.op.target.host!, ctx.op.target.port!)
+        } exited with code ${r.code}: ${tail || lastError(r.stdout + "\n" + r.stderr)}${
+          log ? ` (log: ${log})` : ""
+        }`,
       );
     }
     const pid = await runningPid(ex, param(ctx, "pid_file"));

@@ -14,6 +14,10 @@ import { baseStateOf, readMeta } from "../state/meta.ts";
 import { type LoadedTopology, loadTopology } from "../topology/load.ts";
 import { planDeploy } from "./planner.ts";
 import { hostKey } from "../topology/hosts.ts";
+import { nodeClaims } from "../topology/layout.ts";
+import { isLocalHost } from "../topology/schema.ts";
+import { clashes, clusterClaims, otherClusters } from "../preflight/clusters.ts";
+import { MupError } from "../errors.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
 import type { Plan, Variant } from "./schema.ts";
@@ -41,16 +45,34 @@ export async function buildDeployPlan(
   req: DeployRequest,
 ): Promise<Omit<Plan, "content_hash">> {
   const loaded = req.loaded ?? await loadTopology(req.topologyFile);
-  const topology = allocatePorts(loaded.topology);
+  const clusterDir = req.store.clusterDir(req.cluster);
+  const deployDir = path.join(clusterDir, "deploy");
+  // Every cluster recorded under $MUP_HOME, running or stopped, keeps its ports and files.
+  const others = await otherClusters(path.dirname(clusterDir), req.cluster);
+  const topology = allocatePorts(
+    loaded.topology,
+    others.flatMap((o) => o.claims.filter((c) => isLocalHost(c.host)).map((c) => c.port)),
+  );
+  const clash = clashes(nodeClaims(topology, deployDir), others);
+  if (clash.length) {
+    throw new MupError(
+      `cluster ${req.cluster} would take what another cluster holds:\n${
+        clash.map((c) => `  • ${c}`).join("\n")
+      }`,
+      {
+        hint:
+          "give this cluster its own ports, data_dir and log_dir (a stopped cluster keeps its own), or remove the other cluster first",
+      },
+    );
+  }
   const source: Source = { mirror: req.mirror };
   const platform = await localPlatform();
   const release = req.variant === "percona"
     ? await resolvePerconaRelease(req.version, platform, source)
     : resolveRelease(await loadManifest(source), req.version, platform, source);
   release.size_bytes = await archiveSize(release.url);
-  const clusterDir = req.store.clusterDir(req.cluster);
-  const deployDir = path.join(clusterDir, "deploy");
   const meta = await readMeta(clusterDir);
+  const own = await clusterClaims(clusterDir, req.cluster);
   const archivePath = path.join(req.cacheDir, release.archive_name);
   const resources = estimateResources(listProcesses(topology, deployDir), release);
   const { validation, cached } = await preflight({
@@ -60,8 +82,9 @@ export async function buildDeployPlan(
     deployDir: topology.global.deploy_dir ?? deployDir,
     archivePath,
     executors: req.executors,
-    // Ports the recorded cluster itself runs on are expected to be busy.
-    ownPorts: new Set((meta?.processes ?? []).map((p) => `${hostKey(p.host)}:${p.port}`)),
+    // Ports the cluster's own processes run on (recorded in its metadata or by an apply that
+    // failed part way) are expected to be busy.
+    ownPorts: new Map(own.claims.map((c) => [`${hostKey(c.host)}:${c.port}`, c.files.config])),
   });
   for (const w of loaded.warnings) {
     validation.warnings.push({

@@ -1,4 +1,5 @@
 import { nodeFiles } from "../topology/layout.ts";
+import { isIPv6, socketHost } from "../topology/hosts.ts";
 import { emitYaml } from "../util/yaml_emit.ts";
 import type { ProcessSpec } from "./processes.ts";
 import { mergeConfig } from "./processes.ts";
@@ -13,17 +14,14 @@ export function logFilePath(p: ProcessSpec): string {
   return nodeFiles(p.dirs, p.role).log;
 }
 
-function bindIp(host: string): string {
-  return host === "localhost" ? "127.0.0.1" : host;
-}
-
 /**
  * The mongod/mongos YAML configuration file for one process. Pure: the same inputs always give
  * the same bytes, so a config already on disk can be recognised by its content.
  */
 export function renderConfig(p: ProcessSpec, configDb?: string): string {
   const base: Record<string, unknown> = {
-    net: { port: p.port, bindIp: bindIp(p.host) },
+    // mongod binds IPv6 addresses only with net.ipv6 (MongoDB docs: net.ipv6, net.bindIp).
+    net: { port: p.port, bindIp: socketHost(p.host), ...(isIPv6(p.host) ? { ipv6: true } : {}) },
     systemLog: { destination: "file", path: logFilePath(p), logAppend: true },
     processManagement: { fork: true, pidFilePath: pidFilePath(p) },
   };

@@ -1,0 +1,262 @@
+/**
+ * Faults real users hit (issue 11), through the CLI on the simulator: one machine under several
+ * names, IPv6, bind addresses, config-server rules.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  deployArgs,
+  freePorts,
+  killAll,
+  mup,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { clusterDir, meta, withClient } from "./apply_helpers.ts";
+import { adminError, simBin, startMongod, withDir } from "./sim_helpers.ts";
+
+async function deploy(
+  home: string,
+  cluster: string,
+  text: string,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+) {
+  const topo = await writeTopology(home, `${cluster}.yaml`, text);
+  return await mup(
+    deployArgs(cluster, topo, await testMirror(), ["--auto-approve", ...extra]),
+    { home, env },
+  );
+}
+
+Deno.test("cluster deploy refuses localhost:P beside 127.0.0.1:P, naming both entries", async () => {
+  const home = await tempHome();
+  try {
+    const [p, q] = freePorts(2);
+    const r = await deploy(
+      home,
+      "c1",
+      `mongod_servers:\n  - { host: localhost, port: ${p}, replica_set: rs }\n  - { host: 127.0.0.1, port: ${p}, replica_set: rs }\n  - { host: localhost, port: ${q}, replica_set: rs }\n`,
+    );
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `c1\\.yaml:3:\\d+: error: mongod_servers\\[1\\]\\.port: 127\\.0\\.0\\.1:${p} is already used by mongod_servers\\[0\\] \\(localhost:${p}\\) \\(localhost and 127\\.0\\.0\\.1 are one machine\\)`,
+      ),
+    );
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a replica set named by localhost and 127.0.0.1 installs the binaries once and is healthy", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const r = await deploy(
+      home,
+      "c1",
+      `mongod_servers:\n  - { host: localhost, port: ${
+        ports[0]
+      }, replica_set: rs0, priority: 2 }\n  - { host: 127.0.0.1, port: ${
+        ports[1]
+      }, replica_set: rs0 }\n  - { host: 127.0.0.1, port: ${ports[2]}, replica_set: rs0 }\n`,
+    );
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /✓ Installed binaries on 1 host/);
+    const plans = path.join(clusterDir(home, "c1"), "plans");
+    const planFile = [...Deno.readDirSync(plans)][0].name;
+    const text = await Deno.readTextFile(path.join(plans, planFile));
+    assert.equal(text.match(/"kind": ?"binaries"/g)?.length, 1, "one install step");
+    await withClient(
+      `mongodb://localhost:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}/?replicaSet=rs0`,
+      async (c) => {
+        await c.db("app").collection("t").insertOne({ a: 1 });
+        const st = await c.db("admin").command({ replSetGetStatus: 1 });
+        assert.equal(st.members.filter((m: { state: number }) => m.state === 1).length, 1);
+        assert.equal(st.members.filter((m: { state: number }) => m.state === 2).length, 2);
+      },
+    );
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("IPv6: a replica set on ::1 deploys, its members are [::1]:port, the driver uses it", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const r = await deploy(
+      home,
+      "v6",
+      `mongod_servers:\n${
+        ports.map((p) => `  - { host: "::1", port: ${p}, replica_set: rs6 }`).join("\n")
+      }\n`,
+    );
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`Connection: mongosh 'mongodb://\\[::1\\]:${ports[0]},`));
+    const m = await meta(home, "v6");
+    const uri = m.connection_string as string;
+    assert.equal(
+      uri,
+      `mongodb://${ports.map((p) => `[::1]:${p}`).join(",")}/?replicaSet=rs6`,
+    );
+    await withClient(uri, async (c) => {
+      await c.db("app").collection("t").insertOne({ v: 6 });
+      const cfg = (await c.db("admin").command({ replSetGetConfig: 1 })).config;
+      assert.deepEqual(
+        cfg.members.map((x: { host: string }) => x.host),
+        ports.map((p) => `[::1]:${p}`),
+      );
+    });
+    const conf = await Deno.readTextFile(
+      path.join(clusterDir(home, "v6"), "deploy", "conf", `mongod-${ports[0]}`, "mongod.conf"),
+    );
+    assert.match(conf, /bindIp: "?::1"?/);
+    assert.match(conf, /ipv6: true/);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("cluster deploy refuses a net.bindIp that leaves out the member's host, saying what to add", async () => {
+  const home = await tempHome();
+  try {
+    const [p] = freePorts(1);
+    const r = await deploy(
+      home,
+      "c1",
+      `mongod_servers:\n  - host: localhost\n    port: ${p}\n    runtime_config:\n      net.bindIp: 127.0.0.2\n`,
+    );
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /c1\.yaml:5:\d+: error: mongod_servers\[0\]\.runtime_config\.net\.bindIp: net\.bindIp "127\.0\.0\.2" leaves out localhost/,
+    );
+    assert.match(r.stderr, /fix: add 127\.0\.0\.1 to net\.bindIp \("127\.0\.0\.2,127\.0\.0\.1"\)/);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("config server sets: the validator refuses an arbiter, and so does the simulator's replSetInitiate", async () => {
+  const home = await tempHome();
+  try {
+    const p = freePorts(5);
+    const r = await deploy(
+      home,
+      "c1",
+      `config_servers:\n  - { host: localhost, port: ${
+        p[0]
+      }, replica_set: cfg }\n  - { host: localhost, port: ${
+        p[1]
+      }, replica_set: cfg }\n  - { host: localhost, port: ${
+        p[2]
+      }, replica_set: cfg, arbiter_only: true }\nmongod_servers:\n  - { host: localhost, port: ${
+        p[3]
+      }, replica_set: s1 }\nmongos_servers:\n  - { host: localhost, port: ${p[4]} }\n`,
+    );
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /c1\.yaml:4:\d+: error: config_servers\[2\]\.arbiter_only: arbiters are not allowed in a config server replica set/,
+    );
+  } finally {
+    await killAll(home);
+  }
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [a, b] = freePorts(2);
+    await startMongod(bin, dir, a, ["--replSet", "cfg", "--configsvr"]);
+    await startMongod(bin, dir, b, ["--replSet", "cfg", "--configsvr"]);
+    const e = await adminError(a, {
+      replSetInitiate: {
+        _id: "cfg",
+        configsvr: true,
+        members: [
+          { _id: 0, host: `localhost:${a}` },
+          { _id: 1, host: `localhost:${b}`, arbiterOnly: true },
+        ],
+      },
+    });
+    assert.deepEqual([e.code, e.codeName, e.message], [
+      2,
+      "BadValue",
+      "Arbiters are not allowed in replica set configurations being used for config servers",
+    ]);
+    const delayed = await adminError(a, {
+      replSetInitiate: {
+        _id: "cfg",
+        configsvr: true,
+        members: [
+          { _id: 0, host: `localhost:${a}` },
+          { _id: 1, host: `localhost:${b}`, priority: 0, secondaryDelaySecs: 60 },
+        ],
+      },
+    });
+    assert.equal(delayed.code, 2);
+    assert.match(delayed.message, /cannot have a non-zero secondaryDelaySecs/);
+  });
+});
+
+Deno.test("a second cluster on the first's port or data directory is refused, naming it, running or stopped", async () => {
+  const home = await tempHome();
+  try {
+    const [p, q] = freePorts(2);
+    const dataDir = path.join(home, "shared-data");
+    const first = await deploy(
+      home,
+      "first",
+      `mongod_servers:\n  - { host: localhost, port: ${p}, data_dir: ${dataDir} }\n`,
+    );
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    await killAll(home); // stopped, not forgotten
+    const samePort = await deploy(
+      home,
+      "second",
+      `mongod_servers:\n  - { host: 127.0.0.1, port: ${p} }\n`,
+    );
+    assert.equal(samePort.code, 1, samePort.stdout + samePort.stderr);
+    assert.match(
+      samePort.stderr,
+      new RegExp(
+        `mongod_servers\\[0\\] \\(127\\.0\\.0\\.1:${p}\\): port ${p} on 127\\.0\\.0\\.1 belongs to cluster first`,
+      ),
+    );
+    const sameData = await deploy(
+      home,
+      "second",
+      `mongod_servers:\n  - { host: localhost, port: ${q}, data_dir: ${dataDir} }\n`,
+    );
+    assert.equal(sameData.code, 1, sameData.stdout + sameData.stderr);
+    assert.match(
+      sameData.stderr,
+      new RegExp(`data directory ${dataDir} belongs to cluster first`),
+    );
+    assert.ok(
+      !(await Deno.stat(path.join(clusterDir(home, "second"), "meta.yaml")).catch(() => 0)),
+    );
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("pre-flight names who holds a port", async () => {
+  const home = await tempHome();
+  const [p] = freePorts(1);
+  const squatter = Deno.listen({ hostname: "127.0.0.1", port: p });
+  try {
+    const r = await deploy(home, "c1", `mongod_servers:\n  - { host: localhost, port: ${p} }\n`);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      new RegExp(`ports already in use: localhost:${p} \\(held by PID ${Deno.pid} \\(\\S*deno`),
+    );
+  } finally {
+    squatter.close();
+    await killAll(home);
+  }
+});
