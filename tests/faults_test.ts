@@ -260,3 +260,74 @@ Deno.test("pre-flight names who holds a port", async () => {
     await killAll(home);
   }
 });
+
+/** A replica set deploy that fails at its third member's start (the simulator crashes there). */
+async function failedReplicaSet(home: string, ports: number[]) {
+  const text = `mongod_servers:\n${
+    ports.map((p, i) =>
+      `  - { host: localhost, port: ${p}, replica_set: rs0${i ? "" : ", priority: 2"} }`
+    )
+      .join("\n")
+  }\n`;
+  const r = await deploy(home, "c1", text, [], {
+    MUP_SIM_CRASH_AT_STARTUP: "14",
+    MUP_SIM_FAULT_PORTS: String(ports[2]),
+  });
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(
+    r.stdout,
+    new RegExp(`Apply failed at phase 2, operation start-mongod-localhost-${ports[2]}`),
+  );
+  return text;
+}
+
+async function healthySet(ports: number[]) {
+  await withClient(
+    `mongodb://${ports.map((p) => `localhost:${p}`).join(",")}/?replicaSet=rs0`,
+    async (c) => {
+      await c.db("app").collection("t").insertOne({ ok: 1 }, { writeConcern: { w: 3 } });
+      const st = await c.db("admin").command({ replSetGetStatus: 1 });
+      assert.deepEqual(st.members.map((m: { state: number }) => m.state).sort(), [1, 2, 2]);
+    },
+  );
+}
+
+Deno.test("re-running a deploy that failed part way: pre-flight knows the cluster's own processes", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const text = await failedReplicaSet(home, ports);
+    const again = await deploy(home, "c1", text);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.doesNotMatch(again.stdout, /ports already in use/);
+    await healthySet(ports);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("plan resume restarts a member that died after it was recorded as started, and says so", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    await failedReplicaSet(home, ports);
+    const pidFile = path.join(clusterDir(home, "c1"), "deploy", `mongod-${ports[1]}`, "mongod.pid");
+    const pid = Number((await Deno.readTextFile(pidFile)).trim());
+    Deno.kill(pid, "SIGKILL");
+    const r = await mup(["plan", "resume", "c1"], { home });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `↻ Start rs0 member localhost:${
+          ports[1]
+        }: completed before, but its effect is no longer in place; running it again`,
+      ),
+    );
+    // The re-run start shows like any other (two starts this time: the dead one and the third).
+    assert.match(r.stdout, /✓ Started 2 mongod processes \[/);
+    await healthySet(ports);
+  } finally {
+    await killAll(home);
+  }
+});

@@ -143,6 +143,9 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
 
   if (resumeFrom) state.resumes++;
   await writer.status("running");
+  // What a resume finds undone: a completed operation whose effect is gone (a started process
+  // that died since) runs again, like any other, and the output says why.
+  const redo = resumeFrom ? await lostEffects(plan, state, opts, internal.signal) : [];
   await writer.log(
     "info",
     state.current_phase,
@@ -150,13 +153,36 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       ? `resuming ${state.state_id} (resume #${state.resumes})`
       : `applying ${plan.plan_id}`,
   );
+  for (const op of redo) {
+    const phase = phaseOf.get(op.id)!;
+    await writer.op({ ...state.operation_states[op.id], status: "pending" });
+    if (state.phase_states[phase]?.status === "completed") {
+      await writer.phase({ ...state.phase_states[phase], status: "pending" });
+    }
+    await writer.log(
+      "warn",
+      phase,
+      `${op.id} completed before, but its effect is no longer in place; running it again`,
+      op.id,
+    );
+  }
+  const alreadyDone = Object.values(state.operation_states)
+    .filter((s) => s.status === "completed" || s.status === "skipped").map((s) => s.id);
   emitter.emit({
     type: "apply_start",
     plan,
     state_id: state.state_id,
     resumed: !!resumeFrom,
     parallelism: opts.parallelism,
+    ...(resumeFrom ? { done: alreadyDone } : {}),
   });
+  for (const op of redo) {
+    emitter.emit({
+      type: "op_redo",
+      id: op.id,
+      reason: "completed before, but its effect is no longer in place",
+    });
+  }
 
   const completed = new Set<string>();
   for (const ph of plan.phases) {
@@ -406,4 +432,39 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     ...(state.status === "completed" ? { connection: connectionString(plan.topology) } : {}),
   });
   return state;
+}
+
+/** Operation types whose isDone is no probe of an effect (it always answers "not done"). */
+const NOT_RECHECKED = new Set(["verify_health"]);
+
+/**
+ * The completed operations of an apply whose effect is no longer in place (isDone, which looks
+ * at the world, now says no): a resume runs them again. Asked `parallelism` at a time.
+ */
+async function lostEffects(
+  plan: Plan,
+  state: ApplyState,
+  opts: ApplyOptions,
+  signal: AbortSignal,
+): Promise<PlannedOperation[]> {
+  const done = allOperations(plan).filter((o) =>
+    state.operation_states[o.id]?.status === "completed" && !NOT_RECHECKED.has(o.type)
+  );
+  const lost: PlannedOperation[] = [];
+  for (let i = 0; i < done.length; i += opts.parallelism) {
+    const batch = done.slice(i, i + opts.parallelism);
+    const inPlace = await Promise.all(batch.map((op) =>
+      OPERATIONS[op.type].isDone({
+        op,
+        plan,
+        stateId: state.state_id,
+        executors: opts.executors,
+        signal,
+        progress: () => {},
+        log: () => {},
+      }).catch(() => false)
+    ));
+    batch.forEach((op, j) => inPlace[j] || lost.push(op));
+  }
+  return lost;
 }
