@@ -331,3 +331,82 @@ Deno.test("plan resume restarts a member that died after it was recorded as star
     await killAll(home);
   }
 });
+
+Deno.test("--wait-timeout is recorded in every wait of the plan; the error names the timeout and how to raise it", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const text = `mongod_servers:\n${
+      ports.map((p) => `  - { host: localhost, port: ${p}, replica_set: rs0 }`).join("\n")
+    }\n`;
+    const r = await deploy(home, "c1", text, ["--wait-timeout", "1s"], {
+      MUP_SIM_ELECTION_DELAY_MS: "8000",
+    });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      /replica set rs0 has no primary 1s after replSetInitiate; the wait is operation init-rs-rs0's timeout_ms \(1s\) in plan plan-\w+; to wait longer, plan again with --wait-timeout \(e\.g\. `mup cluster deploy c1 <topology> --version 7\.0\.14 --wait-timeout 2s`\)/,
+    );
+    const shown = await mup(["plan", "show", "c1", "--json"], { home });
+    const plan = JSON.parse(shown.stdout);
+    const waits = plan.phases.flatMap((
+      p: { operations: { type: string; target: { params: { timeout_ms?: string } } }[] },
+    ) => p.operations)
+      .filter((o: { type: string }) =>
+        ["wait_for_process", "init_replica_set", "verify_health"].includes(o.type)
+      );
+    assert.equal(waits.length, 5);
+    for (const o of waits) assert.equal(o.target.params.timeout_ms, "1000");
+    const bad = await deploy(home, "c2", text, ["--wait-timeout", "soon"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--wait-timeout must be a duration of at least 1s, not "soon"/);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a process that runs but does not answer at its host is reported as such, with what it listens on", async () => {
+  const { waitForProcess } = await import("../lib/ops/wait_for_process.ts");
+  const { DefaultExecutors } = await import("../lib/executor/factory.ts");
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [p] = freePorts(1);
+    const started = await startMongod(bin, dir, p, ["--bind_ip", "127.0.0.2"]);
+    assert.equal(started.code, 0, started.stdout + started.stderr);
+    const pidFile = path.join(dir, String(p), "mongod.pid");
+    const op = {
+      id: `wait-mongod-localhost-${p}`,
+      type: "wait_for_process" as const,
+      description: "",
+      target: {
+        type: "process" as const,
+        name: `mongod-localhost-${p}`,
+        host: "localhost",
+        port: p,
+        params: { timeout_ms: "1500", pid_file: pidFile },
+      },
+      pre_conditions: [],
+      changes: [],
+      depends_on: [],
+      parallel: true,
+      estimated_ms: 1,
+    };
+    const err = await waitForProcess.run({
+      op,
+      plan: { plan_id: "plan-x", cluster_name: "c1", version: "7.0.5" } as never,
+      stateId: "s",
+      executors: new DefaultExecutors(),
+      signal: new AbortController().signal,
+      progress: () => {},
+      log: () => {},
+    }).then(() => undefined, (e) => e as Error);
+    assert.ok(err, "the wait must fail");
+    const pid = Number((await Deno.readTextFile(pidFile)).trim());
+    assert.match(
+      err.message,
+      new RegExp(
+        `localhost:${p} did not answer within 1\\.5s: its process runs \\(PID ${pid}\\) but does not answer at localhost:${p}; it listens on 127\\.0\\.0\\.2:${p} \\(check net\\.bindIp\\)`,
+      ),
+    );
+  });
+});

@@ -1,5 +1,11 @@
 import * as path from "node:path";
-import { listeningSockets, portFree, type PortHolder, portHolder } from "../preflight/ports.ts";
+import {
+  listeningOf,
+  listeningSockets,
+  portFree,
+  type PortHolder,
+  portHolder,
+} from "../preflight/ports.ts";
 import { sha256File } from "../util/file_hash.ts";
 import type { Executor, RunResult } from "./executor.ts";
 
@@ -103,6 +109,10 @@ export class LocalExecutor implements Executor {
 
   portHolder(port: number): Promise<PortHolder | undefined> {
     return portHolder(port);
+  }
+
+  listening(pid: number): Promise<string[]> {
+    return listeningOf(pid);
   }
 
   processAlive(pid: number): Promise<boolean> {

@@ -33,6 +33,8 @@ export interface DeployRequest {
   store: PlanStore;
   executors: ExecutorFactory;
   dryRun?: boolean;
+  /** `--wait-timeout` in ms: recorded in every wait of the plan (see DeployPlanInput). */
+  waitTimeoutMs?: number;
   /** The topology, when the caller already loaded it. */
   loaded?: LoadedTopology;
 }
@@ -108,5 +110,6 @@ export async function buildDeployPlan(
     baseState: baseStateOf(meta),
     cached,
     dryRun: req.dryRun,
+    waitTimeoutMs: req.waitTimeoutMs,
   });
 }

@@ -295,7 +295,10 @@ export function deployAndInitializeOps(
       id: `wait-${p.id}`,
       type: "wait_for_process",
       description: `Wait for ${describeRole(p)} ${hostPort(p.host, p.port)}`,
-      target: processTarget(p, { timeout_ms: p.role === "mongos" ? "60000" : "30000" }),
+      target: processTarget(p, {
+        timeout_ms: timeoutMs(c, p.role === "mongos" ? 60_000 : 30_000),
+        pid_file: pidFilePath(p),
+      }),
       depends_on: [`start-${p.id}`],
       estimated_ms: EST.wait,
     });
@@ -330,7 +333,7 @@ export function deployAndInitializeOps(
         name: s.name,
         host: s.members[0].host,
         port: s.members[0].port,
-        params: { config: JSON.stringify(config), timeout_ms: "60000" },
+        params: { config: JSON.stringify(config), timeout_ms: timeoutMs(c, 60_000) },
       },
       pre_conditions: [
         check(
@@ -365,7 +368,7 @@ export function deployAndInitializeOps(
           name: s.name,
           host: router.host,
           port: router.port,
-          params: { shard: seed, name: s.name },
+          params: { shard: seed, name: s.name, timeout_ms: timeoutMs(c, 60_000) },
         },
         pre_conditions: [
           check(
@@ -418,7 +421,7 @@ export function finalizeOps(
         shards: JSON.stringify(
           sets.filter((s) => !s.configsvr && kind === "sharded").map((s) => s.name),
         ),
-        timeout_ms: "30000",
+        timeout_ms: timeoutMs(c, 30_000),
       },
     },
     depends_on: everyLeaf,
@@ -441,6 +444,11 @@ export function finalizeOps(
   }));
 
   return finalize;
+}
+
+/** A wait's timeout as recorded in the plan: --wait-timeout when given, else the default. */
+function timeoutMs(c: StepContext, dflt: number): string {
+  return String(c.input.waitTimeoutMs ?? dflt);
 }
 
 function describeRole(p: ProcessSpec): string {

@@ -44,6 +44,12 @@ export interface DeployPlanInput {
   cached: boolean;
   dryRun?: boolean;
   environment?: Record<string, string>;
+  /**
+   * `--wait-timeout`: how long, in ms, each wait may take (a process answering, a primary being
+   * elected, a shard being added, the cluster turning healthy). Recorded in every such
+   * operation's `timeout_ms`; without it each has its default.
+   */
+  waitTimeoutMs?: number;
 }
 
 /** Pure: topology + release → a deploy Plan (without its content hash). */

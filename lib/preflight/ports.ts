@@ -1,4 +1,4 @@
-import { socketHost } from "../topology/hosts.ts";
+import { hostPort, socketHost } from "../topology/hosts.ts";
 
 /** True when nothing listens on host:port (we can bind it). */
 export function portFree(host: string, port: number): boolean {
@@ -111,4 +111,21 @@ export async function portOwner(port: number): Promise<number | undefined> {
 export function describeHolder(h: PortHolder): string {
   const cmd = h.command && h.command.length > 120 ? `${h.command.slice(0, 117)}…` : h.command;
   return `PID ${h.pid}${cmd ? ` (${cmd})` : ""}`;
+}
+
+/** The addresses a process listens on ("127.0.0.1:27017", "[::1]:27017"), from /proc (Linux). */
+export async function listeningOf(pid: number): Promise<string[]> {
+  const mine = new Set<string>();
+  try {
+    for await (const fd of Deno.readDir(`/proc/${pid}/fd`)) {
+      const link = await Deno.readLink(`/proc/${pid}/fd/${fd.name}`).catch(() => "");
+      const m = /^socket:\[(\d+)\]$/.exec(link);
+      if (m) mine.add(m[1]);
+    }
+  } catch {
+    return [];
+  }
+  return (await listeningSockets()).filter((l) => mine.has(l.inode)).map((l) =>
+    hostPort(l.address, l.port)
+  );
 }
