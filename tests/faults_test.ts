@@ -13,7 +13,7 @@ import {
   testMirror,
   writeTopology,
 } from "./helpers.ts";
-import { clusterDir, meta, withClient } from "./apply_helpers.ts";
+import { clusterDir, count, meta, processLogs, withClient } from "./apply_helpers.ts";
 import { adminError, simBin, startMongod, withDir } from "./sim_helpers.ts";
 
 async function deploy(
@@ -409,4 +409,114 @@ Deno.test("a process that runs but does not answer at its host is reported as su
       ),
     );
   });
+});
+
+Deno.test("re-deploying a cluster as recorded repairs it: plan diff shows no changes, a dead member is restarted, nothing twice", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const text = `mongod_servers:\n${
+      ports.map((p, i) =>
+        `  - { host: localhost, port: ${p}, replica_set: rs0${i ? "" : ", priority: 2"} }`
+      )
+        .join("\n")
+    }\n`;
+    const first = await deploy(home, "c1", text);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    const diff = await mup(["plan", "diff", "c1", "--detailed-exitcode"], { home });
+    assert.equal(diff.code, 0, diff.stdout + diff.stderr);
+    assert.match(diff.stdout, /No changes\. The cluster matches the topology\./);
+
+    const pidFile = path.join(clusterDir(home, "c1"), "deploy", `mongod-${ports[2]}`, "mongod.pid");
+    Deno.kill(Number((await Deno.readTextFile(pidFile)).trim()), "SIGKILL");
+    const downDiff = await mup(["plan", "diff", "c1", "--detailed-exitcode"], { home });
+    assert.equal(downDiff.code, 2, downDiff.stdout);
+    assert.match(
+      downDiff.stdout,
+      new RegExp(`\\+ process +mongod-localhost-${ports[2]} +\\(start\\)`),
+    );
+    assert.doesNotMatch(downDiff.stdout, new RegExp(`mongod-localhost-${ports[0]} +\\(start\\)`));
+
+    const repair = await deploy(home, "c1", text);
+    assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+    assert.match(repair.stdout, /✓ Started 3 mongod processes \(2 already in place\) \[/);
+    await healthySet(ports);
+    const logs = await processLogs(home, "c1");
+    for (const [i, p] of ports.entries()) {
+      assert.equal(count(logs.get(`mongod-${p}`)!, /"id":4615611/), i === 2 ? 2 : 1, `mongod-${p}`);
+    }
+    const m = await meta(home, "c1");
+    assert.equal(m.serial, 2);
+    const after = await mup(["plan", "diff", "c1"], { home });
+    assert.match(after.stdout, /No changes\. The cluster matches the topology\./);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("re-deploying a cluster with another topology or version is refused before planning, listing each difference", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(4);
+    const member = (p: number, extra = "") =>
+      `  - { host: localhost, port: ${p}, replica_set: rs0${extra} }`;
+    const text = `mongod_servers:\n${ports.slice(0, 3).map((p) => member(p)).join("\n")}\n`;
+    const first = await deploy(home, "c1", text);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    const before = await meta(home, "c1");
+
+    const changed = `mongod_servers:\n${
+      member(ports[0], ", runtime_config: { net.maxIncomingConnections: 100 }")
+    }\n${member(ports[1])}\n${member(ports[3])}\n`;
+    const r = await deploy(home, "c1", changed, [], {});
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /cluster c1 is already deployed \(replica_set, mongo 7\.0\.14\), and this differs from it:/,
+    );
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `• add rs0 member localhost:${ports[3]} \\(needs scale-out, which mup cannot do yet\\)`,
+      ),
+    );
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `• remove rs0 member localhost:${ports[2]} \\(needs scale-in, which mup cannot do yet\\)`,
+      ),
+    );
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `• rs0 member localhost:${
+          ports[0]
+        }: runtime_config .* \\(needs reload, which mup cannot do yet\\)`,
+      ),
+    );
+
+    const upgrade = await mup(
+      deployArgs("c1", await writeTopology(home, "c1.yaml", text), await testMirror(), [
+        "--auto-approve",
+      ], "8.0"),
+      { home },
+    );
+    assert.equal(upgrade.code, 1, upgrade.stdout + upgrade.stderr);
+    assert.match(
+      upgrade.stderr,
+      /• server mongo 7\.0\.14 → mongo 8\.0\.4 \(needs upgrade, which mup cannot do yet\)/,
+    );
+
+    const after = await meta(home, "c1");
+    assert.equal(after.version, "7.0.14");
+    assert.equal(after.serial, before.serial, "nothing was recorded");
+    await healthySet(ports.slice(0, 3));
+    assert.ok(
+      !(await Deno.stat(path.join(clusterDir(home, "c1"), "deploy", `mongod-${ports[3]}`)).catch(
+        () => 0,
+      )),
+    );
+  } finally {
+    await killAll(home);
+  }
 });

@@ -72,3 +72,11 @@ export async function poll<T>(
     await sleep(everyMs, signal);
   }
 }
+
+/** Which of these processes do not answer hello now (asked all at once), by ID. */
+export async function unanswered(
+  procs: readonly { id: string; host: string; port: number }[],
+): Promise<Set<string>> {
+  const answers = await Promise.all(procs.map((p) => hello(p.host, p.port)));
+  return new Set(procs.filter((_, i) => !answers[i]).map((p) => p.id));
+}

@@ -13,6 +13,7 @@ import { allocatePorts, preflight } from "../preflight/preflight.ts";
 import { baseStateOf, readMeta } from "../state/meta.ts";
 import { type LoadedTopology, loadTopology } from "../topology/load.ts";
 import { planDeploy } from "./planner.ts";
+import { clusterDifferences, recordedPorts, renderDifference } from "./redeploy.ts";
 import { hostKey } from "../topology/hosts.ts";
 import { nodeClaims } from "../topology/layout.ts";
 import { isLocalHost } from "../topology/schema.ts";
@@ -51,8 +52,9 @@ export async function buildDeployPlan(
   const deployDir = path.join(clusterDir, "deploy");
   // Every cluster recorded under $MUP_HOME, running or stopped, keeps its ports and files.
   const others = await otherClusters(path.dirname(clusterDir), req.cluster);
+  const meta = await readMeta(clusterDir);
   const topology = allocatePorts(
-    loaded.topology,
+    meta ? recordedPorts(loaded.topology, meta.topology) : loaded.topology,
     others.flatMap((o) => o.claims.filter((c) => isLocalHost(c.host)).map((c) => c.port)),
   );
   const clash = clashes(nodeClaims(topology, deployDir), others);
@@ -73,7 +75,26 @@ export async function buildDeployPlan(
     ? await resolvePerconaRelease(req.version, platform, source)
     : resolveRelease(await loadManifest(source), req.version, platform, source);
   release.size_bytes = await archiveSize(release.url);
-  const meta = await readMeta(clusterDir);
+  if (meta) {
+    // An existing cluster: deploy only repairs it. Every other change is refused here, before
+    // planning, so that no apply ever records a cluster that is not what runs.
+    const diff = clusterDifferences(
+      meta,
+      { topology, version: release.version, variant: release.variant },
+      deployDir,
+    );
+    if (diff.length) {
+      throw new MupError(
+        `cluster ${req.cluster} is already deployed (${meta.kind}, ${meta.variant} ${meta.version}), and this differs from it:\n${
+          diff.map(renderDifference).join("\n")
+        }`,
+        {
+          hint:
+            `cluster deploy on an existing cluster only repairs it: give it the recorded topology and --version ${meta.version} to re-check it and restart what is down`,
+        },
+      );
+    }
+  }
   const own = await clusterClaims(clusterDir, req.cluster);
   const archivePath = path.join(req.cacheDir, release.archive_name);
   const resources = estimateResources(listProcesses(topology, deployDir), release);

@@ -42,7 +42,11 @@ export class PlainRenderer {
         const f = this.count(g, e.already_done);
         if (f.n === g.ops.length) {
           const ms = performance.now() - (this.started.get(g) ?? performance.now());
-          const note = f.already === f.n ? " (already in place)" : "";
+          const note = f.already === f.n
+            ? " (already in place)"
+            : f.already
+            ? ` (${f.already} already in place)`
+            : "";
           this.write(`  ✓ ${groupDoneLine(this.plan!, g)}${note} [${formatDuration(ms)}]`);
         }
         break;
