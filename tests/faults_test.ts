@@ -122,6 +122,43 @@ Deno.test("IPv6: a replica set on ::1 deploys, its members are [::1]:port, the d
   }
 });
 
+Deno.test("IPv6: a sharded cluster on ::1: config, addShard seeds and plan graph labels are bracketed", async () => {
+  const home = await tempHome();
+  try {
+    const p = freePorts(4);
+    const r = await deploy(
+      home,
+      "s6",
+      `config_servers:\n  - { host: "::1", port: ${
+        p[0]
+      }, replica_set: cfg }\nmongod_servers:\n  - { host: "::1", port: ${
+        p[1]
+      }, replica_set: s1 }\n  - { host: "::1", port: ${
+        p[2]
+      }, replica_set: s2 }\nmongos_servers:\n  - { host: "::1", port: ${p[3]} }\n`,
+    );
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    await withClient(`mongodb://[::1]:${p[3]}/`, async (c) => {
+      const shards = (await c.db("admin").command({ listShards: 1 })).shards;
+      assert.deepEqual(
+        shards.map((s: { host: string }) => s.host).sort(),
+        [`s1/[::1]:${p[1]}`, `s2/[::1]:${p[2]}`],
+      );
+      await c.db("shop").collection("orders").insertOne({ total: 6 });
+    });
+    const conf = await Deno.readTextFile(
+      path.join(clusterDir(home, "s6"), "deploy", "conf", `mongos-${p[3]}`, "mongos.conf"),
+    );
+    assert.match(conf, new RegExp(`configDB: "?cfg/\\[::1\\]:${p[0]}"?`));
+    const dot = await mup(["plan", "graph", "s6"], { home });
+    assert.equal(dot.code, 0, dot.stderr);
+    assert.match(dot.stdout, new RegExp(`Start mongos \\[::1\\]:${p[3]}`));
+    assert.doesNotMatch(dot.stdout, /[^\[]::1:\d/, "no unbracketed ::1:port");
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("cluster deploy refuses a net.bindIp that leaves out the member's host, saying what to add", async () => {
   const home = await tempHome();
   try {
