@@ -16,11 +16,14 @@ export interface ClusterClaims {
   claims: NodeClaim[];
 }
 
-/** Topologies a cluster has deployed or tried to: meta.yaml's, and each apply state's plan's. */
+/**
+ * Topologies a cluster holds: meta.yaml's once a deploy completed (a later deploy of it may only
+ * repair, so its plans hold nothing more); before that, the plan of each apply it ran.
+ */
 async function recordedTopologies(clusterDir: string): Promise<Topology[]> {
   const out: Topology[] = [];
   const meta = await readMeta(clusterDir).catch(() => undefined);
-  if (meta) out.push(meta.topology);
+  if (meta) return [meta.topology];
   const stateDir = path.join(clusterDir, "state");
   const seen = new Set<string>();
   for (const f of await listDir(stateDir)) {
@@ -41,9 +44,9 @@ async function recordedTopologies(clusterDir: string): Promise<Topology[]> {
 }
 
 /**
- * Every process a cluster holds or held: from meta.yaml (written at the end of a deploy) and
- * from the plans of its apply states (so a deploy that failed part way counts too). Processes
- * claimed by several of them are listed once.
+ * Every process a cluster holds: from meta.yaml (written at the end of a deploy) or, for a
+ * deploy that failed part way, from the plans of its apply states. Processes claimed by several
+ * of them are listed once.
  */
 export async function clusterClaims(clusterDir: string, cluster: string): Promise<ClusterClaims> {
   const deployDir = path.join(clusterDir, "deploy");
