@@ -394,6 +394,28 @@ Deno.test("--wait-timeout is recorded in every wait of the plan; the error names
       );
     assert.equal(waits.length, 5);
     for (const o of waits) assert.equal(o.target.params.timeout_ms, "1000");
+    // Starting a forking mongod waits for it to be ready: the same timeout, the same message.
+    const [slow] = freePorts(1);
+    const slowStart = await deploy(
+      home,
+      "c3",
+      `mongod_servers:\n  - { host: localhost, port: ${slow} }\n`,
+      ["--wait-timeout", "1s"],
+      { MUP_SIM_STARTUP_DELAY_MS: "4000" },
+    );
+    assert.equal(slowStart.code, 1, slowStart.stdout + slowStart.stderr);
+    assert.match(
+      slowStart.stdout,
+      new RegExp(
+        `mongod on localhost:${slow} did not finish starting within 1s; the wait is operation start-mongod-localhost-${slow}'s timeout_ms \\(1s\\)`,
+      ),
+    );
+    // The server goes on starting after mup stopped waiting: let it write its pid file, so that
+    // killAll finds it.
+    const pidFile = path.join(clusterDir(home, "c3"), "deploy", `mongod-${slow}`, "mongod.pid");
+    for (let i = 0; i < 200 && !(await Deno.stat(pidFile).catch(() => undefined)); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const bad = await deploy(home, "c2", text, ["--wait-timeout", "soon"]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--wait-timeout must be a duration of at least 1s, not "soon"/);

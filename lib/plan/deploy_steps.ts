@@ -280,6 +280,8 @@ export function deployAndInitializeOps(
         pid_file: pidFilePath(p),
         log: logFilePath(p),
         ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
+        // A forking mongod returns once it is ready (after journal recovery): as long as a wait.
+        timeout_ms: timeoutMs(c, 120_000),
       }),
       pre_conditions: checks,
       changes: [
