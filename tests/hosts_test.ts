@@ -267,3 +267,20 @@ Deno.test("config server sets refuse arbiters, as MongoDB does", async () => {
   assert.equal(hit.location.path, "config_servers[2].arbiter_only");
   assert.match(hit.message, /arbiters are not allowed in a config server replica set/);
 });
+
+Deno.test("a sharded cluster's config servers and shards must all be localhost references or none; mongos may differ", () => {
+  const t = (cfgHost: string, shardHost: string, mongosHost: string): Topology => ({
+    global: {},
+    config_servers: [{ host: cfgHost, port: 1, replica_set: "cfg" }],
+    mongod_servers: [{ host: shardHost, port: 2, replica_set: "s1" }],
+    mongos_servers: [{ host: mongosHost, port: 3 }],
+  });
+  const mixed = (x: Topology) => validateTopology(x).filter((i) => i.code === "mixed_localhost");
+  assert.equal(mixed(t("localhost", "db1.example.net", "localhost")).length, 1);
+  assert.match(
+    mixed(t("localhost", "db1.example.net", "localhost"))[0].message,
+    /the sharded cluster mixes localhost addresses/,
+  );
+  assert.deepEqual(mixed(t("localhost", "127.0.0.1", "db1.example.net")), []);
+  assert.deepEqual(mixed(t("db1.example.net", "db2.example.net", "localhost")), []);
+});

@@ -250,8 +250,13 @@ export function validateTopology(t: Topology): Issue[] {
   }
 
   if (kind === "sharded") {
+    // addShard's rule covers the config servers and shards (mongos is in no configuration).
     mixedLocalhost(
-      claims.map((c) => ({ section: c.section, i: c.index, host: c.host })),
+      claims.filter((c) => c.section !== "mongos_servers").map((c) => ({
+        section: c.section,
+        i: c.index,
+        host: c.host,
+      })),
       "the sharded cluster",
     );
     if (t.config_servers.length === 0) {
