@@ -244,6 +244,14 @@ Deno.test("a second cluster on the first's port or data directory is refused, na
   try {
     const [p, q] = freePorts(2);
     const dataDir = path.join(home, "shared-data");
+    // A plan made before the first cluster existed is refused at apply time as well.
+    const early = await deploy(
+      home,
+      "early",
+      `mongod_servers:\n  - { host: localhost, port: ${p} }\n`,
+      ["--plan-only"],
+    );
+    assert.equal(early.code, 0, early.stdout + early.stderr);
     const first = await deploy(
       home,
       "first",
@@ -276,6 +284,9 @@ Deno.test("a second cluster on the first's port or data directory is refused, na
     assert.ok(
       !(await Deno.stat(path.join(clusterDir(home, "second"), "meta.yaml")).catch(() => 0)),
     );
+    const late = await mup(["plan", "apply", "early", "--auto-approve"], { home });
+    assert.equal(late.code, 1, late.stdout + late.stderr);
+    assert.match(late.stderr, new RegExp(`port ${p} on localhost belongs to cluster first`));
   } finally {
     await killAll(home);
   }
