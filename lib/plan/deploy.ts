@@ -57,6 +57,13 @@ export async function buildDeployPlan(
     meta ? recordedPorts(loaded.topology, meta.topology) : loaded.topology,
     others.flatMap((o) => o.claims.filter((c) => isLocalHost(c.host)).map((c) => c.port)),
   );
+  const source: Source = { mirror: req.mirror };
+  const platform = await localPlatform();
+  const release = req.variant === "percona"
+    ? await resolvePerconaRelease(req.version, platform, source)
+    : resolveRelease(await loadManifest(source), req.version, platform, source);
+  release.size_bytes = await archiveSize(release.url);
+  // Checked once the request itself is known to be good (the version resolves).
   const clash = clashes(nodeClaims(topology, deployDir), others);
   if (clash.length) {
     throw new MupError(
@@ -69,12 +76,6 @@ export async function buildDeployPlan(
       },
     );
   }
-  const source: Source = { mirror: req.mirror };
-  const platform = await localPlatform();
-  const release = req.variant === "percona"
-    ? await resolvePerconaRelease(req.version, platform, source)
-    : resolveRelease(await loadManifest(source), req.version, platform, source);
-  release.size_bytes = await archiveSize(release.url);
   if (meta) {
     // An existing cluster: deploy only repairs it. Every other change is refused here, before
     // planning, so that no apply ever records a cluster that is not what runs.

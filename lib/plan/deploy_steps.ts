@@ -280,8 +280,9 @@ export function deployAndInitializeOps(
         pid_file: pidFilePath(p),
         log: logFilePath(p),
         ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
-        // A forking mongod returns once it is ready (after journal recovery): as long as a wait.
-        timeout_ms: timeoutMs(c, 120_000),
+        // A forking mongod returns once it is ready (after journal recovery): --wait-timeout
+        // raises this limit, never lowers it below the default.
+        timeout_ms: String(Math.max(120_000, c.input.waitTimeoutMs ?? 0)),
       }),
       pre_conditions: checks,
       changes: [
