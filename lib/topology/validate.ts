@@ -1,6 +1,12 @@
 import type { SourceLocation } from "../errors.ts";
-import { isLocalHost, type MongodServer, type Topology, topologyKind } from "./schema.ts";
-import { type NodeClaim, nodeClaims } from "./layout.ts";
+import {
+  isLocalHost,
+  type MongodServer,
+  type MongosServer,
+  type Topology,
+  topologyKind,
+} from "./schema.ts";
+import { nodeDirs, nodeFiles, type Role } from "./layout.ts";
 import { canonicalIPv6, hostKey, hostPort, isIPv6, isMongoLocalHost } from "./hosts.ts";
 
 export interface TopologyIssue {
@@ -13,6 +19,32 @@ export interface TopologyIssue {
 }
 
 type Issue = Omit<TopologyIssue, "location">;
+
+/** One process entry of a topology, where it is in the file. */
+interface TopologyNode {
+  section: "config_servers" | "mongod_servers" | "mongos_servers";
+  index: number;
+  role: Role;
+  host: string;
+  port: number;
+  node: MongodServer | MongosServer;
+}
+
+function topologyNodes(t: Topology): TopologyNode[] {
+  const out: TopologyNode[] = [];
+  const add = (
+    section: TopologyNode["section"],
+    role: Role,
+    list: (MongodServer | MongosServer)[],
+  ) =>
+    list.forEach((node, index) =>
+      out.push({ section, index, role, host: node.host, port: node.port, node })
+    );
+  add("config_servers", "config", t.config_servers);
+  add("mongod_servers", "mongod", t.mongod_servers);
+  add("mongos_servers", "mongos", t.mongos_servers);
+  return out;
+}
 
 const MAX_VOTING = 7;
 const MAX_MEMBERS = 50;
@@ -38,11 +70,24 @@ export function validateTopology(t: Topology): Issue[] {
   }
 
   // Per machine, not per spelling: localhost, 127.0.0.1, ::1 and this machine's name are one
-  // host, and two processes there cannot share a port or a file.
-  const claims = nodeClaims(t, "<deploy>");
-  const entry = (c: NodeClaim) => `${c.section}[${c.index}] (${hostPort(c.host, c.port)})`;
-  const ports = new Map<string, NodeClaim>();
-  const files = new Map<string, { claim: NodeClaim; what: string }>();
+  // host, and two processes there cannot share a port or a file. (Kept lean: on a topology of
+  // thousands of processes this loop's garbage shows in the planner's peak memory.)
+  const claims = topologyNodes(t);
+  const entry = (c: TopologyNode) => `${c.section}[${c.index}] (${hostPort(c.host, c.port)})`;
+  const ports = new Map<string, TopologyNode>();
+  const files = new Map<string, TopologyNode>();
+  const claimFile = (c: TopologyNode, machine: string, file: string, what: string) => {
+    const field = what === "log file" ? "log_dir" : "data_dir";
+    const other = files.get(`${machine}\0${file}`);
+    if (other) {
+      err(
+        what === "log file" ? "shared_log_file" : "shared_data_dir",
+        [c.section, c.index, field],
+        `${what} ${file} on ${c.host} is also used by ${entry(other)}`,
+        `give each process its own ${field}`,
+      );
+    } else files.set(`${machine}\0${file}`, c);
+  };
   for (const c of claims) {
     const machine = hostKey(c.host);
     if (c.port === 0 && !isLocalHost(c.host)) {
@@ -53,41 +98,27 @@ export function validateTopology(t: Topology): Issue[] {
         "give this node an explicit port",
       );
     }
-    if (c.port !== 0) {
-      const other = ports.get(`${machine}:${c.port}`);
-      if (other) {
-        const same = other.host === c.host ? "" : ` (${other.host} and ${c.host} are one machine)`;
-        err(
-          "duplicate_address",
-          [c.section, c.index, "port"],
-          `${hostPort(c.host, c.port)} is already used by ${entry(other)}${same}`,
-          "give each process on a machine its own port",
-        );
-      } else ports.set(`${machine}:${c.port}`, c);
-    }
     if (c.port === 0) continue; // its directories are named after the port it will get
-    for (
-      const [what, file, code, field] of [
-        ["data directory", c.files.data, "shared_data_dir", "data_dir"],
-        ["log file", c.files.log, "shared_log_file", "log_dir"],
-      ] as const
-    ) {
-      if (!file) continue;
-      const other = files.get(`${machine}\0${file}`);
-      if (other) {
-        err(
-          code,
-          [c.section, c.index, field],
-          `${what} ${file} on ${c.host} is also used by ${entry(other.claim)}`,
-          `give each process its own ${field}`,
-        );
-      } else files.set(`${machine}\0${file}`, { claim: c, what });
-    }
+    const other = ports.get(`${machine}:${c.port}`);
+    if (other) {
+      const same = other.host === c.host ? "" : ` (${other.host} and ${c.host} are one machine)`;
+      err(
+        "duplicate_address",
+        [c.section, c.index, "port"],
+        `${hostPort(c.host, c.port)} is already used by ${entry(other)}${same}`,
+        "give each process on a machine its own port",
+      );
+    } else ports.set(`${machine}:${c.port}`, c);
+    const explicitLog = c.node.log_dir ?? t.global.log_dir;
+    if (c.role === "mongos" && !explicitLog) continue;
+    const own = nodeFiles(nodeDirs(t, c.node, c.role, "<deploy>"), c.role);
+    if (own.data) claimFile(c, machine, own.data, "data directory");
+    // Default log directories are named after role and port, so only given ones can clash.
+    if (explicitLog) claimFile(c, machine, own.log, "log file");
   }
 
   for (const c of claims) {
-    const node = c.section === "mongos_servers" ? t.mongos_servers[c.index] : t[c.section][c.index];
-    const problem = bindIpProblem(c.host, t.global.runtime_config, node.runtime_config);
+    const problem = bindIpProblem(c.host, t.global.runtime_config, c.node.runtime_config);
     if (problem) {
       const where = problem.fromNode
         ? [c.section, c.index, "runtime_config", problem.key]
