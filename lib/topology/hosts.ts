@@ -69,6 +69,18 @@ export function canonicalIPv6(host: string): string | undefined {
  * machine's host name once.
  */
 export function hostKey(host: string): string {
+  let k = keys.get(host);
+  if (k === undefined) {
+    // Planning asks once per process and per concern; a topology names few distinct hosts.
+    if (keys.size > 100_000) keys.clear();
+    keys.set(host, k = computeHostKey(host));
+  }
+  return k;
+}
+
+const keys = new Map<string, string>();
+
+function computeHostKey(host: string): string {
   let h = host.trim().toLowerCase().replace(/\.$/, "");
   const v6 = canonicalIPv6(h);
   if (v6 !== undefined) h = v6;
