@@ -19,9 +19,15 @@ export function logFilePath(p: ProcessSpec): string {
  * the same bytes, so a config already on disk can be recognised by its content.
  */
 export function renderConfig(p: ProcessSpec, configDb?: string): string {
+  const net = p.runtimeConfig.net as Record<string, unknown> | undefined;
   const base: Record<string, unknown> = {
-    // mongod binds IPv6 addresses only with net.ipv6 (MongoDB docs: net.ipv6, net.bindIp).
-    net: { port: p.port, bindIp: socketHost(p.host), ...(isIPv6(p.host) ? { ipv6: true } : {}) },
+    // mongod binds IPv6 addresses only with net.ipv6 (MongoDB docs: net.ipv6, net.bindIp), and
+    // refuses net.bindIp beside net.bindIpAll.
+    net: {
+      port: p.port,
+      ...(net?.bindIpAll === true ? {} : { bindIp: socketHost(p.host) }),
+      ...(isIPv6(p.host) ? { ipv6: true } : {}),
+    },
     systemLog: { destination: "file", path: logFilePath(p), logAppend: true },
     processManagement: { fork: true, pidFilePath: pidFilePath(p) },
   };
