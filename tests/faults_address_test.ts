@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { freePorts, killAll, mup, tempHome } from "./helpers.ts";
 import { clusterDir, meta, withClient } from "./apply_helpers.ts";
-import { adminError, simBin, startMongod, withDir } from "./sim_helpers.ts";
+import { adminError, runBin, simBin, startMongod, withDir } from "./sim_helpers.ts";
 import { deploy } from "./faults_helpers.ts";
 
 Deno.test("cluster deploy refuses localhost:P beside 127.0.0.1:P, naming both entries", async () => {
@@ -224,9 +224,15 @@ Deno.test("a process that runs but does not answer at its host is reported as su
   await withDir(async (dir) => {
     const bin = await simBin("7.0.5");
     const [p] = freePorts(1);
-    const started = await startMongod(bin, dir, p, ["--bind_ip", "127.0.0.2"]);
+    // Bound to 127.0.0.2 only: it runs, but nothing answers at localhost.
+    const d = path.join(dir, String(p));
+    await Deno.mkdir(d, { recursive: true });
+    const pidFile = path.join(d, "mongod.pid");
+    const started = await runBin(path.join(bin, "mongod"), [
+      ...["--port", String(p), "--dbpath", d, "--fork", "--logpath", path.join(d, "log")],
+      ...["--pidfilepath", pidFile, "--bind_ip", "127.0.0.2"],
+    ]);
     assert.equal(started.code, 0, started.stdout + started.stderr);
-    const pidFile = path.join(dir, String(p), "mongod.pid");
     const op = {
       id: `wait-mongod-localhost-${p}`,
       type: "wait_for_process" as const,
