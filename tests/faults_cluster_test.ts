@@ -200,6 +200,8 @@ Deno.test("re-deploying a cluster as recorded repairs it: plan diff shows no cha
     assert.equal(m.serial, 2);
     const after = await mup(["plan", "diff", "c1"], { home });
     assert.match(after.stdout, /No changes\. The cluster matches the topology\./);
+    const json = JSON.parse((await mup(["plan", "diff", "c1", "--json"], { home })).stdout);
+    assert.equal(json.no_changes, true);
   } finally {
     await killAll(home);
   }
