@@ -109,12 +109,13 @@ export function validateTopology(t: Topology): Issue[] {
         "give each process on a machine its own port",
       );
     } else ports.set(`${machine}:${c.port}`, c);
-    const explicitLog = c.node.log_dir ?? t.global.log_dir;
-    if (c.role === "mongos" && !explicitLog) continue;
+    // A global or default log directory gets a <role>-<port> directory per process: only a
+    // node's own log_dir can clash.
+    const ownLogDir = c.node.log_dir !== undefined;
+    if (c.role === "mongos" && !ownLogDir) continue;
     const own = nodeFiles(nodeDirs(t, c.node, c.role, "<deploy>"), c.role);
     if (own.data) claimFile(c, machine, own.data, "data directory");
-    // Default log directories are named after role and port, so only given ones can clash.
-    if (explicitLog) claimFile(c, machine, own.log, "log file");
+    if (ownLogDir) claimFile(c, machine, own.log, "log file");
   }
 
   for (const c of claims) {
