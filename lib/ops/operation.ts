@@ -1,4 +1,3 @@
-import { DURATION_MAX_MS, DURATION_MIN_MS } from "../topology/bounds.ts";
 import { insideStore } from "../util/ident.ts";
 import { mupHome } from "../util/path.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
@@ -44,25 +43,6 @@ export class OperationError extends Error {}
  */
 export function storeParam(ctx: OperationContext, name: string): string {
   return insideStore(mupHome(), param(ctx, name));
-}
-
-/**
- * A duration parameter in milliseconds (`timeout_ms`), `dflt` when absent. A plan is untrusted:
- * a value outside the topology's duration bounds (see topology/bounds.ts) fails the operation
- * rather than reaching a timer that would overflow.
- */
-export function durationParam(ctx: OperationContext, name: string, dflt: number): number {
-  const raw = ctx.op.target.params[name];
-  if (raw === undefined) return dflt;
-  const ms = Number(raw);
-  if (!Number.isInteger(ms) || ms < DURATION_MIN_MS || ms > DURATION_MAX_MS) {
-    throw new OperationError(
-      `operation ${ctx.op.id}: ${name} ${
-        JSON.stringify(raw)
-      } is not a whole number of milliseconds from ${DURATION_MIN_MS} to ${DURATION_MAX_MS}`,
-    );
-  }
-  return ms;
 }
 
 export function param(ctx: OperationContext, name: string): string {

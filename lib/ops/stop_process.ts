@@ -1,5 +1,6 @@
 import { adminCommand, poll } from "../mongo/client.ts";
-import { durationParam, type Operation, OperationError, param } from "./operation.ts";
+import { type Operation, OperationError, param } from "./operation.ts";
+import { planTimeoutMs } from "./timeout.ts";
 import { runningPid } from "./process.ts";
 
 /** shutdown command, then SIGTERM, then SIGKILL, each given time to work. */
@@ -14,7 +15,7 @@ export const stopProcess: Operation = {
     const ex = ctx.executors.forHost(ctx.op.target.host!);
     const pid = await runningPid(ex, param(ctx, "pid_file"));
     if (!pid) return { output: "not running" };
-    const timeout = durationParam(ctx, "timeout_ms", 30_000);
+    const timeout = planTimeoutMs(ctx, 30_000);
     const gone = async (ms: number) =>
       await poll(async () => (await ex.processAlive(pid)) ? undefined : true, ms, 100) ?? false;
     await adminCommand(ctx.op.target.host!, ctx.op.target.port!, {
