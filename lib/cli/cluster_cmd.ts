@@ -147,10 +147,9 @@ function parseWaitTimeout(v: string): number {
   const d = Duration.safeParse(/^\d+$/.test(v) ? Number(v) : v);
   const ms = d.success ? durationMs(d.data) : NaN;
   if (!(ms >= 1000)) {
-    throw new MupError(
-      `--wait-timeout must be a duration from 1s to ${formatDuration(DURATION_MAX_MS)}, not "${v}"`,
-      { hint: "write it like 90s, 5m or 1h30m" },
-    );
+    throw new MupError(`--wait-timeout must be a duration of at least 1s, not "${v}"`, {
+      hint: `write it like 90s, 5m or 1h30m; at most ${formatDuration(DURATION_MAX_MS)}`,
+    });
   }
   return ms;
 }
