@@ -113,9 +113,6 @@ export class Mongos implements RoleHooks, Router {
   }
   checkWritable(): void {}
   checkReadable(): void {}
-  afterWrite(): Promise<void> {
-    return Promise.resolve();
-  }
   stop(): Promise<void> {
     return Promise.resolve();
   }

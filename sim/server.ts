@@ -1,5 +1,5 @@
 /** The simulated server process: listeners, connections, command dispatch. */
-import { type Document, Long, ObjectId } from "bson";
+import { Binary, type Document, Long, ObjectId, Timestamp } from "bson";
 import { errors } from "./errors.ts";
 import type { Log } from "./log.ts";
 import type { ServerOptions } from "./options.ts";
@@ -27,8 +27,17 @@ export interface RoleHooks {
   /** Throws NotWritablePrimary etc. when this node must not take writes. */
   checkWritable(db: string): void;
   checkReadable(body: Document): void;
-  /** After a local write: replicate it (oplog) and honour the write concern. */
-  afterWrite(entries: Document[], writeConcern?: Document): Promise<void>;
+  /** Logs an applied change in the oplog (replica sets); returns its optime. */
+  logOp?(entry: Document): Timestamp | undefined;
+  /** The optime of the last change this member applied. */
+  lastOpTime?(): Timestamp | undefined;
+  /** Waits for a write's concern; resolves to a writeConcernError document or undefined. */
+  awaitWriteConcern?(
+    wc: Document | undefined,
+    ts: Timestamp | undefined,
+  ): Promise<Document | undefined>;
+  /** Waits until this member has applied `ts` (readConcern.afterClusterTime). */
+  waitForOpTime?(ts: Timestamp, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
   /** shutdown command: a primary steps down first. */
   beforeShutdown?(force: boolean, timeoutSecs: number): Promise<void>;
@@ -90,7 +99,9 @@ export class Server {
   router?: Router;
   shuttingDown = false;
   private listeners: Deno.Listener[] = [];
-  private conns = new Set<Deno.Conn>();
+  readonly conns = new Set<Deno.Conn>();
+  /** Connections accepted since start (serverStatus.connections.totalCreated). */
+  totalConns = 0;
   private nextConnId = 1;
   private nextCursor = 1000n;
 
@@ -131,6 +142,7 @@ export class Server {
   private async handleConn(conn: Deno.TcpConn): Promise<void> {
     conn.setNoDelay(true);
     this.conns.add(conn);
+    this.totalConns++;
     const addr = conn.remoteAddr as Deno.NetAddr;
     const state: ConnState = { id: this.nextConnId++, remote: `${addr.hostname}:${addr.port}` };
     const reader = new MessageReader(conn);
@@ -196,7 +208,7 @@ export class Server {
       if (!handler) throw errors.commandNotFound(first);
       const res = await handler({ server: this, db, body, conn });
       if (res.__closeConnection) return null;
-      return { ...res, ok: res.ok ?? 1 };
+      return { ...res, ok: res.ok ?? 1, ...this.clusterTimeFields() };
     } catch (e) {
       const err = e as Error & { code?: number; codeName?: string };
       const code = err.code ?? 8000;
@@ -210,8 +222,26 @@ export class Server {
         code,
         codeName: err.codeName ?? "UnknownError",
         ...labels,
+        ...this.clusterTimeFields(),
       };
     }
+  }
+
+  /**
+   * `$clusterTime` and `operationTime`, which replica-set members and mongos add to every reply
+   * (unsigned: no keyFile authentication here).
+   */
+  clusterTimeFields(): Document {
+    if (!this.opts.replSet && this.opts.role !== "mongos") return {};
+    const ts = this.role?.lastOpTime?.() ??
+      new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 });
+    return {
+      $clusterTime: {
+        clusterTime: ts,
+        signature: { hash: new Binary(new Uint8Array(20)), keyId: Long.ZERO },
+      },
+      operationTime: ts,
+    };
   }
 
   newCursor(
@@ -272,11 +302,7 @@ export class Server {
         }
       }
       this.peers.closeAll();
-      try {
-        this.store.flush();
-      } catch {
-        // Nothing more can be done while exiting.
-      }
+      this.store.close();
       this.log.info("CONTROL", 20565, "main", "Now exiting");
       this.log.info("CONTROL", 23138, "main", "Shutting down", { exitCode: code });
     }

@@ -5,6 +5,7 @@ import { CommandError, errors } from "../errors.ts";
 import { allowedFcvs, FCV_ID, majorMinor } from "../fcv.ts";
 import type { CommandContext, Handler } from "../server.ts";
 import { maxWireVersion } from "../server.ts";
+import { runWrite } from "../writes.ts";
 
 export function buildInfo(version: string, variant: string): Document {
   const parts = version.split(".").map(Number);
@@ -27,7 +28,7 @@ export function buildInfo(version: string, variant: string): Document {
 }
 
 export function currentFcv(ctx: CommandContext): string {
-  const doc = ctx.server.store.collection("admin", "system.version")?.find((d) => d._id === FCV_ID);
+  const doc = ctx.server.store.findById("admin", "system.version", FCV_ID);
   return String(doc?.version ?? majorMinor(ctx.server.opts.version));
 }
 
@@ -106,17 +107,18 @@ const setFeatureCompatibilityVersion: Handler = async (ctx) => {
     await ctx.server.router!.broadcastFcv(target);
     return {};
   }
-  ctx.server.role?.checkWritable("admin");
-  const { applyEntry } = await import("./crud.ts");
-  const entry = {
-    op: "u",
-    ns: "admin.system.version",
-    o: { _id: FCV_ID, version: target },
-    o2: { _id: FCV_ID },
-  };
-  applyEntry(ctx.server.store, entry);
-  await ctx.server.role?.afterWrite([entry], { w: "majority" });
-  return {};
+  return await runWrite(
+    { ...ctx, body: { ...ctx.body, writeConcern: { w: "majority" } } },
+    (apply) => {
+      apply({
+        op: "u",
+        ns: "admin.system.version",
+        o: { _id: FCV_ID, version: target },
+        o2: { _id: FCV_ID },
+      });
+      return {};
+    },
+  );
 };
 
 const shutdown: Handler = async (ctx) => {
@@ -145,7 +147,11 @@ const serverStatus: Handler = (ctx) => {
     uptimeMillis: Long.fromNumber(Date.now() - s.startedAt),
     uptimeEstimate: Long.fromNumber(Math.floor((Date.now() - s.startedAt) / 1000)),
     localTime: new Date(),
-    connections: { current: 1, available: 838860, totalCreated: 1 },
+    connections: {
+      current: s.conns.size,
+      available: 838860 - s.conns.size,
+      totalCreated: s.totalConns,
+    },
     ...(s.opts.replSet ? { repl: stripUndefined(s.role?.helloFields() ?? {}) } : {}),
   };
 };

@@ -110,9 +110,9 @@ export function validateConfig(
     writeConcernMajorityJournalDefault: true,
     settings: {
       chainingAllowed: true,
-      heartbeatIntervalMillis: r.heartbeatMs,
+      heartbeatIntervalMillis: r.defaultHeartbeatMs,
       heartbeatTimeoutSecs: 10,
-      electionTimeoutMillis: r.electionTimeoutMs,
+      electionTimeoutMillis: r.defaultElectionTimeoutMs,
       catchUpTimeoutMillis: -1,
       ...(cfg.settings ?? {}),
     },
@@ -168,17 +168,8 @@ const replSetInitiate: Handler = async (ctx) => {
       }`,
     );
   }
+  r.noop("initiating set");
   r.installConfig(config);
-  r.store.appendOplog({
-    ts: r.store.nextTimestamp(),
-    t: -1,
-    v: 2,
-    op: "n",
-    ns: "",
-    o: { msg: "initiating set" },
-    wall: new Date(),
-  });
-  r.store.flush();
   return {};
 };
 
@@ -199,9 +190,7 @@ const replSetGetStatus: Handler = (ctx) => {
         uptime: Math.floor((Date.now() - ctx.server.startedAt) / 1000),
         optime: optime(r.lastApplied()),
         optimeDate: new Date((r.lastApplied()?.high ?? 0) * 1000),
-        syncSourceHost: r.state === 2 && r.primaryId !== undefined
-          ? r.member(r.primaryId)?.host ?? ""
-          : "",
+        syncSourceHost: r.state === 2 ? r.sync.syncSource ?? "" : "",
         configVersion: cfg.version,
         configTerm: r.term,
         self: true,
