@@ -176,6 +176,9 @@ const replSetInitiate: Handler = async (ctx) => {
 const replSetGetStatus: Handler = (ctx) => {
   const r = repl(ctx);
   const cfg = requireConfig(r);
+  if (!r.self()) {
+    throw errors.invalidConfig("Our replica set config is invalid or we are not a member of it");
+  }
   const now = new Date();
   const me = r.self();
   const optime = (ts?: Timestamp) => ({ ts: ts ?? new Timestamp({ t: 0, i: 0 }), t: r.term });
