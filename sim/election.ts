@@ -190,6 +190,7 @@ export class Election {
       "Transition to primary complete; database writes are now permitted",
       { term: this.rs.term },
     );
+    this.rs.setState(1);
     this.rs.heartbeatRound();
   }
 }

@@ -142,6 +142,7 @@ export class ReplSet implements RoleHooks {
     if (this.state === 1 && me?.priority === 0) this.stepDown(0);
     this.election.contact();
     if (persist) this.store.saveConfig();
+    this.wake();
     this.server.log.info("REPL", 21392, "ReplCoord", "New replica set config in use", {
       config: { _id: config._id, version: config.version },
     });
@@ -352,6 +353,7 @@ export class ReplSet implements RoleHooks {
 
   private wake(): void {
     this.updateCommitPoint();
+    this.server.noteTopology();
     for (const w of [...this.waiters]) w();
   }
 

@@ -5,7 +5,22 @@ import type { Log } from "./log.ts";
 import type { ServerOptions } from "./options.ts";
 import { PeerPool } from "./peer.ts";
 import type { DataStore } from "./store.ts";
-import { encodeMsg, encodeReply, FLAG_MORE_TO_COME, MessageReader, parseMessage } from "./wire.ts";
+import {
+  encodeMsg,
+  encodeReply,
+  FLAG_EXHAUST_ALLOWED,
+  FLAG_MORE_TO_COME,
+  MessageReader,
+  newRequestId,
+  parseMessage,
+} from "./wire.ts";
+
+function isStreamingHello(flags: number, body: Document): boolean {
+  const name = Object.keys(body)[0];
+  return (flags & FLAG_EXHAUST_ALLOWED) !== 0 &&
+    (name === "hello" || name === "isMaster" || name === "ismaster") &&
+    body.topologyVersion !== undefined && body.maxAwaitTimeMS !== undefined;
+}
 
 export interface ConnState {
   id: number;
@@ -104,6 +119,9 @@ export class Server {
   totalConns = 0;
   private nextConnId = 1;
   private nextCursor = 1000n;
+  private topologyCounter = 0;
+  private topologySig = "";
+  private readonly topologyWaiters = new Set<() => void>();
 
   constructor(readonly opts: ServerOptions, readonly log: Log, readonly store: DataStore) {}
 
@@ -156,6 +174,10 @@ export class Server {
           const db = String(msg.body.$db ?? "admin");
           const res = await this.runCommand(db, msg.body, state);
           if (res === null) break; // shutdown: the socket just closes
+          if (isStreamingHello(msg.flags, msg.body) && res.ok === 1) {
+            await this.streamHello(conn, db, msg.body, res, msg.header.requestId, state);
+            break;
+          }
           if (!(msg.flags & FLAG_MORE_TO_COME)) reply = encodeMsg(res, msg.header.requestId);
         } else if (msg.kind === "query") {
           const name = Object.keys(msg.query)[0] ?? "";
@@ -199,6 +221,33 @@ export class Server {
     }
   }
 
+  /**
+   * The streaming hello of MongoDB 4.4+ (exhaustAllowed): every answer is flagged moreToCome and
+   * the next follows when the topology changes or maxAwaitTimeMS passes, until the client
+   * closes the connection.
+   */
+  private async streamHello(
+    conn: Deno.Conn,
+    db: string,
+    body: Document,
+    first: Document,
+    requestId: number,
+    state: ConnState,
+  ): Promise<void> {
+    let res: Document | null = first;
+    let responseTo = requestId;
+    while (res) {
+      const more = res.ok === 1 && !this.shuttingDown;
+      const id = newRequestId();
+      const bytes = encodeMsg(res, responseTo, id, more ? FLAG_MORE_TO_COME : 0);
+      let off = 0;
+      while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+      if (!more) return;
+      responseTo = id;
+      res = await this.runCommand(db, { ...body, topologyVersion: res.topologyVersion }, state);
+    }
+  }
+
   /** Runs one command; null means "close the connection without a reply" (shutdown). */
   async runCommand(db: string, body: Document, conn: ConnState): Promise<Document | null> {
     const first = Object.keys(body)[0] ?? "";
@@ -225,6 +274,45 @@ export class Server {
         ...this.clusterTimeFields(),
       };
     }
+  }
+
+  /** hello's topologyVersion: this process, and a counter bumped whenever hello's answer changes. */
+  topologyVersion(): Document {
+    return { processId: this.processId, counter: Long.fromNumber(this.topologyCounter) };
+  }
+
+  /** Re-reads the role's hello fields; a change bumps the counter and answers waiting hellos. */
+  noteTopology(): void {
+    const { lastWrite: _w, ...fields } = this.role?.helloFields() ?? {};
+    const sig = JSON.stringify(fields);
+    if (sig === this.topologySig) return;
+    this.topologySig = sig;
+    this.topologyCounter++;
+    for (const w of this.topologyWaiters) w();
+    this.topologyWaiters.clear();
+  }
+
+  /**
+   * Awaitable hello (MongoDB 4.4+): when the client's topologyVersion is current, waits until
+   * the topology changes or `maxAwaitTimeMS` passes.
+   */
+  async awaitTopologyChange(
+    clientVersion: Document | undefined,
+    maxAwaitMs: number,
+  ): Promise<void> {
+    if (!clientVersion || !(maxAwaitMs >= 0)) return;
+    const pid = clientVersion.processId as ObjectId | undefined;
+    if (!pid || !(pid instanceof ObjectId) || !pid.equals(this.processId)) return;
+    if (Number(clientVersion.counter) !== this.topologyCounter) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.topologyWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, maxAwaitMs);
+      this.topologyWaiters.add(done);
+    });
   }
 
   /**
@@ -285,6 +373,7 @@ export class Server {
   async shutdown(code = 0): Promise<never> {
     if (!this.shuttingDown) {
       this.shuttingDown = true;
+      for (const w of this.topologyWaiters) w();
       this.log.info("CONTROL", 4784900, "main", "Shutting down");
       await this.role?.stop().catch(() => {});
       for (const l of this.listeners) {

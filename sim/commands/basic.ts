@@ -32,14 +32,19 @@ export function currentFcv(ctx: CommandContext): string {
   return String(doc?.version ?? majorMinor(ctx.server.opts.version));
 }
 
-const hello: Handler = (ctx) => {
+const hello: Handler = async (ctx) => {
   const s = ctx.server;
   if (s.shuttingDown) throw errors.shutdownInProgress();
+  if (ctx.body.topologyVersion !== undefined && ctx.body.maxAwaitTimeMS !== undefined) {
+    await s.awaitTopologyChange(ctx.body.topologyVersion, Number(ctx.body.maxAwaitTimeMS));
+    if (s.shuttingDown) throw errors.shutdownInProgress();
+  }
+  s.noteTopology();
   return {
     helloOk: true,
     isWritablePrimary: true,
     ismaster: true,
-    topologyVersion: undefined,
+    topologyVersion: s.topologyVersion(),
     maxBsonObjectSize: 16777216,
     maxMessageSizeBytes: 48000000,
     maxWriteBatchSize: 100000,
@@ -157,7 +162,7 @@ const serverStatus: Handler = (ctx) => {
 };
 
 export const basicCommands: Record<string, Handler> = {
-  hello: (ctx) => stripUndefined(hello(ctx) as Document),
+  hello: async (ctx) => stripUndefined(await hello(ctx)),
   ping: () => ({}),
   buildInfo: (ctx) => buildInfo(ctx.server.opts.version, ctx.server.opts.variant),
   getCmdLineOpts: (ctx) => ({ argv: ctx.server.opts.argv, parsed: ctx.server.opts.parsed }),
