@@ -3,7 +3,6 @@
  * `w: "majority"` on a 3-member replica set, and the peak RSS (VmHWM) of one simulated member
  * holding 100,000 small documents.
  */
-import * as path from "node:path";
 import { MongoClient } from "mongodb";
 import { freePorts, killAll } from "../tests/helpers.ts";
 import { pidOf, simBin, startMongod, startReplSet } from "../tests/sim_helpers.ts";

@@ -477,7 +477,7 @@ export class ReplSet implements RoleHooks {
     const pick = () =>
       this.members().find((m) =>
         m._id !== this.self()?._id && this.electable(m) && this.views.get(m._id)?.health === 1 &&
-        tsGte(this.views.get(m._id)?.optime, mine)
+        this.views.get(m._id)?.state === 2 && tsGte(this.views.get(m._id)?.optime, mine)
       );
     const ok = await this.waitFor(() => pick() !== undefined, catchUpMs);
     const target = pick();

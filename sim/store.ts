@@ -1,7 +1,9 @@
 /**
  * What a simulated mongod keeps in its dbpath, in one SQLite database (Deno's built-in
- * `node:sqlite`, WAL journal, `synchronous=FULL`: every committed write is on disk before the
- * command that made it returns, so acknowledged writes survive SIGKILL).
+ * `node:sqlite`, WAL journal, `synchronous=NORMAL`: a committed transaction is in the WAL file
+ * before the command returns, so every write survives SIGKILL of the process; `syncJournal()`
+ * fsyncs the WAL where MongoDB promises the journal is on disk (j: true, w: "majority", a
+ * secondary's applied batch), so those survive the machine going down too).
  *
  * - `docs`: one row per document (BSON), so a write touches its own rows, never the data set.
  *   Documents are also held in memory (`dbs`) for queries.
@@ -63,6 +65,8 @@ export class DataStore {
   private lastTs?: Timestamp;
   private oplogBytes = 0;
   private txDepth = 0;
+  private wal?: Deno.FsFile;
+  private readonly appendWaiters = new Set<() => void>();
   /**
    * Entries at or after this optime are kept whatever the cap (MongoDB never truncates the
    * oplog past the majority commit point, so a secondary that is only slow never goes stale).
@@ -75,7 +79,7 @@ export class DataStore {
     this.sql = new DatabaseSync(dbpath ? path.join(dbpath, STORE_FILE) : ":memory:");
     this.sql.exec(`
       PRAGMA journal_mode=WAL;
-      PRAGMA synchronous=FULL;
+      PRAGMA synchronous=NORMAL;
       CREATE TABLE IF NOT EXISTS docs(ns TEXT NOT NULL, id TEXT NOT NULL, doc BLOB NOT NULL,
         PRIMARY KEY(ns, id)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS colls(ns TEXT PRIMARY KEY, indexes BLOB NOT NULL);
@@ -223,6 +227,7 @@ export class DataStore {
 
   saveConfig(): void {
     this.st.putMeta.run("config", BSON.serialize({ config: this.repl.config }));
+    this.syncJournal();
   }
 
   /** The election state on its own, small row: term and this term's vote. */
@@ -231,6 +236,8 @@ export class DataStore {
       "election",
       BSON.serialize({ term: this.repl.term, votedFor: this.repl.votedFor ?? null }),
     );
+    // A vote must never be forgotten: it is on disk before it is granted.
+    this.syncJournal();
   }
 
   // ---- oplog
@@ -274,6 +281,25 @@ export class DataStore {
     this.oplogBytes += bytes.length;
     if (!this.lastTs || ts.compare(this.lastTs) > 0) this.lastTs = ts;
     if (this.oplogBytes > this.oplogCapBytes) this.truncateOplog();
+    if (this.appendWaiters.size) queueMicrotask(() => this.notifyAppend());
+  }
+
+  private notifyAppend(): void {
+    for (const w of this.appendWaiters) w();
+    this.appendWaiters.clear();
+  }
+
+  /** Resolves at the next oplog append (after its transaction) or after `ms`. */
+  waitForAppend(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.appendWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.appendWaiters.add(done);
+    });
   }
 
   /** Drops the oldest entries until the oplog is back under its cap (never the newest). */
@@ -311,7 +337,24 @@ export class DataStore {
     this.lastTs = undefined;
   }
 
+  /** fsyncs the WAL: every transaction committed so far is on disk. */
+  syncJournal(): void {
+    if (!this.dbpath) return;
+    try {
+      this.wal ??= Deno.openSync(path.join(this.dbpath, `${STORE_FILE}-wal`), { read: true });
+      this.wal.syncDataSync();
+    } catch {
+      // No WAL file (nothing written yet): nothing to sync.
+      this.wal = undefined;
+    }
+  }
+
   close(): void {
+    try {
+      this.wal?.close();
+    } catch {
+      // Already closed.
+    }
     try {
       this.sql.close();
     } catch {

@@ -63,9 +63,9 @@ export class OplogSync {
       }
       while (!rs.server.shuttingDown && (rs.state === 2 || rs.state === 5)) {
         const n = await this.fetchOnce(source.host);
+        if (n >= 0 && rs.state === 5) rs.setState(2);
         if (n <= 0) break;
       }
-      if (rs.state === 5) rs.setState(2);
     } catch {
       // The source may be gone; heartbeats notice and the next round picks another.
     } finally {
@@ -91,7 +91,12 @@ export class OplogSync {
     const store = rs.store;
     const lastTs = rs.lastApplied()!;
     const lastT = store.lastOplogEntry()?.t;
-    const batch = await this.find(host, { filter: { ts: { $gte: lastTs } }, limit: BATCH + 1 });
+    const batch = await this.find(host, {
+      filter: { ts: { $gte: lastTs } },
+      limit: BATCH + 1,
+      // Long-poll once caught up; a member finishing initial sync asks without waiting.
+      ...(rs.state === 2 ? { awaitData: true, maxAwaitTimeMS: 1000 } : {}),
+    });
     const head = batch[0];
     if (!head || !(head.ts as Timestamp).equals(lastTs) || Number(head.t) !== Number(lastT)) {
       const [oldest] = await this.find(host, { filter: {}, limit: 1 });
@@ -125,6 +130,8 @@ export class OplogSync {
         store.appendOplog(e);
       }
     });
+    // What a secondary reports as applied counts towards w: "majority": on disk first.
+    store.syncJournal();
     rs.appliedLocally();
     this.reportPosition();
     return entries.length;
@@ -189,6 +196,7 @@ export class OplogSync {
       }
     }
     store.appendOplog(begin);
+    store.syncJournal();
     this.tooStale = false;
     rs.appliedLocally();
     rs.server.log.info("INITSYNC", 21192, "ReplCoordExtern-0", "Initial sync done", {

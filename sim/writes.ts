@@ -114,7 +114,12 @@ export async function runWrite(
     reply = done.r;
     ts = done.last;
   }
-  const wce = await role.awaitWriteConcern?.(ctx.body.writeConcern, ts ?? role.lastOpTime?.());
+  const wc = ctx.body.writeConcern as Document | undefined;
+  // j: true, and w: "majority" (writeConcernMajorityJournalDefault), promise the journal.
+  if (wc?.j === true || (ctx.server.opts.replSet && (wc?.w ?? "majority") === "majority")) {
+    server.store.syncJournal();
+  }
+  const wce = await role.awaitWriteConcern?.(wc, ts ?? role.lastOpTime?.());
   return wce ? { ...reply, writeConcernError: wce } : reply;
 }
 

@@ -50,7 +50,7 @@ Deno.test("simulator: failover: w:majority retryable writes while the primary is
       try {
         for (let round = 0; round < 10; round++) {
           const before = acked.length;
-          await waitFor(async () => acked.length >= before + 5 || undefined, 60_000);
+          await waitFor(() => Promise.resolve(acked.length >= before + 5 || undefined), 60_000);
           const primary = String((await db.admin().command({ hello: 1 })).primary);
           const port = Number(primary.split(":")[1]);
           await killMember(dir, port);
@@ -62,7 +62,7 @@ Deno.test("simulator: failover: w:majority retryable writes while the primary is
           assert.equal(r.code, 0, r.stdout + r.stderr);
         }
         const last = acked.length;
-        await waitFor(async () => acked.length >= last + 5 || undefined, 60_000);
+        await waitFor(() => Promise.resolve(acked.length >= last + 5 || undefined), 60_000);
       } finally {
         stop = true;
         await writer;

@@ -147,6 +147,10 @@ export async function startReplSet(
     async () => (await admin(ports[0], { hello: 1 })).isWritablePrimary || undefined,
     20_000,
   );
+  // Every member through initial sync (a member killed during it starts it again).
+  for (const p of ports.slice(1)) {
+    await waitFor(async () => (await memberState(p)) === "SECONDARY" || undefined, 30_000);
+  }
 }
 
 /** A replica-set URI over `ports`. */

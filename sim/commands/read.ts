@@ -28,9 +28,15 @@ async function beginRead(ctx: CommandContext): Promise<void> {
 }
 
 /** local.oplog.rs, read from the store: `{ts: {$gte|$gt: T}}` filters and `$natural` order. */
-function oplogFind(ctx: CommandContext): Document {
+async function oplogFind(ctx: CommandContext): Promise<Document> {
   const b = ctx.body;
   const store = ctx.server.store;
+  // A syncing member long-polls (like a tailable awaitData cursor): nothing new yet, so wait.
+  const cond0 = b.filter?.ts ?? {};
+  const from0 = (cond0.$gte ?? cond0.$gt) as Timestamp | undefined;
+  if (b.awaitData && from0 && store.lastOplogTs()?.equals(from0)) {
+    await store.waitForAppend(Math.min(Number(b.maxAwaitTimeMS ?? 1000), 5000));
+  }
   const limit = Math.min(Math.abs(Number(b.limit ?? 0)) || 5000, 5000);
   let docs: Document[];
   if (b.sort?.$natural === -1) {
@@ -51,7 +57,7 @@ function oplogFind(ctx: CommandContext): Document {
 const find: Handler = async (ctx) => {
   const coll = collOf(ctx, "find");
   await beginRead(ctx);
-  if (ctx.db === "local" && coll === "oplog.rs") return oplogFind(ctx);
+  if (ctx.db === "local" && coll === "oplog.rs") return await oplogFind(ctx);
   const b = ctx.body;
   const docs = findDocs(ctx.server.store.docs(ctx.db, coll), {
     filter: b.filter,
