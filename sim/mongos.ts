@@ -263,6 +263,21 @@ const forward: Handler = async (ctx) => {
   return await ctx.server.peers.get(primary).command(ctx.db, cmd, 30_000);
 };
 
+/**
+ * The config database lives on the config servers, as on a real cluster: mongos sends its
+ * commands there (whole results in the first batch, so no getMore has to follow them).
+ */
+const toConfig = (next: Handler): Handler => async (ctx) => {
+  if (ctx.db !== "config") return await next(ctx);
+  const { $db: _db, lsid: _l, $clusterTime: _c, $readPreference: _r, txnNumber: _t, ...cmd } =
+    ctx.body;
+  if (cmd.find !== undefined) cmd.batchSize = 1_000_000;
+  if (cmd.aggregate !== undefined || cmd.listCollections !== undefined) {
+    cmd.cursor = { batchSize: 1_000_000 };
+  }
+  return await mongos(ctx).config("config", cmd);
+};
+
 export const mongosCommands: Record<string, Handler> = {
   addShard,
   listShards,
@@ -284,6 +299,6 @@ export const mongosCommands: Record<string, Handler> = {
       "listDatabases",
       "listCollections",
       "aggregate",
-    ].map((c) => [c, forward]),
+    ].map((c) => [c, toConfig(forward)]),
   ),
 };

@@ -2,15 +2,36 @@
 import assert from "node:assert/strict";
 import { MongoClient } from "mongodb";
 import { freePorts } from "./helpers.ts";
+import * as path from "node:path";
 import {
   admin,
   adminError,
   rsUri,
+  runBin,
   simBin,
   startMongod,
   startReplSet,
+  waitFor,
   withDir,
 } from "./sim_helpers.ts";
+
+/** A forked mongos whose pid file lies under `dir` (so withDir stops it). */
+async function runMongos(bin: string, dir: string, port: number, configdb: string) {
+  const r = await runBin(path.join(bin, "mongos"), [
+    "--configdb",
+    configdb,
+    "--port",
+    String(port),
+    "--bind_ip",
+    "127.0.0.1",
+    "--fork",
+    "--logpath",
+    path.join(dir, `mongos-${port}.log`),
+    "--pidfilepath",
+    path.join(dir, `mongos-${port}.pid`),
+  ]);
+  return r.code;
+}
 
 Deno.test("simulator: queries answer like MongoDB (regex, $group by field, $avg, update operators) or fail with its codes", async () => {
   await withDir(async (dir) => {
@@ -133,6 +154,39 @@ Deno.test("simulator: shapes: settings as configured, serverStatus.connections, 
       });
       assert.equal(removed.code, 93);
       assert.equal((await admin(ports[2], { hello: 1 })).isWritablePrimary, false);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+Deno.test("simulator: mongos serves the config database from the config servers; the balancer state reflects balancerStop", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [cfg, s1, mongosPort] = freePorts(3);
+    assert.equal((await startMongod(bin, dir, cfg, ["--replSet", "cfg", "--configsvr"])).code, 0);
+    assert.equal((await startMongod(bin, dir, s1, ["--replSet", "sh1", "--shardsvr"])).code, 0);
+    await admin(cfg, { replSetInitiate: {} });
+    await admin(s1, { replSetInitiate: {} });
+    const ms = await runMongos(bin, dir, mongosPort, `cfg/localhost:${cfg}`);
+    assert.equal(ms, 0);
+    await waitFor(async () => (await admin(s1, { hello: 1 })).isWritablePrimary || undefined);
+    await admin(mongosPort, { addShard: `sh1/localhost:${s1}` });
+    await admin(mongosPort, { balancerStop: 1 });
+    const c = new MongoClient(`mongodb://localhost:${mongosPort}/`);
+    try {
+      const shards = await c.db("config").collection("shards").find().toArray();
+      assert.deepEqual(shards.map((s) => s._id), ["sh1"]);
+      const bal = await c.db("config").collection("settings").findOne({ _id: "balancer" as never });
+      assert.equal(bal?.stopped, true);
+      assert.equal((await admin(mongosPort, { balancerStatus: 1 })).mode, "off");
+      // Nothing of the config database went to the shard.
+      const onShard = new MongoClient(`mongodb://localhost:${s1}/?directConnection=true`);
+      try {
+        assert.equal(await onShard.db("config").collection("shards").countDocuments(), 0);
+      } finally {
+        await onShard.close();
+      }
     } finally {
       await c.close();
     }
