@@ -58,6 +58,8 @@ export class ReplSet implements RoleHooks {
   readonly electionDelayMs = Number(Deno.env.get("MUP_SIM_ELECTION_DELAY_MS") ?? 0) || 0;
   readonly election = new Election(this);
   readonly sync = new OplogSync(this);
+  /** The newest optime known to be on a majority (computed on the primary, learnt by heartbeat). */
+  commitPoint?: Timestamp;
   private timers: ReturnType<typeof setTimeout>[] = [];
   private readonly waiters = new Set<() => void>();
 
@@ -190,6 +192,7 @@ export class ReplSet implements RoleHooks {
       fromId: me?._id ?? -1,
       state: this.state,
       optime: this.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
+      ...(this.state === 1 && this.commitPoint ? { lastCommitted: this.commitPoint } : {}),
       ...(this.config ? { config: this.config } : {}),
     };
   }
@@ -255,6 +258,10 @@ export class ReplSet implements RoleHooks {
       this.primaryId = id;
       this.election.contact();
     } else if (this.primaryId === id && Number(r.state) !== 1) this.primaryId = undefined;
+    const committed = r.lastCommitted as Timestamp | undefined;
+    if (Number(r.state) === 1 && committed && !tsGte(this.commitPoint, committed)) {
+      this.commitPoint = committed;
+    }
     this.wake();
   }
 
@@ -289,6 +296,7 @@ export class ReplSet implements RoleHooks {
       term: this.term,
       configVersion: this.config?.version ?? -2,
       optime: this.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
+      ...(this.state === 1 && this.commitPoint ? { lastCommitted: this.commitPoint } : {}),
       ...(this.primaryId !== undefined ? { primaryId: this.primaryId } : {}),
       ...(this.config && (req.configVersion ?? -2) < this.config.version
         ? { config: this.config }
@@ -317,6 +325,23 @@ export class ReplSet implements RoleHooks {
 
   awaitWriteConcern(wc: Document | undefined, ts: Timestamp | undefined) {
     return awaitWriteConcern(this, wc, ts);
+  }
+
+  /**
+   * readConcern "majority"/"linearizable": answers only once what this member has applied is
+   * majority-committed (the simulator keeps no older snapshot to read from instead).
+   */
+  async waitForMajorityRead(timeoutMs: number): Promise<void> {
+    if (!this.config) return;
+    const at = this.lastApplied();
+    const ok = await this.waitFor(() => tsGte(this.commitPoint, at), timeoutMs);
+    if (!ok) {
+      throw new CommandError(
+        "operation exceeded time limit waiting for majority-committed data",
+        50,
+        "MaxTimeMSExpired",
+      );
+    }
   }
 
   async waitForOpTime(ts: Timestamp, timeoutMs: number): Promise<void> {
@@ -349,6 +374,7 @@ export class ReplSet implements RoleHooks {
       this.voters().filter((m) => !m.arbiterOnly).length,
     );
     this.store.protectFrom = times[need - 1] ?? new Timestamp({ t: 0, i: 0 });
+    if (!tsGte(this.commitPoint, this.store.protectFrom)) this.commitPoint = this.store.protectFrom;
   }
 
   private wake(): void {

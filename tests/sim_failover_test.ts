@@ -25,6 +25,7 @@ Deno.test("simulator: failover: w:majority retryable writes while the primary is
     const client = new MongoClient(rsUri(ports, "&retryWrites=true&w=majority"));
     const acked: number[] = [];
     const failed: number[] = [];
+    const errors: string[] = [];
     let incAcked = 0, incFailed = 0;
     let stop = false;
     try {
@@ -34,16 +35,18 @@ Deno.test("simulator: failover: w:majority retryable writes while the primary is
           try {
             await db.collection("seq").insertOne({ seq });
             acked.push(seq);
-          } catch {
+          } catch (e) {
             failed.push(seq);
+            errors.push(`insert: ${(e as Error).message}`);
           }
           try {
             await db.collection("counter").updateOne({ _id: "c" } as never, { $inc: { n: 1 } }, {
               upsert: true,
             });
             incAcked++;
-          } catch {
+          } catch (e) {
             incFailed++;
+            errors.push(`$inc: ${(e as Error).message}`);
           }
         }
       })();
@@ -87,6 +90,7 @@ Deno.test("simulator: failover: w:majority retryable writes while the primary is
       console.log(
         `failover: ${acked.length} inserts acknowledged (${failed.length} failed), $inc ${incAcked} acknowledged (${incFailed} failed), counter ${n}`,
       );
+      if (errors.length) console.log(`failed writes: ${[...new Set(errors)].join("; ")}`);
     } finally {
       await client.close();
     }

@@ -27,6 +27,10 @@ Deno.test("simulator: write concern is honoured: 100 for w > members, 79 for an 
     try {
       const db = c.db("app");
       await db.collection("wc").insertOne({ _id: 0 as never }, { writeConcern: { w: 3 } });
+      const maj = await db.collection("wc").findOne({ _id: 0 as never }, {
+        readConcern: { level: "majority" },
+      });
+      assert.equal(maj?._id, 0);
       // The whole reply, also when the driver raises its writeConcernError.
       const raw = (doc: Record<string, unknown>) =>
         db.command(doc).catch((e) => {
@@ -71,6 +75,14 @@ Deno.test("simulator: write concern is honoured: 100 for w > members, 79 for an 
       assert.equal(r.n, 1);
       assert.equal(r.writeConcernError?.code, 64);
       assert.equal(await db.collection("wc").countDocuments({ _id: 6 as never }), 1);
+      // Read concern "majority" never returns what a majority does not have.
+      const rc = await db.command({
+        find: "wc",
+        filter: { _id: 6 },
+        readConcern: { level: "majority" },
+        maxTimeMS: 500,
+      }).then(() => 0, (e: { code?: number }) => e.code);
+      assert.equal(rc, 50);
     } finally {
       await c.close();
     }

@@ -21,6 +21,10 @@ function collOf(ctx: CommandContext, key: string): string {
 async function beginRead(ctx: CommandContext): Promise<void> {
   checkSessionFields(ctx);
   ctx.server.role?.checkReadable(ctx.body);
+  const level = ctx.body.readConcern?.level;
+  if ((level === "majority" || level === "linearizable") && ctx.server.role?.waitForMajorityRead) {
+    await ctx.server.role.waitForMajorityRead(Number(ctx.body.maxTimeMS ?? 0) || 10_000);
+  }
   const after = ctx.body.readConcern?.afterClusterTime as Timestamp | undefined;
   if (after && ctx.server.role?.waitForOpTime) {
     await ctx.server.role.waitForOpTime(after, Number(ctx.body.maxTimeMS ?? 0) || 60_000);
