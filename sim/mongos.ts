@@ -259,7 +259,8 @@ const forward: Handler = async (ctx) => {
     );
   }
   const primary = await mongos(ctx).shardPrimary(shards[0]);
-  const { $db: _db, lsid: _l, $clusterTime: _c, $readPreference: _r, ...cmd } = ctx.body;
+  // lsid and txnNumber go along, as from a real mongos: retryable writes stay retryable.
+  const { $db: _db, $clusterTime: _c, $readPreference: _r, ...cmd } = ctx.body;
   return await ctx.server.peers.get(primary).command(ctx.db, cmd, 30_000);
 };
 

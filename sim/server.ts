@@ -259,7 +259,12 @@ export class Server {
       if (!handler) throw errors.commandNotFound(first);
       const res = await handler({ server: this, db, body, conn });
       if (res.__closeConnection) return null;
-      return { ...res, ok: res.ok ?? 1, ...this.clusterTimeFields() };
+      // A retryable write whose write concern failed by a state change is labelled too.
+      const wceLabel = body.txnNumber !== undefined &&
+          RETRYABLE_WRITE_CODES.has(Number(res.writeConcernError?.code))
+        ? { errorLabels: ["RetryableWriteError"] }
+        : {};
+      return { ...res, ok: res.ok ?? 1, ...wceLabel, ...this.clusterTimeFields() };
     } catch (e) {
       const err = e as Error & { code?: number; codeName?: string };
       const code = err.code ?? 8000;

@@ -22,6 +22,8 @@ export const DEFAULT_OPLOG_MB = 990;
 
 export interface ReplMeta {
   config?: Document;
+  /** Set while an initial sync or rollback rewrites the data: unfinished, it starts over. */
+  resyncing?: boolean;
   term: number;
   votedFor?: { term: number; candidate: number };
 }
@@ -122,6 +124,7 @@ export class DataStore {
     for (const row of this.sql.prepare("SELECT k, v FROM meta").all()) {
       const v = BSON.deserialize(row.v as Uint8Array);
       if (row.k === "config") this.repl.config = v.config;
+      if (row.k === "resync") this.repl.resyncing = Boolean(v.on);
       if (row.k === "election") {
         this.repl.term = Number(v.term ?? 0);
         this.repl.votedFor = v.votedFor ?? undefined;
@@ -230,6 +233,13 @@ export class DataStore {
     this.syncJournal();
   }
 
+  /** Marks (durably) whether the data is being rewritten by a resync. */
+  setResyncing(on: boolean): void {
+    this.repl.resyncing = on;
+    this.st.putMeta.run("resync", BSON.serialize({ on }));
+    this.syncJournal();
+  }
+
   /** The election state on its own, small row: term and this term's vote. */
   saveElection(): void {
     this.st.putMeta.run(
@@ -328,6 +338,26 @@ export class DataStore {
       out.push(BSON.deserialize(b));
     }
     return out;
+  }
+
+  /** The newest `n` oplog entries, newest first. */
+  oplogTail(n: number): Document[] {
+    return this.sql.prepare("SELECT entry FROM oplog ORDER BY s DESC, i DESC LIMIT ?").all(n).map(
+      (r) => BSON.deserialize(r.entry as Uint8Array),
+    );
+  }
+
+  /** Drops the entries after `ts` (a rollback keeps the history it shares with its source). */
+  truncateOplogAfter(ts: Timestamp): void {
+    this.sql.prepare("DELETE FROM oplog WHERE s > ? OR (s = ? AND i > ?)").run(
+      ts.high,
+      ts.high,
+      ts.low,
+    );
+    const size = this.sql.prepare("SELECT coalesce(sum(length(entry)), 0) AS n FROM oplog").get();
+    this.oplogBytes = Number(size?.n ?? 0);
+    const last = this.st.oplogLast.get();
+    this.lastTs = last ? BSON.deserialize(last.entry as Uint8Array).ts as Timestamp : undefined;
   }
 
   /** Removes the whole oplog (before an initial sync installs the sync source's position). */

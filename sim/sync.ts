@@ -52,18 +52,19 @@ export class OplogSync {
   async round(): Promise<void> {
     const rs = this.rs;
     if (this.running || rs.server.shuttingDown || this.tooStale) return;
-    if (rs.state !== 2 && rs.state !== 5) return;
+    // SECONDARY, STARTUP2 (initial sync), ROLLBACK (a resync that failed half-way is retried).
+    if (rs.state !== 2 && rs.state !== 5 && rs.state !== 9) return;
     const source = this.chooseSource();
     if (!source) return;
     this.running = true;
     this.syncSource = source.host;
     try {
-      if (rs.lastApplied() === undefined || rs.state === 5) {
-        if (rs.lastApplied() === undefined) await this.initialSync(source.host);
+      if (rs.lastApplied() === undefined || rs.store.repl.resyncing) {
+        await this.initialSync(source.host);
       }
-      while (!rs.server.shuttingDown && (rs.state === 2 || rs.state === 5)) {
+      while (!rs.server.shuttingDown && [2, 5, 9].includes(rs.state)) {
         const n = await this.fetchOnce(source.host);
-        if (n >= 0 && rs.state === 5) rs.setState(2);
+        if (n >= 0 && (rs.state === 5 || rs.state === 9)) rs.setState(2);
         if (n <= 0) break;
       }
     } catch {
@@ -97,6 +98,8 @@ export class OplogSync {
       // Long-poll once caught up; a member finishing initial sync asks without waiting.
       ...(rs.state === 2 ? { awaitData: true, maxAwaitTimeMS: 1000 } : {}),
     });
+    // Elected (or stepped aside) while the fetch was in flight: this batch is not ours to apply.
+    if (![2, 5, 9].includes(rs.state)) return -1;
     const head = batch[0];
     if (!head || !(head.ts as Timestamp).equals(lastTs) || Number(head.t) !== Number(lastT)) {
       const [oldest] = await this.find(host, { filter: {}, limit: 1 });
@@ -118,7 +121,7 @@ export class OplogSync {
         );
         return -1;
       }
-      if (!oldest) return -1;
+      if (!oldest || ![2, 5, 9].includes(rs.state)) return -1;
       await this.rollback(host);
       return -1;
     }
@@ -145,13 +148,37 @@ export class OplogSync {
       syncSource: host,
       lastOpTime: rs.lastApplied(),
     });
-    await this.initialSync(host);
-    rs.server.log.info("ROLLBACK", 21606, "BackgroundSync", "Rollback complete");
+    const common = await this.commonPoint(host);
+    await this.initialSync(host, common);
+    rs.server.log.info("ROLLBACK", 21606, "BackgroundSync", "Rollback complete", {
+      commonPoint: common,
+    });
     rs.setState(2);
   }
 
-  /** Clones every database of `host` except local, then resumes the oplog from before the clone. */
-  async initialSync(host: string): Promise<void> {
+  /**
+   * The newest of our oplog entries that `host` has too (same ts and term), looked for at
+   * exponentially older positions; undefined when none is.
+   */
+  private async commonPoint(host: string): Promise<Timestamp | undefined> {
+    for (let n = 1;; n *= 4) {
+      const mine = this.rs.store.oplogTail(n);
+      const cand = mine[mine.length - 1];
+      if (!cand) return undefined;
+      const [h] = await this.find(host, { filter: { ts: { $gte: cand.ts } }, limit: 1 });
+      if (h && (h.ts as Timestamp).equals(cand.ts) && Number(h.t) === Number(cand.t)) {
+        return cand.ts as Timestamp;
+      }
+      if (mine.length < n) return undefined;
+    }
+  }
+
+  /**
+   * Clones every database of `host` except local, then resumes the oplog from before the clone.
+   * With `keepFrom` (a rollback), our oplog up to that point stays and the source's entries
+   * after it are copied, so the set's oplog history stays whole for members that need it.
+   */
+  async initialSync(host: string, keepFrom?: Timestamp): Promise<void> {
     const rs = this.rs;
     const store = rs.store;
     const peers = {
@@ -164,8 +191,10 @@ export class OplogSync {
     });
     const [begin] = await this.find(host, { filter: {}, sort: { $natural: -1 }, limit: 1 });
     if (!begin) throw new Error("sync source has no oplog");
+    store.setResyncing(true);
     store.wipeData();
-    store.clearOplog();
+    if (keepFrom) store.truncateOplogAfter(keepFrom);
+    else store.clearOplog();
     const dbs = await peers.run(host, "admin", { listDatabases: 1, nameOnly: true }, 10_000);
     for (const { name: db } of dbs.databases as Document[]) {
       if (db === "local") continue;
@@ -195,8 +224,21 @@ export class OplogSync {
         });
       }
     }
-    store.appendOplog(begin);
-    store.syncJournal();
+    if (keepFrom) {
+      // The source's history from the common point to the clone's start.
+      let from = keepFrom;
+      while (from.compare(begin.ts as Timestamp) < 0) {
+        const page = (await this.find(host, { filter: { ts: { $gt: from } }, limit: BATCH }))
+          .filter((e) => (e.ts as Timestamp).compare(begin.ts as Timestamp) <= 0);
+        if (page.length === 0) break;
+        store.transaction(() => {
+          for (const e of page) store.appendOplog(e);
+        });
+        from = page[page.length - 1].ts as Timestamp;
+      }
+    }
+    if (!tsGte(store.lastOplogTs(), begin.ts as Timestamp)) store.appendOplog(begin);
+    store.setResyncing(false);
     this.tooStale = false;
     rs.appliedLocally();
     rs.server.log.info("INITSYNC", 21192, "ReplCoordExtern-0", "Initial sync done", {
