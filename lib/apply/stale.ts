@@ -1,6 +1,26 @@
+import * as path from "node:path";
 import { MupError } from "../errors.ts";
+import { clashes, otherClusters } from "../preflight/clusters.ts";
+import { nodeClaims } from "../topology/layout.ts";
 import type { Plan } from "../plan/schema.ts";
 import { readMeta } from "../state/meta.ts";
+import type { ApplyState } from "../state/schema.ts";
+import { StateStore } from "../state/store.ts";
+
+/**
+ * The completed apply of this very plan (same plan ID and content hash) recorded for the
+ * cluster, if any: applying it again has nothing to do, which deserves to be said as such
+ * rather than as a stale plan.
+ */
+export async function previousApply(
+  plan: Plan,
+  clusterDir: string,
+): Promise<ApplyState | undefined> {
+  const states = await new StateStore(clusterDir).list().catch(() => [] as ApplyState[]);
+  return states.find((s) =>
+    s.plan_id === plan.plan_id && s.plan_hash === plan.content_hash && s.status === "completed"
+  );
+}
 
 /** Refuses a plan made from a cluster state that has since changed (Terraform's stale plan). */
 export async function checkNotStale(plan: Plan, clusterDir: string): Promise<void> {
@@ -27,6 +47,24 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
     throw new MupError(
       `Saved plan is stale: plan ${plan.plan_id} can no longer be applied because cluster ${plan.cluster_name} was changed by another operation after the plan was created (state serial ${base.serial} → ${meta.serial}).`,
       { hint: regenerate },
+    );
+  }
+}
+
+/**
+ * Refuses a plan whose processes would take a port, data directory or log file that another
+ * cluster under the same storage root has come to hold since the plan was made (deployed after
+ * it, running or stopped).
+ */
+export async function checkNoClash(plan: Plan, clusterDir: string): Promise<void> {
+  const others = await otherClusters(path.dirname(clusterDir), plan.cluster_name);
+  const clash = clashes(nodeClaims(plan.topology, path.join(clusterDir, "deploy")), others);
+  if (clash.length) {
+    throw new MupError(
+      `plan ${plan.plan_id} would take what another cluster holds:\n${
+        clash.map((c) => `  • ${c}`).join("\n")
+      }`,
+      { hint: "plan again with other ports and directories" },
     );
   }
 }
