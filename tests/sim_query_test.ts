@@ -144,6 +144,19 @@ Deno.test("simulator: shapes: settings as configured, serverStatus.connections, 
       assert.ok(ss.connections.current >= 2, JSON.stringify(ss.connections));
       const h = await c.db("admin").command({ hello: 1 });
       assert.ok(h.$clusterTime && h.operationTime, "hello carries $clusterTime and operationTime");
+      // Strict config parsing, as 7.0's: unknown fields and bad values are refused.
+      const bogus = await adminError(ports[0], {
+        replSetReconfig: { ...cfg, version: cfg.version + 1, bogus: 1 },
+      });
+      assert.equal(bogus.code, 40415);
+      const bad = await adminError(ports[0], {
+        replSetReconfig: {
+          ...cfg,
+          version: cfg.version + 1,
+          settings: { ...cfg.settings, electionTimeoutMillis: "soon" },
+        },
+      });
+      assert.equal(bad.code, 14);
       cfg.version++;
       cfg.members = cfg.members.filter((m: { _id: number }) => m._id !== 2);
       await c.db("admin").command({ replSetReconfig: cfg });
