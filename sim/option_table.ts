@@ -203,6 +203,7 @@ export const OPTIONS: OptionSpec[] = [
     type: "string",
     choices: ["enabled", "disabled"],
     roles: D,
+    acted: true,
   },
   {
     cli: ["auth"],

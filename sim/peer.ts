@@ -1,6 +1,14 @@
 /** A minimal client the simulated servers use to talk to each other over the wire. */
 import type { Document } from "bson";
+import { clientAuthenticate } from "./scram.ts";
 import { encodeMsg, MessageReader, newRequestId, parseMessage } from "./wire.ts";
+
+/** Internal authentication: members log in as `__system@local` with the keyfile's key. */
+export interface InternalCredentials {
+  user: string;
+  db: string;
+  password: string;
+}
 
 export class PeerError extends Error {
   constructor(message: string, readonly code?: number, readonly codeName?: string) {
@@ -14,7 +22,7 @@ export class Peer {
   private reader?: MessageReader;
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly address: string) {}
+  constructor(readonly address: string, readonly credentials?: InternalCredentials) {}
 
   command(db: string, cmd: Document, timeoutMs = 2000): Promise<Document> {
     const run = this.chain.then(
@@ -58,11 +66,24 @@ export class Peer {
       });
       this.conn.setNoDelay(true);
       this.reader = new MessageReader(this.conn);
+      const cred = this.credentials;
+      if (cred) {
+        // As mongod does with a keyFile: SCRAM-SHA-256 as __system before any other command.
+        await clientAuthenticate("SCRAM-SHA-256", cred.user, cred.password, async (c) => {
+          const r = await this.exchange(cred.db, c);
+          if (!r.ok) throw new PeerError(String(r.errmsg), r.code as number, r.codeName as string);
+          return r;
+        });
+      }
     }
+    return await this.exchange(db, cmd);
+  }
+
+  private async exchange(db: string, cmd: Document): Promise<Document> {
     const id = newRequestId();
     const bytes = encodeMsg({ ...cmd, $db: db }, 0, id);
     let off = 0;
-    while (off < bytes.length) off += await this.conn.write(bytes.subarray(off));
+    while (off < bytes.length) off += await this.conn!.write(bytes.subarray(off));
     const raw = await this.reader!.next();
     if (!raw) throw new Error("connection closed by peer");
     // Keep int64 as Long so replies forwarded by mongos keep their BSON types.
@@ -85,12 +106,14 @@ export class Peer {
 /** Peers by address, shared within a process. */
 export class PeerPool {
   private readonly peers = new Map<string, Peer>();
+  /** Set when the process has a keyFile: every connection authenticates first. */
+  credentials?: InternalCredentials;
 
   /** The connection to `address` for `channel` (bulk oplog fetching has its own). */
   get(address: string, channel = "main"): Peer {
     const key = `${channel}|${address}`;
     let p = this.peers.get(key);
-    if (!p) this.peers.set(key, p = new Peer(address));
+    if (!p) this.peers.set(key, p = new Peer(address, this.credentials));
     return p;
   }
 

@@ -4,6 +4,8 @@ import { basicCommands, buildInfo } from "./commands/basic.ts";
 import { crudCommands } from "./commands/crud.ts";
 import { replSetCommands } from "./commands/replset.ts";
 import { allowedFcvs, FCV_ID, majorMinor } from "./fcv.ts";
+import { Auth, configUsers, storeUsers } from "./auth.ts";
+import { authCommands } from "./auth_users.ts";
 import { Log } from "./log.ts";
 import { Mongos, mongosCommands } from "./mongos.ts";
 import type { ServerOptions } from "./options.ts";
@@ -141,6 +143,8 @@ export async function runServer(opts: ServerOptions): Promise<number> {
 
   const server = new Server(opts, log, store);
   server.register(basicCommands);
+  server.auth = new Auth(server, opts.role === "mongod" ? storeUsers(store) : configUsers(server));
+  server.register(authCommands);
   if (opts.role === "mongod") {
     server.register(crudCommands);
     server.register(replSetCommands);

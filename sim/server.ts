@@ -1,5 +1,6 @@
 /** The simulated server process: listeners, connections, command dispatch. */
 import { Binary, type Document, Long, ObjectId, Timestamp } from "bson";
+import type { Auth, ConnAuth } from "./auth.ts";
 import { errors } from "./errors.ts";
 import type { Log } from "./log.ts";
 import type { ServerOptions } from "./options.ts";
@@ -25,6 +26,8 @@ function isStreamingHello(flags: number, body: Document): boolean {
 export interface ConnState {
   id: number;
   remote: string;
+  /** Users authenticated on this connection (access control, sim/auth.ts). */
+  auth?: ConnAuth;
 }
 
 export interface CommandContext {
@@ -114,6 +117,8 @@ export class Server {
   readonly processId = new ObjectId();
   role?: RoleHooks;
   router?: Router;
+  /** Access control; enforces only when the options enable it. */
+  auth?: Auth;
   shuttingDown = false;
   private listeners: Deno.Listener[] = [];
   readonly conns = new Set<Deno.Conn>();
@@ -257,7 +262,10 @@ export class Server {
     const handler = this.commands.get(name);
     try {
       if (!handler) throw errors.commandNotFound(first);
-      const res = await handler({ server: this, db, body, conn });
+      await this.auth?.authorize(name, db, body, conn);
+      const ctx = { server: this, db, body, conn };
+      const res = await handler(ctx);
+      if (this.auth) Object.assign(res, await this.auth.afterCommand(name, ctx, res));
       if (res.__closeConnection) return null;
       // A retryable write whose write concern failed by a state change is labelled too.
       const wceLabel = body.txnNumber !== undefined &&
