@@ -164,3 +164,137 @@ Deno.test("simulator auth: --auth standalone: localhost exception, SCRAM-SHA-256
     assert.equal(dropped.code, 18);
   });
 });
+
+Deno.test("simulator auth: keyfile replica set: members authenticate as __system (initiate, heartbeats, elections, oplog fetching); a member with another keyfile cannot join", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [a, b, c] = freePorts(3);
+    const k1 = await keyFile(dir, "k1", "c2VjcmV0a2V5b25lc2VjcmV0a2V5b25l");
+    const k2 = await keyFile(dir, "k2", "b3RoZXJrZXl0d29vdGhlcmtleXR3bw==");
+    for (const [p, k] of [[a, k1], [b, k1], [c, k2]] as const) {
+      const r = await startMongod(bin, dir, p, ["--replSet", "rs0", "--keyFile", k]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+    }
+    const members = (ports: number[]) =>
+      ports.map((p, i) => ({ _id: i, host: `localhost:${p}`, priority: i === 0 ? 2 : 1 }));
+    // The quorum check reaches c, whose key differs: it refuses our __system login.
+    const refused = await adminError(a, {
+      replSetInitiate: { _id: "rs0", members: members([a, b, c]) },
+    });
+    assert.equal(refused.code, 74);
+    assert.match(refused.message, new RegExp(`localhost:${c} failed with Authentication failed`));
+    // Through the localhost exception: initiate a and b, wait for a primary, create the first user.
+    await admin(a, { replSetInitiate: { _id: "rs0", members: members([a, b]) } });
+    await waitFor(
+      async () => (await admin(a, { hello: 1 })).isWritablePrimary || undefined,
+      30_000,
+    );
+    await admin(a, { createUser: "root", pwd: "pw", roles: ["root"] });
+    assert.equal((await adminError(a, { replSetGetStatus: 1 })).code, 13);
+    const uri = `mongodb://root:pw@localhost:${a},localhost:${b}/?replicaSet=rs0`;
+    await withClient(uri, async (client) => {
+      // w: majority needs b to fetch the oplog from a, which it does as __system.
+      await client.db("shop").collection("orders").insertOne({ n: 1 }, {
+        writeConcern: { w: "majority", wtimeoutMS: 10_000 },
+      });
+      const status = await client.db("admin").command({ replSetGetStatus: 1 });
+      const bView = status.members.find((m: { name: string }) => m.name === `localhost:${b}`);
+      assert.equal(bView.health, 1);
+      assert.equal(bView.stateStr, "SECONDARY");
+      // c joins the config but cannot be reached as a healthy member: its key is wrong.
+      const cfg = (await client.db("admin").command({ replSetGetConfig: 1 })).config;
+      cfg.version++;
+      cfg.members.push({ _id: 2, host: `localhost:${c}`, priority: 0, votes: 0 });
+      await client.db("admin").command({ replSetReconfig: cfg });
+      const cView = await waitFor(async () => {
+        const s = await client.db("admin").command({ replSetGetStatus: 1 });
+        return s.members.find((m: { name: string; lastHeartbeat?: Date }) =>
+          m.name === `localhost:${c}` && m.lastHeartbeat && m.lastHeartbeat.getTime() > 0
+        );
+      }, 20_000);
+      assert.equal(cView.health, 0);
+      assert.notEqual(cView.stateStr, "SECONDARY");
+    });
+    // The user replicated to b: it authenticates there too.
+    await withClient(`mongodb://root:pw@localhost:${b}/?directConnection=true`, async (client) => {
+      await waitFor(async () =>
+        (await client.db("shop").collection("orders").findOne({}, {
+            readPreference: "secondaryPreferred",
+          }))?.n === 1 || undefined
+      );
+    });
+  });
+});
+
+Deno.test("simulator auth: keyfile sharded cluster: mongos authenticates to config servers and shards; users live on the config servers", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [c1, s1, mongosPort] = freePorts(3);
+    const k = await keyFile(dir, "key", "c2hhcmRlZGtleXNoYXJkZWRrZXk=");
+    await startMongod(bin, dir, c1, ["--configsvr", "--replSet", "cfg", "--keyFile", k]);
+    await startMongod(bin, dir, s1, ["--shardsvr", "--replSet", "sh1", "--keyFile", k]);
+    await admin(c1, {
+      replSetInitiate: {
+        _id: "cfg",
+        configsvr: true,
+        members: [{ _id: 0, host: `localhost:${c1}` }],
+      },
+    });
+    await admin(s1, {
+      replSetInitiate: { _id: "sh1", members: [{ _id: 0, host: `localhost:${s1}` }] },
+    });
+    const mongos = new Deno.Command(path.join(bin, "mongos"), {
+      args: [
+        "--configdb",
+        `cfg/localhost:${c1}`,
+        "--port",
+        String(mongosPort),
+        "--bind_ip",
+        "127.0.0.1",
+        "--keyFile",
+        k,
+        "--logpath",
+        path.join(dir, "mongos.log"),
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await waitFor(async () => (await admin(mongosPort, { ping: 1 })).ok, 30_000);
+      await waitFor(
+        async () => ((await admin(s1, { hello: 1 })).isWritablePrimary ? true : undefined),
+        30_000,
+      );
+      // Localhost exception on mongos: addShard, then the first user (kept by the config servers).
+      await admin(mongosPort, { addShard: `sh1/localhost:${s1}` });
+      const unauth = await adminError(mongosPort, { listDatabases: 1 });
+      assert.equal(unauth.code, 13);
+      await admin(mongosPort, { createUser: "root", pwd: "pw", roles: ["root"] });
+      assert.equal(
+        (await adminError(mongosPort, { createUser: "x", pwd: "y", roles: [] })).code,
+        13,
+      );
+      await withClient(`mongodb://root:pw@localhost:${mongosPort}/`, async (client) => {
+        await client.db("shop").collection("orders").insertMany([{ n: 1 }, { n: 2 }]);
+        assert.equal(await client.db("shop").collection("orders").countDocuments(), 2);
+        const info = await client.db("admin").command({ usersInfo: 1 });
+        assert.deepEqual(info.users.map((u: { user: string }) => u.user), ["root"]);
+      });
+      // The user is in the config servers' admin.system.users: it logs in there directly.
+      await withClient(`mongodb://root:pw@localhost:${c1}/?directConnection=true`, async (c) => {
+        const doc = await c.db("admin").collection<{ _id: string }>("system.users").findOne({
+          _id: "admin.root",
+        });
+        assert.equal(doc?._id, "admin.root");
+      });
+      const wrong = await withClient(
+        `mongodb://root:bad@localhost:${mongosPort}/`,
+        (c) => failure(c.db("admin").command({ ping: 1 })),
+      );
+      assert.equal(wrong.code, 18);
+    } finally {
+      mongos.kill("SIGKILL");
+      await mongos.status;
+    }
+  });
+});
