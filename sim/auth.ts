@@ -37,7 +37,14 @@ export interface AuthUser {
 /** Per-connection authentication state. */
 export interface ConnAuth {
   users: AuthUser[];
-  conversation?: { id: number; db: string; scram: ServerConversation; skipEmpty: boolean };
+  conversation?: {
+    id: number;
+    db: string;
+    scram: ServerConversation;
+    skipEmpty: boolean;
+    /** Started inside hello (speculativeAuthenticate). */
+    speculative?: boolean;
+  };
 }
 
 export const USERS_NS = { db: "admin", coll: "system.users" };
@@ -179,6 +186,8 @@ export class Auth {
     ctx.conn.auth = { users };
     this.server.log.info("ACCESS", 5286306, "conn" + ctx.conn.id, "Successfully authenticated", {
       client: ctx.conn.remote,
+      isSpeculative: Boolean(conv.speculative),
+      isClusterMember: scram.user === SYSTEM_USER && db === "local",
       mechanism: scram.mech,
       user: scram.user,
       db,
@@ -234,6 +243,7 @@ export class Auth {
     if (spec?.saslStart) {
       try {
         out.speculativeAuthenticate = await this.saslStart(ctx, spec);
+        ctx.conn.auth!.conversation!.speculative = true;
       } catch {
         // A failed speculative attempt is just left out; the driver then authenticates normally.
       }

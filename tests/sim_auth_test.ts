@@ -119,6 +119,12 @@ Deno.test("simulator auth: --auth standalone: localhost exception, SCRAM-SHA-256
         );
       });
     }
+    // The driver's default handshake authenticated speculatively, inside hello.
+    const log = await Deno.readTextFile(path.join(dir, String(port), "log"));
+    assert.match(
+      log,
+      /"id":5286306,.*"Successfully authenticated".*"isSpeculative":true.*"mechanism":"SCRAM-SHA-256"/,
+    );
     // A wrong password: 18.
     const wrong = await withClient(
       `mongodb://admin:nope@localhost:${port}/?directConnection=true`,
