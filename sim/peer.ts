@@ -18,11 +18,16 @@ export class PeerError extends Error {
 
 /** One connection per target, requests serialised; reconnects after any failure. */
 export class Peer {
-  private conn?: Deno.TcpConn;
+  private conn?: Deno.Conn;
   private reader?: MessageReader;
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly address: string, readonly credentials?: InternalCredentials) {}
+  constructor(
+    readonly address: string,
+    readonly credentials?: InternalCredentials,
+    /** Connect over TLS (requireTLS members), trusting `caCerts` (PEM) or the system's CAs. */
+    readonly tls?: { caCerts?: string[] },
+  ) {}
 
   command(db: string, cmd: Document, timeoutMs = 2000): Promise<Document> {
     const run = this.chain.then(
@@ -60,11 +65,18 @@ export class Peer {
     if (!this.conn) {
       const i = this.address.lastIndexOf(":");
       const host = this.address.slice(0, i).replace(/^\[(.*)\]$/, "$1"); // [::1] → ::1
-      this.conn = await Deno.connect({
-        hostname: host === "localhost" ? "127.0.0.1" : host,
-        port: Number(this.address.slice(i + 1)),
-      });
-      this.conn.setNoDelay(true);
+      const port = Number(this.address.slice(i + 1));
+      if (this.tls) {
+        // The certificate names the host as configured (e.g. localhost), so connect by that name.
+        this.conn = await Deno.connectTls({ hostname: host, port, caCerts: this.tls.caCerts });
+      } else {
+        const tcp = await Deno.connect({
+          hostname: host === "localhost" ? "127.0.0.1" : host,
+          port,
+        });
+        tcp.setNoDelay(true);
+        this.conn = tcp;
+      }
       this.reader = new MessageReader(this.conn);
       const cred = this.credentials;
       if (cred) {
@@ -108,12 +120,14 @@ export class PeerPool {
   private readonly peers = new Map<string, Peer>();
   /** Set when the process has a keyFile: every connection authenticates first. */
   credentials?: InternalCredentials;
+  /** Set under requireTLS: connections use TLS (trusting `caCerts` when given). */
+  tls?: { caCerts?: string[] };
 
   /** The connection to `address` for `channel` (bulk oplog fetching has its own). */
   get(address: string, channel = "main"): Peer {
     const key = `${channel}|${address}`;
     let p = this.peers.get(key);
-    if (!p) this.peers.set(key, p = new Peer(address, this.credentials));
+    if (!p) this.peers.set(key, p = new Peer(address, this.credentials, this.tls));
     return p;
   }
 

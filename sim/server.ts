@@ -3,6 +3,7 @@ import { Binary, type Document, Long, ObjectId, Timestamp } from "bson";
 import type { Auth, ConnAuth } from "./auth.ts";
 import { errors } from "./errors.ts";
 import type { Log } from "./log.ts";
+import type { TlsSettings } from "./tls.ts";
 import type { ServerOptions } from "./options.ts";
 import { PeerPool } from "./peer.ts";
 import type { DataStore } from "./store.ts";
@@ -119,6 +120,8 @@ export class Server {
   router?: Router;
   /** Access control; enforces only when the options enable it. */
   auth?: Auth;
+  /** requireTLS: the listeners speak only TLS (sim/tls.ts). */
+  tls?: TlsSettings;
   shuttingDown = false;
   private listeners: Deno.Listener[] = [];
   readonly conns = new Set<Deno.Conn>();
@@ -141,7 +144,9 @@ export class Server {
     let port = this.opts.port;
     for (const ip of this.opts.bindIp) {
       const hostname = ip === "localhost" ? "127.0.0.1" : ip;
-      const l = Deno.listen({ hostname, port });
+      const l = this.tls
+        ? Deno.listenTls({ hostname, port, cert: this.tls.cert, key: this.tls.key })
+        : Deno.listen({ hostname, port });
       port = (l.addr as Deno.NetAddr).port;
       this.listeners.push(l);
     }
@@ -165,7 +170,7 @@ export class Server {
   }
 
   private async handleConn(conn: Deno.TcpConn): Promise<void> {
-    conn.setNoDelay(true);
+    conn.setNoDelay?.(true);
     this.conns.add(conn);
     this.totalConns++;
     const addr = conn.remoteAddr as Deno.NetAddr;

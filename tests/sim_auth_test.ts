@@ -304,3 +304,121 @@ Deno.test("simulator auth: keyfile sharded cluster: mongos authenticates to conf
     }
   });
 });
+
+/** A test CA and a server certificate for localhost/127.0.0.1 made by the system's openssl. */
+async function certificates(dir: string): Promise<{ ca: string; pem: string }> {
+  const run = async (...args: string[]) => {
+    const r = await new Deno.Command("openssl", { args, cwd: dir, stdout: "null", stderr: "piped" })
+      .output();
+    if (r.code !== 0) throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(r.stderr)}`);
+  };
+  await run(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=mup test CA",
+  );
+  await run(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "srv.key",
+    "-out",
+    "srv.csr",
+    "-subj",
+    "/CN=localhost",
+  );
+  await Deno.writeTextFile(
+    path.join(dir, "san.ext"),
+    "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+  );
+  await run(
+    "x509",
+    "-req",
+    "-in",
+    "srv.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "srv.crt",
+    "-days",
+    "2",
+    "-extfile",
+    "san.ext",
+  );
+  const pem = path.join(dir, "srv.pem");
+  await Deno.writeTextFile(
+    pem,
+    (await Deno.readTextFile(path.join(dir, "srv.crt"))) +
+      (await Deno.readTextFile(path.join(dir, "srv.key"))),
+  );
+  return { ca: path.join(dir, "ca.pem"), pem };
+}
+
+Deno.test("simulator TLS: requireTLS members listen and talk to each other over TLS; a client without the CA, or without TLS, cannot connect", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [a, b] = freePorts(2);
+    const { ca, pem } = await certificates(dir);
+    for (const p of [a, b]) {
+      const r = await startMongod(bin, dir, p, [
+        "--replSet",
+        "rs0",
+        "--tlsMode",
+        "requireTLS",
+        "--tlsCertificateKeyFile",
+        pem,
+        "--tlsCAFile",
+        ca,
+      ]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+    }
+    const opts = `tls=true&tlsCAFile=${encodeURIComponent(ca)}&serverSelectionTimeoutMS=3000`;
+    await withClient(`mongodb://localhost:${a}/?directConnection=true&${opts}`, async (c) => {
+      // The quorum check and then heartbeats and replication go member to member over TLS.
+      await c.db("admin").command({
+        replSetInitiate: {
+          _id: "rs0",
+          members: [{ _id: 0, host: `localhost:${a}`, priority: 2 }, {
+            _id: 1,
+            host: `localhost:${b}`,
+          }],
+        },
+      });
+    });
+    await withClient(
+      `mongodb://localhost:${a},localhost:${b}/?replicaSet=rs0&${opts}`,
+      async (c) => {
+        await c.db("shop").collection("orders").insertOne({ n: 1 }, {
+          writeConcern: { w: "majority", wtimeoutMS: 10_000 },
+        });
+      },
+    );
+    const plain = await withClient(
+      `mongodb://localhost:${a}/?directConnection=true&serverSelectionTimeoutMS=2000`,
+      (c) => failure(c.db("admin").command({ ping: 1 })),
+    );
+    // A plain client's hello is not TLS: the server drops the connection.
+    assert.match(plain.message, /closed|ECONNRESET/i);
+    const noCa = await withClient(
+      `mongodb://localhost:${a}/?directConnection=true&tls=true&serverSelectionTimeoutMS=2000`,
+      (c) => failure(c.db("admin").command({ ping: 1 })),
+    );
+    // The driver does not trust the server's certificate without the CA.
+    assert.match(noCa.message, /unable to verify the first certificate|self[- ]signed/i);
+  });
+});
