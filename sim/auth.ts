@@ -114,6 +114,8 @@ export class Auth {
       throw new CommandError(`Command ${name} requires authentication`, 13, "Unauthorized");
     }
     if (authorized(users.flatMap((u) => u.roles), name, db)) return;
+    // Every user may view their own user document (MongoDB's viewUser on oneself).
+    if (name === "usersInfo" && selfOnly(body.usersInfo, db, users)) return;
     throw new CommandError(
       `not authorized on ${db} to execute command ${shellText({ ...body, $db: db })}`,
       13,
@@ -250,6 +252,17 @@ export class Auth {
     }
     return out;
   }
+}
+
+/** Whether a usersInfo query names only users authenticated on this connection. */
+function selfOnly(q: unknown, db: string, users: AuthUser[]): boolean {
+  const wanted = (Array.isArray(q) ? q : [q]).map((x) =>
+    typeof x === "string" ? { user: x, db } : x as Document | undefined
+  );
+  return wanted.length > 0 &&
+    wanted.every((w) =>
+      typeof w?.user === "string" && users.some((u) => u.user === w.user && u.db === w.db)
+    );
 }
 
 function enc(s: string): Uint8Array {

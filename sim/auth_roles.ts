@@ -116,8 +116,9 @@ const USER_ADMIN = new Set([
   "revokeRolesFromUser",
 ]);
 /** Any authenticated user: listDatabases lists what the user may see (authorizedDatabases). */
-const ANY_USER = new Set(["listDatabases", "getParameter"]);
+const ANY_USER = new Set(["listDatabases"]);
 const CLUSTER_MONITOR = new Set([
+  "getParameter",
   "serverStatus",
   "replSetGetStatus",
   "replSetGetConfig",

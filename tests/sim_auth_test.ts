@@ -142,6 +142,12 @@ Deno.test("simulator auth: --auth standalone: localhost exception, SCRAM-SHA-256
         assert.match(e.message, /^not authorized on shop to execute command \{ insert: "orders"/);
         const dbs = await c.db("admin").admin().listDatabases();
         assert.deepEqual(dbs.databases.map((d) => d.name), ["shop"]);
+        // A user may view their own user document, not others'.
+        assert.equal((await c.db("shop").command({ usersInfo: "reader" })).users.length, 1);
+        const other = await failure(
+          c.db("admin").command({ usersInfo: { user: "ops", db: "admin" } }),
+        );
+        assert.equal(other.code, 13);
       },
     );
     await withClient(`mongodb://ops:o@localhost:${port}/?directConnection=true`, async (c) => {
