@@ -34,7 +34,31 @@ export interface ApplyOptions {
     outcome: CheckOutcome,
   ) => Promise<SafetyDecision>;
   emitter?: Emitter;
+  /**
+   * The first Ctrl-C: no new operation starts; running ones finish; the apply ends paused.
+   * Operations do not see it (a wait for a server to answer is not cut short).
+   */
   signal?: AbortSignal;
+  /** The second Ctrl-C: see ApplyControl. */
+  control?: ApplyControl;
+}
+
+/**
+ * Lets the CLI stop an apply at once (the second Ctrl-C): `stopNow()` aborts the running
+ * operations and records the apply as paused (journal, fsync'd), so that the process may exit
+ * right after and `plan resume` continues it. Resolves at once when no apply is attached.
+ */
+export class ApplyControl {
+  #stop?: () => Promise<void>;
+
+  /** Called by apply() once its state is open. */
+  attach(stop: () => Promise<void>): void {
+    this.#stop = stop;
+  }
+
+  stopNow(): Promise<void> {
+    return this.#stop?.() ?? Promise.resolve();
+  }
 }
 
 class SafetyCheckFailed extends Error {}
@@ -140,6 +164,18 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   const dag = applyGraph(plan);
   const internal = new AbortController();
   opts.signal?.addEventListener("abort", () => internal.abort(), { once: true });
+  // What operations see: only a stop at once (second Ctrl-C) cuts their work short.
+  const hardStop = new AbortController();
+  opts.control?.attach(async () => {
+    internal.abort();
+    hardStop.abort();
+    // Once the outcome is recorded, it stands; the log line, group-committed after it, makes
+    // sure it is on disk. After close() the snapshot holds everything and the append fails.
+    const final = ["completed", "failed", "paused"].includes(state.status);
+    await writer.log("warn", state.current_phase, "stopped at once by a second interrupt")
+      .catch(() => {});
+    if (!final) await writer.status("paused").catch(() => {});
+  });
 
   if (resumeFrom) state.resumes++;
   await writer.status("running");
@@ -226,7 +262,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       plan,
       stateId: state.state_id,
       executors: opts.executors,
-      signal: internal.signal,
+      signal: hardStop.signal,
       progress: (fraction, note) =>
         emitter.emit({ type: "op_progress", id: op.id, fraction, note }),
       log: (m) => void writer.log("info", phase, m, op.id),
