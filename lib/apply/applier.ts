@@ -18,6 +18,10 @@ import type { CheckOutcome } from "./safety.ts";
 import { runCheck } from "./safety.ts";
 import { Emitter } from "./events.ts";
 import { HookDispatcher } from "./hook_events.ts";
+import type { ApplyControl } from "./control.ts";
+export { ApplyControl } from "./control.ts";
+import { type DurationSample, recordDurations } from "../state/history.ts";
+import { hostKey } from "../plan/estimates.ts";
 
 export type SafetyDecision = "retry" | "skip" | "abort" | "pause";
 
@@ -41,24 +45,6 @@ export interface ApplyOptions {
   signal?: AbortSignal;
   /** The second Ctrl-C: see ApplyControl. */
   control?: ApplyControl;
-}
-
-/**
- * Lets the CLI stop an apply at once (the second Ctrl-C): `stopNow()` aborts the running
- * operations and records the apply as paused (journal, fsync'd), so that the process may exit
- * right after and `plan resume` continues it. Resolves at once when no apply is attached.
- */
-export class ApplyControl {
-  #stop?: () => Promise<void>;
-
-  /** Called by apply() once its state is open. */
-  attach(stop: () => Promise<void>): void {
-    this.#stop = stop;
-  }
-
-  stopNow(): Promise<void> {
-    return this.#stop?.() ?? Promise.resolve();
-  }
 }
 
 class SafetyCheckFailed extends Error {}
@@ -204,6 +190,10 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     if (s.status === "completed" || s.status === "skipped") completed.add(id);
   }
 
+  // How long each operation's work took, for the cluster's history (estimates of later plans).
+  // A simulated world (mock executor) measures nothing real.
+  const samples: DurationSample[] = [];
+  const measuring = !worldSimulator(opts.executors);
   const phaseStart = new Map<string, number>();
   const runNode = async (id: string): Promise<void> => {
     if (id.startsWith("phase:")) {
@@ -269,7 +259,14 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     };
     try {
       await hooks.fire("before_operation", { phase, op });
+      const tWork = performance.now();
+      let asked = false;
       if (await impl.isDone(ctx)) {
+        // Finding the effect in place is what the operation took (a wait for a server that
+        // already answers); a download found in the cache is not a download's duration.
+        if (measuring && op.type !== "download_binary") {
+          samples.push({ host: hostKey(op), type: op.type, ms: performance.now() - tWork });
+        }
         await writer.op({
           ...os,
           status: "completed",
@@ -298,6 +295,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
             `safety check ${check.check_type} failed for ${op.id}: ${outcome.status}`,
             op.id,
           );
+          asked = true;
           const decision = await opts.onSafetyFailure(op, check, outcome);
           if (decision === "retry") {
             os.retries++;
@@ -328,6 +326,10 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       os.executions++;
       await writer.op(os);
       const out = await impl.run(ctx);
+      // A wait for the user's answer is not the operation's duration.
+      if (measuring && !asked) {
+        samples.push({ host: hostKey(op), type: op.type, ms: performance.now() - tWork });
+      }
       await writer.op({
         ...os,
         status: "completed",
@@ -423,6 +425,13 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     failure ? "error" : "info",
     state.current_phase,
     failure ? `apply ${state.status}: ${message}` : "apply completed",
+  );
+  await recordDurations(opts.store.clusterDir, plan.cluster_name, samples).catch((e) =>
+    writer.log(
+      "warn",
+      state.current_phase,
+      `durations not recorded in the cluster's history: ${(e as Error).message}`,
+    )
   );
   await writer.close();
   const last = state.checkpoints[state.checkpoints.length - 1];

@@ -15,7 +15,10 @@ import { type LoadedTopology, loadTopology } from "../topology/load.ts";
 import { planDeploy } from "./planner.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
-import type { Plan, Variant } from "./schema.ts";
+import type { OperationType, Plan, Variant } from "./schema.ts";
+import { CONTROL_HOST, type MeasuredDurations } from "./estimates.ts";
+import { readHistory } from "../state/history.ts";
+import type { Topology } from "../topology/schema.ts";
 import type { PlanStore } from "./store.ts";
 
 export interface DeployRequest {
@@ -69,6 +72,7 @@ export async function buildDeployPlan(
       message: `${w.location.path}: ${w.message}`,
     });
   }
+  const measured = await measuredDurations(req.store, req.cluster, topology);
   return planDeploy({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
     createdAt: new Date().toISOString(),
@@ -84,5 +88,44 @@ export async function buildDeployPlan(
     baseState: baseStateOf(meta),
     cached,
     dryRun: req.dryRun,
+    measured,
   });
+}
+
+/**
+ * Recent durations recorded on the topology's hosts (and the control machine) in the history of
+ * this cluster and of the other clusters in the store: a first deploy on known hosts is then
+ * estimated from what was measured there.
+ */
+async function measuredDurations(
+  store: PlanStore,
+  cluster: string,
+  topology: Topology,
+): Promise<MeasuredDurations> {
+  const hosts = new Set([
+    CONTROL_HOST,
+    ...[...topology.config_servers, ...topology.mongod_servers, ...topology.mongos_servers]
+      .map((s) => s.host),
+  ]);
+  const out: MeasuredDurations = { samples: {}, applies: 0, clusters: [] };
+  const names = await store.clusters();
+  for (const name of [cluster, ...names.filter((n) => n !== cluster)]) {
+    const h = await readHistory(store.clusterDir(name));
+    if (!h) continue;
+    let used = false;
+    for (const [host, byType] of Object.entries(h.durations)) {
+      if (!hosts.has(host)) continue;
+      for (const [type, stats] of Object.entries(byType)) {
+        if (!stats?.recent_ms.length) continue;
+        const into = out.samples[host] ??= {};
+        (into[type as OperationType] ??= []).push(...stats.recent_ms);
+        used = true;
+      }
+    }
+    if (used) {
+      out.applies += h.applies;
+      out.clusters.push(name);
+    }
+  }
+  return out;
 }

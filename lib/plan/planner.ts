@@ -13,6 +13,7 @@ import {
 } from "./schema.ts";
 import { estimateResources } from "./resources.ts";
 import { formatDuration } from "../util/format.ts";
+import { applyMeasured, type MeasuredDurations } from "./estimates.ts";
 import {
   deployAndInitializeOps,
   finalizeOps,
@@ -43,6 +44,8 @@ export interface DeployPlanInput {
   cached: boolean;
   dryRun?: boolean;
   environment?: Record<string, string>;
+  /** Durations measured in earlier applies; without them the built-in constants stand. */
+  measured?: MeasuredDurations;
 }
 
 /** Pure: topology + release → a deploy Plan (without its content hash). */
@@ -77,6 +80,9 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
   const prepare = prepareOps(c);
   const { deploy, initialize } = deployAndInitializeOps(c);
   const finalize = finalizeOps(c, deploy, initialize);
+  const estimateSource = input.measured
+    ? applyMeasured([...prepare, ...deploy, ...initialize, ...finalize], input.measured)
+    : undefined;
 
   const hooksFor = (event: Hook["event"], phase: string) =>
     input.hooks.find((h) => h.event === event && (!h.phase || h.phase === phase));
@@ -124,6 +130,7 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
     phases,
     hooks: input.hooks,
     resources: estimateResources(procs, r),
+    ...(estimateSource ? { estimate_source: estimateSource } : {}),
     base_state: input.baseState,
     dry_run: input.dryRun ?? false,
     environment: input.environment ?? {},
