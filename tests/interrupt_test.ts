@@ -22,11 +22,11 @@ import { clusterDir, withClient } from "./apply_helpers.ts";
 import { StateStore } from "../lib/state/store.ts";
 import { isStale, readLock } from "../lib/state/lock.ts";
 import { pidAlive } from "../lib/executor/local.ts";
-import { SAME_PRESS_MS } from "../lib/cli/apply_cli.ts";
+import { interruptHandler, SAME_PRESS_MS } from "../lib/cli/apply_cli.ts";
 
 const CYCLES = 10;
 /** Cycles run at once (each its own cluster, ports and terminal). */
-const LANES = 2;
+const LANES = 3;
 
 class Tmux {
   /** A server of its own: other tests' `kill-session`/`kill-server` cannot end ours. */
@@ -132,7 +132,7 @@ async function cycle(
   try {
     // A random instant of the apply: the lock is taken just before it starts.
     await untilFile(path.join(dir, "state", "lock.json"), 60_000);
-    const delayMs = Math.floor(Math.random() * 3000);
+    const delayMs = Math.floor(Math.random() * 2500);
     await new Promise((r) => setTimeout(r, delayMs));
     await tmux.run("send-keys", "-t", session, "C-c");
     if (presses === 2) {
@@ -222,4 +222,24 @@ Deno.test(`Ctrl-C in a terminal, ${CYCLES} times at random instants of a replica
     await tmux.run("kill-server").catch(() => "");
     await killAll(home);
   }
+});
+
+Deno.test("one Ctrl-C delivered as several SIGINTs (npx, deno task) counts once; the next press is the second", () => {
+  let t = 1000;
+  const calls: string[] = [];
+  const onSigint = interruptHandler({
+    first: () => calls.push("first"),
+    second: () => void calls.push("second"),
+  }, () => t);
+  onSigint();
+  t += 1;
+  onSigint(); // forwarded copies of the same press
+  onSigint();
+  assert.deepEqual(calls, ["first"]);
+  t += SAME_PRESS_MS;
+  onSigint();
+  assert.deepEqual(calls, ["first", "second"]);
+  t += 5000;
+  onSigint();
+  assert.deepEqual(calls, ["first", "second"], "nothing after the second");
 });
