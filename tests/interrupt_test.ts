@@ -1,6 +1,7 @@
 /**
- * Ctrl-C in a real terminal (tmux), at random instants of the apply of a 3-member replica set,
- * through `deno run` and through `deno task mup`: the servers mup started keep running, the
+ * Ctrl-C in a real terminal (tmux), at random instants of the apply of a 3-member replica set
+ * (with a hook after each phase), through `deno run` and through `deno task mup`: the servers
+ * and hooks mup started are not stopped by it (a hook killed by it would fail the apply), the
  * apply ends paused (one press: running operations finish; two presses: stop at once), the lock
  * is free or left by a dead process, and `plan resume` completes the deploy.
  */
@@ -98,7 +99,12 @@ async function cycle(
 ): Promise<Outcome> {
   const cluster = `c${i}`;
   const ports = freePorts(3);
-  const topo = await writeTopology(home, `${cluster}.yaml`, replicaSetTopology(ports));
+  // A hook after each phase: a Ctrl-C may land while one runs, and must let it finish too.
+  const topo = await writeTopology(
+    home,
+    `${cluster}.yaml`,
+    replicaSetTopology(ports, `hooks:\n  after_phase: { command: "sleep 0.3" }\n`),
+  );
   const dir = clusterDir(home, cluster);
   const viaTask = i % 2 === 1;
   const presses = i % 3 === 2 ? 2 : 1;
