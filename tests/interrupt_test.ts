@@ -103,7 +103,7 @@ async function cycle(
   const topo = await writeTopology(
     home,
     `${cluster}.yaml`,
-    replicaSetTopology(ports, `hooks:\n  after_phase: { command: "sleep 0.3" }\n`),
+    replicaSetTopology(ports, `hooks:\n  after_phase: { command: "sleep 0.2" }\n`),
   );
   const dir = clusterDir(home, cluster);
   const viaTask = i % 2 === 1;
