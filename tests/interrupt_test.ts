@@ -142,7 +142,7 @@ async function cycle(
     await new Promise((r) => setTimeout(r, delayMs));
     await tmux.run("send-keys", "-t", session, "C-c");
     if (presses === 2) {
-      await new Promise((r) => setTimeout(r, SAME_PRESS_MS + 300));
+      await new Promise((r) => setTimeout(r, SAME_PRESS_MS + 100));
       await tmux.run("send-keys", "-t", session, "C-c");
     }
     const screen = await tmux.screenUntil(session, /EXIT=\d+|Pane is dead/);

@@ -351,7 +351,8 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       await hooks.fire("after_operation", { phase, op });
     } catch (e) {
       const message = (e as Error).message;
-      const paused = e instanceof Paused;
+      // Work cut short by a stop at once is unfinished, not failed: resume runs it again.
+      const paused = e instanceof Paused || hardStop.signal.aborted;
       await writer.op({ ...os, status: paused ? "pending" : "failed", error: message });
       if (!paused) {
         await writer.error({
