@@ -42,6 +42,7 @@ export interface DurationSample {
   ms: number;
 }
 
+/** `<clusterDir>/history.json`. */
 export function historyPath(clusterDir: string): string {
   return path.join(clusterDir, "history.json");
 }
