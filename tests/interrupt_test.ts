@@ -249,3 +249,53 @@ Deno.test("one Ctrl-C delivered as several SIGINTs (npx, deno task) counts once;
   onSigint();
   assert.deepEqual(calls, ["first", "second"], "nothing after the second");
 });
+
+Deno.test("Ctrl-C at the safety-check menu pauses the apply (resumable), like Ctrl-C elsewhere", async () => {
+  const home = await tempHome();
+  const tmux = new Tmux();
+  const ports = freePorts(3);
+  const session = "menu";
+  try {
+    // Planned while the port is free, taken before the apply: its safety check fails.
+    const topo = await writeTopology(home, "c1.yaml", replicaSetTopology(ports));
+    const planned = await mup(
+      deployArgs("c1", topo, await testMirror(), ["--plan-only", "--json"]),
+      { home },
+    );
+    assert.equal(planned.code, 0, planned.stderr);
+    const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[2] });
+    try {
+      await tmux.run(
+        "new-session",
+        "-d",
+        "-s",
+        session,
+        "-x",
+        "160",
+        "-y",
+        "50",
+        `trap 'true' INT; cd ${ROOT} && MUP_HOME=${home} NO_COLOR=1 ${Deno.execPath()} ${
+          mupRunArgs(["plan", "apply", "c1"]).join(" ")
+        }; echo EXIT=$?; sleep 600`,
+      );
+      await tmux.screenUntil(session, /Do you want to continue\? \(yes\/no\):/);
+      await tmux.run("send-keys", "-t", session, "yes", "Enter");
+      await tmux.screenUntil(session, /Options:/);
+      await tmux.run("send-keys", "-t", session, "C-c");
+      const screen = await tmux.screenUntil(session, /EXIT=\d+/);
+      assert.match(screen, /Apply paused at phase 2/, screen);
+      assert.doesNotMatch(screen, /ExitPromptError|force closed/, screen);
+      const store = new StateStore(clusterDir(home, "c1"));
+      const state = await store.load((await store.currentId())!);
+      assert.equal(state.status, "paused");
+      assert.deepEqual(state.errors, []);
+    } finally {
+      squatter.close();
+    }
+    const resumed = await mup(["plan", "resume", "c1"], { home });
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+  } finally {
+    await tmux.run("kill-server").catch(() => "");
+    await killAll(home);
+  }
+});
