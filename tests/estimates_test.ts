@@ -86,6 +86,25 @@ Deno.test("an apply records each operation type's durations per host; new plans 
       graph.critical_path.length,
       graph.critical_path.path.reduce((n: number, id: string) => n + (byId.get(id) ?? 0), 0),
     );
+
+    // c2's apply finds the archive in the cache: that is recorded apart, and a third plan's
+    // cached download is estimated from it (not from c1's real download, not from the constant).
+    const applied = await mup(["plan", "apply", plan.plan_id, "--auto-approve"], { home });
+    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+    const h2 = ClusterHistory.parse(
+      JSON.parse(await Deno.readTextFile(path.join(clusterDir(home, "c2"), "history.json"))),
+    );
+    const hits = h2.durations.localhost?.download_binary?.in_place_ms ?? [];
+    assert.equal(hits.length, 1, "the cache hit is recorded apart");
+    const p3 = freePorts(3);
+    const t3 = await writeTopology(home, "c3.yaml", replicaSetTopology(p3));
+    const third: Plan = JSON.parse(
+      (await mup(deployArgs("c3", t3, mirror, ["--plan-only", "--json"]), { home })).stdout,
+    ).plan;
+    const download = allOperations(third).find((o) => o.type === "download_binary")!;
+    assert.ok(cachedDownload(download));
+    assert.equal(download.estimated_ms, hits[0]);
+    assert.deepEqual(third.estimate_source?.clusters, ["c1", "c2"]);
   } finally {
     await killAll(home);
   }

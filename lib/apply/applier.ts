@@ -263,9 +263,14 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       let asked = false;
       if (await impl.isDone(ctx)) {
         // Finding the effect in place is what the operation took (a wait for a server that
-        // already answers); a download found in the cache is not a download's duration.
-        if (measuring && op.type !== "download_binary") {
-          samples.push({ host: hostKey(op), type: op.type, ms: performance.now() - tWork });
+        // already answers); the history keeps a download found in the cache apart.
+        if (measuring) {
+          samples.push({
+            host: hostKey(op),
+            type: op.type,
+            ms: performance.now() - tWork,
+            inPlace: true,
+          });
         }
         await writer.op({
           ...os,

@@ -116,6 +116,10 @@ async function measuredDurations(
     for (const [host, byType] of Object.entries(h.durations)) {
       if (!hosts.has(host)) continue;
       for (const [type, stats] of Object.entries(byType)) {
+        if (stats?.in_place_ms?.length && type === "download_binary") {
+          ((out.cachedDownloads ??= {})[host] ??= []).push(...stats.in_place_ms);
+          used = true;
+        }
         if (!stats?.recent_ms.length) continue;
         const into = out.samples[host] ??= {};
         (into[type as OperationType] ??= []).push(...stats.recent_ms);

@@ -12,6 +12,8 @@ export const CONTROL_HOST = "(control)";
 /** Recent durations in milliseconds: host → operation type → samples; and where they come from. */
 export interface MeasuredDurations {
   samples: Record<string, Partial<Record<OperationType, number[]>>>;
+  /** host → durations of downloads that found the archive in the cache. */
+  cachedDownloads?: Record<string, number[]>;
   /** How many applies recorded them. */
   applies: number;
   /** The clusters whose history they come from. */
@@ -31,8 +33,8 @@ function median(xs: number[]): number {
 
 /**
  * Sets `estimated_ms` of each operation measured on its host to the median of those samples
- * (in place) and says how many were. A download of an archive already cached is left alone: the
- * samples are of downloads that ran.
+ * (in place) and says how many were. A download of an archive already cached (pre-flight found
+ * it) takes the durations of cache hits, not of downloads.
  */
 export function applyMeasured(
   ops: PlannedOperation[],
@@ -40,8 +42,11 @@ export function applyMeasured(
 ): EstimateSource {
   let n = 0;
   for (const op of ops) {
-    if (op.type === "download_binary" && op.changes.every((c) => c.action === "none")) continue;
-    const samples = measured.samples[hostKey(op)]?.[op.type];
+    const cachedDownload = op.type === "download_binary" &&
+      op.changes.every((c) => c.action === "none");
+    const samples = cachedDownload
+      ? measured.cachedDownloads?.[hostKey(op)]
+      : measured.samples[hostKey(op)]?.[op.type];
     if (!samples?.length) continue;
     op.estimated_ms = median(samples);
     n++;

@@ -14,14 +14,19 @@ export const DurationStats = z.object({
   count: z.number().int().nonnegative(),
   /** The latest RECENT_SAMPLES durations, oldest first, in milliseconds. */
   recent_ms: z.array(z.number().int().nonnegative()),
+  /**
+   * Downloads only: the latest durations of finding the archive already in the cache, which the
+   * planner knows in advance (pre-flight looks), so they are estimated apart from downloads.
+   */
+  in_place_ms: z.array(z.number().int().nonnegative()).optional(),
 });
 export type DurationStats = z.infer<typeof DurationStats>;
 
 /**
  * `clusters/<name>/history.json`: how long each operation type took on each host in this
  * cluster's applies, from its check whether the effect is in place to its end (an effect found
- * in place counts, except a download found in the cache; waits for the user's answer at a
- * failed safety check do not).
+ * in place counts: a wait for a server that already answers takes that long; a download found in
+ * the cache is kept apart; waits for the user's answer at a failed safety check do not count).
  * New plans take their estimates from it (lib/plan/estimates.ts).
  */
 export const ClusterHistory = z.object({
@@ -40,6 +45,8 @@ export interface DurationSample {
   host: string;
   type: OperationType;
   ms: number;
+  /** The effect was found in place (kept apart for downloads: see DurationStats). */
+  inPlace?: boolean;
 }
 
 /** `<clusterDir>/history.json`. */
@@ -83,8 +90,11 @@ export async function recordDurations(
     const byType = h.durations[s.host] ??= {};
     const stats = byType[s.type] ??= { count: 0, recent_ms: [] };
     stats.count++;
-    stats.recent_ms.push(Math.max(0, Math.round(s.ms)));
-    if (stats.recent_ms.length > RECENT_SAMPLES) stats.recent_ms.splice(0, 1);
+    const into = s.inPlace && s.type === "download_binary"
+      ? stats.in_place_ms ??= []
+      : stats.recent_ms;
+    into.push(Math.max(0, Math.round(s.ms)));
+    if (into.length > RECENT_SAMPLES) into.splice(0, 1);
   }
   h.applies++;
   h.updated_at = new Date().toISOString();
