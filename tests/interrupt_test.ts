@@ -146,7 +146,8 @@ async function cycle(
       await tmux.run("send-keys", "-t", session, "C-c");
     }
     const screen = await tmux.screenUntil(session, /EXIT=\d+|Pane is dead/);
-    const exit = Number(/EXIT=(\d+)/.exec(screen)![1]);
+    // -1: the shell died without printing mup's exit code.
+    const exit = Number(/EXIT=(\d+)/.exec(screen)?.[1] ?? -1);
     const context = `cycle ${i} (${
       viaTask ? "deno task" : "deno run"
     }, ${presses} × Ctrl-C ${delayMs} ms into the apply, exit ${exit}):\n${screen}`;
