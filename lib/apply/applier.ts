@@ -21,7 +21,7 @@ import { HookDispatcher } from "./hook_events.ts";
 import type { ApplyControl } from "./control.ts";
 export { ApplyControl } from "./control.ts";
 import { type DurationSample, recordDurations } from "../state/history.ts";
-import { hostKey } from "../plan/estimates.ts";
+import { durationHost } from "../plan/estimates.ts";
 import { lostEffects } from "./recheck.ts";
 
 export type SafetyDecision = "retry" | "skip" | "abort" | "pause";
@@ -293,7 +293,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
         // already answers); the history keeps a download found in the cache apart.
         if (measuring) {
           samples.push({
-            host: hostKey(op),
+            host: durationHost(op),
             type: op.type,
             ms: performance.now() - tWork,
             inPlace: true,
@@ -360,7 +360,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       const out = await impl.run(ctx);
       // A wait for the user's answer is not the operation's duration.
       if (measuring && !asked) {
-        samples.push({ host: hostKey(op), type: op.type, ms: performance.now() - tWork });
+        samples.push({ host: durationHost(op), type: op.type, ms: performance.now() - tWork });
       }
       await writer.op({
         ...os,

@@ -154,7 +154,7 @@ async function measuredDurations(
   const hosts = new Set([
     CONTROL_HOST,
     ...[...topology.config_servers, ...topology.mongod_servers, ...topology.mongos_servers]
-      .map((s) => s.host),
+      .map((s) => hostKey(s.host)),
   ]);
   const out: MeasuredDurations = { samples: {}, applies: 0, clusters: [] };
   const names = await store.clusters();

@@ -5,6 +5,7 @@
  * keeps the planner's built-in constant where nothing was measured.
  */
 import type { EstimateSource, OperationType, PlannedOperation } from "./schema.ts";
+import { hostKey } from "../topology/hosts.ts";
 
 /** The host key of operations that run on the control machine (health check, metadata). */
 export const CONTROL_HOST = "(control)";
@@ -20,9 +21,12 @@ export interface MeasuredDurations {
   clusters: string[];
 }
 
-/** The host an operation's duration is recorded under. */
-export function hostKey(op: Pick<PlannedOperation, "target">): string {
-  return op.target.host ?? CONTROL_HOST;
+/**
+ * The host an operation's duration is recorded under: its machine (topology/hosts.ts: the names
+ * of one machine share a key), or the control machine for cluster-wide operations.
+ */
+export function durationHost(op: Pick<PlannedOperation, "target">): string {
+  return op.target.host === undefined ? CONTROL_HOST : hostKey(op.target.host);
 }
 
 function median(xs: number[]): number {
@@ -45,8 +49,8 @@ export function applyMeasured(
     const cachedDownload = op.type === "download_binary" &&
       op.changes.every((c) => c.action === "none");
     const samples = cachedDownload
-      ? measured.cachedDownloads?.[hostKey(op)]
-      : measured.samples[hostKey(op)]?.[op.type];
+      ? measured.cachedDownloads?.[durationHost(op)]
+      : measured.samples[durationHost(op)]?.[op.type];
     if (!samples?.length) continue;
     op.estimated_ms = median(samples);
     n++;
