@@ -44,6 +44,13 @@ class Tmux {
     return dec.decode(r.stdout);
   }
 
+  /** Stops the server and removes its socket file (kill-server may leave it behind). */
+  async stop(): Promise<void> {
+    await this.run("kill-server").catch(() => "");
+    const dir = `${Deno.env.get("TMUX_TMPDIR") ?? "/tmp"}/tmux-${Deno.uid()}`;
+    await Deno.remove(`${dir}/${this.socket}`).catch(() => {});
+  }
+
   async screenUntil(session: string, pattern: RegExp, ms = 90_000): Promise<string> {
     const end = Date.now() + ms;
     let s = "";
@@ -226,7 +233,7 @@ Deno.test(`Ctrl-C in a terminal, ${CYCLES} times at random instants of a replica
       "most Ctrl-Cs landed during the apply",
     );
   } finally {
-    await tmux.run("kill-server").catch(() => "");
+    await tmux.stop();
     await killAll(home);
   }
 });
@@ -296,7 +303,7 @@ Deno.test("Ctrl-C at the safety-check menu pauses the apply (resumable), like Ct
     const resumed = await mup(["plan", "resume", "c1"], { home });
     assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
   } finally {
-    await tmux.run("kill-server").catch(() => "");
+    await tmux.stop();
     await killAll(home);
   }
 });
