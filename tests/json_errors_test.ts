@@ -126,8 +126,14 @@ Deno.test("--json: a pre-flight failure of deploy --auto-approve prints the fail
       assert.ok(checks.some((c) => c.message.includes(`ports already in use: localhost:${port}`)));
       assert.match(String(d.plan_id), /^plan-/);
     }
-    // The saved invalid plan, applied: the same document.
-    const saved = await mup(["plan", "apply", "c1", "--auto-approve", "--json"], { home });
+    // The invalid plan written with --plan-file, then applied: the same document.
+    const file = path.join(home, "invalid.json");
+    const written = await mup(
+      deployArgs("c1", topo, await testMirror(), ["--plan-file", file, "--json"]),
+      { home },
+    );
+    assert.equal(errorDoc(written, "deploy --plan-file").stored, false);
+    const saved = await mup(["plan", "apply", file, "--auto-approve", "--json"], { home });
     const d = errorDoc(saved, "plan apply of an invalid plan");
     assert.match(d.error, /pre-flight checks failed/);
     assert.ok((d.checks as { message: string }[]).some((c) => c.message.includes(`:${port}`)));

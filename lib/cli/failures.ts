@@ -28,15 +28,25 @@ export function failedChecks(plan: Plan): Record<string, unknown>[] {
   ];
 }
 
-/** A plan that failed its pre-flight checks, as an error naming them and where the plan is. */
-export function preflightFailure(plan: Plan, path?: string): MupError {
+/**
+ * A plan that failed its pre-flight checks, as an error naming them and where the plan is
+ * (`stored`: whether it was kept in the store; plans that fail pre-flight are not).
+ */
+export function preflightFailure(plan: Plan, path?: string, stored?: boolean): MupError {
   return new MupError(
     `pre-flight checks failed; plan ${plan.plan_id} cannot be applied: ${
       plan.validation.errors.map((e) => e.message).join("; ")
     }`,
     {
       hint: `fix the problems and plan again; \`mup plan show ${plan.plan_id}\` lists the checks`,
-      details: { plan_id: plan.plan_id, ...(path ? { path } : {}), checks: failedChecks(plan) },
+      details: {
+        plan_id: plan.plan_id,
+        ...(path ? { path } : {}),
+        valid: false,
+        ...(stored !== undefined ? { stored } : {}),
+        checks: failedChecks(plan),
+        errors: plan.validation.errors,
+      },
     },
   );
 }
