@@ -19,6 +19,7 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { writeMeta } from "../lib/state/meta.ts";
+import { SAME_PRESS_MS } from "../lib/cli/apply_cli.ts";
 import type { Plan } from "../lib/plan/schema.ts";
 
 interface ErrorDoc {
@@ -288,7 +289,7 @@ Deno.test("--json: an interrupted apply ends its stream with an error document n
     const plan = await planStandalone(
       home,
       freePorts(1)[0],
-      `hooks:\n  before_phase: { command: "touch ${marker}; sleep 2", phase: prepare }\n`,
+      `hooks:\n  before_phase: { command: "touch ${marker}; sleep 4", phase: prepare }\n`,
     );
     const child = spawnMup(["plan", "apply", plan.plan_id, "--auto-approve", "--json"], home);
     const deadline = Date.now() + 60_000;
@@ -324,6 +325,8 @@ Deno.test("--json: an interrupted apply ends its stream with an error document n
       if (done) break;
       err += value;
     }
+    // Signals within SAME_PRESS_MS of the first count as the same press (see interruptHandler).
+    await new Promise((r) => setTimeout(r, SAME_PRESS_MS + 100));
     again.kill("SIGINT");
     const stdout = await new Response(again.stdout).text();
     const status = await again.status;
