@@ -29,6 +29,15 @@ export interface Executor {
   portFree(port: number): Promise<boolean>;
   processAlive(pid: number): Promise<boolean>;
   signal(pid: number, signal: Deno.Signal): Promise<void>;
+  /**
+   * Reaches the host (opening its connection if it has one) and measures one command's round trip
+   * in ms. Throws an error naming the host and the fix when it cannot be reached.
+   */
+  probe?(): Promise<{ rttMs: number; connectMs: number }>;
+  /** The host's OS and machine as `uname -sm` names them, e.g. { os: "Linux", arch: "x86_64" }. */
+  platform?(): Promise<{ os: string; arch: string }>;
+  /** Releases what the executor holds open (an SSH master connection). Never throws. */
+  close?(): Promise<void>;
 }
 
 /** Gives the executor for a host; one per host, shared by all operations. */

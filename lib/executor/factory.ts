@@ -1,23 +1,53 @@
 import { isLocalHost } from "../topology/schema.ts";
-import { MupError } from "../errors.ts";
+import { mupHome } from "../util/path.ts";
 import type { Executor, ExecutorFactory } from "./executor.ts";
 import { LocalExecutor } from "./local.ts";
+import { SshExecutor } from "./ssh.ts";
+import { controlDirFor, DEFAULT_SSH_TIMEOUT_S, type SshSettings } from "./ssh_settings.ts";
 
-/** Local hosts get the local executor; remote hosts need SSH (a later issue). */
+/** SSH settings when no command configured any: ssh's defaults, mup's safety options. */
+export function defaultSshSettings(): SshSettings {
+  return {
+    connectTimeoutS: DEFAULT_SSH_TIMEOUT_S,
+    options: [],
+    strictHostKeys: false,
+    controlDir: controlDirFor(mupHome()),
+    controlPersistS: 60,
+  };
+}
+
+/**
+ * Local hosts get the local executor, every other host an SSH executor. Whether a host is this
+ * machine is decided by isLocalHost alone. One executor per host, shared by all operations.
+ */
 export class DefaultExecutors implements ExecutorFactory {
   private readonly cache = new Map<string, Executor>();
+  private settings: SshSettings = defaultSshSettings();
+  private ports = new Map<string, number>();
+
+  /**
+   * SSH settings for the hosts not created yet, and per-host SSH ports (a topology's `ssh_port`
+   * on its entries). Commands call this once their flags and topology are known.
+   */
+  configureSsh(settings: SshSettings, hostPorts: Map<string, number> = new Map()): void {
+    this.settings = settings;
+    this.ports = hostPorts;
+  }
 
   forHost(host: string): Executor {
     let e = this.cache.get(host);
     if (!e) {
-      if (!isLocalHost(host)) {
-        throw new MupError(`host ${host} is remote, and this mup cannot reach remote hosts yet`, {
-          hint: "deploy on localhost / 127.0.0.1, or wait for SSH support",
-        });
-      }
-      e = new LocalExecutor(host);
+      e = isLocalHost(host)
+        ? new LocalExecutor(host)
+        : new SshExecutor(host, this.settings, this.ports.get(host) ?? this.settings.port);
       this.cache.set(host, e);
     }
     return e;
+  }
+
+  /** Closes every SSH master this process opened. */
+  async close(): Promise<void> {
+    await Promise.all([...this.cache.values()].map((e) => e.close?.()));
+    await Deno.remove(this.settings.controlDir, { recursive: true }).catch(() => {});
   }
 }

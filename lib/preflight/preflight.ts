@@ -10,6 +10,14 @@ import type {
 import { sha256File } from "../util/file_hash.ts";
 import { allocatePort } from "./ports.ts";
 import { isLocalHost, type Topology } from "../topology/schema.ts";
+import PQueue from "p-queue";
+
+/** Hosts asked at once during pre-flight. */
+const PREFLIGHT_CONCURRENCY = 16;
+
+function errorText(e: unknown): string {
+  return (e as Error).message;
+}
 
 /** Replaces `port: 0` on local hosts by ports the OS reports free. Returns a new topology. */
 export function allocatePorts(t: Topology): Topology {
@@ -53,7 +61,7 @@ export async function preflight(
     try {
       r = await f();
     } catch (e) {
-      r = { status: "failed", message: (e as Error).message };
+      r = { status: "failed", message: errorText(e) };
     }
     const c = { name, duration: Math.round(performance.now() - t0), ...r };
     checks.push(c);
@@ -65,27 +73,88 @@ export async function preflight(
   const all = [...t.config_servers, ...t.mongod_servers, ...t.mongos_servers];
   const hosts = [...new Set(all.map((s) => s.host))];
 
+  // Every host is asked at once (bounded), so 50 hosts take about as long as the slowest few.
+  const queue = new PQueue({ concurrency: PREFLIGHT_CONCURRENCY });
+  const perHost = <T>(f: (h: string) => Promise<T>) =>
+    Promise.all(hosts.map((h) => queue.add(() => f(h)))) as Promise<T[]>;
+  const unreachable = new Set<string>();
+
   await timed("connectivity", async () => {
-    const bad: string[] = [];
-    for (const h of hosts) {
+    const probes = await perHost(async (h) => {
       try {
-        const r = await input.executors.forHost(h).run(["true"], { timeoutMs: 10_000 });
-        if (r.code !== 0) bad.push(`${h} (${r.stderr.trim() || `exit ${r.code}`})`);
+        const ex = input.executors.forHost(h);
+        if (ex.probe) return { h, rtt: (await ex.probe()).rttMs };
+        const r = await ex.run(["true"], { timeoutMs: 10_000 });
+        return r.code === 0
+          ? { h, rtt: 0 }
+          : { h, error: `${h}: ${r.stderr.trim() || `exit ${r.code}`}` };
       } catch (e) {
-        bad.push(`${h} (${(e as Error).message})`);
+        return { h, error: errorText(e) };
       }
+    });
+    const bad = probes.filter((p) => p.error !== undefined);
+    for (const b of bad) unreachable.add(b.h);
+    if (bad.length) {
+      return {
+        status: "failed",
+        message: `cannot reach ${bad.length} of ${hosts.length} host${
+          hosts.length === 1 ? "" : "s"
+        }: ${bad.map((b) => b.error).join("; ")}`,
+        details: { unreachable: bad.map((b) => b.h) },
+      };
     }
-    return bad.length ? { status: "failed", message: `cannot reach ${bad.join(", ")}` } : {
+    const rtts = probes.map((p) => p.rtt ?? 0);
+    const remote = rtts.filter((r) => r > 0);
+    return {
       status: "passed",
-      message: `Connectivity to all hosts (${hosts.length}/${hosts.length})`,
+      message: `Connectivity to all hosts (${hosts.length}/${hosts.length})${
+        remote.length
+          ? `, SSH round trip ${Math.round(Math.min(...remote))}–${
+            Math.round(Math.max(...remote))
+          } ms`
+          : ""
+      }`,
+      details: { rtt_ms: Object.fromEntries(probes.map((p) => [p.h, Math.round(p.rtt ?? 0)])) },
     };
   });
+  const reachable = hosts.filter((h) => !unreachable.has(h));
+
+  // Only hosts that can say (remote ones): the local release was resolved for this machine.
+  const described = reachable.filter((h) => input.executors.forHost(h).platform !== undefined);
+  if (described.length) {
+    await timed("os_arch", async () => {
+      const want = input.release.platform.split("-")[1] ?? "";
+      const wrong: string[] = [];
+      await Promise.all(described.map((h) =>
+        queue.add(async () => {
+          const { os, arch } = await input.executors.forHost(h).platform!();
+          const norm = arch === "arm64" ? "aarch64" : arch === "amd64" ? "x86_64" : arch;
+          if (os !== "Linux" || (want && norm !== want)) wrong.push(`${h} is ${os} ${arch}`);
+        })
+      ));
+      return wrong.length
+        ? {
+          status: "failed",
+          message: `the ${input.release.platform} release cannot run on ${
+            wrong.join(", ")
+          } (mup installs one platform's release per deploy)`,
+        }
+        : {
+          status: "passed",
+          message:
+            `OS and architecture match the ${input.release.platform} release on ${described.length} remote host${
+              described.length === 1 ? "" : "s"
+            }`,
+        };
+    });
+  }
 
   const needGb = input.resources.disk_space_gb;
   await timed("disk_space", async () => {
     let minFree = Infinity;
     const low: string[] = [];
-    for (const h of hosts) {
+    await perHost(async (h) => {
+      if (unreachable.has(h)) return;
       const perHostGb = needGb *
         ((input.resources.processes_per_host[h] ?? 0) /
           Math.max(1, input.resources.total_processes));
@@ -94,7 +163,8 @@ export async function preflight(
       if (free / 1024 < perHostGb) {
         low.push(`${h}: ${(free / 1024).toFixed(1)}GB free, ${perHostGb.toFixed(1)}GB needed`);
       }
-    }
+    });
+    if (minFree === Infinity) minFree = 0;
     return low.length
       ? { status: "failed", message: `not enough disk space: ${low.join("; ")}` }
       : {
@@ -107,11 +177,14 @@ export async function preflight(
 
   await timed("ports", async () => {
     const busy: string[] = [];
-    for (const s of all) {
-      const key = `${s.host}:${s.port}`;
-      if (input.ownPorts?.has(key)) continue;
-      if (!(await input.executors.forHost(s.host).portFree(s.port))) busy.push(key);
-    }
+    await Promise.all(all.map((s) =>
+      queue.add(async () => {
+        const key = `${s.host}:${s.port}`;
+        if (input.ownPorts?.has(key) || unreachable.has(s.host)) return;
+        if (!(await input.executors.forHost(s.host).portFree(s.port))) busy.push(key);
+      })
+    ));
+    busy.sort();
     return busy.length
       ? { status: "failed", message: `ports already in use: ${busy.join(", ")}`, details: { busy } }
       : {
