@@ -79,11 +79,18 @@ export class TestSshd {
     readonly port: number,
     private readonly config: string,
     readonly hostKey: string,
+    private readonly log: string,
   ) {}
+
+  /** Connections this sshd accepted (authenticated), from its log. */
+  async acceptedConnections(): Promise<number> {
+    const text = await Deno.readTextFile(this.log).catch(() => "");
+    return text.split("\n").filter((l) => l.includes("Accepted publickey")).length;
+  }
 
   async start(): Promise<void> {
     this.child = new Deno.Command(SSHD, {
-      args: ["-D", "-f", this.config],
+      args: ["-D", "-f", this.config, "-E", this.log],
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -194,7 +201,7 @@ export async function startSshFixture(
           "PermitRootLogin prohibit-password",
           "MaxSessions 30",
           "MaxStartups 200",
-          "LogLevel ERROR",
+          "LogLevel INFO",
           // Debian's bash sources ~/.bashrc for ssh commands of a top-level shell; this machine's
           // root .bashrc runs `pyenv init` (≈150 ms a command). SHLVL=1 makes the login shell a
           // nested one, so it does not: the figures measure mup and ssh, not that file.
@@ -202,7 +209,7 @@ export async function startSshFixture(
           "",
         ].join("\n"),
       );
-      const s = new TestSshd(addr, port, config, hostKey);
+      const s = new TestSshd(addr, port, config, hostKey, path.join(dir, `sshd_${addr}.log`));
       servers.push(s);
       await s.start();
     }
