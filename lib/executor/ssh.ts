@@ -225,6 +225,14 @@ export class SshExecutor implements Executor {
     const r = await this.slot(() =>
       this.raw(line, { timeoutMs: options.timeoutMs ?? 5 * SMALL_OP_MS })
     );
+    if (r.code === 127 && /not found/i.test(r.stderr)) {
+      throw new SshError(
+        this.host,
+        "command_not_found",
+        `${argv[0]} was not found on ${this.host} (${lastLine(r.stderr)})`,
+        `install it on ${this.host}, or check the path (a binary is installed by the plan's install step)`,
+      );
+    }
     return { code: r.code, stdout: new TextDecoder().decode(r.stdout), stderr: r.stderr };
   }
 
