@@ -96,6 +96,28 @@ export function validateTopology(t: Topology): Issue[] {
     }
   }
 
+  // One SSH port per host: entries of the same host must not disagree.
+  const sshPorts = new Map<string, { port: number; at: string }>();
+  for (const n of all) {
+    const entry = n.section === "mongos_servers"
+      ? t.mongos_servers[n.i]
+      : n.section === "config_servers"
+      ? t.config_servers[n.i]
+      : t.mongod_servers[n.i];
+    if (entry.ssh_port === undefined) continue;
+    const seenPort = sshPorts.get(n.host);
+    if (seenPort && seenPort.port !== entry.ssh_port) {
+      err(
+        "ssh_port_conflict",
+        [n.section, n.i, "ssh_port"],
+        `ssh_port ${entry.ssh_port} for ${n.host} differs from ${seenPort.port} given at ${seenPort.at}`,
+        "give every entry of a host the same ssh_port (or set it once under global)",
+      );
+    } else if (!seenPort) {
+      sshPorts.set(n.host, { port: entry.ssh_port, at: `${n.section}[${n.i}]` });
+    }
+  }
+
   const kind = topologyKind(t);
   const sets = new Map<string, { section: string; i: number; s: MongodServer }[]>();
   for (const section of ["config_servers", "mongod_servers"] as const) {
