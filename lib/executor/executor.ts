@@ -34,6 +34,8 @@ export interface Executor {
    * in ms. Throws an error naming the host and the fix when it cannot be reached.
    */
   probe?(): Promise<{ rttMs: number; connectMs: number }>;
+  /** TCP ports something listens on, on any address of the host (one look for many ports). */
+  listeningPorts?(): Promise<Set<number>>;
   /** The host's OS and machine as `uname -sm` names them, e.g. { os: "Linux", arch: "x86_64" }. */
   platform?(): Promise<{ os: string; arch: string }>;
   /** Releases what the executor holds open (an SSH master connection). Never throws. */

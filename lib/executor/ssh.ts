@@ -299,9 +299,14 @@ export class SshExecutor implements Executor {
 
   /** No listener on `port`, on any of the host's addresses (`ss -ltn`, else /proc/net/tcp). */
   async portFree(port: number): Promise<boolean> {
+    return !(await this.listeningPorts()).has(port);
+  }
+
+  /** Every TCP port in LISTEN state on the host (`ss -ltn`, else /proc/net/tcp). */
+  async listeningPorts(): Promise<Set<number>> {
     const r = await this.script("listening", []);
     if (r.code !== 0) throw this.failed("listing listening ports", r);
-    return !listeningPorts(new TextDecoder().decode(r.stdout)).has(port);
+    return listeningPorts(new TextDecoder().decode(r.stdout));
   }
 
   async processAlive(pid: number): Promise<boolean> {

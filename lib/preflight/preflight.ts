@@ -177,11 +177,17 @@ export async function preflight(
 
   await timed("ports", async () => {
     const busy: string[] = [];
+    // Hosts that can list their listeners are asked once, not once per port.
+    const listening = new Map<string, Promise<Set<number>>>();
     await Promise.all(all.map((s) =>
       queue.add(async () => {
         const key = `${s.host}:${s.port}`;
         if (input.ownPorts?.has(key) || unreachable.has(s.host)) return;
-        if (!(await input.executors.forHost(s.host).portFree(s.port))) busy.push(key);
+        const ex = input.executors.forHost(s.host);
+        if (ex.listeningPorts) {
+          if (!listening.has(s.host)) listening.set(s.host, ex.listeningPorts());
+          if ((await listening.get(s.host)!).has(s.port)) busy.push(key);
+        } else if (!(await ex.portFree(s.port))) busy.push(key);
       })
     ));
     busy.sort();
