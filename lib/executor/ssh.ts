@@ -54,6 +54,7 @@ export class SshExecutor implements Executor {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
   private everConnected = false;
+  private dirReady?: Promise<void>;
 
   /**
    * @param host the topology's host name, given to ssh as the destination
@@ -81,7 +82,8 @@ export class SshExecutor implements Executor {
     remote: string,
     opts: { stdin?: Uint8Array | string; stdinFile?: string; timeoutMs: number },
   ): Promise<SshRun> {
-    await Deno.mkdir(this.s.controlDir, { recursive: true, mode: 0o700 });
+    this.dirReady ??= Deno.mkdir(this.s.controlDir, { recursive: true, mode: 0o700 });
+    await this.dirReady;
     const ac = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
