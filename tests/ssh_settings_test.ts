@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { parseTopology, TopologyError } from "../lib/topology/load.ts";
 import { hostSshPorts, sshSettings } from "../lib/cli/ssh_options.ts";
-import { sshArgs } from "../lib/executor/ssh_settings.ts";
+import { parseJump, sshArgs } from "../lib/executor/ssh_settings.ts";
 import { MupError } from "../lib/errors.ts";
 import { deployArgs, mup, tempHome, testMirror, writeTopology } from "./helpers.ts";
 
@@ -48,10 +48,13 @@ Deno.test("SSH settings come from the topology; flags win", async () => {
   assert.ok(opts.some((o) => o.startsWith("ControlPath=")));
   assert.deepEqual(args.slice(args.indexOf("-p"), args.indexOf("-p") + 2), ["-p", "2200"]);
   assert.deepEqual(args.slice(args.indexOf("-l"), args.indexOf("-l") + 2), ["-l", "ops"]);
-  assert.deepEqual(args.slice(args.indexOf("-J"), args.indexOf("-J") + 2), [
-    "-J",
-    "jump@bastion:22",
-  ]);
+  // The jump host as a ProxyCommand with the same key and options, its own user and port.
+  const proxy = opts.find((x) => x.startsWith("ProxyCommand="))!;
+  assert.match(
+    proxy,
+    /^ProxyCommand=ssh .*-i \/k2 .*-o 'ControlPath=none' -p 22 -l jump -W %h:%p bastion$/,
+  );
+  assert.match(proxy, /-o 'Compression=yes'/);
   assert.ok(
     sshArgs(sshSettings(topology, {}), "h", undefined).includes("StrictHostKeyChecking=accept-new"),
   );
@@ -94,4 +97,22 @@ Deno.test("entries of one host with different ssh_port values are an error", asy
     assert.match(hit.message, /ssh_port 2202 for db1\.example\.net differs from 2201/);
     assert.equal(hit.location.line, 7);
   }
+});
+
+Deno.test("--ssh-proxy values: [user@]host[:port]; % and shell characters are escaped", () => {
+  assert.deepEqual(parseJump("bastion"), { user: undefined, host: "bastion", port: undefined });
+  assert.deepEqual(parseJump("ops@[::1]:2222"), { user: "ops", host: "::1", port: 2222 });
+  assert.throws(() => parseJump("a b"), /is not \[user@\]host\[:port\]/);
+  assert.throws(() => parseJump("h:99999"), /is not/);
+  const s = {
+    connectTimeoutS: 5,
+    options: [],
+    strictHostKeys: false,
+    controlDir: "/tmp/x",
+    controlPersistS: 60,
+    identityFile: "/keys/50% it's",
+    proxyJump: "bastion",
+  };
+  const proxy = sshArgs(s, "h").find((a) => a.startsWith("ProxyCommand="))!;
+  assert.match(proxy, / -i '\/keys\/50%% it'\\''s' /);
 });

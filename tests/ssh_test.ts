@@ -322,3 +322,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "SSH: --ssh-proxy reaches a host through a jump host that gets the same key and known_hosts",
+  sanitizeResources: false,
+  async fn() {
+    const home = await tempHome();
+    const f = await startSshFixture();
+    try {
+      const [jump, target] = f.servers;
+      const [port] = freePorts(1);
+      const topo = await topologyFile(home, { mongod_servers: [entry(f, target.addr, port)] });
+      // The jump connection gets the same -i, known_hosts and options as the target's.
+      const flags = f.flags();
+      const r = await mup(
+        deployArgs("c1", topo, await testMirror(), [
+          "--plan-only",
+          ...flags,
+          "--ssh-proxy",
+          `${jump.addr}:${jump.port}`,
+        ]),
+        { home },
+      );
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /✓ Connectivity to all hosts \(1\/1\)/);
+      assert.equal(await jump.acceptedConnections(), 1, "the jump host carried the connection");
+      assert.equal(await target.acceptedConnections(), 1);
+    } finally {
+      await killAll(home);
+      await f.close();
+    }
+  },
+});

@@ -4,6 +4,7 @@ import type { DefaultExecutors } from "../executor/factory.ts";
 import {
   controlDirFor,
   DEFAULT_SSH_TIMEOUT_S,
+  parseJump,
   parseSshOptions,
   type SshSettings,
 } from "../executor/ssh_settings.ts";
@@ -36,7 +37,10 @@ export function sshCommandOptions(cmd: Command<any, any, any>): void {
       "an ssh -o option, e.g. UserKnownHostsFile=/path (repeatable)",
       (v: string, prev: string[] = []) => [...prev, v],
     )
-    .option("--ssh-proxy <[user@]host[:port]>", "reach remote hosts through this jump host")
+    .option(
+      "--ssh-proxy <[user@]host[:port]>",
+      "reach remote hosts through this jump host (same key and options)",
+    )
     .option("--strict-host-keys", "refuse hosts whose key is not yet in known_hosts")
     .option("--ssh-config <file>", "ssh_config file instead of ~/.ssh/config (/dev/null: none)");
 }
@@ -64,6 +68,7 @@ export function sshSettings(t: Topology, opts: SshCliOptions): SshSettings {
   let options: string[];
   try {
     options = parseSshOptions(opts.sshOption ?? []);
+    if (opts.sshProxy !== undefined) parseJump(opts.sshProxy);
   } catch (e) {
     throw new MupError((e as Error).message);
   }

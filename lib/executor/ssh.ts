@@ -148,6 +148,8 @@ export class SshExecutor implements Executor {
       port: this.port,
       identityFile: this.s.identityFile,
       connectTimeoutS: this.s.connectTimeoutS,
+      strictHostKeys: this.s.strictHostKeys,
+      proxyJump: this.s.proxyJump,
     };
   }
 
@@ -338,6 +340,7 @@ export class SshExecutor implements Executor {
     if (!this.everConnected) return;
     this.everConnected = false;
     this.connecting = undefined;
+    this.dirReady = undefined;
     await new Deno.Command("ssh", {
       args: [...this.args(), "-O", "exit", this.host],
       stdin: "null",

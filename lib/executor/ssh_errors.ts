@@ -37,6 +37,8 @@ export interface LoginDescription {
   port?: number;
   identityFile?: string;
   connectTimeoutS: number;
+  strictHostKeys?: boolean;
+  proxyJump?: string;
 }
 
 /**
@@ -66,6 +68,18 @@ export function classifySshFailure(
       "host_key_changed",
       `the SSH host key of ${where} has changed since it was first seen: refusing to connect`,
       `if the host was reinstalled, remove its old key (ssh-keygen -R ${host}, or from the known_hosts file you use) and retry; otherwise find out who answers at that address`,
+    );
+  }
+  if (
+    /No .*host key is known|Host key verification failed/i.test(stderr) && !login.strictHostKeys
+  ) {
+    return new SshError(
+      host,
+      "host_key_unknown",
+      `the SSH host key of ${where}${
+        login.proxyJump ? ` or of the jump host ${login.proxyJump}` : ""
+      } could not be verified (${last})`,
+      "check that the known_hosts file is writable (UserKnownHostsFile) and holds no conflicting key",
     );
   }
   if (/No .*host key is known|Host key verification failed/i.test(stderr)) {

@@ -4,6 +4,7 @@
  */
 import * as path from "node:path";
 import { sha256Hex } from "../util/hash.ts";
+import { shellQuote } from "./shell_quote.ts";
 
 /** SSH settings shared by every remote host (per-host ports aside). */
 export interface SshSettings {
@@ -17,7 +18,7 @@ export interface SshSettings {
   connectTimeoutS: number;
   /** `--ssh-option K=V`, each passed as `-o K=V`, after mup's own (ssh keeps the first value). */
   options: string[];
-  /** `--ssh-proxy`: a jump host (`ProxyJump`). */
+  /** `--ssh-proxy`: a jump host, `[user@]host[:port]`, reached with the same settings. */
   proxyJump?: string;
   /** `--strict-host-keys`: refuse unknown host keys (StrictHostKeyChecking=yes, not accept-new). */
   strictHostKeys: boolean;
@@ -53,9 +54,10 @@ export function controlPath(s: SshSettings, host: string, port?: number): string
   return path.join(s.controlDir, sha256Hex(key).slice(0, 16));
 }
 
-/** ssh(1) arguments before the destination, for one host. Never runs anything. */
-export function sshArgs(s: SshSettings, host: string, port?: number): string[] {
-  const o = (kv: string) => ["-o", kv];
+const o = (kv: string) => ["-o", kv];
+
+/** Options every connection gets, the jump host's included. */
+function commonArgs(s: SshSettings): string[] {
   return [
     ...(s.configFile ? ["-F", s.configFile] : []),
     // The user's own -o first: for most options ssh keeps the first value it is given.
@@ -63,6 +65,50 @@ export function sshArgs(s: SshSettings, host: string, port?: number): string[] {
     ...o("BatchMode=yes"),
     ...o(`ConnectTimeout=${s.connectTimeoutS}`),
     ...o(`StrictHostKeyChecking=${s.strictHostKeys ? "yes" : "accept-new"}`),
+    ...(s.identityFile ? ["-i", s.identityFile, ...o("IdentitiesOnly=yes")] : []),
+  ];
+}
+
+/** `[user@]host[:port]` of --ssh-proxy. */
+export function parseJump(spec: string): { user?: string; host: string; port?: number } {
+  const m = /^(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s]+)(?::(\d{1,5}))?$/.exec(spec);
+  if (!m || (m[3] !== undefined && (Number(m[3]) < 1 || Number(m[3]) > 65535))) {
+    throw new Error(`--ssh-proxy "${spec}" is not [user@]host[:port] (for example ops@bastion:22)`);
+  }
+  return {
+    user: m[1],
+    host: m[2].replace(/^\[(.*)\]$/, "$1"),
+    port: m[3] ? Number(m[3]) : undefined,
+  };
+}
+
+/**
+ * The jump host as a ProxyCommand (`ssh … -W %h:%p jump`) rather than ProxyJump, so that the
+ * jump connection gets the same key, known_hosts, BatchMode and host-key policy as the others
+ * (ProxyJump passes on none of the command line's -i/-o). ssh runs it with the user's shell:
+ * every argument is shell-quoted, and `%` escaped from ssh's own % expansion.
+ */
+function proxyCommand(s: SshSettings, jump: string): string {
+  const j = parseJump(jump);
+  const user = j.user ?? s.user;
+  const argv = [
+    "ssh",
+    ...commonArgs(s),
+    ...o("ControlMaster=no"),
+    ...o("ControlPath=none"),
+    ...(j.port ? ["-p", String(j.port)] : []),
+    ...(user ? ["-l", user] : []),
+    "-W",
+    "%h:%p",
+    j.host,
+  ];
+  return argv.map((a) => (a === "%h:%p" ? a : shellQuote(a).replaceAll("%", "%%"))).join(" ");
+}
+
+/** ssh(1) arguments before the destination, for one host. Never runs anything. */
+export function sshArgs(s: SshSettings, host: string, port?: number): string[] {
+  return [
+    ...commonArgs(s),
     ...o("ControlMaster=auto"),
     ...o(`ControlPath=${controlPath(s, host, port)}`),
     ...o(`ControlPersist=${s.controlPersistS}`),
@@ -72,8 +118,7 @@ export function sshArgs(s: SshSettings, host: string, port?: number): string[] {
     ...o("LogLevel=ERROR"),
     ...(port ? ["-p", String(port)] : []),
     ...(s.user ? ["-l", s.user] : []),
-    ...(s.identityFile ? ["-i", s.identityFile, ...o("IdentitiesOnly=yes")] : []),
-    ...(s.proxyJump ? ["-J", s.proxyJump] : []),
+    ...(s.proxyJump ? o(`ProxyCommand=${proxyCommand(s, s.proxyJump)}`) : []),
   ];
 }
 
