@@ -147,6 +147,85 @@ Deno.test({
   },
 });
 
+/** A TCP relay to addr:port that can be frozen: data stops flowing, no connection closes. */
+class FreezableRelay {
+  private frozen = false;
+  private readonly conns: Deno.Conn[] = [];
+  private readonly listener = Deno.listen({ hostname: "127.0.0.2", port: 0 });
+  private readonly accepting: Promise<void>;
+  readonly port = (this.listener.addr as Deno.NetAddr).port;
+
+  constructor(target: { addr: string; port: number }) {
+    this.accepting = (async () => {
+      for await (const c of this.listener) {
+        const up = await Deno.connect({ hostname: target.addr, port: target.port });
+        this.conns.push(c, up);
+        this.pump(c, up);
+        this.pump(up, c);
+      }
+    })().catch(() => {});
+  }
+
+  private async pump(src: Deno.Conn, dst: Deno.Conn): Promise<void> {
+    const buf = new Uint8Array(65536);
+    try {
+      while (true) {
+        const n = await src.read(buf);
+        if (n === null || this.frozen) break; // frozen: swallow everything from now on
+        await dst.write(buf.subarray(0, n));
+      }
+    } catch {
+      // Closed.
+    }
+    if (this.frozen) await new Promise(() => {}).catch(() => {}); // hold the socket open
+  }
+
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  async close(): Promise<void> {
+    this.listener.close();
+    for (const c of this.conns) {
+      try {
+        c.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    await this.accepting;
+  }
+}
+
+Deno.test({
+  name:
+    "SshExecutor: a network cut (packets stop, nothing closes) fails the next command instead of hanging",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const f = await startSshFixture(["127.0.0.2"]);
+    const dir = await Deno.makeTempDir({ prefix: "mup-sshx-" });
+    const relay = new FreezableRelay(f.servers[0]);
+    const ex = new SshExecutor("127.0.0.2", settings(f, dir, { connectTimeoutS: 2 }), relay.port);
+    try {
+      assert.equal(await ex.exists("/"), true);
+      relay.freeze();
+      // The master notices within ServerAliveInterval × ServerAliveCountMax; the command fails.
+      await assert.rejects(
+        () => ex.exists("/"),
+        (e) =>
+          e instanceof SshError &&
+          /cannot reach 127\.0\.0\.2 port \d+: no connection within 2s/.test(e.message),
+      );
+    } finally {
+      await ex.close();
+      await relay.close();
+      await f.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
 Deno.test("listeningPorts reads ss -Hltn and /proc/net/tcp", () => {
   const ss = [
     "ss",

@@ -242,7 +242,6 @@ Deno.test({
       const out = await output;
       const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
       assert.equal(out.code, 1, text);
-      if (Deno.env.get("SHOW")) console.log(text);
       assert.match(text, /cannot reach 127\.0\.0\.3 port \d+ over SSH/);
       const failed = await currentState(home, "c1");
       assert.equal(failed.status, "failed");
