@@ -215,7 +215,8 @@ Deno.test({
         () => ex.exists("/"),
         (e) =>
           e instanceof SshError &&
-          /cannot reach 127\.0\.0\.2 port \d+: no connection within 2s/.test(e.message),
+          // Usually the client falls back to a new connection, which times out at the banner.
+          /(cannot reach|did not finish).*127\.0\.0\.2/.test(e.message),
       );
     } finally {
       await ex.close();
