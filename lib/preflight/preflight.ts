@@ -15,10 +15,6 @@ import PQueue from "p-queue";
 /** Hosts asked at once during pre-flight. */
 const PREFLIGHT_CONCURRENCY = 16;
 
-function errorText(e: unknown): string {
-  return (e as Error).message;
-}
-
 /** Replaces `port: 0` on local hosts by ports the OS reports free. Returns a new topology. */
 export function allocatePorts(t: Topology): Topology {
   const taken = new Set<number>();
@@ -61,7 +57,7 @@ export async function preflight(
     try {
       r = await f();
     } catch (e) {
-      r = { status: "failed", message: errorText(e) };
+      r = { status: "failed", message: (e as Error).message };
     }
     const c = { name, duration: Math.round(performance.now() - t0), ...r };
     checks.push(c);
@@ -89,7 +85,7 @@ export async function preflight(
           ? { h, rtt: 0 }
           : { h, error: `${h}: ${r.stderr.trim() || `exit ${r.code}`}` };
       } catch (e) {
-        return { h, error: errorText(e) };
+        return { h, error: (e as Error).message };
       }
     });
     const bad = probes.filter((p) => p.error !== undefined);
