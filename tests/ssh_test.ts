@@ -63,6 +63,10 @@ Deno.test({
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.match(r.stdout, /✓ Connectivity to all hosts \(3\/3\), SSH round trip \d+–\d+ ms/);
       assert.match(r.stdout, /✓ OS and architecture match the linux-\w+ release on 2 remote hosts/);
+      assert.match(
+        r.stdout,
+        /! remote hosts \(127\.0\.0\.2, 127\.0\.0\.3\) will use this machine's default deploy_dir/,
+      );
       assert.match(r.stdout, /Deployment completed successfully!/);
       assert.match(r.stdout, new RegExp(`mongodb://127\\.0\\.0\\.2:${p[9]}/`));
       await withClient(`mongodb://127.0.0.2:${p[9]}/`, async (c) => {

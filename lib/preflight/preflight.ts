@@ -197,6 +197,18 @@ export async function preflight(
       };
   });
 
+  // Remote hosts without global.deploy_dir get the control machine's default path.
+  const remote = hosts.filter((h) => input.executors.forHost(h).probe !== undefined);
+  if (remote.length && !t.global.deploy_dir) {
+    await timed("remote_deploy_dir", () =>
+      Promise.resolve({
+        status: "warning" as const,
+        message: `remote hosts (${
+          remote.join(", ")
+        }) will use this machine's default deploy_dir ${input.deployDir}; set global.deploy_dir to a path the SSH user can write on every host`,
+      }));
+  }
+
   let cached = false;
   await timed("binaries", async () => {
     const r = input.release;
