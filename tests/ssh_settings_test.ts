@@ -42,7 +42,7 @@ Deno.test("SSH settings come from the topology; flags win", async () => {
       "ConnectTimeout=3",
       "StrictHostKeyChecking=yes",
       "ControlMaster=auto",
-      "ControlPersist=60",
+      "ControlPersist=300",
     ]
   ) assert.ok(opts.includes(o), o);
   assert.ok(opts.some((o) => o.startsWith("ControlPath=")));

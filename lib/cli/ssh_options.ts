@@ -2,6 +2,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { MupError } from "../errors.ts";
 import type { DefaultExecutors } from "../executor/factory.ts";
 import {
+  CONTROL_PERSIST_S,
   controlDirFor,
   DEFAULT_SSH_TIMEOUT_S,
   parseJump,
@@ -82,7 +83,7 @@ export function sshSettings(t: Topology, opts: SshCliOptions): SshSettings {
     strictHostKeys: !!opts.strictHostKeys,
     configFile: opts.sshConfig,
     controlDir: controlDirFor(mupHome()),
-    controlPersistS: 60,
+    controlPersistS: CONTROL_PERSIST_S,
   };
 }
 

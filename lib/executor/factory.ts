@@ -3,7 +3,12 @@ import { mupHome } from "../util/path.ts";
 import type { Executor, ExecutorFactory } from "./executor.ts";
 import { LocalExecutor } from "./local.ts";
 import { SshExecutor } from "./ssh.ts";
-import { controlDirFor, DEFAULT_SSH_TIMEOUT_S, type SshSettings } from "./ssh_settings.ts";
+import {
+  CONTROL_PERSIST_S,
+  controlDirFor,
+  DEFAULT_SSH_TIMEOUT_S,
+  type SshSettings,
+} from "./ssh_settings.ts";
 
 /** SSH settings when no command configured any: ssh's defaults, mup's safety options. */
 export function defaultSshSettings(): SshSettings {
@@ -12,7 +17,7 @@ export function defaultSshSettings(): SshSettings {
     options: [],
     strictHostKeys: false,
     controlDir: controlDirFor(mupHome()),
-    controlPersistS: 60,
+    controlPersistS: CONTROL_PERSIST_S,
   };
 }
 

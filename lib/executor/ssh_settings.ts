@@ -30,6 +30,12 @@ export interface SshSettings {
   controlPersistS: number;
 }
 
+/**
+ * Seconds an idle master outlives its last command: long enough to span an apply's quiet
+ * stretches (waiting for elections, syncs); mup closes the masters itself when it exits.
+ */
+export const CONTROL_PERSIST_S = 300;
+
 /** Default connect timeout (seconds) when --ssh-timeout is not given. */
 export const DEFAULT_SSH_TIMEOUT_S = 10;
 
