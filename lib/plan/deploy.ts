@@ -8,6 +8,7 @@ import {
   type Source,
 } from "../download/manifest.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
+import { MupError } from "../errors.ts";
 import { compileHooks } from "../hooks/compile.ts";
 import { allocatePorts, preflight } from "../preflight/preflight.ts";
 import { baseStateOf, readMeta } from "../state/meta.ts";
@@ -43,16 +44,25 @@ export async function buildDeployPlan(
   const topology = allocatePorts(loaded.topology);
   const source: Source = { mirror: req.mirror };
   const platform = await localPlatform();
-  const release = req.variant === "percona"
-    ? await resolvePerconaRelease(req.version, platform, source)
-    : resolveRelease(await loadManifest(source), req.version, platform, source);
-  release.size_bytes = await archiveSize(release.url);
+  // The control machine's release; remote hosts of another architecture get theirs.
+  const resolveFor = async (arch: string) => {
+    if (arch !== "x86_64" && arch !== "aarch64") {
+      throw new MupError(`MongoDB publishes no Linux ${arch} builds (only x86_64 and aarch64)`);
+    }
+    const p = { ...platform, arch: arch as typeof platform.arch };
+    const r = req.variant === "percona"
+      ? await resolvePerconaRelease(req.version, p, source)
+      : resolveRelease(await loadManifest(source), req.version, p, source);
+    r.size_bytes = await archiveSize(r.url);
+    return r;
+  };
+  const release = await resolveFor(platform.arch);
   const clusterDir = req.store.clusterDir(req.cluster);
   const deployDir = path.join(clusterDir, "deploy");
   const meta = await readMeta(clusterDir);
   const archivePath = path.join(req.cacheDir, release.archive_name);
   const resources = estimateResources(listProcesses(topology, deployDir), release);
-  const { validation, cached } = await preflight({
+  const { validation, cached, hostReleases } = await preflight({
     topology,
     release,
     resources,
@@ -61,6 +71,7 @@ export async function buildDeployPlan(
     executors: req.executors,
     // Ports the recorded cluster itself runs on are expected to be busy.
     ownPorts: new Set((meta?.processes ?? []).map((p) => `${p.host}:${p.port}`)),
+    resolveFor,
   });
   for (const w of loaded.warnings) {
     validation.warnings.push({
@@ -83,6 +94,7 @@ export async function buildDeployPlan(
     hooks: compileHooks(topology.hooks, path.dirname(path.resolve(req.topologyFile))),
     baseState: baseStateOf(meta),
     cached,
+    ...(Object.keys(hostReleases).length ? { hostReleases } : {}),
     dryRun: req.dryRun,
   });
 }

@@ -42,12 +42,22 @@ export interface PreflightInput {
   executors: ExecutorFactory;
   /** Ports that may be in use because the cluster itself runs there (re-planning). */
   ownPorts?: Set<string>;
+  /**
+   * The release for another Linux architecture (`uname -m`, normalised: x86_64, aarch64), for
+   * remote hosts that are not the control machine's; throws when there is none.
+   */
+  resolveFor?: (arch: string) => Promise<Release>;
 }
 
 /** Pre-flight checks, separate from the pure planner: they read hosts and the cache. */
 export async function preflight(
   input: PreflightInput,
-): Promise<{ validation: ValidationResult; cached: boolean }> {
+): Promise<{
+  validation: ValidationResult;
+  cached: boolean;
+  /** Remote hosts that need another architecture's release, and that release. */
+  hostReleases: Record<string, Release>;
+}> {
   const checks: CheckResult[] = [];
   const errors: ValidationIssue[] = [];
   const warnings: ValidationIssue[] = [];
@@ -74,6 +84,7 @@ export async function preflight(
   const perHost = <T>(f: (h: string) => Promise<T>) =>
     Promise.all(hosts.map((h) => queue.add(() => f(h)))) as Promise<T[]>;
   const unreachable = new Set<string>();
+  const hostReleases: Record<string, Release> = {};
 
   await timed("connectivity", async () => {
     const probes = await perHost(async (h) => {
@@ -121,19 +132,36 @@ export async function preflight(
     await timed("os_arch", async () => {
       const want = input.release.platform.split("-")[1] ?? "";
       const wrong: string[] = [];
+      // One resolution per architecture, however many hosts share it.
+      const byArch = new Map<string, Promise<Release>>();
       await Promise.all(described.map((h) =>
         queue.add(async () => {
           const { os, arch } = await input.executors.forHost(h).platform!();
           const norm = arch === "arm64" ? "aarch64" : arch === "amd64" ? "x86_64" : arch;
-          if (os !== "Linux" || (want && norm !== want)) wrong.push(`${h} is ${os} ${arch}`);
+          if (os !== "Linux") wrong.push(`${h} runs ${os}, not Linux`);
+          else if (want && norm !== want) {
+            if (!input.resolveFor) return void wrong.push(`${h} is ${os} ${arch}`);
+            if (!byArch.has(norm)) byArch.set(norm, input.resolveFor(norm));
+            try {
+              hostReleases[h] = await byArch.get(norm)!;
+            } catch (e) {
+              wrong.push(`${h} is ${os} ${arch}: ${(e as Error).message}`);
+            }
+          }
         })
       ));
+      const others = [...new Set(Object.values(hostReleases).map((r) => r.platform))];
       return wrong.length
         ? {
           status: "failed",
-          message: `the ${input.release.platform} release cannot run on ${
-            wrong.join(", ")
-          } (mup installs one platform's release per deploy)`,
+          message: `no MongoDB ${input.release.version} release for ${wrong.join("; ")}`,
+        }
+        : others.length
+        ? {
+          status: "passed",
+          message: `OS and architecture known on ${described.length} remote host${
+            described.length === 1 ? "" : "s"
+          }: ${Object.keys(hostReleases).length} need the ${others.join(", ")} release`,
         }
         : {
           status: "passed",
@@ -241,5 +269,9 @@ export async function preflight(
     };
   });
 
-  return { validation: { valid: errors.length === 0, errors, warnings, checks }, cached };
+  return {
+    validation: { valid: errors.length === 0, errors, warnings, checks },
+    cached,
+    hostReleases,
+  };
 }
