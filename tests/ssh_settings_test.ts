@@ -4,6 +4,7 @@ import { parseTopology, TopologyError } from "../lib/topology/load.ts";
 import { hostSshPorts, sshSettings } from "../lib/cli/ssh_options.ts";
 import { parseJump, sshArgs } from "../lib/executor/ssh_settings.ts";
 import { MupError } from "../lib/errors.ts";
+import { reachedLocally } from "../lib/executor/factory.ts";
 import { deployArgs, mup, tempHome, testMirror, writeTopology } from "./helpers.ts";
 
 const TOPO = `global:
@@ -115,4 +116,11 @@ Deno.test("--ssh-proxy values: [user@]host[:port]; % and shell characters are es
   };
   const proxy = sshArgs(s, "h").find((a) => a.startsWith("ProxyCommand="))!;
   assert.match(proxy, / -i '\/keys\/50%% it'\\''s' /);
+});
+
+Deno.test("reachedLocally: this machine's names without SSH; other loopback addresses over SSH", () => {
+  for (const h of ["localhost", "127.0.0.1", "::1"]) assert.equal(reachedLocally(h), true, h);
+  for (const h of ["127.0.0.2", "127.0.0.3", "db1.example.net", "10.0.0.5"]) {
+    assert.equal(reachedLocally(h), false, h);
+  }
 });

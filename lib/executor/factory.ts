@@ -22,8 +22,19 @@ export function defaultSshSettings(): SshSettings {
 }
 
 /**
- * Local hosts get the local executor, every other host an SSH executor. Whether a host is this
- * machine is decided by isLocalHost alone. One executor per host, shared by all operations.
+ * Whether mup reaches `host` without SSH: a name of the control machine (isLocalHost), except
+ * loopback addresses other than 127.0.0.1, which stand for other hosts reached over SSH (so one
+ * machine can run sshd on 127.0.0.2 and 127.0.0.3, as the tests do). The one place that decides
+ * which executor a host gets.
+ */
+export function reachedLocally(host: string): boolean {
+  if (host === "127.0.0.1") return true;
+  return isLocalHost(host) && !/^127\./.test(host.trim());
+}
+
+/**
+ * Hosts reached locally (reachedLocally) get the local executor, every other host an SSH
+ * executor. One executor per host, shared by all operations.
  */
 export class DefaultExecutors implements ExecutorFactory {
   private readonly cache = new Map<string, Executor>();
@@ -42,7 +53,7 @@ export class DefaultExecutors implements ExecutorFactory {
   forHost(host: string): Executor {
     let e = this.cache.get(host);
     if (!e) {
-      e = isLocalHost(host)
+      e = reachedLocally(host)
         ? new LocalExecutor(host)
         : new SshExecutor(host, this.settings, this.ports.get(host) ?? this.settings.port);
       this.cache.set(host, e);

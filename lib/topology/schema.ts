@@ -68,10 +68,6 @@ export function topologyKind(t: Topology): TopologyKind {
   return "standalone";
 }
 
-/**
- * Whether a host is this machine (reached without SSH). The one place that decides it: the
- * executor factory, pre-flight and validation all ask here.
- */
 export function isLocalHost(host: string): boolean {
   // Other loopback addresses (127.0.0.2, …) are treated as remote hosts reached over SSH.
   return host === "localhost" || host === "127.0.0.1" || host === "::1";
