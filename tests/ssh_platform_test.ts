@@ -80,6 +80,8 @@ Deno.test("pre-flight resolves the release of each remote architecture once and 
   ]);
   const executors: ExecutorFactory = { forHost: (h) => hosts.get(h)! };
   const asked: string[] = [];
+  // The aarch64 archive "in the mirror": a local file, so no network is needed.
+  const mirrored = await Deno.makeTempFile({ suffix: ".tgz" });
   const input = {
     topology,
     release: release("x86_64"),
@@ -97,7 +99,7 @@ Deno.test("pre-flight resolves the release of each remote architecture once and 
     executors,
     resolveFor: (arch: string) => {
       asked.push(arch);
-      return Promise.resolve(release(arch));
+      return Promise.resolve({ ...release(arch), url: mirrored });
     },
   };
   const r = await preflight(input);
@@ -106,6 +108,14 @@ Deno.test("pre-flight resolves the release of each remote architecture once and 
   const check = r.validation.checks.find((c) => c.name === "os_arch")!;
   assert.equal(check.status, "passed");
   assert.match(check.message, /1 need the linux-aarch64 release/);
+  const bins = r.validation.checks.find((c) => c.name === "binaries_other_arch")!;
+  assert.equal(bins.status, "passed", bins.message);
+  assert.match(bins.message, /linux-aarch64 from /);
+  await Deno.remove(mirrored);
+  const gone = await preflight(input);
+  const missing = gone.validation.checks.find((c) => c.name === "binaries_other_arch")!;
+  assert.equal(missing.status, "failed");
+  assert.match(missing.message, /linux-aarch64: archive not found at /);
 
   hosts.set("arm1.example.net", new FakeRemote("arm1.example.net", "Linux", "riscv64"));
   const bad = await preflight({

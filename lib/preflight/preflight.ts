@@ -269,9 +269,42 @@ export async function preflight(
     };
   });
 
+  // The releases of remote hosts of another architecture: cached, or there to download.
+  const extra = [...new Map(Object.values(hostReleases).map((r) => [r.platform, r])).values()];
+  if (extra.length) {
+    await timed("binaries_other_arch", async () => {
+      const notes: string[] = [];
+      for (const r of extra) {
+        const cachedAt = path.join(path.dirname(input.archivePath), r.archive_name);
+        if ((await sha256File(cachedAt)) === r.sha256) notes.push(`${r.platform} cached`);
+        else {
+          const why = await unavailable(r.url);
+          if (why) return { status: "failed", message: `${r.platform}: ${why}` };
+          notes.push(`${r.platform} from ${path.dirname(r.url)}`);
+        }
+      }
+      return {
+        status: "passed",
+        message: `MongoDB ${input.release.version} binaries available (${notes.join(", ")})`,
+      };
+    });
+  }
+
   return {
     validation: { valid: errors.length === 0, errors, warnings, checks },
     cached,
     hostReleases,
   };
+}
+
+/** Why a release archive cannot be fetched (HEAD for URLs, stat for files); undefined if it can. */
+async function unavailable(url: string): Promise<string | undefined> {
+  if (/^https?:\/\//.test(url)) {
+    const res = await fetch(url, { method: "HEAD" }).catch((e) => e as Error);
+    if (res instanceof Error) return `cannot be downloaded from ${url}: ${res.message}`;
+    if (!res.ok) return `cannot be downloaded from ${url}: HTTP ${res.status}`;
+    return undefined;
+  }
+  const file = url.startsWith("file://") ? new URL(url).pathname : url;
+  return await Deno.stat(file).then(() => undefined, () => `archive not found at ${url}`);
 }
