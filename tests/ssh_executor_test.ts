@@ -11,7 +11,7 @@ function settings(f: SshFixture, dir: string, over: Partial<SshSettings> = {}): 
   return {
     user: f.user,
     identityFile: f.key,
-    connectTimeoutS: 5,
+    connectTimeoutS: 20,
     options: [`UserKnownHostsFile=${f.knownHosts}`],
     strictHostKeys: false,
     configFile: "/dev/null",
@@ -206,7 +206,7 @@ Deno.test({
     const f = await startSshFixture(["127.0.0.2"]);
     const dir = await Deno.makeTempDir({ prefix: "mup-sshx-" });
     const relay = new FreezableRelay(f.servers[0]);
-    const ex = new SshExecutor("127.0.0.2", settings(f, dir, { connectTimeoutS: 2 }), relay.port);
+    const ex = new SshExecutor("127.0.0.2", settings(f, dir, { connectTimeoutS: 10 }), relay.port);
     try {
       assert.equal(await ex.exists("/"), true);
       relay.freeze();
