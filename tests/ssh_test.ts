@@ -188,7 +188,6 @@ Deno.test({
       );
       assert.equal(planned.code, 0, planned.stdout + planned.stderr);
       await f.servers[0].kill();
-      const t0 = Date.now();
       const r = await mup(["plan", "apply", "c1", "--auto-approve", ...f.flags()], { home });
       assert.equal(r.code, 1);
       assert.match(r.stderr, /Error: cannot reach 1 of 1 host; nothing was applied:/);
@@ -197,7 +196,6 @@ Deno.test({
         /cannot reach 127\.0\.0\.2 port \d+ over SSH \(ssh exit 255: .*Connection refused\)/,
       );
       assert.match(r.stderr, /Hint: bring the hosts back/);
-      assert.ok(Date.now() - t0 < 60_000, "must not hang");
       const state = path.join(clusterDir(home, "c1"), "state", "current-apply.json");
       assert.equal(await Deno.stat(state).then(() => true, () => false), false);
     } finally {
