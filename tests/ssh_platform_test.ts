@@ -18,7 +18,7 @@ const release = (arch: string): Release => ({
 });
 
 const TOPO = `mongod_servers:
-  - { host: localhost, port: 27017, replica_set: rs }
+  - { host: ctl.example.net, port: 27017, replica_set: rs }
   - { host: arm1.example.net, port: 27017, replica_set: rs }
   - { host: x86.example.net, port: 27017, replica_set: rs }
 `;
@@ -74,7 +74,7 @@ class FakeRemote extends MockExecutor {
 Deno.test("pre-flight resolves the release of each remote architecture once and refuses unknown ones", async () => {
   const { topology } = await parseTopology(TOPO, "t.yaml");
   const hosts = new Map<string, Executor>([
-    ["localhost", new MockExecutor("localhost")],
+    ["ctl.example.net", new MockExecutor("ctl.example.net")],
     ["arm1.example.net", new FakeRemote("arm1.example.net", "Linux", "arm64")],
     ["x86.example.net", new FakeRemote("x86.example.net", "Linux", "x86_64")],
   ]);
@@ -92,7 +92,7 @@ Deno.test("pre-flight resolves the release of each remote architecture once and 
       ports_used: [27017],
       disk_space_gb: 0,
       download_size_mb: 1,
-      processes_per_host: { localhost: 1, "arm1.example.net": 1, "x86.example.net": 1 },
+      processes_per_host: { "ctl.example.net": 1, "arm1.example.net": 1, "x86.example.net": 1 },
     },
     deployDir: "/d",
     archivePath: "/nonexistent",

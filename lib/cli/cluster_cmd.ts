@@ -7,6 +7,7 @@ import { Emitter } from "../apply/events.ts";
 import { HookDispatcher, HookFailed } from "../apply/hook_events.ts";
 import { MupError } from "../errors.ts";
 import { compileHooks } from "../hooks/compile.ts";
+import { Duration, durationMs } from "../hooks/schema.ts";
 import { PlainRenderer } from "../render/apply_plain.ts";
 import { loadTopology } from "../topology/load.ts";
 import { describeTopology, renderPlan, renderPreflight } from "../render/plan_text.ts";
@@ -51,6 +52,10 @@ export function clusterCommand(ctx: CliContext): Command {
       "--detailed-exitcode",
       "with --plan-only/--dry-run/--plan-file: exit 2 when the plan has changes",
     )
+    .option(
+      "--wait-timeout <duration>",
+      "how long each wait may take (a process answering, a primary elected, a shard added, health), e.g. 2m; recorded in the plan",
+    )
     .option("--json", "machine-readable output");
   applyCommandOptions(deploy);
   deploy.action(async (name, topologyFile, opts) => {
@@ -59,6 +64,9 @@ export function clusterCommand(ctx: CliContext): Command {
         hint: "use letters, digits, '.', '_' and '-' (it names a directory), e.g. prod-cluster",
       });
     }
+    const waitTimeoutMs = opts.waitTimeout === undefined
+      ? undefined
+      : parseWaitTimeout(opts.waitTimeout);
     const loaded = await loadTopology(topologyFile);
     configureSsh(ctx.executors, loaded.topology, opts as SshCliOptions);
     const hooks = compileHooks(loaded.topology.hooks, path.dirname(path.resolve(topologyFile)));
@@ -86,6 +94,7 @@ export function clusterCommand(ctx: CliContext): Command {
       store: ctx.store,
       executors: ctx.executors,
       dryRun: !!opts.dryRun,
+      waitTimeoutMs,
     });
     const stopAtPlan = opts.planOnly || opts.dryRun || opts.planFile;
     const { plan, path: saved } = opts.dryRun
@@ -131,4 +140,16 @@ export function clusterCommand(ctx: CliContext): Command {
     ctx.exitCode = await runApply(ctx, plan, saved!, opts as ApplyCliOptions);
   });
   return cmd as unknown as Command;
+}
+
+/** `--wait-timeout`: 30s, 2m, 1h30m or milliseconds; at least 1s. */
+function parseWaitTimeout(v: string): number {
+  const d = Duration.safeParse(/^\d+$/.test(v) ? Number(v) : v);
+  const ms = d.success ? durationMs(d.data) : NaN;
+  if (!(ms >= 1000)) {
+    throw new MupError(`--wait-timeout must be a duration of at least 1s, not "${v}"`, {
+      hint: "write it like 90s, 5m or 1h30m",
+    });
+  }
+  return ms;
 }

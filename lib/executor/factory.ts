@@ -1,4 +1,5 @@
 import { isLocalHost } from "../topology/schema.ts";
+import { hostKey } from "../topology/hosts.ts";
 import { mupHome } from "../util/path.ts";
 import type { Executor, ExecutorFactory } from "./executor.ts";
 import { LocalExecutor } from "./local.ts";
@@ -33,8 +34,16 @@ export function reachedLocally(host: string): boolean {
 }
 
 /**
- * Hosts reached locally (reachedLocally) get the local executor, every other host an SSH
- * executor. One executor per host, shared by all operations.
+ * The executor a host gets, as a key: its machine (hosts.ts `hostKey`) for hosts reached
+ * locally, the host itself for SSH hosts (each reached, and able to fail, on its own).
+ */
+export function executorKey(host: string): string {
+  return reachedLocally(host) ? hostKey(host) : host;
+}
+
+/**
+ * Hosts reached locally (reachedLocally) get the local executor, one per machine (hosts.ts
+ * `hostKey`) whatever names the topology gives it; every other host its own SSH executor.
  */
 export class DefaultExecutors implements ExecutorFactory {
   private readonly cache = new Map<string, Executor>();
@@ -51,12 +60,13 @@ export class DefaultExecutors implements ExecutorFactory {
   }
 
   forHost(host: string): Executor {
-    let e = this.cache.get(host);
+    const key = executorKey(host);
+    let e = this.cache.get(key);
     if (!e) {
       e = reachedLocally(host)
         ? new LocalExecutor(host)
         : new SshExecutor(host, this.settings, this.ports.get(host) ?? this.settings.port);
-      this.cache.set(host, e);
+      this.cache.set(key, e);
     }
     return e;
   }

@@ -8,16 +8,22 @@ import type {
   ValidationResult,
 } from "../plan/schema.ts";
 import { sha256File } from "../util/file_hash.ts";
-import { allocatePort } from "./ports.ts";
+import { allocatePort, describeHolder } from "./ports.ts";
 import { isLocalHost, type Topology } from "../topology/schema.ts";
+import { hostKey, hostPort } from "../topology/hosts.ts";
+import { executorKey } from "../executor/factory.ts";
 import PQueue from "p-queue";
 
 /** Hosts asked at once during pre-flight. */
 const PREFLIGHT_CONCURRENCY = 16;
 
-/** Replaces `port: 0` on local hosts by ports the OS reports free. Returns a new topology. */
-export function allocatePorts(t: Topology): Topology {
-  const taken = new Set<number>();
+/**
+ * Replaces `port: 0` on local hosts by ports the OS reports free and not in `avoid`. Returns a
+ * new topology.
+ */
+export function allocatePorts(t: Topology, avoid: Iterable<number> = []): Topology {
+  // Ports other clusters hold are skipped even when their processes are stopped.
+  const taken = new Set<number>(avoid);
   const fix = <T extends { host: string; port: number }>(s: T): T => {
     if (s.port !== 0 || !isLocalHost(s.host)) return s;
     let port = allocatePort(s.host);
@@ -40,8 +46,12 @@ export interface PreflightInput {
   deployDir: string;
   archivePath: string;
   executors: ExecutorFactory;
-  /** Ports that may be in use because the cluster itself runs there (re-planning). */
-  ownPorts?: Set<string>;
+  /**
+   * Ports the cluster itself holds (re-planning, or re-running a deploy that failed part way),
+   * keyed `${hostKey(host)}:${port}`, each with the configuration file its process runs with:
+   * busy with that process, the port is not in the way.
+   */
+  ownPorts?: Map<string, string>;
   /**
    * The release for another Linux architecture (`uname -m`, normalised: x86_64, aarch64), for
    * remote hosts that are not the control machine's; throws when there is none.
@@ -77,7 +87,13 @@ export async function preflight(
   };
   const t = input.topology;
   const all = [...t.config_servers, ...t.mongod_servers, ...t.mongos_servers];
-  const hosts = [...new Set(all.map((s) => s.host))];
+  // One entry per machine (the first name the topology gives it), however many names it has;
+  // each SSH host is its own entry, since each is reached (and can fail) on its own.
+  const machines = new Map<string, string>();
+  for (const s of all) {
+    if (!machines.has(executorKey(s.host))) machines.set(executorKey(s.host), s.host);
+  }
+  const hosts = [...machines.values()];
 
   // Every host is asked at once (bounded), so 50 hosts take about as long as the slowest few.
   const queue = new PQueue({ concurrency: PREFLIGHT_CONCURRENCY });
@@ -100,7 +116,7 @@ export async function preflight(
       }
     });
     const bad = probes.filter((p) => p.error !== undefined);
-    for (const b of bad) unreachable.add(b.h);
+    for (const b of bad) unreachable.add(executorKey(b.h));
     if (bad.length) {
       return {
         status: "failed",
@@ -124,7 +140,7 @@ export async function preflight(
       details: { rtt_ms: Object.fromEntries(probes.map((p) => [p.h, Math.round(p.rtt ?? 0)])) },
     };
   });
-  const reachable = hosts.filter((h) => !unreachable.has(h));
+  const reachable = hosts.filter((h) => !unreachable.has(executorKey(h)));
 
   // Only hosts that can say (remote ones): the local release was resolved for this machine.
   const described = reachable.filter((h) => input.executors.forHost(h).platform !== undefined);
@@ -178,7 +194,7 @@ export async function preflight(
     let minFree = Infinity;
     const low: string[] = [];
     await perHost(async (h) => {
-      if (unreachable.has(h)) return;
+      if (unreachable.has(executorKey(h))) return;
       const perHostGb = needGb *
         ((input.resources.processes_per_host[h] ?? 0) /
           Math.max(1, input.resources.total_processes));
@@ -205,13 +221,24 @@ export async function preflight(
     const listening = new Map<string, Promise<Set<number>>>();
     await Promise.all(all.map((s) =>
       queue.add(async () => {
-        const key = `${s.host}:${s.port}`;
-        if (input.ownPorts?.has(key) || unreachable.has(s.host)) return;
+        const machine = executorKey(s.host);
+        if (unreachable.has(machine)) return;
         const ex = input.executors.forHost(s.host);
+        let free: boolean;
         if (ex.listeningPorts) {
-          if (!listening.has(s.host)) listening.set(s.host, ex.listeningPorts());
-          if ((await listening.get(s.host)!).has(s.port)) busy.push(key);
-        } else if (!(await ex.portFree(s.port))) busy.push(key);
+          if (!listening.has(machine)) listening.set(machine, ex.listeningPorts());
+          free = !(await listening.get(machine)!).has(s.port);
+        } else free = await ex.portFree(s.port);
+        if (free) return;
+        const holder = await ex.portHolder?.(s.port).catch(() => undefined);
+        const ownConfig = input.ownPorts?.get(`${hostKey(s.host)}:${s.port}`);
+        // The cluster's own process (started with its own configuration file) is expected there.
+        if (ownConfig !== undefined && (!holder?.command || holder.command.includes(ownConfig))) {
+          return;
+        }
+        busy.push(
+          `${hostPort(s.host, s.port)}${holder ? ` (held by ${describeHolder(holder)})` : ""}`,
+        );
       })
     ));
     busy.sort();
