@@ -2,6 +2,7 @@ import { parse } from "yaml";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { hello, splitHostPort } from "../mongo/client.ts";
 import { runningPid } from "../ops/process.ts";
+import { HEALTHY_STATES, setStatus } from "../ops/replset_status.ts";
 import type { SafetyCheck } from "../plan/schema.ts";
 import { portOwner } from "../preflight/ports.ts";
 import { sha256File } from "../util/file_hash.ts";
@@ -72,6 +73,25 @@ const RUNNERS: Record<string, Runner> = {
     return pid
       ? { ok: false, status: `a process (PID ${pid}) from ${p(c, "pid_file")} is already running` }
       : { ok: true, status: "not running" };
+  },
+  /** Every member but `except` is PRIMARY, SECONDARY or ARBITER, and the set has a primary. */
+  async replica_set_healthy(c) {
+    const st = await setStatus(c.params.members as string[]);
+    if (!st) return { ok: false, status: `no member of ${c.target} reports its status` };
+    const except = c.params.except as string | undefined;
+    const bad = (st.members as { name: string; stateStr: string }[]).filter((m) =>
+      m.name !== except && !HEALTHY_STATES.has(m.stateStr)
+    );
+    if (bad.length) {
+      return {
+        ok: false,
+        status: `${bad.map((m) => `${m.name} is ${m.stateStr}`).join(", ")}`,
+      };
+    }
+    if (!(st.members as { state: number }[]).some((m) => m.state === 1)) {
+      return { ok: false, status: `replica set ${c.target} has no primary` };
+    }
+    return { ok: true, status: "every other member is healthy" };
   },
   dependencies_running: (c) => allAnswer(c.params.members as string[]),
   members_reachable: (c) => allAnswer(c.params.members as string[]),

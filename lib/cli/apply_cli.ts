@@ -13,6 +13,7 @@ import { StateStore } from "../state/store.ts";
 import { plural, portRanges } from "../util/format.ts";
 import type { CliContext } from "./context.ts";
 import { askSafetyDecision, interactive, readLine } from "./prompt.ts";
+import { describeLifecycleEffects, finishDestroy } from "./lifecycle_effects.ts";
 
 export interface ApplyCliOptions {
   autoApprove?: boolean;
@@ -34,6 +35,7 @@ export function applyCommandOptions(cmd: Command<any, any, any>): void {
 
 /** The specification's "This will:" block. */
 export function describeEffects(plan: Plan): string {
+  if (plan.operation !== "deploy") return describeLifecycleEffects(plan);
   const r = plan.resources;
   const hosts = Object.keys(r.processes_per_host);
   const cached = archiveCached(plan);
@@ -98,11 +100,15 @@ export async function runApply(
       // Under --json, stdout carries only events: the question goes to stderr.
       const say = opts.json ? console.error : console.log;
       say(describeEffects(plan) + "\n");
+      // Destroying asks for the cluster's name, as TiUP does: a "yes" typed by habit is not enough.
+      const destroy = plan.operation === "destroy";
       const answer = await readLine(
-        "Do you want to continue? (yes/no): ",
+        destroy
+          ? `There is no undo. Type the cluster name (${plan.cluster_name}) to destroy it: `
+          : "Do you want to continue? (yes/no): ",
         opts.json ? "stderr" : "stdout",
       );
-      if (answer?.trim() !== "yes") {
+      if (answer?.trim() !== (destroy ? plan.cluster_name : "yes")) {
         say("Apply cancelled.");
         return 1;
       }
@@ -124,6 +130,7 @@ export async function runApply(
     );
   }
   const ac = new AbortController();
+  let completed = false;
   let interrupts = 0;
   const onSigint = () => {
     interrupts++;
@@ -148,11 +155,13 @@ export async function runApply(
         async () => (tty && !opts.autoApprove ? await askSafetyDecision() : onFailure),
     }, resume);
     await lock.setStateId(state.state_id).catch(() => {});
-    return state.status === "completed" ? 0 : 1;
+    completed = state.status === "completed";
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
     await lock.release();
   }
+  if (completed && plan.operation === "destroy") await finishDestroy(plan, clusterDir);
+  return completed ? 0 : 1;
 }
 
 /** `mup plan resume <cluster> | --state-id <id>`. */
@@ -165,10 +174,20 @@ export async function runResume(
   const found = await findState(ctx, cluster, stateId);
   const state = found.state;
   if (state.status === "completed") {
+    if (state.operation === "destroy") {
+      const { plan } = await ctx.store.load(state.plan_path);
+      await finishDestroy(plan, ctx.store.clusterDir(state.cluster_name));
+    }
     console.log(
       `Apply ${state.state_id} of cluster ${state.cluster_name} already completed; nothing to resume.`,
     );
     return 0;
+  }
+  if (state.status === "rolled_back") {
+    throw new MupError(
+      `apply ${state.state_id} of cluster ${state.cluster_name} was rolled back; it cannot be resumed`,
+      { hint: "plan the cluster again (`mup cluster deploy … --plan-only`)" },
+    );
   }
   const { plan, path } = await ctx.store.load(state.plan_path);
   if (plan.content_hash !== state.plan_hash) {

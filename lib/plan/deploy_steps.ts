@@ -42,7 +42,7 @@ const EST = {
 
 const installId = (host: string) => `install-binaries-${host}`;
 
-const op = (
+export const op = (
   o:
     & Omit<PlannedOperation, "pre_conditions" | "changes" | "parallel">
     & Partial<PlannedOperation>,
@@ -58,7 +58,7 @@ const op = (
   parallel: o.parallel ?? true,
   estimated_ms: o.estimated_ms,
 });
-const check = (
+export const check = (
   id: string,
   check_type: string,
   target: string,
@@ -66,7 +66,7 @@ const check = (
   params: Record<string, unknown> = {},
 ): SafetyCheck => ({ id, check_type, target, description, params, required: true });
 /** The target of an operation on one process. */
-const processTarget = (p: ProcessSpec, params: Record<string, string>) => ({
+export const processTarget = (p: ProcessSpec, params: Record<string, string>) => ({
   type: "process" as const,
   name: p.id,
   host: p.host,
@@ -74,7 +74,7 @@ const processTarget = (p: ProcessSpec, params: Record<string, string>) => ({
   params,
 });
 
-const change = (
+export const change = (
   resource_type: string,
   resource_id: string,
   action: Change["action"],
@@ -440,7 +440,7 @@ export function finalizeOps(
   return finalize;
 }
 
-function describeRole(p: ProcessSpec): string {
+export function describeRole(p: ProcessSpec): string {
   return p.role === "config"
     ? "config server"
     : p.role === "mongos"
