@@ -11,13 +11,19 @@ export interface PlanDiff {
 
 /** The plan's expected changes against what the cluster's metadata records (empty for new). */
 export function planDiff(plan: Plan, meta: ClusterMeta | undefined): PlanDiff {
-  const running = new Set((meta?.processes ?? []).map((p) => p.id));
+  const recorded = new Set((meta?.processes ?? []).map((p) => p.id));
+  const running = meta?.status === "running" ? recorded : new Set<string>();
+  const stopped = meta?.status === "stopped" ? recorded : new Set<string>();
+  // A process start changes nothing when the metadata records it running, a stop nothing when
+  // it records it stopped.
+  const inPlace = (c: Change) =>
+    c.resource_type === "process" &&
+    (c.action === "stop" ? stopped : running).has(c.resource_id);
   const changes: PlanDiff["changes"] = [];
   for (const ph of plan.phases) {
     for (const o of ph.operations) {
       for (const c of o.changes) {
-        const present = c.resource_type === "process" && running.has(c.resource_id);
-        changes.push({ ...c, action: present ? "none" : c.action, operation: o.id });
+        changes.push({ ...c, action: inPlace(c) ? "none" : c.action, operation: o.id });
       }
     }
   }
