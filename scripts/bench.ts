@@ -5,6 +5,9 @@
  *              processes (target < 1 s and < 200 MB on 2 cores)
  *   scheduler  scheduler + state persistence (fsync'd journal) on synthetic plans of 2,500,
  *              5,000 and 10,000 no-op operations (target < 2 s at 10,000, linear growth)
+ *   restart    rolling vs --force restart of a sharded cluster under a w:majority client: total
+ *              time and longest write outage (scripts/bench_restart.ts; target: the rolling
+ *              outage under one election + 1 s)
  *   deploy     makespan of a sharded deploy (2×3 shards, 3 config, 1 mongos) on the simulator at
  *              --parallelism 10 vs 1, and vs the critical path of the measured durations
  *              (targets: ≤ 1.2× the critical path, ≥ 3× faster than serial)
@@ -22,8 +25,9 @@ import { syntheticPlan } from "../tests/synthetic.ts";
 import { freePorts, mup } from "../tests/helpers.ts";
 import { signalPidFiles } from "./_pids.ts";
 import { V8_FLAGS } from "./_mup_cmd.ts";
+import { benchRestart } from "./bench_restart.ts";
 
-const which = Deno.args.length ? Deno.args : ["plan", "scheduler", "deploy"];
+const which = Deno.args.length ? Deno.args : ["plan", "scheduler", "deploy", "restart"];
 const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
 
 function bigTopology(): string {
@@ -252,5 +256,6 @@ for (const w of which) {
   if (w === "plan") await benchPlan();
   else if (w === "scheduler") await benchScheduler();
   else if (w === "deploy") await benchDeploy();
-  else console.error(`unknown benchmark ${w} (plan, scheduler, deploy)`);
+  else if (w === "restart") await benchRestart();
+  else console.error(`unknown benchmark ${w} (plan, scheduler, deploy, restart)`);
 }

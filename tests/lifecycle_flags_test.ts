@@ -5,13 +5,14 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { freePorts, killAll, replicaSetTopology, tempHome } from "./helpers.ts";
+import { killAll, replicaSetTopology, tempHome } from "./helpers.ts";
 import { clusterDir } from "./apply_helpers.ts";
 import { deploy, livePids, ok } from "./lifecycle_helpers.ts";
+import { stablePorts } from "./lifecycle_helpers.ts";
 
 Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file, json, hooks, lock, stale refusal", async () => {
   const home = await tempHome();
-  const ports = freePorts(3);
+  const ports = stablePorts(3);
   try {
     await deploy(
       home,

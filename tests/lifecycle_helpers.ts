@@ -56,6 +56,21 @@ export async function livePids(home: string, name: string): Promise<number[]> {
   return out;
 }
 
+/**
+ * Distinct free ports below Linux's ephemeral range (32768 and up): a port picked by binding
+ * port 0 lies inside it, and while its server restarts an outgoing connection (a heartbeat, a
+ * driver) may take the same number as its local port, so the server cannot bind it again, as a
+ * real mongod could not. Servers live on fixed ports outside that range (27017…).
+ */
+export function stablePorts(n: number): number[] {
+  const out = new Set<number>();
+  while (out.size < n) {
+    const p = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!out.has(p) && portFree(p)) out.add(p);
+  }
+  return [...out];
+}
+
 export function portFree(port: number): boolean {
   try {
     Deno.listen({ hostname: "127.0.0.1", port }).close();
@@ -71,6 +86,8 @@ export function portFree(port: number): boolean {
  */
 export class WriteLoad {
   readonly acked: number[] = [];
+  /** Wall-clock time (ms since the epoch) of each acknowledged write. */
+  readonly ackedAt: number[] = [];
   failures = 0;
   longestGapMs = 0;
   private stopped = false;
@@ -96,6 +113,7 @@ export class WriteLoad {
         this.longestGapMs = Math.max(this.longestGapMs, now - last);
         last = now;
         this.acked.push(i);
+        this.ackedAt.push(Date.now());
       } catch {
         this.failures++;
         await new Promise((r) => setTimeout(r, 20));

@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import {
   deployArgs,
-  freePorts,
   killAll,
   mup,
   replicaSetTopology,
@@ -17,6 +16,7 @@ import {
 } from "./helpers.ts";
 import { clusterDir, count, currentState, processLogs } from "./apply_helpers.ts";
 import { deploy, display, livePids, ok } from "./lifecycle_helpers.ts";
+import { stablePorts } from "./lifecycle_helpers.ts";
 import { Journal } from "../lib/state/journal.ts";
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
@@ -79,7 +79,7 @@ async function resume(home: string, cluster: string, done: RegExp) {
 
 Deno.test("kill -9 of mup in the middle of restart, stop and destroy; plan resume completes each, nothing twice", async () => {
   const home = await tempHome();
-  const ports = freePorts(3);
+  const ports = stablePorts(3);
   try {
     await deploy(home, "rs", replicaSetTopology(ports));
 
@@ -120,7 +120,7 @@ Deno.test("kill -9 of mup in the middle of restart, stop and destroy; plan resum
 
 Deno.test("state rollback after a deploy failed in the initialize phase: processes stopped, directories gone, rolled_back, deployable afresh", async () => {
   const home = await tempHome();
-  const ports = freePorts(3);
+  const ports = stablePorts(3);
   try {
     const topo = await writeTopology(home, "rs.yaml", replicaSetTopology(ports));
     const failed = await mup(deployArgs("rs", topo, await testMirror(), ["--auto-approve"]), {

@@ -4,9 +4,10 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { freePorts, killAll, replicaSetTopology, shardedTopology, tempHome } from "./helpers.ts";
+import { killAll, replicaSetTopology, shardedTopology, tempHome } from "./helpers.ts";
 import { clusterDir, currentState, withClient } from "./apply_helpers.ts";
 import { deploy, display, livePids, ok, portFree, WriteLoad } from "./lifecycle_helpers.ts";
+import { stablePorts } from "./lifecycle_helpers.ts";
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
@@ -76,7 +77,7 @@ async function rollingUnderLoad(home: string, name: string, uri: string): Promis
 
 Deno.test("replica set: display, stop, start, rolling restart under load, destroy", async () => {
   const home = await tempHome();
-  const ports = freePorts(3);
+  const ports = stablePorts(3);
   try {
     await deploy(home, "rs", replicaSetTopology(ports));
     const shown = await display(home, "rs");
@@ -117,7 +118,7 @@ Deno.test("replica set: display, stop, start, rolling restart under load, destro
 
 Deno.test("sharded cluster: display order, stop, start, rolling restart under load, destroy --retain-data", async () => {
   const home = await tempHome();
-  const ports = freePorts(10);
+  const ports = stablePorts(10);
   try {
     await deploy(home, "sh", shardedTopology(ports));
     const shown = await display(home, "sh");

@@ -1,6 +1,6 @@
 import { parse } from "yaml";
 import type { ExecutorFactory } from "../executor/executor.ts";
-import { hello, splitHostPort } from "../mongo/client.ts";
+import { adminCommand, hello, splitHostPort } from "../mongo/client.ts";
 import { runningPid } from "../ops/process.ts";
 import { HEALTHY_STATES, setStatus } from "../ops/replset_status.ts";
 import type { SafetyCheck } from "../plan/schema.ts";
@@ -74,22 +74,32 @@ const RUNNERS: Record<string, Runner> = {
       ? { ok: false, status: `a process (PID ${pid}) from ${p(c, "pid_file")} is already running` }
       : { ok: true, status: "not running" };
   },
-  /** Every member but `except` is PRIMARY, SECONDARY or ARBITER, and the set has a primary. */
+  /**
+   * Every member but `except` says itself (replSetGetStatus, asked directly rather than through
+   * one member's heartbeat view) that it is PRIMARY, SECONDARY or ARBITER, and one is primary.
+   */
   async replica_set_healthy(c) {
-    const st = await setStatus(c.params.members as string[]);
-    if (!st) return { ok: false, status: `no member of ${c.target} reports its status` };
     const except = c.params.except as string | undefined;
-    const bad = (st.members as { name: string; stateStr: string }[]).filter((m) =>
-      m.name !== except && !HEALTHY_STATES.has(m.stateStr)
-    );
-    if (bad.length) {
-      return {
-        ok: false,
-        status: `${bad.map((m) => `${m.name} is ${m.stateStr}`).join(", ")}`,
-      };
-    }
-    if (!(st.members as { state: number }[]).some((m) => m.state === 1)) {
+    const others = (c.params.members as string[]).filter((m) => m !== except);
+    const states = await Promise.all(others.map(async (m) => {
+      const st = await adminCommand(...splitHostPort(m), { replSetGetStatus: 1 }, 3000)
+        .catch((e) => ({ error: (e as Error).message }));
+      if ("error" in st) return `not answering (${String(st.error).split("\n")[0]})`;
+      return String(
+        (st.members as { self?: boolean; stateStr: string }[]).find((x) => x.self)?.stateStr,
+      );
+    }));
+    const bad = others.map((m, i) => [m, states[i]]).filter(([, s]) => !HEALTHY_STATES.has(s));
+    if (bad.length) return { ok: false, status: bad.map(([m, s]) => `${m} is ${s}`).join(", ") };
+    if (!states.includes("PRIMARY") && except === undefined) {
       return { ok: false, status: `replica set ${c.target} has no primary` };
+    }
+    if (!states.includes("PRIMARY")) {
+      // The excepted member may be the primary itself (a stop after its step-down is not).
+      const own = await setStatus([except!]);
+      if (!own?.members?.some((x: { state: number }) => x.state === 1)) {
+        return { ok: false, status: `replica set ${c.target} has no primary` };
+      }
     }
     return { ok: true, status: "every other member is healthy" };
   },
