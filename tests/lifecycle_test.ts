@@ -126,6 +126,10 @@ Deno.test("sharded cluster: display order, stop, start, rolling restart under lo
       shown.processes.map((p) => p.role),
       ["config", "config", "config", ...Array(6).fill("mongod"), "mongos"],
     );
+    const mongos = JSON.parse(
+      (await ok(home, ["cluster", "display", "sh", "-R", "mongos", "--json"])).stdout,
+    );
+    assert.deepEqual(mongos.processes.map((p: { id: string }) => p.id), [`localhost:${ports[9]}`]);
     const bad = await ok(home, ["cluster", "stop", "sh", "-N", "localhost:1"], 1);
     assert.match(bad.stderr, /-N localhost:1 matches no process/);
     const uri = shown.connection_string;
