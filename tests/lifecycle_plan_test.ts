@@ -146,12 +146,15 @@ Deno.test("stop order: mongos, then shard secondaries, shard primaries, config s
 Deno.test("rolling restart: one member at a time, primary stepped down last; config set, then shards, then mongos one at a time", async () => {
   const plan = planRestart(await input("sharded.yaml"));
   assert.deepEqual(plan.phases.map((p) => p.name), [
+    "prepare",
     "restart-config",
     "restart-shards",
     "restart-mongos",
     "finalize",
   ]);
-  const cfg = plan.phases[0].operations.map((o) => o.id);
+  // The status is recorded as unknown before anything changes.
+  assert.deepEqual(plan.phases[0].operations.map((o) => o.type), ["update_metadata"]);
+  const cfg = plan.phases[1].operations.map((o) => o.id);
   assert.deepEqual(cfg, [
     "stop-config-localhost-27020",
     "start-config-localhost-27020",
@@ -166,10 +169,10 @@ Deno.test("rolling restart: one member at a time, primary stepped down last; con
     "wait-state-config-localhost-27019",
   ]);
   // A chain: each operation waits for the one before it.
-  const ops = plan.phases[0].operations;
+  const ops = plan.phases[1].operations;
   for (let i = 1; i < ops.length; i++) assert.deepEqual(ops[i].depends_on, [ops[i - 1].id]);
   // The two shards roll side by side, each one member at a time.
-  const shards = plan.phases[1].operations;
+  const shards = plan.phases[2].operations;
   assert.deepEqual(shards.filter((o) => o.depends_on.length === 0).map((o) => o.id), [
     "stop-mongod-localhost-27022",
     "stop-mongod-localhost-27025",
@@ -194,11 +197,13 @@ Deno.test("stop of a stopped cluster and start of a running one plan nothing", a
 Deno.test("-R and -N select processes; a -N that matches nothing is refused", async () => {
   const plan = planStop(await input("sharded.yaml", { filter: { roles: ["mongos"] } }));
   assert.deepEqual(allOperations(plan).map((o) => o.id), [
+    "mark-status-unknown",
     "stop-mongos-localhost-27017",
     "update-metadata",
   ]);
   const one = planRestart(await input("sharded.yaml", { filter: { nodes: ["localhost:27022"] } }));
   assert.deepEqual(allOperations(one).map((o) => o.type), [
+    "update_metadata",
     "stop_process",
     "start_process",
     "wait_for_member_state",

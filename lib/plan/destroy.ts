@@ -8,13 +8,8 @@ import * as path from "node:path";
 import { logFilePath } from "./mongo_config.ts";
 import type { Plan, PlannedOperation } from "./schema.ts";
 import { change, op } from "./deploy_steps.ts";
-import {
-  clusterProcesses,
-  EST,
-  lifecyclePlan,
-  type LifecyclePlanInput,
-  metadataOp,
-} from "./lifecycle.ts";
+import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
+import { metadataOp } from "./lifecycle_ops.ts";
 import { orderedStops } from "./stop.ts";
 
 /** Where a destroyed cluster's records go: `<storage>/archive/<name>-<plan-id>`. */

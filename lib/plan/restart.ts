@@ -8,10 +8,9 @@
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { selectProcesses } from "./select.ts";
+import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import {
-  clusterProcesses,
-  lifecyclePlan,
-  type LifecyclePlanInput,
+  markedPhases,
   memberStateOp,
   metadataOp,
   rollingStopOp,
@@ -21,7 +20,7 @@ import {
   verifyOp,
   waitOp,
   waitPrimaryOp,
-} from "./lifecycle.ts";
+} from "./lifecycle_ops.ts";
 import { orderedStarts } from "./start.ts";
 
 const byPort = (a: ProcessSpec, b: ProcessSpec) => a.host.localeCompare(b.host) || a.port - b.port;
@@ -87,19 +86,24 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
     return [...ops, metadataOp(input, "auto", ops.map((o) => o.id))];
   };
   if (input.force) {
-    return lifecyclePlan(input, "restart", [
-      {
-        name: "stop",
-        description: "Stop every process at once",
-        ops: chosen.map((p) => stopOp(p, [], true)),
-      },
-      {
-        name: "start",
-        description: "Start config servers, then shard members, then mongos",
-        ops: orderedStarts(input, chosen, sets, true),
-      },
-      { name: "finalize", description: "Verify health and record the status", ops: finalize() },
-    ], { errors });
+    return lifecyclePlan(
+      input,
+      "restart",
+      markedPhases(input, [
+        {
+          name: "stop",
+          description: "Stop every process at once",
+          ops: chosen.map((p) => stopOp(p, [], true)),
+        },
+        {
+          name: "start",
+          description: "Start config servers, then shard members, then mongos",
+          ops: orderedStarts(input, chosen, sets, true),
+        },
+        { name: "finalize", description: "Verify health and record the status", ops: finalize() },
+      ]),
+      { errors },
+    );
   }
   const inSet = (s: ReplicaSetSpec) => chosen.filter((p) => p.replicaSet === s.name);
   const shards = [
@@ -107,22 +111,27 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
     ...rollEach(input, chosen.filter((p) => p.role === "mongod" && !p.replicaSet)),
   ];
   const mongodPhase = input.meta.kind === "sharded" ? "restart-shards" : "restart-mongod";
-  return lifecyclePlan(input, "restart", [
-    {
-      name: "restart-config",
-      description: "Config servers: secondaries one at a time, then the stepped-down primary",
-      ops: cfgSet ? rollSet(input, cfgSet, inSet(cfgSet), cfgSet) : [],
-    },
-    {
-      name: mongodPhase,
-      description: "Each replica set: secondaries one at a time, then the stepped-down primary",
-      ops: shards,
-    },
-    {
-      name: "restart-mongos",
-      description: "mongos, one at a time",
-      ops: rollEach(input, chosen.filter((p) => p.role === "mongos"), cfgSet),
-    },
-    { name: "finalize", description: "Verify health and record the status", ops: finalize() },
-  ], { errors });
+  return lifecyclePlan(
+    input,
+    "restart",
+    markedPhases(input, [
+      {
+        name: "restart-config",
+        description: "Config servers: secondaries one at a time, then the stepped-down primary",
+        ops: cfgSet ? rollSet(input, cfgSet, inSet(cfgSet), cfgSet) : [],
+      },
+      {
+        name: mongodPhase,
+        description: "Each replica set: secondaries one at a time, then the stepped-down primary",
+        ops: shards,
+      },
+      {
+        name: "restart-mongos",
+        description: "mongos, one at a time",
+        ops: rollEach(input, chosen.filter((p) => p.role === "mongos"), cfgSet),
+      },
+      { name: "finalize", description: "Verify health and record the status", ops: finalize() },
+    ]),
+    { errors },
+  );
 }

@@ -6,16 +6,15 @@
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { Plan, PlannedOperation } from "./schema.ts";
 import { selectProcesses } from "./select.ts";
+import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import {
-  clusterProcesses,
-  lifecyclePlan,
-  type LifecyclePlanInput,
+  markedPhases,
   metadataOp,
   startOp,
   verifyOp,
   waitOp,
   waitPrimaryOp,
-} from "./lifecycle.ts";
+} from "./lifecycle_ops.ts";
 
 /**
  * Start, wait and wait-for-primary operations for the processes of `chosen` that do not run
@@ -66,16 +65,20 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
   if (starts.length || input.meta.status !== "running") {
     finalize.push(metadataOp(input, "auto", finalize.map((o) => o.id)));
   }
-  return lifecyclePlan(input, "start", [
-    {
-      name: "start",
-      description: "Start config servers, then shard members, then mongos",
-      ops: starts,
-    },
-    {
-      name: "finalize",
-      description: "Verify health and record the cluster's status",
-      ops: finalize,
-    },
-  ]);
+  return lifecyclePlan(
+    input,
+    "start",
+    markedPhases(input, [
+      {
+        name: "start",
+        description: "Start config servers, then shard members, then mongos",
+        ops: starts,
+      },
+      {
+        name: "finalize",
+        description: "Verify health and record the cluster's status",
+        ops: finalize,
+      },
+    ]),
+  );
 }

@@ -6,13 +6,8 @@
 import type { ProcessSpec } from "./processes.ts";
 import type { Plan, PlannedOperation } from "./schema.ts";
 import { selectProcesses } from "./select.ts";
-import {
-  clusterProcesses,
-  lifecyclePlan,
-  type LifecyclePlanInput,
-  metadataOp,
-  stopOp,
-} from "./lifecycle.ts";
+import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
+import { markedPhases, metadataOp, stopOp } from "./lifecycle_ops.ts";
 
 /**
  * Stop operations for the running processes of `chosen`, stage after stage (mongos, shard
@@ -66,16 +61,20 @@ export function planStop(input: LifecyclePlanInput): Omit<Plan, "content_hash"> 
   const { procs } = clusterProcesses(input);
   const stops = orderedStops(input, selectProcesses(procs, input.filter));
   const record = stops.length > 0 || input.meta.status !== "stopped";
-  return lifecyclePlan(input, "stop", [
-    {
-      name: "stop",
-      description: "Stop mongos, then shard members, then config servers",
-      ops: stops,
-    },
-    {
-      name: "finalize",
-      description: "Record the cluster's status",
-      ops: record ? [metadataOp(input, "auto")] : [],
-    },
-  ]);
+  return lifecyclePlan(
+    input,
+    "stop",
+    markedPhases(input, [
+      {
+        name: "stop",
+        description: "Stop mongos, then shard members, then config servers",
+        ops: stops,
+      },
+      {
+        name: "finalize",
+        description: "Record the cluster's status",
+        ops: record ? [metadataOp(input, "auto")] : [],
+      },
+    ]),
+  );
 }
