@@ -29,9 +29,8 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
       (await ok(home, ["cluster", "stop", "rs", "--plan-only", "--json"])).stdout,
     );
     assert.equal(planned.plan.operation, "stop");
-    assert.ok(
-      planned.plan.phases[0].operations.every((o: { type: string }) => o.type === "stop_process"),
-    );
+    const stopPhase = planned.plan.phases.find((p: { name: string }) => p.name === "stop");
+    assert.ok(stopPhase.operations.every((o: { type: string }) => o.type === "stop_process"));
     assert.deepEqual((await livePids(home, "rs")).sort(), pids);
     // plan show, graph and diff read it like any plan.
     assert.match((await ok(home, ["plan", "show", planned.plan_id])).stdout, /Operation: stop/);
