@@ -68,9 +68,12 @@ async function resume(home: string, cluster: string, done: RegExp) {
   assert.match(r.stdout, /took over a stale lock/);
   assert.match(r.stdout, done);
   const st = await currentState(home, cluster).catch(() => undefined);
+  // An operation cut off by the kill runs again (its isDone saw the work unfinished); every
+  // other ran at most once: nothing finished is done twice.
+  const inFlight = (id: string) => crashed.operation_states[id]?.status === "running";
   for (const o of Object.values(st?.operation_states ?? {})) {
     assert.ok(
-      o.executions <= 1 || /^(wait|verify)/.test(o.id),
+      o.executions <= (inFlight(o.id) ? 2 : 1) || /^(wait|verify)/.test(o.id),
       `${o.id} ran ${o.executions}×`,
     );
   }
@@ -154,11 +157,7 @@ Deno.test("state rollback after a deploy failed in the initialize phase: process
     ]);
     assert.match(rb.stdout, /Rollback completed successfully!/);
     assert.deepEqual(await livePids(home, "rs"), []);
-    const deployDir = path.join(clusterDir(home, "rs"), "deploy");
-    for (const sub of ["data", "logs", "conf"]) {
-      const left = await Array.fromAsync(Deno.readDir(path.join(deployDir, sub))).catch(() => []);
-      assert.deepEqual(left, [], `${sub}/ holds nothing of the cluster`);
-    }
+    assert.ok(!(await exists(path.join(clusterDir(home, "rs"), "deploy"))), "directories gone");
     const st = await currentState(home, "rs");
     assert.equal(st.state_id, failedState.state_id);
     assert.equal(st.status, "rolled_back");

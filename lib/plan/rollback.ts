@@ -122,26 +122,52 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
     }
     phases.push({ name: `undo-${ph.name}`, ops, description: `Undo the ${ph.name} phase` });
   }
+  // The layout's parent directories (bin, data, logs, conf under the deploy root, then the
+  // root), on hosts where directories were removed, go too if nothing else is in them.
+  const tidy: PlannedOperation[] = [];
+  const hosts = new Set(
+    phases.flatMap((p) => p.ops).filter((o) => o.type === "remove_directory").map((o) =>
+      o.target.host!
+    ),
+  );
+  for (const host of hosts) {
+    const root = original.deploy_dir;
+    const parents = ["bin", "data", "logs", "conf"].map((d) => `${root}/${d}`);
+    for (const dir of [...parents, root]) {
+      tidy.push(op({
+        id: `tidy-${host}-${dir}`,
+        type: "remove_directory",
+        description: `Remove ${host}:${dir} if empty`,
+        target: { type: "host", name: host, host, params: { path: dir, if_empty: "true" } },
+        changes: [change("directory", `${host}:${dir}`, "delete")],
+        depends_on: dir === root ? parents.map((d) => `tidy-${host}-${d}`) : [],
+        estimated_ms: EST.remove,
+      }));
+    }
+  }
   phases.push({
     name: "finalize",
     description: "Mark the apply rolled back",
-    ops: [op({
-      id: "mark-rolled-back",
-      type: "mark_rolled_back",
-      description: `Mark apply ${state.state_id} rolled back to ${input.checkpoint.id}`,
-      target: {
-        type: "cluster",
-        name: original.cluster_name,
-        params: {
-          state_id: state.state_id,
-          state_dir: input.stateDir,
-          checkpoint: input.checkpoint.id,
+    ops: [
+      ...tidy,
+      op({
+        id: "mark-rolled-back",
+        type: "mark_rolled_back",
+        description: `Mark apply ${state.state_id} rolled back to ${input.checkpoint.id}`,
+        target: {
+          type: "cluster",
+          name: original.cluster_name,
+          params: {
+            state_id: state.state_id,
+            state_dir: input.stateDir,
+            checkpoint: input.checkpoint.id,
+          },
         },
-      },
-      depends_on: [],
-      parallel: false,
-      estimated_ms: EST.meta,
-    })],
+        depends_on: tidy.map((o) => o.id),
+        parallel: false,
+        estimated_ms: EST.meta,
+      }),
+    ],
   });
   const kept = phases.filter((p) => p.ops.length);
   const { content_hash: _hash, ...base } = original;
