@@ -3,20 +3,41 @@
  * the MongoDB simulator, then deploys examples/sharded.yaml (2 shards × 3 members, 3 config
  * servers, 1 mongos) through plan → review → apply, and uses the cluster with the driver.
  *
- *   deno task demo            deploy, use, then stop the cluster
- *   deno task demo --keep     leave it running (MUP_HOME is printed)
+ *   deno task demo                    deploy, use, then stop the cluster
+ *   deno task demo --keep             leave it running (MUP_HOME is printed)
+ *   deno task demo --topology FILE    deploy FILE instead of examples/sharded.yaml
+ *   MUP_HOME=DIR deno task demo --stop   stop the processes of a demo cluster left running
+ *
+ * A failed demo says which step failed and why, exits 1, leaves the cluster as it is, and prints
+ * a command that resumes the apply when pasted into a shell (MUP_HOME and how to run mup included).
  */
 import * as path from "node:path";
 import { MongoClient } from "mongodb";
+import { parse } from "yaml";
 import { buildMirror } from "../sim/mirror.ts";
 import { signalPidFiles } from "./_pids.ts";
 import { mupRunArgs } from "./_mup_cmd.ts";
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const keep = Deno.args.includes("--keep");
+const topoArg = Deno.args.indexOf("--topology");
+const topology = topoArg >= 0
+  ? path.resolve(Deno.args[topoArg + 1] ?? "")
+  : path.join(ROOT, "examples", "sharded.yaml");
 const home = Deno.env.get("MUP_HOME") ?? await Deno.makeTempDir({ prefix: "mup-demo-" });
 const mirror = path.join(home, "mirror");
-const topology = path.join(ROOT, "examples", "sharded.yaml");
+
+/** Quotes a word for a POSIX shell. */
+function sh(s: string): string {
+  return /^[A-Za-z0-9_./:=@+-]+$/.test(s) ? s : `'${s.replaceAll("'", `'"'"'`)}'`;
+}
+
+/** A command line that runs `mup args` when pasted into a shell anywhere. */
+function pasteable(args: string[]): string {
+  return `cd ${sh(ROOT)} && MUP_HOME=${sh(home)} npx -y deno@${Deno.version.deno} task mup ${
+    args.map(sh).join(" ")
+  }`;
+}
 
 async function mup(args: string[], input?: string): Promise<number> {
   console.log(`\n$ mup ${args.join(" ")}`);
@@ -35,19 +56,34 @@ async function mup(args: string[], input?: string): Promise<number> {
   return (await child.status).code;
 }
 
-async function stopCluster(): Promise<void> {
-  const n = await signalPidFiles(
-    path.join(home, "storage", "clusters", "demo", "deploy"),
-    "SIGTERM",
+async function stopCluster(): Promise<number> {
+  return await signalPidFiles(path.join(home, "storage", "clusters", "demo", "deploy"), "SIGTERM");
+}
+
+function fail(step: string, reason: string, resumable: boolean): never {
+  console.log(`\nThe demo FAILED: ${step}: ${reason}`);
+  if (resumable) {
+    console.log("The cluster was left as it is. To resume the apply, paste:");
+    console.log(`  ${pasteable(["plan", "resume", "demo"])}`);
+    console.log("(mup's own hint above assumes a `mup` on your PATH and your MUP_HOME.)");
+  }
+  console.log("To stop what the demo started instead, paste:");
+  console.log(
+    `  cd ${sh(ROOT)} && MUP_HOME=${sh(home)} npx -y deno@${Deno.version.deno} task demo --stop`,
   );
-  console.log(`\nStopped ${n} processes (run with --keep to leave the cluster running).`);
+  Deno.exit(1);
+}
+
+if (Deno.args.includes("--stop")) {
+  console.log(`Stopped ${await stopCluster()} processes of the demo cluster in ${home}.`);
+  Deno.exit(0);
 }
 
 console.log(`mup demo: MUP_HOME=${home}`);
 console.log(`Building a local download mirror (simulated MongoDB 6.0/7.0/8.0) in ${mirror} ...`);
 await buildMirror(mirror);
 
-let code = await mup([
+const planned = await mup([
   "cluster",
   "deploy",
   "demo",
@@ -58,29 +94,31 @@ let code = await mup([
   mirror,
   "--plan-only",
 ]);
-if (code === 0) code = await mup(["plan", "apply", "demo"], "yes\n");
-if (code === 0) {
-  const uri = "mongodb://localhost:27017/";
-  console.log(`\nUsing the cluster through mongos with the MongoDB driver (${uri}):`);
-  const c = new MongoClient(uri);
-  try {
-    const shards = (await c.db("admin").command({ listShards: 1 })).shards;
-    for (const s of shards) console.log(`  shard ${s._id}: ${s.host}`);
-    await c.db("demo").collection("greetings").insertOne({ hello: "world", at: new Date() });
-    console.log(
-      `  inserted and read back: ${
-        JSON.stringify(
-          await c.db("demo").collection("greetings").findOne({}, {
-            projection: { _id: 0, hello: 1 },
-          }),
-        )
-      }`,
-    );
-  } finally {
-    await c.close();
-  }
-  await mup(["state", "show", "demo"]);
+if (planned !== 0) fail("planning", `mup cluster deploy --plan-only exited with ${planned}`, false);
+const applied = await mup(["plan", "apply", "demo"], "yes\n");
+if (applied !== 0) fail("applying the plan", `mup plan apply exited with ${applied}`, true);
+
+const doc = parse(await Deno.readTextFile(topology)) as { mongos_servers: { port: number }[] };
+const uri = `mongodb://localhost:${doc.mongos_servers[0].port}/?serverSelectionTimeoutMS=15000`;
+console.log(`\nUsing the cluster through mongos with the MongoDB driver (${uri}):`);
+const c = new MongoClient(uri);
+try {
+  const shards = (await c.db("admin").command({ listShards: 1 })).shards;
+  for (const s of shards) console.log(`  shard ${s._id}: ${s.host}`);
+  await c.db("demo").collection("greetings").insertOne({ hello: "world", at: new Date() });
+  const back = await c.db("demo").collection("greetings").findOne({}, {
+    projection: { _id: 0, hello: 1 },
+  });
+  console.log(`  inserted and read back: ${JSON.stringify(back)}`);
+} catch (e) {
+  fail("the health check through mongos", (e as Error).message, false);
+} finally {
+  await c.close();
 }
-if (!keep) await stopCluster();
-else console.log(`\nThe cluster is running. MUP_HOME=${home}`);
-Deno.exit(code);
+await mup(["state", "show", "demo"]);
+if (!keep) {
+  console.log(
+    `\nStopped ${await stopCluster()} processes (run with --keep to leave the cluster running).`,
+  );
+} else console.log(`\nThe cluster is running and healthy. MUP_HOME=${home}`);
+Deno.exit(0);

@@ -64,14 +64,54 @@ export async function simulatorMain(args: string[]): Promise<number> {
     return 0;
   }
   if (opts.showHelp) {
-    console.log(
-      `Options:\n  --port arg, --bind_ip arg, --bind_ip_all, --dbpath arg, --logpath arg, --logappend, --fork,\n  --pidfilepath arg, --replSet arg, --configsvr, --shardsvr, --configdb arg (mongos), --keyFile arg,\n  -f [ --config ] arg, --version`,
-    );
+    const { helpText } = await import("./option_table.ts");
+    console.log(helpText(role));
     return 0;
   }
+  if (opts.outputConfig) {
+    const { stringify } = await import("yaml");
+    const { outputConfig: _o, ...parsed } = opts.parsed;
+    console.log(stringify(parsed).trimEnd());
+    return 0;
+  }
+  if (opts.shutdown) return await shutdownServer(opts);
   if (opts.fork && !Deno.env.get("MUP_SIM_FORKED")) return await forkParent(opts);
   const { runServer } = await import("./run.ts");
   return await runServer(opts);
+}
+
+/** --shutdown: like mongod, signals the server whose pid the dbpath's lock file holds and waits. */
+async function shutdownServer(opts: ServerOptions): Promise<number> {
+  const lock = path.join(opts.dbpath!, "mongod.lock");
+  const pid = Number((() => {
+    try {
+      return Deno.readTextFileSync(lock).trim();
+    } catch {
+      return "";
+    }
+  })());
+  const alive = (p: number) => {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${p}/stat`);
+      return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+    } catch {
+      return false;
+    }
+  };
+  if (!pid || !alive(pid)) {
+    console.log(`There doesn't seem to be a server running with dbpath: ${opts.dbpath}`);
+    return 1;
+  }
+  console.log(`killing process with pid: ${pid}`);
+  Deno.kill(pid, "SIGTERM");
+  for (const end = Date.now() + 300_000; alive(pid);) {
+    if (Date.now() > end) {
+      console.log(`failed to kill process: process ${pid} is still running after 300 seconds`);
+      return 1;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return 0;
 }
 
 /** --fork: start a detached child and exit only once it listens (or report its failure). */

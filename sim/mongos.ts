@@ -2,7 +2,7 @@
  * mongos: reports ready only once its config replica set has a primary; keeps the shard
  * registry in the config servers' config.shards; forwards CRUD to the first shard.
  */
-import { type Document, Timestamp } from "bson";
+import { type Document, Long, Timestamp } from "bson";
 import { CommandError, errors } from "./errors.ts";
 import type { CommandContext, Handler, RoleHooks, Router, Server } from "./server.ts";
 
@@ -189,7 +189,10 @@ const addShard: Handler = async (ctx) => {
     );
   }
   const name = String(ctx.body.name ?? setName);
-  const host = `${setName}/${(hello.hosts as string[]).join(",")}`;
+  // The set's connection string as mongos's replica-set monitor knows it: electable and
+  // priority-0 (passive) members alike.
+  const members = [...(hello.hosts ?? []), ...(hello.passives ?? [])] as string[];
+  const host = `${setName}/${members.join(",")}`;
   for (const s of await m.shards()) {
     const sameSet = String(s.host).split("/")[0] === setName;
     if (s._id === name && sameSet) return { shardAdded: name };
@@ -240,20 +243,33 @@ const balancerStatus: Handler = async (ctx) => {
   return { mode: doc?.stopped ? "off" : "full", inBalancerRound: false, numBalancerRounds: 0 };
 };
 
-/** CRUD goes to the first shard's primary: enough for unsharded collections. */
+/**
+ * The namespace a cursor-returning command reads, as the server reports it in `cursor.ns`:
+ * `db.coll` for find/aggregate on a collection, `db.$cmd.<command>` otherwise.
+ */
+function cursorNs(db: string, body: Document): string {
+  const name = Object.keys(body)[0];
+  const target = body[name];
+  return typeof target === "string" && name !== "listCollections"
+    ? `${db}.${target}`
+    : `${db}.$cmd.${name}`;
+}
+
+/**
+ * The `config` database lives on the config servers, as with a real mongos; CRUD on other
+ * databases goes to the first shard's primary (enough for unsharded collections).
+ */
 const forward: Handler = async (ctx) => {
+  const { $db: _db, lsid: _l, $clusterTime: _c, $readPreference: _r, ...cmd } = ctx.body;
+  const name = Object.keys(ctx.body)[0];
+  if (ctx.db === "config") return await mongos(ctx).config(ctx.db, cmd);
   const shards = await mongos(ctx).shards();
   if (shards.length === 0) {
-    if (
-      ["find", "count", "aggregate", "listCollections", "listDatabases"].includes(
-        Object.keys(ctx.body)[0],
-      )
-    ) {
-      return Object.keys(ctx.body)[0] === "listDatabases"
-        ? { databases: [], totalSize: 0 }
-        : Object.keys(ctx.body)[0] === "count"
-        ? { n: 0 }
-        : { cursor: { firstBatch: [], id: 0, ns: `${ctx.db}.x` } };
+    // No shard holds any database yet: reads see nothing, writes have nowhere to go.
+    if (name === "listDatabases") return { databases: [], totalSize: 0, totalSizeMb: 0 };
+    if (name === "count") return { n: 0 };
+    if (["find", "aggregate", "listCollections"].includes(name)) {
+      return { cursor: { firstBatch: [], id: Long.ZERO, ns: cursorNs(ctx.db, ctx.body) } };
     }
     throw new CommandError(
       "Database has no primary shard: no shards have been added to the cluster",
@@ -262,7 +278,6 @@ const forward: Handler = async (ctx) => {
     );
   }
   const primary = await mongos(ctx).shardPrimary(shards[0]);
-  const { $db: _db, lsid: _l, $clusterTime: _c, $readPreference: _r, ...cmd } = ctx.body;
   return await ctx.server.peers.get(primary).command(ctx.db, cmd, 30_000);
 };
 

@@ -1,5 +1,12 @@
-/** mongod/mongos options from the command line and from a YAML configuration file (-f). */
+/**
+ * mongod/mongos options from the command line and from a YAML configuration file (-f), checked
+ * against the table of every real option (option_table.ts) the way the server checks them:
+ * unknown options, missing or mistyped values and out-of-range values are refused (the caller
+ * exits with code 2, EXIT_BADOPTIONS); options the simulator does not act on are accepted and
+ * listed in `ignored` so that the server logs them.
+ */
 import { parse } from "yaml";
+import { BY_CLI, BY_YAML, canonicalKey, type OptionSpec } from "./option_table.ts";
 
 export interface ServerOptions {
   role: "mongod" | "mongos";
@@ -18,76 +25,19 @@ export interface ServerOptions {
   keyFile?: string;
   showVersion: boolean;
   showHelp: boolean;
+  /** --outputConfig: print the resolved configuration and exit. */
+  outputConfig: boolean;
+  /** --shutdown: stop the mongod running on the dbpath and exit. */
+  shutdown: boolean;
   argv: string[];
   /** What getCmdLineOpts reports as `parsed`. */
   parsed: Record<string, unknown>;
+  /** Canonical keys of options given but not acted on by the simulator (logged at startup). */
+  ignored: string[];
 }
 
+/** A refused option; `message` is what the server prints before exiting with code 2. */
 export class OptionsError extends Error {}
-
-const FLAGS: Record<string, { key: string; value: boolean }> = {
-  "--port": { key: "net.port", value: true },
-  "--bind_ip": { key: "net.bindIp", value: true },
-  "--bind_ip_all": { key: "net.bindIpAll", value: false },
-  "--dbpath": { key: "storage.dbPath", value: true },
-  "--logpath": { key: "systemLog.path", value: true },
-  "--logappend": { key: "systemLog.logAppend", value: false },
-  "--fork": { key: "processManagement.fork", value: false },
-  "--pidfilepath": { key: "processManagement.pidFilePath", value: true },
-  "--replSet": { key: "replication.replSetName", value: true },
-  "--configsvr": { key: "sharding.clusterRole=configsvr", value: false },
-  "--shardsvr": { key: "sharding.clusterRole=shardsvr", value: false },
-  "--configdb": { key: "sharding.configDB", value: true },
-  "--keyFile": { key: "security.keyFile", value: true },
-  "--config": { key: "config", value: true },
-  "-f": { key: "config", value: true },
-  "--quiet": { key: "systemLog.quiet", value: false },
-  "--setParameter": { key: "setParameter", value: true },
-  "--wiredTigerCacheSizeGB": { key: "storage.wiredTiger.engineConfig.cacheSizeGB", value: true },
-  "--oplogSize": { key: "replication.oplogSizeMB", value: true },
-};
-
-/** Configuration-file keys accepted beyond the ones the simulator acts on. */
-const ACCEPTED_PREFIXES = [
-  "net.maxIncomingConnections",
-  "net.compression",
-  "net.tls",
-  "net.ipv6",
-  "net.unixDomainSocket",
-  "storage.wiredTiger",
-  "storage.journal",
-  "storage.engine",
-  "storage.directoryPerDB",
-  "storage.syncPeriodSecs",
-  "systemLog.verbosity",
-  "systemLog.quiet",
-  "systemLog.component",
-  "systemLog.timeStampFormat",
-  "processManagement.timeZoneInfo",
-  "security.authorization",
-  "security.clusterAuthMode",
-  "replication.oplogSizeMB",
-  "replication.enableMajorityReadConcern",
-  "operationProfiling",
-  "setParameter",
-  "sharding.archiveMovedChunks",
-];
-
-const KNOWN = new Set([
-  "net.port",
-  "net.bindIp",
-  "net.bindIpAll",
-  "storage.dbPath",
-  "systemLog.destination",
-  "systemLog.path",
-  "systemLog.logAppend",
-  "processManagement.fork",
-  "processManagement.pidFilePath",
-  "replication.replSetName",
-  "sharding.clusterRole",
-  "sharding.configDB",
-  "security.keyFile",
-]);
 
 function flatten(
   obj: Record<string, unknown>,
@@ -96,7 +46,7 @@ function flatten(
 ): Record<string, unknown> {
   for (const [k, v] of Object.entries(obj)) {
     const key = prefix ? `${prefix}.${k}` : k;
-    if (v && typeof v === "object" && !Array.isArray(v) && !key.startsWith("setParameter")) {
+    if (v && typeof v === "object" && !Array.isArray(v) && key !== "setParameter") {
       flatten(v as Record<string, unknown>, key, out);
     } else out[key] = v;
   }
@@ -114,109 +64,325 @@ function nest(flat: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-export function parseOptions(role: "mongod" | "mongos", args: string[]): ServerOptions {
+const BOOL_WORDS: Record<string, boolean> = {
+  true: true,
+  false: false,
+  yes: true,
+  no: false,
+  on: true,
+  off: false,
+  "1": true,
+  "0": false,
+};
+
+/** Converts a command-line value; undefined when it does not fit the type (boost's check). */
+function cliValue(spec: OptionSpec, raw: string): unknown {
+  switch (spec.type) {
+    case "int":
+      return /^[+-]?\d+$/.test(raw) ? Number(raw) : undefined;
+    case "double":
+      return raw.trim() !== "" && Number.isFinite(Number(raw)) ? Number(raw) : undefined;
+    case "bool":
+      return BOOL_WORDS[raw.toLowerCase()];
+    default:
+      return raw;
+  }
+}
+
+/** Converts a configuration-file value, or throws the server's type-mismatch message. */
+function yamlValue(spec: OptionSpec, key: string, v: unknown): unknown {
+  const bad = (type: string) =>
+    new OptionsError(`Error parsing option "${key}" as ${type} in: ${JSON.stringify(v)}`);
+  switch (spec.type) {
+    case "int": {
+      const n = typeof v === "string" && /^[+-]?\d+$/.test(v) ? Number(v) : v;
+      if (typeof n !== "number" || !Number.isInteger(n)) throw bad("int");
+      return n;
+    }
+    case "double": {
+      const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
+      if (typeof n !== "number" || !Number.isFinite(n)) throw bad("double");
+      return n;
+    }
+    case "switch":
+    case "bool":
+      if (typeof v !== "boolean") throw bad("bool");
+      return v;
+    case "list":
+      if (Array.isArray(v)) return v.map(String);
+      if (typeof v === "string") return [v];
+      throw bad("string vector");
+    case "map":
+      if (v === null || typeof v !== "object" || Array.isArray(v)) throw bad("map");
+      return v;
+    default:
+      if (v === null || typeof v === "object") throw bad("string");
+      return String(v);
+  }
+}
+
+/** The server's post-parse checks: bounds (IDL gte/lte validators) and allowed values. */
+function validate(key: string, spec: OptionSpec, v: unknown): void {
+  if (typeof v === "number") {
+    if (spec.min !== undefined && v < spec.min) {
+      throw new OptionsError(`BadValue: ${key} must be greater than or equal to ${spec.min}`);
+    }
+    if (spec.max !== undefined && v > spec.max) {
+      throw new OptionsError(`BadValue: ${key} must be less than or equal to ${spec.max}`);
+    }
+  }
+  if (spec.choices && typeof v === "string" && !spec.choices.includes(v)) {
+    throw new OptionsError(
+      `BadValue: Bad value for ${key}: ${v}; supported values are: ${spec.choices.join(", ")}`,
+    );
+  }
+}
+
+const NETWORK_COMPRESSORS = ["snappy", "zstd", "zlib", "noop"];
+
+interface ParsedArgs {
+  cli: Record<string, unknown>;
+  version: string;
+  variant: string;
+}
+
+/**
+ * Options given as words: the command line, or an INI configuration file turned into words
+ * (`where` names it in messages, as boost's parser does).
+ */
+function parseArgs(role: "mongod" | "mongos", args: string[], where: string): ParsedArgs {
   let version = "7.0.5";
   let variant = "mongo";
   const cli: Record<string, unknown> = {};
-  let configFile: string | undefined;
-  let showVersion = false;
-  let showHelp = false;
+  const seen = new Set<OptionSpec>();
+  const unrecognised = (a: string) =>
+    new OptionsError(`Error parsing ${where}: unrecognised option '${a}'`);
   for (let i = 0; i < args.length; i++) {
-    let a = args[i];
+    const arg = args[i];
+    if (arg === "--sim-version" || arg === "--sim-variant") {
+      if (arg === "--sim-version") version = args[++i];
+      else variant = args[++i];
+      continue;
+    }
+    let name: string;
     let inline: string | undefined;
-    if (a.startsWith("--") && a.includes("=")) {
-      [a, inline] = [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)];
-    }
-    if (a === "--sim-version") {
-      version = args[++i];
+    if (arg.startsWith("--")) {
+      const eq = arg.indexOf("=");
+      name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
+      inline = eq > 0 ? arg.slice(eq + 1) : undefined;
+    } else if (arg.startsWith("-") && arg.length > 1) {
+      name = arg.slice(1, 2);
+      // -vvv is -v repeated; -fpath is -f with its value attached.
+      if (/^v+$/.test(arg.slice(1))) name = arg.slice(1);
+      else if (arg.length > 2) inline = arg.slice(2);
+    } else if (arg === "run" && !cli["command"]) {
+      cli["command"] = ["run"];
       continue;
+    } else {
+      throw new OptionsError(
+        `Error parsing ${where}: too many positional options have been specified on the command line`,
+      );
     }
-    if (a === "--sim-variant") {
-      variant = args[++i];
-      continue;
+    const spec = BY_CLI.get(name);
+    if (!spec || (spec.roles && !spec.roles.includes(role))) throw unrecognised(arg);
+    const shown = arg.startsWith("--") ? `--${name}` : `-${name}`;
+    if (spec.refused) {
+      throw new OptionsError(
+        `Error: the mup simulator does not implement '${shown}': ${spec.refused} in a real ${role}`,
+      );
     }
-    if (a === "--version") {
-      showVersion = true;
-      continue;
+    if (seen.has(spec) && spec.type !== "list" && spec.type !== "map") {
+      throw new OptionsError(
+        `Error parsing ${where}: option '${shown}' cannot be specified more than once`,
+      );
     }
-    if (a === "--help" || a === "-h") {
-      showHelp = true;
-      continue;
-    }
-    const f = FLAGS[a];
-    if (
-      !f || (role === "mongos" && ["storage.dbPath", "replication.replSetName"].includes(f.key)) ||
-      (role === "mongod" && f.key === "sharding.configDB")
-    ) {
-      throw new OptionsError(`Error parsing command line: unrecognised option '${a}'`);
-    }
-    let value: unknown = true;
-    if (f.value) {
-      value = inline ?? args[++i];
-      if (value === undefined) {
+    seen.add(spec);
+    const key = canonicalKey(spec);
+    if (spec.type === "switch") {
+      if (inline !== undefined) {
         throw new OptionsError(
-          `Error parsing command line: the required argument for option '${a}' is missing`,
+          `Error parsing ${where}: option '${shown}' does not take any arguments`,
+        );
+      }
+      cli[key] = spec.sets ? spec.sets[1] : true;
+      continue;
+    }
+    let raw = inline;
+    // An option with an implicit value takes the next word only if it is a value of its type
+    // (--networkMessageCompressors snappy, --enableMajorityReadConcern false, --verbose vv).
+    const next = args[i + 1];
+    if (
+      raw === undefined && spec.implicit !== undefined && next !== undefined &&
+      !next.startsWith("-") && next !== "run" &&
+      (spec.type === "bool"
+        ? cliValue(spec, next) !== undefined
+        : name !== "verbose" && name !== "v" || /^v+$/.test(next))
+    ) {
+      raw = next;
+      i++;
+    }
+    if (raw === undefined && spec.implicit === undefined) {
+      raw = args[i + 1];
+      const negativeNumber = raw !== undefined && /^-\d/.test(raw) &&
+        (spec.type === "int" || spec.type === "double");
+      if (raw === undefined || (raw.startsWith("-") && !negativeNumber)) {
+        throw new OptionsError(
+          `Error parsing ${where}: the required argument for option '${shown}' is missing`,
+        );
+      }
+      i++;
+    }
+    if (raw === undefined) {
+      cli[key] = spec.implicit;
+      continue;
+    }
+    if (spec.type === "map") {
+      const eq = raw.indexOf("=");
+      if (eq <= 0) {
+        throw new OptionsError(`Error parsing ${where}: Illegal option assignment: "${raw}"`);
+      }
+      const map = (cli[key] ??= {}) as Record<string, string>;
+      map[raw.slice(0, eq)] = raw.slice(eq + 1);
+      continue;
+    }
+    if (spec.type === "list") {
+      ((cli[key] ??= []) as string[]).push(raw);
+      continue;
+    }
+    const value = cliValue(spec, raw);
+    if (value === undefined) {
+      throw new OptionsError(
+        `Error parsing ${where}: the argument ('${raw}') for option '${shown}' is invalid`,
+      );
+    }
+    if (name === "profile") {
+      cli["operationProfiling.mode"] = ["off", "slowOp", "all"][value as number];
+    }
+    cli[key] = value;
+  }
+
+  const given = new Set([...seen].flatMap((o) => o.cli ?? []));
+  for (const spec of seen) {
+    for (const other of spec.conflicts ?? []) {
+      if (given.has(other)) {
+        throw new OptionsError(
+          `BadValue: ${other} is not allowed when ${spec.cli![0]} is specified`,
         );
       }
     }
-    if (f.key === "config") configFile = String(value);
-    else if (f.key.includes("=")) {
-      const [k, v] = f.key.split("=");
-      cli[k] = v;
-    } else cli[f.key] = value;
   }
-  let file: Record<string, unknown> = {};
-  if (configFile) {
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(configFile);
-    } catch (e) {
-      throw new OptionsError(
-        `Error reading config file: ${
-          (e as Error).name === "NotFound" ? "No such file or directory" : (e as Error).message
-        }`,
-      );
+  return { cli, version, variant };
+}
+
+/** Reads the command line, then the configuration file; the command line wins, as with mongod. */
+export function parseOptions(role: "mongod" | "mongos", args: string[]): ServerOptions {
+  const { cli, version, variant } = parseArgs(role, args, "command line");
+  const configFile = cli["config"] as string | undefined;
+  const file = configFile ? readConfigFile(role, configFile) : {};
+  const o: Record<string, unknown> = { ...file, ...cli };
+  if (file.setParameter && cli.setParameter) {
+    o.setParameter = { ...file.setParameter as object, ...cli.setParameter as object };
+  }
+  if (o["systemLog.path"] !== undefined && o["systemLog.destination"] === undefined) {
+    o["systemLog.destination"] = "file";
+  }
+  for (const [k, v] of Object.entries(o)) {
+    const spec = BY_YAML.get(k) ?? BY_CLI.get(k);
+    if (spec) validate(k, spec, v);
+  }
+  return resolve(role, args, o, version, variant);
+}
+
+function readConfigFile(role: "mongod" | "mongos", configFile: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(configFile);
+  } catch (e) {
+    throw new OptionsError(
+      `Error reading config file: ${
+        (e as Error).name === "NotFound" ? "No such file or directory" : (e as Error).message
+      }`,
+    );
+  }
+  // Not YAML but the legacy INI format ("name = value" per line, command-line names)?
+  const ini = text.split("\n").map((l) => l.replace(/#.*$/, "").trim()).filter(Boolean);
+  if (ini.length && ini.every((l) => /^[A-Za-z_][\w.]*\s*(=|$)/.test(l) && !/^[\w.]+:/.test(l))) {
+    return parseIni(role, text);
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (e) {
+    throw new OptionsError(
+      `Error parsing YAML config file: ${(e as Error).message.split("\n")[0]}`,
+    );
+  }
+  if (doc !== null && (typeof doc !== "object" || Array.isArray(doc))) {
+    throw new OptionsError("Error parsing YAML config file: the document is not a mapping");
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(flatten((doc ?? {}) as Record<string, unknown>))) {
+    const spec = BY_YAML.get(k);
+    if (!spec && k.startsWith("systemLog.component.") && k.endsWith(".verbosity")) {
+      if (typeof v !== "number" || !Number.isInteger(v)) {
+        throw new OptionsError(`Error parsing option "${k}" as int in: ${JSON.stringify(v)}`);
+      }
+      out[k] = v;
+      continue;
     }
-    let doc: unknown;
-    try {
-      doc = parse(text);
-    } catch (e) {
-      throw new OptionsError(
-        `Error parsing YAML config file: ${(e as Error).message.split("\n")[0]}`,
-      );
+    if (!spec || (spec.roles && !spec.roles.includes(role))) {
+      throw new OptionsError(`Error parsing YAML config file: Unrecognized option: ${k}`);
     }
-    if (doc !== null && (typeof doc !== "object" || Array.isArray(doc))) {
-      throw new OptionsError("Error parsing YAML config file: the document is not a mapping");
-    }
-    file = flatten((doc ?? {}) as Record<string, unknown>);
-    for (const k of Object.keys(file)) {
-      if (!KNOWN.has(k) && !ACCEPTED_PREFIXES.some((p) => k === p || k.startsWith(p + "."))) {
-        throw new OptionsError(`Error parsing YAML config file: Unrecognized option: ${k}`);
+    out[k] = yamlValue(spec, k, v);
+  }
+  return out;
+}
+
+function resolve(
+  role: "mongod" | "mongos",
+  args: string[],
+  o: Record<string, unknown>,
+  version: string,
+  variant: string,
+): ServerOptions {
+  const clusterRole = o["sharding.clusterRole"] as ServerOptions["clusterRole"];
+  const port = (o["net.port"] as number | undefined) ??
+    (clusterRole === "configsvr" ? 27019 : clusterRole === "shardsvr" ? 27018 : 27017);
+  const compressors = o["net.compression.compressors"];
+  if (typeof compressors === "string" && compressors !== "disabled") {
+    for (const c of compressors.split(",").map((s) => s.trim())) {
+      if (!NETWORK_COMPRESSORS.includes(c)) {
+        throw new OptionsError(
+          `Invalid network message compressor specified in configuration: ${c}`,
+        );
       }
     }
   }
-  // The command line wins over the file, as with mongod.
-  const o: Record<string, unknown> = { ...file, ...cli };
-  if (configFile) o["config"] = configFile;
-  const clusterRole = o["sharding.clusterRole"] as ServerOptions["clusterRole"];
-  if (clusterRole && !["configsvr", "shardsvr"].includes(clusterRole)) {
-    throw new OptionsError(`Bad value for sharding.clusterRole: ${clusterRole}`);
+  const oplog = o["replication.oplogSizeMB"];
+  if (typeof oplog === "number" && oplog <= 0) {
+    throw new OptionsError(`BadValue: bad --oplogSize, arg must be greater than 0,found: ${oplog}`);
   }
-  const portRaw = o["net.port"] ??
-    (clusterRole === "configsvr" ? 27019 : clusterRole === "shardsvr" ? 27018 : 27017);
-  const port = Number(portRaw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new OptionsError(`Error parsing command line: bad value for option 'port': ${portRaw}`);
+  if (o["systemLog.destination"] === "syslog" && o["systemLog.path"] !== undefined) {
+    throw new OptionsError(
+      "BadValue: Can only use systemLog.path if systemLog.destination is to a file",
+    );
+  }
+  if (o["net.bindIpAll"] && o["net.bindIp"] !== undefined) {
+    throw new OptionsError("BadValue: net.bindIp and net.bindIpAll are mutually exclusive");
   }
   const bindIp = o["net.bindIpAll"]
     ? ["0.0.0.0"]
     : String(o["net.bindIp"] ?? "localhost").split(",").map((s) => s.trim()).filter(Boolean);
-  if (
-    o["systemLog.destination"] !== undefined && o["systemLog.destination"] !== "file" &&
-    o["systemLog.destination"] !== "syslog"
-  ) {
-    throw new OptionsError(`Bad value for systemLog.destination: ${o["systemLog.destination"]}`);
+  const ignored = Object.keys(o).filter((k) => {
+    const spec = BY_YAML.get(k) ?? BY_CLI.get(k);
+    return k !== "command" && !spec?.acted;
+  });
+  const parsed: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (k === "config") continue;
+    parsed[k] = v;
   }
+  if (o["config"] !== undefined) parsed["config"] = o["config"];
   return {
     role,
     version,
@@ -228,12 +394,14 @@ export function parseOptions(role: "mongod" | "mongos", args: string[]): ServerO
     logappend: Boolean(o["systemLog.logAppend"]),
     fork: Boolean(o["processManagement.fork"]),
     pidfilepath: o["processManagement.pidFilePath"] as string | undefined,
-    replSet: o["replication.replSetName"] as string | undefined,
+    replSet: (o["replication.replSetName"] ?? o["replication.replSet"]) as string | undefined,
     clusterRole,
     configdb: o["sharding.configDB"] as string | undefined,
     keyFile: o["security.keyFile"] as string | undefined,
-    showVersion,
-    showHelp,
+    showVersion: Boolean(o["version"]),
+    showHelp: Boolean(o["help"]),
+    outputConfig: Boolean(o["outputConfig"]),
+    shutdown: Boolean(o["shutdown"]),
     argv: [
       role,
       ...args.filter((a, i) =>
@@ -241,12 +409,34 @@ export function parseOptions(role: "mongod" | "mongos", args: string[]): ServerO
         args[i - 1] !== "--sim-variant"
       ),
     ],
-    parsed: nest(
-      Object.fromEntries(
-        Object.entries(o).filter(([k]) => k !== "config").concat(
-          configFile ? [["config", configFile]] : [],
-        ),
-      ),
-    ),
+    parsed: nest(parsed),
+    ignored,
   };
+}
+
+/**
+ * The legacy INI configuration format mongod still reads when a file is not YAML: one
+ * `name = value` per line with command-line names, `#` comments; a switch set to false is as if
+ * absent.
+ */
+function parseIni(role: "mongod" | "mongos", text: string): Record<string, unknown> {
+  const words: string[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/#.*$/, "").trim();
+    if (!line) continue;
+    const eq = line.indexOf("=");
+    const name = (eq < 0 ? line : line.slice(0, eq)).trim();
+    const value = eq < 0 ? undefined : line.slice(eq + 1).trim();
+    const spec = BY_CLI.get(name);
+    if (spec?.type === "switch") {
+      if (value === undefined || /^(true|1|yes|on)$/i.test(value)) words.push(`--${name}`);
+      continue;
+    }
+    words.push(`--${name}`, ...(value === undefined ? [] : [value]));
+  }
+  const { cli } = parseArgs(role, words, "INI config file");
+  if (cli["config"] !== undefined) {
+    throw new OptionsError("Error parsing INI config file: unrecognised option 'config'");
+  }
+  return cli;
 }

@@ -46,6 +46,17 @@ export async function runServer(opts: ServerOptions): Promise<number> {
   log.info("CONTROL", 21951, "initandlisten", "Options set by command line", {
     options: opts.parsed,
   });
+  for (const option of opts.ignored) {
+    log.info(
+      "CONTROL",
+      9_100_001,
+      "initandlisten",
+      "Option accepted, not acted on by the simulator",
+      {
+        option,
+      },
+    );
+  }
   const fatal = (id: number, msg: string, attr: Record<string, unknown>, code: number) => {
     log.write(code === EXIT_NEED_UPGRADE ? "F" : "E", "CONTROL", id, "initandlisten", msg, attr);
     log.info("CONTROL", 23138, "initandlisten", "Shutting down", { exitCode: code });

@@ -551,7 +551,7 @@ Deno.test("simulator: CRUD through the driver (cursors with getMore, counts, del
       const dbs = await c.db("admin").admin().listDatabases();
       assert.ok(dbs.databases.some((d) => d.name === "shop"));
       const opts = await c.db("admin").command({ getCmdLineOpts: 1 });
-      assert.equal(opts.parsed.net.port, String(port));
+      assert.equal(opts.parsed.net.port, port, "an int, as mongod reports it");
       assert.equal((await c.db("admin").command({ serverStatus: 1 })).process, "mongod");
     } finally {
       await c.close();

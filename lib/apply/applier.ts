@@ -2,7 +2,7 @@ import { Dag } from "../graph/mod.ts";
 import { walk } from "../graph/walk.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { OPERATIONS } from "../ops/registry.ts";
-import type { OperationContext } from "../ops/operation.ts";
+import { type OperationContext, worldSimulator } from "../ops/operation.ts";
 import {
   allOperations,
   type Plan,
@@ -209,7 +209,9 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   };
 
   const runOperation = async (op: PlannedOperation, phase: string): Promise<void> => {
-    const impl = OPERATIONS[op.type];
+    // A mock executor simulates the world: operations and checks then have no side effects.
+    const world = worldSimulator(opts.executors);
+    const impl = world ? world.operation(op, OPERATIONS[op.type]) : OPERATIONS[op.type];
     const os: OperationState = {
       ...state.operation_states[op.id],
       status: "running",
@@ -245,7 +247,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       }
       for (const check of op.pre_conditions) {
         while (true) {
-          const outcome = await runCheck(check, opts.executors);
+          const outcome = world ? await world.check(check) : await runCheck(check, opts.executors);
           if (outcome.ok || !check.required) break;
           emitter.emit({
             type: "safety_failed",

@@ -1,6 +1,23 @@
 import { MupError } from "../errors.ts";
 import type { Plan } from "../plan/schema.ts";
 import { readMeta } from "../state/meta.ts";
+import type { ApplyState } from "../state/schema.ts";
+import { StateStore } from "../state/store.ts";
+
+/**
+ * The completed apply of this very plan (same plan ID and content hash) recorded for the
+ * cluster, if any: applying it again has nothing to do, which deserves to be said as such
+ * rather than as a stale plan.
+ */
+export async function previousApply(
+  plan: Plan,
+  clusterDir: string,
+): Promise<ApplyState | undefined> {
+  const states = await new StateStore(clusterDir).list().catch(() => [] as ApplyState[]);
+  return states.find((s) =>
+    s.plan_id === plan.plan_id && s.plan_hash === plan.content_hash && s.status === "completed"
+  );
+}
 
 /** Refuses a plan made from a cluster state that has since changed (Terraform's stale plan). */
 export async function checkNotStale(plan: Plan, clusterDir: string): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { apply, type SafetyDecision } from "../apply/applier.ts";
 import { Emitter } from "../apply/events.ts";
-import { checkNotStale } from "../apply/stale.ts";
+import { checkNotStale, previousApply } from "../apply/stale.ts";
 import { MupError } from "../errors.ts";
 import { archiveCached, type Plan } from "../plan/schema.ts";
 import { jsonRenderer } from "../render/apply_json.ts";
@@ -89,6 +89,23 @@ export async function runApply(
   const par = parallelism(opts);
   const onFailure = policy(opts);
   if (!resume) {
+    const done = await previousApply(plan, clusterDir);
+    if (done) {
+      const at = done.completed_at ?? done.updated_at;
+      if (opts.json) {
+        console.log(JSON.stringify({
+          plan_id: plan.plan_id,
+          already_applied: true,
+          state_id: done.state_id,
+          applied_at: at,
+        }));
+      } else {
+        console.log(
+          `Plan ${plan.plan_id} was already applied to cluster ${plan.cluster_name} at ${at} (apply ${done.state_id}); nothing to do.`,
+        );
+      }
+      return 0;
+    }
     await checkNotStale(plan, clusterDir);
     if (!plan.validation.valid) {
       throw new MupError(
@@ -109,7 +126,9 @@ export async function runApply(
         opts.json ? "stderr" : "stdout",
       );
       if (answer?.trim() !== (destroy ? plan.cluster_name : "yes")) {
-        say("Apply cancelled.");
+        say(
+          `Apply cancelled. The plan was kept: ${planPath}\nTo apply it later: mup plan apply ${plan.plan_id}`,
+        );
         return 1;
       }
     }
@@ -121,8 +140,9 @@ export async function runApply(
   );
   const emitter = new Emitter();
   const tty = !opts.json && interactive();
+  const ttyRenderer = tty ? new TtyRenderer() : undefined;
   if (opts.json) emitter.on(jsonRenderer((l) => console.log(l)));
-  else if (tty) emitter.on(new TtyRenderer().handle);
+  else if (ttyRenderer) emitter.on(ttyRenderer.handle);
   else emitter.on(new PlainRenderer((l) => console.log(l)).handle);
   if (replacedStale && !opts.json) {
     console.log(
@@ -151,8 +171,9 @@ export async function runApply(
       parallelism: par,
       emitter,
       signal: ac.signal,
-      onSafetyFailure:
-        async () => (tty && !opts.autoApprove ? await askSafetyDecision() : onFailure),
+      // The status line stops while the menu waits for an answer.
+      onSafetyFailure: async () =>
+        ttyRenderer && !opts.autoApprove ? await ttyRenderer.hold(askSafetyDecision) : onFailure,
     }, resume);
     await lock.setStateId(state.state_id).catch(() => {});
     completed = state.status === "completed";

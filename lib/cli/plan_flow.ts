@@ -103,8 +103,11 @@ export async function planAndApply(
       print(`Plan saved to: ${saved}${opts.planFile ? ` and ${opts.planFile}` : ""}`);
       print("");
       print(renderPlan(plan));
-    } else if (flow.operation === "deploy") print(`✓ Plan generated: ${plan.plan_id}\n`);
-    else print(`${renderPlan(plan)}\n`);
+    } else {
+      // The review shows the plan itself before asking (the specification's Example 1).
+      print(`✓ Plan generated: ${plan.plan_id} (saved to ${saved})\n`);
+      print(renderPlan(plan) + "\n");
+    }
   }
   if (!plan.validation.valid) {
     ctx.exitCode = 1;

@@ -6,14 +6,19 @@ function q(s: string): string {
 
 /**
  * Graphviz DOT: one cluster per group, edges from dependency to dependent, parallel-safe nodes
- * drawn rounded and filled, nodes on the critical path (if given) outlined in red. Nodes are
- * labelled by `label` (their ID by default), asked for only while drawing.
+ * drawn rounded and filled, nodes on the critical path (if given, in path order) outlined in red
+ * and only the edges between consecutive nodes of that path drawn red; a legend explains the
+ * marks. Nodes are labelled by `label` (their ID by default), asked for only while drawing.
  */
 export function toDot(
   dag: Dag,
   options: { name?: string; highlight?: Iterable<string>; label?: (id: string) => string } = {},
 ): string {
-  const hot = new Set(options.highlight ?? []);
+  const path = [...(options.highlight ?? [])];
+  const hot = new Set(path);
+  // An edge is on the critical path only if it joins two consecutive nodes of the path: two
+  // path nodes may also be joined by a shortcut edge that is not.
+  const hotEdges = new Set(path.slice(1).map((to, i) => `${path[i]}\u0000${to}`));
   const label = options.label ?? ((id: string) => id);
   const groups = new Map<string, string[]>();
   for (const id of dag.graph.nodes()) {
@@ -51,7 +56,7 @@ export function toDot(
     if (group) lines.push("  }");
   }
   dag.graph.forEachEdge((_e, _a, from, to) => {
-    const red = hot.has(from) && hot.has(to) ? ` [color = "red", penwidth = 2]` : "";
+    const red = hotEdges.has(`${from}\u0000${to}`) ? ` [color = "red", penwidth = 2]` : "";
     lines.push(`  ${q(from)} -> ${q(to)}${red};`);
   });
   lines.push(`  subgraph "cluster_legend" {`, `    label = "legend";`, `    style = "dashed";`);
@@ -61,6 +66,16 @@ export function toDot(
   lines.push(
     `    "legend_serial" [label = "runs alone", style = "filled", fillcolor = "#fff3e0"];`,
   );
+  if (path.length) {
+    lines.push(
+      `    "legend_critical" [label = "critical path", style = "filled", fillcolor = "white", color = "red", penwidth = 2];`,
+      `    "legend_critical_next" [label = "next on the critical path", style = "filled", fillcolor = "white", color = "red", penwidth = 2];`,
+      `    "legend_dep" [label = "dependency", style = "filled", fillcolor = "white"];`,
+      `    "legend_dependent" [label = "dependent", style = "filled", fillcolor = "white"];`,
+      `    "legend_critical" -> "legend_critical_next" [color = "red", penwidth = 2];`,
+      `    "legend_dep" -> "legend_dependent";`,
+    );
+  }
   lines.push("  }");
   lines.push("}");
   return lines.join("\n") + "\n";

@@ -1,5 +1,5 @@
 import type { ExecutorFactory } from "../executor/executor.ts";
-import type { Plan, PlannedOperation } from "../plan/schema.ts";
+import type { Plan, PlannedOperation, SafetyCheck } from "../plan/schema.ts";
 import type { Change } from "../plan/schema.ts";
 
 /** Everything an operation may use. Passed explicitly; operations never print. */
@@ -39,4 +39,25 @@ export function param(ctx: OperationContext, name: string): string {
   const v = ctx.op.target.params[name];
   if (v === undefined) throw new OperationError(`operation ${ctx.op.id} lacks parameter "${name}"`);
   return v;
+}
+
+/**
+ * An executor factory that stands in for the whole world, not just for hosts (the specification's
+ * MockExecutor, "simulate apply without side effects"): the applier takes each operation's
+ * implementation and each safety check's outcome from it instead of the real ones, so that an
+ * apply touches nothing but its state folder.
+ */
+export interface WorldSimulator {
+  readonly simulatesWorld: true;
+  /** The implementation to use for `op` in place of `real`. */
+  operation(op: PlannedOperation, real: Operation): Operation;
+  /** The outcome of a safety check in the simulated world. */
+  check(check: SafetyCheck): Promise<{ ok: boolean; status: string }>;
+}
+
+/** The simulator behind an executor factory, when it is one. */
+export function worldSimulator(ex: ExecutorFactory): WorldSimulator | undefined {
+  return (ex as Partial<WorldSimulator>).simulatesWorld
+    ? ex as unknown as WorldSimulator
+    : undefined;
 }

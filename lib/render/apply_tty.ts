@@ -4,16 +4,47 @@ import { PlainRenderer } from "./apply_plain.ts";
 
 const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
-/** The plain lines, plus a live status line (running operations, progress) kept at the bottom. */
+/**
+ * The live status line, at most `cols - 1` characters: the spinner, the count, then as many
+ * whole items as fit and "+N more" for the rest, so that no operation name is cut mid-word.
+ */
+export function statusLine(frame: string, items: string[], cols: number): string {
+  const head = `${frame} ${items.length} running: `;
+  const max = cols - 1;
+  let line = head;
+  for (const [i, item] of items.entries()) {
+    const sep = i === 0 ? "" : ", ";
+    const rest = items.length - i - 1;
+    const more = rest > 0 ? `, +${rest} more` : "";
+    if ((line + sep + item + more).length <= max) {
+      line += sep + item;
+      continue;
+    }
+    const tail = `${i === 0 ? "" : ", "}+${items.length - i} more`;
+    return (line + tail).length <= max ? line + tail : line.trimEnd();
+  }
+  return line;
+}
+
+/**
+ * The plain lines, plus a live status line (running operations, progress) kept at the bottom.
+ * `hold` stops drawing (and keeps the lines of operations finishing meanwhile) while the user
+ * answers a question, such as the safety-check menu.
+ */
 export class TtyRenderer {
   private readonly plain: PlainRenderer;
   private running = new Map<string, { t: number; note?: string }>();
   private frame = 0;
   private timer?: ReturnType<typeof setInterval>;
+  private held?: string[];
   private readonly enc = new TextEncoder();
 
   constructor() {
     this.plain = new PlainRenderer((line) => {
+      if (this.held) {
+        this.held.push(line);
+        return;
+      }
       this.clear();
       console.log(line);
       this.draw();
@@ -38,19 +69,31 @@ export class TtyRenderer {
     this.plain.handle(e);
   };
 
+  /** Runs `ask` with the status line stopped and cleared; lines printed meanwhile follow it. */
+  async hold<T>(ask: () => Promise<T>): Promise<T> {
+    this.held ??= [];
+    this.clear();
+    try {
+      return await ask();
+    } finally {
+      const lines = this.held ?? [];
+      this.held = undefined;
+      for (const l of lines) console.log(l);
+      this.draw();
+    }
+  }
+
   private clear(): void {
     Deno.stdout.writeSync(this.enc.encode("\r\x1b[K"));
   }
 
   private draw(): void {
-    if (this.running.size === 0) return;
+    if (this.running.size === 0 || this.held) return;
     const cols = Deno.consoleSize?.().columns ?? 100;
     const items = [...this.running.entries()].map(([id, r]) =>
       `${id} ${r.note ?? formatDuration(performance.now() - r.t)}`
     );
-    const line = `${FRAMES[this.frame++ % FRAMES.length]} ${this.running.size} running: ${
-      items.join(", ")
-    }`;
-    Deno.stdout.writeSync(this.enc.encode("\r\x1b[K" + line.slice(0, cols - 1)));
+    const line = statusLine(FRAMES[this.frame++ % FRAMES.length], items, cols);
+    Deno.stdout.writeSync(this.enc.encode("\r\x1b[K" + line));
   }
 }

@@ -1,0 +1,52 @@
+/** The demo's failure path: a failed demo says so, exits 1, and its resume command works pasted. */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { freePorts, killAll, ROOT, shardedTopology, tempHome, writeTopology } from "./helpers.ts";
+import { admin, waitFor } from "./sim_helpers.ts";
+
+Deno.test("demo: when the apply fails, the demo says so, exits 1, and the resume command it prints works when pasted", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(10);
+    const topology = await writeTopology(home, "sharded.yaml", shardedTopology(ports));
+    // The mongos crashes at startup: the apply fails.
+    const demo = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", path.join(ROOT, "scripts", "demo.ts"), "--keep", "--topology", topology],
+      cwd: home,
+      env: {
+        MUP_HOME: home,
+        NO_COLOR: "1",
+        MUP_SIM_CRASH_AT_STARTUP: "14",
+        MUP_SIM_FAULT_PORTS: String(ports[9]),
+      },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(demo.stdout);
+    const all = out + new TextDecoder().decode(demo.stderr);
+    assert.equal(demo.code, 1, all);
+    assert.match(out, /The demo FAILED: applying the plan: mup plan apply exited with [1-9]/);
+    assert.doesNotMatch(out, /The cluster is running/);
+    const lines = out.split("\n");
+    const resume = lines[lines.findIndex((l) => /To resume the apply, paste:/.test(l)) + 1]?.trim();
+    assert.ok(resume, all);
+    assert.match(resume, new RegExp(`MUP_HOME=${home}`));
+    assert.match(resume, /task mup plan resume demo$/);
+    // Pasted into a shell elsewhere, without the fault: the apply completes.
+    const pasted = await new Deno.Command("sh", {
+      args: ["-c", resume],
+      cwd: "/",
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(pasted.code, 0, dec.decode(pasted.stdout) + dec.decode(pasted.stderr));
+    await waitFor(async () => (await admin(ports[9], { ping: 1 })).ok);
+  } finally {
+    await killAll(home);
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+});

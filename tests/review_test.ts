@@ -1,0 +1,42 @@
+/** The interactive review shows the plan before asking; a "no" keeps the plan and says how to apply it. */
+import assert from "node:assert/strict";
+import {
+  deployArgs,
+  freePorts,
+  killAll,
+  mup,
+  standaloneTopology,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { admin } from "./sim_helpers.ts";
+
+Deno.test("review: deploy shows the plan before asking; answering no says the plan was kept, where, and the command that applies it, which works", async () => {
+  const home = await tempHome();
+  try {
+    const [port] = freePorts(1);
+    const topo = await writeTopology(home, "s.yaml", standaloneTopology([port]));
+    const no = await mup(deployArgs("rev", topo, await testMirror()), { home, stdin: "no\n" });
+    assert.equal(no.code, 1, no.stdout + no.stderr);
+    const out = no.stdout;
+    // The plan itself (phases, operations, totals) comes before the question.
+    const asked = out.indexOf("Do you want to continue?");
+    assert.ok(asked > 0, out);
+    for (const part of [/Phases:/, /Prepare/, /Total operations: \d+/]) {
+      const m = part.exec(out);
+      assert.ok(m && m.index < asked, `${part} shown before the question:\n${out}`);
+    }
+    const kept = /The plan was kept: (\S+)\nTo apply it later: (mup plan apply (plan-[0-9a-f]+))/
+      .exec(out);
+    assert.ok(kept, out);
+    await Deno.stat(kept[1]); // the plan file is there
+    // The command given applies it.
+    const later = await mup(kept[2].split(" ").slice(1), { home, stdin: "yes\n" });
+    assert.equal(later.code, 0, later.stdout + later.stderr);
+    assert.equal((await admin(port, { ping: 1 })).ok, 1);
+  } finally {
+    await killAll(home);
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+});

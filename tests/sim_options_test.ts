@@ -1,0 +1,320 @@
+/**
+ * The simulator accepts every option of real mongod/mongos 6.0–8.0, logs the ones it does not act
+ * on, refuses bad values as the server does (exit 2); a mongos answers cursors in the documented
+ * shape whatever the routing.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import type { Long } from "bson";
+import { MongoClient } from "mongodb";
+import { stringify } from "yaml";
+import { freePorts } from "./helpers.ts";
+import { admin, runBin, simBin, startMongod, waitFor, withDir } from "./sim_helpers.ts";
+import { OPTIONS, type OptionSpec } from "../sim/option_table.ts";
+import { OptionsError, parseOptions } from "../sim/options.ts";
+
+/** A value the server accepts for this option, as the command line and as YAML. */
+function sample(o: OptionSpec): { cli?: string; yaml: unknown } {
+  if (o.cli?.[0] === "networkMessageCompressors" || o.yaml === "net.compression.compressors") {
+    return { cli: "snappy,zstd", yaml: "snappy,zstd" };
+  }
+  if (o.cli?.[0] === "verbose") return { cli: "vv", yaml: undefined };
+  switch (o.type) {
+    case "switch":
+      return { yaml: true };
+    case "bool":
+      return { cli: "true", yaml: true };
+    case "int":
+    case "double": {
+      const n = o.min ?? 1;
+      return { cli: String(n), yaml: n };
+    }
+    case "list":
+      return { cli: "10.0.0.0/8", yaml: ["10.0.0.0/8"] };
+    case "map":
+      return { cli: "enableTestCommands=1", yaml: { enableTestCommands: 1 } };
+    default: {
+      const s = o.choices?.[0] ?? "/tmp/x";
+      return { cli: s, yaml: s };
+    }
+  }
+}
+
+function nested(key: string, value: unknown): Record<string, unknown> {
+  return key.split(".").reduceRight<Record<string, unknown>>(
+    (acc, part) => ({ [part]: acc }),
+    value as Record<string, unknown>,
+  );
+}
+
+const ROLES = ["mongod", "mongos"] as const;
+const META = new Set(["help", "h", "version", "config", "f"]);
+
+Deno.test("simulator options: every option of the table is accepted on the command line and in the config file by the binaries that have it, refused by the others, and logged as ignored unless acted on", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mup-simopt-" });
+  try {
+    let checked = 0;
+    for (const o of OPTIONS) {
+      for (const role of ROLES) {
+        const allowed = !o.roles || o.roles.includes(role);
+        const s = sample(o);
+        for (const name of o.cli ?? []) {
+          if (META.has(name)) continue;
+          const flag = name.length === 1 ? `-${name}` : `--${name}`;
+          const args = s.cli === undefined ? [flag] : [flag, s.cli];
+          const run = () => parseOptions(role, args);
+          if (allowed && o.refused) {
+            assert.throws(run, /the mup simulator does not implement/, `${role} ${flag}`);
+            continue;
+          }
+          if (!allowed) {
+            assert.throws(run, new RegExp(`unrecognised option '${flag}'`), `${role} ${flag}`);
+            continue;
+          }
+          const r = run();
+          checked++;
+          if (!o.acted) {
+            assert.ok(r.ignored.length > 0, `${role} ${args.join(" ")} is logged as ignored`);
+          }
+        }
+        if (o.yaml && !o.cliOnly && o.type !== "map") {
+          const file = path.join(dir, "c.yaml");
+          await Deno.writeTextFile(file, stringify(nested(o.yaml, s.yaml)));
+          const run = () => parseOptions(role, ["-f", file]);
+          if (!allowed) {
+            assert.throws(run, /Unrecognized option/, `${role} ${o.yaml}`);
+            continue;
+          }
+          const r = run();
+          checked++;
+          if (!o.acted) assert.ok(r.ignored.includes(o.yaml), `${role} ${o.yaml} ignored`);
+        }
+      }
+    }
+    assert.ok(checked > 250, `checked ${checked} option forms`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("simulator options: a legacy INI configuration file (name = value) is read like the command line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mup-simopt-" });
+  try {
+    const file = path.join(dir, "mongod.conf");
+    await Deno.writeTextFile(
+      file,
+      "# legacy format\nport = 27999\nbind_ip = 127.0.0.1\nreplSet = rs0  # the set\nfork = false\nnounixsocket = true\nsetParameter = enableTestCommands=1\n",
+    );
+    const o = parseOptions("mongod", ["-f", file, "--dbpath", dir]);
+    assert.equal(o.port, 27999);
+    assert.equal(o.replSet, "rs0");
+    assert.equal(o.fork, false);
+    assert.deepEqual(o.bindIp, ["127.0.0.1"]);
+    assert.ok(o.ignored.includes("net.unixDomainSocket.enabled"));
+    assert.deepEqual(o.parsed.setParameter, { enableTestCommands: "1" });
+    await Deno.writeTextFile(file, "port = 1\nportt = 2\n");
+    assert.throws(
+      () => parseOptions("mongod", ["-f", file]),
+      /Error parsing INI config file: unrecognised option '--portt'/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("simulator options: out-of-range, mistyped and unknown values are refused with the server's messages", () => {
+  const refused: [string, string[], RegExp][] = [
+    ["mongod", ["--port", "70000"], /net\.port must be less than or equal to 65535/],
+    ["mongod", ["--port", "abc"], /the argument \('abc'\) for option '--port' is invalid/],
+    ["mongod", ["--wiredTigerCacheSizeGB", "0.1"], /cacheSizeGB must be greater than or equal/],
+    ["mongod", ["--oplogSize", "0"], /bad --oplogSize, arg must be greater than 0/],
+    ["mongod", ["--timeZoneInfo"], /the required argument for option '--timeZoneInfo' is missing/],
+    ["mongod", ["--nounixsocket=1"], /option '--nounixsocket' does not take any arguments/],
+    ["mongod", ["--setParameter", "novalue"], /Illegal option assignment: "novalue"/],
+    ["mongod", ["--clusterAuthMode", "password"], /Bad value for security\.clusterAuthMode/],
+    ["mongod", ["--networkMessageCompressors", "lz4"], /Invalid network message compressor/],
+    ["mongod", ["--port", "1", "--port", "2"], /'--port' cannot be specified more than once/],
+    ["mongos", ["--replSet", "rs0"], /unrecognised option '--replSet'/],
+    ["mongos", ["--wiredTigerCacheSizeGB", "1"], /unrecognised option/],
+    ["mongod", ["--configdb", "cfg/h:1"], /unrecognised option '--configdb'/],
+    [
+      "mongod",
+      ["--configsvr", "--shardsvr"],
+      /shardsvr is not allowed when configsvr is specified/,
+    ],
+    ["mongod", ["--noauth", "--keyFile", "/k"], /keyFile is not allowed when noauth is specified/],
+    ["mongod", ["--bind_ip", "::1", "--bind_ip_all"], /not allowed when bind_ip is specified/],
+  ];
+  for (const [role, args, message] of refused) {
+    assert.throws(
+      () => parseOptions(role as "mongod", args),
+      (e) => e instanceof OptionsError && message.test(e.message),
+      `${role} ${args.join(" ")}`,
+    );
+  }
+});
+
+Deno.test("simulator options: a mongod started with mongodb-runner's and operators' options runs, logs what it ignores, reports them in getCmdLineOpts; bad values exit 2", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const mongod = path.join(bin, "mongod");
+    const [port] = freePorts(1);
+    const conf = path.join(dir, "mongod.conf");
+    await Deno.writeTextFile(
+      conf,
+      stringify({
+        net: { unixDomainSocket: { enabled: false }, compression: { compressors: "zstd" } },
+        storage: { wiredTiger: { engineConfig: { cacheSizeGB: 0.5, journalCompressor: "zstd" } } },
+        operationProfiling: { mode: "slowOp", slowOpThresholdMs: 50 },
+        systemLog: { component: { replication: { verbosity: 2 } } },
+        setParameter: { diagnosticDataCollectionEnabled: false },
+      }),
+    );
+    const r = await startMongod(bin, dir, port, [
+      "-f",
+      conf,
+      "--nounixsocket",
+      "--unixSocketPrefix",
+      dir,
+      "--filePermissions",
+      "0700",
+      "--ipv6",
+      "--oplogSize",
+      "128",
+      "--setParameter",
+      "enableTestCommands=1",
+      "--quiet",
+      "--logappend",
+      "--timeZoneInfo",
+      "/usr/share/zoneinfo",
+      "--maxConns",
+      "200",
+      "--tlsMode",
+      "disabled",
+      "--enableMajorityReadConcern",
+      "--wiredTigerCacheSizeGB",
+      "0.25",
+    ]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const opts = await admin(port, { getCmdLineOpts: 1 }) as {
+      parsed: {
+        setParameter: Record<string, unknown>;
+        storage: { wiredTiger: { engineConfig: { cacheSizeGB: number } } };
+      };
+    };
+    assert.deepEqual(opts.parsed.setParameter, {
+      diagnosticDataCollectionEnabled: false,
+      enableTestCommands: "1",
+    });
+    assert.equal(opts.parsed.storage.wiredTiger.engineConfig.cacheSizeGB, 0.25, "cli wins");
+    const log = await Deno.readTextFile(path.join(dir, String(port), "log"));
+    for (
+      const k of [
+        "net.unixDomainSocket.enabled",
+        "net.unixDomainSocket.pathPrefix",
+        "net.ipv6",
+        "replication.oplogSizeMB",
+        "setParameter",
+        "processManagement.timeZoneInfo",
+        "operationProfiling.mode",
+      ]
+    ) {
+      assert.match(log, new RegExp(`not acted on by the simulator.*"option":"${k}"`), k);
+    }
+    // The real exit code and message style for a bad value, from the binary itself.
+    const bad = await runBin(mongod, ["--port", String(port), "--filePermissions", "rw"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /Error parsing command line: the argument \('rw'\) for option/);
+    assert.match(bad.stderr, /try 'mongod --help' for more information/);
+    // --outputConfig prints the resolved configuration; --shutdown stops the server on the
+    // dbpath; jobs the simulator cannot do (--repair) are refused, not pretended.
+    const conf2 = await runBin(mongod, ["-f", conf, "--port", "1234", "--outputConfig"]);
+    assert.equal(conf2.code, 0, conf2.stderr);
+    assert.match(conf2.stdout, /net:\n(.*\n)*  port: 1234/);
+    const repair = await runBin(mongod, ["--repair", "--dbpath", dir]);
+    assert.equal(repair.code, 2);
+    assert.match(repair.stderr, /does not implement '--repair'/);
+    const pid = Number(
+      (await Deno.readTextFile(path.join(dir, String(port), "mongod.pid"))).trim(),
+    );
+    const stop = await runBin(mongod, ["--shutdown", "--dbpath", path.join(dir, String(port))]);
+    assert.equal(stop.code, 0, stop.stdout + stop.stderr);
+    assert.match(stop.stdout, new RegExp(`killing process with pid: ${pid}`));
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+    assert.ok(!stat || / Z /.test(stat.slice(stat.lastIndexOf(")"))), `pid ${pid} is gone`);
+    const none = await runBin(mongod, ["--shutdown", "--dbpath", path.join(dir, String(port))]);
+    assert.equal(none.code, 1);
+    assert.match(none.stdout, /There doesn't seem to be a server running with dbpath/);
+    const help = await runBin(path.join(bin, "mongos"), ["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /--configdb arg/);
+    assert.doesNotMatch(help.stdout, /--dbpath/);
+  });
+});
+
+/** A one-member config replica set and a mongos on it, with no shard; pid files under dir. */
+async function mongosWithoutShards(bin: string, dir: string): Promise<number> {
+  const [cfg, mongosPort] = freePorts(2);
+  assert.equal((await startMongod(bin, dir, cfg, ["--configsvr", "--replSet", "cfg"])).code, 0);
+  await admin(cfg, {
+    replSetInitiate: {
+      _id: "cfg",
+      configsvr: true,
+      members: [{ _id: 0, host: `localhost:${cfg}` }],
+    },
+  });
+  await waitFor(async () => (await admin(cfg, { hello: 1 })).isWritablePrimary || undefined);
+  const r = await runBin(path.join(bin, "mongos"), [
+    "--configdb",
+    `cfg/localhost:${cfg}`,
+    "--port",
+    String(mongosPort),
+    "--bind_ip",
+    "127.0.0.1",
+    "--fork",
+    "--logpath",
+    path.join(dir, "mongos.log"),
+    "--pidfilepath",
+    path.join(dir, "mongos.pid"),
+  ]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  return mongosPort;
+}
+
+Deno.test("mongos without shards: config reads go to the config servers and every cursor reply has {id: Long, ns: db.coll, firstBatch}", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const port = await mongosWithoutShards(bin, dir);
+    const c = new MongoClient(`mongodb://127.0.0.1:${port}/?serverSelectionTimeoutMS=10000`);
+    try {
+      // What mongodb-runner does right after starting a mongos.
+      const runner = c.db("config").collection("mongodbrunner");
+      assert.equal(await runner.findOne(), null);
+      await runner.insertOne({ _id: "x" as never, pid: 1 });
+      assert.deepEqual(await runner.findOne({ _id: "x" as never }), { _id: "x", pid: 1 });
+      assert.deepEqual(await c.db("config").collection("shards").find().toArray(), []);
+      assert.deepEqual(await c.db("shop").collection("orders").find().toArray(), []);
+      assert.deepEqual(await c.db("shop").collection("orders").aggregate([]).toArray(), []);
+      for (
+        const [db, cmd, ns] of [
+          ["config", { find: "shards" }, "config.shards"],
+          ["shop", { find: "orders" }, "shop.orders"],
+          ["shop", { aggregate: "orders", pipeline: [], cursor: {} }, "shop.orders"],
+          ["shop", { listCollections: 1 }, "shop.$cmd.listCollections"],
+        ] as const
+      ) {
+        const reply = await c.db(db).command(cmd, { promoteLongs: false });
+        assert.equal(
+          (reply.cursor.id as Long)?._bsontype,
+          "Long",
+          `${JSON.stringify(cmd)}: id is a Long, got ${JSON.stringify(reply.cursor)}`,
+        );
+        assert.equal(reply.cursor.ns, ns);
+        assert.ok(Array.isArray(reply.cursor.firstBatch));
+        assert.equal(reply.ok, 1);
+      }
+    } finally {
+      await c.close();
+    }
+  });
+});

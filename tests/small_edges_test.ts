@@ -1,0 +1,100 @@
+/**
+ * Issue 16's small ones: the DOT graph draws only critical-path edges red and has a legend; the
+ * live status line never cuts a word; applying a plan a second time says it was already applied,
+ * and when.
+ */
+import assert from "node:assert/strict";
+import { criticalPath, Dag, toDot } from "../lib/graph/mod.ts";
+import { planToDag } from "../lib/plan/graph.ts";
+import { parsePlanText } from "../lib/plan/parse.ts";
+import { statusLine } from "../lib/render/apply_tty.ts";
+import { EXAMPLE_PLAN } from "../scripts/example_plan.ts";
+import {
+  deployArgs,
+  freePorts,
+  killAll,
+  mup,
+  standaloneTopology,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+
+function redEdges(dot: string): string[] {
+  return dot.split("\n").map((l) => l.trim()).filter((l) =>
+    /^"[^"]+" -> "[^"]+" \[color = "red"/.test(l) && !l.startsWith('"legend')
+  ).map((l) => l.replace(/ \[.*$/, "").replaceAll('"', ""));
+}
+
+Deno.test("DOT: only edges between consecutive critical-path nodes are red, shortcuts between path nodes are not; a legend explains the marks", () => {
+  // a -> b -> c is the critical path; a -> c also joins two path nodes but is not on it.
+  const dag = new Dag([
+    { id: "a", dependsOn: [], weight: 1 },
+    { id: "b", dependsOn: ["a"], weight: 5 },
+    { id: "c", dependsOn: ["a", "b"], weight: 1 },
+  ]);
+  const cp = criticalPath(dag);
+  assert.deepEqual(cp.path, ["a", "b", "c"]);
+  const dot = toDot(dag, { highlight: cp.path });
+  assert.deepEqual(redEdges(dot).sort(), ["a -> b", "b -> c"]);
+  assert.match(dot, /"legend_critical" \[label = "critical path"/);
+  assert.match(dot, /"legend_critical" -> "legend_critical_next" \[color = "red"/);
+});
+
+Deno.test("DOT of the example sharded plan: every red edge joins consecutive operations of the critical path", async () => {
+  const { plan } = parsePlanText(await Deno.readTextFile(EXAMPLE_PLAN), EXAMPLE_PLAN);
+  const dag = planToDag(plan!);
+  const cp = criticalPath(dag);
+  const consecutive = new Set(cp.path.slice(1).map((to, i) => `${cp.path[i]} -> ${to}`));
+  const red = redEdges(toDot(dag, { highlight: cp.path }));
+  assert.ok(red.length > 0);
+  for (const e of red) assert.ok(consecutive.has(e), `${e} is red but not on the critical path`);
+  assert.equal(red.length, consecutive.size);
+});
+
+Deno.test("status line: whole operation names only, '+N more' for the rest, never wider than the terminal", () => {
+  const items = Array.from({ length: 9 }, (_, i) => `start-mongod-localhost-2701${i} 1.2s`);
+  for (const cols of [20, 40, 61, 80, 100, 160, 400]) {
+    const line = statusLine("⠋", items, cols);
+    assert.ok(line.length <= cols - 1, `${cols}: ${line}`);
+    const shown = line.replace(/^⠋ 9 running:\s?/, "").split(", ").filter((s) =>
+      !/^\+\d+ more$/.test(s)
+    );
+    for (const s of shown) {
+      if (s) assert.ok(items.includes(s), `${cols}: "${s}" is a cut item in: ${line}`);
+    }
+    const more = /\+(\d+) more$/.exec(line);
+    if (shown.filter(Boolean).length < items.length && cols > 30) {
+      assert.ok(more, `${cols}: says how many more: ${line}`);
+      assert.equal(Number(more[1]) + shown.filter(Boolean).length, items.length);
+    }
+  }
+  assert.equal(statusLine("⠋", ["a 1s", "b 2s"], 100), "⠋ 2 running: a 1s, b 2s");
+});
+
+Deno.test("applying a plan a second time says it was already applied, and when (not 'changed by another operation')", async () => {
+  const home = await tempHome();
+  try {
+    const topo = await writeTopology(home, "s.yaml", standaloneTopology(freePorts(1)));
+    const planned = await mup(
+      deployArgs("once", topo, await testMirror(), ["--plan-only", "--json"]),
+      { home },
+    );
+    assert.equal(planned.code, 0, planned.stdout + planned.stderr);
+    const planId = JSON.parse(planned.stdout).plan_id as string;
+    const first = await mup(["plan", "apply", planId, "--auto-approve"], { home });
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    const again = await mup(["plan", "apply", planId, "--auto-approve"], { home });
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(
+      again.stdout,
+      new RegExp(
+        `Plan ${planId} was already applied to cluster once at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z \\(apply apply-[0-9a-f]+\\); nothing to do\\.`,
+      ),
+    );
+    assert.doesNotMatch(again.stdout + again.stderr, /changed by another operation/);
+  } finally {
+    await killAll(home);
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+});
