@@ -23,6 +23,8 @@ export class PlainRenderer {
   private started = new Map<OpGroup, number>();
   private finished = new Map<OpGroup, { n: number; already: number }>();
   private plan?: Plan;
+  /** The status the last metadata update found the processes in (a filtered stop may leave some). */
+  private recorded?: string;
 
   constructor(private readonly write: (line: string) => void) {}
 
@@ -46,6 +48,8 @@ export class PlainRenderer {
         break;
       }
       case "op_done": {
+        const st = e.id === "update-metadata" && /recorded status (\w+)/.exec(e.output ?? "");
+        if (st) this.recorded = st[1];
         const g = this.groupOf.get(e.id)!;
         const f = this.count(g, e.already_done);
         if (f.n === g.ops.length) {
@@ -106,7 +110,8 @@ export class PlainRenderer {
   private done(e: Extract<ApplyEvent, { type: "apply_done" }>): void {
     const plan = this.plan!;
     if (e.status === "completed") {
-      const [what, status] = DONE[plan.operation] ?? ["Apply", "running"];
+      const [what, planned] = DONE[plan.operation] ?? ["Apply", "running"];
+      const status = this.recorded ?? planned;
       this.write(`\n${what} completed successfully! [${formatDuration(e.ms)}]\n`);
       this.write(`Cluster: ${plan.cluster_name}`);
       this.write(`Status: ${status}`);
