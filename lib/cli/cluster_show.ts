@@ -85,6 +85,7 @@ function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[]): string {
   return lines.join("\n");
 }
 
+/** Adds `list` and `display` to the `cluster` command. */
 export function addShowCommands(cmd: Command, ctx: CliContext): void {
   cmd.command("list")
     .description("Every cluster mup has deployed: kind, version, hosts, processes, last apply")

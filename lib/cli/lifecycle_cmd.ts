@@ -80,6 +80,7 @@ async function archived(ctx: CliContext, name: string): Promise<boolean> {
   );
 }
 
+/** Adds `stop`, `start`, `restart` and `destroy` to the `cluster` command. */
 export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
   for (const spec of SPECS) {
     const sub = cmd.command(spec.name).description(spec.description).argument(

@@ -22,6 +22,7 @@ export function binaryPath(meta: ClusterMeta, p: ProcessSpec): string {
 
 const members = (s: ReplicaSetSpec) => s.members.map((m) => `${m.host}:${m.port}`);
 
+/** `stop-<id>`: shutdown command, then SIGTERM, then SIGKILL (force: shutdown with force). */
 export function stopOp(p: ProcessSpec, deps: string[], force = false): PlannedOperation {
   return op({
     id: `stop-${p.id}`,
@@ -51,6 +52,10 @@ export function rollingStopOp(p: ProcessSpec, set: ReplicaSetSpec, deps: string[
   return o;
 }
 
+/**
+ * `start-<id>`: the installed binary with the process's configuration file, after the checks a
+ * deploy makes (port free, binary and configuration present; for mongos, config servers up).
+ */
 export function startOp(
   meta: ClusterMeta,
   p: ProcessSpec,
@@ -103,6 +108,7 @@ export function startOp(
   });
 }
 
+/** `wait-<id>`: until the process answers hello. */
 export function waitOp(p: ProcessSpec, deps = [`start-${p.id}`]): PlannedOperation {
   return op({
     id: `wait-${p.id}`,
@@ -139,6 +145,7 @@ export function memberStateOp(
   });
 }
 
+/** `step-down-<set>`: replSetStepDown on the primary, once every member is healthy. */
 export function stepDownOp(p: ProcessSpec, set: ReplicaSetSpec, deps: string[]) {
   return op({
     id: `step-down-${set.name}`,
@@ -159,6 +166,7 @@ export function stepDownOp(p: ProcessSpec, set: ReplicaSetSpec, deps: string[]) 
   });
 }
 
+/** `wait-primary-<set>`: until the set has a primary (other than `not`, when given). */
 export function waitPrimaryOp(set: ReplicaSetSpec, deps: string[], not?: ProcessSpec) {
   return op({
     id: `wait-primary-${set.name}`,
@@ -180,6 +188,7 @@ export function waitPrimaryOp(set: ReplicaSetSpec, deps: string[], not?: Process
   });
 }
 
+/** `verify-health`: every recorded process answers, sets have one primary, mongos lists shards. */
 export function verifyOp(input: LifecyclePlanInput, deps: string[]): PlannedOperation {
   const { procs, sets } = clusterProcesses(input);
   const kind = input.meta.kind;
