@@ -215,6 +215,19 @@ Deno.test("-R and -N select processes; a -N that matches nothing is refused", as
   );
 });
 
+Deno.test("rolling restart of a one-member set restarts it in place (no one to step down to)", async () => {
+  const i = await input("replica-set.yaml");
+  i.meta.topology.mongod_servers = i.meta.topology.mongod_servers.slice(0, 1);
+  assert.deepEqual(allOperations(planRestart(i)).map((o) => o.type), [
+    "update_metadata",
+    "stop_process",
+    "start_process",
+    "wait_for_member_state",
+    "verify_health",
+    "update_metadata",
+  ]);
+});
+
 Deno.test("restart of a cluster with a process down is an invalid plan naming it", async () => {
   const i = await input("replica-set.yaml");
   i.facts["mongod-localhost-27019"] = { running: false };

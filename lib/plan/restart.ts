@@ -41,7 +41,14 @@ function rollSet(
     ops.push(memberStateOp(s, set, "SECONDARY", [`start-${s.id}`]));
     prev = [`wait-state-${s.id}`];
   }
-  if (primary) {
+  // A set with no other electable member (a single member) cannot hand over: the primary is
+  // restarted in place, the set unwritable meanwhile, as with any restart of a lone server.
+  const electable = set.members.filter((m) => !m.arbiterOnly && m.priority > 0);
+  if (primary && electable.length < 2) {
+    ops.push(stopOp(primary, prev, true));
+    ops.push(startOp(input.meta, primary, [`stop-${primary.id}`], cfgSet));
+    ops.push(memberStateOp(primary, set, "HEALTHY", [`start-${primary.id}`]));
+  } else if (primary) {
     ops.push(stepDownOp(primary, set, prev));
     ops.push(waitPrimaryOp(set, [`step-down-${set.name}`], primary));
     ops.push(stopOp(primary, [`wait-primary-${set.name}`]));
