@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { killAll, replicaSetTopology, tempHome } from "./helpers.ts";
 import { clusterDir } from "./apply_helpers.ts";
-import { deploy, livePids, ok } from "./lifecycle_helpers.ts";
+import { deploy, display, livePids, ok } from "./lifecycle_helpers.ts";
 import { stablePorts } from "./lifecycle_helpers.ts";
 
 Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file, json, hooks, lock, stale refusal", async () => {
@@ -51,6 +51,25 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
     await ok(home, ["cluster", "restart", "rs", "--plan-file", copy]);
     assert.equal(JSON.parse(await Deno.readTextFile(copy)).operation, "restart");
 
+    // --force: every process restarted at once (new PIDs), the cluster healthy again.
+    const forced = await ok(home, ["cluster", "restart", "rs", "--force", "--auto-approve"]);
+    assert.match(forced.stdout, /Restart completed successfully!/);
+    assert.doesNotMatch(forced.stdout, /Step down/);
+    const newPids = (await livePids(home, "rs")).sort();
+    assert.equal(newPids.length, 3);
+    assert.ok(newPids.every((p) => !pids.includes(p)), "every process was restarted");
+    assert.ok((await display(home, "rs")).healthy);
+
+    // Applied with --json: NDJSON events; hooks ran with the operation's name.
+    const run = await ok(home, ["cluster", "stop", "rs", "--auto-approve", "--json"]);
+    const events = run.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(events.at(-1).event, "apply_done");
+    assert.equal(events.at(-1).status, "completed");
+    assert.ok(
+      events.some((e) => e.event === "hook_output" && e.line === "done stop stop"),
+      "after_phase hook ran for the stop phase",
+    );
+
     // The lock: an apply holding it refuses a start, naming the holder.
     const lockFile = path.join(clusterDir(home, "rs"), "state", "lock.json");
     await Deno.writeTextFile(
@@ -65,20 +84,10 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
         created: new Date().toISOString(),
       }),
     );
-    const locked = await ok(home, ["cluster", "stop", "rs", "--auto-approve"], 1);
+    const locked = await ok(home, ["cluster", "start", "rs", "--auto-approve"], 1);
     assert.match(locked.stderr, /locked by another mup process/);
-    assert.deepEqual((await livePids(home, "rs")).sort(), pids, "nothing stopped");
+    assert.deepEqual(await livePids(home, "rs"), [], "nothing started");
     await Deno.remove(lockFile);
-
-    // Applied with --json: NDJSON events; hooks ran with the operation's name.
-    const run = await ok(home, ["cluster", "stop", "rs", "--auto-approve", "--json"]);
-    const events = run.stdout.trim().split("\n").map((l) => JSON.parse(l));
-    assert.equal(events.at(-1).event, "apply_done");
-    assert.equal(events.at(-1).status, "completed");
-    assert.ok(
-      events.some((e) => e.event === "hook_output" && e.line === "done stop stop"),
-      "after_phase hook ran for the stop phase",
-    );
 
     // The stop moved the cluster on: the saved stop plan is stale, and refused.
     const stale = await ok(home, ["plan", "apply", planned.plan_id, "--auto-approve"], 1);
