@@ -130,6 +130,10 @@ Deno.test("sharded cluster: display order, stop, start, rolling restart under lo
       (await ok(home, ["cluster", "display", "sh", "-R", "mongos", "--json"])).stdout,
     );
     assert.deepEqual(mongos.processes.map((p: { id: string }) => p.id), [`localhost:${ports[9]}`]);
+    assert.deepEqual(
+      JSON.parse((await ok(home, ["cluster", "display", "sh", "--json"])).stdout).shards,
+      ["shard1", "shard2"],
+    );
     const bad = await ok(home, ["cluster", "stop", "sh", "-N", "localhost:1"], 1);
     assert.match(bad.stderr, /-N localhost:1 matches no process/);
     // Only the mongos: the metadata says what is true (some run), start starts only it.

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { listProcesses } from "../plan/processes.ts";
 import { collect, selectProcesses } from "../plan/select.ts";
-import { probeProcesses, type ProcessStatus } from "../probe/live.ts";
+import { listedShards, probeProcesses, type ProcessStatus } from "../probe/live.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import { StateStore } from "../state/store.ts";
 import { formatDuration, table } from "../util/format.ts";
@@ -137,7 +137,18 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
         specs.filter((s) => s.role !== "mongos").map((s) => [s.id, s.dirs.data]),
       );
       const rows = await probeProcesses(procs, dataDirs, timeout);
-      const healthy = rows.every((r) => r.healthy);
+      // A sharded cluster is also only healthy when mongos lists every shard set.
+      const shardSets = [
+        ...new Set(meta.processes.filter((p) => p.role === "mongod").map((p) => p.replica_set)),
+      ].filter((s): s is string => !!s).sort();
+      const shards = meta.kind === "sharded"
+        ? await listedShards(
+          rows.filter((r) => r.role === "mongos" && r.healthy),
+          timeout,
+        )
+        : undefined;
+      const unlisted = shards ? shardSets.filter((s) => !shards.includes(s)) : [];
+      const healthy = rows.every((r) => r.healthy) && unlisted.length === 0;
       if (opts.json) {
         printJson({
           cluster: name,
@@ -145,9 +156,21 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
           version: meta.version,
           healthy,
           processes: rows,
+          ...(meta.kind === "sharded" ? { shards: shards ?? null, unlisted_shards: unlisted } : {}),
           connection_string: meta.connection_string,
         });
-      } else print(renderStatuses(meta, rows));
+      } else {
+        print(renderStatuses(meta, rows));
+        if (meta.kind === "sharded") {
+          print(
+            shards
+              ? `Shards (listShards): ${shards.join(", ") || "none"}${
+                unlisted.length ? `; not listed: ${unlisted.join(", ")}` : ""
+              }`
+              : "Shards: unknown (no mongos answers)",
+          );
+        }
+      }
       if (!healthy) ctx.exitCode = opts.detailedExitcode ? 2 : 1;
     });
 }

@@ -133,3 +133,20 @@ export async function probeProcesses(
   );
   return sortStatuses(answers.map((a) => a.status));
 }
+
+/**
+ * The shards the cluster's config servers register, asked of the first answering mongos
+ * (listShards); undefined when no mongos answers.
+ */
+export async function listedShards(
+  mongos: { host: string; port: number }[],
+  timeoutMs = 2000,
+): Promise<string[] | undefined> {
+  for (const m of mongos) {
+    const r = await adminCommand(m.host, m.port, { listShards: 1 }, timeoutMs).catch(() =>
+      undefined
+    );
+    if (r) return (r.shards as Document[]).map((s) => String(s._id)).sort();
+  }
+  return undefined;
+}
