@@ -331,4 +331,25 @@ Deno.test("rollback undoes, in reverse order, only what ran after the checkpoint
     hooks: [],
   });
   assert.deepEqual(allOperations(later).map((o) => o.type), ["mark_rolled_back"]);
+  // A completed first deploy, rolled back: the cluster's metadata goes too, after the stops.
+  const all = Object.fromEntries(
+    Object.entries(states).map(([id, st]) => [id, { ...st, status: "completed", executions: 1 }]),
+  );
+  const whole = planRollback({
+    planId: "plan-rb3",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    original: deploy,
+    state: { ...state, operation_states: all } as ApplyState,
+    checkpoint: { id: "start" },
+    stateDir: `${CLUSTER_DIR}/state`,
+    baseState: { lineage: "lineage-1", serial: 1 },
+    hooks: [],
+  });
+  const last = whole.phases.at(-1)!;
+  assert.equal(last.name, "finalize");
+  assert.deepEqual(
+    last.operations.filter((o) => o.type === "update_metadata").map((o) => o.target.params.status),
+    ["removed"],
+  );
+  assert.ok(!whole.phases.some((p) => p.name === "undo-finalize"));
 });

@@ -31,7 +31,7 @@ export interface RollbackPlanInput {
 }
 
 /** Operations that reverse one operation's effect; [] when it has none to reverse. */
-function undoOps(o: PlannedOperation): PlannedOperation[] | string {
+function undoOps(o: PlannedOperation, fresh: boolean): PlannedOperation[] | string {
   const t = o.target;
   const remove = (suffix: string, host: string, path: string, what: string) =>
     op({
@@ -71,6 +71,20 @@ function undoOps(o: PlannedOperation): PlannedOperation[] | string {
       return `${o.id}: shard ${t.name} stays registered on the config servers ` +
         "(removeShard drains data and is not run by a rollback)";
     case "save_metadata":
+      // A first deploy recorded the cluster: undone, it is no longer recorded. A re-deploy
+      // replaced earlier metadata, which is not kept to restore.
+      return fresh
+        ? [op({
+          id: `undo-${o.id}`,
+          type: "update_metadata",
+          description: `Remove the cluster metadata (written by ${o.id})`,
+          target: { ...t, params: { path: t.params.path, status: "removed" } },
+          changes: [change("file", t.params.path, "delete")],
+          depends_on: [],
+          parallel: false,
+          estimated_ms: EST.meta,
+        })]
+        : `${o.id}: the metadata it recorded replaced the earlier one, which is not kept`;
     case "update_metadata":
       return `${o.id}: the cluster metadata it recorded is kept`;
     case "download_binary":
@@ -95,13 +109,16 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
   const ran = (id: string) =>
     (state.operation_states[id]?.executions ?? 0) > 0 && !doneBefore.has(id);
   const warnings: ValidationIssue[] = [];
+  const unrecord: PlannedOperation[] = [];
   const phases = [];
   for (const ph of [...original.phases].reverse()) {
     const undone = new Map<string, PlannedOperation[]>();
     for (const o of ph.operations.filter((x) => ran(x.id))) {
-      const u = undoOps(o);
+      const u = undoOps(o, original.base_state.lineage === "");
       if (typeof u === "string") {
         warnings.push({ code: "irreversible", severity: "warning", message: `not undone: ${u}` });
+      } else if (o.type === "save_metadata") {
+        unrecord.push(...u); // last: the record goes once nothing of the cluster runs
       } else if (u.length) undone.set(o.id, u);
     }
     // undo(A) waits for the undo of every nearest undone operation that depended on A.
@@ -150,6 +167,7 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
     description: "Mark the apply rolled back",
     ops: [
       ...tidy,
+      ...unrecord,
       op({
         id: "mark-rolled-back",
         type: "mark_rolled_back",
@@ -163,7 +181,7 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
             checkpoint: input.checkpoint.id,
           },
         },
-        depends_on: tidy.map((o) => o.id),
+        depends_on: [...tidy, ...unrecord].map((o) => o.id),
         parallel: false,
         estimated_ms: EST.meta,
       }),
