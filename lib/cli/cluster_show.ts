@@ -12,6 +12,12 @@ import { type CliContext, print, printJson } from "./context.ts";
 
 /** The recorded cluster, or a clear error naming the clusters there are. */
 export async function requireMeta(ctx: CliContext, name: string): Promise<ClusterMeta> {
+  // The name is a directory under the storage root: nothing else (`..`, `/`) may reach a path.
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) {
+    throw new MupError(`invalid cluster name "${name}"`, {
+      hint: "cluster names use letters, digits, '.', '_' and '-'; `mup cluster list` shows them",
+    });
+  }
   const meta = await readMeta(ctx.store.clusterDir(name));
   if (!meta) {
     throw new MupError(`no deployed cluster named "${name}"`, {

@@ -99,7 +99,8 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
     planFlowOptions(sub);
     sub.action(async (name: string, o: unknown) => {
       const opts = o as LifecycleOptions;
-      if (spec.name === "destroy" && !(await hasMeta(ctx, name)) && await archived(ctx, name)) {
+      const meta0 = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name) && await hasMeta(ctx, name);
+      if (spec.name === "destroy" && !meta0 && await archived(ctx, name)) {
         const message =
           `Nothing to do: cluster ${name} is already destroyed (its archive is kept).`;
         if (opts.json) printJson({ plan_id: null, changes: false, message });
