@@ -51,7 +51,7 @@ export class Peer {
   private async roundTrip(db: string, cmd: Document): Promise<Document> {
     if (!this.conn) {
       const i = this.address.lastIndexOf(":");
-      const host = this.address.slice(0, i);
+      const host = this.address.slice(0, i).replace(/^\[(.*)\]$/, "$1"); // [::1] → ::1
       this.conn = await Deno.connect({
         hostname: host === "localhost" ? "127.0.0.1" : host,
         port: Number(this.address.slice(i + 1)),

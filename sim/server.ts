@@ -234,13 +234,13 @@ export class Server {
     const host = this.opts.bindIp[0] === "0.0.0.0" || this.opts.bindIp[0] === "127.0.0.1"
       ? "localhost"
       : this.opts.bindIp[0];
-    return `${host}:${this.opts.port}`;
+    return `${host.includes(":") ? `[${host}]` : host}:${this.opts.port}`;
   }
 
   /** Addresses that refer to this process, for matching replica-set member entries. */
   isSelf(hostPort: string): boolean {
     const i = hostPort.lastIndexOf(":");
-    const host = hostPort.slice(0, i).toLowerCase();
+    const host = hostPort.slice(0, i).toLowerCase().replace(/^\[(.*)\]$/, "$1");
     const port = Number(hostPort.slice(i + 1));
     if (port !== this.opts.port) return false;
     const names = new Set([...this.opts.bindIp, Deno.hostname().toLowerCase()]);

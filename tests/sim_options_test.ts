@@ -230,7 +230,7 @@ Deno.test("simulator options: a mongod started with mongodb-runner's and operato
     // dbpath; jobs the simulator cannot do (--repair) are refused, not pretended.
     const conf2 = await runBin(mongod, ["-f", conf, "--port", "1234", "--outputConfig"]);
     assert.equal(conf2.code, 0, conf2.stderr);
-    assert.match(conf2.stdout, /net:\n(.*\n)*  port: 1234/);
+    assert.match(conf2.stdout, /net:\n(.*\n)* {2}port: 1234/);
     const repair = await runBin(mongod, ["--repair", "--dbpath", dir]);
     assert.equal(repair.code, 2);
     assert.match(repair.stderr, /does not implement '--repair'/);

@@ -18,6 +18,7 @@ import type { CheckOutcome } from "./safety.ts";
 import { runCheck } from "./safety.ts";
 import { Emitter } from "./events.ts";
 import { HookDispatcher } from "./hook_events.ts";
+import { lostEffects } from "./recheck.ts";
 
 export type SafetyDecision = "retry" | "skip" | "abort" | "pause";
 
@@ -143,6 +144,9 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
 
   if (resumeFrom) state.resumes++;
   await writer.status("running");
+  // What a resume finds undone: a completed operation whose effect is gone (a started process
+  // that died since) runs again, like any other, and the output says why.
+  const redo = resumeFrom ? await lostEffects(plan, state, opts, internal.signal) : [];
   await writer.log(
     "info",
     state.current_phase,
@@ -150,13 +154,36 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       ? `resuming ${state.state_id} (resume #${state.resumes})`
       : `applying ${plan.plan_id}`,
   );
+  for (const op of redo) {
+    const phase = phaseOf.get(op.id)!;
+    await writer.op({ ...state.operation_states[op.id], status: "pending" });
+    if (state.phase_states[phase]?.status === "completed") {
+      await writer.phase({ ...state.phase_states[phase], status: "pending" });
+    }
+    await writer.log(
+      "warn",
+      phase,
+      `${op.id} completed before, but its effect is no longer in place; running it again`,
+      op.id,
+    );
+  }
+  const alreadyDone = Object.values(state.operation_states)
+    .filter((s) => s.status === "completed" || s.status === "skipped").map((s) => s.id);
   emitter.emit({
     type: "apply_start",
     plan,
     state_id: state.state_id,
     resumed: !!resumeFrom,
     parallelism: opts.parallelism,
+    ...(resumeFrom ? { done: alreadyDone } : {}),
   });
+  for (const op of redo) {
+    emitter.emit({
+      type: "op_redo",
+      id: op.id,
+      reason: "completed before, but its effect is no longer in place",
+    });
+  }
 
   const completed = new Set<string>();
   for (const ph of plan.phases) {

@@ -3,7 +3,17 @@ import type { ApplyStatus } from "../state/schema.ts";
 
 /** What the applier tells the world. Renderers subscribe; operations never print. */
 export type ApplyEvent =
-  | { type: "apply_start"; plan: Plan; state_id: string; resumed: boolean; parallelism: number }
+  | {
+    type: "apply_start";
+    plan: Plan;
+    state_id: string;
+    resumed: boolean;
+    parallelism: number;
+    /** On a resume: the operations already completed (or skipped), which will not run. */
+    done?: string[];
+  }
+  /** On a resume: a completed operation whose effect is gone runs again. */
+  | { type: "op_redo"; id: string; reason: string }
   | { type: "phase_start"; phase: string; index: number; total: number }
   | { type: "phase_done"; phase: string; ms: number }
   | { type: "checkpoint"; id: string; path: string }

@@ -4,9 +4,8 @@ import { adminCommand, hello, splitHostPort } from "../mongo/client.ts";
 import { runningPid } from "../ops/process.ts";
 import { HEALTHY_STATES, setStatus } from "../ops/replset_status.ts";
 import type { SafetyCheck } from "../plan/schema.ts";
-import { portOwner } from "../preflight/ports.ts";
+import { describeHolder } from "../preflight/ports.ts";
 import { sha256File } from "../util/file_hash.ts";
-import { isLocalHost } from "../topology/schema.ts";
 
 export interface CheckOutcome {
   ok: boolean;
@@ -33,8 +32,8 @@ const RUNNERS: Record<string, Runner> = {
     const host = p(c, "host");
     const port = Number(c.params.port);
     if (await ex.forHost(host).portFree(port)) return { ok: true, status: `port ${port} is free` };
-    const pid = isLocalHost(host) ? await portOwner(port) : undefined;
-    return { ok: false, status: `Port now in use${pid ? ` by PID ${pid}` : ""}` };
+    const holder = await ex.forHost(host).portHolder?.(port).catch(() => undefined);
+    return { ok: false, status: `Port now in use${holder ? ` by ${describeHolder(holder)}` : ""}` };
   },
   async binary_present(c, ex) {
     const actual = await ex.forHost(p(c, "host")).sha256(p(c, "path"));

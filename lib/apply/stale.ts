@@ -1,4 +1,7 @@
+import * as path from "node:path";
 import { MupError } from "../errors.ts";
+import { clashes, otherClusters } from "../preflight/clusters.ts";
+import { nodeClaims } from "../topology/layout.ts";
 import type { Plan } from "../plan/schema.ts";
 import { readMeta } from "../state/meta.ts";
 import type { ApplyState } from "../state/schema.ts";
@@ -47,6 +50,24 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
     throw new MupError(
       `Saved plan is stale: plan ${plan.plan_id} can no longer be applied because cluster ${plan.cluster_name} was changed by another operation after the plan was created (state serial ${base.serial} → ${meta.serial}).`,
       { hint: regenerate },
+    );
+  }
+}
+
+/**
+ * Refuses a plan whose processes would take a port, data directory or log file that another
+ * cluster under the same storage root has come to hold since the plan was made (deployed after
+ * it, running or stopped).
+ */
+export async function checkNoClash(plan: Plan, clusterDir: string): Promise<void> {
+  const others = await otherClusters(path.dirname(clusterDir), plan.cluster_name);
+  const clash = clashes(nodeClaims(plan.topology, path.join(clusterDir, "deploy")), others);
+  if (clash.length) {
+    throw new MupError(
+      `plan ${plan.plan_id} would take what another cluster holds:\n${
+        clash.map((c) => `  • ${c}`).join("\n")
+      }`,
+      { hint: "plan again with other ports and directories" },
     );
   }
 }

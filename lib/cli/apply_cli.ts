@@ -1,7 +1,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { apply, type SafetyDecision } from "../apply/applier.ts";
 import { Emitter } from "../apply/events.ts";
-import { checkNotStale, previousApply } from "../apply/stale.ts";
+import { checkNoClash, checkNotStale, previousApply } from "../apply/stale.ts";
 import { MupError } from "../errors.ts";
 import { archiveCached, type Plan } from "../plan/schema.ts";
 import { jsonRenderer } from "../render/apply_json.ts";
@@ -107,6 +107,7 @@ export async function runApply(
       return 0;
     }
     await checkNotStale(plan, clusterDir);
+    await checkNoClash(plan, clusterDir);
     if (!plan.validation.valid) {
       throw new MupError(
         `plan ${plan.plan_id} failed its pre-flight checks and cannot be applied`,

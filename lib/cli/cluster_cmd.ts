@@ -4,6 +4,7 @@ import { buildDeployPlan } from "../plan/deploy.ts";
 import { Variant } from "../plan/schema.ts";
 import { MupError } from "../errors.ts";
 import { compileHooks } from "../hooks/compile.ts";
+import { Duration, durationMs } from "../hooks/schema.ts";
 import { loadTopology } from "../topology/load.ts";
 import { describeTopology, renderPreflight } from "../render/plan_text.ts";
 import type { CliContext } from "./context.ts";
@@ -26,6 +27,10 @@ export function clusterCommand(ctx: CliContext): Command {
       "--mirror <url|dir>",
       "download-center mirror (file path, file:// or http:// URL) instead of the official one",
       Deno.env.get("MUP_MIRROR"),
+    )
+    .option(
+      "--wait-timeout <duration>",
+      "how long each wait may take (a process answering, a primary elected, a shard added, health), e.g. 2m; recorded in the plan",
     );
   planFlowOptions(deploy);
   deploy.action(async (name, topologyFile, o) => {
@@ -35,6 +40,9 @@ export function clusterCommand(ctx: CliContext): Command {
         hint: "use letters, digits, '.', '_' and '-' (it names a directory), e.g. prod-cluster",
       });
     }
+    const waitTimeoutMs = opts.waitTimeout === undefined
+      ? undefined
+      : parseWaitTimeout(opts.waitTimeout);
     const loaded = await loadTopology(topologyFile);
     await planAndApply(ctx, {
       cluster: name,
@@ -52,6 +60,7 @@ export function clusterCommand(ctx: CliContext): Command {
           store: ctx.store,
           executors: ctx.executors,
           dryRun: !!opts.dryRun,
+          waitTimeoutMs,
         }),
       header: (plan) => [
         `Planning deployment for cluster: ${name}`,
@@ -67,4 +76,16 @@ export function clusterCommand(ctx: CliContext): Command {
   addShowCommands(cmd as unknown as Command, ctx);
   addLifecycleCommands(cmd as unknown as Command, ctx);
   return cmd as unknown as Command;
+}
+
+/** `--wait-timeout`: 30s, 2m, 1h30m or milliseconds; at least 1s. */
+function parseWaitTimeout(v: string): number {
+  const d = Duration.safeParse(/^\d+$/.test(v) ? Number(v) : v);
+  const ms = d.success ? durationMs(d.data) : NaN;
+  if (!(ms >= 1000)) {
+    throw new MupError(`--wait-timeout must be a duration of at least 1s, not "${v}"`, {
+      hint: "write it like 90s, 5m or 1h30m",
+    });
+  }
+  return ms;
 }

@@ -8,7 +8,8 @@ import { table } from "../util/format.ts";
 import { readMeta } from "../state/meta.ts";
 import { MupError } from "../errors.ts";
 import { type CliContext, print, printJson } from "./context.ts";
-import { planDiff, renderDiff } from "../plan/diff.ts";
+import { noChanges, planDiff, renderDiff } from "../plan/diff.ts";
+import { unanswered } from "../mongo/client.ts";
 import { applyCommandOptions, runApply, runResume } from "./apply_cli.ts";
 
 export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () => {}): Command {
@@ -110,8 +111,10 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .action(async (cluster, opts) => {
       const { plan } = await ctx.store.load(cluster);
       const meta = await readMeta(ctx.store.clusterDir(cluster));
-      const diff = planDiff(plan, meta);
-      if (opts.json) printJson(diff);
+      // The live cluster, where it answers: a recorded process that is down would be started.
+      const down = meta ? await unanswered(meta.processes) : undefined;
+      const diff = planDiff(plan, meta, down);
+      if (opts.json) printJson({ ...diff, no_changes: noChanges(diff) });
       else print(renderDiff(plan, diff));
       if (opts.detailedExitcode && diff.changes.some((c) => c.action !== "none")) ctx.exitCode = 2;
     });

@@ -27,6 +27,10 @@ export interface Executor {
   upload(localDir: string, remoteDir: string, files?: string[]): Promise<void>;
   freeDiskMb(path: string): Promise<number>;
   portFree(port: number): Promise<boolean>;
+  /** The process listening on a port (PID and command), where the host lets us see it. */
+  portHolder?(port: number): Promise<{ pid: number; command?: string } | undefined>;
+  /** The TCP addresses a process listens on ("127.0.0.2:27017", "[::1]:27017"), where visible. */
+  listening?(pid: number): Promise<string[]>;
   processAlive(pid: number): Promise<boolean>;
   signal(pid: number, signal: Deno.Signal): Promise<void>;
 }

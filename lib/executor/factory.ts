@@ -1,14 +1,19 @@
 import { isLocalHost } from "../topology/schema.ts";
+import { hostKey } from "../topology/hosts.ts";
 import { MupError } from "../errors.ts";
 import type { Executor, ExecutorFactory } from "./executor.ts";
 import { LocalExecutor } from "./local.ts";
 
-/** Local hosts get the local executor; remote hosts need SSH (a later issue). */
+/**
+ * Local hosts get the local executor; remote hosts need SSH (a later issue). One executor per
+ * machine (hosts.ts `hostKey`), whatever names the topology gives it.
+ */
 export class DefaultExecutors implements ExecutorFactory {
   private readonly cache = new Map<string, Executor>();
 
   forHost(host: string): Executor {
-    let e = this.cache.get(host);
+    const machine = hostKey(host);
+    let e = this.cache.get(machine);
     if (!e) {
       if (!isLocalHost(host)) {
         throw new MupError(`host ${host} is remote, and this mup cannot reach remote hosts yet`, {
@@ -16,7 +21,7 @@ export class DefaultExecutors implements ExecutorFactory {
         });
       }
       e = new LocalExecutor(host);
-      this.cache.set(host, e);
+      this.cache.set(machine, e);
     }
     return e;
   }

@@ -1,5 +1,11 @@
 import * as path from "node:path";
-import { portFree } from "../preflight/ports.ts";
+import {
+  listeningOf,
+  listeningSockets,
+  portFree,
+  type PortHolder,
+  portHolder,
+} from "../preflight/ports.ts";
 import { sha256File } from "../util/file_hash.ts";
 import type { Executor, RunResult } from "./executor.ts";
 
@@ -92,8 +98,21 @@ export class LocalExecutor implements Executor {
     return Math.floor(Number(cols[3] ?? 0) / 1024);
   }
 
-  portFree(port: number): Promise<boolean> {
-    return Promise.resolve(portFree(this.host, port));
+  /**
+   * Free on this machine: bindable on the address the topology names, and no socket listens on
+   * the port on any other address (127.0.0.1, ::1, 0.0.0.0…), since every loopback name is this
+   * one machine.
+   */
+  async portFree(port: number): Promise<boolean> {
+    return portFree(this.host, port) && (await listeningSockets(port)).length === 0;
+  }
+
+  portHolder(port: number): Promise<PortHolder | undefined> {
+    return portHolder(port);
+  }
+
+  listening(pid: number): Promise<string[]> {
+    return listeningOf(pid);
   }
 
   processAlive(pid: number): Promise<boolean> {

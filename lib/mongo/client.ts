@@ -1,4 +1,5 @@
 import type { Document, MongoClient } from "mongodb";
+import { hostPort, splitHostPort } from "../topology/hosts.ts";
 
 /** Runs `fn` with a direct connection to one server; the client is always closed. */
 export async function withServer<T>(
@@ -10,7 +11,7 @@ export async function withServer<T>(
   // Loaded on first use: commands that never reach a server start ~90 ms faster and ~27 MB
   // smaller without the driver.
   const { MongoClient } = await import("mongodb");
-  const c = new MongoClient(`mongodb://${host}:${port}/?directConnection=true`, {
+  const c = new MongoClient(`mongodb://${hostPort(host, port)}/?directConnection=true`, {
     serverSelectionTimeoutMS: timeoutMs,
     connectTimeoutMS: timeoutMs,
     socketTimeoutMS: Math.max(timeoutMs, 30_000),
@@ -44,10 +45,7 @@ export async function hello(
   }
 }
 
-export function splitHostPort(hp: string): [string, number] {
-  const i = hp.lastIndexOf(":");
-  return [hp.slice(0, i), Number(hp.slice(i + 1))];
-}
+export { splitHostPort };
 
 export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   await new Promise<void>((resolve) => {
@@ -73,4 +71,12 @@ export async function poll<T>(
     if (Date.now() >= end || signal?.aborted) return undefined;
     await sleep(everyMs, signal);
   }
+}
+
+/** Which of these processes do not answer hello now (asked all at once), by ID. */
+export async function unanswered(
+  procs: readonly { id: string; host: string; port: number }[],
+): Promise<Set<string>> {
+  const answers = await Promise.all(procs.map((p) => hello(p.host, p.port)));
+  return new Set(procs.filter((_, i) => !answers[i]).map((p) => p.id));
 }

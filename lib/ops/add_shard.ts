@@ -4,6 +4,7 @@ import { adminCommand, sleep } from "../mongo/client.ts";
 /** FailedToSatisfyReadPreference, HostUnreachable, NotWritablePrimary, PrimarySteppedDown, … */
 const TRANSIENT = new Set([133, 6, 7, 10107, 189, 91, 11600, 13436]);
 import { type Operation, OperationError, param } from "./operation.ts";
+import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 
 async function listed(host: string, port: number, name: string): Promise<boolean> {
   const r = await adminCommand(host, port, { listShards: 1 }, 5000);
@@ -21,7 +22,8 @@ export const addShard: Operation = {
   },
   async run(ctx) {
     const { host, port } = ctx.op.target;
-    const end = Date.now() + Number(ctx.op.target.params.timeout_ms ?? 60_000);
+    const timeout = planTimeoutMs(ctx, 60_000);
+    const end = Date.now() + timeout;
     // A set that just elected its primary may not be known as such everywhere yet: errors that
     // say so are retried (as mlaunch and mongodb-runner do); anything else fails at once.
     for (let attempt = 1;; attempt++) {
@@ -36,8 +38,13 @@ export const addShard: Operation = {
       } catch (e) {
         const code = (e as { code?: number }).code;
         if (!TRANSIENT.has(code ?? -1) || Date.now() > end || ctx.signal.aborted) {
+          const expired = TRANSIENT.has(code ?? -1) && Date.now() > end;
           throw new OperationError(
-            `addShard ${param(ctx, "shard")} failed: ${(e as Error).message}`,
+            `addShard ${param(ctx, "shard")} failed: ${(e as Error).message}${
+              expired
+                ? `; still failing after ${timeout / 1000}s: ${timeoutHint(ctx, timeout)}`
+                : ""
+            }`,
           );
         }
         ctx.log(`addShard attempt ${attempt} failed (${(e as Error).message}); retrying`);

@@ -1,6 +1,7 @@
 import type { Document } from "mongodb";
 import { adminCommand, poll, splitHostPort, withServer } from "../mongo/client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
+import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 
 function members(ctx: Parameters<Operation["run"]>[0]): Document[] {
   return JSON.parse(param(ctx, "config")).members;
@@ -44,7 +45,7 @@ export const initReplicaSet: Operation = {
       }
       note = "already initiated";
     }
-    const timeout = Number(ctx.op.target.params.timeout_ms ?? 60_000);
+    const timeout = planTimeoutMs(ctx, 60_000);
     // One connection to the member we initiated, polled often: elections take milliseconds
     // on small sets, and a new client per poll costs more than the wait.
     const s = await withServer(h, p, (c) =>
@@ -59,7 +60,9 @@ export const initReplicaSet: Operation = {
       ), 5000);
     if (!s) {
       throw new OperationError(
-        `replica set ${config._id} has no primary ${timeout / 1000}s after replSetInitiate`,
+        `replica set ${config._id} has no primary ${timeout / 1000}s after replSetInitiate; ${
+          timeoutHint(ctx, timeout)
+        }`,
       );
     }
     const primary = s.members.find((m: Document) => m.state === 1);

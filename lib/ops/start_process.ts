@@ -1,6 +1,8 @@
 import * as path from "node:path";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { runningPid } from "./process.ts";
+import { hostPort } from "../topology/hosts.ts";
+import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 
 /** Starts mongod/mongos from its configuration file (which sets fork and the pid file). */
 export const startProcess: Operation = {
@@ -10,18 +12,27 @@ export const startProcess: Operation = {
   },
   async run(ctx) {
     const ex = ctx.executors.forHost(ctx.op.target.host!);
+    const timeout = planTimeoutMs(ctx, 120_000);
+    const t0 = Date.now();
     const r = await ex.run([param(ctx, "binary"), "-f", param(ctx, "config")], {
-      timeoutMs: 120_000,
+      timeoutMs: timeout,
     });
+    if (r.code !== 0 && Date.now() - t0 >= timeout) {
+      throw new OperationError(
+        `${path.basename(param(ctx, "binary"))} on ${
+          hostPort(ctx.op.target.host!, ctx.op.target.port!)
+        } did not finish starting within ${timeout / 1000}s; ${timeoutHint(ctx, timeout)}`,
+      );
+    }
     if (r.code !== 0) {
       const log = ctx.op.target.params.log;
       const tail = log ? await ex.readFile(log).then((b) => lastLogError(b), () => "") : "";
       throw new OperationError(
-        `${
-          path.basename(param(ctx, "binary"))
-        } on ${ctx.op.target.host}:${ctx.op.target.port} exited with code ${r.code}: ${
-          tail || lastError(r.stdout + "\n" + r.stderr)
-        }${log ? ` (log: ${log})` : ""}`,
+        `${path.basename(param(ctx, "binary"))} on ${
+          hostPort(ctx.op.target.host!, ctx.op.target.port!)
+        } exited with code ${r.code}: ${tail || lastError(r.stdout + "\n" + r.stderr)}${
+          log ? ` (log: ${log})` : ""
+        }`,
       );
     }
     const pid = await runningPid(ex, param(ctx, "pid_file"));

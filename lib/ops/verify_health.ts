@@ -1,6 +1,7 @@
 import type { Document } from "mongodb";
 import { adminCommand, hello, sleep } from "../mongo/client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
+import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 
 interface Proc {
   id: string;
@@ -56,13 +57,18 @@ export const verifyHealth: Operation = {
   async run(ctx) {
     const procs = JSON.parse(param(ctx, "processes")) as Proc[];
     const shards = JSON.parse(param(ctx, "shards")) as string[];
-    const end = Date.now() + Number(ctx.op.target.params.timeout_ms ?? 30_000);
+    const timeout = planTimeoutMs(ctx, 30_000);
+    const end = Date.now() + timeout;
     let last: string[] = [];
     while (true) {
       last = await problems(procs, shards);
       if (last.length === 0) break;
       if (Date.now() > end || ctx.signal.aborted) {
-        throw new OperationError(`cluster is not healthy: ${last.join("; ")}`);
+        throw new OperationError(
+          `cluster is not healthy after ${timeout / 1000}s: ${last.join("; ")}; ${
+            timeoutHint(ctx, timeout)
+          }`,
+        );
       }
       await sleep(300, ctx.signal);
     }

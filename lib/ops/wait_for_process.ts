@@ -1,5 +1,8 @@
 import { hello, poll } from "../mongo/client.ts";
+import { hostPort } from "../topology/hosts.ts";
 import { type Operation, OperationError } from "./operation.ts";
+import { runningPid } from "./process.ts";
+import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 
 /** Waits until the process answers `hello`. */
 export const waitForProcess: Operation = {
@@ -8,10 +11,32 @@ export const waitForProcess: Operation = {
   },
   async run(ctx) {
     const { host, port } = ctx.op.target;
-    const timeout = Number(ctx.op.target.params.timeout_ms ?? 30_000);
+    const timeout = planTimeoutMs(ctx, 30_000);
     const t0 = Date.now();
     const h = await poll(() => hello(host!, port!, 1000), timeout, 50, ctx.signal);
-    if (!h) throw new OperationError(`${host}:${port} did not answer within ${timeout / 1000}s`);
+    if (!h) {
+      throw new OperationError(
+        `${hostPort(host!, port!)} did not answer within ${timeout / 1000}s${await why(
+          ctx,
+        )}; ${timeoutHint(ctx, timeout)}`,
+      );
+    }
     return { output: `answered after ${Date.now() - t0}ms (maxWireVersion ${h.maxWireVersion})` };
   },
 };
+
+/** Whether the process runs at all and, if it does, where it listens instead. */
+async function why(ctx: Parameters<Operation["run"]>[0]): Promise<string> {
+  const { host, port, params } = ctx.op.target;
+  if (!params.pid_file) return ""; // a plan from before pid_file was recorded
+  const ex = ctx.executors.forHost(host!);
+  const pid = await runningPid(ex, params.pid_file).catch(() => undefined);
+  if (!pid) return `: its process is not running (no live PID in ${params.pid_file})`;
+  const on = await ex.listening?.(pid).catch(() => undefined);
+  if (!on) return `: its process runs (PID ${pid}) but does not answer`;
+  return `: its process runs (PID ${pid}) but does not answer at ${hostPort(host!, port!)}; ${
+    on.length
+      ? `it listens on ${on.join(", ")} (check net.bindIp)`
+      : "it listens on no TCP address yet"
+  }`;
+}

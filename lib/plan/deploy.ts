@@ -13,6 +13,12 @@ import { allocatePorts, preflight } from "../preflight/preflight.ts";
 import { baseStateOf, readMeta } from "../state/meta.ts";
 import { type LoadedTopology, loadTopology } from "../topology/load.ts";
 import { planDeploy } from "./planner.ts";
+import { clusterDifferences, recordedPorts, renderDifference } from "./redeploy.ts";
+import { hostKey } from "../topology/hosts.ts";
+import { nodeClaims } from "../topology/layout.ts";
+import { isLocalHost } from "../topology/schema.ts";
+import { clashes, clusterClaims, otherClusters } from "../preflight/clusters.ts";
+import { MupError } from "../errors.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
 import type { Plan, Variant } from "./schema.ts";
@@ -28,6 +34,8 @@ export interface DeployRequest {
   store: PlanStore;
   executors: ExecutorFactory;
   dryRun?: boolean;
+  /** `--wait-timeout` in ms: recorded in every wait of the plan (see DeployPlanInput). */
+  waitTimeoutMs?: number;
   /** The topology, when the caller already loaded it. */
   loaded?: LoadedTopology;
 }
@@ -40,16 +48,55 @@ export async function buildDeployPlan(
   req: DeployRequest,
 ): Promise<Omit<Plan, "content_hash">> {
   const loaded = req.loaded ?? await loadTopology(req.topologyFile);
-  const topology = allocatePorts(loaded.topology);
+  const clusterDir = req.store.clusterDir(req.cluster);
+  const deployDir = path.join(clusterDir, "deploy");
+  // Every cluster recorded under $MUP_HOME, running or stopped, keeps its ports and files.
+  const others = await otherClusters(path.dirname(clusterDir), req.cluster);
+  const meta = await readMeta(clusterDir);
+  const topology = allocatePorts(
+    meta ? recordedPorts(loaded.topology, meta.topology) : loaded.topology,
+    others.flatMap((o) => o.claims.filter((c) => isLocalHost(c.host)).map((c) => c.port)),
+  );
   const source: Source = { mirror: req.mirror };
   const platform = await localPlatform();
   const release = req.variant === "percona"
     ? await resolvePerconaRelease(req.version, platform, source)
     : resolveRelease(await loadManifest(source), req.version, platform, source);
   release.size_bytes = await archiveSize(release.url);
-  const clusterDir = req.store.clusterDir(req.cluster);
-  const deployDir = path.join(clusterDir, "deploy");
-  const meta = await readMeta(clusterDir);
+  // Checked once the request itself is known to be good (the version resolves).
+  const clash = clashes(nodeClaims(topology, deployDir), others);
+  if (clash.length) {
+    throw new MupError(
+      `cluster ${req.cluster} would take what another cluster holds:\n${
+        clash.map((c) => `  • ${c}`).join("\n")
+      }`,
+      {
+        hint:
+          "give this cluster its own ports, data_dir and log_dir (a stopped cluster keeps its own), or remove the other cluster first",
+      },
+    );
+  }
+  if (meta) {
+    // An existing cluster: deploy only repairs it. Every other change is refused here, before
+    // planning, so that no apply ever records a cluster that is not what runs.
+    const diff = clusterDifferences(
+      meta,
+      { topology, version: release.version, variant: release.variant },
+      deployDir,
+    );
+    if (diff.length) {
+      throw new MupError(
+        `cluster ${req.cluster} is already deployed (${meta.kind}, ${meta.variant} ${meta.version}), and this differs from it:\n${
+          diff.map(renderDifference).join("\n")
+        }`,
+        {
+          hint:
+            `cluster deploy on an existing cluster only repairs it: give it the recorded topology and --version ${meta.version} to re-check it and restart what is down`,
+        },
+      );
+    }
+  }
+  const own = await clusterClaims(clusterDir, req.cluster);
   const archivePath = path.join(req.cacheDir, release.archive_name);
   const resources = estimateResources(listProcesses(topology, deployDir), release);
   const { validation, cached } = await preflight({
@@ -59,8 +106,9 @@ export async function buildDeployPlan(
     deployDir: topology.global.deploy_dir ?? deployDir,
     archivePath,
     executors: req.executors,
-    // Ports the recorded cluster itself runs on are expected to be busy.
-    ownPorts: new Set((meta?.processes ?? []).map((p) => `${p.host}:${p.port}`)),
+    // Ports the cluster's own processes run on (recorded in its metadata or by an apply that
+    // failed part way) are expected to be busy.
+    ownPorts: new Map(own.claims.map((c) => [`${hostKey(c.host)}:${c.port}`, c.files.config])),
   });
   for (const w of loaded.warnings) {
     validation.warnings.push({
@@ -84,5 +132,6 @@ export async function buildDeployPlan(
     baseState: baseStateOf(meta),
     cached,
     dryRun: req.dryRun,
+    waitTimeoutMs: req.waitTimeoutMs,
   });
 }

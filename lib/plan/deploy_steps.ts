@@ -4,6 +4,7 @@
  */
 import * as path from "node:path";
 import type { TopologyKind } from "../topology/schema.ts";
+import { addressHost, hostKey, hostPort } from "../topology/hosts.ts";
 import { configFilePath, logFilePath, pidFilePath, renderConfig } from "./mongo_config.ts";
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { Change, PlannedOperation, SafetyCheck } from "./schema.ts";
@@ -40,7 +41,8 @@ const EST = {
   save: 300,
 };
 
-const installId = (host: string) => `install-binaries-${host}`;
+/** One install per machine, whichever names the topology gives it. */
+const installId = (host: string) => `install-binaries-${hostKey(host)}`;
 
 export const op = (
   o:
@@ -121,11 +123,12 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
   // Binaries each host needs, gathered in one pass (a filter per host is quadratic at scale).
   const rolesOf = new Map<string, Set<string>>();
   for (const p of procs) {
-    const roles = rolesOf.get(p.host) ?? rolesOf.set(p.host, new Set()).get(p.host)!;
+    const m = hostKey(p.host);
+    const roles = rolesOf.get(m) ?? rolesOf.set(m, new Set()).get(m)!;
     roles.add(p.role === "mongos" ? "mongos" : "mongod");
   }
   for (const host of hosts) {
-    const roles = rolesOf.get(host)!;
+    const roles = rolesOf.get(hostKey(host))!;
     prepare.push(op({
       id: installId(host),
       type: "upload_file",
@@ -151,7 +154,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
           { path: archive, sha256: r.sha256 },
         ),
       ],
-      changes: [change("directory", `${host}:${binDir}`, "create")],
+      changes: [change("directory", `${addressHost(host)}:${binDir}`, "create")],
       depends_on: [downloadId],
       estimated_ms: EST.install,
     }));
@@ -180,7 +183,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
           { path: p.dirs.deploy, min_mb: p.role === "mongos" ? 10 : 100 },
         ),
       ],
-      changes: dirs.map((d) => change("directory", `${p.host}:${d}`, "create")),
+      changes: dirs.map((d) => change("directory", `${addressHost(p.host)}:${d}`, "create")),
       depends_on: [],
       estimated_ms: EST.mkdir,
     }));
@@ -206,7 +209,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
         mode: "0640",
         content_sha256: "",
       }),
-      changes: [change("file", `${p.host}:${configFilePath(p)}`, "create")],
+      changes: [change("file", `${addressHost(p.host)}:${configFilePath(p)}`, "create")],
       depends_on: [`config-${p.id}`, `mkdir-${p.id}`],
       estimated_ms: EST.upload,
     }));
@@ -225,14 +228,14 @@ export function deployAndInitializeOps(
       check(
         `start-${p.id}:port`,
         "port_available",
-        `${p.host}:${p.port}`,
+        hostPort(p.host, p.port),
         `port ${p.port} is free on ${p.host}`,
         { host: p.host, port: p.port },
       ),
       check(
         `start-${p.id}:binary`,
         "binary_present",
-        `${p.host}:${binary}`,
+        `${addressHost(p.host)}:${binary}`,
         "binary is installed and matches the verified download",
         {
           host: p.host,
@@ -243,14 +246,14 @@ export function deployAndInitializeOps(
       check(
         `start-${p.id}:config`,
         "config_valid",
-        `${p.host}:${configFilePath(p)}`,
+        `${addressHost(p.host)}:${configFilePath(p)}`,
         "configuration file is present and valid",
         { host: p.host, path: configFilePath(p), port: p.port },
       ),
       check(
         `start-${p.id}:not-running`,
         "process_not_running",
-        `${p.host}:${pidFilePath(p)}`,
+        `${addressHost(p.host)}:${pidFilePath(p)}`,
         "no process of this node is already running",
         { host: p.host, pid_file: pidFilePath(p) },
       ),
@@ -262,14 +265,14 @@ export function deployAndInitializeOps(
           "dependencies_running",
           cfgSet.name,
           "config servers are running",
-          { members: cfgSet.members.map((m) => `${m.host}:${m.port}`) },
+          { members: cfgSet.members.map((m) => hostPort(m.host, m.port)) },
         ),
       );
     }
     return op({
       id: `start-${p.id}`,
       type: "start_process",
-      description: `Start ${describeRole(p)} ${p.host}:${p.port}`,
+      description: `Start ${describeRole(p)} ${hostPort(p.host, p.port)}`,
       target: processTarget(p, {
         role: p.role,
         binary,
@@ -277,11 +280,14 @@ export function deployAndInitializeOps(
         pid_file: pidFilePath(p),
         log: logFilePath(p),
         ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
+        // A forking mongod returns once it is ready (after journal recovery): --wait-timeout
+        // raises this limit, never lowers it below the default.
+        timeout_ms: String(Math.max(120_000, c.input.waitTimeoutMs ?? 0)),
       }),
       pre_conditions: checks,
       changes: [
         change("process", p.id, "start", { host: p.host, port: p.port }),
-        change("port", `${p.host}:${p.port}`, "create"),
+        change("port", hostPort(p.host, p.port), "create"),
       ],
       depends_on: deps,
       estimated_ms: EST.start,
@@ -291,8 +297,11 @@ export function deployAndInitializeOps(
     op({
       id: `wait-${p.id}`,
       type: "wait_for_process",
-      description: `Wait for ${describeRole(p)} ${p.host}:${p.port}`,
-      target: processTarget(p, { timeout_ms: p.role === "mongos" ? "60000" : "30000" }),
+      description: `Wait for ${describeRole(p)} ${hostPort(p.host, p.port)}`,
+      target: processTarget(p, {
+        timeout_ms: timeoutMs(c, p.role === "mongos" ? 60_000 : 30_000),
+        pid_file: pidFilePath(p),
+      }),
       depends_on: [`start-${p.id}`],
       estimated_ms: EST.wait,
     });
@@ -311,7 +320,7 @@ export function deployAndInitializeOps(
   for (const s of [...sets].sort((a, b) => Number(b.configsvr) - Number(a.configsvr))) {
     const members = s.members.map((m, i) => ({
       _id: i,
-      host: `${m.host}:${m.port}`,
+      host: hostPort(m.host, m.port),
       ...(m.priority !== 1 ? { priority: m.priority } : {}),
       ...(m.votes !== 1 ? { votes: m.votes } : {}),
       ...(m.hidden ? { hidden: true } : {}),
@@ -327,7 +336,7 @@ export function deployAndInitializeOps(
         name: s.name,
         host: s.members[0].host,
         port: s.members[0].port,
-        params: { config: JSON.stringify(config), timeout_ms: "60000" },
+        params: { config: JSON.stringify(config), timeout_ms: timeoutMs(c, 60_000) },
       },
       pre_conditions: [
         check(
@@ -352,7 +361,7 @@ export function deployAndInitializeOps(
   if (kind === "sharded") {
     const router = mongoses[0];
     for (const s of sets.filter((x) => !x.configsvr)) {
-      const seed = `${s.name}/${s.members.map((m) => `${m.host}:${m.port}`).join(",")}`;
+      const seed = `${s.name}/${s.members.map((m) => hostPort(m.host, m.port)).join(",")}`;
       initialize.push(op({
         id: `add-shard-${s.name}`,
         type: "add_shard",
@@ -362,15 +371,15 @@ export function deployAndInitializeOps(
           name: s.name,
           host: router.host,
           port: router.port,
-          params: { shard: seed, name: s.name },
+          params: { shard: seed, name: s.name, timeout_ms: timeoutMs(c, 60_000) },
         },
         pre_conditions: [
           check(
             `add-shard-${s.name}:router`,
             "members_reachable",
-            `${router.host}:${router.port}`,
+            hostPort(router.host, router.port),
             "mongos answers hello",
-            { members: [`${router.host}:${router.port}`] },
+            { members: [hostPort(router.host, router.port)] },
           ),
         ],
         changes: [change("shard", s.name, "create", { host: seed })],
@@ -415,7 +424,7 @@ export function finalizeOps(
         shards: JSON.stringify(
           sets.filter((s) => !s.configsvr && kind === "sharded").map((s) => s.name),
         ),
-        timeout_ms: "30000",
+        timeout_ms: timeoutMs(c, 30_000),
       },
     },
     depends_on: everyLeaf,
@@ -438,6 +447,11 @@ export function finalizeOps(
   }));
 
   return finalize;
+}
+
+/** A wait's timeout as recorded in the plan: --wait-timeout when given, else the default. */
+function timeoutMs(c: StepContext, dflt: number): string {
+  return String(c.input.waitTimeoutMs ?? dflt);
 }
 
 export function describeRole(p: ProcessSpec): string {

@@ -1,5 +1,6 @@
 import type { ClusterMeta } from "../state/meta.ts";
 import type { Change, Plan } from "./schema.ts";
+import { clusterDifferences } from "./redeploy.ts";
 
 export interface PlanDiff {
   cluster: string;
@@ -9,21 +10,44 @@ export interface PlanDiff {
   summary: Record<string, number>;
 }
 
-/** The plan's expected changes against what the cluster's metadata records (empty for new). */
-export function planDiff(plan: Plan, meta: ClusterMeta | undefined): PlanDiff {
-  const recorded = new Set((meta?.processes ?? []).map((p) => p.id));
-  const running = meta?.status === "running" ? recorded : new Set<string>();
-  const stopped = meta?.status === "stopped" ? recorded : new Set<string>();
-  // A process start changes nothing when the metadata records it running, a stop nothing when
-  // it records it stopped.
+/**
+ * The plan's expected changes against the cluster as recorded (meta.yaml) and, where `down` is
+ * given, as it is live. When the recorded cluster is the one the plan deploys (same processes,
+ * settings and version), everything the plan creates is in place: nothing changes but the start
+ * of each process in `down` (process IDs that did not answer). Otherwise (a new cluster, or
+ * another shape) each resource keeps the plan's action, except processes the metadata records.
+ */
+export function planDiff(
+  plan: Plan,
+  meta: ClusterMeta | undefined,
+  down?: ReadonlySet<string>,
+): PlanDiff {
+  const running = new Set((meta?.processes ?? []).map((p) => p.id));
+  const matches = meta !== undefined &&
+    clusterDifferences(
+        meta,
+        { topology: plan.topology, version: plan.version, variant: plan.variant },
+        "<deploy>",
+      ).length === 0;
+  // start, stop, restart…: a process start changes nothing when it runs, a stop nothing when
+  // it is down: live where `down` says, else as the metadata records the cluster.
+  const deploy = plan.operation === "deploy";
+  const isUp = (id: string) =>
+    down !== undefined ? !down.has(id) : meta?.status === "running" && running.has(id);
   const inPlace = (c: Change) =>
     c.resource_type === "process" &&
-    (c.action === "stop" ? stopped : running).has(c.resource_id);
+    (c.action === "stop" ? !isUp(c.resource_id) : c.action === "start" && isUp(c.resource_id));
   const changes: PlanDiff["changes"] = [];
   for (const ph of plan.phases) {
     for (const o of ph.operations) {
       for (const c of o.changes) {
-        changes.push({ ...c, action: inPlace(c) ? "none" : c.action, operation: o.id });
+        const isProcess = c.resource_type === "process";
+        const present = !deploy
+          ? inPlace(c)
+          : matches
+          ? !(isProcess && down?.has(c.resource_id))
+          : isProcess && running.has(c.resource_id);
+        changes.push({ ...c, action: present ? "none" : c.action, operation: o.id });
       }
     }
   }
@@ -41,7 +65,15 @@ const SYMBOL: Record<string, string> = {
   none: " ",
 };
 
+/** True when the diff changes nothing. */
+export function noChanges(d: PlanDiff): boolean {
+  return d.changes.every((c) => c.action === "none");
+}
+
 export function renderDiff(plan: Plan, d: PlanDiff): string {
+  if (noChanges(d)) {
+    return `Plan ${plan.plan_id} for cluster ${plan.cluster_name}:\n\nNo changes. The cluster matches the topology.`;
+  }
   const lines = [`Plan ${plan.plan_id} for cluster ${plan.cluster_name}:`, ""];
   for (const c of d.changes) {
     lines.push(

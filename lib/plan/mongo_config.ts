@@ -1,20 +1,17 @@
-import * as path from "node:path";
+import { nodeFiles } from "../topology/layout.ts";
+import { isIPv6, socketHost } from "../topology/hosts.ts";
 import { emitYaml } from "../util/yaml_emit.ts";
 import type { ProcessSpec } from "./processes.ts";
 import { mergeConfig } from "./processes.ts";
 
 export function configFilePath(p: ProcessSpec): string {
-  return path.join(p.dirs.config, `${p.role === "mongos" ? "mongos" : "mongod"}.conf`);
+  return nodeFiles(p.dirs, p.role).config;
 }
 export function pidFilePath(p: ProcessSpec): string {
-  return path.join(p.dirs.deploy, `${p.role === "mongos" ? "mongos" : "mongod"}.pid`);
+  return nodeFiles(p.dirs, p.role).pid;
 }
 export function logFilePath(p: ProcessSpec): string {
-  return path.join(p.dirs.log, `${p.role === "mongos" ? "mongos" : "mongod"}.log`);
-}
-
-function bindIp(host: string): string {
-  return host === "localhost" ? "127.0.0.1" : host;
+  return nodeFiles(p.dirs, p.role).log;
 }
 
 /**
@@ -22,8 +19,15 @@ function bindIp(host: string): string {
  * the same bytes, so a config already on disk can be recognised by its content.
  */
 export function renderConfig(p: ProcessSpec, configDb?: string): string {
+  const net = p.runtimeConfig.net as Record<string, unknown> | undefined;
   const base: Record<string, unknown> = {
-    net: { port: p.port, bindIp: bindIp(p.host) },
+    // mongod binds IPv6 addresses only with net.ipv6 (MongoDB docs: net.ipv6, net.bindIp), and
+    // refuses net.bindIp beside net.bindIpAll.
+    net: {
+      port: p.port,
+      ...(net?.bindIpAll === true ? {} : { bindIp: socketHost(p.host) }),
+      ...(isIPv6(p.host) ? { ipv6: true } : {}),
+    },
     systemLog: { destination: "file", path: logFilePath(p), logAppend: true },
     processManagement: { fork: true, pidFilePath: pidFilePath(p) },
   };

@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import type { Hook } from "../hooks/schema.ts";
 import { type Topology, topologyKind } from "../topology/schema.ts";
+import { hostKey, hostPort } from "../topology/hosts.ts";
 import { listProcesses, listReplicaSets } from "./processes.ts";
 import {
   type BaseState,
@@ -43,6 +44,12 @@ export interface DeployPlanInput {
   cached: boolean;
   dryRun?: boolean;
   environment?: Record<string, string>;
+  /**
+   * `--wait-timeout`: how long, in ms, each wait may take (a process answering, a primary being
+   * elected, a shard being added, the cluster turning healthy). Recorded in every such
+   * operation's `timeout_ms`; without it each has its default.
+   */
+  waitTimeoutMs?: number;
 }
 
 /** Pure: topology + release → a deploy Plan (without its content hash). */
@@ -54,9 +61,12 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
   const sets = listReplicaSets(procs);
   const cfgSet = sets.find((s) => s.configsvr);
   const configDb = cfgSet
-    ? `${cfgSet.name}/${cfgSet.members.map((m) => `${m.host}:${m.port}`).join(",")}`
+    ? `${cfgSet.name}/${cfgSet.members.map((m) => hostPort(m.host, m.port)).join(",")}`
     : undefined;
-  const hosts = [...new Set(procs.map((p) => p.host))];
+  // One entry per machine (the first name the topology gives it): one install each.
+  const machines = new Map<string, string>();
+  for (const p of procs) if (!machines.has(hostKey(p.host))) machines.set(hostKey(p.host), p.host);
+  const hosts = [...machines.values()];
   const r = input.release;
   const binDir = path.join(deployRoot, "bin", `${r.variant}-${r.version}`);
   const archive = path.join(input.cacheDir, r.archive_name);

@@ -1,5 +1,6 @@
 import { type NodeDirs, nodeDirs, type Role } from "../topology/layout.ts";
 import { type Topology, topologyKind } from "../topology/schema.ts";
+import { hostPort } from "../topology/hosts.ts";
 
 /** One mongod or mongos process of a topology, with everything derived from it. */
 export interface ProcessSpec {
@@ -79,16 +80,16 @@ export function listReplicaSets(procs: ProcessSpec[]): ReplicaSetSpec[] {
 export function connectionString(t: Topology): string {
   const kind = topologyKind(t);
   if (kind === "sharded") {
-    return `mongodb://${t.mongos_servers.map((s) => `${s.host}:${s.port}`).join(",")}/`;
+    return `mongodb://${t.mongos_servers.map((s) => hostPort(s.host, s.port)).join(",")}/`;
   }
   if (kind === "replica_set") {
     const set = t.mongod_servers[0].replica_set;
     return `mongodb://${
-      t.mongod_servers.map((s) => `${s.host}:${s.port}`).join(",")
+      t.mongod_servers.map((s) => hostPort(s.host, s.port)).join(",")
     }/?replicaSet=${set}`;
   }
   const s = t.mongod_servers[0];
-  return `mongodb://${s.host}:${s.port}/`;
+  return `mongodb://${hostPort(s.host, s.port)}/`;
 }
 
 /** Deep-merges runtime_config maps; dotted keys (`net.maxIncomingConnections`) become nesting. */

@@ -1,3 +1,4 @@
+import { hostKey } from "../topology/hosts.ts";
 import type { ProcessSpec } from "./processes.ts";
 import type { Release, ResourceEstimate } from "./schema.ts";
 
@@ -7,8 +8,13 @@ const DATA_GB_PER_MONGOD = 1;
 export function estimateResources(procs: ProcessSpec[], release: Release): ResourceEstimate {
   const perHost: Record<string, number> = {};
   const byRole: Record<string, number> = {};
+  // Per machine, under the first name the topology gives it (localhost and 127.0.0.1 are one).
+  const nameOf = new Map<string, string>();
   for (const p of procs) {
-    perHost[p.host] = (perHost[p.host] ?? 0) + 1;
+    const key = hostKey(p.host);
+    if (!nameOf.has(key)) nameOf.set(key, p.host);
+    const name = nameOf.get(key)!;
+    perHost[name] = (perHost[name] ?? 0) + 1;
     byRole[p.role] = (byRole[p.role] ?? 0) + 1;
   }
   const hosts = Object.keys(perHost).length;

@@ -1,7 +1,9 @@
+import { hostPort, socketHost } from "../topology/hosts.ts";
+
 /** True when nothing listens on host:port (we can bind it). */
 export function portFree(host: string, port: number): boolean {
   try {
-    const l = Deno.listen({ hostname: host === "localhost" ? "127.0.0.1" : host, port });
+    const l = Deno.listen({ hostname: socketHost(host), port });
     l.close();
     return true;
   } catch {
@@ -11,24 +13,72 @@ export function portFree(host: string, port: number): boolean {
 
 /** A port the OS considers free right now. */
 export function allocatePort(host: string): number {
-  const l = Deno.listen({ hostname: host === "localhost" ? "127.0.0.1" : host, port: 0 });
+  const l = Deno.listen({ hostname: socketHost(host), port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   return port;
 }
 
-/** PID listening on a TCP port, from /proc (Linux), for "port in use by PID N" messages. */
-export async function portOwner(port: number): Promise<number | undefined> {
-  try {
-    const inodes = new Set<string>();
-    for (const f of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-      const text = await Deno.readTextFile(f).catch(() => "");
-      for (const line of text.split("\n").slice(1)) {
-        const cols = line.trim().split(/\s+/);
-        if (cols.length < 10 || cols[3] !== "0A") continue; // 0A = LISTEN
-        if (parseInt(cols[1].split(":")[1], 16) === port) inodes.add(cols[9]);
-      }
+/** One listening TCP socket of this machine. */
+export interface Listening {
+  /** The address it is bound to: "127.0.0.1", "0.0.0.0", "::1", "::". */
+  address: string;
+  port: number;
+  inode: string;
+}
+
+/**
+ * Listening TCP sockets of this machine (all of them, or those on `port`), from /proc/net/tcp
+ * and tcp6 (Linux). Empty where /proc cannot be read.
+ */
+export async function listeningSockets(port?: number): Promise<Listening[]> {
+  const out: Listening[] = [];
+  for (const [f, v6] of [["/proc/net/tcp", false], ["/proc/net/tcp6", true]] as const) {
+    const text = await Deno.readTextFile(f).catch(() => "");
+    for (const line of text.split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 10 || cols[3] !== "0A") continue; // 0A = LISTEN
+      const [hex, portHex] = cols[1].split(":");
+      const p = parseInt(portHex, 16);
+      if (port !== undefined && p !== port) continue;
+      out.push({ address: v6 ? procIPv6(hex) : procIPv4(hex), port: p, inode: cols[9] });
     }
+  }
+  return out;
+}
+
+/** /proc/net/tcp writes an IPv4 address as one little-endian 32-bit hex word. */
+function procIPv4(hex: string): string {
+  const n = parseInt(hex, 16);
+  return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24].join(".");
+}
+
+/** …and an IPv6 address as four little-endian 32-bit hex words. */
+function procIPv6(hex: string): string {
+  const bytes: number[] = [];
+  for (let w = 0; w < 4; w++) {
+    const word = hex.slice(w * 8, w * 8 + 8);
+    for (let b = 3; b >= 0; b--) bytes.push(parseInt(word.slice(b * 2, b * 2 + 2), 16));
+  }
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
+  try {
+    return new URL(`http://[${groups.join(":")}]/`).hostname.slice(1, -1);
+  } catch {
+    return groups.join(":");
+  }
+}
+
+/** The process holding a port: its PID and command line, as far as this machine shows them. */
+export interface PortHolder {
+  pid: number;
+  command?: string;
+}
+
+/** PID (and command) listening on a TCP port, from /proc (Linux), for "in use by" messages. */
+export async function portHolder(port: number): Promise<PortHolder | undefined> {
+  try {
+    const inodes = new Set((await listeningSockets(port)).map((l) => l.inode));
     if (inodes.size === 0) return undefined;
     for await (const e of Deno.readDir("/proc")) {
       if (!/^\d+$/.test(e.name)) continue;
@@ -36,7 +86,11 @@ export async function portOwner(port: number): Promise<number | undefined> {
         for await (const fd of Deno.readDir(`/proc/${e.name}/fd`)) {
           const link = await Deno.readLink(`/proc/${e.name}/fd/${fd.name}`).catch(() => "");
           const m = /^socket:\[(\d+)\]$/.exec(link);
-          if (m && inodes.has(m[1])) return Number(e.name);
+          if (m && inodes.has(m[1])) {
+            const cmd = await Deno.readTextFile(`/proc/${e.name}/cmdline`).catch(() => "");
+            const command = cmd.split("\0").filter(Boolean).join(" ");
+            return { pid: Number(e.name), ...(command ? { command } : {}) };
+          }
         }
       } catch {
         // Not ours to read.
@@ -46,4 +100,32 @@ export async function portOwner(port: number): Promise<number | undefined> {
     // Not Linux.
   }
   return undefined;
+}
+
+/** PID listening on a TCP port, from /proc (Linux), for "port in use by PID N" messages. */
+export async function portOwner(port: number): Promise<number | undefined> {
+  return (await portHolder(port))?.pid;
+}
+
+/** "PID 123 (mongod -f /x/mongod.conf)", the command cut to a readable length. */
+export function describeHolder(h: PortHolder): string {
+  const cmd = h.command && h.command.length > 120 ? `${h.command.slice(0, 117)}…` : h.command;
+  return `PID ${h.pid}${cmd ? ` (${cmd})` : ""}`;
+}
+
+/** The addresses a process listens on ("127.0.0.1:27017", "[::1]:27017"), from /proc (Linux). */
+export async function listeningOf(pid: number): Promise<string[]> {
+  const mine = new Set<string>();
+  try {
+    for await (const fd of Deno.readDir(`/proc/${pid}/fd`)) {
+      const link = await Deno.readLink(`/proc/${pid}/fd/${fd.name}`).catch(() => "");
+      const m = /^socket:\[(\d+)\]$/.exec(link);
+      if (m) mine.add(m[1]);
+    }
+  } catch {
+    return [];
+  }
+  return (await listeningSockets()).filter((l) => mine.has(l.inode)).map((l) =>
+    hostPort(l.address, l.port)
+  );
 }

@@ -8,12 +8,17 @@ import type {
   ValidationResult,
 } from "../plan/schema.ts";
 import { sha256File } from "../util/file_hash.ts";
-import { allocatePort } from "./ports.ts";
+import { allocatePort, describeHolder } from "./ports.ts";
 import { isLocalHost, type Topology } from "../topology/schema.ts";
+import { hostKey, hostPort } from "../topology/hosts.ts";
 
-/** Replaces `port: 0` on local hosts by ports the OS reports free. Returns a new topology. */
-export function allocatePorts(t: Topology): Topology {
-  const taken = new Set<number>();
+/**
+ * Replaces `port: 0` on local hosts by ports the OS reports free and not in `avoid`. Returns a
+ * new topology.
+ */
+export function allocatePorts(t: Topology, avoid: Iterable<number> = []): Topology {
+  // Ports other clusters hold are skipped even when their processes are stopped.
+  const taken = new Set<number>(avoid);
   const fix = <T extends { host: string; port: number }>(s: T): T => {
     if (s.port !== 0 || !isLocalHost(s.host)) return s;
     let port = allocatePort(s.host);
@@ -36,8 +41,12 @@ export interface PreflightInput {
   deployDir: string;
   archivePath: string;
   executors: ExecutorFactory;
-  /** Ports that may be in use because the cluster itself runs there (re-planning). */
-  ownPorts?: Set<string>;
+  /**
+   * Ports the cluster itself holds (re-planning, or re-running a deploy that failed part way),
+   * keyed `${hostKey(host)}:${port}`, each with the configuration file its process runs with:
+   * busy with that process, the port is not in the way.
+   */
+  ownPorts?: Map<string, string>;
 }
 
 /** Pre-flight checks, separate from the pure planner: they read hosts and the cache. */
@@ -63,7 +72,10 @@ export async function preflight(
   };
   const t = input.topology;
   const all = [...t.config_servers, ...t.mongod_servers, ...t.mongos_servers];
-  const hosts = [...new Set(all.map((s) => s.host))];
+  // One entry per machine (the first name the topology gives it), however many names it has.
+  const machines = new Map<string, string>();
+  for (const s of all) if (!machines.has(hostKey(s.host))) machines.set(hostKey(s.host), s.host);
+  const hosts = [...machines.values()];
 
   await timed("connectivity", async () => {
     const bad: string[] = [];
@@ -108,9 +120,17 @@ export async function preflight(
   await timed("ports", async () => {
     const busy: string[] = [];
     for (const s of all) {
-      const key = `${s.host}:${s.port}`;
-      if (input.ownPorts?.has(key)) continue;
-      if (!(await input.executors.forHost(s.host).portFree(s.port))) busy.push(key);
+      const ex = input.executors.forHost(s.host);
+      if (await ex.portFree(s.port)) continue;
+      const holder = await ex.portHolder?.(s.port).catch(() => undefined);
+      const ownConfig = input.ownPorts?.get(`${hostKey(s.host)}:${s.port}`);
+      // The cluster's own process (started with its own configuration file) is expected there.
+      if (ownConfig !== undefined && (!holder?.command || holder.command.includes(ownConfig))) {
+        continue;
+      }
+      busy.push(
+        `${hostPort(s.host, s.port)}${holder ? ` (held by ${describeHolder(holder)})` : ""}`,
+      );
     }
     return busy.length
       ? { status: "failed", message: `ports already in use: ${busy.join(", ")}`, details: { busy } }

@@ -5,7 +5,14 @@ export function jsonRenderer(write: (line: string) => void): (e: ApplyEvent) => 
   return (e) => {
     const { type, ...rest } = e;
     const body = type === "apply_start"
-      ? { ...rest, plan: undefined, plan_id: e.plan.plan_id, cluster: e.plan.cluster_name }
+      ? {
+        ...rest,
+        plan: undefined,
+        done: undefined,
+        plan_id: e.plan.plan_id,
+        cluster: e.plan.cluster_name,
+        ...(e.done ? { already_done: e.done.length } : {}),
+      }
       : rest;
     write(JSON.stringify({ event: type, time: new Date().toISOString(), ...body }));
   };

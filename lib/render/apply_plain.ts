@@ -32,7 +32,9 @@ export class PlainRenderer {
     switch (e.type) {
       case "apply_start":
         this.plan = e.plan;
-        this.groups = groupOperations(e.plan);
+        // On a resume, lines count only what runs now, so a group that is partly done before
+        // (and an operation run again) still gets its line.
+        this.groups = groupOperations(e.done ? withoutOps(e.plan, new Set(e.done)) : e.plan);
         for (const g of this.groups) for (const o of g.ops) this.groupOf.set(o.id, g);
         this.write(e.resumed ? `Resuming apply ${e.state_id}` : "Applying plan...");
         break;
@@ -54,9 +56,18 @@ export class PlainRenderer {
         const f = this.count(g, e.already_done);
         if (f.n === g.ops.length) {
           const ms = performance.now() - (this.started.get(g) ?? performance.now());
-          const note = f.already === f.n ? " (already in place)" : "";
+          const note = f.already === f.n
+            ? " (already in place)"
+            : f.already
+            ? ` (${f.already} already in place)`
+            : "";
           this.write(`  ✓ ${groupDoneLine(this.plan!, g)}${note} [${formatDuration(ms)}]`);
         }
+        break;
+      }
+      case "op_redo": {
+        const op = this.plan?.phases.flatMap((p) => p.operations).find((o) => o.id === e.id);
+        this.write(`  ↻ ${op?.description ?? e.id}: ${e.reason}; running it again`);
         break;
       }
       case "op_skipped":
@@ -137,4 +148,15 @@ export class PlainRenderer {
     this.write(`Last checkpoint: ${e.last_checkpoint ?? "none (failed in the first phase)"}`);
     this.write(`\nTo resume: mup plan resume ${plan.cluster_name}`);
   }
+}
+
+/** The plan without the given operations (for grouping what a resume still runs). */
+function withoutOps(plan: Plan, ids: Set<string>): Plan {
+  return {
+    ...plan,
+    phases: plan.phases.map((ph) => ({
+      ...ph,
+      operations: ph.operations.filter((o) => !ids.has(o.id)),
+    })),
+  };
 }

@@ -1,5 +1,6 @@
 import type { Plan, PlannedOperation } from "../plan/schema.ts";
 import { plural } from "../util/format.ts";
+import { hostKey, hostPort } from "../topology/hosts.ts";
 
 /** Operations shown as one line: alike operations of one phase (all starts of config servers…). */
 export interface OpGroup {
@@ -59,7 +60,7 @@ export function groupPlanLine(plan: Plan, g: OpGroup): string {
   const n = g.ops.length;
   if (n === 1) return g.ops[0].description;
   const [type, sub] = g.key.split(":");
-  const hosts = new Set(g.ops.map((x) => x.target.host)).size;
+  const hosts = new Set(g.ops.map((x) => hostKey(x.target.host ?? ""))).size;
   const names = roleNames(plan, sub);
   switch (type) {
     case "create_directory":
@@ -84,7 +85,7 @@ export function groupDoneLine(plan: Plan, g: OpGroup): string {
   const n = g.ops.length;
   const o = g.ops[0];
   const [type, sub] = g.key.split(":");
-  const hosts = new Set(g.ops.map((x) => x.target.host)).size;
+  const hosts = new Set(g.ops.map((x) => hostKey(x.target.host ?? ""))).size;
   const names = roleNames(plan, sub);
   switch (type) {
     case "download_binary":
@@ -99,11 +100,11 @@ export function groupDoneLine(plan: Plan, g: OpGroup): string {
         : `Uploaded ${plural(n, "configuration file")}`;
     case "start_process":
       return n === 1
-        ? `Started ${names[0]} ${o.target.host}:${o.target.port}`
+        ? `Started ${names[0]} ${hostPort(o.target.host!, o.target.port!)}`
         : `Started ${n} ${names[1]}`;
     case "wait_for_process":
       return n === 1
-        ? `${cap(names[0])} ${o.target.host}:${o.target.port} ready`
+        ? `${cap(names[0])} ${hostPort(o.target.host!, o.target.port!)} ready`
         : `${cap(names[1])} ready`;
     case "init_replica_set":
       return `Initialized ${

@@ -33,3 +33,57 @@ export function nodeDirs(
     config: pick(node.config_dir, g.config_dir, "conf"),
   };
 }
+
+/** Where one process's files live: what two processes on one machine must never share. */
+export interface NodeFiles {
+  /** The data directory (mongod only). */
+  data?: string;
+  log: string;
+  config: string;
+  pid: string;
+}
+
+/** The files of one process, from its directories (mongod.log, mongod.conf, mongod.pid…). */
+export function nodeFiles(dirs: NodeDirs, role: Role): NodeFiles {
+  const bin = role === "mongos" ? "mongos" : "mongod";
+  return {
+    ...(role === "mongos" ? {} : { data: dirs.data }),
+    log: path.join(dirs.log, `${bin}.log`),
+    config: path.join(dirs.config, `${bin}.conf`),
+    pid: path.join(dirs.deploy, `${bin}.pid`),
+  };
+}
+
+/** One process of a topology with its place in the file and the files it uses. */
+export interface NodeClaim {
+  section: "config_servers" | "mongod_servers" | "mongos_servers";
+  index: number;
+  role: Role;
+  host: string;
+  port: number;
+  files: NodeFiles;
+}
+
+/** Every process of a topology with the files it uses, in file order. */
+export function nodeClaims(t: Topology, defaultDeployDir: string): NodeClaim[] {
+  const out: NodeClaim[] = [];
+  const add = (
+    section: NodeClaim["section"],
+    role: Role,
+    list: (MongodServer | MongosServer)[],
+  ) =>
+    list.forEach((n, index) =>
+      out.push({
+        section,
+        index,
+        role,
+        host: n.host,
+        port: n.port,
+        files: nodeFiles(nodeDirs(t, n, role, defaultDeployDir), role),
+      })
+    );
+  add("config_servers", "config", t.config_servers);
+  add("mongod_servers", "mongod", t.mongod_servers);
+  add("mongos_servers", "mongos", t.mongos_servers);
+  return out;
+}

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { HooksSection } from "../hooks/schema.ts";
+import { isLocalMachine } from "./hosts.ts";
 
 /** mongod/mongos options merged into the generated configuration file. */
 const RuntimeConfig = z.record(z.string(), z.unknown());
@@ -63,7 +64,10 @@ export function topologyKind(t: Topology): TopologyKind {
   return "standalone";
 }
 
+/**
+ * True when a topology host is the control machine: any loopback name or address or the
+ * machine's own host name (see hosts.ts `hostKey`).
+ */
 export function isLocalHost(host: string): boolean {
-  // Other loopback addresses (127.0.0.2, …) are treated as remote hosts reached over SSH.
-  return host === "localhost" || host === "127.0.0.1" || host === "::1";
+  return isLocalMachine(host);
 }

@@ -1,6 +1,13 @@
 import type { SourceLocation } from "../errors.ts";
-import { isLocalHost, type MongodServer, type Topology, topologyKind } from "./schema.ts";
-import { nodeDirs, type Role } from "./layout.ts";
+import {
+  isLocalHost,
+  type MongodServer,
+  type MongosServer,
+  type Topology,
+  topologyKind,
+} from "./schema.ts";
+import { nodeDirs, nodeFiles, type Role } from "./layout.ts";
+import { canonicalIPv6, hostKey, hostPort, isIPv6, isMongoLocalHost } from "./hosts.ts";
 
 export interface TopologyIssue {
   severity: "error" | "warning";
@@ -12,6 +19,32 @@ export interface TopologyIssue {
 }
 
 type Issue = Omit<TopologyIssue, "location">;
+
+/** One process entry of a topology, where it is in the file. */
+interface TopologyNode {
+  section: "config_servers" | "mongod_servers" | "mongos_servers";
+  index: number;
+  role: Role;
+  host: string;
+  port: number;
+  node: MongodServer | MongosServer;
+}
+
+function topologyNodes(t: Topology): TopologyNode[] {
+  const out: TopologyNode[] = [];
+  const add = (
+    section: TopologyNode["section"],
+    role: Role,
+    list: (MongodServer | MongosServer)[],
+  ) =>
+    list.forEach((node, index) =>
+      out.push({ section, index, role, host: node.host, port: node.port, node })
+    );
+  add("config_servers", "config", t.config_servers);
+  add("mongod_servers", "mongod", t.mongod_servers);
+  add("mongos_servers", "mongos", t.mongos_servers);
+  return out;
+}
 
 const MAX_VOTING = 7;
 const MAX_MEMBERS = 50;
@@ -27,26 +60,6 @@ export function validateTopology(t: Topology): Issue[] {
   const warn = (code: string, path: Issue["path"], message: string, hint: string) =>
     issues.push({ severity: "warning", code, path, message, hint });
 
-  const all: { section: string; i: number; host: string; port: number; role: Role }[] = [
-    ...t.config_servers.map((s, i) => ({
-      section: "config_servers",
-      i,
-      ...s,
-      role: "config" as Role,
-    })),
-    ...t.mongod_servers.map((s, i) => ({
-      section: "mongod_servers",
-      i,
-      ...s,
-      role: "mongod" as Role,
-    })),
-    ...t.mongos_servers.map((s, i) => ({
-      section: "mongos_servers",
-      i,
-      ...s,
-      role: "mongos" as Role,
-    })),
-  ];
   if (t.mongod_servers.length === 0 && t.config_servers.length === 0) {
     err(
       "no_servers",
@@ -56,45 +69,87 @@ export function validateTopology(t: Topology): Issue[] {
     );
   }
 
-  const seen = new Map<string, string>();
-  const dirs = new Map<string, string>();
-  for (const n of all) {
-    const here = `${n.section}[${n.i}]`;
-    if (n.port === 0 && !isLocalHost(n.host)) {
+  // Per machine, not per spelling: localhost, 127.0.0.1, ::1 and this machine's name are one
+  // host, and two processes there cannot share a port or a file. (Kept lean: on a topology of
+  // thousands of processes this loop's garbage shows in the planner's peak memory.)
+  const claims = topologyNodes(t);
+  const entry = (c: TopologyNode) => `${c.section}[${c.index}] (${hostPort(c.host, c.port)})`;
+  const ports = new Map<string, TopologyNode>();
+  const files = new Map<string, TopologyNode>();
+  const claimFile = (c: TopologyNode, machine: string, file: string, what: string) => {
+    const field = what === "log file" ? "log_dir" : "data_dir";
+    const other = files.get(`${machine}\0${file}`);
+    if (other) {
+      err(
+        what === "log file" ? "shared_log_file" : "shared_data_dir",
+        [c.section, c.index, field],
+        `${what} ${file} on ${c.host} is also used by ${entry(other)}`,
+        `give each process its own ${field}`,
+      );
+    } else files.set(`${machine}\0${file}`, c);
+  };
+  for (const c of claims) {
+    const machine = hostKey(c.host);
+    if (c.port === 0 && !isLocalHost(c.host)) {
       err(
         "port_zero_remote",
-        [n.section, n.i, "port"],
-        `port 0 (allocate a free port) is only allowed for local hosts, not ${n.host}`,
+        [c.section, c.index, "port"],
+        `port 0 (allocate a free port) is only allowed for local hosts, not ${c.host}`,
         "give this node an explicit port",
       );
     }
-    if (n.port !== 0) {
-      const key = `${n.host}:${n.port}`;
-      const other = seen.get(key);
-      if (other) {
-        err(
-          "duplicate_address",
-          [n.section, n.i, "port"],
-          `${key} is already used by ${other}`,
-          "give each process on a host its own port",
-        );
-      } else seen.set(key, here);
-    }
-    if (n.role !== "mongos" && n.port !== 0) {
-      const node = n.section === "config_servers" ? t.config_servers[n.i] : t.mongod_servers[n.i];
-      const dataDir = nodeDirs(t, node, n.role, "<deploy>").data;
-      const key = `${n.host}:${dataDir}`;
-      const other = dirs.get(key);
-      if (other) {
-        err(
-          "shared_data_dir",
-          [n.section, n.i, "data_dir"],
-          `data directory ${dataDir} on ${n.host} is also used by ${other}`,
-          "give each mongod its own data_dir",
-        );
-      } else dirs.set(key, here);
+    if (c.port === 0) continue; // its directories are named after the port it will get
+    const other = ports.get(`${machine}:${c.port}`);
+    if (other) {
+      const same = other.host === c.host ? "" : ` (${other.host} and ${c.host} are one machine)`;
+      err(
+        "duplicate_address",
+        [c.section, c.index, "port"],
+        `${hostPort(c.host, c.port)} is already used by ${entry(other)}${same}`,
+        "give each process on a machine its own port",
+      );
+    } else ports.set(`${machine}:${c.port}`, c);
+    // A global or default log directory gets a <role>-<port> directory per process: only a
+    // node's own log_dir can clash.
+    const ownLogDir = c.node.log_dir !== undefined;
+    if (c.role === "mongos" && !ownLogDir) continue;
+    const own = nodeFiles(nodeDirs(t, c.node, c.role, "<deploy>"), c.role);
+    if (own.data) claimFile(c, machine, own.data, "data directory");
+    if (ownLogDir) claimFile(c, machine, own.log, "log file");
+  }
+
+  for (const c of claims) {
+    const problem = bindIpProblem(c.host, t.global.runtime_config, c.node.runtime_config);
+    if (problem) {
+      const where = problem.fromNode
+        ? [c.section, c.index, "runtime_config", problem.key]
+        : ["global", "runtime_config", problem.key];
+      err(
+        "bind_ip_excludes_host",
+        where,
+        `net.bindIp "${problem.value}" leaves out ${c.host}, the address ${c.section}[${c.index}] is reached at: mup, the other members and mongos could not connect to it`,
+        `add ${problem.add} to net.bindIp ("${problem.value},${problem.add}"), or set net.bindIpAll: true`,
+      );
     }
   }
+
+  /** MongoDB refuses a set (and addShard a cluster) mixing localhost and other addresses. */
+  const mixedLocalhost = (
+    nodes: { section: string; i: number; host: string }[],
+    what: string,
+  ) => {
+    const local = nodes.filter((n) => isMongoLocalHost(n.host));
+    if (local.length === 0 || local.length === nodes.length) return;
+    const other = nodes.find((n) => !isMongoLocalHost(n.host))!;
+    err(
+      "mixed_localhost",
+      [other.section, other.i, "host"],
+      `${what} mixes localhost addresses (${
+        local[0].host
+      }) with others (${other.host}); MongoDB requires all of its hosts to be localhost references or none`,
+      `write ${other.host} as localhost, or name every member of ${what} by its network address`,
+    );
+  };
 
   const kind = topologyKind(t);
   const sets = new Map<string, { section: string; i: number; s: MongodServer }[]>();
@@ -171,6 +226,23 @@ export function validateTopology(t: Topology): Issue[] {
       );
       continue;
     }
+    if (first.section === "config_servers") {
+      // MongoDB's ReplSetConfig::validate for configsvr sets: no arbiters (BadValue,
+      // "Arbiters are not allowed in replica set configurations being used for config servers");
+      // delayed members and buildIndexes: false are refused too, which a topology cannot ask for.
+      for (const m of members.filter((m) => m.s.arbiter_only)) {
+        err(
+          "config_arbiter",
+          [m.section, m.i, "arbiter_only"],
+          "arbiters are not allowed in a config server replica set (MongoDB refuses the set)",
+          "remove arbiter_only; make it a data-bearing member or remove the entry",
+        );
+      }
+    }
+    if (kind !== "sharded") {
+      const nodes = members.map((m) => ({ section: m.section, i: m.i, host: m.s.host }));
+      mixedLocalhost(nodes, `replica set "${name}"`);
+    }
     const voting = members.filter((m) => (m.s.votes ?? 1) === 1);
     if (members.length > MAX_MEMBERS) {
       err(
@@ -210,6 +282,15 @@ export function validateTopology(t: Topology): Issue[] {
   }
 
   if (kind === "sharded") {
+    // addShard's rule covers the config servers and shards (mongos is in no configuration).
+    mixedLocalhost(
+      claims.filter((c) => c.section !== "mongos_servers").map((c) => ({
+        section: c.section,
+        i: c.index,
+        host: c.host,
+      })),
+      "the sharded cluster",
+    );
     if (t.config_servers.length === 0) {
       err(
         "no_config_set",
@@ -245,4 +326,56 @@ export function validateTopology(t: Topology): Issue[] {
     }
   }
   return issues;
+}
+
+/** The net.bindIp a node ends up with, and where the topology sets it. */
+function bindIpSetting(
+  global: Record<string, unknown> | undefined,
+  node: Record<string, unknown> | undefined,
+): { value: string; key: string; fromNode: boolean; all: boolean } | undefined {
+  const read = (rc: Record<string, unknown> | undefined) => {
+    if (!rc) return undefined;
+    const net = (typeof rc.net === "object" && rc.net !== null ? rc.net : {}) as Record<
+      string,
+      unknown
+    >;
+    const all = rc["net.bindIpAll"] ?? net.bindIpAll;
+    const value = rc["net.bindIp"] ?? net.bindIp;
+    const key = "net.bindIp" in rc ? "net.bindIp" : "net";
+    if (value === undefined && all === undefined) return undefined;
+    return { value: value === undefined ? undefined : String(value), all: all === true, key };
+  };
+  const n = read(node);
+  const g = read(global);
+  const all = !!(n?.all || g?.all);
+  if (n?.value !== undefined) return { value: n.value, key: n.key, fromNode: true, all };
+  if (g?.value !== undefined) return { value: g.value, key: g.key, fromNode: false, all };
+  return undefined;
+}
+
+/**
+ * Whether a node's net.bindIp lets it be reached at the host the topology names (MongoDB
+ * listens only on the listed addresses; docs: net.bindIp). 0.0.0.0 covers IPv4 addresses and
+ * names, :: IPv6 ones; localhost and 127.0.0.1 stand for each other.
+ */
+function bindIpProblem(
+  host: string,
+  global: Record<string, unknown> | undefined,
+  node: Record<string, unknown> | undefined,
+): { value: string; key: string; fromNode: boolean; add: string } | undefined {
+  const b = bindIpSetting(global, node);
+  if (!b || b.all) return undefined;
+  const entries = b.value.split(",").map((e) => e.trim().toLowerCase()).filter(Boolean);
+  const v6 = isIPv6(host);
+  const same = (e: string) => {
+    if (e === "0.0.0.0" && !v6) return true;
+    if (e === "::" || e === "[::]") return true;
+    const a = canonicalIPv6(e) ?? e, h = canonicalIPv6(host.toLowerCase()) ?? host.toLowerCase();
+    if (a === h) return true;
+    const loop4 = (x: string) => x === "localhost" || x === "127.0.0.1";
+    return loop4(a) && loop4(h);
+  };
+  if (entries.some(same)) return undefined;
+  const add = host === "localhost" ? "127.0.0.1" : host.replace(/^\[(.*)\]$/, "$1");
+  return { value: b.value, key: b.key, fromNode: b.fromNode, add };
 }

@@ -42,7 +42,7 @@ export function validateConfig(
   const ids = new Set<number>();
   const hosts = new Set<string>();
   for (const m of members) {
-    if (typeof m.host !== "string" || !/^[^:]+:\d+$/.test(m.host)) {
+    if (typeof m.host !== "string" || !/^([^:\[\]]+|\[[0-9a-fA-F:.]+\]):\d+$/.test(m.host)) {
       throw errors.badValue(`member host "${m.host}" is not of the form host:port`);
     }
     if (ids.has(m._id)) {
@@ -73,6 +73,24 @@ export function validateConfig(
   }
   if (!members.some((m) => (m.priority ?? 1) > 0 && !m.arbiterOnly)) {
     throw errors.invalidConfig("This config is not valid because no members are electable");
+  }
+  if (cfg.configsvr) {
+    // ReplSetConfig::validate (repl_set_config.cpp): config server sets' own rules, all BadValue.
+    if (members.some((m) => m.arbiterOnly)) {
+      throw errors.badValue(
+        "Arbiters are not allowed in replica set configurations being used for config servers",
+      );
+    }
+    if (members.some((m) => m.buildIndexes === false)) {
+      throw errors.badValue(
+        "Members in replica set configurations being used for config servers must build indexes",
+      );
+    }
+    if (members.some((m) => Number(m.secondaryDelaySecs ?? 0) !== 0)) {
+      throw errors.badValue(
+        "Members in replica set configurations being used for config servers cannot have a non-zero secondaryDelaySecs",
+      );
+    }
   }
   const role = ctx.server.opts.clusterRole;
   if (cfg.configsvr && role !== "configsvr") {

@@ -1,0 +1,19 @@
+import type { OperationContext } from "./operation.ts";
+
+/** A wait's timeout from the plan (`timeout_ms` of the operation), or its default, in ms. */
+export function planTimeoutMs(ctx: OperationContext, dflt: number): number {
+  const v = Number(ctx.op.target.params.timeout_ms ?? dflt);
+  return Number.isFinite(v) && v > 0 ? v : dflt;
+}
+
+/**
+ * The end of a timeout message: which timeout expired (the operation's `timeout_ms` in the
+ * plan) and how to raise it (plan again with `--wait-timeout`; a plan is applied as recorded).
+ */
+export function timeoutHint(ctx: OperationContext, ms: number): string {
+  return `the wait is operation ${ctx.op.id}'s timeout_ms (${
+    ms / 1000
+  }s) in plan ${ctx.plan.plan_id}; to wait longer, plan again with --wait-timeout (e.g. \`mup cluster deploy ${ctx.plan.cluster_name} <topology> --version ${ctx.plan.version} --wait-timeout ${
+    Math.ceil((ms * 2) / 1000)
+  }s\`)`;
+}

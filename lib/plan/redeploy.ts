@@ -1,0 +1,143 @@
+/**
+ * `cluster deploy` on a cluster that already exists may only repair it: the same processes,
+ * settings and version. Anything else is a change another command makes (scale-out, scale-in,
+ * reload, upgrade); this module finds those differences. Pure.
+ */
+import { hostKey, hostPort } from "../topology/hosts.ts";
+import type { Topology } from "../topology/schema.ts";
+import { listProcesses, type ProcessSpec } from "./processes.ts";
+
+/** What a cluster is (as recorded) or should be (as asked). */
+export interface ClusterShape {
+  topology: Topology;
+  version: string;
+  variant: string;
+}
+
+/** One way the asked cluster differs from the recorded one, and the command that would make it. */
+export interface Difference {
+  change: string;
+  /** The mup command that makes this change. */
+  command: "scale-out" | "scale-in" | "reload" | "upgrade" | "reconfigure" | "move";
+}
+
+/** Commands mup has today for the changes above (none yet: each arrives with its issue). */
+export const AVAILABLE_COMMANDS = new Set<Difference["command"]>();
+
+const key = (p: ProcessSpec) => `${hostKey(p.host)}:${p.port}`;
+
+function describe(p: ProcessSpec): string {
+  const what = p.role === "config"
+    ? "config server"
+    : p.role === "mongos"
+    ? "mongos"
+    : p.replicaSet
+    ? `${p.replicaSet} member`
+    : "mongod";
+  return `${what} ${hostPort(p.host, p.port)}`;
+}
+
+/** Stable JSON (sorted keys), so settings compare by content, not key order. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v && typeof v === "object") {
+    return `{${
+      Object.keys(v).sort().map((k) =>
+        `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`
+      ).join(",")
+    }}`;
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * The differences between the recorded cluster and the asked one, in a stable order: processes
+ * added and removed (by machine and port, whatever name the host is given), members whose
+ * replica set, role or election settings change, settings (runtime_config) that change, data,
+ * log or config directories that move, and the server version or variant. `deployDir` is the
+ * cluster's default deploy root, the same for both.
+ */
+export function clusterDifferences(
+  recorded: ClusterShape,
+  asked: ClusterShape,
+  deployDir: string,
+): Difference[] {
+  const out: Difference[] = [];
+  const before = new Map(listProcesses(recorded.topology, deployDir).map((p) => [key(p), p]));
+  const after = new Map(listProcesses(asked.topology, deployDir).map((p) => [key(p), p]));
+  for (const [k, p] of after) {
+    if (!before.has(k)) out.push({ change: `add ${describe(p)}`, command: "scale-out" });
+  }
+  for (const [k, p] of before) {
+    if (!after.has(k)) out.push({ change: `remove ${describe(p)}`, command: "scale-in" });
+  }
+  for (const [k, a] of after) {
+    const b = before.get(k);
+    if (!b) continue;
+    const fields: [string, unknown, unknown][] = [
+      ["role", b.role, a.role],
+      ["replica_set", b.replicaSet, a.replicaSet],
+      ["priority", b.priority, a.priority],
+      ["votes", b.votes, a.votes],
+      ["hidden", b.hidden, a.hidden],
+      ["arbiter_only", b.arbiterOnly, a.arbiterOnly],
+    ];
+    for (const [name, x, y] of fields) {
+      if (x !== y) {
+        out.push({
+          change: `${describe(b)}: ${name} ${String(x ?? "(none)")} → ${String(y ?? "(none)")}`,
+          command: "reconfigure",
+        });
+      }
+    }
+    for (const d of ["deploy", "data", "log", "config"] as const) {
+      if (b.dirs[d] !== a.dirs[d]) {
+        out.push({
+          change: `${describe(b)}: ${d} directory ${b.dirs[d]} → ${a.dirs[d]}`,
+          command: "move",
+        });
+      }
+    }
+    if (canonical(b.runtimeConfig) !== canonical(a.runtimeConfig)) {
+      out.push({
+        change: `${describe(b)}: runtime_config ${canonical(b.runtimeConfig)} → ${
+          canonical(a.runtimeConfig)
+        }`,
+        command: "reload",
+      });
+    }
+  }
+  if (recorded.version !== asked.version || recorded.variant !== asked.variant) {
+    out.push({
+      change: `server ${recorded.variant} ${recorded.version} → ${asked.variant} ${asked.version}`,
+      command: "upgrade",
+    });
+  }
+  return out;
+}
+
+/** "• add … (needs `mup cluster scale-out`, which mup cannot do yet)". */
+export function renderDifference(d: Difference): string {
+  return `  • ${d.change} (needs ${d.command}${
+    AVAILABLE_COMMANDS.has(d.command) ? "" : ", which mup cannot do yet"
+  })`;
+}
+
+/**
+ * Port 0 (pick a free port) in a topology given again for a recorded cluster means the port it
+ * was given: the entry at the same place, on the same machine, in the recorded topology.
+ */
+export function recordedPorts(asked: Topology, recorded: Topology): Topology {
+  const fill = <T extends { host: string; port: number }>(list: T[], was: T[]): T[] =>
+    list.map((s, i) =>
+      s.port === 0 && was[i] && hostKey(was[i].host) === hostKey(s.host)
+        ? { ...s, port: was[i].port }
+        : s
+    );
+  return {
+    ...asked,
+    config_servers: fill(asked.config_servers, recorded.config_servers),
+    mongod_servers: fill(asked.mongod_servers, recorded.mongod_servers),
+    mongos_servers: fill(asked.mongos_servers, recorded.mongos_servers),
+  };
+}

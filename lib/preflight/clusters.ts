@@ -1,0 +1,105 @@
+/**
+ * What every cluster recorded under $MUP_HOME holds — ports, data directories, log files — so
+ * that a new deployment cannot take over another cluster's (running or stopped), and so that a
+ * cluster's own processes are recognised when it is planned again.
+ */
+import * as path from "node:path";
+import { listDir } from "../plan/store.ts";
+import { readMeta } from "../state/meta.ts";
+import { hostKey, hostPort } from "../topology/hosts.ts";
+import { type NodeClaim, nodeClaims } from "../topology/layout.ts";
+import { Topology } from "../topology/schema.ts";
+
+/** The processes one recorded cluster holds, from its metadata and from every apply it ran. */
+export interface ClusterClaims {
+  cluster: string;
+  claims: NodeClaim[];
+}
+
+/**
+ * Topologies a cluster holds: meta.yaml's once a deploy completed (a later deploy of it may only
+ * repair, so its plans hold nothing more); before that, the plan of each apply it ran.
+ */
+async function recordedTopologies(clusterDir: string): Promise<Topology[]> {
+  const out: Topology[] = [];
+  const meta = await readMeta(clusterDir).catch(() => undefined);
+  if (meta) return [meta.topology];
+  const stateDir = path.join(clusterDir, "state");
+  const seen = new Set<string>();
+  for (const f of await listDir(stateDir)) {
+    if (!/^apply-[^.]+\.json$/.test(f)) continue;
+    try {
+      const state = JSON.parse(await Deno.readTextFile(path.join(stateDir, f)));
+      const planPath = String(state.plan_path ?? "");
+      if (!planPath || seen.has(planPath)) continue;
+      seen.add(planPath);
+      const plan = JSON.parse(await Deno.readTextFile(planPath));
+      const t = Topology.safeParse(plan.topology);
+      if (t.success) out.push(t.data);
+    } catch {
+      // A damaged state or a removed plan claims nothing more than the metadata does.
+    }
+  }
+  return out;
+}
+
+/**
+ * Every process a cluster holds: from meta.yaml (written at the end of a deploy) or, for a
+ * deploy that failed part way, from the plans of its apply states. Processes claimed by several
+ * of them are listed once.
+ */
+export async function clusterClaims(clusterDir: string, cluster: string): Promise<ClusterClaims> {
+  const deployDir = path.join(clusterDir, "deploy");
+  const claims = new Map<string, NodeClaim>();
+  for (const t of await recordedTopologies(clusterDir)) {
+    for (const c of nodeClaims(t, deployDir)) {
+      const key = `${hostKey(c.host)}:${c.port}:${c.files.config}`;
+      if (!claims.has(key)) claims.set(key, c);
+    }
+  }
+  return { cluster, claims: [...claims.values()] };
+}
+
+/** The claims of every cluster under `clustersRoot` but `except`. */
+export async function otherClusters(
+  clustersRoot: string,
+  except: string,
+): Promise<ClusterClaims[]> {
+  const out: ClusterClaims[] = [];
+  for (const name of await listDir(clustersRoot)) {
+    if (name === except) continue;
+    const c = await clusterClaims(path.join(clustersRoot, name), name);
+    if (c.claims.length) out.push(c);
+  }
+  return out;
+}
+
+/**
+ * Where `mine` would take what another cluster holds on the same machine: a port, a data
+ * directory or a log file. Pure; one message per clash, naming the entry and the other cluster.
+ */
+export function clashes(mine: NodeClaim[], others: ClusterClaims[]): string[] {
+  const held = new Map<string, string>();
+  const entry = (c: NodeClaim) => `${c.section}[${c.index}]`;
+  for (const o of others) {
+    for (const c of o.claims) {
+      const m = hostKey(c.host);
+      const who = `cluster ${o.cluster} (its ${entry(c)}, ${hostPort(c.host, c.port)})`;
+      held.set(`port\0${m}\0${c.port}`, who);
+      if (c.files.data) held.set(`data\0${m}\0${c.files.data}`, who);
+      held.set(`log\0${m}\0${c.files.log}`, who);
+    }
+  }
+  const out: string[] = [];
+  for (const c of mine) {
+    const m = hostKey(c.host);
+    const here = `${entry(c)} (${hostPort(c.host, c.port)})`;
+    const port = held.get(`port\0${m}\0${c.port}`);
+    if (port) out.push(`${here}: port ${c.port} on ${c.host} belongs to ${port}`);
+    const data = c.files.data && held.get(`data\0${m}\0${c.files.data}`);
+    if (data) out.push(`${here}: data directory ${c.files.data} belongs to ${data}`);
+    const log = held.get(`log\0${m}\0${c.files.log}`);
+    if (log) out.push(`${here}: log file ${c.files.log} belongs to ${log}`);
+  }
+  return out;
+}

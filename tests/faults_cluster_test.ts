@@ -1,0 +1,275 @@
+/**
+ * Faults real users hit (issue 11), through the CLI on the simulator: clusters sharing ports or
+ * directories, port holders, re-running failed deploys, resume re-checks, re-deploys, timeouts.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  deployArgs,
+  freePorts,
+  killAll,
+  mup,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { clusterDir, count, meta, processLogs } from "./apply_helpers.ts";
+import { deploy, failedReplicaSet, healthySet } from "./faults_helpers.ts";
+
+Deno.test("a second cluster on the first's port or data directory is refused, naming it, running or stopped", async () => {
+  const home = await tempHome();
+  try {
+    const [p, q] = freePorts(2);
+    const dataDir = path.join(home, "shared-data");
+    // A plan made before the first cluster existed is refused at apply time as well.
+    const early = await deploy(
+      home,
+      "early",
+      `mongod_servers:\n  - { host: localhost, port: ${p} }\n`,
+      ["--plan-only"],
+    );
+    assert.equal(early.code, 0, early.stdout + early.stderr);
+    const first = await deploy(
+      home,
+      "first",
+      `mongod_servers:\n  - { host: localhost, port: ${p}, data_dir: ${dataDir} }\n`,
+    );
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    await killAll(home); // stopped, not forgotten
+    const samePort = await deploy(
+      home,
+      "second",
+      `mongod_servers:\n  - { host: 127.0.0.1, port: ${p} }\n`,
+    );
+    assert.equal(samePort.code, 1, samePort.stdout + samePort.stderr);
+    assert.match(
+      samePort.stderr,
+      new RegExp(
+        `mongod_servers\\[0\\] \\(127\\.0\\.0\\.1:${p}\\): port ${p} on 127\\.0\\.0\\.1 belongs to cluster first`,
+      ),
+    );
+    const sameData = await deploy(
+      home,
+      "second",
+      `mongod_servers:\n  - { host: localhost, port: ${q}, data_dir: ${dataDir} }\n`,
+    );
+    assert.equal(sameData.code, 1, sameData.stdout + sameData.stderr);
+    assert.match(
+      sameData.stderr,
+      new RegExp(`data directory ${dataDir} belongs to cluster first`),
+    );
+    assert.ok(
+      !(await Deno.stat(path.join(clusterDir(home, "second"), "meta.yaml")).catch(() => 0)),
+    );
+    const late = await mup(["plan", "apply", "early", "--auto-approve"], { home });
+    assert.equal(late.code, 1, late.stdout + late.stderr);
+    assert.match(late.stderr, new RegExp(`port ${p} on localhost belongs to cluster first`));
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("pre-flight names who holds a port", async () => {
+  const home = await tempHome();
+  const [p] = freePorts(1);
+  const squatter = Deno.listen({ hostname: "127.0.0.1", port: p });
+  try {
+    const r = await deploy(home, "c1", `mongod_servers:\n  - { host: localhost, port: ${p} }\n`);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      new RegExp(`ports already in use: localhost:${p} \\(held by PID ${Deno.pid} \\(\\S*deno`),
+    );
+  } finally {
+    squatter.close();
+    await killAll(home);
+  }
+});
+
+Deno.test("re-running a deploy that failed part way: pre-flight knows the cluster's own processes", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const text = await failedReplicaSet(home, ports);
+    const again = await deploy(home, "c1", text);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.doesNotMatch(again.stdout, /ports already in use/);
+    await healthySet(ports);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("plan resume restarts a member that died after it was recorded as started, and says so", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    await failedReplicaSet(home, ports);
+    const pidFile = path.join(clusterDir(home, "c1"), "deploy", `mongod-${ports[1]}`, "mongod.pid");
+    const pid = Number((await Deno.readTextFile(pidFile)).trim());
+    Deno.kill(pid, "SIGKILL");
+    const r = await mup(["plan", "resume", "c1"], { home });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `↻ Start rs0 member localhost:${
+          ports[1]
+        }: completed before, but its effect is no longer in place; running it again`,
+      ),
+    );
+    // The re-run start shows like any other (two starts this time: the dead one and the third).
+    assert.match(r.stdout, /✓ Started 2 mongod processes \[/);
+    await healthySet(ports);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("--wait-timeout is recorded in every wait of the plan; the error names the timeout and how to raise it", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const text = `mongod_servers:\n${
+      ports.map((p) => `  - { host: localhost, port: ${p}, replica_set: rs0 }`).join("\n")
+    }\n`;
+    const r = await deploy(home, "c1", text, ["--wait-timeout", "5s"], {
+      MUP_SIM_ELECTION_DELAY_MS: "30000",
+    });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      /replica set rs0 has no primary 5s after replSetInitiate; the wait is operation init-rs-rs0's timeout_ms \(5s\) in plan plan-\w+; to wait longer, plan again with --wait-timeout \(e\.g\. `mup cluster deploy c1 <topology> --version 7\.0\.14 --wait-timeout 10s`\)/,
+    );
+    const shown = await mup(["plan", "show", "c1", "--json"], { home });
+    const plan = JSON.parse(shown.stdout);
+    type Op = { type: string; target: { params: Record<string, string> } };
+    const ops: Op[] = plan.phases.flatMap((p: { operations: Op[] }) => p.operations);
+    const waits = ops.filter((o) =>
+      ["wait_for_process", "init_replica_set", "verify_health"].includes(o.type)
+    );
+    assert.equal(waits.length, 5);
+    for (const o of waits) assert.equal(o.target.params.timeout_ms, "5000");
+    // Starting a forking mongod waits for it to be ready: --wait-timeout only ever raises that.
+    for (const o of ops.filter((o) => o.type === "start_process")) {
+      assert.equal(o.target.params.timeout_ms, "120000");
+    }
+    const bad = await deploy(home, "c2", text, ["--wait-timeout", "soon"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--wait-timeout must be a duration of at least 1s, not "soon"/);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("re-deploying a cluster as recorded repairs it: plan diff shows no changes, a dead member is restarted, nothing twice", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const text = `mongod_servers:\n${
+      ports.map((p, i) =>
+        `  - { host: localhost, port: ${p}, replica_set: rs0${i ? "" : ", priority: 2"} }`
+      )
+        .join("\n")
+    }\n`;
+    const first = await deploy(home, "c1", text);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    const diff = await mup(["plan", "diff", "c1", "--detailed-exitcode"], { home });
+    assert.equal(diff.code, 0, diff.stdout + diff.stderr);
+    assert.match(diff.stdout, /No changes\. The cluster matches the topology\./);
+
+    const pidFile = path.join(clusterDir(home, "c1"), "deploy", `mongod-${ports[2]}`, "mongod.pid");
+    Deno.kill(Number((await Deno.readTextFile(pidFile)).trim()), "SIGKILL");
+    const downDiff = await mup(["plan", "diff", "c1", "--detailed-exitcode"], { home });
+    assert.equal(downDiff.code, 2, downDiff.stdout);
+    assert.match(
+      downDiff.stdout,
+      new RegExp(`\\+ process +mongod-localhost-${ports[2]} +\\(start\\)`),
+    );
+    assert.doesNotMatch(downDiff.stdout, new RegExp(`mongod-localhost-${ports[0]} +\\(start\\)`));
+
+    const repair = await deploy(home, "c1", text);
+    assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+    assert.match(repair.stdout, /✓ Started 3 mongod processes \(2 already in place\) \[/);
+    await healthySet(ports);
+    const logs = await processLogs(home, "c1");
+    for (const [i, p] of ports.entries()) {
+      assert.equal(count(logs.get(`mongod-${p}`)!, /"id":4615611/), i === 2 ? 2 : 1, `mongod-${p}`);
+    }
+    const m = await meta(home, "c1");
+    assert.equal(m.serial, 2);
+    const after = await mup(["plan", "diff", "c1"], { home });
+    assert.match(after.stdout, /No changes\. The cluster matches the topology\./);
+    const json = JSON.parse((await mup(["plan", "diff", "c1", "--json"], { home })).stdout);
+    assert.equal(json.no_changes, true);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("re-deploying a cluster with another topology or version is refused before planning, listing each difference", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(4);
+    const member = (p: number, extra = "") =>
+      `  - { host: localhost, port: ${p}, replica_set: rs0${extra} }`;
+    const text = `mongod_servers:\n${ports.slice(0, 3).map((p) => member(p)).join("\n")}\n`;
+    const first = await deploy(home, "c1", text);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    const before = await meta(home, "c1");
+
+    const changed = `mongod_servers:\n${
+      member(ports[0], ", runtime_config: { net.maxIncomingConnections: 100 }")
+    }\n${member(ports[1])}\n${member(ports[3])}\n`;
+    const r = await deploy(home, "c1", changed, [], {});
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /cluster c1 is already deployed \(replica_set, mongo 7\.0\.14\), and this differs from it:/,
+    );
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `• add rs0 member localhost:${ports[3]} \\(needs scale-out, which mup cannot do yet\\)`,
+      ),
+    );
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `• remove rs0 member localhost:${ports[2]} \\(needs scale-in, which mup cannot do yet\\)`,
+      ),
+    );
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `• rs0 member localhost:${
+          ports[0]
+        }: runtime_config .* \\(needs reload, which mup cannot do yet\\)`,
+      ),
+    );
+
+    const upgrade = await mup(
+      deployArgs("c1", await writeTopology(home, "c1.yaml", text), await testMirror(), [
+        "--auto-approve",
+      ], "8.0"),
+      { home },
+    );
+    assert.equal(upgrade.code, 1, upgrade.stdout + upgrade.stderr);
+    assert.match(
+      upgrade.stderr,
+      /• server mongo 7\.0\.14 → mongo 8\.0\.4 \(needs upgrade, which mup cannot do yet\)/,
+    );
+
+    const after = await meta(home, "c1");
+    assert.equal(after.version, "7.0.14");
+    assert.equal(after.serial, before.serial, "nothing was recorded");
+    await healthySet(ports.slice(0, 3));
+    assert.ok(
+      !(await Deno.stat(path.join(clusterDir(home, "c1"), "deploy", `mongod-${ports[3]}`)).catch(
+        () => 0,
+      )),
+    );
+  } finally {
+    await killAll(home);
+  }
+});
