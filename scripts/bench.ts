@@ -11,6 +11,8 @@
  *   deploy     makespan of a sharded deploy (2×3 shards, 3 config, 1 mongos) on the simulator at
  *              --parallelism 10 vs 1, and vs the critical path of the measured durations
  *              (targets: ≤ 1.2× the critical path, ≥ 3× faster than serial)
+ *   sim        simulator: inserts/s with w:1 and w:"majority" on a 3-member set; peak RSS of
+ *              one member holding 100,000 small documents (scripts/bench_sim.ts)
  */
 import * as path from "node:path";
 import { stringify } from "yaml";
@@ -26,8 +28,9 @@ import { freePorts, mup } from "../tests/helpers.ts";
 import { signalPidFiles } from "./_pids.ts";
 import { V8_FLAGS } from "./_mup_cmd.ts";
 import { benchRestart } from "./bench_restart.ts";
+import { benchSim } from "./bench_sim.ts";
 
-const which = Deno.args.length ? Deno.args : ["plan", "scheduler", "deploy", "restart"];
+const which = Deno.args.length ? Deno.args : ["plan", "scheduler", "deploy", "sim", "restart"];
 const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
 
 function bigTopology(): string {
@@ -256,6 +259,7 @@ for (const w of which) {
   if (w === "plan") await benchPlan();
   else if (w === "scheduler") await benchScheduler();
   else if (w === "deploy") await benchDeploy();
+  else if (w === "sim") await benchSim();
   else if (w === "restart") await benchRestart();
-  else console.error(`unknown benchmark ${w} (plan, scheduler, deploy, restart)`);
+  else console.error(`unknown benchmark ${w} (plan, scheduler, deploy, sim, restart)`);
 }

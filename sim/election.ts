@@ -100,7 +100,7 @@ export class Election {
       const term = this.rs.term + 1;
       this.rs.store.repl.term = term;
       this.rs.store.repl.votedFor = { term, candidate: me._id };
-      this.rs.store.flush();
+      this.rs.store.saveElection();
       this.rs.server.log.info("ELECTION", 21438, "ReplCoord", "Starting an election", {
         reason,
         term,
@@ -169,7 +169,7 @@ export class Election {
       };
     }
     this.rs.store.repl.votedFor = { term, candidate: req.candidateIndex };
-    this.rs.store.flush();
+    this.rs.store.saveElection();
     this.lastPrimaryContact = Date.now();
     return { term: this.rs.term, voteGranted: true, reason: "" };
   }
@@ -182,7 +182,7 @@ export class Election {
     this.rs.electionId = new ObjectId("7fffffff" + this.rs.term.toString(16).padStart(16, "0"));
     this.rs.electionDate = new Date();
     this.rs.stepDownUntil = 0;
-    this.rs.appendOplog([{ op: "n", ns: "", o: { msg: "new primary" } }]);
+    this.rs.noop("new primary");
     this.rs.server.log.info(
       "REPL",
       21331,
@@ -190,6 +190,7 @@ export class Election {
       "Transition to primary complete; database writes are now permitted",
       { term: this.rs.term },
     );
+    this.rs.setState(1);
     this.rs.heartbeatRound();
   }
 }

@@ -113,9 +113,6 @@ export class Mongos implements RoleHooks, Router {
   }
   checkWritable(): void {}
   checkReadable(): void {}
-  afterWrite(): Promise<void> {
-    return Promise.resolve();
-  }
   stop(): Promise<void> {
     return Promise.resolve();
   }
@@ -260,7 +257,8 @@ function cursorNs(db: string, body: Document): string {
  * databases goes to the first shard's primary (enough for unsharded collections).
  */
 const forward: Handler = async (ctx) => {
-  const { $db: _db, lsid: _l, $clusterTime: _c, $readPreference: _r, ...cmd } = ctx.body;
+  // lsid and txnNumber go along, as from a real mongos: retryable writes stay retryable.
+  const { $db: _db, $clusterTime: _c, $readPreference: _r, ...cmd } = ctx.body;
   const name = Object.keys(ctx.body)[0];
   if (ctx.db === "config") return await mongos(ctx).config(ctx.db, cmd);
   const shards = await mongos(ctx).shards();

@@ -86,15 +86,23 @@ export class Peer {
 export class PeerPool {
   private readonly peers = new Map<string, Peer>();
 
-  get(address: string): Peer {
-    let p = this.peers.get(address);
-    if (!p) this.peers.set(address, p = new Peer(address));
+  /** The connection to `address` for `channel` (bulk oplog fetching has its own). */
+  get(address: string, channel = "main"): Peer {
+    const key = `${channel}|${address}`;
+    let p = this.peers.get(key);
+    if (!p) this.peers.set(key, p = new Peer(address));
     return p;
   }
 
   /** Runs a command and throws PeerError for `ok: 0` replies. */
-  async run(address: string, db: string, cmd: Document, timeoutMs?: number): Promise<Document> {
-    const r = await this.get(address).command(db, cmd, timeoutMs);
+  async run(
+    address: string,
+    db: string,
+    cmd: Document,
+    timeoutMs?: number,
+    channel = "main",
+  ): Promise<Document> {
+    const r = await this.get(address, channel).command(db, cmd, timeoutMs);
     if (!r.ok) {
       throw new PeerError(
         String(r.errmsg ?? "command failed"),

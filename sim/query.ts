@@ -1,5 +1,10 @@
-/** Enough of MongoDB's query language for drivers' CRUD on small data. */
+/**
+ * MongoDB's query language over in-memory documents, by `mingo` (query operators, projection,
+ * sort, update operators, aggregation pipeline). What mingo cannot do is refused with the error
+ * MongoDB gives for it, never answered wrongly.
+ */
 import { BSON, type Document, ObjectId } from "bson";
+import { Aggregator, Query, update as mingoUpdate } from "mingo";
 
 export class QueryError extends Error {
   constructor(message: string, readonly code = 2, readonly codeName = "BadValue") {
@@ -7,181 +12,247 @@ export class QueryError extends Error {
   }
 }
 
-export function getPath(doc: unknown, path: string): unknown {
-  let v: unknown = doc;
-  for (const p of path.split(".")) {
-    if (v === null || typeof v !== "object") return undefined;
-    v = (v as Record<string, unknown>)[p];
+/** Stages that write or need a server-side feature the simulator does not have. */
+const REFUSED_STAGES = new Set([
+  "$out",
+  "$merge",
+  "$changeStream",
+  "$currentOp",
+  "$listSessions",
+  "$indexStats",
+  "$collStats",
+  "$planCacheStats",
+  "$search",
+  "$searchMeta",
+  "$vectorSearch",
+  "$geoNear",
+  "$graphLookup",
+  "$unionWith",
+]);
+
+/** Converts mingo's errors to MongoDB's codes for the same mistakes. */
+function translate(e: unknown, kind: "query" | "update" | "pipeline"): never {
+  if (e instanceof QueryError) throw e;
+  const msg = (e as Error).message ?? String(e);
+  let m: RegExpExecArray | null;
+  if ((m = /unknown top level operator: (\S+)/.exec(msg))) {
+    throw new QueryError(`unknown top level operator: ${m[1]}`, 2, "BadValue");
   }
-  return v;
-}
-
-function typeRank(v: unknown): number {
-  if (v === undefined || v === null) return 1;
-  if (
-    typeof v === "number" || typeof v === "bigint" ||
-    (v as { _bsontype?: string })?._bsontype === "Long" ||
-    (v as { _bsontype?: string })?._bsontype === "Double" ||
-    (v as { _bsontype?: string })?._bsontype === "Int32"
-  ) return 2;
-  if (typeof v === "string") return 3;
-  if (v instanceof ObjectId) return 7;
-  if (typeof v === "boolean") return 8;
-  if (v instanceof Date) return 9;
-  if ((v as { _bsontype?: string })?._bsontype === "Timestamp") return 10;
-  if (Array.isArray(v)) return 5;
-  return 4;
-}
-
-function num(v: unknown): number {
-  if (typeof v === "number") return v;
-  if (typeof v === "bigint") return Number(v);
-  const b = v as { toNumber?: () => number; valueOf: () => unknown };
-  if (b?.toNumber) return b.toNumber();
-  return Number(b?.valueOf());
-}
-
-export function compare(a: unknown, b: unknown): number {
-  const ra = typeRank(a), rb = typeRank(b);
-  if (ra !== rb) return ra - rb;
-  switch (ra) {
-    case 1:
-      return 0;
-    case 2:
-      return num(a) - num(b);
-    case 3:
-      return (a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0;
-    case 7:
-      return (a as ObjectId).toHexString().localeCompare((b as ObjectId).toHexString());
-    case 8:
-      return Number(a) - Number(b);
-    case 9:
-      return (a as Date).getTime() - (b as Date).getTime();
-    case 10:
-      return (a as { compare(o: unknown): number }).compare(b);
-    default:
-      return JSON.stringify(a).localeCompare(JSON.stringify(b));
+  if ((m = /unknown query operator (\S+)/.exec(msg))) {
+    throw new QueryError(`unknown operator: ${m[1]}`, 2, "BadValue");
   }
+  if ((m = /Unknown update operator: '(\S+)'/.exec(msg))) {
+    throw new QueryError(
+      `Unknown modifier: ${
+        m[1]
+      }. Expected a valid update modifier or pipeline-style update specified as an array`,
+      9,
+      "FailedToParse",
+    );
+  }
+  if ((m = /unregistered pipeline operator (\$\w+)/.exec(msg))) {
+    throw new QueryError(`Unrecognized pipeline stage name: '${m[1]}'`, 40324, "Location40324");
+  }
+  if ((m = /(?:accumulator|operator|expression) '?(\$\w+)'? is not registered/.exec(msg))) {
+    throw new QueryError(`Unrecognized expression '${m[1]}'`, 168, "InvalidPipelineOperator");
+  }
+  if (kind === "update") throw new QueryError(msg, 9, "FailedToParse");
+  throw new QueryError(msg, 2, "BadValue");
 }
 
-export function equals(a: unknown, b: unknown): boolean {
-  if (Array.isArray(a) && !Array.isArray(b)) return a.some((x) => equals(x, b));
-  if (typeRank(a) !== typeRank(b)) return false;
-  if (typeRank(a) === 4 || typeRank(a) === 5) return JSON.stringify(a) === JSON.stringify(b);
-  return compare(a, b) === 0;
-}
-
-function matchOps(v: unknown, cond: Document): boolean {
-  for (const [op, arg] of Object.entries(cond)) {
-    switch (op) {
-      case "$eq":
-        if (!equals(v, arg)) return false;
-        break;
-      case "$ne":
-        if (equals(v, arg)) return false;
-        break;
-      case "$gt":
-        if (v === undefined || typeRank(v) !== typeRank(arg) || compare(v, arg) <= 0) return false;
-        break;
-      case "$gte":
-        if (v === undefined || typeRank(v) !== typeRank(arg) || compare(v, arg) < 0) return false;
-        break;
-      case "$lt":
-        if (v === undefined || typeRank(v) !== typeRank(arg) || compare(v, arg) >= 0) return false;
-        break;
-      case "$lte":
-        if (v === undefined || typeRank(v) !== typeRank(arg) || compare(v, arg) > 0) return false;
-        break;
-      case "$in":
-        if (!(arg as unknown[]).some((x) => equals(v, x))) return false;
-        break;
-      case "$nin":
-        if ((arg as unknown[]).some((x) => equals(v, x))) return false;
-        break;
-      case "$exists":
-        if ((v !== undefined) !== Boolean(arg)) return false;
-        break;
-      default:
-        throw new QueryError(`unknown operator: ${op}`);
+/** Turns a filter's `$where` and other JavaScript into MongoDB's refusal (no JS engine here). */
+function checkFilter(filter: Document | undefined): void {
+  if (!filter) return;
+  for (const [k, v] of Object.entries(filter)) {
+    if (k === "$where" || k === "$function" || k === "$accumulator") {
+      throw new QueryError(
+        "no globalScriptEngine in $where parsing",
+        2,
+        "BadValue",
+      );
+    }
+    if ((k === "$and" || k === "$or" || k === "$nor") && Array.isArray(v)) {
+      for (const f of v) checkFilter(f as Document);
     }
   }
-  return true;
+}
+
+export function compileFilter(filter: Document | undefined): (d: Document) => boolean {
+  if (!filter || Object.keys(filter).length === 0) return () => true;
+  checkFilter(filter);
+  try {
+    const q = new Query(filter);
+    return (d) => {
+      try {
+        return q.test(d);
+      } catch (e) {
+        translate(e, "query");
+      }
+    };
+  } catch (e) {
+    translate(e, "query");
+  }
 }
 
 export function matches(doc: Document, filter: Document | undefined): boolean {
-  if (!filter) return true;
-  for (const [k, cond] of Object.entries(filter)) {
-    if (k === "$and") {
-      if (!(cond as Document[]).every((f) => matches(doc, f))) return false;
-    } else if (k === "$or") {
-      if (!(cond as Document[]).some((f) => matches(doc, f))) return false;
-    } else if (k === "$nor") {
-      if ((cond as Document[]).some((f) => matches(doc, f))) return false;
-    } else if (k.startsWith("$")) {
-      if (k === "$comment") continue;
-      throw new QueryError(`unknown top level operator: ${k}`);
-    } else {
-      const v = getPath(doc, k);
-      const isOps = cond && typeof cond === "object" && !Array.isArray(cond) &&
-        !(cond instanceof ObjectId) && !(cond instanceof Date) && Object.keys(cond).length > 0 &&
-        Object.keys(cond).every((x) => x.startsWith("$"));
-      if (isOps ? !matchOps(v, cond as Document) : !equals(v, cond)) return false;
-    }
-  }
-  return true;
+  return compileFilter(filter)(doc);
 }
 
-export function sortDocs(docs: Document[], sort: Document | undefined): Document[] {
-  if (!sort || Object.keys(sort).length === 0) return docs;
-  const keys = Object.entries(sort);
-  return [...docs].sort((a, b) => {
-    for (const [k, dir] of keys) {
-      const c = compare(getPath(a, k), getPath(b, k));
-      if (c) return Number(dir) < 0 ? -c : c;
-    }
-    return 0;
-  });
+export interface FindSpec {
+  filter?: Document;
+  sort?: Document;
+  projection?: Document;
+  skip?: number;
+  limit?: number;
 }
 
-export function project(doc: Document, projection: Document | undefined): Document {
-  if (!projection || Object.keys(projection).length === 0) return doc;
-  const entries = Object.entries(projection);
-  const inclusive = entries.some(([k, v]) => k !== "_id" && Boolean(v));
-  if (inclusive) {
-    const out: Document = {};
-    if (projection._id !== 0 && projection._id !== false && "_id" in doc) out._id = doc._id;
-    for (const [k, v] of entries) {
-      if (v && k !== "_id" && getPath(doc, k) !== undefined) out[k] = getPath(doc, k);
+/** find: filter, sort, skip, limit, projection, in MongoDB's order. */
+export function findDocs(docs: Document[], spec: FindSpec): Document[] {
+  const test = compileFilter(spec.filter);
+  try {
+    let out = docs.filter(test);
+    if (spec.sort && Object.keys(spec.sort).length) {
+      out = new Aggregator([{ $sort: spec.sort }]).run(out) as Document[];
+    }
+    const skip = Math.max(0, spec.skip ?? 0);
+    const limit = Math.abs(spec.limit ?? 0);
+    out = out.slice(skip, limit ? skip + limit : undefined);
+    if (spec.projection && Object.keys(spec.projection).length) {
+      out = new Aggregator([{ $project: spec.projection }]).run(out) as Document[];
     }
     return out;
+  } catch (e) {
+    translate(e, "query");
   }
-  const out = { ...doc };
-  for (const [k, v] of entries) if (!v) delete out[k];
-  return out;
 }
 
-/** Applies an update document ($set, $unset, $inc) or a replacement; returns the new document. */
-export function applyUpdate(doc: Document, update: Document): Document {
-  const ops = Object.keys(update);
-  if (!ops.some((k) => k.startsWith("$"))) return { _id: doc._id, ...update };
-  const out = BSON.deserialize(BSON.serialize(doc)); // keeps BSON types, unlike structuredClone
-  for (const [op, fields] of Object.entries(update)) {
-    for (const [k, v] of Object.entries(fields as Document)) {
-      const parts = k.split(".");
-      let o = out as Record<string, unknown>;
-      for (const p of parts.slice(0, -1)) o = (o[p] ??= {}) as Record<string, unknown>;
-      const last = parts[parts.length - 1];
-      if (op === "$set") o[last] = v;
-      else if (op === "$unset") delete o[last];
-      else if (op === "$inc") o[last] = num(o[last] ?? 0) + num(v);
-      else {
+/** A deep copy that keeps BSON types (structuredClone would not). */
+export function cloneDoc(doc: Document): Document {
+  return BSON.deserialize(BSON.serialize(doc));
+}
+
+/**
+ * Applies an update (operators, a replacement document, or a pipeline) to a copy of `doc`;
+ * `inserting` applies $setOnInsert (upserts). Returns the new document.
+ */
+export function applyUpdate(
+  doc: Document,
+  update: Document | Document[],
+  opts: { inserting?: boolean; arrayFilters?: Document[] } = {},
+): Document {
+  if (Array.isArray(update)) {
+    for (const st of update) {
+      const name = Object.keys(st)[0];
+      if (
+        !["$addFields", "$set", "$project", "$unset", "$replaceRoot", "$replaceWith"].includes(name)
+      ) {
         throw new QueryError(
-          `Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`,
-          9,
-          "FailedToParse",
+          `${name} is not allowed to be used within an update`,
+          72,
+          "InvalidOptions",
         );
       }
     }
+    const out = runPipeline([cloneDoc(doc)], update, () => []);
+    if (out.length !== 1) throw new QueryError("update pipeline must produce one document");
+    return { ...out[0], _id: doc._id };
+  }
+  const keys = Object.keys(update);
+  if (!keys.some((k) => k.startsWith("$"))) {
+    if (keys.some((k) => k !== "_id" && k.includes("."))) {
+      throw new QueryError(
+        `The dotted field '${keys.find((k) => k.includes("."))}' is not valid for storage.`,
+        52,
+        "DollarPrefixedFieldName",
+      );
+    }
+    return { _id: doc._id, ...update, ...(update._id === undefined ? { _id: doc._id } : {}) };
+  }
+  if (keys.some((k) => !k.startsWith("$"))) {
+    throw new QueryError(
+      `Unknown modifier: ${
+        keys.find((k) => !k.startsWith("$"))
+      }. Expected a valid update modifier or pipeline-style update specified as an array`,
+      9,
+      "FailedToParse",
+    );
+  }
+  const { $setOnInsert, ...ops } = update;
+  const out = cloneDoc(doc);
+  try {
+    const mod = opts.inserting && $setOnInsert
+      ? { ...ops, $set: { ...ops.$set, ...$setOnInsert } }
+      : ops;
+    if (Object.keys(mod).length) {
+      mingoUpdate(out, mod, opts.arrayFilters, undefined, { cloneMode: "deep" });
+    }
+  } catch (e) {
+    translate(e, "update");
+  }
+  if (doc._id !== undefined && idChanged(doc._id, out._id)) {
+    throw new QueryError(
+      "Performing an update on the path '_id' would modify the immutable field '_id'",
+      66,
+      "ImmutableField",
+    );
   }
   return out;
+}
+
+function idChanged(a: unknown, b: unknown): boolean {
+  if (a instanceof ObjectId && b instanceof ObjectId) return !a.equals(b);
+  return JSON.stringify(a) !== JSON.stringify(b);
+}
+
+/** Runs an aggregation pipeline; `resolve` gives the documents of another collection ($lookup). */
+export function runPipeline(
+  docs: Document[],
+  pipeline: Document[],
+  resolve: (coll: string) => Document[],
+): Document[] {
+  for (const st of pipeline) {
+    const name = Object.keys(st ?? {})[0];
+    if (!st || Object.keys(st).length !== 1) {
+      throw new QueryError(
+        "A pipeline stage specification object must contain exactly one field.",
+        40323,
+        "Location40323",
+      );
+    }
+    if (REFUSED_STAGES.has(name)) {
+      throw new QueryError(`Unrecognized pipeline stage name: '${name}'`, 40324, "Location40324");
+    }
+  }
+  try {
+    return new Aggregator(pipeline, { collectionResolver: resolve }).run(docs) as Document[];
+  } catch (e) {
+    translate(e, "pipeline");
+  }
+}
+
+/** Fields of an equality filter, as an upsert seeds its new document with them. */
+export function upsertSeed(q: Document | undefined): Document {
+  const base: Document = {};
+  for (const [k, v] of Object.entries(q ?? {})) {
+    if (k.startsWith("$") || k.includes(".")) continue;
+    if (v && typeof v === "object" && !Array.isArray(v) && !(v instanceof ObjectId)) {
+      const ks = Object.keys(v);
+      if (ks.length === 1 && ks[0] === "$eq") base[k] = (v as Document).$eq;
+      else if (ks.some((x) => x.startsWith("$"))) continue;
+      else base[k] = v;
+    } else base[k] = v;
+  }
+  return base;
+}
+
+/** Key values of a document for an index key pattern (missing fields index as null). */
+export function indexKey(doc: Document, key: Document): unknown[] {
+  return Object.keys(key).map((p) => {
+    let v: unknown = doc;
+    for (const part of p.split(".")) {
+      if (v === null || typeof v !== "object") return null;
+      v = (v as Record<string, unknown>)[part];
+    }
+    return v === undefined ? null : v;
+  });
 }

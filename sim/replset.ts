@@ -4,10 +4,11 @@
  * election handoff on stepDown. Members are separate processes that talk over the wire.
  */
 import { type Document, type ObjectId, Timestamp } from "bson";
-import { applyEntry } from "./commands/crud.ts";
 import { Election } from "./election.ts";
 import { CommandError, errors } from "./errors.ts";
 import type { RoleHooks, Server } from "./server.ts";
+import { OplogSync } from "./sync.ts";
+import { awaitWriteConcern } from "./write_concern.ts";
 
 export const STATE_NAMES: Record<number, string> = {
   0: "STARTUP",
@@ -51,12 +52,15 @@ export class ReplSet implements RoleHooks {
   electionId?: ObjectId;
   electionDate?: Date;
   readonly views = new Map<number, MemberView>();
-  readonly heartbeatMs = envMs("MUP_SIM_HEARTBEAT_MS", 100);
-  readonly electionTimeoutMs = envMs("MUP_SIM_ELECTION_TIMEOUT_MS", 600);
+  /** Defaults for a config that does not set them: faster than MongoDB's, for tests. */
+  readonly defaultHeartbeatMs = envMs("MUP_SIM_HEARTBEAT_MS", 100);
+  readonly defaultElectionTimeoutMs = envMs("MUP_SIM_ELECTION_TIMEOUT_MS", 600);
   readonly electionDelayMs = Number(Deno.env.get("MUP_SIM_ELECTION_DELAY_MS") ?? 0) || 0;
   readonly election = new Election(this);
-  private timers: number[] = [];
-  private syncing = false;
+  readonly sync = new OplogSync(this);
+  /** The newest optime known to be on a majority (computed on the primary, learnt by heartbeat). */
+  commitPoint?: Timestamp;
+  private timers: ReturnType<typeof setTimeout>[] = [];
   private readonly waiters = new Set<() => void>();
 
   constructor(readonly server: Server) {}
@@ -66,6 +70,14 @@ export class ReplSet implements RoleHooks {
   }
   get config(): Document | undefined {
     return this.store.repl.config;
+  }
+  /** settings.heartbeatIntervalMillis of the config in use. */
+  get heartbeatMs(): number {
+    return Number(this.config?.settings?.heartbeatIntervalMillis) || this.defaultHeartbeatMs;
+  }
+  /** settings.electionTimeoutMillis of the config in use. */
+  get electionTimeoutMs(): number {
+    return Number(this.config?.settings?.electionTimeoutMillis) || this.defaultElectionTimeoutMs;
   }
   get term(): number {
     return this.store.repl.term;
@@ -94,18 +106,31 @@ export class ReplSet implements RoleHooks {
       this.installConfig(this.config, false);
       this.election.everHadPrimary = this.term > 0;
     }
+    const beat = async () => {
+      await this.heartbeatRound().catch(() => {});
+      if (this.timers.length) this.timers[0] = setTimeout(beat, this.heartbeatMs);
+    };
+    this.timers.push(setTimeout(beat, this.heartbeatMs));
     this.timers.push(
-      setInterval(() => this.heartbeatRound(), this.heartbeatMs) as unknown as number,
-    );
-    this.timers.push(
-      setInterval(() => this.syncRound(), envMs("MUP_SIM_SYNC_MS", 50)) as unknown as number,
+      setInterval(() => this.sync.round(), envMs("MUP_SIM_SYNC_MS", 50)),
     );
   }
 
   stop(): Promise<void> {
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) clearTimeout(t);
     this.timers = [];
+    this.wake();
     return Promise.resolve();
+  }
+
+  setState(state: number): void {
+    this.state = state;
+    this.wake();
+  }
+
+  /** A secondary applied entries: write-concern and afterClusterTime waiters re-check. */
+  appliedLocally(): void {
+    this.wake();
   }
 
   installConfig(config: Document, persist = true): void {
@@ -113,10 +138,13 @@ export class ReplSet implements RoleHooks {
     const me = this.self();
     if (!me) this.state = 10;
     else if (me.arbiterOnly) this.state = 7;
-    else if (this.state !== 1) this.state = 2;
+    else if (this.sync.tooStale) this.state = 3;
+    else if (this.lastApplied() === undefined) this.state = 5;
+    else if (this.state !== 1 && this.state !== 9) this.state = 2;
     if (this.state === 1 && me?.priority === 0) this.stepDown(0);
     this.election.contact();
-    if (persist) this.store.markDirty();
+    if (persist) this.store.saveConfig();
+    this.wake();
     this.server.log.info("REPL", 21392, "ReplCoord", "New replica set config in use", {
       config: { _id: config._id, version: config.version },
     });
@@ -127,7 +155,7 @@ export class ReplSet implements RoleHooks {
     this.store.repl.term = term;
     this.store.repl.votedFor = undefined;
     if (this.state === 1) this.stepDown(0);
-    this.store.markDirty();
+    this.store.saveElection();
   }
 
   stepDown(forMs: number): void {
@@ -141,6 +169,7 @@ export class ReplSet implements RoleHooks {
     this.electionId = undefined;
     this.stepDownUntil = Date.now() + forMs;
     this.election.contact();
+    this.wake();
   }
 
   electable(m: Document | undefined): boolean {
@@ -163,6 +192,7 @@ export class ReplSet implements RoleHooks {
       fromId: me?._id ?? -1,
       state: this.state,
       optime: this.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
+      ...(this.state === 1 && this.commitPoint ? { lastCommitted: this.commitPoint } : {}),
       ...(this.config ? { config: this.config } : {}),
     };
   }
@@ -179,10 +209,15 @@ export class ReplSet implements RoleHooks {
             m.host,
             "admin",
             this.heartbeatRequest(),
-            Math.max(500, this.heartbeatMs * 4),
+            Math.max(2000, this.heartbeatMs * 4),
           );
           this.noteMember(m._id, r, Math.round(performance.now() - t0));
-        } catch {
+        } catch (e) {
+          // A busy member that answered recently is slow, not down (a refused connection is).
+          if (
+            /timed out/.test((e as Error).message) && prev?.health === 1 &&
+            Date.now() - (prev.lastHeartbeat?.getTime() ?? 0) < this.electionTimeoutMs
+          ) return;
           const v: MemberView = {
             health: 0,
             state: 8,
@@ -223,6 +258,10 @@ export class ReplSet implements RoleHooks {
       this.primaryId = id;
       this.election.contact();
     } else if (this.primaryId === id && Number(r.state) !== 1) this.primaryId = undefined;
+    const committed = r.lastCommitted as Timestamp | undefined;
+    if (Number(r.state) === 1 && committed && !tsGte(this.commitPoint, committed)) {
+      this.commitPoint = committed;
+    }
     this.wake();
   }
 
@@ -257,6 +296,7 @@ export class ReplSet implements RoleHooks {
       term: this.term,
       configVersion: this.config?.version ?? -2,
       optime: this.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
+      ...(this.state === 1 && this.commitPoint ? { lastCommitted: this.commitPoint } : {}),
       ...(this.primaryId !== undefined ? { primaryId: this.primaryId } : {}),
       ...(this.config && (req.configVersion ?? -2) < this.config.version
         ? { config: this.config }
@@ -266,47 +306,49 @@ export class ReplSet implements RoleHooks {
 
   // ---- data
 
-  appendOplog(entries: Document[]): Timestamp | undefined {
-    let last: Timestamp | undefined;
-    for (const e of entries) {
-      last = this.store.nextTimestamp();
-      this.store.appendOplog({ ts: last, t: this.term, v: 2, wall: new Date(), ...e });
-    }
-    this.store.markDirty();
-    return last;
+  /** Logs an applied change in the oplog with the next optime (local.* is not replicated). */
+  logOp(e: Document): Timestamp | undefined {
+    if (String(e.ns).startsWith("local.")) return undefined;
+    const ts = this.store.nextTimestamp();
+    this.store.appendOplog({ ts, t: this.term, v: 2, wall: new Date(), ...e });
+    return ts;
   }
 
-  private async syncRound(): Promise<void> {
-    if (
-      this.syncing || this.state !== 2 || this.primaryId === undefined || this.server.shuttingDown
-    ) return;
-    const primary = this.member(this.primaryId);
-    if (!primary) return;
-    this.syncing = true;
-    try {
-      const since = this.lastApplied();
-      const r = await this.server.peers.run(primary.host, "local", {
-        find: "oplog.rs",
-        filter: since ? { ts: { $gt: since } } : {},
-        batchSize: 100000,
-      }, 2000);
-      const batch = (r.cursor?.firstBatch ?? []) as Document[];
-      if (batch.length === 0) return;
-      for (const e of batch) {
-        if (e.op !== "n") applyEntry(this.store, e);
-        this.store.appendOplog(e);
-      }
-      this.store.markDirty();
-      await this.server.peers.run(primary.host, "admin", {
-        replSetUpdatePosition: 1,
-        memberId: this.self()?._id,
-        optime: this.lastApplied(),
-        configVersion: this.config?.version,
-      }, 2000).catch(() => {});
-    } catch {
-      // The primary may be gone; heartbeats will notice.
-    } finally {
-      this.syncing = false;
+  /** Writes a no-op oplog entry (new primary, initiation) in its own transaction. */
+  noop(msg: string): Timestamp | undefined {
+    return this.store.transaction(() => this.logOp({ op: "n", ns: "", o: { msg } }));
+  }
+
+  lastOpTime(): Timestamp | undefined {
+    return this.lastApplied();
+  }
+
+  awaitWriteConcern(wc: Document | undefined, ts: Timestamp | undefined) {
+    return awaitWriteConcern(this, wc, ts);
+  }
+
+  /**
+   * readConcern "majority"/"linearizable": answers only once what this member has applied is
+   * majority-committed (the simulator keeps no older snapshot to read from instead).
+   */
+  async waitForMajorityRead(timeoutMs: number): Promise<void> {
+    if (!this.config) return;
+    const at = this.lastApplied();
+    const ok = await this.waitFor(() => tsGte(this.commitPoint, at), timeoutMs);
+    if (!ok) {
+      throw new CommandError(
+        "operation exceeded time limit waiting for majority-committed data",
+        50,
+        "MaxTimeMSExpired",
+      );
+    }
+  }
+
+  async waitForOpTime(ts: Timestamp, timeoutMs: number): Promise<void> {
+    if (!this.config) return;
+    const ok = await this.waitFor(() => tsGte(this.lastApplied(), ts), timeoutMs);
+    if (!ok) {
+      throw new CommandError("operation exceeded time limit", 50, "MaxTimeMSExpired");
     }
   }
 
@@ -317,7 +359,27 @@ export class ReplSet implements RoleHooks {
     return {};
   }
 
+  /** The newest optime a majority of voting data-bearing members have applied (primary only). */
+  private updateCommitPoint(): void {
+    if (this.state !== 1) {
+      this.store.protectFrom = undefined;
+      return;
+    }
+    const me = this.self();
+    const times = this.voters().filter((m) => !m.arbiterOnly).map((m) =>
+      m._id === me?._id ? this.lastApplied() : this.views.get(m._id)?.optime
+    ).filter((t): t is Timestamp => t !== undefined).sort((a, b) => b.compare(a));
+    const need = Math.min(
+      Math.floor(this.voters().length / 2) + 1,
+      this.voters().filter((m) => !m.arbiterOnly).length,
+    );
+    this.store.protectFrom = times[need - 1] ?? new Timestamp({ t: 0, i: 0 });
+    if (!tsGte(this.commitPoint, this.store.protectFrom)) this.commitPoint = this.store.protectFrom;
+  }
+
   private wake(): void {
+    this.updateCommitPoint();
+    this.server.noteTopology();
     for (const w of [...this.waiters]) w();
   }
 
@@ -336,15 +398,6 @@ export class ReplSet implements RoleHooks {
       };
       this.waiters.add(check);
     });
-  }
-
-  caughtUp(ts: Timestamp | undefined): number {
-    const me = this.self();
-    return this.members().filter((m) =>
-      !m.arbiterOnly &&
-      (m._id === me?._id ||
-        (this.views.get(m._id)?.health === 1 && tsGte(this.views.get(m._id)?.optime, ts)))
-    ).length;
   }
 
   // ---- RoleHooks
@@ -426,22 +479,6 @@ export class ReplSet implements RoleHooks {
     );
   }
 
-  async afterWrite(entries: Document[], writeConcern?: Document): Promise<void> {
-    const nonLocal = entries.filter((e) => !String(e.ns).startsWith("local."));
-    if (nonLocal.length === 0) return;
-    const last = this.appendOplog(nonLocal);
-    const w = writeConcern?.w ?? "majority";
-    const dataMembers = this.members().filter((m) => !m.arbiterOnly).length;
-    const need = w === "majority"
-      ? Math.floor(this.voters().filter((m) => !m.arbiterOnly).length / 2) + 1
-      : Number(w);
-    if (!(need > 1)) return;
-    await this.waitFor(
-      () => this.caughtUp(last) >= Math.min(need, dataMembers),
-      Number(writeConcern?.wtimeout ?? 10_000) || 10_000,
-    );
-  }
-
   async beforeShutdown(force: boolean, timeoutSecs: number): Promise<void> {
     if (this.state !== 1) return;
     const others = this.members().filter((m) => m._id !== this.self()?._id && this.electable(m));
@@ -466,7 +503,7 @@ export class ReplSet implements RoleHooks {
     const pick = () =>
       this.members().find((m) =>
         m._id !== this.self()?._id && this.electable(m) && this.views.get(m._id)?.health === 1 &&
-        tsGte(this.views.get(m._id)?.optime, mine)
+        this.views.get(m._id)?.state === 2 && tsGte(this.views.get(m._id)?.optime, mine)
       );
     const ok = await this.waitFor(() => pick() !== undefined, catchUpMs);
     const target = pick();

@@ -102,8 +102,17 @@ export async function runServer(opts: ServerOptions): Promise<number> {
       // No lock file: a clean start.
     }
     Deno.writeTextFileSync(lockFile, `${Deno.pid}\n`);
-    store = DataStore.load(dbPath!);
-    const fcvDoc = store.collection("admin", "system.version")?.find((d) => d._id === FCV_ID);
+    const oplogMB = Number(
+      (opts.parsed.replication as { oplogSizeMB?: unknown } | undefined)?.oplogSizeMB ?? 0,
+    );
+    try {
+      store = new DataStore(dbPath!, oplogMB > 0 ? oplogMB : undefined);
+    } catch (e) {
+      return fatal(20557, "DBException in initAndListen, terminating", {
+        error: `UnknownError: cannot open the data files in ${dbPath}: ${(e as Error).message}`,
+      }, EXIT_UNCAUGHT);
+    }
+    const fcvDoc = store.findById("admin", "system.version", FCV_ID);
     if (fcvDoc && !allowedFcvs(opts.version).includes(String(fcvDoc.version))) {
       return fatal(20573, "Wrong mongod version", {
         error:
@@ -121,11 +130,10 @@ export async function runServer(opts: ServerOptions): Promise<number> {
       }, EXIT_NEED_UPGRADE);
     }
     if (!fcvDoc) {
-      store.collection("admin", "system.version", true)!.push({
+      store.putDoc("admin", "system.version", {
         _id: FCV_ID,
         version: majorMinor(opts.version),
       });
-      store.flush();
     }
   } else {
     store = new DataStore();
@@ -145,7 +153,6 @@ export async function runServer(opts: ServerOptions): Promise<number> {
         helloFields: () => ({}),
         checkWritable: () => {},
         checkReadable: () => {},
-        afterWrite: () => Promise.resolve(),
         stop: () => Promise.resolve(),
       };
     }

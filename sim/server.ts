@@ -1,11 +1,26 @@
 /** The simulated server process: listeners, connections, command dispatch. */
-import { type Document, Long, ObjectId } from "bson";
+import { Binary, type Document, Long, ObjectId, Timestamp } from "bson";
 import { errors } from "./errors.ts";
 import type { Log } from "./log.ts";
 import type { ServerOptions } from "./options.ts";
 import { PeerPool } from "./peer.ts";
 import type { DataStore } from "./store.ts";
-import { encodeMsg, encodeReply, FLAG_MORE_TO_COME, MessageReader, parseMessage } from "./wire.ts";
+import {
+  encodeMsg,
+  encodeReply,
+  FLAG_EXHAUST_ALLOWED,
+  FLAG_MORE_TO_COME,
+  MessageReader,
+  newRequestId,
+  parseMessage,
+} from "./wire.ts";
+
+function isStreamingHello(flags: number, body: Document): boolean {
+  const name = Object.keys(body)[0];
+  return (flags & FLAG_EXHAUST_ALLOWED) !== 0 &&
+    (name === "hello" || name === "isMaster" || name === "ismaster") &&
+    body.topologyVersion !== undefined && body.maxAwaitTimeMS !== undefined;
+}
 
 export interface ConnState {
   id: number;
@@ -27,8 +42,19 @@ export interface RoleHooks {
   /** Throws NotWritablePrimary etc. when this node must not take writes. */
   checkWritable(db: string): void;
   checkReadable(body: Document): void;
-  /** After a local write: replicate it (oplog) and honour the write concern. */
-  afterWrite(entries: Document[], writeConcern?: Document): Promise<void>;
+  /** Logs an applied change in the oplog (replica sets); returns its optime. */
+  logOp?(entry: Document): Timestamp | undefined;
+  /** The optime of the last change this member applied. */
+  lastOpTime?(): Timestamp | undefined;
+  /** Waits for a write's concern; resolves to a writeConcernError document or undefined. */
+  awaitWriteConcern?(
+    wc: Document | undefined,
+    ts: Timestamp | undefined,
+  ): Promise<Document | undefined>;
+  /** Waits until what this member applied is majority-committed (readConcern majority). */
+  waitForMajorityRead?(timeoutMs: number): Promise<void>;
+  /** Waits until this member has applied `ts` (readConcern.afterClusterTime). */
+  waitForOpTime?(ts: Timestamp, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
   /** shutdown command: a primary steps down first. */
   beforeShutdown?(force: boolean, timeoutSecs: number): Promise<void>;
@@ -90,9 +116,14 @@ export class Server {
   router?: Router;
   shuttingDown = false;
   private listeners: Deno.Listener[] = [];
-  private conns = new Set<Deno.Conn>();
+  readonly conns = new Set<Deno.Conn>();
+  /** Connections accepted since start (serverStatus.connections.totalCreated). */
+  totalConns = 0;
   private nextConnId = 1;
   private nextCursor = 1000n;
+  private topologyCounter = 0;
+  private topologySig = "";
+  private readonly topologyWaiters = new Set<() => void>();
 
   constructor(readonly opts: ServerOptions, readonly log: Log, readonly store: DataStore) {}
 
@@ -131,6 +162,7 @@ export class Server {
   private async handleConn(conn: Deno.TcpConn): Promise<void> {
     conn.setNoDelay(true);
     this.conns.add(conn);
+    this.totalConns++;
     const addr = conn.remoteAddr as Deno.NetAddr;
     const state: ConnState = { id: this.nextConnId++, remote: `${addr.hostname}:${addr.port}` };
     const reader = new MessageReader(conn);
@@ -144,6 +176,10 @@ export class Server {
           const db = String(msg.body.$db ?? "admin");
           const res = await this.runCommand(db, msg.body, state);
           if (res === null) break; // shutdown: the socket just closes
+          if (isStreamingHello(msg.flags, msg.body) && res.ok === 1) {
+            await this.streamHello(conn, db, msg.body, res, msg.header.requestId, state);
+            break;
+          }
           if (!(msg.flags & FLAG_MORE_TO_COME)) reply = encodeMsg(res, msg.header.requestId);
         } else if (msg.kind === "query") {
           const name = Object.keys(msg.query)[0] ?? "";
@@ -187,6 +223,33 @@ export class Server {
     }
   }
 
+  /**
+   * The streaming hello of MongoDB 4.4+ (exhaustAllowed): every answer is flagged moreToCome and
+   * the next follows when the topology changes or maxAwaitTimeMS passes, until the client
+   * closes the connection.
+   */
+  private async streamHello(
+    conn: Deno.Conn,
+    db: string,
+    body: Document,
+    first: Document,
+    requestId: number,
+    state: ConnState,
+  ): Promise<void> {
+    let res: Document | null = first;
+    let responseTo = requestId;
+    while (res) {
+      const more = res.ok === 1 && !this.shuttingDown;
+      const id = newRequestId();
+      const bytes = encodeMsg(res, responseTo, id, more ? FLAG_MORE_TO_COME : 0);
+      let off = 0;
+      while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+      if (!more) return;
+      responseTo = id;
+      res = await this.runCommand(db, { ...body, topologyVersion: res.topologyVersion }, state);
+    }
+  }
+
   /** Runs one command; null means "close the connection without a reply" (shutdown). */
   async runCommand(db: string, body: Document, conn: ConnState): Promise<Document | null> {
     const first = Object.keys(body)[0] ?? "";
@@ -196,7 +259,12 @@ export class Server {
       if (!handler) throw errors.commandNotFound(first);
       const res = await handler({ server: this, db, body, conn });
       if (res.__closeConnection) return null;
-      return { ...res, ok: res.ok ?? 1 };
+      // A retryable write whose write concern failed by a state change is labelled too.
+      const wceLabel = body.txnNumber !== undefined &&
+          RETRYABLE_WRITE_CODES.has(Number(res.writeConcernError?.code))
+        ? { errorLabels: ["RetryableWriteError"] }
+        : {};
+      return { ...res, ok: res.ok ?? 1, ...wceLabel, ...this.clusterTimeFields() };
     } catch (e) {
       const err = e as Error & { code?: number; codeName?: string };
       const code = err.code ?? 8000;
@@ -210,8 +278,65 @@ export class Server {
         code,
         codeName: err.codeName ?? "UnknownError",
         ...labels,
+        ...this.clusterTimeFields(),
       };
     }
+  }
+
+  /** hello's topologyVersion: this process, and a counter bumped whenever hello's answer changes. */
+  topologyVersion(): Document {
+    return { processId: this.processId, counter: Long.fromNumber(this.topologyCounter) };
+  }
+
+  /** Re-reads the role's hello fields; a change bumps the counter and answers waiting hellos. */
+  noteTopology(): void {
+    const { lastWrite: _w, ...fields } = this.role?.helloFields() ?? {};
+    const sig = JSON.stringify(fields);
+    if (sig === this.topologySig) return;
+    this.topologySig = sig;
+    this.topologyCounter++;
+    for (const w of this.topologyWaiters) w();
+    this.topologyWaiters.clear();
+  }
+
+  /**
+   * Awaitable hello (MongoDB 4.4+): when the client's topologyVersion is current, waits until
+   * the topology changes or `maxAwaitTimeMS` passes.
+   */
+  async awaitTopologyChange(
+    clientVersion: Document | undefined,
+    maxAwaitMs: number,
+  ): Promise<void> {
+    if (!clientVersion || !(maxAwaitMs >= 0)) return;
+    const pid = clientVersion.processId as ObjectId | undefined;
+    if (!pid || !(pid instanceof ObjectId) || !pid.equals(this.processId)) return;
+    if (Number(clientVersion.counter) !== this.topologyCounter) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.topologyWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, maxAwaitMs);
+      this.topologyWaiters.add(done);
+    });
+  }
+
+  /**
+   * `$clusterTime` and `operationTime`, which replica-set members and mongos add to every reply
+   * (unsigned: no keyFile authentication here).
+   */
+  clusterTimeFields(): Document {
+    if (!this.opts.replSet && this.opts.role !== "mongos") return {};
+    const ts = this.role?.lastOpTime?.() ??
+      new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 });
+    return {
+      $clusterTime: {
+        clusterTime: ts,
+        signature: { hash: new Binary(new Uint8Array(20)), keyId: Long.ZERO },
+      },
+      operationTime: ts,
+    };
   }
 
   newCursor(
@@ -255,6 +380,7 @@ export class Server {
   async shutdown(code = 0): Promise<never> {
     if (!this.shuttingDown) {
       this.shuttingDown = true;
+      for (const w of this.topologyWaiters) w();
       this.log.info("CONTROL", 4784900, "main", "Shutting down");
       await this.role?.stop().catch(() => {});
       for (const l of this.listeners) {
@@ -272,11 +398,7 @@ export class Server {
         }
       }
       this.peers.closeAll();
-      try {
-        this.store.flush();
-      } catch {
-        // Nothing more can be done while exiting.
-      }
+      this.store.close();
       this.log.info("CONTROL", 20565, "main", "Now exiting");
       this.log.info("CONTROL", 23138, "main", "Shutting down", { exitCode: code });
     }

@@ -1,65 +1,256 @@
 /**
- * What a simulated mongod keeps in its dbpath: collections (the replica-set oplog, the FCV
- * document, the config servers' shard registry are ordinary collections, as in MongoDB) and the
- * replication metadata (config, term, vote). Written atomically, debounced, and at shutdown.
+ * What a simulated mongod keeps in its dbpath, in one SQLite database (Deno's built-in
+ * `node:sqlite`, WAL journal, `synchronous=NORMAL`: a committed transaction is in the WAL file
+ * before the command returns, so every write survives SIGKILL of the process; `syncJournal()`
+ * fsyncs the WAL where MongoDB promises the journal is on disk (j: true, w: "majority", a
+ * secondary's applied batch), so those survive the machine going down too).
+ *
+ * - `docs`: one row per document (BSON), so a write touches its own rows, never the data set.
+ *   Documents are also held in memory (`dbs`) for queries.
+ * - `colls`: collections with their index specifications.
+ * - `oplog`: the replica-set oplog (local.oplog.rs), on disk only, capped by size
+ *   (`replication.oplogSizeMB`) like MongoDB's.
+ * - `meta`: the replica-set config, and the election state (term, vote) in its own small row.
  */
 import * as path from "node:path";
-import { type Document, EJSON, Timestamp } from "bson";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { BSON, type Document, EJSON, Timestamp } from "bson";
 
-export const STATE_FILE = "mup-sim-state.json";
-const OPLOG_CAP = 10_000;
+export const STORE_FILE = "mup-sim.sqlite";
+/** MongoDB's oplog is 5% of the disk but at least 990 MB; the simulator uses the minimum. */
+export const DEFAULT_OPLOG_MB = 990;
 
 export interface ReplMeta {
   config?: Document;
+  /** Set while an initial sync or rollback rewrites the data: unfinished, it starts over. */
+  resyncing?: boolean;
   term: number;
   votedFor?: { term: number; candidate: number };
 }
 
+export const ID_INDEX: Document = { v: 2, key: { _id: 1 }, name: "_id_" };
+
+/** One collection in memory: documents by _id key, index specifications, creation options. */
+export class Collection {
+  readonly docs = new Map<string, Document>();
+  indexes: Document[] = [ID_INDEX];
+}
+
+/** A stable map key for an _id value (numbers of any BSON type compare by value, as in MongoDB). */
+export function idKey(v: unknown): string {
+  if (typeof v === "string") return "s" + v;
+  if (typeof v === "number") return "n" + v;
+  const b = v as { _bsontype?: string; toNumber?: () => number };
+  if (b?._bsontype === "Long" || b?._bsontype === "Int32" || b?._bsontype === "Double") {
+    return "n" + b.toNumber!();
+  }
+  return "e" + EJSON.stringify(v as Document, { relaxed: false });
+}
+
+function nsOf(db: string, coll: string): string {
+  return `${db}.${coll}`;
+}
+
+function splitNs(ns: string): [string, string] {
+  const i = ns.indexOf(".");
+  return [ns.slice(0, i), ns.slice(i + 1)];
+}
+
 export class DataStore {
-  readonly dbs = new Map<string, Map<string, Document[]>>();
+  readonly dbs = new Map<string, Map<string, Collection>>();
   repl: ReplMeta = { term: 0 };
-  private timer?: ReturnType<typeof setTimeout>;
+  readonly oplogCapBytes: number;
+  private readonly sql: DatabaseSync;
+  private readonly st: Record<string, StatementSync>;
   private opCounter = 0;
   private lastSecs = 0;
+  private lastTs?: Timestamp;
+  private oplogBytes = 0;
+  private txDepth = 0;
+  private wal?: Deno.FsFile;
+  private readonly appendWaiters = new Set<() => void>();
+  /**
+   * Entries at or after this optime are kept whatever the cap (MongoDB never truncates the
+   * oplog past the majority commit point, so a secondary that is only slow never goes stale).
+   */
+  protectFrom?: Timestamp;
 
-  constructor(readonly dbpath?: string) {}
-
-  static load(dbpath: string): DataStore {
-    const s = new DataStore(dbpath);
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(path.join(dbpath, STATE_FILE));
-    } catch {
-      return s;
-    }
-    const doc = EJSON.parse(text, { relaxed: false }) as {
-      dbs: Record<string, Record<string, Document[]>>;
-      repl: ReplMeta;
+  /** Opens (creating if needed) the store in `dbpath`; without a dbpath it lives in memory. */
+  constructor(readonly dbpath?: string, oplogSizeMB = DEFAULT_OPLOG_MB) {
+    this.oplogCapBytes = Math.max(1, oplogSizeMB) * 1024 * 1024;
+    this.sql = new DatabaseSync(dbpath ? path.join(dbpath, STORE_FILE) : ":memory:");
+    this.sql.exec(`
+      PRAGMA journal_mode=WAL;
+      PRAGMA synchronous=NORMAL;
+      CREATE TABLE IF NOT EXISTS docs(ns TEXT NOT NULL, id TEXT NOT NULL, doc BLOB NOT NULL,
+        PRIMARY KEY(ns, id)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS colls(ns TEXT PRIMARY KEY, indexes BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS oplog(s INTEGER NOT NULL, i INTEGER NOT NULL,
+        entry BLOB NOT NULL, PRIMARY KEY(s, i)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v BLOB NOT NULL);
+    `);
+    const p = (q: string) => this.sql.prepare(q);
+    this.st = {
+      putDoc: p("INSERT OR REPLACE INTO docs(ns, id, doc) VALUES(?, ?, ?)"),
+      delDoc: p("DELETE FROM docs WHERE ns = ? AND id = ?"),
+      delNsDocs: p("DELETE FROM docs WHERE ns = ?"),
+      putColl: p("INSERT OR REPLACE INTO colls(ns, indexes) VALUES(?, ?)"),
+      delColl: p("DELETE FROM colls WHERE ns = ?"),
+      putOplog: p("INSERT OR REPLACE INTO oplog(s, i, entry) VALUES(?, ?, ?)"),
+      oplogFrom: p(
+        "SELECT entry FROM oplog WHERE s > ? OR (s = ? AND i >= ?) ORDER BY s, i LIMIT ?",
+      ),
+      oplogFirst: p("SELECT s, i, length(entry) AS n FROM oplog ORDER BY s, i LIMIT ?"),
+      oplogLast: p("SELECT entry FROM oplog ORDER BY s DESC, i DESC LIMIT 1"),
+      oplogDelTo: p("DELETE FROM oplog WHERE s < ? OR (s = ? AND i <= ?)"),
+      putMeta: p("INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)"),
     };
-    for (const [db, colls] of Object.entries(doc.dbs)) {
-      s.dbs.set(db, new Map(Object.entries(colls)));
-    }
-    s.repl = doc.repl ?? { term: 0 };
-    return s;
+    this.load();
   }
 
-  collection(db: string, coll: string, create = false): Document[] | undefined {
-    let d = this.dbs.get(db);
-    if (!d) {
-      if (!create) return undefined;
-      this.dbs.set(db, d = new Map());
+  private load(): void {
+    for (const row of this.sql.prepare("SELECT ns, indexes FROM colls").all()) {
+      const [db, name] = splitNs(String(row.ns));
+      const c = this.ensureMem(db, name);
+      c.indexes = BSON.deserialize(row.indexes as Uint8Array).list as Document[];
     }
-    let c = d.get(coll);
-    if (!c && create) d.set(coll, c = []);
+    for (const row of this.sql.prepare("SELECT ns, id, doc FROM docs").iterate()) {
+      const [db, name] = splitNs(String(row.ns));
+      this.ensureMem(db, name).docs.set(
+        String(row.id),
+        BSON.deserialize(row.doc as Uint8Array),
+      );
+    }
+    for (const row of this.sql.prepare("SELECT k, v FROM meta").all()) {
+      const v = BSON.deserialize(row.v as Uint8Array);
+      if (row.k === "config") this.repl.config = v.config;
+      if (row.k === "resync") this.repl.resyncing = Boolean(v.on);
+      if (row.k === "election") {
+        this.repl.term = Number(v.term ?? 0);
+        this.repl.votedFor = v.votedFor ?? undefined;
+      }
+    }
+    const size = this.sql.prepare("SELECT coalesce(sum(length(entry)), 0) AS n FROM oplog").get();
+    this.oplogBytes = Number(size?.n ?? 0);
+    const last = this.st.oplogLast.get();
+    if (last) this.lastTs = BSON.deserialize(last.entry as Uint8Array).ts as Timestamp;
+  }
+
+  /** Runs `f` as one SQLite transaction (nested calls join the outer one). */
+  transaction<T>(f: () => T): T {
+    if (this.txDepth > 0) return f();
+    this.sql.exec("BEGIN");
+    this.txDepth++;
+    try {
+      const r = f();
+      this.txDepth--;
+      this.sql.exec("COMMIT");
+      return r;
+    } catch (e) {
+      this.txDepth--;
+      this.sql.exec("ROLLBACK");
+      throw e;
+    }
+  }
+
+  private ensureMem(db: string, name: string): Collection {
+    let d = this.dbs.get(db);
+    if (!d) this.dbs.set(db, d = new Map());
+    let c = d.get(name);
+    if (!c) d.set(name, c = new Collection());
     return c;
   }
 
-  dropCollection(db: string, coll: string): boolean {
+  coll(db: string, name: string): Collection | undefined {
+    return this.dbs.get(db)?.get(name);
+  }
+
+  /** The documents of a collection, in insertion order; empty when it does not exist. */
+  docs(db: string, name: string): Document[] {
+    const c = this.coll(db, name);
+    return c ? [...c.docs.values()] : [];
+  }
+
+  findById(db: string, name: string, id: unknown): Document | undefined {
+    return this.coll(db, name)?.docs.get(idKey(id));
+  }
+
+  /** Creates the collection (persisted) if it does not exist. */
+  ensureColl(db: string, name: string): Collection {
+    const had = this.coll(db, name);
+    if (had) return had;
+    const c = this.ensureMem(db, name);
+    this.st.putColl.run(nsOf(db, name), BSON.serialize({ list: c.indexes }));
+    return c;
+  }
+
+  setIndexes(db: string, name: string, indexes: Document[]): void {
+    const c = this.ensureColl(db, name);
+    c.indexes = indexes;
+    this.st.putColl.run(nsOf(db, name), BSON.serialize({ list: indexes }));
+  }
+
+  /** Inserts or replaces the document with the same _id. */
+  putDoc(db: string, name: string, doc: Document): void {
+    const c = this.ensureColl(db, name);
+    const k = idKey(doc._id);
+    const bytes = BSON.serialize(doc);
+    this.st.putDoc.run(nsOf(db, name), k, bytes);
+    // The stored copy is the deserialised BSON, so memory and disk hold the same types.
+    c.docs.set(k, BSON.deserialize(bytes));
+  }
+
+  deleteDoc(db: string, name: string, id: unknown): boolean {
+    const c = this.coll(db, name);
+    const k = idKey(id);
+    if (!c?.docs.delete(k)) return false;
+    this.st.delDoc.run(nsOf(db, name), k);
+    return true;
+  }
+
+  dropCollection(db: string, name: string): boolean {
     const d = this.dbs.get(db);
-    const had = d?.delete(coll) ?? false;
+    const had = d?.delete(name) ?? false;
     if (d && d.size === 0) this.dbs.delete(db);
+    this.st.delNsDocs.run(nsOf(db, name));
+    this.st.delColl.run(nsOf(db, name));
     return had;
   }
+
+  dropDatabase(db: string): void {
+    for (const name of [...(this.dbs.get(db)?.keys() ?? [])]) this.dropCollection(db, name);
+  }
+
+  /** Removes every database but `local` (initial sync starts from nothing). */
+  wipeData(): void {
+    this.transaction(() => {
+      for (const db of [...this.dbs.keys()]) if (db !== "local") this.dropDatabase(db);
+    });
+  }
+
+  saveConfig(): void {
+    this.st.putMeta.run("config", BSON.serialize({ config: this.repl.config }));
+    this.syncJournal();
+  }
+
+  /** Marks (durably) whether the data is being rewritten by a resync. */
+  setResyncing(on: boolean): void {
+    this.repl.resyncing = on;
+    this.st.putMeta.run("resync", BSON.serialize({ on }));
+    this.syncJournal();
+  }
+
+  /** The election state on its own, small row: term and this term's vote. */
+  saveElection(): void {
+    this.st.putMeta.run(
+      "election",
+      BSON.serialize({ term: this.repl.term, votedFor: this.repl.votedFor ?? null }),
+    );
+    // A vote must never be forgotten: it is on disk before it is granted.
+    this.syncJournal();
+  }
+
+  // ---- oplog
 
   /** A cluster time that always moves forward. */
   nextTimestamp(): Timestamp {
@@ -68,7 +259,7 @@ export class DataStore {
       this.lastSecs = secs;
       this.opCounter = 0;
     }
-    const last = this.lastOplogTs();
+    const last = this.lastTs;
     if (
       last &&
       (last.high > this.lastSecs || (last.high === this.lastSecs && last.low >= this.opCounter))
@@ -79,46 +270,125 @@ export class DataStore {
     return new Timestamp({ t: this.lastSecs, i: ++this.opCounter });
   }
 
-  oplog(): Document[] {
-    return this.collection("local", "oplog.rs", true)!;
+  lastOplogTs(): Timestamp | undefined {
+    return this.lastTs;
   }
 
-  lastOplogTs(): Timestamp | undefined {
-    const o = this.collection("local", "oplog.rs");
-    return o && o.length ? (o[o.length - 1].ts as Timestamp) : undefined;
+  lastOplogEntry(): Document | undefined {
+    const last = this.st.oplogLast.get();
+    return last ? BSON.deserialize(last.entry as Uint8Array) : undefined;
+  }
+
+  firstOplogTs(): Timestamp | undefined {
+    const r = this.st.oplogFirst.get(1);
+    return r ? new Timestamp({ t: Number(r.s), i: Number(r.i) }) : undefined;
   }
 
   appendOplog(entry: Document): void {
-    const o = this.oplog();
-    o.push(entry);
-    if (o.length > OPLOG_CAP) o.splice(0, o.length - OPLOG_CAP);
+    const ts = entry.ts as Timestamp;
+    const bytes = BSON.serialize(entry);
+    this.st.putOplog.run(ts.high, ts.low, bytes);
+    this.oplogBytes += bytes.length;
+    if (!this.lastTs || ts.compare(this.lastTs) > 0) this.lastTs = ts;
+    if (this.oplogBytes > this.oplogCapBytes) this.truncateOplog();
+    if (this.appendWaiters.size) queueMicrotask(() => this.notifyAppend());
   }
 
-  /** Schedules a write of everything; many changes in a burst give one write. */
-  markDirty(): void {
-    if (!this.dbpath || this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.flush();
-    }, 20);
+  private notifyAppend(): void {
+    for (const w of this.appendWaiters) w();
+    this.appendWaiters.clear();
   }
 
-  flush(): void {
-    if (!this.dbpath) return;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const dbs: Record<string, Record<string, Document[]>> = {};
-    for (const [db, colls] of this.dbs) dbs[db] = Object.fromEntries(colls);
-    const text = EJSON.stringify({ dbs, repl: this.repl }, { relaxed: false });
-    const file = path.join(this.dbpath, STATE_FILE);
-    const tmp = `${file}.tmp`;
-    const f = Deno.openSync(tmp, { write: true, create: true, truncate: true });
-    try {
-      f.writeSync(new TextEncoder().encode(text));
-      f.syncSync();
-    } finally {
-      f.close();
+  /** Resolves at the next oplog append (after its transaction) or after `ms`. */
+  waitForAppend(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.appendWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.appendWaiters.add(done);
+    });
+  }
+
+  /** Drops the oldest entries until the oplog is back under its cap (never the newest). */
+  private truncateOplog(): void {
+    const rows = this.st.oplogFirst.all(1000);
+    let upTo: { s: number; i: number } | undefined;
+    for (const r of rows.slice(0, -1)) {
+      if (this.oplogBytes <= this.oplogCapBytes * 0.9) break;
+      const p = this.protectFrom;
+      if (p && (Number(r.s) > p.high || (Number(r.s) === p.high && Number(r.i) >= p.low))) break;
+      this.oplogBytes -= Number(r.n);
+      upTo = { s: Number(r.s), i: Number(r.i) };
     }
-    Deno.renameSync(tmp, file);
+    if (upTo) this.st.oplogDelTo.run(upTo.s, upTo.s, upTo.i);
+  }
+
+  /** Oplog entries with ts >= `from` (all when undefined), oldest first, at most `limit`. */
+  oplogFrom(from: Timestamp | undefined, limit: number, maxBytes = 8 * 1024 * 1024): Document[] {
+    const s = from?.high ?? -1, i = from?.low ?? 0;
+    const out: Document[] = [];
+    let bytes = 0;
+    for (const r of this.st.oplogFrom.iterate(s, s, i, limit)) {
+      const b = r.entry as Uint8Array;
+      if (out.length > 1 && bytes + b.length > maxBytes) break;
+      bytes += b.length;
+      out.push(BSON.deserialize(b));
+    }
+    return out;
+  }
+
+  /** The newest `n` oplog entries, newest first. */
+  oplogTail(n: number): Document[] {
+    return this.sql.prepare("SELECT entry FROM oplog ORDER BY s DESC, i DESC LIMIT ?").all(n).map(
+      (r) => BSON.deserialize(r.entry as Uint8Array),
+    );
+  }
+
+  /** Drops the entries after `ts` (a rollback keeps the history it shares with its source). */
+  truncateOplogAfter(ts: Timestamp): void {
+    this.sql.prepare("DELETE FROM oplog WHERE s > ? OR (s = ? AND i > ?)").run(
+      ts.high,
+      ts.high,
+      ts.low,
+    );
+    const size = this.sql.prepare("SELECT coalesce(sum(length(entry)), 0) AS n FROM oplog").get();
+    this.oplogBytes = Number(size?.n ?? 0);
+    const last = this.st.oplogLast.get();
+    this.lastTs = last ? BSON.deserialize(last.entry as Uint8Array).ts as Timestamp : undefined;
+  }
+
+  /** Removes the whole oplog (before an initial sync installs the sync source's position). */
+  clearOplog(): void {
+    this.sql.exec("DELETE FROM oplog");
+    this.oplogBytes = 0;
+    this.lastTs = undefined;
+  }
+
+  /** fsyncs the WAL: every transaction committed so far is on disk. */
+  syncJournal(): void {
+    if (!this.dbpath) return;
+    try {
+      this.wal ??= Deno.openSync(path.join(this.dbpath, `${STORE_FILE}-wal`), { read: true });
+      this.wal.syncDataSync();
+    } catch {
+      // No WAL file (nothing written yet): nothing to sync.
+      this.wal = undefined;
+    }
+  }
+
+  close(): void {
+    try {
+      this.wal?.close();
+    } catch {
+      // Already closed.
+    }
+    try {
+      this.sql.close();
+    } catch {
+      // Already closed.
+    }
   }
 }

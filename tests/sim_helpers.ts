@@ -119,3 +119,57 @@ export async function withDir(f: (dir: string) => Promise<void>): Promise<void> 
     await killAll(dir);
   }
 }
+
+/** Starts `ports.length` forked members of set `rs0` and initiates them (member 0 first by priority). */
+export async function startReplSet(
+  bin: string,
+  dir: string,
+  ports: number[],
+  settings: Record<string, unknown> = {},
+  extra: string[] = [],
+): Promise<void> {
+  for (const p of ports) {
+    const r = await startMongod(bin, dir, p, ["--replSet", "rs0", ...extra]);
+    if (r.code !== 0) throw new Error(`mongod on ${p} failed: ${r.stdout}${r.stderr}`);
+  }
+  await admin(ports[0], {
+    replSetInitiate: {
+      _id: "rs0",
+      members: ports.map((p, i) => ({
+        _id: i,
+        host: `localhost:${p}`,
+        ...(i === 0 ? { priority: 2 } : {}),
+      })),
+      ...(Object.keys(settings).length ? { settings } : {}),
+    },
+  });
+  await waitFor(
+    async () => (await admin(ports[0], { hello: 1 })).isWritablePrimary || undefined,
+    20_000,
+  );
+  // Every member through initial sync (a member killed during it starts it again).
+  for (const p of ports.slice(1)) {
+    await waitFor(async () => (await memberState(p)) === "SECONDARY" || undefined, 30_000);
+  }
+}
+
+/** A replica-set URI over `ports`. */
+export function rsUri(ports: number[], extra = ""): string {
+  return `mongodb://${
+    ports.map((p) => `localhost:${p}`).join(",")
+  }/?replicaSet=rs0&serverSelectionTimeoutMS=20000${extra}`;
+}
+
+/** replSetGetStatus of one member, directly. */
+export function memberState(port: number): Promise<string> {
+  return admin(port, { replSetGetStatus: 1 }).then((s) =>
+    String((s.members as { self?: boolean; stateStr: string }[]).find((m) => m.self)?.stateStr)
+  );
+}
+
+/** SIGKILLs the member on `port` and waits until its process is gone. */
+export async function killMember(dir: string, port: number): Promise<void> {
+  const pid = pidOf(dir, port);
+  Deno.kill(pid, "SIGKILL");
+  await waitFor(async () => !(await Deno.stat(`/proc/${pid}`).then(() => true, () => false)));
+}

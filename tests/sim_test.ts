@@ -13,7 +13,13 @@ import {
   waitFor,
   withDir,
 } from "./sim_helpers.ts";
-import { encodeMsg, FLAG_MORE_TO_COME, MessageReader, parseMessage } from "../sim/wire.ts";
+import {
+  encodeMsg,
+  FLAG_EXHAUST_ALLOWED,
+  FLAG_MORE_TO_COME,
+  MessageReader,
+  parseMessage,
+} from "../sim/wire.ts";
 
 Deno.test("simulator: --version is shaped like the real binaries'", async () => {
   const bin = await simBin("7.0.5");
@@ -321,7 +327,7 @@ Deno.test("simulator: wire protocol: OP_QUERY hello → OP_REPLY, other OP_QUERY
       const doc = BSON.deserialize(hello!.subarray(36));
       assert.equal(doc.maxWireVersion, 25);
       assert.equal(doc.minWireVersion, 0);
-      assert.equal(doc.topologyVersion, undefined);
+      assert.ok(doc.topologyVersion?.processId, "hello carries topologyVersion");
       assert.equal(doc.helloOk, true);
       await conn.write(opQuery(8, "test.items", { find: "items" }));
       const legacy = BSON.deserialize((await reader.next())!.subarray(36));
@@ -342,6 +348,25 @@ Deno.test("simulator: wire protocol: OP_QUERY hello → OP_REPLY, other OP_QUERY
         "the first reply answers the count, not the insert",
       );
       assert.equal(reply.kind === "msg" && reply.body.n, 1);
+      // Awaitable, streaming hello: answers flagged moreToCome, the next after maxAwaitTimeMS.
+      const stream = await Deno.connect({ hostname: "127.0.0.1", port });
+      const sr = new MessageReader(stream);
+      try {
+        await stream.write(encodeMsg(
+          { hello: 1, topologyVersion: doc.topologyVersion, maxAwaitTimeMS: 200, $db: "admin" },
+          0,
+          11,
+          FLAG_EXHAUST_ALLOWED,
+        ));
+        const first = parseMessage((await sr.next())!);
+        assert.equal(first.header.responseTo, 11);
+        assert.ok(first.kind === "msg" && first.flags & FLAG_MORE_TO_COME, "moreToCome");
+        const second = parseMessage((await sr.next())!);
+        assert.equal(second.header.responseTo, first.header.requestId);
+        assert.ok(second.kind === "msg" && second.body.isWritablePrimary);
+      } finally {
+        stream.close();
+      }
     } finally {
       conn.close();
     }
@@ -404,10 +429,8 @@ Deno.test("simulator: sharding: mongos waits for its config set, addShard checks
     await waitFor(
       async () => ((await admin(s1, { hello: 1 })).isWritablePrimary ? true : undefined),
     );
-    assert.deepEqual(await admin(mongosPort, { addShard: `sh1/localhost:${s1}` }), {
-      shardAdded: "sh1",
-      ok: 1,
-    });
+    const added = await admin(mongosPort, { addShard: `sh1/localhost:${s1}` });
+    assert.deepEqual({ shardAdded: added.shardAdded, ok: added.ok }, { shardAdded: "sh1", ok: 1 });
     const notShard = await adminError(mongosPort, { addShard: `plain/localhost:${plain}` });
     assert.match(notShard.message, /since it was not started with --shardsvr/);
     const wrong = await adminError(mongosPort, { addShard: `nope/localhost:${s1}` });

@@ -5,6 +5,7 @@ import { CommandError, errors } from "../errors.ts";
 import { allowedFcvs, FCV_ID, majorMinor } from "../fcv.ts";
 import type { CommandContext, Handler } from "../server.ts";
 import { maxWireVersion } from "../server.ts";
+import { runWrite } from "../writes.ts";
 
 export function buildInfo(version: string, variant: string): Document {
   const parts = version.split(".").map(Number);
@@ -27,18 +28,23 @@ export function buildInfo(version: string, variant: string): Document {
 }
 
 export function currentFcv(ctx: CommandContext): string {
-  const doc = ctx.server.store.collection("admin", "system.version")?.find((d) => d._id === FCV_ID);
+  const doc = ctx.server.store.findById("admin", "system.version", FCV_ID);
   return String(doc?.version ?? majorMinor(ctx.server.opts.version));
 }
 
-const hello: Handler = (ctx) => {
+const hello: Handler = async (ctx) => {
   const s = ctx.server;
   if (s.shuttingDown) throw errors.shutdownInProgress();
+  if (ctx.body.topologyVersion !== undefined && ctx.body.maxAwaitTimeMS !== undefined) {
+    await s.awaitTopologyChange(ctx.body.topologyVersion, Number(ctx.body.maxAwaitTimeMS));
+    if (s.shuttingDown) throw errors.shutdownInProgress();
+  }
+  s.noteTopology();
   return {
     helloOk: true,
     isWritablePrimary: true,
     ismaster: true,
-    topologyVersion: undefined,
+    topologyVersion: s.topologyVersion(),
     maxBsonObjectSize: 16777216,
     maxMessageSizeBytes: 48000000,
     maxWriteBatchSize: 100000,
@@ -106,17 +112,18 @@ const setFeatureCompatibilityVersion: Handler = async (ctx) => {
     await ctx.server.router!.broadcastFcv(target);
     return {};
   }
-  ctx.server.role?.checkWritable("admin");
-  const { applyEntry } = await import("./crud.ts");
-  const entry = {
-    op: "u",
-    ns: "admin.system.version",
-    o: { _id: FCV_ID, version: target },
-    o2: { _id: FCV_ID },
-  };
-  applyEntry(ctx.server.store, entry);
-  await ctx.server.role?.afterWrite([entry], { w: "majority" });
-  return {};
+  return await runWrite(
+    { ...ctx, body: { ...ctx.body, writeConcern: { w: "majority" } } },
+    (apply) => {
+      apply({
+        op: "u",
+        ns: "admin.system.version",
+        o: { _id: FCV_ID, version: target },
+        o2: { _id: FCV_ID },
+      });
+      return {};
+    },
+  );
 };
 
 const shutdown: Handler = async (ctx) => {
@@ -145,13 +152,17 @@ const serverStatus: Handler = (ctx) => {
     uptimeMillis: Long.fromNumber(Date.now() - s.startedAt),
     uptimeEstimate: Long.fromNumber(Math.floor((Date.now() - s.startedAt) / 1000)),
     localTime: new Date(),
-    connections: { current: 1, available: 838860, totalCreated: 1 },
+    connections: {
+      current: s.conns.size,
+      available: 838860 - s.conns.size,
+      totalCreated: s.totalConns,
+    },
     ...(s.opts.replSet ? { repl: stripUndefined(s.role?.helloFields() ?? {}) } : {}),
   };
 };
 
 export const basicCommands: Record<string, Handler> = {
-  hello: (ctx) => stripUndefined(hello(ctx) as Document),
+  hello: async (ctx) => stripUndefined(await hello(ctx)),
   ping: () => ({}),
   buildInfo: (ctx) => buildInfo(ctx.server.opts.version, ctx.server.opts.variant),
   getCmdLineOpts: (ctx) => ({ argv: ctx.server.opts.argv, parsed: ctx.server.opts.parsed }),

@@ -1,290 +1,305 @@
 /**
- * CRUD commands. Every write is expressed as oplog-style entries applied through applyEntry,
- * so a primary and its secondaries change data by the same code.
+ * Write commands (insert, update, delete, findAndModify, create, drop, dropDatabase). Every
+ * change is an oplog-style entry applied through sim/apply.ts, so a primary and its secondaries
+ * change data by the same code; sim/writes.ts frames each command (retryable writes, one store
+ * transaction, write concern).
  */
-import { type Document, Long, ObjectId } from "bson";
-import { CommandError, errors } from "../errors.ts";
-import { applyUpdate, matches, project, QueryError, sortDocs } from "../query.ts";
+import { type Document, ObjectId } from "bson";
+import { CommandError } from "../errors.ts";
+import { applyUpdate, findDocs, indexKey, QueryError, upsertSeed } from "../query.ts";
 import type { CommandContext, Handler } from "../server.ts";
-import type { DataStore } from "../store.ts";
-import { equals } from "../query.ts";
+import { idKey } from "../store.ts";
+import { type Apply, runWrite } from "../writes.ts";
+import { readCommands } from "./read.ts";
+import { indexCommands } from "./indexes.ts";
 
-export function applyEntry(store: DataStore, e: Document): void {
-  const [db, ...rest] = String(e.ns).split(".");
-  const coll = rest.join(".");
-  if (e.op === "i") {
-    store.collection(db, coll, true)!.push(e.o);
-  } else if (e.op === "d") {
-    const c = store.collection(db, coll);
-    const i = c?.findIndex((d) => equals(d._id, e.o._id)) ?? -1;
-    if (i >= 0) c!.splice(i, 1);
-  } else if (e.op === "u") {
-    const c = store.collection(db, coll, true)!;
-    const i = c.findIndex((d) => equals(d._id, e.o2._id));
-    if (i >= 0) c[i] = e.o;
-    else c.push(e.o);
-  } else if (e.op === "c") {
-    if (e.o.drop) store.dropCollection(db, e.o.drop);
-    else if (e.o.dropDatabase) store.dbs.delete(db);
-    else if (e.o.create) store.collection(db, e.o.create, true);
-  }
-  store.markDirty();
-}
-
-async function write(ctx: CommandContext, entries: Document[]): Promise<void> {
-  for (const e of entries) applyEntry(ctx.server.store, e);
-  await ctx.server.role?.afterWrite(entries, ctx.body.writeConcern);
-}
-
-function collName(ctx: CommandContext, key: string): string {
+export function collName(ctx: CommandContext, key: string): string {
   const c = ctx.body[key];
   if (typeof c !== "string" || !c) {
-    throw errors.badValue(`collection name has invalid type ${typeof c}`);
+    throw new CommandError(
+      `collection name has invalid type ${Array.isArray(c) ? "array" : typeof c}`,
+      73,
+      "InvalidNamespace",
+    );
   }
   return c;
 }
 
-function docsOf(ctx: CommandContext, coll: string): Document[] {
-  return ctx.server.store.collection(ctx.db, coll) ?? [];
+/** `{ a: 1, b: "x" }` as MongoDB prints a key in E11000 messages. */
+function keyText(fields: string[], values: unknown[]): string {
+  const show = (v: unknown): string =>
+    v instanceof ObjectId
+      ? `ObjectId('${v.toHexString()}')`
+      : typeof v === "string"
+      ? JSON.stringify(v)
+      : v === null
+      ? "null"
+      : typeof v === "object"
+      ? JSON.stringify(v)
+      : String(v);
+  return `{ ${fields.map((f, i) => `${f}: ${show(values[i])}`).join(", ")} }`;
 }
 
-function wrapQuery<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
+/** An E11000 error when `doc` would duplicate another document's key of a unique index. */
+export function duplicateKey(
+  ctx: CommandContext,
+  coll: string,
+  doc: Document,
+  inserting: boolean,
+): { code: number; errmsg: string; keyPattern: Document; keyValue: Document } | undefined {
+  const c = ctx.server.store.coll(ctx.db, coll);
+  if (!c) return undefined;
+  const myId = idKey(doc._id);
+  for (const ix of c.indexes) {
+    const isId = ix.name === "_id_";
+    if (isId ? !inserting : !ix.unique) continue;
+    const mine = indexKey(doc, ix.key);
+    const mineText = JSON.stringify(mine);
+    const clash = isId
+      ? c.docs.has(myId)
+      : [...c.docs.values()].some((d) =>
+        idKey(d._id) !== myId && JSON.stringify(indexKey(d, ix.key)) === mineText
+      );
+    if (!clash) continue;
+    const fields = Object.keys(ix.key);
+    return {
+      code: 11000,
+      errmsg:
+        `E11000 duplicate key error collection: ${ctx.db}.${coll} index: ${ix.name} dup key: ${
+          keyText(fields, mine)
+        }`,
+      keyPattern: ix.key,
+      keyValue: Object.fromEntries(fields.map((f, i) => [f, mine[i]])),
+    };
+  }
+  return undefined;
+}
+
+function writeError(index: number, e: unknown): Document {
+  const err = e as { code?: number; codeName?: string; message?: string; errmsg?: string };
+  if (!(e instanceof QueryError) && !(e instanceof CommandError) && !err.errmsg) throw e;
+  return {
+    index,
+    code: err.code ?? 2,
+    ...(err.codeName ? { codeName: err.codeName } : {}),
+    errmsg: err.errmsg ?? err.message,
+    ...(e && typeof e === "object" && "keyPattern" in e
+      ? { keyPattern: (e as Document).keyPattern, keyValue: (e as Document).keyValue }
+      : {}),
+  };
+}
+
+const insert: Handler = (ctx) => {
+  const coll = collName(ctx, "insert");
+  const docs = (ctx.body.documents ?? []) as Document[];
+  return runWrite(ctx, (apply) => {
+    let n = 0;
+    const writeErrors: Document[] = [];
+    for (const [index, d] of docs.entries()) {
+      const doc = "_id" in d ? d : { _id: new ObjectId(), ...d };
+      const dup = duplicateKey(ctx, coll, doc, true);
+      if (dup) {
+        writeErrors.push({ index, ...dup });
+        if (ctx.body.ordered !== false) break;
+        continue;
+      }
+      apply({ op: "i", ns: `${ctx.db}.${coll}`, o: doc });
+      n++;
+    }
+    return { n, ...(writeErrors.length ? { writeErrors } : {}) };
+  });
+};
+
+/** One update statement; returns what it matched, modified and upserted. */
+function updateOne(
+  ctx: CommandContext,
+  coll: string,
+  u: Document,
+  apply: Apply,
+): { n: number; nModified: number; upserted?: unknown; value?: Document; before?: Document } {
+  const ns = `${ctx.db}.${coll}`;
+  const hits = findDocs(ctx.server.store.docs(ctx.db, coll), { filter: u.q, sort: u.sort });
+  const targets = u.multi ? hits : hits.slice(0, 1);
+  let nModified = 0;
+  let value: Document | undefined;
+  for (const t of targets) {
+    const next = applyUpdate(t, u.u, { arrayFilters: u.arrayFilters });
+    value = next;
+    if (JSON.stringify(next) === JSON.stringify(t)) continue;
+    const dup = duplicateKey(ctx, coll, next, false);
+    if (dup) throw Object.assign(new CommandError(dup.errmsg, 11000, "DuplicateKey"), dup);
+    apply({ op: "u", ns, o: next, o2: { _id: t._id } });
+    nModified++;
+  }
+  if (targets.length > 0) return { n: targets.length, nModified, value, before: targets[0] };
+  if (!u.upsert) return { n: 0, nModified: 0 };
+  const seed = upsertSeed(u.q);
+  const base = { _id: seed._id ?? new ObjectId(), ...seed };
+  const doc = applyUpdate(base, u.u, { inserting: true, arrayFilters: u.arrayFilters });
+  if (doc._id === undefined) doc._id = base._id;
+  const dup = duplicateKey(ctx, coll, doc, true);
+  if (dup) throw Object.assign(new CommandError(dup.errmsg, 11000, "DuplicateKey"), dup);
+  apply({ op: "i", ns, o: doc });
+  return { n: 1, nModified: 0, upserted: doc._id, value: doc };
+}
+
+const update: Handler = (ctx) => {
+  const coll = collName(ctx, "update");
+  return runWrite(ctx, (apply) => {
+    let n = 0, nModified = 0;
+    const upserted: Document[] = [];
+    const writeErrors: Document[] = [];
+    for (const [index, u] of ((ctx.body.updates ?? []) as Document[]).entries()) {
+      try {
+        const r = updateOne(ctx, coll, u, apply);
+        n += r.n;
+        nModified += r.nModified;
+        if (r.upserted !== undefined) upserted.push({ index, _id: r.upserted });
+      } catch (e) {
+        writeErrors.push(writeError(index, e));
+        if (ctx.body.ordered !== false) break;
+      }
+    }
+    return {
+      n,
+      nModified,
+      ...(upserted.length ? { upserted } : {}),
+      ...(writeErrors.length ? { writeErrors } : {}),
+    };
+  });
+};
+
+const del: Handler = (ctx) => {
+  const coll = collName(ctx, "delete");
+  return runWrite(ctx, (apply) => {
+    let n = 0;
+    const writeErrors: Document[] = [];
+    for (const [index, d] of ((ctx.body.deletes ?? []) as Document[]).entries()) {
+      try {
+        const hits = findDocs(ctx.server.store.docs(ctx.db, coll), { filter: d.q });
+        for (const h of Number(d.limit) === 1 ? hits.slice(0, 1) : hits) {
+          apply({ op: "d", ns: `${ctx.db}.${coll}`, o: { _id: h._id } });
+          n++;
+        }
+      } catch (e) {
+        writeErrors.push(writeError(index, e));
+        if (ctx.body.ordered !== false) break;
+      }
+    }
+    return { n, ...(writeErrors.length ? { writeErrors } : {}) };
+  });
+};
+
+const findAndModify: Handler = (ctx) => {
+  const coll = collName(ctx, "findAndModify");
+  const b = ctx.body;
+  if (b.remove && b.update !== undefined) {
+    throw new CommandError("Cannot specify both an update and remove=true", 9, "FailedToParse");
+  }
+  if (!b.remove && b.update === undefined) {
+    throw new CommandError("Either an update or remove=true must be specified", 9, "FailedToParse");
+  }
+  return runWrite(ctx, (apply) => {
+    const project = (d: Document | undefined) =>
+      d && b.fields ? findDocs([d], { projection: b.fields })[0] : d ?? null;
+    if (b.remove) {
+      const hit =
+        findDocs(ctx.server.store.docs(ctx.db, coll), { filter: b.query, sort: b.sort })[0];
+      if (hit) apply({ op: "d", ns: `${ctx.db}.${coll}`, o: { _id: hit._id } });
+      return { lastErrorObject: { n: hit ? 1 : 0 }, value: project(hit) };
+    }
+    const r = updateOne(
+      ctx,
+      coll,
+      {
+        q: b.query ?? {},
+        u: b.update,
+        upsert: b.upsert,
+        sort: b.sort,
+        arrayFilters: b.arrayFilters,
+      },
+      apply,
+    );
+    return {
+      lastErrorObject: {
+        n: r.n,
+        updatedExisting: r.n > 0 && r.upserted === undefined,
+        ...(r.upserted !== undefined ? { upserted: r.upserted } : {}),
+      },
+      value: project(b.new ? r.value : r.before),
+    };
+  }).catch((e) => {
     if (e instanceof QueryError) throw new CommandError(e.message, e.code, e.codeName);
     throw e;
-  }
+  });
+};
+
+function majorVersion(ctx: CommandContext): number {
+  return Number(ctx.server.opts.version.split(".")[0]);
 }
 
-const insert: Handler = async (ctx) => {
-  const coll = collName(ctx, "insert");
-  ctx.server.role?.checkWritable(ctx.db);
-  const docs = (ctx.body.documents ?? []) as Document[];
-  const existing = docsOf(ctx, coll);
-  const entries: Document[] = [];
-  const writeErrors: Document[] = [];
-  for (const [index, d] of docs.entries()) {
-    const doc = "_id" in d ? d : { _id: new ObjectId(), ...d };
-    if (
-      existing.some((x) => equals(x._id, doc._id)) || entries.some((x) => equals(x.o._id, doc._id))
-    ) {
-      writeErrors.push({
-        index,
-        code: 11000,
-        errmsg:
-          `E11000 duplicate key error collection: ${ctx.db}.${coll} index: _id_ dup key: { _id: ${
-            JSON.stringify(doc._id)
-          } }`,
-      });
-      if (ctx.body.ordered !== false) break;
-      continue;
-    }
-    entries.push({ op: "i", ns: `${ctx.db}.${coll}`, o: doc });
-  }
-  await write(ctx, entries);
-  return { n: entries.length, ...(writeErrors.length ? { writeErrors } : {}) };
-};
-
-const find: Handler = (ctx) => {
-  const coll = collName(ctx, "find");
-  ctx.server.role?.checkReadable(ctx.body);
-  return wrapQuery(() => {
-    let docs = docsOf(ctx, coll).filter((d) => matches(d, ctx.body.filter));
-    docs = sortDocs(docs, ctx.body.sort);
-    const skip = Number(ctx.body.skip ?? 0);
-    const limit = Math.abs(Number(ctx.body.limit ?? 0));
-    docs = docs.slice(skip, limit ? skip + limit : undefined).map((d) =>
-      project(d, ctx.body.projection)
-    );
-    const batch = ctx.body.singleBatch ? docs.length : Number(ctx.body.batchSize ?? 101);
-    return ctx.server.newCursor(`${ctx.db}.${coll}`, docs, batch || docs.length);
-  });
-};
-
-const getMore: Handler = (ctx) => {
-  const id = ctx.body.getMore as Long;
-  const key = String(typeof id === "object" ? id.toBigInt() : id);
-  const c = ctx.server.cursors.get(key);
-  if (!c) throw new CommandError(`cursor id ${key} not found`, 43, "CursorNotFound");
-  const n = Number(ctx.body.batchSize ?? c.docs.length);
-  const batch = c.docs.slice(c.pos, c.pos + n);
-  c.pos += batch.length;
-  const done = c.pos >= c.docs.length;
-  if (done) ctx.server.cursors.delete(key);
-  return {
-    cursor: { nextBatch: batch, id: done ? Long.ZERO : Long.fromBigInt(BigInt(key)), ns: c.ns },
-  };
-};
-
-const killCursors: Handler = (ctx) => {
-  const ids = (ctx.body.cursors ?? []) as Long[];
-  for (const id of ids) ctx.server.cursors.delete(String(id.toBigInt()));
-  return { cursorsKilled: ids, cursorsNotFound: [], cursorsAlive: [], cursorsUnknown: [] };
-};
-
-const count: Handler = (ctx) => {
-  const coll = collName(ctx, "count");
-  ctx.server.role?.checkReadable(ctx.body);
-  return wrapQuery(() => {
-    let n = docsOf(ctx, coll).filter((d) => matches(d, ctx.body.query)).length;
-    n = Math.max(0, n - Number(ctx.body.skip ?? 0));
-    if (ctx.body.limit) n = Math.min(n, Math.abs(Number(ctx.body.limit)));
-    return { n };
-  });
-};
-
-const del: Handler = async (ctx) => {
-  const coll = collName(ctx, "delete");
-  ctx.server.role?.checkWritable(ctx.db);
-  const entries: Document[] = [];
-  const gone = new Set<unknown>();
-  wrapQuery(() => {
-    for (const d of (ctx.body.deletes ?? []) as Document[]) {
-      const hits = docsOf(ctx, coll).filter((x) => !gone.has(x) && matches(x, d.q));
-      for (const h of Number(d.limit) === 1 ? hits.slice(0, 1) : hits) {
-        gone.add(h);
-        entries.push({ op: "d", ns: `${ctx.db}.${coll}`, o: { _id: h._id } });
-      }
-    }
-  });
-  await write(ctx, entries);
-  return { n: entries.length };
-};
-
-const update: Handler = async (ctx) => {
-  const coll = collName(ctx, "update");
-  ctx.server.role?.checkWritable(ctx.db);
-  const entries: Document[] = [];
-  let n = 0, nModified = 0;
-  const upserted: Document[] = [];
-  wrapQuery(() => {
-    for (const [index, u] of ((ctx.body.updates ?? []) as Document[]).entries()) {
-      const hits = docsOf(ctx, coll).filter((x) => matches(x, u.q));
-      const targets = u.multi ? hits : hits.slice(0, 1);
-      for (const t of targets) {
-        const next = applyUpdate(t, u.u);
-        n++;
-        if (JSON.stringify(next) !== JSON.stringify(t)) {
-          nModified++;
-          entries.push({ op: "u", ns: `${ctx.db}.${coll}`, o: next, o2: { _id: t._id } });
-        }
-      }
-      if (targets.length === 0 && u.upsert) {
-        const base: Document = {};
-        for (const [k, v] of Object.entries(u.q ?? {})) {
-          if (!k.startsWith("$") && (typeof v !== "object" || v instanceof ObjectId)) base[k] = v;
-        }
-        const doc = applyUpdate({ _id: base._id ?? new ObjectId(), ...base }, u.u);
-        n++;
-        upserted.push({ index, _id: doc._id });
-        entries.push({ op: "i", ns: `${ctx.db}.${coll}`, o: doc });
-      }
-    }
-  });
-  await write(ctx, entries);
-  return { n, nModified, ...(upserted.length ? { upserted } : {}) };
-};
-
-const drop: Handler = async (ctx) => {
+const drop: Handler = (ctx) => {
   const coll = collName(ctx, "drop");
-  ctx.server.role?.checkWritable(ctx.db);
-  if (!ctx.server.store.collection(ctx.db, coll)) {
-    throw new CommandError("ns not found", 26, "NamespaceNotFound");
-  }
-  await write(ctx, [{ op: "c", ns: `${ctx.db}.$cmd`, o: { drop: coll } }]);
-  return { ns: `${ctx.db}.${coll}`, nIndexesWas: 1 };
-};
-
-const create: Handler = async (ctx) => {
-  const coll = collName(ctx, "create");
-  ctx.server.role?.checkWritable(ctx.db);
-  if (ctx.server.store.collection(ctx.db, coll)) {
-    throw new CommandError(`Collection ${ctx.db}.${coll} already exists.`, 48, "NamespaceExists");
-  }
-  await write(ctx, [{ op: "c", ns: `${ctx.db}.$cmd`, o: { create: coll } }]);
-  return {};
-};
-
-const dropDatabase: Handler = async (ctx) => {
-  ctx.server.role?.checkWritable(ctx.db);
-  await write(ctx, [{ op: "c", ns: `${ctx.db}.$cmd`, o: { dropDatabase: 1 } }]);
-  return { dropped: ctx.db };
-};
-
-const listDatabases: Handler = (ctx) => {
-  const databases = [...ctx.server.store.dbs.entries()].map(([name, colls]) => {
-    const size = [...colls.values()].reduce((n, c) => n + JSON.stringify(c).length, 0);
-    return { name, sizeOnDisk: Math.max(8192, size), empty: size === 0 };
+  return runWrite(ctx, (apply) => {
+    const c = ctx.server.store.coll(ctx.db, coll);
+    if (!c) {
+      // 7.0 made dropping a missing collection succeed; 6.0 answers NamespaceNotFound.
+      if (majorVersion(ctx) < 7) throw new CommandError("ns not found", 26, "NamespaceNotFound");
+      return {};
+    }
+    const nIndexesWas = c.indexes.length;
+    apply({ op: "c", ns: `${ctx.db}.$cmd`, o: { drop: coll } });
+    return { ns: `${ctx.db}.${coll}`, nIndexesWas };
   });
-  const filtered = ctx.body.nameOnly ? databases.map((d) => ({ name: d.name })) : databases;
-  return { databases: filtered, totalSize: databases.reduce((n, d) => n + d.sizeOnDisk, 0) };
 };
 
-const listCollections: Handler = (ctx) => {
-  const colls = [...(ctx.server.store.dbs.get(ctx.db)?.keys() ?? [])]
-    .map((name) => ({
-      name,
-      type: "collection",
-      options: {},
-      info: { readOnly: false },
-      idIndex: { v: 2, key: { _id: 1 }, name: "_id_" },
-    }))
-    .filter((c) => matches(c, ctx.body.filter));
-  return ctx.server.newCursor(
-    `${ctx.db}.$cmd.listCollections`,
-    ctx.body.nameOnly ? colls.map((c) => ({ name: c.name, type: c.type })) : colls,
-    101,
-  );
-};
-
-/** $match, $sort, $skip, $limit, $project and a constant-key $group: what countDocuments needs. */
-const aggregate: Handler = (ctx) => {
-  const coll = collName(ctx, "aggregate");
-  ctx.server.role?.checkReadable(ctx.body);
-  return wrapQuery(() => {
-    let docs = docsOf(ctx, coll);
-    for (const stage of (ctx.body.pipeline ?? []) as Document[]) {
-      const [op, arg] = Object.entries(stage)[0];
-      if (op === "$match") docs = docs.filter((d) => matches(d, arg));
-      else if (op === "$sort") docs = sortDocs(docs, arg);
-      else if (op === "$skip") docs = docs.slice(Number(arg));
-      else if (op === "$limit") docs = docs.slice(0, Number(arg));
-      else if (op === "$project") docs = docs.map((d) => project(d, arg));
-      else if (op === "$group") {
-        const out: Document = { _id: arg._id };
-        for (const [k, acc] of Object.entries(arg)) {
-          if (k === "_id") continue;
-          const sum = (acc as Document).$sum;
-          out[k] = typeof sum === "number"
-            ? docs.length * sum
-            : docs.reduce((n, d) => n + Number(d[String(sum).slice(1)] ?? 0), 0);
-        }
-        docs = docs.length ? [out] : [];
-      } else {
-        throw new CommandError(`Unrecognized pipeline stage name: '${op}'`, 40324, "Location40324");
+const create: Handler = (ctx) => {
+  const coll = collName(ctx, "create");
+  return runWrite(ctx, (apply) => {
+    if (ctx.server.store.coll(ctx.db, coll)) {
+      throw new CommandError(`Collection ${ctx.db}.${coll} already exists.`, 48, "NamespaceExists");
+    }
+    for (const opt of ["capped", "timeseries", "clusteredIndex", "viewOn", "validator"]) {
+      if (ctx.body[opt]) {
+        throw new CommandError(
+          `create option '${opt}' is not supported by this server`,
+          115,
+          "CommandNotSupported",
+        );
       }
     }
-    return ctx.server.newCursor(
-      `${ctx.db}.${coll}`,
-      docs,
-      Number(ctx.body.cursor?.batchSize ?? 101),
-    );
+    apply({ op: "c", ns: `${ctx.db}.$cmd`, o: { create: coll } });
+    return {};
   });
 };
 
-export const crudCommands: Record<string, Handler> = {
-  insert,
-  find,
-  getMore,
-  killCursors,
-  count,
-  delete: del,
-  update,
-  drop,
-  create,
-  dropDatabase,
-  listDatabases,
-  listCollections,
-  aggregate,
-};
+const dropDatabase: Handler = (ctx) =>
+  runWrite(ctx, (apply) => {
+    apply({ op: "c", ns: `${ctx.db}.$cmd`, o: { dropDatabase: 1 } });
+    return { dropped: ctx.db };
+  });
+
+function wrapQueryErrors(h: Handler): Handler {
+  return async (ctx) => {
+    try {
+      return await h(ctx);
+    } catch (e) {
+      if (e instanceof QueryError) throw new CommandError(e.message, e.code, e.codeName);
+      throw e;
+    }
+  };
+}
+
+export const crudCommands: Record<string, Handler> = Object.fromEntries(
+  Object.entries({
+    insert,
+    update,
+    delete: del,
+    findAndModify,
+    drop,
+    create,
+    dropDatabase,
+    ...readCommands,
+    ...indexCommands,
+  }).map(([k, h]) => [k, wrapQueryErrors(h)]),
+);

@@ -15,6 +15,81 @@ function requireConfig(r: ReplSet): Document {
   return r.config;
 }
 
+const CONFIG_FIELDS = new Set([
+  "_id",
+  "version",
+  "term",
+  "protocolVersion",
+  "writeConcernMajorityJournalDefault",
+  "configsvr",
+  "members",
+  "settings",
+]);
+const MEMBER_FIELDS = new Set([
+  "_id",
+  "host",
+  "arbiterOnly",
+  "buildIndexes",
+  "hidden",
+  "priority",
+  "tags",
+  "secondaryDelaySecs",
+  "votes",
+]);
+const NUMERIC_SETTINGS = [
+  "heartbeatIntervalMillis",
+  "heartbeatTimeoutSecs",
+  "electionTimeoutMillis",
+  "catchUpTimeoutMillis",
+  "catchUpTakeoverDelayMillis",
+];
+const SETTINGS_FIELDS = new Set([
+  ...NUMERIC_SETTINGS,
+  "chainingAllowed",
+  "getLastErrorModes",
+  "getLastErrorDefaults",
+  "replicaSetId",
+]);
+
+/** MongoDB 7.0 parses the config strictly (IDL): unknown fields and wrong types are refused. */
+function checkFields(cfg: Document): void {
+  const unknown = (where: string, k: string) =>
+    new CommandError(`BSON field '${where}.${k}' is an unknown field.`, 40415, "Location40415");
+  for (const k of Object.keys(cfg)) if (!CONFIG_FIELDS.has(k)) throw unknown("ReplSetConfig", k);
+  for (const m of (Array.isArray(cfg.members) ? cfg.members : []) as Document[]) {
+    for (const k of Object.keys(m ?? {})) {
+      if (!MEMBER_FIELDS.has(k)) throw unknown("MemberConfig", k);
+    }
+  }
+  const st = (cfg.settings ?? {}) as Document;
+  for (const k of Object.keys(st)) {
+    if (!SETTINGS_FIELDS.has(k)) throw unknown("ReplSetConfigSettings", k);
+  }
+  for (const k of NUMERIC_SETTINGS) {
+    const v = st[k];
+    if (v !== undefined && typeof v !== "number" && typeof v?.toNumber !== "function") {
+      throw new CommandError(
+        `BSON field 'ReplSetConfigSettings.${k}' is the wrong type '${typeof v}', expected types '[long, int, decimal, double]'`,
+        14,
+        "TypeMismatch",
+      );
+    }
+  }
+  for (const k of ["heartbeatIntervalMillis", "electionTimeoutMillis"]) {
+    if (st[k] !== undefined && !(Number(st[k]) > 0)) {
+      throw errors.badValue(`${k} field value must be positive, but found ${st[k]}`);
+    }
+  }
+  if (st.chainingAllowed !== undefined && typeof st.chainingAllowed !== "boolean") {
+    throw new CommandError(
+      `BSON field 'ReplSetConfigSettings.chainingAllowed' is the wrong type '${typeof st
+        .chainingAllowed}', expected type 'bool'`,
+      14,
+      "TypeMismatch",
+    );
+  }
+}
+
 /** The checks replSetInitiate and replSetReconfig share. */
 export function validateConfig(
   r: ReplSet,
@@ -25,6 +100,7 @@ export function validateConfig(
   if (typeof cfg !== "object" || cfg === null) {
     throw errors.badValue("Replica set configuration must be an object");
   }
+  checkFields(cfg);
   if (cfg._id !== r.setName) {
     throw errors.invalidConfig(
       `Attempting to initiate a replica set with name ${cfg._id}, but command line reports ${r.setName}; rejecting`,
@@ -128,9 +204,9 @@ export function validateConfig(
     writeConcernMajorityJournalDefault: true,
     settings: {
       chainingAllowed: true,
-      heartbeatIntervalMillis: r.heartbeatMs,
+      heartbeatIntervalMillis: r.defaultHeartbeatMs,
       heartbeatTimeoutSecs: 10,
-      electionTimeoutMillis: r.electionTimeoutMs,
+      electionTimeoutMillis: r.defaultElectionTimeoutMs,
       catchUpTimeoutMillis: -1,
       ...(cfg.settings ?? {}),
     },
@@ -186,23 +262,17 @@ const replSetInitiate: Handler = async (ctx) => {
       }`,
     );
   }
+  r.noop("initiating set");
   r.installConfig(config);
-  r.store.appendOplog({
-    ts: r.store.nextTimestamp(),
-    t: -1,
-    v: 2,
-    op: "n",
-    ns: "",
-    o: { msg: "initiating set" },
-    wall: new Date(),
-  });
-  r.store.flush();
   return {};
 };
 
 const replSetGetStatus: Handler = (ctx) => {
   const r = repl(ctx);
   const cfg = requireConfig(r);
+  if (!r.self()) {
+    throw errors.invalidConfig("Our replica set config is invalid or we are not a member of it");
+  }
   const now = new Date();
   const me = r.self();
   const optime = (ts?: Timestamp) => ({ ts: ts ?? new Timestamp({ t: 0, i: 0 }), t: r.term });
@@ -217,9 +287,7 @@ const replSetGetStatus: Handler = (ctx) => {
         uptime: Math.floor((Date.now() - ctx.server.startedAt) / 1000),
         optime: optime(r.lastApplied()),
         optimeDate: new Date((r.lastApplied()?.high ?? 0) * 1000),
-        syncSourceHost: r.state === 2 && r.primaryId !== undefined
-          ? r.member(r.primaryId)?.host ?? ""
-          : "",
+        syncSourceHost: r.state === 2 ? r.sync.syncSource ?? "" : "",
         configVersion: cfg.version,
         configTerm: r.term,
         self: true,

@@ -1,0 +1,49 @@
+/**
+ * Applying one oplog-style entry to the store. A primary's commands and a secondary's oplog
+ * application change data by this same code. Entries carry whole documents (an update logs the
+ * document after the update), so applying an entry twice gives the same result, as initial sync
+ * needs.
+ */
+import type { Document } from "bson";
+import { type DataStore, ID_INDEX } from "./store.ts";
+
+/** Applies entry `e` ({op: i|u|d|c|n, ns, o, o2?}) to `store`. */
+export function applyEntry(store: DataStore, e: Document): void {
+  const ns = String(e.ns);
+  const i = ns.indexOf(".");
+  const db = ns.slice(0, i), coll = ns.slice(i + 1);
+  switch (e.op) {
+    case "i":
+    case "u":
+      store.putDoc(db, coll, e.o);
+      return;
+    case "d":
+      store.deleteDoc(db, coll, e.o._id);
+      return;
+    case "c":
+      applyCommand(store, db, e.o);
+      return;
+  }
+}
+
+function applyCommand(store: DataStore, db: string, o: Document): void {
+  if (o.drop) store.dropCollection(db, o.drop);
+  else if (o.dropDatabase) store.dropDatabase(db);
+  else if (o.create) store.ensureColl(db, o.create);
+  else if (o.createIndexes) {
+    const { createIndexes: coll, ...spec } = o;
+    const c = store.ensureColl(db, coll);
+    store.setIndexes(db, coll, [...c.indexes.filter((x) => x.name !== spec.name), spec]);
+  } else if (o.dropIndexes) {
+    const c = store.coll(db, o.dropIndexes);
+    if (c) {
+      store.setIndexes(
+        db,
+        o.dropIndexes,
+        o.index === "*"
+          ? [ID_INDEX]
+          : c.indexes.filter((x) => x.name !== o.index || x.name === "_id_"),
+      );
+    }
+  }
+}

@@ -1,0 +1,166 @@
+/** createIndexes, listIndexes, dropIndexes; unique indexes are enforced by the write commands. */
+import type { Document } from "bson";
+import { CommandError } from "../errors.ts";
+import { indexKey } from "../query.ts";
+import type { CommandContext, Handler } from "../server.ts";
+import { runWrite } from "../writes.ts";
+
+function collOf(ctx: CommandContext, key: string): string {
+  const c = ctx.body[key];
+  if (typeof c !== "string" || !c) {
+    throw new CommandError(`collection name has invalid type ${typeof c}`, 73, "InvalidNamespace");
+  }
+  return c;
+}
+
+function sameKey(a: Document, b: Document): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+const createIndexes: Handler = (ctx) => {
+  const coll = collOf(ctx, "createIndexes");
+  const specs = ctx.body.indexes as Document[];
+  if (!Array.isArray(specs) || specs.length === 0) {
+    throw new CommandError("Must specify at least one index to create", 2, "BadValue");
+  }
+  return runWrite(ctx, (apply) => {
+    const store = ctx.server.store;
+    const had = store.coll(ctx.db, coll);
+    const before = had?.indexes.length ?? 1;
+    const existing = [...(had?.indexes ?? [{ v: 2, key: { _id: 1 }, name: "_id_" }])];
+    const fresh: Document[] = [];
+    for (const s of specs) {
+      if (!s.key || typeof s.key !== "object" || Object.keys(s.key).length === 0) {
+        throw new CommandError("Index keys cannot be empty.", 67, "CannotCreateIndex");
+      }
+      if (typeof s.name !== "string" || !s.name) {
+        throw new CommandError(
+          "Error in specification { key: ... } :: caused by :: The 'name' field is a required property of an index specification",
+          9,
+          "FailedToParse",
+        );
+      }
+      for (const v of Object.values(s.key)) {
+        if (typeof v === "string" && v !== "hashed") {
+          throw new CommandError(
+            `Index type '${v}' is not supported by this server`,
+            67,
+            "CannotCreateIndex",
+          );
+        }
+      }
+      const byName = existing.find((x) => x.name === s.name);
+      const byKey = existing.find((x) => sameKey(x.key, s.key));
+      if (byName && !sameKey(byName.key, s.key)) {
+        throw new CommandError(
+          `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: { v: 2, key: ${
+            JSON.stringify(s.key)
+          }, name: "${s.name}" }, existing index: { v: 2, key: ${
+            JSON.stringify(byName.key)
+          }, name: "${byName.name}" }`,
+          86,
+          "IndexKeySpecsConflict",
+        );
+      }
+      if (byKey && byKey.name !== s.name) {
+        throw new CommandError(
+          `Index already exists with a different name: ${byKey.name}`,
+          85,
+          "IndexOptionsConflict",
+        );
+      }
+      if (byKey) {
+        if (Boolean(byKey.unique) !== Boolean(s.unique)) {
+          throw new CommandError(
+            `An existing index has the same name as the requested index. Requested index: ${
+              JSON.stringify(s)
+            }, existing index: ${JSON.stringify(byKey)}`,
+            86,
+            "IndexKeySpecsConflict",
+          );
+        }
+        continue;
+      }
+      const spec: Document = {
+        v: 2,
+        key: s.key,
+        name: s.name,
+        ...(s.unique ? { unique: true } : {}),
+      };
+      if (s.unique) {
+        const seen = new Set<string>();
+        for (const d of store.docs(ctx.db, coll)) {
+          const k = JSON.stringify(indexKey(d, s.key));
+          if (seen.has(k)) {
+            throw new CommandError(
+              `Index build failed: E11000 duplicate key error collection: ${ctx.db}.${coll} index: ${s.name} dup key: ${k}`,
+              11000,
+              "DuplicateKey",
+            );
+          }
+          seen.add(k);
+        }
+      }
+      existing.push(spec);
+      fresh.push(spec);
+    }
+    if (!had) apply({ op: "c", ns: `${ctx.db}.$cmd`, o: { create: coll } });
+    for (const spec of fresh) {
+      apply({ op: "c", ns: `${ctx.db}.$cmd`, o: { createIndexes: coll, ...spec } });
+    }
+    return {
+      numIndexesBefore: before,
+      numIndexesAfter: before + fresh.length,
+      createdCollectionAutomatically: !had,
+      ...(fresh.length === 0 ? { note: "all indexes already exist" } : {}),
+    };
+  });
+};
+
+const listIndexes: Handler = (ctx) => {
+  const coll = collOf(ctx, "listIndexes");
+  ctx.server.role?.checkReadable(ctx.body);
+  const c = ctx.server.store.coll(ctx.db, coll);
+  if (!c) {
+    throw new CommandError(`ns does not exist: ${ctx.db}.${coll}`, 26, "NamespaceNotFound");
+  }
+  return ctx.server.newCursor(
+    `${ctx.db}.${coll}`,
+    c.indexes,
+    Number(ctx.body.cursor?.batchSize ?? 101),
+  );
+};
+
+const dropIndexes: Handler = (ctx) => {
+  const coll = collOf(ctx, "dropIndexes");
+  return runWrite(ctx, (apply) => {
+    const c = ctx.server.store.coll(ctx.db, coll);
+    if (!c) throw new CommandError(`ns not found ${ctx.db}.${coll}`, 26, "NamespaceNotFound");
+    const nIndexesWas = c.indexes.length;
+    const want = ctx.body.index;
+    const names: string[] = want === "*"
+      ? ["*"]
+      : Array.isArray(want)
+      ? want.map(String)
+      : typeof want === "string"
+      ? [want]
+      : [c.indexes.find((x) => sameKey(x.key, want ?? {}))?.name ?? JSON.stringify(want)];
+    for (const name of names) {
+      if (name === "_id_") {
+        throw new CommandError("cannot drop _id index", 72, "InvalidOptions");
+      }
+      if (name !== "*" && !c.indexes.some((x) => x.name === name)) {
+        throw new CommandError(`index not found with name [${name}]`, 27, "IndexNotFound");
+      }
+    }
+    for (const name of names) {
+      apply({ op: "c", ns: `${ctx.db}.$cmd`, o: { dropIndexes: coll, index: name } });
+    }
+    return {
+      nIndexesWas,
+      ...(want === "*" ? { msg: "non-_id indexes dropped for collection" } : {}),
+    };
+  });
+};
+
+export const indexCommands: Record<string, Handler> = { createIndexes, listIndexes, dropIndexes };

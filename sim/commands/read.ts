@@ -1,0 +1,190 @@
+/** Read commands: find (and the oplog for syncing members), getMore, count, distinct, aggregate, listings. */
+import { type Document, Long, type Timestamp } from "bson";
+import { CommandError } from "../errors.ts";
+import { findDocs, runPipeline } from "../query.ts";
+import type { CommandContext, Handler } from "../server.ts";
+import { checkSessionFields } from "../writes.ts";
+
+function collOf(ctx: CommandContext, key: string): string {
+  const c = ctx.body[key];
+  if (typeof c !== "string" || !c) {
+    throw new CommandError(
+      `collection name has invalid type ${Array.isArray(c) ? "array" : typeof c}`,
+      73,
+      "InvalidNamespace",
+    );
+  }
+  return c;
+}
+
+/** Checks shared by reads: session fields, read concern, readability, causal consistency. */
+async function beginRead(ctx: CommandContext): Promise<void> {
+  checkSessionFields(ctx);
+  ctx.server.role?.checkReadable(ctx.body);
+  const level = ctx.body.readConcern?.level;
+  if ((level === "majority" || level === "linearizable") && ctx.server.role?.waitForMajorityRead) {
+    await ctx.server.role.waitForMajorityRead(Number(ctx.body.maxTimeMS ?? 0) || 10_000);
+  }
+  const after = ctx.body.readConcern?.afterClusterTime as Timestamp | undefined;
+  if (after && ctx.server.role?.waitForOpTime) {
+    await ctx.server.role.waitForOpTime(after, Number(ctx.body.maxTimeMS ?? 0) || 60_000);
+  }
+}
+
+/** local.oplog.rs, read from the store: `{ts: {$gte|$gt: T}}` filters and `$natural` order. */
+async function oplogFind(ctx: CommandContext): Promise<Document> {
+  const b = ctx.body;
+  const store = ctx.server.store;
+  // A syncing member long-polls (like a tailable awaitData cursor): nothing new yet, so wait.
+  const cond0 = b.filter?.ts ?? {};
+  const from0 = (cond0.$gte ?? cond0.$gt) as Timestamp | undefined;
+  if (b.awaitData && from0 && store.lastOplogTs()?.equals(from0)) {
+    await store.waitForAppend(Math.min(Number(b.maxAwaitTimeMS ?? 1000), 5000));
+  }
+  const limit = Math.min(Math.abs(Number(b.limit ?? 0)) || 5000, 5000);
+  let docs: Document[];
+  if (b.sort?.$natural === -1) {
+    const last = store.lastOplogEntry();
+    docs = last ? [last] : [];
+  } else {
+    const cond = b.filter?.ts ?? {};
+    const from = (cond.$gte ?? cond.$gt) as Timestamp | undefined;
+    docs = store.oplogFrom(from, limit + 1);
+    if (cond.$gt && docs.length && from && (docs[0].ts as Timestamp).equals(from)) {
+      docs = docs.slice(1);
+    }
+    docs = docs.slice(0, limit);
+  }
+  return { cursor: { firstBatch: docs, id: Long.ZERO, ns: "local.oplog.rs" } };
+}
+
+const find: Handler = async (ctx) => {
+  const coll = collOf(ctx, "find");
+  await beginRead(ctx);
+  if (ctx.db === "local" && coll === "oplog.rs") return await oplogFind(ctx);
+  const b = ctx.body;
+  const docs = findDocs(ctx.server.store.docs(ctx.db, coll), {
+    filter: b.filter,
+    sort: b.sort,
+    projection: b.projection,
+    skip: Number(b.skip ?? 0),
+    limit: Number(b.limit ?? 0),
+  });
+  const batch = b.singleBatch ? docs.length : Number(b.batchSize ?? 101);
+  return ctx.server.newCursor(`${ctx.db}.${coll}`, docs, batch || docs.length);
+};
+
+const getMore: Handler = (ctx) => {
+  const id = ctx.body.getMore as Long;
+  const key = String(typeof id === "object" ? id.toBigInt() : id);
+  const c = ctx.server.cursors.get(key);
+  if (!c) throw new CommandError(`cursor id ${key} not found`, 43, "CursorNotFound");
+  const n = Number(ctx.body.batchSize ?? c.docs.length);
+  const batch = c.docs.slice(c.pos, c.pos + n);
+  c.pos += batch.length;
+  const done = c.pos >= c.docs.length;
+  if (done) ctx.server.cursors.delete(key);
+  return {
+    cursor: { nextBatch: batch, id: done ? Long.ZERO : Long.fromBigInt(BigInt(key)), ns: c.ns },
+  };
+};
+
+const killCursors: Handler = (ctx) => {
+  const ids = (ctx.body.cursors ?? []) as Long[];
+  for (const id of ids) ctx.server.cursors.delete(String(id.toBigInt()));
+  return { cursorsKilled: ids, cursorsNotFound: [], cursorsAlive: [], cursorsUnknown: [] };
+};
+
+const count: Handler = async (ctx) => {
+  const coll = collOf(ctx, "count");
+  await beginRead(ctx);
+  const n = findDocs(ctx.server.store.docs(ctx.db, coll), {
+    filter: ctx.body.query,
+    skip: Number(ctx.body.skip ?? 0),
+    limit: Number(ctx.body.limit ?? 0),
+  }).length;
+  return { n };
+};
+
+const distinct: Handler = async (ctx) => {
+  const coll = collOf(ctx, "distinct");
+  await beginRead(ctx);
+  const key = String(ctx.body.key ?? "");
+  const out = runPipeline(
+    findDocs(ctx.server.store.docs(ctx.db, coll), { filter: ctx.body.query }),
+    [{ $unwind: { path: `$${key}`, preserveNullAndEmptyArrays: false } }, {
+      $group: { _id: `$${key}` },
+    }, { $sort: { _id: 1 } }],
+    () => [],
+  );
+  return { values: out.map((d) => d._id).filter((v) => v !== undefined && v !== null) };
+};
+
+const aggregate: Handler = async (ctx) => {
+  const b = ctx.body;
+  const coll = typeof b.aggregate === "string" ? b.aggregate : undefined;
+  if (!coll && b.aggregate !== 1) collOf(ctx, "aggregate");
+  if (!Array.isArray(b.pipeline)) {
+    throw new CommandError("'pipeline' option must be specified as an array", 14, "TypeMismatch");
+  }
+  if (b.cursor === undefined && !b.explain) {
+    throw new CommandError(
+      "The 'cursor' option is required, except for aggregate with the explain argument",
+      9,
+      "FailedToParse",
+    );
+  }
+  if (b.explain) {
+    throw new CommandError("explain is not supported by this server", 115, "CommandNotSupported");
+  }
+  await beginRead(ctx);
+  const store = ctx.server.store;
+  const docs = runPipeline(
+    coll ? store.docs(ctx.db, coll) : [],
+    b.pipeline as Document[],
+    (other) => store.docs(ctx.db, other),
+  );
+  return ctx.server.newCursor(
+    `${ctx.db}.${coll ?? "$cmd.aggregate"}`,
+    docs,
+    Number(b.cursor?.batchSize ?? 101),
+  );
+};
+
+const listDatabases: Handler = (ctx) => {
+  const databases = [...ctx.server.store.dbs.entries()].map(([name, colls]) => {
+    let size = 0;
+    for (const c of colls.values()) size += c.docs.size * 64;
+    return { name, sizeOnDisk: Math.max(8192, size), empty: size === 0 };
+  });
+  const filtered = ctx.body.filter ? findDocs(databases, { filter: ctx.body.filter }) : databases;
+  const out = ctx.body.nameOnly ? filtered.map((d) => ({ name: d.name })) : filtered;
+  return { databases: out, totalSize: databases.reduce((n, d) => n + d.sizeOnDisk, 0) };
+};
+
+const listCollections: Handler = (ctx) => {
+  const colls = [...(ctx.server.store.dbs.get(ctx.db)?.keys() ?? [])].map((name) => ({
+    name,
+    type: "collection",
+    options: {},
+    info: { readOnly: false },
+    idIndex: { v: 2, key: { _id: 1 }, name: "_id_" },
+  }));
+  const filtered = findDocs(colls, { filter: ctx.body.filter });
+  return ctx.server.newCursor(
+    `${ctx.db}.$cmd.listCollections`,
+    ctx.body.nameOnly ? filtered.map((c) => ({ name: c.name, type: c.type })) : filtered,
+    Number(ctx.body.cursor?.batchSize ?? 101),
+  );
+};
+
+export const readCommands: Record<string, Handler> = {
+  find,
+  getMore,
+  killCursors,
+  count,
+  distinct,
+  aggregate,
+  listDatabases,
+  listCollections,
+};

@@ -1,0 +1,119 @@
+/**
+ * Write concern on a replica-set primary, as MongoDB's manual describes it: `w: N` waits for N
+ * data-bearing members, `w: "majority"` for a majority of the voting members (all of them data
+ * bearing), a tag set name for its `settings.getLastErrorModes` rule; `j` is met by every
+ * applied write here (each member commits to its journal before it reports its position).
+ * Errors come back as `writeConcernError` beside the applied write, as on a real server.
+ */
+import type { Document, Timestamp } from "bson";
+import { type ReplSet, tsGte } from "./replset.ts";
+
+/** The writeConcernError document MongoDB sends for `code`. */
+function wcError(code: number, codeName: string, errmsg: string, wc: Document): Document {
+  return {
+    code,
+    codeName,
+    errmsg,
+    errInfo: {
+      writeConcern: {
+        w: wc.w ?? "majority",
+        wtimeout: Number(wc.wtimeout ?? 0),
+        ...(wc.j !== undefined ? { j: wc.j } : {}),
+        provenance: wc.w === undefined ? "implicitDefault" : "clientSupplied",
+      },
+      ...(code === 64 ? { wtimeout: true } : {}),
+    },
+  };
+}
+
+/** The members (self included) that have applied `ts`. */
+function membersWith(rs: ReplSet, ts: Timestamp | undefined): Document[] {
+  const me = rs.self();
+  return rs.members().filter((m) =>
+    !m.arbiterOnly &&
+    (m._id === me?._id ||
+      (rs.views.get(m._id)?.health === 1 && tsGte(rs.views.get(m._id)?.optime, ts)))
+  );
+}
+
+/** A majority of voting members, capped by the voting data-bearing members (PSA sets). */
+export function writeMajorityCount(rs: ReplSet): number {
+  const voters = rs.voters();
+  return Math.min(
+    Math.floor(voters.length / 2) + 1,
+    voters.filter((m) => !m.arbiterOnly).length,
+  );
+}
+
+/**
+ * Waits until the write at `ts` satisfies `wc` (default `{w: "majority"}`, the implicit default
+ * since 5.0). Resolves to undefined when satisfied, or to the writeConcernError document.
+ */
+export async function awaitWriteConcern(
+  rs: ReplSet,
+  wc: Document | undefined,
+  ts: Timestamp | undefined,
+): Promise<Document | undefined> {
+  const concern = wc ?? {};
+  const w = concern.w ?? "majority";
+  const dataMembers = rs.members().filter((m) => !m.arbiterOnly);
+  let satisfied: () => boolean;
+  if (typeof w === "number" || (typeof w === "object" && w !== null && "toNumber" in w)) {
+    const n = Number(w);
+    if (n <= 1) return undefined;
+    if (n > dataMembers.length) {
+      return wcError(100, "UnsatisfiableWriteConcern", "Not enough data-bearing nodes", concern);
+    }
+    satisfied = () => membersWith(rs, ts).length >= n;
+  } else if (w === "majority") {
+    satisfied = () =>
+      membersWith(rs, ts).filter((m) => (m.votes ?? 1) > 0).length >= writeMajorityCount(rs);
+  } else {
+    const mode = rs.config?.settings?.getLastErrorModes?.[String(w)] as Document | undefined;
+    if (!mode) {
+      return wcError(
+        79,
+        "UnknownReplWriteConcern",
+        `No write concern mode named '${w}' found in replica set configuration`,
+        concern,
+      );
+    }
+    const possible = Object.entries(mode).every(([tag, count]) =>
+      new Set(dataMembers.map((m) => m.tags?.[tag]).filter((v) => v !== undefined)).size >=
+        Number(count)
+    );
+    if (!possible) {
+      return wcError(
+        100,
+        "UnsatisfiableWriteConcern",
+        "Not enough nodes match write concern mode",
+        concern,
+      );
+    }
+    satisfied = () => {
+      const have = membersWith(rs, ts);
+      return Object.entries(mode).every(([tag, count]) =>
+        new Set(have.map((m) => m.tags?.[tag]).filter((v) => v !== undefined)).size >=
+          Number(count)
+      );
+    };
+  }
+  const wtimeout = Number(concern.wtimeout ?? 0);
+  const ok = await rs.waitFor(
+    () => satisfied() || rs.state !== 1 || rs.server.shuttingDown,
+    wtimeout > 0 ? wtimeout : 2 ** 31 - 1,
+  );
+  if (ok && satisfied()) return undefined;
+  if (rs.server.shuttingDown) {
+    return wcError(91, "ShutdownInProgress", "Replication is being shut down", concern);
+  }
+  if (rs.state !== 1) {
+    return wcError(
+      189,
+      "PrimarySteppedDown",
+      "Primary stepped down while waiting for replication",
+      concern,
+    );
+  }
+  return wcError(64, "WriteConcernFailed", "waiting for replication timed out", concern);
+}

@@ -1,0 +1,135 @@
+/**
+ * The frame around every write command: writability, retryable writes (a session's
+ * `txnNumber` recorded in `config.transactions` with the write's reply, in the same oplog batch,
+ * so a retry on this or a later primary gets the first reply back), one store transaction for
+ * the command's changes, then the write concern.
+ */
+import { type Document, Long, type Timestamp } from "bson";
+import { applyEntry } from "./apply.ts";
+import { CommandError } from "./errors.ts";
+import type { CommandContext } from "./server.ts";
+
+/** Records a change: applies it to the store and logs it in the oplog (replica sets). */
+export type Apply = (entry: Document) => void;
+
+const TXN_NS = "config.transactions";
+
+/** Refuses what MongoDB refuses about sessions before running a command. */
+export function checkSessionFields(ctx: CommandContext): void {
+  const b = ctx.body;
+  if (b.txnNumber !== undefined && !ctx.server.opts.replSet && ctx.server.opts.role === "mongod") {
+    throw new CommandError(
+      "Transaction numbers are only allowed on a replica set member or mongos",
+      20,
+      "IllegalOperation",
+    );
+  }
+  if (b.autocommit !== undefined || b.startTransaction !== undefined) {
+    // Multi-document transactions are not simulated: refusing is better than applying
+    // writes before commit. 263 is what a server answers for operations it cannot run inside
+    // a transaction.
+    throw new CommandError(
+      "Multi-document transactions are not supported by this server",
+      263,
+      "OperationNotSupportedInTransaction",
+    );
+  }
+  checkReadConcern(b);
+}
+
+const LEVELS = new Set(["local", "majority", "linearizable", "available", "snapshot"]);
+
+/** readConcern.level must be one of MongoDB's levels. */
+export function checkReadConcern(body: Document): void {
+  const level = body.readConcern?.level;
+  if (level !== undefined && !LEVELS.has(String(level))) {
+    throw new CommandError(
+      "readConcern.level must be either 'local', 'majority', 'linearizable', 'available', or 'snapshot'",
+      9,
+      "FailedToParse",
+    );
+  }
+}
+
+function txnKey(ctx: CommandContext): Document | undefined {
+  const { lsid, txnNumber } = ctx.body;
+  if (txnNumber === undefined || !lsid?.id) return undefined;
+  return { id: lsid.id };
+}
+
+/**
+ * Runs a write command: `compute(apply)` makes the changes through `apply` and returns the
+ * reply. All of it is one store transaction; the reply gets the write concern's outcome.
+ */
+export async function runWrite(
+  ctx: CommandContext,
+  compute: (apply: Apply) => Document,
+): Promise<Document> {
+  const { server } = ctx;
+  const role = server.role!;
+  checkSessionFields(ctx);
+  role.checkWritable(ctx.db);
+  const key = txnKey(ctx);
+  const txnNumber = key ? Number(ctx.body.txnNumber) : 0;
+  let reply: Document | undefined;
+  if (key) {
+    const rec = server.store.findById("config", "transactions", key);
+    if (rec && Number(rec.txnNum) > txnNumber) {
+      throw new CommandError(
+        `Retryable write with txnNumber ${txnNumber} is prohibited on session ${
+          sessionText(key)
+        } because a newer retryable write with txnNumber ${
+          Number(rec.txnNum)
+        } has already started on this session.`,
+        225,
+        "TransactionTooOld",
+      );
+    }
+    if (rec && Number(rec.txnNum) === txnNumber) reply = rec.reply as Document;
+  }
+  let ts: Timestamp | undefined;
+  if (!reply) {
+    const done = server.store.transaction(() => {
+      let last: Timestamp | undefined;
+      const apply: Apply = (e) => {
+        applyEntry(server.store, e);
+        last = role.logOp?.(e) ?? last;
+      };
+      const r = compute(apply);
+      if (key) {
+        apply({
+          op: "u",
+          ns: TXN_NS,
+          o: {
+            _id: key,
+            txnNum: Long.fromNumber(txnNumber),
+            lastWriteDate: new Date(),
+            reply: r,
+          },
+          o2: { _id: key },
+        });
+      }
+      return { r, last };
+    });
+    reply = done.r;
+    ts = done.last;
+  }
+  const wc = ctx.body.writeConcern as Document | undefined;
+  // j: true, and w: "majority" (writeConcernMajorityJournalDefault), promise the journal.
+  if (wc?.j === true || (ctx.server.opts.replSet && (wc?.w ?? "majority") === "majority")) {
+    server.store.syncJournal();
+  }
+  const wce = await role.awaitWriteConcern?.(wc, ts ?? role.lastOpTime?.());
+  return wce ? { ...reply, writeConcernError: wce } : reply;
+}
+
+function sessionText(key: Document): string {
+  const id = key.id as { toHexString?: () => string };
+  const hex = id?.toHexString?.() ?? "";
+  const uuid = hex.length === 32
+    ? `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
+      hex.slice(20)
+    }`
+    : hex;
+  return `${uuid} - 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU= -  - `;
+}

@@ -1,0 +1,281 @@
+/**
+ * The simulator keeps MongoDB's promises (issue 10): write concern, durability across SIGKILL,
+ * retryable writes. Everything goes through the official driver against real processes.
+ */
+import assert from "node:assert/strict";
+import { Long, MongoClient, MongoWriteConcernError } from "mongodb";
+import { freePorts } from "./helpers.ts";
+import {
+  admin,
+  killMember,
+  memberState,
+  rsUri,
+  simBin,
+  startMongod,
+  startReplSet,
+  waitFor,
+  withDir,
+} from "./sim_helpers.ts";
+
+Deno.test("simulator: write concern is honoured: 100 for w > members, 79 for an unknown tag, 64 on wtimeout with the write applied", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const ports = freePorts(3);
+    // A long election timeout: the primary keeps its role while its secondaries are down.
+    await startReplSet(bin, dir, ports, { electionTimeoutMillis: 60_000 });
+    const c = new MongoClient(rsUri(ports));
+    try {
+      const db = c.db("app");
+      await db.collection("wc").insertOne({ _id: 0 as never }, { writeConcern: { w: 3 } });
+      const maj = await db.collection("wc").findOne({ _id: 0 as never }, {
+        readConcern: { level: "majority" },
+      });
+      assert.equal(maj?._id, 0);
+      // The whole reply, also when the driver raises its writeConcernError.
+      const raw = (doc: Record<string, unknown>) =>
+        db.command(doc).catch((e) => {
+          if (e instanceof MongoWriteConcernError) return e.result as Record<string, never>;
+          throw e;
+        });
+      // w: 5 on three members: applied, writeConcernError 100.
+      let r = await raw({ insert: "wc", documents: [{ _id: 1 }], writeConcern: { w: 5 } });
+      assert.equal(r.n, 1);
+      assert.equal(r.writeConcernError?.code, 100);
+      assert.equal(r.writeConcernError?.codeName, "UnsatisfiableWriteConcern");
+      // An unknown tag set: 79.
+      r = await raw({ insert: "wc", documents: [{ _id: 2 }], writeConcern: { w: "noSuchTag" } });
+      assert.equal(r.writeConcernError?.code, 79);
+      assert.match(r.writeConcernError?.errmsg, /No write concern mode named 'noSuchTag'/);
+      // The driver raises it as MongoWriteConcernError.
+      await assert.rejects(
+        db.collection("wc").insertOne({ _id: 3 as never }, { writeConcern: { w: 5 } }),
+        (e) => e instanceof MongoWriteConcernError && e.code === 100,
+      );
+      // One secondary down: w: 3 times out (64) though the write is applied; w: 2 succeeds.
+      await killMember(dir, ports[2]);
+      r = await raw({
+        insert: "wc",
+        documents: [{ _id: 4 }],
+        writeConcern: { w: 3, wtimeout: 1000 },
+      });
+      assert.equal(r.ok, 1);
+      assert.equal(r.n, 1);
+      assert.equal(r.writeConcernError?.code, 64);
+      assert.equal(r.writeConcernError?.codeName, "WriteConcernFailed");
+      assert.equal(r.writeConcernError?.errInfo?.wtimeout, true);
+      r = await raw({ insert: "wc", documents: [{ _id: 5 }], writeConcern: { w: 2 } });
+      assert.equal(r.writeConcernError, undefined);
+      // Both secondaries down: w: "majority" cannot be met.
+      await killMember(dir, ports[1]);
+      r = await raw({
+        insert: "wc",
+        documents: [{ _id: 6 }],
+        writeConcern: { w: "majority", wtimeout: 1500 },
+      });
+      assert.equal(r.n, 1);
+      assert.equal(r.writeConcernError?.code, 64);
+      assert.equal(await db.collection("wc").countDocuments({ _id: 6 as never }), 1);
+      // Read concern "majority" never returns what a majority does not have.
+      const rc = await db.command({
+        find: "wc",
+        filter: { _id: 6 },
+        readConcern: { level: "majority" },
+        maxTimeMS: 500,
+      }).then(() => 0, (e: { code?: number }) => e.code);
+      assert.equal(rc, 50);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+Deno.test("simulator: writes acknowledged with j: true survive SIGKILL (several times)", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [port] = freePorts(1);
+    for (let i = 0; i < 4; i++) {
+      const r = await startMongod(bin, dir, port, i ? ["--logappend"] : []);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const c = new MongoClient(`mongodb://localhost:${port}/?directConnection=true`);
+      try {
+        await c.db("app").collection("j").insertOne({ _id: i as never, big: "x".repeat(1000) }, {
+          writeConcern: { w: 1, j: true },
+        });
+        await c.db("app").collection("j").updateOne(
+          { _id: 0 as never },
+          { $inc: { n: 1 } },
+          { writeConcern: { w: 1, j: true } },
+        );
+      } finally {
+        await c.close();
+      }
+      await killMember(dir, port);
+    }
+    assert.equal((await startMongod(bin, dir, port, ["--logappend"])).code, 0);
+    const c = new MongoClient(`mongodb://localhost:${port}/?directConnection=true`);
+    try {
+      const docs = await c.db("app").collection("j").find().sort({ _id: 1 }).toArray();
+      assert.deepEqual(docs.map((d) => d._id), [0, 1, 2, 3]);
+      assert.equal(docs[0].n, 4);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+Deno.test("simulator: retryable writes: the same lsid + txnNumber returns the first result, also on a new primary; a lower txnNumber is TransactionTooOld", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const ports = freePorts(3);
+    await startReplSet(bin, dir, ports);
+    const c = new MongoClient(rsUri(ports, "&retryWrites=false"));
+    const session = c.startSession();
+    try {
+      const db = c.db("app");
+      const run = (doc: Record<string, unknown>) => db.command(doc, { session });
+      const ins = { insert: "rw", documents: [{ _id: 1, n: 0 }], txnNumber: Long.fromNumber(5) };
+      assert.equal((await run(ins)).n, 1);
+      const again = await run(ins);
+      assert.equal(again.n, 1);
+      assert.equal(again.writeErrors, undefined, "a retry is not a second insert");
+      const inc = {
+        update: "rw",
+        updates: [{ q: { _id: 1 }, u: { $inc: { n: 1 } } }],
+        txnNumber: Long.fromNumber(6),
+        writeConcern: { w: "majority" },
+      };
+      await run(inc);
+      await run(inc);
+      assert.equal((await db.collection("rw").findOne({ _id: 1 as never }))?.n, 1);
+      await assert.rejects(
+        run({ ...inc, txnNumber: Long.fromNumber(4) }),
+        (e: { code?: number; codeName?: string }) =>
+          e.code === 225 && e.codeName === "TransactionTooOld",
+      );
+      // The record replicates with the write: a retry on the next primary is not applied again.
+      const primary = (await db.admin().command({ hello: 1 })).primary as string;
+      await killMember(dir, Number(primary.split(":")[1]));
+      await waitFor(async () => {
+        const h = await db.admin().command({ hello: 1 });
+        return h.primary && h.primary !== primary ? true : undefined;
+      }, 30_000);
+      const retried = await waitFor(() => run(inc), 30_000);
+      assert.equal(retried.n, 1);
+      assert.equal((await db.collection("rw").findOne({ _id: 1 as never }))?.n, 1);
+      await run({ ...inc, txnNumber: Long.fromNumber(7) });
+      assert.equal((await db.collection("rw").findOne({ _id: 1 as never }))?.n, 2);
+    } finally {
+      await session.endSession();
+      await c.close();
+    }
+  });
+});
+
+Deno.test("simulator: a restarted member catches up on every write; a member added later clones the data", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const ports = freePorts(4);
+    await startReplSet(bin, dir, ports.slice(0, 3));
+    const c = new MongoClient(rsUri(ports.slice(0, 3)));
+    try {
+      const coll = c.db("app").collection("many");
+      await killMember(dir, ports[2]);
+      const docs = Array.from({ length: 10_200 }, (_, i) => ({ _id: i, v: i }));
+      for (let i = 0; i < docs.length; i += 1000) {
+        await coll.insertMany(docs.slice(i, i + 1000) as never[]);
+      }
+      assert.equal(
+        (await startMongod(bin, dir, ports[2], ["--replSet", "rs0", "--logappend"])).code,
+        0,
+      );
+      const countOn = async (p: number) => {
+        const s = new MongoClient(`mongodb://localhost:${p}/?directConnection=true`);
+        try {
+          return await s.db("app").collection("many").countDocuments({}, {
+            readPreference: "secondaryPreferred",
+          });
+        } finally {
+          await s.close();
+        }
+      };
+      await waitFor(async () => (await countOn(ports[2])) === 10_200 || undefined, 60_000);
+      assert.equal(await memberState(ports[2]), "SECONDARY");
+      // A fourth member, added after the writes: initial sync clones, then follows the oplog.
+      assert.equal((await startMongod(bin, dir, ports[3], ["--replSet", "rs0"])).code, 0);
+      const cfg = (await c.db("admin").command({ replSetGetConfig: 1 })).config;
+      cfg.version++;
+      cfg.members.push({ _id: 3, host: `localhost:${ports[3]}`, priority: 0, votes: 0 });
+      await c.db("admin").command({ replSetReconfig: cfg });
+      await coll.insertOne({ _id: 10_200, v: 0 } as never);
+      await waitFor(async () => (await countOn(ports[3])) === 10_201 || undefined, 60_000);
+      await waitFor(async () => (await memberState(ports[3])) === "SECONDARY" || undefined);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+Deno.test("simulator: a member that fell off the oplog (replication.oplogSizeMB) goes RECOVERING, too stale", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const ports = freePorts(3);
+    await startReplSet(bin, dir, ports, {}, ["--oplogSize", "1"]);
+    const c = new MongoClient(rsUri(ports));
+    try {
+      const coll = c.db("app").collection("big");
+      await killMember(dir, ports[2]);
+      const pad = "x".repeat(2000);
+      for (let b = 0; b < 3; b++) {
+        await coll.insertMany(Array.from({ length: 500 }, (_, i) => ({ b, i, pad })));
+      }
+      assert.equal(
+        (await startMongod(bin, dir, ports[2], [
+          "--replSet",
+          "rs0",
+          "--oplogSize",
+          "1",
+          "--logappend",
+        ]))
+          .code,
+        0,
+      );
+      await waitFor(
+        async () => (await memberState(ports[2])) === "RECOVERING" || undefined,
+        30_000,
+      );
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+Deno.test("simulator: chaining: with the primary gone and the freshest secondary frozen, the other secondary syncs from it and is elected", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const ports = freePorts(3);
+    await startReplSet(bin, dir, ports);
+    const c = new MongoClient(rsUri(ports));
+    try {
+      await killMember(dir, ports[2]);
+      await c.db("app").collection("ch").insertOne({ _id: 1 } as never, { writeConcern: { w: 2 } });
+      await admin(ports[1], { replSetFreeze: 120 });
+      await killMember(dir, ports[0]);
+      assert.equal(
+        (await startMongod(bin, dir, ports[2], ["--replSet", "rs0", "--logappend"])).code,
+        0,
+      );
+      await waitFor(
+        async () => (await admin(ports[2], { hello: 1 })).isWritablePrimary || undefined,
+        30_000,
+      );
+      const s = new MongoClient(`mongodb://localhost:${ports[2]}/?directConnection=true`);
+      try {
+        assert.equal(await s.db("app").collection("ch").countDocuments(), 1);
+      } finally {
+        await s.close();
+      }
+    } finally {
+      await c.close();
+    }
+  });
+});

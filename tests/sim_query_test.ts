@@ -1,0 +1,207 @@
+/** The simulator's query language (mingo) and shapes, through the official driver (issue 10). */
+import assert from "node:assert/strict";
+import { MongoClient } from "mongodb";
+import { freePorts } from "./helpers.ts";
+import * as path from "node:path";
+import {
+  admin,
+  adminError,
+  rsUri,
+  runBin,
+  simBin,
+  startMongod,
+  startReplSet,
+  waitFor,
+  withDir,
+} from "./sim_helpers.ts";
+
+/** A forked mongos whose pid file lies under `dir` (so withDir stops it). */
+async function runMongos(bin: string, dir: string, port: number, configdb: string) {
+  const r = await runBin(path.join(bin, "mongos"), [
+    "--configdb",
+    configdb,
+    "--port",
+    String(port),
+    "--bind_ip",
+    "127.0.0.1",
+    "--fork",
+    "--logpath",
+    path.join(dir, `mongos-${port}.log`),
+    "--pidfilepath",
+    path.join(dir, `mongos-${port}.pid`),
+  ]);
+  return r.code;
+}
+
+Deno.test("simulator: queries answer like MongoDB (regex, $group by field, $avg, update operators) or fail with its codes", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [port] = freePorts(1);
+    assert.equal((await startMongod(bin, dir, port)).code, 0);
+    const c = new MongoClient(`mongodb://localhost:${port}/?directConnection=true`);
+    try {
+      const coll = c.db("app").collection("q");
+      await coll.insertMany([
+        { _id: 1, s: "hello", b: "x", n: 1, tags: ["a"] },
+        { _id: 2, s: "help", b: "x", n: 3, tags: [] },
+        { _id: 3, s: "world", b: "y", n: 5, tags: ["b"] },
+      ] as never[]);
+      assert.deepEqual((await coll.find({ s: /^hel/ }).toArray()).map((d) => d._id), [1, 2]);
+      assert.deepEqual(
+        await coll.aggregate([{ $group: { _id: "$b", avg: { $avg: "$n" } } }, {
+          $sort: { _id: 1 },
+        }])
+          .toArray(),
+        [{ _id: "x", avg: 2 }, { _id: "y", avg: 5 }],
+      );
+      assert.deepEqual(
+        await coll.find({ n: { $gte: 3 } }, { projection: { s: 1, _id: 0 } }).sort({ n: -1 })
+          .toArray(),
+        [{ s: "world" }, { s: "help" }],
+      );
+      await coll.updateOne({ _id: 1 as never }, { $push: { tags: "c" }, $inc: { n: 10 } } as never);
+      assert.deepEqual(await coll.findOne({ _id: 1 as never }), {
+        _id: 1,
+        s: "hello",
+        b: "x",
+        n: 11,
+        tags: ["a", "c"],
+      });
+      await coll.updateOne({ _id: 9 as never }, { $setOnInsert: { fresh: true } }, {
+        upsert: true,
+      });
+      assert.equal((await coll.findOne({ _id: 9 as never }))?.fresh, true);
+      assert.equal(await coll.countDocuments({ tags: { $size: 0 } }), 1);
+      assert.deepEqual((await coll.distinct("b")).sort(), ["x", "y"]);
+      const found = await coll.findOneAndUpdate({ _id: 2 as never }, { $set: { s: "HELP" } }, {
+        returnDocument: "after",
+      });
+      assert.equal(found?.s, "HELP");
+      // Unknown operators fail with MongoDB's codes instead of matching nothing.
+      await assert.rejects(
+        coll.find({ n: { $bogus: 1 } }).toArray(),
+        (e: { code?: number }) => e.code === 2,
+      );
+      await assert.rejects(
+        coll.updateOne({ _id: 1 as never }, { $bogus: { n: 1 } } as never),
+        (e: { code?: number }) => e.code === 9,
+      );
+      await assert.rejects(
+        coll.aggregate([{ $bogus: {} }]).toArray(),
+        (e: { code?: number }) => e.code === 40324,
+      );
+      // 7.0: dropping a missing collection succeeds.
+      assert.equal(await c.db("app").collection("missing").drop(), true);
+      // Indexes: created, listed, unique enforced, dropped.
+      await coll.createIndex({ s: 1 }, { unique: true, name: "s_1" });
+      assert.deepEqual((await coll.listIndexes().toArray()).map((i) => i.name), ["_id_", "s_1"]);
+      await assert.rejects(
+        coll.insertOne({ _id: 10, s: "world" } as never),
+        (e: { code?: number; message: string }) =>
+          e.code === 11000 && /index: s_1 dup key/.test(e.message),
+      );
+      await assert.rejects(
+        coll.updateOne({ _id: 3 as never }, { $set: { s: "hello" } }),
+        (e: { code?: number }) => e.code === 11000,
+      );
+      await coll.dropIndex("s_1");
+      await coll.insertOne({ _id: 10, s: "world" } as never);
+      // A bogus read concern level is refused.
+      const rc = await adminError(port, { find: "q", readConcern: { level: "bogus" } });
+      assert.equal(rc.code, 9);
+      // Multi-document transactions are refused, not half-applied.
+      const session = c.startSession();
+      try {
+        session.startTransaction();
+        await assert.rejects(coll.insertOne({ _id: 20 } as never, { session }));
+        await session.abortTransaction().catch(() => {});
+      } finally {
+        await session.endSession();
+      }
+      assert.equal(await coll.countDocuments({ _id: 20 as never }), 0);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+Deno.test("simulator: shapes: settings as configured, serverStatus.connections, replSetGetStatus on a removed member answers 93", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const ports = freePorts(3);
+    await startReplSet(bin, dir, ports, {
+      electionTimeoutMillis: 5000,
+      heartbeatIntervalMillis: 500,
+    });
+    const c = new MongoClient(rsUri(ports));
+    try {
+      const cfg = (await c.db("admin").command({ replSetGetConfig: 1 })).config;
+      assert.equal(cfg.settings.electionTimeoutMillis, 5000);
+      assert.equal(cfg.settings.heartbeatIntervalMillis, 500);
+      const st = await c.db("admin").command({ replSetGetStatus: 1 });
+      assert.equal(st.heartbeatIntervalMillis, 500);
+      const ss = await c.db("admin").command({ serverStatus: 1 });
+      assert.ok(ss.connections.current >= 2, JSON.stringify(ss.connections));
+      const h = await c.db("admin").command({ hello: 1 });
+      assert.ok(h.$clusterTime && h.operationTime, "hello carries $clusterTime and operationTime");
+      // Strict config parsing, as 7.0's: unknown fields and bad values are refused.
+      const bogus = await adminError(ports[0], {
+        replSetReconfig: { ...cfg, version: cfg.version + 1, bogus: 1 },
+      });
+      assert.equal(bogus.code, 40415);
+      const bad = await adminError(ports[0], {
+        replSetReconfig: {
+          ...cfg,
+          version: cfg.version + 1,
+          settings: { ...cfg.settings, electionTimeoutMillis: "soon" },
+        },
+      });
+      assert.equal(bad.code, 14);
+      cfg.version++;
+      cfg.members = cfg.members.filter((m: { _id: number }) => m._id !== 2);
+      await c.db("admin").command({ replSetReconfig: cfg });
+      const removed = await adminError(ports[2], { replSetGetStatus: 1 }).catch(async () => {
+        // The removed member learns of its removal by heartbeat.
+        await new Promise((r) => setTimeout(r, 2000));
+        return await adminError(ports[2], { replSetGetStatus: 1 });
+      });
+      assert.equal(removed.code, 93);
+      assert.equal((await admin(ports[2], { hello: 1 })).isWritablePrimary, false);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+Deno.test("simulator: mongos serves the config database from the config servers; the balancer state reflects balancerStop", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [cfg, s1, mongosPort] = freePorts(3);
+    assert.equal((await startMongod(bin, dir, cfg, ["--replSet", "cfg", "--configsvr"])).code, 0);
+    assert.equal((await startMongod(bin, dir, s1, ["--replSet", "sh1", "--shardsvr"])).code, 0);
+    await admin(cfg, { replSetInitiate: {} });
+    await admin(s1, { replSetInitiate: {} });
+    const ms = await runMongos(bin, dir, mongosPort, `cfg/localhost:${cfg}`);
+    assert.equal(ms, 0);
+    await waitFor(async () => (await admin(s1, { hello: 1 })).isWritablePrimary || undefined);
+    await admin(mongosPort, { addShard: `sh1/localhost:${s1}` });
+    await admin(mongosPort, { balancerStop: 1 });
+    const c = new MongoClient(`mongodb://localhost:${mongosPort}/`);
+    try {
+      const shards = await c.db("config").collection("shards").find().toArray();
+      assert.deepEqual(shards.map((s) => s._id), ["sh1"]);
+      const bal = await c.db("config").collection("settings").findOne({ _id: "balancer" as never });
+      assert.equal(bal?.stopped, true);
+      assert.equal((await admin(mongosPort, { balancerStatus: 1 })).mode, "off");
+      // Nothing of the config database went to the shard.
+      const onShard = new MongoClient(`mongodb://localhost:${s1}/?directConnection=true`);
+      try {
+        assert.equal(await onShard.db("config").collection("shards").countDocuments(), 0);
+      } finally {
+        await onShard.close();
+      }
+    } finally {
+      await c.close();
+    }
+  });
+});
