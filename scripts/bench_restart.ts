@@ -19,6 +19,17 @@ async function cli(home: string, args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/** Where the longest stretch without an acknowledged write inside [from, to] lies. */
+function gapWindow(times: number[], from: number, to: number): [number, number] {
+  let best: [number, number] = [from, from];
+  let last = from;
+  for (const t of [...times.filter((x) => x >= from && x <= to), to]) {
+    if (t - last > best[1] - best[0]) best = [last, t];
+    last = t;
+  }
+  return best;
+}
+
 /** The longest stretch without an acknowledged write inside [from, to] (ms since the epoch). */
 function longestGap(times: number[], from: number, to: number): number {
   let best = 0;
@@ -83,7 +94,12 @@ async function once(home: string, mirror: string, name: string, force: boolean) 
         m.set(set, (m.get(set) ?? 0) + ms(o.completed_at) - ms(o.started_at));
         return m;
       }, new Map<string, number>());
+    const [g0, g1] = gapWindow(load.ackedAt, t0, t1);
+    const during = Object.values(state.operation_states).filter((o) =>
+      ms(o.started_at) < g1 && (ms(o.completed_at) || t1) > g0
+    ).map((o) => o.id);
     return {
+      during,
       total: t1 - t0,
       gap: longestGap(load.ackedAt, t0, t1),
       setsGap: longestGap(load.ackedAt, t0, setsEnd),
@@ -125,6 +141,9 @@ export async function benchRestart(runs = 2): Promise<void> {
             } ms`
             : ""
         }`,
+      );
+      console.log(
+        `           operations running during the longest outage: ${r.during.join(", ")}`,
       );
     }
   }
