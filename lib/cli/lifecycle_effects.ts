@@ -48,19 +48,21 @@ export function describeLifecycleEffects(plan: Plan): string {
 }
 
 /**
- * After a destroy completed: its own plans and apply states join the archive (the archive
- * operation copied them while the apply still ran), and the cluster's directory goes unless
- * something was kept in it (retained data).
+ * After a destroy completed: its own plans and apply states, and whatever else the apply wrote
+ * there, join the archive (the archive operation copied them while the apply still ran), and the
+ * cluster's directory goes unless something was kept in it (retained data).
  */
 export async function finishDestroy(plan: Plan, clusterDir: string): Promise<void> {
   const archive = allOperations(plan).find((o) => o.type === "archive_cluster")?.target.params
     .archive_dir;
   if (!archive) return;
-  for (const sub of ["state", "plans"]) {
-    const from = path.join(clusterDir, sub);
-    if (!(await Deno.stat(from).then(() => true, () => false))) continue;
-    await Deno.remove(path.join(archive, sub), { recursive: true }).catch(() => {});
-    await Deno.rename(from, path.join(archive, sub));
+  // Everything but the deploy directory (which holds only what --retain-data kept): states,
+  // plans, the measured durations (history.json)…
+  const entries = await Array.fromAsync(Deno.readDir(clusterDir)).catch(() => []);
+  for (const e of entries) {
+    if (e.name === "deploy") continue;
+    await Deno.remove(path.join(archive, e.name), { recursive: true }).catch(() => {});
+    await Deno.rename(path.join(clusterDir, e.name), path.join(archive, e.name));
   }
   await Deno.remove(clusterDir).catch(() => {}); // only when empty
 }
