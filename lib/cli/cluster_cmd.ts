@@ -11,6 +11,7 @@ import type { CliContext } from "./context.ts";
 import { addShowCommands } from "./cluster_show.ts";
 import { addLifecycleCommands } from "./lifecycle_cmd.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
+import { configureSsh, type SshCliOptions } from "./ssh_options.ts";
 
 export function clusterCommand(ctx: CliContext): Command {
   const cmd = new Command("cluster").description("Deploy and operate MongoDB clusters");
@@ -44,6 +45,7 @@ export function clusterCommand(ctx: CliContext): Command {
       ? undefined
       : parseWaitTimeout(opts.waitTimeout);
     const loaded = await loadTopology(topologyFile);
+    configureSsh(ctx.executors, loaded.topology, opts as SshCliOptions);
     await planAndApply(ctx, {
       cluster: name,
       operation: "deploy",

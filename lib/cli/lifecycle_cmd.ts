@@ -16,6 +16,7 @@ import type { CliContext } from "./context.ts";
 import { print, printJson } from "./context.ts";
 import { requireMeta } from "./cluster_show.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
+import { configureSsh } from "./ssh_options.ts";
 
 interface LifecycleOptions extends PlanFlowOptions {
   role?: string[];
@@ -108,6 +109,8 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
         return;
       }
       const meta = await requireMeta(ctx, name);
+      // The probe asks remote hosts over SSH, as the apply does.
+      configureSsh(ctx.executors, meta.topology, opts);
       const clusterDir = ctx.store.clusterDir(name);
       await planAndApply(ctx, {
         cluster: name,
