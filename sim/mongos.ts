@@ -3,7 +3,7 @@
  * registry in the config servers' config.shards; routes CRUD by the sharding metadata
  * (sim/mongos_routing.ts) and runs the balancer (sim/mongos_admin.ts).
  */
-import { type Document, Long, Timestamp } from "bson";
+import { type Document, Long, ObjectId, Timestamp } from "bson";
 import { CommandError, errors } from "./errors.ts";
 import { readCommands } from "./commands/read.ts";
 import { adminShardingCommands, balancerRound } from "./mongos_admin.ts";
@@ -12,6 +12,8 @@ import type { CommandContext, Handler, RoleHooks, Router, Server } from "./serve
 
 /** How often the balancer looks for work when there was none. */
 const BALANCER_INTERVAL_MS = 5000;
+/** How often config.mongos.ping is refreshed (mongos's uptime reporter: every 10 s). */
+const UPTIME_REPORT_MS = 10_000;
 
 export class Mongos implements RoleHooks, Router {
   readonly configSet: string;
@@ -68,8 +70,54 @@ export class Mongos implements RoleHooks, Router {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
+    await this.registerCluster().catch((e) =>
+      this.server.log.info("SHARDING", 22727, "main", "Could not record the cluster identity", {
+        error: (e as Error).message,
+      })
+    );
     signalReady();
     this.kickBalancer(BALANCER_INTERVAL_MS);
+  }
+
+  /**
+   * config.version (the cluster's identity, which sh.status() prints) if no one recorded it yet,
+   * and this mongos's entry in config.mongos.
+   */
+  private async registerCluster(): Promise<void> {
+    const [v] = (await this.config("config", { find: "version", filter: {} })).cursor
+      ?.firstBatch ?? [];
+    if (!v) {
+      // insert, not upsert: a second mongos racing here gets 11000 and keeps the first clusterId.
+      await this.config("config", {
+        insert: "version",
+        documents: [{ _id: 1, clusterId: new ObjectId() }],
+        writeConcern: { w: "majority" },
+      });
+    }
+    await this.reportUptime();
+  }
+
+  private lastPing = 0;
+
+  /** This mongos's config.mongos document, refreshed like mongos's uptime reporter. */
+  private async reportUptime(): Promise<void> {
+    this.lastPing = Date.now();
+    await this.config("config", {
+      update: "mongos",
+      updates: [{
+        q: { _id: this.server.address() },
+        u: {
+          $set: {
+            ping: new Date(),
+            up: Long.fromNumber(Math.floor((Date.now() - this.server.startedAt) / 1000)),
+            waiting: true,
+            mongoVersion: this.server.opts.version ?? "",
+            advisoryHostFQDNs: [],
+          },
+        },
+        upsert: true,
+      }],
+    });
   }
 
   /**
@@ -84,6 +132,7 @@ export class Mongos implements RoleHooks, Router {
       this.inBalancerRound = true;
       let moved = false;
       try {
+        if (Date.now() - this.lastPing >= UPTIME_REPORT_MS) await this.reportUptime();
         moved = await balancerRound(this);
         this.balancerRounds++;
       } catch (e) {
