@@ -82,6 +82,20 @@ const shardCollection: Handler = async (ctx) => {
       "BadValue",
     );
   }
+  // Routed writes wait: a document inserted while the chunks are laid out could land on a
+  // shard that does not own it.
+  return await m.locks.exclusive(ns, () => shardNew(ctx, m, ns, db, coll, key, vals));
+};
+
+async function shardNew(
+  ctx: CommandContext,
+  m: Mongos,
+  ns: string,
+  db: string,
+  coll: string,
+  key: Document,
+  vals: unknown[],
+): Promise<Document> {
   const existing = await collMeta(m, ns);
   if (existing) {
     if (JSON.stringify(existing.key) === JSON.stringify(key)) return { collectionsharded: ns };
@@ -133,7 +147,7 @@ const shardCollection: Handler = async (ctx) => {
   });
   ctx.server.log.info("SHARDING", 5287000, "conn", "Sharded collection", { ns, key });
   return { collectionsharded: ns };
-};
+}
 
 /** Keys of a chunk's bounds, in shard-key order. */
 function bounds(meta: CollMeta, c: Chunk): [unknown[], unknown[]] {
@@ -325,32 +339,37 @@ const movePrimary: Handler = async (ctx) => {
   const colls = (lc.ok ? await drain(m, from, db, lc) : [])
     .map((c) => String(c.name))
     .filter((c) => !sharded.has(`${db}.${c}`) && !c.startsWith("system."));
-  for (const coll of colls) {
-    await m.locks.exclusive(`${db}.${coll}`, async () => {
+  // Routed operations on these collections wait until the new primary is recorded: a write in
+  // between would land on the old primary and be dropped with it.
+  await m.locks.exclusiveAll(colls.map((c) => `${db}.${c}`), async () => {
+    for (const coll of colls) {
       const docs = await drain(
         m,
         from,
         db,
         await onShard(m, from, db, { find: coll, filter: {}, batchSize: 1_000_000 }),
       );
-      ok(await onShard(m, to, db, { create: coll }).catch(() => ({ ok: 1 })));
+      await onShard(m, to, db, { create: coll }); // 48 NamespaceExists is fine
       for (let i = 0; i < docs.length; i += 1000) {
-        ok(
+        const r = ok(
           await onShard(m, to, db, {
             insert: coll,
             documents: docs.slice(i, i + 1000),
+            ordered: false,
             writeConcern: MAJ,
           }),
         );
+        const bad = (r.writeErrors ?? []).find((e: Document) => e.code !== 11000);
+        if (bad) throw new CommandError(String(bad.errmsg), Number(bad.code), String(bad.codeName));
       }
+    }
+    await m.config("config", {
+      update: "databases",
+      updates: [{ q: { _id: db }, u: { $set: { primary: to }, $inc: { "version.lastMod": 1 } } }],
+      writeConcern: MAJ,
     });
-  }
-  await m.config("config", {
-    update: "databases",
-    updates: [{ q: { _id: db }, u: { $set: { primary: to }, $inc: { "version.lastMod": 1 } } }],
-    writeConcern: MAJ,
+    for (const coll of colls) await onShard(m, from, db, { drop: coll, writeConcern: MAJ });
   });
-  for (const coll of colls) await onShard(m, from, db, { drop: coll, writeConcern: MAJ });
   return {};
 };
 

@@ -38,6 +38,12 @@ export class NsLock {
       this.wake();
     }
   }
+  /** Exclusive on several namespaces at once (taken in sorted order, so callers never deadlock). */
+  exclusiveAll<T>(nss: string[], f: () => Promise<T>): Promise<T> {
+    const [first, ...rest] = [...new Set(nss)].sort();
+    if (first === undefined) return f();
+    return this.exclusive(first, () => this.exclusiveAll(rest, f));
+  }
   async exclusive<T>(ns: string, f: () => Promise<T>): Promise<T> {
     while (this.writer.has(ns) || (this.readers.get(ns) ?? 0) > 0) {
       await new Promise<void>((r) => this.waiters.push(r));
