@@ -16,6 +16,7 @@ import {
   docKey,
   initialChunks,
   owningChunk,
+  splitPoint,
 } from "./sharding.ts";
 
 function mongos(ctx: CommandContext): Mongos {
@@ -256,6 +257,80 @@ const moveChunk: Handler = async (ctx) => {
   return { millis: Date.now() - start };
 };
 
+/**
+ * split: `{split: ns, middle: {<key>: v}}` splits the chunk holding `middle` there (values in the
+ * chunk space: a hashed field takes the hash); `{split: ns, find: doc}` splits the chunk holding
+ * `doc` at the median key of its documents.
+ */
+const split: Handler = async (ctx) => {
+  adminOnly(ctx, "split");
+  const m = mongos(ctx);
+  const ns = String(ctx.body.split ?? "");
+  await m.locks.exclusive(ns, async () => {
+    const meta = await collMeta(m, ns);
+    if (!meta) {
+      throw new CommandError(`Collection ${ns} is not sharded.`, 118, "NamespaceNotSharded");
+    }
+    const fields = Object.keys(meta.key);
+    let mid: unknown[] | undefined;
+    let chunk: Chunk;
+    if (ctx.body.middle) {
+      mid = fields.map((f) => ctx.body.middle[f]);
+      chunk = owningChunk(meta, mid);
+    } else if (ctx.body.find) {
+      chunk = owningChunk(meta, docKey(ctx.body.find, meta.key));
+      const [lo, hi] = bounds(meta, chunk);
+      const db = ns.slice(0, ns.indexOf(".")), coll = ns.slice(ns.indexOf(".") + 1);
+      const docs = await drain(
+        m,
+        chunk.shard,
+        db,
+        await onShard(m, chunk.shard, db, { find: coll, filter: {}, batchSize: 1_000_000 }),
+      );
+      mid = splitPoint(
+        docs.map((d) => docKey(d, meta.key)).filter((k) =>
+          compareKeys(lo, k) <= 0 && compareKeys(k, hi) < 0
+        ),
+      );
+    } else {
+      throw new CommandError("need to specify the split point: middle or find", 2, "BadValue");
+    }
+    const [lo, hi] = bounds(meta, chunk);
+    if (!mid || compareKeys(lo, mid) >= 0 || compareKeys(mid, hi) >= 0) {
+      throw new CommandError(
+        `cannot split chunk ${JSON.stringify(chunk.min)} -->> ${JSON.stringify(chunk.max)} at ${
+          JSON.stringify(mid)
+        }: not strictly inside it`,
+        2,
+        "BadValue",
+      );
+    }
+    const at = Object.fromEntries(fields.map((f, i) => [f, mid![i]]));
+    const major = Math.max(...meta.chunks.map((c) => c.lastmod.high));
+    const now = new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 });
+    await m.config("config", {
+      insert: "chunks",
+      documents: [{
+        _id: new ObjectId(),
+        uuid: chunk.uuid,
+        min: at,
+        max: chunk.max,
+        shard: chunk.shard,
+        lastmod: new Timestamp({ t: major, i: chunk.lastmod.low + 1 }),
+        onCurrentShardSince: chunk.onCurrentShardSince ?? now,
+        history: chunk.history ?? [{ validAfter: now, shard: chunk.shard }],
+      }],
+      writeConcern: MAJ,
+    });
+    await m.config("config", {
+      update: "chunks",
+      updates: [{ q: { _id: chunk._id }, u: { $set: { max: at } } }],
+      writeConcern: MAJ,
+    });
+  });
+  return {};
+};
+
 /** One balancer round: one migration at most per collection; returns whether it moved any. */
 export async function balancerRound(m: Mongos): Promise<boolean> {
   const [settings] = await cfg(m, "settings", { _id: "balancer" });
@@ -421,6 +496,7 @@ export const adminShardingCommands: Record<string, Handler> = {
   enableSharding,
   shardCollection,
   moveChunk,
+  split,
   movePrimary,
   removeShard,
   balancerStart: (ctx) => setBalancer(ctx, false),

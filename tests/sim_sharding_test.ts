@@ -160,6 +160,28 @@ Deno.test("sharding: shardCollection with hashed and range keys places documents
       Array.from({ length: 30 }, (_, n) => ({ n })),
     );
     assert.equal((await onShard(cl.shards[String(primary)], "shop", "orders")).length, 30);
+    // split, then move the upper chunk: its documents follow; a range query gathers both.
+    await admin.command({ split: "shop.orders", middle: { n: 20 } });
+    const other = primary === "sh1" ? "sh2" : "sh1";
+    await admin.command({ moveChunk: "shop.orders", find: { n: 25 }, to: other });
+    const moved = await onShard(cl.shards[other], "shop", "orders");
+    assert.deepEqual(moved.map((d) => d.n).sort((x, y) => x - y), [
+      20,
+      21,
+      22,
+      23,
+      24,
+      25,
+      26,
+      27,
+      28,
+      29,
+    ]);
+    assert.equal((await onShard(cl.shards[String(primary)], "shop", "orders")).length, 20);
+    const range = await c.db("shop").collection("orders").find({ n: { $gte: 15, $lt: 25 } }).sort({
+      n: 1,
+    }).toArray();
+    assert.deepEqual(range.map((d) => d.n), [15, 16, 17, 18, 19, 20, 21, 22, 23, 24]);
     // A different key for a sharded collection is refused (23 AlreadyInitialized).
     await assert.rejects(
       admin.command({ shardCollection: "shop.orders", key: { m: 1 } }),
