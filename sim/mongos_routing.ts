@@ -12,7 +12,9 @@ import {
   type Chunk,
   type CollMeta,
   compareKeys,
+  compareValues,
   docKey,
+  equalityKey,
   owningChunk,
   owns,
   targetShards,
@@ -324,6 +326,18 @@ async function shardedModify(
     const st = stmts[i];
     const many = name === "update" ? !!st.multi : st.limit === 0;
     const targets = targetShards(meta, st.q);
+    if (name === "update" && changesShardKey(meta, st)) {
+      // The document would have to move to another shard, which this mongos cannot do.
+      writeErrors.push({
+        index: i,
+        code: 20,
+        codeName: "IllegalOperation",
+        errmsg: "Must run update to shard key field in a multi-statement transaction or with " +
+          "retryWrites: true. (the simulator does not move documents between shards on update)",
+      });
+      if (cmd.ordered !== false) break;
+      continue;
+    }
     if (!many && targets.length > 1 && !(st.q && "_id" in st.q)) {
       writeErrors.push({
         index: i,
@@ -357,4 +371,35 @@ async function shardedModify(
     ...(upserted.length ? { upserted } : {}),
     ...(writeErrors.length ? { writeErrors } : {}),
   };
+}
+
+/**
+ * Whether an update may change a document's shard key: an operator touching a shard-key field
+ * (other than `$set` to the value the query pins), or a replacement whose key differs from it.
+ */
+function changesShardKey(meta: CollMeta, st: Document): boolean {
+  const u = st.u;
+  if (!u || Array.isArray(u)) return false;
+  const fields = Object.keys(meta.key);
+  const pinned = equalityKey(st.q, Object.fromEntries(fields.map((f) => [f, 1])));
+  const ops = Object.keys(u).filter((k) => k.startsWith("$"));
+  if (ops.length === 0) {
+    const k = docKey(u, Object.fromEntries(fields.map((f) => [f, 1])));
+    return !pinned || compareKeys(k, pinned) !== 0;
+  }
+  for (const op of ops) {
+    for (const path of Object.keys(u[op] ?? {})) {
+      const i = fields.findIndex((f) =>
+        f === path || f.startsWith(path + ".") || path.startsWith(f + ".")
+      );
+      if (i < 0) continue;
+      if (
+        op === "$set" && path === fields[i] && pinned && compareValues(u[op][path], pinned[i]) === 0
+      ) {
+        continue;
+      }
+      return true;
+    }
+  }
+  return false;
 }

@@ -139,6 +139,15 @@ Deno.test("sharding: shardCollection with hashed and range keys places documents
     assert.equal(await users.countDocuments({ e: 1 }), 100);
     assert.equal((await users.deleteMany({ uid: { $lt: 10 } })).deletedCount, 10);
     assert.equal(await users.countDocuments(), 190);
+    // Changing a document's shard key would move it between shards: the simulator refuses it
+    // (20 IllegalOperation, which the driver reports as its retryable-writes message).
+    await assert.rejects(
+      users.updateOne({ uid: 78 }, { $set: { uid: 1078 } }),
+      (e: { originalError?: { code: number; message: string } }) =>
+        e.originalError?.code === 20 &&
+        /Must run update to shard key field/.test(e.originalError.message),
+    );
+    assert.equal((await users.findOne({ uid: 78 }))?.uid, 78);
     // An updateOne with neither the shard key nor _id cannot pick a shard (7.0).
     await assert.rejects(users.updateOne({ even: true }, { $set: { z: 1 } }), /exact match on _id/);
     const agg = await users.aggregate([{ $group: { _id: "$even", n: { $sum: 1 } } }, {
