@@ -245,6 +245,18 @@ async function shardedOp(
       );
       return ctx.server.newCursor(ns, docs, Number(cmd.cursor?.batchSize ?? 101) || docs.length);
     }
+    case "distinct": {
+      const key = String(cmd.key ?? "");
+      const values: unknown[] = [];
+      for (const d of await gather(m, db, coll, meta, cmd.query)) {
+        let v: unknown = d;
+        for (const part of key.split(".")) v = (v as Document | undefined)?.[part];
+        for (const x of Array.isArray(v) ? v : [v]) {
+          if (x !== undefined && !values.some((y) => compareValues(x, y) === 0)) values.push(x);
+        }
+      }
+      return { values: values.sort(compareValues) };
+    }
     case "insert":
       return await shardedInsert(m, db, cmd, meta);
     case "update":
@@ -326,6 +338,18 @@ async function shardedModify(
     const st = stmts[i];
     const many = name === "update" ? !!st.multi : st.limit === 0;
     const targets = targetShards(meta, st.q);
+    if (name === "update" && st.upsert && targets.length > 1) {
+      // The new document's shard cannot be known without the full shard key (7.0).
+      writeErrors.push({
+        index: i,
+        code: 61,
+        codeName: "ShardKeyNotFound",
+        errmsg: `Failed to target upsert by query :: could not extract exact shard key from ` +
+          `query ${JSON.stringify(st.q)}`,
+      });
+      if (cmd.ordered !== false) break;
+      continue;
+    }
     if (name === "update" && changesShardKey(meta, st)) {
       // The document would have to move to another shard, which this mongos cannot do.
       writeErrors.push({

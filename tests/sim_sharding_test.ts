@@ -148,6 +148,16 @@ Deno.test("sharding: shardCollection with hashed and range keys places documents
         /Must run update to shard key field/.test(e.originalError.message),
     );
     assert.equal((await users.findOne({ uid: 78 }))?.uid, 78);
+    // An upsert must name the whole shard key (61), or its document's shard is unknown.
+    await assert.rejects(
+      users.updateOne({ even: 3 }, { $set: { z: 1 } }, { upsert: true }),
+      (e: { code: number }) => e.code === 61,
+    );
+    await users.updateOne({ uid: 5000 }, { $set: { z: 1 } }, { upsert: true });
+    assert.equal((await users.findOne({ uid: 5000 }))?.z, 1);
+    assert.deepEqual((await users.distinct("even")).sort(), [false, true]);
+    assert.equal((await users.distinct("uid", { uid: { $lt: 20 } })).length, 10);
+    await users.deleteOne({ uid: 5000 });
     // An updateOne with neither the shard key nor _id cannot pick a shard (7.0).
     await assert.rejects(users.updateOne({ even: true }, { $set: { z: 1 } }), /exact match on _id/);
     const agg = await users.aggregate([{ $group: { _id: "$even", n: { $sum: 1 } } }, {
