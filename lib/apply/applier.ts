@@ -18,6 +18,10 @@ import type { CheckOutcome } from "./safety.ts";
 import { runCheck } from "./safety.ts";
 import { Emitter } from "./events.ts";
 import { HookDispatcher } from "./hook_events.ts";
+import type { ApplyControl } from "./control.ts";
+export { ApplyControl } from "./control.ts";
+import { type DurationSample, recordDurations } from "../state/history.ts";
+import { durationHost } from "../plan/estimates.ts";
 import { lostEffects } from "./recheck.ts";
 
 export type SafetyDecision = "retry" | "skip" | "abort" | "pause";
@@ -35,7 +39,13 @@ export interface ApplyOptions {
     outcome: CheckOutcome,
   ) => Promise<SafetyDecision>;
   emitter?: Emitter;
+  /**
+   * The first Ctrl-C: no new operation starts; running ones finish; the apply ends paused.
+   * Operations do not see it (a wait for a server to answer is not cut short).
+   */
   signal?: AbortSignal;
+  /** The second Ctrl-C: see ApplyControl. */
+  control?: ApplyControl;
 }
 
 class SafetyCheckFailed extends Error {}
@@ -141,6 +151,18 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   const dag = applyGraph(plan);
   const internal = new AbortController();
   opts.signal?.addEventListener("abort", () => internal.abort(), { once: true });
+  // What operations see: only a stop at once (second Ctrl-C) cuts their work short.
+  const hardStop = new AbortController();
+  opts.control?.attach(async () => {
+    internal.abort();
+    hardStop.abort();
+    // Once the outcome is recorded, it stands; the log line, group-committed after it, makes
+    // sure it is on disk. After close() the snapshot holds everything and the append fails.
+    const final = ["completed", "failed", "paused"].includes(state.status);
+    await writer.log("warn", state.current_phase, "stopped at once by a second interrupt")
+      .catch(() => {});
+    if (!final) await writer.status("paused").catch(() => {});
+  });
 
   if (resumeFrom) state.resumes++;
   await writer.status("running");
@@ -195,6 +217,10 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     if (s.status === "completed" || s.status === "skipped") completed.add(id);
   }
 
+  // How long each operation's work took, for the cluster's history (estimates of later plans).
+  // A simulated world (mock executor) measures nothing real.
+  const samples: DurationSample[] = [];
+  const measuring = !worldSimulator(opts.executors);
   const phaseStart = new Map<string, number>();
   const runNode = async (id: string): Promise<void> => {
     if (id.startsWith("phase:")) {
@@ -253,14 +279,26 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       plan,
       stateId: state.state_id,
       executors: opts.executors,
-      signal: internal.signal,
+      signal: hardStop.signal,
       progress: (fraction, note) =>
         emitter.emit({ type: "op_progress", id: op.id, fraction, note }),
       log: (m) => void writer.log("info", phase, m, op.id),
     };
     try {
       await hooks.fire("before_operation", { phase, op });
+      const tWork = performance.now();
+      let asked = false;
       if (await impl.isDone(ctx)) {
+        // Finding the effect in place is what the operation took (a wait for a server that
+        // already answers); the history keeps a download found in the cache apart.
+        if (measuring) {
+          samples.push({
+            host: durationHost(op),
+            type: op.type,
+            ms: performance.now() - tWork,
+            inPlace: true,
+          });
+        }
         await writer.op({
           ...os,
           status: "completed",
@@ -289,6 +327,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
             `safety check ${check.check_type} failed for ${op.id}: ${outcome.status}`,
             op.id,
           );
+          asked = true;
           const decision = await opts.onSafetyFailure(op, check, outcome);
           if (decision === "retry") {
             os.retries++;
@@ -319,6 +358,10 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       os.executions++;
       await writer.op(os);
       const out = await impl.run(ctx);
+      // A wait for the user's answer is not the operation's duration.
+      if (measuring && !asked) {
+        samples.push({ host: durationHost(op), type: op.type, ms: performance.now() - tWork });
+      }
       await writer.op({
         ...os,
         status: "completed",
@@ -340,7 +383,8 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       await hooks.fire("after_operation", { phase, op });
     } catch (e) {
       const message = (e as Error).message;
-      const paused = e instanceof Paused;
+      // Work cut short by a stop at once is unfinished, not failed: resume runs it again.
+      const paused = e instanceof Paused || hardStop.signal.aborted;
       await writer.op({ ...os, status: paused ? "pending" : "failed", error: message });
       if (!paused) {
         await writer.error({
@@ -414,6 +458,13 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     failure ? "error" : "info",
     state.current_phase,
     failure ? `apply ${state.status}: ${message}` : "apply completed",
+  );
+  await recordDurations(opts.store.clusterDir, plan.cluster_name, samples).catch((e) =>
+    writer.log(
+      "warn",
+      state.current_phase,
+      `durations not recorded in the cluster's history: ${(e as Error).message}`,
+    )
   );
   await writer.close();
   const last = state.checkpoints[state.checkpoints.length - 1];

@@ -3,7 +3,8 @@ import { MupError } from "../errors.ts";
 import { clashes, otherClusters } from "../preflight/clusters.ts";
 import { nodeClaims } from "../topology/layout.ts";
 import type { Plan } from "../plan/schema.ts";
-import { readMeta } from "../state/meta.ts";
+import type { PlanEntry } from "../plan/store.ts";
+import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
 
@@ -49,6 +50,47 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
       { hint: regenerate },
     );
   }
+}
+
+/**
+ * Where a saved plan stands, strongest first: `applied` (a completed apply of it is recorded),
+ * `invalid` (pre-flight failed), `stale` (the cluster changed since it was made: apply refuses
+ * it), `superseded` (a newer plan for the cluster exists), else `valid`.
+ */
+export type PlanStatus = "valid" | "invalid" | "applied" | "superseded" | "stale";
+
+/** Whether a plan made from `base` is stale against the cluster's metadata (checkNotStale's rule). */
+export function isStaleBase(base: Plan["base_state"], meta: ClusterMeta | undefined): boolean {
+  if (!meta) return base.lineage !== "";
+  return (base.lineage !== "" && base.lineage !== meta.lineage) || base.serial !== meta.serial;
+}
+
+/** The status of each entry of `PlanStore.list()`; `clusterDir` maps a cluster to its directory. */
+export async function planStatuses(
+  entries: PlanEntry[],
+  clusterDir: (cluster: string) => string,
+): Promise<PlanStatus[]> {
+  const byCluster = new Map<string, { meta?: ClusterMeta; applied: Set<string> }>();
+  for (const c of new Set(entries.map((e) => e.cluster))) {
+    const dir = clusterDir(c);
+    const states = await new StateStore(dir).list().catch(() => [] as ApplyState[]);
+    byCluster.set(c, {
+      meta: await readMeta(dir).catch(() => undefined),
+      applied: new Set(
+        states.filter((s) => s.status === "completed").map((s) => `${s.plan_id} ${s.plan_hash}`),
+      ),
+    });
+  }
+  return entries.map((e) => {
+    const c = byCluster.get(e.cluster)!;
+    if (c.applied.has(`${e.planId} ${e.contentHash}`)) return "applied";
+    if (!e.valid) return "invalid";
+    if (isStaleBase(e.baseState, c.meta)) return "stale";
+    const newer = entries.some((o) =>
+      o.cluster === e.cluster && o.valid && o.planId !== e.planId && o.createdAt > e.createdAt
+    );
+    return newer ? "superseded" : "valid";
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
-import { apply, type SafetyDecision } from "../apply/applier.ts";
+import { apply, ApplyControl, type SafetyDecision } from "../apply/applier.ts";
 import { Emitter } from "../apply/events.ts";
 import { checkNoClash, checkNotStale, previousApply } from "../apply/stale.ts";
 import { MupError } from "../errors.ts";
@@ -75,6 +75,34 @@ function policy(opts: ApplyCliOptions): SafetyDecision {
   return p;
 }
 
+/**
+ * One press of Ctrl-C can arrive as several SIGINTs within a millisecond: the terminal signals the
+ * whole foreground group, and `npx`/`npm exec` forward theirs to the child too. Signals within
+ * this many ms of the first count as that same press.
+ */
+export const SAME_PRESS_MS = 500;
+
+/**
+ * A SIGINT listener: `first` on the first Ctrl-C, `second` on the next press (repeats of the
+ * first one within SAME_PRESS_MS ignored), nothing after that.
+ */
+export function interruptHandler(
+  on: { first: () => void; second: () => void | Promise<void> },
+  now: () => number = () => performance.now(),
+): () => void {
+  let presses = 0;
+  let firstAt = 0;
+  return () => {
+    const t = now();
+    if (presses === 1 && t - firstAt < SAME_PRESS_MS) return;
+    presses++;
+    if (presses === 1) {
+      firstAt = t;
+      on.first();
+    } else if (presses === 2) void on.second();
+  };
+}
+
 /** Confirms (unless --auto-approve), takes the lock, runs, renders. Returns the exit code. */
 export async function runApply(
   ctx: CliContext,
@@ -128,11 +156,43 @@ export async function runApply(
       }
     }
   }
-  const { lock, replacedStale } = await ClusterLock.acquire(
-    clusterDir,
-    resume ? `resume ${resume.state_id}` : `apply ${plan.plan_id}`,
-    resume?.state_id,
-  );
+  // Listening before the lock is taken: no Ctrl-C can end mup between the two.
+  const ac = new AbortController();
+  const control = new ApplyControl();
+  const held: { lock?: ClusterLock } = {};
+  const onSigint = interruptHandler({
+    first: () => {
+      console.error(
+        "\nInterrupted: letting running operations finish, then saving state. Press Ctrl-C again to stop at once (state stays resumable).",
+      );
+      ac.abort();
+    },
+    second: async () => {
+      console.error(
+        `\nStopping now. The apply is saved as paused; continue it with: mup plan resume ${plan.cluster_name}`,
+      );
+      // Bounded: stopping at once must not hang on a stuck disk.
+      await Promise.race([
+        control.stopNow().then(() => held.lock?.release()),
+        new Promise((r) => setTimeout(r, 3000)),
+      ]).catch(() => {});
+      Deno.exit(130);
+    },
+  });
+  Deno.addSignalListener("SIGINT", onSigint);
+  let acquired;
+  try {
+    acquired = await ClusterLock.acquire(
+      clusterDir,
+      resume ? `resume ${resume.state_id}` : `apply ${plan.plan_id}`,
+      resume?.state_id,
+    );
+  } catch (e) {
+    Deno.removeSignalListener("SIGINT", onSigint);
+    throw e;
+  }
+  const lock = held.lock = acquired.lock;
+  const replacedStale = acquired.replacedStale;
   const emitter = new Emitter();
   const tty = !opts.json && interactive();
   const ttyRenderer = tty ? new TtyRenderer() : undefined;
@@ -144,18 +204,6 @@ export async function runApply(
       `Note: took over a stale lock left by PID ${replacedStale.pid} (${replacedStale.operation}, since ${replacedStale.created}).`,
     );
   }
-  const ac = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts === 1) {
-      console.error(
-        "\nInterrupted: letting running operations finish, then saving state. Press Ctrl-C again to stop at once (state stays resumable).",
-      );
-      ac.abort();
-    } else Deno.exit(130);
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
   try {
     const state = await apply({
       plan,
@@ -165,6 +213,7 @@ export async function runApply(
       parallelism: par,
       emitter,
       signal: ac.signal,
+      control,
       // The status line stops while the menu waits for an answer.
       onSafetyFailure: async () =>
         ttyRenderer && !opts.autoApprove ? await ttyRenderer.hold(askSafetyDecision) : onFailure,

@@ -95,12 +95,24 @@ export function clusterCommand(ctx: CliContext): Command {
       waitTimeoutMs,
     });
     const stopAtPlan = opts.planOnly || opts.dryRun || opts.planFile;
-    const { plan, path: saved } = opts.dryRun
+    // A plan that failed pre-flight is shown, not stored (no cluster directory appears for it);
+    // --plan-file still gets it, marked invalid by its validation result.
+    const invalid = !unsealed.validation.valid;
+    const { plan, path: saved } = opts.dryRun || (invalid && !opts.planFile)
       ? { plan: sealPlan(unsealed), path: undefined }
+      : invalid
+      ? await ctx.store.writePlanFile(unsealed, opts.planFile!)
       : await ctx.store.savePlan(unsealed, opts.planFile);
     if (saved) await fireOrFail(planHooks(saved, plan.plan_id), "after_plan");
-    if (opts.json && stopAtPlan) {
-      printJson({ plan_id: plan.plan_id, path: saved, valid: plan.validation.valid, plan });
+    if (opts.json && (stopAtPlan || invalid)) {
+      printJson({
+        plan_id: plan.plan_id,
+        path: saved,
+        valid: plan.validation.valid,
+        stored: !!saved && !invalid,
+        ...(invalid ? { errors: plan.validation.errors } : {}),
+        plan,
+      });
     } else if (stopAtPlan || !opts.json) {
       print(`Planning deployment for cluster: ${name}`);
       print(`MongoDB version: ${plan.version}`);
@@ -111,6 +123,11 @@ export function clusterCommand(ctx: CliContext): Command {
       print("");
       if (opts.dryRun) {
         print(renderHookSchedule(plan));
+      } else if (invalid) {
+        print(`✗ Plan ${plan.plan_id} is not valid; it was not stored.`);
+        if (saved) print(`Written, marked invalid, to: ${saved} (as --plan-file asked)`);
+        print("");
+        print(renderPlan(plan));
       } else if (stopAtPlan) {
         print(`Plan generated: ${plan.plan_id}`);
         print(`Plan saved to: ${saved}${opts.planFile ? ` and ${opts.planFile}` : ""}`);

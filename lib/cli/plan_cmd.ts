@@ -11,6 +11,7 @@ import { type CliContext, print, printJson } from "./context.ts";
 import { noChanges, planDiff, renderDiff } from "../plan/diff.ts";
 import { unanswered } from "../mongo/client.ts";
 import { applyCommandOptions, runApply, runResume } from "./apply_cli.ts";
+import { planStatuses } from "../apply/stale.ts";
 
 export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () => {}): Command {
   const cmd = new Command("plan").description("Inspect, validate and manage saved plans");
@@ -27,18 +28,22 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     });
 
   cmd.command("list")
-    .description("List saved plans, oldest first")
+    .description(
+      "List saved plans, oldest first, with their status: valid, invalid (pre-flight failed), applied, superseded (a newer plan exists), stale (the cluster changed since)",
+    )
     .argument("[cluster]", "only this cluster's plans")
     .option("--json", "machine-readable output")
     .action(async (cluster, opts) => {
-      const list = await ctx.store.list(cluster);
+      const entries = await ctx.store.list(cluster);
+      const statuses = await planStatuses(entries, (c) => ctx.store.clusterDir(c));
+      const list = entries.map((e, i) => ({ ...e, status: statuses[i] }));
       if (opts.json) return printJson(list);
       if (!list.length) {
         return print(cluster ? `No plans for cluster ${cluster}.` : "No saved plans.");
       }
-      print(table([16, 20, 26], [
-        ["PLAN ID", "CLUSTER", "CREATED", "OPS"],
-        ...list.map((e) => [e.planId, e.cluster, e.createdAt, String(e.operations)]),
+      print(table([16, 20, 26, 6], [
+        ["PLAN ID", "CLUSTER", "CREATED", "OPS", "STATUS"],
+        ...list.map((e) => [e.planId, e.cluster, e.createdAt, String(e.operations), e.status]),
       ]));
     });
 

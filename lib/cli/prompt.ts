@@ -23,8 +23,21 @@ export function interactive(): boolean {
   return Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
 }
 
-/** The specification's four choices; skipping must be confirmed. */
+/**
+ * The specification's four choices; skipping must be confirmed. Ctrl-C at the menu (the terminal
+ * is in raw mode there, so it comes as a key, not as SIGINT) pauses the apply, as Ctrl-C does
+ * elsewhere.
+ */
 export async function askSafetyDecision(): Promise<SafetyDecision> {
+  try {
+    return await askMenu();
+  } catch (e) {
+    if ((e as Error)?.name === "ExitPromptError") return "pause";
+    throw e;
+  }
+}
+
+async function askMenu(): Promise<SafetyDecision> {
   // Loaded on first use, like the MongoDB driver: most commands never prompt.
   const { confirm, select } = await import("@inquirer/prompts");
   while (true) {

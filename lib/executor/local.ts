@@ -13,6 +13,11 @@ import type { Executor, RunResult } from "./executor.ts";
 export class LocalExecutor implements Executor {
   constructor(readonly host = "localhost") {}
 
+  /**
+   * Runs argv to completion. The process starts in a session of its own (setsid, through
+   * `detached`), so the terminal's Ctrl-C never reaches it: a `mongod --fork` that mup starts
+   * finishes starting and keeps running while mup saves a paused state.
+   */
   async run(
     argv: string[],
     options: { timeoutMs?: number; env?: Record<string, string> } = {},
@@ -27,7 +32,9 @@ export class LocalExecutor implements Executor {
         stdout: "piped",
         stderr: "piped",
         signal: ac.signal,
-      }).output();
+        // Only spawn() honours detached (Command.output() ignores it).
+        detached: true,
+      }).spawn().output();
       const dec = new TextDecoder();
       return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
     } catch (e) {

@@ -32,10 +32,14 @@ export const downloadBinary: Operation = {
     const work = `${dest}.unpack-${Deno.pid}`;
     await Deno.remove(work, { recursive: true }).catch(() => {});
     await Deno.mkdir(work, { recursive: true });
+    // A session of its own (detached, with spawn): the terminal's Ctrl-C lets it finish.
     const tar = await new Deno.Command("tar", {
       args: ["-xzf", archive, "-C", work],
+      stdin: "null",
+      stdout: "piped",
       stderr: "piped",
-    }).output();
+      detached: true,
+    }).spawn().output();
     if (tar.code !== 0) {
       throw new OperationError(
         `cannot unpack ${archive}: ${new TextDecoder().decode(tar.stderr).trim()}`,

@@ -25,6 +25,10 @@ export const startProcess: Operation = {
       );
     }
     if (r.code !== 0) {
+      // An earlier apply stopped at once (second Ctrl-C) may have left this very server still
+      // starting, which then took the port first: it is the one the plan wants.
+      const pid = await runningPid(ex, param(ctx, "pid_file"), param(ctx, "config"));
+      if (pid) return { output: `already running (PID ${pid})`, metadata: { pid } };
       const log = ctx.op.target.params.log;
       const tail = log ? await ex.readFile(log).then((b) => lastLogError(b), () => "") : "";
       throw new OperationError(

@@ -21,7 +21,10 @@ import { clashes, clusterClaims, otherClusters } from "../preflight/clusters.ts"
 import { MupError } from "../errors.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
-import type { Plan, Variant } from "./schema.ts";
+import type { OperationType, Plan, Variant } from "./schema.ts";
+import { CONTROL_HOST, type MeasuredDurations } from "./estimates.ts";
+import { readHistory } from "../state/history.ts";
+import type { Topology } from "../topology/schema.ts";
 import type { PlanStore } from "./store.ts";
 
 export interface DeployRequest {
@@ -117,6 +120,7 @@ export async function buildDeployPlan(
       message: `${w.location.path}: ${w.message}`,
     });
   }
+  const measured = await measuredDurations(req.store, req.cluster, topology);
   return planDeploy({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
     createdAt: new Date().toISOString(),
@@ -132,6 +136,49 @@ export async function buildDeployPlan(
     baseState: baseStateOf(meta),
     cached,
     dryRun: req.dryRun,
+    measured,
     waitTimeoutMs: req.waitTimeoutMs,
   });
+}
+
+/**
+ * Recent durations recorded on the topology's hosts (and the control machine) in the history of
+ * this cluster and of the other clusters in the store: a first deploy on known hosts is then
+ * estimated from what was measured there.
+ */
+async function measuredDurations(
+  store: PlanStore,
+  cluster: string,
+  topology: Topology,
+): Promise<MeasuredDurations> {
+  const hosts = new Set([
+    CONTROL_HOST,
+    ...[...topology.config_servers, ...topology.mongod_servers, ...topology.mongos_servers]
+      .map((s) => hostKey(s.host)),
+  ]);
+  const out: MeasuredDurations = { samples: {}, applies: 0, clusters: [] };
+  const names = await store.clusters();
+  for (const name of [cluster, ...names.filter((n) => n !== cluster)]) {
+    const h = await readHistory(store.clusterDir(name));
+    if (!h) continue;
+    let used = false;
+    for (const [host, byType] of Object.entries(h.durations)) {
+      if (!hosts.has(host)) continue;
+      for (const [type, stats] of Object.entries(byType)) {
+        if (stats?.in_place_ms?.length && type === "download_binary") {
+          ((out.cachedDownloads ??= {})[host] ??= []).push(...stats.in_place_ms);
+          used = true;
+        }
+        if (!stats?.recent_ms.length) continue;
+        const into = out.samples[host] ??= {};
+        (into[type as OperationType] ??= []).push(...stats.recent_ms);
+        used = true;
+      }
+    }
+    if (used) {
+      out.applies += h.applies;
+      out.clusters.push(name);
+    }
+  }
+  return out;
 }

@@ -14,6 +14,7 @@ import {
 } from "./schema.ts";
 import { estimateResources } from "./resources.ts";
 import { formatDuration } from "../util/format.ts";
+import { applyMeasured, type MeasuredDurations } from "./estimates.ts";
 import {
   deployAndInitializeOps,
   finalizeOps,
@@ -44,6 +45,8 @@ export interface DeployPlanInput {
   cached: boolean;
   dryRun?: boolean;
   environment?: Record<string, string>;
+  /** Durations measured in earlier applies; without them the built-in constants stand. */
+  measured?: MeasuredDurations;
   /**
    * `--wait-timeout`: how long, in ms, each wait may take (a process answering, a primary being
    * elected, a shard being added, the cluster turning healthy). Recorded in every such
@@ -87,6 +90,9 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
   const prepare = prepareOps(c);
   const { deploy, initialize } = deployAndInitializeOps(c);
   const finalize = finalizeOps(c, deploy, initialize);
+  const estimateSource = input.measured
+    ? applyMeasured([...prepare, ...deploy, ...initialize, ...finalize], input.measured)
+    : undefined;
 
   const hooksFor = (event: Hook["event"], phase: string) =>
     input.hooks.find((h) => h.event === event && (!h.phase || h.phase === phase));
@@ -134,6 +140,7 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
     phases,
     hooks: input.hooks,
     resources: estimateResources(procs, r),
+    ...(estimateSource ? { estimate_source: estimateSource } : {}),
     base_state: input.baseState,
     dry_run: input.dryRun ?? false,
     environment: input.environment ?? {},

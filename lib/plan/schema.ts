@@ -124,6 +124,18 @@ export const BaseState = z.object({
 });
 export type BaseState = z.infer<typeof BaseState>;
 
+/** Where a plan's operation estimates come from (see lib/plan/estimates.ts). */
+export const EstimateSource = z.object({
+  /** measured: every operation; mixed: some; defaults: none (the planner's constants). */
+  kind: z.enum(["measured", "mixed", "defaults"]),
+  measured_operations: z.number().int().nonnegative(),
+  total_operations: z.number().int().nonnegative(),
+  /** Applies whose recorded durations were used, and the clusters they belong to. */
+  applies: z.number().int().nonnegative(),
+  clusters: z.array(z.string()),
+});
+export type EstimateSource = z.infer<typeof EstimateSource>;
+
 /** The server distribution: MongoDB's own builds or Percona Server for MongoDB. */
 export const Variant = z.enum(["mongo", "percona"]);
 export type Variant = z.infer<typeof Variant>;
@@ -158,6 +170,8 @@ export const Plan = z.object({
   phases: z.array(PlannedPhase),
   hooks: z.array(Hook),
   resources: ResourceEstimate,
+  /** Absent in plans made without looking at measured durations (read as defaults). */
+  estimate_source: EstimateSource.optional(),
   base_state: BaseState,
   dry_run: z.boolean(),
   environment: z.record(z.string(), z.string()),

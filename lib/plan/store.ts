@@ -12,6 +12,10 @@ export interface PlanEntry {
   path: string;
   createdAt: string;
   operations: number;
+  /** False when pre-flight failed (an imported plan, or one written with --plan-file). */
+  valid: boolean;
+  contentHash: string;
+  baseState: Plan["base_state"];
 }
 
 /** Plans under `<storage>/clusters/<cluster>/plans/<plan-id>.json`. */
@@ -48,6 +52,23 @@ export class PlanStore {
       );
     }
     return { plan, path: target };
+  }
+
+  /**
+   * Seals a plan into `file` only, not into the store: a plan that failed pre-flight, written
+   * where `--plan-file` asked (its `validation.valid` is false, which marks it invalid).
+   */
+  async writePlanFile(
+    unsealed: Omit<Plan, "content_hash">,
+    file: string,
+  ): Promise<{ plan: Plan; path: string }> {
+    const to = path.resolve(file);
+    const plan = await writing(
+      to,
+      () => writeFileAtomicWith(to, (write) => sealPlan(unsealed, write)),
+      "give --plan-file a writable path",
+    );
+    return { plan, path: to };
   }
 
   /** Stores a plan file's text as it is: an imported plan, already validated. */
@@ -87,6 +108,9 @@ export class PlanStore {
             path: path.join(dir, f),
             createdAt: p.created_at,
             operations: p.phases.reduce((n, ph) => n + ph.operations.length, 0),
+            valid: p.validation.valid,
+            contentHash: p.content_hash,
+            baseState: p.base_state,
           });
         } catch {
           // A damaged file is reported by `plan validate`, not by listing.

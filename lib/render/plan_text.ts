@@ -3,6 +3,7 @@ import { planToDag } from "../plan/graph.ts";
 import { archiveCached, type Plan } from "../plan/schema.ts";
 import { groupOperations, groupPlanLine, type OpGroup } from "./groups.ts";
 import { formatDuration, plural, portRanges } from "../util/format.ts";
+import { describeEstimateSource } from "../plan/estimates.ts";
 
 const KIND = { standalone: "Standalone", replica_set: "Replica set", sharded: "Sharded cluster" };
 
@@ -106,6 +107,7 @@ export function renderPlan(
       formatDuration(cp.length)
     } (critical path through ${cp.path.length} operations)`,
   );
+  out.push(`Estimates from: ${describeEstimateSource(plan.estimate_source)}`);
   if (plan.hooks.length) {
     out.push("", "Hooks configured:");
     for (const h of plan.hooks) {

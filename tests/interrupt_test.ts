@@ -1,0 +1,309 @@
+/**
+ * Ctrl-C in a real terminal (tmux), at random instants of the apply of a 3-member replica set
+ * (with a hook after each phase), through `deno run` and through `deno task mup`: the servers
+ * and hooks mup started are not stopped by it (a hook killed by it would fail the apply), the
+ * apply ends paused (one press: running operations finish; two presses: stop at once), the lock
+ * is free or left by a dead process, and `plan resume` completes the deploy.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  deployArgs,
+  freePorts,
+  killAll,
+  mup,
+  replicaSetTopology,
+  ROOT,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { mupRunArgs } from "../scripts/_mup_cmd.ts";
+import { clusterDir, withClient } from "./apply_helpers.ts";
+import { StateStore } from "../lib/state/store.ts";
+import { isStale, readLock } from "../lib/state/lock.ts";
+import { pidAlive } from "../lib/executor/local.ts";
+import { interruptHandler, SAME_PRESS_MS } from "../lib/cli/apply_cli.ts";
+
+const CYCLES = 10;
+/** Cycles run at once (each its own cluster, ports and terminal). */
+const LANES = 3;
+
+class Tmux {
+  /** A server of its own: other tests' `kill-session`/`kill-server` cannot end ours. */
+  readonly socket = `mup-int-${Deno.pid}`;
+
+  async run(...args: string[]): Promise<string> {
+    const r = await new Deno.Command("tmux", {
+      args: ["-L", this.socket, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    if (!r.success) throw new Error(`tmux ${args.join(" ")}: ${dec.decode(r.stderr)}`);
+    return dec.decode(r.stdout);
+  }
+
+  /** Stops the server and removes its socket file (kill-server may leave it behind). */
+  async stop(): Promise<void> {
+    await this.run("kill-server").catch(() => "");
+    const dir = `${Deno.env.get("TMUX_TMPDIR") ?? "/tmp"}/tmux-${Deno.uid()}`;
+    await Deno.remove(`${dir}/${this.socket}`).catch(() => {});
+  }
+
+  async screenUntil(session: string, pattern: RegExp, ms = 90_000): Promise<string> {
+    const end = Date.now() + ms;
+    let s = "";
+    while (Date.now() < end) {
+      s = await this.run("capture-pane", "-p", "-J", "-S", "-300", "-t", session);
+      if (pattern.test(s)) return s;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting for ${pattern} on screen:\n${s}`);
+  }
+}
+
+/** Every pid recorded in a pid file under `dir`. */
+async function pidFiles(dir: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await Array.fromAsync(Deno.readDir(d)).catch(() => [] as Deno.DirEntry[])) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory) await walk(p);
+      else if (e.name.endsWith(".pid")) {
+        const pid = Number((await Deno.readTextFile(p).catch(() => "")).trim());
+        if (pid > 0) out.set(p, pid);
+      }
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+async function untilFile(file: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await Deno.stat(file).then(() => true, () => false))) {
+    if (Date.now() > end) throw new Error(`${file} never appeared`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+interface Outcome {
+  cycle: number;
+  via: string;
+  presses: number;
+  delayMs: number;
+  exit: number;
+  status: string;
+  running: number;
+}
+
+async function cycle(
+  tmux: Tmux,
+  home: string,
+  mirror: string,
+  i: number,
+): Promise<Outcome> {
+  const cluster = `c${i}`;
+  const ports = freePorts(3);
+  // A hook after each phase: a Ctrl-C may land while one runs, and must let it finish too.
+  const topo = await writeTopology(
+    home,
+    `${cluster}.yaml`,
+    replicaSetTopology(ports, `hooks:\n  after_phase: { command: "sleep 0.2" }\n`),
+  );
+  const dir = clusterDir(home, cluster);
+  const viaTask = i % 2 === 1;
+  const presses = i % 3 === 2 ? 2 : 1;
+  const args = deployArgs(cluster, topo, mirror, ["--auto-approve"]);
+  const mupCmd = viaTask
+    ? [
+      Deno.execPath(),
+      "task",
+      "--quiet",
+      `--config=${path.join(ROOT, "deno.json")}`,
+      "mup",
+      ...args,
+    ]
+    : [Deno.execPath(), ...mupRunArgs(args)];
+  const session = `int-${i}`;
+  await tmux.run(
+    "new-session",
+    "-d",
+    "-s",
+    session,
+    "-x",
+    "200",
+    "-y",
+    "50",
+    // The shell traps SIGINT so that it lives on to print mup's exit code; mup itself gets the
+    // default disposition, as from an interactive shell.
+    `trap 'true' INT; cd ${ROOT} && MUP_HOME=${home} NO_COLOR=1 ${
+      mupCmd.join(" ")
+    }; echo EXIT=$?; sleep 600`,
+  );
+  try {
+    // A random instant of the apply: the lock is taken just before it starts.
+    await untilFile(path.join(dir, "state", "lock.json"), 60_000);
+    const delayMs = Math.floor(Math.random() * 2500);
+    await new Promise((r) => setTimeout(r, delayMs));
+    await tmux.run("send-keys", "-t", session, "C-c");
+    if (presses === 2) {
+      await new Promise((r) => setTimeout(r, SAME_PRESS_MS + 100));
+      await tmux.run("send-keys", "-t", session, "C-c");
+    }
+    const screen = await tmux.screenUntil(session, /EXIT=\d+|Pane is dead/);
+    // -1: the shell died without printing mup's exit code.
+    const exit = Number(/EXIT=(\d+)/.exec(screen)?.[1] ?? -1);
+    const context = `cycle ${i} (${
+      viaTask ? "deno task" : "deno run"
+    }, ${presses} × Ctrl-C ${delayMs} ms into the apply, exit ${exit}):\n${screen}`;
+
+    const store = new StateStore(dir);
+    const state = await store.load((await store.currentId())!);
+    assert.ok(
+      state.status === "paused" || state.status === "completed",
+      `paused (or finished before the Ctrl-C), not ${state.status}: ${context}`,
+    );
+    assert.deepEqual(state.errors, [], context);
+    const lock = await readLock(dir);
+    assert.ok(!lock || isStale(lock), `lock free or stale: ${context}`);
+    const pids = await pidFiles(path.join(dir, "deploy"));
+    for (const [file, pid] of pids) {
+      assert.ok(pidAlive(pid), `${file}: server ${pid} still running after the Ctrl-C: ${context}`);
+    }
+    const startedOps = Object.values(state.operation_states).filter((o) =>
+      o.id.startsWith("start-") && o.status === "completed"
+    ).length;
+    assert.ok(pids.size >= startedOps, `every started server has its pid file: ${context}`);
+
+    const resumed = await mup(["plan", "resume", cluster], { home });
+    assert.equal(
+      resumed.code,
+      0,
+      `resume after ${context}\n${resumed.stdout}${resumed.stderr}`,
+    );
+    const done = await store.load(state.state_id);
+    assert.equal(done.status, "completed");
+    for (const [file, pid] of await pidFiles(path.join(dir, "deploy"))) {
+      assert.ok(pidAlive(pid), `${file}: ${pid} running after the resume`);
+    }
+    await withClient(
+      `mongodb://localhost:${ports.join(",localhost:")}/?replicaSet=rs0`,
+      async (c) => {
+        await c.db("t").collection("t").insertOne({ cycle: i });
+      },
+    );
+    return {
+      cycle: i,
+      via: viaTask ? "deno task" : "deno run",
+      presses,
+      delayMs,
+      exit,
+      status: state.status,
+      running: pids.size,
+    };
+  } finally {
+    await tmux.run("kill-session", "-t", session).catch(() => "");
+    await killAll(dir);
+  }
+}
+
+Deno.test(`Ctrl-C in a terminal, ${CYCLES} times at random instants of a replica-set apply: servers keep running, the apply is paused, the lock free or stale, resume completes`, async () => {
+  const home = await tempHome();
+  const tmux = new Tmux();
+  const mirror = await testMirror();
+  const outcomes: Outcome[] = [];
+  try {
+    // The server must exist before sessions start in parallel.
+    await tmux.run("new-session", "-d", "-s", "keep", "sleep 3600");
+    // A pane whose shell died stays readable.
+    await tmux.run("set-option", "-g", "remain-on-exit", "on");
+    let next = 0;
+    await Promise.all(Array.from({ length: LANES }, async () => {
+      while (next < CYCLES) outcomes.push(await cycle(tmux, home, mirror, next++));
+    }));
+    for (const o of outcomes.sort((a, b) => a.cycle - b.cycle)) {
+      console.log(
+        `  cycle ${o.cycle}: ${o.via}, ${o.presses} × Ctrl-C at ${o.delayMs} ms → exit ${o.exit}, ${o.status}, ${o.running} servers running`,
+      );
+    }
+    assert.ok(
+      outcomes.filter((o) => o.status === "paused").length >= CYCLES / 2,
+      "most Ctrl-Cs landed during the apply",
+    );
+  } finally {
+    await tmux.stop();
+    await killAll(home);
+  }
+});
+
+Deno.test("one Ctrl-C delivered as several SIGINTs (npx, deno task) counts once; the next press is the second", () => {
+  let t = 1000;
+  const calls: string[] = [];
+  const onSigint = interruptHandler({
+    first: () => calls.push("first"),
+    second: () => void calls.push("second"),
+  }, () => t);
+  onSigint();
+  t += 1;
+  onSigint(); // forwarded copies of the same press
+  onSigint();
+  assert.deepEqual(calls, ["first"]);
+  t += SAME_PRESS_MS;
+  onSigint();
+  assert.deepEqual(calls, ["first", "second"]);
+  t += 5000;
+  onSigint();
+  assert.deepEqual(calls, ["first", "second"], "nothing after the second");
+});
+
+Deno.test("Ctrl-C at the safety-check menu pauses the apply (resumable), like Ctrl-C elsewhere", async () => {
+  const home = await tempHome();
+  const tmux = new Tmux();
+  const ports = freePorts(3);
+  const session = "menu";
+  try {
+    // Planned while the port is free, taken before the apply: its safety check fails.
+    const topo = await writeTopology(home, "c1.yaml", replicaSetTopology(ports));
+    const planned = await mup(
+      deployArgs("c1", topo, await testMirror(), ["--plan-only", "--json"]),
+      { home },
+    );
+    assert.equal(planned.code, 0, planned.stderr);
+    const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[2] });
+    try {
+      await tmux.run(
+        "new-session",
+        "-d",
+        "-s",
+        session,
+        "-x",
+        "160",
+        "-y",
+        "50",
+        `trap 'true' INT; cd ${ROOT} && MUP_HOME=${home} NO_COLOR=1 ${Deno.execPath()} ${
+          mupRunArgs(["plan", "apply", "c1"]).join(" ")
+        }; echo EXIT=$?; sleep 600`,
+      );
+      await tmux.screenUntil(session, /Do you want to continue\? \(yes\/no\):/);
+      await tmux.run("send-keys", "-t", session, "yes", "Enter");
+      await tmux.screenUntil(session, /Options:/);
+      await tmux.run("send-keys", "-t", session, "C-c");
+      const screen = await tmux.screenUntil(session, /EXIT=\d+/);
+      assert.match(screen, /Apply paused at phase 2/, screen);
+      assert.doesNotMatch(screen, /ExitPromptError|force closed/, screen);
+      const store = new StateStore(clusterDir(home, "c1"));
+      const state = await store.load((await store.currentId())!);
+      assert.equal(state.status, "paused");
+      assert.deepEqual(state.errors, []);
+    } finally {
+      squatter.close();
+    }
+    const resumed = await mup(["plan", "resume", "c1"], { home });
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+  } finally {
+    await tmux.stop();
+    await killAll(home);
+  }
+});

@@ -1,0 +1,121 @@
+/** Plans that fail pre-flight are shown, not stored; `plan list` gives every plan's status. */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  deployArgs,
+  freePorts,
+  killAll,
+  mup,
+  standaloneTopology,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { clusterDir } from "./apply_helpers.ts";
+
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+
+async function statuses(home: string): Promise<Record<string, string>> {
+  const r = await mup(["plan", "list", "c1", "--json"], { home });
+  assert.equal(r.code, 0, r.stderr);
+  return Object.fromEntries(
+    JSON.parse(r.stdout).map((e: { planId: string; status: string }) => [e.planId, e.status]),
+  );
+}
+
+Deno.test("a plan that fails pre-flight is shown with its errors and not stored (no cluster directory); --plan-file writes it marked invalid", async () => {
+  const home = await tempHome();
+  const mirror = await testMirror();
+  const ports = freePorts(1);
+  const topo = await writeTopology(home, "c1.yaml", standaloneTopology(ports));
+  const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[0] });
+  try {
+    const planOnly = await mup(deployArgs("c1", topo, mirror, ["--plan-only"]), { home });
+    assert.equal(planOnly.code, 1, planOnly.stdout + planOnly.stderr);
+    assert.match(planOnly.stdout, new RegExp(`✗ ports already in use: localhost:${ports[0]}`));
+    assert.match(planOnly.stdout, /✗ Plan plan-\w+ is not valid; it was not stored\./);
+    assert.match(planOnly.stdout, /Validation: ✗ Plan is not valid/);
+    assert.doesNotMatch(planOnly.stdout, /Plan saved to/);
+
+    const deploy = await mup(deployArgs("c1", topo, mirror, ["--auto-approve"]), { home });
+    assert.equal(deploy.code, 1);
+    assert.match(deploy.stdout, /Pre-flight checks failed/);
+
+    const json = await mup(deployArgs("c1", topo, mirror, ["--plan-only", "--json"]), { home });
+    assert.equal(json.code, 1);
+    const doc = JSON.parse(json.stdout);
+    assert.equal(doc.valid, false);
+    assert.equal(doc.stored, false);
+    assert.equal(doc.path, undefined);
+    assert.match(doc.errors[0].message, /ports already in use/);
+
+    assert.equal(await exists(clusterDir(home, "c1")), false, "no cluster directory");
+    const list = await mup(["plan", "list"], { home });
+    assert.match(list.stdout, /No saved plans\./);
+
+    const file = path.join(home, "asked.json");
+    const asked = await mup(deployArgs("c1", topo, mirror, ["--plan-file", file]), { home });
+    assert.equal(asked.code, 1);
+    assert.match(asked.stdout, new RegExp(`Written, marked invalid, to: ${file}`));
+    const written = JSON.parse(await Deno.readTextFile(file));
+    assert.equal(written.validation.valid, false);
+    assert.equal(await exists(clusterDir(home, "c1")), false, "still no cluster directory");
+    const validate = await mup(["plan", "validate", file], { home });
+    assert.equal(validate.code, 1);
+    assert.match(validate.stdout, /plan is not valid/);
+  } finally {
+    squatter.close();
+  }
+});
+
+Deno.test("plan list shows each plan's status: invalid, superseded, valid, applied, stale", async () => {
+  const home = await tempHome();
+  const mirror = await testMirror();
+  const ports = freePorts(1);
+  const topo = await writeTopology(home, "c1.yaml", standaloneTopology(ports));
+  try {
+    // An invalid plan, written with --plan-file and imported (import accepts pre-flight errors).
+    const file = path.join(home, "invalid.json");
+    const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[0] });
+    await mup(deployArgs("c1", topo, mirror, ["--plan-file", file]), { home });
+    squatter.close();
+    const imported = await mup(["plan", "import", "--json"], {
+      home,
+      stdin: await Deno.readTextFile(file),
+    });
+    assert.equal(imported.code, 0, imported.stdout + imported.stderr);
+    const bad = JSON.parse(imported.stdout).imported;
+
+    const plan = async () => {
+      const r = await mup(deployArgs("c1", topo, mirror, ["--plan-only", "--json"]), { home });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      return JSON.parse(r.stdout).plan_id as string;
+    };
+    const first = await plan();
+    assert.deepEqual(await statuses(home), { [bad]: "invalid", [first]: "valid" });
+    const second = await plan();
+    assert.deepEqual(await statuses(home), {
+      [bad]: "invalid",
+      [first]: "superseded",
+      [second]: "valid",
+    });
+
+    const applied = await mup(["plan", "apply", second, "--auto-approve"], { home });
+    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+    // The apply changed the cluster: the plan made before it can no longer be applied.
+    assert.deepEqual(await statuses(home), {
+      [bad]: "invalid",
+      [first]: "stale",
+      [second]: "applied",
+    });
+    const third = await plan();
+    const table = await mup(["plan", "list", "c1"], { home });
+    assert.match(table.stdout, /PLAN ID +CLUSTER +CREATED +OPS +STATUS/);
+    assert.match(table.stdout, new RegExp(`${third} +c1 +\\S+ +\\d+ +valid`));
+    assert.match(table.stdout, new RegExp(`${second} +c1 +\\S+ +\\d+ +applied`));
+    assert.match(table.stdout, new RegExp(`${first} +c1 +\\S+ +\\d+ +stale`));
+    assert.match(table.stdout, new RegExp(`${bad} +c1 +\\S+ +\\d+ +invalid`));
+  } finally {
+    await killAll(home);
+  }
+});
