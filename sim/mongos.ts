@@ -121,6 +121,38 @@ export class Mongos implements RoleHooks, Router {
   }
 
   /**
+   * Whether this mongos may run the balancer round: one mongos of a cluster at a time holds the
+   * lease (config.locks, `_id: "balancer"`, as the legacy distributed lock), renewed each round
+   * and taken over once it has been stale for three intervals.
+   */
+  private async holdBalancerLease(): Promise<boolean> {
+    const me = this.server.address();
+    const now = new Date();
+    try {
+      const r = await this.config("config", {
+        update: "locks",
+        updates: [{
+          q: { _id: "balancer", $or: [{ process: me }, { expires: { $lt: now } }] },
+          u: {
+            $set: {
+              state: 2,
+              process: me,
+              when: now,
+              expires: new Date(now.getTime() + 3 * BALANCER_INTERVAL_MS),
+              why: "balancer round",
+            },
+          },
+          upsert: true,
+        }],
+      });
+      // Held by another mongos: the upsert collides with its document (11000).
+      return !r.writeErrors?.length && Number(r.n ?? 0) > 0;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * Schedules the next balancer round (every BALANCER_INTERVAL_MS, sooner after a migration or
    * when asked): a round reads the balancer settings, shards and sharded collections only.
    */
@@ -133,7 +165,7 @@ export class Mongos implements RoleHooks, Router {
       let moved = false;
       try {
         if (Date.now() - this.lastPing >= UPTIME_REPORT_MS) await this.reportUptime();
-        moved = await balancerRound(this);
+        if (await this.holdBalancerLease()) moved = await balancerRound(this);
         this.balancerRounds++;
       } catch (e) {
         this.server.log.info("SHARDING", 21872, "Balancer", "Balancer round failed", {

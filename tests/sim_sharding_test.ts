@@ -252,6 +252,11 @@ Deno.test("sharding: sh.status() reads, balancer state, chunk migration by the b
         undefined,
       30_000,
     );
+    // One balancer per cluster: this mongos holds the lease.
+    assert.equal(
+      (await cfg.collection("locks").findOne({ _id: "balancer" as never }))?.process,
+      `localhost:${cl.mongos}`,
+    );
     // Through mongos, every document exactly once, even while the donor still holds its copies.
     assert.equal(await ev.countDocuments(), 300);
     // The donor deletes its copies once the new owner is recorded (orphans go away).
