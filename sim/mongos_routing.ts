@@ -193,6 +193,23 @@ export const routed: Handler = async (ctx) => {
     const meta = coll ? await collMeta(m, ns) : undefined;
     if (!meta) {
       const primary = await dbPrimary(m, ctx.db, WRITES.has(name));
+      if (name === "aggregate" && coll) {
+        const { foreign, sharded } = await foreignDocs(m, ctx.db, cmd.pipeline ?? []);
+        if (sharded) {
+          const base = await drain(
+            m,
+            primary,
+            ctx.db,
+            await onShard(m, primary, ctx.db, { find: coll, batchSize: 1_000_000 }),
+          );
+          const docs = runPipeline(base, cmd.pipeline ?? [], (c) => foreign.get(c) ?? []);
+          return ctx.server.newCursor(
+            ns,
+            docs,
+            Number(cmd.cursor?.batchSize ?? 101) || docs.length,
+          );
+        }
+      }
       const r = await onShard(m, primary, ctx.db, cmd);
       if ((name === "find" || name === "aggregate") && r.ok && r.cursor) {
         // The cursor lives on mongos, so getMore finds it whichever shard answered.
@@ -238,10 +255,11 @@ async function shardedOp(
     }
     case "aggregate": {
       const first = (cmd.pipeline ?? [])[0];
+      const { foreign } = await foreignDocs(m, db, cmd.pipeline ?? []);
       const docs = runPipeline(
         await gather(m, db, coll, meta, first?.$match),
         cmd.pipeline ?? [],
-        () => [],
+        (c) => foreign.get(c) ?? [],
       );
       return ctx.server.newCursor(ns, docs, Number(cmd.cursor?.batchSize ?? 101) || docs.length);
     }
@@ -426,4 +444,35 @@ function changesShardKey(meta: CollMeta, st: Document): boolean {
     }
   }
   return false;
+}
+
+/**
+ * Collections that a pipeline's stages read ($lookup, $graphLookup, $unionWith), fetched from
+ * wherever they live; `sharded` says whether one of them is sharded (then a pipeline must run on
+ * mongos, since no single shard holds all of it).
+ */
+async function foreignDocs(
+  m: Mongos,
+  db: string,
+  pipeline: Document[],
+): Promise<{ foreign: Map<string, Document[]>; sharded: boolean }> {
+  const foreign = new Map<string, Document[]>();
+  let sharded = false;
+  for (const st of pipeline) {
+    const from = st?.$lookup?.from ?? st?.$graphLookup?.from ??
+      (typeof st?.$unionWith === "string" ? st.$unionWith : st?.$unionWith?.coll);
+    if (typeof from !== "string" || foreign.has(from)) continue;
+    const fm = await collMeta(m, `${db}.${from}`);
+    if (fm) {
+      sharded = true;
+      foreign.set(from, await gather(m, db, from, fm, {}));
+    } else {
+      const p = await dbPrimary(m, db, false);
+      foreign.set(
+        from,
+        await drain(m, p, db, await onShard(m, p, db, { find: from, batchSize: 1_000_000 })),
+      );
+    }
+  }
+  return { foreign, sharded };
 }

@@ -164,6 +164,20 @@ Deno.test("sharding: shardCollection with hashed and range keys places documents
       $sort: { _id: 1 },
     }]).toArray();
     assert.deepEqual(agg, [{ _id: false, n: 95 }, { _id: true, n: 95 }]);
+    // $lookup from a sharded collection into an unsharded one and back.
+    await c.db("shop").collection("names").insertMany([{ uid: 11, name: "eleven" }]);
+    const joined = await users.aggregate([{ $match: { uid: 11 } }, {
+      $lookup: { from: "names", localField: "uid", foreignField: "uid", as: "n" },
+    }]).toArray();
+    assert.equal(joined[0].n[0].name, "eleven");
+    const back = await c.db("shop").collection("names").aggregate([{
+      $lookup: { from: "users", localField: "uid", foreignField: "uid", as: "u" },
+    }]).toArray();
+    assert.equal(back[0].u.length, 1);
+    const everyone = await c.db("shop").collection("names").aggregate([{
+      $lookup: { from: "users", pipeline: [{ $match: { even: false } }], as: "u" },
+    }]).toArray();
+    assert.equal(everyone[0].u.length, 95, "the odd users of both shards");
 
     // A range key starts as one chunk on the primary shard.
     await admin.command({ shardCollection: "shop.orders", key: { n: 1 } });
