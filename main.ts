@@ -38,6 +38,8 @@ export async function main(args: string[]): Promise<number> {
     return ctx.exitCode;
   } catch (e) {
     return reportError(e, args.includes("--json"));
+  } finally {
+    await ctx.executors.close(); // SSH master connections end with mup
   }
 }
 

@@ -8,6 +8,8 @@
  *   deploy     makespan of a sharded deploy (2×3 shards, 3 config, 1 mongos) on the simulator at
  *              --parallelism 10 vs 1, and vs the critical path of the measured durations
  *              (targets: ≤ 1.2× the critical path, ≥ 3× faster than serial)
+ *   ssh        against two real sshd: 200 exists/mkdir over one multiplexed connection vs a fresh
+ *              ssh per command (target ≥ 5×); pre-flight of 50 remote hosts (target < 3 s)
  *   sim        simulator: inserts/s with w:1 and w:"majority" on a 3-member set; peak RSS of
  *              one member holding 100,000 small documents (scripts/bench_sim.ts)
  */
@@ -24,9 +26,10 @@ import { syntheticPlan } from "../tests/synthetic.ts";
 import { freePorts, mup } from "../tests/helpers.ts";
 import { signalPidFiles } from "./_pids.ts";
 import { V8_FLAGS } from "./_mup_cmd.ts";
+import { benchSsh } from "./bench_ssh.ts";
 import { benchSim } from "./bench_sim.ts";
 
-const which = Deno.args.length ? Deno.args : ["plan", "scheduler", "deploy", "sim"];
+const which = Deno.args.length ? Deno.args : ["plan", "scheduler", "deploy", "ssh", "sim"];
 const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
 
 function bigTopology(): string {
@@ -255,6 +258,7 @@ for (const w of which) {
   if (w === "plan") await benchPlan();
   else if (w === "scheduler") await benchScheduler();
   else if (w === "deploy") await benchDeploy();
+  else if (w === "ssh") await benchSsh();
   else if (w === "sim") await benchSim();
-  else console.error(`unknown benchmark ${w} (plan, scheduler, deploy, sim)`);
+  else console.error(`unknown benchmark ${w} (plan, scheduler, deploy, ssh, sim)`);
 }

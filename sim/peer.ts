@@ -1,6 +1,14 @@
 /** A minimal client the simulated servers use to talk to each other over the wire. */
 import type { Document } from "bson";
+import { clientAuthenticate } from "./scram.ts";
 import { encodeMsg, MessageReader, newRequestId, parseMessage } from "./wire.ts";
+
+/** Internal authentication: members log in as `__system@local` with the keyfile's key. */
+export interface InternalCredentials {
+  user: string;
+  db: string;
+  password: string;
+}
 
 export class PeerError extends Error {
   constructor(message: string, readonly code?: number, readonly codeName?: string) {
@@ -10,11 +18,16 @@ export class PeerError extends Error {
 
 /** One connection per target, requests serialised; reconnects after any failure. */
 export class Peer {
-  private conn?: Deno.TcpConn;
+  private conn?: Deno.Conn;
   private reader?: MessageReader;
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly address: string) {}
+  constructor(
+    readonly address: string,
+    readonly credentials?: InternalCredentials,
+    /** Connect over TLS (requireTLS members), trusting `caCerts` (PEM) or the system's CAs. */
+    readonly tls?: { caCerts?: string[] },
+  ) {}
 
   command(db: string, cmd: Document, timeoutMs = 2000): Promise<Document> {
     const run = this.chain.then(
@@ -52,17 +65,37 @@ export class Peer {
     if (!this.conn) {
       const i = this.address.lastIndexOf(":");
       const host = this.address.slice(0, i).replace(/^\[(.*)\]$/, "$1"); // [::1] → ::1
-      this.conn = await Deno.connect({
-        hostname: host === "localhost" ? "127.0.0.1" : host,
-        port: Number(this.address.slice(i + 1)),
-      });
-      this.conn.setNoDelay(true);
+      const port = Number(this.address.slice(i + 1));
+      if (this.tls) {
+        // The certificate names the host as configured (e.g. localhost), so connect by that name.
+        this.conn = await Deno.connectTls({ hostname: host, port, caCerts: this.tls.caCerts });
+      } else {
+        const tcp = await Deno.connect({
+          hostname: host === "localhost" ? "127.0.0.1" : host,
+          port,
+        });
+        tcp.setNoDelay(true);
+        this.conn = tcp;
+      }
       this.reader = new MessageReader(this.conn);
+      const cred = this.credentials;
+      if (cred) {
+        // As mongod does with a keyFile: SCRAM-SHA-256 as __system before any other command.
+        await clientAuthenticate("SCRAM-SHA-256", cred.user, cred.password, async (c) => {
+          const r = await this.exchange(cred.db, c);
+          if (!r.ok) throw new PeerError(String(r.errmsg), r.code as number, r.codeName as string);
+          return r;
+        });
+      }
     }
+    return await this.exchange(db, cmd);
+  }
+
+  private async exchange(db: string, cmd: Document): Promise<Document> {
     const id = newRequestId();
     const bytes = encodeMsg({ ...cmd, $db: db }, 0, id);
     let off = 0;
-    while (off < bytes.length) off += await this.conn.write(bytes.subarray(off));
+    while (off < bytes.length) off += await this.conn!.write(bytes.subarray(off));
     const raw = await this.reader!.next();
     if (!raw) throw new Error("connection closed by peer");
     // Keep int64 as Long so replies forwarded by mongos keep their BSON types.
@@ -85,12 +118,16 @@ export class Peer {
 /** Peers by address, shared within a process. */
 export class PeerPool {
   private readonly peers = new Map<string, Peer>();
+  /** Set when the process has a keyFile: every connection authenticates first. */
+  credentials?: InternalCredentials;
+  /** Set under requireTLS: connections use TLS (trusting `caCerts` when given). */
+  tls?: { caCerts?: string[] };
 
   /** The connection to `address` for `channel` (bulk oplog fetching has its own). */
   get(address: string, channel = "main"): Peer {
     const key = `${channel}|${address}`;
     let p = this.peers.get(key);
-    if (!p) this.peers.set(key, p = new Peer(address));
+    if (!p) this.peers.set(key, p = new Peer(address, this.credentials, this.tls));
     return p;
   }
 

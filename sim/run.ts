@@ -4,7 +4,10 @@ import { basicCommands, buildInfo } from "./commands/basic.ts";
 import { crudCommands } from "./commands/crud.ts";
 import { replSetCommands } from "./commands/replset.ts";
 import { allowedFcvs, FCV_ID, majorMinor } from "./fcv.ts";
+import { Auth, configUsers, storeUsers } from "./auth.ts";
+import { authCommands } from "./auth_users.ts";
 import { Log } from "./log.ts";
+import { tlsSettings } from "./tls.ts";
 import { Mongos, mongosCommands } from "./mongos.ts";
 import type { ServerOptions } from "./options.ts";
 import { ReplSet } from "./replset.ts";
@@ -140,7 +143,15 @@ export async function runServer(opts: ServerOptions): Promise<number> {
   }
 
   const server = new Server(opts, log, store);
+  try {
+    server.tls = tlsSettings(opts);
+  } catch (e) {
+    return fatal(20574, "Error during global initialization", { error: (e as Error).message }, 1);
+  }
+  if (server.tls) server.peers.tls = { caCerts: server.tls.ca ? [server.tls.ca] : undefined };
   server.register(basicCommands);
+  server.auth = new Auth(server, opts.role === "mongod" ? storeUsers(store) : configUsers(server));
+  server.register(authCommands);
   if (opts.role === "mongod") {
     server.register(crudCommands);
     server.register(replSetCommands);
@@ -208,7 +219,7 @@ export async function runServer(opts: ServerOptions): Promise<number> {
   log.info("NETWORK", 23015, "listener", "Listening on", { address: opts.bindIp[0] });
   log.info("NETWORK", 23016, "listener", "Waiting for connections", {
     port: opts.port,
-    ssl: "off",
+    ssl: server.tls ? "on" : "off",
   });
   if (Deno.env.get("MUP_SIM_FORKED")) {
     try {

@@ -1,7 +1,9 @@
 /** The simulated server process: listeners, connections, command dispatch. */
 import { Binary, type Document, Long, ObjectId, Timestamp } from "bson";
+import type { Auth, ConnAuth } from "./auth.ts";
 import { errors } from "./errors.ts";
 import type { Log } from "./log.ts";
+import type { TlsSettings } from "./tls.ts";
 import type { ServerOptions } from "./options.ts";
 import { PeerPool } from "./peer.ts";
 import type { DataStore } from "./store.ts";
@@ -25,6 +27,8 @@ function isStreamingHello(flags: number, body: Document): boolean {
 export interface ConnState {
   id: number;
   remote: string;
+  /** Users authenticated on this connection (access control, sim/auth.ts). */
+  auth?: ConnAuth;
 }
 
 export interface CommandContext {
@@ -114,6 +118,10 @@ export class Server {
   readonly processId = new ObjectId();
   role?: RoleHooks;
   router?: Router;
+  /** Access control; enforces only when the options enable it. */
+  auth?: Auth;
+  /** requireTLS: the listeners speak only TLS (sim/tls.ts). */
+  tls?: TlsSettings;
   shuttingDown = false;
   private listeners: Deno.Listener[] = [];
   readonly conns = new Set<Deno.Conn>();
@@ -136,7 +144,9 @@ export class Server {
     let port = this.opts.port;
     for (const ip of this.opts.bindIp) {
       const hostname = ip === "localhost" ? "127.0.0.1" : ip;
-      const l = Deno.listen({ hostname, port });
+      const l = this.tls
+        ? Deno.listenTls({ hostname, port, cert: this.tls.cert, key: this.tls.key })
+        : Deno.listen({ hostname, port });
       port = (l.addr as Deno.NetAddr).port;
       this.listeners.push(l);
     }
@@ -160,7 +170,7 @@ export class Server {
   }
 
   private async handleConn(conn: Deno.TcpConn): Promise<void> {
-    conn.setNoDelay(true);
+    conn.setNoDelay?.(true);
     this.conns.add(conn);
     this.totalConns++;
     const addr = conn.remoteAddr as Deno.NetAddr;
@@ -257,7 +267,10 @@ export class Server {
     const handler = this.commands.get(name);
     try {
       if (!handler) throw errors.commandNotFound(first);
-      const res = await handler({ server: this, db, body, conn });
+      await this.auth?.authorize(name, db, body, conn);
+      const ctx = { server: this, db, body, conn };
+      const res = await handler(ctx);
+      if (this.auth) Object.assign(res, await this.auth.afterCommand(name, ctx, res));
       if (res.__closeConnection) return null;
       // A retryable write whose write concern failed by a state change is labelled too.
       const wceLabel = body.txnNumber !== undefined &&

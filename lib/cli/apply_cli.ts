@@ -13,8 +13,10 @@ import { StateStore } from "../state/store.ts";
 import { plural, portRanges } from "../util/format.ts";
 import type { CliContext } from "./context.ts";
 import { askSafetyDecision, interactive, readLine } from "./prompt.ts";
+import { requireConnectivity } from "../preflight/connectivity.ts";
+import { configureSsh, type SshCliOptions, sshCommandOptions } from "./ssh_options.ts";
 
-export interface ApplyCliOptions {
+export interface ApplyCliOptions extends SshCliOptions {
   autoApprove?: boolean;
   parallelism?: string;
   onFailure?: string;
@@ -30,6 +32,7 @@ export function applyCommandOptions(cmd: Command<any, any, any>): void {
       "when a safety check fails without a terminal or with --auto-approve: abort or pause",
       "abort",
     );
+  sshCommandOptions(cmd);
 }
 
 /** The specification's "This will:" block. */
@@ -112,6 +115,7 @@ export async function runApply(
   resume?: ApplyState,
 ): Promise<number> {
   const clusterDir = ctx.store.clusterDir(plan.cluster_name);
+  configureSsh(ctx.executors, plan.topology, opts);
   const par = parallelism(opts);
   const onFailure = policy(opts);
   if (!resume) {
@@ -156,6 +160,8 @@ export async function runApply(
       }
     }
   }
+  // Hosts that went away since planning stop the apply here, before anything changes.
+  await requireConnectivity(ctx.executors, Object.keys(plan.resources.processes_per_host));
   // Listening before the lock is taken: no Ctrl-C can end mup between the two.
   const ac = new AbortController();
   const control = new ApplyControl();

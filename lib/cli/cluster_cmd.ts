@@ -14,6 +14,7 @@ import { describeTopology, renderPlan, renderPreflight } from "../render/plan_te
 import { renderHookSchedule } from "../render/hook_schedule.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { type ApplyCliOptions, applyCommandOptions, runApply } from "./apply_cli.ts";
+import { configureSsh, type SshCliOptions } from "./ssh_options.ts";
 
 async function fireOrFail(d: HookDispatcher, event: "before_plan" | "after_plan"): Promise<void> {
   try {
@@ -67,6 +68,7 @@ export function clusterCommand(ctx: CliContext): Command {
       ? undefined
       : parseWaitTimeout(opts.waitTimeout);
     const loaded = await loadTopology(topologyFile);
+    configureSsh(ctx.executors, loaded.topology, opts as SshCliOptions);
     const hooks = compileHooks(loaded.topology.hooks, path.dirname(path.resolve(topologyFile)));
     const emitter = new Emitter();
     // Plan-time hook output goes to stderr under --json, so stdout stays one JSON document.

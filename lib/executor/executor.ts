@@ -33,6 +33,17 @@ export interface Executor {
   listening?(pid: number): Promise<string[]>;
   processAlive(pid: number): Promise<boolean>;
   signal(pid: number, signal: Deno.Signal): Promise<void>;
+  /**
+   * Reaches the host (opening its connection if it has one) and measures one command's round trip
+   * in ms. Throws an error naming the host and the fix when it cannot be reached.
+   */
+  probe?(): Promise<{ rttMs: number; connectMs: number }>;
+  /** TCP ports something listens on, on any address of the host (one look for many ports). */
+  listeningPorts?(): Promise<Set<number>>;
+  /** The host's OS and machine as `uname -sm` names them, e.g. { os: "Linux", arch: "x86_64" }. */
+  platform?(): Promise<{ os: string; arch: string }>;
+  /** Releases what the executor holds open (an SSH master connection). Never throws. */
+  close?(): Promise<void>;
 }
 
 /** Gives the executor for a host; one per host, shared by all operations. */

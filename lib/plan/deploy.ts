@@ -62,10 +62,19 @@ export async function buildDeployPlan(
   );
   const source: Source = { mirror: req.mirror };
   const platform = await localPlatform();
-  const release = req.variant === "percona"
-    ? await resolvePerconaRelease(req.version, platform, source)
-    : resolveRelease(await loadManifest(source), req.version, platform, source);
-  release.size_bytes = await archiveSize(release.url);
+  // The control machine's release; remote hosts of another architecture get theirs.
+  const resolveFor = async (arch: string) => {
+    if (arch !== "x86_64" && arch !== "aarch64") {
+      throw new MupError(`MongoDB publishes no Linux ${arch} builds (only x86_64 and aarch64)`);
+    }
+    const p = { ...platform, arch: arch as typeof platform.arch };
+    const r = req.variant === "percona"
+      ? await resolvePerconaRelease(req.version, p, source)
+      : resolveRelease(await loadManifest(source), req.version, p, source);
+    r.size_bytes = await archiveSize(r.url);
+    return r;
+  };
+  const release = await resolveFor(platform.arch);
   // Checked once the request itself is known to be good (the version resolves).
   const clash = clashes(nodeClaims(topology, deployDir), others);
   if (clash.length) {
@@ -102,7 +111,7 @@ export async function buildDeployPlan(
   const own = await clusterClaims(clusterDir, req.cluster);
   const archivePath = path.join(req.cacheDir, release.archive_name);
   const resources = estimateResources(listProcesses(topology, deployDir), release);
-  const { validation, cached } = await preflight({
+  const { validation, cached, hostReleases } = await preflight({
     topology,
     release,
     resources,
@@ -112,6 +121,7 @@ export async function buildDeployPlan(
     // Ports the cluster's own processes run on (recorded in its metadata or by an apply that
     // failed part way) are expected to be busy.
     ownPorts: new Map(own.claims.map((c) => [`${hostKey(c.host)}:${c.port}`, c.files.config])),
+    resolveFor,
   });
   for (const w of loaded.warnings) {
     validation.warnings.push({
@@ -135,6 +145,7 @@ export async function buildDeployPlan(
     hooks: compileHooks(topology.hooks, path.dirname(path.resolve(req.topologyFile))),
     baseState: baseStateOf(meta),
     cached,
+    ...(Object.keys(hostReleases).length ? { hostReleases } : {}),
     dryRun: req.dryRun,
     measured,
     waitTimeoutMs: req.waitTimeoutMs,

@@ -7,7 +7,7 @@ import type { TopologyKind } from "../topology/schema.ts";
 import { addressHost, hostKey, hostPort } from "../topology/hosts.ts";
 import { configFilePath, logFilePath, pidFilePath, renderConfig } from "./mongo_config.ts";
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
-import type { Change, PlannedOperation, SafetyCheck } from "./schema.ts";
+import type { Change, PlannedOperation, Release, SafetyCheck } from "./schema.ts";
 import type { DeployPlanInput } from "./planner.ts";
 
 export interface StepContext {
@@ -23,6 +23,48 @@ export interface StepContext {
   archive: string;
   /** Where the control machine unpacks the release in its cache. */
   unpackedDir: string;
+}
+
+/** One release to download, and the hosts that install it. */
+interface ReleaseUse {
+  release: Release;
+  downloadId: string;
+  archive: string;
+  unpackedDir: string;
+  cached: boolean;
+}
+
+/**
+ * The release of every host: the control machine's, or the one resolved for a remote host of
+ * another architecture (DeployPlanInput.hostReleases). Pure.
+ */
+function releaseUses(c: StepContext): { uses: ReleaseUse[]; of: (host: string) => ReleaseUse } {
+  const { input } = c;
+  const use = (r: Release, archive: string, unpackedDir: string, cached: boolean): ReleaseUse => ({
+    release: r,
+    downloadId: `download-${r.variant}-${r.version}-${r.platform}`,
+    archive,
+    unpackedDir,
+    cached,
+  });
+  const main = use(input.release, c.archive, c.unpackedDir, input.cached);
+  const byPlatform = new Map([[input.release.platform, main]]);
+  for (const r of Object.values(input.hostReleases ?? {})) {
+    if (byPlatform.has(r.platform)) continue;
+    byPlatform.set(
+      r.platform,
+      use(
+        r,
+        path.join(input.cacheDir, r.archive_name),
+        path.join(input.cacheDir, `${r.variant}-${r.version}-${r.platform}`),
+        false,
+      ),
+    );
+  }
+  return {
+    uses: [...byPlatform.values()],
+    of: (host) => byPlatform.get(input.hostReleases?.[host]?.platform ?? "") ?? main,
+  };
 }
 
 /** Expected durations, for the critical path and the phase estimates. */
@@ -90,6 +132,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
   const { input, procs, configDb, hosts, binDir, archive } = c;
   const r = input.release;
   const prepare: PlannedOperation[] = [];
+  const releases = releaseUses(c);
   const downloadId = `download-${r.variant}-${r.version}-${r.platform}`;
   prepare.push(op({
     id: downloadId,
@@ -120,6 +163,29 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
     depends_on: [],
     estimated_ms: input.cached ? EST.downloadCached : EST.download,
   }));
+  // Remote hosts of another architecture: their release, downloaded the same way.
+  for (const u of releases.uses.slice(1)) {
+    const main = prepare[0];
+    prepare.push({
+      ...main,
+      id: u.downloadId,
+      description: main.description.replace(r.platform, u.release.platform),
+      target: {
+        ...main.target,
+        params: {
+          ...main.target.params,
+          url: u.release.url,
+          sha256: u.release.sha256,
+          archive: u.archive,
+          size_bytes: String(u.release.size_bytes),
+          extract_dir: u.unpackedDir,
+        },
+      },
+      pre_conditions: [{ ...main.pre_conditions[0], id: `${u.downloadId}:cache` }],
+      changes: [change("file", u.archive, "create")],
+      estimated_ms: EST.download,
+    });
+  }
   // Binaries each host needs, gathered in one pass (a filter per host is quadratic at scale).
   const rolesOf = new Map<string, Set<string>>();
   for (const p of procs) {
@@ -129,6 +195,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
   }
   for (const host of hosts) {
     const roles = rolesOf.get(hostKey(host))!;
+    const { release: hr, downloadId: dl, archive: ar, unpackedDir } = releases.of(host);
     prepare.push(op({
       id: installId(host),
       type: "upload_file",
@@ -139,23 +206,23 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
         host,
         params: {
           kind: "binaries",
-          source_dir: path.join(c.unpackedDir, "bin"),
+          source_dir: path.join(unpackedDir, "bin"),
           dest_dir: binDir,
           files: [...roles].sort().join(","),
-          sha256: r.sha256,
+          sha256: hr.sha256,
         },
       },
       pre_conditions: [
         check(
           `${installId(host)}:archive`,
           "archive_checksum",
-          archive,
+          ar,
           "downloaded archive matches its sha256",
-          { path: archive, sha256: r.sha256 },
+          { path: ar, sha256: hr.sha256 },
         ),
       ],
       changes: [change("directory", `${addressHost(host)}:${binDir}`, "create")],
-      depends_on: [downloadId],
+      depends_on: [dl],
       estimated_ms: EST.install,
     }));
   }
@@ -222,6 +289,7 @@ export function deployAndInitializeOps(
   c: StepContext,
 ): { deploy: PlannedOperation[]; initialize: PlannedOperation[] } {
   const { kind, procs, sets, cfgSet, binDir } = c;
+  const releases = releaseUses(c);
   const startOp = (p: ProcessSpec, deps: string[]): PlannedOperation => {
     const binary = path.join(binDir, "bin", p.role === "mongos" ? "mongos" : "mongod");
     const checks: SafetyCheck[] = [
@@ -240,7 +308,11 @@ export function deployAndInitializeOps(
         {
           host: p.host,
           path: binary,
-          source: path.join(c.unpackedDir, "bin", path.basename(binary)),
+          source: path.join(
+            releases.of(p.host).unpackedDir,
+            "bin",
+            path.basename(binary),
+          ),
         },
       ),
       check(

@@ -41,6 +41,11 @@ export interface DeployPlanInput {
   validation: ValidationResult;
   hooks: Hook[];
   baseState: BaseState;
+  /**
+   * Remote hosts whose architecture needs another release than `release` (the control
+   * machine's), from pre-flight; each such release is downloaded and installed on its hosts.
+   */
+  hostReleases?: Record<string, Release>;
   /** True when pre-flight found the archive already in the cache. */
   cached: boolean;
   dryRun?: boolean;

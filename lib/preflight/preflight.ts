@@ -11,6 +11,11 @@ import { sha256File } from "../util/file_hash.ts";
 import { allocatePort, describeHolder } from "./ports.ts";
 import { isLocalHost, type Topology } from "../topology/schema.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
+import { executorKey } from "../executor/factory.ts";
+import PQueue from "p-queue";
+
+/** Hosts asked at once during pre-flight. */
+const PREFLIGHT_CONCURRENCY = 16;
 
 /**
  * Replaces `port: 0` on local hosts by ports the OS reports free and not in `avoid`. Returns a
@@ -47,12 +52,22 @@ export interface PreflightInput {
    * busy with that process, the port is not in the way.
    */
   ownPorts?: Map<string, string>;
+  /**
+   * The release for another Linux architecture (`uname -m`, normalised: x86_64, aarch64), for
+   * remote hosts that are not the control machine's; throws when there is none.
+   */
+  resolveFor?: (arch: string) => Promise<Release>;
 }
 
 /** Pre-flight checks, separate from the pure planner: they read hosts and the cache. */
 export async function preflight(
   input: PreflightInput,
-): Promise<{ validation: ValidationResult; cached: boolean }> {
+): Promise<{
+  validation: ValidationResult;
+  cached: boolean;
+  /** Remote hosts that need another architecture's release, and that release. */
+  hostReleases: Record<string, Release>;
+}> {
   const checks: CheckResult[] = [];
   const errors: ValidationIssue[] = [];
   const warnings: ValidationIssue[] = [];
@@ -72,32 +87,114 @@ export async function preflight(
   };
   const t = input.topology;
   const all = [...t.config_servers, ...t.mongod_servers, ...t.mongos_servers];
-  // One entry per machine (the first name the topology gives it), however many names it has.
+  // One entry per machine (the first name the topology gives it), however many names it has;
+  // each SSH host is its own entry, since each is reached (and can fail) on its own.
   const machines = new Map<string, string>();
-  for (const s of all) if (!machines.has(hostKey(s.host))) machines.set(hostKey(s.host), s.host);
+  for (const s of all) {
+    if (!machines.has(executorKey(s.host))) machines.set(executorKey(s.host), s.host);
+  }
   const hosts = [...machines.values()];
 
+  // Every host is asked at once (bounded), so 50 hosts take about as long as the slowest few.
+  const queue = new PQueue({ concurrency: PREFLIGHT_CONCURRENCY });
+  const perHost = <T>(f: (h: string) => Promise<T>) =>
+    Promise.all(hosts.map((h) => queue.add(() => f(h)))) as Promise<T[]>;
+  const unreachable = new Set<string>();
+  const hostReleases: Record<string, Release> = {};
+
   await timed("connectivity", async () => {
-    const bad: string[] = [];
-    for (const h of hosts) {
+    const probes = await perHost(async (h) => {
       try {
-        const r = await input.executors.forHost(h).run(["true"], { timeoutMs: 10_000 });
-        if (r.code !== 0) bad.push(`${h} (${r.stderr.trim() || `exit ${r.code}`})`);
+        const ex = input.executors.forHost(h);
+        if (ex.probe) return { h, rtt: (await ex.probe()).rttMs };
+        const r = await ex.run(["true"], { timeoutMs: 10_000 });
+        return r.code === 0
+          ? { h, rtt: 0 }
+          : { h, error: `${h}: ${r.stderr.trim() || `exit ${r.code}`}` };
       } catch (e) {
-        bad.push(`${h} (${(e as Error).message})`);
+        return { h, error: (e as Error).message };
       }
+    });
+    const bad = probes.filter((p) => p.error !== undefined);
+    for (const b of bad) unreachable.add(executorKey(b.h));
+    if (bad.length) {
+      return {
+        status: "failed",
+        message: `cannot reach ${bad.length} of ${hosts.length} host${
+          hosts.length === 1 ? "" : "s"
+        }: ${bad.map((b) => b.error).join("; ")}`,
+        details: { unreachable: bad.map((b) => b.h) },
+      };
     }
-    return bad.length ? { status: "failed", message: `cannot reach ${bad.join(", ")}` } : {
+    const rtts = probes.map((p) => p.rtt ?? 0);
+    const remote = rtts.filter((r) => r > 0);
+    return {
       status: "passed",
-      message: `Connectivity to all hosts (${hosts.length}/${hosts.length})`,
+      message: `Connectivity to all hosts (${hosts.length}/${hosts.length})${
+        remote.length
+          ? `, SSH round trip ${Math.round(Math.min(...remote))}–${
+            Math.round(Math.max(...remote))
+          } ms`
+          : ""
+      }`,
+      details: { rtt_ms: Object.fromEntries(probes.map((p) => [p.h, Math.round(p.rtt ?? 0)])) },
     };
   });
+  const reachable = hosts.filter((h) => !unreachable.has(executorKey(h)));
+
+  // Only hosts that can say (remote ones): the local release was resolved for this machine.
+  const described = reachable.filter((h) => input.executors.forHost(h).platform !== undefined);
+  if (described.length) {
+    await timed("os_arch", async () => {
+      const want = input.release.platform.split("-")[1] ?? "";
+      const wrong: string[] = [];
+      // One resolution per architecture, however many hosts share it.
+      const byArch = new Map<string, Promise<Release>>();
+      await Promise.all(described.map((h) =>
+        queue.add(async () => {
+          const { os, arch } = await input.executors.forHost(h).platform!();
+          const norm = arch === "arm64" ? "aarch64" : arch === "amd64" ? "x86_64" : arch;
+          if (os !== "Linux") wrong.push(`${h} runs ${os}, not Linux`);
+          else if (want && norm !== want) {
+            if (!input.resolveFor) return void wrong.push(`${h} is ${os} ${arch}`);
+            if (!byArch.has(norm)) byArch.set(norm, input.resolveFor(norm));
+            try {
+              hostReleases[h] = await byArch.get(norm)!;
+            } catch (e) {
+              wrong.push(`${h} is ${os} ${arch}: ${(e as Error).message}`);
+            }
+          }
+        })
+      ));
+      const others = [...new Set(Object.values(hostReleases).map((r) => r.platform))];
+      return wrong.length
+        ? {
+          status: "failed",
+          message: `no MongoDB ${input.release.version} release for ${wrong.join("; ")}`,
+        }
+        : others.length
+        ? {
+          status: "passed",
+          message: `OS and architecture known on ${described.length} remote host${
+            described.length === 1 ? "" : "s"
+          }: ${Object.keys(hostReleases).length} need the ${others.join(", ")} release`,
+        }
+        : {
+          status: "passed",
+          message:
+            `OS and architecture match the ${input.release.platform} release on ${described.length} remote host${
+              described.length === 1 ? "" : "s"
+            }`,
+        };
+    });
+  }
 
   const needGb = input.resources.disk_space_gb;
   await timed("disk_space", async () => {
     let minFree = Infinity;
     const low: string[] = [];
-    for (const h of hosts) {
+    await perHost(async (h) => {
+      if (unreachable.has(executorKey(h))) return;
       const perHostGb = needGb *
         ((input.resources.processes_per_host[h] ?? 0) /
           Math.max(1, input.resources.total_processes));
@@ -106,7 +203,8 @@ export async function preflight(
       if (free / 1024 < perHostGb) {
         low.push(`${h}: ${(free / 1024).toFixed(1)}GB free, ${perHostGb.toFixed(1)}GB needed`);
       }
-    }
+    });
+    if (minFree === Infinity) minFree = 0;
     return low.length
       ? { status: "failed", message: `not enough disk space: ${low.join("; ")}` }
       : {
@@ -119,19 +217,31 @@ export async function preflight(
 
   await timed("ports", async () => {
     const busy: string[] = [];
-    for (const s of all) {
-      const ex = input.executors.forHost(s.host);
-      if (await ex.portFree(s.port)) continue;
-      const holder = await ex.portHolder?.(s.port).catch(() => undefined);
-      const ownConfig = input.ownPorts?.get(`${hostKey(s.host)}:${s.port}`);
-      // The cluster's own process (started with its own configuration file) is expected there.
-      if (ownConfig !== undefined && (!holder?.command || holder.command.includes(ownConfig))) {
-        continue;
-      }
-      busy.push(
-        `${hostPort(s.host, s.port)}${holder ? ` (held by ${describeHolder(holder)})` : ""}`,
-      );
-    }
+    // Hosts that can list their listeners are asked once, not once per port.
+    const listening = new Map<string, Promise<Set<number>>>();
+    await Promise.all(all.map((s) =>
+      queue.add(async () => {
+        const machine = executorKey(s.host);
+        if (unreachable.has(machine)) return;
+        const ex = input.executors.forHost(s.host);
+        let free: boolean;
+        if (ex.listeningPorts) {
+          if (!listening.has(machine)) listening.set(machine, ex.listeningPorts());
+          free = !(await listening.get(machine)!).has(s.port);
+        } else free = await ex.portFree(s.port);
+        if (free) return;
+        const holder = await ex.portHolder?.(s.port).catch(() => undefined);
+        const ownConfig = input.ownPorts?.get(`${hostKey(s.host)}:${s.port}`);
+        // The cluster's own process (started with its own configuration file) is expected there.
+        if (ownConfig !== undefined && (!holder?.command || holder.command.includes(ownConfig))) {
+          return;
+        }
+        busy.push(
+          `${hostPort(s.host, s.port)}${holder ? ` (held by ${describeHolder(holder)})` : ""}`,
+        );
+      })
+    ));
+    busy.sort();
     return busy.length
       ? { status: "failed", message: `ports already in use: ${busy.join(", ")}`, details: { busy } }
       : {
@@ -141,6 +251,18 @@ export async function preflight(
         })`,
       };
   });
+
+  // Remote hosts without global.deploy_dir get the control machine's default path.
+  const remote = hosts.filter((h) => input.executors.forHost(h).probe !== undefined);
+  if (remote.length && !t.global.deploy_dir) {
+    await timed("remote_deploy_dir", () =>
+      Promise.resolve({
+        status: "warning" as const,
+        message: `remote hosts (${
+          remote.join(", ")
+        }) will use this machine's default deploy_dir ${input.deployDir}; set global.deploy_dir to a path the SSH user can write on every host`,
+      }));
+  }
 
   let cached = false;
   await timed("binaries", async () => {
@@ -174,5 +296,42 @@ export async function preflight(
     };
   });
 
-  return { validation: { valid: errors.length === 0, errors, warnings, checks }, cached };
+  // The releases of remote hosts of another architecture: cached, or there to download.
+  const extra = [...new Map(Object.values(hostReleases).map((r) => [r.platform, r])).values()];
+  if (extra.length) {
+    await timed("binaries_other_arch", async () => {
+      const notes: string[] = [];
+      for (const r of extra) {
+        const cachedAt = path.join(path.dirname(input.archivePath), r.archive_name);
+        if ((await sha256File(cachedAt)) === r.sha256) notes.push(`${r.platform} cached`);
+        else {
+          const why = await unavailable(r.url);
+          if (why) return { status: "failed", message: `${r.platform}: ${why}` };
+          notes.push(`${r.platform} from ${path.dirname(r.url)}`);
+        }
+      }
+      return {
+        status: "passed",
+        message: `MongoDB ${input.release.version} binaries available (${notes.join(", ")})`,
+      };
+    });
+  }
+
+  return {
+    validation: { valid: errors.length === 0, errors, warnings, checks },
+    cached,
+    hostReleases,
+  };
+}
+
+/** Why a release archive cannot be fetched (HEAD for URLs, stat for files); undefined if it can. */
+async function unavailable(url: string): Promise<string | undefined> {
+  if (/^https?:\/\//.test(url)) {
+    const res = await fetch(url, { method: "HEAD" }).catch((e) => e as Error);
+    if (res instanceof Error) return `cannot be downloaded from ${url}: ${res.message}`;
+    if (!res.ok) return `cannot be downloaded from ${url}: HTTP ${res.status}`;
+    return undefined;
+  }
+  const file = url.startsWith("file://") ? new URL(url).pathname : url;
+  return await Deno.stat(file).then(() => undefined, () => `archive not found at ${url}`);
 }

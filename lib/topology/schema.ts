@@ -22,9 +22,13 @@ export const GlobalSection = z.object({
   runtime_config: RuntimeConfig.optional(),
 }).strict();
 
+/** SSH port of one host entry, over global.ssh_port. */
+const SshPort = z.number().int().min(1).max(65535).optional();
+
 export const MongodServer = z.object({
   host: z.string().min(1),
   port: Port.default(27017),
+  ssh_port: SshPort,
   replica_set: z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '_' and '-'").optional(),
   priority: z.number().min(0).max(1000).optional(),
   votes: z.number().int().min(0).max(1).optional(),
@@ -38,6 +42,7 @@ export type MongodServer = z.infer<typeof MongodServer>;
 export const MongosServer = z.object({
   host: z.string().min(1),
   port: Port.default(27017),
+  ssh_port: SshPort,
   deploy_dir: z.string().optional(),
   log_dir: z.string().optional(),
   config_dir: z.string().optional(),

@@ -133,6 +133,23 @@ export function validateTopology(t: Topology): Issue[] {
     }
   }
 
+  // One SSH port per host: entries of the same host must not disagree.
+  const sshPorts = new Map<string, { port: number; at: string }>();
+  for (const n of claims) {
+    if (n.node.ssh_port === undefined) continue;
+    const seenPort = sshPorts.get(n.host);
+    if (seenPort && seenPort.port !== n.node.ssh_port) {
+      err(
+        "ssh_port_conflict",
+        [n.section, n.index, "ssh_port"],
+        `ssh_port ${n.node.ssh_port} for ${n.host} differs from ${seenPort.port} given at ${seenPort.at}`,
+        "give every entry of a host the same ssh_port (or set it once under global)",
+      );
+    } else if (!seenPort) {
+      sshPorts.set(n.host, { port: n.node.ssh_port, at: `${n.section}[${n.index}]` });
+    }
+  }
+
   /** MongoDB refuses a set (and addShard a cluster) mixing localhost and other addresses. */
   const mixedLocalhost = (
     nodes: { section: string; i: number; host: string }[],

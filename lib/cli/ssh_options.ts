@@ -1,0 +1,93 @@
+import type { Command } from "@commander-js/extra-typings";
+import { MupError } from "../errors.ts";
+import type { DefaultExecutors } from "../executor/factory.ts";
+import {
+  CONTROL_PERSIST_S,
+  controlDirFor,
+  DEFAULT_SSH_TIMEOUT_S,
+  parseJump,
+  parseSshOptions,
+  type SshSettings,
+} from "../executor/ssh_settings.ts";
+import type { Topology } from "../topology/schema.ts";
+import { mupHome } from "../util/path.ts";
+
+/** The SSH flags, as commander gives them. */
+export interface SshCliOptions {
+  user?: string;
+  identityFile?: string;
+  sshTimeout?: string;
+  sshOption?: string[];
+  sshProxy?: string;
+  strictHostKeys?: boolean;
+  sshConfig?: string;
+}
+
+/** Adds the flags of commands that reach hosts (deploy, apply, resume, …). */
+// deno-lint-ignore no-explicit-any
+export function sshCommandOptions(cmd: Command<any, any, any>): void {
+  cmd.option("--user <user>", "SSH login on remote hosts (default: global.user, else ssh's)")
+    .option("-i, --identity-file <file>", "SSH private key (default: global.ssh_identity_file)")
+    .option(
+      "--ssh-timeout <seconds>",
+      "seconds to wait for an SSH connection",
+      String(DEFAULT_SSH_TIMEOUT_S),
+    )
+    .option(
+      "--ssh-option <key=value>",
+      "an ssh -o option, e.g. UserKnownHostsFile=/path (repeatable)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      "--ssh-proxy <[user@]host[:port]>",
+      "reach remote hosts through this jump host (same key and options)",
+    )
+    .option("--strict-host-keys", "refuse hosts whose key is not yet in known_hosts")
+    .option("--ssh-config <file>", "ssh_config file instead of ~/.ssh/config (/dev/null: none)");
+}
+
+/** Per-host SSH ports from a topology's entries (`ssh_port` on an entry). */
+export function hostSshPorts(t: Topology): Map<string, number> {
+  const ports = new Map<string, number>();
+  for (const s of [...t.config_servers, ...t.mongod_servers, ...t.mongos_servers]) {
+    if (s.ssh_port !== undefined) ports.set(s.host, s.ssh_port);
+  }
+  return ports;
+}
+
+/** SSH settings from the topology and the flags (flags win). Throws MupError on a bad flag. */
+export function sshSettings(t: Topology, opts: SshCliOptions): SshSettings {
+  const timeout = Number(opts.sshTimeout ?? DEFAULT_SSH_TIMEOUT_S);
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 3600) {
+    throw new MupError(
+      `--ssh-timeout must be whole seconds from 1 to 3600, not "${opts.sshTimeout}"`,
+      {
+        hint: "for example --ssh-timeout 10",
+      },
+    );
+  }
+  let options: string[];
+  try {
+    options = parseSshOptions(opts.sshOption ?? []);
+    if (opts.sshProxy !== undefined) parseJump(opts.sshProxy);
+  } catch (e) {
+    throw new MupError((e as Error).message);
+  }
+  return {
+    user: opts.user ?? t.global.user,
+    port: t.global.ssh_port,
+    identityFile: opts.identityFile ?? t.global.ssh_identity_file,
+    connectTimeoutS: timeout,
+    options,
+    proxyJump: opts.sshProxy,
+    strictHostKeys: !!opts.strictHostKeys,
+    configFile: opts.sshConfig,
+    controlDir: controlDirFor(mupHome()),
+    controlPersistS: CONTROL_PERSIST_S,
+  };
+}
+
+/** Configures how `executors` reach the topology's remote hosts. */
+export function configureSsh(executors: DefaultExecutors, t: Topology, opts: SshCliOptions): void {
+  executors.configureSsh(sshSettings(t, opts), hostSshPorts(t));
+}

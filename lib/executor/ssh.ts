@@ -1,0 +1,388 @@
+/**
+ * A remote host reached with the system's OpenSSH client. One multiplexed master connection per
+ * host (ControlMaster/ControlPath/ControlPersist) carries every command, so an apply of hundreds
+ * of operations opens one TCP connection per host. Every remote command is a fixed `sh -c` script
+ * or an argv, each argument quoted by shellQuote: nothing from a topology reaches a shell unquoted.
+ */
+import { MupError } from "../errors.ts";
+import type { Executor, RunResult } from "./executor.ts";
+import { sha256File } from "../util/file_hash.ts";
+import { shellJoin } from "./shell_quote.ts";
+import { classifySshFailure, lastLine, SshError } from "./ssh_errors.ts";
+import { sshArgs, type SshSettings } from "./ssh_settings.ts";
+
+/** Most sessions at once over one master (sshd's MaxSessions defaults to 10). */
+const MAX_SESSIONS = 8;
+/** Deadline of the small file and process commands (ms), beyond the connect timeout. */
+const SMALL_OP_MS = 60_000;
+
+interface SshRun {
+  code: number;
+  stdout: Uint8Array;
+  stderr: string;
+}
+
+/**
+ * Fixed scripts run as `sh -c SCRIPT mup ARG…`; their arguments arrive as "$1", "$2", … Each is
+ * one line, so that a login shell that is not POSIX (csh) still passes it whole to sh.
+ */
+const SCRIPTS = {
+  read: `[ -e "$1" ] || exit 3; exec cat -- "$1"`,
+  exists: `[ -e "$1" ] || [ -L "$1" ]`,
+  sha256: `[ -f "$1" ] || exit 3; sha256sum -- "$1"`,
+  // Temp file + rename in the target's directory: readers see the old file or the new one.
+  write: `set -e; t="$1.mup-tmp-$2"; trap 'rm -f -- "$t"' EXIT; ` +
+    `mkdir -p -- "$(dirname -- "$1")"; cat > "$t"; chmod "$3" "$t"; mv -f -- "$t" "$1"; trap - EXIT`,
+  // Streams one binary in, unless the host already has it with this checksum.
+  install: `set -e; if [ -f "$1" ] && [ "$(sha256sum -- "$1" | cut -d' ' -f1)" = "$3" ]; then ` +
+    `cat > /dev/null; echo same; exit 0; fi; t="$1.mup-tmp-$2"; trap 'rm -f -- "$t"' EXIT; ` +
+    `mkdir -p -- "$(dirname -- "$1")"; cat > "$t"; chmod 755 "$t"; mv -f -- "$t" "$1"; ` +
+    `trap - EXIT; echo copied`,
+  mkdir: `mkdir -p -m "$2" -- "$1"`,
+  remove: `rm -rf -- "$1"`,
+  df: `d="$1"; while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname -- "$d"); done; df -Pk -- "$d"`,
+  // ss when present, else the kernel's tables (hex ports, state 0A = LISTEN).
+  listening: `if command -v ss >/dev/null 2>&1; then echo ss; ss -Hltn; else echo proc; ` +
+    `cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; fi`,
+  // Alive and not a zombie; kill -0 where there is no /proc.
+  alive: `if [ -r "/proc/$1/stat" ]; then s=$(cat "/proc/$1/stat" 2>/dev/null) || exit 1; ` +
+    `s=\${s##*) }; case "$s" in Z*) exit 1;; esac; exit 0; fi; kill -0 "$1" 2>/dev/null`,
+  signal: `kill -s "$2" "$1" 2>/dev/null; exit 0`,
+  uname: `uname -sm`,
+};
+
+/** The host's side of the Executor interface, over SSH. */
+export class SshExecutor implements Executor {
+  private connecting?: Promise<{ connectMs: number }>;
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  private everConnected = false;
+  private dirReady?: Promise<void>;
+
+  /**
+   * @param host the topology's host name, given to ssh as the destination
+   * @param port this host's SSH port (per-host `ssh_port`, else `global.ssh_port`), or ssh's default
+   */
+  constructor(readonly host: string, private readonly s: SshSettings, readonly port?: number) {}
+
+  private args(): string[] {
+    return sshArgs(this.s, this.host, this.port);
+  }
+
+  private async slot<T>(f: () => Promise<T>): Promise<T> {
+    while (this.running >= MAX_SESSIONS) await new Promise<void>((r) => this.waiting.push(r));
+    this.running++;
+    try {
+      return await f();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  /** Runs ssh itself; exit 255 (the connection failed) and timeouts become SshErrors. */
+  private async raw(
+    remote: string,
+    opts: { stdin?: Uint8Array | string; stdinFile?: string; timeoutMs: number },
+  ): Promise<SshRun> {
+    this.dirReady ??= Deno.mkdir(this.s.controlDir, { recursive: true, mode: 0o700 });
+    await this.dirReady;
+    const ac = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort();
+    }, opts.timeoutMs + this.s.connectTimeoutS * 1000);
+    try {
+      const piped = opts.stdin !== undefined || opts.stdinFile !== undefined;
+      const child = new Deno.Command("ssh", {
+        args: [...this.args(), this.host, "--", remote],
+        stdin: piped ? "piped" : "null",
+        stdout: "piped",
+        stderr: "piped",
+        signal: ac.signal,
+        // A session of its own, so the terminal's Ctrl-C (which pauses the apply) does not end
+        // a remote command, or the multiplexed master it starts, half way.
+        detached: true,
+      }).spawn();
+      const feeding = piped ? this.feed(child.stdin, opts) : Promise.resolve();
+      const [out] = await Promise.all([child.output(), feeding.catch(() => {})]);
+      const stderr = new TextDecoder().decode(out.stderr);
+      if (timedOut) {
+        throw new SshError(
+          this.host,
+          "timeout",
+          `${this.host} did not finish a command within ${
+            Math.round(opts.timeoutMs / 1000 + this.s.connectTimeoutS)
+          }s`,
+          "check the host's load and network; --ssh-timeout sets the connect wait",
+        );
+      }
+      if (out.code === 255) throw classifySshFailure(this.host, this.login(), 255, stderr);
+      return { code: out.code, stdout: out.stdout, stderr };
+    } catch (e) {
+      if (e instanceof SshError) throw e;
+      if (e instanceof Deno.errors.NotFound) {
+        throw new MupError("the OpenSSH client (ssh) is not installed on this machine", {
+          hint: "install it (Debian/Ubuntu: apt-get install openssh-client) to reach remote hosts",
+        });
+      }
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async feed(
+    w: WritableStream<Uint8Array>,
+    opts: { stdin?: Uint8Array | string; stdinFile?: string },
+  ): Promise<void> {
+    if (opts.stdinFile !== undefined) {
+      const f = await Deno.open(opts.stdinFile);
+      await f.readable.pipeTo(w);
+      return;
+    }
+    const writer = w.getWriter();
+    const d = opts.stdin!;
+    await writer.write(typeof d === "string" ? new TextEncoder().encode(d) : d);
+    await writer.close();
+  }
+
+  private login() {
+    return {
+      user: this.s.user,
+      port: this.port,
+      identityFile: this.s.identityFile,
+      connectTimeoutS: this.s.connectTimeoutS,
+      strictHostKeys: this.s.strictHostKeys,
+      proxyJump: this.s.proxyJump,
+    };
+  }
+
+  /**
+   * Opens the host's master connection (once; again after a failure) and returns how long that
+   * took. Throws SshError naming the host and what to do.
+   */
+  connect(): Promise<{ connectMs: number }> {
+    this.connecting ??= (async () => {
+      const t0 = performance.now();
+      const r = await this.raw("exit 0", { timeoutMs: 10_000 });
+      if (r.code !== 0) {
+        throw new SshError(
+          this.host,
+          "unreachable",
+          `${this.host} accepted the SSH connection but could not run a command (exit ${r.code}: ${
+            lastLine(r.stderr)
+          })`,
+          "check the login shell of that user on the host",
+        );
+      }
+      this.everConnected = true;
+      return { connectMs: performance.now() - t0 };
+    })();
+    const p = this.connecting;
+    p.catch(() => {
+      if (this.connecting === p) this.connecting = undefined;
+    });
+    return p;
+  }
+
+  /**
+   * Opens the connection if needed and measures one command's round trip over it (ms). Throws
+   * SshError when the host cannot be reached.
+   */
+  async probe(): Promise<{ rttMs: number; connectMs: number }> {
+    const { connectMs } = await this.connect();
+    const t0 = performance.now();
+    await this.slot(() => this.raw("exit 0", { timeoutMs: SMALL_OP_MS }));
+    return { rttMs: performance.now() - t0, connectMs };
+  }
+
+  /** A fixed script with quoted arguments, over the master connection. */
+  private async script(
+    name: keyof typeof SCRIPTS,
+    args: (string | number)[],
+    opts: { stdin?: Uint8Array | string; stdinFile?: string; timeoutMs?: number } = {},
+  ): Promise<SshRun> {
+    await this.connect();
+    const line = shellJoin(["sh", "-c", SCRIPTS[name], "mup", ...args.map(String)]);
+    const r = await this.slot(() =>
+      this.raw(line, { ...opts, timeoutMs: opts.timeoutMs ?? SMALL_OP_MS })
+    );
+    if (r.code === 127) {
+      const cmd = /(?:^|\s)([\w.-]+): (?:command )?not found/.exec(r.stderr)?.[1] ?? "a command";
+      throw new SshError(
+        this.host,
+        "command_not_found",
+        `${cmd} is not installed on ${this.host} (${lastLine(r.stderr)})`,
+        `install it on ${this.host} (mup needs a POSIX shell and coreutils there)`,
+      );
+    }
+    return r;
+  }
+
+  private failed(what: string, r: SshRun): Error {
+    return new Error(`${what} on ${this.host} failed (exit ${r.code}): ${lastLine(r.stderr)}`);
+  }
+
+  async run(
+    argv: string[],
+    options: { timeoutMs?: number; env?: Record<string, string> } = {},
+  ): Promise<RunResult> {
+    await this.connect();
+    const env = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`);
+    const line = shellJoin(env.length ? ["env", ...env, ...argv] : argv);
+    const r = await this.slot(() =>
+      this.raw(line, { timeoutMs: options.timeoutMs ?? 5 * SMALL_OP_MS })
+    );
+    if (r.code === 127 && /not found/i.test(r.stderr)) {
+      throw new SshError(
+        this.host,
+        "command_not_found",
+        `${argv[0]} was not found on ${this.host} (${lastLine(r.stderr)})`,
+        `install it on ${this.host}, or check the path (a binary is installed by the plan's install step)`,
+      );
+    }
+    return { code: r.code, stdout: new TextDecoder().decode(r.stdout), stderr: r.stderr };
+  }
+
+  async writeFile(p: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
+    const r = await this.script("write", [p, randomSuffix(), mode.toString(8)], { stdin: data });
+    if (r.code !== 0) throw this.failed(`writing ${p}`, r);
+  }
+
+  async readFile(p: string): Promise<Uint8Array | undefined> {
+    const r = await this.script("read", [p]);
+    if (r.code === 3) return undefined;
+    if (r.code !== 0) throw this.failed(`reading ${p}`, r);
+    return r.stdout;
+  }
+
+  async sha256(p: string): Promise<string | undefined> {
+    const r = await this.script("sha256", [p], { timeoutMs: 10 * SMALL_OP_MS });
+    if (r.code === 3) return undefined;
+    if (r.code !== 0) throw this.failed(`sha256sum ${p}`, r);
+    return new TextDecoder().decode(r.stdout).split(/\s/)[0];
+  }
+
+  async mkdir(p: string, mode = 0o755): Promise<void> {
+    const r = await this.script("mkdir", [p, mode.toString(8)]);
+    if (r.code !== 0) throw this.failed(`mkdir ${p}`, r);
+  }
+
+  async exists(p: string): Promise<boolean> {
+    const r = await this.script("exists", [p]);
+    if (r.code > 1) throw this.failed(`checking ${p}`, r);
+    return r.code === 0;
+  }
+
+  async remove(p: string): Promise<void> {
+    const r = await this.script("remove", [p]);
+    if (r.code !== 0) throw this.failed(`removing ${p}`, r);
+  }
+
+  /**
+   * Installs files as executables (0755), each streamed only when the host's copy has another
+   * sha256 (compared on the host), so a resume or a second cluster uploads nothing.
+   */
+  async upload(localDir: string, remoteDir: string, files?: string[]): Promise<void> {
+    const names = files ?? [];
+    if (!files) { for await (const e of Deno.readDir(localDir)) if (e.isFile) names.push(e.name); }
+    for (const f of names) {
+      const local = `${localDir}/${f}`;
+      const sha = await sha256File(local);
+      if (!sha) throw new Error(`cannot read ${local}`);
+      const r = await this.script("install", [`${remoteDir}/${f}`, randomSuffix(), sha], {
+        stdinFile: local,
+        timeoutMs: 30 * SMALL_OP_MS,
+      });
+      if (r.code !== 0) throw this.failed(`installing ${f} into ${remoteDir}`, r);
+    }
+  }
+
+  async freeDiskMb(p: string): Promise<number> {
+    const r = await this.script("df", [p]);
+    if (r.code !== 0) throw this.failed(`df ${p}`, r);
+    const cols = new TextDecoder().decode(r.stdout).trim().split("\n").pop()?.split(/\s+/) ?? [];
+    return Math.floor(Number(cols[3] ?? 0) / 1024);
+  }
+
+  /** No listener on `port`, on any of the host's addresses (`ss -ltn`, else /proc/net/tcp). */
+  async portFree(port: number): Promise<boolean> {
+    return !(await this.listeningPorts()).has(port);
+  }
+
+  /** Every TCP port in LISTEN state on the host (`ss -ltn`, else /proc/net/tcp). */
+  async listeningPorts(): Promise<Set<number>> {
+    const r = await this.script("listening", []);
+    if (r.code !== 0) throw this.failed("listing listening ports", r);
+    return listeningPorts(new TextDecoder().decode(r.stdout));
+  }
+
+  async processAlive(pid: number): Promise<boolean> {
+    const r = await this.script("alive", [checkedPid(pid)]);
+    return r.code === 0;
+  }
+
+  async signal(pid: number, signal: Deno.Signal): Promise<void> {
+    await this.script("signal", [checkedPid(pid), signal.replace(/^SIG/, "")]);
+  }
+
+  /** The host's OS and machine as `uname -sm` reports them, e.g. { os: "Linux", arch: "x86_64" }. */
+  async platform(): Promise<{ os: string; arch: string }> {
+    const r = await this.script("uname", []);
+    if (r.code !== 0) throw this.failed("uname -sm", r);
+    const [os, arch] = new TextDecoder().decode(r.stdout).trim().split(/\s+/);
+    return { os, arch };
+  }
+
+  /** Whether a master connection was ever opened (for close). */
+  get connected(): boolean {
+    return this.everConnected;
+  }
+
+  /** Closes the master connection (`ssh -O exit`); never throws. */
+  async close(): Promise<void> {
+    if (!this.everConnected) return;
+    this.everConnected = false;
+    this.connecting = undefined;
+    this.dirReady = undefined;
+    await new Deno.Command("ssh", {
+      args: [...this.args(), "-O", "exit", this.host],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      signal: AbortSignal.timeout(5000),
+    }).output().catch(() => {});
+  }
+}
+
+function randomSuffix(): string {
+  return crypto.randomUUID().slice(0, 8);
+}
+
+function checkedPid(pid: number): number {
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`invalid pid ${pid}`);
+  return pid;
+}
+
+/**
+ * TCP ports in LISTEN state from the `listening` script's output: `ss -Hltn` lines
+ * (`LISTEN 0 128 127.0.0.1:27017 0.0.0.0:*`) or /proc/net/tcp rows (hex port, state 0A).
+ */
+export function listeningPorts(out: string): Set<number> {
+  const [kind, ...lines] = out.split("\n");
+  const ports = new Set<number>();
+  for (const line of lines) {
+    const cols = line.trim().split(/\s+/);
+    if (kind.trim() === "ss") {
+      const local = cols[3];
+      if (!local) continue;
+      const port = Number(local.slice(local.lastIndexOf(":") + 1));
+      if (Number.isInteger(port)) ports.add(port);
+    } else if (cols.length > 3 && cols[3] === "0A") {
+      ports.add(parseInt(cols[1].split(":")[1], 16));
+    }
+  }
+  return ports;
+}

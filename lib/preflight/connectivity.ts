@@ -1,0 +1,36 @@
+import PQueue from "p-queue";
+import { MupError } from "../errors.ts";
+import type { ExecutorFactory } from "../executor/executor.ts";
+
+/**
+ * Reaches every host that has a connection to open (SSH hosts), at most `concurrency` at once,
+ * before an apply starts: a host that went away since the plan was made stops the apply before
+ * any operation runs. Throws MupError naming each unreachable host and why.
+ */
+export async function requireConnectivity(
+  executors: ExecutorFactory,
+  hosts: string[],
+  concurrency = 16,
+): Promise<void> {
+  const queue = new PQueue({ concurrency });
+  const failures: string[] = [];
+  await Promise.all(hosts.map((h) =>
+    queue.add(async () => {
+      const ex = executors.forHost(h);
+      if (!ex.probe) return;
+      try {
+        await ex.probe();
+      } catch (e) {
+        failures.push((e as Error).message);
+      }
+    })
+  ));
+  if (failures.length) {
+    throw new MupError(
+      `cannot reach ${failures.length} of ${hosts.length} host${
+        hosts.length === 1 ? "" : "s"
+      }; nothing was applied:\n${failures.map((f) => `  • ${f}`).join("\n")}`,
+      { hint: "bring the hosts back (or fix the SSH settings), then apply again" },
+    );
+  }
+}

@@ -1,0 +1,126 @@
+/** SSH settings: topology fields, flags, the ssh(1) arguments they become. No sshd needed. */
+import assert from "node:assert/strict";
+import { parseTopology, TopologyError } from "../lib/topology/load.ts";
+import { hostSshPorts, sshSettings } from "../lib/cli/ssh_options.ts";
+import { parseJump, sshArgs } from "../lib/executor/ssh_settings.ts";
+import { MupError } from "../lib/errors.ts";
+import { reachedLocally } from "../lib/executor/factory.ts";
+import { deployArgs, mup, tempHome, testMirror, writeTopology } from "./helpers.ts";
+
+const TOPO = `global:
+  user: mongo
+  ssh_port: 2200
+  ssh_identity_file: /keys/id
+mongod_servers:
+  - { host: db1.example.net, port: 27017, replica_set: rs, ssh_port: 2201 }
+  - { host: db1.example.net, port: 27018, replica_set: rs }
+  - { host: db2.example.net, port: 27017, replica_set: rs }
+`;
+
+Deno.test("SSH settings come from the topology; flags win", async () => {
+  const { topology } = await parseTopology(TOPO, "t.yaml");
+  const s = sshSettings(topology, {});
+  assert.equal(s.user, "mongo");
+  assert.equal(s.port, 2200);
+  assert.equal(s.identityFile, "/keys/id");
+  assert.equal(s.strictHostKeys, false);
+  assert.deepEqual([...hostSshPorts(topology)], [["db1.example.net", 2201]]);
+  const f = sshSettings(topology, {
+    user: "ops",
+    identityFile: "/k2",
+    sshTimeout: "3",
+    sshOption: ["Compression=yes"],
+    sshProxy: "jump@bastion:22",
+    strictHostKeys: true,
+  });
+  assert.equal(f.user, "ops");
+  const args = sshArgs(f, "db2.example.net", 2200);
+  const opts = args.flatMap((a, i) => (args[i - 1] === "-o" ? [a] : []));
+  assert.ok(opts.indexOf("Compression=yes") < opts.indexOf("BatchMode=yes"), "user's -o first");
+  for (
+    const o of [
+      "BatchMode=yes",
+      "ConnectTimeout=3",
+      "StrictHostKeyChecking=yes",
+      "ControlMaster=auto",
+      "ControlPersist=300",
+    ]
+  ) assert.ok(opts.includes(o), o);
+  assert.ok(opts.some((o) => o.startsWith("ControlPath=")));
+  assert.deepEqual(args.slice(args.indexOf("-p"), args.indexOf("-p") + 2), ["-p", "2200"]);
+  assert.deepEqual(args.slice(args.indexOf("-l"), args.indexOf("-l") + 2), ["-l", "ops"]);
+  // The jump host as a ProxyCommand with the same key and options, its own user and port.
+  const proxy = opts.find((x) => x.startsWith("ProxyCommand="))!;
+  assert.match(
+    proxy,
+    /^ProxyCommand=ssh .*-i \/k2 .*-o 'ControlPath=none' -p 22 -l jump -W %h:%p bastion$/,
+  );
+  assert.match(proxy, /-o 'Compression=yes'/);
+  assert.ok(
+    sshArgs(sshSettings(topology, {}), "h", undefined).includes("StrictHostKeyChecking=accept-new"),
+  );
+});
+
+Deno.test("bad --ssh-timeout and --ssh-option values are refused with the fix", async () => {
+  const { topology } = await parseTopology(TOPO, "t.yaml");
+  assert.throws(
+    () => sshSettings(topology, { sshTimeout: "soon" }),
+    (e) => e instanceof MupError && /--ssh-timeout must be whole seconds/.test(e.message),
+  );
+  assert.throws(
+    () => sshSettings(topology, { sshOption: ["NoEquals"] }),
+    (e) => e instanceof MupError && /--ssh-option "NoEquals" is not KEY=VALUE/.test(e.message),
+  );
+  const home = await tempHome();
+  const topo = await writeTopology(home, "t.yaml", TOPO);
+  const r = await mup(
+    deployArgs("c1", topo, await testMirror(), ["--plan-only", "--ssh-timeout", "0"]),
+    { home },
+  );
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /Error: --ssh-timeout must be whole seconds from 1 to 3600, not "0"/);
+});
+
+Deno.test("entries of one host with different ssh_port values are an error", async () => {
+  try {
+    await parseTopology(
+      TOPO.replace(
+        "{ host: db1.example.net, port: 27018, replica_set: rs }",
+        "{ host: db1.example.net, port: 27018, replica_set: rs, ssh_port: 2202 }",
+      ),
+      "t.yaml",
+    );
+    assert.fail("expected a TopologyError");
+  } catch (e) {
+    assert.ok(e instanceof TopologyError, String(e));
+    const hit = e.issues.find((i) => i.code === "ssh_port_conflict");
+    assert.ok(hit, JSON.stringify(e.issues));
+    assert.match(hit.message, /ssh_port 2202 for db1\.example\.net differs from 2201/);
+    assert.equal(hit.location.line, 7);
+  }
+});
+
+Deno.test("--ssh-proxy values: [user@]host[:port]; % and shell characters are escaped", () => {
+  assert.deepEqual(parseJump("bastion"), { user: undefined, host: "bastion", port: undefined });
+  assert.deepEqual(parseJump("ops@[::1]:2222"), { user: "ops", host: "::1", port: 2222 });
+  assert.throws(() => parseJump("a b"), /is not \[user@\]host\[:port\]/);
+  assert.throws(() => parseJump("h:99999"), /is not/);
+  const s = {
+    connectTimeoutS: 5,
+    options: [],
+    strictHostKeys: false,
+    controlDir: "/tmp/x",
+    controlPersistS: 60,
+    identityFile: "/keys/50% it's",
+    proxyJump: "bastion",
+  };
+  const proxy = sshArgs(s, "h").find((a) => a.startsWith("ProxyCommand="))!;
+  assert.match(proxy, / -i '\/keys\/50%% it'\\''s' /);
+});
+
+Deno.test("reachedLocally: this machine's names without SSH; other loopback addresses over SSH", () => {
+  for (const h of ["localhost", "127.0.0.1", "::1"]) assert.equal(reachedLocally(h), true, h);
+  for (const h of ["127.0.0.2", "127.0.0.3", "db1.example.net", "10.0.0.5"]) {
+    assert.equal(reachedLocally(h), false, h);
+  }
+});

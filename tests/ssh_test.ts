@@ -1,0 +1,358 @@
+/**
+ * Remote hosts over SSH, against real sshd processes on 127.0.0.2 and 127.0.0.3 (tests/
+ * ssh_helpers.ts). Those "remote" hosts are this machine, so the simulator binaries are reachable
+ * there; every process has its own port, so their directories never collide.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { stringify } from "yaml";
+import { deployArgs, freePorts, killAll, mup, tempHome, testMirror } from "./helpers.ts";
+import { clusterDir, currentState, withClient } from "./apply_helpers.ts";
+import { type SshFixture, startSshFixture } from "./ssh_helpers.ts";
+
+/** Processes whose command line mentions `needle` (an ssh master names its ControlPath). */
+function processesMentioning(needle: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+    try {
+      if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes(needle)) {
+        out.push(Number(e.name));
+      }
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
+}
+
+/** A host entry of the test topology: 127.0.0.1 is local, the others go through their sshd. */
+function entry(f: SshFixture, host: string, port: number, extra: Record<string, unknown> = {}) {
+  const sshd = f.servers.find((s) => s.addr === host);
+  return { host, port, ...(sshd ? { ssh_port: sshd.port } : {}), ...extra };
+}
+
+async function topologyFile(home: string, doc: unknown): Promise<string> {
+  const file = path.join(home, "topo.yaml");
+  await Deno.writeTextFile(file, stringify(doc));
+  return file;
+}
+
+Deno.test({
+  name:
+    "SSH: a sharded cluster across 127.0.0.1 (local), 127.0.0.2 and 127.0.0.3 (sshd) deploys and serves the driver through a remote mongos; one connection per host; masters closed at exit",
+  sanitizeResources: false,
+  async fn() {
+    const home = await tempHome();
+    const f = await startSshFixture();
+    try {
+      const p = freePorts(10);
+      const hosts = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
+      const topo = await topologyFile(home, {
+        config_servers: hosts.map((h, i) => entry(f, h, p[i], { replica_set: "cfg" })),
+        mongod_servers: [
+          ...hosts.map((h, i) => entry(f, h, p[3 + i], { replica_set: "shard1" })),
+          ...hosts.map((h, i) => entry(f, h, p[6 + i], { replica_set: "shard2" })),
+        ],
+        mongos_servers: [entry(f, "127.0.0.2", p[9])],
+      });
+      const r = await mup(
+        deployArgs("c1", topo, await testMirror(), ["--auto-approve", ...f.flags()]),
+        { home },
+      );
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /✓ Connectivity to all hosts \(3\/3\), SSH round trip \d+–\d+ ms/);
+      assert.match(r.stdout, /✓ OS and architecture match the linux-\w+ release on 2 remote hosts/);
+      assert.match(
+        r.stdout,
+        /! remote hosts \(127\.0\.0\.2, 127\.0\.0\.3\) will use this machine's default deploy_dir/,
+      );
+      assert.match(r.stdout, /Deployment completed successfully!/);
+      assert.match(r.stdout, new RegExp(`mongodb://127\\.0\\.0\\.2:${p[9]}/`));
+      await withClient(`mongodb://127.0.0.2:${p[9]}/`, async (c) => {
+        await c.db("app").collection("t").insertOne({ over: "ssh" });
+        assert.equal((await c.db("app").collection("t").findOne({}))?.over, "ssh");
+        const shards = await c.db("admin").command({ listShards: 1 });
+        assert.deepEqual(shards.shards.map((s: { _id: string }) => s._id).sort(), [
+          "shard1",
+          "shard2",
+        ]);
+      });
+      // The remote servers listen on their host's address, not on 127.0.0.1.
+      const onLocal = await Deno.connect({ hostname: "127.0.0.1", port: p[9] }).then(
+        (c) => (c.close(), true),
+        () => false,
+      );
+      assert.equal(onLocal, false, "the mongos of 127.0.0.2 must bind 127.0.0.2 only");
+      // Pre-flight, the apply check and every operation of this one mup process: one connection.
+      for (const s of f.servers) assert.equal(await s.acceptedConnections(), 1, s.addr);
+      assert.deepEqual(processesMentioning(path.join(home, "ssh")), [], "masters left running");
+      assert.equal((await currentState(home, "c1")).status, "completed");
+    } finally {
+      await killAll(home);
+      await f.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "SSH: unknown host, wrong port, refused key, changed and unknown host keys each fail planning with a message naming the host and the fix",
+  sanitizeResources: false,
+  async fn() {
+    const home = await tempHome();
+    const f = await startSshFixture(["127.0.0.2"]);
+    const sshd = f.servers[0];
+    const [port] = freePorts(1);
+    const plan = async (host: string, sshPort: number | undefined, flags: string[]) => {
+      const topo = await topologyFile(home, {
+        mongod_servers: [{ host, port, ...(sshPort ? { ssh_port: sshPort } : {}) }],
+      });
+      return await mup(deployArgs("c1", topo, await testMirror(), ["--plan-only", ...flags]), {
+        home,
+      });
+    };
+    try {
+      let r = await plan("no-such-host.invalid", undefined, f.flags());
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stdout,
+        /✗ cannot reach 1 of 1 host: cannot resolve host name no-such-host\.invalid/,
+      );
+      assert.match(r.stdout, /check the host name in the topology/);
+
+      const closed = freePorts(1)[0]; // nothing listens there
+      r = await plan("127.0.0.2", closed, f.flags());
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `cannot reach 127\\.0\\.0\\.2 port ${closed} over SSH \\(ssh exit 255: .*Connection refused\\)`,
+        ),
+      );
+      assert.match(r.stdout, /check that sshd runs on 127\.0\.0\.2 and listens on port/);
+
+      // --strict-host-keys with an empty known_hosts: the key is unknown, nothing is accepted.
+      r = await plan("127.0.0.2", sshd.port, [...f.flags(), "--strict-host-keys"]);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stdout,
+        /the SSH host key of 127\.0\.0\.2 port \d+ is not known and --strict-host-keys is set/,
+      );
+      assert.equal(await Deno.stat(f.knownHosts).then(() => true, () => false), false);
+
+      r = await plan("127.0.0.2", sshd.port, f.flags({ key: f.otherKey }));
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `127\\.0\\.0\\.2 port ${sshd.port} refused authentication for user ${f.user} with key ${f.otherKey}`,
+        ),
+      );
+
+      // accept-new (the default) records the key; a changed key is refused afterwards.
+      r = await plan("127.0.0.2", sshd.port, f.flags());
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(await Deno.readTextFile(f.knownHosts), /127\.0\.0\.2/);
+      await sshd.kill();
+      await sshd.changeHostKey();
+      await sshd.start();
+      r = await plan("127.0.0.2", sshd.port, f.flags());
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stdout,
+        /the SSH host key of 127\.0\.0\.2 port \d+ has changed since it was first seen/,
+      );
+      assert.match(r.stdout, /ssh-keygen -R 127\.0\.0\.2/);
+      for (const out of [r.stdout, r.stderr]) assert.doesNotMatch(out, /at .*\.ts:\d+/); // no stack
+    } finally {
+      await killAll(home);
+      await f.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "SSH: sshd killed between plan and apply stops the apply before any operation runs, naming the host",
+  sanitizeResources: false,
+  async fn() {
+    const home = await tempHome();
+    const f = await startSshFixture(["127.0.0.2"]);
+    try {
+      const [port] = freePorts(1);
+      const topo = await topologyFile(home, { mongod_servers: [entry(f, "127.0.0.2", port)] });
+      const planned = await mup(
+        deployArgs("c1", topo, await testMirror(), ["--plan-only", ...f.flags()]),
+        { home },
+      );
+      assert.equal(planned.code, 0, planned.stdout + planned.stderr);
+      await f.servers[0].kill();
+      const r = await mup(["plan", "apply", "c1", "--auto-approve", ...f.flags()], { home });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /Error: cannot reach 1 of 1 host; nothing was applied:/);
+      assert.match(
+        r.stderr,
+        /cannot reach 127\.0\.0\.2 port \d+ over SSH \(ssh exit 255: .*Connection refused\)/,
+      );
+      assert.match(r.stderr, /Hint: bring the hosts back/);
+      const state = path.join(clusterDir(home, "c1"), "state", "current-apply.json");
+      assert.equal(await Deno.stat(state).then(() => true, () => false), false);
+    } finally {
+      await killAll(home);
+      await f.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "SSH: sshd killed mid-apply fails the operations on that host with a clear error; after it returns, plan resume completes without repeating work",
+  sanitizeResources: false,
+  async fn() {
+    const home = await tempHome();
+    const f = await startSshFixture();
+    try {
+      const p = freePorts(3);
+      const atDeploy = path.join(home, "at-deploy");
+      const killed = path.join(home, "killed");
+      // The deploy phase's hook waits until the test has killed 127.0.0.3's sshd.
+      const hook = `[ -e '${killed}' ] && exit 0; touch '${atDeploy}'; ` +
+        `while [ ! -e '${killed}' ]; do sleep 0.05; done`;
+      const topo = await topologyFile(home, {
+        mongod_servers: ["127.0.0.1", "127.0.0.2", "127.0.0.3"].map((h, i) =>
+          entry(f, h, p[i], { replica_set: "rs0" })
+        ),
+        hooks: { before_phase: { command: hook, phase: "deploy" } },
+      });
+      const child = new Deno.Command(Deno.execPath(), {
+        args: (await import("../scripts/_mup_cmd.ts")).mupRunArgs(
+          deployArgs("c1", topo, await testMirror(), ["--auto-approve", ...f.flags()]),
+        ),
+        env: { MUP_HOME: home, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const output = child.output();
+      const end = Date.now() + 120_000;
+      while (!(await Deno.stat(atDeploy).then(() => true, () => false))) {
+        if (Date.now() > end) throw new Error("the deploy phase never started");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await f.servers[1].kill(); // 127.0.0.3
+      await Deno.writeTextFile(killed, "");
+      const out = await output;
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 1, text);
+      assert.match(text, /cannot reach 127\.0\.0\.3 port \d+ over SSH/);
+      const failed = await currentState(home, "c1");
+      assert.equal(failed.status, "failed");
+      const failedOps = Object.values(failed.operation_states).filter((o) => o.status === "failed");
+      assert.ok(failedOps.length >= 1);
+      for (const o of failedOps) assert.match(o.id, /127\.0\.0\.3/, `${o.id} failed: ${o.error}`);
+      const doneBefore = Object.values(failed.operation_states)
+        .filter((o) => o.status === "completed").map((o) => o.id);
+
+      await f.servers[1].start();
+      const r = await mup(["plan", "resume", "c1", "--auto-approve", ...f.flags()], { home });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const st = await currentState(home, "c1");
+      assert.equal(st.status, "completed");
+      for (const id of doneBefore) assert.equal(st.operation_states[id].executions <= 1, true, id);
+      await withClient(
+        `mongodb://127.0.0.1:${p[0]},127.0.0.2:${p[1]},127.0.0.3:${p[2]}/?replicaSet=rs0`,
+        async (c) => {
+          await c.db("app").collection("t").insertOne({ resumed: true });
+          assert.equal(await c.db("app").collection("t").countDocuments(), 1);
+        },
+      );
+    } finally {
+      await killAll(home);
+      await f.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "SSH: directories with shell metacharacters are created literally on the remote host; nothing they spell runs",
+  sanitizeResources: false,
+  async fn() {
+    const home = await tempHome();
+    const f = await startSshFixture(["127.0.0.2"]);
+    try {
+      const [port] = freePorts(1);
+      const base = path.join(home, "meta");
+      await Deno.mkdir(base);
+      const evil = (tag: string) =>
+        `a;touch ${base}/x${tag} $(touch ${base}/y${tag}) \`touch ${base}/z${tag}\` 'q" *&|<>`;
+      const deployDir = path.join(base, evil("d"));
+      const topo = await topologyFile(home, {
+        global: {
+          deploy_dir: deployDir,
+          data_dir: evil("data"),
+          log_dir: evil("log"),
+          config_dir: evil("conf"),
+        },
+        mongod_servers: [entry(f, "127.0.0.2", port)],
+      });
+      const r = await mup(
+        deployArgs("c1", topo, await testMirror(), ["--auto-approve", ...f.flags()]),
+        { home },
+      );
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      for (const d of ["data", "log", "conf"]) {
+        const dir = path.join(deployDir, evil(d), `mongod-${port}`);
+        assert.ok((await Deno.stat(dir)).isDirectory, dir);
+      }
+      assert.ok(
+        (await Deno.stat(path.join(deployDir, evil("conf"), `mongod-${port}`, "mongod.conf")))
+          .isFile,
+      );
+      // Nothing spelled by the names ran: no x, y or z files anywhere under base or in ~.
+      const made: string[] = [];
+      for await (const e of Deno.readDir(base)) made.push(e.name);
+      assert.deepEqual(made.filter((n) => /^[xyz]/.test(n)), []);
+      await withClient(`mongodb://127.0.0.2:${port}/`, async (c) => {
+        await c.db("app").collection("t").insertOne({ ok: 1 });
+        assert.equal(await c.db("app").collection("t").countDocuments(), 1);
+      });
+    } finally {
+      await killAll(home);
+      await f.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "SSH: --ssh-proxy reaches a host through a jump host that gets the same key and known_hosts",
+  sanitizeResources: false,
+  async fn() {
+    const home = await tempHome();
+    const f = await startSshFixture();
+    try {
+      const [jump, target] = f.servers;
+      const [port] = freePorts(1);
+      const topo = await topologyFile(home, { mongod_servers: [entry(f, target.addr, port)] });
+      // The jump connection gets the same -i, known_hosts and options as the target's.
+      const flags = f.flags();
+      const r = await mup(
+        deployArgs("c1", topo, await testMirror(), [
+          "--plan-only",
+          ...flags,
+          "--ssh-proxy",
+          `${jump.addr}:${jump.port}`,
+        ]),
+        { home },
+      );
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /✓ Connectivity to all hosts \(1\/1\)/);
+      assert.equal(await jump.acceptedConnections(), 1, "the jump host carried the connection");
+      assert.equal(await target.acceptedConnections(), 1);
+    } finally {
+      await killAll(home);
+      await f.close();
+    }
+  },
+});
