@@ -5,6 +5,9 @@
  *              processes (target < 1 s and < 200 MB on 2 cores)
  *   scheduler  scheduler + state persistence (fsync'd journal) on synthetic plans of 2,500,
  *              5,000 and 10,000 no-op operations (target < 2 s at 10,000, linear growth)
+ *   restart    rolling vs --force restart of a sharded cluster under a w:majority client: total
+ *              time and longest write outage (scripts/bench_restart.ts; target: the rolling
+ *              outage under one election + 1 s)
  *   deploy     makespan of a sharded deploy (2×3 shards, 3 config, 1 mongos) on the simulator at
  *              --parallelism 10 vs 1, and vs the critical path of the measured durations
  *              (targets: ≤ 1.2× the critical path, ≥ 3× faster than serial)
@@ -27,10 +30,13 @@ import { syntheticPlan } from "../tests/synthetic.ts";
 import { freePorts, mup } from "../tests/helpers.ts";
 import { signalPidFiles } from "./_pids.ts";
 import { V8_FLAGS } from "./_mup_cmd.ts";
+import { benchRestart } from "./bench_restart.ts";
 import { benchSsh } from "./bench_ssh.ts";
 import { benchSim } from "./bench_sim.ts";
 
-const which = Deno.args.length ? Deno.args : ["plan", "scheduler", "deploy", "ssh", "sim"];
+const which = Deno.args.length
+  ? Deno.args
+  : ["plan", "scheduler", "deploy", "ssh", "sim", "restart"];
 const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
 
 function bigTopology(): string {
@@ -261,6 +267,7 @@ for (const w of which) {
   else if (w === "deploy") await benchDeploy();
   else if (w === "ssh") await benchSsh();
   else if (w === "sim") await benchSim();
+  else if (w === "restart") await benchRestart();
   else if (w === "input") await (await import("./bench_input.ts")).benchInput();
-  else console.error(`unknown benchmark ${w} (plan, scheduler, deploy, ssh, sim, input)`);
+  else console.error(`unknown benchmark ${w} (plan, scheduler, deploy, ssh, sim, restart, input)`);
 }

@@ -4,8 +4,57 @@ import { OPERATIONS } from "../ops/registry.ts";
 import type { ApplyState } from "../state/schema.ts";
 import type { ApplyOptions } from "./applier.ts";
 
-/** Operation types whose isDone is no probe of an effect (it always answers "not done"). */
-const NOT_RECHECKED = new Set(["verify_health"]);
+/**
+ * Operation types whose isDone is no probe of a lasting effect: verify_health always answers
+ * "not done"; the waits of a rolling restart and its step-down look at a moment of an election
+ * that is over (the stepped-down primary may lead again once restarted).
+ */
+const NOT_RECHECKED = new Set([
+  "verify_health",
+  "wait_for_primary",
+  "wait_for_member_state",
+  "step_down",
+]);
+
+/**
+ * Completed operations whose effect a later completed operation of the plan replaced on purpose:
+ * one that depends on it (directly or not) and changes the same resource, as the start of a
+ * process replaces its stop in a restart. Such an effect is not lost. Only resources touched by
+ * more than one operation are looked at, so a deploy plan (each resource once) costs one pass.
+ */
+function superseded(plan: Plan, done: PlannedOperation[]): Set<string> {
+  const byResource = new Map<string, PlannedOperation[]>();
+  for (const o of done) {
+    for (const c of o.changes) {
+      const key = `${c.resource_type}\u0000${c.resource_id}`;
+      byResource.set(key, [...(byResource.get(key) ?? []), o]);
+    }
+  }
+  const ops = new Map(allOperations(plan).map((o) => [o.id, o]));
+  const dependsOn = (later: PlannedOperation, earlier: string): boolean => {
+    const seen = new Set<string>();
+    const stack = [...later.depends_on];
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (id === earlier) return true;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      stack.push(...(ops.get(id)?.depends_on ?? []));
+    }
+    return false;
+  };
+  const phase = new Map(plan.phases.flatMap((ph) => ph.operations.map((o) => [o.id, ph.order])));
+  const out = new Set<string>();
+  for (const group of byResource.values()) {
+    if (group.length < 2) continue;
+    for (const a of group) {
+      if (
+        group.some((b) => b !== a && (phase.get(b.id)! > phase.get(a.id)! || dependsOn(b, a.id)))
+      ) out.add(a.id);
+    }
+  }
+  return out;
+}
 
 /**
  * The completed operations of an apply whose effect is no longer in place (isDone, which looks
@@ -17,9 +66,11 @@ export async function lostEffects(
   opts: ApplyOptions,
   signal: AbortSignal,
 ): Promise<PlannedOperation[]> {
-  const done = allOperations(plan).filter((o) =>
-    state.operation_states[o.id]?.status === "completed" && !NOT_RECHECKED.has(o.type)
+  const completed = allOperations(plan).filter((o) =>
+    state.operation_states[o.id]?.status === "completed"
   );
+  const replaced = superseded(plan, completed);
+  const done = completed.filter((o) => !NOT_RECHECKED.has(o.type) && !replaced.has(o.id));
   const lost: PlannedOperation[] = [];
   for (let i = 0; i < done.length; i += opts.parallelism) {
     const batch = done.slice(i, i + opts.parallelism);

@@ -1,7 +1,8 @@
 import { parse } from "yaml";
 import type { ExecutorFactory } from "../executor/executor.ts";
-import { hello, splitHostPort } from "../mongo/client.ts";
+import { adminCommand, hello, splitHostPort } from "../mongo/client.ts";
 import { runningPid } from "../ops/process.ts";
+import { HEALTHY_STATES, setStatus } from "../ops/replset_status.ts";
 import type { SafetyCheck } from "../plan/schema.ts";
 import { describeHolder } from "../preflight/ports.ts";
 import { sha256File } from "../util/file_hash.ts";
@@ -71,6 +72,35 @@ const RUNNERS: Record<string, Runner> = {
     return pid
       ? { ok: false, status: `a process (PID ${pid}) from ${p(c, "pid_file")} is already running` }
       : { ok: true, status: "not running" };
+  },
+  /**
+   * Every member but `except` says itself (replSetGetStatus, asked directly rather than through
+   * one member's heartbeat view) that it is PRIMARY, SECONDARY or ARBITER, and one is primary.
+   */
+  async replica_set_healthy(c) {
+    const except = c.params.except as string | undefined;
+    const others = (c.params.members as string[]).filter((m) => m !== except);
+    const states = await Promise.all(others.map(async (m) => {
+      const st = await adminCommand(...splitHostPort(m), { replSetGetStatus: 1 }, 3000)
+        .catch((e) => ({ error: (e as Error).message }));
+      if ("error" in st) return `not answering (${String(st.error).split("\n")[0]})`;
+      return String(
+        (st.members as { self?: boolean; stateStr: string }[]).find((x) => x.self)?.stateStr,
+      );
+    }));
+    const bad = others.map((m, i) => [m, states[i]]).filter(([, s]) => !HEALTHY_STATES.has(s));
+    if (bad.length) return { ok: false, status: bad.map(([m, s]) => `${m} is ${s}`).join(", ") };
+    if (!states.includes("PRIMARY") && except === undefined) {
+      return { ok: false, status: `replica set ${c.target} has no primary` };
+    }
+    if (!states.includes("PRIMARY")) {
+      // The excepted member may be the primary itself (a stop after its step-down is not).
+      const own = await setStatus([except!]);
+      if (!own?.members?.some((x: { state: number }) => x.state === 1)) {
+        return { ok: false, status: `replica set ${c.target} has no primary` };
+      }
+    }
+    return { ok: true, status: "every other member is healthy" };
   },
   dependencies_running: (c) => allAnswer(c.params.members as string[]),
   members_reachable: (c) => allAnswer(c.params.members as string[]),

@@ -27,8 +27,11 @@ export async function previousApply(
 export async function checkNotStale(plan: Plan, clusterDir: string): Promise<void> {
   const meta = await readMeta(clusterDir);
   const base = plan.base_state;
-  const regenerate =
-    `run \`mup cluster deploy ${plan.cluster_name} <topology> --version ${plan.version} --plan-only\` again`;
+  const regenerate = plan.operation === "deploy"
+    ? `run \`mup cluster deploy ${plan.cluster_name} <topology> --version ${plan.version} --plan-only\` again`
+    : `plan it again: \`mup ${
+      plan.operation === "rollback" ? "state" : "cluster"
+    } ${plan.operation} ${plan.cluster_name} …\``;
   if (!meta) {
     if (base.lineage !== "") {
       throw new MupError(

@@ -15,6 +15,7 @@ import { plural, portRanges } from "../util/format.ts";
 import { type CliContext, printJson, printJsonError } from "./context.ts";
 import { type ApplyDone, applyFailure, preflightFailure } from "./failures.ts";
 import { askSafetyDecision, interactive, readLine } from "./prompt.ts";
+import { describeLifecycleEffects, finishDestroy } from "./lifecycle_effects.ts";
 import { requireConnectivity } from "../preflight/connectivity.ts";
 import { configureSsh, type SshCliOptions, sshCommandOptions } from "./ssh_options.ts";
 
@@ -39,6 +40,7 @@ export function applyCommandOptions(cmd: Command<any, any, any>): void {
 
 /** The specification's "This will:" block. */
 export function describeEffects(plan: Plan): string {
+  if (plan.operation !== "deploy") return describeLifecycleEffects(plan);
   const r = plan.resources;
   const hosts = Object.keys(r.processes_per_host);
   const cached = archiveCached(plan);
@@ -145,14 +147,18 @@ export async function runApply(
       // Under --json, stdout carries only events: the question goes to stderr.
       const say = opts.json ? console.error : console.log;
       say(describeEffects(plan) + "\n");
+      // Destroying asks for the cluster's name, as TiUP does: a "yes" typed by habit is not enough.
+      const destroy = plan.operation === "destroy";
       const answer = await readLine(
-        "Do you want to continue? (yes/no): ",
+        destroy
+          ? `There is no undo. Type the cluster name (${plan.cluster_name}) to destroy it: `
+          : "Do you want to continue? (yes/no): ",
         opts.json ? "stderr" : "stdout",
       );
-      if (answer?.trim() !== "yes") {
+      if (answer?.trim() !== (destroy ? plan.cluster_name : "yes")) {
         if (opts.json) {
-          throw new MupError('apply cancelled: the confirmation was not "yes"', {
-            hint: `answer yes, or pass --auto-approve; the plan was kept: ${planPath}`,
+          throw new MupError("apply cancelled: the confirmation was not given", {
+            hint: `answer as asked, or pass --auto-approve; the plan was kept: ${planPath}`,
             details: { plan_id: plan.plan_id, path: planPath },
           });
         }
@@ -240,6 +246,7 @@ export async function runApply(
       `Note: took over a stale lock left by PID ${replacedStale.pid} (${replacedStale.operation}, since ${replacedStale.created}).`,
     );
   }
+  let completed = false;
   try {
     const state = await apply({
       plan,
@@ -255,13 +262,14 @@ export async function runApply(
         ttyRenderer && !opts.autoApprove ? await ttyRenderer.hold(askSafetyDecision) : onFailure,
     }, resume);
     await lock.setStateId(state.state_id).catch(() => {});
-    if (state.status === "completed") return 0;
-    if (opts.json) throw applyFailure(state, finished, failedChecks);
-    return 1;
+    completed = state.status === "completed";
+    if (!completed && opts.json) throw applyFailure(state, finished, failedChecks);
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
     await lock.release();
   }
+  if (completed && plan.operation === "destroy") await finishDestroy(plan, clusterDir);
+  return completed ? 0 : 1;
 }
 
 /** `mup plan resume <cluster> | --state-id <id>`. */
@@ -274,6 +282,10 @@ export async function runResume(
   const found = await findState(ctx, cluster, stateId);
   const state = found.state;
   if (state.status === "completed") {
+    if (state.operation === "destroy") {
+      const { plan } = await ctx.store.load(state.plan_path);
+      await finishDestroy(plan, ctx.store.clusterDir(state.cluster_name));
+    }
     if (opts.json) {
       printJson({ state_id: state.state_id, status: state.status, resumed: false });
       return 0;
@@ -282,6 +294,12 @@ export async function runResume(
       `Apply ${state.state_id} of cluster ${state.cluster_name} already completed; nothing to resume.`,
     );
     return 0;
+  }
+  if (state.status === "rolled_back") {
+    throw new MupError(
+      `apply ${state.state_id} of cluster ${state.cluster_name} was rolled back; it cannot be resumed`,
+      { hint: "plan the cluster again (`mup cluster deploy … --plan-only`)" },
+    );
   }
   const { plan, path } = await ctx.store.load(state.plan_path);
   if (plan.content_hash !== state.plan_hash) {

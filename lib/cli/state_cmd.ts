@@ -6,6 +6,7 @@ import { StateStore } from "../state/store.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { findState } from "./apply_cli.ts";
 import { readLine } from "./prompt.ts";
+import { addRollbackCommand } from "./rollback_cmd.ts";
 import { table } from "../util/format.ts";
 
 function summary(s: ApplyState): string {
@@ -129,5 +130,6 @@ export function stateCommand(ctx: CliContext): Command {
       if (opts.json) printJson({ unlocked: true, lock });
       else print(`Cluster ${cluster} has been successfully unlocked.`);
     });
+  addRollbackCommand(cmd as unknown as Command, ctx);
   return cmd as unknown as Command;
 }

@@ -1,5 +1,11 @@
 import type { OperationType } from "../plan/schema.ts";
 import { addShard } from "./add_shard.ts";
+import { archiveCluster } from "./archive_cluster.ts";
+import { markRolledBack } from "./mark_rolled_back.ts";
+import { stepDown } from "./step_down.ts";
+import { updateMetadata } from "./update_metadata.ts";
+import { waitForMemberState } from "./wait_for_member_state.ts";
+import { waitForPrimary } from "./wait_for_primary.ts";
 import { createDirectory } from "./create_directory.ts";
 import { downloadBinary } from "./download_binary.ts";
 import { generateConfig } from "./generate_config.ts";
@@ -27,4 +33,10 @@ export const OPERATIONS: Record<OperationType, Operation> = {
   save_metadata: saveMetadata,
   stop_process: stopProcess,
   remove_directory: removeDirectory,
+  step_down: stepDown,
+  wait_for_primary: waitForPrimary,
+  wait_for_member_state: waitForMemberState,
+  update_metadata: updateMetadata,
+  archive_cluster: archiveCluster,
+  mark_rolled_back: markRolledBack,
 };

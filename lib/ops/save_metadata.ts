@@ -42,6 +42,8 @@ export const saveMetadata: Operation = {
       updated_at: now,
       last_plan_id: plan.plan_id,
       last_state_id: ctx.stateId,
+      release: plan.release,
+      topology_file: plan.topology_file,
     });
     return { output: `wrote ${ctx.op.target.params.path}` };
   },

@@ -3,7 +3,10 @@ import { type Operation, OperationError, param } from "./operation.ts";
 import { planTimeoutMs } from "./timeout.ts";
 import { runningPid } from "./process.ts";
 
-/** shutdown command, then SIGTERM, then SIGKILL, each given time to work. */
+/**
+ * shutdown command, then SIGTERM, then SIGKILL, each given time to work; then up to 30 s for the
+ * process's port to be free again.
+ */
 export const stopProcess: Operation = {
   async isDone(ctx) {
     return (await runningPid(
@@ -23,11 +26,19 @@ export const stopProcess: Operation = {
       force: ctx.op.target.params.force === "true",
       timeoutSecs: Math.ceil(timeout / 3000),
     }, timeout / 3).catch(() => {});
-    if (await gone(timeout / 3)) return { output: `stopped pid ${pid} with shutdown` };
-    await ex.signal(pid, "SIGTERM");
-    if (await gone(timeout / 3)) return { output: `stopped pid ${pid} with SIGTERM` };
-    await ex.signal(pid, "SIGKILL");
-    if (await gone(5000)) return { output: `killed pid ${pid}` };
-    throw new OperationError(`pid ${pid} on ${ctx.op.target.host} survived SIGKILL`);
+    const how = await (async () => {
+      if (await gone(timeout / 3)) return "with shutdown";
+      await ex.signal(pid, "SIGTERM");
+      if (await gone(timeout / 3)) return "with SIGTERM";
+      await ex.signal(pid, "SIGKILL");
+      if (await gone(5000)) return "with SIGKILL";
+      throw new OperationError(`pid ${pid} on ${ctx.op.target.host} survived SIGKILL`);
+    })();
+    // The kernel may hold the port a moment longer (connections closing, e.g. of a client that
+    // died mid-command): a start right after must find it free, as a restart does.
+    const port = ctx.op.target.port;
+    const freed = port === undefined ||
+      await poll(async () => (await ex.portFree(port)) ? true : undefined, 30_000, 100, ctx.signal);
+    return { output: `stopped pid ${pid} ${how}${freed ? "" : `; port ${port} still busy`}` };
   },
 };

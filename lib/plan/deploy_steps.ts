@@ -86,7 +86,7 @@ const EST = {
 /** One install per machine, whichever names the topology gives it. */
 const installId = (host: string) => `install-binaries-${hostKey(host)}`;
 
-const op = (
+export const op = (
   o:
     & Omit<PlannedOperation, "pre_conditions" | "changes" | "parallel">
     & Partial<PlannedOperation>,
@@ -102,7 +102,7 @@ const op = (
   parallel: o.parallel ?? true,
   estimated_ms: o.estimated_ms,
 });
-const check = (
+export const check = (
   id: string,
   check_type: string,
   target: string,
@@ -110,7 +110,7 @@ const check = (
   params: Record<string, unknown> = {},
 ): SafetyCheck => ({ id, check_type, target, description, params, required: true });
 /** The target of an operation on one process. */
-const processTarget = (p: ProcessSpec, params: Record<string, string>) => ({
+export const processTarget = (p: ProcessSpec, params: Record<string, string>) => ({
   type: "process" as const,
   name: p.id,
   host: p.host,
@@ -118,7 +118,7 @@ const processTarget = (p: ProcessSpec, params: Record<string, string>) => ({
   params,
 });
 
-const change = (
+export const change = (
   resource_type: string,
   resource_id: string,
   action: Change["action"],
@@ -526,7 +526,7 @@ function timeoutMs(c: StepContext, dflt: number): string {
   return String(c.input.waitTimeoutMs ?? dflt);
 }
 
-function describeRole(p: ProcessSpec): string {
+export function describeRole(p: ProcessSpec): string {
   return p.role === "config"
     ? "config server"
     : p.role === "mongos"

@@ -29,12 +29,22 @@ export function planDiff(
         { topology: plan.topology, version: plan.version, variant: plan.variant },
         "<deploy>",
       ).length === 0;
+  // start, stop, restart…: a process start changes nothing when it runs, a stop nothing when
+  // it is down: live where `down` says, else as the metadata records the cluster.
+  const deploy = plan.operation === "deploy";
+  const isUp = (id: string) =>
+    down !== undefined ? !down.has(id) : meta?.status === "running" && running.has(id);
+  const inPlace = (c: Change) =>
+    c.resource_type === "process" &&
+    (c.action === "stop" ? !isUp(c.resource_id) : c.action === "start" && isUp(c.resource_id));
   const changes: PlanDiff["changes"] = [];
   for (const ph of plan.phases) {
     for (const o of ph.operations) {
       for (const c of o.changes) {
         const isProcess = c.resource_type === "process";
-        const present = matches
+        const present = !deploy
+          ? inPlace(c)
+          : matches
           ? !(isProcess && down?.has(c.resource_id))
           : isProcess && running.has(c.resource_id);
         changes.push({ ...c, action: present ? "none" : c.action, operation: o.id });

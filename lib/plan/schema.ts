@@ -19,6 +19,14 @@ export const OPERATION_TYPES = [
   "save_metadata",
   "stop_process",
   "remove_directory",
+  // Beyond the specification's twelve: the lifecycle commands (start, stop, restart, destroy,
+  // rollback).
+  "step_down",
+  "wait_for_primary",
+  "wait_for_member_state",
+  "update_metadata",
+  "archive_cluster",
+  "mark_rolled_back",
 ] as const;
 export const OperationType = z.enum(OPERATION_TYPES);
 export type OperationType = z.infer<typeof OperationType>;

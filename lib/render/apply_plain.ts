@@ -3,6 +3,16 @@ import type { Plan } from "../plan/schema.ts";
 import { formatDuration } from "../util/format.ts";
 import { groupDoneLine, groupOperations, type OpGroup } from "./groups.ts";
 
+/** What a completed apply of each plan operation says: its name, and the cluster's status. */
+const DONE: Record<string, [string, string]> = {
+  deploy: ["Deployment", "running"],
+  start: ["Start", "running"],
+  restart: ["Restart", "running"],
+  stop: ["Stop", "stopped"],
+  destroy: ["Destroy", "destroyed (records kept in the archive)"],
+  rollback: ["Rollback", "rolled back"],
+};
+
 /**
  * Lines as in the specification's Example 1: phase headers, one line per group of alike
  * operations with ✓/✗ and its duration, checkpoints. `write` is where the lines go.
@@ -13,6 +23,8 @@ export class PlainRenderer {
   private started = new Map<OpGroup, number>();
   private finished = new Map<OpGroup, { n: number; already: number }>();
   private plan?: Plan;
+  /** The status the last metadata update found the processes in (a filtered stop may leave some). */
+  private recorded?: string;
 
   constructor(private readonly write: (line: string) => void) {}
 
@@ -38,6 +50,8 @@ export class PlainRenderer {
         break;
       }
       case "op_done": {
+        const st = e.id === "update-metadata" && /recorded status (\w+)/.exec(e.output ?? "");
+        if (st) this.recorded = st[1];
         const g = this.groupOf.get(e.id)!;
         const f = this.count(g, e.already_done);
         if (f.n === g.ops.length) {
@@ -107,14 +121,12 @@ export class PlainRenderer {
   private done(e: Extract<ApplyEvent, { type: "apply_done" }>): void {
     const plan = this.plan!;
     if (e.status === "completed") {
-      this.write(
-        `\n${plan.operation === "deploy" ? "Deployment" : "Apply"} completed successfully! [${
-          formatDuration(e.ms)
-        }]\n`,
-      );
+      const [what, planned] = DONE[plan.operation] ?? ["Apply", "running"];
+      const status = this.recorded ?? planned;
+      this.write(`\n${what} completed successfully! [${formatDuration(e.ms)}]\n`);
       this.write(`Cluster: ${plan.cluster_name}`);
-      this.write("Status: running");
-      this.write(`Connection: mongosh '${e.connection}'`);
+      this.write(`Status: ${status}`);
+      if (status === "running") this.write(`Connection: mongosh '${e.connection}'`);
       return;
     }
     const phase = plan.phases.find((p) => p.name === e.phase);

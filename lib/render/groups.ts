@@ -13,7 +13,7 @@ function roleOf(o: PlannedOperation): string {
   return o.target.params.role ?? o.target.name.split("-")[0];
 }
 
-const GROUPABLE = new Set([
+const DEPLOY_GROUPABLE = new Set([
   "create_directory",
   "generate_config",
   "upload_file",
@@ -23,6 +23,8 @@ const GROUPABLE = new Set([
 
 export function groupOperations(plan: Plan): OpGroup[] {
   const groups: OpGroup[] = [];
+  // Lifecycle plans (a rolling restart…) are read step by step: one line per operation.
+  const GROUPABLE = plan.operation === "deploy" ? DEPLOY_GROUPABLE : new Set<string>();
   for (const ph of plan.phases) {
     const mine: OpGroup[] = [];
     for (const o of ph.operations) {

@@ -85,7 +85,9 @@ export function renderPlan(
     `  Total processes: ${r.total_processes} (${roles})`,
     `  Ports: ${portRanges(r.ports_used)}`,
     `  Disk space: ${r.disk_space_gb}GB`,
-    `  Download size: ${r.download_size_mb}MB${archiveCached(plan) ? " (cached)" : ""}`,
+    ...(plan.operation === "deploy"
+      ? [`  Download size: ${r.download_size_mb}MB${archiveCached(plan) ? " (cached)" : ""}`]
+      : []),
     "",
     "Phases:",
   ];
@@ -97,7 +99,7 @@ export function renderPlan(
     );
     const mine = groups.filter((x) => x.phase === ph.name);
     for (const line of phaseLines(plan, mine, !!options.all)) out.push(`     • ${line}`);
-    if (plan.kind !== "standalone" && ph.name === "finalize") {
+    if (plan.operation === "deploy" && plan.kind !== "standalone" && ph.name === "finalize") {
       out.push("     • Display connection info");
     }
     out.push("");

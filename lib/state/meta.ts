@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { z } from "zod";
 import { MupError } from "../errors.ts";
-import { Variant } from "../plan/schema.ts";
+import { Release, Variant } from "../plan/schema.ts";
 import { Topology, TopologyKind } from "../topology/schema.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { Identifier, ProcessName } from "../util/ident.ts";
@@ -37,6 +37,10 @@ export const ClusterMeta = z.object({
   updated_at: z.string(),
   last_plan_id: Identifier,
   last_state_id: Identifier,
+  /** The release deployed (absent in metadata written before mup recorded it). */
+  release: Release.optional(),
+  /** The topology file deployed; lifecycle hooks run in its directory. */
+  topology_file: z.string().optional(),
 });
 export type ClusterMeta = z.infer<typeof ClusterMeta>;
 

@@ -1,0 +1,182 @@
+/** `mup cluster list` and `mup cluster display`: read-only, live, no plan. */
+import type { Command } from "@commander-js/extra-typings";
+import * as path from "node:path";
+import { MupError } from "../errors.ts";
+import { listProcesses } from "../plan/processes.ts";
+import { collect, selectProcesses } from "../plan/select.ts";
+import { listedShards, probeProcesses, type ProcessStatus } from "../probe/live.ts";
+import { type ClusterMeta, readMeta } from "../state/meta.ts";
+import { StateStore } from "../state/store.ts";
+import { formatDuration, table } from "../util/format.ts";
+import { type CliContext, print, printJson } from "./context.ts";
+
+/** The recorded cluster, or a clear error naming the clusters there are. */
+export async function requireMeta(ctx: CliContext, name: string): Promise<ClusterMeta> {
+  // The name is a directory under the storage root: nothing else (`..`, `/`) may reach a path.
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) {
+    throw new MupError(`invalid cluster name "${name}"`, {
+      hint: "cluster names use letters, digits, '.', '_' and '-'; `mup cluster list` shows them",
+    });
+  }
+  const meta = await readMeta(ctx.store.clusterDir(name));
+  if (!meta) {
+    throw new MupError(`no deployed cluster named "${name}"`, {
+      hint: "`mup cluster list` shows the clusters mup knows",
+    });
+  }
+  return meta;
+}
+
+/** Every cluster with a meta.yaml (destroyed ones have none and are not listed). */
+export async function listClusters(ctx: CliContext) {
+  const out = [];
+  for (const name of await ctx.store.clusters()) {
+    const dir = ctx.store.clusterDir(name);
+    const meta = await readMeta(dir).catch(() => undefined);
+    if (!meta) continue;
+    const store = new StateStore(dir);
+    const id = await store.currentId();
+    const last = id ? await store.load(id).catch(() => undefined) : undefined;
+    out.push({
+      name,
+      kind: meta.kind,
+      version: meta.version,
+      variant: meta.variant,
+      status: meta.status,
+      hosts: [...new Set(meta.processes.map((p) => p.host))],
+      processes: meta.processes.length,
+      last_apply: last
+        ? {
+          state_id: last.state_id,
+          operation: last.operation,
+          status: last.status,
+          at: last.completed_at ?? last.updated_at,
+        }
+        : undefined,
+    });
+  }
+  return out;
+}
+
+function uptime(s?: number): string {
+  return s === undefined ? "-" : formatDuration(s * 1000);
+}
+
+function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[]): string {
+  const lines = [
+    `Cluster: ${meta.name}`,
+    `Kind: ${meta.kind.replace("_", " ")}`,
+    `Version: ${meta.version} (${meta.variant})`,
+    "",
+    table([24, 9, 12, 14, 8, 9, 10, 8], [
+      ["ID", "ROLE", "REPLICA SET", "STATE", "LAG", "PID", "UPTIME", "VERSION", "DATA DIR"],
+      ...rows.map((r) => [
+        r.id,
+        r.role,
+        r.replica_set ?? "-",
+        r.state,
+        r.lag_s === undefined ? "-" : `${r.lag_s}s`,
+        r.pid === undefined ? "-" : String(r.pid),
+        uptime(r.uptime_s),
+        r.version ?? "-",
+        r.data_dir ?? "-",
+      ]),
+    ]),
+  ];
+  const down = rows.filter((r) => r.reason);
+  if (down.length) {
+    lines.push("", ...down.map((r) => `${r.id} ${r.state}: ${r.reason}`));
+  }
+  lines.push("", `Connection: ${meta.connection_string}`);
+  return lines.join("\n");
+}
+
+/** Adds `list` and `display` to the `cluster` command. */
+export function addShowCommands(cmd: Command, ctx: CliContext): void {
+  cmd.command("list")
+    .description("Every cluster mup has deployed: kind, version, hosts, processes, last apply")
+    .option("--json", "machine-readable output")
+    .action(async (opts) => {
+      const rows = await listClusters(ctx);
+      if (opts.json) return printJson(rows);
+      if (!rows.length) return print("No clusters.");
+      print(table([16, 12, 9, 8, 9, 10, 10], [
+        ["NAME", "KIND", "VERSION", "VARIANT", "STATUS", "HOSTS", "PROCESSES", "LAST APPLY"],
+        ...rows.map((r) => [
+          r.name,
+          r.kind,
+          r.version,
+          r.variant,
+          r.status,
+          String(r.hosts.length),
+          String(r.processes),
+          r.last_apply
+            ? `${r.last_apply.state_id} ${r.last_apply.operation} ${r.last_apply.status} ${r.last_apply.at}`
+            : "-",
+        ]),
+      ]));
+    });
+
+  cmd.command("display")
+    .description(
+      "One row per process, asked live (hello, serverStatus, replSetGetStatus). Exit 0 when all " +
+        "are healthy; 1 on error or, without --detailed-exitcode, when something is degraded",
+    )
+    .argument("<name>", "cluster name")
+    .option("-R, --role <role>", "only processes of this role (mongod, config, mongos)", collect)
+    .option("-N, --node <host:port>", "only this process (repeatable)", collect)
+    .option("--timeout <ms>", "how long to wait for each process's answer", "2000")
+    .option("--detailed-exitcode", "exit 2 (not 1) when a process is down or unhealthy")
+    .option("--json", "machine-readable output")
+    .action(async (name, opts) => {
+      const meta = await requireMeta(ctx, name);
+      const timeout = Number(opts.timeout);
+      if (!Number.isInteger(timeout) || timeout < 100 || timeout > 600_000) {
+        throw new MupError(`--timeout must be whole milliseconds from 100 to 600000`);
+      }
+      const procs = selectProcesses(meta.processes, { roles: opts.role, nodes: opts.node });
+      const specs = listProcesses(
+        meta.topology,
+        path.join(ctx.store.clusterDir(name), "deploy"),
+      );
+      const dataDirs = new Map(
+        specs.filter((s) => s.role !== "mongos").map((s) => [s.id, s.dirs.data]),
+      );
+      const rows = await probeProcesses(procs, dataDirs, timeout);
+      // A sharded cluster is also only healthy when mongos lists every shard set.
+      const shardSets = [
+        ...new Set(meta.processes.filter((p) => p.role === "mongod").map((p) => p.replica_set)),
+      ].filter((s): s is string => !!s).sort();
+      const shards = meta.kind === "sharded"
+        ? await listedShards(
+          rows.filter((r) => r.role === "mongos" && r.healthy),
+          timeout,
+        )
+        : undefined;
+      const unlisted = shards ? shardSets.filter((s) => !shards.includes(s)) : [];
+      const healthy = rows.every((r) => r.healthy) && unlisted.length === 0;
+      if (opts.json) {
+        printJson({
+          cluster: name,
+          kind: meta.kind,
+          version: meta.version,
+          healthy,
+          processes: rows,
+          ...(meta.kind === "sharded" ? { shards: shards ?? null, unlisted_shards: unlisted } : {}),
+          connection_string: meta.connection_string,
+        });
+      } else {
+        print(renderStatuses(meta, rows));
+        if (meta.kind === "sharded") {
+          print(
+            shards
+              ? `Shards (listShards): ${shards.join(", ") || "none"}${
+                unlisted.length ? `; not listed: ${unlisted.join(", ")}` : ""
+              }`
+              : "Shards: unknown (no mongos answers)",
+          );
+        }
+      }
+      if (!healthy) ctx.exitCode = opts.detailedExitcode ? 2 : 1;
+    });
+}

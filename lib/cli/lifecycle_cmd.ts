@@ -1,0 +1,149 @@
+/** `mup cluster start|stop|restart|destroy`: a planner each, the shared plan → apply flow. */
+import type { Command } from "@commander-js/extra-typings";
+import * as path from "node:path";
+import { compileHooks } from "../hooks/compile.ts";
+import { planDestroy } from "../plan/destroy.ts";
+import type { LifecyclePlanInput } from "../plan/lifecycle.ts";
+import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
+import { planRestart } from "../plan/restart.ts";
+import type { Plan } from "../plan/schema.ts";
+import { collect } from "../plan/select.ts";
+import { planStart } from "../plan/start.ts";
+import { planStop } from "../plan/stop.ts";
+import { describeTopology } from "../render/plan_text.ts";
+import { listDir } from "../plan/store.ts";
+import type { CliContext } from "./context.ts";
+import { print, printJson } from "./context.ts";
+import { requireMeta } from "./cluster_show.ts";
+import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
+import { configureSsh } from "./ssh_options.ts";
+
+interface LifecycleOptions extends PlanFlowOptions {
+  role?: string[];
+  node?: string[];
+  force?: boolean;
+  retainData?: boolean;
+}
+
+interface Spec {
+  name: string;
+  description: string;
+  planner: (input: LifecyclePlanInput) => Omit<Plan, "content_hash">;
+  noChanges: (cluster: string) => string;
+  filters: boolean;
+  // deno-lint-ignore no-explicit-any
+  extra?: (cmd: Command<any, any, any>) => void;
+}
+
+const SPECS: Spec[] = [
+  {
+    name: "stop",
+    description:
+      "Stop a cluster: mongos, then shard members, then config servers; secondaries before primaries",
+    planner: planStop,
+    noChanges: (c) => `Cluster ${c} is already stopped.`,
+    filters: true,
+  },
+  {
+    name: "start",
+    description:
+      "Start a cluster: config servers, then shard members, then mongos; wait for primaries, verify",
+    planner: planStart,
+    noChanges: (c) => `Cluster ${c} is already running.`,
+    filters: true,
+  },
+  {
+    name: "restart",
+    description:
+      "Rolling restart (secondaries one at a time, step the primary down, then it; config set " +
+      "before shards; mongos one at a time), or everything at once with --force",
+    planner: planRestart,
+    noChanges: (c) => `Nothing of cluster ${c} to restart.`,
+    filters: true,
+    extra: (cmd) => cmd.option("--force", "restart every process at once (not rolling)"),
+  },
+  {
+    name: "destroy",
+    description:
+      "Stop everything and remove data, log, config and deploy directories and the cluster's " +
+      "metadata; plans, apply states and logs are kept in an archive. Asks for the cluster name",
+    planner: planDestroy,
+    noChanges: (c) => `Nothing of cluster ${c} to destroy.`,
+    filters: false,
+    extra: (cmd) => cmd.option("--retain-data", "keep the data directories"),
+  },
+];
+
+/** Whether a destroyed cluster of this name left an archive (so a second destroy is a no-op). */
+async function archived(ctx: CliContext, name: string): Promise<boolean> {
+  return (await listDir(path.join(ctx.store.root, "archive"))).some((d) =>
+    d.startsWith(`${name}-plan-`)
+  );
+}
+
+/** Adds `stop`, `start`, `restart` and `destroy` to the `cluster` command. */
+export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
+  for (const spec of SPECS) {
+    const sub = cmd.command(spec.name).description(spec.description).argument(
+      "<name>",
+      "cluster name",
+    );
+    if (spec.filters) {
+      sub.option(
+        "-R, --role <role>",
+        "only processes of this role (mongod, config, mongos)",
+        collect,
+      )
+        .option("-N, --node <host:port>", "only this process (repeatable)", collect);
+    }
+    spec.extra?.(sub);
+    planFlowOptions(sub);
+    sub.action(async (name: string, o: unknown) => {
+      const opts = o as LifecycleOptions;
+      const meta0 = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name) && await hasMeta(ctx, name);
+      if (spec.name === "destroy" && !meta0 && await archived(ctx, name)) {
+        const message =
+          `Nothing to do: cluster ${name} is already destroyed (its archive is kept).`;
+        if (opts.json) printJson({ plan_id: null, changes: false, message });
+        else print(message);
+        return;
+      }
+      const meta = await requireMeta(ctx, name);
+      // The probe asks remote hosts over SSH, as the apply does.
+      configureSsh(ctx.executors, meta.topology, opts);
+      const clusterDir = ctx.store.clusterDir(name);
+      await planAndApply(ctx, {
+        cluster: name,
+        operation: spec.name,
+        hooks: compileHooks(
+          meta.topology.hooks,
+          meta.topology_file ? path.dirname(meta.topology_file) : clusterDir,
+        ),
+        build: () =>
+          buildLifecyclePlan(
+            (input) => spec.planner({ ...input, force: opts.force, retainData: opts.retainData }),
+            {
+              meta,
+              store: ctx.store,
+              executors: ctx.executors,
+              filter: { roles: opts.role, nodes: opts.node },
+              dryRun: opts.dryRun,
+            },
+          ),
+        header: (plan) => [
+          `Planning ${spec.name} of cluster: ${name}`,
+          `Topology: ${describeTopology(plan)}`,
+          "",
+        ],
+        noChanges: spec.noChanges(name),
+      }, opts);
+    });
+  }
+}
+
+async function hasMeta(ctx: CliContext, name: string): Promise<boolean> {
+  return await Deno.stat(path.join(ctx.store.clusterDir(name), "meta.yaml")).then(
+    () => true,
+    () => false,
+  );
+}

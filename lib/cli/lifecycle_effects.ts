@@ -1,0 +1,68 @@
+/** What the confirmation of a lifecycle plan says it will do, and the end of a destroy. */
+import * as path from "node:path";
+import { allOperations, type Plan } from "../plan/schema.ts";
+import { plural } from "../util/format.ts";
+
+const VERB: Record<string, (n: number, plan: Plan) => string | undefined> = {
+  stop_process: (n) => `Stop ${plural(n, "MongoDB process", "MongoDB processes")}`,
+  start_process: (n) => `Start ${plural(n, "MongoDB process", "MongoDB processes")}`,
+  step_down: (n) => `Step down ${plural(n, "replica-set primary", "replica-set primaries")}`,
+  remove_directory: (n) =>
+    `Remove ${plural(n, "directory", "directories")} (data, logs, configuration, binaries)`,
+  create_directory: () => undefined,
+  archive_cluster: (_n, plan) => {
+    const o = allOperations(plan).find((x) => x.type === "archive_cluster");
+    return `Keep metadata, plans, apply states and logs in ${o?.target.params.archive_dir}`;
+  },
+  verify_health: () => "Verify the cluster's health",
+  mark_rolled_back: () => "Mark the rolled-back apply as rolled_back",
+};
+
+/** The "This will:" block of a start, stop, restart, destroy or rollback plan. */
+export function describeLifecycleEffects(plan: Plan): string {
+  const counts = new Map<string, number>();
+  for (const o of allOperations(plan)) counts.set(o.type, (counts.get(o.type) ?? 0) + 1);
+  const lines = [...counts].map(([type, n]) => VERB[type]?.(n, plan)).filter((l) => l);
+  const meta = allOperations(plan).find((o) => o.type === "update_metadata");
+  if (meta) {
+    lines.push(
+      meta.target.params.status === "removed"
+        ? "Remove the cluster's metadata (`cluster list` will no longer show it)"
+        : "Record the cluster's status in its metadata",
+    );
+  }
+  if (plan.operation === "restart") {
+    lines.unshift(
+      allOperations(plan).some((o) => o.type === "step_down")
+        ? "Restart one member at a time per replica set (rolling; the cluster stays writable)"
+        : "Restart the processes (not rolling)",
+    );
+  }
+  return [
+    `Apply ${plan.plan_id} (${plan.operation}) to cluster ${plan.cluster_name}?`,
+    "",
+    "This will:",
+    ...lines.map((l) => `  • ${l}`),
+    ...plan.validation.warnings.map((w) => `  ! ${w.message}`),
+  ].join("\n");
+}
+
+/**
+ * After a destroy completed: its own plans and apply states, and whatever else the apply wrote
+ * there, join the archive (the archive operation copied them while the apply still ran), and the
+ * cluster's directory goes unless something was kept in it (retained data).
+ */
+export async function finishDestroy(plan: Plan, clusterDir: string): Promise<void> {
+  const archive = allOperations(plan).find((o) => o.type === "archive_cluster")?.target.params
+    .archive_dir;
+  if (!archive) return;
+  // Everything but the deploy directory (which holds only what --retain-data kept): states,
+  // plans, the measured durations (history.json)…
+  const entries = await Array.fromAsync(Deno.readDir(clusterDir)).catch(() => []);
+  for (const e of entries) {
+    if (e.name === "deploy") continue;
+    await Deno.remove(path.join(archive, e.name), { recursive: true }).catch(() => {});
+    await Deno.rename(path.join(clusterDir, e.name), path.join(archive, e.name));
+  }
+  await Deno.remove(clusterDir).catch(() => {}); // only when empty
+}

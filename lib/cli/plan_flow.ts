@@ -1,0 +1,147 @@
+import { preflightFailure } from "./failures.ts";
+/**
+ * The flow every plan-producing command shares (deploy, start, stop, restart, destroy,
+ * rollback): plan hooks, build, save (or not, for --dry-run), show, then stop at the plan or
+ * confirm and apply through runApply. Each command gives only its planner and its header.
+ */
+import type { Command } from "@commander-js/extra-typings";
+import { Emitter } from "../apply/events.ts";
+import { HookDispatcher, HookFailed } from "../apply/hook_events.ts";
+import { MupError } from "../errors.ts";
+import type { Hook } from "../hooks/schema.ts";
+import { sealPlan } from "../plan/hash.ts";
+import { allOperations, type Plan } from "../plan/schema.ts";
+import { PlainRenderer } from "../render/apply_plain.ts";
+import { renderHookSchedule } from "../render/hook_schedule.ts";
+import { renderPlan } from "../render/plan_text.ts";
+import { type CliContext, print, printJson } from "./context.ts";
+import { type ApplyCliOptions, applyCommandOptions, runApply } from "./apply_cli.ts";
+
+export interface PlanFlowOptions extends ApplyCliOptions {
+  planOnly?: boolean;
+  dryRun?: boolean;
+  planFile?: string;
+  detailedExitcode?: boolean;
+}
+
+/** The options of every plan-producing command. */
+// deno-lint-ignore no-explicit-any
+export function planFlowOptions(cmd: Command<any, any, any>): void {
+  cmd.option("--plan-only", "generate and save the plan, then stop")
+    .option("--dry-run", "show what apply would do, hooks included; change nothing")
+    .option("--plan-file <file>", "also write the plan to this file, then stop")
+    .option(
+      "--detailed-exitcode",
+      "with --plan-only/--dry-run/--plan-file: exit 2 when the plan has changes",
+    )
+    .option("--json", "machine-readable output");
+  applyCommandOptions(cmd);
+}
+
+async function fireOrFail(d: HookDispatcher, event: "before_plan" | "after_plan"): Promise<void> {
+  try {
+    await d.fire(event);
+  } catch (e) {
+    if (e instanceof HookFailed) {
+      throw new MupError(`${e.message}; planning stopped`, {
+        hint: "fix the hook or set continue_on_error: true on it",
+        details: { event, operation: `hook ${event}` },
+      });
+    }
+    throw e;
+  }
+}
+
+export interface PlanFlow {
+  cluster: string;
+  operation: string;
+  hooks: Hook[];
+  /** Probes and plans; called after the before_plan hooks. */
+  build: () => Promise<Omit<Plan, "content_hash">>;
+  /** Lines shown above the plan (what is planned, pre-flight results). */
+  header: (plan: Plan) => string[];
+  /** Said when the plan has no operation at all (nothing to do: exit 0, nothing saved). */
+  noChanges?: string;
+}
+
+/** Runs the flow; sets ctx.exitCode. */
+export async function planAndApply(
+  ctx: CliContext,
+  flow: PlanFlow,
+  opts: PlanFlowOptions,
+): Promise<void> {
+  const emitter = new Emitter();
+  // Plan-time hook output goes to stderr under --json, so stdout stays one JSON document.
+  emitter.on(new PlainRenderer((l) => (opts.json ? console.error(l) : console.log(l))).handle);
+  const planHooks = (planPath: string, planId: string) =>
+    new HookDispatcher(flow.hooks, {
+      clusterName: flow.cluster,
+      operation: flow.operation,
+      planPath,
+      statePath: "",
+      planId,
+      stateId: "",
+    }, emitter);
+  if (!opts.dryRun) await fireOrFail(planHooks("", ""), "before_plan");
+  const unsealed = await flow.build();
+  if (flow.noChanges !== undefined && allOperations(unsealed).length === 0) {
+    if (opts.json) printJson({ plan_id: null, changes: false, message: flow.noChanges });
+    else print(`No changes. ${flow.noChanges}`);
+    return;
+  }
+  const stopAtPlan = opts.planOnly || opts.dryRun || opts.planFile;
+  // A plan that failed pre-flight is shown, not stored (no cluster directory appears for it);
+  // --plan-file still gets it, marked invalid by its validation result.
+  const invalid = !unsealed.validation.valid;
+  const { plan, path: saved } = opts.dryRun || (invalid && !opts.planFile)
+    ? { plan: sealPlan(unsealed), path: undefined }
+    : invalid
+    ? await ctx.store.writePlanFile(unsealed, opts.planFile!)
+    : await ctx.store.savePlan(unsealed, opts.planFile);
+  if (saved) await fireOrFail(planHooks(saved, plan.plan_id), "after_plan");
+  // Under --json an invalid plan is one error document naming the failing checks.
+  if (opts.json && invalid) throw preflightFailure(plan, saved, false);
+  if (opts.json && (stopAtPlan || invalid)) {
+    printJson({
+      plan_id: plan.plan_id,
+      path: saved,
+      valid: plan.validation.valid,
+      stored: !!saved && !invalid,
+      ...(invalid ? { errors: plan.validation.errors } : {}),
+      plan,
+    });
+  } else if (stopAtPlan || !opts.json) {
+    for (const l of flow.header(plan)) print(l);
+    if (opts.dryRun) {
+      print(renderHookSchedule(plan));
+    } else if (invalid) {
+      print(`✗ Plan ${plan.plan_id} is not valid; it was not stored.`);
+      if (saved) print(`Written, marked invalid, to: ${saved} (as --plan-file asked)`);
+      print("");
+      print(renderPlan(plan));
+    } else if (stopAtPlan) {
+      print(`Plan generated: ${plan.plan_id}`);
+      print(`Plan saved to: ${saved}${opts.planFile ? ` and ${opts.planFile}` : ""}`);
+      print("");
+      print(renderPlan(plan));
+    } else {
+      // The review shows the plan itself before asking (the specification's Example 1).
+      print(`✓ Plan generated: ${plan.plan_id} (saved to ${saved})\n`);
+      print(renderPlan(plan) + "\n");
+    }
+  }
+  if (!plan.validation.valid) {
+    ctx.exitCode = 1;
+    if (!opts.json) {
+      print(
+        "\n✗ Pre-flight checks failed; the plan cannot be applied. Fix the problems above and plan again.",
+      );
+    }
+    return;
+  }
+  if (stopAtPlan) {
+    if (opts.detailedExitcode) ctx.exitCode = 2;
+    return;
+  }
+  ctx.exitCode = await runApply(ctx, plan, saved!, opts);
+}

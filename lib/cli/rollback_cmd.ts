@@ -1,0 +1,47 @@
+/** `mup state rollback <cluster> --checkpoint <id>`: planned, reviewed and applied like any plan. */
+import type { Command } from "@commander-js/extra-typings";
+import { buildRollbackPlan, START_CHECKPOINT } from "../plan/rollback_build.ts";
+import type { CliContext } from "./context.ts";
+import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
+
+export function addRollbackCommand(cmd: Command, ctx: CliContext): void {
+  const sub = cmd.command("rollback")
+    .description(
+      "Undo, in reverse dependency order, what an apply did after a checkpoint (stop the " +
+        "processes it started, remove what it created); the apply becomes rolled_back",
+    )
+    .argument("<cluster>")
+    .requiredOption(
+      "--checkpoint <id>",
+      `checkpoint to return to (\`mup state checkpoints\`), or "${START_CHECKPOINT}" for before the apply`,
+    )
+    .option("--state-id <id>", "the apply to roll back (default: the cluster's current one)");
+  planFlowOptions(sub);
+  sub.action(async (cluster: string, o: unknown) => {
+    const opts = o as PlanFlowOptions & { checkpoint: string; stateId?: string };
+    let hooks: Awaited<ReturnType<typeof buildRollbackPlan>>["hooks"] = [];
+    const build = async () => {
+      const plan = await buildRollbackPlan({
+        store: ctx.store,
+        cluster,
+        stateId: opts.stateId,
+        checkpoint: opts.checkpoint,
+        dryRun: opts.dryRun,
+      });
+      hooks = plan.hooks;
+      return plan;
+    };
+    // The rolled-back plan's hooks run for its rollback; they are known once it is read.
+    const plan = await build();
+    await planAndApply(ctx, {
+      cluster,
+      operation: "rollback",
+      hooks,
+      build: () => Promise.resolve(plan),
+      header: () => [
+        `Planning rollback of cluster ${cluster} to checkpoint ${opts.checkpoint}`,
+        "",
+      ],
+    }, opts);
+  });
+}

@@ -1,0 +1,66 @@
+import * as path from "node:path";
+import { writeFileAtomic } from "../state/atomic.ts";
+import { type Operation, param } from "./operation.ts";
+
+const MARKER = ".mup-archived";
+
+/** Copies a local directory tree (files and directories only), leaving out `skip` names. */
+async function copyTree(from: string, to: string, skip: Set<string>): Promise<number> {
+  let n = 0;
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(from));
+  } catch {
+    return 0; // nothing to copy
+  }
+  await Deno.mkdir(to, { recursive: true });
+  for (const e of entries) {
+    if (skip.has(e.name)) continue;
+    if (e.isDirectory) n += await copyTree(path.join(from, e.name), path.join(to, e.name), skip);
+    else if (e.isFile) {
+      await Deno.copyFile(path.join(from, e.name), path.join(to, e.name));
+      n++;
+    }
+  }
+  return n;
+}
+
+/**
+ * Keeps what a destroyed cluster leaves for audit under `archive_dir`: its metadata, plans, apply
+ * states (the destroy's own apply is moved there when it completes) and every process's log,
+ * fetched from its host. Done when the archive's marker file exists.
+ */
+export const archiveCluster: Operation = {
+  async isDone(ctx) {
+    return await Deno.stat(path.join(param(ctx, "archive_dir"), MARKER)).then(
+      () => true,
+      () => false,
+    );
+  },
+  async run(ctx) {
+    const src = param(ctx, "cluster_dir");
+    const dst = param(ctx, "archive_dir");
+    let files = 0;
+    await Deno.mkdir(dst, { recursive: true });
+    await Deno.copyFile(path.join(src, "meta.yaml"), path.join(dst, "meta.yaml")).then(
+      () => files++,
+      () => {},
+    );
+    files += await copyTree(path.join(src, "plans"), path.join(dst, "plans"), new Set());
+    files += await copyTree(
+      path.join(src, "state"),
+      path.join(dst, "state"),
+      new Set(["lock.json"]),
+    );
+    const logs = JSON.parse(param(ctx, "logs")) as { host: string; path: string; name: string }[];
+    for (const l of logs) {
+      const data = await ctx.executors.forHost(l.host).readFile(l.path);
+      if (!data) continue;
+      await Deno.mkdir(path.join(dst, "logs"), { recursive: true });
+      await Deno.writeFile(path.join(dst, "logs", l.name), data);
+      files++;
+    }
+    await writeFileAtomic(path.join(dst, MARKER), `${ctx.plan.plan_id}\n`);
+    return { output: `archived ${files} files to ${dst}`, metadata: { archive_dir: dst } };
+  },
+};

@@ -1,0 +1,23 @@
+import type { Document } from "mongodb";
+import { adminCommand, splitHostPort } from "../mongo/client.ts";
+
+/** replSetGetStatus from the first of `members` (`host:port`) that answers, or undefined. */
+export async function setStatus(
+  members: string[],
+  timeoutMs = 1500,
+): Promise<Document | undefined> {
+  for (const m of members) {
+    const [h, p] = splitHostPort(m);
+    const st = await adminCommand(h, p, { replSetGetStatus: 1 }, timeoutMs).catch(() => undefined);
+    if (st) return st;
+  }
+  return undefined;
+}
+
+/** The `host:port` of the set's primary in a replSetGetStatus reply. */
+export function primaryName(st: Document | undefined): string | undefined {
+  return (st?.members as Document[] | undefined)?.find((m) => m.state === 1)?.name;
+}
+
+/** States in which a member serves as it should. */
+export const HEALTHY_STATES = new Set(["PRIMARY", "SECONDARY", "ARBITER"]);

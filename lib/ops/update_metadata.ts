@@ -1,0 +1,63 @@
+import * as path from "node:path";
+import { metaPath, readMeta, writeMeta } from "../state/meta.ts";
+import { type Operation, OperationError, param } from "./operation.ts";
+import { runningPid } from "./process.ts";
+
+/**
+ * Records what a lifecycle command did in meta.yaml: serial + 1 (so plans made before it are
+ * stale), the plan and apply, and the status the processes are found in now (running, stopped,
+ * or unknown when only some run): metadata never claims what the cluster is not. With
+ * status=unknown (the first operation of a start, stop or restart) it says the cluster is
+ * changing, so a failed or interrupted apply does not leave the old status standing. With
+ * status=removed (destroy), meta.yaml is deleted: the cluster is no longer recorded.
+ */
+export const updateMetadata: Operation = {
+  async isDone(ctx) {
+    const dir = path.dirname(param(ctx, "path"));
+    if (param(ctx, "status") === "removed") {
+      return !(await Deno.stat(metaPath(dir)).then(() => true, () => false));
+    }
+    const meta = await readMeta(dir).catch(() => undefined);
+    if (meta?.last_plan_id !== ctx.plan.plan_id) return false;
+    // "unknown" is written first by this plan; the final status replaces it.
+    return param(ctx, "status") === "unknown" || meta.status !== "unknown";
+  },
+  async run(ctx) {
+    const dir = path.dirname(param(ctx, "path"));
+    if (param(ctx, "status") === "removed") {
+      await Deno.remove(metaPath(dir)).catch((e) => {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      });
+      return { output: `removed ${metaPath(dir)}` };
+    }
+    const meta = await readMeta(dir);
+    if (!meta) throw new OperationError(`${metaPath(dir)} is missing: the cluster is not recorded`);
+    const mark = param(ctx, "status") === "unknown";
+    const alive = mark ? [] : await Promise.all(
+      meta.processes.map(async (p) =>
+        (await runningPid(ctx.executors.forHost(p.host), p.pid_file, p.config)) !== undefined
+      ),
+    );
+    const status = mark
+      ? "unknown"
+      : alive.every(Boolean)
+      ? "running"
+      : alive.some(Boolean)
+      ? "unknown"
+      : "stopped";
+    await writeMeta(dir, {
+      ...meta,
+      serial: meta.serial + 1,
+      status,
+      updated_at: new Date().toISOString(),
+      last_plan_id: ctx.plan.plan_id,
+      last_state_id: ctx.stateId,
+    });
+    return {
+      output: mark
+        ? "recorded status unknown while the cluster changes"
+        : `recorded status ${status} (${alive.filter(Boolean).length}/${alive.length} running)`,
+      metadata: { status },
+    };
+  },
+};

@@ -1,0 +1,105 @@
+/**
+ * `mup cluster destroy`: stop every process at once (the data is going away), keep the cluster's
+ * metadata, plans, apply states and process logs in an archive, remove data (unless
+ * retainData), log, config and deploy directories and the installed binaries on every host,
+ * then the metadata. Pure.
+ */
+import * as path from "node:path";
+import { logFilePath } from "./mongo_config.ts";
+import type { Plan, PlannedOperation } from "./schema.ts";
+import { change, op } from "./deploy_steps.ts";
+import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
+import { metadataOp } from "./lifecycle_ops.ts";
+import { orderedStops } from "./stop.ts";
+
+/** Where a destroyed cluster's records go: `<storage>/archive/<name>-<plan-id>`. */
+export function archiveDir(clusterDir: string, name: string, planId: string): string {
+  return path.join(path.dirname(path.dirname(clusterDir)), "archive", `${name}-${planId}`);
+}
+
+function removeOp(
+  host: string,
+  dir: string,
+  what: string,
+  deps: string[],
+  ifEmpty = false,
+): PlannedOperation {
+  return op({
+    id: `rm-${host}-${dir}`,
+    type: "remove_directory",
+    description: `Remove ${what} ${host}:${dir}${ifEmpty ? " (if empty)" : ""}`,
+    target: {
+      type: "host",
+      name: host,
+      host,
+      params: { path: dir, ...(ifEmpty ? { if_empty: "true" } : {}) },
+    },
+    changes: [change("directory", `${host}:${dir}`, "delete")],
+    depends_on: deps,
+    estimated_ms: EST.remove,
+  });
+}
+
+/** Pure: the destroy Plan. */
+export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
+  const { procs } = clusterProcesses(input);
+  const meta = input.meta;
+  const archive = archiveDir(input.clusterDir, meta.name, input.planId);
+  const stops = orderedStops(input, procs, true).map((o) => ({ ...o, depends_on: [] }));
+  const archiveOp = op({
+    id: "archive-cluster",
+    type: "archive_cluster",
+    description: `Archive metadata, plans, apply states and logs to ${archive}`,
+    target: {
+      type: "cluster",
+      name: meta.name,
+      params: {
+        cluster_dir: input.clusterDir,
+        archive_dir: archive,
+        logs: JSON.stringify(
+          procs.map((p) => ({ host: p.host, path: logFilePath(p), name: `${p.id}.log` })),
+        ),
+      },
+    },
+    changes: [change("directory", archive, "create")],
+    depends_on: [],
+    parallel: false,
+    estimated_ms: EST.archive,
+  });
+  const removes: PlannedOperation[] = [];
+  const seen = new Set<string>();
+  const add = (host: string, dir: string, what: string, deps: string[] = [], ifEmpty = false) => {
+    if (seen.has(`${host}:${dir}`)) return;
+    seen.add(`${host}:${dir}`);
+    removes.push(removeOp(host, dir, what, deps, ifEmpty));
+  };
+  for (const p of procs) {
+    add(p.host, p.dirs.deploy, "deploy directory");
+    add(p.host, p.dirs.log, "log directory");
+    add(p.host, p.dirs.config, "config directory");
+    if (!input.retainData && p.role !== "mongos") add(p.host, p.dirs.data, "data directory");
+  }
+  const root = meta.deploy_dir;
+  for (const host of [...new Set(procs.map((p) => p.host))]) {
+    add(host, path.join(root, "bin", `${meta.variant}-${meta.version}`), "binaries");
+    // The layout's parents, if nothing else (another cluster, retained data) is in them.
+    const before = removes.filter((o) => o.target.host === host).map((o) => o.id);
+    const parents = ["bin", "data", "logs", "conf"].map((d) => path.join(root, d));
+    for (const d of parents) add(host, d, "directory", before, true);
+    add(host, root, "deploy root", [...before, ...parents.map((d) => `rm-${host}-${d}`)], true);
+  }
+  add("localhost", path.join(input.clusterDir, "staging"), "staged configuration files");
+  return lifecyclePlan(input, "destroy", [
+    { name: "stop", description: "Stop every process at once", ops: stops },
+    {
+      name: "archive",
+      description: "Keep metadata, plans, states and logs for audit",
+      ops: [archiveOp],
+    },
+    {
+      name: "remove",
+      description: `Remove directories${input.retainData ? " (data kept)" : ""} and metadata`,
+      ops: [...removes, metadataOp(input, "removed", removes.map((o) => o.id))],
+    },
+  ]);
+}

@@ -1,0 +1,166 @@
+/**
+ * What the lifecycle planners (start, stop, restart, destroy) share: their input (the recorded
+ * cluster, the live facts probed before planning, the request) and the Plan document around
+ * their operations (lifecycle_ops.ts). Pure, like every planner: the probing happens before
+ * (lifecycle_build.ts).
+ */
+import type { Hook } from "../hooks/schema.ts";
+import type { ClusterMeta } from "../state/meta.ts";
+import { MUP_VERSION } from "./planner.ts";
+import {
+  listProcesses,
+  listReplicaSets,
+  type ProcessSpec,
+  type ReplicaSetSpec,
+} from "./processes.ts";
+import { estimateResources } from "./resources.ts";
+import type {
+  BaseState,
+  Plan,
+  PlannedOperation,
+  PlannedPhase,
+  Release,
+  ValidationIssue,
+} from "./schema.ts";
+import { PLAN_FORMAT_VERSION } from "./schema.ts";
+import type { ProcessFilter } from "./select.ts";
+import { formatDuration } from "../util/format.ts";
+
+/** What the probe found about one process (by its meta.yaml ID) just before planning. */
+export interface ProcessFact {
+  /** Its pid file names a live process started with its configuration. */
+  running: boolean;
+  /** Its replica-set state as it reports it (PRIMARY, SECONDARY…), when it answered. */
+  state?: string;
+}
+
+export interface LifecyclePlanInput {
+  planId: string;
+  createdAt: string;
+  meta: ClusterMeta;
+  /** Cluster directory on the control machine (metadata, staging, archive source). */
+  clusterDir: string;
+  /** Default deploy root for hosts without `global.deploy_dir` (`<clusterDir>/deploy`). */
+  deployDir: string;
+  hooks: Hook[];
+  facts: Record<string, ProcessFact>;
+  filter?: ProcessFilter;
+  dryRun?: boolean;
+  /** restart: everything at once instead of rolling. */
+  force?: boolean;
+  /** destroy: keep the data directories. */
+  retainData?: boolean;
+}
+
+/** Expected durations, for the critical path and the phase estimates. */
+export const EST = {
+  stop: 2_000,
+  start: 3_000,
+  wait: 3_000,
+  stepDown: 2_000,
+  election: 3_000,
+  catchUp: 2_000,
+  verify: 2_000,
+  meta: 300,
+  archive: 500,
+  remove: 300,
+};
+
+/** The processes of the recorded topology with their layout, and its replica sets. */
+export function clusterProcesses(input: LifecyclePlanInput): {
+  procs: ProcessSpec[];
+  sets: ReplicaSetSpec[];
+} {
+  const procs = listProcesses(input.meta.topology, input.deployDir);
+  return { procs, sets: listReplicaSets(procs) };
+}
+
+/** The release recorded in meta.yaml (older metadata lacks it: version and variant only). */
+export function recordedRelease(meta: ClusterMeta): Release {
+  return meta.release ?? {
+    version: meta.version,
+    variant: meta.variant,
+    platform: "",
+    url: "",
+    sha256: "",
+    size_bytes: 0,
+    archive_name: "",
+  };
+}
+
+/** A phase with its hooks and estimate, as the deploy planner makes them. */
+function phaseOf(
+  hooks: Hook[],
+  name: string,
+  description: string,
+  order: number,
+  operations: PlannedOperation[],
+): PlannedPhase {
+  const est = new Map<string, number>();
+  const finish = (o: PlannedOperation): number =>
+    est.get(o.id) ??
+      (est.set(
+        o.id,
+        Math.max(
+          0,
+          ...o.depends_on.map((d) => operations.find((x) => x.id === d)).filter((x) => x)
+            .map((x) => finish(x!)),
+        ) + o.estimated_ms,
+      ).get(o.id)!);
+  const ph: PlannedPhase = {
+    name,
+    description,
+    order,
+    operations,
+    estimated_duration: formatDuration(Math.max(0, ...operations.map(finish))),
+  };
+  const hook = (event: Hook["event"]) =>
+    hooks.find((h) => h.event === event && (!h.phase || h.phase === name));
+  if (hook("before_phase")) ph.before_hook = hook("before_phase");
+  if (hook("after_phase")) ph.after_hook = hook("after_phase");
+  return ph;
+}
+
+/**
+ * The Plan document of a lifecycle command: the recorded cluster's topology and release, the
+ * non-empty phases in order, and the base state the stale-plan check compares with.
+ */
+export function lifecyclePlan(
+  input: Pick<LifecyclePlanInput, "planId" | "createdAt" | "hooks" | "dryRun"> & {
+    meta: ClusterMeta;
+    deployDir: string;
+  },
+  operation: string,
+  phases: { name: string; description: string; ops: PlannedOperation[] }[],
+  issues: { errors?: ValidationIssue[]; warnings?: ValidationIssue[] } = {},
+  base?: BaseState,
+): Omit<Plan, "content_hash"> {
+  const meta = input.meta;
+  const release = recordedRelease(meta);
+  const procs = listProcesses(meta.topology, input.deployDir);
+  const errors = issues.errors ?? [];
+  return {
+    format_version: PLAN_FORMAT_VERSION,
+    plan_id: input.planId,
+    operation,
+    cluster_name: meta.name,
+    created_at: input.createdAt,
+    mup_version: MUP_VERSION,
+    version: meta.version,
+    variant: meta.variant,
+    release,
+    topology_file: meta.topology_file ?? "",
+    topology: meta.topology,
+    kind: meta.kind,
+    deploy_dir: meta.deploy_dir,
+    validation: { valid: errors.length === 0, errors, warnings: issues.warnings ?? [], checks: [] },
+    phases: phases.filter((p) => p.ops.length > 0).map((p, i) =>
+      phaseOf(input.hooks, p.name, p.description, i + 1, p.ops)
+    ),
+    hooks: input.hooks,
+    resources: { ...estimateResources(procs, release), download_size_mb: 0 },
+    base_state: base ?? { lineage: meta.lineage, serial: meta.serial },
+    dry_run: input.dryRun ?? false,
+    environment: {},
+  };
+}

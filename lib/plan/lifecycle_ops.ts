@@ -1,0 +1,265 @@
+/**
+ * The operations the lifecycle planners (start, stop, restart, destroy) are built from. Pure.
+ */
+import * as path from "node:path";
+import type { ClusterMeta } from "../state/meta.ts";
+import { configFilePath, logFilePath, pidFilePath } from "./mongo_config.ts";
+import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
+import type { PlannedOperation } from "./schema.ts";
+import { change, check, describeRole, op, processTarget } from "./deploy_steps.ts";
+import { clusterProcesses, EST, type LifecyclePlanInput } from "./lifecycle.ts";
+
+/** Where the release's binaries were installed (the same path on every host, as deploy put them). */
+export function binaryPath(meta: ClusterMeta, p: ProcessSpec): string {
+  return path.join(
+    meta.deploy_dir,
+    "bin",
+    `${meta.variant}-${meta.version}`,
+    "bin",
+    p.role === "mongos" ? "mongos" : "mongod",
+  );
+}
+
+const members = (s: ReplicaSetSpec) => s.members.map((m) => `${m.host}:${m.port}`);
+
+/** `stop-<id>`: shutdown command, then SIGTERM, then SIGKILL (force: shutdown with force). */
+export function stopOp(p: ProcessSpec, deps: string[], force = false): PlannedOperation {
+  return op({
+    id: `stop-${p.id}`,
+    type: "stop_process",
+    description: `Stop ${describeRole(p)} ${p.host}:${p.port}`,
+    target: processTarget(p, {
+      pid_file: pidFilePath(p),
+      ...(force ? { force: "true" } : {}),
+      timeout_ms: "30000",
+    }),
+    changes: [change("process", p.id, "stop")],
+    depends_on: deps,
+    estimated_ms: EST.stop,
+  });
+}
+
+/** Stop of a set member in a rolling restart: only while every other member is healthy. */
+export function rollingStopOp(p: ProcessSpec, set: ReplicaSetSpec, deps: string[]) {
+  const o = stopOp(p, deps);
+  o.pre_conditions.push(check(
+    `stop-${p.id}:set-healthy`,
+    "replica_set_healthy",
+    set.name,
+    `every other member of ${set.name} is healthy and it has a primary`,
+    { members: members(set), except: `${p.host}:${p.port}` },
+  ));
+  return o;
+}
+
+/**
+ * `start-<id>`: the installed binary with the process's configuration file, after the checks a
+ * deploy makes (port free, binary and configuration present; for mongos, config servers up).
+ */
+export function startOp(
+  meta: ClusterMeta,
+  p: ProcessSpec,
+  deps: string[],
+  cfgSet?: ReplicaSetSpec,
+): PlannedOperation {
+  const binary = binaryPath(meta, p);
+  const checks = [
+    check(`start-${p.id}:port`, "port_available", `${p.host}:${p.port}`, `port ${p.port} is free`, {
+      host: p.host,
+      port: p.port,
+    }),
+    check(`start-${p.id}:binary`, "binary_present", `${p.host}:${binary}`, "binary is installed", {
+      host: p.host,
+      path: binary,
+    }),
+    check(
+      `start-${p.id}:config`,
+      "config_valid",
+      `${p.host}:${configFilePath(p)}`,
+      "configuration file is present and valid",
+      { host: p.host, path: configFilePath(p), port: p.port },
+    ),
+  ];
+  if (p.role === "mongos" && cfgSet) {
+    checks.push(check(
+      `start-${p.id}:deps`,
+      "dependencies_running",
+      cfgSet.name,
+      "config servers are running",
+      { members: members(cfgSet) },
+    ));
+  }
+  return op({
+    id: `start-${p.id}`,
+    type: "start_process",
+    description: `Start ${describeRole(p)} ${p.host}:${p.port}`,
+    target: processTarget(p, {
+      role: p.role,
+      binary,
+      config: configFilePath(p),
+      pid_file: pidFilePath(p),
+      log: logFilePath(p),
+      ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
+    }),
+    pre_conditions: checks,
+    changes: [change("process", p.id, "start", { host: p.host, port: p.port })],
+    depends_on: deps,
+    estimated_ms: EST.start,
+  });
+}
+
+/** `wait-<id>`: until the process answers hello. */
+export function waitOp(p: ProcessSpec, deps = [`start-${p.id}`]): PlannedOperation {
+  return op({
+    id: `wait-${p.id}`,
+    type: "wait_for_process",
+    description: `Wait for ${describeRole(p)} ${p.host}:${p.port}`,
+    target: processTarget(p, { timeout_ms: p.role === "mongos" ? "60000" : "30000" }),
+    depends_on: deps,
+    estimated_ms: EST.wait,
+  });
+}
+
+/** Waits for a restarted member to be SECONDARY (or healthy) and caught up with the primary. */
+export function memberStateOp(
+  p: ProcessSpec,
+  set: ReplicaSetSpec,
+  state: "SECONDARY" | "HEALTHY",
+  deps: string[],
+): PlannedOperation {
+  return op({
+    id: `wait-state-${p.id}`,
+    type: "wait_for_member_state",
+    description: `Wait until ${p.host}:${p.port} is ${
+      state === "HEALTHY" ? "healthy" : state
+    } and caught up`,
+    target: processTarget(p, {
+      members: JSON.stringify(members(set)),
+      state: p.arbiterOnly ? "HEALTHY" : state,
+      caught_up: p.arbiterOnly ? "false" : "true",
+      timeout_ms: "120000",
+    }),
+    depends_on: deps,
+    parallel: false,
+    estimated_ms: EST.catchUp,
+  });
+}
+
+/** `step-down-<set>`: replSetStepDown on the primary, once every member is healthy. */
+export function stepDownOp(p: ProcessSpec, set: ReplicaSetSpec, deps: string[]) {
+  return op({
+    id: `step-down-${set.name}`,
+    type: "step_down",
+    description: `Step down ${set.name} primary ${p.host}:${p.port}`,
+    target: processTarget(p, { replica_set: set.name, step_down_secs: "60", catch_up_secs: "10" }),
+    pre_conditions: [check(
+      `step-down-${set.name}:set-healthy`,
+      "replica_set_healthy",
+      set.name,
+      `every member of ${set.name} is healthy`,
+      { members: members(set) },
+    )],
+    changes: [change("replica_set", set.name, "update", { primary: "another member" })],
+    depends_on: deps,
+    parallel: false,
+    estimated_ms: EST.stepDown,
+  });
+}
+
+/** `wait-primary-<set>`: until the set has a primary (other than `not`, when given). */
+export function waitPrimaryOp(set: ReplicaSetSpec, deps: string[], not?: ProcessSpec) {
+  return op({
+    id: `wait-primary-${set.name}`,
+    type: "wait_for_primary",
+    description: `Wait for ${set.name} to elect a primary${
+      not ? ` other than ${not.host}:${not.port}` : ""
+    }`,
+    target: {
+      type: "replica_set",
+      name: set.name,
+      params: {
+        members: JSON.stringify(members(set)),
+        ...(not ? { not: `${not.host}:${not.port}` } : {}),
+        timeout_ms: "60000",
+      },
+    },
+    depends_on: deps,
+    estimated_ms: EST.election,
+  });
+}
+
+/** `verify-health`: every recorded process answers, sets have one primary, mongos lists shards. */
+export function verifyOp(input: LifecyclePlanInput, deps: string[]): PlannedOperation {
+  const { procs, sets } = clusterProcesses(input);
+  const kind = input.meta.kind;
+  return op({
+    id: "verify-health",
+    type: "verify_health",
+    description: "Verify cluster health",
+    target: {
+      type: "cluster",
+      name: input.meta.name,
+      params: {
+        kind,
+        processes: JSON.stringify(procs.map((p) => ({
+          id: p.id,
+          host: p.host,
+          port: p.port,
+          role: p.role,
+          replica_set: p.replicaSet,
+        }))),
+        shards: JSON.stringify(
+          kind === "sharded" ? sets.filter((s) => !s.configsvr).map((s) => s.name) : [],
+        ),
+        timeout_ms: "60000",
+      },
+    },
+    depends_on: deps,
+    parallel: false,
+    estimated_ms: EST.verify,
+  });
+}
+
+/** Records the outcome in meta.yaml (status as found, or removed). */
+export function metadataOp(
+  input: LifecyclePlanInput,
+  status: "auto" | "removed" | "unknown",
+  deps: string[] = [],
+): PlannedOperation {
+  const file = path.join(input.clusterDir, "meta.yaml");
+  const [id, description] = {
+    removed: ["remove-metadata", "Remove cluster metadata"],
+    unknown: ["mark-status-unknown", "Record the cluster's status as unknown while it changes"],
+    auto: ["update-metadata", "Record cluster status"],
+  }[status];
+  return op({
+    id,
+    type: "update_metadata",
+    description,
+    target: { type: "cluster", name: input.meta.name, params: { path: file, status } },
+    changes: [change("file", file, status === "removed" ? "delete" : "update")],
+    depends_on: deps,
+    parallel: false,
+    estimated_ms: EST.meta,
+  });
+}
+
+/**
+ * The phases of a start, stop or restart, led by a phase that records the status as unknown
+ * when the plan changes any process (so a failed apply never leaves the old status standing).
+ */
+export function markedPhases(
+  input: LifecyclePlanInput,
+  phases: { name: string; description: string; ops: PlannedOperation[] }[],
+): { name: string; description: string; ops: PlannedOperation[] }[] {
+  const changes = phases.some((p) => p.ops.some((o) => o.type !== "update_metadata"));
+  if (!changes) return phases;
+  return [
+    {
+      name: "prepare",
+      description: "Record that the cluster is changing",
+      ops: [metadataOp(input, "unknown")],
+    },
+    ...phases,
+  ];
+}

@@ -1,0 +1,144 @@
+/**
+ * `mup cluster restart`. Rolling by default, so the cluster stays writable: per replica set, one
+ * secondary at a time (stop, start, wait until SECONDARY and caught up), then replSetStepDown on
+ * the primary, wait for the new primary, and restart the old one; the config set before the
+ * shards (which go in parallel, each set one member at a time); mongos one at a time. With
+ * --force everything stops at once and starts again in start order. Pure.
+ */
+import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
+import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
+import { selectProcesses } from "./select.ts";
+import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
+import {
+  markedPhases,
+  memberStateOp,
+  metadataOp,
+  rollingStopOp,
+  startOp,
+  stepDownOp,
+  stopOp,
+  verifyOp,
+  waitOp,
+  waitPrimaryOp,
+} from "./lifecycle_ops.ts";
+import { orderedStarts } from "./start.ts";
+
+const byPort = (a: ProcessSpec, b: ProcessSpec) => a.host.localeCompare(b.host) || a.port - b.port;
+
+/** One replica set, member by member; the primary last, after it stepped down. */
+function rollSet(
+  input: LifecyclePlanInput,
+  set: ReplicaSetSpec,
+  chosen: ProcessSpec[],
+  cfgSet?: ReplicaSetSpec,
+): PlannedOperation[] {
+  const ops: PlannedOperation[] = [];
+  const primary = chosen.find((p) => input.facts[p.id]?.state === "PRIMARY");
+  let prev: string[] = [];
+  for (const s of chosen.filter((p) => p !== primary).sort(byPort)) {
+    ops.push(rollingStopOp(s, set, prev));
+    ops.push(startOp(input.meta, s, [`stop-${s.id}`], cfgSet));
+    ops.push(memberStateOp(s, set, "SECONDARY", [`start-${s.id}`]));
+    prev = [`wait-state-${s.id}`];
+  }
+  // A set with no other electable member (a single member) cannot hand over: the primary is
+  // restarted in place, the set unwritable meanwhile, as with any restart of a lone server.
+  const electable = set.members.filter((m) => !m.arbiterOnly && m.priority > 0);
+  if (primary && electable.length < 2) {
+    ops.push(stopOp(primary, prev, true));
+    ops.push(startOp(input.meta, primary, [`stop-${primary.id}`], cfgSet));
+    ops.push(memberStateOp(primary, set, "HEALTHY", [`start-${primary.id}`]));
+  } else if (primary) {
+    ops.push(stepDownOp(primary, set, prev));
+    ops.push(waitPrimaryOp(set, [`step-down-${set.name}`], primary));
+    ops.push(stopOp(primary, [`wait-primary-${set.name}`]));
+    ops.push(startOp(input.meta, primary, [`stop-${primary.id}`], cfgSet));
+    ops.push(memberStateOp(primary, set, "HEALTHY", [`start-${primary.id}`]));
+  }
+  return ops;
+}
+
+/** Processes outside replica sets (mongos, a standalone mongod), one after another. */
+function rollEach(
+  input: LifecyclePlanInput,
+  procs: ProcessSpec[],
+  cfgSet?: ReplicaSetSpec,
+): PlannedOperation[] {
+  const ops: PlannedOperation[] = [];
+  let prev: string[] = [];
+  for (const p of [...procs].sort(byPort)) {
+    ops.push(stopOp(p, prev));
+    ops.push(startOp(input.meta, p, [`stop-${p.id}`], cfgSet));
+    ops.push(waitOp(p));
+    prev = [`wait-${p.id}`];
+  }
+  return ops;
+}
+
+/** Pure: the restart Plan (rolling, or all at once with input.force). */
+export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
+  const { procs, sets } = clusterProcesses(input);
+  const chosen = selectProcesses(procs, input.filter);
+  const cfgSet = sets.find((s) => s.configsvr);
+  const errors: ValidationIssue[] = chosen.filter((p) => !input.facts[p.id]?.running).map((p) => ({
+    code: "not_running",
+    severity: "error",
+    host: p.host,
+    message:
+      `${p.host}:${p.port} is not running: a restart needs it up (run \`mup cluster start ${input.meta.name}\` first)`,
+  }));
+  const filtered = !!(input.filter?.roles?.length || input.filter?.nodes?.length);
+  const finalize = (deps: string[] = []) => {
+    const ops = filtered ? [] : [verifyOp(input, deps)];
+    return [...ops, metadataOp(input, "auto", ops.map((o) => o.id))];
+  };
+  if (input.force) {
+    return lifecyclePlan(
+      input,
+      "restart",
+      markedPhases(input, [
+        {
+          name: "stop",
+          description: "Stop every process at once",
+          ops: chosen.map((p) => stopOp(p, [], true)),
+        },
+        {
+          name: "start",
+          description: "Start config servers, then shard members, then mongos",
+          ops: orderedStarts(input, chosen, sets, true),
+        },
+        { name: "finalize", description: "Verify health and record the status", ops: finalize() },
+      ]),
+      { errors },
+    );
+  }
+  const inSet = (s: ReplicaSetSpec) => chosen.filter((p) => p.replicaSet === s.name);
+  const shards = [
+    ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(input, s, inSet(s), cfgSet)),
+    ...rollEach(input, chosen.filter((p) => p.role === "mongod" && !p.replicaSet)),
+  ];
+  const mongodPhase = input.meta.kind === "sharded" ? "restart-shards" : "restart-mongod";
+  return lifecyclePlan(
+    input,
+    "restart",
+    markedPhases(input, [
+      {
+        name: "restart-config",
+        description: "Config servers: secondaries one at a time, then the stepped-down primary",
+        ops: cfgSet ? rollSet(input, cfgSet, inSet(cfgSet), cfgSet) : [],
+      },
+      {
+        name: mongodPhase,
+        description: "Each replica set: secondaries one at a time, then the stepped-down primary",
+        ops: shards,
+      },
+      {
+        name: "restart-mongos",
+        description: "mongos, one at a time",
+        ops: rollEach(input, chosen.filter((p) => p.role === "mongos"), cfgSet),
+      },
+      { name: "finalize", description: "Verify health and record the status", ops: finalize() },
+    ]),
+    { errors },
+  );
+}

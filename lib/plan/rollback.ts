@@ -1,0 +1,211 @@
+/**
+ * `mup state rollback <cluster> --checkpoint <id>`: a Plan that undoes, in reverse dependency
+ * order, what an apply did after a checkpoint: it stops the processes the apply started and
+ * removes the directories and files it created. What cannot be undone (an initiated replica
+ * set, an added shard, recorded metadata) is named in the plan's warnings, never silently
+ * skipped. Only operations whose work actually ran are undone: one that found its effect
+ * "already in place" created nothing. Pure: the states were read before.
+ */
+import type { Hook } from "../hooks/schema.ts";
+import type { ApplyState } from "../state/schema.ts";
+import { change, op } from "./deploy_steps.ts";
+import { EST } from "./lifecycle.ts";
+import { MUP_VERSION } from "./planner.ts";
+import { formatDuration } from "../util/format.ts";
+import type { BaseState, Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
+
+export interface RollbackPlanInput {
+  planId: string;
+  createdAt: string;
+  /** The plan of the apply being rolled back. */
+  original: Plan;
+  /** That apply's state now. */
+  state: ApplyState;
+  /** Its checkpoint's state ("start": before anything ran). */
+  checkpoint: { id: string; state?: ApplyState };
+  /** The cluster's state directory (where the rolled-back apply lives). */
+  stateDir: string;
+  baseState: BaseState;
+  hooks: Hook[];
+  dryRun?: boolean;
+}
+
+/** Operations that reverse one operation's effect; [] when it has none to reverse. */
+function undoOps(o: PlannedOperation, fresh: boolean): PlannedOperation[] | string {
+  const t = o.target;
+  const remove = (suffix: string, host: string, path: string, what: string) =>
+    op({
+      id: `undo-${o.id}${suffix}`,
+      type: "remove_directory",
+      description: `Remove ${what} ${host}:${path} (created by ${o.id})`,
+      target: { type: "host", name: host, host, params: { path } },
+      changes: [change(what === "file" ? "file" : "directory", `${host}:${path}`, "delete")],
+      depends_on: [],
+      estimated_ms: EST.remove,
+    });
+  switch (o.type) {
+    case "start_process":
+      return [op({
+        id: `undo-${o.id}`,
+        type: "stop_process",
+        description: `Stop ${t.host}:${t.port} (started by ${o.id})`,
+        target: { ...t, params: { pid_file: t.params.pid_file, force: "true" } },
+        changes: [change("process", t.name, "stop")],
+        depends_on: [],
+        estimated_ms: EST.stop,
+      })];
+    case "create_directory":
+      return (JSON.parse(t.params.paths) as string[]).reverse().map((p, i) =>
+        remove(`-${i + 1}`, t.host!, p, "directory")
+      );
+    case "upload_file":
+      return t.params.kind === "binaries"
+        ? [remove("", t.host!, t.params.dest_dir, "binaries")]
+        : [remove("", t.host!, t.params.dest, "file")];
+    case "generate_config":
+      return [remove("", "localhost", t.params.staged_path, "file")];
+    case "init_replica_set":
+      return `${o.id}: the replica set ${t.name} stays initiated on its members' data ` +
+        "(undone only when their data directories are removed)";
+    case "add_shard":
+      return `${o.id}: shard ${t.name} stays registered on the config servers ` +
+        "(removeShard drains data and is not run by a rollback)";
+    case "save_metadata":
+      // A first deploy recorded the cluster: undone, it is no longer recorded. A re-deploy
+      // replaced earlier metadata, which is not kept to restore.
+      return fresh
+        ? [op({
+          id: `undo-${o.id}`,
+          type: "update_metadata",
+          description: `Remove the cluster metadata (written by ${o.id})`,
+          target: { ...t, params: { path: t.params.path, status: "removed" } },
+          changes: [change("file", t.params.path, "delete")],
+          depends_on: [],
+          parallel: false,
+          estimated_ms: EST.meta,
+        })]
+        : `${o.id}: the metadata it recorded replaced the earlier one, which is not kept`;
+    case "update_metadata":
+      return `${o.id}: the cluster metadata it recorded is kept`;
+    case "download_binary":
+      return []; // the download cache is shared by every cluster: kept
+    case "wait_for_process":
+    case "verify_health":
+    case "wait_for_primary":
+    case "wait_for_member_state":
+      return []; // read-only
+    default:
+      return `${o.id}: a ${o.type} operation cannot be undone by a rollback`;
+  }
+}
+
+/** Pure: the rollback Plan. */
+export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash"> {
+  const { original, state } = input;
+  const doneBefore = new Set(
+    Object.values(input.checkpoint.state?.operation_states ?? {})
+      .filter((s) => s.status === "completed" || s.status === "skipped").map((s) => s.id),
+  );
+  const ran = (id: string) =>
+    (state.operation_states[id]?.executions ?? 0) > 0 && !doneBefore.has(id);
+  const warnings: ValidationIssue[] = [];
+  const unrecord: PlannedOperation[] = [];
+  const phases = [];
+  for (const ph of [...original.phases].reverse()) {
+    const undone = new Map<string, PlannedOperation[]>();
+    for (const o of ph.operations.filter((x) => ran(x.id))) {
+      const u = undoOps(o, original.base_state.lineage === "");
+      if (typeof u === "string") {
+        warnings.push({ code: "irreversible", severity: "warning", message: `not undone: ${u}` });
+      } else if (o.type === "save_metadata") {
+        unrecord.push(...u); // last: the record goes once nothing of the cluster runs
+      } else if (u.length) undone.set(o.id, u);
+    }
+    // undo(A) waits for the undo of every nearest undone operation that depended on A.
+    const children = new Map<string, string[]>();
+    for (const o of ph.operations) {
+      for (const d of o.depends_on) children.set(d, [...(children.get(d) ?? []), o.id]);
+    }
+    const nearest = (id: string, seen = new Set<string>()): string[] =>
+      (children.get(id) ?? []).flatMap((c) => {
+        if (seen.has(c)) return [];
+        seen.add(c);
+        return undone.has(c) ? undone.get(c)!.map((x) => x.id) : nearest(c, seen);
+      });
+    const ops: PlannedOperation[] = [];
+    for (const [id, us] of undone) {
+      const deps = [...new Set(nearest(id))];
+      for (const u of us) ops.push({ ...u, depends_on: deps });
+    }
+    phases.push({ name: `undo-${ph.name}`, ops, description: `Undo the ${ph.name} phase` });
+  }
+  // The layout's parent directories (bin, data, logs, conf under the deploy root, then the
+  // root), on hosts where directories were removed, go too if nothing else is in them.
+  const tidy: PlannedOperation[] = [];
+  const hosts = new Set(
+    phases.flatMap((p) => p.ops).filter((o) => o.type === "remove_directory").map((o) =>
+      o.target.host!
+    ),
+  );
+  for (const host of hosts) {
+    const root = original.deploy_dir;
+    const parents = ["bin", "data", "logs", "conf"].map((d) => `${root}/${d}`);
+    for (const dir of [...parents, root]) {
+      tidy.push(op({
+        id: `tidy-${host}-${dir}`,
+        type: "remove_directory",
+        description: `Remove ${host}:${dir} if empty`,
+        target: { type: "host", name: host, host, params: { path: dir, if_empty: "true" } },
+        changes: [change("directory", `${host}:${dir}`, "delete")],
+        depends_on: dir === root ? parents.map((d) => `tidy-${host}-${d}`) : [],
+        estimated_ms: EST.remove,
+      }));
+    }
+  }
+  phases.push({
+    name: "finalize",
+    description: "Mark the apply rolled back",
+    ops: [
+      ...tidy,
+      ...unrecord,
+      op({
+        id: "mark-rolled-back",
+        type: "mark_rolled_back",
+        description: `Mark apply ${state.state_id} rolled back to ${input.checkpoint.id}`,
+        target: {
+          type: "cluster",
+          name: original.cluster_name,
+          params: {
+            state_id: state.state_id,
+            state_dir: input.stateDir,
+            checkpoint: input.checkpoint.id,
+          },
+        },
+        depends_on: [...tidy, ...unrecord].map((o) => o.id),
+        parallel: false,
+        estimated_ms: EST.meta,
+      }),
+    ],
+  });
+  const kept = phases.filter((p) => p.ops.length);
+  const { content_hash: _hash, ...base } = original;
+  return {
+    ...base,
+    plan_id: input.planId,
+    operation: "rollback",
+    created_at: input.createdAt,
+    mup_version: MUP_VERSION,
+    validation: { valid: true, errors: [], warnings, checks: [] },
+    phases: kept.map((p, i) => ({
+      name: p.name,
+      description: p.description,
+      order: i + 1,
+      operations: p.ops,
+      estimated_duration: formatDuration(Math.max(...p.ops.map((o) => o.estimated_ms))),
+    })),
+    hooks: input.hooks,
+    base_state: input.baseState,
+    dry_run: input.dryRun ?? false,
+    environment: {},
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Reads what `state rollback` needs (the apply state, its checkpoint, its plan, the cluster's
+ * metadata), then calls the pure rollback planner. Not pure itself, like deploy.ts.
+ */
+import { MupError } from "../errors.ts";
+import { baseStateOf, readMeta } from "../state/meta.ts";
+import { ApplyState, Checkpoint } from "../state/schema.ts";
+import { StateStore } from "../state/store.ts";
+import { planRollback } from "./rollback.ts";
+import type { Plan } from "./schema.ts";
+import type { PlanStore } from "./store.ts";
+
+/** `start` names the state before the apply's first operation. */
+export const START_CHECKPOINT = "start";
+
+export async function buildRollbackPlan(req: {
+  store: PlanStore;
+  cluster: string;
+  stateId?: string;
+  checkpoint: string;
+  dryRun?: boolean;
+}): Promise<Omit<Plan, "content_hash">> {
+  const clusterDir = req.store.clusterDir(req.cluster);
+  const states = new StateStore(clusterDir);
+  const id = req.stateId ?? await states.currentId();
+  if (!id || !(await states.exists(id))) {
+    throw new MupError(`cluster ${req.cluster} has no apply state${id ? ` ${id}` : ""}`, {
+      hint: "`mup state list <cluster>` shows the applies",
+    });
+  }
+  const state = await states.load(id);
+  if (state.status === "rolled_back") {
+    throw new MupError(`apply ${id} was already rolled back`);
+  }
+  if (state.operation === "rollback") {
+    throw new MupError(`apply ${id} is itself a rollback; roll back the apply it undid instead`, {
+      hint: "`mup state list " + req.cluster + "` shows the applies; give --state-id",
+    });
+  }
+  let cpState: ApplyState | undefined;
+  if (req.checkpoint !== START_CHECKPOINT) {
+    const ref = state.checkpoints.find((c) => c.id === req.checkpoint);
+    if (!ref) {
+      throw new MupError(`apply ${id} has no checkpoint "${req.checkpoint}"`, {
+        hint: `its checkpoints: ${
+          [START_CHECKPOINT, ...state.checkpoints.map((c) => c.id)].join(", ")
+        } (\`mup state checkpoints ${req.cluster}\`)`,
+      });
+    }
+    const cp = Checkpoint.safeParse(JSON.parse(await Deno.readTextFile(ref.path)));
+    const st = cp.success ? ApplyState.safeParse(JSON.parse(cp.data.state)) : undefined;
+    if (!st?.success) throw new MupError(`checkpoint file ${ref.path} is damaged`);
+    cpState = st.data;
+  }
+  const { plan: original } = await req.store.load(state.plan_path);
+  return planRollback({
+    planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
+    createdAt: new Date().toISOString(),
+    original,
+    state,
+    checkpoint: { id: req.checkpoint, state: cpState },
+    stateDir: states.dir,
+    baseState: baseStateOf(await readMeta(clusterDir)),
+    hooks: original.hooks,
+    dryRun: req.dryRun,
+  });
+}

@@ -1,0 +1,84 @@
+/**
+ * `mup cluster start`: config servers, then shard members, then mongos; each replica set must
+ * elect a primary before the next stage starts, then the cluster's health is verified.
+ * Pure: which processes already run was probed before.
+ */
+import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
+import type { Plan, PlannedOperation } from "./schema.ts";
+import { selectProcesses } from "./select.ts";
+import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
+import {
+  markedPhases,
+  metadataOp,
+  startOp,
+  verifyOp,
+  waitOp,
+  waitPrimaryOp,
+} from "./lifecycle_ops.ts";
+
+/**
+ * Start, wait and wait-for-primary operations for the processes of `chosen` that do not run
+ * (all of them with `all`), stage by stage: config servers, shard members, mongos.
+ */
+export function orderedStarts(
+  input: LifecyclePlanInput,
+  chosen: ProcessSpec[],
+  sets: ReplicaSetSpec[],
+  all = false,
+  first: string[] = [],
+): PlannedOperation[] {
+  const todo = chosen.filter((p) => all || !input.facts[p.id]?.running);
+  const cfgSet = sets.find((s) => s.configsvr);
+  const ops: PlannedOperation[] = [];
+  let gate = first;
+  for (const role of ["config", "mongod", "mongos"]) {
+    const group = todo.filter((p) => p.role === role);
+    if (!group.length) continue;
+    const next: string[] = [];
+    for (const p of group) ops.push(startOp(input.meta, p, gate, cfgSet));
+    for (const p of group) {
+      ops.push(waitOp(p));
+      if (!p.replicaSet) next.push(`wait-${p.id}`);
+    }
+    for (const s of sets) {
+      const started = group.filter((p) => p.replicaSet === s.name);
+      if (!started.length) continue;
+      ops.push(waitPrimaryOp(s, started.map((p) => `wait-${p.id}`)));
+      next.push(`wait-primary-${s.name}`);
+    }
+    gate = next;
+  }
+  return ops;
+}
+
+/** Pure: the start Plan. No operations when everything runs and meta says running. */
+export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
+  const { procs, sets } = clusterProcesses(input);
+  const chosen = selectProcesses(procs, input.filter);
+  const starts = orderedStarts(input, chosen, sets);
+  const finalize: PlannedOperation[] = [];
+  // A filtered start checks the processes it started (their waits); the whole cluster's health
+  // is verified only when the whole cluster was asked for.
+  if (starts.length && !input.filter?.roles?.length && !input.filter?.nodes?.length) {
+    finalize.push(verifyOp(input, []));
+  }
+  if (starts.length || input.meta.status !== "running") {
+    finalize.push(metadataOp(input, "auto", finalize.map((o) => o.id)));
+  }
+  return lifecyclePlan(
+    input,
+    "start",
+    markedPhases(input, [
+      {
+        name: "start",
+        description: "Start config servers, then shard members, then mongos",
+        ops: starts,
+      },
+      {
+        name: "finalize",
+        description: "Verify health and record the cluster's status",
+        ops: finalize,
+      },
+    ]),
+  );
+}

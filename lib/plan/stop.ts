@@ -1,0 +1,80 @@
+/**
+ * `mup cluster stop`: mongos first, then the shards' members, then the config servers; in each
+ * replica set the secondaries before the primary, so no set holds an election on its way down.
+ * Pure: the facts (which processes run, which is primary) were probed before.
+ */
+import type { ProcessSpec } from "./processes.ts";
+import type { Plan, PlannedOperation } from "./schema.ts";
+import { selectProcesses } from "./select.ts";
+import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
+import { markedPhases, metadataOp, stopOp } from "./lifecycle_ops.ts";
+
+/**
+ * Stop operations for the running processes of `chosen`, stage after stage (mongos, shard
+ * members, config servers); within a set the primary waits for its secondaries.
+ */
+export function orderedStops(
+  input: LifecyclePlanInput,
+  chosen: ProcessSpec[],
+  force = false,
+): PlannedOperation[] {
+  const running = chosen.filter((p) => input.facts[p.id]?.running);
+  const all = clusterProcesses(input).procs;
+  const ops: PlannedOperation[] = [];
+  let before: string[] = [];
+  const stage = (group: ProcessSpec[]) => {
+    const ids: string[] = [];
+    const bySet = new Map<string, ProcessSpec[]>();
+    for (const p of group) {
+      if (!p.replicaSet) {
+        ops.push(stopOp(p, before, force));
+        ids.push(`stop-${p.id}`);
+      } else bySet.set(p.replicaSet, [...(bySet.get(p.replicaSet) ?? []), p]);
+    }
+    for (const members of bySet.values()) {
+      const isPrimary = (p: ProcessSpec) => input.facts[p.id]?.state === "PRIMARY";
+      const secondaries = members.filter((p) => !isPrimary(p));
+      for (const p of secondaries) ops.push(stopOp(p, before, force));
+      const after = secondaries.map((p) => `stop-${p.id}`);
+      // A primary whose set stops whole has no one to step down to: it is shut down with force
+      // (without, MongoDB's shutdown command refuses on a primary that cannot step down).
+      const whole = !all.some((p) =>
+        p.replicaSet === members[0].replicaSet && input.facts[p.id]?.running &&
+        !members.some((m) => m.id === p.id)
+      );
+      for (const p of members.filter(isPrimary)) {
+        ops.push(stopOp(p, [...before, ...after], force || whole));
+        after.push(`stop-${p.id}`);
+      }
+      ids.push(...after);
+    }
+    if (ids.length) before = ids;
+  };
+  stage(running.filter((p) => p.role === "mongos"));
+  stage(running.filter((p) => p.role === "mongod"));
+  stage(running.filter((p) => p.role === "config"));
+  return ops;
+}
+
+/** Pure: the stop Plan. No operations at all when nothing runs and meta says stopped. */
+export function planStop(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
+  const { procs } = clusterProcesses(input);
+  const stops = orderedStops(input, selectProcesses(procs, input.filter));
+  const record = stops.length > 0 || input.meta.status !== "stopped";
+  return lifecyclePlan(
+    input,
+    "stop",
+    markedPhases(input, [
+      {
+        name: "stop",
+        description: "Stop mongos, then shard members, then config servers",
+        ops: stops,
+      },
+      {
+        name: "finalize",
+        description: "Record the cluster's status",
+        ops: record ? [metadataOp(input, "auto")] : [],
+      },
+    ]),
+  );
+}

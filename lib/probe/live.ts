@@ -1,0 +1,152 @@
+/**
+ * Live facts about a recorded cluster, asked over the wire (hello, serverStatus,
+ * replSetGetStatus) with a timeout on every question, so a dead host never makes a command hang.
+ * Read-only: used by `cluster display` and gathered before the lifecycle planners run.
+ */
+import type { Document } from "mongodb";
+import { adminCommand } from "../mongo/client.ts";
+import type { ClusterMeta } from "../state/meta.ts";
+
+/** One process as recorded in meta.yaml. */
+export type MetaProcess = ClusterMeta["processes"][number];
+
+/** What one process said (or why it said nothing). */
+export interface ProcessStatus {
+  /** `host:port`. */
+  id: string;
+  /** The process ID of meta.yaml (`<role>-<host>-<port>`). */
+  process_id: string;
+  host: string;
+  port: number;
+  /** mongod, config, mongos or arbiter. */
+  role: string;
+  replica_set?: string;
+  /** PRIMARY, SECONDARY, ARBITER, STARTUP2, RECOVERING…, RUNNING (standalone/mongos) or DOWN. */
+  state: string;
+  /** Why the process is DOWN: connection refused, no answer within the timeout… */
+  reason?: string;
+  /** Seconds behind the set's primary (secondaries only). */
+  lag_s?: number;
+  pid?: number;
+  uptime_s?: number;
+  version?: string;
+  data_dir?: string;
+  healthy: boolean;
+}
+
+/** States in which a process serves as it should. */
+const HEALTHY = new Set(["PRIMARY", "SECONDARY", "ARBITER", "RUNNING"]);
+
+/** The reason a connection failed, in a few words (the driver's message names the cause). */
+function reasonOf(e: unknown, timeoutMs: number): string {
+  const text = `${(e as Error)?.message ?? e} ${
+    String((e as { cause?: Error })?.cause?.message ?? "")
+  }`;
+  if (/ECONNREFUSED|Connection refused/i.test(text)) return "connection refused";
+  if (/ENOTFOUND|EAI_AGAIN|getaddrinfo/i.test(text)) return "host name does not resolve";
+  if (/EHOSTUNREACH|ENETUNREACH/i.test(text)) return "host unreachable";
+  if (/timed out|timeout/i.test(text)) return `no answer within ${timeoutMs / 1000}s`;
+  return text.trim().split("\n")[0].slice(0, 120);
+}
+
+/** hello and serverStatus of one process; replSetGetStatus for set members. */
+async function askOne(
+  p: MetaProcess,
+  dataDir: string | undefined,
+  timeoutMs: number,
+): Promise<{ status: ProcessStatus; rs?: Document }> {
+  const base: ProcessStatus = {
+    id: `${p.host}:${p.port}`,
+    process_id: p.id,
+    host: p.host,
+    port: p.port,
+    role: p.role,
+    ...(p.replica_set ? { replica_set: p.replica_set } : {}),
+    state: "DOWN",
+    healthy: false,
+    ...(dataDir ? { data_dir: dataDir } : {}),
+  };
+  let hello: Document;
+  try {
+    hello = await adminCommand(p.host, p.port, { hello: 1 }, timeoutMs);
+  } catch (e) {
+    return { status: { ...base, reason: reasonOf(e, timeoutMs) } };
+  }
+  const ss = await adminCommand(p.host, p.port, { serverStatus: 1 }, timeoutMs).catch(() =>
+    undefined
+  );
+  const out: ProcessStatus = {
+    ...base,
+    ...(ss
+      ? { pid: Number(ss.pid), uptime_s: Number(ss.uptime), version: String(ss.version) }
+      : {}),
+  };
+  if (!p.replica_set) return { status: { ...out, state: "RUNNING", healthy: true } };
+  if (hello.arbiterOnly) out.role = "arbiter";
+  let rs: Document | undefined;
+  try {
+    rs = await adminCommand(p.host, p.port, { replSetGetStatus: 1 }, timeoutMs);
+  } catch (e) {
+    const code = (e as { code?: number }).code;
+    return {
+      status: {
+        ...out,
+        state: code === 94 ? "NOT_INITIATED" : "UNKNOWN",
+        reason: (e as Error).message,
+      },
+    };
+  }
+  const me = (rs.members as Document[]).find((m) => m.self);
+  const state = String(me?.stateStr ?? "UNKNOWN");
+  const primary = (rs.members as Document[]).find((m) => m.state === 1);
+  if (state === "SECONDARY" && primary && me) {
+    const lag = (new Date(primary.optimeDate).getTime() - new Date(me.optimeDate).getTime()) /
+      1000;
+    out.lag_s = Math.max(0, lag);
+  }
+  return { status: { ...out, state, healthy: HEALTHY.has(state) }, rs };
+}
+
+/** Role order of TiUP's display: config servers, then shards, then mongos. */
+const ROLE_RANK: Record<string, number> = { config: 0, mongod: 1, arbiter: 1, mongos: 2 };
+
+/** Sorts rows as `cluster display` shows them: config, shards (by set), mongos; then host:port. */
+export function sortStatuses(rows: ProcessStatus[]): ProcessStatus[] {
+  return [...rows].sort((a, b) =>
+    (ROLE_RANK[a.role] ?? 3) - (ROLE_RANK[b.role] ?? 3) ||
+    (a.replica_set ?? "").localeCompare(b.replica_set ?? "") ||
+    a.host.localeCompare(b.host) || a.port - b.port
+  );
+}
+
+/**
+ * Asks every process of `procs` at once. Each question is bounded by `timeoutMs`, so the whole
+ * call takes at most about three timeouts however many hosts are dead.
+ */
+export async function probeProcesses(
+  procs: MetaProcess[],
+  dataDirs: Map<string, string>,
+  timeoutMs = 2000,
+): Promise<ProcessStatus[]> {
+  const answers = await Promise.all(
+    procs.map((p) => askOne(p, dataDirs.get(p.id), timeoutMs)),
+  );
+  return sortStatuses(answers.map((a) => a.status));
+}
+
+/**
+ * The shards the cluster's config servers register, asked of the first answering mongos
+ * (listShards); undefined when no mongos answers.
+ */
+export async function listedShards(
+  mongos: { host: string; port: number }[],
+  timeoutMs = 2000,
+): Promise<string[] | undefined> {
+  for (const m of mongos) {
+    const r = await adminCommand(m.host, m.port, { listShards: 1 }, timeoutMs).catch(() =>
+      undefined
+    );
+    if (r) return (r.shards as Document[]).map((s) => String(s._id)).sort();
+  }
+  return undefined;
+}

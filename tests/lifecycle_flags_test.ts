@@ -1,0 +1,99 @@
+/**
+ * The deploy flags on the planned lifecycle commands: --plan-only, --dry-run, --plan-file,
+ * --json, --detailed-exitcode, hooks, the lock and the stale-plan refusal; plan show, graph and
+ * diff of their plans.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { killAll, replicaSetTopology, tempHome } from "./helpers.ts";
+import { clusterDir } from "./apply_helpers.ts";
+import { deploy, display, livePids, ok } from "./lifecycle_helpers.ts";
+import { stablePorts } from "./lifecycle_helpers.ts";
+
+Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file, json, hooks, lock, stale refusal", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(
+      home,
+      "rs",
+      replicaSetTopology(
+        ports,
+        `hooks:\n  after_phase: { command: "echo \\"done $MUP_OPERATION $MUP_PHASE\\"" }\n`,
+      ),
+    );
+    const pids = (await livePids(home, "rs")).sort();
+
+    // --plan-only --json: the plan, saved; nothing stopped.
+    const planned = JSON.parse(
+      (await ok(home, ["cluster", "stop", "rs", "--plan-only", "--json"])).stdout,
+    );
+    assert.equal(planned.plan.operation, "stop");
+    const stopPhase = planned.plan.phases.find((p: { name: string }) => p.name === "stop");
+    assert.ok(stopPhase.operations.every((o: { type: string }) => o.type === "stop_process"));
+    assert.deepEqual((await livePids(home, "rs")).sort(), pids);
+    // plan show, graph and diff read it like any plan.
+    assert.match((await ok(home, ["plan", "show", planned.plan_id])).stdout, /Operation: stop/);
+    assert.match(
+      (await ok(home, ["plan", "graph", planned.plan_id])).stdout,
+      /stop-mongod-localhost/,
+    );
+    const diff = await ok(home, ["plan", "diff", "rs", "--detailed-exitcode"], 2);
+    assert.match(diff.stdout, /- process +mongod-localhost-\d+ +\(stop\)/);
+    // --detailed-exitcode with --plan-only: 2 when the plan changes something.
+    await ok(home, ["cluster", "restart", "rs", "--plan-only", "--detailed-exitcode"], 2);
+    // --dry-run: the hook schedule; nothing saved, nothing stopped.
+    const dry = await ok(home, ["cluster", "restart", "rs", "--dry-run"]);
+    assert.match(dry.stdout, /after_phase/);
+    assert.deepEqual((await livePids(home, "rs")).sort(), pids);
+    // --plan-file: a copy of the plan.
+    const copy = path.join(home, "restart-plan.json");
+    await ok(home, ["cluster", "restart", "rs", "--plan-file", copy]);
+    assert.equal(JSON.parse(await Deno.readTextFile(copy)).operation, "restart");
+
+    // --force: every process restarted at once (new PIDs), the cluster healthy again.
+    const forced = await ok(home, ["cluster", "restart", "rs", "--force", "--auto-approve"]);
+    assert.match(forced.stdout, /Restart completed successfully!/);
+    assert.doesNotMatch(forced.stdout, /Step down/);
+    const newPids = (await livePids(home, "rs")).sort();
+    assert.equal(newPids.length, 3);
+    assert.ok(newPids.every((p) => !pids.includes(p)), "every process was restarted");
+    assert.ok((await display(home, "rs")).healthy);
+
+    // Applied with --json: NDJSON events; hooks ran with the operation's name.
+    const run = await ok(home, ["cluster", "stop", "rs", "--auto-approve", "--json"]);
+    const events = run.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(events.at(-1).event, "apply_done");
+    assert.equal(events.at(-1).status, "completed");
+    assert.ok(
+      events.some((e) => e.event === "hook_output" && e.line === "done stop stop"),
+      "after_phase hook ran for the stop phase",
+    );
+
+    // The lock: an apply holding it refuses a start, naming the holder.
+    const lockFile = path.join(clusterDir(home, "rs"), "state", "lock.json");
+    await Deno.writeTextFile(
+      lockFile,
+      JSON.stringify({
+        format_version: 1,
+        id: "held-by-test",
+        operation: "apply plan-other",
+        who: "test",
+        host: Deno.hostname(),
+        pid: Deno.pid,
+        created: new Date().toISOString(),
+      }),
+    );
+    const locked = await ok(home, ["cluster", "start", "rs", "--auto-approve"], 1);
+    assert.match(locked.stderr, /locked by another mup process/);
+    assert.deepEqual(await livePids(home, "rs"), [], "nothing started");
+    await Deno.remove(lockFile);
+
+    // The stop moved the cluster on: the saved stop plan is stale, and refused.
+    const stale = await ok(home, ["plan", "apply", planned.plan_id, "--auto-approve"], 1);
+    assert.match(stale.stderr, /Saved plan is stale/);
+    assert.match(stale.stderr, /mup cluster stop rs/);
+  } finally {
+    await killAll(home);
+  }
+});

@@ -1,0 +1,143 @@
+/** Helpers of the lifecycle tests: deploy through the CLI, a writing client, what is left. */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { MongoClient } from "mongodb";
+import { deployArgs, mup, type MupResult, testMirror, writeTopology } from "./helpers.ts";
+import { clusterDir } from "./apply_helpers.ts";
+import { pidAlive } from "../lib/executor/local.ts";
+
+/** Runs mup and fails the test, with everything it printed, unless it exits with `code`. */
+export async function ok(home: string, args: string[], code = 0): Promise<MupResult> {
+  const r = await mup(args, { home });
+  assert.equal(r.code, code, `mup ${args.join(" ")}:\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+export async function deploy(home: string, name: string, topology: string): Promise<void> {
+  const file = await writeTopology(home, `${name}.yaml`, topology);
+  await ok(home, deployArgs(name, file, await testMirror(), ["--auto-approve"]));
+}
+
+export interface Display {
+  healthy: boolean;
+  processes: {
+    id: string;
+    role: string;
+    replica_set?: string;
+    state: string;
+    reason?: string;
+    pid?: number;
+    data_dir?: string;
+  }[];
+  connection_string: string;
+}
+
+export async function display(home: string, name: string, code = 0): Promise<Display> {
+  return JSON.parse((await ok(home, ["cluster", "display", name, "--json"], code)).stdout);
+}
+
+/** PIDs in the pid files under the cluster's directory that are still alive. */
+export async function livePids(home: string, name: string): Promise<number[]> {
+  const out: number[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await Array.fromAsync(Deno.readDir(d)).catch(() => [] as Deno.DirEntry[])) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory) await walk(p);
+      else if (e.name.endsWith(".pid")) {
+        const pid = Number((await Deno.readTextFile(p)).trim());
+        // A zombie (exited, not yet reaped by a PID 1 that never reaps) is not a process left.
+        if (pid > 0 && pidAlive(pid)) {
+          out.push(pid);
+        }
+      }
+    }
+  };
+  await walk(clusterDir(home, name));
+  return out;
+}
+
+/**
+ * Distinct free ports below Linux's ephemeral range (32768 and up): a port picked by binding
+ * port 0 lies inside it, and while its server restarts an outgoing connection (a heartbeat, a
+ * driver) may take the same number as its local port, so the server cannot bind it again, as a
+ * real mongod could not. Servers live on fixed ports outside that range (27017…).
+ */
+export function stablePorts(n: number): number[] {
+  const out = new Set<number>();
+  while (out.size < n) {
+    const p = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!out.has(p) && portFree(p)) out.add(p);
+  }
+  return [...out];
+}
+
+export function portFree(port: number): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A client that inserts in a loop with w:"majority" and retryable writes until stopped; it
+ * records every acknowledged _id and the longest time between two acknowledged writes.
+ */
+export class WriteLoad {
+  readonly acked: number[] = [];
+  /** Wall-clock time (ms since the epoch) of each acknowledged write. */
+  readonly ackedAt: number[] = [];
+  failures = 0;
+  longestGapMs = 0;
+  private stopped = false;
+  private done: Promise<void>;
+  private client: MongoClient;
+
+  constructor(uri: string, readonly coll = "load") {
+    this.client = new MongoClient(uri, {
+      retryWrites: true,
+      serverSelectionTimeoutMS: 30_000,
+      writeConcern: { w: "majority", wtimeoutMS: 30_000 },
+    });
+    this.done = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    const c = this.client.db("lifecycle").collection<{ _id: number; at: number }>(this.coll);
+    let last = performance.now();
+    for (let i = 1; !this.stopped; i++) {
+      try {
+        await c.insertOne({ _id: i, at: Date.now() });
+        const now = performance.now();
+        this.longestGapMs = Math.max(this.longestGapMs, now - last);
+        last = now;
+        this.acked.push(i);
+        this.ackedAt.push(Date.now());
+      } catch {
+        this.failures++;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+
+  /** Stops the loop; the client stays open for checks until close(). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+
+  /** _ids acknowledged but not found now (read with majority read concern). */
+  async missing(): Promise<number[]> {
+    const c = this.client.db("lifecycle").collection<{ _id: number }>(this.coll);
+    const have = new Set(
+      (await c.find({}, { readConcern: { level: "majority" }, projection: { _id: 1 } })
+        .toArray()).map((d) => d._id),
+    );
+    return this.acked.filter((id) => !have.has(id));
+  }
+
+  async close(): Promise<void> {
+    await this.client.close().catch(() => {});
+  }
+}

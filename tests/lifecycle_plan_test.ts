@@ -1,0 +1,355 @@
+/** The lifecycle planners, pure: golden plans, operation order and dependencies, no-op plans. */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { compileHooks } from "../lib/hooks/compile.ts";
+import { planDestroy } from "../lib/plan/destroy.ts";
+import type { LifecyclePlanInput, ProcessFact } from "../lib/plan/lifecycle.ts";
+import { configFilePath, pidFilePath } from "../lib/plan/mongo_config.ts";
+import { listProcesses } from "../lib/plan/processes.ts";
+import { planRestart } from "../lib/plan/restart.ts";
+import { planRollback } from "../lib/plan/rollback.ts";
+import { allOperations, type Plan } from "../lib/plan/schema.ts";
+import { planStart } from "../lib/plan/start.ts";
+import { planStop } from "../lib/plan/stop.ts";
+import { sealPlanText } from "../lib/plan/hash.ts";
+import { checkPlanText } from "../lib/plan/validate.ts";
+import type { ClusterMeta } from "../lib/state/meta.ts";
+import type { ApplyState } from "../lib/state/schema.ts";
+import { parseTopology } from "../lib/topology/load.ts";
+import { MupError } from "../lib/errors.ts";
+import { ROOT } from "./helpers.ts";
+
+const CLUSTER_DIR = "/home/mup/storage/clusters/golden";
+const DEPLOY = `${CLUSTER_DIR}/deploy`;
+
+async function metaFor(file: string, status: ClusterMeta["status"] = "running") {
+  const text = Deno.readTextFileSync(path.join(ROOT, "examples", file));
+  const t = (await parseTopology(text, file)).topology;
+  const procs = listProcesses(t, DEPLOY);
+  const kind = t.config_servers.length
+    ? "sharded"
+    : procs.length > 1
+    ? "replica_set"
+    : "standalone";
+  const meta: ClusterMeta = {
+    format_version: 1,
+    name: "golden",
+    lineage: "lineage-1",
+    serial: 1,
+    status,
+    kind,
+    version: "7.0.5",
+    variant: "mongo",
+    deploy_dir: DEPLOY,
+    connection_string: "mongodb://localhost:27017/",
+    topology: t,
+    processes: procs.map((p) => ({
+      id: p.id,
+      role: p.role,
+      host: p.host,
+      port: p.port,
+      ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
+      config: configFilePath(p),
+      pid_file: pidFilePath(p),
+    })),
+    created_at: "2026-01-01T00:00:00.000Z",
+    updated_at: "2026-01-01T00:00:00.000Z",
+    last_plan_id: "plan-deploy",
+    last_state_id: "apply-deploy",
+  };
+  return { meta, procs };
+}
+
+/** Facts with every process running, the first member of each set primary. */
+async function input(
+  file: string,
+  over: Partial<LifecyclePlanInput> = {},
+  running = true,
+): Promise<LifecyclePlanInput> {
+  const { meta, procs } = await metaFor(file, running ? "running" : "stopped");
+  const seen = new Set<string>();
+  const facts: Record<string, ProcessFact> = {};
+  for (const p of procs) {
+    const primary = p.replicaSet !== undefined && !seen.has(p.replicaSet);
+    if (p.replicaSet) seen.add(p.replicaSet);
+    facts[p.id] = running
+      ? { running, ...(p.replicaSet ? { state: primary ? "PRIMARY" : "SECONDARY" } : {}) }
+      : { running: false };
+  }
+  return {
+    planId: "plan-golden",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    meta,
+    clusterDir: CLUSTER_DIR,
+    deployDir: DEPLOY,
+    hooks: compileHooks(meta.topology.hooks, "/topologies"),
+    facts,
+    ...over,
+  };
+}
+
+function shape(plan: Omit<Plan, "content_hash">) {
+  return plan.phases.map((ph) => ({
+    phase: ph.name,
+    operations: ph.operations.map((o) => ({ id: o.id, type: o.type, depends_on: o.depends_on })),
+  }));
+}
+
+async function golden(name: string, plan: Omit<Plan, "content_hash">): Promise<void> {
+  const file = path.join(ROOT, "tests", "golden", `${name}.json`);
+  const actual = JSON.stringify(shape(plan), null, 1) + "\n";
+  if (Deno.env.get("UPDATE_GOLDEN")) await Deno.writeTextFile(file, actual);
+  assert.deepEqual(
+    JSON.parse(actual),
+    JSON.parse(await Deno.readTextFile(file)),
+    `${name} differs from ${file} (UPDATE_GOLDEN=1 rewrites it)`,
+  );
+  // Every lifecycle plan is a valid plan document: schema, hash, graph.
+  const { text } = sealPlanText(plan);
+  assert.deepEqual(checkPlanText(text, name).issues.filter((i) => i.severity === "error"), []);
+}
+
+/** Position of each operation in a topological walk that respects depends_on. */
+function before(plan: Omit<Plan, "content_hash">, a: string, b: string): boolean {
+  const ops = new Map(allOperations(plan).map((o) => [o.id, o]));
+  const reach = (from: string, to: string, seen = new Set<string>()): boolean =>
+    ops.get(from)!.depends_on.some((d) =>
+      d === to || (!seen.has(d) && seen.add(d) && reach(d, to, seen))
+    );
+  const phase = (id: string) => plan.phases.findIndex((p) => p.operations.some((o) => o.id === id));
+  return phase(a) < phase(b) || reach(b, a);
+}
+
+Deno.test("golden plans: stop, start, rolling and forced restart, destroy of the sharded example", async () => {
+  await golden("stop-sharded", planStop(await input("sharded.yaml")));
+  await golden("start-sharded", planStart(await input("sharded.yaml", {}, false)));
+  await golden("restart-sharded", planRestart(await input("sharded.yaml")));
+  await golden("restart-force-sharded", planRestart(await input("sharded.yaml", { force: true })));
+  await golden("restart-replica-set", planRestart(await input("replica-set.yaml")));
+  await golden("destroy-sharded", planDestroy(await input("sharded.yaml")));
+});
+
+Deno.test("stop order: mongos, then shard secondaries, shard primaries, config secondaries, config primary", async () => {
+  const plan = planStop(await input("sharded.yaml"));
+  const id = (role: string, port: number) => `stop-${role}-localhost-${port}`;
+  assert.ok(before(plan, id("mongos", 27017), id("mongod", 27022)));
+  assert.ok(before(plan, id("mongod", 27022), id("mongod", 27018)), "secondary before primary");
+  assert.ok(before(plan, id("mongod", 27018), id("config", 27020)), "shards before config");
+  assert.ok(before(plan, id("config", 27020), id("config", 27019)), "config primary last");
+  // The set stops whole: its primary cannot step down, so it is shut down with force.
+  const cfgPrimary = allOperations(plan).find((o) => o.id === id("config", 27019))!;
+  assert.equal(cfgPrimary.target.params.force, "true");
+  assert.equal(plan.operation, "stop");
+  assert.equal(plan.phases.at(-1)!.operations[0].type, "update_metadata");
+});
+
+Deno.test("rolling restart: one member at a time, primary stepped down last; config set, then shards, then mongos one at a time", async () => {
+  const plan = planRestart(await input("sharded.yaml"));
+  assert.deepEqual(plan.phases.map((p) => p.name), [
+    "prepare",
+    "restart-config",
+    "restart-shards",
+    "restart-mongos",
+    "finalize",
+  ]);
+  // The status is recorded as unknown before anything changes.
+  assert.deepEqual(plan.phases[0].operations.map((o) => o.type), ["update_metadata"]);
+  const cfg = plan.phases[1].operations.map((o) => o.id);
+  assert.deepEqual(cfg, [
+    "stop-config-localhost-27020",
+    "start-config-localhost-27020",
+    "wait-state-config-localhost-27020",
+    "stop-config-localhost-27021",
+    "start-config-localhost-27021",
+    "wait-state-config-localhost-27021",
+    "step-down-cfg",
+    "wait-primary-cfg",
+    "stop-config-localhost-27019",
+    "start-config-localhost-27019",
+    "wait-state-config-localhost-27019",
+  ]);
+  // A chain: each operation waits for the one before it.
+  const ops = plan.phases[1].operations;
+  for (let i = 1; i < ops.length; i++) assert.deepEqual(ops[i].depends_on, [ops[i - 1].id]);
+  // The two shards roll side by side, each one member at a time.
+  const shards = plan.phases[2].operations;
+  assert.deepEqual(shards.filter((o) => o.depends_on.length === 0).map((o) => o.id), [
+    "stop-mongod-localhost-27022",
+    "stop-mongod-localhost-27025",
+  ]);
+  const stop = allOperations(plan).find((o) => o.id === "stop-mongod-localhost-27022")!;
+  assert.deepEqual(stop.pre_conditions.map((c) => c.check_type), ["replica_set_healthy"]);
+  assert.equal(
+    allOperations(plan).find((o) => o.id === "wait-primary-shard1")!.target.params.not,
+    "localhost:27018",
+  );
+});
+
+Deno.test("stop of a stopped cluster and start of a running one plan nothing", async () => {
+  assert.equal(allOperations(planStop(await input("sharded.yaml", {}, false))).length, 0);
+  assert.equal(allOperations(planStart(await input("sharded.yaml"))).length, 0);
+  // meta says running but nothing runs: only the metadata is corrected.
+  const crashed = await input("sharded.yaml", {}, false);
+  crashed.meta.status = "running";
+  assert.deepEqual(allOperations(planStop(crashed)).map((o) => o.type), ["update_metadata"]);
+});
+
+Deno.test("-R and -N select processes; a -N that matches nothing is refused", async () => {
+  const plan = planStop(await input("sharded.yaml", { filter: { roles: ["mongos"] } }));
+  assert.deepEqual(allOperations(plan).map((o) => o.id), [
+    "mark-status-unknown",
+    "stop-mongos-localhost-27017",
+    "update-metadata",
+  ]);
+  const one = planRestart(await input("sharded.yaml", { filter: { nodes: ["localhost:27022"] } }));
+  assert.deepEqual(allOperations(one).map((o) => o.type), [
+    "update_metadata",
+    "stop_process",
+    "start_process",
+    "wait_for_member_state",
+    "update_metadata",
+  ]);
+  await assert.rejects(
+    async () => planStop(await input("sharded.yaml", { filter: { nodes: ["localhost:1"] } })),
+    (e) => e instanceof MupError && /-N localhost:1 matches no process/.test(e.message),
+  );
+});
+
+Deno.test("rolling restart of a one-member set restarts it in place (no one to step down to)", async () => {
+  const i = await input("replica-set.yaml");
+  i.meta.topology.mongod_servers = i.meta.topology.mongod_servers.slice(0, 1);
+  assert.deepEqual(allOperations(planRestart(i)).map((o) => o.type), [
+    "update_metadata",
+    "stop_process",
+    "start_process",
+    "wait_for_member_state",
+    "verify_health",
+    "update_metadata",
+  ]);
+});
+
+Deno.test("restart of a cluster with a process down is an invalid plan naming it", async () => {
+  const i = await input("replica-set.yaml");
+  i.facts["mongod-localhost-27019"] = { running: false };
+  const plan = planRestart(i);
+  assert.equal(plan.validation.valid, false);
+  assert.match(plan.validation.errors[0].message, /localhost:27019 is not running/);
+});
+
+Deno.test("destroy removes every directory, keeps data with retainData, archives first", async () => {
+  const all = planDestroy(await input("sharded.yaml"));
+  const removed = allOperations(all).filter((o) => o.type === "remove_directory").map((o) =>
+    o.target.params.path
+  );
+  assert.ok(removed.includes(`${DEPLOY}/data/mongod-27018`));
+  assert.deepEqual(all.phases.map((p) => p.name), ["stop", "archive", "remove"]);
+  const kept = planDestroy(await input("sharded.yaml", { retainData: true }));
+  const removedKept = allOperations(kept).filter((o) => o.type === "remove_directory").map((o) =>
+    o.target.params.path
+  );
+  assert.ok(!removedKept.some((p) => p.includes("/data/")));
+});
+
+Deno.test("rollback undoes, in reverse order, only what ran after the checkpoint; names what it cannot undo", async () => {
+  const { meta } = await metaFor("replica-set.yaml");
+  const { planDeploy } = await import("../lib/plan/planner.ts");
+  const deploy = sealPlanText(planDeploy({
+    planId: "plan-d",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    clusterName: "golden",
+    topology: meta.topology,
+    topologyFile: "/t.yaml",
+    release: {
+      version: "7.0.5",
+      variant: "mongo",
+      platform: "linux-x86_64",
+      url: "u",
+      sha256: "ab".repeat(32),
+      size_bytes: 1,
+      archive_name: "a.tgz",
+    },
+    deployDir: DEPLOY,
+    cacheDir: "/cache",
+    clusterDir: CLUSTER_DIR,
+    validation: { valid: true, errors: [], warnings: [], checks: [] },
+    hooks: [],
+    baseState: { lineage: "", serial: 0 },
+    cached: true,
+  })).plan;
+  const ops = allOperations(deploy);
+  const states = Object.fromEntries(ops.map((o) => {
+    const ran = !o.id.startsWith("verify") && !o.id.startsWith("save") &&
+      o.type !== "download_binary";
+    return [o.id, {
+      id: o.id,
+      status: ran ? "completed" as const : "pending" as const,
+      retries: 0,
+      executions: ran ? 1 : 0,
+    }];
+  }));
+  const state = { state_id: "apply-1", operation_states: states } as unknown as ApplyState;
+  const plan = planRollback({
+    planId: "plan-rb",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    original: deploy,
+    state,
+    checkpoint: { id: "start" },
+    stateDir: `${CLUSTER_DIR}/state`,
+    baseState: { lineage: "", serial: 0 },
+    hooks: [],
+  });
+  await golden("rollback-replica-set", plan);
+  // The initialize phase only initiated the set, which cannot be undone: no phase for it.
+  assert.deepEqual(plan.phases.map((p) => p.name), [
+    "undo-deploy",
+    "undo-prepare",
+    "finalize",
+  ]);
+  assert.match(plan.validation.warnings.map((w) => w.message).join("\n"), /init-rs-rs0/);
+  // The uploaded config file goes before its directory.
+  const rmConf = allOperations(plan).find((o) =>
+    o.id === "undo-upload-config-mongod-localhost-27017"
+  )!;
+  const rmDirs = allOperations(plan).filter((o) =>
+    o.id.startsWith("undo-mkdir-mongod-localhost-27017")
+  );
+  for (const d of rmDirs) assert.ok(d.depends_on.includes(rmConf.id), d.id);
+  // From the deploy phase's checkpoint: only the initialize phase's work is undone.
+  const cpState = {
+    operation_states: Object.fromEntries(
+      Object.entries(states).filter(([id]) => !id.startsWith("init-")),
+    ),
+  } as unknown as ApplyState;
+  const later = planRollback({
+    planId: "plan-rb2",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    original: deploy,
+    state,
+    checkpoint: { id: "phase2-complete", state: cpState },
+    stateDir: `${CLUSTER_DIR}/state`,
+    baseState: { lineage: "", serial: 0 },
+    hooks: [],
+  });
+  assert.deepEqual(allOperations(later).map((o) => o.type), ["mark_rolled_back"]);
+  // A completed first deploy, rolled back: the cluster's metadata goes too, after the stops.
+  const all = Object.fromEntries(
+    Object.entries(states).map(([id, st]) => [id, { ...st, status: "completed", executions: 1 }]),
+  );
+  const whole = planRollback({
+    planId: "plan-rb3",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    original: deploy,
+    state: { ...state, operation_states: all } as ApplyState,
+    checkpoint: { id: "start" },
+    stateDir: `${CLUSTER_DIR}/state`,
+    baseState: { lineage: "lineage-1", serial: 1 },
+    hooks: [],
+  });
+  const last = whole.phases.at(-1)!;
+  assert.equal(last.name, "finalize");
+  assert.deepEqual(
+    last.operations.filter((o) => o.type === "update_metadata").map((o) => o.target.params.status),
+    ["removed"],
+  );
+  assert.ok(!whole.phases.some((p) => p.name === "undo-finalize"));
+});

@@ -1,0 +1,172 @@
+/**
+ * kill -9 of mup in the middle of stop, restart and destroy, then `plan resume`; `state
+ * rollback` after a deploy that failed in its initialize phase. Real processes, through the CLI.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  deployArgs,
+  killAll,
+  mup,
+  replicaSetTopology,
+  spawnMup,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { clusterDir, count, currentState, processLogs } from "./apply_helpers.ts";
+import { deploy, display, livePids, ok } from "./lifecycle_helpers.ts";
+import { stablePorts } from "./lifecycle_helpers.ts";
+import { Journal } from "../lib/state/journal.ts";
+
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+
+/** Starts mup, kills it with SIGKILL once an operation matching `when` is recorded as `status`. */
+async function killWhen(
+  home: string,
+  cluster: string,
+  args: string[],
+  when: RegExp,
+  status: "running" | "completed",
+): Promise<void> {
+  const stateDir = path.join(clusterDir(home, cluster), "state");
+  const before = new Set(
+    (await Array.fromAsync(Deno.readDir(stateDir)).catch(() => [] as Deno.DirEntry[])).map((e) =>
+      e.name
+    ),
+  );
+  const child = spawnMup(args, home);
+  const t0 = Date.now();
+  let killed = false;
+  while (!killed && Date.now() - t0 < 60_000) {
+    for (const e of await Array.fromAsync(Deno.readDir(stateDir)).catch(() => [])) {
+      if (!e.name.endsWith(".journal") || before.has(e.name)) continue;
+      const lines = await Journal.read(path.join(stateDir, e.name)) as {
+        kind: string;
+        state?: { id: string; status: string };
+      }[];
+      if (
+        lines.some((l) => l.kind === "op" && when.test(l.state!.id) && l.state!.status === status)
+      ) {
+        child.kill("SIGKILL");
+        killed = true;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await child.status;
+  await child.stdout.cancel();
+  await child.stderr.cancel();
+  assert.ok(killed, `mup reached ${when} (${status})`);
+}
+
+/** Resumes; no operation's work ran twice; returns the state. */
+async function resume(home: string, cluster: string, done: RegExp) {
+  const crashed = await currentState(home, cluster);
+  assert.equal(crashed.status, "running", "a killed apply is left running");
+  const r = await ok(home, ["plan", "resume", cluster]);
+  assert.match(r.stdout, /took over a stale lock/);
+  assert.match(r.stdout, done);
+  const st = await currentState(home, cluster).catch(() => undefined);
+  // An operation cut off by the kill runs again (its isDone saw the work unfinished); every
+  // other ran at most once: nothing finished is done twice.
+  const inFlight = (id: string) => crashed.operation_states[id]?.status === "running";
+  for (const o of Object.values(st?.operation_states ?? {})) {
+    assert.ok(
+      o.executions <= (inFlight(o.id) ? 2 : 1) || /^(wait|verify)/.test(o.id),
+      `${o.id} ran ${o.executions}×`,
+    );
+  }
+  return st;
+}
+
+Deno.test("kill -9 of mup in the middle of restart, stop and destroy; plan resume completes each, nothing twice", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports));
+
+    await killWhen(
+      home,
+      "rs",
+      ["cluster", "restart", "rs", "--auto-approve"],
+      /^step-down-/,
+      "running",
+    );
+    await resume(home, "rs", /Restart completed successfully!/);
+    assert.ok((await display(home, "rs")).healthy);
+    // Deployed once, restarted once: every mongod started exactly twice.
+    for (const [name, log] of await processLogs(home, "rs")) {
+      assert.equal(count(log, /"id":4615611/), 2, `${name} started twice (deploy, restart)`);
+    }
+
+    await killWhen(home, "rs", ["cluster", "stop", "rs", "--auto-approve"], /^stop-/, "completed");
+    await resume(home, "rs", /Stop completed successfully!/);
+    assert.deepEqual(await livePids(home, "rs"), []);
+    await ok(home, ["cluster", "start", "rs", "--auto-approve"]);
+
+    await killWhen(
+      home,
+      "rs",
+      ["cluster", "destroy", "rs", "--auto-approve"],
+      /^archive-/,
+      "completed",
+    );
+    await resume(home, "rs", /Destroy completed successfully!/);
+    assert.deepEqual(await livePids(home, "rs"), []);
+    assert.ok(!(await exists(clusterDir(home, "rs"))));
+    assert.equal(JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout).length, 0);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("state rollback after a deploy failed in the initialize phase: processes stopped, directories gone, rolled_back, deployable afresh", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    const topo = await writeTopology(home, "rs.yaml", replicaSetTopology(ports));
+    const failed = await mup(deployArgs("rs", topo, await testMirror(), ["--auto-approve"]), {
+      home,
+      env: { MUP_SIM_REFUSE_INITIATE: "1" },
+    });
+    assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+    assert.match(failed.stdout, /Apply failed at phase 3, operation init-rs-rs0/);
+    assert.equal((await livePids(home, "rs")).length, 3);
+    const failedState = await currentState(home, "rs");
+
+    const unknownCp = await ok(home, ["state", "rollback", "rs", "--checkpoint", "nope"], 1);
+    assert.match(unknownCp.stderr, /has no checkpoint "nope"/);
+    const planned = await ok(home, [
+      "state",
+      "rollback",
+      "rs",
+      "--checkpoint",
+      "start",
+      "--plan-only",
+    ]);
+    assert.match(planned.stdout, /Operation: rollback/);
+    assert.match(planned.stdout, /not undone: init-rs-rs0/);
+    const rb = await ok(home, [
+      "state",
+      "rollback",
+      "rs",
+      "--checkpoint",
+      "start",
+      "--auto-approve",
+    ]);
+    assert.match(rb.stdout, /Rollback completed successfully!/);
+    assert.deepEqual(await livePids(home, "rs"), []);
+    assert.ok(!(await exists(path.join(clusterDir(home, "rs"), "deploy"))), "directories gone");
+    const st = await currentState(home, "rs");
+    assert.equal(st.state_id, failedState.state_id);
+    assert.equal(st.status, "rolled_back");
+    const resumed = await ok(home, ["plan", "resume", "rs"], 1);
+    assert.match(resumed.stderr, /was rolled back; it cannot be resumed/);
+
+    await ok(home, deployArgs("rs", topo, await testMirror(), ["--auto-approve"]));
+    assert.ok((await display(home, "rs")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});
