@@ -70,6 +70,7 @@ export function clusterCommand(ctx: CliContext): Command {
         renderPreflight(plan),
         "",
       ],
+      noChanges: "The cluster matches the topology.",
     }, opts);
   });
   addShowCommands(cmd as unknown as Command, ctx);
