@@ -108,6 +108,15 @@ Deno.test("plan list shows each plan's status: invalid, superseded, valid, appli
       [first]: "stale",
       [second]: "applied",
     });
+    // A running cluster that matches its topology plans "no changes"; with its process gone, the
+    // repair is a plan again.
+    await killAll(home);
+    while (
+      await Deno.connect({ hostname: "127.0.0.1", port: ports[0] }).then(
+        (c) => (c.close(), true),
+        () => false,
+      )
+    ) await new Promise((r) => setTimeout(r, 50));
     const third = await plan();
     const table = await mup(["plan", "list", "c1"], { home });
     assert.match(table.stdout, /PLAN ID +CLUSTER +CREATED +OPS +STATUS/);
