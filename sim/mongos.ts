@@ -253,6 +253,16 @@ function cursorNs(db: string, body: Document): string {
 }
 
 /**
+ * The shard that holds unsharded data: the same one whatever order the config primary lists
+ * `config.shards` in (insertion order in memory, key order after a restart or an initial sync),
+ * so data written before a config server restarted or changed primary is read back, and
+ * written, on the same shard afterwards.
+ */
+function homeShard(shards: Document[]): Document {
+  return [...shards].sort((a, b) => String(a._id).localeCompare(String(b._id), "en"))[0];
+}
+
+/**
  * The `config` database lives on the config servers, as with a real mongos; CRUD on other
  * databases goes to the first shard's primary (enough for unsharded collections).
  */
@@ -275,7 +285,7 @@ const forward: Handler = async (ctx) => {
       "ShardNotFound",
     );
   }
-  const primary = await mongos(ctx).shardPrimary(shards[0]);
+  const primary = await mongos(ctx).shardPrimary(homeShard(shards));
   return await ctx.server.peers.get(primary).command(ctx.db, cmd, 30_000);
 };
 

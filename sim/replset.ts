@@ -324,6 +324,8 @@ export class ReplSet implements RoleHooks {
   }
 
   awaitWriteConcern(wc: Document | undefined, ts: Timestamp | undefined) {
+    // The primary's own write may be all a majority needs (a one-member set): count it now.
+    this.updateCommitPoint();
     return awaitWriteConcern(this, wc, ts);
   }
 
@@ -333,6 +335,7 @@ export class ReplSet implements RoleHooks {
    */
   async waitForMajorityRead(timeoutMs: number): Promise<void> {
     if (!this.config) return;
+    this.updateCommitPoint();
     const at = this.lastApplied();
     const ok = await this.waitFor(() => tsGte(this.commitPoint, at), timeoutMs);
     if (!ok) {
