@@ -139,12 +139,12 @@ Deno.test("simulator: w:majority writes survive every member being stopped and s
       })();
       try {
         const before = acked.length;
-        await waitFor(async () => acked.length >= before + 30 || undefined, 30_000);
+        await waitFor(() => Promise.resolve(acked.length >= before + 30 || undefined), 30_000);
         // Every member stopped at once while the writer runs, then all started again.
         await Promise.all(ports.map((p) => stopMember(dir, p)));
         for (const p of ports) await startOrThrow(bin, dir, p, ["--replSet", "rs0"]);
         const after = acked.length;
-        await waitFor(async () => acked.length >= after + 30 || undefined, 60_000);
+        await waitFor(() => Promise.resolve(acked.length >= after + 30 || undefined), 60_000);
       } finally {
         stop = true;
         await writer;
