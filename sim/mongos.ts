@@ -285,9 +285,55 @@ const forward: Handler = async (ctx) => {
       "ShardNotFound",
     );
   }
-  const primary = await mongos(ctx).shardPrimary(homeShard(shards));
-  return await ctx.server.peers.get(primary).command(ctx.db, cmd, 30_000);
+  return await onShardPrimary(ctx, homeShard(shards), name, cmd);
 };
+
+/** Refusals a shard makes before running anything: always safe to send again. */
+const NOT_PRIMARY = new Set([10107, 13435]);
+/** Replication state changes that may interrupt a command half-way. */
+const STATE_CHANGE = new Set([189, 11602, 91, 11600]);
+const READS = new Set(["find", "count", "aggregate", "listCollections", "listDatabases"]);
+
+/**
+ * Runs `cmd` on `shard`'s primary. As a real mongos does, a primary that steps down or goes
+ * away under the command is waited out here (up to 15 s, like its replica-set monitor) and the
+ * command sent to the new primary, when that is safe: a refusal before running, a read, or a
+ * retryable write (lsid + txnNumber: the shard answers a repeat with the first outcome). Not
+ * done, every election would reach the client as a "not primary" error from mongos itself,
+ * making the driver mark mongos unknown and wait for its next check.
+ */
+async function onShardPrimary(
+  ctx: CommandContext,
+  shard: Document,
+  name: string,
+  cmd: Document,
+): Promise<Document> {
+  const repeatable = READS.has(name) || ctx.body.txnNumber !== undefined;
+  const end = Date.now() + 15_000;
+  for (;;) {
+    let primary: string;
+    try {
+      primary = await mongos(ctx).shardPrimary(shard);
+    } catch (e) {
+      if (Date.now() > end) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+      continue;
+    }
+    let r: Document;
+    try {
+      r = await ctx.server.peers.get(primary).command(ctx.db, cmd, 30_000);
+    } catch (e) {
+      if (!repeatable || Date.now() > end || ctx.server.shuttingDown) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+      continue;
+    }
+    const code = Number(r.code);
+    const again = !r.ok &&
+      (NOT_PRIMARY.has(code) || (repeatable && STATE_CHANGE.has(code)));
+    if (!again || Date.now() > end || ctx.server.shuttingDown) return r;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 export const mongosCommands: Record<string, Handler> = {
   addShard,
