@@ -3,15 +3,14 @@
  * mup: plan → review → apply deployments of MongoDB clusters.
  * This file only wires commands together; the work lives under lib/.
  */
-import { Command, CommanderError } from "@commander-js/extra-typings";
+import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { clusterCommand } from "./lib/cli/cluster_cmd.ts";
-import { makeContext } from "./lib/cli/context.ts";
+import { makeContext, printJsonError } from "./lib/cli/context.ts";
 import { planCommand } from "./lib/cli/plan_cmd.ts";
 import { topologyCommand } from "./lib/cli/topology_cmd.ts";
 import { stateCommand } from "./lib/cli/state_cmd.ts";
-import { MupError } from "./lib/errors.ts";
+import { errorDocument, MupError } from "./lib/errors.ts";
 import { MUP_VERSION } from "./lib/plan/planner.ts";
-import { TopologyError } from "./lib/topology/load.ts";
 
 export async function main(args: string[]): Promise<number> {
   // The compiled binary also carries the simulator, so a mirror's tarballs can start it.
@@ -33,6 +32,17 @@ export async function main(args: string[]): Promise<number> {
   program.addCommand(planCommand(ctx));
   program.addCommand(stateCommand(ctx));
   program.addCommand(topologyCommand());
+  // Commands added whole do not inherit these settings: without them a usage error would exit
+  // from inside commander, before a --json error document could be printed.
+  const everyCommand = (c: CommandUnknownOpts): CommandUnknownOpts[] => [
+    c,
+    ...c.commands.flatMap(everyCommand),
+  ];
+  for (const c of everyCommand(program)) {
+    c.exitOverride().configureOutput({
+      writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)),
+    });
+  }
   try {
     await program.parseAsync(args, { from: "user" });
     return ctx.exitCode;
@@ -43,35 +53,36 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
+/**
+ * Prints a failure and returns the exit code. With `--json`, every failure, a usage error
+ * included, is one JSON error document on stdout (see errorDocument in lib/errors.ts).
+ */
 function reportError(e: unknown, json: boolean): number {
   if (e instanceof CommanderError) {
     // Help and version output exit 0; usage errors were already printed by commander.
-    return e.exitCode === 0 || e.code === "commander.helpDisplayed" ||
-        e.code === "commander.version"
-      ? 0
-      : 1;
-  }
-  if (e instanceof MupError) {
+    if (
+      e.exitCode === 0 || e.code === "commander.helpDisplayed" || e.code === "commander.version"
+    ) return 0;
     if (json) {
-      console.log(
-        JSON.stringify(
-          {
-            error: e.message,
-            ...(e instanceof TopologyError ? { issues: e.issues } : {}),
-            hint: e.options.hint,
-          },
-          null,
-          2,
-        ),
-      );
-    } else {
+      printJsonError({
+        type: "error",
+        error: e.message.replace(/^error: /, ""),
+        hint: "see `mup <command> --help`",
+        code: e.code,
+      });
+    }
+    return 1;
+  }
+  if (json) printJsonError(errorDocument(e));
+  if (e instanceof MupError) {
+    if (!json) {
       console.error(`Error: ${e.message}`);
       if (e.options.hint) console.error(`Hint: ${e.options.hint}`);
     }
     return e.exitCode;
   }
   const err = e as Error;
-  console.error(`Error: ${err?.message ?? String(e)}`);
+  if (!json) console.error(`Error: ${err?.message ?? String(e)}`);
   console.error(
     "This is a bug in mup; please report it with the command you ran. Set MUP_DEBUG=1 for details.",
   );

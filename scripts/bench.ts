@@ -15,6 +15,7 @@
  *              ssh per command (target ≥ 5×); pre-flight of 50 remote hosts (target < 3 s)
  *   sim        simulator: inserts/s with w:1 and w:"majority" on a 3-member set; peak RSS of
  *              one member holding 100,000 small documents (scripts/bench_sim.ts)
+ *   input      hostile topologies refused, one fresh `mup topology validate` each (target < 1 s)
  */
 import * as path from "node:path";
 import { stringify } from "yaml";
@@ -267,5 +268,6 @@ for (const w of which) {
   else if (w === "ssh") await benchSsh();
   else if (w === "sim") await benchSim();
   else if (w === "restart") await benchRestart();
-  else console.error(`unknown benchmark ${w} (plan, scheduler, deploy, ssh, sim, restart)`);
+  else if (w === "input") await (await import("./bench_input.ts")).benchInput();
+  else console.error(`unknown benchmark ${w} (plan, scheduler, deploy, ssh, sim, restart, input)`);
 }

@@ -1,15 +1,30 @@
 /**
  * mongos: reports ready only once its config replica set has a primary; keeps the shard
- * registry in the config servers' config.shards; forwards CRUD to the first shard.
+ * registry in the config servers' config.shards; routes CRUD by the sharding metadata
+ * (sim/mongos_routing.ts) and runs the balancer (sim/mongos_admin.ts).
  */
-import { type Document, Long, Timestamp } from "bson";
+import { type Document, Long, ObjectId, Timestamp } from "bson";
 import { CommandError, errors } from "./errors.ts";
+import { readCommands } from "./commands/read.ts";
+import { adminShardingCommands, balancerRound } from "./mongos_admin.ts";
+import { NsLock, routed } from "./mongos_routing.ts";
 import type { CommandContext, Handler, RoleHooks, Router, Server } from "./server.ts";
+
+/** How often the balancer looks for work when there was none. */
+const BALANCER_INTERVAL_MS = 5000;
+/** How often config.mongos.ping is refreshed (mongos's uptime reporter: every 10 s). */
+const UPTIME_REPORT_MS = 10_000;
 
 export class Mongos implements RoleHooks, Router {
   readonly configSet: string;
   readonly configHosts: string[];
   private primary?: string;
+  /** Chunk migrations exclude routed operations on their namespace. */
+  readonly locks = new NsLock();
+  inBalancerRound = false;
+  balancerRounds = 0;
+  private balancerTimer?: ReturnType<typeof setTimeout>;
+  private stopped = false;
 
   constructor(readonly server: Server) {
     const db = server.opts.configdb ?? "";
@@ -55,7 +70,112 @@ export class Mongos implements RoleHooks, Router {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
+    await this.registerCluster().catch((e) =>
+      this.server.log.info("SHARDING", 22727, "main", "Could not record the cluster identity", {
+        error: (e as Error).message,
+      })
+    );
     signalReady();
+    this.kickBalancer(BALANCER_INTERVAL_MS);
+  }
+
+  /**
+   * config.version (the cluster's identity, which sh.status() prints) if no one recorded it yet,
+   * and this mongos's entry in config.mongos.
+   */
+  private async registerCluster(): Promise<void> {
+    const [v] = (await this.config("config", { find: "version", filter: {} })).cursor
+      ?.firstBatch ?? [];
+    if (!v) {
+      // insert, not upsert: a second mongos racing here gets 11000 and keeps the first clusterId.
+      await this.config("config", {
+        insert: "version",
+        documents: [{ _id: 1, clusterId: new ObjectId() }],
+        writeConcern: { w: "majority" },
+      });
+    }
+    await this.reportUptime();
+  }
+
+  private lastPing = 0;
+
+  /** This mongos's config.mongos document, refreshed like mongos's uptime reporter. */
+  private async reportUptime(): Promise<void> {
+    this.lastPing = Date.now();
+    await this.config("config", {
+      update: "mongos",
+      updates: [{
+        q: { _id: this.server.address() },
+        u: {
+          $set: {
+            ping: new Date(),
+            up: Long.fromNumber(Math.floor((Date.now() - this.server.startedAt) / 1000)),
+            waiting: true,
+            mongoVersion: this.server.opts.version ?? "",
+            advisoryHostFQDNs: [],
+          },
+        },
+        upsert: true,
+      }],
+    });
+  }
+
+  /**
+   * Whether this mongos may run the balancer round: one mongos of a cluster at a time holds the
+   * lease (config.locks, `_id: "balancer"`, as the legacy distributed lock), renewed each round
+   * and taken over once it has been stale for three intervals.
+   */
+  private async holdBalancerLease(): Promise<boolean> {
+    const me = this.server.address();
+    const now = new Date();
+    try {
+      const r = await this.config("config", {
+        update: "locks",
+        updates: [{
+          q: { _id: "balancer", $or: [{ process: me }, { expires: { $lt: now } }] },
+          u: {
+            $set: {
+              state: 2,
+              process: me,
+              when: now,
+              expires: new Date(now.getTime() + 3 * BALANCER_INTERVAL_MS),
+              why: "balancer round",
+            },
+          },
+          upsert: true,
+        }],
+      });
+      // Held by another mongos: the upsert collides with its document (11000).
+      return !r.writeErrors?.length && Number(r.n ?? 0) > 0;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Schedules the next balancer round (every BALANCER_INTERVAL_MS, sooner after a migration or
+   * when asked): a round reads the balancer settings, shards and sharded collections only.
+   */
+  kickBalancer(delayMs = 100): void {
+    if (this.stopped) return;
+    clearTimeout(this.balancerTimer);
+    this.balancerTimer = setTimeout(async () => {
+      if (this.inBalancerRound) return this.kickBalancer(BALANCER_INTERVAL_MS);
+      this.inBalancerRound = true;
+      let moved = false;
+      try {
+        if (Date.now() - this.lastPing >= UPTIME_REPORT_MS) await this.reportUptime();
+        if (await this.holdBalancerLease()) moved = await balancerRound(this);
+        this.balancerRounds++;
+      } catch (e) {
+        this.server.log.info("SHARDING", 21872, "Balancer", "Balancer round failed", {
+          error: (e as Error).message,
+        });
+      } finally {
+        this.inBalancerRound = false;
+      }
+      this.kickBalancer(moved ? 100 : BALANCER_INTERVAL_MS);
+    }, delayMs);
   }
 
   /** Runs a command on the config primary, rediscovering it once on failure. */
@@ -114,6 +234,8 @@ export class Mongos implements RoleHooks, Router {
   checkWritable(): void {}
   checkReadable(): void {}
   stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.balancerTimer);
     return Promise.resolve();
   }
 }
@@ -221,25 +343,6 @@ const listShards: Handler = async (ctx) => {
   return { shards: await mongos(ctx).shards() };
 };
 
-async function setBalancer(ctx: CommandContext, stopped: boolean): Promise<Document> {
-  await mongos(ctx).config("config", {
-    update: "settings",
-    updates: [{
-      q: { _id: "balancer" },
-      u: { $set: { stopped, mode: stopped ? "off" : "full" } },
-      upsert: true,
-    }],
-    writeConcern: { w: "majority" },
-  });
-  return {};
-}
-
-const balancerStatus: Handler = async (ctx) => {
-  const r = await mongos(ctx).config("config", { find: "settings", filter: { _id: "balancer" } });
-  const doc = r.cursor?.firstBatch?.[0];
-  return { mode: doc?.stopped ? "off" : "full", inBalancerRound: false, numBalancerRounds: 0 };
-};
-
 /**
  * The namespace a cursor-returning command reads, as the server reports it in `cursor.ns`:
  * `db.coll` for find/aggregate on a collection, `db.$cmd.<command>` otherwise.
@@ -253,18 +356,8 @@ function cursorNs(db: string, body: Document): string {
 }
 
 /**
- * The shard that holds unsharded data: the same one whatever order the config primary lists
- * `config.shards` in (insertion order in memory, key order after a restart or an initial sync),
- * so data written before a config server restarted or changed primary is read back, and
- * written, on the same shard afterwards.
- */
-function homeShard(shards: Document[]): Document {
-  return [...shards].sort((a, b) => String(a._id).localeCompare(String(b._id), "en"))[0];
-}
-
-/**
  * The `config` database lives on the config servers, as with a real mongos; CRUD on other
- * databases goes to the first shard's primary (enough for unsharded collections).
+ * databases is routed to the database's primary shard or the shards owning the chunks.
  */
 const forward: Handler = async (ctx) => {
   // lsid and txnNumber go along, as from a real mongos: retryable writes stay retryable.
@@ -285,68 +378,70 @@ const forward: Handler = async (ctx) => {
       "ShardNotFound",
     );
   }
-  return await onShardPrimary(ctx, homeShard(shards), name, cmd);
+  if (name === "listDatabases") return await listDatabases(mongos(ctx), shards, cmd);
+  if (name === "dropDatabase") return await dropDatabase(mongos(ctx), ctx.db, shards);
+  return await routed(ctx);
 };
 
-/** Refusals a shard makes before running anything: always safe to send again. */
-const NOT_PRIMARY = new Set([10107, 13435]);
-/** Replication state changes that may interrupt a command half-way. */
-const STATE_CHANGE = new Set([189, 11602, 91, 11600]);
-const READS = new Set(["find", "count", "aggregate", "listCollections", "listDatabases"]);
-
-/**
- * Runs `cmd` on `shard`'s primary. As a real mongos does, a primary that steps down or goes
- * away under the command is waited out here (up to 15 s, like its replica-set monitor) and the
- * command sent to the new primary, when that is safe: a refusal before running, a read, or a
- * retryable write (lsid + txnNumber: the shard answers a repeat with the first outcome). Not
- * done, every election would reach the client as a "not primary" error from mongos itself,
- * making the driver mark mongos unknown and wait for its next check.
- */
-async function onShardPrimary(
-  ctx: CommandContext,
-  shard: Document,
-  name: string,
-  cmd: Document,
-): Promise<Document> {
-  const repeatable = READS.has(name) || ctx.body.txnNumber !== undefined;
-  const end = Date.now() + 15_000;
-  for (;;) {
-    let primary: string;
-    try {
-      primary = await mongos(ctx).shardPrimary(shard);
-    } catch (e) {
-      if (Date.now() > end) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-      continue;
+/** Databases of every shard, sizes summed per name. */
+async function listDatabases(m: Mongos, shards: Document[], cmd: Document): Promise<Document> {
+  const by = new Map<string, Document>();
+  for (const s of shards) {
+    const r = await m.server.peers.get(await m.shardPrimary(s)).command("admin", cmd, 30_000);
+    for (const d of (r.databases ?? []) as Document[]) {
+      const prev = by.get(d.name);
+      by.set(d.name, prev ? { ...prev, sizeOnDisk: prev.sizeOnDisk + d.sizeOnDisk } : { ...d });
     }
-    let r: Document;
-    try {
-      r = await ctx.server.peers.get(primary).command(ctx.db, cmd, 30_000);
-    } catch (e) {
-      if (!repeatable || Date.now() > end || ctx.server.shuttingDown) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-      continue;
-    }
-    const code = Number(r.code);
-    const again = !r.ok &&
-      (NOT_PRIMARY.has(code) || (repeatable && STATE_CHANGE.has(code)));
-    if (!again || Date.now() > end || ctx.server.shuttingDown) return r;
-    await new Promise((r) => setTimeout(r, 50));
   }
+  const databases = [...by.values()];
+  const totalSize = databases.reduce((a, d) => a + Number(d.sizeOnDisk ?? 0), 0);
+  return cmd.nameOnly
+    ? { databases: databases.map((d) => ({ name: d.name })) }
+    : { databases, totalSize, totalSizeMb: Math.floor(totalSize / 1048576) };
+}
+
+/** Drops the database on every shard, then its sharding metadata. */
+async function dropDatabase(m: Mongos, db: string, shards: Document[]): Promise<Document> {
+  for (const s of shards) {
+    await m.server.peers.run(await m.shardPrimary(s), db, { dropDatabase: 1 }, 30_000);
+  }
+  const colls = await m.config("config", {
+    find: "collections",
+    filter: { _id: { $regex: `^${db.replace(/[^A-Za-z0-9_]/g, "\\$&")}\\.` } },
+  });
+  for (const c of (colls.cursor?.firstBatch ?? []) as Document[]) {
+    await m.config("config", { delete: "chunks", deletes: [{ q: { uuid: c.uuid }, limit: 0 }] });
+  }
+  await m.config("config", {
+    delete: "collections",
+    deletes: [{
+      q: { _id: { $in: colls.cursor.firstBatch.map((c: Document) => c._id) } },
+      limit: 0,
+    }],
+  });
+  await m.config("config", {
+    delete: "databases",
+    deletes: [{ q: { _id: db }, limit: 1 }],
+    writeConcern: { w: "majority" },
+  });
+  return { dropped: db };
 }
 
 export const mongosCommands: Record<string, Handler> = {
   addShard,
   listShards,
-  balancerStart: (ctx) => setBalancer(ctx, false),
-  balancerStop: (ctx) => setBalancer(ctx, true),
-  balancerStatus,
+  ...adminShardingCommands,
+  // Cursors of routed reads live on mongos (results merged here), so getMore is answered here.
+  getMore: readCommands.getMore,
+  killCursors: readCommands.killCursors,
   ...Object.fromEntries(
     [
       "insert",
       "find",
-      "getMore",
-      "killCursors",
+      "distinct",
+      "createIndexes",
+      "listIndexes",
+      "dropIndexes",
       "count",
       "delete",
       "update",

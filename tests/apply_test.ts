@@ -82,7 +82,7 @@ Deno.test("deploy a replica set end to end; the highest priority member is prima
   }
 });
 
-Deno.test("deploy a sharded cluster end to end; mongos lists both shards; re-planning finds everything in place", async () => {
+Deno.test("deploy a sharded cluster end to end; mongos lists both shards; re-planning the running cluster finds no changes; with the mongos killed, it restarts only the mongos", async () => {
   const home = await tempHome();
   try {
     const ports = freePorts(10);
@@ -111,13 +111,26 @@ Deno.test("deploy a sharded cluster end to end; mongos lists both shards; re-pla
       assert.equal(cfg.configsvr, true, "the config set was initiated with configsvr: true");
       assert.equal(cfg.members.length, 3);
     });
-    // A new plan against the recorded state applies cleanly and changes nothing.
+    // Re-planning the unchanged running cluster: no changes, exit 0, nothing applied.
+    const same = await deploy(home, shardedTopology(ports), ["--detailed-exitcode"]);
+    assert.equal(same.code, 0, same.stdout + same.stderr);
+    assert.match(same.stdout, /No changes\. The cluster matches the topology\./);
+    assert.equal((await meta(home, "c1")).serial, 1);
+    // With the mongos gone, a new plan re-checks everything and starts only the mongos.
+    const mongosPid = path.join(
+      clusterDir(home, "c1"),
+      "deploy",
+      `mongos-${ports[9]}`,
+      "mongos.pid",
+    );
+    Deno.kill(Number((await Deno.readTextFile(mongosPid)).trim()), "SIGKILL");
     const again = await deploy(home, shardedTopology(ports));
     assert.equal(again.code, 0, again.stdout + again.stderr);
     assert.match(again.stdout, /✓ Started 3 config servers \(already in place\)/);
     assert.match(again.stdout, /✓ Added shard2 to cluster \(already in place\)/);
     for (const [name, log] of await processLogs(home, "c1")) {
-      assert.equal(count(log, /"id":4615611/), 1, `${name} was started once`);
+      const starts = name === `mongos-${ports[9]}` ? 2 : 1;
+      assert.equal(count(log, /"id":4615611/), starts, `${name} was started ${starts}×`);
       assert.ok(count(log, /"id":21356,/) <= 1, `${name} got at most one replSetInitiate`);
     }
     assert.equal((await meta(home, "c1")).serial, 2);

@@ -209,8 +209,12 @@ Deno.test("simulator auth: keyfile replica set: members authenticate as __system
       await client.db("shop").collection("orders").insertOne({ n: 1 }, {
         writeConcern: { w: "majority", wtimeoutMS: 10_000 },
       });
-      const status = await client.db("admin").command({ replSetGetStatus: 1 });
-      const bView = status.members.find((m: { name: string }) => m.name === `localhost:${b}`);
+      // The primary learns b's state from b's next heartbeat, so its view may lag a moment.
+      const bView = await waitFor(async () => {
+        const status = await client.db("admin").command({ replSetGetStatus: 1 });
+        const m = status.members.find((m: { name: string }) => m.name === `localhost:${b}`);
+        return m?.stateStr === "SECONDARY" ? m : undefined;
+      }, 20_000);
       assert.equal(bView.health, 1);
       assert.equal(bView.stateStr, "SECONDARY");
       // c joins the config but cannot be reached as a healthy member: its key is wrong.

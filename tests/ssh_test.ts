@@ -40,7 +40,7 @@ async function topologyFile(home: string, doc: unknown): Promise<string> {
 
 Deno.test({
   name:
-    "SSH: a sharded cluster across 127.0.0.1 (local), 127.0.0.2 and 127.0.0.3 (sshd) deploys and serves the driver through a remote mongos; one connection per host; masters closed at exit",
+    "SSH: a sharded cluster across 127.0.0.1 (local), 127.0.0.2 and 127.0.0.3 (sshd) deploys and serves the driver through a remote mongos; one connection per host; masters closed at exit; stop, start and destroy reach every host",
   sanitizeResources: false,
   async fn() {
     const home = await tempHome();
@@ -88,6 +88,43 @@ Deno.test({
       for (const s of f.servers) assert.equal(await s.acceptedConnections(), 1, s.addr);
       assert.deepEqual(processesMentioning(path.join(home, "ssh")), [], "masters left running");
       assert.equal((await currentState(home, "c1")).status, "completed");
+
+      // The lifecycle commands reach the same hosts the same way: stop, start, destroy.
+      const where = [...hosts, ...hosts, ...hosts, "127.0.0.2"];
+      const listening = async () => {
+        const up: string[] = [];
+        for (const [i, port] of p.entries()) {
+          const ok = await Deno.connect({ hostname: where[i], port }).then(
+            (c) => (c.close(), true),
+            () => false,
+          );
+          if (ok) up.push(`${where[i]}:${port}`);
+        }
+        return up;
+      };
+      const stop = await mup(["cluster", "stop", "c1", "--auto-approve", ...f.flags()], { home });
+      assert.equal(stop.code, 0, stop.stdout + stop.stderr);
+      assert.deepEqual(await listening(), [], "every process stopped, on every host");
+      const down = await mup(["cluster", "display", "c1", "--json"], { home });
+      assert.notEqual(down.code, 0, "a stopped cluster is not healthy");
+      const start = await mup(["cluster", "start", "c1", "--auto-approve", ...f.flags()], {
+        home,
+      });
+      assert.equal(start.code, 0, start.stdout + start.stderr);
+      assert.equal((await listening()).length, 10, "every process runs again");
+      await withClient(`mongodb://127.0.0.2:${p[9]}/`, async (c) => {
+        assert.equal((await c.db("app").collection("t").findOne({}))?.over, "ssh");
+      });
+      const up = await mup(["cluster", "display", "c1", "--json"], { home });
+      assert.equal(up.code, 0, up.stdout + up.stderr);
+      const destroy = await mup(["cluster", "destroy", "c1", "--auto-approve", ...f.flags()], {
+        home,
+      });
+      assert.equal(destroy.code, 0, destroy.stdout + destroy.stderr);
+      assert.deepEqual(await listening(), [], "destroy stops every process");
+      const left = await Deno.stat(clusterDir(home, "c1")).then(() => true, () => false);
+      assert.equal(left, false, "nothing of the cluster remains but its archive");
+      assert.deepEqual(processesMentioning(path.join(home, "ssh")), [], "masters left running");
     } finally {
       await killAll(home);
       await f.close();

@@ -36,7 +36,7 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
     if (base.lineage !== "") {
       throw new MupError(
         `Saved plan does not match the given state: plan ${plan.plan_id} was made for an existing cluster ${plan.cluster_name}, which has no recorded state now.`,
-        { hint: regenerate },
+        { hint: regenerate, details: { plan_id: plan.plan_id, check: "stale_plan" } },
       );
     }
     return;
@@ -44,13 +44,13 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
   if (base.lineage !== "" && base.lineage !== meta.lineage) {
     throw new MupError(
       `Saved plan does not match the given state: plan ${plan.plan_id} was created from a different state lineage of cluster ${plan.cluster_name}.`,
-      { hint: regenerate },
+      { hint: regenerate, details: { plan_id: plan.plan_id, check: "stale_plan" } },
     );
   }
   if (base.serial !== meta.serial) {
     throw new MupError(
       `Saved plan is stale: plan ${plan.plan_id} can no longer be applied because cluster ${plan.cluster_name} was changed by another operation after the plan was created (state serial ${base.serial} → ${meta.serial}).`,
-      { hint: regenerate },
+      { hint: regenerate, details: { plan_id: plan.plan_id, check: "stale_plan" } },
     );
   }
 }

@@ -10,8 +10,10 @@ import { TtyRenderer } from "../render/apply_tty.ts";
 import { ClusterLock } from "../state/lock.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
+import { checkIdentifier } from "../util/ident.ts";
 import { plural, portRanges } from "../util/format.ts";
-import type { CliContext } from "./context.ts";
+import { type CliContext, printJson, printJsonError } from "./context.ts";
+import { type ApplyDone, applyFailure, preflightFailure } from "./failures.ts";
 import { askSafetyDecision, interactive, readLine } from "./prompt.ts";
 import { describeLifecycleEffects, finishDestroy } from "./lifecycle_effects.ts";
 import { requireConnectivity } from "../preflight/connectivity.ts";
@@ -140,12 +142,7 @@ export async function runApply(
     }
     await checkNotStale(plan, clusterDir);
     await checkNoClash(plan, clusterDir);
-    if (!plan.validation.valid) {
-      throw new MupError(
-        `plan ${plan.plan_id} failed its pre-flight checks and cannot be applied`,
-        { hint: "`mup plan show` lists the errors; fix them and plan again" },
-      );
-    }
+    if (!plan.validation.valid) throw preflightFailure(plan, planPath);
     if (!opts.autoApprove) {
       // Under --json, stdout carries only events: the question goes to stderr.
       const say = opts.json ? console.error : console.log;
@@ -159,6 +156,12 @@ export async function runApply(
         opts.json ? "stderr" : "stdout",
       );
       if (answer?.trim() !== (destroy ? plan.cluster_name : "yes")) {
+        if (opts.json) {
+          throw new MupError("apply cancelled: the confirmation was not given", {
+            hint: `answer as asked, or pass --auto-approve; the plan was kept: ${planPath}`,
+            details: { plan_id: plan.plan_id, path: planPath },
+          });
+        }
         say(
           `Apply cancelled. The plan was kept: ${planPath}\nTo apply it later: mup plan apply ${plan.plan_id}`,
         );
@@ -168,6 +171,8 @@ export async function runApply(
   }
   // Hosts that went away since planning stop the apply here, before anything changes.
   await requireConnectivity(ctx.executors, Object.keys(plan.resources.processes_per_host));
+  // The apply's state ID once it has one, for the --json error document of a second Ctrl-C.
+  let stateId = resume?.state_id;
   // Listening before the lock is taken: no Ctrl-C can end mup between the two.
   const ac = new AbortController();
   const control = new ApplyControl();
@@ -188,6 +193,16 @@ export async function runApply(
         control.stopNow().then(() => held.lock?.release()),
         new Promise((r) => setTimeout(r, 3000)),
       ]).catch(() => {});
+      if (opts.json) {
+        printJsonError({
+          type: "error",
+          error: "interrupted twice: stopped at once",
+          hint: "the apply is saved as paused: `mup plan resume " + plan.cluster_name + "`",
+          interrupted: true,
+          plan_id: plan.plan_id,
+          ...(stateId ? { state_id: stateId } : {}),
+        });
+      }
       Deno.exit(130);
     },
   });
@@ -208,6 +223,21 @@ export async function runApply(
   const emitter = new Emitter();
   const tty = !opts.json && interactive();
   const ttyRenderer = tty ? new TtyRenderer() : undefined;
+  // What a `--json` error document needs: the end of the apply and the safety checks that failed.
+  let finished: ApplyDone | undefined;
+  const failedChecks: Record<string, unknown>[] = [];
+  emitter.on((e) => {
+    if (e.type === "apply_start") stateId = e.state_id;
+    if (e.type === "apply_done") finished = e;
+    if (e.type === "safety_failed") {
+      failedChecks.push({
+        operation: e.id,
+        check: e.check,
+        check_type: e.check_type,
+        status: e.status,
+      });
+    }
+  });
   if (opts.json) emitter.on(jsonRenderer((l) => console.log(l)));
   else if (ttyRenderer) emitter.on(ttyRenderer.handle);
   else emitter.on(new PlainRenderer((l) => console.log(l)).handle);
@@ -233,6 +263,7 @@ export async function runApply(
     }, resume);
     await lock.setStateId(state.state_id).catch(() => {});
     completed = state.status === "completed";
+    if (!completed && opts.json) throw applyFailure(state, finished, failedChecks);
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
     await lock.release();
@@ -255,6 +286,10 @@ export async function runResume(
       const { plan } = await ctx.store.load(state.plan_path);
       await finishDestroy(plan, ctx.store.clusterDir(state.cluster_name));
     }
+    if (opts.json) {
+      printJson({ state_id: state.state_id, status: state.status, resumed: false });
+      return 0;
+    }
     console.log(
       `Apply ${state.state_id} of cluster ${state.cluster_name} already completed; nothing to resume.`,
     );
@@ -270,6 +305,10 @@ export async function runResume(
   if (plan.content_hash !== state.plan_hash) {
     throw new MupError(
       `plan ${state.plan_path} changed since apply ${state.state_id} started (content hash differs); refusing to resume with a different plan`,
+      {
+        hint: "restore the plan file the apply started from, or plan again",
+        details: { state_id: state.state_id, plan_id: state.plan_id, check: "plan_hash" },
+      },
     );
   }
   if (!opts.json) {
@@ -290,6 +329,7 @@ export async function findState(
   stateId: string | undefined,
 ): Promise<{ state: ApplyState; store: StateStore }> {
   if (stateId) {
+    checkIdentifier("state ID", stateId);
     const clusters = cluster ? [cluster] : await ctx.store.clusters();
     for (const c of clusters) {
       const store = new StateStore(ctx.store.clusterDir(c));

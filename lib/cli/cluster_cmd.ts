@@ -1,3 +1,4 @@
+import { checkIdentifier } from "../util/ident.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { buildDeployPlan } from "../plan/deploy.ts";
@@ -36,11 +37,7 @@ export function clusterCommand(ctx: CliContext): Command {
   planFlowOptions(deploy);
   deploy.action(async (name, topologyFile, o) => {
     const opts = o as typeof o & PlanFlowOptions;
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) {
-      throw new MupError(`invalid cluster name "${name}"`, {
-        hint: "use letters, digits, '.', '_' and '-' (it names a directory), e.g. prod-cluster",
-      });
-    }
+    checkIdentifier("cluster name", name);
     const waitTimeoutMs = opts.waitTimeout === undefined
       ? undefined
       : parseWaitTimeout(opts.waitTimeout);
@@ -73,6 +70,7 @@ export function clusterCommand(ctx: CliContext): Command {
         renderPreflight(plan),
         "",
       ],
+      noChanges: "The cluster matches the topology.",
     }, opts);
   });
   addShowCommands(cmd as unknown as Command, ctx);

@@ -1,3 +1,4 @@
+import type { ErrorDocument } from "../errors.ts";
 import { DefaultExecutors } from "../executor/factory.ts";
 import { PlanStore } from "../plan/store.ts";
 import { cacheRoot, storageRoot } from "../util/path.ts";
@@ -26,4 +27,12 @@ export function print(text: string): void {
 
 export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
+}
+
+/**
+ * Prints a `--json` error document as one line on stdout (the last line of an NDJSON stream).
+ * Commands that fail without throwing use this; thrown MupErrors reach it through main.ts.
+ */
+export function printJsonError(doc: ErrorDocument): void {
+  console.log(JSON.stringify(doc));
 }

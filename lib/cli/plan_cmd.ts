@@ -1,17 +1,41 @@
 import { Command } from "@commander-js/extra-typings";
 import { criticalPath, toDot } from "../graph/mod.ts";
 import { operationLabels } from "../plan/graph.ts";
-import { allOperations } from "../plan/schema.ts";
+import { allOperations, type Plan } from "../plan/schema.ts";
+import { checkIdentifier } from "../util/ident.ts";
 import { checkPlanText } from "../plan/validate.ts";
 import { renderPlan } from "../render/plan_text.ts";
-import { table } from "../util/format.ts";
+import { plural, table } from "../util/format.ts";
 import { readMeta } from "../state/meta.ts";
 import { MupError } from "../errors.ts";
-import { type CliContext, print, printJson } from "./context.ts";
+import { type CliContext, print, printJson, printJsonError } from "./context.ts";
 import { noChanges, planDiff, renderDiff } from "../plan/diff.ts";
 import { unanswered } from "../mongo/client.ts";
 import { applyCommandOptions, runApply, runResume } from "./apply_cli.ts";
 import { planStatuses } from "../apply/stale.ts";
+
+/**
+ * `--expect-hash`: the content hash proves only that a plan was not changed after it was sealed,
+ * not who made it (anyone can reseal an edited plan). Naming the reviewed hash ties an apply to
+ * exactly the plan that was reviewed. `sha256:` may be left out.
+ */
+function checkExpectedHash(plan: Plan, file: string, expected: string): void {
+  const want = expected.trim().toLowerCase().replace(/^(sha256:)?/, "sha256:");
+  if (plan.content_hash === want) return;
+  throw new MupError(
+    `plan ${plan.plan_id} (${file}) has content hash ${plan.content_hash}, not the expected ${want}; refusing to apply a plan other than the one reviewed`,
+    {
+      hint: "review this plan (`mup plan show " + plan.plan_id +
+        "` prints its hash) or apply the plan that was reviewed",
+      details: {
+        plan_id: plan.plan_id,
+        check: "expect_hash",
+        expected: want,
+        actual: plan.content_hash,
+      },
+    },
+  );
+}
 
 export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () => {}): Command {
   const cmd = new Command("plan").description("Inspect, validate and manage saved plans");
@@ -57,7 +81,18 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
       const file = await ctx.store.resolve(ref);
       const check = checkPlanText(await Deno.readTextFile(file), file);
       const errors = check.issues.filter((i) => i.severity === "error");
-      if (opts.json) printJson({ file, valid: errors.length === 0, issues: check.issues });
+      if (opts.json && errors.length) {
+        // The error document, with the validation result's fields kept for scripts.
+        printJsonError({
+          type: "error",
+          error: `${file}: plan is not valid (${plural(errors.length, "error")})`,
+          hint: "regenerate the plan; do not edit plan files",
+          file,
+          valid: false,
+          issues: check.issues,
+          ...(check.plan ? { plan_id: check.plan.plan_id } : {}),
+        });
+      } else if (opts.json) printJson({ file, valid: true, issues: check.issues });
       else {
         for (const i of check.issues) print(`${i.severity === "error" ? "✗" : "!"} ${i.message}`);
         print(
@@ -82,6 +117,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
   cmd.command("export")
     .description("Write a saved plan to standard output, for sharing or review")
     .argument("<plan>", "plan ID or cluster name")
+    .option("--json", "failures as a JSON error document (the plan itself is JSON)")
     .action(async (ref) => {
       const { path } = await ctx.store.load(ref);
       await Deno.stdout.write(await Deno.readFile(path));
@@ -103,6 +139,34 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
           }`,
         );
       }
+      const plan = check.plan;
+      const existing = await ctx.store.findById(plan.plan_id);
+      if (existing) {
+        const stored = await Deno.readTextFile(existing);
+        if (stored !== text) {
+          // Plan IDs name plans in reviews and audit trails: never silently swap one for another.
+          const storedHash = /"content_hash": "([^"]+)"\n\}\n?$/.exec(stored)?.[1] ?? "unknown";
+          throw new MupError(
+            `plan ${plan.plan_id} is already stored as ${existing} with other content (content hash ${storedHash}); the plan on standard input (content hash ${plan.content_hash}, cluster ${plan.cluster_name}) was not imported`,
+            {
+              hint:
+                `compare them with \`mup plan show ${plan.plan_id}\`; to replace the stored plan, ` +
+                `delete it first: \`mup plan delete ${plan.plan_id}\``,
+              details: {
+                plan_id: plan.plan_id,
+                stored: { path: existing, content_hash: storedHash },
+                imported: { content_hash: plan.content_hash, cluster: plan.cluster_name },
+              },
+            },
+          );
+        }
+        if (opts.json) {
+          return printJson({ imported: plan.plan_id, path: existing, unchanged: true });
+        }
+        return print(
+          `Plan ${plan.plan_id} is already stored, identical: ${existing} (nothing to do)`,
+        );
+      }
       const saved = await ctx.store.saveText(check.plan, text);
       if (opts.json) return printJson({ imported: check.plan.plan_id, path: saved });
       print(`Imported plan ${check.plan.plan_id} for cluster ${check.plan.cluster_name}: ${saved}`);
@@ -114,6 +178,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .option("--json", "machine-readable output")
     .option("--detailed-exitcode", "exit 2 when there are changes, 0 when none")
     .action(async (cluster, opts) => {
+      checkIdentifier("cluster name", cluster);
       const { plan } = await ctx.store.load(cluster);
       const meta = await readMeta(ctx.store.clusterDir(cluster));
       // The live cluster, where it answers: a recorded process that is down would be started.
@@ -128,7 +193,9 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .description("The plan's dependency graph as Graphviz DOT (render with `dot -Tsvg`) or JSON")
     .argument("<plan>", "plan ID, file or cluster name")
     .option("--format <format>", "dot or json", "dot")
+    .option("--json", "the same as --format json")
     .action(async (ref, opts) => {
+      if (opts.json) opts.format = "json";
       // Checked before the plan is read and validated, which takes a while on large plans.
       if (opts.format !== "dot" && opts.format !== "json") {
         throw new MupError(`unknown graph format "${opts.format}"`, {
@@ -161,6 +228,10 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .description("Apply a saved plan (file, plan ID, or cluster name for its newest plan)")
     .argument("[plan]", "plan file, plan ID or cluster name")
     .option("--plan-id <id>", "the plan to apply, by ID (for the audit trail)")
+    .option(
+      "--expect-hash <hash>",
+      "refuse any plan but the one with this content hash (as `plan show` prints it): apply exactly what was reviewed",
+    )
     .option("--json", "NDJSON events instead of text");
   applyCommandOptions(applyCmd);
   applyCmd.action(async (ref, opts) => {
@@ -170,7 +241,9 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
         hint: "mup plan apply <plan-file|plan-id|cluster>",
       });
     }
+    if (opts.planId) checkIdentifier("plan ID", opts.planId);
     const { plan, path } = await ctx.store.load(which);
+    if (opts.expectHash !== undefined) checkExpectedHash(plan, path, opts.expectHash);
     ctx.exitCode = await runApply(ctx, plan, path, opts);
   });
 

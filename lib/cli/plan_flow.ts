@@ -1,3 +1,4 @@
+import { preflightFailure } from "./failures.ts";
 /**
  * The flow every plan-producing command shares (deploy, start, stop, restart, destroy,
  * rollback): plan hooks, build, save (or not, for --dry-run), show, then stop at the plan or
@@ -44,6 +45,7 @@ async function fireOrFail(d: HookDispatcher, event: "before_plan" | "after_plan"
     if (e instanceof HookFailed) {
       throw new MupError(`${e.message}; planning stopped`, {
         hint: "fix the hook or set continue_on_error: true on it",
+        details: { event, operation: `hook ${event}` },
       });
     }
     throw e;
@@ -97,6 +99,8 @@ export async function planAndApply(
     ? await ctx.store.writePlanFile(unsealed, opts.planFile!)
     : await ctx.store.savePlan(unsealed, opts.planFile);
   if (saved) await fireOrFail(planHooks(saved, plan.plan_id), "after_plan");
+  // Under --json an invalid plan is one error document naming the failing checks.
+  if (opts.json && invalid) throw preflightFailure(plan, saved, false);
   if (opts.json && (stopAtPlan || invalid)) {
     printJson({
       plan_id: plan.plan_id,

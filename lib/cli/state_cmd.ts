@@ -108,7 +108,8 @@ export function stateCommand(ctx: CliContext): Command {
         return print(`Cluster ${cluster} is not locked.`);
       }
       if (!opts.force) {
-        print(
+        // Under --json, stdout carries only the answer: the question goes to stderr.
+        (opts.json ? console.error : print)(
           describeLock(lock) +
             (isStale(lock)
               ? "\n(the holder process is gone)"
@@ -116,8 +117,14 @@ export function stateCommand(ctx: CliContext): Command {
         );
         const a = await readLine(
           "Do you really want to force-unlock? Only 'yes' will be accepted to confirm: ",
+          opts.json ? "stderr" : "stdout",
         );
-        if (a?.trim() !== "yes") throw new MupError("force-unlock cancelled.");
+        if (a?.trim() !== "yes") {
+          throw new MupError("force-unlock cancelled.", {
+            hint: "answer yes, or pass --force",
+            details: { lock, ...(lock.state_id ? { state_id: lock.state_id } : {}) },
+          });
+        }
       }
       await Deno.remove(lockPath(dir));
       if (opts.json) printJson({ unlocked: true, lock });

@@ -8,6 +8,7 @@ import {
 } from "../preflight/ports.ts";
 import { sha256File } from "../util/file_hash.ts";
 import type { Executor, RunResult } from "./executor.ts";
+import { setLongTimeout } from "../util/timer.ts";
 
 /** The control machine itself: subprocesses and the filesystem. */
 export class LocalExecutor implements Executor {
@@ -23,7 +24,9 @@ export class LocalExecutor implements Executor {
     options: { timeoutMs?: number; env?: Record<string, string> } = {},
   ): Promise<RunResult> {
     const ac = new AbortController();
-    const timer = options.timeoutMs ? setTimeout(() => ac.abort(), options.timeoutMs) : undefined;
+    const cancel = options.timeoutMs
+      ? setLongTimeout(() => ac.abort(), options.timeoutMs)
+      : undefined;
     try {
       const out = await new Deno.Command(argv[0], {
         args: argv.slice(1),
@@ -40,7 +43,7 @@ export class LocalExecutor implements Executor {
     } catch (e) {
       return { code: 127, stdout: "", stderr: (e as Error).message };
     } finally {
-      clearTimeout(timer);
+      cancel?.();
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Hook } from "./schema.ts";
+import { setLongTimeout } from "../util/timer.ts";
 
 export interface HookRun {
   code: number;
@@ -35,7 +36,8 @@ export async function runHook(
     }
   };
   let hard: ReturnType<typeof setTimeout> | undefined;
-  const timer = setTimeout(() => {
+  // Waited in steps: a timeout longer than the runtime's 32-bit timer must not fire at once.
+  const cancelTimer = setLongTimeout(() => {
     timedOut = true;
     killGroup("SIGTERM");
     hard = setTimeout(() => killGroup("SIGKILL"), 2000);
@@ -61,7 +63,7 @@ export async function runHook(
   // Output pipes close when the last process holding them exits; do not wait past the kill.
   const pumps = Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr")]);
   const status = await child.status;
-  clearTimeout(timer);
+  cancelTimer();
   if (timedOut) {
     killGroup("SIGKILL");
     clearTimeout(hard);

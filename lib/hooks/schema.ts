@@ -1,4 +1,7 @@
 import { z } from "zod";
+import { Duration, DurationMs } from "../topology/bounds.ts";
+
+export { Duration, durationMs } from "../topology/bounds.ts";
 
 /** The ten lifecycle events of the specification. */
 export const HOOK_EVENTS = [
@@ -18,21 +21,6 @@ export type HookEvent = z.infer<typeof HookEvent>;
 
 export const DEFAULT_HOOK_TIMEOUT = "5m";
 
-/** A duration written as `30s`, `5m`, `1h`, `1m30s` or plain milliseconds. */
-export const Duration = z.union([
-  z.string().regex(/^(\d+(ms|s|m|h))+$/, "a duration such as 30s, 5m or 1h30m"),
-  z.number().int().nonnegative(),
-]);
-
-export function durationMs(d: string | number): number {
-  if (typeof d === "number") return d;
-  let total = 0;
-  for (const [, n, unit] of d.matchAll(/(\d+)(ms|s|m|h)/g)) {
-    total += Number(n) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[unit as "ms"];
-  }
-  return total;
-}
-
 /** A hook as written in a topology file. */
 export const HookSpec = z.object({
   name: z.string().optional(),
@@ -50,7 +38,7 @@ export const Hook = z.object({
   name: z.string(),
   event: HookEvent,
   command: z.string(),
-  timeout_ms: z.number().int().positive(),
+  timeout_ms: DurationMs,
   environment: z.record(z.string(), z.string()),
   continue_on_error: z.boolean(),
   phase: z.string().optional(),

@@ -1,5 +1,8 @@
 import type { Document, MongoClient } from "mongodb";
 import { hostPort, splitHostPort } from "../topology/hosts.ts";
+import { sleep } from "../util/timer.ts";
+
+export { sleep } from "../util/timer.ts";
 
 /** Runs `fn` with a direct connection to one server; the client is always closed. */
 export async function withServer<T>(
@@ -46,16 +49,6 @@ export async function hello(
 }
 
 export { splitHostPort };
-
-export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
-}
 
 /** Polls `probe` until it returns a value or the time is up. */
 export async function poll<T>(

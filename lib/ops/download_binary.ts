@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { downloadVerified } from "../download/fetch.ts";
 import { sha256File } from "../util/file_hash.ts";
-import { type Operation, OperationError, param } from "./operation.ts";
+import { type Operation, OperationError, param, storeParam } from "./operation.ts";
 
 const MARKER = ".mup-complete";
 
@@ -9,14 +9,14 @@ const MARKER = ".mup-complete";
 export const downloadBinary: Operation = {
   async isDone(ctx) {
     try {
-      return (await Deno.readTextFile(path.join(param(ctx, "extract_dir"), MARKER))).trim() ===
+      return (await Deno.readTextFile(path.join(storeParam(ctx, "extract_dir"), MARKER))).trim() ===
         param(ctx, "sha256");
     } catch {
       return false;
     }
   },
   async run(ctx) {
-    const archive = param(ctx, "archive");
+    const archive = storeParam(ctx, "archive");
     const sha = param(ctx, "sha256");
     let downloaded = 0;
     const cached = (await sha256File(archive)) === sha;
@@ -28,7 +28,7 @@ export const downloadBinary: Operation = {
         );
       }, ctx.signal);
     }
-    const dest = param(ctx, "extract_dir");
+    const dest = storeParam(ctx, "extract_dir");
     const work = `${dest}.unpack-${Deno.pid}`;
     await Deno.remove(work, { recursive: true }).catch(() => {});
     await Deno.mkdir(work, { recursive: true });

@@ -1,3 +1,5 @@
+import { insideStore } from "../util/ident.ts";
+import { mupHome } from "../util/path.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import type { Plan, PlannedOperation, SafetyCheck } from "../plan/schema.ts";
 import type { Change } from "../plan/schema.ts";
@@ -34,6 +36,14 @@ export interface Operation {
 }
 
 export class OperationError extends Error {}
+
+/**
+ * A path parameter that must lie in mup's own store ($MUP_HOME: staging files, metadata, the
+ * download cache): a plan is untrusted input, so the path is proven inside before it is used.
+ */
+export function storeParam(ctx: OperationContext, name: string): string {
+  return insideStore(mupHome(), param(ctx, name));
+}
 
 export function param(ctx: OperationContext, name: string): string {
   const v = ctx.op.target.params[name];

@@ -3,16 +3,16 @@ import { connectionString } from "../plan/processes.ts";
 import { listProcesses } from "../plan/processes.ts";
 import { configFilePath, pidFilePath } from "../plan/mongo_config.ts";
 import { readMeta, writeMeta } from "../state/meta.ts";
-import type { Operation } from "./operation.ts";
+import { type Operation, storeParam } from "./operation.ts";
 
 /** meta.yaml: what later commands need to know, with lineage and serial for stale-plan checks. */
 export const saveMetadata: Operation = {
   async isDone(ctx) {
-    const meta = await readMeta(path.dirname(ctx.op.target.params.path)).catch(() => undefined);
+    const meta = await readMeta(path.dirname(storeParam(ctx, "path"))).catch(() => undefined);
     return meta?.last_plan_id === ctx.plan.plan_id;
   },
   async run(ctx) {
-    const dir = path.dirname(ctx.op.target.params.path);
+    const dir = path.dirname(storeParam(ctx, "path"));
     const prev = await readMeta(dir);
     const plan = ctx.plan;
     const now = new Date().toISOString();

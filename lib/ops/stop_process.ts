@@ -1,5 +1,6 @@
 import { adminCommand, poll } from "../mongo/client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
+import { planTimeoutMs } from "./timeout.ts";
 import { runningPid } from "./process.ts";
 
 /**
@@ -17,7 +18,7 @@ export const stopProcess: Operation = {
     const ex = ctx.executors.forHost(ctx.op.target.host!);
     const pid = await runningPid(ex, param(ctx, "pid_file"));
     if (!pid) return { output: "not running" };
-    const timeout = Number(ctx.op.target.params.timeout_ms ?? 30_000);
+    const timeout = planTimeoutMs(ctx, 30_000);
     const gone = async (ms: number) =>
       await poll(async () => (await ex.processAlive(pid)) ? undefined : true, ms, 100) ?? false;
     await adminCommand(ctx.op.target.host!, ctx.op.target.port!, {

@@ -19,6 +19,7 @@ import { nodeClaims } from "../topology/layout.ts";
 import { isLocalHost } from "../topology/schema.ts";
 import { clashes, clusterClaims, otherClusters } from "../preflight/clusters.ts";
 import { MupError } from "../errors.ts";
+import { unanswered } from "../mongo/client.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
 import type { OperationType, Plan, Variant } from "./schema.ts";
@@ -130,8 +131,11 @@ export async function buildDeployPlan(
       message: `${w.location.path}: ${w.message}`,
     });
   }
+  // A repair of a cluster that runs as recorded, every process answering, has nothing to do:
+  // the flow then says "No changes" (exit 0), as Terraform does, instead of a plan of checks.
+  const unchanged = meta?.status === "running" && (await unanswered(meta.processes)).size === 0;
   const measured = await measuredDurations(req.store, req.cluster, topology);
-  return planDeploy({
+  const plan = planDeploy({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
     createdAt: new Date().toISOString(),
     clusterName: req.cluster,
@@ -150,6 +154,7 @@ export async function buildDeployPlan(
     measured,
     waitTimeoutMs: req.waitTimeoutMs,
   });
+  return unchanged ? { ...plan, phases: [] } : plan;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { Hook } from "../hooks/schema.ts";
-import { Topology, TopologyKind } from "../topology/schema.ts";
+import { Host, Port, Topology, TopologyKind } from "../topology/schema.ts";
+import { Identifier, ProcessName } from "../util/ident.ts";
 
 /** Bumped whenever the plan document changes shape; readers refuse formats they do not know. */
 export const PLAN_FORMAT_VERSION = 1;
@@ -36,9 +37,12 @@ export type ActionType = z.infer<typeof ActionType>;
 export const OperationTarget = z.object({
   type: z.enum(["host", "process", "replica_set", "cluster"]),
   name: z.string(),
-  host: z.string().optional(),
-  port: z.number().int().optional(),
+  host: Host.optional(),
+  port: Port.optional(),
   params: z.record(z.string(), z.string()),
+}).refine((t) => t.type !== "process" || ProcessName.safeParse(t.name).success, {
+  path: ["name"],
+  message: "a process name is <role>-<host>-<port> with no '/'",
 });
 export type OperationTarget = z.infer<typeof OperationTarget>;
 
@@ -162,9 +166,9 @@ export type Release = z.infer<typeof Release>;
 
 export const Plan = z.object({
   format_version: z.literal(PLAN_FORMAT_VERSION),
-  plan_id: z.string(),
+  plan_id: Identifier,
   operation: z.string(),
-  cluster_name: z.string(),
+  cluster_name: Identifier,
   created_at: z.string(),
   mup_version: z.string(),
   version: z.string(),

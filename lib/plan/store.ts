@@ -2,6 +2,7 @@ import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { exists, writeFileAtomic, writeFileAtomicWith } from "../state/atomic.ts";
 import { checkPlanText } from "./validate.ts";
+import { checkIdentifier, insideStore, isIdentifier } from "../util/ident.ts";
 import type { Dag } from "../graph/mod.ts";
 import { sealPlan } from "./hash.ts";
 import type { Plan } from "./schema.ts";
@@ -22,12 +23,16 @@ export interface PlanEntry {
 export class PlanStore {
   constructor(readonly root: string) {}
 
+  /** A cluster's directory; throws a MupError for a name that is not an identifier. */
   clusterDir(cluster: string): string {
-    return path.join(this.root, "clusters", cluster);
+    checkIdentifier("cluster name", cluster);
+    return insideStore(this.root, path.join(this.root, "clusters", cluster));
   }
 
+  /** Where a plan is stored; both names are checked, and the path proven inside the store. */
   planPath(cluster: string, planId: string): string {
-    return path.join(this.clusterDir(cluster), "plans", `${planId}.json`);
+    checkIdentifier("plan ID", planId);
+    return insideStore(this.root, path.join(this.clusterDir(cluster), "plans", `${planId}.json`));
   }
 
   /**
@@ -78,14 +83,14 @@ export class PlanStore {
     return target;
   }
 
-  /** Every cluster with a directory in the store. */
-  clusters(): Promise<string[]> {
-    return listDir(path.join(this.root, "clusters"));
+  /** Every cluster with a directory in the store (entries that are not identifiers are not). */
+  async clusters(): Promise<string[]> {
+    return (await listDir(path.join(this.root, "clusters"))).filter((c) => isIdentifier(c));
   }
 
   /** The file of a plan ID: save() names each plan `<plan-id>.json`, so no plan is read. */
   async findById(planId: string): Promise<string | undefined> {
-    if (!/^[\w.-]+$/.test(planId)) return undefined;
+    checkIdentifier("plan ID", planId);
     for (const c of await this.clusters()) {
       const file = this.planPath(c, planId);
       if (await exists(file)) return file;
@@ -126,6 +131,7 @@ export class PlanStore {
       if (await exists(ref)) return ref;
       throw new MupError(`plan file ${ref} does not exist`);
     }
+    checkIdentifier("plan ID or cluster name", ref);
     const byId = await this.findById(ref);
     if (byId) return byId;
     const newest = await this.newest(ref);

@@ -72,6 +72,7 @@ export function renderPlan(
   const roles = Object.entries(r.processes_by_role).map(([k, v]) => `${v} ${k}`).join(", ");
   const out = [
     `Plan ID: ${plan.plan_id}`,
+    `Content hash: ${plan.content_hash}`,
     `Operation: ${plan.operation}`,
     `Cluster: ${plan.cluster_name}`,
     `Created: ${plan.created_at.replace("T", " ").replace(/\.\d+Z$/, " UTC")}`,

@@ -95,6 +95,11 @@ export class ClusterLock {
           {
             hint: "wait for that apply to finish; if it is certainly gone, run `mup state unlock " +
               path.basename(clusterDir) + " --force`",
+            details: {
+              check: "lock_held",
+              lock: holder,
+              ...(holder.state_id ? { state_id: holder.state_id } : {}),
+            },
           },
         );
       }

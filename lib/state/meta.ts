@@ -5,13 +5,14 @@ import { MupError } from "../errors.ts";
 import { Release, Variant } from "../plan/schema.ts";
 import { Topology, TopologyKind } from "../topology/schema.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { Identifier, ProcessName } from "../util/ident.ts";
 
 export const META_FORMAT_VERSION = 1;
 
 /** `clusters/<name>/meta.yaml`: what mup knows of a deployed cluster. */
 export const ClusterMeta = z.object({
   format_version: z.literal(META_FORMAT_VERSION),
-  name: z.string(),
+  name: Identifier,
   /** Set when the cluster is first recorded; plans made against another lineage are refused. */
   lineage: z.string(),
   /** Goes up by one on every change mup records; a plan made at an older serial is stale. */
@@ -24,7 +25,7 @@ export const ClusterMeta = z.object({
   connection_string: z.string(),
   topology: Topology,
   processes: z.array(z.object({
-    id: z.string(),
+    id: ProcessName,
     role: z.string(),
     host: z.string(),
     port: z.number().int(),
@@ -34,8 +35,8 @@ export const ClusterMeta = z.object({
   })),
   created_at: z.string(),
   updated_at: z.string(),
-  last_plan_id: z.string(),
-  last_state_id: z.string(),
+  last_plan_id: Identifier,
+  last_state_id: Identifier,
   /** The release deployed (absent in metadata written before mup recorded it). */
   release: Release.optional(),
   /** The topology file deployed; lifecycle hooks run in its directory. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { Change } from "../plan/schema.ts";
+import { Identifier } from "../util/ident.ts";
 
 export const STATE_FORMAT_VERSION = 1;
 
@@ -47,7 +48,7 @@ export type OperationState = z.infer<typeof OperationState>;
 /** A checkpoint file: the whole state at a phase boundary. */
 export const Checkpoint = z.object({
   format_version: z.literal(STATE_FORMAT_VERSION),
-  id: z.string(),
+  id: Identifier,
   description: z.string(),
   timestamp: z.string(),
   phase: z.string(),
@@ -83,11 +84,11 @@ export type LogEntry = z.infer<typeof LogEntry>;
 
 export const ApplyState = z.object({
   format_version: z.literal(STATE_FORMAT_VERSION),
-  state_id: z.string(),
-  plan_id: z.string(),
+  state_id: Identifier,
+  plan_id: Identifier,
   plan_path: z.string(),
   plan_hash: z.string(),
-  cluster_name: z.string(),
+  cluster_name: Identifier,
   operation: z.string(),
   status: ApplyStatus,
   started_at: z.string(),
@@ -133,6 +134,6 @@ export const LockInfo = z.object({
   /** /proc start time of the holder, so a recycled PID is not mistaken for it. */
   pid_start: z.string().optional(),
   created: z.string(),
-  state_id: z.string().optional(),
+  state_id: Identifier.optional(),
 });
 export type LockInfo = z.infer<typeof LockInfo>;

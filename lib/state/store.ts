@@ -1,8 +1,10 @@
+import { z } from "zod";
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { listDir } from "../plan/store.ts";
 import { exists, syncDir, writeFileAtomic } from "./atomic.ts";
 import { Journal } from "./journal.ts";
+import { checkIdentifier, insideStore } from "../util/ident.ts";
 import {
   ApplyState,
   type Checkpoint,
@@ -27,14 +29,19 @@ export class StateStore {
     this.dir = path.join(clusterDir, "state");
   }
 
+  /** The files of a state ID: the ID is checked and each path proven inside the state dir. */
+  private file(id: string, suffix: string): string {
+    checkIdentifier("state ID", id);
+    return insideStore(this.dir, path.join(this.dir, `${id}${suffix}`));
+  }
   snapshotPath(id: string): string {
-    return path.join(this.dir, `${id}.json`);
+    return this.file(id, ".json");
   }
   journalPath(id: string): string {
-    return path.join(this.dir, `${id}.journal`);
+    return this.file(id, ".journal");
   }
   checkpointDir(id: string): string {
-    return path.join(this.dir, `${id}-checkpoints`);
+    return this.file(id, "-checkpoints");
   }
 
   async writeSnapshot(state: ApplyState): Promise<void> {
@@ -45,7 +52,8 @@ export class StateStore {
   }
 
   async setCurrent(id: string): Promise<void> {
-    const link = path.join(this.dir, "current-apply.json");
+    checkIdentifier("state ID", id);
+    const link = insideStore(this.dir, path.join(this.dir, "current-apply.json"));
     const tmp = `${link}.tmp-${Deno.pid}`;
     await Deno.remove(tmp).catch(() => {});
     await Deno.symlink(`${id}.json`, tmp);
@@ -74,7 +82,10 @@ export class StateStore {
     const parsed = ApplyState.safeParse(raw);
     if (!parsed.success) {
       throw new MupError(
-        `apply state ${this.snapshotPath(id)} is damaged: ${parsed.error.issues[0]?.message}`,
+        `apply state ${this.snapshotPath(id)} is damaged: ${
+          parsed.error.issues.slice(0, 3).map((i) => `${z.core.toDotPath(i.path)}: ${i.message}`)
+            .join("; ")
+        }`,
       );
     }
     const state = parsed.data;
@@ -204,10 +215,9 @@ export class StateWriter {
   /** Writes checkpoint-NNN.json with a full snapshot, then records it and refreshes the snapshot. */
   async checkpoint(phase: string, description: string, id: string): Promise<CheckpointRef> {
     const n = this.state.checkpoints.length + 1;
-    const file = path.join(
-      this.store.checkpointDir(this.state.state_id),
-      `checkpoint-${String(n).padStart(3, "0")}.json`,
-    );
+    checkIdentifier("checkpoint ID", id);
+    const dir = this.store.checkpointDir(this.state.state_id);
+    const file = insideStore(dir, path.join(dir, `checkpoint-${String(n).padStart(3, "0")}.json`));
     const timestamp = new Date().toISOString();
     const cp: Checkpoint = {
       format_version: STATE_FORMAT_VERSION,

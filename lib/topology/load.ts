@@ -1,8 +1,9 @@
-import * as jsyaml from "js-yaml";
 import type { z } from "zod";
 import { MupError, type SourceLocation } from "../errors.ts";
 import { didYouMean } from "../util/similar.ts";
+import { fileTooLarge, loadLimited, topologyLimits } from "./limits.ts";
 import { Positions } from "./positions.ts";
+import { EventPositions } from "./event_positions.ts";
 import { Topology } from "./schema.ts";
 import { type TopologyIssue, validateTopology } from "./validate.ts";
 
@@ -17,6 +18,7 @@ export class TopologyError extends MupError {
     super(
       `${file}: ${issues.length} problem${issues.length === 1 ? "" : "s"} in the topology:\n` +
         issues.map((i) => "  " + formatIssue(i)).join("\n"),
+      { details: { file, issues } },
     );
   }
 }
@@ -37,25 +39,38 @@ export async function parseTopology(text: string, file: string): Promise<LoadedT
   const located = async () => positions ??= await Positions.of(text, file);
 
   let raw: unknown;
-  try {
-    raw = jsyaml.load(text, { schema: jsyaml.CORE_SCHEMA });
-  } catch {
-    // The positioned parser reports every syntax error with its place.
-    const pos = await located();
-    if (pos.doc.errors.length > 0) {
-      throw new TopologyError(
-        file,
-        pos.doc.errors.map((e) => ({
+  const limited = loadLimited(text, file, topologyLimits());
+  if ("issue" in limited) {
+    throw new TopologyError(file, [{ severity: "error", ...limited.issue }]);
+  }
+  if ("syntax" in limited) {
+    // The positioned parser reports every syntax error with its place; js-yaml's own error
+    // (which has a place too) when that parser finds none, or when the file is too large for
+    // it to answer quickly (it parses about 300 KB a second).
+    const pos = text.length <= POSITIONED_PARSE_MAX_CHARS ? await located() : undefined;
+    const errors = (pos?.doc.errors ?? []).filter((e) => e.code !== "RESOURCE_EXHAUSTION");
+    const e = limited.syntax;
+    throw new TopologyError(
+      file,
+      errors.length > 0
+        ? errors.map((e) => ({
           severity: "error",
           code: "yaml_syntax",
           message: e.message.split("\n")[0],
           hint: "fix the YAML syntax at this position",
-          location: pos.at(e.pos[0]),
-        })),
-      );
-    }
-    raw = pos.doc.toJS();
+          location: pos!.at(e.pos[0]),
+        }))
+        : [{
+          severity: "error",
+          code: "yaml_syntax",
+          message: e.reason,
+          hint: "fix the YAML syntax at this position",
+          location: e.mark ? { file, line: e.mark.line + 1, column: e.mark.column + 1 } : { file },
+        }],
+    );
   }
+  raw = limited.value;
+  const events = new EventPositions(text, limited.events, file);
   raw ??= {};
   if (typeof raw !== "object" || Array.isArray(raw)) {
     throw new TopologyError(file, [{
@@ -63,25 +78,30 @@ export async function parseTopology(text: string, file: string): Promise<LoadedT
       code: "not_a_mapping",
       message: "the topology must be a YAML mapping",
       hint: "start with `mongod_servers:` (see examples/)",
-      location: (await located()).at(0),
+      location: events.at(0),
     }]);
   }
   const parsed = Topology.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
-    const pos = await located();
+    const pos = events;
     throw new TopologyError(
       file,
-      parsed.error.issues.flatMap((i) => zodIssue(i, (p, key) => pos.locate(p, key))),
+      capped(
+        parsed.error.issues.slice(0, MAX_ISSUES + 1).flatMap((i) =>
+          zodIssue(i, (p, key) => pos.locate(p, key))
+        ),
+        parsed.error.issues.length,
+        file,
+      ),
     );
   }
   const found = validateTopology(parsed.data);
-  const pos = found.length > 0 ? await located() : undefined;
   const issues = found.map((i) => ({
     ...i,
-    location: pos!.locate(i.path as (string | number)[]),
+    location: events.locate(i.path as (string | number)[]),
   }));
   const errors = issues.filter((i) => i.severity === "error");
-  if (errors.length > 0) throw new TopologyError(file, errors);
+  if (errors.length > 0) throw new TopologyError(file, capped(errors, errors.length, file));
   return {
     topology: parsed.data,
     file,
@@ -89,11 +109,32 @@ export async function parseTopology(text: string, file: string): Promise<LoadedT
   };
 }
 
+/** Files larger than this get js-yaml's one located syntax error, not every error listed. */
+const POSITIONED_PARSE_MAX_CHARS = 100_000;
+
+/** Problems listed one by one; a file with thousands is summarised after these. */
+const MAX_ISSUES = 50;
+
+function capped(issues: TopologyIssue[], total: number, file: string): TopologyIssue[] {
+  if (issues.length <= MAX_ISSUES && total <= MAX_ISSUES) return issues;
+  return [...issues.slice(0, MAX_ISSUES), {
+    severity: "error",
+    code: "more_problems",
+    message: `${Math.max(total, issues.length) - MAX_ISSUES} more problems not shown`,
+    hint: "fix the problems above and validate again",
+    location: { file },
+  }];
+}
+
 export async function loadTopology(file: string): Promise<LoadedTopology> {
   let text: string;
   try {
+    // Looked at before reading: a huge file is refused without being read.
+    const big = fileTooLarge(file, (await Deno.stat(file)).size, topologyLimits());
+    if (big) throw new TopologyError(file, [{ severity: "error", ...big }]);
     text = await Deno.readTextFile(file);
   } catch (e) {
+    if (e instanceof TopologyError) throw e;
     throw new MupError(`cannot read topology file ${file}: ${(e as Error).message}`, {
       hint: "check the path; examples/ holds sample topologies",
     });

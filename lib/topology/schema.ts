@@ -1,11 +1,16 @@
 import { z } from "zod";
 import { HooksSection } from "../hooks/schema.ts";
+import { HOST_PATTERN, HOST_RULE } from "../util/ident.ts";
 import { isLocalMachine } from "./hosts.ts";
 
 /** mongod/mongos options merged into the generated configuration file. */
 const RuntimeConfig = z.record(z.string(), z.unknown());
 
-const Port = z.number().int().min(0).max(65535);
+/** A TCP port; 0 in a topology means "pick a free one" (local hosts only). */
+export const Port = z.number().int().min(0).max(65535);
+
+/** A host name, IPv4 address or IPv6 literal: it becomes part of process names and file names. */
+export const Host = z.string().regex(HOST_PATTERN, `must be ${HOST_RULE}`);
 
 const Dirs = {
   deploy_dir: z.string().optional(),
@@ -26,7 +31,7 @@ export const GlobalSection = z.object({
 const SshPort = z.number().int().min(1).max(65535).optional();
 
 export const MongodServer = z.object({
-  host: z.string().min(1),
+  host: Host,
   port: Port.default(27017),
   ssh_port: SshPort,
   replica_set: z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '_' and '-'").optional(),
@@ -40,7 +45,7 @@ export const MongodServer = z.object({
 export type MongodServer = z.infer<typeof MongodServer>;
 
 export const MongosServer = z.object({
-  host: z.string().min(1),
+  host: Host,
   port: Port.default(27017),
   ssh_port: SshPort,
   deploy_dir: z.string().optional(),

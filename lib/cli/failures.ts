@@ -1,0 +1,82 @@
+/**
+ * The `--json` error documents of failures that are not thrown where they happen: a plan whose
+ * pre-flight checks failed, an apply that ended failed or paused. Each is a MupError whose
+ * details become the document's fields (see errorDocument in lib/errors.ts); commands throw it
+ * under --json and main.ts prints it. Commands of their own (cluster stop, restart…) use these
+ * or throw a MupError with `details` the same way.
+ */
+import type { ApplyEvent } from "../apply/events.ts";
+import { MupError } from "../errors.ts";
+import type { Plan } from "../plan/schema.ts";
+import type { ApplyState } from "../state/schema.ts";
+
+export type ApplyDone = Extract<ApplyEvent, { type: "apply_done" }>;
+
+/** The plan's failed pre-flight checks and errors, for a `--json` error document. */
+export function failedChecks(plan: Plan): Record<string, unknown>[] {
+  return [
+    ...plan.validation.checks.filter((c) => c.status === "failed").map((c) => ({
+      name: c.name,
+      message: c.message,
+      ...(c.host ? { host: c.host } : {}),
+    })),
+    ...plan.validation.errors
+      .filter((e) =>
+        !plan.validation.checks.some((c) => c.status === "failed" && c.message === e.message)
+      )
+      .map((e) => ({ name: e.code, message: e.message, ...(e.host ? { host: e.host } : {}) })),
+  ];
+}
+
+/**
+ * A plan that failed its pre-flight checks, as an error naming them and where the plan is
+ * (`stored`: whether it was kept in the store; plans that fail pre-flight are not).
+ */
+export function preflightFailure(plan: Plan, path?: string, stored?: boolean): MupError {
+  return new MupError(
+    `pre-flight checks failed; plan ${plan.plan_id} cannot be applied: ${
+      plan.validation.errors.map((e) => e.message).join("; ")
+    }`,
+    {
+      hint: `fix the problems and plan again; \`mup plan show ${plan.plan_id}\` lists the checks`,
+      details: {
+        plan_id: plan.plan_id,
+        ...(path ? { path } : {}),
+        valid: false,
+        ...(stored !== undefined ? { stored } : {}),
+        checks: failedChecks(plan),
+        errors: plan.validation.errors,
+      },
+    },
+  );
+}
+
+/** The `--json` error document of an apply that did not complete (failed or paused). */
+export function applyFailure(
+  state: ApplyState,
+  done: ApplyDone | undefined,
+  checks: Record<string, unknown>[],
+): MupError {
+  const last = state.errors[state.errors.length - 1];
+  const operation = done?.failed_operation ?? last?.operation;
+  const message = done?.error ?? last?.error ?? `apply ${state.status}`;
+  return new MupError(
+    done?.interrupted
+      ? `apply ${state.state_id} interrupted; its state is saved`
+      : `apply ${state.state_id} ${state.status}: ${message}`,
+    {
+      hint: `resume it with \`mup plan resume ${state.cluster_name}\` once the cause is fixed; ` +
+        `\`mup state show ${state.cluster_name}\` shows what happened`,
+      details: {
+        status: state.status,
+        state_id: state.state_id,
+        plan_id: state.plan_id,
+        ...(operation ? { operation } : {}),
+        ...(done?.phase ? { phase: done.phase } : {}),
+        ...(done?.interrupted ? { interrupted: true } : {}),
+        ...(checks.length ? { checks } : {}),
+        ...(done?.last_checkpoint ? { last_checkpoint: done.last_checkpoint } : {}),
+      },
+    },
+  );
+}

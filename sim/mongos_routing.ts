@@ -1,0 +1,514 @@
+/**
+ * mongos routing: databases live on their primary shard (config.databases), documents of a
+ * sharded collection on the shard owning their chunk (config.chunks); reads and writes go to the
+ * shards that can hold the result, and scatter reads are merged (sort, skip, limit) on mongos.
+ */
+import { type Document, Long, Timestamp, UUID } from "bson";
+import { CommandError } from "./errors.ts";
+import type { Mongos } from "./mongos.ts";
+import { findDocs, runPipeline } from "./query.ts";
+import type { CommandContext, Handler } from "./server.ts";
+import {
+  type Chunk,
+  type CollMeta,
+  compareKeys,
+  compareValues,
+  docKey,
+  equalityKey,
+  owningChunk,
+  owns,
+  targetShards,
+} from "./sharding.ts";
+
+/** A namespace lock: chunk migrations exclusive, routed operations shared (one mongos). */
+export class NsLock {
+  private readers = new Map<string, number>();
+  private writer = new Set<string>();
+  private waiters: (() => void)[] = [];
+  private wake() {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+  async shared<T>(ns: string, f: () => Promise<T>): Promise<T> {
+    while (this.writer.has(ns)) await new Promise<void>((r) => this.waiters.push(r));
+    this.readers.set(ns, (this.readers.get(ns) ?? 0) + 1);
+    try {
+      return await f();
+    } finally {
+      this.readers.set(ns, this.readers.get(ns)! - 1);
+      this.wake();
+    }
+  }
+  /** Exclusive on several namespaces at once (taken in sorted order, so callers never deadlock). */
+  exclusiveAll<T>(nss: string[], f: () => Promise<T>): Promise<T> {
+    const [first, ...rest] = [...new Set(nss)].sort();
+    if (first === undefined) return f();
+    return this.exclusive(first, () => this.exclusiveAll(rest, f));
+  }
+  async exclusive<T>(ns: string, f: () => Promise<T>): Promise<T> {
+    while (this.writer.has(ns) || (this.readers.get(ns) ?? 0) > 0) {
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+    this.writer.add(ns);
+    try {
+      return await f();
+    } finally {
+      this.writer.delete(ns);
+      this.wake();
+    }
+  }
+}
+
+async function cfgFind(m: Mongos, coll: string, filter: Document, sort?: Document) {
+  const r = await m.config("config", { find: coll, filter, sort, batchSize: 1_000_000 });
+  return (r.cursor?.firstBatch ?? []) as Document[];
+}
+
+/** The sharding metadata of `ns`, or undefined for an unsharded collection. */
+export async function collMeta(m: Mongos, ns: string): Promise<CollMeta | undefined> {
+  const [coll] = await cfgFind(m, "collections", { _id: ns });
+  if (!coll) return undefined;
+  const chunks = await cfgFind(m, "chunks", { uuid: coll.uuid }, { min: 1 }) as Chunk[];
+  const f = Object.keys(coll.key);
+  chunks.sort((a, b) => compareKeys(f.map((x) => a.min[x]), f.map((x) => b.min[x])));
+  return { coll, key: coll.key, hashed: Object.values(coll.key).includes("hashed"), chunks };
+}
+
+/**
+ * The primary shard of `db` (config.databases). `create` records a new database on the shard
+ * holding fewest databases, as mongos creates databases implicitly on their first write.
+ */
+export async function dbPrimary(m: Mongos, db: string, create: boolean): Promise<string> {
+  const [d] = await cfgFind(m, "databases", { _id: db });
+  if (d) return String(d.primary);
+  const shards = await m.shards();
+  const live = shards.filter((s) => !s.draining);
+  if (live.length === 0) {
+    throw new CommandError(
+      "Database has no primary shard: no shards have been added to the cluster",
+      70,
+      "ShardNotFound",
+    );
+  }
+  if (!create) return String(live[0]._id);
+  const dbs = await cfgFind(m, "databases", {});
+  const count = (s: string) => dbs.filter((x) => x.primary === s).length;
+  const pick = live.reduce((a, b) => count(String(b._id)) < count(String(a._id)) ? b : a);
+  // insert, not upsert: of two mongos creating the database at once, the first one wins (11000).
+  await m.config("config", {
+    insert: "databases",
+    documents: [{
+      _id: db,
+      primary: pick._id,
+      version: {
+        uuid: new UUID(),
+        timestamp: new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 }),
+        lastMod: 1,
+      },
+    }],
+    writeConcern: { w: "majority" },
+  });
+  const [again] = await cfgFind(m, "databases", { _id: db });
+  return String(again.primary);
+}
+
+/** Runs a command on a shard's primary by shard name; the raw reply (ok may be 0). */
+export async function onShard(
+  m: Mongos,
+  shard: string,
+  db: string,
+  cmd: Document,
+): Promise<Document> {
+  const s = (await m.shards()).find((x) => x._id === shard);
+  if (!s) throw new CommandError(`Shard ${shard} not found`, 70, "ShardNotFound");
+  // As a real mongos does, a primary that steps down or goes away under the command is waited
+  // out (up to 15 s, like its replica-set monitor) and the command sent to the new primary when
+  // that is safe: a refusal before running, a read, or a retryable write (lsid + txnNumber: the
+  // shard answers a repeat with the first outcome). Otherwise every election reaches the client
+  // as a "not primary" error from mongos itself, and the driver drops mongos until its next check.
+  const name = Object.keys(cmd)[0];
+  const repeatable = READS.has(name) || cmd.txnNumber !== undefined;
+  const end = Date.now() + 15_000;
+  const pause = () => new Promise((r) => setTimeout(r, 50));
+  for (;;) {
+    let primary: string;
+    try {
+      primary = await m.shardPrimary(s);
+    } catch (e) {
+      if (Date.now() > end) throw e;
+      await pause();
+      continue;
+    }
+    let r: Document;
+    try {
+      r = await m.server.peers.get(primary).command(db, cmd, 30_000);
+    } catch (e) {
+      if (!repeatable || Date.now() > end || m.server.shuttingDown) throw e;
+      await pause();
+      continue;
+    }
+    const code = Number(r.code);
+    const again = !r.ok && (NOT_PRIMARY.has(code) || (repeatable && STATE_CHANGE.has(code)));
+    if (!again || Date.now() > end || m.server.shuttingDown) return r;
+    await pause();
+  }
+}
+
+/** Refusals a shard makes before running anything: always safe to send again. */
+const NOT_PRIMARY = new Set([10107, 13435]);
+/** Replication state changes that may interrupt a command half-way. */
+const STATE_CHANGE = new Set([189, 11602, 91, 11600]);
+const READS = new Set(["find", "count", "aggregate", "listCollections", "listIndexes"]);
+
+function check(r: Document): Document {
+  if (!r.ok) throw new CommandError(String(r.errmsg), Number(r.code), String(r.codeName));
+  return r;
+}
+
+/** Every document of a cursor reply, following getMore to the end. */
+export async function drain(
+  m: Mongos,
+  shard: string,
+  db: string,
+  r: Document,
+): Promise<Document[]> {
+  check(r);
+  const out = [...(r.cursor.firstBatch as Document[])];
+  let id = r.cursor.id as Long;
+  const coll = String(r.cursor.ns).split(".").slice(1).join(".");
+  while (id && !Long.ZERO.equals(id)) {
+    const g = check(await onShard(m, shard, db, { getMore: id, collection: coll }));
+    out.push(...g.cursor.nextBatch);
+    id = g.cursor.id;
+  }
+  return out;
+}
+
+/** Documents matching `filter` on each target shard, orphans left out. */
+async function gather(
+  m: Mongos,
+  db: string,
+  coll: string,
+  meta: CollMeta,
+  filter: Document | undefined,
+): Promise<Document[]> {
+  const parts = await Promise.all(
+    targetShards(meta, filter).map(async (s) => {
+      const docs = await drain(
+        m,
+        s,
+        db,
+        await onShard(m, s, db, { find: coll, filter: filter ?? {}, batchSize: 1_000_000 }),
+      );
+      return docs.filter((d) => owns(meta, s, d));
+    }),
+  );
+  return parts.flat();
+}
+
+function mongos(ctx: CommandContext): Mongos {
+  return ctx.server.router as Mongos;
+}
+
+function strip(body: Document): Document {
+  const { $db: _d, $clusterTime: _c, $readPreference: _r, ...cmd } = body;
+  return cmd;
+}
+
+const WRITES = new Set(["insert", "update", "create", "createIndexes"]);
+
+/** Commands on one collection: routed by its sharding metadata. */
+export const routed: Handler = async (ctx) => {
+  const m = mongos(ctx);
+  const cmd = strip(ctx.body);
+  const name = Object.keys(cmd)[0];
+  const coll = typeof cmd[name] === "string" ? cmd[name] as string : "";
+  const ns = `${ctx.db}.${coll}`;
+  return await m.locks.shared(ns, async () => {
+    const meta = coll ? await collMeta(m, ns) : undefined;
+    if (!meta) {
+      const primary = await dbPrimary(m, ctx.db, WRITES.has(name));
+      if (name === "aggregate" && coll) {
+        const { foreign, sharded } = await foreignDocs(m, ctx.db, cmd.pipeline ?? []);
+        if (sharded) {
+          const base = await drain(
+            m,
+            primary,
+            ctx.db,
+            await onShard(m, primary, ctx.db, { find: coll, batchSize: 1_000_000 }),
+          );
+          const docs = runPipeline(base, cmd.pipeline ?? [], (c) => foreign.get(c) ?? []);
+          return ctx.server.newCursor(
+            ns,
+            docs,
+            Number(cmd.cursor?.batchSize ?? 101) || docs.length,
+          );
+        }
+      }
+      const r = await onShard(m, primary, ctx.db, cmd);
+      if ((name === "find" || name === "aggregate") && r.ok && r.cursor) {
+        // The cursor lives on mongos, so getMore finds it whichever shard answered.
+        const docs = await drain(m, primary, ctx.db, r);
+        const batch = cmd.cursor?.batchSize ?? cmd.batchSize ?? 101;
+        return ctx.server.newCursor(r.cursor.ns, docs, cmd.singleBatch ? docs.length : batch);
+      }
+      return r;
+    }
+    return await shardedOp(ctx, m, name, coll, cmd, meta);
+  });
+};
+
+async function shardedOp(
+  ctx: CommandContext,
+  m: Mongos,
+  name: string,
+  coll: string,
+  cmd: Document,
+  meta: CollMeta,
+): Promise<Document> {
+  const db = ctx.db;
+  const ns = `${db}.${coll}`;
+  switch (name) {
+    case "find": {
+      const docs = findDocs(await gather(m, db, coll, meta, cmd.filter), {
+        filter: {},
+        sort: cmd.sort,
+        projection: cmd.projection,
+        skip: Number(cmd.skip ?? 0),
+        limit: Number(cmd.limit ?? 0),
+      });
+      const batch = cmd.singleBatch ? docs.length : Number(cmd.batchSize ?? 101);
+      return ctx.server.newCursor(ns, docs, batch || docs.length);
+    }
+    case "count": {
+      const docs = findDocs(await gather(m, db, coll, meta, cmd.query), {
+        filter: {},
+        skip: Number(cmd.skip ?? 0),
+        limit: Number(cmd.limit ?? 0),
+      });
+      return { n: docs.length };
+    }
+    case "aggregate": {
+      const first = (cmd.pipeline ?? [])[0];
+      const { foreign } = await foreignDocs(m, db, cmd.pipeline ?? []);
+      const docs = runPipeline(
+        await gather(m, db, coll, meta, first?.$match),
+        cmd.pipeline ?? [],
+        (c) => foreign.get(c) ?? [],
+      );
+      return ctx.server.newCursor(ns, docs, Number(cmd.cursor?.batchSize ?? 101) || docs.length);
+    }
+    case "distinct": {
+      const key = String(cmd.key ?? "");
+      const values: unknown[] = [];
+      for (const d of await gather(m, db, coll, meta, cmd.query)) {
+        let v: unknown = d;
+        for (const part of key.split(".")) v = (v as Document | undefined)?.[part];
+        for (const x of Array.isArray(v) ? v : [v]) {
+          if (x !== undefined && !values.some((y) => compareValues(x, y) === 0)) values.push(x);
+        }
+      }
+      return { values: values.sort(compareValues) };
+    }
+    case "insert":
+      return await shardedInsert(m, db, cmd, meta);
+    case "update":
+    case "delete":
+      return await shardedModify(m, db, cmd, meta, name);
+    case "drop": {
+      for (const s of new Set(meta.chunks.map((c) => c.shard))) {
+        await onShard(m, s, db, { drop: coll });
+      }
+      const primary = await dbPrimary(m, db, false);
+      await onShard(m, primary, db, { drop: coll });
+      await m.config("config", {
+        delete: "chunks",
+        deletes: [{ q: { uuid: meta.coll.uuid }, limit: 0 }],
+      });
+      await m.config("config", {
+        delete: "collections",
+        deletes: [{ q: { _id: ns }, limit: 0 }],
+        writeConcern: { w: "majority" },
+      });
+      return { ns, nIndexesWas: 1 };
+    }
+    default: {
+      // createIndexes and the like: every shard owning chunks.
+      let last: Document = { ok: 1 };
+      for (const s of new Set(meta.chunks.map((c) => c.shard))) {
+        last = check(await onShard(m, s, db, cmd));
+      }
+      return last;
+    }
+  }
+}
+
+async function shardedInsert(
+  m: Mongos,
+  db: string,
+  cmd: Document,
+  meta: CollMeta,
+): Promise<Document> {
+  const docs = (cmd.documents ?? []) as Document[];
+  const byShard = new Map<string, number[]>();
+  docs.forEach((d, i) => {
+    const s = owningChunk(meta, docKey(d, meta.key)).shard;
+    byShard.set(s, [...(byShard.get(s) ?? []), i]);
+  });
+  let n = 0;
+  const writeErrors: Document[] = [];
+  let wce: Document | undefined;
+  for (const [s, idx] of byShard) {
+    const r = check(
+      await onShard(m, s, db, { ...cmd, documents: idx.map((i) => docs[i]) }),
+    );
+    n += Number(r.n ?? 0);
+    for (const e of (r.writeErrors ?? []) as Document[]) {
+      writeErrors.push({ ...e, index: idx[e.index as number] });
+    }
+    wce ??= r.writeConcernError;
+    if (r.writeErrors?.length && cmd.ordered !== false) break;
+  }
+  return {
+    n,
+    ...(writeErrors.length ? { writeErrors: writeErrors.sort((a, b) => a.index - b.index) } : {}),
+    ...(wce ? { writeConcernError: wce } : {}),
+  };
+}
+
+async function shardedModify(
+  m: Mongos,
+  db: string,
+  cmd: Document,
+  meta: CollMeta,
+  name: "update" | "delete",
+): Promise<Document> {
+  const stmts = (cmd[name === "update" ? "updates" : "deletes"] ?? []) as Document[];
+  let n = 0, nModified = 0;
+  const upserted: Document[] = [];
+  const writeErrors: Document[] = [];
+  for (let i = 0; i < stmts.length; i++) {
+    const st = stmts[i];
+    const many = name === "update" ? !!st.multi : st.limit === 0;
+    const targets = targetShards(meta, st.q);
+    if (name === "update" && st.upsert && targets.length > 1) {
+      // The new document's shard cannot be known without the full shard key (7.0).
+      writeErrors.push({
+        index: i,
+        code: 61,
+        codeName: "ShardKeyNotFound",
+        errmsg: `Failed to target upsert by query :: could not extract exact shard key from ` +
+          `query ${JSON.stringify(st.q)}`,
+      });
+      if (cmd.ordered !== false) break;
+      continue;
+    }
+    if (name === "update" && changesShardKey(meta, st)) {
+      // The document would have to move to another shard, which this mongos cannot do.
+      writeErrors.push({
+        index: i,
+        code: 20,
+        codeName: "IllegalOperation",
+        errmsg: "Must run update to shard key field in a multi-statement transaction or with " +
+          "retryWrites: true. (the simulator does not move documents between shards on update)",
+      });
+      if (cmd.ordered !== false) break;
+      continue;
+    }
+    if (!many && targets.length > 1 && !(st.q && "_id" in st.q)) {
+      writeErrors.push({
+        index: i,
+        code: 72,
+        codeName: "InvalidOptions",
+        errmsg:
+          `A {multi:false} ${name} on a sharded collection must contain an exact match on _id ` +
+          `(and have the collection default collation) or target a single shard`,
+      });
+      if (cmd.ordered !== false) break;
+      continue;
+    }
+    for (const s of targets) {
+      const r = check(
+        await onShard(m, s, db, { ...cmd, [name === "update" ? "updates" : "deletes"]: [st] }),
+      );
+      if (r.writeErrors?.length) {
+        writeErrors.push({ ...r.writeErrors[0], index: i });
+        break;
+      }
+      n += Number(r.n ?? 0);
+      nModified += Number(r.nModified ?? 0);
+      for (const u of (r.upserted ?? []) as Document[]) upserted.push({ ...u, index: i });
+      if (!many && Number(r.n ?? 0) > 0) break;
+    }
+    if (writeErrors.length && cmd.ordered !== false) break;
+  }
+  return {
+    n,
+    ...(name === "update" ? { nModified } : {}),
+    ...(upserted.length ? { upserted } : {}),
+    ...(writeErrors.length ? { writeErrors } : {}),
+  };
+}
+
+/**
+ * Whether an update may change a document's shard key: an operator touching a shard-key field
+ * (other than `$set` to the value the query pins), or a replacement whose key differs from it.
+ */
+function changesShardKey(meta: CollMeta, st: Document): boolean {
+  const u = st.u;
+  if (!u || Array.isArray(u)) return false;
+  const fields = Object.keys(meta.key);
+  const pinned = equalityKey(st.q, Object.fromEntries(fields.map((f) => [f, 1])));
+  const ops = Object.keys(u).filter((k) => k.startsWith("$"));
+  if (ops.length === 0) {
+    const k = docKey(u, Object.fromEntries(fields.map((f) => [f, 1])));
+    return !pinned || compareKeys(k, pinned) !== 0;
+  }
+  for (const op of ops) {
+    for (const path of Object.keys(u[op] ?? {})) {
+      const i = fields.findIndex((f) =>
+        f === path || f.startsWith(path + ".") || path.startsWith(f + ".")
+      );
+      if (i < 0) continue;
+      if (
+        op === "$set" && path === fields[i] && pinned && compareValues(u[op][path], pinned[i]) === 0
+      ) {
+        continue;
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Collections that a pipeline's stages read ($lookup, $graphLookup, $unionWith), fetched from
+ * wherever they live; `sharded` says whether one of them is sharded (then a pipeline must run on
+ * mongos, since no single shard holds all of it).
+ */
+async function foreignDocs(
+  m: Mongos,
+  db: string,
+  pipeline: Document[],
+): Promise<{ foreign: Map<string, Document[]>; sharded: boolean }> {
+  const foreign = new Map<string, Document[]>();
+  let sharded = false;
+  for (const st of pipeline) {
+    const from = st?.$lookup?.from ?? st?.$graphLookup?.from ??
+      (typeof st?.$unionWith === "string" ? st.$unionWith : st?.$unionWith?.coll);
+    if (typeof from !== "string" || foreign.has(from)) continue;
+    const fm = await collMeta(m, `${db}.${from}`);
+    if (fm) {
+      sharded = true;
+      foreign.set(from, await gather(m, db, from, fm, {}));
+    } else {
+      const p = await dbPrimary(m, db, false);
+      foreign.set(
+        from,
+        await drain(m, p, db, await onShard(m, p, db, { find: from, batchSize: 1_000_000 })),
+      );
+    }
+  }
+  return { foreign, sharded };
+}

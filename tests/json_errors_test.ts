@@ -1,0 +1,380 @@
+/**
+ * `--json` failures (issue 15, item 1): every command, on every failure path, prints one JSON
+ * error document on stdout and exits non-zero. Commands that stream NDJSON events end the
+ * stream with it; the others print it alone.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  deployArgs,
+  freePorts,
+  killAll,
+  mup,
+  type MupResult,
+  readJson,
+  spawnMup,
+  standaloneTopology,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { writeMeta } from "../lib/state/meta.ts";
+import { SAME_PRESS_MS } from "../lib/cli/apply_cli.ts";
+import type { Plan } from "../lib/plan/schema.ts";
+
+interface ErrorDoc {
+  type: "error";
+  error: string;
+  hint?: string;
+  [k: string]: unknown;
+}
+
+/** The error document of a failed `--json` run; `streamed`: events may come before it. */
+function errorDoc(r: MupResult, what: string, streamed = false): ErrorDoc {
+  assert.notEqual(r.code, 0, `${what}: exit code 0\n${r.stdout}${r.stderr}`);
+  const lines = r.stdout.split("\n").filter((l) => l.trim() !== "");
+  assert.ok(lines.length >= 1, `${what}: nothing on stdout (stderr: ${r.stderr})`);
+  if (!streamed) assert.equal(lines.length, 1, `${what}: one document, got\n${r.stdout}`);
+  const docs = lines.map((l, i) => {
+    try {
+      return JSON.parse(l);
+    } catch {
+      assert.fail(`${what}: stdout line ${i + 1} is not JSON: ${l}`);
+    }
+  });
+  for (const d of docs.slice(0, -1)) {
+    assert.ok(typeof d.event === "string", `${what}: a line before the error is not an event`);
+  }
+  const doc = docs[docs.length - 1];
+  assert.equal(doc.type, "error", `${what}: last line ${lines[lines.length - 1]}`);
+  assert.equal(typeof doc.error, "string");
+  assert.ok(doc.error.length > 0);
+  assert.doesNotMatch(r.stderr, /bug in mup/i, what);
+  return doc;
+}
+
+async function planStandalone(home: string, port: number, extra = ""): Promise<Plan> {
+  const topo = await writeTopology(home, "s.yaml", standaloneTopology([port], extra));
+  const r = await mup(deployArgs("c1", topo, await testMirror(), ["--plan-only", "--json"]), {
+    home,
+  });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  return JSON.parse(r.stdout).plan;
+}
+
+Deno.test("--json: validation, usage and lookup failures of each command print one error document", async () => {
+  const home = await tempHome();
+  const mirror = await testMirror();
+  const bad = await writeTopology(
+    home,
+    "bad.yaml",
+    "mongod_servers:\n  - { host: localhost, prot: 1 }\n",
+  );
+  const good = await writeTopology(home, "good.yaml", standaloneTopology([freePorts(1)[0]]));
+  const cases: [string, string[], (d: ErrorDoc) => void][] = [
+    [
+      "deploy: invalid topology",
+      deployArgs("c1", bad, mirror, ["--auto-approve", "--json"]),
+      (d) => {
+        assert.equal((d.issues as { code: string }[])[0].code, "unknown_key");
+      },
+    ],
+    ["deploy: missing topology", deployArgs("c1", "/nope.yaml", mirror, ["--json"]), (d) => {
+      assert.match(d.error, /cannot read topology file/);
+    }],
+    ["deploy: unknown version", deployArgs("c1", good, mirror, ["--json"], "9.9"), (d) => {
+      assert.match(d.error, /9\.9 is not in the version manifest/);
+      assert.ok(d.hint);
+    }],
+    ["deploy: usage", ["cluster", "deploy", "c1", good, "--json"], (d) => {
+      assert.match(d.error, /--version/);
+    }],
+    ["topology validate", ["topology", "validate", bad, "--json"], (d) => {
+      assert.equal((d.issues as unknown[]).length, 1);
+    }],
+    ["plan show", ["plan", "show", "nothing", "--json"], (d) => assert.ok(d.hint)],
+    ["plan export", ["plan", "export", "nothing", "--json"], (d) => assert.ok(d.hint)],
+    ["plan graph", ["plan", "graph", "nothing", "--json"], (d) => assert.ok(d.hint)],
+    ["plan validate", ["plan", "validate", "nothing", "--json"], () => {}],
+    ["plan delete", ["plan", "delete", "plan-00000000", "--json"], () => {}],
+    ["plan diff", ["plan", "diff", "c9", "--json"], () => {}],
+    ["plan apply", ["plan", "apply", "--json"], (d) => assert.match(d.error, /name the plan/)],
+    ["plan resume", ["plan", "resume", "c9", "--json"], (d) => {
+      assert.match(d.error, /no apply state/);
+    }],
+    ["state show", ["state", "show", "--state-id", "apply-0", "--json"], () => {}],
+    ["state checkpoints", ["state", "checkpoints", "c9", "--json"], () => {}],
+    ["unknown option", ["state", "list", "c1", "--jsn", "--json"], (d) => {
+      assert.match(String(d.code), /unknownOption/);
+    }],
+  ];
+  for (const [what, args, check] of cases) check(errorDoc(await mup(args, { home }), what));
+});
+
+Deno.test("--json: a pre-flight failure of deploy --auto-approve prints the failing checks", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  const topo = await writeTopology(home, "s.yaml", standaloneTopology([port]));
+  const l = Deno.listen({ hostname: "127.0.0.1", port });
+  try {
+    for (const extra of [["--auto-approve"], ["--plan-only"]]) {
+      const r = await mup(deployArgs("c1", topo, await testMirror(), [...extra, "--json"]), {
+        home,
+      });
+      const d = errorDoc(r, `deploy ${extra[0]}`);
+      assert.match(d.error, /pre-flight checks failed/);
+      const checks = d.checks as { name: string; message: string }[];
+      assert.ok(checks.some((c) => c.message.includes(`ports already in use: localhost:${port}`)));
+      assert.match(String(d.plan_id), /^plan-/);
+    }
+    // The invalid plan written with --plan-file, then applied: the same document.
+    const file = path.join(home, "invalid.json");
+    const written = await mup(
+      deployArgs("c1", topo, await testMirror(), ["--plan-file", file, "--json"]),
+      { home },
+    );
+    assert.equal(errorDoc(written, "deploy --plan-file").stored, false);
+    const saved = await mup(["plan", "apply", file, "--auto-approve", "--json"], { home });
+    const d = errorDoc(saved, "plan apply of an invalid plan");
+    assert.match(d.error, /pre-flight checks failed/);
+    assert.ok((d.checks as { message: string }[]).some((c) => c.message.includes(`:${port}`)));
+  } finally {
+    l.close();
+  }
+});
+
+Deno.test("--json: stale plan, held lock, expected hash, import conflict and invalid plan", async () => {
+  const home = await tempHome();
+  const plan = await planStandalone(home, freePorts(1)[0]);
+  const clusterDir = path.join(home, "storage", "clusters", "c1");
+  const apply = (extra: string[] = []) =>
+    mup(["plan", "apply", plan.plan_id, "--auto-approve", "--json", ...extra], { home });
+
+  const hash = errorDoc(await apply(["--expect-hash", "sha256:" + "0".repeat(64)]), "hash");
+  assert.equal(hash.check, "expect_hash");
+  assert.equal(hash.actual, plan.content_hash);
+
+  const lockDir = path.join(clusterDir, "state");
+  await Deno.mkdir(lockDir, { recursive: true });
+  await Deno.writeTextFile(
+    path.join(lockDir, "lock.json"),
+    JSON.stringify({
+      format_version: 1,
+      id: "l1",
+      operation: "apply plan-x",
+      who: "someone@here",
+      host: Deno.hostname(),
+      pid: Deno.pid, // this test process: alive, so the lock is held
+      created: new Date().toISOString(),
+      state_id: "apply-1234abcd",
+    }),
+  );
+  const locked = errorDoc(await apply(), "lock held");
+  assert.equal(locked.check, "lock_held");
+  assert.equal(locked.state_id, "apply-1234abcd");
+  await Deno.remove(path.join(lockDir, "lock.json"));
+
+  await writeMeta(clusterDir, {
+    format_version: 1,
+    name: "c1",
+    lineage: "l",
+    serial: 3,
+    status: "running",
+    kind: plan.kind,
+    version: plan.version,
+    variant: plan.variant,
+    deploy_dir: plan.deploy_dir,
+    connection_string: "mongodb://x",
+    topology: plan.topology,
+    processes: [],
+    created_at: plan.created_at,
+    updated_at: plan.created_at,
+    last_plan_id: "plan-0",
+    last_state_id: "apply-0",
+  });
+  const stale = errorDoc(await apply(), "stale");
+  assert.equal(stale.check, "stale_plan");
+  assert.match(stale.error, /Saved plan is stale/);
+
+  // Import of another plan under this plan's ID; then an edited plan file.
+  const file = path.join(home, "storage", "clusters", "c1", "plans", `${plan.plan_id}.json`);
+  const text = await Deno.readTextFile(file);
+  const other = await tempHome();
+  const otherPlan = await planStandalone(other, freePorts(1)[0]);
+  const otherText = (await Deno.readTextFile(
+    path.join(other, "storage", "clusters", "c1", "plans", `${otherPlan.plan_id}.json`),
+  )).replaceAll(otherPlan.plan_id, plan.plan_id);
+  const { sealPlanText } = await import("../lib/plan/hash.ts");
+  const { content_hash: _, ...unsealed } = JSON.parse(otherText) as Plan;
+  const conflict = errorDoc(
+    await mup(["plan", "import", "--json"], { home, stdin: sealPlanText(unsealed).text }),
+    "import conflict",
+  );
+  assert.equal(conflict.plan_id, plan.plan_id);
+  const edited = path.join(home, "edited.json");
+  await Deno.writeTextFile(edited, text.replace('"dry_run": false', '"dry_run": true'));
+  const invalid = errorDoc(await mup(["plan", "validate", edited, "--json"], { home }), "validate");
+  assert.equal(invalid.valid, false);
+  assert.ok((invalid.issues as unknown[]).length > 0);
+});
+
+Deno.test("--json: a hook failure, at plan time and during apply, names the state", async () => {
+  const home = await tempHome();
+  const mirror = await testMirror();
+  const [port] = freePorts(1);
+  try {
+    const planHook = await writeTopology(
+      home,
+      "p.yaml",
+      standaloneTopology([port], 'hooks:\n  before_plan: { command: "exit 4" }\n'),
+    );
+    const p = errorDoc(
+      await mup(deployArgs("c1", planHook, mirror, ["--auto-approve", "--json"]), { home }),
+      "before_plan",
+    );
+    assert.equal(p.event, "before_plan");
+    const applyHook = await writeTopology(
+      home,
+      "a.yaml",
+      standaloneTopology([port], 'hooks:\n  before_apply: { command: "exit 3" }\n'),
+    );
+    const r = await mup(deployArgs("c2", applyHook, mirror, ["--auto-approve", "--json"]), {
+      home,
+    });
+    const d = errorDoc(r, "before_apply", true);
+    assert.match(String(d.state_id), /^apply-/);
+    assert.equal(d.status, "failed");
+    assert.match(d.error, /before_apply|hook/);
+    // The same failure again through resume: one error document at the end of its stream.
+    const again = errorDoc(
+      await mup(["plan", "resume", "c2", "--json"], { home }),
+      "resume",
+      true,
+    );
+    assert.equal(again.state_id, d.state_id);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("--json: a safety check failing during apply names the check, the operation and the state", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  try {
+    const plan = await planStandalone(home, port);
+    const l = Deno.listen({ hostname: "127.0.0.1", port });
+    try {
+      const r = await mup(["plan", "apply", plan.plan_id, "--auto-approve", "--json"], { home });
+      const d = errorDoc(r, "safety check", true);
+      const checks = d.checks as { check_type: string; operation: string }[];
+      assert.equal(checks[0].check_type, "port_available");
+      assert.match(String(d.operation), /^start-/);
+      assert.match(String(d.state_id), /^apply-/);
+      const state = await readJson(
+        path.join(home, "storage", "clusters", "c1", "state", `${d.state_id}.json`),
+      );
+      assert.equal(state.state_id, d.state_id);
+    } finally {
+      l.close();
+    }
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("--json: an interrupted apply ends its stream with an error document naming the saved state", async () => {
+  const home = await tempHome();
+  const marker = path.join(home, "hook-started");
+  try {
+    const plan = await planStandalone(
+      home,
+      freePorts(1)[0],
+      `hooks:\n  before_phase: { command: "touch ${marker}; sleep 4", phase: prepare }\n`,
+    );
+    const child = spawnMup(["plan", "apply", plan.plan_id, "--auto-approve", "--json"], home);
+    const deadline = Date.now() + 60_000;
+    while (!(await Deno.lstat(marker).then(() => true, () => false))) {
+      if (Date.now() > deadline) throw new Error("the hook never started");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill("SIGINT");
+    const out = await child.output();
+    const r = {
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: new TextDecoder().decode(out.stderr),
+    };
+    const d = errorDoc(r, "interrupt", true);
+    assert.equal(d.interrupted, true);
+    assert.equal(d.status, "paused");
+    assert.match(String(d.state_id), /^apply-/);
+
+    // A second Ctrl-C stops at once (exit 130): still one error document, naming the state.
+    await Deno.remove(marker);
+    const again = spawnMup(["plan", "resume", "c1", "--json"], home);
+    while (!(await Deno.lstat(marker).then(() => true, () => false))) {
+      if (Date.now() > deadline + 60_000) throw new Error("the hook never started again");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    again.kill("SIGINT");
+    // The second only once the first was taken (mup says so on stderr).
+    const stderr = again.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let err = "";
+    while (!err.includes("Interrupted")) {
+      const { value, done } = await stderr.read();
+      if (done) break;
+      err += value;
+    }
+    // Signals within SAME_PRESS_MS of the first count as the same press (see interruptHandler).
+    await new Promise((r) => setTimeout(r, SAME_PRESS_MS + 100));
+    again.kill("SIGINT");
+    const stdout = await new Response(again.stdout).text();
+    const status = await again.status;
+    await stderr.cancel().catch(() => {});
+    const twice = errorDoc({ code: status.code, stdout, stderr: err }, "interrupted twice", true);
+    assert.equal(status.code, 130);
+    assert.equal(twice.interrupted, true);
+    assert.equal(twice.state_id, d.state_id);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("plan show prints the content hash a reviewer approves; --expect-hash applies that plan and no other", async () => {
+  const home = await tempHome();
+  try {
+    const plan = await planStandalone(home, freePorts(1)[0]);
+    const show = await mup(["plan", "show", plan.plan_id], { home });
+    assert.match(show.stdout, new RegExp(`Content hash: ${plan.content_hash}`));
+    const wrong = await mup(
+      [
+        "plan",
+        "apply",
+        plan.plan_id,
+        "--expect-hash",
+        "sha256:" + "f".repeat(64),
+        "--auto-approve",
+      ],
+      { home },
+    );
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /not the expected sha256:f{64}; refusing to apply/);
+    const stateDir = path.join(home, "storage", "clusters", "c1", "state");
+    assert.equal(await Deno.lstat(stateDir).then(() => true, () => false), false, "not applied");
+    // The reviewed hash, as a reviewer may paste it (without the sha256: prefix).
+    const right = await mup(
+      [
+        "plan",
+        "apply",
+        plan.plan_id,
+        "--expect-hash",
+        plan.content_hash.slice(7),
+        "--auto-approve",
+      ],
+      { home },
+    );
+    assert.equal(right.code, 0, right.stdout + right.stderr);
+  } finally {
+    await killAll(home);
+  }
+});

@@ -1,0 +1,313 @@
+/**
+ * Sharding through the simulator's mongos (issue 10 items 9–10), with the official driver: the
+ * config database served by the config servers, database primary shards, sharded collections
+ * with range and hashed keys, chunk placement and routing, the balancer, movePrimary and
+ * removeShard with draining. Every count is checked directly on the shards as well.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { type Document, MongoClient } from "mongodb";
+import { freePorts } from "./helpers.ts";
+import { admin, runBin, simBin, startMongod, waitFor, withDir } from "./sim_helpers.ts";
+
+interface Cluster {
+  mongos: number;
+  shards: Record<string, number>;
+}
+
+/** One config server, shards sh1 and sh2 (one member each), one mongos with both shards added. */
+async function startCluster(dir: string): Promise<Cluster> {
+  const bin = await simBin("7.0.5");
+  const [cfg, s1, s2, mongos] = freePorts(4);
+  const sets: [number, string, string][] = [
+    [cfg, "cfg", "--configsvr"],
+    [s1, "sh1", "--shardsvr"],
+    [s2, "sh2", "--shardsvr"],
+  ];
+  for (const [port, set, role] of sets) {
+    const r = await startMongod(bin, dir, port, [role, "--replSet", set]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    await admin(port, {
+      replSetInitiate: {
+        _id: set,
+        ...(set === "cfg" ? { configsvr: true } : {}),
+        members: [{ _id: 0, host: `localhost:${port}` }],
+      },
+    });
+    await waitFor(async () => (await admin(port, { hello: 1 })).isWritablePrimary || undefined);
+  }
+  const d = path.join(dir, "mongos");
+  await Deno.mkdir(d);
+  const r = await runBin(path.join(bin, "mongos"), [
+    "--configdb",
+    `cfg/localhost:${cfg}`,
+    "--port",
+    String(mongos),
+    "--bind_ip",
+    "127.0.0.1",
+    "--fork",
+    "--logpath",
+    path.join(d, "log"),
+    "--pidfilepath",
+    path.join(d, "mongos.pid"),
+  ]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  await waitFor(async () => (await admin(mongos, { ping: 1 })).ok);
+  await admin(mongos, { addShard: `sh1/localhost:${s1}` });
+  await admin(mongos, { addShard: `sh2/localhost:${s2}` });
+  return { mongos, shards: { sh1: s1, sh2: s2 } };
+}
+
+/** Documents of db.coll on one shard, read directly from its member. */
+async function onShard(port: number, db: string, coll: string): Promise<Document[]> {
+  const c = new MongoClient(`mongodb://localhost:${port}/?directConnection=true`);
+  try {
+    return await c.db(db).collection(coll).find({}).toArray();
+  } finally {
+    await c.close();
+  }
+}
+
+async function withCluster(f: (c: MongoClient, cl: Cluster) => Promise<void>): Promise<void> {
+  await withDir(async (dir) => {
+    const cl = await startCluster(dir);
+    const c = new MongoClient(`mongodb://localhost:${cl.mongos}/`);
+    try {
+      await f(c, cl);
+    } finally {
+      await c.close();
+    }
+  });
+}
+
+Deno.test("sharding: enableSharding records a primary shard; unsharded collections live on it", async () => {
+  await withCluster(async (c, cl) => {
+    await c.db("admin").command({ enableSharding: "a" });
+    await c.db("admin").command({ enableSharding: "b" });
+    const cfg = c.db("config");
+    const dbs = await cfg.collection("databases").find({}).sort({ _id: 1 }).toArray();
+    assert.deepEqual(dbs.map((d) => d._id), ["a", "b"]);
+    // Two databases on two shards: the second goes to the shard holding fewer.
+    assert.deepEqual(dbs.map((d) => d.primary).sort(), ["sh1", "sh2"]);
+    for (const d of dbs) {
+      await c.db(String(d._id)).collection("t").insertMany([{ x: 1 }, { x: 2 }]);
+      const other = d.primary === "sh1" ? "sh2" : "sh1";
+      assert.equal((await onShard(cl.shards[String(d.primary)], String(d._id), "t")).length, 2);
+      assert.equal((await onShard(cl.shards[other], String(d._id), "t")).length, 0);
+      assert.equal(await c.db(String(d._id)).collection("t").countDocuments(), 2);
+      // getMore reaches the cursor whichever shard answered.
+      await c.db(String(d._id)).collection("t").insertMany(
+        Array.from({ length: 150 }, (_, i) => ({ i })),
+      );
+      assert.equal(
+        (await c.db(String(d._id)).collection("t").find().batchSize(20).toArray()).length,
+        152,
+      );
+    }
+  });
+});
+
+Deno.test("sharding: shardCollection with hashed and range keys places documents by chunk and routes queries", async () => {
+  await withCluster(async (c, cl) => {
+    const admin = c.db("admin");
+    await admin.command({ enableSharding: "shop" });
+    const r = await admin.command({ shardCollection: "shop.users", key: { uid: "hashed" } });
+    assert.equal(r.collectionsharded, "shop.users");
+    const coll = await c.db("config").collection("collections").findOne({
+      _id: "shop.users" as never,
+    });
+    assert.deepEqual(coll?.key, { uid: "hashed" });
+    const chunks = await c.db("config").collection("chunks").find({ uuid: coll?.uuid }).toArray();
+    // Hashed keys pre-split: two chunks per shard.
+    assert.equal(chunks.length, 4);
+    assert.deepEqual(chunks.map((ch) => ch.shard).sort(), ["sh1", "sh1", "sh2", "sh2"]);
+    const users = c.db("shop").collection("users");
+    await users.insertMany(Array.from({ length: 200 }, (_, i) => ({ uid: i, even: i % 2 === 0 })));
+    const a = await onShard(cl.shards.sh1, "shop", "users");
+    const b = await onShard(cl.shards.sh2, "shop", "users");
+    assert.equal(a.length + b.length, 200);
+    assert.ok(a.length > 40 && b.length > 40, `spread over both shards: ${a.length}/${b.length}`);
+    // Scatter-gather with a merged sort, skip and limit, across getMore batches.
+    const sorted = await users.find({ even: true }).sort({ uid: -1 }).skip(5).limit(60).batchSize(
+      7,
+    ).toArray();
+    assert.deepEqual(sorted.map((d) => d.uid), Array.from({ length: 60 }, (_, i) => 188 - 2 * i));
+    // Targeted reads and writes by shard key.
+    assert.equal((await users.findOne({ uid: 77 }))?.uid, 77);
+    assert.equal((await users.updateOne({ uid: 77 }, { $set: { seen: true } })).modifiedCount, 1);
+    assert.equal((await users.updateMany({ even: true }, { $set: { e: 1 } })).modifiedCount, 100);
+    assert.equal(await users.countDocuments({ e: 1 }), 100);
+    assert.equal((await users.deleteMany({ uid: { $lt: 10 } })).deletedCount, 10);
+    assert.equal(await users.countDocuments(), 190);
+    // Changing a document's shard key would move it between shards: the simulator refuses it
+    // (20 IllegalOperation, which the driver reports as its retryable-writes message).
+    await assert.rejects(
+      users.updateOne({ uid: 78 }, { $set: { uid: 1078 } }),
+      (e: { originalError?: { code: number; message: string } }) =>
+        e.originalError?.code === 20 &&
+        /Must run update to shard key field/.test(e.originalError.message),
+    );
+    assert.equal((await users.findOne({ uid: 78 }))?.uid, 78);
+    // An upsert must name the whole shard key (61), or its document's shard is unknown.
+    await assert.rejects(
+      users.updateOne({ even: 3 }, { $set: { z: 1 } }, { upsert: true }),
+      (e: { code: number }) => e.code === 61,
+    );
+    await users.updateOne({ uid: 5000 }, { $set: { z: 1 } }, { upsert: true });
+    assert.equal((await users.findOne({ uid: 5000 }))?.z, 1);
+    assert.deepEqual((await users.distinct("even")).sort(), [false, true]);
+    assert.equal((await users.distinct("uid", { uid: { $lt: 20 } })).length, 10);
+    await users.deleteOne({ uid: 5000 });
+    // An updateOne with neither the shard key nor _id cannot pick a shard (7.0).
+    await assert.rejects(users.updateOne({ even: true }, { $set: { z: 1 } }), /exact match on _id/);
+    const agg = await users.aggregate([{ $group: { _id: "$even", n: { $sum: 1 } } }, {
+      $sort: { _id: 1 },
+    }]).toArray();
+    assert.deepEqual(agg, [{ _id: false, n: 95 }, { _id: true, n: 95 }]);
+    // $lookup from a sharded collection into an unsharded one and back.
+    await c.db("shop").collection("names").insertMany([{ uid: 11, name: "eleven" }]);
+    const joined = await users.aggregate([{ $match: { uid: 11 } }, {
+      $lookup: { from: "names", localField: "uid", foreignField: "uid", as: "n" },
+    }]).toArray();
+    assert.equal(joined[0].n[0].name, "eleven");
+    const back = await c.db("shop").collection("names").aggregate([{
+      $lookup: { from: "users", localField: "uid", foreignField: "uid", as: "u" },
+    }]).toArray();
+    assert.equal(back[0].u.length, 1);
+    const everyone = await c.db("shop").collection("names").aggregate([{
+      $lookup: { from: "users", pipeline: [{ $match: { even: false } }], as: "u" },
+    }]).toArray();
+    assert.equal(everyone[0].u.length, 95, "the odd users of both shards");
+
+    // A range key starts as one chunk on the primary shard.
+    await admin.command({ shardCollection: "shop.orders", key: { n: 1 } });
+    const oc = await c.db("config").collection("collections").findOne({
+      _id: "shop.orders" as never,
+    });
+    const oChunks = await c.db("config").collection("chunks").find({ uuid: oc?.uuid }).toArray();
+    assert.equal(oChunks.length, 1);
+    const primary = (await c.db("config").collection("databases").findOne({ _id: "shop" as never }))
+      ?.primary;
+    assert.equal(oChunks[0].shard, primary);
+    await c.db("shop").collection("orders").insertMany(
+      Array.from({ length: 30 }, (_, n) => ({ n })),
+    );
+    assert.equal((await onShard(cl.shards[String(primary)], "shop", "orders")).length, 30);
+    // split, then move the upper chunk: its documents follow; a range query gathers both.
+    await admin.command({ split: "shop.orders", middle: { n: 20 } });
+    const other = primary === "sh1" ? "sh2" : "sh1";
+    await admin.command({ moveChunk: "shop.orders", find: { n: 25 }, to: other });
+    const moved = await onShard(cl.shards[other], "shop", "orders");
+    assert.deepEqual(moved.map((d) => d.n).sort((x, y) => x - y), [
+      20,
+      21,
+      22,
+      23,
+      24,
+      25,
+      26,
+      27,
+      28,
+      29,
+    ]);
+    assert.equal((await onShard(cl.shards[String(primary)], "shop", "orders")).length, 20);
+    const range = await c.db("shop").collection("orders").find({ n: { $gte: 15, $lt: 25 } }).sort({
+      n: 1,
+    }).toArray();
+    assert.deepEqual(range.map((d) => d.n), [15, 16, 17, 18, 19, 20, 21, 22, 23, 24]);
+    // A different key for a sharded collection is refused (23 AlreadyInitialized).
+    await assert.rejects(
+      admin.command({ shardCollection: "shop.orders", key: { m: 1 } }),
+      (e: { code: number }) => e.code === 23,
+    );
+  });
+});
+
+Deno.test("sharding: sh.status() reads, balancer state, chunk migration by the balancer, movePrimary, removeShard draining", async () => {
+  await withCluster(async (c, cl) => {
+    const admin = c.db("admin");
+    const cfg = c.db("config");
+    // What sh.status() and sh.getBalancerState() read.
+    await admin.command({ balancerStop: 1 });
+    assert.equal((await admin.command({ balancerStatus: 1 })).mode, "off");
+    assert.equal(
+      (await cfg.collection("settings").findOne({ _id: "balancer" as never }))?.stopped,
+      true,
+    );
+    assert.equal(await cfg.collection("shards").countDocuments(), 2);
+    const version = await cfg.collection("version").findOne({});
+    assert.ok(version?.clusterId, "config.version carries the cluster id");
+    const routers = await cfg.collection("mongos").find({}).toArray();
+    assert.equal(routers.length, 1);
+    assert.ok(routers[0].ping instanceof Date);
+    assert.equal(routers[0].mongoVersion, "7.0.5");
+
+    await admin.command({ enableSharding: "app" });
+    await admin.command({ shardCollection: "app.events", key: { k: "hashed" } });
+    const ev = c.db("app").collection("events");
+    await ev.insertMany(Array.from({ length: 300 }, (_, k) => ({ k })));
+    const meta = await cfg.collection("collections").findOne({ _id: "app.events" as never });
+    // Every chunk onto sh1 with the balancer off: the documents move with them.
+    for (
+      const ch of await cfg.collection("chunks").find({ uuid: meta?.uuid, shard: "sh2" }).toArray()
+    ) {
+      await admin.command({ moveChunk: "app.events", bounds: [ch.min, ch.max], to: "sh1" });
+    }
+    assert.equal((await onShard(cl.shards.sh1, "app", "events")).length, 300);
+    assert.equal((await onShard(cl.shards.sh2, "app", "events")).length, 0);
+    assert.equal(await ev.countDocuments(), 300);
+
+    // The balancer, once started, brings the shards within the threshold (2 for < 20 chunks).
+    await admin.command({ balancerStart: 1 });
+    assert.equal((await admin.command({ balancerStatus: 1 })).mode, "full");
+    await waitFor(
+      async () =>
+        (await cfg.collection("chunks").countDocuments({ uuid: meta?.uuid, shard: "sh2" })) === 2 ||
+        undefined,
+      30_000,
+    );
+    // One balancer per cluster: this mongos holds the lease.
+    assert.equal(
+      (await cfg.collection("locks").findOne({ _id: "balancer" as never }))?.process,
+      `localhost:${cl.mongos}`,
+    );
+    // Through mongos, every document exactly once, even while the donor still holds its copies.
+    assert.equal(await ev.countDocuments(), 300);
+    // The donor deletes its copies once the new owner is recorded (orphans go away).
+    await waitFor(async () =>
+      (await onShard(cl.shards.sh1, "app", "events")).length +
+            (await onShard(cl.shards.sh2, "app", "events")).length === 300 || undefined
+    );
+    assert.ok((await onShard(cl.shards.sh2, "app", "events")).length > 0);
+    assert.deepEqual(
+      (await ev.find().toArray()).map((d) => d.k).sort((x, y) => x - y),
+      Array.from({ length: 300 }, (_, i) => i),
+    );
+
+    // removeShard drains: chunks leave, then the databases it is primary for must be moved.
+    const appPrimary = String(
+      (await cfg.collection("databases").findOne({ _id: "app" as never }))?.primary,
+    );
+    const gone = appPrimary;
+    const stay = gone === "sh1" ? "sh2" : "sh1";
+    await c.db("app").collection("plain").insertMany([{ p: 1 }, { p: 2 }]);
+    const started = await admin.command({ removeShard: gone });
+    assert.equal(started.state, "started");
+    await waitFor(
+      async () =>
+        (await cfg.collection("chunks").countDocuments({ shard: gone })) === 0 || undefined,
+      30_000,
+    );
+    const ongoing = await admin.command({ removeShard: gone });
+    assert.equal(ongoing.state, "ongoing");
+    assert.deepEqual(ongoing.dbsToMove, ["app"]);
+    await admin.command({ movePrimary: "app", to: stay });
+    assert.equal((await onShard(cl.shards[stay], "app", "plain")).length, 2);
+    assert.equal(await c.db("app").collection("plain").countDocuments(), 2);
+    const done = await admin.command({ removeShard: gone });
+    assert.equal(done.state, "completed");
+    assert.deepEqual((await cfg.collection("shards").find().toArray()).map((s) => s._id), [stay]);
+    assert.equal((await onShard(cl.shards[stay], "app", "events")).length, 300);
+    assert.equal(await ev.countDocuments(), 300);
+  });
+});
