@@ -117,6 +117,7 @@ export class Election {
             candidateIndex: me._id,
             configVersion: this.rs.config!.version,
             lastAppliedOpTime: this.rs.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
+            lastAppliedTerm: this.rs.lastAppliedTerm(),
           }, Math.max(500, this.rs.electionTimeoutMs));
           if (r.voteGranted) votes++;
           else if (Number(r.term) > this.rs.term) this.rs.setTerm(Number(r.term));
@@ -161,7 +162,14 @@ export class Election {
         reason: "candidate's config version is older than mine",
       };
     }
-    if (!tsGte(req.lastAppliedOpTime, this.rs.lastApplied())) {
+    // Optimes compare by term first, then timestamp, as MongoDB's do: a member whose newest
+    // entries are a former primary's unreplicated ones is staler, however high their ts.
+    const theirT = req.lastAppliedTerm === undefined ? undefined : Number(req.lastAppliedTerm);
+    const myT = this.rs.lastAppliedTerm();
+    const staler = theirT === undefined || theirT === myT
+      ? !tsGte(req.lastAppliedOpTime, this.rs.lastApplied())
+      : theirT < myT;
+    if (staler) {
       return {
         term: this.rs.term,
         voteGranted: false,

@@ -122,8 +122,44 @@ export async function onShard(
 ): Promise<Document> {
   const s = (await m.shards()).find((x) => x._id === shard);
   if (!s) throw new CommandError(`Shard ${shard} not found`, 70, "ShardNotFound");
-  return await m.server.peers.get(await m.shardPrimary(s)).command(db, cmd, 30_000);
+  // As a real mongos does, a primary that steps down or goes away under the command is waited
+  // out (up to 15 s, like its replica-set monitor) and the command sent to the new primary when
+  // that is safe: a refusal before running, a read, or a retryable write (lsid + txnNumber: the
+  // shard answers a repeat with the first outcome). Otherwise every election reaches the client
+  // as a "not primary" error from mongos itself, and the driver drops mongos until its next check.
+  const name = Object.keys(cmd)[0];
+  const repeatable = READS.has(name) || cmd.txnNumber !== undefined;
+  const end = Date.now() + 15_000;
+  const pause = () => new Promise((r) => setTimeout(r, 50));
+  for (;;) {
+    let primary: string;
+    try {
+      primary = await m.shardPrimary(s);
+    } catch (e) {
+      if (Date.now() > end) throw e;
+      await pause();
+      continue;
+    }
+    let r: Document;
+    try {
+      r = await m.server.peers.get(primary).command(db, cmd, 30_000);
+    } catch (e) {
+      if (!repeatable || Date.now() > end || m.server.shuttingDown) throw e;
+      await pause();
+      continue;
+    }
+    const code = Number(r.code);
+    const again = !r.ok && (NOT_PRIMARY.has(code) || (repeatable && STATE_CHANGE.has(code)));
+    if (!again || Date.now() > end || m.server.shuttingDown) return r;
+    await pause();
+  }
 }
+
+/** Refusals a shard makes before running anything: always safe to send again. */
+const NOT_PRIMARY = new Set([10107, 13435]);
+/** Replication state changes that may interrupt a command half-way. */
+const STATE_CHANGE = new Set([189, 11602, 91, 11600]);
+const READS = new Set(["find", "count", "aggregate", "listCollections", "listIndexes"]);
 
 function check(r: Document): Document {
   if (!r.ok) throw new CommandError(String(r.errmsg), Number(r.code), String(r.codeName));

@@ -28,6 +28,8 @@ export interface MemberView {
   state: number;
   term: number;
   optime?: Timestamp;
+  /** The term of the member's newest entry: an optime is (term, ts), as in MongoDB. */
+  optimeTerm?: number;
   configVersion: number;
   lastHeartbeat?: Date;
   pingMs: number;
@@ -99,6 +101,20 @@ export class ReplSet implements RoleHooks {
   }
   lastApplied(): Timestamp | undefined {
     return this.store.lastOplogTs();
+  }
+  /** The term of the newest applied entry (-1 with none). */
+  lastAppliedTerm(): number {
+    return this.store.lastOplogTerm() ?? -1;
+  }
+
+  /**
+   * Whether member `id` (as last heard) holds this primary's entry at `ts`: its newest entry is
+   * of the current term (only this primary writes in it, so it is on our history, not on a
+   * former primary's unreplicated branch whose timestamps may be as high) and at or after `ts`.
+   */
+  memberHas(id: number, ts: Timestamp | undefined): boolean {
+    const v = this.views.get(id);
+    return v?.health === 1 && v.optimeTerm === this.term && tsGte(v.optime, ts);
   }
 
   start(): void {
@@ -192,6 +208,7 @@ export class ReplSet implements RoleHooks {
       fromId: me?._id ?? -1,
       state: this.state,
       optime: this.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
+      optimeTerm: this.lastAppliedTerm(),
       ...(this.state === 1 && this.commitPoint ? { lastCommitted: this.commitPoint } : {}),
       ...(this.config ? { config: this.config } : {}),
     };
@@ -223,6 +240,7 @@ export class ReplSet implements RoleHooks {
             state: 8,
             term: prev?.term ?? 0,
             optime: prev?.optime,
+            optimeTerm: prev?.optimeTerm,
             configVersion: prev?.configVersion ?? 0,
             lastHeartbeat: new Date(),
             pingMs: 0,
@@ -244,6 +262,7 @@ export class ReplSet implements RoleHooks {
       state: Number(r.state),
       term: Number(r.term),
       optime: r.optime as Timestamp,
+      optimeTerm: r.optimeTerm === undefined ? undefined : Number(r.optimeTerm),
       configVersion: Number(r.configVersion),
       lastHeartbeat: new Date(),
       pingMs,
@@ -296,6 +315,7 @@ export class ReplSet implements RoleHooks {
       term: this.term,
       configVersion: this.config?.version ?? -2,
       optime: this.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
+      optimeTerm: this.lastAppliedTerm(),
       ...(this.state === 1 && this.commitPoint ? { lastCommitted: this.commitPoint } : {}),
       ...(this.primaryId !== undefined ? { primaryId: this.primaryId } : {}),
       ...(this.config && (req.configVersion ?? -2) < this.config.version
@@ -324,6 +344,8 @@ export class ReplSet implements RoleHooks {
   }
 
   awaitWriteConcern(wc: Document | undefined, ts: Timestamp | undefined) {
+    // The primary's own write may be all a majority needs (a one-member set): count it now.
+    this.updateCommitPoint();
     return awaitWriteConcern(this, wc, ts);
   }
 
@@ -333,6 +355,7 @@ export class ReplSet implements RoleHooks {
    */
   async waitForMajorityRead(timeoutMs: number): Promise<void> {
     if (!this.config) return;
+    this.updateCommitPoint();
     const at = this.lastApplied();
     const ok = await this.waitFor(() => tsGte(this.commitPoint, at), timeoutMs);
     if (!ok) {
@@ -354,7 +377,10 @@ export class ReplSet implements RoleHooks {
 
   onUpdatePosition(req: Document): Document {
     const v = this.views.get(Number(req.memberId));
-    if (v && req.optime) v.optime = req.optime;
+    if (v && req.optime) {
+      v.optime = req.optime;
+      v.optimeTerm = req.optimeTerm === undefined ? undefined : Number(req.optimeTerm);
+    }
     this.wake();
     return {};
   }
@@ -366,8 +392,14 @@ export class ReplSet implements RoleHooks {
       return;
     }
     const me = this.self();
+    // Only members whose newest entry is of this primary's term count (see memberHas): a
+    // restarted former primary's unreplicated entries may carry higher timestamps.
     const times = this.voters().filter((m) => !m.arbiterOnly).map((m) =>
-      m._id === me?._id ? this.lastApplied() : this.views.get(m._id)?.optime
+      m._id === me?._id
+        ? this.lastApplied()
+        : this.views.get(m._id)?.optimeTerm === this.term
+        ? this.views.get(m._id)?.optime
+        : undefined
     ).filter((t): t is Timestamp => t !== undefined).sort((a, b) => b.compare(a));
     const need = Math.min(
       Math.floor(this.voters().length / 2) + 1,

@@ -65,6 +65,8 @@ export class DataStore {
   private opCounter = 0;
   private lastSecs = 0;
   private lastTs?: Timestamp;
+  /** The term (`t`) of the newest oplog entry. */
+  private lastT?: number;
   private oplogBytes = 0;
   private txDepth = 0;
   private wal?: Deno.FsFile;
@@ -133,12 +135,18 @@ export class DataStore {
     const size = this.sql.prepare("SELECT coalesce(sum(length(entry)), 0) AS n FROM oplog").get();
     this.oplogBytes = Number(size?.n ?? 0);
     const last = this.st.oplogLast.get();
-    if (last) this.lastTs = BSON.deserialize(last.entry as Uint8Array).ts as Timestamp;
+    if (last) this.noteLast(BSON.deserialize(last.entry as Uint8Array));
+  }
+
+  private noteLast(entry: Document | undefined): void {
+    this.lastTs = entry?.ts as Timestamp | undefined;
+    this.lastT = entry ? Number(entry.t ?? 0) : undefined;
   }
 
   /** Runs `f` as one SQLite transaction (nested calls join the outer one). */
   transaction<T>(f: () => T): T {
     if (this.txDepth > 0) return f();
+    const [ts, t, bytes] = [this.lastTs, this.lastT, this.oplogBytes];
     this.sql.exec("BEGIN");
     this.txDepth++;
     try {
@@ -149,6 +157,8 @@ export class DataStore {
     } catch (e) {
       this.txDepth--;
       this.sql.exec("ROLLBACK");
+      // The oplog's rolled-back entries were never written: what is last is what was before.
+      [this.lastTs, this.lastT, this.oplogBytes] = [ts, t, bytes];
       throw e;
     }
   }
@@ -274,6 +284,11 @@ export class DataStore {
     return this.lastTs;
   }
 
+  /** The term of the newest oplog entry: with its ts, the entry's place in the set's history. */
+  lastOplogTerm(): number | undefined {
+    return this.lastT;
+  }
+
   lastOplogEntry(): Document | undefined {
     const last = this.st.oplogLast.get();
     return last ? BSON.deserialize(last.entry as Uint8Array) : undefined;
@@ -289,7 +304,7 @@ export class DataStore {
     const bytes = BSON.serialize(entry);
     this.st.putOplog.run(ts.high, ts.low, bytes);
     this.oplogBytes += bytes.length;
-    if (!this.lastTs || ts.compare(this.lastTs) > 0) this.lastTs = ts;
+    if (!this.lastTs || ts.compare(this.lastTs) > 0) this.noteLast(entry);
     if (this.oplogBytes > this.oplogCapBytes) this.truncateOplog();
     if (this.appendWaiters.size) queueMicrotask(() => this.notifyAppend());
   }
@@ -357,14 +372,14 @@ export class DataStore {
     const size = this.sql.prepare("SELECT coalesce(sum(length(entry)), 0) AS n FROM oplog").get();
     this.oplogBytes = Number(size?.n ?? 0);
     const last = this.st.oplogLast.get();
-    this.lastTs = last ? BSON.deserialize(last.entry as Uint8Array).ts as Timestamp : undefined;
+    this.noteLast(last ? BSON.deserialize(last.entry as Uint8Array) : undefined);
   }
 
   /** Removes the whole oplog (before an initial sync installs the sync source's position). */
   clearOplog(): void {
     this.sql.exec("DELETE FROM oplog");
     this.oplogBytes = 0;
-    this.lastTs = undefined;
+    this.noteLast(undefined);
   }
 
   /** fsyncs the WAL: every transaction committed so far is on disk. */

@@ -256,6 +256,7 @@ export class OplogSync {
       replSetUpdatePosition: 1,
       memberId: rs.self()?._id,
       optime: rs.lastApplied(),
+      optimeTerm: rs.lastAppliedTerm(),
       configVersion: rs.config?.version,
     }, 2000).catch(() => {});
   }

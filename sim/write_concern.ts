@@ -6,7 +6,7 @@
  * Errors come back as `writeConcernError` beside the applied write, as on a real server.
  */
 import type { Document, Timestamp } from "bson";
-import { type ReplSet, tsGte } from "./replset.ts";
+import type { ReplSet } from "./replset.ts";
 
 /** The writeConcernError document MongoDB sends for `code`. */
 function wcError(code: number, codeName: string, errmsg: string, wc: Document): Document {
@@ -31,8 +31,7 @@ function membersWith(rs: ReplSet, ts: Timestamp | undefined): Document[] {
   const me = rs.self();
   return rs.members().filter((m) =>
     !m.arbiterOnly &&
-    (m._id === me?._id ||
-      (rs.views.get(m._id)?.health === 1 && tsGte(rs.views.get(m._id)?.optime, ts)))
+    (m._id === me?._id || rs.memberHas(m._id, ts))
   );
 }
 
