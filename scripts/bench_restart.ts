@@ -6,10 +6,9 @@
  * rolled, before the only mongos restarts), and the elections' durations. Asserts nothing.
  */
 import * as path from "node:path";
-import { stringify } from "yaml";
 import type { ApplyState } from "../lib/state/schema.ts";
 import { buildMirror } from "../sim/mirror.ts";
-import { mup } from "../tests/helpers.ts";
+import { mup, shardedTopology } from "../tests/helpers.ts";
 import { stablePorts, WriteLoad } from "../tests/lifecycle_helpers.ts";
 import { signalPidFiles } from "./_pids.ts";
 
@@ -51,18 +50,7 @@ const ms = (s?: string) => (s ? Date.parse(s) : NaN);
 async function once(home: string, mirror: string, name: string, force: boolean) {
   const p = stablePorts(10);
   const topo = path.join(home, `${name}.yaml`);
-  await Deno.writeTextFile(
-    topo,
-    stringify({
-      config_servers: [0, 1, 2].map((i) => ({ host: "localhost", port: p[i], replica_set: "cfg" })),
-      mongod_servers: [3, 4, 5, 6, 7, 8].map((i) => ({
-        host: "localhost",
-        port: p[i],
-        replica_set: i < 6 ? "shard1" : "shard2",
-      })),
-      mongos_servers: [{ host: "localhost", port: p[9] }],
-    }),
-  );
+  await Deno.writeTextFile(topo, shardedTopology(p));
   await cli(home, [
     "cluster",
     "deploy",
