@@ -25,9 +25,10 @@ import { criticalPath } from "../lib/graph/mod.ts";
 import { planToDag } from "../lib/plan/graph.ts";
 import { StateStore } from "../lib/state/store.ts";
 import type { ApplyState } from "../lib/state/schema.ts";
+import type { Plan } from "../lib/plan/schema.ts";
 import { buildMirror } from "../sim/mirror.ts";
 import { syntheticPlan } from "../tests/synthetic.ts";
-import { freePorts, mup } from "../tests/helpers.ts";
+import { freePorts, mup, shardedTopology } from "../tests/helpers.ts";
 import { signalPidFiles } from "./_pids.ts";
 import { V8_FLAGS } from "./_mup_cmd.ts";
 import { benchRestart } from "./bench_restart.ts";
@@ -155,21 +156,10 @@ async function deployOnce(
   name: string,
   parallelism: number,
   env: Record<string, string> = {},
-): Promise<{ ms: number; state: ApplyState }> {
+): Promise<{ ms: number; state: ApplyState; plan: Plan }> {
   const p = freePorts(10);
   const topo = path.join(home, `${name}.yaml`);
-  await Deno.writeTextFile(
-    topo,
-    stringify({
-      config_servers: [0, 1, 2].map((i) => ({ host: "localhost", port: p[i], replica_set: "cfg" })),
-      mongod_servers: [3, 4, 5, 6, 7, 8].map((i) => ({
-        host: "localhost",
-        port: p[i],
-        replica_set: i < 6 ? "shard1" : "shard2",
-      })),
-      mongos_servers: [{ host: "localhost", port: p[9] }],
-    }),
-  );
+  await Deno.writeTextFile(topo, shardedTopology(p));
   await cli(home, [
     "cluster",
     "deploy",
@@ -192,8 +182,13 @@ async function deployOnce(
   ], env)).trim().split("\n").map((l) => JSON.parse(l));
   const done = events.find((e) => e.event === "apply_done");
   const state = JSON.parse(await cli(home, ["state", "show", name, "--json"]));
-  await signalPidFiles(path.join(home, "storage", "clusters", name), "SIGKILL");
-  return { ms: done.ms, state };
+  const plan = JSON.parse(await Deno.readTextFile(state.plan_path));
+  const dir = path.join(home, "storage", "clusters", name);
+  await signalPidFiles(dir, "SIGKILL");
+  // Gone with its record: planning refuses ports that another recorded cluster holds, and a
+  // later run's free ports may be this run's.
+  await Deno.remove(dir, { recursive: true });
+  return { ms: done.ms, state, plan };
 }
 
 async function deployScenario(
@@ -208,7 +203,7 @@ async function deployScenario(
   for (let i = 0; i < runs; i++) {
     const a = await deployOnce(home, mirror, `p10-${tag}-${i}`, 10, env);
     par.push(a.ms);
-    const plan = JSON.parse(await Deno.readTextFile(a.state.plan_path));
+    const plan = a.plan;
     const measured = (id: string) => {
       const o = a.state.operation_states[id];
       return o?.started_at && o.completed_at
