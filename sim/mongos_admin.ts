@@ -41,6 +41,32 @@ async function cfg(m: Mongos, coll: string, filter: Document): Promise<Document[
 
 const MAJ = { w: "majority" };
 
+/**
+ * Inserts `docs` into `db.coll` on shard `to` in batches of 1,000, w: "majority". A document an
+ * interrupted migration already copied there (11000) counts as copied; any other write error is
+ * thrown as its CommandError.
+ */
+async function copyTo(
+  m: Mongos,
+  to: string,
+  db: string,
+  coll: string,
+  docs: Document[],
+): Promise<void> {
+  for (let i = 0; i < docs.length; i += 1000) {
+    const r = ok(
+      await onShard(m, to, db, {
+        insert: coll,
+        documents: docs.slice(i, i + 1000),
+        ordered: false,
+        writeConcern: MAJ,
+      }),
+    );
+    const bad = (r.writeErrors ?? []).find((e: Document) => e.code !== 11000);
+    if (bad) throw new CommandError(String(bad.errmsg), Number(bad.code), String(bad.codeName));
+  }
+}
+
 const enableSharding: Handler = async (ctx) => {
   adminOnly(ctx, "enableSharding");
   const db = String(ctx.body.enableSharding ?? "");
@@ -188,19 +214,7 @@ export async function migrate(m: Mongos, ns: string, chunkId: unknown, to: strin
         }],
       }),
     );
-    for (let i = 0; i < docs.length; i += 1000) {
-      const r = ok(
-        await onShard(m, to, db, {
-          insert: coll,
-          documents: docs.slice(i, i + 1000),
-          ordered: false,
-          writeConcern: MAJ,
-        }),
-      );
-      // A copy left by an interrupted migration is already there (11000): nothing to add.
-      const bad = (r.writeErrors ?? []).find((e: Document) => e.code !== 11000);
-      if (bad) throw new CommandError(String(bad.errmsg), Number(bad.code), String(bad.codeName));
-    }
+    await copyTo(m, to, db, coll, docs);
     const major = Math.max(...meta.chunks.map((c) => c.lastmod.high)) + 1;
     const now = new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 });
     await m.config("config", {
@@ -425,18 +439,7 @@ const movePrimary: Handler = async (ctx) => {
         await onShard(m, from, db, { find: coll, filter: {}, batchSize: 1_000_000 }),
       );
       await onShard(m, to, db, { create: coll }); // 48 NamespaceExists is fine
-      for (let i = 0; i < docs.length; i += 1000) {
-        const r = ok(
-          await onShard(m, to, db, {
-            insert: coll,
-            documents: docs.slice(i, i + 1000),
-            ordered: false,
-            writeConcern: MAJ,
-          }),
-        );
-        const bad = (r.writeErrors ?? []).find((e: Document) => e.code !== 11000);
-        if (bad) throw new CommandError(String(bad.errmsg), Number(bad.code), String(bad.codeName));
-      }
+      await copyTo(m, to, db, coll, docs);
     }
     await m.config("config", {
       update: "databases",
