@@ -185,6 +185,27 @@ Deno.test("rolling restart: one member at a time, primary stepped down last; con
   );
 });
 
+Deno.test("rolling restart of a cluster with one mongos warns that clients lose their router; --force and two mongos do not", async () => {
+  const one = planRestart(await input("sharded.yaml"));
+  assert.deepEqual(one.validation.warnings.map((w) => w.code), ["single_mongos"]);
+  assert.match(one.validation.warnings[0].message, /only mongos.*two or more mongos/s);
+  assert.equal(one.validation.valid, true);
+  assert.deepEqual(
+    planRestart(await input("sharded.yaml", { force: true })).validation.warnings,
+    [],
+  );
+  // -R mongod leaves the mongos alone: nothing to warn about.
+  const shardsOnly = planRestart(await input("sharded.yaml", { filter: { roles: ["mongod"] } }));
+  assert.deepEqual(shardsOnly.validation.warnings, []);
+  assert.deepEqual(planRestart(await input("replica-set.yaml")).validation.warnings, []);
+  const two = await input("sharded.yaml");
+  two.meta.topology.mongos_servers.push({ ...two.meta.topology.mongos_servers[0], port: 27100 });
+  two.facts["mongos-localhost-27100"] = { running: true };
+  const plan = planRestart(two);
+  assert.deepEqual(plan.validation.warnings, []);
+  assert.ok(allOperations(plan).some((o) => o.id === "stop-mongos-localhost-27100"));
+});
+
 Deno.test("stop of a stopped cluster and start of a running one plan nothing", async () => {
   assert.equal(allOperations(planStop(await input("sharded.yaml", {}, false))).length, 0);
   assert.equal(allOperations(planStart(await input("sharded.yaml"))).length, 0);
