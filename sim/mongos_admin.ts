@@ -156,6 +156,16 @@ async function shardNew(
   const shards = (await m.shards()).filter((s) => !s.draining).map((s) => String(s._id));
   const uuid = new UUID();
   const chunks = initialChunks(uuid, key, hashed && count === 0, shards, primary);
+  // As MongoDB does, every shard that receives chunks gets the collection with its shard key index.
+  for (const shard of new Set(chunks.map((c) => c.shard))) {
+    if (shard === primary) continue;
+    ok(
+      await onShard(m, shard, db, {
+        createIndexes: coll,
+        indexes: [{ key, name: Object.entries(key).map(([k, v]) => `${k}_${v}`).join("_") }],
+      }),
+    );
+  }
   const now = new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 });
   await m.config("config", { insert: "chunks", documents: chunks, writeConcern: MAJ });
   await m.config("config", {

@@ -1,5 +1,6 @@
 /** Read commands: find (and the oplog for syncing members), getMore, count, distinct, aggregate, listings. */
 import { type Document, Long, type Timestamp } from "bson";
+import { checkCollStats, collStatsDoc, startsWithCollStats } from "../coll_stats.ts";
 import { CommandError } from "../errors.ts";
 import { findDocs, runPipeline } from "../query.ts";
 import type { CommandContext, Handler } from "../server.ts";
@@ -139,9 +140,16 @@ const aggregate: Handler = async (ctx) => {
   }
   await beginRead(ctx);
   const store = ctx.server.store;
+  const pipeline = b.pipeline as Document[];
+  // $collStats replaces the collection's documents with one describing the collection.
+  const stats = coll && startsWithCollStats(pipeline);
   const docs = runPipeline(
-    coll ? store.docs(ctx.db, coll) : [],
-    b.pipeline as Document[],
+    stats
+      ? [collStatsDoc(store, ctx.server.address(), ctx.db, coll, checkCollStats(pipeline))]
+      : coll
+      ? store.docs(ctx.db, coll)
+      : [],
+    stats ? pipeline.slice(1) : pipeline,
     (other) => store.docs(ctx.db, other),
   );
   return ctx.server.newCursor(
