@@ -69,6 +69,8 @@ export class DataStore {
   private lastT?: number;
   private oplogBytes = 0;
   private txDepth = 0;
+  /** Inverses of the in-memory changes of the open transaction, newest last. */
+  private undo: (() => void)[] = [];
   private wal?: Deno.FsFile;
   private readonly appendWaiters = new Set<() => void>();
   /**
@@ -149,25 +151,42 @@ export class DataStore {
     const [ts, t, bytes] = [this.lastTs, this.lastT, this.oplogBytes];
     this.sql.exec("BEGIN");
     this.txDepth++;
+    this.undo = [];
     try {
       const r = f();
       this.txDepth--;
       this.sql.exec("COMMIT");
+      this.undo = [];
       return r;
     } catch (e) {
       this.txDepth--;
       this.sql.exec("ROLLBACK");
+      // Memory must hold what the disk holds: a change that was not stored is not served either.
+      for (const u of this.undo.reverse()) u();
+      this.undo = [];
       // The oplog's rolled-back entries were never written: what is last is what was before.
       [this.lastTs, this.lastT, this.oplogBytes] = [ts, t, bytes];
       throw e;
     }
   }
 
+  /** Records how to reverse an in-memory change, when inside a transaction. */
+  private noteUndo(f: () => void): void {
+    if (this.txDepth > 0) this.undo.push(f);
+  }
+
   private ensureMem(db: string, name: string): Collection {
     let d = this.dbs.get(db);
-    if (!d) this.dbs.set(db, d = new Map());
+    if (!d) {
+      this.dbs.set(db, d = new Map());
+      this.noteUndo(() => this.dbs.delete(db));
+    }
     let c = d.get(name);
-    if (!c) d.set(name, c = new Collection());
+    if (!c) {
+      const m = d;
+      m.set(name, c = new Collection());
+      this.noteUndo(() => m.delete(name));
+    }
     return c;
   }
 
@@ -189,15 +208,16 @@ export class DataStore {
   ensureColl(db: string, name: string): Collection {
     const had = this.coll(db, name);
     if (had) return had;
-    const c = this.ensureMem(db, name);
-    this.st.putColl.run(nsOf(db, name), BSON.serialize({ list: c.indexes }));
-    return c;
+    this.st.putColl.run(nsOf(db, name), BSON.serialize({ list: [ID_INDEX] }));
+    return this.ensureMem(db, name);
   }
 
   setIndexes(db: string, name: string, indexes: Document[]): void {
     const c = this.ensureColl(db, name);
-    c.indexes = indexes;
     this.st.putColl.run(nsOf(db, name), BSON.serialize({ list: indexes }));
+    const prev = c.indexes;
+    this.noteUndo(() => c.indexes = prev);
+    c.indexes = indexes;
   }
 
   /** Inserts or replaces the document with the same _id. */
@@ -206,6 +226,8 @@ export class DataStore {
     const k = idKey(doc._id);
     const bytes = BSON.serialize(doc);
     this.st.putDoc.run(nsOf(db, name), k, bytes);
+    const prev = c.docs.get(k);
+    this.noteUndo(() => prev ? c.docs.set(k, prev) : c.docs.delete(k));
     // The stored copy is the deserialised BSON, so memory and disk hold the same types.
     c.docs.set(k, BSON.deserialize(bytes));
   }
@@ -213,18 +235,28 @@ export class DataStore {
   deleteDoc(db: string, name: string, id: unknown): boolean {
     const c = this.coll(db, name);
     const k = idKey(id);
-    if (!c?.docs.delete(k)) return false;
+    const prev = c?.docs.get(k);
+    if (!c || !prev) return false;
+    // Disk first: memory changes only once the statement succeeded.
     this.st.delDoc.run(nsOf(db, name), k);
+    c.docs.delete(k);
+    this.noteUndo(() => c.docs.set(k, prev));
     return true;
   }
 
   dropCollection(db: string, name: string): boolean {
-    const d = this.dbs.get(db);
-    const had = d?.delete(name) ?? false;
-    if (d && d.size === 0) this.dbs.delete(db);
     this.st.delNsDocs.run(nsOf(db, name));
     this.st.delColl.run(nsOf(db, name));
-    return had;
+    const d = this.dbs.get(db);
+    const c = d?.get(name);
+    if (!d || !c) return false;
+    d.delete(name);
+    if (d.size === 0) this.dbs.delete(db);
+    this.noteUndo(() => {
+      if (!this.dbs.has(db)) this.dbs.set(db, d);
+      d.set(name, c);
+    });
+    return true;
   }
 
   dropDatabase(db: string): void {
