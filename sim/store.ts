@@ -28,6 +28,9 @@ export interface ReplMeta {
   votedFor?: { term: number; candidate: number };
 }
 
+/** Pre-images kept at most for majority snapshots (a stuck commit point must not exhaust memory). */
+const MAX_HISTORY = 200_000;
+
 export const ID_INDEX: Document = { v: 2, key: { _id: 1 }, name: "_id_" };
 
 /** One collection in memory: documents by _id key, index specifications, creation options. */
@@ -71,6 +74,16 @@ export class DataStore {
   private txDepth = 0;
   /** Inverses of the in-memory changes of the open transaction, newest last. */
   private undo: (() => void)[] = [];
+  /**
+   * Pre-images of the document changes made by oplog entries the commit point has not reached,
+   * oldest first: a majority read rebuilds the majority-committed snapshot from them instead of
+   * waiting, as a storage engine's history does. Trimmed as the commit point advances.
+   */
+  private history: { ts: Timestamp; ns: string; k: string; prev?: Document }[] = [];
+  /** Set while an oplog entry is applied (sim/apply.ts): its changes go to the history. */
+  applyingTs?: Timestamp;
+  /** History older than this was dropped to bound memory: snapshots before it cannot be built. */
+  private historyFloor?: Timestamp;
   private wal?: Deno.FsFile;
   private readonly appendWaiters = new Set<() => void>();
   /**
@@ -175,6 +188,46 @@ export class DataStore {
     if (this.txDepth > 0) this.undo.push(f);
   }
 
+  /** Keeps a document's pre-image when an oplog entry changes it (see `history`). */
+  private remember(ns: string, k: string, prev: Document | undefined): void {
+    if (!this.applyingTs) return;
+    this.history.push({ ts: this.applyingTs, ns, k, prev });
+    this.noteUndo(() => this.history.pop());
+    if (this.history.length > MAX_HISTORY) {
+      const dropped = this.history.splice(0, this.history.length - MAX_HISTORY);
+      this.historyFloor = dropped[dropped.length - 1].ts;
+    }
+  }
+
+  /** Forgets pre-images of changes at or before `ts` (the commit point reached them). */
+  forgetHistory(ts: Timestamp): void {
+    let n = 0;
+    while (n < this.history.length && this.history[n].ts.compare(ts) <= 0) n++;
+    if (n) this.history.splice(0, n);
+  }
+
+  /** Whether the history reaches back to optime `at`. */
+  hasSnapshot(at: Timestamp): boolean {
+    return !this.historyFloor || at.compare(this.historyFloor) >= 0;
+  }
+
+  /**
+   * The documents of db.name as they were at optime `at` (all changes after it undone), or
+   * undefined when that snapshot is older than the history kept.
+   */
+  snapshotDocs(db: string, name: string, at: Timestamp): Document[] | undefined {
+    if (!this.hasSnapshot(at)) return undefined;
+    const ns = nsOf(db, name);
+    const docs = new Map(this.coll(db, name)?.docs ?? []);
+    for (let i = this.history.length - 1; i >= 0 && this.history[i].ts.compare(at) > 0; i--) {
+      const h = this.history[i];
+      if (h.ns !== ns) continue;
+      if (h.prev) docs.set(h.k, h.prev);
+      else docs.delete(h.k);
+    }
+    return [...docs.values()];
+  }
+
   private ensureMem(db: string, name: string): Collection {
     let d = this.dbs.get(db);
     if (!d) {
@@ -228,6 +281,7 @@ export class DataStore {
     this.st.putDoc.run(nsOf(db, name), k, bytes);
     const prev = c.docs.get(k);
     this.noteUndo(() => prev ? c.docs.set(k, prev) : c.docs.delete(k));
+    this.remember(nsOf(db, name), k, prev);
     // The stored copy is the deserialised BSON, so memory and disk hold the same types.
     c.docs.set(k, BSON.deserialize(bytes));
   }
@@ -241,6 +295,7 @@ export class DataStore {
     this.st.delDoc.run(nsOf(db, name), k);
     c.docs.delete(k);
     this.noteUndo(() => c.docs.set(k, prev));
+    this.remember(nsOf(db, name), k, prev);
     return true;
   }
 
@@ -252,6 +307,7 @@ export class DataStore {
     if (!d || !c) return false;
     d.delete(name);
     if (d.size === 0) this.dbs.delete(db);
+    for (const [k, prev] of c.docs) this.remember(nsOf(db, name), k, prev);
     this.noteUndo(() => {
       if (!this.dbs.has(db)) this.dbs.set(db, d);
       d.set(name, c);
@@ -265,6 +321,9 @@ export class DataStore {
 
   /** Removes every database but `local` (initial sync starts from nothing). */
   wipeData(): void {
+    // The rewritten data has no history to read older snapshots from.
+    this.history = [];
+    this.historyFloor = undefined;
     this.transaction(() => {
       for (const db of [...this.dbs.keys()]) if (db !== "local") this.dropDatabase(db);
     });
