@@ -7,7 +7,8 @@ import { shardedDataDistribution } from "./mongos_stats.ts";
 import { type Document, Long, ObjectId, Timestamp } from "bson";
 import { CommandError, errors } from "./errors.ts";
 import { readCommands } from "./commands/read.ts";
-import { adminShardingCommands, balancerRound } from "./mongos_admin.ts";
+import { adminShardingCommands } from "./mongos_admin.ts";
+import { balancerRound } from "./balancer.ts";
 import { NsLock, routed } from "./mongos_routing.ts";
 import type { CommandContext, Handler, RoleHooks, Router, Server } from "./server.ts";
 

@@ -246,7 +246,9 @@ Deno.test("sharding: sh.status() reads, balancer state, chunk migration by the b
     await admin.command({ enableSharding: "app" });
     await admin.command({ shardCollection: "app.events", key: { k: "hashed" } });
     const ev = c.db("app").collection("events");
-    await ev.insertMany(Array.from({ length: 300 }, (_, k) => ({ k })));
+    // 300 documents of 12 KB: 3.6 MB, enough to unbalance a collection whose range size is 1 MB.
+    const pad = "x".repeat(12_000);
+    await ev.insertMany(Array.from({ length: 300 }, (_, k) => ({ k, pad })));
     const meta = await cfg.collection("collections").findOne({ _id: "app.events" as never });
     // Every chunk onto sh1 with the balancer off: the documents move with them.
     for (
@@ -258,15 +260,39 @@ Deno.test("sharding: sh.status() reads, balancer state, chunk migration by the b
     assert.equal((await onShard(cl.shards.sh2, "app", "events")).length, 0);
     assert.equal(await ev.countDocuments(), 300);
 
-    // The balancer, once started, brings the shards within the threshold (2 for < 20 chunks).
+    // MongoDB 7.0's rule: balanced while the data differs by less than three range sizes. With
+    // the default range size (128 MB) a 3.6 MB difference is balanced: rounds run, nothing moves.
     await admin.command({ balancerStart: 1 });
     assert.equal((await admin.command({ balancerStatus: 1 })).mode, "full");
+    const rounds = Number((await admin.command({ balancerStatus: 1 })).numBalancerRounds);
     await waitFor(
       async () =>
-        (await cfg.collection("chunks").countDocuments({ uuid: meta?.uuid, shard: "sh2" })) === 2 ||
+        Number((await admin.command({ balancerStatus: 1 })).numBalancerRounds) >= rounds + 2 ||
         undefined,
       30_000,
     );
+    assert.equal(
+      await cfg.collection("chunks").countDocuments({ uuid: meta?.uuid, shard: "sh2" }),
+      0,
+    );
+    // A 1 MB range size: the balancer moves one range of at most 1 MB (splitting the chunk it
+    // takes), which leaves the difference under 3 MB.
+    await cfg.collection("settings").updateOne(
+      { _id: "chunksize" as never },
+      { $set: { value: 1 } },
+      { upsert: true },
+    );
+    const owned = async () =>
+      Object.fromEntries(
+        ((await admin.aggregate([{ $shardedDataDistribution: {} }]).toArray())
+          .find((d) => d.ns === "app.events")?.shards ?? []).map((
+            x: Document,
+          ) => [x.shardName, x.ownedSizeBytes]),
+      );
+    await waitFor(async () => (await owned()).sh2 > 0 || undefined, 30_000);
+    const sizes = await owned();
+    assert.ok(sizes.sh2 <= 1024 * 1024, JSON.stringify(sizes));
+    assert.ok(sizes.sh1 - sizes.sh2 < 3 * 1024 * 1024, JSON.stringify(sizes));
     // One balancer per cluster: this mongos holds the lease.
     assert.equal(
       (await cfg.collection("locks").findOne({ _id: "balancer" as never }))?.process,
