@@ -13,6 +13,7 @@ import type { CommandContext, Handler } from "./server.ts";
 import {
   type Chunk,
   type CollMeta,
+  collVersion,
   compareKeys,
   compareValues,
   docKey,
@@ -201,7 +202,12 @@ async function gather(
         m,
         s,
         db,
-        await onShard(m, s, db, { find: coll, filter: filter ?? {}, batchSize: 1_000_000 }),
+        await onShard(m, s, db, {
+          find: coll,
+          filter: filter ?? {},
+          batchSize: 1_000_000,
+          shardVersion: collVersion(meta),
+        }),
       );
       return docs.filter((d) => owns(meta, s, d));
     }),
@@ -228,42 +234,65 @@ export const routed: Handler = async (ctx) => {
   const coll = typeof cmd[name] === "string" ? cmd[name] as string : "";
   const ns = `${ctx.db}.${coll}`;
   return await m.locks.shared(ns, async () => {
-    const meta = coll ? await collMeta(m, ns) : undefined;
-    if (name === "aggregate" && coll && startsWithCollStats(cmd.pipeline)) {
-      const docs = await mongosCollStats(m, ctx.db, coll, meta, cmd.pipeline);
-      return ctx.server.newCursor(ns, docs, Number(cmd.cursor?.batchSize ?? 101) || docs.length);
-    }
-    if (!meta) {
-      const primary = await dbPrimary(m, ctx.db, WRITES.has(name));
-      if (name === "aggregate" && coll) {
-        const { foreign, sharded } = await foreignDocs(m, ctx.db, cmd.pipeline ?? []);
-        if (sharded) {
-          const base = await drain(
-            m,
-            primary,
-            ctx.db,
-            await onShard(m, primary, ctx.db, { find: coll, batchSize: 1_000_000 }),
-          );
-          const docs = runPipeline(base, cmd.pipeline ?? [], (c) => foreign.get(c) ?? []);
-          return ctx.server.newCursor(
-            ns,
-            docs,
-            Number(cmd.cursor?.batchSize ?? 101) || docs.length,
-          );
-        }
+    // A shard refusing a read as routed by an old table (StaleConfig): reload it and read again.
+    for (const end = Date.now() + 15_000;;) {
+      try {
+        return await routeOnce(ctx, m, name, coll, cmd, ns);
+      } catch (e) {
+        if (!isStale(e) || !READS.has(name) || Date.now() > end) throw e;
+        await pause();
       }
-      const r = await onShard(m, primary, ctx.db, cmd);
-      if ((name === "find" || name === "aggregate") && r.ok && r.cursor) {
-        // The cursor lives on mongos, so getMore finds it whichever shard answered.
-        const docs = await drain(m, primary, ctx.db, r);
-        const batch = cmd.cursor?.batchSize ?? cmd.batchSize ?? 101;
-        return ctx.server.newCursor(r.cursor.ns, docs, cmd.singleBatch ? docs.length : batch);
-      }
-      return r;
     }
-    return await shardedOp(ctx, m, name, coll, cmd, meta);
   });
 };
+
+/** StaleConfig (13388): the shard refused the command before running it. */
+const isStale = (e: unknown) => e instanceof CommandError && e.code === 13388;
+const pause = () => new Promise((r) => setTimeout(r, 50));
+
+async function routeOnce(
+  ctx: CommandContext,
+  m: Mongos,
+  name: string,
+  coll: string,
+  cmd: Document,
+  ns: string,
+): Promise<Document> {
+  const meta = coll ? await collMeta(m, ns) : undefined;
+  if (name === "aggregate" && coll && startsWithCollStats(cmd.pipeline)) {
+    const docs = await mongosCollStats(m, ctx.db, coll, meta, cmd.pipeline);
+    return ctx.server.newCursor(ns, docs, Number(cmd.cursor?.batchSize ?? 101) || docs.length);
+  }
+  if (!meta) {
+    const primary = await dbPrimary(m, ctx.db, WRITES.has(name));
+    if (name === "aggregate" && coll) {
+      const { foreign, sharded } = await foreignDocs(m, ctx.db, cmd.pipeline ?? []);
+      if (sharded) {
+        const base = await drain(
+          m,
+          primary,
+          ctx.db,
+          await onShard(m, primary, ctx.db, { find: coll, batchSize: 1_000_000 }),
+        );
+        const docs = runPipeline(base, cmd.pipeline ?? [], (c) => foreign.get(c) ?? []);
+        return ctx.server.newCursor(
+          ns,
+          docs,
+          Number(cmd.cursor?.batchSize ?? 101) || docs.length,
+        );
+      }
+    }
+    const r = await onShard(m, primary, ctx.db, cmd);
+    if ((name === "find" || name === "aggregate") && r.ok && r.cursor) {
+      // The cursor lives on mongos, so getMore finds it whichever shard answered.
+      const docs = await drain(m, primary, ctx.db, r);
+      const batch = cmd.cursor?.batchSize ?? cmd.batchSize ?? 101;
+      return ctx.server.newCursor(r.cursor.ns, docs, cmd.singleBatch ? docs.length : batch);
+    }
+    return r;
+  }
+  return await shardedOp(ctx, m, name, coll, cmd, meta);
+}
 
 async function shardedOp(
   ctx: CommandContext,
@@ -357,24 +386,43 @@ async function shardedInsert(
   meta: CollMeta,
 ): Promise<Document> {
   const docs = (cmd.documents ?? []) as Document[];
-  const byShard = new Map<string, number[]>();
-  docs.forEach((d, i) => {
-    const s = owningChunk(meta, docKey(d, meta.key)).shard;
-    byShard.set(s, [...(byShard.get(s) ?? []), i]);
-  });
   let n = 0;
   const writeErrors: Document[] = [];
   let wce: Document | undefined;
-  for (const [s, idx] of byShard) {
-    const r = check(
-      await onShard(m, s, db, { ...cmd, documents: idx.map((i) => docs[i]) }),
-    );
-    n += Number(r.n ?? 0);
-    for (const e of (r.writeErrors ?? []) as Document[]) {
-      writeErrors.push({ ...e, index: idx[e.index as number] });
+  let pending = docs.map((_, i) => i);
+  // Documents a shard refused as routed by an old table (StaleConfig, nothing inserted) are
+  // routed again by the reloaded table.
+  for (const end = Date.now() + 15_000; pending.length;) {
+    const byShard = new Map<string, number[]>();
+    for (const i of pending) {
+      const s = owningChunk(meta, docKey(docs[i], meta.key)).shard;
+      byShard.set(s, [...(byShard.get(s) ?? []), i]);
     }
-    wce ??= r.writeConcernError;
-    if (r.writeErrors?.length && cmd.ordered !== false) break;
+    const again: number[] = [];
+    for (const [s, idx] of byShard) {
+      const r = await onShard(m, s, db, {
+        ...cmd,
+        documents: idx.map((i) => docs[i]),
+        shardVersion: collVersion(meta),
+      });
+      if (!r.ok && Number(r.code) === 13388 && Date.now() < end) {
+        again.push(...idx);
+        continue;
+      }
+      check(r);
+      n += Number(r.n ?? 0);
+      for (const e of (r.writeErrors ?? []) as Document[]) {
+        writeErrors.push({ ...e, index: idx[e.index as number] });
+      }
+      wce ??= r.writeConcernError;
+      if (r.writeErrors?.length && cmd.ordered !== false) break;
+    }
+    if (writeErrors.length && cmd.ordered !== false) break;
+    pending = again.sort((a, b) => a - b);
+    if (pending.length) {
+      await pause();
+      meta = (await collMeta(m, `${db}.${cmd.insert}`)) ?? meta;
+    }
   }
   return {
     n,
@@ -434,10 +482,26 @@ async function shardedModify(
       if (cmd.ordered !== false) break;
       continue;
     }
-    for (const s of targets) {
-      const r = check(
-        await onShard(m, s, db, { ...cmd, [name === "update" ? "updates" : "deletes"]: [st] }),
-      );
+    // A shard refusing the statement as routed by an old table (StaleConfig, nothing done):
+    // reload the table and send it to the shards it now targets that have not run it.
+    const done = new Set<string>();
+    let todo = targets;
+    for (const end = Date.now() + 15_000; todo.length;) {
+      const s = todo[0];
+      const raw = await onShard(m, s, db, {
+        ...cmd,
+        [name === "update" ? "updates" : "deletes"]: [st],
+        shardVersion: collVersion(meta),
+      });
+      if (!raw.ok && Number(raw.code) === 13388 && Date.now() < end) {
+        await pause();
+        meta = (await collMeta(m, `${db}.${cmd[name]}`)) ?? meta;
+        todo = targetShards(meta, st.q).filter((x) => !done.has(x));
+        continue;
+      }
+      todo = todo.slice(1);
+      done.add(s);
+      const r = check(raw);
       if (r.writeErrors?.length) {
         writeErrors.push({ ...r.writeErrors[0], index: i });
         break;
