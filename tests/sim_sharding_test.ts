@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { type Document, MongoClient } from "mongodb";
 import { EJSON } from "bson";
 import { freePorts, ROOT } from "./helpers.ts";
-import { admin, runBin, simBin, startMongod, waitFor, withDir } from "./sim_helpers.ts";
+import { admin, simBin, startMongod, startMongos, waitFor, withDir } from "./sim_helpers.ts";
 
 interface Cluster {
   mongos: number;
@@ -20,21 +20,7 @@ interface Cluster {
 
 /** Starts a mongos on `port` over the config replica set `cfg/localhost:<cfg>`. */
 async function startRouter(dir: string, cfg: number, port: number): Promise<void> {
-  const d = path.join(dir, `mongos-${port}`);
-  await Deno.mkdir(d);
-  const r = await runBin(path.join(await simBin("7.0.5"), "mongos"), [
-    "--configdb",
-    `cfg/localhost:${cfg}`,
-    "--port",
-    String(port),
-    "--bind_ip",
-    "127.0.0.1",
-    "--fork",
-    "--logpath",
-    path.join(d, "log"),
-    "--pidfilepath",
-    path.join(d, "mongos.pid"),
-  ]);
+  const r = await startMongos(await simBin("7.0.5"), dir, port, `cfg/localhost:${cfg}`);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   await waitFor(async () => (await admin(port, { ping: 1 })).ok);
 }
