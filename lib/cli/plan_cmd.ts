@@ -1,6 +1,6 @@
 import { Command } from "@commander-js/extra-typings";
-import { criticalPath, toDot } from "../graph/mod.ts";
-import { operationLabels } from "../plan/graph.ts";
+import { toDot } from "../graph/mod.ts";
+import { operationLabels, planCriticalPath } from "../plan/graph.ts";
 import { allOperations, type Plan } from "../plan/schema.ts";
 import { checkIdentifier } from "../util/ident.ts";
 import { checkPlanText } from "../plan/validate.ts";
@@ -203,7 +203,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
         });
       }
       const { plan, dag } = await ctx.store.load(ref);
-      const cp = criticalPath(dag);
+      const cp = planCriticalPath(plan);
       if (opts.format === "dot") {
         const label = operationLabels(plan);
         return print(toDot(dag, { name: plan.plan_id, highlight: cp.path, label }).trimEnd());
