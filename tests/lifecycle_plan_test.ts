@@ -462,3 +462,17 @@ Deno.test("a plan's critical path runs phase after phase (the applier's barriers
     plan.phases.find((p) => p.name === phase)!.operations.reduce((n, o) => n + o.estimated_ms, 0);
   assert.ok(cp.length >= chain("restart-config") + chain("restart-mongos"), `${cp.length}`);
 });
+
+Deno.test("lifecycle plans take their estimates from the durations measured on the cluster's hosts", async () => {
+  const measured = {
+    samples: { localhost: { stop_process: [111, 333, 222] } },
+    applies: 2,
+    clusters: ["golden"],
+  };
+  const plan = planStop(await input("sharded.yaml", { measured }));
+  const stops = allOperations(plan).filter((o) => o.type === "stop_process");
+  assert.ok(stops.length > 0);
+  for (const o of stops) assert.equal(o.estimated_ms, 222);
+  assert.equal(plan.estimate_source?.kind, "mixed");
+  assert.equal(plan.estimate_source?.measured_operations, stops.length);
+});

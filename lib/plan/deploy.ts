@@ -162,7 +162,7 @@ export async function buildDeployPlan(
  * this cluster and of the other clusters in the store: a first deploy on known hosts is then
  * estimated from what was measured there.
  */
-async function measuredDurations(
+export async function measuredDurations(
   store: PlanStore,
   cluster: string,
   topology: Topology,

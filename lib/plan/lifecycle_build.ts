@@ -9,6 +9,7 @@ import { compileHooks } from "../hooks/compile.ts";
 import { hello } from "../mongo/client.ts";
 import { runningPid } from "../ops/process.ts";
 import type { ClusterMeta } from "../state/meta.ts";
+import { measuredDurations } from "./deploy.ts";
 import type { LifecyclePlanInput, ProcessFact } from "./lifecycle.ts";
 import type { Plan } from "./schema.ts";
 import type { ProcessFilter } from "./select.ts";
@@ -56,6 +57,7 @@ export async function buildLifecyclePlan(
     deployDir: path.join(clusterDir, "deploy"),
     hooks: compileHooks(req.meta.topology.hooks, hooksDir),
     facts: await probeFacts(req.meta, req.executors),
+    measured: await measuredDurations(req.store, req.meta.name, req.meta.topology),
     filter: req.filter,
     dryRun: req.dryRun,
   });
