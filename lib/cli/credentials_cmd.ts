@@ -5,8 +5,8 @@
 import type { Command } from "@commander-js/extra-typings";
 import { MupError } from "../errors.ts";
 import { connectionString } from "../plan/processes.ts";
-import { readAdmin, secretsDir } from "../security/secrets.ts";
-import { securityOf } from "../security/settings.ts";
+import { readAdmin, secretPath, secretsDir } from "../security/secrets.ts";
+import { SECRET, securityOf } from "../security/settings.ts";
 import { requireMeta } from "./cluster_show.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 
@@ -38,7 +38,9 @@ export function addCredentialsCommand(cmd: Command, ctx: CliContext): void {
           hint: "restore the secrets directory from a backup of $MUP_HOME",
         });
       }
-      const uri = withPassword(connectionString(meta.topology), admin.user, admin.password);
+      let uri = withPassword(connectionString(meta.topology), admin.user, admin.password);
+      // TLS: the cluster CA is what the client must trust.
+      if (sec.tls) uri += `&tlsCAFile=${encodeURIComponent(secretPath(name, SECRET.ca))}`;
       if (opts.json) {
         printJson({
           cluster: name,

@@ -1,4 +1,5 @@
 import { SECRET } from "../security/settings.ts";
+import { makeCa, makeCertificate } from "../security/tls.ts";
 import {
   checkKeyfile,
   newKeyfile,
@@ -20,14 +21,22 @@ export const generateSecret: Operation = {
   async isDone(ctx) {
     const ref = param(ctx, "secret");
     if (ref === SECRET.admin) return (await readAdmin(ctx.plan.cluster_name)) !== undefined;
+    if (ref === SECRET.ca) {
+      // The certificate is written after its key: with the certificate, both are there.
+      return await secretExists(ctx.plan.cluster_name, "secret:ca-key") &&
+        await secretExists(ctx.plan.cluster_name, ref);
+    }
     return await secretExists(ctx.plan.cluster_name, ref);
   },
   async run(ctx) {
     const cluster = ctx.plan.cluster_name;
     const ref = param(ctx, "secret");
     if (ref === SECRET.keyfile) {
-      const src = ctx.op.target.params.source;
-      if (src) {
+      const given = ctx.op.target.params.source;
+      if (given) {
+        const src = given.startsWith("~/")
+          ? `${Deno.env.get("HOME") ?? ""}${given.slice(1)}`
+          : given;
         const text = await Deno.readTextFile(src).catch((e) => {
           throw new OperationError(`cannot read the keyfile ${src}: ${(e as Error).message}`);
         });
@@ -46,6 +55,14 @@ export const generateSecret: Operation = {
       };
       await writeSecret(cluster, ref, JSON.stringify(doc, null, 2) + "\n");
       return { output: `generated the password of ${doc.user}` };
+    }
+    if (ref === SECRET.ca) {
+      await makeCa(cluster);
+      return { output: "created the cluster CA (RSA 2048, 10 years)" };
+    }
+    if (ref.startsWith("secret:cert:")) {
+      await makeCertificate(cluster, ref, param(ctx, "host"));
+      return { output: `created ${ref.slice("secret:cert:".length)}'s certificate` };
     }
     throw new OperationError(`generate_secret cannot make ${ref}`);
   },

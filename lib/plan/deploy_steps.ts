@@ -32,8 +32,8 @@ export interface StepContext {
   unpackedDir: string;
   /** The cluster's security settings (topology global.security). */
   security: Security;
-  /** The security part of every process's configuration (paths on the hosts). */
-  configSecurity: ConfigSecurity;
+  /** The security part of a process's configuration (paths on its host). */
+  configSecurity: (p: ProcessSpec) => ConfigSecurity;
   /** The deploy root on every host (global.deploy_dir, else the default). */
   deployRoot: string;
 }
@@ -267,7 +267,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
       depends_on: [],
       estimated_ms: EST.mkdir,
     }));
-    const content = renderConfig(p, configDb, c.configSecurity);
+    const content = renderConfig(p, configDb, c.configSecurity(p));
     const staged = path.join(input.clusterDir, "staging", `${p.id}.conf`);
     prepare.push(op({
       id: `config-${p.id}`,

@@ -81,7 +81,8 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
     if (!input.retainData && p.role !== "mongos") add(p.host, p.dirs.data, "data directory");
   }
   const root = meta.deploy_dir;
-  const secured = securityOf(meta.topology).auth;
+  const sec = securityOf(meta.topology);
+  const secured = sec.auth || sec.tls;
   for (const host of [...new Set(procs.map((p) => p.host))]) {
     add(host, path.join(root, "bin", `${meta.variant}-${meta.version}`), "binaries");
     if (secured) add(host, hostSecretsDir(root), "keyfile directory");

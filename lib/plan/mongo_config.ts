@@ -43,7 +43,11 @@ export function renderConfig(p: ProcessSpec, configDb?: string, sec: ConfigSecur
       port: p.port,
       ...(net?.bindIpAll === true ? {} : { bindIp }),
       ...(isIPv6(p.host) ? { ipv6: true } : {}),
-      ...(sec.tls ? { tls: { mode: "requireTLS", ...sec.tls } } : {}),
+      // Clients need not present a certificate (mup authenticates with SCRAM; members with the
+      // keyfile): without this, a CAFile makes mongod demand one from every client.
+      ...(sec.tls
+        ? { tls: { mode: "requireTLS", ...sec.tls, allowConnectionsWithoutCertificates: true } }
+        : {}),
     },
     systemLog: { destination: "file", path: logFilePath(p), logAppend: true },
     processManagement: { fork: true, pidFilePath: pidFilePath(p) },

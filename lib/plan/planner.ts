@@ -22,7 +22,7 @@ import {
   type StepContext,
 } from "./deploy_steps.ts";
 import { secretOps, wireSecurity } from "./security_steps.ts";
-import { hostKeyfilePath, securityOf } from "../security/settings.ts";
+import { hostCaPath, hostCertPath, hostKeyfilePath, securityOf } from "../security/settings.ts";
 
 export const MUP_VERSION = "0.1.0";
 
@@ -95,7 +95,17 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
     archive,
     unpackedDir,
     security,
-    configSecurity: security.auth ? { keyFile: hostKeyfilePath(deployRoot) } : {},
+    configSecurity: (p) => ({
+      ...(security.auth ? { keyFile: hostKeyfilePath(deployRoot) } : {}),
+      ...(security.tls
+        ? {
+          tls: {
+            certificateKeyFile: hostCertPath(deployRoot, p.id),
+            CAFile: hostCaPath(deployRoot),
+          },
+        }
+        : {}),
+    }),
     deployRoot,
   };
   const prepare = [...prepareOps(c), ...secretOps(c)];

@@ -5,14 +5,22 @@
  * reference (security/settings.ts SECRET), never by value.
  */
 import { addressHost, hostKey, hostPort } from "../topology/hosts.ts";
-import { hostKeyfilePath, SECRET } from "../security/settings.ts";
+import {
+  certRef,
+  hostCaPath,
+  hostCertPath,
+  hostKeyfilePath,
+  SECRET,
+} from "../security/settings.ts";
 import type { ProcessSpec } from "./processes.ts";
 import type { PlannedOperation } from "./schema.ts";
 import { change, op, processTarget, type StepContext } from "./deploy_steps.ts";
 
-const EST = { secret: 50, upload: 300, createUser: 1_000 };
+const EST = { secret: 50, upload: 300, createUser: 1_000, cert: 300 };
 
 export const keyfileUploadId = (host: string) => `upload-keyfile-${hostKey(host)}`;
+const caUploadId = (host: string) => `upload-ca-${hostKey(host)}`;
+const certUploadId = (processId: string) => `upload-cert-${processId}`;
 const createUserId = (name: string) => `create-user-${name}`;
 
 /**
@@ -20,6 +28,10 @@ const createUserId = (name: string) => `create-user-${name}`;
  * (each done once: a re-deploy finds them), then the keyfile uploaded to every host (0400).
  */
 export function secretOps(c: StepContext): PlannedOperation[] {
+  return [...keyfileOps(c), ...tlsOps(c)];
+}
+
+function keyfileOps(c: StepContext): PlannedOperation[] {
   if (!c.security.auth) return [];
   const { input } = c;
   const cluster = { type: "cluster" as const, name: input.clusterName };
@@ -72,6 +84,66 @@ export function secretOps(c: StepContext): PlannedOperation[] {
 }
 
 /**
+ * TLS (global.security.tls): the cluster CA and one certificate per process made on the control
+ * machine with openssl (security/tls.ts), installed on the hosts with mode 0400.
+ */
+function tlsOps(c: StepContext): PlannedOperation[] {
+  if (!c.security.tls) return [];
+  const cluster = { type: "cluster" as const, name: c.input.clusterName };
+  const ops: PlannedOperation[] = [op({
+    id: "secret-ca",
+    type: "generate_secret",
+    description: "Create the cluster's certificate authority (openssl)",
+    target: { ...cluster, params: { secret: SECRET.ca } },
+    changes: [change("secret", SECRET.ca, "create")],
+    depends_on: [],
+    estimated_ms: EST.cert,
+  })];
+  for (const host of c.hosts) {
+    const dest = hostCaPath(c.deployRoot);
+    ops.push(op({
+      id: caUploadId(host),
+      type: "upload_file",
+      description: `Install the cluster CA certificate on ${host}`,
+      target: {
+        type: "host",
+        name: host,
+        host,
+        params: { kind: "file", secret: SECRET.ca, dest, mode: "0400" },
+      },
+      changes: [change("file", `${addressHost(host)}:${dest}`, "create")],
+      depends_on: ["secret-ca"],
+      estimated_ms: EST.upload,
+    }));
+  }
+  for (const p of c.procs) {
+    const ref = certRef(p.id);
+    const dest = hostCertPath(c.deployRoot, p.id);
+    ops.push(
+      op({
+        id: `secret-cert-${p.id}`,
+        type: "generate_secret",
+        description: `Create the TLS certificate of ${p.id}`,
+        target: { ...cluster, params: { secret: ref, host: p.host } },
+        changes: [change("secret", ref, "create")],
+        depends_on: ["secret-ca"],
+        estimated_ms: EST.cert,
+      }),
+      op({
+        id: certUploadId(p.id),
+        type: "upload_file",
+        description: `Install the TLS certificate of ${p.id}`,
+        target: processTarget(p, { kind: "file", secret: ref, dest, mode: "0400" }),
+        changes: [change("file", `${addressHost(p.host)}:${dest}`, "create")],
+        depends_on: [`secret-cert-${p.id}`],
+        estimated_ms: EST.upload,
+      }),
+    );
+  }
+  return ops;
+}
+
+/**
  * Wires the security operations into the deploy: every process starts after its host has the
  * keyfile; the first user is created on each replica set once it is initiated (a standalone once
  * it answers), and, in a sharded cluster, through mongos (kept by the config servers) before the
@@ -84,10 +156,12 @@ export function wireSecurity(
   deploy: PlannedOperation[],
   initialize: PlannedOperation[],
 ): void {
-  if (!c.security.auth) return;
   for (const o of [...deploy, ...initialize]) {
-    if (o.type === "start_process") o.depends_on.push(keyfileUploadId(o.target.host!));
+    if (o.type !== "start_process") continue;
+    if (c.security.auth) o.depends_on.push(keyfileUploadId(o.target.host!));
+    if (c.security.tls) o.depends_on.push(caUploadId(o.target.host!), certUploadId(o.target.name));
   }
+  if (!c.security.auth) return;
   const userOp = (
     name: string,
     at: ProcessSpec,

@@ -30,14 +30,23 @@ export function secretsDir(cluster: string): string {
   return insideStore(root, path.join(root, "clusters", cluster, "secrets"));
 }
 
-const FILES: Record<SecretRef, string> = {
+const FILES: Record<SecretRef | "secret:ca-key", string> = {
   [SECRET.keyfile]: "keyfile",
   [SECRET.admin]: "admin.json",
   [SECRET.ca]: "ca.pem",
+  "secret:ca-key": "ca.key",
 };
 
-/** The file a reference names; throws on a reference mup does not know (a tampered plan). */
+/**
+ * The file a reference names: a fixed secret, or `secret:cert:<process>` (a process's TLS
+ * certificate and key, secrets/certs/<process>.pem). Throws on a reference mup does not know (a
+ * plan is untrusted input).
+ */
 export function secretPath(cluster: string, ref: string): string {
+  const cert = /^secret:cert:([A-Za-z0-9][A-Za-z0-9_.:-]{0,200})$/.exec(ref);
+  if (cert && !cert[1].includes("..")) {
+    return path.join(secretsDir(cluster), "certs", `${cert[1]}.pem`);
+  }
   const f = FILES[ref as SecretRef];
   if (!f) throw new MupError(`unknown secret reference "${ref}"`);
   return path.join(secretsDir(cluster), f);
@@ -56,6 +65,7 @@ export async function secretExists(cluster: string, ref: string): Promise<boolea
 export async function writeSecret(cluster: string, ref: string, data: string): Promise<void> {
   await privateDir(secretsDir(cluster));
   await Deno.chmod(secretsDir(cluster), 0o700);
+  await privateDir(path.dirname(secretPath(cluster, ref)));
   await writeFileAtomic(secretPath(cluster, ref), data, { mode: FILE_MODE });
 }
 

@@ -62,6 +62,21 @@ export function hostKeyfilePath(deployRoot: string): string {
   return path.join(hostSecretsDir(deployRoot), "keyfile");
 }
 
+/** The cluster CA's certificate on a host (net.tls.CAFile). */
+export function hostCaPath(deployRoot: string): string {
+  return path.join(hostSecretsDir(deployRoot), "ca.pem");
+}
+
+/** A process's certificate and key on its host (net.tls.certificateKeyFile). */
+export function hostCertPath(deployRoot: string, processId: string): string {
+  return path.join(hostSecretsDir(deployRoot), `${processId}.pem`);
+}
+
+/** The reference of a process's certificate in the secrets store. */
+export function certRef(processId: string): string {
+  return `secret:cert:${processId}`;
+}
+
 /**
  * The address on a host's own loopback interface that reaches a process there: the host itself
  * when it is a loopback address, else 127.0.0.1 (or ::1 for an IPv6 host), which every process
