@@ -230,3 +230,33 @@ Deno.test("security settings: auth: false is a plan warning and leaves the clust
     await killAll(home);
   }
 });
+
+Deno.test("secure by default: an apply that fails and is resumed with umask 000 keeps every file 0600 and directory 0700, creates the admin user once, and writes no secret", async () => {
+  const home = await tempHome();
+  const old = Deno.umask(0o000);
+  try {
+    const ports = stablePorts(3);
+    const file = await writeTopology(home, "rs.yaml", replicaSetTopology(ports));
+    const failing = await mup(deployArgs("rs", file, await testMirror(), ["--auto-approve"]), {
+      home,
+      env: { MUP_SIM_CRASH_AT_STARTUP: "14", MUP_SIM_FAULT_PORTS: String(ports[2]) },
+    });
+    assert.equal(failing.code, 1, failing.stdout + failing.stderr);
+    assert.doesNotMatch(failing.stdout, /Create admin/);
+    await assertPrivateModes(home);
+    const resumed = await ok(home, ["plan", "resume", "rs"]);
+    assert.match(resumed.stdout, /✓ Create admin on rs0/);
+    await assertPrivateModes(home);
+    const members = `mongodb://localhost:${ports.join(",localhost:")}/?replicaSet=rs0`;
+    await refusesAnonymous(members);
+    await acceptsCredentials(home, "rs", members);
+    const look = needles(await clusterSecrets(home, "rs"));
+    assert.deepEqual(await filesHolding(home, look), []);
+    for (const o of [failing.stdout, failing.stderr, resumed.stdout, resumed.stderr]) {
+      for (const n of look) assert.ok(!o.includes(n));
+    }
+  } finally {
+    Deno.umask(old);
+    await killAll(home);
+  }
+});

@@ -87,6 +87,11 @@ function undoOps(o: PlannedOperation, fresh: boolean): PlannedOperation[] | stri
         : `${o.id}: the metadata it recorded replaced the earlier one, which is not kept`;
     case "update_metadata":
       return `${o.id}: the cluster metadata it recorded is kept`;
+    case "generate_secret":
+      return `${o.id}: the secret stays in the cluster's secrets store (a new deploy reuses it)`;
+    case "create_user":
+      return `${o.id}: the user stays in the members' data ` +
+        "(undone only when their data directories are removed)";
     case "download_binary":
       return []; // the download cache is shared by every cluster: kept
     case "wait_for_process":
@@ -149,7 +154,7 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
   );
   for (const host of hosts) {
     const root = original.deploy_dir;
-    const parents = ["bin", "data", "logs", "conf"].map((d) => `${root}/${d}`);
+    const parents = ["bin", "data", "logs", "conf", "secrets"].map((d) => `${root}/${d}`);
     for (const dir of [...parents, root]) {
       tidy.push(op({
         id: `tidy-${host}-${dir}`,

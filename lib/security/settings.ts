@@ -34,8 +34,9 @@ export type SecretRef = typeof SECRET[keyof typeof SECRET];
  * recorded before mup secured clusters (neither auth nor TLS); a new deploy fills the section
  * in with withSecurityDefaults() first, so the plan and the metadata always say what runs.
  */
-export function securityOf(t: Pick<Topology, "global">): Security {
-  const s = t.global.security;
+export function securityOf(t: Pick<Topology, "global"> | undefined): Security {
+  // Optional chaining: a partial plan (a test's stand-in) may carry no topology at all.
+  const s = t?.global?.security;
   if (!s) return { auth: false, tls: false, adminUser: "admin" };
   return {
     auth: s.auth,
