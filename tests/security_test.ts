@@ -110,8 +110,11 @@ Deno.test("secure by default: replica set with umask 000: 13 without credentials
   const old = Deno.umask(0o000);
   try {
     const ports = stablePorts(3);
-    const { r, ps } = await deployWatched(home, "rs", replicaSetTopology(ports));
+    // A hook writes its whole environment beside the topology (in $MUP_HOME): scanned below.
+    const hook = `hooks:\n  after_phase: { command: "env > hook-env-$MUP_PHASE.txt" }\n`;
+    const { r, ps } = await deployWatched(home, "rs", replicaSetTopology(ports, hook));
     assert.match(r.stdout, /✓ Create admin on rs0/);
+    assert.match(await Deno.readTextFile(path.join(home, "hook-env-initialize.txt")), /MUP_PHASE=/);
     assert.match(r.stdout, /Connection: mongosh 'mongodb:\/\/admin@localhost:/);
     const s = await clusterSecrets(home, "rs");
     assert.ok(s.key.length >= 1008, "756 random bytes, base64");
