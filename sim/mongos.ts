@@ -3,10 +3,12 @@
  * registry in the config servers' config.shards; routes CRUD by the sharding metadata
  * (sim/mongos_routing.ts) and runs the balancer (sim/mongos_admin.ts).
  */
+import { shardedDataDistribution } from "./mongos_stats.ts";
 import { type Document, Long, ObjectId, Timestamp } from "bson";
 import { CommandError, errors } from "./errors.ts";
 import { readCommands } from "./commands/read.ts";
-import { adminShardingCommands, balancerRound } from "./mongos_admin.ts";
+import { adminShardingCommands } from "./mongos_admin.ts";
+import { balancerRound } from "./balancer.ts";
 import { NsLock, routed } from "./mongos_routing.ts";
 import type { CommandContext, Handler, RoleHooks, Router, Server } from "./server.ts";
 
@@ -122,7 +124,8 @@ export class Mongos implements RoleHooks, Router {
 
   /**
    * Whether this mongos may run the balancer round: one mongos of a cluster at a time holds the
-   * lease (config.locks, `_id: "balancer"`, as the legacy distributed lock), renewed each round
+   * lease (config.locks, `_id: "balancer"`, without the legacy lock's `state: 2`, which tools read
+   * as a migration in progress), renewed each round
    * and taken over once it has been stale for three intervals.
    */
   private async holdBalancerLease(): Promise<boolean> {
@@ -135,7 +138,6 @@ export class Mongos implements RoleHooks, Router {
           q: { _id: "balancer", $or: [{ process: me }, { expires: { $lt: now } }] },
           u: {
             $set: {
-              state: 2,
               process: me,
               when: now,
               expires: new Date(now.getTime() + 3 * BALANCER_INTERVAL_MS),
@@ -379,6 +381,10 @@ const forward: Handler = async (ctx) => {
     );
   }
   if (name === "listDatabases") return await listDatabases(mongos(ctx), shards, cmd);
+  if (name === "aggregate" && cmd.pipeline?.[0]?.$shardedDataDistribution !== undefined) {
+    const docs = await shardedDataDistribution(mongos(ctx), ctx.db, cmd);
+    return ctx.server.newCursor(`${ctx.db}.$cmd.aggregate`, docs, docs.length || 1);
+  }
   if (name === "dropDatabase") return await dropDatabase(mongos(ctx), ctx.db, shards);
   return await routed(ctx);
 };

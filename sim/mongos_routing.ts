@@ -3,6 +3,8 @@
  * sharded collection on the shard owning their chunk (config.chunks); reads and writes go to the
  * shards that can hold the result, and scatter reads are merged (sort, skip, limit) on mongos.
  */
+import { startsWithCollStats } from "./coll_stats.ts";
+import { mongosCollStats } from "./mongos_stats.ts";
 import { type Document, Long, Timestamp, UUID } from "bson";
 import { CommandError } from "./errors.ts";
 import type { Mongos } from "./mongos.ts";
@@ -227,6 +229,10 @@ export const routed: Handler = async (ctx) => {
   const ns = `${ctx.db}.${coll}`;
   return await m.locks.shared(ns, async () => {
     const meta = coll ? await collMeta(m, ns) : undefined;
+    if (name === "aggregate" && coll && startsWithCollStats(cmd.pipeline)) {
+      const docs = await mongosCollStats(m, ctx.db, coll, meta, cmd.pipeline);
+      return ctx.server.newCursor(ns, docs, Number(cmd.cursor?.batchSize ?? 101) || docs.length);
+    }
     if (!meta) {
       const primary = await dbPrimary(m, ctx.db, WRITES.has(name));
       if (name === "aggregate" && coll) {

@@ -280,6 +280,7 @@ export class ReplSet implements RoleHooks {
     const committed = r.lastCommitted as Timestamp | undefined;
     if (Number(r.state) === 1 && committed && !tsGte(this.commitPoint, committed)) {
       this.commitPoint = committed;
+      this.store.forgetHistory(committed);
     }
     this.wake();
   }
@@ -350,8 +351,21 @@ export class ReplSet implements RoleHooks {
   }
 
   /**
-   * readConcern "majority"/"linearizable": answers only once what this member has applied is
-   * majority-committed (the simulator keeps no older snapshot to read from instead).
+   * The optime of this member's majority-committed snapshot (readConcern "majority"): the
+   * commit point, or what it applied when that is older; undefined before any commit point.
+   * https://www.mongodb.com/docs/v7.0/reference/read-concern-majority/
+   */
+  majoritySnapshot(): Timestamp | undefined {
+    if (!this.config) return undefined;
+    this.updateCommitPoint();
+    const applied = this.lastApplied();
+    if (!this.commitPoint || !applied) return undefined;
+    return tsGte(applied, this.commitPoint) ? this.commitPoint : applied;
+  }
+
+  /**
+   * readConcern "linearizable" (and "majority" when no snapshot can be built): answers only
+   * once what this member has applied is majority-committed.
    */
   async waitForMajorityRead(timeoutMs: number): Promise<void> {
     if (!this.config) return;
@@ -407,6 +421,7 @@ export class ReplSet implements RoleHooks {
     );
     this.store.protectFrom = times[need - 1] ?? new Timestamp({ t: 0, i: 0 });
     if (!tsGte(this.commitPoint, this.store.protectFrom)) this.commitPoint = this.store.protectFrom;
+    this.store.forgetHistory(this.commitPoint!);
   }
 
   private wake(): void {

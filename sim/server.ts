@@ -36,6 +36,8 @@ export interface CommandContext {
   db: string;
   body: Document;
   conn: ConnState;
+  /** Set by a majority read: the optime of the snapshot its documents come from. */
+  readAt?: Timestamp;
 }
 
 export type Handler = (ctx: CommandContext) => Document | Promise<Document>;
@@ -55,8 +57,10 @@ export interface RoleHooks {
     wc: Document | undefined,
     ts: Timestamp | undefined,
   ): Promise<Document | undefined>;
-  /** Waits until what this member applied is majority-committed (readConcern majority). */
+  /** Waits until what this member applied is majority-committed (readConcern linearizable). */
   waitForMajorityRead?(timeoutMs: number): Promise<void>;
+  /** The optime of the majority-committed snapshot (readConcern majority), if one exists. */
+  majoritySnapshot?(): Timestamp | undefined;
   /** Waits until this member has applied `ts` (readConcern.afterClusterTime). */
   waitForOpTime?(ts: Timestamp, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;

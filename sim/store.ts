@@ -28,6 +28,9 @@ export interface ReplMeta {
   votedFor?: { term: number; candidate: number };
 }
 
+/** Pre-images kept at most for majority snapshots (a stuck commit point must not exhaust memory). */
+const MAX_HISTORY = 200_000;
+
 export const ID_INDEX: Document = { v: 2, key: { _id: 1 }, name: "_id_" };
 
 /** One collection in memory: documents by _id key, index specifications, creation options. */
@@ -69,6 +72,18 @@ export class DataStore {
   private lastT?: number;
   private oplogBytes = 0;
   private txDepth = 0;
+  /** Inverses of the in-memory changes of the open transaction, newest last. */
+  private undo: (() => void)[] = [];
+  /**
+   * Pre-images of the document changes made by oplog entries the commit point has not reached,
+   * oldest first: a majority read rebuilds the majority-committed snapshot from them instead of
+   * waiting, as a storage engine's history does. Trimmed as the commit point advances.
+   */
+  private history: { ts: Timestamp; ns: string; k: string; prev?: Document }[] = [];
+  /** Set while an oplog entry is applied (sim/apply.ts): its changes go to the history. */
+  applyingTs?: Timestamp;
+  /** History older than this was dropped to bound memory: snapshots before it cannot be built. */
+  private historyFloor?: Timestamp;
   private wal?: Deno.FsFile;
   private readonly appendWaiters = new Set<() => void>();
   /**
@@ -149,25 +164,82 @@ export class DataStore {
     const [ts, t, bytes] = [this.lastTs, this.lastT, this.oplogBytes];
     this.sql.exec("BEGIN");
     this.txDepth++;
+    this.undo = [];
     try {
       const r = f();
       this.txDepth--;
       this.sql.exec("COMMIT");
+      this.undo = [];
       return r;
     } catch (e) {
       this.txDepth--;
       this.sql.exec("ROLLBACK");
+      // Memory must hold what the disk holds: a change that was not stored is not served either.
+      for (const u of this.undo.reverse()) u();
+      this.undo = [];
       // The oplog's rolled-back entries were never written: what is last is what was before.
       [this.lastTs, this.lastT, this.oplogBytes] = [ts, t, bytes];
       throw e;
     }
   }
 
+  /** Records how to reverse an in-memory change, when inside a transaction. */
+  private noteUndo(f: () => void): void {
+    if (this.txDepth > 0) this.undo.push(f);
+  }
+
+  /** Keeps a document's pre-image when an oplog entry changes it (see `history`). */
+  private remember(ns: string, k: string, prev: Document | undefined): void {
+    if (!this.applyingTs) return;
+    this.history.push({ ts: this.applyingTs, ns, k, prev });
+    this.noteUndo(() => this.history.pop());
+    if (this.history.length > MAX_HISTORY) {
+      const dropped = this.history.splice(0, this.history.length - MAX_HISTORY);
+      this.historyFloor = dropped[dropped.length - 1].ts;
+    }
+  }
+
+  /** Forgets pre-images of changes at or before `ts` (the commit point reached them). */
+  forgetHistory(ts: Timestamp): void {
+    let n = 0;
+    while (n < this.history.length && this.history[n].ts.compare(ts) <= 0) n++;
+    if (n) this.history.splice(0, n);
+  }
+
+  /** Whether the history reaches back to optime `at`. */
+  hasSnapshot(at: Timestamp): boolean {
+    return !this.historyFloor || at.compare(this.historyFloor) >= 0;
+  }
+
+  /**
+   * The documents of db.name as they were at optime `at` (all changes after it undone), or
+   * undefined when that snapshot is older than the history kept.
+   */
+  snapshotDocs(db: string, name: string, at: Timestamp): Document[] | undefined {
+    if (!this.hasSnapshot(at)) return undefined;
+    const ns = nsOf(db, name);
+    const docs = new Map(this.coll(db, name)?.docs ?? []);
+    for (let i = this.history.length - 1; i >= 0 && this.history[i].ts.compare(at) > 0; i--) {
+      const h = this.history[i];
+      if (h.ns !== ns) continue;
+      if (h.prev) docs.set(h.k, h.prev);
+      else docs.delete(h.k);
+    }
+    return [...docs.values()];
+  }
+
   private ensureMem(db: string, name: string): Collection {
     let d = this.dbs.get(db);
-    if (!d) this.dbs.set(db, d = new Map());
+    if (!d) {
+      this.dbs.set(db, d = new Map());
+      this.noteUndo(() => this.dbs.delete(db));
+    }
     let c = d.get(name);
-    if (!c) d.set(name, c = new Collection());
+    if (!c) {
+      const m = d;
+      m.set(name, c = new Collection());
+      this.noteUndo(() => m.delete(name));
+    }
     return c;
   }
 
@@ -189,15 +261,16 @@ export class DataStore {
   ensureColl(db: string, name: string): Collection {
     const had = this.coll(db, name);
     if (had) return had;
-    const c = this.ensureMem(db, name);
-    this.st.putColl.run(nsOf(db, name), BSON.serialize({ list: c.indexes }));
-    return c;
+    this.st.putColl.run(nsOf(db, name), BSON.serialize({ list: [ID_INDEX] }));
+    return this.ensureMem(db, name);
   }
 
   setIndexes(db: string, name: string, indexes: Document[]): void {
     const c = this.ensureColl(db, name);
-    c.indexes = indexes;
     this.st.putColl.run(nsOf(db, name), BSON.serialize({ list: indexes }));
+    const prev = c.indexes;
+    this.noteUndo(() => c.indexes = prev);
+    c.indexes = indexes;
   }
 
   /** Inserts or replaces the document with the same _id. */
@@ -206,6 +279,9 @@ export class DataStore {
     const k = idKey(doc._id);
     const bytes = BSON.serialize(doc);
     this.st.putDoc.run(nsOf(db, name), k, bytes);
+    const prev = c.docs.get(k);
+    this.noteUndo(() => prev ? c.docs.set(k, prev) : c.docs.delete(k));
+    this.remember(nsOf(db, name), k, prev);
     // The stored copy is the deserialised BSON, so memory and disk hold the same types.
     c.docs.set(k, BSON.deserialize(bytes));
   }
@@ -213,18 +289,30 @@ export class DataStore {
   deleteDoc(db: string, name: string, id: unknown): boolean {
     const c = this.coll(db, name);
     const k = idKey(id);
-    if (!c?.docs.delete(k)) return false;
+    const prev = c?.docs.get(k);
+    if (!c || !prev) return false;
+    // Disk first: memory changes only once the statement succeeded.
     this.st.delDoc.run(nsOf(db, name), k);
+    c.docs.delete(k);
+    this.noteUndo(() => c.docs.set(k, prev));
+    this.remember(nsOf(db, name), k, prev);
     return true;
   }
 
   dropCollection(db: string, name: string): boolean {
-    const d = this.dbs.get(db);
-    const had = d?.delete(name) ?? false;
-    if (d && d.size === 0) this.dbs.delete(db);
     this.st.delNsDocs.run(nsOf(db, name));
     this.st.delColl.run(nsOf(db, name));
-    return had;
+    const d = this.dbs.get(db);
+    const c = d?.get(name);
+    if (!d || !c) return false;
+    d.delete(name);
+    if (d.size === 0) this.dbs.delete(db);
+    for (const [k, prev] of c.docs) this.remember(nsOf(db, name), k, prev);
+    this.noteUndo(() => {
+      if (!this.dbs.has(db)) this.dbs.set(db, d);
+      d.set(name, c);
+    });
+    return true;
   }
 
   dropDatabase(db: string): void {
@@ -233,6 +321,9 @@ export class DataStore {
 
   /** Removes every database but `local` (initial sync starts from nothing). */
   wipeData(): void {
+    // The rewritten data has no history to read older snapshots from.
+    this.history = [];
+    this.historyFloor = undefined;
     this.transaction(() => {
       for (const db of [...this.dbs.keys()]) if (db !== "local") this.dropDatabase(db);
     });

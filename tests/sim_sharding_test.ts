@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { type Document, MongoClient } from "mongodb";
-import { freePorts } from "./helpers.ts";
+import { EJSON } from "bson";
+import { freePorts, ROOT } from "./helpers.ts";
 import { admin, runBin, simBin, startMongod, waitFor, withDir } from "./sim_helpers.ts";
 
 interface Cluster {
@@ -245,7 +246,9 @@ Deno.test("sharding: sh.status() reads, balancer state, chunk migration by the b
     await admin.command({ enableSharding: "app" });
     await admin.command({ shardCollection: "app.events", key: { k: "hashed" } });
     const ev = c.db("app").collection("events");
-    await ev.insertMany(Array.from({ length: 300 }, (_, k) => ({ k })));
+    // 300 documents of 12 KB: 3.6 MB, enough to unbalance a collection whose range size is 1 MB.
+    const pad = "x".repeat(12_000);
+    await ev.insertMany(Array.from({ length: 300 }, (_, k) => ({ k, pad })));
     const meta = await cfg.collection("collections").findOne({ _id: "app.events" as never });
     // Every chunk onto sh1 with the balancer off: the documents move with them.
     for (
@@ -257,15 +260,39 @@ Deno.test("sharding: sh.status() reads, balancer state, chunk migration by the b
     assert.equal((await onShard(cl.shards.sh2, "app", "events")).length, 0);
     assert.equal(await ev.countDocuments(), 300);
 
-    // The balancer, once started, brings the shards within the threshold (2 for < 20 chunks).
+    // MongoDB 7.0's rule: balanced while the data differs by less than three range sizes. With
+    // the default range size (128 MB) a 3.6 MB difference is balanced: rounds run, nothing moves.
     await admin.command({ balancerStart: 1 });
     assert.equal((await admin.command({ balancerStatus: 1 })).mode, "full");
+    const rounds = Number((await admin.command({ balancerStatus: 1 })).numBalancerRounds);
     await waitFor(
       async () =>
-        (await cfg.collection("chunks").countDocuments({ uuid: meta?.uuid, shard: "sh2" })) === 2 ||
+        Number((await admin.command({ balancerStatus: 1 })).numBalancerRounds) >= rounds + 2 ||
         undefined,
       30_000,
     );
+    assert.equal(
+      await cfg.collection("chunks").countDocuments({ uuid: meta?.uuid, shard: "sh2" }),
+      0,
+    );
+    // A 1 MB range size: the balancer moves one range of at most 1 MB (splitting the chunk it
+    // takes), which leaves the difference under 3 MB.
+    await cfg.collection("settings").updateOne(
+      { _id: "chunksize" as never },
+      { $set: { value: 1 } },
+      { upsert: true },
+    );
+    const owned = async () =>
+      Object.fromEntries(
+        ((await admin.aggregate([{ $shardedDataDistribution: {} }]).toArray())
+          .find((d) => d.ns === "app.events")?.shards ?? []).map((
+            x: Document,
+          ) => [x.shardName, x.ownedSizeBytes]),
+      );
+    await waitFor(async () => (await owned()).sh2 > 0 || undefined, 30_000);
+    const sizes = await owned();
+    assert.ok(sizes.sh2 <= 1024 * 1024, JSON.stringify(sizes));
+    assert.ok(sizes.sh1 - sizes.sh2 < 3 * 1024 * 1024, JSON.stringify(sizes));
     // One balancer per cluster: this mongos holds the lease.
     assert.equal(
       (await cfg.collection("locks").findOne({ _id: "balancer" as never }))?.process,
@@ -309,5 +336,103 @@ Deno.test("sharding: sh.status() reads, balancer state, chunk migration by the b
     assert.deepEqual((await cfg.collection("shards").find().toArray()).map((s) => s._id), [stay]);
     assert.equal((await onShard(cl.shards[stay], "app", "events")).length, 300);
     assert.equal(await ev.countDocuments(), 300);
+  });
+});
+
+/** The real mongosh (npm), run by Deno; `script` prints one EJSON document, returned parsed. */
+async function mongosh(uri: string, script: string): Promise<Document> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    // Its own lock file: the shell's dependencies stay out of mup's deno.lock and import graph.
+    args: [
+      "run",
+      "-A",
+      "--no-config",
+      `--lock=${path.join(ROOT, "tests", "mongosh.lock")}`,
+      MONGOSH,
+      "--quiet",
+      uri,
+      "--eval",
+      script,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const err = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, `mongosh failed:\n${text}\n${err}`);
+  return EJSON.parse(text.trim().split("\n").at(-1)!) as Document;
+}
+
+/** mongosh 2.x, the shell DBAs use; the first run downloads it into Deno's npm cache. */
+const MONGOSH = "npm:mongosh@2.12.0";
+
+Deno.test("sharding: $collStats and $shardedDataDistribution through mongos; the real mongosh's sh.status() and getShardDistribution()", async () => {
+  await withCluster(async (c, cl) => {
+    const admin = c.db("admin");
+    await admin.command({ enableSharding: "app" });
+    await admin.command({ shardCollection: "app.users", key: { uid: "hashed" } });
+    const users = c.db("app").collection("users");
+    await users.insertMany(Array.from({ length: 200 }, (_, i) => ({ uid: i, name: `user${i}` })));
+    await c.db("app").collection("plain").insertOne({ x: 1 });
+
+    // One $collStats document per shard holding the collection, with the shard's own count.
+    const stats = await users.aggregate([{ $collStats: { storageStats: {}, count: {} } }])
+      .toArray();
+    assert.deepEqual(stats.map((s) => s.shard).sort(), ["sh1", "sh2"]);
+    for (const s of stats) {
+      const held = await onShard(cl.shards[s.shard], "app", "users");
+      assert.equal(s.storageStats.count, held.length);
+      assert.equal(s.count, held.length);
+      assert.equal(s.storageStats.numOrphanDocs, 0);
+      assert.ok(s.storageStats.size > 0 && s.storageStats.nindexes === 2, JSON.stringify(s));
+    }
+    assert.equal(stats.reduce((n, s) => n + s.storageStats.count, 0), 200);
+    // An unsharded collection: only its database's primary shard answers.
+    assert.equal(
+      (await c.db("app").collection("plain").aggregate([{ $collStats: { count: {} } }])
+        .toArray()).length,
+      1,
+    );
+    // Refused as MongoDB refuses: not first (40602), a missing collection (26).
+    await assert.rejects(
+      users.aggregate([{ $match: {} }, { $collStats: {} }]).toArray(),
+      (e: { code?: number }) => e.code === 40602,
+    );
+    await assert.rejects(
+      c.db("app").collection("nope").aggregate([{ $collStats: { storageStats: {} } }]).toArray(),
+      (e: { code?: number }) => e.code === 26,
+    );
+    const dist = await admin.aggregate([{ $shardedDataDistribution: {} }]).toArray();
+    assert.deepEqual(dist.map((d) => d.ns), ["app.users"]);
+    assert.equal(
+      dist[0].shards.reduce((n: number, s: Document) => n + s.numOwnedDocuments, 0),
+      200,
+    );
+
+    // The real mongosh reads the same cluster: sh.status(), the balancer switch, the distribution.
+    const uri = `mongodb://localhost:${cl.mongos}/app`;
+    const shell = await mongosh(
+      uri,
+      `const s = sh.status().value; const before = sh.getBalancerState(); sh.stopBalancer();
+       const after = sh.getBalancerState(); sh.startBalancer();
+       const d = db.users.getShardDistribution().value;
+       print(EJSON.stringify({ shards: s.shards.map((x) => x._id),
+         dbs: s.databases.map((x) => x.database._id), balancer: s.balancer,
+         users: s.databases.find((x) => x.database._id === "app").collections["app.users"],
+         distribution: s.shardedDataDistribution, before, after, totals: d.Totals }));`,
+    );
+    assert.deepEqual(shell.shards, ["sh1", "sh2"]);
+    assert.ok(shell.dbs.includes("app"), JSON.stringify(shell.dbs));
+    assert.deepEqual(shell.users.shardKey, { uid: "hashed" });
+    assert.equal(
+      shell.users.chunkMetadata.reduce((n: number, x: Document) => n + x.nChunks, 0),
+      await c.db("config").collection("chunks").countDocuments(),
+    );
+    assert.equal(shell.before, true);
+    assert.equal(shell.after, false);
+    assert.equal(shell.balancer["Collections with active migrations"], undefined);
+    assert.equal(shell.distribution[0].ns, "app.users");
+    assert.equal(shell.totals.docs, 200);
   });
 });

@@ -1,5 +1,6 @@
 /** Read commands: find (and the oplog for syncing members), getMore, count, distinct, aggregate, listings. */
 import { type Document, Long, type Timestamp } from "bson";
+import { checkCollStats, collStatsDoc, startsWithCollStats } from "../coll_stats.ts";
 import { CommandError } from "../errors.ts";
 import { findDocs, runPipeline } from "../query.ts";
 import type { CommandContext, Handler } from "../server.ts";
@@ -22,13 +23,24 @@ async function beginRead(ctx: CommandContext): Promise<void> {
   checkSessionFields(ctx);
   ctx.server.role?.checkReadable(ctx.body);
   const level = ctx.body.readConcern?.level;
-  if ((level === "majority" || level === "linearizable") && ctx.server.role?.waitForMajorityRead) {
-    await ctx.server.role.waitForMajorityRead(Number(ctx.body.maxTimeMS ?? 0) || 10_000);
+  const role = ctx.server.role;
+  // majority: the majority-committed snapshot, at once (rebuilt from the store's history);
+  // linearizable, or majority before any commit point: wait until the newest data is committed.
+  const at = level === "majority" ? role?.majoritySnapshot?.() : undefined;
+  if (at && ctx.server.store.hasSnapshot(at)) ctx.readAt = at;
+  else if ((level === "majority" || level === "linearizable") && role?.waitForMajorityRead) {
+    await role.waitForMajorityRead(Number(ctx.body.maxTimeMS ?? 0) || 10_000);
   }
   const after = ctx.body.readConcern?.afterClusterTime as Timestamp | undefined;
   if (after && ctx.server.role?.waitForOpTime) {
     await ctx.server.role.waitForOpTime(after, Number(ctx.body.maxTimeMS ?? 0) || 60_000);
   }
+}
+
+/** The documents a read sees: its majority snapshot, or the newest data. */
+function readDocs(ctx: CommandContext, coll: string): Document[] {
+  return (ctx.readAt && ctx.server.store.snapshotDocs(ctx.db, coll, ctx.readAt)) ||
+    ctx.server.store.docs(ctx.db, coll);
 }
 
 /** local.oplog.rs, read from the store: `{ts: {$gte|$gt: T}}` filters and `$natural` order. */
@@ -63,7 +75,7 @@ const find: Handler = async (ctx) => {
   await beginRead(ctx);
   if (ctx.db === "local" && coll === "oplog.rs") return await oplogFind(ctx);
   const b = ctx.body;
-  const docs = findDocs(ctx.server.store.docs(ctx.db, coll), {
+  const docs = findDocs(readDocs(ctx, coll), {
     filter: b.filter,
     sort: b.sort,
     projection: b.projection,
@@ -98,7 +110,7 @@ const killCursors: Handler = (ctx) => {
 const count: Handler = async (ctx) => {
   const coll = collOf(ctx, "count");
   await beginRead(ctx);
-  const n = findDocs(ctx.server.store.docs(ctx.db, coll), {
+  const n = findDocs(readDocs(ctx, coll), {
     filter: ctx.body.query,
     skip: Number(ctx.body.skip ?? 0),
     limit: Number(ctx.body.limit ?? 0),
@@ -111,7 +123,7 @@ const distinct: Handler = async (ctx) => {
   await beginRead(ctx);
   const key = String(ctx.body.key ?? "");
   const out = runPipeline(
-    findDocs(ctx.server.store.docs(ctx.db, coll), { filter: ctx.body.query }),
+    findDocs(readDocs(ctx, coll), { filter: ctx.body.query }),
     [{ $unwind: { path: `$${key}`, preserveNullAndEmptyArrays: false } }, {
       $group: { _id: `$${key}` },
     }, { $sort: { _id: 1 } }],
@@ -139,10 +151,17 @@ const aggregate: Handler = async (ctx) => {
   }
   await beginRead(ctx);
   const store = ctx.server.store;
+  const pipeline = b.pipeline as Document[];
+  // $collStats replaces the collection's documents with one describing the collection.
+  const stats = coll && startsWithCollStats(pipeline);
   const docs = runPipeline(
-    coll ? store.docs(ctx.db, coll) : [],
-    b.pipeline as Document[],
-    (other) => store.docs(ctx.db, other),
+    stats
+      ? [collStatsDoc(store, ctx.server.address(), ctx.db, coll, checkCollStats(pipeline))]
+      : coll
+      ? readDocs(ctx, coll)
+      : [],
+    stats ? pipeline.slice(1) : pipeline,
+    (other) => readDocs(ctx, other),
   );
   return ctx.server.newCursor(
     `${ctx.db}.${coll ?? "$cmd.aggregate"}`,
