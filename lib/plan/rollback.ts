@@ -15,6 +15,7 @@ import { change, op } from "./deploy_steps.ts";
 import { EST } from "./lifecycle.ts";
 import { MUP_VERSION } from "./planner.ts";
 import { formatDuration } from "../util/format.ts";
+import { securityOf } from "../security/settings.ts";
 import {
   allOperations as allOps,
   type BaseState,
@@ -210,7 +211,9 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
   );
   for (const host of hosts) {
     const root = original.deploy_dir;
-    const parents = ["bin", "data", "logs", "conf", "secrets"].map((d) => `${root}/${d}`);
+    const sec = securityOf(original.topology);
+    const layout = ["bin", "data", "logs", "conf", ...(sec.auth || sec.tls ? ["secrets"] : [])];
+    const parents = layout.map((d) => `${root}/${d}`);
     for (const dir of [...parents, root]) {
       tidy.push(op({
         id: `tidy-${host}-${dir}`,
