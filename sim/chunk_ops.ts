@@ -56,8 +56,10 @@ export function bounds(meta: CollMeta, c: Chunk): [unknown[], unknown[]] {
 
 /**
  * Moves a chunk: copies its documents to the recipient, records the new owner on the config
- * servers, then deletes them on the donor. Routed operations wait meanwhile (namespace lock),
- * so no document is missing or seen twice through mongos.
+ * servers, then deletes them on the donor. Operations routed by this mongos wait meanwhile
+ * (namespace lock); those of other mongos are refused by the donor while it is fenced and
+ * after, when routed by the old table (StaleConfig), and sent again by their mongos, so no
+ * document is missing or seen twice through any mongos.
  */
 export async function migrate(m: Mongos, ns: string, chunkId: unknown, to: string): Promise<void> {
   await m.locks.exclusive(ns, async () => {
@@ -67,39 +69,56 @@ export async function migrate(m: Mongos, ns: string, chunkId: unknown, to: strin
     if (chunk.shard === to) return;
     const db = ns.slice(0, ns.indexOf(".")), coll = ns.slice(ns.indexOf(".") + 1);
     const [lo, hi] = bounds(meta, chunk);
-    const all = await drain(
-      m,
-      chunk.shard,
-      db,
-      await onShard(m, chunk.shard, db, { find: coll, filter: {}, batchSize: 1_000_000 }),
-    );
-    const docs = all.filter((d) => {
-      const k = docKey(d, meta.key);
-      return compareKeys(lo, k) <= 0 && compareKeys(k, hi) < 0;
-    });
-    ok(
-      await onShard(m, to, db, {
-        createIndexes: coll,
-        indexes: [{
-          key: meta.key,
-          name: Object.entries(meta.key).map(([k, v]) => `${k}_${v}`).join("_"),
-        }],
-      }),
-    );
-    await copyTo(m, to, db, coll, docs);
     const major = Math.max(...meta.chunks.map((c) => c.lastmod.high)) + 1;
-    const now = new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 });
-    await m.config("config", {
-      update: "chunks",
-      updates: [{
-        q: { _id: chunk._id },
-        u: {
-          $set: { shard: to, lastmod: new Timestamp({ t: major, i: 0 }), onCurrentShardSince: now },
-          $push: { history: { $each: [{ validAfter: now, shard: to }], $position: 0 } },
-        },
-      }],
-      writeConcern: MAJ,
-    });
+    const version = new Timestamp({ t: major, i: 0 });
+    // Other mongos route without this one's lock: the donor refuses their writes from before the
+    // copy until the new owner is recorded, then everything routed by an older table
+    // (StaleConfig, sim/shard_version.ts), so none lands on a copy about to be deleted.
+    const fence = (shard: string, enter: boolean, v?: Timestamp) =>
+      onShard(m, shard, db, { _shardsvrMigrationFence: ns, enter, ...(v ? { version: v } : {}) })
+        .then(ok);
+    await fence(chunk.shard, true);
+    let docs: Document[];
+    try {
+      const all = await drain(
+        m,
+        chunk.shard,
+        db,
+        await onShard(m, chunk.shard, db, { find: coll, filter: {}, batchSize: 1_000_000 }),
+      );
+      docs = all.filter((d) => {
+        const k = docKey(d, meta.key);
+        return compareKeys(lo, k) <= 0 && compareKeys(k, hi) < 0;
+      });
+      ok(
+        await onShard(m, to, db, {
+          createIndexes: coll,
+          indexes: [{
+            key: meta.key,
+            name: Object.entries(meta.key).map(([k, v]) => `${k}_${v}`).join("_"),
+          }],
+        }),
+      );
+      await copyTo(m, to, db, coll, docs);
+      const now = new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 });
+      await m.config("config", {
+        update: "chunks",
+        updates: [{
+          q: { _id: chunk._id },
+          u: {
+            $set: { shard: to, lastmod: version, onCurrentShardSince: now },
+            $push: { history: { $each: [{ validAfter: now, shard: to }], $position: 0 } },
+          },
+        }],
+        writeConcern: MAJ,
+      });
+    } catch (e) {
+      // Not committed: the donor still owns the range and takes writes again.
+      await fence(chunk.shard, false).catch(() => {});
+      throw e;
+    }
+    await fence(chunk.shard, false, version);
+    await fence(to, false, version);
     for (let i = 0; i < docs.length; i += 1000) {
       ok(
         await onShard(m, chunk.shard, db, {

@@ -1,4 +1,5 @@
 /** Starting and serving a simulated mongod or mongos (the non-fork half of sim/main.ts). */
+import { ShardVersions } from "./shard_version.ts";
 import * as path from "node:path";
 import { basicCommands, buildInfo } from "./commands/basic.ts";
 import { crudCommands } from "./commands/crud.ts";
@@ -8,7 +9,8 @@ import { Auth, configUsers, storeUsers } from "./auth.ts";
 import { authCommands } from "./auth_users.ts";
 import { Log } from "./log.ts";
 import { tlsSettings } from "./tls.ts";
-import { Mongos, mongosCommands } from "./mongos.ts";
+import { Mongos } from "./mongos.ts";
+import { mongosCommands } from "./mongos_commands.ts";
 import type { ServerOptions } from "./options.ts";
 import { ReplSet } from "./replset.ts";
 import { Server } from "./server.ts";
@@ -155,6 +157,8 @@ export async function runServer(opts: ServerOptions): Promise<number> {
   if (opts.role === "mongod") {
     server.register(crudCommands);
     server.register(replSetCommands);
+    server.shardVersions = new ShardVersions();
+    server.register(server.shardVersions.commands);
     if (opts.replSet) {
       const r = new ReplSet(server);
       (server as unknown as { repl: ReplSet }).repl = r;

@@ -371,6 +371,12 @@ export class DataStore {
     return new Timestamp({ t: this.lastSecs, i: ++this.opCounter });
   }
 
+  /** The oplog's entries and their bytes (local.oplog.rs's $collStats). */
+  oplogSize(): { count: number; bytes: number } {
+    const r = this.sql.prepare("SELECT count(*) AS n FROM oplog").get();
+    return { count: Number(r?.n ?? 0), bytes: this.oplogBytes };
+  }
+
   lastOplogTs(): Timestamp | undefined {
     return this.lastTs;
   }

@@ -1,6 +1,7 @@
 import * as path from "node:path";
-import { MongoClient } from "mongodb";
-import { killAll, testMirror } from "./helpers.ts";
+import { EJSON } from "bson";
+import { type Document, MongoClient } from "mongodb";
+import { killAll, ROOT, testMirror } from "./helpers.ts";
 import { platformTargets } from "../sim/mirror.ts";
 
 /** bin/ of a simulated release, unpacked from the test mirror like a user would. */
@@ -173,3 +174,56 @@ export async function killMember(dir: string, port: number): Promise<void> {
   Deno.kill(pid, "SIGKILL");
   await waitFor(async () => !(await Deno.stat(`/proc/${pid}`).then(() => true, () => false)));
 }
+
+/**
+ * Starts a forked mongos on `port` over `configdb` ("set/host:port,…"); its log and pid file lie
+ * under `dir` (so withDir stops it).
+ */
+export function startMongos(
+  bin: string,
+  dir: string,
+  port: number,
+  configdb: string,
+): Promise<Run> {
+  return runBin(path.join(bin, "mongos"), [
+    "--configdb",
+    configdb,
+    "--port",
+    String(port),
+    "--bind_ip",
+    "127.0.0.1",
+    "--fork",
+    "--logpath",
+    path.join(dir, `mongos-${port}.log`),
+    "--pidfilepath",
+    path.join(dir, `mongos-${port}.pid`),
+  ]);
+}
+
+/** The real mongosh (npm), run by Deno; `script` prints one EJSON document, returned parsed. */
+export async function mongosh(uri: string, script: string): Promise<Document> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    // Its own lock file: the shell's dependencies stay out of mup's deno.lock and import graph.
+    args: [
+      "run",
+      "-A",
+      "--no-config",
+      `--lock=${path.join(ROOT, "tests", "mongosh.lock")}`,
+      MONGOSH,
+      "--quiet",
+      uri,
+      "--eval",
+      script,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const err = new TextDecoder().decode(out.stderr);
+  if (out.code !== 0) throw new Error(`mongosh failed (exit ${out.code}):\n${text}\n${err}`);
+  return EJSON.parse(text.trim().split("\n").at(-1)!) as Document;
+}
+
+/** mongosh 2.x, the shell DBAs use; the first run downloads it into Deno's npm cache. */
+const MONGOSH = "npm:mongosh@2.12.0";

@@ -5,15 +5,30 @@
  * removeShard with draining. Every count is checked directly on the shards as well.
  */
 import assert from "node:assert/strict";
-import * as path from "node:path";
 import { type Document, MongoClient } from "mongodb";
-import { EJSON } from "bson";
-import { freePorts, ROOT } from "./helpers.ts";
-import { admin, runBin, simBin, startMongod, waitFor, withDir } from "./sim_helpers.ts";
+import { freePorts } from "./helpers.ts";
+import {
+  admin,
+  mongosh,
+  simBin,
+  startMongod,
+  startMongos,
+  waitFor,
+  withDir,
+} from "./sim_helpers.ts";
 
 interface Cluster {
   mongos: number;
+  /** The config server's port. */
+  cfg: number;
   shards: Record<string, number>;
+}
+
+/** Starts a mongos on `port` over the config replica set `cfg/localhost:<cfg>`. */
+async function startRouter(dir: string, cfg: number, port: number): Promise<void> {
+  const r = await startMongos(await simBin("7.0.5"), dir, port, `cfg/localhost:${cfg}`);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  await waitFor(async () => (await admin(port, { ping: 1 })).ok);
 }
 
 /** One config server, shards sh1 and sh2 (one member each), one mongos with both shards added. */
@@ -37,26 +52,10 @@ async function startCluster(dir: string): Promise<Cluster> {
     });
     await waitFor(async () => (await admin(port, { hello: 1 })).isWritablePrimary || undefined);
   }
-  const d = path.join(dir, "mongos");
-  await Deno.mkdir(d);
-  const r = await runBin(path.join(bin, "mongos"), [
-    "--configdb",
-    `cfg/localhost:${cfg}`,
-    "--port",
-    String(mongos),
-    "--bind_ip",
-    "127.0.0.1",
-    "--fork",
-    "--logpath",
-    path.join(d, "log"),
-    "--pidfilepath",
-    path.join(d, "mongos.pid"),
-  ]);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  await waitFor(async () => (await admin(mongos, { ping: 1 })).ok);
+  await startRouter(dir, cfg, mongos);
   await admin(mongos, { addShard: `sh1/localhost:${s1}` });
   await admin(mongos, { addShard: `sh2/localhost:${s2}` });
-  return { mongos, shards: { sh1: s1, sh2: s2 } };
+  return { mongos, cfg, shards: { sh1: s1, sh2: s2 } };
 }
 
 /** Documents of db.coll on one shard, read directly from its member. */
@@ -69,12 +68,14 @@ async function onShard(port: number, db: string, coll: string): Promise<Document
   }
 }
 
-async function withCluster(f: (c: MongoClient, cl: Cluster) => Promise<void>): Promise<void> {
+async function withCluster(
+  f: (c: MongoClient, cl: Cluster, dir: string) => Promise<void>,
+): Promise<void> {
   await withDir(async (dir) => {
     const cl = await startCluster(dir);
     const c = new MongoClient(`mongodb://localhost:${cl.mongos}/`);
     try {
-      await f(c, cl);
+      await f(c, cl, dir);
     } finally {
       await c.close();
     }
@@ -339,34 +340,6 @@ Deno.test("sharding: sh.status() reads, balancer state, chunk migration by the b
   });
 });
 
-/** The real mongosh (npm), run by Deno; `script` prints one EJSON document, returned parsed. */
-async function mongosh(uri: string, script: string): Promise<Document> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    // Its own lock file: the shell's dependencies stay out of mup's deno.lock and import graph.
-    args: [
-      "run",
-      "-A",
-      "--no-config",
-      `--lock=${path.join(ROOT, "tests", "mongosh.lock")}`,
-      MONGOSH,
-      "--quiet",
-      uri,
-      "--eval",
-      script,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  const err = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, `mongosh failed:\n${text}\n${err}`);
-  return EJSON.parse(text.trim().split("\n").at(-1)!) as Document;
-}
-
-/** mongosh 2.x, the shell DBAs use; the first run downloads it into Deno's npm cache. */
-const MONGOSH = "npm:mongosh@2.12.0";
-
 Deno.test("sharding: $collStats and $shardedDataDistribution through mongos; the real mongosh's sh.status() and getShardDistribution()", async () => {
   await withCluster(async (c, cl) => {
     const admin = c.db("admin");
@@ -420,7 +393,8 @@ Deno.test("sharding: $collStats and $shardedDataDistribution through mongos; the
        print(EJSON.stringify({ shards: s.shards.map((x) => x._id),
          dbs: s.databases.map((x) => x.database._id), balancer: s.balancer,
          users: s.databases.find((x) => x.database._id === "app").collections["app.users"],
-         distribution: s.shardedDataDistribution, before, after, totals: d.Totals }));`,
+         distribution: s.shardedDataDistribution, before, after, totals: d.Totals,
+         stats: db.stats() }));`,
     );
     assert.deepEqual(shell.shards, ["sh1", "sh2"]);
     assert.ok(shell.dbs.includes("app"), JSON.stringify(shell.dbs));
@@ -434,5 +408,69 @@ Deno.test("sharding: $collStats and $shardedDataDistribution through mongos; the
     assert.equal(shell.balancer["Collections with active migrations"], undefined);
     assert.equal(shell.distribution[0].ns, "app.users");
     assert.equal(shell.totals.docs, 200);
+    // db.stats() through mongos: each shard's answer under raw, and the sums.
+    assert.equal(shell.stats.objects, 201);
+    assert.equal(Object.keys(shell.stats.raw).length, 2);
+  });
+});
+
+Deno.test("sharding: with two mongos, every write through one while the other moves chunks is kept exactly once (the donor refuses stale routing)", async () => {
+  await withCluster(async (c, cl, dir) => {
+    const [port2] = freePorts(1);
+    await startRouter(dir, cl.cfg, port2);
+    const admin = c.db("admin");
+    await admin.command({ balancerStop: 1 });
+    await admin.command({ enableSharding: "app" });
+    await admin.command({ shardCollection: "app.w", key: { k: 1 } });
+    for (const k of [100, 200, 300]) await admin.command({ split: "app.w", middle: { k } });
+    const meta = await c.db("config").collection("collections").findOne({ _id: "app.w" as never });
+    const other = new MongoClient(`mongodb://localhost:${port2}/`);
+    try {
+      const w = other.db("app").collection<{ _id: number | string; k: number; n?: number }>("w");
+      await w.insertOne({ _id: "counter", k: -1, n: 0 });
+      let stop = false;
+      const acked: number[] = [];
+      let incs = 0;
+      // Through the second mongos: inserts across all chunks and increments of one document.
+      const writer = (async () => {
+        for (let i = 0; !stop; i++) {
+          await w.insertOne({ _id: i, k: (i * 37) % 400 }).then(() => acked.push(i), () => {});
+          await w.updateOne({ _id: "counter", k: -1 }, { $inc: { n: 1 } }).then(
+            () => incs++,
+            () => {},
+          );
+        }
+      })();
+      // Through the first: every chunk moved to the other shard, round after round, until the
+      // writer got 100 inserts through (at most 40 rounds).
+      for (let round = 0; round < 40 && (round < 3 || acked.length < 100); round++) {
+        const chunks = await c.db("config").collection("chunks").find({ uuid: meta?.uuid })
+          .toArray();
+        for (const ch of chunks) {
+          await admin.command({
+            moveChunk: "app.w",
+            bounds: [ch.min, ch.max],
+            to: ch.shard === "sh1" ? "sh2" : "sh1",
+          });
+        }
+      }
+      stop = true;
+      await writer;
+      assert.ok(acked.length >= 100, `the writer got ${acked.length} inserts through`);
+      for (const reader of [other, c].map((x) => x.db("app").collection("w"))) {
+        const ids = (await reader.find({ k: { $gte: 0 } }).toArray()).map((d) => Number(d._id));
+        assert.equal(new Set(ids).size, ids.length, "no document twice");
+        const have = new Set(ids);
+        const lost = acked.filter((i) => !have.has(i));
+        assert.deepEqual(
+          lost,
+          [],
+          `acknowledged inserts missing: ${lost.length} of ${acked.length}`,
+        );
+        assert.equal((await reader.findOne({ k: -1 }))?.n, incs);
+      }
+    } finally {
+      await other.close();
+    }
   });
 });
