@@ -19,7 +19,7 @@ import {
   testMirror,
   writeTopology,
 } from "./helpers.ts";
-import { clusterDir } from "./apply_helpers.ts";
+import { clusterDir, currentState } from "./apply_helpers.ts";
 import { display, livePids, ok, stablePorts } from "./lifecycle_helpers.ts";
 import {
   assertPrivateModes,
@@ -93,6 +93,12 @@ async function lifecycle(home: string, name: string): Promise<string[]> {
   assert.match(text.stdout, new RegExp(`Password: run \`mup cluster credentials ${name}\``));
   await run(["cluster", "stop", name, "--auto-approve"]);
   assert.deepEqual(await livePids(home, name), []);
+  // Each process stopped on the shutdown command, which needs an authenticated client.
+  const stopped = await currentState(home, name);
+  const how = Object.entries(stopped.operation_states).filter(([id]) => id.startsWith("stop-"))
+    .map(([id, o]) => `${id}: ${o.result?.output}`);
+  assert.ok(how.length > 0);
+  for (const h of how) assert.match(h, /with shutdown/);
   await run(["cluster", "start", name, "--auto-approve"]);
   assert.ok((await display(home, name)).healthy);
   const restart = await run(["cluster", "restart", name, "--auto-approve"]);
