@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { killAll, replicaSetTopology, shardedTopology, tempHome } from "./helpers.ts";
-import { clusterDir, currentState, withClient } from "./apply_helpers.ts";
+import { authOptions, clusterDir, currentState, withClient } from "./apply_helpers.ts";
 import { deploy, display, livePids, ok, portFree, WriteLoad } from "./lifecycle_helpers.ts";
 import { stablePorts } from "./lifecycle_helpers.ts";
 
@@ -19,6 +19,7 @@ async function stopStartKeepsData(home: string, name: string, ports: number[], u
       c.db("t").collection("kept").insertOne({ _id: 1, v: "before stop" } as never, {
         writeConcern: { w: "majority" },
       }),
+    { home, cluster: name },
   );
   const stop = await ok(home, ["cluster", "stop", name, "--auto-approve"]);
   assert.match(stop.stdout, /Stop completed successfully!/);
@@ -39,6 +40,7 @@ async function stopStartKeepsData(home: string, name: string, ports: number[], u
   const doc = await withClient(
     uri,
     (c) => c.db("t").collection("kept").findOne({ _id: 1 } as never),
+    { home, cluster: name },
   );
   assert.equal(doc?.v, "before stop");
 }
@@ -49,7 +51,7 @@ async function stopStartKeepsData(home: string, name: string, ports: number[], u
  * caller once the rest of its test has run.
  */
 async function rollingUnderLoad(home: string, name: string, uri: string): Promise<number[]> {
-  const load = new WriteLoad(uri);
+  const load = new WriteLoad(uri, "load", await authOptions({ home, cluster: name }));
   try {
     while (load.acked.length < 20) await new Promise((r) => setTimeout(r, 20));
     const t0 = performance.now();

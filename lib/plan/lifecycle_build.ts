@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { compileHooks } from "../hooks/compile.ts";
-import { hello } from "../mongo/client.ts";
+import { clusterAccess } from "../security/access.ts";
 import { runningPid } from "../ops/process.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { measuredDurations } from "./deploy.ts";
@@ -20,10 +20,11 @@ export async function probeFacts(
   meta: ClusterMeta,
   executors: ExecutorFactory,
 ): Promise<Record<string, ProcessFact>> {
+  const access = clusterAccess(meta.name, meta.topology, executors);
   const facts = await Promise.all(meta.processes.map(async (p) => {
     const pid = await runningPid(executors.forHost(p.host), p.pid_file, p.config)
       .catch(() => undefined);
-    const h = pid ? await hello(p.host, p.port) : undefined;
+    const h = pid ? await access.hello(p.host, p.port) : undefined;
     const state = h?.isWritablePrimary && h.setName
       ? "PRIMARY"
       : h?.secondary
