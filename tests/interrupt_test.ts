@@ -12,6 +12,7 @@ import {
   freePorts,
   killAll,
   mup,
+  output,
   replicaSetTopology,
   ROOT,
   tempHome,
@@ -24,6 +25,9 @@ import { StateStore } from "../lib/state/store.ts";
 import { isStale, readLock } from "../lib/state/lock.ts";
 import { pidAlive } from "../lib/executor/local.ts";
 import { interruptHandler, SAME_PRESS_MS } from "../lib/cli/apply_cli.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 const CYCLES = 10;
 /** Cycles run at once (each its own cluster, ports and terminal). */
@@ -270,7 +274,7 @@ Deno.test("Ctrl-C at the safety-check menu pauses the apply (resumable), like Ct
       deployArgs("c1", topo, await testMirror(), ["--plan-only", "--json"]),
       { home },
     );
-    assert.equal(planned.code, 0, planned.stderr);
+    assert.equal(planned.code, 0, output(planned));
     const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[2] });
     try {
       await tmux.run(

@@ -11,6 +11,7 @@ import {
   killAll,
   mup,
   type MupResult,
+  output,
   readJson,
   spawnMup,
   standaloneTopology,
@@ -21,6 +22,9 @@ import {
 import { writeMeta } from "../lib/state/meta.ts";
 import { SAME_PRESS_MS } from "../lib/cli/apply_cli.ts";
 import type { Plan } from "../lib/plan/schema.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 interface ErrorDoc {
   type: "error";
@@ -332,7 +336,7 @@ Deno.test("--json: an interrupted apply ends its stream with an error document n
     const status = await again.status;
     await stderr.cancel().catch(() => {});
     const twice = errorDoc({ code: status.code, stdout, stderr: err }, "interrupted twice", true);
-    assert.equal(status.code, 130);
+    assert.equal(status.code, 130, output(status));
     assert.equal(twice.interrupted, true);
     assert.equal(twice.state_id, d.state_id);
   } finally {
@@ -357,7 +361,7 @@ Deno.test("plan show prints the content hash a reviewer approves; --expect-hash 
       ],
       { home },
     );
-    assert.equal(wrong.code, 1);
+    assert.equal(wrong.code, 1, output(wrong));
     assert.match(wrong.stderr, /not the expected sha256:f{64}; refusing to apply/);
     const stateDir = path.join(home, "storage", "clusters", "c1", "state");
     assert.equal(await Deno.lstat(stateDir).then(() => true, () => false), false, "not applied");

@@ -8,6 +8,9 @@ import { killAll, replicaSetTopology, shardedTopology, tempHome } from "./helper
 import { clusterDir, currentState, withClient } from "./apply_helpers.ts";
 import { deploy, display, livePids, ok, portFree, WriteLoad } from "./lifecycle_helpers.ts";
 import { stablePorts } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 

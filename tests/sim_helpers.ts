@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { MongoClient } from "mongodb";
 import { killAll, testMirror } from "./helpers.ts";
+import { trackChild, trackDir } from "./fixture.ts";
 import { platformTargets } from "../sim/mirror.ts";
 
 /** bin/ of a simulated release, unpacked from the test mirror like a user would. */
@@ -33,13 +34,16 @@ export async function runBin(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<Run> {
-  const out = await new Deno.Command(bin, {
-    args,
-    env,
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).output();
+  const out = await trackChild(
+    new Deno.Command(bin, {
+      args,
+      env,
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+    }).spawn(),
+    `${path.basename(bin)} ${args.join(" ")}`,
+  ).output();
   const d = new TextDecoder();
   return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
 }
@@ -112,7 +116,7 @@ export async function waitFor<T>(f: () => Promise<T | undefined>, ms = 10_000): 
 }
 
 export async function withDir(f: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "mup-sim-" });
+  const dir = trackDir(await Deno.makeTempDir({ prefix: "mup-sim-" }));
   try {
     await f(dir);
   } finally {

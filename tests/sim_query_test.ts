@@ -1,7 +1,7 @@
 /** The simulator's query language (mingo) and shapes, through the official driver (issue 10). */
 import assert from "node:assert/strict";
 import { MongoClient } from "mongodb";
-import { freePorts } from "./helpers.ts";
+import { freePorts, output } from "./helpers.ts";
 import * as path from "node:path";
 import {
   admin,
@@ -14,6 +14,9 @@ import {
   waitFor,
   withDir,
 } from "./sim_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 /** A forked mongos whose pid file lies under `dir` (so withDir stops it). */
 async function runMongos(bin: string, dir: string, port: number, configdb: string) {
@@ -108,7 +111,7 @@ Deno.test("simulator: queries answer like MongoDB (regex, $group by field, $avg,
       await coll.insertOne({ _id: 10, s: "world" } as never);
       // A bogus read concern level is refused.
       const rc = await adminError(port, { find: "q", readConcern: { level: "bogus" } });
-      assert.equal(rc.code, 9);
+      assert.equal(rc.code, 9, output(rc));
       // Multi-document transactions are refused, not half-applied.
       const session = c.startSession();
       try {
@@ -148,7 +151,7 @@ Deno.test("simulator: shapes: settings as configured, serverStatus.connections, 
       const bogus = await adminError(ports[0], {
         replSetReconfig: { ...cfg, version: cfg.version + 1, bogus: 1 },
       });
-      assert.equal(bogus.code, 40415);
+      assert.equal(bogus.code, 40415, output(bogus));
       const bad = await adminError(ports[0], {
         replSetReconfig: {
           ...cfg,
@@ -156,7 +159,7 @@ Deno.test("simulator: shapes: settings as configured, serverStatus.connections, 
           settings: { ...cfg.settings, electionTimeoutMillis: "soon" },
         },
       });
-      assert.equal(bad.code, 14);
+      assert.equal(bad.code, 14, output(bad));
       cfg.version++;
       cfg.members = cfg.members.filter((m: { _id: number }) => m._id !== 2);
       await c.db("admin").command({ replSetReconfig: cfg });
@@ -165,7 +168,7 @@ Deno.test("simulator: shapes: settings as configured, serverStatus.connections, 
         await new Promise((r) => setTimeout(r, 2000));
         return await adminError(ports[2], { replSetGetStatus: 1 });
       });
-      assert.equal(removed.code, 93);
+      assert.equal(removed.code, 93, output(removed));
       assert.equal((await admin(ports[2], { hello: 1 })).isWritablePrimary, false);
     } finally {
       await c.close();

@@ -9,6 +9,9 @@ import * as path from "node:path";
 import { type Document, MongoClient } from "mongodb";
 import { freePorts } from "./helpers.ts";
 import { admin, runBin, simBin, startMongod, waitFor, withDir } from "./sim_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 interface Cluster {
   mongos: number;

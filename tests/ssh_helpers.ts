@@ -5,6 +5,7 @@
  * mup is given `--ssh-config /dev/null` and its own known_hosts file.
  */
 import * as path from "node:path";
+import { trackChild, trackDir } from "./fixture.ts";
 
 const SSHD = "/usr/sbin/sshd";
 
@@ -89,12 +90,15 @@ export class TestSshd {
   }
 
   async start(): Promise<void> {
-    this.child = new Deno.Command(SSHD, {
-      args: ["-D", "-f", this.config, "-E", this.log],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    this.child = trackChild(
+      new Deno.Command(SSHD, {
+        args: ["-D", "-f", this.config, "-E", this.log],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn(),
+      `sshd ${this.addr}:${this.port}`,
+    );
     await waitForBanner(this.addr, this.port);
   }
 
@@ -146,7 +150,7 @@ export interface SshFixture {
 export async function startSshFixture(
   addrs = ["127.0.0.2", "127.0.0.3"],
 ): Promise<SshFixture> {
-  const dir = await Deno.makeTempDir({ prefix: "mup-sshd-" });
+  const dir = trackDir(await Deno.makeTempDir({ prefix: "mup-sshd-" }));
   await Deno.mkdir("/run/sshd", { recursive: true, mode: 0o755 });
   const key = path.join(dir, "id_ed25519");
   const otherKey = path.join(dir, "other_ed25519");

@@ -6,9 +6,12 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { deployArgs, freePorts, killAll, mup, tempHome, testMirror } from "./helpers.ts";
+import { deployArgs, freePorts, killAll, mup, output, tempHome, testMirror } from "./helpers.ts";
 import { clusterDir, currentState, withClient } from "./apply_helpers.ts";
 import { type SshFixture, startSshFixture } from "./ssh_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 /** Processes whose command line mentions `needle` (an ssh master names its ControlPath). */
 function processesMentioning(needle: string): number[] {
@@ -151,7 +154,7 @@ Deno.test({
     };
     try {
       let r = await plan("no-such-host.invalid", undefined, f.flags());
-      assert.equal(r.code, 1);
+      assert.equal(r.code, 1, output(r));
       assert.match(
         r.stdout,
         /✗ cannot reach 1 of 1 host: cannot resolve host name no-such-host\.invalid/,
@@ -160,7 +163,7 @@ Deno.test({
 
       const closed = freePorts(1)[0]; // nothing listens there
       r = await plan("127.0.0.2", closed, f.flags());
-      assert.equal(r.code, 1);
+      assert.equal(r.code, 1, output(r));
       assert.match(
         r.stdout,
         new RegExp(
@@ -171,7 +174,7 @@ Deno.test({
 
       // --strict-host-keys with an empty known_hosts: the key is unknown, nothing is accepted.
       r = await plan("127.0.0.2", sshd.port, [...f.flags(), "--strict-host-keys"]);
-      assert.equal(r.code, 1);
+      assert.equal(r.code, 1, output(r));
       assert.match(
         r.stdout,
         /the SSH host key of 127\.0\.0\.2 port \d+ is not known and --strict-host-keys is set/,
@@ -179,7 +182,7 @@ Deno.test({
       assert.equal(await Deno.stat(f.knownHosts).then(() => true, () => false), false);
 
       r = await plan("127.0.0.2", sshd.port, f.flags({ key: f.otherKey }));
-      assert.equal(r.code, 1);
+      assert.equal(r.code, 1, output(r));
       assert.match(
         r.stdout,
         new RegExp(
@@ -195,7 +198,7 @@ Deno.test({
       await sshd.changeHostKey();
       await sshd.start();
       r = await plan("127.0.0.2", sshd.port, f.flags());
-      assert.equal(r.code, 1);
+      assert.equal(r.code, 1, output(r));
       assert.match(
         r.stdout,
         /the SSH host key of 127\.0\.0\.2 port \d+ has changed since it was first seen/,
@@ -226,7 +229,7 @@ Deno.test({
       assert.equal(planned.code, 0, planned.stdout + planned.stderr);
       await f.servers[0].kill();
       const r = await mup(["plan", "apply", "c1", "--auto-approve", ...f.flags()], { home });
-      assert.equal(r.code, 1);
+      assert.equal(r.code, 1, output(r));
       assert.match(r.stderr, /Error: cannot reach 1 of 1 host; nothing was applied:/);
       assert.match(
         r.stderr,

@@ -3,6 +3,9 @@ import assert from "node:assert/strict";
 import { freePorts, killAll, planSharded, ROOT, tempHome } from "./helpers.ts";
 import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 import { currentState } from "./apply_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 async function tmux(...args: string[]): Promise<string> {
   const r = await new Deno.Command("tmux", { args, stdout: "piped", stderr: "piped" }).output();
