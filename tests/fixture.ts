@@ -22,6 +22,16 @@ const current: Tracked = { pids: new Map(), dirs: new Set(), files: new Set(), c
 /** Things that outlive a test (the download mirror): removed after the file's last test. */
 const perFile: Tracked = { pids: new Map(), dirs: new Set(), files: new Set(), cleanups: [] };
 
+/**
+ * A wait's deadline: `ms` (what a quiet machine needs, with room) times MUP_TEST_SLOWDOWN
+ * (default 3). Deadlines only matter when a test fails, so a loaded machine must not hit them;
+ * waits themselves end on readiness, not on the deadline.
+ */
+export function deadline(ms: number): number {
+  const f = Number(Deno.env.get("MUP_TEST_SLOWDOWN") ?? 3);
+  return Math.round(ms * (Number.isFinite(f) && f > 0 ? f : 3));
+}
+
 /** Registers the teardown hooks in the calling test file (hooks belong to the file that adds them). */
 export function installFixture(): void {
   Deno.test.afterEach(async () => {

@@ -44,6 +44,9 @@ export function output(r: unknown, tailChars = 4000): string {
   const text = (v: unknown) =>
     v instanceof Uint8Array ? new TextDecoder().decode(v) : typeof v === "string" ? v : undefined;
   const tail = (v: string) => v.length > tailChars ? `…${v.slice(-tailChars)}` : v;
+  if (o.stdout === undefined && o.stderr === undefined) {
+    return JSON.stringify(r)?.slice(0, tailChars);
+  }
   const parts = [`exit code ${o.code ?? "?"}`];
   for (const k of ["stdout", "stderr"] as const) {
     const t = text(o[k]);

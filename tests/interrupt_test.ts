@@ -25,7 +25,7 @@ import { StateStore } from "../lib/state/store.ts";
 import { isStale, readLock } from "../lib/state/lock.ts";
 import { pidAlive } from "../lib/executor/local.ts";
 import { interruptHandler, SAME_PRESS_MS } from "../lib/cli/apply_cli.ts";
-import { installFixture } from "./fixture.ts";
+import { deadline, installFixture } from "./fixture.ts";
 
 installFixture();
 
@@ -56,7 +56,7 @@ class Tmux {
   }
 
   async screenUntil(session: string, pattern: RegExp, ms = 90_000): Promise<string> {
-    const end = Date.now() + ms;
+    const end = Date.now() + deadline(ms);
     let s = "";
     while (Date.now() < end) {
       s = await this.run("capture-pane", "-p", "-J", "-S", "-300", "-t", session);
@@ -85,7 +85,7 @@ async function pidFiles(dir: string): Promise<Map<string, number>> {
 }
 
 async function untilFile(file: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
+  const end = Date.now() + deadline(ms);
   while (!(await Deno.stat(file).then(() => true, () => false))) {
     if (Date.now() > end) throw new Error(`${file} never appeared`);
     await new Promise((r) => setTimeout(r, 20));

@@ -22,7 +22,7 @@ import {
 import { writeMeta } from "../lib/state/meta.ts";
 import { SAME_PRESS_MS } from "../lib/cli/apply_cli.ts";
 import type { Plan } from "../lib/plan/schema.ts";
-import { installFixture } from "./fixture.ts";
+import { deadline, installFixture } from "./fixture.ts";
 
 installFixture();
 
@@ -296,9 +296,9 @@ Deno.test("--json: an interrupted apply ends its stream with an error document n
       `hooks:\n  before_phase: { command: "touch ${marker}; sleep 4", phase: prepare }\n`,
     );
     const child = spawnMup(["plan", "apply", plan.plan_id, "--auto-approve", "--json"], home);
-    const deadline = Date.now() + 60_000;
+    const until = Date.now() + deadline(60_000);
     while (!(await Deno.lstat(marker).then(() => true, () => false))) {
-      if (Date.now() > deadline) throw new Error("the hook never started");
+      if (Date.now() > until) throw new Error("the hook never started");
       await new Promise((r) => setTimeout(r, 50));
     }
     child.kill("SIGINT");
@@ -317,7 +317,7 @@ Deno.test("--json: an interrupted apply ends its stream with an error document n
     await Deno.remove(marker);
     const again = spawnMup(["plan", "resume", "c1", "--json"], home);
     while (!(await Deno.lstat(marker).then(() => true, () => false))) {
-      if (Date.now() > deadline + 60_000) throw new Error("the hook never started again");
+      if (Date.now() > until + deadline(60_000)) throw new Error("the hook never started again");
       await new Promise((r) => setTimeout(r, 50));
     }
     again.kill("SIGINT");

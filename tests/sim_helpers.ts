@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { MongoClient } from "mongodb";
 import { killAll, testMirror } from "./helpers.ts";
-import { trackChild, trackDir } from "./fixture.ts";
+import { deadline, trackChild, trackDir } from "./fixture.ts";
 import { platformTargets } from "../sim/mirror.ts";
 
 /** bin/ of a simulated release, unpacked from the test mirror like a user would. */
@@ -105,14 +105,18 @@ export async function adminError(
   throw new Error(`expected ${JSON.stringify(cmd)} to fail`);
 }
 
+/**
+ * Polls `f` every 100 ms until it gives a value other than undefined/false; fails after
+ * deadline(ms) (scaled by MUP_TEST_SLOWDOWN, so a loaded machine does not hit it).
+ */
 export async function waitFor<T>(f: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
+  const end = Date.now() + deadline(ms);
   while (Date.now() < end) {
     const v = await f().catch(() => undefined);
     if (v !== undefined && v !== false) return v as T;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error("condition not met in time");
+  throw new Error(`condition not met within ${deadline(ms)} ms`);
 }
 
 export async function withDir(f: (dir: string) => Promise<void>): Promise<void> {

@@ -209,7 +209,13 @@ Deno.test({
     const f = await startSshFixture(["127.0.0.2"]);
     const dir = await tempDir("mup-sshx-");
     const relay = new FreezableRelay(f.servers[0]);
-    const ex = new SshExecutor("127.0.0.2", settings(f, dir, { connectTimeoutS: 10 }), relay.port);
+    // The user's -o comes first and ssh keeps the first value: keep-alives every 2 s, 2 missed
+    // (mup's default is 5 s × 3), so the cut is noticed in about 4 s instead of 15 s.
+    const base = settings(f, dir, { connectTimeoutS: 8 });
+    const ex = new SshExecutor("127.0.0.2", {
+      ...base,
+      options: [...base.options, "ServerAliveInterval=2", "ServerAliveCountMax=2"],
+    }, relay.port);
     try {
       assert.equal(await ex.exists("/"), true);
       relay.freeze();

@@ -5,7 +5,7 @@
  * mup is given `--ssh-config /dev/null` and its own known_hosts file.
  */
 import * as path from "node:path";
-import { trackChild, trackDir } from "./fixture.ts";
+import { deadline, trackChild, trackDir } from "./fixture.ts";
 
 const SSHD = "/usr/sbin/sshd";
 
@@ -27,7 +27,7 @@ export function freePortOn(addr: string): number {
 }
 
 /** Waits until something on addr:port answers with an SSH banner. */
-async function waitForBanner(addr: string, port: number, ms = 20_000): Promise<void> {
+async function waitForBanner(addr: string, port: number, ms = deadline(20_000)): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     try {

@@ -9,7 +9,7 @@ import { stringify } from "yaml";
 import { deployArgs, freePorts, killAll, mup, output, tempHome, testMirror } from "./helpers.ts";
 import { clusterDir, currentState, withClient } from "./apply_helpers.ts";
 import { type SshFixture, startSshFixture } from "./ssh_helpers.ts";
-import { installFixture } from "./fixture.ts";
+import { deadline, installFixture } from "./fixture.ts";
 
 installFixture();
 
@@ -274,7 +274,7 @@ Deno.test({
         stderr: "piped",
       }).spawn();
       const output = child.output();
-      const end = Date.now() + 120_000;
+      const end = Date.now() + deadline(120_000);
       while (!(await Deno.stat(atDeploy).then(() => true, () => false))) {
         if (Date.now() > end) throw new Error("the deploy phase never started");
         await new Promise((r) => setTimeout(r, 50));

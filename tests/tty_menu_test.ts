@@ -4,7 +4,7 @@ import { freePorts, killAll, planSharded, ROOT, tempHome } from "./helpers.ts";
 import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 import { StateStore } from "../lib/state/store.ts";
 import { clusterDir } from "./apply_helpers.ts";
-import { installFixture } from "./fixture.ts";
+import { deadline, installFixture } from "./fixture.ts";
 
 installFixture();
 
@@ -20,7 +20,7 @@ function screen(session: string): Promise<string> {
 }
 
 async function screenUntil(session: string, pattern: RegExp, ms = 60_000): Promise<string> {
-  const end = Date.now() + ms;
+  const end = Date.now() + deadline(ms);
   let s = "";
   while (Date.now() < end) {
     s = await screen(session);
@@ -60,7 +60,7 @@ Deno.test("in a terminal: while the safety-check menu and its 'Skip anyway?' con
     // Until the other starts are over (only the operation at the menu still running), the
     // confirmation stays the last line and no status line appears below the menu.
     let sawOthersRunning = false;
-    const end = Date.now() + 60_000;
+    const end = Date.now() + deadline(60_000);
     while (Date.now() < end) {
       const others = (await running(home)).filter((id) => !id.endsWith(String(ports[5])));
       if (others.length) sawOthersRunning = true;

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { freePorts, killAll, planSharded, ROOT, tempHome } from "./helpers.ts";
 import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 import { currentState } from "./apply_helpers.ts";
-import { installFixture } from "./fixture.ts";
+import { deadline, installFixture } from "./fixture.ts";
 
 installFixture();
 
@@ -15,7 +15,7 @@ async function tmux(...args: string[]): Promise<string> {
 }
 
 async function screenUntil(session: string, pattern: RegExp, ms = 30_000): Promise<string> {
-  const end = Date.now() + ms;
+  const end = Date.now() + deadline(ms);
   let screen = "";
   while (Date.now() < end) {
     screen = await tmux("capture-pane", "-p", "-J", "-S", "-200", "-t", session);
