@@ -110,6 +110,22 @@ function leftovers(tmp: string, before: Set<number>): Proc[] {
   );
 }
 
+/**
+ * The run's TMPDIR: short (/tmp/rt<run><3 chars>), because the suite nests temp paths several
+ * times in one path (the shell-metacharacter test) and SQLite refuses paths over 512 bytes.
+ */
+async function shortTmp(run: number): Promise<string> {
+  for (;;) {
+    const dir = `/tmp/rt${run}${Math.random().toString(36).slice(2, 5)}`;
+    try {
+      await Deno.mkdir(dir);
+      return dir;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+  }
+}
+
 function fmtS(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
@@ -147,15 +163,15 @@ async function main(): Promise<void> {
       }; reports in ${outDir}`,
     );
     for (let run = 1; run <= o.runs; run++) {
-      const tmp = await Deno.makeTempDir({ prefix: `mup-repeat-${run}-` });
+      const tmp = await shortTmp(run);
       const tmpBefore = new Set(Array.from(Deno.readDirSync("/tmp"), (e) => e.name));
       const procsBefore = new Set(liveProcesses().map((p) => p.pid));
       const junit = path.join(outDir, `run-${run}.xml`);
-      const log = await Deno.open(path.join(outDir, `run-${run}.log`), {
-        write: true,
-        create: true,
-        truncate: true,
-      });
+      const logFile = path.join(outDir, `run-${run}.log`);
+      await Deno.writeTextFile(logFile, "");
+      // One append-mode handle per stream: both go to the run's log.
+      const open = () => Deno.open(logFile, { write: true, append: true });
+      const [outLog, errLog] = [await open(), await open()];
       const t0 = performance.now();
       const child = new Deno.Command(Deno.execPath(), {
         args: ["task", "--quiet", "test", `--junit-path=${junit}`, ...o.extra],
@@ -166,12 +182,11 @@ async function main(): Promise<void> {
         stderr: "piped",
       }).spawn();
       await Promise.all([
-        child.stdout.pipeTo(log.writable, { preventClose: true }),
-        child.stderr.pipeTo(log.writable, { preventClose: true }),
+        child.stdout.pipeTo(outLog.writable),
+        child.stderr.pipeTo(errLog.writable),
       ]);
       const status = await child.status;
       const ms = performance.now() - t0;
-      log.close();
       const cases = parseJunit(await Deno.readTextFile(junit).catch(() => ""));
       const failed = cases.filter((c) => c.failed);
       for (const c of failed) {
@@ -182,7 +197,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 1000));
       const leftFiles = Array.from(Deno.readDirSync(tmp), (e) => e.name);
       const newTmp = Array.from(Deno.readDirSync("/tmp"), (e) => e.name).filter((n) =>
-        !tmpBefore.has(n) && !n.startsWith(`mup-repeat-`)
+        !tmpBefore.has(n) && `/tmp/${n}` !== tmp
       );
       const procs = leftovers(tmp, procsBefore);
       const left =
@@ -197,7 +212,13 @@ async function main(): Promise<void> {
       for (const p of procs) console.log(`  process ${p.pid}: ${p.args.slice(0, 200)}`);
       for (const f of leftFiles) console.log(`  TMPDIR entry: ${f}`);
       // Other work on the machine may create /tmp entries too: listed, not blamed.
-      for (const n of newTmp) console.log(`  new in /tmp (maybe not ours): ${n}`);
+      if (newTmp.length) {
+        console.log(
+          `  new in /tmp (other work on the machine may have made them): ${
+            newTmp.slice(0, 10).join(" ")
+          }${newTmp.length > 10 ? " …" : ""}`,
+        );
+      }
       for (const p of procs) {
         try {
           Deno.kill(p.pid, "SIGKILL");

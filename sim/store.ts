@@ -68,7 +68,8 @@ export class DataStore {
   /** The term (`t`) of the newest oplog entry. */
   private lastT?: number;
   private oplogBytes = 0;
-  private txDepth = 0;
+  /** Set inside a transaction: how to undo its in-memory changes, newest last. */
+  private undo?: (() => void)[];
   private wal?: Deno.FsFile;
   private readonly appendWaiters = new Set<() => void>();
   /**
@@ -143,31 +144,53 @@ export class DataStore {
     this.lastT = entry ? Number(entry.t ?? 0) : undefined;
   }
 
-  /** Runs `f` as one SQLite transaction (nested calls join the outer one). */
+  /**
+   * Runs `f` as one SQLite transaction (nested calls join the outer one). When it fails (`f`
+   * throws, or SQLite refuses a statement or the COMMIT), the in-memory view is rolled back
+   * with it: what is served afterwards is what is stored, never a change that was not.
+   */
   transaction<T>(f: () => T): T {
-    if (this.txDepth > 0) return f();
+    if (this.undo) return f();
     const [ts, t, bytes] = [this.lastTs, this.lastT, this.oplogBytes];
+    const undo: (() => void)[] = [];
     this.sql.exec("BEGIN");
-    this.txDepth++;
+    this.undo = undo;
     try {
       const r = f();
-      this.txDepth--;
       this.sql.exec("COMMIT");
       return r;
     } catch (e) {
-      this.txDepth--;
-      this.sql.exec("ROLLBACK");
+      try {
+        this.sql.exec("ROLLBACK");
+      } catch {
+        // A failed COMMIT may have rolled back already.
+      }
+      for (const u of undo.reverse()) u();
       // The oplog's rolled-back entries were never written: what is last is what was before.
       [this.lastTs, this.lastT, this.oplogBytes] = [ts, t, bytes];
       throw e;
+    } finally {
+      this.undo = undefined;
     }
+  }
+
+  /** Inside a transaction, remembers how to take back an in-memory change should it fail. */
+  private onRollback(u: () => void): void {
+    this.undo?.push(u);
   }
 
   private ensureMem(db: string, name: string): Collection {
     let d = this.dbs.get(db);
-    if (!d) this.dbs.set(db, d = new Map());
+    if (!d) {
+      this.dbs.set(db, d = new Map());
+      this.onRollback(() => this.dbs.delete(db));
+    }
     let c = d.get(name);
-    if (!c) d.set(name, c = new Collection());
+    if (!c) {
+      const inDb = d;
+      inDb.set(name, c = new Collection());
+      this.onRollback(() => inDb.delete(name));
+    }
     return c;
   }
 
@@ -189,15 +212,17 @@ export class DataStore {
   ensureColl(db: string, name: string): Collection {
     const had = this.coll(db, name);
     if (had) return had;
-    const c = this.ensureMem(db, name);
-    this.st.putColl.run(nsOf(db, name), BSON.serialize({ list: c.indexes }));
-    return c;
+    // Stored first: a refused statement leaves memory as it was.
+    this.st.putColl.run(nsOf(db, name), BSON.serialize({ list: [ID_INDEX] }));
+    return this.ensureMem(db, name);
   }
 
   setIndexes(db: string, name: string, indexes: Document[]): void {
     const c = this.ensureColl(db, name);
-    c.indexes = indexes;
     this.st.putColl.run(nsOf(db, name), BSON.serialize({ list: indexes }));
+    const before = c.indexes;
+    c.indexes = indexes;
+    this.onRollback(() => c.indexes = before);
   }
 
   /** Inserts or replaces the document with the same _id. */
@@ -206,25 +231,36 @@ export class DataStore {
     const k = idKey(doc._id);
     const bytes = BSON.serialize(doc);
     this.st.putDoc.run(nsOf(db, name), k, bytes);
+    const before = c.docs.get(k);
     // The stored copy is the deserialised BSON, so memory and disk hold the same types.
     c.docs.set(k, BSON.deserialize(bytes));
+    this.onRollback(() => before ? c.docs.set(k, before) : c.docs.delete(k));
   }
 
   deleteDoc(db: string, name: string, id: unknown): boolean {
     const c = this.coll(db, name);
     const k = idKey(id);
-    if (!c?.docs.delete(k)) return false;
+    const before = c?.docs.get(k);
+    if (!c || !before) return false;
     this.st.delDoc.run(nsOf(db, name), k);
+    c.docs.delete(k);
+    this.onRollback(() => c.docs.set(k, before));
     return true;
   }
 
   dropCollection(db: string, name: string): boolean {
-    const d = this.dbs.get(db);
-    const had = d?.delete(name) ?? false;
-    if (d && d.size === 0) this.dbs.delete(db);
     this.st.delNsDocs.run(nsOf(db, name));
     this.st.delColl.run(nsOf(db, name));
-    return had;
+    const d = this.dbs.get(db);
+    const c = d?.get(name);
+    if (!d || !c) return false;
+    d.delete(name);
+    if (d.size === 0) this.dbs.delete(db);
+    this.onRollback(() => {
+      if (!this.dbs.has(db)) this.dbs.set(db, d);
+      d.set(name, c);
+    });
+    return true;
   }
 
   dropDatabase(db: string): void {
