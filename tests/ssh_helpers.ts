@@ -5,6 +5,7 @@
  * mup is given `--ssh-config /dev/null` and its own known_hosts file.
  */
 import * as path from "node:path";
+import { stringify } from "yaml";
 import { deadline, trackChild, trackDir } from "./fixture.ts";
 
 const SSHD = "/usr/sbin/sshd";
@@ -222,4 +223,37 @@ export async function startSshFixture(
     throw e;
   }
   return fixture;
+}
+
+/** Processes whose command line mentions `needle` (an ssh master names its ControlPath). */
+export function processesMentioning(needle: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+    try {
+      if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes(needle)) {
+        out.push(Number(e.name));
+      }
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
+}
+
+/** A host entry of the test topology: 127.0.0.1 is local, the others go through their sshd. */
+export function entry(
+  f: SshFixture,
+  host: string,
+  port: number,
+  extra: Record<string, unknown> = {},
+) {
+  const sshd = f.servers.find((s) => s.addr === host);
+  return { host, port, ...(sshd ? { ssh_port: sshd.port } : {}), ...extra };
+}
+
+export async function topologyFile(home: string, doc: unknown): Promise<string> {
+  const file = path.join(home, "topo.yaml");
+  await Deno.writeTextFile(file, stringify(doc));
+  return file;
 }
