@@ -1,7 +1,8 @@
 /**
  * Repeats the test suite (`deno task test`) and prints figures, asserting nothing:
  *
- *   deno task repeat-tests [--runs N] [--burners K] [--jobs J] [--out DIR] [-- deno test args]
+ *   deno task repeat-tests [--runs N] [--burners K] [--jobs J] [--until HH:MM] [--out DIR]
+ *                          [-- deno test args]
  *
  * Each run gets a TMPDIR of its own (under /tmp) so that what the suite leaves behind is its
  * own; K CPU burners (`yes > /dev/null`) run during the runs and are stopped at the end. Per
@@ -9,6 +10,7 @@
  * run's TMPDIR, new entries in /tmp, and live processes of this checkout's simulator or naming
  * the run's TMPDIR (reported, then killed by pid so the next run starts clean). At the end, per
  * test, its failures across runs. Each run's console output and JUnit report stay in --out.
+ * --until (UTC) starts no run that, taking as long as the previous one, would end after it.
  */
 import * as path from "node:path";
 
@@ -18,6 +20,8 @@ interface Options {
   runs: number;
   burners: number;
   jobs?: number;
+  /** UTC wall-clock limit, ms since the epoch. */
+  until?: number;
   out: string;
   extra: string[];
 }
@@ -38,10 +42,19 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--burners") o.burners = num(a);
     else if (a === "--jobs") o.jobs = num(a);
     else if (a === "--out") o.out = argv[++i];
-    else if (a === "--") o.extra = argv.slice(i + 1), i = argv.length;
+    else if (a === "--until") {
+      const m = /^(\d{1,2}):(\d{2})$/.exec(argv[++i] ?? "");
+      if (!m) {
+        console.error(`--until takes HH:MM (UTC), got ${argv[i]}`);
+        Deno.exit(2);
+      }
+      const d = new Date();
+      d.setUTCHours(Number(m[1]), Number(m[2]), 0, 0);
+      o.until = d.getTime();
+    } else if (a === "--") o.extra = argv.slice(i + 1), i = argv.length;
     else if (a === "--help" || a === "-h") {
       console.log(
-        "usage: deno task repeat-tests [--runs N] [--burners K] [--jobs J] [--out DIR] [-- deno test args]",
+        "usage: deno task repeat-tests [--runs N] [--burners K] [--jobs J] [--until HH:MM] [--out DIR] [-- deno test args]",
       );
       Deno.exit(0);
     } else {
@@ -163,6 +176,11 @@ async function main(): Promise<void> {
       }; reports in ${outDir}`,
     );
     for (let run = 1; run <= o.runs; run++) {
+      const lastMs = runs.at(-1)?.ms ?? 0;
+      if (o.until && Date.now() + lastMs > o.until) {
+        console.log(`run ${run} not started: it would end after --until`);
+        break;
+      }
       const tmp = await shortTmp(run);
       const tmpBefore = new Set(Array.from(Deno.readDirSync("/tmp"), (e) => e.name));
       const procsBefore = new Set(liveProcesses().map((p) => p.pid));
