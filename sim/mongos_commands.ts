@@ -1,0 +1,227 @@
+/**
+ * mongos's own commands (MongoDB 7.0): addShard, listShards, listDatabases, dropDatabase, the
+ * forwarding of cursor and CRUD commands (routed by sim/mongos_routing.ts), and the sharding
+ * administration of sim/mongos_admin.ts; the router itself is sim/mongos.ts.
+ */
+import { type Document, Long, Timestamp } from "bson";
+import { CommandError, errors } from "./errors.ts";
+import { readCommands } from "./commands/read.ts";
+import { adminShardingCommands } from "./mongos_admin.ts";
+import { routed } from "./mongos_routing.ts";
+import type { CommandContext, Handler } from "./server.ts";
+import type { Mongos } from "./mongos.ts";
+
+function mongos(ctx: CommandContext): Mongos {
+  return ctx.server.router as Mongos;
+}
+
+const addShard: Handler = async (ctx) => {
+  if (ctx.db !== "admin") {
+    throw errors.unauthorized("addShard may only be run against the admin database.");
+  }
+  const m = mongos(ctx);
+  const spec = String(ctx.body.addShard ?? "");
+  const match = /^([^/]+)\/(.+)$/.exec(spec);
+  if (!match) {
+    throw errors.operationFailed(
+      `Cannot add ${spec} as a shard: a shard must be a replica set; use <setName>/<host:port>[,...]`,
+    );
+  }
+  const [, setName, seedList] = match;
+  const seeds = seedList.split(",");
+  let hello: Document | undefined;
+  let reason = "";
+  for (const h of seeds) {
+    try {
+      hello = await ctx.server.peers.run(h, "admin", { hello: 1 }, 3000);
+      if (hello.setName !== setName) {
+        throw errors.operationFailed(
+          `in seed list ${spec}, host ${h} does not belong to replica set ${setName}; found { hosts: ${
+            JSON.stringify(hello.hosts ?? [])
+          }, setName: "${hello.setName ?? ""}" }`,
+        );
+      }
+      break;
+    } catch (e) {
+      if (e instanceof CommandError) throw e;
+      reason = (e as Error).message;
+      hello = undefined;
+    }
+  }
+  if (!hello) {
+    throw new CommandError(
+      `Connection refused: could not reach any host of ${spec} :: caused by :: ${reason}`,
+      6,
+      "HostUnreachable",
+    );
+  }
+  // Like mongos's replica-set monitor: wait a while for the set to have a known primary.
+  let primary: string | undefined = hello.isWritablePrimary
+    ? seeds.find((s) => s.toLowerCase() === hello!.me) ?? hello.me
+    : hello.primary;
+  for (const end = Date.now() + 15_000; !primary && Date.now() < end;) {
+    await new Promise((r) => setTimeout(r, 100));
+    primary = await m.findPrimary(setName, [
+      ...new Set([...seeds, ...((hello.hosts ?? []) as string[])]),
+    ]);
+  }
+  if (!primary) {
+    throw new CommandError(
+      `Could not find host matching read preference { mode: "primary" } for set ${setName}`,
+      133,
+      "FailedToSatisfyReadPreference",
+    );
+  }
+  const opts = await ctx.server.peers.run(primary, "admin", { getCmdLineOpts: 1 }, 3000);
+  if (opts.parsed?.sharding?.clusterRole !== "shardsvr") {
+    throw errors.operationFailed(
+      `Cannot add ${spec} as a shard since it was not started with --shardsvr`,
+    );
+  }
+  const name = String(ctx.body.name ?? setName);
+  // The set's connection string as mongos's replica-set monitor knows it: electable and
+  // priority-0 (passive) members alike.
+  const members = [...(hello.hosts ?? []), ...(hello.passives ?? [])] as string[];
+  const host = `${setName}/${members.join(",")}`;
+  for (const s of await m.shards()) {
+    const sameSet = String(s.host).split("/")[0] === setName;
+    if (s._id === name && sameSet) return { shardAdded: name };
+    if (s._id === name) throw errors.operationFailed(`A shard named ${name} already exists`);
+    if (sameSet) {
+      throw errors.operationFailed(
+        `'${spec}' is already a member of the existing shard '${s.host}' (${s._id}).`,
+      );
+    }
+  }
+  await m.config("config", {
+    insert: "shards",
+    documents: [{
+      _id: name,
+      host,
+      state: 1,
+      topologyTime: new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 }),
+    }],
+    writeConcern: { w: "majority" },
+  });
+  ctx.server.log.info("SHARDING", 21920, "conn", "Added shard", { name, host });
+  return { shardAdded: name };
+};
+
+const listShards: Handler = async (ctx) => {
+  if (ctx.db !== "admin") {
+    throw errors.unauthorized("listShards may only be run against the admin database.");
+  }
+  return { shards: await mongos(ctx).shards() };
+};
+
+/**
+ * The namespace a cursor-returning command reads, as the server reports it in `cursor.ns`:
+ * `db.coll` for find/aggregate on a collection, `db.$cmd.<command>` otherwise.
+ */
+function cursorNs(db: string, body: Document): string {
+  const name = Object.keys(body)[0];
+  const target = body[name];
+  return typeof target === "string" && name !== "listCollections"
+    ? `${db}.${target}`
+    : `${db}.$cmd.${name}`;
+}
+
+/**
+ * The `config` database lives on the config servers, as with a real mongos; CRUD on other
+ * databases is routed to the database's primary shard or the shards owning the chunks.
+ */
+const forward: Handler = async (ctx) => {
+  // lsid and txnNumber go along, as from a real mongos: retryable writes stay retryable.
+  const { $db: _db, $clusterTime: _c, $readPreference: _r, ...cmd } = ctx.body;
+  const name = Object.keys(ctx.body)[0];
+  if (ctx.db === "config") return await mongos(ctx).config(ctx.db, cmd);
+  const shards = await mongos(ctx).shards();
+  if (shards.length === 0) {
+    // No shard holds any database yet: reads see nothing, writes have nowhere to go.
+    if (name === "listDatabases") return { databases: [], totalSize: 0, totalSizeMb: 0 };
+    if (name === "count") return { n: 0 };
+    if (["find", "aggregate", "listCollections"].includes(name)) {
+      return { cursor: { firstBatch: [], id: Long.ZERO, ns: cursorNs(ctx.db, ctx.body) } };
+    }
+    throw new CommandError(
+      "Database has no primary shard: no shards have been added to the cluster",
+      70,
+      "ShardNotFound",
+    );
+  }
+  if (name === "listDatabases") return await listDatabases(mongos(ctx), shards, cmd);
+  if (name === "dropDatabase") return await dropDatabase(mongos(ctx), ctx.db, shards);
+  return await routed(ctx);
+};
+
+/** Databases of every shard, sizes summed per name. */
+async function listDatabases(m: Mongos, shards: Document[], cmd: Document): Promise<Document> {
+  const by = new Map<string, Document>();
+  for (const s of shards) {
+    const r = await m.server.peers.get(await m.shardPrimary(s)).command("admin", cmd, 30_000);
+    for (const d of (r.databases ?? []) as Document[]) {
+      const prev = by.get(d.name);
+      by.set(d.name, prev ? { ...prev, sizeOnDisk: prev.sizeOnDisk + d.sizeOnDisk } : { ...d });
+    }
+  }
+  const databases = [...by.values()];
+  const totalSize = databases.reduce((a, d) => a + Number(d.sizeOnDisk ?? 0), 0);
+  return cmd.nameOnly
+    ? { databases: databases.map((d) => ({ name: d.name })) }
+    : { databases, totalSize, totalSizeMb: Math.floor(totalSize / 1048576) };
+}
+
+/** Drops the database on every shard, then its sharding metadata. */
+async function dropDatabase(m: Mongos, db: string, shards: Document[]): Promise<Document> {
+  for (const s of shards) {
+    await m.server.peers.run(await m.shardPrimary(s), db, { dropDatabase: 1 }, 30_000);
+  }
+  const colls = await m.config("config", {
+    find: "collections",
+    filter: { _id: { $regex: `^${db.replace(/[^A-Za-z0-9_]/g, "\\$&")}\\.` } },
+  });
+  for (const c of (colls.cursor?.firstBatch ?? []) as Document[]) {
+    await m.config("config", { delete: "chunks", deletes: [{ q: { uuid: c.uuid }, limit: 0 }] });
+  }
+  await m.config("config", {
+    delete: "collections",
+    deletes: [{
+      q: { _id: { $in: colls.cursor.firstBatch.map((c: Document) => c._id) } },
+      limit: 0,
+    }],
+  });
+  await m.config("config", {
+    delete: "databases",
+    deletes: [{ q: { _id: db }, limit: 1 }],
+    writeConcern: { w: "majority" },
+  });
+  return { dropped: db };
+}
+
+export const mongosCommands: Record<string, Handler> = {
+  addShard,
+  listShards,
+  ...adminShardingCommands,
+  // Cursors of routed reads live on mongos (results merged here), so getMore is answered here.
+  getMore: readCommands.getMore,
+  killCursors: readCommands.killCursors,
+  ...Object.fromEntries(
+    [
+      "insert",
+      "find",
+      "distinct",
+      "createIndexes",
+      "listIndexes",
+      "dropIndexes",
+      "count",
+      "delete",
+      "update",
+      "drop",
+      "create",
+      "dropDatabase",
+      "listDatabases",
+      "listCollections",
+      "aggregate",
+    ].map((c) => [c, forward]),
+  ),
+};
