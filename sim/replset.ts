@@ -7,6 +7,7 @@ import { type Document, type ObjectId, Timestamp } from "bson";
 import { Election } from "./election.ts";
 import { CommandError, errors } from "./errors.ts";
 import type { RoleHooks, Server } from "./server.ts";
+import { MajoritySnapshot } from "./snapshot.ts";
 import { OplogSync } from "./sync.ts";
 import { awaitWriteConcern } from "./write_concern.ts";
 
@@ -65,7 +66,15 @@ export class ReplSet implements RoleHooks {
   private timers: ReturnType<typeof setTimeout>[] = [];
   private readonly waiters = new Set<() => void>();
 
-  constructor(readonly server: Server) {}
+  constructor(readonly server: Server) {
+    server.store.snapshot = new MajoritySnapshot(() => this.majorityCommitPoint());
+  }
+
+  /** The majority commit point now (the primary recomputes it from its members' optimes). */
+  majorityCommitPoint(): Timestamp | undefined {
+    this.updateCommitPoint();
+    return this.commitPoint;
+  }
 
   get store() {
     return this.server.store;
@@ -350,8 +359,8 @@ export class ReplSet implements RoleHooks {
   }
 
   /**
-   * readConcern "majority"/"linearizable": answers only once what this member has applied is
-   * majority-committed (the simulator keeps no older snapshot to read from instead).
+   * readConcern "linearizable": answers only once what this member has applied is
+   * majority-committed. ("majority" reads the majority snapshot instead: sim/snapshot.ts.)
    */
   async waitForMajorityRead(timeoutMs: number): Promise<void> {
     if (!this.config) return;
@@ -364,6 +373,15 @@ export class ReplSet implements RoleHooks {
         50,
         "MaxTimeMSExpired",
       );
+    }
+  }
+
+  /** Waits until `ts` is majority-committed (readConcern majority with afterClusterTime). */
+  async waitForMajorityAt(ts: Timestamp, timeoutMs: number): Promise<void> {
+    if (!this.config) return;
+    const ok = await this.waitFor(() => tsGte(this.majorityCommitPoint(), ts), timeoutMs);
+    if (!ok) {
+      throw new CommandError("operation exceeded time limit", 50, "MaxTimeMSExpired");
     }
   }
 

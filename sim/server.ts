@@ -55,8 +55,10 @@ export interface RoleHooks {
     wc: Document | undefined,
     ts: Timestamp | undefined,
   ): Promise<Document | undefined>;
-  /** Waits until what this member applied is majority-committed (readConcern majority). */
+  /** Waits until what this member applied is majority-committed (readConcern linearizable). */
   waitForMajorityRead?(timeoutMs: number): Promise<void>;
+  /** Waits until `ts` is majority-committed (readConcern majority with afterClusterTime). */
+  waitForMajorityAt?(ts: Timestamp, timeoutMs: number): Promise<void>;
   /** Waits until this member has applied `ts` (readConcern.afterClusterTime). */
   waitForOpTime?(ts: Timestamp, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;

@@ -15,6 +15,7 @@
 import * as path from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { BSON, type Document, EJSON, Timestamp } from "bson";
+import type { MajoritySnapshot } from "./snapshot.ts";
 
 export const STORE_FILE = "mup-sim.sqlite";
 /** MongoDB's oplog is 5% of the disk but at least 990 MB; the simulator uses the minimum. */
@@ -68,6 +69,8 @@ export class DataStore {
   /** The term (`t`) of the newest oplog entry. */
   private lastT?: number;
   private oplogBytes = 0;
+  /** A replica-set member's majority-committed snapshot (readConcern "majority"), if any. */
+  snapshot?: MajoritySnapshot;
   /** Set inside a transaction: how to undo its in-memory changes, newest last. */
   private undo?: (() => void)[];
   private wal?: Deno.FsFile;
@@ -158,8 +161,13 @@ export class DataStore {
     try {
       const r = f();
       this.sql.exec("COMMIT");
+      this.snapshot?.commit(this.lastTs, (ns, k) => {
+        const [db, name] = splitNs(ns);
+        return this.coll(db, name)?.docs.get(k);
+      });
       return r;
     } catch (e) {
+      this.snapshot?.discard();
       try {
         this.sql.exec("ROLLBACK");
       } catch {
@@ -177,6 +185,21 @@ export class DataStore {
   /** Inside a transaction, remembers how to take back an in-memory change should it fail. */
   private onRollback(u: () => void): void {
     this.undo?.push(u);
+  }
+
+  /** Inside a transaction, tells the majority snapshot that document `k` was `pre`. */
+  private touch(db: string, name: string, k: string, pre: Document | undefined): void {
+    if (this.undo) this.snapshot?.touch(nsOf(db, name), k, pre);
+  }
+
+  /**
+   * The documents of a collection as of the majority commit point (readConcern "majority");
+   * the current ones where the member keeps no snapshot (standalone).
+   */
+  majorityDocs(db: string, name: string): Document[] {
+    return this.snapshot
+      ? this.snapshot.view(nsOf(db, name), this.coll(db, name)?.docs)
+      : this.docs(db, name);
   }
 
   private ensureMem(db: string, name: string): Collection {
@@ -232,6 +255,7 @@ export class DataStore {
     const bytes = BSON.serialize(doc);
     this.st.putDoc.run(nsOf(db, name), k, bytes);
     const before = c.docs.get(k);
+    this.touch(db, name, k, before);
     // The stored copy is the deserialised BSON, so memory and disk hold the same types.
     c.docs.set(k, BSON.deserialize(bytes));
     this.onRollback(() => before ? c.docs.set(k, before) : c.docs.delete(k));
@@ -243,6 +267,7 @@ export class DataStore {
     const before = c?.docs.get(k);
     if (!c || !before) return false;
     this.st.delDoc.run(nsOf(db, name), k);
+    this.touch(db, name, k, before);
     c.docs.delete(k);
     this.onRollback(() => c.docs.set(k, before));
     return true;
@@ -254,6 +279,7 @@ export class DataStore {
     const d = this.dbs.get(db);
     const c = d?.get(name);
     if (!d || !c) return false;
+    for (const [k, doc] of c.docs) this.touch(db, name, k, doc);
     d.delete(name);
     if (d.size === 0) this.dbs.delete(db);
     this.onRollback(() => {
@@ -269,6 +295,7 @@ export class DataStore {
 
   /** Removes every database but `local` (initial sync starts from nothing). */
   wipeData(): void {
+    this.snapshot?.clear();
     this.transaction(() => {
       for (const db of [...this.dbs.keys()]) if (db !== "local") this.dropDatabase(db);
     });
@@ -409,11 +436,14 @@ export class DataStore {
     this.oplogBytes = Number(size?.n ?? 0);
     const last = this.st.oplogLast.get();
     this.noteLast(last ? BSON.deserialize(last.entry as Uint8Array) : undefined);
+    // A rollback rewrites documents: their recorded versions no longer hold.
+    this.snapshot?.clear();
   }
 
   /** Removes the whole oplog (before an initial sync installs the sync source's position). */
   clearOplog(): void {
     this.sql.exec("DELETE FROM oplog");
+    this.snapshot?.clear();
     this.oplogBytes = 0;
     this.noteLast(undefined);
   }

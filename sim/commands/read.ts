@@ -22,13 +22,26 @@ async function beginRead(ctx: CommandContext): Promise<void> {
   checkSessionFields(ctx);
   ctx.server.role?.checkReadable(ctx.body);
   const level = ctx.body.readConcern?.level;
-  if ((level === "majority" || level === "linearizable") && ctx.server.role?.waitForMajorityRead) {
-    await ctx.server.role.waitForMajorityRead(Number(ctx.body.maxTimeMS ?? 0) || 10_000);
+  const role = ctx.server.role;
+  if (level === "linearizable" && role?.waitForMajorityRead) {
+    await role.waitForMajorityRead(Number(ctx.body.maxTimeMS ?? 0) || 10_000);
   }
   const after = ctx.body.readConcern?.afterClusterTime as Timestamp | undefined;
-  if (after && ctx.server.role?.waitForOpTime) {
-    await ctx.server.role.waitForOpTime(after, Number(ctx.body.maxTimeMS ?? 0) || 60_000);
-  }
+  const wait = Number(ctx.body.maxTimeMS ?? 0) || 60_000;
+  // Majority with afterClusterTime: the snapshot must include `after` (read your own writes).
+  if (after && level === "majority" && role?.waitForMajorityAt) {
+    await role.waitForMajorityAt(after, wait);
+  } else if (after && role?.waitForOpTime) await role.waitForOpTime(after, wait);
+}
+
+/**
+ * The documents a read sees: as of the majority commit point for readConcern "majority" (the
+ * member's majority snapshot), otherwise the member's newest data.
+ */
+function readDocs(ctx: CommandContext, db: string, coll: string): Document[] {
+  return ctx.body.readConcern?.level === "majority"
+    ? ctx.server.store.majorityDocs(db, coll)
+    : ctx.server.store.docs(db, coll);
 }
 
 /** local.oplog.rs, read from the store: `{ts: {$gte|$gt: T}}` filters and `$natural` order. */
@@ -63,7 +76,7 @@ const find: Handler = async (ctx) => {
   await beginRead(ctx);
   if (ctx.db === "local" && coll === "oplog.rs") return await oplogFind(ctx);
   const b = ctx.body;
-  const docs = findDocs(ctx.server.store.docs(ctx.db, coll), {
+  const docs = findDocs(readDocs(ctx, ctx.db, coll), {
     filter: b.filter,
     sort: b.sort,
     projection: b.projection,
@@ -98,7 +111,7 @@ const killCursors: Handler = (ctx) => {
 const count: Handler = async (ctx) => {
   const coll = collOf(ctx, "count");
   await beginRead(ctx);
-  const n = findDocs(ctx.server.store.docs(ctx.db, coll), {
+  const n = findDocs(readDocs(ctx, ctx.db, coll), {
     filter: ctx.body.query,
     skip: Number(ctx.body.skip ?? 0),
     limit: Number(ctx.body.limit ?? 0),
@@ -111,7 +124,7 @@ const distinct: Handler = async (ctx) => {
   await beginRead(ctx);
   const key = String(ctx.body.key ?? "");
   const out = runPipeline(
-    findDocs(ctx.server.store.docs(ctx.db, coll), { filter: ctx.body.query }),
+    findDocs(readDocs(ctx, ctx.db, coll), { filter: ctx.body.query }),
     [{ $unwind: { path: `$${key}`, preserveNullAndEmptyArrays: false } }, {
       $group: { _id: `$${key}` },
     }, { $sort: { _id: 1 } }],
@@ -138,11 +151,10 @@ const aggregate: Handler = async (ctx) => {
     throw new CommandError("explain is not supported by this server", 115, "CommandNotSupported");
   }
   await beginRead(ctx);
-  const store = ctx.server.store;
   const docs = runPipeline(
-    coll ? store.docs(ctx.db, coll) : [],
+    coll ? readDocs(ctx, ctx.db, coll) : [],
     b.pipeline as Document[],
-    (other) => store.docs(ctx.db, other),
+    (other) => readDocs(ctx, ctx.db, other),
   );
   return ctx.server.newCursor(
     `${ctx.db}.${coll ?? "$cmd.aggregate"}`,
