@@ -47,10 +47,24 @@ function longestGap(times: number[], from: number, to: number): number {
 
 const ms = (s?: string) => (s ? Date.parse(s) : NaN);
 
-async function once(home: string, mirror: string, name: string, force: boolean) {
-  const p = stablePorts(10);
+async function once(
+  home: string,
+  mirror: string,
+  name: string,
+  force: boolean,
+  routers = 1,
+) {
+  const p = stablePorts(9 + routers);
+  const mongos = p.slice(9);
   const topo = path.join(home, `${name}.yaml`);
-  await Deno.writeTextFile(topo, shardedTopology(p));
+  // shardedTopology lists one mongos; further ones continue its mongos_servers list.
+  await Deno.writeTextFile(
+    topo,
+    shardedTopology(
+      p,
+      mongos.slice(1).map((port) => `  - { host: localhost, port: ${port} }\n`).join(""),
+    ),
+  );
   await cli(home, [
     "cluster",
     "deploy",
@@ -62,7 +76,7 @@ async function once(home: string, mirror: string, name: string, force: boolean) 
     mirror,
     "--auto-approve",
   ]);
-  const load = new WriteLoad(`mongodb://localhost:${p[9]}/`);
+  const load = new WriteLoad(`mongodb://${mongos.map((port) => `localhost:${port}`).join(",")}/`);
   try {
     while (load.acked.length < 50) await new Promise((r) => setTimeout(r, 20));
     const t0 = Date.now();
@@ -91,7 +105,11 @@ async function once(home: string, mirror: string, name: string, force: boolean) 
     const [g0, g1] = gapWindow(load.ackedAt, t0, t1);
     const during = Object.values(state.operation_states).filter((o) =>
       ms(o.started_at) < g1 && (ms(o.completed_at) || t1) > g0
-    ).map((o) => o.id);
+    ).map((o) =>
+      `${o.id} ${ms(o.started_at) - g0 >= 0 ? "+" : ""}${ms(o.started_at) - g0}..${
+        ms(o.completed_at) - g0
+      } ms`
+    );
     return {
       during,
       total: t1 - t0,
@@ -117,18 +135,19 @@ export async function benchRestart(runs = 2): Promise<void> {
   console.log(
     "restart of a sharded cluster (2×3 shards, 3 config, 1 mongos) under a w:majority client through mongos:",
   );
-  for (const force of [false, true]) {
+  for (const [force, routers] of [[false, 1], [false, 2], [true, 1]] as const) {
     for (let i = 0; i < runs; i++) {
-      const r = await once(home, mirror, `${force ? "force" : "rolling"}-${i}`, force);
+      const label = force ? "force" : `rolling${routers}`;
+      const r = await once(home, mirror, `${label}-${i}`, force, routers);
       console.log(
-        `  ${force ? "--force " : "rolling "} total ${
+        `  ${force ? "--force " : `rolling, ${routers} mongos`} total ${
           (r.total / 1000).toFixed(1)
         } s; longest write outage ${r.gap.toFixed(0)} ms${
           force
             ? ""
             : ` (${
               r.setsGap.toFixed(0)
-            } ms while the replica sets rolled, before the only mongos restarted)`
+            } ms while the replica sets rolled, before the mongos restarted)`
         }; ${r.acked} writes acknowledged, ${r.firstMissing} of them missing when read back at once, ${r.missing} 3 s later${
           !force && r.elections.length
             ? `; step-down + election per set: ${
@@ -138,7 +157,9 @@ export async function benchRestart(runs = 2): Promise<void> {
         }`,
       );
       console.log(
-        `           operations running during the longest outage: ${r.during.join(", ")}`,
+        `           operations running during the longest outage (start..end from its beginning): ${
+          r.during.join(", ")
+        }`,
       );
     }
   }

@@ -4,7 +4,7 @@
  * document after the update), so applying an entry twice gives the same result, as initial sync
  * needs.
  */
-import type { Document } from "bson";
+import type { Document, Timestamp } from "bson";
 import { type DataStore, ID_INDEX } from "./store.ts";
 
 /** Applies entry `e` ({op: i|u|d|c|n, ns, o, o2?}) to `store`. */
@@ -12,17 +12,23 @@ export function applyEntry(store: DataStore, e: Document): void {
   const ns = String(e.ns);
   const i = ns.indexOf(".");
   const db = ns.slice(0, i), coll = ns.slice(i + 1);
-  switch (e.op) {
-    case "i":
-    case "u":
-      store.putDoc(db, coll, e.o);
-      return;
-    case "d":
-      store.deleteDoc(db, coll, e.o._id);
-      return;
-    case "c":
-      applyCommand(store, db, e.o);
-      return;
+  // The entry's optime tags the pre-images the store keeps for majority snapshots.
+  store.applyingTs = e.ts as Timestamp | undefined;
+  try {
+    switch (e.op) {
+      case "i":
+      case "u":
+        store.putDoc(db, coll, e.o);
+        return;
+      case "d":
+        store.deleteDoc(db, coll, e.o._id);
+        return;
+      case "c":
+        applyCommand(store, db, e.o);
+        return;
+    }
+  } finally {
+    store.applyingTs = undefined;
   }
 }
 

@@ -1,12 +1,12 @@
 /**
  * mongos: reports ready only once its config replica set has a primary; keeps the shard
  * registry in the config servers' config.shards; routes CRUD by the sharding metadata
- * (sim/mongos_routing.ts) and runs the balancer (sim/mongos_chunks.ts). Its commands are in
- * sim/mongos_commands.ts.
+ * (sim/mongos_routing.ts), answers its commands (sim/mongos_commands.ts) and runs the balancer
+ * (sim/balancer.ts).
  */
 import { type Document, Long, ObjectId } from "bson";
 import { CommandError } from "./errors.ts";
-import { balancerRound } from "./mongos_chunks.ts";
+import { balancerRound } from "./balancer.ts";
 import { NsLock } from "./mongos_routing.ts";
 import type { RoleHooks, Router, Server } from "./server.ts";
 
@@ -122,7 +122,8 @@ export class Mongos implements RoleHooks, Router {
 
   /**
    * Whether this mongos may run the balancer round: one mongos of a cluster at a time holds the
-   * lease (config.locks, `_id: "balancer"`, as the legacy distributed lock), renewed each round
+   * lease (config.locks, `_id: "balancer"`, without the legacy lock's `state: 2`, which tools read
+   * as a migration in progress), renewed each round
    * and taken over once it has been stale for three intervals.
    */
   private async holdBalancerLease(): Promise<boolean> {
@@ -135,7 +136,6 @@ export class Mongos implements RoleHooks, Router {
           q: { _id: "balancer", $or: [{ process: me }, { expires: { $lt: now } }] },
           u: {
             $set: {
-              state: 2,
               process: me,
               when: now,
               expires: new Date(now.getTime() + 3 * BALANCER_INTERVAL_MS),

@@ -1,27 +1,32 @@
 /**
  * mongos sharding administration (MongoDB 7.0 commands on admin): enableSharding,
- * shardCollection, movePrimary, removeShard (draining), and the command table that adds the
- * chunk and balancer commands of sim/mongos_chunks.ts (moveChunk, split, balancerStart/Stop/
- * Status).
+ * shardCollection, moveChunk, split, movePrimary, removeShard (draining), and the balancer's
+ * switch and status (its rounds: balancer.ts; chunk moves and splits: chunk_ops.ts).
  */
 import { type Document, ObjectId, Timestamp, UUID } from "bson";
-import { CommandError } from "./errors.ts";
+import { CommandError, errors } from "./errors.ts";
 import type { Mongos } from "./mongos.ts";
+import { bounds, cfg, copyTo, MAJ, migrate, ok, splitChunkAt } from "./chunk_ops.ts";
 import { collMeta, dbPrimary, drain, onShard } from "./mongos_routing.ts";
 import type { CommandContext, Handler } from "./server.ts";
-import { initialChunks } from "./sharding.ts";
 import {
-  adminOnly,
-  balancerStatus,
-  cfg,
-  copyTo,
-  MAJ,
-  mongos,
-  moveChunk,
-  ok,
-  setBalancer,
-  split,
-} from "./mongos_chunks.ts";
+  type Chunk,
+  compareKeys,
+  docKey,
+  initialChunks,
+  owningChunk,
+  splitPoint,
+} from "./sharding.ts";
+
+function mongos(ctx: CommandContext): Mongos {
+  return ctx.server.router as Mongos;
+}
+
+function adminOnly(ctx: CommandContext, name: string): void {
+  if (ctx.db !== "admin") {
+    throw errors.unauthorized(`${name} may only be run against the admin database.`);
+  }
+}
 
 const enableSharding: Handler = async (ctx) => {
   adminOnly(ctx, "enableSharding");
@@ -112,6 +117,16 @@ async function shardNew(
   const shards = (await m.shards()).filter((s) => !s.draining).map((s) => String(s._id));
   const uuid = new UUID();
   const chunks = initialChunks(uuid, key, hashed && count === 0, shards, primary);
+  // As MongoDB does, every shard that receives chunks gets the collection with its shard key index.
+  for (const shard of new Set(chunks.map((c) => c.shard))) {
+    if (shard === primary) continue;
+    ok(
+      await onShard(m, shard, db, {
+        createIndexes: coll,
+        indexes: [{ key, name: Object.entries(key).map(([k, v]) => `${k}_${v}`).join("_") }],
+      }),
+    );
+  }
   const now = new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 });
   await m.config("config", { insert: "chunks", documents: chunks, writeConcern: MAJ });
   await m.config("config", {
@@ -132,7 +147,110 @@ async function shardNew(
   return { collectionsharded: ns };
 }
 
-/** Keys of a chunk's bounds, in shard-key order. */
+const moveChunk: Handler = async (ctx) => {
+  adminOnly(ctx, "moveChunk");
+  const m = mongos(ctx);
+  const ns = String(ctx.body.moveChunk ?? "");
+  const to = String(ctx.body.to ?? "");
+  const meta = await collMeta(m, ns);
+  if (!meta) {
+    throw new CommandError(`Collection ${ns} is not sharded.`, 118, "NamespaceNotSharded");
+  }
+  if (!(await m.shards()).some((s) => s._id === to)) {
+    throw new CommandError(`Shard ${to} not found`, 70, "ShardNotFound");
+  }
+  let chunk: Chunk | undefined;
+  if (ctx.body.find) {
+    chunk = owningChunk(meta, docKey(ctx.body.find, meta.key));
+  } else if (Array.isArray(ctx.body.bounds)) {
+    const [lo] = bounds(meta, { min: ctx.body.bounds[0], max: ctx.body.bounds[1] } as Chunk);
+    chunk = meta.chunks.find((c) => compareKeys(bounds(meta, c)[0], lo) === 0);
+  }
+  if (!chunk) throw errors.operationFailed("no chunk found for the given bounds");
+  const start = Date.now();
+  await migrate(m, ns, chunk._id, to);
+  return { millis: Date.now() - start };
+};
+
+/**
+ * split: `{split: ns, middle: {<key>: v}}` splits the chunk holding `middle` there (values in the
+ * chunk space: a hashed field takes the hash); `{split: ns, find: doc}` splits the chunk holding
+ * `doc` at the median key of its documents.
+ */
+const split: Handler = async (ctx) => {
+  adminOnly(ctx, "split");
+  const m = mongos(ctx);
+  const ns = String(ctx.body.split ?? "");
+  await m.locks.exclusive(ns, async () => {
+    const meta = await collMeta(m, ns);
+    if (!meta) {
+      throw new CommandError(`Collection ${ns} is not sharded.`, 118, "NamespaceNotSharded");
+    }
+    const fields = Object.keys(meta.key);
+    let mid: unknown[] | undefined;
+    let chunk: Chunk;
+    if (ctx.body.middle) {
+      mid = fields.map((f) => ctx.body.middle[f]);
+      chunk = owningChunk(meta, mid);
+    } else if (ctx.body.find) {
+      chunk = owningChunk(meta, docKey(ctx.body.find, meta.key));
+      const [lo, hi] = bounds(meta, chunk);
+      const db = ns.slice(0, ns.indexOf(".")), coll = ns.slice(ns.indexOf(".") + 1);
+      const docs = await drain(
+        m,
+        chunk.shard,
+        db,
+        await onShard(m, chunk.shard, db, { find: coll, filter: {}, batchSize: 1_000_000 }),
+      );
+      mid = splitPoint(
+        docs.map((d) => docKey(d, meta.key)).filter((k) =>
+          compareKeys(lo, k) <= 0 && compareKeys(k, hi) < 0
+        ),
+      );
+    } else {
+      throw new CommandError("need to specify the split point: middle or find", 2, "BadValue");
+    }
+    const [lo, hi] = bounds(meta, chunk);
+    if (!mid || compareKeys(lo, mid) >= 0 || compareKeys(mid, hi) >= 0) {
+      throw new CommandError(
+        `cannot split chunk ${JSON.stringify(chunk.min)} -->> ${JSON.stringify(chunk.max)} at ${
+          JSON.stringify(mid)
+        }: not strictly inside it`,
+        2,
+        "BadValue",
+      );
+    }
+    await splitChunkAt(m, meta, chunk, mid);
+  });
+  return {};
+};
+
+async function setBalancer(ctx: CommandContext, stopped: boolean): Promise<Document> {
+  adminOnly(ctx, stopped ? "balancerStop" : "balancerStart");
+  await mongos(ctx).config("config", {
+    update: "settings",
+    updates: [{
+      q: { _id: "balancer" },
+      u: { $set: { stopped, mode: stopped ? "off" : "full" } },
+      upsert: true,
+    }],
+    writeConcern: MAJ,
+  });
+  if (!stopped) mongos(ctx).kickBalancer();
+  return {};
+}
+
+const balancerStatus: Handler = async (ctx) => {
+  adminOnly(ctx, "balancerStatus");
+  const m = mongos(ctx);
+  const [doc] = await cfg(m, "settings", { _id: "balancer" });
+  return {
+    mode: doc?.stopped || doc?.mode === "off" ? "off" : "full",
+    inBalancerRound: m.inBalancerRound,
+    numBalancerRounds: m.balancerRounds,
+  };
+};
+
 const movePrimary: Handler = async (ctx) => {
   adminOnly(ctx, "movePrimary");
   const m = mongos(ctx);

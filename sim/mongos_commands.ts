@@ -1,15 +1,16 @@
 /**
- * mongos's own commands (MongoDB 7.0): addShard, listShards, listDatabases, dropDatabase, the
- * forwarding of cursor and CRUD commands (routed by sim/mongos_routing.ts), and the sharding
- * administration of sim/mongos_admin.ts; the router itself is sim/mongos.ts.
+ * The commands a mongos answers: addShard and listShards, the sharding administration
+ * (mongos_admin.ts), and CRUD, which goes to the config servers (the config database) or is
+ * routed to the shards (mongos_routing.ts).
  */
+import { shardedDataDistribution } from "./mongos_stats.ts";
 import { type Document, Long, Timestamp } from "bson";
 import { CommandError, errors } from "./errors.ts";
 import { readCommands } from "./commands/read.ts";
 import { adminShardingCommands } from "./mongos_admin.ts";
+import type { Mongos } from "./mongos.ts";
 import { routed } from "./mongos_routing.ts";
 import type { CommandContext, Handler } from "./server.ts";
-import type { Mongos } from "./mongos.ts";
 
 function mongos(ctx: CommandContext): Mongos {
   return ctx.server.router as Mongos;
@@ -150,6 +151,10 @@ const forward: Handler = async (ctx) => {
     );
   }
   if (name === "listDatabases") return await listDatabases(mongos(ctx), shards, cmd);
+  if (name === "aggregate" && cmd.pipeline?.[0]?.$shardedDataDistribution !== undefined) {
+    const docs = await shardedDataDistribution(mongos(ctx), ctx.db, cmd);
+    return ctx.server.newCursor(`${ctx.db}.$cmd.aggregate`, docs, docs.length || 1);
+  }
   if (name === "dropDatabase") return await dropDatabase(mongos(ctx), ctx.db, shards);
   return await routed(ctx);
 };

@@ -3,6 +3,9 @@
  * sharded collection on the shard owning their chunk (config.chunks); reads and writes go to the
  * shards that can hold the result, and scatter reads are merged (sort, skip, limit) on mongos.
  */
+import { startsWithCollStats } from "./coll_stats.ts";
+import { mongosCollStats } from "./mongos_stats.ts";
+import { shardedInsert, shardedModify } from "./mongos_writes.ts";
 import { type Document, Long, Timestamp, UUID } from "bson";
 import { CommandError } from "./errors.ts";
 import type { Mongos } from "./mongos.ts";
@@ -11,11 +14,9 @@ import type { CommandContext, Handler } from "./server.ts";
 import {
   type Chunk,
   type CollMeta,
+  collVersion,
   compareKeys,
   compareValues,
-  docKey,
-  equalityKey,
-  owningChunk,
   owns,
   targetShards,
 } from "./sharding.ts";
@@ -130,7 +131,6 @@ export async function onShard(
   const name = Object.keys(cmd)[0];
   const repeatable = READS.has(name) || cmd.txnNumber !== undefined;
   const end = Date.now() + 15_000;
-  const pause = () => new Promise((r) => setTimeout(r, 50));
   for (;;) {
     let primary: string;
     try {
@@ -161,7 +161,8 @@ const NOT_PRIMARY = new Set([10107, 13435]);
 const STATE_CHANGE = new Set([189, 11602, 91, 11600]);
 const READS = new Set(["find", "count", "aggregate", "listCollections", "listIndexes"]);
 
-function check(r: Document): Document {
+/** The reply, or its error thrown as a CommandError. */
+export function check(r: Document): Document {
   if (!r.ok) throw new CommandError(String(r.errmsg), Number(r.code), String(r.codeName));
   return r;
 }
@@ -199,7 +200,12 @@ async function gather(
         m,
         s,
         db,
-        await onShard(m, s, db, { find: coll, filter: filter ?? {}, batchSize: 1_000_000 }),
+        await onShard(m, s, db, {
+          find: coll,
+          filter: filter ?? {},
+          batchSize: 1_000_000,
+          shardVersion: collVersion(meta),
+        }),
       );
       return docs.filter((d) => owns(meta, s, d));
     }),
@@ -226,38 +232,66 @@ export const routed: Handler = async (ctx) => {
   const coll = typeof cmd[name] === "string" ? cmd[name] as string : "";
   const ns = `${ctx.db}.${coll}`;
   return await m.locks.shared(ns, async () => {
-    const meta = coll ? await collMeta(m, ns) : undefined;
-    if (!meta) {
-      const primary = await dbPrimary(m, ctx.db, WRITES.has(name));
-      if (name === "aggregate" && coll) {
-        const { foreign, sharded } = await foreignDocs(m, ctx.db, cmd.pipeline ?? []);
-        if (sharded) {
-          const base = await drain(
-            m,
-            primary,
-            ctx.db,
-            await onShard(m, primary, ctx.db, { find: coll, batchSize: 1_000_000 }),
-          );
-          const docs = runPipeline(base, cmd.pipeline ?? [], (c) => foreign.get(c) ?? []);
-          return ctx.server.newCursor(
-            ns,
-            docs,
-            Number(cmd.cursor?.batchSize ?? 101) || docs.length,
-          );
-        }
+    // A shard refusing a read as routed by an old table (StaleConfig): reload it and read again.
+    for (const end = Date.now() + 15_000;;) {
+      try {
+        return await routeOnce(ctx, m, name, coll, cmd, ns);
+      } catch (e) {
+        if (!isStale(e) || !READS.has(name) || Date.now() > end) throw e;
+        await pause();
       }
-      const r = await onShard(m, primary, ctx.db, cmd);
-      if ((name === "find" || name === "aggregate") && r.ok && r.cursor) {
-        // The cursor lives on mongos, so getMore finds it whichever shard answered.
-        const docs = await drain(m, primary, ctx.db, r);
-        const batch = cmd.cursor?.batchSize ?? cmd.batchSize ?? 101;
-        return ctx.server.newCursor(r.cursor.ns, docs, cmd.singleBatch ? docs.length : batch);
-      }
-      return r;
     }
-    return await shardedOp(ctx, m, name, coll, cmd, meta);
   });
 };
+
+/** StaleConfig (13388): the shard refused the command before running it. */
+const isStale = (e: unknown) => e instanceof CommandError && e.code === 13388;
+/** The wait before a command is sent again. */
+export const pause = () => new Promise((r) => setTimeout(r, 50));
+
+async function routeOnce(
+  ctx: CommandContext,
+  m: Mongos,
+  name: string,
+  coll: string,
+  cmd: Document,
+  ns: string,
+): Promise<Document> {
+  const meta = coll ? await collMeta(m, ns) : undefined;
+  if (name === "aggregate" && coll && startsWithCollStats(cmd.pipeline)) {
+    const docs = await mongosCollStats(m, ctx.db, coll, meta, cmd.pipeline);
+    return ctx.server.newCursor(ns, docs, Number(cmd.cursor?.batchSize ?? 101) || docs.length);
+  }
+  if (!meta) {
+    const primary = await dbPrimary(m, ctx.db, WRITES.has(name));
+    if (name === "aggregate" && coll) {
+      const { foreign, sharded } = await foreignDocs(m, ctx.db, cmd.pipeline ?? []);
+      if (sharded) {
+        const base = await drain(
+          m,
+          primary,
+          ctx.db,
+          await onShard(m, primary, ctx.db, { find: coll, batchSize: 1_000_000 }),
+        );
+        const docs = runPipeline(base, cmd.pipeline ?? [], (c) => foreign.get(c) ?? []);
+        return ctx.server.newCursor(
+          ns,
+          docs,
+          Number(cmd.cursor?.batchSize ?? 101) || docs.length,
+        );
+      }
+    }
+    const r = await onShard(m, primary, ctx.db, cmd);
+    if ((name === "find" || name === "aggregate") && r.ok && r.cursor) {
+      // The cursor lives on mongos, so getMore finds it whichever shard answered.
+      const docs = await drain(m, primary, ctx.db, r);
+      const batch = cmd.cursor?.batchSize ?? cmd.batchSize ?? 101;
+      return ctx.server.newCursor(r.cursor.ns, docs, cmd.singleBatch ? docs.length : batch);
+    }
+    return r;
+  }
+  return await shardedOp(ctx, m, name, coll, cmd, meta);
+}
 
 async function shardedOp(
   ctx: CommandContext,
@@ -342,144 +376,6 @@ async function shardedOp(
       return last;
     }
   }
-}
-
-async function shardedInsert(
-  m: Mongos,
-  db: string,
-  cmd: Document,
-  meta: CollMeta,
-): Promise<Document> {
-  const docs = (cmd.documents ?? []) as Document[];
-  const byShard = new Map<string, number[]>();
-  docs.forEach((d, i) => {
-    const s = owningChunk(meta, docKey(d, meta.key)).shard;
-    byShard.set(s, [...(byShard.get(s) ?? []), i]);
-  });
-  let n = 0;
-  const writeErrors: Document[] = [];
-  let wce: Document | undefined;
-  for (const [s, idx] of byShard) {
-    const r = check(
-      await onShard(m, s, db, { ...cmd, documents: idx.map((i) => docs[i]) }),
-    );
-    n += Number(r.n ?? 0);
-    for (const e of (r.writeErrors ?? []) as Document[]) {
-      writeErrors.push({ ...e, index: idx[e.index as number] });
-    }
-    wce ??= r.writeConcernError;
-    if (r.writeErrors?.length && cmd.ordered !== false) break;
-  }
-  return {
-    n,
-    ...(writeErrors.length ? { writeErrors: writeErrors.sort((a, b) => a.index - b.index) } : {}),
-    ...(wce ? { writeConcernError: wce } : {}),
-  };
-}
-
-async function shardedModify(
-  m: Mongos,
-  db: string,
-  cmd: Document,
-  meta: CollMeta,
-  name: "update" | "delete",
-): Promise<Document> {
-  const stmts = (cmd[name === "update" ? "updates" : "deletes"] ?? []) as Document[];
-  let n = 0, nModified = 0;
-  const upserted: Document[] = [];
-  const writeErrors: Document[] = [];
-  for (let i = 0; i < stmts.length; i++) {
-    const st = stmts[i];
-    const many = name === "update" ? !!st.multi : st.limit === 0;
-    const targets = targetShards(meta, st.q);
-    if (name === "update" && st.upsert && targets.length > 1) {
-      // The new document's shard cannot be known without the full shard key (7.0).
-      writeErrors.push({
-        index: i,
-        code: 61,
-        codeName: "ShardKeyNotFound",
-        errmsg: `Failed to target upsert by query :: could not extract exact shard key from ` +
-          `query ${JSON.stringify(st.q)}`,
-      });
-      if (cmd.ordered !== false) break;
-      continue;
-    }
-    if (name === "update" && changesShardKey(meta, st)) {
-      // The document would have to move to another shard, which this mongos cannot do.
-      writeErrors.push({
-        index: i,
-        code: 20,
-        codeName: "IllegalOperation",
-        errmsg: "Must run update to shard key field in a multi-statement transaction or with " +
-          "retryWrites: true. (the simulator does not move documents between shards on update)",
-      });
-      if (cmd.ordered !== false) break;
-      continue;
-    }
-    if (!many && targets.length > 1 && !(st.q && "_id" in st.q)) {
-      writeErrors.push({
-        index: i,
-        code: 72,
-        codeName: "InvalidOptions",
-        errmsg:
-          `A {multi:false} ${name} on a sharded collection must contain an exact match on _id ` +
-          `(and have the collection default collation) or target a single shard`,
-      });
-      if (cmd.ordered !== false) break;
-      continue;
-    }
-    for (const s of targets) {
-      const r = check(
-        await onShard(m, s, db, { ...cmd, [name === "update" ? "updates" : "deletes"]: [st] }),
-      );
-      if (r.writeErrors?.length) {
-        writeErrors.push({ ...r.writeErrors[0], index: i });
-        break;
-      }
-      n += Number(r.n ?? 0);
-      nModified += Number(r.nModified ?? 0);
-      for (const u of (r.upserted ?? []) as Document[]) upserted.push({ ...u, index: i });
-      if (!many && Number(r.n ?? 0) > 0) break;
-    }
-    if (writeErrors.length && cmd.ordered !== false) break;
-  }
-  return {
-    n,
-    ...(name === "update" ? { nModified } : {}),
-    ...(upserted.length ? { upserted } : {}),
-    ...(writeErrors.length ? { writeErrors } : {}),
-  };
-}
-
-/**
- * Whether an update may change a document's shard key: an operator touching a shard-key field
- * (other than `$set` to the value the query pins), or a replacement whose key differs from it.
- */
-function changesShardKey(meta: CollMeta, st: Document): boolean {
-  const u = st.u;
-  if (!u || Array.isArray(u)) return false;
-  const fields = Object.keys(meta.key);
-  const pinned = equalityKey(st.q, Object.fromEntries(fields.map((f) => [f, 1])));
-  const ops = Object.keys(u).filter((k) => k.startsWith("$"));
-  if (ops.length === 0) {
-    const k = docKey(u, Object.fromEntries(fields.map((f) => [f, 1])));
-    return !pinned || compareKeys(k, pinned) !== 0;
-  }
-  for (const op of ops) {
-    for (const path of Object.keys(u[op] ?? {})) {
-      const i = fields.findIndex((f) =>
-        f === path || f.startsWith(path + ".") || path.startsWith(f + ".")
-      );
-      if (i < 0) continue;
-      if (
-        op === "$set" && path === fields[i] && pinned && compareValues(u[op][path], pinned[i]) === 0
-      ) {
-        continue;
-      }
-      return true;
-    }
-  }
-  return false;
 }
 
 /**

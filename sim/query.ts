@@ -20,7 +20,6 @@ const REFUSED_STAGES = new Set([
   "$currentOp",
   "$listSessions",
   "$indexStats",
-  "$collStats",
   "$planCacheStats",
   "$search",
   "$searchMeta",
@@ -221,6 +220,14 @@ export function runPipeline(
     }
     if (REFUSED_STAGES.has(name)) {
       throw new QueryError(`Unrecognized pipeline stage name: '${name}'`, 40324, "Location40324");
+    }
+    // The servers answer a leading $collStats before running a pipeline (coll_stats.ts).
+    if (name === "$collStats") {
+      throw new QueryError(
+        "$collStats is only valid as the first stage in a pipeline",
+        40602,
+        "Location40602",
+      );
     }
   }
   try {

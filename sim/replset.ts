@@ -7,7 +7,6 @@ import { type Document, type ObjectId, Timestamp } from "bson";
 import { Election } from "./election.ts";
 import { CommandError, errors } from "./errors.ts";
 import type { RoleHooks, Server } from "./server.ts";
-import { MajoritySnapshot } from "./snapshot.ts";
 import { OplogSync } from "./sync.ts";
 import { awaitWriteConcern } from "./write_concern.ts";
 
@@ -66,15 +65,7 @@ export class ReplSet implements RoleHooks {
   private timers: ReturnType<typeof setTimeout>[] = [];
   private readonly waiters = new Set<() => void>();
 
-  constructor(readonly server: Server) {
-    server.store.snapshot = new MajoritySnapshot(() => this.majorityCommitPoint());
-  }
-
-  /** The majority commit point now (the primary recomputes it from its members' optimes). */
-  majorityCommitPoint(): Timestamp | undefined {
-    this.updateCommitPoint();
-    return this.commitPoint;
-  }
+  constructor(readonly server: Server) {}
 
   get store() {
     return this.server.store;
@@ -289,6 +280,7 @@ export class ReplSet implements RoleHooks {
     const committed = r.lastCommitted as Timestamp | undefined;
     if (Number(r.state) === 1 && committed && !tsGte(this.commitPoint, committed)) {
       this.commitPoint = committed;
+      this.store.forgetHistory(committed);
     }
     this.wake();
   }
@@ -359,8 +351,21 @@ export class ReplSet implements RoleHooks {
   }
 
   /**
-   * readConcern "linearizable": answers only once what this member has applied is
-   * majority-committed. ("majority" reads the majority snapshot instead: sim/snapshot.ts.)
+   * The optime of this member's majority-committed snapshot (readConcern "majority"): the
+   * commit point, or what it applied when that is older; undefined before any commit point.
+   * https://www.mongodb.com/docs/v7.0/reference/read-concern-majority/
+   */
+  majoritySnapshot(): Timestamp | undefined {
+    if (!this.config) return undefined;
+    this.updateCommitPoint();
+    const applied = this.lastApplied();
+    if (!this.commitPoint || !applied) return undefined;
+    return tsGte(applied, this.commitPoint) ? this.commitPoint : applied;
+  }
+
+  /**
+   * readConcern "linearizable" (and "majority" when no snapshot can be built): answers only
+   * once what this member has applied is majority-committed.
    */
   async waitForMajorityRead(timeoutMs: number): Promise<void> {
     if (!this.config) return;
@@ -373,15 +378,6 @@ export class ReplSet implements RoleHooks {
         50,
         "MaxTimeMSExpired",
       );
-    }
-  }
-
-  /** Waits until `ts` is majority-committed (readConcern majority with afterClusterTime). */
-  async waitForMajorityAt(ts: Timestamp, timeoutMs: number): Promise<void> {
-    if (!this.config) return;
-    const ok = await this.waitFor(() => tsGte(this.majorityCommitPoint(), ts), timeoutMs);
-    if (!ok) {
-      throw new CommandError("operation exceeded time limit", 50, "MaxTimeMSExpired");
     }
   }
 
@@ -425,6 +421,7 @@ export class ReplSet implements RoleHooks {
     );
     this.store.protectFrom = times[need - 1] ?? new Timestamp({ t: 0, i: 0 });
     if (!tsGte(this.commitPoint, this.store.protectFrom)) this.commitPoint = this.store.protectFrom;
+    this.store.forgetHistory(this.commitPoint!);
   }
 
   private wake(): void {

@@ -1,4 +1,5 @@
 /** Starting and serving a simulated mongod or mongos (the non-fork half of sim/main.ts). */
+import { ShardVersions } from "./shard_version.ts";
 import * as path from "node:path";
 import { basicCommands, buildInfo } from "./commands/basic.ts";
 import { crudCommands } from "./commands/crud.ts";
@@ -156,6 +157,8 @@ export async function runServer(opts: ServerOptions): Promise<number> {
   if (opts.role === "mongod") {
     server.register(crudCommands);
     server.register(replSetCommands);
+    server.shardVersions = new ShardVersions();
+    server.register(server.shardVersions.commands);
     if (opts.replSet) {
       const r = new ReplSet(server);
       (server as unknown as { repl: ReplSet }).repl = r;

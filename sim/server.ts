@@ -3,6 +3,7 @@ import { Binary, type Document, Long, ObjectId, Timestamp } from "bson";
 import type { Auth, ConnAuth } from "./auth.ts";
 import { errors } from "./errors.ts";
 import type { Log } from "./log.ts";
+import type { ShardVersions } from "./shard_version.ts";
 import type { TlsSettings } from "./tls.ts";
 import type { ServerOptions } from "./options.ts";
 import { PeerPool } from "./peer.ts";
@@ -36,6 +37,8 @@ export interface CommandContext {
   db: string;
   body: Document;
   conn: ConnState;
+  /** Set by a majority read: the optime of the snapshot its documents come from. */
+  readAt?: Timestamp;
 }
 
 export type Handler = (ctx: CommandContext) => Document | Promise<Document>;
@@ -57,8 +60,8 @@ export interface RoleHooks {
   ): Promise<Document | undefined>;
   /** Waits until what this member applied is majority-committed (readConcern linearizable). */
   waitForMajorityRead?(timeoutMs: number): Promise<void>;
-  /** Waits until `ts` is majority-committed (readConcern majority with afterClusterTime). */
-  waitForMajorityAt?(ts: Timestamp, timeoutMs: number): Promise<void>;
+  /** The optime of the majority-committed snapshot (readConcern majority), if one exists. */
+  majoritySnapshot?(): Timestamp | undefined;
   /** Waits until this member has applied `ts` (readConcern.afterClusterTime). */
   waitForOpTime?(ts: Timestamp, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
@@ -124,6 +127,8 @@ export class Server {
   auth?: Auth;
   /** requireTLS: the listeners speak only TLS (sim/tls.ts). */
   tls?: TlsSettings;
+  /** A mongod's shard versioning: which routers' tables it accepts (sim/shard_version.ts). */
+  shardVersions?: ShardVersions;
   shuttingDown = false;
   private listeners: Deno.Listener[] = [];
   readonly conns = new Set<Deno.Conn>();
@@ -270,6 +275,11 @@ export class Server {
     try {
       if (!handler) throw errors.commandNotFound(first);
       await this.auth?.authorize(name, db, body, conn);
+      if (body.shardVersion !== undefined && this.shardVersions) {
+        this.shardVersions.check(db, name, body);
+        const { shardVersion: _v, ...rest } = body;
+        body = rest;
+      }
       const ctx = { server: this, db, body, conn };
       const res = await handler(ctx);
       if (this.auth) Object.assign(res, await this.auth.afterCommand(name, ctx, res));

@@ -187,3 +187,11 @@ export function splitPoint(keys: unknown[][]): unknown[] | undefined {
   const mid = keys[Math.floor(keys.length / 2)];
   return compareKeys(mid, keys[0]) === 0 ? undefined : mid;
 }
+
+/** The collection's version: its newest chunk version (what a router sends as shardVersion). */
+export function collVersion(meta: CollMeta): Timestamp {
+  return meta.chunks.reduce(
+    (v, c) => (c.lastmod.compare(v) > 0 ? c.lastmod : v),
+    new Timestamp({ t: 0, i: 0 }),
+  );
+}

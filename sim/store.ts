@@ -15,7 +15,6 @@
 import * as path from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { BSON, type Document, EJSON, Timestamp } from "bson";
-import type { MajoritySnapshot } from "./snapshot.ts";
 
 export const STORE_FILE = "mup-sim.sqlite";
 /** MongoDB's oplog is 5% of the disk but at least 990 MB; the simulator uses the minimum. */
@@ -28,6 +27,9 @@ export interface ReplMeta {
   term: number;
   votedFor?: { term: number; candidate: number };
 }
+
+/** Pre-images kept at most for majority snapshots (a stuck commit point must not exhaust memory). */
+const MAX_HISTORY = 200_000;
 
 export const ID_INDEX: Document = { v: 2, key: { _id: 1 }, name: "_id_" };
 
@@ -69,10 +71,19 @@ export class DataStore {
   /** The term (`t`) of the newest oplog entry. */
   private lastT?: number;
   private oplogBytes = 0;
-  /** A replica-set member's majority-committed snapshot (readConcern "majority"), if any. */
-  snapshot?: MajoritySnapshot;
-  /** Set inside a transaction: how to undo its in-memory changes, newest last. */
-  private undo?: (() => void)[];
+  private txDepth = 0;
+  /** Inverses of the in-memory changes of the open transaction, newest last. */
+  private undo: (() => void)[] = [];
+  /**
+   * Pre-images of the document changes made by oplog entries the commit point has not reached,
+   * oldest first: a majority read rebuilds the majority-committed snapshot from them instead of
+   * waiting, as a storage engine's history does. Trimmed as the commit point advances.
+   */
+  private history: { ts: Timestamp; ns: string; k: string; prev?: Document }[] = [];
+  /** Set while an oplog entry is applied (sim/apply.ts): its changes go to the history. */
+  applyingTs?: Timestamp;
+  /** History older than this was dropped to bound memory: snapshots before it cannot be built. */
+  private historyFloor?: Timestamp;
   private wal?: Deno.FsFile;
   private readonly appendWaiters = new Set<() => void>();
   /**
@@ -147,72 +158,87 @@ export class DataStore {
     this.lastT = entry ? Number(entry.t ?? 0) : undefined;
   }
 
-  /**
-   * Runs `f` as one SQLite transaction (nested calls join the outer one). When it fails (`f`
-   * throws, or SQLite refuses a statement or the COMMIT), the in-memory view is rolled back
-   * with it: what is served afterwards is what is stored, never a change that was not.
-   */
+  /** Runs `f` as one SQLite transaction (nested calls join the outer one). */
   transaction<T>(f: () => T): T {
-    if (this.undo) return f();
+    if (this.txDepth > 0) return f();
     const [ts, t, bytes] = [this.lastTs, this.lastT, this.oplogBytes];
-    const undo: (() => void)[] = [];
     this.sql.exec("BEGIN");
-    this.undo = undo;
+    this.txDepth++;
+    this.undo = [];
     try {
       const r = f();
+      this.txDepth--;
       this.sql.exec("COMMIT");
-      this.snapshot?.commit(this.lastTs, (ns, k) => {
-        const [db, name] = splitNs(ns);
-        return this.coll(db, name)?.docs.get(k);
-      });
+      this.undo = [];
       return r;
     } catch (e) {
-      this.snapshot?.discard();
-      try {
-        this.sql.exec("ROLLBACK");
-      } catch {
-        // A failed COMMIT may have rolled back already.
-      }
-      for (const u of undo.reverse()) u();
+      this.txDepth--;
+      this.sql.exec("ROLLBACK");
+      // Memory must hold what the disk holds: a change that was not stored is not served either.
+      for (const u of this.undo.reverse()) u();
+      this.undo = [];
       // The oplog's rolled-back entries were never written: what is last is what was before.
       [this.lastTs, this.lastT, this.oplogBytes] = [ts, t, bytes];
       throw e;
-    } finally {
-      this.undo = undefined;
     }
   }
 
-  /** Inside a transaction, remembers how to take back an in-memory change should it fail. */
-  private onRollback(u: () => void): void {
-    this.undo?.push(u);
+  /** Records how to reverse an in-memory change, when inside a transaction. */
+  private noteUndo(f: () => void): void {
+    if (this.txDepth > 0) this.undo.push(f);
   }
 
-  /** Inside a transaction, tells the majority snapshot that document `k` was `pre`. */
-  private touch(db: string, name: string, k: string, pre: Document | undefined): void {
-    if (this.undo) this.snapshot?.touch(nsOf(db, name), k, pre);
+  /** Keeps a document's pre-image when an oplog entry changes it (see `history`). */
+  private remember(ns: string, k: string, prev: Document | undefined): void {
+    if (!this.applyingTs) return;
+    this.history.push({ ts: this.applyingTs, ns, k, prev });
+    this.noteUndo(() => this.history.pop());
+    if (this.history.length > MAX_HISTORY) {
+      const dropped = this.history.splice(0, this.history.length - MAX_HISTORY);
+      this.historyFloor = dropped[dropped.length - 1].ts;
+    }
+  }
+
+  /** Forgets pre-images of changes at or before `ts` (the commit point reached them). */
+  forgetHistory(ts: Timestamp): void {
+    let n = 0;
+    while (n < this.history.length && this.history[n].ts.compare(ts) <= 0) n++;
+    if (n) this.history.splice(0, n);
+  }
+
+  /** Whether the history reaches back to optime `at`. */
+  hasSnapshot(at: Timestamp): boolean {
+    return !this.historyFloor || at.compare(this.historyFloor) >= 0;
   }
 
   /**
-   * The documents of a collection as of the majority commit point (readConcern "majority");
-   * the current ones where the member keeps no snapshot (standalone).
+   * The documents of db.name as they were at optime `at` (all changes after it undone), or
+   * undefined when that snapshot is older than the history kept.
    */
-  majorityDocs(db: string, name: string): Document[] {
-    return this.snapshot
-      ? this.snapshot.view(nsOf(db, name), this.coll(db, name)?.docs)
-      : this.docs(db, name);
+  snapshotDocs(db: string, name: string, at: Timestamp): Document[] | undefined {
+    if (!this.hasSnapshot(at)) return undefined;
+    const ns = nsOf(db, name);
+    const docs = new Map(this.coll(db, name)?.docs ?? []);
+    for (let i = this.history.length - 1; i >= 0 && this.history[i].ts.compare(at) > 0; i--) {
+      const h = this.history[i];
+      if (h.ns !== ns) continue;
+      if (h.prev) docs.set(h.k, h.prev);
+      else docs.delete(h.k);
+    }
+    return [...docs.values()];
   }
 
   private ensureMem(db: string, name: string): Collection {
     let d = this.dbs.get(db);
     if (!d) {
       this.dbs.set(db, d = new Map());
-      this.onRollback(() => this.dbs.delete(db));
+      this.noteUndo(() => this.dbs.delete(db));
     }
     let c = d.get(name);
     if (!c) {
-      const inDb = d;
-      inDb.set(name, c = new Collection());
-      this.onRollback(() => inDb.delete(name));
+      const m = d;
+      m.set(name, c = new Collection());
+      this.noteUndo(() => m.delete(name));
     }
     return c;
   }
@@ -235,7 +261,6 @@ export class DataStore {
   ensureColl(db: string, name: string): Collection {
     const had = this.coll(db, name);
     if (had) return had;
-    // Stored first: a refused statement leaves memory as it was.
     this.st.putColl.run(nsOf(db, name), BSON.serialize({ list: [ID_INDEX] }));
     return this.ensureMem(db, name);
   }
@@ -243,9 +268,9 @@ export class DataStore {
   setIndexes(db: string, name: string, indexes: Document[]): void {
     const c = this.ensureColl(db, name);
     this.st.putColl.run(nsOf(db, name), BSON.serialize({ list: indexes }));
-    const before = c.indexes;
+    const prev = c.indexes;
+    this.noteUndo(() => c.indexes = prev);
     c.indexes = indexes;
-    this.onRollback(() => c.indexes = before);
   }
 
   /** Inserts or replaces the document with the same _id. */
@@ -254,22 +279,23 @@ export class DataStore {
     const k = idKey(doc._id);
     const bytes = BSON.serialize(doc);
     this.st.putDoc.run(nsOf(db, name), k, bytes);
-    const before = c.docs.get(k);
-    this.touch(db, name, k, before);
+    const prev = c.docs.get(k);
+    this.noteUndo(() => prev ? c.docs.set(k, prev) : c.docs.delete(k));
+    this.remember(nsOf(db, name), k, prev);
     // The stored copy is the deserialised BSON, so memory and disk hold the same types.
     c.docs.set(k, BSON.deserialize(bytes));
-    this.onRollback(() => before ? c.docs.set(k, before) : c.docs.delete(k));
   }
 
   deleteDoc(db: string, name: string, id: unknown): boolean {
     const c = this.coll(db, name);
     const k = idKey(id);
-    const before = c?.docs.get(k);
-    if (!c || !before) return false;
+    const prev = c?.docs.get(k);
+    if (!c || !prev) return false;
+    // Disk first: memory changes only once the statement succeeded.
     this.st.delDoc.run(nsOf(db, name), k);
-    this.touch(db, name, k, before);
     c.docs.delete(k);
-    this.onRollback(() => c.docs.set(k, before));
+    this.noteUndo(() => c.docs.set(k, prev));
+    this.remember(nsOf(db, name), k, prev);
     return true;
   }
 
@@ -279,10 +305,10 @@ export class DataStore {
     const d = this.dbs.get(db);
     const c = d?.get(name);
     if (!d || !c) return false;
-    for (const [k, doc] of c.docs) this.touch(db, name, k, doc);
     d.delete(name);
     if (d.size === 0) this.dbs.delete(db);
-    this.onRollback(() => {
+    for (const [k, prev] of c.docs) this.remember(nsOf(db, name), k, prev);
+    this.noteUndo(() => {
       if (!this.dbs.has(db)) this.dbs.set(db, d);
       d.set(name, c);
     });
@@ -295,7 +321,9 @@ export class DataStore {
 
   /** Removes every database but `local` (initial sync starts from nothing). */
   wipeData(): void {
-    this.snapshot?.clear();
+    // The rewritten data has no history to read older snapshots from.
+    this.history = [];
+    this.historyFloor = undefined;
     this.transaction(() => {
       for (const db of [...this.dbs.keys()]) if (db !== "local") this.dropDatabase(db);
     });
@@ -436,14 +464,11 @@ export class DataStore {
     this.oplogBytes = Number(size?.n ?? 0);
     const last = this.st.oplogLast.get();
     this.noteLast(last ? BSON.deserialize(last.entry as Uint8Array) : undefined);
-    // A rollback rewrites documents: their recorded versions no longer hold.
-    this.snapshot?.clear();
   }
 
   /** Removes the whole oplog (before an initial sync installs the sync source's position). */
   clearOplog(): void {
     this.sql.exec("DELETE FROM oplog");
-    this.snapshot?.clear();
     this.oplogBytes = 0;
     this.noteLast(undefined);
   }

@@ -92,8 +92,10 @@ export async function runWrite(
     const done = server.store.transaction(() => {
       let last: Timestamp | undefined;
       const apply: Apply = (e) => {
-        applyEntry(server.store, e);
-        last = role.logOp?.(e) ?? last;
+        // Logged first, so the change is applied under its optime (pre-images for majority reads).
+        const ts = role.logOp?.(e);
+        applyEntry(server.store, ts ? { ...e, ts } : e);
+        last = ts ?? last;
       };
       const r = compute(apply);
       if (key) {

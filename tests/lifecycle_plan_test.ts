@@ -11,6 +11,7 @@ import { planRollback } from "../lib/plan/rollback.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import { planStart } from "../lib/plan/start.ts";
 import { planStop } from "../lib/plan/stop.ts";
+import { startAgainOps } from "../lib/plan/lifecycle_ops.ts";
 import { sealPlanText } from "../lib/plan/hash.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
 import type { ClusterMeta } from "../lib/state/meta.ts";
@@ -188,6 +189,27 @@ Deno.test("rolling restart: one member at a time, primary stepped down last; con
   );
 });
 
+Deno.test("rolling restart of a cluster with one mongos warns that clients lose their router; --force and two mongos do not", async () => {
+  const one = planRestart(await input("sharded.yaml"));
+  assert.deepEqual(one.validation.warnings.map((w) => w.code), ["single_mongos"]);
+  assert.match(one.validation.warnings[0].message, /only mongos.*two or more mongos/s);
+  assert.equal(one.validation.valid, true);
+  assert.deepEqual(
+    planRestart(await input("sharded.yaml", { force: true })).validation.warnings,
+    [],
+  );
+  // -R mongod leaves the mongos alone: nothing to warn about.
+  const shardsOnly = planRestart(await input("sharded.yaml", { filter: { roles: ["mongod"] } }));
+  assert.deepEqual(shardsOnly.validation.warnings, []);
+  assert.deepEqual(planRestart(await input("replica-set.yaml")).validation.warnings, []);
+  const two = await input("sharded.yaml");
+  two.meta.topology.mongos_servers.push({ ...two.meta.topology.mongos_servers[0], port: 27100 });
+  two.facts["mongos-localhost-27100"] = { running: true };
+  const plan = planRestart(two);
+  assert.deepEqual(plan.validation.warnings, []);
+  assert.ok(allOperations(plan).some((o) => o.id === "stop-mongos-localhost-27100"));
+});
+
 Deno.test("stop of a stopped cluster and start of a running one plan nothing", async () => {
   assert.equal(allOperations(planStop(await input("sharded.yaml", {}, false))).length, 0);
   assert.equal(allOperations(planStart(await input("sharded.yaml"))).length, 0);
@@ -355,4 +377,73 @@ Deno.test("rollback undoes, in reverse order, only what ran after the checkpoint
     ["removed"],
   );
   assert.ok(!whole.phases.some((p) => p.name === "undo-finalize"));
+});
+
+/** Apply state of `plan` in which the operations `ran` says ran, completed. */
+function ranState(plan: Plan, ran: (id: string) => boolean): ApplyState {
+  const states = Object.fromEntries(
+    allOperations(plan).map((o) => [o.id, {
+      id: o.id,
+      status: ran(o.id) ? "completed" as const : "pending" as const,
+      retries: 0,
+      executions: ran(o.id) ? 1 : 0,
+    }]),
+  );
+  return { state_id: "apply-1", operation_states: states } as unknown as ApplyState;
+}
+
+async function rollbackOf(plan: Plan, ran: (id: string) => boolean) {
+  const { meta } = await metaFor("sharded.yaml");
+  return planRollback({
+    planId: "plan-rb",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    original: plan,
+    state: ranState(plan, ran),
+    checkpoint: { id: "start" },
+    stateDir: `${CLUSTER_DIR}/state`,
+    baseState: { lineage: "lineage-1", serial: 2 },
+    hooks: [],
+    startAgain: startAgainOps(meta, DEPLOY),
+  });
+}
+
+Deno.test("rollback of a stop starts every stopped process again in start order and records the status as found", async () => {
+  const stop = sealPlanText(planStop(await input("sharded.yaml"))).plan;
+  const plan = await rollbackOf(stop, () => true);
+  const ops = allOperations(plan);
+  const starts = ops.filter((o) => o.type === "start_process");
+  assert.equal(starts.length, 10);
+  assert.deepEqual(plan.validation.warnings, []);
+  // Config servers start before shard members, and shard members before mongos: reverse order
+  // of the stop, through the undo operations' dependencies.
+  const byId = new Map(ops.map((o) => [o.id, o]));
+  const after = (id: string, seen = new Set<string>()): Set<string> => {
+    for (const d of byId.get(id)!.depends_on) if (!seen.has(d)) after(d, seen.add(d));
+    return seen;
+  };
+  const mongos = starts.find((o) => o.target.name.startsWith("mongos"))!.id;
+  assert.ok(after(mongos).has("undo-stop-mongod-localhost-27022"), [...after(mongos)].join());
+  assert.ok(after("undo-stop-mongod-localhost-27022").has("undo-stop-config-localhost-27019"));
+  // Each start is followed by a wait for the process, and the status is recorded last.
+  const wait = ops.find((o) => o.id === "undo-stop-config-localhost-27019-wait")!;
+  assert.equal(wait.type, "wait_for_process");
+  assert.deepEqual(wait.depends_on, ["undo-stop-config-localhost-27019"]);
+  const last = plan.phases.at(-1)!.operations.map((o) => o.id);
+  assert.deepEqual(last, ["update-metadata", "mark-rolled-back"]);
+  assert.equal(ops.find((o) => o.id === "update-metadata")!.target.params.status, "auto");
+});
+
+Deno.test("rollback of a restart: a stop and start of the same process cancel out; a stop without its start is undone", async () => {
+  const restart = sealPlanText(planRestart(await input("replica-set.yaml"))).plan;
+  const whole = await rollbackOf(restart, () => true);
+  assert.equal(allOperations(whole).filter((o) => /_process$/.test(o.type)).length, 0);
+  // The step-down is named as not undone, never silently skipped.
+  assert.match(whole.validation.warnings.map((w) => w.message).join("\n"), /step-down-rs0/);
+  // Failed after stopping the first secondary: rolling back starts it again.
+  const firstStop = allOperations(restart).find((o) => o.type === "stop_process")!;
+  const half = await rollbackOf(restart, (id) => id === firstStop.id || id.startsWith("mark"));
+  assert.deepEqual(
+    allOperations(half).filter((o) => o.type === "start_process").map((o) => o.id),
+    [`undo-${firstStop.id}`],
+  );
 });

@@ -14,7 +14,7 @@ import {
   testMirror,
   writeTopology,
 } from "./helpers.ts";
-import { clusterDir, count, currentState, processLogs } from "./apply_helpers.ts";
+import { clusterDir, count, currentState, meta, processLogs } from "./apply_helpers.ts";
 import { deploy, display, livePids, ok } from "./lifecycle_helpers.ts";
 import { stablePorts } from "./lifecycle_helpers.ts";
 import { Journal } from "../lib/state/journal.ts";
@@ -169,6 +169,55 @@ Deno.test("state rollback after a deploy failed in the initialize phase: process
 
     await ok(home, deployArgs("rs", topo, await testMirror(), ["--auto-approve"]));
     assert.ok((await display(home, "rs")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("state rollback of a stop starts the cluster again and records it running; then of a restart, undoes nothing", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports));
+    await ok(home, ["cluster", "stop", "rs", "--auto-approve"]);
+    assert.deepEqual(await livePids(home, "rs"), []);
+    const planned = await ok(home, [
+      "state",
+      "rollback",
+      "rs",
+      "--checkpoint",
+      "start",
+      "--plan-only",
+    ]);
+    assert.match(planned.stdout, /Operation: rollback/);
+    const rb = await ok(home, [
+      "state",
+      "rollback",
+      "rs",
+      "--checkpoint",
+      "start",
+      "--auto-approve",
+    ]);
+    assert.match(rb.stdout, /Rollback completed successfully!/);
+    assert.equal((await livePids(home, "rs")).length, 3);
+    assert.ok((await display(home, "rs")).healthy);
+    assert.equal((await meta(home, "rs")).status, "running");
+    assert.equal((await currentState(home, "rs")).status, "rolled_back");
+
+    // A whole restart changed nothing to undo: the rollback stops and starts nothing.
+    await ok(home, ["cluster", "restart", "rs", "--auto-approve"]);
+    const pids = await livePids(home, "rs");
+    const again = await ok(home, [
+      "state",
+      "rollback",
+      "rs",
+      "--checkpoint",
+      "start",
+      "--auto-approve",
+    ]);
+    assert.match(again.stdout, /not undone: step-down-rs0/);
+    assert.deepEqual(await livePids(home, "rs"), pids);
+    assert.equal((await meta(home, "rs")).status, "running");
   } finally {
     await killAll(home);
   }

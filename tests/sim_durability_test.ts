@@ -172,3 +172,43 @@ Deno.test("simulator: w:majority writes survive every member being stopped and s
     }
   });
 });
+
+Deno.test("simulator store: a transaction that fails leaves memory as the disk holds it (nothing served that was not stored)", async () => {
+  await withDir(async (dir) => {
+    const { DataStore } = await import("../sim/store.ts");
+    const snapshot = (s: InstanceType<typeof DataStore>) =>
+      JSON.stringify(
+        [...s.dbs].map((
+          [db, colls],
+        ) => [db, [...colls].map(([n, c]) => [n, c.indexes, c.docs.size, [...c.docs.values()]])]),
+      );
+    const store = new DataStore(dir);
+    store.putDoc("app", "a", { _id: 1, v: "kept" });
+    store.putDoc("app", "a", { _id: 2, v: "kept" });
+    store.putDoc("app", "b", { _id: 1 });
+    const before = snapshot(store);
+    assert.throws(() =>
+      store.transaction(() => {
+        store.putDoc("app", "a", { _id: 1, v: "changed" });
+        store.putDoc("app", "a", { _id: 3, v: "new" });
+        store.deleteDoc("app", "a", 2);
+        store.setIndexes("app", "a", [{ v: 2, key: { _id: 1 }, name: "_id_" }, {
+          v: 2,
+          key: { v: 1 },
+          name: "v_1",
+        }]);
+        store.dropCollection("app", "b");
+        store.putDoc("other", "c", { _id: 1 });
+        throw new Error("fails half-way");
+      }), /fails half-way/);
+    assert.equal(snapshot(store), before);
+    store.close();
+    // And the disk holds the same.
+    const reopened = new DataStore(dir);
+    try {
+      assert.equal(snapshot(reopened), before);
+    } finally {
+      reopened.close();
+    }
+  });
+});

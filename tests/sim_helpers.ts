@@ -181,3 +181,28 @@ export async function killMember(dir: string, port: number): Promise<void> {
   Deno.kill(pid, "SIGKILL");
   await waitFor(async () => !(await Deno.stat(`/proc/${pid}`).then(() => true, () => false)));
 }
+
+/**
+ * Starts a forked mongos on `port` over `configdb` ("set/host:port,…"); its log and pid file lie
+ * under `dir` (so withDir stops it).
+ */
+export function startMongos(
+  bin: string,
+  dir: string,
+  port: number,
+  configdb: string,
+): Promise<Run> {
+  return runBin(path.join(bin, "mongos"), [
+    "--configdb",
+    configdb,
+    "--port",
+    String(port),
+    "--bind_ip",
+    "127.0.0.1",
+    "--fork",
+    "--logpath",
+    path.join(dir, `mongos-${port}.log`),
+    "--pidfilepath",
+    path.join(dir, `mongos-${port}.pid`),
+  ]);
+}

@@ -9,7 +9,15 @@ import type { Long } from "bson";
 import { MongoClient } from "mongodb";
 import { stringify } from "yaml";
 import { freePorts, output } from "./helpers.ts";
-import { admin, runBin, simBin, startMongod, waitFor, withDir } from "./sim_helpers.ts";
+import {
+  admin,
+  runBin,
+  simBin,
+  startMongod,
+  startMongos,
+  waitFor,
+  withDir,
+} from "./sim_helpers.ts";
 import { OPTIONS, type OptionSpec } from "../sim/option_table.ts";
 import { OptionsError, parseOptions } from "../sim/options.ts";
 import { installFixture, tempDir } from "./fixture.ts";
@@ -267,19 +275,7 @@ async function mongosWithoutShards(bin: string, dir: string): Promise<number> {
     },
   });
   await waitFor(async () => (await admin(cfg, { hello: 1 })).isWritablePrimary || undefined);
-  const r = await runBin(path.join(bin, "mongos"), [
-    "--configdb",
-    `cfg/localhost:${cfg}`,
-    "--port",
-    String(mongosPort),
-    "--bind_ip",
-    "127.0.0.1",
-    "--fork",
-    "--logpath",
-    path.join(dir, "mongos.log"),
-    "--pidfilepath",
-    path.join(dir, "mongos.pid"),
-  ]);
+  const r = await startMongos(bin, dir, mongosPort, `cfg/localhost:${cfg}`);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   return mongosPort;
 }

@@ -78,15 +78,30 @@ Deno.test("simulator: write concern is honoured: 100 for w > members, 79 for an 
       assert.equal(r.n, 1);
       assert.equal(r.writeConcernError?.code, 64);
       assert.equal(await db.collection("wc").countDocuments({ _id: 6 as never }), 1);
-      // Read concern "majority" never returns what a majority does not have: it reads the
-      // majority-committed snapshot, without _id 6 (and without waiting for it, or failing).
+      // Read concern "majority" never returns what a majority does not have: it answers at once
+      // from the majority-committed snapshot, which holds _id 4 and 5 (two of three members
+      // applied them) and not _id 6 (only the primary has it).
+      const wc = db.collection<{ _id: number; v?: string }>("wc");
+      const majority = { readConcern: { level: "majority" as const } };
+      const ids = (await wc.find({}, majority).toArray()).map((d) => d._id).sort();
+      assert.deepEqual(ids, [0, 1, 2, 3, 4, 5]);
+      // A change a majority does not have: the snapshot keeps the version before it.
+      await wc.updateOne({ _id: 5 }, { $set: { v: "new" } }, { writeConcern: { w: 1 } });
+      await wc.deleteOne({ _id: 4 }, { writeConcern: { w: 1 } });
+      assert.equal((await wc.findOne({ _id: 5 }, majority))?.v, undefined);
+      assert.equal((await wc.findOne({ _id: 4 }, majority))?._id, 4);
+      assert.equal(await wc.countDocuments({}, majority), 6);
+      // A local read sees the newest data.
+      assert.equal((await wc.findOne({ _id: 5 }))?.v, "new");
+      assert.equal(await wc.countDocuments({}), 6);
+      // Linearizable reads wait until the newest data is majority-committed: here, never (50).
       const rc = await db.command({
         find: "wc",
-        filter: { _id: { $in: [5, 6] } },
-        readConcern: { level: "majority" },
+        filter: { _id: 6 },
+        readConcern: { level: "linearizable" },
         maxTimeMS: 500,
-      });
-      assert.deepEqual(rc.cursor.firstBatch.map((d: { _id: number }) => d._id), [5]);
+      }).then(() => 0, (e: { code?: number }) => e.code);
+      assert.equal(rc, 50);
     } finally {
       await c.close();
     }

@@ -2,14 +2,13 @@
 import assert from "node:assert/strict";
 import { MongoClient } from "mongodb";
 import { freePorts, output } from "./helpers.ts";
-import * as path from "node:path";
 import {
   admin,
   adminError,
   rsUri,
-  runBin,
   simBin,
   startMongod,
+  startMongos,
   startReplSet,
   waitFor,
   withDir,
@@ -17,24 +16,6 @@ import {
 import { installFixture } from "./fixture.ts";
 
 installFixture();
-
-/** A forked mongos whose pid file lies under `dir` (so withDir stops it). */
-async function runMongos(bin: string, dir: string, port: number, configdb: string) {
-  const r = await runBin(path.join(bin, "mongos"), [
-    "--configdb",
-    configdb,
-    "--port",
-    String(port),
-    "--bind_ip",
-    "127.0.0.1",
-    "--fork",
-    "--logpath",
-    path.join(dir, `mongos-${port}.log`),
-    "--pidfilepath",
-    path.join(dir, `mongos-${port}.pid`),
-  ]);
-  return r.code;
-}
 
 Deno.test("simulator: queries answer like MongoDB (regex, $group by field, $avg, update operators) or fail with its codes", async () => {
   await withDir(async (dir) => {
@@ -184,7 +165,7 @@ Deno.test("simulator: mongos serves the config database from the config servers;
     assert.equal((await startMongod(bin, dir, s1, ["--replSet", "sh1", "--shardsvr"])).code, 0);
     await admin(cfg, { replSetInitiate: {} });
     await admin(s1, { replSetInitiate: {} });
-    const ms = await runMongos(bin, dir, mongosPort, `cfg/localhost:${cfg}`);
+    const ms = (await startMongos(bin, dir, mongosPort, `cfg/localhost:${cfg}`)).code;
     assert.equal(ms, 0);
     await waitFor(async () => (await admin(s1, { hello: 1 })).isWritablePrimary || undefined);
     await admin(mongosPort, { addShard: `sh1/localhost:${s1}` });

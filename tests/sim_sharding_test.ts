@@ -7,15 +7,25 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { type Document, MongoClient } from "mongodb";
-import { freePorts } from "./helpers.ts";
-import { admin, runBin, simBin, startMongod, waitFor, withDir } from "./sim_helpers.ts";
+import { EJSON } from "bson";
+import { freePorts, ROOT } from "./helpers.ts";
+import { admin, simBin, startMongod, startMongos, waitFor, withDir } from "./sim_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
 
 interface Cluster {
   mongos: number;
+  /** The config server's port. */
+  cfg: number;
   shards: Record<string, number>;
+}
+
+/** Starts a mongos on `port` over the config replica set `cfg/localhost:<cfg>`. */
+async function startRouter(dir: string, cfg: number, port: number): Promise<void> {
+  const r = await startMongos(await simBin("7.0.5"), dir, port, `cfg/localhost:${cfg}`);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  await waitFor(async () => (await admin(port, { ping: 1 })).ok);
 }
 
 /** One config server, shards sh1 and sh2 (one member each), one mongos with both shards added. */
@@ -39,26 +49,10 @@ async function startCluster(dir: string): Promise<Cluster> {
     });
     await waitFor(async () => (await admin(port, { hello: 1 })).isWritablePrimary || undefined);
   }
-  const d = path.join(dir, "mongos");
-  await Deno.mkdir(d);
-  const r = await runBin(path.join(bin, "mongos"), [
-    "--configdb",
-    `cfg/localhost:${cfg}`,
-    "--port",
-    String(mongos),
-    "--bind_ip",
-    "127.0.0.1",
-    "--fork",
-    "--logpath",
-    path.join(d, "log"),
-    "--pidfilepath",
-    path.join(d, "mongos.pid"),
-  ]);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  await waitFor(async () => (await admin(mongos, { ping: 1 })).ok);
+  await startRouter(dir, cfg, mongos);
   await admin(mongos, { addShard: `sh1/localhost:${s1}` });
   await admin(mongos, { addShard: `sh2/localhost:${s2}` });
-  return { mongos, shards: { sh1: s1, sh2: s2 } };
+  return { mongos, cfg, shards: { sh1: s1, sh2: s2 } };
 }
 
 /** Documents of db.coll on one shard, read directly from its member. */
@@ -71,12 +65,14 @@ async function onShard(port: number, db: string, coll: string): Promise<Document
   }
 }
 
-async function withCluster(f: (c: MongoClient, cl: Cluster) => Promise<void>): Promise<void> {
+async function withCluster(
+  f: (c: MongoClient, cl: Cluster, dir: string) => Promise<void>,
+): Promise<void> {
   await withDir(async (dir) => {
     const cl = await startCluster(dir);
     const c = new MongoClient(`mongodb://localhost:${cl.mongos}/`);
     try {
-      await f(c, cl);
+      await f(c, cl, dir);
     } finally {
       await c.close();
     }
@@ -248,7 +244,9 @@ Deno.test("sharding: sh.status() reads, balancer state, chunk migration by the b
     await admin.command({ enableSharding: "app" });
     await admin.command({ shardCollection: "app.events", key: { k: "hashed" } });
     const ev = c.db("app").collection("events");
-    await ev.insertMany(Array.from({ length: 300 }, (_, k) => ({ k })));
+    // 300 documents of 12 KB: 3.6 MB, enough to unbalance a collection whose range size is 1 MB.
+    const pad = "x".repeat(12_000);
+    await ev.insertMany(Array.from({ length: 300 }, (_, k) => ({ k, pad })));
     const meta = await cfg.collection("collections").findOne({ _id: "app.events" as never });
     // Every chunk onto sh1 with the balancer off: the documents move with them.
     for (
@@ -260,15 +258,39 @@ Deno.test("sharding: sh.status() reads, balancer state, chunk migration by the b
     assert.equal((await onShard(cl.shards.sh2, "app", "events")).length, 0);
     assert.equal(await ev.countDocuments(), 300);
 
-    // The balancer, once started, brings the shards within the threshold (2 for < 20 chunks).
+    // MongoDB 7.0's rule: balanced while the data differs by less than three range sizes. With
+    // the default range size (128 MB) a 3.6 MB difference is balanced: rounds run, nothing moves.
     await admin.command({ balancerStart: 1 });
     assert.equal((await admin.command({ balancerStatus: 1 })).mode, "full");
+    const rounds = Number((await admin.command({ balancerStatus: 1 })).numBalancerRounds);
     await waitFor(
       async () =>
-        (await cfg.collection("chunks").countDocuments({ uuid: meta?.uuid, shard: "sh2" })) === 2 ||
+        Number((await admin.command({ balancerStatus: 1 })).numBalancerRounds) >= rounds + 2 ||
         undefined,
       30_000,
     );
+    assert.equal(
+      await cfg.collection("chunks").countDocuments({ uuid: meta?.uuid, shard: "sh2" }),
+      0,
+    );
+    // A 1 MB range size: the balancer moves one range of at most 1 MB (splitting the chunk it
+    // takes), which leaves the difference under 3 MB.
+    await cfg.collection("settings").updateOne(
+      { _id: "chunksize" as never },
+      { $set: { value: 1 } },
+      { upsert: true },
+    );
+    const owned = async () =>
+      Object.fromEntries(
+        ((await admin.aggregate([{ $shardedDataDistribution: {} }]).toArray())
+          .find((d) => d.ns === "app.events")?.shards ?? []).map((
+            x: Document,
+          ) => [x.shardName, x.ownedSizeBytes]),
+      );
+    await waitFor(async () => (await owned()).sh2 > 0 || undefined, 30_000);
+    const sizes = await owned();
+    assert.ok(sizes.sh2 <= 1024 * 1024, JSON.stringify(sizes));
+    assert.ok(sizes.sh1 - sizes.sh2 < 3 * 1024 * 1024, JSON.stringify(sizes));
     // One balancer per cluster: this mongos holds the lease.
     assert.equal(
       (await cfg.collection("locks").findOne({ _id: "balancer" as never }))?.process,
@@ -312,5 +334,164 @@ Deno.test("sharding: sh.status() reads, balancer state, chunk migration by the b
     assert.deepEqual((await cfg.collection("shards").find().toArray()).map((s) => s._id), [stay]);
     assert.equal((await onShard(cl.shards[stay], "app", "events")).length, 300);
     assert.equal(await ev.countDocuments(), 300);
+  });
+});
+
+/** The real mongosh (npm), run by Deno; `script` prints one EJSON document, returned parsed. */
+async function mongosh(uri: string, script: string): Promise<Document> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    // Its own lock file: the shell's dependencies stay out of mup's deno.lock and import graph.
+    args: [
+      "run",
+      "-A",
+      "--no-config",
+      `--lock=${path.join(ROOT, "tests", "mongosh.lock")}`,
+      MONGOSH,
+      "--quiet",
+      uri,
+      "--eval",
+      script,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const err = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, `mongosh failed:\n${text}\n${err}`);
+  return EJSON.parse(text.trim().split("\n").at(-1)!) as Document;
+}
+
+/** mongosh 2.x, the shell DBAs use; the first run downloads it into Deno's npm cache. */
+const MONGOSH = "npm:mongosh@2.12.0";
+
+Deno.test("sharding: $collStats and $shardedDataDistribution through mongos; the real mongosh's sh.status() and getShardDistribution()", async () => {
+  await withCluster(async (c, cl) => {
+    const admin = c.db("admin");
+    await admin.command({ enableSharding: "app" });
+    await admin.command({ shardCollection: "app.users", key: { uid: "hashed" } });
+    const users = c.db("app").collection("users");
+    await users.insertMany(Array.from({ length: 200 }, (_, i) => ({ uid: i, name: `user${i}` })));
+    await c.db("app").collection("plain").insertOne({ x: 1 });
+
+    // One $collStats document per shard holding the collection, with the shard's own count.
+    const stats = await users.aggregate([{ $collStats: { storageStats: {}, count: {} } }])
+      .toArray();
+    assert.deepEqual(stats.map((s) => s.shard).sort(), ["sh1", "sh2"]);
+    for (const s of stats) {
+      const held = await onShard(cl.shards[s.shard], "app", "users");
+      assert.equal(s.storageStats.count, held.length);
+      assert.equal(s.count, held.length);
+      assert.equal(s.storageStats.numOrphanDocs, 0);
+      assert.ok(s.storageStats.size > 0 && s.storageStats.nindexes === 2, JSON.stringify(s));
+    }
+    assert.equal(stats.reduce((n, s) => n + s.storageStats.count, 0), 200);
+    // An unsharded collection: only its database's primary shard answers.
+    assert.equal(
+      (await c.db("app").collection("plain").aggregate([{ $collStats: { count: {} } }])
+        .toArray()).length,
+      1,
+    );
+    // Refused as MongoDB refuses: not first (40602), a missing collection (26).
+    await assert.rejects(
+      users.aggregate([{ $match: {} }, { $collStats: {} }]).toArray(),
+      (e: { code?: number }) => e.code === 40602,
+    );
+    await assert.rejects(
+      c.db("app").collection("nope").aggregate([{ $collStats: { storageStats: {} } }]).toArray(),
+      (e: { code?: number }) => e.code === 26,
+    );
+    const dist = await admin.aggregate([{ $shardedDataDistribution: {} }]).toArray();
+    assert.deepEqual(dist.map((d) => d.ns), ["app.users"]);
+    assert.equal(
+      dist[0].shards.reduce((n: number, s: Document) => n + s.numOwnedDocuments, 0),
+      200,
+    );
+
+    // The real mongosh reads the same cluster: sh.status(), the balancer switch, the distribution.
+    const uri = `mongodb://localhost:${cl.mongos}/app`;
+    const shell = await mongosh(
+      uri,
+      `const s = sh.status().value; const before = sh.getBalancerState(); sh.stopBalancer();
+       const after = sh.getBalancerState(); sh.startBalancer();
+       const d = db.users.getShardDistribution().value;
+       print(EJSON.stringify({ shards: s.shards.map((x) => x._id),
+         dbs: s.databases.map((x) => x.database._id), balancer: s.balancer,
+         users: s.databases.find((x) => x.database._id === "app").collections["app.users"],
+         distribution: s.shardedDataDistribution, before, after, totals: d.Totals }));`,
+    );
+    assert.deepEqual(shell.shards, ["sh1", "sh2"]);
+    assert.ok(shell.dbs.includes("app"), JSON.stringify(shell.dbs));
+    assert.deepEqual(shell.users.shardKey, { uid: "hashed" });
+    assert.equal(
+      shell.users.chunkMetadata.reduce((n: number, x: Document) => n + x.nChunks, 0),
+      await c.db("config").collection("chunks").countDocuments(),
+    );
+    assert.equal(shell.before, true);
+    assert.equal(shell.after, false);
+    assert.equal(shell.balancer["Collections with active migrations"], undefined);
+    assert.equal(shell.distribution[0].ns, "app.users");
+    assert.equal(shell.totals.docs, 200);
+  });
+});
+
+Deno.test("sharding: with two mongos, every write through one while the other moves chunks is kept exactly once (the donor refuses stale routing)", async () => {
+  await withCluster(async (c, cl, dir) => {
+    const [port2] = freePorts(1);
+    await startRouter(dir, cl.cfg, port2);
+    const admin = c.db("admin");
+    await admin.command({ balancerStop: 1 });
+    await admin.command({ enableSharding: "app" });
+    await admin.command({ shardCollection: "app.w", key: { k: 1 } });
+    for (const k of [100, 200, 300]) await admin.command({ split: "app.w", middle: { k } });
+    const meta = await c.db("config").collection("collections").findOne({ _id: "app.w" as never });
+    const other = new MongoClient(`mongodb://localhost:${port2}/`);
+    try {
+      const w = other.db("app").collection<{ _id: number | string; k: number; n?: number }>("w");
+      await w.insertOne({ _id: "counter", k: -1, n: 0 });
+      let stop = false;
+      const acked: number[] = [];
+      let incs = 0;
+      // Through the second mongos: inserts across all chunks and increments of one document.
+      const writer = (async () => {
+        for (let i = 0; !stop; i++) {
+          await w.insertOne({ _id: i, k: (i * 37) % 400 }).then(() => acked.push(i), () => {});
+          await w.updateOne({ _id: "counter", k: -1 }, { $inc: { n: 1 } }).then(
+            () => incs++,
+            () => {},
+          );
+        }
+      })();
+      // Through the first: every chunk moved to the other shard, round after round, until the
+      // writer got 100 inserts through (at most 40 rounds).
+      for (let round = 0; round < 40 && (round < 3 || acked.length < 100); round++) {
+        const chunks = await c.db("config").collection("chunks").find({ uuid: meta?.uuid })
+          .toArray();
+        for (const ch of chunks) {
+          await admin.command({
+            moveChunk: "app.w",
+            bounds: [ch.min, ch.max],
+            to: ch.shard === "sh1" ? "sh2" : "sh1",
+          });
+        }
+      }
+      stop = true;
+      await writer;
+      assert.ok(acked.length >= 100, `the writer got ${acked.length} inserts through`);
+      for (const reader of [other, c].map((x) => x.db("app").collection("w"))) {
+        const ids = (await reader.find({ k: { $gte: 0 } }).toArray()).map((d) => Number(d._id));
+        assert.equal(new Set(ids).size, ids.length, "no document twice");
+        const have = new Set(ids);
+        const lost = acked.filter((i) => !have.has(i));
+        assert.deepEqual(
+          lost,
+          [],
+          `acknowledged inserts missing: ${lost.length} of ${acked.length}`,
+        );
+        assert.equal((await reader.findOne({ k: -1 }))?.n, incs);
+      }
+    } finally {
+      await other.close();
+    }
   });
 });

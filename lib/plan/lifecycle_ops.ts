@@ -4,7 +4,12 @@
 import * as path from "node:path";
 import type { ClusterMeta } from "../state/meta.ts";
 import { configFilePath, logFilePath, pidFilePath } from "./mongo_config.ts";
-import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
+import {
+  listProcesses,
+  listReplicaSets,
+  type ProcessSpec,
+  type ReplicaSetSpec,
+} from "./processes.ts";
 import type { PlannedOperation } from "./schema.ts";
 import { change, check, describeRole, op, processTarget } from "./deploy_steps.ts";
 import { clusterProcesses, EST, type LifecyclePlanInput } from "./lifecycle.ts";
@@ -262,4 +267,19 @@ export function markedPhases(
     },
     ...phases,
   ];
+}
+
+/**
+ * For each recorded process (by process id): its start, then a wait until it answers, with no
+ * dependencies yet. A rollback uses them to undo a stop. Pure: from the cluster's metadata.
+ */
+export function startAgainOps(
+  meta: ClusterMeta,
+  deployDir: string,
+): Record<string, PlannedOperation[]> {
+  const procs = listProcesses(meta.topology, deployDir);
+  const cfgSet = listReplicaSets(procs).find((s) => s.configsvr);
+  return Object.fromEntries(
+    procs.map((p) => [p.id, [startOp(meta, p, [], cfgSet), waitOp(p, [])]]),
+  );
 }

@@ -113,6 +113,18 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
     );
   }
   const inSet = (s: ReplicaSetSpec) => chosen.filter((p) => p.replicaSet === s.name);
+  const routers = procs.filter((p) => p.role === "mongos");
+  const warnings: ValidationIssue[] = routers.length === 1 && chosen.includes(routers[0])
+    ? [{
+      code: "single_mongos",
+      severity: "warning",
+      host: routers[0].host,
+      message: `${routers[0].host}:${routers[0].port} is the cluster's only mongos: clients ` +
+        "cannot reach the cluster while it restarts (about the time the mongos takes to start). " +
+        "With two or more mongos, each in the clients' connection string, a rolling restart " +
+        "keeps the cluster writable throughout (only an election's pause per replica set).",
+    }]
+    : [];
   const shards = [
     ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(input, s, inSet(s), cfgSet)),
     ...rollEach(input, chosen.filter((p) => p.role === "mongod" && !p.replicaSet)),
@@ -139,6 +151,6 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
       },
       { name: "finalize", description: "Verify health and record the status", ops: finalize() },
     ]),
-    { errors },
+    { errors, warnings },
   );
 }

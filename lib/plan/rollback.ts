@@ -1,18 +1,27 @@
 /**
  * `mup state rollback <cluster> --checkpoint <id>`: a Plan that undoes, in reverse dependency
- * order, what an apply did after a checkpoint: it stops the processes the apply started and
- * removes the directories and files it created. What cannot be undone (an initiated replica
- * set, an added shard, recorded metadata) is named in the plan's warnings, never silently
- * skipped. Only operations whose work actually ran are undone: one that found its effect
- * "already in place" created nothing. Pure: the states were read before.
+ * order, what an apply did after a checkpoint: it stops the processes the apply started, starts
+ * again the processes it stopped (a stop and a start of the same process both after the
+ * checkpoint, as in a restart, cancel out) and removes the directories and files it created;
+ * a cluster that stays recorded has its status recorded again as found. What cannot be undone
+ * (an initiated replica set, an added shard, a step-down, removed files) is named in the plan's
+ * warnings, never silently skipped. Only operations whose work actually ran are undone: one that
+ * found its effect "already in place" changed nothing. Pure: the states were read before.
  */
+import * as path from "node:path";
 import type { Hook } from "../hooks/schema.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { change, op } from "./deploy_steps.ts";
 import { EST } from "./lifecycle.ts";
 import { MUP_VERSION } from "./planner.ts";
 import { formatDuration } from "../util/format.ts";
-import type { BaseState, Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
+import {
+  allOperations as allOps,
+  type BaseState,
+  type Plan,
+  type PlannedOperation,
+  type ValidationIssue,
+} from "./schema.ts";
 
 export interface RollbackPlanInput {
   planId: string;
@@ -28,11 +37,28 @@ export interface RollbackPlanInput {
   baseState: BaseState;
   hooks: Hook[];
   dryRun?: boolean;
+  /**
+   * How to start each recorded process again, by process id (a start, then a wait; see
+   * lifecycle_ops.ts startAgainOps): what undoes a stop. Empty when the cluster is not recorded.
+   */
+  startAgain?: Record<string, PlannedOperation[]>;
 }
 
-/** Operations that reverse one operation's effect; [] when it has none to reverse. */
-function undoOps(o: PlannedOperation, fresh: boolean): PlannedOperation[] | string {
+interface UndoContext {
+  /** The apply was a first deploy: undoing its save_metadata unrecords the cluster. */
+  fresh: boolean;
+  startAgain: Record<string, PlannedOperation[]>;
+  /** Processes both stopped and started after the checkpoint: nothing to undo for either. */
+  cancelled: Set<string>;
+}
+
+/**
+ * Operations that reverse one operation's effect ([] when it has none to reverse; their
+ * depends_on lists only dependencies among themselves), or why it cannot be reversed.
+ */
+function undoOps(o: PlannedOperation, ctx: UndoContext): PlannedOperation[] | string {
   const t = o.target;
+  const fresh = ctx.fresh;
   const remove = (suffix: string, host: string, path: string, what: string) =>
     op({
       id: `undo-${o.id}${suffix}`,
@@ -45,6 +71,7 @@ function undoOps(o: PlannedOperation, fresh: boolean): PlannedOperation[] | stri
     });
   switch (o.type) {
     case "start_process":
+      if (ctx.cancelled.has(t.name)) return [];
       return [op({
         id: `undo-${o.id}`,
         type: "stop_process",
@@ -85,8 +112,29 @@ function undoOps(o: PlannedOperation, fresh: boolean): PlannedOperation[] | stri
           estimated_ms: EST.meta,
         })]
         : `${o.id}: the metadata it recorded replaced the earlier one, which is not kept`;
+    case "stop_process": {
+      if (ctx.cancelled.has(t.name)) return [];
+      const again = ctx.startAgain[t.name];
+      if (!again) {
+        return `${o.id}: ${t.name} is not in the cluster's metadata, so it is not started again`;
+      }
+      const [start, ...waits] = again;
+      return [
+        { ...start, id: `undo-${o.id}`, description: `${start.description} (stopped by ${o.id})` },
+        ...waits.map((w, i) => ({
+          ...w,
+          id: `undo-${o.id}-wait${i ? `-${i + 1}` : ""}`,
+          depends_on: [`undo-${o.id}`],
+        })),
+      ];
+    }
+    case "step_down":
+      return `${o.id}: ${t.name} keeps the primary it elected (a rollback does not move it back)`;
+    case "remove_directory":
+      return `${o.id}: ${t.host}:${t.params.path} was removed; a rollback cannot bring it back`;
     case "update_metadata":
-      return `${o.id}: the cluster metadata it recorded is kept`;
+      // The status is recorded again, as found, once the rollback has run (see planRollback).
+      return [];
     case "download_binary":
       return []; // the download cache is shared by every cluster: kept
     case "wait_for_process":
@@ -111,10 +159,18 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
   const warnings: ValidationIssue[] = [];
   const unrecord: PlannedOperation[] = [];
   const phases = [];
+  const ranOfType = (type: string) =>
+    new Set(allOps(original).filter((o) => o.type === type && ran(o.id)).map((o) => o.target.name));
+  const started = ranOfType("start_process");
+  const ctx: UndoContext = {
+    fresh: original.base_state.lineage === "",
+    startAgain: input.startAgain ?? {},
+    cancelled: new Set([...ranOfType("stop_process")].filter((n) => started.has(n))),
+  };
   for (const ph of [...original.phases].reverse()) {
     const undone = new Map<string, PlannedOperation[]>();
     for (const o of ph.operations.filter((x) => ran(x.id))) {
-      const u = undoOps(o, original.base_state.lineage === "");
+      const u = undoOps(o, ctx);
       if (typeof u === "string") {
         warnings.push({ code: "irreversible", severity: "warning", message: `not undone: ${u}` });
       } else if (o.type === "save_metadata") {
@@ -135,7 +191,7 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
     const ops: PlannedOperation[] = [];
     for (const [id, us] of undone) {
       const deps = [...new Set(nearest(id))];
-      for (const u of us) ops.push({ ...u, depends_on: deps });
+      for (const u of us) ops.push({ ...u, depends_on: [...deps, ...u.depends_on] });
     }
     phases.push({ name: `undo-${ph.name}`, ops, description: `Undo the ${ph.name} phase` });
   }
@@ -162,12 +218,33 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
       }));
     }
   }
+  // A cluster that stays recorded gets its status recorded as found, so the metadata never
+  // claims what the rollback changed (a stop undone is running again).
+  const recorded = input.baseState.lineage !== "" && unrecord.length === 0;
+  const metaFile = path.join(path.dirname(input.stateDir), "meta.yaml");
+  const rerecord = recorded
+    ? [op({
+      id: "update-metadata",
+      type: "update_metadata",
+      description: "Record cluster status",
+      target: {
+        type: "cluster",
+        name: original.cluster_name,
+        params: { path: metaFile, status: "auto" },
+      },
+      changes: [change("file", metaFile, "update")],
+      depends_on: tidy.map((o) => o.id),
+      parallel: false,
+      estimated_ms: EST.meta,
+    })]
+    : [];
   phases.push({
     name: "finalize",
     description: "Mark the apply rolled back",
     ops: [
       ...tidy,
       ...unrecord,
+      ...rerecord,
       op({
         id: "mark-rolled-back",
         type: "mark_rolled_back",
@@ -181,7 +258,7 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
             checkpoint: input.checkpoint.id,
           },
         },
-        depends_on: [...tidy, ...unrecord].map((o) => o.id),
+        depends_on: [...tidy, ...unrecord, ...rerecord].map((o) => o.id),
         parallel: false,
         estimated_ms: EST.meta,
       }),

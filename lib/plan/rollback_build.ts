@@ -6,6 +6,8 @@ import { MupError } from "../errors.ts";
 import { baseStateOf, readMeta } from "../state/meta.ts";
 import { ApplyState, Checkpoint } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
+import * as path from "node:path";
+import { startAgainOps } from "./lifecycle_ops.ts";
 import { planRollback } from "./rollback.ts";
 import type { Plan } from "./schema.ts";
 import type { PlanStore } from "./store.ts";
@@ -53,6 +55,7 @@ export async function buildRollbackPlan(req: {
     cpState = st.data;
   }
   const { plan: original } = await req.store.load(state.plan_path);
+  const meta = await readMeta(clusterDir);
   return planRollback({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
     createdAt: new Date().toISOString(),
@@ -60,7 +63,9 @@ export async function buildRollbackPlan(req: {
     state,
     checkpoint: { id: req.checkpoint, state: cpState },
     stateDir: states.dir,
-    baseState: baseStateOf(await readMeta(clusterDir)),
+    baseState: baseStateOf(meta),
+    // Where lifecycle_build.ts puts the deploy root, so the starts match the ones `start` plans.
+    startAgain: meta ? startAgainOps(meta, path.join(clusterDir, "deploy")) : {},
     hooks: original.hooks,
     dryRun: req.dryRun,
   });

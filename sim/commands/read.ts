@@ -1,5 +1,6 @@
 /** Read commands: find (and the oplog for syncing members), getMore, count, distinct, aggregate, listings. */
 import { type Document, Long, type Timestamp } from "bson";
+import { checkCollStats, collStatsDoc, startsWithCollStats } from "../coll_stats.ts";
 import { CommandError } from "../errors.ts";
 import { findDocs, runPipeline } from "../query.ts";
 import type { CommandContext, Handler } from "../server.ts";
@@ -23,25 +24,23 @@ async function beginRead(ctx: CommandContext): Promise<void> {
   ctx.server.role?.checkReadable(ctx.body);
   const level = ctx.body.readConcern?.level;
   const role = ctx.server.role;
-  if (level === "linearizable" && role?.waitForMajorityRead) {
+  // majority: the majority-committed snapshot, at once (rebuilt from the store's history);
+  // linearizable, or majority before any commit point: wait until the newest data is committed.
+  const at = level === "majority" ? role?.majoritySnapshot?.() : undefined;
+  if (at && ctx.server.store.hasSnapshot(at)) ctx.readAt = at;
+  else if ((level === "majority" || level === "linearizable") && role?.waitForMajorityRead) {
     await role.waitForMajorityRead(Number(ctx.body.maxTimeMS ?? 0) || 10_000);
   }
   const after = ctx.body.readConcern?.afterClusterTime as Timestamp | undefined;
-  const wait = Number(ctx.body.maxTimeMS ?? 0) || 60_000;
-  // Majority with afterClusterTime: the snapshot must include `after` (read your own writes).
-  if (after && level === "majority" && role?.waitForMajorityAt) {
-    await role.waitForMajorityAt(after, wait);
-  } else if (after && role?.waitForOpTime) await role.waitForOpTime(after, wait);
+  if (after && ctx.server.role?.waitForOpTime) {
+    await ctx.server.role.waitForOpTime(after, Number(ctx.body.maxTimeMS ?? 0) || 60_000);
+  }
 }
 
-/**
- * The documents a read sees: as of the majority commit point for readConcern "majority" (the
- * member's majority snapshot), otherwise the member's newest data.
- */
-function readDocs(ctx: CommandContext, db: string, coll: string): Document[] {
-  return ctx.body.readConcern?.level === "majority"
-    ? ctx.server.store.majorityDocs(db, coll)
-    : ctx.server.store.docs(db, coll);
+/** The documents a read sees: its majority snapshot, or the newest data. */
+function readDocs(ctx: CommandContext, coll: string): Document[] {
+  return (ctx.readAt && ctx.server.store.snapshotDocs(ctx.db, coll, ctx.readAt)) ||
+    ctx.server.store.docs(ctx.db, coll);
 }
 
 /** local.oplog.rs, read from the store: `{ts: {$gte|$gt: T}}` filters and `$natural` order. */
@@ -76,7 +75,7 @@ const find: Handler = async (ctx) => {
   await beginRead(ctx);
   if (ctx.db === "local" && coll === "oplog.rs") return await oplogFind(ctx);
   const b = ctx.body;
-  const docs = findDocs(readDocs(ctx, ctx.db, coll), {
+  const docs = findDocs(readDocs(ctx, coll), {
     filter: b.filter,
     sort: b.sort,
     projection: b.projection,
@@ -111,7 +110,7 @@ const killCursors: Handler = (ctx) => {
 const count: Handler = async (ctx) => {
   const coll = collOf(ctx, "count");
   await beginRead(ctx);
-  const n = findDocs(readDocs(ctx, ctx.db, coll), {
+  const n = findDocs(readDocs(ctx, coll), {
     filter: ctx.body.query,
     skip: Number(ctx.body.skip ?? 0),
     limit: Number(ctx.body.limit ?? 0),
@@ -124,7 +123,7 @@ const distinct: Handler = async (ctx) => {
   await beginRead(ctx);
   const key = String(ctx.body.key ?? "");
   const out = runPipeline(
-    findDocs(readDocs(ctx, ctx.db, coll), { filter: ctx.body.query }),
+    findDocs(readDocs(ctx, coll), { filter: ctx.body.query }),
     [{ $unwind: { path: `$${key}`, preserveNullAndEmptyArrays: false } }, {
       $group: { _id: `$${key}` },
     }, { $sort: { _id: 1 } }],
@@ -151,10 +150,18 @@ const aggregate: Handler = async (ctx) => {
     throw new CommandError("explain is not supported by this server", 115, "CommandNotSupported");
   }
   await beginRead(ctx);
+  const store = ctx.server.store;
+  const pipeline = b.pipeline as Document[];
+  // $collStats replaces the collection's documents with one describing the collection.
+  const stats = coll && startsWithCollStats(pipeline);
   const docs = runPipeline(
-    coll ? readDocs(ctx, ctx.db, coll) : [],
-    b.pipeline as Document[],
-    (other) => readDocs(ctx, ctx.db, other),
+    stats
+      ? [collStatsDoc(store, ctx.server.address(), ctx.db, coll, checkCollStats(pipeline))]
+      : coll
+      ? readDocs(ctx, coll)
+      : [],
+    stats ? pipeline.slice(1) : pipeline,
+    (other) => readDocs(ctx, other),
   );
   return ctx.server.newCursor(
     `${ctx.db}.${coll ?? "$cmd.aggregate"}`,

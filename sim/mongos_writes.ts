@@ -1,0 +1,195 @@
+/**
+ * Writes to a sharded collection through mongos: inserts go to the shard owning each document's
+ * chunk; updates and deletes to the shards their filter can target, with MongoDB 7.0's refusals
+ * (61 for an upsert without the full shard key, 72 for a {multi: false} write without the shard
+ * key or _id, 20 for a shard key change). A shard refusing a batch as routed by an old table
+ * (13388 StaleConfig, nothing done) gets it again by the reloaded table.
+ */
+import type { Document } from "bson";
+import type { Mongos } from "./mongos.ts";
+import { check, collMeta, onShard, pause } from "./mongos_routing.ts";
+import {
+  type CollMeta,
+  collVersion,
+  compareKeys,
+  compareValues,
+  docKey,
+  equalityKey,
+  owningChunk,
+  targetShards,
+} from "./sharding.ts";
+
+/** insert of `cmd.documents` into a sharded collection. */
+export async function shardedInsert(
+  m: Mongos,
+  db: string,
+  cmd: Document,
+  meta: CollMeta,
+): Promise<Document> {
+  const docs = (cmd.documents ?? []) as Document[];
+  let n = 0;
+  const writeErrors: Document[] = [];
+  let wce: Document | undefined;
+  let pending = docs.map((_, i) => i);
+  // Documents a shard refused as routed by an old table (StaleConfig, nothing inserted) are
+  // routed again by the reloaded table.
+  for (const end = Date.now() + 15_000; pending.length;) {
+    const byShard = new Map<string, number[]>();
+    for (const i of pending) {
+      const s = owningChunk(meta, docKey(docs[i], meta.key)).shard;
+      byShard.set(s, [...(byShard.get(s) ?? []), i]);
+    }
+    const again: number[] = [];
+    for (const [s, idx] of byShard) {
+      const r = await onShard(m, s, db, {
+        ...cmd,
+        documents: idx.map((i) => docs[i]),
+        shardVersion: collVersion(meta),
+      });
+      if (!r.ok && Number(r.code) === 13388 && Date.now() < end) {
+        again.push(...idx);
+        continue;
+      }
+      check(r);
+      n += Number(r.n ?? 0);
+      for (const e of (r.writeErrors ?? []) as Document[]) {
+        writeErrors.push({ ...e, index: idx[e.index as number] });
+      }
+      wce ??= r.writeConcernError;
+      if (r.writeErrors?.length && cmd.ordered !== false) break;
+    }
+    if (writeErrors.length && cmd.ordered !== false) break;
+    pending = again.sort((a, b) => a - b);
+    if (pending.length) {
+      await pause();
+      meta = (await collMeta(m, `${db}.${cmd.insert}`)) ?? meta;
+    }
+  }
+  return {
+    n,
+    ...(writeErrors.length ? { writeErrors: writeErrors.sort((a, b) => a.index - b.index) } : {}),
+    ...(wce ? { writeConcernError: wce } : {}),
+  };
+}
+
+/** update or delete statements on a sharded collection. */
+export async function shardedModify(
+  m: Mongos,
+  db: string,
+  cmd: Document,
+  meta: CollMeta,
+  name: "update" | "delete",
+): Promise<Document> {
+  const stmts = (cmd[name === "update" ? "updates" : "deletes"] ?? []) as Document[];
+  let n = 0, nModified = 0;
+  const upserted: Document[] = [];
+  const writeErrors: Document[] = [];
+  for (let i = 0; i < stmts.length; i++) {
+    const st = stmts[i];
+    const many = name === "update" ? !!st.multi : st.limit === 0;
+    const targets = targetShards(meta, st.q);
+    if (name === "update" && st.upsert && targets.length > 1) {
+      // The new document's shard cannot be known without the full shard key (7.0).
+      writeErrors.push({
+        index: i,
+        code: 61,
+        codeName: "ShardKeyNotFound",
+        errmsg: `Failed to target upsert by query :: could not extract exact shard key from ` +
+          `query ${JSON.stringify(st.q)}`,
+      });
+      if (cmd.ordered !== false) break;
+      continue;
+    }
+    if (name === "update" && changesShardKey(meta, st)) {
+      // The document would have to move to another shard, which this mongos cannot do.
+      writeErrors.push({
+        index: i,
+        code: 20,
+        codeName: "IllegalOperation",
+        errmsg: "Must run update to shard key field in a multi-statement transaction or with " +
+          "retryWrites: true. (the simulator does not move documents between shards on update)",
+      });
+      if (cmd.ordered !== false) break;
+      continue;
+    }
+    if (!many && targets.length > 1 && !(st.q && "_id" in st.q)) {
+      writeErrors.push({
+        index: i,
+        code: 72,
+        codeName: "InvalidOptions",
+        errmsg:
+          `A {multi:false} ${name} on a sharded collection must contain an exact match on _id ` +
+          `(and have the collection default collation) or target a single shard`,
+      });
+      if (cmd.ordered !== false) break;
+      continue;
+    }
+    // A shard refusing the statement as routed by an old table (StaleConfig, nothing done):
+    // reload the table and send it to the shards it now targets that have not run it.
+    const done = new Set<string>();
+    let todo = targets;
+    for (const end = Date.now() + 15_000; todo.length;) {
+      const s = todo[0];
+      const raw = await onShard(m, s, db, {
+        ...cmd,
+        [name === "update" ? "updates" : "deletes"]: [st],
+        shardVersion: collVersion(meta),
+      });
+      if (!raw.ok && Number(raw.code) === 13388 && Date.now() < end) {
+        await pause();
+        meta = (await collMeta(m, `${db}.${cmd[name]}`)) ?? meta;
+        todo = targetShards(meta, st.q).filter((x) => !done.has(x));
+        continue;
+      }
+      todo = todo.slice(1);
+      done.add(s);
+      const r = check(raw);
+      if (r.writeErrors?.length) {
+        writeErrors.push({ ...r.writeErrors[0], index: i });
+        break;
+      }
+      n += Number(r.n ?? 0);
+      nModified += Number(r.nModified ?? 0);
+      for (const u of (r.upserted ?? []) as Document[]) upserted.push({ ...u, index: i });
+      if (!many && Number(r.n ?? 0) > 0) break;
+    }
+    if (writeErrors.length && cmd.ordered !== false) break;
+  }
+  return {
+    n,
+    ...(name === "update" ? { nModified } : {}),
+    ...(upserted.length ? { upserted } : {}),
+    ...(writeErrors.length ? { writeErrors } : {}),
+  };
+}
+
+/**
+ * Whether an update may change a document's shard key: an operator touching a shard-key field
+ * (other than `$set` to the value the query pins), or a replacement whose key differs from it.
+ */
+function changesShardKey(meta: CollMeta, st: Document): boolean {
+  const u = st.u;
+  if (!u || Array.isArray(u)) return false;
+  const fields = Object.keys(meta.key);
+  const pinned = equalityKey(st.q, Object.fromEntries(fields.map((f) => [f, 1])));
+  const ops = Object.keys(u).filter((k) => k.startsWith("$"));
+  if (ops.length === 0) {
+    const k = docKey(u, Object.fromEntries(fields.map((f) => [f, 1])));
+    return !pinned || compareKeys(k, pinned) !== 0;
+  }
+  for (const op of ops) {
+    for (const path of Object.keys(u[op] ?? {})) {
+      const i = fields.findIndex((f) =>
+        f === path || f.startsWith(path + ".") || path.startsWith(f + ".")
+      );
+      if (i < 0) continue;
+      if (
+        op === "$set" && path === fields[i] && pinned && compareValues(u[op][path], pinned[i]) === 0
+      ) {
+        continue;
+      }
+      return true;
+    }
+  }
+  return false;
+}
