@@ -139,6 +139,74 @@ async function shortTmp(run: number): Promise<string> {
   }
 }
 
+/**
+ * CPU seconds of the run's processes by kind, from /proc/<pid>/stat sampled every 250 ms (the
+ * last sample of each process counts: the CPU of its last moments, and of processes shorter
+ * than a sample, is missed). Where the suite's time goes on a machine whose cores it saturates.
+ */
+class CpuSampler {
+  private readonly seen = new Map<string, { kind: string; ticks: number }>();
+  constructor(private readonly tmp: string) {}
+
+  private kind(args: string): string | undefined {
+    if (args.includes(path.join(ROOT, "sim", "main.ts"))) {
+      return / mongos /.test(args) ? "simulated mongos" : "simulated mongod";
+    }
+    if (args.includes(path.join(ROOT, "main.ts"))) return "mup CLI";
+    if (/\btest -A\b/.test(args) && args.includes("--junit-path")) {
+      return "deno test (tests, driver)";
+    }
+    if (args.includes(this.tmp)) return /sshd/.test(args) ? "sshd" : "other processes";
+    return undefined;
+  }
+
+  private sample(): void {
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      try {
+        const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        const key = `${e.name}:${f[19]}`; // pid and start time: a reused pid is another process
+        const ticks = Number(f[11]) + Number(f[12]);
+        const had = this.seen.get(key);
+        if (had) {
+          had.ticks = Math.max(had.ticks, ticks);
+          continue;
+        }
+        const kind = this.kind(
+          Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " "),
+        );
+        if (kind) this.seen.set(key, { kind, ticks });
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  }
+
+  async run(until: Promise<unknown>): Promise<void> {
+    let done = false;
+    until.finally(() => done = true);
+    while (!done) {
+      this.sample();
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  summary(): string {
+    const by = new Map<string, { n: number; s: number }>();
+    for (const v of this.seen.values()) {
+      const b = by.get(v.kind) ?? { n: 0, s: 0 };
+      b.n++;
+      b.s += v.ticks / 100; // USER_HZ
+      by.set(v.kind, b);
+    }
+    const total = [...by.values()].reduce((n, b) => n + b.s, 0);
+    return `${total.toFixed(0)} s in all; ` +
+      [...by].sort((a, b) => b[1].s - a[1].s).map(([k, b]) => `${k} ${b.s.toFixed(0)} s (${b.n})`)
+        .join(", ");
+  }
+}
+
 function fmtS(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
@@ -199,12 +267,15 @@ async function main(): Promise<void> {
         stdout: "piped",
         stderr: "piped",
       }).spawn();
+      const cpu = new CpuSampler(tmp);
+      const sampling = cpu.run(child.status);
       await Promise.all([
         child.stdout.pipeTo(outLog.writable),
         child.stderr.pipeTo(errLog.writable),
       ]);
       const status = await child.status;
       const ms = performance.now() - t0;
+      await sampling;
       const cases = parseJunit(await Deno.readTextFile(junit).catch(() => ""));
       const failed = cases.filter((c) => c.failed);
       for (const c of failed) {
@@ -245,6 +316,7 @@ async function main(): Promise<void> {
         }
       }
       await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      console.log(`  CPU (sampled every 250 ms, short processes undercounted): ${cpu.summary()}`);
       const slow = cases.toSorted((a, b) => b.seconds - a.seconds).slice(0, 5);
       console.log(
         `  slowest: ${
