@@ -70,6 +70,8 @@ interface TestCase {
   name: string;
   seconds: number;
   failed: boolean;
+  /** Filtered out or ignored (`<skipped/>`): neither passed nor failed. */
+  skipped: boolean;
 }
 
 function unescapeXml(s: string): string {
@@ -88,6 +90,7 @@ export function parseJunit(xml: string): TestCase[] {
       name: attr("name"),
       seconds: Number(attr("time")) || 0,
       failed: /<failure|<error/.test(m[3] ?? ""),
+      skipped: /<skipped/.test(m[3] ?? ""),
     });
   }
   return out;
@@ -276,7 +279,9 @@ async function main(): Promise<void> {
       const status = await child.status;
       const ms = performance.now() - t0;
       await sampling;
-      const cases = parseJunit(await Deno.readTextFile(junit).catch(() => ""));
+      const cases = parseJunit(await Deno.readTextFile(junit).catch(() => "")).filter((c) =>
+        !c.skipped
+      );
       const failed = cases.filter((c) => c.failed);
       for (const c of failed) {
         const key = `${c.file} :: ${c.name}`;
