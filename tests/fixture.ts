@@ -124,10 +124,15 @@ async function pidFilesUnder(dir: string): Promise<number[]> {
   return out;
 }
 
-/** Whether a process is one of ours to kill: a simulator, sshd, mup (deno), or it names our dir. */
+/** This checkout's simulator entry point (other checkouts' simulators are not ours). */
+const SIM_MAIN = path.resolve(import.meta.dirname!, "..", "sim", "main.ts");
+
+/**
+ * Whether the process a pid file names is still the one it recorded (a pid may be reused by
+ * someone else's process): it names one of our dirs, or it is this checkout's simulator.
+ */
 function looksOurs(p: ProcInfo, dirs: string[]): boolean {
-  return dirs.some((d) => p.cmdline.includes(d)) ||
-    /sim\/main\.ts|__simulator|mongo[ds]|sshd/.test(p.cmdline);
+  return dirs.some((d) => p.cmdline.includes(d)) || p.cmdline.includes(SIM_MAIN);
 }
 
 function kill(pid: number): void {
