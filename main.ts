@@ -18,6 +18,9 @@ export async function main(args: string[]): Promise<number> {
     const { simulatorMain } = await import("./sim/main.ts");
     return await simulatorMain(args.slice(1));
   }
+  // Files and directories mup or the servers it starts create are the owner's alone, whatever
+  // the caller's umask; mup also sets its own files' modes explicitly (lib/state/atomic.ts).
+  Deno.umask(0o077);
   const ctx = makeContext();
   const program = new Command("mup")
     .description("Deploy and operate MongoDB clusters with a plan → review → apply workflow")

@@ -10,6 +10,7 @@ import type { ApplyState } from "../lib/state/schema.ts";
 import { buildMirror } from "../sim/mirror.ts";
 import { mup, shardedTopology } from "../tests/helpers.ts";
 import { stablePorts, WriteLoad } from "../tests/lifecycle_helpers.ts";
+import { authOptions } from "../tests/apply_helpers.ts";
 import { signalPidFiles } from "./_pids.ts";
 
 async function cli(home: string, args: string[]): Promise<string> {
@@ -76,7 +77,12 @@ async function once(
     mirror,
     "--auto-approve",
   ]);
-  const load = new WriteLoad(`mongodb://${mongos.map((port) => `localhost:${port}`).join(",")}/`);
+  // The cluster has access control (mup's default): the load logs in as its admin user.
+  const load = new WriteLoad(
+    `mongodb://${mongos.map((port) => `localhost:${port}`).join(",")}/`,
+    "load",
+    await authOptions({ home, cluster: name }),
+  );
   try {
     while (load.acked.length < 50) await new Promise((r) => setTimeout(r, 20));
     const t0 = Date.now();

@@ -56,6 +56,22 @@ async function mup(args: string[], input?: string): Promise<number> {
   return (await child.status).code;
 }
 
+/** Runs mup and returns what it printed on stdout (not echoed: it may hold a password). */
+async function mupOutput(args: string[]): Promise<string> {
+  console.log(`\n$ mup ${args.join(" ")}    (output read by the demo, not shown)`);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: mupRunArgs(args),
+    env: { MUP_HOME: home },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (out.code !== 0) {
+    fail("reading the credentials", `mup ${args[1]} exited with ${out.code}`, false);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
 async function stopCluster(): Promise<number> {
   return await signalPidFiles(path.join(home, "storage", "clusters", "demo", "deploy"), "SIGTERM");
 }
@@ -100,8 +116,26 @@ if (applied !== 0) fail("applying the plan", `mup plan apply exited with ${appli
 
 const doc = parse(await Deno.readTextFile(topology)) as { mongos_servers: { port: number }[] };
 const uri = `mongodb://localhost:${doc.mongos_servers[0].port}/?serverSelectionTimeoutMS=15000`;
-console.log(`\nUsing the cluster through mongos with the MongoDB driver (${uri}):`);
-const c = new MongoClient(uri);
+// mup secures clusters by default: without credentials mongos answers hello and refuses data.
+const anonymous = new MongoClient(uri);
+try {
+  await anonymous.db("demo").collection("greetings").findOne({});
+  fail("the access control check", "mongos served a client without credentials", false);
+} catch (e) {
+  const code = (e as { code?: number }).code;
+  if (code !== 13) fail("the access control check", (e as Error).message, false);
+  console.log(`\nWithout credentials mongos refuses to read: ${(e as Error).message} (code 13)`);
+} finally {
+  await anonymous.close();
+}
+const cred = JSON.parse(await mupOutput(["cluster", "credentials", "demo", "--json"]));
+console.log(
+  `\nUsing the cluster through mongos with the MongoDB driver as ${cred.user} (${uri}):`,
+);
+const c = new MongoClient(uri, {
+  auth: { username: cred.user, password: cred.password },
+  authSource: "admin",
+});
 try {
   const shards = (await c.db("admin").command({ listShards: 1 })).shards;
   for (const s of shards) console.log(`  shard ${s._id}: ${s.host}`);

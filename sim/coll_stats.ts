@@ -96,14 +96,51 @@ export function storageStatsOf(
   };
 }
 
-/** The $collStats document of db.coll on this server; 26 when the collection does not exist. */
+/** local.oplog.rs's storageStats: a capped collection of `maxSize` bytes, without indexes. */
+function oplogStats(store: DataStore, scale: number): Document {
+  const { count, bytes } = store.oplogSize();
+  return {
+    size: Math.floor(bytes / scale),
+    count,
+    avgObjSize: count ? Math.floor(bytes / count) : 0,
+    numOrphanDocs: 0,
+    storageSize: Math.floor(bytes / scale),
+    freeStorageSize: 0,
+    capped: true,
+    max: 0,
+    maxSize: Math.floor(store.oplogCapBytes / scale),
+    nindexes: 0,
+    indexBuilds: [],
+    totalIndexSize: 0,
+    totalSize: Math.floor(bytes / scale),
+    indexSizes: {},
+    scaleFactor: scale,
+  };
+}
+
+/**
+ * The $collStats document of db.coll on this server; 26 when the collection does not exist.
+ * `replica` says this is a replica-set member, which has local.oplog.rs.
+ */
 export function collStatsDoc(
   store: DataStore,
   host: string,
   db: string,
   coll: string,
   spec: Document,
+  replica = false,
 ): Document {
+  if (replica && db === "local" && coll === "oplog.rs") {
+    const scale = Number(spec.storageStats?.scale ?? 1) || 1;
+    const stats = oplogStats(store, scale);
+    return {
+      ns: "local.oplog.rs",
+      host,
+      localTime: new Date(),
+      ...(spec.storageStats !== undefined ? { storageStats: stats } : {}),
+      ...(spec.count !== undefined ? { count: stats.count } : {}),
+    };
+  }
   const c = store.coll(db, coll);
   if (!c) {
     throw new CommandError(
@@ -127,4 +164,39 @@ export function collStatsDoc(
   }
   if (spec.count !== undefined) out.count = docs.length;
   return out;
+}
+
+/**
+ * `dbStats` of one database on this server
+ * (https://www.mongodb.com/docs/v7.0/reference/command/dbStats/): collections, objects, data and
+ * index sizes (BSON sizes, as storageStatsOf counts them) divided by `scale`. The filesystem
+ * fields (fsUsedSize, fsTotalSize) are left out: the simulator does not measure them.
+ */
+export function dbStatsDoc(store: DataStore, db: string, scale = 1): Document {
+  if (!Number.isInteger(scale) || scale < 1) {
+    throw new CommandError("scale has to be > 0", 51024, "Location51024");
+  }
+  let objects = 0, dataSize = 0, indexes = 0, indexSize = 0;
+  const colls = store.dbs.get(db) ?? new Map();
+  for (const c of colls.values()) {
+    const s = storageStatsOf([...c.docs.values()], c.indexes);
+    objects += s.count;
+    dataSize += s.size;
+    indexes += s.nindexes;
+    indexSize += s.totalIndexSize;
+  }
+  const div = (n: number) => Math.floor(n / scale);
+  return {
+    db,
+    collections: colls.size,
+    views: 0,
+    objects,
+    avgObjSize: objects ? Math.floor(dataSize / objects) : 0,
+    dataSize: div(dataSize),
+    storageSize: div(dataSize),
+    indexes,
+    indexSize: div(indexSize),
+    totalSize: div(dataSize + indexSize),
+    scaleFactor: scale,
+  };
 }

@@ -3,7 +3,7 @@
  * (mongos_admin.ts), and CRUD, which goes to the config servers (the config database) or is
  * routed to the shards (mongos_routing.ts).
  */
-import { shardedDataDistribution } from "./mongos_stats.ts";
+import { mongosDbStats, shardedDataDistribution } from "./mongos_stats.ts";
 import { type Document, Long, Timestamp } from "bson";
 import { CommandError, errors } from "./errors.ts";
 import { readCommands } from "./commands/read.ts";
@@ -151,6 +151,7 @@ const forward: Handler = async (ctx) => {
     );
   }
   if (name === "listDatabases") return await listDatabases(mongos(ctx), shards, cmd);
+  if (name === "dbStats") return await mongosDbStats(mongos(ctx), ctx.db, cmd);
   if (name === "aggregate" && cmd.pipeline?.[0]?.$shardedDataDistribution !== undefined) {
     const docs = await shardedDataDistribution(mongos(ctx), ctx.db, cmd);
     return ctx.server.newCursor(`${ctx.db}.$cmd.aggregate`, docs, docs.length || 1);
@@ -227,6 +228,7 @@ export const mongosCommands: Record<string, Handler> = {
       "listDatabases",
       "listCollections",
       "aggregate",
+      "dbStats",
     ].map((c) => [c, forward]),
   ),
 };

@@ -94,3 +94,34 @@ export async function shardedDataDistribution(
   }
   return runPipeline(out, pipeline.slice(1), () => []);
 }
+
+/**
+ * `dbStats` through mongos: each shard's answer under `raw` (by its connection string) and the
+ * sums, as a real mongos reports them.
+ */
+export async function mongosDbStats(m: Mongos, db: string, cmd: Document): Promise<Document> {
+  const raw: Document = {};
+  const sum: Record<string, number> = {
+    collections: 0,
+    views: 0,
+    objects: 0,
+    dataSize: 0,
+    storageSize: 0,
+    indexes: 0,
+    indexSize: 0,
+    totalSize: 0,
+  };
+  for (const s of await m.shards()) {
+    const r = await onShard(m, String(s._id), db, { dbStats: 1, scale: cmd.scale ?? 1 });
+    if (!r.ok) throw new CommandError(String(r.errmsg), Number(r.code), String(r.codeName));
+    const { ok: _ok, $clusterTime: _c, operationTime: _o, ...stats } = r;
+    raw[String(s.host)] = stats;
+    for (const k of Object.keys(sum)) sum[k] += Number(stats[k] ?? 0);
+  }
+  return {
+    raw,
+    ...sum,
+    avgObjSize: sum.objects ? Math.floor(sum.dataSize / sum.objects) : 0,
+    scaleFactor: Number(cmd.scale ?? 1),
+  };
+}

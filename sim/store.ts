@@ -12,6 +12,7 @@
  *   (`replication.oplogSizeMB`) like MongoDB's.
  * - `meta`: the replica-set config, and the election state (term, vote) in its own small row.
  */
+import { History } from "./history.ts";
 import * as path from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { BSON, type Document, EJSON, Timestamp } from "bson";
@@ -27,9 +28,6 @@ export interface ReplMeta {
   term: number;
   votedFor?: { term: number; candidate: number };
 }
-
-/** Pre-images kept at most for majority snapshots (a stuck commit point must not exhaust memory). */
-const MAX_HISTORY = 200_000;
 
 export const ID_INDEX: Document = { v: 2, key: { _id: 1 }, name: "_id_" };
 
@@ -74,16 +72,10 @@ export class DataStore {
   private txDepth = 0;
   /** Inverses of the in-memory changes of the open transaction, newest last. */
   private undo: (() => void)[] = [];
-  /**
-   * Pre-images of the document changes made by oplog entries the commit point has not reached,
-   * oldest first: a majority read rebuilds the majority-committed snapshot from them instead of
-   * waiting, as a storage engine's history does. Trimmed as the commit point advances.
-   */
-  private history: { ts: Timestamp; ns: string; k: string; prev?: Document }[] = [];
+  /** Pre-images for majority snapshots (sim/history.ts). */
+  private readonly history = new History();
   /** Set while an oplog entry is applied (sim/apply.ts): its changes go to the history. */
   applyingTs?: Timestamp;
-  /** History older than this was dropped to bound memory: snapshots before it cannot be built. */
-  private historyFloor?: Timestamp;
   private wal?: Deno.FsFile;
   private readonly appendWaiters = new Set<() => void>();
   /**
@@ -191,24 +183,18 @@ export class DataStore {
   /** Keeps a document's pre-image when an oplog entry changes it (see `history`). */
   private remember(ns: string, k: string, prev: Document | undefined): void {
     if (!this.applyingTs) return;
-    this.history.push({ ts: this.applyingTs, ns, k, prev });
+    this.history.push(this.applyingTs, ns, k, prev);
     this.noteUndo(() => this.history.pop());
-    if (this.history.length > MAX_HISTORY) {
-      const dropped = this.history.splice(0, this.history.length - MAX_HISTORY);
-      this.historyFloor = dropped[dropped.length - 1].ts;
-    }
   }
 
   /** Forgets pre-images of changes at or before `ts` (the commit point reached them). */
   forgetHistory(ts: Timestamp): void {
-    let n = 0;
-    while (n < this.history.length && this.history[n].ts.compare(ts) <= 0) n++;
-    if (n) this.history.splice(0, n);
+    this.history.forget(ts);
   }
 
   /** Whether the history reaches back to optime `at`. */
   hasSnapshot(at: Timestamp): boolean {
-    return !this.historyFloor || at.compare(this.historyFloor) >= 0;
+    return this.history.reaches(at);
   }
 
   /**
@@ -216,16 +202,8 @@ export class DataStore {
    * undefined when that snapshot is older than the history kept.
    */
   snapshotDocs(db: string, name: string, at: Timestamp): Document[] | undefined {
-    if (!this.hasSnapshot(at)) return undefined;
-    const ns = nsOf(db, name);
-    const docs = new Map(this.coll(db, name)?.docs ?? []);
-    for (let i = this.history.length - 1; i >= 0 && this.history[i].ts.compare(at) > 0; i--) {
-      const h = this.history[i];
-      if (h.ns !== ns) continue;
-      if (h.prev) docs.set(h.k, h.prev);
-      else docs.delete(h.k);
-    }
-    return [...docs.values()];
+    if (!this.history.reaches(at)) return undefined;
+    return this.history.rewind(nsOf(db, name), this.coll(db, name)?.docs ?? new Map(), at);
   }
 
   private ensureMem(db: string, name: string): Collection {
@@ -322,8 +300,7 @@ export class DataStore {
   /** Removes every database but `local` (initial sync starts from nothing). */
   wipeData(): void {
     // The rewritten data has no history to read older snapshots from.
-    this.history = [];
-    this.historyFloor = undefined;
+    this.history.clear();
     this.transaction(() => {
       for (const db of [...this.dbs.keys()]) if (db !== "local") this.dropDatabase(db);
     });
@@ -369,6 +346,12 @@ export class DataStore {
       this.opCounter = last.low;
     }
     return new Timestamp({ t: this.lastSecs, i: ++this.opCounter });
+  }
+
+  /** The oplog's entries and their bytes (local.oplog.rs's $collStats). */
+  oplogSize(): { count: number; bytes: number } {
+    const r = this.sql.prepare("SELECT count(*) AS n FROM oplog").get();
+    return { count: Number(r?.n ?? 0), bytes: this.oplogBytes };
   }
 
   lastOplogTs(): Timestamp | undefined {

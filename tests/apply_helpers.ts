@@ -1,7 +1,7 @@
 import * as path from "node:path";
-import { MongoClient } from "mongodb";
+import { MongoClient, type MongoClientOptions } from "mongodb";
 import type { ApplyState } from "../lib/state/schema.ts";
-import { mup, output, readJson } from "./helpers.ts";
+import { clusterCredentials, mup, output, readJson } from "./helpers.ts";
 import { deadline } from "./fixture.ts";
 
 export function clusterDir(home: string, cluster: string): string {
@@ -30,8 +30,29 @@ export function count(text: string, pattern: RegExp): number {
   return text.split("\n").filter((l) => pattern.test(l)).length;
 }
 
-export async function withClient<T>(uri: string, f: (c: MongoClient) => Promise<T>): Promise<T> {
-  const c = new MongoClient(uri, { serverSelectionTimeoutMS: deadline(15_000) });
+/** The cluster a test client logs in to: its admin credentials are read from mup. */
+export interface ClientAuth {
+  home: string;
+  cluster: string;
+}
+
+/** Driver options that log in as the cluster's admin user (see helpers.ts clusterCredentials). */
+export async function authOptions(as?: ClientAuth): Promise<MongoClientOptions> {
+  if (!as) return {};
+  const cred = await clusterCredentials(as.home, as.cluster);
+  return { auth: { username: cred.user, password: cred.password }, authSource: "admin" };
+}
+
+/** A driver client on `uri` (authenticated as the cluster's admin with `as`), always closed. */
+export async function withClient<T>(
+  uri: string,
+  f: (c: MongoClient) => Promise<T>,
+  as?: ClientAuth,
+): Promise<T> {
+  const c = new MongoClient(uri, {
+    serverSelectionTimeoutMS: deadline(15_000),
+    ...(await authOptions(as)),
+  });
   try {
     return await f(c);
   } finally {

@@ -37,22 +37,28 @@ Deno.test("deploy a standalone end to end, then use it with the driver", async (
     const [port] = freePorts(1);
     const r = await deploy(home, standaloneTopology([port]));
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /Phase 1\/3: Prepare/);
+    // The fourth phase (initialize) creates the admin user.
+    assert.match(r.stdout, /Phase 1\/4: Prepare/);
     assert.match(r.stdout, /✓ Downloaded MongoDB 7\.0\.14 \(\d+MB\) \[.+\]/);
     assert.match(r.stdout, /Checkpoint saved: phase1-complete/);
     assert.match(r.stdout, /Deployment completed successfully!/);
-    assert.match(r.stdout, new RegExp(`Connection: mongosh 'mongodb://localhost:${port}/'`));
+    assert.match(
+      r.stdout,
+      new RegExp(`Connection: mongosh 'mongodb://admin@localhost:${port}/\\?authSource=admin'`),
+    );
+    assert.match(r.stdout, /Password: run `mup cluster credentials c1`/);
     await withClient(`mongodb://localhost:${port}/`, async (c) => {
       await c.db("app").collection("t").insertOne({ hello: "world" });
       assert.equal((await c.db("app").collection("t").findOne({}))?.hello, "world");
       assert.equal((await c.db("admin").command({ buildInfo: 1 })).version, "7.0.14");
-    });
+    }, { home, cluster: "c1" });
     const st = await currentState(home, "c1");
     assert.equal(st.status, "completed");
     assert.deepEqual(st.checkpoints.map((c) => c.id), [
       "phase1-complete",
       "phase2-complete",
       "phase3-complete",
+      "phase4-complete",
     ]);
     const m = await meta(home, "c1");
     assert.equal(m.serial, 1);
@@ -80,6 +86,7 @@ Deno.test("deploy a replica set end to end; the highest priority member is prima
         await c.db("app").collection("t").insertOne({ a: 1 });
         assert.equal(await c.db("app").collection("t").countDocuments(), 1);
       },
+      { home, cluster: "c1" },
     );
   } finally {
     await killAll(home);
@@ -109,12 +116,12 @@ Deno.test("deploy a sharded cluster end to end; mongos lists both shards; re-pla
       assert.deepEqual(shards, ["shard1", "shard2"]);
       await c.db("shop").collection("orders").insertOne({ total: 10 });
       assert.equal(await c.db("shop").collection("orders").countDocuments(), 1);
-    });
+    }, { home, cluster: "c1" });
     await withClient(`mongodb://localhost:${ports[0]}/?directConnection=true`, async (c) => {
       const cfg = (await c.db("admin").command({ replSetGetConfig: 1 })).config;
       assert.equal(cfg.configsvr, true, "the config set was initiated with configsvr: true");
       assert.equal(cfg.members.length, 3);
-    });
+    }, { home, cluster: "c1" });
     // Re-planning the unchanged running cluster: no changes, exit 0, nothing applied.
     const same = await deploy(home, shardedTopology(ports), ["--detailed-exitcode"]);
     assert.equal(same.code, 0, same.stdout + same.stderr);
@@ -223,6 +230,7 @@ Deno.test("the downloader works unchanged against an http:// mirror and a file:/
     await withClient(
       `mongodb://localhost:${a}/`,
       async (c) => assert.equal((await c.db("admin").command({ buildInfo: 1 })).version, "8.0.4"),
+      { home, cluster: "a" },
     );
 
     // A fresh cache, a file:// mirror whose archive was corrupted: the checksum stops the install.
@@ -280,7 +288,7 @@ Deno.test("the percona variant installs Percona's tarball layout", async () => {
     await withClient(`mongodb://localhost:${port}/`, async (c) => {
       const info = await c.db("admin").command({ buildInfo: 1 });
       assert.equal(info.psmdbVersion, "7.0.5-3");
-    });
+    }, { home, cluster: "p" });
     const bad = await mup([
       "cluster",
       "deploy",

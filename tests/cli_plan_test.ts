@@ -89,7 +89,9 @@ Deno.test("plan show, list, export, validate, graph, diff, delete work on a save
   assert.equal(rendered.code, 0, "dot -Tsvg renders the graph");
   assert.match(new TextDecoder().decode(rendered.stdout), /<svg/);
   const gj = JSON.parse((await mup(["plan", "graph", id, "--format", "json"], { home })).stdout);
-  assert.equal(gj.nodes.length, 59);
+  // 59 operations, and with access control (the default): the keyfile and the admin password,
+  // the keyfile's install on the one host, the admin user on each shard and through mongos.
+  assert.equal(gj.nodes.length, 65);
   assert.equal(gj.critical_path.path.at(-1), "save-metadata");
 
   const diff = await mup(["plan", "diff", "c1", "--detailed-exitcode"], { home });

@@ -61,6 +61,7 @@ Deno.test("a replica set named by localhost and 127.0.0.1 installs the binaries 
         assert.equal(st.members.filter((m: { state: number }) => m.state === 1).length, 1);
         assert.equal(st.members.filter((m: { state: number }) => m.state === 2).length, 2);
       },
+      { home, cluster: "c1" },
     );
   } finally {
     await killAll(home);
@@ -79,12 +80,17 @@ Deno.test("IPv6: a replica set on ::1 deploys, its members are [::1]:port, the d
       }\n`,
     );
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, new RegExp(`Connection: mongosh 'mongodb://\\[::1\\]:${ports[0]},`));
+    assert.match(
+      r.stdout,
+      new RegExp(`Connection: mongosh 'mongodb://admin@\\[::1\\]:${ports[0]},`),
+    );
     const m = await meta(home, "v6");
     const uri = m.connection_string as string;
     assert.equal(
       uri,
-      `mongodb://${ports.map((p) => `[::1]:${p}`).join(",")}/?replicaSet=rs6`,
+      `mongodb://admin@${
+        ports.map((p) => `[::1]:${p}`).join(",")
+      }/?replicaSet=rs6&authSource=admin`,
     );
     await withClient(uri, async (c) => {
       await c.db("app").collection("t").insertOne({ v: 6 });
@@ -93,7 +99,7 @@ Deno.test("IPv6: a replica set on ::1 deploys, its members are [::1]:port, the d
         cfg.members.map((x: { host: string }) => x.host),
         ports.map((p) => `[::1]:${p}`),
       );
-    });
+    }, { home, cluster: "v6" });
     const conf = await Deno.readTextFile(
       path.join(clusterDir(home, "v6"), "deploy", "conf", `mongod-${ports[0]}`, "mongod.conf"),
     );
@@ -127,7 +133,7 @@ Deno.test("IPv6: a sharded cluster on ::1: config, addShard seeds and plan graph
         [`s1/[::1]:${p[1]}`, `s2/[::1]:${p[2]}`],
       );
       await c.db("shop").collection("orders").insertOne({ total: 6 });
-    });
+    }, { home, cluster: "s6" });
     const conf = await Deno.readTextFile(
       path.join(clusterDir(home, "s6"), "deploy", "conf", `mongos-${p[3]}`, "mongos.conf"),
     );

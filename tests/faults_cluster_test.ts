@@ -98,7 +98,7 @@ Deno.test("re-running a deploy that failed part way: pre-flight knows the cluste
     const again = await deploy(home, "c1", text);
     assert.equal(again.code, 0, again.stdout + again.stderr);
     assert.doesNotMatch(again.stdout, /ports already in use/);
-    await healthySet(ports);
+    await healthySet(ports, { home, cluster: "c1" });
   } finally {
     await killAll(home);
   }
@@ -124,7 +124,7 @@ Deno.test("plan resume restarts a member that died after it was recorded as star
     );
     // The re-run start shows like any other (two starts this time: the dead one and the third).
     assert.match(r.stdout, /✓ Started 2 mongod processes \[/);
-    await healthySet(ports);
+    await healthySet(ports, { home, cluster: "c1" });
   } finally {
     await killAll(home);
   }
@@ -195,7 +195,7 @@ Deno.test("re-deploying a cluster as recorded repairs it: plan diff shows no cha
     const repair = await deploy(home, "c1", text);
     assert.equal(repair.code, 0, repair.stdout + repair.stderr);
     assert.match(repair.stdout, /✓ Started 3 mongod processes \(2 already in place\) \[/);
-    await healthySet(ports);
+    await healthySet(ports, { home, cluster: "c1" });
     const logs = await processLogs(home, "c1");
     for (const [i, p] of ports.entries()) {
       assert.equal(count(logs.get(`mongod-${p}`)!, /"id":4615611/), i === 2 ? 2 : 1, `mongod-${p}`);
@@ -267,7 +267,7 @@ Deno.test("re-deploying a cluster with another topology or version is refused be
     const after = await meta(home, "c1");
     assert.equal(after.version, "7.0.14");
     assert.equal(after.serial, before.serial, "nothing was recorded");
-    await healthySet(ports.slice(0, 3));
+    await healthySet(ports.slice(0, 3), { home, cluster: "c1" });
     assert.ok(
       !(await Deno.stat(path.join(clusterDir(home, "c1"), "deploy", `mongod-${ports[3]}`)).catch(
         () => 0,

@@ -1,7 +1,7 @@
 /** Helpers of the issue-11 fault tests: deploys through the CLI on the simulator. */
 import assert from "node:assert/strict";
 import { deployArgs, mup, testMirror, writeTopology } from "./helpers.ts";
-import { withClient } from "./apply_helpers.ts";
+import { type ClientAuth, withClient } from "./apply_helpers.ts";
 
 /** `mup cluster deploy <cluster> <topology text> --auto-approve …extra` in `home`. */
 export async function deploy(
@@ -38,7 +38,7 @@ export async function failedReplicaSet(home: string, ports: number[]) {
   return text;
 }
 
-export async function healthySet(ports: number[]) {
+export async function healthySet(ports: number[], as: ClientAuth) {
   await withClient(
     `mongodb://${ports.map((p) => `localhost:${p}`).join(",")}/?replicaSet=rs0`,
     async (c) => {
@@ -46,5 +46,6 @@ export async function healthySet(ports: number[]) {
       const st = await c.db("admin").command({ replSetGetStatus: 1 });
       assert.deepEqual(st.members.map((m: { state: number }) => m.state).sort(), [1, 2, 2]);
     },
+    as,
   );
 }

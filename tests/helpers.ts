@@ -190,6 +190,27 @@ export async function planSharded(
   return JSON.parse(r.stdout);
 }
 
+/** A deployed cluster's admin credentials as `mup cluster credentials --json` prints them. */
+export interface ClusterCredentials {
+  user: string;
+  password: string;
+  connection_string: string;
+}
+
+/**
+ * The admin credentials of a cluster mup deployed (with access control, the default), read the
+ * way a user reads them: `mup cluster credentials <cluster> --json`. Test clients authenticate
+ * with them through apply_helpers.ts withClient and lifecycle_helpers.ts WriteLoad.
+ */
+export async function clusterCredentials(
+  home: string,
+  cluster: string,
+): Promise<ClusterCredentials> {
+  const r = await mup(["cluster", "credentials", cluster, "--json"], { home });
+  if (r.code !== 0) throw new Error(`mup cluster credentials ${cluster}: ${r.stdout}${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
 export async function readJson<T = Record<string, unknown>>(file: string): Promise<T> {
   return JSON.parse(await Deno.readTextFile(file));
 }

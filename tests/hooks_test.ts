@@ -225,7 +225,9 @@ Deno.test("CLI: plan-time hooks, working directory, dry-run schedule; the plan's
     assert.match(dry.stdout, /Hooks configured:\n {2}• before_plan: echo before_plan/);
     assert.match(
       dry.stdout,
-      /\[Dry-run mode\] Would execute:\n {2}1\. Hook: before_apply \(before_apply\)\n {2}2\. Phase: Prepare \(5 operations\)\n {2}3\. Phase: Deploy \(2 operations\)\n {2}4\. Phase: Finalize \(2 operations\)\n {2}5\. Hook: after_phase \(finalize\)/,
+      // Access control (the default) adds the keyfile, the password and its install to Prepare,
+      // and the admin user's creation as an Initialize phase.
+      /\[Dry-run mode\] Would execute:\n {2}1\. Hook: before_apply \(before_apply\)\n {2}2\. Phase: Prepare \(8 operations\)\n {2}3\. Phase: Deploy \(2 operations\)\n {2}4\. Phase: Initialize \(1 operations\)\n {2}5\. Phase: Finalize \(2 operations\)\n {2}6\. Hook: after_phase \(finalize\)/,
     );
     assert.match(dry.stdout, /No changes will be made \(dry-run mode\)/);
     await assert.rejects(Deno.stat(path.join(dir, "events")), "dry-run runs no hooks");

@@ -197,6 +197,7 @@ async function cycle(
       async (c) => {
         await c.db("t").collection("t").insertOne({ cycle: i });
       },
+      { home, cluster: cluster },
     );
     return {
       cycle: i,

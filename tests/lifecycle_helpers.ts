@@ -1,7 +1,7 @@
 /** Helpers of the lifecycle tests: deploy through the CLI, a writing client, what is left. */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { MongoClient } from "mongodb";
+import { MongoClient, type MongoClientOptions } from "mongodb";
 import { deployArgs, mup, type MupResult, testMirror, writeTopology } from "./helpers.ts";
 import { clusterDir } from "./apply_helpers.ts";
 import { pidAlive } from "../lib/executor/local.ts";
@@ -94,8 +94,9 @@ export class WriteLoad {
   private done: Promise<void>;
   private client: MongoClient;
 
-  constructor(uri: string, readonly coll = "load") {
+  constructor(uri: string, readonly coll = "load", auth: MongoClientOptions = {}) {
     this.client = new MongoClient(uri, {
+      ...auth,
       retryWrites: true,
       serverSelectionTimeoutMS: 30_000,
       writeConcern: { w: "majority", wtimeoutMS: 30_000 },

@@ -447,3 +447,35 @@ Deno.test("rollback of a restart: a stop and start of the same process cancel ou
     [`undo-${firstStop.id}`],
   );
 });
+
+Deno.test("a plan's critical path runs phase after phase (the applier's barriers): the rolling restart's spans every phase", async () => {
+  const { planCriticalPath } = await import("../lib/plan/graph.ts");
+  const plan = planRestart(await input("sharded.yaml"));
+  const cp = planCriticalPath(plan);
+  const phaseOf = new Map(
+    plan.phases.flatMap((ph) => ph.operations.map((o) => [o.id, ph.order] as const)),
+  );
+  // Every phase is on it, in order.
+  const orders = [...new Set(cp.path.map((id) => phaseOf.get(id)!))];
+  assert.deepEqual(orders, plan.phases.map((ph) => ph.order));
+  const ms = new Map(allOperations(plan).map((o) => [o.id, o.estimated_ms]));
+  assert.equal(cp.length, cp.path.reduce((n, id) => n + ms.get(id)!, 0));
+  // The config set's chain and the mongos chain run one after the other, never side by side.
+  const chain = (phase: string) =>
+    plan.phases.find((p) => p.name === phase)!.operations.reduce((n, o) => n + o.estimated_ms, 0);
+  assert.ok(cp.length >= chain("restart-config") + chain("restart-mongos"), `${cp.length}`);
+});
+
+Deno.test("lifecycle plans take their estimates from the durations measured on the cluster's hosts", async () => {
+  const measured = {
+    samples: { localhost: { stop_process: [111, 333, 222] } },
+    applies: 2,
+    clusters: ["golden"],
+  };
+  const plan = planStop(await input("sharded.yaml", { measured }));
+  const stops = allOperations(plan).filter((o) => o.type === "stop_process");
+  assert.ok(stops.length > 0);
+  for (const o of stops) assert.equal(o.estimated_ms, 222);
+  assert.equal(plan.estimate_source?.kind, "mixed");
+  assert.equal(plan.estimate_source?.measured_operations, stops.length);
+});

@@ -1,5 +1,6 @@
 /** cluster display's live probe never hangs on a process that accepts but does not answer. */
 import assert from "node:assert/strict";
+import { MongoAccess } from "../lib/mongo/client.ts";
 import { probeProcesses } from "../lib/probe/live.ts";
 import { freePorts } from "./helpers.ts";
 import { installFixture } from "./fixture.ts";
@@ -17,6 +18,7 @@ Deno.test("a process that accepts connections but never answers shows DOWN with 
   const [refused] = freePorts(1);
   try {
     const rows = await probeProcesses(
+      new MongoAccess(),
       [
         { id: "mongod-a", role: "mongod", host: "localhost", port, config: "", pid_file: "" },
         {

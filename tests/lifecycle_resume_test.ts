@@ -24,6 +24,10 @@ installFixture();
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
+/** `mup state rollback rs --checkpoint start` with `--plan-only` or `--auto-approve`. */
+const rollbackToStart = (home: string, mode: "--plan-only" | "--auto-approve") =>
+  ok(home, ["state", "rollback", "rs", "--checkpoint", "start", mode]);
+
 /** Starts mup, kills it with SIGKILL once an operation matching `when` is recorded as `status`. */
 async function killWhen(
   home: string,
@@ -140,24 +144,10 @@ Deno.test("state rollback after a deploy failed in the initialize phase: process
 
     const unknownCp = await ok(home, ["state", "rollback", "rs", "--checkpoint", "nope"], 1);
     assert.match(unknownCp.stderr, /has no checkpoint "nope"/);
-    const planned = await ok(home, [
-      "state",
-      "rollback",
-      "rs",
-      "--checkpoint",
-      "start",
-      "--plan-only",
-    ]);
+    const planned = await rollbackToStart(home, "--plan-only");
     assert.match(planned.stdout, /Operation: rollback/);
     assert.match(planned.stdout, /not undone: init-rs-rs0/);
-    const rb = await ok(home, [
-      "state",
-      "rollback",
-      "rs",
-      "--checkpoint",
-      "start",
-      "--auto-approve",
-    ]);
+    const rb = await rollbackToStart(home, "--auto-approve");
     assert.match(rb.stdout, /Rollback completed successfully!/);
     assert.deepEqual(await livePids(home, "rs"), []);
     assert.ok(!(await exists(path.join(clusterDir(home, "rs"), "deploy"))), "directories gone");
@@ -181,23 +171,9 @@ Deno.test("state rollback of a stop starts the cluster again and records it runn
     await deploy(home, "rs", replicaSetTopology(ports));
     await ok(home, ["cluster", "stop", "rs", "--auto-approve"]);
     assert.deepEqual(await livePids(home, "rs"), []);
-    const planned = await ok(home, [
-      "state",
-      "rollback",
-      "rs",
-      "--checkpoint",
-      "start",
-      "--plan-only",
-    ]);
+    const planned = await rollbackToStart(home, "--plan-only");
     assert.match(planned.stdout, /Operation: rollback/);
-    const rb = await ok(home, [
-      "state",
-      "rollback",
-      "rs",
-      "--checkpoint",
-      "start",
-      "--auto-approve",
-    ]);
+    const rb = await rollbackToStart(home, "--auto-approve");
     assert.match(rb.stdout, /Rollback completed successfully!/);
     assert.equal((await livePids(home, "rs")).length, 3);
     assert.ok((await display(home, "rs")).healthy);
@@ -207,14 +183,7 @@ Deno.test("state rollback of a stop starts the cluster again and records it runn
     // A whole restart changed nothing to undo: the rollback stops and starts nothing.
     await ok(home, ["cluster", "restart", "rs", "--auto-approve"]);
     const pids = await livePids(home, "rs");
-    const again = await ok(home, [
-      "state",
-      "rollback",
-      "rs",
-      "--checkpoint",
-      "start",
-      "--auto-approve",
-    ]);
+    const again = await rollbackToStart(home, "--auto-approve");
     assert.match(again.stdout, /not undone: step-down-rs0/);
     assert.deepEqual(await livePids(home, "rs"), pids);
     assert.equal((await meta(home, "rs")).status, "running");

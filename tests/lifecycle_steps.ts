@@ -3,7 +3,7 @@
  * stop/start keeps the data, a rolling restart under a majority-writing client.
  */
 import assert from "node:assert/strict";
-import { withClient } from "./apply_helpers.ts";
+import { authOptions, withClient } from "./apply_helpers.ts";
 import { display, livePids, ok, portFree, WriteLoad } from "./lifecycle_helpers.ts";
 
 export const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
@@ -16,6 +16,7 @@ export async function stopStartKeepsData(home: string, name: string, ports: numb
       c.db("t").collection("kept").insertOne({ _id: 1, v: "before stop" } as never, {
         writeConcern: { w: "majority" },
       }),
+    { home, cluster: name },
   );
   const stop = await ok(home, ["cluster", "stop", name, "--auto-approve"]);
   assert.match(stop.stdout, /Stop completed successfully!/);
@@ -36,6 +37,7 @@ export async function stopStartKeepsData(home: string, name: string, ports: numb
   const doc = await withClient(
     uri,
     (c) => c.db("t").collection("kept").findOne({ _id: 1 } as never),
+    { home, cluster: name },
   );
   assert.equal(doc?.v, "before stop");
 }
@@ -46,7 +48,7 @@ export async function stopStartKeepsData(home: string, name: string, ports: numb
  * caller once the rest of its test has run.
  */
 export async function rollingUnderLoad(home: string, name: string, uri: string): Promise<number[]> {
-  const load = new WriteLoad(uri);
+  const load = new WriteLoad(uri, "load", await authOptions({ home, cluster: name }));
   try {
     while (load.acked.length < 20) await new Promise((r) => setTimeout(r, 20));
     const t0 = performance.now();

@@ -7,14 +7,14 @@ import { installFixture } from "./fixture.ts";
 
 installFixture();
 
-async function healthy(ports: number[]) {
+async function healthy(home: string, ports: number[]) {
   await withClient(`mongodb://localhost:${ports[9]}/`, async (c) => {
     const shards = (await c.db("admin").command({ listShards: 1 })).shards.map((
       s: { _id: string },
     ) => s._id).sort();
     assert.deepEqual(shards, ["shard1", "shard2"]);
     await c.db("t").collection("t").insertOne({ ok: 1 });
-  });
+  }, { home, cluster: "c1" });
 }
 
 /** `crashed` names the processes a test made fail at startup: those were started twice. */
@@ -75,7 +75,7 @@ Deno.test("a failure injected at one operation leaves a failed, resumable state;
     assert.equal(done.state_id, failed.state_id);
     assert.equal(done.status, "completed");
     assert.equal(done.resumes, 1);
-    await healthy(ports);
+    await healthy(home, ports);
     await noneTwice(home, [`mongod-${ports[4]}`]);
     const again = await mup(["plan", "resume", "c1"], { home });
     assert.match(again.stdout, /already completed; nothing to resume/);
@@ -111,7 +111,7 @@ Deno.test("a port taken between plan and apply trips the safety check: abort, or
     }
     const resumed = await mup(["plan", "resume", "c1"], { home });
     assert.equal(resumed.code, 0, output(resumed));
-    await healthy(ports);
+    await healthy(home, ports);
     await noneTwice(home);
   } finally {
     await killAll(home);
@@ -193,7 +193,7 @@ Deno.test("kill -9 of mup in the middle of a deploy, then resume: a healthy clus
     assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
     assert.match(resumed.stdout, /Note: took over a stale lock left by PID \d+/);
     assert.match(resumed.stdout, /Deployment completed successfully!/);
-    await healthy(ports);
+    await healthy(home, ports);
     await noneTwice(home);
     const st = await currentState(home, "c1");
     for (const o of Object.values(st.operation_states)) {
@@ -344,7 +344,7 @@ Deno.test("Ctrl-C during an apply: running operations finish, the state is pause
     );
     const resumed = await mup(["plan", "resume", "c1"], { home });
     assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
-    await healthy(ports);
+    await healthy(home, ports);
     await noneTwice(home);
   } finally {
     await killAll(home);

@@ -1,6 +1,7 @@
 import * as path from "node:path";
-import { MongoClient } from "mongodb";
-import { killAll, testMirror } from "./helpers.ts";
+import { EJSON } from "bson";
+import { type Document, MongoClient } from "mongodb";
+import { killAll, ROOT, testMirror } from "./helpers.ts";
 import { deadline, trackChild, trackDir } from "./fixture.ts";
 import { platformTargets } from "../sim/mirror.ts";
 
@@ -206,3 +207,31 @@ export function startMongos(
     path.join(dir, `mongos-${port}.pid`),
   ]);
 }
+
+/** The real mongosh (npm), run by Deno; `script` prints one EJSON document, returned parsed. */
+export async function mongosh(uri: string, script: string): Promise<Document> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    // Its own lock file: the shell's dependencies stay out of mup's deno.lock and import graph.
+    args: [
+      "run",
+      "-A",
+      "--no-config",
+      `--lock=${path.join(ROOT, "tests", "mongosh.lock")}`,
+      MONGOSH,
+      "--quiet",
+      uri,
+      "--eval",
+      script,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const err = new TextDecoder().decode(out.stderr);
+  if (out.code !== 0) throw new Error(`mongosh failed (exit ${out.code}):\n${text}\n${err}`);
+  return EJSON.parse(text.trim().split("\n").at(-1)!) as Document;
+}
+
+/** mongosh 2.x, the shell DBAs use; the first run downloads it into Deno's npm cache. */
+const MONGOSH = "npm:mongosh@2.12.0";

@@ -5,11 +5,17 @@
  * removeShard with draining. Every count is checked directly on the shards as well.
  */
 import assert from "node:assert/strict";
-import * as path from "node:path";
 import { type Document, MongoClient } from "mongodb";
-import { EJSON } from "bson";
-import { freePorts, ROOT } from "./helpers.ts";
-import { admin, simBin, startMongod, startMongos, waitFor, withDir } from "./sim_helpers.ts";
+import { freePorts } from "./helpers.ts";
+import {
+  admin,
+  mongosh,
+  simBin,
+  startMongod,
+  startMongos,
+  waitFor,
+  withDir,
+} from "./sim_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -337,34 +343,6 @@ Deno.test("sharding: sh.status() reads, balancer state, chunk migration by the b
   });
 });
 
-/** The real mongosh (npm), run by Deno; `script` prints one EJSON document, returned parsed. */
-async function mongosh(uri: string, script: string): Promise<Document> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    // Its own lock file: the shell's dependencies stay out of mup's deno.lock and import graph.
-    args: [
-      "run",
-      "-A",
-      "--no-config",
-      `--lock=${path.join(ROOT, "tests", "mongosh.lock")}`,
-      MONGOSH,
-      "--quiet",
-      uri,
-      "--eval",
-      script,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  const err = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, `mongosh failed:\n${text}\n${err}`);
-  return EJSON.parse(text.trim().split("\n").at(-1)!) as Document;
-}
-
-/** mongosh 2.x, the shell DBAs use; the first run downloads it into Deno's npm cache. */
-const MONGOSH = "npm:mongosh@2.12.0";
-
 Deno.test("sharding: $collStats and $shardedDataDistribution through mongos; the real mongosh's sh.status() and getShardDistribution()", async () => {
   await withCluster(async (c, cl) => {
     const admin = c.db("admin");
@@ -418,7 +396,8 @@ Deno.test("sharding: $collStats and $shardedDataDistribution through mongos; the
        print(EJSON.stringify({ shards: s.shards.map((x) => x._id),
          dbs: s.databases.map((x) => x.database._id), balancer: s.balancer,
          users: s.databases.find((x) => x.database._id === "app").collections["app.users"],
-         distribution: s.shardedDataDistribution, before, after, totals: d.Totals }));`,
+         distribution: s.shardedDataDistribution, before, after, totals: d.Totals,
+         stats: db.stats() }));`,
     );
     assert.deepEqual(shell.shards, ["sh1", "sh2"]);
     assert.ok(shell.dbs.includes("app"), JSON.stringify(shell.dbs));
@@ -432,6 +411,9 @@ Deno.test("sharding: $collStats and $shardedDataDistribution through mongos; the
     assert.equal(shell.balancer["Collections with active migrations"], undefined);
     assert.equal(shell.distribution[0].ns, "app.users");
     assert.equal(shell.totals.docs, 200);
+    // db.stats() through mongos: each shard's answer under raw, and the sums.
+    assert.equal(shell.stats.objects, 201);
+    assert.equal(Object.keys(shell.stats.raw).length, 2);
   });
 });
 

@@ -42,7 +42,7 @@ Deno.test({
         /! remote hosts \(127\.0\.0\.2, 127\.0\.0\.3\) will use this machine's default deploy_dir/,
       );
       assert.match(r.stdout, /Deployment completed successfully!/);
-      assert.match(r.stdout, new RegExp(`mongodb://127\\.0\\.0\\.2:${p[9]}/`));
+      assert.match(r.stdout, new RegExp(`mongodb://admin@127\\.0\\.0\\.2:${p[9]}/`));
       await withClient(`mongodb://127.0.0.2:${p[9]}/`, async (c) => {
         await c.db("app").collection("t").insertOne({ over: "ssh" });
         assert.equal((await c.db("app").collection("t").findOne({}))?.over, "ssh");
@@ -51,7 +51,7 @@ Deno.test({
           "shard1",
           "shard2",
         ]);
-      });
+      }, { home, cluster: "c1" });
       // The remote servers listen on their host's address, not on 127.0.0.1.
       const onLocal = await Deno.connect({ hostname: "127.0.0.1", port: p[9] }).then(
         (c) => (c.close(), true),
@@ -88,7 +88,7 @@ Deno.test({
       assert.equal((await listening()).length, 10, "every process runs again");
       await withClient(`mongodb://127.0.0.2:${p[9]}/`, async (c) => {
         assert.equal((await c.db("app").collection("t").findOne({}))?.over, "ssh");
-      });
+      }, { home, cluster: "c1" });
       const up = await mup(["cluster", "display", "c1", "--json"], { home });
       assert.equal(up.code, 0, up.stdout + up.stderr);
       const destroy = await mup(["cluster", "destroy", "c1", "--auto-approve", ...f.flags()], {

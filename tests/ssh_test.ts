@@ -182,6 +182,7 @@ Deno.test({
           await c.db("app").collection("t").insertOne({ resumed: true });
           assert.equal(await c.db("app").collection("t").countDocuments(), 1);
         },
+        { home, cluster: "c1" },
       );
     } finally {
       await killAll(home);
@@ -233,7 +234,7 @@ Deno.test({
       await withClient(`mongodb://127.0.0.2:${port}/`, async (c) => {
         await c.db("app").collection("t").insertOne({ ok: 1 });
         assert.equal(await c.db("app").collection("t").countDocuments(), 1);
-      });
+      }, { home, cluster: "c1" });
     } finally {
       await killAll(home);
       await f.close();

@@ -14,8 +14,10 @@ import { STATE_FORMAT_VERSION } from "../state/schema.ts";
 import type { StateStore } from "../state/store.ts";
 import { StateWriter } from "../state/store.ts";
 import { connectionString } from "../plan/processes.ts";
+import { securityOf } from "../security/settings.ts";
 import type { CheckOutcome } from "./safety.ts";
 import { runCheck } from "./safety.ts";
+import { mongo } from "../ops/cluster_client.ts";
 import { Emitter } from "./events.ts";
 import { HookDispatcher } from "./hook_events.ts";
 import type { ApplyControl } from "./control.ts";
@@ -312,7 +314,9 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       }
       for (const check of op.pre_conditions) {
         while (true) {
-          const outcome = world ? await world.check(check) : await runCheck(check, opts.executors);
+          const outcome = world
+            ? await world.check(check)
+            : await runCheck(check, opts.executors, mongo(ctx));
           if (outcome.ok || !check.required) break;
           emitter.emit({
             type: "safety_failed",
@@ -484,6 +488,10 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       : {}),
     ...(last ? { last_checkpoint: last.id } : {}),
     ...(state.status === "completed" ? { connection: connectionString(plan.topology) } : {}),
+    // Where the password is: printed by that command only, never in an apply's output.
+    ...(state.status === "completed" && securityOf(plan.topology).auth
+      ? { credentials: `mup cluster credentials ${plan.cluster_name}` }
+      : {}),
   });
   return state;
 }

@@ -60,6 +60,8 @@ export type ApplyEvent =
     error?: string;
     last_checkpoint?: string;
     connection?: string;
+    /** The command that prints the credentials (clusters with access control). */
+    credentials?: string;
   };
 
 export type Listener = (e: ApplyEvent) => void;

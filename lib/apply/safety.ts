@@ -1,6 +1,7 @@
 import { parse } from "yaml";
+import { privateDir } from "../state/atomic.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
-import { adminCommand, hello, splitHostPort } from "../mongo/client.ts";
+import { type MongoAccess, splitHostPort } from "../mongo/client.ts";
 import { runningPid } from "../ops/process.ts";
 import { HEALTHY_STATES, setStatus } from "../ops/replset_status.ts";
 import type { SafetyCheck } from "../plan/schema.ts";
@@ -13,13 +14,13 @@ export interface CheckOutcome {
   status: string;
 }
 
-type Runner = (c: SafetyCheck, ex: ExecutorFactory) => Promise<CheckOutcome>;
+type Runner = (c: SafetyCheck, ex: ExecutorFactory, m: MongoAccess) => Promise<CheckOutcome>;
 
 const p = (c: SafetyCheck, k: string) => c.params[k] as string;
 
 /** Every host:port answers hello (asked all at once, so one timeout bounds the check). */
-async function allAnswer(members: string[]): Promise<CheckOutcome> {
-  const answers = await Promise.all(members.map((m) => hello(...splitHostPort(m))));
+async function allAnswer(access: MongoAccess, members: string[]): Promise<CheckOutcome> {
+  const answers = await Promise.all(members.map((m) => access.hello(...splitHostPort(m))));
   const down = members.filter((_, i) => !answers[i]);
   return down.length
     ? { ok: false, status: `not answering: ${down.join(", ")}` }
@@ -77,11 +78,11 @@ const RUNNERS: Record<string, Runner> = {
    * Every member but `except` says itself (replSetGetStatus, asked directly rather than through
    * one member's heartbeat view) that it is PRIMARY, SECONDARY or ARBITER, and one is primary.
    */
-  async replica_set_healthy(c) {
+  async replica_set_healthy(c, _ex, access) {
     const except = c.params.except as string | undefined;
     const others = (c.params.members as string[]).filter((m) => m !== except);
     const states = await Promise.all(others.map(async (m) => {
-      const st = await adminCommand(...splitHostPort(m), { replSetGetStatus: 1 }, 3000)
+      const st = await access.adminCommand(...splitHostPort(m), { replSetGetStatus: 1 }, 3000)
         .catch((e) => ({ error: (e as Error).message }));
       if ("error" in st) return `not answering (${String(st.error).split("\n")[0]})`;
       return String(
@@ -95,15 +96,15 @@ const RUNNERS: Record<string, Runner> = {
     }
     if (!states.includes("PRIMARY")) {
       // The excepted member may be the primary itself (a stop after its step-down is not).
-      const own = await setStatus([except!]);
+      const own = await setStatus(access, [except!]);
       if (!own?.members?.some((x: { state: number }) => x.state === 1)) {
         return { ok: false, status: `replica set ${c.target} has no primary` };
       }
     }
     return { ok: true, status: "every other member is healthy" };
   },
-  dependencies_running: (c) => allAnswer(c.params.members as string[]),
-  members_reachable: (c) => allAnswer(c.params.members as string[]),
+  dependencies_running: (c, _ex, m) => allAnswer(m, c.params.members as string[]),
+  members_reachable: (c, _ex, m) => allAnswer(m, c.params.members as string[]),
   async disk_space(c, ex) {
     const free = await ex.forHost(c.target).freeDiskMb(p(c, "path"));
     const need = Number(c.params.min_mb ?? 0);
@@ -113,7 +114,7 @@ const RUNNERS: Record<string, Runner> = {
   },
   async cache_writable(c) {
     try {
-      await Deno.mkdir(p(c, "path"), { recursive: true });
+      await privateDir(p(c, "path"));
       const probe = `${p(c, "path")}/.write-test-${Deno.pid}`;
       await Deno.writeTextFile(probe, "");
       await Deno.remove(probe);
@@ -134,13 +135,18 @@ const RUNNERS: Record<string, Runner> = {
   },
 };
 
-export async function runCheck(c: SafetyCheck, ex: ExecutorFactory): Promise<CheckOutcome> {
+/** Runs one safety check; `access` is the cluster's client (mongo/client.ts). */
+export async function runCheck(
+  c: SafetyCheck,
+  ex: ExecutorFactory,
+  access: MongoAccess,
+): Promise<CheckOutcome> {
   const r = RUNNERS[c.check_type];
   if (!r) {
     return { ok: false, status: `unknown check type "${c.check_type}" (plan from a newer mup?)` };
   }
   try {
-    return await r(c, ex);
+    return await r(c, ex, access);
   } catch (e) {
     return { ok: false, status: `check could not run: ${(e as Error).message}` };
   }

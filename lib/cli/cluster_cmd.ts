@@ -11,6 +11,7 @@ import { describeTopology, renderPreflight } from "../render/plan_text.ts";
 import type { CliContext } from "./context.ts";
 import { addShowCommands } from "./cluster_show.ts";
 import { addLifecycleCommands } from "./lifecycle_cmd.ts";
+import { addCredentialsCommand } from "./credentials_cmd.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh, type SshCliOptions } from "./ssh_options.ts";
 
@@ -75,6 +76,7 @@ export function clusterCommand(ctx: CliContext): Command {
   });
   addShowCommands(cmd as unknown as Command, ctx);
   addLifecycleCommands(cmd as unknown as Command, ctx);
+  addCredentialsCommand(cmd as unknown as Command, ctx);
   return cmd as unknown as Command;
 }
 

@@ -8,6 +8,8 @@ import { listedShards, probeProcesses, type ProcessStatus } from "../probe/live.
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import { StateStore } from "../state/store.ts";
 import { formatDuration, table } from "../util/format.ts";
+import { clusterAccess } from "../security/access.ts";
+import { securityOf } from "../security/settings.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 
 /** The recorded cluster, or a clear error naming the clusters there are. */
@@ -88,6 +90,9 @@ function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[]): string {
     lines.push("", ...down.map((r) => `${r.id} ${r.state}: ${r.reason}`));
   }
   lines.push("", `Connection: ${meta.connection_string}`);
+  if (securityOf(meta.topology).auth) {
+    lines.push(`Password: run \`mup cluster credentials ${meta.name}\``);
+  }
   return lines.join("\n");
 }
 
@@ -142,13 +147,15 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
       const dataDirs = new Map(
         specs.filter((s) => s.role !== "mongos").map((s) => [s.id, s.dirs.data]),
       );
-      const rows = await probeProcesses(procs, dataDirs, timeout);
+      const access = clusterAccess(meta.name, meta.topology, ctx.executors);
+      const rows = await probeProcesses(access, procs, dataDirs, timeout);
       // A sharded cluster is also only healthy when mongos lists every shard set.
       const shardSets = [
         ...new Set(meta.processes.filter((p) => p.role === "mongod").map((p) => p.replica_set)),
       ].filter((s): s is string => !!s).sort();
       const shards = meta.kind === "sharded"
         ? await listedShards(
+          access,
           rows.filter((r) => r.role === "mongos" && r.healthy),
           timeout,
         )

@@ -1,6 +1,6 @@
 import { Command } from "@commander-js/extra-typings";
-import { criticalPath, toDot } from "../graph/mod.ts";
-import { operationLabels } from "../plan/graph.ts";
+import { toDot } from "../graph/mod.ts";
+import { operationLabels, planCriticalPath } from "../plan/graph.ts";
 import { allOperations, type Plan } from "../plan/schema.ts";
 import { checkIdentifier } from "../util/ident.ts";
 import { checkPlanText } from "../plan/validate.ts";
@@ -10,7 +10,7 @@ import { readMeta } from "../state/meta.ts";
 import { MupError } from "../errors.ts";
 import { type CliContext, print, printJson, printJsonError } from "./context.ts";
 import { noChanges, planDiff, renderDiff } from "../plan/diff.ts";
-import { unanswered } from "../mongo/client.ts";
+import { clusterAccess } from "../security/access.ts";
 import { applyCommandOptions, runApply, runResume } from "./apply_cli.ts";
 import { planStatuses } from "../apply/stale.ts";
 
@@ -182,7 +182,9 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
       const { plan } = await ctx.store.load(cluster);
       const meta = await readMeta(ctx.store.clusterDir(cluster));
       // The live cluster, where it answers: a recorded process that is down would be started.
-      const down = meta ? await unanswered(meta.processes) : undefined;
+      const down = meta
+        ? await clusterAccess(meta.name, meta.topology, ctx.executors).unanswered(meta.processes)
+        : undefined;
       const diff = planDiff(plan, meta, down);
       if (opts.json) printJson({ ...diff, no_changes: noChanges(diff) });
       else print(renderDiff(plan, diff));
@@ -203,7 +205,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
         });
       }
       const { plan, dag } = await ctx.store.load(ref);
-      const cp = criticalPath(dag);
+      const cp = planCriticalPath(plan);
       if (opts.format === "dot") {
         const label = operationLabels(plan);
         return print(toDot(dag, { name: plan.plan_id, highlight: cp.path, label }).trimEnd());

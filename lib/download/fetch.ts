@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { MupError } from "../errors.ts";
+import { FILE_MODE, privateDir } from "../state/atomic.ts";
 
 /**
  * Downloads `url` (http, https, file://, or a path) into `dest` through a temp file, hashing as
@@ -13,7 +14,7 @@ export async function downloadVerified(
   onProgress: (done: number, total: number) => void,
   signal?: AbortSignal,
 ): Promise<number> {
-  await Deno.mkdir(path.dirname(dest), { recursive: true });
+  await privateDir(path.dirname(dest));
   const tmp = `${dest}.part-${Deno.pid}`;
   let body: ReadableStream<Uint8Array>;
   let total = 0;
@@ -31,7 +32,8 @@ export async function downloadVerified(
     body = f.readable;
   }
   const hash = createHash("sha256");
-  const out = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  const out = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: FILE_MODE });
+  await Deno.chmod(tmp, FILE_MODE);
   let done = 0;
   try {
     for await (const chunk of body) {

@@ -42,6 +42,11 @@ export interface Executor {
   listeningPorts?(): Promise<Set<number>>;
   /** The host's OS and machine as `uname -sm` names them, e.g. { os: "Linux", arch: "x86_64" }. */
   platform?(): Promise<{ os: string; arch: string }>;
+  /**
+   * Opens (once) a local port that reaches `target:port` from the host itself (an SSH port
+   * forward); returns the local port on 127.0.0.1. Hosts reached locally have none.
+   */
+  forward?(target: string, port: number): Promise<number>;
   /** Releases what the executor holds open (an SSH master connection). Never throws. */
   close?(): Promise<void>;
 }

@@ -9,6 +9,7 @@ import {
 import { sha256File } from "../util/file_hash.ts";
 import type { Executor, RunResult } from "./executor.ts";
 import { setLongTimeout } from "../util/timer.ts";
+import { makeDirs, privateDir } from "../state/atomic.ts";
 
 /** The control machine itself: subprocesses and the filesystem. */
 export class LocalExecutor implements Executor {
@@ -47,8 +48,8 @@ export class LocalExecutor implements Executor {
     }
   }
 
-  async writeFile(p: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
-    await Deno.mkdir(path.dirname(p), { recursive: true });
+  async writeFile(p: string, data: Uint8Array | string, mode = 0o600): Promise<void> {
+    await privateDir(path.dirname(p));
     const tmp = `${p}.mup-tmp`;
     if (typeof data === "string") await Deno.writeTextFile(tmp, data, { mode });
     else await Deno.writeFile(tmp, data, { mode });
@@ -68,8 +69,8 @@ export class LocalExecutor implements Executor {
     return sha256File(p);
   }
 
-  async mkdir(p: string, mode = 0o755): Promise<void> {
-    await Deno.mkdir(p, { recursive: true, mode });
+  async mkdir(p: string, mode = 0o700): Promise<void> {
+    await makeDirs(p, mode);
   }
 
   async exists(p: string): Promise<boolean> {
@@ -88,14 +89,14 @@ export class LocalExecutor implements Executor {
   }
 
   async upload(localDir: string, remoteDir: string, files?: string[]): Promise<void> {
-    await Deno.mkdir(remoteDir, { recursive: true });
+    await privateDir(remoteDir);
     const names = files ?? [];
     if (!files) { for await (const e of Deno.readDir(localDir)) names.push(e.name); }
     for (const f of names) {
       const dest = path.join(remoteDir, f);
       const tmp = `${dest}.mup-tmp`;
       await Deno.copyFile(path.join(localDir, f), tmp);
-      await Deno.chmod(tmp, 0o755);
+      await Deno.chmod(tmp, 0o700);
       await Deno.rename(tmp, dest);
     }
   }

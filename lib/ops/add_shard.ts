@@ -1,13 +1,19 @@
 import type { Document } from "mongodb";
-import { adminCommand, sleep } from "../mongo/client.ts";
+import { type MongoAccess, sleep } from "../mongo/client.ts";
+import { mongo } from "./cluster_client.ts";
 
 /** FailedToSatisfyReadPreference, HostUnreachable, NotWritablePrimary, PrimarySteppedDown, … */
 const TRANSIENT = new Set([133, 6, 7, 10107, 189, 91, 11600, 13436]);
 import { type Operation, OperationError, param } from "./operation.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 
-async function listed(host: string, port: number, name: string): Promise<boolean> {
-  const r = await adminCommand(host, port, { listShards: 1 }, 5000);
+async function listed(
+  m: MongoAccess,
+  host: string,
+  port: number,
+  name: string,
+): Promise<boolean> {
+  const r = await m.adminCommand(host, port, { listShards: 1 }, 5000);
   return (r.shards as Document[]).some((s) => s._id === name);
 }
 
@@ -15,7 +21,7 @@ async function listed(host: string, port: number, name: string): Promise<boolean
 export const addShard: Operation = {
   async isDone(ctx) {
     try {
-      return await listed(ctx.op.target.host!, ctx.op.target.port!, param(ctx, "name"));
+      return await listed(mongo(ctx), ctx.op.target.host!, ctx.op.target.port!, param(ctx, "name"));
     } catch {
       return false;
     }
@@ -28,7 +34,7 @@ export const addShard: Operation = {
     // say so are retried (as mlaunch and mongodb-runner do); anything else fails at once.
     for (let attempt = 1;; attempt++) {
       try {
-        const r = await adminCommand(host!, port!, {
+        const r = await mongo(ctx).adminCommand(host!, port!, {
           addShard: param(ctx, "shard"),
           name: param(ctx, "name"),
         }, 60_000);

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { writeFileAtomic } from "../state/atomic.ts";
+import { FILE_MODE, privateDir, writeFileAtomic, writePrivateFile } from "../state/atomic.ts";
 import { type Operation, param } from "./operation.ts";
 
 const MARKER = ".mup-archived";
@@ -13,12 +13,13 @@ async function copyTree(from: string, to: string, skip: Set<string>): Promise<nu
   } catch {
     return 0; // nothing to copy
   }
-  await Deno.mkdir(to, { recursive: true });
+  await privateDir(to);
   for (const e of entries) {
     if (skip.has(e.name)) continue;
     if (e.isDirectory) n += await copyTree(path.join(from, e.name), path.join(to, e.name), skip);
     else if (e.isFile) {
       await Deno.copyFile(path.join(from, e.name), path.join(to, e.name));
+      await Deno.chmod(path.join(to, e.name), FILE_MODE);
       n++;
     }
   }
@@ -41,9 +42,12 @@ export const archiveCluster: Operation = {
     const src = param(ctx, "cluster_dir");
     const dst = param(ctx, "archive_dir");
     let files = 0;
-    await Deno.mkdir(dst, { recursive: true });
+    await privateDir(dst);
     await Deno.copyFile(path.join(src, "meta.yaml"), path.join(dst, "meta.yaml")).then(
-      () => files++,
+      async () => {
+        await Deno.chmod(path.join(dst, "meta.yaml"), FILE_MODE);
+        files++;
+      },
       () => {},
     );
     files += await copyTree(path.join(src, "plans"), path.join(dst, "plans"), new Set());
@@ -56,8 +60,7 @@ export const archiveCluster: Operation = {
     for (const l of logs) {
       const data = await ctx.executors.forHost(l.host).readFile(l.path);
       if (!data) continue;
-      await Deno.mkdir(path.join(dst, "logs"), { recursive: true });
-      await Deno.writeFile(path.join(dst, "logs", l.name), data);
+      await writePrivateFile(path.join(dst, "logs", l.name), data);
       files++;
     }
     await writeFileAtomic(path.join(dst, MARKER), `${ctx.plan.plan_id}\n`);

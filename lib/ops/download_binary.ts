@@ -1,4 +1,5 @@
 import * as path from "node:path";
+import { privateDir, privateTree, writePrivateFile } from "../state/atomic.ts";
 import { downloadVerified } from "../download/fetch.ts";
 import { sha256File } from "../util/file_hash.ts";
 import { type Operation, OperationError, param, storeParam } from "./operation.ts";
@@ -31,7 +32,7 @@ export const downloadBinary: Operation = {
     const dest = storeParam(ctx, "extract_dir");
     const work = `${dest}.unpack-${Deno.pid}`;
     await Deno.remove(work, { recursive: true }).catch(() => {});
-    await Deno.mkdir(work, { recursive: true });
+    await privateDir(work);
     // A session of its own (detached, with spawn): the terminal's Ctrl-C lets it finish.
     const tar = await new Deno.Command("tar", {
       args: ["-xzf", archive, "-C", work],
@@ -51,10 +52,11 @@ export const downloadBinary: Operation = {
     await Deno.stat(path.join(root, "bin", "mongod")).catch(() => {
       throw new OperationError(`${archive} has no bin/mongod: not a MongoDB server package`);
     });
+    await privateTree(root);
     await Deno.remove(dest, { recursive: true }).catch(() => {});
     await Deno.rename(root, dest);
     await Deno.remove(work, { recursive: true }).catch(() => {});
-    await Deno.writeTextFile(path.join(dest, MARKER), sha + "\n");
+    await writePrivateFile(path.join(dest, MARKER), sha + "\n");
     return {
       output: cached
         ? `using cached ${archive}`

@@ -1,5 +1,6 @@
 import type { Document } from "mongodb";
-import { adminCommand, poll, splitHostPort, withServer } from "../mongo/client.ts";
+import { poll, splitHostPort } from "../mongo/client.ts";
+import { mongo } from "./cluster_client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 
@@ -12,7 +13,7 @@ async function status(ctx: Parameters<Operation["run"]>[0]): Promise<Document | 
   for (const m of members(ctx)) {
     const [h, p] = splitHostPort(m.host);
     try {
-      return await adminCommand(h, p, { replSetGetStatus: 1 }, 1500);
+      return await mongo(ctx).adminCommand(h, p, { replSetGetStatus: 1 }, 1500);
     } catch (e) {
       if ((e as { code?: number }).code === 94) return undefined; // NotYetInitialized
     }
@@ -35,7 +36,7 @@ export const initReplicaSet: Operation = {
     const [h, p] = splitHostPort(first.host);
     let note = "initiated";
     try {
-      await adminCommand(h, p, { replSetInitiate: config }, 30_000);
+      await mongo(ctx).adminCommand(h, p, { replSetInitiate: config }, 30_000);
     } catch (e) {
       // A crash between initiate and recording it: the set is already initiated; go on waiting.
       if ((e as { code?: number }).code !== 23) {
@@ -48,7 +49,7 @@ export const initReplicaSet: Operation = {
     const timeout = planTimeoutMs(ctx, 60_000);
     // One connection to the member we initiated, polled often: elections take milliseconds
     // on small sets, and a new client per poll costs more than the wait.
-    const s = await withServer(h, p, (c) =>
+    const s = await mongo(ctx).withServer(h, p, (c) =>
       poll(
         async () => {
           const st = await c.db("admin").command({ replSetGetStatus: 1 });

@@ -1,5 +1,7 @@
 import type { OperationType } from "../plan/schema.ts";
 import { addShard } from "./add_shard.ts";
+import { createUser } from "./create_user.ts";
+import { generateSecret } from "./generate_secret.ts";
 import { archiveCluster } from "./archive_cluster.ts";
 import { markRolledBack } from "./mark_rolled_back.ts";
 import { stepDown } from "./step_down.ts";
@@ -39,4 +41,6 @@ export const OPERATIONS: Record<OperationType, Operation> = {
   update_metadata: updateMetadata,
   archive_cluster: archiveCluster,
   mark_rolled_back: markRolledBack,
+  generate_secret: generateSecret,
+  create_user: createUser,
 };

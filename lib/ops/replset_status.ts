@@ -1,14 +1,17 @@
 import type { Document } from "mongodb";
-import { adminCommand, splitHostPort } from "../mongo/client.ts";
+import { type MongoAccess, splitHostPort } from "../mongo/client.ts";
 
 /** replSetGetStatus from the first of `members` (`host:port`) that answers, or undefined. */
 export async function setStatus(
+  access: MongoAccess,
   members: string[],
   timeoutMs = 1500,
 ): Promise<Document | undefined> {
   for (const m of members) {
     const [h, p] = splitHostPort(m);
-    const st = await adminCommand(h, p, { replSetGetStatus: 1 }, timeoutMs).catch(() => undefined);
+    const st = await access.adminCommand(h, p, { replSetGetStatus: 1 }, timeoutMs).catch(() =>
+      undefined
+    );
     if (st) return st;
   }
   return undefined;

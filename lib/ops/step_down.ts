@@ -1,4 +1,5 @@
-import { adminCommand, hello, poll } from "../mongo/client.ts";
+import { poll } from "../mongo/client.ts";
+import { mongo } from "./cluster_client.ts";
 import { type Operation, OperationError } from "./operation.ts";
 
 /**
@@ -8,7 +9,7 @@ import { type Operation, OperationError } from "./operation.ts";
  */
 export const stepDown: Operation = {
   async isDone(ctx) {
-    const h = await hello(ctx.op.target.host!, ctx.op.target.port!);
+    const h = await mongo(ctx).hello(ctx.op.target.host!, ctx.op.target.port!);
     return !h?.isWritablePrimary;
   },
   async run(ctx) {
@@ -16,7 +17,7 @@ export const stepDown: Operation = {
     const secs = Number(ctx.op.target.params.step_down_secs ?? 60);
     const catchUp = Number(ctx.op.target.params.catch_up_secs ?? 10);
     try {
-      await adminCommand(host!, port!, {
+      await mongo(ctx).adminCommand(host!, port!, {
         replSetStepDown: secs,
         secondaryCatchUpPeriodSecs: catchUp,
       }, (catchUp + 10) * 1000);
@@ -31,7 +32,8 @@ export const stepDown: Operation = {
       }
     }
     const gone = await poll(
-      async () => (await hello(host!, port!))?.isWritablePrimary === false ? true : undefined,
+      async () =>
+        (await mongo(ctx).hello(host!, port!))?.isWritablePrimary === false ? true : undefined,
       30_000,
       100,
       ctx.signal,

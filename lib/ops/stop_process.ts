@@ -1,4 +1,5 @@
-import { adminCommand, poll } from "../mongo/client.ts";
+import { poll } from "../mongo/client.ts";
+import { mongo } from "./cluster_client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { planTimeoutMs } from "./timeout.ts";
 import { runningPid } from "./process.ts";
@@ -21,7 +22,7 @@ export const stopProcess: Operation = {
     const timeout = planTimeoutMs(ctx, 30_000);
     const gone = async (ms: number) =>
       await poll(async () => (await ex.processAlive(pid)) ? undefined : true, ms, 100) ?? false;
-    await adminCommand(ctx.op.target.host!, ctx.op.target.port!, {
+    await mongo(ctx).adminCommand(ctx.op.target.host!, ctx.op.target.port!, {
       shutdown: 1,
       force: ctx.op.target.params.force === "true",
       timeoutSecs: Math.ceil(timeout / 3000),

@@ -1,12 +1,22 @@
 import * as path from "node:path";
 import type { Executor } from "../executor/executor.ts";
 import { sha256File } from "../util/file_hash.ts";
-import { type Operation, OperationError, param } from "./operation.ts";
+import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
+import { secretPath } from "../security/secrets.ts";
 
 /** The host's file has the local file's content (hashes computed where each file lives). */
 async function same(local: string, ex: Executor, remote: string): Promise<boolean> {
   const want = await sha256File(local);
   return want !== undefined && want === (await ex.sha256(remote));
+}
+
+/**
+ * The local file to copy: `source`, or the secret a plan names by reference (`secret`), read
+ * from the cluster's secrets store so that the plan never holds its value.
+ */
+function source(ctx: OperationContext): string {
+  const ref = ctx.op.target.params.secret;
+  return ref ? secretPath(ctx.plan.cluster_name, ref) : param(ctx, "source");
 }
 
 /** Copies a file (kind=file) or the server binaries (kind=binaries) to a host. */
@@ -22,7 +32,7 @@ export const uploadFile: Operation = {
       }
       return true;
     }
-    return await same(param(ctx, "source"), ex, param(ctx, "dest"));
+    return await same(source(ctx), ex, param(ctx, "dest"));
   },
   async run(ctx) {
     const ex = ctx.executors.forHost(ctx.op.target.host!);
@@ -37,7 +47,7 @@ export const uploadFile: Operation = {
       await ex.upload(src, path.join(param(ctx, "dest_dir"), "bin"), files);
       return { output: `installed ${files.join(", ")} into ${param(ctx, "dest_dir")}/bin` };
     }
-    const data = await Deno.readFile(param(ctx, "source"));
+    const data = await Deno.readFile(source(ctx));
     await ex.writeFile(param(ctx, "dest"), data, parseInt(ctx.op.target.params.mode ?? "0644", 8));
     return { output: `uploaded ${param(ctx, "dest")} (${data.length} bytes)` };
   },

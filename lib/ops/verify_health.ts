@@ -1,5 +1,6 @@
 import type { Document } from "mongodb";
-import { adminCommand, hello, sleep } from "../mongo/client.ts";
+import { type MongoAccess, sleep } from "../mongo/client.ts";
+import { mongo } from "./cluster_client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 
@@ -12,9 +13,9 @@ interface Proc {
 }
 
 /** Problems with the cluster right now; empty when healthy. */
-async function problems(procs: Proc[], shards: string[]): Promise<string[]> {
+async function problems(m: MongoAccess, procs: Proc[], shards: string[]): Promise<string[]> {
   const out: string[] = [];
-  const answers = await Promise.all(procs.map((p) => hello(p.host, p.port)));
+  const answers = await Promise.all(procs.map((p) => m.hello(p.host, p.port)));
   procs.forEach((p, i) => answers[i] || out.push(`${p.id} does not answer`));
   const sets = new Map<string, Proc[]>();
   for (const p of procs) {
@@ -22,8 +23,10 @@ async function problems(procs: Proc[], shards: string[]): Promise<string[]> {
   }
   await Promise.all([...sets].map(async ([name, members]) => {
     let st: Document | undefined;
-    for (const m of members) {
-      st = await adminCommand(m.host, m.port, { replSetGetStatus: 1 }, 2000).catch(() => undefined);
+    for (const x of members) {
+      st = await m.adminCommand(x.host, x.port, { replSetGetStatus: 1 }, 2000).catch(() =>
+        undefined
+      );
       if (st) break;
     }
     if (!st) {
@@ -40,7 +43,7 @@ async function problems(procs: Proc[], shards: string[]): Promise<string[]> {
   }));
   const router = procs.find((p) => p.role === "mongos");
   if (router && shards.length) {
-    const r = await adminCommand(router.host, router.port, { listShards: 1 }, 3000).catch(() =>
+    const r = await m.adminCommand(router.host, router.port, { listShards: 1 }, 3000).catch(() =>
       undefined
     );
     const have = new Set(((r?.shards ?? []) as Document[]).map((s) => s._id));
@@ -61,7 +64,7 @@ export const verifyHealth: Operation = {
     const end = Date.now() + timeout;
     let last: string[] = [];
     while (true) {
-      last = await problems(procs, shards);
+      last = await problems(mongo(ctx), procs, shards);
       if (last.length === 0) break;
       if (Date.now() > end || ctx.signal.aborted) {
         throw new OperationError(

@@ -1,5 +1,6 @@
 import type { Document } from "mongodb";
-import { adminCommand, poll } from "../mongo/client.ts";
+import { poll } from "../mongo/client.ts";
+import { mongo } from "./cluster_client.ts";
 import type { OperationContext } from "./operation.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { HEALTHY_STATES, setStatus } from "./replset_status.ts";
@@ -11,9 +12,9 @@ import { HEALTHY_STATES, setStatus } from "./replset_status.ts";
 async function standing(ctx: OperationContext): Promise<{ state: string; lag?: number }> {
   const { host, port } = ctx.op.target;
   const me = `${host}:${port}`;
-  const own = await adminCommand(host!, port!, { replSetGetStatus: 1 }, 1500);
+  const own = await mongo(ctx).adminCommand(host!, port!, { replSetGetStatus: 1 }, 1500);
   const state = String((own.members as Document[]).find((m) => m.self)?.stateStr ?? "UNKNOWN");
-  const st = await setStatus(JSON.parse(param(ctx, "members")));
+  const st = await setStatus(mongo(ctx), JSON.parse(param(ctx, "members")));
   const members = (st?.members ?? []) as Document[];
   const primary = members.find((m) => m.state === 1);
   const mine = members.find((m) => m.name === me);

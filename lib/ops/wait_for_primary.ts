@@ -1,17 +1,26 @@
-import { poll } from "../mongo/client.ts";
+import { type MongoAccess, poll } from "../mongo/client.ts";
+import { mongo } from "./cluster_client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { primaryName, setStatus } from "./replset_status.ts";
 
 /** The set's primary, if it is not `not` (the member that just stepped down). */
-async function primary(members: string[], not?: string): Promise<string | undefined> {
-  const p = primaryName(await setStatus(members));
+async function primary(
+  m: MongoAccess,
+  members: string[],
+  not?: string,
+): Promise<string | undefined> {
+  const p = primaryName(await setStatus(m, members));
   return p && p !== not ? p : undefined;
 }
 
 /** Waits until the replica set has a primary (other than params.not, when given). Read-only. */
 export const waitForPrimary: Operation = {
   async isDone(ctx) {
-    return (await primary(JSON.parse(param(ctx, "members")), ctx.op.target.params.not)) !==
+    return (await primary(
+      mongo(ctx),
+      JSON.parse(param(ctx, "members")),
+      ctx.op.target.params.not,
+    )) !==
       undefined;
   },
   async run(ctx) {
@@ -19,7 +28,7 @@ export const waitForPrimary: Operation = {
     const timeout = Number(ctx.op.target.params.timeout_ms ?? 60_000);
     const t0 = Date.now();
     const p = await poll(
-      () => primary(members, ctx.op.target.params.not),
+      () => primary(mongo(ctx), members, ctx.op.target.params.not),
       timeout,
       100,
       ctx.signal,

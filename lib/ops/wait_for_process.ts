@@ -1,4 +1,5 @@
-import { hello, poll } from "../mongo/client.ts";
+import { poll } from "../mongo/client.ts";
+import { mongo } from "./cluster_client.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { type Operation, OperationError } from "./operation.ts";
 import { runningPid } from "./process.ts";
@@ -7,13 +8,13 @@ import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 /** Waits until the process answers `hello`. */
 export const waitForProcess: Operation = {
   async isDone(ctx) {
-    return (await hello(ctx.op.target.host!, ctx.op.target.port!)) !== undefined;
+    return (await mongo(ctx).hello(ctx.op.target.host!, ctx.op.target.port!)) !== undefined;
   },
   async run(ctx) {
     const { host, port } = ctx.op.target;
     const timeout = planTimeoutMs(ctx, 30_000);
     const t0 = Date.now();
-    const h = await poll(() => hello(host!, port!, 1000), timeout, 50, ctx.signal);
+    const h = await poll(() => mongo(ctx).hello(host!, port!, 1000), timeout, 50, ctx.signal);
     if (!h) {
       throw new OperationError(
         `${hostPort(host!, port!)} did not answer within ${timeout / 1000}s${await why(

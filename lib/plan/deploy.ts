@@ -19,7 +19,8 @@ import { nodeClaims } from "../topology/layout.ts";
 import { isLocalHost } from "../topology/schema.ts";
 import { clashes, clusterClaims, otherClusters } from "../preflight/clusters.ts";
 import { MupError } from "../errors.ts";
-import { unanswered } from "../mongo/client.ts";
+import { clusterAccess } from "../security/access.ts";
+import { withSecurityDefaults } from "../security/settings.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
 import type { OperationType, Plan, Variant } from "./schema.ts";
@@ -57,10 +58,13 @@ export async function buildDeployPlan(
   // Every cluster recorded under $MUP_HOME, running or stopped, keeps its ports and files.
   const others = await otherClusters(path.dirname(clusterDir), req.cluster);
   const meta = await readMeta(clusterDir);
-  const topology = allocatePorts(
+  // global.security is written out with its defaults (auth on), so the plan and the metadata
+  // say what the cluster runs with; a recorded cluster without it ran without auth, and a
+  // re-deploy that would change that is refused below like any other difference.
+  const topology = withSecurityDefaults(allocatePorts(
     meta ? recordedPorts(loaded.topology, meta.topology) : loaded.topology,
     others.flatMap((o) => o.claims.filter((c) => isLocalHost(c.host)).map((c) => c.port)),
-  );
+  ));
   const source: Source = { mirror: req.mirror };
   const platform = await localPlatform();
   // The control machine's release; remote hosts of another architecture get theirs.
@@ -133,7 +137,10 @@ export async function buildDeployPlan(
   }
   // A repair of a cluster that runs as recorded, every process answering, has nothing to do:
   // the flow then says "No changes" (exit 0), as Terraform does, instead of a plan of checks.
-  const unchanged = meta?.status === "running" && (await unanswered(meta.processes)).size === 0;
+  const unchanged = meta?.status === "running" &&
+    (await clusterAccess(meta.name, meta.topology, req.executors).unanswered(meta.processes))
+        .size ===
+      0;
   const measured = await measuredDurations(req.store, req.cluster, topology);
   const plan = planDeploy({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
@@ -162,7 +169,7 @@ export async function buildDeployPlan(
  * this cluster and of the other clusters in the store: a first deploy on known hosts is then
  * estimated from what was measured there.
  */
-async function measuredDurations(
+export async function measuredDurations(
   store: PlanStore,
   cluster: string,
   topology: Topology,

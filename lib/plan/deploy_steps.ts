@@ -5,7 +5,14 @@
 import * as path from "node:path";
 import type { TopologyKind } from "../topology/schema.ts";
 import { addressHost, hostKey, hostPort } from "../topology/hosts.ts";
-import { configFilePath, logFilePath, pidFilePath, renderConfig } from "./mongo_config.ts";
+import {
+  configFilePath,
+  type ConfigSecurity,
+  logFilePath,
+  pidFilePath,
+  renderConfig,
+} from "./mongo_config.ts";
+import type { Security } from "../security/settings.ts";
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { Change, PlannedOperation, Release, SafetyCheck } from "./schema.ts";
 import type { DeployPlanInput } from "./planner.ts";
@@ -23,6 +30,12 @@ export interface StepContext {
   archive: string;
   /** Where the control machine unpacks the release in its cache. */
   unpackedDir: string;
+  /** The cluster's security settings (topology global.security). */
+  security: Security;
+  /** The security part of a process's configuration (paths on its host). */
+  configSecurity: (p: ProcessSpec) => ConfigSecurity;
+  /** The deploy root on every host (global.deploy_dir, else the default). */
+  deployRoot: string;
 }
 
 /** One release to download, and the hosts that install it. */
@@ -239,7 +252,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
         name: p.host,
         host: p.host,
         port: p.port,
-        params: { paths: JSON.stringify(dirs), mode: "0750" },
+        params: { paths: JSON.stringify(dirs), mode: "0700" },
       },
       pre_conditions: [
         check(
@@ -254,7 +267,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
       depends_on: [],
       estimated_ms: EST.mkdir,
     }));
-    const content = renderConfig(p, configDb);
+    const content = renderConfig(p, configDb, c.configSecurity(p));
     const staged = path.join(input.clusterDir, "staging", `${p.id}.conf`);
     prepare.push(op({
       id: `config-${p.id}`,
@@ -273,7 +286,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
         kind: "file",
         source: staged,
         dest: configFilePath(p),
-        mode: "0640",
+        mode: "0600",
         content_sha256: "",
       }),
       changes: [change("file", `${addressHost(p.host)}:${configFilePath(p)}`, "create")],

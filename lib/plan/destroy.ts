@@ -4,6 +4,7 @@
  * retainData), log, config and deploy directories and the installed binaries on every host,
  * then the metadata. Pure.
  */
+import { hostSecretsDir, securityOf } from "../security/settings.ts";
 import * as path from "node:path";
 import { logFilePath } from "./mongo_config.ts";
 import type { Plan, PlannedOperation } from "./schema.ts";
@@ -80,8 +81,11 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
     if (!input.retainData && p.role !== "mongos") add(p.host, p.dirs.data, "data directory");
   }
   const root = meta.deploy_dir;
+  const sec = securityOf(meta.topology);
+  const secured = sec.auth || sec.tls;
   for (const host of [...new Set(procs.map((p) => p.host))]) {
     add(host, path.join(root, "bin", `${meta.variant}-${meta.version}`), "binaries");
+    if (secured) add(host, hostSecretsDir(root), "keyfile directory");
     // The layout's parents, if nothing else (another cluster, retained data) is in them.
     const before = removes.filter((o) => o.target.host === host).map((o) => o.id);
     const parents = ["bin", "data", "logs", "conf"].map((d) => path.join(root, d));
@@ -89,6 +93,11 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
     add(host, root, "deploy root", [...before, ...parents.map((d) => `rm-${host}-${d}`)], true);
   }
   add("localhost", path.join(input.clusterDir, "staging"), "staged configuration files");
+  // The keyfile and password go with the cluster; retained data keeps its users, so their
+  // password is kept too (moved to the archive with the records, still 0600).
+  if (secured && !input.retainData) {
+    add("localhost", path.join(input.clusterDir, "secrets"), "secrets (keyfile, admin password)");
+  }
   return lifecyclePlan(input, "destroy", [
     { name: "stop", description: "Stop every process at once", ops: stops },
     {

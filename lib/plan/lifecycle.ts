@@ -6,6 +6,7 @@
  */
 import type { Hook } from "../hooks/schema.ts";
 import type { ClusterMeta } from "../state/meta.ts";
+import { applyMeasured, type MeasuredDurations } from "./estimates.ts";
 import { MUP_VERSION } from "./planner.ts";
 import {
   listProcesses,
@@ -50,6 +51,8 @@ export interface LifecyclePlanInput {
   force?: boolean;
   /** destroy: keep the data directories. */
   retainData?: boolean;
+  /** Durations measured on the cluster's hosts: estimates where they exist (estimates.ts). */
+  measured?: MeasuredDurations;
 }
 
 /** Expected durations, for the critical path and the phase estimates. */
@@ -126,7 +129,7 @@ function phaseOf(
  * non-empty phases in order, and the base state the stale-plan check compares with.
  */
 export function lifecyclePlan(
-  input: Pick<LifecyclePlanInput, "planId" | "createdAt" | "hooks" | "dryRun"> & {
+  input: Pick<LifecyclePlanInput, "planId" | "createdAt" | "hooks" | "dryRun" | "measured"> & {
     meta: ClusterMeta;
     deployDir: string;
   },
@@ -139,6 +142,10 @@ export function lifecyclePlan(
   const release = recordedRelease(meta);
   const procs = listProcesses(meta.topology, input.deployDir);
   const errors = issues.errors ?? [];
+  // Measured durations replace the constants before the phases' estimates are made from them.
+  const estimateSource = input.measured
+    ? applyMeasured(phases.flatMap((p) => p.ops), input.measured)
+    : undefined;
   return {
     format_version: PLAN_FORMAT_VERSION,
     plan_id: input.planId,
@@ -162,5 +169,6 @@ export function lifecyclePlan(
     base_state: base ?? { lineage: meta.lineage, serial: meta.serial },
     dry_run: input.dryRun ?? false,
     environment: {},
+    ...(estimateSource ? { estimate_source: estimateSource } : {}),
   };
 }

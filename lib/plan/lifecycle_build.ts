@@ -6,9 +6,10 @@
 import * as path from "node:path";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { compileHooks } from "../hooks/compile.ts";
-import { hello } from "../mongo/client.ts";
+import { clusterAccess } from "../security/access.ts";
 import { runningPid } from "../ops/process.ts";
 import type { ClusterMeta } from "../state/meta.ts";
+import { measuredDurations } from "./deploy.ts";
 import type { LifecyclePlanInput, ProcessFact } from "./lifecycle.ts";
 import type { Plan } from "./schema.ts";
 import type { ProcessFilter } from "./select.ts";
@@ -19,10 +20,11 @@ export async function probeFacts(
   meta: ClusterMeta,
   executors: ExecutorFactory,
 ): Promise<Record<string, ProcessFact>> {
+  const access = clusterAccess(meta.name, meta.topology, executors);
   const facts = await Promise.all(meta.processes.map(async (p) => {
     const pid = await runningPid(executors.forHost(p.host), p.pid_file, p.config)
       .catch(() => undefined);
-    const h = pid ? await hello(p.host, p.port) : undefined;
+    const h = pid ? await access.hello(p.host, p.port) : undefined;
     const state = h?.isWritablePrimary && h.setName
       ? "PRIMARY"
       : h?.secondary
@@ -56,6 +58,7 @@ export async function buildLifecyclePlan(
     deployDir: path.join(clusterDir, "deploy"),
     hooks: compileHooks(req.meta.topology.hooks, hooksDir),
     facts: await probeFacts(req.meta, req.executors),
+    measured: await measuredDurations(req.store, req.meta.name, req.meta.topology),
     filter: req.filter,
     dryRun: req.dryRun,
   });

@@ -21,6 +21,8 @@ import {
   prepareOps,
   type StepContext,
 } from "./deploy_steps.ts";
+import { secretOps, wireSecurity } from "./security_steps.ts";
+import { hostCaPath, hostCertPath, hostKeyfilePath, securityOf } from "../security/settings.ts";
 
 export const MUP_VERSION = "0.1.0";
 
@@ -80,6 +82,7 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
   const archive = path.join(input.cacheDir, r.archive_name);
   const unpackedDir = path.join(input.cacheDir, `${r.variant}-${r.version}-${r.platform}`);
 
+  const security = securityOf(t);
   const c: StepContext = {
     input,
     kind,
@@ -91,9 +94,23 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
     binDir,
     archive,
     unpackedDir,
+    security,
+    configSecurity: (p) => ({
+      ...(security.auth ? { keyFile: hostKeyfilePath(deployRoot) } : {}),
+      ...(security.tls
+        ? {
+          tls: {
+            certificateKeyFile: hostCertPath(deployRoot, p.id),
+            CAFile: hostCaPath(deployRoot),
+          },
+        }
+        : {}),
+    }),
+    deployRoot,
   };
-  const prepare = prepareOps(c);
+  const prepare = [...prepareOps(c), ...secretOps(c)];
   const { deploy, initialize } = deployAndInitializeOps(c);
+  wireSecurity(c, deploy, initialize);
   const finalize = finalizeOps(c, deploy, initialize);
   const estimateSource = input.measured
     ? applyMeasured([...prepare, ...deploy, ...initialize, ...finalize], input.measured)

@@ -1,6 +1,7 @@
 import { type NodeDirs, nodeDirs, type Role } from "../topology/layout.ts";
 import { type Topology, topologyKind } from "../topology/schema.ts";
 import { hostPort } from "../topology/hosts.ts";
+import { securityOf } from "../security/settings.ts";
 
 /** One mongod or mongos process of a topology, with everything derived from it. */
 export interface ProcessSpec {
@@ -77,19 +78,27 @@ export function listReplicaSets(procs: ProcessSpec[]): ReplicaSetSpec[] {
 }
 
 /** The URI an application uses: mongos list, the replica set, or the standalone. */
+/**
+ * The cluster's connection string. With access control it names the admin user but never the
+ * password (mongosh asks for it; `mup cluster credentials` prints it).
+ */
 export function connectionString(t: Topology): string {
   const kind = topologyKind(t);
+  const sec = securityOf(t);
+  const user = sec.auth ? `${encodeURIComponent(sec.adminUser)}@` : "";
+  const opts: string[] = [];
+  let hosts: string;
   if (kind === "sharded") {
-    return `mongodb://${t.mongos_servers.map((s) => hostPort(s.host, s.port)).join(",")}/`;
+    hosts = t.mongos_servers.map((s) => hostPort(s.host, s.port)).join(",");
+  } else if (kind === "replica_set") {
+    hosts = t.mongod_servers.map((s) => hostPort(s.host, s.port)).join(",");
+    opts.push(`replicaSet=${t.mongod_servers[0].replica_set}`);
+  } else {
+    hosts = hostPort(t.mongod_servers[0].host, t.mongod_servers[0].port);
   }
-  if (kind === "replica_set") {
-    const set = t.mongod_servers[0].replica_set;
-    return `mongodb://${
-      t.mongod_servers.map((s) => hostPort(s.host, s.port)).join(",")
-    }/?replicaSet=${set}`;
-  }
-  const s = t.mongod_servers[0];
-  return `mongodb://${hostPort(s.host, s.port)}/`;
+  if (sec.auth) opts.push("authSource=admin");
+  if (sec.tls) opts.push("tls=true");
+  return `mongodb://${user}${hosts}/${opts.length ? `?${opts.join("&")}` : ""}`;
 }
 
 /** Deep-merges runtime_config maps; dotted keys (`net.maxIncomingConnections`) become nesting. */

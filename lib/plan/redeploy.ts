@@ -5,6 +5,7 @@
  */
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
+import { securityOf } from "../security/settings.ts";
 import { listProcesses, type ProcessSpec } from "./processes.ts";
 
 /** What a cluster is (as recorded) or should be (as asked). */
@@ -18,7 +19,7 @@ export interface ClusterShape {
 export interface Difference {
   change: string;
   /** The mup command that makes this change. */
-  command: "scale-out" | "scale-in" | "reload" | "upgrade" | "reconfigure" | "move";
+  command: "scale-out" | "scale-in" | "reload" | "upgrade" | "reconfigure" | "move" | "tls";
 }
 
 /** Commands mup has today for the changes above (none yet: each arrives with its issue). */
@@ -106,6 +107,33 @@ export function clusterDifferences(
         command: "reload",
       });
     }
+  }
+  // Security never changes silently: a cluster recorded without global.security ran without
+  // access control (security/settings.ts securityOf).
+  const sb = securityOf(recorded.topology), sa = securityOf(asked.topology);
+  const onOff = (v: boolean) => (v ? "on" : "off");
+  if (sb.auth !== sa.auth) {
+    out.push({
+      change: `security.auth ${onOff(sb.auth)} → ${onOff(sa.auth)}${
+        sb.auth ? "" : " (the recorded cluster runs without access control)"
+      }`,
+      command: "reconfigure",
+    });
+  }
+  if (sb.auth && sa.auth && sb.adminUser !== sa.adminUser) {
+    out.push({
+      change: `security.admin_user ${sb.adminUser} → ${sa.adminUser}`,
+      command: "reconfigure",
+    });
+  }
+  if (sb.auth && sa.auth && sb.keyfile !== sa.keyfile) {
+    out.push({
+      change: `security.keyfile ${sb.keyfile ?? "(generated)"} → ${sa.keyfile ?? "(generated)"}`,
+      command: "reconfigure",
+    });
+  }
+  if (sb.tls !== sa.tls) {
+    out.push({ change: `security.tls ${onOff(sb.tls)} → ${onOff(sa.tls)}`, command: "tls" });
   }
   if (recorded.version !== asked.version || recorded.variant !== asked.variant) {
     out.push({

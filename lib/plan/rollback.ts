@@ -15,6 +15,7 @@ import { change, op } from "./deploy_steps.ts";
 import { EST } from "./lifecycle.ts";
 import { MUP_VERSION } from "./planner.ts";
 import { formatDuration } from "../util/format.ts";
+import { securityOf } from "../security/settings.ts";
 import {
   allOperations as allOps,
   type BaseState,
@@ -135,6 +136,11 @@ function undoOps(o: PlannedOperation, ctx: UndoContext): PlannedOperation[] | st
     case "update_metadata":
       // The status is recorded again, as found, once the rollback has run (see planRollback).
       return [];
+    case "generate_secret":
+      return `${o.id}: the secret stays in the cluster's secrets store (a new deploy reuses it)`;
+    case "create_user":
+      return `${o.id}: the user stays in the members' data ` +
+        "(undone only when their data directories are removed)";
     case "download_binary":
       return []; // the download cache is shared by every cluster: kept
     case "wait_for_process":
@@ -205,7 +211,9 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
   );
   for (const host of hosts) {
     const root = original.deploy_dir;
-    const parents = ["bin", "data", "logs", "conf"].map((d) => `${root}/${d}`);
+    const sec = securityOf(original.topology);
+    const layout = ["bin", "data", "logs", "conf", ...(sec.auth || sec.tls ? ["secrets"] : [])];
+    const parents = layout.map((d) => `${root}/${d}`);
     for (const dir of [...parents, root]) {
       tidy.push(op({
         id: `tidy-${host}-${dir}`,

@@ -27,6 +27,9 @@ export const OPERATION_TYPES = [
   "update_metadata",
   "archive_cluster",
   "mark_rolled_back",
+  // Security (topology global.security): secrets in the store, the first user.
+  "generate_secret",
+  "create_user",
 ] as const;
 export const OperationType = z.enum(OPERATION_TYPES);
 export type OperationType = z.infer<typeof OperationType>;

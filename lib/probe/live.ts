@@ -4,7 +4,7 @@
  * Read-only: used by `cluster display` and gathered before the lifecycle planners run.
  */
 import type { Document } from "mongodb";
-import { adminCommand } from "../mongo/client.ts";
+import type { MongoAccess } from "../mongo/client.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 
 /** One process as recorded in meta.yaml. */
@@ -51,6 +51,7 @@ function reasonOf(e: unknown, timeoutMs: number): string {
 
 /** hello and serverStatus of one process; replSetGetStatus for set members. */
 async function askOne(
+  m: MongoAccess,
   p: MetaProcess,
   dataDir: string | undefined,
   timeoutMs: number,
@@ -68,11 +69,17 @@ async function askOne(
   };
   let hello: Document;
   try {
-    hello = await adminCommand(p.host, p.port, { hello: 1 }, timeoutMs);
+    hello = await m.withServer(
+      p.host,
+      p.port,
+      (c) => c.db("admin").command({ hello: 1 }),
+      timeoutMs,
+      { auth: false },
+    );
   } catch (e) {
     return { status: { ...base, reason: reasonOf(e, timeoutMs) } };
   }
-  const ss = await adminCommand(p.host, p.port, { serverStatus: 1 }, timeoutMs).catch(() =>
+  const ss = await m.adminCommand(p.host, p.port, { serverStatus: 1 }, timeoutMs).catch(() =>
     undefined
   );
   const out: ProcessStatus = {
@@ -85,7 +92,7 @@ async function askOne(
   if (hello.arbiterOnly) out.role = "arbiter";
   let rs: Document | undefined;
   try {
-    rs = await adminCommand(p.host, p.port, { replSetGetStatus: 1 }, timeoutMs);
+    rs = await m.adminCommand(p.host, p.port, { replSetGetStatus: 1 }, timeoutMs);
   } catch (e) {
     const code = (e as { code?: number }).code;
     return {
@@ -124,12 +131,13 @@ export function sortStatuses(rows: ProcessStatus[]): ProcessStatus[] {
  * call takes at most about three timeouts however many hosts are dead.
  */
 export async function probeProcesses(
+  access: MongoAccess,
   procs: MetaProcess[],
   dataDirs: Map<string, string>,
   timeoutMs = 2000,
 ): Promise<ProcessStatus[]> {
   const answers = await Promise.all(
-    procs.map((p) => askOne(p, dataDirs.get(p.id), timeoutMs)),
+    procs.map((p) => askOne(access, p, dataDirs.get(p.id), timeoutMs)),
   );
   return sortStatuses(answers.map((a) => a.status));
 }
@@ -139,11 +147,12 @@ export async function probeProcesses(
  * (listShards); undefined when no mongos answers.
  */
 export async function listedShards(
+  access: MongoAccess,
   mongos: { host: string; port: number }[],
   timeoutMs = 2000,
 ): Promise<string[] | undefined> {
   for (const m of mongos) {
-    const r = await adminCommand(m.host, m.port, { listShards: 1 }, timeoutMs).catch(() =>
+    const r = await access.adminCommand(m.host, m.port, { listShards: 1 }, timeoutMs).catch(() =>
       undefined
     );
     if (r) return (r.shards as Document[]).map((s) => String(s._id)).sort();

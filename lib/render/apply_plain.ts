@@ -127,6 +127,9 @@ export class PlainRenderer {
       this.write(`Cluster: ${plan.cluster_name}`);
       this.write(`Status: ${status}`);
       if (status === "running") this.write(`Connection: mongosh '${e.connection}'`);
+      if (status === "running" && e.credentials) {
+        this.write(`Password: run \`${e.credentials}\` (mup prints it nowhere else)`);
+      }
       return;
     }
     const phase = plan.phases.find((p) => p.name === e.phase);

@@ -28,8 +28,9 @@ export function groupOperations(plan: Plan): OpGroup[] {
   for (const ph of plan.phases) {
     const mine: OpGroup[] = [];
     for (const o of ph.operations) {
+      // Secrets installed on hosts (keyfile, certificates) are a group of their own.
       const key = o.type === "upload_file"
-        ? `${o.type}:${o.target.params.kind}`
+        ? `${o.type}:${o.target.params.secret ? "secret" : o.target.params.kind}`
         : ["start_process", "wait_for_process"].includes(o.type)
         ? `${o.type}:${roleOf(o)}`
         : GROUPABLE.has(o.type)
@@ -70,6 +71,8 @@ export function groupPlanLine(plan: Plan, g: OpGroup): string {
     case "upload_file":
       return sub === "binaries"
         ? `Install ${plan.version} binaries on ${plural(hosts, "host")}`
+        : sub === "secret"
+        ? `Install the keyfile and certificates on ${plural(hosts, "host")} (${n} files, mode 0400)`
         : `Upload configuration files (${n} configs)`;
     case "start_process":
       return `Start ${n} ${names[1]}${g.ops.every((o) => o.parallel) ? " (parallel)" : ""}`;
@@ -97,6 +100,8 @@ export function groupDoneLine(plan: Plan, g: OpGroup): string {
     case "upload_file":
       return sub === "binaries"
         ? `Installed binaries on ${plural(hosts, "host")}`
+        : sub === "secret"
+        ? `Installed ${plural(n, "key file")} on ${plural(hosts, "host")}`
         : `Uploaded ${plural(n, "configuration file")}`;
     case "start_process":
       return n === 1

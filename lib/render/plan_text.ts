@@ -1,5 +1,5 @@
-import { criticalPath, type Dag } from "../graph/mod.ts";
-import { planToDag } from "../plan/graph.ts";
+import type { Dag } from "../graph/mod.ts";
+import { planCriticalPath, planToDag } from "../plan/graph.ts";
 import { archiveCached, type Plan } from "../plan/schema.ts";
 import { groupOperations, groupPlanLine, type OpGroup } from "./groups.ts";
 import { formatDuration, plural, portRanges } from "../util/format.ts";
@@ -68,7 +68,7 @@ export function renderPlan(
   const ops = plan.phases.flatMap((p) => p.operations);
   const groups = groupOperations(plan);
   const dag = options.dag ?? planToDag(plan);
-  const cp = dag.valid ? criticalPath(dag) : { length: 0, path: [] };
+  const cp = dag.valid ? planCriticalPath(plan) : { length: 0, path: [] };
   const roles = Object.entries(r.processes_by_role).map(([k, v]) => `${v} ${k}`).join(", ");
   const out = [
     `Plan ID: ${plan.plan_id}`,

@@ -1,3 +1,4 @@
+import { FILE_MODE } from "./atomic.ts";
 /**
  * Append-only journal with group commit: concurrent appends share one write and one fsync, so
  * persisting costs the same per operation however large the plan is.
@@ -11,7 +12,8 @@ export class Journal {
   constructor(readonly path: string) {}
 
   async open(): Promise<void> {
-    this.file = await Deno.open(this.path, { append: true, create: true });
+    this.file = await Deno.open(this.path, { append: true, create: true, mode: FILE_MODE });
+    await Deno.chmod(this.path, FILE_MODE);
   }
 
   append(entry: unknown): Promise<void> {

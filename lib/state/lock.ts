@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { pidAlive } from "../executor/local.ts";
+import { FILE_MODE, privateDir, writePrivateFile } from "./atomic.ts";
 import { LockInfo, STATE_FORMAT_VERSION } from "./schema.ts";
 
 function procStart(pid: number): string | undefined {
@@ -61,7 +62,7 @@ export class ClusterLock {
     stateId?: string,
   ): Promise<{ lock: ClusterLock; replacedStale?: LockInfo }> {
     const file = lockPath(clusterDir);
-    await Deno.mkdir(path.dirname(file), { recursive: true });
+    await privateDir(path.dirname(file));
     const info: LockInfo = {
       format_version: STATE_FORMAT_VERSION,
       id: crypto.randomUUID(),
@@ -76,7 +77,8 @@ export class ClusterLock {
     let replacedStale: LockInfo | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const f = await Deno.open(file, { write: true, createNew: true, mode: 0o644 });
+        const f = await Deno.open(file, { write: true, createNew: true, mode: FILE_MODE });
+        await Deno.chmod(file, FILE_MODE);
         await f.write(new TextEncoder().encode(JSON.stringify(info, null, 2)));
         await f.sync();
         f.close();
@@ -111,7 +113,7 @@ export class ClusterLock {
 
   async setStateId(stateId: string): Promise<void> {
     this.info.state_id = stateId;
-    await Deno.writeTextFile(lockPath(this.clusterDir), JSON.stringify(this.info, null, 2));
+    await writePrivateFile(lockPath(this.clusterDir), JSON.stringify(this.info, null, 2));
   }
 
   async release(): Promise<void> {

@@ -2,7 +2,7 @@ import { z } from "zod";
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { listDir } from "../plan/store.ts";
-import { exists, syncDir, writeFileAtomic } from "./atomic.ts";
+import { exists, privateDir, syncDir, writeFileAtomic } from "./atomic.ts";
 import { Journal } from "./journal.ts";
 import { checkIdentifier, insideStore } from "../util/ident.ts";
 import {
@@ -156,7 +156,7 @@ export class StateWriter {
   }
 
   async open(): Promise<void> {
-    await Deno.mkdir(this.store.dir, { recursive: true });
+    await privateDir(this.store.dir);
     await this.store.writeSnapshot(this.state);
     await this.journal.open();
     await this.store.setCurrent(this.state.state_id);

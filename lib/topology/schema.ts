@@ -19,12 +19,34 @@ const Dirs = {
   config_dir: z.string().optional(),
 };
 
+/**
+ * `global.security`: access control for the whole cluster (never per node). Absent in a recorded
+ * topology means the cluster was deployed before mup secured clusters (no auth, no TLS); a new
+ * deploy fills it in with the defaults below (see lib/security/settings.ts).
+ */
+export const SecuritySection = z.object({
+  /** Keyfile internal authentication and access control (users). Default true. */
+  auth: z.boolean().default(true),
+  /** requireTLS on every process, with a cluster CA mup makes. Default false. */
+  tls: z.boolean().default(false),
+  /** A keyfile of your own on the control machine, used instead of a generated one. */
+  keyfile: z.string().min(1).optional(),
+  /** The first user's name (role root on admin). Default "admin". */
+  admin_user: z.string().regex(
+    /^[A-Za-z0-9_.@-]{1,64}$/,
+    "1–64 letters, digits, '_', '.', '@', '-'",
+  )
+    .default("admin"),
+}).strict();
+export type SecuritySection = z.infer<typeof SecuritySection>;
+
 export const GlobalSection = z.object({
   user: z.string().optional(),
   ssh_port: z.number().int().min(1).max(65535).optional(),
   ssh_identity_file: z.string().optional(),
   ...Dirs,
   runtime_config: RuntimeConfig.optional(),
+  security: SecuritySection.optional(),
 }).strict();
 
 /** SSH port of one host entry, over global.ssh_port. */

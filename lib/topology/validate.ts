@@ -60,6 +60,14 @@ export function validateTopology(t: Topology): Issue[] {
   const warn = (code: string, path: Issue["path"], message: string, hint: string) =>
     issues.push({ severity: "warning", code, path, message, hint });
 
+  if (t.global.security?.auth === false) {
+    warn(
+      "auth_disabled",
+      ["global", "security", "auth"],
+      "access control is off: anyone who reaches the cluster's ports can read and change every database",
+      "remove `auth: false` so that mup generates a keyfile and an admin user (`mup cluster credentials <name>` prints it)",
+    );
+  }
   if (t.mongod_servers.length === 0 && t.config_servers.length === 0) {
     err(
       "no_servers",

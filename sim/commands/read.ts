@@ -1,6 +1,6 @@
 /** Read commands: find (and the oplog for syncing members), getMore, count, distinct, aggregate, listings. */
 import { type Document, Long, type Timestamp } from "bson";
-import { checkCollStats, collStatsDoc, startsWithCollStats } from "../coll_stats.ts";
+import { checkCollStats, collStatsDoc, dbStatsDoc, startsWithCollStats } from "../coll_stats.ts";
 import { CommandError } from "../errors.ts";
 import { findDocs, runPipeline } from "../query.ts";
 import type { CommandContext, Handler } from "../server.ts";
@@ -39,8 +39,12 @@ async function beginRead(ctx: CommandContext): Promise<void> {
 
 /** The documents a read sees: its majority snapshot, or the newest data. */
 function readDocs(ctx: CommandContext, coll: string): Document[] {
-  return (ctx.readAt && ctx.server.store.snapshotDocs(ctx.db, coll, ctx.readAt)) ||
-    ctx.server.store.docs(ctx.db, coll);
+  const store = ctx.server.store;
+  // A member's replica set configuration, as tools read it (rs.conf(), mongosh's helpers).
+  if (ctx.db === "local" && coll === "system.replset") {
+    return store.repl.config ? [store.repl.config] : [];
+  }
+  return (ctx.readAt && store.snapshotDocs(ctx.db, coll, ctx.readAt)) || store.docs(ctx.db, coll);
 }
 
 /** local.oplog.rs, read from the store: `{ts: {$gte|$gt: T}}` filters and `$natural` order. */
@@ -156,7 +160,16 @@ const aggregate: Handler = async (ctx) => {
   const stats = coll && startsWithCollStats(pipeline);
   const docs = runPipeline(
     stats
-      ? [collStatsDoc(store, ctx.server.address(), ctx.db, coll, checkCollStats(pipeline))]
+      ? [
+        collStatsDoc(
+          store,
+          ctx.server.address(),
+          ctx.db,
+          coll,
+          checkCollStats(pipeline),
+          !!ctx.server.opts.replSet,
+        ),
+      ]
       : coll
       ? readDocs(ctx, coll)
       : [],
@@ -181,6 +194,30 @@ const listDatabases: Handler = (ctx) => {
   return { databases: out, totalSize: databases.reduce((n, d) => n + d.sizeOnDisk, 0) };
 };
 
+/** A replica-set member's local collections that live outside the document store. */
+function replicationCollections(ctx: CommandContext): Document[] {
+  const store = ctx.server.store;
+  if (ctx.db !== "local" || !ctx.server.opts.replSet) return [];
+  const info = { readOnly: false };
+  return [
+    {
+      name: "oplog.rs",
+      type: "collection",
+      options: { capped: true, size: store.oplogCapBytes, autoIndexId: false },
+      info,
+    },
+    ...(store.repl.config
+      ? [{
+        name: "system.replset",
+        type: "collection",
+        options: {},
+        info,
+        idIndex: { v: 2, key: { _id: 1 }, name: "_id_" },
+      }]
+      : []),
+  ];
+}
+
 const listCollections: Handler = (ctx) => {
   const colls = [...(ctx.server.store.dbs.get(ctx.db)?.keys() ?? [])].map((name) => ({
     name,
@@ -189,7 +226,9 @@ const listCollections: Handler = (ctx) => {
     info: { readOnly: false },
     idIndex: { v: 2, key: { _id: 1 }, name: "_id_" },
   }));
-  const filtered = findDocs(colls, { filter: ctx.body.filter });
+  const filtered = findDocs([...colls, ...replicationCollections(ctx)], {
+    filter: ctx.body.filter,
+  });
   return ctx.server.newCursor(
     `${ctx.db}.$cmd.listCollections`,
     ctx.body.nameOnly ? filtered.map((c) => ({ name: c.name, type: c.type })) : filtered,
@@ -197,7 +236,10 @@ const listCollections: Handler = (ctx) => {
   );
 };
 
+const dbStats: Handler = (ctx) => dbStatsDoc(ctx.server.store, ctx.db, Number(ctx.body.scale ?? 1));
+
 export const readCommands: Record<string, Handler> = {
+  dbStats,
   find,
   getMore,
   killCursors,

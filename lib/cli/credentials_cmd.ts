@@ -1,0 +1,63 @@
+/**
+ * `mup cluster credentials <name>`: the only command that prints a cluster's password (the
+ * admin user mup created; from the secrets store).
+ */
+import type { Command } from "@commander-js/extra-typings";
+import { MupError } from "../errors.ts";
+import { connectionString } from "../plan/processes.ts";
+import { readAdmin, secretPath, secretsDir } from "../security/secrets.ts";
+import { SECRET, securityOf } from "../security/settings.ts";
+import { requireMeta } from "./cluster_show.ts";
+import { type CliContext, print, printJson } from "./context.ts";
+
+/** The connection string with the password in it (URI-encoded), for a driver or mongosh. */
+export function withPassword(uri: string, user: string, password: string): string {
+  const u = encodeURIComponent(user);
+  return uri.replace(`mongodb://${u}@`, `mongodb://${u}:${encodeURIComponent(password)}@`);
+}
+
+/** Adds `credentials` to the `cluster` command. */
+export function addCredentialsCommand(cmd: Command, ctx: CliContext): void {
+  cmd.command("credentials")
+    .description(
+      "Print the cluster's admin user, password and connection string (the only command that shows the password)",
+    )
+    .argument("<name>", "cluster name")
+    .option("--json", "machine-readable output")
+    .action(async (name, opts) => {
+      const meta = await requireMeta(ctx, name);
+      const sec = securityOf(meta.topology);
+      if (!sec.auth) {
+        throw new MupError(`cluster ${name} runs without access control: it has no credentials`, {
+          hint: "it was deployed with global.security.auth: false (or before mup secured clusters)",
+        });
+      }
+      const admin = await readAdmin(name);
+      if (!admin) {
+        throw new MupError(`the credentials of ${name} are missing from ${secretsDir(name)}`, {
+          hint: "restore the secrets directory from a backup of $MUP_HOME",
+        });
+      }
+      let uri = withPassword(connectionString(meta.topology), admin.user, admin.password);
+      // TLS: the cluster CA is what the client must trust.
+      if (sec.tls) uri += `&tlsCAFile=${encodeURIComponent(secretPath(name, SECRET.ca))}`;
+      if (opts.json) {
+        printJson({
+          cluster: name,
+          user: admin.user,
+          password: admin.password,
+          auth_db: admin.db,
+          connection_string: uri,
+        });
+        return;
+      }
+      print(
+        [
+          `Cluster: ${name}`,
+          `User: ${admin.user} (role root on ${admin.db})`,
+          `Password: ${admin.password}`,
+          `Connection: ${uri}`,
+        ].join("\n"),
+      );
+    });
+}

@@ -1,0 +1,69 @@
+import { SECRET } from "../security/settings.ts";
+import { makeCa, makeCertificate } from "../security/tls.ts";
+import {
+  checkKeyfile,
+  newKeyfile,
+  newPassword,
+  readAdmin,
+  secretExists,
+  SECRETS_FORMAT_VERSION,
+  writeSecret,
+} from "../security/secrets.ts";
+import { type Operation, OperationError, param } from "./operation.ts";
+
+/**
+ * Puts one secret into the cluster's secrets store (0700 directory, 0600 file): the keyfile
+ * (generated, or copied from the topology's `keyfile`) or the admin credentials (a generated
+ * password). Done when the secret exists, so a re-deploy or resume never replaces a secret the
+ * cluster already uses. Its output names the secret, never its value.
+ */
+export const generateSecret: Operation = {
+  async isDone(ctx) {
+    const ref = param(ctx, "secret");
+    if (ref === SECRET.admin) return (await readAdmin(ctx.plan.cluster_name)) !== undefined;
+    if (ref === SECRET.ca) {
+      // The certificate is written after its key: with the certificate, both are there.
+      return await secretExists(ctx.plan.cluster_name, "secret:ca-key") &&
+        await secretExists(ctx.plan.cluster_name, ref);
+    }
+    return await secretExists(ctx.plan.cluster_name, ref);
+  },
+  async run(ctx) {
+    const cluster = ctx.plan.cluster_name;
+    const ref = param(ctx, "secret");
+    if (ref === SECRET.keyfile) {
+      const given = ctx.op.target.params.source;
+      if (given) {
+        const src = given.startsWith("~/")
+          ? `${Deno.env.get("HOME") ?? ""}${given.slice(1)}`
+          : given;
+        const text = await Deno.readTextFile(src).catch((e) => {
+          throw new OperationError(`cannot read the keyfile ${src}: ${(e as Error).message}`);
+        });
+        await writeSecret(cluster, ref, checkKeyfile(text, src));
+        return { output: `copied ${src} into the secrets store` };
+      }
+      await writeSecret(cluster, ref, newKeyfile());
+      return { output: "generated the keyfile (756 random bytes, base64)" };
+    }
+    if (ref === SECRET.admin) {
+      const doc = {
+        format_version: SECRETS_FORMAT_VERSION,
+        user: param(ctx, "user"),
+        password: newPassword(),
+        db: "admin",
+      };
+      await writeSecret(cluster, ref, JSON.stringify(doc, null, 2) + "\n");
+      return { output: `generated the password of ${doc.user}` };
+    }
+    if (ref === SECRET.ca) {
+      await makeCa(cluster);
+      return { output: "created the cluster CA (RSA 2048, 10 years)" };
+    }
+    if (ref.startsWith("secret:cert:")) {
+      await makeCertificate(cluster, ref, param(ctx, "host"));
+      return { output: `created ${ref.slice("secret:cert:".length)}'s certificate` };
+    }
+    throw new OperationError(`generate_secret cannot make ${ref}`);
+  },
+};

@@ -1,0 +1,132 @@
+/**
+ * The cluster's TLS material, made with the system's `openssl` (never hand-written crypto): a
+ * cluster CA (`secrets/ca.pem`, its key `secrets/ca.key`) and one certificate per process
+ * (`secrets/certs/<process>.pem`: certificate and key, as mongod's net.tls.certificateKeyFile
+ * wants them) whose subjectAltName holds the host's name or address, and localhost/127.0.0.1/::1
+ * (mup reaches a process on its host's loopback for the localhost exception). openssl is given
+ * file paths only; no key material is ever on a command line.
+ */
+import * as path from "node:path";
+import { MupError } from "../errors.ts";
+import { FILE_MODE, privateDir } from "../state/atomic.ts";
+import { secretsDir, writeSecret } from "./secrets.ts";
+
+/** Runs openssl in `cwd`; throws a MupError with its message when it fails or is missing. */
+async function openssl(cwd: string, args: string[]): Promise<void> {
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command("openssl", {
+      args,
+      cwd,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new MupError("openssl is not installed on this machine (TLS needs it)", {
+        hint:
+          "install it (Debian/Ubuntu: apt-get install openssl), or set global.security.tls: false",
+      });
+    }
+    throw e;
+  }
+  if (out.code !== 0) {
+    const msg = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-1)[0];
+    throw new MupError(`openssl ${args[0]} failed: ${msg}`);
+  }
+}
+
+/** A scratch directory inside the secrets store (0700), removed afterwards. */
+async function scratch<T>(cluster: string, f: (dir: string) => Promise<T>): Promise<T> {
+  await privateDir(secretsDir(cluster));
+  const dir = await Deno.makeTempDir({ dir: secretsDir(cluster), prefix: ".tls-" });
+  await Deno.chmod(dir, 0o700);
+  try {
+    return await f(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Creates the cluster CA: a 2048-bit RSA key and a self-signed certificate (10 years). */
+export async function makeCa(cluster: string): Promise<void> {
+  await scratch(cluster, async (dir) => {
+    await openssl(dir, [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+      "-days",
+      "3650",
+      "-subj",
+      `/CN=mup ${cluster} CA`,
+    ]);
+    // The key first: a CA certificate without its key could sign nothing.
+    await writeSecret(cluster, "secret:ca-key", await Deno.readTextFile(path.join(dir, "ca.key")));
+    await writeSecret(cluster, "secret:ca", await Deno.readTextFile(path.join(dir, "ca.pem")));
+  });
+}
+
+/** The subjectAltName entries of a process on `host`. */
+export function subjectAltNames(host: string): string[] {
+  const h = host.replace(/^\[(.*)\]$/, "$1");
+  const ip = /^\d+\.\d+\.\d+\.\d+$/.test(h) || h.includes(":");
+  const names = new Set([ip ? `IP:${h}` : `DNS:${h}`, "DNS:localhost", "IP:127.0.0.1", "IP:::1"]);
+  return [...names];
+}
+
+/**
+ * Creates one process's certificate signed by the cluster CA (825 days), with serverAuth and
+ * clientAuth (members present it to each other), and stores certificate + key under `ref`.
+ */
+export async function makeCertificate(cluster: string, ref: string, host: string): Promise<void> {
+  const dir0 = secretsDir(cluster);
+  await scratch(cluster, async (dir) => {
+    await Deno.writeTextFile(
+      path.join(dir, "ext.cnf"),
+      `subjectAltName=${subjectAltNames(host).join(",")}\n` +
+        "extendedKeyUsage=serverAuth,clientAuth\n",
+      { mode: FILE_MODE },
+    );
+    await openssl(dir, [
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      "p.key",
+      "-out",
+      "p.csr",
+      "-subj",
+      `/CN=${host.replace(/^\[(.*)\]$/, "$1")}`,
+    ]);
+    await openssl(dir, [
+      "x509",
+      "-req",
+      "-in",
+      "p.csr",
+      "-CA",
+      path.join(dir0, "ca.pem"),
+      "-CAkey",
+      path.join(dir0, "ca.key"),
+      "-CAcreateserial",
+      "-CAserial",
+      path.join(dir, "ca.srl"),
+      "-out",
+      "p.crt",
+      "-days",
+      "825",
+      "-extfile",
+      "ext.cnf",
+    ]);
+    const pem = (await Deno.readTextFile(path.join(dir, "p.crt"))) +
+      (await Deno.readTextFile(path.join(dir, "p.key")));
+    await writeSecret(cluster, ref, pem);
+  });
+}

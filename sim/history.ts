@@ -1,0 +1,73 @@
+/**
+ * Pre-images of the document changes made by oplog entries the commit point has not reached,
+ * oldest first: a majority read rebuilds the majority-committed snapshot from them instead of
+ * waiting, as a storage engine's history does
+ * (https://www.mongodb.com/docs/v7.0/reference/read-concern-majority/). Trimmed as the commit
+ * point advances; bounded, so a stuck commit point cannot exhaust memory.
+ */
+import type { Document, Timestamp } from "bson";
+
+/** Pre-images kept at most; older snapshots cannot be built once they were dropped. */
+const MAX_HISTORY = 200_000;
+
+interface PreImage {
+  ts: Timestamp;
+  ns: string;
+  /** The document's key in its collection (store.ts idKey). */
+  k: string;
+  /** The document before the change; undefined when the change created it. */
+  prev?: Document;
+}
+
+export class History {
+  private entries: PreImage[] = [];
+  /** History older than this was dropped: snapshots before it cannot be built. */
+  private floor?: Timestamp;
+
+  /** Keeps a pre-image of a change made at optime `ts`. */
+  push(ts: Timestamp, ns: string, k: string, prev: Document | undefined): void {
+    this.entries.push({ ts, ns, k, prev });
+    if (this.entries.length > MAX_HISTORY) {
+      const dropped = this.entries.splice(0, this.entries.length - MAX_HISTORY);
+      this.floor = dropped[dropped.length - 1].ts;
+    }
+  }
+
+  /** Takes back the newest pre-image (its change was rolled back with its transaction). */
+  pop(): void {
+    this.entries.pop();
+  }
+
+  /** Forgets pre-images of changes at or before `ts` (the commit point reached them). */
+  forget(ts: Timestamp): void {
+    let n = 0;
+    while (n < this.entries.length && this.entries[n].ts.compare(ts) <= 0) n++;
+    if (n) this.entries.splice(0, n);
+  }
+
+  /** Forgets everything (the data was rewritten: it has no history to read from). */
+  clear(): void {
+    this.entries = [];
+    this.floor = undefined;
+  }
+
+  /** Whether the history reaches back to optime `at`. */
+  reaches(at: Timestamp): boolean {
+    return !this.floor || at.compare(this.floor) >= 0;
+  }
+
+  /**
+   * `docs` (the collection `ns` now, by key) as they were at optime `at`: every change after it
+   * undone, newest first.
+   */
+  rewind(ns: string, docs: Map<string, Document>, at: Timestamp): Document[] {
+    const out = new Map(docs);
+    for (let i = this.entries.length - 1; i >= 0 && this.entries[i].ts.compare(at) > 0; i--) {
+      const h = this.entries[i];
+      if (h.ns !== ns) continue;
+      if (h.prev) out.set(h.k, h.prev);
+      else out.delete(h.k);
+    }
+    return [...out.values()];
+  }
+}
