@@ -191,3 +191,37 @@ Deno.test("state rollback of a stop starts the cluster again and records it runn
     await killAll(home);
   }
 });
+
+Deno.test("state rollback removes only the directories the deploy made: a data_dir that was there before keeps its files", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    const precious = path.join(home, "precious");
+    await Deno.mkdir(precious);
+    await Deno.writeTextFile(path.join(precious, "keep.txt"), "important");
+    const topo = await writeTopology(
+      home,
+      "prec.yaml",
+      `mongod_servers:\n  - { host: localhost, port: ${port}, data_dir: ${precious} }\n`,
+    );
+    const failed = await mup(deployArgs("prec", topo, await testMirror(), ["--auto-approve"]), {
+      home,
+      env: { MUP_SIM_CRASH_AT_STARTUP: "14", MUP_SIM_FAULT_PORTS: String(port) },
+    });
+    assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+    const rb = await ok(home, [
+      "state",
+      "rollback",
+      "prec",
+      "--checkpoint",
+      "start",
+      "--auto-approve",
+    ]);
+    assert.match(rb.stdout, /Rollback completed successfully!/);
+    assert.equal(await Deno.readTextFile(path.join(precious, "keep.txt")), "important");
+    // What the deploy made is gone.
+    assert.ok(!(await exists(path.join(clusterDir(home, "prec"), "deploy"))), "deploy dir removed");
+  } finally {
+    await killAll(home);
+  }
+});
