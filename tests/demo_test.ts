@@ -3,6 +3,9 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { freePorts, killAll, ROOT, shardedTopology, tempHome, writeTopology } from "./helpers.ts";
 import { admin, waitFor } from "./sim_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 Deno.test("demo: when the apply fails, the demo says so, exits 1, and the resume command it prints works when pasted", async () => {
   const home = await tempHome();

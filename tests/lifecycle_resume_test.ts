@@ -18,6 +18,9 @@ import { clusterDir, count, currentState, meta, processLogs } from "./apply_help
 import { deploy, display, livePids, ok } from "./lifecycle_helpers.ts";
 import { stablePorts } from "./lifecycle_helpers.ts";
 import { Journal } from "../lib/state/journal.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
