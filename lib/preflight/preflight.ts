@@ -204,25 +204,34 @@ export async function preflight(
         low.push(`${h}: ${(free / 1024).toFixed(1)}GB free, ${perHostGb.toFixed(1)}GB needed`);
       }
     });
-    if (minFree === Infinity) minFree = 0;
-    return low.length
-      ? { status: "failed", message: `not enough disk space: ${low.join("; ")}` }
-      : {
-        status: "passed",
-        message: `Disk space available (${needGb}GB required, ${
-          (minFree / 1024).toFixed(0)
-        }GB available)`,
-      };
+    const unchecked = hosts.filter((h) => unreachable.has(executorKey(h)));
+    if (low.length) {
+      return { status: "failed", message: `not enough disk space: ${low.join("; ")}` };
+    }
+    // A host that could not be reached was not checked: never reported as passed.
+    if (minFree === Infinity) {
+      return { status: "warning", message: "Disk space not checked: no host could be reached" };
+    }
+    return {
+      status: unchecked.length ? "warning" : "passed",
+      message: `Disk space available (${needGb}GB required, ${
+        (minFree / 1024).toFixed(0)
+      }GB available)${unchecked.length ? `; not checked on ${unchecked.join(", ")}` : ""}`,
+    };
   });
 
   await timed("ports", async () => {
     const busy: string[] = [];
+    let own = 0, unchecked = 0;
     // Hosts that can list their listeners are asked once, not once per port.
     const listening = new Map<string, Promise<Set<number>>>();
     await Promise.all(all.map((s) =>
       queue.add(async () => {
         const machine = executorKey(s.host);
-        if (unreachable.has(machine)) return;
+        if (unreachable.has(machine)) {
+          unchecked++;
+          return;
+        }
         const ex = input.executors.forHost(s.host);
         let free: boolean;
         if (ex.listeningPorts) {
@@ -234,6 +243,7 @@ export async function preflight(
         const ownConfig = input.ownPorts?.get(`${hostKey(s.host)}:${s.port}`);
         // The cluster's own process (started with its own configuration file) is expected there.
         if (ownConfig !== undefined && (!holder?.command || holder.command.includes(ownConfig))) {
+          own++;
           return;
         }
         busy.push(
@@ -242,14 +252,23 @@ export async function preflight(
       })
     ));
     busy.sort();
-    return busy.length
-      ? { status: "failed", message: `ports already in use: ${busy.join(", ")}`, details: { busy } }
-      : {
-        status: "passed",
-        message: `All ports available (${all.length} ports on ${hosts.length} host${
-          hosts.length === 1 ? "" : "s"
-        })`,
+    if (busy.length) {
+      return {
+        status: "failed",
+        message: `ports already in use: ${busy.join(", ")}`,
+        details: { busy },
       };
+    }
+    const notes = [
+      ...(own ? [`${own} held by this cluster's own processes`] : []),
+      ...(unchecked ? [`${unchecked} not checked: their host could not be reached`] : []),
+    ];
+    return {
+      status: unchecked ? "warning" : "passed",
+      message: `All ports available (${all.length} ports on ${hosts.length} host${
+        hosts.length === 1 ? "" : "s"
+      }${notes.length ? `; ${notes.join("; ")}` : ""})`,
+    };
   });
 
   // Remote hosts without global.deploy_dir get the control machine's default path.
