@@ -111,8 +111,22 @@ Deno.test("--json: validation, usage and lookup failures of each command print o
     ["unknown option", ["state", "list", "c1", "--jsn", "--json"], (d) => {
       assert.match(String(d.code), /unknownOption/);
     }],
+    // Apply flags are checked while parsing, before a plan is made or saved.
+    [
+      "bad --parallelism",
+      deployArgs("c1", good, mirror, ["--plan-only", "--parallelism", "0", "--json"]),
+      (d) => assert.match(d.error, /--parallelism must be a positive whole number, not "0"/),
+    ],
+    [
+      "bad --on-failure",
+      deployArgs("c1", good, mirror, ["--dry-run", "--on-failure", "bogus", "--json"]),
+      (d) => assert.match(d.error, /--on-failure must be abort or pause, not "bogus"/),
+    ],
   ];
   for (const [what, args, check] of cases) check(errorDoc(await mup(args, { home }), what));
+  // Nothing was planned for the refused command lines.
+  const plans = await mup(["plan", "list", "c1", "--json"], { home });
+  assert.doesNotMatch(plans.stdout, /plan-/, output(plans));
 });
 
 Deno.test("--json: a pre-flight failure of deploy --auto-approve prints the failing checks", async () => {

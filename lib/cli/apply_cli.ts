@@ -1,4 +1,4 @@
-import type { Command } from "@commander-js/extra-typings";
+import { type Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { apply, ApplyControl, type SafetyDecision } from "../apply/applier.ts";
 import { Emitter } from "../apply/events.ts";
 import { checkNoClash, checkNotStale, previousApply } from "../apply/stale.ts";
@@ -28,11 +28,13 @@ export interface ApplyCliOptions extends SshCliOptions {
 
 // deno-lint-ignore no-explicit-any
 export function applyCommandOptions(cmd: Command<any, any, any>): void {
+  // Checked while the command line is parsed, before anything is planned or saved.
   cmd.option("--auto-approve", "skip the interactive confirmation")
-    .option("--parallelism <n>", "most operations running at once", "10")
+    .option("--parallelism <n>", "most operations running at once", checked(badParallelism), "10")
     .option(
       "--on-failure <policy>",
       "when a safety check fails without a terminal or with --auto-approve: abort or pause",
+      checked(badPolicy),
       "abort",
     );
   sshCommandOptions(cmd);
@@ -66,20 +68,39 @@ export function describeEffects(plan: Plan): string {
   ].join("\n");
 }
 
+/** Why a --parallelism value is refused, if it is. */
+function badParallelism(v: string | undefined): string | undefined {
+  const n = Number(v ?? 10);
+  return Number.isInteger(n) && n >= 1
+    ? undefined
+    : `--parallelism must be a positive whole number, not "${v}"`;
+}
+
+/** Why an --on-failure value is refused, if it is. */
+function badPolicy(v: string | undefined): string | undefined {
+  const p = v ?? "abort";
+  return p === "abort" || p === "pause"
+    ? undefined
+    : `--on-failure must be abort or pause, not "${p}"`;
+}
+
+/** A command-line parser that refuses what `bad` says is wrong, as a usage error. */
+const checked = (bad: (v: string) => string | undefined) => (v: string) => {
+  const why = bad(v);
+  if (why) throw new InvalidArgumentError(why);
+  return v;
+};
+
 function parallelism(opts: ApplyCliOptions): number {
-  const n = Number(opts.parallelism ?? 10);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new MupError(`--parallelism must be a positive whole number, not "${opts.parallelism}"`);
-  }
-  return n;
+  const why = badParallelism(opts.parallelism);
+  if (why) throw new MupError(why);
+  return Number(opts.parallelism ?? 10);
 }
 
 function policy(opts: ApplyCliOptions): SafetyDecision {
-  const p = opts.onFailure ?? "abort";
-  if (p !== "abort" && p !== "pause") {
-    throw new MupError(`--on-failure must be abort or pause, not "${p}"`);
-  }
-  return p;
+  const why = badPolicy(opts.onFailure);
+  if (why) throw new MupError(why);
+  return (opts.onFailure ?? "abort") as SafetyDecision;
 }
 
 /**
