@@ -116,6 +116,9 @@ Deno.test("kill -9 of mup in the middle of restart, stop and destroy; plan resum
       /^archive-/,
       "completed",
     );
+    // Every process is stopped: the list must not claim `running`.
+    const listed = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
+    assert.equal(listed[0].status, "unknown");
     await resume(home, "rs", /Destroy completed successfully!/);
     assert.deepEqual(await livePids(home, "rs"), []);
     assert.ok(!(await exists(clusterDir(home, "rs"))));
@@ -138,7 +141,6 @@ Deno.test("state rollback after a deploy failed in the initialize phase: process
     assert.match(failed.stdout, /Apply failed at phase 3, operation init-rs-rs0/);
     assert.equal((await livePids(home, "rs")).length, 3);
     const failedState = await currentState(home, "rs");
-
     const unknownCp = await ok(home, ["state", "rollback", "rs", "--checkpoint", "nope"], 1);
     assert.match(unknownCp.stderr, /has no checkpoint "nope"/);
     const planned = await rollbackToStart(home, "--plan-only");
