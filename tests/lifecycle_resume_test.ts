@@ -116,9 +116,16 @@ Deno.test("kill -9 of mup in the middle of restart, stop and destroy; plan resum
       /^archive-/,
       "completed",
     );
-    // Every process is stopped: the list must not claim `running`.
+    // Every process is stopped: the list must not claim `running`; the state says who is gone.
     const listed = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
     assert.equal(listed[0].status, "unknown");
+    const shown = await ok(home, ["state", "show", "rs"]);
+    assert.match(
+      shown.stdout,
+      /Status: running \(interrupted: the mup process \d+ is gone; `mup plan resume rs`\)/,
+    );
+    const shownJson = JSON.parse((await ok(home, ["state", "show", "rs", "--json"])).stdout);
+    assert.match(shownJson.interrupted.reason, /is gone/);
     await resume(home, "rs", /Destroy completed successfully!/);
     assert.deepEqual(await livePids(home, "rs"), []);
     assert.ok(!(await exists(clusterDir(home, "rs"))));
