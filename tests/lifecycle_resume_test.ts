@@ -148,6 +148,18 @@ Deno.test("state rollback after a deploy failed in the initialize phase: process
     assert.match(failed.stdout, /Apply failed at phase 3, operation init-rs-rs0/);
     assert.equal((await livePids(home, "rs")).length, 3);
     const failedState = await currentState(home, "rs");
+    // Its servers run: the cluster commands show the cluster and say how to end the apply.
+    const id = failedState.state_id;
+    const [row] = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
+    assert.equal(row.name, "rs");
+    assert.equal(row.status, `not deployed (apply ${id} failed)`);
+    assert.equal(row.processes, 3);
+    assert.match((await ok(home, ["cluster", "list"])).stdout, /not deployed \(apply/);
+    const stop = await ok(home, ["cluster", "stop", "rs"], 1);
+    assert.match(stop.stderr, new RegExp(`its apply ${id} \\(deploy\\) failed`));
+    assert.match(stop.stderr, /`mup plan resume rs` continues it/);
+    assert.match(stop.stderr, /`mup state rollback rs --checkpoint start` undoes it/);
+
     const unknownCp = await ok(home, ["state", "rollback", "rs", "--checkpoint", "nope"], 1);
     assert.match(unknownCp.stderr, /has no checkpoint "nope"/);
     const planned = await rollbackToStart(home, "--plan-only");
