@@ -10,6 +10,7 @@ import {
   mup,
   replicaSetTopology,
   spawnMup,
+  standaloneTopology,
   tempHome,
   testMirror,
   writeTopology,
@@ -205,6 +206,28 @@ Deno.test("state rollback of a stop starts the cluster again and records it runn
     assert.match(again.stdout, /not undone: step-down-rs0/);
     assert.deepEqual(await livePids(home, "rs"), pids);
     assert.equal((await meta(home, "rs")).status, "running");
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("kill -9 of a first deploy: cluster list shows it interrupted, cluster display names the apply and the way out", async () => {
+  const home = await tempHome();
+  try {
+    const topo = await writeTopology(home, "one.yaml", standaloneTopology(stablePorts(1)));
+    await killWhen(
+      home,
+      "one",
+      deployArgs("one", topo, await testMirror(), ["--auto-approve"]),
+      /^start-/,
+      "completed",
+    );
+    const id = (await currentState(home, "one")).state_id;
+    const [row] = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
+    assert.equal(row.status, `not deployed (apply ${id} interrupted)`);
+    const shown = await ok(home, ["cluster", "display", "one"], 1);
+    assert.match(shown.stderr, /\(deploy\) was interrupted \(the mup process \d+ is gone\)/);
+    assert.match(shown.stderr, /`mup state rollback one --checkpoint start` undoes it/);
   } finally {
     await killAll(home);
   }
