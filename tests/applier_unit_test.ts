@@ -5,6 +5,9 @@ import { MockExecutor } from "../lib/executor/mock.ts";
 import { createDirectory } from "../lib/ops/create_directory.ts";
 import { StateStore } from "../lib/state/store.ts";
 import { syntheticPlan } from "./synthetic.ts";
+import { installFixture, tempDir } from "./fixture.ts";
+
+installFixture();
 
 Deno.test("create_directory runs against the mock executor and then reports itself done", async () => {
   const mock = new MockExecutor();
@@ -39,7 +42,7 @@ Deno.test("create_directory runs against the mock executor and then reports itse
 });
 
 async function store() {
-  return new StateStore(path.join(await Deno.makeTempDir(), "clusters", "synthetic"));
+  return new StateStore(path.join(await tempDir(), "clusters", "synthetic"));
 }
 
 Deno.test("apply() with a simulated failure: failed state, checkpoints of finished phases, resume completes without redoing work", async () => {

@@ -1,7 +1,8 @@
 import * as path from "node:path";
 import { MongoClient, type MongoClientOptions } from "mongodb";
 import type { ApplyState } from "../lib/state/schema.ts";
-import { clusterCredentials, mup, readJson } from "./helpers.ts";
+import { clusterCredentials, mup, output, readJson } from "./helpers.ts";
+import { deadline } from "./fixture.ts";
 
 export function clusterDir(home: string, cluster: string): string {
   return path.join(home, "storage", "clusters", cluster);
@@ -9,7 +10,7 @@ export function clusterDir(home: string, cluster: string): string {
 
 export async function currentState(home: string, cluster: string): Promise<ApplyState> {
   const r = await mup(["state", "show", cluster, "--json"], { home });
-  if (r.code !== 0) throw new Error(r.stderr);
+  if (r.code !== 0) throw new Error(`mup state show ${cluster}: ${output(r)}`);
   return JSON.parse(r.stdout);
 }
 
@@ -48,7 +49,10 @@ export async function withClient<T>(
   f: (c: MongoClient) => Promise<T>,
   as?: ClientAuth,
 ): Promise<T> {
-  const c = new MongoClient(uri, { serverSelectionTimeoutMS: 15_000, ...(await authOptions(as)) });
+  const c = new MongoClient(uri, {
+    serverSelectionTimeoutMS: deadline(15_000),
+    ...(await authOptions(as)),
+  });
   try {
     return await f(c);
   } finally {

@@ -5,6 +5,7 @@ import {
   freePorts,
   killAll,
   mup,
+  output,
   replicaSetTopology,
   shardedTopology,
   standaloneTopology,
@@ -13,6 +14,9 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { clusterDir, count, currentState, meta, processLogs, withClient } from "./apply_helpers.ts";
+import { installFixture, tempDir } from "./fixture.ts";
+
+installFixture();
 
 async function deploy(
   home: string,
@@ -153,7 +157,7 @@ Deno.test("the confirmation prompt: anything but 'yes' cancels and changes nothi
     const topo = await writeTopology(home, "topo.yaml", standaloneTopology([port]));
     const args = deployArgs("c1", topo, await testMirror());
     const no = await mup(args, { home, stdin: "no\n" });
-    assert.equal(no.code, 1);
+    assert.equal(no.code, 1, output(no));
     assert.match(
       no.stdout,
       /This will:\n {2}• Create 1 MongoDB process on localhost\n {2}• Use ports \d+/,
@@ -173,7 +177,7 @@ Deno.test("--json streams NDJSON events only", async () => {
   try {
     const [port] = freePorts(1);
     const r = await deploy(home, standaloneTopology([port]), ["--json"]);
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 0, output(r));
     const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
     assert.equal(events[0].event, "apply_start");
     assert.equal(events.at(-1).event, "apply_done");
@@ -231,7 +235,7 @@ Deno.test("the downloader works unchanged against an http:// mirror and a file:/
 
     // A fresh cache, a file:// mirror whose archive was corrupted: the checksum stops the install.
     const home2 = await tempHome();
-    const bad = await Deno.makeTempDir();
+    const bad = await tempDir();
     await new Deno.Command("cp", { args: ["-r", `${mirror}/.`, bad] }).output();
     const manifest = JSON.parse(await Deno.readTextFile(path.join(bad, "full.json")));
     const v = manifest.versions.find((x: { version: string }) => x.version === "7.0.5");
@@ -246,7 +250,7 @@ Deno.test("the downloader works unchanged against an http:// mirror and a file:/
       deployArgs("b", topoB, `file://${bad}`, ["--auto-approve"], "7.0.5"),
       { home: home2 },
     );
-    assert.equal(corrupt.code, 1);
+    assert.equal(corrupt.code, 1, output(corrupt));
     assert.match(
       corrupt.stdout,
       /checksum mismatch for file:\/\/.*7\.0\.5\.tgz: expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}/,
@@ -298,7 +302,7 @@ Deno.test("the percona variant installs Percona's tarball layout", async () => {
       await testMirror(),
       "--plan-only",
     ], { home });
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 1, output(bad));
     assert.match(bad.stderr, /Percona versions are written in full, like 7\.0\.5-3/);
   } finally {
     await killAll(home);

@@ -15,11 +15,15 @@ import {
   deployArgs,
   freePorts,
   mup,
+  output,
   standaloneTopology,
   tempHome,
   testMirror,
   writeTopology,
 } from "./helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 const topology = (timeout: string) =>
   `mongod_servers:\n  - { host: localhost, port: 27017 }\nhooks:\n  after_apply: { command: "true", timeout: ${timeout} }\n`;
@@ -189,11 +193,11 @@ Deno.test("hook timeouts at both bounds plan into plans that validate; beyond th
   const { path: planPath, plan } = JSON.parse(r.stdout);
   assert.deepEqual(plan.hooks.map((h: { timeout_ms: number }) => h.timeout_ms), [1, 2 ** 31 - 1]);
   const v = await mup(["plan", "validate", planPath], { home });
-  assert.equal(v.code, 0, v.stdout);
+  assert.equal(v.code, 0, output(v));
   for (const [a, b] of [["0s", "1s"], ["1s", "596h31m23s648ms"]]) {
     const bad = await writeTopology(home, "bad.yaml", standaloneTopology([port], hooks(a, b)));
     const out = await mup(deployArgs("c2", bad, await testMirror(), ["--plan-only"]), { home });
-    assert.equal(out.code, 1);
+    assert.equal(out.code, 1, output(out));
     assert.match(
       out.stderr,
       /bad\.yaml:\d+:\d+: error: hooks\.\w+\.timeout: a duration must be from 1ms to 596h31m23s647ms/,

@@ -4,6 +4,7 @@ import {
   deployArgs,
   freePorts,
   mup,
+  output,
   planSharded,
   readJson,
   ROOT,
@@ -13,13 +14,16 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { V8_FLAGS } from "../scripts/_mup_cmd.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 Deno.test("cluster deploy --plan-only resolves 7.0 to the newest 7.0.x, saves the plan and prints it", async () => {
   const home = await tempHome();
   const mirror = await testMirror();
   const topo = await writeTopology(home, "topo.yaml", shardedTopology(freePorts(10)));
   const r = await mup(deployArgs("c1", topo, mirror, ["--plan-only"]), { home });
-  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.code, 0, output(r));
   assert.match(r.stdout, /MongoDB version: 7\.0\.14/);
   assert.match(r.stdout, /Topology: Sharded cluster \(2 shards, 3 nodes each\)/);
   assert.match(r.stdout, /✓ All ports available \(10 ports on 1 host\)/);
@@ -40,11 +44,11 @@ Deno.test("--detailed-exitcode exits 2 when the plan has changes; a busy port ma
     deployArgs("c1", topo, mirror, ["--plan-only", "--detailed-exitcode"], "7.0.5"),
     { home },
   );
-  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.code, 2, output(r));
   const l = Deno.listen({ hostname: "127.0.0.1", port: ports[4] });
   try {
     const busy = await mup(deployArgs("c1", topo, mirror, ["--plan-only"], "7.0.5"), { home });
-    assert.equal(busy.code, 1);
+    assert.equal(busy.code, 1, output(busy));
     assert.match(busy.stdout, new RegExp(`✗ ports already in use: localhost:${ports[4]}`));
     assert.match(busy.stdout, /Validation: ✗ Plan is not valid/);
   } finally {
@@ -57,7 +61,7 @@ Deno.test("plan show, list, export, validate, graph, diff, delete work on a save
   const out = await planSharded(home, freePorts(10));
   const id = out.plan_id as string;
   const show = await mup(["plan", "show", id], { home });
-  assert.equal(show.code, 0, show.stderr);
+  assert.equal(show.code, 0, output(show));
   assert.match(show.stdout, new RegExp(`Plan ID: ${id}`));
   assert.match(show.stdout, /1\. Prepare \(estimated: .+\)/);
   assert.match(show.stdout, /4\. Finalize/);
@@ -71,7 +75,7 @@ Deno.test("plan show, list, export, validate, graph, diff, delete work on a save
   const file = path.join(home, "exported.json");
   await Deno.writeTextFile(file, exported.stdout);
   const valid = await mup(["plan", "validate", file], { home });
-  assert.equal(valid.code, 0, valid.stdout);
+  assert.equal(valid.code, 0, output(valid));
   assert.match(valid.stdout, /plan is valid/);
 
   const dot = await mup(["plan", "graph", id], { home });
@@ -91,11 +95,11 @@ Deno.test("plan show, list, export, validate, graph, diff, delete work on a save
   assert.equal(gj.critical_path.path.at(-1), "save-metadata");
 
   const diff = await mup(["plan", "diff", "c1", "--detailed-exitcode"], { home });
-  assert.equal(diff.code, 2);
+  assert.equal(diff.code, 2, output(diff));
   assert.match(diff.stdout, /\+ process +config-localhost-\d+ +\(start\)/);
 
   const del = await mup(["plan", "delete", id], { home });
-  assert.equal(del.code, 0);
+  assert.equal(del.code, 0, output(del));
   assert.equal(JSON.parse((await mup(["plan", "list", "--json"], { home })).stdout).length, 0);
 });
 
@@ -105,7 +109,7 @@ Deno.test("plan import validates before storing; a tampered plan is refused", as
   const text = await Deno.readTextFile(out.path);
   const other = await tempHome();
   const ok = await mup(["plan", "import", "--json"], { home: other, stdin: text });
-  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.code, 0, output(ok));
   // Stored byte for byte, so the imported copy keeps its hash.
   assert.equal(await Deno.readTextFile(JSON.parse(ok.stdout).path), text);
   const tampered = structuredClone(out.plan);
@@ -114,20 +118,20 @@ Deno.test("plan import validates before storing; a tampered plan is refused", as
     home: await tempHome(),
     stdin: JSON.stringify(tampered, null, 2) + "\n",
   });
-  assert.equal(bad.code, 1);
+  assert.equal(bad.code, 1, output(bad));
   assert.match(bad.stderr, /content hash mismatch/);
   assert.match(bad.stderr, /nothing was imported/);
   const file = path.join(home, "tampered.json");
   await Deno.writeTextFile(file, JSON.stringify(tampered, null, 2) + "\n");
   const v = await mup(["plan", "validate", file, "--json"], { home });
-  assert.equal(v.code, 1);
+  assert.equal(v.code, 1, output(v));
   assert.equal(JSON.parse(v.stdout).valid, false);
   // Reformatting is an edit too: the same content, compact, is refused.
   const compact = await mup(["plan", "import"], {
     home: await tempHome(),
     stdin: JSON.stringify(out.plan),
   });
-  assert.equal(compact.code, 1);
+  assert.equal(compact.code, 1, output(compact));
   assert.match(compact.stderr, /does not end with the content_hash line mup writes/);
   await Deno.writeTextFile(file, '{\n  "format_version": 1,\n  oops\n}');
   const syntax = await mup(["plan", "validate", file], { home });
@@ -147,7 +151,7 @@ Deno.test("bad input gives a clear error naming the file and line, never a stack
     "mongod_servers:\n  - host: localhost\n    prot: 27017\n",
   );
   const r = await mup(deployArgs("c1", topo, await testMirror(), ["--plan-only"]), { home });
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 1, output(r));
   assert.match(
     r.stderr,
     new RegExp(
@@ -170,7 +174,7 @@ Deno.test("bad input gives a clear error naming the file and line, never a stack
     "mongod_servers:\n  - { host: localhost, port: 0 }\n",
   );
   const version = await mup(deployArgs("c1", good, await testMirror(), [], "9.9"), { home });
-  assert.equal(version.code, 1);
+  assert.equal(version.code, 1, output(version));
   assert.match(version.stderr, /MongoDB 9\.9 is not in the version manifest/);
   assert.match(version.stderr, /available series: 8\.0, 7\.0, 6\.0/);
   const noPlan = await mup(["plan", "show", "nothing-here"], { home });
@@ -178,7 +182,7 @@ Deno.test("bad input gives a clear error naming the file and line, never a stack
   assert.match(noPlan.stderr, /Hint: `mup plan list`/);
   // An unknown graph format is refused before any plan is looked for.
   const format = await mup(["plan", "graph", "nothing-here", "--format", "svg"], { home });
-  assert.equal(format.code, 1);
+  assert.equal(format.code, 1, output(format));
   assert.match(format.stderr, /unknown graph format "svg"/);
   assert.match(format.stderr, /Hint: use --format dot or --format json/);
 });
@@ -203,12 +207,12 @@ Deno.test("--help explains every command; the topology schema is printed", async
   );
   assert.ok((await Deno.readTextFile(path.join(ROOT, "main.ts"))).split("\n")[0].includes(flags));
   const version = await mup(["--version"], { home });
-  assert.equal(version.code, 0, version.stderr);
+  assert.equal(version.code, 0, output(version));
   assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
   const schema = await mup(["topology", "schema"], { home });
   assert.equal(JSON.parse(schema.stdout).type, "object");
   const unknown = await mup(["plan", "shwo"], { home });
-  assert.equal(unknown.code, 1);
+  assert.equal(unknown.code, 1, output(unknown));
   assert.match(unknown.stderr, /Did you mean show\?/);
 });
 
@@ -233,7 +237,7 @@ Deno.test("a plan file that cannot be written is a clear error, and the stored p
     ]),
     { home },
   );
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 1, output(r));
   assert.match(r.stderr, /cannot write the plan file \/proc\/mup-no-such-dir\/plan\.json/);
   assert.match(r.stderr, /the plan itself is saved as .*plans\/plan-\w+\.json/);
   assert.doesNotMatch(r.stderr, /bug in mup|at .*\.ts:\d+/);

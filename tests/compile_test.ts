@@ -5,9 +5,12 @@ import { mup, ROOT, tempHome } from "./helpers.ts";
 import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 import { notMup } from "../scripts/compile.ts";
 import { EXAMPLE_PLAN } from "../scripts/example_plan.ts";
+import { installFixture, tempDir } from "./fixture.ts";
+
+installFixture();
 
 Deno.test("compile: with DENORT_BIN pointing at a plain deno, the build is refused as not mup (exit 1, with the reason)", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mup-compile-" });
+  const dir = await tempDir("mup-compile-");
   try {
     const r = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", path.join(ROOT, "scripts", "compile.ts"), path.join(dir, "mup")],

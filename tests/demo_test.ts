@@ -12,6 +12,9 @@ import {
 } from "./helpers.ts";
 import { livePids } from "./lifecycle_helpers.ts";
 import { admin, waitFor } from "./sim_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 Deno.test("demo: when the apply fails, the demo says so, exits 1, and the resume command it prints works when pasted", async () => {
   const home = await tempHome();

@@ -6,6 +6,7 @@ import {
   freePorts,
   killAll,
   mup,
+  output,
   replicaSetTopology,
   tempHome,
   testMirror,
@@ -14,6 +15,9 @@ import {
 import { clusterDir } from "./apply_helpers.ts";
 import { ClusterHistory, HISTORY_FORMAT_VERSION } from "../lib/state/history.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -51,7 +55,7 @@ Deno.test("an apply records each operation type's durations per host; new plans 
     const p2 = freePorts(3);
     const t2 = await writeTopology(home, "c2.yaml", replicaSetTopology(p2));
     const planned = await mup(deployArgs("c2", t2, mirror, ["--plan-only", "--json"]), { home });
-    assert.equal(planned.code, 0, planned.stderr);
+    assert.equal(planned.code, 0, output(planned));
     const plan: Plan = JSON.parse(planned.stdout).plan;
     assert.equal(plan.estimate_source?.clusters.join(), "c1");
     assert.equal(plan.estimate_source?.applies, 1);

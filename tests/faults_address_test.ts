@@ -4,10 +4,13 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { freePorts, killAll, mup, tempHome } from "./helpers.ts";
+import { freePorts, killAll, mup, output, tempHome } from "./helpers.ts";
 import { clusterDir, meta, withClient } from "./apply_helpers.ts";
 import { adminError, runBin, simBin, startMongod, withDir } from "./sim_helpers.ts";
 import { deploy } from "./faults_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 Deno.test("cluster deploy refuses localhost:P beside 127.0.0.1:P, naming both entries", async () => {
   const home = await tempHome();
@@ -136,7 +139,7 @@ Deno.test("IPv6: a sharded cluster on ::1: config, addShard seeds and plan graph
     );
     assert.match(conf, new RegExp(`configDB: "?cfg/\\[::1\\]:${p[0]}"?`));
     const dot = await mup(["plan", "graph", "s6"], { home });
-    assert.equal(dot.code, 0, dot.stderr);
+    assert.equal(dot.code, 0, output(dot));
     assert.match(dot.stdout, new RegExp(`Start mongos \\[::1\\]:${p[3]}`));
     assert.doesNotMatch(dot.stdout, /[^\[]::1:\d/, "no unbracketed ::1:port");
   } finally {
@@ -219,7 +222,7 @@ Deno.test("config server sets: the validator refuses an arbiter, and so does the
         ],
       },
     });
-    assert.equal(delayed.code, 2);
+    assert.equal(delayed.code, 2, output(delayed));
     assert.match(delayed.message, /cannot have a non-zero secondaryDelaySecs/);
   });
 });

@@ -9,12 +9,16 @@ import {
   freePorts,
   killAll,
   mup,
+  output,
   tempHome,
   testMirror,
   writeTopology,
 } from "./helpers.ts";
 import { clusterDir, count, meta, processLogs } from "./apply_helpers.ts";
 import { deploy, failedReplicaSet, healthySet } from "./faults_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 Deno.test("a second cluster on the first's port or data directory is refused, naming it, running or stopped", async () => {
   const home = await tempHome();
@@ -155,7 +159,7 @@ Deno.test("--wait-timeout is recorded in every wait of the plan; the error names
       assert.equal(o.target.params.timeout_ms, "120000");
     }
     const bad = await deploy(home, "c2", text, ["--wait-timeout", "soon"]);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 1, output(bad));
     assert.match(bad.stderr, /--wait-timeout must be a duration of at least 1s, not "soon"/);
   } finally {
     await killAll(home);
@@ -181,7 +185,7 @@ Deno.test("re-deploying a cluster as recorded repairs it: plan diff shows no cha
     const pidFile = path.join(clusterDir(home, "c1"), "deploy", `mongod-${ports[2]}`, "mongod.pid");
     Deno.kill(Number((await Deno.readTextFile(pidFile)).trim()), "SIGKILL");
     const downDiff = await mup(["plan", "diff", "c1", "--detailed-exitcode"], { home });
-    assert.equal(downDiff.code, 2, downDiff.stdout);
+    assert.equal(downDiff.code, 2, output(downDiff));
     assert.match(
       downDiff.stdout,
       new RegExp(`\\+ process +mongod-localhost-${ports[2]} +\\(start\\)`),

@@ -4,24 +4,57 @@ import type { Plan } from "../lib/plan/schema.ts";
 import { buildMirror } from "../sim/mirror.ts";
 import { signalPidFiles } from "../scripts/_pids.ts";
 import { mupRunArgs } from "../scripts/_mup_cmd.ts";
+import { trackChild, trackDir } from "./fixture.ts";
+
+export { installFixture } from "./fixture.ts";
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 
 let mirrorPromise: Promise<string> | undefined;
 
-/** A download mirror built once per test process. */
-export function testMirror(): Promise<string> {
-  mirrorPromise ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "mup-mirror-" });
+/**
+ * A download mirror built once per test file (the fixture removes it after the file's last
+ * test; a later file in the same process builds it again).
+ */
+export async function testMirror(): Promise<string> {
+  if (mirrorPromise) {
+    const dir = await mirrorPromise.catch(() => "");
+    if (dir && await Deno.stat(dir).then(() => true, () => false)) return dir;
+  }
+  mirrorPromise = (async () => {
+    const dir = trackDir(await Deno.makeTempDir({ prefix: "mup-mirror-" }), true);
     return await buildMirror(dir, { versions: ["6.0.19", "7.0.5", "7.0.14", "8.0.4"] });
   })();
-  return mirrorPromise;
+  return await mirrorPromise;
 }
 
 export interface MupResult {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/**
+ * A process's exit code and the tail of its stdout AND stderr, for assertion messages (the
+ * reason a command failed sometimes goes to stdout). Takes a MupResult-like value, or a
+ * Deno.CommandOutput (bytes); what it lacks is left out.
+ */
+export function output(r: unknown, tailChars = 4000): string {
+  const o = (r ?? {}) as { code?: number; stdout?: unknown; stderr?: unknown };
+  const text = (v: unknown) =>
+    v instanceof Uint8Array ? new TextDecoder().decode(v) : typeof v === "string" ? v : undefined;
+  const tail = (v: string) => v.length > tailChars ? `…${v.slice(-tailChars)}` : v;
+  if (o.stdout === undefined && o.stderr === undefined) {
+    return JSON.stringify(r)?.slice(0, tailChars);
+  }
+  const parts = [`exit code ${o.code ?? "?"}`];
+  for (const k of ["stdout", "stderr"] as const) {
+    const t = text(o[k]);
+    if (t !== undefined) {
+      parts.push(`--- ${k}${t.length > tailChars ? " (tail)" : ""}:\n${tail(t)}`);
+    }
+  }
+  return parts.join("\n");
 }
 
 /** Runs the mup CLI as a subprocess, as a user would. */
@@ -39,6 +72,7 @@ export async function mup(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  trackChild(child, `mup ${args.join(" ")}`);
   if (options.stdin !== undefined) {
     const w = child.stdin.getWriter();
     await w.write(new TextEncoder().encode(options.stdin));
@@ -55,14 +89,17 @@ export function spawnMup(
   home: string,
   env: Record<string, string> = {},
 ): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: mupRunArgs(args),
-    env: { MUP_HOME: home, NO_COLOR: "1", ...env },
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  return trackChild(
+    new Deno.Command(Deno.execPath(), {
+      args: mupRunArgs(args),
+      env: { MUP_HOME: home, NO_COLOR: "1", ...env },
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn(),
+    `mup ${args.join(" ")}`,
+  );
 }
 
 /** Distinct ports free right now. */
@@ -73,8 +110,9 @@ export function freePorts(n: number): number[] {
   return ports;
 }
 
+/** A temp MUP_HOME, removed (and what was deployed under it killed) after the test. */
 export async function tempHome(): Promise<string> {
-  return await Deno.makeTempDir({ prefix: "mup-home-" });
+  return trackDir(await Deno.makeTempDir({ prefix: "mup-home-" }));
 }
 
 /** Kills every process whose pid file lies under `dir` (what a test deployed). */
@@ -148,7 +186,7 @@ export async function planSharded(
   const r = await mup(deployArgs(cluster, topo, await testMirror(), ["--plan-only", "--json"]), {
     home,
   });
-  if (r.code !== 0) throw new Error(`planning failed: ${r.stdout}${r.stderr}`);
+  if (r.code !== 0) throw new Error(`planning failed: ${output(r)}`);
   return JSON.parse(r.stdout);
 }
 

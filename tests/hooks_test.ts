@@ -10,12 +10,16 @@ import {
   freePorts,
   killAll,
   mup,
+  output,
   standaloneTopology,
   tempHome,
   testMirror,
   writeTopology,
 } from "./helpers.ts";
 import { syntheticPlan } from "./synthetic.ts";
+import { installFixture, tempDir } from "./fixture.ts";
+
+installFixture();
 
 function hook(event: HookEvent, command: string, extra: Partial<Hook> = {}): Hook {
   return {
@@ -38,7 +42,7 @@ async function runSynthetic(hooks: Hook[], opts: { fail?: string; parallelism?: 
   const plan = syntheticPlan(2, 2, 1, hooks);
   const mock = new MockExecutor();
   if (opts.fail) mock.failPaths.add(opts.fail);
-  const store = new StateStore(path.join(await Deno.makeTempDir(), "clusters", "synthetic"));
+  const store = new StateStore(path.join(await tempDir(), "clusters", "synthetic"));
   const o = {
     plan,
     planPath: "/plans/p.json",
@@ -55,7 +59,7 @@ async function lines(file: string): Promise<string[][]> {
 }
 
 Deno.test("apply hooks fire in order with the HookContext in the environment", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   const log = path.join(dir, "events");
   // Every event that fires during an apply (before_plan and after_plan fire at plan time).
   const events: HookEvent[] = HOOK_EVENTS.filter((e) => !e.endsWith("_plan"));
@@ -98,7 +102,7 @@ Deno.test("apply hooks fire in order with the HookContext in the environment", a
 });
 
 Deno.test("phase hooks can be scoped to one phase; hooks get their own environment", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   const log = path.join(dir, "events");
   await runSynthetic([
     hook("after_phase", `echo "$MUP_PHASE $GREETING" >> ${log}`, {
@@ -110,7 +114,7 @@ Deno.test("phase hooks can be scoped to one phase; hooks get their own environme
 });
 
 Deno.test("a failing hook stops the apply: on_error runs with the error, the state is failed, resume completes", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   const log = path.join(dir, "events");
   const flag = path.join(dir, "fixed");
   const hooks = [
@@ -148,7 +152,7 @@ Deno.test("continue_on_error lets the apply go on after a failing hook", async (
 });
 
 Deno.test("a hook that times out has its whole process group killed", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   const pidFile = path.join(dir, "bg.pid");
   const t0 = performance.now();
   const r = await runHook(
@@ -157,7 +161,7 @@ Deno.test("a hook that times out has its whole process group killed", async () =
     () => {},
   );
   assert.equal(r.timedOut, true);
-  assert.equal(r.code, 124);
+  assert.equal(r.code, 124, output(r));
   assert.ok(performance.now() - t0 < 5000, "did not wait for the sleeps");
   const bg = Number((await Deno.readTextFile(pidFile)).trim());
   await new Promise((res) => setTimeout(res, 200));
@@ -172,7 +176,7 @@ Deno.test("a hook that times out has its whole process group killed", async () =
 });
 
 Deno.test("operation hooks of parallel operations run once per operation, concurrently, within the parallelism limit", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   const log = path.join(dir, "spans");
   const plan = syntheticPlan(1, 6, 1, [
     hook(
@@ -206,7 +210,7 @@ Deno.test("CLI: plan-time hooks, working directory, dry-run schedule; the plan's
   const home = await tempHome();
   try {
     const [port] = freePorts(1);
-    const dir = await Deno.makeTempDir();
+    const dir = await tempDir();
     const hooks = `hooks:
   before_plan: { command: "echo before_plan $(pwd) >> events" }
   after_plan: { command: "echo after_plan $MUP_PLAN_ID >> events" }
@@ -217,7 +221,7 @@ Deno.test("CLI: plan-time hooks, working directory, dry-run schedule; the plan's
     const topo = await writeTopology(dir, "topo.yaml", standaloneTopology([port], hooks));
     const base = deployArgs("c1", topo, await testMirror());
     const dry = await mup([...base, "--dry-run"], { home });
-    assert.equal(dry.code, 0, dry.stderr);
+    assert.equal(dry.code, 0, output(dry));
     assert.match(dry.stdout, /Hooks configured:\n {2}• before_plan: echo before_plan/);
     assert.match(
       dry.stdout,
@@ -229,7 +233,7 @@ Deno.test("CLI: plan-time hooks, working directory, dry-run schedule; the plan's
     await assert.rejects(Deno.stat(path.join(dir, "events")), "dry-run runs no hooks");
 
     const planned = await mup([...base, "--plan-only"], { home });
-    assert.equal(planned.code, 0, planned.stderr);
+    assert.equal(planned.code, 0, output(planned));
     assert.match(planned.stdout, /Hooks configured:/);
     const planId = /Plan generated: (plan-\w+)/.exec(planned.stdout)![1];
     // Editing the topology after planning does not change what the plan runs.

@@ -11,6 +11,9 @@ import {
 import { parseTopology, TopologyError } from "../lib/topology/load.ts";
 import type { Topology } from "../lib/topology/schema.ts";
 import { validateTopology } from "../lib/topology/validate.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 const LOCAL_FORMS = [
   "localhost",

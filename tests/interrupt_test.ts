@@ -12,6 +12,7 @@ import {
   freePorts,
   killAll,
   mup,
+  output,
   replicaSetTopology,
   ROOT,
   tempHome,
@@ -24,6 +25,9 @@ import { StateStore } from "../lib/state/store.ts";
 import { isStale, readLock } from "../lib/state/lock.ts";
 import { pidAlive } from "../lib/executor/local.ts";
 import { interruptHandler, SAME_PRESS_MS } from "../lib/cli/apply_cli.ts";
+import { deadline, installFixture } from "./fixture.ts";
+
+installFixture();
 
 const CYCLES = 10;
 /** Cycles run at once (each its own cluster, ports and terminal). */
@@ -52,7 +56,7 @@ class Tmux {
   }
 
   async screenUntil(session: string, pattern: RegExp, ms = 90_000): Promise<string> {
-    const end = Date.now() + ms;
+    const end = Date.now() + deadline(ms);
     let s = "";
     while (Date.now() < end) {
       s = await this.run("capture-pane", "-p", "-J", "-S", "-300", "-t", session);
@@ -81,7 +85,7 @@ async function pidFiles(dir: string): Promise<Map<string, number>> {
 }
 
 async function untilFile(file: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
+  const end = Date.now() + deadline(ms);
   while (!(await Deno.stat(file).then(() => true, () => false))) {
     if (Date.now() > end) throw new Error(`${file} never appeared`);
     await new Promise((r) => setTimeout(r, 20));
@@ -271,7 +275,7 @@ Deno.test("Ctrl-C at the safety-check menu pauses the apply (resumable), like Ct
       deployArgs("c1", topo, await testMirror(), ["--plan-only", "--json"]),
       { home },
     );
-    assert.equal(planned.code, 0, planned.stderr);
+    assert.equal(planned.code, 0, output(planned));
     const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[2] });
     try {
       await tmux.run(

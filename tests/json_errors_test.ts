@@ -11,6 +11,7 @@ import {
   killAll,
   mup,
   type MupResult,
+  output,
   readJson,
   spawnMup,
   standaloneTopology,
@@ -21,6 +22,9 @@ import {
 import { writeMeta } from "../lib/state/meta.ts";
 import { SAME_PRESS_MS } from "../lib/cli/apply_cli.ts";
 import type { Plan } from "../lib/plan/schema.ts";
+import { deadline, installFixture } from "./fixture.ts";
+
+installFixture();
 
 interface ErrorDoc {
   type: "error";
@@ -292,9 +296,9 @@ Deno.test("--json: an interrupted apply ends its stream with an error document n
       `hooks:\n  before_phase: { command: "touch ${marker}; sleep 4", phase: prepare }\n`,
     );
     const child = spawnMup(["plan", "apply", plan.plan_id, "--auto-approve", "--json"], home);
-    const deadline = Date.now() + 60_000;
+    const until = Date.now() + deadline(60_000);
     while (!(await Deno.lstat(marker).then(() => true, () => false))) {
-      if (Date.now() > deadline) throw new Error("the hook never started");
+      if (Date.now() > until) throw new Error("the hook never started");
       await new Promise((r) => setTimeout(r, 50));
     }
     child.kill("SIGINT");
@@ -313,7 +317,7 @@ Deno.test("--json: an interrupted apply ends its stream with an error document n
     await Deno.remove(marker);
     const again = spawnMup(["plan", "resume", "c1", "--json"], home);
     while (!(await Deno.lstat(marker).then(() => true, () => false))) {
-      if (Date.now() > deadline + 60_000) throw new Error("the hook never started again");
+      if (Date.now() > until + deadline(60_000)) throw new Error("the hook never started again");
       await new Promise((r) => setTimeout(r, 50));
     }
     again.kill("SIGINT");
@@ -332,7 +336,7 @@ Deno.test("--json: an interrupted apply ends its stream with an error document n
     const status = await again.status;
     await stderr.cancel().catch(() => {});
     const twice = errorDoc({ code: status.code, stdout, stderr: err }, "interrupted twice", true);
-    assert.equal(status.code, 130);
+    assert.equal(status.code, 130, output(status));
     assert.equal(twice.interrupted, true);
     assert.equal(twice.state_id, d.state_id);
   } finally {
@@ -357,7 +361,7 @@ Deno.test("plan show prints the content hash a reviewer approves; --expect-hash 
       ],
       { home },
     );
-    assert.equal(wrong.code, 1);
+    assert.equal(wrong.code, 1, output(wrong));
     assert.match(wrong.stderr, /not the expected sha256:f{64}; refusing to apply/);
     const stateDir = path.join(home, "storage", "clusters", "c1", "state");
     assert.equal(await Deno.lstat(stateDir).then(() => true, () => false), false, "not applied");

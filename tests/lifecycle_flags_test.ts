@@ -9,6 +9,9 @@ import { killAll, replicaSetTopology, tempHome } from "./helpers.ts";
 import { clusterDir } from "./apply_helpers.ts";
 import { deploy, display, livePids, ok } from "./lifecycle_helpers.ts";
 import { stablePorts } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file, json, hooks, lock, stale refusal", async () => {
   const home = await tempHome();

@@ -19,6 +19,9 @@ import type { ApplyState } from "../lib/state/schema.ts";
 import { parseTopology } from "../lib/topology/load.ts";
 import { MupError } from "../lib/errors.ts";
 import { ROOT } from "./helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 const CLUSTER_DIR = "/home/mup/storage/clusters/golden";
 const DEPLOY = `${CLUSTER_DIR}/deploy`;

@@ -3,6 +3,9 @@ import assert from "node:assert/strict";
 import { MongoAccess } from "../lib/mongo/client.ts";
 import { probeProcesses } from "../lib/probe/live.ts";
 import { freePorts } from "./helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 Deno.test("a process that accepts connections but never answers shows DOWN with the reason, within the timeout", async () => {
   // A listener that accepts and then says nothing, as a hung host would.

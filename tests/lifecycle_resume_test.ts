@@ -19,6 +19,9 @@ import { clusterDir, count, currentState, meta, processLogs } from "./apply_help
 import { deploy, display, livePids, ok } from "./lifecycle_helpers.ts";
 import { stablePorts } from "./lifecycle_helpers.ts";
 import { Journal } from "../lib/state/journal.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
@@ -26,13 +29,18 @@ const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 const rollbackToStart = (home: string, mode: "--plan-only" | "--auto-approve") =>
   ok(home, ["state", "rollback", "rs", "--checkpoint", "start", mode]);
 
-/** Starts mup, kills it with SIGKILL once an operation matching `when` is recorded as `status`. */
+/**
+ * Starts mup, kills it with SIGKILL once an operation matching `when` is recorded as `status`
+ * (and, if given, `also` holds).
+ */
 async function killWhen(
   home: string,
   cluster: string,
   args: string[],
   when: RegExp,
   status: "running" | "completed",
+  env: Record<string, string> = {},
+  also: () => Promise<boolean> = () => Promise.resolve(true),
 ): Promise<void> {
   const stateDir = path.join(clusterDir(home, cluster), "state");
   const before = new Set(
@@ -40,7 +48,7 @@ async function killWhen(
       e.name
     ),
   );
-  const child = spawnMup(args, home);
+  const child = spawnMup(args, home, env);
   const t0 = Date.now();
   let killed = false;
   while (!killed && Date.now() - t0 < 60_000) {
@@ -50,9 +58,10 @@ async function killWhen(
         kind: string;
         state?: { id: string; status: string };
       }[];
-      if (
-        lines.some((l) => l.kind === "op" && when.test(l.state!.id) && l.state!.status === status)
-      ) {
+      // The newest record of each operation says where it is now.
+      const now = new Map<string, string>();
+      for (const l of lines) if (l.kind === "op") now.set(l.state!.id, l.state!.status);
+      if ([...now].some(([id, st]) => when.test(id) && st === status) && await also()) {
         child.kill("SIGKILL");
         killed = true;
       }
@@ -228,6 +237,67 @@ Deno.test("kill -9 of a first deploy: cluster list shows it interrupted, cluster
     const shown = await ok(home, ["cluster", "display", "one"], 1);
     assert.match(shown.stderr, /\(deploy\) was interrupted \(the mup process \d+ is gone\)/);
     assert.match(shown.stderr, /`mup state rollback one --checkpoint start` undoes it/);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("state rollback removes only the directories the deploy made: a data_dir that was there before keeps its files", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    const precious = path.join(home, "precious");
+    await Deno.mkdir(precious);
+    await Deno.writeTextFile(path.join(precious, "keep.txt"), "important");
+    const topo = await writeTopology(
+      home,
+      "prec.yaml",
+      `mongod_servers:\n  - { host: localhost, port: ${port}, data_dir: ${precious} }\n`,
+    );
+    const failed = await mup(deployArgs("prec", topo, await testMirror(), ["--auto-approve"]), {
+      home,
+      env: { MUP_SIM_CRASH_AT_STARTUP: "14", MUP_SIM_FAULT_PORTS: String(port) },
+    });
+    assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+    const rb = await ok(home, [
+      "state",
+      "rollback",
+      "prec",
+      "--checkpoint",
+      "start",
+      "--auto-approve",
+    ]);
+    assert.match(rb.stdout, /Rollback completed successfully!/);
+    assert.equal(await Deno.readTextFile(path.join(precious, "keep.txt")), "important");
+    // What the deploy made is gone.
+    assert.ok(!(await exists(path.join(clusterDir(home, "prec"), "deploy"))), "deploy dir removed");
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("kill -9 of mup while a rolling restart starts a member again: plan resume does not stop that member a second time", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports));
+    // Slow starts: mup is killed while the first restarted member is starting, once its process
+    // runs (it lives in a process group of its own and comes up without mup).
+    await killWhen(
+      home,
+      "rs",
+      ["cluster", "restart", "rs", "--auto-approve"],
+      /^start-/,
+      "running",
+      { MUP_SIM_STARTUP_DELAY_MS: "2000" },
+      async () => (await livePids(home, "rs")).length === 3,
+    );
+    await resume(home, "rs", /Restart completed successfully!/);
+    assert.ok((await display(home, "rs")).healthy);
+    // Deployed once, restarted once: no member started a third time (its stop ran once).
+    for (const [name, log] of await processLogs(home, "rs")) {
+      assert.equal(count(log, /"id":4615611/), 2, `${name} started twice (deploy, restart)`);
+    }
   } finally {
     await killAll(home);
   }

@@ -20,6 +20,9 @@ import {
   testMirror,
   writeTopology,
 } from "./helpers.ts";
+import { installFixture, tempDir } from "./fixture.ts";
+
+installFixture();
 
 /** Every file and directory under `dir` with its size and modification time. */
 async function listing(dir: string): Promise<string[]> {
@@ -44,7 +47,7 @@ const KINDS: [string, number, (p: number[]) => string][] = [
 
 Deno.test("mock apply: every kind of plan mup makes completes against the mock executor, touching nothing outside the state folder; SimulateFailure fails it where told", async () => {
   const home = await tempHome();
-  const stateDir = await Deno.makeTempDir({ prefix: "mup-mock-state-" });
+  const stateDir = await tempDir("mup-mock-state-");
   try {
     for (const [kind, n, topology] of KINDS) {
       const ports = freePorts(n);

@@ -6,18 +6,22 @@ import {
   freePorts,
   killAll,
   mup,
+  output,
   standaloneTopology,
   tempHome,
   testMirror,
   writeTopology,
 } from "./helpers.ts";
 import { clusterDir } from "./apply_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
 async function statuses(home: string): Promise<Record<string, string>> {
   const r = await mup(["plan", "list", "c1", "--json"], { home });
-  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.code, 0, output(r));
   return Object.fromEntries(
     JSON.parse(r.stdout).map((e: { planId: string; status: string }) => [e.planId, e.status]),
   );
@@ -38,11 +42,11 @@ Deno.test("a plan that fails pre-flight is shown with its errors and not stored 
     assert.doesNotMatch(planOnly.stdout, /Plan saved to/);
 
     const deploy = await mup(deployArgs("c1", topo, mirror, ["--auto-approve"]), { home });
-    assert.equal(deploy.code, 1);
+    assert.equal(deploy.code, 1, output(deploy));
     assert.match(deploy.stdout, /Pre-flight checks failed/);
 
     const json = await mup(deployArgs("c1", topo, mirror, ["--plan-only", "--json"]), { home });
-    assert.equal(json.code, 1);
+    assert.equal(json.code, 1, output(json));
     const doc = JSON.parse(json.stdout);
     assert.equal(doc.valid, false);
     assert.equal(doc.stored, false);
@@ -55,13 +59,13 @@ Deno.test("a plan that fails pre-flight is shown with its errors and not stored 
 
     const file = path.join(home, "asked.json");
     const asked = await mup(deployArgs("c1", topo, mirror, ["--plan-file", file]), { home });
-    assert.equal(asked.code, 1);
+    assert.equal(asked.code, 1, output(asked));
     assert.match(asked.stdout, new RegExp(`Written, marked invalid, to: ${file}`));
     const written = JSON.parse(await Deno.readTextFile(file));
     assert.equal(written.validation.valid, false);
     assert.equal(await exists(clusterDir(home, "c1")), false, "still no cluster directory");
     const validate = await mup(["plan", "validate", file], { home });
-    assert.equal(validate.code, 1);
+    assert.equal(validate.code, 1, output(validate));
     assert.match(validate.stdout, /plan is not valid/);
   } finally {
     squatter.close();

@@ -11,6 +11,9 @@ import { PlanStore } from "../lib/plan/store.ts";
 import { renderPlan } from "../lib/render/plan_text.ts";
 import { parseTopology } from "../lib/topology/load.ts";
 import { ROOT } from "./helpers.ts";
+import { installFixture, tempDir } from "./fixture.ts";
+
+installFixture();
 
 async function sealedFor(file: string): Promise<Sealed> {
   return await sealedFromText(Deno.readTextFileSync(path.join(ROOT, "examples", file)), file);
@@ -329,7 +332,7 @@ Deno.test("hooks in the topology are carried into the plan with defaults filled 
 });
 
 Deno.test("PlanStore.newest() picks the latest created_at, not the last file name", async () => {
-  const store = new PlanStore(await Deno.makeTempDir({ prefix: "mup-store-" }));
+  const store = new PlanStore(await tempDir("mup-store-"));
   const base = await planFor("standalone.yaml");
   const save = (planId: string, createdAt: string) => {
     const { content_hash: _, ...rest } = base;
@@ -361,7 +364,7 @@ ${shards}
 }
 
 Deno.test("a plan file of several megabytes is sealed into the store as it is encoded and validates", async () => {
-  const store = new PlanStore(await Deno.makeTempDir({ prefix: "mup-store-" }));
+  const store = new PlanStore(await tempDir("mup-store-"));
   const { plan, text } = await sealedFromText(shardedText(200), "big.yaml");
   const { content_hash: _, ...unsealed } = plan;
   const saved = await store.savePlan(unsealed);

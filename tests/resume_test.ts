@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { freePorts, killAll, mup, planSharded, spawnMup, tempHome } from "./helpers.ts";
+import { freePorts, killAll, mup, output, planSharded, spawnMup, tempHome } from "./helpers.ts";
 import { clusterDir, count, currentState, processLogs, withClient } from "./apply_helpers.ts";
 import { Journal } from "../lib/state/journal.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 async function healthy(home: string, ports: number[]) {
   await withClient(`mongodb://localhost:${ports[9]}/`, async (c) => {
@@ -89,7 +92,7 @@ Deno.test("a port taken between plan and apply trips the safety check: abort, or
     const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[6] });
     try {
       const aborted = await mup(["plan", "apply", plan_id, "--auto-approve"], { home });
-      assert.equal(aborted.code, 1);
+      assert.equal(aborted.code, 1, output(aborted));
       assert.match(
         aborted.stdout,
         new RegExp(
@@ -100,14 +103,14 @@ Deno.test("a port taken between plan and apply trips the safety check: abort, or
       );
       assert.equal((await currentState(home, "c1")).status, "failed");
       const paused = await mup(["plan", "resume", "c1", "--on-failure", "pause"], { home });
-      assert.equal(paused.code, 1);
+      assert.equal(paused.code, 1, output(paused));
       assert.match(paused.stdout, /Apply paused at phase 2/);
       assert.equal((await currentState(home, "c1")).status, "paused");
     } finally {
       squatter.close();
     }
     const resumed = await mup(["plan", "resume", "c1"], { home });
-    assert.equal(resumed.code, 0, resumed.stdout);
+    assert.equal(resumed.code, 0, output(resumed));
     await healthy(home, ports);
     await noneTwice(home);
   } finally {
@@ -130,7 +133,7 @@ Deno.test("two concurrent applies on one cluster: the second is refused at once,
       await new Promise((r) => setTimeout(r, 50));
     }
     const second = await mup(["plan", "apply", plan_id, "--auto-approve"], { home });
-    assert.equal(second.code, 1);
+    assert.equal(second.code, 1, output(second));
     assert.match(
       second.stderr,
       /Error acquiring the state lock: cluster c1 is locked by another mup process/,
@@ -215,14 +218,14 @@ Deno.test("a stale plan and a tampered plan are refused", async () => {
     plan.phases[1].operations[0].target.params.binary = "/bin/sh";
     await Deno.writeTextFile(tamperedPath, JSON.stringify(plan, null, 2) + "\n");
     const tampered = await mup(["plan", "apply", tamperedPath, "--auto-approve"], { home });
-    assert.equal(tampered.code, 1);
+    assert.equal(tampered.code, 1, output(tampered));
     assert.match(
       tampered.stderr,
       /content hash mismatch: the plan was modified after it was generated/,
     );
     assert.equal((await mup(["plan", "apply", a.plan_id, "--auto-approve"], { home })).code, 0);
     const stale = await mup(["plan", "apply", b.plan_id, "--auto-approve"], { home });
-    assert.equal(stale.code, 1);
+    assert.equal(stale.code, 1, output(stale));
     assert.match(
       stale.stderr,
       /Saved plan is stale: plan plan-\w+ can no longer be applied because cluster c1 was changed by another operation after the plan was created \(state serial 0 → 1\)/,
@@ -322,7 +325,7 @@ Deno.test("Ctrl-C during an apply: running operations finish, the state is pause
     assert.ok(sent);
     const out = await child.output();
     const stdout = new TextDecoder().decode(out.stdout);
-    assert.equal(out.code, 1);
+    assert.equal(out.code, 1, output(out));
     assert.match(
       new TextDecoder().decode(out.stderr),
       /Interrupted: letting running operations finish, then saving state/,

@@ -11,6 +11,9 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { admin } from "./sim_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 Deno.test("review: deploy shows the plan before asking; answering no says the plan was kept, where, and the command that applies it, which works", async () => {
   const home = await tempHome();

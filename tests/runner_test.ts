@@ -8,6 +8,9 @@ import assert from "node:assert/strict";
 import { MongoClient } from "mongodb";
 import { MongoCluster } from "mongodb-runner";
 import { simBin } from "./sim_helpers.ts";
+import { installFixture, tempDir } from "./fixture.ts";
+
+installFixture();
 
 /**
  * Kills, by pid, every process whose command line or working directory lies under `dir`: what
@@ -32,7 +35,7 @@ async function killUnder(dir: string): Promise<void> {
 
 Deno.test("mongodb-runner starts the example sharded topology on the simulator's binaries, and the driver uses it", async () => {
   const bin = await simBin("7.0.5");
-  const tmpDir = await Deno.makeTempDir({ prefix: "mup-runner-" });
+  const tmpDir = await tempDir("mup-runner-");
   let cluster: MongoCluster | undefined;
   try {
     cluster = await MongoCluster.start({

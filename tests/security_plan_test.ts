@@ -8,6 +8,9 @@ import { withSecurityDefaults } from "../lib/security/settings.ts";
 import { parseTopology } from "../lib/topology/load.ts";
 import type { Topology } from "../lib/topology/schema.ts";
 import { ROOT } from "./helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 async function topology(file: string, security?: string): Promise<Topology> {
   let text = await Deno.readTextFile(path.join(ROOT, "examples", file));

@@ -30,6 +30,9 @@ import {
   needles,
   psSampler,
 } from "./security_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 /** Deploys while sampling `ps`; returns mup's result and every command line seen. */
 async function deployWatched(

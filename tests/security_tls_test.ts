@@ -16,6 +16,9 @@ import {
 import { clusterDir } from "./apply_helpers.ts";
 import { display, livePids, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { client, failure } from "./security_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 Deno.test("TLS: a replica set with tls: true serves only TLS clients that trust the cluster CA; display, stop, start and destroy work over TLS", async () => {
   const home = await tempHome();

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { MongoClient } from "mongodb";
-import { freePorts } from "./helpers.ts";
+import { freePorts, output } from "./helpers.ts";
 import { admin, adminError, simBin, startMongod, waitFor, withDir } from "./sim_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 /** Runs `f` with a driver client on `uri`, closing it whatever happens. */
 async function withClient<T>(uri: string, f: (c: MongoClient) => Promise<T>): Promise<T> {
@@ -42,11 +45,11 @@ Deno.test("simulator auth: --auth standalone: localhost exception, SCRAM-SHA-256
     assert.equal((await admin(port, { ping: 1 })).ok, 1);
     assert.equal((await admin(port, { hello: 1 })).isWritablePrimary, true);
     const list = await adminError(port, { listDatabases: 1 });
-    assert.equal(list.code, 13);
+    assert.equal(list.code, 13, output(list));
     assert.equal(list.message, "Command listDatabases requires authentication");
     await withClient(base, async (c) => {
       const e = await failure(c.db("shop").collection("orders").findOne({}));
-      assert.equal(e.code, 13);
+      assert.equal(e.code, 13, output(e));
       assert.match(e.message, /Command find requires authentication/);
       assert.equal((await failure(c.db("shop").collection("orders").insertOne({ a: 1 }))).code, 13);
       // The localhost exception: the first user only.
@@ -54,7 +57,7 @@ Deno.test("simulator auth: --auth standalone: localhost exception, SCRAM-SHA-256
       const second = await failure(
         c.db("admin").command({ createUser: "other", pwd: "x", roles: ["root"] }),
       );
-      assert.equal(second.code, 13);
+      assert.equal(second.code, 13, output(second));
     });
     const cred = `mongodb://admin:s3cret@localhost:${port}/?directConnection=true`;
     await withClient(cred, async (c) => {
@@ -107,7 +110,7 @@ Deno.test("simulator auth: --auth standalone: localhost exception, SCRAM-SHA-256
       const dup = await failure(
         c.db("shop").command({ createUser: "reader", pwd: "r", roles: [] }),
       );
-      assert.equal(dup.code, 51003);
+      assert.equal(dup.code, 51003, output(dup));
     });
     // SCRAM-SHA-1 (MD5-digested password, as MongoDB) and SCRAM-SHA-256 both log in.
     for (const mech of ["SCRAM-SHA-1", "SCRAM-SHA-256"]) {
@@ -130,7 +133,7 @@ Deno.test("simulator auth: --auth standalone: localhost exception, SCRAM-SHA-256
       `mongodb://admin:nope@localhost:${port}/?directConnection=true`,
       (c) => failure(c.db("admin").command({ ping: 1 })),
     );
-    assert.equal(wrong.code, 18);
+    assert.equal(wrong.code, 18, output(wrong));
     assert.match(wrong.message, /Authentication failed/);
     // Roles: read may find but not insert; clusterAdmin may not read data.
     await withClient(
@@ -138,7 +141,7 @@ Deno.test("simulator auth: --auth standalone: localhost exception, SCRAM-SHA-256
       async (c) => {
         assert.equal((await c.db("shop").collection("orders").findOne({}))?.n, 1);
         const e = await failure(c.db("shop").collection("orders").insertOne({ n: 2 }));
-        assert.equal(e.code, 13);
+        assert.equal(e.code, 13, output(e));
         assert.match(e.message, /^not authorized on shop to execute command \{ insert: "orders"/);
         const dbs = await c.db("admin").admin().listDatabases();
         assert.deepEqual(dbs.databases.map((d) => d.name), ["shop"]);
@@ -147,7 +150,7 @@ Deno.test("simulator auth: --auth standalone: localhost exception, SCRAM-SHA-256
         const other = await failure(
           c.db("admin").command({ usersInfo: { user: "ops", db: "admin" } }),
         );
-        assert.equal(other.code, 13);
+        assert.equal(other.code, 13, output(other));
       },
     );
     await withClient(`mongodb://ops:o@localhost:${port}/?directConnection=true`, async (c) => {
@@ -160,7 +163,7 @@ Deno.test("simulator auth: --auth standalone: localhost exception, SCRAM-SHA-256
       `mongodb://reader:r@localhost:${port}/shop?directConnection=true`,
       (c) => failure(c.db("shop").command({ ping: 1 })),
     );
-    assert.equal(old.code, 18);
+    assert.equal(old.code, 18, output(old));
     await withClient(
       `mongodb://reader:r2@localhost:${port}/shop?directConnection=true`,
       (c) => c.db("shop").collection("orders").findOne({}),
@@ -173,7 +176,7 @@ Deno.test("simulator auth: --auth standalone: localhost exception, SCRAM-SHA-256
       `mongodb://reader:r2@localhost:${port}/shop?directConnection=true`,
       (c) => failure(c.db("shop").command({ ping: 1 })),
     );
-    assert.equal(dropped.code, 18);
+    assert.equal(dropped.code, 18, output(dropped));
   });
 });
 
@@ -193,7 +196,7 @@ Deno.test("simulator auth: keyfile replica set: members authenticate as __system
     const refused = await adminError(a, {
       replSetInitiate: { _id: "rs0", members: members([a, b, c]) },
     });
-    assert.equal(refused.code, 74);
+    assert.equal(refused.code, 74, output(refused));
     assert.match(refused.message, new RegExp(`localhost:${c} failed with Authentication failed`));
     // Through the localhost exception: initiate a and b, wait for a primary, create the first user.
     await admin(a, { replSetInitiate: { _id: "rs0", members: members([a, b]) } });
@@ -284,7 +287,7 @@ Deno.test("simulator auth: keyfile sharded cluster: mongos authenticates to conf
       // Localhost exception on mongos: addShard, then the first user (kept by the config servers).
       await admin(mongosPort, { addShard: `sh1/localhost:${s1}` });
       const unauth = await adminError(mongosPort, { listDatabases: 1 });
-      assert.equal(unauth.code, 13);
+      assert.equal(unauth.code, 13, output(unauth));
       await admin(mongosPort, { createUser: "root", pwd: "pw", roles: ["root"] });
       assert.equal(
         (await adminError(mongosPort, { createUser: "x", pwd: "y", roles: [] })).code,
@@ -307,7 +310,7 @@ Deno.test("simulator auth: keyfile sharded cluster: mongos authenticates to conf
         `mongodb://root:bad@localhost:${mongosPort}/`,
         (c) => failure(c.db("admin").command({ ping: 1 })),
       );
-      assert.equal(wrong.code, 18);
+      assert.equal(wrong.code, 18, output(wrong));
     } finally {
       mongos.kill("SIGKILL");
       await mongos.status;

@@ -18,6 +18,9 @@ import {
   waitFor,
   withDir,
 } from "./sim_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 /** SIGTERMs the mongod on `port` and waits until its process is gone. */
 async function stopMember(dir: string, port: number): Promise<void> {

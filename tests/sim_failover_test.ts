@@ -16,6 +16,9 @@ import {
   waitFor,
   withDir,
 } from "./sim_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 Deno.test("simulator: failover: w:majority retryable writes while the primary is SIGKILLed ten times; every acknowledged write present exactly once", async () => {
   await withDir(async (dir) => {

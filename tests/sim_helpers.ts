@@ -2,6 +2,7 @@ import * as path from "node:path";
 import { EJSON } from "bson";
 import { type Document, MongoClient } from "mongodb";
 import { killAll, ROOT, testMirror } from "./helpers.ts";
+import { deadline, trackChild, trackDir } from "./fixture.ts";
 import { platformTargets } from "../sim/mirror.ts";
 
 /** bin/ of a simulated release, unpacked from the test mirror like a user would. */
@@ -34,13 +35,16 @@ export async function runBin(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<Run> {
-  const out = await new Deno.Command(bin, {
-    args,
-    env,
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).output();
+  const out = await trackChild(
+    new Deno.Command(bin, {
+      args,
+      env,
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+    }).spawn(),
+    `${path.basename(bin)} ${args.join(" ")}`,
+  ).output();
   const d = new TextDecoder();
   return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
 }
@@ -102,18 +106,22 @@ export async function adminError(
   throw new Error(`expected ${JSON.stringify(cmd)} to fail`);
 }
 
+/**
+ * Polls `f` every 100 ms until it gives a value other than undefined/false; fails after
+ * deadline(ms) (scaled by MUP_TEST_SLOWDOWN, so a loaded machine does not hit it).
+ */
 export async function waitFor<T>(f: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
+  const end = Date.now() + deadline(ms);
   while (Date.now() < end) {
     const v = await f().catch(() => undefined);
     if (v !== undefined && v !== false) return v as T;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error("condition not met in time");
+  throw new Error(`condition not met within ${deadline(ms)} ms`);
 }
 
 export async function withDir(f: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "mup-sim-" });
+  const dir = trackDir(await Deno.makeTempDir({ prefix: "mup-sim-" }));
   try {
     await f(dir);
   } finally {

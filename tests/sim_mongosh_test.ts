@@ -7,6 +7,9 @@ import assert from "node:assert/strict";
 import { MongoClient } from "mongodb";
 import { freePorts } from "./helpers.ts";
 import { mongosh, rsUri, simBin, startReplSet, withDir } from "./sim_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 Deno.test("mongosh on a replica set: rs.status/conf, the oplog window, secondaries' lag, db.stats and collection stats", async () => {
   await withDir(async (dir) => {

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import type { Long } from "bson";
 import { MongoClient } from "mongodb";
 import { stringify } from "yaml";
-import { freePorts } from "./helpers.ts";
+import { freePorts, output } from "./helpers.ts";
 import {
   admin,
   runBin,
@@ -20,6 +20,9 @@ import {
 } from "./sim_helpers.ts";
 import { OPTIONS, type OptionSpec } from "../sim/option_table.ts";
 import { OptionsError, parseOptions } from "../sim/options.ts";
+import { installFixture, tempDir } from "./fixture.ts";
+
+installFixture();
 
 /** A value the server accepts for this option, as the command line and as YAML. */
 function sample(o: OptionSpec): { cli?: string; yaml: unknown } {
@@ -59,7 +62,7 @@ const ROLES = ["mongod", "mongos"] as const;
 const META = new Set(["help", "h", "version", "config", "f"]);
 
 Deno.test("simulator options: every option of the table is accepted on the command line and in the config file by the binaries that have it, refused by the others, and logged as ignored unless acted on", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mup-simopt-" });
+  const dir = await tempDir("mup-simopt-");
   try {
     let checked = 0;
     for (const o of OPTIONS) {
@@ -106,7 +109,7 @@ Deno.test("simulator options: every option of the table is accepted on the comma
 });
 
 Deno.test("simulator options: a legacy INI configuration file (name = value) is read like the command line", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mup-simopt-" });
+  const dir = await tempDir("mup-simopt-");
   try {
     const file = path.join(dir, "mongod.conf");
     await Deno.writeTextFile(
@@ -231,16 +234,16 @@ Deno.test("simulator options: a mongod started with mongodb-runner's and operato
     }
     // The real exit code and message style for a bad value, from the binary itself.
     const bad = await runBin(mongod, ["--port", String(port), "--filePermissions", "rw"]);
-    assert.equal(bad.code, 2);
+    assert.equal(bad.code, 2, output(bad));
     assert.match(bad.stderr, /Error parsing command line: the argument \('rw'\) for option/);
     assert.match(bad.stderr, /try 'mongod --help' for more information/);
     // --outputConfig prints the resolved configuration; --shutdown stops the server on the
     // dbpath; jobs the simulator cannot do (--repair) are refused, not pretended.
     const conf2 = await runBin(mongod, ["-f", conf, "--port", "1234", "--outputConfig"]);
-    assert.equal(conf2.code, 0, conf2.stderr);
+    assert.equal(conf2.code, 0, output(conf2));
     assert.match(conf2.stdout, /net:\n(.*\n)* {2}port: 1234/);
     const repair = await runBin(mongod, ["--repair", "--dbpath", dir]);
-    assert.equal(repair.code, 2);
+    assert.equal(repair.code, 2, output(repair));
     assert.match(repair.stderr, /does not implement '--repair'/);
     const pid = Number(
       (await Deno.readTextFile(path.join(dir, String(port), "mongod.pid"))).trim(),
@@ -251,10 +254,10 @@ Deno.test("simulator options: a mongod started with mongodb-runner's and operato
     const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
     assert.ok(!stat || / Z /.test(stat.slice(stat.lastIndexOf(")"))), `pid ${pid} is gone`);
     const none = await runBin(mongod, ["--shutdown", "--dbpath", path.join(dir, String(port))]);
-    assert.equal(none.code, 1);
+    assert.equal(none.code, 1, output(none));
     assert.match(none.stdout, /There doesn't seem to be a server running with dbpath/);
     const help = await runBin(path.join(bin, "mongos"), ["--help"]);
-    assert.equal(help.code, 0);
+    assert.equal(help.code, 0, output(help));
     assert.match(help.stdout, /--configdb arg/);
     assert.doesNotMatch(help.stdout, /--dbpath/);
   });

@@ -16,6 +16,9 @@ import {
   waitFor,
   withDir,
 } from "./sim_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 Deno.test("simulator: write concern is honoured: 100 for w > members, 79 for an unknown tag, 64 on wtimeout with the write applied", async () => {
   await withDir(async (dir) => {

@@ -16,6 +16,9 @@ import {
   waitFor,
   withDir,
 } from "./sim_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 interface Cluster {
   mongos: number;

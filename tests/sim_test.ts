@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { BSON } from "bson";
 import { MongoClient } from "mongodb";
-import { freePorts, testMirror } from "./helpers.ts";
+import { freePorts, output, testMirror } from "./helpers.ts";
 import {
   admin,
   adminError,
@@ -20,11 +20,14 @@ import {
   MessageReader,
   parseMessage,
 } from "../sim/wire.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 Deno.test("simulator: --version is shaped like the real binaries'", async () => {
   const bin = await simBin("7.0.5");
   const r = await runBin(path.join(bin, "mongod"), ["--version"]);
-  assert.equal(r.code, 0);
+  assert.equal(r.code, 0, output(r));
   assert.match(r.stdout, /^db version v7\.0\.5\nBuild Info: \{/);
   assert.match(
     (await runBin(path.join(bin, "mongos"), ["--version"])).stdout,
@@ -46,13 +49,13 @@ Deno.test("simulator: startup failures exit as mongod does", async () => {
       "--bind_ip",
       "127.0.0.1",
     ]);
-    assert.equal(missing.code, 100);
+    assert.equal(missing.code, 100, output(missing));
     assert.match(missing.stdout, /NonExistentPath: Data directory .*nope not found/);
     // Port in use: exit 48 with "Address already in use", reported by the --fork parent too.
     const l = Deno.listen({ hostname: "127.0.0.1", port });
     try {
       const busy = await startMongod(bin, dir, port);
-      assert.equal(busy.code, 48);
+      assert.equal(busy.code, 48, output(busy));
       assert.match(busy.stdout, /ERROR: child process failed, exited with 48/);
       const log = await Deno.readTextFile(path.join(dir, String(port), "log"));
       assert.match(log, /"id":20568,.*"Error setting up listener".*Address already in use/);
@@ -63,7 +66,7 @@ Deno.test("simulator: startup failures exit as mongod does", async () => {
     const conf = path.join(dir, "bad.conf");
     await Deno.writeTextFile(conf, "net:\n  port: 1\nstorage:\n  dbPathh: /x\n");
     const bad = await runBin(mongod, ["-f", conf]);
-    assert.equal(bad.code, 2);
+    assert.equal(bad.code, 2, output(bad));
     assert.match(
       bad.stderr,
       /Error parsing YAML config file: Unrecognized option: storage\.dbPathh/,
@@ -71,10 +74,10 @@ Deno.test("simulator: startup failures exit as mongod does", async () => {
     await Deno.writeTextFile(conf, "net: [\n");
     assert.equal((await runBin(mongod, ["-f", conf])).code, 2);
     const opt = await runBin(mongod, ["--portt", "1"]);
-    assert.equal(opt.code, 2);
+    assert.equal(opt.code, 2, output(opt));
     assert.match(opt.stderr, /unrecognised option '--portt'/);
     const fork = await runBin(mongod, ["--fork", "--dbpath", dir]);
-    assert.equal(fork.code, 2);
+    assert.equal(fork.code, 2, output(fork));
     assert.match(fork.stderr, /--fork has to be used with --logpath or --syslog/);
   });
 });
@@ -201,7 +204,7 @@ Deno.test("simulator: replica-set errors carry MongoDB's codes", async () => {
     const notMe = await adminError(a, {
       replSetInitiate: { _id: "rs0", members: [{ _id: 0, host: `localhost:${down}` }] },
     });
-    assert.equal(notMe.code, 74);
+    assert.equal(notMe.code, 74, output(notMe));
     assert.match(
       notMe.message,
       /No host described in new configuration with \{version: 1, term: 0\} for replica set rs0 maps to this node/,
@@ -212,7 +215,7 @@ Deno.test("simulator: replica-set errors carry MongoDB's codes", async () => {
         members: [{ _id: 0, host: `localhost:${a}` }, { _id: 1, host: `localhost:${down}` }],
       },
     });
-    assert.equal(quorum.code, 74);
+    assert.equal(quorum.code, 74, output(quorum));
     assert.match(
       quorum.message,
       /quorum check failed because not all proposed set members responded affirmatively: localhost:\d+ failed with Error connecting/,
@@ -331,7 +334,7 @@ Deno.test("simulator: wire protocol: OP_QUERY hello → OP_REPLY, other OP_QUERY
       assert.equal(doc.helloOk, true);
       await conn.write(opQuery(8, "test.items", { find: "items" }));
       const legacy = BSON.deserialize((await reader.next())!.subarray(36));
-      assert.equal(legacy.code, 352);
+      assert.equal(legacy.code, 352, output(legacy));
       assert.match(
         legacy.errmsg,
         /^Unsupported OP_QUERY command: find\. The client driver may require an upgrade/,
@@ -480,7 +483,7 @@ Deno.test("simulator: feature compatibility version rules", async () => {
     // 8.0 on data at FCV 6.0: refused with exit 62, as MongoDB does.
     const v8 = await simBin("8.0.4");
     const tooOld = await startMongod(v8, dir, port, ["--logappend"]);
-    assert.equal(tooOld.code, 62);
+    assert.equal(tooOld.code, 62, output(tooOld));
     assert.match(
       await Deno.readTextFile(path.join(dir, String(port), "log")),
       /"s":"F".*"Wrong mongod version".*UPGRADE PROBLEM/,
@@ -491,7 +494,7 @@ Deno.test("simulator: feature compatibility version rules", async () => {
     const noConfirm = await adminError(port, { setFeatureCompatibilityVersion: "7.0" });
     assert.match(noConfirm.message, /Please re-run this command with 'confirm: true'/);
     const skip = await adminError(port, { setFeatureCompatibilityVersion: "8.0", confirm: true });
-    assert.equal(skip.code, 2);
+    assert.equal(skip.code, 2, output(skip));
     await admin(port, { setFeatureCompatibilityVersion: "7.0", confirm: true });
     assert.deepEqual(
       (await admin(port, { getParameter: 1, featureCompatibilityVersion: 1 }))
@@ -509,7 +512,7 @@ Deno.test("simulator: fault knobs crash at startup and refuse replSetInitiate", 
       MUP_SIM_CRASH_AT_STARTUP: "14",
       MUP_SIM_FAULT_PORTS: String(a),
     });
-    assert.equal(crash.code, 14);
+    assert.equal(crash.code, 14, output(crash));
     assert.match(crash.stdout, /child process failed, exited with 14/);
     await startMongod(bin, dir, b, ["--replSet", "rs0"], { MUP_SIM_REFUSE_INITIATE: "1" });
     const refused = await adminError(b, { replSetInitiate: {} });

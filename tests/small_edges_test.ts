@@ -19,6 +19,9 @@ import {
   testMirror,
   writeTopology,
 } from "./helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 function redEdges(dot: string): string[] {
   return dot.split("\n").map((l) => l.trim()).filter((l) =>

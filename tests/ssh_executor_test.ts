@@ -6,6 +6,9 @@ import { SshError } from "../lib/executor/ssh_errors.ts";
 import { listeningPorts } from "../lib/executor/ssh.ts";
 import { controlDirFor, type SshSettings } from "../lib/executor/ssh_settings.ts";
 import { type SshFixture, startSshFixture } from "./ssh_helpers.ts";
+import { installFixture, tempDir } from "./fixture.ts";
+
+installFixture();
 
 function settings(f: SshFixture, dir: string, over: Partial<SshSettings> = {}): SshSettings {
   return {
@@ -26,7 +29,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const f = await startSshFixture(["127.0.0.2"]);
-    const dir = await Deno.makeTempDir({ prefix: "mup-sshx-" });
+    const dir = await tempDir("mup-sshx-");
     const s = f.servers[0];
     const ex = new SshExecutor(s.addr, settings(f, dir), s.port);
     try {
@@ -117,7 +120,7 @@ Deno.test({
   name: "SshExecutor: a host that accepts TCP but never speaks fails after --ssh-timeout",
   sanitizeResources: false,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "mup-sshx-" });
+    const dir = await tempDir("mup-sshx-");
     const silent = Deno.listen({ hostname: "127.0.0.2", port: 0 });
     const held: Deno.Conn[] = [];
     const accepting = (async () => {
@@ -204,9 +207,15 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const f = await startSshFixture(["127.0.0.2"]);
-    const dir = await Deno.makeTempDir({ prefix: "mup-sshx-" });
+    const dir = await tempDir("mup-sshx-");
     const relay = new FreezableRelay(f.servers[0]);
-    const ex = new SshExecutor("127.0.0.2", settings(f, dir, { connectTimeoutS: 10 }), relay.port);
+    // The user's -o comes first and ssh keeps the first value: keep-alives every 2 s, 2 missed
+    // (mup's default is 5 s × 3), so the cut is noticed in about 4 s instead of 15 s.
+    const base = settings(f, dir, { connectTimeoutS: 8 });
+    const ex = new SshExecutor("127.0.0.2", {
+      ...base,
+      options: [...base.options, "ServerAliveInterval=2", "ServerAliveCountMax=2"],
+    }, relay.port);
     try {
       assert.equal(await ex.exists("/"), true);
       relay.freeze();

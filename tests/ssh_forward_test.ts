@@ -7,6 +7,9 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { SshExecutor } from "../lib/executor/ssh.ts";
 import { startSshFixture } from "./ssh_helpers.ts";
+import { installFixture, tempDir } from "./fixture.ts";
+
+installFixture();
 
 /** Reads what a TCP server at 127.0.0.1:port says first. */
 async function greeting(port: number): Promise<string> {
@@ -26,7 +29,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const f = await startSshFixture(["127.0.0.2"]);
-    const dir = await Deno.makeTempDir({ prefix: "mup-sshf-" });
+    const dir = await tempDir("mup-sshf-");
     // The "remote" server: on the loopback of the host sshd runs on (this machine).
     const server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const target = (server.addr as Deno.NetAddr).port;

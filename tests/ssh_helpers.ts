@@ -5,6 +5,8 @@
  * mup is given `--ssh-config /dev/null` and its own known_hosts file.
  */
 import * as path from "node:path";
+import { stringify } from "yaml";
+import { deadline, trackChild, trackDir } from "./fixture.ts";
 
 const SSHD = "/usr/sbin/sshd";
 
@@ -26,7 +28,7 @@ export function freePortOn(addr: string): number {
 }
 
 /** Waits until something on addr:port answers with an SSH banner. */
-async function waitForBanner(addr: string, port: number, ms = 20_000): Promise<void> {
+async function waitForBanner(addr: string, port: number, ms = deadline(20_000)): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     try {
@@ -89,12 +91,15 @@ export class TestSshd {
   }
 
   async start(): Promise<void> {
-    this.child = new Deno.Command(SSHD, {
-      args: ["-D", "-f", this.config, "-E", this.log],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    this.child = trackChild(
+      new Deno.Command(SSHD, {
+        args: ["-D", "-f", this.config, "-E", this.log],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn(),
+      `sshd ${this.addr}:${this.port}`,
+    );
     await waitForBanner(this.addr, this.port);
   }
 
@@ -146,7 +151,7 @@ export interface SshFixture {
 export async function startSshFixture(
   addrs = ["127.0.0.2", "127.0.0.3"],
 ): Promise<SshFixture> {
-  const dir = await Deno.makeTempDir({ prefix: "mup-sshd-" });
+  const dir = trackDir(await Deno.makeTempDir({ prefix: "mup-sshd-" }));
   await Deno.mkdir("/run/sshd", { recursive: true, mode: 0o755 });
   const key = path.join(dir, "id_ed25519");
   const otherKey = path.join(dir, "other_ed25519");
@@ -218,4 +223,37 @@ export async function startSshFixture(
     throw e;
   }
   return fixture;
+}
+
+/** Processes whose command line mentions `needle` (an ssh master names its ControlPath). */
+export function processesMentioning(needle: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+    try {
+      if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes(needle)) {
+        out.push(Number(e.name));
+      }
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
+}
+
+/** A host entry of the test topology: 127.0.0.1 is local, the others go through their sshd. */
+export function entry(
+  f: SshFixture,
+  host: string,
+  port: number,
+  extra: Record<string, unknown> = {},
+) {
+  const sshd = f.servers.find((s) => s.addr === host);
+  return { host, port, ...(sshd ? { ssh_port: sshd.port } : {}), ...extra };
+}
+
+export async function topologyFile(home: string, doc: unknown): Promise<string> {
+  const file = path.join(home, "topo.yaml");
+  await Deno.writeTextFile(file, stringify(doc));
+  return file;
 }

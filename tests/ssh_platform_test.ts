@@ -6,6 +6,9 @@ import { preflight } from "../lib/preflight/preflight.ts";
 import { MockExecutor } from "../lib/executor/mock.ts";
 import type { Executor, ExecutorFactory } from "../lib/executor/executor.ts";
 import { parseTopology } from "../lib/topology/load.ts";
+import { installFixture, tempFile } from "./fixture.ts";
+
+installFixture();
 
 const release = (arch: string): Release => ({
   version: "7.0.5",
@@ -81,7 +84,7 @@ Deno.test("pre-flight resolves the release of each remote architecture once and 
   const executors: ExecutorFactory = { forHost: (h) => hosts.get(h)! };
   const asked: string[] = [];
   // The aarch64 archive "in the mirror": a local file, so no network is needed.
-  const mirrored = await Deno.makeTempFile({ suffix: ".tgz" });
+  const mirrored = await tempFile({ suffix: ".tgz" });
   const input = {
     topology,
     release: release("x86_64"),

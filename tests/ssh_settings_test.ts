@@ -5,7 +5,10 @@ import { hostSshPorts, sshSettings } from "../lib/cli/ssh_options.ts";
 import { parseJump, sshArgs } from "../lib/executor/ssh_settings.ts";
 import { MupError } from "../lib/errors.ts";
 import { reachedLocally } from "../lib/executor/factory.ts";
-import { deployArgs, mup, tempHome, testMirror, writeTopology } from "./helpers.ts";
+import { deployArgs, mup, output, tempHome, testMirror, writeTopology } from "./helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 const TOPO = `global:
   user: mongo
@@ -77,7 +80,7 @@ Deno.test("bad --ssh-timeout and --ssh-option values are refused with the fix", 
     deployArgs("c1", topo, await testMirror(), ["--plan-only", "--ssh-timeout", "0"]),
     { home },
   );
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 1, output(r));
   assert.match(r.stderr, /Error: --ssh-timeout must be whole seconds from 1 to 3600, not "0"/);
 });
 

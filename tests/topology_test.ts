@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { z } from "zod";
 import { parseTopology, TopologyError } from "../lib/topology/load.ts";
 import { Topology, topologyKind } from "../lib/topology/schema.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
 
 /** Parses and returns the single error expected, with its location. */
 async function errorsOf(text: string) {

@@ -4,9 +4,25 @@ import { freePorts, killAll, planSharded, ROOT, tempHome } from "./helpers.ts";
 import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 import { StateStore } from "../lib/state/store.ts";
 import { clusterDir } from "./apply_helpers.ts";
+import { deadline, installFixture } from "./fixture.ts";
+
+installFixture();
+// After each test: this file's tmux server stopped, its socket file removed.
+Deno.test.afterEach(async () => {
+  await tmux("kill-server").catch(() => "");
+  await Deno.remove(`${Deno.env.get("TMUX_TMPDIR") ?? "/tmp"}/tmux-${Deno.uid()}/${SOCKET}`)
+    .catch(() => {});
+});
+
+/** A tmux server of this file's own: others' kill-server on the default one cannot end ours. */
+const SOCKET = `mup-ttymenu-${Deno.pid}`;
 
 async function tmux(...args: string[]): Promise<string> {
-  const r = await new Deno.Command("tmux", { args, stdout: "piped", stderr: "piped" }).output();
+  const r = await new Deno.Command("tmux", {
+    args: ["-L", SOCKET, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
   const dec = new TextDecoder();
   if (!r.success) throw new Error(`tmux ${args.join(" ")}: ${dec.decode(r.stderr)}`);
   return dec.decode(r.stdout);
@@ -17,7 +33,7 @@ function screen(session: string): Promise<string> {
 }
 
 async function screenUntil(session: string, pattern: RegExp, ms = 60_000): Promise<string> {
-  const end = Date.now() + ms;
+  const end = Date.now() + deadline(ms);
   let s = "";
   while (Date.now() < end) {
     s = await screen(session);
@@ -57,7 +73,7 @@ Deno.test("in a terminal: while the safety-check menu and its 'Skip anyway?' con
     // Until the other starts are over (only the operation at the menu still running), the
     // confirmation stays the last line and no status line appears below the menu.
     let sawOthersRunning = false;
-    const end = Date.now() + 60_000;
+    const end = Date.now() + deadline(60_000);
     while (Date.now() < end) {
       const others = (await running(home)).filter((id) => !id.endsWith(String(ports[5])));
       if (others.length) sawOthersRunning = true;

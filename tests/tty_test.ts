@@ -3,16 +3,32 @@ import assert from "node:assert/strict";
 import { freePorts, killAll, planSharded, ROOT, tempHome } from "./helpers.ts";
 import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 import { currentState } from "./apply_helpers.ts";
+import { deadline, installFixture } from "./fixture.ts";
+
+installFixture();
+// After each test: this file's tmux server stopped, its socket file removed.
+Deno.test.afterEach(async () => {
+  await tmux("kill-server").catch(() => "");
+  await Deno.remove(`${Deno.env.get("TMUX_TMPDIR") ?? "/tmp"}/tmux-${Deno.uid()}/${SOCKET}`)
+    .catch(() => {});
+});
+
+/** A tmux server of this file's own: others' kill-server on the default one cannot end ours. */
+const SOCKET = `mup-tty-${Deno.pid}`;
 
 async function tmux(...args: string[]): Promise<string> {
-  const r = await new Deno.Command("tmux", { args, stdout: "piped", stderr: "piped" }).output();
+  const r = await new Deno.Command("tmux", {
+    args: ["-L", SOCKET, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
   const dec = new TextDecoder();
   if (!r.success) throw new Error(`tmux ${args.join(" ")}: ${dec.decode(r.stderr)}`);
   return dec.decode(r.stdout);
 }
 
 async function screenUntil(session: string, pattern: RegExp, ms = 30_000): Promise<string> {
-  const end = Date.now() + ms;
+  const end = Date.now() + deadline(ms);
   let screen = "";
   while (Date.now() < end) {
     screen = await tmux("capture-pane", "-p", "-J", "-S", "-200", "-t", session);

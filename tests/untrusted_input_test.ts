@@ -14,12 +14,16 @@ import {
   freePorts,
   mup,
   type MupResult,
+  output,
   planSharded,
   ROOT,
   tempHome,
   testMirror,
 } from "./helpers.ts";
 import { hostileTopologies, mutatedTopologies } from "./untrusted_corpus.ts";
+import { installFixture, tempDir } from "./fixture.ts";
+
+installFixture();
 
 const CORPUS = path.join(ROOT, "tests", "corpus", "topology");
 const DENO_DIR = Deno.env.get("DENO_DIR") ??
@@ -30,7 +34,7 @@ const DENO_DIR = Deno.env.get("DENO_DIR") ??
  * input files. `outside()` lists every file that appeared anywhere but in MUP_HOME and the input.
  */
 async function sandbox() {
-  const root = await Deno.makeTempDir({ prefix: "mup-untrusted-" });
+  const root = await tempDir("mup-untrusted-");
   const dir = (n: string) => path.join(root, n);
   for (const d of ["mup-home", "user", "tmp", "cwd", "input"]) await Deno.mkdir(dir(d));
   const env = { HOME: dir("user"), TMPDIR: dir("tmp"), DENO_DIR };
@@ -315,7 +319,7 @@ Deno.test("plan import: the same plan again is a no-op; another plan under a sto
   const a = await planSharded(home, freePorts(10), "c1");
   const text = await Deno.readTextFile(a.path);
   const again = await mup(["plan", "import", "--json"], { home, stdin: text });
-  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.code, 0, output(again));
   assert.deepEqual(JSON.parse(again.stdout), {
     imported: a.plan_id,
     path: a.path,

@@ -17,14 +17,16 @@ const NOT_RECHECKED = new Set([
 ]);
 
 /**
- * Completed operations whose effect a later completed operation of the plan replaced on purpose:
- * one that depends on it (directly or not) and changes the same resource, as the start of a
- * process replaces its stop in a restart. Such an effect is not lost. Only resources touched by
- * more than one operation are looked at, so a deploy plan (each resource once) costs one pass.
+ * Completed operations whose effect a later operation of the plan replaced on purpose: one that
+ * began (completed, or cut off while running or failing, which may have done its work) and
+ * depends on it (directly or not) or comes in a later phase, and changes the same resource, as
+ * the start of a process replaces its stop in a restart. Such an effect is not lost. Only
+ * resources touched by more than one operation are looked at, so a deploy plan (each resource
+ * once) costs one pass.
  */
-function superseded(plan: Plan, done: PlannedOperation[]): Set<string> {
+function superseded(plan: Plan, begun: PlannedOperation[]): Set<string> {
   const byResource = new Map<string, PlannedOperation[]>();
-  for (const o of done) {
+  for (const o of begun) {
     for (const c of o.changes) {
       const key = `${c.resource_type}\u0000${c.resource_id}`;
       byResource.set(key, [...(byResource.get(key) ?? []), o]);
@@ -66,10 +68,12 @@ export async function lostEffects(
   opts: ApplyOptions,
   signal: AbortSignal,
 ): Promise<PlannedOperation[]> {
-  const completed = allOperations(plan).filter((o) =>
-    state.operation_states[o.id]?.status === "completed"
+  const status = (o: PlannedOperation) => state.operation_states[o.id]?.status;
+  const completed = allOperations(plan).filter((o) => status(o) === "completed");
+  const begun = allOperations(plan).filter((o) =>
+    status(o) === "completed" || status(o) === "running" || status(o) === "failed"
   );
-  const replaced = superseded(plan, completed);
+  const replaced = superseded(plan, begun);
   const done = completed.filter((o) => !NOT_RECHECKED.has(o.type) && !replaced.has(o.id));
   const lost: PlannedOperation[] = [];
   for (let i = 0; i < done.length; i += opts.parallelism) {

@@ -19,9 +19,25 @@ type Runner = (c: SafetyCheck, ex: ExecutorFactory, m: MongoAccess) => Promise<C
 const p = (c: SafetyCheck, k: string) => c.params[k] as string;
 
 /** Every host:port answers hello (asked all at once, so one timeout bounds the check). */
+/** How long a member that did not answer `hello` is asked again before it counts as down. */
+const ANSWER_GRACE_MS = 10_000;
+
+/**
+ * Whether every member answers `hello`. One missed answer is not enough to call a member down:
+ * on a loaded host a server that has just started may take longer than one `hello`'s timeout,
+ * so the silent ones are asked again until ANSWER_GRACE_MS has passed.
+ */
 async function allAnswer(access: MongoAccess, members: string[]): Promise<CheckOutcome> {
-  const answers = await Promise.all(members.map((m) => access.hello(...splitHostPort(m))));
-  const down = members.filter((_, i) => !answers[i]);
+  const ask = async (ms: string[]) => {
+    const answers = await Promise.all(ms.map((m) => access.hello(...splitHostPort(m))));
+    return ms.filter((_, i) => !answers[i]);
+  };
+  const end = Date.now() + ANSWER_GRACE_MS;
+  let down = await ask(members);
+  while (down.length && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 250));
+    down = await ask(down);
+  }
   return down.length
     ? { ok: false, status: `not answering: ${down.join(", ")}` }
     : { ok: true, status: "all running" };

@@ -1,6 +1,10 @@
 import { type Operation, param } from "./operation.ts";
 
-/** Creates the data, log and configuration directories of a process. */
+/**
+ * Creates the data, log and configuration directories of a process. Its outcome's metadata
+ * lists (`created`) the directories that did not exist before, so a rollback removes only
+ * what this operation made and never a directory, or files in it, that were there before.
+ */
 export const createDirectory: Operation = {
   async isDone(ctx) {
     const ex = ctx.executors.forHost(ctx.op.target.host!);
@@ -13,11 +17,18 @@ export const createDirectory: Operation = {
     const ex = ctx.executors.forHost(ctx.op.target.host!);
     const mode = parseInt(ctx.op.target.params.mode ?? "0750", 8);
     const paths = JSON.parse(param(ctx, "paths")) as string[];
-    for (const p of paths) await ex.mkdir(p, mode);
-    return { output: `created ${paths.join(", ")}` };
-  },
-  async undo(ctx) {
-    const ex = ctx.executors.forHost(ctx.op.target.host!);
-    for (const p of (JSON.parse(param(ctx, "paths")) as string[]).reverse()) await ex.remove(p);
+    const created: string[] = [];
+    for (const p of paths) {
+      if (await ex.exists(p)) continue;
+      await ex.mkdir(p, mode);
+      created.push(p);
+    }
+    const kept = paths.filter((p) => !created.includes(p));
+    return {
+      output: `created ${created.join(", ") || "nothing"}${
+        kept.length ? `; already there: ${kept.join(", ")}` : ""
+      }`,
+      metadata: { created },
+    };
   },
 };

@@ -54,7 +54,15 @@ export const downloadBinary: Operation = {
     });
     await privateTree(root);
     await Deno.remove(dest, { recursive: true }).catch(() => {});
-    await Deno.rename(root, dest);
+    await Deno.rename(root, dest).catch(async (e) => {
+      // Another mup unpacking the same verified archive into the same cache got there first
+      // (ENOTEMPTY/EEXIST): its tree is the same release, so it is used.
+      const theirs = await Deno.stat(path.join(dest, "bin", "mongod")).then(
+        () => true,
+        () => false,
+      );
+      if (!theirs) throw e;
+    });
     await Deno.remove(work, { recursive: true }).catch(() => {});
     await writePrivateFile(path.join(dest, MARKER), sha + "\n");
     return {

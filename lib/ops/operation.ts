@@ -31,8 +31,6 @@ export interface OperationOutcome {
 export interface Operation {
   isDone(ctx: OperationContext): Promise<boolean>;
   run(ctx: OperationContext): Promise<OperationOutcome>;
-  /** Reverses the effect, where that makes sense. */
-  undo?(ctx: OperationContext): Promise<void>;
 }
 
 export class OperationError extends Error {}

@@ -42,11 +42,6 @@ export const startProcess: Operation = {
     const pid = await runningPid(ex, param(ctx, "pid_file"));
     return { output: r.stdout.trim(), metadata: { pid } };
   },
-  async undo(ctx) {
-    const ex = ctx.executors.forHost(ctx.op.target.host!);
-    const pid = await runningPid(ex, param(ctx, "pid_file"), param(ctx, "config"));
-    if (pid) await ex.signal(pid, "SIGTERM");
-  },
 };
 
 function lastError(out: string): string {

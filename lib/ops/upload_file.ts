@@ -51,9 +51,4 @@ export const uploadFile: Operation = {
     await ex.writeFile(param(ctx, "dest"), data, parseInt(ctx.op.target.params.mode ?? "0644", 8));
     return { output: `uploaded ${param(ctx, "dest")} (${data.length} bytes)` };
   },
-  async undo(ctx) {
-    if (ctx.op.target.params.kind !== "binaries") {
-      await ctx.executors.forHost(ctx.op.target.host!).remove(param(ctx, "dest"));
-    }
-  },
 };

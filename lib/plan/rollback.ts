@@ -51,6 +51,8 @@ interface UndoContext {
   startAgain: Record<string, PlannedOperation[]>;
   /** Processes both stopped and started after the checkpoint: nothing to undo for either. */
   cancelled: Set<string>;
+  /** What each operation's run recorded (its outcome's metadata), by operation ID. */
+  recorded: Record<string, Record<string, unknown> | undefined>;
 }
 
 /**
@@ -82,10 +84,23 @@ function undoOps(o: PlannedOperation, ctx: UndoContext): PlannedOperation[] | st
         depends_on: [],
         estimated_ms: EST.stop,
       })];
-    case "create_directory":
-      return (JSON.parse(t.params.paths) as string[]).reverse().map((p, i) =>
-        remove(`-${i + 1}`, t.host!, p, "directory")
-      );
+    case "create_directory": {
+      // Only what the run made: a directory that was there before (a data_dir the user
+      // pointed at, data a destroy --retain-data kept) stays, whatever is in it.
+      const created = ctx.recorded[o.id]?.created;
+      if (Array.isArray(created)) {
+        return (created as string[]).toReversed().map((p, i) =>
+          remove(`-${i + 1}`, t.host!, p, "directory")
+        );
+      }
+      // Recorded by an older mup, which did not say what it made: removed only if empty.
+      return (JSON.parse(t.params.paths) as string[]).reverse().map((p, i) => {
+        const r = remove(`-${i + 1}`, t.host!, p, "directory");
+        r.target.params.if_empty = "true";
+        r.description = `Remove ${t.host}:${p} if empty (made by ${o.id}, or there before)`;
+        return r;
+      });
+    }
     case "upload_file":
       return t.params.kind === "binaries"
         ? [remove("", t.host!, t.params.dest_dir, "binaries")]
@@ -172,6 +187,9 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
     fresh: original.base_state.lineage === "",
     startAgain: input.startAgain ?? {},
     cancelled: new Set([...ranOfType("stop_process")].filter((n) => started.has(n))),
+    recorded: Object.fromEntries(
+      Object.values(state.operation_states).map((st) => [st.id, st.result?.metadata]),
+    ),
   };
   for (const ph of [...original.phases].reverse()) {
     const undone = new Map<string, PlannedOperation[]>();
