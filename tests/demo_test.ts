@@ -57,6 +57,18 @@ Deno.test("demo: when the apply fails, the demo says so, exits 1, and the resume
     const dec = new TextDecoder();
     assert.equal(pasted.code, 0, dec.decode(pasted.stdout) + dec.decode(pasted.stderr));
     await waitFor(async () => (await admin(ports[9], { ping: 1 })).ok);
+    // `demo --stop` stops it through mup: the metadata says stopped, no process is left.
+    const stop = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", path.join(ROOT, "scripts", "demo.ts"), "--stop"],
+      env: { MUP_HOME: home, NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(stop.code, 0, dec.decode(stop.stdout) + dec.decode(stop.stderr));
+    const listed = await mup(["cluster", "list", "--json"], { home });
+    assert.equal(JSON.parse(listed.stdout)[0].status, "stopped", listed.stdout + listed.stderr);
+    assert.deepEqual(await livePids(home, "demo"), []);
   } finally {
     await killAll(home);
     await Deno.remove(home, { recursive: true }).catch(() => {});
