@@ -210,3 +210,29 @@ Deno.test("topology schema exports as JSON Schema and knows every section", () =
     assert.ok(k in schema.properties, k);
   }
 });
+
+Deno.test("runtime_config may not set what mup manages (port, dbPath, set name, security…): an error at the key naming the field to use", async () => {
+  await expectError(
+    "global:\n  runtime_config:\n    net.port: 29999\nmongod_servers:\n  - { host: localhost, port: 27017 }\n",
+    "managed_setting",
+    3,
+    /net\.port is set by mup.*the entry's `port`/s,
+  );
+  await expectError(
+    "mongod_servers:\n  - host: localhost\n    port: 27017\n    replica_set: r\n    runtime_config:\n      replication:\n        replSetName: other\n",
+    "managed_setting",
+    7,
+    /replication\.replSetName.*`replica_set`/s,
+  );
+  await expectError(
+    "mongod_servers:\n  - host: localhost\n    runtime_config: { storage.dbPath: /elsewhere, security.authorization: disabled }\n",
+    "managed_setting",
+    3,
+    /storage\.dbPath.*`data_dir`/s,
+  );
+  // Settings mup leaves to the user stay allowed.
+  await parseTopology(
+    "global:\n  runtime_config: { net.maxIncomingConnections: 100, storage.wiredTiger.engineConfig.cacheSizeGB: 1 }\nmongod_servers:\n  - { host: localhost }\n",
+    "t.yaml",
+  );
+});

@@ -13,7 +13,7 @@ import type { ApplyState, OperationState } from "../state/schema.ts";
 import { STATE_FORMAT_VERSION } from "../state/schema.ts";
 import type { StateStore } from "../state/store.ts";
 import { StateWriter } from "../state/store.ts";
-import { connectionString } from "../plan/processes.ts";
+import { clusterConnectionString } from "../security/access.ts";
 import { securityOf } from "../security/settings.ts";
 import type { CheckOutcome } from "./safety.ts";
 import { runCheck } from "./safety.ts";
@@ -487,7 +487,9 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       }
       : {}),
     ...(last ? { last_checkpoint: last.id } : {}),
-    ...(state.status === "completed" ? { connection: connectionString(plan.topology) } : {}),
+    ...(state.status === "completed"
+      ? { connection: clusterConnectionString(plan.cluster_name, plan.topology) }
+      : {}),
     // Where the password is: printed by that command only, never in an apply's output.
     ...(state.status === "completed" && securityOf(plan.topology).auth
       ? { credentials: `mup cluster credentials ${plan.cluster_name}` }

@@ -4,9 +4,9 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import { MupError } from "../errors.ts";
-import { connectionString } from "../plan/processes.ts";
-import { readAdmin, secretPath, secretsDir } from "../security/secrets.ts";
-import { SECRET, securityOf } from "../security/settings.ts";
+import { clusterConnectionString } from "../security/access.ts";
+import { readAdmin, secretsDir } from "../security/secrets.ts";
+import { securityOf } from "../security/settings.ts";
 import { requireMeta } from "./cluster_show.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 
@@ -38,9 +38,11 @@ export function addCredentialsCommand(cmd: Command, ctx: CliContext): void {
           hint: "restore the secrets directory from a backup of $MUP_HOME",
         });
       }
-      let uri = withPassword(connectionString(meta.topology), admin.user, admin.password);
-      // TLS: the cluster CA is what the client must trust.
-      if (sec.tls) uri += `&tlsCAFile=${encodeURIComponent(secretPath(name, SECRET.ca))}`;
+      const uri = withPassword(
+        clusterConnectionString(name, meta.topology),
+        admin.user,
+        admin.password,
+      );
       if (opts.json) {
         printJson({
           cluster: name,

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { connectionString } from "../plan/processes.ts";
+import { clusterConnectionString } from "../security/access.ts";
 import { listProcesses } from "../plan/processes.ts";
 import { configFilePath, pidFilePath } from "../plan/mongo_config.ts";
 import { readMeta, writeMeta } from "../state/meta.ts";
@@ -27,7 +27,7 @@ export const saveMetadata: Operation = {
       version: plan.version,
       variant: plan.variant,
       deploy_dir: plan.deploy_dir,
-      connection_string: connectionString(plan.topology),
+      connection_string: clusterConnectionString(plan.cluster_name, plan.topology),
       topology: plan.topology,
       processes: procs.map((p) => ({
         id: p.id,

@@ -80,9 +80,11 @@ export function listReplicaSets(procs: ProcessSpec[]): ReplicaSetSpec[] {
 /** The URI an application uses: mongos list, the replica set, or the standalone. */
 /**
  * The cluster's connection string. With access control it names the admin user but never the
- * password (mongosh asks for it; `mup cluster credentials` prints it).
+ * password (mongosh asks for it; `mup cluster credentials` prints it). With TLS, `caFile` (the
+ * cluster CA's path on the control machine: lib/security/access.ts clusterConnectionString)
+ * becomes `tlsCAFile`, so the string works as printed.
  */
-export function connectionString(t: Topology): string {
+export function connectionString(t: Topology, caFile?: string): string {
   const kind = topologyKind(t);
   const sec = securityOf(t);
   const user = sec.auth ? `${encodeURIComponent(sec.adminUser)}@` : "";
@@ -97,7 +99,10 @@ export function connectionString(t: Topology): string {
     hosts = hostPort(t.mongod_servers[0].host, t.mongod_servers[0].port);
   }
   if (sec.auth) opts.push("authSource=admin");
-  if (sec.tls) opts.push("tls=true");
+  if (sec.tls) {
+    opts.push("tls=true");
+    if (caFile) opts.push(`tlsCAFile=${encodeURIComponent(caFile)}`);
+  }
   return `mongodb://${user}${hosts}/${opts.length ? `?${opts.join("&")}` : ""}`;
 }
 

@@ -6,6 +6,7 @@
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { reachedLocally } from "../executor/factory.ts";
 import { type ClientSecurity, MongoAccess } from "../mongo/client.ts";
+import { connectionString } from "../plan/processes.ts";
 import type { Topology } from "../topology/schema.ts";
 import { readAdmin, secretPath } from "./secrets.ts";
 import { loopbackAddress, SECRET, securityOf } from "./settings.ts";
@@ -62,4 +63,12 @@ async function loopbackRoute(
   const ex = executors.forHost(host);
   if (!ex.forward) return { host, port };
   return { host: "127.0.0.1", port: await ex.forward(target, port) };
+}
+
+/** The connection string of cluster `cluster` as users get it: with its CA file under TLS. */
+export function clusterConnectionString(cluster: string, topology: Topology): string {
+  return connectionString(
+    topology,
+    securityOf(topology).tls ? secretPath(cluster, SECRET.ca) : undefined,
+  );
 }

@@ -1,4 +1,5 @@
 import type { SourceLocation } from "../errors.ts";
+import { managedKeyIssues } from "./managed_keys.ts";
 import {
   isLocalHost,
   type MongodServer,
@@ -54,7 +55,7 @@ const MAX_MEMBERS = 50;
  * Pure; returns issues with field paths that the loader turns into file positions.
  */
 export function validateTopology(t: Topology): Issue[] {
-  const issues: Issue[] = [];
+  const issues: Issue[] = managedKeyIssues(t);
   const err = (code: string, path: Issue["path"], message: string, hint: string) =>
     issues.push({ severity: "error", code, path, message, hint });
   const warn = (code: string, path: Issue["path"], message: string, hint: string) =>

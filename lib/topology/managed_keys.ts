@@ -1,0 +1,72 @@
+/**
+ * Settings mup writes into every generated mongod/mongos configuration from the topology
+ * itself: a `runtime_config` key that sets one of them would contradict the plan (a port the
+ * pre-flight never checked, several members on one dbPath, a set name replSetInitiate refuses,
+ * security the plan does not know of), so validation refuses it and names the field to use.
+ */
+import type { Topology } from "./schema.ts";
+import type { TopologyIssue } from "./validate.ts";
+
+/** Managed key prefixes (dotted) and the topology field that sets each instead. */
+const MANAGED: [string, string][] = [
+  ["net.port", "the entry's `port`"],
+  ["net.tls", "`global.security.tls`"],
+  ["net.ssl", "`global.security.tls`"],
+  ["storage.dbPath", "the entry's or global `data_dir`"],
+  ["systemLog.path", "the entry's or global `log_dir`"],
+  ["systemLog.destination", "the entry's or global `log_dir` (mup logs to a file)"],
+  ["processManagement.fork", "nothing: mup starts every process forked"],
+  [
+    "processManagement.pidFilePath",
+    "nothing: mup keeps each pid file in the process's data layout",
+  ],
+  ["replication.replSetName", "the entry's `replica_set`"],
+  ["sharding.clusterRole", "the section the entry is in (config_servers, mongod_servers)"],
+  ["sharding.configDB", "nothing: mongos gets the config_servers replica set"],
+  ["security.keyFile", "`global.security.keyfile`"],
+  ["security.authorization", "`global.security.auth`"],
+  ["security.clusterAuthMode", "`global.security`"],
+  ["security.transitionToAuth", "`global.security.auth`"],
+];
+
+/** Every leaf of a runtime_config as [dotted key, the path segments as written]. */
+function leaves(rc: Record<string, unknown>, at: string[] = []): [string, string[]][] {
+  return Object.entries(rc).flatMap(([k, v]) => {
+    const path = [...at, k];
+    return v !== null && typeof v === "object" && !Array.isArray(v)
+      ? leaves(v as Record<string, unknown>, path)
+      : [[path.join("."), path] as [string, string[]]];
+  });
+}
+
+/** One error per runtime_config key (global or an entry's) that sets a managed setting. */
+export function managedKeyIssues(t: Topology): Omit<TopologyIssue, "location">[] {
+  const sources: [(string | number)[], Record<string, unknown> | undefined][] = [
+    [["global", "runtime_config"], t.global.runtime_config],
+    ...(["config_servers", "mongod_servers", "mongos_servers"] as const).flatMap((section) =>
+      t[section].map((n, i) =>
+        [[section, i, "runtime_config"], n.runtime_config] as [
+          (string | number)[],
+          Record<string, unknown> | undefined,
+        ]
+      )
+    ),
+  ];
+  const out: Omit<TopologyIssue, "location">[] = [];
+  for (const [where, rc] of sources) {
+    for (const [key, path] of leaves(rc ?? {})) {
+      const hit = MANAGED.find(([m]) => key === m || key.startsWith(`${m}.`));
+      if (!hit) continue;
+      out.push({
+        severity: "error",
+        code: "managed_setting",
+        path: [...where, ...path],
+        message: `${key} is set by mup from the topology (${
+          hit[1]
+        }); a runtime_config value would contradict the plan`,
+        hint: `remove ${key} from runtime_config and use ${hit[1]}`,
+      });
+    }
+  }
+  return out;
+}
