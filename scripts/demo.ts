@@ -6,16 +6,16 @@
  *   deno task demo                    deploy, use, then stop the cluster
  *   deno task demo --keep             leave it running (MUP_HOME is printed)
  *   deno task demo --topology FILE    deploy FILE instead of examples/sharded.yaml
- *   MUP_HOME=DIR deno task demo --stop   stop the processes of a demo cluster left running
+ *   MUP_HOME=DIR deno task demo --stop   stop a demo cluster left running (`mup cluster stop`;
+ *                                        a first deploy that did not finish is rolled back)
  *
  * A failed demo says which step failed and why, exits 1, leaves the cluster as it is, and prints
  * a command that resumes the apply when pasted into a shell (MUP_HOME and how to run mup included).
  */
 import * as path from "node:path";
 import { MongoClient } from "mongodb";
-import { parse } from "yaml";
 import { buildMirror } from "../sim/mirror.ts";
-import { signalPidFiles } from "./_pids.ts";
+import { readMeta } from "../lib/state/meta.ts";
 import { mupRunArgs } from "./_mup_cmd.ts";
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
@@ -26,6 +26,7 @@ const topology = topoArg >= 0
   : path.join(ROOT, "examples", "sharded.yaml");
 const home = Deno.env.get("MUP_HOME") ?? await Deno.makeTempDir({ prefix: "mup-demo-" });
 const mirror = path.join(home, "mirror");
+const clusterDir = path.join(home, "storage", "clusters", "demo");
 
 /** Quotes a word for a POSIX shell. */
 function sh(s: string): string {
@@ -72,8 +73,18 @@ async function mupOutput(args: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout);
 }
 
+/**
+ * Stops the demo cluster through mup, so its metadata records it stopped. A first deploy that
+ * did not finish has no metadata to stop by: rolling it back to its start stops what it started.
+ * Returns mup's exit code.
+ */
 async function stopCluster(): Promise<number> {
-  return await signalPidFiles(path.join(home, "storage", "clusters", "demo", "deploy"), "SIGTERM");
+  if (await readMeta(clusterDir).catch(() => undefined)) {
+    return await mup(["cluster", "stop", "demo", "--auto-approve"]);
+  }
+  const started = await Deno.stat(path.join(clusterDir, "state")).then(() => true, () => false);
+  if (!started) return 0;
+  return await mup(["state", "rollback", "demo", "--checkpoint", "start", "--auto-approve"]);
 }
 
 function fail(step: string, reason: string, resumable: boolean): never {
@@ -91,8 +102,13 @@ function fail(step: string, reason: string, resumable: boolean): never {
 }
 
 if (Deno.args.includes("--stop")) {
-  console.log(`Stopped ${await stopCluster()} processes of the demo cluster in ${home}.`);
-  Deno.exit(0);
+  const code = await stopCluster();
+  console.log(
+    code === 0
+      ? `\nStopped the demo cluster in ${home}.`
+      : `\nStopping the demo cluster in ${home} FAILED: mup exited with ${code}.`,
+  );
+  Deno.exit(code === 0 ? 0 : 1);
 }
 
 console.log(`mup demo: MUP_HOME=${home}`);
@@ -114,45 +130,56 @@ if (planned !== 0) fail("planning", `mup cluster deploy --plan-only exited with 
 const applied = await mup(["plan", "apply", "demo"], "yes\n");
 if (applied !== 0) fail("applying the plan", `mup plan apply exited with ${applied}`, true);
 
-const doc = parse(await Deno.readTextFile(topology)) as { mongos_servers: { port: number }[] };
-const uri = `mongodb://localhost:${doc.mongos_servers[0].port}/?serverSelectionTimeoutMS=15000`;
-// mup secures clusters by default: without credentials mongos answers hello and refuses data.
-const anonymous = new MongoClient(uri);
-try {
-  await anonymous.db("demo").collection("greetings").findOne({});
-  fail("the access control check", "mongos served a client without credentials", false);
-} catch (e) {
-  const code = (e as { code?: number }).code;
-  if (code !== 13) fail("the access control check", (e as Error).message, false);
-  console.log(`\nWithout credentials mongos refuses to read: ${(e as Error).message} (code 13)`);
-} finally {
-  await anonymous.close();
-}
-const cred = JSON.parse(await mupOutput(["cluster", "credentials", "demo", "--json"]));
-console.log(
-  `\nUsing the cluster through mongos with the MongoDB driver as ${cred.user} (${uri}):`,
-);
-const c = new MongoClient(uri, {
-  auth: { username: cred.user, password: cred.password },
-  authSource: "admin",
-});
-try {
-  const shards = (await c.db("admin").command({ listShards: 1 })).shards;
-  for (const s of shards) console.log(`  shard ${s._id}: ${s.host}`);
-  await c.db("demo").collection("greetings").insertOne({ hello: "world", at: new Date() });
-  const back = await c.db("demo").collection("greetings").findOne({}, {
-    projection: { _id: 0, hello: 1 },
+/** Uses the deployed cluster through mongos with the driver; `fail`s (exits) on any problem. */
+async function useCluster(): Promise<void> {
+  // The mongos address as deployed (a port 0 in the topology is only known after the deploy).
+  const meta = await readMeta(clusterDir);
+  const mongos = meta?.connection_string.match(/^mongodb:\/\/(?:[^@/]*@)?([^,/?]+)/)?.[1];
+  if (!mongos) fail("finding mongos", `no connection string recorded in ${clusterDir}`, false);
+  const uri = `mongodb://${mongos}/?serverSelectionTimeoutMS=15000`;
+  // mup secures clusters by default: without credentials mongos answers hello and refuses data.
+  const anonymous = new MongoClient(uri);
+  try {
+    await anonymous.db("demo").collection("greetings").findOne({});
+    fail("the access control check", "mongos served a client without credentials", false);
+  } catch (e) {
+    const code = (e as { code?: number }).code;
+    if (code !== 13) fail("the access control check", (e as Error).message, false);
+    console.log(`\nWithout credentials mongos refuses to read: ${(e as Error).message} (code 13)`);
+  } finally {
+    await anonymous.close();
+  }
+  const cred = JSON.parse(await mupOutput(["cluster", "credentials", "demo", "--json"]));
+  console.log(
+    `\nUsing the cluster through mongos with the MongoDB driver as ${cred.user} (${uri}):`,
+  );
+  const c = new MongoClient(uri, {
+    auth: { username: cred.user, password: cred.password },
+    authSource: "admin",
   });
-  console.log(`  inserted and read back: ${JSON.stringify(back)}`);
-} catch (e) {
-  fail("the health check through mongos", (e as Error).message, false);
-} finally {
-  await c.close();
+  try {
+    const shards = (await c.db("admin").command({ listShards: 1 })).shards;
+    for (const s of shards) console.log(`  shard ${s._id}: ${s.host}`);
+    await c.db("demo").collection("greetings").insertOne({ hello: "world", at: new Date() });
+    const back = await c.db("demo").collection("greetings").findOne({}, {
+      projection: { _id: 0, hello: 1 },
+    });
+    console.log(`  inserted and read back: ${JSON.stringify(back)}`);
+  } catch (e) {
+    fail("the health check through mongos", (e as Error).message, false);
+  } finally {
+    await c.close();
+  }
 }
+
+// Whatever goes wrong after the deploy is reported as the demo's failure, never as a stack trace.
+await useCluster().catch((e) =>
+  fail("using the cluster", (e as Error).message ?? String(e), false)
+);
 await mup(["state", "show", "demo"]);
 if (!keep) {
-  console.log(
-    `\nStopped ${await stopCluster()} processes (run with --keep to leave the cluster running).`,
-  );
+  const code = await stopCluster();
+  if (code !== 0) fail("stopping the cluster", `mup cluster stop exited with ${code}`, false);
+  console.log(`\nStopped the cluster (run with --keep to leave it running).`);
 } else console.log(`\nThe cluster is running and healthy. MUP_HOME=${home}`);
 Deno.exit(0);

@@ -1,7 +1,16 @@
 /** The demo's failure path: a failed demo says so, exits 1, and its resume command works pasted. */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { freePorts, killAll, ROOT, shardedTopology, tempHome, writeTopology } from "./helpers.ts";
+import {
+  freePorts,
+  killAll,
+  mup,
+  ROOT,
+  shardedTopology,
+  tempHome,
+  writeTopology,
+} from "./helpers.ts";
+import { livePids } from "./lifecycle_helpers.ts";
 import { admin, waitFor } from "./sim_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -48,6 +57,44 @@ Deno.test("demo: when the apply fails, the demo says so, exits 1, and the resume
     const dec = new TextDecoder();
     assert.equal(pasted.code, 0, dec.decode(pasted.stdout) + dec.decode(pasted.stderr));
     await waitFor(async () => (await admin(ports[9], { ping: 1 })).ok);
+    // `demo --stop` stops it through mup: the metadata says stopped, no process is left.
+    const stop = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", path.join(ROOT, "scripts", "demo.ts"), "--stop"],
+      env: { MUP_HOME: home, NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(stop.code, 0, dec.decode(stop.stdout) + dec.decode(stop.stderr));
+    const listed = await mup(["cluster", "list", "--json"], { home });
+    assert.equal(JSON.parse(listed.stdout)[0].status, "stopped", listed.stdout + listed.stderr);
+    assert.deepEqual(await livePids(home, "demo"), []);
+  } finally {
+    await killAll(home);
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("demo: with ports 0 it finds mongos in the metadata, and stops the cluster through mup (cluster list: stopped)", async () => {
+  const home = await tempHome();
+  try {
+    const topology = await writeTopology(home, "zero.yaml", shardedTopology(Array(10).fill(0)));
+    const demo = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", path.join(ROOT, "scripts", "demo.ts"), "--topology", topology],
+      cwd: home,
+      env: { MUP_HOME: home, NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    const all = dec.decode(demo.stdout) + dec.decode(demo.stderr);
+    assert.equal(demo.code, 0, all);
+    assert.match(all, /inserted and read back: \{"hello":"world"\}/);
+    assert.match(all, /\$ mup cluster stop demo --auto-approve/);
+    const listed = await mup(["cluster", "list", "--json"], { home });
+    assert.equal(JSON.parse(listed.stdout)[0].status, "stopped", listed.stdout + listed.stderr);
+    assert.deepEqual(await livePids(home, "demo"), []);
   } finally {
     await killAll(home);
     await Deno.remove(home, { recursive: true }).catch(() => {});

@@ -267,7 +267,9 @@ Deno.test("destroy removes every directory, keeps data with retainData, archives
     o.target.params.path
   );
   assert.ok(removed.includes(`${DEPLOY}/data/mongod-27018`));
-  assert.deepEqual(all.phases.map((p) => p.name), ["stop", "archive", "remove"]);
+  // First the status becomes unknown: a destroy cut off mid-way must not leave `running`.
+  assert.deepEqual(all.phases.map((p) => p.name), ["prepare", "stop", "archive", "remove"]);
+  assert.deepEqual(all.phases[0].operations.map((o) => o.id), ["mark-status-unknown"]);
   const kept = planDestroy(await input("sharded.yaml", { retainData: true }));
   const removedKept = allOperations(kept).filter((o) => o.type === "remove_directory").map((o) =>
     o.target.params.path

@@ -10,6 +10,7 @@ import {
   mup,
   replicaSetTopology,
   spawnMup,
+  standaloneTopology,
   tempHome,
   testMirror,
   writeTopology,
@@ -125,6 +126,16 @@ Deno.test("kill -9 of mup in the middle of restart, stop and destroy; plan resum
       /^archive-/,
       "completed",
     );
+    // Every process is stopped: the list must not claim `running`; the state says who is gone.
+    const listed = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
+    assert.equal(listed[0].status, "unknown");
+    const shown = await ok(home, ["state", "show", "rs"]);
+    assert.match(
+      shown.stdout,
+      /Status: running \(interrupted: the mup process \d+ is gone; `mup plan resume rs`\)/,
+    );
+    const shownJson = JSON.parse((await ok(home, ["state", "show", "rs", "--json"])).stdout);
+    assert.match(shownJson.interrupted.reason, /is gone/);
     await resume(home, "rs", /Destroy completed successfully!/);
     assert.deepEqual(await livePids(home, "rs"), []);
     assert.ok(!(await exists(clusterDir(home, "rs"))));
@@ -147,6 +158,17 @@ Deno.test("state rollback after a deploy failed in the initialize phase: process
     assert.match(failed.stdout, /Apply failed at phase 3, operation init-rs-rs0/);
     assert.equal((await livePids(home, "rs")).length, 3);
     const failedState = await currentState(home, "rs");
+    // Its servers run: the cluster commands show the cluster and say how to end the apply.
+    const id = failedState.state_id;
+    const [row] = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
+    assert.equal(row.name, "rs");
+    assert.equal(row.status, `not deployed (apply ${id} failed)`);
+    assert.equal(row.processes, 3);
+    assert.match((await ok(home, ["cluster", "list"])).stdout, /not deployed \(apply/);
+    const stop = await ok(home, ["cluster", "stop", "rs"], 1);
+    assert.match(stop.stderr, new RegExp(`its apply ${id} \\(deploy\\) failed`));
+    assert.match(stop.stderr, /`mup plan resume rs` continues it/);
+    assert.match(stop.stderr, /`mup state rollback rs --checkpoint start` undoes it/);
 
     const unknownCp = await ok(home, ["state", "rollback", "rs", "--checkpoint", "nope"], 1);
     assert.match(unknownCp.stderr, /has no checkpoint "nope"/);
@@ -193,6 +215,28 @@ Deno.test("state rollback of a stop starts the cluster again and records it runn
     assert.match(again.stdout, /not undone: step-down-rs0/);
     assert.deepEqual(await livePids(home, "rs"), pids);
     assert.equal((await meta(home, "rs")).status, "running");
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("kill -9 of a first deploy: cluster list shows it interrupted, cluster display names the apply and the way out", async () => {
+  const home = await tempHome();
+  try {
+    const topo = await writeTopology(home, "one.yaml", standaloneTopology(stablePorts(1)));
+    await killWhen(
+      home,
+      "one",
+      deployArgs("one", topo, await testMirror(), ["--auto-approve"]),
+      /^start-/,
+      "completed",
+    );
+    const id = (await currentState(home, "one")).state_id;
+    const [row] = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
+    assert.equal(row.status, `not deployed (apply ${id} interrupted)`);
+    const shown = await ok(home, ["cluster", "display", "one"], 1);
+    assert.match(shown.stderr, /\(deploy\) was interrupted \(the mup process \d+ is gone\)/);
+    assert.match(shown.stderr, /`mup state rollback one --checkpoint start` undoes it/);
   } finally {
     await killAll(home);
   }

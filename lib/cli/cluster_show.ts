@@ -7,6 +7,8 @@ import { collect, selectProcesses } from "../plan/select.ts";
 import { listedShards, probeProcesses, type ProcessStatus } from "../probe/live.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import { StateStore } from "../state/store.ts";
+import { undeployedStatus, unfinishedApply } from "../state/undeployed.ts";
+import { parsePlanText } from "../plan/parse.ts";
 import { formatDuration, table } from "../util/format.ts";
 import { clusterAccess } from "../security/access.ts";
 import { securityOf } from "../security/settings.ts";
@@ -22,6 +24,24 @@ export async function requireMeta(ctx: CliContext, name: string): Promise<Cluste
   }
   const meta = await readMeta(ctx.store.clusterDir(name));
   if (!meta) {
+    // A first deploy that did not finish may have left processes running: say how to end it.
+    const u = await unfinishedApply(ctx.store.clusterDir(name));
+    if (u) {
+      const how = u.outcome === "interrupted"
+        ? `was interrupted (${u.interrupted!.reason.split(";")[0]})`
+        : u.outcome === "running"
+        ? "is still running"
+        : u.outcome;
+      throw new MupError(
+        `no deployed cluster named "${name}": its apply ${u.state.state_id} ` +
+          `(${u.state.operation}) ${how}; its processes may be running`,
+        {
+          hint: `\`mup plan resume ${name}\` continues it; ` +
+            `\`mup state rollback ${name} --checkpoint start\` undoes it`,
+          details: { state_id: u.state.state_id, apply_status: u.outcome },
+        },
+      );
+    }
     throw new MupError(`no deployed cluster named "${name}"`, {
       hint: "`mup cluster list` shows the clusters mup knows",
     });
@@ -29,13 +49,20 @@ export async function requireMeta(ctx: CliContext, name: string): Promise<Cluste
   return meta;
 }
 
-/** Every cluster with a meta.yaml (destroyed ones have none and are not listed). */
+/**
+ * Every cluster with a meta.yaml (destroyed ones have none and are not listed), and every
+ * cluster whose first deploy did not finish (status `not deployed (apply <id> <outcome>)`).
+ */
 export async function listClusters(ctx: CliContext) {
   const out = [];
   for (const name of await ctx.store.clusters()) {
     const dir = ctx.store.clusterDir(name);
     const meta = await readMeta(dir).catch(() => undefined);
-    if (!meta) continue;
+    if (!meta) {
+      const u = await unfinishedApply(dir);
+      if (u) out.push(await undeployedRow(ctx, name, u));
+      continue;
+    }
     const store = new StateStore(dir);
     const id = await store.currentId();
     const last = id ? await store.load(id).catch(() => undefined) : undefined;
@@ -58,6 +85,37 @@ export async function listClusters(ctx: CliContext) {
     });
   }
   return out;
+}
+
+/** The list row of a cluster without metadata, described from its apply's plan. */
+async function undeployedRow(
+  ctx: CliContext,
+  name: string,
+  u: NonNullable<Awaited<ReturnType<typeof unfinishedApply>>>,
+) {
+  const file = ctx.store.planPath(name, u.state.plan_id);
+  const plan = await Deno.readTextFile(file).then(
+    (t) => parsePlanText(t, file).plan,
+    () => undefined,
+  );
+  const procs = plan
+    ? listProcesses(plan.topology, path.join(ctx.store.clusterDir(name), "deploy"))
+    : [];
+  return {
+    name,
+    kind: plan?.kind ?? "-",
+    version: plan?.version ?? "-",
+    variant: plan?.variant ?? "-",
+    status: undeployedStatus(u),
+    hosts: [...new Set(procs.map((p) => p.host))],
+    processes: procs.length,
+    last_apply: {
+      state_id: u.state.state_id,
+      operation: u.state.operation,
+      status: u.outcome,
+      at: u.state.updated_at,
+    },
+  };
 }
 
 function uptime(s?: number): string {

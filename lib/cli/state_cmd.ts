@@ -1,6 +1,13 @@
 import { Command } from "@commander-js/extra-typings";
 import { MupError } from "../errors.ts";
-import { describeLock, isStale, lockPath, readLock } from "../state/lock.ts";
+import {
+  describeLock,
+  type Interruption,
+  interruption,
+  isStale,
+  lockPath,
+  readLock,
+} from "../state/lock.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
 import { type CliContext, print, printJson } from "./context.ts";
@@ -9,20 +16,24 @@ import { readLine } from "./prompt.ts";
 import { addRollbackCommand } from "./rollback_cmd.ts";
 import { table } from "../util/format.ts";
 
-function summary(s: ApplyState): string {
+function summary(s: ApplyState, cut?: Interruption): string {
   const ops = Object.values(s.operation_states);
   const count = (st: string) => ops.filter((o) => o.status === st).length;
   const lines = [
     `State ID: ${s.state_id}`,
     `Plan: ${s.plan_id} (${s.plan_path})`,
     `Cluster: ${s.cluster_name}`,
-    `Status: ${s.status}${s.resumes ? ` (resumed ${s.resumes}×)` : ""}`,
+    `Status: ${s.status}${s.resumes ? ` (resumed ${s.resumes}×)` : ""}${
+      cut ? ` (interrupted: ${cut.reason})` : ""
+    }`,
     `Started: ${s.started_at}`,
     `Updated: ${s.updated_at}`,
     `Current phase: ${s.current_phase}`,
     `Operations: ${count("completed")} completed, ${count("skipped")} skipped, ${
       count("failed")
-    } failed, ${count("running")} running, ${count("pending")} pending (of ${ops.length})`,
+    } failed, ${count("running")} ${cut ? "interrupted" : "running"}, ${
+      count("pending")
+    } pending (of ${ops.length})`,
     "",
     "Phases:",
     ...Object.values(s.phase_states).map((p) =>
@@ -51,9 +62,11 @@ export function stateCommand(ctx: CliContext): Command {
     .option("--state-id <id>", "a specific apply state")
     .option("--json", "the full state document")
     .action(async (cluster, opts) => {
-      const { state } = await findState(ctx, cluster, opts.stateId);
-      if (opts.json) printJson(state);
-      else print(summary(state));
+      const { state, store } = await findState(ctx, cluster, opts.stateId);
+      // A `running` apply whose mup is gone is shown as interrupted; the stored state stays.
+      const cut = await interruption(store.clusterDir, state);
+      if (opts.json) printJson(cut ? { ...state, interrupted: cut } : state);
+      else print(summary(state, cut));
     });
 
   cmd.command("list")

@@ -10,7 +10,7 @@ import { logFilePath } from "./mongo_config.ts";
 import type { Plan, PlannedOperation } from "./schema.ts";
 import { change, op } from "./deploy_steps.ts";
 import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
-import { metadataOp } from "./lifecycle_ops.ts";
+import { markedPhases, metadataOp } from "./lifecycle_ops.ts";
 import { orderedStops } from "./stop.ts";
 
 /** Where a destroyed cluster's records go: `<storage>/archive/<name>-<plan-id>`. */
@@ -98,17 +98,22 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
   if (secured && !input.retainData) {
     add("localhost", path.join(input.clusterDir, "secrets"), "secrets (keyfile, admin password)");
   }
-  return lifecyclePlan(input, "destroy", [
-    { name: "stop", description: "Stop every process at once", ops: stops },
-    {
-      name: "archive",
-      description: "Keep metadata, plans, states and logs for audit",
-      ops: [archiveOp],
-    },
-    {
-      name: "remove",
-      description: `Remove directories${input.retainData ? " (data kept)" : ""} and metadata`,
-      ops: [...removes, metadataOp(input, "removed", removes.map((o) => o.id))],
-    },
-  ]);
+  // Led by "status unknown": a destroy cut off mid-way must not leave `running` recorded.
+  return lifecyclePlan(
+    input,
+    "destroy",
+    markedPhases(input, [
+      { name: "stop", description: "Stop every process at once", ops: stops },
+      {
+        name: "archive",
+        description: "Keep metadata, plans, states and logs for audit",
+        ops: [archiveOp],
+      },
+      {
+        name: "remove",
+        description: `Remove directories${input.retainData ? " (data kept)" : ""} and metadata`,
+        ops: [...removes, metadataOp(input, "removed", removes.map((o) => o.id))],
+      },
+    ]),
+  );
 }

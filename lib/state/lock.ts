@@ -121,3 +121,30 @@ export class ClusterLock {
     if (cur?.id === this.info.id) await Deno.remove(lockPath(this.clusterDir)).catch(() => {});
   }
 }
+
+/** Why an apply recorded as `running` is not running any more: its mup process is gone. */
+export interface Interruption {
+  /** PID of the mup process that held the lock, when its lock is still there. */
+  pid?: number;
+  reason: string;
+}
+
+/**
+ * Whether an apply whose stored status is `running` was cut off (kill -9, crash): its cluster's
+ * lock is gone, or held for it by a process on this host that no longer exists. Reads only; the
+ * stored state is left as it is (`plan resume` continues it). Undefined when the apply is not
+ * `running` or its holder is alive or on another host (it cannot be checked from here).
+ */
+export async function interruption(
+  clusterDir: string,
+  state: { status: string; state_id: string; cluster_name: string },
+): Promise<Interruption | undefined> {
+  if (state.status !== "running") return undefined;
+  const lock = await readLock(clusterDir);
+  const resume = `\`mup plan resume ${state.cluster_name}\``;
+  if (!lock || (lock.state_id !== undefined && lock.state_id !== state.state_id)) {
+    return { reason: `no mup process holds the cluster's lock; ${resume}` };
+  }
+  if (!isStale(lock)) return undefined;
+  return { pid: lock.pid, reason: `the mup process ${lock.pid} is gone; ${resume}` };
+}
