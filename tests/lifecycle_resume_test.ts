@@ -94,25 +94,40 @@ async function resume(home: string, cluster: string, done: RegExp) {
   return st;
 }
 
+/**
+ * Kills `mup cluster restart rs` once an operation matching `when` runs (and `also` holds),
+ * resumes it, and checks the set is healthy and every member started exactly twice (deploy,
+ * restart): a member stopped a second time would have started a third time.
+ */
+async function killRestartAndResume(
+  home: string,
+  when: RegExp,
+  env: Record<string, string> = {},
+  also?: () => Promise<boolean>,
+): Promise<void> {
+  await killWhen(
+    home,
+    "rs",
+    ["cluster", "restart", "rs", "--auto-approve"],
+    when,
+    "running",
+    env,
+    also,
+  );
+  await resume(home, "rs", /Restart completed successfully!/);
+  assert.ok((await display(home, "rs")).healthy);
+  for (const [name, log] of await processLogs(home, "rs")) {
+    assert.equal(count(log, /"id":4615611/), 2, `${name} started twice (deploy, restart)`);
+  }
+}
+
 Deno.test("kill -9 of mup in the middle of restart, stop and destroy; plan resume completes each, nothing twice", async () => {
   const home = await tempHome();
   const ports = stablePorts(3);
   try {
     await deploy(home, "rs", replicaSetTopology(ports));
 
-    await killWhen(
-      home,
-      "rs",
-      ["cluster", "restart", "rs", "--auto-approve"],
-      /^step-down-/,
-      "running",
-    );
-    await resume(home, "rs", /Restart completed successfully!/);
-    assert.ok((await display(home, "rs")).healthy);
-    // Deployed once, restarted once: every mongod started exactly twice.
-    for (const [name, log] of await processLogs(home, "rs")) {
-      assert.equal(count(log, /"id":4615611/), 2, `${name} started twice (deploy, restart)`);
-    }
+    await killRestartAndResume(home, /^step-down-/);
 
     await killWhen(home, "rs", ["cluster", "stop", "rs", "--auto-approve"], /^stop-/, "completed");
     await resume(home, "rs", /Stop completed successfully!/);
@@ -283,21 +298,12 @@ Deno.test("kill -9 of mup while a rolling restart starts a member again: plan re
     await deploy(home, "rs", replicaSetTopology(ports));
     // Slow starts: mup is killed while the first restarted member is starting, once its process
     // runs (it lives in a process group of its own and comes up without mup).
-    await killWhen(
+    await killRestartAndResume(
       home,
-      "rs",
-      ["cluster", "restart", "rs", "--auto-approve"],
       /^start-/,
-      "running",
       { MUP_SIM_STARTUP_DELAY_MS: "2000" },
       async () => (await livePids(home, "rs")).length === 3,
     );
-    await resume(home, "rs", /Restart completed successfully!/);
-    assert.ok((await display(home, "rs")).healthy);
-    // Deployed once, restarted once: no member started a third time (its stop ran once).
-    for (const [name, log] of await processLogs(home, "rs")) {
-      assert.equal(count(log, /"id":4615611/), 2, `${name} started twice (deploy, restart)`);
-    }
   } finally {
     await killAll(home);
   }
