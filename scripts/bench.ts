@@ -28,7 +28,7 @@ import type { ApplyState } from "../lib/state/schema.ts";
 import type { Plan } from "../lib/plan/schema.ts";
 import { buildMirror } from "../sim/mirror.ts";
 import { syntheticPlan } from "../tests/synthetic.ts";
-import { freePorts, mup, shardedTopology } from "../tests/helpers.ts";
+import { deployArgs, freePorts, mup, shardedTopology } from "../tests/helpers.ts";
 import { signalPidFiles } from "./_pids.ts";
 import { V8_FLAGS } from "./_mup_cmd.ts";
 import { benchRestart } from "./bench_restart.ts";
@@ -160,17 +160,7 @@ async function deployOnce(
   const p = freePorts(10);
   const topo = path.join(home, `${name}.yaml`);
   await Deno.writeTextFile(topo, shardedTopology(p));
-  await cli(home, [
-    "cluster",
-    "deploy",
-    name,
-    topo,
-    "--version",
-    "7.0",
-    "--mirror",
-    mirror,
-    "--plan-only",
-  ]);
+  await cli(home, deployArgs(name, topo, mirror, ["--plan-only"]));
   const events = (await cli(home, [
     "plan",
     "apply",

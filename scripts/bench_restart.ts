@@ -8,7 +8,7 @@
 import * as path from "node:path";
 import type { ApplyState } from "../lib/state/schema.ts";
 import { buildMirror } from "../sim/mirror.ts";
-import { mup, shardedTopology } from "../tests/helpers.ts";
+import { deployArgs, mup, shardedTopology } from "../tests/helpers.ts";
 import { stablePorts, WriteLoad } from "../tests/lifecycle_helpers.ts";
 import { authOptions } from "../tests/apply_helpers.ts";
 import { signalPidFiles } from "./_pids.ts";
@@ -66,17 +66,7 @@ async function once(
       mongos.slice(1).map((port) => `  - { host: localhost, port: ${port} }\n`).join(""),
     ),
   );
-  await cli(home, [
-    "cluster",
-    "deploy",
-    name,
-    topo,
-    "--version",
-    "7.0",
-    "--mirror",
-    mirror,
-    "--auto-approve",
-  ]);
+  await cli(home, deployArgs(name, topo, mirror, ["--auto-approve"]));
   // The cluster has access control (mup's default): the load logs in as its admin user.
   const load = new WriteLoad(
     `mongodb://${mongos.map((port) => `localhost:${port}`).join(",")}/`,
