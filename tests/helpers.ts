@@ -102,12 +102,50 @@ export function spawnMup(
   );
 }
 
-/** Distinct ports free right now. */
+/** Where test processes running side by side (`--parallel`) claim the ports they hand out. */
+const PORT_CLAIMS = path.join(Deno.env.get("TMPDIR") ?? "/tmp", "mup-test-ports");
+/** A claim older than this belongs to a finished run and may be taken again. */
+const CLAIM_TTL_MS = 30 * 60_000;
+
+/** Whether nothing listens on 127.0.0.1:`port` right now. */
+export function portFree(port: number): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Claims `port` for this process (one file per port, created exclusively); false if taken. */
+function claimPort(port: number): boolean {
+  const file = path.join(PORT_CLAIMS, String(port));
+  try {
+    Deno.writeTextFileSync(file, String(Deno.pid), { createNew: true });
+    return true;
+  } catch {
+    const age = Date.now() - (Deno.statSync(file).mtime?.getTime() ?? 0);
+    if (age < CLAIM_TTL_MS) return false;
+    Deno.writeTextFileSync(file, String(Deno.pid));
+    return true;
+  }
+}
+
+/**
+ * Distinct ports free right now, below Linux's ephemeral range (32768 and up): a port picked by
+ * binding port 0 lies inside it, and an outgoing connection (a heartbeat, a driver) may take
+ * the same number as its local port before the test's server binds it (or while it restarts),
+ * as with a real mongod. Each port is claimed in a shared folder, so test files running side by
+ * side never get the same one. Servers live on such fixed ports (27017…) in real deployments.
+ */
 export function freePorts(n: number): number[] {
-  const ls = Array.from({ length: n }, () => Deno.listen({ hostname: "127.0.0.1", port: 0 }));
-  const ports = ls.map((l) => (l.addr as Deno.NetAddr).port);
-  for (const l of ls) l.close();
-  return ports;
+  Deno.mkdirSync(PORT_CLAIMS, { recursive: true });
+  const out: number[] = [];
+  while (out.length < n) {
+    const p = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!out.includes(p) && portFree(p) && claimPort(p)) out.push(p);
+  }
+  return out;
 }
 
 /** A temp MUP_HOME, removed (and what was deployed under it killed) after the test. */

@@ -2,7 +2,15 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { MongoClient, type MongoClientOptions } from "mongodb";
-import { deployArgs, mup, type MupResult, testMirror, writeTopology } from "./helpers.ts";
+import {
+  deployArgs,
+  freePorts,
+  mup,
+  type MupResult,
+  portFree,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
 import { clusterDir } from "./apply_helpers.ts";
 import { pidAlive } from "../lib/executor/local.ts";
 
@@ -56,29 +64,10 @@ export async function livePids(home: string, name: string): Promise<number[]> {
   return out;
 }
 
-/**
- * Distinct free ports below Linux's ephemeral range (32768 and up): a port picked by binding
- * port 0 lies inside it, and while its server restarts an outgoing connection (a heartbeat, a
- * driver) may take the same number as its local port, so the server cannot bind it again, as a
- * real mongod could not. Servers live on fixed ports outside that range (27017…).
- */
-export function stablePorts(n: number): number[] {
-  const out = new Set<number>();
-  while (out.size < n) {
-    const p = 20_000 + Math.floor(Math.random() * 12_000);
-    if (!out.has(p) && portFree(p)) out.add(p);
-  }
-  return [...out];
-}
+/** Ports for servers that restart: tests/helpers.ts freePorts (below the ephemeral range). */
+export const stablePorts = freePorts;
 
-export function portFree(port: number): boolean {
-  try {
-    Deno.listen({ hostname: "127.0.0.1", port }).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { portFree };
 
 /**
  * A client that inserts in a loop with w:"majority" and retryable writes until stopped; it
