@@ -122,6 +122,15 @@ export const check = (
   description: string,
   params: Record<string, unknown> = {},
 ): SafetyCheck => ({ id, check_type, target, description, params, required: true });
+/** What start_process needs to start `p` with the installed `binary` (deploy and lifecycle). */
+export const startParams = (p: ProcessSpec, binary: string): Record<string, string> => ({
+  role: p.role,
+  binary,
+  config: configFilePath(p),
+  pid_file: pidFilePath(p),
+  log: logFilePath(p),
+  ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
+});
 /** The target of an operation on one process. */
 export const processTarget = (p: ProcessSpec, params: Record<string, string>) => ({
   type: "process" as const,
@@ -359,12 +368,7 @@ export function deployAndInitializeOps(
       type: "start_process",
       description: `Start ${describeRole(p)} ${hostPort(p.host, p.port)}`,
       target: processTarget(p, {
-        role: p.role,
-        binary,
-        config: configFilePath(p),
-        pid_file: pidFilePath(p),
-        log: logFilePath(p),
-        ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
+        ...startParams(p, binary),
         // A forking mongod returns once it is ready (after journal recovery): --wait-timeout
         // raises this limit, never lowers it below the default.
         timeout_ms: String(Math.max(120_000, c.input.waitTimeoutMs ?? 0)),

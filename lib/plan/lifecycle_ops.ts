@@ -3,7 +3,7 @@
  */
 import * as path from "node:path";
 import type { ClusterMeta } from "../state/meta.ts";
-import { configFilePath, logFilePath, pidFilePath } from "./mongo_config.ts";
+import { configFilePath, pidFilePath } from "./mongo_config.ts";
 import {
   listProcesses,
   listReplicaSets,
@@ -11,7 +11,7 @@ import {
   type ReplicaSetSpec,
 } from "./processes.ts";
 import type { PlannedOperation } from "./schema.ts";
-import { change, check, describeRole, op, processTarget } from "./deploy_steps.ts";
+import { change, check, describeRole, op, processTarget, startParams } from "./deploy_steps.ts";
 import { clusterProcesses, EST, type LifecyclePlanInput } from "./lifecycle.ts";
 
 /** Where the release's binaries were installed (the same path on every host, as deploy put them). */
@@ -98,14 +98,7 @@ export function startOp(
     id: `start-${p.id}`,
     type: "start_process",
     description: `Start ${describeRole(p)} ${p.host}:${p.port}`,
-    target: processTarget(p, {
-      role: p.role,
-      binary,
-      config: configFilePath(p),
-      pid_file: pidFilePath(p),
-      log: logFilePath(p),
-      ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
-    }),
+    target: processTarget(p, startParams(p, binary)),
     pre_conditions: checks,
     changes: [change("process", p.id, "start", { host: p.host, port: p.port })],
     depends_on: deps,
