@@ -60,6 +60,12 @@ export interface DeployPlanInput {
    * operation's `timeout_ms`; without it each has its default.
    */
   waitTimeoutMs?: number;
+  /**
+   * The secrets `cluster destroy --retain-data` archived, found by pre-flight when this first
+   * deploy lands on that retained data: the plan copies them instead of generating new ones
+   * (the data's users were made with them).
+   */
+  retainedSecrets?: { archive: string; admin: string; keyfile?: string };
 }
 
 /** Pure: topology + release → a deploy Plan (without its content hash). */
