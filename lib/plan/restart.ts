@@ -10,6 +10,7 @@ import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { selectProcesses } from "./select.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import {
+  handBackOp,
   markedPhases,
   memberStateOp,
   metadataOp,
@@ -54,8 +55,43 @@ function rollSet(
     ops.push(stopOp(primary, [`wait-primary-${set.name}`]));
     ops.push(startOp(input.meta, primary, [`stop-${primary.id}`], cfgSet));
     ops.push(memberStateOp(primary, set, "HEALTHY", [`start-${primary.id}`]));
+    if (takesBack(set, primary)) {
+      ops.push(handBackOp(set, primary, [`wait-state-${primary.id}`]));
+    }
   }
   return ops;
+}
+
+/**
+ * Whether `p`, once restarted, takes the primary back: its priority is above every other
+ * electable member's, so whichever of them the step-down elected, MongoDB's priority takeover
+ * makes `p` call a second election as soon as it has caught up.
+ */
+function takesBack(set: ReplicaSetSpec, p: ProcessSpec): boolean {
+  const others = set.members.filter((m) =>
+    m.id !== p.id && !m.arbiterOnly && !m.hidden && m.priority > 0
+  );
+  return others.length > 0 && others.every((m) => m.priority < p.priority);
+}
+
+/** The plan's note for each set whose primary takes the primary back after its restart. */
+function handBackWarnings(
+  input: LifecyclePlanInput,
+  sets: ReplicaSetSpec[],
+  chosen: ProcessSpec[],
+): ValidationIssue[] {
+  return sets.flatMap((s) => {
+    const p = chosen.find((m) => m.replicaSet === s.name && input.facts[m.id]?.state === "PRIMARY");
+    if (!p || !takesBack(s, p)) return [];
+    return [{
+      code: "primary_handback",
+      severity: "warning" as const,
+      host: p.host,
+      message: `${s.name}: ${p.host}:${p.port} has the highest priority (${p.priority}), so ` +
+        "after its restart it takes the primary back (priority takeover): a second election, " +
+        "another brief pause in writes; the plan waits for it",
+    }];
+  });
 }
 
 /** Processes outside replica sets (mongos, a standalone mongod), one after another. */
@@ -125,6 +161,7 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
         "keeps the cluster writable throughout (only an election's pause per replica set).",
     }]
     : [];
+  warnings.push(...handBackWarnings(input, sets, chosen));
   const shards = [
     ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(input, s, inSet(s), cfgSet)),
     ...rollEach(input, chosen.filter((p) => p.role === "mongod" && !p.replicaSet)),
