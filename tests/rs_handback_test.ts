@@ -1,7 +1,8 @@
 /**
  * A replica set whose primary has the highest priority, on real simulator processes through the
  * CLI: the rolling restart's plan says the primary comes back to it (priority takeover, a second
- * election) and waits for it as a step of its own.
+ * election) and waits for it as a step of its own; `cluster display` selects by -N whatever name
+ * the host is given and names the roles that exist when -R selects none.
  */
 import assert from "node:assert/strict";
 import { killAll, replicaSetTopology, tempHome } from "./helpers.ts";
@@ -10,7 +11,7 @@ import { installFixture } from "./fixture.ts";
 
 installFixture();
 
-Deno.test("rolling restart states and waits for the hand-back to the priority-2 member", async () => {
+Deno.test("rolling restart states and waits for the hand-back to the priority-2 member; display -N/-R select as the rest of mup", async () => {
   const home = await tempHome();
   const ports = stablePorts(3);
   try {
@@ -38,6 +39,18 @@ Deno.test("rolling restart states and waits for the hand-back to the priority-2 
     );
     const after = await display(home, "hb");
     assert.equal(after.processes.find((p) => p.id === top)?.state, "PRIMARY");
+
+    // -N by another name of the same machine selects the process recorded as localhost:P.
+    const byAddress = JSON.parse(
+      (await ok(home, ["cluster", "display", "hb", "-N", `127.0.0.1:${ports[1]}`, "--json"]))
+        .stdout,
+    );
+    assert.deepEqual(byAddress.processes.map((p: { id: string }) => p.id), [
+      `localhost:${ports[1]}`,
+    ]);
+    const noRole = await ok(home, ["cluster", "display", "hb", "-R", "config"], 1);
+    assert.match(noRole.stderr, /-R config matches no process of this cluster/);
+    assert.match(noRole.stderr, /this cluster has mongod \(3\)/);
   } finally {
     await killAll(home);
   }

@@ -1,7 +1,8 @@
 /**
- * Plans of partial stops on a running sharded cluster (real simulator processes, through the
- * CLI) warn about what the processes left running lose: a replica set's majority, the config
- * server replica set, every mongos. A stop of the whole cluster, or of one secondary, does not.
+ * Selections of a running sharded cluster (real simulator processes, through the CLI): plans of
+ * partial stops warn about what the processes left running lose (a replica set's majority, the
+ * config server replica set, every mongos; a stop of the whole cluster, or of one secondary, does
+ * not); `cluster display -N` of a shard member still lists the cluster's shards.
  */
 import assert from "node:assert/strict";
 import { killAll, shardedTopology, tempHome } from "./helpers.ts";
@@ -15,7 +16,7 @@ interface Warning {
   message: string;
 }
 
-Deno.test("stop plans warn when a set loses its majority, the config servers or every mongos stop", async () => {
+Deno.test("stop plans warn when a set loses its majority, the config servers or every mongos stop; display -N of a shard member lists the shards", async () => {
   const home = await tempHome();
   const ports = stablePorts(10);
   try {
@@ -60,6 +61,15 @@ Deno.test("stop plans warn when a set loses its majority, the config servers or 
     assert.deepEqual(codes(mongos), ["mongos_stopped"]);
     assert.match(mongos[0].message, /Stops every mongos/);
     assert.deepEqual(await planned(), [], "the whole cluster stops: nothing is left to warn about");
+
+    // display of one shard member: the cluster's shards, asked through its mongos.
+    const member = await ok(home, ["cluster", "display", "sw", "-N", secondaries[0]]);
+    assert.match(member.stdout, /Shards \(listShards\): shard1, shard2/);
+    const memberJson = JSON.parse(
+      (await ok(home, ["cluster", "display", "sw", "-N", secondaries[0], "--json"])).stdout,
+    );
+    assert.deepEqual(memberJson.shards, ["shard1", "shard2"]);
+    assert.deepEqual(memberJson.processes.map((p: { id: string }) => p.id), [secondaries[0]]);
   } finally {
     await killAll(home);
   }
