@@ -194,9 +194,17 @@ Deno.test("re-deploying a cluster as recorded repairs it: plan diff shows no cha
       new RegExp(`\\+ process +mongod-localhost-${ports[2]} +\\(start\\)`),
     );
     assert.doesNotMatch(downDiff.stdout, new RegExp(`mongod-localhost-${ports[0]} +\\(start\\)`));
+    // Said in words, what is left as it is only counted.
+    assert.match(downDiff.stdout, /Summary: 1 to start, \d+ unchanged\./);
+    assert.doesNotMatch(downDiff.stdout, /to none|\(none\)/);
 
     const repair = await deploy(home, "c1", text);
     assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+    // The review lists what changes (the dead member's start); the rest is counted.
+    const review = repair.stdout.slice(0, repair.stdout.indexOf("Applying plan"));
+    assert.match(review, new RegExp(`• Start rs0 member localhost:${ports[2]}\n`));
+    assert.doesNotMatch(review, /Generate configuration files|Initialize rs0/);
+    assert.match(review, /• \d+ operations re-check what is in place/);
     assert.match(repair.stdout, /✓ Started 3 mongod processes \(2 already in place\) \[/);
     await healthySet(ports, { home, cluster: "c1" });
     const logs = await processLogs(home, "c1");

@@ -156,10 +156,10 @@ export async function buildDeployPlan(
   }
   // A repair of a cluster that runs as recorded, every process answering, has nothing to do:
   // the flow then says "No changes" (exit 0), as Terraform does, instead of a plan of checks.
-  const unchanged = meta?.status === "running" &&
-    (await clusterAccess(meta.name, meta.topology, req.executors).unanswered(meta.processes))
-        .size ===
-      0;
+  const down = meta
+    ? await clusterAccess(meta.name, meta.topology, req.executors).unanswered(meta.processes)
+    : undefined;
+  const unchanged = meta?.status === "running" && down?.size === 0;
   const measured = await measuredDurations(req.store, req.cluster, topology);
   const plan = planDeploy({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
@@ -180,6 +180,7 @@ export async function buildDeployPlan(
     measured,
     waitTimeoutMs: req.waitTimeoutMs,
     ...(retained?.reuse ? { retainedSecrets: retained.reuse } : {}),
+    ...(down ? { repairDown: [...down] } : {}),
   });
   return unchanged ? { ...plan, phases: [] } : plan;
 }
