@@ -15,9 +15,12 @@ export function describeTopology(plan: Plan): string {
       shards.set(s.replica_set!, (shards.get(s.replica_set!) ?? 0) + 1);
     }
     const sizes = [...new Set(shards.values())];
-    return `${KIND.sharded} (${plural(shards.size, "shard")}, ${
-      sizes.length === 1 ? `${sizes[0]} nodes each` : `${[...shards.values()].join("/")} nodes`
-    })`;
+    const nodes = shards.size === 1
+      ? `1 shard of ${plural(sizes[0], "node")}`
+      : sizes.length === 1
+      ? `${plural(shards.size, "shard")}, ${plural(sizes[0], "node")} each`
+      : `${plural(shards.size, "shard")}, ${[...shards.values()].join("/")} nodes`;
+    return `${KIND.sharded} (${nodes})`;
   }
   if (plan.kind === "replica_set") {
     return `${KIND.replica_set} ${t.mongod_servers[0].replica_set} (${
