@@ -52,7 +52,7 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
     const refused = await mup(deployArgs("kept", file, mirror, ["--auto-approve"]), { home });
     assert.equal(refused.code, 1, refused.stdout + refused.stderr);
     const said = refused.stdout + refused.stderr;
-    assert.match(said, /data directory .*mongod-\d+ holds data/);
+    assert.match(said, /data directory .*mongod-\d+ holds MongoDB data/);
     assert.match(said, /no archive of cluster kept in .*archive holds the secrets/);
     assert.match(said, /`mup cluster destroy kept --retain-data`/);
     assert.match(said, /remove the data first: `rm -rf .*mongod-\d+`/);

@@ -29,16 +29,25 @@ export interface RetainedDataCheck {
   reuse?: RetainedSecrets;
 }
 
-/** `host:dir` of each data directory (mongod and config servers) that exists and is not empty. */
-async function nonEmptyDataDirs(procs: ProcessSpec[], executors: ExecutorFactory) {
+/**
+ * Files mongod keeps in its dbPath from its first start on (the lock file stays, emptied, after
+ * a clean shutdown; WiredTiger's metadata): a directory with one of them holds MongoDB data.
+ */
+const DATA_MARKERS = ["mongod.lock", "storage.bson", "WiredTiger"];
+
+/** `host:dir` of each data directory (mongod and config servers) that holds MongoDB data. */
+async function dataDirsInUse(procs: ProcessSpec[], executors: ExecutorFactory) {
   const found: { host: string; dir: string }[] = [];
   await Promise.all(
     procs.filter((p) => p.role !== "mongos").map(async (p) => {
       try {
         const ex = executors.forHost(p.host);
-        if (!(await ex.exists(p.dirs.data))) return;
-        const r = await ex.run(["ls", "-A", p.dirs.data], { timeoutMs: 10_000 });
-        if (r.code === 0 && r.stdout.trim()) found.push({ host: p.host, dir: p.dirs.data });
+        for (const m of DATA_MARKERS) {
+          if (await ex.exists(path.join(p.dirs.data, m))) {
+            found.push({ host: p.host, dir: p.dirs.data });
+            return;
+          }
+        }
       } catch {
         // An unreachable host fails the connectivity check already.
       }
@@ -80,7 +89,7 @@ async function newestArchive(
 
 /**
  * Checks the data directories of a cluster's first deploy (secured, with no secrets of its own
- * yet). Undefined when none holds data (nothing to say). Otherwise a warning that names the
+ * yet). Undefined when none holds MongoDB data (nothing to say). Otherwise a warning that names the
  * archive whose secrets the plan reuses, or a failure naming the data, the archives looked in and
  * the commands that let the deploy proceed.
  */
@@ -93,13 +102,13 @@ export async function checkRetainedData(input: {
   executors: ExecutorFactory;
 }): Promise<RetainedDataCheck | undefined> {
   const t0 = performance.now();
-  const dirs = await nonEmptyDataDirs(input.procs, input.executors);
+  const dirs = await dataDirsInUse(input.procs, input.executors);
   if (!dirs.length) return undefined;
   const named = dirs.map((d) => `${d.host}:${d.dir}`);
   const listed = named.length > 3
     ? `${named.slice(0, 3).join(", ")} and ${named.length - 3} more`
     : named.join(", ");
-  const what = `data directory ${named[0]} holds data${
+  const what = `data directory ${named[0]} holds MongoDB data${
     named.length > 1 ? ` (so do ${named.length - 1} more of this cluster's)` : ""
   }`;
   const done = (status: CheckResult["status"], message: string, reuse?: RetainedSecrets) => {
