@@ -55,7 +55,7 @@ export class ReplSet implements RoleHooks {
   electionDate?: Date;
   readonly views = new Map<number, MemberView>();
   /** Defaults for a config that does not set them: faster than MongoDB's, for tests. */
-  readonly defaultHeartbeatMs = envMs("MUP_SIM_HEARTBEAT_MS", 100);
+  readonly defaultHeartbeatMs = envMs("MUP_SIM_HEARTBEAT_MS", 200);
   readonly defaultElectionTimeoutMs = envMs("MUP_SIM_ELECTION_TIMEOUT_MS", 600);
   readonly electionDelayMs = Number(Deno.env.get("MUP_SIM_ELECTION_DELAY_MS") ?? 0) || 0;
   readonly election = new Election(this);
@@ -128,7 +128,8 @@ export class ReplSet implements RoleHooks {
     };
     this.timers.push(setTimeout(beat, this.heartbeatMs));
     this.timers.push(
-      setInterval(() => this.sync.round(), envMs("MUP_SIM_SYNC_MS", 50)),
+      // Starts fetching (a round keeps going while its source stays the one to follow).
+      setInterval(() => this.sync.round(), envMs("MUP_SIM_SYNC_MS", 100)),
     );
   }
 
