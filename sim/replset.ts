@@ -199,8 +199,16 @@ export class ReplSet implements RoleHooks {
 
   // ---- heartbeats
 
-  heartbeatRequest(): Document {
+  /**
+   * A heartbeat to member `to`. The config travels only to a member not known to hold it yet
+   * (a new member, an older version), as MongoDB's heartbeats hand configs over; sending it every
+   * time would cost every idle member CPU for nothing.
+   */
+  heartbeatRequest(to?: number): Document {
     const me = this.self();
+    const theirs = to === undefined ? undefined : this.views.get(to);
+    const sendConfig = this.config &&
+      (theirs?.health !== 1 || theirs.configVersion !== this.config.version);
     return {
       replSetHeartbeat: this.setName,
       configVersion: this.config?.version ?? -2,
@@ -211,7 +219,7 @@ export class ReplSet implements RoleHooks {
       optime: this.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
       optimeTerm: this.lastAppliedTerm(),
       ...(this.state === 1 && this.commitPoint ? { lastCommitted: this.commitPoint } : {}),
-      ...(this.config ? { config: this.config } : {}),
+      ...(sendConfig ? { config: this.config } : {}),
     };
   }
 
@@ -226,7 +234,7 @@ export class ReplSet implements RoleHooks {
           const r = await this.server.peers.run(
             m.host,
             "admin",
-            this.heartbeatRequest(),
+            this.heartbeatRequest(m._id),
             Math.max(2000, this.heartbeatMs * 4),
           );
           this.noteMember(m._id, r, Math.round(performance.now() - t0));
