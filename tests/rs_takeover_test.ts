@@ -46,6 +46,11 @@ Deno.test("rolling restart: a restarted secondary that takes the primary over (p
 
     const plan = await ok(home, ["cluster", "restart", "tk", "--plan-only"]);
     assert.match(plan.stdout, new RegExp(`Wait until ${top} is SECONDARY and caught up`));
+    // The plan says the election coming.
+    assert.match(
+      plan.stdout,
+      new RegExp(`${top} has the highest priority \\(2\\) but is a secondary`),
+    );
 
     const restart = await ok(home, ["cluster", "restart", "tk", "--auto-approve", "--json"]);
     const events = restart.stdout.trim().split("\n").map((l) => JSON.parse(l));

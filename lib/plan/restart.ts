@@ -82,6 +82,22 @@ function handBackWarnings(
 ): ValidationIssue[] {
   return sets.flatMap((s) => {
     const p = chosen.find((m) => m.replicaSet === s.name && input.facts[m.id]?.state === "PRIMARY");
+    // The highest-priority member restarted as a secondary (it had stepped down, or lost an
+    // election): once back and caught up it takes the primary over.
+    const top = chosen.find((m) =>
+      m.replicaSet === s.name && m !== p && input.facts[m.id]?.state === "SECONDARY" &&
+      takesBack(s, m)
+    );
+    if (top) {
+      return [{
+        code: "priority_takeover",
+        severity: "warning" as const,
+        host: top.host,
+        message: `${s.name}: ${top.host}:${top.port} has the highest priority (${top.priority}) ` +
+          "but is a secondary: once restarted and caught up it takes the primary over " +
+          "(priority takeover: an election, a brief pause in writes)",
+      }];
+    }
     if (!p || !takesBack(s, p)) return [];
     return [{
       code: "primary_handback",
