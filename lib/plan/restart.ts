@@ -3,7 +3,8 @@
  * secondary at a time (stop, start, wait until SECONDARY and caught up), then replSetStepDown on
  * the primary, wait for the new primary, and restart the old one; the config set before the
  * shards (which go in parallel, each set one member at a time); mongos one at a time. With
- * --force everything stops at once and starts again in start order. Pure.
+ * --force everything stops at once (config servers after the mongos) and starts again in start
+ * order. Pure.
  */
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
@@ -127,6 +128,17 @@ function rollEach(
   return ops;
 }
 
+/**
+ * --force's stops: all at once, except that config servers wait for the mongos. A mongos
+ * checks the logins of its clients (mup's shutdown command among them) against the config
+ * servers' users: with those gone first, its shutdown would wait for a login that cannot
+ * complete, then for the plan's timeout.
+ */
+function forcedStops(chosen: ProcessSpec[]): PlannedOperation[] {
+  const routers = chosen.filter((p) => p.role === "mongos").map((p) => `stop-${p.id}`);
+  return chosen.map((p) => stopOp(p, p.role === "config" ? routers : [], true));
+}
+
 /** Pure: the restart Plan (rolling, or all at once with input.force). */
 export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
   const { procs, sets } = clusterProcesses(input);
@@ -152,7 +164,7 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
         {
           name: "stop",
           description: "Stop every process at once",
-          ops: chosen.map((p) => stopOp(p, [], true)),
+          ops: forcedStops(chosen),
         },
         {
           name: "start",
