@@ -98,7 +98,7 @@ export function storageStatsOf(
 
 /** local.oplog.rs's storageStats: a capped collection of `maxSize` bytes, without indexes. */
 function oplogStats(store: DataStore, scale: number): Document {
-  const { count, bytes } = store.oplogSize();
+  const { count, bytes } = store.oplog.size();
   return {
     size: Math.floor(bytes / scale),
     count,
@@ -108,7 +108,7 @@ function oplogStats(store: DataStore, scale: number): Document {
     freeStorageSize: 0,
     capped: true,
     max: 0,
-    maxSize: Math.floor(store.oplogCapBytes / scale),
+    maxSize: Math.floor(store.oplog.capBytes / scale),
     nindexes: 0,
     indexBuilds: [],
     totalIndexSize: 0,

@@ -102,11 +102,11 @@ export class ReplSet implements RoleHooks {
     return this.members().find((m) => m._id === id);
   }
   lastApplied(): Timestamp | undefined {
-    return this.store.lastOplogTs();
+    return this.store.oplog.lastTimestamp();
   }
   /** The term of the newest applied entry (-1 with none). */
   lastAppliedTerm(): number {
-    return this.store.lastOplogTerm() ?? -1;
+    return this.store.oplog.lastTerm() ?? -1;
   }
 
   /**
@@ -204,8 +204,8 @@ export class ReplSet implements RoleHooks {
   /** Logs an applied change in the oplog with the next optime (local.* is not replicated). */
   logOp(e: Document): Timestamp | undefined {
     if (String(e.ns).startsWith("local.")) return undefined;
-    const ts = this.store.nextTimestamp();
-    this.store.appendOplog({ ts, t: this.term, v: 2, wall: new Date(), ...e });
+    const ts = this.store.oplog.nextTimestamp();
+    this.store.oplog.append({ ts, t: this.term, v: 2, wall: new Date(), ...e });
     return ts;
   }
 
@@ -276,7 +276,7 @@ export class ReplSet implements RoleHooks {
   /** The newest optime a majority of voting data-bearing members have applied (primary only). */
   private updateCommitPoint(): void {
     if (this.state !== 1) {
-      this.store.protectFrom = undefined;
+      this.store.oplog.protectFrom = undefined;
       return;
     }
     const me = this.self();
@@ -293,8 +293,10 @@ export class ReplSet implements RoleHooks {
       Math.floor(this.voters().length / 2) + 1,
       this.voters().filter((m) => !m.arbiterOnly).length,
     );
-    this.store.protectFrom = times[need - 1] ?? new Timestamp({ t: 0, i: 0 });
-    if (!tsGte(this.commitPoint, this.store.protectFrom)) this.commitPoint = this.store.protectFrom;
+    this.store.oplog.protectFrom = times[need - 1] ?? new Timestamp({ t: 0, i: 0 });
+    if (!tsGte(this.commitPoint, this.store.oplog.protectFrom)) {
+      this.commitPoint = this.store.oplog.protectFrom;
+    }
     this.store.forgetHistory(this.commitPoint!);
   }
 

@@ -9,10 +9,11 @@
  *   Documents are also held in memory (`dbs`) for queries.
  * - `colls`: collections with their index specifications.
  * - `oplog`: the replica-set oplog (local.oplog.rs), on disk only, capped by size
- *   (`replication.oplogSizeMB`) like MongoDB's.
+ *   (`replication.oplogSizeMB`) like MongoDB's (sim/oplog.ts).
  * - `meta`: the replica-set config, and the election state (term, vote) in its own small row.
  */
 import { History } from "./history.ts";
+import { Oplog } from "./oplog.ts";
 import * as path from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { BSON, type Document, EJSON, Timestamp } from "bson";
@@ -60,15 +61,8 @@ function splitNs(ns: string): [string, string] {
 export class DataStore {
   readonly dbs = new Map<string, Map<string, Collection>>();
   repl: ReplMeta = { term: 0 };
-  readonly oplogCapBytes: number;
   private readonly sql: DatabaseSync;
   private readonly st: Record<string, StatementSync>;
-  private opCounter = 0;
-  private lastSecs = 0;
-  private lastTs?: Timestamp;
-  /** The term (`t`) of the newest oplog entry. */
-  private lastT?: number;
-  private oplogBytes = 0;
   private txDepth = 0;
   /** Inverses of the in-memory changes of the open transaction, newest last. */
   private undo: (() => void)[] = [];
@@ -77,16 +71,11 @@ export class DataStore {
   /** Set while an oplog entry is applied (sim/apply.ts): its changes go to the history. */
   applyingTs?: Timestamp;
   private wal?: Deno.FsFile;
-  private readonly appendWaiters = new Set<() => void>();
-  /**
-   * Entries at or after this optime are kept whatever the cap (MongoDB never truncates the
-   * oplog past the majority commit point, so a secondary that is only slow never goes stale).
-   */
-  protectFrom?: Timestamp;
+  /** The replica-set oplog (local.oplog.rs), in the same database and transactions. */
+  readonly oplog: Oplog;
 
   /** Opens (creating if needed) the store in `dbpath`; without a dbpath it lives in memory. */
   constructor(readonly dbpath?: string, oplogSizeMB = DEFAULT_OPLOG_MB) {
-    this.oplogCapBytes = Math.max(1, oplogSizeMB) * 1024 * 1024;
     this.sql = new DatabaseSync(dbpath ? path.join(dbpath, STORE_FILE) : ":memory:");
     this.sql.exec(`
       PRAGMA journal_mode=WAL;
@@ -105,15 +94,9 @@ export class DataStore {
       delNsDocs: p("DELETE FROM docs WHERE ns = ?"),
       putColl: p("INSERT OR REPLACE INTO colls(ns, indexes) VALUES(?, ?)"),
       delColl: p("DELETE FROM colls WHERE ns = ?"),
-      putOplog: p("INSERT OR REPLACE INTO oplog(s, i, entry) VALUES(?, ?, ?)"),
-      oplogFrom: p(
-        "SELECT entry FROM oplog WHERE s > ? OR (s = ? AND i >= ?) ORDER BY s, i LIMIT ?",
-      ),
-      oplogFirst: p("SELECT s, i, length(entry) AS n FROM oplog ORDER BY s, i LIMIT ?"),
-      oplogLast: p("SELECT entry FROM oplog ORDER BY s DESC, i DESC LIMIT 1"),
-      oplogDelTo: p("DELETE FROM oplog WHERE s < ? OR (s = ? AND i <= ?)"),
       putMeta: p("INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)"),
     };
+    this.oplog = new Oplog(this.sql, Math.max(1, oplogSizeMB) * 1024 * 1024);
     this.load();
   }
 
@@ -139,21 +122,13 @@ export class DataStore {
         this.repl.votedFor = v.votedFor ?? undefined;
       }
     }
-    const size = this.sql.prepare("SELECT coalesce(sum(length(entry)), 0) AS n FROM oplog").get();
-    this.oplogBytes = Number(size?.n ?? 0);
-    const last = this.st.oplogLast.get();
-    if (last) this.noteLast(BSON.deserialize(last.entry as Uint8Array));
-  }
-
-  private noteLast(entry: Document | undefined): void {
-    this.lastTs = entry?.ts as Timestamp | undefined;
-    this.lastT = entry ? Number(entry.t ?? 0) : undefined;
+    this.oplog.load();
   }
 
   /** Runs `f` as one SQLite transaction (nested calls join the outer one). */
   transaction<T>(f: () => T): T {
     if (this.txDepth > 0) return f();
-    const [ts, t, bytes] = [this.lastTs, this.lastT, this.oplogBytes];
+    const oplogBefore = this.oplog.snapshot();
     this.sql.exec("BEGIN");
     this.txDepth++;
     this.undo = [];
@@ -170,7 +145,7 @@ export class DataStore {
       for (const u of this.undo.reverse()) u();
       this.undo = [];
       // The oplog's rolled-back entries were never written: what is last is what was before.
-      [this.lastTs, this.lastT, this.oplogBytes] = [ts, t, bytes];
+      this.oplog.restore(oplogBefore);
       throw e;
     }
   }
@@ -326,134 +301,6 @@ export class DataStore {
     );
     // A vote must never be forgotten: it is on disk before it is granted.
     this.syncJournal();
-  }
-
-  // ---- oplog
-
-  /** A cluster time that always moves forward. */
-  nextTimestamp(): Timestamp {
-    const secs = Math.floor(Date.now() / 1000);
-    if (secs > this.lastSecs) {
-      this.lastSecs = secs;
-      this.opCounter = 0;
-    }
-    const last = this.lastTs;
-    if (
-      last &&
-      (last.high > this.lastSecs || (last.high === this.lastSecs && last.low >= this.opCounter))
-    ) {
-      this.lastSecs = last.high;
-      this.opCounter = last.low;
-    }
-    return new Timestamp({ t: this.lastSecs, i: ++this.opCounter });
-  }
-
-  /** The oplog's entries and their bytes (local.oplog.rs's $collStats). */
-  oplogSize(): { count: number; bytes: number } {
-    const r = this.sql.prepare("SELECT count(*) AS n FROM oplog").get();
-    return { count: Number(r?.n ?? 0), bytes: this.oplogBytes };
-  }
-
-  lastOplogTs(): Timestamp | undefined {
-    return this.lastTs;
-  }
-
-  /** The term of the newest oplog entry: with its ts, the entry's place in the set's history. */
-  lastOplogTerm(): number | undefined {
-    return this.lastT;
-  }
-
-  lastOplogEntry(): Document | undefined {
-    const last = this.st.oplogLast.get();
-    return last ? BSON.deserialize(last.entry as Uint8Array) : undefined;
-  }
-
-  firstOplogTs(): Timestamp | undefined {
-    const r = this.st.oplogFirst.get(1);
-    return r ? new Timestamp({ t: Number(r.s), i: Number(r.i) }) : undefined;
-  }
-
-  appendOplog(entry: Document): void {
-    const ts = entry.ts as Timestamp;
-    const bytes = BSON.serialize(entry);
-    this.st.putOplog.run(ts.high, ts.low, bytes);
-    this.oplogBytes += bytes.length;
-    if (!this.lastTs || ts.compare(this.lastTs) > 0) this.noteLast(entry);
-    if (this.oplogBytes > this.oplogCapBytes) this.truncateOplog();
-    if (this.appendWaiters.size) queueMicrotask(() => this.notifyAppend());
-  }
-
-  private notifyAppend(): void {
-    for (const w of this.appendWaiters) w();
-    this.appendWaiters.clear();
-  }
-
-  /** Resolves at the next oplog append (after its transaction) or after `ms`. */
-  waitForAppend(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.appendWaiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.appendWaiters.add(done);
-    });
-  }
-
-  /** Drops the oldest entries until the oplog is back under its cap (never the newest). */
-  private truncateOplog(): void {
-    const rows = this.st.oplogFirst.all(1000);
-    let upTo: { s: number; i: number } | undefined;
-    for (const r of rows.slice(0, -1)) {
-      if (this.oplogBytes <= this.oplogCapBytes * 0.9) break;
-      const p = this.protectFrom;
-      if (p && (Number(r.s) > p.high || (Number(r.s) === p.high && Number(r.i) >= p.low))) break;
-      this.oplogBytes -= Number(r.n);
-      upTo = { s: Number(r.s), i: Number(r.i) };
-    }
-    if (upTo) this.st.oplogDelTo.run(upTo.s, upTo.s, upTo.i);
-  }
-
-  /** Oplog entries with ts >= `from` (all when undefined), oldest first, at most `limit`. */
-  oplogFrom(from: Timestamp | undefined, limit: number, maxBytes = 8 * 1024 * 1024): Document[] {
-    const s = from?.high ?? -1, i = from?.low ?? 0;
-    const out: Document[] = [];
-    let bytes = 0;
-    for (const r of this.st.oplogFrom.iterate(s, s, i, limit)) {
-      const b = r.entry as Uint8Array;
-      if (out.length > 1 && bytes + b.length > maxBytes) break;
-      bytes += b.length;
-      out.push(BSON.deserialize(b));
-    }
-    return out;
-  }
-
-  /** The newest `n` oplog entries, newest first. */
-  oplogTail(n: number): Document[] {
-    return this.sql.prepare("SELECT entry FROM oplog ORDER BY s DESC, i DESC LIMIT ?").all(n).map(
-      (r) => BSON.deserialize(r.entry as Uint8Array),
-    );
-  }
-
-  /** Drops the entries after `ts` (a rollback keeps the history it shares with its source). */
-  truncateOplogAfter(ts: Timestamp): void {
-    this.sql.prepare("DELETE FROM oplog WHERE s > ? OR (s = ? AND i > ?)").run(
-      ts.high,
-      ts.high,
-      ts.low,
-    );
-    const size = this.sql.prepare("SELECT coalesce(sum(length(entry)), 0) AS n FROM oplog").get();
-    this.oplogBytes = Number(size?.n ?? 0);
-    const last = this.st.oplogLast.get();
-    this.noteLast(last ? BSON.deserialize(last.entry as Uint8Array) : undefined);
-  }
-
-  /** Removes the whole oplog (before an initial sync installs the sync source's position). */
-  clearOplog(): void {
-    this.sql.exec("DELETE FROM oplog");
-    this.oplogBytes = 0;
-    this.noteLast(undefined);
   }
 
   /** fsyncs the WAL: every transaction committed so far is on disk. */

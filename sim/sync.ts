@@ -94,7 +94,7 @@ export class OplogSync {
     const rs = this.rs;
     const store = rs.store;
     const lastTs = rs.lastApplied()!;
-    const lastT = store.lastOplogEntry()?.t;
+    const lastT = store.oplog.lastEntry()?.t;
     const batch = await this.find(host, {
       filter: { ts: { $gte: lastTs } },
       limit: BATCH + 1,
@@ -133,7 +133,7 @@ export class OplogSync {
     store.transaction(() => {
       for (const e of entries) {
         if (e.op !== "n") applyEntry(store, e);
-        store.appendOplog(e);
+        store.oplog.append(e);
       }
     });
     // What a secondary reports as applied counts towards w: "majority": on disk first.
@@ -165,7 +165,7 @@ export class OplogSync {
    */
   private async commonPoint(host: string): Promise<Timestamp | undefined> {
     for (let n = 1;; n *= 4) {
-      const mine = this.rs.store.oplogTail(n);
+      const mine = this.rs.store.oplog.tail(n);
       const cand = mine[mine.length - 1];
       if (!cand) return undefined;
       const [h] = await this.find(host, { filter: { ts: { $gte: cand.ts } }, limit: 1 });
@@ -196,8 +196,8 @@ export class OplogSync {
     if (!begin) throw new Error("sync source has no oplog");
     store.setResyncing(true);
     store.wipeData();
-    if (keepFrom) store.truncateOplogAfter(keepFrom);
-    else store.clearOplog();
+    if (keepFrom) store.oplog.truncateAfter(keepFrom);
+    else store.oplog.clear();
     const dbs = await peers.run(host, "admin", { listDatabases: 1, nameOnly: true }, 10_000);
     for (const { name: db } of dbs.databases as Document[]) {
       if (db === "local") continue;
@@ -235,12 +235,12 @@ export class OplogSync {
           .filter((e) => (e.ts as Timestamp).compare(begin.ts as Timestamp) <= 0);
         if (page.length === 0) break;
         store.transaction(() => {
-          for (const e of page) store.appendOplog(e);
+          for (const e of page) store.oplog.append(e);
         });
         from = page[page.length - 1].ts as Timestamp;
       }
     }
-    if (!tsGte(store.lastOplogTs(), begin.ts as Timestamp)) store.appendOplog(begin);
+    if (!tsGte(store.oplog.lastTimestamp(), begin.ts as Timestamp)) store.oplog.append(begin);
     store.setResyncing(false);
     this.tooStale = false;
     rs.appliedLocally();

@@ -54,18 +54,18 @@ async function oplogFind(ctx: CommandContext): Promise<Document> {
   // A syncing member long-polls (like a tailable awaitData cursor): nothing new yet, so wait.
   const cond0 = b.filter?.ts ?? {};
   const from0 = (cond0.$gte ?? cond0.$gt) as Timestamp | undefined;
-  if (b.awaitData && from0 && store.lastOplogTs()?.equals(from0)) {
-    await store.waitForAppend(Math.min(Number(b.maxAwaitTimeMS ?? 1000), 5000));
+  if (b.awaitData && from0 && store.oplog.lastTimestamp()?.equals(from0)) {
+    await store.oplog.waitForAppend(Math.min(Number(b.maxAwaitTimeMS ?? 1000), 5000));
   }
   const limit = Math.min(Math.abs(Number(b.limit ?? 0)) || 5000, 5000);
   let docs: Document[];
   if (b.sort?.$natural === -1) {
-    const last = store.lastOplogEntry();
+    const last = store.oplog.lastEntry();
     docs = last ? [last] : [];
   } else {
     const cond = b.filter?.ts ?? {};
     const from = (cond.$gte ?? cond.$gt) as Timestamp | undefined;
-    docs = store.oplogFrom(from, limit + 1);
+    docs = store.oplog.from(from, limit + 1);
     if (cond.$gt && docs.length && from && (docs[0].ts as Timestamp).equals(from)) {
       docs = docs.slice(1);
     }
@@ -203,7 +203,7 @@ function replicationCollections(ctx: CommandContext): Document[] {
     {
       name: "oplog.rs",
       type: "collection",
-      options: { capped: true, size: store.oplogCapBytes, autoIndexId: false },
+      options: { capped: true, size: store.oplog.capBytes, autoIndexId: false },
       info,
     },
     ...(store.repl.config
