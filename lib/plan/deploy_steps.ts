@@ -1,17 +1,12 @@
 /**
- * The operations of each deploy phase. Pure, like the planner that assembles them: everything
+ * The operations of the deploy, initialize and finalize phases (prepare: prepare_steps.ts) and
+ * the builders every planner shares. Pure, like the planner that assembles them: everything
  * comes from the StepContext.
  */
 import * as path from "node:path";
 import type { TopologyKind } from "../topology/schema.ts";
 import { addressHost, hostKey, hostPort } from "../topology/hosts.ts";
-import {
-  configFilePath,
-  type ConfigSecurity,
-  logFilePath,
-  pidFilePath,
-  renderConfig,
-} from "./mongo_config.ts";
+import { configFilePath, type ConfigSecurity, logFilePath, pidFilePath } from "./mongo_config.ts";
 import type { Security } from "../security/settings.ts";
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { Change, PlannedOperation, Release, SafetyCheck } from "./schema.ts";
@@ -51,7 +46,9 @@ interface ReleaseUse {
  * The release of every host: the control machine's, or the one resolved for a remote host of
  * another architecture (DeployPlanInput.hostReleases). Pure.
  */
-function releaseUses(c: StepContext): { uses: ReleaseUse[]; of: (host: string) => ReleaseUse } {
+export function releaseUses(
+  c: StepContext,
+): { uses: ReleaseUse[]; of: (host: string) => ReleaseUse } {
   const { input } = c;
   const use = (r: Release, archive: string, unpackedDir: string, cached: boolean): ReleaseUse => ({
     release: r,
@@ -81,7 +78,7 @@ function releaseUses(c: StepContext): { uses: ReleaseUse[]; of: (host: string) =
 }
 
 /** Expected durations, for the critical path and the phase estimates. */
-const EST = {
+export const EST = {
   download: 60_000,
   downloadCached: 1_000,
   install: 2_000,
@@ -97,7 +94,7 @@ const EST = {
 };
 
 /** One install per machine, whichever names the topology gives it. */
-const installId = (host: string) => `install-binaries-${hostKey(host)}`;
+export const installId = (host: string) => `install-binaries-${hostKey(host)}`;
 
 export const op = (
   o:
@@ -149,163 +146,6 @@ export const change = (
   after === undefined
     ? { resource_type, resource_id, action }
     : { resource_type, resource_id, action, after };
-
-export function prepareOps(c: StepContext): PlannedOperation[] {
-  const { input, procs, configDb, hosts, binDir, archive } = c;
-  const r = input.release;
-  const prepare: PlannedOperation[] = [];
-  const releases = releaseUses(c);
-  const downloadId = `download-${r.variant}-${r.version}-${r.platform}`;
-  prepare.push(op({
-    id: downloadId,
-    type: "download_binary",
-    description: `Download ${
-      r.variant === "percona" ? "Percona Server for MongoDB" : "MongoDB"
-    } ${r.version} for ${r.platform}`,
-    target: {
-      type: "host",
-      name: "control",
-      host: "localhost",
-      params: {
-        url: r.url,
-        sha256: r.sha256,
-        archive,
-        size_bytes: String(r.size_bytes),
-        variant: r.variant,
-        version: r.version,
-        extract_dir: c.unpackedDir,
-      },
-    },
-    pre_conditions: [
-      check(`${downloadId}:cache`, "cache_writable", input.cacheDir, "binary cache is writable", {
-        path: input.cacheDir,
-      }),
-    ],
-    changes: [change("file", archive, input.cached ? "none" : "create")],
-    depends_on: [],
-    estimated_ms: input.cached ? EST.downloadCached : EST.download,
-  }));
-  // Remote hosts of another architecture: their release, downloaded the same way.
-  for (const u of releases.uses.slice(1)) {
-    const main = prepare[0];
-    prepare.push({
-      ...main,
-      id: u.downloadId,
-      description: main.description.replace(r.platform, u.release.platform),
-      target: {
-        ...main.target,
-        params: {
-          ...main.target.params,
-          url: u.release.url,
-          sha256: u.release.sha256,
-          archive: u.archive,
-          size_bytes: String(u.release.size_bytes),
-          extract_dir: u.unpackedDir,
-        },
-      },
-      pre_conditions: [{ ...main.pre_conditions[0], id: `${u.downloadId}:cache` }],
-      changes: [change("file", u.archive, "create")],
-      estimated_ms: EST.download,
-    });
-  }
-  // Binaries each host needs, gathered in one pass (a filter per host is quadratic at scale).
-  const rolesOf = new Map<string, Set<string>>();
-  for (const p of procs) {
-    const m = hostKey(p.host);
-    const roles = rolesOf.get(m) ?? rolesOf.set(m, new Set()).get(m)!;
-    roles.add(p.role === "mongos" ? "mongos" : "mongod");
-  }
-  for (const host of hosts) {
-    const roles = rolesOf.get(hostKey(host))!;
-    const { release: hr, downloadId: dl, archive: ar, unpackedDir } = releases.of(host);
-    prepare.push(op({
-      id: installId(host),
-      type: "upload_file",
-      description: `Install ${r.version} binaries on ${host}`,
-      target: {
-        type: "host",
-        name: host,
-        host,
-        params: {
-          kind: "binaries",
-          source_dir: path.join(unpackedDir, "bin"),
-          dest_dir: binDir,
-          files: [...roles].sort().join(","),
-          sha256: hr.sha256,
-        },
-      },
-      pre_conditions: [
-        check(
-          `${installId(host)}:archive`,
-          "archive_checksum",
-          ar,
-          "downloaded archive matches its sha256",
-          { path: ar, sha256: hr.sha256 },
-        ),
-      ],
-      changes: [change("directory", `${addressHost(host)}:${binDir}`, "create")],
-      depends_on: [dl],
-      estimated_ms: EST.install,
-    }));
-  }
-  for (const p of procs) {
-    const dirs = p.role === "mongos"
-      ? [p.dirs.deploy, p.dirs.log, p.dirs.config]
-      : [p.dirs.deploy, p.dirs.data, p.dirs.log, p.dirs.config];
-    prepare.push(op({
-      id: `mkdir-${p.id}`,
-      type: "create_directory",
-      description: `Create directories for ${p.id}`,
-      target: {
-        type: "host",
-        name: p.host,
-        host: p.host,
-        port: p.port,
-        params: { paths: JSON.stringify(dirs), mode: "0700" },
-      },
-      pre_conditions: [
-        check(
-          `mkdir-${p.id}:disk`,
-          "disk_space",
-          p.host,
-          "enough free disk for the data directory",
-          { path: p.dirs.deploy, min_mb: p.role === "mongos" ? 10 : 100 },
-        ),
-      ],
-      changes: dirs.map((d) => change("directory", `${addressHost(p.host)}:${d}`, "create")),
-      depends_on: [],
-      estimated_ms: EST.mkdir,
-    }));
-    const content = renderConfig(p, configDb, c.configSecurity(p));
-    const staged = path.join(input.clusterDir, "staging", `${p.id}.conf`);
-    prepare.push(op({
-      id: `config-${p.id}`,
-      type: "generate_config",
-      description: `Generate configuration for ${p.id}`,
-      target: processTarget(p, { content, staged_path: staged }),
-      changes: [change("file", staged, "create")],
-      depends_on: [],
-      estimated_ms: EST.genConfig,
-    }));
-    prepare.push(op({
-      id: `upload-config-${p.id}`,
-      type: "upload_file",
-      description: `Upload configuration of ${p.id}`,
-      target: processTarget(p, {
-        kind: "file",
-        source: staged,
-        dest: configFilePath(p),
-        mode: "0600",
-        content_sha256: "",
-      }),
-      changes: [change("file", `${addressHost(p.host)}:${configFilePath(p)}`, "create")],
-      depends_on: [`config-${p.id}`, `mkdir-${p.id}`],
-      estimated_ms: EST.upload,
-    }));
-  }
-
-  return prepare;
-}
 
 export function deployAndInitializeOps(
   c: StepContext,

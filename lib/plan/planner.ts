@@ -15,12 +15,8 @@ import {
 import { estimateResources } from "./resources.ts";
 import { formatDuration } from "../util/format.ts";
 import { applyMeasured, type MeasuredDurations } from "./estimates.ts";
-import {
-  deployAndInitializeOps,
-  finalizeOps,
-  prepareOps,
-  type StepContext,
-} from "./deploy_steps.ts";
+import { deployAndInitializeOps, finalizeOps, type StepContext } from "./deploy_steps.ts";
+import { prepareOps } from "./prepare_steps.ts";
 import { secretOps, wireSecurity } from "./security_steps.ts";
 import { hostCaPath, hostCertPath, hostKeyfilePath, securityOf } from "../security/settings.ts";
 

@@ -1,0 +1,177 @@
+/**
+ * The deploy's prepare phase: download each release once, install it on every machine, make the
+ * directories, write and upload each process's configuration. Pure, like the planner that
+ * assembles it: everything comes from the StepContext.
+ */
+import * as path from "node:path";
+import { addressHost, hostKey } from "../topology/hosts.ts";
+import { configFilePath, renderConfig } from "./mongo_config.ts";
+import type { PlannedOperation } from "./schema.ts";
+import {
+  change,
+  check,
+  EST,
+  installId,
+  op,
+  processTarget,
+  releaseUses,
+  type StepContext,
+} from "./deploy_steps.ts";
+
+/** The prepare phase's operations, in plan order. */
+export function prepareOps(c: StepContext): PlannedOperation[] {
+  const { input, procs, configDb, hosts, binDir, archive } = c;
+  const r = input.release;
+  const prepare: PlannedOperation[] = [];
+  const releases = releaseUses(c);
+  const downloadId = `download-${r.variant}-${r.version}-${r.platform}`;
+  prepare.push(op({
+    id: downloadId,
+    type: "download_binary",
+    description: `Download ${
+      r.variant === "percona" ? "Percona Server for MongoDB" : "MongoDB"
+    } ${r.version} for ${r.platform}`,
+    target: {
+      type: "host",
+      name: "control",
+      host: "localhost",
+      params: {
+        url: r.url,
+        sha256: r.sha256,
+        archive,
+        size_bytes: String(r.size_bytes),
+        variant: r.variant,
+        version: r.version,
+        extract_dir: c.unpackedDir,
+      },
+    },
+    pre_conditions: [
+      check(`${downloadId}:cache`, "cache_writable", input.cacheDir, "binary cache is writable", {
+        path: input.cacheDir,
+      }),
+    ],
+    changes: [change("file", archive, input.cached ? "none" : "create")],
+    depends_on: [],
+    estimated_ms: input.cached ? EST.downloadCached : EST.download,
+  }));
+  // Remote hosts of another architecture: their release, downloaded the same way.
+  for (const u of releases.uses.slice(1)) {
+    const main = prepare[0];
+    prepare.push({
+      ...main,
+      id: u.downloadId,
+      description: main.description.replace(r.platform, u.release.platform),
+      target: {
+        ...main.target,
+        params: {
+          ...main.target.params,
+          url: u.release.url,
+          sha256: u.release.sha256,
+          archive: u.archive,
+          size_bytes: String(u.release.size_bytes),
+          extract_dir: u.unpackedDir,
+        },
+      },
+      pre_conditions: [{ ...main.pre_conditions[0], id: `${u.downloadId}:cache` }],
+      changes: [change("file", u.archive, "create")],
+      estimated_ms: EST.download,
+    });
+  }
+  // Binaries each host needs, gathered in one pass (a filter per host is quadratic at scale).
+  const rolesOf = new Map<string, Set<string>>();
+  for (const p of procs) {
+    const m = hostKey(p.host);
+    const roles = rolesOf.get(m) ?? rolesOf.set(m, new Set()).get(m)!;
+    roles.add(p.role === "mongos" ? "mongos" : "mongod");
+  }
+  for (const host of hosts) {
+    const roles = rolesOf.get(hostKey(host))!;
+    const { release: hr, downloadId: dl, archive: ar, unpackedDir } = releases.of(host);
+    prepare.push(op({
+      id: installId(host),
+      type: "upload_file",
+      description: `Install ${r.version} binaries on ${host}`,
+      target: {
+        type: "host",
+        name: host,
+        host,
+        params: {
+          kind: "binaries",
+          source_dir: path.join(unpackedDir, "bin"),
+          dest_dir: binDir,
+          files: [...roles].sort().join(","),
+          sha256: hr.sha256,
+        },
+      },
+      pre_conditions: [
+        check(
+          `${installId(host)}:archive`,
+          "archive_checksum",
+          ar,
+          "downloaded archive matches its sha256",
+          { path: ar, sha256: hr.sha256 },
+        ),
+      ],
+      changes: [change("directory", `${addressHost(host)}:${binDir}`, "create")],
+      depends_on: [dl],
+      estimated_ms: EST.install,
+    }));
+  }
+  for (const p of procs) {
+    const dirs = p.role === "mongos"
+      ? [p.dirs.deploy, p.dirs.log, p.dirs.config]
+      : [p.dirs.deploy, p.dirs.data, p.dirs.log, p.dirs.config];
+    prepare.push(op({
+      id: `mkdir-${p.id}`,
+      type: "create_directory",
+      description: `Create directories for ${p.id}`,
+      target: {
+        type: "host",
+        name: p.host,
+        host: p.host,
+        port: p.port,
+        params: { paths: JSON.stringify(dirs), mode: "0700" },
+      },
+      pre_conditions: [
+        check(
+          `mkdir-${p.id}:disk`,
+          "disk_space",
+          p.host,
+          "enough free disk for the data directory",
+          { path: p.dirs.deploy, min_mb: p.role === "mongos" ? 10 : 100 },
+        ),
+      ],
+      changes: dirs.map((d) => change("directory", `${addressHost(p.host)}:${d}`, "create")),
+      depends_on: [],
+      estimated_ms: EST.mkdir,
+    }));
+    const content = renderConfig(p, configDb, c.configSecurity(p));
+    const staged = path.join(input.clusterDir, "staging", `${p.id}.conf`);
+    prepare.push(op({
+      id: `config-${p.id}`,
+      type: "generate_config",
+      description: `Generate configuration for ${p.id}`,
+      target: processTarget(p, { content, staged_path: staged }),
+      changes: [change("file", staged, "create")],
+      depends_on: [],
+      estimated_ms: EST.genConfig,
+    }));
+    prepare.push(op({
+      id: `upload-config-${p.id}`,
+      type: "upload_file",
+      description: `Upload configuration of ${p.id}`,
+      target: processTarget(p, {
+        kind: "file",
+        source: staged,
+        dest: configFilePath(p),
+        mode: "0600",
+        content_sha256: "",
+      }),
+      changes: [change("file", `${addressHost(p.host)}:${configFilePath(p)}`, "create")],
+      depends_on: [`config-${p.id}`, `mkdir-${p.id}`],
+      estimated_ms: EST.upload,
+    }));
+  }
+
+  return prepare;
+}
