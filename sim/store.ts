@@ -16,7 +16,7 @@ import { History } from "./history.ts";
 import { Oplog } from "./oplog.ts";
 import * as path from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { BSON, type Document, EJSON, Timestamp } from "bson";
+import { BSON, type Document, EJSON, type Timestamp } from "bson";
 
 export const STORE_FILE = "mup-sim.sqlite";
 /** MongoDB's oplog is 5% of the disk but at least 990 MB; the simulator uses the minimum. */

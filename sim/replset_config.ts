@@ -1,0 +1,207 @@
+/**
+ * The rules replSetInitiate and replSetReconfig check a replica-set config against, with
+ * MongoDB's messages and error codes (repl/repl_set_config.cpp, member_config.cpp): known
+ * fields only, member ids and hosts unique, voting and priority limits, settings' types.
+ */
+import type { Document } from "bson";
+import { CommandError, errors } from "./errors.ts";
+import type { ReplSet } from "./replset.ts";
+import type { CommandContext } from "./server.ts";
+
+const CONFIG_FIELDS = new Set([
+  "_id",
+  "version",
+  "term",
+  "protocolVersion",
+  "writeConcernMajorityJournalDefault",
+  "configsvr",
+  "members",
+  "settings",
+]);
+const MEMBER_FIELDS = new Set([
+  "_id",
+  "host",
+  "arbiterOnly",
+  "buildIndexes",
+  "hidden",
+  "priority",
+  "tags",
+  "secondaryDelaySecs",
+  "votes",
+]);
+const NUMERIC_SETTINGS = [
+  "heartbeatIntervalMillis",
+  "heartbeatTimeoutSecs",
+  "electionTimeoutMillis",
+  "catchUpTimeoutMillis",
+  "catchUpTakeoverDelayMillis",
+];
+const SETTINGS_FIELDS = new Set([
+  ...NUMERIC_SETTINGS,
+  "chainingAllowed",
+  "getLastErrorModes",
+  "getLastErrorDefaults",
+  "replicaSetId",
+]);
+
+/** MongoDB 7.0 parses the config strictly (IDL): unknown fields and wrong types are refused. */
+function checkFields(cfg: Document): void {
+  const unknown = (where: string, k: string) =>
+    new CommandError(`BSON field '${where}.${k}' is an unknown field.`, 40415, "Location40415");
+  for (const k of Object.keys(cfg)) if (!CONFIG_FIELDS.has(k)) throw unknown("ReplSetConfig", k);
+  for (const m of (Array.isArray(cfg.members) ? cfg.members : []) as Document[]) {
+    for (const k of Object.keys(m ?? {})) {
+      if (!MEMBER_FIELDS.has(k)) throw unknown("MemberConfig", k);
+    }
+  }
+  const st = (cfg.settings ?? {}) as Document;
+  for (const k of Object.keys(st)) {
+    if (!SETTINGS_FIELDS.has(k)) throw unknown("ReplSetConfigSettings", k);
+  }
+  for (const k of NUMERIC_SETTINGS) {
+    const v = st[k];
+    if (v !== undefined && typeof v !== "number" && typeof v?.toNumber !== "function") {
+      throw new CommandError(
+        `BSON field 'ReplSetConfigSettings.${k}' is the wrong type '${typeof v}', expected types '[long, int, decimal, double]'`,
+        14,
+        "TypeMismatch",
+      );
+    }
+  }
+  for (const k of ["heartbeatIntervalMillis", "electionTimeoutMillis"]) {
+    if (st[k] !== undefined && !(Number(st[k]) > 0)) {
+      throw errors.badValue(`${k} field value must be positive, but found ${st[k]}`);
+    }
+  }
+  if (st.chainingAllowed !== undefined && typeof st.chainingAllowed !== "boolean") {
+    throw new CommandError(
+      `BSON field 'ReplSetConfigSettings.chainingAllowed' is the wrong type '${typeof st
+        .chainingAllowed}', expected type 'bool'`,
+      14,
+      "TypeMismatch",
+    );
+  }
+}
+
+/** The checks replSetInitiate and replSetReconfig share. */
+export function validateConfig(
+  r: ReplSet,
+  cfg: Document,
+  ctx: CommandContext,
+  version: number,
+): Document {
+  if (typeof cfg !== "object" || cfg === null) {
+    throw errors.badValue("Replica set configuration must be an object");
+  }
+  checkFields(cfg);
+  if (cfg._id !== r.setName) {
+    throw errors.invalidConfig(
+      `Attempting to initiate a replica set with name ${cfg._id}, but command line reports ${r.setName}; rejecting`,
+    );
+  }
+  const members = cfg.members as Document[] | undefined;
+  if (!Array.isArray(members) || members.length === 0) {
+    throw errors.invalidConfig("Replica set configuration must contain at least one member");
+  }
+  if (members.length > 50) {
+    throw errors.invalidConfig(
+      `Replica set configuration contains ${members.length} members, but must have at most 50`,
+    );
+  }
+  const ids = new Set<number>();
+  const hosts = new Set<string>();
+  for (const m of members) {
+    if (typeof m.host !== "string" || !/^([^:\[\]]+|\[[0-9a-fA-F:.]+\]):\d+$/.test(m.host)) {
+      throw errors.badValue(`member host "${m.host}" is not of the form host:port`);
+    }
+    if (ids.has(m._id)) {
+      throw errors.invalidConfig(
+        `Found two member configurations with same _id field, members.${m._id}._id == ${m._id}`,
+      );
+    }
+    if (hosts.has(m.host.toLowerCase())) {
+      throw errors.invalidConfig(`Found two member configurations with same host field, ${m.host}`);
+    }
+    ids.add(m._id);
+    hosts.add(m.host.toLowerCase());
+    if (m.hidden && (m.priority ?? 1) !== 0) {
+      throw errors.invalidConfig(`priority must be 0 when hidden=true`);
+    }
+    if (m.arbiterOnly && (m.priority ?? 0) !== 0) {
+      throw errors.invalidConfig(`priority must be 0 when arbiterOnly=true`);
+    }
+    if ((m.votes ?? 1) === 0 && (m.priority ?? 1) > 0) {
+      throw errors.invalidConfig(`priority must be 0 when non-voting (votes:0)`);
+    }
+  }
+  const voting = members.filter((m) => (m.votes ?? 1) > 0).length;
+  if (voting < 1 || voting > 7) {
+    throw errors.invalidConfig(
+      `Replica set configuration contains ${voting} voting members, but must be at least 1 and no more than 7`,
+    );
+  }
+  if (!members.some((m) => (m.priority ?? 1) > 0 && !m.arbiterOnly)) {
+    throw errors.invalidConfig("This config is not valid because no members are electable");
+  }
+  if (cfg.configsvr) {
+    // ReplSetConfig::validate (repl_set_config.cpp): config server sets' own rules, all BadValue.
+    if (members.some((m) => m.arbiterOnly)) {
+      throw errors.badValue(
+        "Arbiters are not allowed in replica set configurations being used for config servers",
+      );
+    }
+    if (members.some((m) => m.buildIndexes === false)) {
+      throw errors.badValue(
+        "Members in replica set configurations being used for config servers must build indexes",
+      );
+    }
+    if (members.some((m) => Number(m.secondaryDelaySecs ?? 0) !== 0)) {
+      throw errors.badValue(
+        "Members in replica set configurations being used for config servers cannot have a non-zero secondaryDelaySecs",
+      );
+    }
+  }
+  const role = ctx.server.opts.clusterRole;
+  if (cfg.configsvr && role !== "configsvr") {
+    throw errors.invalidConfig(
+      "Nodes being used for config servers must be started with the --configsvr flag",
+    );
+  }
+  if (!cfg.configsvr && role === "configsvr") {
+    throw errors.invalidConfig(
+      "Nodes started with the --configsvr flag must have configsvr:true in their config",
+    );
+  }
+  if (!members.some((m) => ctx.server.isSelf(m.host))) {
+    throw errors.nodeNotFound(
+      `No host described in new configuration with {version: ${version}, term: ${r.term}} for replica set ${r.setName} maps to this node`,
+    );
+  }
+  return {
+    _id: cfg._id,
+    version,
+    term: r.term,
+    ...(cfg.configsvr ? { configsvr: true } : {}),
+    members: members.map((m) => ({
+      _id: m._id,
+      host: m.host,
+      arbiterOnly: m.arbiterOnly ?? false,
+      buildIndexes: true,
+      hidden: m.hidden ?? false,
+      priority: m.priority ?? (m.arbiterOnly ? 0 : 1),
+      tags: m.tags ?? {},
+      secondaryDelaySecs: m.secondaryDelaySecs ?? 0,
+      votes: m.votes ?? 1,
+    })),
+    protocolVersion: 1,
+    writeConcernMajorityJournalDefault: true,
+    settings: {
+      chainingAllowed: true,
+      heartbeatIntervalMillis: r.defaultHeartbeatMs,
+      heartbeatTimeoutSecs: 10,
+      electionTimeoutMillis: r.defaultElectionTimeoutMs,
+      catchUpTimeoutMillis: -1,
+      ...(cfg.settings ?? {}),
+    },
+  };
+}
