@@ -25,13 +25,49 @@ export interface ClientSecurity {
    * localhost exception is used, as before the first user).
    */
   credentials?: () => Promise<Credentials | undefined>;
-  /** PEM file of the CA that signed the servers' certificates: connect with TLS, trusting it. */
+  /**
+   * PEM file of the CA that signed the servers' certificates, when the cluster has one: a server
+   * that completes a TLS handshake trusting it (tlsMode allowTLS, preferTLS, requireTLS) is
+   * reached over TLS, any other (disabled) in plain, so that mup reaches every member while a
+   * rolling `cluster tls` change leaves them in different modes.
+   */
   caFile?: () => Promise<string | undefined>;
   /**
    * An address that reaches `host:port` from the host's own loopback interface (a port forward
    * for a remote host), for the localhost exception. Without it the server is reached directly.
    */
   loopback?: (host: string, port: number) => Promise<{ host: string; port: number }>;
+}
+
+/**
+ * Whether `host:port` completes a TLS handshake with a certificate the CA in `caFile` signed,
+ * within `timeoutMs`. A server without TLS closes the connection at the handshake (mongod: "SSL
+ * handshake received but server is started without SSL support"), which answers false at once.
+ */
+async function speaksTls(
+  host: string,
+  port: number,
+  caFile: string,
+  timeoutMs: number,
+): Promise<boolean> {
+  const caCerts = [await Deno.readTextFile(caFile)];
+  const hostname = host.replace(/^\[(.*)\]$/, "$1");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const attempt = (async () => {
+    const conn = await Deno.connectTls({ hostname, port, caCerts });
+    try {
+      await conn.handshake();
+      return true;
+    } finally {
+      conn.close();
+    }
+  })().catch(() => false);
+  const late = new Promise<boolean>((r) => timer = setTimeout(() => r(false), timeoutMs));
+  try {
+    return await Promise.race([attempt, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The error code of a driver error (AuthenticationFailed is 18, Unauthorized 13). */
@@ -69,7 +105,7 @@ export class MongoAccess {
       opts.authSource = "admin";
     }
     const ca = await this.security.caFile?.();
-    if (ca) {
+    if (ca && await speaksTls(host, port, ca, timeoutMs)) {
       opts.tls = true;
       opts.tlsCAFile = ca;
     }
