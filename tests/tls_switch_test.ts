@@ -7,14 +7,15 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import {
   clusterCredentials,
+  deployArgs,
   killAll,
   replicaSetTopology,
-  shardedTopology,
   tempHome,
+  testMirror,
 } from "./helpers.ts";
 import { clusterDir, meta } from "./apply_helpers.ts";
 import { deploy, display, ok, stablePorts, WriteLoad } from "./lifecycle_helpers.ts";
-import { client, failure } from "./security_helpers.ts";
+import { client } from "./security_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -47,11 +48,17 @@ Deno.test("cluster tls enable on a running secured replica set while a client wr
     assert.doesNotMatch(before.connection_string, /tls=true/);
     load = new WriteLoad(before.connection_string);
     await waitAcked(load, 20);
+    const t0 = performance.now();
     const r = await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"]);
+    const enableMs = performance.now() - t0;
     assert.match(r.stdout, /Create the cluster's certificate authority/);
     assert.match(r.stdout, /Set tlsMode requireTLS/);
     const acked = load.acked.length;
     await load.stop();
+    console.log(
+      `enable: ${(enableMs / 1000).toFixed(1)} s; ${acked} writes acknowledged meanwhile, ` +
+        `${load.failures} failed attempts, longest gap ${Math.round(load.longestGapMs)} ms`,
+    );
     assert.ok(acked > 20, `writes went on during the change (${acked})`);
 
     const cred = await clusterCredentials(home, "rs");
@@ -73,6 +80,16 @@ Deno.test("cluster tls enable on a running secured replica set while a client wr
     }
     assert.equal(recordedTls(await meta(home, "rs")), true);
     assert.ok((await display(home, "rs")).healthy);
+    // The topology file still says tls: false; a deploy of it names the command instead.
+    const redeploy = await ok(
+      home,
+      deployArgs("rs", path.join(home, "rs.yaml"), await testMirror(), ["--auto-approve"]),
+      1,
+    );
+    assert.match(
+      redeploy.stdout + redeploy.stderr,
+      /security\.tls on → off: switched on the running cluster by `mup cluster tls <cluster> disable`/,
+    );
 
     const again = await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"], 1);
     assert.match(again.stderr, /TLS is already enabled on cluster rs/);
@@ -80,7 +97,9 @@ Deno.test("cluster tls enable on a running secured replica set while a client wr
     const againJson = await ok(home, ["cluster", "tls", "rs", "enable", "--json"], 1);
     assert.equal(JSON.parse(againJson.stdout).type, "error");
 
+    const t1 = performance.now();
     await ok(home, ["cluster", "tls", "rs", "disable", "--auto-approve"]);
+    console.log(`disable: ${((performance.now() - t1) / 1000).toFixed(1)} s`);
     const after = await clusterCredentials(home, "rs");
     assert.doesNotMatch(after.connection_string, /tls=/);
     for (const p of ports) {
@@ -110,6 +129,3 @@ async function waitAcked(load: WriteLoad, n: number): Promise<void> {
   while (load.acked.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   assert.ok(load.acked.length >= n, "the client writes before the change");
 }
-
-void failure;
-void shardedTopology;
