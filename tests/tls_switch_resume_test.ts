@@ -109,6 +109,15 @@ Deno.test("kill -9 of mup during cluster tls enable (after a setParameter) and d
     const plain = await clusterCredentials(home, "rs");
     assert.doesNotMatch(plain.connection_string, /tls=/);
     await client(plain.connection_string, (c) => c.db("admin").command({ ping: 1 }));
+
+    // Refusals, each naming what to run.
+    const none = await ok(home, ["cluster", "tls", "nope", "enable"], 1);
+    assert.match(none.stderr, /no deployed cluster named "nope"/);
+    const bad = await ok(home, ["cluster", "tls", "rs", "on"], 1);
+    assert.match(bad.stderr, /unknown action "on": use enable or disable/);
+    await ok(home, ["cluster", "stop", "rs", "--auto-approve"]);
+    const stopped = await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"], 1);
+    assert.match(stopped.stdout, /is not running: .*`mup cluster start rs` first/);
   } finally {
     await killAll(home);
   }
