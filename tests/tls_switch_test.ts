@@ -53,6 +53,8 @@ Deno.test("cluster tls enable on a running secured replica set while a client wr
     const enableMs = performance.now() - t0;
     assert.match(r.stdout, /Create the cluster's certificate authority/);
     assert.match(r.stdout, /Set tlsMode requireTLS/);
+    // The apply's last lines give the connection string the cluster now needs.
+    assert.match(r.stdout, /Connection: mongosh '[^']*tls=true&tlsCAFile=[^']*ca\.pem'/);
     const acked = load.acked.length;
     await load.stop();
     console.log(
@@ -98,7 +100,8 @@ Deno.test("cluster tls enable on a running secured replica set while a client wr
     assert.equal(JSON.parse(againJson.stdout).type, "error");
 
     const t1 = performance.now();
-    await ok(home, ["cluster", "tls", "rs", "disable", "--auto-approve"]);
+    const off = await ok(home, ["cluster", "tls", "rs", "disable", "--auto-approve"]);
+    assert.match(off.stdout, /Connection: mongosh '[^']*authSource=admin'\n/);
     console.log(`disable: ${((performance.now() - t1) / 1000).toFixed(1)} s`);
     const after = await clusterCredentials(home, "rs");
     assert.doesNotMatch(after.connection_string, /tls=/);

@@ -3,16 +3,7 @@ import { metaPath, readMeta, writeMeta } from "../state/meta.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { runningPid } from "./process.ts";
 import { clusterConnectionString } from "../security/access.ts";
-import { SecuritySection, type Topology } from "../topology/schema.ts";
-
-/**
- * The topology with `global.security.tls` set (`cluster tls`): a topology recorded without a
- * security section ran without auth, and keeps running without it.
- */
-function withTls(t: Topology, tls: boolean): Topology {
-  const security = t.global.security ?? SecuritySection.parse({ auth: false });
-  return { ...t, global: { ...t.global, security: { ...security, tls } } };
-}
+import { withTls } from "../security/settings.ts";
 
 /**
  * Records what a lifecycle command did in meta.yaml: serial + 1 (so plans made before it are

@@ -131,7 +131,7 @@ function tagged(ops: PlannedOperation[], mode: TlsStep): PlannedOperation[] {
     target: o.type === "wait_for_member_state"
       ? { ...o.target, params: { ...o.target.params, state: "HEALTHY" } }
       : o.target,
-    description: `${o.description} (tlsMode ${mode})`,
+    description: `${o.description.replace(" is SECONDARY ", " is healthy ")} (tlsMode ${mode})`,
   }));
 }
 
