@@ -11,6 +11,7 @@ import { freePorts, installFixture } from "./helpers.ts";
 import { client, failure } from "./security_helpers.ts";
 import { makeCa, makeCertificate } from "../lib/security/tls.ts";
 import { secretPath } from "../lib/security/secrets.ts";
+import { MongoAccess } from "../lib/mongo/client.ts";
 import { memberState, simBin, startMongod, waitFor, withDir } from "./sim_helpers.ts";
 
 installFixture();
@@ -188,5 +189,33 @@ Deno.test("sim TLS: a replica set moves from plain to requireTLS member by membe
         c.db("app").collection("t").countDocuments({}, { readPreference: "secondaryPreferred" }),
     );
     assert.equal(onLast, 3);
+  });
+});
+
+Deno.test("MongoAccess with the cluster CA reaches a server in every TLS mode (TLS where it is spoken, plain elsewhere) and names a refused certificate", async () => {
+  await withDir(async (dir) => {
+    const m = await material(dir);
+    const bin = await simBin("7.0.5");
+    const ports = freePorts(4);
+    const modes = ["disabled", "allowTLS", "preferTLS", "requireTLS"];
+    for (const [i, p] of ports.entries()) {
+      const r = await startMongod(bin, dir, p, i === 0 ? [] : tlsArgs(modes[i], m));
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+    }
+    const access = new MongoAccess({ caFile: () => Promise.resolve(m.ca) });
+    for (const [i, p] of ports.entries()) {
+      assert.equal((await access.adminCommand("localhost", p, { ping: 1 })).ok, 1, modes[i]);
+      // requireTLS is reached only over TLS, disabled only in plain: one client reaches both.
+      const r = await access.adminCommand("localhost", p, { getParameter: 1, tlsMode: 1 });
+      assert.equal(r.tlsMode, modes[i]);
+    }
+    // A CA that did not sign the server's certificate: the error says so.
+    const other = await material(path.join(dir, "other"));
+    const wrong = new MongoAccess({ caFile: () => Promise.resolve(other.ca) });
+    const e = await failure(wrong.adminCommand("localhost", ports[3], { ping: 1 }, 2000));
+    assert.match(
+      e.message,
+      /a TLS handshake trusting the cluster CA failed: .*(certificate|issuer)/i,
+    );
   });
 });
