@@ -61,18 +61,30 @@ export function tlsSettings(opts: ServerOptions): TlsSettings | undefined {
   };
 }
 
-/** Whether a connection's first bytes are a TLS handshake record (type 22, version 3.x). */
+/** The wire protocol's request opcodes (OP_MSG, OP_QUERY, OP_COMPRESSED). */
+const WIRE_OPCODES = new Set([2013, 2004, 2012]);
+
+/**
+ * Whether a connection's first bytes are a TLS handshake record (content type 22, version 3.x)
+ * rather than a wire-protocol message whose length happens to start the same way (a 790-byte
+ * first message: 0x16 0x03 …): a message header has a request opcode at bytes 12–15, where a
+ * ClientHello has random bytes.
+ */
 export function isTlsHandshake(first: Uint8Array): boolean {
-  return first.length >= 2 && first[0] === 0x16 && first[1] === 0x03;
+  if (first.length < 2 || first[0] !== 0x16 || first[1] !== 0x03) return false;
+  if (first.length < 16) return true;
+  const opCode = new DataView(first.buffer, first.byteOffset).getInt32(12, true);
+  return !WIRE_OPCODES.has(opCode);
 }
 
 /**
- * Reads a connection's first bytes, enough to tell TLS from the wire protocol (2 bytes, or 1
- * when it is not 0x16); null when the client closed first.
+ * Reads a connection's first bytes, enough to tell TLS from the wire protocol: one byte when it
+ * is not 0x16 (no TLS record), else a message header's 16; fewer when the client closed first
+ * (null: it sent nothing).
  */
 export async function peekStart(conn: Deno.Conn): Promise<Uint8Array | null> {
   let got = new Uint8Array(0);
-  while (got.length < 2 && (got.length === 0 || got[0] === 0x16)) {
+  while (got.length < 16 && (got.length === 0 || got[0] === 0x16)) {
     const chunk = new Uint8Array(64 * 1024);
     const n = await conn.read(chunk);
     if (n === null) return got.length ? got : null;

@@ -12,6 +12,7 @@ import { client, failure } from "./security_helpers.ts";
 import { makeCa, makeCertificate } from "../lib/security/tls.ts";
 import { secretPath } from "../lib/security/secrets.ts";
 import { MongoAccess } from "../lib/mongo/client.ts";
+import { isTlsHandshake } from "../sim/tls.ts";
 import { memberState, simBin, startMongod, waitFor, withDir } from "./sim_helpers.ts";
 
 installFixture();
@@ -218,4 +219,20 @@ Deno.test("MongoAccess with the cluster CA reaches a server in every TLS mode (T
       /a TLS handshake trusting the cluster CA failed: .*(certificate|issuer)/i,
     );
   });
+});
+
+Deno.test("sim TLS: a wire message whose length starts like a TLS record (790 bytes) is not taken for a handshake", () => {
+  const msg = new Uint8Array(790);
+  const v = new DataView(msg.buffer);
+  v.setInt32(0, 790, true); // 0x16 0x03 0x00 0x00
+  v.setInt32(4, 7, true);
+  v.setInt32(12, 2013, true); // OP_MSG
+  assert.deepEqual([...msg.subarray(0, 2)], [0x16, 0x03]);
+  assert.equal(isTlsHandshake(msg), false);
+  // A ClientHello: record header, handshake type 1, then random bytes.
+  const hello = new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]);
+  const full = new Uint8Array(64);
+  full.set(hello);
+  crypto.getRandomValues(full.subarray(11));
+  assert.equal(isTlsHandshake(full), true);
 });
