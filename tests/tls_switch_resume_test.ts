@@ -90,6 +90,10 @@ Deno.test("kill -9 of mup during cluster tls enable (after a setParameter) and d
       /^set-tls-mode-.*-preferTLS$/,
       "completed",
     );
+    // A rollback cannot put the configurations and tlsMode back: it names the way forward.
+    const back = await ok(home, ["state", "rollback", "rs", "--checkpoint", "start"], 1);
+    assert.match(back.stderr, /\(tls-enable\) cannot be rolled back/);
+    assert.match(back.stderr, /mup cluster tls rs disable/);
     await resume(home, /completed successfully/i);
     assert.deepEqual(await starts(home), [2, 2, 2], "each member restarted once (deploy, enable)");
     const cred = await clusterCredentials(home, "rs");
