@@ -4,7 +4,7 @@ import type { Auth, ConnAuth } from "./auth.ts";
 import { errors } from "./errors.ts";
 import type { Log } from "./log.ts";
 import type { ShardVersions } from "./shard_version.ts";
-import { isTlsHandshake, peekStart, TlsLayer, type TlsSettings } from "./tls.ts";
+import { admit, TlsLayer, type TlsSettings } from "./tls.ts";
 import type { ServerOptions } from "./options.ts";
 import { PeerPool } from "./peer.ts";
 import type { DataStore } from "./store.ts";
@@ -190,32 +190,16 @@ export class Server {
     }
   }
 
-  /**
-   * A connection to a port that is not TLS-only: its first bytes say whether it is a TLS
-   * handshake (relayed to the TLS layer under allowTLS/preferTLS, refused when TLS is disabled)
-   * or the wire protocol (refused once setParameter made the mode requireTLS).
-   */
+  /** A connection to a port that is not TLS-only: sorted by sim/tls.ts admit. */
   private async sortConn(conn: Deno.Conn, remote: string): Promise<void> {
-    const first = await peekStart(conn).catch(() => null);
-    const close = (msg?: string) => {
-      if (msg) this.log.info("NETWORK", 22988, "listener", msg, { remote });
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-    };
-    if (!first) return close();
-    if (isTlsHandshake(first)) {
-      if (!this.tlsLayer) {
-        return close("SSL handshake received but server is started without SSL support");
-      }
-      return await this.tlsLayer.relay(conn, first, remote);
-    }
-    if (this.tls?.mode === "requireTLS") {
-      return close("Error receiving request from client: a plain connection under requireTLS");
-    }
-    await this.handleConn(conn, remote, first);
+    const first = await admit(
+      conn,
+      remote,
+      this.tlsLayer,
+      this.tls?.mode,
+      (msg) => this.log.info("NETWORK", 22988, "listener", msg, { remote }),
+    );
+    if (first) await this.handleConn(conn, remote, first);
   }
 
   private async handleConn(conn: Deno.Conn, remote: string, first?: Uint8Array): Promise<void> {

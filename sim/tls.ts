@@ -96,6 +96,41 @@ export async function peekStart(conn: Deno.Conn): Promise<Uint8Array | null> {
   return got;
 }
 
+/**
+ * A connection to a port that takes plain clients: its first bytes say whether it is a TLS
+ * handshake (relayed to `layer` under allowTLS/preferTLS, refused when TLS is disabled) or the
+ * wire protocol (refused once setParameter made the mode requireTLS). Returns the first bytes
+ * of a plain connection to serve; undefined when it was relayed or closed.
+ */
+export async function admit(
+  conn: Deno.Conn,
+  remote: string,
+  layer: TlsLayer | undefined,
+  mode: TlsMode | undefined,
+  log: (msg: string) => void,
+): Promise<Uint8Array | undefined> {
+  const first = await peekStart(conn).catch(() => null);
+  const close = (msg?: string) => {
+    if (msg) log(msg);
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+    return undefined;
+  };
+  if (!first) return close();
+  if (isTlsHandshake(first)) {
+    if (!layer) return close("SSL handshake received but server is started without SSL support");
+    await layer.relay(conn, first, remote);
+    return undefined;
+  }
+  if (mode === "requireTLS") {
+    return close("Error receiving request from client: a plain connection under requireTLS");
+  }
+  return first;
+}
+
 async function copy(from: Deno.Conn, to: Deno.Conn): Promise<void> {
   const buf = new Uint8Array(64 * 1024);
   try {
