@@ -5,7 +5,8 @@
  * exits with code 2, EXIT_BADOPTIONS); options the simulator does not act on are accepted and
  * listed in `ignored` so that the server logs them.
  */
-import { parse } from "yaml";
+// js-yaml: one ES module, ~50 ms less start-up per process than `yaml` (loaded as CommonJS).
+import { load as parseYaml } from "js-yaml";
 import { BY_CLI, BY_YAML, canonicalKey, type OptionSpec } from "./option_table.ts";
 
 export interface ServerOptions {
@@ -311,7 +312,7 @@ function readConfigFile(role: "mongod" | "mongos", configFile: string): Record<s
   }
   let doc: unknown;
   try {
-    doc = parse(text);
+    doc = parseYaml(text);
   } catch (e) {
     throw new OptionsError(
       `Error parsing YAML config file: ${(e as Error).message.split("\n")[0]}`,

@@ -4,7 +4,23 @@
  * MongoDB gives for it, never answered wrongly.
  */
 import { BSON, type Document, ObjectId } from "bson";
-import { Aggregator, Query, update as mingoUpdate } from "mingo";
+
+/**
+ * mingo, loaded on first need: importing it costs about 0.25 s of CPU, and most members (the
+ * secondaries, which only replicate; arbiters) never run a query. `Server.runCommand` loads it
+ * before any command that may query (`loadQueryEngine`), so the functions below stay synchronous.
+ */
+let mingo: typeof import("mingo") | undefined;
+
+/** Loads the query engine; resolves at once when it already is. */
+export async function loadQueryEngine(): Promise<void> {
+  mingo ??= await import("mingo");
+}
+
+function engine(): typeof import("mingo") {
+  if (!mingo) throw new Error("internal error: the query engine was not loaded before a query");
+  return mingo;
+}
 
 export class QueryError extends Error {
   constructor(message: string, readonly code = 2, readonly codeName = "BadValue") {
@@ -80,7 +96,7 @@ export function compileFilter(filter: Document | undefined): (d: Document) => bo
   if (!filter || Object.keys(filter).length === 0) return () => true;
   checkFilter(filter);
   try {
-    const q = new Query(filter);
+    const q = new (engine().Query)(filter);
     return (d) => {
       try {
         return q.test(d);
@@ -111,13 +127,13 @@ export function findDocs(docs: Document[], spec: FindSpec): Document[] {
   try {
     let out = docs.filter(test);
     if (spec.sort && Object.keys(spec.sort).length) {
-      out = new Aggregator([{ $sort: spec.sort }]).run(out) as Document[];
+      out = new (engine().Aggregator)([{ $sort: spec.sort }]).run(out) as Document[];
     }
     const skip = Math.max(0, spec.skip ?? 0);
     const limit = Math.abs(spec.limit ?? 0);
     out = out.slice(skip, limit ? skip + limit : undefined);
     if (spec.projection && Object.keys(spec.projection).length) {
-      out = new Aggregator([{ $project: spec.projection }]).run(out) as Document[];
+      out = new (engine().Aggregator)([{ $project: spec.projection }]).run(out) as Document[];
     }
     return out;
   } catch (e) {
@@ -183,7 +199,7 @@ export function applyUpdate(
       ? { ...ops, $set: { ...ops.$set, ...$setOnInsert } }
       : ops;
     if (Object.keys(mod).length) {
-      mingoUpdate(out, mod, opts.arrayFilters, undefined, { cloneMode: "deep" });
+      engine().update(out, mod, opts.arrayFilters, undefined, { cloneMode: "deep" });
     }
   } catch (e) {
     translate(e, "update");
@@ -231,7 +247,9 @@ export function runPipeline(
     }
   }
   try {
-    return new Aggregator(pipeline, { collectionResolver: resolve }).run(docs) as Document[];
+    return new (engine().Aggregator)(pipeline, { collectionResolver: resolve }).run(
+      docs,
+    ) as Document[];
   } catch (e) {
     translate(e, "pipeline");
   }

@@ -55,7 +55,7 @@ export class ReplSet implements RoleHooks {
   electionDate?: Date;
   readonly views = new Map<number, MemberView>();
   /** Defaults for a config that does not set them: faster than MongoDB's, for tests. */
-  readonly defaultHeartbeatMs = envMs("MUP_SIM_HEARTBEAT_MS", 100);
+  readonly defaultHeartbeatMs = envMs("MUP_SIM_HEARTBEAT_MS", 200);
   readonly defaultElectionTimeoutMs = envMs("MUP_SIM_ELECTION_TIMEOUT_MS", 600);
   readonly electionDelayMs = Number(Deno.env.get("MUP_SIM_ELECTION_DELAY_MS") ?? 0) || 0;
   readonly election = new Election(this);
@@ -128,7 +128,8 @@ export class ReplSet implements RoleHooks {
     };
     this.timers.push(setTimeout(beat, this.heartbeatMs));
     this.timers.push(
-      setInterval(() => this.sync.round(), envMs("MUP_SIM_SYNC_MS", 50)),
+      // Starts fetching (a round keeps going while its source stays the one to follow).
+      setInterval(() => this.sync.round(), envMs("MUP_SIM_SYNC_MS", 100)),
     );
   }
 
@@ -198,8 +199,16 @@ export class ReplSet implements RoleHooks {
 
   // ---- heartbeats
 
-  heartbeatRequest(): Document {
+  /**
+   * A heartbeat to member `to`. The config travels only to a member not known to hold it yet
+   * (a new member, an older version), as MongoDB's heartbeats hand configs over; sending it every
+   * time would cost every idle member CPU for nothing.
+   */
+  heartbeatRequest(to?: number): Document {
     const me = this.self();
+    const theirs = to === undefined ? undefined : this.views.get(to);
+    const sendConfig = this.config &&
+      (theirs?.health !== 1 || theirs.configVersion !== this.config.version);
     return {
       replSetHeartbeat: this.setName,
       configVersion: this.config?.version ?? -2,
@@ -210,7 +219,7 @@ export class ReplSet implements RoleHooks {
       optime: this.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
       optimeTerm: this.lastAppliedTerm(),
       ...(this.state === 1 && this.commitPoint ? { lastCommitted: this.commitPoint } : {}),
-      ...(this.config ? { config: this.config } : {}),
+      ...(sendConfig ? { config: this.config } : {}),
     };
   }
 
@@ -225,7 +234,7 @@ export class ReplSet implements RoleHooks {
           const r = await this.server.peers.run(
             m.host,
             "admin",
-            this.heartbeatRequest(),
+            this.heartbeatRequest(m._id),
             Math.max(2000, this.heartbeatMs * 4),
           );
           this.noteMember(m._id, r, Math.round(performance.now() - t0));

@@ -12,6 +12,7 @@ import { tlsSettings } from "./tls.ts";
 import { Mongos } from "./mongos.ts";
 import { mongosCommands } from "./mongos_commands.ts";
 import type { ServerOptions } from "./options.ts";
+import { loadQueryEngine } from "./query.ts";
 import { ReplSet } from "./replset.ts";
 import { Server } from "./server.ts";
 import { DataStore } from "./store.ts";
@@ -191,6 +192,8 @@ export async function runServer(opts: ServerOptions): Promise<number> {
     server.role = m;
     server.router = m;
     server.register(mongosCommands);
+    // A router's own background work (balancer rounds, routing-table reads) queries documents.
+    await loadQueryEngine();
     await m.waitForConfigPrimary(() =>
       log.info("SHARDING", 22649, "main", "Config server replica set has a primary", {
         configdb: opts.configdb,

@@ -7,6 +7,7 @@ import type { ShardVersions } from "./shard_version.ts";
 import { admit, TlsLayer, type TlsSettings } from "./tls.ts";
 import type { ServerOptions } from "./options.ts";
 import { PeerPool } from "./peer.ts";
+import { loadQueryEngine } from "./query.ts";
 import type { DataStore } from "./store.ts";
 import {
   encodeMsg,
@@ -74,6 +75,12 @@ export interface Router {
   broadcastFcv(version: string): Promise<void>;
 }
 
+let cachedHostName: string | undefined;
+/** This machine's name, lower-cased; asked of the OS once (isSelf runs on every heartbeat). */
+function hostName(): string {
+  return cachedHostName ??= Deno.hostname().toLowerCase();
+}
+
 const RETRYABLE_WRITE_CODES = new Set([
   6,
   7,
@@ -87,6 +94,30 @@ const RETRYABLE_WRITE_CODES = new Set([
   11602,
   13435,
   13436,
+]);
+
+/**
+ * Commands that never query documents: members that only answer these (secondaries that only
+ * replicate, arbiters, a member before its set is initiated) never load the query engine.
+ */
+const NO_QUERY_ENGINE = new Set([
+  "hello",
+  "ping",
+  "buildInfo",
+  "saslStart",
+  "saslContinue",
+  "replSetHeartbeat",
+  "replSetUpdatePosition",
+  "replSetRequestVotes",
+  "replSetGetStatus",
+  "replSetGetConfig",
+  "getParameter",
+  "getCmdLineOpts",
+  "hostInfo",
+  "serverStatus",
+  "endSessions",
+  "whatsmyuri",
+  "connectionStatus",
 ]);
 
 const ALIASES: Record<string, string> = {
@@ -298,6 +329,7 @@ export class Server {
     const handler = this.commands.get(name);
     try {
       if (!handler) throw errors.commandNotFound(first);
+      if (!NO_QUERY_ENGINE.has(name)) await loadQueryEngine();
       await this.auth?.authorize(name, db, body, conn);
       if (body.shardVersion !== undefined && this.shardVersions) {
         this.shardVersions.check(db, name, body);
@@ -417,7 +449,7 @@ export class Server {
     const host = hostPort.slice(0, i).toLowerCase().replace(/^\[(.*)\]$/, "$1");
     const port = Number(hostPort.slice(i + 1));
     if (port !== this.opts.port) return false;
-    const names = new Set([...this.opts.bindIp, Deno.hostname().toLowerCase()]);
+    const names = new Set([...this.opts.bindIp, hostName()]);
     if (
       this.opts.bindIp.some((ip) => ip === "127.0.0.1" || ip === "localhost" || ip === "0.0.0.0")
     ) {

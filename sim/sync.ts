@@ -65,7 +65,10 @@ export class OplogSync {
       while (!rs.server.shuttingDown && [2, 5, 9].includes(rs.state)) {
         const n = await this.fetchOnce(source.host);
         if (n >= 0 && (rs.state === 5 || rs.state === 9)) rs.setState(2);
-        if (n <= 0) break;
+        if (n < 0) break;
+        // An empty long poll: ask again at once while the source stays the one to follow, as
+        // MongoDB's oplog fetcher does, rather than wait for the next round's timer.
+        if (n === 0 && this.chooseSource()?.host !== source.host) break;
       }
     } catch {
       // The source may be gone; heartbeats notice and the next round picks another.
