@@ -114,6 +114,10 @@ Deno.test("kill -9 of mup during cluster tls enable (after a setParameter) and d
     assert.doesNotMatch(plain.connection_string, /tls=/);
     await client(plain.connection_string, (c) => c.db("admin").command({ ping: 1 }));
 
+    const help = await ok(home, ["cluster", "tls", "--help"]);
+    assert.match(help.stdout, /Usage: mup cluster tls \[options\] <name> <action>/);
+    assert.match(help.stdout, /allowTLS/);
+    assert.match(help.stdout, /--plan-only/);
     // Refusals, each naming what to run.
     const none = await ok(home, ["cluster", "tls", "nope", "enable"], 1);
     assert.match(none.stderr, /no deployed cluster named "nope"/);
