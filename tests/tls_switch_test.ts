@@ -99,11 +99,28 @@ Deno.test("cluster tls enable on a running secured replica set while a client wr
     const againJson = await ok(home, ["cluster", "tls", "rs", "enable", "--json"], 1);
     assert.equal(JSON.parse(againJson.stdout).type, "error");
 
+    // A TLS client writes during disable: it is served until members stop speaking TLS (the
+    // last round), and nothing it got acknowledged is lost.
+    await load.close();
+    load = new WriteLoad(cred.connection_string, "load2");
+    await waitAcked(load, 20);
     const t1 = performance.now();
     const off = await ok(home, ["cluster", "tls", "rs", "disable", "--auto-approve"]);
     assert.match(off.stdout, /Connection: mongosh '[^']*authSource=admin'\n/);
-    console.log(`disable: ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+    const disableMs = performance.now() - t1;
+    await load.stop();
+    console.log(
+      `disable: ${(disableMs / 1000).toFixed(1)} s; a TLS client got ${load.acked.length} ` +
+        `writes acknowledged meanwhile (${load.failures} failed attempts)`,
+    );
     const after = await clusterCredentials(home, "rs");
+    const kept = await client(after.connection_string, async (c) =>
+      new Set(
+        (await c.db("lifecycle").collection("load2").find({}, {
+          readConcern: { level: "majority" },
+        }).toArray()).map((d) => d._id as unknown as number),
+      ));
+    assert.deepEqual(load.acked.filter((i) => !kept.has(i)), [], "no acknowledged write lost");
     assert.doesNotMatch(after.connection_string, /tls=/);
     for (const p of ports) {
       assert.ok(await pings(p, after.password), `${p}: a plain client connects again`);
