@@ -1,7 +1,8 @@
 /**
- * Simulator figures (printed, not asserted): inserts per second with `w: 1` and
- * `w: "majority"` on a 3-member replica set, and the peak RSS (VmHWM) of one simulated member
- * holding 100,000 small documents.
+ * Simulator figures (printed, not asserted): what a member costs in CPU (to start, and each
+ * second it idles in a 3-member set: the test suite is CPU-bound on them), inserts per second
+ * with `w: 1` and `w: "majority"` on a 3-member replica set, and the peak RSS (VmHWM) of one
+ * simulated member holding 100,000 small documents.
  */
 import { MongoClient } from "mongodb";
 import { freePorts, killAll } from "../tests/helpers.ts";
@@ -18,6 +19,15 @@ async function insertRate(client: MongoClient, w: 1 | "majority"): Promise<numbe
   return INSERTS / ((performance.now() - t0) / 1000);
 }
 
+/** CPU seconds (user + system) process `pid` has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100; // clock ticks: 100 per second on Linux
+}
+
+const IDLE_S = 10;
+
 function peakRssKb(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
@@ -30,6 +40,17 @@ export async function benchSim(): Promise<void> {
   try {
     const ports = freePorts(4);
     await startReplSet(bin, dir, ports.slice(0, 3));
+    const pids = ports.slice(0, 3).map((p) => pidOf(dir, p));
+    const atStart = pids.map(cpuSeconds);
+    await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+    const idle = pids.map((p, i) => (cpuSeconds(p) - atStart[i]) / IDLE_S * 100);
+    console.log(
+      `simulator member CPU: started and initiated ${
+        atStart.map((s) => s.toFixed(2)).join(", ")
+      } s (the first initiated the set); idle in a 3-member set ${
+        idle.map((p) => p.toFixed(1)).join(", ")
+      } % of a core (over ${IDLE_S} s)`,
+    );
     const c = new MongoClient(
       `mongodb://${ports.slice(0, 3).map((p) => `localhost:${p}`).join(",")}/?replicaSet=rs0`,
     );
