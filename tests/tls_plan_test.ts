@@ -147,6 +147,17 @@ Deno.test("tls disable plan: rolling restarts through preferTLS, allowTLS and no
     ),
   );
   assert.ok(!allOperations(plan).some((o) => o.type === "set_parameter"));
+  // Each round ends with the highest-priority member primary again (priority takeover), so the
+  // next round never starts in the middle of that election; the others only wait to be healthy.
+  const waits = allOperations(plan).filter((o) => o.type === "wait_for_member_state");
+  assert.deepEqual(
+    waits.filter((o) => o.target.params.state === "PRIMARY").map((o) => o.id),
+    ["preferTLS", "allowTLS", "disabled"].map((m) => `wait-state-mongod-localhost-27017-to-${m}`),
+  );
+  assert.ok(
+    waits.filter((o) => o.target.name !== "mongod-localhost-27017")
+      .every((o) => o.target.params.state === "HEALTHY"),
+  );
   assert.equal(plan.phases.at(-1)!.operations.at(-1)!.target.params.security_tls, "false");
 });
 

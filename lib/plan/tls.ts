@@ -114,44 +114,75 @@ function configPhase(input: LifecyclePlanInput, mode: TlsStep): Phase {
 
 /**
  * The operations of one rolling restart, their IDs (and their checks') suffixed with `-to-<mode>`
- * so that several rounds fit in one plan. A member restarted may win an election (a higher
- * priority takes over), so each waits until healthy and caught up, not for SECONDARY.
+ * so that several rounds fit in one plan. A restarted member waits until healthy and caught up,
+ * not for SECONDARY; one of `leaders` (the member of its set with the highest priority) waits
+ * until it is PRIMARY again: MongoDB's priority takeover makes it call an election once caught
+ * up, and the next round must not find its set in the middle of that election.
  */
-function tagged(ops: PlannedOperation[], mode: TlsStep): PlannedOperation[] {
+function tagged(
+  ops: PlannedOperation[],
+  mode: TlsStep,
+  leaders: ReadonlySet<string> = new Set(),
+): PlannedOperation[] {
   const ids = new Set(ops.map((o) => o.id));
   const tag = (id: string) => ids.has(id) ? `${id}-to-${mode}` : id;
-  return ops.map((o) => ({
-    ...o,
-    id: tag(o.id),
-    depends_on: o.depends_on.map(tag),
-    pre_conditions: o.pre_conditions.map((c) => ({
-      ...c,
-      id: c.id.startsWith(`${o.id}:`) ? `${tag(o.id)}${c.id.slice(o.id.length)}` : c.id,
-    })),
-    target: o.type === "wait_for_member_state"
-      ? { ...o.target, params: { ...o.target.params, state: "HEALTHY" } }
-      : o.target,
-    description: `${o.description.replace(" is SECONDARY ", " is healthy ")} (tlsMode ${mode})`,
-  }));
+  return ops.map((o) => {
+    const wait = o.type === "wait_for_member_state";
+    const leads = wait && leaders.has(o.target.name);
+    return {
+      ...o,
+      id: tag(o.id),
+      depends_on: o.depends_on.map(tag),
+      pre_conditions: o.pre_conditions.map((c) => ({
+        ...c,
+        id: c.id.startsWith(`${o.id}:`) ? `${tag(o.id)}${c.id.slice(o.id.length)}` : c.id,
+      })),
+      target: wait
+        ? { ...o.target, params: { ...o.target.params, state: leads ? "PRIMARY" : "HEALTHY" } }
+        : o.target,
+      description: `${
+        o.description.replace(
+          / is (SECONDARY|healthy) /,
+          leads ? " is PRIMARY again (highest priority) " : " is healthy ",
+        )
+      } (tlsMode ${mode})`,
+    };
+  });
+}
+
+/** The member of each set whose priority is above every other's: it takes the lead back. */
+function leadersOf(sets: ReplicaSetSpec[]): Set<string> {
+  const out = new Set<string>();
+  for (const s of sets) {
+    const top = Math.max(...s.members.map((m) => m.arbiterOnly ? 0 : m.priority));
+    const tops = s.members.filter((m) => !m.arbiterOnly && m.priority === top);
+    if (top > 0 && tops.length === 1) out.add(tops[0].id);
+  }
+  return out;
 }
 
 /** One rolling restart of every process onto the configurations of `mode`. */
 function restartRound(input: LifecyclePlanInput, mode: TlsStep): Phase[] {
   const { procs, sets, cfgSet } = layout(input);
   const inSet = (s: ReplicaSetSpec) => procs.filter((p) => p.replicaSet === s.name);
+  const leaders = leadersOf(sets);
   return [
     {
       name: `restart-config-${mode}`,
       description: `Config servers restarted with tlsMode ${mode}, the primary last`,
-      ops: cfgSet ? tagged(rollSet(input, cfgSet, inSet(cfgSet), cfgSet), mode) : [],
+      ops: cfgSet ? tagged(rollSet(input, cfgSet, inSet(cfgSet), cfgSet), mode, leaders) : [],
     },
     {
       name: `restart-mongod-${mode}`,
       description: `Each replica set restarted with tlsMode ${mode}, the primary last`,
-      ops: tagged([
-        ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(input, s, inSet(s), cfgSet)),
-        ...rollEach(input, procs.filter((p) => p.role === "mongod" && !p.replicaSet)),
-      ], mode),
+      ops: tagged(
+        [
+          ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(input, s, inSet(s), cfgSet)),
+          ...rollEach(input, procs.filter((p) => p.role === "mongod" && !p.replicaSet)),
+        ],
+        mode,
+        leaders,
+      ),
     },
     {
       name: `restart-mongos-${mode}`,
