@@ -10,27 +10,6 @@ export interface Role {
   db: string;
 }
 
-/** Built-in role names (createUser refuses others with 31 RoleNotFound). */
-export const BUILTIN_ROLES = new Set([
-  "read",
-  "readWrite",
-  "dbAdmin",
-  "userAdmin",
-  "dbOwner",
-  "readAnyDatabase",
-  "readWriteAnyDatabase",
-  "dbAdminAnyDatabase",
-  "userAdminAnyDatabase",
-  "clusterMonitor",
-  "clusterManager",
-  "hostManager",
-  "clusterAdmin",
-  "backup",
-  "restore",
-  "root",
-  "__system",
-]);
-
 /** Roles that exist only on the admin database. */
 export const ADMIN_ONLY_ROLES = new Set([
   "readAnyDatabase",
@@ -45,6 +24,16 @@ export const ADMIN_ONLY_ROLES = new Set([
   "restore",
   "root",
   "__system",
+]);
+
+/** Built-in role names (createUser refuses others with 31 RoleNotFound). */
+export const BUILTIN_ROLES = new Set([
+  "read",
+  "readWrite",
+  "dbAdmin",
+  "userAdmin",
+  "dbOwner",
+  ...ADMIN_ONLY_ROLES,
 ]);
 
 /** Commands that need no authentication (requiresAuth() is false for them in mongod). */

@@ -199,6 +199,6 @@ export class Election {
       { term: this.rs.term },
     );
     this.rs.setState(1);
-    this.rs.heartbeatRound();
+    this.rs.heartbeats.round();
   }
 }

@@ -1,10 +1,11 @@
 /**
- * Replica-set member behaviour: heartbeats, elections (terms, one vote per term, freshest data,
- * highest priority first), priority takeover, oplog fetching by secondaries, write concern and
- * election handoff on stepDown. Members are separate processes that talk over the wire.
+ * Replica-set member behaviour: heartbeats (sim/heartbeat.ts), elections (sim/election.ts:
+ * terms, one vote per term, freshest data, highest priority first, priority takeover), oplog
+ * fetching by secondaries (sim/sync.ts), write concern and election handoff on stepDown. Members are separate processes that talk over the wire.
  */
 import { type Document, type ObjectId, Timestamp } from "bson";
 import { Election } from "./election.ts";
+import { Heartbeats } from "./heartbeat.ts";
 import { CommandError, errors } from "./errors.ts";
 import type { RoleHooks, Server } from "./server.ts";
 import { OplogSync } from "./sync.ts";
@@ -59,6 +60,7 @@ export class ReplSet implements RoleHooks {
   readonly defaultElectionTimeoutMs = envMs("MUP_SIM_ELECTION_TIMEOUT_MS", 600);
   readonly electionDelayMs = Number(Deno.env.get("MUP_SIM_ELECTION_DELAY_MS") ?? 0) || 0;
   readonly election = new Election(this);
+  readonly heartbeats = new Heartbeats(this);
   readonly sync = new OplogSync(this);
   /** The newest optime known to be on a majority (computed on the primary, learnt by heartbeat). */
   commitPoint?: Timestamp;
@@ -123,7 +125,7 @@ export class ReplSet implements RoleHooks {
       this.election.everHadPrimary = this.term > 0;
     }
     const beat = async () => {
-      await this.heartbeatRound().catch(() => {});
+      await this.heartbeats.round().catch(() => {});
       if (this.timers.length) this.timers[0] = setTimeout(beat, this.heartbeatMs);
     };
     this.timers.push(setTimeout(beat, this.heartbeatMs));
@@ -195,143 +197,6 @@ export class ReplSet implements RoleHooks {
 
   voters(): Document[] {
     return this.members().filter((m) => (m.votes ?? 1) > 0);
-  }
-
-  // ---- heartbeats
-
-  /**
-   * A heartbeat to member `to`. The config travels only to a member not known to hold it yet
-   * (a new member, an older version), as MongoDB's heartbeats hand configs over; sending it every
-   * time would cost every idle member CPU for nothing.
-   */
-  heartbeatRequest(to?: number): Document {
-    const me = this.self();
-    const theirs = to === undefined ? undefined : this.views.get(to);
-    const sendConfig = this.config &&
-      (theirs?.health !== 1 || theirs.configVersion !== this.config.version);
-    return {
-      replSetHeartbeat: this.setName,
-      configVersion: this.config?.version ?? -2,
-      term: this.term,
-      from: me?.host ?? this.server.address(),
-      fromId: me?._id ?? -1,
-      state: this.state,
-      optime: this.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
-      optimeTerm: this.lastAppliedTerm(),
-      ...(this.state === 1 && this.commitPoint ? { lastCommitted: this.commitPoint } : {}),
-      ...(sendConfig ? { config: this.config } : {}),
-    };
-  }
-
-  async heartbeatRound(): Promise<void> {
-    if (!this.config || this.server.shuttingDown) return;
-    const me = this.self();
-    await Promise.all(
-      this.members().filter((m) => m._id !== me?._id).map(async (m) => {
-        const t0 = performance.now();
-        const prev = this.views.get(m._id);
-        try {
-          const r = await this.server.peers.run(
-            m.host,
-            "admin",
-            this.heartbeatRequest(m._id),
-            Math.max(2000, this.heartbeatMs * 4),
-          );
-          this.noteMember(m._id, r, Math.round(performance.now() - t0));
-        } catch (e) {
-          // A busy member that answered recently is slow, not down (a refused connection is).
-          if (
-            /timed out/.test((e as Error).message) && prev?.health === 1 &&
-            Date.now() - (prev.lastHeartbeat?.getTime() ?? 0) < this.electionTimeoutMs
-          ) return;
-          const v: MemberView = {
-            health: 0,
-            state: 8,
-            term: prev?.term ?? 0,
-            optime: prev?.optime,
-            optimeTerm: prev?.optimeTerm,
-            configVersion: prev?.configVersion ?? 0,
-            lastHeartbeat: new Date(),
-            pingMs: 0,
-            since: prev?.health === 0 ? prev.since : Date.now(),
-          };
-          this.views.set(m._id, v);
-          if (this.primaryId === m._id) this.primaryId = undefined;
-        }
-      }),
-    );
-    this.election.checkMajority();
-    await this.election.check();
-  }
-
-  noteMember(id: number, r: Document, pingMs: number): void {
-    const prev = this.views.get(id);
-    this.views.set(id, {
-      health: 1,
-      state: Number(r.state),
-      term: Number(r.term),
-      optime: r.optime as Timestamp,
-      optimeTerm: r.optimeTerm === undefined ? undefined : Number(r.optimeTerm),
-      configVersion: Number(r.configVersion),
-      lastHeartbeat: new Date(),
-      pingMs,
-      since: prev?.health === 1 ? prev.since : Date.now(),
-    });
-    if (r.config && (r.config.version ?? 0) > (this.config?.version ?? 0)) {
-      this.installConfig(r.config);
-    }
-    if (Number(r.term) > this.term) this.setTerm(Number(r.term));
-    if (Number(r.state) === 1 && Number(r.term) >= this.term && this.state !== 1) {
-      this.election.everHadPrimary = true;
-      this.primaryId = id;
-      this.election.contact();
-    } else if (this.primaryId === id && Number(r.state) !== 1) this.primaryId = undefined;
-    const committed = r.lastCommitted as Timestamp | undefined;
-    if (Number(r.state) === 1 && committed && !tsGte(this.commitPoint, committed)) {
-      this.commitPoint = committed;
-      this.store.forgetHistory(committed);
-    }
-    this.wake();
-  }
-
-  /** Receiver side of replSetHeartbeat. */
-  onHeartbeat(req: Document): Document {
-    if (req.replSetHeartbeat !== this.setName) {
-      throw errors.invalidConfig(
-        `Our replica set name of ${this.setName} does not match the replica set name ${req.replSetHeartbeat} of the remote node`,
-      );
-    }
-    if (req.checkEmpty && this.config) {
-      throw errors.invalidConfig(
-        `This node, ${this.server.address()}, with _id ${this.self()?._id} is not electable under the new configuration with {version: ${this.config.version}} for replica set ${this.setName}; it already has a configuration`,
-      );
-    }
-    if (
-      req.config && (req.config.version ?? 0) > (this.config?.version ?? 0) &&
-      (req.config.members as Document[]).some((m) => this.server.isSelf(m.host))
-    ) {
-      this.installConfig(req.config);
-    }
-    if (typeof req.fromId === "number" && req.fromId >= 0) {
-      this.noteMember(
-        req.fromId,
-        { ...req, config: undefined, configVersion: req.configVersion },
-        0,
-      );
-    }
-    return {
-      set: this.setName,
-      state: this.state,
-      term: this.term,
-      configVersion: this.config?.version ?? -2,
-      optime: this.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
-      optimeTerm: this.lastAppliedTerm(),
-      ...(this.state === 1 && this.commitPoint ? { lastCommitted: this.commitPoint } : {}),
-      ...(this.primaryId !== undefined ? { primaryId: this.primaryId } : {}),
-      ...(this.config && (req.configVersion ?? -2) < this.config.version
-        ? { config: this.config }
-        : {}),
-    };
   }
 
   // ---- data
@@ -433,7 +298,8 @@ export class ReplSet implements RoleHooks {
     this.store.forgetHistory(this.commitPoint!);
   }
 
-  private wake(): void {
+  /** Re-checks every waiter (write concerns, awaited hellos) after a change of state. */
+  wake(): void {
     this.updateCommitPoint();
     this.server.noteTopology();
     for (const w of [...this.waiters]) w();

@@ -289,21 +289,34 @@ Deno.test("the percona variant installs Percona's tarball layout", async () => {
       const info = await c.db("admin").command({ buildInfo: 1 });
       assert.equal(info.psmdbVersion, "7.0.5-3");
     }, { home, cluster: "p" });
-    const bad = await mup([
-      "cluster",
-      "deploy",
-      "q",
-      topo,
-      "--version",
-      "7.0",
-      "--variant",
-      "percona",
-      "--mirror",
-      await testMirror(),
-      "--plan-only",
-    ], { home });
+    const other = await writeTopology(home, "q.yaml", standaloneTopology(freePorts(1)));
+    const percona = (version: string) =>
+      mup([
+        "cluster",
+        "deploy",
+        "q",
+        other,
+        "--version",
+        version,
+        "--variant",
+        "percona",
+        "--mirror",
+        testMirrorDir,
+        "--plan-only",
+      ], { home });
+    const testMirrorDir = await testMirror();
+    // A series means its newest release, as for MongoDB's builds.
+    const series = await percona("7.0");
+    assert.equal(series.code, 0, output(series));
+    assert.match(series.stdout, /MongoDB version: 7\.0\.5-3 \(percona/);
+    // One the site does not have: the error names the series and releases there are.
+    const bad = await percona("6.0");
     assert.equal(bad.code, 1, output(bad));
-    assert.match(bad.stderr, /Percona versions are written in full, like 7\.0\.5-3/);
+    assert.match(bad.stderr, /Percona Server for MongoDB has no 6\.0 release at/);
+    assert.match(bad.stderr, /series there: 7\.0/);
+    assert.match(bad.stderr, /--variant mongo/);
+    const typo = await percona("7.0.5-x");
+    assert.match(typo.stderr, /Percona versions are written in full, like 7\.0\.5-3/);
   } finally {
     await killAll(home);
   }

@@ -103,6 +103,27 @@ Deno.test("plan show, list, export, validate, graph, diff, delete work on a save
   assert.equal(JSON.parse((await mup(["plan", "list", "--json"], { home })).stdout).length, 0);
 });
 
+Deno.test("a sharded cluster of one shard is described in plain words", async () => {
+  const home = await tempHome();
+  const p = freePorts(5);
+  const topo = await writeTopology(
+    home,
+    "one.yaml",
+    `config_servers:
+  - { host: localhost, port: ${p[0]}, replica_set: cfg }
+mongod_servers:
+  - { host: localhost, port: ${p[1]}, replica_set: shard1 }
+  - { host: localhost, port: ${p[2]}, replica_set: shard1 }
+  - { host: localhost, port: ${p[3]}, replica_set: shard1 }
+mongos_servers:
+  - { host: localhost, port: ${p[4]} }
+`,
+  );
+  const r = await mup(deployArgs("one", topo, await testMirror(), ["--plan-only"]), { home });
+  assert.equal(r.code, 0, output(r));
+  assert.match(r.stdout, /Topology: Sharded cluster \(1 shard of 3 nodes\)/);
+});
+
 Deno.test("plan import validates before storing; a tampered plan is refused", async () => {
   const home = await tempHome();
   const out = await planSharded(home, freePorts(10));

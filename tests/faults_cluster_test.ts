@@ -122,8 +122,11 @@ Deno.test("plan resume restarts a member that died after it was recorded as star
         }: completed before, but its effect is no longer in place; running it again`,
       ),
     );
-    // The re-run start shows like any other (two starts this time: the dead one and the third).
-    assert.match(r.stdout, /✓ Started 2 mongod processes \[/);
+    // The re-run start has its own line, marked ↻; the third member's start its own.
+    assert.match(r.stdout, new RegExp(`✓ ↻ Started mongod localhost:${ports[1]} \\[`));
+    assert.match(r.stdout, new RegExp(`✓ Started mongod localhost:${ports[2]} \\[`));
+    // Waits are never "already in place": finding the server answering is what they wait for.
+    assert.doesNotMatch(r.stdout, /ready \((\d+ )?already in place\)/);
     await healthySet(ports, { home, cluster: "c1" });
   } finally {
     await killAll(home);
@@ -191,9 +194,17 @@ Deno.test("re-deploying a cluster as recorded repairs it: plan diff shows no cha
       new RegExp(`\\+ process +mongod-localhost-${ports[2]} +\\(start\\)`),
     );
     assert.doesNotMatch(downDiff.stdout, new RegExp(`mongod-localhost-${ports[0]} +\\(start\\)`));
+    // Said in words, what is left as it is only counted.
+    assert.match(downDiff.stdout, /Summary: 1 to start, \d+ unchanged\./);
+    assert.doesNotMatch(downDiff.stdout, /to none|\(none\)/);
 
     const repair = await deploy(home, "c1", text);
     assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+    // The review lists what changes (the dead member's start); the rest is counted.
+    const review = repair.stdout.slice(0, repair.stdout.indexOf("Applying plan"));
+    assert.match(review, new RegExp(`• Start rs0 member localhost:${ports[2]}\n`));
+    assert.doesNotMatch(review, /Generate configuration files|Initialize rs0/);
+    assert.match(review, /• \d+ operations re-check what is in place/);
     assert.match(repair.stdout, /✓ Started 3 mongod processes \(2 already in place\) \[/);
     await healthySet(ports, { home, cluster: "c1" });
     const logs = await processLogs(home, "c1");

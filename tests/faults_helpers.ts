@@ -35,7 +35,14 @@ export async function failedReplicaSet(home: string, ports: number[]) {
     r.stdout,
     new RegExp(`Apply failed at phase 2, operation start-mongod-localhost-${ports[2]}`),
   );
+  assert.equal(startedShown(r.stdout), 2, `the two members that started are shown:\n${r.stdout}`);
   return text;
+}
+
+/** How many started processes the plain progress lines report (`✓ Started 2 …`, `✓ Started mongod …`). */
+export function startedShown(stdout: string): number {
+  return [...stdout.matchAll(/^ {2}✓ (?:↻ )?Started (\d+ )?/gm)]
+    .reduce((n, m) => n + (m[1] ? Number(m[1]) : 1), 0);
 }
 
 export async function healthySet(ports: number[], as: ClientAuth) {

@@ -190,8 +190,11 @@ Deno.test("rolling restart: one member at a time, primary stepped down last; con
 });
 
 Deno.test("rolling restart of a cluster with one mongos warns that clients lose their router; --force and two mongos do not", async () => {
+  // Only the router's warning: the sets' hand-back notes are the next test's.
+  const routerOnly = (p: Omit<Plan, "content_hash">) =>
+    p.validation.warnings.filter((w) => w.code !== "primary_handback");
   const one = planRestart(await input("sharded.yaml"));
-  assert.deepEqual(one.validation.warnings.map((w) => w.code), ["single_mongos"]);
+  assert.deepEqual(routerOnly(one).map((w) => w.code), ["single_mongos"]);
   assert.match(one.validation.warnings[0].message, /only mongos.*two or more mongos/s);
   assert.equal(one.validation.valid, true);
   assert.deepEqual(
@@ -200,13 +203,13 @@ Deno.test("rolling restart of a cluster with one mongos warns that clients lose 
   );
   // -R mongod leaves the mongos alone: nothing to warn about.
   const shardsOnly = planRestart(await input("sharded.yaml", { filter: { roles: ["mongod"] } }));
-  assert.deepEqual(shardsOnly.validation.warnings, []);
-  assert.deepEqual(planRestart(await input("replica-set.yaml")).validation.warnings, []);
+  assert.deepEqual(routerOnly(shardsOnly), []);
+  assert.deepEqual(routerOnly(planRestart(await input("replica-set.yaml"))), []);
   const two = await input("sharded.yaml");
   two.meta.topology.mongos_servers.push({ ...two.meta.topology.mongos_servers[0], port: 27100 });
   two.facts["mongos-localhost-27100"] = { running: true };
   const plan = planRestart(two);
-  assert.deepEqual(plan.validation.warnings, []);
+  assert.deepEqual(routerOnly(plan), []);
   assert.ok(allOperations(plan).some((o) => o.id === "stop-mongos-localhost-27100"));
 });
 

@@ -2,7 +2,7 @@ import { Dag } from "../graph/mod.ts";
 import { walk } from "../graph/walk.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { OPERATIONS } from "../ops/registry.ts";
-import { type OperationContext, worldSimulator } from "../ops/operation.ts";
+import { type OperationContext, OperationError, worldSimulator } from "../ops/operation.ts";
 import {
   allOperations,
   type Plan,
@@ -389,7 +389,16 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       const message = (e as Error).message;
       // Work cut short by a stop at once is unfinished, not failed: resume runs it again.
       const paused = e instanceof Paused || hardStop.signal.aborted;
-      await writer.op({ ...os, status: paused ? "pending" : "failed", error: message });
+      // A failure that changed nothing says so, for a rollback of this apply.
+      const noEffect = e instanceof OperationError && e.options.noEffect;
+      await writer.op({
+        ...os,
+        status: paused ? "pending" : "failed",
+        error: message,
+        ...(noEffect && !paused
+          ? { result: { success: false, changes: [], metadata: { no_effect: true } } }
+          : {}),
+      });
       if (!paused) {
         await writer.error({
           timestamp: new Date().toISOString(),

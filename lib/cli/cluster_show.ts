@@ -211,12 +211,19 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
       const shardSets = [
         ...new Set(meta.processes.filter((p) => p.role === "mongod").map((p) => p.replica_set)),
       ].filter((s): s is string => !!s).sort();
+      // The shards are the cluster's, whatever the selection: without a mongos in it (-N of a
+      // shard member), the cluster's mongos are asked.
+      const routers = async () =>
+        procs.some((p) => p.role === "mongos")
+          ? rows.filter((r) => r.role === "mongos")
+          : await probeProcesses(
+            access,
+            meta.processes.filter((p) => p.role === "mongos"),
+            dataDirs,
+            timeout,
+          );
       const shards = meta.kind === "sharded"
-        ? await listedShards(
-          access,
-          rows.filter((r) => r.role === "mongos" && r.healthy),
-          timeout,
-        )
+        ? await listedShards(access, (await routers()).filter((r) => r.healthy), timeout)
         : undefined;
       const unlisted = shards ? shardSets.filter((s) => !shards.includes(s)) : [];
       const healthy = rows.every((r) => r.healthy) && unlisted.length === 0;

@@ -147,12 +147,18 @@ export function resolveRelease(
 
 /** Percona publishes no manifest: the tarball URL follows a fixed pattern and has a .sha256sum. */
 export async function resolvePerconaRelease(
-  spec: string,
+  given: string,
   platform: Platform,
   source: Source,
 ): Promise<Release> {
+  const spec = /^\d+\.\d+(\.\d+)?$/.test(given) ? await newestPercona(given, source) : given;
   const m = /^(\d+)\.(\d+)\.(\d+)-(\d+)$/.exec(spec);
-  if (!m) throw new MupError(`Percona versions are written in full, like 7.0.5-3 (got "${spec}")`);
+  if (!m) {
+    throw new MupError(
+      `Percona versions are written in full, like 7.0.5-3, or as a series, like 7.0 (got "${given}")`,
+      { hint: "--variant mongo (the default) installs MongoDB's own builds" },
+    );
+  }
   if (platform.arch !== "x86_64") {
     throw new MupError("Percona Server for MongoDB tarballs exist for x86_64 only");
   }
@@ -171,6 +177,52 @@ export async function resolvePerconaRelease(
     size_bytes: 0,
     archive_name: name,
   };
+}
+
+/**
+ * Names in a directory listing: a local (or file://) mirror's entries, or the links of an HTTP
+ * index page (Percona's download site lists each folder). Empty when it cannot be read.
+ */
+async function listing(where: string): Promise<string[]> {
+  try {
+    if (/^https?:\/\//.test(where)) {
+      const html = new TextDecoder().decode(await fetchBytes(where));
+      return [...html.matchAll(/href="([^"?#]+?)\/?"/g)].map((x) => path.basename(x[1]));
+    }
+    const dir = where.startsWith("file://") ? new URL(where).pathname : where;
+    return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * `7.0` (or `7.0.5`) → the newest Percona release of that series (or patch) its download site
+ * lists, like `7.0` means the newest 7.0.x for MongoDB's builds. Throws naming the releases and
+ * series there are.
+ */
+async function newestPercona(spec: string, source: Source): Promise<string> {
+  const series = spec.split(".").slice(0, 2).join(".");
+  const folder = mirrorUrl(`${PERCONA_ORIGIN}/downloads/percona-server-mongodb-${series}/`, source);
+  const releases = (await listing(folder))
+    .map((n) => /^percona-server-mongodb-(\d+\.\d+\.\d+-\d+)$/.exec(n)?.[1])
+    .filter((v): v is string => !!v && (v.startsWith(`${spec}.`) || v.startsWith(`${spec}-`)))
+    .sort((a, b) => cmpVersion(b, a));
+  if (releases.length) return releases[0];
+  const all = (await listing(mirrorUrl(`${PERCONA_ORIGIN}/downloads/`, source)))
+    .map((n) => /^percona-server-mongodb-(\d+\.\d+)$/.exec(n)?.[1])
+    .filter((v): v is string => !!v)
+    .sort(cmpVersion);
+  const others = (await listing(folder))
+    .map((n) => /^percona-server-mongodb-(\d+\.\d+\.\d+-\d+)$/.exec(n)?.[1])
+    .filter((v): v is string => !!v);
+  throw new MupError(`Percona Server for MongoDB has no ${spec} release at ${folder}`, {
+    hint: [
+      others.length ? `releases of ${series}: ${others.sort(cmpVersion).join(", ")}` : "",
+      all.length ? `series there: ${all.join(", ")}` : "",
+      "give a full version (like 7.0.5-3), or --variant mongo for MongoDB's own builds",
+    ].filter(Boolean).join("; "),
+  });
 }
 
 /** The local platform in download-center terms. */

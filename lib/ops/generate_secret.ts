@@ -1,6 +1,7 @@
 import { SECRET } from "../security/settings.ts";
 import { makeCa, makeCertificate } from "../security/tls.ts";
 import {
+  AdminCredentials,
   checkKeyfile,
   newKeyfile,
   newPassword,
@@ -47,6 +48,8 @@ export const generateSecret: Operation = {
       return { output: "generated the keyfile (756 random bytes, base64)" };
     }
     if (ref === SECRET.admin) {
+      const source = ctx.op.target.params.source;
+      if (source) return await copyAdmin(cluster, source, param(ctx, "user"));
       const doc = {
         format_version: SECRETS_FORMAT_VERSION,
         user: param(ctx, "user"),
@@ -67,3 +70,25 @@ export const generateSecret: Operation = {
     throw new OperationError(`generate_secret cannot make ${ref}`);
   },
 };
+
+/**
+ * Copies admin credentials kept elsewhere (the archive of a `destroy --retain-data`, whose data
+ * holds the user) into the store; refuses a damaged file or another user's. Never quotes the file.
+ */
+async function copyAdmin(cluster: string, source: string, user: string) {
+  const text = await Deno.readTextFile(source).catch((e) => {
+    throw new OperationError(`cannot read ${source}: ${(e as Error).message}`);
+  });
+  let parsed;
+  try {
+    parsed = AdminCredentials.safeParse(JSON.parse(text));
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed?.success) throw new OperationError(`${source} holds no admin credentials`);
+  if (parsed.data.user !== user) {
+    throw new OperationError(`${source} holds the credentials of ${parsed.data.user}, not ${user}`);
+  }
+  await writeSecret(cluster, SECRET.admin, JSON.stringify(parsed.data, null, 2) + "\n");
+  return { output: `reused the password of ${user} kept in ${source}` };
+}

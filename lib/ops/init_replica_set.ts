@@ -39,9 +39,12 @@ export const initReplicaSet: Operation = {
       await mongo(ctx).adminCommand(h, p, { replSetInitiate: config }, 30_000);
     } catch (e) {
       // A crash between initiate and recording it: the set is already initiated; go on waiting.
-      if ((e as { code?: number }).code !== 23) {
+      const code = (e as { code?: unknown }).code;
+      if (code !== 23) {
+        // A server's refusal (an error code) initiated nothing; a lost connection may have.
         throw new OperationError(
           `replSetInitiate for ${config._id} failed: ${(e as Error).message}`,
+          { noEffect: typeof code === "number" },
         );
       }
       note = "already initiated";

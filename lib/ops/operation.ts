@@ -33,7 +33,15 @@ export interface Operation {
   run(ctx: OperationContext): Promise<OperationOutcome>;
 }
 
-export class OperationError extends Error {}
+/**
+ * An operation's failure. `noEffect`: it failed before changing anything (the server refused the
+ * command), so a rollback has nothing of it to undo or to warn about.
+ */
+export class OperationError extends Error {
+  constructor(message: string, readonly options: { noEffect?: boolean } = {}) {
+    super(message);
+  }
+}
 
 /**
  * A path parameter that must lie in mup's own store ($MUP_HOME: staging files, metadata, the

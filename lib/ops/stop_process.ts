@@ -22,10 +22,15 @@ export const stopProcess: Operation = {
     const timeout = planTimeoutMs(ctx, 30_000);
     const gone = async (ms: number) =>
       await poll(async () => (await ex.processAlive(pid)) ? undefined : true, ms, 100) ?? false;
+    const force = ctx.op.target.params.force === "true";
     await mongo(ctx).adminCommand(ctx.op.target.host!, ctx.op.target.port!, {
       shutdown: 1,
-      force: ctx.op.target.params.force === "true",
-      timeoutSecs: Math.ceil(timeout / 3000),
+      force,
+      // A primary first waits up to timeoutSecs for a secondary to catch up and take over, even
+      // with force (MongoDB's stepDownForShutdown; force only ignores that the wait failed).
+      // Forced stops are planned where no secondary is left to take over (the last member of a
+      // set stopping whole) or asked for (--force): waiting would only delay them.
+      timeoutSecs: force ? 0 : Math.ceil(timeout / 3000),
     }, timeout / 3).catch(() => {});
     const how = await (async () => {
       if (await gone(timeout / 3)) return "with shutdown";

@@ -28,7 +28,12 @@ async function standing(ctx: OperationContext): Promise<{ state: string; lag?: n
 async function reached(ctx: OperationContext): Promise<string | undefined> {
   const want = param(ctx, "state");
   const s = await standing(ctx);
-  const ok = want === "HEALTHY" ? HEALTHY_STATES.has(s.state) : s.state === want;
+  // A member brought back as SECONDARY may take the primary over as soon as it has caught up
+  // (MongoDB's priority takeover, when its priority is above the primary's; or an election
+  // after the primary failed meanwhile): it is back in the set all the same.
+  const ok = want === "HEALTHY"
+    ? HEALTHY_STATES.has(s.state)
+    : s.state === want || (want === "SECONDARY" && s.state === "PRIMARY");
   if (!ok) return undefined;
   if (ctx.op.target.params.caught_up === "true") {
     const max = Number(ctx.op.target.params.max_lag_s ?? 2);
@@ -39,9 +44,10 @@ async function reached(ctx: OperationContext): Promise<string | undefined> {
 }
 
 /**
- * Waits until a replica-set member reports the wanted state (SECONDARY, or HEALTHY meaning
- * PRIMARY, SECONDARY or ARBITER) and, with caught_up, is at most max_lag_s behind the primary:
- * MongoDB's rolling-maintenance gate before touching the next member. Read-only.
+ * Waits until a replica-set member reports the wanted state (SECONDARY, or PRIMARY when it took
+ * the primary over; or HEALTHY meaning PRIMARY, SECONDARY or ARBITER) and, with caught_up, is
+ * at most max_lag_s behind the primary: MongoDB's rolling-maintenance gate before touching the
+ * next member. Read-only.
  */
 export const waitForMemberState: Operation = {
   async isDone(ctx) {

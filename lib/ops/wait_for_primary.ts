@@ -3,40 +3,39 @@ import { mongo } from "./cluster_client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { primaryName, setStatus } from "./replset_status.ts";
 
-/** The set's primary, if it is not `not` (the member that just stepped down). */
+/**
+ * The set's primary, if it is not `not` (the member that just stepped down) and, with `is`, is
+ * that member (the one priority takeover brings back).
+ */
 async function primary(
   m: MongoAccess,
   members: string[],
   not?: string,
+  is?: string,
 ): Promise<string | undefined> {
   const p = primaryName(await setStatus(m, members));
-  return p && p !== not ? p : undefined;
+  return p && p !== not && (!is || p === is) ? p : undefined;
 }
 
-/** Waits until the replica set has a primary (other than params.not, when given). Read-only. */
+/**
+ * Waits until the replica set has a primary (other than params.not, when given; params.is
+ * itself, when given). Read-only.
+ */
 export const waitForPrimary: Operation = {
   async isDone(ctx) {
-    return (await primary(
-      mongo(ctx),
-      JSON.parse(param(ctx, "members")),
-      ctx.op.target.params.not,
-    )) !==
-      undefined;
+    const { not, is } = ctx.op.target.params;
+    return (await primary(mongo(ctx), JSON.parse(param(ctx, "members")), not, is)) !== undefined;
   },
   async run(ctx) {
     const members = JSON.parse(param(ctx, "members")) as string[];
     const timeout = Number(ctx.op.target.params.timeout_ms ?? 60_000);
+    const { not, is } = ctx.op.target.params;
     const t0 = Date.now();
-    const p = await poll(
-      () => primary(mongo(ctx), members, ctx.op.target.params.not),
-      timeout,
-      100,
-      ctx.signal,
-    );
+    const p = await poll(() => primary(mongo(ctx), members, not, is), timeout, 100, ctx.signal);
     if (!p) {
       throw new OperationError(
-        `replica set ${ctx.op.target.name} has no primary${
-          ctx.op.target.params.not ? ` other than ${ctx.op.target.params.not}` : ""
+        `replica set ${ctx.op.target.name} has no primary${not ? ` other than ${not}` : ""}${
+          is ? `: ${is} did not take it back` : ""
         } after ${timeout / 1000}s`,
       );
     }

@@ -20,7 +20,9 @@ import { isLocalHost } from "../topology/schema.ts";
 import { clashes, clusterClaims, otherClusters } from "../preflight/clusters.ts";
 import { MupError } from "../errors.ts";
 import { clusterAccess } from "../security/access.ts";
-import { withSecurityDefaults } from "../security/settings.ts";
+import { securityOf, withSecurityDefaults } from "../security/settings.ts";
+import { readAdmin } from "../security/secrets.ts";
+import { checkRetainedData } from "../preflight/retained.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
 import type { OperationType, Plan, Variant } from "./schema.ts";
@@ -128,6 +130,23 @@ export async function buildDeployPlan(
     ownPorts: new Map(own.claims.map((c) => [`${hostKey(c.host)}:${c.port}`, c.files.config])),
     resolveFor,
   });
+  // A first deploy onto data a `destroy --retain-data` kept needs the secrets it was made with.
+  const retained = !meta && securityOf(topology).auth && !(await readAdmin(req.cluster))
+    ? await checkRetainedData({
+      cluster: req.cluster,
+      procs: listProcesses(topology, deployDir),
+      adminUser: securityOf(topology).adminUser,
+      archiveRoot: path.join(path.dirname(path.dirname(clusterDir)), "archive"),
+      executors: req.executors,
+    })
+    : undefined;
+  if (retained) {
+    validation.checks.push(retained.check);
+    if (retained.issue.severity === "error") {
+      validation.errors.push(retained.issue);
+      validation.valid = false;
+    } else validation.warnings.push(retained.issue);
+  }
   for (const w of loaded.warnings) {
     validation.warnings.push({
       code: w.code,
@@ -137,10 +156,10 @@ export async function buildDeployPlan(
   }
   // A repair of a cluster that runs as recorded, every process answering, has nothing to do:
   // the flow then says "No changes" (exit 0), as Terraform does, instead of a plan of checks.
-  const unchanged = meta?.status === "running" &&
-    (await clusterAccess(meta.name, meta.topology, req.executors).unanswered(meta.processes))
-        .size ===
-      0;
+  const down = meta
+    ? await clusterAccess(meta.name, meta.topology, req.executors).unanswered(meta.processes)
+    : undefined;
+  const unchanged = meta?.status === "running" && down?.size === 0;
   const measured = await measuredDurations(req.store, req.cluster, topology);
   const plan = planDeploy({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
@@ -160,6 +179,8 @@ export async function buildDeployPlan(
     dryRun: req.dryRun,
     measured,
     waitTimeoutMs: req.waitTimeoutMs,
+    ...(retained?.reuse ? { retainedSecrets: retained.reuse } : {}),
+    ...(down ? { repairDown: [...down] } : {}),
   });
   return unchanged ? { ...plan, phases: [] } : plan;
 }

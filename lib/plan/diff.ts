@@ -70,19 +70,37 @@ export function noChanges(d: PlanDiff): boolean {
   return d.changes.every((c) => c.action === "none");
 }
 
+/** Each action as an operator says it: "to create", "to start"…; "none" is "unchanged". */
+const WORDS: Record<string, string> = {
+  create: "to create",
+  start: "to start",
+  update: "to change",
+  delete: "to remove",
+  stop: "to stop",
+  none: "unchanged",
+};
+
+/**
+ * The diff as Terraform shows one: each resource that changes with its symbol and what happens
+ * to it; resources left as they are only counted ("14 unchanged"), in the summary.
+ */
 export function renderDiff(plan: Plan, d: PlanDiff): string {
   if (noChanges(d)) {
     return `Plan ${plan.plan_id} for cluster ${plan.cluster_name}:\n\nNo changes. The cluster matches the topology.`;
   }
   const lines = [`Plan ${plan.plan_id} for cluster ${plan.cluster_name}:`, ""];
-  for (const c of d.changes) {
+  for (const c of d.changes.filter((x) => x.action !== "none")) {
     lines.push(
-      `  ${SYMBOL[c.action]} ${c.resource_type.padEnd(12)} ${c.resource_id}  (${c.action})`,
+      `  ${SYMBOL[c.action]} ${c.resource_type.padEnd(12)} ${c.resource_id}  (${
+        WORDS[c.action]?.replace(/^to /, "") ?? c.action
+      })`,
     );
   }
+  const order = ["create", "start", "update", "stop", "delete", "none"];
+  const counts = Object.entries(d.summary).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b));
   lines.push(
     "",
-    `Summary: ${Object.entries(d.summary).map(([k, v]) => `${v} to ${k}`).join(", ")}.`,
+    `Summary: ${counts.map(([k, v]) => `${v} ${WORDS[k] ?? `to ${k}`}`).join(", ")}.`,
   );
   return lines.join("\n");
 }

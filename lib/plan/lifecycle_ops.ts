@@ -186,6 +186,31 @@ export function waitPrimaryOp(set: ReplicaSetSpec, deps: string[], not?: Process
   });
 }
 
+/**
+ * `wait-handback-<set>`: a member of higher priority than every other electable one calls an
+ * election once it is back and caught up (MongoDB's priority takeover) and takes the primary
+ * back; the restart waits for that second election instead of leaving it to happen unannounced.
+ */
+export function handBackOp(set: ReplicaSetSpec, to: ProcessSpec, deps: string[]) {
+  return op({
+    id: `wait-handback-${set.name}`,
+    type: "wait_for_primary",
+    description: `Wait for ${to.host}:${to.port} (priority ${to.priority}) to take the primary ` +
+      `of ${set.name} back (priority takeover: a second election)`,
+    target: {
+      type: "replica_set",
+      name: set.name,
+      params: {
+        members: JSON.stringify(members(set)),
+        is: `${to.host}:${to.port}`,
+        timeout_ms: "60000",
+      },
+    },
+    depends_on: deps,
+    estimated_ms: EST.election,
+  });
+}
+
 /** `verify-health`: every recorded process answers, sets have one primary, mongos lists shards. */
 export function verifyOp(input: LifecyclePlanInput, deps: string[]): PlannedOperation {
   const { procs, sets } = clusterProcesses(input);

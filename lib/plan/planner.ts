@@ -60,6 +60,18 @@ export interface DeployPlanInput {
    * operation's `timeout_ms`; without it each has its default.
    */
   waitTimeoutMs?: number;
+  /**
+   * The secrets `cluster destroy --retain-data` archived, found by pre-flight when this first
+   * deploy lands on that retained data: the plan copies them instead of generating new ones
+   * (the data's users were made with them).
+   */
+  retainedSecrets?: { archive: string; admin: string; keyfile?: string };
+  /**
+   * A repair (a re-deploy of the recorded cluster as recorded): the recorded processes that did
+   * not answer when planned. Only their starts are expected to change anything; every other
+   * change is recorded as "none" (each operation still re-checks its effect when applied).
+   */
+  repairDown?: string[];
 }
 
 /** Pure: topology + release → a deploy Plan (without its content hash). */
@@ -112,6 +124,16 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
   const { deploy, initialize } = deployAndInitializeOps(c);
   wireSecurity(c, deploy, initialize);
   const finalize = finalizeOps(c, deploy, initialize);
+  if (input.repairDown) {
+    const down = new Set(input.repairDown);
+    for (const o of [...prepare, ...deploy, ...initialize, ...finalize]) {
+      o.changes = o.changes.map((ch) =>
+        ch.resource_type === "process" && ch.action === "start" && down.has(ch.resource_id)
+          ? ch
+          : { ...ch, action: "none" }
+      );
+    }
+  }
   const estimateSource = input.measured
     ? applyMeasured([...prepare, ...deploy, ...initialize, ...finalize], input.measured)
     : undefined;

@@ -3,13 +3,15 @@
  * secondary at a time (stop, start, wait until SECONDARY and caught up), then replSetStepDown on
  * the primary, wait for the new primary, and restart the old one; the config set before the
  * shards (which go in parallel, each set one member at a time); mongos one at a time. With
- * --force everything stops at once and starts again in start order. Pure.
+ * --force everything stops at once (config servers after the mongos) and starts again in start
+ * order. Pure.
  */
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { selectProcesses } from "./select.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import {
+  handBackOp,
   markedPhases,
   memberStateOp,
   metadataOp,
@@ -54,8 +56,59 @@ export function rollSet(
     ops.push(stopOp(primary, [`wait-primary-${set.name}`]));
     ops.push(startOp(input.meta, primary, [`stop-${primary.id}`], cfgSet));
     ops.push(memberStateOp(primary, set, "HEALTHY", [`start-${primary.id}`]));
+    if (takesBack(set, primary)) {
+      ops.push(handBackOp(set, primary, [`wait-state-${primary.id}`]));
+    }
   }
   return ops;
+}
+
+/**
+ * Whether `p`, once restarted, takes the primary back: its priority is above every other
+ * electable member's, so whichever of them the step-down elected, MongoDB's priority takeover
+ * makes `p` call a second election as soon as it has caught up.
+ */
+function takesBack(set: ReplicaSetSpec, p: ProcessSpec): boolean {
+  const others = set.members.filter((m) =>
+    m.id !== p.id && !m.arbiterOnly && !m.hidden && m.priority > 0
+  );
+  return others.length > 0 && others.every((m) => m.priority < p.priority);
+}
+
+/** The plan's note for each set whose primary takes the primary back after its restart. */
+function handBackWarnings(
+  input: LifecyclePlanInput,
+  sets: ReplicaSetSpec[],
+  chosen: ProcessSpec[],
+): ValidationIssue[] {
+  return sets.flatMap((s) => {
+    const p = chosen.find((m) => m.replicaSet === s.name && input.facts[m.id]?.state === "PRIMARY");
+    // The highest-priority member restarted as a secondary (it had stepped down, or lost an
+    // election): once back and caught up it takes the primary over.
+    const top = chosen.find((m) =>
+      m.replicaSet === s.name && m !== p && input.facts[m.id]?.state === "SECONDARY" &&
+      takesBack(s, m)
+    );
+    if (top) {
+      return [{
+        code: "priority_takeover",
+        severity: "warning" as const,
+        host: top.host,
+        message: `${s.name}: ${top.host}:${top.port} has the highest priority (${top.priority}) ` +
+          "but is a secondary: once restarted and caught up it takes the primary over " +
+          "(priority takeover: an election, a brief pause in writes)",
+      }];
+    }
+    if (!p || !takesBack(s, p)) return [];
+    return [{
+      code: "primary_handback",
+      severity: "warning" as const,
+      host: p.host,
+      message: `${s.name}: ${p.host}:${p.port} has the highest priority (${p.priority}), so ` +
+        "after its restart it takes the primary back (priority takeover): a second election, " +
+        "another brief pause in writes; the plan waits for it",
+    }];
+  });
 }
 
 /** Processes outside replica sets (mongos, a standalone mongod), one after another. */
@@ -73,6 +126,17 @@ export function rollEach(
     prev = [`wait-${p.id}`];
   }
   return ops;
+}
+
+/**
+ * --force's stops: all at once, except that config servers wait for the mongos. A mongos
+ * checks the logins of its clients (mup's shutdown command among them) against the config
+ * servers' users: with those gone first, its shutdown would wait for a login that cannot
+ * complete, then for the plan's timeout.
+ */
+function forcedStops(chosen: ProcessSpec[]): PlannedOperation[] {
+  const routers = chosen.filter((p) => p.role === "mongos").map((p) => `stop-${p.id}`);
+  return chosen.map((p) => stopOp(p, p.role === "config" ? routers : [], true));
 }
 
 /** Pure: the restart Plan (rolling, or all at once with input.force). */
@@ -100,7 +164,7 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
         {
           name: "stop",
           description: "Stop every process at once",
-          ops: chosen.map((p) => stopOp(p, [], true)),
+          ops: forcedStops(chosen),
         },
         {
           name: "start",
@@ -125,6 +189,7 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
         "keeps the cluster writable throughout (only an election's pause per replica set).",
     }]
     : [];
+  warnings.push(...handBackWarnings(input, sets, chosen));
   const shards = [
     ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(input, s, inSet(s), cfgSet)),
     ...rollEach(input, chosen.filter((p) => p.role === "mongod" && !p.replicaSet)),

@@ -178,8 +178,12 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
     Object.values(input.checkpoint.state?.operation_states ?? {})
       .filter((s) => s.status === "completed" || s.status === "skipped").map((s) => s.id),
   );
+  // A failure recorded as having changed nothing (a refused replSetInitiate) did not run.
+  const noEffect = (id: string) =>
+    state.operation_states[id]?.status === "failed" &&
+    state.operation_states[id]?.result?.metadata?.no_effect === true;
   const ran = (id: string) =>
-    (state.operation_states[id]?.executions ?? 0) > 0 && !doneBefore.has(id);
+    (state.operation_states[id]?.executions ?? 0) > 0 && !doneBefore.has(id) && !noEffect(id);
   const warnings: ValidationIssue[] = [];
   const unrecord: PlannedOperation[] = [];
   const phases = [];

@@ -35,18 +35,23 @@ function keyfileOps(c: StepContext): PlannedOperation[] {
   if (!c.security.auth) return [];
   const { input } = c;
   const cluster = { type: "cluster" as const, name: input.clusterName };
+  // Retained data: the secrets its users were made with, from the destroy's archive.
+  const kept = input.retainedSecrets;
+  const keyfileSource = c.security.keyfile ?? kept?.keyfile;
   const ops: PlannedOperation[] = [
     op({
       id: "secret-keyfile",
       type: "generate_secret",
       description: c.security.keyfile
         ? `Copy the keyfile ${c.security.keyfile} into the cluster's secrets`
+        : kept?.keyfile
+        ? `Reuse the keyfile kept in ${kept.archive} (retained data)`
         : "Generate the cluster's keyfile (internal authentication)",
       target: {
         ...cluster,
         params: {
           secret: SECRET.keyfile,
-          ...(c.security.keyfile ? { source: c.security.keyfile } : {}),
+          ...(keyfileSource ? { source: keyfileSource } : {}),
         },
       },
       changes: [change("secret", SECRET.keyfile, "create")],
@@ -56,8 +61,17 @@ function keyfileOps(c: StepContext): PlannedOperation[] {
     op({
       id: "secret-admin",
       type: "generate_secret",
-      description: `Generate the password of ${c.security.adminUser}`,
-      target: { ...cluster, params: { secret: SECRET.admin, user: c.security.adminUser } },
+      description: kept
+        ? `Reuse the password of ${c.security.adminUser} kept in ${kept.archive} (retained data)`
+        : `Generate the password of ${c.security.adminUser}`,
+      target: {
+        ...cluster,
+        params: {
+          secret: SECRET.admin,
+          user: c.security.adminUser,
+          ...(kept ? { source: kept.admin } : {}),
+        },
+      },
       changes: [change("secret", SECRET.admin, "create")],
       depends_on: [],
       estimated_ms: EST.secret,

@@ -1,4 +1,5 @@
 import { MupError } from "../errors.ts";
+import { hostPort, sameMachine, splitHostPort } from "../topology/hosts.ts";
 
 /** The `-R role` / `-N host:port` filters of the cluster commands (TiUP's names). */
 export interface ProcessFilter {
@@ -11,8 +12,10 @@ export interface ProcessFilter {
 const ROLES = ["mongod", "config", "mongos"];
 
 /**
- * The processes a filter selects, in their order. Pure. Throws a MupError for an unknown role,
- * and for a role or node that matches no process (a typo must not silently select nothing).
+ * The processes a filter selects, in their order. Pure. A node is matched by machine and port,
+ * as hosts are everywhere in mup (topology/hosts.ts): `-N 127.0.0.1:P` selects the process
+ * recorded as `localhost:P`. Throws a MupError for an unknown role, and for a role or node that
+ * matches no process (a typo must not silently select nothing), naming what there is.
  */
 export function selectProcesses<
   P extends { host: string; port: number; role: string },
@@ -22,18 +25,31 @@ export function selectProcesses<
       throw new MupError(`unknown role "${r}" for -R`, { hint: `use one of ${ROLES.join(", ")}` });
     }
   }
-  const hp = (p: P) => `${p.host}:${p.port}`;
+  const hp = (p: P) => hostPort(p.host, p.port);
+  const matches = (p: P, n: string) => {
+    if (`${p.host}:${p.port}` === n || hp(p) === n) return true;
+    const [host, port] = splitHostPort(n);
+    return port === p.port && host !== "" && sameMachine(host, p.host);
+  };
   for (const n of f.nodes ?? []) {
-    if (!procs.some((p) => hp(p) === n)) {
+    if (!procs.some((p) => matches(p, n))) {
       throw new MupError(`-N ${n} matches no process of this cluster`, {
         hint: `the processes are ${procs.map(hp).join(", ")} (\`mup cluster display <name>\`)`,
       });
     }
   }
   const roleOk = (p: P) => !f.roles?.length || f.roles.includes(p.role);
-  const out = procs.filter((p) => roleOk(p) && (!f.nodes?.length || f.nodes.includes(hp(p))));
+  const out = procs.filter((p) =>
+    roleOk(p) && (!f.nodes?.length || f.nodes.some((n) => matches(p, n)))
+  );
   if (f.roles?.length && out.length === 0) {
-    throw new MupError(`-R ${f.roles.join(",")} matches no process of this cluster`);
+    const counts = ROLES.map((r) => [r, procs.filter((p) => p.role === r).length] as const)
+      .filter(([, n]) => n > 0);
+    throw new MupError(`-R ${f.roles.join(",")} matches no process of this cluster`, {
+      hint: `this cluster has ${counts.map(([r, n]) => `${r} (${n})`).join(", ")}${
+        f.nodes?.length ? `; -N ${f.nodes.join(", ")} narrowed the selection` : ""
+      }`,
+    });
   }
   return out;
 }

@@ -8,6 +8,7 @@ import type { Plan, PlannedOperation } from "./schema.ts";
 import { selectProcesses } from "./select.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, metadataOp, stopOp } from "./lifecycle_ops.ts";
+import { stopWarnings } from "./stop_warnings.ts";
 
 /**
  * Stop operations for the running processes of `chosen`, stage after stage (mongos, shard
@@ -58,8 +59,9 @@ export function orderedStops(
 
 /** Pure: the stop Plan. No operations at all when nothing runs and meta says stopped. */
 export function planStop(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
-  const { procs } = clusterProcesses(input);
+  const { procs, sets } = clusterProcesses(input);
   const stops = orderedStops(input, selectProcesses(procs, input.filter));
+  const stopped = new Set(stops.map((o) => o.target.name));
   const record = stops.length > 0 || input.meta.status !== "stopped";
   return lifecyclePlan(
     input,
@@ -76,5 +78,6 @@ export function planStop(input: LifecyclePlanInput): Omit<Plan, "content_hash"> 
         ops: record ? [metadataOp(input, "auto")] : [],
       },
     ]),
+    { warnings: stopWarnings(procs, sets, input.facts, stopped) },
   );
 }

@@ -3,6 +3,14 @@ import type { Plan } from "../plan/schema.ts";
 import { formatDuration } from "../util/format.ts";
 import { groupDoneLine, groupOperations, type OpGroup } from "./groups.ts";
 
+/** Operations that wait for a condition: finding it true at once is not "already in place". */
+const WAITS = new Set([
+  "wait_for_process",
+  "wait_for_primary",
+  "wait_for_member_state",
+  "verify_health",
+]);
+
 /** What a completed apply of each plan operation says: its name, and the cluster's status. */
 const DONE: Record<string, [string, string]> = {
   deploy: ["Deployment", "running"],
@@ -22,6 +30,11 @@ export class PlainRenderer {
   private groupOf = new Map<string, OpGroup>();
   private started = new Map<OpGroup, number>();
   private finished = new Map<OpGroup, { n: number; already: number }>();
+  /** Each group's finished operations (in place or not), and how many a line has shown. */
+  private doneOps = new Map<OpGroup, { id: string; already: boolean }[]>();
+  private shown = new Map<OpGroup, number>();
+  /** Groups of one operation run again on a resume (op_redo): their line carries ↻. */
+  private redone = new Set<OpGroup>();
   private plan?: Plan;
   /** The status the last metadata update found the processes in (a filtered stop may leave some). */
   private recorded?: string;
@@ -54,20 +67,25 @@ export class PlainRenderer {
         if (st) this.recorded = st[1];
         const g = this.groupOf.get(e.id)!;
         const f = this.count(g, e.already_done);
-        if (f.n === g.ops.length) {
-          const ms = performance.now() - (this.started.get(g) ?? performance.now());
-          const note = f.already === f.n
-            ? " (already in place)"
-            : f.already
-            ? ` (${f.already} already in place)`
-            : "";
-          this.write(`  ✓ ${groupDoneLine(this.plan!, g)}${note} [${formatDuration(ms)}]`);
-        }
+        this.doneOps.set(g, [...(this.doneOps.get(g) ?? []), {
+          id: e.id,
+          already: e.already_done,
+        }]);
+        if (f.n === g.ops.length) this.flush(g);
         break;
       }
       case "op_redo": {
         const op = this.plan?.phases.flatMap((p) => p.operations).find((o) => o.id === e.id);
         this.write(`  ↻ ${op?.description ?? e.id}: ${e.reason}; running it again`);
+        // Its own line once done, marked ↻ like this one, not merged into its group's.
+        const g = this.groupOf.get(e.id);
+        if (op && g && g.ops.length > 1) {
+          g.ops = g.ops.filter((o) => o.id !== e.id);
+          const own: OpGroup = { key: `${g.key}:redo:${e.id}`, phase: g.phase, ops: [op] };
+          this.groups.push(own);
+          this.groupOf.set(e.id, own);
+          this.redone.add(own);
+        } else if (g) this.redone.add(g);
         break;
       }
       case "op_skipped":
@@ -76,6 +94,9 @@ export class PlainRenderer {
         break;
       case "op_failed": {
         const op = this.plan?.phases.flatMap((p) => p.operations).find((o) => o.id === e.id);
+        // What its group did before it failed is shown, not lost with the group's line.
+        const g = this.groupOf.get(e.id);
+        if (g) this.flush(g);
         this.write(`  ✗ ${op?.description ?? e.id} [${formatDuration(e.ms)}]\n    ${e.error}`);
         break;
       }
@@ -104,10 +125,36 @@ export class PlainRenderer {
         }
         break;
       case "apply_done":
+        // Operations of groups cut short by a failure, finished since: shown too.
+        for (const g of this.groups) this.flush(g);
         this.done(e);
         break;
     }
   };
+
+  /**
+   * The line of a group's finished operations not shown yet: the whole group once it is done,
+   * or, after a failure, what of it finished. "(already in place)" marks work found done,
+   * never a wait (finding its condition true is what a wait is for).
+   */
+  private flush(g: OpGroup): void {
+    const done = this.doneOps.get(g) ?? [];
+    const from = this.shown.get(g) ?? 0;
+    if (done.length <= from) return;
+    this.shown.set(g, done.length);
+    const part = done.slice(from);
+    const ids = new Set(part.map((d) => d.id));
+    const sub: OpGroup = { ...g, ops: g.ops.filter((o) => ids.has(o.id)) };
+    const already = WAITS.has(g.ops[0]?.type) ? 0 : part.filter((d) => d.already).length;
+    const note = already === part.length
+      ? " (already in place)"
+      : already
+      ? ` (${already} already in place)`
+      : "";
+    const ms = performance.now() - (this.started.get(g) ?? performance.now());
+    const mark = this.redone.has(g) ? "✓ ↻" : "✓";
+    this.write(`  ${mark} ${groupDoneLine(this.plan!, sub)}${note} [${formatDuration(ms)}]`);
+  }
 
   /** Counts one more finished operation of a group; what it has counted so far. */
   private count(g: OpGroup | undefined, already = false): { n: number; already: number } {

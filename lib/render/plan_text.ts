@@ -1,6 +1,6 @@
 import type { Dag } from "../graph/mod.ts";
 import { planCriticalPath, planToDag } from "../plan/graph.ts";
-import { archiveCached, type Plan } from "../plan/schema.ts";
+import { archiveCached, type Plan, type PlannedOperation } from "../plan/schema.ts";
 import { groupOperations, groupPlanLine, type OpGroup } from "./groups.ts";
 import { formatDuration, plural, portRanges } from "../util/format.ts";
 import { describeEstimateSource } from "../plan/estimates.ts";
@@ -15,9 +15,12 @@ export function describeTopology(plan: Plan): string {
       shards.set(s.replica_set!, (shards.get(s.replica_set!) ?? 0) + 1);
     }
     const sizes = [...new Set(shards.values())];
-    return `${KIND.sharded} (${plural(shards.size, "shard")}, ${
-      sizes.length === 1 ? `${sizes[0]} nodes each` : `${[...shards.values()].join("/")} nodes`
-    })`;
+    const nodes = shards.size === 1
+      ? `1 shard of ${plural(sizes[0], "node")}`
+      : sizes.length === 1
+      ? `${plural(shards.size, "shard")}, ${plural(sizes[0], "node")} each`
+      : `${plural(shards.size, "shard")}, ${[...shards.values()].join("/")} nodes`;
+    return `${KIND.sharded} (${nodes})`;
   }
   if (plan.kind === "replica_set") {
     return `${KIND.replica_set} ${t.mongod_servers[0].replica_set} (${
@@ -67,6 +70,8 @@ export function renderPlan(
   const r = plan.resources;
   const ops = plan.phases.flatMap((p) => p.operations);
   const groups = groupOperations(plan);
+  // A re-deploy of a recorded cluster (a repair): most of it is already in place.
+  const repair = plan.operation === "deploy" && plan.base_state.lineage !== "";
   const dag = options.dag ?? planToDag(plan);
   const cp = dag.valid ? planCriticalPath(plan) : { length: 0, path: [] };
   const roles = Object.entries(r.processes_by_role).map(([k, v]) => `${v} ${k}`).join(", ");
@@ -97,8 +102,22 @@ export function renderPlan(
         ph.name.slice(1)
       } (estimated: ${ph.estimated_duration})`,
     );
-    const mine = groups.filter((x) => x.phase === ph.name);
+    let mine = groups.filter((x) => x.phase === ph.name);
+    // A repair lists what changes; the operations that re-check what is in place are counted.
+    let n = 0;
+    if (repair && !options.all) {
+      const changing = (o: PlannedOperation) => o.changes.some((c) => c.action !== "none");
+      n = ph.operations.filter((o) => !changing(o)).length;
+      mine = mine.map((g) => ({ ...g, ops: g.ops.filter(changing) })).filter((g) => g.ops.length);
+    }
     for (const line of phaseLines(plan, mine, !!options.all)) out.push(`     • ${line}`);
+    if (n) {
+      out.push(
+        `     • ${n} ${n === 1 ? "operation re-checks" : "operations re-check"} what is in place${
+          mine.length ? "" : ", changing nothing found there"
+        } (\`mup plan show --all\` lists every one)`,
+      );
+    }
     if (plan.operation === "deploy" && plan.kind !== "standalone" && ph.name === "finalize") {
       out.push("     • Display connection info");
     }

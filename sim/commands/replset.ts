@@ -434,7 +434,7 @@ const replSetStepUp: Handler = async (ctx) => {
   return {};
 };
 
-const replSetHeartbeat: Handler = (ctx) => repl(ctx).onHeartbeat(ctx.body);
+const replSetHeartbeat: Handler = (ctx) => repl(ctx).heartbeats.onHeartbeat(ctx.body);
 const replSetRequestVotes: Handler = (ctx) => repl(ctx).election.onRequestVotes(ctx.body);
 const replSetUpdatePosition: Handler = (ctx) => repl(ctx).onUpdatePosition(ctx.body);
 const replSetFreeze: Handler = (ctx) => {

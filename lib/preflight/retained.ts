@@ -1,0 +1,153 @@
+/**
+ * Pre-flight of a first deploy onto data that `mup cluster destroy --retain-data` kept. That data
+ * holds the destroyed cluster's users (MongoDB keeps users in the data, admin.system.users), so a
+ * newly generated admin password could never authenticate against it: replSetInitiate would fail
+ * with "Authentication failed" half-way through the apply. The destroy moved the keyfile and the
+ * password to its archive (`storage/archive/<name>-<plan-id>/secrets/`); this finds them, for the
+ * planner to reuse, or fails the check, before anything starts, saying what to do.
+ */
+import * as path from "node:path";
+import type { ExecutorFactory } from "../executor/executor.ts";
+import type { ProcessSpec } from "../plan/processes.ts";
+import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
+import { AdminCredentials } from "../security/secrets.ts";
+
+/** The archived secrets a deploy onto retained data reuses (paths on the control machine). */
+export interface RetainedSecrets {
+  /** The destroy's archive directory. */
+  archive: string;
+  /** `<archive>/secrets/admin.json`. */
+  admin: string;
+  /** `<archive>/secrets/keyfile`, when the archive has one. */
+  keyfile?: string;
+}
+
+/** What the check found: its result, and the secrets to reuse when there are some. */
+export interface RetainedDataCheck {
+  check: CheckResult;
+  issue: ValidationIssue;
+  reuse?: RetainedSecrets;
+}
+
+/**
+ * Files mongod keeps in its dbPath from its first start on (the lock file stays, emptied, after
+ * a clean shutdown; WiredTiger's metadata): a directory with one of them holds MongoDB data.
+ */
+const DATA_MARKERS = ["mongod.lock", "storage.bson", "WiredTiger"];
+
+/** `host:dir` of each data directory (mongod and config servers) that holds MongoDB data. */
+async function dataDirsInUse(procs: ProcessSpec[], executors: ExecutorFactory) {
+  const found: { host: string; dir: string }[] = [];
+  await Promise.all(
+    procs.filter((p) => p.role !== "mongos").map(async (p) => {
+      try {
+        const ex = executors.forHost(p.host);
+        for (const m of DATA_MARKERS) {
+          if (await ex.exists(path.join(p.dirs.data, m))) {
+            found.push({ host: p.host, dir: p.dirs.data });
+            return;
+          }
+        }
+      } catch {
+        // An unreachable host fails the connectivity check already.
+      }
+    }),
+  );
+  return found.sort((a, b) => `${a.host}${a.dir}`.localeCompare(`${b.host}${b.dir}`));
+}
+
+/**
+ * The newest archive of cluster `name` under `archiveRoot` that holds the admin credentials (by
+ * the time its archive marker was written); undefined when there is none.
+ */
+async function newestArchive(
+  archiveRoot: string,
+  name: string,
+): Promise<{ dir: string; user: string; keyfile: boolean } | undefined> {
+  const entries = await Array.fromAsync(Deno.readDir(archiveRoot)).catch(() => []);
+  const found: { dir: string; user: string; keyfile: boolean; at: number }[] = [];
+  for (const e of entries) {
+    if (!e.isDirectory || !e.name.startsWith(`${name}-plan-`)) continue;
+    const dir = path.join(archiveRoot, e.name);
+    const text = await Deno.readTextFile(path.join(dir, "secrets", "admin.json")).catch(() => "");
+    let parsed;
+    try {
+      parsed = AdminCredentials.safeParse(JSON.parse(text));
+    } catch {
+      continue;
+    }
+    if (!parsed.success) continue;
+    const at = (await Deno.stat(path.join(dir, ".mup-archived")).catch(() => undefined))?.mtime;
+    const keyfile = await Deno.stat(path.join(dir, "secrets", "keyfile")).then(
+      () => true,
+      () => false,
+    );
+    found.push({ dir, user: parsed.data.user, keyfile, at: at?.getTime() ?? 0 });
+  }
+  return found.sort((a, b) => b.at - a.at)[0];
+}
+
+/**
+ * Checks the data directories of a cluster's first deploy (secured, with no secrets of its own
+ * yet). Undefined when none holds MongoDB data (nothing to say). Otherwise a warning that names the
+ * archive whose secrets the plan reuses, or a failure naming the data, the archives looked in and
+ * the commands that let the deploy proceed.
+ */
+export async function checkRetainedData(input: {
+  cluster: string;
+  procs: ProcessSpec[];
+  adminUser: string;
+  /** `storage/archive` under $MUP_HOME, where `cluster destroy` archives. */
+  archiveRoot: string;
+  executors: ExecutorFactory;
+}): Promise<RetainedDataCheck | undefined> {
+  const t0 = performance.now();
+  const dirs = await dataDirsInUse(input.procs, input.executors);
+  if (!dirs.length) return undefined;
+  const named = dirs.map((d) => `${d.host}:${d.dir}`);
+  const listed = named.length > 3
+    ? `${named.slice(0, 3).join(", ")} and ${named.length - 3} more`
+    : named.join(", ");
+  const what = `data directory ${named[0]} holds MongoDB data${
+    named.length > 1 ? ` (so do ${named.length - 1} more of this cluster's)` : ""
+  }`;
+  const done = (status: CheckResult["status"], message: string, reuse?: RetainedSecrets) => {
+    const check: CheckResult = {
+      name: "retained_data",
+      status,
+      message,
+      duration: Math.round(performance.now() - t0),
+    };
+    const issue: ValidationIssue = {
+      code: "retained_data",
+      severity: status === "failed" ? "error" : "warning",
+      message,
+    };
+    return { check, issue, ...(reuse ? { reuse } : {}) };
+  };
+  const found = await newestArchive(input.archiveRoot, input.cluster);
+  const removeAll = `rm -rf ${dirs.map((d) => d.dir).join(" ")}`;
+  if (!found) {
+    return done(
+      "failed",
+      `${what}, but no archive of cluster ${input.cluster} in ${input.archiveRoot} holds the secrets its users were created with (the secrets/ directory \`mup cluster destroy ${input.cluster} --retain-data\` archives): a new admin password would not authenticate against them. To deploy onto this data, put that archive back in ${input.archiveRoot}; to start empty, remove the data first: \`${removeAll}\`${
+        dirs.some((d) => d.host !== "localhost") ? " (on each host)" : ""
+      }; or give the cluster other data_dir paths`,
+    );
+  }
+  if (found.user !== input.adminUser) {
+    return done(
+      "failed",
+      `${what}, whose admin user is ${found.user} (archived in ${found.dir}), but the topology names ${input.adminUser}: set global.security.admin_user: ${found.user} to deploy onto it, or remove the data first: \`${removeAll}\``,
+    );
+  }
+  return done(
+    "warning",
+    `Retained data found (${listed}): the keyfile and the password of ${found.user} that \`cluster destroy --retain-data\` archived in ${found.dir} are reused, so the users in the data still authenticate`,
+    {
+      archive: found.dir,
+      admin: path.join(found.dir, "secrets", "admin.json"),
+      ...(found.keyfile ? { keyfile: path.join(found.dir, "secrets", "keyfile") } : {}),
+    },
+  );
+}

@@ -1,0 +1,81 @@
+/**
+ * A re-deploy onto the data `mup cluster destroy --retain-data` kept: the data holds the old
+ * cluster's users, so the deploy reuses the secrets the destroy archived (and says so in its
+ * plan); without them it refuses before anything starts, naming the data and what to do.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  deployArgs,
+  killAll,
+  mup,
+  replicaSetTopology,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { withClient } from "./apply_helpers.ts";
+import { deploy, display, livePids, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { exists } from "./lifecycle_steps.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+Deno.test("re-deploy onto retained data reuses the archived secrets; without them it refuses up front", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "kept", replicaSetTopology(ports));
+    const uri = (await display(home, "kept")).connection_string;
+    await withClient(
+      uri,
+      (c) =>
+        c.db("t").collection("k").insertOne({ _id: 1, v: "kept" } as never, {
+          writeConcern: { w: "majority" },
+        }),
+      { home, cluster: "kept" },
+    );
+    const before = JSON.parse(
+      (await ok(home, ["cluster", "credentials", "kept", "--json"])).stdout,
+    );
+    await ok(home, ["cluster", "destroy", "kept", "--auto-approve", "--retain-data"]);
+    const archiveRoot = path.join(home, "storage", "archive");
+    const [archived] = await Array.fromAsync(Deno.readDir(archiveRoot));
+    const archive = path.join(archiveRoot, archived.name);
+    assert.ok(await exists(path.join(archive, "secrets", "admin.json")));
+
+    // Without the archived secrets: refused before anything starts, naming the data and the fix.
+    const aside = path.join(home, "aside");
+    await Deno.rename(archive, aside);
+    const file = await writeTopology(home, "kept.yaml", replicaSetTopology(ports));
+    const mirror = await testMirror();
+    const refused = await mup(deployArgs("kept", file, mirror, ["--auto-approve"]), { home });
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    const said = refused.stdout + refused.stderr;
+    assert.match(said, /data directory .*mongod-\d+ holds MongoDB data/);
+    assert.match(said, /no archive of cluster kept in .*archive holds the secrets/);
+    assert.match(said, /`mup cluster destroy kept --retain-data`/);
+    assert.match(said, /remove the data first: `rm -rf .*mongod-\d+`/);
+    assert.deepEqual(await livePids(home, "kept"), [], "nothing was started");
+    assert.ok(!(await exists(path.join(home, "storage", "clusters", "kept", "meta.yaml"))));
+    await Deno.rename(aside, archive);
+
+    // With them: the plan says the secrets are reused, the deploy completes, the data and the
+    // password are the old ones.
+    const plan = await ok(home, deployArgs("kept", file, mirror, ["--plan-only"]));
+    assert.match(plan.stdout, /retained data/i);
+    assert.match(plan.stdout, new RegExp(`Reuse the keyfile kept in ${archive}`));
+    const again = await mup(deployArgs("kept", file, mirror, ["--auto-approve"]), { home });
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    const after = JSON.parse((await ok(home, ["cluster", "credentials", "kept", "--json"])).stdout);
+    assert.equal(after.password, before.password);
+    const doc = await withClient(
+      uri,
+      (c) => c.db("t").collection("k").findOne({ _id: 1 } as never),
+      { home, cluster: "kept" },
+    );
+    assert.equal(doc?.v, "kept");
+  } finally {
+    await killAll(home);
+  }
+});

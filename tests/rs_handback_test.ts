@@ -1,0 +1,57 @@
+/**
+ * A replica set whose primary has the highest priority, on real simulator processes through the
+ * CLI: the rolling restart's plan says the primary comes back to it (priority takeover, a second
+ * election) and waits for it as a step of its own; `cluster display` selects by -N whatever name
+ * the host is given and names the roles that exist when -R selects none.
+ */
+import assert from "node:assert/strict";
+import { killAll, replicaSetTopology, tempHome } from "./helpers.ts";
+import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+Deno.test("rolling restart states and waits for the hand-back to the priority-2 member; display -N/-R select as the rest of mup", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "hb", replicaSetTopology(ports));
+    const top = `localhost:${ports[0]}`; // priority 2
+    assert.equal((await display(home, "hb")).processes.find((p) => p.id === top)?.state, "PRIMARY");
+
+    const plan = await ok(home, ["cluster", "restart", "hb", "--plan-only"]);
+    assert.match(
+      plan.stdout,
+      new RegExp(`${top} has the highest priority \\(2\\).*takes the primary back`),
+    );
+    const json = JSON.parse(
+      (await ok(home, ["cluster", "restart", "hb", "--plan-only", "--json"])).stdout,
+    );
+    const ops = (json.plan ?? json).phases.flatMap((p: { operations: { id: string }[] }) =>
+      p.operations
+    );
+    assert.equal(ops.at(-3)?.id, "wait-handback-rs0", "the hand-back is the set's last step");
+
+    const restart = await ok(home, ["cluster", "restart", "hb", "--auto-approve"]);
+    assert.match(
+      restart.stdout,
+      new RegExp(`${top} \\(priority 2\\) to take the primary of rs0 back`),
+    );
+    const after = await display(home, "hb");
+    assert.equal(after.processes.find((p) => p.id === top)?.state, "PRIMARY");
+
+    // -N by another name of the same machine selects the process recorded as localhost:P.
+    const byAddress = JSON.parse(
+      (await ok(home, ["cluster", "display", "hb", "-N", `127.0.0.1:${ports[1]}`, "--json"]))
+        .stdout,
+    );
+    assert.deepEqual(byAddress.processes.map((p: { id: string }) => p.id), [
+      `localhost:${ports[1]}`,
+    ]);
+    const noRole = await ok(home, ["cluster", "display", "hb", "-R", "config"], 1);
+    assert.match(noRole.stderr, /-R config matches no process of this cluster/);
+    assert.match(noRole.stderr, /this cluster has mongod \(3\)/);
+  } finally {
+    await killAll(home);
+  }
+});
