@@ -25,8 +25,11 @@ export class Peer {
   constructor(
     readonly address: string,
     readonly credentials?: InternalCredentials,
-    /** Connect over TLS (requireTLS members), trusting `caCerts` (PEM) or the system's CAs. */
-    readonly tls?: { caCerts?: string[] },
+    /**
+     * Asked at each new connection: TLS (preferTLS, requireTLS members), trusting `caCerts`
+     * (PEM) or the system's CAs; undefined: plain (allowTLS, disabled).
+     */
+    readonly tls?: () => { caCerts?: string[] } | undefined,
   ) {}
 
   command(db: string, cmd: Document, timeoutMs = 2000): Promise<Document> {
@@ -66,9 +69,10 @@ export class Peer {
       const i = this.address.lastIndexOf(":");
       const host = this.address.slice(0, i).replace(/^\[(.*)\]$/, "$1"); // [::1] → ::1
       const port = Number(this.address.slice(i + 1));
-      if (this.tls) {
+      const tls = this.tls?.();
+      if (tls) {
         // The certificate names the host as configured (e.g. localhost), so connect by that name.
-        this.conn = await Deno.connectTls({ hostname: host, port, caCerts: this.tls.caCerts });
+        this.conn = await Deno.connectTls({ hostname: host, port, caCerts: tls.caCerts });
       } else {
         const tcp = await Deno.connect({
           hostname: host === "localhost" ? "127.0.0.1" : host,
@@ -120,14 +124,14 @@ export class PeerPool {
   private readonly peers = new Map<string, Peer>();
   /** Set when the process has a keyFile: every connection authenticates first. */
   credentials?: InternalCredentials;
-  /** Set under requireTLS: connections use TLS (trusting `caCerts` when given). */
-  tls?: { caCerts?: string[] };
+  /** Whether a new connection uses TLS (trusting `caCerts` when given): see Peer. */
+  tls?: () => { caCerts?: string[] } | undefined;
 
   /** The connection to `address` for `channel` (bulk oplog fetching has its own). */
   get(address: string, channel = "main"): Peer {
     const key = `${channel}|${address}`;
     let p = this.peers.get(key);
-    if (!p) this.peers.set(key, p = new Peer(address, this.credentials, this.tls));
+    if (!p) this.peers.set(key, p = new Peer(address, this.credentials, () => this.tls?.()));
     return p;
   }
 

@@ -151,7 +151,12 @@ export async function runServer(opts: ServerOptions): Promise<number> {
   } catch (e) {
     return fatal(20574, "Error during global initialization", { error: (e as Error).message }, 1);
   }
-  if (server.tls) server.peers.tls = { caCerts: server.tls.ca ? [server.tls.ca] : undefined };
+  // Outgoing connections are plain under allowTLS, TLS under preferTLS and requireTLS (MongoDB
+  // docs: net.tls.mode), read at each connection since setParameter may change the mode.
+  server.peers.tls = () =>
+    server.tls && server.tls.mode !== "allowTLS"
+      ? { caCerts: server.tls.ca ? [server.tls.ca] : undefined }
+      : undefined;
   server.register(basicCommands);
   server.auth = new Auth(server, opts.role === "mongod" ? storeUsers(store) : configUsers(server));
   server.register(authCommands);

@@ -4,7 +4,7 @@ import type { Auth, ConnAuth } from "./auth.ts";
 import { errors } from "./errors.ts";
 import type { Log } from "./log.ts";
 import type { ShardVersions } from "./shard_version.ts";
-import type { TlsSettings } from "./tls.ts";
+import { admit, TlsLayer, type TlsSettings } from "./tls.ts";
 import type { ServerOptions } from "./options.ts";
 import { PeerPool } from "./peer.ts";
 import { loadQueryEngine } from "./query.ts";
@@ -156,8 +156,12 @@ export class Server {
   router?: Router;
   /** Access control; enforces only when the options enable it. */
   auth?: Auth;
-  /** requireTLS: the listeners speak only TLS (sim/tls.ts). */
+  /**
+   * TLS (sim/tls.ts): started with requireTLS, the listeners speak only TLS; with allowTLS or
+   * preferTLS they take both, TLS through `tlsLayer`. Undefined: tlsMode disabled.
+   */
   tls?: TlsSettings;
+  private tlsLayer?: TlsLayer;
   /** A mongod's shard versioning: which routers' tables it accepts (sim/shard_version.ts). */
   shardVersions?: ShardVersions;
   shuttingDown = false;
@@ -180,40 +184,60 @@ export class Server {
   /** Binds every bindIp address; throws Deno.errors.AddrInUse like mongod's listener. */
   listen(): number {
     let port = this.opts.port;
+    const tlsOnly = this.tls?.mode === "requireTLS";
+    if (this.tls && !tlsOnly) {
+      this.tlsLayer = new TlsLayer(this.tls, (c, remote) => this.handleConn(c, remote));
+      this.tlsLayer.start();
+    }
     for (const ip of this.opts.bindIp) {
       const hostname = ip === "localhost" ? "127.0.0.1" : ip;
-      const l = this.tls
-        ? Deno.listenTls({ hostname, port, cert: this.tls.cert, key: this.tls.key })
+      const l = tlsOnly
+        ? Deno.listenTls({ hostname, port, cert: this.tls!.cert, key: this.tls!.key })
         : Deno.listen({ hostname, port });
       port = (l.addr as Deno.NetAddr).port;
       this.listeners.push(l);
     }
     this.opts.port = port;
-    for (const l of this.listeners) this.acceptLoop(l);
+    for (const l of this.listeners) this.acceptLoop(l, tlsOnly);
     return port;
   }
 
-  private async acceptLoop(l: Deno.Listener): Promise<void> {
+  /** `tlsOnly`: a requireTLS listener (Deno.listenTls), whose connections are all TLS. */
+  private async acceptLoop(l: Deno.Listener, tlsOnly: boolean): Promise<void> {
     try {
       for await (const conn of l) {
         if (this.shuttingDown) {
           conn.close();
           continue;
         }
-        this.handleConn(conn as Deno.TcpConn);
+        (conn as Deno.TcpConn).setNoDelay?.(true);
+        const addr = conn.remoteAddr as Deno.NetAddr;
+        const remote = `${addr.hostname}:${addr.port}`;
+        if (tlsOnly) this.handleConn(conn, remote);
+        else this.sortConn(conn, remote);
       }
     } catch {
       // Listener closed at shutdown.
     }
   }
 
-  private async handleConn(conn: Deno.TcpConn): Promise<void> {
-    conn.setNoDelay?.(true);
+  /** A connection to a port that is not TLS-only: sorted by sim/tls.ts admit. */
+  private async sortConn(conn: Deno.Conn, remote: string): Promise<void> {
+    const first = await admit(
+      conn,
+      remote,
+      this.tlsLayer,
+      this.tls?.mode,
+      (msg) => this.log.info("NETWORK", 22988, "listener", msg, { remote }),
+    );
+    if (first) await this.handleConn(conn, remote, first);
+  }
+
+  private async handleConn(conn: Deno.Conn, remote: string, first?: Uint8Array): Promise<void> {
     this.conns.add(conn);
     this.totalConns++;
-    const addr = conn.remoteAddr as Deno.NetAddr;
-    const state: ConnState = { id: this.nextConnId++, remote: `${addr.hostname}:${addr.port}` };
-    const reader = new MessageReader(conn);
+    const state: ConnState = { id: this.nextConnId++, remote };
+    const reader = new MessageReader(conn, undefined, first);
     try {
       while (true) {
         const raw = await reader.next();
@@ -440,6 +464,7 @@ export class Server {
       for (const w of this.topologyWaiters) w();
       this.log.info("CONTROL", 4784900, "main", "Shutting down");
       await this.role?.stop().catch(() => {});
+      this.tlsLayer?.close();
       for (const l of this.listeners) {
         try {
           l.close();

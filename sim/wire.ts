@@ -139,7 +139,11 @@ export class MessageReader {
   constructor(
     private readonly conn: { read(p: Uint8Array): Promise<number | null> },
     private readonly maxSize = 48_000_000,
-  ) {}
+    /** Bytes already read from the connection (its first bytes, peeked at by the listener). */
+    first?: Uint8Array,
+  ) {
+    if (first) this.buf = first;
+  }
 
   async next(): Promise<Uint8Array | null> {
     while (true) {

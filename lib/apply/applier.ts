@@ -14,7 +14,7 @@ import { STATE_FORMAT_VERSION } from "../state/schema.ts";
 import type { StateStore } from "../state/store.ts";
 import { StateWriter } from "../state/store.ts";
 import { clusterConnectionString } from "../security/access.ts";
-import { securityOf } from "../security/settings.ts";
+import { securityOf, topologyAfter } from "../security/settings.ts";
 import type { CheckOutcome } from "./safety.ts";
 import { runCheck } from "./safety.ts";
 import { mongo } from "../ops/cluster_client.ts";
@@ -497,7 +497,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       : {}),
     ...(last ? { last_checkpoint: last.id } : {}),
     ...(state.status === "completed"
-      ? { connection: clusterConnectionString(plan.cluster_name, plan.topology) }
+      ? { connection: clusterConnectionString(plan.cluster_name, topologyAfter(plan)) }
       : {}),
     // Where the password is: printed by that command only, never in an apply's output.
     ...(state.status === "completed" && securityOf(plan.topology).auth

@@ -12,6 +12,7 @@ import type { CliContext } from "./context.ts";
 import { addShowCommands } from "./cluster_show.ts";
 import { addLifecycleCommands } from "./lifecycle_cmd.ts";
 import { addCredentialsCommand } from "./credentials_cmd.ts";
+import { addTlsCommand } from "./tls_cmd.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh, type SshCliOptions } from "./ssh_options.ts";
 
@@ -77,6 +78,7 @@ export function clusterCommand(ctx: CliContext): Command {
   addShowCommands(cmd as unknown as Command, ctx);
   addLifecycleCommands(cmd as unknown as Command, ctx);
   addCredentialsCommand(cmd as unknown as Command, ctx);
+  addTlsCommand(cmd as unknown as Command, ctx);
   return cmd as unknown as Command;
 }
 

@@ -25,13 +25,58 @@ export interface ClientSecurity {
    * localhost exception is used, as before the first user).
    */
   credentials?: () => Promise<Credentials | undefined>;
-  /** PEM file of the CA that signed the servers' certificates: connect with TLS, trusting it. */
+  /**
+   * PEM file of the CA that signed the servers' certificates, when the cluster has one: a server
+   * that completes a TLS handshake trusting it (tlsMode allowTLS, preferTLS, requireTLS) is
+   * reached over TLS, any other (disabled) in plain, so that mup reaches every member while a
+   * rolling `cluster tls` change leaves them in different modes.
+   */
   caFile?: () => Promise<string | undefined>;
   /**
    * An address that reaches `host:port` from the host's own loopback interface (a port forward
    * for a remote host), for the localhost exception. Without it the server is reached directly.
    */
   loopback?: (host: string, port: number) => Promise<{ host: string; port: number }>;
+}
+
+/**
+ * Whether `host:port` completes a TLS handshake with a certificate the CA in `caFile` signed,
+ * within `timeoutMs`. A server without TLS closes the connection at the handshake (mongod: "SSL
+ * handshake received but server is started without SSL support"), which answers `tls: false`
+ * at once; a certificate the CA did not sign (or that names another host) also answers false,
+ * with the reason in `refused`, so that the plain attempt's failure can say it.
+ */
+async function speaksTls(
+  host: string,
+  port: number,
+  caFile: string,
+  timeoutMs: number,
+): Promise<{ tls: boolean; refused?: string }> {
+  const caCerts = [await Deno.readTextFile(caFile)];
+  const hostname = host.replace(/^\[(.*)\]$/, "$1");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const attempt = (async () => {
+    const conn = await Deno.connectTls({ hostname, port, caCerts });
+    try {
+      await conn.handshake();
+      return { tls: true };
+    } finally {
+      conn.close();
+    }
+  })().catch((e) => {
+    const msg = (e as Error).message;
+    return /certificate|issuer|NotValidForName|expired/i.test(msg)
+      ? { tls: false, refused: msg }
+      : { tls: false };
+  });
+  const late = new Promise<{ tls: boolean }>((r) =>
+    timer = setTimeout(() => r({ tls: false }), timeoutMs)
+  );
+  try {
+    return await Promise.race([attempt, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The error code of a driver error (AuthenticationFailed is 18, Unauthorized 13). */
@@ -69,7 +114,8 @@ export class MongoAccess {
       opts.authSource = "admin";
     }
     const ca = await this.security.caFile?.();
-    if (ca) {
+    const probe = ca ? await speaksTls(host, port, ca, timeoutMs) : { tls: false };
+    if (probe.tls) {
       opts.tls = true;
       opts.tlsCAFile = ca;
     }
@@ -79,6 +125,16 @@ export class MongoAccess {
       // may be a poll that would take it for a server not ready yet).
       if (credentials) await c.connect();
       return await fn(c);
+    } catch (e) {
+      // Plain was tried because the TLS handshake failed: a network error then says why.
+      if (probe.refused && codeOf(e) === undefined) {
+        throw new Error(
+          `${
+            (e as Error).message
+          } (a TLS handshake trusting the cluster CA failed: ${probe.refused})`,
+        );
+      }
+      throw e;
     } finally {
       await c.close().catch(() => {});
     }

@@ -4,6 +4,7 @@ import { createUser } from "./create_user.ts";
 import { generateSecret } from "./generate_secret.ts";
 import { archiveCluster } from "./archive_cluster.ts";
 import { markRolledBack } from "./mark_rolled_back.ts";
+import { setParameter } from "./set_parameter.ts";
 import { stepDown } from "./step_down.ts";
 import { updateMetadata } from "./update_metadata.ts";
 import { waitForMemberState } from "./wait_for_member_state.ts";
@@ -43,4 +44,5 @@ export const OPERATIONS: Record<OperationType, Operation> = {
   mark_rolled_back: markRolledBack,
   generate_secret: generateSecret,
   create_user: createUser,
+  set_parameter: setParameter,
 };

@@ -2,6 +2,8 @@ import * as path from "node:path";
 import { metaPath, readMeta, writeMeta } from "../state/meta.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { runningPid } from "./process.ts";
+import { clusterConnectionString } from "../security/access.ts";
+import { withTls } from "../security/settings.ts";
 
 /**
  * Records what a lifecycle command did in meta.yaml: serial + 1 (so plans made before it are
@@ -9,7 +11,9 @@ import { runningPid } from "./process.ts";
  * or unknown when only some run): metadata never claims what the cluster is not. With
  * status=unknown (the first operation of a start, stop or restart) it says the cluster is
  * changing, so a failed or interrupted apply does not leave the old status standing. With
- * status=removed (destroy), meta.yaml is deleted: the cluster is no longer recorded.
+ * status=removed (destroy), meta.yaml is deleted: the cluster is no longer recorded. With
+ * `security_tls` ("true"/"false", the last step of `cluster tls enable|disable`), the recorded
+ * topology's global.security.tls and the connection string change with it.
  */
 export const updateMetadata: Operation = {
   async isDone(ctx) {
@@ -19,6 +23,10 @@ export const updateMetadata: Operation = {
     }
     const meta = await readMeta(dir).catch(() => undefined);
     if (meta?.last_plan_id !== ctx.plan.plan_id) return false;
+    const tls = ctx.op.target.params.security_tls;
+    if (tls !== undefined && String(meta.topology.global.security?.tls ?? false) !== tls) {
+      return false;
+    }
     // "unknown" is written first by this plan; the final status replaces it.
     return param(ctx, "status") === "unknown" || meta.status !== "unknown";
   },
@@ -45,8 +53,14 @@ export const updateMetadata: Operation = {
       : alive.some(Boolean)
       ? "unknown"
       : "stopped";
+    const tls = ctx.op.target.params.security_tls;
+    const topology = tls === undefined ? meta.topology : withTls(meta.topology, tls === "true");
     await writeMeta(dir, {
       ...meta,
+      topology,
+      connection_string: tls === undefined
+        ? meta.connection_string
+        : clusterConnectionString(meta.name, topology),
       serial: meta.serial + 1,
       status,
       updated_at: new Date().toISOString(),

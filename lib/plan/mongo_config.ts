@@ -19,8 +19,15 @@ export function logFilePath(p: ProcessSpec): string {
 export interface ConfigSecurity {
   /** security.keyFile: internal authentication, and access control with it. */
   keyFile?: string;
-  /** net.tls: requireTLS with this certificate and CA. */
-  tls?: { certificateKeyFile: string; CAFile: string };
+  /**
+   * net.tls: this certificate and CA, in `mode` (requireTLS unless given: allowTLS and preferTLS
+   * are the steps of `mup cluster tls`).
+   */
+  tls?: {
+    certificateKeyFile: string;
+    CAFile: string;
+    mode?: "allowTLS" | "preferTLS" | "requireTLS";
+  };
 }
 
 /**
@@ -36,6 +43,7 @@ export function renderConfig(p: ProcessSpec, configDb?: string, sec: ConfigSecur
   const own = socketHost(p.host);
   const loop = loopbackAddress(p.host);
   const bindIp = sec.keyFile && socketHost(loop) !== own ? `${socketHost(loop)},${own}` : own;
+  const { mode = "requireTLS", ...tlsFiles } = sec.tls ?? {};
   const base: Record<string, unknown> = {
     // mongod binds IPv6 addresses only with net.ipv6 (MongoDB docs: net.ipv6, net.bindIp), and
     // refuses net.bindIp beside net.bindIpAll.
@@ -45,9 +53,7 @@ export function renderConfig(p: ProcessSpec, configDb?: string, sec: ConfigSecur
       ...(isIPv6(p.host) ? { ipv6: true } : {}),
       // Clients need not present a certificate (mup authenticates with SCRAM; members with the
       // keyfile): without this, a CAFile makes mongod demand one from every client.
-      ...(sec.tls
-        ? { tls: { mode: "requireTLS", ...sec.tls, allowConnectionsWithoutCertificates: true } }
-        : {}),
+      ...(sec.tls ? { tls: { mode, ...tlsFiles, allowConnectionsWithoutCertificates: true } } : {}),
     },
     systemLog: { destination: "file", path: logFilePath(p), logAppend: true },
     processManagement: { fork: true, pidFilePath: pidFilePath(p) },

@@ -22,8 +22,8 @@ export interface Difference {
   command: "scale-out" | "scale-in" | "reload" | "upgrade" | "reconfigure" | "move" | "tls";
 }
 
-/** Commands mup has today for the changes above (none yet: each arrives with its issue). */
-export const AVAILABLE_COMMANDS = new Set<Difference["command"]>();
+/** Commands mup has today for the changes above (the others arrive with their issues). */
+export const AVAILABLE_COMMANDS = new Set<Difference["command"]>(["tls"]);
 
 const key = (p: ProcessSpec) => `${hostKey(p.host)}:${p.port}`;
 
@@ -133,7 +133,14 @@ export function clusterDifferences(
     });
   }
   if (sb.tls !== sa.tls) {
-    out.push({ change: `security.tls ${onOff(sb.tls)} → ${onOff(sa.tls)}`, command: "tls" });
+    out.push({
+      change: `security.tls ${onOff(sb.tls)} → ${
+        onOff(sa.tls)
+      }: switched on the running cluster by \`mup cluster tls <cluster> ${
+        sa.tls ? "enable" : "disable"
+      }\``,
+      command: "tls",
+    });
   }
   if (recorded.version !== asked.version || recorded.variant !== asked.variant) {
     out.push({

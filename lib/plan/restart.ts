@@ -28,7 +28,7 @@ import { orderedStarts } from "./start.ts";
 const byPort = (a: ProcessSpec, b: ProcessSpec) => a.host.localeCompare(b.host) || a.port - b.port;
 
 /** One replica set, member by member; the primary last, after it stepped down. */
-function rollSet(
+export function rollSet(
   input: LifecyclePlanInput,
   set: ReplicaSetSpec,
   chosen: ProcessSpec[],
@@ -112,7 +112,7 @@ function handBackWarnings(
 }
 
 /** Processes outside replica sets (mongos, a standalone mongod), one after another. */
-function rollEach(
+export function rollEach(
   input: LifecyclePlanInput,
   procs: ProcessSpec[],
   cfgSet?: ReplicaSetSpec,

@@ -156,6 +156,9 @@ function undoOps(o: PlannedOperation, ctx: UndoContext): PlannedOperation[] | st
     case "create_user":
       return `${o.id}: the user stays in the members' data ` +
         "(undone only when their data directories are removed)";
+    case "set_parameter":
+      return `${o.id}: ${t.params.name} stays ${t.params.value} until ${t.name} restarts ` +
+        "(tlsMode only moves towards requireTLS at runtime)";
     case "download_binary":
       return []; // the download cache is shared by every cluster: kept
     case "wait_for_process":

@@ -39,6 +39,19 @@ export async function buildRollbackPlan(req: {
       hint: "`mup state list " + req.cluster + "` shows the applies; give --state-id",
     });
   }
+  // A TLS switch replaces every configuration file and moves tlsMode at runtime, neither of
+  // which a rollback can put back: the opposite command is the way back.
+  if (state.operation === "tls-enable" || state.operation === "tls-disable") {
+    const back = state.operation === "tls-enable" ? "disable" : "enable";
+    throw new MupError(
+      `apply ${id} (${state.operation}) cannot be rolled back: it replaced every configuration ` +
+        "file and changed tlsMode at runtime",
+      {
+        hint: `\`mup plan resume ${req.cluster}\` completes it; then ` +
+          `\`mup cluster tls ${req.cluster} ${back}\` switches TLS back, without stopping the cluster`,
+      },
+    );
+  }
   let cpState: ApplyState | undefined;
   if (req.checkpoint !== START_CHECKPOINT) {
     const ref = state.checkpoints.find((c) => c.id === req.checkpoint);

@@ -30,6 +30,8 @@ export const OPERATION_TYPES = [
   // Security (topology global.security): secrets in the store, the first user.
   "generate_secret",
   "create_user",
+  // `cluster tls`: a runtime server parameter (tlsMode) on one process.
+  "set_parameter",
 ] as const;
 export const OperationType = z.enum(OPERATION_TYPES);
 export type OperationType = z.infer<typeof OperationType>;

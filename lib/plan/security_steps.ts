@@ -103,7 +103,17 @@ function keyfileOps(c: StepContext): PlannedOperation[] {
  */
 function tlsOps(c: StepContext): PlannedOperation[] {
   if (!c.security.tls) return [];
-  const cluster = { type: "cluster" as const, name: c.input.clusterName };
+  return certificateOps({ ...c, clusterName: c.input.clusterName });
+}
+
+/**
+ * The CA, every process's certificate, and their installation on the hosts: the deploy's
+ * operations, which `mup cluster tls enable` plans too (each done when its file is in place).
+ */
+export function certificateOps(
+  c: Pick<StepContext, "hosts" | "procs" | "deployRoot"> & { clusterName: string },
+): PlannedOperation[] {
+  const cluster = { type: "cluster" as const, name: c.clusterName };
   const ops: PlannedOperation[] = [op({
     id: "secret-ca",
     type: "generate_secret",

@@ -33,7 +33,10 @@ export function clusterAccess(
     };
     sec.loopback = (host, port) => loopbackRoute(host, port, executors);
   }
-  if (s.tls) {
+  // The CA is offered whenever the cluster has one, also while its metadata says no TLS: during
+  // `cluster tls enable|disable` members run in different modes, and MongoAccess uses TLS with
+  // each member that speaks it.
+  {
     const ca = secretPath(cluster, SECRET.ca);
     sec.caFile = async () => {
       try {

@@ -4,6 +4,7 @@
  */
 import * as path from "node:path";
 import { SecuritySection, type Topology } from "../topology/schema.ts";
+import type { Plan } from "../plan/schema.ts";
 
 /** The settings a cluster runs with. */
 export interface Security {
@@ -52,6 +53,26 @@ export function withSecurityDefaults(t: Topology): Topology {
     ...t,
     global: { ...t.global, security: SecuritySection.parse(t.global.security ?? {}) },
   };
+}
+
+/**
+ * The topology with `global.security.tls` set (`cluster tls`): a topology recorded without a
+ * security section ran without auth, and keeps running without it.
+ */
+export function withTls(t: Topology, tls: boolean): Topology {
+  const security = t.global.security ?? SecuritySection.parse({ auth: false });
+  return { ...t, global: { ...t.global, security: { ...security, tls } } };
+}
+
+/**
+ * The topology a plan leaves behind: its own, switched by a `cluster tls` plan's last
+ * operation (update_metadata with `security_tls`).
+ */
+export function topologyAfter(plan: Pick<Plan, "topology" | "phases">): Topology {
+  const tls = plan.phases.flatMap((p) => p.operations).find((o) =>
+    o.type === "update_metadata" && o.target.params.security_tls !== undefined
+  )?.target.params.security_tls;
+  return tls === undefined ? plan.topology : withTls(plan.topology, tls === "true");
 }
 
 /** Where a host keeps the cluster's keyfile and TLS files (mode 0400), under its deploy root. */

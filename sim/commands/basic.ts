@@ -6,6 +6,12 @@ import { allowedFcvs, FCV_ID, majorMinor } from "../fcv.ts";
 import type { CommandContext, Handler } from "../server.ts";
 import { maxWireVersion } from "../server.ts";
 import { runWrite } from "../writes.ts";
+import { TLS_MODES, type TlsMode, type TlsSettings } from "../tls.ts";
+
+/** The process's TLS mode now (getParameter tlsMode). */
+function tlsModeOf(ctx: CommandContext): TlsMode {
+  return ctx.server.tls?.mode ?? "disabled";
+}
 
 export function buildInfo(version: string, variant: string): Document {
   const parts = version.split(".").map(Number);
@@ -76,6 +82,8 @@ const getParameter: Handler = (ctx) => {
     quiet: false,
     logLevel: 0,
     shutdownTimeoutMillisForSignaledShutdown: 15000,
+    tlsMode: tlsModeOf(ctx),
+    sslMode: tlsModeOf(ctx).replace("TLS", "SSL"),
   };
   const out: Document = {};
   for (const k of Object.keys(ctx.body)) {
@@ -84,6 +92,52 @@ const getParameter: Handler = (ctx) => {
     out[k] = known[k];
   }
   return ctx.body.getParameter === "*" ? known : out;
+};
+
+/**
+ * setParameter, for the one runtime parameter mup uses: tlsMode, which only moves allowTLS →
+ * preferTLS → requireTLS (MongoDB's ssl_parameters.cpp checkTLSModeTransition: any other change,
+ * also to the current mode, is BadValue "Illegal state transition for tlsMode, attempt to change
+ * from X to Y"). Answers `was`, the old value, as mongod does. Other parameters are refused.
+ */
+const setParameter: Handler = (ctx) => {
+  if (ctx.db !== "admin") {
+    throw errors.unauthorized("setParameter may only be run against the admin database.");
+  }
+  const names = Object.keys(ctx.body).filter((k) =>
+    k !== "setParameter" && !k.startsWith("$") && k !== "lsid" && k !== "comment"
+  );
+  if (names.length === 0) {
+    throw errors.badValue("no option found to set, use help:true to see options ");
+  }
+  const out: Document = {};
+  for (const k of names) {
+    if (k !== "tlsMode") {
+      throw new CommandError(
+        `attempted to set unrecognized parameter [${k}], use help:true to see options `,
+        72,
+        "InvalidOptions",
+      );
+    }
+    const want = String(ctx.body[k]);
+    if (!(TLS_MODES as readonly string[]).includes(want)) {
+      throw errors.badValue(
+        `Invalid tlsMode setting '${want}', expected one of: 'disabled', 'allowTLS', 'preferTLS', or 'requireTLS'`,
+      );
+    }
+    const was = tlsModeOf(ctx);
+    const tls = ctx.server.tls;
+    const legal = tls && (was === "allowTLS" && want === "preferTLS" ||
+      was === "preferTLS" && want === "requireTLS");
+    if (!legal) {
+      throw errors.badValue(
+        `Illegal state transition for tlsMode, attempt to change from ${was} to ${want}`,
+      );
+    }
+    tls.mode = want as TlsSettings["mode"];
+    out.was = was;
+  }
+  return out;
 };
 
 const setFeatureCompatibilityVersion: Handler = async (ctx) => {
@@ -167,6 +221,7 @@ export const basicCommands: Record<string, Handler> = {
   buildInfo: (ctx) => buildInfo(ctx.server.opts.version, ctx.server.opts.variant),
   getCmdLineOpts: (ctx) => ({ argv: ctx.server.opts.argv, parsed: ctx.server.opts.parsed }),
   getParameter,
+  setParameter,
   setFeatureCompatibilityVersion,
   shutdown,
   serverStatus,

@@ -1,0 +1,70 @@
+/**
+ * `mup cluster tls <name> enable|disable`: TLS switched on a running cluster by a rolling change
+ * (lib/plan/tls.ts), through the shared plan → apply flow and its flags.
+ */
+import type { Command } from "@commander-js/extra-typings";
+import * as path from "node:path";
+import { MupError } from "../errors.ts";
+import { compileHooks } from "../hooks/compile.ts";
+import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
+import { planTls } from "../plan/tls.ts";
+import { securityOf } from "../security/settings.ts";
+import { describeTopology } from "../render/plan_text.ts";
+import type { CliContext } from "./context.ts";
+import { requireMeta } from "./cluster_show.ts";
+import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
+import { configureSsh } from "./ssh_options.ts";
+
+/** Adds `tls` to the `cluster` command. */
+export function addTlsCommand(cmd: Command, ctx: CliContext): void {
+  const sub = cmd.command("tls")
+    .description(
+      "Switch TLS on or off on a running cluster without stopping it (MongoDB's rolling " +
+        "procedure). enable: certificates, a rolling restart with tlsMode allowTLS, then " +
+        "setParameter preferTLS and requireTLS on every process, configurations kept at " +
+        "requireTLS. disable: rolling restarts through preferTLS, allowTLS, then no TLS. The " +
+        "metadata changes last",
+    )
+    .argument("<name>", "cluster name")
+    .argument("<action>", "enable or disable");
+  planFlowOptions(sub);
+  sub.action(async (name: string, action: string, o: unknown) => {
+    const opts = o as PlanFlowOptions;
+    if (action !== "enable" && action !== "disable") {
+      throw new MupError(`unknown action "${action}": use enable or disable`, {
+        hint: `mup cluster tls ${name} enable`,
+      });
+    }
+    const meta = await requireMeta(ctx, name);
+    const on = securityOf(meta.topology).tls;
+    if (on === (action === "enable")) {
+      throw new MupError(`TLS is already ${on ? "enabled" : "disabled"} on cluster ${name}`, {
+        hint: `nothing to do; \`mup cluster tls ${name} ${
+          on ? "disable" : "enable"
+        }\` switches it ${on ? "off" : "on"}`,
+      });
+    }
+    configureSsh(ctx.executors, meta.topology, opts);
+    const clusterDir = ctx.store.clusterDir(name);
+    await planAndApply(ctx, {
+      cluster: name,
+      operation: `tls-${action}`,
+      hooks: compileHooks(
+        meta.topology.hooks,
+        meta.topology_file ? path.dirname(meta.topology_file) : clusterDir,
+      ),
+      build: () =>
+        buildLifecyclePlan((input) => planTls({ ...input, action }), {
+          meta,
+          store: ctx.store,
+          executors: ctx.executors,
+          dryRun: opts.dryRun,
+        }),
+      header: (plan) => [
+        `Planning TLS ${action} of cluster: ${name}`,
+        `Topology: ${describeTopology(plan)}`,
+        "",
+      ],
+    }, opts);
+  });
+}

@@ -1,0 +1,39 @@
+import { mongo } from "./cluster_client.ts";
+import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
+
+/** The parameter's value on the target process now (getParameter), or undefined unreachable. */
+async function current(ctx: OperationContext): Promise<string | undefined> {
+  const { host, port } = ctx.op.target;
+  const name = param(ctx, "name");
+  const r = await mongo(ctx).adminCommand(host!, port!, { getParameter: 1, [name]: 1 });
+  return r[name] === undefined ? undefined : String(r[name]);
+}
+
+/**
+ * `setParameter` of one runtime server parameter on one process (MongoDB reference:
+ * setParameter; `tlsMode` moves only allowTLS → preferTLS → requireTLS, and setting the current
+ * value again is refused, so the effect is looked at first). Done when getParameter already
+ * answers the value.
+ */
+export const setParameter: Operation = {
+  async isDone(ctx) {
+    return (await current(ctx).catch(() => undefined)) === param(ctx, "value");
+  },
+  async run(ctx) {
+    const { host, port } = ctx.op.target;
+    const name = param(ctx, "name");
+    const value = param(ctx, "value");
+    try {
+      const r = await mongo(ctx).adminCommand(host!, port!, { setParameter: 1, [name]: value });
+      return { output: `${host}:${port} ${name}: ${r.was ?? "?"} → ${value}` };
+    } catch (e) {
+      // Someone (or an earlier attempt whose reply was lost) set it meanwhile: the effect is in place.
+      if ((await current(ctx).catch(() => undefined)) === value) {
+        return { output: `${host}:${port} ${name} is ${value}` };
+      }
+      throw new OperationError(
+        `setParameter ${name}: ${value} on ${host}:${port} failed: ${(e as Error).message}`,
+      );
+    }
+  },
+};

@@ -1,0 +1,297 @@
+/**
+ * `mup cluster tls <name> enable|disable`: TLS switched on a running cluster without taking it
+ * down, as MongoDB's "Upgrade a Cluster to Use TLS/SSL" does it, planned like a rolling restart
+ * (restart.ts). Pure.
+ *
+ * enable (every process plain): certificates (the deploy's own operations) → configurations with
+ * `net.tls.mode: allowTLS` → a rolling restart (plain between members, TLS accepted) →
+ * `setParameter tlsMode: preferTLS` on every process (members now connect over TLS) →
+ * `requireTLS` on every process → configurations with requireTLS (so the next start keeps it) →
+ * health verified → the metadata says `tls: true`, last, so it never claims what the cluster is
+ * not.
+ *
+ * disable (every process requireTLS): setParameter only moves towards requireTLS, so each step
+ * back is a rolling restart with a new configuration: preferTLS (accepts plain, still connects
+ * over TLS to the members still requiring it), then allowTLS (connects in plain, to members
+ * that accept it), then TLS disabled — members reach each other at every moment. The metadata
+ * says `tls: false` last.
+ */
+import * as path from "node:path";
+import { hostKey, hostPort } from "../topology/hosts.ts";
+import { hostCaPath, hostCertPath, hostKeyfilePath, securityOf } from "../security/settings.ts";
+import { configFilePath, type ConfigSecurity, renderConfig } from "./mongo_config.ts";
+import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
+import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
+import { change, check, op, processTarget } from "./deploy_steps.ts";
+import { certificateOps } from "./security_steps.ts";
+import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
+import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";
+import { rollEach, rollSet } from "./restart.ts";
+import { addressHost } from "../topology/hosts.ts";
+
+/** A TLS mode a process's configuration file may name; "disabled" writes no net.tls. */
+export type TlsStep = "disabled" | "allowTLS" | "preferTLS" | "requireTLS";
+
+export interface TlsPlanInput extends LifecyclePlanInput {
+  action: "enable" | "disable";
+}
+
+interface Phase {
+  name: string;
+  description: string;
+  ops: PlannedOperation[];
+}
+
+/** Where the cluster's files live on its hosts, and how each process's configuration reads. */
+function layout(input: LifecyclePlanInput) {
+  const t = input.meta.topology;
+  const { procs, sets } = clusterProcesses(input);
+  const deployRoot = t.global.deploy_dir ?? input.deployDir;
+  const cfgSet = sets.find((s) => s.configsvr);
+  const configDb = cfgSet
+    ? `${cfgSet.name}/${cfgSet.members.map((m) => hostPort(m.host, m.port)).join(",")}`
+    : undefined;
+  const machines = new Map<string, string>();
+  for (const p of procs) if (!machines.has(hostKey(p.host))) machines.set(hostKey(p.host), p.host);
+  const auth = securityOf(t).auth;
+  const sec = (p: ProcessSpec, mode: TlsStep): ConfigSecurity => ({
+    ...(auth ? { keyFile: hostKeyfilePath(deployRoot) } : {}),
+    ...(mode === "disabled" ? {} : {
+      tls: {
+        certificateKeyFile: hostCertPath(deployRoot, p.id),
+        CAFile: hostCaPath(deployRoot),
+        // requireTLS is the deploy's own configuration: written as a deploy writes it.
+        ...(mode === "requireTLS" ? {} : { mode }),
+      },
+    }),
+  });
+  return { procs, sets, cfgSet, configDb, deployRoot, hosts: [...machines.values()], sec };
+}
+
+/** Every process's configuration file rewritten with `mode` (staged, then uploaded). */
+function configPhase(input: LifecyclePlanInput, mode: TlsStep): Phase {
+  const l = layout(input);
+  const ops: PlannedOperation[] = [];
+  for (const p of l.procs) {
+    const content = renderConfig(p, l.configDb, l.sec(p, mode));
+    const staged = path.join(input.clusterDir, "staging", `${p.id}.conf`);
+    const id = `config-${p.id}-${mode}`;
+    ops.push(
+      op({
+        id,
+        type: "generate_config",
+        description: `Generate the configuration of ${p.id} with tlsMode ${mode}`,
+        target: processTarget(p, { content, staged_path: staged }),
+        changes: [change("file", staged, "update")],
+        depends_on: [],
+        estimated_ms: 100,
+      }),
+      op({
+        id: `upload-${id}`,
+        type: "upload_file",
+        description: `Upload the configuration of ${p.id} (tlsMode ${mode})`,
+        target: processTarget(p, {
+          kind: "file",
+          source: staged,
+          dest: configFilePath(p),
+          mode: "0600",
+          content_sha256: "",
+        }),
+        changes: [change("file", `${addressHost(p.host)}:${configFilePath(p)}`, "update")],
+        depends_on: [id],
+        estimated_ms: 300,
+      }),
+    );
+  }
+  return {
+    name: `configure-${mode}`,
+    description: mode === "disabled"
+      ? "Configurations without TLS"
+      : `Configurations with net.tls.mode ${mode}`,
+    ops,
+  };
+}
+
+/**
+ * The operations of one rolling restart, their IDs (and their checks') suffixed with `-to-<mode>`
+ * so that several rounds fit in one plan. A restarted member waits until healthy and caught up,
+ * not for SECONDARY; one of `leaders` (the member of its set with the highest priority) waits
+ * until it is PRIMARY again: MongoDB's priority takeover makes it call an election once caught
+ * up, and the next round must not find its set in the middle of that election.
+ */
+function tagged(
+  ops: PlannedOperation[],
+  mode: TlsStep,
+  leaders: ReadonlySet<string> = new Set(),
+): PlannedOperation[] {
+  const ids = new Set(ops.map((o) => o.id));
+  const tag = (id: string) => ids.has(id) ? `${id}-to-${mode}` : id;
+  return ops.map((o) => {
+    const wait = o.type === "wait_for_member_state";
+    const leads = wait && leaders.has(o.target.name);
+    return {
+      ...o,
+      id: tag(o.id),
+      depends_on: o.depends_on.map(tag),
+      pre_conditions: o.pre_conditions.map((c) => ({
+        ...c,
+        id: c.id.startsWith(`${o.id}:`) ? `${tag(o.id)}${c.id.slice(o.id.length)}` : c.id,
+      })),
+      target: wait
+        ? { ...o.target, params: { ...o.target.params, state: leads ? "PRIMARY" : "HEALTHY" } }
+        : o.target,
+      description: `${
+        o.description.replace(
+          / is (SECONDARY|healthy) /,
+          leads ? " is PRIMARY again (highest priority) " : " is healthy ",
+        )
+      } (tlsMode ${mode})`,
+    };
+  });
+}
+
+/** The member of each set whose priority is above every other's: it takes the lead back. */
+function leadersOf(sets: ReplicaSetSpec[]): Set<string> {
+  const out = new Set<string>();
+  for (const s of sets) {
+    const top = Math.max(...s.members.map((m) => m.arbiterOnly ? 0 : m.priority));
+    const tops = s.members.filter((m) => !m.arbiterOnly && m.priority === top);
+    if (top > 0 && tops.length === 1) out.add(tops[0].id);
+  }
+  return out;
+}
+
+/** One rolling restart of every process onto the configurations of `mode`. */
+function restartRound(input: LifecyclePlanInput, mode: TlsStep): Phase[] {
+  const { procs, sets, cfgSet } = layout(input);
+  const inSet = (s: ReplicaSetSpec) => procs.filter((p) => p.replicaSet === s.name);
+  const leaders = leadersOf(sets);
+  return [
+    {
+      name: `restart-config-${mode}`,
+      description: `Config servers restarted with tlsMode ${mode}, the primary last`,
+      ops: cfgSet ? tagged(rollSet(input, cfgSet, inSet(cfgSet), cfgSet), mode, leaders) : [],
+    },
+    {
+      name: `restart-mongod-${mode}`,
+      description: `Each replica set restarted with tlsMode ${mode}, the primary last`,
+      ops: tagged(
+        [
+          ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(input, s, inSet(s), cfgSet)),
+          ...rollEach(input, procs.filter((p) => p.role === "mongod" && !p.replicaSet)),
+        ],
+        mode,
+        leaders,
+      ),
+    },
+    {
+      name: `restart-mongos-${mode}`,
+      description: `mongos restarted with tlsMode ${mode}, one at a time`,
+      ops: tagged(rollEach(input, procs.filter((p) => p.role === "mongos"), cfgSet), mode),
+    },
+  ];
+}
+
+/** setParameter tlsMode on every process at once (MongoDB's runtime step, no restart). */
+function setModePhase(input: LifecyclePlanInput, mode: "preferTLS" | "requireTLS"): Phase {
+  const { procs } = layout(input);
+  return {
+    name: `set-${mode}`,
+    description: `setParameter tlsMode ${mode} on every process`,
+    ops: procs.map((p) =>
+      op({
+        id: `set-tls-mode-${p.id}-${mode}`,
+        type: "set_parameter",
+        description: `Set tlsMode ${mode} on ${p.id}`,
+        target: processTarget(p, { name: "tlsMode", value: mode }),
+        pre_conditions: [check(
+          `set-tls-mode-${p.id}-${mode}:running`,
+          "members_reachable",
+          `${p.host}:${p.port}`,
+          `${p.id} answers`,
+          { members: [hostPort(p.host, p.port)] },
+        )],
+        changes: [change("parameter", `${p.id}:tlsMode`, "update", { tlsMode: mode })],
+        depends_on: [],
+        estimated_ms: 200,
+      })
+    ),
+  };
+}
+
+/** Pure: the `cluster tls enable|disable` Plan. */
+export function planTls(input: TlsPlanInput): Omit<Plan, "content_hash"> {
+  const { procs } = clusterProcesses(input);
+  const name = input.meta.name;
+  const errors: ValidationIssue[] = procs.filter((p) => !input.facts[p.id]?.running).map((p) => ({
+    code: "not_running",
+    severity: "error",
+    host: p.host,
+    message: `${p.host}:${p.port} is not running: a rolling TLS change needs every process up ` +
+      `(run \`mup cluster start ${name}\` first)`,
+  }));
+  const on = securityOf(input.meta.topology).tls;
+  if (on === (input.action === "enable")) {
+    errors.push({
+      code: "no_change",
+      severity: "error",
+      message: `TLS is already ${on ? "enabled" : "disabled"} on cluster ${name}` +
+        ` (\`mup cluster tls ${name} ${on ? "disable" : "enable"}\` switches it ${
+          on ? "off" : "on"
+        })`,
+    });
+  }
+  const l = layout(input);
+  const finalize: Phase = {
+    name: "finalize",
+    description: "Verify health, then record TLS in the metadata",
+    ops: [],
+  };
+  const verify = verifyOp(input, []);
+  const record = metadataOp(input, "auto", [verify.id]);
+  record.description = `Record TLS ${input.action === "enable" ? "enabled" : "disabled"}`;
+  record.target.params.security_tls = String(input.action === "enable");
+  finalize.ops.push(verify, record);
+  const phases: Phase[] = input.action === "enable"
+    ? [
+      {
+        name: "certificates",
+        description: "The cluster CA and one certificate per process, installed on the hosts",
+        ops: certificateOps({
+          clusterName: name,
+          hosts: l.hosts,
+          procs: l.procs,
+          deployRoot: l.deployRoot,
+        }),
+      },
+      configPhase(input, "allowTLS"),
+      ...restartRound(input, "allowTLS"),
+      setModePhase(input, "preferTLS"),
+      setModePhase(input, "requireTLS"),
+      configPhase(input, "requireTLS"),
+      finalize,
+    ]
+    : [
+      configPhase(input, "preferTLS"),
+      ...restartRound(input, "preferTLS"),
+      configPhase(input, "allowTLS"),
+      ...restartRound(input, "allowTLS"),
+      configPhase(input, "disabled"),
+      ...restartRound(input, "disabled"),
+      finalize,
+    ];
+  const warnings: ValidationIssue[] = input.action === "enable"
+    ? [{
+      code: "clients_need_tls",
+      severity: "warning",
+      message: "Once the cluster requires TLS, clients must connect with TLS trusting the " +
+        "cluster CA (`mup cluster credentials " + name +
+        "` prints the connection string): connections opened in plain before stay open, new " +
+        "ones are refused.",
+    }]
+    : [];
+  return lifecyclePlan(input, `tls-${input.action}`, markedPhases(input, phases), {
+    errors,
+    warnings,
+  });
+}

@@ -1,0 +1,173 @@
+/** The `cluster tls` planner, pure: the order MongoDB's procedure needs, metadata last. */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import type { ProcessFact } from "../lib/plan/lifecycle.ts";
+import { configFilePath, pidFilePath } from "../lib/plan/mongo_config.ts";
+import { listProcesses } from "../lib/plan/processes.ts";
+import { allOperations, type Plan } from "../lib/plan/schema.ts";
+import { planTls, type TlsPlanInput } from "../lib/plan/tls.ts";
+import { sealPlanText } from "../lib/plan/hash.ts";
+import { checkPlanText } from "../lib/plan/validate.ts";
+import type { ClusterMeta } from "../lib/state/meta.ts";
+import { parseTopology } from "../lib/topology/load.ts";
+import { ROOT } from "./helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+const CLUSTER_DIR = "/home/mup/storage/clusters/t";
+const DEPLOY = `${CLUSTER_DIR}/deploy`;
+
+async function input(
+  file: string,
+  action: "enable" | "disable",
+  tls: boolean,
+  running: (id: string) => boolean = () => true,
+): Promise<TlsPlanInput> {
+  const text = Deno.readTextFileSync(path.join(ROOT, "examples", file));
+  const t0 = (await parseTopology(text, file)).topology;
+  const t = {
+    ...t0,
+    global: { ...t0.global, security: { auth: true, tls, admin_user: "admin" } },
+  };
+  const procs = listProcesses(t, DEPLOY);
+  const meta: ClusterMeta = {
+    format_version: 1,
+    name: "t",
+    lineage: "l",
+    serial: 3,
+    status: "running",
+    kind: t.config_servers.length ? "sharded" : "replica_set",
+    version: "7.0.5",
+    variant: "mongo",
+    deploy_dir: DEPLOY,
+    connection_string: "mongodb://localhost:27017/",
+    topology: t,
+    processes: procs.map((p) => ({
+      id: p.id,
+      role: p.role,
+      host: p.host,
+      port: p.port,
+      ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
+      config: configFilePath(p),
+      pid_file: pidFilePath(p),
+    })),
+    created_at: "2026-01-01T00:00:00.000Z",
+    updated_at: "2026-01-01T00:00:00.000Z",
+    last_plan_id: "plan-deploy",
+    last_state_id: "apply-deploy",
+  };
+  const seen = new Set<string>();
+  const facts: Record<string, ProcessFact> = {};
+  for (const p of procs) {
+    const primary = p.replicaSet !== undefined && !seen.has(p.replicaSet);
+    if (p.replicaSet) seen.add(p.replicaSet);
+    facts[p.id] = running(p.id)
+      ? { running: true, ...(p.replicaSet ? { state: primary ? "PRIMARY" : "SECONDARY" } : {}) }
+      : { running: false };
+  }
+  return {
+    planId: "plan-tls",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    meta,
+    clusterDir: CLUSTER_DIR,
+    deployDir: DEPLOY,
+    hooks: [],
+    facts,
+    action,
+  };
+}
+
+function valid(plan: Omit<Plan, "content_hash">): void {
+  const { text } = sealPlanText(plan);
+  assert.deepEqual(checkPlanText(text, "tls").issues.filter((i) => i.severity === "error"), []);
+  const ids = allOperations(plan).map((o) => o.id);
+  assert.equal(new Set(ids).size, ids.length, "operation IDs are unique");
+}
+
+Deno.test("tls enable plan: certificates, allowTLS configs, a rolling restart, preferTLS then requireTLS at runtime, requireTLS configs, metadata last", async () => {
+  const plan = planTls(await input("sharded.yaml", "enable", false));
+  assert.ok(plan.validation.valid, JSON.stringify(plan.validation.errors));
+  valid(plan);
+  assert.deepEqual(plan.phases.map((p) => p.name), [
+    "prepare",
+    "certificates",
+    "configure-allowTLS",
+    "restart-config-allowTLS",
+    "restart-mongod-allowTLS",
+    "restart-mongos-allowTLS",
+    "set-preferTLS",
+    "set-requireTLS",
+    "configure-requireTLS",
+    "finalize",
+  ]);
+  const n = listProcesses(plan.topology, DEPLOY).length;
+  const phase = (name: string) => plan.phases.find((p) => p.name === name)!.operations;
+  assert.equal(phase("set-preferTLS").length, n);
+  assert.ok(phase("set-requireTLS").every((o) => o.target.params.value === "requireTLS"));
+  assert.ok(
+    phase("configure-allowTLS").filter((o) => o.type === "generate_config")
+      .every((o) => /mode: allowTLS/.test(o.target.params.content)),
+  );
+  assert.ok(
+    phase("configure-requireTLS").filter((o) => o.type === "generate_config")
+      .every((o) => /mode: requireTLS/.test(o.target.params.content)),
+  );
+  assert.equal(phase("restart-mongod-allowTLS").filter((o) => o.type === "step_down").length, 2);
+  const last = plan.phases.at(-1)!.operations.at(-1)!;
+  assert.equal(last.type, "update_metadata");
+  assert.equal(last.target.params.security_tls, "true");
+  assert.equal(
+    allOperations(plan).filter((o) => o.target.params.security_tls !== undefined).length,
+    1,
+    "only the last operation records TLS",
+  );
+  // The plan holds secret references, never a certificate or key.
+  assert.doesNotMatch(JSON.stringify(plan), /BEGIN (CERTIFICATE|[A-Z ]*PRIVATE KEY)/);
+});
+
+Deno.test("tls disable plan: rolling restarts through preferTLS, allowTLS and no TLS, metadata last", async () => {
+  const plan = planTls(await input("replica-set.yaml", "disable", true));
+  assert.ok(plan.validation.valid, JSON.stringify(plan.validation.errors));
+  valid(plan);
+  assert.deepEqual(plan.phases.map((p) => p.name), [
+    "prepare",
+    "configure-preferTLS",
+    "restart-mongod-preferTLS",
+    "configure-allowTLS",
+    "restart-mongod-allowTLS",
+    "configure-disabled",
+    "restart-mongod-disabled",
+    "finalize",
+  ]);
+  const none = plan.phases.find((p) => p.name === "configure-disabled")!.operations;
+  assert.ok(
+    none.filter((o) => o.type === "generate_config").every((o) =>
+      !/tls:/.test(o.target.params.content)
+    ),
+  );
+  assert.ok(!allOperations(plan).some((o) => o.type === "set_parameter"));
+  // Each round ends with the highest-priority member primary again (priority takeover), so the
+  // next round never starts in the middle of that election; the others only wait to be healthy.
+  const waits = allOperations(plan).filter((o) => o.type === "wait_for_member_state");
+  assert.deepEqual(
+    waits.filter((o) => o.target.params.state === "PRIMARY").map((o) => o.id),
+    ["preferTLS", "allowTLS", "disabled"].map((m) => `wait-state-mongod-localhost-27017-to-${m}`),
+  );
+  assert.ok(
+    waits.filter((o) => o.target.name !== "mongod-localhost-27017")
+      .every((o) => o.target.params.state === "HEALTHY"),
+  );
+  assert.equal(plan.phases.at(-1)!.operations.at(-1)!.target.params.security_tls, "false");
+});
+
+Deno.test("tls plans are refused when TLS already is as asked or a process is down, naming the command", async () => {
+  const same = planTls(await input("replica-set.yaml", "enable", true));
+  assert.ok(!same.validation.valid);
+  assert.match(same.validation.errors[0].message, /already enabled.*mup cluster tls t disable/);
+  const down = planTls(
+    await input("replica-set.yaml", "enable", false, (id) => !id.endsWith("27018")),
+  );
+  assert.ok(!down.validation.valid);
+  assert.match(down.validation.errors[0].message, /not running.*mup cluster start t/);
+});

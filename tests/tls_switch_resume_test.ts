@@ -1,0 +1,175 @@
+/**
+ * `mup cluster tls` killed with SIGKILL mid-plan, then `mup plan resume`: the change completes
+ * and nothing is done twice (no member restarted again, no setParameter repeated). Sharded: an
+ * enable through mongos.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  clusterCredentials,
+  killAll,
+  replicaSetTopology,
+  shardedTopology,
+  spawnMup,
+  tempHome,
+} from "./helpers.ts";
+import { clusterDir, count, currentState, processLogs } from "./apply_helpers.ts";
+import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { client } from "./security_helpers.ts";
+import { Journal } from "../lib/state/journal.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+/** Starts mup with `args`, SIGKILLs it once an operation matching `when` is `status`. */
+async function killWhen(
+  home: string,
+  args: string[],
+  when: RegExp,
+  status: "running" | "completed",
+): Promise<void> {
+  const stateDir = path.join(clusterDir(home, "rs"), "state");
+  const before = new Set(
+    (await Array.fromAsync(Deno.readDir(stateDir)).catch(() => [] as Deno.DirEntry[]))
+      .map((e) => e.name),
+  );
+  const child = spawnMup(args, home);
+  const t0 = Date.now();
+  let killed = false;
+  while (!killed && Date.now() - t0 < 120_000) {
+    for (const e of await Array.fromAsync(Deno.readDir(stateDir)).catch(() => [])) {
+      if (!e.name.endsWith(".journal") || before.has(e.name)) continue;
+      const lines = await Journal.read(path.join(stateDir, e.name)) as {
+        kind: string;
+        state?: { id: string; status: string };
+      }[];
+      const now = new Map<string, string>();
+      for (const l of lines) if (l.kind === "op") now.set(l.state!.id, l.state!.status);
+      if ([...now].some(([id, st]) => when.test(id) && st === status)) {
+        child.kill("SIGKILL");
+        killed = true;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await child.status;
+  await child.stdout.cancel();
+  await child.stderr.cancel();
+  assert.ok(killed, `mup reached ${when} (${status})`);
+}
+
+/** Resumes; every operation not cut off by the kill ran once at most. */
+async function resume(home: string, done: RegExp): Promise<void> {
+  const crashed = await currentState(home, "rs");
+  assert.equal(crashed.status, "running", "a killed apply is left running");
+  const r = await ok(home, ["plan", "resume", "rs"]);
+  assert.match(r.stdout, done);
+  const st = await currentState(home, "rs");
+  const inFlight = (id: string) => crashed.operation_states[id]?.status === "running";
+  for (const o of Object.values(st.operation_states)) {
+    assert.ok(
+      o.executions <= (inFlight(o.id) ? 2 : 1) || /^(wait|verify)/.test(o.id),
+      `${o.id} ran ${o.executions}×`,
+    );
+  }
+}
+
+/** How many times each member started, from its log (id 4615611: "MongoDB starting"). */
+async function starts(home: string): Promise<number[]> {
+  return [...(await processLogs(home, "rs")).values()].map((l) => count(l, /"id":4615611/));
+}
+
+Deno.test("kill -9 of mup during cluster tls enable (after a setParameter) and disable (in a restart); plan resume completes each, nothing twice", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports));
+    await killWhen(
+      home,
+      ["cluster", "tls", "rs", "enable", "--auto-approve"],
+      /^set-tls-mode-.*-preferTLS$/,
+      "completed",
+    );
+    // A rollback cannot put the configurations and tlsMode back: it names the way forward.
+    const back = await ok(home, ["state", "rollback", "rs", "--checkpoint", "start"], 1);
+    assert.match(back.stderr, /\(tls-enable\) cannot be rolled back/);
+    assert.match(back.stderr, /mup cluster tls rs disable/);
+    await resume(home, /completed successfully/i);
+    assert.deepEqual(await starts(home), [2, 2, 2], "each member restarted once (deploy, enable)");
+    const cred = await clusterCredentials(home, "rs");
+    assert.match(cred.connection_string, /tls=true/);
+    await client(cred.connection_string, (c) => c.db("admin").command({ ping: 1 }));
+    assert.ok((await display(home, "rs")).healthy);
+
+    await killWhen(
+      home,
+      ["cluster", "tls", "rs", "disable", "--auto-approve"],
+      /^stop-.*-to-allowTLS$/,
+      "running",
+    );
+    await resume(home, /completed successfully/i);
+    // Deploy, enable, then the three rounds of disable.
+    assert.deepEqual(await starts(home), [5, 5, 5]);
+    const plain = await clusterCredentials(home, "rs");
+    assert.doesNotMatch(plain.connection_string, /tls=/);
+    await client(plain.connection_string, (c) => c.db("admin").command({ ping: 1 }));
+
+    const help = await ok(home, ["cluster", "tls", "--help"]);
+    assert.match(help.stdout, /Usage: mup cluster tls \[options\] <name> <action>/);
+    assert.match(help.stdout, /allowTLS/);
+    assert.match(help.stdout, /--plan-only/);
+    // Refusals, each naming what to run.
+    const none = await ok(home, ["cluster", "tls", "nope", "enable"], 1);
+    assert.match(none.stderr, /no deployed cluster named "nope"/);
+    const bad = await ok(home, ["cluster", "tls", "rs", "on"], 1);
+    assert.match(bad.stderr, /unknown action "on": use enable or disable/);
+    await ok(home, ["cluster", "stop", "rs", "--auto-approve"]);
+    const stopped = await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"], 1);
+    assert.match(stopped.stdout, /is not running: .*`mup cluster start rs` first/);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("cluster tls enable on a running sharded cluster: through mongos only TLS clients with the CA connect, and every lifecycle probe still works", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(10);
+  try {
+    await deploy(home, "rs", shardedTopology(ports));
+    // The connection string printed before the change: plain, it works now.
+    const plain = (await clusterCredentials(home, "rs")).connection_string;
+    await client(plain, (c) => c.db("app").collection("t").insertOne({ before: true }));
+    await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"]);
+    const cred = await clusterCredentials(home, "rs");
+    assert.match(cred.connection_string, /tls=true&tlsCAFile=/);
+    await client(cred.connection_string, async (c) => {
+      assert.equal((await c.db("app").collection("t").findOne({ before: true }))?.before, true);
+      await c.db("app").collection("t").insertOne({ after: true });
+    });
+    const refused = await client(
+      plain,
+      (c) => c.db("admin").command({ ping: 1 }).then(() => false, () => true),
+      { serverSelectionTimeoutMS: 3000 },
+    );
+    assert.ok(refused, "the plain connection string no longer connects");
+    // Every mongod refuses plain clients too (the shards and config servers, not just mongos).
+    for (const p of ports.slice(0, 9)) {
+      const direct = `mongodb://localhost:${p}/?directConnection=true`;
+      assert.ok(
+        await client(
+          direct,
+          (c) => c.db("admin").command({ hello: 1 }).then(() => false, () => true),
+          {
+            serverSelectionTimeoutMS: 2000,
+          },
+        ),
+        `${p} refuses a plain client`,
+      );
+    }
+    assert.ok((await display(home, "rs")).healthy);
+    await ok(home, ["cluster", "restart", "rs", "--auto-approve"]);
+    assert.ok((await display(home, "rs")).healthy, "a restart keeps requireTLS and works");
+  } finally {
+    await killAll(home);
+  }
+});
