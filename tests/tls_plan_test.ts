@@ -124,6 +124,11 @@ Deno.test("tls enable plan: certificates, allowTLS configs, a rolling restart, p
   );
   // The plan holds secret references, never a certificate or key.
   assert.doesNotMatch(JSON.stringify(plan), /BEGIN (CERTIFICATE|[A-Z ]*PRIVATE KEY)/);
+  // The example's one mongos restarts in every round: clients lose their router meanwhile.
+  assert.deepEqual(
+    plan.validation.warnings.map((w) => w.code).filter((c) => c === "single_mongos"),
+    ["single_mongos"],
+  );
 });
 
 Deno.test("tls disable plan: rolling restarts through preferTLS, allowTLS and no TLS, metadata last", async () => {

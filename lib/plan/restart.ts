@@ -139,6 +139,27 @@ function forcedStops(chosen: ProcessSpec[]): PlannedOperation[] {
   return chosen.map((p) => stopOp(p, p.role === "config" ? routers : [], true));
 }
 
+/**
+ * The warning of a rolling change that restarts a cluster's only mongos (of `procs`, the
+ * cluster's processes, when `chosen` includes it): clients lose their router meanwhile.
+ */
+export function singleMongosWarnings(
+  procs: ProcessSpec[],
+  chosen: ProcessSpec[],
+): ValidationIssue[] {
+  const routers = procs.filter((p) => p.role === "mongos");
+  if (routers.length !== 1 || !chosen.includes(routers[0])) return [];
+  return [{
+    code: "single_mongos",
+    severity: "warning",
+    host: routers[0].host,
+    message: `${routers[0].host}:${routers[0].port} is the cluster's only mongos: clients ` +
+      "cannot reach the cluster while it restarts (about the time the mongos takes to start). " +
+      "With two or more mongos, each in the clients' connection string, a rolling restart " +
+      "keeps the cluster writable throughout (only an election's pause per replica set).",
+  }];
+}
+
 /** Pure: the restart Plan (rolling, or all at once with input.force). */
 export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
   const { procs, sets } = clusterProcesses(input);
@@ -177,18 +198,7 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
     );
   }
   const inSet = (s: ReplicaSetSpec) => chosen.filter((p) => p.replicaSet === s.name);
-  const routers = procs.filter((p) => p.role === "mongos");
-  const warnings: ValidationIssue[] = routers.length === 1 && chosen.includes(routers[0])
-    ? [{
-      code: "single_mongos",
-      severity: "warning",
-      host: routers[0].host,
-      message: `${routers[0].host}:${routers[0].port} is the cluster's only mongos: clients ` +
-        "cannot reach the cluster while it restarts (about the time the mongos takes to start). " +
-        "With two or more mongos, each in the clients' connection string, a rolling restart " +
-        "keeps the cluster writable throughout (only an election's pause per replica set).",
-    }]
-    : [];
+  const warnings = singleMongosWarnings(procs, chosen);
   warnings.push(...handBackWarnings(input, sets, chosen));
   const shards = [
     ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(input, s, inSet(s), cfgSet)),

@@ -26,7 +26,7 @@ import { change, check, op, processTarget } from "./deploy_steps.ts";
 import { certificateOps } from "./security_steps.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";
-import { rollEach, rollSet } from "./restart.ts";
+import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
 import { addressHost } from "../topology/hosts.ts";
 
 /** A TLS mode a process's configuration file may name; "disabled" writes no net.tls. */
@@ -290,6 +290,8 @@ export function planTls(input: TlsPlanInput): Omit<Plan, "content_hash"> {
         "ones are refused.",
     }]
     : [];
+  // Every round restarts every process, the mongos included.
+  warnings.push(...singleMongosWarnings(procs, procs));
   return lifecyclePlan(input, `tls-${input.action}`, markedPhases(input, phases), {
     errors,
     warnings,
