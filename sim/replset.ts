@@ -90,7 +90,13 @@ export class ReplSet implements RoleHooks {
     return this.server.opts.replSet!;
   }
 
+  /**
+   * This member's entry in the config in use; undefined when it has none, or when the config is
+   * of another set than --replSet names (mongod then takes itself for no member of it: REMOVED,
+   * "waiting for reconfig or remote heartbeat", repl/replication_coordinator_impl.cpp).
+   */
   self(): Document | undefined {
+    if (this.config?._id !== this.setName) return undefined;
     return (this.config?.members as Document[] | undefined)?.find((m) =>
       this.server.isSelf(m.host)
     );
@@ -120,6 +126,18 @@ export class ReplSet implements RoleHooks {
   }
 
   start(): void {
+    if (this.config && this.config._id !== this.setName) {
+      // Data of another set (a --replSet that differs from the stored local.system.replset):
+      // mongod keeps that config and stays REMOVED, as in MongoDB's 21406 warning.
+      this.server.log.write(
+        "W",
+        "REPL",
+        21406,
+        "initandlisten",
+        "Local replica set configuration document set name differs from command line set name; waiting for reconfig or remote heartbeat",
+        { localConfigSetName: this.config._id, commandLineSetName: this.setName },
+      );
+    }
     if (this.config) {
       this.installConfig(this.config, false);
       this.election.everHadPrimary = this.term > 0;
@@ -333,6 +351,9 @@ export class ReplSet implements RoleHooks {
     if (!cfg || !me) {
       return {
         ...base,
+        // A member not in its config (REMOVED) still names the config's set, as mongod's
+        // fillHelloForReplSet does before it marks the reply "no config".
+        ...(cfg ? { setName: cfg._id } : {}),
         isWritablePrimary: false,
         ismaster: false,
         secondary: false,
