@@ -11,15 +11,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { MongoClient } from "mongodb";
 import { freePorts, output } from "./helpers.ts";
-import {
-  admin,
-  adminError,
-  pidOf,
-  simBin,
-  startMongod,
-  waitFor,
-  withDir,
-} from "./sim_helpers.ts";
+import { admin, adminError, pidOf, simBin, startMongod, waitFor, withDir } from "./sim_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
