@@ -3,6 +3,7 @@ import { poll, splitHostPort } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
+import { assertSetName } from "./set_name.ts";
 
 function members(ctx: Parameters<Operation["run"]>[0]): Document[] {
   return JSON.parse(param(ctx, "config")).members;
@@ -23,13 +24,24 @@ async function status(ctx: Parameters<Operation["run"]>[0]): Promise<Document | 
 
 const hasPrimary = (s: Document | undefined) => !!s?.members?.some((m: Document) => m.state === 1);
 
+/** The planned set (config._id) has a primary: a primary of another set is not this effect. */
+const initiated = (s: Document | undefined, name: string) => s?.set === name && hasPrimary(s);
+
 /** replSetInitiate on one member, then waits for a primary. Never initiates twice. */
 export const initReplicaSet: Operation = {
   async isDone(ctx) {
-    return hasPrimary(await status(ctx));
+    return initiated(await status(ctx), JSON.parse(param(ctx, "config"))._id);
   },
   async run(ctx) {
     const config = JSON.parse(param(ctx, "config"));
+    // Members holding another set's config (retained data) would answer "already initialized"
+    // and never become members of this set: refuse before initiating anything.
+    await assertSetName(
+      ctx,
+      mongo(ctx),
+      (config.members as Document[]).map((m) => m.host),
+      config._id,
+    );
     const first =
       (config.members as Document[]).find((m) => (m.priority ?? 1) > 0 && !m.arbiterOnly) ??
         config.members[0];
@@ -56,7 +68,7 @@ export const initReplicaSet: Operation = {
       poll(
         async () => {
           const st = await c.db("admin").command({ replSetGetStatus: 1 });
-          return hasPrimary(st) ? st : undefined;
+          return initiated(st, config._id) ? st : undefined;
         },
         timeout,
         50,

@@ -1,8 +1,10 @@
 import type { Document } from "mongodb";
 import { type MongoAccess, sleep } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
-import { type Operation, OperationError, param } from "./operation.ts";
+import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
+import { hostPort } from "../topology/hosts.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
+import { foreignSetError, foreignSetName } from "./set_name.ts";
 
 interface Proc {
   id: string;
@@ -10,6 +12,25 @@ interface Proc {
   port: number;
   role: string;
   replica_set?: string;
+}
+
+/**
+ * Members that report another replica set than the one they are recorded in (they run on
+ * another set's data): this never heals by waiting, so the check fails at once on it.
+ */
+async function foreignSets(ctx: OperationContext, m: MongoAccess, procs: Proc[]) {
+  const sets = new Map<string, string[]>();
+  for (const p of procs) {
+    if (!p.replica_set) continue;
+    sets.set(p.replica_set, [...(sets.get(p.replica_set) ?? []), hostPort(p.host, p.port)]);
+  }
+  const found = await Promise.all(
+    [...sets].map(async ([name, members]) => {
+      const f = await foreignSetName(m, members, name);
+      return f ? foreignSetError(ctx, f, name).message : undefined;
+    }),
+  );
+  return found.filter((x): x is string => x !== undefined);
 }
 
 /** Problems with the cluster right now; empty when healthy. */
@@ -64,6 +85,10 @@ export const verifyHealth: Operation = {
     const end = Date.now() + timeout;
     let last: string[] = [];
     while (true) {
+      const foreign = await foreignSets(ctx, mongo(ctx), procs);
+      if (foreign.length) {
+        throw new OperationError(`cluster is not what the plan deploys: ${foreign.join("; ")}`);
+      }
       last = await problems(mongo(ctx), procs, shards);
       if (last.length === 0) break;
       if (Date.now() > end || ctx.signal.aborted) {

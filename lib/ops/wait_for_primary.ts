@@ -2,6 +2,7 @@ import { type MongoAccess, poll } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { primaryName, setStatus } from "./replset_status.ts";
+import { assertSetName } from "./set_name.ts";
 
 /**
  * The set's primary, if it is not `not` (the member that just stepped down) and, with `is`, is
@@ -12,8 +13,12 @@ async function primary(
   members: string[],
   not?: string,
   is?: string,
+  set?: string,
 ): Promise<string | undefined> {
-  const p = primaryName(await setStatus(m, members));
+  const st = await setStatus(m, members);
+  // A primary of another set (members on data of another set) is not this set's primary.
+  if (set !== undefined && st?.set !== set) return undefined;
+  const p = primaryName(st);
   return p && p !== not && (!is || p === is) ? p : undefined;
 }
 
@@ -24,15 +29,26 @@ async function primary(
 export const waitForPrimary: Operation = {
   async isDone(ctx) {
     const { not, is } = ctx.op.target.params;
-    return (await primary(mongo(ctx), JSON.parse(param(ctx, "members")), not, is)) !== undefined;
+    const members = JSON.parse(param(ctx, "members"));
+    return (await primary(mongo(ctx), members, not, is, ctx.op.target.name)) !== undefined;
   },
   async run(ctx) {
     const members = JSON.parse(param(ctx, "members")) as string[];
     const timeout = Number(ctx.op.target.params.timeout_ms ?? 60_000);
     const { not, is } = ctx.op.target.params;
     const t0 = Date.now();
-    const p = await poll(() => primary(mongo(ctx), members, not, is), timeout, 100, ctx.signal);
+    const set = ctx.op.target.name;
+    // A member on another set's data never joins this one: say so now rather than time out.
+    await assertSetName(ctx, mongo(ctx), members, set);
+    const p = await poll(
+      () => primary(mongo(ctx), members, not, is, set),
+      timeout,
+      100,
+      ctx.signal,
+    );
     if (!p) {
+      // It may have come up on another set's data meanwhile (a restarted member).
+      await assertSetName(ctx, mongo(ctx), members, set);
       throw new OperationError(
         `replica set ${ctx.op.target.name} has no primary${not ? ` other than ${not}` : ""}${
           is ? `: ${is} did not take it back` : ""
