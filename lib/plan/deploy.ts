@@ -23,6 +23,7 @@ import { clusterAccess } from "../security/access.ts";
 import { securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin } from "../security/secrets.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
+import { checkRetainedSetNames } from "../preflight/retained_sets.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
 import type { OperationType, Plan, Variant } from "./schema.ts";
@@ -146,6 +147,17 @@ export async function buildDeployPlan(
       validation.errors.push(retained.issue);
       validation.valid = false;
     } else validation.warnings.push(retained.issue);
+  }
+  // Retained data of another replica set: mongod would never join the planned one.
+  const foreignSets = meta ? undefined : await checkRetainedSetNames({
+    procs: listProcesses(topology, deployDir),
+    archiveRoot: path.join(path.dirname(path.dirname(clusterDir)), "archive"),
+    executors: req.executors,
+  });
+  if (foreignSets) {
+    validation.checks.push(foreignSets.check);
+    validation.errors.push(foreignSets.issue);
+    validation.valid = false;
   }
   for (const w of loaded.warnings) {
     validation.warnings.push({

@@ -35,8 +35,8 @@ export interface RetainedDataCheck {
  */
 const DATA_MARKERS = ["mongod.lock", "storage.bson", "WiredTiger"];
 
-/** `host:dir` of each data directory (mongod and config servers) that holds MongoDB data. */
-async function dataDirsInUse(procs: ProcessSpec[], executors: ExecutorFactory) {
+/** `host:dir` of each data directory (mongod and config servers) that holds MongoDB data, sorted. */
+export async function dataDirsInUse(procs: ProcessSpec[], executors: ExecutorFactory) {
   const found: { host: string; dir: string }[] = [];
   await Promise.all(
     procs.filter((p) => p.role !== "mongos").map(async (p) => {

@@ -1,0 +1,106 @@
+/**
+ * Pre-flight of a first deploy onto data `mup cluster destroy --retain-data` kept, by replica-set
+ * name. mongod started with `--replSet rsX` on data whose stored config (local.system.replset)
+ * names rs0 keeps that config and takes itself for no member of it (REMOVED, warning 21406 of
+ * MongoDB's repl/replication_coordinator_impl.cpp): it never joins rsX, so such a deploy can only
+ * fail. The destroy's archive (`storage/archive/<cluster>-<plan-id>/meta.yaml`) records which set
+ * each data directory was deployed in; this refuses, before anything starts, a topology that puts
+ * a directory holding data in another set. Data no archive records is left to the operations,
+ * which compare the set name each member reports (lib/ops/set_name.ts).
+ */
+import * as path from "node:path";
+import { parse } from "yaml";
+import type { ExecutorFactory } from "../executor/executor.ts";
+import { listProcesses, type ProcessSpec } from "../plan/processes.ts";
+import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
+import { ClusterMeta } from "../state/meta.ts";
+import { hostKey } from "../topology/hosts.ts";
+import { dataDirsInUse } from "./retained.ts";
+
+/** Where a data directory was last deployed, as a destroy's archive recorded it. */
+interface Recorded {
+  set: string;
+  cluster: string;
+  archive: string;
+}
+
+const dirKey = (host: string, dir: string) => `${hostKey(host)}\0${path.resolve(dir)}`;
+
+/**
+ * `host\0dir` → the replica set the newest archive (by its marker's time) that records the
+ * directory deployed it in. Archives without a readable meta.yaml are skipped.
+ */
+async function recordedSets(archiveRoot: string): Promise<Map<string, Recorded>> {
+  const entries = await Array.fromAsync(Deno.readDir(archiveRoot)).catch(() => []);
+  const archives: { dir: string; meta: ClusterMeta; at: number }[] = [];
+  for (const e of entries) {
+    if (!e.isDirectory) continue;
+    const dir = path.join(archiveRoot, e.name);
+    let meta;
+    try {
+      meta = ClusterMeta.safeParse(parse(await Deno.readTextFile(path.join(dir, "meta.yaml"))));
+    } catch {
+      continue;
+    }
+    if (!meta.success) continue;
+    const at = (await Deno.stat(path.join(dir, ".mup-archived")).catch(() => undefined))?.mtime;
+    archives.push({ dir, meta: meta.data, at: at?.getTime() ?? 0 });
+  }
+  const out = new Map<string, Recorded>();
+  // Oldest first, so that the newest record of a directory wins.
+  for (const a of archives.sort((x, y) => x.at - y.at)) {
+    for (const p of listProcesses(a.meta.topology, a.meta.deploy_dir)) {
+      if (p.role === "mongos" || !p.replicaSet) continue;
+      out.set(dirKey(p.host, p.dirs.data), {
+        set: p.replicaSet,
+        cluster: a.meta.name,
+        archive: a.dir,
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Checks that every data directory of a first deploy that holds MongoDB data, where an archive
+ * records the set it was deployed in, is put in that same set. Undefined when there is nothing
+ * to say; otherwise a failed check naming the directory, both set names, the archive and the fix.
+ */
+export async function checkRetainedSetNames(input: {
+  procs: ProcessSpec[];
+  /** `storage/archive` under $MUP_HOME, where `cluster destroy` archives. */
+  archiveRoot: string;
+  executors: ExecutorFactory;
+}): Promise<{ check: CheckResult; issue: ValidationIssue } | undefined> {
+  const t0 = performance.now();
+  const inUse = await dataDirsInUse(input.procs, input.executors);
+  if (!inUse.length) return undefined;
+  const recorded = await recordedSets(input.archiveRoot);
+  if (!recorded.size) return undefined;
+  const planned = new Map(
+    input.procs.filter((p) => p.role !== "mongos").map((p) => [dirKey(p.host, p.dirs.data), p]),
+  );
+  const wrong = inUse.flatMap((d) => {
+    const key = dirKey(d.host, d.dir);
+    const was = recorded.get(key);
+    const now = planned.get(key)?.replicaSet;
+    return was && now && was.set !== now ? [{ ...d, was, now }] : [];
+  });
+  if (!wrong.length) return undefined;
+  const [w] = wrong;
+  const more = wrong.length > 1 ? ` (so do ${wrong.length - 1} more of this topology's)` : "";
+  const remove = `rm -rf ${wrong.map((x) => x.dir).join(" ")}`;
+  const message =
+    `data directory ${w.host}:${w.dir} holds data of replica set ${w.was.set}${more}, deployed by cluster ${w.was.cluster} (archived in ${w.was.archive}), but the topology puts it in replica set ${w.now}: mongod would keep ${w.was.set}'s stored config and never join ${w.now}. To deploy onto this data, set replica_set: ${w.was.set} for these members; to start ${w.now} empty, remove the data first: \`${remove}\`${
+      wrong.some((x) => x.host !== "localhost") ? " (on each host)" : ""
+    }; or give the cluster other data_dir paths`;
+  return {
+    check: {
+      name: "retained_data_replica_set",
+      status: "failed",
+      message,
+      duration: Math.round(performance.now() - t0),
+    },
+    issue: { code: "retained_data_replica_set", severity: "error", message },
+  };
+}
