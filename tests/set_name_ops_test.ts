@@ -15,6 +15,8 @@ import { initReplicaSet } from "../lib/ops/init_replica_set.ts";
 import { waitForPrimary } from "../lib/ops/wait_for_primary.ts";
 import { verifyHealth } from "../lib/ops/verify_health.ts";
 import { Topology } from "../lib/topology/schema.ts";
+import { probeProcesses } from "../lib/probe/live.ts";
+import { clusterAccess } from "../lib/security/access.ts";
 
 installFixture();
 
@@ -28,7 +30,7 @@ async function stop(dir: string, port: number) {
   );
 }
 
-Deno.test("init_replica_set, wait_for_primary, verify_health fail at once on a member of another set, naming it, both names, its data and the fix", async () => {
+Deno.test("init_replica_set, wait_for_primary, verify_health fail at once on a member of another set, naming it, both names, its data and the fix; the live probe shows it REMOVED", async () => {
   await withDir(async (dir) => {
     const bin = await simBin("7.0.5");
     const [port] = freePorts(1);
@@ -85,6 +87,23 @@ Deno.test("init_replica_set, wait_for_primary, verify_health fail at once on a m
         timeout_ms: "60000",
       }),
     );
+    // `cluster display` (the live probe) does not show it as a member of rsX in any state of rsX.
+    const [shown] = await probeProcesses(
+      clusterAccess("t", topology),
+      [{
+        id: `mongod-localhost-${port}`,
+        role: "mongod",
+        host: "localhost",
+        port,
+        replica_set: "rsX",
+        config: path.join(dbpath, "mongod.conf"),
+        pid_file: path.join(dbpath, "mongod.pid"),
+      }],
+      new Map(),
+    );
+    assert.equal(shown.state, "REMOVED");
+    assert.equal(shown.healthy, false);
+    assert.match(shown.reason ?? "", /reports replica set rs0, not rsX/);
     // Asked for its own set, the same member is no foreign one (it is REMOVED, not done).
     assert.equal(
       await initReplicaSet.isDone(

@@ -90,6 +90,18 @@ async function askOne(
   };
   if (!p.replica_set) return { status: { ...out, state: "RUNNING", healthy: true } };
   if (hello.arbiterOnly) out.role = "arbiter";
+  // A member on data of another set keeps that set's config and is no member of the recorded
+  // one (mongod: REMOVED, hello names the other set): never shown as a state of this set.
+  if (typeof hello.setName === "string" && hello.setName !== p.replica_set) {
+    return {
+      status: {
+        ...out,
+        state: "REMOVED",
+        reason:
+          `reports replica set ${hello.setName}, not ${p.replica_set}: its data belongs to ${hello.setName}`,
+      },
+    };
+  }
   let rs: Document | undefined;
   try {
     rs = await m.adminCommand(p.host, p.port, { replSetGetStatus: 1 }, timeoutMs);
