@@ -285,6 +285,25 @@ Deno.test("state list, checkpoints and unlock", async () => {
     const unlocked = await mup(["state", "unlock", "c1", "--force"], { home });
     assert.match(unlocked.stdout, /successfully unlocked/);
     await assert.rejects(Deno.stat(lockFile));
+    // A holder alive on this machine (here: the test runner's own pid) is never unlocked from
+    // under it, even with --force.
+    await Deno.writeTextFile(
+      lockFile,
+      JSON.stringify({
+        format_version: 1,
+        id: "y",
+        operation: "apply plan-y",
+        who: "a@b",
+        host: Deno.hostname(),
+        pid: Deno.pid,
+        created: new Date().toISOString(),
+      }),
+    );
+    const refused = await mup(["state", "unlock", "c1", "--force"], { home });
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, new RegExp(`locked by a running mup \\(pid ${Deno.pid}`));
+    assert.ok(await Deno.stat(lockFile), "the live holder's lock stays");
+    await Deno.remove(lockFile);
   } finally {
     await killAll(home);
   }
