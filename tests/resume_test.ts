@@ -62,6 +62,14 @@ Deno.test("a failure injected at one operation leaves a failed, resumable state;
     assert.equal(failed.operation_states[`start-mongod-localhost-${ports[4]}`].status, "failed");
     const cp = JSON.parse(await Deno.readTextFile(failed.checkpoints[0].path));
     assert.equal(JSON.parse(cp.state).phase_states.prepare.status, "completed");
+    // The plan a resume reads cannot be deleted from under it.
+    const del = await mup(["plan", "delete", plan_id], { home });
+    assert.equal(del.code, 1, del.stdout + del.stderr);
+    assert.match(
+      del.stderr,
+      new RegExp(`plan ${plan_id} is the plan of apply ${failed.state_id}, which is failed`),
+    );
+    assert.match(del.stderr, /mup plan resume c1/);
 
     const resumed = await mup(["plan", "resume", "c1"], { home });
     assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
