@@ -63,7 +63,21 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
       const entries = await ctx.store.list(cluster);
       const statuses = await planStatuses(entries, (c) => ctx.store.clusterDir(c));
       const list = entries.map((e, i) => ({ ...e, status: statuses[i] }));
-      if (opts.json) return printJson(list);
+      // Scripts read snake_case keys, as in every other JSON mup prints. `preflight_valid` is
+      // the pre-flight's verdict when the plan was made; `status` is what it is worth now.
+      if (opts.json) {
+        return printJson(list.map((e) => ({
+          plan_id: e.planId,
+          cluster: e.cluster,
+          path: e.path,
+          created_at: e.createdAt,
+          operations: e.operations,
+          status: e.status,
+          preflight_valid: e.valid,
+          content_hash: e.contentHash,
+          base_state: e.baseState,
+        })));
+      }
       if (!list.length) {
         return print(cluster ? `No plans for cluster ${cluster}.` : "No saved plans.");
       }
