@@ -54,6 +54,11 @@ Deno.test("deploy refuses a data_dir holding other files (naming them) and a sys
     await Deno.remove(`${dir}/notes.txt`);
     const empty = await plan(await topo(dir));
     assert.equal(empty.code, 0, output(empty));
+    const text = await mup(
+      deployArgs("dd", await topo(dir), await testMirror(), ["--plan-only"]),
+      { home },
+    );
+    assert.match(text.stdout, /All ports available \(1 port on 1 host\)/, output(text));
   } finally {
     await Deno.remove(home, { recursive: true }).catch(() => {});
   }
