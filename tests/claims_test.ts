@@ -1,0 +1,68 @@
+/**
+ * Claims between clusters under one MUP_HOME, through the CLI on the simulator: what a cluster
+ * holds once its first deploy is rolled back, and two first deploys applied at once.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { freePorts, killAll, mup, replicaSetTopology, tempHome } from "./helpers.ts";
+import { clusterDir } from "./apply_helpers.ts";
+import { deploy, failedReplicaSet } from "./faults_helpers.ts";
+import { livePids, ok } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+
+/** Rolls `cluster`'s first deploy back to its start; then nothing of it runs and it is unlisted. */
+async function rollBackToStart(home: string, cluster: string): Promise<string> {
+  const plan = await ok(home, [
+    "state",
+    "rollback",
+    cluster,
+    "--checkpoint",
+    "start",
+    "--plan-only",
+  ]);
+  await ok(home, ["state", "rollback", cluster, "--checkpoint", "start", "--auto-approve"]);
+  assert.deepEqual(await livePids(home, cluster), []);
+  const list = await ok(home, ["cluster", "list"]);
+  assert.doesNotMatch(list.stdout, new RegExp(`\\b${cluster}\\b`));
+  return plan.stdout;
+}
+
+Deno.test("a first deploy rolled back to its start holds nothing: another cluster may take its ports", async () => {
+  const home = await tempHome();
+  try {
+    // Completed, then rolled back.
+    const ports = freePorts(3);
+    const text = replicaSetTopology(ports);
+    const first = await deploy(home, "tk", text);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    assert.match(await rollBackToStart(home, "tk"), /Remove the cluster metadata/);
+    const plan = await deploy(home, "newtk", text, ["--plan-only"]);
+    assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+    assert.doesNotMatch(plan.stderr, /another cluster holds/);
+    const applied = await mup(["plan", "apply", "newtk", "--auto-approve"], { home });
+    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+    assert.ok(await exists(path.join(clusterDir(home, "newtk"), "meta.yaml")));
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a failed first deploy rolled back to its start holds nothing; before the rollback it holds its ports", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const text = await failedReplicaSet(home, ports);
+    const held = await deploy(home, "other", text, ["--plan-only"]);
+    assert.equal(held.code, 1, held.stdout + held.stderr);
+    assert.match(held.stderr, new RegExp(`port ${ports[0]} on localhost belongs to cluster c1`));
+    await rollBackToStart(home, "c1");
+    const plan = await deploy(home, "other", text, ["--plan-only"]);
+    assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+  } finally {
+    await killAll(home);
+  }
+});
