@@ -66,3 +66,40 @@ Deno.test("a failed first deploy rolled back to its start holds nothing; before 
     await killAll(home);
   }
 });
+
+Deno.test("a rollback plan only stops and removes: another cluster claiming its ports never refuses it", async () => {
+  const home = await tempHome();
+  try {
+    const [p] = freePorts(1);
+    const first = await deploy(
+      home,
+      "tk",
+      `mongod_servers:\n  - { host: localhost, port: ${p} }\n`,
+    );
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    // What two first deploys racing for one port leave: another cluster whose apply claims it.
+    const twin = path.join(clusterDir(home, "twin"), "state");
+    await Deno.mkdir(twin, { recursive: true });
+    for await (const e of Deno.readDir(path.join(clusterDir(home, "tk"), "state"))) {
+      if (/^apply-[^.]+\.json$/.test(e.name)) {
+        await Deno.copyFile(
+          path.join(clusterDir(home, "tk"), "state", e.name),
+          path.join(twin, e.name),
+        );
+      }
+    }
+    const held = await deploy(
+      home,
+      "other",
+      `mongod_servers:\n  - { host: localhost, port: ${p} }\n`,
+      [
+        "--plan-only",
+      ],
+    );
+    assert.match(held.stderr, new RegExp(`port ${p} on localhost belongs to cluster (tk|twin)`));
+    await ok(home, ["state", "rollback", "tk", "--checkpoint", "start", "--auto-approve"]);
+    assert.deepEqual(await livePids(home, "tk"), []);
+  } finally {
+    await killAll(home);
+  }
+});

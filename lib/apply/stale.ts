@@ -96,12 +96,16 @@ export async function planStatuses(
   });
 }
 
+/** Plans that only stop and remove: they take nothing, so no claim can refuse them. */
+const TAKES_NOTHING = new Set(["rollback", "stop", "destroy"]);
+
 /**
  * Refuses a plan whose processes would take a port, data directory or log file that another
  * cluster under the same storage root has come to hold since the plan was made (deployed after
- * it, running or stopped).
+ * it, running or stopped). Rollback, stop and destroy plans are never refused.
  */
 export async function checkNoClash(plan: Plan, clusterDir: string): Promise<void> {
+  if (TAKES_NOTHING.has(plan.operation)) return;
   const others = await otherClusters(path.dirname(clusterDir), plan.cluster_name);
   const clash = clashes(nodeClaims(plan.topology, path.join(clusterDir, "deploy")), others);
   if (clash.length) {
