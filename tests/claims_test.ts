@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { freePorts, killAll, mup, replicaSetTopology, tempHome } from "./helpers.ts";
+import { freePorts, killAll, mup, replicaSetTopology, spawnMup, tempHome } from "./helpers.ts";
 import { clusterDir } from "./apply_helpers.ts";
-import { deploy, failedReplicaSet } from "./faults_helpers.ts";
+import { deploy, failedReplicaSet, healthySet } from "./faults_helpers.ts";
 import { livePids, ok } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -99,6 +99,74 @@ Deno.test("a rollback plan only stops and removes: another cluster claiming its 
     assert.match(held.stderr, new RegExp(`port ${p} on localhost belongs to cluster (tk|twin)`));
     await ok(home, ["state", "rollback", "tk", "--checkpoint", "start", "--auto-approve"]);
     assert.deepEqual(await livePids(home, "tk"), []);
+  } finally {
+    await killAll(home);
+  }
+});
+
+/** A mup child whose output is gathered as it comes, and whose questions can be answered. */
+function answering(args: string[], home: string) {
+  const child = spawnMup(args, home, {}, "piped");
+  const out = { stdout: "", stderr: "" };
+  const gather = async (s: ReadableStream<Uint8Array>, k: "stdout" | "stderr") => {
+    for await (const t of s.pipeThrough(new TextDecoderStream())) out[k] += t;
+  };
+  const done = Promise.all([gather(child.stdout, "stdout"), gather(child.stderr, "stderr")]);
+  return {
+    out,
+    /** Resolves once `re` shows in its stdout; fails after a generous deadline. */
+    async asked(re: RegExp): Promise<void> {
+      const t0 = Date.now();
+      while (!re.test(out.stdout)) {
+        assert.ok(Date.now() - t0 < 120_000, `never asked ${re}:\n${out.stdout}\n${out.stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async answer(text: string): Promise<void> {
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(text));
+      await w.close();
+    },
+    async code(): Promise<number> {
+      const st = await child.status;
+      await done;
+      return st.code;
+    },
+  };
+}
+
+Deno.test("two first deploys applied at once on the same ports: the second is refused, naming the first, before it starts anything", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const text = replicaSetTopology(ports);
+    for (const c of ["ra", "rb"]) {
+      const plan = await deploy(home, c, text, ["--plan-only"]);
+      assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+    }
+    // Both pass their checks and wait at the question; both are then told yes at once.
+    const runs = ["ra", "rb"].map((c) => answering(["plan", "apply", c], home));
+    await Promise.all(runs.map((r) => r.asked(/Do you want to continue\? \(yes\/no\)/)));
+    await Promise.all(runs.map((r) => r.answer("yes\n")));
+    const codes = await Promise.all(runs.map((r) => r.code()));
+    const all = runs.map((r) => r.out.stdout + r.out.stderr).join("\n----\n");
+    assert.deepEqual([...codes].sort(), [0, 1], all);
+    const winner = codes[0] === 0 ? "ra" : "rb";
+    const loser = winner === "ra" ? "rb" : "ra";
+    const lost = runs[codes[0] === 0 ? 1 : 0].out;
+    assert.match(
+      lost.stderr,
+      new RegExp(`port ${ports[0]} on localhost belongs to cluster ${winner}`),
+    );
+    // Refused before anything started: no apply of it is recorded, none of its processes runs.
+    assert.doesNotMatch(lost.stdout, /Started|Apply failed/);
+    const states = await Array.fromAsync(Deno.readDir(path.join(clusterDir(home, loser), "state")))
+      .catch(() => [] as Deno.DirEntry[]);
+    assert.deepEqual(states.filter((e) => e.name.startsWith("apply-")).map((e) => e.name), []);
+    assert.deepEqual(await livePids(home, loser), []);
+    await healthySet(ports, { home, cluster: winner });
+    // Every member runs under the winner.
+    assert.equal((await livePids(home, winner)).length, 3);
   } finally {
     await killAll(home);
   }

@@ -1,7 +1,13 @@
 import { type Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { apply, ApplyControl, type SafetyDecision } from "../apply/applier.ts";
 import { Emitter } from "../apply/events.ts";
-import { checkNoClash, checkNotStale, previousApply } from "../apply/stale.ts";
+import {
+  checkNoClash,
+  checkNotStale,
+  previousApply,
+  recordClaim,
+  takesNothing,
+} from "../apply/stale.ts";
 import { MupError } from "../errors.ts";
 import { archiveCached, type Plan } from "../plan/schema.ts";
 import { jsonRenderer } from "../render/apply_json.ts";
@@ -240,6 +246,16 @@ export async function runApply(
     throw e;
   }
   const lock = held.lock = acquired.lock;
+  let initial: ApplyState | undefined;
+  try {
+    if (!resume && !takesNothing(plan)) {
+      initial = await recordClaim(plan, planPath, ctx.store.root, clusterDir);
+    }
+  } catch (e) {
+    Deno.removeSignalListener("SIGINT", onSigint);
+    await lock.release();
+    throw e;
+  }
   const replacedStale = acquired.replacedStale;
   const emitter = new Emitter();
   const tty = !opts.json && interactive();
@@ -278,6 +294,7 @@ export async function runApply(
       emitter,
       signal: ac.signal,
       control,
+      initial,
       // The status line stops while the menu waits for an answer.
       onSafetyFailure: async () =>
         ttyRenderer && !opts.autoApprove ? await ttyRenderer.hold(askSafetyDecision) : onFailure,
