@@ -171,3 +171,31 @@ Deno.test("two first deploys applied at once on the same ports: the second is re
     await killAll(home);
   }
 });
+
+Deno.test("a claims lock left by a dead mup is taken over; the apply leaves none behind", async () => {
+  const home = await tempHome();
+  try {
+    const gone = new Deno.Command("true").spawn();
+    await gone.status;
+    const lock = path.join(home, "storage", "claims.lock");
+    await Deno.mkdir(path.dirname(lock), { recursive: true });
+    await Deno.writeTextFile(
+      lock,
+      JSON.stringify({
+        format_version: 1,
+        id: "left-by-a-crash",
+        operation: "apply plan-x",
+        who: "someone",
+        host: Deno.hostname(),
+        pid: gone.pid,
+        created: new Date().toISOString(),
+      }),
+    );
+    const [p] = freePorts(1);
+    const r = await deploy(home, "c1", `mongod_servers:\n  - { host: localhost, port: ${p} }\n`);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.ok(!(await exists(lock)));
+  } finally {
+    await killAll(home);
+  }
+});
