@@ -9,6 +9,8 @@ import { clusterDir } from "./apply_helpers.ts";
 import { deploy, failedReplicaSet, healthySet } from "./faults_helpers.ts";
 import { livePids, ok } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
+import { newApplyState } from "../lib/apply/applier.ts";
+import { StateStore } from "../lib/state/store.ts";
 
 installFixture();
 
@@ -195,6 +197,28 @@ Deno.test("a claims lock left by a dead mup is taken over; the apply leaves none
     const r = await deploy(home, "c1", `mongod_servers:\n  - { host: localhost, port: ${p} }\n`);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.ok(!(await exists(lock)));
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("an apply recorded but never begun (its mup gone before it ran anything) holds nothing", async () => {
+  const home = await tempHome();
+  try {
+    const [p] = freePorts(1);
+    const text = `mongod_servers:\n  - { host: localhost, port: ${p} }\n`;
+    const made = await deploy(home, "ghost", text, ["--plan-only"]);
+    assert.equal(made.code, 0, made.stdout + made.stderr);
+    // What a mup killed between recording its claim and starting leaves: a pending state, no lock.
+    const plans = path.join(clusterDir(home, "ghost"), "plans");
+    const [file] = (await Array.fromAsync(Deno.readDir(plans))).map((e) => e.name)
+      .filter((n) => n.endsWith(".json"));
+    const planPath = path.join(plans, file);
+    const plan = JSON.parse(await Deno.readTextFile(planPath));
+    await Deno.mkdir(path.join(clusterDir(home, "ghost"), "state"), { recursive: true });
+    await new StateStore(clusterDir(home, "ghost")).writeSnapshot(newApplyState(plan, planPath));
+    const other = await deploy(home, "other", text, ["--plan-only"]);
+    assert.equal(other.code, 0, other.stdout + other.stderr);
   } finally {
     await killAll(home);
   }

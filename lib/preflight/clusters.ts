@@ -5,6 +5,7 @@
  */
 import * as path from "node:path";
 import { listDir } from "../plan/store.ts";
+import { isStale, readLock } from "../state/lock.ts";
 import { readMeta } from "../state/meta.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
@@ -35,16 +36,20 @@ export function holdsNothing(state: ApplyState): boolean {
 /**
  * Topologies a cluster holds: meta.yaml's once a deploy completed (a later deploy of it may only
  * repair, so its plans hold nothing more); before that, the plan of each apply it ran that was
- * not rolled back to its start (see holdsNothing).
+ * not rolled back to its start (see holdsNothing), and of an apply being started.
  */
 async function recordedTopologies(clusterDir: string): Promise<Topology[]> {
   const out: Topology[] = [];
   const meta = await readMeta(clusterDir).catch(() => undefined);
   if (meta) return [meta.topology];
   const seen = new Set<string>();
+  // A pending apply (recorded, nothing run yet) holds its plan only while its mup lives.
+  const lock = await readLock(clusterDir);
+  const applying = lock !== undefined && !isStale(lock);
   // Damaged states are left out by list(): they claim nothing more than the metadata does.
   for (const state of await new StateStore(clusterDir).list().catch(() => [])) {
-    if (holdsNothing(state) || !state.plan_path || seen.has(state.plan_path)) continue;
+    if (holdsNothing(state) || (state.status === "pending" && !applying)) continue;
+    if (!state.plan_path || seen.has(state.plan_path)) continue;
     seen.add(state.plan_path);
     try {
       const plan = JSON.parse(await Deno.readTextFile(state.plan_path));
