@@ -206,3 +206,21 @@ Deno.test("hook timeouts at both bounds plan into plans that validate; beyond th
   const plans = await mup(["plan", "list", "c2", "--json"], { home });
   assert.deepEqual(JSON.parse(plans.stdout), []);
 });
+
+Deno.test("a topology 'file' without a size (/dev/zero, /dev/urandom) is read only up to the size limit, then refused", async () => {
+  const home = await tempHome();
+  try {
+    for (const dev of ["/dev/zero", "/dev/urandom"]) {
+      const r = await mup(["topology", "validate", dev, "--json"], {
+        home,
+        env: { MUP_TOPOLOGY_MAX_BYTES: "65536" },
+      });
+      assert.equal(r.code, 1, output(r));
+      const doc = JSON.parse(r.stdout);
+      assert.equal(doc.issues?.[0]?.code, "file_too_large", output(r));
+      assert.match(doc.issues[0].message, /more than the limit of 65536 bytes/);
+    }
+  } finally {
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+});

@@ -68,7 +68,7 @@ Deno.test("plan show, list, export, validate, graph, diff, delete work on a save
   const byCluster = await mup(["plan", "show", "c1", "--json"], { home });
   assert.equal(JSON.parse(byCluster.stdout).plan_id, id);
   const list = await mup(["plan", "list", "--json"], { home });
-  assert.deepEqual(JSON.parse(list.stdout).map((e: { planId: string }) => e.planId), [id]);
+  assert.deepEqual(JSON.parse(list.stdout).map((e: { plan_id: string }) => e.plan_id), [id]);
 
   const exported = await mup(["plan", "export", id], { home });
   assert.equal(JSON.parse(exported.stdout).content_hash, out.plan.content_hash);

@@ -258,17 +258,20 @@ Deno.test("kill -9 of a first deploy: cluster list shows it interrupted, cluster
   }
 });
 
-Deno.test("state rollback removes only the directories the deploy made: a data_dir that was there before keeps its files", async () => {
+Deno.test("state rollback removes only the directories the deploy made: a data_dir that was there before stays, with its neighbours' files", async () => {
   const home = await tempHome();
   const [port] = stablePorts(1);
   try {
+    // An empty data_dir made beforehand (one holding other files is refused at pre-flight:
+    // data_dir_test), next to the user's files.
     const precious = path.join(home, "precious");
-    await Deno.mkdir(precious);
+    const db = path.join(precious, "db");
+    await Deno.mkdir(db, { recursive: true });
     await Deno.writeTextFile(path.join(precious, "keep.txt"), "important");
     const topo = await writeTopology(
       home,
       "prec.yaml",
-      `mongod_servers:\n  - { host: localhost, port: ${port}, data_dir: ${precious} }\n`,
+      `mongod_servers:\n  - { host: localhost, port: ${port}, data_dir: ${db} }\n`,
     );
     const failed = await mup(deployArgs("prec", topo, await testMirror(), ["--auto-approve"]), {
       home,
@@ -285,6 +288,7 @@ Deno.test("state rollback removes only the directories the deploy made: a data_d
     ]);
     assert.match(rb.stdout, /Rollback completed successfully!/);
     assert.equal(await Deno.readTextFile(path.join(precious, "keep.txt")), "important");
+    assert.ok(await exists(db), "the data_dir that was there before the deploy stays");
     // What the deploy made is gone.
     assert.ok(!(await exists(path.join(clusterDir(home, "prec"), "deploy"))), "deploy dir removed");
   } finally {

@@ -23,7 +23,7 @@ async function statuses(home: string): Promise<Record<string, string>> {
   const r = await mup(["plan", "list", "c1", "--json"], { home });
   assert.equal(r.code, 0, output(r));
   return Object.fromEntries(
-    JSON.parse(r.stdout).map((e: { planId: string; status: string }) => [e.planId, e.status]),
+    JSON.parse(r.stdout).map((e: { plan_id: string; status: string }) => [e.plan_id, e.status]),
   );
 }
 

@@ -62,6 +62,14 @@ Deno.test("a failure injected at one operation leaves a failed, resumable state;
     assert.equal(failed.operation_states[`start-mongod-localhost-${ports[4]}`].status, "failed");
     const cp = JSON.parse(await Deno.readTextFile(failed.checkpoints[0].path));
     assert.equal(JSON.parse(cp.state).phase_states.prepare.status, "completed");
+    // The plan a resume reads cannot be deleted from under it.
+    const del = await mup(["plan", "delete", plan_id], { home });
+    assert.equal(del.code, 1, del.stdout + del.stderr);
+    assert.match(
+      del.stderr,
+      new RegExp(`plan ${plan_id} is the plan of apply ${failed.state_id}, which is failed`),
+    );
+    assert.match(del.stderr, /mup plan resume c1/);
 
     const resumed = await mup(["plan", "resume", "c1"], { home });
     assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
@@ -285,6 +293,25 @@ Deno.test("state list, checkpoints and unlock", async () => {
     const unlocked = await mup(["state", "unlock", "c1", "--force"], { home });
     assert.match(unlocked.stdout, /successfully unlocked/);
     await assert.rejects(Deno.stat(lockFile));
+    // A holder alive on this machine (here: the test runner's own pid) is never unlocked from
+    // under it, even with --force.
+    await Deno.writeTextFile(
+      lockFile,
+      JSON.stringify({
+        format_version: 1,
+        id: "y",
+        operation: "apply plan-y",
+        who: "a@b",
+        host: Deno.hostname(),
+        pid: Deno.pid,
+        created: new Date().toISOString(),
+      }),
+    );
+    const refused = await mup(["state", "unlock", "c1", "--force"], { home });
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, new RegExp(`locked by a running mup \\(pid ${Deno.pid}`));
+    assert.ok(await Deno.stat(lockFile), "the live holder's lock stays");
+    await Deno.remove(lockFile);
   } finally {
     await killAll(home);
   }

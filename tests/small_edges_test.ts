@@ -101,3 +101,26 @@ Deno.test("applying a plan a second time says it was already applied, and when (
     await Deno.remove(home, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("a damaged meta.yaml is named (file, what is wrong, how to recover), never a 'bug in mup'; cluster list shows the cluster as damaged", async () => {
+  const home = await tempHome();
+  try {
+    const dir = `${home}/storage/clusters/broken`;
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(`${dir}/meta.yaml`, "format_version: 1\nname: broken\n  bogus: [\n");
+    const shown = await mup(["cluster", "display", "broken"], { home });
+    assert.equal(shown.code, 1, shown.stdout + shown.stderr);
+    assert.match(shown.stderr, new RegExp(`${dir}/meta.yaml is damaged: not valid YAML`));
+    assert.match(shown.stderr, /restore the file from a backup/);
+    assert.doesNotMatch(shown.stderr, /bug in mup/);
+    const list = await mup(["cluster", "list", "--json"], { home });
+    assert.equal(list.code, 0, list.stderr);
+    const row = JSON.parse(list.stdout).find((r: { name: string }) => r.name === "broken");
+    assert.equal(row?.status, "damaged metadata", list.stdout);
+    assert.match(row.error, /meta\.yaml is damaged/);
+    const text = await mup(["cluster", "list"], { home });
+    assert.match(text.stdout, /broken\s+-\s+-\s+-\s+damaged metadata/);
+  } finally {
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+});

@@ -57,7 +57,24 @@ export async function listClusters(ctx: CliContext) {
   const out = [];
   for (const name of await ctx.store.clusters()) {
     const dir = ctx.store.clusterDir(name);
-    const meta = await readMeta(dir).catch(() => undefined);
+    let meta;
+    try {
+      meta = await readMeta(dir);
+    } catch (e) {
+      // A damaged metadata file is shown, not skipped: the cluster still runs somewhere.
+      out.push({
+        name,
+        kind: "-",
+        version: "-",
+        variant: "-",
+        status: "damaged metadata",
+        hosts: [] as string[],
+        processes: 0,
+        error: (e as Error).message,
+        last_apply: undefined,
+      });
+      continue;
+    }
     if (!meta) {
       const u = await unfinishedApply(dir);
       if (u) out.push(await undeployedRow(ctx, name, u));

@@ -13,6 +13,8 @@ import { noChanges, planDiff, renderDiff } from "../plan/diff.ts";
 import { clusterAccess } from "../security/access.ts";
 import { applyCommandOptions, runApply, runResume } from "./apply_cli.ts";
 import { planStatuses } from "../apply/stale.ts";
+import { unfinishedApply } from "../state/undeployed.ts";
+import * as path from "node:path";
 
 /**
  * `--expect-hash`: the content hash proves only that a plan was not changed after it was sealed,
@@ -61,7 +63,21 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
       const entries = await ctx.store.list(cluster);
       const statuses = await planStatuses(entries, (c) => ctx.store.clusterDir(c));
       const list = entries.map((e, i) => ({ ...e, status: statuses[i] }));
-      if (opts.json) return printJson(list);
+      // Scripts read snake_case keys, as in every other JSON mup prints. `preflight_valid` is
+      // the pre-flight's verdict when the plan was made; `status` is what it is worth now.
+      if (opts.json) {
+        return printJson(list.map((e) => ({
+          plan_id: e.planId,
+          cluster: e.cluster,
+          path: e.path,
+          created_at: e.createdAt,
+          operations: e.operations,
+          status: e.status,
+          preflight_valid: e.valid,
+          content_hash: e.contentHash,
+          base_state: e.baseState,
+        })));
+      }
       if (!list.length) {
         return print(cluster ? `No plans for cluster ${cluster}.` : "No saved plans.");
       }
@@ -109,6 +125,20 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .argument("<plan-id>")
     .option("--json", "machine-readable output")
     .action(async (id, opts) => {
+      // The plan of an apply that can still be resumed (or rolled back) is what those read.
+      const file = await ctx.store.findById(id);
+      const clusterDir = file ? path.dirname(path.dirname(file)) : undefined;
+      const u = clusterDir ? await unfinishedApply(clusterDir) : undefined;
+      if (u && u.state.plan_id === id) {
+        const cluster = path.basename(clusterDir!);
+        throw new MupError(
+          `plan ${id} is the plan of apply ${u.state.state_id}, which is ${u.outcome}: resume and rollback read it`,
+          {
+            hint: `complete it with \`mup plan resume ${cluster}\` or undo it with \`mup state ` +
+              `rollback ${cluster}\`, then delete the plan`,
+          },
+        );
+      }
       const p = await ctx.store.delete(id);
       if (opts.json) printJson({ deleted: id, path: p });
       else print(`Deleted plan ${id} (${p})`);

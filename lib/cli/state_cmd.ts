@@ -111,7 +111,10 @@ export function stateCommand(ctx: CliContext): Command {
   cmd.command("unlock")
     .description("Remove a cluster's apply lock (only when its holder is certainly gone)")
     .argument("<cluster>")
-    .option("--force", "do not ask for confirmation")
+    .option(
+      "--force",
+      "do not ask for confirmation (a holder alive on this machine is still refused)",
+    )
     .option("--json", "machine-readable output")
     .action(async (cluster, opts) => {
       const dir = ctx.store.clusterDir(cluster);
@@ -120,13 +123,26 @@ export function stateCommand(ctx: CliContext): Command {
         if (opts.json) return printJson({ unlocked: false, reason: "not locked" });
         return print(`Cluster ${cluster} is not locked.`);
       }
+      // A holder alive on this machine is never unlocked from under it, --force or not: two
+      // applies would then change the cluster at once.
+      const here = lock.host === Deno.hostname();
+      if (here && !isStale(lock)) {
+        throw new MupError(
+          `cluster ${cluster} is locked by a running mup (pid ${lock.pid}, ${lock.operation}, since ${lock.created}): unlock removes only a lock whose holder is gone`,
+          {
+            hint:
+              `let it finish, or stop it (Ctrl-C pauses it and releases the lock; \`mup plan resume ${cluster}\` continues)`,
+            details: { lock, ...(lock.state_id ? { state_id: lock.state_id } : {}) },
+          },
+        );
+      }
       if (!opts.force) {
         // Under --json, stdout carries only the answer: the question goes to stderr.
         (opts.json ? console.error : print)(
           describeLock(lock) +
-            (isStale(lock)
+            (here
               ? "\n(the holder process is gone)"
-              : "\n(the holder process looks alive!)"),
+              : `\n(held from another machine, ${lock.host}: mup cannot tell whether it still runs)`),
         );
         const a = await readLine(
           "Do you really want to force-unlock? Only 'yes' will be accepted to confirm: ",

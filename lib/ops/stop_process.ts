@@ -23,7 +23,10 @@ export const stopProcess: Operation = {
     const gone = async (ms: number) =>
       await poll(async () => (await ex.processAlive(pid)) ? undefined : true, ms, 100) ?? false;
     const force = ctx.op.target.params.force === "true";
-    await mongo(ctx).adminCommand(ctx.op.target.host!, ctx.op.target.port!, {
+    // A server that answers with an error (e.g. an arbiter, which holds no users to log in
+    // with, 18) will not shut down by itself: SIGTERM at once rather than after waiting. A
+    // connection closed without an answer is what a shutdown that began looks like.
+    const refused = await mongo(ctx).adminCommand(ctx.op.target.host!, ctx.op.target.port!, {
       shutdown: 1,
       force,
       // A primary first waits up to timeoutSecs for a secondary to catch up and take over, even
@@ -31,9 +34,12 @@ export const stopProcess: Operation = {
       // Forced stops are planned where no secondary is left to take over (the last member of a
       // set stopping whole) or asked for (--force): waiting would only delay them.
       timeoutSecs: force ? 0 : Math.ceil(timeout / 3000),
-    }, timeout / 3).catch(() => {});
+    }, timeout / 3).then(
+      () => false,
+      (e) => typeof (e as { code?: unknown }).code === "number",
+    );
     const how = await (async () => {
-      if (await gone(timeout / 3)) return "with shutdown";
+      if (!refused && await gone(timeout / 3)) return "with shutdown";
       await ex.signal(pid, "SIGTERM");
       if (await gone(timeout / 3)) return "with SIGTERM";
       await ex.signal(pid, "SIGKILL");

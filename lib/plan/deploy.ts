@@ -23,6 +23,7 @@ import { clusterAccess } from "../security/access.ts";
 import { securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin } from "../security/secrets.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
+import { checkForeignData } from "../preflight/data_dirs.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
 import type { OperationType, Plan, Variant } from "./schema.ts";
@@ -140,6 +141,15 @@ export async function buildDeployPlan(
       executors: req.executors,
     })
     : undefined;
+  if (!meta) {
+    // A first deploy must not take over a directory that holds someone else's files.
+    const foreign = await checkForeignData(listProcesses(topology, deployDir), req.executors);
+    validation.checks.push(foreign.check);
+    if (foreign.issues.length) {
+      validation.errors.push(...foreign.issues);
+      validation.valid = false;
+    }
+  }
   if (retained) {
     validation.checks.push(retained.check);
     if (retained.issue.severity === "error") {

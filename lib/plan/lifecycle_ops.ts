@@ -128,9 +128,11 @@ export function memberStateOp(
   return op({
     id: `wait-state-${p.id}`,
     type: "wait_for_member_state",
-    description: `Wait until ${p.host}:${p.port} is ${
-      state === "HEALTHY" ? "healthy" : state
-    } and caught up`,
+    description: p.arbiterOnly
+      ? `Wait until arbiter ${p.host}:${p.port} is healthy`
+      : `Wait until ${p.host}:${p.port} is ${
+        state === "HEALTHY" ? "healthy" : state
+      } and caught up`,
     target: processTarget(p, {
       members: JSON.stringify(members(set)),
       state: p.arbiterOnly ? "HEALTHY" : state,

@@ -1,3 +1,4 @@
+import { plural } from "../util/format.ts";
 import * as path from "node:path";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import type {
@@ -265,8 +266,8 @@ export async function preflight(
     ];
     return {
       status: unchecked ? "warning" : "passed",
-      message: `All ports available (${all.length} ports on ${hosts.length} host${
-        hosts.length === 1 ? "" : "s"
+      message: `All ports available (${plural(all.length, "port")} on ${
+        plural(hosts.length, "host")
       }${notes.length ? `; ${notes.join("; ")}` : ""})`,
     };
   });

@@ -33,7 +33,7 @@ export interface RetainedDataCheck {
  * Files mongod keeps in its dbPath from its first start on (the lock file stays, emptied, after
  * a clean shutdown; WiredTiger's metadata): a directory with one of them holds MongoDB data.
  */
-const DATA_MARKERS = ["mongod.lock", "storage.bson", "WiredTiger"];
+export const DATA_MARKERS = ["mongod.lock", "storage.bson", "WiredTiger"];
 
 /** `host:dir` of each data directory (mongod and config servers) that holds MongoDB data. */
 async function dataDirsInUse(procs: ProcessSpec[], executors: ExecutorFactory) {

@@ -89,9 +89,12 @@ export function renderPlan(
     `  Hosts: ${r.hosts}`,
     `  Total processes: ${r.total_processes} (${roles})`,
     `  Ports: ${portRanges(r.ports_used)}`,
-    `  Disk space: ${r.disk_space_gb}GB`,
+    // What a deploy needs; a stop, restart or destroy needs no new space.
     ...(plan.operation === "deploy"
-      ? [`  Download size: ${r.download_size_mb}MB${archiveCached(plan) ? " (cached)" : ""}`]
+      ? [
+        `  Disk space: ${r.disk_space_gb}GB`,
+        `  Download size: ${r.download_size_mb}MB${archiveCached(plan) ? " (cached)" : ""}`,
+      ]
       : []),
     "",
     "Phases:",

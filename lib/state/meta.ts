@@ -55,11 +55,21 @@ export async function readMeta(clusterDir: string): Promise<ClusterMeta | undefi
   } catch {
     return undefined;
   }
-  const parsed = ClusterMeta.safeParse(parse(text));
-  if (!parsed.success) {
-    throw new MupError(`${metaPath(clusterDir)} is damaged: ${parsed.error.issues[0]?.message}`, {
-      hint: "restore it from the latest checkpoint or a backup",
+  const damaged = (why: string) =>
+    new MupError(`${metaPath(clusterDir)} is damaged: ${why}`, {
+      hint: "restore the file from a backup (mup writes it itself; it is not meant to be " +
+        "edited by hand)",
     });
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (e) {
+    throw damaged(`not valid YAML (${(e as Error).message.split("\n")[0]})`);
+  }
+  const parsed = ClusterMeta.safeParse(doc);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    throw damaged(`${i?.path.join(".") || "the document"}: ${i?.message}`);
   }
   return parsed.data;
 }

@@ -126,13 +126,49 @@ function capped(issues: TopologyIssue[], total: number, file: string): TopologyI
   }];
 }
 
+/** The file's bytes, or undefined when it holds more than `max` (reading stops there). */
+async function readBounded(file: string, max: number): Promise<Uint8Array | undefined> {
+  const f = await Deno.open(file);
+  try {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const buf = new Uint8Array(64 * 1024);
+    for (let n = await f.read(buf); n !== null; n = await f.read(buf)) {
+      total += n;
+      if (total > max) return undefined;
+      chunks.push(buf.slice(0, n));
+    }
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  } finally {
+    f.close();
+  }
+}
+
 export async function loadTopology(file: string): Promise<LoadedTopology> {
   let text: string;
   try {
     // Looked at before reading: a huge file is refused without being read.
-    const big = fileTooLarge(file, (await Deno.stat(file)).size, topologyLimits());
+    const limits = topologyLimits();
+    const big = fileTooLarge(file, (await Deno.stat(file)).size, limits);
     if (big) throw new TopologyError(file, [{ severity: "error", ...big }]);
-    text = await Deno.readTextFile(file);
+    // A device or pipe reports no size (/dev/zero, /dev/urandom): the read stops at the limit.
+    const bytes = await readBounded(file, limits.maxBytes);
+    if (!bytes) {
+      const over = fileTooLarge(file, limits.maxBytes + 1, limits)!;
+      throw new TopologyError(file, [{
+        severity: "error",
+        ...over,
+        message:
+          `the file holds more than the limit of ${limits.maxBytes} bytes (read stopped there)`,
+      }]);
+    }
+    text = new TextDecoder().decode(bytes);
   } catch (e) {
     if (e instanceof TopologyError) throw e;
     throw new MupError(`cannot read topology file ${file}: ${(e as Error).message}`, {

@@ -1,5 +1,6 @@
 import type { SourceLocation } from "../errors.ts";
 import { managedKeyIssues } from "./managed_keys.ts";
+import { systemDirIssues } from "./system_dirs.ts";
 import {
   isLocalHost,
   type MongodServer,
@@ -55,7 +56,7 @@ const MAX_MEMBERS = 50;
  * Pure; returns issues with field paths that the loader turns into file positions.
  */
 export function validateTopology(t: Topology): Issue[] {
-  const issues: Issue[] = managedKeyIssues(t);
+  const issues: Issue[] = [...managedKeyIssues(t), ...systemDirIssues(t)];
   const err = (code: string, path: Issue["path"], message: string, hint: string) =>
     issues.push({ severity: "error", code, path, message, hint });
   const warn = (code: string, path: Issue["path"], message: string, hint: string) =>

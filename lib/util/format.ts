@@ -23,11 +23,15 @@ export function portRanges(ports: number[]): string {
   return out.join(", ");
 }
 
-/** Rows in columns of the given widths (the last column is not padded), header first. */
+/**
+ * Rows in columns of at least the given widths (the last column is not padded), header first.
+ * A column with a longer cell grows to it plus two spaces, so cells never run together.
+ */
 export function table(widths: number[], rows: string[][]): string {
-  return rows.map((r) =>
-    r.map((cell, i) => i < r.length - 1 ? cell.padEnd(widths[i]) : cell).join("")
-  )
+  const w = widths.map((min, i) =>
+    Math.max(min, ...rows.map((r) => i < r.length - 1 ? (r[i]?.length ?? 0) + 2 : 0))
+  );
+  return rows.map((r) => r.map((cell, i) => i < r.length - 1 ? cell.padEnd(w[i]) : cell).join(""))
     .join("\n");
 }
 

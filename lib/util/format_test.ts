@@ -7,3 +7,10 @@ Deno.test("table() pads every column but the last to its width", () => {
     "ID    ST  WHEN\na-1   ok  now",
   );
 });
+
+Deno.test("table() widens a column whose cell is longer than its width, keeping two spaces", () => {
+  assert.equal(
+    table([6, 4], [["ID", "STATUS", "WHEN"], ["a-1", "not deployed", "now"]]),
+    "ID    STATUS        WHEN\na-1   not deployed  now",
+  );
+});

@@ -1,0 +1,64 @@
+/**
+ * Pre-flight of a first deploy's data directories: one that already holds files, none of them
+ * MongoDB's, is someone else's directory. mongod would write among those files and `cluster
+ * destroy` would remove the directory with them, so the plan is refused before anything starts.
+ * (A directory with MongoDB data is the retained-data case: lib/preflight/retained.ts.)
+ */
+import type { ExecutorFactory } from "../executor/executor.ts";
+import type { ProcessSpec } from "../plan/processes.ts";
+import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
+import { DATA_MARKERS } from "./retained.ts";
+
+/** How many of a directory's entries the message names. */
+const SHOWN = 3;
+
+/**
+ * The check, and an error for each data directory (mongod and config servers) that exists, is
+ * not empty and holds no MongoDB data. Unreachable hosts are left to the connectivity check.
+ */
+export async function checkForeignData(
+  procs: ProcessSpec[],
+  executors: ExecutorFactory,
+): Promise<{ check: CheckResult; issues: ValidationIssue[] }> {
+  const t0 = performance.now();
+  const issues: ValidationIssue[] = [];
+  await Promise.all(
+    procs.filter((p) => p.role !== "mongos").map(async (p) => {
+      const dir = p.dirs.data;
+      try {
+        const ex = executors.forHost(p.host);
+        if (!(await ex.exists(dir))) return;
+        const r = await ex.run(["ls", "-A", "--", dir], { timeoutMs: 10_000 });
+        if (r.code !== 0) return;
+        const entries = r.stdout.split("\n").filter(Boolean);
+        if (!entries.length || entries.some((e) => DATA_MARKERS.includes(e))) return;
+        const named = entries.slice(0, SHOWN).join(", ") +
+          (entries.length > SHOWN ? ` and ${entries.length - SHOWN} more` : "");
+        issues.push({
+          code: "data_dir_not_empty",
+          severity: "error",
+          host: p.host,
+          message: `data directory ${p.host}:${dir} of ${p.id} already holds files that are not ` +
+            `MongoDB data (${named}): mongod would write among them and \`cluster destroy\` would ` +
+            "remove them with it. Give the process an empty or new data_dir, or move the files away",
+        });
+      } catch {
+        // An unreachable host fails the connectivity check already.
+      }
+    }),
+  );
+  issues.sort((a, b) => a.message.localeCompare(b.message));
+  return {
+    check: {
+      name: "data_dirs_empty",
+      status: issues.length ? "failed" : "passed",
+      message: issues.length
+        ? `${issues.length} data director${
+          issues.length === 1 ? "y holds" : "ies hold"
+        } other files`
+        : "every data directory is new, empty or holds MongoDB data",
+      duration: Math.round(performance.now() - t0),
+    },
+    issues,
+  };
+}

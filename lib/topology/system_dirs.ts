@@ -1,0 +1,66 @@
+/**
+ * Directories a topology entry must not hand to mup: the root and the system's own directories.
+ * An entry's own `data_dir` (and the other directory fields) is used as it is, and `cluster
+ * destroy` removes it; `data_dir: /tmp` or `/` would hand it everything else in there too. (A
+ * global directory is only a root: each process gets its own `<role>-<port>` directory in it.)
+ */
+import * as path from "node:path";
+import type { Topology } from "./schema.ts";
+import type { TopologyIssue } from "./validate.ts";
+
+const SYSTEM_DIRS = new Set([
+  "/",
+  "/bin",
+  "/boot",
+  "/dev",
+  "/etc",
+  "/home",
+  "/lib",
+  "/lib32",
+  "/lib64",
+  "/media",
+  "/mnt",
+  "/opt",
+  "/proc",
+  "/root",
+  "/run",
+  "/sbin",
+  "/srv",
+  "/sys",
+  "/tmp",
+  "/usr",
+  "/usr/local",
+  "/var",
+  "/var/lib",
+  "/var/log",
+  "/var/tmp",
+]);
+
+const FIELDS = ["deploy_dir", "data_dir", "log_dir", "config_dir"] as const;
+
+/** An error for each directory field of an entry that names a system directory. */
+export function systemDirIssues(t: Topology): Omit<TopologyIssue, "location">[] {
+  const issues: Omit<TopologyIssue, "location">[] = [];
+  const check = (
+    dirs: Partial<Record<(typeof FIELDS)[number], string>>,
+    at: (string | number)[],
+  ) => {
+    for (const f of FIELDS) {
+      const d = dirs[f];
+      if (d === undefined || !path.isAbsolute(d)) continue;
+      if (!SYSTEM_DIRS.has(path.posix.normalize(d).replace(/(.)\/+$/, "$1"))) continue;
+      issues.push({
+        severity: "error",
+        code: "system_dir",
+        path: [...at, f],
+        message: `${f} ${d} is a system directory: mup would make its files among the system's, ` +
+          "and destroy or rollback would remove what it was given",
+        hint: `use a directory of the cluster's own, e.g. ${path.posix.join(d, "mongodb")}`,
+      });
+    }
+  };
+  for (const section of ["config_servers", "mongod_servers", "mongos_servers"] as const) {
+    t[section].forEach((n, i) => check(n, [section, i]));
+  }
+  return issues;
+}
