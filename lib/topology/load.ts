@@ -170,7 +170,7 @@ export async function loadTopology(file: string): Promise<LoadedTopology> {
     }
     text = new TextDecoder().decode(bytes);
   } catch (e) {
-    if (e instanceof TopologyError) throw e;
+    if (e instanceof MupError) throw e; // a topology error, a bad limit setting
     throw new MupError(`cannot read topology file ${file}: ${(e as Error).message}`, {
       hint: "check the path; examples/ holds sample topologies",
     });
