@@ -144,6 +144,7 @@ Deno.test("kill -9 of mup in the middle of restart, stop and destroy; plan resum
     // Every process is stopped: the list must not claim `running`; the state says who is gone.
     const listed = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
     assert.equal(listed[0].status, "unknown");
+    assert.equal(listed[0].last_apply?.status, "interrupted", "as state show says, not running");
     const shown = await ok(home, ["state", "show", "rs"]);
     assert.match(
       shown.stdout,
