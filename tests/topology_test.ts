@@ -236,3 +236,19 @@ Deno.test("runtime_config may not set what mup manages (port, dbPath, set name, 
     "t.yaml",
   );
 });
+
+Deno.test("problems are listed in the file's order, whichever rule found them", async () => {
+  const issues = await errorsOf(
+    [
+      "mongod_servers:",
+      "  - { host: localhost, port: 1 }",
+      "  - { host: localhost, port: 1 }",
+      "  - host: localhost",
+      "    port: 2",
+      "    runtime_config: { net: { port: 3 } }",
+    ].join("\n") + "\n",
+  );
+  const lines = issues.map((i) => i.location.line ?? 0);
+  assert.ok(lines.length >= 2, JSON.stringify(issues));
+  assert.deepEqual(lines, [...lines].sort((a, b) => a - b), JSON.stringify(issues));
+});
