@@ -192,8 +192,23 @@ Deno.test("state rollback after a deploy failed in the initialize phase: process
     assert.match(planned.stdout, /Operation: rollback/);
     // The refused initiation initiated nothing: no "stays initiated" warning.
     assert.doesNotMatch(planned.stdout, /not undone: init-rs-rs0|stays initiated/);
-    const rb = await rollbackToStart(home, "--auto-approve");
-    assert.match(rb.stdout, /Rollback completed successfully!/);
+    // It removes directories: a habitual "yes" is not enough, the cluster's name is asked.
+    const habit = await mup(["state", "rollback", "rs", "--checkpoint", "start"], {
+      home,
+      stdin: "yes\n",
+    });
+    assert.equal(habit.code, 1, habit.stdout + habit.stderr);
+    assert.match(
+      habit.stdout,
+      /Type the cluster name \(rs\) to roll back and remove its directories/,
+    );
+    assert.match(habit.stdout, /Apply cancelled/);
+    assert.equal((await livePids(home, "rs")).length, 3, "nothing was stopped");
+    const rb = await mup(["state", "rollback", "rs", "--checkpoint", "start"], {
+      home,
+      stdin: "rs\n",
+    });
+    assert.match(rb.stdout, /Rollback completed successfully!/, rb.stdout + rb.stderr);
     assert.deepEqual(await livePids(home, "rs"), []);
     assert.ok(!(await exists(path.join(clusterDir(home, "rs"), "deploy"))), "directories gone");
     const st = await currentState(home, "rs");

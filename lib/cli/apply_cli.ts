@@ -3,7 +3,7 @@ import { apply, ApplyControl, type SafetyDecision } from "../apply/applier.ts";
 import { Emitter } from "../apply/events.ts";
 import { checkNoClash, checkNotStale, previousApply } from "../apply/stale.ts";
 import { MupError } from "../errors.ts";
-import { archiveCached, type Plan } from "../plan/schema.ts";
+import { allOperations, archiveCached, type Plan } from "../plan/schema.ts";
 import { jsonRenderer } from "../render/apply_json.ts";
 import { PlainRenderer } from "../render/apply_plain.ts";
 import { TtyRenderer } from "../render/apply_tty.ts";
@@ -169,10 +169,15 @@ export async function runApply(
       const say = opts.json ? console.error : console.log;
       say(describeEffects(plan) + "\n");
       // Destroying asks for the cluster's name, as TiUP does: a "yes" typed by habit is not enough.
-      const destroy = plan.operation === "destroy";
+      // So does a rollback that removes directories (data among them), with no archive kept.
+      const removes = plan.operation === "rollback" &&
+        allOperations(plan).some((o) => o.type === "remove_directory");
+      const destroy = plan.operation === "destroy" || removes;
       const answer = await readLine(
         destroy
-          ? `There is no undo. Type the cluster name (${plan.cluster_name}) to destroy it: `
+          ? `There is no undo. Type the cluster name (${plan.cluster_name}) to ${
+            removes ? "roll back and remove its directories" : "destroy it"
+          }: `
           : "Do you want to continue? (yes/no): ",
         opts.json ? "stderr" : "stdout",
       );
