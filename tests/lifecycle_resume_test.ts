@@ -130,6 +130,12 @@ Deno.test("kill -9 of mup in the middle of restart, stop and destroy; plan resum
     await killRestartAndResume(home, /^step-down-/);
 
     await killWhen(home, "rs", ["cluster", "stop", "rs", "--auto-approve"], /^stop-/, "completed");
+    // A new plan meanwhile says that it would replace the unfinished stop.
+    const other = await ok(home, ["cluster", "start", "rs", "--plan-only"]);
+    assert.match(
+      other.stdout,
+      /apply apply-\w+ \(stop\) is interrupted, not finished: this plan replaces it/,
+    );
     await resume(home, "rs", /Stop completed successfully!/);
     assert.deepEqual(await livePids(home, "rs"), []);
     await ok(home, ["cluster", "start", "rs", "--auto-approve"]);
