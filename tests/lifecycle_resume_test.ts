@@ -335,3 +335,35 @@ Deno.test("kill -9 of mup while a rolling restart starts a member again: plan re
     await killAll(home);
   }
 });
+
+Deno.test("an interrupted apply that a later apply replaced is not resumed by --state-id: its plan no longer describes the cluster", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    await deploy(home, "one", standaloneTopology([port]));
+    await killWhen(
+      home,
+      "one",
+      ["cluster", "stop", "one", "--auto-approve"],
+      /^stop-/,
+      "completed",
+    );
+    const interrupted = await currentState(home, "one");
+    assert.equal(interrupted.status, "running", "killed mid-way");
+    // A later plan replaces it (and says so), and completes.
+    const started = await ok(home, ["cluster", "start", "one", "--auto-approve"]);
+    assert.match(started.stdout, /\(stop\) is interrupted, not finished: this plan replaces it/);
+    const old = await ok(
+      home,
+      ["plan", "resume", "--state-id", interrupted.state_id],
+      1,
+    );
+    assert.match(
+      old.stderr,
+      new RegExp(`apply ${interrupted.state_id} of cluster one was replaced by a later apply`),
+    );
+    assert.equal((await livePids(home, "one")).length, 1, "the later start stands");
+  } finally {
+    await killAll(home);
+  }
+});

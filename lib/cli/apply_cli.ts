@@ -327,6 +327,19 @@ export async function runResume(
       { hint: "plan the cluster again (`mup cluster deploy … --plan-only`)" },
     );
   }
+  // An older apply that a later one replaced: its plan no longer describes the cluster (the
+  // later apply may have undone what it would redo), as a stale plan would not.
+  const current = await found.store.currentId();
+  if (current && current !== state.state_id) {
+    throw new MupError(
+      `apply ${state.state_id} of cluster ${state.cluster_name} was replaced by a later apply, ${current}: its plan no longer describes the cluster; refusing to resume it`,
+      {
+        hint: `plan what you need again (e.g. \`mup cluster restart ${state.cluster_name}\`); ` +
+          `\`mup state show ${state.cluster_name}\` shows the current apply`,
+        details: { state_id: state.state_id, current, check: "stale_plan" },
+      },
+    );
+  }
   const { plan, path } = await ctx.store.load(state.plan_path);
   if (plan.content_hash !== state.plan_hash) {
     throw new MupError(
