@@ -11,6 +11,7 @@ import { topologyCommand } from "./lib/cli/topology_cmd.ts";
 import { stateCommand } from "./lib/cli/state_cmd.ts";
 import { errorDocument, MupError } from "./lib/errors.ts";
 import { MUP_VERSION } from "./lib/plan/planner.ts";
+import { mupHome } from "./lib/util/path.ts";
 
 export async function main(args: string[]): Promise<number> {
   // The compiled binary also carries the simulator, so a mirror's tarballs can start it.
@@ -47,12 +48,30 @@ export async function main(args: string[]): Promise<number> {
     });
   }
   try {
+    checkHome();
     await program.parseAsync(args, { from: "user" });
     return ctx.exitCode;
   } catch (e) {
     return reportError(e, args.includes("--json"));
   } finally {
     await ctx.executors.close(); // SSH master connections end with mup
+  }
+}
+
+/** $MUP_HOME must be a directory (or not exist yet): a file there would read as "no clusters". */
+function checkHome(): void {
+  const home = mupHome();
+  const info = (() => {
+    try {
+      return Deno.statSync(home);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (info && !info.isDirectory) {
+    throw new MupError(`MUP_HOME ${home} is not a directory`, {
+      hint: "point MUP_HOME at a directory (mup creates it when it does not exist)",
+    });
   }
 }
 

@@ -224,3 +224,22 @@ Deno.test("a topology 'file' without a size (/dev/zero, /dev/urandom) is read on
     await Deno.remove(home, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("a limit variable that is not a number, and a MUP_HOME that is a file, are refused by name", async () => {
+  const home = await tempHome();
+  try {
+    const bad = await mup(["topology", "validate", "examples/sharded.yaml"], {
+      home,
+      env: { MUP_TOPOLOGY_MAX_BYTES: "abc" },
+    });
+    assert.equal(bad.code, 1, output(bad));
+    assert.match(bad.stderr, /MUP_TOPOLOGY_MAX_BYTES=abc is not a whole number/);
+    const file = `${home}/not-a-dir`;
+    await Deno.writeTextFile(file, "");
+    const list = await mup(["cluster", "list"], { home: file });
+    assert.equal(list.code, 1, output(list));
+    assert.match(list.stderr, new RegExp(`MUP_HOME ${file} is not a directory`));
+  } finally {
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+});

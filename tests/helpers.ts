@@ -83,18 +83,19 @@ export async function mup(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** Starts mup without waiting, for tests that kill it mid-way. */
+/** Starts mup without waiting, for tests that kill it mid-way (or answer it: stdin "piped"). */
 export function spawnMup(
   args: string[],
   home: string,
   env: Record<string, string> = {},
+  stdin: "null" | "piped" = "null",
 ): Deno.ChildProcess {
   return trackChild(
     new Deno.Command(Deno.execPath(), {
       args: mupRunArgs(args),
       env: { MUP_HOME: home, NO_COLOR: "1", ...env },
       cwd: ROOT,
-      stdin: "null",
+      stdin,
       stdout: "piped",
       stderr: "piped",
     }).spawn(),

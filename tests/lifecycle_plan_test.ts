@@ -264,6 +264,18 @@ Deno.test("restart of a cluster with a process down is an invalid plan naming it
   assert.match(plan.validation.errors[0].message, /localhost:27019 is not running/);
 });
 
+Deno.test("a rolling restart of a set with a member that runs but does not say what it is (hung) is invalid; --force is not", async () => {
+  const i = await input("replica-set.yaml");
+  i.facts["mongod-localhost-27019"] = { running: true }; // no state: hello went unanswered
+  const plan = planRestart(i);
+  assert.equal(plan.validation.valid, false);
+  assert.match(
+    plan.validation.errors.map((e) => e.message).join("\n"),
+    /localhost:27019 runs but is neither primary, secondary nor arbiter/,
+  );
+  assert.equal(planRestart({ ...i, force: true }).validation.valid, true);
+});
+
 Deno.test("destroy removes every directory, keeps data with retainData, archives first", async () => {
   const all = planDestroy(await input("sharded.yaml"));
   const removed = allOperations(all).filter((o) => o.type === "remove_directory").map((o) =>

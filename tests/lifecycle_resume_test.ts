@@ -130,6 +130,12 @@ Deno.test("kill -9 of mup in the middle of restart, stop and destroy; plan resum
     await killRestartAndResume(home, /^step-down-/);
 
     await killWhen(home, "rs", ["cluster", "stop", "rs", "--auto-approve"], /^stop-/, "completed");
+    // A new plan meanwhile says that it would replace the unfinished stop.
+    const other = await ok(home, ["cluster", "start", "rs", "--plan-only"]);
+    assert.match(
+      other.stdout,
+      /apply apply-\w+ \(stop\) is interrupted, not finished: this plan replaces it/,
+    );
     await resume(home, "rs", /Stop completed successfully!/);
     assert.deepEqual(await livePids(home, "rs"), []);
     await ok(home, ["cluster", "start", "rs", "--auto-approve"]);
@@ -144,6 +150,7 @@ Deno.test("kill -9 of mup in the middle of restart, stop and destroy; plan resum
     // Every process is stopped: the list must not claim `running`; the state says who is gone.
     const listed = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
     assert.equal(listed[0].status, "unknown");
+    assert.equal(listed[0].last_apply?.status, "interrupted", "as state show says, not running");
     const shown = await ok(home, ["state", "show", "rs"]);
     assert.match(
       shown.stdout,
@@ -191,8 +198,23 @@ Deno.test("state rollback after a deploy failed in the initialize phase: process
     assert.match(planned.stdout, /Operation: rollback/);
     // The refused initiation initiated nothing: no "stays initiated" warning.
     assert.doesNotMatch(planned.stdout, /not undone: init-rs-rs0|stays initiated/);
-    const rb = await rollbackToStart(home, "--auto-approve");
-    assert.match(rb.stdout, /Rollback completed successfully!/);
+    // It removes directories: a habitual "yes" is not enough, the cluster's name is asked.
+    const habit = await mup(["state", "rollback", "rs", "--checkpoint", "start"], {
+      home,
+      stdin: "yes\n",
+    });
+    assert.equal(habit.code, 1, habit.stdout + habit.stderr);
+    assert.match(
+      habit.stdout,
+      /Type the cluster name \(rs\) to roll back and remove its directories/,
+    );
+    assert.match(habit.stdout, /Apply cancelled/);
+    assert.equal((await livePids(home, "rs")).length, 3, "nothing was stopped");
+    const rb = await mup(["state", "rollback", "rs", "--checkpoint", "start"], {
+      home,
+      stdin: "rs\n",
+    });
+    assert.match(rb.stdout, /Rollback completed successfully!/, rb.stdout + rb.stderr);
     assert.deepEqual(await livePids(home, "rs"), []);
     assert.ok(!(await exists(path.join(clusterDir(home, "rs"), "deploy"))), "directories gone");
     const st = await currentState(home, "rs");
@@ -309,6 +331,38 @@ Deno.test("kill -9 of mup while a rolling restart starts a member again: plan re
       { MUP_SIM_STARTUP_DELAY_MS: "2000" },
       async () => (await livePids(home, "rs")).length === 3,
     );
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("an interrupted apply that a later apply replaced is not resumed by --state-id: its plan no longer describes the cluster", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    await deploy(home, "one", standaloneTopology([port]));
+    await killWhen(
+      home,
+      "one",
+      ["cluster", "stop", "one", "--auto-approve"],
+      /^stop-/,
+      "completed",
+    );
+    const interrupted = await currentState(home, "one");
+    assert.equal(interrupted.status, "running", "killed mid-way");
+    // A later plan replaces it (and says so), and completes.
+    const started = await ok(home, ["cluster", "start", "one", "--auto-approve"]);
+    assert.match(started.stdout, /\(stop\) is interrupted, not finished: this plan replaces it/);
+    const old = await ok(
+      home,
+      ["plan", "resume", "--state-id", interrupted.state_id],
+      1,
+    );
+    assert.match(
+      old.stderr,
+      new RegExp(`apply ${interrupted.state_id} of cluster one was replaced by a later apply`),
+    );
+    assert.equal((await livePids(home, "one")).length, 1, "the later start stands");
   } finally {
     await killAll(home);
   }

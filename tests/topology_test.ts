@@ -236,3 +236,37 @@ Deno.test("runtime_config may not set what mup manages (port, dbPath, set name, 
     "t.yaml",
   );
 });
+
+Deno.test("problems are listed in the file's order, whichever rule found them", async () => {
+  const issues = await errorsOf(
+    [
+      "mongod_servers:",
+      "  - { host: localhost, port: 1 }",
+      "  - { host: localhost, port: 1 }",
+      "  - host: localhost",
+      "    port: 2",
+      "    runtime_config: { net: { port: 3 } }",
+    ].join("\n") + "\n",
+  );
+  const lines = issues.map((i) => i.location.line ?? 0);
+  assert.ok(lines.length >= 2, JSON.stringify(issues));
+  assert.deepEqual(lines, [...lines].sort((a, b) => a - b), JSON.stringify(issues));
+});
+
+Deno.test("a replica set's connection string seeds only the members clients use: no arbiter, no hidden member", async () => {
+  const { connectionString } = await import("../lib/plan/processes.ts");
+  const t = (await parseTopology(
+    [
+      "mongod_servers:",
+      "  - { host: localhost, port: 1, replica_set: rs0 }",
+      "  - { host: localhost, port: 2, replica_set: rs0 }",
+      "  - { host: localhost, port: 3, replica_set: rs0, arbiter_only: true }",
+      "  - { host: localhost, port: 4, replica_set: rs0, hidden: true, priority: 0 }",
+    ].join("\n") + "\n",
+    "t.yaml",
+  )).topology;
+  assert.match(
+    connectionString(t),
+    /^mongodb:\/\/(admin@)?localhost:1,localhost:2\/\?replicaSet=rs0/,
+  );
+});

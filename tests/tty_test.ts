@@ -87,3 +87,22 @@ Deno.test("in a terminal: confirm with yes, pause at a failed safety check, then
     await killAll(home);
   }
 });
+
+Deno.test("in a terminal: Ctrl-C at the confirmation cancels like 'no': the plan is kept, and the way to apply it later is printed", async () => {
+  const home = await tempHome();
+  const ports = freePorts(10);
+  const session = `mup-tty-cc-${Deno.pid}`;
+  try {
+    const planId = (await planSharded(home, ports)).plan_id;
+    await mupInTerminal(session, home, ["plan", "apply", planId]);
+    await screenUntil(session, /Do you want to continue\? \(yes\/no\):/);
+    await tmux("send-keys", "-t", session, "C-c");
+    const screen = await screenUntil(session, /EXIT=\d+/);
+    assert.match(screen, /Apply cancelled\. The plan was kept: /);
+    assert.match(screen, new RegExp(`To apply it later: mup plan apply ${planId}`));
+    assert.match(screen, /EXIT=1/);
+  } finally {
+    await tmux("kill-session", "-t", session).catch(() => "");
+    await killAll(home);
+  }
+});

@@ -48,6 +48,8 @@ export interface ApplyOptions {
   signal?: AbortSignal;
   /** The second Ctrl-C: see ApplyControl. */
   control?: ApplyControl;
+  /** A fresh state (newApplyState) already recorded, so that its claim counted; else one is made. */
+  initial?: ApplyState;
 }
 
 class SafetyCheckFailed extends Error {}
@@ -129,7 +131,7 @@ export function applyGraph(plan: Plan): Dag {
 export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promise<ApplyState> {
   const { plan } = opts;
   const emitter = opts.emitter ?? new Emitter();
-  const state = resumeFrom ?? newApplyState(plan, opts.planPath);
+  const state = resumeFrom ?? opts.initial ?? newApplyState(plan, opts.planPath);
   const writer = new StateWriter(opts.store, state);
   await writer.open();
   const t0 = performance.now();

@@ -7,6 +7,9 @@ import type { PlanEntry } from "../plan/store.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
+import { privateDir } from "../state/atomic.ts";
+import { withClaimsLock } from "../state/claims_lock.ts";
+import { newApplyState } from "./applier.ts";
 
 /**
  * The completed apply of this very plan (same plan ID and content hash) recorded for the
@@ -96,12 +99,21 @@ export async function planStatuses(
   });
 }
 
+/** Plans that only stop and remove: they take nothing, so no claim can refuse them. */
+const TAKES_NOTHING = new Set(["rollback", "stop", "destroy"]);
+
+/** Whether `plan` only stops and removes (a rollback, stop or destroy), taking nothing. */
+export function takesNothing(plan: Plan): boolean {
+  return TAKES_NOTHING.has(plan.operation);
+}
+
 /**
  * Refuses a plan whose processes would take a port, data directory or log file that another
  * cluster under the same storage root has come to hold since the plan was made (deployed after
- * it, running or stopped).
+ * it, running or stopped). Rollback, stop and destroy plans are never refused.
  */
 export async function checkNoClash(plan: Plan, clusterDir: string): Promise<void> {
+  if (takesNothing(plan)) return;
   const others = await otherClusters(path.dirname(clusterDir), plan.cluster_name);
   const clash = clashes(nodeClaims(plan.topology, path.join(clusterDir, "deploy")), others);
   if (clash.length) {
@@ -112,4 +124,27 @@ export async function checkNoClash(plan: Plan, clusterDir: string): Promise<void
       { hint: "plan again with other ports and directories" },
     );
   }
+}
+
+/**
+ * Checks again, under the storage root's claims lock, that no other cluster holds what the plan
+ * takes, and records the apply's state (which claims the plan's processes) before the lock goes:
+ * of two applies started at once on the same ports, the second is refused here, naming the
+ * first, before it starts anything. Returns the recorded state, for apply() to run. Throws the
+ * MupError of checkNoClash, or withClaimsLock's when the lock stays held.
+ */
+export async function recordClaim(
+  plan: Plan,
+  planPath: string,
+  storeRoot: string,
+  clusterDir: string,
+): Promise<ApplyState> {
+  return await withClaimsLock(storeRoot, `apply ${plan.plan_id}`, async () => {
+    await checkNoClash(plan, clusterDir);
+    const state = newApplyState(plan, planPath);
+    const store = new StateStore(clusterDir);
+    await privateDir(store.dir);
+    await store.writeSnapshot(state);
+    return state;
+  });
 }

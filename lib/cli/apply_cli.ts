@@ -1,9 +1,15 @@
 import { type Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { apply, ApplyControl, type SafetyDecision } from "../apply/applier.ts";
 import { Emitter } from "../apply/events.ts";
-import { checkNoClash, checkNotStale, previousApply } from "../apply/stale.ts";
+import {
+  checkNoClash,
+  checkNotStale,
+  previousApply,
+  recordClaim,
+  takesNothing,
+} from "../apply/stale.ts";
 import { MupError } from "../errors.ts";
-import { archiveCached, type Plan } from "../plan/schema.ts";
+import { allOperations, archiveCached, type Plan } from "../plan/schema.ts";
 import { jsonRenderer } from "../render/apply_json.ts";
 import { PlainRenderer } from "../render/apply_plain.ts";
 import { TtyRenderer } from "../render/apply_tty.ts";
@@ -169,10 +175,15 @@ export async function runApply(
       const say = opts.json ? console.error : console.log;
       say(describeEffects(plan) + "\n");
       // Destroying asks for the cluster's name, as TiUP does: a "yes" typed by habit is not enough.
-      const destroy = plan.operation === "destroy";
+      // So does a rollback that removes directories (data among them), with no archive kept.
+      const removes = plan.operation === "rollback" &&
+        allOperations(plan).some((o) => o.type === "remove_directory");
+      const destroy = plan.operation === "destroy" || removes;
       const answer = await readLine(
         destroy
-          ? `There is no undo. Type the cluster name (${plan.cluster_name}) to destroy it: `
+          ? `There is no undo. Type the cluster name (${plan.cluster_name}) to ${
+            removes ? "roll back and remove its directories" : "destroy it"
+          }: `
           : "Do you want to continue? (yes/no): ",
         opts.json ? "stderr" : "stdout",
       );
@@ -240,6 +251,16 @@ export async function runApply(
     throw e;
   }
   const lock = held.lock = acquired.lock;
+  let initial: ApplyState | undefined;
+  try {
+    if (!resume && !takesNothing(plan)) {
+      initial = await recordClaim(plan, planPath, ctx.store.root, clusterDir);
+    }
+  } catch (e) {
+    Deno.removeSignalListener("SIGINT", onSigint);
+    await lock.release();
+    throw e;
+  }
   const replacedStale = acquired.replacedStale;
   const emitter = new Emitter();
   const tty = !opts.json && interactive();
@@ -278,6 +299,7 @@ export async function runApply(
       emitter,
       signal: ac.signal,
       control,
+      initial,
       // The status line stops while the menu waits for an answer.
       onSafetyFailure: async () =>
         ttyRenderer && !opts.autoApprove ? await ttyRenderer.hold(askSafetyDecision) : onFailure,
@@ -320,6 +342,19 @@ export async function runResume(
     throw new MupError(
       `apply ${state.state_id} of cluster ${state.cluster_name} was rolled back; it cannot be resumed`,
       { hint: "plan the cluster again (`mup cluster deploy … --plan-only`)" },
+    );
+  }
+  // An older apply that a later one replaced: its plan no longer describes the cluster (the
+  // later apply may have undone what it would redo), as a stale plan would not.
+  const current = await found.store.currentId();
+  if (current && current !== state.state_id) {
+    throw new MupError(
+      `apply ${state.state_id} of cluster ${state.cluster_name} was replaced by a later apply, ${current}: its plan no longer describes the cluster; refusing to resume it`,
+      {
+        hint: `plan what you need again (e.g. \`mup cluster restart ${state.cluster_name}\`); ` +
+          `\`mup state show ${state.cluster_name}\` shows the current apply`,
+        details: { state_id: state.state_id, current, check: "stale_plan" },
+      },
     );
   }
   const { plan, path } = await ctx.store.load(state.plan_path);

@@ -7,6 +7,7 @@ import { collect, selectProcesses } from "../plan/select.ts";
 import { listedShards, probeProcesses, type ProcessStatus } from "../probe/live.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import { StateStore } from "../state/store.ts";
+import { interruption } from "../state/lock.ts";
 import { undeployedStatus, unfinishedApply } from "../state/undeployed.ts";
 import { parsePlanText } from "../plan/parse.ts";
 import { formatDuration, table } from "../util/format.ts";
@@ -83,6 +84,8 @@ export async function listClusters(ctx: CliContext) {
     const store = new StateStore(dir);
     const id = await store.currentId();
     const last = id ? await store.load(id).catch(() => undefined) : undefined;
+    // A "running" apply whose mup is gone (kill -9) is interrupted, as `state show` says.
+    const cut = last ? await interruption(dir, last) : undefined;
     out.push({
       name,
       kind: meta.kind,
@@ -95,7 +98,7 @@ export async function listClusters(ctx: CliContext) {
         ? {
           state_id: last.state_id,
           operation: last.operation,
-          status: last.status,
+          status: cut ? "interrupted" : last.status,
           at: last.completed_at ?? last.updated_at,
         }
         : undefined,

@@ -5,7 +5,26 @@ export async function readLine(
   prompt: string,
   to: "stdout" | "stderr" = "stdout",
 ): Promise<string | undefined> {
-  await (to === "stderr" ? Deno.stderr : Deno.stdout).write(new TextEncoder().encode(prompt));
+  const out = to === "stderr" ? Deno.stderr : Deno.stdout;
+  await out.write(new TextEncoder().encode(prompt));
+  // Ctrl-C at a question is an answer (no): the caller then says what was kept, rather than the
+  // process ending with 130 and saying nothing.
+  let interrupted!: () => void;
+  const sigint = new Promise<undefined>((resolve) => {
+    interrupted = () => resolve(undefined);
+  });
+  Deno.addSignalListener("SIGINT", interrupted);
+  try {
+    const line = await Promise.race([readStdinLine(), sigint]);
+    if (line === undefined) await out.write(new TextEncoder().encode("\n"));
+    return line;
+  } finally {
+    Deno.removeSignalListener("SIGINT", interrupted);
+  }
+}
+
+/** One line of standard input (without its newline); undefined at end of input. */
+async function readStdinLine(): Promise<string | undefined> {
   const buf = new Uint8Array(1);
   const bytes: number[] = [];
   while (true) {

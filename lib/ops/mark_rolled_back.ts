@@ -20,6 +20,7 @@ export const markRolledBack: Operation = {
     await store.writeSnapshot({
       ...st,
       status: "rolled_back",
+      rolled_back_to: param(ctx, "checkpoint"),
       updated_at: at,
       completed_at: at,
       execution_log: [...st.execution_log, {

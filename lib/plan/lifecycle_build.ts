@@ -14,6 +14,7 @@ import type { LifecyclePlanInput, ProcessFact } from "./lifecycle.ts";
 import type { Plan } from "./schema.ts";
 import type { ProcessFilter } from "./select.ts";
 import type { PlanStore } from "./store.ts";
+import { unfinishedApply } from "../state/undeployed.ts";
 
 /** Live facts about every recorded process, asked all at once. */
 export async function probeFacts(
@@ -50,7 +51,7 @@ export async function buildLifecyclePlan(
 ): Promise<Omit<Plan, "content_hash">> {
   const clusterDir = req.store.clusterDir(req.meta.name);
   const hooksDir = req.meta.topology_file ? path.dirname(req.meta.topology_file) : clusterDir;
-  return planner({
+  const plan = planner({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
     createdAt: new Date().toISOString(),
     meta: req.meta,
@@ -62,4 +63,17 @@ export async function buildLifecyclePlan(
     filter: req.filter,
     dryRun: req.dryRun,
   });
+  // An apply left unfinished (failed, paused, or its mup killed) is replaced by this one: say so
+  // before it is approved, since it can then no longer be resumed.
+  const u = await unfinishedApply(clusterDir);
+  if (u && u.outcome !== "running") {
+    plan.validation.warnings.push({
+      code: "unfinished_apply",
+      severity: "warning",
+      message: `apply ${u.state.state_id} (${u.state.operation}) is ${u.outcome}, not finished: ` +
+        `this plan replaces it, and it can no longer be resumed once this one is applied ` +
+        `(\`mup plan resume ${req.meta.name}\` completes it instead)`,
+    });
+  }
+  return plan;
 }

@@ -93,7 +93,11 @@ export function connectionString(t: Topology, caFile?: string): string {
   if (kind === "sharded") {
     hosts = t.mongos_servers.map((s) => hostPort(s.host, s.port)).join(",");
   } else if (kind === "replica_set") {
-    hosts = t.mongod_servers.map((s) => hostPort(s.host, s.port)).join(",");
+    // The seed list names the members clients use: an arbiter holds no data and a hidden
+    // member is invisible to drivers (MongoDB's connection string guidance).
+    const seeds = t.mongod_servers.filter((s) => !s.arbiter_only && !s.hidden);
+    hosts = (seeds.length ? seeds : t.mongod_servers).map((s) => hostPort(s.host, s.port))
+      .join(",");
     opts.push(`replicaSet=${t.mongod_servers[0].replica_set}`);
   } else {
     hosts = hostPort(t.mongod_servers[0].host, t.mongod_servers[0].port);

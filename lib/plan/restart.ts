@@ -172,6 +172,23 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
     message:
       `${p.host}:${p.port} is not running: a restart needs it up (run \`mup cluster start ${input.meta.name}\` first)`,
   }));
+  // A rolling restart orders each set by who is primary: a member that runs but did not say
+  // what it is (hung, overloaded) would be planned blind.
+  if (!input.force) {
+    for (const p of procs) {
+      const f = input.facts[p.id];
+      if (!p.replicaSet || !f?.running || f.state) continue;
+      errors.push({
+        code: "not_answering",
+        severity: "error",
+        host: p.host,
+        message: `${p.host}:${p.port} runs but is neither primary, secondary nor arbiter (it ` +
+          "did not answer hello, or is recovering): a rolling restart needs each member's state " +
+          `to order its set (see \`mup cluster display ${input.meta.name}\`; \`--force\` ` +
+          "restarts everything at once without asking)",
+      });
+    }
+  }
   const filtered = !!(input.filter?.roles?.length || input.filter?.nodes?.length);
   const finalize = (deps: string[] = []) => {
     const ops = filtered ? [] : [verifyOp(input, deps)];

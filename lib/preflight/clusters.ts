@@ -5,7 +5,10 @@
  */
 import * as path from "node:path";
 import { listDir } from "../plan/store.ts";
+import { isStale, readLock } from "../state/lock.ts";
 import { readMeta } from "../state/meta.ts";
+import type { ApplyState } from "../state/schema.ts";
+import { StateStore } from "../state/store.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { type NodeClaim, nodeClaims } from "../topology/layout.ts";
 import { Topology } from "../topology/schema.ts";
@@ -17,27 +20,43 @@ export interface ClusterClaims {
 }
 
 /**
+ * Whether an apply state of a cluster without metadata holds nothing: a rollback's own apply
+ * (it only stops and removes what the apply it undoes holds), or an apply rolled back to its
+ * start (nothing of it is left). An apply rolled back to a later checkpoint still holds what ran
+ * before that checkpoint. States written before `rolled_back_to` existed say it in their log.
+ */
+export function holdsNothing(state: ApplyState): boolean {
+  if (state.operation === "rollback") return true;
+  if (state.status !== "rolled_back") return false;
+  if (state.rolled_back_to !== undefined) return state.rolled_back_to === "start";
+  const last = state.execution_log.findLast((e) => / rolled back to \S+ by /.test(e.message));
+  return last !== undefined && / rolled back to start by /.test(last.message);
+}
+
+/**
  * Topologies a cluster holds: meta.yaml's once a deploy completed (a later deploy of it may only
- * repair, so its plans hold nothing more); before that, the plan of each apply it ran.
+ * repair, so its plans hold nothing more); before that, the plan of each apply it ran that was
+ * not rolled back to its start (see holdsNothing), and of an apply being started.
  */
 async function recordedTopologies(clusterDir: string): Promise<Topology[]> {
   const out: Topology[] = [];
   const meta = await readMeta(clusterDir).catch(() => undefined);
   if (meta) return [meta.topology];
-  const stateDir = path.join(clusterDir, "state");
   const seen = new Set<string>();
-  for (const f of await listDir(stateDir)) {
-    if (!/^apply-[^.]+\.json$/.test(f)) continue;
+  // A pending apply (recorded, nothing run yet) holds its plan only while its mup lives.
+  const lock = await readLock(clusterDir);
+  const applying = lock !== undefined && !isStale(lock);
+  // Damaged states are left out by list(): they claim nothing more than the metadata does.
+  for (const state of await new StateStore(clusterDir).list().catch(() => [])) {
+    if (holdsNothing(state) || (state.status === "pending" && !applying)) continue;
+    if (!state.plan_path || seen.has(state.plan_path)) continue;
+    seen.add(state.plan_path);
     try {
-      const state = JSON.parse(await Deno.readTextFile(path.join(stateDir, f)));
-      const planPath = String(state.plan_path ?? "");
-      if (!planPath || seen.has(planPath)) continue;
-      seen.add(planPath);
-      const plan = JSON.parse(await Deno.readTextFile(planPath));
+      const plan = JSON.parse(await Deno.readTextFile(state.plan_path));
       const t = Topology.safeParse(plan.topology);
       if (t.success) out.push(t.data);
     } catch {
-      // A damaged state or a removed plan claims nothing more than the metadata does.
+      // A removed plan claims nothing more than the metadata does.
     }
   }
   return out;

@@ -4,7 +4,8 @@ import { pidAlive } from "../executor/local.ts";
 import { FILE_MODE, privateDir, writePrivateFile } from "./atomic.ts";
 import { LockInfo, STATE_FORMAT_VERSION } from "./schema.ts";
 
-function procStart(pid: number): string | undefined {
+/** The /proc start time of `pid` (undefined when it cannot be read): tells a recycled PID apart. */
+export function procStart(pid: number): string | undefined {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];

@@ -103,6 +103,8 @@ export const ApplyState = z.object({
   /** Journal sequence number this snapshot includes. */
   journal_seq: z.number().int().nonnegative(),
   resumes: z.number().int().nonnegative().default(0),
+  /** The checkpoint a rollback returned this apply to (set with status rolled_back). */
+  rolled_back_to: z.string().optional(),
 });
 export type ApplyState = z.infer<typeof ApplyState>;
 

@@ -9,7 +9,7 @@
  * and how many processes the server lists hold, before `constructFromEvents` builds anything.
  */
 import * as jsyaml from "js-yaml";
-import type { SourceLocation } from "../errors.ts";
+import { MupError, type SourceLocation } from "../errors.ts";
 import { offsetLocator } from "./event_positions.ts";
 
 export interface TopologyLimits {
@@ -45,7 +45,13 @@ export function topologyLimits(): TopologyLimits {
   const out = { ...DEFAULT_LIMITS };
   for (const [key, env] of Object.entries(LIMIT_ENV) as [keyof typeof LIMIT_ENV, string][]) {
     const v = Deno.env.get(env);
-    if (v !== undefined && /^\d+$/.test(v.trim())) out[key] = Number(v.trim());
+    if (v === undefined) continue;
+    if (!/^\d+$/.test(v.trim())) {
+      throw new MupError(`${env}=${v} is not a whole number`, {
+        hint: `set ${env} to a number (the default is ${DEFAULT_LIMITS[key]}), or unset it`,
+      });
+    }
+    out[key] = Number(v.trim());
   }
   return out;
 }

@@ -115,7 +115,10 @@ const POSITIONED_PARSE_MAX_CHARS = 100_000;
 /** Problems listed one by one; a file with thousands is summarised after these. */
 const MAX_ISSUES = 50;
 
-function capped(issues: TopologyIssue[], total: number, file: string): TopologyIssue[] {
+/** Problems in the file's order (line, then column), at most MAX_ISSUES of them listed. */
+function capped(found: TopologyIssue[], total: number, file: string): TopologyIssue[] {
+  const at = (i: TopologyIssue) => [i.location.line ?? 0, i.location.column ?? 0];
+  const issues = [...found].sort((a, b) => at(a)[0] - at(b)[0] || at(a)[1] - at(b)[1]);
   if (issues.length <= MAX_ISSUES && total <= MAX_ISSUES) return issues;
   return [...issues.slice(0, MAX_ISSUES), {
     severity: "error",
@@ -170,7 +173,7 @@ export async function loadTopology(file: string): Promise<LoadedTopology> {
     }
     text = new TextDecoder().decode(bytes);
   } catch (e) {
-    if (e instanceof TopologyError) throw e;
+    if (e instanceof MupError) throw e; // a topology error, a bad limit setting
     throw new MupError(`cannot read topology file ${file}: ${(e as Error).message}`, {
       hint: "check the path; examples/ holds sample topologies",
     });
