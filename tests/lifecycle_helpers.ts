@@ -8,9 +8,11 @@ import {
   mup,
   type MupResult,
   portFree,
+  spawnMup,
   testMirror,
   writeTopology,
 } from "./helpers.ts";
+import { Journal } from "../lib/state/journal.ts";
 import { clusterDir } from "./apply_helpers.ts";
 import { pidAlive } from "../lib/executor/local.ts";
 
@@ -130,4 +132,50 @@ export class WriteLoad {
   async close(): Promise<void> {
     await this.client.close().catch(() => {});
   }
+}
+
+/**
+ * Starts mup, kills it with SIGKILL once an operation matching `when` is recorded as `status`
+ * (and, if given, `also` holds).
+ */
+export async function killWhen(
+  home: string,
+  cluster: string,
+  args: string[],
+  when: RegExp,
+  status: "running" | "completed",
+  env: Record<string, string> = {},
+  also: () => Promise<boolean> = () => Promise.resolve(true),
+  waitMs = 120_000,
+): Promise<void> {
+  const stateDir = path.join(clusterDir(home, cluster), "state");
+  const before = new Set(
+    (await Array.fromAsync(Deno.readDir(stateDir)).catch(() => [] as Deno.DirEntry[])).map((e) =>
+      e.name
+    ),
+  );
+  const child = spawnMup(args, home, env);
+  const t0 = Date.now();
+  let killed = false;
+  while (!killed && Date.now() - t0 < waitMs) {
+    for (const e of await Array.fromAsync(Deno.readDir(stateDir)).catch(() => [])) {
+      if (!e.name.endsWith(".journal") || before.has(e.name)) continue;
+      const lines = await Journal.read(path.join(stateDir, e.name)) as {
+        kind: string;
+        state?: { id: string; status: string };
+      }[];
+      // The newest record of each operation says where it is now.
+      const now = new Map<string, string>();
+      for (const l of lines) if (l.kind === "op") now.set(l.state!.id, l.state!.status);
+      if ([...now].some(([id, st]) => when.test(id) && st === status) && await also()) {
+        child.kill("SIGKILL");
+        killed = true;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await child.status;
+  await child.stdout.cancel();
+  await child.stderr.cancel();
+  assert.ok(killed, `mup reached ${when} (${status})`);
 }

@@ -9,16 +9,14 @@ import {
   killAll,
   mup,
   replicaSetTopology,
-  spawnMup,
   standaloneTopology,
   tempHome,
   testMirror,
   writeTopology,
 } from "./helpers.ts";
 import { clusterDir, count, currentState, meta, processLogs } from "./apply_helpers.ts";
-import { deploy, display, livePids, ok } from "./lifecycle_helpers.ts";
+import { deploy, display, killWhen, livePids, ok } from "./lifecycle_helpers.ts";
 import { stablePorts } from "./lifecycle_helpers.ts";
-import { Journal } from "../lib/state/journal.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -28,51 +26,6 @@ const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 /** `mup state rollback rs --checkpoint start` with `--plan-only` or `--auto-approve`. */
 const rollbackToStart = (home: string, mode: "--plan-only" | "--auto-approve") =>
   ok(home, ["state", "rollback", "rs", "--checkpoint", "start", mode]);
-
-/**
- * Starts mup, kills it with SIGKILL once an operation matching `when` is recorded as `status`
- * (and, if given, `also` holds).
- */
-async function killWhen(
-  home: string,
-  cluster: string,
-  args: string[],
-  when: RegExp,
-  status: "running" | "completed",
-  env: Record<string, string> = {},
-  also: () => Promise<boolean> = () => Promise.resolve(true),
-): Promise<void> {
-  const stateDir = path.join(clusterDir(home, cluster), "state");
-  const before = new Set(
-    (await Array.fromAsync(Deno.readDir(stateDir)).catch(() => [] as Deno.DirEntry[])).map((e) =>
-      e.name
-    ),
-  );
-  const child = spawnMup(args, home, env);
-  const t0 = Date.now();
-  let killed = false;
-  while (!killed && Date.now() - t0 < 60_000) {
-    for (const e of await Array.fromAsync(Deno.readDir(stateDir)).catch(() => [])) {
-      if (!e.name.endsWith(".journal") || before.has(e.name)) continue;
-      const lines = await Journal.read(path.join(stateDir, e.name)) as {
-        kind: string;
-        state?: { id: string; status: string };
-      }[];
-      // The newest record of each operation says where it is now.
-      const now = new Map<string, string>();
-      for (const l of lines) if (l.kind === "op") now.set(l.state!.id, l.state!.status);
-      if ([...now].some(([id, st]) => when.test(id) && st === status) && await also()) {
-        child.kill("SIGKILL");
-        killed = true;
-      }
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  await child.status;
-  await child.stdout.cancel();
-  await child.stderr.cancel();
-  assert.ok(killed, `mup reached ${when} (${status})`);
-}
 
 /** Resumes; no operation's work ran twice; returns the state. */
 async function resume(home: string, cluster: string, done: RegExp) {

@@ -4,59 +4,19 @@
  * enable through mongos.
  */
 import assert from "node:assert/strict";
-import * as path from "node:path";
 import {
   clusterCredentials,
   killAll,
   replicaSetTopology,
   shardedTopology,
-  spawnMup,
   tempHome,
 } from "./helpers.ts";
-import { clusterDir, count, currentState, processLogs } from "./apply_helpers.ts";
-import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { count, currentState, processLogs } from "./apply_helpers.ts";
+import { deploy, display, killWhen, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { client } from "./security_helpers.ts";
-import { Journal } from "../lib/state/journal.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
-
-/** Starts mup with `args`, SIGKILLs it once an operation matching `when` is `status`. */
-async function killWhen(
-  home: string,
-  args: string[],
-  when: RegExp,
-  status: "running" | "completed",
-): Promise<void> {
-  const stateDir = path.join(clusterDir(home, "rs"), "state");
-  const before = new Set(
-    (await Array.fromAsync(Deno.readDir(stateDir)).catch(() => [] as Deno.DirEntry[]))
-      .map((e) => e.name),
-  );
-  const child = spawnMup(args, home);
-  const t0 = Date.now();
-  let killed = false;
-  while (!killed && Date.now() - t0 < 120_000) {
-    for (const e of await Array.fromAsync(Deno.readDir(stateDir)).catch(() => [])) {
-      if (!e.name.endsWith(".journal") || before.has(e.name)) continue;
-      const lines = await Journal.read(path.join(stateDir, e.name)) as {
-        kind: string;
-        state?: { id: string; status: string };
-      }[];
-      const now = new Map<string, string>();
-      for (const l of lines) if (l.kind === "op") now.set(l.state!.id, l.state!.status);
-      if ([...now].some(([id, st]) => when.test(id) && st === status)) {
-        child.kill("SIGKILL");
-        killed = true;
-      }
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  await child.status;
-  await child.stdout.cancel();
-  await child.stderr.cancel();
-  assert.ok(killed, `mup reached ${when} (${status})`);
-}
 
 /** Resumes; every operation not cut off by the kill ran once at most. */
 async function resume(home: string, done: RegExp): Promise<void> {
@@ -86,6 +46,7 @@ Deno.test("kill -9 of mup during cluster tls enable (after a setParameter) and d
     await deploy(home, "rs", replicaSetTopology(ports));
     await killWhen(
       home,
+      "rs",
       ["cluster", "tls", "rs", "enable", "--auto-approve"],
       /^set-tls-mode-.*-preferTLS$/,
       "completed",
@@ -103,6 +64,7 @@ Deno.test("kill -9 of mup during cluster tls enable (after a setParameter) and d
 
     await killWhen(
       home,
+      "rs",
       ["cluster", "tls", "rs", "disable", "--auto-approve"],
       /^stop-.*-to-allowTLS$/,
       "running",
