@@ -137,6 +137,30 @@ export const processTarget = (p: ProcessSpec, params: Record<string, string>) =>
   params,
 });
 
+/**
+ * `upload_file` of a process's staged configuration to its config path (mode 0600), after
+ * `deps`: the deploy's first write (`create`) and a later change's (`update`) alike.
+ */
+export const uploadConfigOp = (
+  p: ProcessSpec,
+  o: { id: string; description: string; staged: string; action: Change["action"]; deps: string[] },
+): PlannedOperation =>
+  op({
+    id: o.id,
+    type: "upload_file",
+    description: o.description,
+    target: processTarget(p, {
+      kind: "file",
+      source: o.staged,
+      dest: configFilePath(p),
+      mode: "0600",
+      content_sha256: "",
+    }),
+    changes: [change("file", `${addressHost(p.host)}:${configFilePath(p)}`, o.action)],
+    depends_on: o.deps,
+    estimated_ms: EST.upload,
+  });
+
 export const change = (
   resource_type: string,
   resource_id: string,

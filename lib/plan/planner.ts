@@ -1,8 +1,8 @@
 import * as path from "node:path";
 import type { Hook } from "../hooks/schema.ts";
 import { type Topology, topologyKind } from "../topology/schema.ts";
-import { hostKey, hostPort } from "../topology/hosts.ts";
-import { listProcesses, listReplicaSets } from "./processes.ts";
+import { hostKey } from "../topology/hosts.ts";
+import { configDbString, listProcesses, listReplicaSets } from "./processes.ts";
 import {
   type BaseState,
   type Plan,
@@ -78,9 +78,7 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
   const procs = listProcesses(t, input.deployDir);
   const sets = listReplicaSets(procs);
   const cfgSet = sets.find((s) => s.configsvr);
-  const configDb = cfgSet
-    ? `${cfgSet.name}/${cfgSet.members.map((m) => hostPort(m.host, m.port)).join(",")}`
-    : undefined;
+  const configDb = configDbString(cfgSet);
   // One entry per machine (the first name the topology gives it): one install each.
   const machines = new Map<string, string>();
   for (const p of procs) if (!machines.has(hostKey(p.host))) machines.set(hostKey(p.host), p.host);

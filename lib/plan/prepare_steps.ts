@@ -5,7 +5,7 @@
  */
 import * as path from "node:path";
 import { addressHost, hostKey } from "../topology/hosts.ts";
-import { configFilePath, renderConfig } from "./mongo_config.ts";
+import { renderConfig } from "./mongo_config.ts";
 import type { PlannedOperation } from "./schema.ts";
 import {
   change,
@@ -16,6 +16,7 @@ import {
   processTarget,
   releaseUses,
   type StepContext,
+  uploadConfigOp,
 } from "./deploy_steps.ts";
 
 /** The prepare phase's operations, in plan order. */
@@ -156,20 +157,12 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
       depends_on: [],
       estimated_ms: EST.genConfig,
     }));
-    prepare.push(op({
+    prepare.push(uploadConfigOp(p, {
       id: `upload-config-${p.id}`,
-      type: "upload_file",
       description: `Upload configuration of ${p.id}`,
-      target: processTarget(p, {
-        kind: "file",
-        source: staged,
-        dest: configFilePath(p),
-        mode: "0600",
-        content_sha256: "",
-      }),
-      changes: [change("file", `${addressHost(p.host)}:${configFilePath(p)}`, "create")],
-      depends_on: [`config-${p.id}`, `mkdir-${p.id}`],
-      estimated_ms: EST.upload,
+      staged,
+      action: "create",
+      deps: [`config-${p.id}`, `mkdir-${p.id}`],
     }));
   }
 

@@ -65,6 +65,13 @@ export interface ReplicaSetSpec {
   members: ProcessSpec[];
 }
 
+/** mongos's `sharding.configDB`: `<config set>/<host:port>,…`; undefined without a config set. */
+export function configDbString(cfgSet: ReplicaSetSpec | undefined): string | undefined {
+  return cfgSet
+    ? `${cfgSet.name}/${cfgSet.members.map((m) => hostPort(m.host, m.port)).join(",")}`
+    : undefined;
+}
+
 export function listReplicaSets(procs: ProcessSpec[]): ReplicaSetSpec[] {
   const sets = new Map<string, ReplicaSetSpec>();
   for (const p of procs) {

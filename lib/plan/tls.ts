@@ -19,15 +19,14 @@
 import * as path from "node:path";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { hostCaPath, hostCertPath, hostKeyfilePath, securityOf } from "../security/settings.ts";
-import { configFilePath, type ConfigSecurity, renderConfig } from "./mongo_config.ts";
-import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
+import { type ConfigSecurity, renderConfig } from "./mongo_config.ts";
+import { configDbString, type ProcessSpec, type ReplicaSetSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
-import { change, check, op, processTarget } from "./deploy_steps.ts";
+import { change, check, op, processTarget, uploadConfigOp } from "./deploy_steps.ts";
 import { certificateOps } from "./security_steps.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";
 import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
-import { addressHost } from "../topology/hosts.ts";
 
 /** A TLS mode a process's configuration file may name; "disabled" writes no net.tls. */
 export type TlsStep = "disabled" | "allowTLS" | "preferTLS" | "requireTLS";
@@ -48,9 +47,7 @@ function layout(input: LifecyclePlanInput) {
   const { procs, sets } = clusterProcesses(input);
   const deployRoot = t.global.deploy_dir ?? input.deployDir;
   const cfgSet = sets.find((s) => s.configsvr);
-  const configDb = cfgSet
-    ? `${cfgSet.name}/${cfgSet.members.map((m) => hostPort(m.host, m.port)).join(",")}`
-    : undefined;
+  const configDb = configDbString(cfgSet);
   const machines = new Map<string, string>();
   for (const p of procs) if (!machines.has(hostKey(p.host))) machines.set(hostKey(p.host), p.host);
   const auth = securityOf(t).auth;
@@ -86,20 +83,12 @@ function configPhase(input: LifecyclePlanInput, mode: TlsStep): Phase {
         depends_on: [],
         estimated_ms: 100,
       }),
-      op({
+      uploadConfigOp(p, {
         id: `upload-${id}`,
-        type: "upload_file",
         description: `Upload the configuration of ${p.id} (tlsMode ${mode})`,
-        target: processTarget(p, {
-          kind: "file",
-          source: staged,
-          dest: configFilePath(p),
-          mode: "0600",
-          content_sha256: "",
-        }),
-        changes: [change("file", `${addressHost(p.host)}:${configFilePath(p)}`, "update")],
-        depends_on: [id],
-        estimated_ms: 300,
+        staged,
+        action: "update",
+        deps: [id],
       }),
     );
   }
