@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { freePorts, output } from "./helpers.ts";
-import { admin, pidOf, simBin, startMongod, waitFor, withDir } from "./sim_helpers.ts";
+import { admin, simBin, startMongod, stopMongod, waitFor, withDir } from "./sim_helpers.ts";
 import { installFixture } from "./fixture.ts";
 import * as path from "node:path";
 import { DefaultExecutors } from "../lib/executor/factory.ts";
@@ -20,16 +20,6 @@ import { clusterAccess } from "../lib/security/access.ts";
 
 installFixture();
 
-async function stop(dir: string, port: number) {
-  Deno.kill(pidOf(dir, port), "SIGTERM");
-  await waitFor(async () =>
-    !(await Deno.connect({ hostname: "127.0.0.1", port }).then(
-      (s) => (s.close(), true),
-      () => false,
-    )) || undefined
-  );
-}
-
 Deno.test("init_replica_set, wait_for_primary, verify_health fail at once on a member of another set, naming it, both names, its data and the fix; the live probe shows it REMOVED", async () => {
   await withDir(async (dir) => {
     const bin = await simBin("7.0.5");
@@ -38,7 +28,7 @@ Deno.test("init_replica_set, wait_for_primary, verify_health fail at once on a m
     assert.equal((await startMongod(bin, dir, port, ["--replSet", "rs0"])).code, 0);
     await admin(port, { replSetInitiate: {} });
     await waitFor(async () => (await admin(port, { hello: 1 })).isWritablePrimary === true);
-    await stop(dir, port);
+    await stopMongod(dir, port);
     const r = await startMongod(bin, dir, port, ["--replSet", "rsX", "--logappend"]);
     assert.equal(r.code, 0, output(r));
 
@@ -113,6 +103,6 @@ Deno.test("init_replica_set, wait_for_primary, verify_health fail at once on a m
       ),
       false,
     );
-    await stop(dir, port);
+    await stopMongod(dir, port);
   });
 });

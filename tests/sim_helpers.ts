@@ -235,3 +235,14 @@ export async function mongosh(uri: string, script: string): Promise<Document> {
 
 /** mongosh 2.x, the shell DBAs use; the first run downloads it into Deno's npm cache. */
 const MONGOSH = "npm:mongosh@2.12.0";
+
+/** SIGTERM to the forked mongod of `dir/<port>`, then waits until its port no longer answers. */
+export async function stopMongod(dir: string, port: number): Promise<void> {
+  Deno.kill(pidOf(dir, port), "SIGTERM");
+  await waitFor(async () =>
+    !(await Deno.connect({ hostname: "127.0.0.1", port }).then(
+      (s) => (s.close(), true),
+      () => false,
+    )) || undefined
+  );
+}

@@ -11,20 +11,18 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { MongoClient } from "mongodb";
 import { freePorts, output } from "./helpers.ts";
-import { admin, adminError, pidOf, simBin, startMongod, waitFor, withDir } from "./sim_helpers.ts";
+import {
+  admin,
+  adminError,
+  simBin,
+  startMongod,
+  stopMongod,
+  waitFor,
+  withDir,
+} from "./sim_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
-
-async function stop(dir: string, port: number) {
-  Deno.kill(pidOf(dir, port), "SIGTERM");
-  await waitFor(async () =>
-    !(await Deno.connect({ hostname: "127.0.0.1", port }).then(
-      (s) => (s.close(), true),
-      () => false,
-    )) || undefined
-  );
-}
 
 Deno.test("simulator: --replSet rsX on data of set rs0 stays REMOVED, names rs0 and logs 21406, as mongod does", async () => {
   await withDir(async (dir) => {
@@ -33,7 +31,7 @@ Deno.test("simulator: --replSet rsX on data of set rs0 stays REMOVED, names rs0 
     assert.equal((await startMongod(bin, dir, port, ["--replSet", "rs0"])).code, 0);
     await admin(port, { replSetInitiate: {} });
     await waitFor(async () => (await admin(port, { hello: 1 })).isWritablePrimary === true);
-    await stop(dir, port);
+    await stopMongod(dir, port);
 
     const started = await startMongod(bin, dir, port, ["--replSet", "rsX", "--logappend"]);
     assert.equal(started.code, 0, output(started));
@@ -75,7 +73,7 @@ Deno.test("simulator: --replSet rsX on data of set rs0 stays REMOVED, names rs0 
       "rs0",
     );
     assert.equal((await adminError(port, { replSetInitiate: {} })).code, 23);
-    await stop(dir, port);
+    await stopMongod(dir, port);
 
     // Started again under its own name, it is a member of rs0 again: nothing was lost.
     assert.equal((await startMongod(bin, dir, port, ["--replSet", "rs0", "--logappend"])).code, 0);
@@ -84,6 +82,6 @@ Deno.test("simulator: --replSet rsX on data of set rs0 stays REMOVED, names rs0 
       return h.isWritablePrimary === true ? h : undefined;
     });
     assert.equal(back.setName, "rs0");
-    await stop(dir, port);
+    await stopMongod(dir, port);
   });
 });
