@@ -25,7 +25,9 @@ export const stepDown: Operation = {
       const code = (e as { code?: number }).code;
       // Older servers close connections on step-down: the client sees a network error.
       const network = code === undefined && /close|reset|network/i.test((e as Error).message);
-      if (!network) {
+      // 10107 NotWritablePrimary: it stopped being primary since isDone looked (a member of
+      // higher priority took over): the effect this operation wants is in place.
+      if (!network && code !== 10107) {
         throw new OperationError(
           `replSetStepDown on ${host}:${port} failed: ${(e as Error).message}`,
         );
