@@ -12,7 +12,8 @@ import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import { planStart } from "../lib/plan/start.ts";
 import { planStop } from "../lib/plan/stop.ts";
 import { startAgainOps } from "../lib/plan/lifecycle_ops.ts";
-import { sealPlanText } from "../lib/plan/hash.ts";
+import { sealPlan, sealPlanText } from "../lib/plan/hash.ts";
+import { noChanges, planDiff, renderDiff } from "../lib/plan/diff.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
 import type { ClusterMeta } from "../lib/state/meta.ts";
 import type { ApplyState } from "../lib/state/schema.ts";
@@ -495,4 +496,34 @@ Deno.test("lifecycle plans take their estimates from the durations measured on t
   for (const o of stops) assert.equal(o.estimated_ms, 222);
   assert.equal(plan.estimate_source?.kind, "mixed");
   assert.equal(plan.estimate_source?.measured_operations, stops.length);
+});
+
+Deno.test("plan diff of a stop lists the metadata once; after the stop was applied, no changes", async () => {
+  const before = await input("replica-set.yaml");
+  const plan = sealPlan(planStop(before));
+  const ids = before.meta.processes.map((p) => p.id);
+  // Before: every member stops; the metadata, recorded by two operations, is one change.
+  const pending = planDiff(plan, before.meta, new Set());
+  const metaFile = `${CLUSTER_DIR}/meta.yaml`;
+  const metaLines = pending.changes.filter((c) => c.resource_id === metaFile);
+  assert.equal(metaLines.length, 1, JSON.stringify(pending.changes));
+  assert.equal(metaLines[0].action, "update");
+  assert.deepEqual(metaLines[0].operations, ["mark-status-unknown", "update-metadata"]);
+  assert.equal(pending.summary.stop, ids.length);
+  assert.equal(pending.summary.update, 1);
+  const text = renderDiff(plan, pending);
+  assert.equal(text.split("\n").filter((l) => l.includes(metaFile)).length, 1, text);
+  // After the stop was applied: every member is down, the metadata says stopped.
+  const stopped = structuredClone(before.meta);
+  stopped.status = "stopped";
+  const applied = planDiff(plan, stopped, new Set(ids));
+  assert.ok(noChanges(applied), JSON.stringify(applied.changes));
+  assert.match(renderDiff(plan, applied), /No changes\./);
+  // Stopped but still recorded as unknown (the stop was cut off before its last record).
+  const unknown = structuredClone(before.meta);
+  unknown.status = "unknown";
+  const cut = planDiff(plan, unknown, new Set(ids));
+  assert.deepEqual(cut.changes.filter((c) => c.action !== "none").map((c) => c.resource_id), [
+    metaFile,
+  ]);
 });

@@ -5,8 +5,12 @@ import { clusterDifferences } from "./redeploy.ts";
 export interface PlanDiff {
   cluster: string;
   plan_id: string;
-  /** Every resource the plan touches with the action it would take now. */
-  changes: (Change & { operation: string })[];
+  /**
+   * Every resource the plan touches with the action it would take now, once per resource and
+   * action: `operation` is the first operation that makes the change, `operations` all of them
+   * (a stop plan records the metadata twice: status unknown first, the status found last).
+   */
+  changes: (Change & { operation: string; operations: string[] })[];
   summary: Record<string, number>;
 }
 
@@ -37,23 +41,48 @@ export function planDiff(
   const inPlace = (c: Change) =>
     c.resource_type === "process" &&
     (c.action === "stop" ? !isUp(c.resource_id) : c.action === "start" && isUp(c.resource_id));
+  const ops = plan.phases.flatMap((ph) => ph.operations);
+  // A start, stop or restart only records in the metadata the status its processes are found
+  // in: once every process change is in place, that record changes nothing if it already says
+  // what the live cluster is.
+  const recordInPlace = !deploy && down !== undefined && meta !== undefined &&
+    ops.every((o) => o.changes.every((c) => c.resource_type !== "process" || inPlace(c))) &&
+    meta.status === liveStatus(meta, down);
+  const isRecord = (o: (typeof ops)[number], c: Change) =>
+    o.type === "update_metadata" && c.action === "update" &&
+    ["auto", "unknown"].includes(String(o.target.params?.status));
   const changes: PlanDiff["changes"] = [];
-  for (const ph of plan.phases) {
-    for (const o of ph.operations) {
-      for (const c of o.changes) {
-        const isProcess = c.resource_type === "process";
-        const present = !deploy
-          ? inPlace(c)
-          : matches
-          ? !(isProcess && down?.has(c.resource_id))
-          : isProcess && running.has(c.resource_id);
-        changes.push({ ...c, action: present ? "none" : c.action, operation: o.id });
+  const seen = new Map<string, PlanDiff["changes"][number]>();
+  for (const o of ops) {
+    for (const c of o.changes) {
+      const isProcess = c.resource_type === "process";
+      const present = !deploy
+        ? inPlace(c) || (recordInPlace && isRecord(o, c))
+        : matches
+        ? !(isProcess && down?.has(c.resource_id))
+        : isProcess && running.has(c.resource_id);
+      const action = present ? "none" : c.action;
+      // One line per resource and action, however many operations make that change.
+      const key = JSON.stringify([c.resource_type, c.resource_id, action]);
+      const earlier = seen.get(key);
+      if (earlier) {
+        earlier.operations.push(o.id);
+        continue;
       }
+      const entry = { ...c, action, operation: o.id, operations: [o.id] };
+      seen.set(key, entry);
+      changes.push(entry);
     }
   }
   const summary: Record<string, number> = {};
   for (const c of changes) summary[c.action] = (summary[c.action] ?? 0) + 1;
   return { cluster: plan.cluster_name, plan_id: plan.plan_id, changes, summary };
+}
+
+/** The status a start, stop or restart records for what runs now: meta.yaml's status terms. */
+function liveStatus(meta: ClusterMeta, down: ReadonlySet<string>): ClusterMeta["status"] {
+  const stopped = meta.processes.filter((p) => down.has(p.id)).length;
+  return stopped === 0 ? "running" : stopped === meta.processes.length ? "stopped" : "unknown";
 }
 
 const SYMBOL: Record<string, string> = {
@@ -86,7 +115,11 @@ const WORDS: Record<string, string> = {
  */
 export function renderDiff(plan: Plan, d: PlanDiff): string {
   if (noChanges(d)) {
-    return `Plan ${plan.plan_id} for cluster ${plan.cluster_name}:\n\nNo changes. The cluster matches the topology.`;
+    return `Plan ${plan.plan_id} for cluster ${plan.cluster_name}:\n\nNo changes. ${
+      plan.operation === "deploy"
+        ? "The cluster matches the topology."
+        : `What this ${plan.operation} plan does is already in place.`
+    }`;
   }
   const lines = [`Plan ${plan.plan_id} for cluster ${plan.cluster_name}:`, ""];
   for (const c of d.changes.filter((x) => x.action !== "none")) {
