@@ -195,6 +195,36 @@ Deno.test("YAML syntax errors and non-mapping documents are reported with a posi
   await expectError("- just\n- a list\n", "not_a_mapping", 1, /must be a YAML mapping/);
 });
 
+Deno.test("a key written twice is named, with its field path and the line it was first written on", async () => {
+  const hit = await expectError(
+    "global:\n  user: mongo\nmongod_servers:\n  - host: localhost\n    port: 27017\n    port: 27018\n",
+    "duplicate_key",
+    6,
+    /^duplicate key "port" \(first at line 5\)/,
+  );
+  assert.equal(hit.location.path, "mongod_servers[0].port");
+  assert.equal(hit.first_occurrence?.line, 5);
+  assert.match(hit.hint!, /keep one `port:`/);
+  // Two at once, one of them in a flow mapping on one line: each named.
+  const issues = await errorsOf(
+    "global:\n  user: a\nglobal:\n  user: b\nmongod_servers:\n  - { host: localhost, port: 1, port: 2 }\n",
+  );
+  assert.deepEqual(
+    issues.map((i) => [i.code, i.location.line, i.location.path, i.first_occurrence?.line]),
+    [["duplicate_key", 3, "global", 1], ["duplicate_key", 6, "mongod_servers[0].port", 6]],
+  );
+  assert.match(issues[1].message, /duplicate key "port" \(first at line 6, column \d+\)/);
+  // A file too large for the positioned parser: js-yaml's report, the key named all the same.
+  const big = "# " + "x".repeat(100) + "\n";
+  const [large] = await errorsOf(
+    big.repeat(1000) +
+      "global:\n  user: a\n  user: b\nmongod_servers:\n  - { host: localhost, port: 1 }\n",
+  );
+  assert.equal(large.code, "duplicate_key");
+  assert.equal(large.location.line, 1003);
+  assert.match(large.message, /duplicate key "user"/);
+});
+
 Deno.test("every problem is reported at once", async () => {
   const issues = await errorsOf(
     "mongod_servers:\n  - { host: localhost, port: 1, bogus: 1 }\n  - { host: localhost, port: 2, also_bad: 2 }\n",

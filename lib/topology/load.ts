@@ -23,6 +23,31 @@ export class TopologyError extends MupError {
   }
 }
 
+/** A key written twice in one mapping: named, with the line of its first occurrence. */
+function duplicateKeyIssue(
+  dup: { key: string; path: string; first?: SourceLocation },
+  location: SourceLocation,
+): TopologyIssue {
+  const first = !dup.first?.line
+    ? ""
+    : dup.first.line === location.line
+    ? ` (first at line ${dup.first.line}, column ${dup.first.column})`
+    : ` (first at line ${dup.first.line})`;
+  return {
+    severity: "error",
+    code: "duplicate_key",
+    message: `duplicate key "${dup.key}"${first}: a mapping may hold each key once`,
+    hint: `keep one \`${dup.key}:\` in this mapping and remove the other`,
+    location,
+    ...(dup.first ? { first_occurrence: dup.first } : {}),
+  };
+}
+
+/** The mapping key written at `offset` in `text` (js-yaml points there), for messages. */
+function keyAt(text: string, offset: number): string {
+  return /^\s*["']?([^"':\n]*)/.exec(text.slice(offset))?.[1].trim() ?? "";
+}
+
 export function formatIssue(i: TopologyIssue): string {
   const loc = i.location;
   const where = `${loc.file}${loc.line ? `:${loc.line}:${loc.column}` : ""}`;
@@ -53,13 +78,22 @@ export async function parseTopology(text: string, file: string): Promise<LoadedT
     throw new TopologyError(
       file,
       errors.length > 0
-        ? errors.map((e) => ({
-          severity: "error",
-          code: "yaml_syntax",
-          message: e.message.split("\n")[0],
-          hint: "fix the YAML syntax at this position",
-          location: pos!.at(e.pos[0]),
-        }))
+        ? errors.map((e): TopologyIssue => {
+          const dup = e.code === "DUPLICATE_KEY" ? pos!.duplicateKey(e.pos[0]) : undefined;
+          return dup ? duplicateKeyIssue(dup, pos!.at(e.pos[0], dup.path)) : {
+            severity: "error",
+            code: "yaml_syntax",
+            message: e.message.split("\n")[0],
+            hint: "fix the YAML syntax at this position",
+            location: pos!.at(e.pos[0]),
+          };
+        })
+        : /duplicated mapping key/.test(e.reason) && e.mark
+        ? [duplicateKeyIssue({ key: keyAt(text, e.mark.position), path: "" }, {
+          file,
+          line: e.mark.line + 1,
+          column: e.mark.column + 1,
+        })]
         : [{
           severity: "error",
           code: "yaml_syntax",

@@ -29,6 +29,50 @@ export class Positions {
     return { file: this.file, line, column: col, path };
   }
 
+  /**
+   * The key written again at `offset` (the yaml library's DUPLICATE_KEY error points there): its
+   * name, its field path and the place of its first occurrence in the same mapping. Undefined
+   * when no mapping key starts at `offset`.
+   */
+  duplicateKey(
+    offset: number,
+  ): { key: string; path: string; first?: SourceLocation } | undefined {
+    const y = this.y;
+    const walk = (
+      // deno-lint-ignore no-explicit-any
+      node: any,
+      at: (string | number)[],
+    ): { key: string; path: string; first?: SourceLocation } | undefined => {
+      if (y.isMap(node)) {
+        for (const [i, pair] of node.items.entries()) {
+          // deno-lint-ignore no-explicit-any
+          const k: any = pair.key;
+          const name = y.isScalar(k) ? String(k.value) : String(k);
+          if (k?.range?.[0] === offset) {
+            // deno-lint-ignore no-explicit-any
+            const first: any = node.items.slice(0, i).find((p: any) =>
+              y.isScalar(p.key) ? String(p.key.value) === name : String(p.key) === name
+            );
+            return {
+              key: name,
+              path: pathString([...at, name]),
+              first: first?.key?.range ? this.at(first.key.range[0]) : undefined,
+            };
+          }
+          const found = walk(pair.value, [...at, name]);
+          if (found) return found;
+        }
+      } else if (y.isSeq(node)) {
+        for (const [i, item] of node.items.entries()) {
+          const found = walk(item, [...at, i]);
+          if (found) return found;
+        }
+      }
+      return undefined;
+    };
+    return walk(this.doc.contents, []);
+  }
+
   /** The place of a field path (of its key with `key`), or of the nearest part that exists. */
   locate(path: (string | number)[], key = false): SourceLocation {
     return this.at(this.nodeOffset(path, key), pathString(path) || undefined);

@@ -18,6 +18,8 @@ export interface TopologyIssue {
   hint?: string;
   path?: (string | number)[];
   location: SourceLocation;
+  /** A key written twice: where it was written first. */
+  first_occurrence?: SourceLocation;
 }
 
 type Issue = Omit<TopologyIssue, "location">;
