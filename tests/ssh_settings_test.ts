@@ -1,7 +1,10 @@
 /** SSH settings: topology fields, flags, the ssh(1) arguments they become. No sshd needed. */
 import assert from "node:assert/strict";
 import { parseTopology, TopologyError } from "../lib/topology/load.ts";
-import { hostSshPorts, sshSettings } from "../lib/cli/ssh_options.ts";
+import { hostSshPorts, SSH_TIMEOUT, sshSettings } from "../lib/cli/ssh_options.ts";
+import { durationOptionMs } from "../lib/cli/duration_option.ts";
+import { DISPLAY_TIMEOUT } from "../lib/cli/cluster_show.ts";
+import { WAIT_TIMEOUT } from "../lib/cli/cluster_cmd.ts";
 import { parseJump, sshArgs } from "../lib/executor/ssh_settings.ts";
 import { MupError } from "../lib/errors.ts";
 import { reachedLocally } from "../lib/executor/factory.ts";
@@ -68,7 +71,11 @@ Deno.test("bad --ssh-timeout and --ssh-option values are refused with the fix", 
   const { topology } = await parseTopology(TOPO, "t.yaml");
   assert.throws(
     () => sshSettings(topology, { sshTimeout: "soon" }),
-    (e) => e instanceof MupError && /--ssh-timeout must be whole seconds/.test(e.message),
+    (e) =>
+      e instanceof MupError &&
+      /--ssh-timeout must be a duration from 1s to 1h such as 10s, 1m .*not "soon"/.test(
+        e.message,
+      ),
   );
   assert.throws(
     () => sshSettings(topology, { sshOption: ["NoEquals"] }),
@@ -81,7 +88,73 @@ Deno.test("bad --ssh-timeout and --ssh-option values are refused with the fix", 
     { home },
   );
   assert.equal(r.code, 1, output(r));
-  assert.match(r.stderr, /Error: --ssh-timeout must be whole seconds from 1 to 3600, not "0"/);
+  assert.match(r.stderr, /--ssh-timeout must be a duration from 1s to 1h .*not "0"/);
+});
+
+Deno.test("every timeout option takes a duration with a unit through one parser; a bare number keeps its old unit", async () => {
+  const ms = (spec: typeof SSH_TIMEOUT, v: string) => {
+    const r = durationOptionMs(spec, v);
+    return "ms" in r ? r.ms : r.error;
+  };
+  for (const spec of [SSH_TIMEOUT, DISPLAY_TIMEOUT, WAIT_TIMEOUT]) {
+    assert.equal(ms(spec, "30s"), 30_000, spec.flag);
+    assert.equal(ms(spec, "2m"), 120_000, spec.flag);
+    assert.equal(ms(spec, "1m30s"), 90_000, spec.flag);
+    for (const bad of ["soon", "5x", "-1s", "1.5s", ""]) {
+      assert.match(
+        String(ms(spec, bad)),
+        new RegExp(`^${spec.flag} must be a duration from .* such as .*ms, s, m or h.*not "`),
+        `${spec.flag} ${bad}`,
+      );
+    }
+  }
+  assert.equal(ms(SSH_TIMEOUT, "1h"), 3_600_000);
+  assert.equal(ms(DISPLAY_TIMEOUT, "500ms"), 500);
+  // A bare number, as before: seconds for --ssh-timeout, milliseconds for the others.
+  assert.equal(ms(SSH_TIMEOUT, "10"), 10_000);
+  assert.equal(ms(DISPLAY_TIMEOUT, "2000"), 2000);
+  assert.equal(ms(WAIT_TIMEOUT, "5000"), 5000);
+  assert.match(String(ms(SSH_TIMEOUT, "2h")), /from 1s to 1h/);
+  assert.match(String(ms(DISPLAY_TIMEOUT, "50ms")), /from 100ms to 10m/);
+  assert.match(String(ms(WAIT_TIMEOUT, "500")), /a bare number is milliseconds/);
+  // ssh counts whole seconds: a duration below one is rounded up.
+  const { topology } = await parseTopology(TOPO, "t.yaml");
+  assert.equal(sshSettings(topology, { sshTimeout: "1500ms" }).connectTimeoutS, 2);
+  assert.equal(sshSettings(topology, { sshTimeout: "2m" }).connectTimeoutS, 120);
+  assert.equal(sshSettings(topology, { sshTimeout: "7" }).connectTimeoutS, 7);
+
+  // Each option's help names the forms and the bare number's unit; a bad value is a usage
+  // error naming the option, before anything is looked up.
+  const home = await tempHome();
+  const cases: [string[], string, string][] = [
+    [["cluster", "display"], "--timeout", "milliseconds"],
+    [["cluster", "deploy"], "--wait-timeout", "milliseconds"],
+    [["cluster", "deploy"], "--ssh-timeout", "seconds"],
+    [["cluster", "stop"], "--ssh-timeout", "seconds"],
+    [["plan", "resume"], "--ssh-timeout", "seconds"],
+  ];
+  for (const [cmd, flag, unit] of cases) {
+    const help = await mup([...cmd, "--help"], { home });
+    const text = help.stdout.replace(/\s+/g, " ");
+    assert.match(
+      text,
+      new RegExp(`${flag} <duration> .*?a duration such as \\d+m?s, .*a bare number is ${unit}`),
+      `${cmd.join(" ")} --help: ${flag}`,
+    );
+    const bad = await mup([
+      ...cmd,
+      "c1",
+      ...(cmd[1] === "deploy" ? ["t.yaml"] : []),
+      flag,
+      "5x",
+      "--json",
+    ], {
+      home,
+    });
+    assert.equal(bad.code, 1, output(bad));
+    const doc = JSON.parse(bad.stdout);
+    assert.match(doc.error, new RegExp(`${flag} must be a duration .*not "5x"`), output(bad));
+  }
 });
 
 Deno.test("entries of one host with different ssh_port values are an error", async () => {

@@ -3,9 +3,14 @@ import { Command, Option } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { buildDeployPlan } from "../plan/deploy.ts";
 import { Variant } from "../plan/schema.ts";
-import { MupError } from "../errors.ts";
 import { compileHooks } from "../hooks/compile.ts";
-import { Duration, durationMs } from "../hooks/schema.ts";
+import { DURATION_MAX_MS } from "../topology/bounds.ts";
+import {
+  durationArg,
+  durationHelp,
+  type DurationOptionSpec,
+  parseDurationOption,
+} from "./duration_option.ts";
 import { loadTopology } from "../topology/load.ts";
 import { describeTopology, renderPreflight } from "../render/plan_text.ts";
 import type { CliContext } from "./context.ts";
@@ -34,7 +39,12 @@ export function clusterCommand(ctx: CliContext): Command {
     )
     .option(
       "--wait-timeout <duration>",
-      "how long each wait may take (a process answering, a primary elected, a shard added, health), e.g. 2m; recorded in the plan",
+      durationHelp(
+        WAIT_TIMEOUT,
+        "how long each wait may take (a process answering, a primary elected, a shard added, " +
+          "health); recorded in the plan",
+      ),
+      durationArg(WAIT_TIMEOUT),
     );
   planFlowOptions(deploy);
   deploy.action(async (name, topologyFile, o) => {
@@ -42,7 +52,7 @@ export function clusterCommand(ctx: CliContext): Command {
     checkIdentifier("cluster name", name);
     const waitTimeoutMs = opts.waitTimeout === undefined
       ? undefined
-      : parseWaitTimeout(opts.waitTimeout);
+      : parseDurationOption(WAIT_TIMEOUT, opts.waitTimeout);
     const loaded = await loadTopology(topologyFile);
     configureSsh(ctx.executors, loaded.topology, opts as SshCliOptions);
     await planAndApply(ctx, {
@@ -82,14 +92,11 @@ export function clusterCommand(ctx: CliContext): Command {
   return cmd as unknown as Command;
 }
 
-/** `--wait-timeout`: 30s, 2m, 1h30m or milliseconds; at least 1s. */
-function parseWaitTimeout(v: string): number {
-  const d = Duration.safeParse(/^\d+$/.test(v) ? Number(v) : v);
-  const ms = d.success ? durationMs(d.data) : NaN;
-  if (!(ms >= 1000)) {
-    throw new MupError(`--wait-timeout must be a duration of at least 1s, not "${v}"`, {
-      hint: "write it like 90s, 5m or 1h30m",
-    });
-  }
-  return ms;
-}
+/** `--wait-timeout`: at least 1s, at most one timer step (a bare number is milliseconds). */
+export const WAIT_TIMEOUT: DurationOptionSpec = {
+  flag: "--wait-timeout",
+  bareUnit: "ms",
+  minMs: 1000,
+  maxMs: DURATION_MAX_MS,
+  examples: ["90s", "5m", "1h30m"],
+};

@@ -11,6 +11,12 @@ import { interruption } from "../state/lock.ts";
 import { undeployedStatus, unfinishedApply } from "../state/undeployed.ts";
 import { parsePlanText } from "../plan/parse.ts";
 import { formatDuration, table } from "../util/format.ts";
+import {
+  durationArg,
+  durationHelp,
+  type DurationOptionSpec,
+  parseDurationOption,
+} from "./duration_option.ts";
 import { clusterAccess } from "../security/access.ts";
 import { securityOf } from "../security/settings.ts";
 import { type CliContext, print, printJson } from "./context.ts";
@@ -174,6 +180,15 @@ function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[]): string {
   return lines.join("\n");
 }
 
+/** `cluster display --timeout`: each process's answer (a bare number is milliseconds). */
+export const DISPLAY_TIMEOUT: DurationOptionSpec = {
+  flag: "--timeout",
+  bareUnit: "ms",
+  minMs: 100,
+  maxMs: 600_000,
+  examples: ["500ms", "2s", "1m"],
+};
+
 /** Adds `list` and `display` to the `cluster` command. */
 export function addShowCommands(cmd: Command, ctx: CliContext): void {
   cmd.command("list")
@@ -208,15 +223,17 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
     .argument("<name>", "cluster name")
     .option("-R, --role <role>", "only processes of this role (mongod, config, mongos)", collect)
     .option("-N, --node <host:port>", "only this process (repeatable)", collect)
-    .option("--timeout <ms>", "how long to wait for each process's answer", "2000")
+    .option(
+      "--timeout <duration>",
+      durationHelp(DISPLAY_TIMEOUT, "how long to wait for each process's answer"),
+      durationArg(DISPLAY_TIMEOUT),
+      "2s",
+    )
     .option("--detailed-exitcode", "exit 2 (not 1) when a process is down or unhealthy")
     .option("--json", "machine-readable output")
     .action(async (name, opts) => {
       const meta = await requireMeta(ctx, name);
-      const timeout = Number(opts.timeout);
-      if (!Number.isInteger(timeout) || timeout < 100 || timeout > 600_000) {
-        throw new MupError(`--timeout must be whole milliseconds from 100 to 600000`);
-      }
+      const timeout = parseDurationOption(DISPLAY_TIMEOUT, opts.timeout);
       const procs = selectProcesses(meta.processes, { roles: opts.role, nodes: opts.node });
       const specs = listProcesses(
         meta.topology,

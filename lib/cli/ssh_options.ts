@@ -11,6 +11,21 @@ import {
 } from "../executor/ssh_settings.ts";
 import type { Topology } from "../topology/schema.ts";
 import { mupHome } from "../util/path.ts";
+import {
+  durationArg,
+  durationHelp,
+  type DurationOptionSpec,
+  parseDurationOption,
+} from "./duration_option.ts";
+
+/** `--ssh-timeout`: ssh's ConnectTimeout, which counts whole seconds (a bare number is seconds). */
+export const SSH_TIMEOUT: DurationOptionSpec = {
+  flag: "--ssh-timeout",
+  bareUnit: "s",
+  minMs: 1000,
+  maxMs: 3_600_000,
+  examples: ["10s", "1m"],
+};
 
 /** The SSH flags, as commander gives them. */
 export interface SshCliOptions {
@@ -29,9 +44,11 @@ export function sshCommandOptions(cmd: Command<any, any, any>): void {
   cmd.option("--user <user>", "SSH login on remote hosts (default: global.user, else ssh's)")
     .option("-i, --identity-file <file>", "SSH private key (default: global.ssh_identity_file)")
     .option(
-      "--ssh-timeout <seconds>",
-      "seconds to wait for an SSH connection",
-      String(DEFAULT_SSH_TIMEOUT_S),
+      "--ssh-timeout <duration>",
+      durationHelp(SSH_TIMEOUT, "how long to wait for an SSH connection") +
+        "; ssh counts whole seconds, so it is rounded up",
+      durationArg(SSH_TIMEOUT),
+      `${DEFAULT_SSH_TIMEOUT_S}s`,
     )
     .option(
       "--ssh-option <key=value>",
@@ -57,15 +74,7 @@ export function hostSshPorts(t: Topology): Map<string, number> {
 
 /** SSH settings from the topology and the flags (flags win). Throws MupError on a bad flag. */
 export function sshSettings(t: Topology, opts: SshCliOptions): SshSettings {
-  const timeout = Number(opts.sshTimeout ?? DEFAULT_SSH_TIMEOUT_S);
-  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 3600) {
-    throw new MupError(
-      `--ssh-timeout must be whole seconds from 1 to 3600, not "${opts.sshTimeout}"`,
-      {
-        hint: "for example --ssh-timeout 10",
-      },
-    );
-  }
+  const timeoutMs = parseDurationOption(SSH_TIMEOUT, opts.sshTimeout ?? `${DEFAULT_SSH_TIMEOUT_S}`);
   let options: string[];
   try {
     options = parseSshOptions(opts.sshOption ?? []);
@@ -77,7 +86,7 @@ export function sshSettings(t: Topology, opts: SshCliOptions): SshSettings {
     user: opts.user ?? t.global.user,
     port: t.global.ssh_port,
     identityFile: opts.identityFile ?? t.global.ssh_identity_file,
-    connectTimeoutS: timeout,
+    connectTimeoutS: Math.ceil(timeoutMs / 1000),
     options,
     proxyJump: opts.sshProxy,
     strictHostKeys: !!opts.strictHostKeys,

@@ -1,0 +1,77 @@
+/**
+ * Every command-line option that is a timeout or another duration (`--timeout`, `--ssh-timeout`,
+ * `--wait-timeout`) is read by this one parser, so they all take the same forms: a number with
+ * a unit (`500ms`, `30s`, `2m`, `1h`, or several: `1m30s`), as topology files write durations.
+ * A bare number is still accepted in the option's old unit (milliseconds for some, seconds for
+ * `--ssh-timeout`), and each option's help says which.
+ */
+import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { MupError } from "../errors.ts";
+import { durationMs, formatDuration } from "../topology/bounds.ts";
+
+/** What one duration option accepts. */
+export interface DurationOptionSpec {
+  /** The flag, e.g. `--ssh-timeout`. */
+  flag: string;
+  /** The unit of a bare number (the option's unit before units were accepted). */
+  bareUnit: "ms" | "s";
+  /** Bounds in milliseconds, inclusive. */
+  minMs: number;
+  maxMs: number;
+  /** Examples shown in the help and in the refusal, e.g. ["10s", "1m"]. */
+  examples: string[];
+}
+
+const WITH_UNITS = /^(\d+(ms|s|m|h))+$/;
+const BARE = /^\d+$/;
+const UNIT_WORD = { ms: "milliseconds", s: "seconds" } as const;
+
+/** The help text's tail: the accepted forms, the bare number's unit and the default. */
+export function durationHelp(spec: DurationOptionSpec, what: string): string {
+  return `${what}: a duration such as ${spec.examples.join(", ")} (units ms, s, m, h; ` +
+    `a bare number is ${UNIT_WORD[spec.bareUnit]}, as before)`;
+}
+
+/**
+ * Why `value` is refused for `spec`'s option, or its milliseconds. The refusal names the flag,
+ * the value, the forms accepted and the bounds.
+ */
+export function durationOptionMs(
+  spec: DurationOptionSpec,
+  value: string,
+): { ms: number } | { error: string } {
+  const v = value.trim();
+  const ms = BARE.test(v)
+    ? Number(v) * (spec.bareUnit === "s" ? 1000 : 1)
+    : WITH_UNITS.test(v)
+    ? durationMs(v)
+    : NaN;
+  if (Number.isSafeInteger(ms) && ms >= spec.minMs && ms <= spec.maxMs) return { ms };
+  const range = `from ${formatDuration(spec.minMs)} to ${formatDuration(spec.maxMs)}`;
+  return {
+    error: `${spec.flag} must be a duration ${range} such as ${spec.examples.join(", ")} ` +
+      `(a number with a unit: ms, s, m or h; a bare number is ${UNIT_WORD[spec.bareUnit]}), ` +
+      `not "${value}"`,
+  };
+}
+
+/** Milliseconds of `value`; throws MupError (a usage problem, with an example) when refused. */
+export function parseDurationOption(spec: DurationOptionSpec, value: string): number {
+  const r = durationOptionMs(spec, value);
+  if ("error" in r) {
+    throw new MupError(r.error, { hint: `for example ${spec.flag} ${spec.examples[0]}` });
+  }
+  return r.ms;
+}
+
+/**
+ * A commander argument parser for `spec`'s option: refuses a bad value while the command line
+ * is parsed (a usage error, before anything is planned), and keeps the value as written.
+ */
+export function durationArg(spec: DurationOptionSpec): (v: string) => string {
+  return (v) => {
+    const r = durationOptionMs(spec, v);
+    if ("error" in r) throw new InvalidArgumentError(r.error);
+    return v;
+  };
+}
