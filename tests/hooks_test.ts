@@ -229,7 +229,14 @@ Deno.test("CLI: plan-time hooks, working directory, dry-run schedule; the plan's
       // and the admin user's creation as an Initialize phase.
       /\[Dry-run mode\] Would execute:\n {2}1\. Hook: before_apply \(before_apply\)\n {2}2\. Phase: Prepare \(8 operations\)\n {2}3\. Phase: Deploy \(2 operations\)\n {2}4\. Phase: Initialize \(1 operations\)\n {2}5\. Phase: Finalize \(2 operations\)\n {2}6\. Hook: after_phase \(finalize\)/,
     );
-    assert.match(dry.stdout, /No changes will be made \(dry-run mode\)/);
+    assert.match(dry.stdout, /No changes were made \(dry-run mode\)/);
+    // Each operation with its target, per phase, as the review shows them; then how to apply.
+    assert.match(
+      dry.stdout,
+      new RegExp(`2\\. Deploy \\(estimated: [^)]+\\)\n {5}• Start mongod localhost:${port}\n`),
+    );
+    assert.match(dry.stdout, /Dry run: plan plan-\w+ was made but not saved\./);
+    assert.match(dry.stdout, /To apply it: run the same command without --dry-run/);
     await assert.rejects(Deno.stat(path.join(dir, "events")), "dry-run runs no hooks");
 
     const planned = await mup([...base, "--plan-only"], { home });

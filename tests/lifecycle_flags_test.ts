@@ -48,6 +48,24 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
     // --dry-run: the hook schedule; nothing saved, nothing stopped.
     const dry = await ok(home, ["cluster", "restart", "rs", "--dry-run"]);
     assert.match(dry.stdout, /after_phase/);
+    // The operations with their targets, per phase, as the review renders them; how to apply.
+    assert.match(dry.stdout, new RegExp(`• Step down rs0 primary localhost:${ports[0]}`));
+    for (const p of ports) assert.match(dry.stdout, new RegExp(`• Stop rs0 member localhost:${p}`));
+    assert.match(dry.stdout, /No changes were made \(dry-run mode\)/);
+    assert.match(dry.stdout, /To apply it: run the same command without --dry-run/);
+    // --json: the plan document, marked as a dry run, not stored.
+    const dryJson = JSON.parse(
+      (await ok(home, ["cluster", "stop", "rs", "--dry-run", "--json"])).stdout,
+    );
+    assert.equal(dryJson.dry_run, true);
+    assert.equal(dryJson.stored, false);
+    assert.equal(dryJson.plan.operation, "stop");
+    assert.equal(dryJson.plan.dry_run, true);
+    assert.ok(
+      dryJson.plan.phases.some((p: { operations: { type: string }[] }) =>
+        p.operations.some((o) => o.type === "stop_process")
+      ),
+    );
     assert.deepEqual((await livePids(home, "rs")).sort(), pids);
     // --plan-file: a copy of the plan.
     const copy = path.join(home, "restart-plan.json");

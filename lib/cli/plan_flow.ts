@@ -104,6 +104,7 @@ export async function planAndApply(
   if (opts.json && (stopAtPlan || invalid)) {
     printJson({
       plan_id: plan.plan_id,
+      ...(opts.dryRun ? { dry_run: true } : {}),
       path: saved,
       valid: plan.validation.valid,
       stored: !!saved && !invalid,
@@ -113,7 +114,17 @@ export async function planAndApply(
   } else if (stopAtPlan || !opts.json) {
     for (const l of flow.header(plan)) print(l);
     if (opts.dryRun) {
-      print(renderHookSchedule(plan));
+      // The operations as the review shows them, then the order with hooks (Example 3).
+      print(`Dry run: plan ${plan.plan_id} was made but not saved.\n`);
+      print(renderPlan(plan) + "\n");
+      print(renderHookSchedule(plan, { listHooks: false }));
+      if (plan.validation.valid) {
+        print(
+          `To apply it: run the same command without --dry-run (it plans again and asks before ` +
+            `changing anything), or with --plan-only to save the plan for review, then ` +
+            `\`mup plan apply <plan-id>\`.`,
+        );
+      }
     } else if (invalid) {
       print(`✗ Plan ${plan.plan_id} is not valid; it was not stored.`);
       if (saved) print(`Written, marked invalid, to: ${saved} (as --plan-file asked)`);

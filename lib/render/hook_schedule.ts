@@ -1,9 +1,12 @@
 import type { Plan } from "../plan/schema.ts";
 
-/** The dry-run view of Example 3: hooks configured, then what would run in order. */
-export function renderHookSchedule(plan: Plan): string {
+/**
+ * The dry-run view of Example 3: hooks configured (unless `listHooks` is false: the plan's
+ * rendering above already listed them), then what would run in order.
+ */
+export function renderHookSchedule(plan: Plan, options: { listHooks?: boolean } = {}): string {
   const out: string[] = [];
-  if (plan.hooks.length) {
+  if (plan.hooks.length && options.listHooks !== false) {
     out.push("Hooks configured:");
     for (const h of plan.hooks) {
       out.push(`  • ${h.event}${h.phase ? ` (${h.phase})` : ""}: ${h.command}`);
@@ -41,7 +44,7 @@ export function renderHookSchedule(plan: Plan): string {
   out.push(
     "",
     `Total: ${total} operations across ${plan.phases.length} phases`,
-    "No changes will be made (dry-run mode)",
+    "No changes were made (dry-run mode): nothing was started, stopped, written or saved.",
   );
   return out.join("\n");
 }
