@@ -14,6 +14,7 @@ import { planStop } from "../lib/plan/stop.ts";
 import { startAgainOps } from "../lib/plan/lifecycle_ops.ts";
 import { sealPlan, sealPlanText } from "../lib/plan/hash.ts";
 import { noChanges, planDiff, renderDiff } from "../lib/plan/diff.ts";
+import { destructive } from "../lib/cli/confirm.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
 import type { ClusterMeta } from "../lib/state/meta.ts";
 import type { ApplyState } from "../lib/state/schema.ts";
@@ -277,6 +278,18 @@ Deno.test("a rolling restart of a set with a member that runs but does not say w
   assert.equal(planRestart({ ...i, force: true }).validation.valid, true);
 });
 
+Deno.test("a destroy, and only it among the lifecycle plans, asks for the cluster's name, also on resume", async () => {
+  assert.equal(destructive(sealPlan(planDestroy(await input("replica-set.yaml")))), true);
+  assert.equal(
+    destructive(sealPlan(planDestroy(await input("replica-set.yaml", { retainData: true })))),
+    true,
+  );
+  for (const plan of [planStop, planRestart]) {
+    assert.equal(destructive(sealPlan(plan(await input("replica-set.yaml")))), false);
+  }
+  assert.equal(destructive(sealPlan(planStart(await input("replica-set.yaml", {}, false)))), false);
+});
+
 Deno.test("destroy removes every directory, keeps data with retainData, archives first", async () => {
   const all = planDestroy(await input("sharded.yaml"));
   const removed = allOperations(all).filter((o) => o.type === "remove_directory").map((o) =>
@@ -342,6 +355,8 @@ Deno.test("rollback undoes, in reverse order, only what ran after the checkpoint
     hooks: [],
   });
   await golden("rollback-replica-set", plan);
+  // It removes directories: confirmed with the cluster's name, also when resumed.
+  assert.equal(destructive(sealPlan(plan)), true);
   // The initialize phase only initiated the set, which cannot be undone: no phase for it.
   assert.deepEqual(plan.phases.map((p) => p.name), [
     "undo-deploy",
@@ -449,6 +464,8 @@ Deno.test("rollback of a stop starts every stopped process again in start order 
   const last = plan.phases.at(-1)!.operations.map((o) => o.id);
   assert.deepEqual(last, ["update-metadata", "mark-rolled-back"]);
   assert.equal(ops.find((o) => o.id === "update-metadata")!.target.params.status, "auto");
+  // It removes nothing: a resume of it does not ask again.
+  assert.equal(destructive(sealPlan(plan)), false);
 });
 
 Deno.test("rollback of a restart: a stop and start of the same process cancel out; a stop without its start is undone", async () => {

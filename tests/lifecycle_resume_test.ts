@@ -28,10 +28,10 @@ const rollbackToStart = (home: string, mode: "--plan-only" | "--auto-approve") =
   ok(home, ["state", "rollback", "rs", "--checkpoint", "start", mode]);
 
 /** Resumes; no operation's work ran twice; returns the state. */
-async function resume(home: string, cluster: string, done: RegExp) {
+async function resume(home: string, cluster: string, done: RegExp, extra: string[] = []) {
   const crashed = await currentState(home, cluster);
   assert.equal(crashed.status, "running", "a killed apply is left running");
-  const r = await ok(home, ["plan", "resume", cluster]);
+  const r = await ok(home, ["plan", "resume", cluster, ...extra]);
   assert.match(r.stdout, /took over a stale lock/);
   assert.match(r.stdout, done);
   const st = await currentState(home, cluster).catch(() => undefined);
@@ -111,7 +111,17 @@ Deno.test("kill -9 of mup in the middle of restart, stop and destroy; plan resum
     );
     const shownJson = JSON.parse((await ok(home, ["state", "show", "rs", "--json"])).stdout);
     assert.match(shownJson.interrupted.reason, /is gone/);
-    await resume(home, "rs", /Destroy completed successfully!/);
+    // The destroy was started with --auto-approve; its resume asks again (the cluster's name),
+    // and without an answer (no terminal) refuses, naming the flag, having changed nothing.
+    const asked = await ok(home, ["plan", "resume", "rs"], 1);
+    assert.match(asked.stdout, /Type the cluster name \(rs\) to resume and destroy it/);
+    assert.match(asked.stdout, /Resume cancelled: no answer was given .*pass --auto-approve/);
+    const askedJson = await ok(home, ["plan", "resume", "rs", "--json"], 1);
+    const refusal = JSON.parse(askedJson.stdout.trim().split("\n").at(-1)!);
+    assert.equal(refusal.type, "error");
+    assert.match(refusal.error, /resume cancelled: .*pass --auto-approve/);
+    assert.ok(await exists(path.join(clusterDir(home, "rs"), "meta.yaml")), "nothing removed");
+    await resume(home, "rs", /Destroy completed successfully!/, ["--auto-approve"]);
     assert.deepEqual(await livePids(home, "rs"), []);
     assert.ok(!(await exists(clusterDir(home, "rs"))));
     assert.equal(JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout).length, 0);

@@ -9,7 +9,7 @@ import {
   takesNothing,
 } from "../apply/stale.ts";
 import { MupError } from "../errors.ts";
-import { allOperations, archiveCached, type Plan } from "../plan/schema.ts";
+import { archiveCached, type Plan } from "../plan/schema.ts";
 import { jsonRenderer } from "../render/apply_json.ts";
 import { PlainRenderer } from "../render/apply_plain.ts";
 import { TtyRenderer } from "../render/apply_tty.ts";
@@ -20,8 +20,9 @@ import { checkIdentifier } from "../util/ident.ts";
 import { plural, portRanges } from "../util/format.ts";
 import { type CliContext, printJson, printJsonError } from "./context.ts";
 import { type ApplyDone, applyFailure, preflightFailure } from "./failures.ts";
-import { askSafetyDecision, interactive, readLine } from "./prompt.ts";
+import { askSafetyDecision, interactive } from "./prompt.ts";
 import { describeLifecycleEffects, finishDestroy } from "./lifecycle_effects.ts";
+import { confirmApply, destructive } from "./confirm.ts";
 import { requireConnectivity } from "../preflight/connectivity.ts";
 import { configureSsh, type SshCliOptions, sshCommandOptions } from "./ssh_options.ts";
 
@@ -171,35 +172,14 @@ export async function runApply(
     await checkNoClash(plan, clusterDir);
     if (!plan.validation.valid) throw preflightFailure(plan, planPath);
     if (!opts.autoApprove) {
-      // Under --json, stdout carries only events: the question goes to stderr.
-      const say = opts.json ? console.error : console.log;
-      say(describeEffects(plan) + "\n");
-      // Destroying asks for the cluster's name, as TiUP does: a "yes" typed by habit is not enough.
-      // So does a rollback that removes directories (data among them), with no archive kept.
-      const removes = plan.operation === "rollback" &&
-        allOperations(plan).some((o) => o.type === "remove_directory");
-      const destroy = plan.operation === "destroy" || removes;
-      const answer = await readLine(
-        destroy
-          ? `There is no undo. Type the cluster name (${plan.cluster_name}) to ${
-            removes ? "roll back and remove its directories" : "destroy it"
-          }: `
-          : "Do you want to continue? (yes/no): ",
-        opts.json ? "stderr" : "stdout",
-      );
-      if (answer?.trim() !== (destroy ? plan.cluster_name : "yes")) {
-        if (opts.json) {
-          throw new MupError("apply cancelled: the confirmation was not given", {
-            hint: `answer as asked, or pass --auto-approve; the plan was kept: ${planPath}`,
-            details: { plan_id: plan.plan_id, path: planPath },
-          });
-        }
-        say(
-          `Apply cancelled. The plan was kept: ${planPath}\nTo apply it later: mup plan apply ${plan.plan_id}`,
-        );
-        return 1;
-      }
+      const cancelled = await confirmApply(plan, planPath, opts);
+      if (cancelled !== undefined) return cancelled;
     }
+  } else if (!opts.autoApprove && destructive(plan)) {
+    // The confirmation the first run had (or its --auto-approve) does not carry over: what is
+    // left of a destroy still removes data, and the operator may have stopped it on purpose.
+    const cancelled = await confirmApply(plan, planPath, opts, resume);
+    if (cancelled !== undefined) return cancelled;
   }
   // Hosts that went away since planning stop the apply here, before anything changes.
   await requireConnectivity(ctx.executors, Object.keys(plan.resources.processes_per_host));
@@ -375,7 +355,8 @@ export async function runResume(
       }`,
     );
   }
-  // No confirmation on resume (it was given); safety-check failures still ask in a terminal.
+  // A destructive plan (destroy, rollback removing directories) asks again, unless
+  // --auto-approve is given to the resume; safety-check failures still ask in a terminal.
   return await runApply(ctx, plan, path, opts, state);
 }
 

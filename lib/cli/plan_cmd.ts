@@ -280,7 +280,11 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
   });
 
   const resumeCmd = cmd.command("resume")
-    .description("Continue a failed or paused apply from its first unfinished operation")
+    .description(
+      "Continue a failed or paused apply from its first unfinished operation; a destroy, or a " +
+        "rollback that removes directories, asks for the cluster's name again unless given " +
+        "--auto-approve here",
+    )
     .argument("[cluster]", "cluster whose current apply to resume")
     .option("--state-id <id>", "the apply state to resume")
     .option("--json", "NDJSON events instead of text");

@@ -1,0 +1,85 @@
+/** The question asked before an apply, and before the resume of a destructive one. */
+import { MupError } from "../errors.ts";
+import { allOperations, type Plan } from "../plan/schema.ts";
+import type { ApplyState } from "../state/schema.ts";
+import { type ApplyCliOptions, describeEffects } from "./apply_cli.ts";
+import { readLine } from "./prompt.ts";
+
+/**
+ * Whether applying `plan` removes what cannot be brought back: a destroy, or a rollback that
+ * removes directories (data among them). These ask for the cluster's name, also on resume.
+ */
+export function destructive(plan: Plan): boolean {
+  return plan.operation === "destroy" ||
+    (plan.operation === "rollback" &&
+      allOperations(plan).some((o) => o.type === "remove_directory"));
+}
+
+/**
+ * Asks before an apply (or, given `resume`, before resuming a destructive one): "yes", or the
+ * cluster's name for a destructive plan, as TiUP does (a "yes" typed by habit is not enough).
+ * The answer is a line of standard input, a terminal's or a pipe's. Returns undefined when
+ * confirmed, else the exit code (1); under --json a refusal throws MupError. Without an answer
+ * (standard input closed or not a terminal), the refusal names --auto-approve.
+ */
+export async function confirmApply(
+  plan: Plan,
+  planPath: string,
+  opts: ApplyCliOptions,
+  resume?: ApplyState,
+): Promise<number | undefined> {
+  // Under --json, stdout carries only events: the question goes to stderr.
+  const say = opts.json ? console.error : console.log;
+  if (resume) {
+    say(
+      `Apply ${resume.state_id} was started earlier; resuming it carries on with what is left.`,
+    );
+  }
+  say(describeEffects(plan) + "\n");
+  const destroy = destructive(plan);
+  const removes = destroy && plan.operation === "rollback";
+  const verb = resume ? "resume" : "apply";
+  const answer = await readLine(
+    destroy
+      ? `There is no undo. Type the cluster name (${plan.cluster_name}) to ${
+        resume ? "resume and " : ""
+      }${removes ? "roll back and remove its directories" : "destroy it"}: `
+      : "Do you want to continue? (yes/no): ",
+    opts.json ? "stderr" : "stdout",
+  );
+  if (answer?.trim() === (destroy ? plan.cluster_name : "yes")) return undefined;
+  const noAnswer = answer === undefined
+    ? `no answer was given (standard input ${
+      Deno.stdin.isTerminal() ? "was closed" : "is not a terminal and gave none"
+    }); pass --auto-approve to ${verb} without this question`
+    : undefined;
+  const again = resume
+    ? `mup plan resume ${plan.cluster_name} --state-id ${resume.state_id}`
+    : `mup plan apply ${plan.plan_id}`;
+  if (opts.json) {
+    throw new MupError(
+      `${verb} cancelled: the confirmation was not given${noAnswer ? `: ${noAnswer}` : ""}`,
+      {
+        hint: `answer as asked, or pass --auto-approve; ${
+          resume ? `the apply stays resumable: ${again}` : `the plan was kept: ${planPath}`
+        }`,
+        details: {
+          plan_id: plan.plan_id,
+          path: planPath,
+          ...(resume ? { state_id: resume.state_id } : {}),
+        },
+      },
+    );
+  }
+  if (noAnswer) say(`${resume ? "Resume" : "Apply"} cancelled: ${noAnswer}.`);
+  say(
+    resume
+      ? `${
+        noAnswer ? "" : "Resume cancelled. "
+      }Nothing was changed; the apply stays resumable: ${again}`
+      : `${
+        noAnswer ? "" : "Apply cancelled. "
+      }The plan was kept: ${planPath}\nTo apply it later: ${again}`,
+  );
+  return 1;
+}
