@@ -1,8 +1,12 @@
-/** cluster display's live probe never hangs on a process that accepts but does not answer. */
+/**
+ * cluster display's live probe: never hangs on a process that accepts but does not answer; shows
+ * members as the set's live configuration has them (hidden, priority 0, delayed).
+ */
 import assert from "node:assert/strict";
 import { MongoAccess } from "../lib/mongo/client.ts";
-import { probeProcesses } from "../lib/probe/live.ts";
+import { describeState, probeProcesses } from "../lib/probe/live.ts";
 import { freePorts } from "./helpers.ts";
+import { admin, simBin, startReplSet, waitFor, withDir } from "./sim_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -42,4 +46,51 @@ Deno.test("a process that accepts connections but never answers shows DOWN with 
     for (const c of held) c.close();
     await accepting;
   }
+});
+
+Deno.test("a hidden, a priority-0 and a delayed member show as such, from the set's live configuration", async () => {
+  await withDir(async (dir) => {
+    const ports = freePorts(4);
+    await startReplSet(await simBin("7.0.5"), dir, ports);
+    // Reconfigured behind mup's back: only the live configuration says what the members are.
+    const { config } = await admin(ports[0], { replSetGetConfig: 1 }) as {
+      config: { version: number; members: Record<string, unknown>[] };
+    };
+    const members = config.members.map((m, i) =>
+      i === 1
+        ? { ...m, priority: 0, hidden: true }
+        : i === 2
+        ? { ...m, priority: 0, secondaryDelaySecs: 3600 }
+        : i === 3
+        ? { ...m, priority: 0 }
+        : m
+    );
+    await admin(ports[0], {
+      replSetReconfig: { ...config, version: config.version + 1, members },
+    });
+    const procs = ports.map((port) => ({
+      id: `mongod-localhost-${port}`,
+      role: "mongod",
+      host: "localhost",
+      port,
+      replica_set: "rs0",
+      config: "",
+      pid_file: "",
+    }));
+    const shown = await waitFor(async () => {
+      const found = await probeProcesses(new MongoAccess(), procs, new Map(), 5000);
+      // In the order of `ports` (the display sorts by port).
+      const rows = ports.map((p) => found.find((r) => r.port === p)!);
+      return rows.map(describeState).join("|") ===
+          "PRIMARY|SECONDARY (hidden)|SECONDARY (priority 0, delayed 1h)|SECONDARY (priority 0)"
+        ? rows
+        : undefined;
+    }, 30_000);
+    assert.deepEqual(
+      shown.map((r) => [r.hidden, r.priority, r.secondary_delay_s]),
+      [[false, 2, undefined], [true, 0, undefined], [false, 0, 3600], [false, 0, undefined]],
+    );
+    assert.ok(shown.every((r) => r.healthy), "hidden and delayed secondaries are healthy");
+    assert.equal(shown[1].state, "SECONDARY", "the state itself stays MongoDB's");
+  });
 });

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { listProcesses } from "../plan/processes.ts";
 import { collect, selectProcesses } from "../plan/select.ts";
-import { listedShards, probeProcesses, type ProcessStatus } from "../probe/live.ts";
+import { describeState, listedShards, probeProcesses, type ProcessStatus } from "../probe/live.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import { StateStore } from "../state/store.ts";
 import { interruption } from "../state/lock.ts";
@@ -160,7 +160,7 @@ function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[]): string {
         r.id,
         r.role,
         r.replica_set ?? "-",
-        r.state,
+        describeState(r),
         r.lag_s === undefined ? "-" : `${r.lag_s}s`,
         r.pid === undefined ? "-" : String(r.pid),
         uptime(r.uptime_s),

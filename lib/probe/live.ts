@@ -6,6 +6,7 @@
 import type { Document } from "mongodb";
 import type { MongoAccess } from "../mongo/client.ts";
 import type { ClusterMeta } from "../state/meta.ts";
+import { formatDuration } from "../util/format.ts";
 
 /** One process as recorded in meta.yaml. */
 export type MetaProcess = ClusterMeta["processes"][number];
@@ -27,6 +28,14 @@ export interface ProcessStatus {
   reason?: string;
   /** Seconds behind the set's primary (secondaries only). */
   lag_s?: number;
+  /**
+   * Replica-set members, as the set's live configuration (replSetGetConfig) says, else hello:
+   * hidden (invisible to clients, never primary), its priority (0: never primary) and its
+   * secondaryDelaySecs when delayed.
+   */
+  hidden?: boolean;
+  priority?: number;
+  secondary_delay_s?: number;
   pid?: number;
   uptime_s?: number;
   version?: string;
@@ -103,8 +112,18 @@ async function askOne(
     };
   }
   let rs: Document | undefined;
+  // The member's settings (hidden, priority, delay) as the set's configuration has them now;
+  // hello alone, when it cannot be read, says hidden and passive (priority 0) but no delay.
+  const asked = m.adminCommand(p.host, p.port, { replSetGetConfig: 1 }, timeoutMs).then(
+    (r) => r.config as Document | undefined,
+    () => undefined,
+  );
+  let config: Document | undefined;
   try {
-    rs = await m.adminCommand(p.host, p.port, { replSetGetStatus: 1 }, timeoutMs);
+    [rs, config] = await Promise.all([
+      m.adminCommand(p.host, p.port, { replSetGetStatus: 1 }, timeoutMs),
+      asked,
+    ]);
   } catch (e) {
     const code = (e as { code?: number }).code;
     return {
@@ -117,6 +136,7 @@ async function askOne(
   }
   const me = (rs.members as Document[]).find((m) => m.self);
   const state = String(me?.stateStr ?? "UNKNOWN");
+  Object.assign(out, memberSettings(hello, config, me?.name ?? hello.me));
   const primary = (rs.members as Document[]).find((m) => m.state === 1);
   if (state === "SECONDARY" && primary && me) {
     const lag = (new Date(primary.optimeDate).getTime() - new Date(me.optimeDate).getTime()) /
@@ -124,6 +144,45 @@ async function askOne(
     out.lag_s = Math.max(0, lag);
   }
   return { status: { ...out, state, healthy: HEALTHY.has(state) }, rs };
+}
+
+/**
+ * A member's hidden flag, priority and delay: from the set's configuration (replSetGetConfig,
+ * the member named `name`) when there is one, else from hello's `hidden` and `passive`
+ * (MongoDB's hello: a priority-0 member that is not hidden is passive). Arbiters get none.
+ */
+function memberSettings(
+  hello: Document,
+  config: Document | undefined,
+  name: unknown,
+): Pick<ProcessStatus, "hidden" | "priority" | "secondary_delay_s"> {
+  if (hello.arbiterOnly) return {};
+  const cm = (config?.members as Document[] | undefined)?.find((x) => x.host === name);
+  if (!cm) {
+    return {
+      hidden: hello.hidden === true,
+      ...(hello.hidden === true || hello.passive === true ? { priority: 0 } : {}),
+    };
+  }
+  // secondaryDelaySecs since MongoDB 5.0; slaveDelay before.
+  const delay = Number(cm.secondaryDelaySecs ?? cm.slaveDelay ?? 0);
+  return {
+    hidden: cm.hidden === true,
+    priority: Number(cm.priority ?? 1),
+    ...(delay > 0 ? { secondary_delay_s: delay } : {}),
+  };
+}
+
+/**
+ * The state as MongoDB's tools show a member: `SECONDARY (hidden)`, `SECONDARY (priority 0)`,
+ * `SECONDARY (hidden, delayed 1h)`; other processes' state as it is.
+ */
+export function describeState(s: ProcessStatus): string {
+  const marks = [
+    ...(s.hidden ? ["hidden"] : s.priority === 0 ? ["priority 0"] : []),
+    ...(s.secondary_delay_s ? [`delayed ${formatDuration(s.secondary_delay_s * 1000)}`] : []),
+  ];
+  return marks.length ? `${s.state} (${marks.join(", ")})` : s.state;
 }
 
 /** Role order of TiUP's display: config servers, then shards, then mongos. */
