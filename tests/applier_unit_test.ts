@@ -198,3 +198,21 @@ Deno.test("a failed safety check: skip marks the operation skipped and goes on; 
   assert.equal(retried.operation_states[guarded.id].retries, 2);
   assert.ok(mock2.dirs.has(`/synthetic/${guarded.id}`));
 });
+
+Deno.test("apply() given a signal already aborted (Ctrl-C between the confirmation and the start) pauses before any operation", async () => {
+  const plan = syntheticPlan(2, 2, 1);
+  const mock = new MockExecutor();
+  const ac = new AbortController();
+  ac.abort();
+  const st = await apply({
+    plan,
+    planPath: "/p",
+    store: await store(),
+    executors: mock,
+    parallelism: 2,
+    signal: ac.signal,
+    onSafetyFailure: () => Promise.resolve("abort"),
+  });
+  assert.equal(st.status, "paused");
+  assert.deepEqual(mock.calls.filter((c) => c.startsWith("mkdir")), [], "nothing ran");
+});

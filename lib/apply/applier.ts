@@ -154,7 +154,10 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   );
   const dag = applyGraph(plan);
   const internal = new AbortController();
-  opts.signal?.addEventListener("abort", () => internal.abort(), { once: true });
+  // A Ctrl-C that came before apply() was called (between the confirmation and here) counts:
+  // an abort event already fired would never reach the listener.
+  if (opts.signal?.aborted) internal.abort();
+  else opts.signal?.addEventListener("abort", () => internal.abort(), { once: true });
   // What operations see: only a stop at once (second Ctrl-C) cuts their work short.
   const hardStop = new AbortController();
   opts.control?.attach(async () => {
