@@ -90,6 +90,9 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
       events.some((e) => e.event === "hook_output" && e.line === "done stop stop"),
       "after_phase hook ran for the stop phase",
     );
+    // plan diff of the applied stop: everything it does is in place, listed once, no changes.
+    const applied = await ok(home, ["plan", "diff", "rs", "--detailed-exitcode"]);
+    assert.match(applied.stdout, /No changes\. What this stop plan does is already in place\./);
 
     // The lock: an apply holding it refuses a start, naming the holder.
     const lockFile = path.join(clusterDir(home, "rs"), "state", "lock.json");
