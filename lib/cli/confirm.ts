@@ -20,7 +20,7 @@ export function destructive(plan: Plan): boolean {
  * cluster's name for a destructive plan, as TiUP does (a "yes" typed by habit is not enough).
  * The answer is a line of standard input, a terminal's or a pipe's. Returns undefined when
  * confirmed, else the exit code (1); under --json a refusal throws MupError. Without an answer
- * (standard input closed or not a terminal), the refusal names --auto-approve.
+ * outside a terminal (standard input at its end), the refusal names --auto-approve.
  */
 export async function confirmApply(
   plan: Plan,
@@ -48,10 +48,11 @@ export async function confirmApply(
     opts.json ? "stderr" : "stdout",
   );
   if (answer?.trim() === (destroy ? plan.cluster_name : "yes")) return undefined;
-  const noAnswer = answer === undefined
-    ? `no answer was given (standard input ${
-      Deno.stdin.isTerminal() ? "was closed" : "is not a terminal and gave none"
-    }); pass --auto-approve to ${verb} without this question`
+  // In a terminal, no answer is Ctrl-C (or Ctrl-D): a "no". Elsewhere it is the end of input
+  // (CI, a pipe, /dev/null): say which flag answers the question in advance.
+  const noAnswer = answer === undefined && !Deno.stdin.isTerminal()
+    ? `no answer was given (standard input is not a terminal and gave none); pass ` +
+      `--auto-approve to ${verb} without this question`
     : undefined;
   const again = resume
     ? `mup plan resume ${plan.cluster_name} --state-id ${resume.state_id}`
