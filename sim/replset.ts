@@ -144,13 +144,13 @@ export class ReplSet implements RoleHooks {
     }
     const beat = async () => {
       await this.heartbeats.round().catch(() => {});
+      // Fetching starts (or moves to another source) after a heartbeat round, which is when
+      // this member learns who to follow; a round keeps going while its source stays the one
+      // to follow. A timer of its own would wake every idle member for nothing.
+      void this.sync.round();
       if (this.timers.length) this.timers[0] = setTimeout(beat, this.heartbeatMs);
     };
     this.timers.push(setTimeout(beat, this.heartbeatMs));
-    this.timers.push(
-      // Starts fetching (a round keeps going while its source stays the one to follow).
-      setInterval(() => this.sync.round(), envMs("MUP_SIM_SYNC_MS", 100)),
-    );
   }
 
   stop(): Promise<void> {
@@ -163,6 +163,8 @@ export class ReplSet implements RoleHooks {
   setState(state: number): void {
     this.state = state;
     this.wake();
+    // A member that just became a secondary (or started a resync) fetches at once.
+    if (this.timers.length && (state === 2 || state === 5 || state === 9)) void this.sync.round();
   }
 
   /** A secondary applied entries: write-concern and afterClusterTime waiters re-check. */
