@@ -326,7 +326,12 @@ Deno.test("state list, checkpoints and unlock", async () => {
   }
 });
 
-Deno.test("Ctrl-C during an apply: running operations finish, the state is paused, resume completes", async () => {
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.test(`${signal === "SIGINT" ? "Ctrl-C" : "SIGTERM (systemd, CI cancellation)"} during an apply: running operations finish, the state is paused, the lock released, resume completes`, () =>
+    interrupted(signal));
+}
+
+async function interrupted(signal: "SIGINT" | "SIGTERM") {
   const home = await tempHome();
   const ports = freePorts(4);
   try {
@@ -352,7 +357,7 @@ Deno.test("Ctrl-C during an apply: running operations finish, the state is pause
             l.kind === "op" && l.state?.id.startsWith("start-") && l.state.status === "running"
           )
         ) {
-          child.kill("SIGINT");
+          child.kill(signal);
           sent = true;
         }
       }
@@ -378,6 +383,7 @@ Deno.test("Ctrl-C during an apply: running operations finish, the state is pause
       0,
       "nothing left half-recorded",
     );
+    assert.equal(await Deno.stat(path.join(stateDir, "lock.json")).catch(() => null), null);
     const resumed = await mup(["plan", "resume", "c1"], { home });
     assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
     await healthy(home, ports);
@@ -385,4 +391,4 @@ Deno.test("Ctrl-C during an apply: running operations finish, the state is pause
   } finally {
     await killAll(home);
   }
-});
+}
