@@ -79,3 +79,29 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
     await killAll(home);
   }
 });
+
+Deno.test("re-deploy onto retained data of another release: pre-flight refuses a release that cannot start on it (6.0 data, 8.0), the next release plans", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    const file = await writeTopology(
+      home,
+      "old.yaml",
+      `mongod_servers:\n  - { host: localhost, port: ${port} }\n`,
+    );
+    const mirror = await testMirror();
+    await ok(home, deployArgs("old", file, mirror, ["--auto-approve"], "6.0"));
+    await ok(home, ["cluster", "destroy", "old", "--auto-approve", "--retain-data"]);
+    const far = await mup(deployArgs("old", file, mirror, ["--plan-only"], "8.0"), { home });
+    assert.equal(far.code, 1, far.stdout + far.stderr);
+    const said = far.stdout + far.stderr;
+    assert.match(said, /holds data of MongoDB 6\.0\.\d+, deployed by cluster old/);
+    assert.match(said, /mongod 8\.0\.\d+ cannot start on it/);
+    assert.match(said, /Deploy onto it with --version 6\.0/);
+    assert.deepEqual(await livePids(home, "old"), [], "nothing was started");
+    const next = await mup(deployArgs("old", file, mirror, ["--plan-only"], "7.0"), { home });
+    assert.equal(next.code, 0, next.stdout + next.stderr);
+  } finally {
+    await killAll(home);
+  }
+});

@@ -23,7 +23,7 @@ import { clusterAccess } from "../security/access.ts";
 import { securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin } from "../security/secrets.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
-import { checkRetainedSetNames } from "../preflight/retained_sets.ts";
+import { checkRetainedSetNames, checkRetainedVersions } from "../preflight/retained_sets.ts";
 import { checkForeignData, checkRecordedData } from "../preflight/data_dirs.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
@@ -168,6 +168,18 @@ export async function buildDeployPlan(
   if (foreignSets) {
     validation.checks.push(foreignSets.check);
     validation.errors.push(foreignSets.issue);
+    validation.valid = false;
+  }
+  // Retained data of a release this one cannot start on (mongod would exit 62).
+  const otherRelease = meta ? undefined : await checkRetainedVersions({
+    procs: listProcesses(topology, deployDir),
+    version: release.version,
+    archiveRoot: path.join(path.dirname(path.dirname(clusterDir)), "archive"),
+    executors: req.executors,
+  });
+  if (otherRelease) {
+    validation.checks.push(otherRelease.check);
+    validation.errors.push(otherRelease.issue);
     validation.valid = false;
   }
   for (const w of loaded.warnings) {

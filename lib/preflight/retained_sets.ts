@@ -1,5 +1,6 @@
 /**
- * Pre-flight of a first deploy onto data `mup cluster destroy --retain-data` kept, by replica-set
+ * Pre-flight of a first deploy onto data `mup cluster destroy --retain-data` kept, by release
+ * (checkRetainedVersions, below) and by replica-set
  * name. mongod started with `--replSet rsX` on data whose stored config (local.system.replset)
  * names rs0 keeps that config and takes itself for no member of it (REMOVED, warning 21406 of
  * MongoDB's repl/replication_coordinator_impl.cpp): it never joins rsX, so such a deploy can only
@@ -19,7 +20,10 @@ import { dataDirsInUse } from "./retained.ts";
 
 /** Where a data directory was last deployed, as a destroy's archive recorded it. */
 interface Recorded {
-  set: string;
+  /** The replica set; undefined for a standalone. */
+  set?: string;
+  /** The MongoDB version the cluster ran (e.g. "7.0.14"). */
+  version: string;
   cluster: string;
   archive: string;
 }
@@ -50,9 +54,10 @@ async function recordedSets(archiveRoot: string): Promise<Map<string, Recorded>>
   // Oldest first, so that the newest record of a directory wins.
   for (const a of archives.sort((x, y) => x.at - y.at)) {
     for (const p of listProcesses(a.meta.topology, a.meta.deploy_dir)) {
-      if (p.role === "mongos" || !p.replicaSet) continue;
+      if (p.role === "mongos") continue;
       out.set(dirKey(p.host, p.dirs.data), {
         set: p.replicaSet,
+        version: a.meta.version,
         cluster: a.meta.name,
         archive: a.dir,
       });
@@ -84,7 +89,7 @@ export async function checkRetainedSetNames(input: {
     const key = dirKey(d.host, d.dir);
     const was = recorded.get(key);
     const now = planned.get(key)?.replicaSet;
-    return was && now && was.set !== now ? [{ ...d, was, now }] : [];
+    return was?.set && now && was.set !== now ? [{ ...d, was: { ...was, set: was.set }, now }] : [];
   });
   if (!wrong.length) return undefined;
   const [w] = wrong;
@@ -102,5 +107,60 @@ export async function checkRetainedSetNames(input: {
       duration: Math.round(performance.now() - t0),
     },
     issue: { code: "retained_data_replica_set", severity: "error", message },
+  };
+}
+
+/** MongoDB's release series in order (rapid releases are never deployed by mup). */
+const SERIES = ["4.4", "5.0", "6.0", "7.0", "8.0"];
+const seriesOf = (version: string) => version.split(".").slice(0, 2).join(".");
+
+/**
+ * Whether mongod `version` starts on data files written by `dataVersion`: a binary accepts its
+ * own featureCompatibilityVersion and the previous release's (MongoDB docs: "Upgrade a
+ * Standalone/Replica Set", one release at a time; "Downgrade" needs the FCV set down first).
+ */
+export function startsOnDataOf(version: string, dataVersion: string): boolean {
+  const [to, from] = [SERIES.indexOf(seriesOf(version)), SERIES.indexOf(seriesOf(dataVersion))];
+  if (to < 0 || from < 0) return seriesOf(version) === seriesOf(dataVersion);
+  return to === from || to === from + 1;
+}
+
+/**
+ * Checks that mongod `version` can start on every data directory of a first deploy that holds
+ * data an archive records as written by another release. Undefined when there is nothing to
+ * say; otherwise a failed check naming the directory, both versions, the archive and the fix.
+ * Without it such a deploy passes pre-flight and fails at the start (mongod exits 62).
+ */
+export async function checkRetainedVersions(input: {
+  procs: ProcessSpec[];
+  version: string;
+  archiveRoot: string;
+  executors: ExecutorFactory;
+}): Promise<{ check: CheckResult; issue: ValidationIssue } | undefined> {
+  const t0 = performance.now();
+  const inUse = await dataDirsInUse(input.procs, input.executors);
+  if (!inUse.length) return undefined;
+  const recorded = await recordedSets(input.archiveRoot);
+  const wrong = inUse.flatMap((d) => {
+    const was = recorded.get(dirKey(d.host, d.dir));
+    return was && !startsOnDataOf(input.version, was.version) ? [{ ...d, was }] : [];
+  });
+  if (!wrong.length) return undefined;
+  const [w] = wrong;
+  const more = wrong.length > 1 ? ` (so do ${wrong.length - 1} more of this topology's)` : "";
+  const message =
+    `data directory ${w.host}:${w.dir} holds data of MongoDB ${w.was.version}${more}, deployed by cluster ${w.was.cluster} (archived in ${w.was.archive}): mongod ${input.version} cannot start on it (a release starts only on data of its own or the previous release's featureCompatibilityVersion). Deploy onto it with --version ${
+      seriesOf(w.was.version)
+    }, or remove the data first: \`rm -rf ${wrong.map((x) => x.dir).join(" ")}\`${
+      wrong.some((x) => x.host !== "localhost") ? " (on each host)" : ""
+    }; or give the cluster other data_dir paths`;
+  return {
+    check: {
+      name: "retained_data_version",
+      status: "failed",
+      message,
+      duration: Math.round(performance.now() - t0),
+    },
+    issue: { code: "retained_data_version", severity: "error", message },
   };
 }
