@@ -304,6 +304,11 @@ Deno.test("destroy removes every directory, keeps data with retainData, archives
     o.target.params.path
   );
   assert.ok(!removedKept.some((p) => p.includes("/data/")));
+  // The review names where the data stays (9 mongod and config server directories).
+  const kept9 = kept.validation.warnings.find((w) => w.code === "data_kept");
+  assert.ok(kept9, "a warning names the kept data");
+  assert.match(kept9.message, /data kept \(--retain-data\) in 9 directories: .*data\/mongod-27018/);
+  assert.equal(all.validation.warnings.some((w) => w.code === "data_kept"), false);
 });
 
 Deno.test("rollback undoes, in reverse order, only what ran after the checkpoint; names what it cannot undo", async () => {

@@ -7,7 +7,8 @@
 import { hostSecretsDir, securityOf } from "../security/settings.ts";
 import * as path from "node:path";
 import { logFilePath } from "./mongo_config.ts";
-import type { Plan, PlannedOperation } from "./schema.ts";
+import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
+import type { ProcessSpec } from "./processes.ts";
 import { change, op } from "./deploy_steps.ts";
 import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, metadataOp } from "./lifecycle_ops.ts";
@@ -115,5 +116,20 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
         ops: [...removes, metadataOp(input, "removed", removes.map((o) => o.id))],
       },
     ]),
+    input.retainData ? { warnings: [keptDataWarning(procs, meta.name)] } : {},
   );
+}
+
+/** What `--retain-data` keeps, named: the review and the plan say where the data stays. */
+function keptDataWarning(procs: ProcessSpec[], cluster: string): ValidationIssue {
+  const dirs = procs.filter((p) => p.role !== "mongos").map((p) => `${p.host}:${p.dirs.data}`);
+  return {
+    code: "data_kept",
+    severity: "warning",
+    message:
+      `data kept (--retain-data) in ${dirs.length} director${dirs.length === 1 ? "y" : "ies"}: ${
+        dirs.join(", ")
+      }. A later \`mup cluster deploy ${cluster}\` with these data_dir paths ` +
+      "reuses the data (and the archived admin password); remove them yourself when no longer needed",
+  };
 }
