@@ -8,7 +8,7 @@ import { hostSecretsDir, securityOf } from "../security/settings.ts";
 import * as path from "node:path";
 import { logFilePath } from "./mongo_config.ts";
 import type { Plan, PlannedOperation } from "./schema.ts";
-import { change, op } from "./deploy_steps.ts";
+import { change, op } from "./op_builders.ts";
 import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, metadataOp } from "./lifecycle_ops.ts";
 import { orderedStops } from "./stop.ts";
