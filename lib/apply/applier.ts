@@ -2,26 +2,25 @@ import { Dag } from "../graph/mod.ts";
 import { walk } from "../graph/walk.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { worldSimulator } from "../ops/operation.ts";
-import {
-  allOperations,
-  type Plan,
-  type PlannedOperation,
-  type SafetyCheck,
-} from "../plan/schema.ts";
+import { allOperations, type Plan } from "../plan/schema.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { STATE_FORMAT_VERSION } from "../state/schema.ts";
 import type { StateStore } from "../state/store.ts";
 import { StateWriter } from "../state/store.ts";
 import { clusterConnectionString } from "../security/access.ts";
 import { securityOf, topologyAfter } from "../security/settings.ts";
-import type { CheckOutcome } from "./safety.ts";
 import { Emitter } from "./events.ts";
 import { HookDispatcher } from "./hook_events.ts";
 import type { ApplyControl } from "./control.ts";
 export { ApplyControl } from "./control.ts";
 import { type DurationSample, recordDurations } from "../state/history.ts";
 import { lostEffects } from "./recheck.ts";
-import { type OperationRun, Paused, runOperation, type SafetyDecision } from "./run_operation.ts";
+import {
+  type OperationRun,
+  Paused,
+  runOperation,
+  type SafetyFailureHandler,
+} from "./run_operation.ts";
 
 export interface ApplyOptions {
   plan: Plan;
@@ -30,11 +29,7 @@ export interface ApplyOptions {
   executors: ExecutorFactory;
   parallelism: number;
   /** What to do when a safety check fails (a prompt, or a fixed policy). */
-  onSafetyFailure: (
-    op: PlannedOperation,
-    check: SafetyCheck,
-    outcome: CheckOutcome,
-  ) => Promise<SafetyDecision>;
+  onSafetyFailure: SafetyFailureHandler;
   emitter?: Emitter;
   /**
    * The first Ctrl-C: no new operation starts; running ones finish; the apply ends paused.

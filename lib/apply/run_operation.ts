@@ -15,6 +15,13 @@ import { durationHost } from "../plan/estimates.ts";
 /** What to do when a required safety check fails: check again, skip the operation, stop, pause. */
 export type SafetyDecision = "retry" | "skip" | "abort" | "pause";
 
+/** What to do when a safety check fails (a prompt, or a fixed policy). */
+export type SafetyFailureHandler = (
+  op: PlannedOperation,
+  check: SafetyCheck,
+  outcome: CheckOutcome,
+) => Promise<SafetyDecision>;
+
 /** A required safety check failed and the answer was to stop: the apply fails. */
 export class SafetyCheckFailed extends Error {}
 /** The apply stops here, resumable: a "pause" answer or an interrupt. */
@@ -29,12 +36,7 @@ export interface OperationRun {
   hooks: HookDispatcher;
   opts: {
     executors: ExecutorFactory;
-    /** What to do when a safety check fails (a prompt, or a fixed policy). */
-    onSafetyFailure: (
-      op: PlannedOperation,
-      check: SafetyCheck,
-      outcome: CheckOutcome,
-    ) => Promise<SafetyDecision>;
+    onSafetyFailure: SafetyFailureHandler;
   };
   /** The second Ctrl-C: only this cuts an operation's work short. */
   hardStop: AbortController;
