@@ -27,6 +27,35 @@ export async function client<T>(
   }
 }
 
+/**
+ * What a client of one server gets: `f`'s value, or the error that stopped it. A server that
+ * refuses the connection (a plain client at a TLS-only port, a certificate the client does not
+ * trust, a TLS client at a plain port) is reported as soon as the driver's first check of it
+ * fails, not after serverSelectionTimeoutMS: refusals are immediate, and only a server that
+ * accepts may be slow (a loaded machine), so that one gets a generous deadline.
+ */
+export async function outcome<T>(
+  uri: string,
+  f: (c: MongoClient) => Promise<T>,
+  options: ConstructorParameters<typeof MongoClient>[1] = {},
+): Promise<{ value?: T; error?: Error }> {
+  const c = new MongoClient(uri, { serverSelectionTimeoutMS: 30_000, ...options });
+  let refused!: (e: Error) => void;
+  const refusal = new Promise<never>((_, reject) => refused = reject);
+  let checked = false;
+  c.on("serverHeartbeatSucceeded", () => checked = true);
+  c.on("serverHeartbeatFailed", (ev) => {
+    if (!checked) refused(ev.failure);
+  });
+  try {
+    return { value: await Promise.race([f(c), refusal]) };
+  } catch (e) {
+    return { error: e as Error };
+  } finally {
+    await c.close();
+  }
+}
+
 /** Every file and directory under `root` (symlinks not followed). */
 export async function walk(root: string): Promise<{ path: string; info: Deno.FileInfo }[]> {
   const out: { path: string; info: Deno.FileInfo }[] = [];

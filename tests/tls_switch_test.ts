@@ -15,21 +15,22 @@ import {
 } from "./helpers.ts";
 import { clusterDir, meta } from "./apply_helpers.ts";
 import { deploy, display, ok, stablePorts, WriteLoad } from "./lifecycle_helpers.ts";
-import { client } from "./security_helpers.ts";
+import { client, outcome } from "./security_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
 
 const direct = (port: number, extra = "") =>
-  `mongodb://localhost:${port}/?directConnection=true&serverSelectionTimeoutMS=3000${extra}`;
+  `mongodb://localhost:${port}/?directConnection=true${extra}`;
 
 /** Whether an authenticated ping reaches `port` with these URI options. */
-function pings(port: number, password: string, extra = ""): Promise<boolean> {
-  return client(
+async function pings(port: number, password: string, extra = ""): Promise<boolean> {
+  const r = await outcome(
     direct(port, extra),
-    (c) => c.db("admin").command({ ping: 1 }).then(() => true, () => false),
+    (c) => c.db("admin").command({ ping: 1 }),
     { auth: { username: "admin", password }, authSource: "admin" },
   );
+  return r.error === undefined;
 }
 
 async function conf(home: string, cluster: string, port: number): Promise<string> {
