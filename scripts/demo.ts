@@ -68,7 +68,7 @@ async function mupOutput(args: string[]): Promise<string> {
     stderr: "inherit",
   }).output();
   if (out.code !== 0) {
-    fail("reading the credentials", `mup ${args[1]} exited with ${out.code}`, false);
+    await fail("reading the credentials", `mup ${args[1]} exited with ${out.code}`, false);
   }
   return new TextDecoder().decode(out.stdout);
 }
@@ -78,37 +78,49 @@ async function mupOutput(args: string[]): Promise<string> {
  * did not finish has no metadata to stop by: rolling it back to its start stops what it started.
  * Returns mup's exit code.
  */
-async function stopCluster(): Promise<number> {
+async function stopCluster(): Promise<number | "nothing"> {
   if (await readMeta(clusterDir).catch(() => undefined)) {
     return await mup(["cluster", "stop", "demo", "--auto-approve"]);
   }
-  const started = await Deno.stat(path.join(clusterDir, "state")).then(() => true, () => false);
-  if (!started) return 0;
+  if (!(await startedAnything())) return "nothing";
   return await mup(["state", "rollback", "demo", "--checkpoint", "start", "--auto-approve"]);
 }
 
-function fail(step: string, reason: string, resumable: boolean): never {
+/** Whether an apply of the demo cluster ever began (it records its state before it starts). */
+async function startedAnything(): Promise<boolean> {
+  return await Deno.stat(path.join(clusterDir, "state")).then(() => true, () => false);
+}
+
+async function fail(step: string, reason: string, resumable: boolean): Promise<never> {
   console.log(`\nThe demo FAILED: ${step}: ${reason}`);
   if (resumable) {
     console.log("The cluster was left as it is. To resume the apply, paste:");
     console.log(`  ${pasteable(["plan", "resume", "demo"])}`);
     console.log("(mup's own hint above assumes a `mup` on your PATH and your MUP_HOME.)");
   }
-  console.log("To stop what the demo started instead, paste:");
-  console.log(
-    `  cd ${sh(ROOT)} && MUP_HOME=${sh(home)} npx -y deno@${Deno.version.deno} task demo --stop`,
-  );
+  if (await startedAnything()) {
+    console.log("To stop what the demo started instead, paste:");
+    console.log(
+      `  cd ${sh(ROOT)} && MUP_HOME=${sh(home)} npx -y deno@${Deno.version.deno} task demo --stop`,
+    );
+  } else {
+    // Nothing runs: the demo's MUP_HOME (its mirror, the plan) is of no further use.
+    console.log("Nothing was started.");
+    if (!Deno.env.get("MUP_HOME")) await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
   Deno.exit(1);
 }
 
 if (Deno.args.includes("--stop")) {
   const code = await stopCluster();
   console.log(
-    code === 0
+    code === "nothing"
+      ? `\nNo demo cluster was ever started in ${home}: nothing to stop.`
+      : code === 0
       ? `\nStopped the demo cluster in ${home}.`
       : `\nStopping the demo cluster in ${home} FAILED: mup exited with ${code}.`,
   );
-  Deno.exit(code === 0 ? 0 : 1);
+  Deno.exit(code === 0 || code === "nothing" ? 0 : 1);
 }
 
 console.log(`mup demo: MUP_HOME=${home}`);
@@ -126,25 +138,29 @@ const planned = await mup([
   mirror,
   "--plan-only",
 ]);
-if (planned !== 0) fail("planning", `mup cluster deploy --plan-only exited with ${planned}`, false);
+if (planned !== 0) {
+  await fail("planning", `mup cluster deploy --plan-only exited with ${planned}`, false);
+}
 const applied = await mup(["plan", "apply", "demo"], "yes\n");
-if (applied !== 0) fail("applying the plan", `mup plan apply exited with ${applied}`, true);
+if (applied !== 0) await fail("applying the plan", `mup plan apply exited with ${applied}`, true);
 
 /** Uses the deployed cluster through mongos with the driver; `fail`s (exits) on any problem. */
 async function useCluster(): Promise<void> {
   // The mongos address as deployed (a port 0 in the topology is only known after the deploy).
   const meta = await readMeta(clusterDir);
   const mongos = meta?.connection_string.match(/^mongodb:\/\/(?:[^@/]*@)?([^,/?]+)/)?.[1];
-  if (!mongos) fail("finding mongos", `no connection string recorded in ${clusterDir}`, false);
+  if (!mongos) {
+    await fail("finding mongos", `no connection string recorded in ${clusterDir}`, false);
+  }
   const uri = `mongodb://${mongos}/?serverSelectionTimeoutMS=15000`;
   // mup secures clusters by default: without credentials mongos answers hello and refuses data.
   const anonymous = new MongoClient(uri);
   try {
     await anonymous.db("demo").collection("greetings").findOne({});
-    fail("the access control check", "mongos served a client without credentials", false);
+    await fail("the access control check", "mongos served a client without credentials", false);
   } catch (e) {
     const code = (e as { code?: number }).code;
-    if (code !== 13) fail("the access control check", (e as Error).message, false);
+    if (code !== 13) await fail("the access control check", (e as Error).message, false);
     console.log(`\nWithout credentials mongos refuses to read: ${(e as Error).message} (code 13)`);
   } finally {
     await anonymous.close();
@@ -166,7 +182,7 @@ async function useCluster(): Promise<void> {
     });
     console.log(`  inserted and read back: ${JSON.stringify(back)}`);
   } catch (e) {
-    fail("the health check through mongos", (e as Error).message, false);
+    await fail("the health check through mongos", (e as Error).message, false);
   } finally {
     await c.close();
   }
@@ -179,7 +195,9 @@ await useCluster().catch((e) =>
 await mup(["state", "show", "demo"]);
 if (!keep) {
   const code = await stopCluster();
-  if (code !== 0) fail("stopping the cluster", `mup cluster stop exited with ${code}`, false);
+  if (code !== 0 && code !== "nothing") {
+    await fail("stopping the cluster", `mup cluster stop exited with ${code}`, false);
+  }
   console.log(`\nStopped the cluster (run with --keep to leave it running).`);
 } else console.log(`\nThe cluster is running and healthy. MUP_HOME=${home}`);
 Deno.exit(0);

@@ -1,12 +1,14 @@
 /**
  * A first deploy never takes over a directory that is not its own: an entry's data_dir that holds
  * someone else's files is refused at pre-flight (destroy would remove them), a system directory
- * is refused by validation; an empty directory is fine.
+ * is refused by validation; an empty directory is fine. A repair never starts a member whose
+ * recorded data directory is gone (it would come back empty).
  */
 import assert from "node:assert/strict";
 import {
   deployArgs,
   freePorts,
+  killAll,
   mup,
   output,
   tempHome,
@@ -61,5 +63,39 @@ Deno.test("deploy refuses a data_dir holding other files (naming them) and a sys
     assert.match(text.stdout, /All ports available \(1 port on 1 host\)/, output(text));
   } finally {
     await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("a repair of a cluster whose recorded data directory is gone is refused, naming it; an empty directory made by the operator plans a start", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  try {
+    const dir = `${home}/data-${port}`;
+    const file = await writeTopology(
+      home,
+      "st.yaml",
+      `mongod_servers:\n  - host: localhost\n    port: ${port}\n    data_dir: ${dir}\n`,
+    );
+    const args = (extra: string[]) => deployArgs("st", file, mirror, extra);
+    const mirror = await testMirror();
+    const deployed = await mup(args(["--auto-approve"]), { home });
+    assert.equal(deployed.code, 0, output(deployed));
+    const stopped = await mup(["cluster", "stop", "st", "--auto-approve"], { home });
+    assert.equal(stopped.code, 0, output(stopped));
+    await Deno.remove(dir, { recursive: true });
+
+    const gone = await mup(args(["--plan-only", "--json"]), { home });
+    assert.equal(gone.code, 1, output(gone));
+    const doc = JSON.parse(gone.stdout);
+    assert.match(doc.error, new RegExp(`data directory localhost:${dir} of \\S+ is missing`));
+    assert.match(doc.error, /mup cluster destroy st/);
+    assert.equal(await Deno.stat(dir).catch(() => null), null, "nothing was created");
+
+    await Deno.mkdir(dir);
+    const empty = await mup(args(["--plan-only", "--json"]), { home });
+    assert.equal(empty.code, 0, output(empty));
+    assert.equal(JSON.parse(empty.stdout).plan.validation.valid, true);
+  } finally {
+    await killAll(home);
   }
 });

@@ -100,3 +100,39 @@ Deno.test("demo: with ports 0 it finds mongos in the metadata, and stops the clu
     await Deno.remove(home, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("demo: a plan that fails pre-flight starts nothing and says so (no stop hint); --stop with nothing started says so", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  const squatter = Deno.listen({ hostname: "127.0.0.1", port });
+  try {
+    const topology = await writeTopology(
+      home,
+      "one.yaml",
+      `mongod_servers:\n  - { host: localhost, port: ${port} }\n`,
+    );
+    const run = (args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", path.join(ROOT, "scripts", "demo.ts"), ...args],
+        cwd: home,
+        env: { MUP_HOME: home, NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const demo = await run(["--topology", topology]);
+    const text = new TextDecoder().decode(demo.stdout);
+    assert.equal(demo.code, 1, text);
+    assert.match(text, /The demo FAILED: planning/);
+    assert.match(text, /Nothing was started\./);
+    assert.doesNotMatch(text, /demo --stop/);
+    const stop = await run(["--stop"]);
+    const said = new TextDecoder().decode(stop.stdout);
+    assert.equal(stop.code, 0, said);
+    assert.match(said, /No demo cluster was ever started in .*: nothing to stop\./);
+    assert.doesNotMatch(said, /Stopped the demo cluster/);
+  } finally {
+    squatter.close();
+    await killAll(home);
+  }
+});

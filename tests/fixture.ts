@@ -89,7 +89,17 @@ interface ProcInfo {
   pgid: number;
   zombie: boolean;
   cmdline: string;
+  /** When the process started (epoch ms, to a clock tick). */
+  startMs: number;
 }
+
+/**
+ * Boot time (epoch ms, to 10 ms: /proc/stat's btime is whole seconds): /proc/<pid>/stat gives
+ * start times in clock ticks since boot.
+ */
+const BOOT_MS = Date.now() -
+  Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]) * 1000;
+const TICK_MS = 10; // USER_HZ is 100 on Linux
 
 function processes(): ProcInfo[] {
   const out: ProcInfo[] = [];
@@ -100,7 +110,14 @@ function processes(): ProcInfo[] {
       const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
-      out.push({ pid, ppid: Number(f[1]), pgid: Number(f[2]), zombie: f[0] === "Z", cmdline });
+      out.push({
+        pid,
+        ppid: Number(f[1]),
+        pgid: Number(f[2]),
+        zombie: f[0] === "Z",
+        cmdline,
+        startMs: BOOT_MS + Number(f[19]) * TICK_MS,
+      });
     } catch {
       // Gone meanwhile, or not ours to read.
     }
@@ -108,15 +125,17 @@ function processes(): ProcInfo[] {
   return out;
 }
 
-async function pidFilesUnder(dir: string): Promise<number[]> {
-  const out: number[] = [];
+/** The pids recorded in pid files under `dir`, with when each file was last written (epoch ms). */
+async function pidFilesUnder(dir: string): Promise<{ pid: number; writtenMs: number }[]> {
+  const out: { pid: number; writtenMs: number }[] = [];
   const walk = async (d: string): Promise<void> => {
     for (const e of await Array.fromAsync(Deno.readDir(d)).catch(() => [] as Deno.DirEntry[])) {
       const p = path.join(d, e.name);
       if (e.isDirectory) await walk(p);
       else if (e.name.endsWith(".pid")) {
         const pid = Number((await Deno.readTextFile(p).catch(() => "")).trim());
-        if (pid > 0) out.push(pid);
+        const writtenMs = (await Deno.stat(p).catch(() => undefined))?.mtime?.getTime();
+        if (pid > 0 && writtenMs !== undefined) out.push({ pid, writtenMs });
       }
     }
   };
@@ -158,10 +177,12 @@ async function teardown(t: Tracked): Promise<number[]> {
   const roots = new Set<number>();
   for (const [pid, e] of t.pids) if (!e.exited && byPid.has(pid)) roots.add(pid);
   for (const d of dirs) {
-    for (const pid of await pidFilesUnder(d)) {
+    for (const { pid, writtenMs } of await pidFilesUnder(d)) {
       const p = byPid.get(pid);
-      // A stale pid file may name a pid now reused by someone else's process: check it first.
-      if (p && looksOurs(p, dirs)) roots.add(pid);
+      // A stale pid file may name a pid now reused by another process (pids wrap at 32768 on a
+      // busy machine; most processes here are simulators, another test's among them): the one
+      // that wrote the file started before it was written, a reuser after.
+      if (p && looksOurs(p, dirs) && p.startMs <= writtenMs + 100) roots.add(pid);
     }
   }
   // Anything still naming one of our dirs (a server killed before it wrote its pid file, sshd).

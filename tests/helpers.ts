@@ -182,6 +182,23 @@ mongos_servers:
 ${extra}`;
 }
 
+/**
+ * The smallest sharded cluster: a one-member config server set, two one-member shards and one
+ * mongos (ports: config, shard1, shard2, mongos). It has every phase and operation type of a
+ * sharded deploy in 4 processes instead of 10, for tests about the plan and apply machinery
+ * (resume, locks, terminals) rather than about replication inside a set.
+ */
+export function smallShardedTopology(p: number[], extra = ""): string {
+  return `config_servers:
+  - { host: localhost, port: ${p[0]}, replica_set: cfg }
+mongod_servers:
+  - { host: localhost, port: ${p[1]}, replica_set: shard1 }
+  - { host: localhost, port: ${p[2]}, replica_set: shard2 }
+mongos_servers:
+  - { host: localhost, port: ${p[3]} }
+${extra}`;
+}
+
 export function replicaSetTopology(p: number[], extra = ""): string {
   return `mongod_servers:
   - { host: localhost, port: ${p[0]}, replica_set: rs0, priority: 2 }
@@ -215,13 +232,14 @@ export function deployArgs(
   ];
 }
 
-/** Plans a sharded cluster on `ports` (--plan-only --json) and returns mup's JSON answer. */
+/** Plans a sharded cluster (`topology` of `ports`; --plan-only --json) and returns mup's JSON answer. */
 export async function planSharded(
   home: string,
   ports: number[],
   cluster = "c1",
+  topology: (ports: number[]) => string = shardedTopology,
 ): Promise<{ plan_id: string; path: string; plan: Plan }> {
-  const topo = await writeTopology(home, `${cluster}.yaml`, shardedTopology(ports));
+  const topo = await writeTopology(home, `${cluster}.yaml`, topology(ports));
   const r = await mup(deployArgs(cluster, topo, await testMirror(), ["--plan-only", "--json"]), {
     home,
   });

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { freePorts, killAll, mup, output, planSharded, spawnMup, tempHome } from "./helpers.ts";
+import {
+  freePorts,
+  killAll,
+  mup,
+  output,
+  planSharded,
+  smallShardedTopology,
+  spawnMup,
+  tempHome,
+} from "./helpers.ts";
 import { clusterDir, count, currentState, processLogs, withClient } from "./apply_helpers.ts";
 import { Journal } from "../lib/state/journal.ts";
 import { installFixture } from "./fixture.ts";
@@ -8,7 +17,7 @@ import { installFixture } from "./fixture.ts";
 installFixture();
 
 async function healthy(home: string, ports: number[]) {
-  await withClient(`mongodb://localhost:${ports[9]}/`, async (c) => {
+  await withClient(`mongodb://localhost:${ports[3]}/`, async (c) => {
     const shards = (await c.db("admin").command({ listShards: 1 })).shards.map((
       s: { _id: string },
     ) => s._id).sort();
@@ -34,32 +43,32 @@ async function noneTwice(home: string, crashed: string[] = []) {
 
 Deno.test("a failure injected at one operation leaves a failed, resumable state; plan resume completes it", async () => {
   const home = await tempHome();
-  const ports = freePorts(10);
+  const ports = freePorts(4);
   try {
-    const { plan_id } = await planSharded(home, ports);
+    const { plan_id } = await planSharded(home, ports, "c1", smallShardedTopology);
     const failing = await mup(["plan", "apply", plan_id, "--auto-approve"], {
       home,
-      env: { MUP_SIM_CRASH_AT_STARTUP: "14", MUP_SIM_FAULT_PORTS: String(ports[4]) },
+      env: { MUP_SIM_CRASH_AT_STARTUP: "14", MUP_SIM_FAULT_PORTS: String(ports[1]) },
     });
     assert.equal(failing.code, 1, failing.stdout + failing.stderr);
     assert.match(
       failing.stdout,
       new RegExp(
-        `✗ Start shard1 member localhost:${ports[4]} \\[.+\\]\\n    mongod on localhost:${
-          ports[4]
+        `✗ Start shard1 member localhost:${ports[1]} \\[.+\\]\\n    mongod on localhost:${
+          ports[1]
         } exited with code 14`,
       ),
     );
     assert.match(
       failing.stdout,
-      new RegExp(`Apply failed at phase 2, operation start-mongod-localhost-${ports[4]}\\.`),
+      new RegExp(`Apply failed at phase 2, operation start-mongod-localhost-${ports[1]}\\.`),
     );
     assert.match(failing.stdout, /Last checkpoint: phase1-complete/);
     assert.match(failing.stdout, /To resume: mup plan resume c1/);
     const failed = await currentState(home, "c1");
     assert.equal(failed.status, "failed");
     assert.deepEqual(failed.checkpoints.map((c) => c.id), ["phase1-complete"]);
-    assert.equal(failed.operation_states[`start-mongod-localhost-${ports[4]}`].status, "failed");
+    assert.equal(failed.operation_states[`start-mongod-localhost-${ports[1]}`].status, "failed");
     const cp = JSON.parse(await Deno.readTextFile(failed.checkpoints[0].path));
     assert.equal(JSON.parse(cp.state).phase_states.prepare.status, "completed");
     // The plan a resume reads cannot be deleted from under it.
@@ -84,7 +93,7 @@ Deno.test("a failure injected at one operation leaves a failed, resumable state;
     assert.equal(done.status, "completed");
     assert.equal(done.resumes, 1);
     await healthy(home, ports);
-    await noneTwice(home, [`mongod-${ports[4]}`]);
+    await noneTwice(home, [`mongod-${ports[1]}`]);
     const again = await mup(["plan", "resume", "c1"], { home });
     assert.match(again.stdout, /already completed; nothing to resume/);
   } finally {
@@ -94,10 +103,10 @@ Deno.test("a failure injected at one operation leaves a failed, resumable state;
 
 Deno.test("a port taken between plan and apply trips the safety check: abort, or pause then resume", async () => {
   const home = await tempHome();
-  const ports = freePorts(10);
+  const ports = freePorts(4);
   try {
-    const { plan_id } = await planSharded(home, ports);
-    const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[6] });
+    const { plan_id } = await planSharded(home, ports, "c1", smallShardedTopology);
+    const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[2] });
     try {
       const aborted = await mup(["plan", "apply", plan_id, "--auto-approve"], { home });
       assert.equal(aborted.code, 1, output(aborted));
@@ -105,7 +114,7 @@ Deno.test("a port taken between plan and apply trips the safety check: abort, or
         aborted.stdout,
         new RegExp(
           `✗ Safety check failed for operation start-mongod-localhost-${
-            ports[6]
+            ports[2]
           }:\\n    Check: port_available\\n    Status: Port now in use by PID ${Deno.pid}`,
         ),
       );
@@ -128,9 +137,9 @@ Deno.test("a port taken between plan and apply trips the safety check: abort, or
 
 Deno.test("two concurrent applies on one cluster: the second is refused at once, naming the holder", async () => {
   const home = await tempHome();
-  const ports = freePorts(10);
+  const ports = freePorts(4);
   try {
-    const { plan_id } = await planSharded(home, ports);
+    const { plan_id } = await planSharded(home, ports, "c1", smallShardedTopology);
     const first = spawnMup(["plan", "apply", plan_id, "--auto-approve"], home, {
       MUP_SIM_STARTUP_DELAY_MS: "400",
     });
@@ -159,9 +168,9 @@ Deno.test("two concurrent applies on one cluster: the second is refused at once,
 
 Deno.test("kill -9 of mup in the middle of a deploy, then resume: a healthy cluster, no operation done twice", async () => {
   const home = await tempHome();
-  const ports = freePorts(10);
+  const ports = freePorts(4);
   try {
-    const { plan_id } = await planSharded(home, ports);
+    const { plan_id } = await planSharded(home, ports, "c1", smallShardedTopology);
     const child = spawnMup(
       ["plan", "apply", plan_id, "--auto-approve", "--parallelism", "3"],
       home,
@@ -217,10 +226,10 @@ Deno.test("kill -9 of mup in the middle of a deploy, then resume: a healthy clus
 
 Deno.test("a stale plan and a tampered plan are refused", async () => {
   const home = await tempHome();
-  const ports = freePorts(10);
+  const ports = freePorts(4);
   try {
-    const a = await planSharded(home, ports);
-    const b = await planSharded(home, ports);
+    const a = await planSharded(home, ports, "c1", smallShardedTopology);
+    const b = await planSharded(home, ports, "c1", smallShardedTopology);
     const tamperedPath = path.join(home, "tampered.json");
     const plan = JSON.parse(await Deno.readTextFile(b.path));
     plan.phases[1].operations[0].target.params.binary = "/bin/sh";
@@ -245,9 +254,9 @@ Deno.test("a stale plan and a tampered plan are refused", async () => {
 
 Deno.test("state list, checkpoints and unlock", async () => {
   const home = await tempHome();
-  const ports = freePorts(10);
+  const ports = freePorts(4);
   try {
-    const { plan_id } = await planSharded(home, ports);
+    const { plan_id } = await planSharded(home, ports, "c1", smallShardedTopology);
     assert.equal((await mup(["plan", "apply", plan_id, "--auto-approve"], { home })).code, 0);
     const list = JSON.parse((await mup(["state", "list", "c1", "--json"], { home })).stdout);
     assert.equal(list.length, 1);
@@ -317,11 +326,16 @@ Deno.test("state list, checkpoints and unlock", async () => {
   }
 });
 
-Deno.test("Ctrl-C during an apply: running operations finish, the state is paused, resume completes", async () => {
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.test(`${signal === "SIGINT" ? "Ctrl-C" : "SIGTERM (systemd, CI cancellation)"} during an apply: running operations finish, the state is paused, the lock released, resume completes`, () =>
+    interrupted(signal));
+}
+
+async function interrupted(signal: "SIGINT" | "SIGTERM") {
   const home = await tempHome();
-  const ports = freePorts(10);
+  const ports = freePorts(4);
   try {
-    const { plan_id } = await planSharded(home, ports);
+    const { plan_id } = await planSharded(home, ports, "c1", smallShardedTopology);
     const child = spawnMup(
       ["plan", "apply", plan_id, "--auto-approve", "--parallelism", "2"],
       home,
@@ -343,7 +357,7 @@ Deno.test("Ctrl-C during an apply: running operations finish, the state is pause
             l.kind === "op" && l.state?.id.startsWith("start-") && l.state.status === "running"
           )
         ) {
-          child.kill("SIGINT");
+          child.kill(signal);
           sent = true;
         }
       }
@@ -369,6 +383,7 @@ Deno.test("Ctrl-C during an apply: running operations finish, the state is pause
       0,
       "nothing left half-recorded",
     );
+    assert.equal(await Deno.stat(path.join(stateDir, "lock.json")).catch(() => null), null);
     const resumed = await mup(["plan", "resume", "c1"], { home });
     assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
     await healthy(home, ports);
@@ -376,4 +391,4 @@ Deno.test("Ctrl-C during an apply: running operations finish, the state is pause
   } finally {
     await killAll(home);
   }
-});
+}

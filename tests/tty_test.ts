@@ -1,6 +1,13 @@
 /** The interactive paths, driven through a real terminal (tmux): confirmation and the safety-check menu. */
 import assert from "node:assert/strict";
-import { freePorts, killAll, planSharded, ROOT, tempHome } from "./helpers.ts";
+import {
+  freePorts,
+  killAll,
+  planSharded,
+  ROOT,
+  smallShardedTopology,
+  tempHome,
+} from "./helpers.ts";
 import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 import { currentState } from "./apply_helpers.ts";
 import { deadline, installFixture } from "./fixture.ts";
@@ -47,14 +54,14 @@ function mupInTerminal(session: string, home: string, args: string[]): Promise<s
 
 Deno.test("in a terminal: confirm with yes, pause at a failed safety check, then resume and retry once it is fixed", async () => {
   const home = await tempHome();
-  const ports = freePorts(10);
+  const ports = freePorts(4);
   const session = `mup-tty-${Deno.pid}`;
   // The resume gets a session of its own, started while the first still runs: killing the only
   // session stops the tmux server, and a session started during that shutdown may be lost.
   const resumed = `${session}-resume`;
   try {
-    const planId = (await planSharded(home, ports)).plan_id;
-    const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[5] });
+    const planId = (await planSharded(home, ports, "c1", smallShardedTopology)).plan_id;
+    const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[1] });
 
     await mupInTerminal(session, home, ["plan", "apply", planId]);
     await screenUntil(session, /Do you want to continue\? \(yes\/no\):/);
@@ -62,7 +69,7 @@ Deno.test("in a terminal: confirm with yes, pause at a failed safety check, then
     let screen = await screenUntil(session, /Options:/);
     assert.match(
       screen,
-      new RegExp(`Safety check failed for operation start-mongod-localhost-${ports[5]}`),
+      new RegExp(`Safety check failed for operation start-mongod-localhost-${ports[1]}`),
     );
     assert.match(screen, /Fix the issue and retry operation/);
     assert.match(screen, /Skip this operation \(dangerous\)/);
@@ -81,7 +88,7 @@ Deno.test("in a terminal: confirm with yes, pause at a failed safety check, then
     assert.match(screen, /EXIT=0/);
     const st = await currentState(home, "c1");
     assert.equal(st.status, "completed");
-    assert.ok(st.operation_states[`start-mongod-localhost-${ports[5]}`].retries >= 1);
+    assert.ok(st.operation_states[`start-mongod-localhost-${ports[1]}`].retries >= 1);
   } finally {
     for (const s of [session, resumed]) await tmux("kill-session", "-t", s).catch(() => "");
     await killAll(home);
@@ -90,10 +97,10 @@ Deno.test("in a terminal: confirm with yes, pause at a failed safety check, then
 
 Deno.test("in a terminal: Ctrl-C at the confirmation cancels like 'no': the plan is kept, and the way to apply it later is printed", async () => {
   const home = await tempHome();
-  const ports = freePorts(10);
+  const ports = freePorts(4);
   const session = `mup-tty-cc-${Deno.pid}`;
   try {
-    const planId = (await planSharded(home, ports)).plan_id;
+    const planId = (await planSharded(home, ports, "c1", smallShardedTopology)).plan_id;
     await mupInTerminal(session, home, ["plan", "apply", planId]);
     await screenUntil(session, /Do you want to continue\? \(yes\/no\):/);
     await tmux("send-keys", "-t", session, "C-c");

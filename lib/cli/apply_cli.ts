@@ -118,6 +118,9 @@ function policy(opts: ApplyCliOptions): SafetyDecision {
  */
 export const SAME_PRESS_MS = 500;
 
+/** The signals that interrupt an apply: the first lets running operations finish, the next stops. */
+const INTERRUPTS = ["SIGINT", "SIGTERM"] as const;
+
 /**
  * A SIGINT listener: `first` on the first Ctrl-C, `second` on the next press (repeats of the
  * first one within SAME_PRESS_MS ignored), nothing after that.
@@ -193,7 +196,7 @@ export async function runApply(
   const onSigint = interruptHandler({
     first: () => {
       console.error(
-        "\nInterrupted: letting running operations finish, then saving state. Press Ctrl-C again to stop at once (state stays resumable).",
+        "\nInterrupted: letting running operations finish, then saving state. Press Ctrl-C again (or send another SIGTERM) to stop at once (state stays resumable).",
       );
       ac.abort();
     },
@@ -219,7 +222,9 @@ export async function runApply(
       Deno.exit(130);
     },
   });
-  Deno.addSignalListener("SIGINT", onSigint);
+  // SIGTERM (systemd, CI cancellation, timeout(1)) stops as gracefully as Ctrl-C does.
+  const unlisten = () => INTERRUPTS.forEach((s) => Deno.removeSignalListener(s, onSigint));
+  INTERRUPTS.forEach((s) => Deno.addSignalListener(s, onSigint));
   let acquired;
   try {
     acquired = await ClusterLock.acquire(
@@ -228,7 +233,7 @@ export async function runApply(
       resume?.state_id,
     );
   } catch (e) {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    unlisten();
     throw e;
   }
   const lock = held.lock = acquired.lock;
@@ -238,7 +243,7 @@ export async function runApply(
       initial = await recordClaim(plan, planPath, ctx.store.root, clusterDir);
     }
   } catch (e) {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    unlisten();
     await lock.release();
     throw e;
   }
@@ -289,7 +294,7 @@ export async function runApply(
     completed = state.status === "completed";
     if (!completed && opts.json) throw applyFailure(state, finished, failedChecks);
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    unlisten();
     await lock.release();
   }
   if (completed && plan.operation === "destroy") await finishDestroy(plan, clusterDir);

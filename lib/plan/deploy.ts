@@ -24,7 +24,7 @@ import { securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin } from "../security/secrets.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
 import { checkRetainedSetNames } from "../preflight/retained_sets.ts";
-import { checkForeignData } from "../preflight/data_dirs.ts";
+import { checkForeignData, checkRecordedData } from "../preflight/data_dirs.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
 import type { OperationType, Plan, Variant } from "./schema.ts";
@@ -142,14 +142,15 @@ export async function buildDeployPlan(
       executors: req.executors,
     })
     : undefined;
-  if (!meta) {
-    // A first deploy must not take over a directory that holds someone else's files.
-    const foreign = await checkForeignData(listProcesses(topology, deployDir), req.executors);
-    validation.checks.push(foreign.check);
-    if (foreign.issues.length) {
-      validation.errors.push(...foreign.issues);
-      validation.valid = false;
-    }
+  // A first deploy must not take over a directory that holds someone else's files; a repair
+  // must not start a member whose data directory is gone (it would come back empty).
+  const dataDirs = meta
+    ? await checkRecordedData(listProcesses(topology, deployDir), req.executors, req.cluster)
+    : await checkForeignData(listProcesses(topology, deployDir), req.executors);
+  validation.checks.push(dataDirs.check);
+  if (dataDirs.issues.length) {
+    validation.errors.push(...dataDirs.issues);
+    validation.valid = false;
   }
   if (retained) {
     validation.checks.push(retained.check);

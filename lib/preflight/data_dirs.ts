@@ -62,3 +62,54 @@ export async function checkForeignData(
     issues,
   };
 }
+
+/**
+ * Pre-flight of a repair (`cluster deploy` of a deployed cluster): every recorded data directory
+ * (mongod and config servers) must still exist. Started on a missing one, mongod begins empty:
+ * a standalone or a whole replica set would come back without its data (and with a new admin
+ * user), while the plan could only say "start". An error per missing directory; unreachable
+ * hosts are left to the connectivity check. An empty directory the operator made passes: that is
+ * how a replica-set member is meant to copy its data from the set again (initial sync).
+ */
+export async function checkRecordedData(
+  procs: ProcessSpec[],
+  executors: ExecutorFactory,
+  cluster: string,
+): Promise<{ check: CheckResult; issues: ValidationIssue[] }> {
+  const t0 = performance.now();
+  const issues: ValidationIssue[] = [];
+  await Promise.all(
+    procs.filter((p) => p.role !== "mongos").map(async (p) => {
+      try {
+        if (await executors.forHost(p.host).exists(p.dirs.data)) return;
+      } catch {
+        return; // An unreachable host fails the connectivity check already.
+      }
+      issues.push({
+        code: "data_dir_missing",
+        severity: "error",
+        host: p.host,
+        message: `data directory ${p.host}:${p.dirs.data} of ${p.id} is missing: started again, ` +
+          "it would begin with no data (a standalone or a whole replica set loses its data, and " +
+          "a new admin user would be made). Restore the directory (from a backup or snapshot); " +
+          "for a replica-set member meant to copy its data from the set again (initial sync), " +
+          "create it empty, owned by the user mongod runs as, and plan again; or destroy the " +
+          `cluster (\`mup cluster destroy ${cluster}\`) and deploy it afresh`,
+      });
+    }),
+  );
+  issues.sort((a, b) => a.message.localeCompare(b.message));
+  return {
+    check: {
+      name: "data_dirs_present",
+      status: issues.length ? "failed" : "passed",
+      message: issues.length
+        ? `${issues.length} recorded data director${
+          issues.length === 1 ? "y is" : "ies are"
+        } missing`
+        : "every recorded data directory is in place",
+      duration: Math.round(performance.now() - t0),
+    },
+    issues,
+  };
+}
