@@ -30,3 +30,6 @@ export const errors = {
   shutdownInProgress: () =>
     new CommandError("The server is in quiesce mode and will shut down", 91, "ShutdownInProgress"),
 };
+
+/** A refused option; `message` is what the server prints before exiting with code 2. */
+export class OptionsError extends Error {}

@@ -13,7 +13,8 @@
  * in run.ts, loaded by the process that serves.
  */
 import * as path from "node:path";
-import { OptionsError, parseOptions, type ServerOptions } from "./options.ts";
+import { parseOptions, type ServerOptions } from "./options.ts";
+import { OptionsError } from "./errors.ts";
 import { EXIT_BADOPTIONS, stderr } from "./exit.ts";
 
 export async function simulatorMain(args: string[]): Promise<number> {

@@ -7,7 +7,7 @@
 import { type Document, Long, ObjectId } from "bson";
 import { CommandError } from "./errors.ts";
 import { balancerRound } from "./balancer.ts";
-import { NsLock } from "./mongos_routing.ts";
+import { NsLock } from "./ns_lock.ts";
 import type { RoleHooks, Router, Server } from "./server.ts";
 
 /** How often the balancer looks for work when there was none. */

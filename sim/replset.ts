@@ -1,7 +1,9 @@
 /**
  * Replica-set member behaviour: heartbeats (sim/heartbeat.ts), elections (sim/election.ts:
  * terms, one vote per term, freshest data, highest priority first, priority takeover), oplog
- * fetching by secondaries (sim/sync.ts), write concern and election handoff on stepDown. Members are separate processes that talk over the wire.
+ * fetching by secondaries (sim/sync.ts), write concern and election handoff on stepDown
+ * (sim/handoff.ts), hello's fields (sim/replset_hello.ts). Members are separate processes that
+ * talk over the wire.
  */
 import { type Document, type ObjectId, Timestamp } from "bson";
 import { Election } from "./election.ts";
@@ -9,6 +11,8 @@ import { Heartbeats } from "./heartbeat.ts";
 import { CommandError, errors } from "./errors.ts";
 import type { RoleHooks, Server } from "./server.ts";
 import { OplogSync } from "./sync.ts";
+import { replSetHelloFields } from "./replset_hello.ts";
+import { handOffBeforeShutdown } from "./handoff.ts";
 import { awaitWriteConcern } from "./write_concern.ts";
 
 export const STATE_NAMES: Record<number, string> = {
@@ -346,65 +350,9 @@ export class ReplSet implements RoleHooks {
 
   // ---- RoleHooks
 
+  /** hello's replica-set fields (replset_hello.ts). */
   helloFields(): Document {
-    const cfg = this.config;
-    const me = this.self();
-    const base = this.server.opts.clusterRole === "configsvr" ? { configsvr: 2 } : {};
-    if (!cfg || !me) {
-      return {
-        ...base,
-        // A member not in its config (REMOVED) still names the config's set, as mongod's
-        // fillHelloForReplSet does before it marks the reply "no config".
-        ...(cfg ? { setName: cfg._id } : {}),
-        isWritablePrimary: false,
-        ismaster: false,
-        secondary: false,
-        isreplicaset: true,
-        info: "Does not have a valid replica set config",
-      };
-    }
-    const ms = this.members();
-    const primary = this.state === 1
-      ? me
-      : this.primaryId !== undefined
-      ? this.member(this.primaryId)
-      : undefined;
-    const last = this.lastApplied() ?? new Timestamp({ t: 0, i: 0 });
-    const lastDate = new Date(last.high * 1000);
-    return {
-      ...base,
-      isWritablePrimary: this.state === 1,
-      ismaster: this.state === 1,
-      secondary: this.state === 2,
-      setName: cfg._id,
-      setVersion: cfg.version,
-      hosts: ms.filter((m) => !m.arbiterOnly && !m.hidden && (m.priority ?? 1) > 0).map((m) =>
-        m.host.toLowerCase()
-      ),
-      ...(ms.some((m) => !m.arbiterOnly && !m.hidden && m.priority === 0)
-        ? {
-          passives: ms.filter((m) => !m.arbiterOnly && !m.hidden && m.priority === 0).map((m) =>
-            m.host.toLowerCase()
-          ),
-        }
-        : {}),
-      ...(ms.some((m) => m.arbiterOnly)
-        ? { arbiters: ms.filter((m) => m.arbiterOnly).map((m) => m.host.toLowerCase()) }
-        : {}),
-      ...(primary ? { primary: primary.host.toLowerCase() } : {}),
-      me: me.host.toLowerCase(),
-      ...(me.arbiterOnly ? { arbiterOnly: true } : {}),
-      ...(me.hidden ? { hidden: true } : {}),
-      ...(me.priority === 0 && !me.hidden && !me.arbiterOnly ? { passive: true } : {}),
-      tags: me.tags ?? {},
-      ...(this.state === 1 ? { electionId: this.electionId } : {}),
-      lastWrite: {
-        opTime: { ts: last, t: this.term },
-        lastWriteDate: lastDate,
-        majorityOpTime: { ts: last, t: this.term },
-        majorityWriteDate: lastDate,
-      },
-    };
+    return replSetHelloFields(this);
   }
 
   checkWritable(db: string): void {
@@ -426,43 +374,8 @@ export class ReplSet implements RoleHooks {
     );
   }
 
-  async beforeShutdown(force: boolean, timeoutSecs: number): Promise<void> {
-    if (this.state !== 1) return;
-    const others = this.members().filter((m) => m._id !== this.self()?._id && this.electable(m));
-    if (others.length === 0) return;
-    // The handed-off election needs this member's vote (a two-member set has no majority
-    // without it), so the process stays up until the secondary has stood, stepped down for
-    // good meanwhile so that it does not stand again itself.
-    const ok = await this.handOff(Math.max(timeoutSecs, force ? 0 : 1) * 1000, 60_000, true);
-    if (!ok && !force) {
-      throw errors.exceededTimeLimit(
-        `No electable secondaries caught up as of ${
-          new Date().toISOString()
-        }. Please use the replSetStepDown command with the argument {force: true} to force node to step down.`,
-      );
-    }
-    if (!ok) this.stepDown(60_000);
-  }
-
-  /** Waits for a caught-up electable secondary, steps down and asks it to stand at once. */
-  async handOff(catchUpMs: number, stepDownMs: number, awaitStepUp = false): Promise<boolean> {
-    const mine = this.lastApplied();
-    const pick = () =>
-      this.members().find((m) =>
-        m._id !== this.self()?._id && this.electable(m) && this.views.get(m._id)?.health === 1 &&
-        this.views.get(m._id)?.state === 2 && tsGte(this.views.get(m._id)?.optime, mine)
-      );
-    const ok = await this.waitFor(() => pick() !== undefined, catchUpMs);
-    const target = pick();
-    if (!ok || !target) return false;
-    this.stepDown(stepDownMs);
-    const stepUp = this.server.peers.run(
-      target.host,
-      "admin",
-      { replSetStepUp: 1, skipDryRun: true },
-      5000,
-    ).catch(() => {});
-    if (awaitStepUp) await stepUp;
-    return true;
+  /** shutdown: a primary hands off to a caught-up secondary first (handoff.ts). */
+  beforeShutdown(force: boolean, timeoutSecs: number): Promise<void> {
+    return handOffBeforeShutdown(this, force, timeoutSecs);
   }
 }

@@ -1,13 +1,12 @@
-/** The simulated server process: listeners, connections, command dispatch. */
+/** The simulated server process: listeners, connections (command dispatch: dispatch.ts). */
 import { Binary, type Document, Long, ObjectId, Timestamp } from "bson";
 import type { Auth, ConnAuth } from "./auth.ts";
-import { errors } from "./errors.ts";
 import type { Log } from "./log.ts";
 import type { ShardVersions } from "./shard_version.ts";
 import { admit, TlsLayer, type TlsSettings } from "./tls.ts";
 import type { ServerOptions } from "./options.ts";
 import { PeerPool } from "./peer.ts";
-import { loadQueryEngine } from "./query.ts";
+import { dispatch } from "./dispatch.ts";
 import type { DataStore } from "./store.ts";
 import {
   encodeMsg,
@@ -79,71 +78,6 @@ let cachedHostName: string | undefined;
 /** This machine's name, lower-cased; asked of the OS once (isSelf runs on every heartbeat). */
 function hostName(): string {
   return cachedHostName ??= Deno.hostname().toLowerCase();
-}
-
-const RETRYABLE_WRITE_CODES = new Set([
-  6,
-  7,
-  89,
-  91,
-  189,
-  262,
-  9001,
-  10107,
-  11600,
-  11602,
-  13435,
-  13436,
-]);
-
-/**
- * Commands that never query documents: members that only answer these (secondaries that only
- * replicate, arbiters, a member before its set is initiated) never load the query engine.
- */
-const NO_QUERY_ENGINE = new Set([
-  "hello",
-  "ping",
-  "buildInfo",
-  "saslStart",
-  "saslContinue",
-  "replSetHeartbeat",
-  "replSetUpdatePosition",
-  "replSetRequestVotes",
-  "replSetGetStatus",
-  "replSetGetConfig",
-  "getParameter",
-  "getCmdLineOpts",
-  "hostInfo",
-  "serverStatus",
-  "endSessions",
-  "whatsmyuri",
-  "connectionStatus",
-]);
-
-const ALIASES: Record<string, string> = {
-  ismaster: "hello",
-  isMaster: "hello",
-  buildinfo: "buildInfo",
-};
-
-const WIRE: [string, number][] = [
-  ["8.2", 27],
-  ["8.0", 25],
-  ["7.3", 24],
-  ["7.2", 23],
-  ["7.1", 22],
-  ["7.0", 21],
-  ["6.2", 19],
-  ["6.1", 18],
-  ["6.0", 17],
-  ["5.0", 13],
-  ["4.4", 9],
-];
-
-export function maxWireVersion(version: string): number {
-  const mm = version.split(".").slice(0, 2).join(".");
-  return WIRE.find(([v]) => v === mm)?.[1] ?? WIRE.find(([v]) => Number(v) <= Number(mm))?.[1] ??
-    17;
 }
 
 export class Server {
@@ -323,45 +257,8 @@ export class Server {
   }
 
   /** Runs one command; null means "close the connection without a reply" (shutdown). */
-  async runCommand(db: string, body: Document, conn: ConnState): Promise<Document | null> {
-    const first = Object.keys(body)[0] ?? "";
-    const name = ALIASES[first] ?? first;
-    const handler = this.commands.get(name);
-    try {
-      if (!handler) throw errors.commandNotFound(first);
-      if (!NO_QUERY_ENGINE.has(name)) await loadQueryEngine();
-      await this.auth?.authorize(name, db, body, conn);
-      if (body.shardVersion !== undefined && this.shardVersions) {
-        this.shardVersions.check(db, name, body);
-        const { shardVersion: _v, ...rest } = body;
-        body = rest;
-      }
-      const ctx = { server: this, db, body, conn };
-      const res = await handler(ctx);
-      if (this.auth) Object.assign(res, await this.auth.afterCommand(name, ctx, res));
-      if (res.__closeConnection) return null;
-      // A retryable write whose write concern failed by a state change is labelled too.
-      const wceLabel = body.txnNumber !== undefined &&
-          RETRYABLE_WRITE_CODES.has(Number(res.writeConcernError?.code))
-        ? { errorLabels: ["RetryableWriteError"] }
-        : {};
-      return { ...res, ok: res.ok ?? 1, ...wceLabel, ...this.clusterTimeFields() };
-    } catch (e) {
-      const err = e as Error & { code?: number; codeName?: string };
-      const code = err.code ?? 8000;
-      // 4.4+ servers label retryable write errors themselves; drivers retry only with the label.
-      const labels = body.txnNumber !== undefined && RETRYABLE_WRITE_CODES.has(code)
-        ? { errorLabels: ["RetryableWriteError"] }
-        : {};
-      return {
-        ok: 0,
-        errmsg: err.message,
-        code,
-        codeName: err.codeName ?? "UnknownError",
-        ...labels,
-        ...this.clusterTimeFields(),
-      };
-    }
+  runCommand(db: string, body: Document, conn: ConnState): Promise<Document | null> {
+    return dispatch(this, db, body, conn);
   }
 
   /** hello's topologyVersion: this process, and a counter bumped whenever hello's answer changes. */

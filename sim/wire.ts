@@ -163,3 +163,25 @@ export class MessageReader {
     }
   }
 }
+
+/** The maxWireVersion each server release reports in hello, newest first. */
+const WIRE: [string, number][] = [
+  ["8.2", 27],
+  ["8.0", 25],
+  ["7.3", 24],
+  ["7.2", 23],
+  ["7.1", 22],
+  ["7.0", 21],
+  ["6.2", 19],
+  ["6.1", 18],
+  ["6.0", 17],
+  ["5.0", 13],
+  ["4.4", 9],
+];
+
+/** hello's maxWireVersion for a server version ("7.0.5"); else the nearest older release's. */
+export function maxWireVersion(version: string): number {
+  const mm = version.split(".").slice(0, 2).join(".");
+  return WIRE.find(([v]) => v === mm)?.[1] ?? WIRE.find(([v]) => Number(v) <= Number(mm))?.[1] ??
+    17;
+}

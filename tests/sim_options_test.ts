@@ -19,7 +19,8 @@ import {
   withDir,
 } from "./sim_helpers.ts";
 import { OPTIONS, type OptionSpec } from "../sim/option_table.ts";
-import { OptionsError, parseOptions } from "../sim/options.ts";
+import { parseOptions } from "../sim/options.ts";
+import { OptionsError } from "../sim/errors.ts";
 import { installFixture, tempDir } from "./fixture.ts";
 
 installFixture();

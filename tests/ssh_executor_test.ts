@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { SshExecutor } from "../lib/executor/ssh.ts";
 import { SshError } from "../lib/executor/ssh_errors.ts";
-import { listeningPorts } from "../lib/executor/ssh.ts";
+import { listeningPorts } from "../lib/executor/ssh_scripts.ts";
 import { controlDirFor, type SshSettings } from "../lib/executor/ssh_settings.ts";
 import { type SshFixture, startSshFixture } from "./ssh_helpers.ts";
 import { installFixture, tempDir } from "./fixture.ts";

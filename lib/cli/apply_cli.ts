@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError } from "@commander-js/extra-typings";
-import { apply, ApplyControl, type SafetyDecision } from "../apply/applier.ts";
+import { apply, ApplyControl } from "../apply/applier.ts";
+import type { SafetyDecision } from "../apply/run_operation.ts";
 import { Emitter } from "../apply/events.ts";
 import {
   checkNoClash,

@@ -1,4 +1,4 @@
-import type { SafetyDecision } from "../apply/applier.ts";
+import type { SafetyDecision } from "../apply/run_operation.ts";
 
 /** One line from standard input (works with a terminal and with a pipe); undefined at EOF. */
 export async function readLine(

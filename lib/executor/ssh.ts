@@ -10,6 +10,7 @@ import { sha256File } from "../util/file_hash.ts";
 import { shellJoin } from "./shell_quote.ts";
 import { classifySshFailure, lastLine, SshError } from "./ssh_errors.ts";
 import { sshArgs, type SshSettings } from "./ssh_settings.ts";
+import { checkedPid, listeningPorts, randomSuffix, SCRIPTS } from "./ssh_scripts.ts";
 
 /** Most sessions at once over one master (sshd's MaxSessions defaults to 10). */
 const MAX_SESSIONS = 8;
@@ -21,35 +22,6 @@ interface SshRun {
   stdout: Uint8Array;
   stderr: string;
 }
-
-/**
- * Fixed scripts run as `sh -c SCRIPT mup ARG…`; their arguments arrive as "$1", "$2", … Each is
- * one line, so that a login shell that is not POSIX (csh) still passes it whole to sh.
- */
-const SCRIPTS = {
-  read: `[ -e "$1" ] || exit 3; exec cat -- "$1"`,
-  exists: `[ -e "$1" ] || [ -L "$1" ]`,
-  sha256: `[ -f "$1" ] || exit 3; sha256sum -- "$1"`,
-  // Temp file + rename in the target's directory: readers see the old file or the new one.
-  write: `set -e; t="$1.mup-tmp-$2"; trap 'rm -f -- "$t"' EXIT; ` +
-    `mkdir -p -- "$(dirname -- "$1")"; cat > "$t"; chmod "$3" "$t"; mv -f -- "$t" "$1"; trap - EXIT`,
-  // Streams one binary in, unless the host already has it with this checksum.
-  install: `set -e; if [ -f "$1" ] && [ "$(sha256sum -- "$1" | cut -d' ' -f1)" = "$3" ]; then ` +
-    `cat > /dev/null; echo same; exit 0; fi; t="$1.mup-tmp-$2"; trap 'rm -f -- "$t"' EXIT; ` +
-    `mkdir -p -- "$(dirname -- "$1")"; cat > "$t"; chmod 755 "$t"; mv -f -- "$t" "$1"; ` +
-    `trap - EXIT; echo copied`,
-  mkdir: `mkdir -p -m "$2" -- "$1"`,
-  remove: `rm -rf -- "$1"`,
-  df: `d="$1"; while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname -- "$d"); done; df -Pk -- "$d"`,
-  // ss when present, else the kernel's tables (hex ports, state 0A = LISTEN).
-  listening: `if command -v ss >/dev/null 2>&1; then echo ss; ss -Hltn; else echo proc; ` +
-    `cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; fi`,
-  // Alive and not a zombie; kill -0 where there is no /proc.
-  alive: `if [ -r "/proc/$1/stat" ]; then s=$(cat "/proc/$1/stat" 2>/dev/null) || exit 1; ` +
-    `s=\${s##*) }; case "$s" in Z*) exit 1;; esac; exit 0; fi; kill -0 "$1" 2>/dev/null`,
-  signal: `kill -s "$2" "$1" 2>/dev/null; exit 0`,
-  uname: `uname -sm`,
-};
 
 /** The host's side of the Executor interface, over SSH. */
 export class SshExecutor implements Executor {
@@ -406,34 +378,4 @@ export class SshExecutor implements Executor {
       signal: AbortSignal.timeout(5000),
     }).output().catch(() => {});
   }
-}
-
-function randomSuffix(): string {
-  return crypto.randomUUID().slice(0, 8);
-}
-
-function checkedPid(pid: number): number {
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`invalid pid ${pid}`);
-  return pid;
-}
-
-/**
- * TCP ports in LISTEN state from the `listening` script's output: `ss -Hltn` lines
- * (`LISTEN 0 128 127.0.0.1:27017 0.0.0.0:*`) or /proc/net/tcp rows (hex port, state 0A).
- */
-export function listeningPorts(out: string): Set<number> {
-  const [kind, ...lines] = out.split("\n");
-  const ports = new Set<number>();
-  for (const line of lines) {
-    const cols = line.trim().split(/\s+/);
-    if (kind.trim() === "ss") {
-      const local = cols[3];
-      if (!local) continue;
-      const port = Number(local.slice(local.lastIndexOf(":") + 1));
-      if (Number.isInteger(port)) ports.add(port);
-    } else if (cols.length > 3 && cols[3] === "0A") {
-      ports.add(parseInt(cols[1].split(":")[1], 16));
-    }
-  }
-  return ports;
 }

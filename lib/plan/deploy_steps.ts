@@ -1,16 +1,17 @@
 /**
- * The operations of the deploy, initialize and finalize phases (prepare: prepare_steps.ts) and
- * the builders every planner shares. Pure, like the planner that assembles them: everything
- * comes from the StepContext.
+ * The operations of the deploy, initialize and finalize phases (prepare: prepare_steps.ts; the
+ * builders every planner shares: op_builders.ts). Pure, like the planner that assembles them:
+ * everything comes from the StepContext.
  */
 import * as path from "node:path";
 import type { TopologyKind } from "../topology/schema.ts";
 import { addressHost, hostKey, hostPort } from "../topology/hosts.ts";
-import { configFilePath, type ConfigSecurity, logFilePath, pidFilePath } from "./mongo_config.ts";
+import { configFilePath, type ConfigSecurity, pidFilePath } from "./mongo_config.ts";
 import type { Security } from "../security/settings.ts";
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
-import type { Change, PlannedOperation, Release, SafetyCheck } from "./schema.ts";
+import type { PlannedOperation, Release, SafetyCheck } from "./schema.ts";
 import type { DeployPlanInput } from "./planner.ts";
+import { change, check, describeRole, EST, op, processTarget, startParams } from "./op_builders.ts";
 
 export interface StepContext {
   input: DeployPlanInput;
@@ -77,99 +78,8 @@ export function releaseUses(
   };
 }
 
-/** Expected durations, for the critical path and the phase estimates. */
-export const EST = {
-  download: 60_000,
-  downloadCached: 1_000,
-  install: 2_000,
-  mkdir: 300,
-  genConfig: 100,
-  upload: 300,
-  start: 3_000,
-  wait: 5_000,
-  initSet: 10_000,
-  addShard: 3_000,
-  verify: 2_000,
-  save: 300,
-};
-
 /** One install per machine, whichever names the topology gives it. */
 export const installId = (host: string) => `install-binaries-${hostKey(host)}`;
-
-export const op = (
-  o:
-    & Omit<PlannedOperation, "pre_conditions" | "changes" | "parallel">
-    & Partial<PlannedOperation>,
-): PlannedOperation => ({
-  // The specification's field order, which is how each operation's line in the plan file reads.
-  id: o.id,
-  type: o.type,
-  description: o.description,
-  target: o.target,
-  pre_conditions: o.pre_conditions ?? [],
-  changes: o.changes ?? [],
-  depends_on: o.depends_on,
-  parallel: o.parallel ?? true,
-  estimated_ms: o.estimated_ms,
-});
-export const check = (
-  id: string,
-  check_type: string,
-  target: string,
-  description: string,
-  params: Record<string, unknown> = {},
-): SafetyCheck => ({ id, check_type, target, description, params, required: true });
-/** What start_process needs to start `p` with the installed `binary` (deploy and lifecycle). */
-export const startParams = (p: ProcessSpec, binary: string): Record<string, string> => ({
-  role: p.role,
-  binary,
-  config: configFilePath(p),
-  pid_file: pidFilePath(p),
-  log: logFilePath(p),
-  ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
-});
-/** The target of an operation on one process. */
-export const processTarget = (p: ProcessSpec, params: Record<string, string>) => ({
-  type: "process" as const,
-  name: p.id,
-  host: p.host,
-  port: p.port,
-  params,
-});
-
-/**
- * `upload_file` of a process's staged configuration to its config path (mode 0600), after
- * `deps`: the deploy's first write (`create`) and a later change's (`update`) alike.
- */
-export const uploadConfigOp = (
-  p: ProcessSpec,
-  o: { id: string; description: string; staged: string; action: Change["action"]; deps: string[] },
-): PlannedOperation =>
-  op({
-    id: o.id,
-    type: "upload_file",
-    description: o.description,
-    target: processTarget(p, {
-      kind: "file",
-      source: o.staged,
-      dest: configFilePath(p),
-      mode: "0600",
-      content_sha256: "",
-    }),
-    changes: [change("file", `${addressHost(p.host)}:${configFilePath(p)}`, o.action)],
-    depends_on: o.deps,
-    estimated_ms: EST.upload,
-  });
-
-export const change = (
-  resource_type: string,
-  resource_id: string,
-  action: Change["action"],
-  after?: unknown,
-): Change =>
-  after === undefined
-    ? { resource_type, resource_id, action }
-    : { resource_type, resource_id, action, after };
 
 export function deployAndInitializeOps(
   c: StepContext,
@@ -405,14 +315,4 @@ export function finalizeOps(
 /** A wait's timeout as recorded in the plan: --wait-timeout when given, else the default. */
 function timeoutMs(c: StepContext, dflt: number): string {
   return String(c.input.waitTimeoutMs ?? dflt);
-}
-
-export function describeRole(p: ProcessSpec): string {
-  return p.role === "config"
-    ? "config server"
-    : p.role === "mongos"
-    ? "mongos"
-    : p.replicaSet
-    ? `${p.replicaSet} member`
-    : "mongod";
 }

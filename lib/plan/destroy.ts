@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { logFilePath } from "./mongo_config.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import type { ProcessSpec } from "./processes.ts";
-import { change, op } from "./deploy_steps.ts";
+import { change, op } from "./op_builders.ts";
 import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, metadataOp } from "./lifecycle_ops.ts";
 import { orderedStops } from "./stop.ts";

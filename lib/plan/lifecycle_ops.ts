@@ -11,7 +11,7 @@ import {
   type ReplicaSetSpec,
 } from "./processes.ts";
 import type { PlannedOperation } from "./schema.ts";
-import { change, check, describeRole, op, processTarget, startParams } from "./deploy_steps.ts";
+import { change, check, describeRole, op, processTarget, startParams } from "./op_builders.ts";
 import { clusterProcesses, EST, type LifecyclePlanInput } from "./lifecycle.ts";
 
 /** Where the release's binaries were installed (the same path on every host, as deploy put them). */

@@ -7,17 +7,8 @@ import * as path from "node:path";
 import { addressHost, hostKey } from "../topology/hosts.ts";
 import { renderConfig } from "./mongo_config.ts";
 import type { PlannedOperation } from "./schema.ts";
-import {
-  change,
-  check,
-  EST,
-  installId,
-  op,
-  processTarget,
-  releaseUses,
-  type StepContext,
-  uploadConfigOp,
-} from "./deploy_steps.ts";
+import { installId, releaseUses, type StepContext } from "./deploy_steps.ts";
+import { change, check, EST, op, processTarget, uploadConfigOp } from "./op_builders.ts";
 
 /** The prepare phase's operations, in plan order. */
 export function prepareOps(c: StepContext): PlannedOperation[] {

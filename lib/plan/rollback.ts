@@ -11,7 +11,7 @@
 import * as path from "node:path";
 import type { Hook } from "../hooks/schema.ts";
 import type { ApplyState } from "../state/schema.ts";
-import { change, op } from "./deploy_steps.ts";
+import { change, op } from "./op_builders.ts";
 import { EST } from "./lifecycle.ts";
 import { MUP_VERSION } from "./planner.ts";
 import { formatDuration } from "../util/format.ts";

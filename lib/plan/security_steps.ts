@@ -14,7 +14,8 @@ import {
 } from "../security/settings.ts";
 import type { ProcessSpec } from "./processes.ts";
 import type { PlannedOperation } from "./schema.ts";
-import { change, op, processTarget, type StepContext } from "./deploy_steps.ts";
+import type { StepContext } from "./deploy_steps.ts";
+import { change, op, processTarget } from "./op_builders.ts";
 
 const EST = { secret: 50, upload: 300, createUser: 1_000, cert: 300 };
 

@@ -22,7 +22,7 @@ import { hostCaPath, hostCertPath, hostKeyfilePath, securityOf } from "../securi
 import { type ConfigSecurity, renderConfig } from "./mongo_config.ts";
 import { configDbString, type ProcessSpec, type ReplicaSetSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
-import { change, check, op, processTarget, uploadConfigOp } from "./deploy_steps.ts";
+import { change, check, op, processTarget, uploadConfigOp } from "./op_builders.ts";
 import { certificateOps } from "./security_steps.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";

@@ -4,7 +4,7 @@ import { type Document, Long } from "bson";
 import { CommandError, errors } from "../errors.ts";
 import { allowedFcvs, FCV_ID, majorMinor } from "../fcv.ts";
 import type { CommandContext, Handler } from "../server.ts";
-import { maxWireVersion } from "../server.ts";
+import { maxWireVersion } from "../wire.ts";
 import { runWrite } from "../writes.ts";
 import { TLS_MODES, type TlsMode, type TlsSettings } from "../tls.ts";
 

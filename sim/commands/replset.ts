@@ -4,6 +4,7 @@ import { CommandError, errors } from "../errors.ts";
 import { type ReplSet, STATE_NAMES } from "../replset.ts";
 import type { CommandContext, Handler } from "../server.ts";
 import { validateConfig } from "../replset_config.ts";
+import { handOff } from "../handoff.ts";
 
 function repl(ctx: CommandContext): ReplSet {
   const r = (ctx.server as unknown as { repl?: ReplSet }).repl;
@@ -209,7 +210,7 @@ const replSetStepDown: Handler = async (ctx) => {
   if (secs < catchUp) {
     throw errors.badValue("stepdown period must be longer than secondaryCatchUpPeriodSecs");
   }
-  const handed = await r.handOff(catchUp * 1000, secs * 1000);
+  const handed = await handOff(r, catchUp * 1000, secs * 1000);
   if (!handed) {
     if (!force) {
       throw errors.exceededTimeLimit(

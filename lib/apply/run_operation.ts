@@ -1,0 +1,207 @@
+import { OPERATIONS } from "../ops/registry.ts";
+import { type OperationContext, OperationError, worldSimulator } from "../ops/operation.ts";
+import type { Plan, PlannedOperation, SafetyCheck } from "../plan/schema.ts";
+import type { ApplyState, OperationState } from "../state/schema.ts";
+import type { StateWriter } from "../state/store.ts";
+import type { ExecutorFactory } from "../executor/executor.ts";
+import type { CheckOutcome } from "./safety.ts";
+import { runCheck } from "./safety.ts";
+import { mongo } from "../ops/cluster_client.ts";
+import type { Emitter } from "./events.ts";
+import type { HookDispatcher } from "./hook_events.ts";
+import type { DurationSample } from "../state/history.ts";
+import { durationHost } from "../plan/estimates.ts";
+
+/** What to do when a required safety check fails: check again, skip the operation, stop, pause. */
+export type SafetyDecision = "retry" | "skip" | "abort" | "pause";
+
+/** What to do when a safety check fails (a prompt, or a fixed policy). */
+export type SafetyFailureHandler = (
+  op: PlannedOperation,
+  check: SafetyCheck,
+  outcome: CheckOutcome,
+) => Promise<SafetyDecision>;
+
+/** A required safety check failed and the answer was to stop: the apply fails. */
+export class SafetyCheckFailed extends Error {}
+/** The apply stops here, resumable: a "pause" answer or an interrupt. */
+export class Paused extends Error {}
+
+/** What one apply hands each operation it runs: its plan, state, writer, events and hooks. */
+export interface OperationRun {
+  plan: Plan;
+  state: ApplyState;
+  writer: StateWriter;
+  emitter: Emitter;
+  hooks: HookDispatcher;
+  opts: {
+    executors: ExecutorFactory;
+    onSafetyFailure: SafetyFailureHandler;
+  };
+  /** The second Ctrl-C: only this cuts an operation's work short. */
+  hardStop: AbortController;
+  /** Where measured durations go, for the cluster's history. */
+  samples: DurationSample[];
+  /** False for a simulated world (mock executor): it measures nothing real. */
+  measuring: boolean;
+}
+
+/**
+ * Runs one operation of an apply: hooks around it, "already in place" when its effect is found
+ * (isDone), its safety checks (asking onSafetyFailure when a required one fails), then its work;
+ * records each step in the state and emits op_* events. Throws what the operation threw,
+ * Paused, or SafetyCheckFailed.
+ */
+export async function runOperation(
+  run: OperationRun,
+  op: PlannedOperation,
+  phase: string,
+): Promise<void> {
+  const { plan, state, writer, emitter, hooks, opts, hardStop, samples, measuring } = run;
+  // A mock executor simulates the world: operations and checks then have no side effects.
+  const world = worldSimulator(opts.executors);
+  const impl = world ? world.operation(op, OPERATIONS[op.type]) : OPERATIONS[op.type];
+  const os: OperationState = {
+    ...state.operation_states[op.id],
+    status: "running",
+    started_at: new Date().toISOString(),
+  };
+  delete os.error;
+  await writer.op(os);
+  emitter.emit({ type: "op_start", id: op.id });
+  const t = performance.now();
+  const ctx: OperationContext = {
+    op,
+    plan,
+    stateId: state.state_id,
+    executors: opts.executors,
+    signal: hardStop.signal,
+    progress: (fraction, note) => emitter.emit({ type: "op_progress", id: op.id, fraction, note }),
+    log: (m) => void writer.log("info", phase, m, op.id),
+  };
+  try {
+    await hooks.fire("before_operation", { phase, op });
+    const tWork = performance.now();
+    let asked = false;
+    if (await impl.isDone(ctx)) {
+      // Finding the effect in place is what the operation took (a wait for a server that
+      // already answers); the history keeps a download found in the cache apart.
+      if (measuring) {
+        samples.push({
+          host: durationHost(op),
+          type: op.type,
+          ms: performance.now() - tWork,
+          inPlace: true,
+        });
+      }
+      await writer.op({
+        ...os,
+        status: "completed",
+        completed_at: new Date().toISOString(),
+        result: { success: true, output: "already in place", changes: [] },
+      });
+      await writer.log("info", phase, `${op.id}: already in place`, op.id);
+      emitter.emit({ type: "op_done", id: op.id, ms: performance.now() - t, already_done: true });
+      await hooks.fire("after_operation", { phase, op });
+      return;
+    }
+    for (const check of op.pre_conditions) {
+      while (true) {
+        const outcome = world
+          ? await world.check(check)
+          : await runCheck(check, opts.executors, mongo(ctx));
+        if (outcome.ok || !check.required) break;
+        emitter.emit({
+          type: "safety_failed",
+          id: op.id,
+          check: check.id,
+          check_type: check.check_type,
+          status: outcome.status,
+        });
+        await writer.log(
+          "warn",
+          phase,
+          `safety check ${check.check_type} failed for ${op.id}: ${outcome.status}`,
+          op.id,
+        );
+        asked = true;
+        const decision = await opts.onSafetyFailure(op, check, outcome);
+        if (decision === "retry") {
+          os.retries++;
+          continue;
+        }
+        if (decision === "skip") {
+          await writer.op({
+            ...os,
+            status: "skipped",
+            completed_at: new Date().toISOString(),
+            error:
+              `skipped by the user after safety check ${check.check_type} failed: ${outcome.status}`,
+          });
+          await writer.log("warn", phase, `${op.id} skipped by the user (dangerous)`, op.id);
+          emitter.emit({ type: "op_skipped", id: op.id, reason: outcome.status });
+          return;
+        }
+        if (decision === "pause") {
+          throw new Paused(
+            `paused at ${op.id}: safety check ${check.check_type} failed: ${outcome.status}`,
+          );
+        }
+        throw new SafetyCheckFailed(
+          `Safety check failed for operation ${op.id}: ${check.check_type}: ${outcome.status}`,
+        );
+      }
+    }
+    os.executions++;
+    await writer.op(os);
+    const out = await impl.run(ctx);
+    // A wait for the user's answer is not the operation's duration.
+    if (measuring && !asked) {
+      samples.push({ host: durationHost(op), type: op.type, ms: performance.now() - tWork });
+    }
+    await writer.op({
+      ...os,
+      status: "completed",
+      completed_at: new Date().toISOString(),
+      result: {
+        success: true,
+        ...(out.output ? { output: out.output } : {}),
+        changes: out.changes ?? op.changes,
+        ...(out.metadata ? { metadata: out.metadata } : {}),
+      },
+    });
+    emitter.emit({
+      type: "op_done",
+      id: op.id,
+      ms: performance.now() - t,
+      already_done: false,
+      ...(out.output ? { output: out.output } : {}),
+    });
+    await hooks.fire("after_operation", { phase, op });
+  } catch (e) {
+    const message = (e as Error).message;
+    // Work cut short by a stop at once is unfinished, not failed: resume runs it again.
+    const paused = e instanceof Paused || hardStop.signal.aborted;
+    // A failure that changed nothing says so, for a rollback of this apply.
+    const noEffect = e instanceof OperationError && e.options.noEffect;
+    await writer.op({
+      ...os,
+      status: paused ? "pending" : "failed",
+      error: message,
+      ...(noEffect && !paused
+        ? { result: { success: false, changes: [], metadata: { no_effect: true } } }
+        : {}),
+    });
+    if (!paused) {
+      await writer.error({
+        timestamp: new Date().toISOString(),
+        phase,
+        operation: op.id,
+        error: message,
+        recoverable: true,
+      });
+      emitter.emit({ type: "op_failed", id: op.id, ms: performance.now() - t, error: message });
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Command dispatch: a command's name (and its aliases) to its handler, with what every command
+ * goes through — authorization, the shard version check, $clusterTime and operationTime on the
+ * reply, and MongoDB's RetryableWriteError label on errors a retryable write may be sent again
+ * after.
+ */
+import type { Document } from "bson";
+import { errors } from "./errors.ts";
+import { loadQueryEngine } from "./query.ts";
+import type { ConnState, Server } from "./server.ts";
+
+const RETRYABLE_WRITE_CODES = new Set([
+  6,
+  7,
+  89,
+  91,
+  189,
+  262,
+  9001,
+  10107,
+  11600,
+  11602,
+  13435,
+  13436,
+]);
+
+/**
+ * Commands that never query documents: members that only answer these (secondaries that only
+ * replicate, arbiters, a member before its set is initiated) never load the query engine.
+ */
+const NO_QUERY_ENGINE = new Set([
+  "hello",
+  "ping",
+  "buildInfo",
+  "saslStart",
+  "saslContinue",
+  "replSetHeartbeat",
+  "replSetUpdatePosition",
+  "replSetRequestVotes",
+  "replSetGetStatus",
+  "replSetGetConfig",
+  "getParameter",
+  "getCmdLineOpts",
+  "hostInfo",
+  "serverStatus",
+  "endSessions",
+  "whatsmyuri",
+  "connectionStatus",
+]);
+
+const ALIASES: Record<string, string> = {
+  ismaster: "hello",
+  isMaster: "hello",
+  buildinfo: "buildInfo",
+};
+
+/** Runs one command on `server`; null means "close the connection without a reply" (shutdown). */
+export async function dispatch(
+  server: Server,
+  db: string,
+  body: Document,
+  conn: ConnState,
+): Promise<Document | null> {
+  const first = Object.keys(body)[0] ?? "";
+  const name = ALIASES[first] ?? first;
+  const handler = server.commands.get(name);
+  try {
+    if (!handler) throw errors.commandNotFound(first);
+    if (!NO_QUERY_ENGINE.has(name)) await loadQueryEngine();
+    await server.auth?.authorize(name, db, body, conn);
+    if (body.shardVersion !== undefined && server.shardVersions) {
+      server.shardVersions.check(db, name, body);
+      const { shardVersion: _v, ...rest } = body;
+      body = rest;
+    }
+    const ctx = { server, db, body, conn };
+    const res = await handler(ctx);
+    if (server.auth) Object.assign(res, await server.auth.afterCommand(name, ctx, res));
+    if (res.__closeConnection) return null;
+    // A retryable write whose write concern failed by a state change is labelled too.
+    const wceLabel = body.txnNumber !== undefined &&
+        RETRYABLE_WRITE_CODES.has(Number(res.writeConcernError?.code))
+      ? { errorLabels: ["RetryableWriteError"] }
+      : {};
+    return { ...res, ok: res.ok ?? 1, ...wceLabel, ...server.clusterTimeFields() };
+  } catch (e) {
+    const err = e as Error & { code?: number; codeName?: string };
+    const code = err.code ?? 8000;
+    // 4.4+ servers label retryable write errors themselves; drivers retry only with the label.
+    const labels = body.txnNumber !== undefined && RETRYABLE_WRITE_CODES.has(code)
+      ? { errorLabels: ["RetryableWriteError"] }
+      : {};
+    return {
+      ok: 0,
+      errmsg: err.message,
+      code,
+      codeName: err.codeName ?? "UnknownError",
+      ...labels,
+      ...server.clusterTimeFields(),
+    };
+  }
+}
