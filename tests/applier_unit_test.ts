@@ -141,7 +141,7 @@ Deno.test("StateStore.load() ignores a torn last journal line (crash mid-write)"
   assert.equal(loaded.operation_states["prepare-0-0"].status, "completed");
 });
 
-Deno.test("a failed safety check: skip marks the operation skipped and goes on; retry re-runs the check", async () => {
+Deno.test("a failed safety check: skip marks the operation skipped and goes on (a resume runs it again); retry re-runs the check", async () => {
   const plan = syntheticPlan(2, 1, 2);
   const guarded = plan.phases[0].operations[0];
   guarded.pre_conditions = [{
@@ -157,10 +157,11 @@ Deno.test("a failed safety check: skip marks the operation skipped and goes on; 
   const mock = new MockExecutor();
   mock.busyPorts.add(4000);
   const decisions: string[] = [];
+  const firstStore = await store();
   const skipped = await apply({
     plan: sealed,
     planPath: "/p",
-    store: await store(),
+    store: firstStore,
     executors: mock,
     parallelism: 2,
     onSafetyFailure: (op, check, outcome) => {
@@ -177,6 +178,21 @@ Deno.test("a failed safety check: skip marks the operation skipped and goes on; 
   assert.ok(!mock.dirs.has(`/synthetic/${guarded.id}`), "a skipped operation does nothing");
   assert.ok(mock.dirs.has("/synthetic/prepare-0-1"), "its dependents still ran");
   assert.deepEqual(decisions, [`${guarded.id}:port_available:Port now in use`]);
+
+  // A resume runs a skipped operation again, its checks first (here the port is free now):
+  // whatever needed its effect could otherwise never complete.
+  const mock3 = new MockExecutor();
+  const resumed = await apply({
+    plan: sealed,
+    planPath: "/p",
+    store: firstStore,
+    executors: mock3,
+    parallelism: 2,
+    onSafetyFailure: () => Promise.resolve("abort"),
+  }, { ...skipped, status: "paused" });
+  assert.equal(resumed.status, "completed");
+  assert.equal(resumed.operation_states[guarded.id].status, "completed");
+  assert.ok(mock3.dirs.has(`/synthetic/${guarded.id}`), "the skipped operation ran on resume");
 
   const mock2 = new MockExecutor();
   mock2.busyPorts.add(4000);

@@ -183,6 +183,20 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       op.id,
     );
   }
+  // An operation the operator skipped at a failed safety check is not done: operations after it
+  // (the wait for the server it would have started) fail without it, so a resume that kept it
+  // skipped could never complete. It runs again, its checks first, and may be skipped again.
+  const unskipped = resumeFrom
+    ? Object.values(state.operation_states).filter((s) => s.status === "skipped")
+    : [];
+  for (const s of unskipped) {
+    const phase = phaseOf.get(s.id)!;
+    await writer.op({ ...s, status: "pending" });
+    if (state.phase_states[phase]?.status === "completed") {
+      await writer.phase({ ...state.phase_states[phase], status: "pending" });
+    }
+    await writer.log("warn", phase, `${s.id} was skipped before; running it again`, s.id);
+  }
   const alreadyDone = Object.values(state.operation_states)
     .filter((s) => s.status === "completed" || s.status === "skipped").map((s) => s.id);
   emitter.emit({
@@ -199,6 +213,9 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       id: op.id,
       reason: "completed before, but its effect is no longer in place",
     });
+  }
+  for (const s of unskipped) {
+    emitter.emit({ type: "op_redo", id: s.id, reason: "skipped before; a resume runs it again" });
   }
 
   const completed = new Set<string>();
