@@ -3,17 +3,20 @@
  * verify_health) against a real member (a simulator process, through the official driver) that
  * runs with --replSet rsX on data of set rs0: none of them takes it for done, each fails at once
  * naming the member, the set it reports, the set expected, its data directory and the fix.
+ * Also: wait_for_process tells a server that is not running (waiting longer would not help)
+ * from one that runs but does not answer (a longer --wait-timeout may).
  */
 import assert from "node:assert/strict";
 import { freePorts, output } from "./helpers.ts";
 import { admin, simBin, startMongod, stopMongod, waitFor, withDir } from "./sim_helpers.ts";
-import { installFixture } from "./fixture.ts";
+import { installFixture, trackChild } from "./fixture.ts";
 import * as path from "node:path";
 import { DefaultExecutors } from "../lib/executor/factory.ts";
 import type { Operation, OperationContext } from "../lib/ops/operation.ts";
 import { initReplicaSet } from "../lib/ops/init_replica_set.ts";
 import { waitForPrimary } from "../lib/ops/wait_for_primary.ts";
 import { verifyHealth } from "../lib/ops/verify_health.ts";
+import { waitForProcess } from "../lib/ops/wait_for_process.ts";
 import { Topology } from "../lib/topology/schema.ts";
 import { probeProcesses } from "../lib/probe/live.ts";
 import { clusterAccess } from "../lib/security/access.ts";
@@ -104,5 +107,57 @@ Deno.test("init_replica_set, wait_for_primary, verify_health fail at once on a m
       false,
     );
     await stopMongod(dir, port);
+  });
+});
+
+Deno.test("wait_for_process on a server that is not running names that and does not advise a longer wait; on one that runs slowly it does", async () => {
+  await withDir(async (dir) => {
+    const [port] = freePorts(1);
+    const topology = Topology.parse({
+      global: { security: { auth: false } },
+      mongod_servers: [{ host: "localhost", port, data_dir: path.join(dir, "d") }],
+    });
+    const pidFile = path.join(dir, "mongod.pid");
+    const ctx = {
+      op: {
+        id: "wait-mongod",
+        type: "wait_for_process",
+        target: {
+          type: "process",
+          host: "localhost",
+          port,
+          params: { pid_file: pidFile, timeout_ms: "1000" },
+        },
+      },
+      plan: {
+        plan_id: "plan-test",
+        cluster_name: "t",
+        version: "7.0.5",
+        topology,
+        deploy_dir: dir,
+      },
+      stateId: "apply-test",
+      executors: new DefaultExecutors(),
+      signal: new AbortController().signal,
+      progress() {},
+      log() {},
+    } as unknown as OperationContext;
+    await assert.rejects(waitForProcess.run(ctx), (e: Error) => {
+      assert.match(e.message, /its process is not running \(no live PID in .*mongod\.pid\)/);
+      assert.match(
+        e.message,
+        /waiting longer would not help: see its log, then `mup plan resume t`/,
+      );
+      assert.doesNotMatch(e.message, /--wait-timeout/);
+      return true;
+    });
+    // A process that runs but does not answer: a longer wait may help.
+    const slow = trackChild(new Deno.Command("sleep", { args: ["60"] }).spawn());
+    await Deno.writeTextFile(pidFile, `${slow.pid}\n`);
+    await assert.rejects(waitForProcess.run(ctx), (e: Error) => {
+      assert.match(e.message, /its process runs \(PID \d+\) but does not answer/);
+      assert.match(e.message, /to wait longer, plan again with --wait-timeout/);
+      return true;
+    });
   });
 });

@@ -16,10 +16,13 @@ export const waitForProcess: Operation = {
     const t0 = Date.now();
     const h = await poll(() => mongo(ctx).hello(host!, port!, 1000), timeout, 50, ctx.signal);
     if (!h) {
+      const reason = await why(ctx);
+      // Waiting longer helps a slow server, not one that is not running at all.
+      const hint = reason.includes("is not running")
+        ? `waiting longer would not help: see its log, then \`mup plan resume ${ctx.plan.cluster_name}\` starts it again`
+        : timeoutHint(ctx, timeout);
       throw new OperationError(
-        `${hostPort(host!, port!)} did not answer within ${timeout / 1000}s${await why(
-          ctx,
-        )}; ${timeoutHint(ctx, timeout)}`,
+        `${hostPort(host!, port!)} did not answer within ${timeout / 1000}s${reason}; ${hint}`,
       );
     }
     return { output: `answered after ${Date.now() - t0}ms (maxWireVersion ${h.maxWireVersion})` };
