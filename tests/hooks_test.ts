@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { apply } from "../lib/apply/applier.ts";
+import { Emitter } from "../lib/apply/events.ts";
+import { PlainRenderer } from "../lib/render/apply_plain.ts";
 import { MockExecutor } from "../lib/executor/mock.ts";
 import { type Hook, HOOK_EVENTS, type HookEvent } from "../lib/hooks/schema.ts";
 import { runHook } from "../lib/hooks/runner.ts";
@@ -38,17 +40,24 @@ function hook(event: HookEvent, command: string, extra: Partial<Hook> = {}): Hoo
 const RECORD = (file: string) =>
   `echo "$MUP_HOOK_EVENT|$MUP_PHASE|$MUP_OPERATION_ID|$MUP_CLUSTER_NAME|$MUP_OPERATION|$MUP_PLAN_ID|$MUP_STATE_ID|$MUP_PLAN_PATH|$MUP_STATE_PATH|$MUP_OPERATION_TYPE|$MUP_OPERATION_HOST|$MUP_ERROR" >> ${file}`;
 
-async function runSynthetic(hooks: Hook[], opts: { fail?: string; parallelism?: number } = {}) {
+async function runSynthetic(
+  hooks: Hook[],
+  opts: { fail?: string; parallelism?: number; printed?: string[] } = {},
+) {
   const plan = syntheticPlan(2, 2, 1, hooks);
   const mock = new MockExecutor();
   if (opts.fail) mock.failPaths.add(opts.fail);
   const store = new StateStore(path.join(await tempDir(), "clusters", "synthetic"));
+  const emitter = new Emitter();
+  // What the plain renderer (CI, pipes) prints, when the test wants to read it.
+  if (opts.printed) emitter.on(new PlainRenderer((l) => opts.printed!.push(l)).handle);
   const o = {
     plan,
     planPath: "/plans/p.json",
     store,
     executors: mock,
     parallelism: opts.parallelism ?? 1,
+    emitter,
     onSafetyFailure: () => Promise.resolve("abort" as const),
   };
   return { state: await apply(o), o, mock, store };
@@ -96,7 +105,7 @@ Deno.test("apply hooks fire in order with the HookContext in the environment", a
   // Output goes into the execution log.
   assert.ok(
     state.execution_log.some((e) =>
-      /hook before_apply \(before_apply\) exited with 0/.test(e.message)
+      /hook before_apply exited with 0/.test(e.message)
     ),
   );
 });
@@ -122,9 +131,15 @@ Deno.test("a failing hook stops the apply: on_error runs with the error, the sta
     hook("on_error", RECORD(log)),
     hook("on_success", RECORD(log)),
   ];
-  const { state, o } = await runSynthetic(hooks);
+  const printed: string[] = [];
+  const { state, o } = await runSynthetic(hooks, { printed });
   assert.equal(state.status, "failed");
-  assert.match(state.errors.at(-1)!.error, /hook after_phase \(after_phase\) exited with 3/);
+  assert.match(state.errors.at(-1)!.error, /hook after_phase exited with 3/);
+  // A resume runs the hook as recorded: the output says how to change it.
+  assert.match(
+    printed.join("\n"),
+    /To resume: mup plan resume \S+\nThe failed hook runs again on resume\. To change or remove it, edit the hooks in the topology and plan again/,
+  );
   assert.ok(
     state.execution_log.some((e) => /exited with 3; output:\nnot yet/.test(e.message)),
     "hook output is in the execution log",
@@ -134,7 +149,7 @@ Deno.test("a failing hook stops the apply: on_error runs with the error, the sta
   assert.equal(onError[0][0], "on_error");
   assert.match(
     onError[0][11],
-    /hook after_phase \(after_phase\) exited with 3/,
+    /hook after_phase exited with 3/,
     "MUP_ERROR carries the error",
   );
   await Deno.writeTextFile(flag, "");

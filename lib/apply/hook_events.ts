@@ -92,11 +92,11 @@ export class HookDispatcher {
         timed_out: r.timedOut,
         ...opId,
       });
+      // An unnamed hook is named after its event: say it once.
+      const which = h.name === event ? `hook ${event}` : `hook ${h.name} (${event})`;
       const summary = r.timedOut
-        ? `hook ${h.name} (${event}) timed out after ${
-          h.timeout_ms / 1000
-        }s; its process group was killed`
-        : `hook ${h.name} (${event}) exited with ${r.code}`;
+        ? `${which} timed out after ${h.timeout_ms / 1000}s; its process group was killed`
+        : `${which} exited with ${r.code}`;
       await this.record(
         r.code === 0 ? "info" : "error",
         scope.phase ?? "",

@@ -197,6 +197,14 @@ export class PlainRenderer {
     this.write(`State saved: ${e.state_id}`);
     this.write(`Last checkpoint: ${e.last_checkpoint ?? "none (failed in the first phase)"}`);
     this.write(`\nTo resume: mup plan resume ${plan.cluster_name}`);
+    if (e.error?.startsWith("hook ") && e.status !== "paused") {
+      // A resume runs the plan's hooks as recorded: a hook that always fails needs a new plan.
+      this.write(
+        "The failed hook runs again on resume. To change or remove it, edit the hooks in the " +
+          "topology and plan again (e.g. `mup cluster deploy " + plan.cluster_name +
+          " <topology> …`); the new plan re-checks what is already in place.",
+      );
+    }
   }
 }
 
