@@ -300,3 +300,26 @@ Deno.test("a replica set's connection string seeds only the members clients use:
     /^mongodb:\/\/(admin@)?localhost:1,localhost:2\/\?replicaSet=rs0/,
   );
 });
+
+Deno.test("values out of a set or a range say what is allowed: a misspelt hook phase, a port over 65535, an empty command, a duration that is none", async () => {
+  const issues = await errorsOf(
+    "mongod_servers:\n  - { host: localhost, port: 70000 }\nhooks:\n" +
+      '  after_phase: { command: "", phase: deplyo, timeout: 5x }\n',
+  );
+  const at = (p: string) => issues.filter((i) => i.path?.join(".") === p);
+  const [phase] = at("hooks.after_phase.phase");
+  assert.match(
+    phase.message,
+    /the string "deplyo" is not one of: prepare, deploy, initialize, finalize/,
+  );
+  assert.equal(phase.hint, 'did you mean "deploy"?');
+  assert.equal(phase.location.line, 4);
+  const [port] = at("mongod_servers.0.port");
+  assert.match(port.message, /must be at most 65535, not number 70000/);
+  assert.match(at("hooks.after_phase.command")[0].message, /a hook needs a command/);
+  // One problem for "5x" (not also "out of range"), and no union's bare "Invalid input".
+  const timeout = at("hooks.after_phase.timeout");
+  assert.equal(timeout.length, 1, JSON.stringify(timeout));
+  assert.match(timeout[0].message, /a duration such as 30s, 5m or 1h30m/);
+  assert.ok(!issues.some((i) => /Invalid input/.test(i.message)), JSON.stringify(issues));
+});

@@ -234,13 +234,38 @@ function zodIssue(
       };
     });
   }
+  if (i.code === "invalid_union") {
+    // "Invalid input" says nothing: report the alternative the value came closest to (the one
+    // whose problems lie deepest, e.g. a hook mapping rather than a list of hooks).
+    const depth = (issues: z.core.$ZodIssue[]) => Math.max(...issues.map((x) => x.path.length));
+    const best = [...i.errors].sort((a, b) => depth(b) - depth(a))[0];
+    if (best?.length) {
+      return best.flatMap((x) => zodIssue({ ...x, path: [...path, ...x.path] }, locate));
+    }
+  }
   let message = i.message;
   let hint = "correct the value";
   if (i.code === "invalid_type") {
     message = `expected ${i.expected}, got ${describe(i.input)}`;
     hint = `write a ${i.expected} here`;
+  } else if (i.code === "invalid_value") {
+    const allowed = i.values.map(String);
+    const guess = typeof i.input === "string" ? didYouMean(i.input, allowed) : undefined;
+    message = `${describe(i.input)} is not one of: ${allowed.join(", ")}`;
+    hint = guess ? `did you mean "${guess}"?` : `use one of: ${allowed.join(", ")}`;
   } else if (i.code === "too_small" || i.code === "too_big") {
-    hint = "use a value within the allowed range";
+    const small = i.code === "too_small";
+    const bound = Number(small ? i.minimum : i.maximum);
+    if (i.origin === "string" && small && bound === 1) {
+      message = i.message.startsWith("Too small") ? "must not be empty" : i.message;
+      hint = "write a value here, or remove the key";
+    } else if (i.origin === "number") {
+      const rel = small
+        ? (i.inclusive ? "at least" : "more than")
+        : (i.inclusive ? "at most" : "less than");
+      message = `must be ${rel} ${bound}, not ${describe(i.input)}`;
+      hint = `use a value ${rel} ${bound}`;
+    } else hint = "use a value within the allowed range";
   }
   return [{ severity: "error", code: i.code, message, hint, path, location: locate(path) }];
 }
