@@ -120,6 +120,9 @@ Deno.test("a damaged meta.yaml is named (file, what is wrong, how to recover), n
     assert.match(row.error, /meta\.yaml is damaged/);
     const text = await mup(["cluster", "list"], { home });
     assert.match(text.stdout, /broken\s+-\s+-\s+-\s+damaged metadata/);
+    // The status column is the recorded one, and says so (a live check is `cluster display`).
+    assert.match(text.stdout, /NAME\s+KIND\s+VERSION\s+VARIANT\s+RECORDED\s/);
+    assert.match(text.stdout, /`mup cluster display <name>` asks the servers/);
   } finally {
     await Deno.remove(home, { recursive: true }).catch(() => {});
   }

@@ -192,14 +192,19 @@ export const DISPLAY_TIMEOUT: DurationOptionSpec = {
 /** Adds `list` and `display` to the `cluster` command. */
 export function addShowCommands(cmd: Command, ctx: CliContext): void {
   cmd.command("list")
-    .description("Every cluster mup has deployed: kind, version, hosts, processes, last apply")
+    .description(
+      "Every cluster mup has deployed: kind, version, recorded status, hosts, processes, last " +
+        "apply. The status is what mup recorded (the last plan applied), not a live check: " +
+        "`mup cluster display <name>` asks the servers",
+    )
     .option("--json", "machine-readable output")
     .action(async (opts) => {
       const rows = await listClusters(ctx);
       if (opts.json) return printJson(rows);
       if (!rows.length) return print("No clusters.");
+      // RECORDED: what the last apply left, not what runs now (that is `cluster display`).
       print(table([16, 12, 9, 8, 9, 10, 10], [
-        ["NAME", "KIND", "VERSION", "VARIANT", "STATUS", "HOSTS", "PROCESSES", "LAST APPLY"],
+        ["NAME", "KIND", "VERSION", "VARIANT", "RECORDED", "HOSTS", "PROCESSES", "LAST APPLY"],
         ...rows.map((r) => [
           r.name,
           r.kind,
@@ -213,6 +218,9 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
             : "-",
         ]),
       ]));
+      print(
+        "\nRECORDED is what the last apply left; `mup cluster display <name>` asks the servers.",
+      );
     });
 
   cmd.command("display")
