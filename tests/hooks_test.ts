@@ -104,9 +104,7 @@ Deno.test("apply hooks fire in order with the HookContext in the environment", a
   assert.deepEqual([opType, opHost], ["create_directory", "mock"]);
   // Output goes into the execution log.
   assert.ok(
-    state.execution_log.some((e) =>
-      /hook before_apply exited with 0/.test(e.message)
-    ),
+    state.execution_log.some((e) => /hook before_apply exited with 0/.test(e.message)),
   );
 });
 
