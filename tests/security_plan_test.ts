@@ -5,6 +5,7 @@ import { planDeploy } from "../lib/plan/planner.ts";
 import { clusterDifferences } from "../lib/plan/redeploy.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import { withSecurityDefaults } from "../lib/security/settings.ts";
+import { groupDoneLine, groupOperations } from "../lib/render/groups.ts";
 import { parseTopology } from "../lib/topology/load.ts";
 import type { Topology } from "../lib/topology/schema.ts";
 import { ROOT } from "./helpers.ts";
@@ -91,6 +92,17 @@ Deno.test("auth: false plans no security operation and no keyFile; tls: true pla
     assert.match(o.target.params.content, /mode: requireTLS/);
     assert.match(o.target.params.content, /CAFile: \/home\/mup\/deploy\/secrets\/ca\.pem/);
   }
+  // The progress lines name what was installed: key files, or certificates with the keyfile.
+  const done = (p: Plan) =>
+    groupOperations(p).filter((g) => g.key === "upload_file:secret").map((g) =>
+      groupDoneLine(p, g)
+    );
+  const secured = {
+    ...plan(await topology("replica-set.yaml", "{ tls: true }")),
+    content_hash: "",
+  };
+  assert.ok(done(secured).some((l) => /^Installed \d+ (secret|TLS certificate) files on/.test(l)));
+  assert.ok(done(secured).every((l) => !/key file/.test(l)), done(secured).join("; "));
 });
 
 Deno.test("a remote host's config also listens on its loopback (the localhost exception); a re-deploy that changes security is a difference", async () => {

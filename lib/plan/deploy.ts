@@ -104,6 +104,7 @@ export async function buildDeployPlan(
       meta,
       { topology, version: release.version, variant: release.variant },
       deployDir,
+      req.cluster,
     );
     if (diff.length) {
       throw new MupError(

@@ -62,6 +62,8 @@ export function clusterDifferences(
   recorded: ClusterShape,
   asked: ClusterShape,
   deployDir: string,
+  /** The cluster's name, for the commands a difference names. */
+  cluster = "<cluster>",
 ): Difference[] {
   const out: Difference[] = [];
   const before = new Map(listProcesses(recorded.topology, deployDir).map((p) => [key(p), p]));
@@ -136,7 +138,7 @@ export function clusterDifferences(
     out.push({
       change: `security.tls ${onOff(sb.tls)} → ${
         onOff(sa.tls)
-      }: switched on the running cluster by \`mup cluster tls <cluster> ${
+      }: switched on the running cluster by \`mup cluster tls ${cluster} ${
         sa.tls ? "enable" : "disable"
       }\``,
       command: "tls",

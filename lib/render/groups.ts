@@ -101,7 +101,7 @@ export function groupDoneLine(plan: Plan, g: OpGroup): string {
       return sub === "binaries"
         ? `Installed binaries on ${plural(hosts, "host")}`
         : sub === "secret"
-        ? `Installed ${plural(n, "key file")} on ${plural(hosts, "host")}`
+        ? `Installed ${plural(n, secretKind(g.ops))} on ${plural(hosts, "host")}`
         : `Uploaded ${plural(n, "configuration file")}`;
     case "start_process":
       return n === 1
@@ -128,4 +128,10 @@ export function groupDoneLine(plan: Plan, g: OpGroup): string {
 
 function cap(s: string): string {
   return s === "mongos" || s.startsWith("mongo") ? s : s[0].toUpperCase() + s.slice(1);
+}
+
+/** What a group of secret uploads installs: keyfiles, TLS certificates, or both. */
+function secretKind(ops: PlannedOperation[]): string {
+  const certs = ops.filter((o) => /TLS certificate|\bCA\b/.test(o.description)).length;
+  return certs === 0 ? "key file" : certs === ops.length ? "TLS certificate file" : "secret file";
 }
