@@ -156,11 +156,16 @@ Deno.test("a failing hook stops the apply: on_error runs with the error, the sta
   assert.deepEqual((await lines(log)).map((l) => l[0]), ["on_error", "on_success"]);
 });
 
-Deno.test("continue_on_error lets the apply go on after a failing hook", async () => {
+Deno.test("continue_on_error lets the apply go on after a failing hook, and says so", async () => {
+  const printed: string[] = [];
   const { state } = await runSynthetic([
     hook("before_operation", "exit 1", { continue_on_error: true }),
-  ]);
+  ], { printed });
   assert.equal(state.status, "completed");
+  assert.match(
+    printed.join("\n"),
+    /✗ Hook before_operation exited with 1 \[.+\] \(continue_on_error: the apply goes on\)/,
+  );
   assert.ok(state.execution_log.some((e) => /exited with 1/.test(e.message)));
 });
 

@@ -45,6 +45,8 @@ export type ApplyEvent =
     code: number;
     ms: number;
     timed_out: boolean;
+    /** A failure of this hook does not stop the apply (the topology's continue_on_error). */
+    continue_on_error?: boolean;
     operation?: string;
   }
   | {

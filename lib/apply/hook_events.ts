@@ -90,6 +90,7 @@ export class HookDispatcher {
         code: r.code,
         ms: r.ms,
         timed_out: r.timedOut,
+        ...(h.continue_on_error ? { continue_on_error: true } : {}),
         ...opId,
       });
       // An unnamed hook is named after its event: say it once.

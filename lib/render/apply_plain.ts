@@ -120,7 +120,9 @@ export class PlainRenderer {
           this.write(
             `  ✗ Hook ${e.name} ${
               e.timed_out ? "timed out; its process group was killed" : `exited with ${e.code}`
-            } [${formatDuration(e.ms)}]`,
+            } [${formatDuration(e.ms)}]${
+              e.continue_on_error ? " (continue_on_error: the apply goes on)" : ""
+            }`,
           );
         }
         break;
