@@ -72,7 +72,7 @@ Deno.test("a plan that fails pre-flight is shown with its errors and not stored 
   }
 });
 
-Deno.test("plan list shows each plan's status: invalid, superseded, valid, applied, stale", async () => {
+Deno.test("plan list shows each plan's status: invalid, superseded, valid, applied, stale, resumable", async () => {
   const home = await tempHome();
   const mirror = await testMirror();
   const ports = freePorts(1);
@@ -128,6 +128,13 @@ Deno.test("plan list shows each plan's status: invalid, superseded, valid, appli
     assert.match(table.stdout, new RegExp(`${second} +c1 +\\S+ +\\d+ +applied`));
     assert.match(table.stdout, new RegExp(`${first} +c1 +\\S+ +\\d+ +stale`));
     assert.match(table.stdout, new RegExp(`${bad} +c1 +\\S+ +\\d+ +invalid`));
+    // An apply of it that fails part way leaves it resumable (not stale, whatever it recorded).
+    const failed = await mup(["plan", "apply", third, "--auto-approve"], {
+      home,
+      env: { MUP_SIM_CRASH_AT_STARTUP: "14", MUP_SIM_FAULT_PORTS: String(ports[0]) },
+    });
+    assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+    assert.equal((await statuses(home))[third], "resumable");
   } finally {
     await killAll(home);
   }

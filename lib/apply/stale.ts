@@ -60,10 +60,12 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
 
 /**
  * Where a saved plan stands, strongest first: `applied` (a completed apply of it is recorded),
- * `invalid` (pre-flight failed), `stale` (the cluster changed since it was made: apply refuses
- * it), `superseded` (a newer plan for the cluster exists), else `valid`.
+ * `resumable` (the cluster's newest apply is of this plan and paused, failed or cut off:
+ * `plan resume` continues it, whatever the metadata says meanwhile), `invalid` (pre-flight
+ * failed), `stale` (the cluster changed since it was made: apply refuses it), `superseded` (a
+ * newer plan for the cluster exists), else `valid`.
  */
-export type PlanStatus = "valid" | "invalid" | "applied" | "superseded" | "stale";
+export type PlanStatus = "valid" | "invalid" | "applied" | "resumable" | "superseded" | "stale";
 
 /** Whether a plan made from `base` is stale against the cluster's metadata (checkNotStale's rule). */
 export function isStaleBase(base: Plan["base_state"], meta: ClusterMeta | undefined): boolean {
@@ -76,20 +78,28 @@ export async function planStatuses(
   entries: PlanEntry[],
   clusterDir: (cluster: string) => string,
 ): Promise<PlanStatus[]> {
-  const byCluster = new Map<string, { meta?: ClusterMeta; applied: Set<string> }>();
+  const byCluster = new Map<
+    string,
+    { meta?: ClusterMeta; applied: Set<string>; unfinished?: string }
+  >();
   for (const c of new Set(entries.map((e) => e.cluster))) {
     const dir = clusterDir(c);
     const states = await new StateStore(dir).list().catch(() => [] as ApplyState[]);
+    const newest = states.at(-1); // list() is oldest first
     byCluster.set(c, {
       meta: await readMeta(dir).catch(() => undefined),
       applied: new Set(
         states.filter((s) => s.status === "completed").map((s) => `${s.plan_id} ${s.plan_hash}`),
       ),
+      unfinished: newest && newest.status !== "completed" && newest.status !== "rolled_back"
+        ? `${newest.plan_id} ${newest.plan_hash}`
+        : undefined,
     });
   }
   return entries.map((e) => {
     const c = byCluster.get(e.cluster)!;
     if (c.applied.has(`${e.planId} ${e.contentHash}`)) return "applied";
+    if (c.unfinished === `${e.planId} ${e.contentHash}`) return "resumable";
     if (!e.valid) return "invalid";
     if (isStaleBase(e.baseState, c.meta)) return "stale";
     const newer = entries.some((o) =>
