@@ -160,27 +160,21 @@ export async function buildDeployPlan(
       validation.valid = false;
     } else validation.warnings.push(retained.issue);
   }
-  // Retained data of another replica set: mongod would never join the planned one.
-  const foreignSets = meta ? undefined : await checkRetainedSetNames({
+  // Retained data of another replica set (mongod would never join the planned one) or of a
+  // release this one cannot start on (mongod would exit 62).
+  const archived = {
     procs: listProcesses(topology, deployDir),
     archiveRoot: path.join(path.dirname(path.dirname(clusterDir)), "archive"),
     executors: req.executors,
-  });
-  if (foreignSets) {
-    validation.checks.push(foreignSets.check);
-    validation.errors.push(foreignSets.issue);
-    validation.valid = false;
-  }
-  // Retained data of a release this one cannot start on (mongod would exit 62).
-  const otherRelease = meta ? undefined : await checkRetainedVersions({
-    procs: listProcesses(topology, deployDir),
-    version: release.version,
-    archiveRoot: path.join(path.dirname(path.dirname(clusterDir)), "archive"),
-    executors: req.executors,
-  });
-  if (otherRelease) {
-    validation.checks.push(otherRelease.check);
-    validation.errors.push(otherRelease.issue);
+  };
+  const refusals = meta ? [] : [
+    await checkRetainedSetNames(archived),
+    await checkRetainedVersions({ ...archived, version: release.version }),
+  ];
+  for (const r of refusals) {
+    if (!r) continue;
+    validation.checks.push(r.check);
+    validation.errors.push(r.issue);
     validation.valid = false;
   }
   for (const w of loaded.warnings) {

@@ -99,14 +99,18 @@ export async function checkRetainedSetNames(input: {
     `data directory ${w.host}:${w.dir} holds data of replica set ${w.was.set}${more}, deployed by cluster ${w.was.cluster} (archived in ${w.was.archive}), but the topology puts it in replica set ${w.now}: mongod would keep ${w.was.set}'s stored config and never join ${w.now}. To deploy onto this data, set replica_set: ${w.was.set} for these members; to start ${w.now} empty, remove the data first: \`${remove}\`${
       wrong.some((x) => x.host !== "localhost") ? " (on each host)" : ""
     }; or give the cluster other data_dir paths`;
+  return refusal("retained_data_replica_set", message, t0);
+}
+
+/** A failed pre-flight check and its error, both saying `message`. */
+function refusal(
+  code: string,
+  message: string,
+  t0: number,
+): { check: CheckResult; issue: ValidationIssue } {
   return {
-    check: {
-      name: "retained_data_replica_set",
-      status: "failed",
-      message,
-      duration: Math.round(performance.now() - t0),
-    },
-    issue: { code: "retained_data_replica_set", severity: "error", message },
+    check: { name: code, status: "failed", message, duration: Math.round(performance.now() - t0) },
+    issue: { code, severity: "error", message },
   };
 }
 
@@ -154,13 +158,5 @@ export async function checkRetainedVersions(input: {
     }, or remove the data first: \`rm -rf ${wrong.map((x) => x.dir).join(" ")}\`${
       wrong.some((x) => x.host !== "localhost") ? " (on each host)" : ""
     }; or give the cluster other data_dir paths`;
-  return {
-    check: {
-      name: "retained_data_version",
-      status: "failed",
-      message,
-      duration: Math.round(performance.now() - t0),
-    },
-    issue: { code: "retained_data_version", severity: "error", message },
-  };
+  return refusal("retained_data_version", message, t0);
 }
