@@ -16,25 +16,28 @@ import { installFixture } from "./fixture.ts";
 
 installFixture();
 
+/** `deno task demo …args` with MUP_HOME=home (and `env`), its output captured. */
+function runDemo(home: string, args: string[], env: Record<string, string> = {}) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", path.join(ROOT, "scripts", "demo.ts"), ...args],
+    cwd: home,
+    env: { MUP_HOME: home, NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+}
+
 Deno.test("demo: when the apply fails, the demo says so, exits 1, and the resume command it prints works when pasted", async () => {
   const home = await tempHome();
   try {
     const ports = freePorts(10);
     const topology = await writeTopology(home, "sharded.yaml", shardedTopology(ports));
     // The mongos crashes at startup: the apply fails.
-    const demo = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", path.join(ROOT, "scripts", "demo.ts"), "--keep", "--topology", topology],
-      cwd: home,
-      env: {
-        MUP_HOME: home,
-        NO_COLOR: "1",
-        MUP_SIM_CRASH_AT_STARTUP: "14",
-        MUP_SIM_FAULT_PORTS: String(ports[9]),
-      },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const demo = await runDemo(home, ["--keep", "--topology", topology], {
+      MUP_SIM_CRASH_AT_STARTUP: "14",
+      MUP_SIM_FAULT_PORTS: String(ports[9]),
+    });
     const out = new TextDecoder().decode(demo.stdout);
     const all = out + new TextDecoder().decode(demo.stderr);
     assert.equal(demo.code, 1, all);
@@ -79,14 +82,7 @@ Deno.test("demo: with ports 0 it finds mongos in the metadata, and stops the clu
   const home = await tempHome();
   try {
     const topology = await writeTopology(home, "zero.yaml", shardedTopology(Array(10).fill(0)));
-    const demo = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", path.join(ROOT, "scripts", "demo.ts"), "--topology", topology],
-      cwd: home,
-      env: { MUP_HOME: home, NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const demo = await runDemo(home, ["--topology", topology]);
     const dec = new TextDecoder();
     const all = dec.decode(demo.stdout) + dec.decode(demo.stderr);
     assert.equal(demo.code, 0, all);
@@ -111,15 +107,7 @@ Deno.test("demo: a plan that fails pre-flight starts nothing and says so (no sto
       "one.yaml",
       `mongod_servers:\n  - { host: localhost, port: ${port} }\n`,
     );
-    const run = (args: string[]) =>
-      new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", path.join(ROOT, "scripts", "demo.ts"), ...args],
-        cwd: home,
-        env: { MUP_HOME: home, NO_COLOR: "1" },
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
+    const run = (args: string[]) => runDemo(home, args);
     const demo = await run(["--topology", topology]);
     const text = new TextDecoder().decode(demo.stdout);
     assert.equal(demo.code, 1, text);
