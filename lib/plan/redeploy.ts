@@ -7,6 +7,7 @@ import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
 import { securityOf } from "../security/settings.ts";
 import { listProcesses, type ProcessSpec } from "./processes.ts";
+import { describeRole } from "./op_builders.ts";
 
 /** What a cluster is (as recorded) or should be (as asked). */
 export interface ClusterShape {
@@ -28,14 +29,7 @@ export const AVAILABLE_COMMANDS = new Set<Difference["command"]>(["tls"]);
 const key = (p: ProcessSpec) => `${hostKey(p.host)}:${p.port}`;
 
 function describe(p: ProcessSpec): string {
-  const what = p.role === "config"
-    ? "config server"
-    : p.role === "mongos"
-    ? "mongos"
-    : p.replicaSet
-    ? `${p.replicaSet} member`
-    : "mongod";
-  return `${what} ${hostPort(p.host, p.port)}`;
+  return `${describeRole(p)} ${hostPort(p.host, p.port)}`;
 }
 
 /** Stable JSON (sorted keys), so settings compare by content, not key order. */
