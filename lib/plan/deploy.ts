@@ -23,7 +23,7 @@ import { clusterAccess } from "../security/access.ts";
 import { securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin } from "../security/secrets.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
-import { checkRetainedSetNames, checkRetainedVersions } from "../preflight/retained_sets.ts";
+import { checkRetainedArchives } from "../preflight/retained_sets.ts";
 import { checkForeignData, checkRecordedData } from "../preflight/data_dirs.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
@@ -162,17 +162,13 @@ export async function buildDeployPlan(
   }
   // Retained data of another replica set (mongod would never join the planned one) or of a
   // release this one cannot start on (mongod would exit 62).
-  const archived = {
+  const refusals = meta ? [] : await checkRetainedArchives({
     procs: listProcesses(topology, deployDir),
+    version: release.version,
     archiveRoot: path.join(path.dirname(path.dirname(clusterDir)), "archive"),
     executors: req.executors,
-  };
-  const refusals = meta ? [] : [
-    await checkRetainedSetNames(archived),
-    await checkRetainedVersions({ ...archived, version: release.version }),
-  ];
+  });
   for (const r of refusals) {
-    if (!r) continue;
     validation.checks.push(r.check);
     validation.errors.push(r.issue);
     validation.valid = false;

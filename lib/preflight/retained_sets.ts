@@ -1,13 +1,15 @@
 /**
- * Pre-flight of a first deploy onto data `mup cluster destroy --retain-data` kept, by release
- * (checkRetainedVersions, below) and by replica-set
- * name. mongod started with `--replSet rsX` on data whose stored config (local.system.replset)
- * names rs0 keeps that config and takes itself for no member of it (REMOVED, warning 21406 of
- * MongoDB's repl/replication_coordinator_impl.cpp): it never joins rsX, so such a deploy can only
- * fail. The destroy's archive (`storage/archive/<cluster>-<plan-id>/meta.yaml`) records which set
- * each data directory was deployed in; this refuses, before anything starts, a topology that puts
- * a directory holding data in another set. Data no archive records is left to the operations,
- * which compare the set name each member reports (lib/ops/set_name.ts).
+ * Pre-flight of a first deploy onto data `mup cluster destroy --retain-data` kept, by what the
+ * destroy's archive (`storage/archive/<cluster>-<plan-id>/meta.yaml`) records of each data
+ * directory (checkRetainedArchives):
+ * - its replica set: mongod started with `--replSet rsX` on data whose stored config
+ *   (local.system.replset) names rs0 keeps that config and takes itself for no member of it
+ *   (REMOVED, warning 21406 of MongoDB's repl/replication_coordinator_impl.cpp), so it never
+ *   joins rsX;
+ * - its release: a mongod starts only on data of its own or the previous release's FCV.
+ * Either would make the deploy fail once started, so it is refused before anything starts.
+ * Data no archive records is left to the operations, which compare the set name each member
+ * reports (lib/ops/set_name.ts).
  */
 import * as path from "node:path";
 import { parse } from "yaml";
@@ -31,10 +33,11 @@ interface Recorded {
 const dirKey = (host: string, dir: string) => `${hostKey(host)}\0${path.resolve(dir)}`;
 
 /**
- * `host\0dir` → the replica set the newest archive (by its marker's time) that records the
- * directory deployed it in. Archives without a readable meta.yaml are skipped.
+ * `host\0dir` → what the newest archive (by its marker's time) that records the directory says
+ * of it: the replica set and release it was deployed with. Archives without a readable
+ * meta.yaml are skipped.
  */
-async function recordedSets(archiveRoot: string): Promise<Map<string, Recorded>> {
+async function recordedData(archiveRoot: string): Promise<Map<string, Recorded>> {
   const entries = await Array.fromAsync(Deno.readDir(archiveRoot)).catch(() => []);
   const archives: { dir: string; meta: ClusterMeta; at: number }[] = [];
   for (const e of entries) {
@@ -66,40 +69,87 @@ async function recordedSets(archiveRoot: string): Promise<Map<string, Recorded>>
   return out;
 }
 
+/** A data directory in use that an archive records, with what that archive says of it. */
+type Retained = { host: string; dir: string; was: Recorded };
+
 /**
- * Checks that every data directory of a first deploy that holds MongoDB data, where an archive
- * records the set it was deployed in, is put in that same set. Undefined when there is nothing
- * to say; otherwise a failed check naming the directory, both set names, the archive and the fix.
+ * Checks every data directory of a first deploy that holds MongoDB data against what the
+ * destroy's archive records of it: it must be put in the replica set it was deployed in
+ * (`retained_data_replica_set`), and mongod `version` must be able to start on it
+ * (`retained_data_version`; without this the deploy passes pre-flight and mongod exits 62).
+ * The directories are probed and the archives read once for both. A failed check per rule
+ * broken, naming the directory, both sets or versions, the archive and the fix; none when
+ * there is nothing to say.
  */
-export async function checkRetainedSetNames(input: {
+export async function checkRetainedArchives(input: {
   procs: ProcessSpec[];
+  /** The release the plan deploys (e.g. "8.0.4"). */
+  version: string;
   /** `storage/archive` under $MUP_HOME, where `cluster destroy` archives. */
   archiveRoot: string;
   executors: ExecutorFactory;
-}): Promise<{ check: CheckResult; issue: ValidationIssue } | undefined> {
+}): Promise<{ check: CheckResult; issue: ValidationIssue }[]> {
   const t0 = performance.now();
   const inUse = await dataDirsInUse(input.procs, input.executors);
-  if (!inUse.length) return undefined;
-  const recorded = await recordedSets(input.archiveRoot);
-  if (!recorded.size) return undefined;
+  if (!inUse.length) return [];
+  const recorded = await recordedData(input.archiveRoot);
+  if (!recorded.size) return [];
+  const retained = inUse.flatMap((d) => {
+    const was = recorded.get(dirKey(d.host, d.dir));
+    return was ? [{ ...d, was }] : [];
+  });
   const planned = new Map(
     input.procs.filter((p) => p.role !== "mongos").map((p) => [dirKey(p.host, p.dirs.data), p]),
   );
-  const wrong = inUse.flatMap((d) => {
-    const key = dirKey(d.host, d.dir);
-    const was = recorded.get(key);
-    const now = planned.get(key)?.replicaSet;
-    return was?.set && now && was.set !== now ? [{ ...d, was: { ...was, set: was.set }, now }] : [];
-  });
+  const refusals = [
+    otherSet(retained.flatMap((r) => {
+      const now = planned.get(dirKey(r.host, r.dir))?.replicaSet;
+      return r.was.set && now && r.was.set !== now ? [{ ...r, set: r.was.set, now }] : [];
+    })),
+    otherRelease(
+      retained.filter((r) => !startsOnDataOf(input.version, r.was.version)),
+      input.version,
+    ),
+  ];
+  return refusals.flatMap((r) => r ? [refusal(r.code, r.message, t0)] : []);
+}
+
+/** Data of replica set `set` that the topology puts in set `now`. */
+function otherSet(wrong: (Retained & { set: string; now: string })[]) {
   if (!wrong.length) return undefined;
   const [w] = wrong;
-  const more = wrong.length > 1 ? ` (so do ${wrong.length - 1} more of this topology's)` : "";
-  const remove = `rm -rf ${wrong.map((x) => x.dir).join(" ")}`;
-  const message =
-    `data directory ${w.host}:${w.dir} holds data of replica set ${w.was.set}${more}, deployed by cluster ${w.was.cluster} (archived in ${w.was.archive}), but the topology puts it in replica set ${w.now}: mongod would keep ${w.was.set}'s stored config and never join ${w.now}. To deploy onto this data, set replica_set: ${w.was.set} for these members; to start ${w.now} empty, remove the data first: \`${remove}\`${
-      wrong.some((x) => x.host !== "localhost") ? " (on each host)" : ""
-    }; or give the cluster other data_dir paths`;
-  return refusal("retained_data_replica_set", message, t0);
+  return {
+    code: "retained_data_replica_set",
+    message: `data directory ${w.host}:${w.dir} holds data of replica set ${w.set}${
+      more(wrong)
+    }, deployed by cluster ${w.was.cluster} (archived in ${w.was.archive}), but the topology puts it in replica set ${w.now}: mongod would keep ${w.set}'s stored config and never join ${w.now}. To deploy onto this data, set replica_set: ${w.set} for these members; to start ${w.now} empty, remove the data first: ${
+      removal(wrong)
+    }`,
+  };
+}
+
+/** Data of a release mongod `version` cannot start on. */
+function otherRelease(wrong: Retained[], version: string) {
+  if (!wrong.length) return undefined;
+  const [w] = wrong;
+  return {
+    code: "retained_data_version",
+    message: `data directory ${w.host}:${w.dir} holds data of MongoDB ${w.was.version}${
+      more(wrong)
+    }, deployed by cluster ${w.was.cluster} (archived in ${w.was.archive}): mongod ${version} cannot start on it (a release starts only on data of its own or the previous release's featureCompatibilityVersion). Deploy onto it with --version ${
+      seriesOf(w.was.version)
+    }, or remove the data first: ${removal(wrong)}`,
+  };
+}
+
+const more = (wrong: unknown[]) =>
+  wrong.length > 1 ? ` (so do ${wrong.length - 1} more of this topology's)` : "";
+
+/** The end of both messages: how to remove the data, or avoid it. */
+function removal(wrong: Retained[]): string {
+  return `\`rm -rf ${wrong.map((x) => x.dir).join(" ")}\`${
+    wrong.some((x) => x.host !== "localhost") ? " (on each host)" : ""
+  }; or give the cluster other data_dir paths`;
 }
 
 /** A failed pre-flight check and its error, both saying `message`. */
@@ -127,36 +177,4 @@ export function startsOnDataOf(version: string, dataVersion: string): boolean {
   const [to, from] = [SERIES.indexOf(seriesOf(version)), SERIES.indexOf(seriesOf(dataVersion))];
   if (to < 0 || from < 0) return seriesOf(version) === seriesOf(dataVersion);
   return to === from || to === from + 1;
-}
-
-/**
- * Checks that mongod `version` can start on every data directory of a first deploy that holds
- * data an archive records as written by another release. Undefined when there is nothing to
- * say; otherwise a failed check naming the directory, both versions, the archive and the fix.
- * Without it such a deploy passes pre-flight and fails at the start (mongod exits 62).
- */
-export async function checkRetainedVersions(input: {
-  procs: ProcessSpec[];
-  version: string;
-  archiveRoot: string;
-  executors: ExecutorFactory;
-}): Promise<{ check: CheckResult; issue: ValidationIssue } | undefined> {
-  const t0 = performance.now();
-  const inUse = await dataDirsInUse(input.procs, input.executors);
-  if (!inUse.length) return undefined;
-  const recorded = await recordedSets(input.archiveRoot);
-  const wrong = inUse.flatMap((d) => {
-    const was = recorded.get(dirKey(d.host, d.dir));
-    return was && !startsOnDataOf(input.version, was.version) ? [{ ...d, was }] : [];
-  });
-  if (!wrong.length) return undefined;
-  const [w] = wrong;
-  const more = wrong.length > 1 ? ` (so do ${wrong.length - 1} more of this topology's)` : "";
-  const message =
-    `data directory ${w.host}:${w.dir} holds data of MongoDB ${w.was.version}${more}, deployed by cluster ${w.was.cluster} (archived in ${w.was.archive}): mongod ${input.version} cannot start on it (a release starts only on data of its own or the previous release's featureCompatibilityVersion). Deploy onto it with --version ${
-      seriesOf(w.was.version)
-    }, or remove the data first: \`rm -rf ${wrong.map((x) => x.dir).join(" ")}\`${
-      wrong.some((x) => x.host !== "localhost") ? " (on each host)" : ""
-    }; or give the cluster other data_dir paths`;
-  return refusal("retained_data_version", message, t0);
 }
