@@ -1,6 +1,7 @@
 import type { Plan, PlannedOperation } from "../plan/schema.ts";
 import { plural } from "../util/format.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
+import { SECRET } from "../security/settings.ts";
 
 /** Operations shown as one line: alike operations of one phase (all starts of config servers…). */
 export interface OpGroup {
@@ -130,8 +131,15 @@ function cap(s: string): string {
   return s === "mongos" || s.startsWith("mongo") ? s : s[0].toUpperCase() + s.slice(1);
 }
 
-/** What a group of secret uploads installs: keyfiles, TLS certificates, or both. */
+/**
+ * What a group of secret uploads installs, by the secret each names: keyfiles, TLS certificates
+ * (the CA's and the processes'), or both.
+ */
 function secretKind(ops: PlannedOperation[]): string {
-  const certs = ops.filter((o) => /TLS certificate|\bCA\b/.test(o.description)).length;
-  return certs === 0 ? "key file" : certs === ops.length ? "TLS certificate file" : "secret file";
+  const keyfiles = ops.filter((o) => o.target.params.secret === SECRET.keyfile).length;
+  return keyfiles === ops.length
+    ? "key file"
+    : keyfiles === 0
+    ? "TLS certificate file"
+    : "secret file";
 }
