@@ -16,9 +16,9 @@ export const waitForProcess: Operation = {
     const t0 = Date.now();
     const h = await poll(() => mongo(ctx).hello(host!, port!, 1000), timeout, 50, ctx.signal);
     if (!h) {
-      const reason = await why(ctx);
+      const { reason, gone } = await why(ctx);
       // Waiting longer helps a slow server, not one that is not running at all.
-      const hint = reason.includes("is not running")
+      const hint = gone
         ? `waiting longer would not help: see its log, then \`mup plan resume ${ctx.plan.cluster_name}\` starts it again`
         : timeoutHint(ctx, timeout);
       throw new OperationError(
@@ -29,18 +29,34 @@ export const waitForProcess: Operation = {
   },
 };
 
-/** Whether the process runs at all and, if it does, where it listens instead. */
-async function why(ctx: Parameters<Operation["run"]>[0]): Promise<string> {
+/**
+ * Whether the process runs at all (`gone`: it does not) and, if it does, where it listens
+ * instead; `reason` words it for the error message.
+ */
+async function why(
+  ctx: Parameters<Operation["run"]>[0],
+): Promise<{ reason: string; gone: boolean }> {
   const { host, port, params } = ctx.op.target;
-  if (!params.pid_file) return ""; // a plan from before pid_file was recorded
+  // A plan from before pid_file was recorded: nothing to say.
+  if (!params.pid_file) return { reason: "", gone: false };
   const ex = ctx.executors.forHost(host!);
   const pid = await runningPid(ex, params.pid_file).catch(() => undefined);
-  if (!pid) return `: its process is not running (no live PID in ${params.pid_file})`;
+  if (!pid) {
+    return {
+      reason: `: its process is not running (no live PID in ${params.pid_file})`,
+      gone: true,
+    };
+  }
   const on = await ex.listening?.(pid).catch(() => undefined);
-  if (!on) return `: its process runs (PID ${pid}) but does not answer`;
-  return `: its process runs (PID ${pid}) but does not answer at ${hostPort(host!, port!)}; ${
-    on.length
-      ? `it listens on ${on.join(", ")} (check net.bindIp)`
-      : "it listens on no TCP address yet"
-  }`;
+  const where = !on
+    ? ""
+    : `at ${hostPort(host!, port!)}; ${
+      on.length
+        ? `it listens on ${on.join(", ")} (check net.bindIp)`
+        : "it listens on no TCP address yet"
+    }`;
+  return {
+    reason: `: its process runs (PID ${pid}) but does not answer${where ? ` ${where}` : ""}`,
+    gone: false,
+  };
 }
