@@ -170,35 +170,35 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       ? `resuming ${state.state_id} (resume #${state.resumes})`
       : `applying ${plan.plan_id}`,
   );
-  for (const op of redo) {
-    const phase = phaseOf.get(op.id)!;
-    await writer.op({ ...state.operation_states[op.id], status: "pending" });
+  // An operation the operator skipped at a failed safety check is not done either: operations
+  // after it (the wait for the server it would have started) fail without it, so a resume that
+  // kept it skipped could never complete. It runs again, its checks first, and may be skipped
+  // again.
+  const again = [
+    ...redo.map((op) => ({
+      id: op.id,
+      reason: "completed before, but its effect is no longer in place",
+      was: "completed before, but its effect is no longer in place",
+    })),
+    ...(resumeFrom ? Object.values(state.operation_states) : [])
+      .filter((s) => s.status === "skipped")
+      .map((s) => ({
+        id: s.id,
+        reason: "skipped before; a resume runs it again",
+        was: "was skipped before",
+      })),
+  ];
+  for (const { id, was } of again) {
+    const phase = phaseOf.get(id)!;
+    await writer.op({ ...state.operation_states[id], status: "pending" });
     if (state.phase_states[phase]?.status === "completed") {
       await writer.phase({ ...state.phase_states[phase], status: "pending" });
     }
-    await writer.log(
-      "warn",
-      phase,
-      `${op.id} completed before, but its effect is no longer in place; running it again`,
-      op.id,
-    );
+    await writer.log("warn", phase, `${id} ${was}; running it again`, id);
   }
-  // An operation the operator skipped at a failed safety check is not done: operations after it
-  // (the wait for the server it would have started) fail without it, so a resume that kept it
-  // skipped could never complete. It runs again, its checks first, and may be skipped again.
-  const unskipped = resumeFrom
-    ? Object.values(state.operation_states).filter((s) => s.status === "skipped")
-    : [];
-  for (const s of unskipped) {
-    const phase = phaseOf.get(s.id)!;
-    await writer.op({ ...s, status: "pending" });
-    if (state.phase_states[phase]?.status === "completed") {
-      await writer.phase({ ...state.phase_states[phase], status: "pending" });
-    }
-    await writer.log("warn", phase, `${s.id} was skipped before; running it again`, s.id);
-  }
+  // Nothing is left skipped now: what a resume does not run again is what completed.
   const alreadyDone = Object.values(state.operation_states)
-    .filter((s) => s.status === "completed" || s.status === "skipped").map((s) => s.id);
+    .filter((s) => s.status === "completed").map((s) => s.id);
   emitter.emit({
     type: "apply_start",
     plan,
@@ -207,16 +207,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     parallelism: opts.parallelism,
     ...(resumeFrom ? { done: alreadyDone } : {}),
   });
-  for (const op of redo) {
-    emitter.emit({
-      type: "op_redo",
-      id: op.id,
-      reason: "completed before, but its effect is no longer in place",
-    });
-  }
-  for (const s of unskipped) {
-    emitter.emit({ type: "op_redo", id: s.id, reason: "skipped before; a resume runs it again" });
-  }
+  for (const { id, reason } of again) emitter.emit({ type: "op_redo", id, reason });
 
   const completed = new Set<string>();
   for (const ph of plan.phases) {
@@ -225,7 +216,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     }
   }
   for (const [id, s] of Object.entries(state.operation_states)) {
-    if (s.status === "completed" || s.status === "skipped") completed.add(id);
+    if (s.status === "completed") completed.add(id);
   }
 
   // How long each operation's work took, for the cluster's history (estimates of later plans).
