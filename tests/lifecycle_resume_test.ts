@@ -285,6 +285,46 @@ Deno.test("state rollback removes only the directories the deploy made: a data_d
   }
 });
 
+Deno.test("what failed first deploys leave is listed and destroy removes it, even after a rollback to start", async () => {
+  const home = await tempHome();
+  const [p1, p2] = stablePorts(2);
+  try {
+    const crash = { MUP_SIM_CRASH_AT_STARTUP: "14" };
+    // Two failed first deploys; between them the user moved the server to another port.
+    for (const port of [p1, p2]) {
+      const topo = await writeTopology(home, "left.yaml", standaloneTopology([port]));
+      const failed = await mup(deployArgs("left", topo, await testMirror(), ["--auto-approve"]), {
+        home,
+        env: crash,
+      });
+      assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+    }
+    const gone = await ok(home, ["cluster", "destroy", "nope", "--auto-approve"], 1);
+    assert.match(gone.stderr, /no deployed cluster named "nope"/);
+    // The second apply found the binaries and the keyfile in place: its rollback leaves them.
+    await ok(home, ["state", "rollback", "left", "--checkpoint", "start", "--auto-approve"]);
+    const dir = clusterDir(home, "left");
+    const keyfile = path.join(dir, "secrets", "keyfile");
+    const bin = path.join(dir, "deploy", "bin");
+    assert.ok(await exists(keyfile) && await exists(bin), "left behind by the earlier attempt");
+    const id = (await currentState(home, "left")).state_id;
+    const [row] = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
+    assert.equal(row?.name, "left", "what is left is listed");
+    assert.equal(row.status, `not deployed (apply ${id} rolled back to start)`);
+    const stop = await ok(home, ["cluster", "stop", "left"], 1);
+    assert.match(stop.stderr, /`mup cluster destroy left` removes what is left/);
+    const destroyed = await ok(home, ["cluster", "destroy", "left", "--auto-approve"]);
+    assert.match(destroyed.stdout, /Destroy completed successfully!/);
+    assert.match(destroyed.stdout, new RegExp(`data/mongod-${p1}`), "the first attempt's too");
+    assert.ok(!(await exists(dir)), "nothing of the cluster is left");
+    assert.equal(JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout).length, 0);
+    const again = await ok(home, ["cluster", "destroy", "left", "--auto-approve"]);
+    assert.match(again.stdout, /already destroyed/);
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("kill -9 of mup while a rolling restart starts a member again: plan resume does not stop that member a second time", async () => {
   const home = await tempHome();
   const ports = stablePorts(3);

@@ -8,7 +8,7 @@ import { describeState, listedShards, probeProcesses, type ProcessStatus } from 
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import { StateStore } from "../state/store.ts";
 import { interruption } from "../state/lock.ts";
-import { undeployedStatus, unfinishedApply } from "../state/undeployed.ts";
+import { undeployedApply, undeployedStatus } from "../state/undeployed.ts";
 import { parsePlanText } from "../plan/parse.ts";
 import { formatDuration, table } from "../util/format.ts";
 import {
@@ -32,7 +32,19 @@ export async function requireMeta(ctx: CliContext, name: string): Promise<Cluste
   const meta = await readMeta(ctx.store.clusterDir(name));
   if (!meta) {
     // A first deploy that did not finish may have left processes running: say how to end it.
-    const u = await unfinishedApply(ctx.store.clusterDir(name));
+    // One rolled back left files (at least the secrets store): say what removes them.
+    const u = await undeployedApply(ctx.store.clusterDir(name));
+    if (u?.outcome === "rolled_back") {
+      throw new MupError(
+        `no deployed cluster named "${name}": its deploy ${u.state.state_id} was rolled back ` +
+          `to ${u.state.rolled_back_to ?? "a checkpoint"}; what it left (secrets, files) stays`,
+        {
+          hint: `\`mup cluster deploy ${name} …\` deploys it again; ` +
+            `\`mup cluster destroy ${name}\` removes what is left`,
+          details: { state_id: u.state.state_id, apply_status: u.outcome },
+        },
+      );
+    }
     if (u) {
       const how = u.outcome === "interrupted"
         ? `was interrupted (${u.interrupted!.reason.split(";")[0]})`
@@ -44,7 +56,8 @@ export async function requireMeta(ctx: CliContext, name: string): Promise<Cluste
           `(${u.state.operation}) ${how}; its processes may be running`,
         {
           hint: `\`mup plan resume ${name}\` continues it; ` +
-            `\`mup state rollback ${name} --checkpoint start\` undoes it`,
+            `\`mup state rollback ${name} --checkpoint start\` undoes it; ` +
+            `\`mup cluster destroy ${name}\` removes it`,
           details: { state_id: u.state.state_id, apply_status: u.outcome },
         },
       );
@@ -58,7 +71,8 @@ export async function requireMeta(ctx: CliContext, name: string): Promise<Cluste
 
 /**
  * Every cluster with a meta.yaml (destroyed ones have none and are not listed), and every
- * cluster whose first deploy did not finish (status `not deployed (apply <id> <outcome>)`).
+ * cluster whose first deploy did not finish or was rolled back, which left files behind (status
+ * `not deployed (apply <id> <outcome>)`; `cluster destroy` removes them).
  */
 export async function listClusters(ctx: CliContext) {
   const out = [];
@@ -83,7 +97,7 @@ export async function listClusters(ctx: CliContext) {
       continue;
     }
     if (!meta) {
-      const u = await unfinishedApply(dir);
+      const u = await undeployedApply(dir);
       if (u) out.push(await undeployedRow(ctx, name, u));
       continue;
     }
@@ -117,7 +131,7 @@ export async function listClusters(ctx: CliContext) {
 async function undeployedRow(
   ctx: CliContext,
   name: string,
-  u: NonNullable<Awaited<ReturnType<typeof unfinishedApply>>>,
+  u: NonNullable<Awaited<ReturnType<typeof undeployedApply>>>,
 ) {
   const file = ctx.store.planPath(name, u.state.plan_id);
   const plan = await Deno.readTextFile(file).then(

@@ -15,6 +15,7 @@ import { listDir } from "../plan/store.ts";
 import type { CliContext } from "./context.ts";
 import { print, printJson } from "./context.ts";
 import { requireMeta } from "./cluster_show.ts";
+import { undeployedMeta } from "../state/undeployed.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh } from "./ssh_options.ts";
 
@@ -100,7 +101,8 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
     planFlowOptions(sub);
     sub.action(async (name: string, o: unknown) => {
       const opts = o as LifecycleOptions;
-      const meta0 = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name) && await hasMeta(ctx, name);
+      const valid = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name);
+      const meta0 = valid && await hasMeta(ctx, name);
       if (spec.name === "destroy" && !meta0 && await archived(ctx, name)) {
         const message =
           `Nothing to do: cluster ${name} is already destroyed (its archive is kept).`;
@@ -108,7 +110,13 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
         else print(message);
         return;
       }
-      const meta = await requireMeta(ctx, name);
+      // A cluster whose first deploys failed or were rolled back has no metadata, but what they
+      // left (processes, directories, binaries, secrets) is still this cluster's: destroy
+      // removes it, planned from its deploy plans (the metadata is described, never written).
+      const left = spec.name === "destroy" && valid && !meta0
+        ? await undeployedMeta(ctx.store.clusterDir(name), (id) => ctx.store.planPath(name, id))
+        : undefined;
+      const meta = left ?? await requireMeta(ctx, name);
       // The probe asks remote hosts over SSH, as the apply does.
       configureSsh(ctx.executors, meta.topology, opts);
       const clusterDir = ctx.store.clusterDir(name);
@@ -128,6 +136,7 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
               executors: ctx.executors,
               filter: { roles: opts.role, nodes: opts.node },
               dryRun: opts.dryRun,
+              unrecorded: left !== undefined,
             },
           ),
         header: (plan) => [

@@ -112,8 +112,13 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
       },
       {
         name: "remove",
-        description: `Remove directories${input.retainData ? " (data kept)" : ""} and metadata`,
-        ops: [...removes, metadataOp(input, "removed", removes.map((o) => o.id))],
+        description: `Remove directories${input.retainData ? " (data kept)" : ""}${
+          input.unrecorded ? "" : " and metadata"
+        }`,
+        // A cluster never recorded (what a failed first deploy left) has no meta.yaml to remove.
+        ops: input.unrecorded
+          ? removes
+          : [...removes, metadataOp(input, "removed", removes.map((o) => o.id))],
       },
     ]),
     input.retainData ? { warnings: [keptDataWarning(procs, meta.name)] } : {},

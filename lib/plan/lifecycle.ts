@@ -51,6 +51,11 @@ export interface LifecyclePlanInput {
   force?: boolean;
   /** destroy: keep the data directories. */
   retainData?: boolean;
+  /**
+   * The cluster has no metadata: `meta` describes what its first deploys left (undeployedMeta),
+   * so the plan neither records a status nor removes a meta.yaml.
+   */
+  unrecorded?: boolean;
   /** Durations measured on the cluster's hosts: estimates where they exist (estimates.ts). */
   measured?: MeasuredDurations;
 }

@@ -47,6 +47,8 @@ export async function buildLifecyclePlan(
     executors: ExecutorFactory;
     filter?: ProcessFilter;
     dryRun?: boolean;
+    /** `meta` is not recorded: it describes what a first deploy left (undeployedMeta). */
+    unrecorded?: boolean;
   },
 ): Promise<Omit<Plan, "content_hash">> {
   const clusterDir = req.store.clusterDir(req.meta.name);
@@ -62,6 +64,7 @@ export async function buildLifecyclePlan(
     measured: await measuredDurations(req.store, req.meta.name, req.meta.topology),
     filter: req.filter,
     dryRun: req.dryRun,
+    unrecorded: req.unrecorded,
   });
   // An apply left unfinished (failed, paused, or its mup killed) is replaced by this one: say so
   // before it is approved, since it can then no longer be resumed.

@@ -278,7 +278,7 @@ export function markedPhases(
   phases: { name: string; description: string; ops: PlannedOperation[] }[],
 ): { name: string; description: string; ops: PlannedOperation[] }[] {
   const changes = phases.some((p) => p.ops.some((o) => o.type !== "update_metadata"));
-  if (!changes) return phases;
+  if (!changes || input.unrecorded) return phases;
   return [
     {
       name: "prepare",

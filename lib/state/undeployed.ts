@@ -1,9 +1,16 @@
 /**
  * A cluster directory with an apply state but no metadata: a first deploy that failed, was
- * paused or was cut off (kill -9, crash). Its processes may be running, so the cluster commands
- * show it and say how to continue or undo it.
+ * paused or was cut off (kill -9, crash), or one rolled back since (which leaves the secrets
+ * store, and whatever an earlier attempt made that the rolled-back one found in place). Its
+ * processes may be running, so the cluster commands show it, say how to continue or undo it,
+ * and `cluster destroy` removes it.
  */
+import { parsePlanText } from "../plan/parse.ts";
+import type { Plan } from "../plan/schema.ts";
+import type { Topology } from "../topology/schema.ts";
 import { type Interruption, interruption } from "./lock.ts";
+import type { ClusterMeta } from "./meta.ts";
+import { metaFromPlan } from "./meta_from_plan.ts";
 import type { ApplyState } from "./schema.ts";
 import { StateStore } from "./store.ts";
 
@@ -35,7 +42,74 @@ export async function unfinishedApply(clusterDir: string): Promise<UnfinishedApp
   return cut ? { state, interrupted: cut, outcome: "interrupted" } : { state, outcome: "running" };
 }
 
+/** What a cluster without metadata left: its unfinished apply, or its newest deploy, undone. */
+export interface UndeployedApply {
+  state: ApplyState;
+  interrupted?: Interruption;
+  outcome: UnfinishedApply["outcome"] | "rolled_back";
+}
+
+/**
+ * What a cluster directory without metadata holds of a deploy: its unfinished apply
+ * (unfinishedApply), else its newest deploy apply, rolled back since (to its start or to a
+ * checkpoint: either way files stay, at least the secrets store); undefined when no deploy
+ * was ever applied there. Reads only.
+ */
+export async function undeployedApply(clusterDir: string): Promise<UndeployedApply | undefined> {
+  const u = await unfinishedApply(clusterDir);
+  if (u) return u;
+  const states = await new StateStore(clusterDir).list().catch(() => [] as ApplyState[]);
+  const last = states.filter((s) => s.operation === "deploy").at(-1);
+  return last ? { state: last, outcome: "rolled_back" } : undefined;
+}
+
 /** `not deployed (apply <id> failed)` and the like: the status `cluster list` shows. */
-export function undeployedStatus(u: UnfinishedApply): string {
-  return `not deployed (apply ${u.state.state_id} ${u.outcome})`;
+export function undeployedStatus(u: UndeployedApply): string {
+  const how = u.outcome === "rolled_back"
+    ? `rolled back to ${u.state.rolled_back_to ?? "a checkpoint"}`
+    : u.outcome;
+  return `not deployed (apply ${u.state.state_id} ${how})`;
+}
+
+/**
+ * The cluster a never-recorded cluster's deploys describe, for `cluster destroy` to reach what
+ * they left: the newest deploy plan's, with the servers (by host:port) that only earlier
+ * attempts had added to its topology. Never written: lineage "" and serial 0, as for any
+ * cluster without metadata (metaFromPlan). Undefined when no deploy plan of it can be read.
+ */
+export async function undeployedMeta(
+  clusterDir: string,
+  planFile: (planId: string) => string,
+): Promise<ClusterMeta | undefined> {
+  const states = await new StateStore(clusterDir).list().catch(() => [] as ApplyState[]);
+  const deploys = states.filter((s) => s.operation === "deploy");
+  const plans: Plan[] = [];
+  for (const s of deploys) {
+    const file = planFile(s.plan_id);
+    const plan = await Deno.readTextFile(file).then((t) => parsePlanText(t, file).plan, () => {
+      return undefined;
+    });
+    if (plan) plans.push(plan);
+  }
+  const newest = plans.at(-1);
+  if (!newest) return undefined;
+  const topology: Topology = structuredClone(newest.topology);
+  const all = (t: Topology) => [...t.config_servers, ...t.mongod_servers, ...t.mongos_servers];
+  const seen = new Set(all(topology).map((e) => `${e.host}:${e.port}`));
+  const add = <T extends { host: string; port: number }>(into: T[], from: T[]) => {
+    for (const e of from) {
+      if (seen.has(`${e.host}:${e.port}`)) continue;
+      seen.add(`${e.host}:${e.port}`);
+      into.push(e);
+    }
+  };
+  for (const older of plans.slice(0, -1).reverse()) {
+    add(topology.config_servers, older.topology.config_servers);
+    add(topology.mongod_servers, older.topology.mongod_servers);
+    add(topology.mongos_servers, older.topology.mongos_servers);
+  }
+  return metaFromPlan({ ...newest, topology }, clusterDir, {
+    stateId: deploys.at(-1)!.state_id,
+    unrecorded: true,
+  });
 }

@@ -1,0 +1,52 @@
+/** The cluster metadata a deploy plan describes: what save_metadata records once it has run. */
+import * as path from "node:path";
+import { clusterConnectionString } from "../security/access.ts";
+import { listProcesses } from "../plan/processes.ts";
+import { configFilePath, pidFilePath } from "../plan/mongo_config.ts";
+import type { Plan } from "../plan/schema.ts";
+import type { ClusterMeta } from "./meta.ts";
+
+/**
+ * The metadata of the cluster `plan` deploys into `clusterDir`, following `prev` (the metadata
+ * it replaces: lineage kept, serial + 1). With `unrecorded`, a description that is never
+ * written: lineage "" and serial 0 (the base state of a cluster with no metadata) and status
+ * `unknown`, for a command that must reach what a first deploy left (`cluster destroy`).
+ * Pure.
+ */
+export function metaFromPlan(
+  plan: Plan,
+  clusterDir: string,
+  opts: { prev?: ClusterMeta; stateId: string; unrecorded?: boolean; now?: string },
+): ClusterMeta {
+  const { prev } = opts;
+  const now = opts.now ?? new Date().toISOString();
+  const procs = listProcesses(plan.topology, path.join(clusterDir, "deploy"));
+  return {
+    format_version: 1,
+    name: plan.cluster_name,
+    lineage: opts.unrecorded ? "" : prev?.lineage ?? crypto.randomUUID(),
+    serial: opts.unrecorded ? 0 : (prev?.serial ?? 0) + 1,
+    status: opts.unrecorded ? "unknown" : "running",
+    kind: plan.kind,
+    version: plan.version,
+    variant: plan.variant,
+    deploy_dir: plan.deploy_dir,
+    connection_string: clusterConnectionString(plan.cluster_name, plan.topology),
+    topology: plan.topology,
+    processes: procs.map((p) => ({
+      id: p.id,
+      role: p.role,
+      host: p.host,
+      port: p.port,
+      ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
+      config: configFilePath(p),
+      pid_file: pidFilePath(p),
+    })),
+    created_at: prev?.created_at ?? now,
+    updated_at: now,
+    last_plan_id: plan.plan_id,
+    last_state_id: opts.stateId,
+    release: plan.release,
+    topology_file: plan.topology_file,
+  };
+}
