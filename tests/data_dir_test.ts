@@ -66,6 +66,37 @@ Deno.test("deploy refuses a data_dir holding other files (naming them) and a sys
   }
 });
 
+Deno.test("pre-flight refuses a data or log directory that cannot be created (a file in the way), naming the host, the directory and why", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  try {
+    const blocker = `${home}/a-file`;
+    await Deno.writeTextFile(blocker, "not a directory\n");
+    const topo = await writeTopology(
+      home,
+      "blocked.yaml",
+      `mongod_servers:\n  - { host: localhost, port: ${port}, data_dir: ${blocker}/db, ` +
+        `log_dir: ${blocker}/log }\n`,
+    );
+    const r = await mup(deployArgs("dd", topo, await testMirror(), ["--auto-approve"]), { home });
+    assert.equal(r.code, 1, output(r));
+    assert.match(r.stdout, /✗ 2 directories cannot be created or written/);
+    for (const [what, sub, field] of [["data", "db", "data_dir"], ["log", "log", "log_dir"]]) {
+      assert.ok(
+        r.stdout.includes(
+          `${what} directory localhost:${blocker}/${sub} of mongod-localhost-${port} cannot be ` +
+            `created: ${blocker} is in the way: it exists and is not a directory. Move ` +
+            `${blocker} away, or give the process another ${field}`,
+        ),
+        output(r),
+      );
+    }
+    assert.doesNotMatch(r.stdout, /Applying plan/, "refused before anything runs");
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("a repair of a cluster whose recorded data directory is gone is refused, naming it; an empty directory made by the operator plans a start", async () => {
   const home = await tempHome();
   const [port] = freePorts(1);

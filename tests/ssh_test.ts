@@ -75,6 +75,29 @@ Deno.test({
       r = await plan("127.0.0.2", sshd.port, f.flags());
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.match(await Deno.readTextFile(f.knownHosts), /127\.0\.0\.2/);
+      // A data directory that cannot be created there (a file in the way) is refused at
+      // pre-flight, naming the host, the directory and what is in the way.
+      const blocker = path.join(home, "a-file");
+      await Deno.writeTextFile(blocker, "not a directory\n");
+      const blocked = await topologyFile(home, {
+        mongod_servers: [{
+          host: "127.0.0.2",
+          port,
+          ssh_port: sshd.port,
+          data_dir: path.join(blocker, "db"),
+        }],
+      });
+      r = await mup(deployArgs("c1", blocked, await testMirror(), ["--plan-only", ...f.flags()]), {
+        home,
+      });
+      assert.equal(r.code, 1, output(r));
+      assert.ok(
+        r.stdout.includes(
+          `data directory 127.0.0.2:${blocker}/db of mongod-127.0.0.2-${port} cannot be ` +
+            `created: ${blocker} is in the way: it exists and is not a directory`,
+        ),
+        output(r),
+      );
       await sshd.kill();
       await sshd.changeHostKey();
       await sshd.start();

@@ -24,7 +24,7 @@ import { securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin } from "../security/secrets.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
 import { checkRetainedArchives } from "../preflight/retained_sets.ts";
-import { checkForeignData, checkRecordedData } from "../preflight/data_dirs.ts";
+import { checkDirsCreatable, checkForeignData, checkRecordedData } from "../preflight/data_dirs.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
 import type { OperationType, Plan, Variant } from "./schema.ts";
@@ -148,10 +148,14 @@ export async function buildDeployPlan(
   const dataDirs = meta
     ? await checkRecordedData(listProcesses(topology, deployDir), req.executors, req.cluster)
     : await checkForeignData(listProcesses(topology, deployDir), req.executors);
-  validation.checks.push(dataDirs.check);
-  if (dataDirs.issues.length) {
-    validation.errors.push(...dataDirs.issues);
-    validation.valid = false;
+  // A file in the way or a read-only directory fails mid-apply (mkdir, mongod): refused here.
+  const creatable = await checkDirsCreatable(listProcesses(topology, deployDir), req.executors);
+  for (const c of [dataDirs, creatable]) {
+    validation.checks.push(c.check);
+    if (c.issues.length) {
+      validation.errors.push(...c.issues);
+      validation.valid = false;
+    }
   }
   if (retained) {
     validation.checks.push(retained.check);

@@ -98,3 +98,93 @@ export function checkRecordedData(
     passed: "every recorded data directory is in place",
   });
 }
+
+/**
+ * For each path given after the script: the nearest part of it that exists must be a directory
+ * this user may write in (and enter), or mkdir -p (and mongod) fails there. Prints `user <name>`,
+ * then `<index> notdir <path>` or `<index> unwritable <path>` for each that cannot be created.
+ * Paths arrive as arguments ("$@"), never inside the script.
+ */
+const CREATABLE_SCRIPT = `u=$(id -un 2>/dev/null || echo unknown)
+echo "user $u"
+i=0
+for d in "$@"; do
+  p=$d
+  while [ ! -e "$p" ] && [ ! -L "$p" ]; do
+    q=$(dirname -- "$p")
+    [ "$q" = "$p" ] && break
+    p=$q
+  done
+  if [ ! -d "$p" ]; then echo "$i notdir $p"
+  elif [ ! -w "$p" ] || [ ! -x "$p" ]; then echo "$i unwritable $p"
+  fi
+  i=$((i+1))
+done`;
+
+/**
+ * Pre-flight of every directory a deploy creates or writes in (each process's deploy, data, log
+ * and config directory): it exists and is writable, or it can be made, i.e. its nearest existing
+ * ancestor is a directory the login user may write in. A file in the way or a read-only (or
+ * someone else's) directory makes the apply fail mid-way at create_directory or at mongod's
+ * start; this refuses it first, naming the host, the directory, what is in the way and the fix.
+ * One command per host (local or over SSH); an unreachable host is left to the connectivity check.
+ */
+export async function checkDirsCreatable(
+  procs: ProcessSpec[],
+  executors: ExecutorFactory,
+): Promise<{ check: CheckResult; issues: ValidationIssue[] }> {
+  const t0 = performance.now();
+  const byHost = new Map<string, { dir: string; field: string; proc: ProcessSpec }[]>();
+  for (const p of procs) {
+    const list = byHost.get(p.host) ?? [];
+    const dirs = [
+      { dir: p.dirs.deploy, field: "deploy_dir" },
+      ...(p.role === "mongos" ? [] : [{ dir: p.dirs.data, field: "data_dir" }]),
+      { dir: p.dirs.log, field: "log_dir" },
+      { dir: p.dirs.config, field: "config_dir" },
+    ];
+    for (const d of dirs) {
+      if (!list.some((x) => x.dir === d.dir)) list.push({ ...d, proc: p });
+    }
+    byHost.set(p.host, list);
+  }
+  const found = await Promise.all([...byHost].map(async ([host, list]) => {
+    const r = await executors.forHost(host).run(
+      ["sh", "-c", CREATABLE_SCRIPT, "sh", ...list.map((x) => x.dir)],
+      { timeoutMs: 10_000 },
+    ).catch(() => undefined);
+    if (!r || r.code !== 0) return [];
+    const lines = r.stdout.split("\n");
+    const user = lines.find((l) => l.startsWith("user "))?.slice(5) ?? "the login user";
+    return lines.flatMap((l): ValidationIssue[] => {
+      const m = /^(\d+) (notdir|unwritable) (.*)$/.exec(l);
+      const x = m ? list[Number(m[1])] : undefined;
+      if (!m || !x) return [];
+      const why = m[2] === "notdir"
+        ? `${m[3]} is in the way: it exists and is not a directory`
+        : `${m[3]} is not writable by ${user} (read-only, or another user's)`;
+      const fix = m[2] === "notdir" ? `move ${m[3]} away` : `make ${m[3]} writable for ${user}`;
+      return [{
+        code: "dir_not_creatable",
+        severity: "error",
+        host,
+        message: `${x.field.replace("_dir", " directory")} ${host}:${x.dir} of ${x.proc.id} ` +
+          `cannot be ${m[3] === x.dir ? "written" : "created"}: ${why}. ` +
+          `${fix[0].toUpperCase()}${fix.slice(1)}, or give the process another ${x.field}`,
+      }];
+    });
+  }));
+  const issues = found.flat().sort((a, b) => a.message.localeCompare(b.message));
+  const n = issues.length;
+  return {
+    check: {
+      name: "dirs_creatable",
+      status: n ? "failed" : "passed",
+      message: n
+        ? `${n} director${n === 1 ? "y" : "ies"} cannot be created or written`
+        : "every deploy, data, log and config directory can be created or written",
+      duration: Math.round(performance.now() - t0),
+    },
+    issues,
+  };
+}
