@@ -15,6 +15,8 @@ import {
   output,
   replicaSetTopology,
   ROOT,
+  spawnMup,
+  standaloneTopology,
   tempHome,
   testMirror,
   writeTopology,
@@ -309,6 +311,78 @@ Deno.test("Ctrl-C at the safety-check menu pauses the apply (resumable), like Ct
     assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
   } finally {
     await tmux.stop();
+    await killAll(home);
+  }
+});
+
+Deno.test("after a second Ctrl-C stopped mup at once, state show calls the operations it cut off interrupted (resume checks them again); an apply replaced since is listed superseded", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  const dir = clusterDir(home, "hard");
+  try {
+    const topo = await writeTopology(home, "hard.yaml", standaloneTopology([port]));
+    // A slow start: the second Ctrl-C lands while start_process runs.
+    const child = spawnMup(
+      deployArgs("hard", topo, await testMirror(), ["--auto-approve"]),
+      home,
+      { MUP_SIM_STARTUP_DELAY_MS: "5000" },
+    );
+    const store = new StateStore(dir);
+    const until = Date.now() + deadline(60_000);
+    const starting = async () => {
+      const id = await store.currentId().catch(() => undefined);
+      const st = id ? await store.load(id).catch(() => undefined) : undefined;
+      return Object.values(st?.operation_states ?? {}).some((o) =>
+        o.id.startsWith("start-") && o.status === "running"
+      );
+    };
+    while (!(await starting())) {
+      if (Date.now() > until) throw new Error("the start never began");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill("SIGINT");
+    const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let err = "";
+    while (!err.includes("Interrupted")) {
+      const { value, done } = await stderr.read();
+      if (done) break;
+      err += value;
+    }
+    await new Promise((r) => setTimeout(r, SAME_PRESS_MS + 100));
+    child.kill("SIGINT");
+    const status = await child.status;
+    await stderr.cancel().catch(() => {});
+    await child.stdout.cancel().catch(() => {});
+    assert.equal(status.code, 130, err);
+    const paused = await store.load((await store.currentId())!);
+    assert.equal(paused.status, "paused");
+
+    const shown = await mup(["state", "show", "hard"], { home });
+    assert.equal(shown.code, 0, output(shown));
+    assert.match(shown.stdout, /Status: paused/);
+    assert.match(shown.stdout, /, 1 interrupted, /, shown.stdout);
+    assert.doesNotMatch(shown.stdout, /\d+ running/, "nothing of a stopped mup runs");
+    assert.match(shown.stdout, /deploy +interrupted/);
+    assert.match(shown.stdout, /`mup plan resume hard` checks each again/);
+
+    // A new plan applied instead: the paused apply is superseded, not offered for resume.
+    const again = await mup(deployArgs("hard", topo, await testMirror(), ["--auto-approve"]), {
+      home,
+    });
+    assert.equal(again.code, 0, output(again));
+    const rows = JSON.parse((await mup(["state", "list", "hard", "--json"], { home })).stdout);
+    const old = rows.find((r: { state_id: string }) => r.state_id === paused.state_id);
+    assert.equal(old.status, "superseded");
+    assert.equal(old.recorded_status, "paused");
+    const listed = await mup(["state", "list", "hard"], { home });
+    assert.match(listed.stdout, new RegExp(`${paused.state_id} +plan-\\w+ +superseded`));
+    const oldShown = await mup(["state", "show", "hard", "--state-id", paused.state_id], { home });
+    assert.match(
+      oldShown.stdout,
+      /superseded by apply apply-\w+, which replaced it: it cannot be resumed/,
+    );
+    assert.doesNotMatch(oldShown.stdout, /plan resume/);
+  } finally {
     await killAll(home);
   }
 });

@@ -16,28 +16,56 @@ import { readLine } from "./prompt.ts";
 import { addRollbackCommand } from "./rollback_cmd.ts";
 import { table } from "../util/format.ts";
 
-function summary(s: ApplyState, cut?: Interruption): string {
+/**
+ * How an apply stands for a reader, beyond its recorded status: `superseded` when a later apply
+ * of the cluster replaced it unfinished (it cannot be resumed: its plan no longer describes the
+ * cluster), `interrupted` when it is recorded running but its mup is gone, else the status.
+ */
+function shownStatus(s: ApplyState, current: string | undefined, cut?: Interruption): string {
+  const unfinished = s.status !== "completed" && s.status !== "rolled_back";
+  if (unfinished && current && current !== s.state_id) return "superseded";
+  return cut ? "interrupted" : s.status;
+}
+
+function summary(s: ApplyState, current: string | undefined, cut?: Interruption): string {
   const ops = Object.values(s.operation_states);
   const count = (st: string) => ops.filter((o) => o.status === st).length;
+  // Once its mup is gone (stopped at once, paused, failed, killed), nothing of the apply runs:
+  // an operation recorded running was cut off, and whether its work happened is unknown.
+  const stopped = s.status !== "running" || cut !== undefined;
+  const shown = shownStatus(s, current, cut);
+  const cutOff = stopped ? count("running") : 0;
   const lines = [
     `State ID: ${s.state_id}`,
     `Plan: ${s.plan_id} (${s.plan_path})`,
     `Cluster: ${s.cluster_name}`,
     `Status: ${s.status}${s.resumes ? ` (resumed ${s.resumes}×)` : ""}${
       cut ? ` (interrupted: ${cut.reason})` : ""
+    }${
+      shown === "superseded"
+        ? ` (superseded by apply ${current}, which replaced it: it cannot be resumed)`
+        : ""
     }`,
     `Started: ${s.started_at}`,
     `Updated: ${s.updated_at}`,
     `Current phase: ${s.current_phase}`,
     `Operations: ${count("completed")} completed, ${count("skipped")} skipped, ${
       count("failed")
-    } failed, ${count("running")} ${cut ? "interrupted" : "running"}, ${
+    } failed, ${stopped ? `${cutOff} interrupted` : `${count("running")} running`}, ${
       count("pending")
     } pending (of ${ops.length})`,
+    ...(cutOff && shown !== "superseded"
+      ? [
+        `  (interrupted: running when mup stopped, their outcome unknown; \`mup plan resume ` +
+        `${s.cluster_name}\` checks each again and runs only what is not in place)`,
+      ]
+      : []),
     "",
     "Phases:",
     ...Object.values(s.phase_states).map((p) =>
-      `  ${p.name.padEnd(12)} ${p.status}${p.error ? `: ${p.error}` : ""}`
+      `  ${p.name.padEnd(12)} ${stopped && p.status === "running" ? "interrupted" : p.status}${
+        p.error ? `: ${p.error}` : ""
+      }`
     ),
   ];
   if (s.errors.length) {
@@ -65,8 +93,15 @@ export function stateCommand(ctx: CliContext): Command {
       const { state, store } = await findState(ctx, cluster, opts.stateId);
       // A `running` apply whose mup is gone is shown as interrupted; the stored state stays.
       const cut = await interruption(store.clusterDir, state);
-      if (opts.json) printJson(cut ? { ...state, interrupted: cut } : state);
-      else print(summary(state, cut));
+      const current = await store.currentId();
+      const superseded = shownStatus(state, current, cut) === "superseded";
+      if (opts.json) {
+        printJson({
+          ...state,
+          ...(cut ? { interrupted: cut } : {}),
+          ...(superseded ? { superseded_by: current } : {}),
+        });
+      } else print(summary(state, current, cut));
     });
 
   cmd.command("list")
@@ -74,20 +109,29 @@ export function stateCommand(ctx: CliContext): Command {
     .argument("<cluster>")
     .option("--json", "machine-readable output")
     .action(async (cluster, opts) => {
-      const states = await new StateStore(ctx.store.clusterDir(cluster)).list();
-      const rows = states.map((s) => ({
+      const store = new StateStore(ctx.store.clusterDir(cluster));
+      const states = await store.list();
+      const current = await store.currentId();
+      // The status as it stands (superseded, interrupted), the recorded one beside it.
+      const rows = await Promise.all(states.map(async (s) => ({
         state_id: s.state_id,
         plan_id: s.plan_id,
-        status: s.status,
+        status: shownStatus(s, current, await interruption(store.clusterDir, s)),
+        recorded_status: s.status,
         started_at: s.started_at,
         updated_at: s.updated_at,
-      }));
+      })));
       if (opts.json) return printJson(rows);
       if (!rows.length) return print(`No apply states for cluster ${cluster}.`);
       print(table([16, 16, 12], [
         ["STATE ID", "PLAN ID", "STATUS", "STARTED"],
         ...rows.map((r) => [r.state_id, r.plan_id, r.status, r.started_at]),
       ]));
+      if (rows.some((r) => r.status === "superseded")) {
+        print(
+          "\nsuperseded: left unfinished, then replaced by a later apply; it cannot be resumed.",
+        );
+      }
     });
 
   cmd.command("checkpoints")
