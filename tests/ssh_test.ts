@@ -5,7 +5,16 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { deployArgs, freePorts, killAll, mup, output, tempHome, testMirror } from "./helpers.ts";
+import {
+  deployArgs,
+  freePorts,
+  killAll,
+  mup,
+  output,
+  spawnMup,
+  tempHome,
+  testMirror,
+} from "./helpers.ts";
 import { clusterDir, currentState, withClient } from "./apply_helpers.ts";
 import { entry, startSshFixture, topologyFile } from "./ssh_helpers.ts";
 import { deadline, installFixture } from "./fixture.ts";
@@ -143,6 +152,69 @@ Deno.test({
       const state = path.join(clusterDir(home, "c1"), "state", "current-apply.json");
       assert.equal(await Deno.stat(state).then(() => true, () => false), false);
     } finally {
+      await killAll(home);
+      await f.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "SSH: Ctrl-C while the confirmed apply still reaches its hosts cancels it, saying nothing was applied and how to apply the kept plan",
+  sanitizeResources: false,
+  async fn() {
+    const home = await tempHome();
+    const f = await startSshFixture(["127.0.0.2"]);
+    const proxyPid = path.join(home, "proxy.pid");
+    try {
+      const [port] = freePorts(1);
+      const topo = await topologyFile(home, { mongod_servers: [entry(f, "127.0.0.2", port)] });
+      const planned = await mup(
+        deployArgs("c1", topo, await testMirror(), ["--plan-only", "--json", ...f.flags()]),
+        { home },
+      );
+      assert.equal(planned.code, 0, output(planned));
+      const planId = JSON.parse(planned.stdout).plan_id;
+      // The host answers nothing (a proxy that swallows what ssh sends): reaching it hangs.
+      const child = spawnMup(
+        [
+          "plan",
+          "apply",
+          planId,
+          ...f.flags(),
+          "--ssh-option",
+          `ProxyCommand=sh -c 'echo $$ > ${proxyPid}; cat >/dev/null'`,
+        ],
+        home,
+        {},
+        "piped",
+      );
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode("yes\n"));
+      await w.close();
+      const end = Date.now() + deadline(60_000);
+      while (!(await Deno.stat(proxyPid).then(() => true, () => false))) {
+        if (Date.now() > end) throw new Error("mup never began to reach the host");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      child.kill("SIGINT");
+      const out = await child.output();
+      const text = new TextDecoder().decode(out.stdout);
+      assert.equal(out.code, 1, text + new TextDecoder().decode(out.stderr));
+      assert.match(text, /Apply cancelled: interrupted before it started\./);
+      assert.match(text, /Nothing was applied\. The plan was kept: \S+/);
+      assert.match(text, new RegExp(`To apply it later: mup plan apply ${planId}`));
+      const state = path.join(clusterDir(home, "c1"), "state", "current-apply.json");
+      assert.equal(await Deno.stat(state).then(() => true, () => false), false);
+    } finally {
+      const pid = Number(await Deno.readTextFile(proxyPid).catch(() => "0"));
+      if (pid > 0) {
+        try {
+          Deno.kill(pid, "SIGKILL"); // the ssh waiting on it then ends too
+        } catch {
+          // Gone already.
+        }
+      }
       await killAll(home);
       await f.close();
     }

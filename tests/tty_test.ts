@@ -95,7 +95,7 @@ Deno.test("in a terminal: confirm with yes, pause at a failed safety check, then
   }
 });
 
-Deno.test("in a terminal: Ctrl-C at the confirmation cancels like 'no': the plan is kept, and the way to apply it later is printed", async () => {
+Deno.test("in a terminal: Ctrl-C at the confirmation cancels like 'no': nothing was applied, the plan is kept, and the way to apply it later is printed", async () => {
   const home = await tempHome();
   const ports = freePorts(4);
   const session = `mup-tty-cc-${Deno.pid}`;
@@ -105,7 +105,7 @@ Deno.test("in a terminal: Ctrl-C at the confirmation cancels like 'no': the plan
     await screenUntil(session, /Do you want to continue\? \(yes\/no\):/);
     await tmux("send-keys", "-t", session, "C-c");
     const screen = await screenUntil(session, /EXIT=\d+/);
-    assert.match(screen, /Apply cancelled\. The plan was kept: /);
+    assert.match(screen, /Apply cancelled\. Nothing was applied\. The plan was kept: /);
     assert.match(screen, new RegExp(`To apply it later: mup plan apply ${planId}`));
     assert.match(screen, /EXIT=1/);
   } finally {

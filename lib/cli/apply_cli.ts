@@ -21,9 +21,9 @@ import { checkIdentifier } from "../util/ident.ts";
 import { plural, portRanges } from "../util/format.ts";
 import { type CliContext, printJson, printJsonError } from "./context.ts";
 import { type ApplyDone, applyFailure, preflightFailure } from "./failures.ts";
-import { askSafetyDecision, interactive } from "./prompt.ts";
+import { askSafetyDecision, interactive, SAME_PRESS_MS, unlessInterrupted } from "./prompt.ts";
 import { describeLifecycleEffects, finishDestroy } from "./lifecycle_effects.ts";
-import { confirmApply, destructive } from "./confirm.ts";
+import { cancelApply, confirmApply, destructive } from "./confirm.ts";
 import { requireConnectivity } from "../preflight/connectivity.ts";
 import { configureSsh, type SshCliOptions, sshCommandOptions } from "./ssh_options.ts";
 
@@ -111,12 +111,8 @@ function policy(opts: ApplyCliOptions): SafetyDecision {
   return (opts.onFailure ?? "abort") as SafetyDecision;
 }
 
-/**
- * One press of Ctrl-C can arrive as several SIGINTs within a millisecond: the terminal signals the
- * whole foreground group, and `npx`/`npm exec` forward theirs to the child too. Signals within
- * this many ms of the first count as that same press.
- */
-export const SAME_PRESS_MS = 500;
+/** Signals within this many ms of the first Ctrl-C count as that same press (prompt.ts). */
+export { SAME_PRESS_MS };
 
 /** The signals that interrupt an apply: the first lets running operations finish, the next stops. */
 const INTERRUPTS = ["SIGINT", "SIGTERM"] as const;
@@ -185,8 +181,14 @@ export async function runApply(
     const cancelled = await confirmApply(plan, planPath, opts, resume);
     if (cancelled !== undefined) return cancelled;
   }
-  // Hosts that went away since planning stop the apply here, before anything changes.
-  await requireConnectivity(ctx.executors, Object.keys(plan.resources.processes_per_host));
+  // Hosts that went away since planning stop the apply here, before anything changes. Reaching
+  // them can take a while (SSH): a Ctrl-C meanwhile cancels, saying nothing was applied.
+  const reached = await unlessInterrupted(
+    requireConnectivity(ctx.executors, Object.keys(plan.resources.processes_per_host)),
+  );
+  if (!reached) {
+    return cancelApply(plan, planPath, opts, resume, "interrupted before it started");
+  }
   // The apply's state ID once it has one, for the --json error document of a second Ctrl-C.
   let stateId = resume?.state_id;
   // Listening before the lock is taken: no Ctrl-C can end mup between the two.

@@ -54,12 +54,36 @@ export async function confirmApply(
     ? `no answer was given (standard input is not a terminal and gave none); pass ` +
       `--auto-approve to ${verb} without this question`
     : undefined;
+  return cancelApply(
+    plan,
+    planPath,
+    opts,
+    resume,
+    noAnswer && (opts.json ? `the confirmation was not given: ${noAnswer}` : noAnswer),
+  );
+}
+
+/**
+ * Says that the apply (or its resume) was called off before it changed anything: nothing was
+ * applied, the plan was kept (where, and the command that applies it), or the apply stays
+ * resumable. `why` replaces the plain "cancelled" (no answer, an interrupt before the start).
+ * Returns the exit code (1); under --json throws the MupError instead.
+ */
+export function cancelApply(
+  plan: Plan,
+  planPath: string,
+  opts: ApplyCliOptions,
+  resume?: ApplyState,
+  why?: string,
+): number {
+  const say = opts.json ? console.error : console.log;
+  const verb = resume ? "resume" : "apply";
   const again = resume
     ? `mup plan resume ${plan.cluster_name} --state-id ${resume.state_id}`
     : `mup plan apply ${plan.plan_id}`;
   if (opts.json) {
     throw new MupError(
-      `${verb} cancelled: the confirmation was not given${noAnswer ? `: ${noAnswer}` : ""}`,
+      `${verb} cancelled: ${why ?? "the confirmation was not given"}`,
       {
         hint: `answer as asked, or pass --auto-approve; ${
           resume ? `the apply stays resumable: ${again}` : `the plan was kept: ${planPath}`
@@ -72,15 +96,11 @@ export async function confirmApply(
       },
     );
   }
-  if (noAnswer) say(`${resume ? "Resume" : "Apply"} cancelled: ${noAnswer}.`);
+  const head = `${resume ? "Resume" : "Apply"} cancelled${why ? `: ${why}.\n` : ". "}`;
   say(
     resume
-      ? `${
-        noAnswer ? "" : "Resume cancelled. "
-      }Nothing was changed; the apply stays resumable: ${again}`
-      : `${
-        noAnswer ? "" : "Apply cancelled. "
-      }The plan was kept: ${planPath}\nTo apply it later: ${again}`,
+      ? `${head}Nothing was changed; the apply stays resumable: ${again}`
+      : `${head}Nothing was applied. The plan was kept: ${planPath}\nTo apply it later: ${again}`,
   );
   return 1;
 }

@@ -1,24 +1,71 @@
 import type { SafetyDecision } from "../apply/run_operation.ts";
 
+/**
+ * One press of Ctrl-C can arrive as several SIGINTs within a millisecond: the terminal signals the
+ * whole foreground group, and `npx`/`npm exec` forward theirs to the child too. Signals within
+ * this many ms of the first count as that same press.
+ */
+export const SAME_PRESS_MS = 500;
+
+/**
+ * After a Ctrl-C that mup answered (a "no" at a question, a cancel before an apply starts): the
+ * copies of that same press still on their way must not end mup (the default action, exit 130)
+ * before it has said what was kept. A later press still stops it at once. The command ends
+ * right after, so the listener stays.
+ */
+function absorbPress(): void {
+  const at = performance.now();
+  const later = () => {
+    if (performance.now() - at >= SAME_PRESS_MS) Deno.exit(130);
+  };
+  for (const s of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(s, later);
+}
+
+/**
+ * `work`, unless Ctrl-C (or SIGTERM) comes first: then undefined, at once (the work is left to
+ * the exit). For the moments between a confirmation and the start of an apply, when nothing has
+ * changed yet and the caller can say so.
+ */
+export async function unlessInterrupted<T>(work: Promise<T>): Promise<{ value: T } | undefined> {
+  let interrupted!: () => void;
+  const signal = new Promise<undefined>((resolve) => {
+    interrupted = () => resolve(undefined);
+  });
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  signals.forEach((s) => Deno.addSignalListener(s, interrupted));
+  try {
+    const r = await Promise.race([work.then((value) => ({ value })), signal]);
+    if (!r) absorbPress();
+    return r;
+  } finally {
+    signals.forEach((s) => Deno.removeSignalListener(s, interrupted));
+  }
+}
+
 /** One line from standard input (works with a terminal and with a pipe); undefined at EOF. */
 export async function readLine(
   prompt: string,
   to: "stdout" | "stderr" = "stdout",
 ): Promise<string | undefined> {
   const out = to === "stderr" ? Deno.stderr : Deno.stdout;
-  await out.write(new TextEncoder().encode(prompt));
   // Ctrl-C at a question is an answer (no): the caller then says what was kept, rather than the
-  // process ending with 130 and saying nothing.
+  // process ending with 130 and saying nothing. Listening before the question is shown.
   let interrupted!: () => void;
+  let pressed = false;
   const sigint = new Promise<undefined>((resolve) => {
-    interrupted = () => resolve(undefined);
+    interrupted = () => {
+      pressed = true;
+      resolve(undefined);
+    };
   });
   Deno.addSignalListener("SIGINT", interrupted);
   try {
+    await out.write(new TextEncoder().encode(prompt));
     const line = await Promise.race([readStdinLine(), sigint]);
     if (line === undefined) await out.write(new TextEncoder().encode("\n"));
     return line;
   } finally {
+    if (pressed) absorbPress();
     Deno.removeSignalListener("SIGINT", interrupted);
   }
 }
