@@ -120,6 +120,23 @@ Deno.test("duration parameters of plan operations are held to the topology's bou
   for (const bad of ["0", "abc", "-1", "Infinity"]) {
     assert.equal(planTimeoutMs(ctx(bad), 30_000), 30_000);
   }
+  // Plans now store it as a number on the target; the string in params (older plans) is read
+  // only when the number is absent.
+  const typed = (n: number, old?: string) =>
+    ({
+      op: {
+        id: "wait-x",
+        target: {
+          type: "process",
+          name: "x",
+          timeout_ms: n,
+          params: old === undefined ? {} : { timeout_ms: old },
+        },
+      },
+    }) as unknown as OperationContext;
+  assert.equal(planTimeoutMs(typed(5000), 30_000), 5000);
+  assert.equal(planTimeoutMs(typed(5000, "9000"), 30_000), 5000);
+  assert.equal(planTimeoutMs(typed(2 ** 40), 30_000), 2 ** 31 - 1);
 });
 
 /** The issue a topology text is refused with (or undefined when it is accepted). */

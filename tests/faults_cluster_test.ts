@@ -150,16 +150,23 @@ Deno.test("--wait-timeout is recorded in every wait of the plan; the error names
     );
     const shown = await mup(["plan", "show", "c1", "--json"], { home });
     const plan = JSON.parse(shown.stdout);
-    type Op = { type: string; target: { params: Record<string, string> } };
+    type Op = {
+      type: string;
+      target: { timeout_ms?: unknown; params: Record<string, string> };
+    };
     const ops: Op[] = plan.phases.flatMap((p: { operations: Op[] }) => p.operations);
     const waits = ops.filter((o) =>
       ["wait_for_process", "init_replica_set", "verify_health"].includes(o.type)
     );
     assert.equal(waits.length, 5);
-    for (const o of waits) assert.equal(o.target.params.timeout_ms, "5000");
+    // Numbers are stored as JSON numbers, not strings.
+    for (const o of waits) {
+      assert.strictEqual(o.target.timeout_ms, 5000);
+      assert.equal(o.target.params.timeout_ms, undefined);
+    }
     // Starting a forking mongod waits for it to be ready: --wait-timeout only ever raises that.
     for (const o of ops.filter((o) => o.type === "start_process")) {
-      assert.equal(o.target.params.timeout_ms, "120000");
+      assert.strictEqual(o.target.timeout_ms, 120000);
     }
     const bad = await deploy(home, "c2", text, ["--wait-timeout", "soon"]);
     assert.equal(bad.code, 1, output(bad));

@@ -14,8 +14,10 @@ export const stepDown: Operation = {
   },
   async run(ctx) {
     const { host, port } = ctx.op.target;
-    const secs = Number(ctx.op.target.params.step_down_secs ?? 60);
-    const catchUp = Number(ctx.op.target.params.catch_up_secs ?? 10);
+    // Numbers on the target; a plan made before kept them as strings in its params.
+    const t = ctx.op.target;
+    const secs = Number(t.step_down_secs ?? t.params.step_down_secs ?? 60);
+    const catchUp = Number(t.catch_up_secs ?? t.params.catch_up_secs ?? 10);
     try {
       await mongo(ctx).adminCommand(host!, port!, {
         replSetStepDown: secs,

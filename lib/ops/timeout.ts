@@ -2,12 +2,14 @@ import { DURATION_MAX_MS, DURATION_MIN_MS } from "../topology/bounds.ts";
 import type { OperationContext } from "./operation.ts";
 
 /**
- * A wait's timeout from the plan (`timeout_ms` of the operation), or its default, in ms. A plan
- * is untrusted input: a value beyond the duration bounds (topology/bounds.ts) is held to them,
- * so no timer it reaches (the driver's included) overflows.
+ * A wait's timeout from the plan (`timeout_ms` of the operation's target, a number; a plan made
+ * before kept it as a string in its params), or its default, in ms. A plan is untrusted input: a
+ * value beyond the duration bounds (topology/bounds.ts) is held to them, so no timer it reaches
+ * (the driver's included) overflows.
  */
 export function planTimeoutMs(ctx: OperationContext, dflt: number): number {
-  const v = Number(ctx.op.target.params.timeout_ms ?? dflt);
+  const t = ctx.op.target;
+  const v = Number(t.timeout_ms ?? t.params.timeout_ms ?? dflt);
   return Number.isFinite(v) && v > 0
     ? Math.min(Math.max(v, DURATION_MIN_MS), DURATION_MAX_MS)
     : dflt;

@@ -4,6 +4,7 @@ import { mongo } from "./cluster_client.ts";
 import type { OperationContext } from "./operation.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { HEALTHY_STATES, setStatus } from "./replset_status.ts";
+import { planTimeoutMs } from "./timeout.ts";
 
 /**
  * Where the member stands: its state as it reports it, and how many seconds its last applied
@@ -54,7 +55,7 @@ export const waitForMemberState: Operation = {
     return (await reached(ctx).catch(() => undefined)) !== undefined;
   },
   async run(ctx) {
-    const timeout = Number(ctx.op.target.params.timeout_ms ?? 120_000);
+    const timeout = planTimeoutMs(ctx, 120_000);
     const t0 = Date.now();
     const r = await poll(() => reached(ctx), timeout, 100, ctx.signal);
     if (!r) {

@@ -3,6 +3,7 @@ import { mongo } from "./cluster_client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { primaryName, setStatus } from "./replset_status.ts";
 import { assertSetName } from "./set_name.ts";
+import { planTimeoutMs } from "./timeout.ts";
 
 /**
  * The set's primary, if it is not `not` (the member that just stepped down) and, with `is`, is
@@ -34,7 +35,7 @@ export const waitForPrimary: Operation = {
   },
   async run(ctx) {
     const members = JSON.parse(param(ctx, "members")) as string[];
-    const timeout = Number(ctx.op.target.params.timeout_ms ?? 60_000);
+    const timeout = planTimeoutMs(ctx, 60_000);
     const { not, is } = ctx.op.target.params;
     const t0 = Date.now();
     const set = ctx.op.target.name;

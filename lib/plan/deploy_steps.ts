@@ -141,12 +141,12 @@ export function deployAndInitializeOps(
       id: `start-${p.id}`,
       type: "start_process",
       description: `Start ${describeRole(p)} ${hostPort(p.host, p.port)}`,
-      target: processTarget(p, {
-        ...startParams(p, binary),
+      target: {
+        ...processTarget(p, startParams(p, binary)),
         // A forking mongod returns once it is ready (after journal recovery): --wait-timeout
         // raises this limit, never lowers it below the default.
-        timeout_ms: String(Math.max(120_000, c.input.waitTimeoutMs ?? 0)),
-      }),
+        timeout_ms: Math.max(120_000, c.input.waitTimeoutMs ?? 0),
+      },
       pre_conditions: checks,
       changes: [
         change("process", p.id, "start", { host: p.host, port: p.port }),
@@ -161,10 +161,10 @@ export function deployAndInitializeOps(
       id: `wait-${p.id}`,
       type: "wait_for_process",
       description: `Wait for ${describeRole(p)} ${hostPort(p.host, p.port)}`,
-      target: processTarget(p, {
+      target: {
+        ...processTarget(p, { pid_file: pidFilePath(p) }),
         timeout_ms: timeoutMs(c, p.role === "mongos" ? 60_000 : 30_000),
-        pid_file: pidFilePath(p),
-      }),
+      },
       depends_on: [`start-${p.id}`],
       estimated_ms: EST.wait,
     });
@@ -199,7 +199,8 @@ export function deployAndInitializeOps(
         name: s.name,
         host: s.members[0].host,
         port: s.members[0].port,
-        params: { config: JSON.stringify(config), timeout_ms: timeoutMs(c, 60_000) },
+        params: { config: JSON.stringify(config) },
+        timeout_ms: timeoutMs(c, 60_000),
       },
       pre_conditions: [
         check(
@@ -234,7 +235,8 @@ export function deployAndInitializeOps(
           name: s.name,
           host: router.host,
           port: router.port,
-          params: { shard: seed, name: s.name, timeout_ms: timeoutMs(c, 60_000) },
+          params: { shard: seed, name: s.name },
+          timeout_ms: timeoutMs(c, 60_000),
         },
         pre_conditions: [
           check(
@@ -287,8 +289,8 @@ export function finalizeOps(
         shards: JSON.stringify(
           sets.filter((s) => !s.configsvr && kind === "sharded").map((s) => s.name),
         ),
-        timeout_ms: timeoutMs(c, 30_000),
       },
+      timeout_ms: timeoutMs(c, 30_000),
     },
     depends_on: everyLeaf,
     parallel: false,
@@ -313,6 +315,6 @@ export function finalizeOps(
 }
 
 /** A wait's timeout as recorded in the plan: --wait-timeout when given, else the default. */
-function timeoutMs(c: StepContext, dflt: number): string {
-  return String(c.input.waitTimeoutMs ?? dflt);
+function timeoutMs(c: StepContext, dflt: number): number {
+  return c.input.waitTimeoutMs ?? dflt;
 }

@@ -33,11 +33,10 @@ export function stopOp(p: ProcessSpec, deps: string[], force = false): PlannedOp
     id: `stop-${p.id}`,
     type: "stop_process",
     description: `Stop ${describeRole(p)} ${p.host}:${p.port}`,
-    target: processTarget(p, {
-      pid_file: pidFilePath(p),
-      ...(force ? { force: "true" } : {}),
-      timeout_ms: "30000",
-    }),
+    target: {
+      ...processTarget(p, { pid_file: pidFilePath(p), ...(force ? { force: "true" } : {}) }),
+      timeout_ms: 30_000,
+    },
     changes: [change("process", p.id, "stop")],
     depends_on: deps,
     estimated_ms: EST.stop,
@@ -112,7 +111,7 @@ export function waitOp(p: ProcessSpec, deps = [`start-${p.id}`]): PlannedOperati
     id: `wait-${p.id}`,
     type: "wait_for_process",
     description: `Wait for ${describeRole(p)} ${p.host}:${p.port}`,
-    target: processTarget(p, { timeout_ms: p.role === "mongos" ? "60000" : "30000" }),
+    target: { ...processTarget(p, {}), timeout_ms: p.role === "mongos" ? 60_000 : 30_000 },
     depends_on: deps,
     estimated_ms: EST.wait,
   });
@@ -133,12 +132,14 @@ export function memberStateOp(
       : `Wait until ${p.host}:${p.port} is ${
         state === "HEALTHY" ? "healthy" : state
       } and caught up`,
-    target: processTarget(p, {
-      members: JSON.stringify(members(set)),
-      state: p.arbiterOnly ? "HEALTHY" : state,
-      caught_up: p.arbiterOnly ? "false" : "true",
-      timeout_ms: "120000",
-    }),
+    target: {
+      ...processTarget(p, {
+        members: JSON.stringify(members(set)),
+        state: p.arbiterOnly ? "HEALTHY" : state,
+        caught_up: p.arbiterOnly ? "false" : "true",
+      }),
+      timeout_ms: 120_000,
+    },
     depends_on: deps,
     parallel: false,
     estimated_ms: EST.catchUp,
@@ -151,7 +152,11 @@ export function stepDownOp(p: ProcessSpec, set: ReplicaSetSpec, deps: string[]) 
     id: `step-down-${set.name}`,
     type: "step_down",
     description: `Step down ${set.name} primary ${p.host}:${p.port}`,
-    target: processTarget(p, { replica_set: set.name, step_down_secs: "60", catch_up_secs: "10" }),
+    target: {
+      ...processTarget(p, { replica_set: set.name }),
+      step_down_secs: 60,
+      catch_up_secs: 10,
+    },
     pre_conditions: [check(
       `step-down-${set.name}:set-healthy`,
       "replica_set_healthy",
@@ -180,8 +185,8 @@ export function waitPrimaryOp(set: ReplicaSetSpec, deps: string[], not?: Process
       params: {
         members: JSON.stringify(members(set)),
         ...(not ? { not: `${not.host}:${not.port}` } : {}),
-        timeout_ms: "60000",
       },
+      timeout_ms: 60_000,
     },
     depends_on: deps,
     estimated_ms: EST.election,
@@ -205,8 +210,8 @@ export function handBackOp(set: ReplicaSetSpec, to: ProcessSpec, deps: string[])
       params: {
         members: JSON.stringify(members(set)),
         is: `${to.host}:${to.port}`,
-        timeout_ms: "60000",
       },
+      timeout_ms: 60_000,
     },
     depends_on: deps,
     estimated_ms: EST.election,
@@ -236,8 +241,8 @@ export function verifyOp(input: LifecyclePlanInput, deps: string[]): PlannedOper
         shards: JSON.stringify(
           kind === "sharded" ? sets.filter((s) => !s.configsvr).map((s) => s.name) : [],
         ),
-        timeout_ms: "60000",
       },
+      timeout_ms: 60_000,
     },
     depends_on: deps,
     parallel: false,
