@@ -1,13 +1,18 @@
 /** The interactive paths, driven through a real terminal (tmux): confirmation and the safety-check menu. */
 import assert from "node:assert/strict";
 import {
+  deployArgs,
   freePorts,
   killAll,
   planSharded,
   ROOT,
   smallShardedTopology,
+  standaloneTopology,
   tempHome,
+  testMirror,
+  writeTopology,
 } from "./helpers.ts";
+import { SAME_PRESS_MS } from "../lib/cli/apply_cli.ts";
 import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 import { currentState } from "./apply_helpers.ts";
 import { deadline, installFixture } from "./fixture.ts";
@@ -108,6 +113,47 @@ Deno.test("in a terminal: Ctrl-C at the confirmation cancels like 'no': nothing 
     assert.match(screen, /Apply cancelled\. Nothing was applied\. The plan was kept: /);
     assert.match(screen, new RegExp(`To apply it later: mup plan apply ${planId}`));
     assert.match(screen, /EXIT=1/);
+  } finally {
+    await tmux("kill-session", "-t", session).catch(() => "");
+    await killAll(home);
+  }
+});
+
+Deno.test("in a terminal: Ctrl-C twice stops at once with no live status line (spinner) left above or after mup's last lines", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  const session = `mup-tty-stop-${Deno.pid}`;
+  try {
+    const topo = await writeTopology(home, "slow.yaml", standaloneTopology([port]));
+    const args = deployArgs("slow", topo, await testMirror(), ["--auto-approve"]);
+    // The shell outlives the Ctrl-Cs to print mup's exit code; a slow start keeps the status
+    // line drawn while the keys arrive.
+    await tmux(
+      "new-session",
+      "-d",
+      "-s",
+      session,
+      "-x",
+      "160",
+      "-y",
+      "50",
+      `trap 'true' INT; cd ${ROOT} && MUP_HOME=${home} NO_COLOR=1 MUP_SIM_STARTUP_DELAY_MS=5000 ${Deno.execPath()} ${
+        mupRunArgs(args).join(" ")
+      }; echo EXIT=$?; sleep 60`,
+    );
+    await screenUntil(session, /1 running: start-/, 60_000);
+    await tmux("send-keys", "-t", session, "C-c");
+    await screenUntil(session, /Interrupted: letting running operations finish/);
+    await new Promise((r) => setTimeout(r, SAME_PRESS_MS + 100));
+    await tmux("send-keys", "-t", session, "C-c");
+    const screen = await screenUntil(session, /EXIT=\d+/);
+    assert.match(screen, /EXIT=130/, screen);
+    assert.doesNotMatch(screen, /\d+ running: /, `no status line left:\n${screen}`);
+    assert.match(
+      screen,
+      /Interrupted: letting running operations finish.*\nStopping now\. The apply is saved as paused; continue it with: mup plan resume slow\nEXIT=130/,
+      screen,
+    );
   } finally {
     await tmux("kill-session", "-t", session).catch(() => "");
     await killAll(home);

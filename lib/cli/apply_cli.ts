@@ -194,17 +194,21 @@ export async function runApply(
   // Listening before the lock is taken: no Ctrl-C can end mup between the two.
   const ac = new AbortController();
   const control = new ApplyControl();
-  const held: { lock?: ClusterLock } = {};
+  const held: { lock?: ClusterLock; tty?: TtyRenderer } = {};
+  // Through the live status line when there is one, so that no spinner is left among them.
+  const notice = (line: string) => held.tty ? held.tty.note(line) : console.error(`\n${line}`);
   const onSigint = interruptHandler({
     first: () => {
-      console.error(
-        "\nInterrupted: letting running operations finish, then saving state. Press Ctrl-C again (or send another SIGTERM) to stop at once (state stays resumable).",
+      notice(
+        "Interrupted: letting running operations finish, then saving state. Press Ctrl-C again (or send another SIGTERM) to stop at once (state stays resumable).",
       );
       ac.abort();
     },
     second: async () => {
-      console.error(
-        `\nStopping now. The apply is saved as paused; continue it with: mup plan resume ${plan.cluster_name}`,
+      // Nothing is drawn after this: the lines below are mup's last.
+      held.tty?.stop();
+      notice(
+        `Stopping now. The apply is saved as paused; continue it with: mup plan resume ${plan.cluster_name}`,
       );
       // Bounded: stopping at once must not hang on a stuck disk.
       await Promise.race([
@@ -252,7 +256,7 @@ export async function runApply(
   const replacedStale = acquired.replacedStale;
   const emitter = new Emitter();
   const tty = !opts.json && interactive();
-  const ttyRenderer = tty ? new TtyRenderer() : undefined;
+  const ttyRenderer = held.tty = tty ? new TtyRenderer() : undefined;
   // What a `--json` error document needs: the end of the apply and the safety checks that failed.
   let finished: ApplyDone | undefined;
   const failedChecks: Record<string, unknown>[] = [];
@@ -297,6 +301,7 @@ export async function runApply(
     if (!completed && opts.json) throw applyFailure(state, finished, failedChecks);
   } finally {
     unlisten();
+    ttyRenderer?.stop(); // whatever ended the apply, no status line outlives it
     await lock.release();
   }
   if (completed && plan.operation === "destroy") await finishDestroy(plan, clusterDir);

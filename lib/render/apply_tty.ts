@@ -52,7 +52,10 @@ export class TtyRenderer {
   }
 
   handle = (e: ApplyEvent): void => {
-    if (e.type === "apply_start") this.timer = setInterval(() => this.draw(), 100);
+    if (e.type === "apply_start") {
+      clearInterval(this.timer);
+      this.timer = setInterval(() => this.draw(), 100);
+    }
     if (e.type === "op_start") this.running.set(e.id, { t: performance.now() });
     if (e.type === "op_progress") {
       const r = this.running.get(e.id);
@@ -61,13 +64,30 @@ export class TtyRenderer {
     if (e.type === "op_done" || e.type === "op_failed" || e.type === "op_skipped") {
       this.running.delete(e.id);
     }
-    if (e.type === "apply_done") {
-      clearInterval(this.timer);
-      this.running.clear();
-      this.clear();
-    }
+    if (e.type === "apply_done") this.stop();
     this.plain.handle(e);
   };
+
+  /**
+   * A line of mup's own (an interrupt notice) to stderr: the status line is cleared first and
+   * drawn again below it, so that no spinner is left above or after it.
+   */
+  note(line: string): void {
+    this.clear();
+    console.error(line);
+    this.draw();
+  }
+
+  /**
+   * Stops the status line for good and clears it: nothing is drawn after this, so the lines
+   * printed next (the last ones, e.g. when mup stops at once) are not followed by a spinner.
+   */
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.running.clear();
+    this.clear();
+  }
 
   /** Runs `ask` with the status line stopped and cleared; lines printed meanwhile follow it. */
   async hold<T>(ask: () => Promise<T>): Promise<T> {
