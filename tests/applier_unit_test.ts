@@ -232,3 +232,52 @@ Deno.test("apply() given a signal already aborted (Ctrl-C between the confirmati
   assert.equal(st.status, "paused");
   assert.deepEqual(mock.calls.filter((c) => c.startsWith("mkdir")), [], "nothing ran");
 });
+
+Deno.test("the time spent answering a failed safety check (the menu) is not counted in the operation's duration", async () => {
+  const plan = syntheticPlan(2, 1, 2);
+  const guarded = plan.phases[0].operations[0];
+  guarded.pre_conditions = [{
+    id: "c1",
+    description: "port free",
+    check_type: "port_available",
+    target: "mock:4000",
+    params: { host: "mock", port: 4000 },
+    required: true,
+  }];
+  const { sealPlan } = await import("../lib/plan/hash.ts");
+  const { Emitter } = await import("../lib/apply/events.ts");
+  const mock = new MockExecutor();
+  mock.busyPorts.add(4000);
+  const emitter = new Emitter();
+  const seen: { type: string; at: number; ms?: number }[] = [];
+  emitter.on((e) => {
+    if ("id" in e && e.id === guarded.id) {
+      seen.push({ type: e.type, at: performance.now(), ...("ms" in e ? { ms: e.ms } : {}) });
+    }
+  });
+  const st = await apply({
+    plan: sealPlan(plan),
+    planPath: "/p",
+    store: await store(),
+    executors: mock,
+    parallelism: 2,
+    emitter,
+    // The operator thinks for a while, frees the port, and answers retry.
+    onSafetyFailure: async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      mock.busyPorts.clear();
+      return "retry";
+    },
+  });
+  assert.equal(st.status, "completed");
+  const start = seen.find((e) => e.type === "op_start")!;
+  const answer = seen.find((e) => e.type === "answer_wait")!;
+  const done = seen.find((e) => e.type === "op_done")!;
+  assert.ok(answer && answer.ms! > 0, JSON.stringify(seen));
+  // Reported duration + time at the menu fit in the time between the events: the menu's time
+  // is not in the duration as well.
+  assert.ok(
+    done.ms! + answer.ms! <= done.at - start.at + 1,
+    `op_done ${done.ms} ms + answer ${answer.ms} ms > ${done.at - start.at} ms between events`,
+  );
+});

@@ -70,6 +70,9 @@ export async function runOperation(
   await writer.op(os);
   emitter.emit({ type: "op_start", id: op.id });
   const t = performance.now();
+  // Time spent waiting for the user's answer at the safety-check menu: not the operation's.
+  let waited = 0;
+  const took = () => performance.now() - t - waited;
   const ctx: OperationContext = {
     op,
     plan,
@@ -101,7 +104,7 @@ export async function runOperation(
         result: { success: true, output: "already in place", changes: [] },
       });
       await writer.log("info", phase, `${op.id}: already in place`, op.id);
-      emitter.emit({ type: "op_done", id: op.id, ms: performance.now() - t, already_done: true });
+      emitter.emit({ type: "op_done", id: op.id, ms: took(), already_done: true });
       await hooks.fire("after_operation", { phase, op });
       return;
     }
@@ -125,7 +128,11 @@ export async function runOperation(
           op.id,
         );
         asked = true;
+        const tAsk = performance.now();
         const decision = await opts.onSafetyFailure(op, check, outcome);
+        const answerMs = performance.now() - tAsk;
+        waited += answerMs;
+        emitter.emit({ type: "answer_wait", id: op.id, ms: answerMs });
         if (decision === "retry") {
           os.retries++;
           continue;
@@ -173,7 +180,7 @@ export async function runOperation(
     emitter.emit({
       type: "op_done",
       id: op.id,
-      ms: performance.now() - t,
+      ms: took(),
       already_done: false,
       ...(out.output ? { output: out.output } : {}),
     });
@@ -200,7 +207,7 @@ export async function runOperation(
         error: message,
         recoverable: true,
       });
-      emitter.emit({ type: "op_failed", id: op.id, ms: performance.now() - t, error: message });
+      emitter.emit({ type: "op_failed", id: op.id, ms: took(), error: message });
     }
     throw e;
   }

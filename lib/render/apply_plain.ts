@@ -100,6 +100,13 @@ export class PlainRenderer {
         this.write(`  ✗ ${op?.description ?? e.id} [${formatDuration(e.ms)}]\n    ${e.error}`);
         break;
       }
+      case "answer_wait": {
+        // The time at the menu is not the step's: its line's duration leaves it out.
+        const g = this.groupOf.get(e.id);
+        const since = g && this.started.get(g);
+        if (g && since !== undefined) this.started.set(g, since + e.ms);
+        break;
+      }
       case "safety_failed":
         this.write(
           `  ✗ Safety check failed for operation ${e.id}:\n    Check: ${e.check_type}\n    Status: ${e.status}`,
