@@ -30,14 +30,37 @@ Deno.test("review: deploy shows the plan before asking; answering no says the pl
       const m = part.exec(out);
       assert.ok(m && m.index < asked, `${part} shown before the question:\n${out}`);
     }
-    const kept = /The plan was kept: (\S+)\nTo apply it later: (mup plan apply (plan-[0-9a-f]+))/
-      .exec(out);
-    assert.ok(kept, out);
-    await Deno.stat(kept[1]); // the plan file is there
+    const keptOf = (text: string) =>
+      /The plan was kept: (\S+)\nTo apply it later: (mup plan apply (plan-[0-9a-f]+))/.exec(text);
+    const first = keptOf(out);
+    assert.ok(first, out);
+    await Deno.stat(first[1]); // the plan file is there
+    const listed = async () =>
+      JSON.parse((await mup(["plan", "list", "rev", "--json"], { home })).stdout) as {
+        plan_id: string;
+        status: string;
+      }[];
+    assert.deepEqual((await listed()).map((p) => p.status), ["declined"]);
+    // Declined again with a new plan: the first is replaced, not left to pile up as superseded.
+    const again = await mup(deployArgs("rev", topo, await testMirror()), { home, stdin: "no\n" });
+    assert.equal(again.code, 1, again.stdout + again.stderr);
+    assert.match(
+      again.stdout,
+      new RegExp(`Removed ${first[3]}: declined at confirmation, replaced by this plan`),
+    );
+    assert.ok(!(await Deno.stat(first[1]).then(() => true, () => false)), "first plan removed");
+    const kept = keptOf(again.stdout);
+    assert.ok(kept, again.stdout);
+    assert.deepEqual(await listed(), [{
+      ...(await listed())[0],
+      plan_id: kept[3],
+      status: "declined",
+    }]);
     // The command given applies it.
     const later = await mup(kept[2].split(" ").slice(1), { home, stdin: "yes\n" });
     assert.equal(later.code, 0, later.stdout + later.stderr);
     assert.equal((await admin(port, { ping: 1 })).ok, 1);
+    assert.deepEqual((await listed()).map((p) => p.status), ["applied"]);
   } finally {
     await killAll(home);
     await Deno.remove(home, { recursive: true }).catch(() => {});

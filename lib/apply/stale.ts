@@ -62,10 +62,18 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
  * Where a saved plan stands, strongest first: `applied` (a completed apply of it is recorded),
  * `resumable` (the cluster's newest apply is of this plan and paused, failed or cut off:
  * `plan resume` continues it, whatever the metadata says meanwhile), `invalid` (pre-flight
- * failed), `stale` (the cluster changed since it was made: apply refuses it), `superseded` (a
- * newer plan for the cluster exists), else `valid`.
+ * failed), `stale` (the cluster changed since it was made: apply refuses it), `declined` (shown
+ * for confirmation and not applied; `plan apply` still applies it, the cluster's next plan
+ * replaces it), `superseded` (a newer plan for the cluster exists), else `valid`.
  */
-export type PlanStatus = "valid" | "invalid" | "applied" | "resumable" | "superseded" | "stale";
+export type PlanStatus =
+  | "valid"
+  | "invalid"
+  | "applied"
+  | "resumable"
+  | "superseded"
+  | "stale"
+  | "declined";
 
 /** Whether a plan made from `base` is stale against the cluster's metadata (checkNotStale's rule). */
 export function isStaleBase(base: Plan["base_state"], meta: ClusterMeta | undefined): boolean {
@@ -102,6 +110,7 @@ export async function planStatuses(
     if (c.unfinished === `${e.planId} ${e.contentHash}`) return "resumable";
     if (!e.valid) return "invalid";
     if (isStaleBase(e.baseState, c.meta)) return "stale";
+    if (e.declined) return "declined";
     const newer = entries.some((o) =>
       o.cluster === e.cluster && o.valid && o.planId !== e.planId && o.createdAt > e.createdAt
     );

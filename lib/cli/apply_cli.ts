@@ -172,9 +172,19 @@ export async function runApply(
     await checkNoClash(plan, clusterDir);
     if (!plan.validation.valid) throw preflightFailure(plan, planPath);
     if (!opts.autoApprove) {
-      const cancelled = await confirmApply(plan, planPath, opts);
-      if (cancelled !== undefined) return cancelled;
+      // Declined (a "no", Ctrl-C, no answer; under --json a thrown refusal): recorded, so that
+      // `plan list` says so and the next plan of the cluster replaces it (PlanStore).
+      const declined = () => ctx.store.markDeclined(plan, planPath, "not confirmed");
+      const cancelled = await confirmApply(plan, planPath, opts).catch(async (e) => {
+        await declined();
+        throw e;
+      });
+      if (cancelled !== undefined) {
+        await declined();
+        return cancelled;
+      }
     }
+    await ctx.store.clearDeclined(plan, planPath);
   } else if (!opts.autoApprove && destructive(plan)) {
     // The confirmation the first run had (or its --auto-approve) does not carry over: what is
     // left of a destroy still removes data, and the operator may have stopped it on purpose.
@@ -187,6 +197,7 @@ export async function runApply(
     requireConnectivity(ctx.executors, Object.keys(plan.resources.processes_per_host)),
   );
   if (!reached) {
+    if (!resume) await ctx.store.markDeclined(plan, planPath, "interrupted before it started");
     return cancelApply(plan, planPath, opts, resume, "interrupted before it started");
   }
   // The apply's state ID once it has one, for the --json error document of a second Ctrl-C.

@@ -55,7 +55,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
 
   cmd.command("list")
     .description(
-      "List saved plans, oldest first, with their status: valid, invalid (pre-flight failed), applied, resumable (its apply is paused, failed or cut off: plan resume continues it), superseded (a newer plan exists), stale (the cluster changed since)",
+      "List saved plans, oldest first, with their status: valid, invalid (pre-flight failed), applied, resumable (its apply is paused, failed or cut off: plan resume continues it), declined (not confirmed; the cluster's next plan replaces and removes it), superseded (a newer plan exists), stale (the cluster changed since)",
     )
     .argument("[cluster]", "only this cluster's plans")
     .option("--json", "machine-readable output")

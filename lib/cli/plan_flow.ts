@@ -15,6 +15,7 @@ import { PlainRenderer } from "../render/apply_plain.ts";
 import { renderHookSchedule } from "../render/hook_schedule.ts";
 import { renderPlan } from "../render/plan_text.ts";
 import { type CliContext, print, printJson } from "./context.ts";
+import { StateStore } from "../state/store.ts";
 import { type ApplyCliOptions, applyCommandOptions, runApply } from "./apply_cli.ts";
 
 export interface PlanFlowOptions extends ApplyCliOptions {
@@ -99,6 +100,20 @@ export async function planAndApply(
     ? await ctx.store.writePlanFile(unsealed, opts.planFile!)
     : await ctx.store.savePlan(unsealed, opts.planFile);
   if (saved) await fireOrFail(planHooks(saved, plan.plan_id), "after_plan");
+  // Plans of this cluster declined at their confirmation are replaced by this one: removed, so
+  // they do not pile up (a plan an apply state names is kept).
+  if (saved && !invalid) {
+    const states = await new StateStore(ctx.store.clusterDir(plan.cluster_name)).list()
+      .catch(() => []);
+    const gone = await ctx.store.dropDeclined(
+      plan.cluster_name,
+      plan.plan_id,
+      new Set(states.map((s) => s.plan_id)),
+    );
+    if (gone.length && !opts.json) {
+      print(`Removed ${gone.join(", ")}: declined at confirmation, replaced by this plan.`);
+    }
+  }
   // Under --json an invalid plan is one error document naming the failing checks.
   if (opts.json && invalid) throw preflightFailure(plan, saved, false);
   if (opts.json && (stopAtPlan || invalid)) {

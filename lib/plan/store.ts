@@ -6,6 +6,22 @@ import { checkIdentifier, insideStore, isIdentifier } from "../util/ident.ts";
 import type { Dag } from "../graph/mod.ts";
 import { sealPlan } from "./hash.ts";
 import type { Plan } from "./schema.ts";
+import { z } from "zod";
+import { Identifier } from "../util/ident.ts";
+
+/**
+ * `plans/<plan-id>.declined`: the plan was shown for confirmation and not applied (answered
+ * no, Ctrl-C, no answer). It stays applicable (`mup plan apply <id>`) and is listed `declined`
+ * until a newer plan of its cluster is saved, which replaces it: it is then removed.
+ */
+export const DeclinedPlan = z.object({
+  format_version: z.literal(1),
+  plan_id: Identifier,
+  declined_at: z.string(),
+  /** How: "answered no", "interrupted", "no answer". */
+  how: z.string(),
+});
+export type DeclinedPlan = z.infer<typeof DeclinedPlan>;
 
 export interface PlanEntry {
   planId: string;
@@ -17,6 +33,8 @@ export interface PlanEntry {
   valid: boolean;
   contentHash: string;
   baseState: Plan["base_state"];
+  /** Shown for confirmation and declined (DeclinedPlan). */
+  declined: boolean;
 }
 
 /** Plans under `<storage>/clusters/<cluster>/plans/<plan-id>.json`. */
@@ -116,6 +134,7 @@ export class PlanStore {
             valid: p.validation.valid,
             contentHash: p.content_hash,
             baseState: p.base_state,
+            declined: await exists(declinedPath(path.join(dir, f))),
           });
         } catch {
           // A damaged file is reported by `plan validate`, not by listing.
@@ -182,8 +201,52 @@ export class PlanStore {
       });
     }
     await Deno.remove(file);
+    await Deno.remove(declinedPath(file)).catch(() => {});
     return file;
   }
+
+  /** Records that the stored plan at `file` was declined at its confirmation (DeclinedPlan). */
+  async markDeclined(plan: Plan, file: string, how: string): Promise<void> {
+    // Only a plan kept in the store: a plan file elsewhere is the user's.
+    if (path.resolve(file) !== this.planPath(plan.cluster_name, plan.plan_id)) return;
+    const doc: DeclinedPlan = {
+      format_version: 1,
+      plan_id: plan.plan_id,
+      declined_at: new Date().toISOString(),
+      how,
+    };
+    await writeFileAtomic(declinedPath(file), JSON.stringify(DeclinedPlan.parse(doc)) + "\n");
+  }
+
+  /** A declined plan is applied after all: it is no longer declined. */
+  async clearDeclined(plan: Plan, file: string): Promise<void> {
+    if (path.resolve(file) !== this.planPath(plan.cluster_name, plan.plan_id)) return;
+    await Deno.remove(declinedPath(file)).catch(() => {});
+  }
+
+  /**
+   * Removes the declined plans of `cluster` that `newer` (just saved) replaces: never applied,
+   * and no apply state names them (`referenced`). Returns the IDs removed.
+   */
+  async dropDeclined(
+    cluster: string,
+    newer: string,
+    referenced: Set<string>,
+  ): Promise<string[]> {
+    const gone: string[] = [];
+    for (const e of await this.list(cluster)) {
+      if (!e.declined || e.planId === newer || referenced.has(e.planId)) continue;
+      await Deno.remove(e.path);
+      await Deno.remove(declinedPath(e.path)).catch(() => {});
+      gone.push(e.planId);
+    }
+    return gone;
+  }
+}
+
+/** Where the DeclinedPlan record of a stored plan file lives. */
+function declinedPath(planFile: string): string {
+  return planFile.replace(/\.json$/, ".declined");
 }
 
 export async function listDir(dir: string): Promise<string[]> {
