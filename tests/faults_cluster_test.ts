@@ -16,6 +16,8 @@ import {
 } from "./helpers.ts";
 import { clusterDir, count, meta, processLogs } from "./apply_helpers.ts";
 import { deploy, failedReplicaSet, healthySet } from "./faults_helpers.ts";
+import { clusterDifferences } from "../lib/plan/redeploy.ts";
+import type { Topology } from "../lib/topology/schema.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -282,8 +284,39 @@ Deno.test("re-deploying a cluster with another topology or version is refused be
     assert.equal(upgrade.code, 1, upgrade.stdout + upgrade.stderr);
     assert.match(
       upgrade.stderr,
-      /• server mongo 7\.0\.14 → mongo 8\.0\.4 \(needs upgrade, which mup cannot do yet\)/,
+      /• server version 7\.0\.14 → 8\.0\.4 \(newer\) \(needs upgrade, which mup cannot do yet\)/,
     );
+    // Another variant is a switch of distribution, not an upgrade; an older release a downgrade.
+    const percona = await mup(
+      deployArgs("c1", await writeTopology(home, "c1.yaml", text), await testMirror(), [
+        "--auto-approve",
+        "--variant",
+        "percona",
+      ], "7.0"),
+      { home },
+    );
+    assert.equal(percona.code, 1, output(percona));
+    assert.match(
+      percona.stderr,
+      /• server variant mongo 7\.0\.14 → percona 7\.0\.5-3 \(needs variant-switch, which mup cannot do yet\)/,
+    );
+    assert.match(
+      percona.stderr,
+      /• server version 7\.0\.14 → 7\.0\.5-3 \(older\) \(needs downgrade/,
+    );
+    assert.doesNotMatch(percona.stderr, /upgrade/);
+    assert.match(percona.stderr, /--version 7\.0\.14 --variant mongo to re-check it/);
+    const recorded = before.topology as Topology;
+    const sameRelease = clusterDifferences(
+      { topology: recorded, version: "7.0.5", variant: "mongo" },
+      { topology: recorded, version: "7.0.5-3", variant: "percona" },
+      "/d",
+    );
+    assert.deepEqual(sameRelease, [{
+      change: "server variant mongo 7.0.5 → percona 7.0.5-3 (the same release, 7.0.5: no " +
+        "version change)",
+      command: "variant-switch",
+    }]);
 
     const after = await meta(home, "c1");
     assert.equal(after.version, "7.0.14");

@@ -113,7 +113,9 @@ export async function buildDeployPlan(
         }`,
         {
           hint:
-            `cluster deploy on an existing cluster only repairs it: give it the recorded topology and --version ${meta.version} to re-check it and restart what is down`,
+            `cluster deploy on an existing cluster only repairs it: give it the recorded topology and --version ${meta.version}${
+              release.variant !== meta.variant ? ` --variant ${meta.variant}` : ""
+            } to re-check it and restart what is down`,
         },
       );
     }

@@ -1,7 +1,7 @@
 /**
  * `cluster deploy` on a cluster that already exists may only repair it: the same processes,
  * settings and version. Anything else is a change another command makes (scale-out, scale-in,
- * reload, upgrade); this module finds those differences. Pure.
+ * reload, upgrade, downgrade, variant switch); this module finds those differences. Pure.
  */
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
@@ -20,7 +20,16 @@ export interface ClusterShape {
 export interface Difference {
   change: string;
   /** The mup command that makes this change. */
-  command: "scale-out" | "scale-in" | "reload" | "upgrade" | "reconfigure" | "move" | "tls";
+  command:
+    | "scale-out"
+    | "scale-in"
+    | "reload"
+    | "upgrade"
+    | "downgrade"
+    | "variant-switch"
+    | "reconfigure"
+    | "move"
+    | "tls";
 }
 
 /** Commands mup has today for the changes above (the others arrive with their issues). */
@@ -138,10 +147,49 @@ export function clusterDifferences(
       command: "tls",
     });
   }
-  if (recorded.version !== asked.version || recorded.variant !== asked.variant) {
+  out.push(...serverDifferences(recorded, asked));
+  return out;
+}
+
+/** `7.0.5` of Percona's `7.0.5-3`: the MongoDB release a build is of. */
+const releaseOf = (version: string) => version.split("-")[0];
+
+/** Numeric order of versions (`7.0.14` after `7.0.5`; a Percona build number last). */
+function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.-]/).map(Number);
+  const pb = b.split(/[.-]/).map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d) return d;
+  }
+  return 0;
+}
+
+/**
+ * A different server variant is a switch of distribution (mongo ↔ percona), named as such, not
+ * an upgrade; a different release is an upgrade or a downgrade, as the versions go. A variant
+ * switch to the same release (7.0.5 → 7.0.5-3) is only that switch.
+ */
+function serverDifferences(recorded: ClusterShape, asked: ClusterShape): Difference[] {
+  const out: Difference[] = [];
+  const sameRelease = releaseOf(recorded.version) === releaseOf(asked.version);
+  if (recorded.variant !== asked.variant) {
     out.push({
-      change: `server ${recorded.variant} ${recorded.version} → ${asked.variant} ${asked.version}`,
-      command: "upgrade",
+      change:
+        `server variant ${recorded.variant} ${recorded.version} → ${asked.variant} ${asked.version}${
+          sameRelease ? ` (the same release, ${releaseOf(asked.version)}: no version change)` : ""
+        }`,
+      command: "variant-switch",
+    });
+    if (sameRelease) return out;
+  }
+  if (recorded.version !== asked.version) {
+    const newer = compareVersions(asked.version, recorded.version) > 0;
+    out.push({
+      change: `server version ${recorded.version} → ${asked.version} (${
+        newer ? "newer" : "older"
+      })`,
+      command: newer ? "upgrade" : "downgrade",
     });
   }
   return out;
