@@ -21,7 +21,14 @@ import { checkIdentifier } from "../util/ident.ts";
 import { plural, portRanges } from "../util/format.ts";
 import { type CliContext, printJson, printJsonError } from "./context.ts";
 import { type ApplyDone, applyFailure, preflightFailure } from "./failures.ts";
-import { askSafetyDecision, interactive, SAME_PRESS_MS, unlessInterrupted } from "./prompt.ts";
+import {
+  askSafetyDecision,
+  interactive,
+  interruptHandler,
+  INTERRUPTS,
+  SAME_PRESS_MS,
+  unlessInterrupted,
+} from "./prompt.ts";
 import { describeLifecycleEffects, finishDestroy } from "./lifecycle_effects.ts";
 import { cancelApply, confirmApply, destructive } from "./confirm.ts";
 import { requireConnectivity } from "../preflight/connectivity.ts";
@@ -112,31 +119,7 @@ function policy(opts: ApplyCliOptions): SafetyDecision {
 }
 
 /** Signals within this many ms of the first Ctrl-C count as that same press (prompt.ts). */
-export { SAME_PRESS_MS };
-
-/** The signals that interrupt an apply: the first lets running operations finish, the next stops. */
-const INTERRUPTS = ["SIGINT", "SIGTERM"] as const;
-
-/**
- * A SIGINT listener: `first` on the first Ctrl-C, `second` on the next press (repeats of the
- * first one within SAME_PRESS_MS ignored), nothing after that.
- */
-export function interruptHandler(
-  on: { first: () => void; second: () => void | Promise<void> },
-  now: () => number = () => performance.now(),
-): () => void {
-  let presses = 0;
-  let firstAt = 0;
-  return () => {
-    const t = now();
-    if (presses === 1 && t - firstAt < SAME_PRESS_MS) return;
-    presses++;
-    if (presses === 1) {
-      firstAt = t;
-      on.first();
-    } else if (presses === 2) void on.second();
-  };
-}
+export { interruptHandler, SAME_PRESS_MS };
 
 /** Confirms (unless --auto-approve), takes the lock, runs, renders. Returns the exit code. */
 export async function runApply(

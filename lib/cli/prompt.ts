@@ -7,6 +7,30 @@ import type { SafetyDecision } from "../apply/run_operation.ts";
  */
 export const SAME_PRESS_MS = 500;
 
+/** The signals that interrupt an apply: the first lets running operations finish, the next stops. */
+export const INTERRUPTS = ["SIGINT", "SIGTERM"] as const;
+
+/**
+ * A SIGINT listener: `first` on the first Ctrl-C, `second` on the next press (repeats of the
+ * first one within SAME_PRESS_MS ignored), nothing after that.
+ */
+export function interruptHandler(
+  on: { first: () => void; second: () => void | Promise<void> },
+  now: () => number = () => performance.now(),
+): () => void {
+  let presses = 0;
+  let firstAt = 0;
+  return () => {
+    const t = now();
+    if (presses === 1 && t - firstAt < SAME_PRESS_MS) return;
+    presses++;
+    if (presses === 1) {
+      firstAt = t;
+      on.first();
+    } else if (presses === 2) void on.second();
+  };
+}
+
 /**
  * After a Ctrl-C that mup answered (a "no" at a question, a cancel before an apply starts): the
  * copies of that same press still on their way must not end mup (the default action, exit 130)
@@ -18,7 +42,7 @@ function absorbPress(): void {
   const later = () => {
     if (performance.now() - at >= SAME_PRESS_MS) Deno.exit(130);
   };
-  for (const s of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(s, later);
+  for (const s of INTERRUPTS) Deno.addSignalListener(s, later);
 }
 
 /**
@@ -31,14 +55,13 @@ export async function unlessInterrupted<T>(work: Promise<T>): Promise<{ value: T
   const signal = new Promise<undefined>((resolve) => {
     interrupted = () => resolve(undefined);
   });
-  const signals = ["SIGINT", "SIGTERM"] as const;
-  signals.forEach((s) => Deno.addSignalListener(s, interrupted));
+  INTERRUPTS.forEach((s) => Deno.addSignalListener(s, interrupted));
   try {
     const r = await Promise.race([work.then((value) => ({ value })), signal]);
     if (!r) absorbPress();
     return r;
   } finally {
-    signals.forEach((s) => Deno.removeSignalListener(s, interrupted));
+    INTERRUPTS.forEach((s) => Deno.removeSignalListener(s, interrupted));
   }
 }
 
