@@ -155,9 +155,13 @@ export async function killWhen(
     ),
   );
   const child = spawnMup(args, home, env);
+  // Read as it comes, so that a mup that ended before the moment can say why.
+  const out = child.output();
+  let ended = false;
+  child.status.then(() => ended = true);
   const t0 = Date.now();
   let killed = false;
-  while (!killed && Date.now() - t0 < waitMs) {
+  while (!killed && !ended && Date.now() - t0 < waitMs) {
     for (const e of await Array.fromAsync(Deno.readDir(stateDir)).catch(() => [])) {
       if (!e.name.endsWith(".journal") || before.has(e.name)) continue;
       const lines = await Journal.read(path.join(stateDir, e.name)) as {
@@ -174,8 +178,13 @@ export async function killWhen(
     }
     await new Promise((r) => setTimeout(r, 20));
   }
-  await child.status;
-  await child.stdout.cancel();
-  await child.stderr.cancel();
-  assert.ok(killed, `mup reached ${when} (${status})`);
+  const late = !killed && !ended;
+  if (late) child.kill("SIGKILL");
+  const r = await out;
+  const dec = new TextDecoder();
+  assert.ok(
+    killed,
+    `mup ${late ? "was still running" : `ended (exit ${r.code})`} before ${when} was ${status}` +
+      (!late ? `:\n${dec.decode(r.stdout).slice(-3000)}${dec.decode(r.stderr).slice(-2000)}` : ""),
+  );
 }

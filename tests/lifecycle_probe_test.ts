@@ -48,6 +48,22 @@ Deno.test("a process that accepts connections but never answers shows DOWN with 
   }
 });
 
+Deno.test("a stopped server is known at the driver's first check, not after the answer timeout: the error is the refusal itself", async () => {
+  const [refused] = freePorts(1);
+  const access = new MongoAccess();
+  // A timeout far longer than the test: without the first-check rule the driver would wait it
+  // out and fail with MongoServerSelectionError instead.
+  const hello = await access.hello("127.0.0.1", refused, 600_000);
+  assert.equal(hello, undefined);
+  const e = await access.adminCommand("127.0.0.1", refused, { ping: 1 }, 600_000).then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  assert.ok(e, "a stopped server answered");
+  assert.notEqual(e.name, "MongoServerSelectionError");
+  assert.match(`${e.message} ${(e as { cause?: Error }).cause?.message ?? ""}`, /ECONNREFUSED/);
+});
+
 Deno.test("a hidden, a priority-0 and a delayed member show as such, from the set's live configuration", async () => {
   await withDir(async (dir) => {
     const ports = freePorts(4);

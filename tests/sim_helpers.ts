@@ -83,11 +83,22 @@ export async function admin(
   port: number,
   cmd: Record<string, unknown>,
 ): Promise<Record<string, unknown>> {
+  // A server that refuses is known at the driver's first check; one that accepts gets 30 s,
+  // so a loaded machine cannot make a live server look dead.
   const c = new MongoClient(
-    `mongodb://localhost:${port}/?directConnection=true&serverSelectionTimeoutMS=5000`,
+    `mongodb://localhost:${port}/?directConnection=true&serverSelectionTimeoutMS=30000`,
   );
+  let checked = false;
+  let refused!: (e: Error) => void;
+  const refusal = new Promise<never>((_, reject) => refused = reject);
+  c.on("serverHeartbeatSucceeded", () => checked = true);
+  c.on("serverHeartbeatFailed", (ev) => {
+    if (!checked && ev.failure?.name !== "MongoNetworkTimeoutError") refused(ev.failure);
+  });
   try {
-    return await c.db("admin").command(cmd);
+    const work = c.db("admin").command(cmd);
+    work.catch(() => {});
+    return await Promise.race([work, refusal]);
   } finally {
     await c.close();
   }

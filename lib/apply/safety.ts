@@ -98,7 +98,7 @@ const RUNNERS: Record<string, Runner> = {
     const except = c.params.except as string | undefined;
     const others = (c.params.members as string[]).filter((m) => m !== except);
     const states = await Promise.all(others.map(async (m) => {
-      const st = await access.adminCommand(...splitHostPort(m), { replSetGetStatus: 1 }, 3000)
+      const st = await access.adminCommand(...splitHostPort(m), { replSetGetStatus: 1 })
         .catch((e) => ({ error: (e as Error).message }));
       if ("error" in st) return `not answering (${String(st.error).split("\n")[0]})`;
       return String(

@@ -249,7 +249,7 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
       "--timeout <duration>",
       durationHelp(DISPLAY_TIMEOUT, "how long to wait for each process's answer"),
       durationArg(DISPLAY_TIMEOUT),
-      "2s",
+      "10s",
     )
     .option("--detailed-exitcode", "exit 2 (not 1) when a process is down or unhealthy")
     .option("--json", "machine-readable output")

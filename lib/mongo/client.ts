@@ -79,10 +79,47 @@ async function speaksTls(
   }
 }
 
+/**
+ * Rejects as soon as the driver's first check of the server fails with anything but a timeout
+ * (connection refused, host unreachable, a failed TLS handshake): such a failure is immediate
+ * and final, so waiting out serverSelectionTimeoutMS for it would only make every question to
+ * a stopped server as slow as the slowest allowed answer. A server that accepts but answers
+ * late (a loaded machine) still gets the whole timeout. A failure after a successful check (a
+ * server restarting meanwhile) is left to the driver, as before. Driver events: SDAM
+ * monitoring, `serverHeartbeatSucceeded` / `serverHeartbeatFailed`.
+ */
+function failsFirstCheck(c: MongoClient): { promise: Promise<never>; stop: () => void } {
+  let reject!: (e: Error) => void;
+  const promise = new Promise<never>((_, r) => reject = r);
+  promise.catch(() => {});
+  let checked = false;
+  const ok = () => checked = true;
+  const failed = (ev: { failure: Error }) => {
+    if (!checked && ev.failure?.name !== "MongoNetworkTimeoutError") reject(ev.failure);
+  };
+  c.on("serverHeartbeatSucceeded", ok);
+  c.on("serverHeartbeatFailed", failed);
+  return {
+    promise,
+    stop: () => {
+      c.off("serverHeartbeatSucceeded", ok);
+      c.off("serverHeartbeatFailed", failed);
+    },
+  };
+}
+
 /** The error code of a driver error (AuthenticationFailed is 18, Unauthorized 13). */
 function codeOf(e: unknown): number | undefined {
   return (e as { code?: number })?.code;
 }
+
+/**
+ * How long a server that accepted the connection has to answer one question, in milliseconds.
+ * Generous, because only a live server uses it: a stopped one is known at the driver's first
+ * check (failsFirstCheck), and a loaded machine must not make mup take a slow server for a
+ * dead one.
+ */
+export const ANSWER_TIMEOUT_MS = 10_000;
 
 /** Connections to the servers of one cluster. */
 export class MongoAccess {
@@ -120,11 +157,16 @@ export class MongoAccess {
       opts.tlsCAFile = ca;
     }
     const c = new MongoClient(`mongodb://${hostPort(host, port)}/?directConnection=true`, opts);
+    const refusal = failsFirstCheck(c);
     try {
       // Connecting authenticates: a refused login (18) surfaces here, not inside `fn` (which
       // may be a poll that would take it for a server not ready yet).
-      if (credentials) await c.connect();
-      return await fn(c);
+      const work = (async () => {
+        if (credentials) await c.connect();
+        return await fn(c);
+      })();
+      work.catch(() => {}); // when the refusal wins, the client's close ends `work` too
+      return await Promise.race([work, refusal.promise]);
     } catch (e) {
       // Plain was tried because the TLS handshake failed: a network error then says why.
       if (probe.refused && codeOf(e) === undefined) {
@@ -136,6 +178,7 @@ export class MongoAccess {
       }
       throw e;
     } finally {
+      refusal.stop();
       await c.close().catch(() => {});
     }
   }
@@ -151,7 +194,7 @@ export class MongoAccess {
     host: string,
     port: number,
     fn: (c: MongoClient) => Promise<T>,
-    timeoutMs = 3000,
+    timeoutMs = ANSWER_TIMEOUT_MS,
     options: { auth?: boolean } = {},
   ): Promise<T> {
     const sec = this.security;
@@ -179,7 +222,11 @@ export class MongoAccess {
   }
 
   /** Whether the cluster's credentials authenticate on this server (false before the user). */
-  async credentialsWork(host: string, port: number, timeoutMs = 3000): Promise<boolean> {
+  async credentialsWork(
+    host: string,
+    port: number,
+    timeoutMs = ANSWER_TIMEOUT_MS,
+  ): Promise<boolean> {
     const cred = await this.security.credentials?.();
     if (!cred) return false;
     try {
@@ -212,7 +259,11 @@ export class MongoAccess {
   }
 
   /** hello (no credentials needed), or undefined when nothing answers. */
-  async hello(host: string, port: number, timeoutMs = 1500): Promise<Document | undefined> {
+  async hello(
+    host: string,
+    port: number,
+    timeoutMs = ANSWER_TIMEOUT_MS,
+  ): Promise<Document | undefined> {
     try {
       return await this.withServer(
         host,

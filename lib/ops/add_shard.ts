@@ -13,7 +13,7 @@ async function listed(
   port: number,
   name: string,
 ): Promise<boolean> {
-  const r = await m.adminCommand(host, port, { listShards: 1 }, 5000);
+  const r = await m.adminCommand(host, port, { listShards: 1 });
   return (r.shards as Document[]).some((s) => s._id === name);
 }
 

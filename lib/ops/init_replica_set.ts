@@ -14,7 +14,7 @@ async function status(ctx: Parameters<Operation["run"]>[0]): Promise<Document | 
   for (const m of members(ctx)) {
     const [h, p] = splitHostPort(m.host);
     try {
-      return await mongo(ctx).adminCommand(h, p, { replSetGetStatus: 1 }, 1500);
+      return await mongo(ctx).adminCommand(h, p, { replSetGetStatus: 1 });
     } catch (e) {
       if ((e as { code?: number }).code === 94) return undefined; // NotYetInitialized
     }

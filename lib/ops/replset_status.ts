@@ -1,11 +1,11 @@
 import type { Document } from "mongodb";
-import { type MongoAccess, splitHostPort } from "../mongo/client.ts";
+import { ANSWER_TIMEOUT_MS, type MongoAccess, splitHostPort } from "../mongo/client.ts";
 
 /** replSetGetStatus from the first of `members` (`host:port`) that answers, or undefined. */
 export async function setStatus(
   access: MongoAccess,
   members: string[],
-  timeoutMs = 1500,
+  timeoutMs = ANSWER_TIMEOUT_MS,
 ): Promise<Document | undefined> {
   for (const m of members) {
     const [h, p] = splitHostPort(m);

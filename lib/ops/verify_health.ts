@@ -45,9 +45,7 @@ async function problems(m: MongoAccess, procs: Proc[], shards: string[]): Promis
   await Promise.all([...sets].map(async ([name, members]) => {
     let st: Document | undefined;
     for (const x of members) {
-      st = await m.adminCommand(x.host, x.port, { replSetGetStatus: 1 }, 2000).catch(() =>
-        undefined
-      );
+      st = await m.adminCommand(x.host, x.port, { replSetGetStatus: 1 }).catch(() => undefined);
       if (st) break;
     }
     if (!st) {
@@ -64,7 +62,7 @@ async function problems(m: MongoAccess, procs: Proc[], shards: string[]): Promis
   }));
   const router = procs.find((p) => p.role === "mongos");
   if (router && shards.length) {
-    const r = await m.adminCommand(router.host, router.port, { listShards: 1 }, 3000).catch(() =>
+    const r = await m.adminCommand(router.host, router.port, { listShards: 1 }).catch(() =>
       undefined
     );
     const have = new Set(((r?.shards ?? []) as Document[]).map((s) => s._id));

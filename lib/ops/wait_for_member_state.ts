@@ -13,7 +13,7 @@ import { planTimeoutMs } from "./timeout.ts";
 async function standing(ctx: OperationContext): Promise<{ state: string; lag?: number }> {
   const { host, port } = ctx.op.target;
   const me = `${host}:${port}`;
-  const own = await mongo(ctx).adminCommand(host!, port!, { replSetGetStatus: 1 }, 1500);
+  const own = await mongo(ctx).adminCommand(host!, port!, { replSetGetStatus: 1 });
   const state = String((own.members as Document[]).find((m) => m.self)?.stateStr ?? "UNKNOWN");
   const st = await setStatus(mongo(ctx), JSON.parse(param(ctx, "members")));
   const members = (st?.members ?? []) as Document[];

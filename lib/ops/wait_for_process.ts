@@ -14,7 +14,7 @@ export const waitForProcess: Operation = {
     const { host, port } = ctx.op.target;
     const timeout = planTimeoutMs(ctx, 30_000);
     const t0 = Date.now();
-    const h = await poll(() => mongo(ctx).hello(host!, port!, 1000), timeout, 50, ctx.signal);
+    const h = await poll(() => mongo(ctx).hello(host!, port!, 5000), timeout, 50, ctx.signal);
     if (!h) {
       const { reason, gone } = await why(ctx);
       // Waiting longer helps a slow server, not one that is not running at all.

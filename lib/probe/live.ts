@@ -4,7 +4,7 @@
  * Read-only: used by `cluster display` and gathered before the lifecycle planners run.
  */
 import type { Document } from "mongodb";
-import type { MongoAccess } from "../mongo/client.ts";
+import { ANSWER_TIMEOUT_MS, type MongoAccess } from "../mongo/client.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { formatDuration } from "../util/format.ts";
 
@@ -205,7 +205,7 @@ export async function probeProcesses(
   access: MongoAccess,
   procs: MetaProcess[],
   dataDirs: Map<string, string>,
-  timeoutMs = 2000,
+  timeoutMs = ANSWER_TIMEOUT_MS,
 ): Promise<ProcessStatus[]> {
   const answers = await Promise.all(
     procs.map((p) => askOne(access, p, dataDirs.get(p.id), timeoutMs)),
@@ -220,7 +220,7 @@ export async function probeProcesses(
 export async function listedShards(
   access: MongoAccess,
   mongos: { host: string; port: number }[],
-  timeoutMs = 2000,
+  timeoutMs = ANSWER_TIMEOUT_MS,
 ): Promise<string[] | undefined> {
   for (const m of mongos) {
     const r = await access.adminCommand(m.host, m.port, { listShards: 1 }, timeoutMs).catch(() =>
