@@ -16,7 +16,10 @@ installFixture();
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
-/** Rolls `cluster`'s first deploy back to its start; then nothing of it runs and it is unlisted. */
+/**
+ * Rolls `cluster`'s first deploy back to its start; then nothing of it runs, and it is listed
+ * only as not deployed (its secrets store stays, for `cluster destroy` to remove).
+ */
 async function rollBackToStart(home: string, cluster: string): Promise<string> {
   const plan = await ok(home, [
     "state",
@@ -28,8 +31,9 @@ async function rollBackToStart(home: string, cluster: string): Promise<string> {
   ]);
   await ok(home, ["state", "rollback", cluster, "--checkpoint", "start", "--auto-approve"]);
   assert.deepEqual(await livePids(home, cluster), []);
-  const list = await ok(home, ["cluster", "list"]);
-  assert.doesNotMatch(list.stdout, new RegExp(`\\b${cluster}\\b`));
+  const list = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
+  const row = list.find((r: { name: string }) => r.name === cluster);
+  assert.match(row?.status ?? "", /^not deployed \(apply \S+ rolled back to start\)$/);
   return plan.stdout;
 }
 
