@@ -247,7 +247,10 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
     .option("-N, --node <host:port>", "only this process (repeatable)", collect)
     .option(
       "--timeout <duration>",
-      durationHelp(DISPLAY_TIMEOUT, "how long to wait for each process's answer"),
+      durationHelp(
+        DISPLAY_TIMEOUT,
+        "how long a process that accepts the connection has to answer (one that refuses it is DOWN at once)",
+      ),
       durationArg(DISPLAY_TIMEOUT),
       "10s",
     )
