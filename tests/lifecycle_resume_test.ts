@@ -320,6 +320,21 @@ Deno.test("what failed first deploys leave is listed and destroy removes it, eve
     assert.equal(JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout).length, 0);
     const again = await ok(home, ["cluster", "destroy", "left", "--auto-approve"]);
     assert.match(again.stdout, /already destroyed/);
+    // The name used again, by a first deploy that fails: its leftovers are destroyed, not taken
+    // for the earlier cluster's archive.
+    const topo = await writeTopology(home, "left.yaml", standaloneTopology([p1]));
+    const failedAgain = await mup(
+      deployArgs("left", topo, await testMirror(), ["--auto-approve"]),
+      {
+        home,
+        env: crash,
+      },
+    );
+    assert.equal(failedAgain.code, 1, failedAgain.stdout + failedAgain.stderr);
+    assert.ok(await exists(keyfile), "the failed deploy made a keyfile");
+    const reused = await ok(home, ["cluster", "destroy", "left", "--auto-approve"]);
+    assert.match(reused.stdout, /Destroy completed successfully!/);
+    assert.ok(!(await exists(dir)), "nothing of the reused name is left");
   } finally {
     await killAll(home);
   }

@@ -77,8 +77,9 @@ const SPECS: Spec[] = [
 
 /** Whether a destroyed cluster of this name left an archive (so a second destroy is a no-op). */
 async function archived(ctx: CliContext, name: string): Promise<boolean> {
+  // `<name>-<plan ID>` exactly: the archive of a cluster named `zz-plan` is not `zz`'s.
   return (await listDir(path.join(ctx.store.root, "archive"))).some((d) =>
-    d.startsWith(`${name}-plan-`)
+    d.startsWith(`${name}-`) && /^plan-[0-9a-f]{8}$/.test(d.slice(name.length + 1))
   );
 }
 
@@ -103,19 +104,20 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
       const opts = o as LifecycleOptions;
       const valid = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name);
       const meta0 = valid && await hasMeta(ctx, name);
-      if (spec.name === "destroy" && !meta0 && await archived(ctx, name)) {
+      // A cluster whose first deploys failed or were rolled back has no metadata, but what they
+      // left (processes, directories, binaries, secrets) is still this cluster's: destroy
+      // removes it, planned from its deploy plans (the metadata is described, never written).
+      // This holds even when an earlier cluster of the same name was destroyed before.
+      const left = spec.name === "destroy" && valid && !meta0
+        ? await undeployedMeta(ctx.store.clusterDir(name), (id) => ctx.store.planPath(name, id))
+        : undefined;
+      if (spec.name === "destroy" && !meta0 && !left && await archived(ctx, name)) {
         const message =
           `Nothing to do: cluster ${name} is already destroyed (its archive is kept).`;
         if (opts.json) printJson({ plan_id: null, changes: false, message });
         else print(message);
         return;
       }
-      // A cluster whose first deploys failed or were rolled back has no metadata, but what they
-      // left (processes, directories, binaries, secrets) is still this cluster's: destroy
-      // removes it, planned from its deploy plans (the metadata is described, never written).
-      const left = spec.name === "destroy" && valid && !meta0
-        ? await undeployedMeta(ctx.store.clusterDir(name), (id) => ctx.store.planPath(name, id))
-        : undefined;
       const meta = left ?? await requireMeta(ctx, name);
       // The probe asks remote hosts over SSH, as the apply does.
       configureSsh(ctx.executors, meta.topology, opts);
