@@ -290,14 +290,24 @@ Deno.test("what failed first deploys leave is listed and destroy removes it, eve
   const [p1, p2] = stablePorts(2);
   try {
     const crash = { MUP_SIM_CRASH_AT_STARTUP: "14" };
-    // Two failed first deploys; between them the user moved the server to another port.
-    for (const port of [p1, p2]) {
+    // Two failed first deploys. Moving the server to another port in between is refused: the
+    // first attempt's server and directories would belong to no command.
+    for (const port of [p1, p2, p1]) {
       const topo = await writeTopology(home, "left.yaml", standaloneTopology([port]));
       const failed = await mup(deployArgs("left", topo, await testMirror(), ["--auto-approve"]), {
         home,
         env: crash,
       });
       assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+      if (port === p2) {
+        assert.match(
+          failed.stdout + failed.stderr,
+          new RegExp(
+            `earlier deploy of cluster left that did not complete holds localhost:${p1}.*\`mup cluster destroy left\``,
+          ),
+        );
+        assert.doesNotMatch(failed.stdout, /Applying plan/);
+      }
     }
     const gone = await ok(home, ["cluster", "destroy", "nope", "--auto-approve"], 1);
     assert.match(gone.stderr, /no deployed cluster named "nope"/);

@@ -17,7 +17,7 @@ import { clusterDifferences, recordedPorts, renderDifference } from "./redeploy.
 import { hostKey } from "../topology/hosts.ts";
 import { nodeClaims } from "../topology/layout.ts";
 import { isLocalHost } from "../topology/schema.ts";
-import { clashes, clusterClaims, otherClusters } from "../preflight/clusters.ts";
+import { clashes, clusterClaims, otherClusters, strayClaims } from "../preflight/clusters.ts";
 import { MupError } from "../errors.ts";
 import { clusterAccess } from "../security/access.ts";
 import { securityOf, withSecurityDefaults } from "../security/settings.ts";
@@ -152,7 +152,11 @@ export async function buildDeployPlan(
     : await checkForeignData(listProcesses(topology, deployDir), req.executors);
   // A file in the way or a read-only directory fails mid-apply (mkdir, mongod): refused here.
   const creatable = await checkDirsCreatable(listProcesses(topology, deployDir), req.executors);
-  for (const c of [dataDirs, creatable]) {
+  // What an earlier, unfinished first deploy holds that this topology drops would be nobody's.
+  const stray = meta || !own.claims.length
+    ? undefined
+    : strayClaims(req.cluster, own, nodeClaims(topology, deployDir));
+  for (const c of [dataDirs, creatable, ...(stray ? [stray] : [])]) {
     validation.checks.push(c.check);
     if (c.issues.length) {
       validation.errors.push(...c.issues);

@@ -9,6 +9,7 @@ import { isStale, readLock } from "../state/lock.ts";
 import { readMeta } from "../state/meta.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
+import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { type NodeClaim, nodeClaims } from "../topology/layout.ts";
 import { Topology } from "../topology/schema.ts";
@@ -121,4 +122,39 @@ export function clashes(mine: NodeClaim[], others: ClusterClaims[]): string[] {
     if (log) out.push(`${here}: log file ${c.files.log} belongs to ${log}`);
   }
   return out;
+}
+
+/**
+ * A first deploy planned again after one that failed part way: the processes that earlier
+ * attempt holds (`own`, from clusterClaims) and `planned` (the new topology's claims) does not
+ * have. A deploy that then completed would record a cluster without them, so their processes
+ * and directories would belong to no command: refused, with the command that removes them.
+ * Pure: `own` was read beforehand.
+ */
+export function strayClaims(
+  cluster: string,
+  own: ClusterClaims,
+  planned: NodeClaim[],
+): { check: CheckResult; issues: ValidationIssue[] } {
+  const keep = new Set(planned.map((c) => `${hostKey(c.host)}:${c.port}`));
+  const stray = own.claims.filter((c) => !keep.has(`${hostKey(c.host)}:${c.port}`));
+  const where = stray.map((c) => hostPort(c.host, c.port)).join(", ");
+  return {
+    check: {
+      name: "earlier_attempts",
+      status: stray.length ? "failed" : "passed",
+      message: stray.length
+        ? `an earlier deploy of ${cluster} that did not complete holds ${where}, which this topology does not have`
+        : "nothing an earlier attempt left is outside this topology",
+      duration: 0,
+    },
+    issues: stray.length
+      ? [{
+        code: "earlier_attempts",
+        severity: "error",
+        message:
+          `an earlier deploy of cluster ${cluster} that did not complete holds ${where} (processes, directories), which this topology does not have: \`mup cluster destroy ${cluster}\` stops and removes what it left, then deploy again; or deploy with the earlier topology`,
+      }]
+      : [],
+  };
 }
