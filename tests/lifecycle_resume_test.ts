@@ -312,7 +312,19 @@ Deno.test("what failed first deploys leave is listed and destroy removes it, eve
     const gone = await ok(home, ["cluster", "destroy", "nope", "--auto-approve"], 1);
     assert.match(gone.stderr, /no deployed cluster named "nope"/);
     // The second apply found the binaries and the keyfile in place: its rollback leaves them.
-    await ok(home, ["state", "rollback", "left", "--checkpoint", "start", "--auto-approve"]);
+    const rolled = await ok(home, [
+      "state",
+      "rollback",
+      "left",
+      "--checkpoint",
+      "start",
+      "--auto-approve",
+    ]);
+    // It says what it leaves: the first attempt's own doing, and the commands that undo it.
+    assert.match(
+      rolled.stdout,
+      /apply apply-\w+ \(an earlier deploy, failed\) keeps what it started and made: `mup state rollback left --state-id apply-\w+ --checkpoint start` undoes it too, or `mup cluster destroy left`/,
+    );
     const dir = clusterDir(home, "left");
     const keyfile = path.join(dir, "secrets", "keyfile");
     const bin = path.join(dir, "deploy", "bin");

@@ -3,6 +3,7 @@
  * metadata), then calls the pure rollback planner. Not pure itself, like deploy.ts.
  */
 import { MupError } from "../errors.ts";
+import { holdsNothing } from "../preflight/clusters.ts";
 import { baseStateOf, readMeta } from "../state/meta.ts";
 import { ApplyState, Checkpoint } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
@@ -69,7 +70,7 @@ export async function buildRollbackPlan(req: {
   }
   const { plan: original } = await req.store.load(state.plan_path);
   const meta = await readMeta(clusterDir);
-  return planRollback({
+  const plan = planRollback({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
     createdAt: new Date().toISOString(),
     original,
@@ -82,4 +83,21 @@ export async function buildRollbackPlan(req: {
     hooks: original.hooks,
     dryRun: req.dryRun,
   });
+  // Before a first deploy completed, each attempt holds what it did itself: rolling one back
+  // leaves what an earlier attempt started or made (an operation it found in place is not its).
+  if (!meta && state.operation === "deploy") {
+    const others = (await states.list().catch(() => [] as ApplyState[])).filter((s) =>
+      s.state_id !== id && s.operation === "deploy" && !holdsNothing(s)
+    );
+    for (const o of others) {
+      plan.validation.warnings.push({
+        code: "earlier_attempt",
+        severity: "warning",
+        message: `apply ${o.state_id} (an earlier deploy, ${o.status}) keeps what it started and ` +
+          `made: \`mup state rollback ${req.cluster} --state-id ${o.state_id} --checkpoint start\` ` +
+          `undoes it too, or \`mup cluster destroy ${req.cluster}\` removes what every attempt left`,
+      });
+    }
+  }
+  return plan;
 }
