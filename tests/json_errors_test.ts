@@ -151,7 +151,11 @@ Deno.test("--json: a pre-flight failure of deploy --auto-approve prints the fail
       deployArgs("c1", topo, await testMirror(), ["--plan-file", file, "--json"]),
       { home },
     );
-    assert.equal(errorDoc(written, "deploy --plan-file").stored, false);
+    const writtenDoc = errorDoc(written, "deploy --plan-file");
+    assert.equal(writtenDoc.stored, false);
+    assert.match(String(writtenDoc.hint), new RegExp(`\`mup plan show ${file}\``));
+    const shown = await mup(["plan", "show", file], { home });
+    assert.equal(shown.code, 0, output(shown));
     const saved = await mup(["plan", "apply", file, "--auto-approve", "--json"], { home });
     const d = errorDoc(saved, "plan apply of an invalid plan");
     assert.match(d.error, /pre-flight checks failed/);

@@ -52,6 +52,9 @@ Deno.test("a plan that fails pre-flight is shown with its errors and not stored 
     assert.equal(doc.stored, false);
     assert.equal(doc.path, undefined);
     assert.match(doc.errors[0].message, /ports already in use/);
+    // The hint may not send anyone to `plan show` of a plan that was not kept.
+    assert.doesNotMatch(doc.hint, new RegExp(doc.plan_id));
+    assert.match(doc.hint, /`checks` lists them \(the plan was not stored\)/);
 
     assert.equal(await exists(clusterDir(home, "c1")), false, "no cluster directory");
     const list = await mup(["plan", "list"], { home });

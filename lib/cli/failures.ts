@@ -38,7 +38,12 @@ export function preflightFailure(plan: Plan, path?: string, stored?: boolean): M
       plan.validation.errors.map((e) => e.message).join("; ")
     }`,
     {
-      hint: `fix the problems and plan again; \`mup plan show ${plan.plan_id}\` lists the checks`,
+      // A plan that was not kept cannot be shown: the document's `checks` are the list then.
+      hint: stored === false
+        ? path
+          ? `fix the problems and plan again; \`mup plan show ${path}\` lists the checks (the plan was not stored)`
+          : "fix the problems and plan again; `checks` lists them (the plan was not stored)"
+        : `fix the problems and plan again; \`mup plan show ${plan.plan_id}\` lists the checks`,
       details: {
         plan_id: plan.plan_id,
         ...(path ? { path } : {}),
