@@ -549,3 +549,29 @@ Deno.test("plan diff of a stop lists the metadata once; after the stop was appli
     metaFile,
   ]);
 });
+
+Deno.test("rolling restart warns about what it cannot keep available: each set of fewer than three voting members, a standalone", async () => {
+  const small = await input("sharded.yaml");
+  const t = small.meta.topology;
+  // One member per set, as in the smallest sharded cluster.
+  const onePerSet = <T extends { replica_set?: string }>(list: T[]) =>
+    list.filter((s, i) => list.findIndex((x) => x.replica_set === s.replica_set) === i);
+  t.config_servers = onePerSet(t.config_servers);
+  t.mongod_servers = onePerSet(t.mongod_servers);
+  const sets = [...new Set([...t.config_servers, ...t.mongod_servers].map((s) => s.replica_set))];
+  const plan = planRestart(small);
+  const noMajority = plan.validation.warnings.filter((w) =>
+    w.code === "no_majority_while_restarted"
+  );
+  assert.deepEqual(noMajority.map((w) => w.message.split(" ")[0]).sort(), [...sets].sort());
+  assert.match(noMajority[0].message, /has 1 voting member: .* no primary and takes no writes/);
+  assert.equal(plan.validation.valid, true, "a warning, not a refusal");
+  const standalone = planRestart(await input("standalone.yaml")).validation.warnings;
+  assert.deepEqual(standalone.map((w) => w.code), ["standalone_down_while_restarted"]);
+  // Three voting members stay writable through a rolling restart: nothing to say.
+  assert.ok(
+    !planRestart(await input("replica-set.yaml")).validation.warnings.some((w) =>
+      w.code === "no_majority_while_restarted"
+    ),
+  );
+});

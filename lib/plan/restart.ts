@@ -155,9 +155,45 @@ export function singleMongosWarnings(
     host: routers[0].host,
     message: `${routers[0].host}:${routers[0].port} is the cluster's only mongos: clients ` +
       "cannot reach the cluster while it restarts (about the time the mongos takes to start). " +
-      "With two or more mongos, each in the clients' connection string, a rolling restart " +
-      "keeps the cluster writable throughout (only an election's pause per replica set).",
+      "With two or more mongos, each in the clients' connection string (and replica sets of " +
+      "three or more voting members), a rolling restart keeps the cluster writable throughout " +
+      "(only an election's pause per replica set).",
   }];
+}
+
+/**
+ * What a rolling restart cannot keep available: a replica set of fewer than three voting
+ * members has no majority while one of them is down, so it elects no primary and takes no
+ * writes (MongoDB docs: "Replica Set Elections", a majority of voting members must be up); a
+ * standalone mongod is down while it restarts.
+ */
+export function downWhileRestartedWarnings(
+  procs: ProcessSpec[],
+  sets: ReplicaSetSpec[],
+  chosen: ProcessSpec[],
+): ValidationIssue[] {
+  const out: ValidationIssue[] = [];
+  for (const s of sets) {
+    if (!chosen.some((p) => p.replicaSet === s.name)) continue;
+    const voting = procs.filter((p) => p.replicaSet === s.name && p.votes > 0).length;
+    if (voting >= 3) continue;
+    out.push({
+      code: "no_majority_while_restarted",
+      severity: "warning",
+      message: `${s.name} has ${voting} voting member${voting === 1 ? "" : "s"}: while one ` +
+        "restarts the set has no majority, so it has no primary and takes no writes (a rolling " +
+        "restart keeps a set writable from three voting members)",
+    });
+  }
+  for (const p of chosen.filter((p) => p.role === "mongod" && !p.replicaSet)) {
+    out.push({
+      code: "standalone_down_while_restarted",
+      severity: "warning",
+      host: p.host,
+      message: `${p.host}:${p.port} is a standalone mongod: it is unavailable while it restarts`,
+    });
+  }
+  return out;
 }
 
 /** Pure: the restart Plan (rolling, or all at once with input.force). */
@@ -216,6 +252,7 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
   }
   const inSet = (s: ReplicaSetSpec) => chosen.filter((p) => p.replicaSet === s.name);
   const warnings = singleMongosWarnings(procs, chosen);
+  warnings.push(...downWhileRestartedWarnings(procs, sets, chosen));
   warnings.push(...handBackWarnings(input, sets, chosen));
   const shards = [
     ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(input, s, inSet(s), cfgSet)),
