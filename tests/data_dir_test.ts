@@ -121,6 +121,23 @@ Deno.test("a repair of a cluster whose recorded data directory is gone is refuse
     assert.match(doc.error, new RegExp(`data directory localhost:${dir} of \\S+ is missing`));
     assert.match(doc.error, /mup cluster destroy st/);
     assert.equal(await Deno.stat(dir).catch(() => null), null, "nothing was created");
+    // `cluster start` is refused the same way, before anything is approved or started.
+    const start = await mup(["cluster", "start", "st", "--auto-approve"], { home });
+    assert.equal(start.code, 1, output(start));
+    assert.match(start.stdout, new RegExp(`data directory localhost:${dir} of \\S+ is missing`));
+    assert.doesNotMatch(start.stdout, /Applying plan/);
+    // So is a log directory with a file in its place.
+    const logs = `${home}/storage/clusters/st/deploy/logs`;
+    await Deno.mkdir(dir);
+    const logDir = (await Array.fromAsync(Deno.readDir(logs)))[0].name;
+    await Deno.remove(`${logs}/${logDir}`, { recursive: true });
+    await Deno.writeTextFile(`${logs}/${logDir}`, "in the way");
+    const blocked = await mup(["cluster", "start", "st", "--auto-approve"], { home });
+    assert.equal(blocked.code, 1, output(blocked));
+    assert.match(blocked.stdout, new RegExp(`${logs}/${logDir}`));
+    assert.match(blocked.stdout, /cannot be written: .* is in the way/);
+    await Deno.remove(`${logs}/${logDir}`);
+    await Deno.remove(dir);
 
     await Deno.mkdir(dir);
     const empty = await mup(args(["--plan-only", "--json"]), { home });

@@ -11,7 +11,9 @@ import { runningPid } from "../ops/process.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { measuredDurations } from "./deploy.ts";
 import type { LifecyclePlanInput, ProcessFact } from "./lifecycle.ts";
-import type { Plan } from "./schema.ts";
+import { allOperations, type Plan } from "./schema.ts";
+import { listProcesses } from "./processes.ts";
+import { checkDirsCreatable, checkRecordedData } from "../preflight/data_dirs.ts";
 import type { ProcessFilter } from "./select.ts";
 import type { PlanStore } from "./store.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
@@ -66,6 +68,7 @@ export async function buildLifecyclePlan(
     dryRun: req.dryRun,
     unrecorded: req.unrecorded,
   });
+  await checkStarts(plan, req);
   // An apply left unfinished (failed, paused, or its mup killed) is replaced by this one: say so
   // before it is approved, since it can then no longer be resumed.
   const u = await unfinishedApply(clusterDir);
@@ -79,4 +82,37 @@ export async function buildLifecyclePlan(
     });
   }
   return plan;
+}
+
+/**
+ * Pre-flight of the processes `plan` starts (start, restart, a rollback's start): each recorded
+ * data directory is still there (a member started on a missing one comes back empty) and every
+ * directory it writes in can be written (a file in the way makes mongod exit at start). The
+ * same checks as a deploy's, so the plan is refused before it is approved, not at the start.
+ */
+async function checkStarts(
+  plan: Omit<Plan, "content_hash">,
+  req: { meta: ClusterMeta; store: PlanStore; executors: ExecutorFactory; unrecorded?: boolean },
+): Promise<void> {
+  if (req.unrecorded) return; // what a failed deploy left is only ever destroyed
+  const started = new Set(
+    allOperations(plan).filter((o) => o.type === "start_process").map((o) => o.target.name),
+  );
+  if (!started.size) return;
+  const procs = listProcesses(
+    req.meta.topology,
+    path.join(req.store.clusterDir(req.meta.name), "deploy"),
+  ).filter((p) => started.has(p.id));
+  for (
+    const c of [
+      await checkRecordedData(procs, req.executors, req.meta.name),
+      await checkDirsCreatable(procs, req.executors),
+    ]
+  ) {
+    plan.validation.checks.push(c.check);
+    if (c.issues.length) {
+      plan.validation.errors.push(...c.issues);
+      plan.validation.valid = false;
+    }
+  }
 }
