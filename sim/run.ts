@@ -205,7 +205,9 @@ export async function runServer(opts: ServerOptions): Promise<number> {
     server.listen();
   } catch (e) {
     const inUse = e instanceof Deno.errors.AddrInUse;
-    return fatal(20568, "Error setting up listener", {
+    // The same message under each server's own log ID: mongod_main.cpp logs 20568,
+    // mongos_main.cpp 22856 (tools such as mongodb-runner retry another port on 22856).
+    return fatal(opts.role === "mongos" ? 22856 : 20568, "Error setting up listener", {
       error: {
         code: 9001,
         codeName: "SocketException",

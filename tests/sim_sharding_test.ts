@@ -4,6 +4,7 @@
  * with range and hashed keys, chunk placement and routing, the balancer, movePrimary and
  * removeShard with draining. Every count is checked directly on the shards as well.
  */
+import * as path from "node:path";
 import assert from "node:assert/strict";
 import { type Document, MongoClient } from "mongodb";
 import { freePorts } from "./helpers.ts";
@@ -84,6 +85,23 @@ async function withCluster(
     }
   });
 }
+
+Deno.test("sharding: a mongos whose port is taken exits 48 with mongos's own log ID for it (22856)", async () => {
+  await withCluster(async (_c, cl, dir) => {
+    const [port] = freePorts(1);
+    const l = Deno.listen({ hostname: "127.0.0.1", port });
+    try {
+      const r = await startMongos(await simBin("7.0.5"), dir, port, `cfg/localhost:${cl.cfg}`);
+      assert.equal(r.code, 48, r.stdout + r.stderr);
+      // mongos_main.cpp logs 22856 here (mongod_main.cpp 20568): tools that start clusters,
+      // mongodb-runner among them, retry another port on it.
+      const log = await Deno.readTextFile(path.join(dir, `mongos-${port}.log`));
+      assert.match(log, /"id":22856,.*"Error setting up listener".*Address already in use/);
+    } finally {
+      l.close();
+    }
+  });
+});
 
 Deno.test("sharding: enableSharding records a primary shard; unsharded collections live on it", async () => {
   await withCluster(async (c, cl) => {
