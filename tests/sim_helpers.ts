@@ -4,6 +4,7 @@ import { type Document, MongoClient } from "mongodb";
 import { killAll, ROOT, testMirror } from "./helpers.ts";
 import { deadline, trackChild, trackDir } from "./fixture.ts";
 import { platformTargets } from "../sim/mirror.ts";
+import { failsFirstCheck } from "../lib/mongo/client.ts";
 
 /** bin/ of a simulated release, unpacked from the test mirror like a user would. */
 export async function simBin(version: string): Promise<string> {
@@ -88,18 +89,13 @@ export async function admin(
   const c = new MongoClient(
     `mongodb://localhost:${port}/?directConnection=true&serverSelectionTimeoutMS=30000`,
   );
-  let checked = false;
-  let refused!: (e: Error) => void;
-  const refusal = new Promise<never>((_, reject) => refused = reject);
-  c.on("serverHeartbeatSucceeded", () => checked = true);
-  c.on("serverHeartbeatFailed", (ev) => {
-    if (!checked && ev.failure?.name !== "MongoNetworkTimeoutError") refused(ev.failure);
-  });
+  const refusal = failsFirstCheck(c);
   try {
     const work = c.db("admin").command(cmd);
     work.catch(() => {});
-    return await Promise.race([work, refusal]);
+    return await Promise.race([work, refusal.promise]);
   } finally {
+    refusal.stop();
     await c.close();
   }
 }

@@ -88,7 +88,7 @@ async function speaksTls(
  * server restarting meanwhile) is left to the driver, as before. Driver events: SDAM
  * monitoring, `serverHeartbeatSucceeded` / `serverHeartbeatFailed`.
  */
-function failsFirstCheck(c: MongoClient): { promise: Promise<never>; stop: () => void } {
+export function failsFirstCheck(c: MongoClient): { promise: Promise<never>; stop: () => void } {
   let reject!: (e: Error) => void;
   const promise = new Promise<never>((_, r) => reject = r);
   promise.catch(() => {});
