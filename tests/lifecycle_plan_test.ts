@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { compileHooks } from "../lib/hooks/compile.ts";
 import { planDestroy } from "../lib/plan/destroy.ts";
 import type { LifecyclePlanInput, ProcessFact } from "../lib/plan/lifecycle.ts";
-import { configFilePath, pidFilePath } from "../lib/plan/mongo_config.ts";
+import { recordedProcess } from "../lib/state/meta_from_plan.ts";
 import { listProcesses } from "../lib/plan/processes.ts";
 import { planRestart } from "../lib/plan/restart.ts";
 import { planRollback } from "../lib/plan/rollback.ts";
@@ -49,15 +49,7 @@ async function metaFor(file: string, status: ClusterMeta["status"] = "running") 
     deploy_dir: DEPLOY,
     connection_string: "mongodb://localhost:27017/",
     topology: t,
-    processes: procs.map((p) => ({
-      id: p.id,
-      role: p.role,
-      host: p.host,
-      port: p.port,
-      ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
-      config: configFilePath(p),
-      pid_file: pidFilePath(p),
-    })),
+    processes: procs.map(recordedProcess),
     created_at: "2026-01-01T00:00:00.000Z",
     updated_at: "2026-01-01T00:00:00.000Z",
     last_plan_id: "plan-deploy",

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import type { ProcessFact } from "../lib/plan/lifecycle.ts";
-import { configFilePath, pidFilePath } from "../lib/plan/mongo_config.ts";
+import { recordedProcess } from "../lib/state/meta_from_plan.ts";
 import { listProcesses } from "../lib/plan/processes.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import { planTls, type TlsPlanInput } from "../lib/plan/tls.ts";
@@ -43,15 +43,7 @@ async function input(
     deploy_dir: DEPLOY,
     connection_string: "mongodb://localhost:27017/",
     topology: t,
-    processes: procs.map((p) => ({
-      id: p.id,
-      role: p.role,
-      host: p.host,
-      port: p.port,
-      ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
-      config: configFilePath(p),
-      pid_file: pidFilePath(p),
-    })),
+    processes: procs.map(recordedProcess),
     created_at: "2026-01-01T00:00:00.000Z",
     updated_at: "2026-01-01T00:00:00.000Z",
     last_plan_id: "plan-deploy",

@@ -87,7 +87,8 @@ export interface Platform {
   target: string;
 }
 
-function cmpVersion(a: string, b: string): number {
+/** Numeric order of versions (`7.0.14` after `7.0.5`; a Percona build number last). */
+export function cmpVersion(a: string, b: string): number {
   const pa = a.split(/[.-]/).map(Number);
   const pb = b.split(/[.-]/).map(Number);
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {

@@ -8,6 +8,7 @@ import type { Topology } from "../topology/schema.ts";
 import { securityOf } from "../security/settings.ts";
 import { listProcesses, type ProcessSpec } from "./processes.ts";
 import { describeRole } from "./op_builders.ts";
+import { cmpVersion } from "../download/manifest.ts";
 
 /** What a cluster is (as recorded) or should be (as asked). */
 export interface ClusterShape {
@@ -154,17 +155,6 @@ export function clusterDifferences(
 /** `7.0.5` of Percona's `7.0.5-3`: the MongoDB release a build is of. */
 const releaseOf = (version: string) => version.split("-")[0];
 
-/** Numeric order of versions (`7.0.14` after `7.0.5`; a Percona build number last). */
-function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[.-]/).map(Number);
-  const pb = b.split(/[.-]/).map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d) return d;
-  }
-  return 0;
-}
-
 /**
  * A different server variant is a switch of distribution (mongo ↔ percona), named as such, not
  * an upgrade; a different release is an upgrade or a downgrade, as the versions go. A variant
@@ -184,7 +174,7 @@ function serverDifferences(recorded: ClusterShape, asked: ClusterShape): Differe
     if (sameRelease) return out;
   }
   if (recorded.version !== asked.version) {
-    const newer = compareVersions(asked.version, recorded.version) > 0;
+    const newer = cmpVersion(asked.version, recorded.version) > 0;
     out.push({
       change: `server version ${recorded.version} → ${asked.version} (${
         newer ? "newer" : "older"

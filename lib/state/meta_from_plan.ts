@@ -1,10 +1,23 @@
 /** The cluster metadata a deploy plan describes: what save_metadata records once it has run. */
 import * as path from "node:path";
 import { clusterConnectionString } from "../security/access.ts";
-import { listProcesses } from "../plan/processes.ts";
+import { listProcesses, type ProcessSpec } from "../plan/processes.ts";
 import { configFilePath, pidFilePath } from "../plan/mongo_config.ts";
 import type { Plan } from "../plan/schema.ts";
 import type { ClusterMeta } from "./meta.ts";
+
+/** How metadata records one process: where it runs, its configuration and pid files. */
+export function recordedProcess(p: ProcessSpec): ClusterMeta["processes"][number] {
+  return {
+    id: p.id,
+    role: p.role,
+    host: p.host,
+    port: p.port,
+    ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
+    config: configFilePath(p),
+    pid_file: pidFilePath(p),
+  };
+}
 
 /**
  * The metadata of the cluster `plan` deploys into `clusterDir`, following `prev` (the metadata
@@ -33,15 +46,7 @@ export function metaFromPlan(
     deploy_dir: plan.deploy_dir,
     connection_string: clusterConnectionString(plan.cluster_name, plan.topology),
     topology: plan.topology,
-    processes: procs.map((p) => ({
-      id: p.id,
-      role: p.role,
-      host: p.host,
-      port: p.port,
-      ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
-      config: configFilePath(p),
-      pid_file: pidFilePath(p),
-    })),
+    processes: procs.map(recordedProcess),
     created_at: prev?.created_at ?? now,
     updated_at: now,
     last_plan_id: plan.plan_id,
