@@ -53,7 +53,22 @@ export const downloadBinary: Operation = {
       throw new OperationError(`${archive} has no bin/mongod: not a MongoDB server package`);
     });
     await privateTree(root);
-    await Deno.remove(dest, { recursive: true }).catch(() => {});
+    // The cache is shared by every cluster, and other mups may be installing from it right now:
+    // a tree marked complete for this archive is never replaced, and any other tree there (an
+    // unpacking cut short, or one about to be marked) is first set aside by rename, so that no
+    // reader ever finds the release half gone.
+    const complete = async () =>
+      (await Deno.readTextFile(path.join(dest, MARKER)).catch(() => "")).trim() === sha;
+    if (await complete()) {
+      await Deno.remove(work, { recursive: true }).catch(() => {});
+      return {
+        output: `${archive} was unpacked meanwhile by another mup`,
+        metadata: { downloaded_bytes: downloaded, cached },
+      };
+    }
+    const aside = `${dest}.old-${Deno.pid}`;
+    await Deno.rename(dest, aside).catch(() => {});
+    await Deno.remove(aside, { recursive: true }).catch(() => {});
     await Deno.rename(root, dest).catch(async (e) => {
       // Another mup unpacking the same verified archive into the same cache got there first
       // (ENOTEMPTY/EEXIST): its tree is the same release, so it is used.

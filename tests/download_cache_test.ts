@@ -1,0 +1,74 @@
+/**
+ * The shared cache of unpacked releases: every cluster under a MUP_HOME installs from it, so a
+ * second unpacking of the same archive (another mup that asked before the first had finished)
+ * must never take away a tree that was marked complete.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { downloadBinary } from "../lib/ops/download_binary.ts";
+import { DefaultExecutors } from "../lib/executor/factory.ts";
+import { sha256File } from "../lib/util/file_hash.ts";
+import { installFixture, tempDir } from "./fixture.ts";
+
+installFixture();
+
+Deno.test("a second unpack of a cached release leaves the tree another mup marked complete in place (installs from it never find it gone)", async () => {
+  const home = await tempDir("mup-cache-");
+  const before = Deno.env.get("MUP_HOME");
+  Deno.env.set("MUP_HOME", home); // store parameters must lie inside MUP_HOME
+  try {
+    const pkg = path.join(home, "src", "mongodb-linux-x86_64-7.0.5", "bin");
+    await Deno.mkdir(pkg, { recursive: true });
+    await Deno.writeTextFile(path.join(pkg, "mongod"), "#!/bin/sh\n", { mode: 0o755 });
+    await Deno.mkdir(path.join(home, "cache"));
+    const archive = path.join(home, "cache", "mongo-7.0.5.tgz");
+    const tar = await new Deno.Command("tar", {
+      args: ["-czf", archive, "-C", path.join(home, "src"), "mongodb-linux-x86_64-7.0.5"],
+    }).output();
+    assert.equal(tar.code, 0);
+    const dest = path.join(home, "cache", "mongo-7.0.5-linux-x86_64");
+    const ctx = {
+      op: {
+        id: "download-binary",
+        type: "download_binary" as const,
+        description: "Download MongoDB 7.0.5",
+        target: {
+          type: "host" as const,
+          name: "localhost",
+          host: "localhost",
+          params: {
+            archive,
+            sha256: (await sha256File(archive))!,
+            url: "file:///nowhere",
+            extract_dir: dest,
+          },
+        },
+        pre_conditions: [],
+        changes: [],
+        depends_on: [],
+        parallel: true,
+        estimated_ms: 1,
+      },
+      plan: { plan_id: "plan-x", cluster_name: "c1", version: "7.0.5" } as never,
+      stateId: "s",
+      executors: new DefaultExecutors(),
+      signal: new AbortController().signal,
+      progress: () => {},
+      log: () => {},
+    };
+    await downloadBinary.run(ctx);
+    assert.equal(await downloadBinary.isDone(ctx), true);
+    // What the first mup's clusters are installing from right now.
+    const inUse = path.join(dest, "in-use");
+    await Deno.writeTextFile(inUse, "");
+    await downloadBinary.run(ctx); // the second mup, which asked before the marker was written
+    assert.ok(await Deno.stat(inUse).then(() => true, () => false), "the marked tree was replaced");
+    assert.ok((await Deno.stat(path.join(dest, "bin", "mongod"))).isFile);
+    assert.equal(await downloadBinary.isDone(ctx), true);
+    const left = (await Array.fromAsync(Deno.readDir(path.join(home, "cache")))).map((e) => e.name);
+    assert.deepEqual(left.sort(), ["mongo-7.0.5-linux-x86_64", "mongo-7.0.5.tgz"]);
+  } finally {
+    if (before === undefined) Deno.env.delete("MUP_HOME");
+    else Deno.env.set("MUP_HOME", before);
+  }
+});
