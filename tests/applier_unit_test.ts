@@ -141,7 +141,8 @@ Deno.test("StateStore.load() ignores a torn last journal line (crash mid-write)"
   assert.equal(loaded.operation_states["prepare-0-0"].status, "completed");
 });
 
-Deno.test("a failed safety check: skip marks the operation skipped and goes on (a resume runs it again); retry re-runs the check", async () => {
+/** A small synthetic plan whose first operation has a required safety check (port free). */
+function guardedPlan() {
   const plan = syntheticPlan(2, 1, 2);
   const guarded = plan.phases[0].operations[0];
   guarded.pre_conditions = [{
@@ -152,6 +153,11 @@ Deno.test("a failed safety check: skip marks the operation skipped and goes on (
     params: { host: "mock", port: 4000 },
     required: true,
   }];
+  return { plan, guarded };
+}
+
+Deno.test("a failed safety check: skip marks the operation skipped and goes on (a resume runs it again); retry re-runs the check", async () => {
+  const { plan, guarded } = guardedPlan();
   const { sealPlan } = await import("../lib/plan/hash.ts");
   const sealed = sealPlan(plan);
   const mock = new MockExecutor();
@@ -234,16 +240,7 @@ Deno.test("apply() given a signal already aborted (Ctrl-C between the confirmati
 });
 
 Deno.test("the time spent answering a failed safety check (the menu) is not counted in the operation's duration", async () => {
-  const plan = syntheticPlan(2, 1, 2);
-  const guarded = plan.phases[0].operations[0];
-  guarded.pre_conditions = [{
-    id: "c1",
-    description: "port free",
-    check_type: "port_available",
-    target: "mock:4000",
-    params: { host: "mock", port: 4000 },
-    required: true,
-  }];
+  const { plan, guarded } = guardedPlan();
   const { sealPlan } = await import("../lib/plan/hash.ts");
   const { Emitter } = await import("../lib/apply/events.ts");
   const mock = new MockExecutor();

@@ -5,6 +5,7 @@ import { buildMirror } from "../sim/mirror.ts";
 import { signalPidFiles } from "../scripts/_pids.ts";
 import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 import { trackChild, trackDir } from "./fixture.ts";
+import { SAME_PRESS_MS } from "../lib/cli/prompt.ts";
 
 export { installFixture } from "./fixture.ts";
 
@@ -270,4 +271,26 @@ export async function clusterCredentials(
 
 export async function readJson<T = Record<string, unknown>>(file: string): Promise<T> {
   return JSON.parse(await Deno.readTextFile(file));
+}
+
+/**
+ * Two Ctrl-Cs to a mup started with spawnMup (stderr piped): the second only once mup said it
+ * took the first ("Interrupted" on stderr), and after SAME_PRESS_MS, since signals closer
+ * together count as one press (see interruptHandler). Returns what stderr said until then, and
+ * the rest of stderr, to cancel once mup has ended (not before: mup still writes to it).
+ */
+export async function pressCtrlCTwice(
+  child: Deno.ChildProcess,
+): Promise<{ err: string; stderr: ReadableStreamDefaultReader<string> }> {
+  child.kill("SIGINT");
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let err = "";
+  while (!err.includes("Interrupted")) {
+    const { value, done } = await stderr.read();
+    if (done) break;
+    err += value;
+  }
+  await new Promise((r) => setTimeout(r, SAME_PRESS_MS + 100));
+  child.kill("SIGINT");
+  return { err, stderr };
 }

@@ -13,6 +13,7 @@ import {
   killAll,
   mup,
   output,
+  pressCtrlCTwice,
   replicaSetTopology,
   ROOT,
   spawnMup,
@@ -340,16 +341,7 @@ Deno.test("after a second Ctrl-C stopped mup at once, state show calls the opera
       if (Date.now() > until) throw new Error("the start never began");
       await new Promise((r) => setTimeout(r, 50));
     }
-    child.kill("SIGINT");
-    const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let err = "";
-    while (!err.includes("Interrupted")) {
-      const { value, done } = await stderr.read();
-      if (done) break;
-      err += value;
-    }
-    await new Promise((r) => setTimeout(r, SAME_PRESS_MS + 100));
-    child.kill("SIGINT");
+    const { err, stderr } = await pressCtrlCTwice(child);
     const status = await child.status;
     await stderr.cancel().catch(() => {});
     await child.stdout.cancel().catch(() => {});

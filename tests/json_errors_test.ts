@@ -12,6 +12,7 @@ import {
   mup,
   type MupResult,
   output,
+  pressCtrlCTwice,
   readJson,
   spawnMup,
   standaloneTopology,
@@ -20,7 +21,6 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { writeMeta } from "../lib/state/meta.ts";
-import { SAME_PRESS_MS } from "../lib/cli/apply_cli.ts";
 import type { Plan } from "../lib/plan/schema.ts";
 import { deadline, installFixture } from "./fixture.ts";
 
@@ -338,18 +338,7 @@ Deno.test("--json: an interrupted apply ends its stream with an error document n
       if (Date.now() > until + deadline(60_000)) throw new Error("the hook never started again");
       await new Promise((r) => setTimeout(r, 50));
     }
-    again.kill("SIGINT");
-    // The second only once the first was taken (mup says so on stderr).
-    const stderr = again.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let err = "";
-    while (!err.includes("Interrupted")) {
-      const { value, done } = await stderr.read();
-      if (done) break;
-      err += value;
-    }
-    // Signals within SAME_PRESS_MS of the first count as the same press (see interruptHandler).
-    await new Promise((r) => setTimeout(r, SAME_PRESS_MS + 100));
-    again.kill("SIGINT");
+    const { err, stderr } = await pressCtrlCTwice(again);
     const stdout = await new Response(again.stdout).text();
     const status = await again.status;
     await stderr.cancel().catch(() => {});
