@@ -68,6 +68,8 @@ export class ReplSet implements RoleHooks {
   readonly sync = new OplogSync(this);
   /** The newest optime known to be on a majority (computed on the primary, learnt by heartbeat). */
   commitPoint?: Timestamp;
+  /** Set while a step-down waits for a secondary to catch up: writes wait for it (handoff.ts). */
+  private writeGate?: Promise<void>;
   private timers: ReturnType<typeof setTimeout>[] = [];
   private readonly waiters = new Set<() => void>();
 
@@ -171,6 +173,22 @@ export class ReplSet implements RoleHooks {
     if (this.timers.length && (state === 2 || state === 5 || state === 9)) void this.sync.round();
   }
 
+  /** replSetMaintenance calls not yet undone; while any is, this member is RECOVERING. */
+  private maintenance = 0;
+
+  enterMaintenance(): void {
+    this.maintenance++;
+    if (this.state === 2) this.setState(3);
+  }
+
+  /** False when not in maintenance mode. */
+  leaveMaintenance(): boolean {
+    if (this.maintenance === 0) return false;
+    this.maintenance--;
+    if (this.maintenance === 0 && this.state === 3 && !this.sync.tooStale) this.setState(2);
+    return true;
+  }
+
   /** A secondary applied entries: write-concern and afterClusterTime waiters re-check. */
   appliedLocally(): void {
     this.wake();
@@ -181,7 +199,7 @@ export class ReplSet implements RoleHooks {
     const me = this.self();
     if (!me) this.state = 10;
     else if (me.arbiterOnly) this.state = 7;
-    else if (this.sync.tooStale) this.state = 3;
+    else if (this.sync.tooStale || this.maintenance > 0) this.state = 3;
     else if (this.lastApplied() === undefined) this.state = 5;
     else if (this.state !== 1 && this.state !== 9) this.state = 2;
     if (this.state === 1 && me?.priority === 0) this.stepDown(0);
@@ -353,6 +371,28 @@ export class ReplSet implements RoleHooks {
   /** hello's replica-set fields (replset_hello.ts). */
   helloFields(): Document {
     return replSetHelloFields(this);
+  }
+
+  /**
+   * Holds writes back for the length of `during` (a step-down's catch-up wait), as
+   * replSetStepDown "blocks all writes to the primary while it runs" (MongoDB manual,
+   * replSetStepDown, Behavior): a write taken meanwhile would be on no secondary, and the
+   * stepped-down primary would have to roll it back.
+   */
+  async blockingWrites<T>(during: () => Promise<T>): Promise<T> {
+    let open = () => {};
+    const gate = new Promise<void>((r) => open = r);
+    this.writeGate = gate;
+    try {
+      return await during();
+    } finally {
+      if (this.writeGate === gate) this.writeGate = undefined;
+      open();
+    }
+  }
+
+  writeHold(): Promise<void> | undefined {
+    return this.writeGate;
   }
 
   checkWritable(db: string): void {

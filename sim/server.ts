@@ -46,6 +46,8 @@ export type Handler = (ctx: CommandContext) => Document | Promise<Document>;
 /** Roles plug their behaviour in here: replication for mongod, routing for mongos. */
 export interface RoleHooks {
   helloFields(): Document;
+  /** While writes are held back (a primary's step-down), a promise that resolves when they may go. */
+  writeHold?(): Promise<void> | undefined;
   /** Throws NotWritablePrimary etc. when this node must not take writes. */
   checkWritable(db: string): void;
   checkReadable(body: Document): void;

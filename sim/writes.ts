@@ -68,6 +68,9 @@ export async function runWrite(
   const { server } = ctx;
   const role = server.role!;
   checkSessionFields(ctx);
+  // Writes to local are this member's own and never wait for a step-down. No await between the
+  // last look at the hold and the write: a step-down that begins meanwhile would miss it.
+  for (let h = role.writeHold?.(); h && ctx.db !== "local"; h = role.writeHold?.()) await h;
   role.checkWritable(ctx.db);
   const key = txnKey(ctx);
   const txnNumber = key ? Number(ctx.body.txnNumber) : 0;

@@ -4,11 +4,14 @@
  * exactly once.
  */
 import assert from "node:assert/strict";
+import path from "node:path";
 import { MongoClient } from "mongodb";
 import { freePorts } from "./helpers.ts";
 import {
+  admin,
   killMember,
   memberState,
+  pidOf,
   rsUri,
   simBin,
   startMongod,
@@ -95,6 +98,147 @@ Deno.test("simulator: failover: w:majority retryable writes while the primary is
       );
       if (errors.length) console.log(`failed writes: ${[...new Set(errors)].join("; ")}`);
     } finally {
+      await client.close();
+    }
+  });
+});
+
+Deno.test("simulator: replSetStepDown while eight clients write with w:1: it holds writes back until a secondary caught up, so every acknowledged write is on the new primary and no member rolls back", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const ports = freePorts(3);
+    await startReplSet(bin, dir, ports);
+    // w:1 without retries: an acknowledged write was taken by the primary alone, and nothing
+    // hides a write that the step-down lost.
+    const client = new MongoClient(rsUri(ports, "&retryWrites=false&w=1"));
+    const acked: number[] = [];
+    let stop = false;
+    let next = 0;
+    try {
+      const coll = client.db("app").collection("w1");
+      const writers = Array.from({ length: 8 }, async () => {
+        while (!stop) {
+          const id = next++;
+          try {
+            await coll.insertOne({ _id: id as never });
+            acked.push(id);
+          } catch {
+            // NotWritablePrimary while the primary steps down: not acknowledged.
+          }
+        }
+      });
+      try {
+        for (let round = 0; round < 4; round++) {
+          const before = acked.length;
+          await waitFor(() => Promise.resolve(acked.length >= before + 50 || undefined), 60_000);
+          const primary = String((await client.db("admin").command({ hello: 1 })).primary);
+          await admin(Number(primary.split(":")[1]), {
+            replSetStepDown: 10,
+            secondaryCatchUpPeriodSecs: 5,
+          });
+          await waitFor(async () => {
+            const h = await client.db("admin").command({ hello: 1 });
+            return h.primary && h.primary !== primary ? true : undefined;
+          }, 60_000);
+        }
+        const last = acked.length;
+        await waitFor(() => Promise.resolve(acked.length >= last + 50 || undefined), 60_000);
+      } finally {
+        stop = true;
+        await Promise.all(writers);
+      }
+      // A w:majority write commits everything the primary had before it, so a majority read
+      // sees every write it acknowledged with w:1 since the last step-down.
+      await coll.insertOne({ _id: -1 as never }, { writeConcern: { w: "majority" } });
+      const have = new Set(
+        (await coll.find({}, { readConcern: { level: "majority" } }).toArray()).map((d) =>
+          d._id as unknown as number
+        ),
+      );
+      const lost = acked.filter((id) => !have.has(id));
+      assert.deepEqual(
+        lost.slice(0, 10),
+        [],
+        `${lost.length} of ${acked.length} acked writes lost`,
+      );
+      for (const p of ports) {
+        const log = await Deno.readTextFile(path.join(dir, String(p), "log"));
+        assert.doesNotMatch(log, /"id":21593/, `localhost:${p} went into ROLLBACK`);
+      }
+      console.log(`step-downs under w:1 writes: ${acked.length} writes acknowledged, none lost`);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+Deno.test("simulator: replSetStepDown blocks writes while its secondaries catch up: with both secondaries frozen, no w:1 write is acknowledged until it hands over, and none is lost", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const ports = freePorts(3);
+    // Slow elections: the frozen secondaries must not look down while the primary waits.
+    await startReplSet(bin, dir, ports, { electionTimeoutMillis: 10_000 });
+    const client = new MongoClient(rsUri(ports, "&retryWrites=false&w=1"));
+    const frozen = ports.slice(1).map((p) => pidOf(dir, p));
+    const acked: number[] = [];
+    let stop = false;
+    try {
+      const coll = client.db("app").collection("held");
+      await coll.insertOne({ _id: -1 as never }, { writeConcern: { w: "majority" } });
+      for (const pid of frozen) Deno.kill(pid, "SIGSTOP");
+      // The primary is ahead of both secondaries from here on.
+      await coll.insertOne({ _id: 0 as never });
+      acked.push(0);
+      const sent = acked.length;
+      const stepDown = admin(ports[0], { replSetStepDown: 30, secondaryCatchUpPeriodSecs: 20 });
+      stepDown.catch(() => {});
+      // Once the primary says it is stepping down (log ID 21579, as mongod logs it), it must hold
+      // every write back until a secondary caught up.
+      const log = path.join(dir, String(ports[0]), "log");
+      await waitFor(async () => (await Deno.readTextFile(log)).includes('"id":21579') || undefined);
+      const writer = (async () => {
+        for (let id = 1; !stop; id++) {
+          try {
+            await coll.insertOne({ _id: id as never });
+            acked.push(id);
+          } catch {
+            // NotWritablePrimary once it stepped down.
+          }
+        }
+      })();
+      // The window: a primary that does not hold writes back acknowledges many meanwhile.
+      await waitFor(() => Promise.resolve(acked.length >= sent + 20 || undefined), 1_500)
+        .catch(() => {});
+      const duringFreeze = acked.length - sent;
+      for (const pid of frozen) Deno.kill(pid, "SIGCONT");
+      await stepDown;
+      stop = true;
+      await writer;
+      assert.equal(
+        duringFreeze,
+        0,
+        `${duringFreeze} writes acknowledged while no secondary had caught up`,
+      );
+      await waitFor(async () => {
+        const h = await client.db("admin").command({ hello: 1 });
+        return h.primary && h.primary !== `localhost:${ports[0]}` ? true : undefined;
+      }, 30_000);
+      await coll.insertOne({ _id: -2 as never }, { writeConcern: { w: "majority" } });
+      const have = new Set(
+        (await coll.find({}, { readConcern: { level: "majority" } }).toArray()).map((d) =>
+          d._id as unknown as number
+        ),
+      );
+      assert.deepEqual(acked.filter((id) => !have.has(id)), [], "no acknowledged write lost");
+    } finally {
+      stop = true;
+      for (const pid of frozen) {
+        try {
+          Deno.kill(pid, "SIGCONT");
+        } catch {
+          // Already gone.
+        }
+      }
       await client.close();
     }
   });

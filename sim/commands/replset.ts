@@ -210,8 +210,21 @@ const replSetStepDown: Handler = async (ctx) => {
   if (secs < catchUp) {
     throw errors.badValue("stepdown period must be longer than secondaryCatchUpPeriodSecs");
   }
-  const handed = await handOff(r, catchUp * 1000, secs * 1000);
-  if (!handed) {
+  r.server.log.info(
+    "COMMAND",
+    21579,
+    "conn",
+    "Attempting to step down in response to replSetStepDown command",
+  );
+  const outcome = await handOff(r, catchUp * 1000, secs * 1000);
+  if (outcome === "no longer primary") {
+    throw new CommandError(
+      "Already stepped down from primary while processing step down request",
+      10107,
+      "NotWritablePrimary",
+    );
+  }
+  if (outcome === "none caught up") {
     if (!force) {
       throw errors.exceededTimeLimit(
         `No electable secondaries caught up as of ${
@@ -221,6 +234,7 @@ const replSetStepDown: Handler = async (ctx) => {
     }
     r.stepDown(secs * 1000);
   }
+  r.server.log.info("COMMAND", 21580, "conn", "replSetStepDown command completed");
   return {};
 };
 
@@ -254,6 +268,21 @@ const replSetFreeze: Handler = (ctx) => {
   return {};
 };
 
+/**
+ * replSetMaintenance: true puts a secondary into RECOVERING (counted: each true needs its own
+ * false), false takes it back to SECONDARY, as mongod's setMaintenanceMode does.
+ */
+const replSetMaintenance: Handler = (ctx) => {
+  const r = repl(ctx);
+  requireConfig(r);
+  if (r.state === 1) {
+    throw new CommandError("primaries can't modify maintenance mode", 95, "NotSecondary");
+  }
+  if (ctx.body.replSetMaintenance) r.enterMaintenance();
+  else if (!r.leaveMaintenance()) throw errors.operationFailed("already out of maintenance mode");
+  return {};
+};
+
 export const replSetCommands: Record<string, Handler> = {
   replSetInitiate,
   replSetGetStatus,
@@ -265,4 +294,5 @@ export const replSetCommands: Record<string, Handler> = {
   replSetRequestVotes,
   replSetUpdatePosition,
   replSetFreeze,
+  replSetMaintenance,
 };
