@@ -6,7 +6,17 @@ import assert from "node:assert/strict";
 import { MongoAccess } from "../lib/mongo/client.ts";
 import { describeState, probeProcesses } from "../lib/probe/live.ts";
 import { freePorts } from "./helpers.ts";
-import { admin, simBin, startReplSet, waitFor, withDir } from "./sim_helpers.ts";
+import {
+  admin,
+  adminError,
+  memberState,
+  simBin,
+  startReplSet,
+  waitFor,
+  withDir,
+} from "./sim_helpers.ts";
+import { type CheckOutcome, runCheck } from "../lib/apply/safety.ts";
+import { DefaultExecutors } from "../lib/executor/factory.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -108,5 +118,44 @@ Deno.test("a hidden, a priority-0 and a delayed member show as such, from the se
     );
     assert.ok(shown.every((r) => r.healthy), "hidden and delayed secondaries are healthy");
     assert.equal(shown[1].state, "SECONDARY", "the state itself stays MongoDB's");
+  });
+});
+
+Deno.test("the replica_set_healthy safety check waits for a member that settles by itself (RECOVERING in maintenance mode, then SECONDARY) instead of failing at once", async () => {
+  await withDir(async (dir) => {
+    const ports = freePorts(3);
+    await startReplSet(await simBin("7.0.5"), dir, ports);
+    const hosts = ports.map((p) => `localhost:${p}`);
+    // replSetMaintenance as mongod answers it: only a secondary, and each true needs a false.
+    const onPrimary = await adminError(ports[0], { replSetMaintenance: true });
+    assert.deepEqual([onPrimary.code, onPrimary.codeName], [95, "NotSecondary"]);
+    await admin(ports[2], { replSetMaintenance: true });
+    assert.equal(await memberState(ports[2]), "RECOVERING");
+    const access = new MongoAccess();
+    let settled: CheckOutcome | undefined;
+    const outcome = runCheck(
+      {
+        id: "stop-b:set-healthy",
+        description: "every other member is healthy",
+        check_type: "replica_set_healthy",
+        target: "rs0",
+        params: { members: hosts, except: hosts[1] },
+        required: true,
+      },
+      new DefaultExecutors(),
+      access,
+    ).then((r) => settled = r);
+    // Asked while the member is RECOVERING, the check keeps asking rather than failing.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(
+      settled === undefined,
+      `the check ended while a member was RECOVERING: ${settled?.status}`,
+    );
+    await admin(ports[2], { replSetMaintenance: false });
+    const r = await outcome;
+    assert.ok(r.ok, r.status);
+    const twice = await adminError(ports[2], { replSetMaintenance: false });
+    assert.deepEqual([twice.code, twice.message], [96, "already out of maintenance mode"]);
+    assert.equal(await memberState(ports[2]), "SECONDARY");
   });
 });

@@ -18,7 +18,6 @@ type Runner = (c: SafetyCheck, ex: ExecutorFactory, m: MongoAccess) => Promise<C
 
 const p = (c: SafetyCheck, k: string) => c.params[k] as string;
 
-/** Every host:port answers hello (asked all at once, so one timeout bounds the check). */
 /** How long a member that did not answer `hello` is asked again before it counts as down. */
 const ANSWER_GRACE_MS = 10_000;
 
@@ -41,6 +40,39 @@ async function allAnswer(access: MongoAccess, members: string[]): Promise<CheckO
   return down.length
     ? { ok: false, status: `not answering: ${down.join(", ")}` }
     : { ok: true, status: "all running" };
+}
+
+/** How long a replica set that is not yet healthy is asked again before the check fails. */
+const SETTLE_GRACE_MS = 30_000;
+
+/**
+ * Every member but `except` says itself (replSetGetStatus, asked directly rather than through
+ * one member's heartbeat view) that it is PRIMARY, SECONDARY or ARBITER, and one is primary.
+ */
+async function setHealth(c: SafetyCheck, access: MongoAccess): Promise<CheckOutcome> {
+  const except = c.params.except as string | undefined;
+  const others = (c.params.members as string[]).filter((m) => m !== except);
+  const states = await Promise.all(others.map(async (m) => {
+    const st = await access.adminCommand(...splitHostPort(m), { replSetGetStatus: 1 })
+      .catch((e) => ({ error: (e as Error).message }));
+    if ("error" in st) return `not answering (${String(st.error).split("\n")[0]})`;
+    return String(
+      (st.members as { self?: boolean; stateStr: string }[]).find((x) => x.self)?.stateStr,
+    );
+  }));
+  const bad = others.map((m, i) => [m, states[i]]).filter(([, s]) => !HEALTHY_STATES.has(s));
+  if (bad.length) return { ok: false, status: bad.map(([m, s]) => `${m} is ${s}`).join(", ") };
+  if (!states.includes("PRIMARY") && except === undefined) {
+    return { ok: false, status: `replica set ${c.target} has no primary` };
+  }
+  if (!states.includes("PRIMARY")) {
+    // The excepted member may be the primary itself (a stop after its step-down is not).
+    const own = await setStatus(access, [except!]);
+    if (!own?.members?.some((x: { state: number }) => x.state === 1)) {
+      return { ok: false, status: `replica set ${c.target} has no primary` };
+    }
+  }
+  return { ok: true, status: "every other member is healthy" };
 }
 
 /** Runtime checks by check_type: the world may have changed since the plan was made. */
@@ -95,29 +127,18 @@ const RUNNERS: Record<string, Runner> = {
    * one member's heartbeat view) that it is PRIMARY, SECONDARY or ARBITER, and one is primary.
    */
   async replica_set_healthy(c, _ex, access) {
-    const except = c.params.except as string | undefined;
-    const others = (c.params.members as string[]).filter((m) => m !== except);
-    const states = await Promise.all(others.map(async (m) => {
-      const st = await access.adminCommand(...splitHostPort(m), { replSetGetStatus: 1 })
-        .catch((e) => ({ error: (e as Error).message }));
-      if ("error" in st) return `not answering (${String(st.error).split("\n")[0]})`;
-      return String(
-        (st.members as { self?: boolean; stateStr: string }[]).find((x) => x.self)?.stateStr,
-      );
-    }));
-    const bad = others.map((m, i) => [m, states[i]]).filter(([, s]) => !HEALTHY_STATES.has(s));
-    if (bad.length) return { ok: false, status: bad.map(([m, s]) => `${m} is ${s}`).join(", ") };
-    if (!states.includes("PRIMARY") && except === undefined) {
-      return { ok: false, status: `replica set ${c.target} has no primary` };
-    }
-    if (!states.includes("PRIMARY")) {
-      // The excepted member may be the primary itself (a stop after its step-down is not).
-      const own = await setStatus(access, [except!]);
-      if (!own?.members?.some((x: { state: number }) => x.state === 1)) {
-        return { ok: false, status: `replica set ${c.target} has no primary` };
+    // A member rolling back, recovering or syncing, or a set holding an election, settles by
+    // itself: it is asked again until SETTLE_GRACE_MS has passed before the check fails.
+    const end = Date.now() + SETTLE_GRACE_MS;
+    for (;;) {
+      const found = await setHealth(c, access);
+      if (found.ok || Date.now() >= end) {
+        return found.ok
+          ? found
+          : { ok: false, status: `${found.status} (still, after ${SETTLE_GRACE_MS / 1000} s)` };
       }
+      await new Promise((r) => setTimeout(r, 500));
     }
-    return { ok: true, status: "every other member is healthy" };
   },
   dependencies_running: (c, _ex, m) => allAnswer(m, c.params.members as string[]),
   members_reachable: (c, _ex, m) => allAnswer(m, c.params.members as string[]),
