@@ -30,7 +30,6 @@ export async function main(args: string[]): Promise<number> {
     // `mup cluster deploy … --version 7.0` names the MongoDB version.
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)) })
     .showSuggestionAfterError(true);
   program.addCommand(clusterCommand(ctx));
   program.addCommand(planCommand(ctx));
@@ -45,6 +44,11 @@ export async function main(args: string[]): Promise<number> {
   for (const c of everyCommand(program)) {
     c.exitOverride().configureOutput({
       writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)),
+      // A usage error reads like every other mup error, and says where the usage is.
+      outputError: (s, write) =>
+        write(
+          `${s.replace(/^error: /, "Error: ")}Hint: \`${commandPath(c)} --help\` shows its usage\n`,
+        ),
     });
   }
   try {
@@ -56,6 +60,13 @@ export async function main(args: string[]): Promise<number> {
   } finally {
     await ctx.executors.close(); // SSH master connections end with mup
   }
+}
+
+/** "mup cluster deploy" for the deploy subcommand. */
+function commandPath(c: CommandUnknownOpts): string {
+  const names: string[] = [];
+  for (let at: CommandUnknownOpts | null = c; at; at = at.parent) names.unshift(at.name());
+  return names.join(" ");
 }
 
 /** $MUP_HOME must be a directory (or not exist yet): a file there would read as "no clusters". */

@@ -101,6 +101,8 @@ Deno.test("plan show, list, export, validate, graph, diff, delete work on a save
   const del = await mup(["plan", "delete", id], { home });
   assert.equal(del.code, 0, output(del));
   assert.equal(JSON.parse((await mup(["plan", "list", "--json"], { home })).stdout).length, 0);
+  // The cluster was never deployed: deleting its last plan leaves no directory behind.
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(path.join(home, "storage", "clusters"))), []);
 });
 
 Deno.test("a sharded cluster of one shard is described in plain words", async () => {
@@ -235,6 +237,13 @@ Deno.test("--help explains every command; the topology schema is printed", async
   const unknown = await mup(["plan", "shwo"], { home });
   assert.equal(unknown.code, 1, output(unknown));
   assert.match(unknown.stderr, /Did you mean show\?/);
+  // A usage error reads like mup's other errors and names the help that shows the usage.
+  assert.match(unknown.stderr, /^Error: unknown command 'shwo'\n/);
+  assert.match(unknown.stderr, /Hint: `mup plan --help` shows its usage\n$/);
+  const typo = await mup(["cluster", "list", "--jsn"], { home });
+  assert.equal(typo.code, 1, output(typo));
+  assert.match(typo.stderr, /^Error: unknown option '--jsn'\n\(Did you mean --json\?\)\n/);
+  assert.match(typo.stderr, /Hint: `mup cluster list --help` shows its usage/);
 });
 
 Deno.test("plan files live in the specification's layout", async () => {

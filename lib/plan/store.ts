@@ -202,6 +202,10 @@ export class PlanStore {
     }
     await Deno.remove(file);
     await Deno.remove(declinedPath(file)).catch(() => {});
+    // A never-deployed cluster's last plan leaves nothing behind: its plans directory, then its
+    // cluster directory, go when empty (a non-recursive remove fails on anything left in them).
+    const plans = path.dirname(file);
+    await Deno.remove(plans).then(() => Deno.remove(path.dirname(plans))).catch(() => {});
     return file;
   }
 
