@@ -43,6 +43,20 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
     const [archived] = await Array.fromAsync(Deno.readDir(archiveRoot));
     const archive = path.join(archiveRoot, archived.name);
     assert.ok(await exists(path.join(archive, "secrets", "admin.json")));
+    // cluster list still shows the cluster, and where its data is, until it is deployed again.
+    const listed = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
+    assert.equal(listed.length, 1, JSON.stringify(listed));
+    assert.equal(listed[0].name, "kept");
+    assert.equal(listed[0].status, "destroyed, data kept");
+    assert.equal(listed[0].last_apply.operation, "destroy");
+    assert.equal(listed[0].data_kept.archive, archive);
+    assert.equal(listed[0].data_kept.directories.length, 3);
+    for (const d of listed[0].data_kept.directories) {
+      assert.ok(await exists(d.slice(d.indexOf(":") + 1)), d);
+    }
+    const listText = (await ok(home, ["cluster", "list"])).stdout;
+    assert.match(listText, /kept\s+replica_set\s+\S+\s+\S+\s+destroyed, data kept/);
+    assert.match(listText, /kept: destroyed with --retain-data; its data is kept in localhost:/);
 
     // Without the archived secrets: refused before anything starts, naming the data and the fix.
     const aside = path.join(home, "aside");
@@ -69,6 +83,10 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
     assert.equal(again.code, 0, again.stdout + again.stderr);
     const after = JSON.parse((await ok(home, ["cluster", "credentials", "kept", "--json"])).stdout);
     assert.equal(after.password, before.password);
+    const relisted = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
+    assert.deepEqual(relisted.map((r: { name: string; status: string }) => [r.name, r.status]), [
+      ["kept", "running"],
+    ]);
     const doc = await withClient(
       uri,
       (c) => c.db("t").collection("k").findOne({ _id: 1 } as never),

@@ -9,6 +9,7 @@ import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import { StateStore } from "../state/store.ts";
 import { interruption } from "../state/lock.ts";
 import { undeployedApply, undeployedStatus } from "../state/undeployed.ts";
+import { retainedData } from "../state/retained.ts";
 import { parsePlanText } from "../plan/parse.ts";
 import { formatDuration, table } from "../util/format.ts";
 import {
@@ -124,6 +125,26 @@ export async function listClusters(ctx: CliContext) {
         : undefined,
     });
   }
+  // Destroyed with --retain-data, and not deployed again: the data is still on the hosts.
+  for (const r of await retainedData(ctx.store.root)) {
+    if (out.some((o) => o.name === r.name)) continue;
+    out.push({
+      name: r.name,
+      kind: r.kind,
+      version: r.version,
+      variant: r.variant,
+      status: "destroyed, data kept",
+      hosts: r.hosts,
+      processes: 0,
+      data_kept: { directories: r.data_dirs, archive: r.archive },
+      last_apply: {
+        state_id: r.state_id ?? r.plan_id,
+        operation: "destroy",
+        status: "completed",
+        at: r.destroyed_at,
+      },
+    });
+  }
   return out;
 }
 
@@ -235,6 +256,15 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
       print(
         "\nRECORDED is what the last apply left; `mup cluster display <name>` asks the servers.",
       );
+      for (const r of rows) {
+        if (!("data_kept" in r) || !r.data_kept) continue;
+        print(
+          `${r.name}: destroyed with --retain-data; its data is kept in ${
+            r.data_kept.directories.join(", ")
+          }. A \`mup cluster deploy ${r.name}\` with these data_dir paths reuses it; remove ` +
+            "them yourself when no longer needed.",
+        );
+      }
     });
 
   cmd.command("display")
