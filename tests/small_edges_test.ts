@@ -127,3 +127,39 @@ Deno.test("a damaged meta.yaml is named (file, what is wrong, how to recover), n
     await Deno.remove(home, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("cluster display names what holds the port of a stopped server when something else answers there", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  let silent: Deno.Listener | undefined;
+  const held: Deno.Conn[] = [];
+  try {
+    const topo = await writeTopology(home, "s.yaml", standaloneTopology([port]));
+    const deployed = await mup(deployArgs("held", topo, await testMirror(), ["--auto-approve"]), {
+      home,
+    });
+    assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
+    const stopped = await mup(["cluster", "stop", "held", "--auto-approve"], { home });
+    assert.equal(stopped.code, 0, stopped.stdout + stopped.stderr);
+    // Something else takes the port: it accepts connections and never answers.
+    silent = Deno.listen({ hostname: "127.0.0.1", port });
+    const accepting = (async () => {
+      for await (const c of silent!) held.push(c);
+    })().catch(() => {});
+    const shown = await mup(["cluster", "display", "held", "--timeout", "500ms", "--json"], {
+      home,
+    });
+    assert.equal(shown.code, 1, shown.stdout + shown.stderr);
+    const [row] = JSON.parse(shown.stdout).processes;
+    assert.equal(row.state, "DOWN");
+    assert.match(row.reason, new RegExp(`port ${port} is held by PID ${Deno.pid} \\(`));
+    silent.close();
+    silent = undefined;
+    await accepting;
+  } finally {
+    silent?.close();
+    for (const c of held) c.close();
+    await killAll(home);
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+});

@@ -19,6 +19,7 @@ import {
   parseDurationOption,
 } from "./duration_option.ts";
 import { clusterAccess } from "../security/access.ts";
+import { describeHolder } from "../preflight/ports.ts";
 import { securityOf } from "../security/settings.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 
@@ -215,6 +216,18 @@ function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[]): string {
   return lines.join("\n");
 }
 
+/**
+ * A DOWN process whose port accepted the connection: whatever holds the port (this machine's
+ * /proc, or over SSH) is named in its reason, since that is rarely the cluster's own server.
+ */
+async function nameHolders(ctx: CliContext, rows: ProcessStatus[]): Promise<void> {
+  await Promise.all(rows.map(async (r) => {
+    if (r.state !== "DOWN" || r.reason === "connection refused") return;
+    const holder = await ctx.executors.forHost(r.host).portHolder?.(r.port).catch(() => undefined);
+    if (holder) r.reason = `${r.reason}; port ${r.port} is held by ${describeHolder(holder)}`;
+  }));
+}
+
 /** `cluster display --timeout`: each process's answer (a bare number is milliseconds). */
 export const DISPLAY_TIMEOUT: DurationOptionSpec = {
   flag: "--timeout",
@@ -299,6 +312,7 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
       );
       const access = clusterAccess(meta.name, meta.topology, ctx.executors);
       const rows = await probeProcesses(access, procs, dataDirs, timeout);
+      await nameHolders(ctx, rows);
       // A sharded cluster is also only healthy when mongos lists every shard set.
       const shardSets = [
         ...new Set(meta.processes.filter((p) => p.role === "mongod").map((p) => p.replica_set)),
