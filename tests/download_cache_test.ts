@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { downloadBinary } from "../lib/ops/download_binary.ts";
-import { DefaultExecutors } from "../lib/executor/factory.ts";
 import { sha256File } from "../lib/util/file_hash.ts";
+import { opContext } from "./op_context.ts";
 import { installFixture, tempDir } from "./fixture.ts";
 
 installFixture();
@@ -27,8 +27,8 @@ Deno.test("a second unpack of a cached release leaves the tree another mup marke
     }).output();
     assert.equal(tar.code, 0);
     const dest = path.join(home, "cache", "mongo-7.0.5-linux-x86_64");
-    const ctx = {
-      op: {
+    const ctx = opContext(
+      {
         id: "download-binary",
         type: "download_binary" as const,
         description: "Download MongoDB 7.0.5",
@@ -49,13 +49,8 @@ Deno.test("a second unpack of a cached release leaves the tree another mup marke
         parallel: true,
         estimated_ms: 1,
       },
-      plan: { plan_id: "plan-x", cluster_name: "c1", version: "7.0.5" } as never,
-      stateId: "s",
-      executors: new DefaultExecutors(),
-      signal: new AbortController().signal,
-      progress: () => {},
-      log: () => {},
-    };
+      { plan_id: "plan-x", cluster_name: "c1", version: "7.0.5" },
+    );
     await downloadBinary.run(ctx);
     assert.equal(await downloadBinary.isDone(ctx), true);
     // What the first mup's clusters are installing from right now.

@@ -8,6 +8,7 @@ import { freePorts, killAll, mup, output, tempHome } from "./helpers.ts";
 import { clusterDir, meta, withClient } from "./apply_helpers.ts";
 import { adminError, runBin, simBin, startMongod, withDir } from "./sim_helpers.ts";
 import { deploy } from "./faults_helpers.ts";
+import { opContext } from "./op_context.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -229,7 +230,6 @@ Deno.test("config server sets: the validator refuses an arbiter, and so does the
 
 Deno.test("a process that runs but does not answer at its host is reported as such, with what it listens on", async () => {
   const { waitForProcess } = await import("../lib/ops/wait_for_process.ts");
-  const { DefaultExecutors } = await import("../lib/executor/factory.ts");
   await withDir(async (dir) => {
     const bin = await simBin("7.0.5");
     const [p] = freePorts(1);
@@ -259,15 +259,9 @@ Deno.test("a process that runs but does not answer at its host is reported as su
       parallel: true,
       estimated_ms: 1,
     };
-    const err = await waitForProcess.run({
-      op,
-      plan: { plan_id: "plan-x", cluster_name: "c1", version: "7.0.5" } as never,
-      stateId: "s",
-      executors: new DefaultExecutors(),
-      signal: new AbortController().signal,
-      progress: () => {},
-      log: () => {},
-    }).then(() => undefined, (e) => e as Error);
+    const err = await waitForProcess.run(
+      opContext(op, { plan_id: "plan-x", cluster_name: "c1", version: "7.0.5" }),
+    ).then(() => undefined, (e) => e as Error);
     assert.ok(err, "the wait must fail");
     const pid = Number((await Deno.readTextFile(pidFile)).trim());
     assert.match(

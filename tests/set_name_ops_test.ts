@@ -9,9 +9,9 @@
 import assert from "node:assert/strict";
 import { freePorts, output } from "./helpers.ts";
 import { admin, simBin, startMongod, stopMongod, waitFor, withDir } from "./sim_helpers.ts";
+import { opContext } from "./op_context.ts";
 import { installFixture, trackChild } from "./fixture.ts";
 import * as path from "node:path";
-import { DefaultExecutors } from "../lib/executor/factory.ts";
 import type { Operation, OperationContext } from "../lib/ops/operation.ts";
 import { initReplicaSet } from "../lib/ops/init_replica_set.ts";
 import { waitForPrimary } from "../lib/ops/wait_for_primary.ts";
@@ -41,15 +41,10 @@ Deno.test("init_replica_set, wait_for_primary, verify_health fail at once on a m
       mongod_servers: [{ host: "localhost", port, replica_set: "rsX", data_dir: dbpath }],
     });
     const ctx = (type: string, name: string, params: Record<string, string>) =>
-      ({
-        op: { id: `test-${type}`, type, target: { type: "replica_set", name, params } },
-        plan: { plan_id: "plan-test", cluster_name: "t", topology, deploy_dir: dir },
-        stateId: "apply-test",
-        executors: new DefaultExecutors(),
-        signal: new AbortController().signal,
-        progress() {},
-        log() {},
-      }) as unknown as OperationContext;
+      opContext(
+        { id: `test-${type}`, type, target: { type: "replica_set", name, params } },
+        { plan_id: "plan-test", cluster_name: "t", topology, deploy_dir: dir },
+      );
     const said = new RegExp(
       `member ${host} reports replica set rs0, but the plan expects rsX: the data in ${dbpath} belongs to replica set rs0.*Deploy with replica_set: rs0.*remove the data \\(\`rm -rf ${dbpath}\`\\)`,
     );
@@ -118,8 +113,8 @@ Deno.test("wait_for_process on a server that is not running names that and does 
       mongod_servers: [{ host: "localhost", port, data_dir: path.join(dir, "d") }],
     });
     const pidFile = path.join(dir, "mongod.pid");
-    const ctx = {
-      op: {
+    const ctx = opContext(
+      {
         id: "wait-mongod",
         type: "wait_for_process",
         target: {
@@ -129,19 +124,8 @@ Deno.test("wait_for_process on a server that is not running names that and does 
           params: { pid_file: pidFile, timeout_ms: "1000" },
         },
       },
-      plan: {
-        plan_id: "plan-test",
-        cluster_name: "t",
-        version: "7.0.5",
-        topology,
-        deploy_dir: dir,
-      },
-      stateId: "apply-test",
-      executors: new DefaultExecutors(),
-      signal: new AbortController().signal,
-      progress() {},
-      log() {},
-    } as unknown as OperationContext;
+      { plan_id: "plan-test", cluster_name: "t", version: "7.0.5", topology, deploy_dir: dir },
+    );
     await assert.rejects(waitForProcess.run(ctx), (e: Error) => {
       assert.match(e.message, /its process is not running \(no live PID in .*mongod\.pid\)/);
       assert.match(

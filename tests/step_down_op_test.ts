@@ -7,9 +7,8 @@
 import assert from "node:assert/strict";
 import { freePorts } from "./helpers.ts";
 import { admin, pidOf, simBin, startReplSet, waitFor, withDir } from "./sim_helpers.ts";
+import { opContext } from "./op_context.ts";
 import { installFixture } from "./fixture.ts";
-import { DefaultExecutors } from "../lib/executor/factory.ts";
-import type { OperationContext } from "../lib/ops/operation.ts";
 import { stepDown } from "../lib/ops/step_down.ts";
 import { Topology } from "../lib/topology/schema.ts";
 
@@ -24,8 +23,8 @@ Deno.test("step_down: a primary that lost sight of a majority (no member primary
       global: { security: { auth: false } },
       mongod_servers: ports.map((port) => ({ host: "localhost", port, replica_set: "rs0" })),
     });
-    const ctx = {
-      op: {
+    const ctx = opContext(
+      {
         id: "step-down-rs0",
         type: "step_down",
         target: {
@@ -38,13 +37,8 @@ Deno.test("step_down: a primary that lost sight of a majority (no member primary
           catch_up_secs: 10,
         },
       },
-      plan: { plan_id: "plan-test", cluster_name: "t", topology, deploy_dir: dir },
-      stateId: "apply-test",
-      executors: new DefaultExecutors(),
-      signal: new AbortController().signal,
-      progress() {},
-      log() {},
-    } as unknown as OperationContext;
+      { plan_id: "plan-test", cluster_name: "t", topology, deploy_dir: dir },
+    );
     assert.equal(await stepDown.isDone(ctx), false, "the primary is not stepped down yet");
 
     const frozen = others.map((p) => pidOf(dir, p));
