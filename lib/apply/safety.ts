@@ -7,6 +7,7 @@ import { HEALTHY_STATES, setStatus } from "../ops/replset_status.ts";
 import type { SafetyCheck } from "../plan/schema.ts";
 import { describeHolder } from "../preflight/ports.ts";
 import { sha256File } from "../util/file_hash.ts";
+import { sleep } from "../util/timer.ts";
 
 export interface CheckOutcome {
   ok: boolean;
@@ -34,7 +35,7 @@ async function allAnswer(access: MongoAccess, members: string[]): Promise<CheckO
   const end = Date.now() + ANSWER_GRACE_MS;
   let down = await ask(members);
   while (down.length && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
     down = await ask(down);
   }
   return down.length
@@ -137,7 +138,7 @@ const RUNNERS: Record<string, Runner> = {
           ? found
           : { ok: false, status: `${found.status} (still, after ${SETTLE_GRACE_MS / 1000} s)` };
       }
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
     }
   },
   dependencies_running: (c, _ex, m) => allAnswer(m, c.params.members as string[]),
