@@ -18,6 +18,7 @@ import { requireMeta } from "./cluster_show.ts";
 import { undeployedMeta } from "../state/undeployed.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh } from "./ssh_options.ts";
+import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
 
 interface LifecycleOptions extends PlanFlowOptions {
   role?: string[];
@@ -119,6 +120,13 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
         return;
       }
       const meta = left ?? await requireMeta(ctx, name);
+      if (spec.name === "start" || spec.name === "restart") {
+        await refuseOverUnfinishedTlsSwitch(
+          ctx.store.clusterDir(name),
+          name,
+          `cluster ${spec.name} ${name}`,
+        );
+      }
       // The probe asks remote hosts over SSH, as the apply does.
       configureSsh(ctx.executors, meta.topology, opts);
       const clusterDir = ctx.store.clusterDir(name);
