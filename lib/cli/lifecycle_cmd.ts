@@ -2,7 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { compileHooks } from "../hooks/compile.ts";
-import { planDestroy } from "../plan/destroy.ts";
+import { parseArchiveName, planDestroy } from "../plan/destroy.ts";
 import type { LifecyclePlanInput } from "../plan/lifecycle.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
 import { planRestart } from "../plan/restart.ts";
@@ -78,9 +78,8 @@ const SPECS: Spec[] = [
 
 /** Whether a destroyed cluster of this name left an archive (so a second destroy is a no-op). */
 async function archived(ctx: CliContext, name: string): Promise<boolean> {
-  // `<name>-<plan ID>` exactly: the archive of a cluster named `zz-plan` is not `zz`'s.
   return (await listDir(path.join(ctx.store.root, "archive"))).some((d) =>
-    d.startsWith(`${name}-`) && /^plan-[0-9a-f]{8}$/.test(d.slice(name.length + 1))
+    parseArchiveName(d)?.cluster === name
   );
 }
 

@@ -20,6 +20,16 @@ export function archiveDir(clusterDir: string, name: string, planId: string): st
 }
 
 /**
+ * The cluster name and plan ID of an archive folder's name (archiveDir's `<name>-<plan-id>`,
+ * the plan ID being `plan-` and 8 hex digits); undefined for any other name. A cluster named
+ * `zz-plan` never matches `zz`'s archives: the plan ID is matched exactly.
+ */
+export function parseArchiveName(dirName: string): { cluster: string; planId: string } | undefined {
+  const m = /^(.+)-(plan-[0-9a-f]{8})$/.exec(dirName);
+  return m ? { cluster: m[1], planId: m[2] } : undefined;
+}
+
+/**
  * How much of a directory goes: all of it; only if it is empty (a shared parent); or only the
  * processes' own files, then the directory if nothing else is left (one the topology names).
  */
