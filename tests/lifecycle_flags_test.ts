@@ -75,6 +75,7 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
     // --force: every process restarted at once (new PIDs), the cluster healthy again.
     const forced = await ok(home, ["cluster", "restart", "rs", "--force", "--auto-approve"]);
     assert.match(forced.stdout, /Restart completed successfully!/);
+    assert.match(forced.stdout, /rs0: --force stops .* at once, leaving 0 of 3 votes up/);
     assert.doesNotMatch(forced.stdout, /Step down/);
     const newPids = (await livePids(home, "rs")).sort();
     assert.equal(newPids.length, 3);

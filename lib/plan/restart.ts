@@ -196,6 +196,67 @@ export function downWhileRestartedWarnings(
   return out;
 }
 
+/**
+ * What restarting `chosen` takes away, by MongoDB's majority rule (a primary needs more than
+ * half of all configured votes up; MongoDB docs: "Replica Set Elections"). With --force every
+ * chosen process is down at once: a set left below its majority has no primary and takes no
+ * writes, and with every mongos down clients have no router. Rolling, one member is down at a
+ * time: a set whose running votes (the probe's facts) are already at the majority loses it
+ * while each member restarts.
+ */
+export function majorityWarnings(
+  procs: ProcessSpec[],
+  sets: ReplicaSetSpec[],
+  chosen: ProcessSpec[],
+  facts: LifecyclePlanInput["facts"],
+  force: boolean,
+): ValidationIssue[] {
+  const out: ValidationIssue[] = [];
+  const ids = new Set(chosen.map((p) => p.id));
+  for (const s of sets) {
+    const members = procs.filter((p) => p.replicaSet === s.name);
+    const restarted = members.filter((p) => ids.has(p.id));
+    if (!restarted.length) continue;
+    const total = members.reduce((n, p) => n + p.votes, 0);
+    const need = Math.floor(total / 2) + 1;
+    const running = members.filter((p) => facts[p.id]?.running)
+      .reduce((n, p) => n + p.votes, 0);
+    const names = restarted.map((p) => `${p.host}:${p.port}`).join(", ");
+    if (force) {
+      const left = running - restarted.filter((p) => facts[p.id]?.running)
+        .reduce((n, p) => n + p.votes, 0);
+      if (running < need || left >= need) continue;
+      out.push({
+        code: "force_majority_down",
+        severity: "warning",
+        message: `${s.name}: --force stops ${names} at once, leaving ${left} of ${total} votes ` +
+          `up (${need} needed): the set has no primary and takes no writes until they are ` +
+          "back (without --force the restart is rolling and keeps it writable)",
+      });
+    } else if (total >= 3 && running >= need) {
+      const most = Math.max(...restarted.map((p) => p.votes));
+      if (running - most >= need) continue;
+      out.push({
+        code: "majority_at_risk",
+        severity: "warning",
+        message: `${s.name} has ${running} of ${total} votes running (${need} needed): while ` +
+          "each member restarts the set has no majority, so it has no primary and takes no " +
+          "writes (start the members that are down first: `mup cluster display` names them)",
+      });
+    }
+  }
+  const routers = procs.filter((p) => p.role === "mongos");
+  if (force && routers.length > 1 && routers.every((p) => ids.has(p.id))) {
+    out.push({
+      code: "force_every_mongos",
+      severity: "warning",
+      message: "--force restarts every mongos at once: clients cannot reach the cluster until " +
+        "one is back (without --force they restart one at a time)",
+    });
+  }
+  return out;
+}
+
 /** Pure: the restart Plan (rolling, or all at once with input.force). */
 export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
   const { procs, sets } = clusterProcesses(input);
@@ -247,13 +308,14 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
         },
         { name: "finalize", description: "Verify health and record the status", ops: finalize() },
       ]),
-      { errors },
+      { errors, warnings: majorityWarnings(procs, sets, chosen, input.facts, true) },
     );
   }
   const inSet = (s: ReplicaSetSpec) => chosen.filter((p) => p.replicaSet === s.name);
   const warnings = singleMongosWarnings(procs, chosen);
   warnings.push(...downWhileRestartedWarnings(procs, sets, chosen));
   warnings.push(...handBackWarnings(input, sets, chosen));
+  warnings.push(...majorityWarnings(procs, sets, chosen, input.facts, false));
   const shards = [
     ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(input, s, inSet(s), cfgSet)),
     ...rollEach(input, chosen.filter((p) => p.role === "mongod" && !p.replicaSet)),
