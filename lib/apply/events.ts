@@ -66,6 +66,11 @@ export type ApplyEvent =
     connection?: string;
     /** The command that prints the credentials (clusters with access control). */
     credentials?: string;
+    /**
+     * A completed destroy: the archive its records go to (state_path is then inside it, where
+     * the state is once the destroy has finished).
+     */
+    archive?: string;
   };
 
 export type Listener = (e: ApplyEvent) => void;
