@@ -19,7 +19,15 @@ export type ApplyEvent =
   | { type: "checkpoint"; id: string; path: string }
   | { type: "op_start"; id: string }
   | { type: "op_progress"; id: string; fraction: number; note: string }
-  | { type: "op_done"; id: string; ms: number; already_done: boolean; output?: string }
+  | {
+    type: "op_done";
+    id: string;
+    ms: number;
+    already_done: boolean;
+    output?: string;
+    /** OperationOutcome.notice: shown to the operator with the operation. */
+    notice?: string;
+  }
   | { type: "op_skipped"; id: string; reason: string }
   | { type: "op_failed"; id: string; ms: number; error: string }
   | { type: "safety_failed"; id: string; check: string; check_type: string; status: string }
