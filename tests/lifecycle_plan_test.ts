@@ -596,3 +596,24 @@ Deno.test("rolling restart warns about what it cannot keep available: each set o
     ),
   );
 });
+
+Deno.test("IPv6 members are named as MongoDB names them ([::1]:port) in a restart's parameters and descriptions", async () => {
+  const i = await input("replica-set.yaml");
+  for (const s of i.meta.topology.mongod_servers) s.host = "::1";
+  const seen = new Set<string>();
+  i.facts = {};
+  for (const p of listProcesses(i.meta.topology, DEPLOY)) {
+    i.facts[p.id] = { running: true, state: seen.size ? "SECONDARY" : "PRIMARY" };
+    seen.add(p.id);
+  }
+  const ops = allOperations(planRestart(i));
+  const wait = ops.find((o) => o.type === "wait_for_primary")!;
+  assert.deepEqual(JSON.parse(wait.target.params.members), [
+    "[::1]:27017",
+    "[::1]:27018",
+    "[::1]:27019",
+  ]);
+  assert.equal(wait.target.params.not, "[::1]:27017");
+  assert.ok(ops.some((o) => o.description === "Step down rs0 primary [::1]:27017"));
+  assert.ok(!ops.some((o) => /(^|[^[]):{2}1:\d/.test(o.description)), "no unbracketed ::1:port");
+});

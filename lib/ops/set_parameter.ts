@@ -1,3 +1,4 @@
+import { hostPort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 
@@ -25,14 +26,16 @@ export const setParameter: Operation = {
     const value = param(ctx, "value");
     try {
       const r = await mongo(ctx).adminCommand(host!, port!, { setParameter: 1, [name]: value });
-      return { output: `${host}:${port} ${name}: ${r.was ?? "?"} → ${value}` };
+      return { output: `${hostPort(host!, port!)} ${name}: ${r.was ?? "?"} → ${value}` };
     } catch (e) {
       // Someone (or an earlier attempt whose reply was lost) set it meanwhile: the effect is in place.
       if ((await current(ctx).catch(() => undefined)) === value) {
-        return { output: `${host}:${port} ${name} is ${value}` };
+        return { output: `${hostPort(host!, port!)} ${name} is ${value}` };
       }
       throw new OperationError(
-        `setParameter ${name}: ${value} on ${host}:${port} failed: ${(e as Error).message}`,
+        `setParameter ${name}: ${value} on ${hostPort(host!, port!)} failed: ${
+          (e as Error).message
+        }`,
       );
     }
   },

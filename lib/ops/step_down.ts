@@ -1,3 +1,4 @@
+import { hostPort } from "../topology/hosts.ts";
 import { poll } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError } from "./operation.ts";
@@ -44,15 +45,21 @@ export const stepDown: Operation = {
       200,
       ctx.signal,
     );
-    if (now === "other") return { output: `another member is primary; ${host}:${port} is not` };
+    if (now === "other") {
+      return { output: `another member is primary; ${hostPort(host!, port!)} is not` };
+    }
     if (now === undefined) {
       throw new OperationError(
         last === "silent"
-          ? `${host}:${port} did not answer for ${
+          ? `${hostPort(host!, port!)} did not answer for ${
             ELECTION_WAIT_MS / 1000
           }s; nothing was stepped down`
-          : `replica set ${t.params.replica_set ?? `of ${host}:${port}`} had no primary for ` +
-            `${ELECTION_WAIT_MS / 1000}s (asked ${host}:${port}); nothing was stepped down`,
+          : `replica set ${
+            t.params.replica_set ?? `of ${hostPort(host!, port!)}`
+          } had no primary for ` +
+            `${ELECTION_WAIT_MS / 1000}s (asked ${
+              hostPort(host!, port!)
+            }); nothing was stepped down`,
       );
     }
     try {
@@ -68,7 +75,7 @@ export const stepDown: Operation = {
       // elsewhere); whether another member took over is checked below.
       if (!network && code !== 10107) {
         throw new OperationError(
-          `replSetStepDown on ${host}:${port} failed: ${(e as Error).message}`,
+          `replSetStepDown on ${hostPort(host!, port!)} failed: ${(e as Error).message}`,
         );
       }
     }
@@ -78,7 +85,9 @@ export const stepDown: Operation = {
       100,
       ctx.signal,
     );
-    if (!gone) throw new OperationError(`${host}:${port} is still primary after replSetStepDown`);
-    return { output: `${host}:${port} stepped down` };
+    if (!gone) {
+      throw new OperationError(`${hostPort(host!, port!)} is still primary after replSetStepDown`);
+    }
+    return { output: `${hostPort(host!, port!)} stepped down` };
   },
 };

@@ -6,6 +6,7 @@
  * --force everything stops at once (config servers after the mongos) and starts again in start
  * order. Pure.
  */
+import { hostPort } from "../topology/hosts.ts";
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { selectProcesses } from "./select.ts";
@@ -94,7 +95,8 @@ function handBackWarnings(
         code: "priority_takeover",
         severity: "warning" as const,
         host: top.host,
-        message: `${s.name}: ${top.host}:${top.port} has the highest priority (${top.priority}) ` +
+        message:
+          `${s.name}: ${hostPort(top.host, top.port)} has the highest priority (${top.priority}) ` +
           "but is a secondary: once restarted and caught up it takes the primary over " +
           "(priority takeover: an election, a brief pause in writes)",
       }];
@@ -104,7 +106,8 @@ function handBackWarnings(
       code: "primary_handback",
       severity: "warning" as const,
       host: p.host,
-      message: `${s.name}: ${p.host}:${p.port} has the highest priority (${p.priority}), so ` +
+      message:
+        `${s.name}: ${hostPort(p.host, p.port)} has the highest priority (${p.priority}), so ` +
         "after its restart it takes the primary back (priority takeover): a second election, " +
         "another brief pause in writes; the plan waits for it",
     }];
@@ -190,7 +193,9 @@ export function downWhileRestartedWarnings(
       code: "standalone_down_while_restarted",
       severity: "warning",
       host: p.host,
-      message: `${p.host}:${p.port} is a standalone mongod: it is unavailable while it restarts`,
+      message: `${
+        hostPort(p.host, p.port)
+      } is a standalone mongod: it is unavailable while it restarts`,
     });
   }
   return out;
@@ -221,7 +226,7 @@ export function majorityWarnings(
     const need = Math.floor(total / 2) + 1;
     const running = members.filter((p) => facts[p.id]?.running)
       .reduce((n, p) => n + p.votes, 0);
-    const names = restarted.map((p) => `${p.host}:${p.port}`).join(", ");
+    const names = restarted.map((p) => `${hostPort(p.host, p.port)}`).join(", ");
     if (force) {
       const left = running - restarted.filter((p) => facts[p.id]?.running)
         .reduce((n, p) => n + p.votes, 0);
@@ -266,8 +271,9 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
     code: "not_running",
     severity: "error",
     host: p.host,
-    message:
-      `${p.host}:${p.port} is not running: a restart needs it up (run \`mup cluster start ${input.meta.name}\` first)`,
+    message: `${
+      hostPort(p.host, p.port)
+    } is not running: a restart needs it up (run \`mup cluster start ${input.meta.name}\` first)`,
   }));
   // A rolling restart orders each set by who is primary: a member that runs but did not say
   // what it is (hung, overloaded) would be planned blind.
@@ -279,7 +285,8 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
         code: "not_answering",
         severity: "error",
         host: p.host,
-        message: `${p.host}:${p.port} runs but is neither primary, secondary nor arbiter (it ` +
+        message:
+          `${hostPort(p.host, p.port)} runs but is neither primary, secondary nor arbiter (it ` +
           "did not answer hello, or is recovering): a rolling restart needs each member's state " +
           `to order its set (see \`mup cluster display ${input.meta.name}\`; \`--force\` ` +
           "restarts everything at once without asking)",
