@@ -134,7 +134,7 @@ export class PlainRenderer {
       case "hook_done":
         if (e.code !== 0) {
           this.write(
-            `  ✗ Hook ${e.name} ${
+            `  ✗ Hook ${e.name}${e.operation ? ` [${e.operation}]` : ""} ${
               e.timed_out ? "timed out; its process group was killed" : `exited with ${e.code}`
             } [${formatDuration(e.ms)}]${
               e.continue_on_error ? " (continue_on_error: the apply goes on)" : ""
