@@ -12,9 +12,10 @@ import { planTimeoutMs } from "./timeout.ts";
  * write is behind the primary's (as the primary sees both, from replSetGetStatus).
  */
 async function standing(ctx: OperationContext): Promise<{ state: string; lag?: number }> {
-  const { host, port } = ctx.op.target;
-  const me = `${hostPort(host!, port!)}`;
-  const own = await mongo(ctx).adminCommand(host!, port!, { replSetGetStatus: 1 });
+  const host = ctx.op.target.host!;
+  const port = ctx.op.target.port!;
+  const me = hostPort(host, port);
+  const own = await mongo(ctx).adminCommand(host, port, { replSetGetStatus: 1 });
   const state = String((own.members as Document[]).find((m) => m.self)?.stateStr ?? "UNKNOWN");
   const st = await setStatus(mongo(ctx), JSON.parse(param(ctx, "members")));
   const members = (st?.members ?? []) as Document[];
