@@ -16,6 +16,28 @@ import * as path from "node:path";
 const SHOWN = 3;
 
 /**
+ * A check named `name` from the errors found (sorted by message): failed, saying
+ * `say.failed(n)`, when there are any; passed, saying `say.passed`, when there are none.
+ */
+function checkFrom(
+  name: string,
+  found: ValidationIssue[],
+  t0: number,
+  say: { failed: (n: number) => string; passed: string },
+): { check: CheckResult; issues: ValidationIssue[] } {
+  const issues = found.sort((a, b) => a.message.localeCompare(b.message));
+  return {
+    check: {
+      name,
+      status: issues.length ? "failed" : "passed",
+      message: issues.length ? say.failed(issues.length) : say.passed,
+      duration: Math.round(performance.now() - t0),
+    },
+    issues,
+  };
+}
+
+/**
  * Runs `problem` on each data directory (mongod and config servers) at once: check `name`
  * fails when any says something (its errors, of code `code`, sorted); `say` words its message.
  * A host that cannot be reached is left to the connectivity check.
@@ -34,18 +56,13 @@ async function perDataDir(
       return message ? { host: p.host, message } : undefined;
     }),
   );
-  const issues = found.filter((x) => x !== undefined)
-    .map((x): ValidationIssue => ({ code, severity: "error", ...x }))
-    .sort((a, b) => a.message.localeCompare(b.message));
-  return {
-    check: {
-      name,
-      status: issues.length ? "failed" : "passed",
-      message: issues.length ? say.failed(issues.length) : say.passed,
-      duration: Math.round(performance.now() - t0),
-    },
-    issues,
-  };
+  return checkFrom(
+    name,
+    found.filter((x) => x !== undefined)
+      .map((x): ValidationIssue => ({ code, severity: "error", ...x })),
+    t0,
+    say,
+  );
 }
 
 /**
@@ -124,21 +141,17 @@ export async function checkChosenDirs(
         `the process an empty or new ${field}, or move the files away`,
     };
   }));
-  const issues = found.filter((x) => x !== undefined)
-    .map((x): ValidationIssue => ({ code: "dir_not_empty", severity: "error", ...x }))
-    .sort((a, b) => a.message.localeCompare(b.message));
-  const n = issues.length;
-  return {
-    check: {
-      name: "own_dirs_empty",
-      status: n ? "failed" : "passed",
-      message: n
-        ? `${n} deploy, log or config director${n === 1 ? "y holds" : "ies hold"} other files`
-        : "every deploy, log and config directory a server names is new or empty",
-      duration: Math.round(performance.now() - t0),
+  return checkFrom(
+    "own_dirs_empty",
+    found.filter((x) => x !== undefined)
+      .map((x): ValidationIssue => ({ code: "dir_not_empty", severity: "error", ...x })),
+    t0,
+    {
+      failed: (n) =>
+        `${n} deploy, log or config director${n === 1 ? "y holds" : "ies hold"} other files`,
+      passed: "every deploy, log and config directory a server names is new or empty",
     },
-    issues,
-  };
+  );
 }
 
 /**
@@ -243,17 +256,8 @@ export async function checkDirsCreatable(
       }];
     });
   }));
-  const issues = found.flat().sort((a, b) => a.message.localeCompare(b.message));
-  const n = issues.length;
-  return {
-    check: {
-      name: "dirs_creatable",
-      status: n ? "failed" : "passed",
-      message: n
-        ? `${n} director${n === 1 ? "y" : "ies"} cannot be created or written`
-        : "every deploy, data, log and config directory can be created or written",
-      duration: Math.round(performance.now() - t0),
-    },
-    issues,
-  };
+  return checkFrom("dirs_creatable", found.flat(), t0, {
+    failed: (n) => `${n} director${n === 1 ? "y" : "ies"} cannot be created or written`,
+    passed: "every deploy, data, log and config directory can be created or written",
+  });
 }
