@@ -11,6 +11,7 @@ import { freePorts, output } from "./helpers.ts";
 import {
   admin,
   adminError,
+  runBin,
   simBin,
   startMongod,
   startReplSet,
@@ -108,5 +109,58 @@ Deno.test("init_replica_set: a set initiated while its first-listed member has n
       new RegExp(`in its config, not planned: localhost:${a}`),
     );
     assert.equal(await initiatesReceived(dir, a), 0);
+  });
+});
+
+Deno.test("init_replica_set: AlreadyInitialized from a member whose config is not the planned set's is an error naming it, never an initiation", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [p, q] = freePorts(2);
+    assert.equal((await startMongod(bin, dir, p, ["--replSet", "rs0"])).code, 0);
+    await admin(p, {
+      replSetInitiate: { _id: "rs0", members: [{ _id: 0, host: `localhost:${p}` }] },
+    });
+    await waitFor(async () =>
+      (await admin(p, { hello: 1 })).isWritablePrimary === true || undefined
+    );
+    await stopMongod(dir, p);
+    // The same data served on port q: its stored config names localhost:p, so the member on q
+    // is in no set's config (replSetGetStatus: 93) yet holds one (replSetInitiate: 23).
+    const data = path.join(dir, String(p));
+    const r = await runBin(path.join(bin, "mongod"), [
+      ...["--port", String(q), "--dbpath", data, "--fork", "--logpath", path.join(data, "log-q")],
+      ...["--pidfilepath", path.join(data, "mongod.pid"), "--bind_ip", "127.0.0.1"],
+      ...["--replSet", "rs0"],
+    ]);
+    assert.equal(r.code, 0, output(r));
+    assert.equal((await adminError(q, { replSetGetStatus: 1 })).code, 93);
+
+    const topology = Topology.parse({
+      global: { security: { auth: false } },
+      mongod_servers: [{ host: "localhost", port: q, replica_set: "rs0" }],
+    });
+    const ctx = opContext(
+      {
+        id: "init-rs0",
+        type: "init_replica_set",
+        target: {
+          type: "replica_set",
+          name: "rs0",
+          timeout_ms: 3000,
+          params: {
+            config: JSON.stringify({ _id: "rs0", members: [{ _id: 0, host: `localhost:${q}` }] }),
+          },
+        },
+      },
+      { plan_id: "plan-test", cluster_name: "t", topology, deploy_dir: dir },
+    );
+    assert.equal(await initReplicaSet.isDone(ctx), false);
+    await assert.rejects(
+      initReplicaSet.run(ctx),
+      new RegExp(
+        `replSetInitiate for rs0 on localhost:${q} answered AlreadyInitialized \\(code 23\\), ` +
+          `but no planned member reports a config of rs0`,
+      ),
+    );
   });
 });
