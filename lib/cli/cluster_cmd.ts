@@ -20,6 +20,7 @@ import { addCredentialsCommand } from "./credentials_cmd.ts";
 import { addTlsCommand } from "./tls_cmd.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh, type SshCliOptions } from "./ssh_options.ts";
+import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
 
 export function clusterCommand(ctx: CliContext): Command {
   const cmd = new Command("cluster").description("Deploy and operate MongoDB clusters");
@@ -53,6 +54,11 @@ export function clusterCommand(ctx: CliContext): Command {
     const waitTimeoutMs = opts.waitTimeout === undefined
       ? undefined
       : parseDurationOption(WAIT_TIMEOUT, opts.waitTimeout);
+    await refuseOverUnfinishedTlsSwitch(
+      ctx.store.clusterDir(name),
+      name,
+      `cluster deploy ${name} ${topologyFile}`,
+    );
     const loaded = await loadTopology(topologyFile);
     configureSsh(ctx.executors, loaded.topology, opts as SshCliOptions);
     await planAndApply(ctx, {
