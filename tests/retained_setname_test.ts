@@ -119,7 +119,22 @@ Deno.test("re-deploy onto retained data of rs0 with other members: pre-flight re
   const ports = stablePorts(4);
   try {
     await deploy(home, "kept", topology(ports, "rs0"));
-    await ok(home, ["cluster", "destroy", "kept", "--auto-approve", "--retain-data"]);
+    const destroyed = await ok(home, [
+      "cluster",
+      "destroy",
+      "kept",
+      "--auto-approve",
+      "--retain-data",
+      "--json",
+    ]);
+    // The destroy's last word points where its records are now, and at no cluster.
+    const done = JSON.parse(destroyed.stdout.trim().split("\n").at(-1)!);
+    assert.equal(done.event, "apply_done");
+    assert.equal(done.status, "completed");
+    assert.ok(done.state_path.startsWith(done.archive), done.state_path);
+    assert.ok(await exists(done.state_path), `${done.state_path} exists`);
+    assert.equal(done.connection, undefined);
+    assert.equal(done.credentials, undefined);
     const mirror = await testMirror();
     const recorded = ports.slice(0, 3).map((p) => `localhost:${p}`).sort().join(", ");
 

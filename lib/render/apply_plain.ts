@@ -70,6 +70,10 @@ export class PlainRenderer {
         const kept = /of mup's from (.+); kept the directory: it holds other files \((.+)\)$/
           .exec(e.output ?? "");
         if (kept) this.kept.push(`${kept[1]} (${kept[2]})`);
+        if (e.notice) {
+          const op = this.plan?.phases.flatMap((p) => p.operations).find((o) => o.id === e.id);
+          this.write(`  ! ${op?.description ?? e.id}: ${e.notice}`);
+        }
         const g = this.groupOf.get(e.id)!;
         const f = this.count(g, e.already_done);
         this.doneOps.set(g, [...(this.doneOps.get(g) ?? []), {
@@ -130,7 +134,7 @@ export class PlainRenderer {
       case "hook_done":
         if (e.code !== 0) {
           this.write(
-            `  ✗ Hook ${e.name} ${
+            `  ✗ Hook ${e.name}${e.operation ? ` [${e.operation}]` : ""} ${
               e.timed_out ? "timed out; its process group was killed" : `exited with ${e.code}`
             } [${formatDuration(e.ms)}]${
               e.continue_on_error ? " (continue_on_error: the apply goes on)" : ""
