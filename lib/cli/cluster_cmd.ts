@@ -50,7 +50,7 @@ export function clusterCommand(ctx: CliContext): Command {
       ),
       durationArg(WAIT_TIMEOUT),
     );
-  planFlowOptions(deploy);
+  planFlowOptions(deploy, ctx);
   deploy.action(async (name, topologyFile, o) => {
     const opts = o as typeof o & PlanFlowOptions;
     checkIdentifier("cluster name", name);

@@ -99,7 +99,7 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
         .option("-N, --node <host:port>", "only this process (repeatable)", collect);
     }
     spec.extra?.(sub);
-    planFlowOptions(sub);
+    planFlowOptions(sub, ctx);
     sub.action(async (name: string, o: unknown) => {
       const opts = o as LifecycleOptions;
       const valid = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name);

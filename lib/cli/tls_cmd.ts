@@ -28,7 +28,7 @@ export function addTlsCommand(cmd: Command, ctx: CliContext): void {
     )
     .argument("<name>", "cluster name")
     .argument("<action>", "enable or disable");
-  planFlowOptions(sub);
+  planFlowOptions(sub, ctx);
   sub.action(async (name: string, action: string, o: unknown) => {
     const opts = o as PlanFlowOptions;
     if (action !== "enable" && action !== "disable") {
