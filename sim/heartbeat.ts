@@ -35,46 +35,86 @@ export class Heartbeats {
     };
   }
 
-  /** One heartbeat to every other member (in parallel), then the election checks. */
-  async round(): Promise<void> {
+  /** Hosts with a heartbeat of ours in flight: a member gets its next only after its answer. */
+  private readonly inFlight = new Set<string>();
+
+  /**
+   * One heartbeat tick (ReplSet.start runs one every heartbeat interval): a heartbeat to each
+   * other member that has none in flight, not waited for, then the election checks on what this
+   * member has heard so far. As in MongoDB (repl/replication_coordinator_impl_heartbeat.cpp,
+   * `_scheduleHeartbeatToTarget`, `_handleHeartbeatResponse`), each member's heartbeats follow
+   * their own answers or timeouts, so a member that hangs (SIGSTOP: it accepts connections but
+   * never answers) delays neither the heartbeats to the others nor the election checks, which
+   * depend on when the primary was last heard from. One timer per member process drives all
+   * targets, as before, so an idle set costs no more wake-ups.
+   */
+  tick(): void {
     if (!this.rs.config || this.rs.server.shuttingDown) return;
     const me = this.rs.self();
-    await Promise.all(
-      this.rs.members().filter((m) => m._id !== me?._id).map(async (m) => {
-        const t0 = performance.now();
-        const prev = this.rs.views.get(m._id);
-        try {
-          const r = await this.rs.server.peers.run(
-            m.host,
-            "admin",
-            this.request(m._id),
-            Math.max(2000, this.rs.heartbeatMs * 4),
-          );
-          this.noteMember(m._id, r, Math.round(performance.now() - t0));
-        } catch (e) {
-          // A busy member that answered recently is slow, not down (a refused connection is).
-          if (
-            /timed out/.test((e as Error).message) && prev?.health === 1 &&
-            Date.now() - (prev.lastHeartbeat?.getTime() ?? 0) < this.rs.electionTimeoutMs
-          ) return;
-          const v: MemberView = {
-            health: 0,
-            state: 8,
-            term: prev?.term ?? 0,
-            optime: prev?.optime,
-            optimeTerm: prev?.optimeTerm,
-            configVersion: prev?.configVersion ?? 0,
-            lastHeartbeat: new Date(),
-            pingMs: 0,
-            since: prev?.health === 0 ? prev.since : Date.now(),
-          };
-          this.rs.views.set(m._id, v);
-          if (this.rs.primaryId === m._id) this.rs.primaryId = undefined;
-        }
-      }),
-    );
-    this.rs.election.checkMajority();
-    await this.rs.election.check();
+    for (const m of this.rs.members()) {
+      const host = String(m.host);
+      if (m._id === me?._id || this.inFlight.has(host)) continue;
+      this.inFlight.add(host);
+      void this.beat(m._id, host).finally(() => this.inFlight.delete(host));
+    }
+    void this.settle();
+  }
+
+  /** One heartbeat to member `id` at `host`; its answer (or failure) updates this member's view. */
+  private async beat(id: number, host: string): Promise<void> {
+    const t0 = performance.now();
+    const prev = this.rs.views.get(id);
+    try {
+      const r = await this.rs.server.peers.run(
+        host,
+        "admin",
+        this.request(id),
+        Math.max(2000, this.rs.heartbeatMs * 4),
+      );
+      this.noteMember(id, r, Math.round(performance.now() - t0));
+    } catch (e) {
+      // A busy member that answered recently is slow, not down (a refused connection is).
+      const slow = /timed out/.test((e as Error).message) && prev?.health === 1 &&
+        Date.now() - (prev.lastHeartbeat?.getTime() ?? 0) < this.rs.electionTimeoutMs;
+      if (!slow) this.markDown(id);
+    }
+    await this.settle();
+  }
+
+  /** Member `id` did not answer: DOWN in this member's view (and no longer its primary). */
+  private markDown(id: number): void {
+    const prev = this.rs.views.get(id);
+    const v: MemberView = {
+      health: 0,
+      state: 8,
+      term: prev?.term ?? 0,
+      optime: prev?.optime,
+      optimeTerm: prev?.optimeTerm,
+      configVersion: prev?.configVersion ?? 0,
+      lastHeartbeat: new Date(),
+      pingMs: 0,
+      since: prev?.health === 0 ? prev.since : Date.now(),
+    };
+    this.rs.views.set(id, v);
+    if (this.rs.primaryId === id) this.rs.primaryId = undefined;
+  }
+
+  /**
+   * After a tick or an answer: a primary that cannot see a majority steps down, a secondary
+   * that has not heard from a primary for long enough stands, and fetching starts (or moves to
+   * another source) once this member knows whom to follow.
+   */
+  private async settle(): Promise<void> {
+    if (!this.rs.config || this.rs.server.shuttingDown) return;
+    try {
+      this.rs.election.checkMajority();
+      await this.rs.election.check();
+    } catch {
+      // A failed election attempt (say, its state could not be saved) is retried next tick.
+    }
+    // A secondary's round keeps going while its source stays the one to follow; a timer of its
+    // own would wake every idle member for nothing.
+    void this.rs.sync.round();
   }
 
   /** Records what member `id` said of itself (a heartbeat's answer, or its own request). */
