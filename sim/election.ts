@@ -219,6 +219,6 @@ export class Election {
       { term: this.rs.term },
     );
     this.rs.setState(1);
-    this.rs.heartbeats.tick();
+    this.rs.heartbeats.tick(true);
   }
 }

@@ -37,6 +37,8 @@ export class Heartbeats {
 
   /** Hosts with a heartbeat of ours in flight: a member gets its next only after its answer. */
   private readonly inFlight = new Set<string>();
+  /** Hosts owed a heartbeat as soon as the one in flight ends, which was sent before news. */
+  private readonly owed = new Set<string>();
 
   /**
    * One heartbeat tick (ReplSet.start runs one every heartbeat interval): a heartbeat to each
@@ -46,18 +48,32 @@ export class Heartbeats {
    * their own answers or timeouts, so a member that hangs (SIGSTOP: it accepts connections but
    * never answers) delays neither the heartbeats to the others nor the election checks, which
    * depend on when the primary was last heard from. One timer per member process drives all
-   * targets, as before, so an idle set costs no more wake-ups.
+   * targets, as before, so an idle set costs no more wake-ups. `news` (this member was just
+   * elected): a member whose heartbeat is in flight gets another right after its answer, as the
+   * one in flight still says SECONDARY and the others must hear of the new primary before their
+   * election timeouts make them stand.
    */
-  tick(): void {
+  tick(news = false): void {
     if (!this.rs.config || this.rs.server.shuttingDown) return;
     const me = this.rs.self();
     for (const m of this.rs.members()) {
       const host = String(m.host);
-      if (m._id === me?._id || this.inFlight.has(host)) continue;
-      this.inFlight.add(host);
-      void this.beat(m._id, host).finally(() => this.inFlight.delete(host));
+      if (m._id === me?._id) continue;
+      if (!this.inFlight.has(host)) this.send(m._id, host);
+      else if (news) this.owed.add(host);
     }
     void this.settle();
+  }
+
+  /** Sends a heartbeat to member `id` at `host`, and the one owed after it, if any. */
+  private send(id: number, host: string): void {
+    this.inFlight.add(host);
+    void this.beat(id, host).finally(() => {
+      this.inFlight.delete(host);
+      if (
+        this.owed.delete(host) && !this.rs.server.shuttingDown && this.rs.member(id)?.host === host
+      ) this.send(id, host);
+    });
   }
 
   /** One heartbeat to member `id` at `host`; its answer (or failure) updates this member's view. */
