@@ -42,13 +42,15 @@ export class Heartbeats {
 
   /**
    * One heartbeat tick (ReplSet.start runs one every heartbeat interval): a heartbeat to each
-   * other member that has none in flight, not waited for, then the election checks on what this
-   * member has heard so far. As in MongoDB (repl/replication_coordinator_impl_heartbeat.cpp,
+   * other member that has none in flight, not waited for; each answer (or failure) is followed
+   * by the election checks. As in MongoDB (repl/replication_coordinator_impl_heartbeat.cpp,
    * `_scheduleHeartbeatToTarget`, `_handleHeartbeatResponse`), each member's heartbeats follow
    * their own answers or timeouts, so a member that hangs (SIGSTOP: it accepts connections but
-   * never answers) delays neither the heartbeats to the others nor the election checks, which
-   * depend on when the primary was last heard from. One timer per member process drives all
-   * targets, as before, so an idle set costs no more wake-ups. `news` (this member was just
+   * never answers) delays neither the heartbeats to the others nor the election checks their
+   * answers bring, which depend on when the primary was last heard from. The checks wait for
+   * answers rather than run on the tick: a member that was itself frozen must hear the primary
+   * again before it judges it gone. One timer per member process drives all targets, as
+   * before, so an idle set costs no more wake-ups. `news` (this member was just
    * elected): a member whose heartbeat is in flight gets another right after its answer, as the
    * one in flight still says SECONDARY and the others must hear of the new primary before their
    * election timeouts make them stand.
@@ -56,13 +58,14 @@ export class Heartbeats {
   tick(news = false): void {
     if (!this.rs.config || this.rs.server.shuttingDown) return;
     const me = this.rs.self();
-    for (const m of this.rs.members()) {
+    const others = this.rs.members().filter((m) => m._id !== me?._id);
+    for (const m of others) {
       const host = String(m.host);
-      if (m._id === me?._id) continue;
       if (!this.inFlight.has(host)) this.send(m._id, host);
       else if (news) this.owed.add(host);
     }
-    void this.settle();
+    // A set of one has no answers to wait for.
+    if (others.length === 0) void this.settle();
   }
 
   /** Sends a heartbeat to member `id` at `host`, and the one owed after it, if any. */
@@ -116,7 +119,7 @@ export class Heartbeats {
   }
 
   /**
-   * After a tick or an answer: a primary that cannot see a majority steps down, a secondary
+   * After an answer (or failure): a primary that cannot see a majority steps down, a secondary
    * that has not heard from a primary for long enough stands, and fetching starts (or moves to
    * another source) once this member knows whom to follow.
    */
