@@ -1,8 +1,9 @@
 /**
  * Replica-set heartbeats, as MongoDB's members exchange them: every heartbeat interval each
- * member asks every other for its state, term, newest optime and config version; answers and
- * requests alike update this member's view of the set (sim/replset.ts `views`), hand newer
- * configs over, carry the primary's commit point, and drive elections (sim/election.ts).
+ * member asks every other (each on its own, so one that hangs holds up no other) for its state,
+ * term, newest optime and config version; answers and requests alike update this member's view
+ * of the set (sim/replset.ts `views`), hand newer configs over, carry the primary's commit
+ * point, and drive elections (sim/election.ts).
  */
 import { type Document, Timestamp } from "bson";
 import { errors } from "./errors.ts";
