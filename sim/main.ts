@@ -8,6 +8,9 @@
  *   MUP_SIM_CRASH_AFTER_S     die abruptly after this many seconds
  *   MUP_SIM_REFUSE_INITIATE   replSetInitiate fails
  *   MUP_SIM_ELECTION_DELAY_MS slow elections down
+ *   MUP_SIM_PARTITIONED       cut off from the other members (a network partition between
+ *                             members): heartbeats and votes neither leave nor arrive; clients
+ *                             still reach it
  *
  * This file stays light: the --fork parent loads only option parsing; the server itself is
  * in run.ts, loaded by the process that serves.

@@ -126,6 +126,11 @@ export class PeerPool {
   credentials?: InternalCredentials;
   /** Whether a new connection uses TLS (trusting `caCerts` when given): see Peer. */
   tls?: () => { caCerts?: string[] } | undefined;
+  /**
+   * The fault MUP_SIM_PARTITIONED: this member and the others cannot reach each other, as
+   * across a network partition; every request to a peer fails as an unreachable host does.
+   */
+  partitioned = false;
 
   /** The connection to `address` for `channel` (bulk oplog fetching has its own). */
   get(address: string, channel = "main"): Peer {
@@ -143,6 +148,13 @@ export class PeerPool {
     timeoutMs?: number,
     channel = "main",
   ): Promise<Document> {
+    if (this.partitioned) {
+      throw new PeerError(
+        `Error connecting to ${address} :: caused by :: No route to host (simulated network partition)`,
+        6,
+        "HostUnreachable",
+      );
+    }
     const r = await this.get(address, channel).command(db, cmd, timeoutMs);
     if (!r.ok) {
       throw new PeerError(

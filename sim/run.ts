@@ -146,6 +146,7 @@ export async function runServer(opts: ServerOptions): Promise<number> {
   }
 
   const server = new Server(opts, log, store);
+  server.peers.partitioned = faults && !!Deno.env.get("MUP_SIM_PARTITIONED");
   try {
     server.tls = tlsSettings(opts);
   } catch (e) {

@@ -244,6 +244,15 @@ Deno.test("--help explains every command; the topology schema is printed", async
   assert.equal(typo.code, 1, output(typo));
   assert.match(typo.stderr, /^Error: unknown option '--jsn'\n\(Did you mean --json\?\)\n/);
   assert.match(typo.stderr, /Hint: `mup cluster list --help` shows its usage/);
+  // Missing arguments are named before a missing option, one at a time, in order.
+  const bare = await mup(["cluster", "deploy"], { home });
+  assert.equal(bare.code, 1, output(bare));
+  assert.match(bare.stderr, /^Error: missing required argument 'name'\n/);
+  const noVersion = await mup(["cluster", "deploy", "c9", "t.yaml", "--json"], { home });
+  assert.equal(noVersion.code, 1, output(noVersion));
+  const doc = JSON.parse(noVersion.stdout);
+  assert.equal(doc.error, "required option '--version <version>' not specified");
+  assert.match(doc.hint, /`mup cluster deploy c9 t\.yaml --version 7\.0`/);
 });
 
 Deno.test("plan files live in the specification's layout", async () => {

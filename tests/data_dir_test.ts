@@ -147,3 +147,52 @@ Deno.test("a repair of a cluster whose recorded data directory is gone is refuse
     await killAll(home);
   }
 });
+
+Deno.test("a log, config or deploy directory a server names: refused at the first deploy when it holds other files; destroy removes only mup's files from it", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  try {
+    const own = (d: string) => `${home}/${d}`;
+    for (const d of ["logs", "conf", "run"]) await Deno.mkdir(own(d));
+    await Deno.writeTextFile(own("logs/app.log"), "someone else's log\n");
+    const file = await writeTopology(
+      home,
+      "own.yaml",
+      `mongod_servers:\n  - { host: localhost, port: ${port}, log_dir: ${own("logs")}, ` +
+        `config_dir: ${own("conf")}, deploy_dir: ${own("run")} }\n`,
+    );
+    const mirror = await testMirror();
+    const refused = await mup(deployArgs("od", file, mirror, ["--auto-approve"]), { home });
+    assert.equal(refused.code, 1, output(refused));
+    assert.ok(
+      refused.stdout.includes(
+        `log directory localhost:${own("logs")} of mongod-localhost-${port} already holds ` +
+          "files mup did not make (app.log)",
+      ),
+      output(refused),
+    );
+    assert.doesNotMatch(refused.stdout, /Applying plan/, "refused before anything runs");
+
+    // Emptied, it deploys; files put there afterwards survive the destroy, mup's go.
+    await Deno.remove(own("logs/app.log"));
+    const deployed = await mup(deployArgs("od", file, mirror, ["--auto-approve"]), { home });
+    assert.equal(deployed.code, 0, output(deployed));
+    assert.ok(await Deno.stat(own("logs/mongod.log")), "mongod logs where the topology says");
+    await Deno.writeTextFile(own("logs/app.log"), "someone else's log\n");
+    await Deno.writeTextFile(own("conf/keep.conf"), "mine\n");
+    const destroyed = await mup(["cluster", "destroy", "od", "--auto-approve"], { home });
+    assert.equal(destroyed.code, 0, output(destroyed));
+    assert.match(destroyed.stdout, /Kept \(they hold files mup did not make/, output(destroyed));
+    assert.ok(destroyed.stdout.includes(`  localhost:${own("logs")} (app.log)`), output(destroyed));
+    assert.ok(destroyed.stdout.includes(`  localhost:${own("conf")} (keep.conf)`));
+    assert.equal(await Deno.readTextFile(own("logs/app.log")), "someone else's log\n");
+    assert.equal(await Deno.readTextFile(own("conf/keep.conf")), "mine\n");
+    const left = async (d: string) =>
+      (await Array.fromAsync(Deno.readDir(own(d)))).map((e) => e.name).sort();
+    assert.deepEqual(await left("logs"), ["app.log"], "mongod.log removed, app.log kept");
+    assert.deepEqual(await left("conf"), ["keep.conf"], "mongod.conf removed");
+    assert.equal(await Deno.stat(own("run")).catch(() => null), null, "emptied: removed");
+  } finally {
+    await killAll(home);
+  }
+});

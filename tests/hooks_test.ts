@@ -132,7 +132,7 @@ Deno.test("a failing hook stops the apply: on_error runs with the error, the sta
   const printed: string[] = [];
   const { state, o } = await runSynthetic(hooks, { printed });
   assert.equal(state.status, "failed");
-  assert.match(state.errors.at(-1)!.error, /hook after_phase exited with 3/);
+  assert.match(state.errors.at(-1)!.error, /hook after_phase of phase prepare exited with 3/);
   // A resume runs the hook as recorded: the output says how to change it.
   assert.match(
     printed.join("\n"),
@@ -147,7 +147,7 @@ Deno.test("a failing hook stops the apply: on_error runs with the error, the sta
   assert.equal(onError[0][0], "on_error");
   assert.match(
     onError[0][11],
-    /hook after_phase exited with 3/,
+    /hook after_phase of phase prepare exited with 3/,
     "MUP_ERROR carries the error",
   );
   await Deno.writeTextFile(flag, "");
@@ -164,7 +164,7 @@ Deno.test("continue_on_error lets the apply go on after a failing hook, and says
   assert.equal(state.status, "completed");
   assert.match(
     printed.join("\n"),
-    /✗ Hook before_operation exited with 1 \[.+\] \(continue_on_error: the apply goes on\)/,
+    /✗ Hook before_operation \[\S+\] exited with 1 \[.+\] \(continue_on_error: the apply goes on\)/,
   );
   assert.ok(state.execution_log.some((e) => /exited with 1/.test(e.message)));
 });
@@ -191,6 +191,17 @@ Deno.test("a hook that times out has its whole process group killed", async () =
   const { state } = await runSynthetic([hook("before_apply", "sleep 5", { timeout_ms: 300 })]);
   assert.equal(state.status, "failed");
   assert.match(state.errors[0].error, /timed out after 0\.3s; its process group was killed/);
+  // An operation's hook that times out names the operation, in the error and on the terminal.
+  const printed: string[] = [];
+  const op = await runSynthetic([hook("before_operation", "sleep 5", { timeout_ms: 300 })], {
+    printed,
+  });
+  assert.equal(op.state.status, "failed");
+  assert.match(
+    op.state.errors[0].error,
+    /hook before_operation of operation \S+ timed out after 0\.3s/,
+  );
+  assert.match(printed.join("\n"), /✗ Hook before_operation \[\S+\] timed out; its process group/);
 });
 
 Deno.test("operation hooks of parallel operations run once per operation, concurrently, within the parallelism limit", async () => {

@@ -287,3 +287,21 @@ Deno.test("a sharded cluster's config servers and shards must all be localhost r
   assert.deepEqual(mixed(t("localhost", "127.0.0.1", "db1.example.net")), []);
   assert.deepEqual(mixed(t("db1.example.net", "db2.example.net", "localhost")), []);
 });
+
+Deno.test("a mongos on another machine than config servers named by localhost addresses is refused, naming the mongos and the fix", () => {
+  const t = (cfgHost: string, mongosHost: string): Topology => ({
+    global: {},
+    config_servers: [{ host: cfgHost, port: 1, replica_set: "cfg" }],
+    mongod_servers: [{ host: cfgHost, port: 2, replica_set: "s1" }],
+    mongos_servers: [{ host: "localhost", port: 3 }, { host: mongosHost, port: 4 }],
+  });
+  const remote = (x: Topology) =>
+    validateTopology(x).filter((i) => i.code === "mongos_remote_localhost");
+  const [hit, ...rest] = remote(t("localhost", "db1.example.net"));
+  assert.equal(rest.length, 0);
+  assert.deepEqual(hit.path, ["mongos_servers", 1, "host"]);
+  assert.match(hit.message, /mongos db1\.example\.net:4 runs on another machine/);
+  assert.match(hit.hint ?? "", /name the config servers and shards by their network addresses/);
+  assert.deepEqual(remote(t("127.0.0.1", "127.0.0.2")), [], "loopback: the same machine");
+  assert.deepEqual(remote(t("db2.example.net", "db1.example.net")), []);
+});

@@ -45,6 +45,11 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
     assert.match(diff.stdout, /- process +mongod-localhost-\d+ +\(stop\)/);
     // --detailed-exitcode with --plan-only: 2 when the plan changes something.
     await ok(home, ["cluster", "restart", "rs", "--plan-only", "--detailed-exitcode"], 2);
+    // A restart's diff: each member restarted (one row each), not a stop and an in-place start.
+    const restartDiff = await ok(home, ["plan", "diff", "rs", "--detailed-exitcode"], 2);
+    assert.match(restartDiff.stdout, /~ process +mongod-localhost-\d+ +\(restart\)/);
+    assert.doesNotMatch(restartDiff.stdout, /\((stop|start)\)/);
+    assert.match(restartDiff.stdout, /Summary: .*3 to restart/);
     // --dry-run: the hook schedule; nothing saved, nothing stopped.
     const dry = await ok(home, ["cluster", "restart", "rs", "--dry-run"]);
     assert.match(dry.stdout, /after_phase/);
@@ -75,6 +80,13 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
     // --force: every process restarted at once (new PIDs), the cluster healthy again.
     const forced = await ok(home, ["cluster", "restart", "rs", "--force", "--auto-approve"]);
     assert.match(forced.stdout, /Restart completed successfully!/);
+    assert.match(forced.stdout, /rs0: --force stops .* at once, leaving 0 of 3 votes up/);
+    // Applied, the restart has nothing left to do.
+    const after = await ok(home, ["plan", "diff", "rs", "--detailed-exitcode"]);
+    assert.match(
+      after.stdout,
+      /\(restart\) was applied \(apply \S+, completed .*\): nothing of it/,
+    );
     assert.doesNotMatch(forced.stdout, /Step down/);
     const newPids = (await livePids(home, "rs")).sort();
     assert.equal(newPids.length, 3);

@@ -183,7 +183,7 @@ Deno.test("rolling restart: one member at a time, primary stepped down last; con
   );
 });
 
-Deno.test("rolling restart of a cluster with one mongos warns that clients lose their router; --force and two mongos do not", async () => {
+Deno.test("rolling restart of a cluster with one mongos warns that clients lose their router; --force (which warns per set instead) and two mongos do not", async () => {
   // Only the router's warning: the sets' hand-back notes are the next test's.
   const routerOnly = (p: Omit<Plan, "content_hash">) =>
     p.validation.warnings.filter((w) => w.code !== "primary_handback");
@@ -192,7 +192,8 @@ Deno.test("rolling restart of a cluster with one mongos warns that clients lose 
   assert.match(one.validation.warnings[0].message, /only mongos.*two or more mongos/s);
   assert.equal(one.validation.valid, true);
   assert.deepEqual(
-    planRestart(await input("sharded.yaml", { force: true })).validation.warnings,
+    planRestart(await input("sharded.yaml", { force: true })).validation.warnings
+      .filter((w) => w.code !== "force_majority_down"),
     [],
   );
   // -R mongod leaves the mongos alone: nothing to warn about.
@@ -205,6 +206,34 @@ Deno.test("rolling restart of a cluster with one mongos warns that clients lose 
   const plan = planRestart(two);
   assert.deepEqual(routerOnly(plan), []);
   assert.ok(allOperations(plan).some((o) => o.id === "stop-mongos-localhost-27100"));
+});
+
+Deno.test("restart warns when a set loses its majority: --force of a set's majority, -N of a member while another is down; a rolling restart of a healthy set does not", async () => {
+  const codes = (p: Omit<Plan, "content_hash">) =>
+    p.validation.warnings.map((w) => w.code).filter((c) => /majority/.test(c));
+  const forced = planRestart(await input("sharded.yaml", { force: true }));
+  assert.deepEqual(codes(forced), [
+    "force_majority_down",
+    "force_majority_down",
+    "force_majority_down",
+  ]);
+  assert.match(
+    forced.validation.warnings.find((w) => w.code === "force_majority_down")!.message,
+    /--force stops .* at once, leaving 0 of 3 votes up \(2 needed\): the set has no primary/,
+  );
+  // One member of a set, forced: the other two keep the majority.
+  const one = await input("replica-set.yaml", {
+    force: true,
+    filter: { nodes: ["localhost:27019"] },
+  });
+  assert.deepEqual(codes(planRestart(one)), []);
+  assert.deepEqual(codes(planRestart(await input("replica-set.yaml"))), []);
+  // Rolling, -N of a running member while another is down: 2 of 3 votes run, 2 needed.
+  const degraded = await input("replica-set.yaml", { filter: { nodes: ["localhost:27018"] } });
+  degraded.facts["mongod-localhost-27019"] = { running: false };
+  const plan = planRestart(degraded);
+  assert.deepEqual(codes(plan), ["majority_at_risk"]);
+  assert.match(plan.validation.warnings.at(-1)!.message, /has 2 of 3 votes running \(2 needed\)/);
 });
 
 Deno.test("stop of a stopped cluster and start of a running one plan nothing", async () => {
@@ -566,4 +595,25 @@ Deno.test("rolling restart warns about what it cannot keep available: each set o
       w.code === "no_majority_while_restarted"
     ),
   );
+});
+
+Deno.test("IPv6 members are named as MongoDB names them ([::1]:port) in a restart's parameters and descriptions", async () => {
+  const i = await input("replica-set.yaml");
+  for (const s of i.meta.topology.mongod_servers) s.host = "::1";
+  const seen = new Set<string>();
+  i.facts = {};
+  for (const p of listProcesses(i.meta.topology, DEPLOY)) {
+    i.facts[p.id] = { running: true, state: seen.size ? "SECONDARY" : "PRIMARY" };
+    seen.add(p.id);
+  }
+  const ops = allOperations(planRestart(i));
+  const wait = ops.find((o) => o.type === "wait_for_primary")!;
+  assert.deepEqual(JSON.parse(wait.target.params.members), [
+    "[::1]:27017",
+    "[::1]:27018",
+    "[::1]:27019",
+  ]);
+  assert.equal(wait.target.params.not, "[::1]:27017");
+  assert.ok(ops.some((o) => o.description === "Step down rs0 primary [::1]:27017"));
+  assert.ok(!ops.some((o) => /(^|[^[]):{2}1:\d/.test(o.description)), "no unbracketed ::1:port");
 });

@@ -113,3 +113,62 @@ Deno.test("re-deploy onto retained data of set rs0 as rsX: pre-flight refuses be
     await killAll(home);
   }
 });
+
+Deno.test("re-deploy onto retained data of rs0 with other members: pre-flight refuses, naming the members added or left out and the fix", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(4);
+  try {
+    await deploy(home, "kept", topology(ports, "rs0"));
+    const destroyed = await ok(home, [
+      "cluster",
+      "destroy",
+      "kept",
+      "--auto-approve",
+      "--retain-data",
+      "--json",
+    ]);
+    // The destroy's last word points where its records are now, and at no cluster.
+    const done = JSON.parse(destroyed.stdout.trim().split("\n").at(-1)!);
+    assert.equal(done.event, "apply_done");
+    assert.equal(done.status, "completed");
+    assert.ok(done.state_path.startsWith(done.archive), done.state_path);
+    assert.ok(await exists(done.state_path), `${done.state_path} exists`);
+    assert.equal(done.connection, undefined);
+    assert.equal(done.credentials, undefined);
+    const mirror = await testMirror();
+    const recorded = ports.slice(0, 3).map((p) => `localhost:${p}`).sort().join(", ");
+
+    const more = await writeTopology(
+      home,
+      "more.yaml",
+      topology(ports, "rs0", `  - { host: localhost, port: ${ports[3]}, replica_set: rs0 }\n`),
+    );
+    const added = await mup(deployArgs("kept", more, mirror, ["--auto-approve"]), { home });
+    const said = added.stdout + added.stderr;
+    assert.equal(added.code, 1, said);
+    assert.ok(
+      said.includes(`with members ${recorded}, but the topology adds localhost:${ports[3]}`),
+      said,
+    );
+    assert.match(said, /an added member would never join the set/);
+    assert.ok(said.includes(`deploy rs0 with members ${recorded}, or remove the data first`), said);
+
+    const fewer = await writeTopology(
+      home,
+      "fewer.yaml",
+      `mongod_servers:\n${
+        ports.slice(0, 2).map((p) => `  - { host: localhost, port: ${p}, replica_set: rs0 }\n`)
+          .join("")
+      }`,
+    );
+    const dropped = await mup(deployArgs("kept", fewer, mirror, ["--auto-approve"]), { home });
+    const told = dropped.stdout + dropped.stderr;
+    assert.equal(dropped.code, 1, told);
+    assert.ok(told.includes(`but the topology leaves out localhost:${ports[2]}`), told);
+    assert.match(told, /a left-out member would still count in its majority/);
+    assert.deepEqual(await livePids(home, "kept"), [], "nothing was started");
+    assert.ok(!(await exists(path.join(home, "storage", "clusters", "kept", "meta.yaml"))));
+  } finally {
+    await killAll(home);
+  }
+});

@@ -69,6 +69,13 @@ Deno.test("kill -9 of mup during cluster tls enable (after a setParameter) and d
       /^stop-.*-to-allowTLS$/,
       "running",
     );
+    // Until the switch is finished, nothing acts on members the metadata does not describe.
+    for (const cmd of [["cluster", "restart", "rs"], ["cluster", "tls", "rs", "enable"]]) {
+      const r = await ok(home, [...cmd, "--auto-approve"], 1);
+      assert.match(r.stderr, /cluster rs's TLS disable \(apply \S+\) interrupted part way/);
+      assert.match(r.stderr, /`mup plan resume rs`/);
+      assert.doesNotMatch(r.stdout, /Applying plan/);
+    }
     await resume(home, /completed successfully/i);
     // Deploy, enable, then the three rounds of disable.
     assert.deepEqual(await starts(home), [5, 5, 5]);

@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import { Dag } from "../graph/mod.ts";
 import { walk } from "../graph/walk.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
@@ -342,12 +343,20 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   );
   await writer.close();
   const last = state.checkpoints[state.checkpoints.length - 1];
+  // A completed destroy leaves no cluster to connect to, and its records move to its archive.
+  const archive = state.status === "completed"
+    ? allOperations(plan).find((o) => o.type === "archive_cluster")?.target.params.archive_dir
+    : undefined;
+  const running = state.status === "completed" && !archive;
   emitter.emit({
     type: "apply_done",
     status: state.status,
     ms: performance.now() - t0,
     state_id: state.state_id,
-    state_path: opts.store.snapshotPath(state.state_id),
+    state_path: archive
+      ? path.join(archive, "state", path.basename(opts.store.snapshotPath(state.state_id)))
+      : opts.store.snapshotPath(state.state_id),
+    ...(archive ? { archive } : {}),
     ...(failure
       ? {
         failed_operation: failure.id,
@@ -357,11 +366,11 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       }
       : {}),
     ...(last ? { last_checkpoint: last.id } : {}),
-    ...(state.status === "completed"
+    ...(running
       ? { connection: clusterConnectionString(plan.cluster_name, topologyAfter(plan)) }
       : {}),
     // Where the password is: printed by that command only, never in an apply's output.
-    ...(state.status === "completed" && securityOf(plan.topology).auth
+    ...(running && securityOf(plan.topology).auth
       ? { credentials: `mup cluster credentials ${plan.cluster_name}` }
       : {}),
   });

@@ -19,7 +19,15 @@ export type ApplyEvent =
   | { type: "checkpoint"; id: string; path: string }
   | { type: "op_start"; id: string }
   | { type: "op_progress"; id: string; fraction: number; note: string }
-  | { type: "op_done"; id: string; ms: number; already_done: boolean; output?: string }
+  | {
+    type: "op_done";
+    id: string;
+    ms: number;
+    already_done: boolean;
+    output?: string;
+    /** OperationOutcome.notice: shown to the operator with the operation. */
+    notice?: string;
+  }
   | { type: "op_skipped"; id: string; reason: string }
   | { type: "op_failed"; id: string; ms: number; error: string }
   | { type: "safety_failed"; id: string; check: string; check_type: string; status: string }
@@ -66,6 +74,11 @@ export type ApplyEvent =
     connection?: string;
     /** The command that prints the credentials (clusters with access control). */
     credentials?: string;
+    /**
+     * A completed destroy: the archive its records go to (state_path is then inside it, where
+     * the state is once the destroy has finished).
+     */
+    archive?: string;
   };
 
 export type Listener = (e: ApplyEvent) => void;

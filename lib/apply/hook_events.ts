@@ -94,7 +94,15 @@ export class HookDispatcher {
         ...opId,
       });
       // An unnamed hook is named after its event: say it once.
-      const which = h.name === event ? `hook ${event}` : `hook ${h.name} (${event})`;
+      // …and after the operation (or phase) it ran for, so a timeout says where it struck.
+      const where = scope.op
+        ? ` of operation ${scope.op.id}`
+        : scope.phase
+        ? ` of phase ${scope.phase}`
+        : "";
+      const which = h.name === event
+        ? `hook ${event}${where}`
+        : `hook ${h.name} (${event}${where})`;
       const summary = r.timedOut
         ? `${which} timed out after ${h.timeout_ms / 1000}s; its process group was killed`
         : `${which} exited with ${r.code}`;

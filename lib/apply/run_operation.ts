@@ -183,6 +183,7 @@ export async function runOperation(
       ms: took(),
       already_done: false,
       ...(out.output ? { output: out.output } : {}),
+      ...(out.notice ? { notice: out.notice } : {}),
     });
     await hooks.fire("after_operation", { phase, op });
   } catch (e) {

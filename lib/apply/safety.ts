@@ -83,7 +83,15 @@ const RUNNERS: Record<string, Runner> = {
     const port = Number(c.params.port);
     if (await ex.forHost(host).portFree(port)) return { ok: true, status: `port ${port} is free` };
     const holder = await ex.forHost(host).portHolder?.(port).catch(() => undefined);
-    return { ok: false, status: `Port now in use${holder ? ` by ${describeHolder(holder)}` : ""}` };
+    const conn = holder
+      ? undefined
+      : await ex.forHost(host).portConnection?.(port).catch(() => undefined);
+    return {
+      ok: false,
+      status: `Port now in use${
+        holder ? ` by ${describeHolder(holder)}` : conn ? ` by ${conn}` : ""
+      }`,
+    };
   },
   async binary_present(c, ex) {
     const actual = await ex.forHost(p(c, "host")).sha256(p(c, "path"));

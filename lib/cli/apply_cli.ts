@@ -14,7 +14,7 @@ import { archiveCached, type Plan } from "../plan/schema.ts";
 import { jsonRenderer } from "../render/apply_json.ts";
 import { PlainRenderer } from "../render/apply_plain.ts";
 import { TtyRenderer } from "../render/apply_tty.ts";
-import { ClusterLock } from "../state/lock.ts";
+import { ClusterLock, refuseWhileLocked } from "../state/lock.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
 import { checkIdentifier } from "../util/ident.ts";
@@ -130,6 +130,9 @@ export async function runApply(
   resume?: ApplyState,
 ): Promise<number> {
   const clusterDir = ctx.store.clusterDir(plan.cluster_name);
+  // While another live mup applies to this cluster, its recorded state is half-written: refused
+  // before the stale-plan check or the confirmation read it (the lock is taken again below).
+  await refuseWhileLocked(clusterDir);
   configureSsh(ctx.executors, plan.topology, opts);
   const par = parallelism(opts);
   const onFailure = policy(opts);
@@ -311,6 +314,7 @@ export async function runResume(
 ): Promise<number> {
   const found = await findState(ctx, cluster, stateId);
   const state = found.state;
+  await refuseWhileLocked(found.store.clusterDir);
   if (state.status === "completed") {
     if (state.operation === "destroy") {
       const { plan } = await ctx.store.load(state.plan_path);

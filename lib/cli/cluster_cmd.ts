@@ -1,3 +1,4 @@
+import { MupError } from "../errors.ts";
 import { checkIdentifier } from "../util/ident.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import * as path from "node:path";
@@ -20,6 +21,7 @@ import { addCredentialsCommand } from "./credentials_cmd.ts";
 import { addTlsCommand } from "./tls_cmd.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh, type SshCliOptions } from "./ssh_options.ts";
+import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
 
 export function clusterCommand(ctx: CliContext): Command {
   const cmd = new Command("cluster").description("Deploy and operate MongoDB clusters");
@@ -27,7 +29,9 @@ export function clusterCommand(ctx: CliContext): Command {
     .description("Plan a deployment and, unless told to stop at the plan, apply it")
     .argument("<name>", "cluster name")
     .argument("<topology>", "topology YAML file (see examples/)")
-    .requiredOption("--version <version>", "MongoDB version, e.g. 7.0 (newest 7.0.x) or 7.0.5")
+    // Checked in the action, so that missing arguments are named first (commander checks
+    // mandatory options before arguments).
+    .option("--version <version>", "MongoDB version, e.g. 7.0 (newest 7.0.x) or 7.0.5 (required)")
     .addOption(
       new Option("--variant <variant>", "server distribution").choices(Variant.options)
         .default("mongo" as const),
@@ -46,13 +50,25 @@ export function clusterCommand(ctx: CliContext): Command {
       ),
       durationArg(WAIT_TIMEOUT),
     );
-  planFlowOptions(deploy);
+  planFlowOptions(deploy, ctx);
   deploy.action(async (name, topologyFile, o) => {
     const opts = o as typeof o & PlanFlowOptions;
     checkIdentifier("cluster name", name);
+    const version = opts.version;
+    if (!version) {
+      throw new MupError("required option '--version <version>' not specified", {
+        hint: `the MongoDB version to deploy, e.g. \`mup cluster deploy ${name} ${topologyFile} ` +
+          "--version 7.0` (the newest 7.0.x) or --version 7.0.14",
+      });
+    }
     const waitTimeoutMs = opts.waitTimeout === undefined
       ? undefined
       : parseDurationOption(WAIT_TIMEOUT, opts.waitTimeout);
+    await refuseOverUnfinishedTlsSwitch(
+      ctx.store.clusterDir(name),
+      name,
+      `cluster deploy ${name} ${topologyFile}`,
+    );
     const loaded = await loadTopology(topologyFile);
     configureSsh(ctx.executors, loaded.topology, opts as SshCliOptions);
     await planAndApply(ctx, {
@@ -64,7 +80,7 @@ export function clusterCommand(ctx: CliContext): Command {
           loaded,
           cluster: name,
           topologyFile,
-          version: opts.version,
+          version,
           variant: opts.variant,
           mirror: opts.mirror,
           cacheDir: ctx.cacheDir,

@@ -7,7 +7,7 @@ import { collect, selectProcesses } from "../plan/select.ts";
 import { describeState, listedShards, probeProcesses, type ProcessStatus } from "../probe/live.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import { StateStore } from "../state/store.ts";
-import { interruption } from "../state/lock.ts";
+import { interruption, liveHolder } from "../state/lock.ts";
 import { undeployedApply, undeployedStatus } from "../state/undeployed.ts";
 import { retainedData } from "../state/retained.ts";
 import { parsePlanText } from "../plan/parse.ts";
@@ -333,6 +333,8 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
         : undefined;
       const unlisted = shards ? shardSets.filter((s) => !shards.includes(s)) : [];
       const healthy = rows.every((r) => r.healthy) && unlisted.length === 0;
+      // An apply running now (its live mup holds the lock) may be changing what this shows.
+      const applying = await liveHolder(ctx.store.clusterDir(name));
       if (opts.json) {
         printJson({
           cluster: name,
@@ -342,8 +344,15 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
           processes: rows,
           ...(meta.kind === "sharded" ? { shards: shards ?? null, unlisted_shards: unlisted } : {}),
           connection_string: meta.connection_string,
+          ...(applying ? { apply_in_progress: applying } : {}),
         });
       } else {
+        if (applying) {
+          print(
+            `Note: an apply is in progress (${applying.operation}, mup PID ${applying.pid} on ` +
+              `${applying.host}, since ${applying.created}); what follows may change as it runs.\n`,
+          );
+        }
         print(renderStatuses(meta, rows));
         if (meta.kind === "sharded") {
           print(

@@ -2,7 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { compileHooks } from "../hooks/compile.ts";
-import { planDestroy } from "../plan/destroy.ts";
+import { parseArchiveName, planDestroy } from "../plan/destroy.ts";
 import type { LifecyclePlanInput } from "../plan/lifecycle.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
 import { planRestart } from "../plan/restart.ts";
@@ -18,6 +18,7 @@ import { requireMeta } from "./cluster_show.ts";
 import { undeployedMeta } from "../state/undeployed.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh } from "./ssh_options.ts";
+import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
 
 interface LifecycleOptions extends PlanFlowOptions {
   role?: string[];
@@ -77,9 +78,8 @@ const SPECS: Spec[] = [
 
 /** Whether a destroyed cluster of this name left an archive (so a second destroy is a no-op). */
 async function archived(ctx: CliContext, name: string): Promise<boolean> {
-  // `<name>-<plan ID>` exactly: the archive of a cluster named `zz-plan` is not `zz`'s.
   return (await listDir(path.join(ctx.store.root, "archive"))).some((d) =>
-    d.startsWith(`${name}-`) && /^plan-[0-9a-f]{8}$/.test(d.slice(name.length + 1))
+    parseArchiveName(d)?.cluster === name
   );
 }
 
@@ -99,7 +99,7 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
         .option("-N, --node <host:port>", "only this process (repeatable)", collect);
     }
     spec.extra?.(sub);
-    planFlowOptions(sub);
+    planFlowOptions(sub, ctx);
     sub.action(async (name: string, o: unknown) => {
       const opts = o as LifecycleOptions;
       const valid = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name);
@@ -119,6 +119,13 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
         return;
       }
       const meta = left ?? await requireMeta(ctx, name);
+      if (spec.name === "start" || spec.name === "restart") {
+        await refuseOverUnfinishedTlsSwitch(
+          ctx.store.clusterDir(name),
+          name,
+          `cluster ${spec.name} ${name}`,
+        );
+      }
       // The probe asks remote hosts over SSH, as the apply does.
       configureSsh(ctx.executors, meta.topology, opts);
       const clusterDir = ctx.store.clusterDir(name);

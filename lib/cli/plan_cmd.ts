@@ -14,6 +14,7 @@ import { clusterAccess } from "../security/access.ts";
 import { applyCommandOptions, runApply, runResume } from "./apply_cli.ts";
 import { planStatuses } from "../apply/stale.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
+import { StateStore } from "../state/store.ts";
 import * as path from "node:path";
 
 /**
@@ -216,6 +217,34 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
         ? await clusterAccess(meta.name, meta.topology, ctx.executors).unanswered(meta.processes)
         : undefined;
       const diff = planDiff(plan, meta, down);
+      // A restart is an action, not a state to compare with: once applied, nothing of it is
+      // left to do (a deploy, start or stop plan is compared with the live cluster instead).
+      const applied = (await new StateStore(ctx.store.clusterDir(cluster)).list().catch(() => []))
+        .findLast((s) =>
+          s.status === "completed" && s.plan_id === plan.plan_id &&
+          s.plan_hash === plan.content_hash
+        );
+      if (applied && diff.changes.some((c) => c.action === "restart")) {
+        const when = applied.completed_at ?? applied.updated_at;
+        if (opts.json) {
+          printJson({
+            cluster,
+            plan_id: plan.plan_id,
+            applied: { state_id: applied.state_id, completed_at: when },
+            changes: [],
+            summary: {},
+            no_changes: true,
+          });
+        } else {
+          print(
+            `Plan ${plan.plan_id} for cluster ${cluster} (${plan.operation}) was applied ` +
+              `(apply ${applied.state_id}, completed ${when}): nothing of it is left to do. ` +
+              "To see what would change now, plan again (e.g. " +
+              `\`mup cluster deploy ${cluster} <topology> --plan-only\`).`,
+          );
+        }
+        return;
+      }
       if (opts.json) printJson({ ...diff, no_changes: noChanges(diff) });
       else print(renderDiff(plan, diff));
       if (opts.detailedExitcode && diff.changes.some((c) => c.action !== "none")) ctx.exitCode = 2;

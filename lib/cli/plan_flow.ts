@@ -16,6 +16,8 @@ import { renderHookSchedule } from "../render/hook_schedule.ts";
 import { renderPlan } from "../render/plan_text.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { StateStore } from "../state/store.ts";
+import { refuseWhileLocked } from "../state/lock.ts";
+import { IDENTIFIER_PATTERN } from "../util/ident.ts";
 import { type ApplyCliOptions, applyCommandOptions, runApply } from "./apply_cli.ts";
 
 export interface PlanFlowOptions extends ApplyCliOptions {
@@ -25,9 +27,21 @@ export interface PlanFlowOptions extends ApplyCliOptions {
   detailedExitcode?: boolean;
 }
 
-/** The options of every plan-producing command. */
+/**
+ * The options of every plan-producing command, and its guard: the command's first argument is
+ * the cluster's name, and while a live mup holds that cluster's lock (an apply is changing the
+ * cluster and its recorded state), the command is refused before its action reads anything,
+ * plans or saves (refuseWhileLocked). Read-only commands do not take these options.
+ */
 // deno-lint-ignore no-explicit-any
-export function planFlowOptions(cmd: Command<any, any, any>): void {
+export function planFlowOptions(cmd: Command<any, any, any>, ctx: CliContext): void {
+  cmd.hook("preAction", async (_cmd, action) => {
+    const cluster = action.processedArgs[0];
+    // An invalid name is refused by the command itself, as it names no cluster directory.
+    if (typeof cluster === "string" && IDENTIFIER_PATTERN.test(cluster)) {
+      await refuseWhileLocked(ctx.store.clusterDir(cluster), action.name());
+    }
+  });
   cmd.option("--plan-only", "generate and save the plan, then stop")
     .option("--dry-run", "show what apply would do, hooks included; change nothing")
     .option("--plan-file <file>", "also write the plan to this file, then stop")

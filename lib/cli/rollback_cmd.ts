@@ -16,7 +16,7 @@ export function addRollbackCommand(cmd: Command, ctx: CliContext): void {
       `checkpoint to return to (\`mup state checkpoints\`), or "${START_CHECKPOINT}" for before the apply`,
     )
     .option("--state-id <id>", "the apply to roll back (default: the cluster's current one)");
-  planFlowOptions(sub);
+  planFlowOptions(sub, ctx);
   sub.action(async (cluster: string, o: unknown) => {
     const opts = o as PlanFlowOptions & { checkpoint: string; stateId?: string };
     let hooks: Awaited<ReturnType<typeof buildRollbackPlan>>["hooks"] = [];

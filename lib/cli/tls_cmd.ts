@@ -14,6 +14,7 @@ import type { CliContext } from "./context.ts";
 import { requireMeta } from "./cluster_show.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh } from "./ssh_options.ts";
+import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
 
 /** Adds `tls` to the `cluster` command. */
 export function addTlsCommand(cmd: Command, ctx: CliContext): void {
@@ -27,7 +28,7 @@ export function addTlsCommand(cmd: Command, ctx: CliContext): void {
     )
     .argument("<name>", "cluster name")
     .argument("<action>", "enable or disable");
-  planFlowOptions(sub);
+  planFlowOptions(sub, ctx);
   sub.action(async (name: string, action: string, o: unknown) => {
     const opts = o as PlanFlowOptions;
     if (action !== "enable" && action !== "disable") {
@@ -36,6 +37,11 @@ export function addTlsCommand(cmd: Command, ctx: CliContext): void {
       });
     }
     const meta = await requireMeta(ctx, name);
+    await refuseOverUnfinishedTlsSwitch(
+      ctx.store.clusterDir(name),
+      name,
+      `cluster tls ${name} ${action}`,
+    );
     const on = securityOf(meta.topology).tls;
     if (on === (action === "enable")) {
       throw new MupError(`TLS is already ${on ? "enabled" : "disabled"} on cluster ${name}`, {

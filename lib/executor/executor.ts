@@ -29,6 +29,8 @@ export interface Executor {
   portFree(port: number): Promise<boolean>;
   /** The process listening on a port (PID and command), where the host lets us see it. */
   portHolder?(port: number): Promise<{ pid: number; command?: string } | undefined>;
+  /** A connection whose local end is the port, when nothing listens there (where visible). */
+  portConnection?(port: number): Promise<string | undefined>;
   /** The TCP addresses a process listens on ("127.0.0.2:27017", "[::1]:27017"), where visible. */
   listening?(pid: number): Promise<string[]>;
   processAlive(pid: number): Promise<boolean>;

@@ -2,6 +2,7 @@ import * as path from "node:path";
 import {
   listeningOf,
   listeningSockets,
+  portConnection,
   portFree,
   type PortHolder,
   portHolder,
@@ -120,6 +121,10 @@ export class LocalExecutor implements Executor {
 
   portHolder(port: number): Promise<PortHolder | undefined> {
     return portHolder(port);
+  }
+
+  portConnection(port: number): Promise<string | undefined> {
+    return portConnection(port);
   }
 
   listening(pid: number): Promise<string[]> {

@@ -20,6 +20,11 @@ export interface OperationContext {
 
 export interface OperationOutcome {
   output?: string;
+  /**
+   * What the operator should see although the operation succeeded (e.g. a process that had to
+   * be killed with SIGKILL): renderers show it with the operation, --json carries it.
+   */
+  notice?: string;
   changes?: Change[];
   metadata?: Record<string, unknown>;
 }

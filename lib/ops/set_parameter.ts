@@ -1,11 +1,13 @@
+import { hostPort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 
 /** The parameter's value on the target process now (getParameter), or undefined unreachable. */
 async function current(ctx: OperationContext): Promise<string | undefined> {
-  const { host, port } = ctx.op.target;
+  const host = ctx.op.target.host!;
+  const port = ctx.op.target.port!;
   const name = param(ctx, "name");
-  const r = await mongo(ctx).adminCommand(host!, port!, { getParameter: 1, [name]: 1 });
+  const r = await mongo(ctx).adminCommand(host, port, { getParameter: 1, [name]: 1 });
   return r[name] === undefined ? undefined : String(r[name]);
 }
 
@@ -20,19 +22,21 @@ export const setParameter: Operation = {
     return (await current(ctx).catch(() => undefined)) === param(ctx, "value");
   },
   async run(ctx) {
-    const { host, port } = ctx.op.target;
+    const host = ctx.op.target.host!;
+    const port = ctx.op.target.port!;
+    const me = hostPort(host, port);
     const name = param(ctx, "name");
     const value = param(ctx, "value");
     try {
-      const r = await mongo(ctx).adminCommand(host!, port!, { setParameter: 1, [name]: value });
-      return { output: `${host}:${port} ${name}: ${r.was ?? "?"} → ${value}` };
+      const r = await mongo(ctx).adminCommand(host, port, { setParameter: 1, [name]: value });
+      return { output: `${me} ${name}: ${r.was ?? "?"} → ${value}` };
     } catch (e) {
       // Someone (or an earlier attempt whose reply was lost) set it meanwhile: the effect is in place.
       if ((await current(ctx).catch(() => undefined)) === value) {
-        return { output: `${host}:${port} ${name} is ${value}` };
+        return { output: `${me} ${name} is ${value}` };
       }
       throw new OperationError(
-        `setParameter ${name}: ${value} on ${host}:${port} failed: ${(e as Error).message}`,
+        `setParameter ${name}: ${value} on ${me} failed: ${(e as Error).message}`,
       );
     }
   },

@@ -1,3 +1,4 @@
+import { hostPort } from "../topology/hosts.ts";
 import { poll } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError } from "./operation.ts";
@@ -28,7 +29,9 @@ export const stepDown: Operation = {
     return (await primaryNow(ctx)) === "other";
   },
   async run(ctx) {
-    const { host, port } = ctx.op.target;
+    const host = ctx.op.target.host!;
+    const port = ctx.op.target.port!;
+    const me = hostPort(host, port);
     // Numbers on the target; a plan made before kept them as strings in its params.
     const t = ctx.op.target;
     const secs = Number(t.step_down_secs ?? t.params.step_down_secs ?? 60);
@@ -44,19 +47,19 @@ export const stepDown: Operation = {
       200,
       ctx.signal,
     );
-    if (now === "other") return { output: `another member is primary; ${host}:${port} is not` };
+    if (now === "other") {
+      return { output: `another member is primary; ${me} is not` };
+    }
     if (now === undefined) {
       throw new OperationError(
         last === "silent"
-          ? `${host}:${port} did not answer for ${
-            ELECTION_WAIT_MS / 1000
-          }s; nothing was stepped down`
-          : `replica set ${t.params.replica_set ?? `of ${host}:${port}`} had no primary for ` +
-            `${ELECTION_WAIT_MS / 1000}s (asked ${host}:${port}); nothing was stepped down`,
+          ? `${me} did not answer for ${ELECTION_WAIT_MS / 1000}s; nothing was stepped down`
+          : `replica set ${t.params.replica_set ?? `of ${me}`} had no primary for ` +
+            `${ELECTION_WAIT_MS / 1000}s (asked ${me}); nothing was stepped down`,
       );
     }
     try {
-      await mongo(ctx).adminCommand(host!, port!, {
+      await mongo(ctx).adminCommand(host, port, {
         replSetStepDown: secs,
         secondaryCatchUpPeriodSecs: catchUp,
       }, (catchUp + 10) * 1000);
@@ -68,7 +71,7 @@ export const stepDown: Operation = {
       // elsewhere); whether another member took over is checked below.
       if (!network && code !== 10107) {
         throw new OperationError(
-          `replSetStepDown on ${host}:${port} failed: ${(e as Error).message}`,
+          `replSetStepDown on ${me} failed: ${(e as Error).message}`,
         );
       }
     }
@@ -78,7 +81,9 @@ export const stepDown: Operation = {
       100,
       ctx.signal,
     );
-    if (!gone) throw new OperationError(`${host}:${port} is still primary after replSetStepDown`);
-    return { output: `${host}:${port} stepped down` };
+    if (!gone) {
+      throw new OperationError(`${me} is still primary after replSetStepDown`);
+    }
+    return { output: `${me} stepped down` };
   },
 };

@@ -51,6 +51,16 @@ export const stopProcess: Operation = {
     const port = ctx.op.target.port;
     const freed = port === undefined ||
       await poll(async () => (await ex.portFree(port)) ? true : undefined, 30_000, 100, ctx.signal);
-    return { output: `stopped pid ${pid} ${how}${freed ? "" : `; port ${port} still busy`}` };
+    const secs = Math.round(timeout / 3000);
+    return {
+      output: `stopped pid ${pid} ${how}${freed ? "" : `; port ${port} still busy`}`,
+      ...(how === "with SIGKILL"
+        ? {
+          notice: `pid ${pid} did not stop on the shutdown command nor on SIGTERM within ` +
+            `${secs * 2} s: it was killed with SIGKILL (an unclean shutdown: mongod recovers ` +
+            "from its journal at the next start; see its log for why it hung)",
+        }
+        : {}),
+    };
   },
 };

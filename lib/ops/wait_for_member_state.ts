@@ -1,3 +1,4 @@
+import { hostPort } from "../topology/hosts.ts";
 import type { Document } from "mongodb";
 import { poll } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
@@ -11,9 +12,10 @@ import { planTimeoutMs } from "./timeout.ts";
  * write is behind the primary's (as the primary sees both, from replSetGetStatus).
  */
 async function standing(ctx: OperationContext): Promise<{ state: string; lag?: number }> {
-  const { host, port } = ctx.op.target;
-  const me = `${host}:${port}`;
-  const own = await mongo(ctx).adminCommand(host!, port!, { replSetGetStatus: 1 });
+  const host = ctx.op.target.host!;
+  const port = ctx.op.target.port!;
+  const me = hostPort(host, port);
+  const own = await mongo(ctx).adminCommand(host, port, { replSetGetStatus: 1 });
   const state = String((own.members as Document[]).find((m) => m.self)?.stateStr ?? "UNKNOWN");
   const st = await setStatus(mongo(ctx), JSON.parse(param(ctx, "members")));
   const members = (st?.members ?? []) as Document[];
@@ -61,9 +63,11 @@ export const waitForMemberState: Operation = {
     if (!r) {
       const last = await standing(ctx).catch((e) => ({ state: (e as Error).message, lag: 0 }));
       throw new OperationError(
-        `${ctx.op.target.host}:${ctx.op.target.port} did not become ${param(ctx, "state")}${
-          ctx.op.target.params.caught_up === "true" ? " and caught up" : ""
-        } within ${timeout / 1000}s (last seen: ${last.state})`,
+        `${hostPort(ctx.op.target.host!, ctx.op.target.port!)} did not become ${
+          param(ctx, "state")
+        }${ctx.op.target.params.caught_up === "true" ? " and caught up" : ""} within ${
+          timeout / 1000
+        }s (last seen: ${last.state})`,
       );
     }
     return { output: `${r} after ${Date.now() - t0}ms` };

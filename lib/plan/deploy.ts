@@ -24,7 +24,12 @@ import { securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin } from "../security/secrets.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
 import { checkRetainedArchives } from "../preflight/retained_sets.ts";
-import { checkDirsCreatable, checkForeignData, checkRecordedData } from "../preflight/data_dirs.ts";
+import {
+  checkChosenDirs,
+  checkDirsCreatable,
+  checkForeignData,
+  checkRecordedData,
+} from "../preflight/data_dirs.ts";
 import { listProcesses } from "./processes.ts";
 import { estimateResources } from "./resources.ts";
 import type { OperationType, Plan, Variant } from "./schema.ts";
@@ -150,13 +155,17 @@ export async function buildDeployPlan(
   const dataDirs = meta
     ? await checkRecordedData(listProcesses(topology, deployDir), req.executors, req.cluster)
     : await checkForeignData(listProcesses(topology, deployDir), req.executors);
+  // Nor a deploy, log or config directory an entry names that holds someone else's files.
+  const chosen = meta
+    ? undefined
+    : await checkChosenDirs(listProcesses(topology, deployDir), req.executors, own.claims);
   // A file in the way or a read-only directory fails mid-apply (mkdir, mongod): refused here.
   const creatable = await checkDirsCreatable(listProcesses(topology, deployDir), req.executors);
   // What an earlier, unfinished first deploy holds that this topology drops would be nobody's.
   const stray = meta || !own.claims.length
     ? undefined
     : strayClaims(req.cluster, own, nodeClaims(topology, deployDir));
-  for (const c of [dataDirs, creatable, ...(stray ? [stray] : [])]) {
+  for (const c of [dataDirs, ...(chosen ? [chosen] : []), creatable, ...(stray ? [stray] : [])]) {
     validation.checks.push(c.check);
     if (c.issues.length) {
       validation.errors.push(...c.issues);

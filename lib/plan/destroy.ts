@@ -19,22 +19,43 @@ export function archiveDir(clusterDir: string, name: string, planId: string): st
   return path.join(path.dirname(path.dirname(clusterDir)), "archive", `${name}-${planId}`);
 }
 
+/**
+ * The cluster name and plan ID of an archive folder's name (archiveDir's `<name>-<plan-id>`,
+ * the plan ID being `plan-` and 8 hex digits); undefined for any other name. A cluster named
+ * `zz-plan` never matches `zz`'s archives: the plan ID is matched exactly.
+ */
+export function parseArchiveName(dirName: string): { cluster: string; planId: string } | undefined {
+  const m = /^(.+)-(plan-[0-9a-f]{8})$/.exec(dirName);
+  return m ? { cluster: m[1], planId: m[2] } : undefined;
+}
+
+/**
+ * How much of a directory goes: all of it; only if it is empty (a shared parent); or only the
+ * processes' own files, then the directory if nothing else is left (one the topology names).
+ */
+type Removal = "all" | "if_empty" | "process_files";
+
 function removeOp(
   host: string,
   dir: string,
   what: string,
   deps: string[],
-  ifEmpty = false,
+  mode: Removal = "all",
 ): PlannedOperation {
+  const how = mode === "if_empty"
+    ? `Remove ${what} ${host}:${dir} (if empty)`
+    : mode === "process_files"
+    ? `Remove the mongod/mongos files from ${what} ${host}:${dir}, and it if nothing else is left`
+    : `Remove ${what} ${host}:${dir}`;
   return op({
     id: `rm-${host}-${dir}`,
     type: "remove_directory",
-    description: `Remove ${what} ${host}:${dir}${ifEmpty ? " (if empty)" : ""}`,
+    description: how,
     target: {
       type: "host",
       name: host,
       host,
-      params: { path: dir, ...(ifEmpty ? { if_empty: "true" } : {}) },
+      params: { path: dir, ...(mode === "all" ? {} : { [mode]: "true" }) },
     },
     changes: [change("directory", `${host}:${dir}`, "delete")],
     depends_on: deps,
@@ -70,15 +91,18 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
   });
   const removes: PlannedOperation[] = [];
   const seen = new Set<string>();
-  const add = (host: string, dir: string, what: string, deps: string[] = [], ifEmpty = false) => {
+  const add = (host: string, dir: string, what: string, deps: string[] = [], mode?: Removal) => {
     if (seen.has(`${host}:${dir}`)) return;
     seen.add(`${host}:${dir}`);
-    removes.push(removeOp(host, dir, what, deps, ifEmpty));
+    removes.push(removeOp(host, dir, what, deps, mode));
   };
   for (const p of procs) {
-    add(p.host, p.dirs.deploy, "deploy directory");
-    add(p.host, p.dirs.log, "log directory");
-    add(p.host, p.dirs.config, "config directory");
+    // A directory the entry names itself may hold the operator's own files: only ours go.
+    const mode = (d: "deploy" | "log" | "config") =>
+      p.dirs.chosen.includes(d) ? "process_files" : "all";
+    add(p.host, p.dirs.deploy, "deploy directory", [], mode("deploy"));
+    add(p.host, p.dirs.log, "log directory", [], mode("log"));
+    add(p.host, p.dirs.config, "config directory", [], mode("config"));
     if (!input.retainData && p.role !== "mongos") add(p.host, p.dirs.data, "data directory");
   }
   const root = meta.deploy_dir;
@@ -90,8 +114,14 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
     // The layout's parents, if nothing else (another cluster, retained data) is in them.
     const before = removes.filter((o) => o.target.host === host).map((o) => o.id);
     const parents = ["bin", "data", "logs", "conf"].map((d) => path.join(root, d));
-    for (const d of parents) add(host, d, "directory", before, true);
-    add(host, root, "deploy root", [...before, ...parents.map((d) => `rm-${host}-${d}`)], true);
+    for (const d of parents) add(host, d, "directory", before, "if_empty");
+    add(
+      host,
+      root,
+      "deploy root",
+      [...before, ...parents.map((d) => `rm-${host}-${d}`)],
+      "if_empty",
+    );
   }
   add("localhost", path.join(input.clusterDir, "staging"), "staged configuration files");
   // The keyfile and password go with the cluster; retained data keeps its users, so their

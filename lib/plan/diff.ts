@@ -2,6 +2,9 @@ import type { ClusterMeta } from "../state/meta.ts";
 import type { Change, Plan } from "./schema.ts";
 import { clusterDifferences } from "./redeploy.ts";
 
+/** A plan's change as the diff shows it: a process both stopped and started is "restart". */
+export type DiffChange = Omit<Change, "action"> & { action: Change["action"] | "restart" };
+
 export interface PlanDiff {
   cluster: string;
   plan_id: string;
@@ -10,7 +13,7 @@ export interface PlanDiff {
    * action: `operation` is the first operation that makes the change, `operations` all of them
    * (a stop plan records the metadata twice: status unknown first, the status found last).
    */
-  changes: (Change & { operation: string; operations: string[] })[];
+  changes: (DiffChange & { operation: string; operations: string[] })[];
   summary: Record<string, number>;
 }
 
@@ -51,13 +54,30 @@ export function planDiff(
   const isRecord = (o: (typeof ops)[number], c: Change) =>
     o.type === "update_metadata" && c.action === "update" &&
     ["auto", "unknown"].includes(String(o.target.params?.status));
+  // A process the plan both stops and starts (a restart, a TLS switch) is restarted: one row,
+  // never "in place" (the start would otherwise look done because it runs now).
+  const stops = new Set<string>();
+  const starts = new Set<string>();
+  for (const o of ops) {
+    for (const c of o.changes) {
+      if (c.resource_type !== "process") continue;
+      if (c.action === "stop") stops.add(c.resource_id);
+      if (c.action === "start") starts.add(c.resource_id);
+    }
+  }
+  const restarted = (c: Change) =>
+    !deploy && c.resource_type === "process" && stops.has(c.resource_id) &&
+    starts.has(c.resource_id) && isUp(c.resource_id);
   const changes: PlanDiff["changes"] = [];
   const seen = new Map<string, PlanDiff["changes"][number]>();
   for (const o of ops) {
-    for (const c of o.changes) {
+    for (const raw of o.changes) {
+      const c: DiffChange = restarted(raw) ? { ...raw, action: "restart" } : raw;
       const isProcess = c.resource_type === "process";
-      const present = !deploy
-        ? inPlace(c) || (recordInPlace && isRecord(o, c))
+      const present = c.action === "restart"
+        ? false
+        : !deploy
+        ? inPlace(raw) || (recordInPlace && isRecord(o, raw))
         : matches
         ? !(isProcess && down?.has(c.resource_id))
         : isProcess && running.has(c.resource_id);
@@ -89,6 +109,7 @@ const SYMBOL: Record<string, string> = {
   create: "+",
   start: "+",
   update: "~",
+  restart: "~",
   delete: "-",
   stop: "-",
   none: " ",
@@ -104,6 +125,7 @@ const WORDS: Record<string, string> = {
   create: "to create",
   start: "to start",
   update: "to change",
+  restart: "to restart",
   delete: "to remove",
   stop: "to stop",
   none: "unchanged",
@@ -129,7 +151,7 @@ export function renderDiff(plan: Plan, d: PlanDiff): string {
       })`,
     );
   }
-  const order = ["create", "start", "update", "stop", "delete", "none"];
+  const order = ["create", "start", "update", "restart", "stop", "delete", "none"];
   const counts = Object.entries(d.summary).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b));
   lines.push(
     "",

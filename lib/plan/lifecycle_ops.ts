@@ -1,6 +1,7 @@
 /**
  * The operations the lifecycle planners (start, stop, restart, destroy) are built from. Pure.
  */
+import { hostPort } from "../topology/hosts.ts";
 import * as path from "node:path";
 import type { ClusterMeta } from "../state/meta.ts";
 import { configFilePath, pidFilePath } from "./mongo_config.ts";
@@ -25,14 +26,14 @@ export function binaryPath(meta: ClusterMeta, p: ProcessSpec): string {
   );
 }
 
-const members = (s: ReplicaSetSpec) => s.members.map((m) => `${m.host}:${m.port}`);
+const members = (s: ReplicaSetSpec) => s.members.map((m) => `${hostPort(m.host, m.port)}`);
 
 /** `stop-<id>`: shutdown command, then SIGTERM, then SIGKILL (force: shutdown with force). */
 export function stopOp(p: ProcessSpec, deps: string[], force = false): PlannedOperation {
   return op({
     id: `stop-${p.id}`,
     type: "stop_process",
-    description: `Stop ${describeRole(p)} ${p.host}:${p.port}`,
+    description: `Stop ${describeRole(p)} ${hostPort(p.host, p.port)}`,
     target: {
       ...processTarget(p, { pid_file: pidFilePath(p), ...(force ? { force: "true" } : {}) }),
       timeout_ms: 30_000,
@@ -51,7 +52,7 @@ export function rollingStopOp(p: ProcessSpec, set: ReplicaSetSpec, deps: string[
     "replica_set_healthy",
     set.name,
     `every other member of ${set.name} is healthy and it has a primary`,
-    { members: members(set), except: `${p.host}:${p.port}` },
+    { members: members(set), except: `${hostPort(p.host, p.port)}` },
   ));
   return o;
 }
@@ -68,10 +69,16 @@ export function startOp(
 ): PlannedOperation {
   const binary = binaryPath(meta, p);
   const checks = [
-    check(`start-${p.id}:port`, "port_available", `${p.host}:${p.port}`, `port ${p.port} is free`, {
-      host: p.host,
-      port: p.port,
-    }),
+    check(
+      `start-${p.id}:port`,
+      "port_available",
+      `${hostPort(p.host, p.port)}`,
+      `port ${p.port} is free`,
+      {
+        host: p.host,
+        port: p.port,
+      },
+    ),
     check(`start-${p.id}:binary`, "binary_present", `${p.host}:${binary}`, "binary is installed", {
       host: p.host,
       path: binary,
@@ -96,7 +103,7 @@ export function startOp(
   return op({
     id: `start-${p.id}`,
     type: "start_process",
-    description: `Start ${describeRole(p)} ${p.host}:${p.port}`,
+    description: `Start ${describeRole(p)} ${hostPort(p.host, p.port)}`,
     target: processTarget(p, startParams(p, binary)),
     pre_conditions: checks,
     changes: [change("process", p.id, "start", { host: p.host, port: p.port })],
@@ -110,7 +117,7 @@ export function waitOp(p: ProcessSpec, deps = [`start-${p.id}`]): PlannedOperati
   return op({
     id: `wait-${p.id}`,
     type: "wait_for_process",
-    description: `Wait for ${describeRole(p)} ${p.host}:${p.port}`,
+    description: `Wait for ${describeRole(p)} ${hostPort(p.host, p.port)}`,
     target: { ...processTarget(p, {}), timeout_ms: p.role === "mongos" ? 60_000 : 30_000 },
     depends_on: deps,
     estimated_ms: EST.wait,
@@ -128,8 +135,8 @@ export function memberStateOp(
     id: `wait-state-${p.id}`,
     type: "wait_for_member_state",
     description: p.arbiterOnly
-      ? `Wait until arbiter ${p.host}:${p.port} is healthy`
-      : `Wait until ${p.host}:${p.port} is ${
+      ? `Wait until arbiter ${hostPort(p.host, p.port)} is healthy`
+      : `Wait until ${hostPort(p.host, p.port)} is ${
         state === "HEALTHY" ? "healthy" : state
       } and caught up`,
     target: {
@@ -151,7 +158,7 @@ export function stepDownOp(p: ProcessSpec, set: ReplicaSetSpec, deps: string[]) 
   return op({
     id: `step-down-${set.name}`,
     type: "step_down",
-    description: `Step down ${set.name} primary ${p.host}:${p.port}`,
+    description: `Step down ${set.name} primary ${hostPort(p.host, p.port)}`,
     target: {
       ...processTarget(p, { replica_set: set.name }),
       step_down_secs: 60,
@@ -177,14 +184,14 @@ export function waitPrimaryOp(set: ReplicaSetSpec, deps: string[], not?: Process
     id: `wait-primary-${set.name}`,
     type: "wait_for_primary",
     description: `Wait for ${set.name} to elect a primary${
-      not ? ` other than ${not.host}:${not.port}` : ""
+      not ? ` other than ${hostPort(not.host, not.port)}` : ""
     }`,
     target: {
       type: "replica_set",
       name: set.name,
       params: {
         members: JSON.stringify(members(set)),
-        ...(not ? { not: `${not.host}:${not.port}` } : {}),
+        ...(not ? { not: `${hostPort(not.host, not.port)}` } : {}),
       },
       timeout_ms: 60_000,
     },
@@ -202,14 +209,15 @@ export function handBackOp(set: ReplicaSetSpec, to: ProcessSpec, deps: string[])
   return op({
     id: `wait-handback-${set.name}`,
     type: "wait_for_primary",
-    description: `Wait for ${to.host}:${to.port} (priority ${to.priority}) to take the primary ` +
+    description:
+      `Wait for ${hostPort(to.host, to.port)} (priority ${to.priority}) to take the primary ` +
       `of ${set.name} back (priority takeover: a second election)`,
     target: {
       type: "replica_set",
       name: set.name,
       params: {
         members: JSON.stringify(members(set)),
-        is: `${to.host}:${to.port}`,
+        is: `${hostPort(to.host, to.port)}`,
       },
       timeout_ms: 60_000,
     },

@@ -6,6 +6,7 @@
  * --force everything stops at once (config servers after the mongos) and starts again in start
  * order. Pure.
  */
+import { hostPort } from "../topology/hosts.ts";
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { selectProcesses } from "./select.ts";
@@ -94,7 +95,8 @@ function handBackWarnings(
         code: "priority_takeover",
         severity: "warning" as const,
         host: top.host,
-        message: `${s.name}: ${top.host}:${top.port} has the highest priority (${top.priority}) ` +
+        message:
+          `${s.name}: ${hostPort(top.host, top.port)} has the highest priority (${top.priority}) ` +
           "but is a secondary: once restarted and caught up it takes the primary over " +
           "(priority takeover: an election, a brief pause in writes)",
       }];
@@ -104,7 +106,8 @@ function handBackWarnings(
       code: "primary_handback",
       severity: "warning" as const,
       host: p.host,
-      message: `${s.name}: ${p.host}:${p.port} has the highest priority (${p.priority}), so ` +
+      message:
+        `${s.name}: ${hostPort(p.host, p.port)} has the highest priority (${p.priority}), so ` +
         "after its restart it takes the primary back (priority takeover): a second election, " +
         "another brief pause in writes; the plan waits for it",
     }];
@@ -190,7 +193,70 @@ export function downWhileRestartedWarnings(
       code: "standalone_down_while_restarted",
       severity: "warning",
       host: p.host,
-      message: `${p.host}:${p.port} is a standalone mongod: it is unavailable while it restarts`,
+      message: `${
+        hostPort(p.host, p.port)
+      } is a standalone mongod: it is unavailable while it restarts`,
+    });
+  }
+  return out;
+}
+
+/**
+ * What restarting `chosen` takes away, by MongoDB's majority rule (a primary needs more than
+ * half of all configured votes up; MongoDB docs: "Replica Set Elections"). With --force every
+ * chosen process is down at once: a set left below its majority has no primary and takes no
+ * writes, and with every mongos down clients have no router. Rolling, one member is down at a
+ * time: a set whose running votes (the probe's facts) are already at the majority loses it
+ * while each member restarts.
+ */
+export function majorityWarnings(
+  procs: ProcessSpec[],
+  sets: ReplicaSetSpec[],
+  chosen: ProcessSpec[],
+  facts: LifecyclePlanInput["facts"],
+  force: boolean,
+): ValidationIssue[] {
+  const out: ValidationIssue[] = [];
+  const ids = new Set(chosen.map((p) => p.id));
+  for (const s of sets) {
+    const members = procs.filter((p) => p.replicaSet === s.name);
+    const restarted = members.filter((p) => ids.has(p.id));
+    if (!restarted.length) continue;
+    const total = members.reduce((n, p) => n + p.votes, 0);
+    const need = Math.floor(total / 2) + 1;
+    const running = members.filter((p) => facts[p.id]?.running)
+      .reduce((n, p) => n + p.votes, 0);
+    const names = restarted.map((p) => `${hostPort(p.host, p.port)}`).join(", ");
+    if (force) {
+      const left = running - restarted.filter((p) => facts[p.id]?.running)
+        .reduce((n, p) => n + p.votes, 0);
+      if (running < need || left >= need) continue;
+      out.push({
+        code: "force_majority_down",
+        severity: "warning",
+        message: `${s.name}: --force stops ${names} at once, leaving ${left} of ${total} votes ` +
+          `up (${need} needed): the set has no primary and takes no writes until they are ` +
+          "back (without --force the restart is rolling and keeps it writable)",
+      });
+    } else if (total >= 3 && running >= need) {
+      const most = Math.max(...restarted.map((p) => p.votes));
+      if (running - most >= need) continue;
+      out.push({
+        code: "majority_at_risk",
+        severity: "warning",
+        message: `${s.name} has ${running} of ${total} votes running (${need} needed): while ` +
+          "each member restarts the set has no majority, so it has no primary and takes no " +
+          "writes (start the members that are down first: `mup cluster display` names them)",
+      });
+    }
+  }
+  const routers = procs.filter((p) => p.role === "mongos");
+  if (force && routers.length > 1 && routers.every((p) => ids.has(p.id))) {
+    out.push({
+      code: "force_every_mongos",
+      severity: "warning",
+      message: "--force restarts every mongos at once: clients cannot reach the cluster until " +
+        "one is back (without --force they restart one at a time)",
     });
   }
   return out;
@@ -205,8 +271,9 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
     code: "not_running",
     severity: "error",
     host: p.host,
-    message:
-      `${p.host}:${p.port} is not running: a restart needs it up (run \`mup cluster start ${input.meta.name}\` first)`,
+    message: `${
+      hostPort(p.host, p.port)
+    } is not running: a restart needs it up (run \`mup cluster start ${input.meta.name}\` first)`,
   }));
   // A rolling restart orders each set by who is primary: a member that runs but did not say
   // what it is (hung, overloaded) would be planned blind.
@@ -218,7 +285,8 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
         code: "not_answering",
         severity: "error",
         host: p.host,
-        message: `${p.host}:${p.port} runs but is neither primary, secondary nor arbiter (it ` +
+        message:
+          `${hostPort(p.host, p.port)} runs but is neither primary, secondary nor arbiter (it ` +
           "did not answer hello, or is recovering): a rolling restart needs each member's state " +
           `to order its set (see \`mup cluster display ${input.meta.name}\`; \`--force\` ` +
           "restarts everything at once without asking)",
@@ -247,13 +315,14 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
         },
         { name: "finalize", description: "Verify health and record the status", ops: finalize() },
       ]),
-      { errors },
+      { errors, warnings: majorityWarnings(procs, sets, chosen, input.facts, true) },
     );
   }
   const inSet = (s: ReplicaSetSpec) => chosen.filter((p) => p.replicaSet === s.name);
   const warnings = singleMongosWarnings(procs, chosen);
   warnings.push(...downWhileRestartedWarnings(procs, sets, chosen));
   warnings.push(...handBackWarnings(input, sets, chosen));
+  warnings.push(...majorityWarnings(procs, sets, chosen, input.facts, false));
   const shards = [
     ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(input, s, inSet(s), cfgSet)),
     ...rollEach(input, chosen.filter((p) => p.role === "mongod" && !p.replicaSet)),

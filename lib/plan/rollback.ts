@@ -8,6 +8,7 @@
  * warnings, never silently skipped. Only operations whose work actually ran are undone: one that
  * found its effect "already in place" changed nothing. Pure: the states were read before.
  */
+import { hostPort } from "../topology/hosts.ts";
 import * as path from "node:path";
 import type { Hook } from "../hooks/schema.ts";
 import type { ApplyState } from "../state/schema.ts";
@@ -78,7 +79,7 @@ function undoOps(o: PlannedOperation, ctx: UndoContext): PlannedOperation[] | st
       return [op({
         id: `undo-${o.id}`,
         type: "stop_process",
-        description: `Stop ${t.host}:${t.port} (started by ${o.id})`,
+        description: `Stop ${hostPort(t.host!, t.port!)} (started by ${o.id})`,
         target: { ...t, params: { pid_file: t.params.pid_file, force: "true" } },
         changes: [change("process", t.name, "stop")],
         depends_on: [],

@@ -27,7 +27,7 @@ export function selectProcesses<
   }
   const hp = (p: P) => hostPort(p.host, p.port);
   const matches = (p: P, n: string) => {
-    if (`${p.host}:${p.port}` === n || hp(p) === n) return true;
+    if (`${hostPort(p.host, p.port)}` === n || hp(p) === n) return true;
     const [host, port] = splitHostPort(n);
     return port === p.port && host !== "" && sameMachine(host, p.host);
   };

@@ -196,7 +196,7 @@ function setModePhase(input: LifecyclePlanInput, mode: "preferTLS" | "requireTLS
         pre_conditions: [check(
           `set-tls-mode-${p.id}-${mode}:running`,
           "members_reachable",
-          `${p.host}:${p.port}`,
+          `${hostPort(p.host, p.port)}`,
           `${p.id} answers`,
           { members: [hostPort(p.host, p.port)] },
         )],
@@ -216,7 +216,8 @@ export function planTls(input: TlsPlanInput): Omit<Plan, "content_hash"> {
     code: "not_running",
     severity: "error",
     host: p.host,
-    message: `${p.host}:${p.port} is not running: a rolling TLS change needs every process up ` +
+    message:
+      `${hostPort(p.host, p.port)} is not running: a rolling TLS change needs every process up ` +
       `(run \`mup cluster start ${name}\` first)`,
   }));
   const on = securityOf(input.meta.topology).tls;

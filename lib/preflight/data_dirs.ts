@@ -7,10 +7,35 @@
 import type { ExecutorFactory } from "../executor/executor.ts";
 import type { ProcessSpec } from "../plan/processes.ts";
 import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
+import { hostKey } from "../topology/hosts.ts";
+import type { NodeClaim } from "../topology/layout.ts";
 import { DATA_MARKERS } from "./retained.ts";
+import * as path from "node:path";
 
 /** How many of a directory's entries the message names. */
 const SHOWN = 3;
+
+/**
+ * A check named `name` from the errors found (sorted by message): failed, saying
+ * `say.failed(n)`, when there are any; passed, saying `say.passed`, when there are none.
+ */
+function checkFrom(
+  name: string,
+  found: ValidationIssue[],
+  t0: number,
+  say: { failed: (n: number) => string; passed: string },
+): { check: CheckResult; issues: ValidationIssue[] } {
+  const issues = found.sort((a, b) => a.message.localeCompare(b.message));
+  return {
+    check: {
+      name,
+      status: issues.length ? "failed" : "passed",
+      message: issues.length ? say.failed(issues.length) : say.passed,
+      duration: Math.round(performance.now() - t0),
+    },
+    issues,
+  };
+}
 
 /**
  * Runs `problem` on each data directory (mongod and config servers) at once: check `name`
@@ -31,18 +56,13 @@ async function perDataDir(
       return message ? { host: p.host, message } : undefined;
     }),
   );
-  const issues = found.filter((x) => x !== undefined)
-    .map((x): ValidationIssue => ({ code, severity: "error", ...x }))
-    .sort((a, b) => a.message.localeCompare(b.message));
-  return {
-    check: {
-      name,
-      status: issues.length ? "failed" : "passed",
-      message: issues.length ? say.failed(issues.length) : say.passed,
-      duration: Math.round(performance.now() - t0),
-    },
-    issues,
-  };
+  return checkFrom(
+    name,
+    found.filter((x) => x !== undefined)
+      .map((x): ValidationIssue => ({ code, severity: "error", ...x })),
+    t0,
+    say,
+  );
 }
 
 /**
@@ -70,6 +90,68 @@ export function checkForeignData(
     failed: (n) => `${n} data director${n === 1 ? "y holds" : "ies hold"} other files`,
     passed: "every data directory is new, empty or holds MongoDB data",
   });
+}
+
+/**
+ * Pre-flight of a first deploy's own-named directories: the deploy, log and config directories
+ * an entry names itself (`deploy_dir`, `log_dir`, `config_dir`; NodeDirs.chosen) must be new or
+ * empty. mongod would write among someone else's files there, and destroy would leave the
+ * directory half-emptied. The only files allowed are the ones this cluster's own earlier,
+ * unfinished deploy made (`ownClaims`: its mongod.log, and logRotate's renamed copies of it,
+ * mongod.conf, mongod.pid), so that deploy can be retried. An error per directory, naming up to
+ * three of its entries; unreachable hosts are left to the connectivity check.
+ */
+export async function checkChosenDirs(
+  procs: ProcessSpec[],
+  executors: ExecutorFactory,
+  ownClaims: NodeClaim[],
+): Promise<{ check: CheckResult; issues: ValidationIssue[] }> {
+  const t0 = performance.now();
+  const own = new Set(
+    ownClaims.flatMap((c) =>
+      [c.files.log, c.files.config, c.files.pid].map((f) => `${hostKey(c.host)} ${f}`)
+    ),
+  );
+  const mine = (host: string, dir: string, name: string) =>
+    own.has(`${hostKey(host)} ${path.join(dir, name)}`) ||
+    own.has(`${hostKey(host)} ${path.join(dir, name.split(".").slice(0, 2).join("."))}`) &&
+      /^(mongod|mongos)\.log\./.test(name);
+  const seen = new Set<string>();
+  const dirs: { p: ProcessSpec; field: string; dir: string }[] = [];
+  for (const p of procs) {
+    for (const which of p.dirs.chosen) {
+      const dir = p.dirs[which];
+      if (seen.has(`${hostKey(p.host)} ${dir}`)) continue;
+      seen.add(`${hostKey(p.host)} ${dir}`);
+      dirs.push({ p, field: `${which}_dir`, dir });
+    }
+  }
+  const found = await Promise.all(dirs.map(async ({ p, field, dir }) => {
+    const ex = executors.forHost(p.host);
+    const r = await ex.run(["ls", "-A", "--", dir], { timeoutMs: 10_000 }).catch(() => undefined);
+    if (!r || r.code !== 0) return undefined; // absent (or unreachable: connectivity's check)
+    const entries = r.stdout.split("\n").filter((e) => e && !mine(p.host, dir, e));
+    if (!entries.length) return undefined;
+    const named = entries.slice(0, SHOWN).join(", ") +
+      (entries.length > SHOWN ? ` and ${entries.length - SHOWN} more` : "");
+    return {
+      host: p.host,
+      message: `${field.replace("_dir", " directory")} ${p.host}:${dir} of ${p.id} already ` +
+        `holds files mup did not make (${named}): the process would write among them. Give ` +
+        `the process an empty or new ${field}, or move the files away`,
+    };
+  }));
+  return checkFrom(
+    "own_dirs_empty",
+    found.filter((x) => x !== undefined)
+      .map((x): ValidationIssue => ({ code: "dir_not_empty", severity: "error", ...x })),
+    t0,
+    {
+      failed: (n) =>
+        `${n} deploy, log or config director${n === 1 ? "y holds" : "ies hold"} other files`,
+      passed: "every deploy, log and config directory a server names is new or empty",
+    },
+  );
 }
 
 /**
@@ -174,17 +256,8 @@ export async function checkDirsCreatable(
       }];
     });
   }));
-  const issues = found.flat().sort((a, b) => a.message.localeCompare(b.message));
-  const n = issues.length;
-  return {
-    check: {
-      name: "dirs_creatable",
-      status: n ? "failed" : "passed",
-      message: n
-        ? `${n} director${n === 1 ? "y" : "ies"} cannot be created or written`
-        : "every deploy, data, log and config directory can be created or written",
-      duration: Math.round(performance.now() - t0),
-    },
-    issues,
-  };
+  return checkFrom("dirs_creatable", found.flat(), t0, {
+    failed: (n) => `${n} director${n === 1 ? "y" : "ies"} cannot be created or written`,
+    passed: "every deploy, data, log and config directory can be created or written",
+  });
 }

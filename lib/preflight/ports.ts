@@ -107,10 +107,57 @@ export async function portOwner(port: number): Promise<number | undefined> {
   return (await portHolder(port))?.pid;
 }
 
-/** "PID 123 (mongod -f /x/mongod.conf)", the command cut to a readable length. */
+/**
+ * "PID 123 (mongod -f /x/mongod.conf)", the command on one line (an argument's newlines and
+ * other control characters shown as spaces) and cut to a readable length.
+ */
 export function describeHolder(h: PortHolder): string {
-  const cmd = h.command && h.command.length > 120 ? `${h.command.slice(0, 117)}…` : h.command;
+  // deno-lint-ignore no-control-regex
+  const one = h.command?.replace(/[\x00-\x1f\x7f]+/g, " ").replace(/ {2,}/g, " ").trim();
+  const cmd = one && one.length > 120 ? `${one.slice(0, 117)}…` : one;
   return `PID ${h.pid}${cmd ? ` (${cmd})` : ""}`;
+}
+
+/** /proc/net/tcp's connection states (include/net/tcp_states.h), as `ss` names them. */
+const TCP_STATES: Record<string, string> = {
+  "01": "ESTABLISHED",
+  "02": "SYN-SENT",
+  "03": "SYN-RECV",
+  "04": "FIN-WAIT-1",
+  "05": "FIN-WAIT-2",
+  "06": "TIME-WAIT",
+  "07": "CLOSE",
+  "08": "CLOSE-WAIT",
+  "09": "LAST-ACK",
+  "0B": "CLOSING",
+};
+
+/**
+ * What uses a port that nothing listens on: a connection whose local end is that port (the
+ * ephemeral port of an outgoing connection, or one still closing), e.g. "a TIME-WAIT
+ * connection 127.0.0.1:27017 → 127.0.0.1:51234 (closing: the kernel frees the port within a
+ * minute)". From /proc/net/tcp and tcp6 (Linux); undefined when none is found.
+ */
+export async function portConnection(port: number): Promise<string | undefined> {
+  for (const [f, v6] of [["/proc/net/tcp", false], ["/proc/net/tcp6", true]] as const) {
+    const text = await Deno.readTextFile(f).catch(() => "");
+    for (const line of text.split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 10 || cols[3] === "0A") continue;
+      const [lhex, lport] = cols[1].split(":");
+      if (parseInt(lport, 16) !== port) continue;
+      const [rhex, rport] = cols[2].split(":");
+      const addr = (hex: string, p: string) =>
+        hostPort(v6 ? procIPv6(hex) : procIPv4(hex), parseInt(p, 16));
+      const state = TCP_STATES[cols[3]] ?? `state ${cols[3]}`;
+      const ends = `${addr(lhex, lport)} → ${addr(rhex, rport)}`;
+      if (state === "TIME-WAIT") {
+        return `a TIME-WAIT connection ${ends} (closing: the kernel frees the port within a minute)`;
+      }
+      return `the local end of a${state === "ESTABLISHED" ? "n" : ""} ${state} connection ${ends}`;
+    }
+  }
+  return undefined;
 }
 
 /** The addresses a process listens on ("127.0.0.1:27017", "[::1]:27017"), from /proc (Linux). */

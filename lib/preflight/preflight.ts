@@ -247,8 +247,11 @@ export async function preflight(
           own++;
           return;
         }
+        const conn = holder ? undefined : await ex.portConnection?.(s.port).catch(() => undefined);
         busy.push(
-          `${hostPort(s.host, s.port)}${holder ? ` (held by ${describeHolder(holder)})` : ""}`,
+          `${hostPort(s.host, s.port)}${
+            holder ? ` (held by ${describeHolder(holder)})` : conn ? ` (used by ${conn})` : ""
+          }`,
         );
       })
     ));

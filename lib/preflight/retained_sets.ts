@@ -6,8 +6,11 @@
  *   (local.system.replset) names rs0 keeps that config and takes itself for no member of it
  *   (REMOVED, warning 21406 of MongoDB's repl/replication_coordinator_impl.cpp), so it never
  *   joins rsX;
- * - its release: a mongod starts only on data of its own or the previous release's FCV.
- * Either would make the deploy fail once started, so it is refused before anything starts.
+ * - its release: a mongod starts only on data of its own or the previous release's FCV;
+ * - its set's members: the stored config names the members the set was destroyed with, and
+ *   replSetInitiate is refused on data that holds one (AlreadyInitialized), so a member the
+ *   topology adds never joins, and one it leaves out still counts in the set's majority.
+ * Any of these would make the deploy fail once started, so it is refused before anything starts.
  * Data no archive records is left to the operations, which compare the set name each member
  * reports (lib/ops/set_name.ts).
  */
@@ -17,7 +20,7 @@ import type { ExecutorFactory } from "../executor/executor.ts";
 import { listProcesses, type ProcessSpec } from "../plan/processes.ts";
 import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
 import { ClusterMeta } from "../state/meta.ts";
-import { hostKey } from "../topology/hosts.ts";
+import { hostKey, hostPort } from "../topology/hosts.ts";
 import { dataDirsInUse } from "./retained.ts";
 
 /** Where a data directory was last deployed, as a destroy's archive recorded it. */
@@ -28,6 +31,8 @@ interface Recorded {
   version: string;
   cluster: string;
   archive: string;
+  /** The set's members as the archive records them (`host:port`, sorted); [] for a standalone. */
+  members: string[];
 }
 
 const dirKey = (host: string, dir: string) => `${hostKey(host)}\0${path.resolve(dir)}`;
@@ -56,17 +61,24 @@ async function recordedData(archiveRoot: string): Promise<Map<string, Recorded>>
   const out = new Map<string, Recorded>();
   // Oldest first, so that the newest record of a directory wins.
   for (const a of archives.sort((x, y) => x.at - y.at)) {
-    for (const p of listProcesses(a.meta.topology, a.meta.deploy_dir)) {
+    const procs = listProcesses(a.meta.topology, a.meta.deploy_dir);
+    for (const p of procs) {
       if (p.role === "mongos") continue;
       out.set(dirKey(p.host, p.dirs.data), {
         set: p.replicaSet,
         version: a.meta.version,
         cluster: a.meta.name,
         archive: a.dir,
+        members: p.replicaSet ? membersOf(procs, p.replicaSet) : [],
       });
     }
   }
   return out;
+}
+
+/** The members of replica set `set` among `procs`, as `host:port`, sorted. */
+function membersOf(procs: ProcessSpec[], set: string): string[] {
+  return procs.filter((p) => p.replicaSet === set).map((p) => hostPort(p.host, p.port)).sort();
 }
 
 /** A data directory in use that an archive records, with what that archive says of it. */
@@ -110,6 +122,7 @@ export async function checkRetainedArchives(input: {
       retained.filter((r) => !startsOnDataOf(input.version, r.was.version)),
       input.version,
     ),
+    otherMembers(retained, input.procs),
   ];
   return refusals.flatMap((r) => r ? [refusal(r.code, r.message, t0)] : []);
 }
@@ -126,6 +139,44 @@ function otherSet(wrong: (Retained & { set: string; now: string })[]) {
       removal(wrong)
     }`,
   };
+}
+
+/**
+ * Retained data of a replica set whose recorded members are not the ones the topology gives that
+ * set: the stored config keeps the recorded members (replSetInitiate answers AlreadyInitialized
+ * on it), so an added member would never join and a left-out one still counts in the majority.
+ */
+function otherMembers(retained: Retained[], procs: ProcessSpec[]) {
+  for (const r of retained) {
+    const set = r.was.set;
+    if (!set || !r.was.members.length) continue;
+    const planned = membersOf(procs, set);
+    if (!planned.length) continue; // another set now: otherSet's refusal says so
+    const key = (m: string) => m.toLowerCase();
+    const added = planned.filter((m) => !r.was.members.some((x) => key(x) === key(m)));
+    const dropped = r.was.members.filter((m) => !planned.some((x) => key(x) === key(m)));
+    if (!added.length && !dropped.length) continue;
+    const diff = [
+      ...(added.length ? [`adds ${added.join(", ")}`] : []),
+      ...(dropped.length ? [`leaves out ${dropped.join(", ")}`] : []),
+    ].join(" and ");
+    const dirs = retained.filter((x) => x.was.set === set && x.was.archive === r.was.archive);
+    return {
+      code: "retained_data_members",
+      message: `data directory ${r.host}:${r.dir} holds data of replica set ${set}${
+        more(dirs)
+      }, deployed by cluster ${r.was.cluster} (archived in ${r.was.archive}) with members ${
+        r.was.members.join(", ")
+      }, but the topology ${diff}: the data keeps ${set}'s stored config, so ${
+        added.length ? "an added member would never join the set" : ""
+      }${added.length && dropped.length ? " and " : ""}${
+        dropped.length ? "a left-out member would still count in its majority" : ""
+      }. mup deploys onto retained data only with the members it was destroyed with (and has no command that changes a set's members yet): deploy ${set} with members ${
+        r.was.members.join(", ")
+      }, or remove the data first: ${removal(dirs)}`,
+    };
+  }
+  return undefined;
 }
 
 /** Data of a release mongod `version` cannot start on. */

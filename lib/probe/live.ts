@@ -3,6 +3,7 @@
  * replSetGetStatus) with a timeout on every question, so a dead host never makes a command hang.
  * Read-only: used by `cluster display` and gathered before the lifecycle planners run.
  */
+import { hostPort } from "../topology/hosts.ts";
 import type { Document } from "mongodb";
 import { ANSWER_TIMEOUT_MS, type MongoAccess } from "../mongo/client.ts";
 import type { ClusterMeta } from "../state/meta.ts";
@@ -66,7 +67,7 @@ async function askOne(
   timeoutMs: number,
 ): Promise<{ status: ProcessStatus; rs?: Document }> {
   const base: ProcessStatus = {
-    id: `${p.host}:${p.port}`,
+    id: `${hostPort(p.host, p.port)}`,
     process_id: p.id,
     host: p.host,
     port: p.port,

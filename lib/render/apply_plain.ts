@@ -38,6 +38,8 @@ export class PlainRenderer {
   private plan?: Plan;
   /** The status the last metadata update found the processes in (a filtered stop may leave some). */
   private recorded?: string;
+  /** Directories a removal left because they hold files mup did not make (and which files). */
+  private kept: string[] = [];
 
   constructor(private readonly write: (line: string) => void) {}
 
@@ -65,6 +67,13 @@ export class PlainRenderer {
       case "op_done": {
         const st = e.id === "update-metadata" && /recorded status (\w+)/.exec(e.output ?? "");
         if (st) this.recorded = st[1];
+        const kept = /of mup's from (.+); kept the directory: it holds other files \((.+)\)$/
+          .exec(e.output ?? "");
+        if (kept) this.kept.push(`${kept[1]} (${kept[2]})`);
+        if (e.notice) {
+          const op = this.plan?.phases.flatMap((p) => p.operations).find((o) => o.id === e.id);
+          this.write(`  ! ${op?.description ?? e.id}: ${e.notice}`);
+        }
         const g = this.groupOf.get(e.id)!;
         const f = this.count(g, e.already_done);
         this.doneOps.set(g, [...(this.doneOps.get(g) ?? []), {
@@ -125,7 +134,7 @@ export class PlainRenderer {
       case "hook_done":
         if (e.code !== 0) {
           this.write(
-            `  ✗ Hook ${e.name} ${
+            `  ✗ Hook ${e.name}${e.operation ? ` [${e.operation}]` : ""} ${
               e.timed_out ? "timed out; its process group was killed" : `exited with ${e.code}`
             } [${formatDuration(e.ms)}]${
               e.continue_on_error ? " (continue_on_error: the apply goes on)" : ""
@@ -185,6 +194,10 @@ export class PlainRenderer {
       if (status === "running") this.write(`Connection: mongosh '${e.connection}'`);
       if (status === "running" && e.credentials) {
         this.write(`Password: run \`${e.credentials}\` (mup prints it nowhere else)`);
+      }
+      if (this.kept.length) {
+        this.write("Kept (they hold files mup did not make; mup removed only its own files):");
+        for (const k of this.kept) this.write(`  ${k}`);
       }
       return;
     }

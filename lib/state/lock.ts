@@ -51,6 +51,51 @@ export function describeLock(l: LockInfo): string {
 }
 
 /**
+ * The lock of `clusterDir` when a live mup holds it; undefined when there is none, it cannot be
+ * read, or its holder is gone (a stale lock, which ClusterLock.acquire takes over).
+ */
+export async function liveHolder(clusterDir: string): Promise<LockInfo | undefined> {
+  const holder = await readLock(clusterDir);
+  return holder && !isStale(holder) ? holder : undefined;
+}
+
+/**
+ * Throws the `lock_held` error when a live mup holds the cluster's lock; does nothing otherwise.
+ * `planning` names the command being refused (e.g. "restart"): without it, the error is the one
+ * ClusterLock.acquire throws (an apply or resume about to take the lock). Called before anything
+ * reads the cluster's recorded state to plan or apply, which a running apply is still writing.
+ */
+export async function refuseWhileLocked(clusterDir: string, planning?: string): Promise<void> {
+  const holder = await liveHolder(clusterDir);
+  if (holder) throw lockHeld(clusterDir, holder, planning);
+}
+
+/** The `lock_held` error: names the holder (describeLock) and what to do. */
+function lockHeld(clusterDir: string, holder: LockInfo, planning?: string): MupError {
+  const name = path.basename(clusterDir);
+  const head = planning === undefined
+    ? `Error acquiring the state lock: cluster ${name} is locked by another mup process.`
+    : `cluster ${name} is locked by another mup process, which is applying a plan to it: ` +
+      `refusing to plan ${planning} from the state that apply is still changing; nothing was planned.`;
+  return new MupError(
+    `${head}\n\n${
+      describeLock(holder)
+    }\n\nmup holds this lock for a whole apply so that two runs never change a cluster at once.`,
+    {
+      hint: `wait for that apply to finish (\`mup state show ${name}\` shows its progress), then ` +
+        `run this again; a lock whose mup died on this machine is taken over by itself; if its ` +
+        `holder on another machine is certainly gone, run \`mup state unlock ${name} --force\``,
+      details: {
+        check: "lock_held",
+        cluster: name,
+        lock: holder,
+        ...(holder.state_id ? { state_id: holder.state_id } : {}),
+      },
+    },
+  );
+}
+
+/**
  * A per-cluster lock held for a whole apply or resume, created with O_EXCL so two processes can
  * never both hold it. A lock left by a dead process on this host is taken over.
  */
@@ -88,24 +133,7 @@ export class ClusterLock {
         if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
       }
       const holder = await readLock(clusterDir);
-      if (holder && !isStale(holder)) {
-        throw new MupError(
-          `Error acquiring the state lock: cluster ${
-            path.basename(clusterDir)
-          } is locked by another mup process.\n\n${
-            describeLock(holder)
-          }\n\nmup holds this lock for a whole apply so that two runs never change a cluster at once.`,
-          {
-            hint: "wait for that apply to finish; if it is certainly gone, run `mup state unlock " +
-              path.basename(clusterDir) + " --force`",
-            details: {
-              check: "lock_held",
-              lock: holder,
-              ...(holder.state_id ? { state_id: holder.state_id } : {}),
-            },
-          },
-        );
-      }
+      if (holder && !isStale(holder)) throw lockHeld(clusterDir, holder);
       replacedStale = holder;
       await Deno.remove(file).catch(() => {});
     }

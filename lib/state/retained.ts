@@ -5,6 +5,7 @@
  * data left on the hosts is not forgotten. Reads only.
  */
 import * as path from "node:path";
+import { parseArchiveName } from "../plan/destroy.ts";
 import { reachedLocally } from "../executor/factory.ts";
 import { parsePlanText } from "../plan/parse.ts";
 import { listProcesses } from "../plan/processes.ts";
@@ -37,9 +38,9 @@ export async function retainedData(storageRoot: string): Promise<RetainedData[]>
   const found = new Map<string, RetainedData>();
   const entries = await Array.fromAsync(Deno.readDir(root)).catch(() => []);
   for (const e of entries) {
-    const m = /^(.+)-(plan-[0-9a-f]{8})$/.exec(e.name);
+    const m = parseArchiveName(e.name);
     if (!e.isDirectory || !m) continue;
-    const [, name, planId] = m;
+    const { cluster: name, planId } = m;
     const archive = path.join(root, e.name);
     const file = path.join(archive, "plans", `${planId}.json`);
     const plan = await Deno.readTextFile(file).then(

@@ -8,6 +8,12 @@ export interface NodeDirs {
   data: string;
   log: string;
   config: string;
+  /**
+   * The deploy, log and config directories the entry names itself (its own `deploy_dir`,
+   * `log_dir`, `config_dir`), rather than a `<role>-<port>` folder mup makes under a parent.
+   * Such a directory may hold files mup did not make: destroy removes only mup's from it.
+   */
+  chosen: ("deploy" | "log" | "config")[];
 }
 
 /**
@@ -31,7 +37,21 @@ export function nodeDirs(
     data: pick("data_dir" in node ? node.data_dir : undefined, g.data_dir, "data"),
     log: pick(node.log_dir, g.log_dir, "logs"),
     config: pick(node.config_dir, g.config_dir, "conf"),
+    chosen: [
+      ...(node.deploy_dir ? ["deploy" as const] : []),
+      ...(node.log_dir ? ["log" as const] : []),
+      ...(node.config_dir ? ["config" as const] : []),
+    ],
   };
+}
+
+/**
+ * Whether a file name is one mup's processes write in their deploy, log or config directory:
+ * `mongod.conf`/`mongos.conf`, `mongod.pid`/`mongos.pid`, `mongod.log`/`mongos.log` and the
+ * files logRotate renames them to (`mongod.log.<timestamp>`, MongoDB's "rename" rotation).
+ */
+export function isProcessFile(name: string): boolean {
+  return /^(mongod|mongos)\.(conf|pid)$|^(mongod|mongos)\.log(\..+)?$/.test(name);
 }
 
 /** Where one process's files live: what two processes on one machine must never share. */

@@ -9,7 +9,7 @@ import {
   topologyKind,
 } from "./schema.ts";
 import { nodeDirs, nodeFiles, type Role } from "./layout.ts";
-import { hostKey, hostPort, isMongoLocalHost } from "./hosts.ts";
+import { hostKey, hostPort, isMongoLocalHost, LOCAL_MACHINE } from "./hosts.ts";
 import { bindIpProblem } from "./bind_ip.ts";
 
 export interface TopologyIssue {
@@ -321,6 +321,22 @@ export function validateTopology(t: Topology): Issue[] {
       })),
       "the sharded cluster",
     );
+    // mongos reaches the config servers (and shards) at the addresses the configurations
+    // name: a loopback address, on another machine, is that machine itself.
+    const cfgLocal = t.config_servers.length > 0 &&
+      t.config_servers.every((c) => isMongoLocalHost(c.host));
+    t.mongos_servers.forEach((m, i) => {
+      if (!cfgLocal || hostKey(m.host) === LOCAL_MACHINE) return;
+      err(
+        "mongos_remote_localhost",
+        ["mongos_servers", i, "host"],
+        `mongos ${hostPort(m.host, m.port)} runs on another machine than the config servers, ` +
+          `which are named by localhost addresses (${t.config_servers[0].host}): there, ` +
+          `${t.config_servers[0].host} is ${m.host} itself, so it would never reach them`,
+        "name the config servers and shards by their network addresses, or run this mongos " +
+          "on this machine (host: localhost)",
+      );
+    });
     if (t.config_servers.length === 0) {
       err(
         "no_config_set",

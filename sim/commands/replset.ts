@@ -252,8 +252,21 @@ const replSetStepUp: Handler = async (ctx) => {
   return {};
 };
 
-const replSetHeartbeat: Handler = (ctx) => repl(ctx).heartbeats.onHeartbeat(ctx.body);
-const replSetRequestVotes: Handler = (ctx) => repl(ctx).election.onRequestVotes(ctx.body);
+const replSetHeartbeat: Handler = (ctx) => {
+  unlessPartitioned(ctx);
+  return repl(ctx).heartbeats.onHeartbeat(ctx.body);
+};
+const replSetRequestVotes: Handler = (ctx) => {
+  unlessPartitioned(ctx);
+  return repl(ctx).election.onRequestVotes(ctx.body);
+};
+
+/** Members' requests do not arrive across a partition (MUP_SIM_PARTITIONED; see PeerPool). */
+function unlessPartitioned(ctx: CommandContext): void {
+  if (ctx.server.peers.partitioned) {
+    throw new CommandError("No route to host (simulated network partition)", 6, "HostUnreachable");
+  }
+}
 const replSetUpdatePosition: Handler = (ctx) => repl(ctx).onUpdatePosition(ctx.body);
 const replSetFreeze: Handler = (ctx) => {
   const r = repl(ctx);

@@ -1,0 +1,136 @@
+/**
+ * While one mup applies a plan to a cluster (holding its lock), a second mup that would plan or
+ * apply against that cluster is refused at once, naming the holder, before it reads the
+ * half-written state: no plan is computed or saved. Read-only commands keep working.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  deployArgs,
+  freePorts,
+  killAll,
+  mup,
+  output,
+  spawnMup,
+  standaloneTopology,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { clusterDir } from "./apply_helpers.ts";
+import { ok } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+const exists = (f: string) => Deno.stat(f).then(() => true, () => false);
+
+/** The plan files saved for `cluster`. */
+async function planFiles(home: string, cluster: string): Promise<string[]> {
+  const dir = path.join(clusterDir(home, cluster), "plans");
+  return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+}
+
+Deno.test("a second mup is refused before it plans while an apply holds the cluster's lock", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  const reached = path.join(home, "hook-reached");
+  const go = path.join(home, "hook-go");
+  // The restart's apply stops in its before_apply hook (the lock taken) until the test says go.
+  const hook = `hooks:\n  before_apply:\n    command: 'if [ "$MUP_OPERATION" = restart ]; then ` +
+    `touch ${reached}; while [ ! -e ${go} ]; do sleep 0.1; done; fi'\n    timeout: 10m\n`;
+  let first: Deno.ChildProcess | undefined;
+  try {
+    const topo = await writeTopology(home, "lk.yaml", standaloneTopology([port], hook));
+    const mirror = await testMirror();
+    await ok(home, deployArgs("lk", topo, mirror, ["--auto-approve"]));
+
+    first = spawnMup(["cluster", "restart", "lk", "--auto-approve"], home);
+    const t0 = Date.now();
+    while (!(await exists(reached))) {
+      if (Date.now() - t0 > 120_000) throw new Error("the restart never reached its hook");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const plans = await planFiles(home, "lk");
+
+    // Planning a restart: refused, naming the holder; nothing planned, nothing saved.
+    const restart = await mup(["cluster", "restart", "lk", "--plan-only"], { home });
+    assert.equal(restart.code, 1, output(restart));
+    assert.match(restart.stderr, /cluster lk is locked by another mup process/);
+    assert.match(restart.stderr, /refusing to plan restart/);
+    assert.match(restart.stderr, new RegExp(`PID: +${first.pid}\\b`));
+    assert.match(restart.stderr, /Operation: apply plan-/);
+    assert.match(restart.stderr, /Since: +\d{4}-/);
+    assert.match(restart.stderr, /Hint: wait for that apply to finish/);
+    assert.doesNotMatch(restart.stderr + restart.stdout, /restart lk --force|Plan generated/);
+
+    // --json: one error document naming the lock's holder.
+    const stop = await mup(["cluster", "stop", "lk", "--auto-approve", "--json"], { home });
+    assert.equal(stop.code, 1, output(stop));
+    const doc = JSON.parse(stop.stdout.trim().split("\n").at(-1)!);
+    assert.equal(doc.type, "error");
+    assert.equal(doc.check, "lock_held");
+    assert.equal(doc.lock.pid, first.pid);
+    assert.match(doc.lock.operation, /^apply plan-/);
+
+    // A deploy (repair) plan of the same cluster, and a resume: refused alike.
+    const redeploy = await mup(deployArgs("lk", topo, mirror, ["--plan-only"]), { home });
+    assert.equal(redeploy.code, 1, output(redeploy));
+    assert.match(redeploy.stderr, /refusing to plan deploy/);
+    const resume = await mup(["plan", "resume", "lk", "--auto-approve"], { home });
+    assert.equal(resume.code, 1, output(resume));
+    assert.match(resume.stderr, /cluster lk is locked by another mup process/);
+    assert.deepEqual(await planFiles(home, "lk"), plans, "no plan was saved");
+
+    // Read-only commands keep working.
+    const shown = JSON.parse((await ok(home, ["cluster", "display", "lk", "--json"])).stdout);
+    assert.equal(shown.apply_in_progress.pid, first.pid, "display notes the apply in progress");
+    assert.match(
+      (await ok(home, ["cluster", "display", "lk"])).stdout,
+      /Note: an apply is in progress \(apply plan-/,
+    );
+    await ok(home, ["cluster", "list"]);
+    const listed = await ok(home, ["plan", "list", "lk"]);
+    assert.match(listed.stdout, /plan-/);
+    await ok(home, ["plan", "show", "lk"]);
+
+    // The first apply finishes undisturbed; then the cluster can be planned again.
+    await Deno.writeTextFile(go, "");
+    const out = await first.output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stdout));
+    first = undefined;
+    await ok(home, ["cluster", "restart", "lk", "--plan-only"]);
+  } finally {
+    await Deno.writeTextFile(go, "").catch(() => {});
+    if (first) await first.output().catch(() => {});
+    await killAll(home);
+  }
+});
+
+Deno.test("a lock whose holder is gone does not stop planning", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  try {
+    const topo = await writeTopology(home, "lk.yaml", standaloneTopology([port]));
+    await ok(home, deployArgs("lk", topo, await testMirror(), ["--auto-approve"]));
+    // A PID that has exited: the lock is stale, as ClusterLock.acquire recognises it.
+    const gone = new Deno.Command("true").spawn();
+    await gone.status;
+    await Deno.writeTextFile(
+      path.join(clusterDir(home, "lk"), "state", "lock.json"),
+      JSON.stringify({
+        format_version: 1,
+        id: "left-by-dead",
+        operation: "apply plan-dead",
+        who: "test",
+        host: Deno.hostname(),
+        pid: gone.pid,
+        created: new Date().toISOString(),
+      }),
+    );
+    const planned = await ok(home, ["cluster", "restart", "lk", "--plan-only"]);
+    assert.match(planned.stdout, /Plan generated: plan-/);
+  } finally {
+    await killAll(home);
+  }
+});

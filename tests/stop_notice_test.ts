@@ -1,0 +1,78 @@
+/**
+ * A mongod that neither the shutdown command nor SIGTERM stops (here: frozen with SIGSTOP) is
+ * killed with SIGKILL; the stop succeeds, and says so: the operation's notice, which the
+ * terminal shows with the operation.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { freePorts } from "./helpers.ts";
+import { pidOf, simBin, startMongod, withDir } from "./sim_helpers.ts";
+import { opContext } from "./op_context.ts";
+import { installFixture } from "./fixture.ts";
+import { stopProcess } from "../lib/ops/stop_process.ts";
+import { PlainRenderer } from "../lib/render/apply_plain.ts";
+import { Topology } from "../lib/topology/schema.ts";
+import type { Plan } from "../lib/plan/schema.ts";
+
+installFixture();
+
+Deno.test("stop of a mongod that hangs: killed with SIGKILL, and the notice says so (in the result and on the terminal)", async () => {
+  await withDir(async (dir) => {
+    const [port] = freePorts(1);
+    await startMongod(await simBin("7.0.5"), dir, port);
+    const pid = pidOf(dir, port);
+    const op = {
+      id: `stop-mongod-localhost-${port}`,
+      type: "stop_process",
+      description: `Stop mongod localhost:${port}`,
+      target: {
+        type: "process",
+        name: `mongod-localhost-${port}`,
+        host: "localhost",
+        port,
+        // Each step (shutdown, SIGTERM) gets a third of it.
+        timeout_ms: 3000,
+        params: { pid_file: path.join(dir, String(port), "mongod.pid") },
+      },
+      changes: [],
+      depends_on: [],
+    };
+    const topology = Topology.parse({
+      global: { security: { auth: false } },
+      mongod_servers: [{ host: "localhost", port }],
+    });
+    Deno.kill(pid, "SIGSTOP");
+    try {
+      const out = await stopProcess.run(
+        opContext(op, { plan_id: "plan-test", cluster_name: "t", topology, deploy_dir: dir }),
+      );
+      assert.match(out.output ?? "", new RegExp(`stopped pid ${pid} with SIGKILL`));
+      assert.match(out.notice ?? "", /did not stop on the shutdown command nor on SIGTERM/);
+      assert.match(out.notice ?? "", /killed with SIGKILL \(an unclean shutdown/);
+
+      const lines: string[] = [];
+      const r = new PlainRenderer((l) => lines.push(l));
+      const plan = {
+        plan_id: "plan-test",
+        cluster_name: "t",
+        operation: "stop",
+        phases: [{ name: "stop", order: 1, operations: [op] }],
+      } as unknown as Plan;
+      r.handle({ type: "apply_start", plan, state_id: "apply-test" } as never);
+      r.handle({ type: "op_done", id: op.id, ms: 1, already_done: false, ...out });
+      assert.ok(
+        lines.some((l) =>
+          l.startsWith(`  ! Stop mongod localhost:${port}: pid ${pid} did not stop`)
+        ),
+        lines.join("\n"),
+      );
+    } finally {
+      try {
+        Deno.kill(pid, "SIGCONT");
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // gone: killed by the operation
+      }
+    }
+  });
+});
