@@ -107,25 +107,45 @@ export class Election {
       });
       let votes = (me.votes ?? 1) > 0 ? 1 : 0;
       const others = this.rs.voters().filter((m) => m._id !== me._id);
-      await Promise.all(others.map(async (m) => {
+      const request = {
+        replSetRequestVotes: 1,
+        setName: this.rs.setName,
+        dryRun: false,
+        term,
+        candidateIndex: me._id,
+        configVersion: this.rs.config!.version,
+        lastAppliedOpTime: this.rs.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
+        lastAppliedTerm: this.rs.lastAppliedTerm(),
+      };
+      // The count ends once a majority voted yes, as MongoDB's VoteRequester does: a voter
+      // that hangs (SIGSTOP) must not hold the election open until its request times out, or
+      // the other members, hearing no primary meanwhile, stand in turn.
+      const majority = () => votes * 2 > this.rs.voters().length;
+      const ask = async (m: Document) => {
         try {
-          const r = await this.rs.server.peers.run(m.host, "admin", {
-            replSetRequestVotes: 1,
-            setName: this.rs.setName,
-            dryRun: false,
-            term,
-            candidateIndex: me._id,
-            configVersion: this.rs.config!.version,
-            lastAppliedOpTime: this.rs.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
-            lastAppliedTerm: this.rs.lastAppliedTerm(),
-          }, Math.max(500, this.rs.electionTimeoutMs));
+          const r = await this.rs.server.peers.run(
+            m.host,
+            "admin",
+            request,
+            Math.max(500, this.rs.electionTimeoutMs),
+          );
           if (r.voteGranted) votes++;
           else if (Number(r.term) > this.rs.term) this.rs.setTerm(Number(r.term));
         } catch {
           // An unreachable voter does not vote.
         }
-      }));
-      if (this.rs.term === term && this.rs.state === 2 && votes * 2 > this.rs.voters().length) {
+      };
+      let pending = others.length;
+      await new Promise<void>((done) => {
+        if (majority() || pending === 0) return done();
+        for (const m of others) {
+          void ask(m).then(() => {
+            pending--;
+            if (majority() || pending === 0) done();
+          });
+        }
+      });
+      if (this.rs.term === term && this.rs.state === 2 && majority()) {
         this.becomePrimary();
         return true;
       }
@@ -199,6 +219,6 @@ export class Election {
       { term: this.rs.term },
     );
     this.rs.setState(1);
-    this.rs.heartbeats.round();
+    this.rs.heartbeats.tick(true);
   }
 }

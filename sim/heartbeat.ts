@@ -1,8 +1,9 @@
 /**
  * Replica-set heartbeats, as MongoDB's members exchange them: every heartbeat interval each
- * member asks every other for its state, term, newest optime and config version; answers and
- * requests alike update this member's view of the set (sim/replset.ts `views`), hand newer
- * configs over, carry the primary's commit point, and drive elections (sim/election.ts).
+ * member asks every other (each on its own, so one that hangs holds up no other) for its state,
+ * term, newest optime and config version; answers and requests alike update this member's view
+ * of the set (sim/replset.ts `views`), hand newer configs over, carry the primary's commit
+ * point, and drive elections (sim/election.ts).
  */
 import { type Document, Timestamp } from "bson";
 import { errors } from "./errors.ts";
@@ -35,46 +36,105 @@ export class Heartbeats {
     };
   }
 
-  /** One heartbeat to every other member (in parallel), then the election checks. */
-  async round(): Promise<void> {
+  /** Hosts with a heartbeat of ours in flight: a member gets its next only after its answer. */
+  private readonly inFlight = new Set<string>();
+  /** Hosts owed a heartbeat as soon as the one in flight ends, which was sent before news. */
+  private readonly owed = new Set<string>();
+
+  /**
+   * One heartbeat tick (ReplSet.start runs one every heartbeat interval): a heartbeat to each
+   * other member that has none in flight, not waited for; each answer (or failure) is followed
+   * by the election checks. As in MongoDB (repl/replication_coordinator_impl_heartbeat.cpp,
+   * `_scheduleHeartbeatToTarget`, `_handleHeartbeatResponse`), each member's heartbeats follow
+   * their own answers or timeouts, so a member that hangs (SIGSTOP: it accepts connections but
+   * never answers) delays neither the heartbeats to the others nor the election checks their
+   * answers bring, which depend on when the primary was last heard from. The checks wait for
+   * answers rather than run on the tick: a member that was itself frozen must hear the primary
+   * again before it judges it gone. One timer per member process drives all targets, as
+   * before, so an idle set costs no more wake-ups. `news` (this member was just
+   * elected): a member whose heartbeat is in flight gets another right after its answer, as the
+   * one in flight still says SECONDARY and the others must hear of the new primary before their
+   * election timeouts make them stand.
+   */
+  tick(news = false): void {
     if (!this.rs.config || this.rs.server.shuttingDown) return;
     const me = this.rs.self();
-    await Promise.all(
-      this.rs.members().filter((m) => m._id !== me?._id).map(async (m) => {
-        const t0 = performance.now();
-        const prev = this.rs.views.get(m._id);
-        try {
-          const r = await this.rs.server.peers.run(
-            m.host,
-            "admin",
-            this.request(m._id),
-            Math.max(2000, this.rs.heartbeatMs * 4),
-          );
-          this.noteMember(m._id, r, Math.round(performance.now() - t0));
-        } catch (e) {
-          // A busy member that answered recently is slow, not down (a refused connection is).
-          if (
-            /timed out/.test((e as Error).message) && prev?.health === 1 &&
-            Date.now() - (prev.lastHeartbeat?.getTime() ?? 0) < this.rs.electionTimeoutMs
-          ) return;
-          const v: MemberView = {
-            health: 0,
-            state: 8,
-            term: prev?.term ?? 0,
-            optime: prev?.optime,
-            optimeTerm: prev?.optimeTerm,
-            configVersion: prev?.configVersion ?? 0,
-            lastHeartbeat: new Date(),
-            pingMs: 0,
-            since: prev?.health === 0 ? prev.since : Date.now(),
-          };
-          this.rs.views.set(m._id, v);
-          if (this.rs.primaryId === m._id) this.rs.primaryId = undefined;
-        }
-      }),
-    );
-    this.rs.election.checkMajority();
-    await this.rs.election.check();
+    const others = this.rs.members().filter((m) => m._id !== me?._id);
+    for (const m of others) {
+      const host = String(m.host);
+      if (!this.inFlight.has(host)) this.send(m._id, host);
+      else if (news) this.owed.add(host);
+    }
+    // A set of one has no answers to wait for.
+    if (others.length === 0) void this.settle();
+  }
+
+  /** Sends a heartbeat to member `id` at `host`, and the one owed after it, if any. */
+  private send(id: number, host: string): void {
+    this.inFlight.add(host);
+    void this.beat(id, host).finally(() => {
+      this.inFlight.delete(host);
+      if (
+        this.owed.delete(host) && !this.rs.server.shuttingDown && this.rs.member(id)?.host === host
+      ) this.send(id, host);
+    });
+  }
+
+  /** One heartbeat to member `id` at `host`; its answer (or failure) updates this member's view. */
+  private async beat(id: number, host: string): Promise<void> {
+    const t0 = performance.now();
+    const prev = this.rs.views.get(id);
+    try {
+      const r = await this.rs.server.peers.run(
+        host,
+        "admin",
+        this.request(id),
+        Math.max(2000, this.rs.heartbeatMs * 4),
+      );
+      this.noteMember(id, r, Math.round(performance.now() - t0));
+    } catch (e) {
+      // A busy member that answered recently is slow, not down (a refused connection is).
+      const slow = /timed out/.test((e as Error).message) && prev?.health === 1 &&
+        Date.now() - (prev.lastHeartbeat?.getTime() ?? 0) < this.rs.electionTimeoutMs;
+      if (!slow) this.markDown(id);
+    }
+    await this.settle();
+  }
+
+  /** Member `id` did not answer: DOWN in this member's view (and no longer its primary). */
+  private markDown(id: number): void {
+    const prev = this.rs.views.get(id);
+    const v: MemberView = {
+      health: 0,
+      state: 8,
+      term: prev?.term ?? 0,
+      optime: prev?.optime,
+      optimeTerm: prev?.optimeTerm,
+      configVersion: prev?.configVersion ?? 0,
+      lastHeartbeat: new Date(),
+      pingMs: 0,
+      since: prev?.health === 0 ? prev.since : Date.now(),
+    };
+    this.rs.views.set(id, v);
+    if (this.rs.primaryId === id) this.rs.primaryId = undefined;
+  }
+
+  /**
+   * After an answer (or failure): a primary that cannot see a majority steps down, a secondary
+   * that has not heard from a primary for long enough stands, and fetching starts (or moves to
+   * another source) once this member knows whom to follow.
+   */
+  private async settle(): Promise<void> {
+    if (!this.rs.config || this.rs.server.shuttingDown) return;
+    try {
+      this.rs.election.checkMajority();
+      await this.rs.election.check();
+    } catch {
+      // A failed election attempt (say, its state could not be saved) is retried next tick.
+    }
+    // A secondary's round keeps going while its source stays the one to follow; a timer of its
+    // own would wake every idle member for nothing.
+    void this.rs.sync.round();
   }
 
   /** Records what member `id` said of itself (a heartbeat's answer, or its own request). */

@@ -148,12 +148,11 @@ export class ReplSet implements RoleHooks {
       this.installConfig(this.config, false);
       this.election.everHadPrimary = this.term > 0;
     }
-    const beat = async () => {
-      await this.heartbeats.round().catch(() => {});
-      // Fetching starts (or moves to another source) after a heartbeat round, which is when
-      // this member learns who to follow; a round keeps going while its source stays the one
-      // to follow. A timer of its own would wake every idle member for nothing.
-      void this.sync.round();
+    // One timer per interval sends the heartbeats that are due; it waits for none of them, so
+    // a member that hangs delays nothing (sim/heartbeat.ts `tick`). Fetching starts after
+    // heartbeats, which is when this member learns whom to follow.
+    const beat = () => {
+      this.heartbeats.tick();
       if (this.timers.length) this.timers[0] = setTimeout(beat, this.heartbeatMs);
     };
     this.timers.push(setTimeout(beat, this.heartbeatMs));

@@ -1,0 +1,169 @@
+/**
+ * Heartbeats are scheduled per member: a member frozen with SIGSTOP (it accepts connections but
+ * never answers) must not delay the heartbeats between the others, so the set neither swaps its
+ * primary nor runs elections while one member hangs.
+ */
+import assert from "node:assert/strict";
+import { type Document, MongoClient } from "mongodb";
+import { freePorts } from "./helpers.ts";
+import { pidOf, simBin, startReplSet, waitFor, withDir } from "./sim_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+/** How long the set is watched once the freeze is in effect (ms). */
+const WATCH_MS = 10_000;
+
+/** What one live member says of the set: whom it follows, its term, its peers' health. */
+interface Seen {
+  port: number;
+  primary?: string;
+  term: number;
+  /** health of each other member (by host) in this member's replSetGetStatus. */
+  health: Map<string, number>;
+}
+
+async function look(port: number, client: MongoClient): Promise<Seen> {
+  const db = client.db("admin");
+  const hello = await db.command({ hello: 1 });
+  const status = await db.command({ replSetGetStatus: 1 });
+  return {
+    port,
+    primary: hello.primary as string | undefined,
+    term: Number(status.term),
+    health: new Map(
+      (status.members as Document[]).filter((m) => !m.self).map((m) => [m.name, m.health]),
+    ),
+  };
+}
+
+/**
+ * Waits until every member of `clients` names the same primary at the same term and sees every
+ * other member healthy; returns that primary and term.
+ */
+function settled(clients: Map<number, MongoClient>): Promise<Seen> {
+  return waitFor(async () => {
+    const seen = await Promise.all([...clients].map(([p, c]) => look(p, c)));
+    const [first] = seen;
+    return first.primary &&
+        seen.every((s) =>
+          s.primary === first.primary && s.term === first.term &&
+          [...s.health.values()].every((h) => h === 1)
+        )
+      ? first
+      : undefined;
+  }, 30_000);
+}
+
+/**
+ * Watches the live members for WATCH_MS, and at least until both report the frozen member's
+ * health as 0 (so the freeze was noticed), asserting at every poll that each names `primary` and
+ * is at `term`.
+ */
+async function assertStable(
+  clients: Map<number, MongoClient>,
+  frozen: string,
+  primary: string,
+  term: number,
+): Promise<number> {
+  const start = Date.now();
+  let polls = 0;
+  for (;;) {
+    const seen = await Promise.all([...clients].map(([p, c]) => look(p, c)));
+    polls++;
+    for (const s of seen) {
+      assert.equal(
+        s.primary,
+        primary,
+        `member ${s.port} names primary ${s.primary} (poll ${polls})`,
+      );
+      assert.equal(s.term, term, `member ${s.port} is at term ${s.term} (poll ${polls})`);
+    }
+    const noticed = seen.every((s) => s.health.get(frozen) === 0);
+    if (Date.now() - start >= WATCH_MS && noticed) return polls;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Direct clients to `ports`; closed by the caller. */
+function directClients(ports: number[]): Map<number, MongoClient> {
+  return new Map(ports.map((p) => [
+    p,
+    new MongoClient(
+      `mongodb://localhost:${p}/?directConnection=true&serverSelectionTimeoutMS=30000`,
+    ),
+  ]));
+}
+
+Deno.test("simulator: heartbeats: a SIGSTOPped secondary (each in turn) does not make the other two swap the primary or raise the term", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const ports = freePorts(3);
+    await startReplSet(bin, dir, ports);
+    const clients = directClients(ports);
+    let frozenPid: number | undefined;
+    try {
+      // Each secondary in turn: whether the old rounds' delay hit the election timeout hung on
+      // how the members' rounds happened to line up, so two freezes make a miss unlikely.
+      let lastFrozen: number | undefined;
+      for (let turn = 0; turn < 2; turn++) {
+        const before = await settled(clients);
+        const frozenPort = ports.find((p) =>
+          `localhost:${p}` !== before.primary && p !== lastFrozen
+        )!;
+        const frozen = `localhost:${frozenPort}`;
+        const live = new Map([...clients].filter(([p]) => p !== frozenPort));
+        frozenPid = pidOf(dir, frozenPort);
+        Deno.kill(frozenPid, "SIGSTOP");
+        const polls = await assertStable(live, frozen, before.primary!, before.term);
+        Deno.kill(frozenPid, "SIGCONT");
+        frozenPid = undefined;
+        lastFrozen = frozenPort;
+        console.log(
+          `${frozen} frozen: ${polls} polls, primary ${before.primary} and term ${before.term} unchanged`,
+        );
+      }
+    } finally {
+      if (frozenPid !== undefined) Deno.kill(frozenPid, "SIGCONT");
+      for (const c of clients.values()) await c.close();
+    }
+  });
+});
+
+Deno.test("simulator: heartbeats: with the primary SIGSTOPped the other two elect one of them, which stays primary", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const ports = freePorts(3);
+    await startReplSet(bin, dir, ports);
+    const clients = directClients(ports);
+    let frozenPid: number | undefined;
+    try {
+      const before = await settled(clients);
+      const frozen = before.primary!;
+      const frozenPort = Number(frozen.split(":")[1]);
+      const live = new Map([...clients].filter(([p]) => p !== frozenPort));
+      frozenPid = pidOf(dir, frozenPort);
+      Deno.kill(frozenPid, "SIGSTOP");
+      const after = await waitFor(async () => {
+        const seen = await Promise.all([...live].map(([p, c]) => look(p, c)));
+        const p = seen[0].primary;
+        return p && p !== frozen && seen.every((s) => s.primary === p && s.term === seen[0].term)
+          ? seen[0]
+          : undefined;
+      }, 30_000);
+      // One election, or a few when votes split; not a duel of candidates each raising the term
+      // while the frozen member holds the other's vote count open.
+      assert.ok(
+        after.term > before.term && after.term <= before.term + 4,
+        `term ${after.term} after ${before.term}`,
+      );
+      const polls = await assertStable(live, frozen, after.primary!, after.term);
+      console.log(
+        `${frozen} (primary) frozen: ${after.primary} elected in term ${after.term}; ${polls} polls, unchanged`,
+      );
+    } finally {
+      if (frozenPid !== undefined) Deno.kill(frozenPid, "SIGCONT");
+      for (const c of clients.values()) await c.close();
+    }
+  });
+});
