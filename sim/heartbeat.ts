@@ -117,6 +117,8 @@ export class Heartbeats {
     };
     this.rs.views.set(id, v);
     if (this.rs.primaryId === id) this.rs.primaryId = undefined;
+    // A source marked down is given up now, not when its fetch times out.
+    this.rs.sync.reconsider();
   }
 
   /**
@@ -166,6 +168,8 @@ export class Heartbeats {
       this.rs.store.forgetHistory(committed);
     }
     this.rs.wake();
+    // News of a primary (or of the source's progress) may make the sync source the wrong one.
+    this.rs.sync.reconsider();
   }
 
   /** Receiver side of replSetHeartbeat. */

@@ -32,22 +32,45 @@ export class Peer {
     readonly tls?: () => { caCerts?: string[] } | undefined,
   ) {}
 
-  command(db: string, cmd: Document, timeoutMs = 2000): Promise<Document> {
+  /**
+   * Runs `cmd` on `db` once the requests before it are done. Rejects with PeerError after
+   * `timeoutMs`, or as soon as `signal` aborts (the connection is closed, as a timeout does: the
+   * reply it waited for would arrive on it out of turn).
+   */
+  command(
+    db: string,
+    cmd: Document,
+    timeoutMs = 2000,
+    signal?: AbortSignal,
+  ): Promise<Document> {
     const run = this.chain.then(
-      () => this.send(db, cmd, timeoutMs),
-      () => this.send(db, cmd, timeoutMs),
+      () => this.send(db, cmd, timeoutMs, signal),
+      () => this.send(db, cmd, timeoutMs, signal),
     );
     this.chain = run.catch(() => {});
     return run;
   }
 
-  private async send(db: string, cmd: Document, timeoutMs: number): Promise<Document> {
+  private async send(
+    db: string,
+    cmd: Document,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Document> {
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         this.close();
         reject(new PeerError(`timed out after ${timeoutMs}ms talking to ${this.address}`));
       }, timeoutMs);
+      if (!signal) return;
+      onAbort = () => {
+        this.close();
+        reject(new PeerError(`request to ${this.address} abandoned`, 90, "CallbackCanceled"));
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
     });
     try {
       return await Promise.race([this.roundTrip(db, cmd), timeout]);
@@ -61,6 +84,7 @@ export class Peer {
       );
     } finally {
       clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -140,13 +164,17 @@ export class PeerPool {
     return p;
   }
 
-  /** Runs a command and throws PeerError for `ok: 0` replies. */
+  /**
+   * Runs a command and throws PeerError for `ok: 0` replies, on a timeout, or when `signal`
+   * aborts (see Peer.command).
+   */
   async run(
     address: string,
     db: string,
     cmd: Document,
     timeoutMs?: number,
     channel = "main",
+    signal?: AbortSignal,
   ): Promise<Document> {
     if (this.partitioned) {
       throw new PeerError(
@@ -155,7 +183,7 @@ export class PeerPool {
         "HostUnreachable",
       );
     }
-    const r = await this.get(address, channel).command(db, cmd, timeoutMs);
+    const r = await this.get(address, channel).command(db, cmd, timeoutMs, signal);
     if (!r.ok) {
       throw new PeerError(
         String(r.errmsg ?? "command failed"),

@@ -6,18 +6,41 @@
  * from the source, then applies the oplog written meanwhile (initial sync). A member whose last
  * entry the source has already truncated goes RECOVERING ("too stale"); one whose last entries
  * the source never had (a former primary's unreplicated writes) rolls back by resyncing.
+ *
+ * The source is re-evaluated whenever a heartbeat brings news (`reconsider`), as MongoDB's
+ * TopologyCoordinator::shouldChangeSyncSource does on each fetched batch: a source heartbeats
+ * mark down, or one that is no longer primary and not ahead while another member is, is given
+ * up at once (its fetch abandoned) and a new one chosen, rather than waited on until the
+ * fetch's network timeout.
  */
 import { type Document, Long, type Timestamp } from "bson";
 import { applyEntry } from "./apply.ts";
 import { type ReplSet, tsGte } from "./replset.ts";
 
 const BATCH = 5000;
+/**
+ * How long a caught-up secondary's fetch waits for new entries at the source (ms). MongoDB
+ * waits half the election timeout, at most 30 s (repl/oplog_fetcher.cpp
+ * `calculateAwaitDataTimeout`); 1 s here keeps idle sets' wake-ups few.
+ */
+const AWAIT_DATA_MS = 1000;
+/**
+ * What a fetch may take beyond its own wait before this member gives up on the source (ms):
+ * oplogNetworkTimeoutBufferSeconds, default 5, as the OplogFetcher adds it to its socket
+ * timeout (repl/oplog_fetcher.cpp `_setSocketTimeout`).
+ */
+const NETWORK_TIMEOUT_BUFFER_MS = 5000;
+/** maxSyncSourceLagSecs, mongod's default (repl/topology_coordinator.cpp). */
+const MAX_SYNC_SOURCE_LAG_SECS = 30;
 const SECONDARY_OK = { $readPreference: { mode: "secondaryPreferred" } };
 
 export class OplogSync {
   private running = false;
+  /** Aborts the running round's requests when its source is given up (`reconsider`). */
+  private abandon?: AbortController;
   /** Set when this member fell off the source's oplog; only a resync clears it. */
   tooStale = false;
+  /** The member the running round fetches from (replSetGetStatus syncSourceHost). */
   syncSource?: string;
 
   constructor(private readonly rs: ReplSet) {}
@@ -58,6 +81,7 @@ export class OplogSync {
     if (!source) return;
     this.running = true;
     this.syncSource = source.host;
+    const abandon = this.abandon = new AbortController();
     try {
       if (rs.lastApplied() === undefined || rs.store.repl.resyncing) {
         await this.initialSync(source.host);
@@ -74,16 +98,120 @@ export class OplogSync {
       // The source may be gone; heartbeats notice and the next round picks another.
     } finally {
       this.running = false;
+      this.abandon = undefined;
+      // No longer fetching from it: replSetGetStatus names no source until the next round.
+      this.syncSource = undefined;
+      // Given up by `reconsider`: choose the next source now, not at the next heartbeat.
+      if (abandon.signal.aborted && !rs.server.shuttingDown) void this.round();
     }
   }
 
-  private find(host: string, cmd: Document): Promise<Document[]> {
+  /**
+   * Why the running round should give its source up, from what heartbeats say (undefined:
+   * keep it). MongoDB's rules (repl/topology_coordinator.cpp): a source that is not up is no
+   * eligible source (`_isEligibleSyncSource`; on the fetch's network timeout
+   * `shouldChangeSyncSourceOnError` then picks another); a member no longer in the config
+   * (`_shouldChangeSyncSourceInitialChecks`, 21831); with chaining disabled, a source that is
+   * not the known primary (`_shouldChangeSyncSourceDueToNewPrimary`, 3962100); a source that
+   * is not primary and not ahead of us (`_shouldChangeSyncSourceDueToSourceNotAhead`, 21832;
+   * MongoDB also requires that it has no source of its own, which heartbeats here do not
+   * carry, so a primary elsewhere stands for the way forward); one whose newest entry is more
+   * than maxSyncSourceLagSecs behind an eligible member's (`_shouldChangeSyncSourceDueToLag`,
+   * 21834). Only the first two apply while a member resyncs or rolls back.
+   */
+  private changeReason(host: string): { id: number; msg: string } | undefined {
+    const rs = this.rs;
+    const m = rs.members().find((x) => x.host === host);
+    if (!m) {
+      return {
+        id: 21831,
+        msg: "Choosing new sync source because current sync source is not in our config",
+      };
+    }
+    const v = rs.views.get(m._id);
+    if (v?.health !== 1) {
+      // What follows the fetch's timeout in MongoDB: another eligible member, or none yet.
+      return this.chooseSource()
+        ? {
+          id: 5929000,
+          msg:
+            "Choosing new sync source because our current sync source does not satisfy our strict criteria for candidates, but there is another member which does satisfy these criteria",
+        }
+        : { id: 21798, msg: "Could not find member to sync from" };
+    }
+    if (rs.state !== 2) return undefined;
+    const mine = rs.lastApplied();
+    const isPrimary = rs.primaryId === m._id && v.state === 1;
+    const otherPrimary = rs.primaryId !== undefined && rs.primaryId !== m._id &&
+      rs.primaryId !== rs.self()?._id;
+    if (rs.config?.settings?.chainingAllowed === false && otherPrimary) {
+      return {
+        id: 3962100,
+        msg:
+          "Choosing new sync source because chaining is disabled and we are aware of a new primary",
+      };
+    }
+    if (otherPrimary && !isPrimary && !(mine && v.optime && v.optime.compare(mine) > 0)) {
+      return {
+        id: 21832,
+        msg:
+          "Choosing new sync source. Our current sync source is not primary and does not have a sync source, so we require that it is ahead of us",
+      };
+    }
+    const threshold = (v.optime?.high ?? 0) + MAX_SYNC_SOURCE_LAG_SECS;
+    for (const o of rs.members()) {
+      const ov = rs.views.get(o._id);
+      if (
+        o._id === m._id || o._id === rs.self()?._id || o.arbiterOnly || o.hidden ||
+        ov?.health !== 1 || (ov.state !== 1 && ov.state !== 2) || !ov.optime
+      ) continue;
+      if (ov.optime.high > threshold && (!mine || ov.optime.compare(mine) > 0)) {
+        return {
+          id: 21834,
+          msg:
+            "Choosing new sync source because the most recent OpTime of our sync source is more than maxSyncSourceLagSecs behind another member",
+        };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Called on every heartbeat answer, request or failure (sim/heartbeat.ts): gives the running
+   * round's source up when `changeReason` says so, abandoning its fetch at once (the
+   * connection is closed, as the OplogFetcher's shutdown does) and clearing syncSourceHost;
+   * the round then chooses again (MongoDB's BackgroundSync `chooseNewSyncSource`). A member
+   * that is no longer a secondary stops fetching too. Synchronous, so no one can see the
+   * source reported down while it is still the one followed. A source that
+   * `chooseSource` would pick again is kept for the softer reasons, so the two never flap.
+   */
+  reconsider(): void {
+    const host = this.syncSource;
+    if (!this.running || !this.abandon || host === undefined) return;
+    const rs = this.rs;
+    let reason = ![2, 5, 9].includes(rs.state) ? undefined : this.changeReason(host);
+    if (reason && ![5929000, 21798, 21831].includes(reason.id)) {
+      if (this.chooseSource()?.host === host) reason = undefined;
+    }
+    if (!reason && [2, 5, 9].includes(rs.state)) return;
+    if (reason) {
+      rs.server.log.info("REPL", reason.id, "BackgroundSync", reason.msg, {
+        syncSource: host,
+        lastOpTimeFetched: rs.lastApplied(),
+      });
+    }
+    this.abandon.abort();
+    this.syncSource = undefined;
+  }
+
+  private find(host: string, cmd: Document, timeoutMs = 30_000): Promise<Document[]> {
     return this.rs.server.peers.run(
       host,
       "local",
       { find: "oplog.rs", ...cmd },
-      30_000,
+      timeoutMs,
       "sync",
+      this.abandon?.signal,
     ).then(
       (r) => (r.cursor?.firstBatch ?? []) as Document[],
     );
@@ -95,12 +223,13 @@ export class OplogSync {
     const store = rs.store;
     const lastTs = rs.lastApplied()!;
     const lastT = store.oplog.lastEntry()?.t;
+    const awaitData = rs.state === 2;
     const batch = await this.find(host, {
       filter: { ts: { $gte: lastTs } },
       limit: BATCH + 1,
       // Long-poll once caught up; a member finishing initial sync asks without waiting.
-      ...(rs.state === 2 ? { awaitData: true, maxAwaitTimeMS: 1000 } : {}),
-    });
+      ...(awaitData ? { awaitData: true, maxAwaitTimeMS: AWAIT_DATA_MS } : {}),
+    }, awaitData ? AWAIT_DATA_MS + NETWORK_TIMEOUT_BUFFER_MS : undefined);
     // Elected (or stepped aside) while the fetch was in flight: this batch is not ours to apply.
     if (![2, 5, 9].includes(rs.state)) return -1;
     const head = batch[0];
@@ -186,7 +315,7 @@ export class OplogSync {
     const store = rs.store;
     const peers = {
       run: (h: string, db: string, cmd: Document, ms: number) =>
-        rs.server.peers.run(h, db, cmd, ms, "sync"),
+        rs.server.peers.run(h, db, cmd, ms, "sync", this.abandon?.signal),
     };
     if (rs.state !== 9) rs.setState(5);
     rs.server.log.info("INITSYNC", 21164, "ReplCoordExtern-0", "Starting initial sync", {
