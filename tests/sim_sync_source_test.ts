@@ -60,6 +60,36 @@ function followsDown(s: Seen, frozen: string, polls: number): string | undefined
   return `localhost:${s.port} reports ${frozen} down but still names it its sync source (poll ${polls})`;
 }
 
+/**
+ * Polls of the `live` members' views, each checked with `followsDown`; `violations` collects
+ * what the checks found.
+ */
+function watcher(live: number[], clients: Map<number, MongoClient>, frozen: string) {
+  const w = {
+    polls: 0,
+    violations: [] as string[],
+    poll: async (): Promise<Seen[]> => {
+      const seen = await Promise.all(live.map((p) => look(p, clients.get(p)!, frozen)));
+      w.polls++;
+      for (const s of seen) {
+        const v = followsDown(s, frozen, w.polls);
+        if (v) w.violations.push(v);
+      }
+      return seen;
+    },
+  };
+  return w;
+}
+
+/** Waits until every member of `ports` names `primary` as primary and as its sync source. */
+function following(ports: number[], clients: Map<number, MongoClient>, primary: string) {
+  return waitFor(async () => {
+    const seen = await Promise.all(ports.map((p) => look(p, clients.get(p)!, primary)));
+    return seen.every((s) => s.primary === primary && s.syncSourceHost === primary) ||
+      undefined;
+  }, 30_000);
+}
+
 Deno.test("simulator: sync source: with the primary SIGSTOPped, the secondary that lost the election follows the new primary while the old one is still frozen, and a w:majority write there is acknowledged", async () => {
   await withDir(async (dir) => {
     const bin = await simBin("7.0.5");
@@ -70,27 +100,12 @@ Deno.test("simulator: sync source: with the primary SIGSTOPped, the secondary th
     try {
       const primary = `localhost:${ports[0]}`;
       // Both secondaries follow the primary before it freezes.
-      await waitFor(async () => {
-        const seen = await Promise.all(
-          ports.slice(1).map((p) => look(p, clients.get(p)!, primary)),
-        );
-        return seen.every((s) => s.primary === primary && s.syncSourceHost === primary) ||
-          undefined;
-      }, 30_000);
       const live = ports.slice(1);
+      await following(live, clients, primary);
       frozenPid = pidOf(dir, ports[0]);
       Deno.kill(frozenPid, "SIGSTOP");
-      let polls = 0;
-      const violations: string[] = [];
-      const poll = async () => {
-        const seen = await Promise.all(live.map((p) => look(p, clients.get(p)!, primary)));
-        polls++;
-        for (const s of seen) {
-          const v = followsDown(s, primary, polls);
-          if (v) violations.push(v);
-        }
-        return seen;
-      };
+      const w = watcher(live, clients, primary);
+      const poll = w.poll;
       // Both live members agree on a new primary among them.
       const newPrimary = await waitFor(async () => {
         const seen = await poll();
@@ -117,7 +132,7 @@ Deno.test("simulator: sync source: with the primary SIGSTOPped, the secondary th
         acked = true;
         ackedAt = Date.now();
       });
-      const watcher = (async () => {
+      const watching = (async () => {
         while (!acked) {
           const [s] = (await poll().catch(() => [])).filter((x) => x.port === other);
           if (s?.syncSourceHost === newPrimary && followedAt === undefined) {
@@ -127,7 +142,7 @@ Deno.test("simulator: sync source: with the primary SIGSTOPped, the secondary th
           await new Promise((r) => setTimeout(r, 100));
         }
       })();
-      const [r] = await Promise.all([write, watcher]);
+      const [r] = await Promise.all([write, watching]);
       assert.ok(r.acknowledged, "w:majority write acknowledged");
       // The ack may come before a poll saw the switch; the secondary names the new primary now.
       const after = await look(other, clients.get(other)!, primary);
@@ -146,9 +161,49 @@ Deno.test("simulator: sync source: with the primary SIGSTOPped, the secondary th
           followedAt === undefined ? "(after the ack)" : `${followedAt - electedAt} ms after`
         }${
           followedBeforeAck ? " (before the ack)" : ""
-        }; ${polls} polls, ${violations.length} saw it follow the frozen member it reported down`,
+        }; ${w.polls} polls, ${w.violations.length} saw it follow the frozen member it reported down`,
       );
-      assert.deepEqual(violations.slice(0, 3), [], `${violations.length} polls`);
+      assert.deepEqual(w.violations.slice(0, 3), [], `${w.violations.length} polls`);
+    } finally {
+      if (frozenPid !== undefined) Deno.kill(frozenPid, "SIGCONT");
+      for (const c of clients.values()) await c.close();
+    }
+  });
+});
+
+Deno.test("simulator: sync source: with the primary SIGSTOPped and no secondary electable, the secondaries give it up as their source once they see it down, and follow it again once it resumes", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const ports = freePorts(3);
+    await startReplSet(bin, dir, ports);
+    const clients = directClients(ports);
+    let frozenPid: number | undefined;
+    try {
+      const primary = `localhost:${ports[0]}`;
+      const live = ports.slice(1);
+      await following(live, clients, primary);
+      // No election: what is left to test is the source going down, not a new primary.
+      for (const p of live) await clients.get(p)!.db("admin").command({ replSetFreeze: 600 });
+      frozenPid = pidOf(dir, ports[0]);
+      Deno.kill(frozenPid, "SIGSTOP");
+      const w = watcher(live, clients, primary);
+      const down = await waitFor(async () => {
+        const seen = await w.poll();
+        return seen.every((s) => s.frozenHealth === 0) ? seen : undefined;
+      }, 30_000);
+      const sources = down.map((s) => `localhost:${s.port}: "${s.syncSourceHost}"`).join(", ");
+      Deno.kill(frozenPid, "SIGCONT");
+      frozenPid = undefined;
+      await following(live, clients, primary);
+      const r = await clients.get(ports[0])!.db("app").collection("c").insertOne(
+        { after: "resume" },
+        { writeConcern: { w: "majority", wtimeoutMS: 60_000 } },
+      );
+      assert.ok(r.acknowledged, "w:majority write acknowledged");
+      console.log(
+        `${primary} frozen, seen down by both: sync sources then ${sources}; ${w.polls} polls, ${w.violations.length} saw a member follow the frozen member it reported down`,
+      );
+      assert.deepEqual(w.violations.slice(0, 3), [], `${w.violations.length} polls`);
     } finally {
       if (frozenPid !== undefined) Deno.kill(frozenPid, "SIGCONT");
       for (const c of clients.values()) await c.close();
