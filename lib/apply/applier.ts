@@ -304,7 +304,11 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     }
   }
 
-  const paused = failure?.error instanceof Paused;
+  // A stop at once (second Ctrl-C) cuts operations short with whatever error their I/O gave:
+  // that is unfinished work, recorded as paused (resumable), never as a failure.
+  const paused = failure?.error instanceof Paused ||
+    (failure !== undefined && hardStop.signal.aborted);
+  if (paused && !(failure!.error instanceof Paused)) interrupted = true;
   const message = failure ? (failure.error as Error).message : undefined;
   if (failure && !ops.has(failure.id) && !paused) {
     await writer.error({

@@ -139,6 +139,8 @@ const TCP_STATES: Record<string, string> = {
  * minute)". From /proc/net/tcp and tcp6 (Linux); undefined when none is found.
  */
 export async function portConnection(port: number): Promise<string | undefined> {
+  // A live connection says more than one closing: it is named first.
+  let closing: string | undefined;
   for (const [f, v6] of [["/proc/net/tcp", false], ["/proc/net/tcp6", true]] as const) {
     const text = await Deno.readTextFile(f).catch(() => "");
     for (const line of text.split("\n").slice(1)) {
@@ -152,12 +154,14 @@ export async function portConnection(port: number): Promise<string | undefined> 
       const state = TCP_STATES[cols[3]] ?? `state ${cols[3]}`;
       const ends = `${addr(lhex, lport)} → ${addr(rhex, rport)}`;
       if (state === "TIME-WAIT") {
-        return `a TIME-WAIT connection ${ends} (closing: the kernel frees the port within a minute)`;
+        closing ??= `a TIME-WAIT connection ${ends} (closing: the kernel frees the port within ` +
+          "a minute)";
+        continue;
       }
       return `the local end of a${state === "ESTABLISHED" ? "n" : ""} ${state} connection ${ends}`;
     }
   }
-  return undefined;
+  return closing;
 }
 
 /** The addresses a process listens on ("127.0.0.1:27017", "[::1]:27017"), from /proc (Linux). */
