@@ -4,9 +4,8 @@
  * primary nor runs elections while one member hangs.
  */
 import assert from "node:assert/strict";
-import { type Document, MongoClient } from "mongodb";
-import { freePorts } from "./helpers.ts";
-import { pidOf, simBin, startReplSet, waitFor, withDir } from "./sim_helpers.ts";
+import type { Document, MongoClient } from "mongodb";
+import { waitFor, withFreezableSet } from "./sim_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -85,85 +84,52 @@ async function assertStable(
   }
 }
 
-/** Direct clients to `ports`; closed by the caller. */
-function directClients(ports: number[]): Map<number, MongoClient> {
-  return new Map(ports.map((p) => [
-    p,
-    new MongoClient(
-      `mongodb://localhost:${p}/?directConnection=true&serverSelectionTimeoutMS=30000`,
-    ),
-  ]));
-}
-
 Deno.test("simulator: heartbeats: a SIGSTOPped secondary (each in turn) does not make the other two swap the primary or raise the term", async () => {
-  await withDir(async (dir) => {
-    const bin = await simBin("7.0.5");
-    const ports = freePorts(3);
-    await startReplSet(bin, dir, ports);
-    const clients = directClients(ports);
-    let frozenPid: number | undefined;
-    try {
-      // Each secondary in turn: whether the old rounds' delay hit the election timeout hung on
-      // how the members' rounds happened to line up, so two freezes make a miss unlikely.
-      let lastFrozen: number | undefined;
-      for (let turn = 0; turn < 2; turn++) {
-        const before = await settled(clients);
-        const frozenPort = ports.find((p) =>
-          `localhost:${p}` !== before.primary && p !== lastFrozen
-        )!;
-        const frozen = `localhost:${frozenPort}`;
-        const live = new Map([...clients].filter(([p]) => p !== frozenPort));
-        frozenPid = pidOf(dir, frozenPort);
-        Deno.kill(frozenPid, "SIGSTOP");
-        const polls = await assertStable(live, frozen, before.primary!, before.term);
-        Deno.kill(frozenPid, "SIGCONT");
-        frozenPid = undefined;
-        lastFrozen = frozenPort;
-        console.log(
-          `${frozen} frozen: ${polls} polls, primary ${before.primary} and term ${before.term} unchanged`,
-        );
-      }
-    } finally {
-      if (frozenPid !== undefined) Deno.kill(frozenPid, "SIGCONT");
-      for (const c of clients.values()) await c.close();
+  await withFreezableSet(3, async ({ ports, clients, freeze, thaw }) => {
+    // Each secondary in turn: whether the old rounds' delay hit the election timeout hung on
+    // how the members' rounds happened to line up, so two freezes make a miss unlikely.
+    let lastFrozen: number | undefined;
+    for (let turn = 0; turn < 2; turn++) {
+      const before = await settled(clients);
+      const frozenPort = ports.find((p) =>
+        `localhost:${p}` !== before.primary && p !== lastFrozen
+      )!;
+      const frozen = `localhost:${frozenPort}`;
+      const live = new Map([...clients].filter(([p]) => p !== frozenPort));
+      const frozenPid = freeze(frozenPort);
+      const polls = await assertStable(live, frozen, before.primary!, before.term);
+      thaw(frozenPid);
+      lastFrozen = frozenPort;
+      console.log(
+        `${frozen} frozen: ${polls} polls, primary ${before.primary} and term ${before.term} unchanged`,
+      );
     }
   });
 });
 
 Deno.test("simulator: heartbeats: with the primary SIGSTOPped the other two elect one of them, which stays primary", async () => {
-  await withDir(async (dir) => {
-    const bin = await simBin("7.0.5");
-    const ports = freePorts(3);
-    await startReplSet(bin, dir, ports);
-    const clients = directClients(ports);
-    let frozenPid: number | undefined;
-    try {
-      const before = await settled(clients);
-      const frozen = before.primary!;
-      const frozenPort = Number(frozen.split(":")[1]);
-      const live = new Map([...clients].filter(([p]) => p !== frozenPort));
-      frozenPid = pidOf(dir, frozenPort);
-      Deno.kill(frozenPid, "SIGSTOP");
-      const after = await waitFor(async () => {
-        const seen = await Promise.all([...live].map(([p, c]) => look(p, c)));
-        const p = seen[0].primary;
-        return p && p !== frozen && seen.every((s) => s.primary === p && s.term === seen[0].term)
-          ? seen[0]
-          : undefined;
-      }, 30_000);
-      // One election, or a few when votes split; not a duel of candidates each raising the term
-      // while the frozen member holds the other's vote count open.
-      assert.ok(
-        after.term > before.term && after.term <= before.term + 4,
-        `term ${after.term} after ${before.term}`,
-      );
-      const polls = await assertStable(live, frozen, after.primary!, after.term);
-      console.log(
-        `${frozen} (primary) frozen: ${after.primary} elected in term ${after.term}; ${polls} polls, unchanged`,
-      );
-    } finally {
-      if (frozenPid !== undefined) Deno.kill(frozenPid, "SIGCONT");
-      for (const c of clients.values()) await c.close();
-    }
+  await withFreezableSet(3, async ({ clients, freeze }) => {
+    const before = await settled(clients);
+    const frozen = before.primary!;
+    const frozenPort = Number(frozen.split(":")[1]);
+    const live = new Map([...clients].filter(([p]) => p !== frozenPort));
+    freeze(frozenPort);
+    const after = await waitFor(async () => {
+      const seen = await Promise.all([...live].map(([p, c]) => look(p, c)));
+      const p = seen[0].primary;
+      return p && p !== frozen && seen.every((s) => s.primary === p && s.term === seen[0].term)
+        ? seen[0]
+        : undefined;
+    }, 30_000);
+    // One election, or a few when votes split; not a duel of candidates each raising the term
+    // while the frozen member holds the other's vote count open.
+    assert.ok(
+      after.term > before.term && after.term <= before.term + 4,
+      `term ${after.term} after ${before.term}`,
+    );
+    const polls = await assertStable(live, frozen, after.primary!, after.term);
+    console.log(
+      `${frozen} (primary) frozen: ${after.primary} elected in term ${after.term}; ${polls} polls, unchanged`,
+    );
   });
 });

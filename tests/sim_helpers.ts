@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { EJSON } from "bson";
 import { type Document, MongoClient } from "mongodb";
-import { killAll, ROOT, testMirror } from "./helpers.ts";
+import { freePorts, killAll, ROOT, testMirror } from "./helpers.ts";
 import { deadline, trackChild, trackDir } from "./fixture.ts";
 import { platformTargets } from "../sim/mirror.ts";
 import { failsFirstCheck } from "../lib/mongo/client.ts";
@@ -252,4 +252,61 @@ export async function stopMongod(dir: string, port: number): Promise<void> {
       () => false,
     )) || undefined
   );
+}
+
+/** Direct clients to `ports` (serverSelectionTimeoutMS 30 s); closed by the caller. */
+export function directClients(ports: number[]): Map<number, MongoClient> {
+  return new Map(ports.map((p) => [
+    p,
+    new MongoClient(
+      `mongodb://localhost:${p}/?directConnection=true&serverSelectionTimeoutMS=30000`,
+    ),
+  ]));
+}
+
+/** A replica set whose members a test freezes (SIGSTOP) and thaws (SIGCONT). */
+export interface FreezableSet {
+  ports: number[];
+  /** A direct client per member's port. */
+  clients: Map<number, MongoClient>;
+  /** Freezes the member on `port` with SIGSTOP; its PID. */
+  freeze(port: number): number;
+  /** Resumes a frozen member (by PID) with SIGCONT. */
+  thaw(pid: number): void;
+}
+
+/**
+ * Runs `f` on a replica set of `n` simulated 7.0.5 members (the first one primary) with direct
+ * clients; whatever the outcome, every member still frozen is resumed (so that it can be
+ * stopped) and the clients are closed, and withDir stops the members.
+ */
+export async function withFreezableSet(
+  n: number,
+  f: (set: FreezableSet) => Promise<void>,
+): Promise<void> {
+  await withDir(async (dir) => {
+    const ports = freePorts(n);
+    await startReplSet(await simBin("7.0.5"), dir, ports);
+    const clients = directClients(ports);
+    const frozen = new Set<number>();
+    try {
+      await f({
+        ports,
+        clients,
+        freeze(port) {
+          const pid = pidOf(dir, port);
+          Deno.kill(pid, "SIGSTOP");
+          frozen.add(pid);
+          return pid;
+        },
+        thaw(pid) {
+          Deno.kill(pid, "SIGCONT");
+          frozen.delete(pid);
+        },
+      });
+    } finally {
+      for (const pid of frozen) Deno.kill(pid, "SIGCONT");
+      for (const c of clients.values()) await c.close();
+    }
+  });
 }

@@ -26,7 +26,7 @@ export function binaryPath(meta: ClusterMeta, p: ProcessSpec): string {
   );
 }
 
-const members = (s: ReplicaSetSpec) => s.members.map((m) => `${hostPort(m.host, m.port)}`);
+const members = (s: ReplicaSetSpec) => s.members.map((m) => hostPort(m.host, m.port));
 
 /** `stop-<id>`: shutdown command, then SIGTERM, then SIGKILL (force: shutdown with force). */
 export function stopOp(p: ProcessSpec, deps: string[], force = false): PlannedOperation {
@@ -52,7 +52,7 @@ export function rollingStopOp(p: ProcessSpec, set: ReplicaSetSpec, deps: string[
     "replica_set_healthy",
     set.name,
     `every other member of ${set.name} is healthy and it has a primary`,
-    { members: members(set), except: `${hostPort(p.host, p.port)}` },
+    { members: members(set), except: hostPort(p.host, p.port) },
   ));
   return o;
 }
@@ -72,7 +72,7 @@ export function startOp(
     check(
       `start-${p.id}:port`,
       "port_available",
-      `${hostPort(p.host, p.port)}`,
+      hostPort(p.host, p.port),
       `port ${p.port} is free`,
       {
         host: p.host,
@@ -191,7 +191,7 @@ export function waitPrimaryOp(set: ReplicaSetSpec, deps: string[], not?: Process
       name: set.name,
       params: {
         members: JSON.stringify(members(set)),
-        ...(not ? { not: `${hostPort(not.host, not.port)}` } : {}),
+        ...(not ? { not: hostPort(not.host, not.port) } : {}),
       },
       timeout_ms: 60_000,
     },
@@ -217,7 +217,7 @@ export function handBackOp(set: ReplicaSetSpec, to: ProcessSpec, deps: string[])
       name: set.name,
       params: {
         members: JSON.stringify(members(set)),
-        is: `${hostPort(to.host, to.port)}`,
+        is: hostPort(to.host, to.port),
       },
       timeout_ms: 60_000,
     },

@@ -226,7 +226,7 @@ export function majorityWarnings(
     const need = Math.floor(total / 2) + 1;
     const running = members.filter((p) => facts[p.id]?.running)
       .reduce((n, p) => n + p.votes, 0);
-    const names = restarted.map((p) => `${hostPort(p.host, p.port)}`).join(", ");
+    const names = restarted.map((p) => hostPort(p.host, p.port)).join(", ");
     if (force) {
       const left = running - restarted.filter((p) => facts[p.id]?.running)
         .reduce((n, p) => n + p.votes, 0);

@@ -27,7 +27,8 @@ export function selectProcesses<
   }
   const hp = (p: P) => hostPort(p.host, p.port);
   const matches = (p: P, n: string) => {
-    if (`${hostPort(p.host, p.port)}` === n || hp(p) === n) return true;
+    // Written as given (`::1:27017`) or as MongoDB names it (`[::1]:27017`).
+    if (`${p.host}:${p.port}` === n || hp(p) === n) return true;
     const [host, port] = splitHostPort(n);
     return port === p.port && host !== "" && sameMachine(host, p.host);
   };

@@ -196,7 +196,7 @@ function setModePhase(input: LifecyclePlanInput, mode: "preferTLS" | "requireTLS
         pre_conditions: [check(
           `set-tls-mode-${p.id}-${mode}:running`,
           "members_reachable",
-          `${hostPort(p.host, p.port)}`,
+          hostPort(p.host, p.port),
           `${p.id} answers`,
           { members: [hostPort(p.host, p.port)] },
         )],

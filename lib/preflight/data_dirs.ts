@@ -112,10 +112,12 @@ export async function checkChosenDirs(
       [c.files.log, c.files.config, c.files.pid].map((f) => `${hostKey(c.host)} ${f}`)
     ),
   );
-  const mine = (host: string, dir: string, name: string) =>
-    own.has(`${hostKey(host)} ${path.join(dir, name)}`) ||
-    own.has(`${hostKey(host)} ${path.join(dir, name.split(".").slice(0, 2).join("."))}`) &&
-      /^(mongod|mongos)\.log\./.test(name);
+  // Its own file, or a rotated copy of its own log (`mongod.log.<timestamp>`).
+  const mine = (host: string, dir: string, name: string) => {
+    const rotatedOf = /^((mongod|mongos)\.log)\./.exec(name)?.[1];
+    return own.has(`${hostKey(host)} ${path.join(dir, name)}`) ||
+      (rotatedOf !== undefined && own.has(`${hostKey(host)} ${path.join(dir, rotatedOf)}`));
+  };
   const seen = new Set<string>();
   const dirs: { p: ProcessSpec; field: string; dir: string }[] = [];
   for (const p of procs) {

@@ -67,7 +67,7 @@ async function askOne(
   timeoutMs: number,
 ): Promise<{ status: ProcessStatus; rs?: Document }> {
   const base: ProcessStatus = {
-    id: `${hostPort(p.host, p.port)}`,
+    id: hostPort(p.host, p.port),
     process_id: p.id,
     host: p.host,
     port: p.port,

@@ -96,11 +96,11 @@ export async function undeployedMeta(
   if (!newest) return undefined;
   const topology: Topology = structuredClone(newest.topology);
   const all = (t: Topology) => [...t.config_servers, ...t.mongod_servers, ...t.mongos_servers];
-  const seen = new Set(all(topology).map((e) => `${hostPort(e.host, e.port)}`));
+  const seen = new Set(all(topology).map((e) => hostPort(e.host, e.port)));
   const add = <T extends { host: string; port: number }>(into: T[], from: T[]) => {
     for (const e of from) {
-      if (seen.has(`${hostPort(e.host, e.port)}`)) continue;
-      seen.add(`${hostPort(e.host, e.port)}`);
+      if (seen.has(hostPort(e.host, e.port))) continue;
+      seen.add(hostPort(e.host, e.port));
       into.push(e);
     }
   };
