@@ -104,7 +104,12 @@ async function golden(name: string, plan: Omit<Plan, "content_hash">): Promise<v
   );
   // Every lifecycle plan is a valid plan document: schema, hash, graph.
   const { text } = sealPlanText(plan);
-  assert.deepEqual(checkPlanText(text, name).issues.filter((i) => i.severity === "error"), []);
+  // Its paths included (plan_paths.ts): destroy and rollback remove staging files in the store.
+  const storeRoot = path.dirname(path.dirname(CLUSTER_DIR));
+  assert.deepEqual(
+    checkPlanText(text, name, { storeRoot }).issues.filter((i) => i.severity === "error"),
+    [],
+  );
 }
 
 /** Position of each operation in a topological walk that respects depends_on. */

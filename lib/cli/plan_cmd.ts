@@ -3,7 +3,6 @@ import { toDot } from "../graph/mod.ts";
 import { operationLabels, planCriticalPath } from "../plan/graph.ts";
 import { allOperations, type Plan } from "../plan/schema.ts";
 import { checkIdentifier } from "../util/ident.ts";
-import { checkPlanText } from "../plan/validate.ts";
 import { renderPlan } from "../render/plan_text.ts";
 import { plural, table } from "../util/format.ts";
 import { readMeta } from "../state/meta.ts";
@@ -96,7 +95,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .option("--json", "machine-readable output")
     .action(async (ref, opts) => {
       const file = await ctx.store.resolve(ref);
-      const check = checkPlanText(await Deno.readTextFile(file), file);
+      const check = await ctx.store.check(await Deno.readTextFile(file), file);
       const errors = check.issues.filter((i) => i.severity === "error");
       if (opts.json && errors.length) {
         // The error document, with the validation result's fields kept for scripts.
@@ -159,7 +158,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .option("--json", "machine-readable output")
     .action(async (opts) => {
       const text = await new Response(Deno.stdin.readable).text();
-      const check = checkPlanText(text, "<stdin>");
+      const check = await ctx.store.check(text, "<stdin>");
       const errors = check.issues.filter((i) =>
         i.severity === "error" && !i.message.startsWith("pre-flight")
       );

@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { FILE_MODE, privateDir, writeFileAtomic, writePrivateFile } from "../state/atomic.ts";
-import { type Operation, param } from "./operation.ts";
+import { type Operation, param, storeParam } from "./operation.ts";
 
 const MARKER = ".mup-archived";
 
@@ -33,14 +33,14 @@ async function copyTree(from: string, to: string, skip: Set<string>): Promise<nu
  */
 export const archiveCluster: Operation = {
   async isDone(ctx) {
-    return await Deno.stat(path.join(param(ctx, "archive_dir"), MARKER)).then(
+    return await Deno.stat(path.join(storeParam(ctx, "archive_dir"), MARKER)).then(
       () => true,
       () => false,
     );
   },
   async run(ctx) {
-    const src = param(ctx, "cluster_dir");
-    const dst = param(ctx, "archive_dir");
+    const src = storeParam(ctx, "cluster_dir");
+    const dst = storeParam(ctx, "archive_dir");
     let files = 0;
     await privateDir(dst);
     await Deno.copyFile(path.join(src, "meta.yaml"), path.join(dst, "meta.yaml")).then(

@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { StateStore } from "../state/store.ts";
-import { type Operation, param } from "./operation.ts";
+import { type Operation, param, storeParam } from "./operation.ts";
 
 /**
  * The last step of a rollback: the apply that was rolled back gets the status rolled_back (its
@@ -9,12 +9,12 @@ import { type Operation, param } from "./operation.ts";
  */
 export const markRolledBack: Operation = {
   async isDone(ctx) {
-    const store = new StateStore(path.dirname(param(ctx, "state_dir")));
+    const store = new StateStore(path.dirname(storeParam(ctx, "state_dir")));
     const st = await store.load(param(ctx, "state_id")).catch(() => undefined);
     return st?.status === "rolled_back";
   },
   async run(ctx) {
-    const store = new StateStore(path.dirname(param(ctx, "state_dir")));
+    const store = new StateStore(path.dirname(storeParam(ctx, "state_dir")));
     const st = await store.load(param(ctx, "state_id"));
     const at = new Date().toISOString();
     await store.writeSnapshot({

@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { metaPath, readMeta, writeMeta } from "../state/meta.ts";
-import { type Operation, OperationError, param } from "./operation.ts";
+import { type Operation, OperationError, param, storeParam } from "./operation.ts";
 import { runningPid } from "./process.ts";
 import { clusterConnectionString } from "../security/access.ts";
 import { withTls } from "../security/settings.ts";
@@ -17,7 +17,7 @@ import { withTls } from "../security/settings.ts";
  */
 export const updateMetadata: Operation = {
   async isDone(ctx) {
-    const dir = path.dirname(param(ctx, "path"));
+    const dir = path.dirname(storeParam(ctx, "path"));
     if (param(ctx, "status") === "removed") {
       return !(await Deno.stat(metaPath(dir)).then(() => true, () => false));
     }
@@ -31,7 +31,7 @@ export const updateMetadata: Operation = {
     return param(ctx, "status") === "unknown" || meta.status !== "unknown";
   },
   async run(ctx) {
-    const dir = path.dirname(param(ctx, "path"));
+    const dir = path.dirname(storeParam(ctx, "path"));
     if (param(ctx, "status") === "removed") {
       await Deno.remove(metaPath(dir)).catch((e) => {
         if (!(e instanceof Deno.errors.NotFound)) throw e;

@@ -1,7 +1,13 @@
 import * as path from "node:path";
 import type { Executor } from "../executor/executor.ts";
 import { sha256File } from "../util/file_hash.ts";
-import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
+import {
+  type Operation,
+  type OperationContext,
+  OperationError,
+  param,
+  storeParam,
+} from "./operation.ts";
 import { secretPath } from "../security/secrets.ts";
 
 /** The host's file has the local file's content (hashes computed where each file lives). */
@@ -16,7 +22,7 @@ async function same(local: string, ex: Executor, remote: string): Promise<boolea
  */
 function source(ctx: OperationContext): string {
   const ref = ctx.op.target.params.secret;
-  return ref ? secretPath(ctx.plan.cluster_name, ref) : param(ctx, "source");
+  return ref ? secretPath(ctx.plan.cluster_name, ref) : storeParam(ctx, "source");
 }
 
 /** Copies a file (kind=file) or the server binaries (kind=binaries) to a host. */
@@ -24,7 +30,7 @@ export const uploadFile: Operation = {
   async isDone(ctx) {
     const ex = ctx.executors.forHost(ctx.op.target.host!);
     if (ctx.op.target.params.kind === "binaries") {
-      const src = param(ctx, "source_dir");
+      const src = storeParam(ctx, "source_dir");
       for (const f of param(ctx, "files").split(",")) {
         if (!(await same(path.join(src, f), ex, path.join(param(ctx, "dest_dir"), "bin", f)))) {
           return false;
@@ -38,7 +44,7 @@ export const uploadFile: Operation = {
     const ex = ctx.executors.forHost(ctx.op.target.host!);
     if (ctx.op.target.params.kind === "binaries") {
       const files = param(ctx, "files").split(",");
-      const src = param(ctx, "source_dir");
+      const src = storeParam(ctx, "source_dir");
       for (const f of files) {
         await Deno.stat(path.join(src, f)).catch(() => {
           throw new OperationError(`${f} is missing from the downloaded package at ${src}`);

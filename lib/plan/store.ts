@@ -1,7 +1,9 @@
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { exists, writeFileAtomic, writeFileAtomicWith } from "../state/atomic.ts";
-import { checkPlanText } from "./validate.ts";
+import { checkPlanText, type PlanCheck } from "./validate.ts";
+import { recordedPathIssues } from "./plan_paths.ts";
+import { readMeta } from "../state/meta.ts";
 import { checkIdentifier, insideStore, isIdentifier } from "../util/ident.ts";
 import type { Dag } from "../graph/mod.ts";
 import { sealPlan } from "./hash.ts";
@@ -178,10 +180,28 @@ export class PlanStore {
     return best?.file;
   }
 
-  /** Loads and fully validates a plan; throws a MupError listing the problems. */
+  /**
+   * Validates a plan file's text (checkPlanText, with this store's root) and, for a plan of a
+   * cluster recorded here that is current (made from the recorded state, so applicable), its
+   * paths against the cluster as recorded (plan_paths.ts recordedPathIssues): a plan whose
+   * topology or deploy root was edited together with its paths is refused too.
+   */
+  async check(text: string, file: string): Promise<PlanCheck> {
+    const check = checkPlanText(text, file, { storeRoot: this.root });
+    const plan = check.plan;
+    if (!plan || !isIdentifier(plan.cluster_name)) return check;
+    const meta = await readMeta(this.clusterDir(plan.cluster_name)).catch(() => undefined);
+    const base = plan.base_state;
+    if (meta && base.lineage === meta.lineage && base.serial === meta.serial) {
+      check.issues.push(...recordedPathIssues(plan, meta, { storeRoot: this.root }));
+    }
+    return check;
+  }
+
+  /** Loads and fully validates a plan (check); throws a MupError listing the problems. */
   async load(ref: string): Promise<{ plan: Plan; path: string; dag: Dag }> {
     const file = await this.resolve(ref);
-    const check = checkPlanText(await Deno.readTextFile(file), file);
+    const check = await this.check(await Deno.readTextFile(file), file);
     const errors = check.issues.filter((i) =>
       i.severity === "error" && !i.message.startsWith("pre-flight")
     );

@@ -2,6 +2,7 @@ import type { Dag } from "../graph/mod.ts";
 import { planToDag } from "./graph.ts";
 import { planFileHash } from "./hash.ts";
 import { parsePlanText } from "./parse.ts";
+import { planPathIssues } from "./plan_paths.ts";
 import type { Plan, ValidationIssue } from "./schema.ts";
 
 export interface PlanCheck {
@@ -11,14 +12,24 @@ export interface PlanCheck {
   issues: ValidationIssue[];
 }
 
-/** Full validation of a plan document: JSON, schema and format version, hash, graph, pre-flight. */
-export function checkPlanText(text: string, file: string): PlanCheck {
+/**
+ * Full validation of a plan document: JSON, schema and format version, hash, graph, the paths
+ * its operations run and write (plan_paths.ts; `storeRoot`, $MUP_HOME/storage, places the
+ * cluster's own directory there), pre-flight.
+ */
+export function checkPlanText(
+  text: string,
+  file: string,
+  opts: { storeRoot?: string } = {},
+): PlanCheck {
   const fileHash = planFileHash(text);
   const parsed = parsePlanText(text, file);
   text = ""; // let the file's text go before the graph is built
   if (!parsed.plan) return { issues: parsed.issues };
   const hash = contentHashIssue(fileHash, parsed.plan, file);
-  return checkGraph(parsed.plan, hash ? [hash] : []);
+  const issues = hash ? [hash] : [];
+  issues.push(...planPathIssues(parsed.plan, opts));
+  return checkGraph(parsed.plan, issues);
 }
 
 function contentHashIssue(

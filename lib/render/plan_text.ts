@@ -126,6 +126,7 @@ export function renderPlan(
     }
     out.push("");
   }
+  out.push(...runsLines(ops, !!options.all));
   out.push(`Total operations: ${ops.length}`);
   out.push(
     `Estimated duration: ${
@@ -150,6 +151,34 @@ export function renderPlan(
     for (const e of plan.validation.errors) out.push(`  • ${e.message}`);
   }
   return out.join("\n");
+}
+
+/**
+ * What the plan runs and which configuration files it writes, with their paths on each host:
+ * `Runs <binary> -f <config> on <host>` per start, then the configuration files uploaded that
+ * no start names. Long lists are cut to their first few and a count, unless `all` is set.
+ */
+function runsLines(ops: PlannedOperation[], all: boolean): string[] {
+  const at = (o: PlannedOperation) => (o.target.host ? ` on ${o.target.host}` : "");
+  const starts = ops.filter((o) => o.type === "start_process");
+  const configs = new Set(starts.map((o) => `${o.target.host}:${o.target.params.config}`));
+  const writes = ops.filter((o) =>
+    o.type === "upload_file" && o.target.params.kind === "file" && !o.target.params.secret &&
+    !configs.has(`${o.target.host}:${o.target.params.dest}`)
+  );
+  const lines = [
+    ...starts.map((o) => `Runs ${o.target.params.binary} -f ${o.target.params.config}${at(o)}`),
+    ...writes.map((o) => `Writes ${o.target.params.dest}${at(o)}`),
+  ];
+  if (!lines.length) return [];
+  const shown = all || lines.length <= RUN_LIMIT ? lines : lines.slice(0, RUN_LIMIT - 1);
+  const out = ["Binaries and configuration files:", ...shown.map((l) => `  • ${l}`)];
+  if (shown.length < lines.length) {
+    out.push(
+      `  … ${lines.length - shown.length} more (\`mup plan show --all\` lists every one)`,
+    );
+  }
+  return [...out, ""];
 }
 
 export function renderPreflight(plan: Plan): string {

@@ -38,6 +38,11 @@ const SYSTEM_DIRS = new Set([
 
 const FIELDS = ["deploy_dir", "data_dir", "log_dir", "config_dir"] as const;
 
+/** Whether absolute `dir` is `/` or one of the system's own directories (`/tmp`, `/var/lib`…). */
+export function isSystemDir(dir: string): boolean {
+  return SYSTEM_DIRS.has(path.posix.normalize(dir).replace(/(.)\/+$/, "$1"));
+}
+
 /** An error for each directory field of an entry that names a system directory. */
 export function systemDirIssues(t: Topology): Omit<TopologyIssue, "location">[] {
   const issues: Omit<TopologyIssue, "location">[] = [];
@@ -48,7 +53,7 @@ export function systemDirIssues(t: Topology): Omit<TopologyIssue, "location">[] 
     for (const f of FIELDS) {
       const d = dirs[f];
       if (d === undefined || !path.isAbsolute(d)) continue;
-      if (!SYSTEM_DIRS.has(path.posix.normalize(d).replace(/(.)\/+$/, "$1"))) continue;
+      if (!isSystemDir(d)) continue;
       issues.push({
         severity: "error",
         code: "system_dir",
