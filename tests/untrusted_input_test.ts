@@ -203,10 +203,13 @@ Deno.test("hostile resealed plans: identifiers and values out of bounds are refu
       assertCleanFailure(apply, `apply ${name}`);
     }
     // Schema-valid plans whose store paths point elsewhere: refused when the operation runs.
+    // (The install reads from the download's directory, as plan validation requires.)
     const escaping = reseal(plan, (p) => {
       const dl = p.phases[0].operations.find((o) => o.type === "download_binary")!;
       dl.target.params.archive = path.join(box.root, "EVIL.tgz");
       dl.target.params.extract_dir = path.join(box.root, "EVIL");
+      p.phases[0].operations.find((o) => o.target.params.kind === "binaries")!.target.params
+        .source_dir = path.join(box.root, "EVIL", "bin");
     });
     const file = path.join(box.input, "escaping.json");
     await Deno.writeTextFile(file, escaping);
