@@ -12,7 +12,9 @@
 import * as path from "node:path";
 import { hostKey } from "../topology/hosts.ts";
 import { isSystemDir, systemDirIssues } from "../topology/system_dirs.ts";
-import { parse } from "yaml";
+// js-yaml, as the simulator reads a server configuration (sim/options.ts); \`yaml\` asks the
+// environment once per token, which costs seconds on a plan of thousands of processes.
+import { load } from "js-yaml";
 import { listProcesses } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 
@@ -196,30 +198,35 @@ function hostRoots(plan: Plan, root: string, storeRoot?: string) {
   }
   const store = storeRoot ? norm(path.posix.join(storeRoot, "clusters", plan.cluster_name)) : "";
   const local = hostKey("localhost");
-  const described = new Map<string, string>();
+  const made = new Map<string, { has(p: string): boolean; describe(): string }>();
   return (host: string | undefined) => {
     const k = hostKey(host ?? "");
+    let r = made.get(k);
+    if (r) return r;
     const own = byHost.get(k) ?? new Set<string>();
     const inStore = store !== "" && k === local;
-    return {
-      has: (p: string) =>
-        ancestors(norm(p)).some((a) => a === root || own.has(a) || (inStore && a === store)),
+    let described: string | undefined;
+    r = {
+      has: (p: string) => {
+        const n = norm(p);
+        return under(n, root) || (inStore && under(n, store)) || someAncestor(n, own);
+      },
       /** The outermost directories (those under the deploy root add nothing), at most five. */
       describe: () => {
-        let d = described.get(k);
-        if (d === undefined) {
+        if (described === undefined) {
           const all = [root, ...own];
           const outer = all.filter((d) => !all.some((e) => e !== d && under(d, e)));
-          d = outer.slice(0, 5).join(", ") +
+          described = outer.slice(0, 5).join(", ") +
             (outer.length > 5 ? ` and ${outer.length - 5} more` : "") +
             (inStore
               ? `; on this machine also the cluster's directory in mup's store, ${store}`
               : "");
-          described.set(k, d);
         }
-        return d;
+        return described;
       },
     };
+    made.set(k, r);
+    return r;
   };
 }
 
@@ -241,7 +248,7 @@ const CONFIG_PATHS = [
 function configPaths(content: string | undefined): [string, string][] | undefined {
   let doc: unknown;
   try {
-    doc = parse(content ?? "");
+    doc = load(content ?? "");
   } catch {
     return undefined;
   }
@@ -268,22 +275,27 @@ function installs(plan: Plan): Map<string, Set<string>> {
 
 /** A path with `.`, `..` and repeated or trailing slashes resolved, lexically. */
 function norm(p: string): string {
+  // Most paths are written normalised already (the planners join them): no work for those.
+  if (!UNNORMAL.test(p)) return p;
   const n = path.posix.normalize(p);
   return n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n;
 }
+const UNNORMAL = /(^|\/)\.\.?(\/|$)|\/\/|.\/$|^$/;
 
-/** The path itself and each directory above it (normalised paths). */
-function ancestors(p: string): string[] {
-  const out = [p];
-  for (let d = path.posix.dirname(p); d !== out[out.length - 1]; d = path.posix.dirname(d)) {
-    out.push(d);
-  }
-  return out;
+/** Whether normalised `p` is `dir` or lies below it (normalised too). */
+function under(p: string, dir: string): boolean {
+  if (dir === ".") return !p.startsWith("/") && p !== ".." && !p.startsWith("../");
+  return p === dir || p.startsWith(dir === "/" ? "/" : `${dir}/`);
 }
 
-/** Whether normalised `p` lies below normalised `dir`. */
-function under(p: string, dir: string): boolean {
-  return ancestors(p).includes(dir);
+/** Whether normalised `p` or a directory above it is in `dirs`. */
+function someAncestor(p: string, dirs: Set<string>): boolean {
+  for (let d = p; d !== "";) {
+    if (dirs.has(d)) return true;
+    const cut = d.lastIndexOf("/");
+    d = cut > 0 ? d.slice(0, cut) : cut === 0 && d !== "/" ? "/" : "";
+  }
+  return false;
 }
 
 /** A JSON list of strings (or of items `ok` accepts); undefined when it is not one. */
