@@ -179,6 +179,11 @@ Deno.test("plan show names the binary and the configuration file each start runs
       `Runs ${esc(start.target.params.binary)} -f ${esc(start.target.params.config)} on localhost`,
     ),
   );
+  const download = opOf(plan, "download_binary").target.params;
+  assert.match(
+    show.stdout,
+    new RegExp(`Downloads ${esc(download.url)} \\(sha256 ${download.sha256}\\) into `),
+  );
   const json = JSON.parse((await mup(["plan", "show", plan.plan_id, "--json"], { home })).stdout);
   const shown = allOperations(json).find((o) => o.id === start.id)!;
   assert.equal(shown.target.params.binary, start.target.params.binary);

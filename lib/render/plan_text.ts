@@ -155,8 +155,8 @@ export function renderPlan(
 
 /**
  * What the plan runs and which configuration files it writes, with their paths on each host:
- * `Runs <binary> -f <config> on <host>` per start, then the configuration files uploaded that
- * no start names. Long lists are cut to their first few and a count, unless `all` is set.
+ * the downloads its binaries come from, `Runs <binary> -f <config> on <host>` per start, then
+ * the configuration files uploaded that no start names. Long lists are cut to their first few and a count, unless `all` is set.
  */
 function runsLines(ops: PlannedOperation[], all: boolean): string[] {
   const at = (o: PlannedOperation) => (o.target.host ? ` on ${o.target.host}` : "");
@@ -167,6 +167,11 @@ function runsLines(ops: PlannedOperation[], all: boolean): string[] {
     !configs.has(`${o.target.host}:${o.target.params.dest}`)
   );
   const lines = [
+    // Where the binaries come from: the install copies them from this download's directory.
+    ...ops.filter((o) => o.type === "download_binary").map((o) =>
+      `Downloads ${o.target.params.url} (sha256 ${o.target.params.sha256}) into ` +
+      o.target.params.extract_dir
+    ),
     ...starts.map((o) => `Runs ${o.target.params.binary} -f ${o.target.params.config}${at(o)}`),
     ...writes.map((o) => `Writes ${o.target.params.dest}${at(o)}`),
   ];
