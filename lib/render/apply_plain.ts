@@ -67,13 +67,10 @@ export class PlainRenderer {
       case "op_done": {
         const st = e.id === "update-metadata" && /recorded status (\w+)/.exec(e.output ?? "");
         if (st) this.recorded = st[1];
-        const kept = /of mup's from (.+); kept the directory: it holds other files \((.+)\)$/
-          .exec(e.output ?? "");
-        if (kept) this.kept.push(`${kept[1]} (${kept[2]})`);
-        if (e.notice) {
-          const op = this.plan?.phases.flatMap((p) => p.operations).find((o) => o.id === e.id);
-          this.write(`  ! ${op?.description ?? e.id}: ${e.notice}`);
-        }
+        const op = this.plan?.phases.flatMap((p) => p.operations).find((o) => o.id === e.id);
+        // A directory destroy kept is summed up at the end, with what it holds.
+        if (e.notice && op?.type === "remove_directory") this.kept.push(e.notice);
+        else if (e.notice) this.write(`  ! ${op?.description ?? e.id}: ${e.notice}`);
         const g = this.groupOf.get(e.id)!;
         const f = this.count(g, e.already_done);
         this.doneOps.set(g, [...(this.doneOps.get(g) ?? []), {
@@ -196,7 +193,7 @@ export class PlainRenderer {
         this.write(`Password: run \`${e.credentials}\` (mup prints it nowhere else)`);
       }
       if (this.kept.length) {
-        this.write("Kept (they hold files mup did not make; mup removed only its own files):");
+        this.write("Kept (mup removed only its own files from these directories):");
         for (const k of this.kept) this.write(`  ${k}`);
       }
       return;
