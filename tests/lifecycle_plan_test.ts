@@ -330,6 +330,10 @@ Deno.test("destroy removes every directory, keeps data with retainData, archives
   assert.ok(kept9, "a warning names the kept data");
   assert.match(kept9.message, /data kept \(--retain-data\) in 9 directories: .*data\/mongod-27018/);
   assert.equal(all.validation.warnings.some((w) => w.code === "data_kept"), false);
+  // A stop that has to SIGKILL says the data goes (no journal recovery) only when it does.
+  const stopsOf = (p: typeof all) => allOperations(p).filter((o) => o.type === "stop_process");
+  assert.ok(stopsOf(all).every((o) => o.target.params.data_removed === "true"));
+  assert.ok(stopsOf(kept).every((o) => o.target.params.data_removed === undefined));
 });
 
 Deno.test("rollback undoes, in reverse order, only what ran after the checkpoint; names what it cannot undo", async () => {

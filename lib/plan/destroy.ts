@@ -123,7 +123,15 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
   const { procs } = clusterProcesses(input);
   const meta = input.meta;
   const archive = archiveDir(input.clusterDir, meta.name, input.planId);
-  const stops = orderedStops(input, procs, true).map((o) => ({ ...o, depends_on: [] }));
+  // Without --retain-data, an unclean stop's data is removed anyway: no journal recovery follows.
+  const stops = orderedStops(input, procs, true).map((o) => ({
+    ...o,
+    depends_on: [],
+    target: {
+      ...o.target,
+      params: { ...o.target.params, ...(input.retainData ? {} : { data_removed: "true" }) },
+    },
+  }));
   const archiveOp = op({
     id: "archive-cluster",
     type: "archive_cluster",
