@@ -46,6 +46,14 @@ Deno.test("deploy refuses a data_dir holding other files (naming them) and a sys
       /already holds files that are not MongoDB data \(notes\.txt\)/,
     );
     assert.equal(await Deno.readTextFile(`${dir}/notes.txt`), "precious\n", "nothing touched");
+    // A dry run of it shows the errors, never what it "would execute".
+    const dry = await mup(
+      deployArgs("dd", await topo(dir), await testMirror(), ["--dry-run"]),
+      { home },
+    );
+    assert.equal(dry.code, 1, output(dry));
+    assert.match(dry.stdout, /Pre-flight checks failed; the plan cannot be applied/);
+    assert.doesNotMatch(dry.stdout, /Would execute/);
 
     const system = await mup(
       deployArgs("dd", await topo("/tmp"), await testMirror(), ["--plan-only"]),
