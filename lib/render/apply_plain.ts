@@ -161,6 +161,16 @@ export class PlainRenderer {
     const ids = new Set(part.map((d) => d.id));
     const sub: OpGroup = { ...g, ops: g.ops.filter((o) => ids.has(o.id)) };
     const already = WAITS.has(g.ops[0]?.type) ? 0 : part.filter((d) => d.already).length;
+    // "Downloaded … (already in place)" would say both: a cached archive is just that.
+    if (g.ops[0]?.type === "download_binary" && already === part.length) {
+      const ms = performance.now() - (this.started.get(g) ?? performance.now());
+      this.write(
+        `  ✓ MongoDB ${this.plan!.version} already downloaded (in the local cache) [${
+          formatDuration(ms)
+        }]`,
+      );
+      return;
+    }
     const note = already === part.length
       ? " (already in place)"
       : already
