@@ -160,6 +160,19 @@ export class PlainRenderer {
     const part = done.slice(from);
     const ids = new Set(part.map((d) => d.id));
     const sub: OpGroup = { ...g, ops: g.ops.filter((o) => ids.has(o.id)) };
+    // Part of a group (the rest failed or never ran): a grouped "Mongod ready" would claim
+    // them all, so each finished one is named on its own line.
+    if (sub.ops.length > 1 && sub.ops.length < g.ops.length) {
+      for (const o of sub.ops) {
+        this.line(g, { ...g, ops: [o] }, part.filter((d) => d.id === o.id));
+      }
+      return;
+    }
+    this.line(g, sub, part);
+  }
+
+  /** One ✓ line: `sub` (of group `g`) done, `part` its finished operations. */
+  private line(g: OpGroup, sub: OpGroup, part: { id: string; already: boolean }[]): void {
     const already = WAITS.has(g.ops[0]?.type) ? 0 : part.filter((d) => d.already).length;
     // "Downloaded … (already in place)" would say both: a cached archive is just that.
     if (g.ops[0]?.type === "download_binary" && already === part.length) {
