@@ -9,7 +9,9 @@ Deno.test("listDirs: every directory's entries in one command; absent ones and f
     const b = `${root}/-b`;
     await Deno.mkdir(a);
     await Deno.mkdir(b);
-    for (const n of ["x y", "-z", "it's", "$(touch boom)"]) await Deno.writeTextFile(`${a}/${n}`, "");
+    for (const n of ["x y", "-z", "it's", "$(touch boom)"]) {
+      await Deno.writeTextFile(`${a}/${n}`, "");
+    }
     await Deno.writeTextFile(`${root}/file`, "");
     const got = await listDirs(new LocalExecutor(), [a, b, `${root}/none`, `${root}/file`]);
     assert.deepEqual(got.get(a)?.sort(), ["$(touch boom)", "-z", "it's", "x y"]);
