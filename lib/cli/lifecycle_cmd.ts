@@ -2,7 +2,8 @@
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { compileHooks } from "../hooks/compile.ts";
-import { parseArchiveName, planDestroy } from "../plan/destroy.ts";
+import { planDestroy } from "../plan/destroy.ts";
+import { parseArchiveName } from "../state/archive_name.ts";
 import type { LifecyclePlanInput } from "../plan/lifecycle.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
 import { planRestart } from "../plan/restart.ts";
@@ -119,7 +120,8 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
         return;
       }
       const meta = left ?? await requireMeta(ctx, name);
-      if (spec.name === "start" || spec.name === "restart") {
+      // Only a destroy may act on a cluster between TLS modes (it removes what is there).
+      if (spec.name !== "destroy") {
         await refuseOverUnfinishedTlsSwitch(
           ctx.store.clusterDir(name),
           name,

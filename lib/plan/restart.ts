@@ -25,6 +25,7 @@ import {
   waitPrimaryOp,
 } from "./lifecycle_ops.ts";
 import { orderedStarts } from "./start.ts";
+import { setVotes } from "./votes.ts";
 
 const byPort = (a: ProcessSpec, b: ProcessSpec) => a.host.localeCompare(b.host) || a.port - b.port;
 
@@ -222,14 +223,11 @@ export function majorityWarnings(
     const members = procs.filter((p) => p.replicaSet === s.name);
     const restarted = members.filter((p) => ids.has(p.id));
     if (!restarted.length) continue;
-    const total = members.reduce((n, p) => n + p.votes, 0);
-    const need = Math.floor(total / 2) + 1;
-    const running = members.filter((p) => facts[p.id]?.running)
-      .reduce((n, p) => n + p.votes, 0);
+    const { total, need, count } = setVotes(members);
+    const running = count((p) => facts[p.id]?.running === true);
     const names = restarted.map((p) => hostPort(p.host, p.port)).join(", ");
     if (force) {
-      const left = running - restarted.filter((p) => facts[p.id]?.running)
-        .reduce((n, p) => n + p.votes, 0);
+      const left = running - count((p) => ids.has(p.id) && facts[p.id]?.running === true);
       if (running < need || left >= need) continue;
       out.push({
         code: "force_majority_down",
@@ -299,6 +297,12 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
     return [...ops, metadataOp(input, "auto", ops.map((o) => o.id))];
   };
   if (input.force) {
+    const setsDown = majorityWarnings(procs, sets, chosen, input.facts, true);
+    // A set going down already says the cluster stops taking writes; otherwise (`-R mongos
+    // --force`) losing the only router is what clients notice.
+    const forced = setsDown.some((w) => w.code === "force_majority_down")
+      ? setsDown
+      : [...singleMongosWarnings(procs, chosen), ...setsDown];
     return lifecyclePlan(
       input,
       "restart",
@@ -315,7 +319,7 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
         },
         { name: "finalize", description: "Verify health and record the status", ops: finalize() },
       ]),
-      { errors, warnings: majorityWarnings(procs, sets, chosen, input.facts, true) },
+      { errors, warnings: forced },
     );
   }
   const inSet = (s: ReplicaSetSpec) => chosen.filter((p) => p.replicaSet === s.name);
