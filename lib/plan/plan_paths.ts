@@ -12,7 +12,7 @@
 import * as path from "node:path";
 import { hostKey } from "../topology/hosts.ts";
 import { isSystemDir, systemDirIssues } from "../topology/system_dirs.ts";
-// js-yaml, as the simulator reads a server configuration (sim/options.ts); \`yaml\` asks the
+// js-yaml, as the simulator reads a server configuration (sim/options.ts); `yaml` asks the
 // environment once per token, which costs seconds on a plan of thousands of processes.
 import { load } from "js-yaml";
 import { listProcesses } from "./processes.ts";
@@ -86,7 +86,8 @@ export function planPathIssues(plan: Plan, opts: { storeRoot?: string } = {}): V
       .filter((o) => o.type === "download_binary" && o.target.params.extract_dir)
       .map((o) => norm(path.posix.join(o.target.params.extract_dir, "bin"))),
   );
-  // What each machine's install puts in place (by hostKey); undefined: the plan installs nothing.
+  // What each machine's install puts in place (by hostKey; empty: the plan installs nothing, as
+  // a start or restart does), made when the first start is checked.
   let installed: Map<string, Set<string>> | undefined;
 
   const where = (o: PlannedOperation, name: string, value: string) =>
