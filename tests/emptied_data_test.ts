@@ -17,6 +17,7 @@ import {
   mup,
   output,
   replicaSetTopology,
+  smallShardedTopology,
   tempHome,
   testMirror,
   writeTopology,
@@ -197,6 +198,51 @@ Deno.test("replica set: one member emptied resyncs from the others, as the revie
     }
     assert.deepEqual(await livePids(home, "rs"), []);
     for (const p of ports) assert.deepEqual(await entries(dirOf(p)), []);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("sharded: a whole shard or the config server set emptied is refused for the repair and the start, naming it", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(4);
+  try {
+    const file = await writeTopology(home, "sh.yaml", smallShardedTopology(ports));
+    const mirror = await testMirror();
+    const args = (extra: string[]) => deployArgs("sh", file, mirror, extra);
+    await ok(home, args(["--auto-approve"]));
+    await ok(home, ["cluster", "stop", "sh", "--auto-approve"]);
+    const data = path.join(home, "storage", "clusters", "sh", "deploy", "data");
+    const refused = async (said: RegExp) => {
+      for (const cmd of [args(["--plan-only"]), ["cluster", "start", "sh", "--auto-approve"]]) {
+        const r = await mup(cmd, { home });
+        assert.equal(r.code, 1, output(r));
+        assert.match(r.stdout, said, output(r));
+        assert.doesNotMatch(r.stdout, /Applying plan/);
+      }
+      assert.deepEqual(await livePids(home, "sh"), []);
+    };
+    const shard2 = path.join(data, `mongod-${ports[2]}`);
+    await emptyInto(shard2, `${home}/aside-shard2`);
+    await refused(
+      new RegExp(
+        `the data of shard shard2 \\(every member\\) is gone: data directory localhost:${shard2} ` +
+          `of mongod-localhost-${
+            ports[2]
+          } is empty.*which removes the data of the other shards too`,
+      ),
+    );
+    await Deno.remove(shard2);
+    await Deno.rename(`${home}/aside-shard2`, shard2);
+    const cfg = path.join(data, `config-${ports[0]}`);
+    await emptyInto(cfg, `${home}/aside-cfg`);
+    await refused(
+      new RegExp(
+        `the data of the config server replica set cfg is gone: data directory localhost:${cfg} ` +
+          `of config-localhost-${ports[0]} is empty.*which removes the data of every shard too`,
+      ),
+    );
+    assert.deepEqual(await entries(cfg), []);
   } finally {
     await killAll(home);
   }

@@ -196,7 +196,11 @@ function lostIssue(
       `snapshot) into ${gone.length === 1 ? "that directory" : "those directories"} and plan ` +
       `again; or, to start this cluster empty on purpose, destroy it (\`mup cluster destroy ` +
       `${ctx.cluster}\`${
-        ctx.sharded ? ", which removes the data of every other shard too" : ""
+        !ctx.sharded
+          ? ""
+          : p0.role === "config"
+          ? ", which removes the data of every shard too"
+          : ", which removes the data of the other shards too"
       }) and deploy it anew (\`${deploy}\`)`,
   };
 }
