@@ -2,7 +2,8 @@
  * A repair (`cluster deploy` of a recorded cluster), `cluster start` and `cluster restart` never
  * start a standalone or a whole replica set on data directories that lost their data: mongod
  * would come back as a new, empty database with a new admin user while the review said only
- * "re-check". They are refused, naming the members, the directories and the ways out. One member
+ * "re-check". They are refused, naming the members, the directories and the ways out; a repair
+ * planned before the data went and applied after stops at the start's safety check. One member
  * of a set emptied is the normal resync: planned, said in the review, and the member copies its
  * data from the others. A keyfile or configuration deleted from a host is re-installed, and the
  * review says so.
@@ -37,7 +38,7 @@ async function emptyInto(dir: string, aside: string): Promise<void> {
   await Deno.mkdir(dir);
 }
 
-Deno.test("a standalone whose data directory was emptied: repair, start and restart are refused, nothing is started or created; restored, it starts with its data; a deleted keyfile and configuration are re-installed and the review says so", async () => {
+Deno.test("a standalone whose data directory was emptied: repair, start and restart are refused, a repair planned before stops at its safety check, nothing is started or created; restored, it starts with its data; a deleted keyfile and configuration are re-installed and the review says so", async () => {
   const home = await tempHome();
   const [port] = stablePorts(1);
   try {
@@ -58,6 +59,8 @@ Deno.test("a standalone whose data directory was emptied: repair, start and rest
     );
     const before = await clusterCredentials(home, "st");
     await ok(home, ["cluster", "stop", "st", "--auto-approve"]);
+    // A repair planned while the data was there, applied after it went.
+    const early = JSON.parse((await ok(home, args(["--plan-only", "--json"]))).stdout).plan_id;
     const aside = `${home}/backup`;
     await emptyInto(dir, aside);
 
@@ -83,6 +86,16 @@ Deno.test("a standalone whose data directory was emptied: repair, start and rest
       assert.match(r.stdout, said, output(r));
       assert.doesNotMatch(r.stdout, /Applying plan/);
     }
+    const late = await mup(["plan", "apply", early, "--auto-approve"], { home });
+    assert.equal(late.code, 1, output(late));
+    assert.match(
+      late.stdout + late.stderr,
+      new RegExp(
+        `data_present: data directory localhost:${dir} of ${id} is empty: started, it ` +
+          "would begin as a new, empty database",
+      ),
+      output(late),
+    );
     // Nothing ran: no process, the port free, the directory still empty, the same admin.
     assert.deepEqual(await livePids(home, "st"), []);
     assert.ok(portFree(port));

@@ -28,6 +28,7 @@ import { checkChosenDirs, checkDirsCreatable, checkForeignData } from "../prefli
 import { checkRecordedData } from "../preflight/recorded_data.ts";
 import { listProcesses } from "./processes.ts";
 import {
+  guardStarts,
   markRepairFindings,
   markResync,
   type RepairFile,
@@ -248,6 +249,7 @@ export async function buildDeployPlan(
   const findings = await findRepairFiles(files, req.executors);
   markRepairFindings(plan, files, findings);
   markResync(plan, dataDirs.resync ?? new Map());
+  if (meta) guardStarts(plan, listProcesses(topology, deployDir));
   const unchanged = meta?.status === "running" && down?.size === 0 && !findings.length;
   return unchanged ? { ...plan, phases: [] } : plan;
 }

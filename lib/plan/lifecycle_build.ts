@@ -15,7 +15,7 @@ import { allOperations, type Plan } from "./schema.ts";
 import { listProcesses } from "./processes.ts";
 import { checkDirsCreatable } from "../preflight/data_dirs.ts";
 import { checkRecordedData } from "../preflight/recorded_data.ts";
-import { markResync } from "./repair_files.ts";
+import { guardStarts, markResync } from "./repair_files.ts";
 import type { ProcessFilter } from "./select.ts";
 import type { PlanStore } from "./store.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
@@ -117,6 +117,7 @@ async function checkStarts(
   }, started);
   plan.validation.warnings.push(...data.warnings);
   markResync(plan, data.resync);
+  guardStarts(plan, all);
   for (const c of [data, await checkDirsCreatable(procs, req.executors)]) {
     plan.validation.checks.push(c.check);
     if (c.issues.length) {

@@ -8,6 +8,8 @@
  */
 import * as path from "node:path";
 import type { Plan } from "./schema.ts";
+import type { ProcessSpec } from "./processes.ts";
+import { check } from "./op_builders.ts";
 import { addressHost } from "../topology/hosts.ts";
 
 /** One file or directory a repair's operation installs on a host. */
@@ -115,5 +117,35 @@ export function markResync(plan: Pick<Plan, "phases">, resync: ReadonlyMap<strin
   for (const o of plan.phases.flatMap((ph) => ph.operations)) {
     const from = o.type === "start_process" ? resync.get(o.target.name) : undefined;
     if (from) o.description += ` (empty data directory: initial sync from ${from})`;
+  }
+}
+
+/**
+ * Gives the start of each data-bearing process of `procs` (mongod, config servers) a safety
+ * check `data_present` (lib/apply/safety.ts): when the start runs, its data directory still holds
+ * data, or another data-bearing member of its replica set does (it copies from there). A plan
+ * saved earlier and applied after the data was removed is then stopped before the start, as
+ * pre-flight refuses it when planning. For repairs and lifecycle plans, never a first deploy
+ * (whose directories are empty by design). Mutates `plan`.
+ */
+export function guardStarts(plan: Pick<Plan, "phases">, procs: ProcessSpec[]): void {
+  const byId = new Map(procs.filter((p) => p.role !== "mongos").map((p) => [p.id, p]));
+  for (const o of plan.phases.flatMap((ph) => ph.operations)) {
+    const p = o.type === "start_process" ? byId.get(o.target.name) : undefined;
+    if (!p || o.pre_conditions.some((c) => c.check_type === "data_present")) continue;
+    const others = p.replicaSet
+      ? procs.filter((q) =>
+        q.replicaSet === p.replicaSet && q.role === p.role && q.id !== p.id && !q.arbiterOnly
+      )
+      : [];
+    o.pre_conditions.push(
+      check(`${o.id}:data`, "data_present", p.host, "its data, or its replica set's, is in place", {
+        host: p.host,
+        path: p.dirs.data,
+        process: p.id,
+        ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
+        others: others.map((q) => ({ host: q.host, path: q.dirs.data })),
+      }),
+    );
   }
 }

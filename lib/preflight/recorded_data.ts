@@ -14,21 +14,28 @@ import { hostPort } from "../topology/hosts.ts";
 import { DATA_MARKERS } from "./retained.ts";
 
 /** What a data directory holds: MongoDB data, nothing of it, or no directory at all. */
-type DirState = "data" | "empty" | "missing";
+export type DataDirState = "data" | "empty" | "missing";
 
-/** The state of `p`'s data directory; undefined when its host cannot be asked. */
-async function dirState(p: ProcessSpec, executors: ExecutorFactory): Promise<DirState | undefined> {
+/**
+ * What data directory `dir` on `host` holds; undefined when the host cannot be asked (left to
+ * the connectivity check, or to the operation that needs the host). Only MongoDB's own files
+ * count (DATA_MARKERS): a directory holding none of them (a new volume's lost+found, a stray
+ * file) starts mongod as empty as an empty one does.
+ */
+export async function dataDirState(
+  executors: ExecutorFactory,
+  host: string,
+  dir: string,
+): Promise<DataDirState | undefined> {
   try {
-    const ex = executors.forHost(p.host);
-    if (!(await ex.exists(p.dirs.data))) return "missing";
-    const r = await ex.run(["ls", "-A", "--", p.dirs.data], { timeoutMs: 10_000 });
+    const ex = executors.forHost(host);
+    if (!(await ex.exists(dir))) return "missing";
+    const r = await ex.run(["ls", "-A", "--", dir], { timeoutMs: 10_000 });
     if (r.code !== 0) return undefined;
-    // Only MongoDB's own files count: a directory holding none (a new volume's lost+found, a
-    // stray file) starts mongod as empty as an empty one does.
     const entries = r.stdout.split("\n").filter(Boolean);
     return entries.some((e) => DATA_MARKERS.includes(e)) ? "data" : "empty";
   } catch {
-    return undefined; // an unreachable host is the connectivity check's to report
+    return undefined;
   }
 }
 
@@ -83,7 +90,9 @@ export async function checkRecordedData(
   const wanted = new Set(bearing.filter((p) => !only || only.has(p.id)).map(groupOf));
   const asked = bearing.filter((p) => wanted.has(groupOf(p)));
   const states = new Map(
-    await Promise.all(asked.map(async (p) => [p.id, await dirState(p, executors)] as const)),
+    await Promise.all(
+      asked.map(async (p) => [p.id, await dataDirState(executors, p.host, p.dirs.data)] as const),
+    ),
   );
   const groups = new Map<string, ProcessSpec[]>();
   for (const p of asked) groups.set(groupOf(p), [...(groups.get(groupOf(p)) ?? []), p]);
@@ -161,7 +170,7 @@ export async function checkRecordedData(
 function lostIssue(
   members: ProcessSpec[],
   gone: ProcessSpec[],
-  states: ReadonlyMap<string, DirState | undefined>,
+  states: ReadonlyMap<string, DataDirState | undefined>,
   ctx: RecordedDataContext,
 ): ValidationIssue {
   const p0 = members[0];
