@@ -159,7 +159,18 @@ Deno.test("replica set: one member emptied resyncs from the others, as the revie
     const last = ports[2];
     const id = `mongod-localhost-${last}`;
     await ok(home, ["cluster", "stop", "rs", "-N", `localhost:${last}`, "--auto-approve"]);
-    await emptyInto(dirOf(last), `${home}/aside`);
+    // Missing (an unmounted volume?) is refused, with the way to resync: create it empty.
+    await Deno.rename(dirOf(last), `${home}/aside`);
+    const missing = await mup(args(["--plan-only"]), { home });
+    assert.equal(missing.code, 1, output(missing));
+    assert.ok(
+      missing.stdout.includes(
+        `data directory localhost:${dirOf(last)} of ${id} is missing (an unmounted volume?): ` +
+          `restore it, or, for the member to copy its data from the other members of rs0`,
+      ),
+      output(missing),
+    );
+    await Deno.mkdir(dirOf(last));
 
     const plan = await ok(home, args(["--plan-only"]));
     assert.ok(
