@@ -171,8 +171,29 @@ Deno.test("replica set: one member emptied resyncs from the others, as the revie
       output(missing),
     );
     await Deno.mkdir(dirOf(last));
+    // Two running members' configurations deleted too: each named as written again.
+    const confOf = (port: number) =>
+      path.join(
+        home,
+        "storage",
+        "clusters",
+        "rs",
+        "deploy",
+        "conf",
+        `mongod-${port}`,
+        "mongod.conf",
+      );
+    for (const p of ports.slice(0, 2)) await Deno.remove(confOf(p));
 
     const plan = await ok(home, args(["--plan-only"]));
+    for (const p of ports.slice(0, 2)) {
+      assert.ok(
+        plan.stdout.includes(
+          `Upload configuration of mongod-localhost-${p} again: ${confOf(p)} is missing`,
+        ),
+        output(plan),
+      );
+    }
     assert.ok(
       plan.stdout.includes(
         `data directory localhost:${dirOf(last)} of ${id} holds no data: once started, ${id} ` +
@@ -189,6 +210,7 @@ Deno.test("replica set: one member emptied resyncs from the others, as the revie
       output(plan),
     );
     await ok(home, args(["--auto-approve"]));
+    for (const p of ports.slice(0, 2)) assert.ok((await Deno.stat(confOf(p))).isFile);
     // The member copied the set's data: read on it alone.
     const cred = await clusterCredentials(home, "rs");
     const direct = new MongoClient(`mongodb://localhost:${last}/?directConnection=true`, {
