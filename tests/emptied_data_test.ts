@@ -137,7 +137,7 @@ Deno.test("a standalone whose data directory was emptied: repair, start and rest
   }
 });
 
-Deno.test("replica set: one member emptied resyncs from the others, as the review says; every member emptied is refused", async () => {
+Deno.test("replica set: one member emptied resyncs from the others, as the review says; every member emptied is refused, and destroy then deploy starts it empty", async () => {
   const home = await tempHome();
   const ports = stablePorts(3);
   try {
@@ -244,6 +244,15 @@ Deno.test("replica set: one member emptied resyncs from the others, as the revie
     }
     assert.deepEqual(await livePids(home, "rs"), []);
     for (const p of ports) assert.deepEqual(await entries(dirOf(p)), []);
+    // The way out the refusal gives to start empty on purpose: destroy, then deploy anew.
+    await ok(home, ["cluster", "destroy", "rs", "--auto-approve"]);
+    await ok(home, args(["--auto-approve"]));
+    const fresh = await withClient(
+      (await display(home, "rs")).connection_string,
+      (c) => c.db("t").collection("k").countDocuments(),
+      { home, cluster: "rs" },
+    );
+    assert.equal(fresh, 0, "a new, empty replica set");
   } finally {
     await killAll(home);
   }
