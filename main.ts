@@ -41,14 +41,16 @@ export async function main(args: string[]): Promise<number> {
     c,
     ...c.commands.flatMap(everyCommand),
   ];
+  // The command a usage error is about, for the --json error document's hint.
+  let usageOf = "mup";
   for (const c of everyCommand(program)) {
     c.exitOverride().configureOutput({
       writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)),
       // A usage error reads like every other mup error, and says where the usage is.
-      outputError: (s, write) =>
-        write(
-          `${s.replace(/^error: /, "Error: ")}Hint: \`${commandPath(c)} --help\` shows its usage\n`,
-        ),
+      outputError: (s, write) => {
+        usageOf = commandPath(c);
+        write(`${s.replace(/^error: /, "Error: ")}Hint: \`${usageOf} --help\` shows its usage\n`);
+      },
     });
   }
   try {
@@ -56,7 +58,7 @@ export async function main(args: string[]): Promise<number> {
     await program.parseAsync(args, { from: "user" });
     return ctx.exitCode;
   } catch (e) {
-    return reportError(e, args.includes("--json"));
+    return reportError(e, args.includes("--json"), usageOf);
   } finally {
     await ctx.executors.close(); // SSH master connections end with mup
   }
@@ -90,7 +92,7 @@ function checkHome(): void {
  * Prints a failure and returns the exit code. With `--json`, every failure, a usage error
  * included, is one JSON error document on stdout (see errorDocument in lib/errors.ts).
  */
-function reportError(e: unknown, json: boolean): number {
+function reportError(e: unknown, json: boolean, command: string): number {
   if (e instanceof CommanderError) {
     // Help and version output exit 0; usage errors were already printed by commander.
     if (
@@ -100,7 +102,7 @@ function reportError(e: unknown, json: boolean): number {
       printJsonError({
         type: "error",
         error: e.message.replace(/^error: /, ""),
-        hint: "see `mup <command> --help`",
+        hint: `\`${command} --help\` shows its usage`,
         code: e.code,
       });
     }

@@ -184,6 +184,15 @@ Deno.test("--json streams NDJSON events only", async () => {
     assert.equal(events.at(-1).status, "completed");
     assert.ok(events.some((e) => e.event === "checkpoint" && e.id === "phase2-complete"));
     assert.ok(events.filter((e) => e.event === "op_done").length >= 9);
+    // The plan's warnings, which --auto-approve shows no review for, lead the stream.
+    const destroyed = await mup(
+      ["cluster", "destroy", "c1", "--auto-approve", "--retain-data", "--json"],
+      { home },
+    );
+    assert.equal(destroyed.code, 0, output(destroyed));
+    const start = JSON.parse(destroyed.stdout.split("\n")[0]);
+    assert.equal(start.event, "apply_start");
+    assert.deepEqual(start.warnings.map((w: { code: string }) => w.code), ["data_kept"]);
   } finally {
     await killAll(home);
   }

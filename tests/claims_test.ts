@@ -227,3 +227,22 @@ Deno.test("an apply recorded but never begun (its mup gone before it ran anythin
     await killAll(home);
   }
 });
+
+Deno.test("two mups at the confirmation at once: the one answered last finds under the lock that the other changed the cluster, and changes nothing", async () => {
+  const home = await tempHome();
+  try {
+    const [port] = freePorts(1);
+    await deploy(home, "race", `mongod_servers:\n  - { host: localhost, port: ${port} }\n`);
+    const late = answering(["cluster", "stop", "race"], home);
+    await late.asked(/Do you want to continue\? \(yes\/no\): /);
+    // Meanwhile another mup changes the cluster (its serial moves on).
+    await ok(home, ["cluster", "restart", "race", "--auto-approve"]);
+    await late.answer("yes\n");
+    assert.equal(await late.code(), 1, late.out.stdout + late.out.stderr);
+    assert.match(late.out.stderr, /Saved plan is stale: .*changed by another operation/);
+    assert.doesNotMatch(late.out.stdout, /Applying plan/);
+    assert.equal((await livePids(home, "race")).length, 1, "the stop did not run");
+  } finally {
+    await killAll(home);
+  }
+});

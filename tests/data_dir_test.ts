@@ -16,6 +16,7 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { installFixture } from "./fixture.ts";
+import { withClient } from "./apply_helpers.ts";
 
 installFixture();
 
@@ -45,6 +46,14 @@ Deno.test("deploy refuses a data_dir holding other files (naming them) and a sys
       /already holds files that are not MongoDB data \(notes\.txt\)/,
     );
     assert.equal(await Deno.readTextFile(`${dir}/notes.txt`), "precious\n", "nothing touched");
+    // A dry run of it shows the errors, never what it "would execute".
+    const dry = await mup(
+      deployArgs("dd", await topo(dir), await testMirror(), ["--dry-run"]),
+      { home },
+    );
+    assert.equal(dry.code, 1, output(dry));
+    assert.match(dry.stdout, /Pre-flight checks failed; the plan cannot be applied/);
+    assert.doesNotMatch(dry.stdout, /Would execute/);
 
     const system = await mup(
       deployArgs("dd", await topo("/tmp"), await testMirror(), ["--plan-only"]),
@@ -188,9 +197,13 @@ Deno.test("a log, config or deploy directory a server names: refused at the firs
     await Deno.writeTextFile(own("conf/keep.conf"), "mine\n");
     const destroyed = await mup(["cluster", "destroy", "od", "--auto-approve"], { home });
     assert.equal(destroyed.code, 0, output(destroyed));
-    assert.match(destroyed.stdout, /Kept \(they hold files mup did not make/, output(destroyed));
-    assert.ok(destroyed.stdout.includes(`  localhost:${own("logs")} (app.log)`), output(destroyed));
-    assert.ok(destroyed.stdout.includes(`  localhost:${own("conf")} (keep.conf)`));
+    assert.match(destroyed.stdout, /Kept \(mup removed only its own files/, output(destroyed));
+    const kept = (d: string, what: string) =>
+      destroyed.stdout.includes(
+        `  kept localhost:${own(d)}: it holds files mup did not make (${what})`,
+      );
+    assert.ok(kept("logs", "app.log"), output(destroyed));
+    assert.ok(kept("conf", "keep.conf"), output(destroyed));
     assert.equal(await Deno.readTextFile(own("logs/app.log")), "someone else's log\n");
     assert.equal(await Deno.readTextFile(own("conf/keep.conf")), "mine\n");
     const left = async (d: string) =>
@@ -198,6 +211,60 @@ Deno.test("a log, config or deploy directory a server names: refused at the firs
     assert.deepEqual(await left("logs"), ["app.log"], "mongod.log removed, app.log kept");
     assert.deepEqual(await left("conf"), ["keep.conf"], "mongod.conf removed");
     assert.equal(await Deno.stat(own("run")).catch(() => null), null, "emptied: removed");
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a data_dir inside (or equal to) the entry's own log or config directory: destroy --retain-data keeps it and says so, and the deploy onto it is not refused", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  try {
+    const srv = `${home}/srv`;
+    const file = await writeTopology(
+      home,
+      "nested.yaml",
+      `mongod_servers:\n  - { host: localhost, port: ${port}, log_dir: ${srv}, ` +
+        `data_dir: ${srv}/data, config_dir: ${srv}/data }\n`,
+    );
+    const mirror = await testMirror();
+    const deployed = await mup(deployArgs("nd", file, mirror, ["--auto-approve"]), { home });
+    assert.equal(deployed.code, 0, output(deployed));
+    const uri = JSON.parse((await mup(["cluster", "display", "nd", "--json"], { home })).stdout)
+      .connection_string;
+    await withClient(
+      uri,
+      (c) => c.db("t").collection("k").insertOne({ _id: 1, v: "nested" } as never),
+      { home, cluster: "nd" },
+    );
+    const destroyed = await mup(
+      ["cluster", "destroy", "nd", "--auto-approve", "--retain-data"],
+      { home },
+    );
+    assert.equal(destroyed.code, 0, output(destroyed));
+    assert.ok(
+      destroyed.stdout.includes(`  kept localhost:${srv}: it holds the retained data`),
+      output(destroyed),
+    );
+    assert.ok(
+      destroyed.stdout.includes(`  kept localhost:${srv}/data: it holds the retained data`),
+      output(destroyed),
+    );
+    assert.doesNotMatch(destroyed.stdout, /did not make/, "the data is not someone else's");
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(srv))).map((e) => e.name),
+      ["data"],
+      "mongod.log removed, the data kept",
+    );
+
+    const again = await mup(deployArgs("nd", file, mirror, ["--auto-approve"]), { home });
+    assert.equal(again.code, 0, output(again));
+    const doc = await withClient(
+      uri,
+      (c) => c.db("t").collection("k").findOne({ _id: 1 } as never),
+      { home, cluster: "nd" },
+    );
+    assert.equal(doc?.v, "nested");
   } finally {
     await killAll(home);
   }

@@ -272,3 +272,53 @@ Deno.test("a process that runs but does not answer at its host is reported as su
     );
   });
 });
+
+Deno.test("a process that listens on its own address but is frozen (SIGSTOP) is reported stopped, not as a bindIp mistake", async () => {
+  const { waitForProcess } = await import("../lib/ops/wait_for_process.ts");
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [p] = freePorts(1);
+    const d = path.join(dir, String(p));
+    await Deno.mkdir(d, { recursive: true });
+    const pidFile = path.join(d, "mongod.pid");
+    const started = await runBin(path.join(bin, "mongod"), [
+      ...["--port", String(p), "--dbpath", d, "--fork", "--logpath", path.join(d, "log")],
+      ...["--pidfilepath", pidFile, "--bind_ip", "127.0.0.1"],
+    ]);
+    assert.equal(started.code, 0, started.stdout + started.stderr);
+    const pid = Number((await Deno.readTextFile(pidFile)).trim());
+    Deno.kill(pid, "SIGSTOP");
+    try {
+      const op = {
+        id: `wait-mongod-localhost-${p}`,
+        type: "wait_for_process" as const,
+        description: "",
+        target: {
+          type: "process" as const,
+          name: `mongod-localhost-${p}`,
+          host: "localhost",
+          port: p,
+          params: { timeout_ms: "1500", pid_file: pidFile },
+        },
+        pre_conditions: [],
+        changes: [],
+        depends_on: [],
+        parallel: true,
+        estimated_ms: 1,
+      };
+      const err = await waitForProcess.run(
+        opContext(op, { plan_id: "plan-x", cluster_name: "c1", version: "7.0.5" }),
+      ).then(() => undefined, (e) => e as Error);
+      assert.ok(err, "the wait must fail");
+      assert.match(
+        err.message,
+        new RegExp(
+          `it listens on 127\\.0\\.0\\.1:${p} but is stopped \\(process state T.*\`kill -CONT ${pid}\``,
+        ),
+      );
+      assert.doesNotMatch(err.message, /bindIp/);
+    } finally {
+      Deno.kill(pid, "SIGCONT");
+    }
+  });
+});

@@ -110,6 +110,7 @@ Deno.test("--json: validation, usage and lookup failures of each command print o
     ["state checkpoints", ["state", "checkpoints", "c9", "--json"], () => {}],
     ["unknown option", ["state", "list", "c1", "--jsn", "--json"], (d) => {
       assert.match(String(d.code), /unknownOption/);
+      assert.equal(d.hint, "`mup state list --help` shows its usage");
     }],
     // Apply flags are checked while parsing, before a plan is made or saved.
     [

@@ -183,7 +183,7 @@ Deno.test("rolling restart: one member at a time, primary stepped down last; con
   );
 });
 
-Deno.test("rolling restart of a cluster with one mongos warns that clients lose their router; --force (which warns per set instead) and two mongos do not", async () => {
+Deno.test("rolling restart of a cluster with one mongos warns that clients lose their router; --force warns per set instead (or of the router, when only it restarts); two mongos do not", async () => {
   // Only the router's warning: the sets' hand-back notes are the next test's.
   const routerOnly = (p: Omit<Plan, "content_hash">) =>
     p.validation.warnings.filter((w) => w.code !== "primary_handback");
@@ -195,6 +195,12 @@ Deno.test("rolling restart of a cluster with one mongos warns that clients lose 
     planRestart(await input("sharded.yaml", { force: true })).validation.warnings
       .filter((w) => w.code !== "force_majority_down"),
     [],
+  );
+  // --force of the mongos alone: no set warns, the lost router is said.
+  assert.deepEqual(
+    planRestart(await input("sharded.yaml", { force: true, filter: { roles: ["mongos"] } }))
+      .validation.warnings.map((w) => w.code),
+    ["single_mongos"],
   );
   // -R mongod leaves the mongos alone: nothing to warn about.
   const shardsOnly = planRestart(await input("sharded.yaml", { filter: { roles: ["mongod"] } }));
@@ -330,6 +336,10 @@ Deno.test("destroy removes every directory, keeps data with retainData, archives
   assert.ok(kept9, "a warning names the kept data");
   assert.match(kept9.message, /data kept \(--retain-data\) in 9 directories: .*data\/mongod-27018/);
   assert.equal(all.validation.warnings.some((w) => w.code === "data_kept"), false);
+  // A stop that has to SIGKILL says the data goes (no journal recovery) only when it does.
+  const stopsOf = (p: typeof all) => allOperations(p).filter((o) => o.type === "stop_process");
+  assert.ok(stopsOf(all).every((o) => o.target.params.data_removed === "true"));
+  assert.ok(stopsOf(kept).every((o) => o.target.params.data_removed === undefined));
 });
 
 Deno.test("rollback undoes, in reverse order, only what ran after the checkpoint; names what it cannot undo", async () => {

@@ -81,6 +81,8 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
     assert.match(plan.stdout, new RegExp(`Reuse the keyfile kept in ${archive}`));
     const again = await mup(deployArgs("kept", file, mirror, ["--auto-approve"]), { home });
     assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout, /✓ MongoDB \S+ already downloaded \(in the local cache\)/);
+    assert.doesNotMatch(again.stdout, /Downloaded MongoDB/);
     const after = JSON.parse((await ok(home, ["cluster", "credentials", "kept", "--json"])).stdout);
     assert.equal(after.password, before.password);
     const relisted = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);

@@ -8,6 +8,8 @@ import { criticalPath, Dag, toDot } from "../lib/graph/mod.ts";
 import { planToDag } from "../lib/plan/graph.ts";
 import { parsePlanText } from "../lib/plan/parse.ts";
 import { statusLine } from "../lib/render/apply_tty.ts";
+import { PlainRenderer } from "../lib/render/apply_plain.ts";
+import type { Plan } from "../lib/plan/schema.ts";
 import { EXAMPLE_PLAN } from "../scripts/example_plan.ts";
 import {
   deployArgs,
@@ -162,4 +164,51 @@ Deno.test("cluster display names what holds the port of a stopped server when so
     await killAll(home);
     await Deno.remove(home, { recursive: true }).catch(() => {});
   }
+});
+
+Deno.test("a group cut short by a failure: each finished operation gets its own line, never a grouped one that claims the failed member", () => {
+  const wait = (port: number) => ({
+    id: `wait-mongod-localhost-${port}`,
+    type: "wait_for_process",
+    description: `Wait for mongod localhost:${port}`,
+    target: {
+      type: "process",
+      name: `mongod-localhost-${port}`,
+      host: "localhost",
+      port,
+      params: {},
+    },
+    changes: [],
+    depends_on: [],
+    parallel: true,
+  });
+  const plan = {
+    plan_id: "plan-test",
+    cluster_name: "t",
+    operation: "deploy",
+    kind: "replica_set",
+    version: "7.0.5",
+    phases: [{ name: "start", order: 3, operations: [wait(1), wait(2), wait(3)] }],
+  } as unknown as Plan;
+  const lines: string[] = [];
+  const r = new PlainRenderer((l) => lines.push(l));
+  r.handle({ type: "apply_start", plan, state_id: "apply-test" } as never);
+  for (const p of [1, 2, 3]) r.handle({ type: "op_start", id: `wait-mongod-localhost-${p}` });
+  r.handle({ type: "op_done", id: "wait-mongod-localhost-1", ms: 1, already_done: false });
+  r.handle({ type: "op_done", id: "wait-mongod-localhost-3", ms: 1, already_done: false });
+  r.handle({ type: "op_failed", id: "wait-mongod-localhost-2", ms: 1, error: "timed out" });
+  r.handle({
+    type: "apply_done",
+    status: "failed",
+    ms: 3,
+    state_id: "apply-test",
+    state_path: "/s",
+    failed_operation: "wait-mongod-localhost-2",
+    phase: "start",
+  });
+  const ready = lines.filter((l) => l.includes("✓"));
+  assert.deepEqual(ready.map((l) => l.replace(/ \[.*$/, "")), [
+    "  ✓ mongod localhost:1 ready",
+    "  ✓ mongod localhost:3 ready",
+  ], lines.join("\n"));
 });

@@ -49,6 +49,7 @@ Deno.test("stop of a mongod that hangs: killed with SIGKILL, and the notice says
       assert.match(out.output ?? "", new RegExp(`stopped pid ${pid} with SIGKILL`));
       assert.match(out.notice ?? "", /did not stop on the shutdown command nor on SIGTERM/);
       assert.match(out.notice ?? "", /killed with SIGKILL \(an unclean shutdown/);
+      assert.match(out.notice ?? "", /recovers from its journal at the next start/);
 
       const lines: string[] = [];
       const r = new PlainRenderer((l) => lines.push(l));

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   clusterCredentials,
   killAll,
+  mup,
   replicaSetTopology,
   shardedTopology,
   tempHome,
@@ -15,6 +16,7 @@ import { count, currentState, processLogs } from "./apply_helpers.ts";
 import { deploy, display, killWhen, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { client, outcome } from "./security_helpers.ts";
 import { installFixture } from "./fixture.ts";
+import { parse } from "yaml";
 
 installFixture();
 
@@ -69,14 +71,33 @@ Deno.test("kill -9 of mup during cluster tls enable (after a setParameter) and d
       /^stop-.*-to-allowTLS$/,
       "running",
     );
-    // Until the switch is finished, nothing acts on members the metadata does not describe.
-    for (const cmd of [["cluster", "restart", "rs"], ["cluster", "tls", "rs", "enable"]]) {
+    // The metadata says the switch is under way, and display says so.
+    const marker = parse(
+      await Deno.readTextFile(`${home}/storage/clusters/rs/meta.yaml`),
+    ) as { tls_switch?: { action: string } };
+    assert.equal(marker.tls_switch?.action, "disable");
+    const shown = await mup(["cluster", "display", "rs"], { home });
+    assert.match(shown.stdout, /Note: TLS disable did not finish .*`mup plan resume rs`/);
+    // Until the switch is finished, nothing acts on members the metadata does not describe: a
+    // stop would have replaced the switch's record, leaving it impossible to resume.
+    for (
+      const cmd of [
+        ["cluster", "restart", "rs"],
+        ["cluster", "stop", "rs"],
+        ["cluster", "start", "rs"],
+        ["cluster", "tls", "rs", "enable"],
+      ]
+    ) {
       const r = await ok(home, [...cmd, "--auto-approve"], 1);
       assert.match(r.stderr, /cluster rs's TLS disable \(apply \S+\) interrupted part way/);
       assert.match(r.stderr, /`mup plan resume rs`/);
       assert.doesNotMatch(r.stdout, /Applying plan/);
     }
     await resume(home, /completed successfully/i);
+    const cleared = parse(
+      await Deno.readTextFile(`${home}/storage/clusters/rs/meta.yaml`),
+    ) as { tls_switch?: unknown };
+    assert.equal(cleared.tls_switch, undefined, "the finished switch clears its marker");
     // Deploy, enable, then the three rounds of disable.
     assert.deepEqual(await starts(home), [5, 5, 5]);
     const plain = await clusterCredentials(home, "rs");

@@ -242,6 +242,12 @@ export async function runApply(
   const lock = held.lock = acquired.lock;
   let initial: ApplyState | undefined;
   try {
+    // Checked again under the lock: another mup may have applied between this one's check and
+    // its confirmation (two mups planning at once), which makes this plan stale.
+    if (!resume) {
+      await checkNotStale(plan, clusterDir);
+      await checkNoClash(plan, clusterDir);
+    }
     if (!resume && !takesNothing(plan)) {
       initial = await recordClaim(plan, planPath, ctx.store.root, clusterDir);
     }

@@ -345,12 +345,20 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
           ...(meta.kind === "sharded" ? { shards: shards ?? null, unlisted_shards: unlisted } : {}),
           connection_string: meta.connection_string,
           ...(applying ? { apply_in_progress: applying } : {}),
+          ...(meta.tls_switch ? { tls_switch: meta.tls_switch } : {}),
         });
       } else {
         if (applying) {
           print(
             `Note: an apply is in progress (${applying.operation}, mup PID ${applying.pid} on ` +
               `${applying.host}, since ${applying.created}); what follows may change as it runs.\n`,
+          );
+        }
+        if (meta.tls_switch && !applying) {
+          print(
+            `Note: TLS ${meta.tls_switch.action} did not finish (apply ` +
+              `${meta.tls_switch.state_id}): the members are between TLS modes. ` +
+              `\`mup plan resume ${name}\` finishes it.\n`,
           );
         }
         print(renderStatuses(meta, rows));

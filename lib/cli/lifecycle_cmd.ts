@@ -119,7 +119,8 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
         return;
       }
       const meta = left ?? await requireMeta(ctx, name);
-      if (spec.name === "start" || spec.name === "restart") {
+      // Only a destroy may act on a cluster between TLS modes (it removes what is there).
+      if (spec.name !== "destroy") {
         await refuseOverUnfinishedTlsSwitch(
           ctx.store.clusterDir(name),
           name,

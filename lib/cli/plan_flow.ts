@@ -146,7 +146,8 @@ export async function planAndApply(
       // The operations as the review shows them, then the order with hooks (Example 3).
       print(`Dry run: plan ${plan.plan_id} was made but not saved.\n`);
       print(renderPlan(plan) + "\n");
-      print(renderHookSchedule(plan, { listHooks: false }));
+      // An invalid plan would execute nothing: its errors (in the plan above) say why.
+      if (plan.validation.valid) print(renderHookSchedule(plan, { listHooks: false }));
       if (plan.validation.valid) {
         print(
           `To apply it: run the same command without --dry-run (it plans again and asks before ` +

@@ -1,17 +1,21 @@
 /**
  * A TLS switch (`cluster tls <name> enable|disable`) records the new mode in the metadata only
  * once every member runs it. Cut off part way, the members' configurations hold a mix of tlsMode
- * values while the metadata still records the old mode: a start, restart or repair then starts
- * members on whatever their configuration holds (which the metadata does not describe), and a
- * second switch reads the old mode. Those commands are refused until the switch is finished.
+ * values while the metadata still records the old mode: a start, stop, restart or repair then
+ * acts on members whose configuration the metadata does not describe (and a stop's record would
+ * replace the switch's, so that it could no longer be resumed), and a second switch reads the
+ * old mode. Every command but a destroy is refused until the switch is finished.
  */
 import { MupError } from "../errors.ts";
+import { readMeta } from "../state/meta.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
 
 /**
- * Throws a MupError when the cluster's current apply is a TLS switch that failed, was paused
- * or was cut off, naming it and `mup plan resume <name>`. An apply whose mup still runs is left
- * to the cluster lock. `command` is what the user ran (e.g. "cluster restart").
+ * Throws a MupError when the cluster is between TLS modes, naming the switch and
+ * `mup plan resume <name>`: its metadata's `tls_switch` marker is set (written by the switch's
+ * first operation, cleared by its last), or its current apply is a TLS switch that failed, was
+ * paused or was cut off (metadata written before the marker existed). An apply whose mup still
+ * runs is left to the cluster lock. `command` is what the user ran (e.g. "cluster restart x").
  */
 export async function refuseOverUnfinishedTlsSwitch(
   clusterDir: string,
@@ -19,18 +23,23 @@ export async function refuseOverUnfinishedTlsSwitch(
   command: string,
 ): Promise<void> {
   const u = await unfinishedApply(clusterDir);
-  const m = u && /^tls-(enable|disable)$/.exec(u.state.operation);
-  if (!u || !m || u.outcome === "running") return;
-  const action = m[1];
+  if (u?.outcome === "running") return;
+  const marker = (await readMeta(clusterDir).catch(() => undefined))?.tls_switch;
+  const fromState = u && /^tls-(enable|disable)$/.exec(u.state.operation)?.[1];
+  const action = marker?.action ?? fromState;
+  if (!action) return;
+  const stateId = u && fromState ? u.state.state_id : marker?.state_id;
+  const how = u && fromState ? u.outcome : "did not finish";
   throw new MupError(
-    `cluster ${cluster}'s TLS ${action} (apply ${u.state.state_id}) ${u.outcome} part way: ` +
-      `its members' configurations are between TLS modes, and the metadata still records TLS ` +
+    `cluster ${cluster}'s TLS ${action} (apply ${stateId}) ${how} part way: its members' ` +
+      `configurations are between TLS modes, and the metadata still records TLS ` +
       `${action === "enable" ? "off" : "on"} until the switch finishes. \`mup ${command}\` ` +
       "would act on a cluster the metadata does not describe",
     {
       hint: `finish the switch first: \`mup plan resume ${cluster}\` (it goes on from where ` +
-        `it stopped); then run \`mup ${command}\` again`,
-      details: { state_id: u.state.state_id, apply_status: u.outcome },
+        `it stopped); then run \`mup ${command}\` again. \`mup cluster destroy ${cluster}\` ` +
+        "is the only other command that runs before then",
+      details: { state_id: stateId, apply_status: u && fromState ? u.outcome : "unfinished" },
     },
   );
 }

@@ -57,8 +57,11 @@ export const stopProcess: Operation = {
       ...(how === "with SIGKILL"
         ? {
           notice: `pid ${pid} did not stop on the shutdown command nor on SIGTERM within ` +
-            `${secs * 2} s: it was killed with SIGKILL (an unclean shutdown: mongod recovers ` +
-            "from its journal at the next start; see its log for why it hung)",
+            `${secs * 2} s: it was killed with SIGKILL (an unclean shutdown${
+              ctx.op.target.params.data_removed === "true"
+                ? "; its data is being removed"
+                : ": mongod recovers from its journal at the next start"
+            }; see its log for why it hung)`,
         }
         : {}),
     };

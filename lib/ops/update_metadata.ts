@@ -13,7 +13,9 @@ import { withTls } from "../security/settings.ts";
  * changing, so a failed or interrupted apply does not leave the old status standing. With
  * status=removed (destroy), meta.yaml is deleted: the cluster is no longer recorded. With
  * `security_tls` ("true"/"false", the last step of `cluster tls enable|disable`), the recorded
- * topology's global.security.tls and the connection string change with it.
+ * topology's global.security.tls and the connection string change with it, and the switch's
+ * marker (ClusterMeta.tls_switch, written with status=unknown by the switch's first operation,
+ * param `tls_switch`: "enable"/"disable") is cleared.
  */
 export const updateMetadata: Operation = {
   async isDone(ctx) {
@@ -27,6 +29,9 @@ export const updateMetadata: Operation = {
     if (tls !== undefined && String(meta.topology.global.security?.tls ?? false) !== tls) {
       return false;
     }
+    if (tls !== undefined && meta.tls_switch) return false;
+    const switching = ctx.op.target.params.tls_switch;
+    if (switching !== undefined && meta.tls_switch?.plan_id !== ctx.plan.plan_id) return false;
     // "unknown" is written first by this plan; the final status replaces it.
     return param(ctx, "status") === "unknown" || meta.status !== "unknown";
   },
@@ -55,8 +60,20 @@ export const updateMetadata: Operation = {
       : "stopped";
     const tls = ctx.op.target.params.security_tls;
     const topology = tls === undefined ? meta.topology : withTls(meta.topology, tls === "true");
+    const switching = ctx.op.target.params.tls_switch;
+    const { tls_switch: _done, ...rest } = meta;
     await writeMeta(dir, {
-      ...meta,
+      ...(tls === undefined ? meta : rest),
+      ...(switching === "enable" || switching === "disable"
+        ? {
+          tls_switch: {
+            action: switching,
+            plan_id: ctx.plan.plan_id,
+            state_id: ctx.stateId,
+            started_at: new Date().toISOString(),
+          },
+        }
+        : {}),
       topology,
       connection_string: tls === undefined
         ? meta.connection_string
@@ -69,7 +86,9 @@ export const updateMetadata: Operation = {
     });
     return {
       output: mark
-        ? "recorded status unknown while the cluster changes"
+        ? `recorded status unknown while the cluster changes${
+          switching ? ` (TLS ${switching} under way)` : ""
+        }`
         : `recorded status ${status} (${alive.filter(Boolean).length}/${alive.length} running)`,
       metadata: { status },
     };

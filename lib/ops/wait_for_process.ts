@@ -48,10 +48,21 @@ async function why(
     };
   }
   const on = await ex.listening?.(pid).catch(() => undefined);
+  // Listening on its own port yet silent is a hung or stopped process, not a bindIp mistake.
+  const onItsPort = on?.some((a) => listensFor(a, host!, port!));
+  const state = onItsPort
+    ? (await ex.run(["ps", "-o", "stat=", "-p", String(pid)], { timeoutMs: 10_000 })
+      .catch(() => undefined))?.stdout.trim()
+    : undefined;
   const where = !on
     ? ""
     : `at ${hostPort(host!, port!)}; ${
-      on.length
+      onItsPort
+        ? state?.startsWith("T")
+          ? `it listens on ${on.join(", ")} but is stopped (process state ${state}: ` +
+            `SIGSTOP or a debugger; \`kill -CONT ${pid}\` resumes it)`
+          : `it listens on ${on.join(", ")} but does not answer: it is busy or hung (see its log)`
+        : on.length
         ? `it listens on ${on.join(", ")} (check net.bindIp)`
         : "it listens on no TCP address yet"
     }`;
@@ -59,4 +70,17 @@ async function why(
     reason: `: its process runs (PID ${pid}) but does not answer${where ? ` ${where}` : ""}`,
     gone: false,
   };
+}
+
+/**
+ * Whether a listening address (`127.0.0.1:27017`, `[::]:27017`) serves `host:port`: the port,
+ * on a wildcard address, on the host's own literal address, or on loopback for localhost.
+ */
+function listensFor(address: string, host: string, port: number): boolean {
+  const m = /^\[?(.*?)\]?:(\d+)$/.exec(address);
+  if (!m || Number(m[2]) !== port) return false;
+  const ip = m[1];
+  const bare = host.replace(/^\[|\]$/g, "");
+  return ip === "0.0.0.0" || ip === "::" || ip === bare ||
+    (bare === "localhost" && (ip === "127.0.0.1" || ip === "::1"));
 }

@@ -41,6 +41,7 @@ function removeOp(
   what: string,
   deps: string[],
   mode: Removal = "all",
+  retained: string[] = [],
 ): PlannedOperation {
   const how = mode === "if_empty"
     ? `Remove ${what} ${host}:${dir} (if empty)`
@@ -55,7 +56,11 @@ function removeOp(
       type: "host",
       name: host,
       host,
-      params: { path: dir, ...(mode === "all" ? {} : { [mode]: "true" }) },
+      params: {
+        path: dir,
+        ...(mode === "all" ? {} : { [mode]: "true" }),
+        ...(retained.length ? { retained_data: JSON.stringify(retained) } : {}),
+      },
     },
     changes: [change("directory", `${host}:${dir}`, "delete")],
     depends_on: deps,
@@ -63,12 +68,70 @@ function removeOp(
   });
 }
 
+/** One directory of the processes' to remove, and how (processRemovals). */
+interface DirRemoval {
+  host: string;
+  dir: string;
+  what: string;
+  mode: Removal;
+  /** Removal op IDs of the cluster's directories inside this one: they go first. */
+  deps: string[];
+  /** The retained data directories at or inside this one (process_files: they stay). */
+  retained: string[];
+}
+
+/**
+ * The processes' own directories to remove, once each: deploy, log and config (only mup's files
+ * from one the entry names itself), and data unless retained. A directory that is two of these
+ * at once (a data_dir equal to a chosen log_dir) is removed whole if it is a data directory
+ * that goes; one holding the cluster's own directories waits for their removal, so that what is
+ * left in it (and reported kept) is what stays.
+ */
+function processRemovals(procs: ProcessSpec[], retainData: boolean): DirRemoval[] {
+  const found = new Map<string, DirRemoval>();
+  const want = (host: string, dir: string, what: string, mode: Removal) => {
+    const had = found.get(`${host}:${dir}`);
+    if (had && !(mode === "all" && had.mode !== "all")) return;
+    found.set(`${host}:${dir}`, { host, dir, what, mode, deps: [], retained: [] });
+  };
+  for (const p of procs) {
+    // A directory the entry names itself may hold the operator's own files: only ours go.
+    const mode = (d: "deploy" | "log" | "config") =>
+      p.dirs.chosen.includes(d) ? "process_files" : "all";
+    want(p.host, p.dirs.deploy, "deploy directory", mode("deploy"));
+    want(p.host, p.dirs.log, "log directory", mode("log"));
+    want(p.host, p.dirs.config, "config directory", mode("config"));
+    if (!retainData && p.role !== "mongos") want(p.host, p.dirs.data, "data directory", "all");
+  }
+  const list = [...found.values()];
+  const inside = (outer: string, d: string) => d.startsWith(outer + path.sep);
+  for (const r of list) {
+    r.deps = list.filter((o) => o.host === r.host && inside(r.dir, o.dir))
+      .map((o) => `rm-${o.host}-${o.dir}`);
+    if (retainData && r.mode === "process_files") {
+      r.retained = procs.filter((p) =>
+        p.role !== "mongos" && p.host === r.host &&
+        (p.dirs.data === r.dir || inside(r.dir, p.dirs.data))
+      ).map((p) => p.dirs.data);
+    }
+  }
+  return list;
+}
+
 /** Pure: the destroy Plan. */
 export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
   const { procs } = clusterProcesses(input);
   const meta = input.meta;
   const archive = archiveDir(input.clusterDir, meta.name, input.planId);
-  const stops = orderedStops(input, procs, true).map((o) => ({ ...o, depends_on: [] }));
+  // Without --retain-data, an unclean stop's data is removed anyway: no journal recovery follows.
+  const stops = orderedStops(input, procs, true).map((o) => ({
+    ...o,
+    depends_on: [],
+    target: {
+      ...o.target,
+      params: { ...o.target.params, ...(input.retainData ? {} : { data_removed: "true" }) },
+    },
+  }));
   const archiveOp = op({
     id: "archive-cluster",
     type: "archive_cluster",
@@ -96,14 +159,9 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
     seen.add(`${host}:${dir}`);
     removes.push(removeOp(host, dir, what, deps, mode));
   };
-  for (const p of procs) {
-    // A directory the entry names itself may hold the operator's own files: only ours go.
-    const mode = (d: "deploy" | "log" | "config") =>
-      p.dirs.chosen.includes(d) ? "process_files" : "all";
-    add(p.host, p.dirs.deploy, "deploy directory", [], mode("deploy"));
-    add(p.host, p.dirs.log, "log directory", [], mode("log"));
-    add(p.host, p.dirs.config, "config directory", [], mode("config"));
-    if (!input.retainData && p.role !== "mongos") add(p.host, p.dirs.data, "data directory");
+  for (const r of processRemovals(procs, input.retainData === true)) {
+    removes.push(removeOp(r.host, r.dir, r.what, r.deps, r.mode, r.retained));
+    seen.add(`${r.host}:${r.dir}`);
   }
   const root = meta.deploy_dir;
   const sec = securityOf(meta.topology);

@@ -299,6 +299,12 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
     return [...ops, metadataOp(input, "auto", ops.map((o) => o.id))];
   };
   if (input.force) {
+    const setsDown = majorityWarnings(procs, sets, chosen, input.facts, true);
+    // A set going down already says the cluster stops taking writes; otherwise (`-R mongos
+    // --force`) losing the only router is what clients notice.
+    const forced = setsDown.some((w) => w.code === "force_majority_down")
+      ? setsDown
+      : [...singleMongosWarnings(procs, chosen), ...setsDown];
     return lifecyclePlan(
       input,
       "restart",
@@ -315,7 +321,7 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
         },
         { name: "finalize", description: "Verify health and record the status", ops: finalize() },
       ]),
-      { errors, warnings: majorityWarnings(procs, sets, chosen, input.facts, true) },
+      { errors, warnings: forced },
     );
   }
   const inSet = (s: ReplicaSetSpec) => chosen.filter((p) => p.replicaSet === s.name);

@@ -282,7 +282,15 @@ export function planTls(input: TlsPlanInput): Omit<Plan, "content_hash"> {
     : [];
   // Every round restarts every process, the mongos included.
   warnings.push(...singleMongosWarnings(procs, procs));
-  return lifecyclePlan(input, `tls-${input.action}`, markedPhases(input, phases), {
+  const marked = markedPhases(input, phases);
+  // The first operation records the switch as under way: every other planner refuses to act on
+  // a cluster between TLS modes until it is finished (ClusterMeta.tls_switch).
+  const mark = marked[0].ops.find((o) => o.id === "mark-status-unknown");
+  if (mark) {
+    mark.target.params.tls_switch = input.action;
+    mark.description = `Record that TLS ${input.action} is under way (status unknown)`;
+  }
+  return lifecyclePlan(input, `tls-${input.action}`, marked, {
     errors,
     warnings,
   });

@@ -98,7 +98,10 @@ export function checkForeignData(
  * empty. mongod would write among someone else's files there, and destroy would leave the
  * directory half-emptied. The only files allowed are the ones this cluster's own earlier,
  * unfinished deploy made (`ownClaims`: its mongod.log, and logRotate's renamed copies of it,
- * mongod.conf, mongod.pid), so that deploy can be retried. An error per directory, naming up to
+ * mongod.conf, mongod.pid), so that deploy can be retried, and the way to this cluster's own
+ * directories (a data_dir inside the entry's log_dir: retained data, or an unfinished deploy's);
+ * a chosen directory that is a data directory too is left to the data checks. An error per
+ * directory, naming up to
  * three of its entries; unreachable hosts are left to the connectivity check.
  */
 export async function checkChosenDirs(
@@ -118,7 +121,27 @@ export async function checkChosenDirs(
     return own.has(`${hostKey(host)} ${path.join(dir, name)}`) ||
       (rotatedOf !== undefined && own.has(`${hostKey(host)} ${path.join(dir, rotatedOf)}`));
   };
-  const seen = new Set<string>();
+  // The cluster's own directories on each host: one inside a chosen directory (a data_dir
+  // under the entry's log_dir, say) is this cluster's, not someone else's files.
+  const ownDirs = new Map<string, string[]>();
+  for (const p of procs) {
+    const list = ownDirs.get(hostKey(p.host)) ?? [];
+    list.push(p.dirs.deploy, p.dirs.log, p.dirs.config);
+    if (p.role !== "mongos") list.push(p.dirs.data);
+    ownDirs.set(hostKey(p.host), list);
+  }
+  const leadsToOwn = (host: string, dir: string, name: string) => {
+    const entry = path.join(dir, name);
+    return (ownDirs.get(hostKey(host)) ?? []).some((d) =>
+      d === entry || d.startsWith(entry + path.sep)
+    );
+  };
+  // A chosen directory that is also a data directory is the data check's (checkForeignData,
+  // and the retained-data pre-flight): MongoDB's files in it are data, not someone else's.
+  const dataDirs = new Set(
+    procs.filter((p) => p.role !== "mongos").map((p) => `${hostKey(p.host)} ${p.dirs.data}`),
+  );
+  const seen = new Set<string>(dataDirs);
   const dirs: { p: ProcessSpec; field: string; dir: string }[] = [];
   for (const p of procs) {
     for (const which of p.dirs.chosen) {
@@ -132,7 +155,8 @@ export async function checkChosenDirs(
     const ex = executors.forHost(p.host);
     const r = await ex.run(["ls", "-A", "--", dir], { timeoutMs: 10_000 }).catch(() => undefined);
     if (!r || r.code !== 0) return undefined; // absent (or unreachable: connectivity's check)
-    const entries = r.stdout.split("\n").filter((e) => e && !mine(p.host, dir, e));
+    const entries = r.stdout.split("\n")
+      .filter((e) => e && !mine(p.host, dir, e) && !leadsToOwn(p.host, dir, e));
     if (!entries.length) return undefined;
     const named = entries.slice(0, SHOWN).join(", ") +
       (entries.length > SHOWN ? ` and ${entries.length - SHOWN} more` : "");

@@ -67,13 +67,10 @@ export class PlainRenderer {
       case "op_done": {
         const st = e.id === "update-metadata" && /recorded status (\w+)/.exec(e.output ?? "");
         if (st) this.recorded = st[1];
-        const kept = /of mup's from (.+); kept the directory: it holds other files \((.+)\)$/
-          .exec(e.output ?? "");
-        if (kept) this.kept.push(`${kept[1]} (${kept[2]})`);
-        if (e.notice) {
-          const op = this.plan?.phases.flatMap((p) => p.operations).find((o) => o.id === e.id);
-          this.write(`  ! ${op?.description ?? e.id}: ${e.notice}`);
-        }
+        const op = this.plan?.phases.flatMap((p) => p.operations).find((o) => o.id === e.id);
+        // A directory destroy kept is summed up at the end, with what it holds.
+        if (e.notice && op?.type === "remove_directory") this.kept.push(e.notice);
+        else if (e.notice) this.write(`  ! ${op?.description ?? e.id}: ${e.notice}`);
         const g = this.groupOf.get(e.id)!;
         const f = this.count(g, e.already_done);
         this.doneOps.set(g, [...(this.doneOps.get(g) ?? []), {
@@ -163,7 +160,30 @@ export class PlainRenderer {
     const part = done.slice(from);
     const ids = new Set(part.map((d) => d.id));
     const sub: OpGroup = { ...g, ops: g.ops.filter((o) => ids.has(o.id)) };
+    // Part of a group (the rest failed or never ran): a grouped "Mongod ready" would claim
+    // them all, so each finished one is named on its own line.
+    if (sub.ops.length > 1 && sub.ops.length < g.ops.length) {
+      for (const o of sub.ops) {
+        this.line(g, { ...g, ops: [o] }, part.filter((d) => d.id === o.id));
+      }
+      return;
+    }
+    this.line(g, sub, part);
+  }
+
+  /** One ✓ line: `sub` (of group `g`) done, `part` its finished operations. */
+  private line(g: OpGroup, sub: OpGroup, part: { id: string; already: boolean }[]): void {
     const already = WAITS.has(g.ops[0]?.type) ? 0 : part.filter((d) => d.already).length;
+    // "Downloaded … (already in place)" would say both: a cached archive is just that.
+    if (g.ops[0]?.type === "download_binary" && already === part.length) {
+      const ms = performance.now() - (this.started.get(g) ?? performance.now());
+      this.write(
+        `  ✓ MongoDB ${this.plan!.version} already downloaded (in the local cache) [${
+          formatDuration(ms)
+        }]`,
+      );
+      return;
+    }
     const note = already === part.length
       ? " (already in place)"
       : already
@@ -196,7 +216,7 @@ export class PlainRenderer {
         this.write(`Password: run \`${e.credentials}\` (mup prints it nowhere else)`);
       }
       if (this.kept.length) {
-        this.write("Kept (they hold files mup did not make; mup removed only its own files):");
+        this.write("Kept (mup removed only its own files from these directories):");
         for (const k of this.kept) this.write(`  ${k}`);
       }
       return;

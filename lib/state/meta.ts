@@ -41,6 +41,18 @@ export const ClusterMeta = z.object({
   release: Release.optional(),
   /** The topology file deployed; lifecycle hooks run in its directory. */
   topology_file: z.string().optional(),
+  /**
+   * A TLS switch under way (`cluster tls <name> enable|disable`): set by the switch's first
+   * operation, cleared by its last. While set, the members' configurations and runtime tlsMode
+   * lie anywhere between the recorded `global.security.tls` and the target, so every other
+   * plan but a destroy is refused until the switch is resumed to its end.
+   */
+  tls_switch: z.object({
+    action: z.enum(["enable", "disable"]),
+    plan_id: Identifier,
+    state_id: Identifier,
+    started_at: z.string(),
+  }).optional(),
 });
 export type ClusterMeta = z.infer<typeof ClusterMeta>;
 
