@@ -123,6 +123,14 @@ export async function checkRecordedData(
             `other members of ${p.replicaSet} (${from}; initial sync), create it empty, owned ` +
             `by the user mongod runs as, and plan again`,
         });
+      } else if (p.arbiterOnly) {
+        warnings.push({
+          code: "initial_sync",
+          severity: "warning",
+          host: p.host,
+          message: `data directory ${p.host}:${p.dirs.data} of arbiter ${p.id} is empty: once ` +
+            `started, it takes the configuration of ${p.replicaSet} from the other members again`,
+        });
       } else {
         resync.set(p.id, from);
         warnings.push({
