@@ -5,7 +5,16 @@
 import assert from "node:assert/strict";
 import { MongoAccess } from "../lib/mongo/client.ts";
 import { describeState, probeProcesses } from "../lib/probe/live.ts";
-import { freePorts } from "./helpers.ts";
+import {
+  deployArgs,
+  freePorts,
+  killAll,
+  mup,
+  output,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
 import {
   admin,
   adminError,
@@ -158,4 +167,34 @@ Deno.test("the replica_set_healthy safety check waits for a member that settles 
     assert.deepEqual([twice.code, twice.message], [96, "already out of maintenance mode"]);
     assert.equal(await memberState(ports[2]), "SECONDARY");
   });
+});
+
+Deno.test("cluster display of a set with an arbiter, access control on: the arbiter (which holds no users) still shows its PID and version", async () => {
+  const home = await tempHome();
+  const ports = freePorts(3);
+  try {
+    const text = "mongod_servers:\n" +
+      ports.map((p, i) =>
+        `  - { host: localhost, port: ${p}, replica_set: rs0${
+          i === 2 ? ", arbiter_only: true, priority: 0" : ""
+        } }\n`
+      ).join("");
+    const file = await writeTopology(home, "arb.yaml", text);
+    const deployed = await mup(deployArgs("arb", file, await testMirror(), ["--auto-approve"]), {
+      home,
+    });
+    assert.equal(deployed.code, 0, output(deployed));
+    const shown = await mup(["cluster", "display", "arb", "--json"], { home });
+    const doc = JSON.parse(shown.stdout);
+    const arbiter = doc.processes.find((r: { port: number }) => r.port === ports[2]);
+    assert.equal(arbiter.state, "ARBITER", shown.stdout);
+    assert.equal(arbiter.version, "7.0.14", shown.stdout);
+    const pid = Number(
+      (await Deno.readTextFile(`${home}/storage/clusters/arb/deploy/mongod-${ports[2]}/mongod.pid`))
+        .trim(),
+    );
+    assert.equal(arbiter.pid, pid, shown.stdout);
+  } finally {
+    await killAll(home);
+  }
 });

@@ -166,6 +166,10 @@ Deno.test("re-deploy onto retained data of rs0 with other members: pre-flight re
     assert.equal(dropped.code, 1, told);
     assert.ok(told.includes(`but the topology leaves out localhost:${ports[2]}`), told);
     assert.match(told, /a left-out member would still count in its majority/);
+    // The removal it names takes the left-out member's data too (it holds the set's config).
+    const rm = /`rm -rf ([^`]*)`/.exec(told)?.[1].split(" ") ?? [];
+    assert.equal(rm.length, 3, told);
+    assert.ok(rm.some((d) => d.endsWith(`mongod-${ports[2]}`)), told);
     assert.deepEqual(await livePids(home, "kept"), [], "nothing was started");
     assert.ok(!(await exists(path.join(home, "storage", "clusters", "kept", "meta.yaml"))));
   } finally {

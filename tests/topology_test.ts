@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { z } from "zod";
 import { parseTopology, TopologyError } from "../lib/topology/load.ts";
 import { Topology, topologyKind } from "../lib/topology/schema.ts";
+import { nodeDirs } from "../lib/topology/layout.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -322,4 +323,35 @@ Deno.test("values out of a set or a range say what is allowed: a misspelt hook p
   assert.equal(timeout.length, 1, JSON.stringify(timeout));
   assert.match(timeout[0].message, /a duration such as 30s, 5m or 1h30m/);
   assert.ok(!issues.some((i) => /Invalid input/.test(i.message)), JSON.stringify(issues));
+});
+
+Deno.test("an entry's own relative data_dir, log_dir and config_dir are under its own deploy_dir (as TiUP places them); without one, under the global deploy_dir", () => {
+  const t = Topology.parse({
+    global: { deploy_dir: "/srv/mup" },
+    mongod_servers: [
+      {
+        host: "localhost",
+        port: 27017,
+        deploy_dir: "/opt/a",
+        data_dir: "data",
+        log_dir: "logs",
+        config_dir: "conf",
+      },
+      { host: "localhost", port: 27018, deploy_dir: "b", data_dir: "data" },
+      { host: "localhost", port: 27019, data_dir: "data-c" },
+    ],
+  });
+  const [a, b, c] = t.mongod_servers.map((n) => nodeDirs(t, n, "mongod", "/unused"));
+  assert.deepEqual([a.deploy, a.data, a.log, a.config], [
+    "/opt/a",
+    "/opt/a/data",
+    "/opt/a/logs",
+    "/opt/a/conf",
+  ]);
+  assert.deepEqual([b.deploy, b.data], ["/srv/mup/b", "/srv/mup/b/data"]);
+  assert.deepEqual([c.deploy, c.data, c.log], [
+    "/srv/mup/mongod-27019",
+    "/srv/mup/data-c",
+    "/srv/mup/logs/mongod-27019",
+  ]);
 });

@@ -20,6 +20,7 @@ import {
 } from "./duration_option.ts";
 import { clusterAccess } from "../security/access.ts";
 import { describeHolder } from "../preflight/ports.ts";
+import { runningPid } from "../ops/process.ts";
 import { securityOf } from "../security/settings.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 
@@ -220,6 +221,20 @@ function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[]): string {
  * A DOWN process whose port accepted the connection: whatever holds the port (this machine's
  * /proc, or over SSH) is named in its reason, since that is rarely the cluster's own server.
  */
+/**
+ * The PID of each process that answers but would not say it (serverStatus needs a user, and an
+ * arbiter has none): read from its pid file, as the lifecycle commands do.
+ */
+async function fillPids(ctx: CliContext, meta: ClusterMeta, rows: ProcessStatus[]): Promise<void> {
+  await Promise.all(rows.map(async (r) => {
+    const p = meta.processes.find((x) => x.id === r.process_id);
+    if (r.pid !== undefined || r.state === "DOWN" || !p) return;
+    const pid = await runningPid(ctx.executors.forHost(p.host), p.pid_file, p.config)
+      .catch(() => undefined);
+    if (pid !== undefined) r.pid = pid;
+  }));
+}
+
 async function nameHolders(ctx: CliContext, rows: ProcessStatus[]): Promise<void> {
   await Promise.all(rows.map(async (r) => {
     if (r.state !== "DOWN" || r.reason === "connection refused") return;
@@ -313,6 +328,7 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
       const access = clusterAccess(meta.name, meta.topology, ctx.executors);
       const rows = await probeProcesses(access, procs, dataDirs, timeout);
       await nameHolders(ctx, rows);
+      await fillPids(ctx, meta, rows);
       // A sharded cluster is also only healthy when mongos lists every shard set.
       const shardSets = [
         ...new Set(meta.processes.filter((p) => p.role === "mongod").map((p) => p.replica_set)),

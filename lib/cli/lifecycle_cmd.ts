@@ -2,7 +2,8 @@
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { compileHooks } from "../hooks/compile.ts";
-import { parseArchiveName, planDestroy } from "../plan/destroy.ts";
+import { planDestroy } from "../plan/destroy.ts";
+import { parseArchiveName } from "../state/archive_name.ts";
 import type { LifecyclePlanInput } from "../plan/lifecycle.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
 import { planRestart } from "../plan/restart.ts";

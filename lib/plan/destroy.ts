@@ -13,21 +13,7 @@ import { change, op } from "./op_builders.ts";
 import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, metadataOp } from "./lifecycle_ops.ts";
 import { orderedStops } from "./stop.ts";
-
-/** Where a destroyed cluster's records go: `<storage>/archive/<name>-<plan-id>`. */
-export function archiveDir(clusterDir: string, name: string, planId: string): string {
-  return path.join(path.dirname(path.dirname(clusterDir)), "archive", `${name}-${planId}`);
-}
-
-/**
- * The cluster name and plan ID of an archive folder's name (archiveDir's `<name>-<plan-id>`,
- * the plan ID being `plan-` and 8 hex digits); undefined for any other name. A cluster named
- * `zz-plan` never matches `zz`'s archives: the plan ID is matched exactly.
- */
-export function parseArchiveName(dirName: string): { cluster: string; planId: string } | undefined {
-  const m = /^(.+)-(plan-[0-9a-f]{8})$/.exec(dirName);
-  return m ? { cluster: m[1], planId: m[2] } : undefined;
-}
+import { archiveDir } from "../state/archive_name.ts";
 
 /**
  * How much of a directory goes: all of it; only if it is empty (a shared parent); or only the

@@ -25,6 +25,7 @@ import {
   waitPrimaryOp,
 } from "./lifecycle_ops.ts";
 import { orderedStarts } from "./start.ts";
+import { setVotes } from "./votes.ts";
 
 const byPort = (a: ProcessSpec, b: ProcessSpec) => a.host.localeCompare(b.host) || a.port - b.port;
 
@@ -222,14 +223,11 @@ export function majorityWarnings(
     const members = procs.filter((p) => p.replicaSet === s.name);
     const restarted = members.filter((p) => ids.has(p.id));
     if (!restarted.length) continue;
-    const total = members.reduce((n, p) => n + p.votes, 0);
-    const need = Math.floor(total / 2) + 1;
-    const running = members.filter((p) => facts[p.id]?.running)
-      .reduce((n, p) => n + p.votes, 0);
+    const { total, need, count } = setVotes(members);
+    const running = count((p) => facts[p.id]?.running === true);
     const names = restarted.map((p) => hostPort(p.host, p.port)).join(", ");
     if (force) {
-      const left = running - restarted.filter((p) => facts[p.id]?.running)
-        .reduce((n, p) => n + p.votes, 0);
+      const left = running - count((p) => ids.has(p.id) && facts[p.id]?.running === true);
       if (running < need || left >= need) continue;
       out.push({
         code: "force_majority_down",

@@ -10,6 +10,7 @@ import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { ProcessFact } from "./lifecycle.ts";
 import type { ValidationIssue } from "./schema.ts";
 import { hostPort } from "../topology/hosts.ts";
+import { setVotes } from "./votes.ts";
 
 const warn = (code: string, message: string): ValidationIssue => ({
   code,
@@ -37,10 +38,7 @@ export function stopWarnings(
   for (const s of sets) {
     const stopping = s.members.filter((p) => stopped.has(p.id));
     if (!stopping.length) continue;
-    const total = s.members.reduce((n, p) => n + p.votes, 0);
-    const need = Math.floor(total / 2) + 1;
-    const votes = (f: (p: ProcessSpec) => boolean) =>
-      s.members.filter(f).reduce((n, p) => n + p.votes, 0);
+    const { total, need, count: votes } = setVotes(s.members);
     const before = votes(runningNow);
     const after = votes(runningAfter);
     const left = s.members.filter(runningAfter);

@@ -10,6 +10,7 @@ import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
 import { hostKey } from "../topology/hosts.ts";
 import type { NodeClaim } from "../topology/layout.ts";
 import { DATA_MARKERS } from "./retained.ts";
+import { listDirs } from "./list_dirs.ts";
 import * as path from "node:path";
 
 /** How many of a directory's entries the message names. */
@@ -151,12 +152,23 @@ export async function checkChosenDirs(
       dirs.push({ p, field: `${which}_dir`, dir });
     }
   }
-  const found = await Promise.all(dirs.map(async ({ p, field, dir }) => {
-    const ex = executors.forHost(p.host);
-    const r = await ex.run(["ls", "-A", "--", dir], { timeoutMs: 10_000 }).catch(() => undefined);
-    if (!r || r.code !== 0) return undefined; // absent (or unreachable: connectivity's check)
-    const entries = r.stdout.split("\n")
-      .filter((e) => e && !mine(p.host, dir, e) && !leadsToOwn(p.host, dir, e));
+  // One listing per host: over SSH, one round trip however many directories it has.
+  const hosts = [...new Set(dirs.map((d) => d.p.host))];
+  const listed = new Map(
+    await Promise.all(hosts.map(async (h) =>
+      [
+        h,
+        await listDirs(
+          executors.forHost(h),
+          dirs.filter((d) => d.p.host === h).map((d) => d.dir),
+        ).catch(() => undefined), // unreachable: connectivity's check
+      ] as const
+    )),
+  );
+  const found = dirs.map(({ p, field, dir }) => {
+    const all = listed.get(p.host)?.get(dir);
+    if (!all) return undefined; // absent
+    const entries = all.filter((e) => !mine(p.host, dir, e) && !leadsToOwn(p.host, dir, e));
     if (!entries.length) return undefined;
     const named = entries.slice(0, SHOWN).join(", ") +
       (entries.length > SHOWN ? ` and ${entries.length - SHOWN} more` : "");
@@ -166,7 +178,7 @@ export async function checkChosenDirs(
         `holds files mup did not make (${named}): the process would write among them. Give ` +
         `the process an empty or new ${field}, or move the files away`,
     };
-  }));
+  });
   return checkFrom(
     "own_dirs_empty",
     found.filter((x) => x !== undefined)

@@ -33,6 +33,8 @@ interface Recorded {
   archive: string;
   /** The set's members as the archive records them (`host:port`, sorted); [] for a standalone. */
   members: string[];
+  /** Where each of those members kept its data (`host:port` → host and data directory). */
+  memberDirs: Map<string, { host: string; dir: string }>;
 }
 
 const dirKey = (host: string, dir: string) => `${hostKey(host)}\0${path.resolve(dir)}`;
@@ -70,6 +72,10 @@ async function recordedData(archiveRoot: string): Promise<Map<string, Recorded>>
         cluster: a.meta.name,
         archive: a.dir,
         members: p.replicaSet ? membersOf(procs, p.replicaSet) : [],
+        memberDirs: new Map(
+          procs.filter((q) => p.replicaSet && q.replicaSet === p.replicaSet)
+            .map((q) => [hostPort(q.host, q.port), { host: q.host, dir: q.dirs.data }]),
+        ),
       });
     }
   }
@@ -161,6 +167,11 @@ function otherMembers(retained: Retained[], procs: ProcessSpec[]) {
       ...(dropped.length ? [`leaves out ${dropped.join(", ")}`] : []),
     ].join(" and ");
     const dirs = retained.filter((x) => x.was.set === set && x.was.archive === r.was.archive);
+    // A left-out member's data is the set's too: removing the set's data removes it as well.
+    const leftOut = dropped.flatMap((m) => {
+      const d = r.was.memberDirs.get(m);
+      return d && !dirs.some((x) => dirKey(x.host, x.dir) === dirKey(d.host, d.dir)) ? [d] : [];
+    });
     return {
       code: "retained_data_members",
       message: `data directory ${r.host}:${r.dir} holds data of replica set ${set}${
@@ -173,7 +184,7 @@ function otherMembers(retained: Retained[], procs: ProcessSpec[]) {
         dropped.length ? "a left-out member would still count in its majority" : ""
       }. mup deploys onto retained data only with the members it was destroyed with (and has no command that changes a set's members yet): deploy ${set} with members ${
         r.was.members.join(", ")
-      }, or remove the data first: ${removal(dirs)}`,
+      }, or remove the data first: ${removal([...dirs, ...leftOut])}`,
     };
   }
   return undefined;
@@ -197,7 +208,7 @@ const more = (wrong: unknown[]) =>
   wrong.length > 1 ? ` (so do ${wrong.length - 1} more of this topology's)` : "";
 
 /** The end of both messages: how to remove the data, or avoid it. */
-function removal(wrong: Retained[]): string {
+function removal(wrong: { host: string; dir: string }[]): string {
   return `\`rm -rf ${wrong.map((x) => x.dir).join(" ")}\`${
     wrong.some((x) => x.host !== "localhost") ? " (on each host)" : ""
   }; or give the cluster other data_dir paths`;

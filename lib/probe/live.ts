@@ -92,10 +92,21 @@ async function askOne(
   const ss = await m.adminCommand(p.host, p.port, { serverStatus: 1 }, timeoutMs).catch(() =>
     undefined
   );
+  // An arbiter holds no users, so with access control it authenticates no one: its version is
+  // asked with buildInfo, which needs no authentication (its PID comes from the pid file).
+  const built = ss ? undefined : await m.withServer(
+    p.host,
+    p.port,
+    (c) => c.db("admin").command({ buildInfo: 1 }),
+    timeoutMs,
+    { auth: false },
+  ).catch(() => undefined);
   const out: ProcessStatus = {
     ...base,
     ...(ss
       ? { pid: Number(ss.pid), uptime_s: Number(ss.uptime), version: String(ss.version) }
+      : built
+      ? { version: String(built.version) }
       : {}),
   };
   if (!p.replica_set) return { status: { ...out, state: "RUNNING", healthy: true } };

@@ -8,6 +8,7 @@ import { MupError } from "../errors.ts";
 import { FILE_MODE, privateDir } from "./atomic.ts";
 import { describeLock, isStale, procStart } from "./lock.ts";
 import { LockInfo, STATE_FORMAT_VERSION } from "./schema.ts";
+import { userName } from "../util/user.ts";
 
 /** `<storage root>/claims.lock`. */
 export function claimsLockPath(storeRoot: string): string {
@@ -40,7 +41,7 @@ export async function withClaimsLock<T>(
     format_version: STATE_FORMAT_VERSION,
     id: crypto.randomUUID(),
     operation,
-    who: `${Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "unknown"}@${Deno.hostname()}`,
+    who: `${userName()}@${Deno.hostname()}`,
     host: Deno.hostname(),
     pid: Deno.pid,
     pid_start: procStart(Deno.pid),

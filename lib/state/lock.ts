@@ -3,6 +3,7 @@ import { MupError } from "../errors.ts";
 import { pidAlive } from "../executor/local.ts";
 import { FILE_MODE, privateDir, writePrivateFile } from "./atomic.ts";
 import { LockInfo, STATE_FORMAT_VERSION } from "./schema.ts";
+import { userName } from "../util/user.ts";
 
 /** The /proc start time of `pid` (undefined when it cannot be read): tells a recycled PID apart. */
 export function procStart(pid: number): string | undefined {
@@ -12,10 +13,6 @@ export function procStart(pid: number): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function whoami(): string {
-  return Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "unknown";
 }
 
 export function lockPath(clusterDir: string): string {
@@ -113,7 +110,7 @@ export class ClusterLock {
       format_version: STATE_FORMAT_VERSION,
       id: crypto.randomUUID(),
       operation,
-      who: `${whoami()}@${Deno.hostname()}`,
+      who: `${userName()}@${Deno.hostname()}`,
       host: Deno.hostname(),
       pid: Deno.pid,
       pid_start: procStart(Deno.pid),

@@ -1,11 +1,11 @@
 /**
  * Clusters destroyed with `--retain-data`. Their archive (`<storage>/archive/<name>-<plan-id>`,
- * lib/plan/destroy.ts archiveDir) holds the destroy's plan, which says the data was kept
+ * lib/state/archive_name.ts archiveDir) holds the destroy's plan, which says the data was kept
  * (warning `data_kept`) and, through its topology, where. `cluster list` shows them, so that
  * data left on the hosts is not forgotten. Reads only.
  */
 import * as path from "node:path";
-import { parseArchiveName } from "../plan/destroy.ts";
+import { parseArchiveName } from "./archive_name.ts";
 import { reachedLocally } from "../executor/factory.ts";
 import { parsePlanText } from "../plan/parse.ts";
 import { listProcesses } from "../plan/processes.ts";

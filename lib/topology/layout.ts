@@ -18,7 +18,8 @@ export interface NodeDirs {
 
 /**
  * Directory layout of one process, TiUP style: node overrides win; relative paths are under the
- * global deploy_dir; by default each process gets `<role>-<port>` subdirectories.
+ * global deploy_dir (an entry's own relative paths under its own deploy_dir, if it names one);
+ * by default each process gets `<role>-<port>` subdirectories.
  */
 export function nodeDirs(
   t: Topology,
@@ -30,8 +31,12 @@ export function nodeDirs(
   const root = g.deploy_dir ?? defaultDeployDir;
   const under = (p: string) => (path.isAbsolute(p) ? p : path.join(root, p));
   const name = `${role}-${node.port}`;
+  // An entry's own relative data_dir, log_dir, config_dir are under its own deploy_dir when it
+  // names one (as TiUP places an instance's), else under the global deploy_dir.
+  const nodeRoot = node.deploy_dir ? under(node.deploy_dir) : root;
+  const underNode = (p: string) => (path.isAbsolute(p) ? p : path.join(nodeRoot, p));
   const pick = (own: string | undefined, global: string | undefined, dflt: string) =>
-    own ? under(own) : path.join(under(global ?? dflt), name);
+    own ? underNode(own) : path.join(under(global ?? dflt), name);
   return {
     deploy: node.deploy_dir ? under(node.deploy_dir) : path.join(root, name),
     data: pick("data_dir" in node ? node.data_dir : undefined, g.data_dir, "data"),
