@@ -10,7 +10,8 @@
 import type { ExecutorFactory } from "../executor/executor.ts";
 import type { ProcessSpec } from "../plan/processes.ts";
 import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
-import { hostPort } from "../topology/hosts.ts";
+import { hostKey, hostPort } from "../topology/hosts.ts";
+import { listDirs } from "./list_dirs.ts";
 import { DATA_MARKERS } from "./retained.ts";
 
 /** What a data directory holds: MongoDB data, nothing of it, or no directory at all. */
@@ -37,6 +38,35 @@ export async function dataDirState(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * dataDirState of every process's data directory, listed in one command per host (listDirs); a
+ * directory that cannot be listed is asked whether it exists. Absent from the map: a process
+ * whose host cannot be asked.
+ */
+async function dataDirStates(
+  procs: ProcessSpec[],
+  executors: ExecutorFactory,
+): Promise<Map<string, DataDirState | undefined>> {
+  const byHost = new Map<string, ProcessSpec[]>();
+  for (const p of procs) byHost.set(hostKey(p.host), [...(byHost.get(hostKey(p.host)) ?? []), p]);
+  const found = await Promise.all([...byHost.values()].map(async (list) => {
+    const ex = executors.forHost(list[0].host);
+    const listed = await listDirs(ex, list.map((p) => p.dirs.data)).catch(() => undefined);
+    if (!listed) return [];
+    return await Promise.all(list.map(async (p) => {
+      const entries = listed.get(p.dirs.data);
+      const state: DataDirState | undefined = entries
+        ? entries.some((e) => DATA_MARKERS.includes(e)) ? "data" : "empty"
+        : await ex.exists(p.dirs.data).then(
+          (there) => there ? undefined : "missing",
+          () => undefined,
+        );
+      return [p.id, state] as const;
+    }));
+  }));
+  return new Map(found.flat());
 }
 
 /** How the way out of a refusal is worded: the cluster and how it was deployed. */
@@ -89,11 +119,7 @@ export async function checkRecordedData(
   const groupOf = (p: ProcessSpec) => p.replicaSet ? `set ${p.replicaSet}` : `one ${p.id}`;
   const wanted = new Set(bearing.filter((p) => !only || only.has(p.id)).map(groupOf));
   const asked = bearing.filter((p) => wanted.has(groupOf(p)));
-  const states = new Map(
-    await Promise.all(
-      asked.map(async (p) => [p.id, await dataDirState(executors, p.host, p.dirs.data)] as const),
-    ),
-  );
+  const states = await dataDirStates(asked, executors);
   const groups = new Map<string, ProcessSpec[]>();
   for (const p of asked) groups.set(groupOf(p), [...(groups.get(groupOf(p)) ?? []), p]);
   const issues: ValidationIssue[] = [];
