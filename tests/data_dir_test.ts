@@ -2,7 +2,7 @@
  * A first deploy never takes over a directory that is not its own: an entry's data_dir that holds
  * someone else's files is refused at pre-flight (destroy would remove them), a system directory
  * is refused by validation; an empty directory is fine. A repair never starts a member whose
- * recorded data directory is gone (it would come back empty).
+ * recorded data directory is gone (it would come back empty; tests/emptied_data_test.ts).
  */
 import assert from "node:assert/strict";
 import {
@@ -106,7 +106,7 @@ Deno.test("pre-flight refuses a data or log directory that cannot be created (a 
   }
 });
 
-Deno.test("a repair of a cluster whose recorded data directory is gone is refused, naming it; an empty directory made by the operator plans a start", async () => {
+Deno.test("a repair of a cluster whose recorded data directory is gone is refused, naming it; so is an empty directory made by the operator (a standalone's data is gone)", async () => {
   const home = await tempHome();
   const [port] = freePorts(1);
   try {
@@ -148,10 +148,16 @@ Deno.test("a repair of a cluster whose recorded data directory is gone is refuse
     await Deno.remove(`${logs}/${logDir}`);
     await Deno.remove(dir);
 
+    // An empty one is refused too: a standalone has no member to copy its data from again.
     await Deno.mkdir(dir);
     const empty = await mup(args(["--plan-only", "--json"]), { home });
-    assert.equal(empty.code, 0, output(empty));
-    assert.equal(JSON.parse(empty.stdout).plan.validation.valid, true);
+    assert.equal(empty.code, 1, output(empty));
+    assert.match(
+      JSON.parse(empty.stdout).error,
+      new RegExp(
+        `the data of standalone \\S+ is gone: data directory localhost:${dir} of \\S+ is empty`,
+      ),
+    );
   } finally {
     await killAll(home);
   }

@@ -6,6 +6,7 @@ import { runningPid } from "../ops/process.ts";
 import { HEALTHY_STATES, setStatus } from "../ops/replset_status.ts";
 import type { SafetyCheck } from "../plan/schema.ts";
 import { describeHolder } from "../preflight/ports.ts";
+import { dataDirState } from "../preflight/recorded_data.ts";
 import { sha256File } from "../util/file_hash.ts";
 import { sleep } from "../util/timer.ts";
 
@@ -151,6 +152,30 @@ const RUNNERS: Record<string, Runner> = {
   },
   dependencies_running: (c, _ex, m) => allAnswer(m, c.params.members as string[]),
   members_reachable: (c, _ex, m) => allAnswer(m, c.params.members as string[]),
+  /**
+   * A start does not bring a standalone or a whole replica set back empty: its data directory
+   * holds MongoDB data, or another member of its set does (MongoDB's initial sync copies it).
+   */
+  async data_present(c, ex) {
+    const own = await dataDirState(ex, p(c, "host"), p(c, "path"));
+    if (own !== "empty" && own !== "missing") return { ok: true, status: "data in place" };
+    const others = (c.params.others ?? []) as { host: string; path: string }[];
+    const states = await Promise.all(others.map((o) => dataDirState(ex, o.host, o.path)));
+    if (states.some((s) => s !== "empty" && s !== "missing")) {
+      return { ok: true, status: `data directory ${own}: initial sync from its replica set` };
+    }
+    return {
+      ok: false,
+      status:
+        `data directory ${p(c, "host")}:${p(c, "path")} of ${p(c, "process")} is ${own}${
+          c.params.replica_set
+            ? `, and no other member of ${c.params.replica_set} holds data to copy it from`
+            : ""
+        }: started, it would begin as a new, empty database with a new admin user. Restore the ` +
+        "data (from a backup or snapshot), then resume or plan again; or, to start empty on " +
+        "purpose, destroy the cluster and deploy it anew",
+    };
+  },
   async disk_space(c, ex) {
     const free = await ex.forHost(c.target).freeDiskMb(p(c, "path"));
     const need = Number(c.params.min_mb ?? 0);

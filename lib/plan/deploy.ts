@@ -24,15 +24,19 @@ import { securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin } from "../security/secrets.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
 import { checkRetainedArchives } from "../preflight/retained_sets.ts";
-import {
-  checkChosenDirs,
-  checkDirsCreatable,
-  checkForeignData,
-  checkRecordedData,
-} from "../preflight/data_dirs.ts";
+import { checkChosenDirs, checkDirsCreatable, checkForeignData } from "../preflight/data_dirs.ts";
+import { checkRecordedData } from "../preflight/recorded_data.ts";
 import { listProcesses } from "./processes.ts";
+import {
+  guardStarts,
+  markRepairFindings,
+  markResync,
+  type RepairFile,
+  repairFiles,
+  type RepairFinding,
+} from "./repair_files.ts";
 import { estimateResources } from "./resources.ts";
-import type { OperationType, Plan, Variant } from "./schema.ts";
+import type { CheckResult, OperationType, Plan, ValidationIssue, Variant } from "./schema.ts";
 import { CONTROL_HOST, type MeasuredDurations } from "./estimates.ts";
 import { readHistory } from "../state/history.ts";
 import type { Topology } from "../topology/schema.ts";
@@ -151,10 +155,23 @@ export async function buildDeployPlan(
     })
     : undefined;
   // A first deploy must not take over a directory that holds someone else's files; a repair
-  // must not start a member whose data directory is gone (it would come back empty).
-  const dataDirs = meta
-    ? await checkRecordedData(listProcesses(topology, deployDir), req.executors, req.cluster)
+  // must not start a standalone or a whole replica set whose data is gone (it would come back
+  // as a new, empty database), and says which member will copy its data from its set.
+  const dataDirs: {
+    check: CheckResult;
+    issues: ValidationIssue[];
+    warnings?: ValidationIssue[];
+    resync?: ReadonlyMap<string, string>;
+  } = meta
+    ? await checkRecordedData(listProcesses(topology, deployDir), req.executors, {
+      cluster: req.cluster,
+      version: meta.version,
+      variant: meta.variant,
+      topologyFile: req.topologyFile,
+      sharded: meta.kind === "sharded",
+    })
     : await checkForeignData(listProcesses(topology, deployDir), req.executors);
+  validation.warnings.push(...(dataDirs.warnings ?? []));
   // Nor a deploy, log or config directory an entry names that holds someone else's files.
   const chosen = meta
     ? undefined
@@ -204,7 +221,6 @@ export async function buildDeployPlan(
   const down = meta
     ? await clusterAccess(meta.name, meta.topology, req.executors).unanswered(meta.processes)
     : undefined;
-  const unchanged = meta?.status === "running" && down?.size === 0;
   const measured = await measuredDurations(req.store, req.cluster, topology);
   const plan = planDeploy({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
@@ -227,7 +243,47 @@ export async function buildDeployPlan(
     ...(retained?.reuse ? { retainedSecrets: retained.reuse } : {}),
     ...(down ? { repairDown: [...down] } : {}),
   });
+  // A repair re-installs what was deleted from the hosts (a keyfile, a configuration…): its
+  // review says so, rather than counting it among the re-checks.
+  const files = meta ? repairFiles(plan) : [];
+  const findings = await findRepairFiles(files, req.executors);
+  markRepairFindings(plan, files, findings);
+  markResync(plan, dataDirs.resync ?? new Map());
+  if (meta) guardStarts(plan, listProcesses(topology, deployDir));
+  const unchanged = meta?.status === "running" && down?.size === 0 && !findings.length;
   return unchanged ? { ...plan, phases: [] } : plan;
+}
+
+/**
+ * Which of `files` are missing on their hosts (one `sh` per host), and which configurations
+ * hold other content than planned. A host that cannot be asked finds nothing: the apply's own
+ * checks meet it.
+ */
+async function findRepairFiles(
+  files: RepairFile[],
+  executors: ExecutorFactory,
+): Promise<RepairFinding[]> {
+  const byHost = new Map<string, RepairFile[]>();
+  for (const f of files) byHost.set(hostKey(f.host), [...(byHost.get(hostKey(f.host)) ?? []), f]);
+  const found = await Promise.all([...byHost.values()].map(async (list) => {
+    const ex = executors.forHost(list[0].host);
+    const r = await ex.run(
+      ["sh", "-c", 'i=0; for f in "$@"; do [ -e "$f" ] || echo "$i"; i=$((i+1)); done', "sh"]
+        .concat(list.map((f) => f.path)),
+      { timeoutMs: 10_000 },
+    ).catch(() => undefined);
+    if (!r || r.code !== 0) return [];
+    const missing = new Set(r.stdout.split("\n").filter(Boolean).map(Number));
+    return await Promise.all(list.map(async (f, i): Promise<RepairFinding | undefined> => {
+      if (missing.has(i)) return { op: f.op, path: f.path, found: "missing" };
+      if (f.content === undefined) return undefined;
+      const now = await ex.readFile(f.path).catch(() => undefined);
+      return now && new TextDecoder().decode(now) !== f.content
+        ? { op: f.op, path: f.path, found: "differs" }
+        : undefined;
+    }));
+  }));
+  return found.flat().filter((f) => f !== undefined);
 }
 
 /**

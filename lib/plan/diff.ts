@@ -21,7 +21,8 @@ export interface PlanDiff {
  * The plan's expected changes against the cluster as recorded (meta.yaml) and, where `down` is
  * given, as it is live. When the recorded cluster is the one the plan deploys (same processes,
  * settings and version), everything the plan creates is in place: nothing changes but the start
- * of each process in `down` (process IDs that did not answer). Otherwise (a new cluster, or
+ * of each process in `down` (process IDs that did not answer) and, for a repair's plan, the
+ * files it found missing or changed when it was made. Otherwise (a new cluster, or
  * another shape) each resource keeps the plan's action, except processes the metadata records.
  */
 export function planDiff(
@@ -39,6 +40,9 @@ export function planDiff(
   // start, stop, restart…: a process start changes nothing when it runs, a stop nothing when
   // it is down: live where `down` says, else as the metadata records the cluster.
   const deploy = plan.operation === "deploy";
+  // A repair's plan records which files it found missing or changed (lib/plan/repair_files.ts):
+  // those it writes again; a first deploy's plan records every file as created.
+  const repair = deploy && plan.base_state.lineage !== "";
   const isUp = (id: string) =>
     down !== undefined ? !down.has(id) : meta?.status === "running" && running.has(id);
   const inPlace = (c: Change) =>
@@ -79,7 +83,7 @@ export function planDiff(
         : !deploy
         ? inPlace(raw) || (recordInPlace && isRecord(o, raw))
         : matches
-        ? !(isProcess && down?.has(c.resource_id))
+        ? isProcess ? !down?.has(c.resource_id) : !repair || raw.action === "none"
         : isProcess && running.has(c.resource_id);
       const action = present ? "none" : c.action;
       // One line per resource and action, however many operations make that change.

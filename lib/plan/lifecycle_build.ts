@@ -13,7 +13,9 @@ import { measuredDurations } from "./deploy.ts";
 import type { LifecyclePlanInput, ProcessFact } from "./lifecycle.ts";
 import { allOperations, type Plan } from "./schema.ts";
 import { listProcesses } from "./processes.ts";
-import { checkDirsCreatable, checkRecordedData } from "../preflight/data_dirs.ts";
+import { checkDirsCreatable } from "../preflight/data_dirs.ts";
+import { checkRecordedData } from "../preflight/recorded_data.ts";
+import { guardStarts, markResync } from "./repair_files.ts";
 import type { ProcessFilter } from "./select.ts";
 import type { PlanStore } from "./store.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
@@ -85,8 +87,9 @@ export async function buildLifecyclePlan(
 }
 
 /**
- * Pre-flight of the processes `plan` starts (start, restart, a rollback's start): each recorded
- * data directory is still there (a member started on a missing one comes back empty) and every
+ * Pre-flight of the processes `plan` starts (start, restart, a rollback's start): no standalone or
+ * whole replica set starts on data directories that lost their data (it would come back empty;
+ * a member whose set holds data resyncs from it, said as a warning), and every
  * directory it writes in can be written (a file in the way makes mongod exit at start). The
  * same checks as a deploy's, so the plan is refused before it is approved, not at the start.
  */
@@ -99,16 +102,23 @@ async function checkStarts(
     allOperations(plan).filter((o) => o.type === "start_process").map((o) => o.target.name),
   );
   if (!started.size) return;
-  const procs = listProcesses(
+  const all = listProcesses(
     req.meta.topology,
     path.join(req.store.clusterDir(req.meta.name), "deploy"),
-  ).filter((p) => started.has(p.id));
-  for (
-    const c of [
-      await checkRecordedData(procs, req.executors, req.meta.name),
-      await checkDirsCreatable(procs, req.executors),
-    ]
-  ) {
+  );
+  const procs = all.filter((p) => started.has(p.id));
+  // The other members of a started member's set are asked too: the source of an initial sync.
+  const data = await checkRecordedData(all, req.executors, {
+    cluster: req.meta.name,
+    version: req.meta.version,
+    variant: req.meta.variant,
+    topologyFile: req.meta.topology_file,
+    sharded: req.meta.kind === "sharded",
+  }, started);
+  plan.validation.warnings.push(...data.warnings);
+  markResync(plan, data.resync);
+  guardStarts(plan, all);
+  for (const c of [data, await checkDirsCreatable(procs, req.executors)]) {
     plan.validation.checks.push(c.check);
     if (c.issues.length) {
       plan.validation.errors.push(...c.issues);

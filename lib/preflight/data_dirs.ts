@@ -193,33 +193,6 @@ export async function checkChosenDirs(
 }
 
 /**
- * Pre-flight of a repair (`cluster deploy` of a deployed cluster): every recorded data directory
- * (mongod and config servers) must still exist. Started on a missing one, mongod begins empty:
- * a standalone or a whole replica set would come back without its data (and with a new admin
- * user), while the plan could only say "start". An error per missing directory; unreachable
- * hosts are left to the connectivity check. An empty directory the operator made passes: that is
- * how a replica-set member is meant to copy its data from the set again (initial sync).
- */
-export function checkRecordedData(
-  procs: ProcessSpec[],
-  executors: ExecutorFactory,
-  cluster: string,
-): Promise<{ check: CheckResult; issues: ValidationIssue[] }> {
-  return perDataDir(procs, "data_dirs_present", "data_dir_missing", async (p) => {
-    if (await executors.forHost(p.host).exists(p.dirs.data)) return undefined;
-    return `data directory ${p.host}:${p.dirs.data} of ${p.id} is missing: started again, ` +
-      "it would begin with no data (a standalone or a whole replica set loses its data, and " +
-      "a new admin user would be made). Restore the directory (from a backup or snapshot); " +
-      "for a replica-set member meant to copy its data from the set again (initial sync), " +
-      "create it empty, owned by the user mongod runs as, and plan again; or destroy the " +
-      `cluster (\`mup cluster destroy ${cluster}\`) and deploy it afresh`;
-  }, {
-    failed: (n) => `${n} recorded data director${n === 1 ? "y is" : "ies are"} missing`,
-    passed: "every recorded data directory is in place",
-  });
-}
-
-/**
  * For each path given after the script: the nearest part of it that exists must be a directory
  * this user may write in (and enter), or mkdir -p (and mongod) fails there. Prints `user <name>`,
  * then `<index> notdir <path>` or `<index> unwritable <path>` for each that cannot be created.

@@ -110,8 +110,12 @@ export function renderPlan(
     let n = 0;
     if (repair && !options.all) {
       const changing = (o: PlannedOperation) => o.changes.some((c) => c.action !== "none");
+      const rewrites = (o: PlannedOperation) =>
+        o.changes.some((c) => c.resource_type !== "process" && c.action !== "none");
       n = ph.operations.filter((o) => !changing(o)).length;
-      mine = mine.map((g) => ({ ...g, ops: g.ops.filter(changing) })).filter((g) => g.ops.length);
+      mine = mine.map((g) => ({ ...g, ops: g.ops.filter(changing) })).filter((g) => g.ops.length)
+        // A file written again is named with why (lib/plan/repair_files.ts), one line each.
+        .flatMap((g) => g.ops.some(rewrites) ? g.ops.map((o) => ({ ...g, ops: [o] })) : [g]);
     }
     for (const line of phaseLines(plan, mine, !!options.all)) out.push(`     • ${line}`);
     if (n) {

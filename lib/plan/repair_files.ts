@@ -1,0 +1,151 @@
+/**
+ * What a repair (a re-deploy of the recorded cluster as recorded) will write again. Its plan
+ * re-runs every deploy operation, each done when its effect is in place; the review must not
+ * say "re-check" of a file the apply will install again because it was deleted (a keyfile, a
+ * configuration file, a certificate, a binary) or, for a configuration, replaced by other
+ * content. The files are found on the hosts before planning (lib/plan/deploy.ts); here, purely,
+ * which files a plan installs, and the plan marked with what was found. Pure.
+ */
+import * as path from "node:path";
+import type { Plan } from "./schema.ts";
+import type { ProcessSpec } from "./processes.ts";
+import { check } from "./op_builders.ts";
+import { addressHost } from "../topology/hosts.ts";
+
+/** One file or directory a repair's operation installs on a host. */
+export interface RepairFile {
+  /** The operation that installs it. */
+  op: string;
+  host: string;
+  /** The path on the host. */
+  path: string;
+  /** The change the operation records for it (`host:path`). */
+  resource: string;
+  /** For a generated configuration: the content it must have (else only its presence counts). */
+  content?: string;
+}
+
+/** What was found of a RepairFile: missing, or (a configuration) with other content. */
+export interface RepairFinding {
+  op: string;
+  path: string;
+  found: "missing" | "differs";
+}
+
+/** The files and directories the host-side operations of a deploy plan install. */
+export function repairFiles(plan: Pick<Plan, "phases">): RepairFile[] {
+  const ops = plan.phases.flatMap((ph) => ph.operations);
+  // generate_config writes its staged file from its content; upload_file copies that file.
+  const staged = new Map(
+    ops.filter((o) => o.type === "generate_config").map((o) => [
+      String(o.target.params?.staged_path),
+      String(o.target.params?.content),
+    ]),
+  );
+  const out: RepairFile[] = [];
+  for (const o of ops) {
+    const host = o.target.host;
+    const params = o.target.params ?? {};
+    if (!host) continue;
+    const file = (p: string, resource: string, content?: string) =>
+      out.push({ op: o.id, host, path: p, resource, ...(content ? { content } : {}) });
+    if (o.type === "create_directory") {
+      for (const d of JSON.parse(String(params.paths ?? "[]")) as string[]) {
+        file(d, `${addressHost(host)}:${d}`);
+      }
+    } else if (o.type === "upload_file" && params.kind === "binaries") {
+      const dest = String(params.dest_dir);
+      for (const f of String(params.files ?? "").split(",").filter(Boolean)) {
+        file(path.join(dest, "bin", f), `${addressHost(host)}:${dest}`);
+      }
+    } else if (o.type === "upload_file" && params.dest) {
+      const dest = String(params.dest);
+      file(dest, `${addressHost(host)}:${dest}`, staged.get(String(params.source)));
+    }
+  }
+  return out;
+}
+
+/**
+ * Marks in a repair plan (every change "none" but the starts of what is down) each file found
+ * missing or different: its operation's change gets back its action (create for a missing one,
+ * update for a configuration with other content), and its description says why it runs:
+ * "Install the keyfile on db1 again: /opt/mup/secrets/keyfile is missing". Mutates `plan`.
+ */
+export function markRepairFindings(
+  plan: Pick<Plan, "phases">,
+  files: RepairFile[],
+  findings: RepairFinding[],
+): void {
+  const byOp = new Map<string, RepairFinding[]>();
+  for (const f of findings) byOp.set(f.op, [...(byOp.get(f.op) ?? []), f]);
+  const resourceOf = new Map(files.map((f) => [`${f.op} ${f.path}`, f.resource]));
+  for (const o of plan.phases.flatMap((ph) => ph.operations)) {
+    const found = byOp.get(o.id);
+    if (!found) continue;
+    const resources = new Map(
+      found.map((f) => [resourceOf.get(`${o.id} ${f.path}`), f.found] as const),
+    );
+    o.changes = o.changes.map((c) => {
+      const f = resources.get(c.resource_id);
+      return f ? { ...c, action: f === "missing" ? "create" : "update" } : c;
+    });
+    o.description = `${o.description} again: ${describe(found)}`;
+  }
+}
+
+/** "/a is missing", "/a and /b are missing", "/c differs from the planned configuration". */
+function describe(found: RepairFinding[]): string {
+  const missing = found.filter((f) => f.found === "missing").map((f) => f.path);
+  const differs = found.filter((f) => f.found === "differs").map((f) => f.path);
+  return [
+    ...(missing.length
+      ? [`${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} missing`]
+      : []),
+    ...(differs.length
+      ? [`${differs.join(", ")} ${differs.length === 1 ? "differs" : "differ"} from the plan's`]
+      : []),
+  ].join("; ");
+}
+
+/**
+ * Says on the start of each member in `resync` (process ID → the members it copies from) that
+ * its data directory is empty and that it will copy its data from its set (initial sync), so the
+ * review's start line tells the operator what the start does. Mutates `plan`.
+ */
+export function markResync(plan: Pick<Plan, "phases">, resync: ReadonlyMap<string, string>): void {
+  for (const o of plan.phases.flatMap((ph) => ph.operations)) {
+    const from = o.type === "start_process" ? resync.get(o.target.name) : undefined;
+    if (from) o.description += ` (empty data directory: initial sync from ${from})`;
+  }
+}
+
+/**
+ * Gives the start of each data-bearing process of `procs` (mongod, config servers) a safety
+ * check `data_present` (lib/apply/safety.ts): when the start runs, its data directory still holds
+ * data, or another data-bearing member of its replica set does (it copies from there). A plan
+ * saved earlier and applied after the data was removed is then stopped before the start, as
+ * pre-flight refuses it when planning. For repairs and lifecycle plans, never a first deploy
+ * (whose directories are empty by design). Mutates `plan`.
+ */
+export function guardStarts(plan: Pick<Plan, "phases">, procs: ProcessSpec[]): void {
+  const byId = new Map(procs.filter((p) => p.role !== "mongos").map((p) => [p.id, p]));
+  for (const o of plan.phases.flatMap((ph) => ph.operations)) {
+    const p = o.type === "start_process" ? byId.get(o.target.name) : undefined;
+    if (!p || o.pre_conditions.some((c) => c.check_type === "data_present")) continue;
+    const others = p.replicaSet
+      ? procs.filter((q) =>
+        q.replicaSet === p.replicaSet && q.role === p.role && q.id !== p.id && !q.arbiterOnly
+      )
+      : [];
+    o.pre_conditions.push(
+      check(`${o.id}:data`, "data_present", p.host, "its data, or its replica set's, is in place", {
+        host: p.host,
+        path: p.dirs.data,
+        process: p.id,
+        ...(p.replicaSet ? { replica_set: p.replicaSet } : {}),
+        others: others.map((q) => ({ host: q.host, path: q.dirs.data })),
+      }),
+    );
+  }
+}
