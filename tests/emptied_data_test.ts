@@ -302,3 +302,35 @@ Deno.test("sharded: a whole shard or the config server set emptied is refused fo
     await killAll(home);
   }
 });
+
+Deno.test("a rollback of a stop, over a standalone's data emptied since, stops at the start's data_present check and starts nothing", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    const dir = `${home}/data-${port}`;
+    const file = await writeTopology(
+      home,
+      "rb.yaml",
+      `mongod_servers:\n  - host: localhost\n    port: ${port}\n    data_dir: ${dir}\n`,
+    );
+    await ok(home, deployArgs("rb", file, await testMirror(), ["--auto-approve"]));
+    await ok(home, ["cluster", "stop", "rb", "--auto-approve"]);
+    await emptyInto(dir, `${home}/backup`);
+    const back = await mup(
+      ["state", "rollback", "rb", "--checkpoint", "start", "--auto-approve"],
+      { home },
+    );
+    assert.equal(back.code, 1, output(back));
+    assert.match(
+      back.stdout + back.stderr,
+      new RegExp(
+        `data_present: data directory localhost:${dir} of mongod-localhost-${port} is empty`,
+      ),
+      output(back),
+    );
+    assert.deepEqual(await livePids(home, "rb"), []);
+    assert.deepEqual(await entries(dir), []);
+  } finally {
+    await killAll(home);
+  }
+});

@@ -12,6 +12,8 @@ import { startAgainOps } from "./lifecycle_ops.ts";
 import { planRollback } from "./rollback.ts";
 import type { Plan } from "./schema.ts";
 import type { PlanStore } from "./store.ts";
+import { guardStarts } from "./repair_files.ts";
+import { listProcesses } from "./processes.ts";
 
 /** `start` names the state before the apply's first operation. */
 export const START_CHECKPOINT = "start";
@@ -83,6 +85,8 @@ export async function buildRollbackPlan(req: {
     hooks: original.hooks,
     dryRun: req.dryRun,
   });
+  // A start it plans (undoing a stop) must not bring a member back on data that is gone.
+  if (meta) guardStarts(plan, listProcesses(meta.topology, path.join(clusterDir, "deploy")));
   // Before a first deploy completed, each attempt holds what it did itself: rolling one back
   // leaves what an earlier attempt started or made (an operation it found in place is not its).
   if (!meta && state.operation === "deploy") {
