@@ -119,3 +119,29 @@ Deno.test("a restart saved before the configuration file was deleted and applied
     assert.equal(await pidOf(), pid, "not stopped");
   });
 });
+
+Deno.test("TLS: restart of a member whose certificate was deleted is refused at planning, and so is its start once stopped; restored, it starts", async () => {
+  await withSet(
+    "global:\n  security: { tls: true }\n",
+    async ({ home, id, restart, deployDir, pidOf }) => {
+      const pid = await pidOf();
+      assert.ok(pid, "the member runs");
+      const cert = path.join(deployDir, "secrets", `${id}.pem`);
+      await Deno.rename(cert, `${cert}.aside`);
+      const said =
+        `TLS certificate localhost:${cert} of ${id} is missing: the process cannot start`;
+      assertRefused(await mup([...restart, "--auto-approve"], { home }), said);
+      assert.equal(await pidOf(), pid, "not stopped");
+      // Stopped on purpose, its start is refused the same way, before anything runs.
+      const member = restart.slice(3);
+      await ok(home, ["cluster", "stop", "rs", ...member, "--auto-approve"]);
+      assertRefused(
+        await mup(["cluster", "start", "rs", ...member, "--auto-approve"], { home }),
+        said,
+      );
+      await Deno.rename(`${cert}.aside`, cert);
+      await ok(home, ["cluster", "start", "rs", ...member, "--auto-approve"]);
+      assert.ok(await pidOf(), "started");
+    },
+  );
+});
