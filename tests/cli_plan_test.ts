@@ -239,6 +239,9 @@ Deno.test("--help explains every command; the topology schema is printed", async
   assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
   const schema = await mup(["topology", "schema"], { home });
   assert.equal(JSON.parse(schema.stdout).type, "object");
+  const schemaJson = await mup(["topology", "schema", "--json"], { home });
+  assert.equal(schemaJson.code, 0, output(schemaJson));
+  assert.equal(schemaJson.stdout, schema.stdout);
   const unknown = await mup(["plan", "shwo"], { home });
   assert.equal(unknown.code, 1, output(unknown));
   assert.match(unknown.stderr, /Did you mean show\?/);
