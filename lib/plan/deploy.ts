@@ -123,7 +123,7 @@ export async function buildDeployPlan(
         }`,
         {
           hint:
-            `cluster deploy on an existing cluster only repairs it: give it the recorded topology and --version ${meta.version}${
+            `cluster deploy on an existing cluster only repairs it: give it the recorded topology (\`mup cluster show-config ${req.cluster} > ${req.cluster}.yaml\` writes it) and --version ${meta.version}${
               release.variant !== meta.variant ? ` --variant ${meta.variant}` : ""
             } to re-check it and restart what is down`,
         },
