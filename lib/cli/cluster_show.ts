@@ -1,7 +1,6 @@
 /** `mup cluster list` and `mup cluster display`: read-only, live, no plan. */
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
-import { stringify } from "yaml";
 import { MupError } from "../errors.ts";
 import { listProcesses } from "../plan/processes.ts";
 import { collect, selectProcesses } from "../plan/select.ts";
@@ -24,6 +23,7 @@ import { describeHolder } from "../preflight/ports.ts";
 import { runningPid } from "../ops/process.ts";
 import { securityOf } from "../security/settings.ts";
 import { type CliContext, print, printJson } from "./context.ts";
+import { addShowConfig } from "./show_config.ts";
 
 /** The recorded cluster, or a clear error naming the clusters there are. */
 export async function requireMeta(ctx: CliContext, name: string): Promise<ClusterMeta> {
@@ -255,21 +255,7 @@ export const DISPLAY_TIMEOUT: DurationOptionSpec = {
 
 /** Adds `list` and `display` to the `cluster` command. */
 export function addShowCommands(cmd: Command, ctx: CliContext): void {
-  cmd.command("show-config")
-    .description(
-      "Print the topology as mup recorded it (YAML, as a topology file; TLS and ports as they " +
-        "are now): the file a repair (`cluster deploy` again) takes",
-    )
-    .argument("<name>", "cluster name")
-    .option("--json", "the recorded topology as JSON")
-    .action(async (name, opts) => {
-      const meta = await requireMeta(ctx, name);
-      if (opts.json) return printJson(meta.topology);
-      print(
-        `# cluster ${name}: ${meta.kind}, ${meta.variant} ${meta.version} (deploy with ` +
-          `--version ${meta.version})\n${stringify(meta.topology).trimEnd()}`,
-      );
-    });
+  addShowConfig(cmd, ctx);
   cmd.command("list")
     .description(
       "Every cluster mup has deployed: kind, version, recorded status, hosts, processes, last " +
