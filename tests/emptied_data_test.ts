@@ -156,7 +156,9 @@ Deno.test("replica set: one member emptied resyncs from the others, as the revie
     );
     const dirOf = (port: number) =>
       path.join(home, "storage", "clusters", "rs", "deploy", "data", `mongod-${port}`);
-    const last = ports[2];
+    // The member listed first (the primary, highest priority): create_user asks it first too.
+    const last = ports[0];
+    const others = ports.filter((p) => p !== last);
     const id = `mongod-localhost-${last}`;
     await ok(home, ["cluster", "stop", "rs", "-N", `localhost:${last}`, "--auto-approve"]);
     // Missing (an unmounted volume?) is refused, with the way to resync: create it empty.
@@ -183,10 +185,10 @@ Deno.test("replica set: one member emptied resyncs from the others, as the revie
         `mongod-${port}`,
         "mongod.conf",
       );
-    for (const p of ports.slice(0, 2)) await Deno.remove(confOf(p));
+    for (const p of others) await Deno.remove(confOf(p));
 
     const plan = await ok(home, args(["--plan-only"]));
-    for (const p of ports.slice(0, 2)) {
+    for (const p of others) {
       assert.ok(
         plan.stdout.includes(
           `Upload configuration of mongod-localhost-${p} again: ${confOf(p)} is missing`,
@@ -197,20 +199,20 @@ Deno.test("replica set: one member emptied resyncs from the others, as the revie
     assert.ok(
       plan.stdout.includes(
         `data directory localhost:${dirOf(last)} of ${id} holds no data: once started, ${id} ` +
-          `copies its data from the other members of rs0 (localhost:${ports[0]}, ` +
-          `localhost:${ports[1]}; initial sync)`,
+          `copies its data from the other members of rs0 (localhost:${others[0]}, ` +
+          `localhost:${others[1]}; initial sync)`,
       ),
       output(plan),
     );
     assert.ok(
       plan.stdout.includes(
         `Start rs0 member localhost:${last} (empty data directory: initial sync from ` +
-          `localhost:${ports[0]}, localhost:${ports[1]})`,
+          `localhost:${others[0]}, localhost:${others[1]})`,
       ),
       output(plan),
     );
     await ok(home, args(["--auto-approve"]));
-    for (const p of ports.slice(0, 2)) assert.ok((await Deno.stat(confOf(p))).isFile);
+    for (const p of others) assert.ok((await Deno.stat(confOf(p))).isFile);
     // The member copied the set's data: read on it alone.
     const cred = await clusterCredentials(home, "rs");
     const direct = new MongoClient(`mongodb://localhost:${last}/?directConnection=true`, {

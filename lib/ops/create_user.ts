@@ -20,15 +20,18 @@ async function where(ctx: OperationContext): Promise<[string, number] | undefine
  * Creates the first user (role root on admin, password from the secrets store) through the
  * localhost exception (MongoDB docs: "Localhost Exception", "Create the User Administrator"): on
  * a replica set's primary, a standalone, or mongos (which keeps it on the config servers). Done
- * when the stored credentials authenticate there. The password travels only inside the
+ * when the stored credentials authenticate on any of the members (a member in initial sync has
+ * no users yet). The password travels only inside the
  * createUser command over the connection; the output names the user, never the password.
  */
 export const createUser: Operation = {
   async isDone(ctx) {
     const members = (JSON.parse(param(ctx, "members")) as string[]).map(splitHostPort);
+    // Any member where they work: one in initial sync (a member whose data was emptied) has
+    // not copied the users yet, and its "no" says nothing about the set.
     for (const [h, p] of members) {
       try {
-        return await mongo(ctx).credentialsWork(h, p);
+        if (await mongo(ctx).credentialsWork(h, p)) return true;
       } catch {
         // not answering: ask the next member
       }
@@ -57,6 +60,10 @@ export const createUser: Operation = {
       await mongo(ctx).viaLocalhost(h, p, (c) => c.db("admin").command(cmd), 30_000);
     } catch (e) {
       const code = (e as { code?: number }).code;
+      // The user exists already (made by an earlier run, or replicated): done, if it is ours.
+      if (code === 13 && await mongo(ctx).credentialsWork(h, p).catch(() => false)) {
+        return { output: `${admin.user} already exists on ${hostPort(h, p)}` };
+      }
       // Never echo the command: it holds the password.
       const why = code === 13
         ? "the localhost exception is closed (another user exists) and the stored credentials do not authenticate"
