@@ -325,7 +325,7 @@ Deno.test("values out of a set or a range say what is allowed: a misspelt hook p
   assert.ok(!issues.some((i) => /Invalid input/.test(i.message)), JSON.stringify(issues));
 });
 
-Deno.test("an entry's own relative data_dir, log_dir and config_dir are under its own deploy_dir (as TiUP places them); without one, under the global deploy_dir", () => {
+Deno.test("an entry's own deploy_dir holds its relative data_dir, log_dir and config_dir, and the global relative ones (as TiUP places them); without one, they are under the global deploy_dir", () => {
   const t = Topology.parse({
     global: { deploy_dir: "/srv/mup" },
     mongod_servers: [
@@ -348,7 +348,12 @@ Deno.test("an entry's own relative data_dir, log_dir and config_dir are under it
     "/opt/a/logs",
     "/opt/a/conf",
   ]);
-  assert.deepEqual([b.deploy, b.data], ["/srv/mup/b", "/srv/mup/b/data"]);
+  assert.deepEqual([b.deploy, b.data, b.log, b.config], [
+    "/srv/mup/b",
+    "/srv/mup/b/data",
+    "/srv/mup/b/logs",
+    "/srv/mup/b/conf",
+  ]);
   assert.deepEqual([c.deploy, c.data, c.log], [
     "/srv/mup/mongod-27019",
     "/srv/mup/data-c",

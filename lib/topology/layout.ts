@@ -18,8 +18,9 @@ export interface NodeDirs {
 
 /**
  * Directory layout of one process, TiUP style: node overrides win; relative paths are under the
- * global deploy_dir (an entry's own relative paths under its own deploy_dir, if it names one);
- * by default each process gets `<role>-<port>` subdirectories.
+ * global deploy_dir, and by default each process gets `<role>-<port>` subdirectories; an entry
+ * that names its own deploy_dir holds its relative paths (its own, and the global relative
+ * data/log/config dirs) inside it, as TiUP places an instance's.
  */
 export function nodeDirs(
   t: Topology,
@@ -35,8 +36,14 @@ export function nodeDirs(
   // names one (as TiUP places an instance's), else under the global deploy_dir.
   const nodeRoot = node.deploy_dir ? under(node.deploy_dir) : root;
   const underNode = (p: string) => (path.isAbsolute(p) ? p : path.join(nodeRoot, p));
+  // An entry with its own deploy_dir keeps the global relative data/log/config dirs inside it
+  // too (`<its deploy_dir>/data`), as TiUP does; an absolute global one is shared, per process.
   const pick = (own: string | undefined, global: string | undefined, dflt: string) =>
-    own ? underNode(own) : path.join(under(global ?? dflt), name);
+    own
+      ? underNode(own)
+      : node.deploy_dir && !path.isAbsolute(global ?? dflt)
+      ? path.join(nodeRoot, global ?? dflt)
+      : path.join(under(global ?? dflt), name);
   return {
     deploy: node.deploy_dir ? under(node.deploy_dir) : path.join(root, name),
     data: pick("data_dir" in node ? node.data_dir : undefined, g.data_dir, "data"),
