@@ -246,6 +246,8 @@ Deno.test("destroy keeps the operator's files in a default config directory, the
       (await Array.fromAsync(Deno.readDir(d))).map((e) => e.name).sort();
     assert.deepEqual(await names(`${srv}/secrets`), ["keyfile", "my-app-tls.pem"], "auth on");
     assert.deepEqual(await names(conf), ["mongod.conf", "override.conf"]);
+    // What a keyfile write cut off leaves is mup's too.
+    await Deno.writeTextFile(`${srv}/secrets/keyfile.mup-tmp`, "half a keyfile");
 
     const destroyed = await mup(["cluster", "destroy", "kp", "--auto-approve"], { home });
     assert.equal(destroyed.code, 0, output(destroyed));

@@ -23,7 +23,8 @@ function ownFiles(ctx: OperationContext): ((name: string) => boolean) | undefine
   const params = ctx.op.target.params;
   if (params.own_files !== undefined) {
     const own: string[] = JSON.parse(params.own_files);
-    return (name) => own.includes(name);
+    // With the temporary copy a write cut off may leave (the executors' `<file>.mup-tmp…`).
+    return (name) => own.some((o) => name === o || name.startsWith(`${o}.mup-tmp`));
   }
   return params.process_files === "true" ? isProcessFile : undefined;
 }
