@@ -185,25 +185,27 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
   const root = meta.deploy_dir;
   const sec = securityOf(meta.topology);
   const secured = sec.auth || sec.tls;
+  // Only what the deploy installed there (security_steps.ts): the operator may keep files too.
+  // Every process's certificate: two host names of the cluster may be one machine.
+  const own = [
+    hostKeyfilePath(root),
+    hostCaPath(root),
+    ...procs.map((p) => hostCertPath(root, p.id)),
+  ]
+    .map((f) => path.basename(f));
+  const retained = input.retainData
+    ? procs.filter((p) => p.role !== "mongos").map((p) => p.dirs.data)
+    : [];
+  const parents = ["bin", "data", "logs", "conf"].map((d) => path.join(root, d));
   for (const host of [...new Set(procs.map((p) => p.host))]) {
     add(host, path.join(root, "bin", `${meta.variant}-${meta.version}`), "binaries");
-    // Only what the deploy installed there (security_steps.ts): the operator may keep files too.
-    const own = [
-      hostKeyfilePath(root),
-      hostCaPath(root),
-      ...procs.filter((p) => p.host === host).map((p) => hostCertPath(root, p.id)),
-    ].map((f) => path.basename(f));
     if (secured) add(host, hostSecretsDir(root), "keyfile directory", [], "own_files", { own });
     // The layout's parents, if nothing else (another cluster, retained data) is in them.
-    const mine = removes.filter((o) => o.target.host === host);
-    const before = mine.map((o) => o.id);
-    const retained = input.retainData
-      ? procs.filter((p) => p.host === host && p.role !== "mongos").map((p) => p.dirs.data)
-      : [];
-    const parents = ["bin", "data", "logs", "conf"].map((d) => path.join(root, d));
+    const before = removes.filter((o) => o.target.host === host).map((o) => o.id);
+    // What in them is this cluster's (on any of its host names) is not reported as foreign.
     const keeps = (d: string) => ({
       retained: retained.filter((r) => r.startsWith(d + path.sep)),
-      inner: [...mine.map((o) => o.target.params.path), ...parents]
+      inner: [...new Set([...removes.map((o) => o.target.params.path), ...parents])]
         .filter((i) => i.startsWith(d + path.sep)),
     });
     for (const d of parents) add(host, d, "directory", before, "if_empty", keeps(d));
