@@ -1,6 +1,7 @@
 /** Starting and serving a simulated mongod or mongos (the non-fork half of sim/main.ts). */
 import { ShardVersions } from "./shard_version.ts";
 import * as path from "node:path";
+import { BSON } from "bson";
 import { basicCommands, buildInfo } from "./commands/basic.ts";
 import { crudCommands } from "./commands/crud.ts";
 import { replSetCommands } from "./commands/replset.ts";
@@ -118,6 +119,7 @@ export async function runServer(opts: ServerOptions): Promise<number> {
         error: `UnknownError: cannot open the data files in ${dbPath}: ${(e as Error).message}`,
       }, EXIT_UNCAUGHT);
     }
+    writeEngineMetadata(dbPath!);
     const fcvDoc = store.findById("admin", "system.version", FCV_ID);
     if (fcvDoc && !allowedFcvs(opts.version).includes(String(fcvDoc.version))) {
       return fatal(20573, "Wrong mongod version", {
@@ -272,4 +274,33 @@ function checkKeyFile(file: string): string | undefined {
     return `invalid char in key file ${file}: ${key.match(/[^A-Za-z0-9+/=]/)?.[0]}`;
   }
   return undefined;
+}
+
+/**
+ * The files mongod writes in a new dbPath beside its data, as the WiredTiger engine does: the
+ * `WiredTiger` version file and `storage.bson` (the engine's metadata, a BSON document naming
+ * it). Tools and operators recognise a data directory by them; the simulator's own store file
+ * is no one else's business. Written once, at the first start on the directory.
+ */
+function writeEngineMetadata(dbPath: string): void {
+  const write = (name: string, data: Uint8Array) => {
+    try {
+      Deno.writeFileSync(path.join(dbPath, name), data, { createNew: true });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+  };
+  write(
+    "WiredTiger",
+    new TextEncoder().encode("WiredTiger\nWiredTiger 11.2.0: (December 20, 2022)\n"),
+  );
+  write(
+    "storage.bson",
+    BSON.serialize({
+      storage: {
+        engine: "wiredTiger",
+        options: { directoryPerDB: false, directoryForIndexes: false, groupCollections: true },
+      },
+    }),
+  );
 }

@@ -303,7 +303,7 @@ Deno.test("sharded: a whole shard or the config server set emptied is refused fo
   }
 });
 
-Deno.test("a rollback of a stop, over a standalone's data emptied since, stops at the start's data_present check and starts nothing", async () => {
+Deno.test("a rollback of a stop, over a standalone's data emptied since (a lock file alone left), stops at the start's data_present check and starts nothing; a start is refused", async () => {
   const home = await tempHome();
   const [port] = stablePorts(1);
   try {
@@ -315,7 +315,12 @@ Deno.test("a rollback of a stop, over a standalone's data emptied since, stops a
     );
     await ok(home, deployArgs("rb", file, await testMirror(), ["--auto-approve"]));
     await ok(home, ["cluster", "stop", "rb", "--auto-approve"]);
+    // What mongod's storage engine leaves in a data directory, as tools recognise it.
+    const held = await entries(dir);
+    assert.ok(held.includes("storage.bson") && held.includes("WiredTiger"), held.join(", "));
     await emptyInto(dir, `${home}/backup`);
+    // A lock file alone (a start that failed, a stray touch) is not data.
+    await Deno.writeTextFile(`${dir}/mongod.lock`, "");
     const back = await mup(
       ["state", "rollback", "rb", "--checkpoint", "start", "--auto-approve"],
       { home },
@@ -329,7 +334,15 @@ Deno.test("a rollback of a stop, over a standalone's data emptied since, stops a
       output(back),
     );
     assert.deepEqual(await livePids(home, "rb"), []);
-    assert.deepEqual(await entries(dir), []);
+    assert.deepEqual(await entries(dir), ["mongod.lock"]);
+    // Pre-flight says the same of a start planned now.
+    const start = await mup(["cluster", "start", "rb", "--auto-approve"], { home });
+    assert.equal(start.code, 1, output(start));
+    assert.match(
+      start.stdout,
+      /the data of standalone mongod-localhost-\d+ is gone/,
+      output(start),
+    );
   } finally {
     await killAll(home);
   }

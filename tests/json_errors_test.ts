@@ -390,3 +390,25 @@ Deno.test("plan show prints the content hash a reviewer approves; --expect-hash 
     await killAll(home);
   }
 });
+
+Deno.test("--mirror of a scheme mup cannot read (ftp://) is refused naming the option, not read as a path", async () => {
+  const home = await tempHome();
+  try {
+    const file = await writeTopology(
+      home,
+      "m.yaml",
+      "mongod_servers:\n  - { host: localhost, port: 41999 }\n",
+    );
+    const r = await mup(
+      deployArgs("m1", file, "ftp://mirror.example/mongodb", ["--plan-only", "--json"]),
+      {
+        home,
+      },
+    );
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.error, "--mirror ftp://mirror.example/mongodb: mup cannot read ftp:// URLs");
+  } finally {
+    await killAll(home);
+  }
+});

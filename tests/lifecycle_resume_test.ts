@@ -8,6 +8,7 @@ import {
   deployArgs,
   killAll,
   mup,
+  output,
   replicaSetTopology,
   standaloneTopology,
   tempHome,
@@ -88,6 +89,13 @@ Deno.test("kill -9 of mup in the middle of restart, stop and destroy; plan resum
     assert.match(
       other.stdout,
       /apply apply-\w+ \(stop\) is interrupted, not finished: this plan replaces it/,
+    );
+    // Display explains the members it finds down: an unfinished stop, and the way to finish it.
+    const noted = await mup(["cluster", "display", "rs"], { home });
+    assert.match(
+      noted.stdout,
+      /Note: the last apply \(stop, apply-\w+\) is interrupted, not finished; `mup plan resume rs` completes it/,
+      output(noted),
     );
     await resume(home, "rs", /Stop completed successfully!/);
     assert.deepEqual(await livePids(home, "rs"), []);

@@ -7,7 +7,15 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { MongoClient } from "mongodb";
-import { deployArgs, killAll, mup, tempHome, testMirror, writeTopology } from "./helpers.ts";
+import {
+  deployArgs,
+  killAll,
+  mup,
+  smallShardedTopology,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
 import { deploy, livePids, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { exists } from "./lifecycle_steps.ts";
 import { installFixture } from "./fixture.ts";
@@ -172,6 +180,43 @@ Deno.test("re-deploy onto retained data of rs0 with other members: pre-flight re
     assert.ok(rm.some((d) => d.endsWith(`mongod-${ports[2]}`)), told);
     assert.deepEqual(await livePids(home, "kept"), [], "nothing was started");
     assert.ok(!(await exists(path.join(home, "storage", "clusters", "kept", "meta.yaml"))));
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("re-deploy onto retained data of a sharded cluster whose config server set was emptied: pre-flight refuses (the shards' data would belong to no database the cluster knows); nothing starts", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(4);
+  try {
+    const text = smallShardedTopology(ports);
+    await deploy(home, "sk", text);
+    await ok(home, ["cluster", "destroy", "sk", "--auto-approve", "--retain-data"]);
+    const cfgData = path.join(
+      home,
+      "storage",
+      "clusters",
+      "sk",
+      "deploy",
+      "data",
+      `config-${ports[0]}`,
+    );
+    assert.ok(await exists(path.join(cfgData, "storage.bson")), "the config set's data was kept");
+    await Deno.remove(cfgData, { recursive: true });
+    await Deno.mkdir(cfgData);
+    const file = await writeTopology(home, "sk.yaml", text);
+    const again = await mup(deployArgs("sk", file, await testMirror(), ["--auto-approve"]), {
+      home,
+    });
+    const said = again.stdout + again.stderr;
+    assert.equal(again.code, 1, said);
+    assert.match(
+      said,
+      /the config server set cfg holds no data .*while the cluster's other data directories hold retained data/,
+    );
+    assert.match(said, /the shards' data would belong to no database the cluster knows/);
+    assert.doesNotMatch(again.stdout, /Applying plan/);
+    assert.deepEqual(await livePids(home, "sk"), [], "nothing was started");
   } finally {
     await killAll(home);
   }

@@ -77,3 +77,51 @@ Deno.test("stop of a mongod that hangs: killed with SIGKILL, and the notice says
     }
   });
 });
+
+Deno.test("stop whose pid file names a process not started with its configuration (a recycled PID): that process is left alone", async () => {
+  await withDir(async (dir) => {
+    const [port] = freePorts(1);
+    const other = new Deno.Command("sleep", { args: ["60"] }).spawn();
+    try {
+      const pidFile = path.join(dir, "mongod.pid");
+      await Deno.writeTextFile(pidFile, `${other.pid}\n`);
+      const op = {
+        id: `stop-mongod-localhost-${port}`,
+        type: "stop_process",
+        description: `Stop mongod localhost:${port}`,
+        target: {
+          type: "process",
+          name: `mongod-localhost-${port}`,
+          host: "localhost",
+          port,
+          timeout_ms: 3000,
+          params: { pid_file: pidFile, config: path.join(dir, "mongod.conf") },
+        },
+        changes: [],
+        depends_on: [],
+      };
+      const topology = Topology.parse({
+        global: { security: { auth: false } },
+        mongod_servers: [{ host: "localhost", port }],
+      });
+      const ctx = opContext(op, {
+        plan_id: "plan-test",
+        cluster_name: "t",
+        topology,
+        deploy_dir: dir,
+      });
+      assert.equal(await stopProcess.isDone(ctx), true, "not ours: nothing to stop");
+      const out = await stopProcess.run(ctx);
+      assert.equal(out.output, "not running");
+      // Still alive: signal 0 reaches it.
+      Deno.kill(other.pid, "SIGCONT");
+    } finally {
+      try {
+        other.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+      await other.status;
+    }
+  });
+});

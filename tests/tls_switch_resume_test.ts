@@ -91,6 +91,10 @@ Deno.test("kill -9 of mup during cluster tls enable (after a setParameter) and d
       const r = await ok(home, [...cmd, "--auto-approve"], 1);
       assert.match(r.stderr, /cluster rs's TLS disable \(apply \S+\) interrupted part way/);
       assert.match(r.stderr, /`mup plan resume rs`/);
+      // The way back is the command as given, its options included.
+      assert.ok(
+        r.stderr.includes(`then run \`mup ${[...cmd, "--auto-approve"].join(" ")}\` again`),
+      );
       assert.doesNotMatch(r.stdout, /Applying plan/);
     }
     await resume(home, /completed successfully/i);

@@ -355,3 +355,13 @@ Deno.test("an entry's own relative data_dir, log_dir and config_dir are under it
     "/srv/mup/logs/mongod-27019",
   ]);
 });
+
+Deno.test("two replica set names without config servers and mongos: refused (one topology, one set), naming the second set's line", async () => {
+  const hit = await expectError(
+    "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs0 }\n  - { host: localhost, port: 2, replica_set: rs0 }\n  - { host: localhost, port: 3, replica_set: rs1 }\n",
+    "several_replica_sets",
+    4,
+    /replica set "rs1" beside "rs0"/,
+  );
+  assert.match(hit.hint!, /use replica_set: rs0 on every mongod/);
+});

@@ -8,7 +8,7 @@ import { describeState, listedShards, probeProcesses, type ProcessStatus } from 
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import { StateStore } from "../state/store.ts";
 import { interruption, liveHolder } from "../state/lock.ts";
-import { undeployedApply, undeployedStatus } from "../state/undeployed.ts";
+import { undeployedApply, undeployedStatus, unfinishedApply } from "../state/undeployed.ts";
 import { retainedData } from "../state/retained.ts";
 import { parsePlanText } from "../plan/parse.ts";
 import { formatDuration, table } from "../util/format.ts";
@@ -351,6 +351,11 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
       const healthy = rows.every((r) => r.healthy) && unlisted.length === 0;
       // An apply running now (its live mup holds the lock) may be changing what this shows.
       const applying = await liveHolder(ctx.store.clusterDir(name));
+      // An apply that failed, paused or was cut off part way explains members left down.
+      const left = applying ? undefined : await unfinishedApply(ctx.store.clusterDir(name));
+      const unfinished = left && left.outcome !== "running"
+        ? { state_id: left.state.state_id, operation: left.state.operation, status: left.outcome }
+        : undefined;
       if (opts.json) {
         printJson({
           cluster: name,
@@ -362,6 +367,7 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
           connection_string: meta.connection_string,
           ...(applying ? { apply_in_progress: applying } : {}),
           ...(meta.tls_switch ? { tls_switch: meta.tls_switch } : {}),
+          ...(unfinished ? { unfinished_apply: unfinished } : {}),
         });
       } else {
         if (applying) {
@@ -375,6 +381,11 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
             `Note: TLS ${meta.tls_switch.action} did not finish (apply ` +
               `${meta.tls_switch.state_id}): the members are between TLS modes. ` +
               `\`mup plan resume ${name}\` finishes it.\n`,
+          );
+        } else if (unfinished) {
+          print(
+            `Note: the last apply (${unfinished.operation}, ${unfinished.state_id}) is ` +
+              `${unfinished.status}, not finished; \`mup plan resume ${name}\` completes it.\n`,
           );
         }
         print(renderStatuses(meta, rows));

@@ -7,6 +7,7 @@
  * old mode. Every command but a destroy is refused until the switch is finished.
  */
 import { MupError } from "../errors.ts";
+import { shellJoin } from "../executor/shell_quote.ts";
 import { readMeta } from "../state/meta.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
 
@@ -15,7 +16,8 @@ import { unfinishedApply } from "../state/undeployed.ts";
  * `mup plan resume <name>`: its metadata's `tls_switch` marker is set (written by the switch's
  * first operation, cleared by its last), or its current apply is a TLS switch that failed, was
  * paused or was cut off (metadata written before the marker existed). An apply whose mup still
- * runs is left to the cluster lock. `command` is what the user ran (e.g. "cluster restart x").
+ * runs is left to the cluster lock. `command` names the command (e.g. "cluster restart x"); the
+ * hint repeats the whole command line as given, options included, to run again afterwards.
  */
 export async function refuseOverUnfinishedTlsSwitch(
   clusterDir: string,
@@ -37,7 +39,9 @@ export async function refuseOverUnfinishedTlsSwitch(
       "would act on a cluster the metadata does not describe",
     {
       hint: `finish the switch first: \`mup plan resume ${cluster}\` (it goes on from where ` +
-        `it stopped); then run \`mup ${command}\` again. \`mup cluster destroy ${cluster}\` ` +
+        `it stopped); then run \`mup ${
+          shellJoin(Deno.args)
+        }\` again. \`mup cluster destroy ${cluster}\` ` +
         "is the only other command that runs before then",
       details: { state_id: stateId, apply_status: u && fromState ? u.outcome : "unfinished" },
     },

@@ -36,6 +36,19 @@ export interface Source {
   mirror?: string;
 }
 
+/**
+ * Throws a MupError naming `--mirror` when `mirror` is a URL of a scheme mup cannot read
+ * (`ftp://`, `s3://`…): only http, https, file URLs and plain paths are mirrors.
+ */
+export function checkMirror(mirror: string | undefined): void {
+  const scheme = mirror && /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(mirror)?.[1];
+  if (scheme && !/^(https?|file)$/i.test(scheme)) {
+    throw new MupError(`--mirror ${mirror}: mup cannot read ${scheme}:// URLs`, {
+      hint: "give an http://, https:// or file:// URL, or a directory path",
+    });
+  }
+}
+
 /** Maps an official URL onto the mirror: same path under the mirror's base. */
 export function mirrorUrl(url: string, source: Source): string {
   if (!source.mirror) return url;
@@ -62,6 +75,7 @@ export async function fetchBytes(where: string): Promise<Uint8Array> {
 }
 
 export async function loadManifest(source: Source): Promise<Manifest> {
+  checkMirror(source.mirror);
   const where = source.mirror ? joinBase(source.mirror, "full.json") : OFFICIAL_MANIFEST;
   let text: string;
   try {

@@ -6,18 +6,22 @@ import { runningPid } from "./process.ts";
 
 /**
  * shutdown command, then SIGTERM, then SIGKILL, each given time to work; then up to 30 s for the
- * process's port to be free again.
+ * process's port to be free again. Params: `pid_file`; `config`, the configuration file the
+ * process was started with (a PID whose command line does not name it is not this process).
  */
 export const stopProcess: Operation = {
   async isDone(ctx) {
     return (await runningPid(
       ctx.executors.forHost(ctx.op.target.host!),
       param(ctx, "pid_file"),
+      ctx.op.target.params.config,
     )) === undefined;
   },
   async run(ctx) {
     const ex = ctx.executors.forHost(ctx.op.target.host!);
-    const pid = await runningPid(ex, param(ctx, "pid_file"));
+    // Only a process started with this configuration (plans made before `config` was recorded
+    // stop whatever lives at the pid file's PID, as they did).
+    const pid = await runningPid(ex, param(ctx, "pid_file"), ctx.op.target.params.config);
     if (!pid) return { output: "not running" };
     const timeout = planTimeoutMs(ctx, 30_000);
     const gone = async (ms: number) =>

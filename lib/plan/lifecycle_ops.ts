@@ -35,7 +35,13 @@ export function stopOp(p: ProcessSpec, deps: string[], force = false): PlannedOp
     type: "stop_process",
     description: `Stop ${describeRole(p)} ${hostPort(p.host, p.port)}`,
     target: {
-      ...processTarget(p, { pid_file: pidFilePath(p), ...(force ? { force: "true" } : {}) }),
+      // The configuration file too: the PID in the pid file is stopped only when that process
+      // was started with it (a recycled PID, or a pid file that names another process, is not).
+      ...processTarget(p, {
+        pid_file: pidFilePath(p),
+        config: configFilePath(p),
+        ...(force ? { force: "true" } : {}),
+      }),
       timeout_ms: 30_000,
     },
     changes: [change("process", p.id, "stop")],

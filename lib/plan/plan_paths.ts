@@ -134,6 +134,7 @@ export function planPathIssues(plan: Plan, opts: { storeRoot?: string } = {}): V
         case "stop_process":
         case "wait_for_process":
           inside(o, "pid_file", params.pid_file);
+          if (params.config !== undefined) inside(o, "config", params.config);
           break;
         case "create_directory": {
           const list = jsonList(params.paths);

@@ -80,7 +80,14 @@ function undoOps(o: PlannedOperation, ctx: UndoContext): PlannedOperation[] | st
         id: `undo-${o.id}`,
         type: "stop_process",
         description: `Stop ${hostPort(t.host!, t.port!)} (started by ${o.id})`,
-        target: { ...t, params: { pid_file: t.params.pid_file, force: "true" } },
+        target: {
+          ...t,
+          params: {
+            pid_file: t.params.pid_file,
+            ...(t.params.config ? { config: t.params.config } : {}),
+            force: "true",
+          },
+        },
         changes: [change("process", t.name, "stop")],
         depends_on: [],
         estimated_ms: EST.stop,

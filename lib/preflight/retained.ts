@@ -30,10 +30,12 @@ export interface RetainedDataCheck {
 }
 
 /**
- * Files mongod keeps in its dbPath from its first start on (the lock file stays, emptied, after
- * a clean shutdown; WiredTiger's metadata): a directory with one of them holds MongoDB data.
+ * Files the storage engine writes in mongod's dbPath at its first start and keeps (WiredTiger's
+ * version file, the engine metadata `storage.bson`): a directory with one of them holds MongoDB
+ * data. `mongod.lock` alone is not data: mongod creates it before anything else, so a start that
+ * failed (or a stray `touch`) leaves it in a directory that holds nothing.
  */
-export const DATA_MARKERS = ["mongod.lock", "storage.bson", "WiredTiger"];
+export const DATA_MARKERS = ["storage.bson", "WiredTiger"];
 
 /** `host:dir` of each data directory (mongod and config servers) that holds MongoDB data, sorted. */
 export async function dataDirsInUse(procs: ProcessSpec[], executors: ExecutorFactory) {

@@ -110,8 +110,9 @@ export async function checkRetainedArchives(input: {
   const t0 = performance.now();
   const inUse = await dataDirsInUse(input.procs, input.executors);
   if (!inUse.length) return [];
+  const partial = setsWithoutData(input.procs, inUse);
   const recorded = await recordedData(input.archiveRoot);
-  if (!recorded.size) return [];
+  if (!recorded.size) return partial ? [refusal(partial.code, partial.message, t0)] : [];
   const retained = inUse.flatMap((d) => {
     const was = recorded.get(dirKey(d.host, d.dir));
     return was ? [{ ...d, was }] : [];
@@ -129,8 +130,49 @@ export async function checkRetainedArchives(input: {
       input.version,
     ),
     otherMembers(retained, input.procs),
+    partial,
   ];
   return refusals.flatMap((r) => r ? [refusal(r.code, r.message, t0)] : []);
+}
+
+/**
+ * Retained data of some of the cluster's sets only: a set (or standalone) none of whose
+ * data-bearing members holds data, beside sets that do. Deployed, that set would start empty
+ * (a config server set initiated anew forgets every database and chunk the shards' data belongs
+ * to; an emptied shard loses its part) while the deploy reports success. `inUse`: the data
+ * directories holding data.
+ */
+function setsWithoutData(procs: ProcessSpec[], inUse: { host: string; dir: string }[]) {
+  const holds = new Set(inUse.map((d) => dirKey(d.host, d.dir)));
+  const bearing = procs.filter((p) => p.role !== "mongos" && !p.arbiterOnly);
+  const sets = new Map<string, ProcessSpec[]>();
+  for (const p of bearing) {
+    const k = p.replicaSet ?? p.id;
+    sets.set(k, [...(sets.get(k) ?? []), p]);
+  }
+  const empty = [...sets].filter(([, ms]) =>
+    !ms.some((m) => holds.has(dirKey(m.host, m.dirs.data)))
+  );
+  if (!empty.length || empty.length === sets.size) return undefined;
+  const name = ([k, ms]: [string, ProcessSpec[]]) =>
+    ms[0].role === "config"
+      ? `the config server set ${k}`
+      : ms[0].replicaSet
+      ? `replica set ${k}`
+      : k;
+  const dirs = empty.flatMap(([, ms]) => ms.map((m) => `${m.host}:${m.dirs.data}`));
+  return {
+    code: "retained_data_partial",
+    message: `${empty.map(name).join(", ")} ${empty.length === 1 ? "holds" : "hold"} no data ` +
+      `(${dirs.join(", ")}), while the cluster's other data directories hold retained data: ` +
+      `deployed, ${empty.length === 1 ? "it" : "they"} would start empty${
+        empty.some(([, ms]) => ms[0].role === "config")
+          ? " and the shards' data would belong to no database the cluster knows"
+          : ", and that part of the cluster's data would be gone"
+      }. Restore the data of ${empty.length === 1 ? "that set" : "those sets"} into ${
+        empty.length === 1 && empty[0][1].length === 1 ? "its directory" : "their directories"
+      } first; to start the whole cluster empty, remove the retained data: ${removal(inUse)}`,
+  };
 }
 
 /** Data of replica set `set` that the topology puts in set `now`. */

@@ -240,6 +240,21 @@ export function validateTopology(t: Topology): Issue[] {
     });
   }
 
+  // A replica set topology deploys one set: a second name would be a second, separate set that
+  // the cluster's connection string, display and lifecycle commands take for members of the first.
+  if (kind === "replica_set" && sets.size > 1) {
+    const [firstName] = sets.keys();
+    for (const [name, members] of [...sets].slice(1)) {
+      err(
+        "several_replica_sets",
+        [members[0].section, members[0].i, "replica_set"],
+        `replica set "${name}" beside "${firstName}": without config servers and mongos a ` +
+          "topology deploys one replica set",
+        `use replica_set: ${firstName} on every mongod, or deploy "${name}" as its own cluster ` +
+          "(or add config_servers and mongos_servers for a sharded cluster)",
+      );
+    }
+  }
   for (const [name, members] of sets) {
     const first = members[0];
     const sections = new Set(members.map((m) => m.section));
