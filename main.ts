@@ -49,6 +49,8 @@ export async function main(args: string[]): Promise<number> {
       // A usage error reads like every other mup error, and says where the usage is.
       outputError: (s, write) => {
         usageOf = commandPath(c);
+        // Under --json the error document on stdout says it (reportError); nothing else.
+        if (args.includes("--json")) return;
         write(`${s.replace(/^error: /, "Error: ")}Hint: \`${usageOf} --help\` shows its usage\n`);
       },
     });

@@ -159,6 +159,11 @@ Deno.test("plan import validates before storing; a tampered plan is refused", as
   await Deno.writeTextFile(file, '{\n  "format_version": 1,\n  oops\n}');
   const syntax = await mup(["plan", "validate", file], { home });
   assert.match(syntax.stdout, /invalid JSON at line 3, column 3/);
+  // A file that is not JSON at all: its contents are not quoted back.
+  await Deno.writeTextFile(file, "root:x:0:0:secret-ish\n");
+  const notJson = await mup(["plan", "validate", file], { home });
+  assert.match(notJson.stdout, /invalid JSON: Unexpected token 'r'/, output(notJson));
+  assert.doesNotMatch(notJson.stdout + notJson.stderr, /secret-ish|root:x/);
   await Deno.writeTextFile(file, JSON.stringify({ ...out.plan, format_version: 99 }));
   assert.match(
     (await mup(["plan", "validate", file], { home })).stdout,
@@ -234,6 +239,9 @@ Deno.test("--help explains every command; the topology schema is printed", async
   assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
   const schema = await mup(["topology", "schema"], { home });
   assert.equal(JSON.parse(schema.stdout).type, "object");
+  const schemaJson = await mup(["topology", "schema", "--json"], { home });
+  assert.equal(schemaJson.code, 0, output(schemaJson));
+  assert.equal(schemaJson.stdout, schema.stdout);
   const unknown = await mup(["plan", "shwo"], { home });
   assert.equal(unknown.code, 1, output(unknown));
   assert.match(unknown.stderr, /Did you mean show\?/);

@@ -306,6 +306,19 @@ Deno.test("re-deploying a cluster with another topology or version is refused be
     );
     assert.doesNotMatch(percona.stderr, /upgrade/);
     assert.match(percona.stderr, /--version 7\.0\.14 --variant mongo to re-check it/);
+    assert.match(percona.stderr, /`mup cluster show-config c1 > c1\.yaml` writes it/);
+    // The recorded topology, as show-config prints it, is a topology file a repair accepts.
+    const shown = await mup(["cluster", "show-config", "c1"], { home });
+    assert.equal(shown.code, 0, output(shown));
+    assert.match(shown.stdout, /^# cluster c1: replica_set, mongo 7\.0\.14/);
+    const again = await mup(
+      deployArgs("c1", await writeTopology(home, "shown.yaml", shown.stdout), await testMirror(), [
+        "--plan-only",
+      ], "7.0.14"),
+      { home },
+    );
+    assert.equal(again.code, 0, output(again));
+    assert.match(again.stdout, /No changes\. The cluster matches the topology\./, output(again));
     const recorded = before.topology as Topology;
     const sameRelease = clusterDifferences(
       { topology: recorded, version: "7.0.5", variant: "mongo" },

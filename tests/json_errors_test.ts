@@ -412,3 +412,17 @@ Deno.test("--mirror of a scheme mup cannot read (ftp://) is refused naming the o
     await killAll(home);
   }
 });
+
+Deno.test("--json usage error: the error document on stdout, and no text version of it on stderr", async () => {
+  const home = await tempHome();
+  try {
+    const r = await mup(["state", "list", "c1", "--jsn", "--json"], { home });
+    assert.equal(r.code, 1);
+    assert.equal(JSON.parse(r.stdout).code, "commander.unknownOption");
+    assert.equal(r.stderr, "", "stderr stays empty");
+    const text = await mup(["state", "list", "c1", "--jsn"], { home });
+    assert.match(text.stderr, /^Error: unknown option '--jsn'/);
+  } finally {
+    await killAll(home);
+  }
+});

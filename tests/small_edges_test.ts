@@ -212,3 +212,30 @@ Deno.test("a group cut short by a failure: each finished operation gets its own 
     "  ✓ mongod localhost:3 ready",
   ], lines.join("\n"));
 });
+
+Deno.test("plan apply <cluster> will not apply a destroy that is only the newest plan: its plan ID must be named", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  try {
+    const file = await writeTopology(home, "d.yaml", standaloneTopology([port]));
+    const deployed = await mup(deployArgs("dz", file, await testMirror(), ["--auto-approve"]), {
+      home,
+    });
+    assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
+    const planned = await mup(["cluster", "destroy", "dz", "--plan-only", "--json"], { home });
+    const id = JSON.parse(planned.stdout).plan_id;
+    const byName = await mup(["plan", "apply", "dz", "--auto-approve"], { home });
+    assert.equal(byName.code, 1, byName.stdout + byName.stderr);
+    assert.match(
+      byName.stderr,
+      /the newest plan of cluster dz is a destroy .*applied only by its plan ID/,
+    );
+    assert.ok(byName.stderr.includes(`\`mup plan apply ${id}\``), byName.stderr);
+    const shown = JSON.parse((await mup(["cluster", "list", "--json"], { home })).stdout);
+    assert.equal(shown[0].status, "running", "nothing was destroyed");
+    const byId = await mup(["plan", "apply", id, "--auto-approve"], { home });
+    assert.equal(byId.code, 0, byId.stdout + byId.stderr);
+  } finally {
+    await killAll(home);
+  }
+});

@@ -7,6 +7,7 @@ import { HEALTHY_STATES, setStatus } from "../ops/replset_status.ts";
 import type { SafetyCheck } from "../plan/schema.ts";
 import { describeHolder } from "../preflight/ports.ts";
 import { dataDirState } from "../preflight/recorded_data.ts";
+import { missingPaths } from "../preflight/start_files.ts";
 import { sha256File } from "../util/file_hash.ts";
 import { sleep } from "../util/timer.ts";
 
@@ -174,6 +175,27 @@ const RUNNERS: Record<string, Runner> = {
         }: started, it would begin as a new, empty database with a new admin user. Restore the ` +
         "data (from a backup or snapshot), then resume or plan again; or, to start empty on " +
         "purpose, destroy the cluster and deploy it anew",
+    };
+  },
+  /**
+   * The files a process's start reads (configuration, binary, keyfile, certificates) are on its
+   * host: the stop of a restart does not run when the start could not follow it.
+   */
+  async files_present(c, ex) {
+    const files = (c.params.files ?? []) as { path: string; what: string }[];
+    const missing = await missingPaths(ex.forHost(p(c, "host")), files.map((f) => f.path));
+    if (!missing) return { ok: false, status: `could not look for the files on ${p(c, "host")}` };
+    const gone = files.filter((_, i) => missing.has(i));
+    if (!gone.length) return { ok: true, status: "files in place" };
+    return {
+      ok: false,
+      status:
+        `${gone.map((f) => `${f.what} ${p(c, "host")}:${f.path}`).join(", ")} of ${
+          p(c, "process")
+        } ${gone.length === 1 ? "is" : "are"} missing: stopped, it could ` +
+        `not start again. Install ${gone.length === 1 ? "it" : "them"} again with \`${
+          p(c, "repair")
+        }\` (a repair), then plan again`,
     };
   },
   async disk_space(c, ex) {

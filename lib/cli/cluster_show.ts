@@ -23,6 +23,7 @@ import { describeHolder } from "../preflight/ports.ts";
 import { runningPid } from "../ops/process.ts";
 import { securityOf } from "../security/settings.ts";
 import { type CliContext, print, printJson } from "./context.ts";
+import { addShowConfig } from "./show_config.ts";
 
 /** The recorded cluster, or a clear error naming the clusters there are. */
 export async function requireMeta(ctx: CliContext, name: string): Promise<ClusterMeta> {
@@ -254,6 +255,7 @@ export const DISPLAY_TIMEOUT: DurationOptionSpec = {
 
 /** Adds `list` and `display` to the `cluster` command. */
 export function addShowCommands(cmd: Command, ctx: CliContext): void {
+  addShowConfig(cmd, ctx);
   cmd.command("list")
     .description(
       "Every cluster mup has deployed: kind, version, recorded status, hosts, processes, last " +

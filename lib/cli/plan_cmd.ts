@@ -11,6 +11,7 @@ import { type CliContext, print, printJson, printJsonError } from "./context.ts"
 import { noChanges, planDiff, renderDiff } from "../plan/diff.ts";
 import { clusterAccess } from "../security/access.ts";
 import { applyCommandOptions, runApply, runResume } from "./apply_cli.ts";
+import { destructive } from "./confirm.ts";
 import { planStatuses } from "../apply/stale.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
 import { StateStore } from "../state/store.ts";
@@ -304,6 +305,16 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     if (opts.planId) checkIdentifier("plan ID", opts.planId);
     const { plan, path } = await ctx.store.load(which);
     if (opts.expectHash !== undefined) checkExpectedHash(plan, path, opts.expectHash);
+    // A cluster name picks its newest plan, which may be a destroy made only to read its
+    // review: data is removed only by a plan named exactly.
+    const byCluster = which === plan.cluster_name && which !== plan.plan_id && !opts.planId;
+    if (byCluster && destructive(plan)) {
+      throw new MupError(
+        `the newest plan of cluster ${which} is a ${plan.operation} (${plan.plan_id}, made ` +
+          `${plan.created_at}): a plan that removes data is applied only by its plan ID`,
+        { hint: `\`mup plan show ${plan.plan_id}\`, then \`mup plan apply ${plan.plan_id}\`` },
+      );
+    }
     ctx.exitCode = await runApply(ctx, plan, path, opts);
   });
 

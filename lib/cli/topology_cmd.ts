@@ -10,6 +10,8 @@ export function topologyCommand(): Command {
     .description(
       "Print the JSON Schema of topology files (for editors such as VS Code's YAML extension)",
     )
+    // Accepted like everywhere else; the schema is JSON either way.
+    .option("--json", "machine-readable output (the schema is JSON already)")
     .action(() => printJson(z.toJSONSchema(Topology, { io: "input", unrepresentable: "any" })));
   cmd.command("validate")
     .description("Check a topology file and report every problem with its line and column")

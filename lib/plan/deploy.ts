@@ -41,6 +41,7 @@ import { CONTROL_HOST, type MeasuredDurations } from "./estimates.ts";
 import { readHistory } from "../state/history.ts";
 import type { Topology } from "../topology/schema.ts";
 import type { PlanStore } from "./store.ts";
+import { missingPaths } from "../preflight/start_files.ts";
 
 export interface DeployRequest {
   cluster: string;
@@ -122,7 +123,7 @@ export async function buildDeployPlan(
         }`,
         {
           hint:
-            `cluster deploy on an existing cluster only repairs it: give it the recorded topology and --version ${meta.version}${
+            `cluster deploy on an existing cluster only repairs it: give it the recorded topology (\`mup cluster show-config ${req.cluster} > ${req.cluster}.yaml\` writes it) and --version ${meta.version}${
               release.variant !== meta.variant ? ` --variant ${meta.variant}` : ""
             } to re-check it and restart what is down`,
         },
@@ -267,13 +268,8 @@ async function findRepairFiles(
   for (const f of files) byHost.set(hostKey(f.host), [...(byHost.get(hostKey(f.host)) ?? []), f]);
   const found = await Promise.all([...byHost.values()].map(async (list) => {
     const ex = executors.forHost(list[0].host);
-    const r = await ex.run(
-      ["sh", "-c", 'i=0; for f in "$@"; do [ -e "$f" ] || echo "$i"; i=$((i+1)); done', "sh"]
-        .concat(list.map((f) => f.path)),
-      { timeoutMs: 10_000 },
-    ).catch(() => undefined);
-    if (!r || r.code !== 0) return [];
-    const missing = new Set(r.stdout.split("\n").filter(Boolean).map(Number));
+    const missing = await missingPaths(ex, list.map((f) => f.path));
+    if (!missing) return [];
     return await Promise.all(list.map(async (f, i): Promise<RepairFinding | undefined> => {
       if (missing.has(i)) return { op: f.op, path: f.path, found: "missing" };
       if (f.content === undefined) return undefined;

@@ -16,6 +16,8 @@ import { listProcesses } from "./processes.ts";
 import { checkDirsCreatable } from "../preflight/data_dirs.ts";
 import { checkRecordedData } from "../preflight/recorded_data.ts";
 import { guardStarts, markResync } from "./repair_files.ts";
+import { guardStops, repairCommand, startFiles } from "./start_files.ts";
+import { checkStartFiles } from "../preflight/start_files.ts";
 import type { ProcessFilter } from "./select.ts";
 import type { PlanStore } from "./store.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
@@ -90,7 +92,8 @@ export async function buildLifecyclePlan(
  * Pre-flight of the processes `plan` starts (start, restart, a rollback's start): no standalone or
  * whole replica set starts on data directories that lost their data (it would come back empty;
  * a member whose set holds data resyncs from it, said as a warning), and every
- * directory it writes in can be written (a file in the way makes mongod exit at start). The
+ * directory it writes in can be written (a file in the way makes mongod exit at start), and the
+ * files each start reads are on its host (lib/plan/start_files.ts). The
  * same checks as a deploy's, so the plan is refused before it is approved, not at the start.
  */
 async function checkStarts(
@@ -107,6 +110,16 @@ async function checkStarts(
     path.join(req.store.clusterDir(req.meta.name), "deploy"),
   );
   const procs = all.filter((p) => started.has(p.id));
+  // The files each start reads (configuration, binary, keyfile, certificates): one deleted
+  // would leave the process down after a restart's stop, so the plan is refused, and a saved
+  // plan applied after the deletion stops before the stop.
+  const files = startFiles(
+    req.meta,
+    procs,
+    path.join(req.store.clusterDir(req.meta.name), "deploy"),
+  );
+  const repair = repairCommand(req.meta);
+  guardStops(plan, files, repair);
   // The other members of a started member's set are asked too: the source of an initial sync.
   const data = await checkRecordedData(all, req.executors, {
     cluster: req.meta.name,
@@ -118,7 +131,13 @@ async function checkStarts(
   plan.validation.warnings.push(...data.warnings);
   markResync(plan, data.resync);
   guardStarts(plan, all);
-  for (const c of [data, await checkDirsCreatable(procs, req.executors)]) {
+  for (
+    const c of [
+      data,
+      await checkDirsCreatable(procs, req.executors),
+      await checkStartFiles(files, req.executors, repair),
+    ]
+  ) {
     plan.validation.checks.push(c.check);
     if (c.issues.length) {
       plan.validation.errors.push(...c.issues);

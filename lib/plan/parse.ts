@@ -146,7 +146,8 @@ function parseWhole(text: string, file: string): ParsedPlan {
 
 function jsonPosition(text: string, e: Error): string {
   const m = /position (\d+)/.exec(e.message);
-  if (!m) return `invalid JSON: ${e.message}`;
+  // V8 quotes the text it read ("root:x:0:0"…): the file's contents stay out of the message.
+  if (!m) return `invalid JSON: ${e.message.replace(/, ".*is not valid JSON$/s, "")}`;
   const pos = Number(m[1]);
   const before = text.slice(0, pos).split("\n");
   return `invalid JSON at line ${before.length}, column ${before[before.length - 1].length + 1}: ${

@@ -1,0 +1,26 @@
+import type { Command } from "@commander-js/extra-typings";
+import { stringify } from "yaml";
+import { type CliContext, print, printJson } from "./context.ts";
+import { requireMeta } from "./cluster_show.ts";
+
+/**
+ * Adds `cluster show-config <name>`: the topology as mup recorded it (with the TLS mode and
+ * ports as they are now), as a topology file a repair takes, or as JSON.
+ */
+export function addShowConfig(cmd: Command, ctx: CliContext): void {
+  cmd.command("show-config")
+    .description(
+      "Print the topology as mup recorded it (YAML, as a topology file; TLS and ports as they " +
+        "are now): the file a repair (`cluster deploy` again) takes",
+    )
+    .argument("<name>", "cluster name")
+    .option("--json", "the recorded topology as JSON")
+    .action(async (name, opts) => {
+      const meta = await requireMeta(ctx, name);
+      if (opts.json) return printJson(meta.topology);
+      print(
+        `# cluster ${name}: ${meta.kind}, ${meta.variant} ${meta.version} (deploy with ` +
+          `--version ${meta.version})\n${stringify(meta.topology).trimEnd()}`,
+      );
+    });
+}

@@ -1,0 +1,103 @@
+/**
+ * The files a process's start needs on its host, and the guard that keeps a restart from
+ * stopping a process its start would fail on. A start reads the process's configuration file,
+ * runs the release's binary, and (as the configuration names them) reads the cluster's keyfile
+ * and the process's TLS certificate and the CA: mongod/mongos exit at start when one is gone
+ * ("error getting file …"). Pure: which files, found on the hosts by lib/preflight/start_files.ts.
+ */
+import type { ClusterMeta } from "../state/meta.ts";
+import type { Plan } from "./schema.ts";
+import type { ProcessSpec } from "./processes.ts";
+import { configFilePath } from "./mongo_config.ts";
+import { binaryPath } from "./lifecycle_ops.ts";
+import { check } from "./op_builders.ts";
+import { hostCaPath, hostCertPath, hostKeyfilePath, securityOf } from "../security/settings.ts";
+
+/** One file a process's start reads on its host. */
+export interface StartFile {
+  /** The process ID. */
+  process: string;
+  host: string;
+  /** The path on the host. */
+  path: string;
+  /** What it is: "configuration file", "binary", "keyfile", "TLS certificate", "CA certificate". */
+  what: string;
+}
+
+/**
+ * The files each of `procs` needs to start, as the recorded cluster `meta` runs it: its recorded
+ * configuration file, the release's binary, and, when the cluster uses them, the keyfile
+ * (security.keyFile) and its certificate and the CA (net.tls), at the paths the deploy wrote
+ * into its configuration (under the topology's deploy_dir, else `deployDir`).
+ */
+export function startFiles(
+  meta: ClusterMeta,
+  procs: ProcessSpec[],
+  deployDir: string,
+): StartFile[] {
+  const root = meta.topology.global.deploy_dir ?? deployDir;
+  const security = securityOf(meta.topology);
+  const recorded = new Map(meta.processes.map((p) => [p.id, p.config]));
+  return procs.flatMap((p) => {
+    const f = (what: string, file: string): StartFile => ({
+      process: p.id,
+      host: p.host,
+      path: file,
+      what,
+    });
+    return [
+      f("configuration file", recorded.get(p.id) ?? configFilePath(p)),
+      f("binary", binaryPath(meta, p)),
+      ...(security.auth ? [f("keyfile", hostKeyfilePath(root))] : []),
+      ...(security.tls
+        ? [f("TLS certificate", hostCertPath(root, p.id)), f("CA certificate", hostCaPath(root))]
+        : []),
+    ];
+  });
+}
+
+/** The repair that installs a missing file again: `mup cluster deploy <name> <topology> …`. */
+export function repairCommand(meta: ClusterMeta): string {
+  return `mup cluster deploy ${meta.name} ${
+    meta.topology_file ?? "<topology.yaml>"
+  } --version ${meta.version}`;
+}
+
+/**
+ * Gives the stop of each process `plan` also starts again (a restart) a safety check
+ * `files_present` (lib/apply/safety.ts): when the stop runs, the files its start needs are
+ * still on its host. A plan saved earlier and applied after one was deleted then stops before
+ * the process is stopped, rather than leaving it down. Mutates `plan`.
+ */
+export function guardStops(plan: Pick<Plan, "phases">, files: StartFile[], repair: string): void {
+  const ops = plan.phases.flatMap((ph) => ph.operations);
+  const started = new Set(
+    ops.filter((o) => o.type === "start_process").map((o) => o.target.name),
+  );
+  for (const o of ops) {
+    if (o.type !== "stop_process" || !started.has(o.target.name)) continue;
+    if (o.pre_conditions.some((c) => c.check_type === "files_present")) continue;
+    const mine = files.filter((f) => f.process === o.target.name);
+    if (!mine.length) continue;
+    o.pre_conditions.push(
+      check(
+        `${o.id}:start-files`,
+        "files_present",
+        `${mine[0].host}`,
+        "the files its start needs are in place",
+        {
+          host: mine[0].host,
+          process: o.target.name,
+          files: mine.map((f) => ({ path: f.path, what: f.what })),
+          repair,
+        },
+      ),
+    );
+  }
+}
+
+/** The message for a start file found missing: host, path, process, and the repair. */
+export function missingMessage(f: StartFile, repair: string): string {
+  return `${f.what} ${f.host}:${f.path} of ${f.process} is missing: the process cannot start ` +
+    `without it. Install it again with \`${repair}\` (a repair), then plan again`;
+}

@@ -1,0 +1,147 @@
+/**
+ * A restart never stops a member it cannot start again: the files a start reads (its
+ * configuration file, the binary, the keyfile, the TLS files) deleted from the host make the
+ * plan invalid before anything is stopped, naming each file and the repair; a restart saved
+ * earlier and applied after the deletion stops at its stop's safety check. The member keeps
+ * running (same PID) throughout.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { killAll, mup, type MupResult, output, replicaSetTopology, tempHome } from "./helpers.ts";
+import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+/** The repair each refusal names. */
+const REPAIR = /`mup cluster deploy rs .*rs\.yaml --version 7\.0[.0-9]*` \(a repair\)/;
+
+/** A 3-member set deployed in a new home; `body` gets its last member and that member's files. */
+async function withSet(
+  extra: string,
+  body: (s: {
+    home: string;
+    id: string;
+    /** `cluster restart rs -N <the member>`. */
+    restart: string[];
+    conf: string;
+    deployDir: string;
+    pidOf: () => Promise<number | undefined>;
+  }) => Promise<void>,
+): Promise<void> {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports, extra));
+    const last = ports[2];
+    const deployDir = path.join(home, "storage", "clusters", "rs", "deploy");
+    const pidOf = async () =>
+      (await display(home, "rs")).processes.find((p) => p.id === `localhost:${last}`)?.pid;
+    await body({
+      home,
+      id: `mongod-localhost-${last}`,
+      restart: ["cluster", "restart", "rs", "-N", `localhost:${last}`],
+      conf: path.join(deployDir, "conf", `mongod-${last}`, "mongod.conf"),
+      deployDir,
+      pidOf,
+    });
+  } finally {
+    await killAll(home);
+  }
+}
+
+/** The restart was refused at planning, saying `said` and the repair; nothing was applied. */
+function assertRefused(r: MupResult, said: string): void {
+  assert.equal(r.code, 1, output(r));
+  assert.ok(r.stdout.includes(said), output(r));
+  assert.match(r.stdout, REPAIR, output(r));
+  assert.doesNotMatch(r.stdout, /Applying plan/, output(r));
+}
+
+Deno.test("restart of a member whose configuration file was deleted is refused at planning, naming the file; the member keeps running", async () => {
+  await withSet("", async ({ home, id, restart, conf, pidOf }) => {
+    const pid = await pidOf();
+    assert.ok(pid, "the member runs");
+    await Deno.rename(conf, `${conf}.aside`);
+    assertRefused(
+      await mup([...restart, "--auto-approve"], { home }),
+      `configuration file localhost:${conf} of ${id} is missing: the process cannot start`,
+    );
+    const json = await mup([...restart, "--plan-only", "--json"], { home });
+    assert.equal(json.code, 1, output(json));
+    assert.ok(
+      JSON.parse(json.stdout).checks.some((c: { name: string; message: string }) =>
+        c.name === "start_file_missing" && c.message.includes(conf)
+      ),
+      json.stdout,
+    );
+    assert.equal(await pidOf(), pid, "not stopped");
+    // Back in place: the restart runs, and the member comes back.
+    await Deno.rename(`${conf}.aside`, conf);
+    await ok(home, [...restart, "--auto-approve"]);
+    const after = await pidOf();
+    assert.ok(after && after !== pid, "restarted");
+  });
+});
+
+Deno.test("restart of a member whose keyfile was deleted is refused at planning, naming the file; the member keeps running", async () => {
+  await withSet("", async ({ home, id, restart, deployDir, pidOf }) => {
+    const pid = await pidOf();
+    assert.ok(pid, "the member runs");
+    const keyfile = path.join(deployDir, "secrets", "keyfile");
+    await Deno.remove(keyfile);
+    assertRefused(
+      await mup([...restart, "--auto-approve"], { home }),
+      `keyfile localhost:${keyfile} of ${id} is missing: the process cannot start`,
+    );
+    assert.equal(await pidOf(), pid, "not stopped");
+  });
+});
+
+Deno.test("a restart saved before the configuration file was deleted and applied after stops at its stop's safety check; the member keeps running", async () => {
+  await withSet("", async ({ home, id, restart, conf, pidOf }) => {
+    const pid = await pidOf();
+    assert.ok(pid, "the member runs");
+    const saved = JSON.parse((await ok(home, [...restart, "--plan-only", "--json"])).stdout)
+      .plan_id;
+    await Deno.remove(conf);
+    const late = await mup(["plan", "apply", saved, "--auto-approve"], { home });
+    assert.equal(late.code, 1, output(late));
+    assert.ok(
+      late.stdout.includes(
+        `Safety check failed for operation stop-${id}: files_present: configuration file ` +
+          `localhost:${conf} of ${id} is missing: stopped, it could not start again`,
+      ),
+      output(late),
+    );
+    assert.match(late.stdout, REPAIR, output(late));
+    assert.doesNotMatch(late.stdout, /✓ Stop /, output(late));
+    assert.equal(await pidOf(), pid, "not stopped");
+  });
+});
+
+Deno.test("TLS: restart of a member whose certificate was deleted is refused at planning, and so is its start once stopped; restored, it starts", async () => {
+  await withSet(
+    "global:\n  security: { tls: true }\n",
+    async ({ home, id, restart, deployDir, pidOf }) => {
+      const pid = await pidOf();
+      assert.ok(pid, "the member runs");
+      const cert = path.join(deployDir, "secrets", `${id}.pem`);
+      await Deno.rename(cert, `${cert}.aside`);
+      const said =
+        `TLS certificate localhost:${cert} of ${id} is missing: the process cannot start`;
+      assertRefused(await mup([...restart, "--auto-approve"], { home }), said);
+      assert.equal(await pidOf(), pid, "not stopped");
+      // Stopped on purpose, its start is refused the same way, before anything runs.
+      const member = restart.slice(3);
+      await ok(home, ["cluster", "stop", "rs", ...member, "--auto-approve"]);
+      assertRefused(
+        await mup(["cluster", "start", "rs", ...member, "--auto-approve"], { home }),
+        said,
+      );
+      await Deno.rename(`${cert}.aside`, cert);
+      await ok(home, ["cluster", "start", "rs", ...member, "--auto-approve"]);
+      assert.ok(await pidOf(), "started");
+    },
+  );
+});
