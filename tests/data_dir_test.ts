@@ -216,6 +216,81 @@ Deno.test("a log, config or deploy directory a server names: refused at the firs
   }
 });
 
+Deno.test("destroy keeps the operator's files in a default config directory, the secrets directory and the deploy root, removes mup's, and names what it kept (plain and --json)", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  try {
+    const srv = `${home}/srv`;
+    const conf = `${srv}/conf/mongod-${port}`;
+    const mine = {
+      [`${srv}/secrets/my-app-tls.pem`]: "the app's certificate\n",
+      [`${conf}/override.conf`]: "mine\n",
+      [`${srv}/README.txt`]: "what this machine is for\n",
+    };
+    const putMine = async () => {
+      for (const [f, text] of Object.entries(mine)) {
+        await Deno.mkdir(f.slice(0, f.lastIndexOf("/")), { recursive: true });
+        await Deno.writeTextFile(f, text);
+      }
+    };
+    await putMine();
+    const file = await writeTopology(
+      home,
+      "keep.yaml",
+      `global:\n  deploy_dir: ${srv}\nmongod_servers:\n  - host: localhost\n    port: ${port}\n`,
+    );
+    const mirror = await testMirror();
+    const deployed = await mup(deployArgs("kp", file, mirror, ["--auto-approve"]), { home });
+    assert.equal(deployed.code, 0, output(deployed));
+    const names = async (d: string) =>
+      (await Array.fromAsync(Deno.readDir(d))).map((e) => e.name).sort();
+    assert.deepEqual(await names(`${srv}/secrets`), ["keyfile", "my-app-tls.pem"], "auth on");
+    assert.deepEqual(await names(conf), ["mongod.conf", "override.conf"]);
+    // What a keyfile write cut off leaves is mup's too.
+    await Deno.writeTextFile(`${srv}/secrets/keyfile.mup-tmp`, "half a keyfile");
+
+    const destroyed = await mup(["cluster", "destroy", "kp", "--auto-approve"], { home });
+    assert.equal(destroyed.code, 0, output(destroyed));
+    const summary = destroyed.stdout.slice(destroyed.stdout.indexOf("Kept ("));
+    assert.match(summary, /^Kept \(mup removed only its own files/, output(destroyed));
+    for (
+      const line of [
+        `  kept localhost:${srv}/secrets: it holds files mup did not make (my-app-tls.pem)`,
+        `  kept localhost:${conf}: it holds files mup did not make (override.conf)`,
+        `  kept localhost:${srv}: it holds entries that are not this cluster's (README.txt)`,
+      ]
+    ) assert.ok(summary.includes(line), `${line}\n${output(destroyed)}`);
+    // The parents holding only the directories kept above say nothing more.
+    assert.doesNotMatch(summary, new RegExp(`kept localhost:${srv}/conf:`), output(destroyed));
+    for (const [f, text] of Object.entries(mine)) assert.equal(await Deno.readTextFile(f), text);
+    assert.deepEqual(await names(srv), ["README.txt", "conf", "secrets"], "logs, data, bin gone");
+    assert.deepEqual(await names(`${srv}/secrets`), ["my-app-tls.pem"], "the keyfile removed");
+    assert.deepEqual(await names(`${srv}/conf`), [`mongod-${port}`]);
+    assert.deepEqual(await names(conf), ["override.conf"], "mongod.conf removed");
+
+    // The same under --json: the kept directories are the remove operations' notices.
+    const again = await mup(deployArgs("kp", file, mirror, ["--auto-approve"]), { home });
+    assert.equal(again.code, 0, output(again));
+    const json = await mup(["cluster", "destroy", "kp", "--auto-approve", "--json"], { home });
+    assert.equal(json.code, 0, output(json));
+    const events = json.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const notices = events.filter((e) => e.notice).map((e) => e.notice).sort();
+    assert.deepEqual(
+      notices,
+      [
+        `kept localhost:${srv}: it holds entries that are not this cluster's (README.txt)`,
+        `kept localhost:${conf}: it holds files mup did not make (override.conf)`,
+        `kept localhost:${srv}/secrets: it holds files mup did not make (my-app-tls.pem)`,
+      ].sort(),
+      output(json),
+    );
+    for (const [f, text] of Object.entries(mine)) assert.equal(await Deno.readTextFile(f), text);
+    assert.deepEqual(await names(`${srv}/secrets`), ["my-app-tls.pem"]);
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("a data_dir inside (or equal to) the entry's own log or config directory: destroy --retain-data keeps it and says so, and the deploy onto it is not refused", async () => {
   const home = await tempHome();
   const [port] = freePorts(1);

@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import type { Executor } from "../executor/executor.ts";
 import { isProcessFile } from "../topology/layout.ts";
-import { type Operation, param } from "./operation.ts";
+import { type Operation, type OperationContext, param } from "./operation.ts";
 
 /** The entries of a directory, or undefined when it cannot be listed (absent). */
 async function entries(ex: Executor, dir: string): Promise<string[] | undefined> {
@@ -15,58 +15,108 @@ function named(list: string[]): string {
 }
 
 /**
+ * Which entries of the directory are mup's own files, or undefined when the whole directory goes
+ * (or, if_empty, none of it): own_files (a JSON array of basenames, the secrets mup installs)
+ * or process_files (isProcessFile).
+ */
+function ownFiles(ctx: OperationContext): ((name: string) => boolean) | undefined {
+  const params = ctx.op.target.params;
+  if (params.own_files !== undefined) {
+    const own: string[] = JSON.parse(params.own_files);
+    // With the temporary copy a write cut off may leave (the executors' `<file>.mup-tmp…`).
+    return (name) => own.some((o) => name === o || name.startsWith(`${o}.mup-tmp`));
+  }
+  return params.process_files === "true" ? isProcessFile : undefined;
+}
+
+/**
+ * What a kept directory holds, for its notice: the retained data (retained_data: a JSON array of
+ * paths), the entries that are none of this cluster's, and the cluster's own directories inside
+ * it that were kept and said so on their own line, above (inner: a JSON array of paths).
+ * Undefined for a shared parent (if_empty) that holds only the retained data (the plan's warning
+ * names it) or such kept directories: nothing new to say.
+ */
+function holds(ctx: OperationContext, dir: string, others: string[]): string | undefined {
+  const params = ctx.op.target.params;
+  const retained: string[] = JSON.parse(params.retained_data ?? "[]");
+  const inner: string[] = JSON.parse(params.inner ?? "[]");
+  const at = (list: string[], e: string) =>
+    list.some((d) =>
+      d === dir || d === path.join(dir, e) || d.startsWith(path.join(dir, e) + path.sep)
+    );
+  const data = others.filter((e) => at(retained, e));
+  const mine = others.filter((e) => !at(retained, e) && at(inner, e));
+  const foreign = others.filter((e) => !at(retained, e) && !at(inner, e));
+  const parent = params.if_empty === "true";
+  if (parent && !foreign.length) return undefined;
+  const kept = [
+    ...(data.length ? ["the retained data"] : []),
+    ...(foreign.length
+      ? [
+        parent
+          ? `entries that are not this cluster's (${named(foreign)})`
+          : `files mup did not make (${named(foreign)})`,
+      ]
+      : []),
+    ...(mine.length && !parent ? [`the directories kept above (${named(mine)})`] : []),
+  ];
+  return kept.length ? `it holds ${kept.join(" and ")}` : undefined;
+}
+
+/**
  * Removes a directory (or file) and everything in it. With if_empty, only an empty directory
  * (a parent of the layout that may still hold another cluster's or retained data). With
  * process_files, only the files mup's processes write (isProcessFile: mongod.log and its rotated
- * copies, mongod.conf, mongod.pid), then the directory if nothing else is left: a deploy, log or
- * config directory the topology names itself may hold files that are not mup's, and
- * (retained_data: a JSON array of paths) the data `--retain-data` keeps. What stays is the
- * outcome's notice: `kept <host>:<dir>: it holds …`.
+ * copies, mongod.conf, mongod.pid), with own_files only the files named (the keyfile and
+ * certificates mup installs), then the directory if nothing else is left: a deploy, log, config
+ * or secrets directory may hold files that are not mup's, and (retained_data: a JSON array of
+ * paths) the data `--retain-data` keeps. What stays is the outcome's notice:
+ * `kept <host>:<dir>: it holds …` (for if_empty only with report_kept, and unless it holds only
+ * the retained data or the cluster's own directories kept, `inner`, which say so themselves).
  */
 export const removeDirectory: Operation = {
   async isDone(ctx) {
     const ex = ctx.executors.forHost(ctx.op.target.host!);
     const p = param(ctx, "path");
     if (!(await ex.exists(p))) return true;
-    if (ctx.op.target.params.process_files !== "true") return false;
+    const ours = ownFiles(ctx);
+    if (!ours) return false;
     // Done once only other files are left (an empty directory still needs its rmdir).
     const left = await entries(ex, p);
-    return left !== undefined && left.length > 0 && !left.some(isProcessFile);
+    return left !== undefined && left.length > 0 && !left.some(ours);
   },
   async run(ctx) {
     const ex = ctx.executors.forHost(ctx.op.target.host!);
+    const host = ctx.op.target.host;
     const p = param(ctx, "path");
-    if (ctx.op.target.params.process_files === "true") {
+    const isOurs = ownFiles(ctx);
+    if (isOurs) {
       const all = (await entries(ex, p)) ?? [];
-      const ours = all.filter(isProcessFile);
+      const ours = all.filter(isOurs);
       for (const name of ours) await ex.remove(path.join(p, name));
-      const others = all.filter((e) => !isProcessFile(e));
+      const others = all.filter((e) => !isOurs(e));
       if (!others.length) {
         const r = await ex.run(["rmdir", "--", p]);
         if (r.code === 0) return { output: `removed ${p}` };
       }
-      const retained: string[] = JSON.parse(ctx.op.target.params.retained_data ?? "[]");
-      const isData = (e: string) =>
-        retained.some((d) =>
-          d === p || d === path.join(p, e) || d.startsWith(path.join(p, e) + path.sep)
-        );
       const removed = `removed ${ours.length} file${ours.length === 1 ? "" : "s"} of mup's`;
-      const kept = [
-        ...(others.some(isData) ? ["the retained data"] : []),
-        ...(others.some((e) => !isData(e))
-          ? [`files mup did not make (${named(others.filter((e) => !isData(e)))})`]
-          : []),
-      ];
       return {
-        output: `${removed} from ${ctx.op.target.host}:${p}; kept the directory`,
-        notice: `kept ${ctx.op.target.host}:${p}: ${
-          kept.length ? `it holds ${kept.join(" and ")}` : "it could not be removed"
-        }`,
+        output: `${removed} from ${host}:${p}; kept the directory`,
+        notice: `kept ${host}:${p}: ${holds(ctx, p, others) ?? "it could not be removed"}`,
       };
     }
     if (ctx.op.target.params.if_empty === "true") {
       const r = await ex.run(["rmdir", "--", p]);
-      return { output: r.code === 0 ? `removed ${p}` : `kept ${p}: not empty` };
+      if (r.code === 0) return { output: `removed ${p}` };
+      // Only a destroy says what is left (report_kept): it knows the retained data and its own
+      // directories inside; a rollback's tidying does not, and leaves what it did not make.
+      if (ctx.op.target.params.report_kept !== "true") return { output: `kept ${p}: not empty` };
+      const left = await entries(ex, p);
+      const what = left?.length ? holds(ctx, p, left) : "it could not be removed";
+      return {
+        output: `kept ${p}: not empty`,
+        ...(what ? { notice: `kept ${host}:${p}: ${what}` } : {}),
+      };
     }
     await ex.remove(p);
     return { output: `removed ${p}` };

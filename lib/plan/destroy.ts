@@ -4,7 +4,13 @@
  * retainData), log, config and deploy directories and the installed binaries on every host,
  * then the metadata. Pure.
  */
-import { hostSecretsDir, securityOf } from "../security/settings.ts";
+import {
+  hostCaPath,
+  hostCertPath,
+  hostKeyfilePath,
+  hostSecretsDir,
+  securityOf,
+} from "../security/settings.ts";
 import * as path from "node:path";
 import { logFilePath } from "./mongo_config.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
@@ -16,10 +22,21 @@ import { orderedStops } from "./stop.ts";
 import { archiveDir } from "../state/archive_name.ts";
 
 /**
- * How much of a directory goes: all of it; only if it is empty (a shared parent); or only the
- * processes' own files, then the directory if nothing else is left (one the topology names).
+ * How much of a directory goes: all of it (data); only if it is empty (a shared parent); or only
+ * the processes' own files (a deploy, log or config directory) or the files mup installed (the
+ * secrets directory, own_files), then the directory if nothing else is left.
  */
-type Removal = "all" | "if_empty" | "process_files";
+type Removal = "all" | "if_empty" | "process_files" | "own_files";
+
+/** What a removal leaves alone and names: see lib/ops/remove_directory.ts. */
+interface RemovalParams {
+  /** Retained data directories at or inside it. */
+  retained?: string[];
+  /** The cluster's directories inside it, removed first (those kept report themselves). */
+  inner?: string[];
+  /** own_files: the basenames of the files mup installed there. */
+  own?: string[];
+}
 
 function removeOp(
   host: string,
@@ -27,12 +44,14 @@ function removeOp(
   what: string,
   deps: string[],
   mode: Removal = "all",
-  retained: string[] = [],
+  { retained = [], inner = [], own = [] }: RemovalParams = {},
 ): PlannedOperation {
   const how = mode === "if_empty"
     ? `Remove ${what} ${host}:${dir} (if empty)`
     : mode === "process_files"
     ? `Remove the mongod/mongos files from ${what} ${host}:${dir}, and it if nothing else is left`
+    : mode === "own_files"
+    ? `Remove the files mup installed in ${what} ${host}:${dir}, and it if nothing else is left`
     : `Remove ${what} ${host}:${dir}`;
   return op({
     id: `rm-${host}-${dir}`,
@@ -44,8 +63,12 @@ function removeOp(
       host,
       params: {
         path: dir,
-        ...(mode === "all" ? {} : { [mode]: "true" }),
+        ...(mode === "all" || mode === "own_files" ? {} : { [mode]: "true" }),
+        // A destroy's shared parents say what keeps them (lib/ops/remove_directory.ts).
+        ...(mode === "if_empty" ? { report_kept: "true" } : {}),
+        ...(mode === "own_files" ? { own_files: JSON.stringify(own) } : {}),
         ...(retained.length ? { retained_data: JSON.stringify(retained) } : {}),
+        ...(inner.length ? { inner: JSON.stringify(inner) } : {}),
       },
     },
     changes: [change("directory", `${host}:${dir}`, "delete")],
@@ -62,13 +85,16 @@ interface DirRemoval {
   mode: Removal;
   /** Removal op IDs of the cluster's directories inside this one: they go first. */
   deps: string[];
+  /** Those directories' paths. */
+  inner: string[];
   /** The retained data directories at or inside this one (process_files: they stay). */
   retained: string[];
 }
 
 /**
- * The processes' own directories to remove, once each: deploy, log and config (only mup's files
- * from one the entry names itself), and data unless retained. A directory that is two of these
+ * The processes' own directories to remove, once each: deploy, log and config (only mup's files:
+ * the operator may have put files of their own in any of them, a default one included), and data
+ * unless retained (whole: it is the data). A directory that is two of these
  * at once (a data_dir equal to a chosen log_dir) is removed whole if it is a data directory
  * that goes; one holding the cluster's own directories waits for their removal, so that what is
  * left in it (and reported kept) is what stays.
@@ -78,22 +104,20 @@ function processRemovals(procs: ProcessSpec[], retainData: boolean): DirRemoval[
   const want = (host: string, dir: string, what: string, mode: Removal) => {
     const had = found.get(`${host}:${dir}`);
     if (had && !(mode === "all" && had.mode !== "all")) return;
-    found.set(`${host}:${dir}`, { host, dir, what, mode, deps: [], retained: [] });
+    found.set(`${host}:${dir}`, { host, dir, what, mode, deps: [], inner: [], retained: [] });
   };
   for (const p of procs) {
-    // A directory the entry names itself may hold the operator's own files: only ours go.
-    const mode = (d: "deploy" | "log" | "config") =>
-      p.dirs.chosen.includes(d) ? "process_files" : "all";
-    want(p.host, p.dirs.deploy, "deploy directory", mode("deploy"));
-    want(p.host, p.dirs.log, "log directory", mode("log"));
-    want(p.host, p.dirs.config, "config directory", mode("config"));
+    want(p.host, p.dirs.deploy, "deploy directory", "process_files");
+    want(p.host, p.dirs.log, "log directory", "process_files");
+    want(p.host, p.dirs.config, "config directory", "process_files");
     if (!retainData && p.role !== "mongos") want(p.host, p.dirs.data, "data directory", "all");
   }
   const list = [...found.values()];
   const inside = (outer: string, d: string) => d.startsWith(outer + path.sep);
   for (const r of list) {
-    r.deps = list.filter((o) => o.host === r.host && inside(r.dir, o.dir))
-      .map((o) => `rm-${o.host}-${o.dir}`);
+    const within = list.filter((o) => o.host === r.host && inside(r.dir, o.dir));
+    r.deps = within.map((o) => `rm-${o.host}-${o.dir}`);
+    r.inner = within.map((o) => o.dir);
     if (retainData && r.mode === "process_files") {
       r.retained = procs.filter((p) =>
         p.role !== "mongos" && p.host === r.host &&
@@ -140,31 +164,58 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
   });
   const removes: PlannedOperation[] = [];
   const seen = new Set<string>();
-  const add = (host: string, dir: string, what: string, deps: string[] = [], mode?: Removal) => {
+  const add = (
+    host: string,
+    dir: string,
+    what: string,
+    deps: string[] = [],
+    mode?: Removal,
+    params?: RemovalParams,
+  ) => {
     if (seen.has(`${host}:${dir}`)) return;
     seen.add(`${host}:${dir}`);
-    removes.push(removeOp(host, dir, what, deps, mode));
+    removes.push(removeOp(host, dir, what, deps, mode, params));
   };
   for (const r of processRemovals(procs, input.retainData === true)) {
-    removes.push(removeOp(r.host, r.dir, r.what, r.deps, r.mode, r.retained));
+    removes.push(
+      removeOp(r.host, r.dir, r.what, r.deps, r.mode, { retained: r.retained, inner: r.inner }),
+    );
     seen.add(`${r.host}:${r.dir}`);
   }
   const root = meta.deploy_dir;
   const sec = securityOf(meta.topology);
   const secured = sec.auth || sec.tls;
+  // Only what the deploy installed there (security_steps.ts): the operator may keep files too.
+  // Every process's certificate: two host names of the cluster may be one machine.
+  const own = [
+    hostKeyfilePath(root),
+    hostCaPath(root),
+    ...procs.map((p) => hostCertPath(root, p.id)),
+  ]
+    .map((f) => path.basename(f));
+  const retained = input.retainData
+    ? procs.filter((p) => p.role !== "mongos").map((p) => p.dirs.data)
+    : [];
+  const parents = ["bin", "data", "logs", "conf"].map((d) => path.join(root, d));
   for (const host of [...new Set(procs.map((p) => p.host))]) {
     add(host, path.join(root, "bin", `${meta.variant}-${meta.version}`), "binaries");
-    if (secured) add(host, hostSecretsDir(root), "keyfile directory");
+    if (secured) add(host, hostSecretsDir(root), "keyfile directory", [], "own_files", { own });
     // The layout's parents, if nothing else (another cluster, retained data) is in them.
     const before = removes.filter((o) => o.target.host === host).map((o) => o.id);
-    const parents = ["bin", "data", "logs", "conf"].map((d) => path.join(root, d));
-    for (const d of parents) add(host, d, "directory", before, "if_empty");
+    // What in them is this cluster's (on any of its host names) is not reported as foreign.
+    const keeps = (d: string) => ({
+      retained: retained.filter((r) => r.startsWith(d + path.sep)),
+      inner: [...new Set([...removes.map((o) => o.target.params.path), ...parents])]
+        .filter((i) => i.startsWith(d + path.sep)),
+    });
+    for (const d of parents) add(host, d, "directory", before, "if_empty", keeps(d));
     add(
       host,
       root,
       "deploy root",
       [...before, ...parents.map((d) => `rm-${host}-${d}`)],
       "if_empty",
+      keeps(root),
     );
   }
   add("localhost", path.join(input.clusterDir, "staging"), "staged configuration files");
