@@ -228,42 +228,54 @@ Deno.test("config server sets: the validator refuses an arbiter, and so does the
   });
 });
 
-Deno.test("a process that runs but does not answer at its host is reported as such, with what it listens on", async () => {
+/**
+ * A forked simulator mongod on localhost's port `p` bound to `bindIp`, and a wait_for_process
+ * for it at localhost (1.5 s): `wait()` gives the wait's error. Its PID is read from its pid file.
+ */
+async function forkedForWait(dir: string, bindIp: string) {
   const { waitForProcess } = await import("../lib/ops/wait_for_process.ts");
-  await withDir(async (dir) => {
-    const bin = await simBin("7.0.5");
-    const [p] = freePorts(1);
-    // Bound to 127.0.0.2 only: it runs, but nothing answers at localhost.
-    const d = path.join(dir, String(p));
-    await Deno.mkdir(d, { recursive: true });
-    const pidFile = path.join(d, "mongod.pid");
-    const started = await runBin(path.join(bin, "mongod"), [
-      ...["--port", String(p), "--dbpath", d, "--fork", "--logpath", path.join(d, "log")],
-      ...["--pidfilepath", pidFile, "--bind_ip", "127.0.0.2"],
-    ]);
-    assert.equal(started.code, 0, started.stdout + started.stderr);
-    const op = {
-      id: `wait-mongod-localhost-${p}`,
-      type: "wait_for_process" as const,
-      description: "",
-      target: {
-        type: "process" as const,
-        name: `mongod-localhost-${p}`,
-        host: "localhost",
-        port: p,
-        params: { timeout_ms: "1500", pid_file: pidFile },
-      },
-      pre_conditions: [],
-      changes: [],
-      depends_on: [],
-      parallel: true,
-      estimated_ms: 1,
-    };
+  const bin = await simBin("7.0.5");
+  const [p] = freePorts(1);
+  const d = path.join(dir, String(p));
+  await Deno.mkdir(d, { recursive: true });
+  const pidFile = path.join(d, "mongod.pid");
+  const started = await runBin(path.join(bin, "mongod"), [
+    ...["--port", String(p), "--dbpath", d, "--fork", "--logpath", path.join(d, "log")],
+    ...["--pidfilepath", pidFile, "--bind_ip", bindIp],
+  ]);
+  assert.equal(started.code, 0, started.stdout + started.stderr);
+  const op = {
+    id: `wait-mongod-localhost-${p}`,
+    type: "wait_for_process" as const,
+    description: "",
+    target: {
+      type: "process" as const,
+      name: `mongod-localhost-${p}`,
+      host: "localhost",
+      port: p,
+      params: { timeout_ms: "1500", pid_file: pidFile },
+    },
+    pre_conditions: [],
+    changes: [],
+    depends_on: [],
+    parallel: true,
+    estimated_ms: 1,
+  };
+  const wait = async () => {
     const err = await waitForProcess.run(
       opContext(op, { plan_id: "plan-x", cluster_name: "c1", version: "7.0.5" }),
     ).then(() => undefined, (e) => e as Error);
     assert.ok(err, "the wait must fail");
-    const pid = Number((await Deno.readTextFile(pidFile)).trim());
+    return err;
+  };
+  return { port: p, pid: Number((await Deno.readTextFile(pidFile)).trim()), wait };
+}
+
+Deno.test("a process that runs but does not answer at its host is reported as such, with what it listens on", async () => {
+  await withDir(async (dir) => {
+    // Bound to 127.0.0.2 only: it runs, but nothing answers at localhost.
+    const { port: p, pid, wait } = await forkedForWait(dir, "127.0.0.2");
+    const err = await wait();
     assert.match(
       err.message,
       new RegExp(
@@ -274,42 +286,11 @@ Deno.test("a process that runs but does not answer at its host is reported as su
 });
 
 Deno.test("a process that listens on its own address but is frozen (SIGSTOP) is reported stopped, not as a bindIp mistake", async () => {
-  const { waitForProcess } = await import("../lib/ops/wait_for_process.ts");
   await withDir(async (dir) => {
-    const bin = await simBin("7.0.5");
-    const [p] = freePorts(1);
-    const d = path.join(dir, String(p));
-    await Deno.mkdir(d, { recursive: true });
-    const pidFile = path.join(d, "mongod.pid");
-    const started = await runBin(path.join(bin, "mongod"), [
-      ...["--port", String(p), "--dbpath", d, "--fork", "--logpath", path.join(d, "log")],
-      ...["--pidfilepath", pidFile, "--bind_ip", "127.0.0.1"],
-    ]);
-    assert.equal(started.code, 0, started.stdout + started.stderr);
-    const pid = Number((await Deno.readTextFile(pidFile)).trim());
+    const { port: p, pid, wait } = await forkedForWait(dir, "127.0.0.1");
     Deno.kill(pid, "SIGSTOP");
     try {
-      const op = {
-        id: `wait-mongod-localhost-${p}`,
-        type: "wait_for_process" as const,
-        description: "",
-        target: {
-          type: "process" as const,
-          name: `mongod-localhost-${p}`,
-          host: "localhost",
-          port: p,
-          params: { timeout_ms: "1500", pid_file: pidFile },
-        },
-        pre_conditions: [],
-        changes: [],
-        depends_on: [],
-        parallel: true,
-        estimated_ms: 1,
-      };
-      const err = await waitForProcess.run(
-        opContext(op, { plan_id: "plan-x", cluster_name: "c1", version: "7.0.5" }),
-      ).then(() => undefined, (e) => e as Error);
-      assert.ok(err, "the wait must fail");
+      const err = await wait();
       assert.match(
         err.message,
         new RegExp(

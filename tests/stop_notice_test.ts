@@ -16,36 +16,45 @@ import type { Plan } from "../lib/plan/schema.ts";
 
 installFixture();
 
+/**
+ * A stop_process operation of mongod localhost:`port` (timeout 3 s: each step, shutdown then
+ * SIGTERM, gets a third of it) with `params`, and the context it runs in (no access control).
+ */
+function stopOf(port: number, dir: string, params: Record<string, string>) {
+  const op = {
+    id: `stop-mongod-localhost-${port}`,
+    type: "stop_process",
+    description: `Stop mongod localhost:${port}`,
+    target: {
+      type: "process",
+      name: `mongod-localhost-${port}`,
+      host: "localhost",
+      port,
+      timeout_ms: 3000,
+      params,
+    },
+    changes: [],
+    depends_on: [],
+  };
+  const topology = Topology.parse({
+    global: { security: { auth: false } },
+    mongod_servers: [{ host: "localhost", port }],
+  });
+  const ctx = opContext(op, { plan_id: "plan-test", cluster_name: "t", topology, deploy_dir: dir });
+  return { op, ctx };
+}
+
 Deno.test("stop of a mongod that hangs: killed with SIGKILL, and the notice says so (in the result and on the terminal)", async () => {
   await withDir(async (dir) => {
     const [port] = freePorts(1);
     await startMongod(await simBin("7.0.5"), dir, port);
     const pid = pidOf(dir, port);
-    const op = {
-      id: `stop-mongod-localhost-${port}`,
-      type: "stop_process",
-      description: `Stop mongod localhost:${port}`,
-      target: {
-        type: "process",
-        name: `mongod-localhost-${port}`,
-        host: "localhost",
-        port,
-        // Each step (shutdown, SIGTERM) gets a third of it.
-        timeout_ms: 3000,
-        params: { pid_file: path.join(dir, String(port), "mongod.pid") },
-      },
-      changes: [],
-      depends_on: [],
-    };
-    const topology = Topology.parse({
-      global: { security: { auth: false } },
-      mongod_servers: [{ host: "localhost", port }],
+    const { op, ctx } = stopOf(port, dir, {
+      pid_file: path.join(dir, String(port), "mongod.pid"),
     });
     Deno.kill(pid, "SIGSTOP");
     try {
-      const out = await stopProcess.run(
-        opContext(op, { plan_id: "plan-test", cluster_name: "t", topology, deploy_dir: dir }),
-      );
+      const out = await stopProcess.run(ctx);
       assert.match(out.output ?? "", new RegExp(`stopped pid ${pid} with SIGKILL`));
       assert.match(out.notice ?? "", /did not stop on the shutdown command nor on SIGTERM/);
       assert.match(out.notice ?? "", /killed with SIGKILL \(an unclean shutdown/);
@@ -85,30 +94,9 @@ Deno.test("stop whose pid file names a process not started with its configuratio
     try {
       const pidFile = path.join(dir, "mongod.pid");
       await Deno.writeTextFile(pidFile, `${other.pid}\n`);
-      const op = {
-        id: `stop-mongod-localhost-${port}`,
-        type: "stop_process",
-        description: `Stop mongod localhost:${port}`,
-        target: {
-          type: "process",
-          name: `mongod-localhost-${port}`,
-          host: "localhost",
-          port,
-          timeout_ms: 3000,
-          params: { pid_file: pidFile, config: path.join(dir, "mongod.conf") },
-        },
-        changes: [],
-        depends_on: [],
-      };
-      const topology = Topology.parse({
-        global: { security: { auth: false } },
-        mongod_servers: [{ host: "localhost", port }],
-      });
-      const ctx = opContext(op, {
-        plan_id: "plan-test",
-        cluster_name: "t",
-        topology,
-        deploy_dir: dir,
+      const { ctx } = stopOf(port, dir, {
+        pid_file: pidFile,
+        config: path.join(dir, "mongod.conf"),
       });
       assert.equal(await stopProcess.isDone(ctx), true, "not ours: nothing to stop");
       const out = await stopProcess.run(ctx);
