@@ -11,6 +11,7 @@ import {
   killAll,
   mup,
   output,
+  standaloneTopology,
   tempHome,
   testMirror,
   writeTopology,
@@ -31,7 +32,7 @@ Deno.test("deploy refuses a data_dir holding other files (naming them) and a sys
       writeTopology(
         home,
         `t-${port}.yaml`,
-        `mongod_servers:\n  - host: localhost\n    port: ${port}\n    data_dir: ${d}\n`,
+        standaloneTopology([port], `    data_dir: ${d}\n`),
       );
     const plan = async (file: string) =>
       mup(deployArgs("dd", file, await testMirror(), ["--plan-only", "--json"]), { home });
@@ -114,7 +115,7 @@ Deno.test("a repair of a cluster whose recorded data directory is gone is refuse
     const file = await writeTopology(
       home,
       "st.yaml",
-      `mongod_servers:\n  - host: localhost\n    port: ${port}\n    data_dir: ${dir}\n`,
+      standaloneTopology([port], `    data_dir: ${dir}\n`),
     );
     const args = (extra: string[]) => deployArgs("st", file, mirror, extra);
     const mirror = await testMirror();

@@ -19,6 +19,7 @@ import {
   output,
   replicaSetTopology,
   smallShardedTopology,
+  standaloneTopology,
   tempHome,
   testMirror,
   writeTopology,
@@ -46,7 +47,7 @@ Deno.test("a standalone whose data directory was emptied: repair, start and rest
     const file = await writeTopology(
       home,
       "st.yaml",
-      `mongod_servers:\n  - host: localhost\n    port: ${port}\n    data_dir: ${dir}\n`,
+      standaloneTopology([port], `    data_dir: ${dir}\n`),
     );
     const mirror = await testMirror();
     const args = (extra: string[]) => deployArgs("st", file, mirror, extra);
@@ -313,7 +314,7 @@ Deno.test("a rollback of a stop, over a standalone's data emptied since (a lock 
     const file = await writeTopology(
       home,
       "rb.yaml",
-      `mongod_servers:\n  - host: localhost\n    port: ${port}\n    data_dir: ${dir}\n`,
+      standaloneTopology([port], `    data_dir: ${dir}\n`),
     );
     await ok(home, deployArgs("rb", file, await testMirror(), ["--auto-approve"]));
     await ok(home, ["cluster", "stop", "rb", "--auto-approve"]);

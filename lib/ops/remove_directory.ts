@@ -2,16 +2,12 @@ import * as path from "node:path";
 import type { Executor } from "../executor/executor.ts";
 import { isProcessFile } from "../topology/layout.ts";
 import { type Operation, type OperationContext, param } from "./operation.ts";
+import { firstFew } from "../util/format.ts";
 
 /** The entries of a directory, or undefined when it cannot be listed (absent). */
 async function entries(ex: Executor, dir: string): Promise<string[] | undefined> {
   const r = await ex.run(["ls", "-A", "--", dir], { timeoutMs: 30_000 });
   return r.code === 0 ? r.stdout.split("\n").filter(Boolean) : undefined;
-}
-
-/** Up to three names, and how many more. */
-function named(list: string[]): string {
-  return list.slice(0, 3).join(", ") + (list.length > 3 ? ` and ${list.length - 3} more` : "");
 }
 
 /**
@@ -54,11 +50,11 @@ function holds(ctx: OperationContext, dir: string, others: string[]): string | u
     ...(foreign.length
       ? [
         parent
-          ? `entries that are not this cluster's (${named(foreign)})`
-          : `files mup did not make (${named(foreign)})`,
+          ? `entries that are not this cluster's (${firstFew(foreign)})`
+          : `files mup did not make (${firstFew(foreign)})`,
       ]
       : []),
-    ...(mine.length && !parent ? [`the directories kept above (${named(mine)})`] : []),
+    ...(mine.length && !parent ? [`the directories kept above (${firstFew(mine)})`] : []),
   ];
   return kept.length ? `it holds ${kept.join(" and ")}` : undefined;
 }

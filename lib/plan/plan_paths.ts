@@ -17,6 +17,7 @@ import { isSystemDir, systemDirIssues } from "../topology/system_dirs.ts";
 import { load } from "js-yaml";
 import { listProcesses } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
+import { firstFew } from "../util/format.ts";
 
 /** Server binaries a plan may install and run. */
 const BINARIES = new Set(["mongod", "mongos"]);
@@ -218,8 +219,7 @@ function hostRoots(plan: Plan, root: string, storeRoot?: string) {
         if (described === undefined) {
           const all = [root, ...own];
           const outer = all.filter((d) => !all.some((e) => e !== d && under(d, e)));
-          described = outer.slice(0, 5).join(", ") +
-            (outer.length > 5 ? ` and ${outer.length - 5} more` : "") +
+          described = firstFew(outer, 5) +
             (inStore
               ? `; on this machine also the cluster's directory in mup's store, ${store}`
               : "");

@@ -9,12 +9,10 @@ import type { ProcessSpec } from "../plan/processes.ts";
 import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
 import { hostKey } from "../topology/hosts.ts";
 import type { NodeClaim } from "../topology/layout.ts";
-import { DATA_MARKERS } from "./retained.ts";
+import { holdsData } from "./recorded_data.ts";
 import { listDirs } from "./list_dirs.ts";
 import * as path from "node:path";
-
-/** How many of a directory's entries the message names. */
-const SHOWN = 3;
+import { firstFew } from "../util/format.ts";
 
 /**
  * A check named `name` from the errors found (sorted by message): failed, saying
@@ -81,9 +79,8 @@ export function checkForeignData(
     const r = await ex.run(["ls", "-A", "--", dir], { timeoutMs: 10_000 });
     if (r.code !== 0) return undefined;
     const entries = r.stdout.split("\n").filter(Boolean);
-    if (!entries.length || entries.some((e) => DATA_MARKERS.includes(e))) return undefined;
-    const named = entries.slice(0, SHOWN).join(", ") +
-      (entries.length > SHOWN ? ` and ${entries.length - SHOWN} more` : "");
+    if (!entries.length || holdsData(entries)) return undefined;
+    const named = firstFew(entries);
     return `data directory ${p.host}:${dir} of ${p.id} already holds files that are not ` +
       `MongoDB data (${named}): mongod would write among them and \`cluster destroy\` would ` +
       "remove them with it. Give the process an empty or new data_dir, or move the files away";
@@ -170,8 +167,7 @@ export async function checkChosenDirs(
     if (!all) return undefined; // absent
     const entries = all.filter((e) => !mine(p.host, dir, e) && !leadsToOwn(p.host, dir, e));
     if (!entries.length) return undefined;
-    const named = entries.slice(0, SHOWN).join(", ") +
-      (entries.length > SHOWN ? ` and ${entries.length - SHOWN} more` : "");
+    const named = firstFew(entries);
     return {
       host: p.host,
       message: `${field.replace("_dir", " directory")} ${p.host}:${dir} of ${p.id} already ` +

@@ -12,7 +12,19 @@ import type { ProcessSpec } from "../plan/processes.ts";
 import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { listDirs } from "./list_dirs.ts";
-import { DATA_MARKERS } from "./retained.ts";
+
+/**
+ * Files the storage engine writes in mongod's dbPath at its first start and keeps (WiredTiger's
+ * version file, the engine metadata `storage.bson`): a directory with one of them holds MongoDB
+ * data. `mongod.lock` alone is not data: mongod creates it before anything else, so a start that
+ * failed (or a stray `touch`) leaves it in a directory that holds nothing.
+ */
+export const DATA_MARKERS = ["storage.bson", "WiredTiger"];
+
+/** Whether a directory with these entries holds MongoDB data (DATA_MARKERS). */
+export function holdsData(entries: string[]): boolean {
+  return entries.some((e) => DATA_MARKERS.includes(e));
+}
 
 /** What a data directory holds: MongoDB data, nothing of it, or no directory at all. */
 export type DataDirState = "data" | "empty" | "missing";
@@ -34,7 +46,7 @@ export async function dataDirState(
     const r = await ex.run(["ls", "-A", "--", dir], { timeoutMs: 10_000 });
     if (r.code !== 0) return undefined;
     const entries = r.stdout.split("\n").filter(Boolean);
-    return entries.some((e) => DATA_MARKERS.includes(e)) ? "data" : "empty";
+    return holdsData(entries) ? "data" : "empty";
   } catch {
     return undefined;
   }
@@ -58,7 +70,7 @@ async function dataDirStates(
     return await Promise.all(list.map(async (p) => {
       const entries = listed.get(p.dirs.data);
       const state: DataDirState | undefined = entries
-        ? entries.some((e) => DATA_MARKERS.includes(e)) ? "data" : "empty"
+        ? holdsData(entries) ? "data" : "empty"
         : await ex.exists(p.dirs.data).then(
           (there) => there ? undefined : "missing",
           () => undefined,
@@ -67,6 +79,22 @@ async function dataDirStates(
     }));
   }));
   return new Map(found.flat());
+}
+
+/**
+ * `host:dir` of each data directory (mongod and config servers) that holds MongoDB data,
+ * sorted; one listing per host (dataDirStates). Unreachable hosts are left to the connectivity
+ * check.
+ */
+export async function dataDirsInUse(
+  procs: ProcessSpec[],
+  executors: ExecutorFactory,
+): Promise<{ host: string; dir: string }[]> {
+  const bearing = procs.filter((p) => p.role !== "mongos");
+  const states = await dataDirStates(bearing, executors);
+  return bearing.filter((p) => states.get(p.id) === "data")
+    .map((p) => ({ host: p.host, dir: p.dirs.data }))
+    .sort((a, b) => `${a.host}${a.dir}`.localeCompare(`${b.host}${b.dir}`));
 }
 
 /** How the way out of a refusal is worded: the cluster and how it was deployed. */

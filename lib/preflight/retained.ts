@@ -8,9 +8,11 @@
  */
 import * as path from "node:path";
 import type { ExecutorFactory } from "../executor/executor.ts";
+import { dataDirsInUse } from "./recorded_data.ts";
 import type { ProcessSpec } from "../plan/processes.ts";
 import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
 import { AdminCredentials } from "../security/secrets.ts";
+import { firstFew } from "../util/format.ts";
 
 /** The archived secrets a deploy onto retained data reuses (paths on the control machine). */
 export interface RetainedSecrets {
@@ -27,35 +29,6 @@ export interface RetainedDataCheck {
   check: CheckResult;
   issue: ValidationIssue;
   reuse?: RetainedSecrets;
-}
-
-/**
- * Files the storage engine writes in mongod's dbPath at its first start and keeps (WiredTiger's
- * version file, the engine metadata `storage.bson`): a directory with one of them holds MongoDB
- * data. `mongod.lock` alone is not data: mongod creates it before anything else, so a start that
- * failed (or a stray `touch`) leaves it in a directory that holds nothing.
- */
-export const DATA_MARKERS = ["storage.bson", "WiredTiger"];
-
-/** `host:dir` of each data directory (mongod and config servers) that holds MongoDB data, sorted. */
-export async function dataDirsInUse(procs: ProcessSpec[], executors: ExecutorFactory) {
-  const found: { host: string; dir: string }[] = [];
-  await Promise.all(
-    procs.filter((p) => p.role !== "mongos").map(async (p) => {
-      try {
-        const ex = executors.forHost(p.host);
-        for (const m of DATA_MARKERS) {
-          if (await ex.exists(path.join(p.dirs.data, m))) {
-            found.push({ host: p.host, dir: p.dirs.data });
-            return;
-          }
-        }
-      } catch {
-        // An unreachable host fails the connectivity check already.
-      }
-    }),
-  );
-  return found.sort((a, b) => `${a.host}${a.dir}`.localeCompare(`${b.host}${b.dir}`));
 }
 
 /**
@@ -107,9 +80,7 @@ export async function checkRetainedData(input: {
   const dirs = await dataDirsInUse(input.procs, input.executors);
   if (!dirs.length) return undefined;
   const named = dirs.map((d) => `${d.host}:${d.dir}`);
-  const listed = named.length > 3
-    ? `${named.slice(0, 3).join(", ")} and ${named.length - 3} more`
-    : named.join(", ");
+  const listed = firstFew(named);
   const what = `data directory ${named[0]} holds MongoDB data${
     named.length > 1 ? ` (so do ${named.length - 1} more of this cluster's)` : ""
   }`;

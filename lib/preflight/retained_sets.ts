@@ -21,7 +21,7 @@ import { listProcesses, type ProcessSpec } from "../plan/processes.ts";
 import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
 import { ClusterMeta } from "../state/meta.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
-import { dataDirsInUse } from "./retained.ts";
+import { dataDirsInUse } from "./recorded_data.ts";
 
 /** Where a data directory was last deployed, as a destroy's archive recorded it. */
 interface Recorded {

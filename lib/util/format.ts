@@ -38,3 +38,8 @@ export function table(widths: number[], rows: string[][]): string {
 export function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`;
 }
+
+/** The first `n` of `list`, comma-separated, then "and N more" for the rest: "a, b, c and 2 more". */
+export function firstFew(list: string[], n = 3): string {
+  return list.slice(0, n).join(", ") + (list.length > n ? ` and ${list.length - n} more` : "");
+}
