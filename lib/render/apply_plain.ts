@@ -174,13 +174,11 @@ export class PlainRenderer {
   /** One ✓ line: `sub` (of group `g`) done, `part` its finished operations. */
   private line(g: OpGroup, sub: OpGroup, part: { id: string; already: boolean }[]): void {
     const already = WAITS.has(g.ops[0]?.type) ? 0 : part.filter((d) => d.already).length;
+    const ms = formatDuration(performance.now() - (this.started.get(g) ?? performance.now()));
     // "Downloaded … (already in place)" would say both: a cached archive is just that.
     if (g.ops[0]?.type === "download_binary" && already === part.length) {
-      const ms = performance.now() - (this.started.get(g) ?? performance.now());
       this.write(
-        `  ✓ MongoDB ${this.plan!.version} already downloaded (in the local cache) [${
-          formatDuration(ms)
-        }]`,
+        `  ✓ MongoDB ${this.plan!.version} already downloaded (in the local cache) [${ms}]`,
       );
       return;
     }
@@ -189,9 +187,8 @@ export class PlainRenderer {
       : already
       ? ` (${already} already in place)`
       : "";
-    const ms = performance.now() - (this.started.get(g) ?? performance.now());
     const mark = this.redone.has(g) ? "✓ ↻" : "✓";
-    this.write(`  ${mark} ${groupDoneLine(this.plan!, sub)}${note} [${formatDuration(ms)}]`);
+    this.write(`  ${mark} ${groupDoneLine(this.plan!, sub)}${note} [${ms}]`);
   }
 
   /** Counts one more finished operation of a group; what it has counted so far. */
