@@ -7,7 +7,18 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { killAll, mup, type MupResult, output, replicaSetTopology, tempHome } from "./helpers.ts";
+import { parse } from "yaml";
+import {
+  deployArgs,
+  killAll,
+  mup,
+  type MupResult,
+  output,
+  replicaSetTopology,
+  tempHome,
+  testMirror,
+} from "./helpers.ts";
+import { sha256File } from "../lib/util/file_hash.ts";
 import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -144,4 +155,60 @@ Deno.test("TLS: restart of a member whose certificate was deleted is refused at 
       assert.ok(await pidOf(), "started");
     },
   );
+});
+
+Deno.test("a binary replaced since the deploy: restart refused at planning, a saved restart stops at its stop's check, the repair installs it again", async () => {
+  await withSet("", async ({ home, id, restart, pidOf }) => {
+    const pid = await pidOf();
+    assert.ok(pid, "the member runs");
+    // The deploy recorded the installed binary's sha256, the verified download's.
+    const metaFile = path.join(home, "storage", "clusters", "rs", "meta.yaml");
+    const binaries = parse(await Deno.readTextFile(metaFile)).binaries as {
+      host: string;
+      path: string;
+      sha256: string;
+    }[];
+    assert.equal(binaries.length, 1, JSON.stringify(binaries));
+    const [{ path: binary, sha256 }] = binaries;
+    assert.equal(await sha256File(binary), sha256);
+    const planned = JSON.parse((await ok(home, [...restart, "--plan-only", "--json"])).stdout);
+    const saved = planned.plan_id;
+    // Its start checks the binary against that sha256 too.
+    const start = (planned.plan ?? planned).phases.flatMap((ph: { operations: unknown[] }) =>
+      ph.operations
+    ).find((o: { id: string }) => o.id === `start-${id}`);
+    assert.equal(
+      start?.pre_conditions.find((c: { check_type: string }) => c.check_type === "binary_present")
+        ?.params.sha256,
+      sha256,
+      JSON.stringify(start),
+    );
+    // Replaced by something else that still runs (the simulator's launcher, one line more).
+    await Deno.writeTextFile(binary, "\n# not the release's\n", { append: true });
+    assertRefused(
+      await mup([...restart, "--auto-approve"], { home }),
+      `binary localhost:${binary} of ${id} is not the one mup installed`,
+    );
+    const late = await mup(["plan", "apply", saved, "--auto-approve"], { home });
+    assert.equal(late.code, 1, output(late));
+    assert.ok(
+      late.stdout.includes(
+        `Safety check failed for operation stop-${id}: files_present: binary ` +
+          `localhost:${binary} of ${id} is not the one mup installed`,
+      ),
+      output(late),
+    );
+    assert.equal(await pidOf(), pid, "not stopped");
+    // The repair sees it although every member answers, and installs the release's again.
+    const repair = await mup(
+      deployArgs("rs", path.join(home, "rs.yaml"), await testMirror(), ["--auto-approve"]),
+      { home },
+    );
+    assert.equal(repair.code, 0, output(repair));
+    assert.ok(repair.stdout.includes(`again: ${binary} is not the one installed`), output(repair));
+    assert.equal(await sha256File(binary), sha256);
+    await ok(home, [...restart, "--auto-approve"]);
+    const after = await pidOf();
+    assert.ok(after && after !== pid, "restarted");
+  });
 });

@@ -7,7 +7,7 @@ import { HEALTHY_STATES, setStatus } from "../ops/replset_status.ts";
 import type { SafetyCheck } from "../plan/schema.ts";
 import { describeHolder } from "../preflight/ports.ts";
 import { dataDirState } from "../preflight/recorded_data.ts";
-import { missingPaths } from "../preflight/start_files.ts";
+import { changedFiles, missingPaths } from "../preflight/start_files.ts";
 import { sha256File } from "../util/file_hash.ts";
 import { sleep } from "../util/timer.ts";
 
@@ -95,10 +95,26 @@ const RUNNERS: Record<string, Runner> = {
       }`,
     };
   },
+  /**
+   * The binary is on the host and, when the plan knows its checksum, is that one: a deploy
+   * compares it with the verified download (`source`), a later start with the sha256 the
+   * deploy recorded (`sha256`).
+   */
   async binary_present(c, ex) {
     const actual = await ex.forHost(p(c, "host")).sha256(p(c, "path"));
     if (!actual) return { ok: false, status: `binary ${p(c, "path")} is missing` };
     const source = c.params.source as string | undefined;
+    const recorded = c.params.sha256 as string | undefined;
+    if (recorded) {
+      return actual === recorded ? { ok: true, status: "binary is the one installed" } : {
+        ok: false,
+        status: `binary ${p(c, "path")} is not the one mup installed (sha256 ${
+          actual.slice(0, 12)
+        }…, installed ${recorded.slice(0, 12)}…)${
+          c.params.repair ? `: install it again with \`${c.params.repair}\` (a repair)` : ""
+        }`,
+      };
+    }
     const expected = source ? await sha256File(source) : undefined;
     if (expected && actual !== expected) {
       return {
@@ -182,11 +198,26 @@ const RUNNERS: Record<string, Runner> = {
    * host: the stop of a restart does not run when the start could not follow it.
    */
   async files_present(c, ex) {
-    const files = (c.params.files ?? []) as { path: string; what: string }[];
+    const files = (c.params.files ?? []) as { path: string; what: string; sha256?: string }[];
     const missing = await missingPaths(ex.forHost(p(c, "host")), files.map((f) => f.path));
     if (!missing) return { ok: false, status: `could not look for the files on ${p(c, "host")}` };
     const gone = files.filter((_, i) => missing.has(i));
-    if (!gone.length) return { ok: true, status: "files in place" };
+    if (!gone.length) {
+      const changed = await changedFiles(ex.forHost(p(c, "host")), files);
+      const first = [...changed][0];
+      if (!first) return { ok: true, status: "files in place" };
+      const [i, actual] = first;
+      return {
+        ok: false,
+        status:
+          `${files[i].what} ${p(c, "host")}:${files[i].path} of ${
+            p(c, "process")
+          } is not the one mup installed (sha256 ${actual.slice(0, 12)}…): stopped, it would ` +
+          `start again on it. Install it again with \`${
+            p(c, "repair")
+          }\` (a repair), then plan again`,
+      };
+    }
     return {
       ok: false,
       status:

@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { readMeta, writeMeta } from "../state/meta.ts";
-import { metaFromPlan } from "../state/meta_from_plan.ts";
+import { installedBinaries, metaFromPlan } from "../state/meta_from_plan.ts";
+import { sha256File } from "../util/file_hash.ts";
 import { type Operation, storeParam } from "./operation.ts";
 
 /** meta.yaml: what later commands need to know, with lineage and serial for stale-plan checks. */
@@ -12,7 +13,18 @@ export const saveMetadata: Operation = {
   async run(ctx) {
     const dir = path.dirname(storeParam(ctx, "path"));
     const prev = await readMeta(dir);
-    await writeMeta(dir, metaFromPlan(ctx.plan, dir, { prev, stateId: ctx.stateId }));
+    // What was installed is what the verified download holds (each start checked that); a
+    // download gone from the cache meanwhile leaves its binaries checked for presence only.
+    const binaries = (await Promise.all(
+      installedBinaries(ctx.plan).map(async ({ host, path: file, source }) => {
+        const sha256 = await sha256File(source);
+        return sha256 ? [{ host, path: file, sha256 }] : [];
+      }),
+    )).flat();
+    await writeMeta(
+      dir,
+      metaFromPlan(ctx.plan, dir, { prev, stateId: ctx.stateId, binaries }),
+    );
     return { output: `wrote ${ctx.op.target.params.path}` };
   },
 };

@@ -246,7 +246,7 @@ export async function buildDeployPlan(
   });
   // A repair re-installs what was deleted from the hosts (a keyfile, a configuration…): its
   // review says so, rather than counting it among the re-checks.
-  const files = meta ? repairFiles(plan) : [];
+  const files = meta ? repairFiles(plan, meta.binaries) : [];
   const findings = await findRepairFiles(files, req.executors);
   markRepairFindings(plan, files, findings);
   markResync(plan, dataDirs.resync ?? new Map());
@@ -272,6 +272,12 @@ async function findRepairFiles(
     if (!missing) return [];
     return await Promise.all(list.map(async (f, i): Promise<RepairFinding | undefined> => {
       if (missing.has(i)) return { op: f.op, path: f.path, found: "missing" };
+      if (f.sha256) {
+        const now = await ex.sha256(f.path).catch(() => undefined);
+        return now && now !== f.sha256
+          ? { op: f.op, path: f.path, found: "differs", what: "binary" }
+          : undefined;
+      }
       if (f.content === undefined) return undefined;
       const now = await ex.readFile(f.path).catch(() => undefined);
       return now && new TextDecoder().decode(now) !== f.content

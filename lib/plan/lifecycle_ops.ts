@@ -26,6 +26,18 @@ export function binaryPath(meta: ClusterMeta, p: ProcessSpec): string {
   );
 }
 
+/** The sha256 the deploy recorded for the binary at `file` on `host` (ClusterMeta.binaries). */
+export function recordedSha256(meta: ClusterMeta, host: string, file: string): string | undefined {
+  return meta.binaries?.find((b) => b.host === host && b.path === file)?.sha256;
+}
+
+/** The repair that installs a missing file again: `mup cluster deploy <name> <topology> …`. */
+export function repairCommand(meta: ClusterMeta): string {
+  return `mup cluster deploy ${meta.name} ${
+    meta.topology_file ?? "<topology.yaml>"
+  } --version ${meta.version}`;
+}
+
 const members = (s: ReplicaSetSpec) => s.members.map((m) => hostPort(m.host, m.port));
 
 /** `stop-<id>`: shutdown command, then SIGTERM, then SIGKILL (force: shutdown with force). */
@@ -74,6 +86,7 @@ export function startOp(
   cfgSet?: ReplicaSetSpec,
 ): PlannedOperation {
   const binary = binaryPath(meta, p);
+  const sha256 = recordedSha256(meta, p.host, binary);
   const checks = [
     check(
       `start-${p.id}:port`,
@@ -85,10 +98,17 @@ export function startOp(
         port: p.port,
       },
     ),
-    check(`start-${p.id}:binary`, "binary_present", `${p.host}:${binary}`, "binary is installed", {
-      host: p.host,
-      path: binary,
-    }),
+    check(
+      `start-${p.id}:binary`,
+      "binary_present",
+      `${p.host}:${binary}`,
+      sha256 ? "binary is the one installed" : "binary is installed",
+      {
+        host: p.host,
+        path: binary,
+        ...(sha256 ? { sha256, repair: repairCommand(meta) } : {}),
+      },
+    ),
     check(
       `start-${p.id}:config`,
       "config_valid",

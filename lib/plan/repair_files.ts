@@ -23,6 +23,8 @@ export interface RepairFile {
   resource: string;
   /** For a generated configuration: the content it must have (else only its presence counts). */
   content?: string;
+  /** For a binary: the sha256 the deploy recorded (ClusterMeta.binaries), when it did. */
+  sha256?: string;
 }
 
 /** What was found of a RepairFile: missing, or (a configuration) with other content. */
@@ -30,10 +32,18 @@ export interface RepairFinding {
   op: string;
   path: string;
   found: "missing" | "differs";
+  /** What it is, when not a configuration ("binary"): says what it differs from. */
+  what?: string;
 }
 
-/** The files and directories the host-side operations of a deploy plan install. */
-export function repairFiles(plan: Pick<Plan, "phases">): RepairFile[] {
+/**
+ * The files and directories the host-side operations of a deploy plan install; a binary with
+ * the sha256 `recorded` gives it (the deploy's record, ClusterMeta.binaries).
+ */
+export function repairFiles(
+  plan: Pick<Plan, "phases">,
+  recorded: { host: string; path: string; sha256: string }[] = [],
+): RepairFile[] {
   const ops = plan.phases.flatMap((ph) => ph.operations);
   // generate_config writes its staged file from its content; upload_file copies that file.
   const staged = new Map(
@@ -56,7 +66,10 @@ export function repairFiles(plan: Pick<Plan, "phases">): RepairFile[] {
     } else if (o.type === "upload_file" && params.kind === "binaries") {
       const dest = String(params.dest_dir);
       for (const f of String(params.files ?? "").split(",").filter(Boolean)) {
-        file(path.join(dest, "bin", f), `${addressHost(host)}:${dest}`);
+        const p = path.join(dest, "bin", f);
+        const sha256 = recorded.find((b) => b.host === host && b.path === p)?.sha256;
+        file(p, `${addressHost(host)}:${dest}`);
+        if (sha256) out[out.length - 1].sha256 = sha256;
       }
     } else if (o.type === "upload_file" && params.dest) {
       const dest = String(params.dest);
@@ -94,16 +107,27 @@ export function markRepairFindings(
   }
 }
 
-/** "/a is missing", "/a and /b are missing", "/c differs from the planned configuration". */
+/**
+ * "/a is missing", "/a and /b are missing", "/c differs from the plan's", "/bin/mongod is not the
+ * one installed".
+ */
 function describe(found: RepairFinding[]): string {
   const missing = found.filter((f) => f.found === "missing").map((f) => f.path);
-  const differs = found.filter((f) => f.found === "differs").map((f) => f.path);
+  const differs = found.filter((f) => f.found === "differs" && !f.what).map((f) => f.path);
+  const replaced = found.filter((f) => f.found === "differs" && f.what).map((f) => f.path);
   return [
     ...(missing.length
       ? [`${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} missing`]
       : []),
     ...(differs.length
       ? [`${differs.join(", ")} ${differs.length === 1 ? "differs" : "differ"} from the plan's`]
+      : []),
+    ...(replaced.length
+      ? [
+        `${replaced.join(", ")} ${
+          replaced.length === 1 ? "is not the one" : "are not the ones"
+        } installed`,
+      ]
       : []),
   ].join("; ");
 }

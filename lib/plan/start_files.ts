@@ -9,7 +9,7 @@ import type { ClusterMeta } from "../state/meta.ts";
 import type { Plan } from "./schema.ts";
 import type { ProcessSpec } from "./processes.ts";
 import { configFilePath } from "./mongo_config.ts";
-import { binaryPath } from "./lifecycle_ops.ts";
+import { binaryPath, recordedSha256 } from "./lifecycle_ops.ts";
 import { check } from "./op_builders.ts";
 import { hostCaPath, hostCertPath, hostKeyfilePath, securityOf } from "../security/settings.ts";
 
@@ -22,6 +22,8 @@ export interface StartFile {
   path: string;
   /** What it is: "configuration file", "binary", "keyfile", "TLS certificate", "CA certificate". */
   what: string;
+  /** The sha256 it must have (a binary, as the deploy installed it), when recorded. */
+  sha256?: string;
 }
 
 /**
@@ -39,28 +41,23 @@ export function startFiles(
   const security = securityOf(meta.topology);
   const recorded = new Map(meta.processes.map((p) => [p.id, p.config]));
   return procs.flatMap((p) => {
-    const f = (what: string, file: string): StartFile => ({
+    const f = (what: string, file: string, sha256?: string): StartFile => ({
       process: p.id,
       host: p.host,
       path: file,
       what,
+      ...(sha256 ? { sha256 } : {}),
     });
+    const binary = binaryPath(meta, p);
     return [
       f("configuration file", recorded.get(p.id) ?? configFilePath(p)),
-      f("binary", binaryPath(meta, p)),
+      f("binary", binary, recordedSha256(meta, p.host, binary)),
       ...(security.auth ? [f("keyfile", hostKeyfilePath(root))] : []),
       ...(security.tls
         ? [f("TLS certificate", hostCertPath(root, p.id)), f("CA certificate", hostCaPath(root))]
         : []),
     ];
   });
-}
-
-/** The repair that installs a missing file again: `mup cluster deploy <name> <topology> …`. */
-export function repairCommand(meta: ClusterMeta): string {
-  return `mup cluster deploy ${meta.name} ${
-    meta.topology_file ?? "<topology.yaml>"
-  } --version ${meta.version}`;
 }
 
 /**
@@ -88,12 +85,26 @@ export function guardStops(plan: Pick<Plan, "phases">, files: StartFile[], repai
         {
           host: mine[0].host,
           process: o.target.name,
-          files: mine.map((f) => ({ path: f.path, what: f.what })),
+          files: mine.map((f) => ({
+            path: f.path,
+            what: f.what,
+            ...(f.sha256 ? { sha256: f.sha256 } : {}),
+          })),
           repair,
         },
       ),
     );
   }
+}
+
+/**
+ * The message for a start file found with another checksum than the one recorded (a binary
+ * replaced since the deploy): host, path, process, both checksums, and the repair.
+ */
+export function changedMessage(f: StartFile, actual: string, repair: string): string {
+  return `${f.what} ${f.host}:${f.path} of ${f.process} is not the one mup installed (sha256 ` +
+    `${actual.slice(0, 12)}…, installed ${f.sha256?.slice(0, 12)}…): mup does not run a ` +
+    `binary it did not install. Install it again with \`${repair}\` (a repair), then plan again`;
 }
 
 /** The message for a start file found missing: host, path, process, and the repair. */

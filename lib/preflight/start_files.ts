@@ -5,7 +5,7 @@
  */
 import type { Executor, ExecutorFactory } from "../executor/executor.ts";
 import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
-import { missingMessage, type StartFile } from "../plan/start_files.ts";
+import { changedMessage, missingMessage, type StartFile } from "../plan/start_files.ts";
 import { hostKey } from "../topology/hosts.ts";
 
 /**
@@ -26,8 +26,32 @@ export async function missingPaths(
 }
 
 /**
- * The check `start_files_present`, and an error per file of `files` missing on its host (naming
- * host, path, process and `repair`, the command that installs it again). A host that cannot be
+ * Which of `files` that carry a recorded sha256 (binaries) have another one on the executor's
+ * host now: index → the sha256 found. Each distinct path is hashed once, on its host. A file
+ * that is missing (or a host that cannot be asked) is not "changed": missingPaths reports it.
+ */
+export async function changedFiles(
+  ex: Executor,
+  files: { path: string; sha256?: string }[],
+): Promise<Map<number, string>> {
+  const paths = [...new Set(files.filter((f) => f.sha256).map((f) => f.path))];
+  const found = new Map(
+    await Promise.all(
+      paths.map(async (p) => [p, await ex.sha256(p).catch(() => undefined)] as const),
+    ),
+  );
+  const out = new Map<number, string>();
+  files.forEach((f, i) => {
+    const actual = found.get(f.path);
+    if (f.sha256 && actual && actual !== f.sha256) out.set(i, actual);
+  });
+  return out;
+}
+
+/**
+ * The check `start_files_present`, and an error per file of `files` missing on its host, or (a
+ * binary) with another sha256 than the deploy recorded, naming host, path, process and `repair`,
+ * the command that installs it again. A host that cannot be
  * asked finds nothing missing: the connectivity and the start's own checks meet it.
  */
 export async function checkStartFiles(
@@ -39,21 +63,36 @@ export async function checkStartFiles(
   const byHost = new Map<string, StartFile[]>();
   for (const f of files) byHost.set(hostKey(f.host), [...(byHost.get(hostKey(f.host)) ?? []), f]);
   const found = await Promise.all([...byHost.values()].map(async (list) => {
-    const missing = await missingPaths(executors.forHost(list[0].host), list.map((f) => f.path));
-    return list.filter((_, i) => missing?.has(i));
+    const ex = executors.forHost(list[0].host);
+    const missing = await missingPaths(ex, list.map((f) => f.path));
+    const changed = await changedFiles(ex, list);
+    return list.flatMap((f, i): ValidationIssue[] => {
+      if (missing?.has(i)) {
+        return [{
+          code: "start_file_missing",
+          severity: "error",
+          host: f.host,
+          message: missingMessage(f, repair),
+        }];
+      }
+      const actual = changed.get(i);
+      return actual
+        ? [{
+          code: "start_file_changed",
+          severity: "error",
+          host: f.host,
+          message: changedMessage(f, actual, repair),
+        }]
+        : [];
+    });
   }));
-  const issues = found.flat().map((f): ValidationIssue => ({
-    code: "start_file_missing",
-    severity: "error",
-    host: f.host,
-    message: missingMessage(f, repair),
-  })).sort((a, b) => a.message.localeCompare(b.message));
+  const issues = found.flat().sort((a, b) => a.message.localeCompare(b.message));
   return {
     check: {
       name: "start_files_present",
       status: issues.length ? "failed" : "passed",
       message: issues.length
-        ? `${issues.length} file(s) a start needs are missing`
+        ? `${issues.length} file(s) a start needs are missing or not the ones installed`
         : "the files every start needs are in place",
       duration: Math.round(performance.now() - t0),
     },

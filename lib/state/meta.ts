@@ -39,6 +39,17 @@ export const ClusterMeta = z.object({
   last_state_id: Identifier,
   /** The release deployed (absent in metadata written before mup recorded it). */
   release: Release.optional(),
+  /**
+   * The server binaries the deploy installed, each with the sha256 of the verified download it
+   * was copied from (absent in metadata written before mup recorded them: then only their
+   * presence is checked). Starts compare the file on the host with it, so a binary replaced
+   * since is found before mup runs it.
+   */
+  binaries: z.array(z.object({
+    host: z.string(),
+    path: z.string(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  })).optional(),
   /** The topology file deployed; lifecycle hooks run in its directory. */
   topology_file: z.string().optional(),
   /**

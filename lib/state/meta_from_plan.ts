@@ -29,7 +29,14 @@ export function recordedProcess(p: ProcessSpec): ClusterMeta["processes"][number
 export function metaFromPlan(
   plan: Plan,
   clusterDir: string,
-  opts: { prev?: ClusterMeta; stateId: string; unrecorded?: boolean; now?: string },
+  opts: {
+    prev?: ClusterMeta;
+    stateId: string;
+    unrecorded?: boolean;
+    now?: string;
+    /** The installed binaries' checksums (save_metadata finds them; see installedBinaries). */
+    binaries?: ClusterMeta["binaries"];
+  },
 ): ClusterMeta {
   const { prev } = opts;
   const now = opts.now ?? new Date().toISOString();
@@ -52,6 +59,28 @@ export function metaFromPlan(
     last_plan_id: plan.plan_id,
     last_state_id: opts.stateId,
     release: plan.release,
+    ...(opts.binaries?.length ? { binaries: opts.binaries } : {}),
     topology_file: plan.topology_file,
   };
+}
+
+/**
+ * The server binaries `plan` installs and starts: per host and path, the verified download it
+ * copies them from on the control machine (the `source` of each start's `binary_present`
+ * check). Pure.
+ */
+export function installedBinaries(plan: Pick<Plan, "phases">): {
+  host: string;
+  path: string;
+  source: string;
+}[] {
+  const out = new Map<string, { host: string; path: string; source: string }>();
+  for (const o of plan.phases.flatMap((ph) => ph.operations)) {
+    for (const c of o.pre_conditions) {
+      const { host, path: file, source } = c.params ?? {};
+      if (c.check_type !== "binary_present" || typeof source !== "string") continue;
+      out.set(`${host}\0${file}`, { host: String(host), path: String(file), source });
+    }
+  }
+  return [...out.values()];
 }
