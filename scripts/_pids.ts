@@ -26,3 +26,68 @@ export async function signalPidFiles(dir: string, signal: Deno.Signal): Promise<
   await walk(dir);
   return n;
 }
+
+/** A live process: its pid and command line (arguments joined by spaces). */
+export interface RunProcess {
+  pid: number;
+  args: string;
+}
+
+/**
+ * The live processes of one test run: those whose environment has `TMPDIR=<tmp>` (everything
+ * the run started, daemonized servers included, inherits it) or whose command line names
+ * `tmp` (a server started with a cleaned environment still has its paths there). Zombies and
+ * this process are left out. Linux /proc.
+ */
+export function processesOfRun(tmp: string): RunProcess[] {
+  const out: RunProcess[] = [];
+  const mark = `TMPDIR=${tmp}`;
+  for (const e of Deno.readDirSync("/proc")) {
+    const pid = Number(e.name);
+    if (!pid || pid === Deno.pid) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      if (stat[stat.lastIndexOf(")") + 2] === "Z") continue;
+      const args = Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ").trim();
+      const env = (() => {
+        try {
+          return Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0");
+        } catch {
+          return [];
+        }
+      })();
+      if (args.includes(tmp) || env.includes(mark)) out.push({ pid, args });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
+}
+
+/**
+ * SIGKILLs every process of the run `tmp` (processesOfRun), and waits (at most `waitMs`) until
+ * they are gone. Returns the ones it signalled.
+ */
+export async function sweepRun(tmp: string, waitMs = 10_000): Promise<RunProcess[]> {
+  const victims = processesOfRun(tmp);
+  for (const p of victims) {
+    try {
+      Deno.kill(p.pid, "SIGKILL");
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const end = Date.now() + waitMs;
+  const alive = (pid: number) => {
+    try {
+      const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      return s[s.lastIndexOf(")") + 2] !== "Z";
+    } catch {
+      return false;
+    }
+  };
+  while (victims.some((p) => alive(p.pid)) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return victims;
+}

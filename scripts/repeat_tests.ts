@@ -127,6 +127,21 @@ function leftovers(tmp: string, before: Set<number>): Proc[] {
 }
 
 /**
+ * The processes scripts/test.ts found still running after the suite and killed, as its log names
+ * them ("N process(es) of this run were still running and were killed:", then "  <pid> <args>").
+ */
+export function sweptByRunner(log: string): Proc[] {
+  const m =
+    /^\d+ process\(es\) of this run were still running and were killed:\n((?: {2}\d+ .*(?:\n|$))+)/m
+      .exec(log);
+  if (!m) return [];
+  return m[1].split("\n").filter(Boolean).map((l) => {
+    const [, pid, args] = /^ {2}(\d+) (.*)$/.exec(l)!;
+    return { pid: Number(pid), args };
+  });
+}
+
+/**
  * The run's TMPDIR: short (/tmp/rt<run><3 chars>), because the suite nests temp paths several
  * times in one path (the shell-metacharacter test) and SQLite refuses paths over 512 bytes.
  */
@@ -151,12 +166,16 @@ class CpuSampler {
   private readonly seen = new Map<string, { kind: string; ticks: number }>();
   constructor(private readonly tmp: string) {}
 
-  private kind(args: string): string | undefined {
+  private kind(pid: string, args: string): string | undefined {
     if (args.includes(path.join(ROOT, "sim", "main.ts"))) {
       return / mongos /.test(args) ? "simulated mongos" : "simulated mongod";
     }
     if (args.includes(path.join(ROOT, "main.ts"))) return "mup CLI";
-    if (/\btest -A\b/.test(args) && args.includes("--junit-path")) {
+    // This run's deno test, not another checkout's running meanwhile.
+    if (
+      /\btest -A\b/.test(args) && args.includes("--junit-path") &&
+      Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0").includes(`TMPDIR=${this.tmp}`)
+    ) {
       return "deno test (tests, driver)";
     }
     if (args.includes(this.tmp)) return /sshd/.test(args) ? "sshd" : "other processes";
@@ -177,6 +196,7 @@ class CpuSampler {
           continue;
         }
         const kind = this.kind(
+          e.name,
           Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " "),
         );
         if (kind) this.seen.set(key, { kind, ticks });
@@ -229,7 +249,16 @@ async function main(): Promise<void> {
       }
     }
   };
-  const onSignal = () => {
+  // The run under way when this runner is stopped: its suite is stopped too (scripts/test.ts
+  // passes the SIGTERM on and kills what the tests left), then the burners.
+  let current: Deno.ChildProcess | undefined;
+  const onSignal = async () => {
+    try {
+      current?.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    await Promise.race([current?.status, new Promise((r) => setTimeout(r, 30_000))]);
     stopBurners();
     Deno.exit(130);
   };
@@ -262,8 +291,9 @@ async function main(): Promise<void> {
       const open = () => Deno.open(logFile, { write: true, append: true });
       const [outLog, errLog] = [await open(), await open()];
       const t0 = performance.now();
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["task", "--quiet", "test", `--junit-path=${junit}`, ...o.extra],
+      // scripts/test.ts itself (what `deno task test` runs), so that a signal reaches it.
+      const child = current = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "scripts/test.ts", `--junit-path=${junit}`, ...o.extra],
         cwd: ROOT,
         env: { TMPDIR: tmp, NO_COLOR: "1", ...(o.jobs ? { DENO_JOBS: String(o.jobs) } : {}) },
         stdin: "null",
@@ -293,7 +323,9 @@ async function main(): Promise<void> {
       const newTmp = Array.from(Deno.readDirSync("/tmp"), (e) => e.name).filter((n) =>
         !tmpBefore.has(n) && `/tmp/${n}` !== tmp
       );
-      const procs = leftovers(tmp, procsBefore);
+      // scripts/test.ts kills what the run left and names it in the log: left all the same.
+      const swept = sweptByRunner(await Deno.readTextFile(logFile).catch(() => ""));
+      const procs = [...swept, ...leftovers(tmp, procsBefore)];
       const left =
         `${procs.length} process(es), ${leftFiles.length} entr(ies) in TMPDIR, ${newTmp.length} new in /tmp`;
       runs.push({ run, passed: cases.length - failed.length, failed: failed.length, ms, left });
