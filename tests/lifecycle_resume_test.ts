@@ -233,7 +233,7 @@ Deno.test("state rollback of a stop starts the cluster again and records it runn
   }
 });
 
-Deno.test("kill -9 of a first deploy: cluster list shows it interrupted, cluster display names the apply and the way out", async () => {
+Deno.test("kill -9 of a first deploy: cluster list shows it interrupted, cluster display shows its running server as not deployed, naming the apply and the ways on", async () => {
   const home = await tempHome();
   try {
     const topo = await writeTopology(home, "one.yaml", standaloneTopology(stablePorts(1)));
@@ -247,9 +247,25 @@ Deno.test("kill -9 of a first deploy: cluster list shows it interrupted, cluster
     const id = (await currentState(home, "one")).state_id;
     const [row] = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
     assert.equal(row.status, `not deployed (apply ${id} interrupted)`);
+    // Display shows what the deploy left from its plan, the started server running, under a
+    // note that the cluster is not deployed and the ways on; never healthy.
     const shown = await ok(home, ["cluster", "display", "one"], 1);
-    assert.match(shown.stderr, /\(deploy\) was interrupted \(the mup process \d+ is gone\)/);
-    assert.match(shown.stderr, /`mup state rollback one --checkpoint start` undoes it/);
+    assert.match(
+      shown.stdout,
+      new RegExp(
+        `cluster one is not deployed: its first deploy \\(apply ${id}\\) was interrupted ` +
+          "\\(the mup process \\d+ is gone\\)",
+      ),
+      output(shown),
+    );
+    assert.match(shown.stdout, /`mup state rollback one --checkpoint start` undoes it/);
+    const json = JSON.parse((await ok(home, ["cluster", "display", "one", "--json"], 1)).stdout);
+    assert.equal(json.deployed, false);
+    assert.deepEqual(json.first_deploy, { state_id: id, status: "interrupted" });
+    assert.equal(json.healthy, false);
+    assert.equal(json.processes.length, 1);
+    assert.notEqual(json.processes[0].state, "DOWN", JSON.stringify(json.processes[0]));
+    assert.ok(json.processes[0].pid > 0, JSON.stringify(json.processes[0]));
   } finally {
     await killAll(home);
   }

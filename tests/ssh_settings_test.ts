@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { parseTopology, TopologyError } from "../lib/topology/load.ts";
 import { hostSshPorts, SSH_TIMEOUT, sshSettings } from "../lib/cli/ssh_options.ts";
 import { durationOptionMs } from "../lib/cli/duration_option.ts";
-import { DISPLAY_TIMEOUT } from "../lib/cli/cluster_show.ts";
+import { DISPLAY_TIMEOUT } from "../lib/cli/cluster_display.ts";
 import { WAIT_TIMEOUT } from "../lib/cli/cluster_cmd.ts";
 import { parseJump, sshArgs } from "../lib/executor/ssh_settings.ts";
 import { MupError } from "../lib/errors.ts";

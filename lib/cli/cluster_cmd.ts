@@ -16,6 +16,7 @@ import { loadTopology } from "../topology/load.ts";
 import { describeTopology, renderPreflight } from "../render/plan_text.ts";
 import type { CliContext } from "./context.ts";
 import { addShowCommands } from "./cluster_show.ts";
+import { addDisplayCommand } from "./cluster_display.ts";
 import { addLifecycleCommands } from "./lifecycle_cmd.ts";
 import { addCredentialsCommand } from "./credentials_cmd.ts";
 import { addTlsCommand } from "./tls_cmd.ts";
@@ -102,6 +103,7 @@ export function clusterCommand(ctx: CliContext): Command {
     }, opts);
   });
   addShowCommands(cmd as unknown as Command, ctx);
+  addDisplayCommand(cmd as unknown as Command, ctx);
   addLifecycleCommands(cmd as unknown as Command, ctx);
   addCredentialsCommand(cmd as unknown as Command, ctx);
   addTlsCommand(cmd as unknown as Command, ctx);

@@ -1,34 +1,29 @@
-/** `mup cluster list` and `mup cluster display`: read-only, live, no plan. */
+/** `mup cluster list` (and the commands that need a recorded cluster's metadata): read-only. */
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { listProcesses } from "../plan/processes.ts";
-import { collect, selectProcesses } from "../plan/select.ts";
-import { describeState, listedShards, probeProcesses, type ProcessStatus } from "../probe/live.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import { StateStore } from "../state/store.ts";
-import { interruption, liveHolder } from "../state/lock.ts";
-import { undeployedApply, undeployedStatus, unfinishedApply } from "../state/undeployed.ts";
+import { interruption } from "../state/lock.ts";
+import { undeployedApply, undeployedStatus } from "../state/undeployed.ts";
 import { retainedData } from "../state/retained.ts";
 import { parsePlanText } from "../plan/parse.ts";
-import { formatDuration, table } from "../util/format.ts";
-import {
-  durationArg,
-  durationHelp,
-  type DurationOptionSpec,
-  parseDurationOption,
-} from "./duration_option.ts";
-import { clusterAccess } from "../security/access.ts";
-import { describeHolder } from "../preflight/ports.ts";
-import { runningPid } from "../ops/process.ts";
-import { securityOf } from "../security/settings.ts";
+import { table } from "../util/format.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { addShowConfig } from "./show_config.ts";
 
+/**
+ * Whether `name` can be a cluster's: it is a directory under the storage root, so nothing else
+ * (`..`, `/`) may reach a path.
+ */
+export function isClusterName(name: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name);
+}
+
 /** The recorded cluster, or a clear error naming the clusters there are. */
 export async function requireMeta(ctx: CliContext, name: string): Promise<ClusterMeta> {
-  // The name is a directory under the storage root: nothing else (`..`, `/`) may reach a path.
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) {
+  if (!isClusterName(name)) {
     throw new MupError(`invalid cluster name "${name}"`, {
       hint: "cluster names use letters, digits, '.', '_' and '-'; `mup cluster list` shows them",
     });
@@ -182,78 +177,7 @@ async function undeployedRow(
   };
 }
 
-function uptime(s?: number): string {
-  return s === undefined ? "-" : formatDuration(s * 1000);
-}
-
-function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[]): string {
-  const lines = [
-    `Cluster: ${meta.name}`,
-    `Kind: ${meta.kind.replace("_", " ")}`,
-    `Version: ${meta.version} (${meta.variant})`,
-    "",
-    table([24, 9, 12, 14, 8, 9, 10, 8], [
-      ["ID", "ROLE", "REPLICA SET", "STATE", "LAG", "PID", "UPTIME", "VERSION", "DATA DIR"],
-      ...rows.map((r) => [
-        r.id,
-        r.role,
-        r.replica_set ?? "-",
-        describeState(r),
-        r.lag_s === undefined ? "-" : `${r.lag_s}s`,
-        r.pid === undefined ? "-" : String(r.pid),
-        uptime(r.uptime_s),
-        r.version ?? "-",
-        r.data_dir ?? "-",
-      ]),
-    ]),
-  ];
-  const down = rows.filter((r) => r.reason);
-  if (down.length) {
-    lines.push("", ...down.map((r) => `${r.id} ${r.state}: ${r.reason}`));
-  }
-  lines.push("", `Connection: ${meta.connection_string}`);
-  if (securityOf(meta.topology).auth) {
-    lines.push(`Password: run \`mup cluster credentials ${meta.name}\``);
-  }
-  return lines.join("\n");
-}
-
-/**
- * A DOWN process whose port accepted the connection: whatever holds the port (this machine's
- * /proc, or over SSH) is named in its reason, since that is rarely the cluster's own server.
- */
-/**
- * The PID of each process that answers but would not say it (serverStatus needs a user, and an
- * arbiter has none): read from its pid file, as the lifecycle commands do.
- */
-async function fillPids(ctx: CliContext, meta: ClusterMeta, rows: ProcessStatus[]): Promise<void> {
-  await Promise.all(rows.map(async (r) => {
-    const p = meta.processes.find((x) => x.id === r.process_id);
-    if (r.pid !== undefined || r.state === "DOWN" || !p) return;
-    const pid = await runningPid(ctx.executors.forHost(p.host), p.pid_file, p.config)
-      .catch(() => undefined);
-    if (pid !== undefined) r.pid = pid;
-  }));
-}
-
-async function nameHolders(ctx: CliContext, rows: ProcessStatus[]): Promise<void> {
-  await Promise.all(rows.map(async (r) => {
-    if (r.state !== "DOWN" || r.reason === "connection refused") return;
-    const holder = await ctx.executors.forHost(r.host).portHolder?.(r.port).catch(() => undefined);
-    if (holder) r.reason = `${r.reason}; port ${r.port} is held by ${describeHolder(holder)}`;
-  }));
-}
-
-/** `cluster display --timeout`: each process's answer (a bare number is milliseconds). */
-export const DISPLAY_TIMEOUT: DurationOptionSpec = {
-  flag: "--timeout",
-  bareUnit: "ms",
-  minMs: 100,
-  maxMs: 600_000,
-  examples: ["500ms", "2s", "1m"],
-};
-
-/** Adds `list` and `display` to the `cluster` command. */
+/** Adds `show-config` and `list` to the `cluster` command (cluster_cmd.ts adds `display`). */
 export function addShowCommands(cmd: Command, ctx: CliContext): void {
   addShowConfig(cmd, ctx);
   cmd.command("list")
@@ -295,112 +219,5 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
             "them yourself when no longer needed.",
         );
       }
-    });
-
-  cmd.command("display")
-    .description(
-      "One row per process, asked live (hello, serverStatus, replSetGetStatus). Exit 0 when all " +
-        "are healthy; 1 on error or, without --detailed-exitcode, when something is degraded",
-    )
-    .argument("<name>", "cluster name")
-    .option("-R, --role <role>", "only processes of this role (mongod, config, mongos)", collect)
-    .option("-N, --node <host:port>", "only this process (repeatable)", collect)
-    .option(
-      "--timeout <duration>",
-      durationHelp(
-        DISPLAY_TIMEOUT,
-        "how long a process that accepts the connection has to answer (one that refuses it is DOWN at once)",
-      ),
-      durationArg(DISPLAY_TIMEOUT),
-      "10s",
-    )
-    .option("--detailed-exitcode", "exit 2 (not 1) when a process is down or unhealthy")
-    .option("--json", "machine-readable output")
-    .action(async (name, opts) => {
-      const meta = await requireMeta(ctx, name);
-      const timeout = parseDurationOption(DISPLAY_TIMEOUT, opts.timeout);
-      const procs = selectProcesses(meta.processes, { roles: opts.role, nodes: opts.node });
-      const specs = listProcesses(
-        meta.topology,
-        path.join(ctx.store.clusterDir(name), "deploy"),
-      );
-      const dataDirs = new Map(
-        specs.filter((s) => s.role !== "mongos").map((s) => [s.id, s.dirs.data]),
-      );
-      const access = clusterAccess(meta.name, meta.topology, ctx.executors);
-      const rows = await probeProcesses(access, procs, dataDirs, timeout);
-      await nameHolders(ctx, rows);
-      await fillPids(ctx, meta, rows);
-      // A sharded cluster is also only healthy when mongos lists every shard set.
-      const shardSets = [
-        ...new Set(meta.processes.filter((p) => p.role === "mongod").map((p) => p.replica_set)),
-      ].filter((s): s is string => !!s).sort();
-      // The shards are the cluster's, whatever the selection: without a mongos in it (-N of a
-      // shard member), the cluster's mongos are asked.
-      const routers = async () =>
-        procs.some((p) => p.role === "mongos")
-          ? rows.filter((r) => r.role === "mongos")
-          : await probeProcesses(
-            access,
-            meta.processes.filter((p) => p.role === "mongos"),
-            dataDirs,
-            timeout,
-          );
-      const shards = meta.kind === "sharded"
-        ? await listedShards(access, (await routers()).filter((r) => r.healthy), timeout)
-        : undefined;
-      const unlisted = shards ? shardSets.filter((s) => !shards.includes(s)) : [];
-      const healthy = rows.every((r) => r.healthy) && unlisted.length === 0;
-      // An apply running now (its live mup holds the lock) may be changing what this shows.
-      const applying = await liveHolder(ctx.store.clusterDir(name));
-      // An apply that failed, paused or was cut off part way explains members left down.
-      const left = applying ? undefined : await unfinishedApply(ctx.store.clusterDir(name));
-      const unfinished = left && left.outcome !== "running"
-        ? { state_id: left.state.state_id, operation: left.state.operation, status: left.outcome }
-        : undefined;
-      if (opts.json) {
-        printJson({
-          cluster: name,
-          kind: meta.kind,
-          version: meta.version,
-          healthy,
-          processes: rows,
-          ...(meta.kind === "sharded" ? { shards: shards ?? null, unlisted_shards: unlisted } : {}),
-          connection_string: meta.connection_string,
-          ...(applying ? { apply_in_progress: applying } : {}),
-          ...(meta.tls_switch ? { tls_switch: meta.tls_switch } : {}),
-          ...(unfinished ? { unfinished_apply: unfinished } : {}),
-        });
-      } else {
-        if (applying) {
-          print(
-            `Note: an apply is in progress (${applying.operation}, mup PID ${applying.pid} on ` +
-              `${applying.host}, since ${applying.created}); what follows may change as it runs.\n`,
-          );
-        }
-        if (meta.tls_switch && !applying) {
-          print(
-            `Note: TLS ${meta.tls_switch.action} did not finish (apply ` +
-              `${meta.tls_switch.state_id}): the members are between TLS modes. ` +
-              `\`mup plan resume ${name}\` finishes it.\n`,
-          );
-        } else if (unfinished) {
-          print(
-            `Note: the last apply (${unfinished.operation}, ${unfinished.state_id}) is ` +
-              `${unfinished.status}, not finished; \`mup plan resume ${name}\` completes it.\n`,
-          );
-        }
-        print(renderStatuses(meta, rows));
-        if (meta.kind === "sharded") {
-          print(
-            shards
-              ? `Shards (listShards): ${shards.join(", ") || "none"}${
-                unlisted.length ? `; not listed: ${unlisted.join(", ")}` : ""
-              }`
-              : "Shards: unknown (no mongos answers)",
-          );
-        }
-      }
-      if (!healthy) ctx.exitCode = opts.detailedExitcode ? 2 : 1;
     });
 }

@@ -1,0 +1,266 @@
+/**
+ * `mup cluster display`: one row per process, asked live. A cluster whose first deploy did not
+ * finish (or was rolled back) has no metadata; it is shown from its deploy plans, as destroy
+ * plans it, under a note that it is not deployed and how to continue or undo it.
+ */
+import type { Command } from "@commander-js/extra-typings";
+import * as path from "node:path";
+import { listProcesses } from "../plan/processes.ts";
+import { collect, selectProcesses } from "../plan/select.ts";
+import { describeState, listedShards, probeProcesses, type ProcessStatus } from "../probe/live.ts";
+import { type ClusterMeta, readMeta } from "../state/meta.ts";
+import { liveHolder } from "../state/lock.ts";
+import {
+  type UndeployedApply,
+  undeployedApply,
+  undeployedMeta,
+  unfinishedApply,
+} from "../state/undeployed.ts";
+import { formatDuration, table } from "../util/format.ts";
+import {
+  durationArg,
+  durationHelp,
+  type DurationOptionSpec,
+  parseDurationOption,
+} from "./duration_option.ts";
+import { clusterAccess } from "../security/access.ts";
+import { describeHolder } from "../preflight/ports.ts";
+import { runningPid } from "../ops/process.ts";
+import { securityOf } from "../security/settings.ts";
+import { type CliContext, print, printJson } from "./context.ts";
+import { isClusterName, requireMeta } from "./cluster_show.ts";
+
+/**
+ * The cluster to display: the recorded one, or, without metadata, what its first deploys
+ * describe (undeployedMeta) with the apply that left it. Throws requireMeta's errors when
+ * there is neither.
+ */
+async function displayedCluster(
+  ctx: CliContext,
+  name: string,
+): Promise<{ meta: ClusterMeta; firstDeploy?: UndeployedApply }> {
+  const dir = ctx.store.clusterDir(name);
+  if (isClusterName(name) && !(await readMeta(dir))) {
+    const firstDeploy = await undeployedApply(dir);
+    const meta = firstDeploy
+      ? await undeployedMeta(dir, (id) => ctx.store.planPath(name, id))
+      : undefined;
+    if (firstDeploy && meta) return { meta, firstDeploy };
+  }
+  return { meta: await requireMeta(ctx, name) };
+}
+
+/** What the display says of a cluster no deploy recorded, and the ways on. */
+function firstDeployNote(name: string, u: UndeployedApply): string {
+  const apply = `its first deploy (apply ${u.state.state_id})`;
+  if (u.outcome === "rolled_back") {
+    return `cluster ${name} is not deployed: ${apply} was rolled back to ` +
+      `${u.state.rolled_back_to ?? "a checkpoint"}; what it left (secrets, files) stays. ` +
+      `\`mup cluster deploy ${name} …\` deploys it again; \`mup cluster destroy ${name}\` ` +
+      "removes what is left.";
+  }
+  const how = u.outcome === "interrupted"
+    ? `was interrupted (${u.interrupted!.reason.split(";")[0]})`
+    : u.outcome === "running"
+    ? "is still running"
+    : u.outcome === "paused"
+    ? "was paused"
+    : "failed";
+  return `cluster ${name} is not deployed: ${apply} ${how}. These are the processes its plan ` +
+    `describes, asked live. \`mup plan resume ${name}\` continues it; ` +
+    `\`mup state rollback ${name} --checkpoint start\` undoes it; ` +
+    `\`mup cluster destroy ${name}\` removes it.`;
+}
+
+/** `cluster display --timeout`: each process's answer (a bare number is milliseconds). */
+export const DISPLAY_TIMEOUT: DurationOptionSpec = {
+  flag: "--timeout",
+  bareUnit: "ms",
+  minMs: 100,
+  maxMs: 600_000,
+  examples: ["500ms", "2s", "1m"],
+};
+
+function uptime(s?: number): string {
+  return s === undefined ? "-" : formatDuration(s * 1000);
+}
+
+function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[]): string {
+  const lines = [
+    `Cluster: ${meta.name}`,
+    `Kind: ${meta.kind.replace("_", " ")}`,
+    `Version: ${meta.version} (${meta.variant})`,
+    "",
+    table([24, 9, 12, 14, 8, 9, 10, 8], [
+      ["ID", "ROLE", "REPLICA SET", "STATE", "LAG", "PID", "UPTIME", "VERSION", "DATA DIR"],
+      ...rows.map((r) => [
+        r.id,
+        r.role,
+        r.replica_set ?? "-",
+        describeState(r),
+        r.lag_s === undefined ? "-" : `${r.lag_s}s`,
+        r.pid === undefined ? "-" : String(r.pid),
+        uptime(r.uptime_s),
+        r.version ?? "-",
+        r.data_dir ?? "-",
+      ]),
+    ]),
+  ];
+  const down = rows.filter((r) => r.reason);
+  if (down.length) {
+    lines.push("", ...down.map((r) => `${r.id} ${r.state}: ${r.reason}`));
+  }
+  lines.push("", `Connection: ${meta.connection_string}`);
+  if (securityOf(meta.topology).auth) {
+    lines.push(`Password: run \`mup cluster credentials ${meta.name}\``);
+  }
+  return lines.join("\n");
+}
+
+/**
+ * A DOWN process whose port accepted the connection: whatever holds the port (this machine's
+ * /proc, or over SSH) is named in its reason, since that is rarely the cluster's own server.
+ */
+
+async function nameHolders(ctx: CliContext, rows: ProcessStatus[]): Promise<void> {
+  await Promise.all(rows.map(async (r) => {
+    if (r.state !== "DOWN" || r.reason === "connection refused") return;
+    const holder = await ctx.executors.forHost(r.host).portHolder?.(r.port).catch(() => undefined);
+    if (holder) r.reason = `${r.reason}; port ${r.port} is held by ${describeHolder(holder)}`;
+  }));
+}
+
+/**
+ * The PID of each process that answers but would not say it (serverStatus needs a user, and an
+ * arbiter has none): read from its pid file, as the lifecycle commands do.
+ */
+async function fillPids(ctx: CliContext, meta: ClusterMeta, rows: ProcessStatus[]): Promise<void> {
+  await Promise.all(rows.map(async (r) => {
+    const p = meta.processes.find((x) => x.id === r.process_id);
+    if (r.pid !== undefined || r.state === "DOWN" || !p) return;
+    const pid = await runningPid(ctx.executors.forHost(p.host), p.pid_file, p.config)
+      .catch(() => undefined);
+    if (pid !== undefined) r.pid = pid;
+  }));
+}
+
+/** Adds `display` to the `cluster` command. */
+export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
+  cmd.command("display")
+    .description(
+      "One row per process, asked live (hello, serverStatus, replSetGetStatus). Exit 0 when all " +
+        "are healthy; 1 on error or, without --detailed-exitcode, when something is degraded. " +
+        "A cluster whose first deploy did not finish is shown from its plan, as not deployed",
+    )
+    .argument("<name>", "cluster name")
+    .option("-R, --role <role>", "only processes of this role (mongod, config, mongos)", collect)
+    .option("-N, --node <host:port>", "only this process (repeatable)", collect)
+    .option(
+      "--timeout <duration>",
+      durationHelp(
+        DISPLAY_TIMEOUT,
+        "how long a process that accepts the connection has to answer (one that refuses it is DOWN at once)",
+      ),
+      durationArg(DISPLAY_TIMEOUT),
+      "10s",
+    )
+    .option("--detailed-exitcode", "exit 2 (not 1) when a process is down or unhealthy")
+    .option("--json", "machine-readable output")
+    .action(async (name, opts) => {
+      const { meta, firstDeploy } = await displayedCluster(ctx, name);
+      const timeout = parseDurationOption(DISPLAY_TIMEOUT, opts.timeout);
+      const procs = selectProcesses(meta.processes, { roles: opts.role, nodes: opts.node });
+      const specs = listProcesses(
+        meta.topology,
+        path.join(ctx.store.clusterDir(name), "deploy"),
+      );
+      const dataDirs = new Map(
+        specs.filter((s) => s.role !== "mongos").map((s) => [s.id, s.dirs.data]),
+      );
+      const access = clusterAccess(meta.name, meta.topology, ctx.executors);
+      const rows = await probeProcesses(access, procs, dataDirs, timeout);
+      await nameHolders(ctx, rows);
+      await fillPids(ctx, meta, rows);
+      // A sharded cluster is also only healthy when mongos lists every shard set.
+      const shardSets = [
+        ...new Set(meta.processes.filter((p) => p.role === "mongod").map((p) => p.replica_set)),
+      ].filter((s): s is string => !!s).sort();
+      // The shards are the cluster's, whatever the selection: without a mongos in it (-N of a
+      // shard member), the cluster's mongos are asked.
+      const routers = async () =>
+        procs.some((p) => p.role === "mongos")
+          ? rows.filter((r) => r.role === "mongos")
+          : await probeProcesses(
+            access,
+            meta.processes.filter((p) => p.role === "mongos"),
+            dataDirs,
+            timeout,
+          );
+      const shards = meta.kind === "sharded"
+        ? await listedShards(access, (await routers()).filter((r) => r.healthy), timeout)
+        : undefined;
+      const unlisted = shards ? shardSets.filter((s) => !shards.includes(s)) : [];
+      // A cluster no deploy recorded is not healthy, whatever of it runs.
+      const healthy = !firstDeploy && rows.every((r) => r.healthy) && unlisted.length === 0;
+      // An apply running now (its live mup holds the lock) may be changing what this shows.
+      const applying = await liveHolder(ctx.store.clusterDir(name));
+      // An apply that failed, paused or was cut off part way explains members left down.
+      const left = applying || firstDeploy
+        ? undefined
+        : await unfinishedApply(ctx.store.clusterDir(name));
+      const unfinished = left && left.outcome !== "running"
+        ? { state_id: left.state.state_id, operation: left.state.operation, status: left.outcome }
+        : undefined;
+      if (opts.json) {
+        printJson({
+          cluster: name,
+          ...(firstDeploy
+            ? {
+              deployed: false,
+              first_deploy: { state_id: firstDeploy.state.state_id, status: firstDeploy.outcome },
+            }
+            : { deployed: true }),
+          kind: meta.kind,
+          version: meta.version,
+          healthy,
+          processes: rows,
+          ...(meta.kind === "sharded" ? { shards: shards ?? null, unlisted_shards: unlisted } : {}),
+          connection_string: meta.connection_string,
+          ...(applying ? { apply_in_progress: applying } : {}),
+          ...(meta.tls_switch ? { tls_switch: meta.tls_switch } : {}),
+          ...(unfinished ? { unfinished_apply: unfinished } : {}),
+        });
+      } else {
+        if (applying) {
+          print(
+            `Note: an apply is in progress (${applying.operation}, mup PID ${applying.pid} on ` +
+              `${applying.host}, since ${applying.created}); what follows may change as it runs.\n`,
+          );
+        }
+        if (firstDeploy) print(`Note: ${firstDeployNote(name, firstDeploy)}\n`);
+        if (meta.tls_switch && !applying) {
+          print(
+            `Note: TLS ${meta.tls_switch.action} did not finish (apply ` +
+              `${meta.tls_switch.state_id}): the members are between TLS modes. ` +
+              `\`mup plan resume ${name}\` finishes it.\n`,
+          );
+        } else if (unfinished) {
+          print(
+            `Note: the last apply (${unfinished.operation}, ${unfinished.state_id}) is ` +
+              `${unfinished.status}, not finished; \`mup plan resume ${name}\` completes it.\n`,
+          );
+        }
+        print(renderStatuses(meta, rows));
+        if (meta.kind === "sharded") {
+          print(
+            shards
+              ? `Shards (listShards): ${shards.join(", ") || "none"}${
+                unlisted.length ? `; not listed: ${unlisted.join(", ")}` : ""
+              }`
+              : "Shards: unknown (no mongos answers)",
+          );
+        }
+      }
+      if (!healthy) ctx.exitCode = opts.detailedExitcode ? 2 : 1;
+    });
+}
