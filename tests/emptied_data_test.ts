@@ -350,3 +350,35 @@ Deno.test("a rollback of a stop, over a standalone's data emptied since (a lock 
     await killAll(home);
   }
 });
+
+Deno.test("a stop of a standalone whose data directory was emptied while it ran warns that it cannot start on it again, and still stops it", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    const dir = `${home}/data-${port}`;
+    const file = await writeTopology(
+      home,
+      "run.yaml",
+      standaloneTopology([port], `    data_dir: ${dir}\n`),
+    );
+    await ok(home, deployArgs("run", file, await testMirror(), ["--auto-approve"]));
+    await emptyInto(dir, `${home}/aside`);
+    const id = `mongod-localhost-${port}`;
+    const warning = `data directory localhost:${dir} of ${id} holds no data while ${id} runs: ` +
+      "once stopped, it cannot start on it";
+    const planned = JSON.parse(
+      (await ok(home, ["cluster", "stop", "run", "--plan-only", "--json"])).stdout,
+    );
+    assert.ok(
+      planned.plan.validation.warnings.some((w: { code: string; message: string }) =>
+        w.code === "data_gone_while_running" && w.message.startsWith(warning)
+      ),
+      JSON.stringify(planned.plan.validation.warnings),
+    );
+    const stopped = await ok(home, ["cluster", "stop", "run", "--auto-approve"]);
+    assert.ok(stopped.stdout.includes(warning), output(stopped));
+    assert.ok(await portFree(port), "stopped");
+  } finally {
+    await killAll(home);
+  }
+});

@@ -14,7 +14,7 @@ import type { LifecyclePlanInput, ProcessFact } from "./lifecycle.ts";
 import { allOperations, type Plan } from "./schema.ts";
 import { listProcesses } from "./processes.ts";
 import { checkDirsCreatable } from "../preflight/data_dirs.ts";
-import { checkRecordedData } from "../preflight/recorded_data.ts";
+import { checkRecordedData, stoppedDataWarnings } from "../preflight/recorded_data.ts";
 import { guardStarts, markResync } from "./repair_files.ts";
 import { guardStops, startFiles } from "./start_files.ts";
 import { repairCommand } from "./lifecycle_ops.ts";
@@ -74,6 +74,18 @@ export async function buildLifecyclePlan(
     unrecorded: req.unrecorded,
   });
   await checkStarts(plan, req);
+  if (plan.operation === "stop" && !req.unrecorded) {
+    const stopping = new Set(
+      allOperations(plan).filter((o) => o.type === "stop_process").map((o) => o.target.name),
+    );
+    plan.validation.warnings.push(
+      ...await stoppedDataWarnings(
+        listProcesses(req.meta.topology, path.join(clusterDir, "deploy")),
+        req.executors,
+        stopping,
+      ),
+    );
+  }
   // An apply left unfinished (failed, paused, or its mup killed) is replaced by this one: say so
   // before it is approved, since it can then no longer be resumed.
   const u = await unfinishedApply(clusterDir);

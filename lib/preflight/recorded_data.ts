@@ -275,3 +275,32 @@ function lostIssue(
       }) and deploy it anew (\`${deploy}\`)`,
   };
 }
+
+/**
+ * Warnings (`data_gone_while_running`) for the processes a stop plan stops, by ID in
+ * `stopping`, whose data directory no longer holds data (emptied or removed while the server
+ * ran): once stopped, such a server cannot start on it (start refuses a standalone or a set
+ * with no data left; a member of a set that holds data copies it again). Stopping is not
+ * refused: the operator may mean it. Hosts that cannot be asked give no warning.
+ */
+export async function stoppedDataWarnings(
+  procs: ProcessSpec[],
+  executors: ExecutorFactory,
+  stopping: ReadonlySet<string>,
+): Promise<ValidationIssue[]> {
+  const asked = procs.filter((p) => p.role !== "mongos" && !p.arbiterOnly && stopping.has(p.id));
+  if (!asked.length) return [];
+  const states = await dataDirStates(asked, executors);
+  return asked.filter((p) => ["empty", "missing"].includes(states.get(p.id) ?? "")).map((p) => ({
+    code: "data_gone_while_running",
+    severity: "warning" as const,
+    host: p.host,
+    message:
+      `data directory ${p.host}:${p.dirs.data} of ${p.id} ${
+        states.get(p.id) === "missing" ? "is missing" : "holds no data"
+      } while ${p.id} runs: once stopped, it cannot start on it (\`cluster start\` refuses a ` +
+      "standalone or a replica set with no data left; a member of a set that still holds data " +
+      "copies it again, initial sync). Copy out what it still serves first (mongodump) if you " +
+      "need it",
+  })).sort((a, b) => a.message.localeCompare(b.message));
+}
