@@ -15,6 +15,7 @@ import { startAgainOps } from "../lib/plan/lifecycle_ops.ts";
 import { sealPlan, sealPlanText } from "../lib/plan/hash.ts";
 import { noChanges, planDiff, renderDiff } from "../lib/plan/diff.ts";
 import { destructive } from "../lib/cli/confirm.ts";
+import { renderPlan } from "../lib/render/plan_text.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
 import type { ClusterMeta } from "../lib/state/meta.ts";
 import type { ApplyState } from "../lib/state/schema.ts";
@@ -631,4 +632,13 @@ Deno.test("IPv6 members are named as MongoDB names them ([::1]:port) in a restar
   assert.equal(wait.target.params.not, "[::1]:27017");
   assert.ok(ops.some((o) => o.description === "Step down rs0 primary [::1]:27017"));
   assert.ok(!ops.some((o) => /(^|[^[]):{2}1:\d/.test(o.description)), "no unbracketed ::1:port");
+});
+
+Deno.test("plan show of a lifecycle plan says how many of the cluster's processes it acts on", async () => {
+  const one = sealPlan(planRestart(await input("sharded.yaml", { filter: { roles: ["mongos"] } })));
+  const text = renderPlan(one);
+  assert.match(text, /Total processes: 10 \(3 config, 6 mongod, 1 mongos\)/);
+  assert.match(text, /Acted on: 1 of 10 processes \(started, stopped\)/);
+  const all = renderPlan(sealPlan(planStop(await input("sharded.yaml"))));
+  assert.match(all, /Acted on: 10 of 10 processes \(stopped\)/);
 });

@@ -62,6 +62,15 @@ function phaseLines(plan: Plan, groups: OpGroup[], all: boolean): string[] {
   return out;
 }
 
+/** "3 of 10 processes (started, stopped)": the processes a lifecycle plan starts or stops. */
+function actedOn(ops: Plan["phases"][number]["operations"], total: number): string {
+  const started = new Set(ops.filter((o) => o.type === "start_process").map((o) => o.target.name));
+  const stopped = new Set(ops.filter((o) => o.type === "stop_process").map((o) => o.target.name));
+  const all = new Set([...started, ...stopped]);
+  const how = [started.size ? "started" : "", stopped.size ? "stopped" : ""].filter(Boolean);
+  return `${all.size} of ${total} processes${how.length ? ` (${how.join(", ")})` : ""}`;
+}
+
 export function renderPlan(
   plan: Plan,
   /** `dag`: the plan's graph when the caller already compiled it (validation does). */
@@ -88,6 +97,8 @@ export function renderPlan(
     "Resources:",
     `  Hosts: ${r.hosts}`,
     `  Total processes: ${r.total_processes} (${roles})`,
+    // A lifecycle plan may act on a selection (-R, -N): say how many of the cluster's.
+    ...(plan.operation === "deploy" ? [] : [`  Acted on: ${actedOn(ops, r.total_processes)}`]),
     `  Ports: ${portRanges(r.ports_used)}`,
     // What a deploy needs; a stop, restart or destroy needs no new space.
     ...(plan.operation === "deploy"
