@@ -63,6 +63,20 @@ Deno.test("two nodes sharing a data directory on one host", async () => {
   );
 });
 
+Deno.test("a data directory inside another process's on the same host is an error; side by side, or on another host, is not", async () => {
+  await expectError(
+    "mongod_servers:\n  - { host: localhost, port: 1, data_dir: /d/a }\n  - { host: localhost, port: 2, data_dir: /d/a/b }\n",
+    "nested_data_dir",
+    3,
+    /data directory \/d\/a\/b on localhost is inside \/d\/a, the data directory of mongod_servers\[0\] \(localhost:1\)/,
+  );
+  // /d/ab starts with /d/a but is beside it; db2.example.net is another machine.
+  await parseTopology(
+    "mongod_servers:\n  - { host: localhost, port: 1, data_dir: /d/a }\n  - { host: localhost, port: 2, data_dir: /d/ab }\n  - { host: db2.example.net, port: 3, data_dir: /d/a/b }\n",
+    "t.yaml",
+  );
+});
+
 Deno.test("more than 7 voting members", async () => {
   const members = Array.from(
     { length: 8 },

@@ -51,6 +51,40 @@ function topologyNodes(t: Topology): TopologyNode[] {
   return out;
 }
 
+/**
+ * An error per data directory inside another process's on the same machine: removing or
+ * resyncing the outer one (an operator's `rm -rf`, an emptied member's initial sync) would take
+ * the inner one's data with it. Sorted, each directory is checked against the chain of
+ * directories that contain the one before it: O(n log n) for thousands of processes.
+ */
+function nestedDataDirIssues(
+  dirs: { machine: string; dir: string; c: TopologyNode }[],
+  entry: (c: TopologyNode) => string,
+  err: (code: string, path: Issue["path"], message: string, hint: string) => void,
+): void {
+  const sorted = dirs.toSorted((a, b) =>
+    a.machine < b.machine ? -1 : a.machine > b.machine ? 1 : a.dir < b.dir ? -1 : 1
+  );
+  const outer: typeof dirs = [];
+  for (const d of sorted) {
+    while (
+      outer.length &&
+      (outer.at(-1)!.machine !== d.machine || !d.dir.startsWith(`${outer.at(-1)!.dir}/`))
+    ) outer.pop();
+    const around = outer.at(-1);
+    if (around) {
+      err(
+        "nested_data_dir",
+        [d.c.section, d.c.index, "data_dir"],
+        `data directory ${d.dir} on ${d.c.host} is inside ${around.dir}, the data directory ` +
+          `of ${entry(around.c)}`,
+        "give each process a data_dir of its own, side by side, not one inside another",
+      );
+    }
+    outer.push(d);
+  }
+}
+
 const MAX_VOTING = 7;
 const MAX_MEMBERS = 50;
 
@@ -101,6 +135,7 @@ export function validateTopology(t: Topology): Issue[] {
       );
     } else files.set(`${machine}\0${file}`, c);
   };
+  const dataDirs: { machine: string; dir: string; c: TopologyNode }[] = [];
   for (const c of claims) {
     const machine = hostKey(c.host);
     if (c.port === 0 && !isLocalHost(c.host)) {
@@ -127,9 +162,13 @@ export function validateTopology(t: Topology): Issue[] {
     const ownLogDir = c.node.log_dir !== undefined;
     if (c.role === "mongos" && !ownLogDir) continue;
     const own = nodeFiles(nodeDirs(t, c.node, c.role, "<deploy>"), c.role);
-    if (own.data) claimFile(c, machine, own.data, "data directory");
+    if (own.data) {
+      claimFile(c, machine, own.data, "data directory");
+      dataDirs.push({ machine, dir: own.data, c });
+    }
     if (ownLogDir) claimFile(c, machine, own.log, "log file");
   }
+  nestedDataDirIssues(dataDirs, entry, err);
 
   for (const c of claims) {
     const problem = bindIpProblem(c.host, t.global.runtime_config, c.node.runtime_config);
