@@ -23,6 +23,7 @@ import { clusterAccess } from "../security/access.ts";
 import { securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin } from "../security/secrets.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
+import { dataDirsInUse } from "../preflight/recorded_data.ts";
 import { checkRetainedArchives } from "../preflight/retained_sets.ts";
 import { checkChosenDirs, checkDirsCreatable, checkForeignData } from "../preflight/data_dirs.ts";
 import { checkRecordedData } from "../preflight/recorded_data.ts";
@@ -132,7 +133,8 @@ export async function buildDeployPlan(
   }
   const own = await clusterClaims(clusterDir, req.cluster);
   const archivePath = path.join(req.cacheDir, release.archive_name);
-  const resources = estimateResources(listProcesses(topology, deployDir), release);
+  const procs = listProcesses(topology, deployDir);
+  const resources = estimateResources(procs, release);
   const { validation, cached, hostReleases } = await preflight({
     topology,
     release,
@@ -145,11 +147,15 @@ export async function buildDeployPlan(
     ownPorts: new Map(own.claims.map((c) => [`${hostKey(c.host)}:${c.port}`, c.files.config])),
     resolveFor,
   });
+  // The data directories of a first deploy that already hold data (retained by a destroy, or
+  // someone else's), listed once for both retained-data checks below.
+  const inUse = meta ? [] : await dataDirsInUse(procs, req.executors);
   // A first deploy onto data a `destroy --retain-data` kept needs the secrets it was made with.
   const retained = !meta && securityOf(topology).auth && !(await readAdmin(req.cluster))
     ? await checkRetainedData({
       cluster: req.cluster,
-      procs: listProcesses(topology, deployDir),
+      procs,
+      inUse,
       adminUser: securityOf(topology).adminUser,
       archiveRoot: path.join(path.dirname(path.dirname(clusterDir)), "archive"),
       executors: req.executors,
@@ -164,21 +170,19 @@ export async function buildDeployPlan(
     warnings?: ValidationIssue[];
     resync?: ReadonlyMap<string, string>;
   } = meta
-    ? await checkRecordedData(listProcesses(topology, deployDir), req.executors, {
+    ? await checkRecordedData(procs, req.executors, {
       cluster: req.cluster,
       version: meta.version,
       variant: meta.variant,
       topologyFile: req.topologyFile,
       sharded: meta.kind === "sharded",
     })
-    : await checkForeignData(listProcesses(topology, deployDir), req.executors);
+    : await checkForeignData(procs, req.executors);
   validation.warnings.push(...(dataDirs.warnings ?? []));
   // Nor a deploy, log or config directory an entry names that holds someone else's files.
-  const chosen = meta
-    ? undefined
-    : await checkChosenDirs(listProcesses(topology, deployDir), req.executors, own.claims);
+  const chosen = meta ? undefined : await checkChosenDirs(procs, req.executors, own.claims);
   // A file in the way or a read-only directory fails mid-apply (mkdir, mongod): refused here.
-  const creatable = await checkDirsCreatable(listProcesses(topology, deployDir), req.executors);
+  const creatable = await checkDirsCreatable(procs, req.executors);
   // What an earlier, unfinished first deploy holds that this topology drops would be nobody's.
   const stray = meta || !own.claims.length
     ? undefined
@@ -200,7 +204,8 @@ export async function buildDeployPlan(
   // Retained data of another replica set (mongod would never join the planned one) or of a
   // release this one cannot start on (mongod would exit 62).
   const refusals = meta ? [] : await checkRetainedArchives({
-    procs: listProcesses(topology, deployDir),
+    procs,
+    inUse,
     version: release.version,
     archiveRoot: path.join(path.dirname(path.dirname(clusterDir)), "archive"),
     executors: req.executors,
@@ -250,7 +255,7 @@ export async function buildDeployPlan(
   const findings = await findRepairFiles(files, req.executors);
   markRepairFindings(plan, files, findings);
   markResync(plan, dataDirs.resync ?? new Map());
-  if (meta) guardStarts(plan, listProcesses(topology, deployDir));
+  if (meta) guardStarts(plan, procs);
   const unchanged = meta?.status === "running" && down?.size === 0 && !findings.length;
   return unchanged ? { ...plan, phases: [] } : plan;
 }

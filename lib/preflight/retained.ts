@@ -71,13 +71,15 @@ async function newestArchive(
 export async function checkRetainedData(input: {
   cluster: string;
   procs: ProcessSpec[];
+  /** dataDirsInUse(procs) when the caller has it already. */
+  inUse?: Awaited<ReturnType<typeof dataDirsInUse>>;
   adminUser: string;
   /** `storage/archive` under $MUP_HOME, where `cluster destroy` archives. */
   archiveRoot: string;
   executors: ExecutorFactory;
 }): Promise<RetainedDataCheck | undefined> {
   const t0 = performance.now();
-  const dirs = await dataDirsInUse(input.procs, input.executors);
+  const dirs = input.inUse ?? await dataDirsInUse(input.procs, input.executors);
   if (!dirs.length) return undefined;
   const named = dirs.map((d) => `${d.host}:${d.dir}`);
   const listed = firstFew(named);

@@ -101,6 +101,8 @@ type Retained = { host: string; dir: string; was: Recorded };
  */
 export async function checkRetainedArchives(input: {
   procs: ProcessSpec[];
+  /** dataDirsInUse(procs) when the caller has it already. */
+  inUse?: Awaited<ReturnType<typeof dataDirsInUse>>;
   /** The release the plan deploys (e.g. "8.0.4"). */
   version: string;
   /** `storage/archive` under $MUP_HOME, where `cluster destroy` archives. */
@@ -108,7 +110,7 @@ export async function checkRetainedArchives(input: {
   executors: ExecutorFactory;
 }): Promise<{ check: CheckResult; issue: ValidationIssue }[]> {
   const t0 = performance.now();
-  const inUse = await dataDirsInUse(input.procs, input.executors);
+  const inUse = input.inUse ?? await dataDirsInUse(input.procs, input.executors);
   if (!inUse.length) return [];
   const partial = setsWithoutData(input.procs, inUse);
   const recorded = await recordedData(input.archiveRoot);
