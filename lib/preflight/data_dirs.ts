@@ -72,14 +72,21 @@ export function checkForeignData(
   procs: ProcessSpec[],
   executors: ExecutorFactory,
 ): Promise<{ check: CheckResult; issues: ValidationIssue[] }> {
+  // Each host's data directories listed in one command (over SSH, one round trip).
+  const listings = new Map<string, Promise<Map<string, string[] | undefined> | undefined>>();
+  const listingOf = (p: ProcessSpec) => {
+    const key = hostKey(p.host);
+    if (!listings.has(key)) {
+      const dirs = procs.filter((q) => q.role !== "mongos" && hostKey(q.host) === key)
+        .map((q) => q.dirs.data);
+      listings.set(key, listDirs(executors.forHost(p.host), dirs).catch(() => undefined));
+    }
+    return listings.get(key)!;
+  };
   return perDataDir(procs, "data_dirs_empty", "data_dir_not_empty", async (p) => {
     const dir = p.dirs.data;
-    const ex = executors.forHost(p.host);
-    if (!(await ex.exists(dir))) return undefined;
-    const r = await ex.run(["ls", "-A", "--", dir], { timeoutMs: 10_000 });
-    if (r.code !== 0) return undefined;
-    const entries = r.stdout.split("\n").filter(Boolean);
-    if (!entries.length || holdsData(entries)) return undefined;
+    const entries = (await listingOf(p))?.get(dir);
+    if (!entries?.length || holdsData(entries)) return undefined;
     const named = firstFew(entries);
     return `data directory ${p.host}:${dir} of ${p.id} already holds files that are not ` +
       `MongoDB data (${named}): mongod would write among them and \`cluster destroy\` would ` +
