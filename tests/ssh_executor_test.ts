@@ -81,6 +81,11 @@ Deno.test({
       const port = (l.addr as Deno.NetAddr).port;
       l.close();
       assert.equal(await ex.portFree(port), true);
+      // Who listens on a port: the sshd's own (its PID and command line); nobody on a free one.
+      const holder = await ex.portHolder(s.port);
+      assert.ok(holder && holder.pid > 0, JSON.stringify(holder));
+      assert.match(holder.command ?? "", /sshd/, JSON.stringify(holder));
+      assert.equal(await ex.portHolder(port), undefined);
 
       // Processes: a sleeper started here is alive over SSH until signalled.
       const sleeper = new Deno.Command("sleep", { args: ["60"] }).spawn();

@@ -138,7 +138,7 @@ async function fillPids(ctx: CliContext, meta: ClusterMeta, rows: ProcessStatus[
   await Promise.all(rows.map(async (r) => {
     const p = meta.processes.find((x) => x.id === r.process_id);
     if (r.pid !== undefined || r.state === "DOWN" || !p) return;
-    const pid = await runningPid(ctx.executors.forHost(p.host), p.pid_file, p.config)
+    const pid = await runningPid(ctx.executors.forHost(p.host), p.pid_file, p.config, p.port)
       .catch(() => undefined);
     if (pid !== undefined) r.pid = pid;
   }));

@@ -292,6 +292,17 @@ export class SshExecutor implements Executor {
     return listeningPorts(new TextDecoder().decode(r.stdout));
   }
 
+  /** The process listening on `port` (the `holder` script), or undefined when none is found. */
+  async portHolder(port: number): Promise<{ pid: number; command?: string } | undefined> {
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+    const r = await this.script("holder", [port]);
+    if (r.code !== 0) return undefined;
+    const [pid, command] = new TextDecoder().decode(r.stdout).split("\n");
+    return Number(pid) > 0
+      ? { pid: Number(pid), ...(command?.trim() ? { command: command.trim() } : {}) }
+      : undefined;
+  }
+
   async processAlive(pid: number): Promise<boolean> {
     const r = await this.script("alive", [checkedPid(pid)]);
     return r.code === 0;

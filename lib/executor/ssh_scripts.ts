@@ -29,6 +29,14 @@ export const SCRIPTS = {
   alive: `if [ -r "/proc/$1/stat" ]; then s=$(cat "/proc/$1/stat" 2>/dev/null) || exit 1; ` +
     `s=\${s##*) }; case "$s" in Z*) exit 1;; esac; exit 0; fi; kill -0 "$1" 2>/dev/null`,
   signal: `kill -s "$2" "$1" 2>/dev/null; exit 0`,
+  // The process listening on TCP port $1: its socket's inode from the kernel's tables (state 0A
+  // = LISTEN), then the /proc/<pid>/fd link to it; prints the pid, then its command line.
+  // Exit 3: none found (or not ours to read).
+  holder: `h=$(printf ':%04X' "$1"); for i in $(awk -v h="$h" '$4 == "0A" && ` +
+    `substr($2, length($2) - 4) == h { print $10 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null); ` +
+    `do for f in /proc/[0-9]*/fd/*; do if [ "$(readlink "$f" 2>/dev/null)" = "socket:[$i]" ]; ` +
+    `then p=\${f#/proc/}; p=\${p%%/*}; echo "$p"; tr '\\0' ' ' < "/proc/$p/cmdline"; exit 0; fi; ` +
+    `done; done; exit 3`,
   uname: `uname -sm`,
 };
 

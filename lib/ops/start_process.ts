@@ -8,7 +8,12 @@ import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 export const startProcess: Operation = {
   async isDone(ctx) {
     const ex = ctx.executors.forHost(ctx.op.target.host!);
-    return (await runningPid(ex, param(ctx, "pid_file"), param(ctx, "config"))) !== undefined;
+    return (await runningPid(
+      ex,
+      param(ctx, "pid_file"),
+      param(ctx, "config"),
+      ctx.op.target.port,
+    )) !== undefined;
   },
   async run(ctx) {
     const ex = ctx.executors.forHost(ctx.op.target.host!);
@@ -27,7 +32,12 @@ export const startProcess: Operation = {
     if (r.code !== 0) {
       // An earlier apply stopped at once (second Ctrl-C) may have left this very server still
       // starting, which then took the port first: it is the one the plan wants.
-      const pid = await runningPid(ex, param(ctx, "pid_file"), param(ctx, "config"));
+      const pid = await runningPid(
+        ex,
+        param(ctx, "pid_file"),
+        param(ctx, "config"),
+        ctx.op.target.port,
+      );
       if (pid) return { output: `already running (PID ${pid})`, metadata: { pid } };
       const log = ctx.op.target.params.log;
       const tail = log ? await ex.readFile(log).then((b) => lastLogError(b), () => "") : "";

@@ -15,13 +15,19 @@ export const stopProcess: Operation = {
       ctx.executors.forHost(ctx.op.target.host!),
       param(ctx, "pid_file"),
       ctx.op.target.params.config,
+      ctx.op.target.port,
     )) === undefined;
   },
   async run(ctx) {
     const ex = ctx.executors.forHost(ctx.op.target.host!);
     // Only a process started with this configuration (plans made before `config` was recorded
     // stop whatever lives at the pid file's PID, as they did).
-    const pid = await runningPid(ex, param(ctx, "pid_file"), ctx.op.target.params.config);
+    const pid = await runningPid(
+      ex,
+      param(ctx, "pid_file"),
+      ctx.op.target.params.config,
+      ctx.op.target.port,
+    );
     if (!pid) return { output: "not running" };
     const timeout = planTimeoutMs(ctx, 30_000);
     const gone = async (ms: number) =>

@@ -48,7 +48,8 @@ export const updateMetadata: Operation = {
     const mark = param(ctx, "status") === "unknown";
     const alive = mark ? [] : await Promise.all(
       meta.processes.map(async (p) =>
-        (await runningPid(ctx.executors.forHost(p.host), p.pid_file, p.config)) !== undefined
+        (await runningPid(ctx.executors.forHost(p.host), p.pid_file, p.config, p.port)) !==
+          undefined
       ),
     );
     const status = mark

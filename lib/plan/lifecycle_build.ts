@@ -30,7 +30,7 @@ export async function probeFacts(
 ): Promise<Record<string, ProcessFact>> {
   const access = clusterAccess(meta.name, meta.topology, executors);
   const facts = await Promise.all(meta.processes.map(async (p) => {
-    const pid = await runningPid(executors.forHost(p.host), p.pid_file, p.config)
+    const pid = await runningPid(executors.forHost(p.host), p.pid_file, p.config, p.port)
       .catch(() => undefined);
     const h = pid ? await access.hello(p.host, p.port) : undefined;
     const state = h?.isWritablePrimary && h.setName
