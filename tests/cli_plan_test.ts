@@ -6,6 +6,7 @@ import {
   mup,
   output,
   planSharded,
+  portableSharded,
   readJson,
   ROOT,
   shardedTopology,
@@ -14,7 +15,7 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { V8_FLAGS } from "../scripts/_mup_cmd.ts";
-import { installFixture } from "./fixture.ts";
+import { installFixture, tempDir } from "./fixture.ts";
 
 installFixture();
 
@@ -128,7 +129,8 @@ mongos_servers:
 
 Deno.test("plan import validates before storing; a tampered plan is refused", async () => {
   const home = await tempHome();
-  const out = await planSharded(home, freePorts(10));
+  // A plan that applies in any store: its topology names its deploy_dir.
+  const out = await planSharded(home, freePorts(10), "c1", portableSharded(await tempDir()));
   const text = await Deno.readTextFile(out.path);
   const other = await tempHome();
   const ok = await mup(["plan", "import", "--json"], { home: other, stdin: text });

@@ -226,7 +226,7 @@ Deno.test("--json: stale plan, held lock, expected hash, import conflict and inv
   const otherPlan = await planStandalone(other, freePorts(1)[0]);
   const otherText = (await Deno.readTextFile(
     path.join(other, "storage", "clusters", "c1", "plans", `${otherPlan.plan_id}.json`),
-  )).replaceAll(otherPlan.plan_id, plan.plan_id);
+  )).replaceAll(otherPlan.plan_id, plan.plan_id).replaceAll(other, home); // placed in this store
   const { sealPlanText } = await import("../lib/plan/hash.ts");
   const { content_hash: _, ...unsealed } = JSON.parse(otherText) as Plan;
   const conflict = errorDoc(

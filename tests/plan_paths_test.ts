@@ -92,14 +92,36 @@ Deno.test("a plan whose binary was edited and sealed again is refused by validat
   const states = path.join(home, "storage", "clusters", "c1", "state");
   assert.deepEqual(await Array.fromAsync(Deno.readDir(states)).catch(() => []), []);
 
-  // The plan as mup made it still passes, here and imported into another store.
+  // The plan as mup made it still passes here. Another store refuses it: it places the cluster
+  // in this store's directories (its topology names no deploy_dir), where that store's apply,
+  // and its destroy, would write and remove this store's files.
   const ok = await mup(["plan", "validate", plan.plan_id], { home });
   assert.equal(ok.code, 0, output(ok));
   const original = await Deno.readTextFile(
     path.join(home, "storage", "clusters", "c1", "plans", `${plan.plan_id}.json`),
   );
   const imported = await mup(["plan", "import", "--json"], { home: other, stdin: original });
-  assert.equal(imported.code, 0, output(imported));
+  assert.equal(imported.code, 1, output(imported));
+  const refusal = JSON.parse(imported.stdout.trim().split("\n").at(-1)!).error as string;
+  assert.match(
+    refusal,
+    new RegExp(`the plan places cluster c1 in ${esc(plan.deploy_dir)}, where another mup store`),
+  );
+  assert.match(refusal, /give the topology a global deploy_dir/);
+  assert.deepEqual(
+    await Array.fromAsync(Deno.readDir(path.join(other, "storage", "clusters"))).catch(() => []),
+    [],
+    "nothing stored in the other store",
+  );
+  // `plan validate` of the file there says so, as a warning.
+  const file2 = path.join(dir, "original.json");
+  await Deno.writeTextFile(file2, original);
+  const there = await mup(["plan", "validate", file2], { home: other });
+  assert.equal(there.code, 0, output(there));
+  assert.match(
+    there.stdout,
+    /! the plan places cluster c1 in .*`plan import` and `plan apply` refuse it here/,
+  );
 });
 
 Deno.test("other path parameters edited and sealed again are refused, naming the operation, parameter, path and where it belongs", async () => {

@@ -16,6 +16,7 @@ import {
   type MupResult,
   output,
   planSharded,
+  portableSharded,
   ROOT,
   tempHome,
   testMirror,
@@ -329,7 +330,7 @@ Deno.test("plan import: the same plan again is a no-op; another plan under a sto
     unchanged: true,
   });
   // Another plan (other ports), resealed under the first one's ID.
-  const b = await planSharded(await tempHome(), freePorts(10), "c2");
+  const b = await planSharded(home, freePorts(10), "c2");
   const forged = reseal(b.plan, (p) => p.plan_id = a.plan_id);
   const r = await mup(["plan", "import"], { home, stdin: forged });
   assertCleanFailure(r, "import under an existing ID");
@@ -343,7 +344,12 @@ Deno.test("a link in the store pointing outside it is refused before anything is
   const box = await sandbox();
   try {
     const source = await tempHome();
-    const { plan, path: file } = await planSharded(source, freePorts(10), "c1");
+    const { plan, path: file } = await planSharded(
+      source,
+      freePorts(10),
+      "c1",
+      portableSharded(path.join(box.root, "deploy")),
+    );
     // The cluster's directory in the store is a link to a directory outside it.
     const elsewhere = path.join(box.root, "elsewhere");
     await Deno.mkdir(elsewhere);

@@ -159,7 +159,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .option("--json", "machine-readable output")
     .action(async (opts) => {
       const text = await new Response(Deno.stdin.readable).text();
-      const check = await ctx.store.check(text, "<stdin>");
+      const check = await ctx.store.check(text, "<stdin>", { here: true });
       const errors = check.issues.filter((i) =>
         i.severity === "error" && !i.message.startsWith("pre-flight")
       );

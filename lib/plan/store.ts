@@ -7,7 +7,7 @@ import { readMeta } from "../state/meta.ts";
 import { checkIdentifier, insideStore, isIdentifier } from "../util/ident.ts";
 import type { Dag } from "../graph/mod.ts";
 import { sealPlan } from "./hash.ts";
-import type { Plan } from "./schema.ts";
+import type { Plan, ValidationIssue } from "./schema.ts";
 import { z } from "zod";
 import { Identifier } from "../util/ident.ts";
 
@@ -186,10 +186,16 @@ export class PlanStore {
    * paths against the cluster as recorded (plan_paths.ts recordedPathIssues): a plan whose
    * topology or deploy root was edited together with its paths is refused too.
    */
-  async check(text: string, file: string): Promise<PlanCheck> {
+  async check(
+    text: string,
+    file: string,
+    opts: { here?: boolean } = {},
+  ): Promise<PlanCheck> {
     const check = checkPlanText(text, file, { storeRoot: this.root });
     const plan = check.plan;
     if (!plan || !isIdentifier(plan.cluster_name)) return check;
+    const elsewhere = this.otherStoreIssue(plan, opts.here ? "error" : "warning");
+    if (elsewhere) check.issues.push(elsewhere);
     const meta = await readMeta(this.clusterDir(plan.cluster_name)).catch(() => undefined);
     const base = plan.base_state;
     if (meta && base.lineage === meta.lineage && base.serial === meta.serial) {
@@ -199,9 +205,37 @@ export class PlanStore {
   }
 
   /** Loads and fully validates a plan (check); throws a MupError listing the problems. */
+  /**
+   * A plan whose cluster lives in another store: its topology sets no deploy_dir, so the plan
+   * places the cluster where the store it was made in keeps it (`<MUP_HOME>/storage/clusters/
+   * <name>/deploy`), not in this one. Applied here it would write, stop and (destroy) remove in
+   * the other store's directories. An `error` where the plan is to be used here (import, apply,
+   * resume, show), a `warning` for `plan validate` of a file. Undefined when it is this store's.
+   */
+  private otherStoreIssue(
+    plan: Plan,
+    severity: "error" | "warning",
+  ): ValidationIssue | undefined {
+    if (plan.topology.global.deploy_dir !== undefined) return undefined;
+    const mine = path.resolve(this.clusterDir(plan.cluster_name), "deploy");
+    if (path.resolve(plan.deploy_dir) === mine) return undefined;
+    const verdict = severity === "error"
+      ? "It is not used here"
+      : "`plan import` and `plan apply` refuse it here";
+    return {
+      code: "plan_store",
+      severity,
+      message: `the plan places cluster ${plan.cluster_name} in ${plan.deploy_dir}, where ` +
+        `another mup store (MUP_HOME) keeps it; this store keeps it in ${mine}. ${verdict}: ` +
+        `make the plan with this MUP_HOME (\`mup cluster deploy ${plan.cluster_name} ` +
+        "<topology>`), or give the topology a global deploy_dir to make plans that apply in " +
+        "any store",
+    };
+  }
+
   async load(ref: string): Promise<{ plan: Plan; path: string; dag: Dag }> {
     const file = await this.resolve(ref);
-    const check = await this.check(await Deno.readTextFile(file), file);
+    const check = await this.check(await Deno.readTextFile(file), file, { here: true });
     const errors = check.issues.filter((i) =>
       i.severity === "error" && !i.message.startsWith("pre-flight")
     );
