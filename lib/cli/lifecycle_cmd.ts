@@ -2,6 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { compileHooks } from "../hooks/compile.ts";
+import { withoutHooks } from "../hooks/skip.ts";
 import { planDestroy } from "../plan/destroy.ts";
 import { parseArchiveName } from "../state/archive_name.ts";
 import type { LifecyclePlanInput } from "../plan/lifecycle.ts";
@@ -22,6 +23,8 @@ import { configureSsh } from "./ssh_options.ts";
 import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
 
 interface LifecycleOptions extends PlanFlowOptions {
+  /** commander's `--no-hooks`: false when given. */
+  hooks?: boolean;
   role?: string[];
   node?: string[];
   force?: boolean;
@@ -100,6 +103,11 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
         .option("-N, --node <host:port>", "only this process (repeatable)", collect);
     }
     spec.extra?.(sub);
+    sub.option(
+      "--no-hooks",
+      "make the plan without the cluster's hooks (one that fails every time must not keep " +
+        "the cluster from being stopped or removed); the review says which are skipped",
+    );
     planFlowOptions(sub, ctx);
     sub.action(async (name: string, o: unknown) => {
       const opts = o as LifecycleOptions;
@@ -134,12 +142,12 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
       await planAndApply(ctx, {
         cluster: name,
         operation: spec.name,
-        hooks: compileHooks(
+        hooks: opts.hooks === false ? [] : compileHooks(
           meta.topology.hooks,
           meta.topology_file ? path.dirname(meta.topology_file) : clusterDir,
         ),
-        build: () =>
-          buildLifecyclePlan(
+        build: async () => {
+          const plan = await buildLifecyclePlan(
             (input) => spec.planner({ ...input, force: opts.force, retainData: opts.retainData }),
             {
               meta,
@@ -149,7 +157,9 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
               dryRun: opts.dryRun,
               unrecorded: left !== undefined,
             },
-          ),
+          );
+          return opts.hooks === false ? withoutHooks(plan) : plan;
+        },
         header: (plan) => [
           `Planning ${spec.name} of cluster: ${name}`,
           `Topology: ${describeTopology(plan)}`,

@@ -2,6 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { buildRollbackPlan, START_CHECKPOINT } from "../plan/rollback_build.ts";
 import type { CliContext } from "./context.ts";
+import { withoutHooks } from "../hooks/skip.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 
 export function addRollbackCommand(cmd: Command, ctx: CliContext): void {
@@ -15,10 +16,15 @@ export function addRollbackCommand(cmd: Command, ctx: CliContext): void {
       "--checkpoint <id>",
       `checkpoint to return to (\`mup state checkpoints\`), or "${START_CHECKPOINT}" for before the apply`,
     )
-    .option("--state-id <id>", "the apply to roll back (default: the cluster's current one)");
+    .option("--state-id <id>", "the apply to roll back (default: the cluster's current one)")
+    .option(
+      "--no-hooks",
+      "make the plan without the rolled-back plan's hooks (one that fails every time must not " +
+        "keep the apply from being undone); the review says which are skipped",
+    );
   planFlowOptions(sub, ctx);
   sub.action(async (cluster: string, o: unknown) => {
-    const opts = o as PlanFlowOptions & { checkpoint: string; stateId?: string };
+    const opts = o as PlanFlowOptions & { checkpoint: string; stateId?: string; hooks?: boolean };
     let hooks: Awaited<ReturnType<typeof buildRollbackPlan>>["hooks"] = [];
     const build = async () => {
       const plan = await buildRollbackPlan({
@@ -28,6 +34,7 @@ export function addRollbackCommand(cmd: Command, ctx: CliContext): void {
         checkpoint: opts.checkpoint,
         dryRun: opts.dryRun,
       });
+      if (opts.hooks === false) withoutHooks(plan);
       hooks = plan.hooks;
       return plan;
     };

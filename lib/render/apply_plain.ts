@@ -239,9 +239,14 @@ export class PlainRenderer {
     if (e.error?.startsWith("hook ") && e.status !== "paused") {
       // A resume runs the plan's hooks as recorded: a hook that always fails needs a new plan.
       this.write(
-        "The failed hook runs again on resume. To change or remove it, edit the hooks in the " +
-          "topology and plan again (e.g. `mup cluster deploy " + plan.cluster_name +
-          " <topology> …`); the new plan re-checks what is already in place.",
+        plan.operation === "deploy"
+          ? "The failed hook runs again on resume. To change or remove it, edit the hooks in the " +
+            "topology and plan again (e.g. `mup cluster deploy " + plan.cluster_name +
+            " <topology> …`); the new plan re-checks what is already in place."
+          : "The failed hook runs again on resume. To go on without the cluster's hooks, make " +
+            `the plan again with --no-hooks (e.g. \`mup ${
+              plan.operation === "rollback" ? "state rollback" : `cluster ${plan.operation}`
+            } ${plan.cluster_name} --no-hooks …\`).`,
       );
     }
   }
