@@ -77,6 +77,26 @@ Deno.test("a data directory inside another process's on the same host is an erro
   );
 });
 
+Deno.test("a relative directory with `..` (it would leave its deploy_dir, to /srv or anywhere) is an error", async () => {
+  await expectError(
+    "mongod_servers:\n  - { host: localhost, port: 1, data_dir: ../../../../../../../../srv }\n",
+    "relative_dir_escapes",
+    2,
+    /data_dir \.\.\/\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/srv leaves the deploy_dir it is relative to/,
+  );
+  await expectError(
+    "global:\n  log_dir: logs/../../elsewhere\nmongod_servers:\n  - { host: localhost, port: 1 }\n",
+    "relative_dir_escapes",
+    2,
+    /log_dir logs\/\.\.\/\.\.\/elsewhere leaves/,
+  );
+  // Inside it, relative directories are fine.
+  await parseTopology(
+    "mongod_servers:\n  - { host: localhost, port: 1, data_dir: data/db1 }\n",
+    "t.yaml",
+  );
+});
+
 Deno.test("more than 7 voting members", async () => {
   const members = Array.from(
     { length: 8 },

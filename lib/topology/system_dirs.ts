@@ -52,7 +52,21 @@ export function systemDirIssues(t: Topology): Omit<TopologyIssue, "location">[] 
   ) => {
     for (const f of FIELDS) {
       const d = dirs[f];
-      if (d === undefined || !path.isAbsolute(d)) continue;
+      if (d === undefined) continue;
+      if (!path.isAbsolute(d)) {
+        // A relative directory lies inside its deploy_dir: `..` would leave it, anywhere (a
+        // system directory too), past every check made of absolute paths.
+        if (d.split("/").includes("..")) {
+          issues.push({
+            severity: "error",
+            code: "relative_dir_escapes",
+            path: [...at, f],
+            message: `${f} ${d} leaves the deploy_dir it is relative to (\`..\`)`,
+            hint: `give an absolute path, or one inside the deploy_dir without \`..\``,
+          });
+        }
+        continue;
+      }
       if (!isSystemDir(d)) continue;
       issues.push({
         severity: "error",
@@ -66,6 +80,19 @@ export function systemDirIssues(t: Topology): Omit<TopologyIssue, "location">[] 
   };
   for (const section of ["config_servers", "mongod_servers", "mongos_servers"] as const) {
     t[section].forEach((n, i) => check(n, [section, i]));
+  }
+  // Global directories are roots (each process gets its own directory in them), so only `..`.
+  const global = t.global as Partial<Record<(typeof FIELDS)[number], string>>;
+  for (const f of FIELDS) {
+    const d = global[f];
+    if (d === undefined || path.isAbsolute(d) || !d.split("/").includes("..")) continue;
+    issues.push({
+      severity: "error",
+      code: "relative_dir_escapes",
+      path: ["global", f],
+      message: `${f} ${d} leaves the deploy_dir it is relative to (\`..\`)`,
+      hint: `give an absolute path, or one inside the deploy_dir without \`..\``,
+    });
   }
   return issues;
 }
