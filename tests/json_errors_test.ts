@@ -426,3 +426,16 @@ Deno.test("--json usage error: the error document on stdout, and no text version
     await killAll(home);
   }
 });
+
+Deno.test("--dry-run with --plan-only or --plan-file is refused, naming both (a dry run saves nothing)", async () => {
+  const home = await tempHome();
+  for (const other of [["--plan-only"], ["--plan-file", "p.json"]]) {
+    const r = await mup(["cluster", "stop", "c1", "--dry-run", ...other], { home });
+    assert.equal(r.code, 1, output(r));
+    assert.match(
+      r.stderr,
+      new RegExp(`option '--dry-run' cannot be used with option '${other[0]}`),
+      output(r),
+    );
+  }
+});

@@ -124,7 +124,14 @@ Deno.test("wait_for_process on a server that is not running names that and does 
           params: { pid_file: pidFile, timeout_ms: "1000" },
         },
       },
-      { plan_id: "plan-test", cluster_name: "t", version: "7.0.5", topology, deploy_dir: dir },
+      {
+        plan_id: "plan-test",
+        operation: "deploy",
+        cluster_name: "t",
+        version: "7.0.5",
+        topology,
+        deploy_dir: dir,
+      },
     );
     await assert.rejects(waitForProcess.run(ctx), (e: Error) => {
       assert.match(e.message, /its process is not running \(no live PID in .*mongod\.pid\)/);
@@ -141,6 +148,16 @@ Deno.test("wait_for_process on a server that is not running names that and does 
     await assert.rejects(waitForProcess.run(ctx), (e: Error) => {
       assert.match(e.message, /its process runs \(PID \d+\) but does not answer/);
       assert.match(e.message, /to wait longer, plan again with --wait-timeout/);
+      return true;
+    });
+    // A start, restart… has no --wait-timeout: its hint is the resume, which waits again.
+    (ctx.plan as { operation: string }).operation = "start";
+    await assert.rejects(waitForProcess.run(ctx), (e: Error) => {
+      assert.match(
+        e.message,
+        /to wait again, resume it once the server is ready \(`mup plan resume t`\)/,
+      );
+      assert.doesNotMatch(e.message, /--wait-timeout/);
       return true;
     });
   });

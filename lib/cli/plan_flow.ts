@@ -4,7 +4,7 @@ import { preflightFailure } from "./failures.ts";
  * rollback): plan hooks, build, save (or not, for --dry-run), show, then stop at the plan or
  * confirm and apply through runApply. Each command gives only its planner and its header.
  */
-import type { Command } from "@commander-js/extra-typings";
+import { type Command, Option } from "@commander-js/extra-typings";
 import { Emitter } from "../apply/events.ts";
 import { HookDispatcher, HookFailed } from "../apply/hook_events.ts";
 import { MupError } from "../errors.ts";
@@ -43,7 +43,11 @@ export function planFlowOptions(cmd: Command<any, any, any>, ctx: CliContext): v
     }
   });
   cmd.option("--plan-only", "generate and save the plan, then stop")
-    .option("--dry-run", "show what apply would do, hooks included; change nothing")
+    // A dry run saves nothing: with --plan-only or --plan-file one of them would be ignored.
+    .addOption(
+      new Option("--dry-run", "show what apply would do, hooks included; change nothing")
+        .conflicts(["planOnly", "planFile"]),
+    )
     .option("--plan-file <file>", "also write the plan to this file, then stop")
     .option(
       "--detailed-exitcode",

@@ -17,12 +17,18 @@ export function planTimeoutMs(ctx: OperationContext, dflt: number): number {
 
 /**
  * The end of a timeout message: which timeout expired (the operation's `timeout_ms` in the
- * plan) and how to raise it (plan again with `--wait-timeout`; a plan is applied as recorded).
+ * plan) and how to wait longer: a deploy is planned again with `--wait-timeout` (a plan is
+ * applied as recorded); the other commands have no such option, and a resume waits again.
  */
 export function timeoutHint(ctx: OperationContext, ms: number): string {
-  return `the wait is operation ${ctx.op.id}'s timeout_ms (${
+  const which = `the wait is operation ${ctx.op.id}'s timeout_ms (${
     ms / 1000
-  }s) in plan ${ctx.plan.plan_id}; to wait longer, plan again with --wait-timeout (e.g. \`mup cluster deploy ${ctx.plan.cluster_name} <topology> --version ${ctx.plan.version} --wait-timeout ${
+  }s) in plan ${ctx.plan.plan_id}`;
+  if (ctx.plan.operation !== "deploy") {
+    return `${which}; to wait again, resume it once the server is ready (\`mup plan resume ` +
+      `${ctx.plan.cluster_name}\`): the wait starts over`;
+  }
+  return `${which}; to wait longer, plan again with --wait-timeout (e.g. \`mup cluster deploy ${ctx.plan.cluster_name} <topology> --version ${ctx.plan.version} --wait-timeout ${
     Math.ceil((ms * 2) / 1000)
   }s\`)`;
 }
