@@ -127,6 +127,52 @@ Deno.test({
 
 Deno.test({
   name:
+    "SSH: a host whose sshd is down is not taken for one whose servers are stopped: stop, start and restart are refused at planning, naming it",
+  sanitizeResources: false,
+  async fn() {
+    const home = await tempHome();
+    const f = await startSshFixture(["127.0.0.2"]);
+    try {
+      const [port] = freePorts(1);
+      const topo = await topologyFile(home, { mongod_servers: [entry(f, "127.0.0.2", port)] });
+      const deployed = await mup(
+        deployArgs("c1", topo, await testMirror(), ["--auto-approve", ...f.flags()]),
+        { home },
+      );
+      assert.equal(deployed.code, 0, output(deployed));
+      await f.servers[0].kill();
+      for (const cmd of ["stop", "start", "restart"]) {
+        const r = await mup(["cluster", cmd, "c1", "--plan-only", "--json", ...f.flags()], {
+          home,
+        });
+        assert.equal(r.code, 1, output(r));
+        const doc = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+        const errors = (doc.errors ?? doc.plan?.validation?.errors ?? []) as {
+          code: string;
+          message: string;
+        }[];
+        const e = errors.find((x) => x.code === "host_unreachable");
+        assert.ok(e, `${cmd}: ${r.stdout}`);
+        assert.match(
+          e.message,
+          new RegExp(
+            `127\\.0\\.0\\.2 could not be asked whether mongod-127\\.0\\.0\\.2-${port} run`,
+          ),
+        );
+        assert.match(e.message, /mup does not plan on a guess/);
+      }
+      // The server itself never stopped: it still accepts connections on its address.
+      const conn = await Deno.connect({ hostname: "127.0.0.2", port });
+      conn.close();
+    } finally {
+      await killAll(home);
+      await f.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
     "SSH: sshd killed between plan and apply stops the apply before any operation runs, naming the host",
   sanitizeResources: false,
   async fn() {

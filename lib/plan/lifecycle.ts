@@ -33,6 +33,11 @@ export interface ProcessFact {
   running: boolean;
   /** Its replica-set state as it reports it (PRIMARY, SECONDARY…), when it answered. */
   state?: string;
+  /**
+   * Why its host could not be asked (SSH down, …): then `running` is unknown, not false, and
+   * the plan is refused rather than made on a guess (lifecycle_build.ts).
+   */
+  unreachable?: string;
 }
 
 export interface LifecyclePlanInput {

@@ -19,7 +19,8 @@ import { guardStarts, markResync } from "./repair_files.ts";
 import { guardStops, startFiles } from "./start_files.ts";
 import { repairCommand } from "./lifecycle_ops.ts";
 import { checkStartFiles } from "../preflight/start_files.ts";
-import type { ProcessFilter } from "./select.ts";
+import { type ProcessFilter, selectProcesses } from "./select.ts";
+import { firstFew } from "../util/format.ts";
 import type { PlanStore } from "./store.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
 
@@ -30,8 +31,13 @@ export async function probeFacts(
 ): Promise<Record<string, ProcessFact>> {
   const access = clusterAccess(meta.name, meta.topology, executors);
   const facts = await Promise.all(meta.processes.map(async (p) => {
+    let unreachable: string | undefined;
     const pid = await runningPid(executors.forHost(p.host), p.pid_file, p.config, p.port)
-      .catch(() => undefined);
+      .catch((e) => {
+        unreachable = (e as Error).message.split("\n")[0];
+        return undefined;
+      });
+    if (unreachable) return [p.id, { running: false, unreachable }] as const;
     const h = pid ? await access.hello(p.host, p.port) : undefined;
     const state = h?.isWritablePrimary && h.setName
       ? "PRIMARY"
@@ -60,6 +66,7 @@ export async function buildLifecyclePlan(
 ): Promise<Omit<Plan, "content_hash">> {
   const clusterDir = req.store.clusterDir(req.meta.name);
   const hooksDir = req.meta.topology_file ? path.dirname(req.meta.topology_file) : clusterDir;
+  const facts = await probeFacts(req.meta, req.executors);
   const plan = planner({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
     createdAt: new Date().toISOString(),
@@ -67,12 +74,29 @@ export async function buildLifecyclePlan(
     clusterDir,
     deployDir: path.join(clusterDir, "deploy"),
     hooks: compileHooks(req.meta.topology.hooks, hooksDir),
-    facts: await probeFacts(req.meta, req.executors),
+    facts,
     measured: await measuredDurations(req.store, req.meta.name, req.meta.topology),
     filter: req.filter,
     dryRun: req.dryRun,
     unrecorded: req.unrecorded,
   });
+  // A host that cannot be asked leaves its processes' state unknown: whatever the plan would
+  // do there (start what runs, skip the stop of what runs) would rest on a guess.
+  const selected = new Set(selectProcesses(req.meta.processes, req.filter).map((p) => p.id));
+  const unknown = req.meta.processes.filter((p) => selected.has(p.id) && facts[p.id]?.unreachable);
+  for (const host of new Set(unknown.map((p) => p.host))) {
+    const here = unknown.filter((p) => p.host === host);
+    plan.validation.errors.push({
+      code: "host_unreachable",
+      severity: "error",
+      host,
+      message: `${host} could not be asked whether ${
+        firstFew(here.map((p) => p.id))
+      } run (${facts[here[0].id].unreachable}): mup does not plan on a guess. Make ${host} ` +
+        "reachable (`mup cluster display` shows what answers), then plan again",
+    });
+    plan.validation.valid = false;
+  }
   await checkStarts(plan, req);
   if (plan.operation === "stop" && !req.unrecorded) {
     const stopping = new Set(
