@@ -5,16 +5,44 @@ import { sha256File } from "../util/file_hash.ts";
 import { type Operation, OperationError, param, storeParam } from "./operation.ts";
 
 const MARKER = ".mup-complete";
+/** The server binaries whose checksums the marker records (those present in the package). */
+const BINARIES = ["bin/mongod", "bin/mongos"];
+
+/**
+ * Whether `dest` holds the archive `sha` unpacked, as it was unpacked: its marker names the
+ * archive, then the sha256 of each server binary (`<sha256>  bin/mongod`) taken right after
+ * unpacking, and the binaries still have them. A binary changed in the cache since (by accident
+ * or by hand) would otherwise be installed, and recorded as the verified download's; a marker
+ * written before mup recorded the binaries is not trusted either. Both lead to unpacking again
+ * from the archive, whose own sha256 is checked first.
+ */
+async function unpackedIntact(dest: string, sha: string): Promise<boolean> {
+  const text = await Deno.readTextFile(path.join(dest, MARKER)).catch(() => "");
+  const [first, ...rest] = text.trim().split("\n");
+  if (first?.trim() !== sha) return false;
+  const files = rest.map((l) => /^([0-9a-f]{64}) {2}(bin\/mongo[ds])$/.exec(l.trim()))
+    .filter((m) => m !== null);
+  if (!files.length) return false;
+  for (const [, want, rel] of files) {
+    if ((await sha256File(path.join(dest, rel))) !== want) return false;
+  }
+  return true;
+}
+
+/** The marker of a tree just unpacked from the archive `sha`: the archive and its binaries. */
+async function markerText(dest: string, sha: string): Promise<string> {
+  const lines = [sha];
+  for (const rel of BINARIES) {
+    const h = await sha256File(path.join(dest, rel));
+    if (h) lines.push(`${h}  ${rel}`);
+  }
+  return lines.join("\n") + "\n";
+}
 
 /** The archive in the shared cache, verified, and unpacked next to it (once for all clusters). */
 export const downloadBinary: Operation = {
-  async isDone(ctx) {
-    try {
-      return (await Deno.readTextFile(path.join(storeParam(ctx, "extract_dir"), MARKER))).trim() ===
-        param(ctx, "sha256");
-    } catch {
-      return false;
-    }
+  isDone(ctx) {
+    return unpackedIntact(storeParam(ctx, "extract_dir"), param(ctx, "sha256"));
   },
   async run(ctx) {
     const archive = storeParam(ctx, "archive");
@@ -57,9 +85,7 @@ export const downloadBinary: Operation = {
     // a tree marked complete for this archive is never replaced, and any other tree there (an
     // unpacking cut short, or one about to be marked) is first set aside by rename, so that no
     // reader ever finds the release half gone.
-    const complete = async () =>
-      (await Deno.readTextFile(path.join(dest, MARKER)).catch(() => "")).trim() === sha;
-    if (await complete()) {
+    if (await unpackedIntact(dest, sha)) {
       await Deno.remove(work, { recursive: true }).catch(() => {});
       return {
         output: `${archive} was unpacked meanwhile by another mup`,
@@ -79,7 +105,7 @@ export const downloadBinary: Operation = {
       if (!theirs) throw e;
     });
     await Deno.remove(work, { recursive: true }).catch(() => {});
-    await writePrivateFile(path.join(dest, MARKER), sha + "\n");
+    await writePrivateFile(path.join(dest, MARKER), await markerText(dest, sha));
     return {
       output: cached
         ? `using cached ${archive}`
