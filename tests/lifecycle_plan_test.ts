@@ -11,7 +11,7 @@ import { planRollback } from "../lib/plan/rollback.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import { planStart } from "../lib/plan/start.ts";
 import { planStop } from "../lib/plan/stop.ts";
-import { startAgainOps } from "../lib/plan/lifecycle_ops.ts";
+import { repairCommand, startAgainOps } from "../lib/plan/lifecycle_ops.ts";
 import { sealPlan, sealPlanText } from "../lib/plan/hash.ts";
 import { noChanges, planDiff, renderDiff } from "../lib/plan/diff.ts";
 import { destructive } from "../lib/cli/confirm.ts";
@@ -641,4 +641,18 @@ Deno.test("plan show of a lifecycle plan says how many of the cluster's processe
   assert.match(text, /Acted on: 1 of 10 processes \(started, stopped\)/);
   const all = renderPlan(sealPlan(planStop(await input("sharded.yaml"))));
   assert.match(all, /Acted on: 10 of 10 processes \(stopped\)/);
+});
+
+Deno.test("the repair a refusal names: the topology file deployed, or show-config's topology once cluster tls changed it", async () => {
+  const { meta } = await metaFor("replica-set.yaml", "running");
+  const file = { ...meta, topology_file: "/topologies/rs.yaml" };
+  assert.equal(
+    repairCommand(file),
+    `mup cluster deploy ${meta.name} /topologies/rs.yaml --version ${meta.version}`,
+  );
+  assert.equal(
+    repairCommand({ ...file, topology_changed: { by: "cluster tls", at: "2026-01-01T00:00:00Z" } }),
+    `mup cluster show-config ${meta.name} > ${meta.name}.yaml && mup cluster deploy ${meta.name} ` +
+      `${meta.name}.yaml --version ${meta.version}`,
+  );
 });

@@ -76,6 +76,10 @@ export const updateMetadata: Operation = {
         }
         : {}),
       topology,
+      // The switch's end: the topology file no longer says what the cluster is.
+      ...(tls !== undefined && !switching
+        ? { topology_changed: { by: "cluster tls", at: new Date().toISOString() } }
+        : {}),
       connection_string: tls === undefined
         ? meta.connection_string
         : clusterConnectionString(meta.name, topology),

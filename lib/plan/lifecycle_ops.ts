@@ -31,11 +31,19 @@ export function recordedSha256(meta: ClusterMeta, host: string, file: string): s
   return meta.binaries?.find((b) => b.host === host && b.path === file)?.sha256;
 }
 
-/** The repair that installs a missing file again: `mup cluster deploy <name> <topology> …`. */
+/**
+ * The repair that installs a missing file again: `mup cluster deploy <name> <topology> …`, of
+ * the topology file deployed, or of the recorded topology (`cluster show-config`) when a command
+ * changed it since or no file was recorded.
+ */
 export function repairCommand(meta: ClusterMeta): string {
-  return `mup cluster deploy ${meta.name} ${
-    meta.topology_file ?? "<topology.yaml>"
-  } --version ${meta.version}`;
+  // After `cluster tls` the topology file says otherwise (the deploy would refuse the change):
+  // the recorded topology, as show-config prints it, is the one to repair with.
+  if (meta.topology_changed || !meta.topology_file) {
+    return `mup cluster show-config ${meta.name} > ${meta.name}.yaml && mup cluster deploy ` +
+      `${meta.name} ${meta.name}.yaml --version ${meta.version}`;
+  }
+  return `mup cluster deploy ${meta.name} ${meta.topology_file} --version ${meta.version}`;
 }
 
 const members = (s: ReplicaSetSpec) => s.members.map((m) => hostPort(m.host, m.port));

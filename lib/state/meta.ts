@@ -50,6 +50,12 @@ export const ClusterMeta = z.object({
     path: z.string(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
   })).optional(),
+  /**
+   * Set when a command changed the recorded topology after the deploy (`cluster tls`): the
+   * topology file no longer describes the cluster, so a repair takes what `cluster show-config`
+   * prints instead. A deploy (repair) writes the metadata anew, without it.
+   */
+  topology_changed: z.object({ by: z.string(), at: z.string() }).optional(),
   /** The topology file deployed; lifecycle hooks run in its directory. */
   topology_file: z.string().optional(),
   /**
