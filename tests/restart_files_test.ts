@@ -157,8 +157,8 @@ Deno.test("TLS: restart of a member whose certificate was deleted is refused at 
   );
 });
 
-Deno.test("a binary replaced since the deploy: restart refused at planning, a saved restart stops at its stop's check, the repair installs it again", async () => {
-  await withSet("", async ({ home, id, restart, pidOf }) => {
+Deno.test("a binary replaced since the deploy: restart refused at planning, a saved restart stops at its stop's check, the repair installs it again (and a keyfile changed meanwhile)", async () => {
+  await withSet("", async ({ home, id, restart, deployDir, pidOf }) => {
     const pid = await pidOf();
     assert.ok(pid, "the member runs");
     // The deploy recorded the installed binary's sha256, the verified download's.
@@ -199,6 +199,11 @@ Deno.test("a binary replaced since the deploy: restart refused at planning, a sa
       output(late),
     );
     assert.equal(await pidOf(), pid, "not stopped");
+    // A keyfile with other content than the cluster's (the running members keep their
+    // sessions; the next start would fail to join): the repair names it and writes it again.
+    const keyfile = path.join(deployDir, "secrets", "keyfile");
+    const key = await Deno.readTextFile(keyfile);
+    await Deno.writeTextFile(keyfile, "somebodyelseskey0123456789\n");
     // The repair sees it although every member answers, and installs the release's again.
     const repair = await mup(
       deployArgs("rs", path.join(home, "rs.yaml"), await testMirror(), ["--auto-approve"]),
@@ -206,6 +211,8 @@ Deno.test("a binary replaced since the deploy: restart refused at planning, a sa
     );
     assert.equal(repair.code, 0, output(repair));
     assert.ok(repair.stdout.includes(`again: ${binary} is not the one installed`), output(repair));
+    assert.ok(repair.stdout.includes(`again: ${keyfile} is not the cluster's`), output(repair));
+    assert.equal(await Deno.readTextFile(keyfile), key);
     assert.equal(await sha256File(binary), sha256);
     await ok(home, [...restart, "--auto-approve"]);
     const after = await pidOf();

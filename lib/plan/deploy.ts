@@ -21,7 +21,8 @@ import { clashes, clusterClaims, otherClusters, strayClaims } from "../preflight
 import { MupError } from "../errors.ts";
 import { clusterAccess } from "../security/access.ts";
 import { securityOf, withSecurityDefaults } from "../security/settings.ts";
-import { readAdmin } from "../security/secrets.ts";
+import { readAdmin, secretPath } from "../security/secrets.ts";
+import { sha256File } from "../util/file_hash.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
 import { dataDirsInUse } from "../preflight/recorded_data.ts";
 import { checkRetainedArchives } from "../preflight/retained_sets.ts";
@@ -252,7 +253,7 @@ export async function buildDeployPlan(
   // A repair re-installs what was deleted from the hosts (a keyfile, a configuration…): its
   // review says so, rather than counting it among the re-checks.
   const files = meta ? repairFiles(plan, meta.binaries) : [];
-  const findings = await findRepairFiles(files, req.executors);
+  const findings = await findRepairFiles(files, req.executors, req.cluster);
   markRepairFindings(plan, files, findings);
   markResync(plan, dataDirs.resync ?? new Map());
   if (meta) guardStarts(plan, procs);
@@ -268,6 +269,7 @@ export async function buildDeployPlan(
 async function findRepairFiles(
   files: RepairFile[],
   executors: ExecutorFactory,
+  cluster: string,
 ): Promise<RepairFinding[]> {
   const byHost = new Map<string, RepairFile[]>();
   for (const f of files) byHost.set(hostKey(f.host), [...(byHost.get(hostKey(f.host)) ?? []), f]);
@@ -277,6 +279,14 @@ async function findRepairFiles(
     if (!missing) return [];
     return await Promise.all(list.map(async (f, i): Promise<RepairFinding | undefined> => {
       if (missing.has(i)) return { op: f.op, path: f.path, found: "missing" };
+      if (f.secret) {
+        // A keyfile or certificate with other content than the cluster's secrets store holds.
+        const want = await sha256File(secretPath(cluster, f.secret)).catch(() => undefined);
+        const now = await ex.sha256(f.path).catch(() => undefined);
+        return want && now && now !== want
+          ? { op: f.op, path: f.path, found: "differs", what: "secret" }
+          : undefined;
+      }
       if (f.sha256) {
         const now = await ex.sha256(f.path).catch(() => undefined);
         return now && now !== f.sha256

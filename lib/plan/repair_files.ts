@@ -25,6 +25,8 @@ export interface RepairFile {
   content?: string;
   /** For a binary: the sha256 the deploy recorded (ClusterMeta.binaries), when it did. */
   sha256?: string;
+  /** For a file copied from the cluster's secrets store (keyfile, certificates): its reference. */
+  secret?: string;
 }
 
 /** What was found of a RepairFile: missing, or (a configuration) with other content. */
@@ -32,8 +34,11 @@ export interface RepairFinding {
   op: string;
   path: string;
   found: "missing" | "differs";
-  /** What it is, when not a configuration ("binary"): says what it differs from. */
-  what?: string;
+  /**
+   * What it is, when not a configuration: "binary" (not the one installed) or "secret" (not
+   * the cluster's, from its secrets store). Says what it differs from.
+   */
+  what?: "binary" | "secret";
 }
 
 /**
@@ -74,6 +79,7 @@ export function repairFiles(
     } else if (o.type === "upload_file" && params.dest) {
       const dest = String(params.dest);
       file(dest, `${addressHost(host)}:${dest}`, staged.get(String(params.source)));
+      if (params.secret) out[out.length - 1].secret = String(params.secret);
     }
   }
   return out;
@@ -114,7 +120,10 @@ export function markRepairFindings(
 function describe(found: RepairFinding[]): string {
   const missing = found.filter((f) => f.found === "missing").map((f) => f.path);
   const differs = found.filter((f) => f.found === "differs" && !f.what).map((f) => f.path);
-  const replaced = found.filter((f) => f.found === "differs" && f.what).map((f) => f.path);
+  const replaced = found.filter((f) => f.found === "differs" && f.what === "binary")
+    .map((f) => f.path);
+  const foreign = found.filter((f) => f.found === "differs" && f.what === "secret")
+    .map((f) => f.path);
   return [
     ...(missing.length
       ? [`${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} missing`]
@@ -128,6 +137,9 @@ function describe(found: RepairFinding[]): string {
           replaced.length === 1 ? "is not the one" : "are not the ones"
         } installed`,
       ]
+      : []),
+    ...(foreign.length
+      ? [`${foreign.join(", ")} ${foreign.length === 1 ? "is" : "are"} not the cluster's`]
       : []),
   ].join("; ");
 }
