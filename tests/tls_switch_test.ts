@@ -83,7 +83,8 @@ Deno.test("cluster tls enable on a running secured replica set while a client wr
     }
     assert.equal(recordedTls(await meta(home, "rs")), true);
     // The topology file no longer describes the cluster: repairs are to use show-config's.
-    assert.equal((await meta(home, "rs")).topology_changed?.by, "cluster tls");
+    const changed = (await meta(home, "rs")).topology_changed as { by?: string } | undefined;
+    assert.equal(changed?.by, "cluster tls");
     assert.ok((await display(home, "rs")).healthy);
     // The topology file still says tls: false; a deploy of it names the command instead.
     const redeploy = await ok(
