@@ -15,6 +15,8 @@ import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import { sealPlanText } from "../lib/plan/hash.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
 import { recordedProcess } from "../lib/state/meta_from_plan.ts";
+import { recordedConfigs } from "../lib/plan/start_files.ts";
+import { withTls } from "../lib/security/settings.ts";
 import type { ClusterMeta } from "../lib/state/meta.ts";
 import { parseTopology } from "../lib/topology/load.ts";
 
@@ -227,4 +229,26 @@ Deno.test("a recorded cluster: content and topology edited together (auth off) a
   );
   assert.match(found, /line 4 is " {2}bindIp: db1\.example\.net", expected " {2}bindIp: \\"127/);
   assert.match(found, /for mongos-10\.0\.0\.5-27017 on 10\.0\.0\.5 from the recorded topology/);
+});
+
+Deno.test("after cluster tls enable or disable, each configuration is the one restart expects from the metadata the switch records", async () => {
+  for (
+    const [yaml, action] of [
+      [TOPOLOGIES["sharded, auth"], "enable"],
+      [TOPOLOGIES["replica set, TLS"], "disable"],
+    ] as const
+  ) {
+    const deploy = await deployPlan(yaml);
+    const meta = metaOf(deploy);
+    const after = { ...meta, topology: withTls(meta.topology, action === "enable") };
+    const expected = recordedConfigs(after, `${CLUSTER_DIR}/deploy`);
+    const last = new Map(configsOf(tlsPlan(deploy, action)).map((o) => [o.target.name, o]));
+    assert.equal(last.size, expected.size);
+    for (const [id, o] of last) assert.equal(o.target.params.content, expected.get(id), id);
+    // And before the switch, the deploy's configurations are the ones expected then.
+    const before = recordedConfigs(meta, `${CLUSTER_DIR}/deploy`);
+    for (const o of configsOf(deploy)) {
+      assert.equal(o.target.params.content, before.get(o.target.name), o.id);
+    }
+  }
 });
