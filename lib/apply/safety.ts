@@ -9,6 +9,7 @@ import { describeHolder } from "../preflight/ports.ts";
 import { dataDirState } from "../preflight/recorded_data.ts";
 import { changedFiles, missingPaths } from "../preflight/start_files.ts";
 import { sha256File } from "../util/file_hash.ts";
+import { sha256Hex } from "../util/hash.ts";
 import { sleep } from "../util/timer.ts";
 
 export interface CheckOutcome {
@@ -127,6 +128,22 @@ const RUNNERS: Record<string, Runner> = {
   async config_valid(c, ex) {
     const data = await ex.forHost(p(c, "host")).readFile(p(c, "path"));
     if (!data) return { ok: false, status: `configuration file ${p(c, "path")} is missing` };
+    const recorded = c.params.sha256 as string | undefined;
+    const actual = recorded ? sha256Hex(data) : undefined;
+    if (recorded && actual !== recorded) {
+      return {
+        ok: false,
+        status: `configuration file ${p(c, "host")}:${p(c, "path")}${
+          c.params.process ? ` of ${c.params.process}` : ""
+        } differs from the one mup generates for it from the recorded cluster (sha256 ${
+          actual?.slice(0, 12)
+        }…, expected ${recorded.slice(0, 12)}…)${
+          c.params.repair
+            ? `: write it again with \`${c.params.repair}\` (a repair), then plan again`
+            : ""
+        }`,
+      };
+    }
     try {
       const doc = parse(new TextDecoder().decode(data));
       if (Number(doc?.net?.port) !== Number(c.params.port)) {
@@ -195,7 +212,8 @@ const RUNNERS: Record<string, Runner> = {
   },
   /**
    * The files a process's start reads (configuration, binary, keyfile, certificates) are on its
-   * host: the stop of a restart does not run when the start could not follow it.
+   * host, a binary and the configuration with the sha256 each must have: the stop of a restart
+   * does not run when the start could not follow it, or would start it as not recorded.
    */
   async files_present(c, ex) {
     const files = (c.params.files ?? []) as { path: string; what: string; sha256?: string }[];
@@ -207,6 +225,20 @@ const RUNNERS: Record<string, Runner> = {
       const first = [...changed][0];
       if (!first) return { ok: true, status: "files in place" };
       const [i, actual] = first;
+      if (files[i].what === "configuration file") {
+        return {
+          ok: false,
+          status: `${files[i].what} ${p(c, "host")}:${files[i].path} of ${
+            p(c, "process")
+          } differs from the one mup generates for it from the recorded cluster (sha256 ${
+            actual.slice(0, 12)
+          }…, expected ${
+            files[i].sha256?.slice(0, 12)
+          }…): stopped, it would start again on it, not as recorded. Write it again with \`${
+            p(c, "repair")
+          }\` (a repair), then plan again`,
+        };
+      }
       return {
         ok: false,
         status:

@@ -1,7 +1,14 @@
 import { nodeFiles } from "../topology/layout.ts";
 import { isIPv6, socketHost } from "../topology/hosts.ts";
 import { emitYaml } from "../util/yaml_emit.ts";
-import { loopbackAddress } from "../security/settings.ts";
+import {
+  hostCaPath,
+  hostCertPath,
+  hostKeyfilePath,
+  loopbackAddress,
+  securityOf,
+} from "../security/settings.ts";
+import type { Topology } from "../topology/schema.ts";
 import type { ProcessSpec } from "./processes.ts";
 import { mergeConfig } from "./processes.ts";
 
@@ -28,6 +35,36 @@ export interface ConfigSecurity {
     CAFile: string;
     mode?: "allowTLS" | "preferTLS" | "requireTLS";
   };
+}
+
+/** A TLS mode a process's configuration file may name; "disabled" writes no net.tls. */
+export type TlsStep = "disabled" | "allowTLS" | "preferTLS" | "requireTLS";
+
+/**
+ * The security settings mup writes into each configuration of a cluster with topology `t` (its
+ * `global.security`) whose deploy root is `deployRoot`: the keyfile with auth, and the process's
+ * certificate and the CA in `tls` mode (by default what the topology says: requireTLS with TLS,
+ * none without; the other modes are the steps of `mup cluster tls`). A deploy, a repair,
+ * `cluster tls` and the checks of what a configuration must say all take it from here.
+ */
+export function deployConfigSecurity(
+  t: Pick<Topology, "global">,
+  deployRoot: string,
+  tls?: TlsStep,
+): (p: Pick<ProcessSpec, "id">) => ConfigSecurity {
+  const security = securityOf(t);
+  const mode = tls ?? (security.tls ? "requireTLS" : "disabled");
+  return (p) => ({
+    ...(security.auth ? { keyFile: hostKeyfilePath(deployRoot) } : {}),
+    ...(mode === "disabled" ? {} : {
+      tls: {
+        certificateKeyFile: hostCertPath(deployRoot, p.id),
+        CAFile: hostCaPath(deployRoot),
+        // requireTLS is the deploy's own configuration: written as a deploy writes it.
+        ...(mode === "requireTLS" ? {} : { mode }),
+      },
+    }),
+  });
 }
 
 /**

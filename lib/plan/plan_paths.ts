@@ -19,6 +19,13 @@ import { listProcesses } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { firstFew } from "../util/format.ts";
 
+/** The fix every refusal of an edited plan names: the command that makes a new plan. */
+export function remakeFix(plan: Pick<Plan, "cluster_name" | "operation">): string {
+  return `Plans are made by mup, not edited: make a new one with \`mup cluster deploy ` +
+    `${plan.cluster_name} <topology>\` (or the \`mup cluster\` command that made this ` +
+    `${plan.operation} plan) and review it with \`mup plan show\`.`;
+}
+
 /** Server binaries a plan may install and run. */
 const BINARIES = new Set(["mongod", "mongos"]);
 
@@ -55,9 +62,7 @@ export function planBinDir(plan: Pick<Plan, "topology" | "deploy_dir" | "variant
  */
 export function planPathIssues(plan: Plan, opts: { storeRoot?: string } = {}): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
-  const fix = `Plans are made by mup, not edited: make a new one with \`mup cluster deploy ` +
-    `${plan.cluster_name} <topology>\` (or the \`mup cluster\` command that made this ` +
-    `${plan.operation} plan) and review it with \`mup plan show\`.`;
+  const fix = remakeFix(plan);
   const error = (message: string, host?: string) =>
     issues.push({
       code: "plan_path",

@@ -18,7 +18,8 @@ import { applyMeasured, type MeasuredDurations } from "./estimates.ts";
 import { deployAndInitializeOps, finalizeOps, type StepContext } from "./deploy_steps.ts";
 import { prepareOps } from "./prepare_steps.ts";
 import { secretOps, wireSecurity } from "./security_steps.ts";
-import { hostCaPath, hostCertPath, hostKeyfilePath, securityOf } from "../security/settings.ts";
+import { securityOf } from "../security/settings.ts";
+import { deployConfigSecurity } from "./mongo_config.ts";
 
 export const MUP_VERSION = "0.1.0";
 
@@ -101,17 +102,7 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
     archive,
     unpackedDir,
     security,
-    configSecurity: (p) => ({
-      ...(security.auth ? { keyFile: hostKeyfilePath(deployRoot) } : {}),
-      ...(security.tls
-        ? {
-          tls: {
-            certificateKeyFile: hostCertPath(deployRoot, p.id),
-            CAFile: hostCaPath(deployRoot),
-          },
-        }
-        : {}),
-    }),
+    configSecurity: deployConfigSecurity(t, deployRoot),
     deployRoot,
   };
   const prepare = [...prepareOps(c), ...secretOps(c)];

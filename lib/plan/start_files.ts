@@ -7,11 +7,12 @@
  */
 import type { ClusterMeta } from "../state/meta.ts";
 import type { Plan } from "./schema.ts";
-import type { ProcessSpec } from "./processes.ts";
-import { configFilePath } from "./mongo_config.ts";
+import { configDbString, listProcesses, listReplicaSets, type ProcessSpec } from "./processes.ts";
+import { configFilePath, deployConfigSecurity, renderConfig } from "./mongo_config.ts";
 import { binaryPath, recordedSha256 } from "./lifecycle_ops.ts";
 import { check } from "./op_builders.ts";
 import { hostCaPath, hostCertPath, hostKeyfilePath, securityOf } from "../security/settings.ts";
+import { sha256Hex } from "../util/hash.ts";
 
 /** One file a process's start reads on its host. */
 export interface StartFile {
@@ -22,15 +23,37 @@ export interface StartFile {
   path: string;
   /** What it is: "configuration file", "binary", "keyfile", "TLS certificate", "CA certificate". */
   what: string;
-  /** The sha256 it must have (a binary, as the deploy installed it), when recorded. */
+  /**
+   * The sha256 it must have: a binary's as the deploy installed it (when recorded), a
+   * configuration file's of `content`.
+   */
   sha256?: string;
+  /**
+   * The content a configuration file must have: what mup generates for the process from the
+   * recorded cluster (mongo_config.ts renderConfig, as the deploy and `cluster tls` wrote it).
+   */
+  content?: string;
+}
+
+/**
+ * The configuration mup generates for each process of the recorded cluster `meta`, by process
+ * ID: renderConfig with the recorded topology's security, as the deploy (and a repair, and the
+ * last step of `cluster tls`) wrote it. `deployDir` is the default deploy root.
+ */
+export function recordedConfigs(meta: ClusterMeta, deployDir: string): Map<string, string> {
+  const all = listProcesses(meta.topology, deployDir);
+  const configDb = configDbString(listReplicaSets(all).find((s) => s.configsvr));
+  const sec = deployConfigSecurity(meta.topology, meta.topology.global.deploy_dir ?? deployDir);
+  return new Map(all.map((p) => [p.id, renderConfig(p, configDb, sec(p))]));
 }
 
 /**
  * The files each of `procs` needs to start, as the recorded cluster `meta` runs it: its recorded
- * configuration file, the release's binary, and, when the cluster uses them, the keyfile
- * (security.keyFile) and its certificate and the CA (net.tls), at the paths the deploy wrote
- * into its configuration (under the topology's deploy_dir, else `deployDir`).
+ * configuration file (with the content mup generates for it: a configuration edited by hand,
+ * its security removed, would start the process as the metadata does not say), the release's
+ * binary, and, when the cluster uses them, the keyfile (security.keyFile) and its certificate
+ * and the CA (net.tls), at the paths the deploy wrote into its configuration (under the
+ * topology's deploy_dir, else `deployDir`).
  */
 export function startFiles(
   meta: ClusterMeta,
@@ -40,6 +63,7 @@ export function startFiles(
   const root = meta.topology.global.deploy_dir ?? deployDir;
   const security = securityOf(meta.topology);
   const recorded = new Map(meta.processes.map((p) => [p.id, p.config]));
+  const contents = recordedConfigs(meta, deployDir);
   return procs.flatMap((p) => {
     const f = (what: string, file: string, sha256?: string): StartFile => ({
       process: p.id,
@@ -49,8 +73,11 @@ export function startFiles(
       ...(sha256 ? { sha256 } : {}),
     });
     const binary = binaryPath(meta, p);
+    const content = contents.get(p.id);
+    const config = f("configuration file", recorded.get(p.id) ?? configFilePath(p));
+    if (content !== undefined) Object.assign(config, { sha256: sha256Hex(content), content });
     return [
-      f("configuration file", recorded.get(p.id) ?? configFilePath(p)),
+      config,
       f("binary", binary, recordedSha256(meta, p.host, binary)),
       ...(security.auth ? [f("keyfile", hostKeyfilePath(root))] : []),
       ...(security.tls
@@ -63,19 +90,42 @@ export function startFiles(
 /**
  * Gives the stop of each process `plan` also starts again (a restart) a safety check
  * `files_present` (lib/apply/safety.ts): when the stop runs, the files its start needs are
- * still on its host. A plan saved earlier and applied after one was deleted then stops before
- * the process is stopped, rather than leaving it down. Mutates `plan`.
+ * still on its host, a binary and the configuration file with the sha256 each must have. A plan
+ * saved earlier and applied after one was deleted or changed then stops before the process is
+ * stopped, rather than leaving it down or starting it on another configuration. A configuration
+ * the plan itself writes before the stop (`cluster tls`, in phase order) is expected with that
+ * content, not the recorded one. Each start's `config_valid` check gets that sha256 too (a start
+ * plan saved before the configuration was edited stops there). Mutates `plan`.
  */
 export function guardStops(plan: Pick<Plan, "phases">, files: StartFile[], repair: string): void {
   const ops = plan.phases.flatMap((ph) => ph.operations);
   const started = new Set(
     ops.filter((o) => o.type === "start_process").map((o) => o.target.name),
   );
+  // The content each process's configuration has once the operations before have run.
+  const written = new Map<string, string>();
   for (const o of ops) {
+    if (o.type === "generate_config") {
+      written.set(o.target.name, o.target.params.content ?? "");
+      continue;
+    }
+    if (o.type === "start_process") {
+      // Its config_valid check compares the content too (a start plan saved earlier).
+      const config = files.find((f) => f.process === o.target.name && f.content !== undefined);
+      const c = o.pre_conditions.find((c) => c.check_type === "config_valid");
+      const now = written.get(o.target.name);
+      if (config && c && c.params.sha256 === undefined) {
+        c.params.sha256 = now !== undefined ? sha256Hex(now) : config.sha256;
+        c.params.repair = repair;
+        c.params.process = o.target.name;
+      }
+      continue;
+    }
     if (o.type !== "stop_process" || !started.has(o.target.name)) continue;
     if (o.pre_conditions.some((c) => c.check_type === "files_present")) continue;
     const mine = files.filter((f) => f.process === o.target.name);
     if (!mine.length) continue;
+    const now = written.get(o.target.name);
     o.pre_conditions.push(
       check(
         `${o.id}:start-files`,
@@ -85,11 +135,10 @@ export function guardStops(plan: Pick<Plan, "phases">, files: StartFile[], repai
         {
           host: mine[0].host,
           process: o.target.name,
-          files: mine.map((f) => ({
-            path: f.path,
-            what: f.what,
-            ...(f.sha256 ? { sha256: f.sha256 } : {}),
-          })),
+          files: mine.map((f) => {
+            const sha256 = f.content !== undefined && now !== undefined ? sha256Hex(now) : f.sha256;
+            return { path: f.path, what: f.what, ...(sha256 ? { sha256 } : {}) };
+          }),
           repair,
         },
       ),
@@ -105,6 +154,18 @@ export function changedMessage(f: StartFile, actual: string, repair: string): st
   return `${f.what} ${f.host}:${f.path} of ${f.process} is not the one mup installed (sha256 ` +
     `${actual.slice(0, 12)}…, installed ${f.sha256?.slice(0, 12)}…): mup does not run a ` +
     `binary it did not install. Install it again with \`${repair}\` (a repair), then plan again`;
+}
+
+/**
+ * The message for a configuration file whose content is not the one mup generates for its
+ * process from the recorded cluster (edited by hand): host, path, process, the first differing
+ * line when known, and the repair that writes it again.
+ */
+export function configChangedMessage(f: StartFile, repair: string, difference?: string): string {
+  return `${f.what} ${f.host}:${f.path} of ${f.process} differs from the one mup generates for ` +
+    `it from the recorded cluster${difference ? ` (${difference})` : ""}: started on it, the ` +
+    `process would not run as recorded (its security, its addresses). Write it again with ` +
+    `\`${repair}\` (a repair), then plan again`;
 }
 
 /** The message for a start file found missing: host, path, process, and the repair. */

@@ -3,6 +3,7 @@ import { MupError } from "../errors.ts";
 import { exists, writeFileAtomic, writeFileAtomicWith } from "../state/atomic.ts";
 import { checkPlanText, type PlanCheck } from "./validate.ts";
 import { recordedPathIssues } from "./plan_paths.ts";
+import { recordedConfigIssues } from "./plan_configs.ts";
 import { readMeta } from "../state/meta.ts";
 import { checkIdentifier, insideStore, isIdentifier } from "../util/ident.ts";
 import type { Dag } from "../graph/mod.ts";
@@ -183,8 +184,9 @@ export class PlanStore {
   /**
    * Validates a plan file's text (checkPlanText, with this store's root) and, for a plan of a
    * cluster recorded here that is current (made from the recorded state, so applicable), its
-   * paths against the cluster as recorded (plan_paths.ts recordedPathIssues): a plan whose
-   * topology or deploy root was edited together with its paths is refused too.
+   * paths and configurations against the cluster as recorded (plan_paths.ts recordedPathIssues,
+   * plan_configs.ts recordedConfigIssues): a plan whose topology or deploy root was edited
+   * together with its paths or configurations is refused too.
    */
   async check(
     text: string,
@@ -199,7 +201,10 @@ export class PlanStore {
     const meta = await readMeta(this.clusterDir(plan.cluster_name)).catch(() => undefined);
     const base = plan.base_state;
     if (meta && base.lineage === meta.lineage && base.serial === meta.serial) {
-      check.issues.push(...recordedPathIssues(plan, meta, { storeRoot: this.root }));
+      check.issues.push(
+        ...recordedPathIssues(plan, meta, { storeRoot: this.root }),
+        ...recordedConfigIssues(plan, meta),
+      );
     }
     return check;
   }

@@ -18,8 +18,13 @@
  */
 import * as path from "node:path";
 import { hostKey, hostPort } from "../topology/hosts.ts";
-import { hostCaPath, hostCertPath, hostKeyfilePath, securityOf } from "../security/settings.ts";
-import { type ConfigSecurity, renderConfig } from "./mongo_config.ts";
+import { securityOf } from "../security/settings.ts";
+import {
+  type ConfigSecurity,
+  deployConfigSecurity,
+  renderConfig,
+  type TlsStep,
+} from "./mongo_config.ts";
 import { configDbString, type ProcessSpec, type ReplicaSetSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { change, check, op, processTarget, uploadConfigOp } from "./op_builders.ts";
@@ -28,8 +33,7 @@ import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./life
 import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";
 import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
 
-/** A TLS mode a process's configuration file may name; "disabled" writes no net.tls. */
-export type TlsStep = "disabled" | "allowTLS" | "preferTLS" | "requireTLS";
+export type { TlsStep };
 
 export interface TlsPlanInput extends LifecyclePlanInput {
   action: "enable" | "disable";
@@ -50,18 +54,8 @@ function layout(input: LifecyclePlanInput) {
   const configDb = configDbString(cfgSet);
   const machines = new Map<string, string>();
   for (const p of procs) if (!machines.has(hostKey(p.host))) machines.set(hostKey(p.host), p.host);
-  const auth = securityOf(t).auth;
-  const sec = (p: ProcessSpec, mode: TlsStep): ConfigSecurity => ({
-    ...(auth ? { keyFile: hostKeyfilePath(deployRoot) } : {}),
-    ...(mode === "disabled" ? {} : {
-      tls: {
-        certificateKeyFile: hostCertPath(deployRoot, p.id),
-        CAFile: hostCaPath(deployRoot),
-        // requireTLS is the deploy's own configuration: written as a deploy writes it.
-        ...(mode === "requireTLS" ? {} : { mode }),
-      },
-    }),
-  });
+  const sec = (p: ProcessSpec, mode: TlsStep): ConfigSecurity =>
+    deployConfigSecurity(t, deployRoot, mode)(p);
   return { procs, sets, cfgSet, configDb, deployRoot, hosts: [...machines.values()], sec };
 }
 

@@ -3,6 +3,7 @@ import { planToDag } from "./graph.ts";
 import { planFileHash } from "./hash.ts";
 import { parsePlanText } from "./parse.ts";
 import { planPathIssues } from "./plan_paths.ts";
+import { planConfigIssues } from "./plan_configs.ts";
 import type { Plan, ValidationIssue } from "./schema.ts";
 
 export interface PlanCheck {
@@ -15,7 +16,7 @@ export interface PlanCheck {
 /**
  * Full validation of a plan document: JSON, schema and format version, hash, graph, the paths
  * its operations run and write (plan_paths.ts; `storeRoot`, $MUP_HOME/storage, places the
- * cluster's own directory there), pre-flight.
+ * cluster's own directory there), the configurations it writes (plan_configs.ts), pre-flight.
  */
 export function checkPlanText(
   text: string,
@@ -28,7 +29,7 @@ export function checkPlanText(
   if (!parsed.plan) return { issues: parsed.issues };
   const hash = contentHashIssue(fileHash, parsed.plan, file);
   const issues = hash ? [hash] : [];
-  issues.push(...planPathIssues(parsed.plan, opts));
+  issues.push(...planPathIssues(parsed.plan, opts), ...planConfigIssues(parsed.plan));
   return checkGraph(parsed.plan, issues);
 }
 

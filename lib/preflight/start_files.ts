@@ -5,7 +5,13 @@
  */
 import type { Executor, ExecutorFactory } from "../executor/executor.ts";
 import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
-import { changedMessage, missingMessage, type StartFile } from "../plan/start_files.ts";
+import {
+  changedMessage,
+  configChangedMessage,
+  missingMessage,
+  type StartFile,
+} from "../plan/start_files.ts";
+import { firstDifference } from "../plan/plan_configs.ts";
 import { hostKey } from "../topology/hosts.ts";
 
 /**
@@ -50,8 +56,9 @@ export async function changedFiles(
 
 /**
  * The check `start_files_present`, and an error per file of `files` missing on its host, or (a
- * binary) with another sha256 than the deploy recorded, naming host, path, process and `repair`,
- * the command that installs it again. A host that cannot be
+ * binary) with another sha256 than the deploy recorded, or (a configuration file) with other
+ * content than mup generates for it (naming the first differing line), naming host, path,
+ * process and `repair`, the command that installs it again. A host that cannot be
  * asked finds nothing missing: the connectivity and the start's own checks meet it.
  */
 export async function checkStartFiles(
@@ -65,7 +72,18 @@ export async function checkStartFiles(
   const found = await Promise.all([...byHost.values()].map(async (list) => {
     const ex = executors.forHost(list[0].host);
     const missing = await missingPaths(ex, list.map((f) => f.path));
-    const changed = await changedFiles(ex, list);
+    // Binaries by their sha256 (hashed on the host); configurations read, to name the line.
+    const changed = await changedFiles(
+      ex,
+      list.map((f) => f.content === undefined ? f : { path: f.path }),
+    );
+    const configs = await Promise.all(
+      list.map((f, i) =>
+        f.content === undefined || missing?.has(i)
+          ? undefined
+          : ex.readFile(f.path).then((d) => d && new TextDecoder().decode(d), () => undefined)
+      ),
+    );
     return list.flatMap((f, i): ValidationIssue[] => {
       if (missing?.has(i)) {
         return [{
@@ -73,6 +91,15 @@ export async function checkStartFiles(
           severity: "error",
           host: f.host,
           message: missingMessage(f, repair),
+        }];
+      }
+      const text = configs[i];
+      if (f.content !== undefined && text !== undefined && text !== f.content) {
+        return [{
+          code: "start_file_changed",
+          severity: "error",
+          host: f.host,
+          message: configChangedMessage(f, repair, firstDifference(text, f.content)),
         }];
       }
       const actual = changed.get(i);
@@ -92,7 +119,7 @@ export async function checkStartFiles(
       name: "start_files_present",
       status: issues.length ? "failed" : "passed",
       message: issues.length
-        ? `${issues.length} file(s) a start needs are missing or not the ones installed`
+        ? `${issues.length} file(s) a start needs are missing or not the ones mup installed`
         : "the files every start needs are in place",
       duration: Math.round(performance.now() - t0),
     },

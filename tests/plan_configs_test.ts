@@ -1,0 +1,178 @@
+/**
+ * A plan edited and sealed again (its content hash is then valid: it is no signature) must not
+ * make mup write a server configuration other than the one it generates from the topology:
+ * `plan validate`, `plan import` and `plan apply` refuse a generate_config whose content lost
+ * its `security:` block or binds 0.0.0.0 (lib/plan/plan_configs.ts), naming the operation, the
+ * process, the first differing line and the command that makes a new plan; for a recorded
+ * cluster also when the plan's topology was edited along with it (auth off).
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { sealPlanText } from "../lib/plan/hash.ts";
+import { allOperations, type Plan, type PlannedOperation } from "../lib/plan/schema.ts";
+import {
+  deployArgs,
+  freePorts,
+  killAll,
+  mup,
+  type MupResult,
+  output,
+  planSharded,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { installFixture, tempDir } from "./fixture.ts";
+import { display } from "./lifecycle_helpers.ts";
+
+installFixture();
+
+const standalone = (p: number[]) => `mongod_servers:\n  - { host: localhost, port: ${p[0]} }\n`;
+
+function reseal(plan: Plan, change: (p: Plan) => void): string {
+  const copy = structuredClone(plan);
+  change(copy);
+  const { content_hash: _, ...unsealed } = copy;
+  return sealPlanText(unsealed).text;
+}
+
+const configOp = (p: Plan): PlannedOperation =>
+  allOperations(p).find((o) => o.type === "generate_config")!;
+
+/** The generated configuration without its `security:` block (keyFile, authorization). */
+function open(content: string): string {
+  const out = content.replace(/\nsecurity:\n( {2}.*\n)+/, "\n");
+  assert.notEqual(out, content, "the generated configuration has a security block");
+  return out;
+}
+
+function assertRefused(r: MupResult, what: string, ...patterns: RegExp[]): void {
+  const all = r.stdout + r.stderr;
+  assert.equal(r.code, 1, `${what}: ${output(r)}`);
+  assert.doesNotMatch(all, /^\s+at .+:\d+:\d+\)?$/m, `${what}: a stack trace`);
+  for (const p of patterns) assert.match(all, p, `${what}: ${all}`);
+}
+
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+
+Deno.test("a plan whose configuration lost its security block (or binds 0.0.0.0) and was sealed again is refused by validate, import and apply; nothing starts", async () => {
+  const home = await tempHome();
+  const { plan } = await planSharded(home, freePorts(1), "c1", standalone);
+  const dir = await tempDir("mup-open-");
+  const o = configOp(plan);
+  const line = o.target.params.content.split("\n").indexOf("security:") + 1;
+  const text = reseal(plan, (p) => {
+    const c = configOp(p);
+    c.target.params.content = open(c.target.params.content);
+  });
+  const file = path.join(dir, "open.json");
+  await Deno.writeTextFile(file, text);
+  const names = [
+    new RegExp(
+      `operation ${esc(o.id)} \\(generate_config\\): parameter "content" is not the ` +
+        `configuration mup generates for ${esc(o.target.name)} on localhost from this plan's ` +
+        `topology: line ${line} is the end of the file, expected "security:"`,
+    ),
+    /make a new one with `mup cluster deploy c1 <topology>`/,
+  ];
+
+  assertRefused(await mup(["plan", "validate", file], { home }), "validate", ...names);
+  const v = JSON.parse((await mup(["plan", "validate", file, "--json"], { home })).stdout);
+  assert.equal(v.type, "error");
+  const issue = v.issues.find((i: { code: string }) => i.code === "plan_config");
+  assert.ok(issue, JSON.stringify(v));
+  assert.match(issue.message, names[0]);
+
+  const other = await tempHome();
+  assertRefused(
+    await mup(["plan", "import"], { home: other, stdin: text }),
+    "import",
+    /nothing was imported/,
+    ...names,
+  );
+  const apply = await mup(["plan", "apply", file, "--auto-approve", "--json"], { home });
+  assert.equal(apply.code, 1, output(apply));
+  assert.match(JSON.parse(apply.stdout.trim().split("\n").at(-1)!).error, names[0]);
+  assertRefused(await mup(["plan", "apply", file, "--auto-approve"], { home }), "apply", ...names);
+  // Nothing was started or recorded for the cluster.
+  const states = path.join(home, "storage", "clusters", "c1", "state");
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(states)).catch(() => []), []);
+
+  // bindIp opened to every interface.
+  const bound = path.join(dir, "bound.json");
+  await Deno.writeTextFile(
+    bound,
+    reseal(plan, (p) => {
+      const c = configOp(p);
+      c.target.params.content = c.target.params.content.replace(/bindIp: .*/, "bindIp: 0.0.0.0");
+    }),
+  );
+  assertRefused(
+    await mup(["plan", "validate", bound], { home }),
+    "bindIp",
+    /line 4 is " {2}bindIp: 0\.0\.0\.0", expected " {2}bindIp: \\"127\.0\.0\.1\\""/,
+  );
+
+  // The plan as mup made it still passes, here and imported into another store.
+  const ok = await mup(["plan", "validate", plan.plan_id], { home });
+  assert.equal(ok.code, 0, output(ok));
+  const original = await Deno.readTextFile(
+    path.join(home, "storage", "clusters", "c1", "plans", `${plan.plan_id}.json`),
+  );
+  const imported = await mup(["plan", "import", "--json"], { home: other, stdin: original });
+  assert.equal(imported.code, 0, output(imported));
+});
+
+Deno.test("a repair plan of a recorded cluster whose topology and configuration were both turned to auth off and sealed again is refused against the metadata; the server is not started", async () => {
+  const home = await tempHome();
+  try {
+    const topo = await writeTopology(home, "t.yaml", standalone(freePorts(1)));
+    const mirror = await testMirror();
+    const deployed = await mup(deployArgs("c1", topo, mirror, ["--auto-approve"]), { home });
+    assert.equal(deployed.code, 0, output(deployed));
+    const stopped = await mup(["cluster", "stop", "c1", "--auto-approve"], { home });
+    assert.equal(stopped.code, 0, output(stopped));
+    const dir = await tempDir("mup-open-");
+    const file = path.join(dir, "repair.json");
+    const planned = await mup(deployArgs("c1", topo, mirror, ["--plan-file", file]), { home });
+    assert.equal(planned.code, 0, output(planned));
+    const plan = JSON.parse(await Deno.readTextFile(file)) as Plan;
+    const o = configOp(plan);
+    // Consistent with itself: the plan's topology says auth off, its configuration has none.
+    const forged = path.join(dir, "forged.json");
+    await Deno.writeTextFile(
+      forged,
+      reseal(plan, (p) => {
+        p.topology.global.security = { ...p.topology.global.security!, auth: false };
+        const c = configOp(p);
+        c.target.params.content = open(c.target.params.content);
+      }),
+    );
+    const recorded = new RegExp(
+      `cluster c1 as recorded in its metadata: operation ${esc(o.id)} \\(generate_config\\): ` +
+        `parameter "content" is not the configuration mup generates for ${
+          esc(o.target.name)
+        } on localhost from the recorded topology: line \\d+ is the end of the file, ` +
+        `expected "security:"`,
+    );
+    assertRefused(await mup(["plan", "validate", forged], { home }), "validate", recorded);
+    assertRefused(
+      await mup(["plan", "import"], { home, stdin: await Deno.readTextFile(forged) }),
+      "import",
+      recorded,
+    );
+    const apply = await mup(["plan", "apply", forged, "--auto-approve", "--json"], { home });
+    assert.equal(apply.code, 1, output(apply));
+    assert.match(JSON.parse(apply.stdout.trim().split("\n").at(-1)!).error, recorded);
+    assert.equal(
+      (await display(home, "c1", 1)).processes[0].pid,
+      undefined,
+      "the server was started",
+    );
+    // The plan as mup made it validates.
+    const ok = await mup(["plan", "validate", file], { home });
+    assert.equal(ok.code, 0, output(ok));
+  } finally {
+    await killAll(home);
+  }
+});
