@@ -113,14 +113,16 @@ Deno.test("a plan whose configuration lost its security block (or binds 0.0.0.0)
     /line 4 is " {2}bindIp: 0\.0\.0\.0", expected " {2}bindIp: \\"127\.0\.0\.1\\""/,
   );
 
-  // The plan as mup made it still passes, here and imported into another store.
+  // The plan as mup made it still passes validation and import (a plan of another store is
+  // refused there for where it places the cluster: plan_paths_test).
   const ok = await mup(["plan", "validate", plan.plan_id], { home });
   assert.equal(ok.code, 0, output(ok));
   const original = await Deno.readTextFile(
     path.join(home, "storage", "clusters", "c1", "plans", `${plan.plan_id}.json`),
   );
-  const imported = await mup(["plan", "import", "--json"], { home: other, stdin: original });
+  const imported = await mup(["plan", "import", "--json"], { home, stdin: original });
   assert.equal(imported.code, 0, output(imported));
+  assert.equal(JSON.parse(imported.stdout).unchanged, true);
 });
 
 Deno.test("a repair plan of a recorded cluster whose topology and configuration were both turned to auth off and sealed again is refused against the metadata; the server is not started", async () => {
