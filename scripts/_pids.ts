@@ -33,15 +33,9 @@ export interface RunProcess {
   args: string;
 }
 
-/**
- * The live processes of one test run: those whose environment has `TMPDIR=<tmp>` (everything
- * the run started, daemonized servers included, inherits it) or whose command line names
- * `tmp` (a server started with a cleaned environment still has its paths there). Zombies and
- * this process are left out. Linux /proc.
- */
-export function processesOfRun(tmp: string): RunProcess[] {
+/** Every live process but zombies and this one (Linux /proc); kernel threads have no args. */
+export function liveProcesses(): RunProcess[] {
   const out: RunProcess[] = [];
-  const mark = `TMPDIR=${tmp}`;
   for (const e of Deno.readDirSync("/proc")) {
     const pid = Number(e.name);
     if (!pid || pid === Deno.pid) continue;
@@ -49,19 +43,29 @@ export function processesOfRun(tmp: string): RunProcess[] {
       const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
       if (stat[stat.lastIndexOf(")") + 2] === "Z") continue;
       const args = Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ").trim();
-      const env = (() => {
-        try {
-          return Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0");
-        } catch {
-          return [];
-        }
-      })();
-      if (args.includes(tmp) || env.includes(mark)) out.push({ pid, args });
+      if (args) out.push({ pid, args });
     } catch {
       // Gone meanwhile.
     }
   }
   return out;
+}
+
+/**
+ * The live processes of one test run: those whose environment has `TMPDIR=<tmp>` (everything
+ * the run started, daemonized servers included, inherits it) or whose command line names
+ * `tmp` (a server started with a cleaned environment still has its paths there).
+ */
+export function processesOfRun(tmp: string): RunProcess[] {
+  const mark = `TMPDIR=${tmp}`;
+  return liveProcesses().filter((p) => {
+    if (p.args.includes(tmp)) return true;
+    try {
+      return Deno.readTextFileSync(`/proc/${p.pid}/environ`).split("\0").includes(mark);
+    } catch {
+      return false; // gone, or not ours to read
+    }
+  });
 }
 
 /**

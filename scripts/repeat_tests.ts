@@ -13,6 +13,7 @@
  * --until (UTC) starts no run that, taking as long as the previous one, would end after it.
  */
 import * as path from "node:path";
+import { liveProcesses, type RunProcess } from "./_pids.ts";
 
 const ROOT = path.resolve(import.meta.dirname!, "..");
 
@@ -96,27 +97,7 @@ export function parseJunit(xml: string): TestCase[] {
   return out;
 }
 
-interface Proc {
-  pid: number;
-  args: string;
-}
-
-function liveProcesses(): Proc[] {
-  const out: Proc[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    const pid = Number(e.name);
-    if (!pid || pid === Deno.pid) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      if (stat[stat.lastIndexOf(")") + 2] === "Z") continue;
-      const args = Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ").trim();
-      if (args) out.push({ pid, args });
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return out;
-}
+type Proc = RunProcess;
 
 /** Processes this suite run left: this checkout's simulator, or anything naming the run's TMPDIR. */
 function leftovers(tmp: string, before: Set<number>): Proc[] {
