@@ -147,7 +147,7 @@ async function cycle(
     // default disposition, as from an interactive shell.
     `trap 'true' INT; cd ${ROOT} && MUP_HOME=${home} NO_COLOR=1 ${
       mupCmd.join(" ")
-    }; echo EXIT=$?; sleep 600`,
+    }; echo EXIT=$?; read -r _`,
   );
   try {
     // A random instant of the apply: the lock is taken just before it starts.
@@ -292,7 +292,7 @@ Deno.test("Ctrl-C at the safety-check menu pauses the apply (resumable), like Ct
         "50",
         `trap 'true' INT; cd ${ROOT} && MUP_HOME=${home} NO_COLOR=1 ${Deno.execPath()} ${
           mupRunArgs(["plan", "apply", "c1"]).join(" ")
-        }; echo EXIT=$?; sleep 600`,
+        }; echo EXIT=$?; read -r _`,
       );
       await tmux.screenUntil(session, /Do you want to continue\? \(yes\/no\):/);
       await tmux.run("send-keys", "-t", session, "yes", "Enter");
