@@ -219,3 +219,21 @@ Deno.test("a binary replaced since the deploy: restart refused at planning, a sa
     assert.ok(after && after !== pid, "restarted");
   });
 });
+
+Deno.test("restart of a set whose keyfile has other content than the cluster's is refused at planning: restarted on it, members could not authenticate to the set", async () => {
+  await withSet("", async ({ home, id, restart, deployDir, pidOf }) => {
+    const pid = await pidOf();
+    assert.ok(pid, "the member runs");
+    const keyfile = path.join(deployDir, "secrets", "keyfile");
+    await Deno.chmod(keyfile, 0o600);
+    await Deno.writeTextFile(keyfile, "anotherkeyanotherkeyanotherkey\n");
+    assertRefused(
+      await mup([...restart, "--auto-approve"], { home }),
+      `keyfile localhost:${keyfile} of ${id} is not the one mup installed`,
+    );
+    const whole = await mup(["cluster", "restart", "rs", "--auto-approve"], { home });
+    assert.equal(whole.code, 1, output(whole));
+    assert.match(whole.stdout, /could not authenticate to the rest of its set/, output(whole));
+    assert.equal(await pidOf(), pid, "not stopped");
+  });
+});

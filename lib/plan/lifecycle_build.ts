@@ -23,6 +23,9 @@ import { type ProcessFilter, selectProcesses } from "./select.ts";
 import { firstFew } from "../util/format.ts";
 import type { PlanStore } from "./store.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
+import { secretPath } from "../security/secrets.ts";
+import { SECRET } from "../security/settings.ts";
+import { sha256File } from "../util/file_hash.ts";
 
 /** Live facts about every recorded process, asked all at once. */
 export async function probeFacts(
@@ -155,6 +158,21 @@ async function checkStarts(
     procs,
     path.join(req.store.clusterDir(req.meta.name), "deploy"),
   );
+  // The keyfile and certificates must be the cluster's (its secrets store's): members restarted
+  // on another keyfile cannot authenticate to the rest of their set, which is left without a
+  // primary once the rolling restart steps the old one down.
+  await Promise.all(files.map(async (f) => {
+    const ref = f.what === "keyfile"
+      ? SECRET.keyfile
+      : f.what === "CA certificate"
+      ? SECRET.ca
+      : f.what === "TLS certificate"
+      ? `secret:cert:${f.process}`
+      : undefined;
+    if (!ref || f.sha256) return;
+    const want = await sha256File(secretPath(req.meta.name, ref)).catch(() => undefined);
+    if (want) f.sha256 = want;
+  }));
   const repair = repairCommand(req.meta);
   guardStops(plan, files, repair);
   // The other members of a started member's set are asked too: the source of an initial sync.

@@ -151,9 +151,14 @@ export function guardStops(plan: Pick<Plan, "phases">, files: StartFile[], repai
  * replaced since the deploy): host, path, process, both checksums, and the repair.
  */
 export function changedMessage(f: StartFile, actual: string, repair: string): string {
+  const why = f.what === "binary"
+    ? "mup does not run a binary it did not install"
+    : f.what === "keyfile"
+    ? "started on it, the member could not authenticate to the rest of its set"
+    : "started on it, the process would not present the cluster's certificates";
   return `${f.what} ${f.host}:${f.path} of ${f.process} is not the one mup installed (sha256 ` +
-    `${actual.slice(0, 12)}…, installed ${f.sha256?.slice(0, 12)}…): mup does not run a ` +
-    `binary it did not install. Install it again with \`${repair}\` (a repair), then plan again`;
+    `${actual.slice(0, 12)}…, installed ${f.sha256?.slice(0, 12)}…): ${why}. Install it ` +
+    `again with \`${repair}\` (a repair), then plan again`;
 }
 
 /**
