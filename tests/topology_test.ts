@@ -97,6 +97,21 @@ Deno.test("a relative directory with `..` (it would leave its deploy_dir, to /sr
   );
 });
 
+Deno.test("an absolute directory with `..` is an error; `/d/` and `/d` are one data directory", async () => {
+  await expectError(
+    "mongod_servers:\n  - { host: localhost, port: 1, data_dir: /d/e/../f }\n",
+    "dir_dotdot",
+    2,
+    /data_dir \/d\/e\/\.\.\/f has a `\.\.` in it/,
+  );
+  await expectError(
+    "mongod_servers:\n  - { host: localhost, port: 1, data_dir: /d }\n  - { host: localhost, port: 2, data_dir: /d/ }\n",
+    "shared_data_dir",
+    3,
+    /data directory \/d on localhost is also used by mongod_servers\[0\]/,
+  );
+});
+
 Deno.test("more than 7 voting members", async () => {
   const members = Array.from(
     { length: 8 },

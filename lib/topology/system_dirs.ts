@@ -67,6 +67,18 @@ export function systemDirIssues(t: Topology): Omit<TopologyIssue, "location">[] 
         }
         continue;
       }
+      if (d.split("/").includes("..")) {
+        // `/a/e/../d` names /a/d only where /a/e exists: mup (normalising) and mongod (asking the
+        // kernel) would not agree on the directory, nor would the shared-directory checks.
+        issues.push({
+          severity: "error",
+          code: "dir_dotdot",
+          path: [...at, f],
+          message: `${f} ${d} has a \`..\` in it`,
+          hint: `write the directory without it, e.g. ${path.posix.normalize(d)}`,
+        });
+        continue;
+      }
       if (!isSystemDir(d)) continue;
       issues.push({
         severity: "error",

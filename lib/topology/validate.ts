@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import type { SourceLocation } from "../errors.ts";
 import { managedKeyIssues } from "./managed_keys.ts";
 import { systemDirIssues } from "./system_dirs.ts";
@@ -163,8 +164,10 @@ export function validateTopology(t: Topology): Issue[] {
     if (c.role === "mongos" && !ownLogDir) continue;
     const own = nodeFiles(nodeDirs(t, c.node, c.role, "<deploy>"), c.role);
     if (own.data) {
-      claimFile(c, machine, own.data, "data directory");
-      dataDirs.push({ machine, dir: own.data, c });
+      // One spelling per directory (`/d/` is `/d`), so that sharing and nesting are seen.
+      const dir = path.posix.normalize(own.data).replace(/(.)\/+$/, "$1");
+      claimFile(c, machine, dir, "data directory");
+      dataDirs.push({ machine, dir, c });
     }
     if (ownLogDir) claimFile(c, machine, own.log, "log file");
   }
