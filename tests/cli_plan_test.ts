@@ -6,7 +6,6 @@ import {
   mup,
   output,
   planSharded,
-  portableSharded,
   readJson,
   ROOT,
   shardedTopology,
@@ -15,7 +14,7 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { V8_FLAGS } from "../scripts/_mup_cmd.ts";
-import { installFixture, tempDir } from "./fixture.ts";
+import { installFixture } from "./fixture.ts";
 
 installFixture();
 
@@ -129,11 +128,27 @@ mongos_servers:
 
 Deno.test("plan import validates before storing; a tampered plan is refused", async () => {
   const home = await tempHome();
-  // A plan that applies in any store: its topology names its deploy_dir.
-  const out = await planSharded(home, freePorts(10), "c1", portableSharded(await tempDir()));
+  // With a deploy_dir of its own, a plan still downloads, stages and records in the store it
+  // was made in: another store refuses it.
+  const out = await planSharded(
+    home,
+    freePorts(10),
+    "c1",
+    (p) => `global:\n  deploy_dir: ${path.join(home, "root")}\n${shardedTopology(p)}`,
+  );
   const text = await Deno.readTextFile(out.path);
-  const other = await tempHome();
-  const ok = await mup(["plan", "import", "--json"], { home: other, stdin: text });
+  const elsewhere = await mup(["plan", "import", "--json"], {
+    home: await tempHome(),
+    stdin: text,
+  });
+  assert.equal(elsewhere.code, 1, output(elsewhere));
+  assert.match(
+    elsewhere.stdout,
+    new RegExp(`the plan was made in another store: operation \\S+'s \\w+ ${home}/`),
+  );
+  // Deleted here and imported again, it is stored byte for byte.
+  assert.equal((await mup(["plan", "delete", out.plan_id], { home })).code, 0);
+  const ok = await mup(["plan", "import", "--json"], { home, stdin: text });
   assert.equal(ok.code, 0, output(ok));
   // Stored byte for byte, so the imported copy keeps its hash.
   assert.equal(await Deno.readTextFile(JSON.parse(ok.stdout).path), text);

@@ -184,14 +184,6 @@ ${extra}`;
 }
 
 /**
- * shardedTopology with a global deploy_dir `root`: its plans place the cluster there, not in the
- * store they were made in, so they can be imported and applied in another store (MUP_HOME).
- */
-export function portableSharded(root: string): (p: number[]) => string {
-  return (p) => `global:\n  deploy_dir: ${root}\n${shardedTopology(p)}`;
-}
-
-/**
  * The smallest sharded cluster: a one-member config server set, two one-member shards and one
  * mongos (ports: config, shard1, shard2, mongos). It has every phase and operation type of a
  * sharded deploy in 4 processes instead of 10, for tests about the plan and apply machinery

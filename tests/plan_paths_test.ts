@@ -105,9 +105,9 @@ Deno.test("a plan whose binary was edited and sealed again is refused by validat
   const refusal = JSON.parse(imported.stdout.trim().split("\n").at(-1)!).error as string;
   assert.match(
     refusal,
-    new RegExp(`the plan places cluster c1 in ${esc(plan.deploy_dir)}, where another mup store`),
+    new RegExp(`the plan places cluster c1 in ${esc(plan.deploy_dir)}; this store keeps it in`),
   );
-  assert.match(refusal, /give the topology a global deploy_dir/);
+  assert.match(refusal, /make the plan with this MUP_HOME/);
   assert.deepEqual(
     await Array.fromAsync(Deno.readDir(path.join(other, "storage", "clusters"))).catch(() => []),
     [],
