@@ -21,6 +21,7 @@ import { repairCommand } from "./lifecycle_ops.ts";
 import { checkStartFiles } from "../preflight/start_files.ts";
 import { type ProcessFilter, selectProcesses } from "./select.ts";
 import { firstFew } from "../util/format.ts";
+import { hostPort } from "../topology/hosts.ts";
 import type { PlanStore } from "./store.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
 import { secretPath } from "../security/secrets.ts";
@@ -87,6 +88,12 @@ export async function buildLifecyclePlan(
   // do there (start what runs, skip the stop of what runs) would rest on a guess.
   const selected = new Set(selectProcesses(req.meta.processes, req.filter).map((p) => p.id));
   const unknown = req.meta.processes.filter((p) => selected.has(p.id) && facts[p.id]?.unreachable);
+  // What the planner concluded of them from "not running" (a restart's "is not running: a
+  // restart needs it up") is a guess too: only the host is named.
+  const guessed = unknown.map((p) => `${hostPort(p.host, p.port)} is not running`);
+  plan.validation.errors = plan.validation.errors.filter((e) =>
+    !guessed.some((g) => e.message.includes(g))
+  );
   for (const host of new Set(unknown.map((p) => p.host))) {
     const here = unknown.filter((p) => p.host === host);
     plan.validation.errors.push({
@@ -95,7 +102,11 @@ export async function buildLifecyclePlan(
       host,
       message: `${host} could not be asked whether ${
         firstFew(here.map((p) => p.id))
-      } run (${facts[here[0].id].unreachable}): mup does not plan on a guess. Make ${host} ` +
+      } ${
+        here.length === 1
+          ? "runs"
+          : "run"
+      } (${facts[here[0].id].unreachable}): mup does not plan on a guess. Make ${host} ` +
         "reachable (`mup cluster display` shows what answers), then plan again",
     });
     plan.validation.valid = false;
