@@ -52,6 +52,16 @@ Deno.test("fixture: after that test, its server and child are killed and its dir
   try {
     assert.ok(alive(bystander.pid), "a process that reused a stale pid file's pid was killed");
   } finally {
+    // Its `sleep` first: sh runs it as a child, which killing sh alone would leave running.
+    const kids = Deno.readTextFileSync(`/proc/${bystander.pid}/task/${bystander.pid}/children`)
+      .trim().split(/\s+/).filter(Boolean).map(Number);
+    for (const k of kids) {
+      try {
+        Deno.kill(k, "SIGKILL");
+      } catch {
+        // Gone.
+      }
+    }
     bystander.kill("SIGKILL");
     await bystander.status;
   }
