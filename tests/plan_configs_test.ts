@@ -178,3 +178,20 @@ Deno.test("a repair plan of a recorded cluster whose topology and configuration 
     await killAll(home);
   }
 });
+
+Deno.test("a plan resealed with its topology's access control turned off, and its configuration to match, is shown with the topology's warning by validate and show", async () => {
+  const home = await tempHome();
+  const { plan } = await planSharded(home, freePorts(1), "c1", standalone);
+  const text = reseal(plan, (p) => {
+    p.topology.global.security!.auth = false;
+    const op = configOp(p);
+    op.target.params.content = open(op.target.params.content);
+  });
+  const file = path.join(await tempDir(), "open.json");
+  await Deno.writeTextFile(file, text);
+  const warning = /topology\.global\.security\.auth: access control is off: anyone who reaches/;
+  const v = await mup(["plan", "validate", file], { home });
+  assert.match(v.stdout, warning, output(v));
+  const shown = await mup(["plan", "show", file], { home });
+  assert.match(shown.stdout, warning, output(shown));
+});

@@ -3,6 +3,7 @@ import { MupError } from "../errors.ts";
 import { exists, writeFileAtomic, writeFileAtomicWith } from "../state/atomic.ts";
 import { checkPlanText, type PlanCheck } from "./validate.ts";
 import { recordedPathIssues } from "./plan_paths.ts";
+import { validateTopology } from "../topology/validate.ts";
 import { recordedConfigIssues } from "./plan_configs.ts";
 import { readMeta } from "../state/meta.ts";
 import { checkIdentifier, insideStore, isIdentifier } from "../util/ident.ts";
@@ -41,6 +42,11 @@ export interface PlanEntry {
 }
 
 /** Plans under `<storage>/clusters/<cluster>/plans/<plan-id>.json`. */
+/** `["mongod_servers", 0, "port"]` → `mongod_servers[0].port`. */
+function dotted(p: (string | number)[]): string {
+  return p.map((k, i) => typeof k === "number" ? `[${k}]` : i ? `.${k}` : k).join("");
+}
+
 /** Operation parameters that name a path in mup's store (lib/ops/operation.ts storeParam). */
 const STORE_PARAMS = [
   "archive",
@@ -211,6 +217,21 @@ export class PlanStore {
     if (!plan || !isIdentifier(plan.cluster_name)) return check;
     const elsewhere = this.otherStoreIssue(plan, opts.here ? "error" : "warning");
     if (elsewhere) check.issues.push(elsewhere);
+    // The topology's warnings are said again from the plan's own topology (access control
+    // off…): a plan resealed with its topology edited carries none of its own, and the review
+    // must not look clean.
+    const said = new Set(plan.validation.warnings.map((w) => w.code));
+    const deploying = plan.operation === "deploy";
+    for (const w of deploying ? validateTopology(plan.topology) : []) {
+      if (w.severity !== "warning" || said.has(w.code)) continue;
+      const warning: ValidationIssue = {
+        code: w.code,
+        severity: "warning",
+        message: `topology.${dotted(w.path ?? [])}: ${w.message}`,
+      };
+      plan.validation.warnings.push(warning);
+      check.issues.push(warning);
+    }
     const meta = await readMeta(this.clusterDir(plan.cluster_name)).catch(() => undefined);
     const base = plan.base_state;
     if (meta && base.lineage === meta.lineage && base.serial === meta.serial) {
