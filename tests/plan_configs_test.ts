@@ -8,33 +8,23 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { sealPlanText } from "../lib/plan/hash.ts";
 import { allOperations, type Plan, type PlannedOperation } from "../lib/plan/schema.ts";
 import {
   deployArgs,
   freePorts,
   killAll,
   mup,
-  type MupResult,
   output,
   planSharded,
   tempHome,
   testMirror,
   writeTopology,
 } from "./helpers.ts";
+import { assertRefused, esc, reseal, standalone } from "./resealed.ts";
 import { installFixture, tempDir } from "./fixture.ts";
 import { display } from "./lifecycle_helpers.ts";
 
 installFixture();
-
-const standalone = (p: number[]) => `mongod_servers:\n  - { host: localhost, port: ${p[0]} }\n`;
-
-function reseal(plan: Plan, change: (p: Plan) => void): string {
-  const copy = structuredClone(plan);
-  change(copy);
-  const { content_hash: _, ...unsealed } = copy;
-  return sealPlanText(unsealed).text;
-}
 
 const configOp = (p: Plan): PlannedOperation =>
   allOperations(p).find((o) => o.type === "generate_config")!;
@@ -45,15 +35,6 @@ function open(content: string): string {
   assert.notEqual(out, content, "the generated configuration has a security block");
   return out;
 }
-
-function assertRefused(r: MupResult, what: string, ...patterns: RegExp[]): void {
-  const all = r.stdout + r.stderr;
-  assert.equal(r.code, 1, `${what}: ${output(r)}`);
-  assert.doesNotMatch(all, /^\s+at .+:\d+:\d+\)?$/m, `${what}: a stack trace`);
-  for (const p of patterns) assert.match(all, p, `${what}: ${all}`);
-}
-
-const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
 Deno.test("a plan whose configuration lost its security block (or binds 0.0.0.0) and was sealed again is refused by validate, import and apply; nothing starts", async () => {
   const home = await tempHome();

@@ -6,45 +6,21 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { sealPlanText } from "../lib/plan/hash.ts";
-import { allOperations, type Plan, type PlannedOperation } from "../lib/plan/schema.ts";
+import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import {
   deployArgs,
   freePorts,
   mup,
-  type MupResult,
   output,
   planSharded,
   tempHome,
   testMirror,
   writeTopology,
 } from "./helpers.ts";
+import { assertRefused, esc, opOf, reseal, standalone } from "./resealed.ts";
 import { installFixture, tempDir } from "./fixture.ts";
 
 installFixture();
-
-const standalone = (p: number[]) => `mongod_servers:\n  - { host: localhost, port: ${p[0]} }\n`;
-
-/** A real plan, changed and sealed again, so that its content hash is valid. */
-function reseal(plan: Plan, change: (p: Plan) => void): string {
-  const copy = structuredClone(plan);
-  change(copy);
-  const { content_hash: _, ...unsealed } = copy;
-  return sealPlanText(unsealed).text;
-}
-
-const opOf = (p: Plan, type: string): PlannedOperation =>
-  allOperations(p).find((o) => o.type === type)!;
-
-function assertRefused(r: MupResult, what: string, ...patterns: RegExp[]): void {
-  const all = r.stdout + r.stderr;
-  assert.equal(r.code, 1, `${what}: ${output(r)}`);
-  assert.doesNotMatch(all, /^\s+at .+:\d+:\d+\)?$/m, `${what}: a stack trace`);
-  assert.doesNotMatch(all, /bug in mup/i, what);
-  for (const p of patterns) assert.match(all, p, `${what}: ${all}`);
-}
-
-const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
 Deno.test("a plan whose binary was edited and sealed again is refused by validate, import and apply; the program never runs", async () => {
   const home = await tempHome();
