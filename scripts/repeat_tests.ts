@@ -233,6 +233,7 @@ async function main(): Promise<void> {
   // The run under way when this runner is stopped: its suite is stopped too (scripts/test.ts
   // passes the SIGTERM on and kills what the tests left), then the burners.
   let current: Deno.ChildProcess | undefined;
+  let currentTmp: string | undefined;
   const onSignal = async () => {
     try {
       current?.kill("SIGTERM");
@@ -241,6 +242,8 @@ async function main(): Promise<void> {
     }
     await Promise.race([current?.status, new Promise((r) => setTimeout(r, 30_000))]);
     stopBurners();
+    // The run's TMPDIR is this runner's to remove (scripts/test.ts leaves a given one).
+    if (currentTmp) await Deno.remove(currentTmp, { recursive: true }).catch(() => {});
     Deno.exit(130);
   };
   Deno.addSignalListener("SIGINT", onSignal);
@@ -262,7 +265,7 @@ async function main(): Promise<void> {
         console.log(`run ${run} not started: it would end after --until`);
         break;
       }
-      const tmp = await shortTmp(run);
+      const tmp = currentTmp = await shortTmp(run);
       const tmpBefore = new Set(Array.from(Deno.readDirSync("/tmp"), (e) => e.name));
       const procsBefore = new Set(liveProcesses().map((p) => p.pid));
       const junit = path.join(outDir, `run-${run}.xml`);
