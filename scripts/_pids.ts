@@ -82,16 +82,18 @@ export async function sweepRun(tmp: string, waitMs = 10_000): Promise<RunProcess
     }
   }
   const end = Date.now() + waitMs;
-  const alive = (pid: number) => {
-    try {
-      const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      return s[s.lastIndexOf(")") + 2] !== "Z";
-    } catch {
-      return false;
-    }
-  };
   while (victims.some((p) => alive(p.pid)) && Date.now() < end) {
     await new Promise((r) => setTimeout(r, 20));
   }
   return victims;
+}
+
+/** Whether `pid` is a live process (not gone, not a zombie). Linux /proc. */
+export function alive(pid: number): boolean {
+  try {
+    const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return s[s.lastIndexOf(")") + 2] !== "Z";
+  } catch {
+    return false;
+  }
 }

@@ -10,6 +10,7 @@
  * simply what was recorded since the last teardown.
  */
 import * as path from "node:path";
+import { alive } from "../scripts/_pids.ts";
 
 interface Tracked {
   pids: Map<number, { label: string; exited: boolean }>;
@@ -204,14 +205,6 @@ async function teardown(t: Tracked): Promise<number[]> {
   for (const pid of signalled) kill(pid);
   // Wait (bounded) until they are gone, so that none writes into a dir being removed.
   const end = Date.now() + 10_000;
-  const alive = (pid: number) => {
-    try {
-      const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      return s[s.lastIndexOf(")") + 2] !== "Z";
-    } catch {
-      return false;
-    }
-  };
   while (signalled.some(alive) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
   for (const d of dirs) await Deno.remove(d, { recursive: true }).catch(() => {});
   for (const f of t.files) await Deno.remove(f).catch(() => {});

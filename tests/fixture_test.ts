@@ -8,20 +8,12 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { freePorts } from "./helpers.ts";
 import { pidOf, simBin, startMongod } from "./sim_helpers.ts";
+import { alive } from "../scripts/_pids.ts";
 import { installFixture, tempDir, trackChild } from "./fixture.ts";
 
 installFixture();
 
 const left: { dir?: string; server?: number; child?: number; bystander?: Deno.ChildProcess } = {};
-
-function alive(pid: number): boolean {
-  try {
-    const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return s[s.lastIndexOf(")") + 2] !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 Deno.test("fixture: a test leaves a forked server, a child process and a temp dir behind", async () => {
   const dir = await tempDir("mup-fixture-");

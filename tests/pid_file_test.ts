@@ -14,18 +14,10 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { display, ok, portFree, stablePorts } from "./lifecycle_helpers.ts";
+import { alive } from "../scripts/_pids.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
-
-function alive(pid: number): boolean {
-  try {
-    const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return s[s.lastIndexOf(")") + 2] !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 Deno.test("a standalone whose pid file was deleted is shown running, stopped by cluster stop, and stopped before destroy removes its data", async () => {
   const home = await tempHome();

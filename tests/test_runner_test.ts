@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
+import { alive } from "../scripts/_pids.ts";
 import { installFixture, trackDir } from "./fixture.ts";
 import { sweptByRunner } from "../scripts/repeat_tests.ts";
 
@@ -21,15 +22,6 @@ Deno.test("hangs with a daemon running", async () => {
   await new Promise((r) => setTimeout(r, 300_000));
 });
 `;
-
-function alive(pid: number): boolean {
-  try {
-    const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return s[s.lastIndexOf(")") + 2] !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Runs scripts/test.ts on the hanging test in a session of its own, with its own TMPDIR; once
