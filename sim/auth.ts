@@ -73,7 +73,12 @@ export interface UserSource {
 /** The authentication and authorization side of one server process. */
 export class Auth {
   readonly enabled: boolean;
-  private readonly system = new Map<Mechanism, ScramCredential>();
+  /**
+   * `__system@local`'s credentials from the keyfile (none without one), derived on first use:
+   * PBKDF2 need not hold up the start.
+   */
+  private system?: Promise<Record<Mechanism, ScramCredential>>;
+  private readonly systemKey?: string;
   /** Once a user exists, the localhost exception is over (users are rarely all dropped). */
   private sawUsers = false;
 
@@ -82,19 +87,23 @@ export class Auth {
     const keyFile = server.opts.keyFile;
     if (keyFile) {
       const key = readKey(keyFile);
-      for (const m of MECHANISMS) this.system.set(m, makeCredential(m, SYSTEM_USER, key));
+      this.systemKey = key;
       server.peers.credentials = { user: SYSTEM_USER, db: "local", password: key };
     }
   }
 
   private async lookup(db: string, user: string): Promise<Document | undefined> {
     if (db === "local" && user === SYSTEM_USER) {
-      if (!this.system.size) return undefined;
+      const key = this.systemKey;
+      if (key === undefined) return undefined;
+      this.system ??= Promise.all(
+        MECHANISMS.map(async (m) => [m, await makeCredential(m, SYSTEM_USER, key)] as const),
+      ).then((entries) => Object.fromEntries(entries) as Record<Mechanism, ScramCredential>);
       return {
         user,
         db,
         roles: [{ role: SYSTEM_USER, db: "admin" }],
-        credentials: Object.fromEntries(this.system),
+        credentials: await this.system,
       };
     }
     return await this.users.find(db, user);

@@ -48,7 +48,7 @@ function parseRoles(v: unknown, db: string): Role[] {
   });
 }
 
-function credentials(body: Document, user: string, pwd: string): Document {
+async function credentials(body: Document, user: string, pwd: string): Promise<Document> {
   const wanted = (body.mechanisms ?? MECHANISMS) as string[];
   for (const m of wanted) {
     if (!MECHANISMS.includes(m as Mechanism)) {
@@ -58,7 +58,11 @@ function credentials(body: Document, user: string, pwd: string): Document {
   if (body.digestPassword === false && wanted.includes("SCRAM-SHA-256")) {
     throw errors.badValue("Use of SCRAM-SHA-256 requires undigested passwords");
   }
-  return Object.fromEntries(wanted.map((m) => [m, makeCredential(m as Mechanism, user, pwd)]));
+  return Object.fromEntries(
+    await Promise.all(
+      wanted.map(async (m) => [m, await makeCredential(m as Mechanism, user, pwd)] as const),
+    ),
+  );
 }
 
 function checkPwd(pwd: unknown): string {
@@ -82,6 +86,9 @@ const createUser: Handler = async (ctx) => {
   const pwd = checkPwd(ctx.body.pwd);
   const roles = parseRoles(ctx.body.roles ?? [], ctx.db);
   const id = userId(ctx.db, user);
+  // Derived before the existence check: no await between the check and the write, so that
+  // two concurrent createUser of one user cannot both pass it.
+  const creds = await credentials(ctx.body, user, pwd);
   if (ctx.server.store.findById(USERS_NS.db, USERS_NS.coll, id)) {
     throw new CommandError(`User "${user}@${ctx.db}" already exists`, 51003, "Location51003");
   }
@@ -90,7 +97,7 @@ const createUser: Handler = async (ctx) => {
     userId: new UUID(),
     user,
     db: ctx.db,
-    credentials: credentials(ctx.body, user, pwd),
+    credentials: creds,
     roles,
   };
   const r = await runWrite(ctx, (apply) => {
@@ -111,10 +118,12 @@ const updateUser: Handler = async (ctx) => {
   const viaMongos = await viaConfig(ctx);
   if (viaMongos) return viaMongos;
   const user = String(ctx.body.updateUser ?? "");
+  // Derived before the user is read, so that nothing changes it between the read and the write.
+  const creds = ctx.body.pwd === undefined
+    ? undefined
+    : await credentials(ctx.body, user, checkPwd(ctx.body.pwd));
   const doc = { ...existing(ctx.server, ctx.db, user) };
-  if (ctx.body.pwd !== undefined) {
-    doc.credentials = credentials(ctx.body, user, checkPwd(ctx.body.pwd));
-  }
+  if (creds) doc.credentials = creds;
   if (ctx.body.roles !== undefined) doc.roles = parseRoles(ctx.body.roles, ctx.db);
   if (ctx.body.pwd === undefined && ctx.body.roles === undefined) {
     throw errors.badValue("Must specify at least one field to update in updateUser");
