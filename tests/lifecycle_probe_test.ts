@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { MongoAccess } from "../lib/mongo/client.ts";
 import { describeState, probeProcesses } from "../lib/probe/live.ts";
 import {
+  clusterCredentials,
   deployArgs,
   freePorts,
   killAll,
@@ -26,6 +27,7 @@ import {
 } from "./sim_helpers.ts";
 import { type CheckOutcome, runCheck } from "../lib/apply/safety.ts";
 import { DefaultExecutors } from "../lib/executor/factory.ts";
+import { client } from "./security_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -169,7 +171,7 @@ Deno.test("the replica_set_healthy safety check waits for a member that settles 
   });
 });
 
-Deno.test("cluster display of a set with an arbiter, access control on: the arbiter (which holds no users) still shows its PID and version", async () => {
+Deno.test("a set with an arbiter, access control on: the admin user is made on the primary (the arbiter, which the driver never logs in to, proves nothing), so the stored credentials authenticate and the localhost exception is closed; display shows the arbiter's PID and version", async () => {
   const home = await tempHome();
   const ports = freePorts(3);
   try {
@@ -184,6 +186,20 @@ Deno.test("cluster display of a set with an arbiter, access control on: the arbi
       home,
     });
     assert.equal(deployed.code, 0, output(deployed));
+    // The user was made, not found "already in place" on the arbiter.
+    assert.match(deployed.stdout, /✓ Create admin on rs0 \[/, output(deployed));
+    const cred = await clusterCredentials(home, "arb");
+    const authed = await client(
+      `mongodb://${cred.user}:${encodeURIComponent(cred.password)}@localhost:${ports[0]}/` +
+        "?authSource=admin&directConnection=true",
+      (c) => c.db("admin").command({ connectionStatus: 1 }),
+    );
+    assert.deepEqual(authed.authInfo.authenticatedUsers, [{ user: "admin", db: "admin" }]);
+    const anonymous = await client(
+      `mongodb://localhost:${ports[0]}/?directConnection=true`,
+      (c) => c.db("admin").command({ createUser: "intruder", pwd: "x", roles: ["root"] }),
+    ).catch((e) => e);
+    assert.equal(anonymous.code, 13, String(anonymous));
     const shown = await mup(["cluster", "display", "arb", "--json"], { home });
     const doc = JSON.parse(shown.stdout);
     const arbiter = doc.processes.find((r: { port: number }) => r.port === ports[2]);

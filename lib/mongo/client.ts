@@ -221,7 +221,14 @@ export class MongoAccess {
     }
   }
 
-  /** Whether the cluster's credentials authenticate on this server (false before the user). */
+  /**
+   * Whether the cluster's credentials authenticate on this server (false before the user, and
+   * false on an arbiter). A command that answers is not proof: the driver does not log in to a
+   * server whose hello says `arbiterOnly` (an arbiter holds no users; the driver's handshake,
+   * cmap/connect), and `ping` needs no login. So the server is asked whom the connection is
+   * logged in as (`connectionStatus`'s `authInfo.authenticatedUsers`, MongoDB docs).
+   * Throws what the driver throws when the server does not answer.
+   */
   async credentialsWork(
     host: string,
     port: number,
@@ -230,8 +237,15 @@ export class MongoAccess {
     const cred = await this.security.credentials?.();
     if (!cred) return false;
     try {
-      await this.open(host, port, (c) => c.db("admin").command({ ping: 1 }), timeoutMs, cred);
-      return true;
+      const status = await this.open(
+        host,
+        port,
+        (c) => c.db("admin").command({ connectionStatus: 1 }),
+        timeoutMs,
+        cred,
+      );
+      const users = (status.authInfo?.authenticatedUsers ?? []) as { user?: string; db?: string }[];
+      return users.some((u) => u.user === cred.user && u.db === "admin");
     } catch (e) {
       if (codeOf(e) === 18) return false;
       throw e;
