@@ -197,7 +197,16 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
   const phases = [];
   const ranOfType = (type: string) =>
     new Set(allOps(original).filter((o) => o.type === type && ran(o.id)).map((o) => o.target.name));
-  const started = ranOfType("start_process");
+  // A stop cancels out only against a start that completed: a start that ran and failed left
+  // the process stopped, so the stop is undone (started again) like any other.
+  const started = new Set(
+    [...ranOfType("start_process")].filter((name) =>
+      allOps(original).some((o) =>
+        o.type === "start_process" && o.target.name === name &&
+        state.operation_states[o.id]?.status === "completed"
+      )
+    ),
+  );
   const ctx: UndoContext = {
     fresh: original.base_state.lineage === "",
     startAgain: input.startAgain ?? {},

@@ -55,6 +55,20 @@ export async function buildRollbackPlan(req: {
       },
     );
   }
+  // An older apply that later ones replaced: its plan no longer describes the cluster (a later
+  // apply may have restarted, stopped or redeployed what it would undo), as for a resume. Only
+  // before a first deploy is recorded does each attempt keep what it did itself (below).
+  const current = await states.currentId();
+  if (current && current !== id && await readMeta(clusterDir)) {
+    throw new MupError(
+      `apply ${id} of cluster ${req.cluster} was replaced by a later apply, ${current}: its plan ` +
+        "no longer describes the cluster; refusing to roll it back",
+      {
+        hint: `\`mup state rollback ${req.cluster} --checkpoint <id>\` rolls back the latest ` +
+          `apply; \`mup cluster stop|destroy ${req.cluster}\` stop or remove the cluster`,
+      },
+    );
+  }
   let cpState: ApplyState | undefined;
   if (req.checkpoint !== START_CHECKPOINT) {
     const ref = state.checkpoints.find((c) => c.id === req.checkpoint);

@@ -1,0 +1,77 @@
+/**
+ * `mup state rollback` of lifecycle applies: a restart whose start of a member failed leaves that
+ * member stopped, and its rollback starts it again (the stop is undone, not cancelled by a start
+ * that did not complete); an older apply that later applies replaced is refused, and the running
+ * cluster and its metadata stay as they are.
+ */
+import assert from "node:assert/strict";
+import { killAll, mup, output, replicaSetTopology, tempHome } from "./helpers.ts";
+import { currentState, meta } from "./apply_helpers.ts";
+import { deploy, display, livePids, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+Deno.test("state rollback of a restart that failed to start a member starts it again; rolling back an apply a later one replaced is refused and changes nothing", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports));
+    const deployId = (await currentState(home, "rs")).state_id;
+
+    // The member on ports[1] stops, then cannot start again.
+    const failed = await mup(["cluster", "restart", "rs", "--auto-approve"], {
+      home,
+      env: { MUP_SIM_CRASH_AT_STARTUP: "14", MUP_SIM_FAULT_PORTS: String(ports[1]) },
+    });
+    assert.equal(failed.code, 1, output(failed));
+    const restart = await currentState(home, "rs");
+    assert.equal(restart.status, "failed");
+    assert.equal((await livePids(home, "rs")).length, 2, "the member that failed to start is down");
+
+    const planned = await ok(home, [
+      "state",
+      "rollback",
+      "rs",
+      "--checkpoint",
+      "start",
+      "--dry-run",
+    ]);
+    assert.match(planned.stdout, new RegExp(`Start [^\\n]*:${ports[1]}`), planned.stdout);
+    const rb = await ok(home, [
+      "state",
+      "rollback",
+      "rs",
+      "--checkpoint",
+      "start",
+      "--auto-approve",
+    ]);
+    assert.match(rb.stdout, /Rollback completed successfully!/);
+    assert.equal((await livePids(home, "rs")).length, 3, rb.stdout);
+    assert.ok((await display(home, "rs")).healthy);
+    assert.equal((await meta(home, "rs")).status, "running");
+
+    // The deploy, two applies ago: refused, naming the apply that replaced it.
+    const before = await meta(home, "rs");
+    const pids = await livePids(home, "rs");
+    const old = await ok(home, [
+      "state",
+      "rollback",
+      "rs",
+      "--state-id",
+      deployId,
+      "--checkpoint",
+      "phase3-complete",
+      "--auto-approve",
+    ], 1);
+    assert.match(
+      old.stderr,
+      new RegExp(`apply ${deployId} of cluster rs was replaced by a later apply, apply-`),
+    );
+    assert.match(old.stderr, /refusing to roll it back/);
+    assert.deepEqual(await meta(home, "rs"), before);
+    assert.deepEqual(await livePids(home, "rs"), pids);
+  } finally {
+    await killAll(home);
+  }
+});
