@@ -248,6 +248,26 @@ Deno.test("restart warns when a set loses its majority: --force of a set's major
   assert.match(plan.validation.warnings.at(-1)!.message, /has 2 of 3 votes running \(2 needed\)/);
 });
 
+Deno.test("restart of a mongos while config servers are down is refused: it could not start again", async () => {
+  const i = await input("sharded.yaml", { filter: { roles: ["mongos"] } });
+  for (const port of [27019, 27020, 27021]) {
+    i.facts[`config-localhost-${port}`] = { running: false };
+  }
+  const plan = planRestart(i);
+  assert.equal(plan.validation.valid, false);
+  const e = plan.validation.errors.find((x) => x.code === "config_servers_down");
+  assert.match(
+    e?.message ?? JSON.stringify(plan.validation.errors),
+    /^mongos localhost:27017 could not start again: config servers localhost:27019, localhost:27020, localhost:27021 are not running.*`mup cluster start golden` first/,
+  );
+  // With the config servers up, the same restart is planned.
+  assert.equal(
+    planRestart(await input("sharded.yaml", { filter: { roles: ["mongos"] } }))
+      .validation.valid,
+    true,
+  );
+});
+
 Deno.test("stop of a stopped cluster and start of a running one plan nothing", async () => {
   assert.equal(allOperations(planStop(await input("sharded.yaml", {}, false))).length, 0);
   assert.equal(allOperations(planStart(await input("sharded.yaml"))).length, 0);
