@@ -3,6 +3,7 @@ import { makeCa, makeCertificate } from "../security/tls.ts";
 import {
   AdminCredentials,
   checkKeyfile,
+  keyfileSource,
   newKeyfile,
   newPassword,
   readAdmin,
@@ -35,9 +36,7 @@ export const generateSecret: Operation = {
     if (ref === SECRET.keyfile) {
       const given = ctx.op.target.params.source;
       if (given) {
-        const src = given.startsWith("~/")
-          ? `${Deno.env.get("HOME") ?? ""}${given.slice(1)}`
-          : given;
+        const src = keyfileSource(given);
         const text = await Deno.readTextFile(src).catch((e) => {
           throw new OperationError(`cannot read the keyfile ${src}: ${(e as Error).message}`);
         });

@@ -20,8 +20,9 @@ import { isLocalHost } from "../topology/schema.ts";
 import { clashes, clusterClaims, otherClusters, strayClaims } from "../preflight/clusters.ts";
 import { MupError } from "../errors.ts";
 import { clusterAccess } from "../security/access.ts";
-import { securityOf, withSecurityDefaults } from "../security/settings.ts";
-import { readAdmin, secretPath } from "../security/secrets.ts";
+import { SECRET, securityOf, withSecurityDefaults } from "../security/settings.ts";
+import { readAdmin, secretExists, secretPath } from "../security/secrets.ts";
+import { checkUserKeyfile } from "../preflight/keyfile.ts";
 import { sha256File } from "../util/file_hash.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
 import { dataDirsInUse } from "../preflight/recorded_data.ts";
@@ -215,6 +216,18 @@ export async function buildDeployPlan(
     validation.checks.push(r.check);
     validation.errors.push(r.issue);
     validation.valid = false;
+  }
+  // The user's own keyfile is copied mid-apply, once: checked here while it still will be.
+  const sec = securityOf(topology);
+  const keyfile = sec.auth && !(await secretExists(req.cluster, SECRET.keyfile))
+    ? await checkUserKeyfile(sec.keyfile, req.topologyFile)
+    : undefined;
+  if (keyfile) {
+    validation.checks.push(keyfile.check);
+    if (keyfile.issue) {
+      validation.errors.push(keyfile.issue);
+      validation.valid = false;
+    }
   }
   for (const w of loaded.warnings) {
     validation.warnings.push({

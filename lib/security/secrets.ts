@@ -87,6 +87,11 @@ export function newPassword(): string {
   return randomBase64(24).replaceAll("+", "-").replaceAll("/", "_");
 }
 
+/** Where a keyfile the topology names is read: `~/` is the user's home; otherwise as given. */
+export function keyfileSource(given: string): string {
+  return given.startsWith("~/") ? `${Deno.env.get("HOME") ?? ""}${given.slice(1)}` : given;
+}
+
 /** Checks a user's own keyfile the way mongod reads one; throws a MupError naming the fix. */
 export function checkKeyfile(text: string, file: string): string {
   const key = text.replace(/\s/g, "");
