@@ -295,3 +295,46 @@ Deno.test("CLI: plan-time hooks, working directory, dry-run schedule; the plan's
     await killAll(home);
   }
 });
+
+Deno.test("CLI: a re-deploy whose hooks changed is a change (exit 2 with --detailed-exitcode) that records the new hooks; then no changes", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  const topo = (say: string) =>
+    writeTopology(
+      home,
+      "hk.yaml",
+      standaloneTopology([port], `hooks:\n  before_apply:\n    command: "echo ${say}"\n`),
+    );
+  const plan = async (code: number) => {
+    const r = await mup(
+      deployArgs("hk", await topo("two"), await testMirror(), [
+        "--plan-only",
+        "--detailed-exitcode",
+      ]),
+      { home },
+    );
+    assert.equal(r.code, code, output(r));
+    return r;
+  };
+  try {
+    const first = await mup(
+      deployArgs("hk", await topo("one"), await testMirror(), ["--auto-approve"]),
+      {
+        home,
+      },
+    );
+    assert.equal(first.code, 0, output(first));
+    const changed = await plan(2);
+    assert.match(changed.stdout, /Save cluster metadata with the topology's hooks/);
+    const applied = await mup(
+      deployArgs("hk", await topo("two"), await testMirror(), ["--auto-approve"]),
+      { home },
+    );
+    assert.equal(applied.code, 0, output(applied));
+    const meta = await Deno.readTextFile(path.join(home, "storage/clusters/hk/meta.yaml"));
+    assert.match(meta, /command: echo two/);
+    assert.match((await plan(0)).stdout, /No changes\. The cluster matches the topology\./);
+  } finally {
+    await killAll(home);
+  }
+});

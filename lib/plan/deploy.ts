@@ -13,7 +13,7 @@ import { allocatePorts, preflight } from "../preflight/preflight.ts";
 import { baseStateOf, readMeta } from "../state/meta.ts";
 import { type LoadedTopology, loadTopology } from "../topology/load.ts";
 import { planDeploy } from "./planner.ts";
-import { clusterDifferences, recordedPorts, renderDifference } from "./redeploy.ts";
+import { canonical, clusterDifferences, recordedPorts, renderDifference } from "./redeploy.ts";
 import { hostKey } from "../topology/hosts.ts";
 import { nodeClaims } from "../topology/layout.ts";
 import { isLocalHost } from "../topology/schema.ts";
@@ -241,6 +241,9 @@ export async function buildDeployPlan(
   const down = meta
     ? await clusterAccess(meta.name, meta.topology, req.executors).unanswered(meta.processes)
     : undefined;
+  // Hooks are not the cluster: a re-deploy records new ones (lifecycle commands run them).
+  const hooksChanged = !!meta &&
+    canonical(meta.topology.hooks ?? {}) !== canonical(topology.hooks ?? {});
   const measured = await measuredDurations(req.store, req.cluster, topology);
   const plan = planDeploy({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
@@ -262,6 +265,7 @@ export async function buildDeployPlan(
     waitTimeoutMs: req.waitTimeoutMs,
     ...(retained?.reuse ? { retainedSecrets: retained.reuse } : {}),
     ...(down ? { repairDown: [...down] } : {}),
+    ...(hooksChanged ? { hooksChanged } : {}),
   });
   // A repair re-installs what was deleted from the hosts (a keyfile, a configuration…): its
   // review says so, rather than counting it among the re-checks.
@@ -270,7 +274,8 @@ export async function buildDeployPlan(
   markRepairFindings(plan, files, findings);
   markResync(plan, dataDirs.resync ?? new Map());
   if (meta) guardStarts(plan, procs);
-  const unchanged = meta?.status === "running" && down?.size === 0 && !findings.length;
+  const unchanged = meta?.status === "running" && down?.size === 0 && !findings.length &&
+    !hooksChanged;
   return unchanged ? { ...plan, phases: [] } : plan;
 }
 

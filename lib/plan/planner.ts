@@ -69,6 +69,11 @@ export interface DeployPlanInput {
    * change is recorded as "none" (each operation still re-checks its effect when applied).
    */
   repairDown?: string[];
+  /**
+   * A repair whose topology's hooks differ from the recorded ones: the metadata is saved with
+   * the new hooks (the only change a re-deploy makes besides starting what is down).
+   */
+  hooksChanged?: boolean;
 }
 
 /** Pure: topology + release → a deploy Plan (without its content hash). */
@@ -112,9 +117,15 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
   if (input.repairDown) {
     const down = new Set(input.repairDown);
     for (const o of [...prepare, ...deploy, ...initialize, ...finalize]) {
+      if (input.hooksChanged && o.type === "save_metadata") {
+        o.description = "Save cluster metadata with the topology's hooks (they differ from the " +
+          "recorded ones)";
+      }
       o.changes = o.changes.map((ch) =>
         ch.resource_type === "process" && ch.action === "start" && down.has(ch.resource_id)
           ? ch
+          : input.hooksChanged && o.type === "save_metadata"
+          ? { ...ch, action: "update", after: { hooks: input.topology.hooks ?? {} } }
           : { ...ch, action: "none" }
       );
     }

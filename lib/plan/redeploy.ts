@@ -43,7 +43,7 @@ function describe(p: ProcessSpec): string {
 }
 
 /** Stable JSON (sorted keys), so settings compare by content, not key order. */
-function canonical(v: unknown): string {
+export function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
   if (v && typeof v === "object") {
     return `{${
