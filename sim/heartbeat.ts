@@ -96,13 +96,16 @@ export class Heartbeats {
       // A busy member that answered recently is slow, not down (a refused connection is).
       const slow = /timed out/.test((e as Error).message) && prev?.health === 1 &&
         Date.now() - (prev.lastHeartbeat?.getTime() ?? 0) < this.rs.electionTimeoutMs;
-      if (!slow) this.markDown(id);
+      if (!slow) this.markDown(id, (e as Error).message);
     }
     await this.settle();
   }
 
-  /** Member `id` did not answer: DOWN in this member's view (and no longer its primary). */
-  private markDown(id: number): void {
+  /**
+   * Member `id` did not answer (`message` says why: a refused connection, a refused
+   * `__system` login): DOWN in this member's view (and no longer its primary).
+   */
+  private markDown(id: number, message: string): void {
     const prev = this.rs.views.get(id);
     const v: MemberView = {
       health: 0,
@@ -114,6 +117,7 @@ export class Heartbeats {
       lastHeartbeat: new Date(),
       pingMs: 0,
       since: prev?.health === 0 ? prev.since : Date.now(),
+      message,
     };
     this.rs.views.set(id, v);
     if (this.rs.primaryId === id) this.rs.primaryId = undefined;

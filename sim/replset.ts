@@ -39,6 +39,8 @@ export interface MemberView {
   lastHeartbeat?: Date;
   pingMs: number;
   since: number;
+  /** Why the last heartbeat failed (replSetGetStatus `lastHeartbeatMessage`). */
+  message?: string;
 }
 
 function envMs(name: string, dflt: number): number {

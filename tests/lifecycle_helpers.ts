@@ -38,6 +38,7 @@ export interface Display {
     reason?: string;
     pid?: number;
     data_dir?: string;
+    healthy: boolean;
   }[];
   connection_string: string;
 }

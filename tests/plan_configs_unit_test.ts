@@ -3,15 +3,18 @@
  * without auth and TLS; `cluster tls enable|disable`), and a configuration edited in a plan —
  * security removed, bindIp opened, another file uploaded in its place, a TLS step renamed — is
  * refused naming the operation, the process and the first differing line; for a recorded
- * cluster also when the plan's topology was edited along with it.
+ * cluster also when the plan's topology was edited along with it. And lib/plan/plan_uploads.ts:
+ * the uploads the planners make pass; any other (a file of the store, the password, a secret
+ * put elsewhere or on another host) is refused naming the operation and the parameter.
  */
 import assert from "node:assert/strict";
 import { compileHooks } from "../lib/hooks/compile.ts";
 import { planDeploy } from "../lib/plan/planner.ts";
 import { planConfigIssues, recordedConfigIssues } from "../lib/plan/plan_configs.ts";
+import { planUploadIssues, recordedUploadIssues } from "../lib/plan/plan_uploads.ts";
 import { listProcesses } from "../lib/plan/processes.ts";
 import { planTls } from "../lib/plan/tls.ts";
-import { allOperations, type Plan } from "../lib/plan/schema.ts";
+import { allOperations, type Plan, type PlannedOperation } from "../lib/plan/schema.ts";
 import { sealPlanText } from "../lib/plan/hash.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
 import { recordedProcess } from "../lib/state/meta_from_plan.ts";
@@ -134,6 +137,8 @@ for (const [name, yaml] of Object.entries(TOPOLOGIES)) {
         .filter((i) => i.severity === "error");
       assert.deepEqual(errors, [], `${plan.operation} plan`);
       assert.deepEqual(recordedConfigIssues(plan, metaOf(deploy)), [], plan.operation);
+      const opts = { storeRoot: STORE };
+      assert.deepEqual(recordedUploadIssues(plan, metaOf(deploy), opts), [], plan.operation);
     }
   });
 }
@@ -251,4 +256,68 @@ Deno.test("after cluster tls enable or disable, each configuration is the one re
       assert.equal(o.target.params.content, before.get(o.target.name), o.id);
     }
   }
+});
+
+Deno.test("uploads mup does not make are refused: another file of the store, the password, a secret elsewhere or to another host, a configuration staged elsewhere", async () => {
+  const deploy = await deployPlan(TOPOLOGIES["replica set, TLS"]);
+  const uploads = allOperations(deploy).filter((o) => o.type === "upload_file");
+  const edited = (
+    id: string,
+    change: (params: Record<string, string>, o: PlannedOperation) => void,
+  ) => {
+    const copy = structuredClone(deploy);
+    const o = allOperations(copy).find((x) => x.id === id)!;
+    change(o.target.params, o);
+    return planUploadIssues(copy, { storeRoot: STORE }).map((i) => i.message).join("\n");
+  };
+  assert.deepEqual(planUploadIssues(deploy, { storeRoot: STORE }), []);
+  const keyfile = uploads.find((o) => o.target.params.secret === "secret:keyfile")!;
+  const cert = uploads.find((o) => o.target.params.secret?.startsWith("secret:cert:"))!;
+  const config = uploads.find((o) => o.target.params.source !== undefined)!;
+  const k = `operation ${keyfile.id} \\(upload_file\\)`;
+  assert.match(
+    edited(keyfile.id, (p) => {
+      delete p.secret;
+      p.source = `${STORE}/clusters/other/secrets/admin.json`;
+      p.dest = "/srv/mup/c1/x.json";
+    }),
+    new RegExp(
+      `${k}: parameter "source" is ".*other/secrets/admin\\.json", uploaded to ` +
+        `db1\\.example\\.net:/srv/mup/c1/x\\.json, which is no process's configuration file`,
+    ),
+  );
+  assert.match(
+    edited(keyfile.id, (p) => p.secret = "secret:admin"),
+    new RegExp(`${k}: parameter "secret" is "secret:admin", which mup never uploads`),
+  );
+  assert.match(
+    edited(keyfile.id, (p) => p.dest = "/srv/mup/c1/data/keyfile"),
+    new RegExp(
+      `${k}: parameter "dest" is "/srv/mup/c1/data/keyfile"; mup installs the keyfile ` +
+        `at /srv/mup/c1/secrets/keyfile`,
+    ),
+  );
+  assert.match(
+    edited(keyfile.id, (_, o) => o.target.host = "evil.example.net"),
+    /installs the keyfile on evil\.example\.net, which is no host of this plan's topology/,
+  );
+  assert.match(
+    edited(keyfile.id, (p) => p.source = `${STORE}/clusters/other/secrets/admin.json`),
+    /parameter "source" is ".*" beside the secret "secret:keyfile"/,
+  );
+  const other = cert.target.host === "db1.example.net" ? "db2.example.net" : "db1.example.net";
+  assert.match(
+    edited(cert.id, (_, o) => o.target.host = other),
+    /installs the certificate of \S+ on db\d\.example\.net, which is not that process's host/,
+  );
+  assert.match(
+    edited(
+      config.id,
+      (p) => p.source = `${STORE}/clusters/other/staging/${config.target.name}.conf`,
+    ),
+    new RegExp(
+      `parameter "source" is ".*/clusters/other/staging/.*"; the configuration of ` +
+        `${config.target.name} is uploaded from the cluster's staged ${CLUSTER_DIR}/staging/`,
+    ),
+  );
 });

@@ -1,12 +1,15 @@
 /** Remote hosts of another architecture get that architecture's release (pure planner; pre-flight with a fake host). */
 import assert from "node:assert/strict";
+import * as path from "node:path";
 import { planDeploy } from "../lib/plan/planner.ts";
 import { allOperations, type Release } from "../lib/plan/schema.ts";
 import { preflight } from "../lib/preflight/preflight.ts";
 import { MockExecutor } from "../lib/executor/mock.ts";
 import type { Executor, ExecutorFactory } from "../lib/executor/executor.ts";
 import { parseTopology } from "../lib/topology/load.ts";
-import { installFixture, tempFile } from "./fixture.ts";
+import { renderPlan } from "../lib/render/plan_text.ts";
+import { sha256File } from "../lib/util/file_hash.ts";
+import { installFixture, tempDir, tempFile } from "./fixture.ts";
 
 installFixture();
 
@@ -132,4 +135,64 @@ Deno.test("pre-flight resolves the release of each remote architecture once and 
     /no MongoDB 7\.0\.5 release for arm1\.example\.net is Linux riscv64/,
   );
   assert.equal(bad.validation.valid, false);
+});
+
+Deno.test("a remote architecture's archive found in the cache by pre-flight is used, not downloaded, and the review says so", async () => {
+  const { topology } = await parseTopology(TOPO, "t.yaml");
+  const hosts = new Map<string, Executor>([
+    ["ctl.example.net", new MockExecutor("ctl.example.net")],
+    ["arm1.example.net", new FakeRemote("arm1.example.net", "Linux", "arm64")],
+    ["x86.example.net", new FakeRemote("x86.example.net", "Linux", "x86_64")],
+  ]);
+  const cacheDir = await tempDir();
+  const arm = release("aarch64");
+  // The aarch64 archive in the cache, as an earlier download left it.
+  await Deno.writeTextFile(path.join(cacheDir, arm.archive_name), "aarch64 release");
+  const sha256 = (await sha256File(path.join(cacheDir, arm.archive_name)))!;
+  const main = { ...release("x86_64"), url: path.join(cacheDir, "nowhere.tgz") };
+  const r = await preflight({
+    topology,
+    release: main,
+    resources: {
+      hosts: 3,
+      total_processes: 3,
+      processes_by_role: { mongod: 3 },
+      ports_used: [27017],
+      disk_space_gb: 0,
+      download_size_mb: 1,
+      processes_per_host: { "ctl.example.net": 1, "arm1.example.net": 1, "x86.example.net": 1 },
+    },
+    deployDir: "/d",
+    archivePath: path.join(cacheDir, main.archive_name),
+    executors: { forHost: (h) => hosts.get(h)! },
+    resolveFor: (a: string) => Promise.resolve({ ...release(a), sha256 }),
+  });
+  assert.deepEqual(r.cached, false);
+  assert.deepEqual(r.cachedPlatforms, ["linux-aarch64"]);
+  const plan = planDeploy({
+    planId: "plan-arch",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    clusterName: "c",
+    topology,
+    topologyFile: "/t.yaml",
+    release: main,
+    hostReleases: r.hostReleases,
+    cachedPlatforms: r.cachedPlatforms,
+    deployDir: "/d",
+    cacheDir,
+    clusterDir: "/c",
+    validation: { valid: true, errors: [], warnings: [], checks: [] },
+    hooks: [],
+    baseState: { lineage: "", serial: 0 },
+    cached: false,
+  });
+  const ops = new Map(allOperations(plan).map((o) => [o.id, o]));
+  assert.deepEqual(
+    ops.get("download-mongo-7.0.5-linux-aarch64")!.changes.map((c) => c.action),
+    ["none"],
+  );
+  const shown = renderPlan({ ...plan, content_hash: "" });
+  assert.match(shown, /Uses the cached \S+mongodb-linux-aarch64-ubuntu2204-7\.0\.5\.tgz \(sha256/);
+  assert.match(shown, /Downloads \S+nowhere\.tgz \(sha256/);
+  assert.doesNotMatch(shown, /Downloads \S+aarch64/);
 });

@@ -137,7 +137,7 @@ export async function buildDeployPlan(
   const archivePath = path.join(req.cacheDir, release.archive_name);
   const procs = listProcesses(topology, deployDir);
   const resources = estimateResources(procs, release);
-  const { validation, cached, hostReleases } = await preflight({
+  const { validation, cached, hostReleases, cachedPlatforms } = await preflight({
     topology,
     release,
     resources,
@@ -260,6 +260,7 @@ export async function buildDeployPlan(
     baseState: baseStateOf(meta),
     cached,
     ...(Object.keys(hostReleases).length ? { hostReleases } : {}),
+    ...(cachedPlatforms.length ? { cachedPlatforms } : {}),
     dryRun: req.dryRun,
     measured,
     waitTimeoutMs: req.waitTimeoutMs,

@@ -68,7 +68,7 @@ export function releaseUses(
         r,
         path.join(input.cacheDir, r.archive_name),
         path.join(input.cacheDir, `${r.variant}-${r.version}-${r.platform}`),
-        false,
+        input.cachedPlatforms?.includes(r.platform) ?? false,
       ),
     );
   }

@@ -47,6 +47,11 @@ export interface DeployPlanInput {
   hostReleases?: Record<string, Release>;
   /** True when pre-flight found the archive already in the cache. */
   cached: boolean;
+  /**
+   * The platforms of `hostReleases` whose archive pre-flight found in the cache with its
+   * sha256: their downloads change nothing either.
+   */
+  cachedPlatforms?: string[];
   dryRun?: boolean;
   environment?: Record<string, string>;
   /** Durations measured in earlier applies; without them the built-in constants stand. */
@@ -66,7 +71,8 @@ export interface DeployPlanInput {
   /**
    * A repair (a re-deploy of the recorded cluster as recorded): the recorded processes that did
    * not answer when planned. Only their starts are expected to change anything; every other
-   * change is recorded as "none" (each operation still re-checks its effect when applied).
+   * change but a download's (see `cached`) is recorded as "none" (each operation still
+   * re-checks its effect when applied).
    */
   repairDown?: string[];
   /**
@@ -121,6 +127,9 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
         o.description = "Save cluster metadata with the topology's hooks (they differ from the " +
           "recorded ones)";
       }
+      // A download does what pre-flight found: nothing when the archive is cached, else it
+      // downloads (the review and the estimates follow its change).
+      if (o.type === "download_binary") continue;
       o.changes = o.changes.map((ch) =>
         ch.resource_type === "process" && ch.action === "start" && down.has(ch.resource_id)
           ? ch

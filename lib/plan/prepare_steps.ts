@@ -65,8 +65,8 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
         },
       },
       pre_conditions: [{ ...main.pre_conditions[0], id: `${u.downloadId}:cache` }],
-      changes: [change("file", u.archive, "create")],
-      estimated_ms: EST.download,
+      changes: [change("file", u.archive, u.cached ? "none" : "create")],
+      estimated_ms: u.cached ? EST.downloadCached : EST.download,
     });
   }
   // Binaries each host needs, gathered in one pass (a filter per host is quadratic at scale).

@@ -5,6 +5,7 @@ import { checkPlanText, type PlanCheck } from "./validate.ts";
 import { recordedPathIssues } from "./plan_paths.ts";
 import { validateTopology } from "../topology/validate.ts";
 import { recordedConfigIssues } from "./plan_configs.ts";
+import { recordedUploadIssues } from "./plan_uploads.ts";
 import { readMeta } from "../state/meta.ts";
 import { checkIdentifier, insideStore, isIdentifier } from "../util/ident.ts";
 import type { Dag } from "../graph/mod.ts";
@@ -203,9 +204,10 @@ export class PlanStore {
   /**
    * Validates a plan file's text (checkPlanText, with this store's root) and, for a plan of a
    * cluster recorded here that is current (made from the recorded state, so applicable), its
-   * paths and configurations against the cluster as recorded (plan_paths.ts recordedPathIssues,
-   * plan_configs.ts recordedConfigIssues): a plan whose topology or deploy root was edited
-   * together with its paths or configurations is refused too.
+   * paths, configurations and uploads against the cluster as recorded (plan_paths.ts
+   * recordedPathIssues, plan_configs.ts recordedConfigIssues, plan_uploads.ts
+   * recordedUploadIssues): a plan whose topology or deploy root was edited together with its
+   * paths, configurations or uploads is refused too.
    */
   async check(
     text: string,
@@ -238,6 +240,7 @@ export class PlanStore {
       check.issues.push(
         ...recordedPathIssues(plan, meta, { storeRoot: this.root }),
         ...recordedConfigIssues(plan, meta),
+        ...recordedUploadIssues(plan, meta, { storeRoot: this.root }),
       );
     }
     return check;

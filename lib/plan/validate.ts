@@ -4,6 +4,7 @@ import { planFileHash } from "./hash.ts";
 import { parsePlanText } from "./parse.ts";
 import { planPathIssues } from "./plan_paths.ts";
 import { planConfigIssues } from "./plan_configs.ts";
+import { planUploadIssues } from "./plan_uploads.ts";
 import type { Plan, ValidationIssue } from "./schema.ts";
 
 export interface PlanCheck {
@@ -16,7 +17,8 @@ export interface PlanCheck {
 /**
  * Full validation of a plan document: JSON, schema and format version, hash, graph, the paths
  * its operations run and write (plan_paths.ts; `storeRoot`, $MUP_HOME/storage, places the
- * cluster's own directory there), the configurations it writes (plan_configs.ts), pre-flight.
+ * cluster's own directory there), the configurations it writes (plan_configs.ts), the files it
+ * uploads (plan_uploads.ts), pre-flight.
  */
 export function checkPlanText(
   text: string,
@@ -29,7 +31,11 @@ export function checkPlanText(
   if (!parsed.plan) return { issues: parsed.issues };
   const hash = contentHashIssue(fileHash, parsed.plan, file);
   const issues = hash ? [hash] : [];
-  issues.push(...planPathIssues(parsed.plan, opts), ...planConfigIssues(parsed.plan));
+  issues.push(
+    ...planPathIssues(parsed.plan, opts),
+    ...planConfigIssues(parsed.plan),
+    ...planUploadIssues(parsed.plan, opts),
+  );
   return checkGraph(parsed.plan, issues);
 }
 

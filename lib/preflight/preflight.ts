@@ -68,6 +68,8 @@ export async function preflight(
   cached: boolean;
   /** Remote hosts that need another architecture's release, and that release. */
   hostReleases: Record<string, Release>;
+  /** The platforms of `hostReleases` whose archive is in the cache with its sha256. */
+  cachedPlatforms: string[];
 }> {
   const checks: CheckResult[] = [];
   const errors: ValidationIssue[] = [];
@@ -321,13 +323,16 @@ export async function preflight(
 
   // The releases of remote hosts of another architecture: cached, or there to download.
   const extra = [...new Map(Object.values(hostReleases).map((r) => [r.platform, r])).values()];
+  const cachedPlatforms: string[] = [];
   if (extra.length) {
     await timed("binaries_other_arch", async () => {
       const notes: string[] = [];
       for (const r of extra) {
         const cachedAt = path.join(path.dirname(input.archivePath), r.archive_name);
-        if ((await sha256File(cachedAt)) === r.sha256) notes.push(`${r.platform} cached`);
-        else {
+        if ((await sha256File(cachedAt)) === r.sha256) {
+          notes.push(`${r.platform} cached`);
+          cachedPlatforms.push(r.platform);
+        } else {
           const why = await unavailable(r.url);
           if (why) return { status: "failed", message: `${r.platform}: ${why}` };
           notes.push(`${r.platform} from ${path.dirname(r.url)}`);
@@ -344,6 +349,7 @@ export async function preflight(
     validation: { valid: errors.length === 0, errors, warnings, checks },
     cached,
     hostReleases,
+    cachedPlatforms,
   };
 }
 

@@ -8,6 +8,7 @@ import type { Document } from "mongodb";
 import { ANSWER_TIMEOUT_MS, type MongoAccess } from "../mongo/client.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { formatDuration } from "../util/format.ts";
+import { type Answer, judgeBySet } from "./set_view.ts";
 
 /** One process as recorded in meta.yaml. */
 export type MetaProcess = ClusterMeta["processes"][number];
@@ -65,7 +66,7 @@ async function askOne(
   p: MetaProcess,
   dataDir: string | undefined,
   timeoutMs: number,
-): Promise<{ status: ProcessStatus; rs?: Document }> {
+): Promise<Answer> {
   const base: ProcessStatus = {
     id: hostPort(p.host, p.port),
     process_id: p.id,
@@ -211,17 +212,22 @@ export function sortStatuses(rows: ProcessStatus[]): ProcessStatus[] {
 
 /**
  * Asks every process of `procs` at once. Each question is bounded by `timeoutMs`, so the whole
- * call takes at most about three timeouts however many hosts are dead.
+ * call takes at most about four timeouts however many hosts are dead. A set member that answers
+ * is healthy only when its set counts it in (set_view.ts: the primary reaches it, it reaches
+ * the primary); `cluster` (default: `procs`) holds the set's other members, asked for its
+ * primary when `procs` does not hold it.
  */
 export async function probeProcesses(
   access: MongoAccess,
   procs: MetaProcess[],
   dataDirs: Map<string, string>,
   timeoutMs = ANSWER_TIMEOUT_MS,
+  cluster: MetaProcess[] = procs,
 ): Promise<ProcessStatus[]> {
   const answers = await Promise.all(
     procs.map((p) => askOne(access, p, dataDirs.get(p.id), timeoutMs)),
   );
+  await judgeBySet(access, answers, cluster, timeoutMs);
   return sortStatuses(answers.map((a) => a.status));
 }
 

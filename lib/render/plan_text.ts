@@ -169,8 +169,22 @@ export function renderPlan(
 }
 
 /**
+ * Where a download_binary operation takes the release from. Pre-flight found the archive in the
+ * cache with the release's sha256 when the planner recorded its change as "none" (see
+ * `archiveCached`): the apply then only checks it again, downloading nothing, and the review says
+ * so; otherwise it downloads.
+ */
+function downloadLine(o: PlannedOperation): string {
+  const p = o.target.params;
+  return o.changes.every((c) => c.action === "none")
+    ? `Uses the cached ${p.archive} (sha256 ${p.sha256}, verified; no download), unpacked into ` +
+      p.extract_dir
+    : `Downloads ${p.url} (sha256 ${p.sha256}) into ${p.extract_dir}`;
+}
+
+/**
  * What the plan runs and which configuration files it writes, with their paths on each host:
- * the downloads its binaries come from, `Runs <binary> -f <config> on <host>` per start, then
+ * the downloads (or cached archives) its binaries come from, `Runs <binary> -f <config> on <host>` per start, then
  * the configuration files uploaded that no start names. Long lists are cut to their first few and a count, unless `all` is set.
  */
 function runsLines(ops: PlannedOperation[], all: boolean): string[] {
@@ -183,10 +197,7 @@ function runsLines(ops: PlannedOperation[], all: boolean): string[] {
   );
   const lines = [
     // Where the binaries come from: the install copies them from this download's directory.
-    ...ops.filter((o) => o.type === "download_binary").map((o) =>
-      `Downloads ${o.target.params.url} (sha256 ${o.target.params.sha256}) into ` +
-      o.target.params.extract_dir
-    ),
+    ...ops.filter((o) => o.type === "download_binary").map(downloadLine),
     ...starts.map((o) => `Runs ${o.target.params.binary} -f ${o.target.params.config}${at(o)}`),
     ...writes.map((o) => `Writes ${o.target.params.dest}${at(o)}`),
   ];

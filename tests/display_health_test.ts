@@ -1,0 +1,82 @@
+/**
+ * `cluster display` judges a member by what its set says of it, not only by what it says of
+ * itself: a member restarted by hand on a keyfile whose content was changed on disk answers
+ * ping and calls itself SECONDARY, but it cannot authenticate to the other members (nor they to
+ * it), so the primary sees it as not reachable. Display shows it not healthy, with the reason,
+ * and the cluster degraded.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { killAll, mup, output, replicaSetTopology, tempHome } from "./helpers.ts";
+import { clusterDir } from "./apply_helpers.ts";
+import { deploy, type Display, display, stablePorts } from "./lifecycle_helpers.ts";
+import { admin, runBin, waitFor } from "./sim_helpers.ts";
+import { pidAlive } from "../lib/executor/local.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+/** The mongod binary the deploy installed under `deployDir` (bin/<variant>-<version>/bin). */
+async function installedMongod(deployDir: string): Promise<string> {
+  for await (const e of Deno.readDir(path.join(deployDir, "bin"))) {
+    if (e.isDirectory) return path.join(deployDir, "bin", e.name, "bin", "mongod");
+  }
+  throw new Error(`no release installed under ${deployDir}/bin`);
+}
+
+Deno.test("display: a member restarted by hand on a changed keyfile answers, calls itself SECONDARY, but the primary cannot reach it: not healthy, the reason shown, the cluster degraded", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports));
+    assert.ok((await display(home, "rs")).healthy);
+    const last = ports[2];
+    const id = `localhost:${last}`;
+    const deployDir = path.join(clusterDir(home, "rs"), "deploy");
+    // What a user might do: another key in the keyfile, then a restart of one member by hand.
+    const keyfile = path.join(deployDir, "secrets", "keyfile");
+    await Deno.chmod(keyfile, 0o600);
+    await Deno.writeTextFile(keyfile, "anotherkeyanotherkeyanotherkey\n");
+    await Deno.chmod(keyfile, 0o400);
+    const pid = (await display(home, "rs")).processes.find((p) => p.id === id)?.pid;
+    assert.ok(pid, "the member runs");
+    Deno.kill(pid, "SIGTERM");
+    await waitFor(() => Promise.resolve(!pidAlive(pid)), 30_000);
+    const conf = path.join(deployDir, "conf", `mongod-${last}`, "mongod.conf");
+    const started = await runBin(await installedMongod(deployDir), ["-f", conf]);
+    assert.equal(started.code, 0, output(started));
+    // It answers, and by its own account it is a secondary.
+    await waitFor(async () => (await admin(last, { ping: 1 })).ok === 1, 30_000);
+    const shown = await waitFor(async () => {
+      const r = await mup(["cluster", "display", "rs", "--json", "--detailed-exitcode"], {
+        home,
+      });
+      const d = JSON.parse(r.stdout) as Display;
+      const row = d.processes.find((p) => p.id === id);
+      return row?.state === "SECONDARY" ? { r, d, row } : undefined;
+    }, 30_000);
+    assert.equal(shown.r.code, 2, output(shown.r));
+    assert.equal(shown.d.healthy, false, output(shown.r));
+    assert.equal(shown.row.healthy, false, output(shown.r));
+    assert.match(
+      shown.row.reason ?? "",
+      new RegExp(`not reachable from the set's primary localhost:${ports[0]}`),
+      output(shown.r),
+    );
+    assert.match(shown.row.reason ?? "", /Authentication failed/, output(shown.r));
+    // The other members are as healthy as before.
+    for (const p of shown.d.processes.filter((p) => p.id !== id)) {
+      assert.ok(p.healthy, JSON.stringify(p));
+    }
+    // The plain display says the same, and without --detailed-exitcode exits 1.
+    const text = await mup(["cluster", "display", "rs"], { home });
+    assert.equal(text.code, 1, output(text));
+    assert.match(
+      text.stdout,
+      new RegExp(`${id} SECONDARY: not reachable from the set's primary`),
+      output(text),
+    );
+  } finally {
+    await killAll(home);
+  }
+});
