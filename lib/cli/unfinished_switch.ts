@@ -46,7 +46,10 @@ export async function refuseOverUnfinishedTlsSwitch(
     `cluster ${cluster}'s TLS ${action} (apply ${stateId}) ${how} part way: its members' ` +
       `configurations are between TLS modes, and the metadata still records TLS ` +
       `${action === "enable" ? "off" : "on"} until the switch finishes. \`mup ${command}\` ` +
-      "would act on a cluster the metadata does not describe",
+      (command.startsWith("cluster stop ")
+        ? "would replace the switch as the cluster's current apply, and the start after it is " +
+          "refused until the switch is finished"
+        : "would act on a cluster the metadata does not describe"),
     {
       hint: `finish the switch first: \`mup plan resume ${cluster}\` (it goes on from where ` +
         `it stopped); then run \`mup ${
