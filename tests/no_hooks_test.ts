@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import {
+  clusterCredentials,
   deployArgs,
   killAll,
   mup,
@@ -57,6 +58,50 @@ Deno.test("a recorded before_apply hook that now fails: stop names --no-hooks; s
       false,
       "destroyed",
     );
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a before_operation hook that fails a cluster tls enable at once: the hint names `cluster tls … --no-hooks`, the cluster is not left between modes, and enable --no-hooks switches it", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    const flag = path.join(home, "flag");
+    await Deno.writeTextFile(flag, "");
+    const file = await writeTopology(
+      home,
+      "hk.yaml",
+      standaloneTopology([port]) +
+        `hooks:\n  before_operation:\n    command: "test -f '${flag}'"\n    timeout: 5s\n`,
+    );
+    await ok(home, deployArgs("hk", file, await testMirror(), ["--auto-approve"]));
+    await Deno.remove(flag);
+
+    const failed = await mup(["cluster", "tls", "hk", "enable", "--auto-approve"], { home });
+    assert.equal(failed.code, 1, output(failed));
+    assert.match(failed.stdout, /hook before_operation of operation mark-status-unknown exited/);
+    assert.match(failed.stdout, /`mup cluster tls hk enable --no-hooks …`/, output(failed));
+    // Nothing changed before the hook failed: every command still acts on the cluster.
+    for (const cmd of [["cluster", "restart", "hk"], ["cluster", "tls", "hk", "enable"]]) {
+      const r = await mup([...cmd, "--no-hooks", "--plan-only"], { home });
+      assert.equal(r.code, 0, output(r));
+      assert.doesNotMatch(r.stderr, /between TLS modes/, output(r));
+    }
+    const enabled = await ok(home, [
+      "cluster",
+      "tls",
+      "hk",
+      "enable",
+      "--no-hooks",
+      "--auto-approve",
+    ]);
+    assert.match(
+      enabled.stdout,
+      /the cluster's hooks are skipped \(--no-hooks\): before_operation will not run/,
+      output(enabled),
+    );
+    assert.match((await clusterCredentials(home, "hk")).connection_string, /tls=true/);
   } finally {
     await killAll(home);
   }

@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
+import { commandOf } from "../plan/command_of.ts";
 import { clashes, otherClusters } from "../preflight/clusters.ts";
 import { nodeClaims } from "../topology/layout.ts";
 import type { Plan } from "../plan/schema.ts";
@@ -32,9 +33,7 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
   const base = plan.base_state;
   const regenerate = plan.operation === "deploy"
     ? `run \`mup cluster deploy ${plan.cluster_name} <topology> --version ${plan.version} --plan-only\` again`
-    : `plan it again: \`mup ${
-      plan.operation === "rollback" ? "state" : "cluster"
-    } ${plan.operation} ${plan.cluster_name} …\``;
+    : `plan it again: \`mup ${commandOf(plan.operation, plan.cluster_name)} …\``;
   if (!meta) {
     if (base.lineage !== "") {
       throw new MupError(

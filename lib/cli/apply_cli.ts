@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError } from "@commander-js/extra-typings";
+import { killRunningHooks } from "../hooks/runner.ts";
 import { apply, ApplyControl } from "../apply/applier.ts";
 import type { SafetyDecision } from "../apply/run_operation.ts";
 import { Emitter } from "../apply/events.ts";
@@ -207,9 +208,11 @@ export async function runApply(
       notice(
         `Stopping now. The apply is saved as paused; continue it with: mup plan resume ${plan.cluster_name}`,
       );
-      // Bounded: stopping at once must not hang on a stuck disk.
+      // Bounded: stopping at once must not hang on a stuck disk. A running hook is ended with
+      // its process group once the apply is recorded paused (its exit is then no failure): it
+      // must not outlive mup.
       await Promise.race([
-        control.stopNow().then(() => held.lock?.release()),
+        control.stopNow().then(() => killRunningHooks()).then(() => held.lock?.release()),
         new Promise((r) => setTimeout(r, 3000)),
       ]).catch(() => {});
       if (opts.json) {

@@ -16,6 +16,8 @@ import { planStatuses } from "../apply/stale.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
 import { StateStore } from "../state/store.ts";
 import * as path from "node:path";
+import { readPlanText } from "../plan/store.ts";
+import { readUserText } from "../util/read_text.ts";
 
 /**
  * `--expect-hash`: the content hash proves only that a plan was not changed after it was sealed,
@@ -96,7 +98,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .option("--json", "machine-readable output")
     .action(async (ref, opts) => {
       const file = await ctx.store.resolve(ref);
-      const check = await ctx.store.check(await Deno.readTextFile(file), file);
+      const check = await ctx.store.check(await readPlanText(file), file);
       const errors = check.issues.filter((i) => i.severity === "error");
       if (opts.json && errors.length) {
         // The error document, with the validation result's fields kept for scripts.
@@ -158,7 +160,10 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .description("Read a plan from standard input, validate it, and store it with its cluster")
     .option("--json", "machine-readable output")
     .action(async (opts) => {
-      const text = await new Response(Deno.stdin.readable).text();
+      const { text } = await readUserText("<stdin>", {
+        what: "plan",
+        hint: "give a plan file on standard input: `mup plan import < plan-<id>.json`",
+      });
       const check = await ctx.store.check(text, "<stdin>", { here: true });
       const errors = check.issues.filter((i) =>
         i.severity === "error" && !i.message.startsWith("pre-flight")

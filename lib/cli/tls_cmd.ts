@@ -6,6 +6,7 @@ import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { compileHooks } from "../hooks/compile.ts";
+import { withoutHooks } from "../hooks/skip.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
 import { planTls } from "../plan/tls.ts";
 import { securityOf } from "../security/settings.ts";
@@ -27,10 +28,15 @@ export function addTlsCommand(cmd: Command, ctx: CliContext): void {
         "metadata changes last",
     )
     .argument("<name>", "cluster name")
-    .argument("<action>", "enable or disable");
+    .argument("<action>", "enable or disable")
+    .option(
+      "--no-hooks",
+      "make the plan without the cluster's hooks (one that fails every time must not keep " +
+        "TLS from being switched); the review says which are skipped",
+    );
   planFlowOptions(sub, ctx);
   sub.action(async (name: string, action: string, o: unknown) => {
-    const opts = o as PlanFlowOptions;
+    const opts = o as PlanFlowOptions & { hooks?: boolean };
     if (action !== "enable" && action !== "disable") {
       throw new MupError(`unknown action "${action}": use enable or disable`, {
         hint: `mup cluster tls ${name} enable`,
@@ -55,17 +61,19 @@ export function addTlsCommand(cmd: Command, ctx: CliContext): void {
     await planAndApply(ctx, {
       cluster: name,
       operation: `tls-${action}`,
-      hooks: compileHooks(
+      hooks: opts.hooks === false ? [] : compileHooks(
         meta.topology.hooks,
         meta.topology_file ? path.dirname(meta.topology_file) : clusterDir,
       ),
-      build: () =>
-        buildLifecyclePlan((input) => planTls({ ...input, action }), {
+      build: async () => {
+        const plan = await buildLifecyclePlan((input) => planTls({ ...input, action }), {
           meta,
           store: ctx.store,
           executors: ctx.executors,
           dryRun: opts.dryRun,
-        }),
+        });
+        return opts.hooks === false ? withoutHooks(plan) : plan;
+      },
       header: (plan) => [
         `Planning TLS ${action} of cluster: ${name}`,
         `Topology: ${describeTopology(plan)}`,

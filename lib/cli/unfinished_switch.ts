@@ -11,12 +11,16 @@ import { shellJoin } from "../executor/shell_quote.ts";
 import { readMeta } from "../state/meta.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
 
+/** The first operation of a switch (lib/plan/lifecycle_ops.ts markedPhases). */
+const MARK_OP = "mark-status-unknown";
+
 /**
  * Throws a MupError when the cluster is between TLS modes, naming the switch and
  * `mup plan resume <name>`: its metadata's `tls_switch` marker is set (written by the switch's
  * first operation, cleared by its last), or its current apply is a TLS switch that failed, was
- * paused or was cut off (metadata written before the marker existed). An apply whose mup still
- * runs is left to the cluster lock. `command` names the command (e.g. "cluster restart x"); the
+ * paused or was cut off after that first operation (metadata written before the marker
+ * existed). A switch stopped before its first operation completed changed nothing: not
+ * refused. An apply whose mup still runs is left to the cluster lock. `command` names the command (e.g. "cluster restart x"); the
  * hint repeats the whole command line as given, options included, to run again afterwards.
  */
 export async function refuseOverUnfinishedTlsSwitch(
@@ -27,23 +31,32 @@ export async function refuseOverUnfinishedTlsSwitch(
   const u = await unfinishedApply(clusterDir);
   if (u?.outcome === "running") return;
   const marker = (await readMeta(clusterDir).catch(() => undefined))?.tls_switch;
-  const fromState = u && /^tls-(enable|disable)$/.exec(u.state.operation)?.[1];
+  // A switch whose first operation (the one writing the marker, which everything else follows)
+  // never completed changed nothing: a hook that failed before it, a pause, a cut at once.
+  const begun = u &&
+    Object.values(u.state.operation_states).some((o) =>
+      o.id === MARK_OP ? o.status === "completed" : o.status !== "pending"
+    );
+  const fromState = begun && /^tls-(enable|disable)$/.exec(u.state.operation)?.[1];
   const action = marker?.action ?? fromState;
   if (!action) return;
-  const stateId = u && fromState ? u.state.state_id : marker?.state_id;
-  const how = u && fromState ? u.outcome : "did not finish";
+  const stateId = fromState ? u.state.state_id : marker?.state_id;
+  const how = fromState ? u.outcome : "did not finish";
   throw new MupError(
     `cluster ${cluster}'s TLS ${action} (apply ${stateId}) ${how} part way: its members' ` +
       `configurations are between TLS modes, and the metadata still records TLS ` +
       `${action === "enable" ? "off" : "on"} until the switch finishes. \`mup ${command}\` ` +
-      "would act on a cluster the metadata does not describe",
+      (command.startsWith("cluster stop ")
+        ? "would replace the switch as the cluster's current apply, and the start after it is " +
+          "refused until the switch is finished"
+        : "would act on a cluster the metadata does not describe"),
     {
       hint: `finish the switch first: \`mup plan resume ${cluster}\` (it goes on from where ` +
         `it stopped); then run \`mup ${
           shellJoin(Deno.args)
         }\` again. \`mup cluster destroy ${cluster}\` ` +
         "is the only other command that runs before then",
-      details: { state_id: stateId, apply_status: u && fromState ? u.outcome : "unfinished" },
+      details: { state_id: stateId, apply_status: fromState ? u.outcome : "unfinished" },
     },
   );
 }

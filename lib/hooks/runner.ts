@@ -8,9 +8,40 @@ export interface HookRun {
   output: string;
 }
 
+/** The process groups of the hooks running now (each hook's `sh` leads its own group). */
+const running = new Map<number, Promise<unknown>>();
+
+function killGroupOf(pid: number, sig: Deno.Signal): void {
+  try {
+    Deno.kill(-pid, sig);
+  } catch {
+    // Group already gone.
+  }
+}
+
+/**
+ * Ends every hook still running, with its process group (what it started too): SIGTERM, then
+ * SIGKILL once they are gone or `graceMs` has passed. For when mup stops at once (a second
+ * Ctrl-C): a hook must not outlive it, as its own group does not get the terminal's SIGINT.
+ */
+export async function killRunningHooks(graceMs = 1000): Promise<void> {
+  const groups = [...running.entries()];
+  if (!groups.length) return;
+  for (const [pid] of groups) killGroupOf(pid, "SIGTERM");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all(groups.map(([, done]) => done)),
+    new Promise((r) => timer = setTimeout(r, graceMs)),
+  ]);
+  clearTimeout(timer);
+  // The group's other processes may outlive its leader: the whole group, whatever it did.
+  for (const [pid] of groups) killGroupOf(pid, "SIGKILL");
+}
+
 /**
  * Runs a hook's command with `sh -c` in its own process group, with the context as MUP_*
- * environment variables. On timeout the whole group gets SIGTERM, then SIGKILL two seconds later.
+ * environment variables. On timeout the whole group gets SIGTERM, then SIGKILL two seconds later;
+ * killRunningHooks ends it the same way when mup stops at once.
  */
 export async function runHook(
   hook: Hook,
@@ -27,14 +58,9 @@ export async function runHook(
     stderr: "piped",
     detached: true,
   }).spawn();
+  running.set(child.pid, child.status.catch(() => {}));
   let timedOut = false;
-  const killGroup = (sig: Deno.Signal) => {
-    try {
-      Deno.kill(-child.pid, sig);
-    } catch {
-      // Group already gone.
-    }
-  };
+  const killGroup = (sig: Deno.Signal) => killGroupOf(child.pid, sig);
   let hard: ReturnType<typeof setTimeout> | undefined;
   // Waited in steps: a timeout longer than the runtime's 32-bit timer must not fire at once.
   const cancelTimer = setLongTimeout(() => {
@@ -62,7 +88,7 @@ export async function runHook(
   };
   // Output pipes close when the last process holding them exits; do not wait past the kill.
   const pumps = Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr")]);
-  const status = await child.status;
+  const status = await child.status.finally(() => running.delete(child.pid));
   cancelTimer();
   if (timedOut) {
     killGroup("SIGKILL");

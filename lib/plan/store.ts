@@ -1,4 +1,5 @@
 import * as path from "node:path";
+import { readUserText } from "../util/read_text.ts";
 import { MupError } from "../errors.ts";
 import { exists, writeFileAtomic, writeFileAtomicWith } from "../state/atomic.ts";
 import { checkPlanText, type PlanCheck } from "./validate.ts";
@@ -298,7 +299,7 @@ export class PlanStore {
 
   async load(ref: string): Promise<{ plan: Plan; path: string; dag: Dag }> {
     const file = await this.resolve(ref);
-    const check = await this.check(await Deno.readTextFile(file), file, { here: true });
+    const check = await this.check(await readPlanText(file), file, { here: true });
     const errors = check.issues.filter((i) =>
       i.severity === "error" && !i.message.startsWith("pre-flight")
     );
@@ -410,4 +411,15 @@ async function writing<T>(
     if (!fsError) throw e;
     throw new MupError(`cannot write the plan file ${file}: ${(e as Error).message}`, { hint });
   }
+}
+
+/**
+ * A plan file's text, read as the user named it (`plan show|validate|apply|graph <file>`): a
+ * directory, a missing or unreadable file or one that is not UTF-8 is a MupError naming it.
+ */
+export async function readPlanText(file: string): Promise<string> {
+  return (await readUserText(file, {
+    what: "plan file",
+    hint: "give a plan file, plan ID or cluster name (`mup plan list` shows the saved plans)",
+  })).text;
 }

@@ -1,4 +1,5 @@
 import type { ApplyEvent } from "../apply/events.ts";
+import { commandOf } from "../plan/command_of.ts";
 import type { Plan } from "../plan/schema.ts";
 import { formatDuration } from "../util/format.ts";
 import { groupDoneLine, groupOperations, type OpGroup } from "./groups.ts";
@@ -245,8 +246,8 @@ export class PlainRenderer {
             " <topology> …`); the new plan re-checks what is already in place."
           : "The failed hook runs again on resume. To go on without the cluster's hooks, make " +
             `the plan again with --no-hooks (e.g. \`mup ${
-              plan.operation === "rollback" ? "state rollback" : `cluster ${plan.operation}`
-            } ${plan.cluster_name} --no-hooks …\`).`,
+              commandOf(plan.operation, plan.cluster_name)
+            } --no-hooks …\`).`,
       );
     }
   }

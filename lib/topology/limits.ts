@@ -91,11 +91,13 @@ export function loadLimited(
   text: string,
   file: string,
   limits: TopologyLimits,
+  /** The file's size in bytes, when the text was read from one (else its UTF-8 length). */
+  bytes?: number,
 ): { value: unknown; events: jsyaml.Event[] } | { issue: LimitIssue } | {
   syntax: jsyaml.YAMLException;
 } {
   const at = offsetLocator(text, file);
-  const big = fileTooLarge(file, new TextEncoder().encode(text).length, limits);
+  const big = fileTooLarge(file, bytes ?? new TextEncoder().encode(text).length, limits);
   if (big) return { issue: big };
   let events: jsyaml.Event[];
   try {

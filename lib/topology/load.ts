@@ -2,6 +2,7 @@ import type { z } from "zod";
 import { MupError, type SourceLocation } from "../errors.ts";
 import { didYouMean } from "../util/similar.ts";
 import { fileTooLarge, loadLimited, topologyLimits } from "./limits.ts";
+import { readUserText } from "../util/read_text.ts";
 import { Positions } from "./positions.ts";
 import { EventPositions } from "./event_positions.ts";
 import { Topology } from "./schema.ts";
@@ -59,12 +60,16 @@ export function formatIssue(i: TopologyIssue): string {
  * Parses and validates topology text. Throws TopologyError listing every problem found, each
  * located in the file (see Positions).
  */
-export async function parseTopology(text: string, file: string): Promise<LoadedTopology> {
+export async function parseTopology(
+  text: string,
+  file: string,
+  bytes?: number,
+): Promise<LoadedTopology> {
   let positions: Positions | undefined;
   const located = async () => positions ??= await Positions.of(text, file);
 
   let raw: unknown;
-  const limited = loadLimited(text, file, topologyLimits());
+  const limited = loadLimited(text, file, topologyLimits(), bytes);
   if ("issue" in limited) {
     throw new TopologyError(file, [{ severity: "error", ...limited.issue }]);
   }
@@ -163,56 +168,30 @@ function capped(found: TopologyIssue[], total: number, file: string): TopologyIs
   }];
 }
 
-/** The file's bytes, or undefined when it holds more than `max` (reading stops there). */
-async function readBounded(file: string, max: number): Promise<Uint8Array | undefined> {
-  const f = await Deno.open(file);
-  try {
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    const buf = new Uint8Array(64 * 1024);
-    for (let n = await f.read(buf); n !== null; n = await f.read(buf)) {
-      total += n;
-      if (total > max) return undefined;
-      chunks.push(buf.slice(0, n));
-    }
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
-  } finally {
-    f.close();
-  }
-}
-
 export async function loadTopology(file: string): Promise<LoadedTopology> {
-  let text: string;
-  try {
-    // Looked at before reading: a huge file is refused without being read.
-    const limits = topologyLimits();
-    const big = fileTooLarge(file, (await Deno.stat(file)).size, limits);
-    if (big) throw new TopologyError(file, [{ severity: "error", ...big }]);
-    // A device or pipe reports no size (/dev/zero, /dev/urandom): the read stops at the limit.
-    const bytes = await readBounded(file, limits.maxBytes);
-    if (!bytes) {
-      const over = fileTooLarge(file, limits.maxBytes + 1, limits)!;
-      throw new TopologyError(file, [{
+  // Looked at before reading: a huge file is refused without being read; a device or pipe
+  // reports no size (/dev/zero, /dev/urandom): the read stops at the limit. The limit counts
+  // the file's bytes, not the characters they decode to.
+  const limits = topologyLimits();
+  const { text, bytes } = await readUserText(file, {
+    what: "topology file",
+    hint: "check the path; examples/ holds sample topologies",
+    maxBytes: limits.maxBytes,
+    tooLarge: (n, stopped) => {
+      const over = fileTooLarge(file, n, limits)!;
+      return new TopologyError(file, [{
         severity: "error",
         ...over,
-        message:
-          `the file holds more than the limit of ${limits.maxBytes} bytes (read stopped there)`,
+        ...(stopped
+          ? {
+            message:
+              `the file holds more than the limit of ${limits.maxBytes} bytes (read stopped there)`,
+          }
+          : {}),
       }]);
-    }
-    text = new TextDecoder().decode(bytes);
-  } catch (e) {
-    if (e instanceof MupError) throw e; // a topology error, a bad limit setting
-    throw new MupError(`cannot read topology file ${file}: ${(e as Error).message}`, {
-      hint: "check the path; examples/ holds sample topologies",
-    });
-  }
-  return await parseTopology(text, file);
+    },
+  });
+  return await parseTopology(text, file, bytes);
 }
 
 function zodIssue(
