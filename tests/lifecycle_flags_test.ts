@@ -129,6 +129,18 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
     const stale = await ok(home, ["plan", "apply", planned.plan_id, "--auto-approve"], 1);
     assert.match(stale.stderr, /Saved plan is stale/);
     assert.match(stale.stderr, /mup cluster stop rs/);
+
+    // The newest plan made stale by an older one applied after it: plan diff says it is stale
+    // (as apply would) instead of listing changes that will not happen.
+    const one = JSON.parse(
+      (await ok(home, ["cluster", "start", "rs", "--plan-only", "--json"])).stdout,
+    );
+    await ok(home, ["cluster", "start", "rs", "--plan-only"]);
+    await ok(home, ["plan", "apply", one.plan_id, "--auto-approve"]);
+    const staleDiff = await ok(home, ["plan", "diff", "rs", "--detailed-exitcode"], 1);
+    assert.match(staleDiff.stderr, /Saved plan is stale: plan plan-\S+ can no longer be applied/);
+    assert.match(staleDiff.stderr, /mup cluster start rs/);
+    assert.doesNotMatch(staleDiff.stdout, /\(start\)/);
   } finally {
     await killAll(home);
   }

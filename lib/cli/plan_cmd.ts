@@ -12,7 +12,7 @@ import { noChanges, planDiff, renderDiff } from "../plan/diff.ts";
 import { clusterAccess } from "../security/access.ts";
 import { applyCommandOptions, runApply, runResume } from "./apply_cli.ts";
 import { destructive } from "./confirm.ts";
-import { planStatuses } from "../apply/stale.ts";
+import { checkNotStale, planStatuses } from "../apply/stale.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
 import { StateStore } from "../state/store.ts";
 import * as path from "node:path";
@@ -229,6 +229,13 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
           s.status === "completed" && s.plan_id === plan.plan_id &&
           s.plan_hash === plan.content_hash
         );
+      // A plan the cluster changed under (and that is neither applied nor being applied) would
+      // be refused by apply: its changes are not what would happen, so they are not listed.
+      const states = await new StateStore(ctx.store.clusterDir(cluster)).list().catch(() => []);
+      const newest = states.at(-1);
+      const inFlight = newest?.plan_id === plan.plan_id && newest.status !== "completed" &&
+        newest.status !== "rolled_back";
+      if (!applied && !inFlight) await checkNotStale(plan, ctx.store.clusterDir(cluster));
       if (applied && diff.changes.some((c) => c.action === "restart")) {
         const when = applied.completed_at ?? applied.updated_at;
         if (opts.json) {
