@@ -130,6 +130,19 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
     assert.match(stale.stderr, /Saved plan is stale/);
     assert.match(stale.stderr, /mup cluster stop rs/);
 
+    // One member of the stopped set: started, without waiting for a primary it cannot elect.
+    const single = await ok(home, [
+      "cluster",
+      "start",
+      "rs",
+      "-N",
+      `localhost:${ports[0]}`,
+      "--auto-approve",
+    ]);
+    assert.match(single.stdout, /rs0 will have 1 of 3 votes running \(2 needed\)/);
+    assert.doesNotMatch(single.stdout, /elect a primary/);
+    assert.equal((await livePids(home, "rs")).length, 1);
+
     // The newest plan made stale by an older one applied after it: plan diff says it is stale
     // (as apply would) instead of listing changes that will not happen.
     const one = JSON.parse(

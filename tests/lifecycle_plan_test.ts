@@ -268,6 +268,19 @@ Deno.test("restart of a mongos while config servers are down is refused: it coul
   );
 });
 
+Deno.test("start of fewer members than a majority: no wait for a primary it cannot elect, and a warning; with the majority, the wait", async () => {
+  const one = await input("replica-set.yaml", { filter: { nodes: ["localhost:27017"] } }, false);
+  const plan = planStart(one);
+  assert.ok(!allOperations(plan).some((o) => o.type === "wait_for_primary"));
+  assert.deepEqual(plan.validation.warnings.map((w) => w.code), ["no_majority_after_start"]);
+  assert.match(plan.validation.warnings[0].message, /rs0 will have 1 of 3 votes running/);
+  const two = await input("replica-set.yaml", {}, false);
+  two.facts["mongod-localhost-27018"] = { running: true, state: "SECONDARY" };
+  two.filter = { nodes: ["localhost:27017"] };
+  assert.ok(allOperations(planStart(two)).some((o) => o.type === "wait_for_primary"));
+  assert.deepEqual(planStart(two).validation.warnings, []);
+});
+
 Deno.test("stop of a stopped cluster and start of a running one plan nothing", async () => {
   assert.equal(allOperations(planStop(await input("sharded.yaml", {}, false))).length, 0);
   assert.equal(allOperations(planStart(await input("sharded.yaml"))).length, 0);

@@ -4,7 +4,8 @@
  * Pure: which processes already run was probed before.
  */
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
-import type { Plan, PlannedOperation } from "./schema.ts";
+import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
+import { setVotes } from "./votes.ts";
 import { selectProcesses } from "./select.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import {
@@ -43,12 +44,32 @@ export function orderedStarts(
     for (const s of sets) {
       const started = group.filter((p) => p.replicaSet === s.name);
       if (!started.length) continue;
+      // Without a majority of its votes running no member can become primary: waiting for one
+      // could only time out (noMajorityAfterStart says so in the review instead).
+      if (noMajorityAfterStart(input, s, todo)) {
+        next.push(...started.map((p) => `wait-${p.id}`));
+        continue;
+      }
       ops.push(waitPrimaryOp(s, started.map((p) => `wait-${p.id}`)));
       next.push(`wait-primary-${s.name}`);
     }
     gate = next;
   }
   return ops;
+}
+
+/**
+ * Whether replica set `s` still lacks a majority of its votes once `starting` run (MongoDB's
+ * "Replica Set Elections": a primary needs more than half of all configured votes up).
+ */
+function noMajorityAfterStart(
+  input: LifecyclePlanInput,
+  s: ReplicaSetSpec,
+  starting: ProcessSpec[],
+): boolean {
+  const ids = new Set(starting.map((p) => p.id));
+  const { need, count } = setVotes(s.members);
+  return count((p) => ids.has(p.id) || input.facts[p.id]?.running === true) < need;
 }
 
 /** Pure: the start Plan. No operations when everything runs and meta says running. */
@@ -65,6 +86,22 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
   if (starts.length || input.meta.status !== "running") {
     finalize.push(metadataOp(input, "auto", finalize.map((o) => o.id)));
   }
+  const todo = chosen.filter((p) => !input.facts[p.id]?.running);
+  const warnings: ValidationIssue[] = sets
+    .filter((s) =>
+      todo.some((p) => p.replicaSet === s.name) && noMajorityAfterStart(input, s, todo)
+    )
+    .map((s) => {
+      const { total, need, count } = setVotes(s.members);
+      const up = count((p) => todo.includes(p) || input.facts[p.id]?.running === true);
+      return {
+        code: "no_majority_after_start",
+        severity: "warning",
+        message: `${s.name} will have ${up} of ${total} votes running (${need} needed): it has ` +
+          "no primary and takes no writes until more of its members run " +
+          `(\`mup cluster start ${input.meta.name}\` starts them all)`,
+      };
+    });
   return lifecyclePlan(
     input,
     "start",
@@ -80,5 +117,6 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
         ops: finalize,
       },
     ]),
+    { warnings },
   );
 }
