@@ -7,7 +7,16 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { killAll, mup, output, replicaSetTopology, tempHome } from "./helpers.ts";
+import {
+  clusterCredentials,
+  killAll,
+  mup,
+  output,
+  replicaSetTopology,
+  standaloneTopology,
+  tempHome,
+} from "./helpers.ts";
+import { client } from "./security_helpers.ts";
 import { clusterDir } from "./apply_helpers.ts";
 import { deploy, type Display, display, stablePorts } from "./lifecycle_helpers.ts";
 import { admin, runBin, waitFor } from "./sim_helpers.ts";
@@ -76,6 +85,31 @@ Deno.test("display: a member restarted by hand on a changed keyfile answers, cal
       new RegExp(`${id} SECONDARY: not reachable from the set's primary`),
       output(text),
     );
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("display: a standalone whose admin password was changed outside mup answers, but mup's credentials no longer authenticate: not healthy, the reason shown, exit 2 with --detailed-exitcode", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    await deploy(home, "sa", standaloneTopology([port]));
+    assert.ok((await display(home, "sa")).healthy);
+    const cred = await clusterCredentials(home, "sa");
+    await client(
+      `mongodb://${cred.user}:${encodeURIComponent(cred.password)}@localhost:${port}/` +
+        "?authSource=admin&directConnection=true",
+      (c) => c.db("admin").command({ updateUser: cred.user, pwd: "rotated-by-the-dba" }),
+    );
+    const r = await mup(["cluster", "display", "sa", "--json", "--detailed-exitcode"], { home });
+    assert.equal(r.code, 2, output(r));
+    const doc = JSON.parse(r.stdout) as Display;
+    assert.equal(doc.healthy, false);
+    const row = doc.processes.find((p) => p.id === `localhost:${port}`)!;
+    assert.equal(row.state, "RUNNING");
+    assert.equal(row.healthy, false);
+    assert.match(String(row.reason), /admin credentials mup stores do not authenticate/);
   } finally {
     await killAll(home);
   }

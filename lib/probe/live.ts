@@ -90,9 +90,17 @@ async function askOne(
   } catch (e) {
     return { status: { ...base, reason: reasonOf(e, timeoutMs) } };
   }
-  const ss = await m.adminCommand(p.host, p.port, { serverStatus: 1 }, timeoutMs).catch(() =>
-    undefined
-  );
+  let ssError: unknown;
+  const ss = await m.adminCommand(p.host, p.port, { serverStatus: 1 }, timeoutMs).catch((e) => {
+    ssError = e;
+    return undefined;
+  });
+  // 18: the stored credentials were refused (the password changed, or the user dropped, outside
+  // mup): the process answers, but mup cannot act on it as it must.
+  const refused = (ssError as { code?: number } | undefined)?.code === 18 && !hello.arbiterOnly;
+  const credentialsReason = "the admin credentials mup stores do not authenticate here " +
+    "(changed or dropped outside mup?): `mup cluster credentials` prints a password that no " +
+    "longer works";
   // An arbiter holds no users, so with access control it authenticates no one: its version is
   // asked with buildInfo, which needs no authentication (its PID comes from the pid file).
   const built = ss ? undefined : await m.withServer(
@@ -110,7 +118,17 @@ async function askOne(
       ? { version: String(built.version) }
       : {}),
   };
-  if (!p.replica_set) return { status: { ...out, state: "RUNNING", healthy: true } };
+  if (!p.replica_set) {
+    return {
+      status: refused
+        ? { ...out, state: "RUNNING", healthy: false, reason: credentialsReason }
+        : { ...out, state: "RUNNING", healthy: true },
+    };
+  }
+  if (refused) {
+    const state = hello.isWritablePrimary ? "PRIMARY" : hello.secondary ? "SECONDARY" : "UNKNOWN";
+    return { status: { ...out, state, healthy: false, reason: credentialsReason } };
+  }
   if (hello.arbiterOnly) out.role = "arbiter";
   // A member on data of another set keeps that set's config and is no member of the recorded
   // one (mongod: REMOVED, hello names the other set): never shown as a state of this set.
