@@ -76,3 +76,47 @@ Deno.test("a resealed plan whose upload_file copies another file of MUP_HOME, or
   const applied = await mup(["plan", "apply", plan.plan_id, "--auto-approve"], { home });
   assert.equal(applied.code, 0, output(applied));
 });
+
+Deno.test("a resealed plan whose generate_secret copies another cluster's password or keyfile into this cluster's secrets is refused by validate and apply; the plan's own keyfile source and this cluster's archive pass", async () => {
+  const home = await tempHome();
+  const { plan } = await planSharded(home, freePorts(1), "c1", standalone);
+  const dir = await tempDir("mup-secret-source-");
+  const victim = path.join(home, "storage", "clusters", "victim", "secrets");
+  const cases: [string, string, RegExp][] = [
+    ["secret-admin", path.join(victim, "admin.json"), /admin credentials only from an archive/],
+    ["secret-keyfile", path.join(victim, "keyfile"), /keyfile only from the one/],
+    [
+      "secret-admin",
+      path.join(home, "storage", "archive", "victim-plan-1234abcd", "secrets", "admin.json"),
+      /admin credentials only from an archive of cluster c1/,
+    ],
+  ];
+  for (const [id, source, why] of cases) {
+    const text = reseal(plan, (p) => {
+      const o = p.phases.flatMap((ph) => ph.operations).find((x) => x.id === id)!;
+      o.target.params.source = source;
+    });
+    const file = path.join(dir, `${id}.json`);
+    await Deno.writeTextFile(file, text);
+    const names = new RegExp(
+      `operation ${id} \\(generate_secret\\): parameter "source" is "${esc(source)}"`,
+    );
+    assertRefused(await mup(["plan", "validate", file], { home }), `${id}: validate`, names, why);
+    assertRefused(await mup(["plan", "apply", file, "--auto-approve"], { home }), id, names);
+  }
+  // This cluster's own archive (a deploy onto retained data) passes validation.
+  const own = reseal(plan, (p) => {
+    const o = p.phases.flatMap((ph) => ph.operations).find((x) => x.id === "secret-admin")!;
+    o.target.params.source = path.join(
+      home,
+      "storage",
+      "archive",
+      "c1-plan-1234abcd",
+      "secrets",
+      "admin.json",
+    );
+  });
+  await Deno.writeTextFile(path.join(dir, "own.json"), own);
+  const ok = await mup(["plan", "validate", path.join(dir, "own.json")], { home });
+  assert.equal(ok.code, 0, output(ok));
+});

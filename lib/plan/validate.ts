@@ -5,6 +5,7 @@ import { parsePlanText } from "./parse.ts";
 import { planPathIssues } from "./plan_paths.ts";
 import { planConfigIssues } from "./plan_configs.ts";
 import { planUploadIssues } from "./plan_uploads.ts";
+import { planSecretSourceIssues } from "./plan_secret_sources.ts";
 import type { Plan, ValidationIssue } from "./schema.ts";
 
 export interface PlanCheck {
@@ -35,6 +36,7 @@ export function checkPlanText(
     ...planPathIssues(parsed.plan, opts),
     ...planConfigIssues(parsed.plan),
     ...planUploadIssues(parsed.plan, opts),
+    ...planSecretSourceIssues(parsed.plan, opts),
   );
   return checkGraph(parsed.plan, issues);
 }
