@@ -120,3 +120,27 @@ Deno.test("a resealed plan whose generate_secret copies another cluster's passwo
   const ok = await mup(["plan", "validate", path.join(dir, "own.json")], { home });
   assert.equal(ok.code, 0, output(ok));
 });
+
+Deno.test("a resealed plan that installs the keyfile or a configuration with a looser mode is refused, naming the operation and the mode mup uses", async () => {
+  const home = await tempHome();
+  const { plan } = await planSharded(home, freePorts(1), "c1", standalone);
+  const dir = await tempDir("mup-upload-mode-");
+  for (const [which, want] of [["secret", "0400"], ["source", "0600"]] as const) {
+    let id = "";
+    const text = reseal(plan, (p) => {
+      const o = p.phases.flatMap((ph) => ph.operations).find((x) =>
+        x.type === "upload_file" && x.target.params[which] !== undefined &&
+        x.target.params.kind !== "binaries"
+      )!;
+      id = o.id;
+      o.target.params.mode = "0644";
+    });
+    const file = path.join(dir, `${which}.json`);
+    await Deno.writeTextFile(file, text);
+    assertRefused(
+      await mup(["plan", "validate", file], { home }),
+      which,
+      new RegExp(`operation ${esc(id)} \\(upload_file\\): parameter "mode" is "0644"; .*${want}`),
+    );
+  }
+});

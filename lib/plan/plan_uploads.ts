@@ -82,7 +82,17 @@ export function planUploadIssues(
   const inStore = (p: string) => home !== undefined && (p === home || p.startsWith(`${home}/`));
 
   for (const o of uploads) {
-    const { secret, source, dest } = o.target.params;
+    const { secret, source, dest, mode } = o.target.params;
+    // Secrets are installed readable by their owner only, configurations writable by it only:
+    // a looser mode (or none: upload_file's default is 0644) would expose them on the host.
+    const want = secret !== undefined ? "0400" : "0600";
+    if (mode !== want) {
+      error(
+        o,
+        `parameter "mode" is ${JSON.stringify(mode ?? "(none: 0644)")}; mup installs ` +
+          `${secret !== undefined ? "a secret" : "a configuration file"} with mode ${want}`,
+      );
+    }
     const machine = hostKey(o.target.host ?? "");
     const at = `${o.target.host ?? "no host"}:${dest ?? ""}`;
     if (secret !== undefined) {
