@@ -66,7 +66,11 @@ export const createUser: Operation = {
       }
       // Never echo the command: it holds the password.
       const why = code === 13
-        ? "the localhost exception is closed (another user exists) and the stored credentials do not authenticate"
+        ? "the localhost exception is closed and the stored credentials do not authenticate: " +
+          "a user exists, or existed since the server started (MongoDB opens the exception " +
+          "only while no user has existed since the start; after the last user is dropped, a " +
+          `restart without users reopens it: \`mup cluster stop ${ctx.plan.cluster_name}\`, ` +
+          `\`mup cluster start ${ctx.plan.cluster_name}\`, then deploy again)`
         : code === 51003
         ? `a user ${admin.user} exists with another password than the stored one`
         : String((e as Error).message).split("\n")[0];

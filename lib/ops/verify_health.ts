@@ -2,7 +2,13 @@ import type { Document } from "mongodb";
 import { type MongoAccess, sleep } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
-import { hostPort } from "../topology/hosts.ts";
+import { hostKey, hostPort, splitHostPort } from "../topology/hosts.ts";
+
+/** A member as a machine and port, so `localhost:P` and `127.0.0.1:P` are one member. */
+function machinePort(hp: string): string {
+  const [h, p] = splitHostPort(hp);
+  return `${hostKey(h)}:${p}`;
+}
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 import { foreignSetError, foreignSetName } from "./set_name.ts";
 
@@ -33,9 +39,17 @@ async function foreignSets(ctx: OperationContext, m: MongoAccess, procs: Proc[])
   return found.filter((x): x is string => x !== undefined);
 }
 
-/** Problems with the cluster right now; empty when healthy. */
-async function problems(m: MongoAccess, procs: Proc[], shards: string[]): Promise<string[]> {
+/**
+ * Problems with the cluster right now, both empty when healthy: `out` may heal by waiting (a
+ * member starting, an election), `lasting` cannot (a recorded member its set no longer lists).
+ */
+async function problems(
+  m: MongoAccess,
+  procs: Proc[],
+  shards: string[],
+): Promise<{ out: string[]; lasting: string[] }> {
   const out: string[] = [];
+  const lasting: string[] = [];
   const answers = await Promise.all(procs.map((p) => m.hello(p.host, p.port)));
   procs.forEach((p, i) => answers[i] || out.push(`${p.id} does not answer`));
   const sets = new Map<string, Proc[]>();
@@ -59,6 +73,18 @@ async function problems(m: MongoAccess, procs: Proc[], shards: string[]): Promis
         out.push(`${name} member ${m.name} is ${m.stateStr}`);
       }
     }
+    // A recorded member the set's configuration no longer lists (removed by rs.reconfig) runs
+    // and answers, but is no member: the cluster is not what is recorded, and waiting cannot
+    // change that.
+    const listed = new Set((st.members as Document[]).map((m) => machinePort(String(m.name))));
+    for (const x of members) {
+      if (!listed.has(`${hostKey(x.host)}:${x.port}`)) {
+        lasting.push(
+          `${hostPort(x.host, x.port)} is not a member of replica set ${name} ` +
+            "(its configuration omits it: it was removed by a reconfig outside mup)",
+        );
+      }
+    }
   }));
   const router = procs.find((p) => p.role === "mongos");
   if (router && shards.length) {
@@ -68,7 +94,7 @@ async function problems(m: MongoAccess, procs: Proc[], shards: string[]): Promis
     const have = new Set(((r?.shards ?? []) as Document[]).map((s) => s._id));
     for (const s of shards) if (!have.has(s)) out.push(`shard ${s} is not listed by mongos`);
   }
-  return out;
+  return { out, lasting };
 }
 
 /** Every process answers, each set has exactly one primary and healthy members, mongos lists every shard. */
@@ -87,7 +113,11 @@ export const verifyHealth: Operation = {
       if (foreign.length) {
         throw new OperationError(`cluster is not what the plan deploys: ${foreign.join("; ")}`);
       }
-      last = await problems(mongo(ctx), procs, shards);
+      const found = await problems(mongo(ctx), procs, shards);
+      if (found.lasting.length) {
+        throw new OperationError(`cluster is not what is recorded: ${found.lasting.join("; ")}`);
+      }
+      last = found.out;
       if (last.length === 0) break;
       if (Date.now() > end || ctx.signal.aborted) {
         throw new OperationError(

@@ -20,6 +20,7 @@ import { isLocalHost } from "../topology/schema.ts";
 import { clashes, clusterClaims, otherClusters, strayClaims } from "../preflight/clusters.ts";
 import { MupError } from "../errors.ts";
 import { clusterAccess } from "../security/access.ts";
+import { probeProcesses } from "../probe/live.ts";
 import { SECRET, securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin, secretExists, secretPath } from "../security/secrets.ts";
 import { checkUserKeyfile } from "../preflight/keyfile.ts";
@@ -238,9 +239,22 @@ export async function buildDeployPlan(
   }
   // A repair of a cluster that runs as recorded, every process answering, has nothing to do:
   // the flow then says "No changes" (exit 0), as Terraform does, instead of a plan of checks.
-  const down = meta
-    ? await clusterAccess(meta.name, meta.topology, req.executors).unanswered(meta.processes)
-    : undefined;
+  const access = meta ? clusterAccess(meta.name, meta.topology, req.executors) : undefined;
+  const down = meta && access ? await access.unanswered(meta.processes) : undefined;
+  // …and answering is not enough: a member its set no longer lists, or credentials the servers
+  // refuse (the admin user dropped), are what a repair re-checks too (display's judgment).
+  const unwell = meta && access && down?.size === 0
+    ? (await probeProcesses(access, meta.processes, new Map())).filter((s) => !s.healthy)
+    : [];
+  for (const s of unwell) {
+    validation.warnings.push({
+      code: "not_healthy",
+      severity: "warning",
+      host: s.host,
+      message: `${s.id} answers but is ${s.state}${s.reason ? ` (${s.reason})` : ""}: the ` +
+        "repair re-checks every operation, and its health check fails if this remains",
+    });
+  }
   // Hooks are not the cluster: a re-deploy records new ones (lifecycle commands run them).
   const hooksChanged = !!meta &&
     canonical(meta.topology.hooks ?? {}) !== canonical(topology.hooks ?? {});
@@ -276,7 +290,7 @@ export async function buildDeployPlan(
   markResync(plan, dataDirs.resync ?? new Map());
   if (meta) guardStarts(plan, procs);
   const unchanged = meta?.status === "running" && down?.size === 0 && !findings.length &&
-    !hooksChanged;
+    !hooksChanged && !unwell.length;
   return unchanged ? { ...plan, phases: [] } : plan;
 }
 
