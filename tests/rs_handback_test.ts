@@ -5,7 +5,8 @@
  * the host is given and names the roles that exist when -R selects none.
  */
 import assert from "node:assert/strict";
-import { killAll, replicaSetTopology, tempHome } from "./helpers.ts";
+import { clusterCredentials, killAll, replicaSetTopology, tempHome } from "./helpers.ts";
+import { client } from "./security_helpers.ts";
 import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -51,6 +52,27 @@ Deno.test("rolling restart states and waits for the hand-back to the priority-2 
     const noRole = await ok(home, ["cluster", "display", "hb", "-R", "config"], 1);
     assert.match(noRole.stderr, /-R config matches no process of this cluster/);
     assert.match(noRole.stderr, /this cluster has mongod \(3\)/);
+
+    // A DBA sets every priority to 1 by hand: the restart follows the set's configuration (no
+    // hand-back to wait for, which would time out), and says the records differ.
+    const cred = await clusterCredentials(home, "hb");
+    await client(
+      `mongodb://${cred.user}:${encodeURIComponent(cred.password)}@${top}/` +
+        "?authSource=admin&directConnection=true",
+      async (c) => {
+        const { config } = await c.db("admin").command({ replSetGetConfig: 1 });
+        for (const m of config.members) m.priority = 1;
+        config.version += 1;
+        await c.db("admin").command({ replSetReconfig: config });
+      },
+    );
+    const flat = await ok(home, ["cluster", "restart", "hb", "--auto-approve"]);
+    assert.match(
+      flat.stdout,
+      new RegExp(`${top} has priority 1 in rs0's configuration, 2 in mup's records`),
+    );
+    assert.doesNotMatch(flat.stdout, /take the primary of rs0 back/);
+    assert.match(flat.stdout, /Restart completed successfully!/);
   } finally {
     await killAll(home);
   }

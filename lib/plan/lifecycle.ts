@@ -38,6 +38,11 @@ export interface ProcessFact {
    * the plan is refused rather than made on a guess (lifecycle_build.ts).
    */
   unreachable?: string;
+  /**
+   * Its priority in its set's configuration as the set holds it now (replSetGetConfig), when it
+   * could be read: a DBA may have changed it with rs.reconfig since mup recorded the topology.
+   */
+  priority?: number;
 }
 
 export interface LifecyclePlanInput {

@@ -21,7 +21,8 @@ import { repairCommand } from "./lifecycle_ops.ts";
 import { checkStartFiles } from "../preflight/start_files.ts";
 import { type ProcessFilter, selectProcesses } from "./select.ts";
 import { firstFew } from "../util/format.ts";
-import { hostPort } from "../topology/hosts.ts";
+import { hostKey, hostPort, splitHostPort } from "../topology/hosts.ts";
+import type { MongoAccess } from "../mongo/client.ts";
 import type { PlanStore } from "./store.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
 import { secretPath } from "../security/secrets.ts";
@@ -52,7 +53,46 @@ export async function probeFacts(
       : undefined;
     return [p.id, { running: pid !== undefined, ...(state ? { state } : {}) }] as const;
   }));
-  return Object.fromEntries(facts);
+  const out: Record<string, ProcessFact> = Object.fromEntries(facts);
+  await livePriorities(meta, out, access);
+  return out;
+}
+
+/**
+ * Each set member's priority as its set's configuration holds it now (replSetGetConfig of a
+ * running member, the primary first), into `facts`; left out where no member could say.
+ */
+async function livePriorities(
+  meta: ClusterMeta,
+  facts: Record<string, ProcessFact>,
+  access: MongoAccess,
+): Promise<void> {
+  const sets = new Map<string, ClusterMeta["processes"]>();
+  for (const p of meta.processes) {
+    if (p.replica_set) sets.set(p.replica_set, [...(sets.get(p.replica_set) ?? []), p]);
+  }
+  await Promise.all([...sets.values()].map(async (members) => {
+    const asked = members.filter((m) => facts[m.id]?.running)
+      .sort((a, b) =>
+        Number(facts[b.id].state === "PRIMARY") - Number(facts[a.id].state === "PRIMARY")
+      );
+    for (const m of asked) {
+      const r = await access.adminCommand(m.host, m.port, { replSetGetConfig: 1 }).catch(() =>
+        undefined
+      );
+      const cfg = (r?.config?.members ?? []) as { host: string; priority?: number }[];
+      if (!cfg.length) continue;
+      const byMember = new Map(cfg.map((c) => {
+        const [h, port] = splitHostPort(c.host);
+        return [`${hostKey(h)}:${port}`, Number(c.priority ?? 1)] as const;
+      }));
+      for (const x of members) {
+        const prio = byMember.get(`${hostKey(x.host)}:${x.port}`);
+        if (prio !== undefined) facts[x.id] = { ...facts[x.id], priority: prio };
+      }
+      return;
+    }
+  }));
 }
 
 /** Probes, then runs `planner` on the recorded cluster. */

@@ -25,7 +25,17 @@ import {
   waitPrimaryOp,
 } from "./lifecycle_ops.ts";
 import { orderedStarts } from "./start.ts";
-import { setVotes } from "./votes.ts";
+import {
+  downWhileRestartedWarnings,
+  handBackWarnings,
+  livePriorities,
+  majorityWarnings,
+  priorityNotes,
+  singleMongosWarnings,
+  takesBack,
+} from "./restart_warnings.ts";
+
+export { singleMongosWarnings };
 
 const byPort = (a: ProcessSpec, b: ProcessSpec) => a.host.localeCompare(b.host) || a.port - b.port;
 
@@ -65,56 +75,6 @@ export function rollSet(
   return ops;
 }
 
-/**
- * Whether `p`, once restarted, takes the primary back: its priority is above every other
- * electable member's, so whichever of them the step-down elected, MongoDB's priority takeover
- * makes `p` call a second election as soon as it has caught up.
- */
-function takesBack(set: ReplicaSetSpec, p: ProcessSpec): boolean {
-  const others = set.members.filter((m) =>
-    m.id !== p.id && !m.arbiterOnly && !m.hidden && m.priority > 0
-  );
-  return others.length > 0 && others.every((m) => m.priority < p.priority);
-}
-
-/** The plan's note for each set whose primary takes the primary back after its restart. */
-function handBackWarnings(
-  input: LifecyclePlanInput,
-  sets: ReplicaSetSpec[],
-  chosen: ProcessSpec[],
-): ValidationIssue[] {
-  return sets.flatMap((s) => {
-    const p = chosen.find((m) => m.replicaSet === s.name && input.facts[m.id]?.state === "PRIMARY");
-    // The highest-priority member restarted as a secondary (it had stepped down, or lost an
-    // election): once back and caught up it takes the primary over.
-    const top = chosen.find((m) =>
-      m.replicaSet === s.name && m !== p && input.facts[m.id]?.state === "SECONDARY" &&
-      takesBack(s, m)
-    );
-    if (top) {
-      return [{
-        code: "priority_takeover",
-        severity: "warning" as const,
-        host: top.host,
-        message:
-          `${s.name}: ${hostPort(top.host, top.port)} has the highest priority (${top.priority}) ` +
-          "but is a secondary: once restarted and caught up it takes the primary over " +
-          "(priority takeover: an election, a brief pause in writes)",
-      }];
-    }
-    if (!p || !takesBack(s, p)) return [];
-    return [{
-      code: "primary_handback",
-      severity: "warning" as const,
-      host: p.host,
-      message:
-        `${s.name}: ${hostPort(p.host, p.port)} has the highest priority (${p.priority}), so ` +
-        "after its restart it takes the primary back (priority takeover): a second election, " +
-        "another brief pause in writes; the plan waits for it",
-    }];
-  });
-}
-
 /** Processes outside replica sets (mongos, a standalone mongod), one after another. */
 export function rollEach(
   input: LifecyclePlanInput,
@@ -143,126 +103,9 @@ function forcedStops(chosen: ProcessSpec[]): PlannedOperation[] {
   return chosen.map((p) => stopOp(p, p.role === "config" ? routers : [], true));
 }
 
-/**
- * The warning of a rolling change that restarts a cluster's only mongos (of `procs`, the
- * cluster's processes, when `chosen` includes it): clients lose their router meanwhile.
- */
-export function singleMongosWarnings(
-  procs: ProcessSpec[],
-  chosen: ProcessSpec[],
-): ValidationIssue[] {
-  const routers = procs.filter((p) => p.role === "mongos");
-  if (routers.length !== 1 || !chosen.includes(routers[0])) return [];
-  return [{
-    code: "single_mongos",
-    severity: "warning",
-    host: routers[0].host,
-    message: `${routers[0].host}:${routers[0].port} is the cluster's only mongos: clients ` +
-      "cannot reach the cluster while it restarts (about the time the mongos takes to start). " +
-      "With two or more mongos, each in the clients' connection string (and replica sets of " +
-      "three or more voting members), a rolling restart keeps the cluster writable throughout " +
-      "(only an election's pause per replica set).",
-  }];
-}
-
-/**
- * What a rolling restart cannot keep available: a replica set of fewer than three voting
- * members has no majority while one of them is down, so it elects no primary and takes no
- * writes (MongoDB docs: "Replica Set Elections", a majority of voting members must be up); a
- * standalone mongod is down while it restarts.
- */
-export function downWhileRestartedWarnings(
-  procs: ProcessSpec[],
-  sets: ReplicaSetSpec[],
-  chosen: ProcessSpec[],
-): ValidationIssue[] {
-  const out: ValidationIssue[] = [];
-  for (const s of sets) {
-    if (!chosen.some((p) => p.replicaSet === s.name)) continue;
-    const voting = procs.filter((p) => p.replicaSet === s.name && p.votes > 0).length;
-    if (voting >= 3) continue;
-    out.push({
-      code: "no_majority_while_restarted",
-      severity: "warning",
-      message: `${s.name} has ${voting} voting member${voting === 1 ? "" : "s"}: while one ` +
-        "restarts the set has no majority, so it has no primary and takes no writes (a rolling " +
-        "restart keeps a set writable from three voting members)",
-    });
-  }
-  for (const p of chosen.filter((p) => p.role === "mongod" && !p.replicaSet)) {
-    out.push({
-      code: "standalone_down_while_restarted",
-      severity: "warning",
-      host: p.host,
-      message: `${
-        hostPort(p.host, p.port)
-      } is a standalone mongod: it is unavailable while it restarts`,
-    });
-  }
-  return out;
-}
-
-/**
- * What restarting `chosen` takes away, by MongoDB's majority rule (a primary needs more than
- * half of all configured votes up; MongoDB docs: "Replica Set Elections"). With --force every
- * chosen process is down at once: a set left below its majority has no primary and takes no
- * writes, and with every mongos down clients have no router. Rolling, one member is down at a
- * time: a set whose running votes (the probe's facts) are already at the majority loses it
- * while each member restarts.
- */
-export function majorityWarnings(
-  procs: ProcessSpec[],
-  sets: ReplicaSetSpec[],
-  chosen: ProcessSpec[],
-  facts: LifecyclePlanInput["facts"],
-  force: boolean,
-): ValidationIssue[] {
-  const out: ValidationIssue[] = [];
-  const ids = new Set(chosen.map((p) => p.id));
-  for (const s of sets) {
-    const members = procs.filter((p) => p.replicaSet === s.name);
-    const restarted = members.filter((p) => ids.has(p.id));
-    if (!restarted.length) continue;
-    const { total, need, count } = setVotes(members);
-    const running = count((p) => facts[p.id]?.running === true);
-    const names = restarted.map((p) => hostPort(p.host, p.port)).join(", ");
-    if (force) {
-      const left = running - count((p) => ids.has(p.id) && facts[p.id]?.running === true);
-      if (running < need || left >= need) continue;
-      out.push({
-        code: "force_majority_down",
-        severity: "warning",
-        message: `${s.name}: --force stops ${names} at once, leaving ${left} of ${total} votes ` +
-          `up (${need} needed): the set has no primary and takes no writes until they are ` +
-          "back (without --force the restart is rolling and keeps it writable)",
-      });
-    } else if (total >= 3 && running >= need) {
-      const most = Math.max(...restarted.map((p) => p.votes));
-      if (running - most >= need) continue;
-      out.push({
-        code: "majority_at_risk",
-        severity: "warning",
-        message: `${s.name} has ${running} of ${total} votes running (${need} needed): while ` +
-          "each member restarts the set has no majority, so it has no primary and takes no " +
-          "writes (start the members that are down first: `mup cluster display` names them)",
-      });
-    }
-  }
-  const routers = procs.filter((p) => p.role === "mongos");
-  if (force && routers.length > 1 && routers.every((p) => ids.has(p.id))) {
-    out.push({
-      code: "force_every_mongos",
-      severity: "warning",
-      message: "--force restarts every mongos at once: clients cannot reach the cluster until " +
-        "one is back (without --force they restart one at a time)",
-    });
-  }
-  return out;
-}
-
 /** Pure: the restart Plan (rolling, or all at once with input.force). */
 export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
-  const { procs, sets } = clusterProcesses(input);
+  const { procs, sets } = livePriorities(clusterProcesses(input), input);
   const chosen = selectProcesses(procs, input.filter);
   const cfgSet = sets.find((s) => s.configsvr);
   const errors: ValidationIssue[] = chosen.filter((p) => !input.facts[p.id]?.running).map((p) => ({
@@ -342,7 +185,7 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
   const inSet = (s: ReplicaSetSpec) => chosen.filter((p) => p.replicaSet === s.name);
   const warnings = singleMongosWarnings(procs, chosen);
   warnings.push(...downWhileRestartedWarnings(procs, sets, chosen));
-  warnings.push(...handBackWarnings(input, sets, chosen));
+  warnings.push(...priorityNotes(input), ...handBackWarnings(input, sets, chosen));
   warnings.push(...majorityWarnings(procs, sets, chosen, input.facts, false));
   const shards = [
     ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(input, s, inSet(s), cfgSet)),
