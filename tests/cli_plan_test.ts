@@ -245,6 +245,11 @@ Deno.test("--help explains every command; the topology schema is printed", async
     assert.equal(r.code, 0, args.join(" "));
     assert.match(r.stdout, /Usage: mup/);
   }
+  // plan diff compares with the live cluster too, not only with its record, and says so.
+  const diffHelp = await mup(["plan", "diff", "--help"], { home });
+  assert.equal(diffHelp.code, 0, output(diffHelp));
+  assert.match(diffHelp.stdout.replace(/\s+/g, " "), /against its recorded state and, where/);
+  assert.match(diffHelp.stdout.replace(/\s+/g, " "), /the live one/);
   // Every way of starting mup runs it with the same V8 flags as the compiled binary.
   const flags = `--v8-flags=${V8_FLAGS}`;
   assert.ok(

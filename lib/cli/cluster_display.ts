@@ -29,6 +29,7 @@ import { runningPid } from "../ops/process.ts";
 import { securityOf } from "../security/settings.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { isClusterName, requireMeta } from "./cluster_show.ts";
+import { configureSsh, type SshCliOptions, sshCommandOptions } from "./ssh_options.ts";
 
 /**
  * The cluster to display: the recorded one, or, without metadata, what its first deploys
@@ -146,7 +147,7 @@ async function fillPids(ctx: CliContext, meta: ClusterMeta, rows: ProcessStatus[
 
 /** Adds `display` to the `cluster` command. */
 export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
-  cmd.command("display")
+  const sub = cmd.command("display")
     .description(
       "One row per process, asked live (hello, serverStatus, replSetGetStatus). Exit 0 when all " +
         "are healthy; 1 on error or, without --detailed-exitcode, when something is degraded. " +
@@ -165,102 +166,114 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       "10s",
     )
     .option("--detailed-exitcode", "exit 2 (not 1) when a process is down or unhealthy")
-    .option("--json", "machine-readable output")
-    .action(async (name, opts) => {
-      const { meta, firstDeploy } = await displayedCluster(ctx, name);
-      const timeout = parseDurationOption(DISPLAY_TIMEOUT, opts.timeout);
-      const procs = selectProcesses(meta.processes, { roles: opts.role, nodes: opts.node });
-      const specs = listProcesses(
-        meta.topology,
-        path.join(ctx.store.clusterDir(name), "deploy"),
-      );
-      const dataDirs = new Map(
-        specs.filter((s) => s.role !== "mongos").map((s) => [s.id, s.dirs.data]),
-      );
-      const access = clusterAccess(meta.name, meta.topology, ctx.executors);
-      const rows = await probeProcesses(access, procs, dataDirs, timeout, meta.processes);
-      await nameHolders(ctx, rows);
-      await fillPids(ctx, meta, rows);
-      // A sharded cluster is also only healthy when mongos lists every shard set.
-      const shardSets = [
-        ...new Set(meta.processes.filter((p) => p.role === "mongod").map((p) => p.replica_set)),
-      ].filter((s): s is string => !!s).sort();
-      // The shards are the cluster's, whatever the selection: without a mongos in it (-N of a
-      // shard member), the cluster's mongos are asked.
-      const routers = async () =>
-        procs.some((p) => p.role === "mongos")
-          ? rows.filter((r) => r.role === "mongos")
-          : await probeProcesses(
-            access,
-            meta.processes.filter((p) => p.role === "mongos"),
-            dataDirs,
-            timeout,
-          );
-      const shards = meta.kind === "sharded"
-        ? await listedShards(access, (await routers()).filter((r) => r.healthy), timeout)
-        : undefined;
-      const unlisted = shards ? shardSets.filter((s) => !shards.includes(s)) : [];
-      // A cluster no deploy recorded is not healthy, whatever of it runs.
-      const healthy = !firstDeploy && rows.every((r) => r.healthy) && unlisted.length === 0;
-      // An apply running now (its live mup holds the lock) may be changing what this shows.
-      const applying = await liveHolder(ctx.store.clusterDir(name));
-      // An apply that failed, paused or was cut off part way explains members left down.
-      const left = applying || firstDeploy
-        ? undefined
-        : await unfinishedApply(ctx.store.clusterDir(name));
-      const unfinished = left && left.outcome !== "running"
-        ? { state_id: left.state.state_id, operation: left.state.operation, status: left.outcome }
-        : undefined;
-      if (opts.json) {
-        printJson({
-          cluster: name,
-          ...(firstDeploy
-            ? {
-              deployed: false,
-              first_deploy: { state_id: firstDeploy.state.state_id, status: firstDeploy.outcome },
-            }
-            : { deployed: true }),
-          kind: meta.kind,
-          version: meta.version,
-          healthy,
-          processes: rows,
-          ...(meta.kind === "sharded" ? { shards: shards ?? null, unlisted_shards: unlisted } : {}),
-          connection_string: meta.connection_string,
-          ...(applying ? { apply_in_progress: applying } : {}),
-          ...(meta.tls_switch ? { tls_switch: meta.tls_switch } : {}),
-          ...(unfinished ? { unfinished_apply: unfinished } : {}),
-        });
-      } else {
-        if (applying) {
-          print(
-            `Note: an apply is in progress (${applying.operation}, mup PID ${applying.pid} on ` +
-              `${applying.host}, since ${applying.created}); what follows may change as it runs.\n`,
-          );
-        }
-        if (firstDeploy) print(`Note: ${firstDeployNote(name, firstDeploy)}\n`);
-        if (meta.tls_switch && !applying) {
-          print(
-            `Note: TLS ${meta.tls_switch.action} did not finish (apply ` +
-              `${meta.tls_switch.state_id}): the members are between TLS modes. ` +
-              `\`mup plan resume ${name}\` finishes it.\n`,
-          );
-        } else if (unfinished) {
-          print(
-            `Note: the last apply (${unfinished.operation}, ${unfinished.state_id}) is ` +
-              `${unfinished.status}, not finished; \`mup plan resume ${name}\` completes it.\n`,
-          );
-        }
-        print(renderStatuses(meta, rows));
-        if (meta.kind === "sharded") {
-          print(
-            shards
-              ? `Shards (listShards): ${shards.join(", ") || "none"}${
-                unlisted.length ? `; not listed: ${unlisted.join(", ")}` : ""
-              }`
-              : "Shards: unknown (no mongos answers)",
-          );
-        }
+    .option("--json", "machine-readable output");
+  // Remote hosts are asked over SSH (pid files, port holders, the localhost exception) as the
+  // lifecycle commands reach them: the recorded topology's user, key and ssh_port, and the same
+  // flags (which win).
+  sshCommandOptions(sub);
+  sub.action(async (name: string, o: unknown) => {
+    const opts = o as SshCliOptions & {
+      role?: string[];
+      node?: string[];
+      timeout: string;
+      detailedExitcode?: boolean;
+      json?: boolean;
+    };
+    const { meta, firstDeploy } = await displayedCluster(ctx, name);
+    configureSsh(ctx.executors, meta.topology, opts);
+    const timeout = parseDurationOption(DISPLAY_TIMEOUT, opts.timeout);
+    const procs = selectProcesses(meta.processes, { roles: opts.role, nodes: opts.node });
+    const specs = listProcesses(
+      meta.topology,
+      path.join(ctx.store.clusterDir(name), "deploy"),
+    );
+    const dataDirs = new Map(
+      specs.filter((s) => s.role !== "mongos").map((s) => [s.id, s.dirs.data]),
+    );
+    const access = clusterAccess(meta.name, meta.topology, ctx.executors);
+    const rows = await probeProcesses(access, procs, dataDirs, timeout, meta.processes);
+    await nameHolders(ctx, rows);
+    await fillPids(ctx, meta, rows);
+    // A sharded cluster is also only healthy when mongos lists every shard set.
+    const shardSets = [
+      ...new Set(meta.processes.filter((p) => p.role === "mongod").map((p) => p.replica_set)),
+    ].filter((s): s is string => !!s).sort();
+    // The shards are the cluster's, whatever the selection: without a mongos in it (-N of a
+    // shard member), the cluster's mongos are asked.
+    const routers = async () =>
+      procs.some((p) => p.role === "mongos")
+        ? rows.filter((r) => r.role === "mongos")
+        : await probeProcesses(
+          access,
+          meta.processes.filter((p) => p.role === "mongos"),
+          dataDirs,
+          timeout,
+        );
+    const shards = meta.kind === "sharded"
+      ? await listedShards(access, (await routers()).filter((r) => r.healthy), timeout)
+      : undefined;
+    const unlisted = shards ? shardSets.filter((s) => !shards.includes(s)) : [];
+    // A cluster no deploy recorded is not healthy, whatever of it runs.
+    const healthy = !firstDeploy && rows.every((r) => r.healthy) && unlisted.length === 0;
+    // An apply running now (its live mup holds the lock) may be changing what this shows.
+    const applying = await liveHolder(ctx.store.clusterDir(name));
+    // An apply that failed, paused or was cut off part way explains members left down.
+    const left = applying || firstDeploy
+      ? undefined
+      : await unfinishedApply(ctx.store.clusterDir(name));
+    const unfinished = left && left.outcome !== "running"
+      ? { state_id: left.state.state_id, operation: left.state.operation, status: left.outcome }
+      : undefined;
+    if (opts.json) {
+      printJson({
+        cluster: name,
+        ...(firstDeploy
+          ? {
+            deployed: false,
+            first_deploy: { state_id: firstDeploy.state.state_id, status: firstDeploy.outcome },
+          }
+          : { deployed: true }),
+        kind: meta.kind,
+        version: meta.version,
+        healthy,
+        processes: rows,
+        ...(meta.kind === "sharded" ? { shards: shards ?? null, unlisted_shards: unlisted } : {}),
+        connection_string: meta.connection_string,
+        ...(applying ? { apply_in_progress: applying } : {}),
+        ...(meta.tls_switch ? { tls_switch: meta.tls_switch } : {}),
+        ...(unfinished ? { unfinished_apply: unfinished } : {}),
+      });
+    } else {
+      if (applying) {
+        print(
+          `Note: an apply is in progress (${applying.operation}, mup PID ${applying.pid} on ` +
+            `${applying.host}, since ${applying.created}); what follows may change as it runs.\n`,
+        );
       }
-      if (!healthy) ctx.exitCode = opts.detailedExitcode ? 2 : 1;
-    });
+      if (firstDeploy) print(`Note: ${firstDeployNote(name, firstDeploy)}\n`);
+      if (meta.tls_switch && !applying) {
+        print(
+          `Note: TLS ${meta.tls_switch.action} did not finish (apply ` +
+            `${meta.tls_switch.state_id}): the members are between TLS modes. ` +
+            `\`mup plan resume ${name}\` finishes it.\n`,
+        );
+      } else if (unfinished) {
+        print(
+          `Note: the last apply (${unfinished.operation}, ${unfinished.state_id}) is ` +
+            `${unfinished.status}, not finished; \`mup plan resume ${name}\` completes it.\n`,
+        );
+      }
+      print(renderStatuses(meta, rows));
+      if (meta.kind === "sharded") {
+        print(
+          shards
+            ? `Shards (listShards): ${shards.join(", ") || "none"}${
+              unlisted.length ? `; not listed: ${unlisted.join(", ")}` : ""
+            }`
+            : "Shards: unknown (no mongos answers)",
+        );
+      }
+    }
+    if (!healthy) ctx.exitCode = opts.detailedExitcode ? 2 : 1;
+  });
 }

@@ -209,7 +209,11 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     });
 
   cmd.command("diff")
-    .description("What a cluster's newest plan would change against its recorded state")
+    .description(
+      "What a cluster's newest plan would change against its recorded state and, where its " +
+        "processes can be asked, the live one (the start of a process that runs, or the stop of " +
+        "one that is down, changes nothing)",
+    )
     .argument("<cluster>")
     .option("--json", "machine-readable output")
     .option("--detailed-exitcode", "exit 2 when there are changes, 0 when none")

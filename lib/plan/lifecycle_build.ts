@@ -19,6 +19,7 @@ import { guardStarts, markResync } from "./repair_files.ts";
 import { guardStops, startFiles } from "./start_files.ts";
 import { repairCommand } from "./lifecycle_ops.ts";
 import { checkStartFiles } from "../preflight/start_files.ts";
+import { checkStartPorts } from "../preflight/start_ports.ts";
 import { type ProcessFilter, selectProcesses } from "./select.ts";
 import { firstFew } from "../util/format.ts";
 import { hostKey, hostPort, splitHostPort } from "../topology/hosts.ts";
@@ -151,7 +152,7 @@ export async function buildLifecyclePlan(
     });
     plan.validation.valid = false;
   }
-  await checkStarts(plan, req);
+  await checkStarts(plan, req, facts);
   if (plan.operation === "stop" && !req.unrecorded) {
     const stopping = new Set(
       allOperations(plan).filter((o) => o.type === "stop_process").map((o) => o.target.name),
@@ -183,13 +184,15 @@ export async function buildLifecyclePlan(
  * Pre-flight of the processes `plan` starts (start, restart, a rollback's start): no standalone or
  * whole replica set starts on data directories that lost their data (it would come back empty;
  * a member whose set holds data resyncs from it, said as a warning), and every
- * directory it writes in can be written (a file in the way makes mongod exit at start), and the
- * files each start reads are on its host (lib/plan/start_files.ts). The
+ * directory it writes in can be written (a file in the way makes mongod exit at start), the
+ * files each start reads are on its host (lib/plan/start_files.ts), and each one's port is not
+ * held by another process (lib/preflight/start_ports.ts). The
  * same checks as a deploy's, so the plan is refused before it is approved, not at the start.
  */
 async function checkStarts(
   plan: Omit<Plan, "content_hash">,
   req: { meta: ClusterMeta; store: PlanStore; executors: ExecutorFactory; unrecorded?: boolean },
+  facts: Record<string, ProcessFact>,
 ): Promise<void> {
   if (req.unrecorded) return; // what a failed deploy left is only ever destroyed
   const started = new Set(
@@ -242,6 +245,13 @@ async function checkStarts(
       data,
       await checkDirsCreatable(procs, req.executors),
       await checkStartFiles(files, req.executors, repair),
+      // A port another process took while the server was stopped: its start would fail.
+      await checkStartPorts(
+        procs,
+        new Set(procs.filter((p) => facts[p.id]?.running).map((p) => p.id)),
+        req.executors,
+        req.meta.name,
+      ),
     ]
   ) {
     plan.validation.checks.push(c.check);
