@@ -15,7 +15,7 @@ import { type LoadedTopology, loadTopology } from "../topology/load.ts";
 import { planDeploy } from "./planner.ts";
 import { canonical, clusterDifferences, recordedPorts, renderDifference } from "./redeploy.ts";
 import { hostKey } from "../topology/hosts.ts";
-import { nodeClaims } from "../topology/layout.ts";
+import { nodeClaims, rootClaims } from "../topology/layout.ts";
 import { isLocalHost } from "../topology/schema.ts";
 import { clashes, clusterClaims, otherClusters, strayClaims } from "../preflight/clusters.ts";
 import { MupError } from "../errors.ts";
@@ -98,7 +98,7 @@ export async function buildDeployPlan(
   };
   const release = await resolveFor(platform.arch);
   // Checked once the request itself is known to be good (the version resolves).
-  const clash = clashes(nodeClaims(topology, deployDir), others);
+  const clash = clashes(nodeClaims(topology, deployDir), others, rootClaims(topology, deployDir));
   if (clash.length) {
     throw new MupError(
       `cluster ${req.cluster} would take what another cluster holds:\n${
@@ -106,7 +106,7 @@ export async function buildDeployPlan(
       }`,
       {
         hint:
-          "give this cluster its own ports, data_dir and log_dir (a stopped cluster keeps its own), or remove the other cluster first",
+          "give this cluster its own ports, data_dir and log_dir, and its own global.deploy_dir on a machine the other cluster uses (a stopped cluster keeps its own), or remove the other cluster first",
       },
     );
   }
