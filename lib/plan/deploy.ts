@@ -29,6 +29,7 @@ import { dataDirsInUse } from "../preflight/recorded_data.ts";
 import { checkRetainedArchives } from "../preflight/retained_sets.ts";
 import { checkChosenDirs, checkDirsCreatable, checkForeignData } from "../preflight/data_dirs.ts";
 import { checkRecordedData } from "../preflight/recorded_data.ts";
+import { checkDataDirsFree } from "../preflight/data_held.ts";
 import { listProcesses } from "./processes.ts";
 import {
   guardStarts,
@@ -185,11 +186,15 @@ export async function buildDeployPlan(
   const chosen = meta ? undefined : await checkChosenDirs(procs, req.executors, own.claims);
   // A file in the way or a read-only directory fails mid-apply (mkdir, mongod): refused here.
   const creatable = await checkDirsCreatable(procs, req.executors);
+  // Nor a data directory another mongod runs on (another store's cluster, one run by hand).
+  const free = await checkDataDirsFree(procs, req.executors);
   // What an earlier, unfinished first deploy holds that this topology drops would be nobody's.
   const stray = meta || !own.claims.length
     ? undefined
     : strayClaims(req.cluster, own, nodeClaims(topology, deployDir));
-  for (const c of [dataDirs, ...(chosen ? [chosen] : []), creatable, ...(stray ? [stray] : [])]) {
+  for (
+    const c of [dataDirs, ...(chosen ? [chosen] : []), creatable, free, ...(stray ? [stray] : [])]
+  ) {
     validation.checks.push(c.check);
     if (c.issues.length) {
       validation.errors.push(...c.issues);
