@@ -380,6 +380,14 @@ export class Server {
       }
       this.peers.closeAll();
       this.store.close();
+      // Like mongod: a clean shutdown empties the dbPath's lock file (a crash leaves the pid).
+      if (this.opts.role === "mongod" && this.opts.dbpath) {
+        try {
+          Deno.writeTextFileSync(`${this.opts.dbpath}/mongod.lock`, "");
+        } catch {
+          // The directory is gone: nothing to release.
+        }
+      }
       this.log.info("CONTROL", 20565, "main", "Now exiting");
       this.log.info("CONTROL", 23138, "main", "Shutting down", { exitCode: code });
     }

@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { commandOf } from "../plan/command_of.ts";
 import { clashes, otherClusters } from "../preflight/clusters.ts";
-import { nodeClaims } from "../topology/layout.ts";
+import { nodeClaims, rootClaims } from "../topology/layout.ts";
 import type { Plan } from "../plan/schema.ts";
 import type { PlanEntry } from "../plan/store.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
@@ -133,13 +133,18 @@ export function takesNothing(plan: Plan): boolean {
 export async function checkNoClash(plan: Plan, clusterDir: string): Promise<void> {
   if (takesNothing(plan)) return;
   const others = await otherClusters(path.dirname(clusterDir), plan.cluster_name);
-  const clash = clashes(nodeClaims(plan.topology, path.join(clusterDir, "deploy")), others);
+  const deployDir = path.join(clusterDir, "deploy");
+  const clash = clashes(
+    nodeClaims(plan.topology, deployDir),
+    others,
+    rootClaims(plan.topology, deployDir),
+  );
   if (clash.length) {
     throw new MupError(
       `plan ${plan.plan_id} would take what another cluster holds:\n${
         clash.map((c) => `  • ${c}`).join("\n")
       }`,
-      { hint: "plan again with other ports and directories" },
+      { hint: "plan again with other ports and directories (and another global.deploy_dir)" },
     );
   }
 }

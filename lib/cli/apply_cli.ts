@@ -33,6 +33,7 @@ import {
 import { describeLifecycleEffects, finishDestroy } from "./lifecycle_effects.ts";
 import { cancelApply, confirmApply, destructive } from "./confirm.ts";
 import { requireConnectivity } from "../preflight/connectivity.ts";
+import { requireDataDirsFree } from "../preflight/data_held.ts";
 import { configureSsh, type SshCliOptions, sshCommandOptions } from "./ssh_options.ts";
 
 export interface ApplyCliOptions extends SshCliOptions {
@@ -187,6 +188,8 @@ export async function runApply(
     if (!resume) await ctx.store.markDeclined(plan, planPath, "interrupted before it started");
     return cancelApply(plan, planPath, opts, resume, "interrupted before it started");
   }
+  // A data directory another mongod has come to run on since planning stops a deploy here.
+  if (!resume) await requireDataDirsFree(plan, clusterDir, ctx.executors);
   // The apply's state ID once it has one, for the --json error document of a second Ctrl-C.
   let stateId = resume?.state_id;
   // Listening before the lock is taken: no Ctrl-C can end mup between the two.

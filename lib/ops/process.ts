@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import type { Executor } from "../executor/executor.ts";
 
 /**
@@ -24,4 +25,34 @@ export async function runningPid(
   if (port === undefined || !configPath || !ex.portHolder) return undefined;
   const holder = await ex.portHolder(port);
   return holder?.command?.includes(configPath) ? holder.pid : undefined;
+}
+
+/** A live mongod holding a data directory (lockHolder). */
+export interface LockHolder {
+  pid: number;
+  /** Its command line, as /proc gives it ("" when it could not be read). */
+  command: string;
+}
+
+/**
+ * The live mongod that holds data directory `dir`: mongod writes its pid to `<dir>/mongod.lock`
+ * while it runs and empties the file at a clean shutdown (as the simulator does). A pid that is
+ * gone, or a live one whose command line names no mongod (a recycled pid), holds nothing.
+ * Undefined when nothing holds it. Throws when the host cannot be asked.
+ */
+export async function lockHolder(ex: Executor, dir: string): Promise<LockHolder | undefined> {
+  const raw = await ex.readFile(path.join(dir, "mongod.lock"));
+  const pid = raw ? Number(new TextDecoder().decode(raw).trim()) : NaN;
+  if (!Number.isInteger(pid) || pid <= 0 || !(await ex.processAlive(pid))) return undefined;
+  const cmd = await ex.readFile(`/proc/${pid}/cmdline`).catch(() => undefined);
+  const command = cmd ? new TextDecoder().decode(cmd).split("\0").filter(Boolean).join(" ") : "";
+  // A command line that cannot be read is taken as mongod's: keeping data errs on the safe side.
+  if (cmd && !/mongod/.test(command)) return undefined;
+  return { pid, command };
+}
+
+/** "mongod PID 123 (…its command line, shortened)". */
+export function describeLockHolder(h: LockHolder): string {
+  const cmd = h.command.length > 120 ? `${h.command.slice(0, 117)}…` : h.command;
+  return `mongod PID ${h.pid}${cmd ? ` (${cmd})` : ""}`;
 }

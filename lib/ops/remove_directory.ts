@@ -3,6 +3,7 @@ import type { Executor } from "../executor/executor.ts";
 import { isProcessFile } from "../topology/layout.ts";
 import { type Operation, type OperationContext, param } from "./operation.ts";
 import { firstFew } from "../util/format.ts";
+import { mustKeep } from "./removal_guard.ts";
 
 /** The entries of a directory, or undefined when it cannot be listed (absent). */
 async function entries(ex: Executor, dir: string): Promise<string[] | undefined> {
@@ -69,6 +70,8 @@ function holds(ctx: OperationContext, dir: string, others: string[]): string | u
  * paths) the data `--retain-data` keeps. What stays is the outcome's notice:
  * `kept <host>:<dir>: it holds …` (for if_empty only with report_kept, and unless it holds only
  * the retained data or the cluster's own directories kept, `inner`, which say so themselves).
+ * Whatever the plan says, what another cluster of the store uses and a data directory a live
+ * mongod holds are kept, with a notice (removal_guard.ts).
  */
 export const removeDirectory: Operation = {
   async isDone(ctx) {
@@ -86,6 +89,10 @@ export const removeDirectory: Operation = {
     const host = ctx.op.target.host;
     const p = param(ctx, "path");
     const isOurs = ownFiles(ctx);
+    const mode = isOurs ? "files" : ctx.op.target.params.if_empty === "true" ? "if_empty" : "all";
+    // Another cluster's, or under a live mongod: kept, whatever the plan says; the rest goes on.
+    const why = await mustKeep(ctx, ex, p, mode);
+    if (why) return { output: `kept ${p}: ${why}`, notice: `kept ${host}:${p}: ${why}` };
     if (isOurs) {
       const all = (await entries(ex, p)) ?? [];
       const ours = all.filter(isOurs);

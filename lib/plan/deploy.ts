@@ -15,7 +15,7 @@ import { type LoadedTopology, loadTopology } from "../topology/load.ts";
 import { planDeploy } from "./planner.ts";
 import { canonical, clusterDifferences, recordedPorts, renderDifference } from "./redeploy.ts";
 import { hostKey } from "../topology/hosts.ts";
-import { nodeClaims } from "../topology/layout.ts";
+import { nodeClaims, rootClaims } from "../topology/layout.ts";
 import { isLocalHost } from "../topology/schema.ts";
 import { clashes, clusterClaims, otherClusters, strayClaims } from "../preflight/clusters.ts";
 import { MupError } from "../errors.ts";
@@ -30,6 +30,7 @@ import { dataDirsInUse } from "../preflight/recorded_data.ts";
 import { checkRetainedArchives } from "../preflight/retained_sets.ts";
 import { checkChosenDirs, checkDirsCreatable, checkForeignData } from "../preflight/data_dirs.ts";
 import { checkRecordedData } from "../preflight/recorded_data.ts";
+import { checkDataDirsFree } from "../preflight/data_held.ts";
 import { listProcesses } from "./processes.ts";
 import {
   guardStarts,
@@ -99,7 +100,7 @@ export async function buildDeployPlan(
   };
   const release = await resolveFor(platform.arch);
   // Checked once the request itself is known to be good (the version resolves).
-  const clash = clashes(nodeClaims(topology, deployDir), others);
+  const clash = clashes(nodeClaims(topology, deployDir), others, rootClaims(topology, deployDir));
   if (clash.length) {
     throw new MupError(
       `cluster ${req.cluster} would take what another cluster holds:\n${
@@ -107,7 +108,7 @@ export async function buildDeployPlan(
       }`,
       {
         hint:
-          "give this cluster its own ports, data_dir and log_dir (a stopped cluster keeps its own), or remove the other cluster first",
+          "give this cluster its own ports, data_dir and log_dir, and its own global.deploy_dir on a machine the other cluster uses (a stopped cluster keeps its own), or remove the other cluster first",
       },
     );
   }
@@ -186,11 +187,15 @@ export async function buildDeployPlan(
   const chosen = meta ? undefined : await checkChosenDirs(procs, req.executors, own.claims);
   // A file in the way or a read-only directory fails mid-apply (mkdir, mongod): refused here.
   const creatable = await checkDirsCreatable(procs, req.executors);
+  // Nor a data directory another mongod runs on (another store's cluster, one run by hand).
+  const free = await checkDataDirsFree(procs, req.executors);
   // What an earlier, unfinished first deploy holds that this topology drops would be nobody's.
   const stray = meta || !own.claims.length
     ? undefined
     : strayClaims(req.cluster, own, nodeClaims(topology, deployDir));
-  for (const c of [dataDirs, ...(chosen ? [chosen] : []), creatable, ...(stray ? [stray] : [])]) {
+  for (
+    const c of [dataDirs, ...(chosen ? [chosen] : []), creatable, free, ...(stray ? [stray] : [])]
+  ) {
     validation.checks.push(c.check);
     if (c.issues.length) {
       validation.errors.push(...c.issues);

@@ -94,12 +94,12 @@ interface DirRemoval {
 /**
  * The processes' own directories to remove, once each: deploy, log and config (only mup's files:
  * the operator may have put files of their own in any of them, a default one included), and data
- * unless retained (whole: it is the data). A directory that is two of these
+ * unless kept (`kept`: retained, or not the cluster's: whole: it is the data). A directory that is two of these
  * at once (a data_dir equal to a chosen log_dir) is removed whole if it is a data directory
  * that goes; one holding the cluster's own directories waits for their removal, so that what is
  * left in it (and reported kept) is what stays.
  */
-function processRemovals(procs: ProcessSpec[], retainData: boolean): DirRemoval[] {
+function processRemovals(procs: ProcessSpec[], kept: (p: ProcessSpec) => boolean): DirRemoval[] {
   const found = new Map<string, DirRemoval>();
   const want = (host: string, dir: string, what: string, mode: Removal) => {
     const had = found.get(`${host}:${dir}`);
@@ -110,7 +110,7 @@ function processRemovals(procs: ProcessSpec[], retainData: boolean): DirRemoval[
     want(p.host, p.dirs.deploy, "deploy directory", "process_files");
     want(p.host, p.dirs.log, "log directory", "process_files");
     want(p.host, p.dirs.config, "config directory", "process_files");
-    if (!retainData && p.role !== "mongos") want(p.host, p.dirs.data, "data directory", "all");
+    if (!kept(p) && p.role !== "mongos") want(p.host, p.dirs.data, "data directory", "all");
   }
   const list = [...found.values()];
   const inside = (outer: string, d: string) => d.startsWith(outer + path.sep);
@@ -118,9 +118,9 @@ function processRemovals(procs: ProcessSpec[], retainData: boolean): DirRemoval[
     const within = list.filter((o) => o.host === r.host && inside(r.dir, o.dir));
     r.deps = within.map((o) => `rm-${o.host}-${o.dir}`);
     r.inner = within.map((o) => o.dir);
-    if (retainData && r.mode === "process_files") {
+    if (r.mode === "process_files") {
       r.retained = procs.filter((p) =>
-        p.role !== "mongos" && p.host === r.host &&
+        kept(p) && p.role !== "mongos" && p.host === r.host &&
         (p.dirs.data === r.dir || inside(r.dir, p.dirs.data))
       ).map((p) => p.dirs.data);
     }
@@ -132,6 +132,9 @@ function processRemovals(procs: ProcessSpec[], retainData: boolean): DirRemoval[
 export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
   const { procs } = clusterProcesses(input);
   const meta = input.meta;
+  // Kept: all data with --retain-data; else what a failed first deploy found and never used.
+  const foreign = new Set(input.foreignData ?? []);
+  const kept = (p: ProcessSpec) => input.retainData === true || foreign.has(p.id);
   const archive = archiveDir(input.clusterDir, meta.name, input.planId);
   // Without --retain-data, an unclean stop's data is removed anyway: no journal recovery follows.
   const stops = orderedStops(input, procs, true).map((o) => ({
@@ -176,7 +179,7 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
     seen.add(`${host}:${dir}`);
     removes.push(removeOp(host, dir, what, deps, mode, params));
   };
-  for (const r of processRemovals(procs, input.retainData === true)) {
+  for (const r of processRemovals(procs, kept)) {
     removes.push(
       removeOp(r.host, r.dir, r.what, r.deps, r.mode, { retained: r.retained, inner: r.inner }),
     );
@@ -193,9 +196,7 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
     ...procs.map((p) => hostCertPath(root, p.id)),
   ]
     .map((f) => path.basename(f));
-  const retained = input.retainData
-    ? procs.filter((p) => p.role !== "mongos").map((p) => p.dirs.data)
-    : [];
+  const retained = procs.filter((p) => p.role !== "mongos" && kept(p)).map((p) => p.dirs.data);
   const parents = ["bin", "data", "logs", "conf"].map((d) => path.join(root, d));
   for (const host of [...new Set(procs.map((p) => p.host))]) {
     add(host, path.join(root, "bin", `${meta.variant}-${meta.version}`), "binaries");
@@ -246,8 +247,28 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
           : [...removes, metadataOp(input, "removed", removes.map((o) => o.id))],
       },
     ]),
-    input.retainData ? { warnings: [keptDataWarning(procs, meta.name)] } : {},
+    input.retainData
+      ? { warnings: [keptDataWarning(procs, meta.name)] }
+      : foreign.size
+      ? { warnings: [foreignDataWarning(procs.filter((p) => foreign.has(p.id)), meta.name)] }
+      : {},
   );
+}
+
+/** The data directories a failed first deploy found in place and never ran a mongod on. */
+function foreignDataWarning(procs: ProcessSpec[], cluster: string): ValidationIssue {
+  const dirs = procs.map((p) => `${p.host}:${p.dirs.data} (${p.id})`);
+  return {
+    code: "data_not_ours",
+    severity: "warning",
+    message: `not removed: data ${dirs.length === 1 ? "directory" : "directories"} ${
+      dirs.join(", ")
+    }, which no apply of cluster ${cluster} created or ran a mongod on (${
+      dirs.length === 1 ? "it was" : "they were"
+    } there before its first deploy, which did not complete): ${
+      dirs.length === 1 ? "it is" : "they are"
+    } not this cluster's. Remove ${dirs.length === 1 ? "it" : "them"} yourself if no longer needed`,
+  };
 }
 
 /** What `--retain-data` keeps, named: the review and the plan say where the data stays. */

@@ -66,6 +66,11 @@ export interface LifecyclePlanInput {
    * so the plan neither records a status nor removes a meta.yaml.
    */
   unrecorded?: boolean;
+  /**
+   * destroy of an unrecorded cluster: the processes (IDs) whose data directory none of its
+   * applies made or ran a mongod on (dataDirsUsed): it was there before, someone else's; kept.
+   */
+  foreignData?: string[];
   /** Durations measured on the cluster's hosts: estimates where they exist (estimates.ts). */
   measured?: MeasuredDurations;
 }

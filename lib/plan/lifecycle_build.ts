@@ -25,7 +25,8 @@ import { firstFew } from "../util/format.ts";
 import { hostKey, hostPort, splitHostPort } from "../topology/hosts.ts";
 import type { MongoAccess } from "../mongo/client.ts";
 import type { PlanStore } from "./store.ts";
-import { unfinishedApply } from "../state/undeployed.ts";
+import { dataDirsUsed, unfinishedApply } from "../state/undeployed.ts";
+import { hostKey } from "../topology/hosts.ts";
 import { secretPath } from "../security/secrets.ts";
 import { SECRET } from "../security/settings.ts";
 import { sha256File } from "../util/file_hash.ts";
@@ -112,18 +113,26 @@ export async function buildLifecyclePlan(
   const clusterDir = req.store.clusterDir(req.meta.name);
   const hooksDir = req.meta.topology_file ? path.dirname(req.meta.topology_file) : clusterDir;
   const facts = await probeFacts(req.meta, req.executors);
+  const deployDir = path.join(clusterDir, "deploy");
+  // What a failed first deploy found in place and never ran a mongod on is not its own.
+  const used = req.unrecorded ? await dataDirsUsed(clusterDir) : undefined;
+  const foreignData = used &&
+    listProcesses(req.meta.topology, deployDir).filter((p) =>
+      p.role !== "mongos" && !used.has(`${hostKey(p.host)}\0${p.dirs.data}`)
+    ).map((p) => p.id);
   const plan = planner({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
     createdAt: new Date().toISOString(),
     meta: req.meta,
     clusterDir,
-    deployDir: path.join(clusterDir, "deploy"),
+    deployDir,
     hooks: compileHooks(req.meta.topology.hooks, hooksDir),
     facts,
     measured: await measuredDurations(req.store, req.meta.name, req.meta.topology),
     filter: req.filter,
     dryRun: req.dryRun,
     unrecorded: req.unrecorded,
+    ...(foreignData?.length ? { foreignData } : {}),
   });
   // A host that cannot be asked leaves its processes' state unknown: whatever the plan would
   // do there (start what runs, skip the stop of what runs) would rest on a guess.

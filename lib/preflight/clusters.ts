@@ -11,13 +11,21 @@ import type { ApplyState } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
 import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
-import { type NodeClaim, nodeClaims } from "../topology/layout.ts";
+import {
+  type NodeClaim,
+  nodeClaims,
+  overlaps,
+  type RootClaim,
+  rootClaims,
+} from "../topology/layout.ts";
 import { Topology } from "../topology/schema.ts";
 
 /** The processes one recorded cluster holds, from its metadata and from every apply it ran. */
 export interface ClusterClaims {
   cluster: string;
   claims: NodeClaim[];
+  /** Its deploy root on each host: the binaries and secrets all its processes share. */
+  roots: RootClaim[];
 }
 
 /**
@@ -71,13 +79,18 @@ async function recordedTopologies(clusterDir: string): Promise<Topology[]> {
 export async function clusterClaims(clusterDir: string, cluster: string): Promise<ClusterClaims> {
   const deployDir = path.join(clusterDir, "deploy");
   const claims = new Map<string, NodeClaim>();
+  const roots = new Map<string, RootClaim>();
   for (const t of await recordedTopologies(clusterDir)) {
     for (const c of nodeClaims(t, deployDir)) {
       const key = `${hostKey(c.host)}:${c.port}:${c.files.config}`;
       if (!claims.has(key)) claims.set(key, c);
     }
+    for (const r of rootClaims(t, deployDir)) {
+      const key = `${hostKey(r.host)}\0${r.root}`;
+      if (!roots.has(key)) roots.set(key, r);
+    }
   }
-  return { cluster, claims: [...claims.values()] };
+  return { cluster, claims: [...claims.values()], roots: [...roots.values()] };
 }
 
 /** The claims of every cluster under `clustersRoot` but `except`. */
@@ -96,9 +109,15 @@ export async function otherClusters(
 
 /**
  * Where `mine` would take what another cluster holds on the same machine: a port, a data
- * directory or a log file. Pure; one message per clash, naming the entry and the other cluster.
+ * directory, a log, configuration or pid file, or (`roots`, this cluster's deploy roots) the
+ * binaries and secrets of a deploy root (`bin/`, `secrets/`: the same directory, or one inside
+ * the other). Pure; one message per clash, naming the entry and the other cluster.
  */
-export function clashes(mine: NodeClaim[], others: ClusterClaims[]): string[] {
+export function clashes(
+  mine: NodeClaim[],
+  others: ClusterClaims[],
+  roots: RootClaim[] = [],
+): string[] {
   const held = new Map<string, string>();
   const entry = (c: NodeClaim) => `${c.section}[${c.index}]`;
   for (const o of others) {
@@ -108,6 +127,8 @@ export function clashes(mine: NodeClaim[], others: ClusterClaims[]): string[] {
       held.set(`port\0${m}\0${c.port}`, who);
       if (c.files.data) held.set(`data\0${m}\0${c.files.data}`, who);
       held.set(`log\0${m}\0${c.files.log}`, who);
+      held.set(`config\0${m}\0${c.files.config}`, who);
+      held.set(`pid\0${m}\0${c.files.pid}`, who);
     }
   }
   const out: string[] = [];
@@ -120,8 +141,35 @@ export function clashes(mine: NodeClaim[], others: ClusterClaims[]): string[] {
     if (data) out.push(`${here}: data directory ${c.files.data} belongs to ${data}`);
     const log = held.get(`log\0${m}\0${c.files.log}`);
     if (log) out.push(`${here}: log file ${c.files.log} belongs to ${log}`);
+    const config = held.get(`config\0${m}\0${c.files.config}`);
+    if (config) out.push(`${here}: configuration file ${c.files.config} belongs to ${config}`);
+    const pid = held.get(`pid\0${m}\0${c.files.pid}`);
+    if (pid) out.push(`${here}: pid file ${c.files.pid} belongs to ${pid}`);
   }
-  return out;
+  return [...out, ...rootClashes(roots, others)];
+}
+
+/**
+ * Where this cluster's deploy roots share their binaries or secrets (`bin/`, `secrets/`) with
+ * another cluster's on the same machine: one message per root, host and other cluster.
+ */
+function rootClashes(roots: RootClaim[], others: ClusterClaims[]): string[] {
+  const out = new Set<string>();
+  for (const r of roots) {
+    for (const o of others) {
+      for (const h of o.roots) {
+        if (hostKey(h.host) !== hostKey(r.host)) continue;
+        const shared = r.parts.filter((p) => h.parts.some((q) => overlaps(p, q)));
+        if (!shared.length) continue;
+        out.add(
+          `deploy root ${r.root} on ${r.host}: ${
+            shared.map((p) => `${path.basename(p)}/`).join(" and ")
+          } (the binaries and keyfile every process of a cluster shares) would be those of cluster ${o.cluster} (deploy root ${h.root} on ${h.host}); its destroy would remove them from under it`,
+        );
+      }
+    }
+  }
+  return [...out];
 }
 
 /**

@@ -5,9 +5,11 @@
  * processes may be running, so the cluster commands show it, say how to continue or undo it,
  * and `cluster destroy` removes it.
  */
-import { hostPort } from "../topology/hosts.ts";
+import * as path from "node:path";
+import { hostKey, hostPort } from "../topology/hosts.ts";
+import { listProcesses } from "../plan/processes.ts";
 import { parsePlanText } from "../plan/parse.ts";
-import type { Plan } from "../plan/schema.ts";
+import { allOperations, type Plan } from "../plan/schema.ts";
 import type { Topology } from "../topology/schema.ts";
 import { type Interruption, interruption } from "./lock.ts";
 import type { ClusterMeta } from "./meta.ts";
@@ -113,4 +115,41 @@ export async function undeployedMeta(
     stateId: deploys.at(-1)!.state_id,
     unrecorded: true,
   });
+}
+
+/**
+ * The data directories (`<machine>\0<dir>`, hostKey) that an apply of a never-recorded cluster
+ * made (create_directory's `created`) or ran one of its mongods on (a completed start): what its
+ * destroy may remove. A directory that was there before and none of its mongods started on (a
+ * first deploy refused with DBPathInUse by another store's mongod) is someone else's. A
+ * create_directory recorded by an older mup, which did not say what it made, counts as made.
+ */
+export async function dataDirsUsed(clusterDir: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  const states = await new StateStore(clusterDir).list().catch(() => [] as ApplyState[]);
+  for (const s of states.filter((s) => s.operation === "deploy")) {
+    const plan = await Deno.readTextFile(s.plan_path).then(
+      (t) => parsePlanText(t, s.plan_path).plan,
+      () => undefined,
+    );
+    if (!plan) continue;
+    const procs = listProcesses(plan.topology, path.join(clusterDir, "deploy"));
+    const dataOf = new Map(procs.map((p) => [p.id, p.dirs.data]));
+    const datas = new Set(procs.map((p) => `${hostKey(p.host)}\0${p.dirs.data}`));
+    for (const o of allOperations(plan)) {
+      const st = s.operation_states[o.id];
+      if (st?.status !== "completed") continue;
+      const machine = hostKey(o.target.host ?? "localhost");
+      if (o.type === "start_process" && dataOf.has(o.target.name)) {
+        out.add(`${machine}\0${dataOf.get(o.target.name)}`);
+      }
+      if (o.type !== "create_directory" || st.result?.output === "already in place") continue;
+      const created = st.result?.metadata?.created;
+      const made = Array.isArray(created)
+        ? created as string[]
+        : JSON.parse(o.target.params.paths ?? "[]") as string[];
+      for (const d of made) if (datas.has(`${machine}\0${d}`)) out.add(`${machine}\0${d}`);
+    }
+  }
+  return out;
 }

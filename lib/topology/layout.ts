@@ -119,3 +119,38 @@ export function nodeClaims(t: Topology, defaultDeployDir: string): NodeClaim[] {
   add("mongos_servers", "mongos", t.mongos_servers);
   return out;
 }
+
+/**
+ * What a deploy root holds for the whole cluster on one machine, rather than for one process:
+ * the installed binaries (`bin/`) and the keyfile and certificates (`secrets/`). Two clusters
+ * sharing them would overwrite each other's keyfile, and a destroy of one would take the
+ * other's binaries and secrets.
+ */
+export interface RootClaim {
+  host: string;
+  /** The deploy root: `global.deploy_dir`, or the cluster's default. */
+  root: string;
+  /** Its shared parts: `<root>/bin`, `<root>/secrets`. */
+  parts: string[];
+}
+
+/** The subdirectories of a deploy root that the whole cluster shares (see RootClaim). */
+export const SHARED_ROOT_PARTS = ["bin", "secrets"];
+
+/** The deploy root of a topology on each of its hosts, once per host name. */
+export function rootClaims(t: Topology, defaultDeployDir: string): RootClaim[] {
+  const root = t.global.deploy_dir ?? defaultDeployDir;
+  const hosts = new Set(
+    [...t.config_servers, ...t.mongod_servers, ...t.mongos_servers].map((n) => n.host),
+  );
+  return [...hosts].map((host) => ({
+    host,
+    root,
+    parts: SHARED_ROOT_PARTS.map((p) => path.join(root, p)),
+  }));
+}
+
+/** Whether two paths are one, or one lies inside the other. */
+export function overlaps(a: string, b: string): boolean {
+  return a === b || a.startsWith(b + path.sep) || b.startsWith(a + path.sep);
+}

@@ -1,0 +1,98 @@
+/**
+ * Data directories a live mongod that is not the process's own holds (its `mongod.lock` names
+ * it): another cluster's, one of another MUP_HOME (which this store's claims cannot see), or one
+ * started by hand. A deploy that started its mongod there would fail (DBPathInUse), and what it
+ * left would lead a destroy to that directory; so a deploy is refused at planning and again at
+ * `plan apply`, before anything starts.
+ */
+import type { ExecutorFactory } from "../executor/executor.ts";
+import { MupError } from "../errors.ts";
+import { describeLockHolder, type LockHolder, lockHolder } from "../ops/process.ts";
+import { configFilePath } from "../plan/mongo_config.ts";
+import { listProcesses, type ProcessSpec } from "../plan/processes.ts";
+import type { CheckResult, Plan, ValidationIssue } from "../plan/schema.ts";
+import * as path from "node:path";
+import { hostPort } from "../topology/hosts.ts";
+
+/** One data directory held by another mongod. */
+export interface HeldDataDir {
+  proc: ProcessSpec;
+  holder: LockHolder;
+}
+
+/**
+ * The data directories of `procs` that a live mongod other than the process itself (one whose
+ * command line names the process's own configuration file) holds. A host that cannot be asked
+ * is left to the connectivity check, or to the operation that needs it.
+ */
+export async function heldDataDirs(
+  procs: ProcessSpec[],
+  executors: ExecutorFactory,
+): Promise<HeldDataDir[]> {
+  const found = await Promise.all(
+    procs.filter((p) => p.role !== "mongos").map(async (p) => {
+      const holder = await lockHolder(executors.forHost(p.host), p.dirs.data).catch(() =>
+        undefined
+      );
+      return holder && !holder.command.includes(configFilePath(p)) ? { proc: p, holder } : [];
+    }),
+  );
+  return found.flat();
+}
+
+function describe(h: HeldDataDir): string {
+  return `data directory ${h.proc.host}:${h.proc.dirs.data} of ${
+    hostPort(h.proc.host, h.proc.port)
+  } is in use by a running ${describeLockHolder(h.holder)}, which is not this cluster's`;
+}
+
+const HINT = "give the process a data_dir of its own (or stop that mongod), then plan again";
+
+/** The pre-flight check of a deploy's data directories (heldDataDirs). */
+export async function checkDataDirsFree(
+  procs: ProcessSpec[],
+  executors: ExecutorFactory,
+): Promise<{ check: CheckResult; issues: ValidationIssue[] }> {
+  const t0 = performance.now();
+  const held = await heldDataDirs(procs, executors);
+  return {
+    check: {
+      name: "data_dirs_free",
+      status: held.length ? "failed" : "passed",
+      message: held.length
+        ? `${held.length} data director${
+          held.length === 1 ? "y is" : "ies are"
+        } in use by another mongod`
+        : "no other mongod runs on a data directory",
+      duration: Math.round(performance.now() - t0),
+    },
+    issues: held.map((h) => ({
+      code: "data_dir_in_use",
+      severity: "error" as const,
+      host: h.proc.host,
+      message: `${describe(h)}: ${HINT}`,
+    })),
+  };
+}
+
+/**
+ * `plan apply` of a deploy (first or repair): refused, before anything starts, when a data
+ * directory is held by another mongod since planning (another store's cluster, which this
+ * store's claims cannot see). Other plans pass.
+ */
+export async function requireDataDirsFree(
+  plan: Plan,
+  clusterDir: string,
+  executors: ExecutorFactory,
+): Promise<void> {
+  if (plan.operation !== "deploy") return;
+  const procs = listProcesses(plan.topology, path.join(clusterDir, "deploy"));
+  const held = await heldDataDirs(procs, executors);
+  if (!held.length) return;
+  throw new MupError(
+    `plan ${plan.plan_id} would start mongod on a data directory another mongod holds:\n${
+      held.map((h) => `  • ${describe(h)}`).join("\n")
+    }`,
+    { hint: HINT },
+  );
+}
