@@ -26,7 +26,6 @@ import { hostKey, hostPort, splitHostPort } from "../topology/hosts.ts";
 import type { MongoAccess } from "../mongo/client.ts";
 import type { PlanStore } from "./store.ts";
 import { dataDirsUsed, unfinishedApply } from "../state/undeployed.ts";
-import { hostKey } from "../topology/hosts.ts";
 import { secretPath } from "../security/secrets.ts";
 import { SECRET } from "../security/settings.ts";
 import { sha256File } from "../util/file_hash.ts";
