@@ -5,8 +5,9 @@
  * the host is given and names the roles that exist when -R selects none.
  */
 import assert from "node:assert/strict";
-import { clusterCredentials, killAll, replicaSetTopology, tempHome } from "./helpers.ts";
+import { clusterCredentials, killAll, mup, replicaSetTopology, tempHome } from "./helpers.ts";
 import { client } from "./security_helpers.ts";
+import { waitFor } from "./sim_helpers.ts";
 import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -73,6 +74,37 @@ Deno.test("rolling restart states and waits for the hand-back to the priority-2 
     );
     assert.doesNotMatch(flat.stdout, /take the primary of rs0 back/);
     assert.match(flat.stdout, /Restart completed successfully!/);
+
+    // A saved rolling restart applied after the primary moved to a member it stops as a
+    // secondary: refused at that stop, the new primary left running (no unplanned election).
+    const saved = JSON.parse(
+      (await ok(home, ["cluster", "restart", "hb", "--plan-only", "--json"])).stdout,
+    );
+    const savedOps = (saved.plan ?? saved).phases.flatMap((ph: { operations: unknown[] }) =>
+      ph.operations
+    ) as { id: string; type: string; target: { port?: number } }[];
+    const stops = savedOps.filter((o) => o.type === "stop_process").map((o) => o.target.port!);
+    const [first, second, primary] = stops; // secondaries in order, then the primary
+    const admin = (port: number, cmd: Record<string, unknown>) =>
+      client(
+        `mongodb://${cred.user}:${encodeURIComponent(cred.password)}@localhost:${port}/` +
+          "?authSource=admin&directConnection=true",
+        (c) => c.db("admin").command(cmd),
+      );
+    await admin(second, { replSetFreeze: 120 });
+    await admin(primary, { replSetStepDown: 120, secondaryCatchUpPeriodSecs: 10 }).catch(() => {});
+    // The first planned secondary is elected (the other is frozen, the old primary stepped down).
+    const stateOf = async (port: number) =>
+      (JSON.parse((await mup(["cluster", "display", "hb", "--json"], { home })).stdout) as {
+        processes: { id: string; state: string }[];
+      }).processes.find((p) => p.id === `localhost:${port}`)?.state;
+    await waitFor(async () => (await stateOf(first)) === "PRIMARY", 20_000);
+    const moved = await ok(home, ["plan", "apply", saved.plan_id, "--auto-approve"], 1);
+    assert.match(
+      moved.stdout + moved.stderr,
+      new RegExp(`localhost:${first} is the primary of rs0 now, not the secondary the plan stops`),
+    );
+    assert.equal(await stateOf(first), "PRIMARY");
   } finally {
     await killAll(home);
   }

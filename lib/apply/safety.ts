@@ -75,6 +75,16 @@ async function setHealth(c: SafetyCheck, access: MongoAccess): Promise<CheckOutc
     if (!own?.members?.some((x: { state: number }) => x.state === 1)) {
       return { ok: false, status: `replica set ${c.target} has no primary` };
     }
+    // A rolling restart stops its secondaries first and steps the primary down last: a member
+    // planned as a secondary that is primary now (the primary moved since the plan was made)
+    // would be stopped without a step-down, an unplanned election.
+    if (c.params.secondary === true) {
+      return {
+        ok: false,
+        status: `${except} is the primary of ${c.target} now, not the secondary the plan stops ` +
+          "here (the primary moved since the plan was made): plan the restart again",
+      };
+    }
   }
   return { ok: true, status: "every other member is healthy" };
 }

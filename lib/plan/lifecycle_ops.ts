@@ -78,7 +78,7 @@ export function rollingStopOp(p: ProcessSpec, set: ReplicaSetSpec, deps: string[
     "replica_set_healthy",
     set.name,
     `every other member of ${set.name} is healthy and it has a primary`,
-    { members: members(set), except: hostPort(p.host, p.port) },
+    { members: members(set), except: hostPort(p.host, p.port), secondary: true },
   ));
   return o;
 }
