@@ -16,7 +16,7 @@ import {
   standaloneTopology,
   tempHome,
 } from "./helpers.ts";
-import { client } from "./security_helpers.ts";
+import { asAdmin } from "./security_helpers.ts";
 import { clusterDir } from "./apply_helpers.ts";
 import { deploy, type Display, display, stablePorts } from "./lifecycle_helpers.ts";
 import { admin, runBin, waitFor } from "./sim_helpers.ts";
@@ -97,9 +97,9 @@ Deno.test("display: a standalone whose admin password was changed outside mup an
     await deploy(home, "sa", standaloneTopology([port]));
     assert.ok((await display(home, "sa")).healthy);
     const cred = await clusterCredentials(home, "sa");
-    await client(
-      `mongodb://${cred.user}:${encodeURIComponent(cred.password)}@localhost:${port}/` +
-        "?authSource=admin&directConnection=true",
+    await asAdmin(
+      cred,
+      `localhost:${port}`,
       (c) => c.db("admin").command({ updateUser: cred.user, pwd: "rotated-by-the-dba" }),
     );
     const r = await mup(["cluster", "display", "sa", "--json", "--detailed-exitcode"], { home });

@@ -27,7 +27,7 @@ import {
 } from "./sim_helpers.ts";
 import { type CheckOutcome, runCheck } from "../lib/apply/safety.ts";
 import { DefaultExecutors } from "../lib/executor/factory.ts";
-import { client } from "./security_helpers.ts";
+import { asAdmin, client } from "./security_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -189,9 +189,9 @@ Deno.test("a set with an arbiter, access control on: the admin user is made on t
     // The user was made, not found "already in place" on the arbiter.
     assert.match(deployed.stdout, /✓ Create admin on rs0 \[/, output(deployed));
     const cred = await clusterCredentials(home, "arb");
-    const authed = await client(
-      `mongodb://${cred.user}:${encodeURIComponent(cred.password)}@localhost:${ports[0]}/` +
-        "?authSource=admin&directConnection=true",
+    const authed = await asAdmin(
+      cred,
+      `localhost:${ports[0]}`,
       (c) => c.db("admin").command({ connectionStatus: 1 }),
     );
     assert.deepEqual(authed.authInfo.authenticatedUsers, [{ user: "admin", db: "admin" }]);

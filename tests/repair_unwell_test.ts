@@ -18,7 +18,7 @@ import {
   testMirror,
   writeTopology,
 } from "./helpers.ts";
-import { client } from "./security_helpers.ts";
+import { asAdmin } from "./security_helpers.ts";
 import { ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -33,16 +33,12 @@ Deno.test("re-deploy after the admin user was dropped re-creates it (after a res
       mup(deployArgs("rs", file, await testMirror(), extra), { home });
     assert.equal((await deploy(["--auto-approve"])).code, 0);
     const cred = await clusterCredentials(home, "rs");
-    const asAdmin = <T>(f: (c: import("mongodb").MongoClient) => Promise<T>) =>
-      client(
-        `mongodb://${cred.user}:${encodeURIComponent(cred.password)}@localhost:${ports[0]}/` +
-          "?authSource=admin&directConnection=true",
-        f,
-      );
+    const admin = <T>(f: (c: import("mongodb").MongoClient) => Promise<T>) =>
+      asAdmin(cred, `localhost:${ports[0]}`, f);
     // Unchanged: no changes.
     assert.equal((await deploy(["--plan-only", "--detailed-exitcode"])).code, 0);
 
-    await asAdmin((c) => c.db("admin").command({ dropUser: cred.user }));
+    await admin((c) => c.db("admin").command({ dropUser: cred.user }));
     const planned = await deploy(["--plan-only", "--detailed-exitcode"]);
     assert.equal(planned.code, 2, output(planned));
     assert.match(planned.stdout, /admin credentials mup stores do not authenticate/);
@@ -57,11 +53,11 @@ Deno.test("re-deploy after the admin user was dropped re-creates it (after a res
     const repaired = await deploy(["--auto-approve"]);
     assert.equal(repaired.code, 0, output(repaired));
     assert.match(repaired.stdout, /✓ Create admin on rs0 \[/);
-    const status = await asAdmin((c) => c.db("admin").command({ connectionStatus: 1 }));
+    const status = await admin((c) => c.db("admin").command({ connectionStatus: 1 }));
     assert.deepEqual(status.authInfo.authenticatedUsers, [{ user: "admin", db: "admin" }]);
 
     // A member removed from the set's configuration by hand.
-    await asAdmin(async (c) => {
+    await admin(async (c) => {
       const { config } = await c.db("admin").command({ replSetGetConfig: 1 });
       config.members = config.members.filter((m: { host: string }) =>
         !m.host.endsWith(`:${ports[2]}`)

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { clusterCredentials, killAll, mup, replicaSetTopology, tempHome } from "./helpers.ts";
-import { client } from "./security_helpers.ts";
+import { asAdmin } from "./security_helpers.ts";
 import { waitFor } from "./sim_helpers.ts";
 import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
@@ -57,9 +57,9 @@ Deno.test("rolling restart states and waits for the hand-back to the priority-2 
     // A DBA sets every priority to 1 by hand: the restart follows the set's configuration (no
     // hand-back to wait for, which would time out), and says the records differ.
     const cred = await clusterCredentials(home, "hb");
-    await client(
-      `mongodb://${cred.user}:${encodeURIComponent(cred.password)}@${top}/` +
-        "?authSource=admin&directConnection=true",
+    await asAdmin(
+      cred,
+      top,
       async (c) => {
         const { config } = await c.db("admin").command({ replSetGetConfig: 1 });
         for (const m of config.members) m.priority = 1;
@@ -84,21 +84,20 @@ Deno.test("rolling restart states and waits for the hand-back to the priority-2 
       ph.operations
     ) as { id: string; type: string; target: { port?: number } }[];
     const stops = savedOps.filter((o) => o.type === "stop_process").map((o) => o.target.port!);
-    const [first, second, primary] = stops; // secondaries in order, then the primary
+    const [first] = stops; // secondaries in port order, then the primary
     const admin = (port: number, cmd: Record<string, unknown>) =>
-      client(
-        `mongodb://${cred.user}:${encodeURIComponent(cred.password)}@localhost:${port}/` +
-          "?authSource=admin&directConnection=true",
-        (c) => c.db("admin").command(cmd),
-      );
-    await admin(second, { replSetFreeze: 120 });
-    await admin(primary, { replSetStepDown: 120, secondaryCatchUpPeriodSecs: 10 }).catch(() => {});
-    // The first planned secondary is elected (the other is frozen, the old primary stepped down).
+      asAdmin(cred, `localhost:${port}`, (c) => c.db("admin").command(cmd));
+    // The first planned secondary stands for election at once (every priority is 1 now, so
+    // nothing takes the primary back from it).
     const stateOf = async (port: number) =>
       (JSON.parse((await mup(["cluster", "display", "hb", "--json"], { home })).stdout) as {
         processes: { id: string; state: string }[];
       }).processes.find((p) => p.id === `localhost:${port}`)?.state;
-    await waitFor(async () => (await stateOf(first)) === "PRIMARY", 20_000);
+    await waitFor(async () => {
+      if ((await stateOf(first)) === "PRIMARY") return true;
+      await admin(first, { replSetStepUp: 1 }).catch(() => {});
+      return false;
+    }, 20_000);
     const moved = await ok(home, ["plan", "apply", saved.plan_id, "--auto-approve"], 1);
     assert.match(
       moved.stdout + moved.stderr,

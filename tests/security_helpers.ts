@@ -13,6 +13,22 @@ export async function failure(p: Promise<unknown>): Promise<{ code?: number; mes
   throw new Error("expected a failure");
 }
 
+/**
+ * `f` with a driver client logged in as the cluster's admin (`cred`, from `mup cluster
+ * credentials --json`) on the one server `host:port` (directConnection), always closed.
+ */
+export function asAdmin<T>(
+  cred: { user: string; password: string },
+  hostPort: string,
+  f: (c: MongoClient) => Promise<T>,
+): Promise<T> {
+  return client(
+    `mongodb://${encodeURIComponent(cred.user)}:${encodeURIComponent(cred.password)}@` +
+      `${hostPort}/?authSource=admin&directConnection=true`,
+    f,
+  );
+}
+
 /** A driver client on `uri` with these options, always closed. */
 export async function client<T>(
   uri: string,

@@ -16,6 +16,8 @@ export interface CheckOutcome {
   ok: boolean;
   /** What was found, e.g. "Port now in use by PID 12345". */
   status: string;
+  /** A failure no wait can settle (the check is not asked again). */
+  lasting?: boolean;
 }
 
 type Runner = (c: SafetyCheck, ex: ExecutorFactory, m: MongoAccess) => Promise<CheckOutcome>;
@@ -81,6 +83,7 @@ async function setHealth(c: SafetyCheck, access: MongoAccess): Promise<CheckOutc
     if (c.params.secondary === true) {
       return {
         ok: false,
+        lasting: true,
         status: `${except} is the primary of ${c.target} now, not the secondary the plan stops ` +
           "here (the primary moved since the plan was made): plan the restart again",
       };
@@ -186,6 +189,7 @@ const RUNNERS: Record<string, Runner> = {
     const end = Date.now() + SETTLE_GRACE_MS;
     for (;;) {
       const found = await setHealth(c, access);
+      if (found.lasting) return found;
       if (found.ok || Date.now() >= end) {
         return found.ok
           ? found
