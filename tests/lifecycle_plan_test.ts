@@ -258,8 +258,24 @@ Deno.test("restart of a mongos while config servers are down is refused: it coul
   const e = plan.validation.errors.find((x) => x.code === "config_servers_down");
   assert.match(
     e?.message ?? JSON.stringify(plan.validation.errors),
-    /^mongos localhost:27017 could not start again: config servers localhost:27019, localhost:27020, localhost:27021 are not running.*`mup cluster start golden` first/,
+    /^mongos localhost:27017 could not start again: config servers localhost:27019, localhost:27020, localhost:27021 are not running.*`mup cluster start golden`/,
   );
+  // A start of the mongos alone, one config server down: refused the same way; a start of the
+  // whole cluster starts that config server first, and is planned.
+  const stopped = await input("sharded.yaml", {}, false);
+  for (const [id, f] of Object.entries(i.facts)) {
+    if (!id.startsWith("config-")) stopped.facts[id] = f;
+  }
+  stopped.facts["config-localhost-27019"] = { running: false };
+  stopped.facts["config-localhost-27020"] = { running: true, state: "PRIMARY" };
+  stopped.facts["config-localhost-27021"] = { running: true, state: "SECONDARY" };
+  stopped.facts["mongos-localhost-27017"] = { running: false };
+  const alone = planStart({ ...stopped, filter: { roles: ["mongos"] } });
+  assert.match(
+    alone.validation.errors.map((x) => x.message).join("\n"),
+    /^mongos localhost:27017 cannot start: config server localhost:27019 is not running/,
+  );
+  assert.equal(planStart(stopped).validation.valid, true);
   // With the config servers up, the same restart is planned.
   assert.equal(
     planRestart(await input("sharded.yaml", { filter: { roles: ["mongos"] } }))

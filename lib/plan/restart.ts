@@ -24,7 +24,7 @@ import {
   waitOp,
   waitPrimaryOp,
 } from "./lifecycle_ops.ts";
-import { orderedStarts } from "./start.ts";
+import { mongosWithoutConfig, orderedStarts } from "./start.ts";
 import {
   downWhileRestartedWarnings,
   handBackWarnings,
@@ -116,23 +116,17 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
       hostPort(p.host, p.port)
     } is not running: a restart needs it up (run \`mup cluster start ${input.meta.name}\` first)`,
   }));
-  // A mongos starts only once every config server answers (its start's dependencies_running
-  // check): restarting one while a config server is down would stop it for good.
-  const cfgDown = procs.filter((p) => p.role === "config" && !input.facts[p.id]?.running);
-  if (cfgDown.length) {
-    const names = cfgDown.map((c) => hostPort(c.host, c.port)).join(", ");
-    const down = cfgDown.length > 1 ? `config servers ${names} are` : `config server ${names} is`;
-    for (const p of chosen.filter((c) => c.role === "mongos" && input.facts[c.id]?.running)) {
-      errors.push({
-        code: "config_servers_down",
-        severity: "error",
-        host: p.host,
-        message: `mongos ${hostPort(p.host, p.port)} could not start again: ${down} not ` +
-          "running, and a mongos starts only once every config server answers (run " +
-          `\`mup cluster start ${input.meta.name}\` first)`,
-      });
-    }
-  }
+  // A mongos starts only once every config server answers: restarting one while a config
+  // server is down would stop it for good.
+  errors.push(
+    ...mongosWithoutConfig(
+      input,
+      procs,
+      chosen.filter((c) => c.role === "mongos" && input.facts[c.id]?.running),
+      new Set(),
+      "could not start again",
+    ),
+  );
   // A rolling restart orders each set by who is primary: a member that runs but did not say
   // what it is (hung, overloaded) would be planned blind.
   if (!input.force) {

@@ -6,6 +6,7 @@
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { setVotes } from "./votes.ts";
+import { hostPort } from "../topology/hosts.ts";
 import { selectProcesses } from "./select.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import {
@@ -72,6 +73,34 @@ function noMajorityAfterStart(
   return count((p) => ids.has(p.id) || input.facts[p.id]?.running === true) < need;
 }
 
+/**
+ * Errors for each mongos of `mongos` that would start while a config server is down and not
+ * started by the same plan (`starting`): a mongos starts only once every config server answers
+ * (its start's `dependencies_running` check), so the apply could only fail there.
+ */
+export function mongosWithoutConfig(
+  input: LifecyclePlanInput,
+  procs: ProcessSpec[],
+  mongos: ProcessSpec[],
+  starting: Set<string>,
+  what: string,
+): ValidationIssue[] {
+  const cfgDown = procs.filter((p) =>
+    p.role === "config" && !input.facts[p.id]?.running && !starting.has(p.id)
+  );
+  if (!cfgDown.length || !mongos.length) return [];
+  const names = cfgDown.map((c) => hostPort(c.host, c.port)).join(", ");
+  const down = cfgDown.length > 1 ? `config servers ${names} are` : `config server ${names} is`;
+  return mongos.map((p) => ({
+    code: "config_servers_down",
+    severity: "error" as const,
+    host: p.host,
+    message: `mongos ${hostPort(p.host, p.port)} ${what}: ${down} not running, and a mongos ` +
+      `starts only once every config server answers (run \`mup cluster start ${input.meta.name}\`` +
+      " to start the whole cluster)",
+  }));
+}
+
 /** Pure: the start Plan. No operations when everything runs and meta says running. */
 export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
   const { procs, sets } = clusterProcesses(input);
@@ -87,6 +116,13 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
     finalize.push(metadataOp(input, "auto", finalize.map((o) => o.id)));
   }
   const todo = chosen.filter((p) => !input.facts[p.id]?.running);
+  const errors = mongosWithoutConfig(
+    input,
+    procs,
+    todo.filter((p) => p.role === "mongos"),
+    new Set(todo.map((p) => p.id)),
+    "cannot start",
+  );
   const warnings: ValidationIssue[] = sets
     .filter((s) =>
       todo.some((p) => p.replicaSet === s.name) && noMajorityAfterStart(input, s, todo)
@@ -117,6 +153,6 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
         ops: finalize,
       },
     ]),
-    { warnings },
+    { errors, warnings },
   );
 }
