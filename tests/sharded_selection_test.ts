@@ -70,6 +70,19 @@ Deno.test("stop plans warn when a set loses its majority, the config servers or 
     );
     assert.deepEqual(memberJson.shards, ["shard1", "shard2"]);
     assert.deepEqual(memberJson.processes.map((p: { id: string }) => p.id), [secondaries[0]]);
+
+    // The config servers stopped: the mongos answers but cannot list the shards (nor route):
+    // not healthy, with the reason; the shards unknown, saying why.
+    await ok(home, ["cluster", "stop", "sw", "-R", "config", "--auto-approve"]);
+    const noCfg = JSON.parse(
+      (await ok(home, ["cluster", "display", "sw", "-R", "mongos", "--json"], 1)).stdout,
+    );
+    assert.equal(noCfg.healthy, false);
+    assert.equal(noCfg.shards, null);
+    for (const r of noCfg.processes as { healthy: boolean; reason?: string }[]) {
+      assert.equal(r.healthy, false, JSON.stringify(r));
+      assert.match(String(r.reason), /answers, but cannot list the shards: /);
+    }
   } finally {
     await killAll(home);
   }

@@ -209,12 +209,22 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
           dataDirs,
           timeout,
         );
-    const shards = meta.kind === "sharded"
+    const listed = meta.kind === "sharded"
       ? await listedShards(access, (await routers()).filter((r) => r.healthy), timeout)
       : undefined;
+    const shards = listed?.shards;
+    // A mongos that answers but cannot list the shards cannot route either (its config servers
+    // do not answer): it is not healthy, and neither is a cluster whose shards are unknown.
+    if (listed && !shards && listed.error) {
+      for (const r of rows.filter((x) => x.role === "mongos" && x.healthy)) {
+        r.healthy = false;
+        r.reason = `answers, but cannot list the shards: ${listed.error}`;
+      }
+    }
     const unlisted = shards ? shardSets.filter((s) => !shards.includes(s)) : [];
     // A cluster no deploy recorded is not healthy, whatever of it runs.
-    const healthy = !firstDeploy && rows.every((r) => r.healthy) && unlisted.length === 0;
+    const healthy = !firstDeploy && rows.every((r) => r.healthy) && unlisted.length === 0 &&
+      (!listed || shards !== undefined);
     // An apply running now (its live mup holds the lock) may be changing what this shows.
     const applying = await liveHolder(ctx.store.clusterDir(name));
     // An apply that failed, paused or was cut off part way explains members left down.
@@ -270,7 +280,9 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
             ? `Shards (listShards): ${shards.join(", ") || "none"}${
               unlisted.length ? `; not listed: ${unlisted.join(", ")}` : ""
             }`
-            : "Shards: unknown (no mongos answers)",
+            : `Shards: unknown (${
+              listed?.error ? `no mongos can list them: ${listed.error}` : "no mongos answers"
+            })`,
         );
       }
     }

@@ -251,18 +251,23 @@ export async function probeProcesses(
 
 /**
  * The shards the cluster's config servers register, asked of the first answering mongos
- * (listShards); undefined when no mongos answers.
+ * (listShards); without `shards` when none could say, with the last mongos's `error` (one whose
+ * config servers do not answer fails it).
  */
 export async function listedShards(
   access: MongoAccess,
   mongos: { host: string; port: number }[],
   timeoutMs = ANSWER_TIMEOUT_MS,
-): Promise<string[] | undefined> {
+): Promise<{ shards?: string[]; error?: string }> {
+  let error: string | undefined;
   for (const m of mongos) {
-    const r = await access.adminCommand(m.host, m.port, { listShards: 1 }, timeoutMs).catch(() =>
-      undefined
+    const r = await access.adminCommand(m.host, m.port, { listShards: 1 }, timeoutMs).catch(
+      (e) => {
+        error = String((e as Error).message).split("\n")[0];
+        return undefined;
+      },
     );
-    if (r) return (r.shards as Document[]).map((s) => String(s._id)).sort();
+    if (r) return { shards: (r.shards as Document[]).map((s) => String(s._id)).sort() };
   }
-  return undefined;
+  return { error };
 }
