@@ -266,6 +266,9 @@ Deno.test("kill -9 of a first deploy: cluster list shows it interrupted, cluster
     assert.equal(json.processes.length, 1);
     assert.notEqual(json.processes[0].state, "DOWN", JSON.stringify(json.processes[0]));
     assert.ok(json.processes[0].pid > 0, JSON.stringify(json.processes[0]));
+    // Killed after the start, before the admin user: not "changed or dropped outside mup".
+    assert.doesNotMatch(String(json.processes[0].reason), /outside mup/);
+    assert.match(String(json.processes[0].reason), /first deploy may not have created it yet/);
   } finally {
     await killAll(home);
   }

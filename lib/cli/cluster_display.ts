@@ -191,7 +191,14 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       specs.filter((s) => s.role !== "mongos").map((s) => [s.id, s.dirs.data]),
     );
     const access = clusterAccess(meta.name, meta.topology, ctx.executors);
-    const rows = await probeProcesses(access, procs, dataDirs, timeout, meta.processes);
+    const rows = await probeProcesses(
+      access,
+      procs,
+      dataDirs,
+      timeout,
+      meta.processes,
+      !firstDeploy,
+    );
     await nameHolders(ctx, rows);
     await fillPids(ctx, meta, rows);
     // A sharded cluster is also only healthy when mongos lists every shard set.

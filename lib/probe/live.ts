@@ -66,6 +66,7 @@ async function askOne(
   p: MetaProcess,
   dataDir: string | undefined,
   timeoutMs: number,
+  deployed: boolean,
 ): Promise<Answer> {
   const base: ProcessStatus = {
     id: hostPort(p.host, p.port),
@@ -98,9 +99,12 @@ async function askOne(
   // 18: the stored credentials were refused (the password changed, or the user dropped, outside
   // mup): the process answers, but mup cannot act on it as it must.
   const refused = (ssError as { code?: number } | undefined)?.code === 18 && !hello.arbiterOnly;
-  const credentialsReason = "the admin credentials mup stores do not authenticate here " +
-    "(changed or dropped outside mup?): `mup cluster credentials` prints a password that no " +
-    "longer works";
+  // Before a first deploy completed, the user may not have been created yet.
+  const credentialsReason = deployed
+    ? "the admin credentials mup stores do not authenticate here (changed or dropped outside " +
+      "mup?): `mup cluster credentials` prints a password that no longer works"
+    : "the cluster's admin user does not authenticate here: the unfinished first deploy may " +
+      "not have created it yet";
   // An arbiter holds no users, so with access control it authenticates no one: its version is
   // asked with buildInfo, which needs no authentication (its PID comes from the pid file).
   const built = ss ? undefined : await m.withServer(
@@ -233,7 +237,8 @@ export function sortStatuses(rows: ProcessStatus[]): ProcessStatus[] {
  * call takes at most about four timeouts however many hosts are dead. A set member that answers
  * is healthy only when its set counts it in (set_view.ts: the primary reaches it, it reaches
  * the primary); `cluster` (default: `procs`) holds the set's other members, asked for its
- * primary when `procs` does not hold it.
+ * primary when `procs` does not hold it. `deployed` false: the cluster's first deploy did not
+ * complete (its admin user may not exist yet).
  */
 export async function probeProcesses(
   access: MongoAccess,
@@ -241,9 +246,10 @@ export async function probeProcesses(
   dataDirs: Map<string, string>,
   timeoutMs = ANSWER_TIMEOUT_MS,
   cluster: MetaProcess[] = procs,
+  deployed = true,
 ): Promise<ProcessStatus[]> {
   const answers = await Promise.all(
-    procs.map((p) => askOne(access, p, dataDirs.get(p.id), timeoutMs)),
+    procs.map((p) => askOne(access, p, dataDirs.get(p.id), timeoutMs, deployed)),
   );
   await judgeBySet(access, answers, cluster, timeoutMs);
   return sortStatuses(answers.map((a) => a.status));
