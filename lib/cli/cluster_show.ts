@@ -87,7 +87,9 @@ export async function listClusters(ctx: CliContext) {
         kind: "-",
         version: "-",
         variant: "-",
-        status: "damaged metadata",
+        status: /is missing, but/.test((e as Error).message)
+          ? "metadata missing"
+          : "damaged metadata",
         hosts: [] as string[],
         processes: 0,
         error: (e as Error).message,

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { metaPath, readMeta, writeMeta } from "../state/meta.ts";
+import { metaCopyPath, metaPath, readMeta, removeMeta, writeMeta } from "../state/meta.ts";
 import { type Operation, OperationError, param, storeParam } from "./operation.ts";
 import { runningPid } from "./process.ts";
 import { clusterConnectionString } from "../security/access.ts";
@@ -21,7 +21,8 @@ export const updateMetadata: Operation = {
   async isDone(ctx) {
     const dir = path.dirname(storeParam(ctx, "path"));
     if (param(ctx, "status") === "removed") {
-      return !(await Deno.stat(metaPath(dir)).then(() => true, () => false));
+      const there = (f: string) => Deno.stat(f).then(() => true, () => false);
+      return !(await there(metaPath(dir))) && !(await there(metaCopyPath(dir)));
     }
     const meta = await readMeta(dir).catch(() => undefined);
     if (meta?.last_plan_id !== ctx.plan.plan_id) return false;
@@ -38,9 +39,7 @@ export const updateMetadata: Operation = {
   async run(ctx) {
     const dir = path.dirname(storeParam(ctx, "path"));
     if (param(ctx, "status") === "removed") {
-      await Deno.remove(metaPath(dir)).catch((e) => {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      });
+      await removeMeta(dir);
       return { output: `removed ${metaPath(dir)}` };
     }
     const meta = await readMeta(dir);

@@ -82,29 +82,78 @@ export async function readMeta(clusterDir: string): Promise<ClusterMeta | undefi
   try {
     text = await Deno.readTextFile(metaPath(clusterDir));
   } catch {
+    // Gone while mup's copy says the cluster is recorded: restored from it, never guessed.
+    const copy = await readCopy(clusterDir);
+    if (copy) {
+      throw new MupError(
+        `${metaPath(clusterDir)} is missing, but cluster ${copy.name} is recorded`,
+        {
+          hint: restoreHint(clusterDir, copy),
+        },
+      );
+    }
     return undefined;
   }
-  const damaged = (why: string) =>
-    new MupError(`${metaPath(clusterDir)} is damaged: ${why}`, {
-      hint: "restore the file from a backup (mup writes it itself; it is not meant to be " +
+  const parsed = parseMeta(text);
+  if (typeof parsed !== "string") return parsed;
+  const copy = await readCopy(clusterDir);
+  throw new MupError(`${metaPath(clusterDir)} is damaged: ${parsed}`, {
+    hint: copy
+      ? restoreHint(clusterDir, copy)
+      : "restore the file from a backup (mup writes it itself; it is not meant to be " +
         "edited by hand)",
-    });
+  });
+}
+
+/** The metadata in `text`, or why it is not. */
+function parseMeta(text: string): ClusterMeta | string {
   let doc: unknown;
   try {
     doc = parse(text);
   } catch (e) {
-    throw damaged(`not valid YAML (${(e as Error).message.split("\n")[0]})`);
+    return `not valid YAML (${(e as Error).message.split("\n")[0]})`;
   }
   const parsed = ClusterMeta.safeParse(doc);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0];
-    throw damaged(`${i?.path.join(".") || "the document"}: ${i?.message}`);
-  }
-  return parsed.data;
+  if (parsed.success) return parsed.data;
+  const i = parsed.error.issues[0];
+  return `${i?.path.join(".") || "the document"}: ${i?.message}`;
+}
+
+/**
+ * The copy of meta.yaml mup keeps beside the cluster's apply states (writeMeta writes both), so
+ * that a metadata file lost or damaged (a full disk, an edit by hand) is not the end of the
+ * cluster's management.
+ */
+export function metaCopyPath(clusterDir: string): string {
+  return path.join(clusterDir, "state", "meta.copy.yaml");
+}
+
+async function readCopy(clusterDir: string): Promise<ClusterMeta | undefined> {
+  const text = await Deno.readTextFile(metaCopyPath(clusterDir)).catch(() => undefined);
+  const parsed = text === undefined ? undefined : parseMeta(text);
+  return typeof parsed === "object" ? parsed : undefined;
+}
+
+function restoreHint(clusterDir: string, copy: ClusterMeta): string {
+  return `mup keeps a copy of it, serial ${copy.serial} as of ${copy.updated_at} (status ` +
+    `${copy.status}): check it, then \`cp ${metaCopyPath(clusterDir)} ${metaPath(clusterDir)}\`` +
+    " restores it";
 }
 
 export async function writeMeta(clusterDir: string, meta: ClusterMeta): Promise<void> {
-  await writeFileAtomic(metaPath(clusterDir), stringify(ClusterMeta.parse(meta)));
+  const text = stringify(ClusterMeta.parse(meta));
+  await writeFileAtomic(metaPath(clusterDir), text);
+  await Deno.mkdir(path.dirname(metaCopyPath(clusterDir)), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(metaCopyPath(clusterDir), text);
+}
+
+/** Unrecords the cluster: meta.yaml and mup's copy of it go (NotFound is fine). */
+export async function removeMeta(clusterDir: string): Promise<void> {
+  for (const f of [metaPath(clusterDir), metaCopyPath(clusterDir)]) {
+    await Deno.remove(f).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
 }
 
 /** The base state a new plan records. */

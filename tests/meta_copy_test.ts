@@ -1,0 +1,51 @@
+/**
+ * mup keeps a copy of each cluster's metadata beside its apply states (state/meta.copy.yaml):
+ * a meta.yaml that is deleted or damaged is never read as "not deployed" or "rolled back"; every
+ * command that needs it refuses, naming the file and the `cp` that restores it from the copy,
+ * and once restored the cluster is managed as before. A destroy removes both.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { killAll, mup, output, standaloneTopology, tempHome } from "./helpers.ts";
+import { clusterDir } from "./apply_helpers.ts";
+import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+Deno.test("a deleted or damaged meta.yaml: list says so, commands refuse naming the copy to restore; restored, the cluster is managed as before; destroy removes both", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    await deploy(home, "mc", standaloneTopology([port]));
+    const meta = path.join(clusterDir(home, "mc"), "meta.yaml");
+    const copy = path.join(clusterDir(home, "mc"), "state", "meta.copy.yaml");
+    assert.equal(await Deno.readTextFile(copy), await Deno.readTextFile(meta));
+    const original = await Deno.readTextFile(meta);
+
+    for (const damage of ["delete", "truncate"]) {
+      if (damage === "delete") await Deno.remove(meta);
+      else await Deno.writeTextFile(meta, original.slice(0, 120));
+      const [row] = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
+      assert.equal(row.status, damage === "delete" ? "metadata missing" : "damaged metadata");
+      assert.doesNotMatch(JSON.stringify(row), /rolled back|not deployed/);
+      for (
+        const cmd of [["cluster", "display", "mc"], ["cluster", "stop", "mc", "--auto-approve"]]
+      ) {
+        const r = await mup(cmd, { home });
+        assert.equal(r.code, 1, output(r));
+        assert.match(r.stderr, new RegExp(`\`cp ${copy} ${meta}\` restores it`), output(r));
+      }
+    }
+    await Deno.copyFile(copy, meta);
+    assert.ok((await display(home, "mc")).healthy);
+    await ok(home, ["cluster", "stop", "mc", "--auto-approve"]);
+
+    await ok(home, ["cluster", "destroy", "mc", "--auto-approve"]);
+    for (const f of [meta, copy]) {
+      assert.equal(await Deno.stat(f).then(() => true, () => false), false, `${f} remains`);
+    }
+  } finally {
+    await killAll(home);
+  }
+});
