@@ -120,6 +120,9 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   const { plan } = opts;
   const emitter = opts.emitter ?? new Emitter();
   const state = resumeFrom ?? opts.initial ?? newApplyState(plan, opts.planPath);
+  // A resume counts when it starts, in the snapshot open() writes atomically: one cut off by
+  // kill -9 before it ends still counts.
+  if (resumeFrom) state.resumes++;
   const writer = new StateWriter(opts.store, state);
   await writer.open();
   const t0 = performance.now();
@@ -159,7 +162,6 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     if (!final) await writer.status("paused").catch(() => {});
   });
 
-  if (resumeFrom) state.resumes++;
   await writer.status("running");
   // What a resume finds undone: a completed operation whose effect is gone (a started process
   // that died since) runs again, like any other, and the output says why.

@@ -7,7 +7,7 @@ import type { Plan } from "../plan/schema.ts";
 import type { PlanEntry } from "../plan/store.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import type { ApplyState } from "../state/schema.ts";
-import { StateStore } from "../state/store.ts";
+import { StateStore, type UnreadableState } from "../state/store.ts";
 import { privateDir } from "../state/atomic.ts";
 import { withClaimsLock } from "../state/claims_lock.ts";
 import { newApplyState } from "./applier.ts";
@@ -63,7 +63,10 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
  * `plan resume` continues it, whatever the metadata says meanwhile), `invalid` (pre-flight
  * failed), `stale` (the cluster changed since it was made: apply refuses it), `declined` (shown
  * for confirmation and not applied; `plan apply` still applies it, the cluster's next plan
- * replaces it), `superseded` (a newer plan for the cluster exists), else `valid`.
+ * replaces it), `superseded` (a newer plan for the cluster exists), else `valid`. When some of
+ * the cluster's apply states cannot be read, the history has holes: a plan not found applied in
+ * what can be read is `unknown` (it may have been applied, or be the newest apply's), never
+ * computed as if the history were whole.
  */
 export type PlanStatus =
   | "valid"
@@ -72,7 +75,8 @@ export type PlanStatus =
   | "resumable"
   | "superseded"
   | "stale"
-  | "declined";
+  | "declined"
+  | "unknown";
 
 /** Whether a plan made from `base` is stale against the cluster's metadata (checkNotStale's rule). */
 export function isStaleBase(base: Plan["base_state"], meta: ClusterMeta | undefined): boolean {
@@ -84,14 +88,16 @@ export function isStaleBase(base: Plan["base_state"], meta: ClusterMeta | undefi
 export async function planStatuses(
   entries: PlanEntry[],
   clusterDir: (cluster: string) => string,
-): Promise<PlanStatus[]> {
+): Promise<{ statuses: PlanStatus[]; holes: Map<string, UnreadableState[]> }> {
   const byCluster = new Map<
     string,
-    { meta?: ClusterMeta; applied: Set<string>; unfinished?: string }
+    { meta?: ClusterMeta; applied: Set<string>; unfinished?: string; holes: boolean }
   >();
+  const holes = new Map<string, UnreadableState[]>();
   for (const c of new Set(entries.map((e) => e.cluster))) {
     const dir = clusterDir(c);
-    const states = await new StateStore(dir).list().catch(() => [] as ApplyState[]);
+    const { states, unreadable } = await new StateStore(dir).scan();
+    if (unreadable.length) holes.set(c, unreadable);
     const newest = states.at(-1); // list() is oldest first
     byCluster.set(c, {
       meta: await readMeta(dir).catch(() => undefined),
@@ -101,11 +107,13 @@ export async function planStatuses(
       unfinished: newest && newest.status !== "completed" && newest.status !== "rolled_back"
         ? `${newest.plan_id} ${newest.plan_hash}`
         : undefined,
+      holes: unreadable.length > 0,
     });
   }
-  return entries.map((e) => {
+  const statuses = entries.map((e): PlanStatus => {
     const c = byCluster.get(e.cluster)!;
     if (c.applied.has(`${e.planId} ${e.contentHash}`)) return "applied";
+    if (c.holes) return "unknown";
     if (c.unfinished === `${e.planId} ${e.contentHash}`) return "resumable";
     if (!e.valid) return "invalid";
     if (isStaleBase(e.baseState, c.meta)) return "stale";
@@ -115,6 +123,7 @@ export async function planStatuses(
     );
     return newer ? "superseded" : "valid";
   });
+  return { statuses, holes };
 }
 
 /** Plans that only stop and remove: they take nothing, so no claim can refuse them. */

@@ -18,9 +18,8 @@ import { TtyRenderer } from "../render/apply_tty.ts";
 import { ClusterLock, refuseWhileLocked } from "../state/lock.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
-import { checkIdentifier } from "../util/ident.ts";
 import { plural, portRanges } from "../util/format.ts";
-import { type CliContext, printJson, printJsonError } from "./context.ts";
+import { type CliContext, printJsonError } from "./context.ts";
 import { type ApplyDone, applyFailure, preflightFailure } from "./failures.ts";
 import {
   askSafetyDecision,
@@ -315,97 +314,4 @@ export async function runApply(
   }
   if (completed && plan.operation === "destroy") await finishDestroy(plan, clusterDir);
   return completed ? 0 : 1;
-}
-
-/** `mup plan resume <cluster> | --state-id <id>`. */
-export async function runResume(
-  ctx: CliContext,
-  cluster: string | undefined,
-  stateId: string | undefined,
-  opts: ApplyCliOptions,
-): Promise<number> {
-  const found = await findState(ctx, cluster, stateId);
-  const state = found.state;
-  await refuseWhileLocked(found.store.clusterDir);
-  if (state.status === "completed") {
-    if (state.operation === "destroy") {
-      const { plan } = await ctx.store.load(state.plan_path);
-      await finishDestroy(plan, ctx.store.clusterDir(state.cluster_name));
-    }
-    if (opts.json) {
-      printJson({ state_id: state.state_id, status: state.status, resumed: false });
-      return 0;
-    }
-    console.log(
-      `Apply ${state.state_id} of cluster ${state.cluster_name} already completed; nothing to resume.`,
-    );
-    return 0;
-  }
-  if (state.status === "rolled_back") {
-    throw new MupError(
-      `apply ${state.state_id} of cluster ${state.cluster_name} was rolled back; it cannot be resumed`,
-      { hint: "plan the cluster again (`mup cluster deploy … --plan-only`)" },
-    );
-  }
-  // An older apply that a later one replaced: its plan no longer describes the cluster (the
-  // later apply may have undone what it would redo), as a stale plan would not.
-  const current = await found.store.currentId();
-  if (current && current !== state.state_id) {
-    throw new MupError(
-      `apply ${state.state_id} of cluster ${state.cluster_name} was replaced by a later apply, ${current}: its plan no longer describes the cluster; refusing to resume it`,
-      {
-        hint: `plan what you need again (e.g. \`mup cluster restart ${state.cluster_name}\`); ` +
-          `\`mup state show ${state.cluster_name}\` shows the current apply`,
-        details: { state_id: state.state_id, current, check: "stale_plan" },
-      },
-    );
-  }
-  const { plan, path } = await ctx.store.load(state.plan_path);
-  if (plan.content_hash !== state.plan_hash) {
-    throw new MupError(
-      `plan ${state.plan_path} changed since apply ${state.state_id} started (content hash differs); refusing to resume with a different plan`,
-      {
-        hint: "restore the plan file the apply started from, or plan again",
-        details: { state_id: state.state_id, plan_id: state.plan_id, check: "plan_hash" },
-      },
-    );
-  }
-  if (!opts.json) {
-    const last = state.checkpoints[state.checkpoints.length - 1];
-    console.log(
-      `Resuming apply ${state.state_id} from ${
-        last ? `checkpoint ${last.id}` : "the beginning (no checkpoint yet)"
-      }`,
-    );
-  }
-  // A destructive plan (destroy, rollback removing directories) asks again, unless
-  // --auto-approve is given to the resume; safety-check failures still ask in a terminal.
-  return await runApply(ctx, plan, path, opts, state);
-}
-
-export async function findState(
-  ctx: CliContext,
-  cluster: string | undefined,
-  stateId: string | undefined,
-): Promise<{ state: ApplyState; store: StateStore }> {
-  if (stateId) {
-    checkIdentifier("state ID", stateId);
-    const clusters = cluster ? [cluster] : await ctx.store.clusters();
-    for (const c of clusters) {
-      const store = new StateStore(ctx.store.clusterDir(c));
-      if (await store.exists(stateId)) return { state: await store.load(stateId), store };
-    }
-    throw new MupError(`no apply state with ID ${stateId}`, {
-      hint: "`mup state list <cluster>` shows the states",
-    });
-  }
-  if (!cluster) throw new MupError("name a cluster or give --state-id");
-  const store = new StateStore(ctx.store.clusterDir(cluster));
-  const id = await store.currentId();
-  if (!id) {
-    throw new MupError(`cluster ${cluster} has no apply state`, {
-      hint: "apply a plan first: `mup plan apply <plan>`",
-    });
-  }
-  return { state: await store.load(id), store };
 }

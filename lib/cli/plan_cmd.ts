@@ -10,7 +10,8 @@ import { MupError } from "../errors.ts";
 import { type CliContext, print, printJson, printJsonError } from "./context.ts";
 import { noChanges, planDiff, renderDiff } from "../plan/diff.ts";
 import { clusterAccess } from "../security/access.ts";
-import { applyCommandOptions, runApply, runResume } from "./apply_cli.ts";
+import { applyCommandOptions, runApply } from "./apply_cli.ts";
+import { requireCluster, runResume } from "./resume_cli.ts";
 import { destructive } from "./confirm.ts";
 import { checkNotStale, planStatuses } from "../apply/stale.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
@@ -63,31 +64,53 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .argument("[cluster]", "only this cluster's plans")
     .option("--json", "machine-readable output")
     .action(async (cluster, opts) => {
-      const entries = await ctx.store.list(cluster);
-      const statuses = await planStatuses(entries, (c) => ctx.store.clusterDir(c));
-      const list = entries.map((e, i) => ({ ...e, status: statuses[i] }));
+      if (cluster) await requireCluster(ctx, cluster);
+      const { entries, unreadable } = await ctx.store.scan(cluster);
+      const { statuses, holes } = await planStatuses(entries, (c) => ctx.store.clusterDir(c));
+      const list = entries.map((e, i) => ({ ...e, status: statuses[i] as string }));
       // Scripts read snake_case keys, as in every other JSON mup prints. `preflight_valid` is
       // the pre-flight's verdict when the plan was made; `status` is what it is worth now.
       if (opts.json) {
-        return printJson(list.map((e) => ({
-          plan_id: e.planId,
-          cluster: e.cluster,
-          path: e.path,
-          created_at: e.createdAt,
-          operations: e.operations,
-          status: e.status,
-          preflight_valid: e.valid,
-          content_hash: e.contentHash,
-          base_state: e.baseState,
-        })));
+        return printJson([
+          ...list.map((e) => ({
+            plan_id: e.planId,
+            cluster: e.cluster,
+            path: e.path,
+            created_at: e.createdAt,
+            operations: e.operations,
+            status: e.status,
+            preflight_valid: e.valid,
+            content_hash: e.contentHash,
+            base_state: e.baseState,
+          })),
+          ...unreadable.map((u) => ({
+            plan_id: null,
+            cluster: u.cluster,
+            path: u.path,
+            status: "unreadable",
+            error: u.reason,
+          })),
+        ]);
       }
-      if (!list.length) {
+      if (!list.length && !unreadable.length) {
         return print(cluster ? `No plans for cluster ${cluster}.` : "No saved plans.");
       }
       print(table([16, 20, 26, 6], [
         ["PLAN ID", "CLUSTER", "CREATED", "OPS", "STATUS"],
         ...list.map((e) => [e.planId, e.cluster, e.createdAt, String(e.operations), e.status]),
+        ...unreadable.map((u) => ["?", u.cluster, "?", "?", "unreadable"]),
       ]));
+      for (const u of unreadable) {
+        print(`\nunreadable: ${u.path}: ${u.reason} (restore it, or move it away)`);
+      }
+      for (const [c, states] of holes) {
+        print(
+          `\nunknown: the apply history of cluster ${c} has holes (${
+            states.map((s) => s.file).join(", ")
+          } cannot be read), so whether its plans were applied, or are being applied, is not ` +
+            "known; restore those files, or move them away if those applies do not matter",
+        );
+      }
     });
 
   cmd.command("validate")
@@ -228,14 +251,25 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
       const diff = planDiff(plan, meta, down);
       // A restart is an action, not a state to compare with: once applied, nothing of it is
       // left to do (a deploy, start or stop plan is compared with the live cluster instead).
-      const applied = (await new StateStore(ctx.store.clusterDir(cluster)).list().catch(() => []))
-        .findLast((s) =>
-          s.status === "completed" && s.plan_id === plan.plan_id &&
-          s.plan_hash === plan.content_hash
+      const { states, unreadable } = await new StateStore(ctx.store.clusterDir(cluster)).scan();
+      if (unreadable.length) {
+        throw new MupError(
+          `the apply history of cluster ${cluster} has holes: ${
+            unreadable.map((u) => u.file).join(", ")
+          } cannot be read, so whether plan ${plan.plan_id} was applied is not known`,
+          {
+            hint: "restore the damaged state files from a backup, or move them away if those " +
+              "applies do not matter",
+            details: { cluster, unreadable: unreadable.map((u) => u.file) },
+          },
         );
+      }
+      const applied = states.findLast((s) =>
+        s.status === "completed" && s.plan_id === plan.plan_id &&
+        s.plan_hash === plan.content_hash
+      );
       // A plan the cluster changed under (and that is neither applied nor being applied) would
       // be refused by apply: its changes are not what would happen, so they are not listed.
-      const states = await new StateStore(ctx.store.clusterDir(cluster)).list().catch(() => []);
       const newest = states.at(-1);
       const inFlight = newest?.plan_id === plan.plan_id && newest.status !== "completed" &&
         newest.status !== "rolled_back";

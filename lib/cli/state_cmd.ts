@@ -11,7 +11,8 @@ import {
 import type { ApplyState } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
 import { type CliContext, print, printJson } from "./context.ts";
-import { findState } from "./apply_cli.ts";
+import { findState, newestWarnings, requireCluster } from "./resume_cli.ts";
+import { checkpointProblem } from "../state/checkpoint_file.ts";
 import { readLine } from "./prompt.ts";
 import { addRollbackCommand } from "./rollback_cmd.ts";
 import { table } from "../util/format.ts";
@@ -90,10 +91,10 @@ export function stateCommand(ctx: CliContext): Command {
     .option("--state-id <id>", "a specific apply state")
     .option("--json", "the full state document")
     .action(async (cluster, opts) => {
-      const { state, store } = await findState(ctx, cluster, opts.stateId);
+      const { state, store, newest } = await findState(ctx, cluster, opts.stateId);
       // A `running` apply whose mup is gone is shown as interrupted; the stored state stays.
       const cut = await interruption(store.clusterDir, state);
-      const current = await store.currentId();
+      const current = newest.id;
       const superseded = shownStatus(state, current, cut) === "superseded";
       if (opts.json) {
         printJson({
@@ -109,29 +110,52 @@ export function stateCommand(ctx: CliContext): Command {
     .argument("<cluster>")
     .option("--json", "machine-readable output")
     .action(async (cluster, opts) => {
-      const store = new StateStore(ctx.store.clusterDir(cluster));
-      const states = await store.list();
-      const current = await store.currentId();
+      const store = new StateStore(await requireCluster(ctx, cluster));
+      const { states, unreadable } = await store.scan();
+      const newest = await store.newest();
+      const current = newest.id;
       // The status as it stands (superseded, interrupted), the recorded one beside it.
       const rows = await Promise.all(states.map(async (s) => ({
         state_id: s.state_id,
-        plan_id: s.plan_id,
+        plan_id: s.plan_id as string | null,
         status: shownStatus(s, current, await interruption(store.clusterDir, s)),
-        recorded_status: s.status,
-        started_at: s.started_at,
-        updated_at: s.updated_at,
+        recorded_status: s.status as string | null,
+        started_at: s.started_at as string | null,
+        updated_at: s.updated_at as string | null,
       })));
-      if (opts.json) return printJson(rows);
-      if (!rows.length) return print(`No apply states for cluster ${cluster}.`);
+      // A state file that cannot be read is listed as such (its place in time is unknown).
+      const damaged = unreadable.map((u) => ({
+        state_id: u.state_id,
+        plan_id: null,
+        status: "unreadable",
+        recorded_status: null,
+        started_at: null,
+        updated_at: null,
+        file: u.file,
+        error: u.reason,
+      }));
+      const warnings = newestWarnings(newest);
+      if (opts.json) return printJson([...rows, ...damaged]);
+      if (!rows.length && !damaged.length) {
+        return print(`No apply states for cluster ${cluster}.`);
+      }
       print(table([16, 16, 12], [
         ["STATE ID", "PLAN ID", "STATUS", "STARTED"],
-        ...rows.map((r) => [r.state_id, r.plan_id, r.status, r.started_at]),
+        ...rows.map((r) => [r.state_id, r.plan_id ?? "", r.status, r.started_at ?? ""]),
+        ...damaged.map((r) => [r.state_id, "?", r.status, "?"]),
       ]));
       if (rows.some((r) => r.status === "superseded")) {
         print(
           "\nsuperseded: left unfinished, then replaced by a later apply; it cannot be resumed.",
         );
       }
+      if (damaged.length) {
+        print(
+          `\nunreadable: ${damaged.map((d) => d.error).join("; ")}. The history above has ` +
+            "holes: when an apply was made, and whether it is the newest, is unknown for these.",
+        );
+      }
+      for (const w of warnings) print(`\nWarning: ${w}`);
     });
 
   cmd.command("checkpoints")
@@ -141,15 +165,28 @@ export function stateCommand(ctx: CliContext): Command {
     .option("--json", "machine-readable output")
     .action(async (cluster, opts) => {
       const { state } = await findState(ctx, cluster, opts.stateId);
-      if (opts.json) return printJson(state.checkpoints);
+      // Each checkpoint's file is looked at: a rollback to a missing or damaged one is refused.
+      const checked = await Promise.all(state.checkpoints.map(async (c) => {
+        const problem = await checkpointProblem(c);
+        return { ...c, usable: !problem, ...(problem ? { problem } : {}) };
+      }));
+      if (opts.json) return printJson(checked);
       if (!state.checkpoints.length) {
         return print(`Apply ${state.state_id} has no checkpoints yet.`);
       }
       print(
-        state.checkpoints.map((c) =>
-          `${c.id.padEnd(20)} ${c.timestamp}  ${c.description}\n${"".padEnd(21)}${c.path}`
+        checked.map((c) =>
+          `${c.id.padEnd(20)} ${c.timestamp}  ${c.description}${
+            c.problem ? `  [${c.problem.kind.toUpperCase()}: ${c.problem.detail}]` : ""
+          }\n${"".padEnd(21)}${c.path}`
         ).join("\n"),
       );
+      if (checked.some((c) => c.problem)) {
+        print(
+          `\nA missing or damaged checkpoint cannot be rolled back to: restore its file, or roll ` +
+            `back to another one (or to "start", before the apply).`,
+        );
+      }
     });
 
   cmd.command("unlock")

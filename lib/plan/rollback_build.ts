@@ -5,7 +5,8 @@
 import { MupError } from "../errors.ts";
 import { holdsNothing } from "../preflight/clusters.ts";
 import { baseStateOf, readMeta } from "../state/meta.ts";
-import { ApplyState, Checkpoint } from "../state/schema.ts";
+import type { ApplyState } from "../state/schema.ts";
+import { checkpointProblem, readCheckpointState } from "../state/checkpoint_file.ts";
 import { StateStore } from "../state/store.ts";
 import * as path from "node:path";
 import { startAgainOps } from "./lifecycle_ops.ts";
@@ -79,10 +80,14 @@ export async function buildRollbackPlan(req: {
         } (\`mup state checkpoints ${req.cluster}\`)`,
       });
     }
-    const cp = Checkpoint.safeParse(JSON.parse(await Deno.readTextFile(ref.path)));
-    const st = cp.success ? ApplyState.safeParse(JSON.parse(cp.data.state)) : undefined;
-    if (!st?.success) throw new MupError(`checkpoint file ${ref.path} is damaged`);
-    cpState = st.data;
+    const usable = async () => {
+      const ok = [START_CHECKPOINT];
+      for (const c of state.checkpoints) {
+        if (c.id !== ref.id && !(await checkpointProblem(c))) ok.push(c.id);
+      }
+      return ok;
+    };
+    cpState = await readCheckpointState(ref, { cluster: req.cluster, stateId: id, usable });
   }
   const { plan: original } = await req.store.load(state.plan_path);
   const meta = await readMeta(clusterDir);

@@ -14,6 +14,16 @@ import { sealPlan } from "./hash.ts";
 import type { Plan, ValidationIssue } from "./schema.ts";
 import { z } from "zod";
 import { Identifier } from "../util/ident.ts";
+import {
+  declinedPath,
+  listDir,
+  newestPlanFile,
+  type PlanEntry,
+  type PlanScan,
+  scanPlans,
+} from "./plan_files.ts";
+
+export { listDir, type PlanEntry, type PlanScan } from "./plan_files.ts";
 
 /**
  * `plans/<plan-id>.declined`: the plan was shown for confirmation and not applied (answered
@@ -28,20 +38,6 @@ export const DeclinedPlan = z.object({
   how: z.string(),
 });
 export type DeclinedPlan = z.infer<typeof DeclinedPlan>;
-
-export interface PlanEntry {
-  planId: string;
-  cluster: string;
-  path: string;
-  createdAt: string;
-  operations: number;
-  /** False when pre-flight failed (an imported plan, or one written with --plan-file). */
-  valid: boolean;
-  contentHash: string;
-  baseState: Plan["base_state"];
-  /** Shown for confirmation and declined (DeclinedPlan). */
-  declined: boolean;
-}
 
 /** Plans under `<storage>/clusters/<cluster>/plans/<plan-id>.json`. */
 /** `["mongod_servers", 0, "port"]` → `mongod_servers[0].port`. */
@@ -141,38 +137,26 @@ export class PlanStore {
   }
 
   async list(cluster?: string): Promise<PlanEntry[]> {
+    return (await this.scan(cluster)).entries;
+  }
+
+  /** The readable plans (list()) and the plan files that cannot be read, each naming its file. */
+  async scan(cluster?: string): Promise<PlanScan> {
     const clusters = cluster ? [cluster] : await this.clusters();
-    const out: PlanEntry[] = [];
-    for (const c of clusters) {
-      const dir = path.join(this.clusterDir(c), "plans");
-      for (const f of await listDir(dir)) {
-        if (!f.endsWith(".json")) continue;
-        try {
-          const p = JSON.parse(await Deno.readTextFile(path.join(dir, f))) as Plan;
-          out.push({
-            planId: p.plan_id,
-            cluster: c,
-            path: path.join(dir, f),
-            createdAt: p.created_at,
-            operations: p.phases.reduce((n, ph) => n + ph.operations.length, 0),
-            valid: p.validation.valid,
-            contentHash: p.content_hash,
-            baseState: p.base_state,
-            declined: await exists(declinedPath(path.join(dir, f))),
-          });
-        } catch {
-          // A damaged file is reported by `plan validate`, not by listing.
-        }
-      }
-    }
-    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return await scanPlans(clusters.map((c) => ({ cluster: c, dir: this.plansDir(c) })));
+  }
+
+  plansDir(cluster: string): string {
+    return path.join(this.clusterDir(cluster), "plans");
   }
 
   /** A plan by file path, plan ID, or cluster name (its newest plan). */
   async resolve(ref: string): Promise<string> {
     if (ref.endsWith(".json") || ref.includes("/")) {
       if (await exists(ref)) return ref;
-      throw new MupError(`plan file ${ref} does not exist`);
+      throw new MupError(`plan file ${ref} does not exist`, {
+        hint: "give a plan file, plan ID or cluster name (`mup plan list` shows the saved plans)",
+      });
     }
     checkIdentifier("plan ID or cluster name", ref);
     const byId = await this.findById(ref);
@@ -185,21 +169,11 @@ export class PlanStore {
   }
 
   /**
-   * The file of a cluster's newest plan by created_at, read from the top of each file (where
-   * sealPlan() writes it) so that large plans are not parsed just to be compared.
+   * The file of a cluster's newest plan by created_at (plan_files.ts newestPlanFile): a plan
+   * file that cannot be read may be the newest, so it is refused, naming it, not passed over.
    */
   async newest(cluster: string): Promise<string | undefined> {
-    const dir = path.join(this.clusterDir(cluster), "plans");
-    let best: { file: string; createdAt: string } | undefined;
-    for (const f of await listDir(dir)) {
-      if (!f.endsWith(".json")) continue;
-      const file = path.join(dir, f);
-      const createdAt = await createdAtOf(file);
-      if (createdAt !== undefined && (!best || createdAt >= best.createdAt)) {
-        best = { file, createdAt };
-      }
-    }
-    return best?.file;
+    return await newestPlanFile(cluster, this.plansDir(cluster));
   }
 
   /**
@@ -367,36 +341,6 @@ export class PlanStore {
 }
 
 /** Where the DeclinedPlan record of a stored plan file lives. */
-function declinedPath(planFile: string): string {
-  return planFile.replace(/\.json$/, ".declined");
-}
-
-export async function listDir(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) out.push(e.name);
-  } catch {
-    return [];
-  }
-  return out.sort();
-}
-
-/** A plan file's created_at from its first lines; the whole file when it is not found there. */
-async function createdAtOf(file: string): Promise<string | undefined> {
-  try {
-    const f = await Deno.open(file);
-    const head = new Uint8Array(4096);
-    const n = await f.read(head).finally(() => f.close());
-    const m = /\n {2}"created_at": ("[^"\n]*")/.exec(
-      new TextDecoder().decode(head.subarray(0, n ?? 0)),
-    );
-    if (m) return JSON.parse(m[1]);
-    return (JSON.parse(await Deno.readTextFile(file)) as Plan).created_at;
-  } catch {
-    return undefined; // a damaged file is reported by `plan validate`, not chosen
-  }
-}
-
 /** Runs a write of `file`, turning a file-system failure (full disk, permissions) into a MupError. */
 async function writing<T>(
   file: string,

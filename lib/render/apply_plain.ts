@@ -235,7 +235,12 @@ export class PlainRenderer {
     }
     if (e.error && e.status !== "paused") this.write(`Error: ${e.error}`);
     this.write(`State saved: ${e.state_id}`);
-    this.write(`Last checkpoint: ${e.last_checkpoint ?? "none (failed in the first phase)"}`);
+    this.write(
+      `Last checkpoint: ${
+        e.last_checkpoint ??
+          `none (${e.status === "paused" ? "paused" : "failed"} in the first phase)`
+      }`,
+    );
     this.write(`\nTo resume: mup plan resume ${plan.cluster_name}`);
     if (e.error?.startsWith("hook ") && e.status !== "paused") {
       // A resume runs the plan's hooks as recorded: a hook that always fails needs a new plan.

@@ -17,6 +17,24 @@ import {
   STATE_FORMAT_VERSION,
 } from "./schema.ts";
 
+/** A state file that cannot be read or is damaged. */
+export interface UnreadableState {
+  state_id: string;
+  file: string;
+  reason: string;
+}
+
+/** StateStore.newest(). */
+export interface NewestApply {
+  id?: string;
+  /** Named by current-apply.json, or (that missing or damaged) found by the states' records. */
+  from: "pointer" | "records";
+  /** State files that cannot be read (only looked for when `from` is records). */
+  unreadable: UnreadableState[];
+  /** What is wrong with a current-apply.json that is there but cannot be trusted. */
+  pointerProblem?: string;
+}
+
 /**
  * Apply states of one cluster, in the specification's layout:
  * `state/apply-<id>.json` (snapshot), `apply-<id>.journal` (changes since), checkpoints in
@@ -61,12 +79,60 @@ export class StateStore {
     await syncDir(this.dir);
   }
 
-  async currentId(): Promise<string | undefined> {
+  /** `state/current-apply.json`: the link to the newest apply's snapshot. */
+  get pointerPath(): string {
+    return path.join(this.dir, "current-apply.json");
+  }
+
+  /**
+   * What `current-apply.json` names: the apply ID, or the reason it cannot be trusted (not the
+   * link mup writes, naming something other than a state file, or a state file that is gone).
+   * Neither when it is missing.
+   */
+  async readPointer(): Promise<{ id?: string; problem?: string }> {
+    const link = this.pointerPath;
+    let info: Deno.FileInfo;
     try {
-      return path.basename(await Deno.readLink(path.join(this.dir, "current-apply.json")), ".json");
-    } catch {
-      return undefined;
+      info = await Deno.lstat(link);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return {};
+      return { problem: `${link} cannot be read: ${(e as Error).message}` };
     }
+    if (!info.isSymlink) {
+      return { problem: `${link} is damaged: it is not the link to an apply state mup writes` };
+    }
+    const target = await Deno.readLink(link);
+    const m = /^(apply-[A-Za-z0-9_-]+)\.json$/.exec(target);
+    if (!m) return { problem: `${link} is damaged: it names "${target}", not an apply state` };
+    if (!(await this.exists(m[1]))) {
+      return {
+        problem: `${link} names apply ${m[1]}, whose file ${this.snapshotPath(m[1])} is gone`,
+      };
+    }
+    return { id: m[1] };
+  }
+
+  /**
+   * The cluster's newest apply: the one `current-apply.json` names, else (the link lost or
+   * damaged) the newest by the states' own records (started_at). Then `unreadable` lists the
+   * state files that cannot be read, any of which may be newer; `problem` says what is wrong
+   * with a link that is there.
+   */
+  async newest(): Promise<NewestApply> {
+    const pointer = await this.readPointer();
+    if (pointer.id) return { id: pointer.id, from: "pointer", unreadable: [] };
+    const { states, unreadable } = await this.scan();
+    return {
+      id: states.at(-1)?.state_id,
+      from: "records",
+      unreadable,
+      ...(pointer.problem ? { pointerProblem: pointer.problem } : {}),
+    };
+  }
+
+  /** The newest apply's ID (newest()), undefined when the cluster has none. */
+  async currentId(): Promise<string | undefined> {
+    return (await this.newest()).id;
   }
 
   /** Snapshot plus every journal entry after it. */
@@ -75,8 +141,12 @@ export class StateStore {
     try {
       raw = JSON.parse(await Deno.readTextFile(this.snapshotPath(id)));
     } catch (e) {
-      throw new MupError(`apply state ${id} cannot be read: ${(e as Error).message}`, {
-        hint: "`mup state list <cluster>` shows the states",
+      const file = this.snapshotPath(id);
+      throw new MupError(`apply state ${id} (${file}) cannot be read: ${(e as Error).message}`, {
+        hint: e instanceof Deno.errors.NotFound
+          ? "`mup state list <cluster>` shows the states"
+          : `restore ${file} from a backup, or move it away to go on without that apply's record ` +
+            "(`mup state list <cluster>` shows the states)",
       });
     }
     const parsed = ApplyState.safeParse(raw);
@@ -86,6 +156,10 @@ export class StateStore {
           parsed.error.issues.slice(0, 3).map((i) => `${z.core.toDotPath(i.path)}: ${i.message}`)
             .join("; ")
         }`,
+        {
+          hint: `restore ${this.snapshotPath(id)} from a backup, or move it away to go on ` +
+            "without that apply's record (`mup state list <cluster>` shows the states)",
+        },
       );
     }
     const state = parsed.data;
@@ -97,17 +171,29 @@ export class StateStore {
     return state;
   }
 
+  /** The readable states, oldest first (by started_at). */
   async list(): Promise<ApplyState[]> {
-    const out: ApplyState[] = [];
+    return (await this.scan()).states;
+  }
+
+  /** Every `apply-*.json`: the readable states oldest first, and those that cannot be read. */
+  async scan(): Promise<{ states: ApplyState[]; unreadable: UnreadableState[] }> {
+    const states: ApplyState[] = [];
+    const unreadable: UnreadableState[] = [];
     for (const f of await listDir(this.dir)) {
       if (!/^apply-[^.]+\.json$/.test(f)) continue;
+      const id = f.slice(0, -5);
       try {
-        out.push(await this.load(f.slice(0, -5)));
-      } catch {
-        // Damaged states are reported by `state show`.
+        states.push(await this.load(id));
+      } catch (e) {
+        unreadable.push({
+          state_id: id,
+          file: path.join(this.dir, f),
+          reason: e instanceof MupError ? e.message : String(e),
+        });
       }
     }
-    return out.sort((a, b) => a.started_at.localeCompare(b.started_at));
+    return { states: states.sort((a, b) => a.started_at.localeCompare(b.started_at)), unreadable };
   }
 
   exists(id: string): Promise<boolean> {

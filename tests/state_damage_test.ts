@@ -1,0 +1,159 @@
+/**
+ * Damaged or lost state files (tester findings): a lost or damaged current-apply.json does not
+ * let an apply that later ones replaced be resumed; unreadable states, plans and checkpoints are
+ * named, never silently passed over or crashed on. One standalone cluster serves each test.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  deployArgs,
+  freePorts,
+  killAll,
+  mup,
+  type MupResult,
+  standaloneTopology,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { clusterDir } from "./apply_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+async function run(home: string, args: string[], code = 0, env?: Record<string, string>) {
+  const r = await mup(args, { home, env });
+  assert.equal(r.code, code, `mup ${args.join(" ")}:\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+function noBug(r: MupResult): void {
+  assert.doesNotMatch(r.stdout + r.stderr, /This is a bug in mup|"bug":\s*true|\n\s+at /);
+}
+
+async function deployStandalone(home: string, port: number): Promise<string> {
+  const file = await writeTopology(home, "s1.yaml", standaloneTopology([port]));
+  await run(home, deployArgs("s1", file, await testMirror(), ["--auto-approve"]));
+  return clusterDir(home, "s1");
+}
+
+async function stateIds(home: string): Promise<{ state_id: string; status: string }[]> {
+  return JSON.parse((await run(home, ["state", "list", "s1", "--json"])).stdout);
+}
+
+Deno.test("a lost or damaged current-apply.json does not let a replaced apply be resumed; the newest is found by the states' records", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  try {
+    const dir = await deployStandalone(home, port);
+    // A restart that fails (the member crashes at its start), then a start and a stop.
+    await run(home, ["cluster", "restart", "s1", "--auto-approve"], 1, {
+      MUP_SIM_CRASH_AT_STARTUP: "14",
+      MUP_SIM_FAULT_PORTS: String(port),
+    });
+    const failed = (await stateIds(home)).at(-1)!;
+    assert.equal(failed.status, "failed");
+    await run(home, ["cluster", "start", "s1", "--auto-approve"]);
+    await run(home, ["cluster", "stop", "s1", "--auto-approve"]);
+    const newest = (await stateIds(home)).at(-1)!.state_id;
+    const pointer = path.join(dir, "state", "current-apply.json");
+    for (const damage of ["rm", "{"]) {
+      await Deno.remove(pointer).catch(() => {}); // the first round left none
+      if (damage === "{") await Deno.writeTextFile(pointer, "{");
+      const r = await run(home, [
+        "plan",
+        "resume",
+        "s1",
+        "--state-id",
+        failed.state_id,
+        "--auto-approve",
+      ], 1);
+      assert.match(r.stderr, new RegExp(`replaced by a later apply, ${newest}`));
+      noBug(r);
+      // The newest apply is found without the link: show, checkpoints and resume agree.
+      const show = await run(home, ["state", "show", "s1", "--json"]);
+      assert.equal(JSON.parse(show.stdout).state_id, newest);
+      if (damage === "{") assert.match(show.stderr, /current-apply\.json is damaged/);
+      await run(home, ["state", "checkpoints", "s1"]);
+      const again = await run(home, ["plan", "resume", "s1"]);
+      assert.match(again.stdout, /already completed; nothing to resume/);
+    }
+    // Unhealthy (exit 1): the mongod the user stopped was not started again.
+    const display = await run(home, ["cluster", "display", "s1", "--json"], 1);
+    assert.equal(JSON.parse(display.stdout).processes[0].state, "DOWN");
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("unreadable apply states, plans and checkpoints are named, not passed over", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  try {
+    const dir = await deployStandalone(home, port);
+    const [deployed] = await stateIds(home);
+    const cps = JSON.parse((await run(home, ["state", "checkpoints", "s1", "--json"])).stdout);
+    assert.ok(cps.length >= 2, JSON.stringify(cps));
+    // A checkpoint file deleted, another damaged: rollback says which and what to do.
+    await Deno.remove(cps[0].path);
+    await Deno.writeTextFile(cps[1].path, '{"x":');
+    for (const [i, json] of [[0, false], [1, true]] as const) {
+      const args = ["state", "rollback", "s1", "--checkpoint", cps[i].id, "--dry-run"];
+      const r = await run(home, json ? [...args, "--json"] : args, 1);
+      noBug(r);
+      const said = r.stdout + r.stderr; // under --json, the error document is on stdout
+      assert.match(said, new RegExp(`checkpoint ${cps[i].id} .*${i ? "damaged" : "missing"}`));
+      assert.ok(said.includes(cps[i].path), said);
+      assert.match(said, /--checkpoint/);
+    }
+    const listed = JSON.parse((await run(home, ["state", "checkpoints", "s1", "--json"])).stdout);
+    assert.equal(listed[0].problem.kind, "missing");
+    assert.equal(listed[1].problem.kind, "damaged");
+    assert.equal(listed.at(-1).usable, true);
+    const text = await run(home, ["state", "checkpoints", "s1"]);
+    assert.match(text.stdout, /MISSING/);
+
+    // The newest apply state made garbage: listed as unreadable, plan statuses not guessed.
+    await run(home, ["cluster", "stop", "s1", "--auto-approve"]);
+    const [, stopped] = await stateIds(home);
+    const stopFile = path.join(dir, "state", `${stopped.state_id}.json`);
+    await Deno.writeTextFile(stopFile, "garbage");
+    const list = JSON.parse((await run(home, ["state", "list", "s1", "--json"])).stdout);
+    assert.deepEqual(
+      list.map((r: { state_id: string; status: string }) => [r.state_id, r.status]),
+      [[deployed.state_id, "completed"], [stopped.state_id, "unreadable"]],
+    );
+    assert.equal(list[1].file, stopFile);
+    const plans = JSON.parse((await run(home, ["plan", "list", "s1", "--json"])).stdout);
+    assert.deepEqual(plans.map((p: { status: string }) => p.status), ["applied", "unknown"]);
+    const plain = await run(home, ["plan", "list", "s1"]);
+    assert.ok(plain.stdout.includes(stopFile), plain.stdout);
+    const shown = await run(home, ["state", "show", "s1", "--state-id", stopped.state_id], 1);
+    assert.ok(shown.stderr.includes(stopFile), shown.stderr);
+    noBug(shown);
+
+    // The newest plan made unreadable: listed as such; show and diff of the cluster refuse.
+    const newestPlan = plans.at(-1).path;
+    await Deno.writeTextFile(newestPlan, "{");
+    const plans2 = JSON.parse((await run(home, ["plan", "list", "s1", "--json"])).stdout);
+    assert.equal(plans2.at(-1).status, "unreadable");
+    assert.equal(plans2.at(-1).path, newestPlan);
+    for (const args of [["plan", "show", "s1"], ["plan", "diff", "s1"]]) {
+      const r = await run(home, args, 1);
+      assert.ok(r.stderr.includes(newestPlan), r.stderr);
+      noBug(r);
+    }
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("an unknown cluster exits 1 naming it; a missing plan file gives a hint", async () => {
+  const home = await tempHome();
+  for (const args of [["state", "list", "nosuch"], ["state", "checkpoints", "nosuch"]]) {
+    const r = await run(home, args, 1);
+    assert.match(r.stderr, /nosuch/);
+  }
+  const r = await run(home, ["plan", "show", "/nonexistent/plan.json"], 1);
+  assert.match(r.stderr, /Hint: /);
+});
