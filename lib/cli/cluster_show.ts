@@ -84,9 +84,10 @@ export async function listClusters(ctx: CliContext) {
       // A damaged metadata file is shown, not skipped: the cluster still runs somewhere.
       out.push({
         name,
-        kind: "-",
-        version: "-",
-        variant: "-",
+        // Unknown: null under --json ("-" in the table).
+        kind: null,
+        version: null,
+        variant: null,
         status: "damaged metadata",
         hosts: [] as string[],
         processes: 0,
@@ -162,9 +163,9 @@ async function undeployedRow(
     : [];
   return {
     name,
-    kind: plan?.kind ?? "-",
-    version: plan?.version ?? "-",
-    variant: plan?.variant ?? "-",
+    kind: plan?.kind ?? null,
+    version: plan?.version ?? null,
+    variant: plan?.variant ?? null,
     status: undeployedStatus(u),
     hosts: [...new Set(procs.map((p) => p.host))],
     processes: procs.length,
@@ -196,9 +197,9 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
         ["NAME", "KIND", "VERSION", "VARIANT", "RECORDED", "HOSTS", "PROCESSES", "LAST APPLY"],
         ...rows.map((r) => [
           r.name,
-          r.kind,
-          r.version,
-          r.variant,
+          r.kind ?? "-",
+          r.version ?? "-",
+          r.variant ?? "-",
           r.status,
           String(r.hosts.length),
           String(r.processes),
