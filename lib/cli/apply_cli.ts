@@ -396,7 +396,7 @@ export async function findState(
       if (await store.exists(stateId)) return { state: await store.load(stateId), store };
     }
     throw new MupError(`no apply state with ID ${stateId}`, {
-      hint: "`mup state list <cluster>` shows the states",
+      hint: `\`mup state list${cluster ? ` ${cluster}` : ""}\` shows the states`,
     });
   }
   if (!cluster) throw new MupError("name a cluster or give --state-id");
@@ -404,7 +404,7 @@ export async function findState(
   const id = await store.currentId();
   if (!id) {
     throw new MupError(`cluster ${cluster} has no apply state`, {
-      hint: "apply a plan first: `mup plan apply <plan>`",
+      hint: `apply a plan first (\`mup plan list ${cluster}\` shows its plans)`,
     });
   }
   return { state: await store.load(id), store };

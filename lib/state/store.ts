@@ -76,7 +76,7 @@ export class StateStore {
       raw = JSON.parse(await Deno.readTextFile(this.snapshotPath(id)));
     } catch (e) {
       throw new MupError(`apply state ${id} cannot be read: ${(e as Error).message}`, {
-        hint: "`mup state list <cluster>` shows the states",
+        hint: `\`mup state list ${path.basename(this.clusterDir)}\` shows the states`,
       });
     }
     const parsed = ApplyState.safeParse(raw);
