@@ -14,6 +14,10 @@ import { MUP_VERSION } from "./lib/plan/planner.ts";
 import { mupHome } from "./lib/util/path.ts";
 
 export async function main(args: string[]): Promise<number> {
+  // `deno task mup -- cluster display r3` passes its `--` through: it is deno's, not mup's.
+  // Left in, commander would take it as the end of the options and every option after it
+  // (`--timeout 2s`) as an argument. Only a leading one; a `--` after a command stays.
+  if (args[0] === "--") args = args.slice(1);
   // The compiled binary also carries the simulator, so a mirror's tarballs can start it.
   if (args[0] === "__simulator") {
     const { simulatorMain } = await import("./sim/main.ts");

@@ -3,11 +3,15 @@
  * the MongoDB simulator, then deploys examples/sharded.yaml (2 shards × 3 members, 3 config
  * servers, 1 mongos) through plan → review → apply, and uses the cluster with the driver.
  *
- *   deno task demo                    deploy, use, then stop the cluster
- *   deno task demo --keep             leave it running (MUP_HOME is printed)
- *   deno task demo --topology FILE    deploy FILE instead of examples/sharded.yaml
+ *   deno task demo                    deploy, use, then stop the cluster (and remove the temporary
+ *                                     MUP_HOME it made; one given in MUP_HOME is left as it is)
+ *   deno task demo --keep             leave it running (prints the command that stops it)
+ *   deno task demo --topology FILE    deploy FILE (sharded, replica set or standalone; a relative
+ *                                     path is read from the directory deno task was run in)
  *   MUP_HOME=DIR deno task demo --stop   stop a demo cluster left running (`mup cluster stop`;
- *                                        a first deploy that did not finish is rolled back)
+ *                                        a first deploy that did not finish is rolled back);
+ *                                        without MUP_HOME, the one demo home in the temp
+ *                                        directory holding a cluster to stop
  *
  * A failed demo says which step failed and why, exits 1, leaves the cluster as it is, and prints
  * a command that resumes the apply when pasted into a shell (MUP_HOME and how to run mup included).
@@ -16,21 +20,59 @@ import * as path from "node:path";
 import { MongoClient } from "mongodb";
 import { buildMirror } from "../sim/mirror.ts";
 import { readMeta } from "../lib/state/meta.ts";
+import { securityOf } from "../lib/security/settings.ts";
 import { mupRunArgs } from "./_mup_cmd.ts";
+import { demoHomes, HOME_PREFIX, tempRoot } from "./_demo_homes.ts";
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const keep = Deno.args.includes("--keep");
+const stopping = Deno.args.includes("--stop");
 const topoArg = Deno.args.indexOf("--topology");
+if (topoArg >= 0 && !Deno.args[topoArg + 1]) {
+  console.error("Error: --topology needs a file: deno task demo --topology FILE");
+  Deno.exit(1);
+}
+// `deno task` runs in the repository's directory; a relative path is the user's, from where
+// they ran it (INIT_CWD).
 const topology = topoArg >= 0
-  ? path.resolve(Deno.args[topoArg + 1] ?? "")
+  ? path.resolve(Deno.env.get("INIT_CWD") ?? Deno.cwd(), Deno.args[topoArg + 1])
   : path.join(ROOT, "examples", "sharded.yaml");
-const home = Deno.env.get("MUP_HOME") ?? await Deno.makeTempDir({ prefix: "mup-demo-" });
+const givenHome = Deno.env.get("MUP_HOME");
+const home = givenHome ??
+  (stopping ? await foundHome() : await Deno.makeTempDir({ prefix: HOME_PREFIX }));
 const mirror = path.join(home, "mirror");
 const clusterDir = path.join(home, "storage", "clusters", "demo");
+
+/**
+ * `--stop` without MUP_HOME: the demo home (a temp dir the demo made) holding a cluster to stop,
+ * when there is exactly one; otherwise says which MUP_HOME to give, and exits 1.
+ */
+async function foundHome(): Promise<string> {
+  const found = await demoHomes();
+  if (found.length === 1) {
+    console.log(`MUP_HOME is not set: stopping the demo cluster in MUP_HOME=${found[0]}`);
+    return found[0];
+  }
+  if (!found.length) {
+    console.log(
+      `No demo cluster to stop in ${tempRoot()}/${HOME_PREFIX}*. Give the MUP_HOME the demo ` +
+        `printed: MUP_HOME=DIR deno task demo --stop`,
+    );
+  } else {
+    console.log(`MUP_HOME is not set, and ${found.length} demo homes hold a cluster; give one:`);
+    for (const h of found) console.log(`  ${stopCommand(h)}`);
+  }
+  Deno.exit(1);
+}
 
 /** Quotes a word for a POSIX shell. */
 function sh(s: string): string {
   return /^[A-Za-z0-9_./:=@+-]+$/.test(s) ? s : `'${s.replaceAll("'", `'"'"'`)}'`;
+}
+
+/** A command line that stops the demo cluster in `dir` when pasted into a shell anywhere. */
+function stopCommand(dir: string): string {
+  return `cd ${sh(ROOT)} && MUP_HOME=${sh(dir)} npx -y deno@${Deno.version.deno} task demo --stop`;
 }
 
 /** A command line that runs `mup args` when pasted into a shell anywhere. */
@@ -100,9 +142,7 @@ async function fail(step: string, reason: string, resumable: boolean): Promise<n
   }
   if (await startedAnything()) {
     console.log("To stop what the demo started instead, paste:");
-    console.log(
-      `  cd ${sh(ROOT)} && MUP_HOME=${sh(home)} npx -y deno@${Deno.version.deno} task demo --stop`,
-    );
+    console.log(`  ${stopCommand(home)}`);
   } else {
     // Nothing runs: the demo's MUP_HOME (its mirror, the plan) is of no further use.
     console.log("Nothing was started.");
@@ -111,7 +151,7 @@ async function fail(step: string, reason: string, resumable: boolean): Promise<n
   Deno.exit(1);
 }
 
-if (Deno.args.includes("--stop")) {
+if (stopping) {
   const code = await stopCluster();
   console.log(
     code === "nothing"
@@ -120,6 +160,9 @@ if (Deno.args.includes("--stop")) {
       ? `\nStopped the demo cluster in ${home}.`
       : `\nStopping the demo cluster in ${home} FAILED: mup exited with ${code}.`,
   );
+  if (code === 0 && !givenHome) {
+    console.log(`Its files stay there; \`rm -rf ${sh(home)}\` removes them.`);
+  }
   Deno.exit(code === 0 || code === "nothing" ? 0 : 1);
 }
 
@@ -144,48 +187,101 @@ if (planned !== 0) {
 const applied = await mup(["plan", "apply", "demo"], "yes\n");
 if (applied !== 0) await fail("applying the plan", `mup plan apply exited with ${applied}`, true);
 
-/** Uses the deployed cluster through mongos with the driver; `fail`s (exits) on any problem. */
+/**
+ * Uses the deployed cluster with the driver, through what its topology has: mongos, the replica
+ * set, or the standalone mongod; `fail`s (exits) on any problem.
+ */
 async function useCluster(): Promise<void> {
-  // The mongos address as deployed (a port 0 in the topology is only known after the deploy).
+  // The addresses as deployed (a port 0 in the topology is only known after the deploy).
   const meta = await readMeta(clusterDir);
-  const mongos = meta?.connection_string.match(/^mongodb:\/\/(?:[^@/]*@)?([^,/?]+)/)?.[1];
-  if (!mongos) {
-    await fail("finding mongos", `no connection string recorded in ${clusterDir}`, false);
+  if (!meta?.connection_string) {
+    return await fail(
+      "finding the cluster",
+      `no connection string recorded in ${clusterDir}`,
+      false,
+    );
   }
-  const uri = `mongodb://${mongos}/?serverSelectionTimeoutMS=15000`;
-  // mup secures clusters by default: without credentials mongos answers hello and refuses data.
-  const anonymous = new MongoClient(uri);
-  try {
-    await anonymous.db("demo").collection("greetings").findOne({});
-    await fail("the access control check", "mongos served a client without credentials", false);
-  } catch (e) {
-    const code = (e as { code?: number }).code;
-    if (code !== 13) await fail("the access control check", (e as Error).message, false);
-    console.log(`\nWithout credentials mongos refuses to read: ${(e as Error).message} (code 13)`);
-  } finally {
-    await anonymous.close();
-  }
-  const cred = JSON.parse(await mupOutput(["cluster", "credentials", "demo", "--json"]));
-  console.log(
-    `\nUsing the cluster through mongos with the MongoDB driver as ${cred.user} (${uri}):`,
+  const server = meta.kind === "sharded"
+    ? "mongos"
+    : meta.kind === "replica_set"
+    ? `replica set ${meta.topology.mongod_servers[0].replica_set}`
+    : "the standalone mongod";
+  const auth = securityOf(meta.topology).auth;
+  const cred = auth
+    ? JSON.parse(await mupOutput(["cluster", "credentials", "demo", "--json"]))
+    : undefined;
+  // The credentials' string names the CA under TLS; the user and password go as options, so
+  // that the address printed holds no password.
+  const uri = withOption(
+    stripParam(
+      (cred?.connection_string ?? meta.connection_string).replace(/\/\/[^@/]*@/, "//"),
+      "authSource",
+    ),
+    "serverSelectionTimeoutMS=15000",
   );
-  const c = new MongoClient(uri, {
-    auth: { username: cred.user, password: cred.password },
-    authSource: "admin",
-  });
+  if (auth) {
+    // mup secures clusters by default: without credentials the server answers hello and
+    // refuses data.
+    const anonymous = new MongoClient(uri);
+    try {
+      await anonymous.db("demo").collection("greetings").findOne({});
+      await fail(
+        "the access control check",
+        `${server} served a client without credentials`,
+        false,
+      );
+    } catch (e) {
+      const code = (e as { code?: number }).code;
+      if (code !== 13) await fail("the access control check", (e as Error).message, false);
+      console.log(
+        `\nWithout credentials ${server} refuses to read: ${(e as Error).message} (code 13)`,
+      );
+    } finally {
+      await anonymous.close();
+    }
+  } else console.log(`\nThe topology turns access control off (auth: false): no credentials.`);
+  console.log(
+    `\nUsing ${server} with the MongoDB driver${cred ? ` as ${cred.user}` : ""} (${uri}):`,
+  );
+  const c = new MongoClient(
+    uri,
+    cred ? { auth: { username: cred.user, password: cred.password }, authSource: "admin" } : {},
+  );
   try {
-    const shards = (await c.db("admin").command({ listShards: 1 })).shards;
-    for (const s of shards) console.log(`  shard ${s._id}: ${s.host}`);
+    const adminDb = c.db("admin");
+    if (meta.kind === "sharded") {
+      const shards = (await adminDb.command({ listShards: 1 })).shards;
+      for (const s of shards) console.log(`  shard ${s._id}: ${s.host}`);
+    } else if (meta.kind === "replica_set") {
+      const members = (await adminDb.command({ replSetGetStatus: 1 })).members;
+      for (const m of members) console.log(`  member ${m.name}: ${m.stateStr}`);
+    } else {
+      const info = await adminDb.command({ buildInfo: 1 });
+      console.log(`  mongod ${uri.match(/^mongodb:\/\/([^/?]+)/)?.[1]}: version ${info.version}`);
+    }
     await c.db("demo").collection("greetings").insertOne({ hello: "world", at: new Date() });
     const back = await c.db("demo").collection("greetings").findOne({}, {
       projection: { _id: 0, hello: 1 },
     });
     console.log(`  inserted and read back: ${JSON.stringify(back)}`);
   } catch (e) {
-    await fail("the health check through mongos", (e as Error).message, false);
+    const through = meta.kind === "sharded" ? "through mongos" : `of ${server}`;
+    await fail(`the health check ${through}`, (e as Error).message, false);
   } finally {
     await c.close();
   }
+}
+
+/** `uri` with the query parameter `name` taken out. */
+function stripParam(uri: string, name: string): string {
+  const [base, query] = uri.split("?");
+  const kept = (query ?? "").split("&").filter((p) => p && !p.startsWith(`${name}=`));
+  return kept.length ? `${base}?${kept.join("&")}` : base;
+}
+
+/** `uri` with the query parameter `param` (`name=value`) added. */
+function withOption(uri: string, param: string): string {
+  return `${uri}${uri.includes("?") ? "&" : "?"}${param}`;
 }
 
 // Whatever goes wrong after the deploy is reported as the demo's failure, never as a stack trace.
@@ -199,5 +295,16 @@ if (!keep) {
     await fail("stopping the cluster", `mup cluster stop exited with ${code}`, false);
   }
   console.log(`\nStopped the cluster (run with --keep to leave it running).`);
-} else console.log(`\nThe cluster is running and healthy. MUP_HOME=${home}`);
+  if (givenHome) {
+    console.log(`Its files (mirror, download cache, the cluster's data) stay in MUP_HOME=${home}.`);
+  } else {
+    // The demo made this home; nothing in it is of use once the cluster is stopped.
+    await Deno.remove(home, { recursive: true });
+    console.log(`Removed the demo's MUP_HOME ${home} (its mirror, download cache and data).`);
+  }
+} else {
+  console.log(`\nThe cluster is running and healthy. MUP_HOME=${home}`);
+  console.log("To stop it, paste:");
+  console.log(`  ${stopCommand(home)}`);
+}
 Deno.exit(0);

@@ -5,8 +5,10 @@ import {
   freePorts,
   killAll,
   mup,
+  replicaSetTopology,
   ROOT,
   shardedTopology,
+  standaloneTopology,
   tempHome,
   writeTopology,
 } from "./helpers.ts";
@@ -122,5 +124,91 @@ Deno.test("demo: a plan that fails pre-flight starts nothing and says so (no sto
   } finally {
     squatter.close();
     await killAll(home);
+  }
+});
+
+/** `deno task demo …args` as a user runs it: from `cwd`, without MUP_HOME, temp dirs in `tmp`. */
+function taskDemo(cwd: string, tmp: string, args: string[]) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "--config", path.join(ROOT, "deno.json"), "demo", ...args],
+    cwd,
+    // As from a shell: no MUP_HOME, and no INIT_CWD of the `deno task test` running the tests
+    // (deno task keeps one it inherits).
+    env: {
+      ...Object.fromEntries(
+        ["PATH", "HOME", "DENO_DIR"].flatMap((k) => {
+          const v = Deno.env.get(k);
+          return v === undefined ? [] : [[k, v]];
+        }),
+      ),
+      TMPDIR: tmp,
+      NO_COLOR: "1",
+    },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+}
+
+/** The demo homes (`mup-demo-*`) the demo left in `tmp`. */
+async function demoHomesIn(tmp: string): Promise<string[]> {
+  const out = [];
+  for await (const e of Deno.readDir(tmp)) if (e.name.startsWith("mup-demo-")) out.push(e.name);
+  return out;
+}
+
+Deno.test("demo --topology on a replica set (a path relative to where deno task runs): connects to the set, says so; --keep prints how to stop it, and --stop without MUP_HOME finds it", async () => {
+  const tmp = await tempHome();
+  const ports = freePorts(3);
+  try {
+    await writeTopology(tmp, "rs.yaml", replicaSetTopology(ports));
+    const dec = new TextDecoder();
+    const demo = await taskDemo(tmp, tmp, ["--keep", "--topology", "rs.yaml"]);
+    const out = dec.decode(demo.stdout);
+    assert.equal(demo.code, 0, out + dec.decode(demo.stderr));
+    assert.match(out, /Without credentials replica set rs0 refuses to read: .*\(code 13\)/);
+    assert.doesNotMatch(out, /\bmongos\b/);
+    assert.match(out, /Using replica set rs0 with the MongoDB driver as admin/);
+    assert.match(out, new RegExp(`member localhost:${ports[0]}: PRIMARY`));
+    assert.match(out, /inserted and read back: \{"hello":"world"\}/);
+    const [made] = await demoHomesIn(tmp);
+    const lines = out.split("\n");
+    const stop = lines[lines.findIndex((l) => /To stop it, paste:/.test(l)) + 1]?.trim();
+    assert.ok(stop?.includes(`MUP_HOME=${path.join(tmp, made)} `), out);
+    assert.match(stop, /task demo --stop$/);
+    // --stop without MUP_HOME: the one demo home with a running cluster is the one it stops.
+    const stopped = await taskDemo(tmp, tmp, ["--stop"]);
+    const said = dec.decode(stopped.stdout);
+    assert.equal(stopped.code, 0, said + dec.decode(stopped.stderr));
+    assert.match(said, new RegExp(`stopping the demo cluster in MUP_HOME=${path.join(tmp, made)}`));
+    assert.match(said, /Stopped the demo cluster/);
+    assert.deepEqual(await livePids(path.join(tmp, made), "demo"), []);
+    // Nothing is left to stop: it says which MUP_HOME to give, exit 1, and makes no new home.
+    const again = await taskDemo(tmp, tmp, ["--stop"]);
+    assert.equal(again.code, 1, dec.decode(again.stdout));
+    assert.match(dec.decode(again.stdout), /No demo cluster to stop in .*Give the MUP_HOME/);
+    assert.deepEqual(await demoHomesIn(tmp), [made]);
+  } finally {
+    await killAll(tmp);
+  }
+});
+
+Deno.test("demo --topology on a standalone: uses the standalone mongod, stops it, and removes the temp MUP_HOME it made", async () => {
+  const tmp = await tempHome();
+  const ports = freePorts(1);
+  try {
+    const file = await writeTopology(tmp, "one.yaml", standaloneTopology(ports));
+    const dec = new TextDecoder();
+    const demo = await taskDemo(tmp, tmp, ["--topology", file]);
+    const out = dec.decode(demo.stdout);
+    assert.equal(demo.code, 0, out + dec.decode(demo.stderr));
+    assert.match(out, /Without credentials the standalone mongod refuses to read/);
+    assert.doesNotMatch(out, /\bmongos\b/);
+    assert.match(out, /inserted and read back: \{"hello":"world"\}/);
+    assert.match(out, /Removed the demo's MUP_HOME .*mup-demo-/);
+    assert.deepEqual(await demoHomesIn(tmp), []);
+  } finally {
+    await killAll(tmp);
   }
 });

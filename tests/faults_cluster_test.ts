@@ -148,8 +148,10 @@ Deno.test("--wait-timeout is recorded in every wait of the plan; the error names
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(
       r.stdout,
-      /replica set rs0 has no primary 5s after replSetInitiate; the wait is operation init-rs-rs0's timeout_ms \(5s\) in plan plan-\w+; to wait longer, plan again with --wait-timeout \(e\.g\. `mup cluster deploy c1 <topology> --version 7\.0\.14 --wait-timeout 10s`\)/,
+      /replica set rs0 has no primary 5s after replSetInitiate; the wait is operation init-rs-rs0's timeout_ms \(5s\) in plan plan-\w+; to wait longer, plan again with --wait-timeout \(e\.g\. `mup cluster deploy c1 \S+ --version 7\.0\.14 --wait-timeout 10s`\)/,
     );
+    // The topology file is named, not a placeholder.
+    assert.ok(r.stdout.includes(`mup cluster deploy c1 ${home}/c1.yaml --version`), r.stdout);
     const shown = await mup(["plan", "show", "c1", "--json"], { home });
     const plan = JSON.parse(shown.stdout);
     type Op = {

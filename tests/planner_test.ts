@@ -383,6 +383,11 @@ Deno.test("plan show cuts long runs of alike lines on large clusters; --all list
   assert.match(short, /Initialize s3 replica set\n +• … 8 more replica sets to initiate/);
   assert.match(short, /Add s4 to cluster\n +• … 7 more shards to add/);
   assert.doesNotMatch(short, /Initialize s11 replica set/);
+  // The cut line's command works pasted: it names the plan.
+  assert.ok(
+    short.includes(`more shards to add (\`mup plan show ${plan.plan_id} --all\` lists every one)`),
+    short,
+  );
   const all = renderPlan(plan, { all: true });
   for (let k = 0; k < 12; k++) {
     assert.match(all, new RegExp(`Initialize s${k} replica set`));

@@ -120,6 +120,8 @@ Deno.test("a damaged meta.yaml is named (file, what is wrong, how to recover), n
     const row = JSON.parse(list.stdout).find((r: { name: string }) => r.name === "broken");
     assert.equal(row?.status, "damaged metadata", list.stdout);
     assert.match(row.error, /meta\.yaml is damaged/);
+    // What cannot be read is null under --json, not the table's "-".
+    assert.deepEqual([row.kind, row.version, row.variant], [null, null, null], list.stdout);
     const text = await mup(["cluster", "list"], { home });
     assert.match(text.stdout, /broken\s+-\s+-\s+-\s+damaged metadata/);
     // The status column is the recorded one, and says so (a live check is `cluster display`).

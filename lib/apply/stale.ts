@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
+import { shellQuote } from "../executor/shell_quote.ts";
 import { commandOf } from "../plan/command_of.ts";
 import { clashes, otherClusters } from "../preflight/clusters.ts";
 import { nodeClaims, rootClaims } from "../topology/layout.ts";
@@ -32,7 +33,9 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
   const meta = await readMeta(clusterDir);
   const base = plan.base_state;
   const regenerate = plan.operation === "deploy"
-    ? `run \`mup cluster deploy ${plan.cluster_name} <topology> --version ${plan.version} --plan-only\` again`
+    ? `run \`mup cluster deploy ${plan.cluster_name} ${
+      plan.topology_file ? shellQuote(plan.topology_file) : "<topology>"
+    } --version ${plan.version} --plan-only\` again`
     : `plan it again: \`mup ${commandOf(plan.operation, plan.cluster_name)} …\``;
   if (!meta) {
     if (base.lineage !== "") {

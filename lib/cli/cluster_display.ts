@@ -182,7 +182,11 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
     const { meta, firstDeploy } = await displayedCluster(ctx, name);
     configureSsh(ctx.executors, meta.topology, opts);
     const timeout = parseDurationOption(DISPLAY_TIMEOUT, opts.timeout);
-    const procs = selectProcesses(meta.processes, { roles: opts.role, nodes: opts.node });
+    const procs = selectProcesses(
+      meta.processes,
+      { roles: opts.role, nodes: opts.node },
+      meta.name,
+    );
     const specs = listProcesses(
       meta.topology,
       path.join(ctx.store.clusterDir(name), "deploy"),

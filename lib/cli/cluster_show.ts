@@ -84,9 +84,10 @@ export async function listClusters(ctx: CliContext) {
       // A damaged metadata file is shown, not skipped: the cluster still runs somewhere.
       out.push({
         name,
-        kind: "-",
-        version: "-",
-        variant: "-",
+        // Unknown: null under --json ("-" in the table).
+        kind: null,
+        version: null,
+        variant: null,
         status: /is missing, but/.test((e as Error).message)
           ? "metadata missing"
           : "damaged metadata",
@@ -164,9 +165,9 @@ async function undeployedRow(
     : [];
   return {
     name,
-    kind: plan?.kind ?? "-",
-    version: plan?.version ?? "-",
-    variant: plan?.variant ?? "-",
+    kind: plan?.kind ?? null,
+    version: plan?.version ?? null,
+    variant: plan?.variant ?? null,
     status: undeployedStatus(u),
     hosts: [...new Set(procs.map((p) => p.host))],
     processes: procs.length,
@@ -198,9 +199,9 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
         ["NAME", "KIND", "VERSION", "VARIANT", "RECORDED", "HOSTS", "PROCESSES", "LAST APPLY"],
         ...rows.map((r) => [
           r.name,
-          r.kind,
-          r.version,
-          r.variant,
+          r.kind ?? "-",
+          r.version ?? "-",
+          r.variant ?? "-",
           r.status,
           String(r.hosts.length),
           String(r.processes),

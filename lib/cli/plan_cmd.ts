@@ -15,6 +15,7 @@ import { requireCluster, runResume } from "./resume_cli.ts";
 import { destructive } from "./confirm.ts";
 import { checkNotStale, planStatuses } from "../apply/stale.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
+import { START_CHECKPOINT } from "../plan/rollback_build.ts";
 import { StateStore } from "../state/store.ts";
 import * as path from "node:path";
 import { readPlanText } from "../plan/store.ts";
@@ -161,7 +162,8 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
           `plan ${id} is the plan of apply ${u.state.state_id}, which is ${u.outcome}: resume and rollback read it`,
           {
             hint: `complete it with \`mup plan resume ${cluster}\` or undo it with \`mup state ` +
-              `rollback ${cluster}\`, then delete the plan`,
+              `rollback ${cluster} --checkpoint ${START_CHECKPOINT}\` (\`mup state checkpoints ` +
+              `${cluster}\` lists later points to return to), then delete the plan`,
           },
         );
       }

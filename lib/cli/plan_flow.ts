@@ -19,6 +19,11 @@ import { StateStore } from "../state/store.ts";
 import { refuseWhileLocked } from "../state/lock.ts";
 import { IDENTIFIER_PATTERN } from "../util/ident.ts";
 import { type ApplyCliOptions, applyCommandOptions, runApply } from "./apply_cli.ts";
+import { shellQuote } from "../executor/shell_quote.ts";
+
+/** A cut run's note for a plan that was not saved: `mup plan show <id> --all` would not find it. */
+const NOT_SAVED = "this plan is not saved: plan with --plan-only, then `mup plan show` the plan " +
+  "ID it prints with --all to list every one";
 
 export interface PlanFlowOptions extends ApplyCliOptions {
   planOnly?: boolean;
@@ -149,7 +154,7 @@ export async function planAndApply(
     if (opts.dryRun) {
       // The operations as the review shows them, then the order with hooks (Example 3).
       print(`Dry run: plan ${plan.plan_id} was made but not saved.\n`);
-      print(renderPlan(plan) + "\n");
+      print(renderPlan(plan, { listAll: NOT_SAVED }) + "\n");
       // An invalid plan would execute nothing: its errors (in the plan above) say why.
       if (plan.validation.valid) print(renderHookSchedule(plan, { listHooks: false }));
       if (plan.validation.valid) {
@@ -163,7 +168,9 @@ export async function planAndApply(
       print(`✗ Plan ${plan.plan_id} is not valid; it was not stored.`);
       if (saved) print(`Written, marked invalid, to: ${saved} (as --plan-file asked)`);
       print("");
-      print(renderPlan(plan));
+      print(renderPlan(plan, {
+        listAll: saved ? `\`mup plan show ${shellQuote(saved)} --all\` lists every one` : NOT_SAVED,
+      }));
     } else if (stopAtPlan) {
       print(`Plan generated: ${plan.plan_id}`);
       print(`Plan saved to: ${saved}${opts.planFile ? ` and ${opts.planFile}` : ""}`);

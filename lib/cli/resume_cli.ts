@@ -69,7 +69,7 @@ export async function findState(
       }
     }
     throw new MupError(`no apply state with ID ${stateId}`, {
-      hint: "`mup state list <cluster>` shows the states",
+      hint: `\`mup state list${cluster ? ` ${cluster}` : ""}\` shows the states`,
     });
   }
   if (!cluster) throw new MupError("name a cluster or give --state-id");
@@ -88,7 +88,7 @@ export async function findState(
       );
     }
     throw new MupError(`cluster ${cluster} has no apply state`, {
-      hint: "apply a plan first: `mup plan apply <plan>`",
+      hint: `apply a plan first (\`mup plan list ${cluster}\` shows its plans)`,
     });
   }
   for (const w of newestWarnings(newest)) console.error(`Warning: ${w}`);

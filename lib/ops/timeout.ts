@@ -1,5 +1,6 @@
 import { DURATION_MAX_MS, DURATION_MIN_MS } from "../topology/bounds.ts";
 import type { OperationContext } from "./operation.ts";
+import { shellQuote } from "../executor/shell_quote.ts";
 
 /**
  * A wait's timeout from the plan (`timeout_ms` of the operation's target, a number; a plan made
@@ -28,7 +29,7 @@ export function timeoutHint(ctx: OperationContext, ms: number): string {
     return `${which}; to wait again, resume it once the server is ready (\`mup plan resume ` +
       `${ctx.plan.cluster_name}\`): the wait starts over`;
   }
-  return `${which}; to wait longer, plan again with --wait-timeout (e.g. \`mup cluster deploy ${ctx.plan.cluster_name} <topology> --version ${ctx.plan.version} --wait-timeout ${
-    Math.ceil((ms * 2) / 1000)
-  }s\`)`;
+  return `${which}; to wait longer, plan again with --wait-timeout (e.g. \`mup cluster deploy ${ctx.plan.cluster_name} ${
+    ctx.plan.topology_file ? shellQuote(ctx.plan.topology_file) : "<topology>"
+  } --version ${ctx.plan.version} --wait-timeout ${Math.ceil((ms * 2) / 1000)}s\`)`;
 }

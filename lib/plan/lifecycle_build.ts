@@ -135,7 +135,9 @@ export async function buildLifecyclePlan(
   });
   // A host that cannot be asked leaves its processes' state unknown: whatever the plan would
   // do there (start what runs, skip the stop of what runs) would rest on a guess.
-  const selected = new Set(selectProcesses(req.meta.processes, req.filter).map((p) => p.id));
+  const selected = new Set(
+    selectProcesses(req.meta.processes, req.filter, req.meta.name).map((p) => p.id),
+  );
   const unknown = req.meta.processes.filter((p) => selected.has(p.id) && facts[p.id]?.unreachable);
   // What the planner concluded of them from "not running" (a restart's "is not running: a
   // restart needs it up") is a guess too: only the host is named.

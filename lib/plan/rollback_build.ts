@@ -31,7 +31,7 @@ export async function buildRollbackPlan(req: {
   const id = req.stateId ?? await states.currentId();
   if (!id || !(await states.exists(id))) {
     throw new MupError(`cluster ${req.cluster} has no apply state${id ? ` ${id}` : ""}`, {
-      hint: "`mup state list <cluster>` shows the applies",
+      hint: `\`mup state list ${req.cluster}\` shows the applies`,
     });
   }
   const state = await states.load(id);
@@ -65,8 +65,10 @@ export async function buildRollbackPlan(req: {
       `apply ${id} of cluster ${req.cluster} was replaced by a later apply, ${current}: its plan ` +
         "no longer describes the cluster; refusing to roll it back",
       {
-        hint: `\`mup state rollback ${req.cluster} --checkpoint <id>\` rolls back the latest ` +
-          `apply; \`mup cluster stop|destroy ${req.cluster}\` stop or remove the cluster`,
+        hint: `\`mup state rollback ${req.cluster} --checkpoint ${START_CHECKPOINT}\` rolls back ` +
+          `the latest apply, ${current} (\`mup state checkpoints ${req.cluster}\` lists its ` +
+          `other checkpoints); \`mup cluster stop ${req.cluster}\` or \`mup cluster destroy ` +
+          `${req.cluster}\` stops or removes the cluster`,
       },
     );
   }

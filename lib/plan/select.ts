@@ -15,11 +15,12 @@ const ROLES = ["mongod", "config", "mongos"];
  * The processes a filter selects, in their order. Pure. A node is matched by machine and port,
  * as hosts are everywhere in mup (topology/hosts.ts): `-N 127.0.0.1:P` selects the process
  * recorded as `localhost:P`. Throws a MupError for an unknown role, and for a role or node that
- * matches no process (a typo must not silently select nothing), naming what there is.
+ * matches no process (a typo must not silently select nothing), naming what there is (`cluster`:
+ * the cluster's name, for the hint).
  */
 export function selectProcesses<
   P extends { host: string; port: number; role: string },
->(procs: P[], f: ProcessFilter = {}): P[] {
+>(procs: P[], f: ProcessFilter = {}, cluster: string): P[] {
   for (const r of f.roles ?? []) {
     if (!ROLES.includes(r)) {
       throw new MupError(`unknown role "${r}" for -R`, { hint: `use one of ${ROLES.join(", ")}` });
@@ -35,7 +36,7 @@ export function selectProcesses<
   for (const n of f.nodes ?? []) {
     if (!procs.some((p) => matches(p, n))) {
       throw new MupError(`-N ${n} matches no process of this cluster`, {
-        hint: `the processes are ${procs.map(hp).join(", ")} (\`mup cluster display <name>\`)`,
+        hint: `the processes are ${procs.map(hp).join(", ")} (\`mup cluster display ${cluster}\`)`,
       });
     }
   }

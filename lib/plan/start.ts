@@ -104,7 +104,7 @@ export function mongosWithoutConfig(
 /** Pure: the start Plan. No operations when everything runs and meta says running. */
 export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
   const { procs, sets } = clusterProcesses(input);
-  const chosen = selectProcesses(procs, input.filter);
+  const chosen = selectProcesses(procs, input.filter, input.meta.name);
   const starts = orderedStarts(input, chosen, sets);
   const finalize: PlannedOperation[] = [];
   // A filtered start checks the processes it started (their waits); the whole cluster's health

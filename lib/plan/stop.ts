@@ -60,7 +60,7 @@ export function orderedStops(
 /** Pure: the stop Plan. No operations at all when nothing runs and meta says stopped. */
 export function planStop(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
   const { procs, sets } = clusterProcesses(input);
-  const stops = orderedStops(input, selectProcesses(procs, input.filter));
+  const stops = orderedStops(input, selectProcesses(procs, input.filter, input.meta.name));
   const stopped = new Set(stops.map((o) => o.target.name));
   const record = stops.length > 0 || input.meta.status !== "stopped";
   return lifecyclePlan(

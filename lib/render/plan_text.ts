@@ -41,7 +41,7 @@ const RUN_NOUN: Record<string, string> = {
  * Lines of one phase, with a long run of alike lines (one per replica set on a large cluster)
  * cut to its first few and a count, unless `all` is set.
  */
-function phaseLines(plan: Plan, groups: OpGroup[], all: boolean): string[] {
+function phaseLines(plan: Plan, groups: OpGroup[], all: boolean, listAll: string): string[] {
   const out: string[] = [];
   for (let i = 0; i < groups.length;) {
     const type = groups[i].key.split(":")[0];
@@ -54,7 +54,7 @@ function phaseLines(plan: Plan, groups: OpGroup[], all: boolean): string[] {
       out.push(
         `… ${run.length - shown.length} more ${
           RUN_NOUN[type] ?? `${type} operations`
-        } (\`mup plan show --all\` lists every one)`,
+        } (${listAll})`,
       );
     }
     i = j;
@@ -74,8 +74,13 @@ function actedOn(ops: Plan["phases"][number]["operations"], total: number): stri
 export function renderPlan(
   plan: Plan,
   /** `dag`: the plan's graph when the caller already compiled it (validation does). */
-  options: { path?: string; all?: boolean; dag?: Dag } = {},
+  /**
+   * `listAll`: how to see the lines a long run is cut to, when `mup plan show <plan-id> --all`
+   * cannot (a plan that was not saved).
+   */
+  options: { path?: string; all?: boolean; dag?: Dag; listAll?: string } = {},
 ): string {
+  const listAll = options.listAll ?? `\`mup plan show ${plan.plan_id} --all\` lists every one`;
   const r = plan.resources;
   const ops = plan.phases.flatMap((p) => p.operations);
   const groups = groupOperations(plan);
@@ -128,12 +133,12 @@ export function renderPlan(
         // A file written again is named with why (lib/plan/repair_files.ts), one line each.
         .flatMap((g) => g.ops.some(rewrites) ? g.ops.map((o) => ({ ...g, ops: [o] })) : [g]);
     }
-    for (const line of phaseLines(plan, mine, !!options.all)) out.push(`     • ${line}`);
+    for (const line of phaseLines(plan, mine, !!options.all, listAll)) out.push(`     • ${line}`);
     if (n) {
       out.push(
         `     • ${n} ${n === 1 ? "operation re-checks" : "operations re-check"} what is in place${
           mine.length ? "" : ", changing nothing found there"
-        } (\`mup plan show --all\` lists every one)`,
+        } (${listAll})`,
       );
     }
     if (plan.operation === "deploy" && plan.kind !== "standalone" && ph.name === "finalize") {
@@ -141,7 +146,7 @@ export function renderPlan(
     }
     out.push("");
   }
-  out.push(...runsLines(ops, !!options.all));
+  out.push(...runsLines(ops, !!options.all, listAll));
   out.push(`Total operations: ${ops.length}`);
   out.push(
     `Estimated duration: ${
@@ -187,7 +192,7 @@ function downloadLine(o: PlannedOperation): string {
  * the downloads (or cached archives) its binaries come from, `Runs <binary> -f <config> on <host>` per start, then
  * the configuration files uploaded that no start names. Long lists are cut to their first few and a count, unless `all` is set.
  */
-function runsLines(ops: PlannedOperation[], all: boolean): string[] {
+function runsLines(ops: PlannedOperation[], all: boolean, listAll: string): string[] {
   const at = (o: PlannedOperation) => (o.target.host ? ` on ${o.target.host}` : "");
   const starts = ops.filter((o) => o.type === "start_process");
   const configs = new Set(starts.map((o) => `${o.target.host}:${o.target.params.config}`));
@@ -206,7 +211,7 @@ function runsLines(ops: PlannedOperation[], all: boolean): string[] {
   const out = ["Binaries and configuration files:", ...shown.map((l) => `  • ${l}`)];
   if (shown.length < lines.length) {
     out.push(
-      `  … ${lines.length - shown.length} more (\`mup plan show --all\` lists every one)`,
+      `  … ${lines.length - shown.length} more (${listAll})`,
     );
   }
   return [...out, ""];

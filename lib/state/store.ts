@@ -142,11 +142,12 @@ export class StateStore {
       raw = JSON.parse(await Deno.readTextFile(this.snapshotPath(id)));
     } catch (e) {
       const file = this.snapshotPath(id);
+      const list = `\`mup state list ${path.basename(this.clusterDir)}\` shows the states`;
       throw new MupError(`apply state ${id} (${file}) cannot be read: ${(e as Error).message}`, {
         hint: e instanceof Deno.errors.NotFound
-          ? "`mup state list <cluster>` shows the states"
+          ? list
           : `restore ${file} from a backup, or move it away to go on without that apply's record ` +
-            "(`mup state list <cluster>` shows the states)",
+            `(${list})`,
       });
     }
     const parsed = ApplyState.safeParse(raw);
