@@ -37,6 +37,8 @@ export interface OperationRun {
   opts: {
     executors: ExecutorFactory;
     onSafetyFailure: SafetyFailureHandler;
+    /** The first Ctrl-C: a safety check not met then pauses the apply, without asking. */
+    signal?: AbortSignal;
   };
   /** The second Ctrl-C: only this cuts an operation's work short. */
   hardStop: AbortController;
@@ -112,8 +114,15 @@ export async function runOperation(
       while (true) {
         const outcome = world
           ? await world.check(check)
-          : await runCheck(check, opts.executors, mongo(ctx));
+          : await runCheck(check, opts.executors, mongo(ctx), opts.signal);
         if (outcome.ok || !check.required) break;
+        // Interrupted while the check waited for the world to settle: nothing of this
+        // operation ran, so the apply pauses here, resumable, rather than failing or asking.
+        if (opts.signal?.aborted) {
+          throw new Paused(
+            `interrupted at ${op.id}: safety check ${check.check_type} not met: ${outcome.status}`,
+          );
+        }
         emitter.emit({
           type: "safety_failed",
           id: op.id,

@@ -20,7 +20,16 @@ export interface CheckOutcome {
   lasting?: boolean;
 }
 
-type Runner = (c: SafetyCheck, ex: ExecutorFactory, m: MongoAccess) => Promise<CheckOutcome>;
+/**
+ * One check type's runner. `interrupt` is the apply's first Ctrl-C: a runner that asks again
+ * while the world settles gives its outcome at once instead of waiting its grace out.
+ */
+type Runner = (
+  c: SafetyCheck,
+  ex: ExecutorFactory,
+  m: MongoAccess,
+  interrupt?: AbortSignal,
+) => Promise<CheckOutcome>;
 
 const p = (c: SafetyCheck, k: string) => c.params[k] as string;
 
@@ -32,14 +41,18 @@ const ANSWER_GRACE_MS = 10_000;
  * on a loaded host a server that has just started may take longer than one `hello`'s timeout,
  * so the silent ones are asked again until ANSWER_GRACE_MS has passed.
  */
-async function allAnswer(access: MongoAccess, members: string[]): Promise<CheckOutcome> {
+async function allAnswer(
+  access: MongoAccess,
+  members: string[],
+  interrupt?: AbortSignal,
+): Promise<CheckOutcome> {
   const ask = async (ms: string[]) => {
     const answers = await Promise.all(ms.map((m) => access.hello(...splitHostPort(m))));
     return ms.filter((_, i) => !answers[i]);
   };
   const end = Date.now() + ANSWER_GRACE_MS;
   let down = await ask(members);
-  while (down.length && Date.now() < end) {
+  while (down.length && Date.now() < end && !interrupt?.aborted) {
     await sleep(250);
     down = await ask(down);
   }
@@ -183,13 +196,14 @@ const RUNNERS: Record<string, Runner> = {
    * Every member but `except` says itself (replSetGetStatus, asked directly rather than through
    * one member's heartbeat view) that it is PRIMARY, SECONDARY or ARBITER, and one is primary.
    */
-  async replica_set_healthy(c, _ex, access) {
+  async replica_set_healthy(c, _ex, access, interrupt) {
     // A member rolling back, recovering or syncing, or a set holding an election, settles by
     // itself: it is asked again until SETTLE_GRACE_MS has passed before the check fails.
     const end = Date.now() + SETTLE_GRACE_MS;
     for (;;) {
       const found = await setHealth(c, access);
       if (found.lasting) return found;
+      if (interrupt?.aborted && !found.ok) return found;
       if (found.ok || Date.now() >= end) {
         return found.ok
           ? found
@@ -198,8 +212,8 @@ const RUNNERS: Record<string, Runner> = {
       await sleep(500);
     }
   },
-  dependencies_running: (c, _ex, m) => allAnswer(m, c.params.members as string[]),
-  members_reachable: (c, _ex, m) => allAnswer(m, c.params.members as string[]),
+  dependencies_running: (c, _ex, m, i) => allAnswer(m, c.params.members as string[], i),
+  members_reachable: (c, _ex, m, i) => allAnswer(m, c.params.members as string[], i),
   /**
    * A start does not bring a standalone or a whole replica set back empty: its data directory
    * holds MongoDB data, or another member of its set does (MongoDB's initial sync copies it).
@@ -310,13 +324,14 @@ export async function runCheck(
   c: SafetyCheck,
   ex: ExecutorFactory,
   access: MongoAccess,
+  interrupt?: AbortSignal,
 ): Promise<CheckOutcome> {
   const r = RUNNERS[c.check_type];
   if (!r) {
     return { ok: false, status: `unknown check type "${c.check_type}" (plan from a newer mup?)` };
   }
   try {
-    return await r(c, ex, access);
+    return await r(c, ex, access, interrupt);
   } catch (e) {
     return { ok: false, status: `check could not run: ${(e as Error).message}` };
   }
