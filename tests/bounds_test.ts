@@ -220,8 +220,10 @@ Deno.test("hook timeouts at both bounds plan into plans that validate; beyond th
       /bad\.yaml:\d+:\d+: error: hooks\.\w+\.timeout: a duration must be from 1ms to 596h31m23s647ms/,
     );
   }
+  // Nothing was saved: not even the cluster's directory exists.
   const plans = await mup(["plan", "list", "c2", "--json"], { home });
-  assert.deepEqual(JSON.parse(plans.stdout), []);
+  assert.equal(plans.code, 1, plans.stdout);
+  assert.equal(JSON.parse(plans.stdout).error, 'no cluster named "c2"');
 });
 
 Deno.test("a topology 'file' without a size (/dev/zero, /dev/urandom) is read only up to the size limit, then refused", async () => {

@@ -104,7 +104,7 @@ Deno.test("--json: validation, usage and lookup failures of each command print o
     ["plan diff", ["plan", "diff", "c9", "--json"], () => {}],
     ["plan apply", ["plan", "apply", "--json"], (d) => assert.match(d.error, /name the plan/)],
     ["plan resume", ["plan", "resume", "c9", "--json"], (d) => {
-      assert.match(d.error, /no apply state/);
+      assert.match(d.error, /no cluster named "c9"/);
     }],
     ["state show", ["state", "show", "--state-id", "apply-0", "--json"], () => {}],
     ["state checkpoints", ["state", "checkpoints", "c9", "--json"], () => {}],
