@@ -132,6 +132,21 @@ Deno.test("unreadable apply states, plans and checkpoints are named, not passed 
     assert.ok(shown.stderr.includes(stopFile), shown.stderr);
     noBug(shown);
 
+    // And the link gone: the deploy, now the newest readable apply, is not rolled back, since
+    // the unreadable one may be newer.
+    await Deno.remove(path.join(dir, "state", "current-apply.json"));
+    const rb = await run(
+      home,
+      ["state", "rollback", "s1", "--checkpoint", "start", "--dry-run"],
+      1,
+    );
+    assert.match(
+      rb.stderr,
+      new RegExp(`cannot tell whether apply ${deployed.state_id} is the newest`),
+    );
+    assert.ok(rb.stderr.includes(stopFile), rb.stderr);
+    noBug(rb);
+
     // The newest plan made unreadable: listed as such; show and diff of the cluster refuse.
     const newestPlan = plans.at(-1).path;
     await Deno.writeTextFile(newestPlan, "{");

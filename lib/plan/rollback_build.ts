@@ -59,7 +59,22 @@ export async function buildRollbackPlan(req: {
   // An older apply that later ones replaced: its plan no longer describes the cluster (a later
   // apply may have restarted, stopped or redeployed what it would undo), as for a resume. Only
   // before a first deploy is recorded does each attempt keep what it did itself (below).
-  const current = await states.currentId();
+  // Found without the current-apply.json link (lost or damaged) by the states' own records:
+  // one of those that cannot be read may be the newest, so nothing older is rolled back.
+  const newest = await states.newest();
+  if (newest.from === "records" && newest.unreadable.length && await readMeta(clusterDir)) {
+    throw new MupError(
+      `cannot tell whether apply ${id} is the newest of cluster ${req.cluster}: ${
+        newest.pointerProblem ?? `${states.pointerPath} is missing`
+      }, and ${newest.unreadable.map((u) => u.file).join(", ")} cannot be read; refusing to ` +
+        "roll it back",
+      {
+        hint: "restore the damaged state files from a backup, or move them away if those " +
+          `applies are known to be older; \`mup state list ${req.cluster}\` shows the states`,
+      },
+    );
+  }
+  const current = newest.id;
   if (current && current !== id && await readMeta(clusterDir)) {
     throw new MupError(
       `apply ${id} of cluster ${req.cluster} was replaced by a later apply, ${current}: its plan ` +
