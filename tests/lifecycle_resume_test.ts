@@ -195,8 +195,11 @@ Deno.test("state rollback after a deploy failed in the initialize phase: process
     const st = await currentState(home, "rs");
     assert.equal(st.state_id, failedState.state_id);
     assert.equal(st.status, "rolled_back");
-    const resumed = await ok(home, ["plan", "resume", "rs"], 1);
-    assert.match(resumed.stderr, /was rolled back; it cannot be resumed/);
+    // Nothing is pending: said, exit 0; asked for by its ID, it cannot be resumed.
+    const resumed = await ok(home, ["plan", "resume", "rs"]);
+    assert.match(resumed.stdout, /was rolled back to start; nothing to resume/);
+    const byId = await ok(home, ["plan", "resume", "--state-id", st.state_id], 1);
+    assert.match(byId.stderr, /was rolled back; it cannot be resumed/);
 
     await ok(home, deployArgs("rs", topo, await testMirror(), ["--auto-approve"]));
     assert.ok((await display(home, "rs")).healthy);
@@ -219,7 +222,15 @@ Deno.test("state rollback of a stop starts the cluster again and records it runn
     assert.equal((await livePids(home, "rs")).length, 3);
     assert.ok((await display(home, "rs")).healthy);
     assert.equal((await meta(home, "rs")).status, "running");
-    assert.equal((await currentState(home, "rs")).status, "rolled_back");
+    const undone = await currentState(home, "rs");
+    assert.equal(undone.status, "rolled_back");
+    // The stop plan reads as undone, not as stale; a resume of the cluster has nothing to do.
+    const plans = JSON.parse((await ok(home, ["plan", "list", "rs", "--json"])).stdout) as {
+      plan_id: string;
+      status: string;
+    }[];
+    assert.equal(plans.find((p) => p.plan_id === undone.plan_id)?.status, "rolled_back");
+    assert.match((await ok(home, ["plan", "resume", "rs"])).stdout, /nothing to resume/);
 
     // A whole restart changed nothing to undo: the rollback stops and starts nothing.
     await ok(home, ["cluster", "restart", "rs", "--auto-approve"]);

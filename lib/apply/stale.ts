@@ -62,6 +62,7 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
 
 /**
  * Where a saved plan stands, strongest first: `applied` (a completed apply of it is recorded),
+ * `rolled_back` (applied, then undone by `state rollback`),
  * `resumable` (the cluster's newest apply is of this plan and paused, failed or cut off:
  * `plan resume` continues it, whatever the metadata says meanwhile), `invalid` (pre-flight
  * failed), `stale` (the cluster changed since it was made: apply refuses it), `declined` (shown
@@ -79,6 +80,7 @@ export type PlanStatus =
   | "superseded"
   | "stale"
   | "declined"
+  | "rolled_back"
   | "unknown";
 
 /** Whether a plan made from `base` is stale against the cluster's metadata (checkNotStale's rule). */
@@ -94,7 +96,13 @@ export async function planStatuses(
 ): Promise<{ statuses: PlanStatus[]; holes: Map<string, UnreadableState[]> }> {
   const byCluster = new Map<
     string,
-    { meta?: ClusterMeta; applied: Set<string>; unfinished?: string; holes: boolean }
+    {
+      meta?: ClusterMeta;
+      applied: Set<string>;
+      rolledBack: Set<string>;
+      unfinished?: string;
+      holes: boolean;
+    }
   >();
   const holes = new Map<string, UnreadableState[]>();
   for (const c of new Set(entries.map((e) => e.cluster))) {
@@ -107,6 +115,9 @@ export async function planStatuses(
       applied: new Set(
         states.filter((s) => s.status === "completed").map((s) => `${s.plan_id} ${s.plan_hash}`),
       ),
+      rolledBack: new Set(
+        states.filter((s) => s.status === "rolled_back").map((s) => `${s.plan_id} ${s.plan_hash}`),
+      ),
       unfinished: newest && newest.status !== "completed" && newest.status !== "rolled_back"
         ? `${newest.plan_id} ${newest.plan_hash}`
         : undefined,
@@ -117,6 +128,7 @@ export async function planStatuses(
     const c = byCluster.get(e.cluster)!;
     if (c.applied.has(`${e.planId} ${e.contentHash}`)) return "applied";
     if (c.holes) return "unknown";
+    if (c.rolledBack.has(`${e.planId} ${e.contentHash}`)) return "rolled_back";
     if (c.unfinished === `${e.planId} ${e.contentHash}`) return "resumable";
     if (!e.valid) return "invalid";
     if (isStaleBase(e.baseState, c.meta)) return "stale";

@@ -60,7 +60,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
 
   cmd.command("list")
     .description(
-      "List saved plans, oldest first, with their status: valid, invalid (pre-flight failed), applied, resumable (its apply is paused, failed or cut off: plan resume continues it), declined (not confirmed; the cluster's next plan replaces and removes it), superseded (a newer plan exists), stale (the cluster changed since)",
+      "List saved plans, oldest first, with their status: valid, invalid (pre-flight failed), applied, rolled_back (applied, then undone by state rollback), resumable (its apply is paused, failed or cut off: plan resume continues it), declined (not confirmed; the cluster's next plan replaces and removes it), superseded (a newer plan exists), stale (the cluster changed since)",
     )
     .argument("[cluster]", "only this cluster's plans")
     .option("--json", "machine-readable output")
@@ -292,7 +292,9 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
             `Plan ${plan.plan_id} for cluster ${cluster} (${plan.operation}) was applied ` +
               `(apply ${applied.state_id}, completed ${when}): nothing of it is left to do. ` +
               "To see what would change now, plan again (e.g. " +
-              `\`mup cluster deploy ${cluster} <topology> --plan-only\`).`,
+              `\`mup cluster deploy ${cluster} ${
+                (!meta?.topology_changed && meta?.topology_file) || "<topology>"
+              } --version ${plan.version} --plan-only\`).`,
           );
         }
         return;

@@ -162,6 +162,20 @@ export async function runResume(
     );
     return 0;
   }
+  // `plan resume <cluster>` finishes what is pending: a rolled-back newest apply leaves
+  // nothing, as a completed one does (a script running it after every change must not fail).
+  if (state.status === "rolled_back" && !stateId) {
+    if (opts.json) {
+      printJson({ state_id: state.state_id, status: state.status, resumed: false });
+      return 0;
+    }
+    console.log(
+      `Apply ${state.state_id} of cluster ${state.cluster_name} was rolled back${
+        state.rolled_back_to ? ` to ${state.rolled_back_to}` : ""
+      }; nothing to resume.`,
+    );
+    return 0;
+  }
   if (state.status === "rolled_back") {
     throw new MupError(
       `apply ${state.state_id} of cluster ${state.cluster_name} was rolled back; it cannot be resumed`,
