@@ -1,7 +1,7 @@
 import type { Document } from "mongodb";
 import { poll, splitHostPort } from "../mongo/client.ts";
 import { AVAILABLE_COMMANDS } from "../plan/redeploy.ts";
-import { hostKey } from "../topology/hosts.ts";
+import { machinePort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
@@ -18,10 +18,7 @@ function planned(ctx: OperationContext): SetConfig {
 }
 
 /** A member as a machine and port, so `localhost:P` and `127.0.0.1:P` are one member. */
-function memberKey(hp: string): string {
-  const [h, p] = splitHostPort(hp);
-  return `${hostKey(h)}:${p}`;
-}
+const memberKey = machinePort;
 
 /**
  * A config of the planned set that a member already holds, seen through that member's

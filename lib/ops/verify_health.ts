@@ -2,13 +2,7 @@ import type { Document } from "mongodb";
 import { type MongoAccess, sleep } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
-import { hostKey, hostPort, splitHostPort } from "../topology/hosts.ts";
-
-/** A member as a machine and port, so `localhost:P` and `127.0.0.1:P` are one member. */
-function machinePort(hp: string): string {
-  const [h, p] = splitHostPort(hp);
-  return `${hostKey(h)}:${p}`;
-}
+import { hostPort, machinePort } from "../topology/hosts.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 import { foreignSetError, foreignSetName } from "./set_name.ts";
 
@@ -78,7 +72,7 @@ async function problems(
     // change that.
     const listed = new Set((st.members as Document[]).map((m) => machinePort(String(m.name))));
     for (const x of members) {
-      if (!listed.has(`${hostKey(x.host)}:${x.port}`)) {
+      if (!listed.has(machinePort(hostPort(x.host, x.port)))) {
         lasting.push(
           `${hostPort(x.host, x.port)} is not a member of replica set ${name} ` +
             "(its configuration omits it: it was removed by a reconfig outside mup)",

@@ -22,7 +22,7 @@ import { checkStartFiles } from "../preflight/start_files.ts";
 import { checkStartPorts } from "../preflight/start_ports.ts";
 import { type ProcessFilter, selectProcesses } from "./select.ts";
 import { firstFew } from "../util/format.ts";
-import { hostKey, hostPort, splitHostPort } from "../topology/hosts.ts";
+import { hostKey, hostPort, machinePort } from "../topology/hosts.ts";
 import type { MongoAccess } from "../mongo/client.ts";
 import type { PlanStore } from "./store.ts";
 import { dataDirsUsed, unfinishedApply } from "../state/undeployed.ts";
@@ -83,12 +83,9 @@ async function livePriorities(
       );
       const cfg = (r?.config?.members ?? []) as { host: string; priority?: number }[];
       if (!cfg.length) continue;
-      const byMember = new Map(cfg.map((c) => {
-        const [h, port] = splitHostPort(c.host);
-        return [`${hostKey(h)}:${port}`, Number(c.priority ?? 1)] as const;
-      }));
+      const byMember = new Map(cfg.map((c) => [machinePort(c.host), Number(c.priority ?? 1)]));
       for (const x of members) {
-        const prio = byMember.get(`${hostKey(x.host)}:${x.port}`);
+        const prio = byMember.get(machinePort(hostPort(x.host, x.port)));
         if (prio !== undefined) facts[x.id] = { ...facts[x.id], priority: prio };
       }
       return;

@@ -138,6 +138,12 @@ export function splitHostPort(hp: string): [string, number] {
   return [unbracket(hp.slice(0, i)), Number(hp.slice(i + 1))];
 }
 
+/** `host:port` as its machine and port: `localhost:P` and `127.0.0.1:P` give the same key. */
+export function machinePort(hp: string): string {
+  const [h, p] = splitHostPort(hp);
+  return `${hostKey(h)}:${p}`;
+}
+
 /** The host to give a socket API (Deno.listen/connect): no brackets; localhost as 127.0.0.1. */
 export function socketHost(host: string): string {
   const h = unbracket(host);
