@@ -4,6 +4,8 @@
  *
  * Fault knobs (environment; MUP_SIM_FAULT_PORTS="p1,p2" limits them to those ports):
  *   MUP_SIM_STARTUP_DELAY_MS  wait before listening
+ *   MUP_SIM_READY_DELAY_MS    listen (pid file written), then wait before telling the --fork
+ *                             parent the server is ready
  *   MUP_SIM_CRASH_AT_STARTUP  exit at startup with this code (e.g. 14)
  *   MUP_SIM_CRASH_AFTER_S     die abruptly after this many seconds
  *   MUP_SIM_REFUSE_INITIATE   replSetInitiate fails

@@ -238,6 +238,10 @@ export async function runServer(opts: ServerOptions): Promise<number> {
     port: opts.port,
     ssl: server.tls ? "on" : "off",
   });
+  // A server that listens (pid file written) but whose --fork parent is told late: a slow
+  // start that a test can interrupt while the server already runs and answers.
+  const readyDelay = Number(Deno.env.get("MUP_SIM_READY_DELAY_MS") ?? 0);
+  if (faults && readyDelay > 0) await new Promise((r) => setTimeout(r, readyDelay));
   if (Deno.env.get("MUP_SIM_FORKED")) {
     try {
       await Deno.stdout.write(new TextEncoder().encode("READY\n"));

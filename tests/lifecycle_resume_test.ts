@@ -406,11 +406,12 @@ Deno.test("kill -9 of mup while a rolling restart starts a member again: plan re
   try {
     await deploy(home, "rs", replicaSetTopology(ports));
     // Slow starts: mup is killed while the first restarted member is starting, once its process
-    // runs (it lives in a process group of its own and comes up without mup).
+    // runs and answers, its pid file written (it lives in a process group of its own and comes
+    // up without mup): the --fork parent is told it is ready 2 s late, which is the window.
     await killRestartAndResume(
       home,
       /^start-/,
-      { MUP_SIM_STARTUP_DELAY_MS: "2000" },
+      { MUP_SIM_READY_DELAY_MS: "2000" },
       async () => (await livePids(home, "rs")).length === 3,
     );
   } finally {
