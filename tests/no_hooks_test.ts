@@ -21,20 +21,28 @@ import { installFixture } from "./fixture.ts";
 
 installFixture();
 
+/**
+ * Deploys standalone cluster hk with an `event` hook that passes while a flag file exists, then
+ * removes the flag: the hook recorded with the cluster fails from then on.
+ */
+async function deployThenFailHook(home: string, port: number, event: string): Promise<void> {
+  const flag = path.join(home, "flag");
+  await Deno.writeTextFile(flag, "");
+  const file = await writeTopology(
+    home,
+    "hk.yaml",
+    standaloneTopology([port]) +
+      `hooks:\n  ${event}:\n    command: "test -f '${flag}'"\n    timeout: 5s\n`,
+  );
+  await ok(home, deployArgs("hk", file, await testMirror(), ["--auto-approve"]));
+  await Deno.remove(flag);
+}
+
 Deno.test("a recorded before_apply hook that now fails: stop names --no-hooks; stop and destroy --no-hooks run without it and say so", async () => {
   const home = await tempHome();
   const [port] = stablePorts(1);
   try {
-    const flag = path.join(home, "flag");
-    await Deno.writeTextFile(flag, "");
-    const file = await writeTopology(
-      home,
-      "hk.yaml",
-      standaloneTopology([port]) +
-        `hooks:\n  before_apply:\n    command: "test -f '${flag}'"\n    timeout: 5s\n`,
-    );
-    await ok(home, deployArgs("hk", file, await testMirror(), ["--auto-approve"]));
-    await Deno.remove(flag);
+    await deployThenFailHook(home, port, "before_apply");
 
     const blocked = await mup(["cluster", "stop", "hk", "--auto-approve"], { home });
     assert.equal(blocked.code, 1, output(blocked));
@@ -67,16 +75,7 @@ Deno.test("a before_operation hook that fails a cluster tls enable at once: the 
   const home = await tempHome();
   const [port] = stablePorts(1);
   try {
-    const flag = path.join(home, "flag");
-    await Deno.writeTextFile(flag, "");
-    const file = await writeTopology(
-      home,
-      "hk.yaml",
-      standaloneTopology([port]) +
-        `hooks:\n  before_operation:\n    command: "test -f '${flag}'"\n    timeout: 5s\n`,
-    );
-    await ok(home, deployArgs("hk", file, await testMirror(), ["--auto-approve"]));
-    await Deno.remove(flag);
+    await deployThenFailHook(home, port, "before_operation");
 
     const failed = await mup(["cluster", "tls", "hk", "enable", "--auto-approve"], { home });
     assert.equal(failed.code, 1, output(failed));
