@@ -419,6 +419,43 @@ Deno.test("kill -9 of mup while a rolling restart starts a member again: plan re
   }
 });
 
+Deno.test("kill -9 of mup while a member it restarts is still starting (no pid file, not listening): plan resume awaits that start and starts no second server", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports));
+    // Each start waits 8 s before it takes the data directory's lock, writes its pid file and
+    // listens: mup is killed inside that wait, when only the process shows the start (the
+    // resume's own checks take seconds before it reaches that start again).
+    await killRestartAndResume(
+      home,
+      /^start-/,
+      { MUP_SIM_STARTUP_DELAY_MS: "8000" },
+      async () => {
+        const live = new Set(await livePids(home, "rs"));
+        return live.size === 2 && (await serversOf(home)).some((pid) => !live.has(pid));
+      },
+    );
+  } finally {
+    await killAll(home);
+  }
+});
+
+/** PIDs of the simulated servers (not their --fork parents) running with a config under home. */
+async function serversOf(home: string): Promise<number[]> {
+  const found: number[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const read = (f: string) => Deno.readTextFile(`/proc/${e.name}/${f}`).catch(() => "");
+    const argv = (await read("cmdline")).split("\0");
+    if (!argv.some((a) => a.startsWith(home) && a.endsWith("mongod.conf"))) continue;
+    if ((await read("environ")).split("\0").includes("MUP_SIM_FORKED=1")) {
+      found.push(Number(e.name));
+    }
+  }
+  return found;
+}
+
 Deno.test("an interrupted apply that a later apply replaced is not resumed by --state-id: its plan no longer describes the cluster", async () => {
   const home = await tempHome();
   const [port] = stablePorts(1);

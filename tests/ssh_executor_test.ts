@@ -87,12 +87,24 @@ Deno.test({
       assert.match(holder.command ?? "", /sshd/, JSON.stringify(holder));
       assert.equal(await ex.portHolder(port), undefined);
 
-      // Processes: a sleeper started here is alive over SSH until signalled.
-      const sleeper = new Deno.Command("sleep", { args: ["60"] }).spawn();
+      // Processes: a sleeper started here is alive over SSH until signalled, and found by an
+      // argument given whole (a space and a quote in it), not by a part of one.
+      const odd = path.join(dir, "it's a conf");
+      // A shell that waits on its stdin, the argument in its argv.
+      const sleeper = new Deno.Command("sh", {
+        args: ["-c", 'read x; : "$1"', "sh", odd],
+        stdin: "piped",
+      }).spawn();
+      const [found, ...more] = await ex.processesWith(odd);
+      assert.equal(found?.pid, sleeper.pid, JSON.stringify([found, ...more]));
+      assert.ok(found.command.endsWith(`sh -c read x; : "$1" sh ${odd}`), found.command);
+      assert.deepEqual(more, []);
+      assert.deepEqual(await ex.processesWith(odd.slice(0, -1)), []);
       assert.equal(await ex.processAlive(sleeper.pid), true);
       await ex.signal(sleeper.pid, "SIGTERM");
       await sleeper.status;
       assert.equal(await ex.processAlive(sleeper.pid), false);
+      assert.deepEqual(await ex.processesWith(odd), []);
       await ex.signal(sleeper.pid, "SIGTERM"); // already gone: no error
 
       // argv and environment arrive as given.

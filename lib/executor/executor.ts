@@ -33,6 +33,11 @@ export interface Executor {
   portConnection?(port: number): Promise<string | undefined>;
   /** The TCP addresses a process listens on ("127.0.0.2:27017", "[::1]:27017"), where visible. */
   listening?(pid: number): Promise<string[]>;
+  /**
+   * Live processes (zombies excluded) one of whose arguments is exactly `arg`, e.g. the servers
+   * started with `-f <config>`, listening or not yet (where visible).
+   */
+  processesWith?(arg: string): Promise<{ pid: number; command: string }[]>;
   processAlive(pid: number): Promise<boolean>;
   signal(pid: number, signal: Deno.Signal): Promise<void>;
   /**

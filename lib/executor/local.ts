@@ -131,6 +131,22 @@ export class LocalExecutor implements Executor {
     return listeningOf(pid);
   }
 
+  async processesWith(arg: string): Promise<{ pid: number; command: string }[]> {
+    const found: { pid: number; command: string }[] = [];
+    if (!(await this.exists("/proc/self"))) return found; // not Linux: nothing to see
+    for await (const e of Deno.readDir("/proc")) {
+      if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+      const argv = await Deno.readTextFile(`/proc/${e.name}/cmdline`).then(
+        (c) => c.split("\0").filter(Boolean),
+        () => [] as string[],
+      );
+      if (argv.includes(arg) && pidAlive(Number(e.name))) {
+        found.push({ pid: Number(e.name), command: argv.join(" ") });
+      }
+    }
+    return found;
+  }
+
   processAlive(pid: number): Promise<boolean> {
     return Promise.resolve(pidAlive(pid));
   }

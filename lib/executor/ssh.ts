@@ -303,6 +303,15 @@ export class SshExecutor implements Executor {
       : undefined;
   }
 
+  async processesWith(arg: string): Promise<{ pid: number; command: string }[]> {
+    const r = await this.script("with_arg", [arg]);
+    if (r.code !== 0) throw this.failed("listing processes", r);
+    return new TextDecoder().decode(r.stdout).split("\n").filter(Boolean).map((l) => {
+      const at = l.indexOf(" ");
+      return { pid: Number(l.slice(0, at)), command: l.slice(at + 1).trim() };
+    }).filter((p) => p.pid > 0);
+  }
+
   async processAlive(pid: number): Promise<boolean> {
     const r = await this.script("alive", [checkedPid(pid)]);
     return r.code === 0;

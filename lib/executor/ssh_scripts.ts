@@ -37,6 +37,14 @@ export const SCRIPTS = {
     `do for f in /proc/[0-9]*/fd/*; do if [ "$(readlink "$f" 2>/dev/null)" = "socket:[$i]" ]; ` +
     `then p=\${f#/proc/}; p=\${p%%/*}; echo "$p"; tr '\\0' ' ' < "/proc/$p/cmdline"; exit 0; fi; ` +
     `done; done; exit 3`,
+  // Live processes one of whose arguments is exactly $1: GNU grep reads each command line as
+  // NUL-separated lines (-z) and names the files with a whole-line match (-x); this shell (its
+  // own argv holds $1) and grep (gone by the loop) are left out, and so are zombies. Prints the
+  // pid, then its command line, per process.
+  with_arg: `for f in $(grep -lsFxz -- "$1" /proc/[0-9]*/cmdline 2>/dev/null); do ` +
+    `p=\${f#/proc/}; p=\${p%%/*}; [ "$p" = "$$" ] && continue; ` +
+    `s=$(cat "/proc/$p/stat" 2>/dev/null) || continue; s=\${s##*) }; case "$s" in Z*) continue;; esac; ` +
+    `c=$(tr '\\0\\n' '  ' < "/proc/$p/cmdline" 2>/dev/null) || continue; echo "$p $c"; done; exit 0`,
   uname: `uname -sm`,
 };
 

@@ -27,6 +27,33 @@ export async function runningPid(
   return holder?.command?.includes(configPath) ? holder.pid : undefined;
 }
 
+/**
+ * A start of the server run with `configPath` that is already under way: mup killed while a
+ * `mongod -f configPath` it ran was still starting leaves that process (in a session of its
+ * own) to come up without it, before it has written its pid file or listens. Waits, polling every
+ * 100 ms for up to `timeoutMs`, until runningPid finds the server (`{ pid }`) or no process
+ * with that argument is left (`undefined`: nothing is starting, as at once on a host that cannot
+ * list processes). `{ starting }` (their PIDs and commands) when they still neither run nor end
+ * by the deadline. Throws when the host cannot be asked.
+ */
+export async function earlierStart(
+  ex: Executor,
+  pidFile: string,
+  configPath: string,
+  port: number | undefined,
+  timeoutMs: number,
+): Promise<{ pid: number } | { starting: { pid: number; command: string }[] } | undefined> {
+  if (!ex.processesWith) return undefined;
+  for (const end = Date.now() + timeoutMs;;) {
+    const starting = await ex.processesWith(configPath);
+    if (!starting.length) return undefined;
+    const pid = await runningPid(ex, pidFile, configPath, port);
+    if (pid !== undefined) return { pid };
+    if (Date.now() > end) return { starting };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** A live mongod holding a data directory (lockHolder). */
 export interface LockHolder {
   pid: number;

@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { type Operation, OperationError, param } from "./operation.ts";
-import { runningPid } from "./process.ts";
+import { earlierStart, runningPid } from "./process.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 
@@ -18,15 +18,39 @@ export const startProcess: Operation = {
   async run(ctx) {
     const ex = ctx.executors.forHost(ctx.op.target.host!);
     const timeout = planTimeoutMs(ctx, 120_000);
+    const where = hostPort(ctx.op.target.host!, ctx.op.target.port!);
+    // A second server on the same files would fail on the data directory's lock, or worse:
+    // an apply killed mid-start left this start under way, so it is awaited instead.
+    const earlier = await earlierStart(
+      ex,
+      param(ctx, "pid_file"),
+      param(ctx, "config"),
+      ctx.op.target.port,
+      timeout,
+    );
+    if (earlier && "pid" in earlier) {
+      return {
+        output: `already started by an earlier apply (PID ${earlier.pid})`,
+        metadata: { pid: earlier.pid },
+      };
+    }
+    if (earlier) {
+      throw new OperationError(
+        `a start of ${where} is already under way and did not finish within ${timeout / 1000}s: ${
+          earlier.starting.map((p) => `PID ${p.pid} (${p.command})`).join(", ")
+        }; wait for ` +
+          `it or stop it, then resume; ${timeoutHint(ctx, timeout)}`,
+      );
+    }
     const t0 = Date.now();
     const r = await ex.run([param(ctx, "binary"), "-f", param(ctx, "config")], {
       timeoutMs: timeout,
     });
     if (r.code !== 0 && Date.now() - t0 >= timeout) {
       throw new OperationError(
-        `${path.basename(param(ctx, "binary"))} on ${
-          hostPort(ctx.op.target.host!, ctx.op.target.port!)
-        } did not finish starting within ${timeout / 1000}s; ${timeoutHint(ctx, timeout)}`,
+        `${path.basename(param(ctx, "binary"))} on ${where} did not finish starting within ${
+          timeout / 1000
+        }s; ${timeoutHint(ctx, timeout)}`,
       );
     }
     if (r.code !== 0) {
@@ -42,11 +66,9 @@ export const startProcess: Operation = {
       const log = ctx.op.target.params.log;
       const tail = log ? await ex.readFile(log).then((b) => lastLogError(b), () => "") : "";
       throw new OperationError(
-        `${path.basename(param(ctx, "binary"))} on ${
-          hostPort(ctx.op.target.host!, ctx.op.target.port!)
-        } exited with code ${r.code}: ${tail || lastError(r.stdout + "\n" + r.stderr)}${
-          log ? ` (log: ${log})` : ""
-        }`,
+        `${path.basename(param(ctx, "binary"))} on ${where} exited with code ${r.code}: ${
+          tail || lastError(r.stdout + "\n" + r.stderr)
+        }${log ? ` (log: ${log})` : ""}`,
       );
     }
     const pid = await runningPid(ex, param(ctx, "pid_file"));
