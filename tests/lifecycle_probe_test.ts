@@ -210,6 +210,20 @@ Deno.test("a set with an arbiter, access control on: the admin user is made on t
         .trim(),
     );
     assert.equal(arbiter.pid, pid, shown.stdout);
+    assert.equal(arbiter.role, "arbiter", shown.stdout);
+    // Stopped, it says nothing of itself: the topology still names it an arbiter.
+    const stopped = await mup(
+      ["cluster", "stop", "arb", "-N", `localhost:${ports[2]}`, "--auto-approve"],
+      { home },
+    );
+    assert.equal(stopped.code, 0, output(stopped));
+    const down = await mup(["cluster", "display", "arb", "--json"], { home });
+    const row = JSON.parse(down.stdout).processes.find((r: { port: number }) =>
+      r.port === ports[2]
+    );
+    assert.deepEqual([row.role, row.state], ["arbiter", "DOWN"], down.stdout);
+    const table = await mup(["cluster", "display", "arb"], { home });
+    assert.match(table.stdout, new RegExp(`localhost:${ports[2]}\\s+arbiter\\s`), table.stdout);
   } finally {
     await killAll(home);
   }

@@ -203,6 +203,10 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       meta.processes,
       !firstDeploy,
     );
+    // A member that does not answer says nothing of itself: the topology still names an
+    // arbiter one.
+    const arbiters = new Set(specs.filter((s) => s.arbiterOnly).map((s) => s.id));
+    for (const r of rows) if (arbiters.has(r.process_id)) r.role = "arbiter";
     await nameHolders(ctx, rows);
     await fillPids(ctx, meta, rows);
     // A sharded cluster is also only healthy when mongos lists every shard set.
