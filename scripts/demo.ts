@@ -160,7 +160,9 @@ if (stopping) {
       ? `\nStopped the demo cluster in ${home}.`
       : `\nStopping the demo cluster in ${home} FAILED: mup exited with ${code}.`,
   );
-  if (code === 0 && !givenHome) {
+  // The demo's own temporary home, found or given (the printed stop command gives it): its
+  // files stay, for a look at the logs, and the hint says how to remove them.
+  if (code === 0 && path.basename(home).startsWith(HOME_PREFIX)) {
     console.log(`Its files stay there; \`rm -rf ${sh(home)}\` removes them.`);
   }
   Deno.exit(code === 0 || code === "nothing" ? 0 : 1);

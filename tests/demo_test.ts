@@ -183,7 +183,21 @@ Deno.test("demo --topology on a replica set (a path relative to where deno task 
     assert.equal(stopped.code, 0, said + dec.decode(stopped.stderr));
     assert.match(said, new RegExp(`stopping the demo cluster in MUP_HOME=${path.join(tmp, made)}`));
     assert.match(said, /Stopped the demo cluster/);
+    const rm = new RegExp(`Its files stay there; \`rm -rf ${path.join(tmp, made)}\` removes them`);
+    assert.match(said, rm);
     assert.deepEqual(await livePids(path.join(tmp, made), "demo"), []);
+    // The stop command the demo printed, pasted: the cluster is already stopped, and the hint
+    // names the home it was given.
+    const pasted = await new Deno.Command("sh", {
+      args: ["-c", stop],
+      cwd: "/",
+      env: { NO_COLOR: "1", TMPDIR: tmp },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(pasted.code, 0, dec.decode(pasted.stdout) + dec.decode(pasted.stderr));
+    assert.match(dec.decode(pasted.stdout), rm);
     // Nothing is left to stop: it says which MUP_HOME to give, exit 1, and makes no new home.
     const again = await taskDemo(tmp, tmp, ["--stop"]);
     assert.equal(again.code, 1, dec.decode(again.stdout));
