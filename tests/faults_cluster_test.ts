@@ -212,6 +212,28 @@ Deno.test("re-deploying a cluster as recorded repairs it: plan diff shows no cha
     assert.match(downDiff.stdout, /Summary: 1 to start, \d+ unchanged\./);
     assert.doesNotMatch(downDiff.stdout, /to none|\(none\)/);
 
+    // Asked at a terminal: the review starts the dead member and creates nothing; the members
+    // that run are only checked.
+    const asked = await mup(
+      deployArgs("c1", path.join(home, "c1.yaml"), await testMirror(), []),
+      { home, stdin: "no\n" },
+    );
+    assert.match(
+      asked.stdout,
+      new RegExp(
+        `This will:\n  • Start 1 MongoDB process that does not run: localhost:${ports[2]}\n` +
+          `  • Re-check what is in place \\(\\d+ operations\\), changing nothing found there\n\n`,
+      ),
+      output(asked),
+    );
+    assert.doesNotMatch(asked.stdout, /Create \d+ MongoDB process/, output(asked));
+    for (const [i, p] of ports.entries()) {
+      assert.match(
+        asked.stdout,
+        new RegExp(`• ${i === 2 ? "Runs " : "Checks that it runs: "}\\S+ -f \\S+mongod-${p}/`),
+        output(asked),
+      );
+    }
     const repair = await deploy(home, "c1", text);
     assert.equal(repair.code, 0, repair.stdout + repair.stderr);
     // The review lists what changes (the dead member's start); the rest is counted.

@@ -203,7 +203,12 @@ function runsLines(ops: PlannedOperation[], all: boolean, listAll: string): stri
   const lines = [
     // Where the binaries come from: the install copies them from this download's directory.
     ...ops.filter((o) => o.type === "download_binary").map(downloadLine),
-    ...starts.map((o) => `Runs ${o.target.params.binary} -f ${o.target.params.config}${at(o)}`),
+    // A start found running at planning (a repair's) only checks that it still runs.
+    ...starts.map((o) =>
+      `${
+        o.changes.every((c) => c.action === "none") ? "Checks that it runs: " : "Runs "
+      }${o.target.params.binary} -f ${o.target.params.config}${at(o)}`
+    ),
     ...writes.map((o) => `Writes ${o.target.params.dest}${at(o)}`),
   ];
   if (!lines.length) return [];
