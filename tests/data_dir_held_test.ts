@@ -57,6 +57,37 @@ Deno.test("plan apply of a deploy is refused, before it starts anything, on a da
   }
 });
 
+Deno.test("plan resume of a deploy is refused, before it starts anything, on a data directory another store's mongod took since the apply stopped", async () => {
+  const h3 = await tempHome();
+  const h4 = await tempHome();
+  try {
+    const data = path.join(h3, "shared-data");
+    await Deno.mkdir(data);
+    const [p1, p2] = freePorts(2);
+    assert.equal((await deploy(h3, "d1", onData(p1, data), ["--plan-only"])).code, 0);
+    // d2's mongod exits at startup: its apply fails there, holding nothing.
+    const failed = await deploy(h4, "d2", onData(p2, data), [], { MUP_SIM_CRASH_AT_STARTUP: "14" });
+    assert.equal(failed.code, 1, output(failed));
+    await ok(h3, ["plan", "apply", "d1", "--auto-approve"]);
+    const pid = await lockPid(data);
+
+    const resumed = await mup(["plan", "resume", "d2", "--auto-approve"], { home: h4 });
+    assert.equal(resumed.code, 1, output(resumed));
+    assert.match(
+      resumed.stderr,
+      new RegExp(
+        `data directory localhost:${data} of localhost:${p2} is in use by a running mongod PID ${pid}`,
+      ),
+      output(resumed),
+    );
+    assert.ok(portFree(p2), "nothing of d2 started");
+    assert.equal(await lockPid(data), pid, "d1's mongod still holds it");
+  } finally {
+    await killAll(h3);
+    await killAll(h4);
+  }
+});
+
 Deno.test("destroying a first deploy that failed keeps a data directory it found and never ran a mongod on, which another store's mongod now uses", async () => {
   const h3 = await tempHome();
   const h4 = await tempHome();

@@ -228,8 +228,10 @@ export async function runApply(
     if (!resume) await ctx.store.markDeclined(plan, planPath, "interrupted before it started");
     return cancelApply(plan, planPath, opts, resume, "interrupted before it started");
   }
-  // A data directory another mongod has come to run on since planning stops a deploy here.
-  if (!resume) await requireDataDirsFree(plan, clusterDir, ctx.executors);
+  // A data directory another mongod has come to run on since planning (or since an interrupted
+  // apply stopped) stops a deploy here; the cluster's own mongod, started by that apply, is not
+  // another.
+  await requireDataDirsFree(plan, clusterDir, ctx.executors);
   // The apply's state ID once it has one, for the --json error document of a second Ctrl-C.
   let stateId = resume?.state_id;
   // Listening before the lock is taken: no Ctrl-C can end mup between the two.
