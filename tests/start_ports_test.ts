@@ -91,6 +91,42 @@ Deno.test("cluster start refuses a stopped member's port that another process ho
   }
 });
 
+Deno.test("state rollback of a stop (which starts the cluster again) refuses a port another process took, naming it, before anything changes", async () => {
+  const home = await tempHome();
+  let squatter: { close(): Promise<void> } | undefined;
+  try {
+    const [p] = freePorts(1);
+    await deploy(
+      home,
+      "one",
+      `mongod_servers:\n  - { host: localhost, port: ${p} }\n`,
+    );
+    await ok(home, ["cluster", "stop", "one", "--auto-approve"]);
+    const before = await applyStates(home, "one");
+    squatter = squat("127.0.0.1", p);
+    const back = await mup(
+      ["state", "rollback", "one", "--checkpoint", "start", "--auto-approve"],
+      { home },
+    );
+    assert.equal(back.code, 1, output(back));
+    assert.match(
+      back.stdout + back.stderr,
+      new RegExp(
+        `mongod-localhost-${p} cannot start: its port localhost:${p} is held by PID ${Deno.pid}`,
+      ),
+      output(back),
+    );
+    assert.deepEqual(await applyStates(home, "one"), before, "nothing applied");
+    await squatter.close();
+    squatter = undefined;
+    await ok(home, ["state", "rollback", "one", "--checkpoint", "start", "--auto-approve"]);
+    assert.equal((await display(home, "one")).healthy, true);
+  } finally {
+    await squatter?.close();
+    await killAll(home);
+  }
+});
+
 Deno.test({
   name:
     "SSH: cluster start refuses a remote stopped server's port that another process holds, naming the holder found on its host",

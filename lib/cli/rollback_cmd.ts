@@ -4,6 +4,8 @@ import { buildRollbackPlan, START_CHECKPOINT } from "../plan/rollback_build.ts";
 import type { CliContext } from "./context.ts";
 import { withoutHooks } from "../hooks/skip.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
+import { configureSsh, type SshCliOptions } from "./ssh_options.ts";
+import { validateStartPorts } from "../preflight/start_ports.ts";
 
 export function addRollbackCommand(cmd: Command, ctx: CliContext): void {
   const sub = cmd.command("rollback")
@@ -24,7 +26,11 @@ export function addRollbackCommand(cmd: Command, ctx: CliContext): void {
     );
   planFlowOptions(sub, ctx);
   sub.action(async (cluster: string, o: unknown) => {
-    const opts = o as PlanFlowOptions & { checkpoint: string; stateId?: string; hooks?: boolean };
+    const opts = o as PlanFlowOptions & SshCliOptions & {
+      checkpoint: string;
+      stateId?: string;
+      hooks?: boolean;
+    };
     let hooks: Awaited<ReturnType<typeof buildRollbackPlan>>["hooks"] = [];
     const build = async () => {
       const plan = await buildRollbackPlan({
@@ -35,6 +41,9 @@ export function addRollbackCommand(cmd: Command, ctx: CliContext): void {
         dryRun: opts.dryRun,
       });
       if (opts.hooks === false) withoutHooks(plan);
+      // What it starts again must find its port free, asked over SSH as the apply will.
+      configureSsh(ctx.executors, plan.topology, opts);
+      await validateStartPorts(plan, ctx.executors);
       hooks = plan.hooks;
       return plan;
     };

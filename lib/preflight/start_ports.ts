@@ -8,8 +8,8 @@
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { executorKey } from "../executor/factory.ts";
 import { configFilePath } from "../plan/mongo_config.ts";
-import type { ProcessSpec } from "../plan/processes.ts";
-import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
+import { listProcesses, type ProcessSpec } from "../plan/processes.ts";
+import type { CheckResult, Plan, ValidationIssue } from "../plan/schema.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { describeHolder } from "./ports.ts";
 
@@ -72,4 +72,31 @@ export async function checkStartPorts(
     },
     issues,
   };
+}
+
+/**
+ * checkStartPorts for a plan made from records alone (a rollback, which starts what a stop or
+ * restart stopped): its start_process operations' processes, found in the plan's topology by
+ * host and port. The check and its errors go into
+ * the plan's validation, which they make invalid. Throws nothing for a host it cannot ask.
+ */
+export async function validateStartPorts(
+  plan: Omit<Plan, "content_hash">,
+  executors: ExecutorFactory,
+): Promise<void> {
+  const starts = new Set(
+    plan.phases.flatMap((ph) => ph.operations)
+      .filter((o) => o.type === "start_process" && o.target.host && o.target.port)
+      .map((o) => hostPort(o.target.host!, o.target.port!)),
+  );
+  if (!starts.size) return;
+  const procs = listProcesses(plan.topology, plan.deploy_dir).filter((p) =>
+    starts.has(hostPort(p.host, p.port))
+  );
+  const { check, issues } = await checkStartPorts(procs, new Set(), executors, plan.cluster_name);
+  plan.validation.checks.push(check);
+  if (issues.length) {
+    plan.validation.errors.push(...issues);
+    plan.validation.valid = false;
+  }
 }
