@@ -6,6 +6,7 @@ import { signalPidFiles } from "../scripts/_pids.ts";
 import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 import { trackChild, trackDir } from "./fixture.ts";
 import { SAME_PRESS_MS } from "../lib/cli/prompt.ts";
+import { pidAlive } from "../lib/executor/local.ts";
 
 export { installFixture } from "./fixture.ts";
 
@@ -104,8 +105,12 @@ export function spawnMup(
   );
 }
 
-/** Where test processes running side by side (`--parallel`) claim the ports they hand out. */
-const PORT_CLAIMS = path.join(Deno.env.get("TMPDIR") ?? "/tmp", "mup-test-ports");
+/**
+ * Where test processes running side by side claim the ports they hand out: machine-wide, not in
+ * the run's own TMPDIR, so that files of one run (`--parallel`) and suites run side by side (a
+ * soak of `repeat-tests` beside a developer's run, two checkouts) never get the same port.
+ */
+const PORT_CLAIMS = `/tmp/mup-test-ports-${Deno.uid() ?? "user"}`;
 /** A claim older than this belongs to a finished run and may be taken again. */
 const CLAIM_TTL_MS = 30 * 60_000;
 
@@ -119,17 +124,26 @@ export function portFree(port: number): boolean {
   }
 }
 
-/** Claims `port` for this process (one file per port, created exclusively); false if taken. */
+/**
+ * Claims `port` for this process (one file per port, created exclusively, holding the claimer's
+ * PID); false if taken. A claim of a process that has ended (an earlier run), or older than
+ * CLAIM_TTL_MS, is taken over.
+ */
 function claimPort(port: number): boolean {
   const file = path.join(PORT_CLAIMS, String(port));
   try {
     Deno.writeTextFileSync(file, String(Deno.pid), { createNew: true });
     return true;
   } catch {
-    const age = Date.now() - (Deno.statSync(file).mtime?.getTime() ?? 0);
-    if (age < CLAIM_TTL_MS) return false;
-    Deno.writeTextFileSync(file, String(Deno.pid));
-    return true;
+    try {
+      const age = Date.now() - (Deno.statSync(file).mtime?.getTime() ?? 0);
+      const holder = Number(Deno.readTextFileSync(file).trim());
+      if (age < CLAIM_TTL_MS && holder > 0 && pidAlive(holder)) return false;
+      Deno.writeTextFileSync(file, String(Deno.pid));
+      return true;
+    } catch {
+      return false; // another process is taking it over right now
+    }
   }
 }
 
