@@ -45,13 +45,28 @@ export async function earlierStart(
 ): Promise<{ pid: number } | { starting: { pid: number; command: string }[] } | undefined> {
   if (!ex.processesWith) return undefined;
   for (const end = Date.now() + timeoutMs;;) {
-    const starting = await ex.processesWith(configPath);
+    const starting = (await ex.processesWith(configPath)).filter((p) =>
+      runsServerWith(p.command, configPath)
+    );
     if (!starting.length) return undefined;
     const pid = await runningPid(ex, pidFile, configPath, port);
     if (pid !== undefined) return { pid };
     if (Date.now() > end) return { starting };
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Whether a command line (arguments joined by spaces) is a mongod or mongos run with
+ * `configPath` as its configuration file (`-f`, `--config`), as mup starts them: not an editor
+ * or a `tail -f` that an operator has open on that file.
+ */
+export function runsServerWith(command: string, configPath: string): boolean {
+  const words = ` ${command} `;
+  return /(^|[ /])mongo[ds] /.test(words) &&
+    [` -f ${configPath} `, ` --config ${configPath} `, ` --config=${configPath} `].some((a) =>
+      words.includes(a)
+    );
 }
 
 /** A live mongod holding a data directory (lockHolder). */
