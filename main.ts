@@ -3,6 +3,7 @@
  * mup: plan → review → apply deployments of MongoDB clusters.
  * This file only wires commands together; the work lives under lib/.
  */
+import "./lib/util/zod_setup.ts";
 import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { clusterCommand } from "./lib/cli/cluster_cmd.ts";
 import { makeContext, printJsonError } from "./lib/cli/context.ts";

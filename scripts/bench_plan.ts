@@ -5,6 +5,7 @@
  * Usage: deno run -A scripts/bench_plan.ts <topology.yaml> <plan.json to write>   (prints one JSON
  * line)
  */
+import "../lib/util/zod_setup.ts";
 import { criticalPath } from "../lib/graph/mod.ts";
 import { compileHooks } from "../lib/hooks/compile.ts";
 import { sealPlan } from "../lib/plan/hash.ts";
