@@ -51,6 +51,8 @@ Deno.test("plan apply of a deploy is refused, before it starts anything, on a da
     const again = await deploy(h4, "d2", onData(p2, data), ["--plan-only"]);
     assert.equal(again.code, 1, output(again));
     assert.match(again.stdout + again.stderr, /in use by a running mongod PID/);
+    // The data is d1's, live: nothing offers to remove it (a pasted `rm -rf` would wipe it).
+    assert.doesNotMatch(again.stdout + again.stderr, /rm -rf|remove the data/, output(again));
   } finally {
     await killAll(h3);
     await killAll(h4);

@@ -30,7 +30,7 @@ import { dataDirsInUse } from "../preflight/recorded_data.ts";
 import { checkRetainedArchives } from "../preflight/retained_sets.ts";
 import { checkChosenDirs, checkDirsCreatable, checkForeignData } from "../preflight/data_dirs.ts";
 import { checkRecordedData } from "../preflight/recorded_data.ts";
-import { checkDataDirsFree } from "../preflight/data_held.ts";
+import { checkDataDirsFree, heldDataDirs } from "../preflight/data_held.ts";
 import { listProcesses } from "./processes.ts";
 import {
   guardStarts,
@@ -153,7 +153,17 @@ export async function buildDeployPlan(
   });
   // The data directories of a first deploy that already hold data (retained by a destroy, or
   // someone else's), listed once for both retained-data checks below.
-  const inUse = meta ? [] : await dataDirsInUse(procs, req.executors);
+  // A directory a live mongod of someone else holds is refused as such (data_dirs_free below):
+  // no retained-data check offers to remove it.
+  const heldT0 = performance.now();
+  const held = await heldDataDirs(procs, req.executors);
+  const heldMs = Math.round(performance.now() - heldT0);
+  const heldKeys = new Set(held.map((h) => `${hostKey(h.proc.host)}:${h.proc.dirs.data}`));
+  const inUse = meta
+    ? []
+    : (await dataDirsInUse(procs, req.executors)).filter((d) =>
+      !heldKeys.has(`${hostKey(d.host)}:${d.dir}`)
+    );
   // A first deploy onto data a `destroy --retain-data` kept needs the secrets it was made with.
   const retained = !meta && securityOf(topology).auth && !(await readAdmin(req.cluster))
     ? await checkRetainedData({
@@ -188,7 +198,7 @@ export async function buildDeployPlan(
   // A file in the way or a read-only directory fails mid-apply (mkdir, mongod): refused here.
   const creatable = await checkDirsCreatable(procs, req.executors);
   // Nor a data directory another mongod runs on (another store's cluster, one run by hand).
-  const free = await checkDataDirsFree(procs, req.executors);
+  const free = checkDataDirsFree(held, heldMs);
   // What an earlier, unfinished first deploy holds that this topology drops would be nobody's.
   const stray = meta || !own.claims.length
     ? undefined

@@ -48,13 +48,14 @@ function describe(h: HeldDataDir): string {
 
 const HINT = "give the process a data_dir of its own (or stop that mongod), then plan again";
 
-/** The pre-flight check of a deploy's data directories (heldDataDirs). */
-export async function checkDataDirsFree(
-  procs: ProcessSpec[],
-  executors: ExecutorFactory,
-): Promise<{ check: CheckResult; issues: ValidationIssue[] }> {
-  const t0 = performance.now();
-  const held = await heldDataDirs(procs, executors);
+/**
+ * The pre-flight check of a deploy's data directories, from what heldDataDirs found (in
+ * `durationMs`).
+ */
+export function checkDataDirsFree(
+  held: HeldDataDir[],
+  durationMs: number,
+): { check: CheckResult; issues: ValidationIssue[] } {
   return {
     check: {
       name: "data_dirs_free",
@@ -64,7 +65,7 @@ export async function checkDataDirsFree(
           held.length === 1 ? "y is" : "ies are"
         } in use by another mongod`
         : "no other mongod runs on a data directory",
-      duration: Math.round(performance.now() - t0),
+      duration: durationMs,
     },
     issues: held.map((h) => ({
       code: "data_dir_in_use",
