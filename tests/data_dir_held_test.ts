@@ -90,6 +90,41 @@ Deno.test("plan resume of a deploy is refused, before it starts anything, on a d
   }
 });
 
+Deno.test("a data_dir inside another cluster's data directory is refused at planning: the same store's by its claims, another store's by the live mongod there", async () => {
+  const h3 = await tempHome();
+  const h4 = await tempHome();
+  try {
+    const data = path.join(h3, "shared-data");
+    await Deno.mkdir(data);
+    const [p1, p2, p3] = freePorts(3);
+    assert.equal((await deploy(h3, "d1", onData(p1, data))).code, 0);
+    const pid = await lockPid(data);
+    const inside = path.join(data, "sub");
+    const same = await deploy(h3, "n1", onData(p2, inside), ["--plan-only"]);
+    assert.equal(same.code, 1, output(same));
+    assert.match(
+      same.stderr,
+      new RegExp(`data directory ${inside} lies inside data directory ${data} of cluster d1`),
+      output(same),
+    );
+    const other = await deploy(h4, "n2", onData(p3, inside), ["--plan-only"]);
+    assert.equal(other.code, 1, output(other));
+    assert.match(
+      other.stdout + other.stderr,
+      new RegExp(
+        `data directory localhost:${inside} of localhost:${p3} lies inside ${data}, the data ` +
+          `directory of a running mongod PID ${pid}`,
+      ),
+      output(other),
+    );
+    assert.doesNotMatch(other.stdout + other.stderr, /rm -rf/, output(other));
+    assert.ok(!(await exists(inside)), "nothing was made inside d1's data");
+  } finally {
+    await killAll(h3);
+    await killAll(h4);
+  }
+});
+
 Deno.test("destroying a first deploy that failed keeps a data directory it found and never ran a mongod on, which another store's mongod now uses", async () => {
   const h3 = await tempHome();
   const h4 = await tempHome();

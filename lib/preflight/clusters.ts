@@ -131,10 +131,33 @@ export function clashes(
       held.set(`pid\0${m}\0${c.files.pid}`, who);
     }
   }
+  // Data directories by machine: one inside another's (either way) is that cluster's data too;
+  // a destroy of either would remove the other's files.
+  const dataDirs: { m: string; dir: string; who: string }[] = others.flatMap((o) =>
+    o.claims.flatMap((c) =>
+      c.files.data
+        ? [{
+          m: hostKey(c.host),
+          dir: c.files.data,
+          who: `cluster ${o.cluster} (its ${entry(c)}, ${hostPort(c.host, c.port)})`,
+        }]
+        : []
+    )
+  );
   const out: string[] = [];
   for (const c of mine) {
     const m = hostKey(c.host);
     const here = `${entry(c)} (${hostPort(c.host, c.port)})`;
+    for (const d of dataDirs) {
+      if (!c.files.data || d.m !== m || d.dir === c.files.data || !overlaps(d.dir, c.files.data)) {
+        continue;
+      }
+      out.push(
+        `${here}: data directory ${c.files.data} ${
+          c.files.data.startsWith(d.dir) ? "lies inside" : "holds"
+        } data directory ${d.dir} of ${d.who}`,
+      );
+    }
     const port = held.get(`port\0${m}\0${c.port}`);
     if (port) out.push(`${here}: port ${c.port} on ${c.host} belongs to ${port}`);
     const data = c.files.data && held.get(`data\0${m}\0${c.files.data}`);

@@ -12,38 +12,64 @@ import { configFilePath } from "../plan/mongo_config.ts";
 import { listProcesses, type ProcessSpec } from "../plan/processes.ts";
 import type { CheckResult, Plan, ValidationIssue } from "../plan/schema.ts";
 import * as path from "node:path";
-import { hostPort } from "../topology/hosts.ts";
+import { hostKey, hostPort } from "../topology/hosts.ts";
 
 /** One data directory held by another mongod. */
 export interface HeldDataDir {
   proc: ProcessSpec;
   holder: LockHolder;
+  /** The directory the holder runs on, when it is not the data directory itself but holds it. */
+  inside?: string;
 }
 
 /**
  * The data directories of `procs` that a live mongod other than the process itself (one whose
- * command line names the process's own configuration file) holds. A host that cannot be asked
- * is left to the connectivity check, or to the operation that needs it.
+ * command line names the process's own configuration file) holds: the directory itself, or
+ * one it lies in (a mongod's files are all of its dbpath). Each directory is asked once, however
+ * many processes lie in it. A host that cannot be asked is left to the connectivity check, or
+ * to the operation that needs it.
  */
 export async function heldDataDirs(
   procs: ProcessSpec[],
   executors: ExecutorFactory,
 ): Promise<HeldDataDir[]> {
+  const asked = new Map<string, Promise<LockHolder | undefined>>();
+  const holderOf = (host: string, dir: string) => {
+    const key = `${hostKey(host)}\0${dir}`;
+    if (!asked.has(key)) {
+      asked.set(key, lockHolder(executors.forHost(host), dir).catch(() => undefined));
+    }
+    return asked.get(key)!;
+  };
   const found = await Promise.all(
-    procs.filter((p) => p.role !== "mongos").map(async (p) => {
-      const holder = await lockHolder(executors.forHost(p.host), p.dirs.data).catch(() =>
-        undefined
-      );
-      return holder && !holder.command.includes(configFilePath(p)) ? { proc: p, holder } : [];
+    procs.filter((p) => p.role !== "mongos").map(async (p): Promise<HeldDataDir[]> => {
+      const holder = await holderOf(p.host, p.dirs.data);
+      if (holder) {
+        return holder.command.includes(configFilePath(p)) ? [] : [{ proc: p, holder }];
+      }
+      const above: string[] = [];
+      for (let d = path.dirname(p.dirs.data); d !== path.dirname(d); d = path.dirname(d)) {
+        above.push(d);
+      }
+      const holders = await Promise.all(above.map((d) => holderOf(p.host, d)));
+      const at = holders.findIndex((h) => h);
+      return at < 0 ? [] : [{ proc: p, holder: holders[at]!, inside: above[at] }];
     }),
   );
   return found.flat();
 }
 
 function describe(h: HeldDataDir): string {
-  return `data directory ${h.proc.host}:${h.proc.dirs.data} of ${
+  const where = `data directory ${h.proc.host}:${h.proc.dirs.data} of ${
     hostPort(h.proc.host, h.proc.port)
-  } is in use by a running ${describeLockHolder(h.holder)}, which is not this cluster's`;
+  }`;
+  return h.inside
+    ? `${where} lies inside ${h.inside}, the data directory of a running ${
+      describeLockHolder(h.holder)
+    }, which is not this cluster's`
+    : `${where} is in use by a running ${
+      describeLockHolder(h.holder)
+    }, which is not this cluster's`;
 }
 
 const HINT = "give the process a data_dir of its own (or stop that mongod), then plan again";
