@@ -128,6 +128,24 @@ function processRemovals(procs: ProcessSpec[], kept: (p: ProcessSpec) => boolean
   return list;
 }
 
+/**
+ * The directories the layout made between the deploy root and the processes' own directories
+ * (`bin/`, and `data/`, `logs/`, `conf/` or the topology's relative data_dir, log_dir and
+ * config_dir, with every level between): each removed if empty, deepest first. Never one outside
+ * the root (an absolute data_dir's parent is the operator's).
+ */
+function layoutParents(root: string, procs: ProcessSpec[]): string[] {
+  const out = new Set([path.join(root, "bin")]);
+  for (const p of procs) {
+    for (const d of [p.dirs.deploy, p.dirs.data, p.dirs.log, p.dirs.config]) {
+      for (let at = path.dirname(d); at.startsWith(root + path.sep); at = path.dirname(at)) {
+        out.add(at);
+      }
+    }
+  }
+  return [...out].sort((a, b) => b.length - a.length || a.localeCompare(b));
+}
+
 /** Pure: the destroy Plan. */
 export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
   const { procs } = clusterProcesses(input);
@@ -197,8 +215,8 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
   ]
     .map((f) => path.basename(f));
   const retained = procs.filter((p) => p.role !== "mongos" && kept(p)).map((p) => p.dirs.data);
-  const parents = ["bin", "data", "logs", "conf"].map((d) => path.join(root, d));
   for (const host of [...new Set(procs.map((p) => p.host))]) {
+    const parents = layoutParents(root, procs.filter((p) => p.host === host));
     add(host, path.join(root, "bin", `${meta.variant}-${meta.version}`), "binaries");
     if (secured) add(host, hostSecretsDir(root), "keyfile directory", [], "own_files", { own });
     // The layout's parents, if nothing else (another cluster, retained data) is in them.
@@ -209,7 +227,11 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
       inner: [...new Set([...removes.map((o) => o.target.params.path), ...parents])]
         .filter((i) => i.startsWith(d + path.sep)),
     });
-    for (const d of parents) add(host, d, "directory", before, "if_empty", keeps(d));
+    // Deepest first: a parent waits for the parents inside it.
+    for (const d of parents) {
+      const inner = parents.filter((i) => i.startsWith(d + path.sep)).map((i) => `rm-${host}-${i}`);
+      add(host, d, "directory", [...before, ...inner], "if_empty", keeps(d));
+    }
     add(
       host,
       root,

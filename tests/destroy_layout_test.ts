@@ -1,0 +1,39 @@
+/**
+ * A destroy removes the directories the layout made under the deploy root, whatever the
+ * topology named them: relative global data_dir and log_dir (one of them two levels deep).
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { freePorts, killAll, tempHome } from "./helpers.ts";
+import { clusterDir } from "./apply_helpers.ts";
+import { deploy, ok } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+Deno.test("destroy of a cluster with relative global data_dir and log_dir leaves none of its directories", async () => {
+  const home = await tempHome();
+  try {
+    const [p] = freePorts(1);
+    await deploy(
+      home,
+      "lay",
+      `global:\n  data_dir: my/data\n  log_dir: mylogs\nmongod_servers:\n  - { host: localhost, port: ${p} }\n`,
+    );
+    const root = path.join(clusterDir(home, "lay"), "deploy");
+    assert.ok((await Deno.stat(path.join(root, "my", "data", `mongod-${p}`))).isDirectory);
+    const destroyed = await ok(home, ["cluster", "destroy", "lay", "--auto-approve"]);
+    for (const d of ["my/data", "my", "mylogs"]) {
+      assert.match(
+        destroyed.stdout,
+        new RegExp(`✓ Remove directory localhost:${path.join(root, d)} \\(if empty\\)`),
+        destroyed.stdout,
+      );
+    }
+    assert.doesNotMatch(destroyed.stdout, new RegExp(`${path.join(root, "logs")} `));
+    const left = await Deno.stat(clusterDir(home, "lay")).then(() => true, () => false);
+    assert.ok(!left, "the cluster's directory is gone");
+  } finally {
+    await killAll(home);
+  }
+});
