@@ -57,6 +57,21 @@ Deno.test("cluster start refuses a stopped member's port that another process ho
     await ok(home, ["cluster", "restart", "c1", "--dry-run"]);
     const p = ports[2];
     await ok(home, ["cluster", "stop", "c1", "-N", `localhost:${p}`, "--auto-approve"]);
+    // Stopping it again, or starting a member that runs, changes nothing: exit 0, no plan.
+    for (
+      const [args, said] of [
+        [["stop", "c1", "-N", `localhost:${p}`], "are already stopped"],
+        [["start", "c1", "-N", `localhost:${ports[0]}`], "are already running"],
+      ] as const
+    ) {
+      const again = await mup(["cluster", ...args, "--plan-only", "--detailed-exitcode"], { home });
+      assert.equal(again.code, 0, output(again));
+      assert.match(
+        again.stdout,
+        new RegExp(`No changes\\. The selected processes of cluster c1 ${said}\\.`),
+        output(again),
+      );
+    }
     const before = await applyStates(home, "c1");
     squatter = squat("127.0.0.1", p);
     const id = `mongod-localhost-${p}`;

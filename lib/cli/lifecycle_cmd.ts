@@ -35,7 +35,8 @@ interface Spec {
   name: string;
   description: string;
   planner: (input: LifecyclePlanInput) => Omit<Plan, "content_hash">;
-  noChanges: (cluster: string) => string;
+  /** "No changes. …": `selected` when -R/-N chose the processes. */
+  noChanges: (cluster: string, selected: boolean) => string;
   filters: boolean;
   // deno-lint-ignore no-explicit-any
   extra?: (cmd: Command<any, any, any>) => void;
@@ -47,7 +48,10 @@ const SPECS: Spec[] = [
     description:
       "Stop a cluster: mongos, then shard members, then config servers; secondaries before primaries",
     planner: planStop,
-    noChanges: (c) => `Cluster ${c} is already stopped.`,
+    noChanges: (c, selected) =>
+      selected
+        ? `The selected processes of cluster ${c} are already stopped.`
+        : `Cluster ${c} is already stopped.`,
     filters: true,
   },
   {
@@ -55,7 +59,10 @@ const SPECS: Spec[] = [
     description:
       "Start a cluster: config servers, then shard members, then mongos; wait for primaries, verify",
     planner: planStart,
-    noChanges: (c) => `Cluster ${c} is already running.`,
+    noChanges: (c, selected) =>
+      selected
+        ? `The selected processes of cluster ${c} are already running.`
+        : `Cluster ${c} is already running.`,
     filters: true,
   },
   {
@@ -165,7 +172,7 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
           `Topology: ${describeTopology(plan)}`,
           "",
         ],
-        noChanges: spec.noChanges(name),
+        noChanges: spec.noChanges(name, !!(opts.role?.length || opts.node?.length)),
       }, opts);
     });
   }

@@ -98,6 +98,16 @@ export function clusterProcesses(input: LifecyclePlanInput): {
   return { procs, sets: listReplicaSets(procs) };
 }
 
+/**
+ * The status `update_metadata` would record now, from the probed facts (as it decides at apply
+ * time): running when every process runs, stopped when none does, unknown otherwise. A plan that
+ * changes no process records nothing when this is already the recorded status.
+ */
+export function statusNow(input: LifecyclePlanInput, procs: ProcessSpec[]): string {
+  const running = procs.filter((p) => input.facts[p.id]?.running).length;
+  return running === procs.length ? "running" : running === 0 ? "stopped" : "unknown";
+}
+
 /** The release recorded in meta.yaml (older metadata lacks it: version and variant only). */
 export function recordedRelease(meta: ClusterMeta): Release {
   return meta.release ?? {

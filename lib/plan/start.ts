@@ -8,7 +8,12 @@ import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { setVotes } from "./votes.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { selectProcesses } from "./select.ts";
-import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
+import {
+  clusterProcesses,
+  lifecyclePlan,
+  type LifecyclePlanInput,
+  statusNow,
+} from "./lifecycle.ts";
 import {
   markedPhases,
   metadataOp,
@@ -101,7 +106,10 @@ export function mongosWithoutConfig(
   }));
 }
 
-/** Pure: the start Plan. No operations when everything runs and meta says running. */
+/**
+ * Pure: the start Plan. No operations when every chosen process runs and meta already records
+ * the status the cluster is in.
+ */
 export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
   const { procs, sets } = clusterProcesses(input);
   const chosen = selectProcesses(procs, input.filter, input.meta.name);
@@ -112,7 +120,7 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
   if (starts.length && !input.filter?.roles?.length && !input.filter?.nodes?.length) {
     finalize.push(verifyOp(input, []));
   }
-  if (starts.length || input.meta.status !== "running") {
+  if (starts.length || input.meta.status !== statusNow(input, procs)) {
     finalize.push(metadataOp(input, "auto", finalize.map((o) => o.id)));
   }
   const todo = chosen.filter((p) => !input.facts[p.id]?.running);

@@ -6,7 +6,12 @@
 import type { ProcessSpec } from "./processes.ts";
 import type { Plan, PlannedOperation } from "./schema.ts";
 import { selectProcesses } from "./select.ts";
-import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
+import {
+  clusterProcesses,
+  lifecyclePlan,
+  type LifecyclePlanInput,
+  statusNow,
+} from "./lifecycle.ts";
 import { markedPhases, metadataOp, stopOp } from "./lifecycle_ops.ts";
 import { stopWarnings } from "./stop_warnings.ts";
 
@@ -57,12 +62,15 @@ export function orderedStops(
   return ops;
 }
 
-/** Pure: the stop Plan. No operations at all when nothing runs and meta says stopped. */
+/**
+ * Pure: the stop Plan. No operations at all when none of the chosen processes runs and meta
+ * already records the status the cluster is in.
+ */
 export function planStop(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
   const { procs, sets } = clusterProcesses(input);
   const stops = orderedStops(input, selectProcesses(procs, input.filter, input.meta.name));
   const stopped = new Set(stops.map((o) => o.target.name));
-  const record = stops.length > 0 || input.meta.status !== "stopped";
+  const record = stops.length > 0 || input.meta.status !== statusNow(input, procs);
   return lifecyclePlan(
     input,
     "stop",
