@@ -37,10 +37,24 @@ async function openssl(cwd: string, args: string[]): Promise<void> {
   }
 }
 
-/** A scratch directory inside the secrets store (0700), removed afterwards. */
+/** The prefix of the scratch directories of TLS work in a cluster's secrets store. */
+export const SCRATCH_PREFIX = ".tls-";
+
+/**
+ * A scratch directory inside the secrets store (0700, named with this process's PID), removed
+ * afterwards. Ones a killed mup left (private keys among them) are removed first: the cluster's
+ * lock lets no other mup work on this cluster meanwhile, so any not of this process is stale.
+ */
 async function scratch<T>(cluster: string, f: (dir: string) => Promise<T>): Promise<T> {
   await privateDir(secretsDir(cluster));
-  const dir = await Deno.makeTempDir({ dir: secretsDir(cluster), prefix: ".tls-" });
+  const mine = `${SCRATCH_PREFIX}${Deno.pid}-`;
+  for await (const e of Deno.readDir(secretsDir(cluster))) {
+    if (e.isDirectory && e.name.startsWith(SCRATCH_PREFIX) && !e.name.startsWith(mine)) {
+      await Deno.remove(path.join(secretsDir(cluster), e.name), { recursive: true })
+        .catch(() => {});
+    }
+  }
+  const dir = await Deno.makeTempDir({ dir: secretsDir(cluster), prefix: mine });
   await Deno.chmod(dir, 0o700);
   try {
     return await f(dir);
