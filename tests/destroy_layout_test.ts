@@ -1,10 +1,20 @@
 /**
- * A destroy removes the directories the layout made under the deploy root, whatever the
- * topology named them: relative global data_dir and log_dir (one of them two levels deep).
+ * A destroy, and a rollback of a first deploy, remove the directories the layout made under the
+ * deploy root, whatever the topology named them: relative global data_dir and log_dir (one of
+ * them two levels deep).
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { freePorts, killAll, tempHome } from "./helpers.ts";
+import {
+  deployArgs,
+  freePorts,
+  killAll,
+  mup,
+  output,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
 import { clusterDir } from "./apply_helpers.ts";
 import { deploy, ok } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
@@ -33,6 +43,30 @@ Deno.test("destroy of a cluster with relative global data_dir and log_dir leaves
     assert.doesNotMatch(destroyed.stdout, new RegExp(`${path.join(root, "logs")} `));
     const left = await Deno.stat(clusterDir(home, "lay")).then(() => true, () => false);
     assert.ok(!left, "the cluster's directory is gone");
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("state rollback of a failed first deploy with relative global data_dir and log_dir leaves no deploy directory", async () => {
+  const home = await tempHome();
+  try {
+    const [p] = freePorts(1);
+    const topo = await writeTopology(
+      home,
+      "lay.yaml",
+      `global:\n  data_dir: my/data\n  log_dir: mylogs\nmongod_servers:\n  - { host: localhost, port: ${p} }\n`,
+    );
+    const failed = await mup(deployArgs("lay", topo, await testMirror(), ["--auto-approve"]), {
+      home,
+      env: { MUP_SIM_CRASH_AT_STARTUP: "14" },
+    });
+    assert.equal(failed.code, 1, output(failed));
+    const root = path.join(clusterDir(home, "lay"), "deploy");
+    assert.ok((await Deno.stat(path.join(root, "my", "data", `mongod-${p}`))).isDirectory);
+    await ok(home, ["state", "rollback", "lay", "--checkpoint", "start", "--auto-approve"]);
+    const left = await Deno.stat(root).then(() => true, () => false);
+    assert.ok(!left, "the deploy directory is gone");
   } finally {
     await killAll(home);
   }

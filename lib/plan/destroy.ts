@@ -19,6 +19,7 @@ import { change, op } from "./op_builders.ts";
 import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, metadataOp } from "./lifecycle_ops.ts";
 import { orderedStops } from "./stop.ts";
+import { layoutParents } from "../topology/layout.ts";
 import { archiveDir } from "../state/archive_name.ts";
 
 /**
@@ -128,24 +129,6 @@ function processRemovals(procs: ProcessSpec[], kept: (p: ProcessSpec) => boolean
   return list;
 }
 
-/**
- * The directories the layout made between the deploy root and the processes' own directories
- * (`bin/`, and `data/`, `logs/`, `conf/` or the topology's relative data_dir, log_dir and
- * config_dir, with every level between): each removed if empty, deepest first. Never one outside
- * the root (an absolute data_dir's parent is the operator's).
- */
-function layoutParents(root: string, procs: ProcessSpec[]): string[] {
-  const out = new Set([path.join(root, "bin")]);
-  for (const p of procs) {
-    for (const d of [p.dirs.deploy, p.dirs.data, p.dirs.log, p.dirs.config]) {
-      for (let at = path.dirname(d); at.startsWith(root + path.sep); at = path.dirname(at)) {
-        out.add(at);
-      }
-    }
-  }
-  return [...out].sort((a, b) => b.length - a.length || a.localeCompare(b));
-}
-
 /** Pure: the destroy Plan. */
 export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
   const { procs } = clusterProcesses(input);
@@ -216,7 +199,7 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
     .map((f) => path.basename(f));
   const retained = procs.filter((p) => p.role !== "mongos" && kept(p)).map((p) => p.dirs.data);
   for (const host of [...new Set(procs.map((p) => p.host))]) {
-    const parents = layoutParents(root, procs.filter((p) => p.host === host));
+    const parents = layoutParents(root, procs.filter((p) => p.host === host).map((p) => p.dirs));
     add(host, path.join(root, "bin", `${meta.variant}-${meta.version}`), "binaries");
     if (secured) add(host, hostSecretsDir(root), "keyfile directory", [], "own_files", { own });
     // The layout's parents, if nothing else (another cluster, retained data) is in them.

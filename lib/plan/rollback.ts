@@ -17,6 +17,8 @@ import { EST } from "./lifecycle.ts";
 import { MUP_VERSION } from "./planner.ts";
 import { formatDuration } from "../util/format.ts";
 import { securityOf } from "../security/settings.ts";
+import { layoutParents } from "../topology/layout.ts";
+import { listProcesses } from "./processes.ts";
 import {
   allOperations as allOps,
   type BaseState,
@@ -251,11 +253,14 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
       o.target.host!
     ),
   );
+  const procs = listProcesses(original.topology, original.deploy_dir);
   for (const host of hosts) {
     const root = original.deploy_dir;
     const sec = securityOf(original.topology);
-    const layout = ["bin", "data", "logs", "conf", ...(sec.auth || sec.tls ? ["secrets"] : [])];
-    const parents = layout.map((d) => `${root}/${d}`);
+    const parents = [
+      ...layoutParents(root, procs.filter((p) => p.host === host).map((p) => p.dirs)),
+      ...(sec.auth || sec.tls ? [path.join(root, "secrets")] : []),
+    ];
     for (const dir of [...parents, root]) {
       tidy.push(op({
         id: `tidy-${host}-${dir}`,
@@ -263,7 +268,10 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
         description: `Remove ${host}:${dir} if empty`,
         target: { type: "host", name: host, host, params: { path: dir, if_empty: "true" } },
         changes: [change("directory", `${host}:${dir}`, "delete")],
-        depends_on: dir === root ? parents.map((d) => `tidy-${host}-${d}`) : [],
+        // Deepest first: a directory waits for those inside it.
+        depends_on: [...parents, root].filter((d) => d.startsWith(dir + path.sep)).map((d) =>
+          `tidy-${host}-${d}`
+        ),
         estimated_ms: EST.remove,
       }));
     }

@@ -58,6 +58,24 @@ export function nodeDirs(
 }
 
 /**
+ * The directories the layout makes between the deploy root and the processes' own directories
+ * (`bin/`, and `data/`, `logs/`, `conf/` or the topology's relative data_dir, log_dir and
+ * config_dir, with every level between), deepest first: what a destroy or a rollback removes if
+ * empty. Never one outside the root (an absolute data_dir's parent is the operator's).
+ */
+export function layoutParents(root: string, dirs: NodeDirs[]): string[] {
+  const out = new Set([path.join(root, "bin")]);
+  for (const p of dirs) {
+    for (const d of [p.deploy, p.data, p.log, p.config]) {
+      for (let at = path.dirname(d); at.startsWith(root + path.sep); at = path.dirname(at)) {
+        out.add(at);
+      }
+    }
+  }
+  return [...out].sort((a, b) => b.length - a.length || a.localeCompare(b));
+}
+
+/**
  * Whether a file name is one mup's processes write in their deploy, log or config directory:
  * `mongod.conf`/`mongos.conf`, `mongod.pid`/`mongos.pid`, `mongod.log`/`mongos.log` and the
  * files logRotate renames them to (`mongod.log.<timestamp>`, MongoDB's "rename" rotation).
