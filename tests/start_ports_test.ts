@@ -134,8 +134,20 @@ Deno.test("state rollback of a stop (which starts the cluster again) refuses a p
     assert.deepEqual(await applyStates(home, "one"), before, "nothing applied");
     await squatter.close();
     squatter = undefined;
-    await ok(home, ["state", "rollback", "one", "--checkpoint", "start", "--auto-approve"]);
+    const back2 = await ok(home, [
+      "state",
+      "rollback",
+      "one",
+      "--checkpoint",
+      "start",
+      "--auto-approve",
+    ]);
     assert.equal((await display(home, "one")).healthy, true);
+    // Its estimates count its own operations, not those of the stop it undid.
+    const total = /Total operations: (\d+)/.exec(back2.stdout)?.[1];
+    const counted = /for all (\d+) operations|for \d+ of (\d+) operations/.exec(back2.stdout);
+    assert.ok(total && counted, back2.stdout);
+    assert.equal(counted[1] ?? counted[2], total, back2.stdout);
   } finally {
     await squatter?.close();
     await killAll(home);

@@ -16,6 +16,7 @@ import { change, op } from "./op_builders.ts";
 import { EST } from "./lifecycle.ts";
 import { MUP_VERSION } from "./planner.ts";
 import { formatDuration } from "../util/format.ts";
+import { applyMeasured, type MeasuredDurations } from "./estimates.ts";
 import { securityOf } from "../security/settings.ts";
 import { layoutParents } from "../topology/layout.ts";
 import { listProcesses } from "./processes.ts";
@@ -46,6 +47,8 @@ export interface RollbackPlanInput {
    * lifecycle_ops.ts startAgainOps): what undoes a stop. Empty when the cluster is not recorded.
    */
   startAgain?: Record<string, PlannedOperation[]>;
+  /** Durations measured on the cluster's hosts: estimates where they exist (estimates.ts). */
+  measured?: MeasuredDurations;
 }
 
 interface UndoContext {
@@ -323,7 +326,11 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
     ],
   });
   const kept = phases.filter((p) => p.ops.length);
-  const { content_hash: _hash, ...base } = original;
+  // The estimates of this plan's own operations, not of the plan it undoes.
+  const { content_hash: _hash, estimate_source: _source, ...base } = original;
+  const estimateSource = input.measured
+    ? applyMeasured(kept.flatMap((p) => p.ops), input.measured)
+    : undefined;
   return {
     ...base,
     plan_id: input.planId,
@@ -342,5 +349,6 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
     base_state: input.baseState,
     dry_run: input.dryRun ?? false,
     environment: {},
+    ...(estimateSource ? { estimate_source: estimateSource } : {}),
   };
 }

@@ -9,6 +9,7 @@ import type { ApplyState } from "../state/schema.ts";
 import { checkpointProblem, readCheckpointState } from "../state/checkpoint_file.ts";
 import { StateStore } from "../state/store.ts";
 import * as path from "node:path";
+import { measuredDurations } from "./deploy.ts";
 import { startAgainOps } from "./lifecycle_ops.ts";
 import { planRollback } from "./rollback.ts";
 import type { Plan } from "./schema.ts";
@@ -120,6 +121,7 @@ export async function buildRollbackPlan(req: {
     startAgain: meta ? startAgainOps(meta, path.join(clusterDir, "deploy")) : {},
     hooks: original.hooks,
     dryRun: req.dryRun,
+    measured: await measuredDurations(req.store, req.cluster, original.topology),
   });
   // A start it plans (undoing a stop) must not bring a member back on data that is gone.
   if (meta) guardStarts(plan, listProcesses(meta.topology, path.join(clusterDir, "deploy")));
