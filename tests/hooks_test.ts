@@ -136,7 +136,7 @@ Deno.test("a failing hook stops the apply: on_error runs with the error, the sta
   // A resume runs the hook as recorded: the output says how to change it.
   assert.match(
     printed.join("\n"),
-    /To resume: mup plan resume \S+\nThe failed hook runs again on resume\. To change or remove it, edit the hooks in the topology and plan again/,
+    /To resume: mup plan resume \S+\nThe failed hook runs again on resume\. To change or remove it, edit the hooks in \S+ and plan again: `mup cluster deploy \S+ \S+ --version \S+`/,
   );
   assert.ok(
     state.execution_log.some((e) => /exited with 3; output:\nnot yet/.test(e.message)),

@@ -47,7 +47,11 @@ Deno.test("a recorded before_apply hook that now fails: stop names --no-hooks; s
     const blocked = await mup(["cluster", "stop", "hk", "--auto-approve"], { home });
     assert.equal(blocked.code, 1, output(blocked));
     assert.match(blocked.stdout, /hook before_apply exited with 1/, output(blocked));
-    assert.match(blocked.stdout, /`mup cluster stop hk --no-hooks …`/, output(blocked));
+    assert.match(
+      blocked.stdout,
+      /`mup cluster stop hk --no-hooks` \(with the same -R\/-N selection, if the plan had one\)/,
+      output(blocked),
+    );
     assert.equal(portFree(port), false, "still running");
 
     const stopped = await ok(home, ["cluster", "stop", "hk", "--no-hooks", "--auto-approve"]);
@@ -80,7 +84,7 @@ Deno.test("a before_operation hook that fails a cluster tls enable at once: the 
     const failed = await mup(["cluster", "tls", "hk", "enable", "--auto-approve"], { home });
     assert.equal(failed.code, 1, output(failed));
     assert.match(failed.stdout, /hook before_operation of operation mark-status-unknown exited/);
-    assert.match(failed.stdout, /`mup cluster tls hk enable --no-hooks …`/, output(failed));
+    assert.match(failed.stdout, /`mup cluster tls hk enable --no-hooks` \(/, output(failed));
     // Nothing changed before the hook failed: every command still acts on the cluster.
     for (const cmd of [["cluster", "restart", "hk"], ["cluster", "tls", "hk", "enable"]]) {
       const r = await mup([...cmd, "--no-hooks", "--plan-only"], { home });

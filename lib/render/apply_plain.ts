@@ -1,3 +1,4 @@
+import { shellQuote } from "../executor/shell_quote.ts";
 import type { ApplyEvent } from "../apply/events.ts";
 import { commandOf } from "../plan/command_of.ts";
 import type { Plan } from "../plan/schema.ts";
@@ -246,13 +247,14 @@ export class PlainRenderer {
       // A resume runs the plan's hooks as recorded: a hook that always fails needs a new plan.
       this.write(
         plan.operation === "deploy"
-          ? "The failed hook runs again on resume. To change or remove it, edit the hooks in the " +
-            "topology and plan again (e.g. `mup cluster deploy " + plan.cluster_name +
-            " <topology> …`); the new plan re-checks what is already in place."
+          ? "The failed hook runs again on resume. To change or remove it, edit the hooks in " +
+            `${plan.topology_file} and plan again: \`mup cluster deploy ${
+              [plan.cluster_name, plan.topology_file].map(shellQuote).join(" ")
+            } --version ${plan.version}\` (the new plan re-checks what is already in place).`
           : "The failed hook runs again on resume. To go on without the cluster's hooks, make " +
-            `the plan again with --no-hooks (e.g. \`mup ${
+            `the plan again with --no-hooks: \`mup ${
               commandOf(plan.operation, plan.cluster_name)
-            } --no-hooks …\`).`,
+            } --no-hooks\` (with the same -R/-N selection, if the plan had one).`,
       );
     }
   }
