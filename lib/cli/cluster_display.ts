@@ -82,8 +82,9 @@ export const DISPLAY_TIMEOUT: DurationOptionSpec = {
   examples: ["500ms", "2s", "1m"],
 };
 
+/** serverStatus.uptime is whole seconds: a server up for less than one shows as "<1s". */
 function uptime(s?: number): string {
-  return s === undefined ? "-" : formatDuration(s * 1000);
+  return s === undefined ? "-" : s < 1 ? "<1s" : formatDuration(s * 1000);
 }
 
 function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[]): string {

@@ -1,4 +1,5 @@
 import type { Plan } from "../plan/schema.ts";
+import { plural } from "../util/format.ts";
 
 /**
  * The dry-run view of Example 3: hooks configured (unless `listHooks` is false: the plan's
@@ -43,7 +44,7 @@ export function renderHookSchedule(plan: Plan, options: { listHooks?: boolean } 
   const total = plan.phases.reduce((n, p) => n + p.operations.length, 0);
   out.push(
     "",
-    `Total: ${total} operations across ${plan.phases.length} phases`,
+    `Total: ${plural(total, "operation")} across ${plural(plan.phases.length, "phase")}`,
     "No changes were made (dry-run mode): nothing was started, stopped, written or saved.",
   );
   return out.join("\n");
