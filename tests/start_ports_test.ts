@@ -79,6 +79,19 @@ Deno.test("cluster start refuses a stopped member's port that another process ho
       `${id} cannot start: its port localhost:${p} is held by PID ${Deno.pid} \\([^)]*deno[^)]*\\)\\. ` +
         `Stop that process or move it off port ${p} \\(the port is cluster c1's\\)`,
     );
+    // A repair (deploy again) says the same of the cluster's own port.
+    const repair = await mup(
+      deployArgs("c1", path.join(home, "c1.yaml"), await testMirror(), ["--plan-only"]),
+      { home },
+    );
+    assert.equal(repair.code, 1, output(repair));
+    assert.match(
+      repair.stdout + repair.stderr,
+      new RegExp(
+        `localhost:${p} \\(held by PID ${Deno.pid} [^\\n]*\\): this cluster's own port, taken while its server was down; stop that process or move it off port ${p}`,
+      ),
+      output(repair),
+    );
     const dry = await mup(["cluster", "start", "c1", "--dry-run"], { home });
     assert.equal(dry.code, 1, output(dry));
     assert.match(dry.stdout + dry.stderr, held, output(dry));

@@ -253,7 +253,12 @@ export async function preflight(
         busy.push(
           `${hostPort(s.host, s.port)}${
             holder ? ` (held by ${describeHolder(holder)})` : conn ? ` (used by ${conn})` : ""
-          }`,
+          }${
+            // A repair's own port, taken while its server was down: the other process must go.
+            ownConfig !== undefined
+              ? `: this cluster's own port, taken while its server was down; stop that process ` +
+                `or move it off port ${s.port}, then plan again`
+              : ""}`,
         );
       })
     ));
