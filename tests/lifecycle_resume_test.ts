@@ -119,6 +119,11 @@ Deno.test("kill -9 of mup in the middle of restart, stop and destroy; plan resum
     );
     const shownJson = JSON.parse((await ok(home, ["state", "show", "rs", "--json"])).stdout);
     assert.match(shownJson.interrupted.reason, /is gone/);
+    // Last updated when its last operation moved (the journal), not at its last snapshot.
+    const moved = Object.values(
+      shownJson.operation_states as Record<string, { started_at?: string; completed_at?: string }>,
+    ).map((o) => o.completed_at ?? o.started_at ?? "").sort().at(-1)!;
+    assert.ok(shownJson.updated_at >= moved, `${shownJson.updated_at} < ${moved}`);
     // The destroy was started with --auto-approve; its resume asks again (the cluster's name),
     // and without an answer (no terminal) refuses, naming the flag, having changed nothing.
     const asked = await ok(home, ["plan", "resume", "rs"], 1);

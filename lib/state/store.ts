@@ -203,12 +203,19 @@ export class StateStore {
 }
 
 function applyJournal(state: ApplyState, e: JournalEntry): void {
+  // The state was last updated by its newest record, whatever its kind (ISO times compare as
+  // strings): an apply killed between snapshots says when its last operation moved.
+  const seen = (t?: string) => {
+    if (t && t > state.updated_at) state.updated_at = t;
+  };
   switch (e.kind) {
     case "op":
       state.operation_states[e.state.id] = e.state;
+      seen(e.state.completed_at ?? e.state.started_at);
       break;
     case "phase":
       state.phase_states[e.state.name] = e.state;
+      seen(e.state.completed_at ?? e.state.started_at);
       break;
     case "status":
       state.status = e.status;
