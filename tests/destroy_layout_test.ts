@@ -71,3 +71,36 @@ Deno.test("state rollback of a failed first deploy with relative global data_dir
     await killAll(home);
   }
 });
+
+Deno.test("destroy of a set whose members name one machine two ways (localhost, 127.0.0.1) removes its shared directories once", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    await deploy(
+      home,
+      "two",
+      `mongod_servers:\n${
+        ports.map((p, i) =>
+          `  - { host: ${i === 1 ? "127.0.0.1" : "localhost"}, port: ${p}, replica_set: rs0 }\n`
+        ).join("")
+      }`,
+    );
+    const root = path.join(clusterDir(home, "two"), "deploy");
+    const destroyed = await ok(home, ["cluster", "destroy", "two", "--auto-approve"]);
+    for (const d of ["bin", "data", "logs", "conf"]) {
+      const lines = destroyed.stdout.split("\n").filter((l) =>
+        l.includes(`✓ Remove directory `) && l.includes(`:${path.join(root, d)} (if empty)`)
+      );
+      assert.equal(lines.length, 1, `${d}:\n${destroyed.stdout}`);
+    }
+    assert.equal(
+      destroyed.stdout.split("\n").filter((l) => /✓ Remove binaries /.test(l)).length,
+      1,
+      destroyed.stdout,
+    );
+    const left = await Deno.stat(clusterDir(home, "two")).then(() => true, () => false);
+    assert.ok(!left, "the cluster's directory is gone");
+  } finally {
+    await killAll(home);
+  }
+});

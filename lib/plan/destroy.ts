@@ -20,6 +20,7 @@ import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from ".
 import { markedPhases, metadataOp } from "./lifecycle_ops.ts";
 import { orderedStops } from "./stop.ts";
 import { layoutParents } from "../topology/layout.ts";
+import { hostKey } from "../topology/hosts.ts";
 import { archiveDir } from "../state/archive_name.ts";
 
 /**
@@ -198,12 +199,18 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
   ]
     .map((f) => path.basename(f));
   const retained = procs.filter((p) => p.role !== "mongos" && kept(p)).map((p) => p.dirs.data);
-  for (const host of [...new Set(procs.map((p) => p.host))]) {
-    const parents = layoutParents(root, procs.filter((p) => p.host === host).map((p) => p.dirs));
+  // One machine, one set of shared directories, however many names it has (localhost, 127.0.0.1).
+  const machines = new Map<string, string>();
+  for (const p of procs) if (!machines.has(hostKey(p.host))) machines.set(hostKey(p.host), p.host);
+  for (const [machine, host] of machines) {
+    const parents = layoutParents(
+      root,
+      procs.filter((p) => hostKey(p.host) === machine).map((p) => p.dirs),
+    );
     add(host, path.join(root, "bin", `${meta.variant}-${meta.version}`), "binaries");
     if (secured) add(host, hostSecretsDir(root), "keyfile directory", [], "own_files", { own });
     // The layout's parents, if nothing else (another cluster, retained data) is in them.
-    const before = removes.filter((o) => o.target.host === host).map((o) => o.id);
+    const before = removes.filter((o) => hostKey(o.target.host!) === machine).map((o) => o.id);
     // What in them is this cluster's (on any of its host names) is not reported as foreign.
     const keeps = (d: string) => ({
       retained: retained.filter((r) => r.startsWith(d + path.sep)),
