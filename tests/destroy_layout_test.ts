@@ -86,6 +86,13 @@ Deno.test("destroy of a set whose members name one machine two ways (localhost, 
       }`,
     );
     const root = path.join(clusterDir(home, "two"), "deploy");
+    // One machine, as the plan counts it.
+    const listed = await ok(home, ["cluster", "list"]);
+    assert.match(
+      listed.stdout,
+      /\ntwo\s+replica_set\s+\S+\s+\S+\s+running\s+1\s+3\s/,
+      listed.stdout,
+    );
     const destroyed = await ok(home, ["cluster", "destroy", "two", "--auto-approve"]);
     for (const d of ["bin", "data", "logs", "conf"]) {
       const lines = destroyed.stdout.split("\n").filter((l) =>

@@ -10,6 +10,7 @@ import { undeployedApply, undeployedStatus } from "../state/undeployed.ts";
 import { retainedData } from "../state/retained.ts";
 import { parsePlanText } from "../plan/parse.ts";
 import { table } from "../util/format.ts";
+import { hostKey } from "../topology/hosts.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { addShowConfig } from "./show_config.ts";
 
@@ -203,7 +204,8 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
           r.version ?? "-",
           r.variant ?? "-",
           r.status,
-          String(r.hosts.length),
+          // Machines, as a plan counts them: localhost and 127.0.0.1 are one.
+          String(new Set(r.hosts.map(hostKey)).size),
           String(r.processes),
           r.last_apply
             ? `${r.last_apply.state_id} ${r.last_apply.operation} ${r.last_apply.status} ${r.last_apply.at}`
