@@ -94,7 +94,7 @@ Deno.test("cluster tls enable on a running secured replica set while a client wr
     );
     assert.match(
       redeploy.stdout + redeploy.stderr,
-      /security\.tls on → off: switched on the running cluster by `mup cluster tls rs disable`/,
+      /security\.tls on → off: switched on the running cluster by `mup cluster tls rs disable`\n/,
     );
 
     const again = await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"], 1);

@@ -187,9 +187,10 @@ function serverDifferences(recorded: ClusterShape, asked: ClusterShape): Differe
 
 /** "• add … (needs `mup cluster scale-out`, which mup cannot do yet)". */
 export function renderDifference(d: Difference): string {
-  return `  • ${d.change} (needs ${d.command}${
-    AVAILABLE_COMMANDS.has(d.command) ? "" : ", which mup cannot do yet"
-  })`;
+  // A change mup can make names its command in its own words.
+  return AVAILABLE_COMMANDS.has(d.command)
+    ? `  • ${d.change}`
+    : `  • ${d.change} (needs ${d.command}, which mup cannot do yet)`;
 }
 
 /**
