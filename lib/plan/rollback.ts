@@ -158,7 +158,9 @@ function undoOps(o: PlannedOperation, ctx: UndoContext): PlannedOperation[] | st
       ];
     }
     case "step_down":
-      return `${o.id}: ${t.name} keeps the primary it elected (a rollback does not move it back)`;
+      // Pure: whether the set's priorities moved the primary back since is not known here.
+      return `${o.id}: the step-down of ${t.name} is not undone (a rollback does not move a ` +
+        "primary; the set's priorities may have moved it back already)";
     case "remove_directory":
       return `${o.id}: ${t.host}:${t.params.path} was removed; a rollback cannot bring it back`;
     case "update_metadata":
