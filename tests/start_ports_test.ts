@@ -72,6 +72,16 @@ Deno.test("cluster start refuses a stopped member's port that another process ho
         output(again),
       );
     }
+    // Display says it was stopped on purpose, and how to start it again.
+    const noted = await mup(["cluster", "display", "c1"], { home });
+    assert.equal(noted.code, 1, output(noted));
+    assert.match(
+      noted.stdout,
+      new RegExp(
+        `Note: localhost:${p} was stopped by the last apply \\(stop, apply-\\w+\\); \`mup cluster start c1 -N localhost:${p}\` starts it again\\.`,
+      ),
+      output(noted),
+    );
     const before = await applyStates(home, "c1");
     squatter = squat("127.0.0.1", p);
     const id = `mongod-localhost-${p}`;

@@ -10,6 +10,7 @@ import { collect, selectProcesses } from "../plan/select.ts";
 import { describeState, listedShards, probeProcesses, type ProcessStatus } from "../probe/live.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import { liveHolder } from "../state/lock.ts";
+import { stoppedByLastApply } from "../state/stopped_by.ts";
 import {
   type UndeployedApply,
   undeployedApply,
@@ -250,6 +251,11 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
     const unfinished = left && left.outcome !== "running"
       ? { state_id: left.state.state_id, operation: left.state.operation, status: left.outcome }
       : undefined;
+    // Members down because the last apply, a stop, stopped them: on purpose, not a failure.
+    const stop = applying || firstDeploy || unfinished
+      ? undefined
+      : await stoppedByLastApply(ctx.store.clusterDir(name));
+    const stopped = rows.filter((r) => r.state === "DOWN" && stop?.processes.has(r.process_id));
     if (opts.json) {
       printJson({
         cluster: name,
@@ -268,6 +274,11 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         ...(applying ? { apply_in_progress: applying } : {}),
         ...(meta.tls_switch ? { tls_switch: meta.tls_switch } : {}),
         ...(unfinished ? { unfinished_apply: unfinished } : {}),
+        ...(stop && stopped.length
+          ? {
+            stopped_by_last_apply: { state_id: stop.state_id, processes: stopped.map((r) => r.id) },
+          }
+          : {}),
       });
     } else {
       if (applying) {
@@ -287,6 +298,15 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         print(
           `Note: the last apply (${unfinished.operation}, ${unfinished.state_id}) is ` +
             `${unfinished.status}, not finished; \`mup plan resume ${name}\` completes it.\n`,
+        );
+      }
+      if (stop && stopped.length) {
+        const ids = stopped.map((r) => r.id);
+        print(
+          `Note: ${ids.join(", ")} ${ids.length === 1 ? "was" : "were"} stopped by the last ` +
+            `apply (stop, ${stop.state_id}); \`mup cluster start ${name} ${
+              ids.map((id) => `-N ${id}`).join(" ")
+            }\` starts ${ids.length === 1 ? "it" : "them"} again.\n`,
         );
       }
       print(renderStatuses(meta, rows));
