@@ -22,8 +22,9 @@ import { type ApplyCliOptions, applyCommandOptions, runApply } from "./apply_cli
 import { shellQuote } from "../executor/shell_quote.ts";
 
 /** A cut run's note for a plan that was not saved: `mup plan show <id> --all` would not find it. */
-const NOT_SAVED = "this plan is not saved: plan with --plan-only, then `mup plan show` the plan " +
-  "ID it prints with --all to list every one";
+// Repeated wherever a dry run's list is cut: short.
+const NOT_SAVED =
+  "a dry run saves no plan: --plan-only, then `plan show <id> --all`, lists every one";
 
 export interface PlanFlowOptions extends ApplyCliOptions {
   planOnly?: boolean;
