@@ -22,12 +22,27 @@ const onData = (port: number, data: string) =>
 const lockPid = async (data: string) =>
   Number((await Deno.readTextFile(path.join(data, "mongod.lock"))).trim());
 
-Deno.test("plan apply of a deploy is refused, before it starts anything, on a data directory another store's mongod took since planning", async () => {
+/**
+ * Two stores (MUP_HOMEs, whose claims cannot see each other) and a directory of the first's that
+ * both point clusters at; whatever the test leaves running is killed afterwards.
+ */
+async function twoStores(
+  test: (s: { h3: string; h4: string; data: string }) => Promise<void>,
+): Promise<void> {
   const h3 = await tempHome();
   const h4 = await tempHome();
   try {
     const data = path.join(h3, "shared-data");
     await Deno.mkdir(data);
+    await test({ h3, h4, data });
+  } finally {
+    await killAll(h3);
+    await killAll(h4);
+  }
+}
+
+Deno.test("plan apply of a deploy is refused, before it starts anything, on a data directory another store's mongod took since planning", async () => {
+  await twoStores(async ({ h3, h4, data }) => {
     const [p1, p2] = freePorts(2);
     assert.equal((await deploy(h3, "d1", onData(p1, data), ["--plan-only"])).code, 0);
     assert.equal((await deploy(h4, "d2", onData(p2, data), ["--plan-only"])).code, 0);
@@ -53,18 +68,11 @@ Deno.test("plan apply of a deploy is refused, before it starts anything, on a da
     assert.match(again.stdout + again.stderr, /in use by a running mongod PID/);
     // The data is d1's, live: nothing offers to remove it (a pasted `rm -rf` would wipe it).
     assert.doesNotMatch(again.stdout + again.stderr, /rm -rf|remove the data/, output(again));
-  } finally {
-    await killAll(h3);
-    await killAll(h4);
-  }
+  });
 });
 
 Deno.test("plan resume of a deploy is refused, before it starts anything, on a data directory another store's mongod took since the apply stopped", async () => {
-  const h3 = await tempHome();
-  const h4 = await tempHome();
-  try {
-    const data = path.join(h3, "shared-data");
-    await Deno.mkdir(data);
+  await twoStores(async ({ h3, h4, data }) => {
     const [p1, p2] = freePorts(2);
     assert.equal((await deploy(h3, "d1", onData(p1, data), ["--plan-only"])).code, 0);
     // d2's mongod exits at startup: its apply fails there, holding nothing.
@@ -84,18 +92,11 @@ Deno.test("plan resume of a deploy is refused, before it starts anything, on a d
     );
     assert.ok(portFree(p2), "nothing of d2 started");
     assert.equal(await lockPid(data), pid, "d1's mongod still holds it");
-  } finally {
-    await killAll(h3);
-    await killAll(h4);
-  }
+  });
 });
 
 Deno.test("a data_dir inside another cluster's data directory is refused at planning: the same store's by its claims, another store's by the live mongod there", async () => {
-  const h3 = await tempHome();
-  const h4 = await tempHome();
-  try {
-    const data = path.join(h3, "shared-data");
-    await Deno.mkdir(data);
+  await twoStores(async ({ h3, h4, data }) => {
     const [p1, p2, p3] = freePorts(3);
     assert.equal((await deploy(h3, "d1", onData(p1, data))).code, 0);
     const pid = await lockPid(data);
@@ -119,18 +120,11 @@ Deno.test("a data_dir inside another cluster's data directory is refused at plan
     );
     assert.doesNotMatch(other.stdout + other.stderr, /rm -rf/, output(other));
     assert.ok(!(await exists(inside)), "nothing was made inside d1's data");
-  } finally {
-    await killAll(h3);
-    await killAll(h4);
-  }
+  });
 });
 
 Deno.test("destroying a first deploy that failed keeps a data directory it found and never ran a mongod on, which another store's mongod now uses", async () => {
-  const h3 = await tempHome();
-  const h4 = await tempHome();
-  try {
-    const data = path.join(h3, "shared-data");
-    await Deno.mkdir(data);
+  await twoStores(async ({ h3, h4, data }) => {
     const [p1, p2] = freePorts(2);
     // d2's first deploy fails at its mongod's start: the directory stays as it was, empty.
     const failed = await deploy(h4, "d2", onData(p2, data), [], {
@@ -151,10 +145,7 @@ Deno.test("destroying a first deploy that failed keeps a data directory it found
     assert.deepEqual(await entries(data), before);
     const shown = await mup(["cluster", "display", "d1", "--json"], { home: h3 });
     assert.equal(shown.code, 0, output(shown));
-  } finally {
-    await killAll(h3);
-    await killAll(h4);
-  }
+  });
 });
 
 Deno.test("a destroy keeps a data directory a live mongod holds, naming it, and removes the rest", async () => {
