@@ -63,10 +63,11 @@ function summary(s: ApplyState, current: string | undefined, cut?: Interruption)
       : []),
     "",
     "Phases:",
-    ...Object.values(s.phase_states).map((p) =>
-      `  ${p.name.padEnd(12)} ${stopped && p.status === "running" ? "interrupted" : p.status}${
-        p.error ? `: ${p.error}` : ""
-      }`
+    // Names as wide as the longest (restart-mongod, undo-deploy), so the statuses line up.
+    ...Object.values(s.phase_states).map((p, _i, all) =>
+      `  ${p.name.padEnd(Math.max(12, ...all.map((q) => q.name.length)))} ${
+        stopped && p.status === "running" ? "interrupted" : p.status
+      }${p.error ? `: ${p.error}` : ""}`
     ),
   ];
   if (s.errors.length) {
