@@ -57,7 +57,7 @@ Deno.test("kill -9 of mup during cluster tls enable (after a setParameter) and d
     const back = await ok(home, ["state", "rollback", "rs", "--checkpoint", "start"], 1);
     assert.match(back.stderr, /\(tls-enable\) cannot be rolled back/);
     assert.match(back.stderr, /mup cluster tls rs disable/);
-    await resume(home, /completed successfully/i);
+    await resume(home, /TLS enable completed successfully!/);
     assert.deepEqual(await starts(home), [2, 2, 2], "each member restarted once (deploy, enable)");
     const cred = await clusterCredentials(home, "rs");
     assert.match(cred.connection_string, /tls=true/);

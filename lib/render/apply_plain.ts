@@ -21,6 +21,8 @@ const DONE: Record<string, [string, string]> = {
   stop: ["Stop", "stopped"],
   destroy: ["Destroy", "destroyed (records kept in the archive)"],
   rollback: ["Rollback", "rolled back"],
+  "tls-enable": ["TLS enable", "running"],
+  "tls-disable": ["TLS disable", "running"],
 };
 
 /**
