@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { freePorts, killAll, mup, output, portFree, tempHome } from "./helpers.ts";
 import { deploy } from "./faults_helpers.ts";
 import { ok } from "./lifecycle_helpers.ts";
-import { installFixture } from "./fixture.ts";
+import { installFixture, trackChild } from "./fixture.ts";
 import { runBin, simBin } from "./sim_helpers.ts";
 
 installFixture();
@@ -178,6 +178,31 @@ Deno.test("a destroy keeps a data directory a live mongod holds, naming it, and 
     assert.ok(!(await exists(path.join(deployRoot, "logs"))), "logs removed");
     assert.ok(!(await exists(path.join(deployRoot, "bin"))), "binaries removed");
   } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a data directory a live mongod has just taken (its lock file alone written yet) is refused as in use by that mongod, not as someone else's files", async () => {
+  const home = await tempHome();
+  const sleeper = trackChild(
+    new Deno.Command("bash", { args: ["-c", "exec -a mongod sleep 60"] }).spawn(),
+  );
+  try {
+    const data = path.join(home, "fresh");
+    await Deno.mkdir(data);
+    await Deno.writeTextFile(path.join(data, "mongod.lock"), `${sleeper.pid}\n`);
+    const [p] = freePorts(1);
+    const planned = await deploy(home, "f1", onData(p, data), ["--plan-only"]);
+    assert.equal(planned.code, 1, output(planned));
+    assert.match(
+      planned.stdout + planned.stderr,
+      new RegExp(`is in use by a running mongod PID ${sleeper.pid}`),
+      output(planned),
+    );
+    assert.doesNotMatch(planned.stdout + planned.stderr, /not MongoDB data/, output(planned));
+  } finally {
+    sleeper.kill("SIGKILL");
+    await sleeper.status;
     await killAll(home);
   }
 });

@@ -10,6 +10,7 @@ import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
 import { hostKey } from "../topology/hosts.ts";
 import type { NodeClaim } from "../topology/layout.ts";
 import { holdsData } from "./recorded_data.ts";
+import { lockHolder } from "../ops/process.ts";
 import { listDirs } from "./list_dirs.ts";
 import * as path from "node:path";
 import { firstFew } from "../util/format.ts";
@@ -87,6 +88,13 @@ export function checkForeignData(
     const dir = p.dirs.data;
     const entries = (await listingOf(p))?.get(dir);
     if (!entries?.length || holdsData(entries)) return undefined;
+    // A live mongod on it: this process's own server still starting (an apply stopped at once
+    // left it coming up, its files not all written yet), or another's, which data_dirs_free
+    // refuses by name.
+    if (
+      entries.includes("mongod.lock") &&
+      await lockHolder(executors.forHost(p.host), dir).catch(() => undefined)
+    ) return undefined;
     const named = firstFew(entries);
     return `data directory ${p.host}:${dir} of ${p.id} already holds files that are not ` +
       `MongoDB data (${named}): mongod would write among them and \`cluster destroy\` would ` +
