@@ -11,15 +11,13 @@ import {
   takesNothing,
 } from "../apply/stale.ts";
 import { MupError } from "../errors.ts";
-import { archiveCached, type Plan, type PlannedOperation } from "../plan/schema.ts";
-import { hostPort } from "../topology/hosts.ts";
+import type { Plan } from "../plan/schema.ts";
 import { jsonRenderer } from "../render/apply_json.ts";
 import { PlainRenderer } from "../render/apply_plain.ts";
 import { TtyRenderer } from "../render/apply_tty.ts";
 import { ClusterLock, refuseWhileLocked } from "../state/lock.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
-import { plural, portRanges } from "../util/format.ts";
 import { type CliContext, printJsonError } from "./context.ts";
 import { type ApplyDone, applyFailure, preflightFailure } from "./failures.ts";
 import {
@@ -30,7 +28,7 @@ import {
   SAME_PRESS_MS,
   unlessInterrupted,
 } from "./prompt.ts";
-import { describeLifecycleEffects, finishDestroy } from "./lifecycle_effects.ts";
+import { finishDestroy } from "./lifecycle_effects.ts";
 import { cancelApply, confirmApply, destructive } from "./confirm.ts";
 import { requireConnectivity } from "../preflight/connectivity.ts";
 import { requireDataDirsFree } from "../preflight/data_held.ts";
@@ -55,74 +53,6 @@ export function applyCommandOptions(cmd: Command<any, any, any>): void {
       "abort",
     );
   sshCommandOptions(cmd);
-}
-
-/** The specification's "This will:" block. */
-export function describeEffects(plan: Plan): string {
-  if (plan.operation !== "deploy") return describeLifecycleEffects(plan);
-  if (plan.base_state.lineage !== "") return describeRepairEffects(plan);
-  const r = plan.resources;
-  const hosts = Object.keys(r.processes_per_host);
-  const cached = archiveCached(plan);
-  return [
-    `Apply ${plan.plan_id} to cluster ${plan.cluster_name}?`,
-    "",
-    "This will:",
-    `  • Create ${plural(r.total_processes, "MongoDB process", "MongoDB processes")} on ${
-      hosts.length === 1 ? hosts[0] : plural(hosts.length, "host")
-    }`,
-    `  • Use ports ${portRanges(r.ports_used)}`,
-    `  • Create directories at ${plan.deploy_dir}/`,
-    cached
-      ? `  • Use the cached MongoDB ${plan.version} binaries`
-      : `  • Download ${r.download_size_mb}MB of binaries`,
-    ...(plan.hooks.length
-      ? [
-        `  • Run ${plural(plan.hooks.length, "hook")} (${
-          [...new Set(plan.hooks.map((h) => h.event))].join(", ")
-        })`,
-      ]
-      : []),
-  ].join("\n");
-}
-
-/**
- * "This will:" for a re-deploy of a recorded cluster (a repair): what it changes — the processes
- * it starts, then every other operation that changes something, by its description — and how
- * many operations only re-check what is in place. Nothing is "created" that already runs.
- */
-function describeRepairEffects(plan: Plan): string {
-  const ops = plan.phases.flatMap((ph) => ph.operations);
-  const changing = (o: PlannedOperation) => o.changes.some((c) => c.action !== "none");
-  const starts = ops.filter((o) => o.type === "start_process" && changing(o));
-  const others = ops.filter((o) => o.type !== "start_process" && changing(o));
-  const checks = ops.length - starts.length - others.length;
-  const lines = [
-    ...(starts.length
-      ? [
-        `  • Start ${plural(starts.length, "MongoDB process", "MongoDB processes")} that ${
-          starts.length === 1 ? "does" : "do"
-        } not run: ${starts.map((o) => hostPort(o.target.host!, o.target.port!)).join(", ")}`,
-      ]
-      : []),
-    ...others.map((o) => `  • ${o.description}`),
-    ...(checks
-      ? [
-        `  • Re-check what is in place (${
-          plural(checks, "operation")
-        }), changing nothing found there`,
-      ]
-      : []),
-    ...(plan.hooks.length
-      ? [
-        `  • Run ${plural(plan.hooks.length, "hook")} (${
-          [...new Set(plan.hooks.map((h) => h.event))].join(", ")
-        })`,
-      ]
-      : []),
-  ];
-  return [`Apply ${plan.plan_id} to cluster ${plan.cluster_name}?`, "", "This will:", ...lines]
-    .join("\n");
 }
 
 /** Why a --parallelism value is refused, if it is. */

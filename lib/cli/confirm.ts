@@ -2,7 +2,8 @@
 import { MupError } from "../errors.ts";
 import { allOperations, type Plan } from "../plan/schema.ts";
 import type { ApplyState } from "../state/schema.ts";
-import { type ApplyCliOptions, describeEffects } from "./apply_cli.ts";
+import type { ApplyCliOptions } from "./apply_cli.ts";
+import { describeEffects } from "./deploy_effects.ts";
 import { readLine } from "./prompt.ts";
 
 /**
