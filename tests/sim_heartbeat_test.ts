@@ -99,6 +99,15 @@ Deno.test("simulator: heartbeats: a SIGSTOPped secondary (each in turn) does not
       const frozenPid = freeze(frozenPort);
       const polls = await assertStable(live, frozen, before.primary!, before.term);
       thaw(frozenPid);
+      // Until the thawed member has heard the primary again, its views are from before the
+      // freeze, and an election timer it runs late may yet call one: the next turn waits for
+      // that heartbeat, so whatever the thaw brings has happened before it settles.
+      const thawedAt = Date.now();
+      await waitFor(async () => {
+        const st = await clients.get(frozenPort)!.db("admin").command({ replSetGetStatus: 1 });
+        const row = (st.members as Document[]).find((m) => m.name === before.primary);
+        return row && new Date(row.lastHeartbeat).getTime() > thawedAt;
+      }, 30_000);
       lastFrozen = frozenPort;
       console.log(
         `${frozen} frozen: ${polls} polls, primary ${before.primary} and term ${before.term} unchanged`,
