@@ -405,45 +405,43 @@ Deno.test("what failed first deploys leave is listed and destroy removes it, eve
   }
 });
 
-Deno.test("kill -9 of mup while a rolling restart starts a member again: plan resume does not stop that member a second time", async () => {
+/**
+ * A 3-member set deployed, then a rolling restart killed (kill -9) while a member starts again,
+ * at the moment `when(home)` says, the servers slowed by `env`; the resume completes it, each
+ * member started twice in all (killRestartAndResume).
+ */
+async function killWhileStarting(
+  env: Record<string, string>,
+  when: (home: string) => Promise<boolean>,
+): Promise<void> {
   const home = await tempHome();
   const ports = stablePorts(3);
   try {
     await deploy(home, "rs", replicaSetTopology(ports));
-    // Slow starts: mup is killed while the first restarted member is starting, once its process
-    // runs and answers, its pid file written (it lives in a process group of its own and comes
-    // up without mup): the --fork parent is told it is ready 2 s late, which is the window.
-    await killRestartAndResume(
-      home,
-      /^start-/,
-      { MUP_SIM_READY_DELAY_MS: "2000" },
-      async () => (await livePids(home, "rs")).length === 3,
-    );
+    await killRestartAndResume(home, /^start-/, env, () => when(home));
   } finally {
     await killAll(home);
   }
+}
+
+Deno.test("kill -9 of mup while a rolling restart starts a member again: plan resume does not stop that member a second time", async () => {
+  // Slow starts: mup is killed while the first restarted member is starting, once its process
+  // runs and answers, its pid file written (it lives in a process group of its own and comes
+  // up without mup): the --fork parent is told it is ready 2 s late, which is the window.
+  await killWhileStarting(
+    { MUP_SIM_READY_DELAY_MS: "2000" },
+    async (home) => (await livePids(home, "rs")).length === 3,
+  );
 });
 
 Deno.test("kill -9 of mup while a member it restarts is still starting (no pid file, not listening): plan resume awaits that start and starts no second server", async () => {
-  const home = await tempHome();
-  const ports = stablePorts(3);
-  try {
-    await deploy(home, "rs", replicaSetTopology(ports));
-    // Each start waits 8 s before it takes the data directory's lock, writes its pid file and
-    // listens: mup is killed inside that wait, when only the process shows the start (the
-    // resume's own checks take seconds before it reaches that start again).
-    await killRestartAndResume(
-      home,
-      /^start-/,
-      { MUP_SIM_STARTUP_DELAY_MS: "8000" },
-      async () => {
-        const live = new Set(await livePids(home, "rs"));
-        return live.size === 2 && (await serversOf(home)).some((pid) => !live.has(pid));
-      },
-    );
-  } finally {
-    await killAll(home);
-  }
+  // Each start waits 8 s before it takes the data directory's lock, writes its pid file and
+  // listens: mup is killed inside that wait, when only the process shows the start (the
+  // resume's own checks take seconds before it reaches that start again).
+  await killWhileStarting({ MUP_SIM_STARTUP_DELAY_MS: "8000" }, async (home) => {
+    const live = new Set(await livePids(home, "rs"));
+    return live.size === 2 && (await serversOf(home)).some((pid) => !live.has(pid));
+  });
 });
 
 /** PIDs of the simulated servers (not their --fork parents) running with a config under home. */

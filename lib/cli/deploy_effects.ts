@@ -26,13 +26,7 @@ export function describeEffects(plan: Plan): string {
     cached
       ? `  • Use the cached MongoDB ${plan.version} binaries`
       : `  • Download ${r.download_size_mb}MB of binaries`,
-    ...(plan.hooks.length
-      ? [
-        `  • Run ${plural(plan.hooks.length, "hook")} (${
-          [...new Set(plan.hooks.map((h) => h.event))].join(", ")
-        })`,
-      ]
-      : []),
+    ...hooksLine(plan),
   ].join("\n");
 }
 
@@ -63,14 +57,19 @@ function describeRepairEffects(plan: Plan): string {
         }), changing nothing found there`,
       ]
       : []),
-    ...(plan.hooks.length
-      ? [
-        `  • Run ${plural(plan.hooks.length, "hook")} (${
-          [...new Set(plan.hooks.map((h) => h.event))].join(", ")
-        })`,
-      ]
-      : []),
+    ...hooksLine(plan),
   ];
   return [`Apply ${plan.plan_id} to cluster ${plan.cluster_name}?`, "", "This will:", ...lines]
     .join("\n");
+}
+
+/** "  • Run N hooks (events…)", when the plan has hooks. */
+function hooksLine(plan: Plan): string[] {
+  return plan.hooks.length
+    ? [
+      `  • Run ${plural(plan.hooks.length, "hook")} (${
+        [...new Set(plan.hooks.map((h) => h.event))].join(", ")
+      })`,
+    ]
+    : [];
 }

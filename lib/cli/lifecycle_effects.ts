@@ -1,6 +1,6 @@
 /** What the confirmation of a lifecycle plan says it will do, and the end of a destroy. */
 import * as path from "node:path";
-import { SCRATCH_PREFIX } from "../security/tls.ts";
+import { removeScratch } from "../security/tls.ts";
 import { allOperations, type Plan } from "../plan/schema.ts";
 import { plural } from "../util/format.ts";
 
@@ -61,12 +61,7 @@ export async function finishDestroy(plan: Plan, clusterDir: string): Promise<voi
   // plans, the measured durations (history.json)…
   const entries = await Array.fromAsync(Deno.readDir(clusterDir)).catch(() => []);
   // TLS scratch directories a killed mup left in the secrets are not records: they go.
-  const secrets = path.join(clusterDir, "secrets");
-  for (const e of await Array.fromAsync(Deno.readDir(secrets)).catch(() => [])) {
-    if (e.isDirectory && e.name.startsWith(SCRATCH_PREFIX)) {
-      await Deno.remove(path.join(secrets, e.name), { recursive: true }).catch(() => {});
-    }
-  }
+  await removeScratch(path.join(clusterDir, "secrets"));
   for (const e of entries) {
     if (e.name === "deploy") continue;
     await Deno.remove(path.join(archive, e.name), { recursive: true }).catch(() => {});

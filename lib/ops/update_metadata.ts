@@ -1,5 +1,12 @@
 import * as path from "node:path";
-import { metaCopyPath, metaPath, readMeta, removeMeta, writeMeta } from "../state/meta.ts";
+import {
+  metaCopyPath,
+  metaPath,
+  readMeta,
+  removeMeta,
+  statusOfRunning,
+  writeMeta,
+} from "../state/meta.ts";
 import { type Operation, OperationError, param, storeParam } from "./operation.ts";
 import { runningPid } from "./process.ts";
 import { clusterConnectionString } from "../security/access.ts";
@@ -51,13 +58,7 @@ export const updateMetadata: Operation = {
           undefined
       ),
     );
-    const status = mark
-      ? "unknown"
-      : alive.every(Boolean)
-      ? "running"
-      : alive.some(Boolean)
-      ? "unknown"
-      : "stopped";
+    const status = mark ? "unknown" : statusOfRunning(alive.filter(Boolean).length, alive.length);
     const tls = ctx.op.target.params.security_tls;
     const topology = tls === undefined ? meta.topology : withTls(meta.topology, tls === "true");
     const switching = ctx.op.target.params.tls_switch;

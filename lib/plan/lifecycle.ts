@@ -5,7 +5,7 @@
  * (lifecycle_build.ts).
  */
 import type { Hook } from "../hooks/schema.ts";
-import type { ClusterMeta } from "../state/meta.ts";
+import { type ClusterMeta, statusOfRunning } from "../state/meta.ts";
 import { applyMeasured, type MeasuredDurations } from "./estimates.ts";
 import { MUP_VERSION } from "./planner.ts";
 import {
@@ -104,8 +104,7 @@ export function clusterProcesses(input: LifecyclePlanInput): {
  * changes no process records nothing when this is already the recorded status.
  */
 export function statusNow(input: LifecyclePlanInput, procs: ProcessSpec[]): string {
-  const running = procs.filter((p) => input.facts[p.id]?.running).length;
-  return running === procs.length ? "running" : running === 0 ? "stopped" : "unknown";
+  return statusOfRunning(procs.filter((p) => input.facts[p.id]?.running).length, procs.length);
 }
 
 /** The release recorded in meta.yaml (older metadata lacks it: version and variant only). */

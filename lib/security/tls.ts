@@ -41,6 +41,18 @@ async function openssl(cwd: string, args: string[]): Promise<void> {
 export const SCRATCH_PREFIX = ".tls-";
 
 /**
+ * Removes the TLS scratch directories in secrets directory `dir`, but those whose names start
+ * with `keep` (this process's own). Never throws.
+ */
+export async function removeScratch(dir: string, keep?: string): Promise<void> {
+  for (const e of await Array.fromAsync(Deno.readDir(dir)).catch(() => [])) {
+    if (!e.isDirectory || !e.name.startsWith(SCRATCH_PREFIX)) continue;
+    if (keep && e.name.startsWith(keep)) continue;
+    await Deno.remove(path.join(dir, e.name), { recursive: true }).catch(() => {});
+  }
+}
+
+/**
  * A scratch directory inside the secrets store (0700, named with this process's PID), removed
  * afterwards. Ones a killed mup left (private keys among them) are removed first: the cluster's
  * lock lets no other mup work on this cluster meanwhile, so any not of this process is stale.
@@ -48,12 +60,7 @@ export const SCRATCH_PREFIX = ".tls-";
 async function scratch<T>(cluster: string, f: (dir: string) => Promise<T>): Promise<T> {
   await privateDir(secretsDir(cluster));
   const mine = `${SCRATCH_PREFIX}${Deno.pid}-`;
-  for await (const e of Deno.readDir(secretsDir(cluster))) {
-    if (e.isDirectory && e.name.startsWith(SCRATCH_PREFIX) && !e.name.startsWith(mine)) {
-      await Deno.remove(path.join(secretsDir(cluster), e.name), { recursive: true })
-        .catch(() => {});
-    }
-  }
+  await removeScratch(secretsDir(cluster), mine);
   const dir = await Deno.makeTempDir({ dir: secretsDir(cluster), prefix: mine });
   await Deno.chmod(dir, 0o700);
   try {

@@ -9,6 +9,15 @@ import { Identifier, ProcessName } from "../util/ident.ts";
 
 export const META_FORMAT_VERSION = 1;
 
+/**
+ * The status recorded for a cluster of `total` processes of which `running` run: running when
+ * all do, stopped when none does, unknown otherwise (update_metadata writes it; the lifecycle
+ * planners predict it from their probes).
+ */
+export function statusOfRunning(running: number, total: number): ClusterMeta["status"] {
+  return running === total ? "running" : running === 0 ? "stopped" : "unknown";
+}
+
 /** `clusters/<name>/meta.yaml`: what mup knows of a deployed cluster. */
 export const ClusterMeta = z.object({
   format_version: z.literal(META_FORMAT_VERSION),
