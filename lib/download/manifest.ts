@@ -112,6 +112,9 @@ export function cmpVersion(a: string, b: string): number {
   return 0;
 }
 
+/** The release series of a version: "7.0" of "7.0.14" (and of Percona's "7.0.14-8"). */
+export const majorMinor = (version: string): string => version.split(".").slice(0, 2).join(".");
+
 /** `7.0` → the newest production 7.0.x in the manifest; `7.0.5` as given. */
 export function resolveRelease(
   m: Manifest,

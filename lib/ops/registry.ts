@@ -5,6 +5,8 @@ import { generateSecret } from "./generate_secret.ts";
 import { archiveCluster } from "./archive_cluster.ts";
 import { markRolledBack } from "./mark_rolled_back.ts";
 import { setParameter } from "./set_parameter.ts";
+import { setBalancer } from "./set_balancer.ts";
+import { setFcv } from "./set_fcv.ts";
 import { stepDown } from "./step_down.ts";
 import { updateMetadata } from "./update_metadata.ts";
 import { waitForMemberState } from "./wait_for_member_state.ts";
@@ -45,4 +47,6 @@ export const OPERATIONS: Record<OperationType, Operation> = {
   generate_secret: generateSecret,
   create_user: createUser,
   set_parameter: setParameter,
+  set_balancer: setBalancer,
+  set_fcv: setFcv,
 };

@@ -11,6 +11,9 @@ import { type Operation, OperationError, param, storeParam } from "./operation.t
 import { runningPid } from "./process.ts";
 import { clusterConnectionString } from "../security/access.ts";
 import { withTls } from "../security/settings.ts";
+import { Release } from "../plan/schema.ts";
+import { installedBinaries } from "../state/meta_from_plan.ts";
+import { sha256File } from "../util/file_hash.ts";
 
 /**
  * Records what a lifecycle command did in meta.yaml: serial + 1 (so plans made before it are
@@ -22,7 +25,10 @@ import { withTls } from "../security/settings.ts";
  * `security_tls` ("true"/"false", the last step of `cluster tls enable|disable`), the recorded
  * topology's global.security.tls and the connection string change with it, and the switch's
  * marker (ClusterMeta.tls_switch, written with status=unknown by the switch's first operation,
- * param `tls_switch`: "enable"/"disable") is cleared.
+ * param `tls_switch`: "enable"/"disable") is cleared. With `release` (the Release as JSON, the
+ * last step of `cluster upgrade`), the version, variant, release and installed binaries (with
+ * the sha256 of the verified download each start checked) become the new release's: written
+ * only once every process runs it.
  */
 export const updateMetadata: Operation = {
   async isDone(ctx) {
@@ -38,6 +44,10 @@ export const updateMetadata: Operation = {
       return false;
     }
     if (tls !== undefined && meta.tls_switch) return false;
+    const release = ctx.op.target.params.release;
+    if (release !== undefined && meta.version !== Release.parse(JSON.parse(release)).version) {
+      return false;
+    }
     const switching = ctx.op.target.params.tls_switch;
     if (switching !== undefined && meta.tls_switch?.plan_id !== ctx.plan.plan_id) return false;
     // "unknown" is written first by this plan; the final status replaces it.
@@ -63,6 +73,9 @@ export const updateMetadata: Operation = {
     const topology = tls === undefined ? meta.topology : withTls(meta.topology, tls === "true");
     const switching = ctx.op.target.params.tls_switch;
     const { tls_switch: _done, ...rest } = meta;
+    const upgraded = ctx.op.target.params.release === undefined
+      ? {}
+      : await upgradedRelease(ctx.plan, ctx.op.target.params.release);
     await writeMeta(dir, {
       ...(tls === undefined ? meta : rest),
       ...(switching === "enable" || switching === "disable"
@@ -75,6 +88,7 @@ export const updateMetadata: Operation = {
           },
         }
         : {}),
+      ...upgraded,
       topology,
       // The switch's end: the topology file no longer says what the cluster is.
       ...(tls !== undefined && !switching
@@ -99,3 +113,19 @@ export const updateMetadata: Operation = {
     };
   },
 };
+
+/**
+ * The metadata fields of the release a `cluster upgrade` installed: version, variant, release,
+ * and the binaries its plan installed with the sha256 of the verified download (as a deploy's
+ * save_metadata records them).
+ */
+async function upgradedRelease(plan: Parameters<typeof installedBinaries>[0], json: string) {
+  const release = Release.parse(JSON.parse(json));
+  const binaries = (await Promise.all(
+    installedBinaries(plan).map(async ({ host, path: file, source }) => {
+      const sha256 = await sha256File(source);
+      return sha256 ? [{ host, path: file, sha256 }] : [];
+    }),
+  )).flat();
+  return { version: release.version, variant: release.variant, release, binaries };
+}

@@ -32,6 +32,9 @@ export const OPERATION_TYPES = [
   "create_user",
   // `cluster tls`: a runtime server parameter (tlsMode) on one process.
   "set_parameter",
+  // `cluster upgrade`: the sharded cluster's balancer, the feature compatibility version.
+  "set_balancer",
+  "set_fcv",
 ] as const;
 export const OperationType = z.enum(OPERATION_TYPES);
 export type OperationType = z.infer<typeof OperationType>;
