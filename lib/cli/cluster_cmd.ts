@@ -20,6 +20,7 @@ import { addDisplayCommand } from "./cluster_display.ts";
 import { addLifecycleCommands } from "./lifecycle_cmd.ts";
 import { addCredentialsCommand } from "./credentials_cmd.ts";
 import { addTlsCommand } from "./tls_cmd.ts";
+import { addUpgradeCommand } from "./upgrade_cmd.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh, type SshCliOptions } from "./ssh_options.ts";
 import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
@@ -107,6 +108,7 @@ export function clusterCommand(ctx: CliContext): Command {
   addLifecycleCommands(cmd as unknown as Command, ctx);
   addCredentialsCommand(cmd as unknown as Command, ctx);
   addTlsCommand(cmd as unknown as Command, ctx);
+  addUpgradeCommand(cmd as unknown as Command, ctx);
   return cmd as unknown as Command;
 }
 

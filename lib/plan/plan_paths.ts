@@ -322,7 +322,8 @@ function jsonList<T = string>(
  * planPathIssues against the cluster as recorded in its metadata rather than as the plan says:
  * a plan for a recorded cluster may only run and write where that cluster lives, so a plan whose
  * topology, deploy root or version was edited along with its paths is refused too. `recorded`
- * is the metadata's topology, deploy_dir, variant and version. Pure.
+ * is the metadata's topology, deploy_dir, variant and version; an upgrade plan runs the newer
+ * release it installs (its own version, of the recorded variant). Pure.
  */
 export function recordedPathIssues(
   plan: Plan,
@@ -334,7 +335,7 @@ export function recordedPathIssues(
     topology: recorded.topology,
     deploy_dir: recorded.deploy_dir,
     variant: recorded.variant,
-    version: recorded.version,
+    version: plan.operation === "upgrade" ? plan.version : recorded.version,
   };
   return planPathIssues(asRecorded, opts).map((i) => ({
     ...i,

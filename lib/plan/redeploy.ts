@@ -34,7 +34,7 @@ export interface Difference {
 }
 
 /** Commands mup has today for the changes above (the others arrive with their issues). */
-export const AVAILABLE_COMMANDS = new Set<Difference["command"]>(["tls"]);
+export const AVAILABLE_COMMANDS = new Set<Difference["command"]>(["tls", "upgrade"]);
 
 const key = (p: ProcessSpec) => `${hostKey(p.host)}:${p.port}`;
 
@@ -148,7 +148,7 @@ export function clusterDifferences(
       command: "tls",
     });
   }
-  out.push(...serverDifferences(recorded, asked));
+  out.push(...serverDifferences(recorded, asked, cluster));
   return out;
 }
 
@@ -160,7 +160,11 @@ const releaseOf = (version: string) => version.split("-")[0];
  * an upgrade; a different release is an upgrade or a downgrade, as the versions go. A variant
  * switch to the same release (7.0.5 → 7.0.5-3) is only that switch.
  */
-function serverDifferences(recorded: ClusterShape, asked: ClusterShape): Difference[] {
+function serverDifferences(
+  recorded: ClusterShape,
+  asked: ClusterShape,
+  cluster: string,
+): Difference[] {
   const out: Difference[] = [];
   const sameRelease = releaseOf(recorded.version) === releaseOf(asked.version);
   if (recorded.variant !== asked.variant) {
@@ -177,7 +181,10 @@ function serverDifferences(recorded: ClusterShape, asked: ClusterShape): Differe
     const newer = cmpVersion(asked.version, recorded.version) > 0;
     out.push({
       change: `server version ${recorded.version} → ${asked.version} (${
-        newer ? "newer" : "older"
+        newer
+          ? `newer: upgraded on the running cluster by \`mup cluster upgrade ${cluster} ` +
+            `--version ${asked.version}\``
+          : "older"
       })`,
       command: newer ? "upgrade" : "downgrade",
     });

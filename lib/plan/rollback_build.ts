@@ -57,6 +57,19 @@ export async function buildRollbackPlan(req: {
       },
     );
   }
+  // An upgrade restarted members on new binaries (and may have raised the FCV): undoing its
+  // install would remove the binaries they run, and nothing restarts them on the old ones.
+  if (state.operation === "upgrade") {
+    throw new MupError(
+      `apply ${id} (upgrade) cannot be rolled back: its members were restarted on the new ` +
+        "binaries, which a rollback would remove from under them; going back to the old release " +
+        "is a downgrade, which mup cannot do yet",
+      {
+        hint: `an upgrade stopped part way is finished by \`mup plan resume ${req.cluster}\`; ` +
+          "the old release's binaries stay installed beside the new ones",
+      },
+    );
+  }
   // An older apply that later ones replaced: its plan no longer describes the cluster (a later
   // apply may have restarted, stopped or redeployed what it would undo), as for a resume. Only
   // before a first deploy is recorded does each attempt keep what it did itself (below).

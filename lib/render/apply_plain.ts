@@ -23,6 +23,7 @@ const DONE: Record<string, [string, string]> = {
   rollback: ["Rollback", "rolled back"],
   "tls-enable": ["TLS enable", "running"],
   "tls-disable": ["TLS disable", "running"],
+  upgrade: ["Upgrade", "running"],
 };
 
 /**

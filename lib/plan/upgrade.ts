@@ -1,0 +1,361 @@
+/**
+ * `mup cluster upgrade <name> --version <v>`: the server binaries replaced on a running cluster
+ * without taking it down, as MongoDB's upgrade procedures do it (MongoDB manual: "Upgrade a
+ * Replica Set", "Upgrade a Sharded Cluster"), planned like a rolling restart (restart.ts) whose
+ * starts run the new binary. Pure.
+ *
+ * install the release on every host → (sharded) stop the balancer → config servers, then each
+ * shard or the replica set (secondaries one at a time, then the stepped-down primary), then each
+ * mongos → (sharded) start the balancer → verify health → (with --set-fcv) raise the feature
+ * compatibility version → record the new release in the metadata, last, so that it never claims
+ * what the cluster is not.
+ *
+ * A major upgrade goes one release series at a time (6.0 → 7.0 → 8.0) and needs the FCV of the
+ * series it leaves; the FCV is raised only when asked, since it cannot be lowered again with the
+ * binaries. Processes that already run the new release (an earlier upgrade stopped part way) are
+ * not restarted again.
+ */
+import * as path from "node:path";
+import { addressHost, hostKey, hostPort } from "../topology/hosts.ts";
+import { cmpVersion, majorMinor } from "../download/manifest.ts";
+import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
+import type { Plan, PlannedOperation, Release, ValidationIssue } from "./schema.ts";
+import { change, check, EST as BUILD_EST, op } from "./op_builders.ts";
+import { installId } from "./deploy_steps.ts";
+import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
+import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";
+import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
+
+/** The release series each one upgrades to (MongoDB's supported upgrade paths). */
+export const NEXT_SERIES: Record<string, string> = {
+  "4.4": "5.0",
+  "5.0": "6.0",
+  "6.0": "7.0",
+  "7.0": "8.0",
+  "8.0": "8.2",
+};
+
+export interface UpgradePlanInput extends LifecyclePlanInput {
+  /** The release to run (resolved from --version). */
+  release: Release;
+  /** mup's download cache on the control machine. */
+  cacheDir: string;
+  /** The release's archive is in the cache already. */
+  cached: boolean;
+  /** --set-fcv: raise the feature compatibility version to the new series at the end. */
+  setFcv: boolean;
+  /** The cluster's featureCompatibilityVersion as read before planning (undefined: unread). */
+  fcv?: string;
+  /** The version each running process reports (buildInfo), by process ID. */
+  versions: Record<string, string>;
+}
+
+/** The release downloaded once on the control machine, then installed on every host given. */
+function installOps(input: UpgradePlanInput, hosts: string[]): PlannedOperation[] {
+  const r = input.release;
+  const archive = path.join(input.cacheDir, r.archive_name);
+  const downloadId = `download-${r.variant}-${r.version}-${r.platform}`;
+  const download = op({
+    id: downloadId,
+    type: "download_binary",
+    description: `Download ${
+      r.variant === "percona" ? "Percona Server for MongoDB" : "MongoDB"
+    } ${r.version} for ${r.platform}`,
+    target: {
+      type: "host",
+      name: "control",
+      host: "localhost",
+      params: {
+        url: r.url,
+        sha256: r.sha256,
+        archive,
+        size_bytes: String(r.size_bytes),
+        variant: r.variant,
+        version: r.version,
+        extract_dir: unpackedDir(input),
+      },
+    },
+    pre_conditions: [
+      check(`${downloadId}:cache`, "cache_writable", input.cacheDir, "binary cache is writable", {
+        path: input.cacheDir,
+      }),
+    ],
+    changes: [change("file", archive, input.cached ? "none" : "create")],
+    depends_on: [],
+    estimated_ms: input.cached ? BUILD_EST.downloadCached : BUILD_EST.download,
+  });
+  const { procs } = clusterProcesses(input);
+  const binDir = path.join(input.meta.deploy_dir, "bin", `${r.variant}-${r.version}`);
+  const installs = hosts.map((host) =>
+    op({
+      id: installId(host),
+      type: "upload_file",
+      description: `Install ${r.version} binaries on ${host}`,
+      target: {
+        type: "host",
+        name: host,
+        host,
+        params: {
+          kind: "binaries",
+          source_dir: path.join(unpackedDir(input), "bin"),
+          dest_dir: binDir,
+          files: [
+            ...new Set(
+              procs.filter((p) => hostKey(p.host) === hostKey(host)).map((p) =>
+                p.role === "mongos" ? "mongos" : "mongod"
+              ),
+            ),
+          ].sort().join(","),
+          sha256: r.sha256,
+        },
+      },
+      pre_conditions: [
+        check(
+          `${installId(host)}:archive`,
+          "archive_checksum",
+          archive,
+          "downloaded archive matches its sha256",
+          { path: archive, sha256: r.sha256 },
+        ),
+      ],
+      changes: [change("directory", `${addressHost(host)}:${binDir}`, "create")],
+      depends_on: [downloadId],
+      estimated_ms: BUILD_EST.install,
+    })
+  );
+  return [download, ...installs];
+}
+
+const unpackedDir = (input: UpgradePlanInput) =>
+  path.join(
+    input.cacheDir,
+    `${input.release.variant}-${input.release.version}-${input.release.platform}`,
+  );
+
+/** Starts of the new binary: checked against the verified download, named with the release. */
+function onNewRelease(input: UpgradePlanInput, ops: PlannedOperation[]): PlannedOperation[] {
+  return ops.map((o) => {
+    if (o.type !== "start_process") return o;
+    return {
+      ...o,
+      description: `${o.description} on ${input.release.version}`,
+      pre_conditions: o.pre_conditions.map((c) =>
+        c.check_type !== "binary_present" ? c : {
+          ...c,
+          description:
+            `the ${input.release.version} binary is installed and matches the verified download`,
+          params: {
+            host: c.params.host,
+            path: c.params.path,
+            source: path.join(unpackedDir(input), "bin", path.basename(String(c.params.path))),
+          },
+        }
+      ),
+    };
+  });
+}
+
+function balancerOp(state: "stop" | "start", routers: ProcessSpec[]): PlannedOperation {
+  return op({
+    id: `${state}-balancer`,
+    type: "set_balancer",
+    description: state === "stop"
+      ? "Stop the balancer (no chunk migrates while members run different releases)"
+      : "Start the balancer again",
+    target: {
+      type: "cluster",
+      name: "balancer",
+      params: {
+        state,
+        routers: JSON.stringify(routers.map((p) => hostPort(p.host, p.port))),
+      },
+      timeout_ms: 120_000,
+    },
+    changes: [
+      change("balancer", "balancer", "update", { mode: state === "stop" ? "off" : "full" }),
+    ],
+    depends_on: [],
+    parallel: false,
+    estimated_ms: EST.verify,
+  });
+}
+
+function fcvOp(input: UpgradePlanInput, to: string, deps: string[]): PlannedOperation {
+  const { procs } = clusterProcesses(input);
+  const dataBearing = procs.filter((p) => p.role !== "mongos" && !p.arbiterOnly);
+  const routers = input.meta.kind === "sharded"
+    ? procs.filter((p) => p.role === "mongos")
+    : dataBearing;
+  return op({
+    id: "set-fcv",
+    type: "set_fcv",
+    description: `Set the feature compatibility version to ${to} (cannot be lowered again ` +
+      "without MongoDB's support)",
+    target: {
+      type: "cluster",
+      name: input.meta.name,
+      params: {
+        fcv: to,
+        members: JSON.stringify(dataBearing.map((p) => hostPort(p.host, p.port))),
+        routers: JSON.stringify(routers.map((p) => hostPort(p.host, p.port))),
+      },
+      timeout_ms: 120_000,
+    },
+    changes: [change("cluster", input.meta.name, "update", {
+      featureCompatibilityVersion: to,
+    })],
+    depends_on: deps,
+    parallel: false,
+    estimated_ms: EST.verify,
+  });
+}
+
+/** Why the asked release cannot replace the recorded one (empty: it can). */
+function releaseErrors(input: UpgradePlanInput): ValidationIssue[] {
+  const name = input.meta.name;
+  const from = input.meta.version, to = input.release.version;
+  const refuse = (code: string, message: string): ValidationIssue[] => [
+    { code, severity: "error", message },
+  ];
+  if (input.release.variant !== input.meta.variant) {
+    return refuse(
+      "variant_switch",
+      `cluster ${name} runs ${input.meta.variant} ${from}; ${input.release.variant} ${to} is a ` +
+        "switch of server distribution, which mup cannot do yet (upgrade within " +
+        `${input.meta.variant}: \`--variant ${input.meta.variant}\`)`,
+    );
+  }
+  if (cmpVersion(to, from) < 0) {
+    return refuse(
+      "downgrade",
+      `${to} is older than ${from}, which cluster ${name} runs: that is a downgrade, which mup ` +
+        "cannot do yet",
+    );
+  }
+  const a = majorMinor(from), b = majorMinor(to);
+  if (a !== b && NEXT_SERIES[a] !== b) {
+    return refuse(
+      "skips_series",
+      `${from} → ${to} skips a release series: MongoDB upgrades one series at a time${
+        NEXT_SERIES[a]
+          ? ` (${a} → ${NEXT_SERIES[a]} first: \`mup cluster upgrade ${name} ` +
+            `--version ${NEXT_SERIES[a]} --set-fcv\`)`
+          : ""
+      }`,
+    );
+  }
+  if (a !== b && input.fcv !== a) {
+    return refuse(
+      "fcv_mismatch",
+      input.fcv === undefined
+        ? `the feature compatibility version of cluster ${name} could not be read: an upgrade ` +
+          `to ${b} needs it to be ${a} (see \`mup cluster display ${name}\`)`
+        : `the feature compatibility version of cluster ${name} is ${input.fcv}: an upgrade to ` +
+          `${b} needs ${a} first (\`mup cluster upgrade ${name} --version ${from} --set-fcv\`)`,
+    );
+  }
+  return [];
+}
+
+/** Pure: the `cluster upgrade` Plan (no operations when the cluster already is what is asked). */
+export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash"> {
+  const { procs, sets } = clusterProcesses(input);
+  const name = input.meta.name;
+  const to = input.release.version;
+  const series = majorMinor(to);
+  const errors: ValidationIssue[] = procs.filter((p) => !input.facts[p.id]?.running).map((p) => ({
+    code: "not_running",
+    severity: "error",
+    host: p.host,
+    message:
+      `${
+        hostPort(p.host, p.port)
+      } is not running: a rolling upgrade needs every process up (run \`mup cluster start ${name}\` ` +
+      "first)",
+  }));
+  errors.push(...releaseErrors(input));
+  // What an earlier, interrupted upgrade already moved to the new release stays as it is.
+  const toRoll = procs.filter((p) => input.versions[p.id] !== to);
+  const raiseFcv = input.setFcv && input.fcv !== series;
+  // The plan says the release it installs and runs (its paths are checked against it).
+  const upgradePlan = (
+    ...args: Parameters<typeof lifecyclePlan> extends [unknown, unknown, ...infer R] ? R : never
+  ) => ({
+    ...lifecyclePlan(input, "upgrade", ...args),
+    version: to,
+    variant: input.release.variant,
+    release: input.release,
+  });
+  if (!errors.length && !toRoll.length && !raiseFcv && input.meta.version === to) {
+    return upgradePlan([]);
+  }
+  // The rolling part is a restart whose starts run the new binaries.
+  const target: LifecyclePlanInput = {
+    ...input,
+    meta: { ...input.meta, version: to, variant: input.release.variant, binaries: [] },
+  };
+  const cfgSet = sets.find((s) => s.configsvr);
+  const inSet = (s: ReplicaSetSpec) => toRoll.filter((p) => p.replicaSet === s.name);
+  const routers = procs.filter((p) => p.role === "mongos");
+  const sharded = input.meta.kind === "sharded" && toRoll.length > 0;
+  const hosts = [...new Map(toRoll.map((p) => [hostKey(p.host), p.host])).values()];
+  const verify = verifyOp(input, []);
+  const fcv = raiseFcv ? [fcvOp(input, series, [verify.id])] : [];
+  const record = metadataOp(input, "auto", [fcv[0]?.id ?? verify.id]);
+  record.description = `Record ${input.release.variant} ${to} as the cluster's release`;
+  record.target.params.release = JSON.stringify(input.release);
+  const phases = [
+    {
+      name: "install",
+      description: `The ${to} binaries on every host`,
+      ops: installOps(input, hosts),
+    },
+    {
+      name: "stop-balancer",
+      description: "Stop the balancer",
+      ops: sharded ? [balancerOp("stop", routers)] : [],
+    },
+    {
+      name: "upgrade-config",
+      description: "Config servers: secondaries one at a time, then the stepped-down primary",
+      ops: cfgSet ? rollSet(target, cfgSet, inSet(cfgSet), cfgSet) : [],
+    },
+    {
+      name: input.meta.kind === "sharded" ? "upgrade-shards" : "upgrade-mongod",
+      description: "Each replica set: secondaries one at a time, then the stepped-down primary",
+      ops: [
+        ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(target, s, inSet(s), cfgSet)),
+        ...rollEach(target, toRoll.filter((p) => p.role === "mongod" && !p.replicaSet)),
+      ],
+    },
+    {
+      name: "upgrade-mongos",
+      description: "mongos, one at a time",
+      ops: rollEach(target, toRoll.filter((p) => p.role === "mongos"), cfgSet),
+    },
+    {
+      name: "start-balancer",
+      description: "Start the balancer again",
+      ops: sharded ? [balancerOp("start", routers)] : [],
+    },
+    {
+      name: "finalize",
+      description: raiseFcv
+        ? "Verify health, raise the feature compatibility version, record the release"
+        : "Verify health, then record the release in the metadata",
+      ops: [verify, ...fcv, record],
+    },
+  ].map((ph) => ({ ...ph, ops: onNewRelease(input, ph.ops) }));
+  const warnings: ValidationIssue[] = singleMongosWarnings(procs, toRoll);
+  if (!raiseFcv && majorMinor(input.meta.version) !== series && !errors.length) {
+    warnings.push({
+      code: "fcv_unchanged",
+      severity: "warning",
+      message: `The feature compatibility version stays ${input.fcv}: the ${series} features ` +
+        `that need it stay off, and the binaries can still go back to ${input.meta.version}. ` +
+        `Raise it once the cluster runs well: \`mup cluster upgrade ${name} --version ${to} ` +
+        "--set-fcv`",
+    });
+  }
+  return upgradePlan(markedPhases(input, phases), { errors, warnings });
+}

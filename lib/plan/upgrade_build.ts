@@ -1,0 +1,98 @@
+/**
+ * The probe step of `cluster upgrade` (the planner, upgrade.ts, is pure): resolves the asked
+ * release the way a deploy does, reads the cluster's feature compatibility version and the
+ * version each running process reports, then plans through the lifecycle probe.
+ */
+import * as path from "node:path";
+import {
+  archiveSize,
+  loadManifest,
+  localPlatform,
+  resolvePerconaRelease,
+  resolveRelease,
+} from "../download/manifest.ts";
+import type { ExecutorFactory } from "../executor/executor.ts";
+import { clusterAccess } from "../security/access.ts";
+import type { ClusterMeta } from "../state/meta.ts";
+import { buildLifecyclePlan } from "./lifecycle_build.ts";
+import type { Plan, Release, Variant } from "./schema.ts";
+import type { PlanStore } from "./store.ts";
+import { planUpgrade } from "./upgrade.ts";
+
+export interface UpgradeRequest {
+  meta: ClusterMeta;
+  version: string;
+  variant: Variant;
+  mirror?: string;
+  setFcv: boolean;
+  cacheDir: string;
+  store: PlanStore;
+  executors: ExecutorFactory;
+  dryRun?: boolean;
+}
+
+/**
+ * `7.0` → the newest 7.0.x of the manifest (official or Percona's), for the control machine's
+ * platform, with its archive's size. Throws MupError (via the resolvers) for an unknown version.
+ */
+export async function resolveUpgradeRelease(
+  version: string,
+  variant: Variant,
+  mirror?: string,
+): Promise<Release> {
+  const platform = await localPlatform();
+  const source = { mirror };
+  const r = variant === "percona"
+    ? await resolvePerconaRelease(version, platform, source)
+    : resolveRelease(await loadManifest(source), version, platform, source);
+  r.size_bytes = await archiveSize(r.url);
+  return r;
+}
+
+/**
+ * What the cluster runs, as it says: the featureCompatibilityVersion (getParameter on a data-
+ * bearing member that answers; replica set members replicate it) and each running process's
+ * buildInfo version, by process ID. What does not answer is left out.
+ */
+export async function probeReleases(
+  meta: ClusterMeta,
+  executors: ExecutorFactory,
+): Promise<{ fcv?: string; versions: Record<string, string> }> {
+  const access = clusterAccess(meta.name, meta.topology, executors);
+  const versions: Record<string, string> = {};
+  let fcv: string | undefined;
+  await Promise.all(meta.processes.map(async (p) => {
+    const info = await access.adminCommand(p.host, p.port, { buildInfo: 1 }, 5_000).catch(() =>
+      undefined
+    );
+    if (info?.version) versions[p.id] = String(info.version);
+    if (p.role === "mongos" || fcv) return;
+    const r = await access.adminCommand(p.host, p.port, {
+      getParameter: 1,
+      featureCompatibilityVersion: 1,
+    }, 5_000).catch(() => undefined);
+    const v = r?.featureCompatibilityVersion?.version;
+    if (typeof v === "string") fcv ??= v;
+  }));
+  return { fcv, versions };
+}
+
+/** Resolves, probes, then plans the upgrade. */
+export async function buildUpgradePlan(req: UpgradeRequest): Promise<Omit<Plan, "content_hash">> {
+  const release = await resolveUpgradeRelease(req.version, req.variant, req.mirror);
+  const archive = path.join(req.cacheDir, release.archive_name);
+  const cached = await Deno.stat(archive).then(() => true, () => false);
+  const live = await probeReleases(req.meta, req.executors);
+  return await buildLifecyclePlan(
+    (input) =>
+      planUpgrade({
+        ...input,
+        release,
+        cacheDir: req.cacheDir,
+        cached,
+        setFcv: req.setFcv,
+        ...live,
+      }),
+    { meta: req.meta, store: req.store, executors: req.executors, dryRun: req.dryRun },
+  );
+}

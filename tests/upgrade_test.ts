@@ -1,0 +1,183 @@
+/**
+ * `mup cluster upgrade` through the CLI on real simulator processes: a replica set 6.0 → 7.0
+ * under a majority-writing client, the refusals MongoDB's upgrade rules ask for (one series at a
+ * time, the old series' FCV first), the FCV raised only when asked; a sharded cluster's order
+ * (balancer, config servers, shards, mongos) and its FCV through mongos.
+ */
+import assert from "node:assert/strict";
+import { MongoClient } from "mongodb";
+import {
+  deployArgs,
+  killAll,
+  replicaSetTopology,
+  smallShardedTopology,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { authOptions, meta } from "./apply_helpers.ts";
+import { display, ok, stablePorts, WriteLoad } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+/** buildInfo version and FCV each process reports, asked directly as the cluster's admin. */
+async function reported(home: string, cluster: string, ports: number[], mongos: number[] = []) {
+  const out: { port: number; version: string; fcv?: string }[] = [];
+  for (const port of ports) {
+    const c = new MongoClient(`mongodb://localhost:${port}/?directConnection=true`, {
+      serverSelectionTimeoutMS: 15_000,
+      ...(await authOptions({ home, cluster })),
+    });
+    try {
+      const admin = c.db("admin");
+      const { version } = await admin.command({ buildInfo: 1 });
+      const fcv = mongos.includes(port) ? undefined : (await admin.command({
+        getParameter: 1,
+        featureCompatibilityVersion: 1,
+      })).featureCompatibilityVersion.version;
+      out.push({ port, version, fcv });
+    } finally {
+      await c.close();
+    }
+  }
+  return out;
+}
+
+async function deploy60(home: string, name: string, topology: string): Promise<void> {
+  const file = await writeTopology(home, `${name}.yaml`, topology);
+  await ok(home, deployArgs(name, file, await testMirror(), ["--auto-approve"], "6.0"));
+}
+
+const upgrade = (name: string, version: string, ...extra: string[]) => [
+  "cluster",
+  "upgrade",
+  name,
+  "--version",
+  version,
+  "--mirror",
+  "",
+  ...extra,
+];
+
+Deno.test("replica set 6.0 → 7.0 under load: no acknowledged write lost, one series at a time, the FCV raised only when asked", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  const mirror = await testMirror();
+  const up = (v: string, ...extra: string[]) =>
+    upgrade("rs", v, ...extra).map((a) => a === "" ? mirror : a);
+  try {
+    await deploy60(home, "rs", replicaSetTopology(ports));
+    const from = String((await meta(home, "rs")).version);
+    assert.match(from, /^6\.0\./);
+
+    // Two series at once: refused before anything changes, naming the step to take first.
+    const skip = await ok(home, [...up("8.0"), "--auto-approve"], 1);
+    assert.match(skip.stdout + skip.stderr, /skips a release series.*--version 7\.0 --set-fcv/s);
+    assert.equal(String((await meta(home, "rs")).version), from);
+
+    const uri = (await display(home, "rs")).connection_string;
+    const load = new WriteLoad(uri, "upgrade", await authOptions({ home, cluster: "rs" }));
+    let missing: number[];
+    try {
+      while (load.acked.length < 20) await new Promise((r) => setTimeout(r, 20));
+      const r = await ok(home, [...up("7.0"), "--auto-approve"]);
+      assert.match(r.stdout, /Step down rs0 primary/);
+      assert.match(r.stdout, /Upgrade completed successfully!/);
+      const before = load.acked.length;
+      while (load.acked.length < before + 20) await new Promise((r) => setTimeout(r, 20));
+      await load.stop();
+      missing = await load.missing();
+    } finally {
+      await load.stop();
+      await load.close();
+    }
+    assert.deepEqual(missing, [], "every write acknowledged with w:majority survives the upgrade");
+
+    const to = String((await meta(home, "rs")).version);
+    assert.match(to, /^7\.0\./);
+    const now = await reported(home, "rs", ports);
+    assert.deepEqual(now.map((p) => p.version), [to, to, to], "every member runs the new binary");
+    assert.deepEqual(now.map((p) => p.fcv), ["6.0", "6.0", "6.0"], "the FCV is left as it was");
+    const binaries = (await meta(home, "rs")).binaries as { path: string; sha256: string }[];
+    assert.ok(binaries.length > 0 && binaries.every((b) => b.path.includes(`mongo-${to}/`)));
+
+    // The next series needs this one's FCV first: refused, naming the command that raises it.
+    const early = await ok(home, [...up("8.0"), "--auto-approve"], 1);
+    assert.match(
+      early.stdout + early.stderr,
+      new RegExp(
+        `feature compatibility version of cluster rs is 6\\.0.*--version ${to} --set-fcv`,
+        "s",
+      ),
+    );
+    // Older, or another distribution: other commands' work, refused as such.
+    const older = await ok(home, [...up("6.0"), "--auto-approve"], 1);
+    assert.match(older.stdout + older.stderr, /that is a downgrade, which mup cannot do yet/);
+    const percona = await ok(home, [...up("7.0", "--variant", "percona"), "--auto-approve"], 1);
+    assert.match(percona.stdout + percona.stderr, /switch of server distribution/);
+    // Undoing the install would take the binaries from under the members that run them.
+    const back = await ok(home, ["state", "rollback", "rs", "--checkpoint", "start"], 1);
+    assert.match(back.stderr, /\(upgrade\) cannot be rolled back/);
+    assert.deepEqual((await reported(home, "rs", ports)).map((p) => p.version), [to, to, to]);
+    const again = await ok(home, [...up("7.0"), "--auto-approve"]);
+    assert.match(again.stdout, /No changes\. Cluster rs already runs mongo 7\.0\./);
+
+    const fcv = await ok(home, [...up("7.0", "--set-fcv"), "--auto-approve"]);
+    assert.match(fcv.stdout, /Set the feature compatibility version to 7\.0/);
+    assert.doesNotMatch(fcv.stdout, /Stop rs0/, "raising the FCV restarts nothing");
+    assert.deepEqual((await reported(home, "rs", ports)).map((p) => p.fcv), ["7.0", "7.0", "7.0"]);
+
+    // A rolling restart afterwards runs the recorded (new) binaries, checked by their sha256.
+    await ok(home, ["cluster", "restart", "rs", "--auto-approve"]);
+    assert.deepEqual((await reported(home, "rs", ports)).map((p) => p.version), [to, to, to]);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("sharded 6.0 → 7.0: balancer stopped first and started last, config servers, shards, then mongos; FCV through mongos", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(4);
+  const mirror = await testMirror();
+  const up = (v: string, ...extra: string[]) =>
+    upgrade("sh", v, ...extra).map((a) => a === "" ? mirror : a);
+  try {
+    await deploy60(home, "sh", smallShardedTopology(ports));
+    const r = await ok(home, [...up("7.0", "--set-fcv"), "--auto-approve", "--json"]);
+    const order = r.stdout.split("\n").flatMap((l) => {
+      try {
+        const e = JSON.parse(l);
+        return e.event === "op_done" ? [String(e.id)] : [];
+      } catch {
+        return [];
+      }
+    });
+    const at = (id: string) => order.indexOf(id);
+    assert.ok(at("stop-balancer") >= 0, `ran: ${order.join(", ")}`);
+    const starts = order.filter((id) => id.startsWith("start-") && id !== "start-balancer");
+    assert.deepEqual(
+      starts.map((id) => id.split("-")[1]),
+      ["config", "mongod", "mongod", "mongos"],
+      `config servers, then shards, then mongos: ${starts.join(", ")}`,
+    );
+    assert.ok(at("stop-balancer") < at(starts[0]) && at(starts[3]) < at("start-balancer"));
+    assert.ok(at("start-balancer") < at("set-fcv") && at("set-fcv") < at("update-metadata"));
+    const to = String((await meta(home, "sh")).version);
+    const now = await reported(home, "sh", ports, [ports[3]]);
+    assert.ok(now.every((p) => p.version === to), JSON.stringify(now));
+    assert.deepEqual(now.map((p) => p.fcv), ["7.0", "7.0", "7.0", undefined]);
+    const c = new MongoClient(`mongodb://localhost:${ports[3]}`, {
+      serverSelectionTimeoutMS: 15_000,
+      ...(await authOptions({ home, cluster: "sh" })),
+    });
+    try {
+      const status = await c.db("admin").command({ balancerStatus: 1 });
+      assert.equal(status.mode, "full", "the balancer runs again");
+    } finally {
+      await c.close();
+    }
+  } finally {
+    await killAll(home);
+  }
+});
