@@ -21,7 +21,8 @@ export const SCRIPTS = {
     `trap - EXIT; echo copied`,
   mkdir: `mkdir -p -m "$2" -- "$1"`,
   remove: `rm -rf -- "$1"`,
-  df: `d="$1"; while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname -- "$d"); done; df -Pk -- "$d"`,
+  df: `d="$1"; while [ ! -e "$d" ] && [ "$d" != / ]; do case $d in */*) d=\${d%/*}; ` +
+    `[ -n "$d" ] || d=/ ;; *) d=. ;; esac; done; df -Pk -- "$d"`,
   // ss when present, else the kernel's tables (hex ports, state 0A = LISTEN).
   listening: `if command -v ss >/dev/null 2>&1; then echo ss; ss -Hltn; else echo proc; ` +
     `cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; fi`,

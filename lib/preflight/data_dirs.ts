@@ -207,7 +207,8 @@ export async function checkChosenDirs(
  * For each path given after the script: the nearest part of it that exists must be a directory
  * this user may write in (and enter), or mkdir -p (and mongod) fails there. Prints `user <name>`,
  * then `<index> notdir <path>` or `<index> unwritable <path>` for each that cannot be created.
- * Paths arrive as arguments ("$@"), never inside the script.
+ * Paths arrive as arguments ("$@"), never inside the script. The parent is cut off in the shell
+ * itself (what `dirname` prints, a trailing slash aside), not by a `dirname` process per level.
  */
 const CREATABLE_SCRIPT = `u=$(id -un 2>/dev/null || echo unknown)
 echo "user $u"
@@ -215,7 +216,7 @@ i=0
 for d in "$@"; do
   p=$d
   while [ ! -e "$p" ] && [ ! -L "$p" ]; do
-    q=$(dirname -- "$p")
+    case $p in */*) q=\${p%/*}; [ -n "$q" ] || q=/ ;; *) q=. ;; esac
     [ "$q" = "$p" ] && break
     p=$q
   done
