@@ -112,6 +112,14 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
     const now = await reported(home, "rs", ports);
     assert.deepEqual(now.map((p) => p.version), [to, to, to], "every member runs the new binary");
     assert.deepEqual(now.map((p) => p.fcv), ["6.0", "6.0", "6.0"], "the FCV is left as it was");
+    const shown = await ok(home, ["cluster", "display", "rs"]);
+    assert.ok(
+      shown.stdout.includes(
+        `Version: ${to} (mongo), feature compatibility 6.0 (\`mup cluster upgrade rs --version ` +
+          `${to} --set-fcv\` raises it)`,
+      ),
+      shown.stdout,
+    );
     const binaries = (await meta(home, "rs")).binaries as { path: string; sha256: string }[];
     assert.ok(binaries.length > 0 && binaries.every((b) => b.path.includes(`mongo-${to}/`)));
 
@@ -140,6 +148,8 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
     assert.match(fcv.stdout, /Set the feature compatibility version to 7\.0/);
     assert.doesNotMatch(fcv.stdout, /Stop rs0/, "raising the FCV restarts nothing");
     assert.deepEqual((await reported(home, "rs", ports)).map((p) => p.fcv), ["7.0", "7.0", "7.0"]);
+    const json = JSON.parse((await ok(home, ["cluster", "display", "rs", "--json"])).stdout);
+    assert.equal(json.feature_compatibility_version, "7.0");
 
     // A rolling restart afterwards runs the recorded (new) binaries, checked by their sha256.
     await ok(home, ["cluster", "restart", "rs", "--auto-approve"]);

@@ -28,6 +28,7 @@ import { clusterAccess } from "../security/access.ts";
 import { describeHolder } from "../preflight/ports.ts";
 import { runningPid } from "../ops/process.ts";
 import { securityOf } from "../security/settings.ts";
+import { majorMinor } from "../download/manifest.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { isClusterName, requireMeta } from "./cluster_show.ts";
 import { configureSsh, type SshCliOptions, sshCommandOptions } from "./ssh_options.ts";
@@ -88,11 +89,44 @@ function uptime(s?: number): string {
   return s === undefined ? "-" : s < 1 ? "<1s" : formatDuration(s * 1000);
 }
 
-function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[]): string {
+/**
+ * The feature compatibility version (getParameter) of the first data-bearing process that
+ * answers it; undefined when none does. Replica set members replicate it, and an upgrade leaves
+ * it at the old series until `cluster upgrade --set-fcv` raises it.
+ */
+async function readFcv(
+  access: ReturnType<typeof clusterAccess>,
+  rows: ProcessStatus[],
+  timeoutMs: number,
+): Promise<string | undefined> {
+  for (const r of rows) {
+    if (!r.healthy || r.role === "mongos" || r.role === "arbiter") continue;
+    const doc = await access.adminCommand(r.host, r.port, {
+      getParameter: 1,
+      featureCompatibilityVersion: 1,
+    }, timeoutMs).catch(() => undefined);
+    const v = doc?.featureCompatibilityVersion?.version;
+    if (typeof v === "string") return v;
+  }
+  return undefined;
+}
+
+/** "7.0.14 (mongo), feature compatibility 6.0 (…raises it)". */
+function versionLine(meta: ClusterMeta, fcv: string | undefined): string {
+  const base = `Version: ${meta.version} (${meta.variant})`;
+  if (!fcv) return base;
+  return `${base}, feature compatibility ${fcv}${
+    fcv === majorMinor(meta.version)
+      ? ""
+      : ` (\`mup cluster upgrade ${meta.name} --version ${meta.version} --set-fcv\` raises it)`
+  }`;
+}
+
+function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[], fcv?: string): string {
   const lines = [
     `Cluster: ${meta.name}`,
     `Kind: ${meta.kind.replace("_", " ")}`,
-    `Version: ${meta.version} (${meta.variant})`,
+    versionLine(meta, fcv),
     "",
     table([24, 9, 12, 14, 8, 9, 10, 8], [
       ["ID", "ROLE", "REPLICA SET", "STATE", "LAG", "PID", "UPTIME", "VERSION", "DATA DIR"],
@@ -256,6 +290,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       ? undefined
       : await stoppedByLastApply(ctx.store.clusterDir(name));
     const stopped = rows.filter((r) => r.state === "DOWN" && stop?.processes.has(r.process_id));
+    const fcv = await readFcv(access, rows, timeout);
     if (opts.json) {
       printJson({
         cluster: name,
@@ -267,6 +302,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
           : { deployed: true }),
         kind: meta.kind,
         version: meta.version,
+        feature_compatibility_version: fcv ?? null,
         healthy,
         processes: rows,
         ...(meta.kind === "sharded" ? { shards: shards ?? null, unlisted_shards: unlisted } : {}),
@@ -309,7 +345,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
             }\` starts ${ids.length === 1 ? "it" : "them"} again.\n`,
         );
       }
-      print(renderStatuses(meta, rows));
+      print(renderStatuses(meta, rows, fcv));
       if (meta.kind === "sharded") {
         print(
           shards
