@@ -15,6 +15,7 @@
  */
 import { type Document, Long, type Timestamp } from "bson";
 import { applyEntry } from "./apply.ts";
+import { allowedFcvs, FCV_ID } from "./fcv.ts";
 import { type ReplSet, tsGte } from "./replset.ts";
 
 const BATCH = 5000;
@@ -259,6 +260,7 @@ export class OplogSync {
     }
     const entries = batch.slice(1);
     if (entries.length === 0) return 0;
+    for (const e of entries) this.refuseUnknownFcv(e);
     store.transaction(() => {
       for (const e of entries) {
         if (e.op !== "n") applyEntry(store, e);
@@ -270,6 +272,40 @@ export class OplogSync {
     rs.appliedLocally();
     this.reportPosition();
     return entries.length;
+  }
+
+  /**
+   * A binary of the previous release series that replicates a feature compatibility version it
+   * does not know (the primary, on the new binary, raised it) cannot apply it: MongoDB's
+   * secondary invariants and aborts, before applying the entry (SERVER-33517, SERVER-31740).
+   * That is why every member runs the new binary before the FCV is raised.
+   */
+  private refuseUnknownFcv(e: Document): void {
+    if (e.ns !== "admin.system.version" || e.o?._id !== FCV_ID) return;
+    const version = this.rs.server.opts.version;
+    const allowed = allowedFcvs(version);
+    if (allowed.includes(String(e.o.version))) return;
+    const log = this.rs.server.log;
+    const error = `BadValue: Invalid feature compatibility version value '${e.o.version}'; ` +
+      `expected '${allowed.join("' or '")}'. See https://docs.mongodb.com/master/release-notes/` +
+      `${allowed[0]}-compatibility/#feature-compatibility.`;
+    log.write("F", "REPL", 21238, "ReplWriterWorker-0", "Writer worker caught exception", {
+      error,
+      oplogEntry: { op: e.op, ns: e.ns, o: e.o },
+    });
+    log.write("F", "ASSERT", 23095, "OplogApplier-0", "Fatal assertion", {
+      msgid: 34437,
+      error,
+      file: "src/mongo/db/repl/oplog_applier_impl.cpp",
+    });
+    log.write(
+      "F",
+      "ASSERT",
+      23096,
+      "OplogApplier-0",
+      "\n\n***aborting after fassert() failure\n\n",
+    );
+    Deno.kill(Deno.pid, "SIGABRT");
   }
 
   /** Our newest entries are not in the source's history: start again from the source's data. */
