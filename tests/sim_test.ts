@@ -539,10 +539,10 @@ Deno.test("simulator: a member still on the previous release aborts when it repl
     const r = await startMongod(v7, dir, ports[2], ["--replSet", "rs0", "--logappend"]);
     assert.equal(r.code, 0, output(r));
     await waitFor(async () => (await memberState(ports[2])) === "SECONDARY" || undefined, 30_000);
-    await waitFor(async () =>
+    const fcv = async () =>
       (await admin(ports[2], { getParameter: 1, featureCompatibilityVersion: 1 }))
-          .featureCompatibilityVersion.version === "7.0" || undefined
-    );
+        .featureCompatibilityVersion as { version: string };
+    await waitFor(async () => (await fcv()).version === "7.0" || undefined);
   });
 });
 
