@@ -14,6 +14,7 @@ import { OplogSync } from "./sync.ts";
 import { replSetHelloFields } from "./replset_hello.ts";
 import { handOffBeforeShutdown } from "./handoff.ts";
 import { awaitWriteConcern } from "./write_concern.ts";
+import { FCV_ID } from "./fcv.ts";
 
 export const STATE_NAMES: Record<number, string> = {
   0: "STARTUP",
@@ -199,8 +200,12 @@ export class ReplSet implements RoleHooks {
     this.store.repl.config = config;
     const me = this.self();
     if (!me) this.state = 10;
-    else if (me.arbiterOnly) this.state = 7;
-    else if (this.sync.tooStale || this.maintenance > 0) this.state = 3;
+    else if (me.arbiterOnly) {
+      this.state = 7;
+      // An arbiter holds no data, no feature compatibility version among it: it replicates
+      // nothing and starts on any release (MongoDB: "FCV is only for data bearing nodes").
+      this.store.deleteDoc("admin", "system.version", FCV_ID);
+    } else if (this.sync.tooStale || this.maintenance > 0) this.state = 3;
     else if (this.lastApplied() === undefined) this.state = 5;
     else if (this.state !== 1 && this.state !== 9) this.state = 2;
     if (this.state === 1 && me?.priority === 0) this.stepDown(0);

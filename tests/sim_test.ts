@@ -546,6 +546,32 @@ Deno.test("simulator: a member still on the previous release aborts when it repl
   });
 });
 
+Deno.test("simulator: an arbiter holds no FCV, so it starts on a release two series newer", async () => {
+  await withDir(async (dir) => {
+    const ports = freePorts(3);
+    const [v6, v8] = [await simBin("6.0.19"), await simBin("8.0.4")];
+    for (const p of ports) {
+      const r = await startMongod(v6, dir, p, ["--replSet", "rs0"]);
+      assert.equal(r.code, 0, output(r));
+    }
+    await admin(ports[0], {
+      replSetInitiate: {
+        _id: "rs0",
+        members: ports.map((p, i) => ({
+          _id: i,
+          host: `localhost:${p}`,
+          ...(i === 2 ? { arbiterOnly: true } : {}),
+        })),
+      },
+    });
+    await waitFor(async () => (await memberState(ports[2])) === "ARBITER" || undefined, 30_000);
+    await stopMongod(dir, ports[2]);
+    const r = await startMongod(v8, dir, ports[2], ["--replSet", "rs0", "--logappend"]);
+    assert.equal(r.code, 0, output(r));
+    await waitFor(async () => (await memberState(ports[2])) === "ARBITER" || undefined, 30_000);
+  });
+});
+
 Deno.test("simulator: fault knobs crash at startup and refuse replSetInitiate", async () => {
   await withDir(async (dir) => {
     const bin = await simBin("7.0.5");
