@@ -15,7 +15,15 @@ import {
   testMirror,
   writeTopology,
 } from "./helpers.ts";
-import { authOptions, count, currentState, meta, processLogs } from "./apply_helpers.ts";
+import * as path from "node:path";
+import {
+  authOptions,
+  clusterDir,
+  count,
+  currentState,
+  meta,
+  processLogs,
+} from "./apply_helpers.ts";
 import { display, killWhen, ok, stablePorts, WriteLoad } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -84,6 +92,10 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
       // kill -9 of mup once the primary stepped down; plan resume finishes the upgrade.
       await killWhen(home, "rs", [...up("7.0"), "--auto-approve"], /^step-down-rs0$/, "completed");
       const crashed = await currentState(home, "rs");
+      // Half upgraded, the cluster runs binaries its metadata does not name: other commands
+      // (which would start members on the old release) are refused until the upgrade finishes.
+      const restart = await ok(home, ["cluster", "restart", "rs", "--auto-approve"], 1);
+      assert.match(restart.stderr, /upgrade \(apply .*\) .* part way.*mup plan resume rs/s);
       const r = await ok(home, ["plan", "resume", "rs"]);
       assert.match(r.stdout, /Upgrade completed successfully!/);
       const st = await currentState(home, "rs");
@@ -133,8 +145,9 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
       ),
     );
     // Older, or another distribution: other commands' work, refused as such.
-    const older = await ok(home, [...up("6.0"), "--auto-approve"], 1);
+    const older = await ok(home, [...up("6.0", "--set-fcv"), "--auto-approve"], 1);
     assert.match(older.stdout + older.stderr, /that is a downgrade, which mup cannot do yet/);
+    assert.doesNotMatch(older.stdout, /Phases:|No changes/, "a refused release plans nothing");
     const percona = await ok(home, [...up("7.0", "--variant", "percona"), "--auto-approve"], 1);
     assert.match(percona.stdout + percona.stderr, /switch of server distribution/);
     // Undoing the install would take the binaries from under the members that run them.
@@ -154,6 +167,11 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
     // A rolling restart afterwards runs the recorded (new) binaries, checked by their sha256.
     await ok(home, ["cluster", "restart", "rs", "--auto-approve"]);
     assert.deepEqual((await reported(home, "rs", ports)).map((p) => p.version), [to, to, to]);
+    // The 6.0 binaries stayed installed beside the new ones; a destroy removes both.
+    assert.deepEqual((await meta(home, "rs")).earlier_releases, [from && `mongo-${from}`]);
+    const gone = await ok(home, ["cluster", "destroy", "rs", "--auto-approve"]);
+    assert.doesNotMatch(gone.stdout, /not this cluster's/);
+    assert.ok(!(await Deno.stat(path.join(clusterDir(home, "rs"), "deploy")).catch(() => false)));
   } finally {
     await killAll(home);
   }
@@ -185,7 +203,11 @@ Deno.test("sharded 6.0 → 7.0: balancer stopped first and started last, config 
       `config servers, then shards, then mongos: ${starts.join(", ")}`,
     );
     assert.ok(at("stop-balancer") < at(starts[0]) && at(starts[3]) < at("start-balancer"));
-    assert.ok(at("start-balancer") < at("set-fcv") && at("set-fcv") < at("update-metadata"));
+    // The release is recorded before the FCV is raised: cut off between them, the metadata
+    // already names the binaries the members run.
+    assert.ok(
+      at("start-balancer") < at("update-metadata") && at("update-metadata") < at("set-fcv"),
+    );
     const to = String((await meta(home, "sh")).version);
     const now = await reported(home, "sh", ports, [ports[3]]);
     assert.ok(now.every((p) => p.version === to), JSON.stringify(now));
@@ -197,6 +219,32 @@ Deno.test("sharded 6.0 → 7.0: balancer stopped first and started last, config 
     try {
       const status = await c.db("admin").command({ balancerStatus: 1 });
       assert.equal(status.mode, "full", "the balancer runs again");
+      // A balancer the operator stopped stays stopped: the next upgrade neither stops nor
+      // starts it, and says so.
+      await c.db("admin").command({ balancerStop: 1 });
+      const next = JSON.parse((await ok(home, [...up("8.0"), "--plan-only", "--json"])).stdout);
+      const ops = next.plan.phases.flatMap((ph: { operations: { type: string }[] }) =>
+        ph.operations.map((o) => o.type)
+      );
+      assert.ok(ops.includes("start_process") && !ops.includes("set_balancer"), ops.join(","));
+      assert.ok(
+        next.plan.validation.warnings.some((w: { code: string }) => w.code === "balancer_off"),
+      );
+      // Members that disagree on the FCV (a setFeatureCompatibilityVersion cut short): refused.
+      const shard = new MongoClient(`mongodb://localhost:${ports[1]}/?directConnection=true`, {
+        serverSelectionTimeoutMS: 15_000,
+        ...(await authOptions({ home, cluster: "sh" })),
+      });
+      try {
+        await shard.db("admin").command({ setFeatureCompatibilityVersion: "6.0", confirm: true });
+      } finally {
+        await shard.close();
+      }
+      const split = await ok(home, [...up("8.0"), "--plan-only"], 1);
+      assert.match(
+        split.stdout + split.stderr,
+        /report different feature compatibility versions \(6\.0 on mongod-/,
+      );
     } finally {
       await c.close();
     }

@@ -109,7 +109,11 @@ export async function planAndApply(
     }, emitter);
   if (!opts.dryRun) await fireOrFail(planHooks("", ""), "before_plan");
   const unsealed = await flow.build();
-  if (flow.noChanges !== undefined && allOperations(unsealed).length === 0) {
+  // A plan refused outright (no operations, only errors) is shown with its errors below.
+  if (
+    flow.noChanges !== undefined && allOperations(unsealed).length === 0 &&
+    unsealed.validation.valid
+  ) {
     if (opts.json) printJson({ plan_id: null, changes: false, message: flow.noChanges });
     else print(`No changes. ${flow.noChanges}`);
     return;

@@ -5,6 +5,13 @@
  * acts on members whose configuration the metadata does not describe (and a stop's record would
  * replace the switch's, so that it could no longer be resumed), and a second switch reads the
  * old mode. Every command but a destroy is refused until the switch is finished.
+ *
+ * An upgrade (`cluster upgrade`) is the same kind of change: until its last operation records
+ * the new release, some members run binaries the metadata does not name, so a start, stop,
+ * restart, repair or TLS switch would start them on the old release again (which fails once the
+ * FCV was raised) and leave the balancer it stopped off. Those are refused until the upgrade is
+ * finished; `cluster upgrade` itself may plan it again (members already on the new release are
+ * left as they are).
  */
 import { MupError } from "../errors.ts";
 import { shellJoin } from "../executor/shell_quote.ts";
@@ -30,6 +37,9 @@ export async function refuseOverUnfinishedTlsSwitch(
 ): Promise<void> {
   const u = await unfinishedApply(clusterDir);
   if (u?.outcome === "running") return;
+  if (u && !command.startsWith("cluster upgrade ")) {
+    refuseOverUnfinishedUpgrade(u, cluster, command);
+  }
   const marker = (await readMeta(clusterDir).catch(() => undefined))?.tls_switch;
   // A switch whose first operation (the one writing the marker, which everything else follows)
   // never completed changed nothing: a hook that failed before it, a pause, a cut at once.
@@ -57,6 +67,32 @@ export async function refuseOverUnfinishedTlsSwitch(
         }\` again. \`mup cluster destroy ${cluster}\` ` +
         "is the only other command that runs before then",
       details: { state_id: stateId, apply_status: fromState ? u.outcome : "unfinished" },
+    },
+  );
+}
+
+/** Throws when `u` is an upgrade whose first operation completed (see the module comment). */
+function refuseOverUnfinishedUpgrade(
+  u: NonNullable<Awaited<ReturnType<typeof unfinishedApply>>>,
+  cluster: string,
+  command: string,
+): void {
+  if (u.state.operation !== "upgrade") return;
+  const begun = Object.values(u.state.operation_states).some((o) =>
+    o.id === MARK_OP ? o.status === "completed" : o.status !== "pending"
+  );
+  if (!begun) return;
+  throw new MupError(
+    `cluster ${cluster}'s upgrade (apply ${u.state.state_id}) ${u.outcome} part way: some ` +
+      "members may run the new release, and the metadata records the old one until the upgrade " +
+      `finishes. \`mup ${command}\` would start members on the old release again (which fails ` +
+      "once the feature compatibility version was raised) and leave the balancer it stopped off",
+    {
+      hint: `finish the upgrade first: \`mup plan resume ${cluster}\` (it goes on from where ` +
+        `it stopped), or plan it again with \`mup cluster upgrade ${cluster} --version …\`; ` +
+        `then run \`mup ${shellJoin(Deno.args)}\` again. \`mup cluster destroy ${cluster}\` is ` +
+        "the only other command that runs before then",
+      details: { state_id: u.state.state_id, apply_status: u.outcome },
     },
   );
 }

@@ -29,8 +29,9 @@ interface UpgradeOptions extends PlanFlowOptions {
 export function addUpgradeCommand(cmd: Command, ctx: CliContext): void {
   const sub = cmd.command("upgrade")
     .description(
-      "Upgrade a running cluster's MongoDB binaries without stopping it (MongoDB's rolling " +
-        "procedure): the release installed on every host; the balancer stopped (sharded); " +
+      "Upgrade a running cluster's MongoDB binaries one process at a time (MongoDB's rolling " +
+        "procedure; a standalone or a one-member set is down while it restarts): the release " +
+        "installed on every host; the balancer stopped if it runs (sharded); " +
         "config servers, then each replica set (secondaries one at a time, then the " +
         "stepped-down primary), then mongos restarted on the new binaries; the balancer " +
         "started again. One release series at a time (6.0 → 7.0), from the old series' " +
@@ -98,9 +99,7 @@ export function addUpgradeCommand(cmd: Command, ctx: CliContext): void {
         return opts.hooks === false ? withoutHooks(plan) : plan;
       },
       header: (plan) => [
-        `Planning upgrade of cluster: ${name} (${meta.variant} ${meta.version} → ${
-          releaseOf(plan)
-        })`,
+        `Planning upgrade of cluster: ${name} (${meta.variant} ${meta.version} → ${plan.variant} ${plan.version})`,
         `Topology: ${describeTopology(plan)}`,
         "",
       ],
@@ -109,17 +108,4 @@ export function addUpgradeCommand(cmd: Command, ctx: CliContext): void {
       }.`,
     }, opts);
   });
-}
-
-/** The release the plan's last operation records (update-metadata's `release`). */
-function releaseOf(
-  plan: { phases: { operations: { target: { params: Record<string, string> } }[] }[] },
-) {
-  for (const ph of plan.phases) {
-    for (const o of ph.operations) {
-      const r = o.target.params.release;
-      if (r) return (JSON.parse(r) as { version: string }).version;
-    }
-  }
-  return "?";
 }

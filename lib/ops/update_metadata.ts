@@ -75,7 +75,7 @@ export const updateMetadata: Operation = {
     const { tls_switch: _done, ...rest } = meta;
     const upgraded = ctx.op.target.params.release === undefined
       ? {}
-      : await upgradedRelease(ctx.plan, ctx.op.target.params.release);
+      : await upgradedRelease(ctx.plan, ctx.op.target.params.release, meta);
     await writeMeta(dir, {
       ...(tls === undefined ? meta : rest),
       ...(switching === "enable" || switching === "disable"
@@ -119,13 +119,26 @@ export const updateMetadata: Operation = {
  * and the binaries its plan installed with the sha256 of the verified download (as a deploy's
  * save_metadata records them).
  */
-async function upgradedRelease(plan: Parameters<typeof installedBinaries>[0], json: string) {
+async function upgradedRelease(
+  plan: Parameters<typeof installedBinaries>[0],
+  json: string,
+  prev: { variant: string; version: string; earlier_releases?: string[] },
+) {
   const release = Release.parse(JSON.parse(json));
+  const was = `${prev.variant}-${prev.version}`;
+  const now = `${release.variant}-${release.version}`;
+  const earlier = [...new Set([...(prev.earlier_releases ?? []), was])].filter((r) => r !== now);
   const binaries = (await Promise.all(
     installedBinaries(plan).map(async ({ host, path: file, source }) => {
       const sha256 = await sha256File(source);
       return sha256 ? [{ host, path: file, sha256 }] : [];
     }),
   )).flat();
-  return { version: release.version, variant: release.variant, release, binaries };
+  return {
+    version: release.version,
+    variant: release.variant,
+    release,
+    binaries,
+    ...(earlier.length ? { earlier_releases: earlier } : {}),
+  };
 }

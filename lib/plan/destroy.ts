@@ -207,7 +207,9 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
       root,
       procs.filter((p) => hostKey(p.host) === machine).map((p) => p.dirs),
     );
-    add(host, path.join(root, "bin", `${meta.variant}-${meta.version}`), "binaries");
+    for (const r of [`${meta.variant}-${meta.version}`, ...(meta.earlier_releases ?? [])]) {
+      add(host, path.join(root, "bin", r), "binaries");
+    }
     if (secured) add(host, hostSecretsDir(root), "keyfile directory", [], "own_files", { own });
     // The layout's parents, if nothing else (another cluster, retained data) is in them.
     const before = removes.filter((o) => hostKey(o.target.host!) === machine).map((o) => o.id);

@@ -57,15 +57,16 @@ export async function buildRollbackPlan(req: {
       },
     );
   }
-  // An upgrade restarted members on new binaries (and may have raised the FCV): undoing its
-  // install would remove the binaries they run, and nothing restarts them on the old ones.
+  // An upgrade restarts members on new binaries and may raise the FCV: undoing its install would
+  // remove binaries members run, and nothing would restart them on the old ones.
   if (state.operation === "upgrade") {
     throw new MupError(
-      `apply ${id} (upgrade) cannot be rolled back: its members were restarted on the new ` +
-        "binaries, which a rollback would remove from under them; going back to the old release " +
-        "is a downgrade, which mup cannot do yet",
+      `apply ${id} (upgrade) cannot be rolled back: what it installed may be the binaries the ` +
+        "members run now (and a raised feature compatibility version cannot be lowered with " +
+        "them); going back to the old release is a downgrade, which mup cannot do yet",
       {
-        hint: `an upgrade stopped part way is finished by \`mup plan resume ${req.cluster}\`; ` +
+        hint:
+          `an upgrade that stopped part way is finished by \`mup plan resume ${req.cluster}\`; ` +
           "the old release's binaries stay installed beside the new ones",
       },
     );

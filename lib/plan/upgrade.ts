@@ -25,6 +25,7 @@ import { installId } from "./deploy_steps.ts";
 import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";
 import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
+import { downWhileRestartedWarnings, majorityWarnings } from "./restart_warnings.ts";
 
 /** The release series each one upgrades to (MongoDB's supported upgrade paths). */
 export const NEXT_SERIES: Record<string, string> = {
@@ -44,10 +45,18 @@ export interface UpgradePlanInput extends LifecyclePlanInput {
   cached: boolean;
   /** --set-fcv: raise the feature compatibility version to the new series at the end. */
   setFcv: boolean;
-  /** The cluster's featureCompatibilityVersion as read before planning (undefined: unread). */
-  fcv?: string;
+  /** Each data-bearing member's featureCompatibilityVersion as read before planning, by ID. */
+  fcvs: Record<string, string>;
   /** The version each running process reports (buildInfo), by process ID. */
   versions: Record<string, string>;
+  /** A sharded cluster's balancer mode (balancerStatus) before planning; undefined: unread. */
+  balancer?: string;
+}
+
+/** The one FCV every member that answered reports (undefined: none answered, or they differ). */
+function clusterFcv(input: UpgradePlanInput): string | undefined {
+  const seen = new Set(Object.values(input.fcvs));
+  return seen.size === 1 ? [...seen][0] : undefined;
 }
 
 /** The release downloaded once on the control machine, then installed on every host given. */
@@ -180,7 +189,12 @@ function balancerOp(state: "stop" | "start", routers: ProcessSpec[]): PlannedOpe
   });
 }
 
-function fcvOp(input: UpgradePlanInput, to: string, deps: string[]): PlannedOperation {
+function fcvOp(
+  input: UpgradePlanInput,
+  to: string,
+  from: string | undefined,
+  deps: string[],
+): PlannedOperation {
   const { procs } = clusterProcesses(input);
   const dataBearing = procs.filter((p) => p.role !== "mongos" && !p.arbiterOnly);
   const routers = input.meta.kind === "sharded"
@@ -201,9 +215,10 @@ function fcvOp(input: UpgradePlanInput, to: string, deps: string[]): PlannedOper
       },
       timeout_ms: 120_000,
     },
-    changes: [change("cluster", input.meta.name, "update", {
-      featureCompatibilityVersion: to,
-    })],
+    changes: [{
+      ...change("cluster", input.meta.name, "update", { featureCompatibilityVersion: to }),
+      before: { featureCompatibilityVersion: from ?? "unknown" },
+    }],
     depends_on: deps,
     parallel: false,
     estimated_ms: EST.verify,
@@ -244,13 +259,28 @@ function releaseErrors(input: UpgradePlanInput): ValidationIssue[] {
       }`,
     );
   }
-  if (a !== b && input.fcv !== a) {
+  const seen = [...new Set(Object.values(input.fcvs))].sort();
+  if (seen.length > 1) {
+    const who = seen.map((v) =>
+      `${v} on ${Object.keys(input.fcvs).filter((id) => input.fcvs[id] === v).join(", ")}`
+    );
+    return refuse(
+      "fcv_differs",
+      `the members of cluster ${name} report different feature compatibility versions ` +
+        `(${who.join("; ")}): a setFeatureCompatibilityVersion did not finish. Run it again ` +
+        `(\`mup cluster upgrade ${name} --version ${from} --set-fcv\` when it raises the FCV ` +
+        `to ${a}), then plan the upgrade again`,
+    );
+  }
+  const fcv = clusterFcv(input);
+  // The old series' FCV, or already the new one's (raised by hand once every member ran it).
+  if (a !== b && fcv !== a && fcv !== b) {
     return refuse(
       "fcv_mismatch",
-      input.fcv === undefined
+      fcv === undefined
         ? `the feature compatibility version of cluster ${name} could not be read: an upgrade ` +
           `to ${b} needs it to be ${a} (see \`mup cluster display ${name}\`)`
-        : `the feature compatibility version of cluster ${name} is ${input.fcv}: an upgrade to ` +
+        : `the feature compatibility version of cluster ${name} is ${fcv}: an upgrade to ` +
           `${b} needs ${a} first (\`mup cluster upgrade ${name} --version ${from} --set-fcv\`)`,
     );
   }
@@ -273,10 +303,12 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
       } is not running: a rolling upgrade needs every process up (run \`mup cluster start ${name}\` ` +
       "first)",
   }));
-  errors.push(...releaseErrors(input));
+  const refused = releaseErrors(input);
+  errors.push(...refused);
   // What an earlier, interrupted upgrade already moved to the new release stays as it is.
   const toRoll = procs.filter((p) => input.versions[p.id] !== to);
-  const raiseFcv = input.setFcv && input.fcv !== series;
+  const fcvNow = clusterFcv(input);
+  const raiseFcv = input.setFcv && fcvNow !== series;
   // The plan says the release it installs and runs (its paths are checked against it).
   const upgradePlan = (
     ...args: Parameters<typeof lifecyclePlan> extends [unknown, unknown, ...infer R] ? R : never
@@ -289,6 +321,8 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
   if (!errors.length && !toRoll.length && !raiseFcv && input.meta.version === to) {
     return upgradePlan([]);
   }
+  // A release this cluster cannot go to has no plan to show, only the reason.
+  if (refused.length) return upgradePlan([], { errors });
   // The rolling part is a restart whose starts run the new binaries.
   const target: LifecyclePlanInput = {
     ...input,
@@ -297,13 +331,17 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
   const cfgSet = sets.find((s) => s.configsvr);
   const inSet = (s: ReplicaSetSpec) => toRoll.filter((p) => p.replicaSet === s.name);
   const routers = procs.filter((p) => p.role === "mongos");
-  const sharded = input.meta.kind === "sharded" && toRoll.length > 0;
+  // A balancer the operator keeps off stays off: mup neither stops nor starts it.
+  const balancerOn = input.balancer !== "off";
+  const sharded = input.meta.kind === "sharded" && toRoll.length > 0 && balancerOn;
   const hosts = [...new Map(toRoll.map((p) => [hostKey(p.host), p.host])).values()];
+  // The release is recorded once every process runs it, before the FCV is raised: an apply cut
+  // off between the two leaves metadata that names the binaries the members run.
   const verify = verifyOp(input, []);
-  const fcv = raiseFcv ? [fcvOp(input, series, [verify.id])] : [];
-  const record = metadataOp(input, "auto", [fcv[0]?.id ?? verify.id]);
+  const record = metadataOp(input, "auto", [verify.id]);
   record.description = `Record ${input.release.variant} ${to} as the cluster's release`;
   record.target.params.release = JSON.stringify(input.release);
+  const fcv = raiseFcv ? [fcvOp(input, series, fcvNow, [record.id])] : [];
   const phases = [
     {
       name: "install",
@@ -341,17 +379,27 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
     {
       name: "finalize",
       description: raiseFcv
-        ? "Verify health, raise the feature compatibility version, record the release"
+        ? "Verify health, record the release, then raise the feature compatibility version"
         : "Verify health, then record the release in the metadata",
-      ops: [verify, ...fcv, record],
+      ops: [verify, record, ...fcv],
     },
   ].map((ph) => ({ ...ph, ops: onNewRelease(input, ph.ops) }));
+  // What a rolling restart of the same processes warns of (restart.ts), the upgrade does too.
   const warnings: ValidationIssue[] = singleMongosWarnings(procs, toRoll);
-  if (!raiseFcv && majorMinor(input.meta.version) !== series && !errors.length) {
+  warnings.push(...downWhileRestartedWarnings(procs, sets, toRoll));
+  warnings.push(...majorityWarnings(procs, sets, toRoll, input.facts, false));
+  if (input.meta.kind === "sharded" && toRoll.length && !balancerOn) {
+    warnings.push({
+      code: "balancer_off",
+      severity: "warning",
+      message: "The balancer is off, and stays off: the upgrade neither stops nor starts it.",
+    });
+  }
+  if (!raiseFcv && fcvNow !== series && !errors.length) {
     warnings.push({
       code: "fcv_unchanged",
       severity: "warning",
-      message: `The feature compatibility version stays ${input.fcv}: the ${series} features ` +
+      message: `The feature compatibility version stays ${fcvNow}: the ${series} features ` +
         `that need it stay off, and the binaries can still go back to ${input.meta.version}. ` +
         `Raise it once the cluster runs well: \`mup cluster upgrade ${name} --version ${to} ` +
         "--set-fcv`",

@@ -17,7 +17,8 @@ import type { ClusterMeta } from "../state/meta.ts";
 import { buildLifecyclePlan } from "./lifecycle_build.ts";
 import type { Plan, Release, Variant } from "./schema.ts";
 import type { PlanStore } from "./store.ts";
-import { planUpgrade } from "./upgrade.ts";
+import { planUpgrade, type UpgradePlanInput } from "./upgrade.ts";
+import { listProcesses } from "./processes.ts";
 
 export interface UpgradeRequest {
   meta: ClusterMeta;
@@ -50,31 +51,40 @@ export async function resolveUpgradeRelease(
 }
 
 /**
- * What the cluster runs, as it says: the featureCompatibilityVersion (getParameter on a data-
- * bearing member that answers; replica set members replicate it) and each running process's
- * buildInfo version, by process ID. What does not answer is left out.
+ * What the cluster runs, as it says: each data-bearing member's featureCompatibilityVersion
+ * (getParameter; an arbiter holds none) and each running process's buildInfo version, by
+ * process ID, and (sharded) the balancer's mode through the first mongos that answers
+ * (balancerStatus: "full" or "off"). What does not answer is left out.
  */
 export async function probeReleases(
   meta: ClusterMeta,
   executors: ExecutorFactory,
-): Promise<{ fcv?: string; versions: Record<string, string> }> {
+): Promise<Pick<UpgradePlanInput, "fcvs" | "versions" | "balancer">> {
   const access = clusterAccess(meta.name, meta.topology, executors);
+  const arbiters = new Set(
+    listProcesses(meta.topology, "/").filter((p) => p.arbiterOnly).map((p) => p.id),
+  );
   const versions: Record<string, string> = {};
-  let fcv: string | undefined;
+  const fcvs: Record<string, string> = {};
+  const ask = (p: ClusterMeta["processes"][number], cmd: Record<string, unknown>) =>
+    access.adminCommand(p.host, p.port, cmd, 5_000).catch(() => undefined);
   await Promise.all(meta.processes.map(async (p) => {
-    const info = await access.adminCommand(p.host, p.port, { buildInfo: 1 }, 5_000).catch(() =>
-      undefined
-    );
+    const info = await ask(p, { buildInfo: 1 });
     if (info?.version) versions[p.id] = String(info.version);
-    if (p.role === "mongos" || fcv) return;
-    const r = await access.adminCommand(p.host, p.port, {
-      getParameter: 1,
-      featureCompatibilityVersion: 1,
-    }, 5_000).catch(() => undefined);
+    if (!info || p.role === "mongos" || arbiters.has(p.id)) return;
+    const r = await ask(p, { getParameter: 1, featureCompatibilityVersion: 1 });
     const v = r?.featureCompatibilityVersion?.version;
-    if (typeof v === "string") fcv ??= v;
+    if (typeof v === "string") fcvs[p.id] = v;
   }));
-  return { fcv, versions };
+  let balancer: string | undefined;
+  for (const p of meta.processes.filter((x) => x.role === "mongos")) {
+    const r = await ask(p, { balancerStatus: 1 });
+    if (r?.mode) {
+      balancer = String(r.mode);
+      break;
+    }
+  }
+  return { fcvs, versions, ...(balancer ? { balancer } : {}) };
 }
 
 /** Resolves, probes, then plans the upgrade. */

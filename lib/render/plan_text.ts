@@ -113,7 +113,8 @@ export function renderPlan(
       ]
       : []),
     "",
-    "Phases:",
+    // A plan refused outright has no operations: only its errors, below, say anything.
+    ...(ops.length ? ["Phases:"] : ["Operations: none (the plan is refused; see below)"]),
   ];
   for (const ph of plan.phases) {
     out.push(
@@ -147,13 +148,15 @@ export function renderPlan(
     out.push("");
   }
   out.push(...runsLines(ops, !!options.all, listAll));
-  out.push(`Total operations: ${ops.length}`);
-  out.push(
-    `Estimated duration: ${
-      formatDuration(cp.length)
-    } (critical path through ${cp.path.length} operations)`,
-  );
-  out.push(`Estimates from: ${describeEstimateSource(plan.estimate_source)}`);
+  if (ops.length) {
+    out.push(`Total operations: ${ops.length}`);
+    out.push(
+      `Estimated duration: ${
+        formatDuration(cp.length)
+      } (critical path through ${cp.path.length} operations)`,
+    );
+    out.push(`Estimates from: ${describeEstimateSource(plan.estimate_source)}`);
+  }
   if (plan.hooks.length) {
     out.push("", "Hooks configured:");
     for (const h of plan.hooks) {

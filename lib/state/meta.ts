@@ -60,6 +60,12 @@ export const ClusterMeta = z.object({
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
   })).optional(),
   /**
+   * Releases (`<variant>-<version>`) that `cluster upgrade` replaced: their binaries stay
+   * installed under `<deploy root>/bin` beside the current ones (the way back while the FCV is
+   * not raised), and a destroy removes them with the rest.
+   */
+  earlier_releases: z.array(z.string().regex(/^[a-z]+-[0-9][0-9A-Za-z.-]*$/)).optional(),
+  /**
    * Set when a command changed the recorded topology after the deploy (`cluster tls`): the
    * topology file no longer describes the cluster, so a repair takes what `cluster show-config`
    * prints instead. A deploy (repair) writes the metadata anew, without it.

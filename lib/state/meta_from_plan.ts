@@ -60,6 +60,8 @@ export function metaFromPlan(
     last_state_id: opts.stateId,
     release: plan.release,
     ...(opts.binaries?.length ? { binaries: opts.binaries } : {}),
+    // A repair keeps the record of what earlier releases left installed.
+    ...(prev?.earlier_releases?.length ? { earlier_releases: prev.earlier_releases } : {}),
     topology_file: plan.topology_file,
   };
 }
