@@ -36,7 +36,7 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
     ? `run \`mup cluster deploy ${plan.cluster_name} ${
       plan.topology_file ? shellQuote(plan.topology_file) : "<topology>"
     } --version ${plan.version} --plan-only\` again`
-    : `plan it again: \`mup ${commandOf(plan.operation, plan.cluster_name)} …\``;
+    : `plan it again: \`mup ${commandOf(plan.operation, plan.cluster_name, plan.version)} …\``;
   if (!meta) {
     if (base.lineage !== "") {
       throw new MupError(

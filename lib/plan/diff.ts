@@ -135,6 +135,14 @@ const WORDS: Record<string, string> = {
   none: "unchanged",
 };
 
+/** "featureCompatibilityVersion 6.0 → 7.0": the fields an update's before and after differ in. */
+function changedFields(before: unknown, after: unknown): string {
+  if (!before || !after || typeof before !== "object" || typeof after !== "object") return "";
+  const b = before as Record<string, unknown>, a = after as Record<string, unknown>;
+  return Object.keys(a).filter((k) => JSON.stringify(b[k]) !== JSON.stringify(a[k]))
+    .map((k) => `${k} ${String(b[k] ?? "(none)")} → ${String(a[k])}`).join(", ");
+}
+
 /**
  * The diff as Terraform shows one: each resource that changes with its symbol and what happens
  * to it; resources left as they are only counted ("14 unchanged"), in the summary.
@@ -149,9 +157,11 @@ export function renderDiff(plan: Plan, d: PlanDiff): string {
   }
   const lines = [`Plan ${plan.plan_id} for cluster ${plan.cluster_name}:`, ""];
   for (const c of d.changes.filter((x) => x.action !== "none")) {
+    const what = WORDS[c.action]?.replace(/^to /, "") ?? c.action;
+    const fields = c.action === "update" ? changedFields(c.before, c.after) : "";
     lines.push(
-      `  ${SYMBOL[c.action]} ${c.resource_type.padEnd(12)} ${c.resource_id}  (${
-        WORDS[c.action]?.replace(/^to /, "") ?? c.action
+      `  ${SYMBOL[c.action]} ${c.resource_type.padEnd(12)} ${c.resource_id}  (${what}${
+        fields ? `: ${fields}` : ""
       })`,
     );
   }

@@ -256,7 +256,7 @@ export class PlainRenderer {
             } --version ${plan.version}\` (the new plan re-checks what is already in place).`
           : "The failed hook runs again on resume. To go on without the cluster's hooks, make " +
             `the plan again with --no-hooks: \`mup ${
-              commandOf(plan.operation, plan.cluster_name)
+              commandOf(plan.operation, plan.cluster_name, plan.version)
             } --no-hooks\` (with the same -R/-N selection, if the plan had one).`,
       );
     }
