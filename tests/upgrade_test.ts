@@ -230,6 +230,11 @@ Deno.test("sharded 6.0 → 7.0: balancer stopped first and started last, config 
         ph.operations.map((o) => o.type)
       );
       assert.ok(ops.includes("start_process") && !ops.includes("set_balancer"), ops.join(","));
+      // The install changes no process: it comes before the status is marked as changing.
+      assert.deepEqual(
+        next.plan.phases.slice(0, 2).map((ph: { name: string }) => ph.name),
+        ["install", "prepare"],
+      );
       assert.ok(
         next.plan.validation.warnings.some((w: { code: string }) => w.code === "balancer_off"),
       );

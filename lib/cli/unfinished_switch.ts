@@ -78,10 +78,9 @@ function refuseOverUnfinishedUpgrade(
   command: string,
 ): void {
   if (u.state.operation !== "upgrade") return;
-  const begun = Object.values(u.state.operation_states).some((o) =>
-    o.id === MARK_OP ? o.status === "completed" : o.status !== "pending"
-  );
-  if (!begun) return;
+  // The install before the mark changes no process: an upgrade that stopped there left the
+  // cluster as the metadata says.
+  if (u.state.operation_states[MARK_OP]?.status !== "completed") return;
   throw new MupError(
     `cluster ${cluster}'s upgrade (apply ${u.state.state_id}) ${u.outcome} part way: some ` +
       "members may run the new release, and the metadata records the old one until the upgrade " +

@@ -342,12 +342,15 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
   record.description = `Record ${input.release.variant} ${to} as the cluster's release`;
   record.target.params.release = JSON.stringify(input.release);
   const fcv = raiseFcv ? [fcvOp(input, series, fcvNow, [record.id])] : [];
+  // Installing changes no process: it goes before the mark that says the cluster is changing,
+  // so a download that fails leaves the recorded status as it was. Nothing to install when
+  // every process runs the release already (an FCV-only plan).
+  const install = {
+    name: "install",
+    description: `The ${to} binaries on every host`,
+    ops: onNewRelease(input, hosts.length ? installOps(input, hosts) : []),
+  };
   const phases = [
-    {
-      name: "install",
-      description: `The ${to} binaries on every host`,
-      ops: installOps(input, hosts),
-    },
     {
       name: "stop-balancer",
       description: "Stop the balancer",
@@ -405,5 +408,7 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
         "--set-fcv`",
     });
   }
-  return upgradePlan(markedPhases(input, phases), { errors, warnings });
+  const plan = upgradePlan([install, ...markedPhases(input, phases)], { errors, warnings });
+  plan.resources.download_size_mb = hosts.length ? Math.ceil(input.release.size_bytes / 1e6) : 0;
+  return plan;
 }

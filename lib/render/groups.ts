@@ -84,6 +84,13 @@ export function groupPlanLine(plan: Plan, g: OpGroup): string {
   }
 }
 
+/** The archives' size, from the operations' `size_bytes` (the plan's resources as a fallback). */
+function archiveSize(ops: PlannedOperation[], plan: Plan): string {
+  const bytes = ops.reduce((n, o) => n + Number(o.target.params.size_bytes ?? 0), 0);
+  if (!bytes) return `${plan.resources.download_size_mb}MB`;
+  return bytes < 1e6 ? `${Math.max(1, Math.round(bytes / 1e3))}KB` : `${Math.round(bytes / 1e6)}MB`;
+}
+
 /** The line shown once a group is done, in the past tense. */
 export function groupDoneLine(plan: Plan, g: OpGroup): string {
   const n = g.ops.length;
@@ -93,7 +100,7 @@ export function groupDoneLine(plan: Plan, g: OpGroup): string {
   const names = roleNames(plan, sub);
   switch (type) {
     case "download_binary":
-      return `Downloaded MongoDB ${plan.version} (${plan.resources.download_size_mb}MB)`;
+      return `Downloaded MongoDB ${plan.version} (${archiveSize(g.ops, plan)})`;
     case "create_directory":
       return `Created directories on ${plural(hosts, "host")}`;
     case "generate_config":
