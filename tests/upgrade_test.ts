@@ -29,14 +29,19 @@ import { installFixture } from "./fixture.ts";
 
 installFixture();
 
+/** A direct client to one process, logged in as the cluster's admin; the caller closes it. */
+async function adminClient(home: string, cluster: string, port: number): Promise<MongoClient> {
+  return new MongoClient(`mongodb://localhost:${port}/?directConnection=true`, {
+    serverSelectionTimeoutMS: 15_000,
+    ...(await authOptions({ home, cluster })),
+  });
+}
+
 /** buildInfo version and FCV each process reports, asked directly as the cluster's admin. */
 async function reported(home: string, cluster: string, ports: number[], mongos: number[] = []) {
   const out: { port: number; version: string; fcv?: string }[] = [];
   for (const port of ports) {
-    const c = new MongoClient(`mongodb://localhost:${port}/?directConnection=true`, {
-      serverSelectionTimeoutMS: 15_000,
-      ...(await authOptions({ home, cluster })),
-    });
+    const c = await adminClient(home, cluster, port);
     try {
       const admin = c.db("admin");
       const { version } = await admin.command({ buildInfo: 1 });
@@ -215,10 +220,7 @@ Deno.test("sharded 6.0 → 7.0: balancer stopped first and started last, config 
     const now = await reported(home, "sh", ports, [ports[3]]);
     assert.ok(now.every((p) => p.version === to), JSON.stringify(now));
     assert.deepEqual(now.map((p) => p.fcv), ["7.0", "7.0", "7.0", undefined]);
-    const c = new MongoClient(`mongodb://localhost:${ports[3]}`, {
-      serverSelectionTimeoutMS: 15_000,
-      ...(await authOptions({ home, cluster: "sh" })),
-    });
+    const c = await adminClient(home, "sh", ports[3]);
     try {
       const status = await c.db("admin").command({ balancerStatus: 1 });
       assert.equal(status.mode, "full", "the balancer runs again");
@@ -239,10 +241,7 @@ Deno.test("sharded 6.0 → 7.0: balancer stopped first and started last, config 
         next.plan.validation.warnings.some((w: { code: string }) => w.code === "balancer_off"),
       );
       // Members that disagree on the FCV (a setFeatureCompatibilityVersion cut short): refused.
-      const shard = new MongoClient(`mongodb://localhost:${ports[1]}/?directConnection=true`, {
-        serverSelectionTimeoutMS: 15_000,
-        ...(await authOptions({ home, cluster: "sh" })),
-      });
+      const shard = await adminClient(home, "sh", ports[1]);
       try {
         await shard.db("admin").command({ setFeatureCompatibilityVersion: "6.0", confirm: true });
       } finally {

@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { addressHost, hostKey } from "../topology/hosts.ts";
 import { renderConfig } from "./mongo_config.ts";
-import type { PlannedOperation } from "./schema.ts";
+import type { PlannedOperation, Release } from "./schema.ts";
 import { installId, releaseUses, type StepContext } from "./deploy_steps.ts";
 import { change, check, EST, op, processTarget, uploadConfigOp } from "./op_builders.ts";
 
@@ -16,58 +16,20 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
   const r = input.release;
   const prepare: PlannedOperation[] = [];
   const releases = releaseUses(c);
-  const downloadId = `download-${r.variant}-${r.version}-${r.platform}`;
-  prepare.push(op({
-    id: downloadId,
-    type: "download_binary",
-    description: `Download ${
-      r.variant === "percona" ? "Percona Server for MongoDB" : "MongoDB"
-    } ${r.version} for ${r.platform}`,
-    target: {
-      type: "host",
-      name: "control",
-      host: "localhost",
-      params: {
-        url: r.url,
-        sha256: r.sha256,
-        archive,
-        size_bytes: String(r.size_bytes),
-        variant: r.variant,
-        version: r.version,
-        extract_dir: c.unpackedDir,
-      },
-    },
-    pre_conditions: [
-      check(`${downloadId}:cache`, "cache_writable", input.cacheDir, "binary cache is writable", {
-        path: input.cacheDir,
-      }),
-    ],
-    changes: [change("file", archive, input.cached ? "none" : "create")],
-    depends_on: [],
-    estimated_ms: input.cached ? EST.downloadCached : EST.download,
+  prepare.push(downloadOp(r, {
+    cacheDir: input.cacheDir,
+    archive,
+    unpackedDir: c.unpackedDir,
+    cached: input.cached,
   }));
   // Remote hosts of another architecture: their release, downloaded the same way.
   for (const u of releases.uses.slice(1)) {
-    const main = prepare[0];
-    prepare.push({
-      ...main,
-      id: u.downloadId,
-      description: main.description.replace(r.platform, u.release.platform),
-      target: {
-        ...main.target,
-        params: {
-          ...main.target.params,
-          url: u.release.url,
-          sha256: u.release.sha256,
-          archive: u.archive,
-          size_bytes: String(u.release.size_bytes),
-          extract_dir: u.unpackedDir,
-        },
-      },
-      pre_conditions: [{ ...main.pre_conditions[0], id: `${u.downloadId}:cache` }],
-      changes: [change("file", u.archive, u.cached ? "none" : "create")],
-      estimated_ms: u.cached ? EST.downloadCached : EST.download,
-    });
+    prepare.push(downloadOp(u.release, {
+      cacheDir: input.cacheDir,
+      archive: u.archive,
+      unpackedDir: u.unpackedDir,
+      cached: u.cached,
+    }));
   }
   // Binaries each host needs, gathered in one pass (a filter per host is quadratic at scale).
   const rolesOf = new Map<string, Set<string>>();
@@ -79,34 +41,12 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
   for (const host of hosts) {
     const roles = rolesOf.get(hostKey(host))!;
     const { release: hr, downloadId: dl, archive: ar, unpackedDir } = releases.of(host);
-    prepare.push(op({
-      id: installId(host),
-      type: "upload_file",
-      description: `Install ${r.version} binaries on ${host}`,
-      target: {
-        type: "host",
-        name: host,
-        host,
-        params: {
-          kind: "binaries",
-          source_dir: path.join(unpackedDir, "bin"),
-          dest_dir: binDir,
-          files: [...roles].sort().join(","),
-          sha256: hr.sha256,
-        },
-      },
-      pre_conditions: [
-        check(
-          `${installId(host)}:archive`,
-          "archive_checksum",
-          ar,
-          "downloaded archive matches its sha256",
-          { path: ar, sha256: hr.sha256 },
-        ),
-      ],
-      changes: [change("directory", `${addressHost(host)}:${binDir}`, "create")],
-      depends_on: [dl],
-      estimated_ms: EST.install,
+    prepare.push(installOp(host, hr, {
+      downloadId: dl,
+      archive: ar,
+      unpackedDir,
+      binDir,
+      files: [...roles].sort(),
     }));
   }
   for (const p of procs) {
@@ -158,4 +98,81 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
   }
 
   return prepare;
+}
+
+/**
+ * `download-<variant>-<version>-<platform>`: the release's archive into the control machine's
+ * cache, checked against its sha256 and unpacked into `unpackedDir`.
+ */
+export function downloadOp(
+  r: Release,
+  at: { cacheDir: string; archive: string; unpackedDir: string; cached: boolean },
+): PlannedOperation {
+  const id = `download-${r.variant}-${r.version}-${r.platform}`;
+  return op({
+    id,
+    type: "download_binary",
+    description: `Download ${
+      r.variant === "percona" ? "Percona Server for MongoDB" : "MongoDB"
+    } ${r.version} for ${r.platform}`,
+    target: {
+      type: "host",
+      name: "control",
+      host: "localhost",
+      params: {
+        url: r.url,
+        sha256: r.sha256,
+        archive: at.archive,
+        size_bytes: String(r.size_bytes),
+        variant: r.variant,
+        version: r.version,
+        extract_dir: at.unpackedDir,
+      },
+    },
+    pre_conditions: [
+      check(`${id}:cache`, "cache_writable", at.cacheDir, "binary cache is writable", {
+        path: at.cacheDir,
+      }),
+    ],
+    changes: [change("file", at.archive, at.cached ? "none" : "create")],
+    depends_on: [],
+    estimated_ms: at.cached ? EST.downloadCached : EST.download,
+  });
+}
+
+/** `install-binaries-<machine>`: the unpacked release's `files` (mongod, mongos) into `binDir`. */
+export function installOp(
+  host: string,
+  r: Release,
+  at: { downloadId: string; archive: string; unpackedDir: string; binDir: string; files: string[] },
+): PlannedOperation {
+  return op({
+    id: installId(host),
+    type: "upload_file",
+    description: `Install ${r.version} binaries on ${host}`,
+    target: {
+      type: "host",
+      name: host,
+      host,
+      params: {
+        kind: "binaries",
+        source_dir: path.join(at.unpackedDir, "bin"),
+        dest_dir: at.binDir,
+        files: at.files.join(","),
+        sha256: r.sha256,
+      },
+    },
+    pre_conditions: [
+      check(
+        `${installId(host)}:archive`,
+        "archive_checksum",
+        at.archive,
+        "downloaded archive matches its sha256",
+        { path: at.archive, sha256: r.sha256 },
+      ),
+    ],
+    changes: [change("directory", `${addressHost(host)}:${at.binDir}`, "create")],
+    depends_on: [at.downloadId],
+    estimated_ms: EST.install,
+  });
 }

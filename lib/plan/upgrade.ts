@@ -16,12 +16,12 @@
  * not restarted again.
  */
 import * as path from "node:path";
-import { addressHost, hostKey, hostPort } from "../topology/hosts.ts";
+import { hostKey, hostPort } from "../topology/hosts.ts";
 import { cmpVersion, majorMinor } from "../download/manifest.ts";
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, Release, ValidationIssue } from "./schema.ts";
-import { change, check, EST as BUILD_EST, op } from "./op_builders.ts";
-import { installId } from "./deploy_steps.ts";
+import { change, op } from "./op_builders.ts";
+import { downloadOp, installOp } from "./prepare_steps.ts";
 import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";
 import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
@@ -63,76 +63,32 @@ function clusterFcv(input: UpgradePlanInput): string | undefined {
 function installOps(input: UpgradePlanInput, hosts: string[]): PlannedOperation[] {
   const r = input.release;
   const archive = path.join(input.cacheDir, r.archive_name);
-  const downloadId = `download-${r.variant}-${r.version}-${r.platform}`;
-  const download = op({
-    id: downloadId,
-    type: "download_binary",
-    description: `Download ${
-      r.variant === "percona" ? "Percona Server for MongoDB" : "MongoDB"
-    } ${r.version} for ${r.platform}`,
-    target: {
-      type: "host",
-      name: "control",
-      host: "localhost",
-      params: {
-        url: r.url,
-        sha256: r.sha256,
-        archive,
-        size_bytes: String(r.size_bytes),
-        variant: r.variant,
-        version: r.version,
-        extract_dir: unpackedDir(input),
-      },
-    },
-    pre_conditions: [
-      check(`${downloadId}:cache`, "cache_writable", input.cacheDir, "binary cache is writable", {
-        path: input.cacheDir,
-      }),
-    ],
-    changes: [change("file", archive, input.cached ? "none" : "create")],
-    depends_on: [],
-    estimated_ms: input.cached ? BUILD_EST.downloadCached : BUILD_EST.download,
+  const download = downloadOp(r, {
+    cacheDir: input.cacheDir,
+    archive,
+    unpackedDir: unpackedDir(input),
+    cached: input.cached,
   });
   const { procs } = clusterProcesses(input);
   const binDir = path.join(input.meta.deploy_dir, "bin", `${r.variant}-${r.version}`);
-  const installs = hosts.map((host) =>
-    op({
-      id: installId(host),
-      type: "upload_file",
-      description: `Install ${r.version} binaries on ${host}`,
-      target: {
-        type: "host",
-        name: host,
-        host,
-        params: {
-          kind: "binaries",
-          source_dir: path.join(unpackedDir(input), "bin"),
-          dest_dir: binDir,
-          files: [
-            ...new Set(
-              procs.filter((p) => hostKey(p.host) === hostKey(host)).map((p) =>
-                p.role === "mongos" ? "mongos" : "mongod"
-              ),
+  return [
+    download,
+    ...hosts.map((host) =>
+      installOp(host, r, {
+        downloadId: download.id,
+        archive,
+        unpackedDir: unpackedDir(input),
+        binDir,
+        files: [
+          ...new Set(
+            procs.filter((p) => hostKey(p.host) === hostKey(host)).map((p) =>
+              p.role === "mongos" ? "mongos" : "mongod"
             ),
-          ].sort().join(","),
-          sha256: r.sha256,
-        },
-      },
-      pre_conditions: [
-        check(
-          `${installId(host)}:archive`,
-          "archive_checksum",
-          archive,
-          "downloaded archive matches its sha256",
-          { path: archive, sha256: r.sha256 },
-        ),
-      ],
-      changes: [change("directory", `${addressHost(host)}:${binDir}`, "create")],
-      depends_on: [downloadId],
-      estimated_ms: BUILD_EST.install,
-    })
-  );
-  return [download, ...installs];
+          ),
+        ].sort(),
+      })
+    ),
+  ];
 }
 
 const unpackedDir = (input: UpgradePlanInput) =>
