@@ -99,8 +99,14 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
       const crashed = await currentState(home, "rs");
       // Half upgraded, the cluster runs binaries its metadata does not name: other commands
       // (which would start members on the old release) are refused until the upgrade finishes.
-      const restart = await ok(home, ["cluster", "restart", "rs", "--auto-approve"], 1);
-      assert.match(restart.stderr, /upgrade \(apply .*\) .* part way.*mup plan resume rs/s);
+      // Half upgraded, some members run binaries the metadata does not name yet: other
+      // commands still work (the old release can run them; the FCV is raised only after the
+      // record) and their plans say what they do to the upgrade.
+      const restart = await ok(home, ["cluster", "restart", "rs", "--plan-only"]);
+      assert.match(
+        restart.stdout,
+        /The upgrade of cluster rs \(apply .*\) .* part way: .*starts processes on the recorded release.*mup plan resume rs/s,
+      );
       const r = await ok(home, ["plan", "resume", "rs"]);
       assert.match(r.stdout, /Upgrade completed successfully!/);
       const st = await currentState(home, "rs");
@@ -185,15 +191,23 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
   }
 });
 
-Deno.test("sharded 6.0 → 7.0: balancer stopped first and started last, config servers, shards, then mongos; FCV through mongos", async () => {
+Deno.test("sharded 6.0 → 7.0, cut off and planned again: balancer stopped first and started last, config servers, shards one after another, then mongos; FCV through mongos", async () => {
   const home = await tempHome();
   const ports = stablePorts(4);
   const mirror = await testMirror();
   const up = (v: string, ...extra: string[]) =>
     upgrade("sh", v, ...extra).map((a) => a === "" ? mirror : a);
   try {
-    await deploy60(home, "sh", smallShardedTopology(ports));
-    const r = await ok(home, [...up("7.0", "--set-fcv"), "--auto-approve", "--json"]);
+    // A hook that fails once the balancer is stopped cuts the upgrade off there.
+    const hook =
+      `hooks:\n  after_phase:\n    command: '[ "$MUP_PHASE" != stop-balancer ] || exit 3'\n`;
+    await deploy60(home, "sh", smallShardedTopology(ports, hook));
+    await ok(home, [...up("7.0", "--set-fcv"), "--auto-approve"], 1);
+    // display says who stopped the balancer; planning the upgrade again starts it at the end
+    // (one stopped by hand would stay off).
+    const shown = await ok(home, ["cluster", "display", "sh"]);
+    assert.match(shown.stdout, /Balancer: off \(stopped by the upgrade of apply /);
+    const r = await ok(home, [...up("7.0", "--set-fcv"), "--auto-approve", "--json", "--no-hooks"]);
     const order = r.stdout.split("\n").flatMap((l) => {
       try {
         const e = JSON.parse(l);

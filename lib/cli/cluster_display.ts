@@ -90,25 +90,33 @@ function uptime(s?: number): string {
 }
 
 /**
- * The feature compatibility version (getParameter) of the first data-bearing process that
- * answers it; undefined when none does. Replica set members replicate it, and an upgrade leaves
- * it at the old series until `cluster upgrade --set-fcv` raises it.
+ * The feature compatibility version (getParameter) every data-bearing process that answers
+ * reports, as one value when they agree ("7.0"), else each value with its processes ("6.0 on
+ * localhost:1; 7.0 on localhost:2, …"); a setFeatureCompatibilityVersion cut short shows its
+ * targetVersion. Undefined when none answers. Replica set members replicate it, and an upgrade
+ * leaves it at the old series until `cluster upgrade --set-fcv` raises it.
  */
 async function readFcv(
   access: ReturnType<typeof clusterAccess>,
   rows: ProcessStatus[],
   timeoutMs: number,
 ): Promise<string | undefined> {
-  for (const r of rows) {
-    if (!r.healthy || r.role === "mongos" || r.role === "arbiter") continue;
+  const asked = rows.filter((r) => r.healthy && r.role !== "mongos" && r.role !== "arbiter");
+  const seen = new Map<string, string[]>();
+  await Promise.all(asked.map(async (r) => {
     const doc = await access.adminCommand(r.host, r.port, {
       getParameter: 1,
       featureCompatibilityVersion: 1,
     }, timeoutMs).catch(() => undefined);
-    const v = doc?.featureCompatibilityVersion?.version;
-    if (typeof v === "string") return v;
-  }
-  return undefined;
+    const f = doc?.featureCompatibilityVersion;
+    if (typeof f?.version !== "string") return;
+    const v = f.targetVersion ? `${f.version} (changing to ${f.targetVersion})` : f.version;
+    seen.set(v, [...(seen.get(v) ?? []), r.id]);
+  }));
+  if (seen.size <= 1) return [...seen.keys()][0];
+  return [...seen].sort(([a], [b]) => a.localeCompare(b)).map(([v, ids]) =>
+    `${v} on ${ids.sort().join(", ")}`
+  ).join("; ");
 }
 
 /** "7.0.14 (mongo), feature compatibility 6.0 (…raises it)". */
@@ -120,6 +128,23 @@ function versionLine(meta: ClusterMeta, fcv: string | undefined): string {
       ? ""
       : ` (\`mup cluster upgrade ${meta.name} --version ${meta.version} --set-fcv\` raises it)`
   }`;
+}
+
+/**
+ * A sharded cluster's balancer as the first healthy mongos reports it (balancerStatus mode),
+ * and whether an upgrade of mup's stopped it (ClusterMeta.balancer_stopped_by).
+ */
+async function readBalancer(
+  access: ReturnType<typeof clusterAccess>,
+  routers: ProcessStatus[],
+  timeoutMs: number,
+): Promise<string | undefined> {
+  for (const r of routers.filter((x) => x.healthy)) {
+    const s = await access.adminCommand(r.host, r.port, { balancerStatus: 1 }, timeoutMs)
+      .catch(() => undefined);
+    if (s?.mode) return String(s.mode);
+  }
+  return undefined;
 }
 
 function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[], fcv?: string): string {
@@ -291,6 +316,9 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       : await stoppedByLastApply(ctx.store.clusterDir(name));
     const stopped = rows.filter((r) => r.state === "DOWN" && stop?.processes.has(r.process_id));
     const fcv = await readFcv(access, rows, timeout);
+    const balancer = meta.kind === "sharded"
+      ? await readBalancer(access, await routers(), timeout)
+      : undefined;
     if (opts.json) {
       printJson({
         cluster: name,
@@ -303,6 +331,8 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         kind: meta.kind,
         version: meta.version,
         feature_compatibility_version: fcv ?? null,
+        ...(meta.kind === "sharded" ? { balancer: balancer ?? null } : {}),
+        ...(meta.balancer_stopped_by ? { balancer_stopped_by: meta.balancer_stopped_by } : {}),
         healthy,
         processes: rows,
         ...(meta.kind === "sharded" ? { shards: shards ?? null, unlisted_shards: unlisted } : {}),
@@ -355,6 +385,15 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
             : `Shards: unknown (${
               listed?.error ? `no mongos can list them: ${listed.error}` : "no mongos answers"
             })`,
+        );
+        const by = meta.balancer_stopped_by;
+        print(
+          `Balancer: ${balancer === "off" ? "off" : balancer ? "on" : "unknown"}${
+            by && balancer === "off"
+              ? ` (stopped by the upgrade of apply ${by.state_id}: \`mup plan resume ${name}\` ` +
+                "or the next `mup cluster upgrade` starts it again)"
+              : ""
+          }`,
         );
       }
     }

@@ -134,7 +134,12 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
         else print(message);
         return;
       }
-      const meta = left ?? await requireMeta(ctx, name);
+      const recorded = left ?? await requireMeta(ctx, name);
+      // A destroy also removes what upgrades installed that the metadata does not list yet
+      // (an upgrade stopped part way, or abandoned): their releases, from their plans.
+      const meta = spec.name === "destroy"
+        ? { ...recorded, earlier_releases: await upgradeReleases(ctx, name, recorded) }
+        : recorded;
       // Only a destroy may act on a cluster between TLS modes (it removes what is there).
       if (spec.name !== "destroy") {
         await refuseOverUnfinishedTlsSwitch(
@@ -183,4 +188,26 @@ async function hasMeta(ctx: CliContext, name: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * `<variant>-<version>` of every release the cluster's upgrade plans install, besides the ones
+ * the metadata lists (earlier_releases) and the current one. A plan that cannot be read, or
+ * whose names do not look like a release, adds nothing.
+ */
+async function upgradeReleases(
+  ctx: CliContext,
+  name: string,
+  meta: { variant: string; version: string; earlier_releases?: string[] },
+): Promise<string[]> {
+  const out = new Set(meta.earlier_releases ?? []);
+  for (const e of await ctx.store.list(name).catch(() => [])) {
+    const plan = await Deno.readTextFile(e.path).then(JSON.parse).catch(() => undefined);
+    if (plan?.operation !== "upgrade") continue;
+    const r = `${plan.variant}-${plan.version}`;
+    if (/^[a-z]+-[0-9][0-9A-Za-z.-]*$/.test(r) && r !== `${meta.variant}-${meta.version}`) {
+      out.add(r);
+    }
+  }
+  return [...out];
 }

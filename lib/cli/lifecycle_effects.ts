@@ -16,6 +16,17 @@ const VERB: Record<string, (n: number, plan: Plan) => string | undefined> = {
     return `Keep metadata, plans, apply states and logs in ${o?.target.params.archive_dir}`;
   },
   verify_health: () => "Verify the cluster's health",
+  download_binary: (_n, plan) => `Download ${plan.variant} ${plan.version}`,
+  upload_file: (n, plan) => `Install the ${plan.version} binaries on ${plural(n, "host")}`,
+  set_balancer: (_n, plan) =>
+    allOperations(plan).some((o) => o.type === "set_balancer" && o.target.params.state === "stop")
+      ? "Stop the balancer during the upgrade, and start it again after"
+      : "Start the balancer an earlier upgrade stopped",
+  set_fcv: (_n, plan) => {
+    const o = allOperations(plan).find((x) => x.type === "set_fcv");
+    return `Raise the feature compatibility version to ${o?.target.params.fcv} (it cannot be ` +
+      "lowered again without MongoDB's support)";
+  },
   mark_rolled_back: () => "Mark the rolled-back apply as rolled_back",
 };
 
@@ -24,12 +35,20 @@ export function describeLifecycleEffects(plan: Plan): string {
   const counts = new Map<string, number>();
   for (const o of allOperations(plan)) counts.set(o.type, (counts.get(o.type) ?? 0) + 1);
   const lines = [...counts].map(([type, n]) => VERB[type]?.(n, plan)).filter((l) => l);
-  const meta = allOperations(plan).find((o) => o.type === "update_metadata");
+  // The last record is the one that says what the plan leaves (the first may mark a change).
+  const meta = allOperations(plan).filter((o) => o.type === "update_metadata").at(-1);
   if (meta) {
     lines.push(
       meta.target.params.status === "removed"
         ? "Remove the cluster's metadata (`cluster list` will no longer show it)"
+        : meta.target.params.release
+        ? `Record ${plan.variant} ${plan.version} as the cluster's release in its metadata`
         : "Record the cluster's status in its metadata",
+    );
+  }
+  if (plan.operation === "upgrade" && allOperations(plan).some((o) => o.type === "start_process")) {
+    lines.unshift(
+      `Restart each process on ${plan.version}, one at a time per replica set (rolling)`,
     );
   }
   if (plan.operation === "restart") {

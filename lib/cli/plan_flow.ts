@@ -20,6 +20,7 @@ import { refuseWhileLocked } from "../state/lock.ts";
 import { IDENTIFIER_PATTERN } from "../util/ident.ts";
 import { type ApplyCliOptions, applyCommandOptions, runApply } from "./apply_cli.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
+import { unfinishedUpgradeWarning } from "./unfinished_switch.ts";
 
 /** A cut run's note for a plan that was not saved: `mup plan show <id> --all` would not find it. */
 // Repeated wherever a dry run's list is cut: short.
@@ -109,6 +110,10 @@ export async function planAndApply(
     }, emitter);
   if (!opts.dryRun) await fireOrFail(planHooks("", ""), "before_plan");
   const unsealed = await flow.build();
+  if (flow.operation !== "upgrade") {
+    const w = await unfinishedUpgradeWarning(ctx.store.clusterDir(flow.cluster), flow.cluster);
+    if (w) unsealed.validation.warnings.push(w);
+  }
   // A plan refused outright (no operations, only errors) is shown with its errors below.
   if (
     flow.noChanges !== undefined && allOperations(unsealed).length === 0 &&

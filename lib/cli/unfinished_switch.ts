@@ -6,17 +6,16 @@
  * replace the switch's, so that it could no longer be resumed), and a second switch reads the
  * old mode. Every command but a destroy is refused until the switch is finished.
  *
- * An upgrade (`cluster upgrade`) is the same kind of change: until its last operation records
- * the new release, some members run binaries the metadata does not name, so a start, stop,
- * restart, repair or TLS switch would start them on the old release again (which fails once the
- * FCV was raised) and leave the balancer it stopped off. Those are refused until the upgrade is
- * finished; `cluster upgrade` itself may plan it again (members already on the new release are
- * left as they are).
+ * An upgrade (`cluster upgrade`) is not refused over: until it records the new release some
+ * members run binaries the metadata does not name, but the old release can still run them (the
+ * FCV is raised only after the record), so the other commands work and say so in their plan
+ * (unfinishedUpgradeWarning).
  */
 import { MupError } from "../errors.ts";
 import { shellJoin } from "../executor/shell_quote.ts";
 import { readMeta } from "../state/meta.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
+import type { ValidationIssue } from "../plan/schema.ts";
 
 /** The first operation of a switch (lib/plan/lifecycle_ops.ts markedPhases). */
 const MARK_OP = "mark-status-unknown";
@@ -37,9 +36,6 @@ export async function refuseOverUnfinishedTlsSwitch(
 ): Promise<void> {
   const u = await unfinishedApply(clusterDir);
   if (u?.outcome === "running") return;
-  if (u && !command.startsWith("cluster upgrade ")) {
-    refuseOverUnfinishedUpgrade(u, cluster, command);
-  }
   const marker = (await readMeta(clusterDir).catch(() => undefined))?.tls_switch;
   // A switch whose first operation (the one writing the marker, which everything else follows)
   // never completed changed nothing: a hook that failed before it, a pause, a cut at once.
@@ -71,27 +67,29 @@ export async function refuseOverUnfinishedTlsSwitch(
   );
 }
 
-/** Throws when `u` is an upgrade whose first operation completed (see the module comment). */
-function refuseOverUnfinishedUpgrade(
-  u: NonNullable<Awaited<ReturnType<typeof unfinishedApply>>>,
+/**
+ * The warning a plan made over an unfinished upgrade carries (undefined when there is none):
+ * the members the upgrade moved to the new release run binaries the metadata does not name
+ * until it finishes, and a start, restart or repair runs them on the recorded release again,
+ * which they can (the FCV is raised only after the release is recorded). Made for every command
+ * but the upgrade itself; nothing is refused, so that a member the new release cannot run is
+ * started again on the old one.
+ */
+export async function unfinishedUpgradeWarning(
+  clusterDir: string,
   cluster: string,
-  command: string,
-): void {
-  if (u.state.operation !== "upgrade") return;
-  // The install before the mark changes no process: an upgrade that stopped there left the
-  // cluster as the metadata says.
-  if (u.state.operation_states[MARK_OP]?.status !== "completed") return;
-  throw new MupError(
-    `cluster ${cluster}'s upgrade (apply ${u.state.state_id}) ${u.outcome} part way: some ` +
-      "members may run the new release, and the metadata records the old one until the upgrade " +
-      `finishes. \`mup ${command}\` would start members on the old release again (which fails ` +
-      "once the feature compatibility version was raised) and leave the balancer it stopped off",
-    {
-      hint: `finish the upgrade first: \`mup plan resume ${cluster}\` (it goes on from where ` +
-        `it stopped), or plan it again with \`mup cluster upgrade ${cluster} --version …\`; ` +
-        `then run \`mup ${shellJoin(Deno.args)}\` again. \`mup cluster destroy ${cluster}\` is ` +
-        "the only other command that runs before then",
-      details: { state_id: u.state.state_id, apply_status: u.outcome },
-    },
-  );
+): Promise<ValidationIssue | undefined> {
+  const u = await unfinishedApply(clusterDir);
+  if (!u || u.outcome === "running" || u.state.operation !== "upgrade") return undefined;
+  // The install before the mark changes no process.
+  if (u.state.operation_states[MARK_OP]?.status !== "completed") return undefined;
+  return {
+    code: "unfinished_upgrade",
+    severity: "warning",
+    message: `The upgrade of cluster ${cluster} (apply ${u.state.state_id}) ${u.outcome} part ` +
+      "way: members it already restarted run the new release, which the metadata does not " +
+      "name yet. This plan starts processes on the recorded release, and applying it replaces " +
+      `that upgrade (\`mup plan resume ${cluster}\` finishes it instead; \`mup cluster ` +
+      `upgrade ${cluster} --version …\` plans it again).`,
+  };
 }

@@ -1,6 +1,14 @@
+import * as path from "node:path";
+import { readMeta, writeMeta } from "../state/meta.ts";
 import { splitHostPort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
-import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
+import {
+  type Operation,
+  type OperationContext,
+  OperationError,
+  param,
+  storeParam,
+} from "./operation.ts";
 
 /** The mongos routers to ask, in plan order (`routers`: JSON list of host:port). */
 function routers(ctx: OperationContext): string[] {
@@ -19,38 +27,75 @@ async function mode(ctx: OperationContext): Promise<string | undefined> {
   return undefined;
 }
 
+const metaDir = (ctx: OperationContext) => path.dirname(storeParam(ctx, "meta_path"));
+
+/** Whether the metadata says an upgrade stopped the balancer (ClusterMeta.balancer_stopped_by). */
+async function stoppedByUpgrade(ctx: OperationContext): Promise<boolean> {
+  return !!(await readMeta(metaDir(ctx)).catch(() => undefined))?.balancer_stopped_by;
+}
+
+/** Sets or clears ClusterMeta.balancer_stopped_by. */
+async function mark(ctx: OperationContext, on: boolean): Promise<void> {
+  const dir = metaDir(ctx);
+  const meta = await readMeta(dir);
+  if (!meta) throw new OperationError(`the metadata of cluster ${ctx.plan.cluster_name} is gone`);
+  const { balancer_stopped_by: _was, ...rest } = meta;
+  await writeMeta(dir, {
+    ...rest,
+    ...(on
+      ? {
+        balancer_stopped_by: {
+          plan_id: ctx.plan.plan_id,
+          state_id: ctx.stateId,
+          at: new Date().toISOString(),
+        },
+      }
+      : {}),
+  });
+}
+
+/** Runs balancerStop or balancerStart through the first router that takes it. */
+async function command(ctx: OperationContext, stop: boolean): Promise<string> {
+  const errors: string[] = [];
+  for (const r of routers(ctx)) {
+    const [host, port] = splitHostPort(r);
+    try {
+      await mongo(ctx).adminCommand(host, port, stop ? { balancerStop: 1 } : { balancerStart: 1 });
+      return r;
+    } catch (e) {
+      errors.push(`${r}: ${(e as Error).message}`);
+    }
+  }
+  throw new OperationError(
+    `could not ${stop ? "stop" : "start"} the balancer through any mongos (${errors.join("; ")})`,
+  );
+}
+
 /**
  * Stops or starts a sharded cluster's balancer through a mongos (params: `state` "stop" or
- * "start", `routers` JSON list of host:port). MongoDB's upgrade procedure for sharded clusters
- * disables the balancer first and enables it again at the end, so that no chunk migrates while
- * members run different binaries (MongoDB manual: "Upgrade a Sharded Cluster", balancerStop,
- * balancerStart; balancerStop waits for the round in progress to end). Done when balancerStatus
- * already answers the mode ("off" after a stop, "full" after a start).
- * Throws OperationError naming the routers when none answers.
+ * "start", `routers` JSON list of host:port, `meta_path` the cluster's meta.yaml). MongoDB's
+ * upgrade procedure for sharded clusters disables the balancer first and enables it again at
+ * the end, so that no chunk migrates while members run different releases (MongoDB manual:
+ * "Upgrade a Sharded Cluster", balancerStop, balancerStart; balancerStop waits for the round in
+ * progress to end).
+ *
+ * Only a balancer the upgrade stopped is started again: the stop records itself in the metadata
+ * (balancer_stopped_by) before it stops the balancer, the start clears it after starting. A
+ * balancer found off without that record was stopped by someone else: the stop finds it "in
+ * place", the start leaves it off. Throws OperationError naming the routers when none answers.
  */
 export const setBalancer: Operation = {
   async isDone(ctx) {
-    const want = param(ctx, "state") === "stop" ? "off" : "full";
-    return (await mode(ctx).catch(() => undefined)) === want;
+    if (param(ctx, "state") === "start") return !(await stoppedByUpgrade(ctx));
+    return (await mode(ctx).catch(() => undefined)) === "off";
   },
   async run(ctx) {
-    const stop = param(ctx, "state") === "stop";
-    const errors: string[] = [];
-    for (const r of routers(ctx)) {
-      const [host, port] = splitHostPort(r);
-      try {
-        await mongo(ctx).adminCommand(
-          host,
-          port,
-          stop ? { balancerStop: 1 } : { balancerStart: 1 },
-        );
-        return { output: `balancer ${stop ? "stopped" : "started"} through ${r}` };
-      } catch (e) {
-        errors.push(`${r}: ${(e as Error).message}`);
-      }
+    if (param(ctx, "state") === "stop") {
+      await mark(ctx, true);
+      return { output: `balancer stopped through ${await command(ctx, true)}` };
     }
-    throw new OperationError(
-      `could not ${stop ? "stop" : "start"} the balancer through any mongos (${errors.join("; ")})`,
-    );
+    const through = await command(ctx, false);
+    await mark(ctx, false);
+    return { output: `balancer started again through ${through}` };
   },
 };

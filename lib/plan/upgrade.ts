@@ -5,8 +5,8 @@
  * starts run the new binary. Pure.
  *
  * install the release on every host → (sharded) stop the balancer → config servers, then each
- * shard or the replica set (secondaries one at a time, then the stepped-down primary), then each
- * mongos → (sharded) start the balancer → verify health → (with --set-fcv) raise the feature
+ * shard, one after another, or the replica set (secondaries one at a time, then the
+ * stepped-down primary), then each mongos → (sharded) start the balancer → verify health → (with --set-fcv) raise the feature
  * compatibility version → record the new release in the metadata, last, so that it never claims
  * what the cluster is not.
  *
@@ -120,7 +120,11 @@ function onNewRelease(input: UpgradePlanInput, ops: PlannedOperation[]): Planned
   });
 }
 
-function balancerOp(state: "stop" | "start", routers: ProcessSpec[]): PlannedOperation {
+function balancerOp(
+  input: UpgradePlanInput,
+  state: "stop" | "start",
+  routers: ProcessSpec[],
+): PlannedOperation {
   return op({
     id: `${state}-balancer`,
     type: "set_balancer",
@@ -133,6 +137,7 @@ function balancerOp(state: "stop" | "start", routers: ProcessSpec[]): PlannedOpe
       params: {
         state,
         routers: JSON.stringify(routers.map((p) => hostPort(p.host, p.port))),
+        meta_path: path.join(input.clusterDir, "meta.yaml"),
       },
       timeout_ms: 120_000,
     },
@@ -181,6 +186,20 @@ function fcvOp(
   });
 }
 
+/** The lists' operations, each list's first waiting for the previous list's last. */
+function oneAfterAnother(lists: PlannedOperation[][]): PlannedOperation[] {
+  const out: PlannedOperation[] = [];
+  for (const ops of lists.filter((l) => l.length)) {
+    const last = out.at(-1);
+    out.push(
+      ...(last
+        ? [{ ...ops[0], depends_on: [...ops[0].depends_on, last.id] }, ...ops.slice(1)]
+        : ops),
+    );
+  }
+  return out;
+}
+
 /** Why the asked release cannot replace the recorded one (empty: it can). */
 function releaseErrors(input: UpgradePlanInput): ValidationIssue[] {
   const name = input.meta.name;
@@ -216,7 +235,8 @@ function releaseErrors(input: UpgradePlanInput): ValidationIssue[] {
     );
   }
   const seen = [...new Set(Object.values(input.fcvs))].sort();
-  if (seen.length > 1) {
+  // Raising the FCV within the series the cluster runs (`--set-fcv`) is how they agree again.
+  if (seen.length > 1 && a !== b) {
     const who = seen.map((v) =>
       `${v} on ${Object.keys(input.fcvs).filter((id) => input.fcvs[id] === v).join(", ")}`
     );
@@ -260,10 +280,26 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
       "first)",
   }));
   const refused = releaseErrors(input);
+  // Members an unfinished upgrade moved past the asked release would be taken back down.
+  for (const p of procs) {
+    const v = input.versions[p.id];
+    if (refused.length || !v || cmpVersion(v, to) <= 0) continue;
+    refused.push({
+      code: "member_newer",
+      severity: "error",
+      host: p.host,
+      message: `${hostPort(p.host, p.port)} runs ${v}, newer than ${to}: an upgrade that did ` +
+        `not finish moved it there. Finish it (\`mup plan resume ${name}\`), or go back to ` +
+        `the recorded ${input.meta.version} with \`mup cluster restart ${name}\` first`,
+    });
+  }
   errors.push(...refused);
   // What an earlier, interrupted upgrade already moved to the new release stays as it is.
   const toRoll = procs.filter((p) => input.versions[p.id] !== to);
   const fcvNow = clusterFcv(input);
+  // A balancer someone else stopped stays off: mup neither stops nor starts it. One an earlier,
+  // unfinished upgrade stopped is started again, even when nothing is left to restart.
+  const ours = !!input.meta.balancer_stopped_by;
   const raiseFcv = input.setFcv && fcvNow !== series;
   // The plan says the release it installs and runs (its paths are checked against it).
   const upgradePlan = (
@@ -274,7 +310,7 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
     variant: input.release.variant,
     release: input.release,
   });
-  if (!errors.length && !toRoll.length && !raiseFcv && input.meta.version === to) {
+  if (!errors.length && !toRoll.length && !raiseFcv && input.meta.version === to && !ours) {
     return upgradePlan([]);
   }
   // A release this cluster cannot go to has no plan to show, only the reason.
@@ -287,8 +323,7 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
   const cfgSet = sets.find((s) => s.configsvr);
   const inSet = (s: ReplicaSetSpec) => toRoll.filter((p) => p.replicaSet === s.name);
   const routers = procs.filter((p) => p.role === "mongos");
-  // A balancer the operator keeps off stays off: mup neither stops nor starts it.
-  const balancerOn = input.balancer !== "off";
+  const balancerOn = input.balancer !== "off" || ours;
   const sharded = input.meta.kind === "sharded" && toRoll.length > 0 && balancerOn;
   const hosts = [...new Map(toRoll.map((p) => [hostKey(p.host), p.host])).values()];
   // The release is recorded once every process runs it, before the FCV is raised: an apply cut
@@ -310,7 +345,7 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
     {
       name: "stop-balancer",
       description: "Stop the balancer",
-      ops: sharded ? [balancerOp("stop", routers)] : [],
+      ops: sharded ? [balancerOp(input, "stop", routers)] : [],
     },
     {
       name: "upgrade-config",
@@ -320,10 +355,11 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
     {
       name: input.meta.kind === "sharded" ? "upgrade-shards" : "upgrade-mongod",
       description: "Each replica set: secondaries one at a time, then the stepped-down primary",
-      ops: [
-        ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(target, s, inSet(s), cfgSet)),
-        ...rollEach(target, toRoll.filter((p) => p.role === "mongod" && !p.replicaSet)),
-      ],
+      // One shard after another, as MongoDB's procedure upgrades them.
+      ops: oneAfterAnother([
+        ...sets.filter((s) => !s.configsvr).map((s) => rollSet(target, s, inSet(s), cfgSet)),
+        rollEach(target, toRoll.filter((p) => p.role === "mongod" && !p.replicaSet)),
+      ]),
     },
     {
       name: "upgrade-mongos",
@@ -333,7 +369,7 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
     {
       name: "start-balancer",
       description: "Start the balancer again",
-      ops: sharded ? [balancerOp("start", routers)] : [],
+      ops: sharded || ours ? [balancerOp(input, "start", routers)] : [],
     },
     {
       name: "finalize",
@@ -348,6 +384,7 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
   warnings.push(...downWhileRestartedWarnings(procs, sets, toRoll));
   warnings.push(...majorityWarnings(procs, sets, toRoll, input.facts, false));
   if (input.meta.kind === "sharded" && toRoll.length && !balancerOn) {
+    // Found off, and not by an upgrade of mup's.
     warnings.push({
       code: "balancer_off",
       severity: "warning",

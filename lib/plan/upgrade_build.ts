@@ -73,8 +73,11 @@ export async function probeReleases(
     if (info?.version) versions[p.id] = String(info.version);
     if (!info || p.role === "mongos" || arbiters.has(p.id)) return;
     const r = await ask(p, { getParameter: 1, featureCompatibilityVersion: 1 });
-    const v = r?.featureCompatibilityVersion?.version;
-    if (typeof v === "string") fcvs[p.id] = v;
+    const f = r?.featureCompatibilityVersion;
+    // A setFeatureCompatibilityVersion cut short leaves a targetVersion: the FCV is between two.
+    if (typeof f?.version === "string") {
+      fcvs[p.id] = f.targetVersion ? `${f.version} (changing to ${f.targetVersion})` : f.version;
+    }
   }));
   let balancer: string | undefined;
   for (const p of meta.processes.filter((x) => x.role === "mongos")) {
@@ -89,7 +92,12 @@ export async function probeReleases(
 
 /** Resolves, probes, then plans the upgrade. */
 export async function buildUpgradePlan(req: UpgradeRequest): Promise<Omit<Plan, "content_hash">> {
-  const release = await resolveUpgradeRelease(req.version, req.variant, req.mirror);
+  // The release the cluster runs is recorded: an FCV-only plan needs no manifest (offline).
+  const recorded = req.meta.release;
+  const release = recorded && recorded.url && req.version === req.meta.version &&
+      req.variant === req.meta.variant
+    ? recorded
+    : await resolveUpgradeRelease(req.version, req.variant, req.mirror);
   const archive = path.join(req.cacheDir, release.archive_name);
   const cached = await Deno.stat(archive).then(() => true, () => false);
   const live = await probeReleases(req.meta, req.executors);

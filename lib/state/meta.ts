@@ -60,6 +60,13 @@ export const ClusterMeta = z.object({
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
   })).optional(),
   /**
+   * Set while a `cluster upgrade` keeps the balancer it stopped off (set before balancerStop,
+   * cleared after balancerStart): the upgrade that finishes, or the next one, starts it again.
+   * A balancer found off without it was stopped by someone else, and stays off.
+   */
+  balancer_stopped_by: z.object({ plan_id: z.string(), state_id: z.string(), at: z.string() })
+    .optional(),
+  /**
    * Releases (`<variant>-<version>`) that `cluster upgrade` replaced: their binaries stay
    * installed under `<deploy root>/bin` beside the current ones (the way back while the FCV is
    * not raised), and a destroy removes them with the rest.

@@ -62,6 +62,7 @@ export function metaFromPlan(
     ...(opts.binaries?.length ? { binaries: opts.binaries } : {}),
     // A repair keeps the record of what earlier releases left installed.
     ...(prev?.earlier_releases?.length ? { earlier_releases: prev.earlier_releases } : {}),
+    ...(prev?.balancer_stopped_by ? { balancer_stopped_by: prev.balancer_stopped_by } : {}),
     topology_file: plan.topology_file,
   };
 }
