@@ -89,6 +89,10 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
     assert.match(skip.stdout + skip.stderr, /skips a release series.*--version 7\.0 --set-fcv/s);
     assert.equal(String((await meta(home, "rs")).version), from);
 
+    // plan diff says what the upgrade changes in the metadata.
+    await ok(home, [...up("7.0"), "--plan-only"]);
+    const diff0 = await ok(home, ["plan", "diff", "rs"]);
+    assert.match(diff0.stdout, /meta\.yaml +\(change: version 6\.0\.\d+ → 7\.0\.\d+\)/);
     const uri = (await display(home, "rs")).connection_string;
     const load = new WriteLoad(uri, "upgrade", await authOptions({ home, cluster: "rs" }));
     let missing: number[];

@@ -98,7 +98,7 @@ async function setHealth(c: SafetyCheck, access: MongoAccess): Promise<CheckOutc
         ok: false,
         lasting: true,
         status: `${except} is the primary of ${c.target} now, not the secondary the plan stops ` +
-          "here (the primary moved since the plan was made): plan the restart again",
+          "here (the primary moved since the plan was made): make the plan again",
       };
     }
   }

@@ -91,6 +91,9 @@ export function planDiff(
       const earlier = seen.get(key);
       if (earlier) {
         earlier.operations.push(o.id);
+        // What a later operation says it changes (an upgrade's record, after the mark) shows.
+        if (c.before !== undefined && earlier.before === undefined) earlier.before = c.before;
+        if (c.after !== undefined) earlier.after = c.after;
         continue;
       }
       const entry = { ...c, action, operation: o.id, operations: [o.id] };

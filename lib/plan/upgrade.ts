@@ -332,6 +332,11 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
   const record = metadataOp(input, "auto", [verify.id]);
   record.description = `Record ${input.release.variant} ${to} as the cluster's release`;
   record.target.params.release = JSON.stringify(input.release);
+  record.changes = record.changes.map((c) => ({
+    ...c,
+    before: { version: input.meta.version },
+    after: { version: to },
+  }));
   const fcv = raiseFcv ? [fcvOp(input, series, fcvNow, [record.id])] : [];
   // Installing changes no process: it goes before the mark that says the cluster is changing,
   // so a download that fails leaves the recorded status as it was. Nothing to install when
