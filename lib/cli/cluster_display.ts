@@ -28,7 +28,7 @@ import { clusterAccess } from "../security/access.ts";
 import { describeHolder } from "../preflight/ports.ts";
 import { runningPid } from "../ops/process.ts";
 import { securityOf } from "../security/settings.ts";
-import { majorMinor } from "../download/manifest.ts";
+import { readBalancer, readFcv, versionLine } from "./display_release.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { isClusterName, requireMeta } from "./cluster_show.ts";
 import { configureSsh, type SshCliOptions, sshCommandOptions } from "./ssh_options.ts";
@@ -87,64 +87,6 @@ export const DISPLAY_TIMEOUT: DurationOptionSpec = {
 /** serverStatus.uptime is whole seconds: a server up for less than one shows as "<1s". */
 function uptime(s?: number): string {
   return s === undefined ? "-" : s < 1 ? "<1s" : formatDuration(s * 1000);
-}
-
-/**
- * The feature compatibility version (getParameter) every data-bearing process that answers
- * reports, as one value when they agree ("7.0"), else each value with its processes ("6.0 on
- * localhost:1; 7.0 on localhost:2, …"); a setFeatureCompatibilityVersion cut short shows its
- * targetVersion. Undefined when none answers. Replica set members replicate it, and an upgrade
- * leaves it at the old series until `cluster upgrade --set-fcv` raises it.
- */
-async function readFcv(
-  access: ReturnType<typeof clusterAccess>,
-  rows: ProcessStatus[],
-  timeoutMs: number,
-): Promise<string | undefined> {
-  const asked = rows.filter((r) => r.healthy && r.role !== "mongos" && r.role !== "arbiter");
-  const seen = new Map<string, string[]>();
-  await Promise.all(asked.map(async (r) => {
-    const doc = await access.adminCommand(r.host, r.port, {
-      getParameter: 1,
-      featureCompatibilityVersion: 1,
-    }, timeoutMs).catch(() => undefined);
-    const f = doc?.featureCompatibilityVersion;
-    if (typeof f?.version !== "string") return;
-    const v = f.targetVersion ? `${f.version} (changing to ${f.targetVersion})` : f.version;
-    seen.set(v, [...(seen.get(v) ?? []), r.id]);
-  }));
-  if (seen.size <= 1) return [...seen.keys()][0];
-  return [...seen].sort(([a], [b]) => a.localeCompare(b)).map(([v, ids]) =>
-    `${v} on ${ids.sort().join(", ")}`
-  ).join("; ");
-}
-
-/** "7.0.14 (mongo), feature compatibility 6.0 (…raises it)". */
-function versionLine(meta: ClusterMeta, fcv: string | undefined): string {
-  const base = `Version: ${meta.version} (${meta.variant})`;
-  if (!fcv) return base;
-  return `${base}, feature compatibility ${fcv}${
-    fcv === majorMinor(meta.version)
-      ? ""
-      : ` (\`mup cluster upgrade ${meta.name} --version ${meta.version} --set-fcv\` raises it)`
-  }`;
-}
-
-/**
- * A sharded cluster's balancer as the first healthy mongos reports it (balancerStatus mode),
- * and whether an upgrade of mup's stopped it (ClusterMeta.balancer_stopped_by).
- */
-async function readBalancer(
-  access: ReturnType<typeof clusterAccess>,
-  routers: ProcessStatus[],
-  timeoutMs: number,
-): Promise<string | undefined> {
-  for (const r of routers.filter((x) => x.healthy)) {
-    const s = await access.adminCommand(r.host, r.port, { balancerStatus: 1 }, timeoutMs)
-      .catch(() => undefined);
-    if (s?.mode) return String(s.mode);
-  }
-  return undefined;
 }
 
 function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[], fcv?: string): string {

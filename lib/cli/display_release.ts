@@ -1,0 +1,66 @@
+/**
+ * What `cluster display` says of the release a cluster runs: the feature compatibility version
+ * its data-bearing members report, and a sharded cluster's balancer (which an upgrade stops).
+ */
+import { majorMinor } from "../download/manifest.ts";
+import type { ProcessStatus } from "../probe/live.ts";
+import type { clusterAccess } from "../security/access.ts";
+import type { ClusterMeta } from "../state/meta.ts";
+
+/**
+ * The feature compatibility version (getParameter) every data-bearing process that answers
+ * reports, as one value when they agree ("7.0"), else each value with its processes ("6.0 on
+ * localhost:1; 7.0 on localhost:2, …"); a setFeatureCompatibilityVersion cut short shows its
+ * targetVersion. Undefined when none answers. Replica set members replicate it, and an upgrade
+ * leaves it at the old series until `cluster upgrade --set-fcv` raises it.
+ */
+export async function readFcv(
+  access: ReturnType<typeof clusterAccess>,
+  rows: ProcessStatus[],
+  timeoutMs: number,
+): Promise<string | undefined> {
+  const asked = rows.filter((r) => r.healthy && r.role !== "mongos" && r.role !== "arbiter");
+  const seen = new Map<string, string[]>();
+  await Promise.all(asked.map(async (r) => {
+    const doc = await access.adminCommand(r.host, r.port, {
+      getParameter: 1,
+      featureCompatibilityVersion: 1,
+    }, timeoutMs).catch(() => undefined);
+    const f = doc?.featureCompatibilityVersion;
+    if (typeof f?.version !== "string") return;
+    const v = f.targetVersion ? `${f.version} (changing to ${f.targetVersion})` : f.version;
+    seen.set(v, [...(seen.get(v) ?? []), r.id]);
+  }));
+  if (seen.size <= 1) return [...seen.keys()][0];
+  return [...seen].sort(([a], [b]) => a.localeCompare(b)).map(([v, ids]) =>
+    `${v} on ${ids.sort().join(", ")}`
+  ).join("; ");
+}
+
+/** "7.0.14 (mongo), feature compatibility 6.0 (…raises it)". */
+export function versionLine(meta: ClusterMeta, fcv: string | undefined): string {
+  const base = `Version: ${meta.version} (${meta.variant})`;
+  if (!fcv) return base;
+  return `${base}, feature compatibility ${fcv}${
+    fcv === majorMinor(meta.version)
+      ? ""
+      : ` (\`mup cluster upgrade ${meta.name} --version ${meta.version} --set-fcv\` raises it)`
+  }`;
+}
+
+/**
+ * A sharded cluster's balancer as the first healthy mongos reports it (balancerStatus mode),
+ * and whether an upgrade of mup's stopped it (ClusterMeta.balancer_stopped_by).
+ */
+export async function readBalancer(
+  access: ReturnType<typeof clusterAccess>,
+  routers: ProcessStatus[],
+  timeoutMs: number,
+): Promise<string | undefined> {
+  for (const r of routers.filter((x) => x.healthy)) {
+    const s = await access.adminCommand(r.host, r.port, { balancerStatus: 1 }, timeoutMs)
+      .catch(() => undefined);
+    if (s?.mode) return String(s.mode);
+  }
+  return undefined;
+}

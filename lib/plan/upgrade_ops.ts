@@ -1,0 +1,153 @@
+/**
+ * The operations of a `cluster upgrade` plan (upgrade.ts assembles them): the release's download
+ * and installs, starts on the new binaries, the balancer's stop and start, the FCV raise. Pure.
+ */
+import * as path from "node:path";
+import { hostKey, hostPort } from "../topology/hosts.ts";
+import type { ProcessSpec } from "./processes.ts";
+import type { PlannedOperation } from "./schema.ts";
+import { change, op } from "./op_builders.ts";
+import { downloadOp, installOp } from "./prepare_steps.ts";
+import { clusterProcesses, EST } from "./lifecycle.ts";
+import type { UpgradePlanInput } from "./upgrade.ts";
+
+/** The release downloaded once on the control machine, then installed on every host given. */
+export function installOps(input: UpgradePlanInput, hosts: string[]): PlannedOperation[] {
+  const r = input.release;
+  const archive = path.join(input.cacheDir, r.archive_name);
+  const download = downloadOp(r, {
+    cacheDir: input.cacheDir,
+    archive,
+    unpackedDir: unpackedDir(input),
+    cached: input.cached,
+  });
+  const { procs } = clusterProcesses(input);
+  const binDir = path.join(input.meta.deploy_dir, "bin", `${r.variant}-${r.version}`);
+  return [
+    download,
+    ...hosts.map((host) =>
+      installOp(host, r, {
+        downloadId: download.id,
+        archive,
+        unpackedDir: unpackedDir(input),
+        binDir,
+        files: [
+          ...new Set(
+            procs.filter((p) => hostKey(p.host) === hostKey(host)).map((p) =>
+              p.role === "mongos" ? "mongos" : "mongod"
+            ),
+          ),
+        ].sort(),
+      })
+    ),
+  ];
+}
+
+const unpackedDir = (input: UpgradePlanInput) =>
+  path.join(
+    input.cacheDir,
+    `${input.release.variant}-${input.release.version}-${input.release.platform}`,
+  );
+
+/** Starts of the new binary: checked against the verified download, named with the release. */
+export function onNewRelease(input: UpgradePlanInput, ops: PlannedOperation[]): PlannedOperation[] {
+  return ops.map((o) => {
+    if (o.type !== "start_process") return o;
+    return {
+      ...o,
+      description: `${o.description} on ${input.release.version}`,
+      pre_conditions: o.pre_conditions.map((c) =>
+        c.check_type !== "binary_present" ? c : {
+          ...c,
+          description:
+            `the ${input.release.version} binary is installed and matches the verified download`,
+          params: {
+            host: c.params.host,
+            path: c.params.path,
+            source: path.join(unpackedDir(input), "bin", path.basename(String(c.params.path))),
+          },
+        }
+      ),
+    };
+  });
+}
+
+export function balancerOp(
+  input: UpgradePlanInput,
+  state: "stop" | "start",
+  routers: ProcessSpec[],
+): PlannedOperation {
+  return op({
+    id: `${state}-balancer`,
+    type: "set_balancer",
+    description: state === "stop"
+      ? "Stop the balancer (no chunk migrates while members run different releases)"
+      : "Start the balancer again",
+    target: {
+      type: "cluster",
+      name: "balancer",
+      params: {
+        state,
+        routers: JSON.stringify(routers.map((p) => hostPort(p.host, p.port))),
+        meta_path: path.join(input.clusterDir, "meta.yaml"),
+      },
+      timeout_ms: 120_000,
+    },
+    changes: [
+      change("balancer", "balancer", "update", { mode: state === "stop" ? "off" : "full" }),
+    ],
+    depends_on: [],
+    parallel: false,
+    estimated_ms: EST.verify,
+  });
+}
+
+export function fcvOp(
+  input: UpgradePlanInput,
+  to: string,
+  from: string | undefined,
+  deps: string[],
+): PlannedOperation {
+  const { procs } = clusterProcesses(input);
+  const dataBearing = procs.filter((p) => p.role !== "mongos" && !p.arbiterOnly);
+  const routers = input.meta.kind === "sharded"
+    ? procs.filter((p) => p.role === "mongos")
+    : dataBearing;
+  return op({
+    id: "set-fcv",
+    type: "set_fcv",
+    description: `Set the feature compatibility version to ${to} (cannot be lowered again ` +
+      "without MongoDB's support)",
+    target: {
+      type: "cluster",
+      name: input.meta.name,
+      params: {
+        fcv: to,
+        members: JSON.stringify(dataBearing.map((p) => hostPort(p.host, p.port))),
+        routers: JSON.stringify(routers.map((p) => hostPort(p.host, p.port))),
+      },
+      timeout_ms: 120_000,
+    },
+    changes: [{
+      ...change("cluster", input.meta.name, "update", { featureCompatibilityVersion: to }),
+      before: { featureCompatibilityVersion: from ?? "unknown" },
+    }],
+    depends_on: deps,
+    parallel: false,
+    estimated_ms: EST.verify,
+  });
+}
+
+/** The lists' operations, each list's first waiting for the previous list's last. */
+export function oneAfterAnother(lists: PlannedOperation[][]): PlannedOperation[] {
+  const out: PlannedOperation[] = [];
+  for (const ops of lists.filter((l) => l.length)) {
+    const last = out.at(-1);
+    out.push(
+      ...(last
+        ? [{ ...ops[0], depends_on: [...ops[0].depends_on, last.id] }, ...ops.slice(1)]
+        : ops),
+    );
+  }
+  return out;
+}
