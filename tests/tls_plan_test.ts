@@ -23,8 +23,10 @@ async function input(
   action: "enable" | "disable",
   tls: boolean,
   running: (id: string) => boolean = () => true,
+  /** The topology itself, instead of the example named `file`. */
+  given?: string,
 ): Promise<TlsPlanInput> {
-  const text = Deno.readTextFileSync(path.join(ROOT, "examples", file));
+  const text = given ?? Deno.readTextFileSync(path.join(ROOT, "examples", file));
   const t0 = (await parseTopology(text, file)).topology;
   const t = {
     ...t0,
@@ -167,4 +169,32 @@ Deno.test("tls plans are refused when TLS already is as asked or a process is do
   );
   assert.ok(!down.validation.valid);
   assert.match(down.validation.errors[0].message, /not running.*mup cluster start t/);
+});
+
+Deno.test("tls enable plan with an arbiter: no setParameter is sent to it (no login reaches an arbiter); it restarts with the requireTLS configuration once that is written", async () => {
+  const arbiter = "mongod-localhost-27019";
+  const plan = planTls(
+    await input(
+      "arbiter.yaml",
+      "enable",
+      false,
+      undefined,
+      `mongod_servers:
+  - { host: localhost, port: 27017, replica_set: rs0 }
+  - { host: localhost, port: 27018, replica_set: rs0 }
+  - { host: localhost, port: 27019, replica_set: rs0, arbiter_only: true, priority: 0 }
+`,
+    ),
+  );
+  valid(plan);
+  const ops = allOperations(plan);
+  assert.ok(ops.some((o) => o.type === "set_parameter"));
+  assert.ok(!ops.some((o) => o.type === "set_parameter" && o.target.name === arbiter));
+  const names = plan.phases.map((p) => p.name);
+  const last = names.indexOf("restart-arbiters-requireTLS");
+  assert.ok(last > names.indexOf("configure-requireTLS"), names.join(", "));
+  assert.deepEqual(
+    plan.phases[last].operations.map((o) => [o.type, o.target.name]),
+    [["stop_process", arbiter], ["start_process", arbiter], ["wait_for_member_state", arbiter]],
+  );
 });

@@ -25,6 +25,7 @@ export interface WalkResult {
   failed: { id: string; error: unknown }[];
   /** Never started because work stopped (a failure or an abort). */
   notRun: string[];
+  /** The signal stopped work that was left to do (notRun is not empty). */
   aborted: boolean;
 }
 
@@ -115,7 +116,14 @@ export async function walk(dag: Dag, options: WalkOptions): Promise<WalkResult> 
   await finished;
   options.signal?.removeEventListener("abort", stop);
   const notRun = g.nodes().filter((id) => !done.has(id) && !failed.some((f) => f.id === id));
-  return { completed, failed, notRun, aborted: options.signal?.aborted ?? false };
+  // Aborted only when that left work undone: a signal that came while the last nodes finished
+  // cut nothing short.
+  return {
+    completed,
+    failed,
+    notRun,
+    aborted: (options.signal?.aborted ?? false) && notRun.length > 0,
+  };
 }
 
 /** Longest weighted path from each node to any sink, including the node itself. */

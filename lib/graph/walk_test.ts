@@ -111,3 +111,20 @@ Deno.test("walk() stops starting nodes when aborted", async () => {
   assert.deepEqual(r.completed, ["n0", "n1"]);
   assert.equal(r.notRun.length, 3);
 });
+
+Deno.test("walk(): an abort while the last node runs cuts nothing short, so the walk is not aborted", async () => {
+  const dag = new Dag([
+    { id: "a", dependsOn: [], parallel: true },
+    { id: "b", dependsOn: ["a"], parallel: true },
+  ]);
+  const ac = new AbortController();
+  const r = await walk(dag, {
+    concurrency: 1,
+    signal: ac.signal,
+    run: async (id) => {
+      if (id === "b") ac.abort();
+      await sleep(1);
+    },
+  });
+  assert.deepEqual([r.aborted, r.completed, r.notRun], [false, ["a", "b"], []]);
+});

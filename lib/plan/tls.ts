@@ -30,7 +30,14 @@ import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { change, check, op, processTarget, uploadConfigOp } from "./op_builders.ts";
 import { certificateOps } from "./security_steps.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
-import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";
+import {
+  markedPhases,
+  memberStateOp,
+  metadataOp,
+  startOp,
+  stopOp,
+  verifyOp,
+} from "./lifecycle_ops.ts";
 import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
 
 export type { TlsStep };
@@ -175,13 +182,18 @@ function restartRound(input: LifecyclePlanInput, mode: TlsStep): Phase[] {
   ];
 }
 
-/** setParameter tlsMode on every process at once (MongoDB's runtime step, no restart). */
+/**
+ * setParameter tlsMode on every process at once (MongoDB's runtime step, no restart), arbiters
+ * aside: an arbiter holds no users, so no login reaches its setParameter (MongoDB: "the only way
+ * to log on to an arbiter with authorization active is to use the localhost exception"); it
+ * takes the mode from its configuration, restarted (arbiterRestarts).
+ */
 function setModePhase(input: LifecyclePlanInput, mode: "preferTLS" | "requireTLS"): Phase {
   const { procs } = layout(input);
   return {
     name: `set-${mode}`,
-    description: `setParameter tlsMode ${mode} on every process`,
-    ops: procs.map((p) =>
+    description: `setParameter tlsMode ${mode} on every process but arbiters`,
+    ops: procs.filter((p) => !p.arbiterOnly).map((p) =>
       op({
         id: `set-tls-mode-${p.id}-${mode}`,
         type: "set_parameter",
@@ -199,6 +211,31 @@ function setModePhase(input: LifecyclePlanInput, mode: "preferTLS" | "requireTLS
         estimated_ms: 200,
       })
     ),
+  };
+}
+
+/**
+ * Each arbiter restarted, one after another, with the configuration just written (tlsMode
+ * `mode`): the way its mode changes, since setParameter cannot reach it (setModePhase). Until
+ * then it accepts TLS from the members, which is what their votes and heartbeats need.
+ */
+function arbiterRestarts(input: LifecyclePlanInput, mode: TlsStep): Phase {
+  const { procs, sets } = layout(input);
+  const ops: PlannedOperation[] = [];
+  let prev: string[] = [];
+  for (const p of procs.filter((x) => x.arbiterOnly)) {
+    const set = sets.find((s) => s.name === p.replicaSet)!;
+    ops.push(
+      stopOp(p, prev),
+      startOp(input.meta, p, [`stop-${p.id}`]),
+      memberStateOp(p, set, "HEALTHY", [`start-${p.id}`]),
+    );
+    prev = [`wait-state-${p.id}`];
+  }
+  return {
+    name: `restart-arbiters-${mode}`,
+    description: `Arbiters restarted with tlsMode ${mode}, one at a time`,
+    ops: tagged(ops, mode),
   };
 }
 
@@ -253,6 +290,7 @@ export function planTls(input: TlsPlanInput): Omit<Plan, "content_hash"> {
       setModePhase(input, "preferTLS"),
       setModePhase(input, "requireTLS"),
       configPhase(input, "requireTLS"),
+      arbiterRestarts(input, "requireTLS"),
       finalize,
     ]
     : [
