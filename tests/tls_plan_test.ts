@@ -198,3 +198,28 @@ Deno.test("tls enable plan with an arbiter: no setParameter is sent to it (no lo
     [["stop_process", arbiter], ["start_process", arbiter], ["wait_for_member_state", arbiter]],
   );
 });
+
+Deno.test("tls disable plan on a set with no highest-priority member: after the first round, whoever is primary may be stopped (shutdown steps it down), not refused as a moved primary", async () => {
+  const plan = planTls(
+    await input(
+      "leaderless.yaml",
+      "disable",
+      true,
+      undefined,
+      `mongod_servers:
+  - { host: localhost, port: 27017, replica_set: rs0 }
+  - { host: localhost, port: 27018, replica_set: rs0 }
+  - { host: localhost, port: 27019, replica_set: rs0, arbiter_only: true, priority: 0 }
+`,
+    ),
+  );
+  valid(plan);
+  // The secondary-only guard of each round's stops, by round (tlsMode it restarts into).
+  const guard = (mode: string) =>
+    allOperations(plan).filter((o) => o.type === "stop_process" && o.id.endsWith(`-to-${mode}`))
+      .flatMap((o) => o.pre_conditions.filter((c) => c.check_type === "replica_set_healthy"))
+      .map((c) => c.params.secondary);
+  assert.deepEqual(guard("preferTLS"), [true, true]);
+  assert.deepEqual(guard("allowTLS"), [false, false]);
+  assert.deepEqual(guard("disabled"), [false, false]);
+});
