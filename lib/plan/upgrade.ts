@@ -156,7 +156,8 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
   const fcvNow = clusterFcv(input);
   // A balancer someone else stopped stays off: mup neither stops nor starts it. One an earlier,
   // unfinished upgrade stopped is started again, even when nothing is left to restart.
-  const ours = !!input.meta.balancer_stopped_by;
+  // A record of ours with the balancer seen running is stale (someone started it since).
+  const ours = !!input.meta.balancer_stopped_by && input.balancer !== "full";
   const raiseFcv = input.setFcv && fcvNow !== series;
   // The plan says the release it installs and runs (its paths are checked against it).
   const upgradePlan = (

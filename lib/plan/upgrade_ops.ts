@@ -82,7 +82,7 @@ export function balancerOp(
     type: "set_balancer",
     description: state === "stop"
       ? "Stop the balancer (no chunk migrates while members run different releases)"
-      : "Start the balancer again",
+      : "Start the balancer again, if an upgrade stopped it",
     target: {
       type: "cluster",
       name: "balancer",
