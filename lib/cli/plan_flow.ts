@@ -110,7 +110,10 @@ export async function planAndApply(
     }, emitter);
   if (!opts.dryRun) await fireOrFail(planHooks("", ""), "before_plan");
   const unsealed = await flow.build();
-  if (flow.operation !== "upgrade") {
+  // Only a plan that starts processes starts them on the recorded release.
+  if (
+    flow.operation !== "upgrade" && allOperations(unsealed).some((o) => o.type === "start_process")
+  ) {
     const w = await unfinishedUpgradeWarning(ctx.store.clusterDir(flow.cluster), flow.cluster);
     if (w) unsealed.validation.warnings.push(w);
   }
