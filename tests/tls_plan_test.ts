@@ -171,6 +171,13 @@ Deno.test("tls plans are refused when TLS already is as asked or a process is do
   assert.match(down.validation.errors[0].message, /not running.*mup cluster start t/);
 });
 
+/** Two members of equal priority (no highest-priority one) and an arbiter. */
+const WITH_ARBITER = `mongod_servers:
+  - { host: localhost, port: 27017, replica_set: rs0 }
+  - { host: localhost, port: 27018, replica_set: rs0 }
+  - { host: localhost, port: 27019, replica_set: rs0, arbiter_only: true, priority: 0 }
+`;
+
 Deno.test("tls enable plan with an arbiter: no setParameter is sent to it (no login reaches an arbiter); it restarts with the requireTLS configuration once that is written", async () => {
   const arbiter = "mongod-localhost-27019";
   const plan = planTls(
@@ -179,11 +186,7 @@ Deno.test("tls enable plan with an arbiter: no setParameter is sent to it (no lo
       "enable",
       false,
       undefined,
-      `mongod_servers:
-  - { host: localhost, port: 27017, replica_set: rs0 }
-  - { host: localhost, port: 27018, replica_set: rs0 }
-  - { host: localhost, port: 27019, replica_set: rs0, arbiter_only: true, priority: 0 }
-`,
+      WITH_ARBITER,
     ),
   );
   valid(plan);
@@ -206,11 +209,7 @@ Deno.test("tls disable plan on a set with no highest-priority member: after the 
       "disable",
       true,
       undefined,
-      `mongod_servers:
-  - { host: localhost, port: 27017, replica_set: rs0 }
-  - { host: localhost, port: 27018, replica_set: rs0 }
-  - { host: localhost, port: 27019, replica_set: rs0, arbiter_only: true, priority: 0 }
-`,
+      WITH_ARBITER,
     ),
   );
   valid(plan);
