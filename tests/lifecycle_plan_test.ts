@@ -187,6 +187,13 @@ Deno.test("rolling restart: one member at a time, primary stepped down last; con
     allOperations(plan).find((o) => o.id === "wait-primary-shard1")!.target.params.not,
     "localhost:27018",
   );
+  // Only the stepped-down primary's stop steps it down again should it be primary once more.
+  const again = allOperations(plan).filter((o) => o.target.params.step_down_first);
+  assert.deepEqual(again.map((o) => [o.id, o.target.params.step_down_first]), [
+    ["stop-config-localhost-27019", "cfg"],
+    ["stop-mongod-localhost-27018", "shard1"],
+    ["stop-mongod-localhost-27024", "shard2"],
+  ]);
 });
 
 Deno.test("rolling restart of a cluster with one mongos warns that clients lose their router; --force warns per set instead (or of the router, when only it restarts); two mongos do not", async () => {

@@ -1,13 +1,18 @@
 import { poll } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
-import { type Operation, OperationError, param } from "./operation.ts";
+import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 import { planTimeoutMs } from "./timeout.ts";
 import { runningPid } from "./process.ts";
+import { stepDownMember } from "./step_down.ts";
 
 /**
  * shutdown command, then SIGTERM, then SIGKILL, each given time to work; then up to 30 s for the
  * process's port to be free again. Params: `pid_file`; `config`, the configuration file the
- * process was started with (a PID whose command line does not name it is not this process).
+ * process was started with (a PID whose command line does not name it is not this process);
+ * `step_down_first` (a replica set's name), on the stop of a primary that a rolling plan stepped
+ * down before: should it be primary again (a member of higher priority takes the primary back
+ * once its step-down period ends, e.g. while the plan was paused), it is stepped down again
+ * (stepDownMember) before it is stopped, never stopped as the primary.
  */
 export const stopProcess: Operation = {
   async isDone(ctx) {
@@ -29,6 +34,7 @@ export const stopProcess: Operation = {
       ctx.op.target.port,
     );
     if (!pid) return { output: "not running" };
+    const again = await primaryAgain(ctx);
     const timeout = planTimeoutMs(ctx, 30_000);
     const gone = async (ms: number) =>
       await poll(async () => (await ex.processAlive(pid)) ? undefined : true, ms, 100) ?? false;
@@ -63,7 +69,7 @@ export const stopProcess: Operation = {
       await poll(async () => (await ex.portFree(port)) ? true : undefined, 30_000, 100, ctx.signal);
     const secs = Math.round(timeout / 3000);
     return {
-      output: `stopped pid ${pid} ${how}${freed ? "" : `; port ${port} still busy`}`,
+      output: `${again}stopped pid ${pid} ${how}${freed ? "" : `; port ${port} still busy`}`,
       ...(how === "with SIGKILL"
         ? {
           notice: `pid ${pid} did not stop on the shutdown command nor on SIGTERM within ` +
@@ -77,3 +83,20 @@ export const stopProcess: Operation = {
     };
   },
 };
+
+/**
+ * With `step_down_first`: steps the target down when it is the primary (again) and says so, as
+ * the start of the stop's output; "" otherwise. Throws OperationError when the step-down fails
+ * (nothing is stopped then).
+ */
+async function primaryAgain(ctx: OperationContext): Promise<string> {
+  const set = ctx.op.target.params.step_down_first;
+  if (!set) return "";
+  const h = await mongo(ctx).hello(ctx.op.target.host!, ctx.op.target.port!);
+  if (!h?.isWritablePrimary) return "";
+  const done = await stepDownMember({
+    ...ctx,
+    op: { ...ctx.op, target: { ...ctx.op.target, params: { replica_set: set } } },
+  });
+  return `primary of ${set} again (it took the primary back since its step-down): ${done}; then `;
+}

@@ -48,8 +48,17 @@ export function repairCommand(meta: ClusterMeta): string {
 
 const members = (s: ReplicaSetSpec) => s.members.map((m) => hostPort(m.host, m.port));
 
-/** `stop-<id>`: shutdown command, then SIGTERM, then SIGKILL (force: shutdown with force). */
-export function stopOp(p: ProcessSpec, deps: string[], force = false): PlannedOperation {
+/**
+ * `stop-<id>`: shutdown command, then SIGTERM, then SIGKILL (force: shutdown with force).
+ * `stepDownFirst`: the replica set whose primary this member was before the plan stepped it
+ * down; primary again when the stop runs, it is stepped down again first (stop_process).
+ */
+export function stopOp(
+  p: ProcessSpec,
+  deps: string[],
+  force = false,
+  stepDownFirst?: string,
+): PlannedOperation {
   return op({
     id: `stop-${p.id}`,
     type: "stop_process",
@@ -61,6 +70,7 @@ export function stopOp(p: ProcessSpec, deps: string[], force = false): PlannedOp
         pid_file: pidFilePath(p),
         config: configFilePath(p),
         ...(force ? { force: "true" } : {}),
+        ...(stepDownFirst ? { step_down_first: stepDownFirst } : {}),
       }),
       timeout_ms: 30_000,
     },

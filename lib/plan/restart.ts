@@ -65,7 +65,9 @@ export function rollSet(
   } else if (primary) {
     ops.push(stepDownOp(primary, set, prev));
     ops.push(waitPrimaryOp(set, [`step-down-${set.name}`], primary));
-    ops.push(stopOp(primary, [`wait-primary-${set.name}`]));
+    // Paused here past its step-down period, it may have taken the primary back: the stop
+    // steps it down again rather than stop the primary.
+    ops.push(stopOp(primary, [`wait-primary-${set.name}`], false, set.name));
     ops.push(startOp(input.meta, primary, [`stop-${primary.id}`], cfgSet));
     ops.push(memberStateOp(primary, set, "HEALTHY", [`start-${primary.id}`]));
     if (takesBack(set, primary)) {

@@ -279,8 +279,16 @@ const replSetFreeze: Handler = (ctx) => {
       "NotSecondary",
     );
   }
-  r.stepDownUntil = Date.now() + Number(ctx.body.replSetFreeze) * 1000;
-  return {};
+  // As mongod's prepareFreezeResponse: 0 unfreezes; otherwise a freeze never shortens one
+  // already in place (a step-down's).
+  const secs = Number(ctx.body.replSetFreeze);
+  if (secs === 0) {
+    r.stepDownUntil = 0;
+    r.wake();
+    return { info: "unfreezing" };
+  }
+  r.stepDownUntil = Math.max(r.stepDownUntil, Date.now() + secs * 1000);
+  return secs === 1 ? { warning: "you really want to freeze for only 1 second?" } : {};
 };
 
 /**
