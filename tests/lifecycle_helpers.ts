@@ -147,8 +147,8 @@ export class WriteLoad {
 }
 
 /**
- * Starts mup, kills it with SIGKILL once an operation matching `when` is recorded as `status`
- * (and, if given, `also` holds).
+ * Starts mup, kills it with `signal` (SIGKILL) once an operation matching `when` is recorded as
+ * `status` (and, if given, `also` holds). Returns what mup printed and its exit code.
  */
 export async function killWhen(
   home: string,
@@ -159,7 +159,8 @@ export async function killWhen(
   env: Record<string, string> = {},
   also: () => Promise<boolean> = () => Promise.resolve(true),
   waitMs = 120_000,
-): Promise<void> {
+  signal: Deno.Signal = "SIGKILL",
+): Promise<MupResult> {
   const stateDir = path.join(clusterDir(home, cluster), "state");
   const before = new Set(
     (await Array.fromAsync(Deno.readDir(stateDir)).catch(() => [] as Deno.DirEntry[])).map((e) =>
@@ -184,7 +185,7 @@ export async function killWhen(
       const now = new Map<string, string>();
       for (const l of lines) if (l.kind === "op") now.set(l.state!.id, l.state!.status);
       if ([...now].some(([id, st]) => when.test(id) && st === status) && await also()) {
-        child.kill("SIGKILL");
+        child.kill(signal);
         killed = true;
       }
     }
@@ -199,4 +200,5 @@ export async function killWhen(
     `mup ${late ? "was still running" : `ended (exit ${r.code})`} before ${when} was ${status}` +
       (!late ? `:\n${dec.decode(r.stdout).slice(-3000)}${dec.decode(r.stderr).slice(-2000)}` : ""),
   );
+  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
 }

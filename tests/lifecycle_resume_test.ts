@@ -424,6 +424,47 @@ async function killWhileStarting(
   }
 }
 
+Deno.test("one Ctrl-C in a rolling restart, while a member's stop finishes: that member starts again before the apply pauses; plan resume completes the restart", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    // The first stop's after_operation hook holds its node for 2 s once the stop is recorded
+    // done: the interrupt lands there, before the member's start could have begun.
+    const hook = `hooks:\n  after_operation:\n    command: '[ "$MUP_OPERATION_TYPE" != ` +
+      `stop_process ] || [ -e stopped ] || { touch stopped; sleep 2; }'\n`;
+    await deploy(home, "rs", replicaSetTopology(ports, hook));
+    const r = await killWhen(
+      home,
+      "rs",
+      ["cluster", "restart", "rs", "--auto-approve"],
+      /^stop-/,
+      "completed",
+      {},
+      undefined,
+      120_000,
+      "SIGINT",
+    );
+    assert.match(r.stderr, /Interrupted: letting running operations finish/, output(r));
+    const st = await currentState(home, "rs");
+    assert.equal(st.status, "paused", output(r));
+    const stopped = Object.values(st.operation_states).filter((o) =>
+      o.id.startsWith("stop-") && o.status === "completed"
+    );
+    assert.equal(stopped.length, 1, "one member was stopped before the pause");
+    const started = st.operation_states[stopped[0].id.replace(/^stop-/, "start-")];
+    assert.equal(started?.status, "completed", "its start ran before the pause");
+    assert.equal((await livePids(home, "rs")).length, 3, "every member runs during the pause");
+    const resumed = await ok(home, ["plan", "resume", "rs"]);
+    assert.match(resumed.stdout, /Restart completed successfully!/);
+    assert.ok((await display(home, "rs")).healthy);
+    for (const [name, log] of await processLogs(home, "rs")) {
+      assert.equal(count(log, /"id":4615611/), 2, `${name} started twice (deploy, restart)`);
+    }
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("kill -9 of mup while a rolling restart starts a member again: plan resume does not stop that member a second time", async () => {
   // Slow starts: mup is killed while the first restarted member is starting, once its process
   // runs and answers, its pid file written (it lives in a process group of its own and comes

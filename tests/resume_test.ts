@@ -369,7 +369,7 @@ async function interrupted(signal: "SIGINT" | "SIGTERM") {
     assert.equal(out.code, 1, output(out));
     assert.match(
       new TextDecoder().decode(out.stderr),
-      /Interrupted: letting running operations finish, then saving state/,
+      /Interrupted: letting running operations finish \(a member they stopped starts again\), then saving state/,
     );
     assert.match(
       stdout,

@@ -80,6 +80,23 @@ export function newApplyState(plan: Plan, planPath: string): ApplyState {
  * The plan's DAG with phase barriers: every operation of a phase waits for the phase's start
  * node, which waits for the previous phase's end node. Checkpoints and phase hooks hang there.
  */
+/**
+ * Whether an operation finishes work a done dependency began: a start_process that depends on
+ * the stop_process of the same process (a restart's). walk() runs those even once stopped.
+ */
+export function restartsOf(plan: Plan): (id: string) => boolean {
+  const ops = new Map(allOperations(plan).map((o) => [o.id, o]));
+  const starts = new Set(
+    [...ops.values()].filter((o) =>
+      o.type === "start_process" &&
+      o.depends_on.some((d) =>
+        ops.get(d)?.type === "stop_process" && ops.get(d)?.target.name === o.target.name
+      )
+    ).map((o) => o.id),
+  );
+  return (id) => starts.has(id);
+}
+
 export function applyGraph(plan: Plan): Dag {
   const nodes = [];
   let prevEnd: string | undefined;
@@ -290,6 +307,10 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       run: runNode,
       completed,
       signal: internal.signal,
+      // A member stopped by this plan starts again before a pause or a failure halts the
+      // apply: one Ctrl-C in a rolling restart never leaves it down until `plan resume`.
+      finishes: restartsOf(plan),
+      hardSignal: hardStop.signal,
     });
     failure = result.failed[0];
     if (!failure && result.aborted) {

@@ -173,7 +173,7 @@ export async function runApply(
   const onSigint = interruptHandler({
     first: () => {
       notice(
-        "Interrupted: letting running operations finish, then saving state. Press Ctrl-C again (or send another SIGTERM) to stop at once (state stays resumable).",
+        "Interrupted: letting running operations finish (a member they stopped starts again), then saving state. Press Ctrl-C again (or send another SIGTERM) to stop at once (state stays resumable).",
       );
       ac.abort();
     },

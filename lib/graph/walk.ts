@@ -15,8 +15,16 @@ export interface WalkOptions {
   completed?: Iterable<string>;
   /** Parallel-safe nodes share the queue; the others run alone. Defaults to the node attribute. */
   isParallel?: (id: string) => boolean;
-  /** Aborting stops new work; running nodes finish. */
+  /** Aborting stops new work; running nodes finish (and `finishes` nodes still run). */
   signal?: AbortSignal;
+  /**
+   * Nodes that finish what a done dependency began (a start after its stop): once ready they
+   * run even after an abort or a failure stopped other new work, so that a pause never leaves
+   * that work half done. Defaults to none.
+   */
+  finishes?: (id: string) => boolean;
+  /** Aborting stops all new work, `finishes` nodes too (a stop at once). */
+  hardSignal?: AbortSignal;
   onEvent?: (e: WalkEvent) => void;
 }
 
@@ -30,8 +38,8 @@ export interface WalkResult {
 }
 
 /**
- * Runs a DAG: a node starts once all its dependencies are done. The first failure stops new
- * work; nodes already running finish. Among ready nodes, those with the longest remaining path
+ * Runs a DAG: a node starts once all its dependencies are done. The first failure or an abort
+ * stops new work but for `finishes` nodes; nodes already running finish. Among ready nodes, those with the longest remaining path
  * go first, which keeps the makespan near the critical path.
  */
 export async function walk(dag: Dag, options: WalkOptions): Promise<WalkResult> {
@@ -57,11 +65,13 @@ export async function walk(dag: Dag, options: WalkOptions): Promise<WalkResult> 
   let settle!: () => void;
   const finished = new Promise<void>((r) => (settle = r));
 
+  const finishes = options.finishes ?? (() => false);
   const stop = () => {
     stopped = true;
-    if (running === 0) settle();
+    pump();
   };
   options.signal?.addEventListener("abort", stop, { once: true });
+  options.hardSignal?.addEventListener("abort", stop, { once: true });
 
   const start = (id: string, alone: boolean) => {
     running++;
@@ -94,12 +104,19 @@ export async function walk(dag: Dag, options: WalkOptions): Promise<WalkResult> 
   };
 
   const pump = () => {
-    if (stopped || options.signal?.aborted) {
+    if (options.hardSignal?.aborted) {
       if (running === 0) settle();
       return;
     }
+    // Stopped (abort, failure): only nodes that finish begun work start; the rest wait.
+    const only = stopped || options.signal?.aborted ? finishes : undefined;
+    const held: string[] = [];
     while (ready.size > 0 && !exclusive) {
       const id = ready.peek()!;
+      if (only && !only(id)) {
+        held.push(ready.pop()!);
+        continue;
+      }
       if (!isParallel(id)) {
         if (running > 0) break;
         ready.pop();
@@ -109,12 +126,14 @@ export async function walk(dag: Dag, options: WalkOptions): Promise<WalkResult> 
       ready.pop();
       start(id, false);
     }
+    for (const id of held) ready.push(id);
     if (running === 0) settle();
   };
 
   pump();
   await finished;
   options.signal?.removeEventListener("abort", stop);
+  options.hardSignal?.removeEventListener("abort", stop);
   const notRun = g.nodes().filter((id) => !done.has(id) && !failed.some((f) => f.id === id));
   // Aborted only when that left work undone: a signal that came while the last nodes finished
   // cut nothing short.

@@ -128,3 +128,64 @@ Deno.test("walk(): an abort while the last node runs cuts nothing short, so the 
   });
   assert.deepEqual([r.aborted, r.completed, r.notRun], [false, ["a", "b"], []]);
 });
+
+/** stop-x → start-x → wait-x, and stop-y → start-y: starts finish what a done stop began. */
+const restartDag = () =>
+  new Dag([
+    { id: "stop-x", dependsOn: [], parallel: false },
+    { id: "start-x", dependsOn: ["stop-x"], parallel: false },
+    { id: "wait-x", dependsOn: ["start-x"], parallel: false },
+    { id: "stop-y", dependsOn: ["wait-x"], parallel: false },
+    { id: "start-y", dependsOn: ["stop-y"], parallel: false },
+  ]);
+
+Deno.test("walk(): after an abort, a node that finishes a done dependency's work still runs; nothing else starts", async () => {
+  const ac = new AbortController();
+  const r = await walk(restartDag(), {
+    concurrency: 2,
+    signal: ac.signal,
+    finishes: (id) => id.startsWith("start-"),
+    run: async (id) => {
+      if (id === "stop-x") ac.abort();
+      await sleep(1);
+    },
+  });
+  assert.deepEqual([r.aborted, r.completed, r.notRun], [
+    true,
+    ["stop-x", "start-x"],
+    ["wait-x", "stop-y", "start-y"],
+  ]);
+});
+
+Deno.test("walk(): after a failure elsewhere, a finishing node still runs; a hard stop starts nothing more", async () => {
+  const dag = new Dag([
+    { id: "stop-x", dependsOn: [], parallel: true },
+    { id: "start-x", dependsOn: ["stop-x"], parallel: true },
+    { id: "other", dependsOn: [], parallel: true },
+  ]);
+  const r = await walk(dag, {
+    concurrency: 2,
+    finishes: (id) => id === "start-x",
+    run: async (id) => {
+      if (id === "other") throw new Error("boom");
+      await sleep(5);
+    },
+  });
+  assert.deepEqual([r.failed.map((f) => f.id), r.completed], [["other"], ["stop-x", "start-x"]]);
+
+  const soft = new AbortController(), hard = new AbortController();
+  const h = await walk(restartDag(), {
+    concurrency: 1,
+    signal: soft.signal,
+    hardSignal: hard.signal,
+    finishes: (id) => id.startsWith("start-"),
+    run: async (id) => {
+      if (id === "stop-x") {
+        soft.abort();
+        hard.abort();
+      }
+      await sleep(1);
+    },
+  });
+  assert.deepEqual([h.completed, h.notRun.length], [["stop-x"], 4]);
+});
