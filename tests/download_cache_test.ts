@@ -62,6 +62,35 @@ Deno.test("a second unpack of a cached release leaves the tree another mup marke
     assert.equal(await downloadBinary.isDone(ctx), true);
     const left = (await Array.fromAsync(Deno.readDir(path.join(home, "cache")))).map((e) => e.name);
     assert.deepEqual(left.sort(), ["mongo-7.0.5-linux-x86_64", "mongo-7.0.5.tgz"]);
+
+    // A mup killed mid-download left a partial archive and an unpacking; another mup (alive)
+    // is unpacking right now. The next download removes the dead one's, and only those.
+    const ended = new Deno.Command("true").spawn();
+    await ended.status;
+    const dead = ended.pid;
+    const alive = new Deno.Command("sleep", { args: ["60"] }).spawn();
+    try {
+      await Deno.writeTextFile(`${archive}.part-${dead}`, "half an archive");
+      await Deno.mkdir(`${dest}.unpack-${dead}/mongodb-linux-x86_64-7.0.5/bin`, {
+        recursive: true,
+      });
+      await Deno.mkdir(`${dest}.old-${dead}`);
+      await Deno.mkdir(`${dest}.unpack-${alive.pid}`);
+      await Deno.writeTextFile(`${archive}.other-${dead}`, "not a leftover of mup's");
+      await downloadBinary.run(ctx);
+      const now = (await Array.fromAsync(Deno.readDir(path.join(home, "cache")))).map((e) =>
+        e.name
+      );
+      assert.deepEqual(now.sort(), [
+        "mongo-7.0.5-linux-x86_64",
+        `mongo-7.0.5-linux-x86_64.unpack-${alive.pid}`,
+        "mongo-7.0.5.tgz",
+        `mongo-7.0.5.tgz.other-${dead}`,
+      ]);
+    } finally {
+      alive.kill();
+      await alive.status;
+    }
   } finally {
     if (before === undefined) Deno.env.delete("MUP_HOME");
     else Deno.env.set("MUP_HOME", before);

@@ -9,6 +9,7 @@ import { MongoClient } from "mongodb";
 import {
   deployArgs,
   killAll,
+  output,
   replicaSetTopology,
   smallShardedTopology,
   tempHome,
@@ -206,11 +207,24 @@ Deno.test("sharded 6.0 → 7.0, cut off and planned again: balancer stopped firs
     const hook =
       `hooks:\n  after_phase:\n    command: '[ "$MUP_PHASE" != stop-balancer ] || exit 3'\n`;
     await deploy60(home, "sh", smallShardedTopology(ports, hook));
-    await ok(home, [...up("7.0", "--set-fcv"), "--auto-approve"], 1);
+    const cut = await ok(home, [...up("7.0", "--set-fcv"), "--auto-approve"], 1);
+    // The hint makes the same plan again: the FCV raise and the mirror kept.
+    const hint = /`mup (cluster upgrade sh --version 7\.0\.\d+ .*--no-hooks)`/.exec(cut.stdout);
+    assert.ok(hint, output(cut));
+    assert.ok(hint[1].endsWith(` --set-fcv --mirror ${path.resolve(mirror)} --no-hooks`), hint[1]);
     // display says who stopped the balancer; planning the upgrade again starts it at the end
     // (one stopped by hand would stay off).
     const shown = await ok(home, ["cluster", "display", "sh"]);
-    assert.match(shown.stdout, /Balancer: off \(stopped by the upgrade of apply /);
+    assert.match(
+      shown.stdout,
+      /Balancer: off \(stopped by the upgrade of apply \S+: `mup plan resume sh` or the next/,
+    );
+    // Superseded by another apply (a restart of the mongos), a resume no longer continues it.
+    await ok(home, ["cluster", "restart", "sh", "-R", "mongos", "--auto-approve", "--no-hooks"]);
+    assert.match(
+      (await ok(home, ["cluster", "display", "sh"])).stdout,
+      /Balancer: off \(stopped by the upgrade of apply \S+: the next `mup cluster upgrade` starts/,
+    );
     const r = await ok(home, [...up("7.0", "--set-fcv"), "--auto-approve", "--json", "--no-hooks"]);
     const order = r.stdout.split("\n").flatMap((l) => {
       try {

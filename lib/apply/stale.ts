@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
-import { commandOf } from "../plan/command_of.ts";
+import { commandOf, replanFlags } from "../plan/command_of.ts";
 import { clashes, otherClusters } from "../preflight/clusters.ts";
 import { nodeClaims, rootClaims } from "../topology/layout.ts";
 import type { Plan } from "../plan/schema.ts";
@@ -35,8 +35,10 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
   const regenerate = plan.operation === "deploy"
     ? `run \`mup cluster deploy ${plan.cluster_name} ${
       plan.topology_file ? shellQuote(plan.topology_file) : "<topology>"
-    } --version ${plan.version} --plan-only\` again`
-    : `plan it again: \`mup ${commandOf(plan.operation, plan.cluster_name, plan.version)} …\``;
+    } --version ${plan.version}${replanFlags(plan)} --plan-only\` again`
+    : `plan it again: \`mup ${commandOf(plan.operation, plan.cluster_name, plan.version)}${
+      replanFlags(plan)
+    } …\``;
   if (!meta) {
     if (base.lineage !== "") {
       throw new MupError(

@@ -332,8 +332,10 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         print(
           `Balancer: ${balancer === "off" ? "off" : balancer ? "on" : "unknown"}${
             by && balancer === "off"
-              ? ` (stopped by the upgrade of apply ${by.state_id}: \`mup plan resume ${name}\` ` +
-                "or the next `mup cluster upgrade` starts it again)"
+              ? ` (stopped by the upgrade of apply ${by.state_id}: ${
+                // Only while that upgrade is the apply a resume continues (not superseded).
+                unfinished?.state_id === by.state_id ? `\`mup plan resume ${name}\` or ` : ""}` +
+                "the next `mup cluster upgrade` starts it again)"
               : ""
           }`,
         );

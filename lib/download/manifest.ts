@@ -49,6 +49,9 @@ export function checkMirror(mirror: string | undefined): void {
   }
 }
 
+/** A mirror as a plan records it: a URL as given, a directory made absolute. */
+const mirrorOf = (m: string) => /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(m) ? m : path.resolve(m);
+
 /** Maps an official URL onto the mirror: same path under the mirror's base. */
 export function mirrorUrl(url: string, source: Source): string {
   if (!source.mirror) return url;
@@ -160,6 +163,7 @@ export function resolveRelease(
     sha256: dl.archive.sha256,
     size_bytes: 0,
     archive_name: path.basename(new URL(dl.archive.url).pathname),
+    ...(source.mirror ? { mirror: mirrorOf(source.mirror) } : {}),
   };
 }
 
@@ -194,6 +198,7 @@ export async function resolvePerconaRelease(
     sha256: sumText.trim().split(/\s+/)[0],
     size_bytes: 0,
     archive_name: name,
+    ...(source.mirror ? { mirror: mirrorOf(source.mirror) } : {}),
   };
 }
 

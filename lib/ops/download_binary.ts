@@ -2,6 +2,7 @@ import * as path from "node:path";
 import { privateDir, privateTree, writePrivateFile } from "../state/atomic.ts";
 import { downloadVerified } from "../download/fetch.ts";
 import { sha256File } from "../util/file_hash.ts";
+import { pidAlive } from "../executor/local.ts";
 import { type Operation, OperationError, param, storeParam } from "./operation.ts";
 
 const MARKER = ".mup-complete";
@@ -39,6 +40,32 @@ async function markerText(dest: string, sha: string): Promise<string> {
   return lines.join("\n") + "\n";
 }
 
+/**
+ * Removes what a mup killed mid-download left beside `archive` and `dest` in the shared cache:
+ * `<archive>.part-<pid>` (a partial download), `<dest>.unpack-<pid>` and `<dest>.old-<pid>`
+ * (an unpacking cut short), each only when no process `<pid>` runs any more (a live one may be
+ * another mup at work on it). Returns the paths removed.
+ */
+export async function removeLeftovers(archive: string, dest: string): Promise<string[]> {
+  const patterns = [
+    { dir: path.dirname(archive), re: leftover(path.basename(archive), ["part"]) },
+    { dir: path.dirname(dest), re: leftover(path.basename(dest), ["unpack", "old"]) },
+  ];
+  const removed: string[] = [];
+  for (const { dir, re } of patterns) {
+    for (const e of await Array.fromAsync(Deno.readDir(dir)).catch(() => [])) {
+      const m = re.exec(e.name);
+      if (!m || pidAlive(Number(m[1]))) continue;
+      const p = path.join(dir, e.name);
+      await Deno.remove(p, { recursive: true }).then(() => removed.push(p), () => {});
+    }
+  }
+  return removed;
+}
+
+const leftover = (base: string, kinds: string[]) =>
+  new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.(?:${kinds.join("|")})-(\\d+)$`);
+
 /** The archive in the shared cache, verified, and unpacked next to it (once for all clusters). */
 export const downloadBinary: Operation = {
   isDone(ctx) {
@@ -47,6 +74,8 @@ export const downloadBinary: Operation = {
   async run(ctx) {
     const archive = storeParam(ctx, "archive");
     const sha = param(ctx, "sha256");
+    const dest = storeParam(ctx, "extract_dir");
+    await removeLeftovers(archive, dest);
     let downloaded = 0;
     const cached = (await sha256File(archive)) === sha;
     if (!cached) {
@@ -57,7 +86,6 @@ export const downloadBinary: Operation = {
         );
       }, ctx.signal);
     }
-    const dest = storeParam(ctx, "extract_dir");
     const work = `${dest}.unpack-${Deno.pid}`;
     await Deno.remove(work, { recursive: true }).catch(() => {});
     await privateDir(work);

@@ -1,3 +1,6 @@
+import { shellQuote } from "../executor/shell_quote.ts";
+import { allOperations, type Plan, type Release } from "./schema.ts";
+
 /**
  * The command that makes a plan of an operation, for hints: `cluster stop x`, `state rollback
  * x`, `cluster tls x enable` (operation "tls-enable": no `cluster tls-enable` command exists),
@@ -11,4 +14,24 @@ export function commandOf(operation: string, cluster: string, version?: string):
   const tls = /^tls-(enable|disable)$/.exec(operation);
   if (tls) return `cluster tls ${cluster} ${tls[1]}`;
   return `cluster ${operation} ${cluster}`;
+}
+
+/**
+ * The flags, after commandOf's command, that make a plan like `plan` again: `--set-fcv` for an
+ * upgrade that raises the FCV, `--variant percona` for a deploy of Percona's builds, and for a
+ * deploy or an upgrade the `--mirror` its release came from. Each value shell-quoted; "" when none applies.
+ */
+export function replanFlags(
+  plan: Pick<Plan, "operation" | "variant" | "phases"> & { release?: Pick<Release, "mirror"> },
+): string {
+  const flags: string[] = [];
+  if (plan.operation === "upgrade" && allOperations(plan).some((o) => o.type === "set_fcv")) {
+    flags.push("--set-fcv");
+  }
+  // An upgrade keeps the cluster's variant by itself; a deploy defaults to MongoDB's builds.
+  if (plan.operation === "deploy" && plan.variant === "percona") flags.push("--variant percona");
+  if ((plan.operation === "upgrade" || plan.operation === "deploy") && plan.release?.mirror) {
+    flags.push(`--mirror ${shellQuote(plan.release.mirror)}`);
+  }
+  return flags.map((f) => ` ${f}`).join("");
 }

@@ -177,6 +177,8 @@ export const Release = z.object({
   sha256: z.string(),
   size_bytes: z.number().int().nonnegative(),
   archive_name: z.string(),
+  /** The `--mirror` it was resolved from; absent: the official download center. */
+  mirror: z.string().optional(),
 });
 export type Release = z.infer<typeof Release>;
 

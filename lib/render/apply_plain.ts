@@ -1,6 +1,6 @@
 import { shellQuote } from "../executor/shell_quote.ts";
 import type { ApplyEvent } from "../apply/events.ts";
-import { commandOf } from "../plan/command_of.ts";
+import { commandOf, replanFlags } from "../plan/command_of.ts";
 import type { Plan } from "../plan/schema.ts";
 import { formatDuration } from "../util/format.ts";
 import { groupDoneLine, groupOperations, type OpGroup } from "./groups.ts";
@@ -253,10 +253,14 @@ export class PlainRenderer {
           ? "The failed hook runs again on resume. To change or remove it, edit the hooks in " +
             `${plan.topology_file} and plan again: \`mup cluster deploy ${
               [plan.cluster_name, plan.topology_file].map(shellQuote).join(" ")
-            } --version ${plan.version}\` (the new plan re-checks what is already in place).`
+            } --version ${plan.version}${
+              replanFlags(plan)
+            }\` (the new plan re-checks what is already in place).`
           : "The failed hook runs again on resume. To go on without the cluster's hooks, make " +
             `the plan again with --no-hooks: \`mup ${
               commandOf(plan.operation, plan.cluster_name, plan.version)
+            }${
+              replanFlags(plan)
             } --no-hooks\` (with the same -R/-N selection, if the plan had one).`,
       );
     }
