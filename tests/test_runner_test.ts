@@ -14,10 +14,17 @@ installFixture();
 
 const ROOT = path.resolve(import.meta.dirname!, "..");
 
-/** A test that starts a daemon (own session, like `mongod --fork`), records its pid, and hangs. */
+/**
+ * A test that starts a daemon (own session, like `mongod --fork`), records its pid once it runs
+ * `sleep` (on a loaded machine setsid may take a while to exec it, and a sweep before that
+ * would name it `setsid sleep 300`), and hangs.
+ */
 const HANGING = `
 Deno.test("hangs with a daemon running", async () => {
   const c = new Deno.Command("setsid", { args: ["sleep", "300"], stdin: "null" }).spawn();
+  while (!Deno.readTextFileSync(\`/proc/\${c.pid}/cmdline\`).startsWith("sleep\\0")) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   await Deno.writeTextFile(Deno.env.get("HANG_PID_FILE")!, String(c.pid));
   await new Promise((r) => setTimeout(r, 300_000));
 });
