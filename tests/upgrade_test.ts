@@ -284,6 +284,14 @@ Deno.test("sharded 6.0 → 7.0, cut off and planned again: balancer stopped firs
         split.stdout + split.stderr,
         /report different feature compatibility versions \(6\.0 on mongod-/,
       );
+      // display names each value with the members that report it.
+      assert.match(
+        (await ok(home, ["cluster", "display", "sh"])).stdout,
+        new RegExp(
+          `feature compatibility 6\\.0 on localhost:${ports[1]}; 7\\.0 on localhost:\\d+, ` +
+            "localhost:\\d+ \\(`mup cluster upgrade sh --version 7\\.0\\.\\d+ --set-fcv` raises it",
+        ),
+      );
     } finally {
       await c.close();
     }
