@@ -9,6 +9,7 @@ import {
   deployArgs,
   killAll,
   mup,
+  output,
   replicaSetTopology,
   tempHome,
   testMirror,
@@ -115,12 +116,57 @@ Deno.test("re-deploy onto retained data of another release: pre-flight refuses a
     const far = await mup(deployArgs("old", file, mirror, ["--plan-only"], "8.0"), { home });
     assert.equal(far.code, 1, far.stdout + far.stderr);
     const said = far.stdout + far.stderr;
-    assert.match(said, /holds data of MongoDB 6\.0\.\d+, deployed by cluster old/);
+    assert.match(
+      said,
+      /holds data of MongoDB 6\.0\.\d+ at featureCompatibilityVersion 6\.0, deployed by cluster old/,
+    );
     assert.match(said, /mongod 8\.0\.\d+ cannot start on it/);
-    assert.match(said, /Deploy onto it with --version 6\.0/);
+    assert.match(said, /Deploy onto it with --version 6\.0 or 7\.0,/);
     assert.deepEqual(await livePids(home, "old"), [], "nothing was started");
     const next = await mup(deployArgs("old", file, mirror, ["--plan-only"], "7.0"), { home });
     assert.equal(next.code, 0, next.stdout + next.stderr);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("retained data's FCV, not its binaries, decides the release deployed onto it: 7.0 binaries left at FCV 6.0 refuse 8.0, and 6.0 (the way back) starts on it", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    const file = await writeTopology(
+      home,
+      "up.yaml",
+      `mongod_servers:\n  - { host: localhost, port: ${port} }\n`,
+    );
+    const mirror = await testMirror();
+    await ok(home, deployArgs("up", file, mirror, ["--auto-approve"], "6.0"));
+    // Upgraded without --set-fcv: 7.0 binaries, data still at FCV 6.0.
+    await ok(home, [
+      "cluster",
+      "upgrade",
+      "up",
+      "--version",
+      "7.0",
+      "--mirror",
+      mirror,
+      "--auto-approve",
+    ]);
+    await ok(home, ["cluster", "destroy", "up", "--auto-approve", "--retain-data"]);
+    const far = await mup(deployArgs("up", file, mirror, ["--plan-only"], "8.0"), { home });
+    assert.equal(far.code, 1, output(far));
+    assert.match(
+      far.stdout + far.stderr,
+      /holds data of MongoDB 7\.0\.\d+ at featureCompatibilityVersion 6\.0, deployed by cluster up/,
+    );
+    const back = await ok(home, deployArgs("up", file, mirror, ["--auto-approve"], "6.0"));
+    assert.match(back.stdout, /Deployment completed successfully/, output(back));
+    const info = await withClient(
+      `mongodb://127.0.0.1:${port}/?directConnection=true`,
+      (c) => c.db("admin").command({ buildInfo: 1 }),
+      { home, cluster: "up" },
+    );
+    assert.match(String(info.version), /^6\.0\./);
   } finally {
     await killAll(home);
   }

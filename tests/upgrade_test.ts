@@ -140,6 +140,7 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
     const now = await reported(home, "rs", ports);
     assert.deepEqual(now.map((p) => p.version), [to, to, to], "every member runs the new binary");
     assert.deepEqual(now.map((p) => p.fcv), ["6.0", "6.0", "6.0"], "the FCV is left as it was");
+    assert.equal((await meta(home, "rs")).feature_compatibility_version, "6.0", "and recorded");
     const shown = await ok(home, ["cluster", "display", "rs"]);
     assert.ok(
       shown.stdout.includes(
@@ -180,6 +181,7 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
     assert.match(fcv.stdout, /Set the feature compatibility version to 7\.0/);
     assert.doesNotMatch(fcv.stdout, /Stop rs0/, "raising the FCV restarts nothing");
     assert.deepEqual((await reported(home, "rs", ports)).map((p) => p.fcv), ["7.0", "7.0", "7.0"]);
+    assert.equal((await meta(home, "rs")).feature_compatibility_version, "7.0");
     const json = JSON.parse((await ok(home, ["cluster", "display", "rs", "--json"])).stdout);
     assert.equal(json.feature_compatibility_version, "7.0");
 

@@ -28,7 +28,8 @@ import { sha256File } from "../util/file_hash.ts";
  * param `tls_switch`: "enable"/"disable") is cleared. With `release` (the Release as JSON, the
  * last step of `cluster upgrade`), the version, variant, release and installed binaries (with
  * the sha256 of the verified download each start checked) become the new release's: written
- * only once every process runs it.
+ * only once every process runs it. With `fcv` ("7.0"), the featureCompatibilityVersion the data
+ * is at (as the upgrade read it, or as its setFeatureCompatibilityVersion left it) is recorded.
  */
 export const updateMetadata: Operation = {
   async isDone(ctx) {
@@ -50,6 +51,12 @@ export const updateMetadata: Operation = {
     }
     const switching = ctx.op.target.params.tls_switch;
     if (switching !== undefined && meta.tls_switch?.plan_id !== ctx.plan.plan_id) return false;
+    // The release's record carries the FCV read at planning; a later record of this plan (after
+    // the raise) changes it, so only an FCV-only record is judged by it.
+    const fcv = ctx.op.target.params.fcv;
+    if (fcv !== undefined && release === undefined && meta.feature_compatibility_version !== fcv) {
+      return false;
+    }
     // "unknown" is written first by this plan; the final status replaces it.
     return param(ctx, "status") === "unknown" || meta.status !== "unknown";
   },
@@ -89,6 +96,9 @@ export const updateMetadata: Operation = {
         }
         : {}),
       ...upgraded,
+      ...(ctx.op.target.params.fcv
+        ? { feature_compatibility_version: ctx.op.target.params.fcv }
+        : {}),
       topology,
       // The switch's end: the topology file no longer says what the cluster is.
       ...(tls !== undefined && !switching

@@ -19,7 +19,7 @@ import { hostKey, hostPort } from "../topology/hosts.ts";
 import { cmpVersion, majorMinor } from "../download/manifest.ts";
 import type { ReplicaSetSpec } from "./processes.ts";
 import type { Plan, Release, ValidationIssue } from "./schema.ts";
-import { balancerOp, fcvOp, installOps, oneAfterAnother, onNewRelease } from "./upgrade_ops.ts";
+import { balancerOp, fcvOps, installOps, oneAfterAnother, onNewRelease } from "./upgrade_ops.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";
 import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
@@ -195,7 +195,10 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
     before: { version: input.meta.version },
     after: { version: to },
   }));
-  const fcv = raiseFcv ? [fcvOp(input, series, fcvNow, [record.id])] : [];
+  // The FCV the data is at, as read now: recorded with the release (a deploy onto this data
+  // once a destroy retained it checks the release against it), and again once raised.
+  if (fcvNow) record.target.params.fcv = fcvNow;
+  const fcv = raiseFcv ? fcvOps(input, series, fcvNow, record.id) : [];
   // Installing changes no process: it goes before the mark that says the cluster is changing,
   // so a download that fails leaves the recorded status as it was. Nothing to install when
   // every process runs the release already (an FCV-only plan).

@@ -9,6 +9,7 @@ import type { PlannedOperation } from "./schema.ts";
 import { change, op } from "./op_builders.ts";
 import { downloadOp, installOp } from "./prepare_steps.ts";
 import { clusterProcesses, EST } from "./lifecycle.ts";
+import { metadataOp } from "./lifecycle_ops.ts";
 import type { UpgradePlanInput } from "./upgrade.ts";
 
 /** The release downloaded once on the control machine, then installed on every host given. */
@@ -136,6 +137,24 @@ export function fcvOp(
     parallel: false,
     estimated_ms: EST.verify,
   });
+}
+
+/**
+ * `set-fcv`, then `record-fcv`: the raised FCV into the metadata (update_metadata with `fcv`),
+ * once the servers took it; both after `after` (the release's record).
+ */
+export function fcvOps(
+  input: UpgradePlanInput,
+  to: string,
+  from: string | undefined,
+  after: string,
+): PlannedOperation[] {
+  const set = fcvOp(input, to, from, [after]);
+  const record = metadataOp(input, "auto", [set.id]);
+  record.id = "record-fcv";
+  record.description = `Record feature compatibility version ${to} in the metadata`;
+  record.target.params.fcv = to;
+  return [set, record];
 }
 
 /** The lists' operations, each list's first waiting for the previous list's last. */

@@ -6,7 +6,8 @@
  *   (local.system.replset) names rs0 keeps that config and takes itself for no member of it
  *   (REMOVED, warning 21406 of MongoDB's repl/replication_coordinator_impl.cpp), so it never
  *   joins rsX;
- * - its release: a mongod starts only on data of its own or the previous release's FCV;
+ * - its FCV: a mongod starts only on data at its own or the previous release's FCV (recorded by
+ *   `cluster upgrade`; the release's series when no upgrade recorded one);
  * - its set's members: the stored config names the members the set was destroyed with, and
  *   replSetInitiate is refused on data that holds one (AlreadyInitialized), so a member the
  *   topology adds never joins, and one it leaves out still counts in the set's majority.
@@ -29,6 +30,8 @@ interface Recorded {
   set?: string;
   /** The MongoDB version the cluster ran (e.g. "7.0.14"). */
   version: string;
+  /** The featureCompatibilityVersion its data was left at (recorded, or the version's series). */
+  fcv: string;
   cluster: string;
   archive: string;
   /** The set's members as the archive records them (`host:port`, sorted); [] for a standalone. */
@@ -69,6 +72,7 @@ async function recordedData(archiveRoot: string): Promise<Map<string, Recorded>>
       out.set(dirKey(p.host, p.dirs.data), {
         set: p.replicaSet,
         version: a.meta.version,
+        fcv: a.meta.feature_compatibility_version ?? seriesOf(a.meta.version),
         cluster: a.meta.name,
         archive: a.dir,
         members: p.replicaSet ? membersOf(procs, p.replicaSet) : [],
@@ -128,7 +132,7 @@ export async function checkRetainedArchives(input: {
       return r.was.set && now && r.was.set !== now ? [{ ...r, set: r.was.set, now }] : [];
     })),
     otherRelease(
-      retained.filter((r) => !startsOnDataOf(input.version, r.was.version)),
+      retained.filter((r) => !startsOnDataOf(input.version, r.was.fcv)),
       input.version,
     ),
     otherMembers(retained, input.procs),
@@ -240,11 +244,12 @@ function otherRelease(wrong: Retained[], version: string) {
   const [w] = wrong;
   return {
     code: "retained_data_version",
-    message: `data directory ${w.host}:${w.dir} holds data of MongoDB ${w.was.version}${
-      more(wrong)
-    }, deployed by cluster ${w.was.cluster} (archived in ${w.was.archive}): mongod ${version} cannot start on it (a release starts only on data of its own or the previous release's featureCompatibilityVersion). Deploy onto it with --version ${
-      seriesOf(w.was.version)
-    }, or remove the data first: ${removal(wrong)}`,
+    message: `data directory ${w.host}:${w.dir} holds data of MongoDB ${w.was.version} at ` +
+      `featureCompatibilityVersion ${w.was.fcv}${
+        more(wrong)
+      }, deployed by cluster ${w.was.cluster} (archived in ${w.was.archive}): mongod ${version} cannot start on it (a release starts only on data at its own or the previous release's featureCompatibilityVersion). Deploy onto it with --version ${
+        releasesFor(w.was.fcv)
+      }, or remove the data first: ${removal(wrong)}`,
   };
 }
 
@@ -275,12 +280,19 @@ const SERIES = ["4.4", "5.0", "6.0", "7.0", "8.0"];
 const seriesOf = (version: string) => version.split(".").slice(0, 2).join(".");
 
 /**
- * Whether mongod `version` starts on data files written by `dataVersion`: a binary accepts its
- * own featureCompatibilityVersion and the previous release's (MongoDB docs: "Upgrade a
- * Standalone/Replica Set", one release at a time; "Downgrade" needs the FCV set down first).
+ * Whether mongod `version` starts on data at featureCompatibilityVersion `dataFcv` ("7.0"; a full
+ * version is read as its series): a binary accepts its own series' FCV and the previous one's,
+ * whichever binary wrote the data (MongoDB docs: "Upgrade a Standalone/Replica Set", one release
+ * at a time; "Downgrade" sets the FCV down first, then runs the older binary on the data).
  */
-export function startsOnDataOf(version: string, dataVersion: string): boolean {
-  const [to, from] = [SERIES.indexOf(seriesOf(version)), SERIES.indexOf(seriesOf(dataVersion))];
-  if (to < 0 || from < 0) return seriesOf(version) === seriesOf(dataVersion);
+export function startsOnDataOf(version: string, dataFcv: string): boolean {
+  const [to, from] = [SERIES.indexOf(seriesOf(version)), SERIES.indexOf(seriesOf(dataFcv))];
+  if (to < 0 || from < 0) return seriesOf(version) === seriesOf(dataFcv);
   return to === from || to === from + 1;
+}
+
+/** The --version values that start on data at `fcv`: "7.0" or "8.0" for "7.0". */
+function releasesFor(fcv: string): string {
+  const next = SERIES[SERIES.indexOf(seriesOf(fcv)) + 1];
+  return next && SERIES.includes(seriesOf(fcv)) ? `${seriesOf(fcv)} or ${next}` : seriesOf(fcv);
 }

@@ -73,6 +73,15 @@ export const ClusterMeta = z.object({
    */
   earlier_releases: z.array(z.string().regex(/^[a-z]+-[0-9][0-9A-Za-z.-]*$/)).optional(),
   /**
+   * The featureCompatibilityVersion mup last saw or set on the cluster's data ("7.0"): read by
+   * `cluster upgrade` when it plans, set by its `--set-fcv`. Absent (older metadata, clusters
+   * never upgraded): the series of `version`, which a deploy onto empty data starts at. What
+   * `cluster display` shows is read live; this record serves what cannot ask the servers: a
+   * deploy onto the data a `destroy --retain-data` kept (a release starts only on data at its
+   * own or the previous series' FCV).
+   */
+  feature_compatibility_version: z.string().regex(/^\d+\.\d+$/).optional(),
+  /**
    * Set when a command changed the recorded topology after the deploy (`cluster tls`): the
    * topology file no longer describes the cluster, so a repair takes what `cluster show-config`
    * prints instead. A deploy (repair) writes the metadata anew, without it.

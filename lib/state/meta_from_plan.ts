@@ -63,6 +63,10 @@ export function metaFromPlan(
     // A repair keeps the record of what earlier releases left installed.
     ...(prev?.earlier_releases?.length ? { earlier_releases: prev.earlier_releases } : {}),
     ...(prev?.balancer_stopped_by ? { balancer_stopped_by: prev.balancer_stopped_by } : {}),
+    // A repair changes no data: the FCV recorded stays.
+    ...(prev?.feature_compatibility_version
+      ? { feature_compatibility_version: prev.feature_compatibility_version }
+      : {}),
     topology_file: plan.topology_file,
   };
 }
