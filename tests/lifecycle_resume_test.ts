@@ -454,6 +454,16 @@ Deno.test("one Ctrl-C in a rolling restart, while a member's stop finishes: that
     const started = st.operation_states[stopped[0].id.replace(/^stop-/, "start-")];
     assert.equal(started?.status, "completed", "its start ran before the pause");
     assert.equal((await livePids(home, "rs")).length, 3, "every member runs during the pause");
+    // plan diff shows what is left: the two members not restarted yet, not the one that was.
+    const left = await ok(home, ["plan", "diff", "rs"]);
+    assert.match(
+      left.stdout,
+      /\(its apply \S+ is paused: \d+ of \d+ operations done, `mup plan resume rs`/,
+    );
+    const restarts = left.stdout.split("\n").filter((l) => /~ process .*\(restart\)/.test(l));
+    assert.equal(restarts.length, 2, left.stdout);
+    const id = stopped[0].id.replace(/^stop-/, "");
+    assert.ok(!restarts.some((l) => l.includes(` ${id} `)), left.stdout);
     const resumed = await ok(home, ["plan", "resume", "rs"]);
     assert.match(resumed.stdout, /Restart completed successfully!/);
     assert.ok((await display(home, "rs")).healthy);

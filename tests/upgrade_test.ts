@@ -182,6 +182,10 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
     assert.doesNotMatch(fcv.stdout, /Stop rs0/, "raising the FCV restarts nothing");
     assert.deepEqual((await reported(home, "rs", ports)).map((p) => p.fcv), ["7.0", "7.0", "7.0"]);
     assert.equal((await meta(home, "rs")).feature_compatibility_version, "7.0");
+    // Applied, the FCV plan has nothing left to do: plan diff says so rather than list it again.
+    const after = await ok(home, ["plan", "diff", "rs", "--detailed-exitcode"]);
+    assert.match(after.stdout, /\(upgrade\) was applied \(apply \S+, completed .*nothing of it/);
+    assert.match(after.stdout, /`mup cluster upgrade rs --version 7\.0\.\d+ --set-fcv --mirror /);
     const json = JSON.parse((await ok(home, ["cluster", "display", "rs", "--json"])).stdout);
     assert.equal(json.feature_compatibility_version, "7.0");
 

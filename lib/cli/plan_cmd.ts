@@ -5,18 +5,15 @@ import { allOperations, type Plan } from "../plan/schema.ts";
 import { checkIdentifier } from "../util/ident.ts";
 import { renderPlan } from "../render/plan_text.ts";
 import { plural, table } from "../util/format.ts";
-import { readMeta } from "../state/meta.ts";
 import { MupError } from "../errors.ts";
 import { type CliContext, print, printJson, printJsonError } from "./context.ts";
-import { noChanges, planDiff, renderDiff } from "../plan/diff.ts";
-import { clusterAccess } from "../security/access.ts";
+import { diffCommand } from "./diff_cmd.ts";
 import { applyCommandOptions, runApply } from "./apply_cli.ts";
 import { requireCluster, runResume } from "./resume_cli.ts";
 import { destructive } from "./confirm.ts";
-import { checkNotStale, planStatuses } from "../apply/stale.ts";
+import { planStatuses } from "../apply/stale.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
 import { START_CHECKPOINT } from "../plan/rollback_build.ts";
-import { StateStore } from "../state/store.ts";
 import * as path from "node:path";
 import { readPlanText } from "../plan/store.ts";
 import { readUserText } from "../util/read_text.ts";
@@ -233,76 +230,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
       print(`Imported plan ${check.plan.plan_id} for cluster ${check.plan.cluster_name}: ${saved}`);
     });
 
-  cmd.command("diff")
-    .description(
-      "What a cluster's newest plan would change against its recorded state and, where its " +
-        "processes can be asked, the live one (the start of a process that runs, or the stop of " +
-        "one that is down, changes nothing)",
-    )
-    .argument("<cluster>")
-    .option("--json", "machine-readable output")
-    .option("--detailed-exitcode", "exit 2 when there are changes, 0 when none")
-    .action(async (cluster, opts) => {
-      checkIdentifier("cluster name", cluster);
-      const { plan } = await ctx.store.load(cluster);
-      const meta = await readMeta(ctx.store.clusterDir(cluster));
-      // The live cluster, where it answers: a recorded process that is down would be started.
-      const down = meta
-        ? await clusterAccess(meta.name, meta.topology, ctx.executors).unanswered(meta.processes)
-        : undefined;
-      const diff = planDiff(plan, meta, down);
-      // A restart is an action, not a state to compare with: once applied, nothing of it is
-      // left to do (a deploy, start or stop plan is compared with the live cluster instead).
-      const { states, unreadable } = await new StateStore(ctx.store.clusterDir(cluster)).scan();
-      if (unreadable.length) {
-        throw new MupError(
-          `the apply history of cluster ${cluster} has holes: ${
-            unreadable.map((u) => u.file).join(", ")
-          } cannot be read, so whether plan ${plan.plan_id} was applied is not known`,
-          {
-            hint: "restore the damaged state files from a backup, or move them away if those " +
-              "applies do not matter",
-            details: { cluster, unreadable: unreadable.map((u) => u.file) },
-          },
-        );
-      }
-      const applied = states.findLast((s) =>
-        s.status === "completed" && s.plan_id === plan.plan_id &&
-        s.plan_hash === plan.content_hash
-      );
-      // A plan the cluster changed under (and that is neither applied nor being applied) would
-      // be refused by apply: its changes are not what would happen, so they are not listed.
-      const newest = states.at(-1);
-      const inFlight = newest?.plan_id === plan.plan_id && newest.status !== "completed" &&
-        newest.status !== "rolled_back";
-      if (!applied && !inFlight) await checkNotStale(plan, ctx.store.clusterDir(cluster));
-      if (applied && diff.changes.some((c) => c.action === "restart")) {
-        const when = applied.completed_at ?? applied.updated_at;
-        if (opts.json) {
-          printJson({
-            cluster,
-            plan_id: plan.plan_id,
-            applied: { state_id: applied.state_id, completed_at: when },
-            changes: [],
-            summary: {},
-            no_changes: true,
-          });
-        } else {
-          print(
-            `Plan ${plan.plan_id} for cluster ${cluster} (${plan.operation}) was applied ` +
-              `(apply ${applied.state_id}, completed ${when}): nothing of it is left to do. ` +
-              "To see what would change now, plan again (e.g. " +
-              `\`mup cluster deploy ${cluster} ${
-                (!meta?.topology_changed && meta?.topology_file) || "<topology>"
-              } --version ${plan.version} --plan-only\`).`,
-          );
-        }
-        return;
-      }
-      if (opts.json) printJson({ ...diff, no_changes: noChanges(diff) });
-      else print(renderDiff(plan, diff));
-      if (opts.detailedExitcode && diff.changes.some((c) => c.action !== "none")) ctx.exitCode = 2;
-    });
+  diffCommand(cmd, ctx);
 
   cmd.command("graph")
     .description("The plan's dependency graph as Graphviz DOT (render with `dot -Tsvg`) or JSON")

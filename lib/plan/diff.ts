@@ -15,6 +15,8 @@ export interface PlanDiff {
    */
   changes: (DiffChange & { operation: string; operations: string[] })[];
   summary: Record<string, number>;
+  /** The plan's apply that is paused or failed part way: what it did is not listed again. */
+  in_flight?: { state_id: string; status: string; done: number; total: number };
 }
 
 /**
@@ -24,11 +26,14 @@ export interface PlanDiff {
  * of each process in `down` (process IDs that did not answer) and, for a repair's plan, the
  * files it found missing or changed when it was made. Otherwise (a new cluster, or
  * another shape) each resource keeps the plan's action, except processes the metadata records.
+ * `inFlight`: the plan's own apply, paused or failed part way; the operations it completed are
+ * left out (a resume does not run them again), so the diff is what is left to do.
  */
 export function planDiff(
   plan: Plan,
   meta: ClusterMeta | undefined,
   down?: ReadonlySet<string>,
+  inFlight?: { state_id: string; status: string; completed: ReadonlySet<string> },
 ): PlanDiff {
   const running = new Set((meta?.processes ?? []).map((p) => p.id));
   const matches = meta !== undefined &&
@@ -48,7 +53,8 @@ export function planDiff(
   const inPlace = (c: Change) =>
     c.resource_type === "process" &&
     (c.action === "stop" ? !isUp(c.resource_id) : c.action === "start" && isUp(c.resource_id));
-  const ops = plan.phases.flatMap((ph) => ph.operations);
+  const all = plan.phases.flatMap((ph) => ph.operations);
+  const ops = all.filter((o) => !inFlight?.completed.has(o.id));
   // A start, stop or restart only records in the metadata the status its processes are found
   // in: once every process change is in place, that record changes nothing if it already says
   // what the live cluster is.
@@ -103,7 +109,22 @@ export function planDiff(
   }
   const summary: Record<string, number> = {};
   for (const c of changes) summary[c.action] = (summary[c.action] ?? 0) + 1;
-  return { cluster: plan.cluster_name, plan_id: plan.plan_id, changes, summary };
+  return {
+    cluster: plan.cluster_name,
+    plan_id: plan.plan_id,
+    changes,
+    summary,
+    ...(inFlight
+      ? {
+        in_flight: {
+          state_id: inFlight.state_id,
+          status: inFlight.status,
+          done: all.length - ops.length,
+          total: all.length,
+        },
+      }
+      : {}),
+  };
 }
 
 /** The status a start, stop or restart records for what runs now: meta.yaml's status terms. */
@@ -151,14 +172,21 @@ function changedFields(before: unknown, after: unknown): string {
  * to it; resources left as they are only counted ("14 unchanged"), in the summary.
  */
 export function renderDiff(plan: Plan, d: PlanDiff): string {
+  const f = d.in_flight;
+  const head = `Plan ${plan.plan_id} for cluster ${plan.cluster_name}${
+    f
+      ? ` (its apply ${f.state_id} is ${f.status}: ${f.done} of ${f.total} operations done, ` +
+        `\`mup plan resume ${plan.cluster_name}\` does the rest)`
+      : ""
+  }:`;
   if (noChanges(d)) {
-    return `Plan ${plan.plan_id} for cluster ${plan.cluster_name}:\n\nNo changes. ${
+    return `${head}\n\nNo changes. ${
       plan.operation === "deploy"
         ? "The cluster matches the topology."
         : `What this ${plan.operation} plan does is already in place.`
     }`;
   }
-  const lines = [`Plan ${plan.plan_id} for cluster ${plan.cluster_name}:`, ""];
+  const lines = [head, ""];
   for (const c of d.changes.filter((x) => x.action !== "none")) {
     const what = WORDS[c.action]?.replace(/^to /, "") ?? c.action;
     const fields = c.action === "update" ? changedFields(c.before, c.after) : "";

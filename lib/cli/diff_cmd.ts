@@ -1,0 +1,106 @@
+/** `mup plan diff <cluster>`: what the cluster's newest plan would change now. */
+import type { Command } from "@commander-js/extra-typings";
+import { noChanges, planDiff, renderDiff } from "../plan/diff.ts";
+import { commandOf, replanFlags } from "../plan/command_of.ts";
+import { checkIdentifier } from "../util/ident.ts";
+import { readMeta } from "../state/meta.ts";
+import { StateStore } from "../state/store.ts";
+import { MupError } from "../errors.ts";
+import { clusterAccess } from "../security/access.ts";
+import { checkNotStale } from "../apply/stale.ts";
+import { type CliContext, print, printJson } from "./context.ts";
+
+export function diffCommand(cmd: Command, ctx: CliContext): void {
+  cmd.command("diff")
+    .description(
+      "What a cluster's newest plan would change against its recorded state and, where its " +
+        "processes can be asked, the live one (the start of a process that runs, or the stop of " +
+        "one that is down, changes nothing)",
+    )
+    .argument("<cluster>")
+    .option("--json", "machine-readable output")
+    .option("--detailed-exitcode", "exit 2 when there are changes, 0 when none")
+    .action(async (cluster, opts) => {
+      checkIdentifier("cluster name", cluster);
+      const { plan } = await ctx.store.load(cluster);
+      const meta = await readMeta(ctx.store.clusterDir(cluster));
+      // The live cluster, where it answers: a recorded process that is down would be started.
+      const down = meta
+        ? await clusterAccess(meta.name, meta.topology, ctx.executors).unanswered(meta.processes)
+        : undefined;
+      // A restart is an action, not a state to compare with: once applied, nothing of it is
+      // left to do (a deploy, start or stop plan is compared with the live cluster instead).
+      const { states, unreadable } = await new StateStore(ctx.store.clusterDir(cluster)).scan();
+      if (unreadable.length) {
+        throw new MupError(
+          `the apply history of cluster ${cluster} has holes: ${
+            unreadable.map((u) => u.file).join(", ")
+          } cannot be read, so whether plan ${plan.plan_id} was applied is not known`,
+          {
+            hint: "restore the damaged state files from a backup, or move them away if those " +
+              "applies do not matter",
+            details: { cluster, unreadable: unreadable.map((u) => u.file) },
+          },
+        );
+      }
+      const applied = states.findLast((s) =>
+        s.status === "completed" && s.plan_id === plan.plan_id &&
+        s.plan_hash === plan.content_hash
+      );
+      // A plan the cluster changed under (and that is neither applied nor being applied) would
+      // be refused by apply: its changes are not what would happen, so they are not listed.
+      const newest = states.at(-1);
+      const inFlight = newest?.plan_id === plan.plan_id && newest.status !== "completed" &&
+        newest.status !== "rolled_back";
+      if (!applied && !inFlight) await checkNotStale(plan, ctx.store.clusterDir(cluster));
+      const diff = planDiff(
+        plan,
+        meta,
+        down,
+        inFlight
+          ? {
+            state_id: newest.state_id,
+            status: newest.status,
+            completed: new Set(
+              Object.values(newest.operation_states).filter((o) => o.status === "completed")
+                .map((o) => o.id),
+            ),
+          }
+          : undefined,
+      );
+      // An upgrade or a TLS switch changes what no live probe here compares (the FCV, the
+      // release, the TLS mode): once applied, nothing of it is left to do either.
+      const action = diff.changes.some((c) => c.action === "restart") ||
+        plan.operation === "upgrade" || plan.operation.startsWith("tls-");
+      if (applied && action) {
+        const when = applied.completed_at ?? applied.updated_at;
+        if (opts.json) {
+          printJson({
+            cluster,
+            plan_id: plan.plan_id,
+            applied: { state_id: applied.state_id, completed_at: when },
+            changes: [],
+            summary: {},
+            no_changes: true,
+          });
+        } else {
+          print(
+            `Plan ${plan.plan_id} for cluster ${cluster} (${plan.operation}) was applied ` +
+              `(apply ${applied.state_id}, completed ${when}): nothing of it is left to do. ` +
+              "To see what would change now, plan again (e.g. " +
+              `\`mup ${
+                plan.operation === "restart"
+                  ? `cluster deploy ${cluster} ${
+                    (!meta?.topology_changed && meta?.topology_file) || "<topology>"
+                  } --version ${plan.version}`
+                  : `${commandOf(plan.operation, cluster, plan.version)}${replanFlags(plan)}`
+              } --plan-only\`).`,
+          );
+        }
+        return;
+      }
+      if (opts.json) printJson({ ...diff, no_changes: noChanges(diff) });
+      else print(renderDiff(plan, diff));
+      if (opts.detailedExitcode && diff.changes.some((c) => c.action !== "none")) ctx.exitCode = 2;
+    });
+}
