@@ -305,3 +305,38 @@ Deno.test("sharded 6.0 → 7.0, cut off and planned again: balancer stopped firs
     await killAll(home);
   }
 });
+
+Deno.test("a saved upgrade plan applied after the FCV was set down stops before the member's stop (the new binary would refuse the data); with the FCV back, plan resume upgrades it", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  const mirror = await testMirror();
+  try {
+    await deploy60(home, "one", `mongod_servers:\n  - { host: localhost, port: ${port} }\n`);
+    await ok(home, [...upgrade("one", "7.0").map((a) => a === "" ? mirror : a), "--plan-only"]);
+    const setFcv = async (v: string) => {
+      const c = await adminClient(home, "one", port);
+      try {
+        await c.db("admin").command({ setFeatureCompatibilityVersion: v });
+      } finally {
+        await c.close();
+      }
+    };
+    await setFcv("5.0");
+    const r = await ok(home, ["plan", "apply", "one", "--auto-approve"], 1);
+    assert.match(
+      r.stdout + r.stderr,
+      /is at feature compatibility version 5\.0, which mongod 7\.0 does not start on/,
+    );
+    assert.deepEqual((await reported(home, "one", [port])).map((p) => p.version.slice(0, 4)), [
+      "6.0.",
+    ]);
+    await setFcv("6.0");
+    const resumed = await ok(home, ["plan", "resume", "one"]);
+    assert.match(resumed.stdout, /completed successfully/, output(resumed));
+    assert.deepEqual((await reported(home, "one", [port])).map((p) => p.version.slice(0, 4)), [
+      "7.0.",
+    ]);
+  } finally {
+    await killAll(home);
+  }
+});

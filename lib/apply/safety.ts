@@ -7,6 +7,7 @@ import { HEALTHY_STATES, setStatus } from "../ops/replset_status.ts";
 import type { SafetyCheck } from "../plan/schema.ts";
 import { describeHolder } from "../preflight/ports.ts";
 import { dataDirState } from "../preflight/recorded_data.ts";
+import { startsOnDataOf } from "../preflight/retained_sets.ts";
 import { changedFiles, missingPaths } from "../preflight/start_files.ts";
 import { sha256File } from "../util/file_hash.ts";
 import { sha256Hex } from "../util/hash.ts";
@@ -211,6 +212,35 @@ const RUNNERS: Record<string, Runner> = {
       }
       await sleep(500);
     }
+  },
+  /**
+   * The member's featureCompatibilityVersion (getParameter) is one mongod `series` starts on:
+   * its own or the previous series' (MongoDB docs: "Upgrade a Replica Set"; a binary refuses
+   * data at an older FCV and exits). A member that does not answer is left to the other checks
+   * (its stop finds nothing to stop).
+   */
+  async fcv_startable(c, _ex, access) {
+    const series = p(c, "series");
+    const doc = await access.adminCommand(p(c, "host"), Number(c.params.port), {
+      getParameter: 1,
+      featureCompatibilityVersion: 1,
+    }).catch(() => undefined);
+    const f = doc?.featureCompatibilityVersion;
+    if (typeof f?.version !== "string") {
+      return { ok: true, status: "not answering: nothing to check" };
+    }
+    const now = f.targetVersion ? `${f.version} (changing to ${f.targetVersion})` : f.version;
+    if (!f.targetVersion && startsOnDataOf(series, f.version)) {
+      return { ok: true, status: `feature compatibility version ${f.version}` };
+    }
+    return {
+      ok: false,
+      lasting: true,
+      status: `${p(c, "process")} is at feature compatibility version ${now}, which mongod ` +
+        `${series} does not start on (only ${series}'s or the previous series'): the FCV ` +
+        "changed since the plan was made. Make the plan again (`mup cluster upgrade` checks the " +
+        "FCV first)",
+    };
   },
   dependencies_running: (c, _ex, m, i) => allAnswer(m, c.params.members as string[], i),
   members_reachable: (c, _ex, m, i) => allAnswer(m, c.params.members as string[], i),

@@ -19,7 +19,14 @@ import { hostKey, hostPort } from "../topology/hosts.ts";
 import { cmpVersion, majorMinor } from "../download/manifest.ts";
 import type { ReplicaSetSpec } from "./processes.ts";
 import type { Plan, Release, ValidationIssue } from "./schema.ts";
-import { balancerOp, fcvOps, installOps, oneAfterAnother, onNewRelease } from "./upgrade_ops.ts";
+import {
+  balancerOp,
+  fcvOps,
+  guardFcv,
+  installOps,
+  oneAfterAnother,
+  onNewRelease,
+} from "./upgrade_ops.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";
 import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
@@ -245,6 +252,7 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
       ops: [verify, record, ...fcv],
     },
   ].map((ph) => ({ ...ph, ops: onNewRelease(input, ph.ops) }));
+  guardFcv(phases.flatMap((ph) => ph.ops), procs, series);
   // What a rolling restart of the same processes warns of (restart.ts), the upgrade does too.
   const warnings: ValidationIssue[] = singleMongosWarnings(procs, toRoll);
   warnings.push(...downWhileRestartedWarnings(procs, sets, toRoll));

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { ProcessSpec } from "./processes.ts";
 import type { PlannedOperation } from "./schema.ts";
-import { change, op } from "./op_builders.ts";
+import { change, check, op } from "./op_builders.ts";
 import { downloadOp, installOp } from "./prepare_steps.ts";
 import { clusterProcesses, EST } from "./lifecycle.ts";
 import { metadataOp } from "./lifecycle_ops.ts";
@@ -155,6 +155,30 @@ export function fcvOps(
   record.description = `Record feature compatibility version ${to} in the metadata`;
   record.target.params.fcv = to;
   return [set, record];
+}
+
+/**
+ * Gives the stop of each data-bearing member (not an arbiter, which holds no FCV) a safety
+ * check `fcv_startable` (lib/apply/safety.ts): when the stop runs, the member's
+ * featureCompatibilityVersion is one the `series` binary starts on. A plan saved earlier and
+ * applied after the FCV was set down then stops before the member is stopped, rather than
+ * leaving it down on a binary that refuses its data. Mutates `ops`.
+ */
+export function guardFcv(ops: PlannedOperation[], procs: ProcessSpec[], series: string): void {
+  const bearing = new Map(
+    procs.filter((p) => p.role !== "mongos" && !p.arbiterOnly).map((p) => [p.id, p]),
+  );
+  for (const o of ops) {
+    const p = o.type === "stop_process" ? bearing.get(o.target.name) : undefined;
+    if (!p) continue;
+    o.pre_conditions.push(check(
+      `${o.id}:fcv`,
+      "fcv_startable",
+      hostPort(p.host, p.port),
+      `its feature compatibility version is one ${series} starts on`,
+      { host: p.host, port: p.port, series, process: p.id },
+    ));
+  }
 }
 
 /** The lists' operations, each list's first waiting for the previous list's last. */
