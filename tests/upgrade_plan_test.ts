@@ -82,3 +82,49 @@ Deno.test("upgrade to a release older than one a member already runs is refused 
   assert.deepEqual(resumed.validation.errors, []);
   assert.ok(!allOperations(resumed).some((o) => o.id === `stop-${moved}`));
 });
+
+Deno.test("upgrade of hosts of two architectures: each build downloaded once, each host installs and starts its own architecture's", async () => {
+  const topology = "mongod_servers:\n" +
+    "  - { host: ctl.example.net, port: 27017, replica_set: rs0 }\n" +
+    "  - { host: arm1.example.net, port: 27017, replica_set: rs0 }\n" +
+    "  - { host: arm2.example.net, port: 27017, replica_set: rs0 }\n";
+  const arm: Release = {
+    ...release("8.0.4"),
+    platform: "linux-aarch64",
+    url: "file:///mirror/mongodb-linux-aarch64-8.0.4.tgz",
+    sha256: "1".repeat(64),
+    archive_name: "mongodb-linux-aarch64-8.0.4.tgz",
+  };
+  const plan = planUpgrade(
+    await upgradeInput(topology, "8.0.4", {
+      hostReleases: { "arm1.example.net": arm, "arm2.example.net": arm },
+      cachedPlatforms: ["linux-aarch64"],
+    }),
+  );
+  assert.deepEqual(plan.validation.errors, []);
+  const ops = allOperations(plan);
+  const downloads = ops.filter((o) => o.type === "download_binary");
+  assert.deepEqual(downloads.map((o) => o.target.params.url).sort(), [
+    arm.url,
+    release("8.0.4").url,
+  ]);
+  // The aarch64 archive was found in the cache: its download changes nothing.
+  const armDownload = downloads.find((o) => o.target.params.url === arm.url)!;
+  assert.equal(armDownload.changes[0].action, "none");
+  const install = (host: string) =>
+    ops.find((o) => o.id.startsWith("install-binaries-") && o.target.host === host)!;
+  assert.match(
+    install("arm2.example.net").target.params.source_dir,
+    /mongo-8\.0\.4-linux-aarch64\/bin$/,
+  );
+  assert.match(
+    install("ctl.example.net").target.params.source_dir,
+    /mongo-8\.0\.4-linux-x86_64\/bin$/,
+  );
+  assert.ok(install("arm1.example.net").depends_on.includes(armDownload.id));
+  const source = (host: string) =>
+    ops.find((o) => o.type === "start_process" && o.target.host === host)!.pre_conditions
+      .find((c) => c.check_type === "binary_present")!.params.source;
+  assert.match(String(source("arm1.example.net")), /linux-aarch64\/bin\/mongod$/);
+  assert.match(String(source("ctl.example.net")), /linux-x86_64\/bin\/mongod$/);
+});

@@ -48,6 +48,13 @@ export interface UpgradePlanInput extends LifecyclePlanInput {
   cacheDir: string;
   /** The release's archive is in the cache already. */
   cached: boolean;
+  /**
+   * Remote hosts whose architecture needs another build of the release than `release` (the
+   * control machine's), from their probe; each such build is downloaded and installed on them.
+   */
+  hostReleases?: Record<string, Release>;
+  /** The platforms of `hostReleases` whose archive is in the cache with its sha256. */
+  cachedPlatforms?: string[];
   /** --set-fcv: raise the feature compatibility version to the new series at the end. */
   setFcv: boolean;
   /** Each data-bearing member's featureCompatibilityVersion as read before planning, by ID. */

@@ -19,6 +19,8 @@ import type { Plan, Release, Variant } from "./schema.ts";
 import type { PlanStore } from "./store.ts";
 import { planUpgrade, type UpgradePlanInput } from "./upgrade.ts";
 import { listProcesses } from "./processes.ts";
+import { MupError } from "../errors.ts";
+import { sha256File } from "../util/file_hash.ts";
 
 export interface UpgradeRequest {
   meta: ClusterMeta;
@@ -40,8 +42,13 @@ export async function resolveUpgradeRelease(
   version: string,
   variant: Variant,
   mirror?: string,
+  arch?: string,
 ): Promise<Release> {
-  const platform = await localPlatform();
+  const local = await localPlatform();
+  if (arch !== undefined && arch !== "x86_64" && arch !== "aarch64") {
+    throw new MupError(`MongoDB publishes no Linux ${arch} builds (only x86_64 and aarch64)`);
+  }
+  const platform = arch ? { ...local, arch: arch as typeof local.arch } : local;
   const source = { mirror };
   const r = variant === "percona"
     ? await resolvePerconaRelease(version, platform, source)
@@ -90,6 +97,42 @@ export async function probeReleases(
   return { fcvs, versions, ...(balancer ? { balancer } : {}) };
 }
 
+/**
+ * The build of `release` each remote host of another architecture needs (`uname` through its
+ * executor; local hosts run the control machine's), resolved once per architecture, and the
+ * platforms whose archive is in the cache with its sha256. Throws MupError for a host that is
+ * not Linux or of an architecture MongoDB does not build for.
+ */
+async function otherArchitectures(
+  meta: ClusterMeta,
+  release: Release,
+  req: UpgradeRequest,
+): Promise<Pick<UpgradePlanInput, "hostReleases" | "cachedPlatforms">> {
+  const want = release.platform.split("-")[1];
+  const hosts = [...new Set(meta.processes.map((p) => p.host))];
+  const byArch = new Map<string, Promise<Release>>();
+  const hostReleases: Record<string, Release> = {};
+  for (const h of hosts) {
+    const ex = req.executors.forHost(h);
+    if (!ex.platform) continue;
+    const { os, arch } = await ex.platform();
+    const norm = arch === "arm64" ? "aarch64" : arch === "amd64" ? "x86_64" : arch;
+    if (os !== "Linux") throw new MupError(`${h} runs ${os}, not Linux: mup installs Linux builds`);
+    if (norm === want) continue;
+    if (!byArch.has(norm)) {
+      byArch.set(norm, resolveUpgradeRelease(release.version, release.variant, req.mirror, norm));
+    }
+    hostReleases[h] = await byArch.get(norm)!;
+  }
+  const cachedPlatforms: string[] = [];
+  for (const r of new Map(Object.values(hostReleases).map((r) => [r.platform, r])).values()) {
+    if ((await sha256File(path.join(req.cacheDir, r.archive_name))) === r.sha256) {
+      cachedPlatforms.push(r.platform);
+    }
+  }
+  return Object.keys(hostReleases).length ? { hostReleases, cachedPlatforms } : {};
+}
+
 /** Resolves, probes, then plans the upgrade. */
 export async function buildUpgradePlan(req: UpgradeRequest): Promise<Omit<Plan, "content_hash">> {
   // The release the cluster runs is recorded: an FCV-only plan needs no manifest (offline).
@@ -100,6 +143,8 @@ export async function buildUpgradePlan(req: UpgradeRequest): Promise<Omit<Plan, 
     : await resolveUpgradeRelease(req.version, req.variant, req.mirror);
   const archive = path.join(req.cacheDir, release.archive_name);
   const cached = await Deno.stat(archive).then(() => true, () => false);
+  // An FCV-only plan installs nothing.
+  const others = release === recorded ? {} : await otherArchitectures(req.meta, release, req);
   const live = await probeReleases(req.meta, req.executors);
   return await buildLifecyclePlan(
     (input) =>
@@ -108,6 +153,7 @@ export async function buildUpgradePlan(req: UpgradeRequest): Promise<Omit<Plan, 
         release,
         cacheDir: req.cacheDir,
         cached,
+        ...others,
         setFcv: req.setFcv,
         ...live,
       }),

@@ -5,50 +5,60 @@
 import * as path from "node:path";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { ProcessSpec } from "./processes.ts";
-import type { PlannedOperation } from "./schema.ts";
+import type { PlannedOperation, Release } from "./schema.ts";
 import { change, check, op } from "./op_builders.ts";
 import { downloadOp, installOp } from "./prepare_steps.ts";
 import { clusterProcesses, EST } from "./lifecycle.ts";
 import { metadataOp } from "./lifecycle_ops.ts";
 import type { UpgradePlanInput } from "./upgrade.ts";
 
-/** The release downloaded once on the control machine, then installed on every host given. */
-export function installOps(input: UpgradePlanInput, hosts: string[]): PlannedOperation[] {
-  const r = input.release;
-  const archive = path.join(input.cacheDir, r.archive_name);
-  const download = downloadOp(r, {
-    cacheDir: input.cacheDir,
-    archive,
-    unpackedDir: unpackedDir(input),
-    cached: input.cached,
-  });
-  const { procs } = clusterProcesses(input);
-  const binDir = path.join(input.meta.deploy_dir, "bin", `${r.variant}-${r.version}`);
-  return [
-    download,
-    ...hosts.map((host) =>
-      installOp(host, r, {
-        downloadId: download.id,
-        archive,
-        unpackedDir: unpackedDir(input),
-        binDir,
-        files: [
-          ...new Set(
-            procs.filter((p) => hostKey(p.host) === hostKey(host)).map((p) =>
-              p.role === "mongos" ? "mongos" : "mongod"
-            ),
-          ),
-        ].sort(),
-      })
-    ),
-  ];
-}
+/** The build of the release `host` installs: its own architecture's, or the control machine's. */
+const releaseOf = (input: UpgradePlanInput, host: string): Release =>
+  Object.entries(input.hostReleases ?? {}).find(([h]) => hostKey(h) === hostKey(host))?.[1] ??
+    input.release;
 
-const unpackedDir = (input: UpgradePlanInput) =>
-  path.join(
-    input.cacheDir,
-    `${input.release.variant}-${input.release.version}-${input.release.platform}`,
-  );
+/** Where the control machine unpacks build `r`. */
+const unpackedDir = (input: UpgradePlanInput, r: Release) =>
+  path.join(input.cacheDir, `${r.variant}-${r.version}-${r.platform}`);
+
+/**
+ * Each build of the release downloaded once on the control machine (one per architecture the
+ * hosts need), then installed on every host given from its own architecture's build.
+ */
+export function installOps(input: UpgradePlanInput, hosts: string[]): PlannedOperation[] {
+  const { procs } = clusterProcesses(input);
+  const downloads = new Map<string, PlannedOperation>();
+  const installs = hosts.map((host) => {
+    const r = releaseOf(input, host);
+    const archive = path.join(input.cacheDir, r.archive_name);
+    let download = downloads.get(r.platform);
+    if (!download) {
+      download = downloadOp(r, {
+        cacheDir: input.cacheDir,
+        archive,
+        unpackedDir: unpackedDir(input, r),
+        cached: r === input.release
+          ? input.cached
+          : input.cachedPlatforms?.includes(r.platform) ?? false,
+      });
+      downloads.set(r.platform, download);
+    }
+    return installOp(host, r, {
+      downloadId: download.id,
+      archive,
+      unpackedDir: unpackedDir(input, r),
+      binDir: path.join(input.meta.deploy_dir, "bin", `${r.variant}-${r.version}`),
+      files: [
+        ...new Set(
+          procs.filter((p) => hostKey(p.host) === hostKey(host)).map((p) =>
+            p.role === "mongos" ? "mongos" : "mongod"
+          ),
+        ),
+      ].sort(),
+    });
+  });
+  return [...downloads.values(), ...installs];
+}
 
 /** Starts of the new binary: checked against the verified download, named with the release. */
 export function onNewRelease(input: UpgradePlanInput, ops: PlannedOperation[]): PlannedOperation[] {
@@ -65,7 +75,11 @@ export function onNewRelease(input: UpgradePlanInput, ops: PlannedOperation[]): 
           params: {
             host: c.params.host,
             path: c.params.path,
-            source: path.join(unpackedDir(input), "bin", path.basename(String(c.params.path))),
+            source: path.join(
+              unpackedDir(input, releaseOf(input, String(c.params.host))),
+              "bin",
+              path.basename(String(c.params.path)),
+            ),
           },
         }
       ),
