@@ -26,7 +26,7 @@ export async function metaFor(file: string, status: ClusterMeta["status"] = "run
   const procs = listProcesses(t, DEPLOY);
   const kind = t.config_servers.length
     ? "sharded"
-    : procs.length > 1
+    : procs.some((p) => p.replicaSet)
     ? "replica_set"
     : "standalone";
   const meta: ClusterMeta = {

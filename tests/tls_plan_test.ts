@@ -1,23 +1,16 @@
 /** The `cluster tls` planner, pure: the order MongoDB's procedure needs, metadata last. */
 import assert from "node:assert/strict";
-import * as path from "node:path";
-import type { ProcessFact } from "../lib/plan/lifecycle.ts";
-import { recordedProcess } from "../lib/state/meta_from_plan.ts";
 import { listProcesses } from "../lib/plan/processes.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import { planTls, type TlsPlanInput } from "../lib/plan/tls.ts";
 import { sealPlanText } from "../lib/plan/hash.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
-import type { ClusterMeta } from "../lib/state/meta.ts";
-import { parseTopology } from "../lib/topology/load.ts";
-import { ROOT } from "./helpers.ts";
+import { DEPLOY, input as lifecycleInput } from "./lifecycle_inputs.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
 
-const CLUSTER_DIR = "/home/mup/storage/clusters/t";
-const DEPLOY = `${CLUSTER_DIR}/deploy`;
-
+/** The example `file` (or the topology `given`) recorded as cluster "t" with `tls` as it is. */
 async function input(
   file: string,
   action: "enable" | "disable",
@@ -26,46 +19,19 @@ async function input(
   /** The topology itself, instead of the example named `file`. */
   given?: string,
 ): Promise<TlsPlanInput> {
-  const text = given ?? Deno.readTextFileSync(path.join(ROOT, "examples", file));
-  const t0 = (await parseTopology(text, file)).topology;
-  const t = {
+  const base = await lifecycleInput(given ?? file);
+  const t0 = base.meta.topology;
+  const topology = {
     ...t0,
     global: { ...t0.global, security: { auth: true, tls, admin_user: "admin" } },
   };
-  const procs = listProcesses(t, DEPLOY);
-  const meta: ClusterMeta = {
-    format_version: 1,
-    name: "t",
-    lineage: "l",
-    serial: 3,
-    status: "running",
-    kind: t.config_servers.length ? "sharded" : "replica_set",
-    version: "7.0.5",
-    variant: "mongo",
-    deploy_dir: DEPLOY,
-    connection_string: "mongodb://localhost:27017/",
-    topology: t,
-    processes: procs.map(recordedProcess),
-    created_at: "2026-01-01T00:00:00.000Z",
-    updated_at: "2026-01-01T00:00:00.000Z",
-    last_plan_id: "plan-deploy",
-    last_state_id: "apply-deploy",
-  };
-  const seen = new Set<string>();
-  const facts: Record<string, ProcessFact> = {};
-  for (const p of procs) {
-    const primary = p.replicaSet !== undefined && !seen.has(p.replicaSet);
-    if (p.replicaSet) seen.add(p.replicaSet);
-    facts[p.id] = running(p.id)
-      ? { running: true, ...(p.replicaSet ? { state: primary ? "PRIMARY" : "SECONDARY" } : {}) }
-      : { running: false };
-  }
+  const facts = Object.fromEntries(
+    Object.entries(base.facts).map(([id, f]) => [id, running(id) ? f : { running: false }]),
+  );
   return {
+    ...base,
     planId: "plan-tls",
-    createdAt: "2026-01-01T00:00:00.000Z",
-    meta,
-    clusterDir: CLUSTER_DIR,
-    deployDir: DEPLOY,
+    meta: { ...base.meta, name: "t", serial: 3, topology },
     hooks: [],
     facts,
     action,
