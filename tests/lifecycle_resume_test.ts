@@ -15,7 +15,7 @@ import {
   testMirror,
   writeTopology,
 } from "./helpers.ts";
-import { clusterDir, count, currentState, meta, processLogs } from "./apply_helpers.ts";
+import { clusterDir, count, currentState, meta, processLogs, withClient } from "./apply_helpers.ts";
 import { deploy, display, killWhen, livePids, ok } from "./lifecycle_helpers.ts";
 import { stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
@@ -470,6 +470,39 @@ Deno.test("one Ctrl-C in a rolling restart, while a member's stop finishes: that
     for (const [name, log] of await processLogs(home, "rs")) {
       assert.equal(count(log, /"id":4615611/), 2, `${name} started twice (deploy, restart)`);
     }
+
+    // Paused again, right after the primary's step-down; the stepped-down member (priority 2)
+    // is primary again before the resume, as it is once the step-down's 60 s have passed
+    // (replSetStepUp here, not to wait them out). The resume steps it down again, then goes on.
+    const top = `localhost:${ports[0]}`;
+    await killWhen(
+      home,
+      "rs",
+      ["cluster", "restart", "rs", "--auto-approve"],
+      /^step-down-/,
+      "completed",
+      {},
+      undefined,
+      120_000,
+      "SIGINT",
+    );
+    assert.equal((await currentState(home, "rs")).status, "paused");
+    const stateOf = async () =>
+      (await display(home, "rs")).processes.find((p) => p.id === top)?.state;
+    const deadline = Date.now() + 60_000;
+    while ((await stateOf()) !== "PRIMARY") {
+      assert.ok(Date.now() < deadline, `${top} did not become primary again`);
+      await withClient(
+        `mongodb://${top}/?directConnection=true`,
+        (c) => c.db("admin").command({ replSetStepUp: 1 }),
+        { home, cluster: "rs" },
+      ).catch(() => {});
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const again = await ok(home, ["plan", "resume", "rs"]);
+    assert.match(again.stdout, /Restart completed successfully!/);
+    assert.match(again.stdout, /a step-down lasts 60 s and the member's stop has not run/);
+    assert.ok((await display(home, "rs")).healthy);
   } finally {
     await killAll(home);
   }

@@ -136,11 +136,13 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   // kept it skipped could never complete. It runs again, its checks first, and may be skipped
   // again.
   const again = [
-    ...redo.map((op) => ({
-      id: op.id,
-      reason: "completed before, but its effect is no longer in place",
-      was: "completed before, but its effect is no longer in place",
-    })),
+    ...redo.map((op) => {
+      // A step-down lasts step_down_secs: before the stop it precedes, it is made again.
+      const why = op.type === "step_down" || op.type === "wait_for_primary"
+        ? "completed before the pause, but a step-down lasts 60 s and the member's stop has not run"
+        : "completed before, but its effect is no longer in place";
+      return { id: op.id, reason: why, was: why };
+    }),
     ...(resumeFrom ? Object.values(state.operation_states) : [])
       .filter((s) => s.status === "skipped")
       .map((s) => ({

@@ -59,6 +59,31 @@ function superseded(plan: Plan, begun: PlannedOperation[]): Set<string> {
 }
 
 /**
+ * Step-downs whose stop has not begun, with the waits for the new primary that follow them: a
+ * step-down keeps the old primary from standing again for step_down_secs only, after which a
+ * member of higher priority takes the primary back (priority takeover), so a resume after a
+ * pause would wait in vain for another primary. Running them again is safe (step_down freezes a
+ * member that is not primary, steps it down if it is).
+ */
+function lapsedStepDowns(
+  plan: Plan,
+  completed: PlannedOperation[],
+  status: (o: PlannedOperation) => string | undefined,
+): PlannedOperation[] {
+  const ops = allOperations(plan);
+  const out: PlannedOperation[] = [];
+  for (const sd of completed.filter((o) => o.type === "step_down")) {
+    const stop = ops.find((o) => o.type === "stop_process" && o.target.name === sd.target.name);
+    if (!stop || (status(stop) ?? "pending") !== "pending") continue;
+    out.push(
+      sd,
+      ...completed.filter((o) => o.type === "wait_for_primary" && o.depends_on.includes(sd.id)),
+    );
+  }
+  return out;
+}
+
+/**
  * The completed operations of an apply whose effect is no longer in place (isDone, which looks
  * at the world, now says no): a resume runs them again. Asked `parallelism` at a time.
  */
@@ -75,7 +100,7 @@ export async function lostEffects(
   );
   const replaced = superseded(plan, begun);
   const done = completed.filter((o) => !NOT_RECHECKED.has(o.type) && !replaced.has(o.id));
-  const lost: PlannedOperation[] = [];
+  const lost: PlannedOperation[] = lapsedStepDowns(plan, completed, status);
   for (let i = 0; i < done.length; i += opts.parallelism) {
     const batch = done.slice(i, i + opts.parallelism);
     const inPlace = await Promise.all(batch.map((op) =>
