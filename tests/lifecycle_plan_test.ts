@@ -18,6 +18,7 @@ import type { ApplyState } from "../lib/state/schema.ts";
 import { MupError } from "../lib/errors.ts";
 import { ROOT } from "./helpers.ts";
 import { installFixture } from "./fixture.ts";
+import { restartsOf } from "../lib/apply/apply_graph.ts";
 import { CLUSTER_DIR, DEPLOY, input, metaFor } from "./lifecycle_inputs.ts";
 
 installFixture();
@@ -646,4 +647,29 @@ Deno.test("the repair a refusal names: the topology file deployed, or show-confi
     `mup cluster show-config ${meta.name} > ${meta.name}.yaml && mup cluster deploy ${meta.name} ` +
       `${meta.name}.yaml --version ${meta.version}`,
   );
+});
+
+Deno.test("what an interrupted apply still runs (restartsOf): each start of a process the plan stopped; with --force also the phase barriers and the waits that gate those starts; never a stop", async () => {
+  const rolling = planRestart(await input("sharded.yaml"));
+  const r = restartsOf(rolling as Plan);
+  const ops = allOperations(rolling);
+  assert.deepEqual(
+    ops.filter((o) => r(o.id)).map((o) => o.id),
+    ops.filter((o) => o.type === "start_process").map((o) => o.id),
+  );
+  assert.ok(!rolling.phases.some((ph) => r(`phase:${ph.name}:start`) || r(`phase:${ph.name}:end`)));
+
+  const forced = planRestart(await input("sharded.yaml", { force: true }));
+  const f = restartsOf(forced as Plan);
+  const fops = allOperations(forced);
+  assert.ok(fops.filter((o) => o.type === "start_process").every((o) => f(o.id)));
+  assert.ok(!fops.some((o) => o.type === "stop_process" && f(o.id)));
+  assert.ok(f("phase:stop:end") && f("phase:start:start") && !f("phase:start:end"));
+  // The config servers' waits gate the shards' starts: they run too; the last waits do not.
+  assert.ok(
+    fops.some((o) => o.type === "wait_for_process" && o.target.params.role !== "mongos" && f(o.id)),
+  );
+  assert.ok(!fops.some((o) => o.type === "verify_health" && f(o.id)));
+  const mongosWaits = fops.filter((o) => o.id.startsWith("wait-mongos-"));
+  assert.ok(mongosWaits.length && mongosWaits.every((o) => !f(o.id)));
 });

@@ -424,7 +424,7 @@ async function killWhileStarting(
   }
 }
 
-Deno.test("one Ctrl-C in a rolling restart, while a member's stop finishes: that member starts again before the apply pauses; plan resume completes the restart", async () => {
+Deno.test("one Ctrl-C in a rolling or a --force restart never pauses with a member down (its start runs first); a resume after the step-down lapsed makes it again; plan resume completes each", async () => {
   const home = await tempHome();
   const ports = stablePorts(3);
   try {
@@ -470,6 +470,24 @@ Deno.test("one Ctrl-C in a rolling restart, while a member's stop finishes: that
     for (const [name, log] of await processLogs(home, "rs")) {
       assert.equal(count(log, /"id":4615611/), 2, `${name} started twice (deploy, restart)`);
     }
+
+    // --force: every stop at once, then every start. One Ctrl-C while the first stop's hook
+    // holds its node: the other stops finish, and every member starts again before the pause.
+    await Deno.remove(path.join(home, "stopped"));
+    const forced = await killWhen(
+      home,
+      "rs",
+      ["cluster", "restart", "rs", "--force", "--auto-approve"],
+      /^stop-/,
+      "completed",
+      {},
+      undefined,
+      120_000,
+      "SIGINT",
+    );
+    assert.equal((await currentState(home, "rs")).status, "paused", output(forced));
+    assert.equal((await livePids(home, "rs")).length, 3, "every member runs during the pause");
+    assert.match((await ok(home, ["plan", "resume", "rs"])).stdout, /Restart completed/);
 
     // Paused again, right after the primary's step-down; the stepped-down member (priority 2)
     // is primary again before the resume, as it is once the step-down's 60 s have passed

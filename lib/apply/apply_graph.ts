@@ -6,20 +6,49 @@ export const START = (phase: string) => `phase:${phase}:start`;
 export const END = (phase: string) => `phase:${phase}:end`;
 
 /**
- * Whether an operation finishes work a done dependency began: a start_process that depends on
- * the stop_process of the same process (a restart's). walk() runs those even once stopped.
+ * The nodes of applyGraph(plan) that finish work a done operation began, which walk() runs even
+ * once an interrupt or a failure stopped other new work: the start_process of a process the
+ * plan stopped before it (a restart's: right after its stop, or, with --force, in the start
+ * phase after every stop), and the phase barriers between such a stop's phase and its start's,
+ * with what gates the start in its phase (the waits for the processes started before it), so
+ * that the start is reached. A start runs only once ready: a stop that never ran keeps its
+ * process running, and its start waits with the rest.
  */
 export function restartsOf(plan: Plan): (id: string) => boolean {
-  const ops = new Map(allOperations(plan).map((o) => [o.id, o]));
-  const starts = new Set(
-    [...ops.values()].filter((o) =>
-      o.type === "start_process" &&
-      o.depends_on.some((d) =>
-        ops.get(d)?.type === "stop_process" && ops.get(d)?.target.name === o.target.name
-      )
-    ).map((o) => o.id),
-  );
-  return (id) => starts.has(id);
+  const order = new Map(plan.phases.flatMap((ph) => ph.operations.map((o) => [o.id, ph.order])));
+  const byId = new Map(allOperations(plan).map((o) => [o.id, o]));
+  const stopPhase = new Map<string, number>();
+  for (const o of allOperations(plan)) {
+    if (o.type === "stop_process") stopPhase.set(o.target.name, order.get(o.id)!);
+  }
+  const out = new Set<string>();
+  for (const o of allOperations(plan)) {
+    const from = o.type === "start_process" ? stopPhase.get(o.target.name) : undefined;
+    const at = order.get(o.id)!;
+    if (from === undefined || from > at) continue;
+    if (from === at) {
+      // Within one phase only when it follows its own stop directly (a rolling restart).
+      const stop = allOperations(plan).find((x) =>
+        x.type === "stop_process" && x.target.name === o.target.name
+      );
+      if (!stop || !o.depends_on.includes(stop.id)) continue;
+    }
+    out.add(o.id);
+    if (from === at) continue;
+    for (const ph of plan.phases.filter((p) => p.order >= from && p.order <= at)) {
+      if (ph.order > from) out.add(START(ph.name));
+      if (ph.order < at) out.add(END(ph.name));
+    }
+    // What gates it in its own phase (a config server's start and wait before a shard's).
+    const stack = [...o.depends_on];
+    while (stack.length) {
+      const d = byId.get(stack.pop()!);
+      if (!d || order.get(d.id) !== at || out.has(d.id) || d.type === "stop_process") continue;
+      out.add(d.id);
+      stack.push(...d.depends_on);
+    }
+  }
+  return (id) => out.has(id);
 }
 
 /**
