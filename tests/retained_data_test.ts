@@ -130,7 +130,7 @@ Deno.test("re-deploy onto retained data of another release: pre-flight refuses a
   }
 });
 
-Deno.test("retained data's FCV, not its binaries, decides the release deployed onto it: 7.0 binaries left at FCV 6.0 refuse 8.0, and 6.0 (the way back) starts on it", async () => {
+Deno.test("retained data's FCV, not its binaries, decides the release deployed onto it: 7.0 binaries left at FCV 6.0 refuse 8.0, and 6.0 (the way back) starts on it; an FCV raised outside mup is what the destroy records", async () => {
   const home = await tempHome();
   const [port] = stablePorts(1);
   try {
@@ -167,6 +167,28 @@ Deno.test("retained data's FCV, not its binaries, decides the release deployed o
       { home, cluster: "up" },
     );
     assert.match(String(info.version), /^6\.0\./);
+
+    // Upgraded again, and the FCV raised outside mup: the destroy records it as the member
+    // reports it, so the way back to 6.0 is refused now.
+    await ok(home, [
+      "cluster",
+      "upgrade",
+      "up",
+      "--version",
+      "7.0",
+      "--mirror",
+      mirror,
+      "--auto-approve",
+    ]);
+    await withClient(
+      `mongodb://127.0.0.1:${port}/?directConnection=true`,
+      (c) => c.db("admin").command({ setFeatureCompatibilityVersion: "7.0", confirm: true }),
+      { home, cluster: "up" },
+    );
+    await ok(home, ["cluster", "destroy", "up", "--auto-approve", "--retain-data"]);
+    const back2 = await mup(deployArgs("up", file, mirror, ["--plan-only"], "6.0"), { home });
+    assert.equal(back2.code, 1, output(back2));
+    assert.match(back2.stdout + back2.stderr, /at featureCompatibilityVersion 7\.0, deployed by/);
   } finally {
     await killAll(home);
   }

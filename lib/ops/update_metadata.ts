@@ -7,7 +7,15 @@ import {
   statusOfRunning,
   writeMeta,
 } from "../state/meta.ts";
-import { type Operation, OperationError, param, storeParam } from "./operation.ts";
+import {
+  type Operation,
+  type OperationContext,
+  OperationError,
+  param,
+  storeParam,
+} from "./operation.ts";
+import { mongo } from "./cluster_client.ts";
+import { splitHostPort } from "../mongo/client.ts";
 import { runningPid } from "./process.ts";
 import { clusterConnectionString } from "../security/access.ts";
 import { withTls } from "../security/settings.ts";
@@ -30,6 +38,9 @@ import { sha256File } from "../util/file_hash.ts";
  * the sha256 of the verified download each start checked) become the new release's: written
  * only once every process runs it. With `fcv` ("7.0"), the featureCompatibilityVersion the data
  * is at (as the upgrade read it, or as its setFeatureCompatibilityVersion left it) is recorded.
+ * With `read_fcv` (JSON list of `host:port`, the data-bearing members; a destroy that retains
+ * the data), the FCV they report now is recorded (the oldest, should they differ), so that the
+ * archive says what the kept data is at even when it was changed outside mup.
  */
 export const updateMetadata: Operation = {
   async isDone(ctx) {
@@ -80,6 +91,9 @@ export const updateMetadata: Operation = {
     const topology = tls === undefined ? meta.topology : withTls(meta.topology, tls === "true");
     const switching = ctx.op.target.params.tls_switch;
     const { tls_switch: _done, ...rest } = meta;
+    const live = ctx.op.target.params.read_fcv === undefined
+      ? undefined
+      : await liveFcv(ctx, JSON.parse(ctx.op.target.params.read_fcv) as string[]);
     const upgraded = ctx.op.target.params.release === undefined
       ? {}
       : await upgradedRelease(ctx.plan, ctx.op.target.params.release, meta);
@@ -99,6 +113,7 @@ export const updateMetadata: Operation = {
       ...(ctx.op.target.params.fcv
         ? { feature_compatibility_version: ctx.op.target.params.fcv }
         : {}),
+      ...(live ? { feature_compatibility_version: live } : {}),
       topology,
       // The switch's end: the topology file no longer says what the cluster is.
       ...(tls !== undefined && !switching
@@ -151,4 +166,21 @@ async function upgradedRelease(
     binaries,
     ...(earlier.length ? { earlier_releases: earlier } : {}),
   };
+}
+
+/**
+ * The featureCompatibilityVersion the `members` (`host:port`) report (getParameter), the oldest
+ * when they differ (a setFeatureCompatibilityVersion cut short); undefined when none answers.
+ */
+async function liveFcv(ctx: OperationContext, members: string[]): Promise<string | undefined> {
+  const seen = (await Promise.all(members.map(async (m) => {
+    const doc = await mongo(ctx).adminCommand(...splitHostPort(m), {
+      getParameter: 1,
+      featureCompatibilityVersion: 1,
+    }, 5_000).catch(() => undefined);
+    const v = doc?.featureCompatibilityVersion?.version;
+    return typeof v === "string" && /^\d+\.\d+$/.test(v) ? [v] : [];
+  }))).flat();
+  const num = (v: string) => v.split(".").map(Number);
+  return seen.sort((a, b) => num(a)[0] - num(b)[0] || num(a)[1] - num(b)[1])[0];
 }

@@ -20,7 +20,7 @@ import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from ".
 import { markedPhases, metadataOp } from "./lifecycle_ops.ts";
 import { orderedStops } from "./stop.ts";
 import { layoutParents } from "../topology/layout.ts";
-import { hostKey } from "../topology/hosts.ts";
+import { hostKey, hostPort } from "../topology/hosts.ts";
 import { archiveDir } from "../state/archive_name.ts";
 
 /**
@@ -240,27 +240,35 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
     add("localhost", path.join(input.clusterDir, "secrets"), "secrets (keyfile, admin password)");
   }
   // Led by "status unknown": a destroy cut off mid-way must not leave `running` recorded.
+  const phases = markedPhases(input, [
+    { name: "stop", description: "Stop every process at once", ops: stops },
+    {
+      name: "archive",
+      description: "Keep metadata, plans, states and logs for audit",
+      ops: [archiveOp],
+    },
+    {
+      name: "remove",
+      description: `Remove directories${input.retainData ? " (data kept)" : ""}${
+        input.unrecorded ? "" : " and metadata"
+      }`,
+      // A cluster never recorded (what a failed first deploy left) has no meta.yaml to remove.
+      ops: input.unrecorded
+        ? removes
+        : [...removes, metadataOp(input, "removed", removes.map((o) => o.id))],
+    },
+  ]);
+  // Kept data is judged by its FCV when deployed onto again: the archive records it as the
+  // members report it before they stop (it may have been changed outside mup).
+  const mark = phases[0]?.ops.find((o) => o.id === "mark-status-unknown");
+  const bearing = procs.filter((p) => p.role !== "mongos" && !p.arbiterOnly);
+  if (input.retainData && mark && bearing.length) {
+    mark.target.params.read_fcv = JSON.stringify(bearing.map((p) => hostPort(p.host, p.port)));
+  }
   return lifecyclePlan(
     input,
     "destroy",
-    markedPhases(input, [
-      { name: "stop", description: "Stop every process at once", ops: stops },
-      {
-        name: "archive",
-        description: "Keep metadata, plans, states and logs for audit",
-        ops: [archiveOp],
-      },
-      {
-        name: "remove",
-        description: `Remove directories${input.retainData ? " (data kept)" : ""}${
-          input.unrecorded ? "" : " and metadata"
-        }`,
-        // A cluster never recorded (what a failed first deploy left) has no meta.yaml to remove.
-        ops: input.unrecorded
-          ? removes
-          : [...removes, metadataOp(input, "removed", removes.map((o) => o.id))],
-      },
-    ]),
+    phases,
     input.retainData
       ? { warnings: [keptDataWarning(procs, meta.name)] }
       : foreign.size
