@@ -308,7 +308,10 @@ Deno.test("re-deploying a cluster with another topology or version is refused be
     assert.equal(upgrade.code, 1, upgrade.stdout + upgrade.stderr);
     assert.match(
       upgrade.stderr,
-      /• server version 7\.0\.14 → 8\.0\.4 \(newer: upgraded on the running cluster by `mup cluster upgrade c1 --version 8\.0\.4`\)\n/,
+      new RegExp(
+        "• server version 7\\.0\\.14 → 8\\.0\\.4 \\(newer: upgraded on the running cluster by " +
+          `\`mup cluster upgrade c1 --version 8\\.0\\.4 --mirror ${await testMirror()}\`\\)\n`,
+      ),
     );
     // Another variant is a switch of distribution, not an upgrade; an older release a downgrade.
     const percona = await mup(

@@ -128,7 +128,7 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
     // The stop moved the cluster on: the saved stop plan is stale, and refused.
     const stale = await ok(home, ["plan", "apply", planned.plan_id, "--auto-approve"], 1);
     assert.match(stale.stderr, /Saved plan is stale/);
-    assert.match(stale.stderr, /mup cluster stop rs/);
+    assert.match(stale.stderr, /plan it again: `mup cluster stop rs` \(with the same -R\/-N/);
 
     // One member of the stopped set: started, without waiting for a primary it cannot elect.
     const single = await ok(home, [

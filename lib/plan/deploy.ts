@@ -120,6 +120,7 @@ export async function buildDeployPlan(
       { topology, version: release.version, variant: release.variant },
       deployDir,
       req.cluster,
+      release.mirror,
     );
     if (diff.length) {
       throw new MupError(

@@ -3,6 +3,7 @@
  * settings and version. Anything else is a change another command makes (scale-out, scale-in,
  * reload, upgrade, downgrade, variant switch); this module finds those differences. Pure.
  */
+import { shellQuote } from "../executor/shell_quote.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
 import { securityOf } from "../security/settings.ts";
@@ -68,6 +69,8 @@ export function clusterDifferences(
   deployDir: string,
   /** The cluster's name, for the commands a difference names. */
   cluster = "<cluster>",
+  /** The `--mirror` the asked release comes from, kept in the commands a difference names. */
+  mirror?: string,
 ): Difference[] {
   const out: Difference[] = [];
   const before = new Map(listProcesses(recorded.topology, deployDir).map((p) => [key(p), p]));
@@ -148,7 +151,7 @@ export function clusterDifferences(
       command: "tls",
     });
   }
-  out.push(...serverDifferences(recorded, asked, cluster));
+  out.push(...serverDifferences(recorded, asked, cluster, mirror));
   return out;
 }
 
@@ -164,6 +167,7 @@ function serverDifferences(
   recorded: ClusterShape,
   asked: ClusterShape,
   cluster: string,
+  mirror?: string,
 ): Difference[] {
   const out: Difference[] = [];
   const sameRelease = releaseOf(recorded.version) === releaseOf(asked.version);
@@ -183,7 +187,7 @@ function serverDifferences(
       change: `server version ${recorded.version} → ${asked.version} (${
         newer
           ? `newer: upgraded on the running cluster by \`mup cluster upgrade ${cluster} ` +
-            `--version ${asked.version}\``
+            `--version ${asked.version}${mirror ? ` --mirror ${shellQuote(mirror)}` : ""}\``
           : "older"
       })`,
       command: newer ? "upgrade" : "downgrade",
