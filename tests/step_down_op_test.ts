@@ -89,6 +89,11 @@ Deno.test("stop_process with step_down_first: a member that is primary again is 
     const pid = pidOf(dir, ports[0]);
     const out = await stopProcess.run(opContext(op, plan));
     assert.match(out.output ?? "", /primary of rs0 again .*stepped down; then stopped pid/);
+    // Shown beside the operation's line, not only in the journal.
+    assert.match(
+      out.notice ?? "",
+      /^primary of rs0 again \(it took the primary back .*stepped down$/,
+    );
     assert.equal(pidAlive(pid), false, "the process is gone");
     const log = await Deno.readTextFile(`${dir}/${ports[0]}/log`);
     assert.match(log, /Attempting to step down in response to replSetStepDown command/);

@@ -70,6 +70,8 @@ export const stopProcess: Operation = {
     const secs = Math.round(timeout / 3000);
     return {
       output: `${again}stopped pid ${pid} ${how}${freed ? "" : `; port ${port} still busy`}`,
+      // What an operator wants to see: the plan met a primary where it stopped a stepped-down one.
+      ...(again && how !== "with SIGKILL" ? { notice: again.replace(/; then $/, "") } : {}),
       ...(how === "with SIGKILL"
         ? {
           notice: `pid ${pid} did not stop on the shutdown command nor on SIGTERM within ` +
