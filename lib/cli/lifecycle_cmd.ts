@@ -191,9 +191,10 @@ async function hasMeta(ctx: CliContext, name: string): Promise<boolean> {
 }
 
 /**
- * `<variant>-<version>` of every release the cluster's upgrade plans install, besides the ones
- * the metadata lists (earlier_releases) and the current one. A plan that cannot be read, or
- * whose names do not look like a release, adds nothing.
+ * `<variant>-<version>` of every release the cluster's upgrade and deploy plans install (a
+ * deploy attempt of another version that failed, onto retained data, left its binaries too),
+ * besides the ones the metadata lists (earlier_releases) and the current one. A plan that
+ * cannot be read, or whose names do not look like a release, adds nothing.
  */
 async function upgradeReleases(
   ctx: CliContext,
@@ -203,7 +204,7 @@ async function upgradeReleases(
   const out = new Set(meta.earlier_releases ?? []);
   for (const e of await ctx.store.list(name).catch(() => [])) {
     const plan = await Deno.readTextFile(e.path).then(JSON.parse).catch(() => undefined);
-    if (plan?.operation !== "upgrade") continue;
+    if (plan?.operation !== "upgrade" && plan?.operation !== "deploy") continue;
     const r = `${plan.variant}-${plan.version}`;
     if (/^[a-z]+-[0-9][0-9A-Za-z.-]*$/.test(r) && r !== `${meta.variant}-${meta.version}`) {
       out.add(r);
