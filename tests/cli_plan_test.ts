@@ -186,6 +186,11 @@ Deno.test("plan import validates before storing; a tampered plan is refused", as
     (await mup(["plan", "validate", file], { home })).stdout,
     /unsupported plan format version 99/,
   );
+  await Deno.writeTextFile(file, "{}");
+  assert.match(
+    (await mup(["plan", "validate", file], { home })).stdout,
+    /not a mup plan: it has no format_version/,
+  );
 });
 
 Deno.test("bad input gives a clear error naming the file and line, never a stack trace", async () => {

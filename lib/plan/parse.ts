@@ -59,9 +59,13 @@ function assemble(
       issues: [{
         code: "format_version",
         severity: "error",
-        message: `${file}: unsupported plan format version ${
-          JSON.stringify(fv)
-        }; this mup reads version ${PLAN_FORMAT_VERSION}. Regenerate the plan with this mup.`,
+        message: fv === undefined
+          ? `${file}: not a mup plan: it has no format_version (every plan mup writes starts ` +
+            `with "format_version": ${PLAN_FORMAT_VERSION}). Make a plan with \`mup cluster … ` +
+            "--plan-only` or export one with `mup plan export`"
+          : `${file}: unsupported plan format version ${
+            JSON.stringify(fv)
+          }; this mup reads version ${PLAN_FORMAT_VERSION}. Regenerate the plan with this mup.`,
       }],
     };
   }
