@@ -102,8 +102,6 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
       // kill -9 of mup once the primary stepped down; plan resume finishes the upgrade.
       await killWhen(home, "rs", [...up("7.0"), "--auto-approve"], /^step-down-rs0$/, "completed");
       const crashed = await currentState(home, "rs");
-      // Half upgraded, the cluster runs binaries its metadata does not name: other commands
-      // (which would start members on the old release) are refused until the upgrade finishes.
       // Half upgraded, some members run binaries the metadata does not name yet: other
       // commands still work (the old release can run them; the FCV is raised only after the
       // record) and their plans say what they do to the upgrade.
@@ -115,10 +113,14 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
       const r = await ok(home, ["plan", "resume", "rs"]);
       assert.match(r.stdout, /Upgrade completed successfully!/);
       const st = await currentState(home, "rs");
+      // The kill came right after the step-down, before the member's stop: a step-down lasts
+      // 60 s only, so the resume makes it again (at most once more).
+      const lapsed = (id: string) =>
+        id === "step-down-rs0" && crashed.operation_states[id]?.status === "completed";
       for (const o of Object.values(st.operation_states)) {
         const inFlight = crashed.operation_states[o.id]?.status === "running";
         assert.ok(
-          o.executions <= (inFlight ? 2 : 1) || /^(wait|verify)/.test(o.id),
+          o.executions <= (inFlight || lapsed(o.id) ? 2 : 1) || /^(wait|verify)/.test(o.id),
           `${o.id} ran ${o.executions}×`,
         );
       }

@@ -2,6 +2,7 @@ import { parse } from "yaml";
 import { privateDir } from "../state/atomic.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { type MongoAccess, splitHostPort } from "../mongo/client.ts";
+import { fcvText, readFcv } from "../mongo/fcv.ts";
 import { runningPid } from "../ops/process.ts";
 import { HEALTHY_STATES, setStatus } from "../ops/replset_status.ts";
 import type { SafetyCheck } from "../plan/schema.ts";
@@ -221,15 +222,9 @@ const RUNNERS: Record<string, Runner> = {
    */
   async fcv_startable(c, _ex, access) {
     const series = p(c, "series");
-    const doc = await access.adminCommand(p(c, "host"), Number(c.params.port), {
-      getParameter: 1,
-      featureCompatibilityVersion: 1,
-    }).catch(() => undefined);
-    const f = doc?.featureCompatibilityVersion;
-    if (typeof f?.version !== "string") {
-      return { ok: true, status: "not answering: nothing to check" };
-    }
-    const now = f.targetVersion ? `${f.version} (changing to ${f.targetVersion})` : f.version;
+    const f = await readFcv(access, p(c, "host"), Number(c.params.port));
+    if (!f) return { ok: true, status: "not answering: nothing to check" };
+    const now = fcvText(f);
     if (!f.targetVersion && startsOnDataOf(series, f.version)) {
       return { ok: true, status: `feature compatibility version ${f.version}` };
     }

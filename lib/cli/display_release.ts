@@ -3,6 +3,7 @@
  * its data-bearing members report, and a sharded cluster's balancer (which an upgrade stops).
  */
 import { majorMinor } from "../download/manifest.ts";
+import { fcvText, readFcv as readMemberFcv } from "../mongo/fcv.ts";
 import type { ProcessStatus } from "../probe/live.ts";
 import type { clusterAccess } from "../security/access.ts";
 import type { ClusterMeta } from "../state/meta.ts";
@@ -22,13 +23,9 @@ export async function readFcv(
   const asked = rows.filter((r) => r.healthy && r.role !== "mongos" && r.role !== "arbiter");
   const seen = new Map<string, string[]>();
   await Promise.all(asked.map(async (r) => {
-    const doc = await access.adminCommand(r.host, r.port, {
-      getParameter: 1,
-      featureCompatibilityVersion: 1,
-    }, timeoutMs).catch(() => undefined);
-    const f = doc?.featureCompatibilityVersion;
-    if (typeof f?.version !== "string") return;
-    const v = f.targetVersion ? `${f.version} (changing to ${f.targetVersion})` : f.version;
+    const f = await readMemberFcv(access, r.host, r.port, timeoutMs);
+    if (!f) return;
+    const v = fcvText(f);
     seen.set(v, [...(seen.get(v) ?? []), r.id]);
   }));
   if (seen.size <= 1) return [...seen.keys()][0];

@@ -1,5 +1,6 @@
 import { hostPort, splitHostPort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
+import { readFcv } from "../mongo/fcv.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 
 import { majorMinor } from "../download/manifest.ts";
@@ -11,11 +12,7 @@ async function fcvs(ctx: OperationContext): Promise<string[]> {
   return (await Promise.all(
     list(ctx, "members").map(async (m) => {
       const [host, port] = splitHostPort(m);
-      const r = await mongo(ctx).adminCommand(host, port, {
-        getParameter: 1,
-        featureCompatibilityVersion: 1,
-      }).catch(() => undefined);
-      return r?.featureCompatibilityVersion?.version as string | undefined;
+      return (await readFcv(mongo(ctx), host, port))?.version;
     }),
   )).filter((v): v is string => v !== undefined);
 }

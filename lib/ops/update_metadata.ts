@@ -16,6 +16,7 @@ import {
 } from "./operation.ts";
 import { mongo } from "./cluster_client.ts";
 import { splitHostPort } from "../mongo/client.ts";
+import { readFcv } from "../mongo/fcv.ts";
 import { runningPid } from "./process.ts";
 import { clusterConnectionString } from "../security/access.ts";
 import { withTls } from "../security/settings.ts";
@@ -174,12 +175,8 @@ async function upgradedRelease(
  */
 async function liveFcv(ctx: OperationContext, members: string[]): Promise<string | undefined> {
   const seen = (await Promise.all(members.map(async (m) => {
-    const doc = await mongo(ctx).adminCommand(...splitHostPort(m), {
-      getParameter: 1,
-      featureCompatibilityVersion: 1,
-    }, 5_000).catch(() => undefined);
-    const v = doc?.featureCompatibilityVersion?.version;
-    return typeof v === "string" && /^\d+\.\d+$/.test(v) ? [v] : [];
+    const v = (await readFcv(mongo(ctx), ...splitHostPort(m), 5_000))?.version;
+    return v && /^\d+\.\d+$/.test(v) ? [v] : [];
   }))).flat();
   const num = (v: string) => v.split(".").map(Number);
   return seen.sort((a, b) => num(a)[0] - num(b)[0] || num(a)[1] - num(b)[1])[0];

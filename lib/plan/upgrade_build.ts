@@ -13,6 +13,7 @@ import {
 } from "../download/manifest.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { clusterAccess } from "../security/access.ts";
+import { fcvText, readFcv } from "../mongo/fcv.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { buildLifecyclePlan } from "./lifecycle_build.ts";
 import type { Plan, Release, Variant } from "./schema.ts";
@@ -79,12 +80,9 @@ export async function probeReleases(
     const info = await ask(p, { buildInfo: 1 });
     if (info?.version) versions[p.id] = String(info.version);
     if (!info || p.role === "mongos" || arbiters.has(p.id)) return;
-    const r = await ask(p, { getParameter: 1, featureCompatibilityVersion: 1 });
-    const f = r?.featureCompatibilityVersion;
     // A setFeatureCompatibilityVersion cut short leaves a targetVersion: the FCV is between two.
-    if (typeof f?.version === "string") {
-      fcvs[p.id] = f.targetVersion ? `${f.version} (changing to ${f.targetVersion})` : f.version;
-    }
+    const f = await readFcv(access, p.host, p.port, 5_000);
+    if (f) fcvs[p.id] = fcvText(f);
   }));
   let balancer: string | undefined;
   for (const p of meta.processes.filter((x) => x.role === "mongos")) {
