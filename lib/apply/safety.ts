@@ -114,6 +114,12 @@ const RUNNERS: Record<string, Runner> = {
     const port = Number(c.params.port);
     if (await ex.forHost(host).portFree(port)) return { ok: true, status: `port ${port} is free` };
     const holder = await ex.forHost(host).portHolder?.(port).catch(() => undefined);
+    // Its own server, run with its configuration file by an earlier start (an apply stopped
+    // while it came up): the start finds it and waits for it rather than start another.
+    const config = c.params.config as string | undefined;
+    if (config && holder?.command?.includes(config)) {
+      return { ok: true, status: `port ${port} is held by its own server (pid ${holder.pid})` };
+    }
     const conn = holder
       ? undefined
       : await ex.forHost(host).portConnection?.(port).catch(() => undefined);

@@ -33,3 +33,52 @@ Deno.test("binary_present with the deploy's sha256: passes on that binary, fails
   ex.files.delete("/opt/bin/mongod");
   assert.equal((await runCheck(c, ex, access)).status, "binary /opt/bin/mongod is missing");
 });
+
+Deno.test("port_available: a port held by the process's own server (run with its configuration file, by an earlier start) passes; held by any other process, it fails naming it", async () => {
+  const { DefaultExecutors } = await import("../executor/factory.ts");
+  const ex = new DefaultExecutors();
+  const conf = await Deno.makeTempFile({ suffix: "-mongod.conf" });
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  // A process listening on the port, whose command line names `conf` (as `mongod -f conf`).
+  const server = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `Deno.listen({ hostname: "127.0.0.1", port: ${port} }); console.log("up"); ` +
+      "setTimeout(() => {}, 600_000)",
+      conf,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const reader = server.stdout.getReader();
+    await reader.read(); // "up": it listens
+    reader.releaseLock();
+    const access = new MongoAccess();
+    const own = check("start-m:port", "port_available", `localhost:${port}`, "port", {
+      host: "localhost",
+      port,
+      config: conf,
+    });
+    const r = await runCheck(own, ex, access);
+    assert.deepEqual(r, {
+      ok: true,
+      status: `port ${port} is held by its own server (pid ${server.pid})`,
+    });
+    const other = check("start-m:port", "port_available", `localhost:${port}`, "port", {
+      host: "localhost",
+      port,
+      config: `${conf}.other`,
+    });
+    const o = await runCheck(other, ex, access);
+    assert.equal(o.ok, false);
+    assert.match(o.status, new RegExp(`Port now in use by PID ${server.pid}`));
+  } finally {
+    server.kill("SIGKILL");
+    await server.status;
+    await server.stdout.cancel().catch(() => {});
+    await Deno.remove(conf);
+  }
+});

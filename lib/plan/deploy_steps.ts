@@ -94,7 +94,7 @@ export function deployAndInitializeOps(
         "port_available",
         hostPort(p.host, p.port),
         `port ${p.port} is free on ${p.host}`,
-        { host: p.host, port: p.port },
+        { host: p.host, port: p.port, config: configFilePath(p) },
       ),
       check(
         `start-${p.id}:binary`,

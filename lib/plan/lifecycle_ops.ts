@@ -111,10 +111,7 @@ export function startOp(
       "port_available",
       hostPort(p.host, p.port),
       `port ${p.port} is free`,
-      {
-        host: p.host,
-        port: p.port,
-      },
+      { host: p.host, port: p.port, config: configFilePath(p) },
     ),
     check(
       `start-${p.id}:binary`,
