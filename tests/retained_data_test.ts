@@ -101,17 +101,23 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
   }
 });
 
+/** A standalone `name` on `port`, deployed at 6.0; its topology file and the test mirror. */
+async function standalone60(home: string, name: string, port: number) {
+  const file = await writeTopology(
+    home,
+    `${name}.yaml`,
+    `mongod_servers:\n  - { host: localhost, port: ${port} }\n`,
+  );
+  const mirror = await testMirror();
+  await ok(home, deployArgs(name, file, mirror, ["--auto-approve"], "6.0"));
+  return { file, mirror };
+}
+
 Deno.test("re-deploy onto retained data of another release: pre-flight refuses a release that cannot start on it (6.0 data, 8.0), the next release plans", async () => {
   const home = await tempHome();
   const [port] = stablePorts(1);
   try {
-    const file = await writeTopology(
-      home,
-      "old.yaml",
-      `mongod_servers:\n  - { host: localhost, port: ${port} }\n`,
-    );
-    const mirror = await testMirror();
-    await ok(home, deployArgs("old", file, mirror, ["--auto-approve"], "6.0"));
+    const { file, mirror } = await standalone60(home, "old", port);
     await ok(home, ["cluster", "destroy", "old", "--auto-approve", "--retain-data"]);
     const far = await mup(deployArgs("old", file, mirror, ["--plan-only"], "8.0"), { home });
     assert.equal(far.code, 1, far.stdout + far.stderr);
@@ -134,13 +140,7 @@ Deno.test("retained data's FCV, not its binaries, decides the release deployed o
   const home = await tempHome();
   const [port] = stablePorts(1);
   try {
-    const file = await writeTopology(
-      home,
-      "up.yaml",
-      `mongod_servers:\n  - { host: localhost, port: ${port} }\n`,
-    );
-    const mirror = await testMirror();
-    await ok(home, deployArgs("up", file, mirror, ["--auto-approve"], "6.0"));
+    const { file, mirror } = await standalone60(home, "up", port);
     // Upgraded without --set-fcv: 7.0 binaries, data still at FCV 6.0.
     await ok(home, [
       "cluster",

@@ -17,22 +17,19 @@ export const END = (phase: string) => `phase:${phase}:end`;
 export function restartsOf(plan: Plan): (id: string) => boolean {
   const order = new Map(plan.phases.flatMap((ph) => ph.operations.map((o) => [o.id, ph.order])));
   const byId = new Map(allOperations(plan).map((o) => [o.id, o]));
-  const stopPhase = new Map<string, number>();
+  // Each process's stop (the first, as a plan has one per process).
+  const stopOf = new Map<string, string>();
   for (const o of allOperations(plan)) {
-    if (o.type === "stop_process") stopPhase.set(o.target.name, order.get(o.id)!);
+    if (o.type === "stop_process" && !stopOf.has(o.target.name)) stopOf.set(o.target.name, o.id);
   }
   const out = new Set<string>();
   for (const o of allOperations(plan)) {
-    const from = o.type === "start_process" ? stopPhase.get(o.target.name) : undefined;
-    const at = order.get(o.id)!;
-    if (from === undefined || from > at) continue;
-    if (from === at) {
-      // Within one phase only when it follows its own stop directly (a rolling restart).
-      const stop = allOperations(plan).find((x) =>
-        x.type === "stop_process" && x.target.name === o.target.name
-      );
-      if (!stop || !o.depends_on.includes(stop.id)) continue;
-    }
+    const stop = o.type === "start_process" ? stopOf.get(o.target.name) : undefined;
+    if (stop === undefined) continue;
+    const from = order.get(stop)!, at = order.get(o.id)!;
+    if (from > at) continue;
+    // Within one phase only when it follows its own stop directly (a rolling restart).
+    if (from === at && !o.depends_on.includes(stop)) continue;
     out.add(o.id);
     if (from === at) continue;
     for (const ph of plan.phases.filter((p) => p.order >= from && p.order <= at)) {
