@@ -10,7 +10,8 @@
  * run's TMPDIR, new entries in /tmp, and live processes of this checkout's simulator or naming
  * the run's TMPDIR (reported, then killed by pid so the next run starts clean). At the end, per
  * test, its failures across runs. Each run's console output and JUnit report stay in --out.
- * --until (UTC) starts no run that, taking as long as the previous one, would end after it.
+ * --until (UTC; a time already past today means tomorrow's) starts no run that, taking as long
+ * as the previous one, would end after it.
  */
 import * as path from "node:path";
 import { liveProcesses, type RunProcess } from "./_pids.ts";
@@ -51,6 +52,8 @@ function parseArgs(argv: string[]): Options {
       }
       const d = new Date();
       d.setUTCHours(Number(m[1]), Number(m[2]), 0, 0);
+      // A time already past today is tomorrow's (started at 22:00, --until 01:00).
+      if (d.getTime() <= Date.now()) d.setUTCDate(d.getUTCDate() + 1);
       o.until = d.getTime();
     } else if (a === "--") o.extra = argv.slice(i + 1), i = argv.length;
     else if (a === "--help" || a === "-h") {
