@@ -52,6 +52,12 @@ Deno.test("own_files: only the files named go; the rest is reported kept, and th
     `kept localhost:${dir}: it holds files mup did not make (my-app-tls.pem)`,
   );
   assert.deepEqual(await names(dir), ["my-app-tls.pem"]);
+  // What the apply records as changed: mup's files, not the directory (it is still there).
+  assert.deepEqual(out.changes?.map((ch) => [ch.resource_id, ch.action]).sort(), [
+    [`localhost:${dir}/ca.pem`, "delete"],
+    [`localhost:${dir}/keyfile`, "delete"],
+    [`localhost:${dir}/keyfile.mup-tmp`, "delete"],
+  ]);
   assert.equal(await removeDirectory.isDone(c), true, "only the operator's files are left");
 
   await Deno.remove(`${dir}/my-app-tls.pem`);
@@ -85,13 +91,16 @@ Deno.test("if_empty in a destroy names what keeps a shared parent, unless it is 
   assert.equal((await removeDirectory.run(retained)).notice, undefined, "the warning names it");
 
   await put(dir, ["a", "b", "c", "d"]);
+  const kept = await removeDirectory.run(retained);
+  assert.deepEqual(kept.changes, [], "kept: nothing deleted, whatever the plan said");
   assert.equal(
-    (await removeDirectory.run(retained)).notice,
+    kept.notice,
     `kept localhost:${dir}: it holds the retained data and entries that are not this ` +
       "cluster's (a, b, c and 1 more)",
   );
   assert.equal(await removeDirectory.isDone(retained), false, "not empty: rechecked on resume");
   const rollback = ctx({ path: dir, if_empty: "true" });
-  assert.equal((await removeDirectory.run(rollback)).notice, undefined);
+  const quiet = await removeDirectory.run(rollback);
+  assert.deepEqual([quiet.notice, quiet.changes], [undefined, []]);
   assert.deepEqual(await names(dir), ["a", "b", "c", "d", "data", "mongod-1"]);
 });

@@ -15,7 +15,7 @@ import {
   testMirror,
   writeTopology,
 } from "./helpers.ts";
-import { withClient } from "./apply_helpers.ts";
+import { currentState, withClient } from "./apply_helpers.ts";
 import { deploy, display, livePids, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { exists } from "./lifecycle_steps.ts";
 import { installFixture } from "./fixture.ts";
@@ -80,8 +80,17 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
     const plan = await ok(home, deployArgs("kept", file, mirror, ["--plan-only"]));
     assert.match(plan.stdout, /retained data/i);
     assert.match(plan.stdout, new RegExp(`Reuse the keyfile kept in ${archive}`));
-    const again = await mup(deployArgs("kept", file, mirror, ["--auto-approve"]), { home });
+    // Elections held back: the set, initiated in the kept data, has no primary yet when the
+    // initiate's isDone looks, so its run finds the config, which is "already in place" too.
+    const again = await mup(deployArgs("kept", file, mirror, ["--auto-approve"]), {
+      home,
+      env: { MUP_SIM_ELECTION_DELAY_MS: "3000" },
+    });
     assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout, /✓ Initialized rs0 replica set \(already in place\)/);
+    const init = (await currentState(home, "kept")).operation_states["init-rs-rs0"];
+    assert.match(init.result?.output ?? "", /^already initiated \(config found on /);
+    assert.deepEqual([init.executions, init.result?.changes], [0, []], "it initiated nothing");
     assert.match(again.stdout, /✓ MongoDB \S+ already downloaded \(in the local cache\)/);
     assert.doesNotMatch(again.stdout, /Downloaded MongoDB/);
     const after = JSON.parse((await ok(home, ["cluster", "credentials", "kept", "--json"])).stdout);

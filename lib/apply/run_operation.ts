@@ -173,8 +173,15 @@ export async function runOperation(
     const out = await impl.run(ctx);
     // A wait for the user's answer is not the operation's duration.
     if (measuring && !asked) {
-      samples.push({ host: durationHost(op), type: op.type, ms: performance.now() - tWork });
+      samples.push({
+        host: durationHost(op),
+        type: op.type,
+        ms: performance.now() - tWork,
+        ...(out.inPlace ? { inPlace: true } : {}),
+      });
     }
+    // Found in place by run() itself: its work did not run (rollback has nothing to undo).
+    if (out.inPlace) os.executions--;
     await writer.op({
       ...os,
       status: "completed",
@@ -182,15 +189,16 @@ export async function runOperation(
       result: {
         success: true,
         ...(out.output ? { output: out.output } : {}),
-        changes: out.changes ?? op.changes,
+        changes: out.inPlace ? [] : out.changes ?? op.changes,
         ...(out.metadata ? { metadata: out.metadata } : {}),
       },
     });
+    if (out.inPlace) await writer.log("info", phase, `${op.id}: already in place`, op.id);
     emitter.emit({
       type: "op_done",
       id: op.id,
       ms: took(),
-      already_done: false,
+      already_done: !!out.inPlace,
       ...(out.output ? { output: out.output } : {}),
       ...(out.notice ? { notice: out.notice } : {}),
     });

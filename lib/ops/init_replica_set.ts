@@ -172,6 +172,8 @@ export const initReplicaSet: Operation = {
         term: s.term,
         ...(found ? { already_initiated: true } : {}),
       },
+      // Found initiated (retained data, an earlier attempt): this run initiated nothing.
+      ...(found ? { inPlace: true } : {}),
     };
   },
 };

@@ -25,8 +25,18 @@ export interface OperationOutcome {
    * be killed with SIGKILL): renderers show it with the operation, --json carries it.
    */
   notice?: string;
+  /**
+   * What the operation changed, when not what it planned (`op.changes`): a directory kept
+   * because it was not empty changed nothing ([]).
+   */
   changes?: Change[];
   metadata?: Record<string, unknown>;
+  /**
+   * run() found the effect already in place once it could look (a replica set found initiated
+   * once its members answered, which isDone could not yet see): nothing changed, and the apply
+   * records and shows it as isDone's "already in place", with `output` saying what was found.
+   */
+  inPlace?: boolean;
 }
 
 /**

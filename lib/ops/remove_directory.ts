@@ -92,7 +92,9 @@ export const removeDirectory: Operation = {
     const mode = isOurs ? "files" : ctx.op.target.params.if_empty === "true" ? "if_empty" : "all";
     // Another cluster's, or under a live mongod: kept, whatever the plan says; the rest goes on.
     const why = await mustKeep(ctx, ex, p, mode);
-    if (why) return { output: `kept ${p}: ${why}`, notice: `kept ${host}:${p}: ${why}` };
+    if (why) {
+      return { output: `kept ${p}: ${why}`, notice: `kept ${host}:${p}: ${why}`, changes: [] };
+    }
     if (isOurs) {
       const all = (await entries(ex, p)) ?? [];
       const ours = all.filter(isOurs);
@@ -106,6 +108,11 @@ export const removeDirectory: Operation = {
       return {
         output: `${removed} from ${host}:${p}; kept the directory`,
         notice: `kept ${host}:${p}: ${holds(ctx, p, others) ?? "it could not be removed"}`,
+        changes: ours.map((name) => ({
+          resource_type: "file",
+          resource_id: `${host}:${path.join(p, name)}`,
+          action: "delete" as const,
+        })),
       };
     }
     if (ctx.op.target.params.if_empty === "true") {
@@ -113,12 +120,15 @@ export const removeDirectory: Operation = {
       if (r.code === 0) return { output: `removed ${p}` };
       // Only a destroy says what is left (report_kept): it knows the retained data and its own
       // directories inside; a rollback's tidying does not, and leaves what it did not make.
-      if (ctx.op.target.params.report_kept !== "true") return { output: `kept ${p}: not empty` };
+      if (ctx.op.target.params.report_kept !== "true") {
+        return { output: `kept ${p}: not empty`, changes: [] };
+      }
       const left = await entries(ex, p);
       const what = left?.length ? holds(ctx, p, left) : "it could not be removed";
       return {
         output: `kept ${p}: not empty`,
         ...(what ? { notice: `kept ${host}:${p}: ${what}` } : {}),
+        changes: [],
       };
     }
     await ex.remove(p);
