@@ -292,7 +292,7 @@ Deno.test("destroy keeps the operator's files in a default config directory, the
   }
 });
 
-Deno.test("a data_dir inside (or equal to) the entry's own log or config directory: destroy --retain-data keeps it and says so, and the deploy onto it is not refused", async () => {
+Deno.test("a data_dir inside (or equal to) the entry's own log or config directory: destroy --retain-data keeps it and says so, and the deploy onto it is not refused; under another cluster's name it is, naming the cluster that kept it", async () => {
   const home = await tempHome();
   const [port] = freePorts(1);
   try {
@@ -331,6 +331,26 @@ Deno.test("a data_dir inside (or equal to) the entry's own log or config directo
       (await Array.fromAsync(Deno.readDir(srv))).map((e) => e.name),
       ["data"],
       "mongod.log removed, the data kept",
+    );
+
+    // The same data_dir under another cluster's name: refused, naming the cluster whose secrets
+    // the data's users were made with (not the new name's archive, which never existed).
+    const other = await mup(deployArgs("other", file, mirror, ["--auto-approve"]), { home });
+    assert.equal(other.code, 1, output(other));
+    assert.match(
+      output(other),
+      new RegExp(
+        `data directory localhost:${srv}/data holds MongoDB data, which \`mup cluster destroy nd ` +
+          `--retain-data\` kept: its users were created with the secrets of cluster nd \\(archived ` +
+          `in .*/archive/nd-plan-[0-9a-f]+\\), which a cluster named other does not reuse\\. ` +
+          `To deploy onto this data, deploy it as nd`,
+      ),
+    );
+    assert.doesNotMatch(output(other), /no archive of cluster other/);
+    assert.equal(
+      await Deno.stat(`${home}/storage/clusters/other`).catch(() => null),
+      null,
+      "a cluster never deployed has no directory",
     );
 
     const again = await mup(deployArgs("nd", file, mirror, ["--auto-approve"]), { home });

@@ -13,6 +13,8 @@ import type { ProcessSpec } from "../plan/processes.ts";
 import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
 import { AdminCredentials } from "../security/secrets.ts";
 import { firstFew } from "../util/format.ts";
+import { hostKey } from "../topology/hosts.ts";
+import { type RetainedData, retainedData } from "../state/retained.ts";
 
 /** The archived secrets a deploy onto retained data reuses (paths on the control machine). */
 export interface RetainedSecrets {
@@ -63,6 +65,25 @@ async function newestArchive(
 }
 
 /**
+ * The cluster other than `cluster` whose `destroy --retain-data` (archived under `archiveRoot`)
+ * kept one of `dirs`: a data directory named in two topologies, the data of the one destroyed.
+ */
+async function keptBy(
+  archiveRoot: string,
+  cluster: string,
+  dirs: { host: string; dir: string }[],
+): Promise<RetainedData | undefined> {
+  const wanted = new Set(dirs.map((d) => `${hostKey(d.host)}:${d.dir}`));
+  const kept = await retainedData(path.dirname(archiveRoot));
+  return kept.find((r) =>
+    r.name !== cluster && r.data_dirs.some((hd) => {
+      const i = hd.lastIndexOf(":/");
+      return wanted.has(`${hostKey(hd.slice(0, i))}:${hd.slice(i + 1)}`);
+    })
+  );
+}
+
+/**
  * Checks the data directories of a cluster's first deploy (secured, with no secrets of its own
  * yet). Undefined when none holds MongoDB data (nothing to say). Otherwise a warning that names the
  * archive whose secrets the plan reuses, or a failure naming the data, the archives looked in and
@@ -102,12 +123,18 @@ export async function checkRetainedData(input: {
   };
   const found = await newestArchive(input.archiveRoot, input.cluster);
   const removeAll = `rm -rf ${dirs.map((d) => d.dir).join(" ")}`;
+  const onEach = dirs.some((d) => d.host !== "localhost") ? " (on each host)" : "";
+  const other = found ? undefined : await keptBy(input.archiveRoot, input.cluster, dirs);
+  if (other) {
+    return done(
+      "failed",
+      `${what}, which \`mup cluster destroy ${other.name} --retain-data\` kept: its users were created with the secrets of cluster ${other.name} (archived in ${other.archive}), which a cluster named ${input.cluster} does not reuse. To deploy onto this data, deploy it as ${other.name} (\`mup cluster deploy ${other.name} <topology>\`); to start empty, remove the data first: \`${removeAll}\`${onEach}; or give the cluster other data_dir paths`,
+    );
+  }
   if (!found) {
     return done(
       "failed",
-      `${what}, but no archive of cluster ${input.cluster} in ${input.archiveRoot} holds the secrets its users were created with (the secrets/ directory \`mup cluster destroy ${input.cluster} --retain-data\` archives): a new admin password would not authenticate against them. To deploy onto this data, put that archive back in ${input.archiveRoot}; to start empty, remove the data first: \`${removeAll}\`${
-        dirs.some((d) => d.host !== "localhost") ? " (on each host)" : ""
-      }; or give the cluster other data_dir paths`,
+      `${what}, but no archive of cluster ${input.cluster} in ${input.archiveRoot} holds the secrets its users were created with (the secrets/ directory \`mup cluster destroy ${input.cluster} --retain-data\` archives): a new admin password would not authenticate against them. To deploy onto this data, put that archive back in ${input.archiveRoot}; to start empty, remove the data first: \`${removeAll}\`${onEach}; or give the cluster other data_dir paths`,
     );
   }
   if (found.user !== input.adminUser) {
