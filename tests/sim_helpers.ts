@@ -127,13 +127,33 @@ export async function waitFor<T>(f: () => Promise<T | undefined>, ms = 10_000): 
   throw new Error(`condition not met within ${deadline(ms)} ms`);
 }
 
+/**
+ * Runs `f` in a temporary directory for its servers (`<dir>/<port>/`), and kills them after it,
+ * whatever its outcome. A failure carries each server's last log lines: the test's temporary
+ * directory goes with it, and a flake seen once is otherwise unexplained.
+ */
 export async function withDir(f: (dir: string) => Promise<void>): Promise<void> {
   const dir = trackDir(await Deno.makeTempDir({ prefix: "mup-sim-" }));
   try {
     await f(dir);
+  } catch (e) {
+    if (e instanceof Error) e.message += await logTails(dir);
+    throw e;
   } finally {
     await killAll(dir);
   }
+}
+
+/** The last lines of each server's log under `dir`, each cut to 400 characters. */
+async function logTails(dir: string, lines = 15): Promise<string> {
+  let out = "";
+  for await (const e of Deno.readDir(dir)) {
+    const log = await Deno.readTextFile(path.join(dir, e.name, "log")).catch(() => undefined);
+    if (log === undefined) continue;
+    const tail = log.trimEnd().split("\n").slice(-lines).map((l) => `    ${l.slice(0, 400)}`);
+    out += `\n  last ${tail.length} lines of ${e.name}/log:\n${tail.join("\n")}`;
+  }
+  return out;
 }
 
 /** Starts `ports.length` forked members of set `rs0` and initiates them (member 0 first by priority). */
