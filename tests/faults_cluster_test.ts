@@ -92,7 +92,7 @@ Deno.test("pre-flight names who holds a port", async () => {
   }
 });
 
-Deno.test("re-running a deploy that failed part way: pre-flight knows the cluster's own processes", async () => {
+Deno.test("re-running a deploy that failed part way: pre-flight knows the cluster's own processes, and the review which of them run", async () => {
   const home = await tempHome();
   try {
     const ports = freePorts(3);
@@ -100,6 +100,10 @@ Deno.test("re-running a deploy that failed part way: pre-flight knows the cluste
     const again = await deploy(home, "c1", text);
     assert.equal(again.code, 0, again.stdout + again.stderr);
     assert.doesNotMatch(again.stdout, /ports already in use/);
+    // The review says which starts find their server running (the first attempt's two).
+    assert.match(again.stdout, /• Start 3 mongod processes \(parallel; 2 already running\)/);
+    assert.equal(count(again.stdout, /• Checks that it runs: .*mongod -f /), 2, again.stdout);
+    assert.equal(count(again.stdout, /• Runs .*mongod -f /), 1, again.stdout);
     await healthySet(ports, { home, cluster: "c1" });
   } finally {
     await killAll(home);

@@ -140,7 +140,7 @@ export async function buildDeployPlan(
   const archivePath = path.join(req.cacheDir, release.archive_name);
   const procs = listProcesses(topology, deployDir);
   const resources = estimateResources(procs, release);
-  const { validation, cached, hostReleases, cachedPlatforms } = await preflight({
+  const { validation, cached, hostReleases, cachedPlatforms, ownRunning } = await preflight({
     topology,
     release,
     resources,
@@ -296,6 +296,13 @@ export async function buildDeployPlan(
     waitTimeoutMs: req.waitTimeoutMs,
     ...(retained?.reuse ? { retainedSecrets: retained.reuse } : {}),
     ...(down ? { repairDown: [...down] } : {}),
+    // A first deploy tried again: what the earlier attempt started runs already.
+    ...(!meta && ownRunning.size
+      ? {
+        runningAlready: procs.filter((p) => ownRunning.has(`${hostKey(p.host)}:${p.port}`))
+          .map((p) => p.id),
+      }
+      : {}),
     ...(hooksChanged ? { hooksChanged } : {}),
   });
   // A repair re-installs what was deleted from the hosts (a keyfile, a configuration…): its

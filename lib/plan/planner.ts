@@ -76,6 +76,12 @@ export interface DeployPlanInput {
    */
   repairDown?: string[];
   /**
+   * A first deploy tried again (an earlier attempt failed part way): the processes already
+   * running with the cluster's own configuration. Their starts change nothing ("none"; each
+   * still checks that its process runs), and the review says so.
+   */
+  runningAlready?: string[];
+  /**
    * A repair whose topology's hooks differ from the recorded ones: the metadata is saved with
    * the new hooks (the only change a re-deploy makes besides starting what is down).
    */
@@ -137,6 +143,13 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
           ? { ...ch, action: "update", after: { hooks: input.topology.hooks ?? {} } }
           : { ...ch, action: "none" }
       );
+    }
+  }
+  if (input.runningAlready?.length) {
+    const running = new Set(input.runningAlready);
+    for (const o of deploy) {
+      if (o.type !== "start_process" || !running.has(o.target.name)) continue;
+      o.changes = o.changes.map((ch) => ({ ...ch, action: "none" }));
     }
   }
   const estimateSource = input.measured

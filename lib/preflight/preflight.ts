@@ -70,7 +70,13 @@ export async function preflight(
   hostReleases: Record<string, Release>;
   /** The platforms of `hostReleases` whose archive is in the cache with its sha256. */
   cachedPlatforms: string[];
+  /**
+   * `${hostKey(host)}:${port}` of the ports `ownPorts` names that a process runs on with the
+   * cluster's own configuration file (its command line says so): servers already running.
+   */
+  ownRunning: Set<string>;
 }> {
+  const ownRunning = new Set<string>();
   const checks: CheckResult[] = [];
   const errors: ValidationIssue[] = [];
   const warnings: ValidationIssue[] = [];
@@ -247,6 +253,7 @@ export async function preflight(
         // The cluster's own process (started with its own configuration file) is expected there.
         if (ownConfig !== undefined && (!holder?.command || holder.command.includes(ownConfig))) {
           own++;
+          if (holder?.command) ownRunning.add(`${hostKey(s.host)}:${s.port}`);
           return;
         }
         const conn = holder ? undefined : await ex.portConnection?.(s.port).catch(() => undefined);
@@ -355,6 +362,7 @@ export async function preflight(
     cached,
     hostReleases,
     cachedPlatforms,
+    ownRunning,
   };
 }
 

@@ -60,7 +60,12 @@ function roleNames(plan: Plan, role: string): [string, string] {
 /** The line `plan show` gives a group, in the future tense (Example 1, step 2). */
 export function groupPlanLine(plan: Plan, g: OpGroup): string {
   const n = g.ops.length;
-  if (n === 1) return g.ops[0].description;
+  // Starts of processes found running when planned (a first deploy tried again) only check.
+  const running =
+    g.ops.filter((o) =>
+      o.type === "start_process" && o.changes.length && o.changes.every((c) => c.action === "none")
+    ).length;
+  if (n === 1) return g.ops[0].description + (running ? " (already running)" : "");
   const [type, sub] = g.key.split(":");
   const hosts = new Set(g.ops.map((x) => hostKey(x.target.host ?? ""))).size;
   const names = roleNames(plan, sub);
@@ -75,8 +80,13 @@ export function groupPlanLine(plan: Plan, g: OpGroup): string {
         : sub === "secret"
         ? `Install the keyfile and certificates on ${plural(hosts, "host")} (${n} files, mode 0400)`
         : `Upload configuration files (${n} configs)`;
-    case "start_process":
-      return `Start ${n} ${names[1]}${g.ops.every((o) => o.parallel) ? " (parallel)" : ""}`;
+    case "start_process": {
+      const how = [
+        ...(g.ops.every((o) => o.parallel) ? ["parallel"] : []),
+        ...(running ? [`${running === n ? "all" : running} already running`] : []),
+      ];
+      return `Start ${n} ${names[1]}${how.length ? ` (${how.join("; ")})` : ""}`;
+    }
     case "wait_for_process":
       return `Wait for ${names[1]} ready`;
     default:
