@@ -11,6 +11,7 @@ import { shellJoin } from "./shell_quote.ts";
 import { classifySshFailure, lastLine, SshError } from "./ssh_errors.ts";
 import { sshArgs, type SshSettings } from "./ssh_settings.ts";
 import { checkedPid, listeningPorts, randomSuffix, SCRIPTS } from "./ssh_scripts.ts";
+import { forwardPort } from "./ssh_forward.ts";
 
 /** Most sessions at once over one master (sshd's MaxSessions defaults to 10). */
 const MAX_SESSIONS = 8;
@@ -334,56 +335,23 @@ export class SshExecutor implements Executor {
     return this.everConnected;
   }
 
-  /** Closes the master connection (`ssh -O exit`); never throws. */
   /**
    * Forwards a port on this machine's 127.0.0.1 to `target:port` as the remote host sees it
-   * (`ssh -O forward -L` over the host's master, so no new connection is made): a connection
-   * to the returned local port arrives at the server from the remote host's own address, the
-   * loopback one when `target` is. One forward per target for the executor's life; `close`
-   * ends them with the master.
+   * (forwardPort, over the host's master): one forward per target for the executor's life;
+   * `close` ends them with the master. Throws SshError when the host refuses forwarding.
    */
   forward(target: string, port: number): Promise<number> {
     const key = `${target}:${port}`;
     let p = this.forwards.get(key);
     if (!p) {
-      p = (async () => {
-        await this.connect();
-        const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-        const local = (l.addr as Deno.NetAddr).port;
-        l.close();
-        const to = target.includes(":") ? `[${target}]` : target;
-        const out = await new Deno.Command("ssh", {
-          args: [
-            ...this.args(),
-            "-O",
-            "forward",
-            "-L",
-            `127.0.0.1:${local}:${to}:${port}`,
-            this.host,
-          ],
-          stdin: "null",
-          stdout: "null",
-          stderr: "piped",
-          signal: AbortSignal.timeout(SMALL_OP_MS),
-        }).output();
-        if (out.code !== 0) {
-          throw new SshError(
-            this.host,
-            "unreachable",
-            `cannot forward a port to ${target}:${port} on ${this.host}: ${
-              lastLine(new TextDecoder().decode(out.stderr))
-            }`,
-            "allow TCP forwarding for this user in the host's sshd_config (AllowTcpForwarding)",
-          );
-        }
-        return local;
-      })();
+      p = this.connect().then(() => forwardPort(this.args(), this.host, target, port));
       this.forwards.set(key, p);
       p.catch(() => this.forwards.delete(key));
     }
     return p;
   }
 
+  /** Closes the master connection (`ssh -O exit`); never throws. */
   async close(): Promise<void> {
     this.forwards.clear();
     if (!this.everConnected) return;
