@@ -111,3 +111,44 @@ Deno.test("destroy of a set whose members name one machine two ways (localhost, 
     await killAll(home);
   }
 });
+
+Deno.test("destroy removes the binaries of a first deploy attempt of another version that failed, besides the deployed release's", async () => {
+  const home = await tempHome();
+  try {
+    const [p] = freePorts(1);
+    const file = await writeTopology(
+      home,
+      "twice.yaml",
+      `mongod_servers:\n  - { host: localhost, port: ${p} }\n`,
+    );
+    const mirror = await testMirror();
+    // The 6.0 attempt installs its binaries, then its server exits at startup.
+    const failed = await mup(deployArgs("twice", file, mirror, ["--auto-approve"], "6.0"), {
+      home,
+      env: { MUP_SIM_CRASH_AT_STARTUP: "14" },
+    });
+    assert.equal(failed.code, 1, output(failed));
+    const bin = path.join(clusterDir(home, "twice"), "deploy", "bin");
+    assert.deepEqual(await names(bin), ["mongo-6.0.19"], "the failed attempt left its binaries");
+    const again = await mup(deployArgs("twice", file, mirror, ["--auto-approve"]), { home });
+    assert.equal(again.code, 0, output(again));
+    assert.deepEqual(await names(bin), ["mongo-6.0.19", "mongo-7.0.14"]);
+
+    const destroyed = await ok(home, ["cluster", "destroy", "twice", "--auto-approve"]);
+    for (const r of ["mongo-6.0.19", "mongo-7.0.14"]) {
+      assert.match(
+        destroyed.stdout,
+        new RegExp(`✓ Remove binaries localhost:${path.join(bin, r)}`),
+        destroyed.stdout,
+      );
+    }
+    const left = await Deno.stat(clusterDir(home, "twice")).then(() => true, () => false);
+    assert.ok(!left, "the cluster's directory is gone, binaries and all");
+  } finally {
+    await killAll(home);
+  }
+});
+
+async function names(dir: string): Promise<string[]> {
+  return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+}
