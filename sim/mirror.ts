@@ -13,6 +13,12 @@ export interface MirrorOptions {
   versions?: string[];
   /** How the wrapper scripts start the simulator: argv before `mongod|mongos`. */
   launcher?: string[];
+  /**
+   * The architectures to list builds for (x86_64, aarch64); this machine's by default. Every
+   * build starts this machine's simulator: another architecture's is for plans of remote hosts
+   * that report it.
+   */
+  arches?: string[];
 }
 
 function shQuote(s: string): string {
@@ -94,11 +100,12 @@ export async function platformTargets(): Promise<{ arch: string; targets: string
 export async function buildMirror(dir: string, options: MirrorOptions = {}): Promise<string> {
   const versions = options.versions ?? DEFAULT_VERSIONS;
   const launcher = options.launcher ?? defaultLauncher();
-  const { arch, targets } = await platformTargets();
+  const { arch: here, targets } = await platformTargets();
+  const arches = options.arches ?? [here];
   const manifest = { versions: [] as unknown[] };
   for (const version of versions) {
     const downloads = [];
-    for (const target of targets) {
+    for (const [arch, target] of arches.flatMap((a) => targets.map((t) => [a, t]))) {
       const name = `mongodb-linux-${arch}-${target}-${version}`;
       const file = path.join(dir, "linux", `${name}.tgz`);
       await makeTarball(name, version, "mongo", launcher, file);

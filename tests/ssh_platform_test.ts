@@ -1,4 +1,4 @@
-/** Remote hosts of another architecture get that architecture's release (pure planner; pre-flight with a fake host). */
+/** Remote hosts of another architecture get that architecture's release (pure planner; pre-flight and the upgrade probe with fake hosts). */
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { planDeploy } from "../lib/plan/planner.ts";
@@ -10,6 +10,13 @@ import { parseTopology } from "../lib/topology/load.ts";
 import { renderPlan } from "../lib/render/plan_text.ts";
 import { sha256File } from "../lib/util/file_hash.ts";
 import { installFixture, tempDir, tempFile } from "./fixture.ts";
+import { buildMirror } from "../sim/mirror.ts";
+import {
+  otherArchitectures,
+  resolveUpgradeRelease,
+  type UpgradeRequest,
+} from "../lib/plan/upgrade_build.ts";
+import { metaFor } from "./lifecycle_inputs.ts";
 
 installFixture();
 
@@ -195,4 +202,54 @@ Deno.test("a remote architecture's archive found in the cache by pre-flight is u
   assert.match(shown, /Uses the cached \S+mongodb-linux-aarch64-ubuntu2204-7\.0\.5\.tgz \(sha256/);
   assert.match(shown, /Downloads \S+nowhere\.tgz \(sha256/);
   assert.doesNotMatch(shown, /Downloads \S+aarch64/);
+});
+
+Deno.test("upgrade: a remote host of another architecture gets that architecture's build of the new release (its cached archive known); a host that is not Linux is refused", async () => {
+  const mirror = await tempDir();
+  await buildMirror(mirror, { versions: ["8.0.4"], arches: ["x86_64", "aarch64"] });
+  const release = await resolveUpgradeRelease("8.0", "mongo", mirror);
+  const here = release.platform.split("-")[1];
+  const other = here === "x86_64" ? "aarch64" : "x86_64";
+  const { meta } = await metaFor(TOPO);
+  const cacheDir = await tempDir();
+  const req = (hosts: Map<string, Executor>): UpgradeRequest => ({
+    meta,
+    version: "8.0",
+    variant: "mongo",
+    mirror,
+    setFcv: false,
+    cacheDir,
+    store: undefined as never,
+    executors: { forHost: (h) => hosts.get(h)! },
+  });
+  const hosts = new Map<string, Executor>([
+    ["ctl.example.net", new MockExecutor("ctl.example.net")],
+    ["arm1.example.net", new FakeRemote("arm1.example.net", "Linux", other)],
+    ["x86.example.net", new FakeRemote("x86.example.net", "Linux", here)],
+  ]);
+  const found = await otherArchitectures(meta, release, req(hosts));
+  assert.deepEqual(Object.keys(found.hostReleases ?? {}), ["arm1.example.net"]);
+  const arm = found.hostReleases!["arm1.example.net"];
+  assert.equal(arm.version, "8.0.4");
+  assert.equal(arm.platform, `linux-${other}`);
+  assert.match(arm.url, new RegExp(`mongodb-linux-${other}-.*-8\\.0\\.4\\.tgz$`));
+  assert.notEqual(arm.sha256, release.sha256);
+  assert.deepEqual(found.cachedPlatforms, [], "not downloaded yet");
+
+  // Its archive in the cache (the mirror's own file, the same sha256): known as cached.
+  const mirrored = path.join(mirror, "linux", arm.archive_name);
+  await Deno.copyFile(mirrored, path.join(cacheDir, arm.archive_name));
+  const again = await otherArchitectures(meta, release, req(hosts));
+  assert.deepEqual(again.cachedPlatforms, [`linux-${other}`]);
+
+  hosts.set("arm1.example.net", new FakeRemote("arm1.example.net", "Darwin", "arm64"));
+  await assert.rejects(
+    () => otherArchitectures(meta, release, req(hosts)),
+    /arm1\.example\.net runs Darwin, not Linux: mup installs Linux builds/,
+  );
+  hosts.set("arm1.example.net", new FakeRemote("arm1.example.net", "Linux", "ppc64le"));
+  await assert.rejects(
+    () => otherArchitectures(meta, release, req(hosts)),
+    /MongoDB publishes no Linux ppc64le builds \(only x86_64 and aarch64\)/,
+  );
 });

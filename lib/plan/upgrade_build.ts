@@ -101,7 +101,7 @@ export async function probeReleases(
  * platforms whose archive is in the cache with its sha256. Throws MupError for a host that is
  * not Linux or of an architecture MongoDB does not build for.
  */
-async function otherArchitectures(
+export async function otherArchitectures(
   meta: ClusterMeta,
   release: Release,
   req: UpgradeRequest,
