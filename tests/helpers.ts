@@ -153,12 +153,14 @@ function claimPort(port: number): boolean {
  * the same number as its local port before the test's server binds it (or while it restarts),
  * as with a real mongod. Each port is claimed in a shared folder, so test files running side by
  * side never get the same one. Servers live on such fixed ports (27017…) in real deployments.
+ * Below 27000: from 27017 up is where mup gives `port: 0` its ports (lib/preflight/ports.ts), and
+ * a test's claimed port not yet bound would look free to it.
  */
 export function freePorts(n: number): number[] {
   Deno.mkdirSync(PORT_CLAIMS, { recursive: true });
   const out: number[] = [];
   while (out.length < n) {
-    const p = 20_000 + Math.floor(Math.random() * 12_000);
+    const p = 20_000 + Math.floor(Math.random() * 7_000);
     if (!out.includes(p) && portFree(p) && claimPort(p)) out.push(p);
   }
   return out;

@@ -4,7 +4,9 @@
  * closing in TIME-WAIT), from the kernel's own tables through real sockets.
  */
 import assert from "node:assert/strict";
-import { describeHolder, portConnection, portFree } from "../lib/preflight/ports.ts";
+import { allocatePort, describeHolder, portConnection, portFree } from "../lib/preflight/ports.ts";
+import { allocatePorts } from "../lib/preflight/preflight.ts";
+import { parseTopology } from "../lib/topology/load.ts";
 
 Deno.test("a holder's command line with newlines and tabs is shown on one line", () => {
   assert.equal(
@@ -50,5 +52,43 @@ Deno.test("a port that is the local end of a connection is named as such: ESTABL
       client.close();
     } catch { /* closed above */ }
     server.close();
+  }
+});
+
+Deno.test("port 0 is given a port between 27017 and the ephemeral range: a taken or busy one is passed over, and one cluster's ports are next to each other", async () => {
+  const low = Number(
+    (await Deno.readTextFile("/proc/sys/net/ipv4/ip_local_port_range")).trim().split(/\s+/)[0],
+  );
+  // A listener in the range: a search starting there passes over it and a port marked taken.
+  let busy: Deno.Listener | undefined;
+  for (let p = 27_100; !busy; p++) {
+    try {
+      busy = Deno.listen({ hostname: "127.0.0.1", port: p });
+    } catch {
+      // In use: the next one.
+    }
+  }
+  const at = (busy.addr as Deno.NetAddr).port;
+  try {
+    const got = allocatePort("localhost", new Set([at + 1]), at);
+    assert.ok(got > at + 1 && got < low, `${got}`);
+    assert.equal(portFree("127.0.0.1", got), true);
+  } finally {
+    busy.close();
+  }
+  const { topology } = await parseTopology(
+    "mongod_servers:\n" +
+      "  - { host: localhost, port: 0, replica_set: rs }\n" +
+      "  - { host: localhost, port: 0, replica_set: rs }\n" +
+      "  - { host: localhost, port: 27999, replica_set: rs }\n",
+    "t.yaml",
+  );
+  for (let i = 0; i < 20; i++) {
+    const ports = allocatePorts(topology, [28_000]).mongod_servers.map((s) => s.port);
+    assert.equal(ports[2], 27999);
+    assert.ok(ports.slice(0, 2).every((p) => p >= 27017 && p < low), `${ports}`);
+    assert.ok(!ports.slice(0, 2).some((p) => p === 27999 || p === 28_000), `${ports}`);
+    // Next to each other, unless the next port was busy (or the search wrapped around).
+    assert.ok(ports[1] > ports[0] && ports[1] - ports[0] < 100 || ports[0] > low - 100, `${ports}`);
   }
 });

@@ -11,8 +11,41 @@ export function portFree(host: string, port: number): boolean {
   }
 }
 
-/** A port the OS considers free right now. */
-export function allocatePort(host: string): number {
+/** MongoDB's default port: where the ports `port: 0` is given from begin. */
+const FIRST_PORT = 27017;
+
+/**
+ * The first port of the OS's ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`, 32768 by
+ * default): the local ports of outgoing connections come from there.
+ */
+function ephemeralLow(): number {
+  try {
+    const [low] = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim()
+      .split(/\s+/).map(Number);
+    if (Number.isInteger(low) && low > FIRST_PORT) return low;
+  } catch {
+    // Not Linux: the usual default.
+  }
+  return 32768;
+}
+
+/**
+ * A port free on `host` now and not in `taken`, between 27017 and the OS's ephemeral range: a
+ * port in that range could be an outgoing connection's while the server is stopped, and its
+ * restart would then fail. The search starts at `from`, or at a random place (two deploys
+ * planned at once in two stores then rarely meet), and wraps around; when nothing there is free,
+ * the OS picks one.
+ */
+export function allocatePort(host: string, taken: ReadonlySet<number>, from?: number): number {
+  const high = ephemeralLow() - 1;
+  const span = high - FIRST_PORT + 1;
+  const start = from !== undefined && from >= FIRST_PORT && from <= high
+    ? from
+    : FIRST_PORT + Math.floor(Math.random() * span);
+  for (let i = 0; i < span; i++) {
+    const port = FIRST_PORT + (start - FIRST_PORT + i) % span;
+    if (!taken.has(port) && portFree(host, port)) return port;
+  }
   const l = Deno.listen({ hostname: socketHost(host), port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();

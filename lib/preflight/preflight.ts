@@ -19,17 +19,22 @@ import PQueue from "p-queue";
 const PREFLIGHT_CONCURRENCY = 16;
 
 /**
- * Replaces `port: 0` on local hosts by ports the OS reports free and not in `avoid`. Returns a
- * new topology.
+ * Replaces `port: 0` on local hosts by ports free now, not in `avoid` and not given in the
+ * topology (allocatePort: between 27017 and the ephemeral range, one cluster's next to each
+ * other where they are free). Returns a new topology.
  */
 export function allocatePorts(t: Topology, avoid: Iterable<number> = []): Topology {
   // Ports other clusters hold are skipped even when their processes are stopped.
   const taken = new Set<number>(avoid);
+  for (const s of [...t.config_servers, ...t.mongod_servers, ...t.mongos_servers]) {
+    if (s.port !== 0) taken.add(s.port);
+  }
+  let next: number | undefined;
   const fix = <T extends { host: string; port: number }>(s: T): T => {
     if (s.port !== 0 || !isLocalHost(s.host)) return s;
-    let port = allocatePort(s.host);
-    while (taken.has(port)) port = allocatePort(s.host);
+    const port = allocatePort(s.host, taken, next);
     taken.add(port);
+    next = port + 1;
     return { ...s, port };
   };
   return {
