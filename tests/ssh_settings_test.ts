@@ -4,7 +4,7 @@ import { parseTopology, TopologyError } from "../lib/topology/load.ts";
 import { hostSshPorts, SSH_TIMEOUT, sshSettings } from "../lib/cli/ssh_options.ts";
 import { durationOptionMs } from "../lib/cli/duration_option.ts";
 import { DISPLAY_TIMEOUT } from "../lib/cli/cluster_display.ts";
-import { WAIT_TIMEOUT } from "../lib/cli/cluster_cmd.ts";
+import { WAIT_TIMEOUT } from "../lib/cli/duration_option.ts";
 import { parseJump, sshArgs } from "../lib/executor/ssh_settings.ts";
 import { MupError } from "../lib/errors.ts";
 import { reachedLocally } from "../lib/executor/factory.ts";

@@ -5,13 +5,7 @@ import * as path from "node:path";
 import { buildDeployPlan } from "../plan/deploy.ts";
 import { Variant } from "../plan/schema.ts";
 import { compileHooks } from "../hooks/compile.ts";
-import { DURATION_MAX_MS } from "../topology/bounds.ts";
-import {
-  durationArg,
-  durationHelp,
-  type DurationOptionSpec,
-  parseDurationOption,
-} from "./duration_option.ts";
+import { durationArg, durationHelp, parseDurationOption, WAIT_TIMEOUT } from "./duration_option.ts";
 import { loadTopology } from "../topology/load.ts";
 import { describeTopology, renderPreflight } from "../render/plan_text.ts";
 import type { CliContext } from "./context.ts";
@@ -111,12 +105,3 @@ export function clusterCommand(ctx: CliContext): Command {
   addUpgradeCommand(cmd as unknown as Command, ctx);
   return cmd as unknown as Command;
 }
-
-/** `--wait-timeout`: at least 1s, at most one timer step (a bare number is milliseconds). */
-export const WAIT_TIMEOUT: DurationOptionSpec = {
-  flag: "--wait-timeout",
-  bareUnit: "ms",
-  minMs: 1000,
-  maxMs: DURATION_MAX_MS,
-  examples: ["90s", "5m", "1h30m"],
-};

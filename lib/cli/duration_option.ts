@@ -7,7 +7,7 @@
  */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { MupError } from "../errors.ts";
-import { durationMs, formatDuration } from "../topology/bounds.ts";
+import { DURATION_MAX_MS, durationMs, formatDuration } from "../topology/bounds.ts";
 
 /** What one duration option accepts. */
 export interface DurationOptionSpec {
@@ -75,3 +75,12 @@ export function durationArg(spec: DurationOptionSpec): (v: string) => string {
     return v;
   };
 }
+
+/** `--wait-timeout`: at least 1s, at most one timer step (a bare number is milliseconds). */
+export const WAIT_TIMEOUT: DurationOptionSpec = {
+  flag: "--wait-timeout",
+  bareUnit: "ms",
+  minMs: 1000,
+  maxMs: DURATION_MAX_MS,
+  examples: ["90s", "5m", "1h30m"],
+};

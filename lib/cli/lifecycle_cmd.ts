@@ -21,6 +21,8 @@ import { undeployedMeta } from "../state/undeployed.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh } from "./ssh_options.ts";
 import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
+import { durationArg, durationHelp, parseDurationOption, WAIT_TIMEOUT } from "./duration_option.ts";
+import { withWaitTimeout } from "../plan/wait_timeout.ts";
 
 interface LifecycleOptions extends PlanFlowOptions {
   /** commander's `--no-hooks`: false when given. */
@@ -29,6 +31,7 @@ interface LifecycleOptions extends PlanFlowOptions {
   node?: string[];
   force?: boolean;
   retainData?: boolean;
+  waitTimeout?: string;
 }
 
 interface Spec {
@@ -110,6 +113,17 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
         .option("-N, --node <host:port>", "only this process (repeatable)", collect);
     }
     spec.extra?.(sub);
+    if (spec.name !== "destroy") {
+      sub.option(
+        "--wait-timeout <duration>",
+        durationHelp(
+          WAIT_TIMEOUT,
+          "how long each wait may take (a process answering, a member back and caught up, a " +
+            "primary elected, health); recorded in the plan",
+        ),
+        durationArg(WAIT_TIMEOUT),
+      );
+    }
     sub.option(
       "--no-hooks",
       "make the plan without the cluster's hooks (one that fails every time must not keep " +
@@ -170,7 +184,10 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
               unrecorded: left !== undefined,
             },
           );
-          return opts.hooks === false ? withoutHooks(plan) : plan;
+          const waitMs = opts.waitTimeout === undefined
+            ? undefined
+            : parseDurationOption(WAIT_TIMEOUT, opts.waitTimeout);
+          return withWaitTimeout(opts.hooks === false ? withoutHooks(plan) : plan, waitMs);
         },
         header: (plan) => [
           `Planning ${spec.name} of cluster: ${name}`,

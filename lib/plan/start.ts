@@ -16,6 +16,7 @@ import {
 } from "./lifecycle.ts";
 import {
   markedPhases,
+  memberStateOp,
   metadataOp,
   startOp,
   verifyOp,
@@ -115,10 +116,20 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
   const chosen = selectProcesses(procs, input.filter, input.meta.name);
   const starts = orderedStarts(input, chosen, sets);
   const finalize: PlannedOperation[] = [];
-  // A filtered start checks the processes it started (their waits); the whole cluster's health
-  // is verified only when the whole cluster was asked for.
-  if (starts.length && !input.filter?.roles?.length && !input.filter?.nodes?.length) {
-    finalize.push(verifyOp(input, []));
+  const filtered = !!(input.filter?.roles?.length || input.filter?.nodes?.length);
+  // A filtered start checks the processes it started: each replica-set member until its set's
+  // primary reaches it as SECONDARY and caught up (it may answer and call itself SECONDARY, yet
+  // be cut off from the others); the whole cluster's health is verified when it was asked for.
+  if (starts.length && !filtered) finalize.push(verifyOp(input, []));
+  if (filtered) {
+    const ids = new Set(starts.map((o) => o.id));
+    for (const o of starts.filter((o) => o.type === "start_process")) {
+      const p = chosen.find((c) => `start-${c.id}` === o.id);
+      const set = sets.find((s) => s.name === p?.replicaSet);
+      // A set left without a majority has no primary to ask (the review warns of it).
+      if (!p || !set || !ids.has(`wait-primary-${set.name}`)) continue;
+      starts.push(memberStateOp(p, set, "SECONDARY", [`wait-primary-${set.name}`]));
+    }
   }
   if (starts.length || input.meta.status !== statusNow(input, procs)) {
     finalize.push(metadataOp(input, "auto", finalize.map((o) => o.id)));
