@@ -375,3 +375,25 @@ Deno.test("re-deploying a cluster with another topology or version is refused be
     await killAll(home);
   }
 });
+
+Deno.test("a configuration mongod refuses (exit code 2) fails the deploy saying to fix the topology and plan again, not to resume; fixed, the deploy completes", async () => {
+  const home = await tempHome();
+  try {
+    const [p] = freePorts(1);
+    const text = (v: string) =>
+      `global:\n  runtime_config:\n    storage.wiredTiger.engineConfig.cacheSizeGB: ${v}\n` +
+      `mongod_servers:\n  - { host: localhost, port: ${p} }\n`;
+    const bad = await deploy(home, "cfg", text('"lots"'));
+    assert.equal(bad.code, 1, output(bad));
+    assert.match(bad.stdout, /exited with code 2: .*cacheSizeGB/);
+    assert.match(
+      bad.stdout,
+      /The server refused its configuration \(exit code 2: an option or a value mongod does not accept\)\. A resume would start it on the same configuration: fix runtime_config in .*cfg\.yaml and plan again: `mup cluster deploy cfg .*cfg\.yaml --version 7\.0\.14 --mirror /,
+    );
+    assert.doesNotMatch(bad.stdout, /To resume/);
+    const good = await deploy(home, "cfg", text("0.25"));
+    assert.equal(good.code, 0, output(good));
+  } finally {
+    await killAll(home);
+  }
+});

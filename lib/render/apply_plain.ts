@@ -245,6 +245,21 @@ export class PlainRenderer {
           `none (${e.status === "paused" ? "paused" : "failed"} in the first phase)`
       }`,
     );
+    // mongod's exit code 2 (BadValue: an option it does not know, a value of the wrong type) is
+    // the configuration's fault: a resume starts it on the same configuration and fails again.
+    const refusedConfig = e.status !== "paused" && / exited with code 2: /.test(e.error ?? "");
+    if (refusedConfig && plan.operation === "deploy") {
+      const redeploy = `mup cluster deploy ${
+        [plan.cluster_name, plan.topology_file].map(shellQuote).join(" ")
+      } --version ${plan.version}${replanFlags(plan)}`;
+      this.write(
+        `\nThe server refused its configuration (exit code 2: an option or a value mongod does ` +
+          `not accept). A resume would start it on the same configuration: fix runtime_config ` +
+          `in ${plan.topology_file} and plan again: \`${redeploy}\` (the new plan re-checks ` +
+          "what is already in place).",
+      );
+      return;
+    }
     this.write(`\nTo resume: mup plan resume ${plan.cluster_name}`);
     if (e.error?.startsWith("hook ") && e.status !== "paused") {
       // A resume runs the plan's hooks as recorded: a hook that always fails needs a new plan.
