@@ -114,3 +114,30 @@ Deno.test("display: a standalone whose admin password was changed outside mup an
     await killAll(home);
   }
 });
+
+Deno.test("display: a server that holds its port but does not answer (SIGSTOP) is named as the cluster's own, hung or stopped, with the commands that end and start it", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  let pid: number | undefined;
+  try {
+    await deploy(home, "hung", standaloneTopology([port]));
+    pid = (await display(home, "hung")).processes[0].pid;
+    assert.ok(pid, "the server runs");
+    Deno.kill(pid, "SIGSTOP");
+    const r = await mup(["cluster", "display", "hung", "--json", "--timeout", "2s"], { home });
+    const row = (JSON.parse(r.stdout) as Display).processes[0];
+    assert.equal(row.state, "DOWN", output(r));
+    assert.match(
+      row.reason ?? "",
+      new RegExp(
+        `its own server \\(PID ${pid}\\) holds port ${port} but does not answer \\(hung, or ` +
+          `stopped\\): \`mup cluster stop hung -N localhost:${port}\` ends it`,
+      ),
+      output(r),
+    );
+    assert.doesNotMatch(row.reason ?? "", /is held by/);
+  } finally {
+    if (pid) Deno.kill(pid, "SIGCONT");
+    await killAll(home);
+  }
+});

@@ -123,14 +123,26 @@ function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[], fcv?: string):
 
 /**
  * A DOWN process whose port accepted the connection: whatever holds the port (this machine's
- * /proc, or over SSH) is named in its reason, since that is rarely the cluster's own server.
+ * /proc, or over SSH) is named in its reason. When that is the process's own server (its
+ * configuration file in the command line), it runs but does not answer: hung, or stopped
+ * (SIGSTOP), and `cluster stop -N` ends it.
  */
-
-async function nameHolders(ctx: CliContext, rows: ProcessStatus[]): Promise<void> {
+async function nameHolders(
+  ctx: CliContext,
+  meta: ClusterMeta,
+  rows: ProcessStatus[],
+): Promise<void> {
+  const configOf = new Map(meta.processes.map((p) => [p.id, p.config]));
   await Promise.all(rows.map(async (r) => {
     if (r.state !== "DOWN" || r.reason === "connection refused") return;
     const holder = await ctx.executors.forHost(r.host).portHolder?.(r.port).catch(() => undefined);
-    if (holder) r.reason = `${r.reason}; port ${r.port} is held by ${describeHolder(holder)}`;
+    if (!holder) return;
+    const config = configOf.get(r.process_id);
+    r.reason = config && holder.command?.includes(config)
+      ? `${r.reason}; its own server (PID ${holder.pid}) holds port ${r.port} but does not ` +
+        `answer (hung, or stopped): \`mup cluster stop ${meta.name} -N ${r.id}\` ends it, ` +
+        `then \`mup cluster start ${meta.name} -N ${r.id}\``
+      : `${r.reason}; port ${r.port} is held by ${describeHolder(holder)}`;
   }));
 }
 
@@ -210,7 +222,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
     // arbiter one.
     const arbiters = new Set(specs.filter((s) => s.arbiterOnly).map((s) => s.id));
     for (const r of rows) if (arbiters.has(r.process_id)) r.role = "arbiter";
-    await nameHolders(ctx, rows);
+    await nameHolders(ctx, meta, rows);
     await fillPids(ctx, meta, rows);
     // A sharded cluster is also only healthy when mongos lists every shard set.
     const shardSets = [
