@@ -206,6 +206,17 @@ Deno.test("kill -9 of mup in the middle of a deploy, then resume: a healthy clus
     child.stderr.cancel();
     const crashed = await currentState(home, "c1");
     assert.equal(crashed.status, "running", "a crashed apply is left as running");
+    // plan diff, by cluster or by the plan's ID, says it was cut off, not that it runs.
+    for (const ref of ["c1", plan_id]) {
+      const diff = await mup(["plan", "diff", ref], { home });
+      assert.equal(diff.code, 0, diff.stdout + diff.stderr);
+      assert.match(
+        diff.stdout,
+        new RegExp(
+          `^Plan ${plan_id} for cluster c1 \\(its apply ${crashed.state_id} is interrupted: `,
+        ),
+      );
+    }
     const resumed = await mup(["plan", "resume", "c1"], { home });
     assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
     assert.match(resumed.stdout, /Note: took over a stale lock left by PID \d+/);

@@ -1,4 +1,4 @@
-/** `mup plan diff <cluster>`: what the cluster's newest plan would change now. */
+/** `mup plan diff <cluster|plan>`: what a plan (the cluster's newest) would change now. */
 import type { Command } from "@commander-js/extra-typings";
 import { noChanges, planDiff, renderDiff } from "../plan/diff.ts";
 import { commandOf, replanFlags } from "../plan/command_of.ts";
@@ -8,6 +8,7 @@ import { StateStore } from "../state/store.ts";
 import { MupError } from "../errors.ts";
 import { clusterAccess } from "../security/access.ts";
 import { checkNotStale } from "../apply/stale.ts";
+import { interruption } from "../state/lock.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 
 export function diffCommand(cmd: Command, ctx: CliContext): void {
@@ -17,12 +18,14 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
         "processes can be asked, the live one (the start of a process that runs, or the stop of " +
         "one that is down, changes nothing)",
     )
-    .argument("<cluster>")
+    .argument("<plan>", "cluster name (its newest plan), plan ID, or path to a plan file")
     .option("--json", "machine-readable output")
     .option("--detailed-exitcode", "exit 2 when there are changes, 0 when none")
-    .action(async (cluster, opts) => {
+    .action(async (ref, opts) => {
+      const { plan } = await ctx.store.load(ref);
+      // A plan ID or file names its cluster: the plan's, whatever the argument was.
+      const cluster = plan.cluster_name;
       checkIdentifier("cluster name", cluster);
-      const { plan } = await ctx.store.load(cluster);
       const meta = await readMeta(ctx.store.clusterDir(cluster));
       // The live cluster, where it answers: a recorded process that is down would be started.
       const down = meta
@@ -53,6 +56,8 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
       const inFlight = newest?.plan_id === plan.plan_id && newest.status !== "completed" &&
         newest.status !== "rolled_back";
       if (!applied && !inFlight) await checkNotStale(plan, ctx.store.clusterDir(cluster));
+      // An apply recorded as running whose mup is gone (kill -9) is interrupted, not running.
+      const cut = inFlight ? await interruption(ctx.store.clusterDir(cluster), newest) : undefined;
       const diff = planDiff(
         plan,
         meta,
@@ -60,7 +65,7 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
         inFlight
           ? {
             state_id: newest.state_id,
-            status: newest.status,
+            status: cut ? "interrupted" : newest.status,
             completed: new Set(
               Object.values(newest.operation_states).filter((o) => o.status === "completed")
                 .map((o) => o.id),
