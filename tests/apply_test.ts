@@ -164,6 +164,11 @@ Deno.test("the confirmation prompt: anything but 'yes' cancels and changes nothi
     );
     assert.match(no.stdout, /Do you want to continue\? \(yes\/no\): Apply cancelled\./);
     await assert.rejects(Deno.stat(path.join(clusterDir(home, "c1"), "state")));
+    // A "y" is not a yes, and the refusal says what approves.
+    const y = await mup(args, { home, stdin: "y\n" });
+    assert.equal(y.code, 1, output(y));
+    assert.match(y.stdout, /Apply cancelled: only "yes" approves \(the answer was "y"\)\.\n/);
+    await assert.rejects(Deno.stat(path.join(clusterDir(home, "c1"), "state")));
     const yes = await mup(args, { home, stdin: "yes\n" });
     assert.equal(yes.code, 0, yes.stdout + yes.stderr);
     assert.match(yes.stdout, /Deployment completed successfully!/);

@@ -136,7 +136,10 @@ Deno.test("kill -9 of mup in the middle of restart, stop and destroy; plan resum
     // A "yes" typed by habit is not the cluster's name.
     const habit = await mup(["plan", "resume", "rs"], { home, stdin: "yes\n" });
     assert.equal(habit.code, 1, habit.stdout + habit.stderr);
-    assert.match(habit.stdout, /Resume cancelled\. Nothing was changed; the apply stays resumable/);
+    assert.match(
+      habit.stdout,
+      /Resume cancelled: "yes" is not the cluster's name; only rs approves\.\nNothing was changed; the apply stays resumable/,
+    );
     assert.ok(await exists(path.join(clusterDir(home, "rs"), "meta.yaml")), "nothing removed");
     await resume(home, "rs", /Destroy completed successfully!/, ["--auto-approve"]);
     assert.deepEqual(await livePids(home, "rs"), []);

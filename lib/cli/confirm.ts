@@ -51,9 +51,15 @@ export async function confirmApply(
   if (answer?.trim() === (destroy ? plan.cluster_name : "yes")) return undefined;
   // In a terminal, no answer is Ctrl-C (or Ctrl-D): a "no". Elsewhere it is the end of input
   // (CI, a pipe, /dev/null): say which flag answers the question in advance.
+  const given = answer?.trim() ?? "";
   const noAnswer = answer === undefined && !Deno.stdin.isTerminal()
     ? `no answer was given (standard input is not a terminal and gave none); pass ` +
       `--auto-approve to ${verb} without this question`
+    // An answer that looks like a yes ("y", "Yes") is not one: say what approves.
+    : given && !/^no?$/i.test(given)
+    ? destroy
+      ? `"${given}" is not the cluster's name; only ${plan.cluster_name} approves`
+      : `only "yes" approves (the answer was "${given}")`
     : undefined;
   return cancelApply(
     plan,
