@@ -195,10 +195,20 @@ const RUNNERS: Record<string, Runner> = {
     return { ok: true, status: "configuration valid" };
   },
   async process_not_running(c, ex) {
-    const pid = await runningPid(ex.forHost(p(c, "host")), p(c, "pid_file"));
-    return pid
-      ? { ok: false, status: `a process (PID ${pid}) from ${p(c, "pid_file")} is already running` }
-      : { ok: true, status: "not running" };
+    const host = ex.forHost(p(c, "host"));
+    const pid = await runningPid(host, p(c, "pid_file"));
+    if (!pid) return { ok: true, status: "not running" };
+    // Its own server, run with its configuration file by an earlier start (an apply stopped
+    // while it came up, which wrote its pid file after the start's isDone looked): the start
+    // finds it and waits for it, as port_available lets it.
+    const config = c.params.config as string | undefined;
+    if (config && await runningPid(host, p(c, "pid_file"), config) === pid) {
+      return { ok: true, status: `its own server is running (PID ${pid})` };
+    }
+    return {
+      ok: false,
+      status: `a process (PID ${pid}) from ${p(c, "pid_file")} is already running`,
+    };
   },
   /**
    * Every member but `except` says itself (replSetGetStatus, asked directly rather than through

@@ -34,7 +34,7 @@ Deno.test("binary_present with the deploy's sha256: passes on that binary, fails
   assert.equal((await runCheck(c, ex, access)).status, "binary /opt/bin/mongod is missing");
 });
 
-Deno.test("port_available: a port held by the process's own server (run with its configuration file, by an earlier start) passes; held by any other process, it fails naming it", async () => {
+Deno.test("port_available and process_not_running: a port or pid file of the process's own server (run with its configuration file, by an earlier start) passes; any other process fails them, named", async () => {
   const { DefaultExecutors } = await import("../executor/factory.ts");
   const ex = new DefaultExecutors();
   const conf = await Deno.makeTempFile({ suffix: "-mongod.conf" });
@@ -75,6 +75,28 @@ Deno.test("port_available: a port held by the process's own server (run with its
     const o = await runCheck(other, ex, access);
     assert.equal(o.ok, false);
     assert.match(o.status, new RegExp(`Port now in use by PID ${server.pid}`));
+    // process_not_running, likewise: its pid file written by its own server passes.
+    const pidFile = `${conf}.pid`;
+    await Deno.writeTextFile(pidFile, `${server.pid}\n`);
+    const running = (config: string) =>
+      runCheck(
+        check("start-m:not-running", "process_not_running", `localhost:${pidFile}`, "pid", {
+          host: "localhost",
+          pid_file: pidFile,
+          config,
+        }),
+        ex,
+        access,
+      );
+    assert.deepEqual(await running(conf), {
+      ok: true,
+      status: `its own server is running (PID ${server.pid})`,
+    });
+    assert.deepEqual(await running(`${conf}.other`), {
+      ok: false,
+      status: `a process (PID ${server.pid}) from ${pidFile} is already running`,
+    });
+    await Deno.remove(pidFile);
   } finally {
     server.kill("SIGKILL");
     await server.status;

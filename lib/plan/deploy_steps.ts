@@ -123,7 +123,7 @@ export function deployAndInitializeOps(
         "process_not_running",
         `${addressHost(p.host)}:${pidFilePath(p)}`,
         "no process of this node is already running",
-        { host: p.host, pid_file: pidFilePath(p) },
+        { host: p.host, pid_file: pidFilePath(p), config: configFilePath(p) },
       ),
     ];
     if (p.role === "mongos" && cfgSet) {
