@@ -47,7 +47,8 @@ export function addUpgradeCommand(cmd: Command, ctx: CliContext): void {
     )
     .option(
       "--mirror <url|dir>",
-      "download-center mirror (file path, file:// or http:// URL) instead of the official one",
+      "download-center mirror (file path, file:// or http:// URL) instead of the official one " +
+        "(default: $MUP_MIRROR, else the mirror the cluster's release came from)",
       Deno.env.get("MUP_MIRROR"),
     )
     .option(
@@ -89,7 +90,9 @@ export function addUpgradeCommand(cmd: Command, ctx: CliContext): void {
           meta,
           version: opts.version!,
           variant: opts.variant ?? meta.variant,
-          mirror: opts.mirror,
+          // The release recorded its mirror: an upgrade within it (or an FCV-only one, by
+          // series) needs no --mirror again.
+          mirror: opts.mirror ?? meta.release?.mirror,
           setFcv: !!opts.setFcv,
           cacheDir: ctx.cacheDir,
           store: ctx.store,
