@@ -150,14 +150,32 @@ Deno.test("wait_for_process on a server that is not running names that and does 
       assert.match(e.message, /to wait longer, plan again with --wait-timeout/);
       return true;
     });
-    // A start, restart… has no --wait-timeout: its hint is the resume, which waits again.
+    // A start: the resume waits again, or a plan with a longer --wait-timeout.
     (ctx.plan as { operation: string }).operation = "start";
     await assert.rejects(waitForProcess.run(ctx), (e: Error) => {
       assert.match(
         e.message,
-        /to wait again, resume it once the server is ready \(`mup plan resume t`\)/,
+        /to wait again, resume it once the server is ready \(`mup plan resume t`\): the wait starts over, or plan again with a longer --wait-timeout \(e\.g\. `mup cluster start t --wait-timeout 2s`/,
       );
+      return true;
+    });
+    // An upgrade has no --wait-timeout: its hint is the resume only.
+    (ctx.plan as { operation: string }).operation = "upgrade";
+    await assert.rejects(waitForProcess.run(ctx), (e: Error) => {
+      assert.match(e.message, /to wait again, resume it once the server is ready/);
       assert.doesNotMatch(e.message, /--wait-timeout/);
+      return true;
+    });
+    // A process that exits while it is waited for ends the wait at once, not at its timeout.
+    const long = { ...ctx, op: { ...ctx.op, target: { ...ctx.op.target, timeout_ms: 60_000 } } };
+    const dying = trackChild(new Deno.Command("sleep", { args: ["1"] }).spawn());
+    await Deno.writeTextFile(pidFile, `${dying.pid}\n`);
+    await assert.rejects(waitForProcess.run(long), (e: Error) => {
+      // "exited after", not "did not answer within 60s": the wait did not run out.
+      assert.match(
+        e.message,
+        /exited after \d+s of waiting for its answer: its process is not running/,
+      );
       return true;
     });
   });

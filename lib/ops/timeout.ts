@@ -19,16 +19,22 @@ export function planTimeoutMs(ctx: OperationContext, dflt: number): number {
 /**
  * The end of a timeout message: which timeout expired (the operation's `timeout_ms` in the
  * plan) and how to wait longer: a deploy is planned again with `--wait-timeout` (a plan is
- * applied as recorded); the other commands have no such option, and a resume waits again.
+ * applied as recorded), a start, stop or restart resumed (the wait starts over) or planned
+ * again with it; the other commands have no such option, and a resume waits again.
  */
 export function timeoutHint(ctx: OperationContext, ms: number): string {
   const which = `the wait is operation ${ctx.op.id}'s timeout_ms (${
     ms / 1000
   }s) in plan ${ctx.plan.plan_id}`;
-  if (ctx.plan.operation !== "deploy") {
-    return `${which}; to wait again, resume it once the server is ready (\`mup plan resume ` +
-      `${ctx.plan.cluster_name}\`): the wait starts over`;
+  const resume = `to wait again, resume it once the server is ready (\`mup plan resume ` +
+    `${ctx.plan.cluster_name}\`): the wait starts over`;
+  if (["start", "stop", "restart"].includes(ctx.plan.operation)) {
+    return `${which}; ${resume}, or plan again with a longer --wait-timeout (e.g. \`mup ` +
+      `cluster ${ctx.plan.operation} ${ctx.plan.cluster_name} --wait-timeout ${
+        Math.ceil((ms * 2) / 1000)
+      }s\`, with the same -R/-N selection, if the plan had one)`;
   }
+  if (ctx.plan.operation !== "deploy") return `${which}; ${resume}`;
   return `${which}; to wait longer, plan again with --wait-timeout (e.g. \`mup cluster deploy ${ctx.plan.cluster_name} ${
     ctx.plan.topology_file ? shellQuote(ctx.plan.topology_file) : "<topology>"
   } --version ${ctx.plan.version} --wait-timeout ${Math.ceil((ms * 2) / 1000)}s\`)`;

@@ -14,7 +14,21 @@ export const waitForProcess: Operation = {
     const { host, port } = ctx.op.target;
     const timeout = planTimeoutMs(ctx, 30_000);
     const t0 = Date.now();
-    const h = await poll(() => mongo(ctx).hello(host!, port!, 5000), timeout, 50, ctx.signal);
+    // Once a second, whether the process it waits for has exited: then no answer can come, and
+    // the wait ends at once instead of at its timeout.
+    let look = t0 + 1000;
+    const h = await poll(
+      async () => {
+        const hello = await mongo(ctx).hello(host!, port!, 5000);
+        if (hello) return hello;
+        if (Date.now() < look) return undefined;
+        look = Date.now() + 1000;
+        return await exited(ctx) ? null : undefined;
+      },
+      timeout,
+      50,
+      ctx.signal,
+    );
     if (!h) {
       const { reason, gone } = await why(ctx);
       // Waiting longer helps a slow server, not one that is not running at all.
@@ -22,12 +36,30 @@ export const waitForProcess: Operation = {
         ? `waiting longer would not help: see its log, then \`mup plan resume ${ctx.plan.cluster_name}\` starts it again`
         : timeoutHint(ctx, timeout);
       throw new OperationError(
-        `${hostPort(host!, port!)} did not answer within ${timeout / 1000}s${reason}; ${hint}`,
+        h === null && gone
+          ? `${hostPort(host!, port!)} exited after ${
+            Math.round((Date.now() - t0) / 1000)
+          }s of waiting for its answer${reason}; ${hint}`
+          : `${hostPort(host!, port!)} did not answer within ${timeout / 1000}s${reason}; ${hint}`,
       );
     }
     return { output: `answered after ${Date.now() - t0}ms (maxWireVersion ${h.maxWireVersion})` };
   },
 };
+
+/**
+ * Whether the process's pid file names a process that is no longer alive (it started, then
+ * exited). No pid file, or a host that cannot be asked, is no evidence: false.
+ */
+async function exited(ctx: Parameters<Operation["run"]>[0]): Promise<boolean> {
+  const { host, params } = ctx.op.target;
+  if (!params.pid_file) return false;
+  const ex = ctx.executors.forHost(host!);
+  const raw = await ex.readFile(params.pid_file).catch(() => undefined);
+  const pid = raw ? Number(new TextDecoder().decode(raw).trim()) : NaN;
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  return !(await ex.processAlive(pid).catch(() => true));
+}
 
 /**
  * Whether the process runs at all (`gone`: it does not) and, if it does, where it listens
