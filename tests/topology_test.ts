@@ -52,6 +52,11 @@ Deno.test("duplicate host:port is an error at the second node's port", async () 
     /localhost:27017 is already used by mongod_servers\[0\]/,
   );
   assert.equal(hit.location.path, "mongod_servers[1].port");
+  // The directories named after that port clash too: not reported again.
+  const all = await errorsOf(
+    "mongod_servers:\n  - host: localhost\n    port: 27017\n  - host: localhost\n    port: 27017\n",
+  );
+  assert.deepEqual(all.map((i) => i.code), ["duplicate_address"]);
 });
 
 Deno.test("two nodes sharing a data directory on one host", async () => {
@@ -148,7 +153,21 @@ Deno.test("an even number of voting members is a warning, not an error", async (
   );
   assert.equal(t.warnings.length, 1);
   assert.equal(t.warnings[0].code, "even_voters");
-  assert.match(t.warnings[0].message, /even number of voting members \(2\)/);
+  assert.match(
+    t.warnings[0].message,
+    /even number of voting members \(2\): a primary needs 2 of them, so it survives no more failures than 1 would \(losing either member leaves no primary\)/,
+  );
+  assert.equal(t.warnings[0].hint, "add an arbiter or another voting member");
+  // A config server set takes no arbiter (MongoDB refuses it): the fix says so.
+  const cfg = await parseTopology(
+    "config_servers:\n  - { host: localhost, port: 1, replica_set: cfg }\n" +
+      "  - { host: localhost, port: 2, replica_set: cfg }\n" +
+      "mongod_servers:\n  - { host: localhost, port: 3, replica_set: s1 }\n" +
+      "mongos_servers:\n  - { host: localhost, port: 4 }\n",
+    "t.yaml",
+  );
+  const even = cfg.warnings.find((w) => w.code === "even_voters" && /"cfg"/.test(w.message));
+  assert.equal(even?.hint, "add another voting member");
 });
 
 Deno.test("hidden member with non-zero priority", async () => {
@@ -237,6 +256,12 @@ Deno.test("wrong types name the expected type and the value", async () => {
     "invalid_type",
     3,
     /expected boolean/,
+  );
+  await expectError(
+    "mongod_servers:\n  - host: localhost\n    port: 27017.5\n",
+    "invalid_type",
+    3,
+    /expected a whole number, got number 27017\.5/,
   );
 });
 

@@ -225,8 +225,20 @@ function zodIssue(
   let message = i.message;
   let hint = "correct the value";
   if (i.code === "invalid_type") {
-    message = `expected ${i.expected}, got ${describe(i.input)}`;
-    hint = `write a ${i.expected} here`;
+    // zod's names of types, in words: "int" is a whole number.
+    const words: Record<string, string> = {
+      int: "a whole number",
+      number: "a number",
+      string: "a string",
+      boolean: "true or false",
+      object: "a mapping (key: value)",
+      array: "a list",
+    };
+    const want = words[i.expected] ?? `a ${i.expected}`;
+    message = `expected ${i.expected === "int" ? "a whole number" : i.expected}, got ${
+      describe(i.input)
+    }`;
+    hint = `write ${want} here`;
   } else if (i.code === "invalid_value") {
     const allowed = i.values.map(String);
     const guess = typeof i.input === "string" ? didYouMean(i.input, allowed) : undefined;

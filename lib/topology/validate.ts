@@ -149,6 +149,8 @@ export function validateTopology(t: Topology): Issue[] {
         `${hostPort(c.host, c.port)} is already used by ${entry(other)}${same}`,
         "give each process on a machine its own port",
       );
+      // Its directories are named after the port: that they clash too says nothing new.
+      if (!("data_dir" in c.node && c.node.data_dir) && c.node.log_dir === undefined) continue;
     } else ports.set(`${machine}:${c.port}`, c);
     // A global or default log directory gets a <role>-<port> directory per process: only a
     // node's own log_dir can clash.

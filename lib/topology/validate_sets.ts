@@ -164,8 +164,15 @@ export function setIssues(t: Topology, claims: TopologyNode[]): Issue[] {
       warn(
         "even_voters",
         [first.section, first.i, "replica_set"],
-        `replica set "${name}" has an even number of voting members (${voting.length}); a network split can leave no majority`,
-        "add an arbiter or another voting member",
+        `replica set "${name}" has an even number of voting members (${voting.length}): ` +
+          `a primary needs ${voting.length / 2 + 1} of them, so it survives no more failures ` +
+          `than ${voting.length - 1} would${
+            voting.length === 2 ? " (losing either member leaves no primary)" : ""
+          }, and a network split in half leaves no majority`,
+        // MongoDB refuses arbiters in a config server replica set.
+        first.section === "config_servers"
+          ? "add another voting member"
+          : "add an arbiter or another voting member",
       );
     }
     if (
