@@ -58,6 +58,11 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
     const listText = (await ok(home, ["cluster", "list"])).stdout;
     assert.match(listText, /kept\s+replica_set\s+\S+\s+\S+\s+destroyed, data kept/);
     assert.match(listText, /kept: destroyed with --retain-data; its data is kept in localhost:/);
+    // A second destroy has nothing to do, and says where the kept data is and how it goes.
+    const twice = await ok(home, ["cluster", "destroy", "kept", "--auto-approve"]);
+    assert.match(twice.stdout, /Nothing to do: cluster kept is already destroyed/);
+    assert.match(twice.stdout, /Its data was kept \(--retain-data\) in localhost:.*mongod-\d+/);
+    assert.match(twice.stdout, /to remove it, `rm -rf \/\S+mongod-\d+ \/\S+ \/\S+`/);
 
     // Without the archived secrets: refused before anything starts, naming the data and the fix.
     const aside = path.join(home, "aside");

@@ -5,6 +5,7 @@ import { compileHooks } from "../hooks/compile.ts";
 import { withoutHooks } from "../hooks/skip.ts";
 import { planDestroy } from "../plan/destroy.ts";
 import { parseArchiveName } from "../state/archive_name.ts";
+import { retainedData } from "../state/retained.ts";
 import type { LifecyclePlanInput } from "../plan/lifecycle.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
 import { planRestart } from "../plan/restart.ts";
@@ -142,10 +143,27 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
         ? await undeployedMeta(ctx.store.clusterDir(name), (id) => ctx.store.planPath(name, id))
         : undefined;
       if (spec.name === "destroy" && !meta0 && !left && await archived(ctx, name)) {
-        const message =
-          `Nothing to do: cluster ${name} is already destroyed (its archive is kept).`;
-        if (opts.json) printJson({ plan_id: null, changes: false, message });
-        else print(message);
+        // Destroyed with --retain-data: the data is the operator's now; say where it is and
+        // how it goes, rather than remove it behind a "nothing to do".
+        const kept = (await retainedData(ctx.store.root)).find((r) => r.name === name);
+        const message = `Nothing to do: cluster ${name} is already destroyed (its archive is ` +
+          `kept).${
+            kept
+              ? ` Its data was kept (--retain-data) in ${kept.data_dirs.join(", ")}: ` +
+                `\`mup cluster deploy ${name} …\` starts on it again; to remove it, ` +
+                `\`rm -rf ${
+                  kept.data_dirs.map((d) => d.slice(d.lastIndexOf(":/") + 1)).join(" ")
+                }\`${kept.hosts.some((h) => h !== "localhost") ? " on each host" : ""}`
+              : ""
+          }`;
+        if (opts.json) {
+          printJson({
+            plan_id: null,
+            changes: false,
+            message,
+            ...(kept ? { data_kept: { directories: kept.data_dirs, archive: kept.archive } } : {}),
+          });
+        } else print(message);
         return;
       }
       const recorded = left ?? await requireMeta(ctx, name);
