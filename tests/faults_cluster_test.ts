@@ -104,6 +104,10 @@ Deno.test("re-running a deploy that failed part way: pre-flight knows the cluste
     assert.match(again.stdout, /• Start 3 mongod processes \(parallel; 2 already running\)/);
     assert.equal(count(again.stdout, /• Checks that it runs: .*mongod -f /), 2, again.stdout);
     assert.equal(count(again.stdout, /• Runs .*mongod -f /), 1, again.stdout);
+    // …and which secrets it keeps, and that the archive is the cached one.
+    assert.match(again.stdout, /• Keep the cluster's keyfile \(an earlier attempt made it\)/);
+    assert.match(again.stdout, /• Keep the password of admin \(an earlier attempt made it\)/);
+    assert.match(again.stdout, /• Use the cached MongoDB 7\.0\.\d+ for linux-\S+ \(no download\)/);
     await healthySet(ports, { home, cluster: "c1" });
   } finally {
     await killAll(home);

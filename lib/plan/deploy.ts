@@ -296,6 +296,16 @@ export async function buildDeployPlan(
     waitTimeoutMs: req.waitTimeoutMs,
     ...(retained?.reuse ? { retainedSecrets: retained.reuse } : {}),
     ...(down ? { repairDown: [...down] } : {}),
+    // A first deploy tried again: the secrets the earlier attempt made are kept.
+    ...(!meta
+      ? {
+        existingSecrets: (await Promise.all(
+          [SECRET.keyfile, SECRET.admin].map(async (s) =>
+            await secretExists(req.cluster, s) ? [s] : []
+          ),
+        )).flat(),
+      }
+      : {}),
     // A first deploy tried again: what the earlier attempt started runs already.
     ...(!meta && ownRunning.size
       ? {

@@ -82,6 +82,11 @@ export interface DeployPlanInput {
    */
   runningAlready?: string[];
   /**
+   * A first deploy tried again: the secrets (SECRET names) an earlier attempt already made in
+   * the cluster's store. Their generation changes nothing ("none"), and the review says so.
+   */
+  existingSecrets?: string[];
+  /**
    * A repair whose topology's hooks differ from the recorded ones: the metadata is saved with
    * the new hooks (the only change a re-deploy makes besides starting what is down).
    */

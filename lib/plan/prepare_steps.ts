@@ -112,9 +112,10 @@ export function downloadOp(
   return op({
     id,
     type: "download_binary",
-    description: `Download ${
+    // Found in the cache by pre-flight: the review says so (the apply checks it again).
+    description: `${at.cached ? "Use the cached" : "Download"} ${
       r.variant === "percona" ? "Percona Server for MongoDB" : "MongoDB"
-    } ${r.version} for ${r.platform}`,
+    } ${r.version} for ${r.platform}${at.cached ? " (no download)" : ""}`,
     target: {
       type: "host",
       name: "control",

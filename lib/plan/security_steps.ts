@@ -39,6 +39,7 @@ function keyfileOps(c: StepContext): PlannedOperation[] {
   // Retained data: the secrets its users were made with, from the destroy's archive.
   const kept = input.retainedSecrets;
   const keyfileSource = c.security.keyfile ?? kept?.keyfile;
+  const made = new Set(input.existingSecrets ?? []);
   const ops: PlannedOperation[] = [
     op({
       id: "secret-keyfile",
@@ -47,6 +48,8 @@ function keyfileOps(c: StepContext): PlannedOperation[] {
         ? `Copy the keyfile ${c.security.keyfile} into the cluster's secrets`
         : kept?.keyfile
         ? `Reuse the keyfile kept in ${kept.archive} (retained data)`
+        : made.has(SECRET.keyfile)
+        ? "Keep the cluster's keyfile (an earlier attempt made it)"
         : "Generate the cluster's keyfile (internal authentication)",
       target: {
         ...cluster,
@@ -55,7 +58,9 @@ function keyfileOps(c: StepContext): PlannedOperation[] {
           ...(keyfileSource ? { source: keyfileSource } : {}),
         },
       },
-      changes: [change("secret", SECRET.keyfile, "create")],
+      changes: [
+        change("secret", SECRET.keyfile, made.has(SECRET.keyfile) && !kept ? "none" : "create"),
+      ],
       depends_on: [],
       estimated_ms: EST.secret,
     }),
@@ -64,6 +69,8 @@ function keyfileOps(c: StepContext): PlannedOperation[] {
       type: "generate_secret",
       description: kept
         ? `Reuse the password of ${c.security.adminUser} kept in ${kept.archive} (retained data)`
+        : made.has(SECRET.admin)
+        ? `Keep the password of ${c.security.adminUser} (an earlier attempt made it)`
         : `Generate the password of ${c.security.adminUser}`,
       target: {
         ...cluster,
@@ -73,7 +80,9 @@ function keyfileOps(c: StepContext): PlannedOperation[] {
           ...(kept ? { source: kept.admin } : {}),
         },
       },
-      changes: [change("secret", SECRET.admin, "create")],
+      changes: [
+        change("secret", SECRET.admin, made.has(SECRET.admin) && !kept ? "none" : "create"),
+      ],
       depends_on: [],
       estimated_ms: EST.secret,
     }),
