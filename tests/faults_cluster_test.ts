@@ -108,6 +108,11 @@ Deno.test("re-running a deploy that failed part way: pre-flight knows the cluste
     assert.match(again.stdout, /• Keep the cluster's keyfile \(an earlier attempt made it\)/);
     assert.match(again.stdout, /• Keep the password of admin \(an earlier attempt made it\)/);
     assert.match(again.stdout, /• Use the cached MongoDB 7\.0\.\d+ for linux-\S+ \(no download\)/);
+    // The failed attempt's apply could be resumed: the review says this plan replaces it.
+    assert.match(
+      again.stdout,
+      /apply apply-\S+ \(deploy\) is failed, not finished: this plan replaces it, .*`mup plan resume c1` completes it instead/,
+    );
     await healthySet(ports, { home, cluster: "c1" });
   } finally {
     await killAll(home);

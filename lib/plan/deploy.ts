@@ -23,6 +23,7 @@ import { clusterAccess } from "../security/access.ts";
 import { probeProcesses } from "../probe/live.ts";
 import { SECRET, securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin, secretExists, secretPath } from "../security/secrets.ts";
+import { unfinishedApplyWarning } from "../state/undeployed.ts";
 import { checkUserKeyfile } from "../preflight/keyfile.ts";
 import { sha256File } from "../util/file_hash.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
@@ -41,10 +42,8 @@ import {
   type RepairFinding,
 } from "./repair_files.ts";
 import { estimateResources } from "./resources.ts";
-import type { CheckResult, OperationType, Plan, ValidationIssue, Variant } from "./schema.ts";
-import { CONTROL_HOST, type MeasuredDurations } from "./estimates.ts";
-import { readHistory } from "../state/history.ts";
-import type { Topology } from "../topology/schema.ts";
+import type { CheckResult, Plan, ValidationIssue, Variant } from "./schema.ts";
+import { measuredDurations } from "../preflight/measured.ts";
 import type { PlanStore } from "./store.ts";
 import { missingPaths } from "../preflight/start_files.ts";
 
@@ -246,6 +245,9 @@ export async function buildDeployPlan(
       validation.valid = false;
     }
   }
+  // A deploy tried again replaces the failed attempt's apply, which then cannot be resumed.
+  const unfinished = await unfinishedApplyWarning(clusterDir, req.cluster);
+  if (unfinished) validation.warnings.push(unfinished);
   for (const w of loaded.warnings) {
     validation.warnings.push({
       code: w.code,
@@ -367,46 +369,4 @@ async function findRepairFiles(
     }));
   }));
   return found.flat().filter((f) => f !== undefined);
-}
-
-/**
- * Recent durations recorded on the topology's hosts (and the control machine) in the history of
- * this cluster and of the other clusters in the store: a first deploy on known hosts is then
- * estimated from what was measured there.
- */
-export async function measuredDurations(
-  store: PlanStore,
-  cluster: string,
-  topology: Topology,
-): Promise<MeasuredDurations> {
-  const hosts = new Set([
-    CONTROL_HOST,
-    ...[...topology.config_servers, ...topology.mongod_servers, ...topology.mongos_servers]
-      .map((s) => hostKey(s.host)),
-  ]);
-  const out: MeasuredDurations = { samples: {}, applies: 0, clusters: [] };
-  const names = await store.clusters();
-  for (const name of [cluster, ...names.filter((n) => n !== cluster)]) {
-    const h = await readHistory(store.clusterDir(name));
-    if (!h) continue;
-    let used = false;
-    for (const [host, byType] of Object.entries(h.durations)) {
-      if (!hosts.has(host)) continue;
-      for (const [type, stats] of Object.entries(byType)) {
-        if (stats?.in_place_ms?.length && type === "download_binary") {
-          ((out.cachedDownloads ??= {})[host] ??= []).push(...stats.in_place_ms);
-          used = true;
-        }
-        if (!stats?.recent_ms.length) continue;
-        const into = out.samples[host] ??= {};
-        (into[type as OperationType] ??= []).push(...stats.recent_ms);
-        used = true;
-      }
-    }
-    if (used) {
-      out.applies += h.applies;
-      out.clusters.push(name);
-    }
-  }
-  return out;
 }

@@ -9,7 +9,7 @@ import { compileHooks } from "../hooks/compile.ts";
 import { clusterAccess } from "../security/access.ts";
 import { runningPid } from "../ops/process.ts";
 import type { ClusterMeta } from "../state/meta.ts";
-import { measuredDurations } from "./deploy.ts";
+import { measuredDurations } from "../preflight/measured.ts";
 import type { LifecyclePlanInput, ProcessFact } from "./lifecycle.ts";
 import { allOperations, type Plan } from "./schema.ts";
 import { listProcesses } from "./processes.ts";
@@ -25,7 +25,7 @@ import { firstFew } from "../util/format.ts";
 import { hostKey, hostPort, machinePort } from "../topology/hosts.ts";
 import type { MongoAccess } from "../mongo/client.ts";
 import type { PlanStore } from "./store.ts";
-import { dataDirsUsed, unfinishedApply } from "../state/undeployed.ts";
+import { dataDirsUsed, unfinishedApplyWarning } from "../state/undeployed.ts";
 import { secretPath } from "../security/secrets.ts";
 import { SECRET } from "../security/settings.ts";
 import { sha256File } from "../util/file_hash.ts";
@@ -174,16 +174,8 @@ export async function buildLifecyclePlan(
   }
   // An apply left unfinished (failed, paused, or its mup killed) is replaced by this one: say so
   // before it is approved, since it can then no longer be resumed.
-  const u = await unfinishedApply(clusterDir);
-  if (u && u.outcome !== "running") {
-    plan.validation.warnings.push({
-      code: "unfinished_apply",
-      severity: "warning",
-      message: `apply ${u.state.state_id} (${u.state.operation}) is ${u.outcome}, not finished: ` +
-        `this plan replaces it, and it can no longer be resumed once this one is applied ` +
-        `(\`mup plan resume ${req.meta.name}\` completes it instead)`,
-    });
-  }
+  const unfinished = await unfinishedApplyWarning(clusterDir, req.meta.name);
+  if (unfinished) plan.validation.warnings.push(unfinished);
   return plan;
 }
 

@@ -9,7 +9,7 @@ import type { ApplyState } from "../state/schema.ts";
 import { checkpointProblem, readCheckpointState } from "../state/checkpoint_file.ts";
 import { StateStore } from "../state/store.ts";
 import * as path from "node:path";
-import { measuredDurations } from "./deploy.ts";
+import { measuredDurations } from "../preflight/measured.ts";
 import { startAgainOps } from "./lifecycle_ops.ts";
 import { planRollback } from "./rollback.ts";
 import type { Plan } from "./schema.ts";

@@ -9,13 +9,33 @@ import * as path from "node:path";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { listProcesses } from "../plan/processes.ts";
 import { parsePlanText } from "../plan/parse.ts";
-import { allOperations, type Plan } from "../plan/schema.ts";
+import { allOperations, type Plan, type ValidationIssue } from "../plan/schema.ts";
 import type { Topology } from "../topology/schema.ts";
 import { type Interruption, interruption } from "./lock.ts";
 import type { ClusterMeta } from "./meta.ts";
 import { metaFromPlan } from "./meta_from_plan.ts";
 import type { ApplyState } from "./schema.ts";
 import { StateStore } from "./store.ts";
+
+/**
+ * The warning a new plan carries when the cluster's current apply is unfinished (failed, paused,
+ * or its mup killed): the new plan replaces it, which then can no longer be resumed. Undefined
+ * when there is none (or its mup still runs: the lock refuses the new apply).
+ */
+export async function unfinishedApplyWarning(
+  clusterDir: string,
+  cluster: string,
+): Promise<ValidationIssue | undefined> {
+  const u = await unfinishedApply(clusterDir);
+  if (!u || u.outcome === "running") return undefined;
+  return {
+    code: "unfinished_apply",
+    severity: "warning",
+    message: `apply ${u.state.state_id} (${u.state.operation}) is ${u.outcome}, not finished: ` +
+      `this plan replaces it, and it can no longer be resumed once this one is applied ` +
+      `(\`mup plan resume ${cluster}\` completes it instead)`,
+  };
+}
 
 /** The unfinished apply of a cluster that has no metadata yet. */
 export interface UnfinishedApply {

@@ -1,0 +1,52 @@
+/**
+ * The durations measured in the store's clusters' histories, read before planning: the
+ * planners' estimates come from them (lib/plan/estimates.ts applies them, purely).
+ */
+import type { PlanStore } from "../plan/store.ts";
+import { CONTROL_HOST, type MeasuredDurations } from "../plan/estimates.ts";
+import type { OperationType } from "../plan/schema.ts";
+import type { Topology } from "../topology/schema.ts";
+import { hostKey } from "../topology/hosts.ts";
+import { readHistory } from "../state/history.ts";
+
+/**
+ * Recent durations recorded on the topology's hosts (and the control machine) in the history of
+ * this cluster and of the other clusters in the store: a first deploy on known hosts is then
+ * estimated from what was measured there.
+ */
+export async function measuredDurations(
+  store: PlanStore,
+  cluster: string,
+  topology: Topology,
+): Promise<MeasuredDurations> {
+  const hosts = new Set([
+    CONTROL_HOST,
+    ...[...topology.config_servers, ...topology.mongod_servers, ...topology.mongos_servers]
+      .map((s) => hostKey(s.host)),
+  ]);
+  const out: MeasuredDurations = { samples: {}, applies: 0, clusters: [] };
+  const names = await store.clusters();
+  for (const name of [cluster, ...names.filter((n) => n !== cluster)]) {
+    const h = await readHistory(store.clusterDir(name));
+    if (!h) continue;
+    let used = false;
+    for (const [host, byType] of Object.entries(h.durations)) {
+      if (!hosts.has(host)) continue;
+      for (const [type, stats] of Object.entries(byType)) {
+        if (stats?.in_place_ms?.length && type === "download_binary") {
+          ((out.cachedDownloads ??= {})[host] ??= []).push(...stats.in_place_ms);
+          used = true;
+        }
+        if (!stats?.recent_ms.length) continue;
+        const into = out.samples[host] ??= {};
+        (into[type as OperationType] ??= []).push(...stats.recent_ms);
+        used = true;
+      }
+    }
+    if (used) {
+      out.applies += h.applies;
+      out.clusters.push(name);
+    }
+  }
+  return out;
+}
