@@ -108,6 +108,8 @@ Deno.test("re-running a deploy that failed part way: pre-flight knows the cluste
     assert.match(again.stdout, /• Keep the cluster's keyfile \(an earlier attempt made it\)/);
     assert.match(again.stdout, /• Keep the password of admin \(an earlier attempt made it\)/);
     assert.match(again.stdout, /• Use the cached MongoDB 7\.0\.\d+ for linux-\S+ \(no download\)/);
+    // The archive's own size (the simulator's tarballs are a few KB), not rounded up to 1MB.
+    assert.match(again.stdout, /Download size: \d+KB \(cached\)/);
     // The failed attempt's apply could be resumed: the review says this plan replaces it.
     assert.match(
       again.stdout,

@@ -12,6 +12,7 @@ import { repairCommand, startAgainOps } from "../lib/plan/lifecycle_ops.ts";
 import { sealPlan, sealPlanText } from "../lib/plan/hash.ts";
 import { noChanges, planDiff, renderDiff } from "../lib/plan/diff.ts";
 import { destructive } from "../lib/cli/confirm.ts";
+import { describeEffects } from "../lib/cli/deploy_effects.ts";
 import { renderPlan } from "../lib/render/plan_text.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
 import type { ApplyState } from "../lib/state/schema.ts";
@@ -672,4 +673,18 @@ Deno.test("what an interrupted apply still runs (restartsOf): each start of a pr
   assert.ok(!fops.some((o) => o.type === "verify_health" && f(o.id)));
   const mongosWaits = fops.filter((o) => o.id.startsWith("wait-mongos-"));
   assert.ok(mongosWaits.length && mongosWaits.every((o) => !f(o.id)));
+});
+
+Deno.test("a rolling restart's review says the cluster stays writable only when no warning says a part of it goes away (the only mongos)", async () => {
+  const rs = describeEffects(sealPlan(planRestart(await input("replica-set.yaml"))));
+  assert.match(
+    rs,
+    /Restart one member at a time per replica set \(rolling; the cluster stays writable\)/,
+  );
+  const sh = sealPlan(planRestart(await input("sharded.yaml")));
+  assert.ok(sh.validation.warnings.some((w) => w.code === "single_mongos"));
+  const text = describeEffects(sh);
+  assert.match(text, /\(rolling; see the warnings below\)/);
+  assert.doesNotMatch(text, /stays writable/);
+  assert.match(text, /! .* is the cluster's only mongos/);
 });

@@ -52,9 +52,19 @@ export function describeLifecycleEffects(plan: Plan): string {
     );
   }
   if (plan.operation === "restart") {
+    // Writable throughout only when no warning says a part of it goes away meanwhile (the only
+    // mongos, a set without a majority, a standalone).
+    const gaps = new Set([
+      "single_mongos",
+      "no_majority_while_restarted",
+      "standalone_down_while_restarted",
+    ]);
+    const writable = !plan.validation.warnings.some((w) => gaps.has(w.code));
     lines.unshift(
       allOperations(plan).some((o) => o.type === "step_down")
-        ? "Restart one member at a time per replica set (rolling; the cluster stays writable)"
+        ? `Restart one member at a time per replica set (rolling${
+          writable ? "; the cluster stays writable" : "; see the warnings below"
+        })`
         : "Restart the processes (not rolling)",
     );
   }

@@ -95,7 +95,7 @@ export function groupPlanLine(plan: Plan, g: OpGroup): string {
 }
 
 /** The archives' size, from the operations' `size_bytes` (the plan's resources as a fallback). */
-function archiveSize(ops: PlannedOperation[], plan: Plan): string {
+export function archiveSize(ops: PlannedOperation[], plan: Plan): string {
   const bytes = ops.reduce((n, o) => n + Number(o.target.params.size_bytes ?? 0), 0);
   if (!bytes) return `${plan.resources.download_size_mb}MB`;
   return bytes < 1e6 ? `${Math.max(1, Math.round(bytes / 1e3))}KB` : `${Math.round(bytes / 1e6)}MB`;

@@ -1,7 +1,7 @@
 import type { Dag } from "../graph/mod.ts";
 import { planCriticalPath, planToDag } from "../plan/graph.ts";
 import { archiveCached, type Plan, type PlannedOperation } from "../plan/schema.ts";
-import { groupOperations, groupPlanLine, type OpGroup } from "./groups.ts";
+import { archiveSize, groupOperations, groupPlanLine, type OpGroup } from "./groups.ts";
 import { formatDuration, plural, portRanges } from "../util/format.ts";
 import { describeEstimateSource } from "../plan/estimates.ts";
 
@@ -109,7 +109,10 @@ export function renderPlan(
     ...(plan.operation === "deploy"
       ? [
         `  Disk space: ${r.disk_space_gb}GB`,
-        `  Download size: ${r.download_size_mb}MB${archiveCached(plan) ? " (cached)" : ""}`,
+        // The archives' own sizes, as the apply's "Downloaded … (1KB)" line gives them.
+        `  Download size: ${archiveSize(ops.filter((o) => o.type === "download_binary"), plan)}${
+          archiveCached(plan) ? " (cached)" : ""
+        }`,
       ]
       : []),
     "",
