@@ -9,6 +9,7 @@ import { MongoClient } from "mongodb";
 import {
   deployArgs,
   killAll,
+  mup,
   output,
   replicaSetTopology,
   smallShardedTopology,
@@ -102,6 +103,9 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
       // kill -9 of mup once the primary stepped down; plan resume finishes the upgrade.
       await killWhen(home, "rs", [...up("7.0"), "--auto-approve"], /^step-down-rs0$/, "completed");
       const crashed = await currentState(home, "rs");
+      // display names the mix: the secondaries run 7.0, the metadata still 6.0.
+      const mid = JSON.parse((await mup(["cluster", "display", "rs", "--json"], { home })).stdout);
+      assert.match(mid.mixed_versions ?? "", /^2 of 3 processes run 7\.0\.\d+$/, mid.version);
       // Half upgraded, some members run binaries the metadata does not name yet: other
       // commands still work (the old release can run them; the FCV is raised only after the
       // record) and their plans say what they do to the upgrade.

@@ -28,7 +28,7 @@ import { clusterAccess } from "../security/access.ts";
 import { describeHolder } from "../preflight/ports.ts";
 import { runningPid } from "../ops/process.ts";
 import { securityOf } from "../security/settings.ts";
-import { readBalancer, readFcv, versionLine } from "./display_release.ts";
+import { mixedVersions, readBalancer, readFcv, versionLine } from "./display_release.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { isClusterName, requireMeta } from "./cluster_show.ts";
 import { configureSsh, type SshCliOptions, sshCommandOptions } from "./ssh_options.ts";
@@ -93,7 +93,7 @@ function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[], fcv?: string):
   const lines = [
     `Cluster: ${meta.name}`,
     `Kind: ${meta.kind.replace("_", " ")}`,
-    versionLine(meta, fcv),
+    versionLine(meta, fcv, rows),
     "",
     table([24, 9, 12, 14, 8, 9, 10, 8], [
       ["ID", "ROLE", "REPLICA SET", "STATE", "LAG", "PID", "UPTIME", "VERSION", "DATA DIR"],
@@ -284,6 +284,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
           : { deployed: true }),
         kind: meta.kind,
         version: meta.version,
+        ...(mixedVersions(meta, rows) ? { mixed_versions: mixedVersions(meta, rows) } : {}),
         feature_compatibility_version: fcv ?? null,
         ...(meta.kind === "sharded" ? { balancer: balancer ?? null } : {}),
         ...(meta.balancer_stopped_by ? { balancer_stopped_by: meta.balancer_stopped_by } : {}),

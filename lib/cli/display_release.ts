@@ -34,9 +34,31 @@ export async function readFcv(
   ).join("; ");
 }
 
-/** "7.0.14 (mongo), feature compatibility 6.0 (…raises it)". */
-export function versionLine(meta: ClusterMeta, fcv: string | undefined): string {
-  const base = `Version: ${meta.version} (${meta.variant})`;
+/**
+ * The versions the running processes report other than the recorded one, as "6 of 10 processes
+ * run 8.0.4" (an upgrade paused or cut off part way); undefined when every one runs the recorded
+ * version (or none reports one).
+ */
+export function mixedVersions(meta: ClusterMeta, rows: ProcessStatus[]): string | undefined {
+  const reported = rows.filter((r) => r.version);
+  const others = new Map<string, number>();
+  for (const r of reported) {
+    if (r.version !== meta.version) others.set(r.version!, (others.get(r.version!) ?? 0) + 1);
+  }
+  if (!others.size) return undefined;
+  return [...others].sort(([a], [b]) => a.localeCompare(b)).map(([v, n]) =>
+    `${n} of ${reported.length} processes run ${v}`
+  ).join(", ");
+}
+
+/** "7.0.14 (mongo), feature compatibility 6.0 (…raises it)", and "mixed: …" when they differ. */
+export function versionLine(
+  meta: ClusterMeta,
+  fcv: string | undefined,
+  rows: ProcessStatus[] = [],
+): string {
+  const mixed = mixedVersions(meta, rows);
+  const base = `Version: ${meta.version} (${meta.variant})${mixed ? ` (mixed: ${mixed})` : ""}`;
   if (!fcv) return base;
   return `${base}, feature compatibility ${fcv}${
     fcv === majorMinor(meta.version)
