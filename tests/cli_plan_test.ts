@@ -227,6 +227,9 @@ Deno.test("bad input gives a clear error naming the file and line, never a stack
   assert.equal(version.code, 1, output(version));
   assert.match(version.stderr, /MongoDB 9\.9 is not in the version manifest/);
   assert.match(version.stderr, /available series: 8\.0, 7\.0, 6\.0/);
+  const noName = await mup(["state", "show"], { home });
+  assert.equal(noName.code, 1, output(noName));
+  assert.match(noName.stderr, /name a cluster or give --state-id\nHint: `mup cluster list` shows/);
   const noPlan = await mup(["plan", "show", "nothing-here"], { home });
   assert.match(noPlan.stderr, /no plan, plan ID or cluster named "nothing-here"/);
   assert.match(noPlan.stderr, /Hint: `mup plan list`/);

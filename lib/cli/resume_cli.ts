@@ -72,7 +72,11 @@ export async function findState(
       hint: `\`mup state list${cluster ? ` ${cluster}` : ""}\` shows the states`,
     });
   }
-  if (!cluster) throw new MupError("name a cluster or give --state-id");
+  if (!cluster) {
+    throw new MupError("name a cluster or give --state-id", {
+      hint: "`mup cluster list` shows the clusters, `mup state list` the apply states",
+    });
+  }
   const store = new StateStore(await requireCluster(ctx, cluster));
   const newest = await store.newest();
   if (!newest.id) {
