@@ -273,6 +273,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
     const balancer = meta.kind === "sharded"
       ? await readBalancer(access, await routers(), timeout)
       : undefined;
+    const mixed = mixedVersions(meta, rows);
     if (opts.json) {
       printJson({
         cluster: name,
@@ -284,7 +285,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
           : { deployed: true }),
         kind: meta.kind,
         version: meta.version,
-        ...(mixedVersions(meta, rows) ? { mixed_versions: mixedVersions(meta, rows) } : {}),
+        ...(mixed ? { mixed_versions: mixed } : {}),
         feature_compatibility_version: fcv ?? null,
         ...(meta.kind === "sharded" ? { balancer: balancer ?? null } : {}),
         ...(meta.balancer_stopped_by ? { balancer_stopped_by: meta.balancer_stopped_by } : {}),

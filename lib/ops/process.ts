@@ -1,6 +1,13 @@
 import * as path from "node:path";
 import type { Executor } from "../executor/executor.ts";
 
+/** The PID a pid file holds, alive or not; undefined when there is none (or no file). */
+export async function pidInFile(ex: Executor, pidFile: string): Promise<number | undefined> {
+  const raw = await ex.readFile(pidFile);
+  const pid = raw ? Number(new TextDecoder().decode(raw).trim()) : NaN;
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
 /**
  * PID of the process that runs with `configPath`: the one its pid file names, if alive and
  * started with `configPath`; else, given `port`, the one listening on it if its command line
@@ -14,9 +21,8 @@ export async function runningPid(
   configPath?: string,
   port?: number,
 ): Promise<number | undefined> {
-  const raw = await ex.readFile(pidFile);
-  const pid = raw ? Number(new TextDecoder().decode(raw).trim()) : NaN;
-  if (Number.isInteger(pid) && pid > 0 && (await ex.processAlive(pid))) {
+  const pid = await pidInFile(ex, pidFile);
+  if (pid !== undefined && (await ex.processAlive(pid))) {
     if (!configPath) return pid;
     // Guard against a recycled PID: the process must be ours.
     const cmd = await ex.readFile(`/proc/${pid}/cmdline`);

@@ -23,8 +23,9 @@ async function standing(
   const self = (own.members as Document[]).find((m) => m.self);
   const state = String(self?.stateStr ?? "UNKNOWN");
   if (self?.state === 1) return { state, lag: 0, seen: true };
-  const any = await setStatus(mongo(ctx), JSON.parse(param(ctx, "members")));
-  const name = primaryName(any);
+  // The primary it knows of (its own heartbeats'), else the one another member names.
+  const name = primaryName(own) ??
+    primaryName(await setStatus(mongo(ctx), JSON.parse(param(ctx, "members"))));
   if (!name) return { state };
   const [ph, pp] = splitHostPort(name);
   const st = await mongo(ctx).adminCommand(ph, pp, { replSetGetStatus: 1 }).catch(() => undefined);

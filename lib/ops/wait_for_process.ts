@@ -2,7 +2,7 @@ import { poll } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { type Operation, OperationError } from "./operation.ts";
-import { runningPid } from "./process.ts";
+import { pidInFile, runningPid } from "./process.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 
 /** Waits until the process answers `hello`. */
@@ -55,10 +55,8 @@ async function exited(ctx: Parameters<Operation["run"]>[0]): Promise<boolean> {
   const { host, params } = ctx.op.target;
   if (!params.pid_file) return false;
   const ex = ctx.executors.forHost(host!);
-  const raw = await ex.readFile(params.pid_file).catch(() => undefined);
-  const pid = raw ? Number(new TextDecoder().decode(raw).trim()) : NaN;
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  return !(await ex.processAlive(pid).catch(() => true));
+  const pid = await pidInFile(ex, params.pid_file).catch(() => undefined);
+  return pid !== undefined && !(await ex.processAlive(pid).catch(() => true));
 }
 
 /**
