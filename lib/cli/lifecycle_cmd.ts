@@ -5,7 +5,7 @@ import { compileHooks } from "../hooks/compile.ts";
 import { withoutHooks } from "../hooks/skip.ts";
 import { planDestroy } from "../plan/destroy.ts";
 import { parseArchiveName } from "../state/archive_name.ts";
-import { retainedData } from "../state/retained.ts";
+import { retainedData, splitHostDir } from "../state/retained.ts";
 import type { LifecyclePlanInput } from "../plan/lifecycle.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
 import { planRestart } from "../plan/restart.ts";
@@ -151,9 +151,9 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
             kept
               ? ` Its data was kept (--retain-data) in ${kept.data_dirs.join(", ")}: ` +
                 `\`mup cluster deploy ${name} …\` starts on it again; to remove it, ` +
-                `\`rm -rf ${
-                  kept.data_dirs.map((d) => d.slice(d.lastIndexOf(":/") + 1)).join(" ")
-                }\`${kept.hosts.some((h) => h !== "localhost") ? " on each host" : ""}`
+                `\`rm -rf ${kept.data_dirs.map((d) => splitHostDir(d).dir).join(" ")}\`${
+                  kept.hosts.some((h) => h !== "localhost") ? " on each host" : ""
+                }`
               : ""
           }`;
         if (opts.json) {

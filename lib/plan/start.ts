@@ -123,11 +123,10 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
   if (starts.length && !filtered) finalize.push(verifyOp(input, []));
   if (filtered) {
     const ids = new Set(starts.map((o) => o.id));
-    for (const o of starts.filter((o) => o.type === "start_process")) {
-      const p = chosen.find((c) => `start-${c.id}` === o.id);
-      const set = sets.find((s) => s.name === p?.replicaSet);
+    for (const p of chosen.filter((c) => ids.has(`start-${c.id}`))) {
+      const set = sets.find((s) => s.name === p.replicaSet);
       // A set left without a majority has no primary to ask (the review warns of it).
-      if (!p || !set || !ids.has(`wait-primary-${set.name}`)) continue;
+      if (!set || !ids.has(`wait-primary-${set.name}`)) continue;
       starts.push(memberStateOp(p, set, "SECONDARY", [`wait-primary-${set.name}`]));
     }
   }

@@ -14,7 +14,7 @@ import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
 import { AdminCredentials } from "../security/secrets.ts";
 import { firstFew } from "../util/format.ts";
 import { hostKey } from "../topology/hosts.ts";
-import { type RetainedData, retainedData } from "../state/retained.ts";
+import { type RetainedData, retainedData, splitHostDir } from "../state/retained.ts";
 
 /** The archived secrets a deploy onto retained data reuses (paths on the control machine). */
 export interface RetainedSecrets {
@@ -77,8 +77,8 @@ async function keptBy(
   const kept = await retainedData(path.dirname(archiveRoot));
   return kept.find((r) =>
     r.name !== cluster && r.data_dirs.some((hd) => {
-      const i = hd.lastIndexOf(":/");
-      return wanted.has(`${hostKey(hd.slice(0, i))}:${hd.slice(i + 1)}`);
+      const { host, dir } = splitHostDir(hd);
+      return wanted.has(`${hostKey(host)}:${dir}`);
     })
   );
 }

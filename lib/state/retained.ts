@@ -28,6 +28,12 @@ export interface RetainedData {
   data_dirs: string[];
 }
 
+/** A kept directory's `host:path` (data_dirs) as its host and its path (`::1:/d` too). */
+export function splitHostDir(hostDir: string): { host: string; dir: string } {
+  const i = hostDir.lastIndexOf(":/");
+  return { host: hostDir.slice(0, i), dir: hostDir.slice(i + 1) };
+}
+
 /**
  * The newest destroy with `--retain-data` of each cluster name under `storageRoot`, newest
  * first, leaving out those whose data directories (the ones on this machine, all of them) are
