@@ -3,7 +3,7 @@
  * turned into words. Each word is checked against the option table the way boost's parser does
  * (unrecognised, repeated, missing or mistyped values, conflicting options).
  */
-import { BY_CLI, canonicalKey, type OptionSpec } from "./option_table.ts";
+import { BY_CLI, canonicalKey, type OptionSpec } from "../lib/mongo/server_options.ts";
 import { OptionsError } from "./errors.ts";
 
 const BOOL_WORDS: Record<string, boolean> = {

@@ -8,7 +8,7 @@
  */
 // js-yaml: one ES module, ~50 ms less start-up per process than `yaml` (loaded as CommonJS).
 import { load as parseYaml } from "js-yaml";
-import { BY_CLI, BY_YAML, type OptionSpec } from "./option_table.ts";
+import { BY_CLI, BY_YAML, type OptionSpec } from "../lib/mongo/server_options.ts";
 import { OptionsError } from "./errors.ts";
 import { parseArgs, parseIni } from "./option_words.ts";
 

@@ -173,24 +173,25 @@ Deno.test("YAML limits at and beyond each bound: each names the limit, its place
     Deno.env.delete("MUP_TOPOLOGY_MAX_PROCESSES");
     Deno.env.delete("MUP_TOPOLOGY_MAX_BYTES");
   }
-  // Depth: the server list, its entry, runtime_config and the value make 4 levels below the root.
+  // Depth: the server list, its entry, runtime_config, setParameter and the value make 5 levels
+  // below the root.
   const nested = (n: number) =>
-    `mongod_servers:\n  - host: localhost\n    runtime_config: { x: ${"[".repeat(n)}${
-      "]".repeat(n)
-    } }\n`;
-  assert.equal(await refusal(nested(60)), undefined);
-  const deep = await refusal(nested(61));
+    `mongod_servers:\n  - host: localhost\n    runtime_config: { setParameter: { x: ${
+      "[".repeat(n)
+    }${"]".repeat(n)} } }\n`;
+  assert.equal(await refusal(nested(59)), undefined);
+  const deep = await refusal(nested(60));
   assert.equal(deep?.code, "too_deep");
   assert.equal(deep?.location.line, 3);
   // Aliases: an anchor of 100 values (101 nodes) used 99 times adds 9,999; a 100th passes 10,000.
   const aliased = (n: number) =>
-    `mongod_servers:\n  - host: localhost\n    runtime_config:\n      a: &a [${
+    `mongod_servers:\n  - host: localhost\n    runtime_config:\n      setParameter:\n        a: &a [${
       Array(100).fill("1").join(",")
-    }]\n      b: [${Array(n).fill("*a").join(",")}]\n`;
+    }]\n        b: [${Array(n).fill("*a").join(",")}]\n`;
   assert.equal(await refusal(aliased(99)), undefined);
   const bomb = await refusal(aliased(100));
   assert.equal(bomb?.code, "alias_expansion");
-  assert.equal(bomb?.location.line, 5);
+  assert.equal(bomb?.location.line, 6);
 });
 
 Deno.test("hook timeouts at both bounds plan into plans that validate; beyond them nothing is planned", async () => {

@@ -168,6 +168,46 @@ Deno.test("cluster deploy refuses a net.bindIp that leaves out the member's host
   }
 });
 
+Deno.test("cluster deploy refuses a runtime_config key mongod does not know before anything is planned, as the server itself would at its start; percona only warns", async () => {
+  const home = await tempHome();
+  try {
+    const [p] = freePorts(1);
+    const text = `mongod_servers:\n  - host: localhost\n    port: ${p}\n    runtime_config:\n` +
+      "      storage.wiredTiger.engineConfig.cacheSizeGb: 1\n";
+    const r = await deploy(home, "c1", text);
+    assert.equal(r.code, 1, output(r));
+    assert.match(
+      r.stderr,
+      /c1\.yaml:5:\d+: error: mongod_servers\[0\]\.runtime_config\.storage\.wiredTiger\.engineConfig\.cacheSizeGb: .*is not a mongod option: mongod would refuse to start/,
+    );
+    assert.match(r.stderr, /fix: did you mean storage\.wiredTiger\.engineConfig\.cacheSizeGB\?/);
+    assert.equal(await Deno.stat(clusterDir(home, "c1")).catch(() => undefined), undefined);
+    // `topology validate --variant percona`: the same key is a warning there.
+    const topo = path.join(home, "c1.yaml");
+    const v = await mup(["topology", "validate", topo, "--variant", "percona", "--json"], { home });
+    assert.equal(v.code, 0, output(v));
+    const doc = JSON.parse(v.stdout);
+    assert.equal(doc.valid, true);
+    assert.deepEqual(doc.warnings.map((w: { code: string }) => w.code), ["unknown_option"]);
+  } finally {
+    await killAll(home);
+  }
+  // The server agrees: started on that configuration file, it exits with code 2 (BadOptions).
+  await withDir(async (dir) => {
+    const conf = path.join(dir, "bad.conf");
+    await Deno.writeTextFile(
+      conf,
+      `storage:\n  dbPath: ${dir}\n  wiredTiger:\n    engineConfig:\n      cacheSizeGb: 1\n`,
+    );
+    const r = await runBin(path.join(await simBin("7.0.5"), "mongod"), ["-f", conf]);
+    assert.equal(r.code, 2, output(r));
+    assert.match(
+      r.stderr + r.stdout,
+      /Unrecognized option: storage\.wiredTiger\.engineConfig\.cacheSizeGb/,
+    );
+  });
+});
+
 Deno.test("config server sets: the validator refuses an arbiter, and so does the simulator's replSetInitiate", async () => {
   const home = await tempHome();
   try {

@@ -392,17 +392,19 @@ Deno.test("a configuration mongod refuses (exit code 2) fails the deploy saying 
   try {
     const [p] = freePorts(1);
     const text = (v: string) =>
-      `global:\n  runtime_config:\n    storage.wiredTiger.engineConfig.cacheSizeGB: ${v}\n` +
+      // A value of the right type that only the server checks (mup's validation refuses wrong
+      // types and unknown keys before planning).
+      `global:\n  runtime_config:\n    net.compression.compressors: ${v}\n` +
       `mongod_servers:\n  - { host: localhost, port: ${p} }\n`;
-    const bad = await deploy(home, "cfg", text('"lots"'));
+    const bad = await deploy(home, "cfg", text("lz4"));
     assert.equal(bad.code, 1, output(bad));
-    assert.match(bad.stdout, /exited with code 2: .*cacheSizeGB/);
+    assert.match(bad.stdout, /exited with code 2: .*compressor/);
     assert.match(
       bad.stdout,
       /The server refused its configuration \(exit code 2: an option or a value mongod does not accept\)\. A resume would start it on the same configuration: fix runtime_config in .*cfg\.yaml and plan again: `mup cluster deploy cfg .*cfg\.yaml --version 7\.0\.14 --mirror /,
     );
     assert.doesNotMatch(bad.stdout, /To resume/);
-    const good = await deploy(home, "cfg", text("0.25"));
+    const good = await deploy(home, "cfg", text("snappy"));
     assert.equal(good.code, 0, output(good));
   } finally {
     await killAll(home);

@@ -18,7 +18,7 @@ import {
   waitFor,
   withDir,
 } from "./sim_helpers.ts";
-import { OPTIONS, type OptionSpec } from "../sim/option_table.ts";
+import { OPTIONS, type OptionSpec } from "../lib/mongo/server_options.ts";
 import { parseOptions } from "../sim/options.ts";
 import { OptionsError } from "../sim/errors.ts";
 import { installFixture, tempDir } from "./fixture.ts";

@@ -342,6 +342,109 @@ Deno.test("runtime_config may not set what mup manages (port, dbPath, set name, 
   );
 });
 
+Deno.test("runtime_config keys and values are checked against mongod's and mongos's options: a misspelt key, a wrong type, a value out of bounds or not allowed, a key for the other binary", async () => {
+  const rs = (rc: string) =>
+    `mongod_servers:\n  - host: localhost\n    port: 27017\n    runtime_config:\n${rc}`;
+  const typo = await expectError(
+    rs("      storage.wiredTiger.engineConfig.cacheSizeGb: 1\n"),
+    "unknown_option",
+    5,
+    /cacheSizeGb is not a mongod option: mongod would refuse to start \("Unrecognized option/,
+  );
+  assert.equal(typo.hint, "did you mean storage.wiredTiger.engineConfig.cacheSizeGB?");
+  // A command-line name written as a file key: the file key it stands for.
+  const cli = await expectError(
+    rs("      net: { maxConns: 10 }\n"),
+    "unknown_option",
+    5,
+    /maxConns/,
+  );
+  assert.equal(cli.hint, "did you mean net.maxIncomingConnections?");
+  const type = await expectError(
+    rs("      net:\n        maxIncomingConnections: lots\n"),
+    "option_value",
+    6,
+    /net\.maxIncomingConnections must be a whole number, not "lots"/,
+  );
+  assert.match(type.hint!, /write a whole number of at least 1/);
+  await expectError(
+    rs("      storage.journal.commitIntervalMs: 900\n"),
+    "option_value",
+    5,
+    /commitIntervalMs must be a whole number from 1 to 500, not 900/,
+  );
+  const choice = await expectError(
+    rs("      operationProfiling: { mode: sometimes }\n"),
+    "option_value",
+    5,
+    /operationProfiling\.mode must be one of off, slowOp, all, not "sometimes"/,
+  );
+  assert.equal(choice.hint, "use one of: off, slowOp, all");
+  await expectError(
+    rs("      systemLog.component.replication.level: 2\n"),
+    "option_value",
+    5,
+    /systemLog\.component\.replication\.level is not a component's verbosity/,
+  );
+  // global.runtime_config goes to mongos too: a storage option there stops every mongos.
+  const sharded = (global: string, mongos = "") =>
+    `global:\n  runtime_config:\n${global}` +
+    "config_servers:\n  - { host: localhost, port: 27019, replica_set: cfg }\n" +
+    "mongod_servers:\n  - { host: localhost, port: 27018, replica_set: s1 }\n" +
+    `mongos_servers:\n  - host: localhost\n    port: 27017\n${mongos}`;
+  const role = await expectError(
+    sharded("    storage.wiredTiger.engineConfig.cacheSizeGB: 0.5\n"),
+    "option_role",
+    3,
+    /cacheSizeGB is a mongod option, which mongos does not accept: mongos would refuse to start/,
+  );
+  assert.match(
+    role.hint!,
+    /move .*cacheSizeGB to the runtime_config of each mongod_servers and config_servers entry/,
+  );
+  const onMongos = await expectError(
+    sharded(
+      "    net.maxIncomingConnections: 100\n",
+      "    runtime_config: { storage.engine: wiredTiger }\n",
+    ),
+    "option_role",
+    11,
+    /storage\.engine is a mongod option, which mongos does not accept/,
+  );
+  assert.equal(onMongos.hint, "remove storage.engine from this mongos entry's runtime_config");
+  // What the servers accept passes: maps of parameters (written nested or dotted), a
+  // component's verbosity, lists, a mongos-only option on a mongos, numbers as strings.
+  await parseTopology(
+    sharded(
+      "    setParameter: { enableLocalhostAuthBypass: false, anyParameter: [1, 2] }\n" +
+        "    setParameter.transactionLifetimeLimitSeconds: 90\n" +
+        "    systemLog.component.replication.verbosity: 2\n" +
+        "    net.compression.compressors: snappy,zstd\n" +
+        "    security.clusterIpSourceAllowlist: [127.0.0.1]\n",
+      "    runtime_config: { replication.localPingThresholdMs: '15' }\n",
+    ),
+    "t.yaml",
+  );
+  // Percona Server's binaries accept options MongoDB's do not: for that variant an unknown key is
+  // a warning, a wrong value still an error.
+  const percona = await parseTopology(
+    rs("      security.enableEncryption: true\n"),
+    "t.yaml",
+    undefined,
+    "percona",
+  );
+  const w = percona.warnings.find((i) => i.code === "unknown_option");
+  assert.ok(w, JSON.stringify(percona.warnings));
+  assert.match(
+    w.message,
+    /not a MongoDB Community mongod option; mup cannot tell whether percona's/,
+  );
+  await assert.rejects(
+    parseTopology(rs("      net.maxIncomingConnections: lots\n"), "t.yaml", undefined, "percona"),
+    TopologyError,
+  );
+});
+
 Deno.test("problems are listed in the file's order, whichever rule found them", async () => {
   const issues = await errorsOf(
     [

@@ -65,7 +65,7 @@ export function clusterCommand(ctx: CliContext): Command {
       name,
       `cluster deploy ${name} ${topologyFile}`,
     );
-    const loaded = await loadTopology(topologyFile);
+    const loaded = await loadTopology(topologyFile, opts.variant);
     configureSsh(ctx.executors, loaded.topology, opts as SshCliOptions);
     await planAndApply(ctx, {
       cluster: name,

@@ -1,7 +1,8 @@
-import { Command } from "@commander-js/extra-typings";
+import { Command, Option } from "@commander-js/extra-typings";
 import { z } from "zod";
 import { formatIssue, loadTopology } from "../topology/load.ts";
 import { Topology, topologyKind } from "../topology/schema.ts";
+import { Variant } from "../plan/schema.ts";
 import { print, printJson } from "./context.ts";
 
 export function topologyCommand(): Command {
@@ -16,9 +17,16 @@ export function topologyCommand(): Command {
   cmd.command("validate")
     .description("Check a topology file and report every problem with its line and column")
     .argument("<file>", "topology YAML file")
+    .addOption(
+      new Option(
+        "--variant <variant>",
+        "server distribution the topology is for: runtime_config keys MongoDB does not know " +
+          "are errors for mongo, warnings for percona (its binaries accept more)",
+      ).choices(Variant.options).default("mongo" as const),
+    )
     .option("--json", "machine-readable output")
     .action(async (file, opts) => {
-      const t = await loadTopology(file);
+      const t = await loadTopology(file, opts.variant);
       if (opts.json) {
         printJson({ valid: true, kind: topologyKind(t.topology), warnings: t.warnings });
         return;

@@ -70,7 +70,7 @@ export interface DeployRequest {
 export async function buildDeployPlan(
   req: DeployRequest,
 ): Promise<Omit<Plan, "content_hash">> {
-  const loaded = req.loaded ?? await loadTopology(req.topologyFile);
+  const loaded = req.loaded ?? await loadTopology(req.topologyFile, req.variant);
   const clusterDir = req.store.clusterDir(req.cluster);
   const deployDir = path.join(clusterDir, "deploy");
   // Every cluster recorded under $MUP_HOME, running or stopped, keeps its ports and files.

@@ -199,7 +199,7 @@ export class PlanStore {
     // must not look clean.
     const said = new Set(plan.validation.warnings.map((w) => w.code));
     const deploying = plan.operation === "deploy";
-    for (const w of deploying ? validateTopology(plan.topology) : []) {
+    for (const w of deploying ? validateTopology(plan.topology, plan.variant) : []) {
       if (w.severity !== "warning" || said.has(w.code)) continue;
       const warning: ValidationIssue = {
         code: w.code,

@@ -59,11 +59,14 @@ export function formatIssue(i: TopologyIssue): string {
 /**
  * Parses and validates topology text. Throws TopologyError listing every problem found, each
  * located in the file (see Positions).
+ *
+ * @param variant the server distribution the topology is for (see validateTopology).
  */
 export async function parseTopology(
   text: string,
   file: string,
   bytes?: number,
+  variant?: string,
 ): Promise<LoadedTopology> {
   let positions: Positions | undefined;
   const located = async () => positions ??= await Positions.of(text, file);
@@ -134,7 +137,7 @@ export async function parseTopology(
       ),
     );
   }
-  const found = validateTopology(parsed.data);
+  const found = validateTopology(parsed.data, variant);
   const issues = found.map((i) => ({
     ...i,
     location: events.locate(i.path as (string | number)[]),
@@ -168,7 +171,8 @@ function capped(found: TopologyIssue[], total: number, file: string): TopologyIs
   }];
 }
 
-export async function loadTopology(file: string): Promise<LoadedTopology> {
+/** Reads, parses and validates a topology file (see parseTopology). */
+export async function loadTopology(file: string, variant?: string): Promise<LoadedTopology> {
   // Looked at before reading: a huge file is refused without being read; a device or pipe
   // reports no size (/dev/zero, /dev/urandom): the read stops at the limit. The limit counts
   // the file's bytes, not the characters they decode to.
@@ -191,7 +195,7 @@ export async function loadTopology(file: string): Promise<LoadedTopology> {
       }]);
     },
   });
-  return await parseTopology(text, file, bytes);
+  return await parseTopology(text, file, bytes, variant);
 }
 
 function zodIssue(

@@ -29,6 +29,11 @@ const MANAGED: [string, string][] = [
   ["security.transitionToAuth", "`global.security.auth`"],
 ];
 
+/** Whether a dotted runtime_config key sets (or is inside) a setting mup manages. */
+export function isManagedKey(key: string): boolean {
+  return MANAGED.some(([m]) => key === m || key.startsWith(`${m}.`));
+}
+
 /** Every leaf of a runtime_config as [dotted key, the path segments as written]. */
 function leaves(rc: Record<string, unknown>, at: string[] = []): [string, string[]][] {
   return Object.entries(rc).flatMap(([k, v]) => {

@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import type { SourceLocation } from "../errors.ts";
 import { managedKeyIssues } from "./managed_keys.ts";
+import { runtimeOptionIssues } from "./runtime_options.ts";
 import { systemDirIssues } from "./system_dirs.ts";
 import { isLocalHost, type MongodServer, type MongosServer, type Topology } from "./schema.ts";
 import { nodeDirs, nodeFiles, type Role } from "./layout.ts";
@@ -84,9 +85,16 @@ function nestedDataDirIssues(
 /**
  * Semantic checks on a schema-valid topology: everything a real deployment would trip on.
  * Pure; returns issues with field paths that the loader turns into file positions.
+ *
+ * @param variant the server distribution it is for (`mongo`, default, or `percona`): what
+ *   runtime_config keys mup can tell are unknown to the binaries.
  */
-export function validateTopology(t: Topology): Issue[] {
-  const issues: Issue[] = [...managedKeyIssues(t), ...systemDirIssues(t)];
+export function validateTopology(t: Topology, variant?: string): Issue[] {
+  const issues: Issue[] = [
+    ...managedKeyIssues(t),
+    ...runtimeOptionIssues(t, variant),
+    ...systemDirIssues(t),
+  ];
   const err = (code: string, path: Issue["path"], message: string, hint: string) =>
     issues.push({ severity: "error", code, path, message, hint });
   const warn = (code: string, path: Issue["path"], message: string, hint: string) =>

@@ -1,0 +1,238 @@
+/**
+ * A topology's runtime_config checked against the options mongod and mongos accept
+ * (lib/mongo/server_options.ts, transcribed from the server's IDL): a key the binary does not
+ * know, a value of the wrong type, out of bounds or not among the allowed ones makes the server
+ * exit with code 2 (BadOptions) at its start — in the middle of an apply. Found here, it is an
+ * error at the key's line before anything is planned.
+ *
+ * Keys of `global.runtime_config` go to every process, so each must suit every role the topology
+ * has (`storage.*` in global breaks mongos). The managed keys (net.port, storage.dbPath…) are
+ * managed_keys.ts's to report. For Percona Server (`--variant percona`), whose binaries accept
+ * options MongoDB Community does not (encryption at rest, audit log, inMemory), an unknown key is
+ * a warning: mup cannot tell.
+ */
+import { BY_CLI, BY_YAML, type OptionSpec } from "../mongo/server_options.ts";
+import { didYouMean } from "../util/similar.ts";
+import { isManagedKey } from "./managed_keys.ts";
+import type { Topology } from "./schema.ts";
+import type { Issue } from "./validate.ts";
+
+type Role = "mongod" | "mongos";
+
+/** A leaf of a runtime_config: its dotted key, the path segments as written, its value. */
+interface Leaf {
+  key: string;
+  path: string[];
+  value: unknown;
+}
+
+/**
+ * The leaves of a runtime_config. A map-typed option (setParameter, systemLog.component) is one
+ * leaf: its keys are the server's parameters, not options. `setParameter.x` written dotted is
+ * inside such a map too.
+ */
+function leaves(rc: Record<string, unknown>, at: string[] = []): Leaf[] {
+  return Object.entries(rc).flatMap(([k, value]): Leaf[] => {
+    const path = [...at, k];
+    const key = path.join(".");
+    const parts = key.split(".");
+    for (let n = 1; n < parts.length; n++) {
+      const head = parts.slice(0, n).join(".");
+      if (BY_YAML.get(head)?.type === "map") {
+        return [{ key: head, path, value: { [key.slice(head.length + 1)]: value } }];
+      }
+    }
+    if (BY_YAML.get(key)?.type === "map") return [{ key, path, value }];
+    return isPlainObject(value) ? leaves(value, path) : [{ key, path, value }];
+  });
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+const ACCEPTS = (role: Role) => (o: OptionSpec) => !o.roles || o.roles.includes(role);
+
+/** Every configuration-file key `role` accepts. */
+function yamlKeys(role: Role): string[] {
+  return [...BY_YAML.entries()].filter(([, o]) => ACCEPTS(role)(o)).map(([k]) => k);
+}
+
+/**
+ * The key a misspelt one most likely meant: the same key in another case, the file key of a
+ * command-line name written as one (`net.maxConns` → net.maxIncomingConnections), or the
+ * nearest by edit distance.
+ */
+function suggestion(key: string, role: Role): string | undefined {
+  const known = yamlKeys(role);
+  const sameCase = known.find((k) => k.toLowerCase() === key.toLowerCase());
+  if (sameCase) return sameCase;
+  const last = key.split(".").pop()!;
+  const cli = BY_CLI.get(last);
+  if (cli?.yaml && !cli.cliOnly && ACCEPTS(role)(cli)) return cli.yaml;
+  return didYouMean(key, known);
+}
+
+const TYPE_WORDS: Record<OptionSpec["type"], [string, string]> = {
+  switch: ["true or false", "true"],
+  bool: ["true or false", "true"],
+  int: ["a whole number", "100"],
+  double: ["a number", "0.5"],
+  string: ["a string", '"value"'],
+  list: ["a list", "[a, b]"],
+  map: ["a mapping", "{ name: value }"],
+};
+
+/**
+ * What is wrong with `v` as the value of `spec` (the server's own parse and checks), if anything,
+ * and what to write instead.
+ */
+function valueProblem(
+  key: string,
+  spec: OptionSpec,
+  v: unknown,
+): { message: string; hint: string } | undefined {
+  const shown = JSON.stringify(v) ?? String(v);
+  const [words, example] = TYPE_WORDS[spec.type];
+  const range = spec.min !== undefined && spec.max !== undefined
+    ? ` from ${spec.min} to ${spec.max}`
+    : spec.min !== undefined
+    ? ` of at least ${spec.min}`
+    : spec.max !== undefined
+    ? ` of at most ${spec.max}`
+    : "";
+  const fix = spec.choices
+    ? `use one of: ${spec.choices.join(", ")}`
+    : `write ${words}${range} (e.g. ${key}: ${range ? (spec.min ?? spec.max) : example})`;
+  const typeOk = (() => {
+    switch (spec.type) {
+      case "int":
+        return Number.isInteger(typeof v === "string" && /^[+-]?\d+$/.test(v) ? Number(v) : v);
+      case "double":
+        return Number.isFinite(typeof v === "string" && v.trim() !== "" ? Number(v) : v);
+      case "switch":
+      case "bool":
+        return typeof v === "boolean";
+      case "list":
+        return Array.isArray(v) || typeof v === "string";
+      case "map":
+        return isPlainObject(v);
+      default:
+        return v !== null && typeof v !== "object";
+    }
+  })();
+  if (!typeOk) return { message: `${key} must be ${words}, not ${shown}`, hint: fix };
+  const n = typeof v === "string" && spec.type !== "string" ? Number(v) : v;
+  if (typeof n === "number" && range) {
+    if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+      return { message: `${key} must be ${words}${range}, not ${shown}`, hint: fix };
+    }
+  }
+  if (spec.choices && typeof v === "string" && !spec.choices.includes(v)) {
+    return { message: `${key} must be one of ${spec.choices.join(", ")}, not ${shown}`, hint: fix };
+  }
+  if (key === "systemLog.component" && isPlainObject(v)) {
+    const bad = leaves(v).find((l) => !l.key.endsWith("verbosity") || !Number.isInteger(l.value));
+    if (bad) {
+      return {
+        message: `systemLog.component.${bad.key} is not a component's verbosity`,
+        hint: "write systemLog.component.<component>.verbosity: <a whole number> " +
+          "(e.g. systemLog.component.replication.verbosity: 1)",
+      };
+    }
+  }
+  return undefined;
+}
+
+const MANUAL = "https://www.mongodb.com/docs/manual/reference/configuration-options/";
+
+/**
+ * Errors (warnings for keys a non-MongoDB variant may know) for every runtime_config key that
+ * the binaries it goes to would refuse at start.
+ *
+ * @param variant the server distribution of the deploy (`mongo`, `percona`); undefined: mongo.
+ * @returns issues with field paths (`global.runtime_config.<key as written>`, or an entry's).
+ */
+export function runtimeOptionIssues(t: Topology, variant = "mongo"): Issue[] {
+  const mongodRoles = t.mongod_servers.length + t.config_servers.length > 0;
+  const globalRoles: Role[] = [
+    ...(mongodRoles ? ["mongod" as const] : []),
+    ...(t.mongos_servers.length ? ["mongos" as const] : []),
+  ];
+  const sources: [(string | number)[], Record<string, unknown> | undefined, Role[]][] = [
+    [["global", "runtime_config"], t.global.runtime_config, globalRoles],
+    ...t.config_servers.map((n, i) =>
+      [["config_servers", i, "runtime_config"], n.runtime_config, ["mongod"]] as const
+    ),
+    ...t.mongod_servers.map((n, i) =>
+      [["mongod_servers", i, "runtime_config"], n.runtime_config, ["mongod"]] as const
+    ),
+    ...t.mongos_servers.map((n, i) =>
+      [["mongos_servers", i, "runtime_config"], n.runtime_config, ["mongos"]] as const
+    ),
+  ] as [(string | number)[], Record<string, unknown> | undefined, Role[]][];
+  const out: Issue[] = [];
+  for (const [where, rc, roles] of sources) {
+    if (!rc) continue;
+    const isGlobal = where[0] === "global";
+    for (const leaf of leaves(rc)) {
+      if (isManagedKey(leaf.key)) continue;
+      const at = [...where, ...leaf.path];
+      const spec = BY_YAML.get(leaf.key);
+      const refusing = roles.filter((r) => !spec || !ACCEPTS(r)(spec));
+      if (refusing.length) {
+        out.push(unknownIssue(leaf.key, at, refusing, spec, isGlobal, variant));
+        continue;
+      }
+      const problem = valueProblem(leaf.key, spec!, leaf.value);
+      if (problem) {
+        out.push({
+          severity: "error",
+          code: "option_value",
+          path: at,
+          message: `${problem.message}: ${roles.join(" and ")} would refuse to start`,
+          hint: problem.hint,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function unknownIssue(
+  key: string,
+  path: (string | number)[],
+  refusing: Role[],
+  spec: OptionSpec | undefined,
+  isGlobal: boolean,
+  variant: string,
+): Issue {
+  const role = refusing[0];
+  const starts = `${refusing.join(" and ")} would refuse to start ("Unrecognized option: ${key}")`;
+  if (spec) {
+    // Known, but to the other binary only.
+    const owner = role === "mongos" ? "mongod" : "mongos";
+    return {
+      severity: "error",
+      code: "option_role",
+      path,
+      message: `${key} is a ${owner} option, which ${role} does not accept: ${starts}`,
+      hint: isGlobal
+        ? `global.runtime_config goes to every process: move ${key} to the runtime_config of each ${
+          owner === "mongod" ? "mongod_servers and config_servers" : "mongos_servers"
+        } entry`
+        : `remove ${key} from this ${role} entry's runtime_config`,
+    };
+  }
+  const guess = suggestion(key, role);
+  const known = variant === "mongo";
+  return {
+    severity: known ? "error" : "warning",
+    code: "unknown_option",
+    path,
+    message: known
+      ? `${key} is not a ${refusing.join(" or ")} option: ${starts}`
+      : `${key} is not a MongoDB Community ${role} option; mup cannot tell whether ${variant}'s ${role} accepts it`,
+    hint: guess ? `did you mean ${guess}?` : `see the configuration file options at ${MANUAL}`,
+  };
+}
