@@ -195,6 +195,13 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
     assert.match(after.stdout, /`mup cluster upgrade rs --version 7\.0\.\d+ --set-fcv --mirror /);
     const json = JSON.parse((await ok(home, ["cluster", "display", "rs", "--json"])).stdout);
     assert.equal(json.feature_compatibility_version, "7.0");
+    assert.deepEqual(
+      json.processes.map((p: { feature_compatibility_version?: string }) =>
+        p.feature_compatibility_version
+      ),
+      ["7.0", "7.0", "7.0"],
+      "each member's own value, for scripts",
+    );
 
     // A rolling restart afterwards runs the recorded (new) binaries, checked by their sha256.
     await ok(home, ["cluster", "restart", "rs", "--auto-approve"]);

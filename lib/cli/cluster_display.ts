@@ -269,7 +269,8 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       ? undefined
       : await stoppedByLastApply(ctx.store.clusterDir(name));
     const stopped = rows.filter((r) => r.state === "DOWN" && stop?.processes.has(r.process_id));
-    const fcv = await readFcv(access, rows, timeout);
+    const fcvRead = await readFcv(access, rows, timeout);
+    const fcv = fcvRead.text;
     const balancer = meta.kind === "sharded"
       ? await readBalancer(access, await routers(), timeout)
       : undefined;
@@ -290,7 +291,17 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         ...(meta.kind === "sharded" ? { balancer: balancer ?? null } : {}),
         ...(meta.balancer_stopped_by ? { balancer_stopped_by: meta.balancer_stopped_by } : {}),
         healthy,
-        processes: rows,
+        // Each member's own value, so that a script sees which disagree without parsing prose.
+        processes: rows.map((r) => {
+          const f = fcvRead.byProcess.get(r.id);
+          return f
+            ? {
+              ...r,
+              feature_compatibility_version: f.version,
+              ...(f.targetVersion ? { fcv_target_version: f.targetVersion } : {}),
+            }
+            : r;
+        }),
         ...(meta.kind === "sharded" ? { shards: shards ?? null, unlisted_shards: unlisted } : {}),
         connection_string: meta.connection_string,
         ...(applying ? { apply_in_progress: applying } : {}),

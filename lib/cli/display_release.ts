@@ -3,35 +3,46 @@
  * its data-bearing members report, and a sharded cluster's balancer (which an upgrade stops).
  */
 import { majorMinor } from "../download/manifest.ts";
-import { fcvText, readFcv as readMemberFcv } from "../mongo/fcv.ts";
+import { type Fcv, fcvText, readFcv as readMemberFcv } from "../mongo/fcv.ts";
 import type { ProcessStatus } from "../probe/live.ts";
 import type { clusterAccess } from "../security/access.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 
+/** What `cluster display` read of the feature compatibility version. */
+export interface FcvReading {
+  /**
+   * One value when every member that answered agrees ("7.0"), else each value with its
+   * processes ("6.0 on localhost:1; 7.0 on localhost:2, …"); undefined when none answered.
+   */
+  text?: string;
+  /** Each answering process's value, by process id (for --json). */
+  byProcess: Map<string, Fcv>;
+}
+
 /**
  * The feature compatibility version (getParameter) every data-bearing process that answers
- * reports, as one value when they agree ("7.0"), else each value with its processes ("6.0 on
- * localhost:1; 7.0 on localhost:2, …"); a setFeatureCompatibilityVersion cut short shows its
- * targetVersion. Undefined when none answers. Replica set members replicate it, and an upgrade
- * leaves it at the old series until `cluster upgrade --set-fcv` raises it.
+ * reports; a setFeatureCompatibilityVersion cut short shows its targetVersion. Replica set
+ * members replicate it, and an upgrade leaves it at the old series until
+ * `cluster upgrade --set-fcv` raises it.
  */
 export async function readFcv(
   access: ReturnType<typeof clusterAccess>,
   rows: ProcessStatus[],
   timeoutMs: number,
-): Promise<string | undefined> {
+): Promise<FcvReading> {
   const asked = rows.filter((r) => r.healthy && r.role !== "mongos" && r.role !== "arbiter");
-  const seen = new Map<string, string[]>();
+  const byProcess = new Map<string, Fcv>();
   await Promise.all(asked.map(async (r) => {
     const f = await readMemberFcv(access, r.host, r.port, timeoutMs);
-    if (!f) return;
-    const v = fcvText(f);
-    seen.set(v, [...(seen.get(v) ?? []), r.id]);
+    if (f) byProcess.set(r.id, f);
   }));
-  if (seen.size <= 1) return [...seen.keys()][0];
-  return [...seen].sort(([a], [b]) => a.localeCompare(b)).map(([v, ids]) =>
+  const seen = new Map<string, string[]>();
+  for (const [id, f] of byProcess) seen.set(fcvText(f), [...(seen.get(fcvText(f)) ?? []), id]);
+  if (seen.size <= 1) return { text: [...seen.keys()][0], byProcess };
+  const text = [...seen].sort(([a], [b]) => a.localeCompare(b)).map(([v, ids]) =>
     `${v} on ${ids.sort().join(", ")}`
   ).join("; ");
+  return { text, byProcess };
 }
 
 /**
