@@ -14,7 +14,7 @@ import {
   testMirror,
   writeTopology,
 } from "./helpers.ts";
-import { clusterDir, count, meta, processLogs } from "./apply_helpers.ts";
+import { clusterDir, count, currentState, meta, processLogs } from "./apply_helpers.ts";
 import { deploy, failedReplicaSet, healthySet } from "./faults_helpers.ts";
 import { clusterDifferences } from "../lib/plan/redeploy.ts";
 import type { Topology } from "../lib/topology/schema.ts";
@@ -115,6 +115,32 @@ Deno.test("re-running a deploy that failed part way: pre-flight knows the cluste
       again.stdout,
       /apply apply-\S+ \(deploy\) is failed, not finished: this plan replaces it, .*`mup plan resume c1` completes it instead/,
     );
+    await healthySet(ports, { home, cluster: "c1" });
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("re-running a deploy that failed after its replica set was initiated: the review says the initiation changes nothing, and none is made", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const members = ports.map((p, i) =>
+      `  - { host: localhost, port: ${p}, replica_set: rs0${i ? "" : ", priority: 2"} }`
+    ).join("\n");
+    // A hook before finalize fails the first attempt after the initiation.
+    const failing = await deploy(
+      home,
+      "c1",
+      `mongod_servers:\n${members}\nhooks:\n  before_phase: { phase: finalize, command: "exit 3" }\n`,
+    );
+    assert.equal(failing.code, 1, output(failing));
+    assert.match(failing.stdout, /Initialized rs0 replica set/);
+    const again = await deploy(home, "c1", `mongod_servers:\n${members}\n`);
+    assert.equal(again.code, 0, output(again));
+    assert.match(again.stdout, /• Initialize rs0 replica set \(an earlier attempt initiated it\)/);
+    const st = await currentState(home, "c1");
+    assert.equal(st.operation_states["init-rs-rs0"]?.executions, 0, "no second replSetInitiate");
     await healthySet(ports, { home, cluster: "c1" });
   } finally {
     await killAll(home);

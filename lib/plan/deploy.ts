@@ -12,6 +12,7 @@ import { compileHooks } from "../hooks/compile.ts";
 import { allocatePorts, preflight } from "../preflight/preflight.ts";
 import { baseStateOf, readMeta } from "../state/meta.ts";
 import { type LoadedTopology, loadTopology } from "../topology/load.ts";
+import { initiatedSets } from "../preflight/initiated_sets.ts";
 import { planDeploy } from "./planner.ts";
 import { canonical, clusterDifferences, recordedPorts, renderDifference } from "./redeploy.ts";
 import { hostKey } from "../topology/hosts.ts";
@@ -32,7 +33,7 @@ import { checkRetainedArchives } from "../preflight/retained_sets.ts";
 import { checkChosenDirs, checkDirsCreatable, checkForeignData } from "../preflight/data_dirs.ts";
 import { checkRecordedData } from "../preflight/recorded_data.ts";
 import { checkDataDirsFree, heldDataDirs } from "../preflight/data_held.ts";
-import { listProcesses } from "./processes.ts";
+import { listProcesses, listReplicaSets } from "./processes.ts";
 import {
   guardStarts,
   markRepairFindings,
@@ -277,6 +278,14 @@ export async function buildDeployPlan(
   const hooksChanged = !!meta &&
     canonical(meta.topology.hooks ?? {}) !== canonical(topology.hooks ?? {});
   const measured = await measuredDurations(req.store, req.cluster, topology);
+  // A first deploy tried again: the sets its earlier attempt initiated, as planned.
+  const initiated = !meta && ownRunning.size
+    ? await initiatedSets(
+      listReplicaSets(procs),
+      ownRunning,
+      clusterAccess(req.cluster, topology, req.executors),
+    )
+    : [];
   const plan = planDeploy({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
     createdAt: new Date().toISOString(),
@@ -315,6 +324,7 @@ export async function buildDeployPlan(
           .map((p) => p.id),
       }
       : {}),
+    ...(initiated.length ? { initiatedAlready: initiated } : {}),
     ...(hooksChanged ? { hooksChanged } : {}),
   });
   // A repair re-installs what was deleted from the hosts (a keyfile, a configuration…): its

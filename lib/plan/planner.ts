@@ -82,6 +82,12 @@ export interface DeployPlanInput {
    */
   runningAlready?: string[];
   /**
+   * A first deploy tried again: the replica sets the earlier attempt initiated with the planned
+   * members (pre-flight asked them). Their initiation changes nothing ("none"; it still checks
+   * at apply), and the review says so.
+   */
+  initiatedAlready?: string[];
+  /**
    * A first deploy tried again: the secrets (SECRET names) an earlier attempt already made in
    * the cluster's store. Their generation changes nothing ("none"), and the review says so.
    */
@@ -154,6 +160,14 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
     const running = new Set(input.runningAlready);
     for (const o of deploy) {
       if (o.type !== "start_process" || !running.has(o.target.name)) continue;
+      o.changes = o.changes.map((ch) => ({ ...ch, action: "none" }));
+    }
+  }
+  if (input.initiatedAlready?.length) {
+    const initiated = new Set(input.initiatedAlready);
+    for (const o of initialize) {
+      if (o.type !== "init_replica_set" || !initiated.has(o.target.name)) continue;
+      o.description += " (an earlier attempt initiated it)";
       o.changes = o.changes.map((ch) => ({ ...ch, action: "none" }));
     }
   }
