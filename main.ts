@@ -13,6 +13,7 @@ import { stateCommand } from "./lib/cli/state_cmd.ts";
 import { errorDocument, MupError } from "./lib/errors.ts";
 import { MUP_VERSION } from "./lib/plan/planner.ts";
 import { mupHome } from "./lib/util/path.ts";
+import { closeReusedClients, reuseClients } from "./lib/mongo/client.ts";
 
 export async function main(args: string[]): Promise<number> {
   // `deno task mup -- cluster display r3` passes its `--` through: it is deno's, not mup's.
@@ -27,6 +28,9 @@ export async function main(args: string[]): Promise<number> {
   // Files and directories mup or the servers it starts create are the owner's alone, whatever
   // the caller's umask; mup also sets its own files' modes explicitly (lib/state/atomic.ts).
   Deno.umask(0o077);
+  // One invocation asks the same servers many times (polls, a display of many processes): each
+  // question need not pay for a client of its own (lib/mongo/client.ts).
+  reuseClients();
   const ctx = makeContext();
   const program = new Command("mup")
     .description("Deploy and operate MongoDB clusters with a plan → review → apply workflow")
@@ -67,6 +71,7 @@ export async function main(args: string[]): Promise<number> {
   } catch (e) {
     return reportError(e, args.includes("--json"), usageOf);
   } finally {
+    await closeReusedClients(); // before the SSH forwards they may run through
     await ctx.executors.close(); // SSH master connections end with mup
   }
 }

@@ -16,6 +16,8 @@
  *   sim        simulator: inserts/s with w:1 and w:"majority" on a 3-member set; peak RSS of
  *              one member holding 100,000 small documents (scripts/bench_sim.ts)
  *   input      hostile topologies refused, one fresh `mup topology validate` each (target < 1 s)
+ *   clients    one question to a server: a fresh driver client vs a kept one (CPU of mup and of
+ *              the server, wall; scripts/bench_clients.ts)
  */
 import * as path from "node:path";
 import { stringify } from "yaml";
@@ -254,5 +256,10 @@ for (const w of which) {
   else if (w === "sim") await benchSim();
   else if (w === "restart") await benchRestart();
   else if (w === "input") await (await import("./bench_input.ts")).benchInput();
-  else console.error(`unknown benchmark ${w} (plan, scheduler, deploy, ssh, sim, restart, input)`);
+  else if (w === "clients") await (await import("./bench_clients.ts")).benchClients();
+  else {
+    console.error(
+      `unknown benchmark ${w} (plan, scheduler, deploy, ssh, sim, restart, input, clients)`,
+    );
+  }
 }
