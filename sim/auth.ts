@@ -81,9 +81,18 @@ export class Auth {
   private readonly systemKey?: string;
   /** Once a user exists, the localhost exception is over (users are rarely all dropped). */
   private sawUsers = false;
+  /**
+   * setParameter enableLocalhostAuthBypass (default true): false turns the localhost exception
+   * off, so that not even the first user can be created without logging in.
+   */
+  private readonly localhostBypass: boolean;
 
   constructor(readonly server: Server, readonly users: UserSource) {
     this.enabled = authEnabled(server);
+    const bypass = (server.opts.parsed.setParameter as Record<string, unknown> | undefined)
+      ?.enableLocalhostAuthBypass;
+    this.localhostBypass = !(bypass === false || bypass === "false" || bypass === 0 ||
+      bypass === "0");
     const keyFile = server.opts.keyFile;
     if (keyFile) {
       const key = readKey(keyFile);
@@ -119,7 +128,10 @@ export class Auth {
     if (!this.enabled || NO_AUTH_COMMANDS.has(name)) return;
     const users = conn.auth?.users ?? [];
     if (users.length === 0) {
-      if (isLocalhost(conn.remote) && isLocalhostAllowed(name) && !(await this.hasUsers())) return;
+      if (
+        this.localhostBypass && isLocalhost(conn.remote) && isLocalhostAllowed(name) &&
+        !(await this.hasUsers())
+      ) return;
       throw new CommandError(`Command ${name} requires authentication`, 13, "Unauthorized");
     }
     if (authorized(users.flatMap((u) => u.roles), name, db)) return;

@@ -3,7 +3,12 @@
  * turned into words. Each word is checked against the option table the way boost's parser does
  * (unrecognised, repeated, missing or mistyped values, conflicting options).
  */
-import { BY_CLI, canonicalKey, type OptionSpec } from "../lib/mongo/server_options.ts";
+import {
+  BY_CLI,
+  canonicalKey,
+  optionInVersion,
+  type OptionSpec,
+} from "../lib/mongo/server_options.ts";
 import { OptionsError } from "./errors.ts";
 
 const BOOL_WORDS: Record<string, boolean> = {
@@ -41,8 +46,13 @@ interface ParsedArgs {
  * Options given as words: the command line, or an INI configuration file turned into words
  * (`where` names it in messages, as boost's parser does).
  */
-export function parseArgs(role: "mongod" | "mongos", args: string[], where: string): ParsedArgs {
-  let version = "7.0.5";
+export function parseArgs(
+  role: "mongod" | "mongos",
+  args: string[],
+  where: string,
+  knownVersion?: string,
+): ParsedArgs {
+  let version = knownVersion ?? "7.0.5";
   let variant = "mongo";
   const cli: Record<string, unknown> = {};
   const seen = new Set<OptionSpec>();
@@ -75,7 +85,9 @@ export function parseArgs(role: "mongod" | "mongos", args: string[], where: stri
       );
     }
     const spec = BY_CLI.get(name);
-    if (!spec || (spec.roles && !spec.roles.includes(role))) throw unrecognised(arg);
+    if (!spec || (spec.roles && !spec.roles.includes(role)) || !optionInVersion(spec, version)) {
+      throw unrecognised(arg);
+    }
     const shown = arg.startsWith("--") ? `--${name}` : `-${name}`;
     if (spec.refused) {
       throw new OptionsError(
@@ -170,7 +182,11 @@ export function parseArgs(role: "mongod" | "mongos", args: string[], where: stri
  * `name = value` per line with command-line names, `#` comments; a switch set to false is as if
  * absent.
  */
-export function parseIni(role: "mongod" | "mongos", text: string): Record<string, unknown> {
+export function parseIni(
+  role: "mongod" | "mongos",
+  text: string,
+  version?: string,
+): Record<string, unknown> {
   const words: string[] = [];
   for (const raw of text.split("\n")) {
     const line = raw.replace(/#.*$/, "").trim();
@@ -185,7 +201,7 @@ export function parseIni(role: "mongod" | "mongos", text: string): Record<string
     }
     words.push(`--${name}`, ...(value === undefined ? [] : [value]));
   }
-  const { cli } = parseArgs(role, words, "INI config file");
+  const { cli } = parseArgs(role, words, "INI config file", version);
   if (cli["config"] !== undefined) {
     throw new OptionsError("Error parsing INI config file: unrecognised option 'config'");
   }

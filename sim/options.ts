@@ -8,7 +8,14 @@
  */
 // js-yaml: one ES module, ~50 ms less start-up per process than `yaml` (loaded as CommonJS).
 import { load as parseYaml } from "js-yaml";
-import { BY_CLI, BY_YAML, type OptionSpec } from "../lib/mongo/server_options.ts";
+import {
+  BY_CLI,
+  BY_YAML,
+  INT_MAX,
+  INT_MIN,
+  optionInVersion,
+  type OptionSpec,
+} from "../lib/mongo/server_options.ts";
 import { OptionsError } from "./errors.ts";
 import { parseArgs, parseIni } from "./option_words.ts";
 
@@ -65,14 +72,46 @@ function nest(flat: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-/** Converts a configuration-file value, or throws the server's type-mismatch message. */
+/**
+ * Converts a configuration-file value, or throws the server's message. mongod's YAML parser reads
+ * every scalar as a string and parses it for the option's type (options_parser.cpp,
+ * YAMLNodeToValue): `"true"` is a bool and `"5"` an int as well; a list option needs a YAML
+ * sequence, a map option scalar values.
+ */
 function yamlValue(spec: OptionSpec, key: string, v: unknown): unknown {
   const bad = (type: string) =>
     new OptionsError(`Error parsing option "${key}" as ${type} in: ${JSON.stringify(v)}`);
+  if (spec.type === "list") {
+    if (!Array.isArray(v)) {
+      throw new OptionsError(
+        `Option: ${key} is of type StringVector, but value in YAML config is not a list type`,
+      );
+    }
+    if (v.some((x) => Array.isArray(x))) {
+      throw new OptionsError(`Option: ${key} has nested lists, which is not allowed`);
+    }
+    return v.map(String);
+  }
+  if (spec.type === "map") {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) {
+      throw new OptionsError(
+        `Option: ${key} is of type StringMap, but value in YAML config is not a map type`,
+      );
+    }
+    if (Object.values(v).some((x) => x !== null && typeof x === "object")) {
+      throw new OptionsError(`${key} has a map with non scalar values, which is not allowed`);
+    }
+    return v;
+  }
+  if (v !== null && typeof v === "object") {
+    throw new OptionsError(`Scalar option '${key}' must be a single value`);
+  }
   switch (spec.type) {
     case "int": {
       const n = typeof v === "string" && /^[+-]?\d+$/.test(v) ? Number(v) : v;
-      if (typeof n !== "number" || !Number.isInteger(n)) throw bad("int");
+      if (typeof n !== "number" || !Number.isInteger(n) || n < INT_MIN || n > INT_MAX) {
+        throw bad("int");
+      }
       return n;
     }
     case "double": {
@@ -82,17 +121,11 @@ function yamlValue(spec: OptionSpec, key: string, v: unknown): unknown {
     }
     case "switch":
     case "bool":
+      if (v === "true" || v === "false") return v === "true";
       if (typeof v !== "boolean") throw bad("bool");
       return v;
-    case "list":
-      if (Array.isArray(v)) return v.map(String);
-      if (typeof v === "string") return [v];
-      throw bad("string vector");
-    case "map":
-      if (v === null || typeof v !== "object" || Array.isArray(v)) throw bad("map");
-      return v;
     default:
-      if (v === null || typeof v === "object") throw bad("string");
+      if (v === null) throw bad("string");
       return String(v);
   }
 }
@@ -100,6 +133,13 @@ function yamlValue(spec: OptionSpec, key: string, v: unknown): unknown {
 /** The server's post-parse checks: bounds (IDL gte/lte validators) and allowed values. */
 function validate(key: string, spec: OptionSpec, v: unknown): void {
   if (typeof v === "number") {
+    // The server's own words where it checks by hand (server_options_server_helpers.cpp).
+    if (spec.min !== undefined && v < spec.min && key === "net.maxIncomingConnections") {
+      throw new OptionsError("BadValue: maxConns has to be at least 5");
+    }
+    if (spec.min !== undefined && v < spec.min && key === "replication.oplogSizeMB") {
+      throw new OptionsError(`BadValue: bad --oplogSize, arg must be greater than 0,found: ${v}`);
+    }
     if (spec.min !== undefined && v < spec.min) {
       throw new OptionsError(`BadValue: ${key} must be greater than or equal to ${spec.min}`);
     }
@@ -112,6 +152,9 @@ function validate(key: string, spec: OptionSpec, v: unknown): void {
       `BadValue: Bad value for ${key}: ${v}; supported values are: ${spec.choices.join(", ")}`,
     );
   }
+  if (spec.refusedValue && v === spec.refusedValue.value) {
+    throw new OptionsError(spec.refusedValue.reason);
+  }
 }
 
 const NETWORK_COMPRESSORS = ["snappy", "zstd", "zlib", "noop"];
@@ -120,7 +163,7 @@ const NETWORK_COMPRESSORS = ["snappy", "zstd", "zlib", "noop"];
 export function parseOptions(role: "mongod" | "mongos", args: string[]): ServerOptions {
   const { cli, version, variant } = parseArgs(role, args, "command line");
   const configFile = cli["config"] as string | undefined;
-  const file = configFile ? readConfigFile(role, configFile) : {};
+  const file = configFile ? readConfigFile(role, configFile, version) : {};
   const o: Record<string, unknown> = { ...file, ...cli };
   if (file.setParameter && cli.setParameter) {
     o.setParameter = { ...file.setParameter as object, ...cli.setParameter as object };
@@ -135,7 +178,11 @@ export function parseOptions(role: "mongod" | "mongos", args: string[]): ServerO
   return resolve(role, args, o, version, variant);
 }
 
-function readConfigFile(role: "mongod" | "mongos", configFile: string): Record<string, unknown> {
+function readConfigFile(
+  role: "mongod" | "mongos",
+  configFile: string,
+  version: string,
+): Record<string, unknown> {
   let text: string;
   try {
     text = Deno.readTextFileSync(configFile);
@@ -149,7 +196,7 @@ function readConfigFile(role: "mongod" | "mongos", configFile: string): Record<s
   // Not YAML but the legacy INI format ("name = value" per line, command-line names)?
   const ini = text.split("\n").map((l) => l.replace(/#.*$/, "").trim()).filter(Boolean);
   if (ini.length && ini.every((l) => /^[A-Za-z_][\w.]*\s*(=|$)/.test(l) && !/^[\w.]+:/.test(l))) {
-    return parseIni(role, text);
+    return parseIni(role, text, version);
   }
   let doc: unknown;
   try {
@@ -165,14 +212,14 @@ function readConfigFile(role: "mongod" | "mongos", configFile: string): Record<s
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(flatten((doc ?? {}) as Record<string, unknown>))) {
     const spec = BY_YAML.get(k);
-    if (!spec && k.startsWith("systemLog.component.") && k.endsWith(".verbosity")) {
-      if (typeof v !== "number" || !Number.isInteger(v)) {
+    if (!spec && /^systemLog\.component\.\w.*\.verbosity$/.test(k)) {
+      if (!Number.isInteger(typeof v === "string" && /^[+-]?\d+$/.test(v) ? Number(v) : v)) {
         throw new OptionsError(`Error parsing option "${k}" as int in: ${JSON.stringify(v)}`);
       }
       out[k] = v;
       continue;
     }
-    if (!spec || (spec.roles && !spec.roles.includes(role))) {
+    if (!spec || (spec.roles && !spec.roles.includes(role)) || !optionInVersion(spec, version)) {
       throw new OptionsError(`Error parsing YAML config file: Unrecognized option: ${k}`);
     }
     out[k] = yamlValue(spec, k, v);

@@ -189,6 +189,19 @@ Deno.test("cluster deploy refuses a runtime_config key mongod does not know befo
     const doc = JSON.parse(v.stdout);
     assert.equal(doc.valid, true);
     assert.deepEqual(doc.warnings.map((w: { code: string }) => w.code), ["unknown_option"]);
+    // Valid for mongod, but it would stop the first deploy at the first user's creation.
+    const noBypass = await deploy(
+      home,
+      "c2",
+      `mongod_servers:\n  - host: localhost\n    port: ${p}\n    runtime_config:\n` +
+        "      setParameter: { enableLocalhostAuthBypass: false }\n",
+    );
+    assert.equal(noBypass.code, 1, output(noBypass));
+    assert.match(
+      noBypass.stdout + noBypass.stderr,
+      /enableLocalhostAuthBypass: false \(mongod-localhost-\d+\) turns off the localhost exception, through which mup creates the cluster's first user/,
+    );
+    assert.equal(await Deno.stat(clusterDir(home, "c2")).catch(() => undefined), undefined);
   } finally {
     await killAll(home);
   }

@@ -336,7 +336,7 @@ Deno.test("re-deploying a cluster with another topology or version is refused be
       new RegExp(
         `• rs0 member localhost:${
           ports[0]
-        }: runtime_config .* \\(needs reload, which mup cannot do yet\\)`,
+        }: runtime_config .*: made on the running cluster by \`mup cluster reconfigure c1 .*c1\\.yaml\``,
       ),
     );
 

@@ -180,6 +180,21 @@ Deno.test("simulator auth: --auth standalone: localhost exception, SCRAM-SHA-256
   });
 });
 
+Deno.test("simulator auth: setParameter enableLocalhostAuthBypass=false: no localhost exception, not even for the first user", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [port] = freePorts(1);
+    const r = await startMongod(bin, dir, port, [
+      "--auth",
+      "--setParameter",
+      "enableLocalhostAuthBypass=false",
+    ]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const first = await adminError(port, { createUser: "admin", pwd: "s3cret", roles: ["root"] });
+    assert.equal(first.code, 13, output(first));
+  });
+});
+
 Deno.test("simulator auth: keyfile replica set: members authenticate as __system (initiate, heartbeats, elections, oplog fetching); a member with another keyfile cannot join", async () => {
   await withDir(async (dir) => {
     const bin = await simBin("7.0.5");

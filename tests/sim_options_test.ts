@@ -73,8 +73,18 @@ Deno.test("simulator options: every option of the table is accepted on the comma
         for (const name of o.cli ?? []) {
           if (META.has(name)) continue;
           const flag = name.length === 1 ? `-${name}` : `--${name}`;
-          const args = s.cli === undefined ? [flag] : [flag, s.cli];
+          const given = s.cli === undefined ? [flag] : [flag, s.cli];
+          // An option a later series removed: accepted by the last one that has it, refused by
+          // the default (7.0) as the real binary refuses it.
+          const args = o.removedIn ? ["--sim-version", "6.0.19", ...given] : given;
           const run = () => parseOptions(role, args);
+          if (o.removedIn && allowed) {
+            assert.throws(
+              () => parseOptions(role, given),
+              new RegExp(`unrecognised option '${flag}'`),
+              `${role} 7.0 ${flag}`,
+            );
+          }
           if (allowed && o.refused) {
             assert.throws(run, /the mup simulator does not implement/, `${role} ${flag}`);
             continue;
@@ -92,7 +102,15 @@ Deno.test("simulator options: every option of the table is accepted on the comma
         if (o.yaml && !o.cliOnly && o.type !== "map") {
           const file = path.join(dir, "c.yaml");
           await Deno.writeTextFile(file, stringify(nested(o.yaml, s.yaml)));
-          const run = () => parseOptions(role, ["-f", file]);
+          const version = o.removedIn ? ["--sim-version", "6.0.19"] : [];
+          const run = () => parseOptions(role, [...version, "-f", file]);
+          if (o.removedIn && allowed) {
+            assert.throws(
+              () => parseOptions(role, ["-f", file]),
+              new RegExp(`Unrecognized option: ${o.yaml}`),
+              `${role} 7.0 ${o.yaml}`,
+            );
+          }
           if (!allowed) {
             assert.throws(run, /Unrecognized option/, `${role} ${o.yaml}`);
             continue;

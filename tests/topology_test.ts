@@ -18,6 +18,17 @@ async function errorsOf(text: string) {
   assert.fail("expected the topology to be rejected");
 }
 
+/** The problems a topology has for a server target (variant, version). */
+async function errorsOf2(text: string, target: { variant?: string; version?: string }) {
+  try {
+    await parseTopology(text, "topo.yaml", undefined, target);
+  } catch (e) {
+    assert.ok(e instanceof TopologyError, `expected TopologyError, got ${e}`);
+    return e.issues;
+  }
+  assert.fail("expected the topology to be rejected");
+}
+
 async function expectError(text: string, code: string, line: number, pattern: RegExp) {
   const issues = await errorsOf(text);
   const hit = issues.find((i) => i.code === code);
@@ -366,7 +377,7 @@ Deno.test("runtime_config keys and values are checked against mongod's and mongo
     6,
     /net\.maxIncomingConnections must be a whole number, not "lots"/,
   );
-  assert.match(type.hint!, /write a whole number of at least 1/);
+  assert.match(type.hint!, /write a whole number of at least 5/);
   await expectError(
     rs("      storage.journal.commitIntervalMs: 900\n"),
     "option_value",
@@ -416,22 +427,73 @@ Deno.test("runtime_config keys and values are checked against mongod's and mongo
   // component's verbosity, lists, a mongos-only option on a mongos, numbers as strings.
   await parseTopology(
     sharded(
-      "    setParameter: { enableLocalhostAuthBypass: false, anyParameter: [1, 2] }\n" +
+      "    setParameter: { enableLocalhostAuthBypass: false }\n" +
         "    setParameter.transactionLifetimeLimitSeconds: 90\n" +
         "    systemLog.component.replication.verbosity: 2\n" +
         "    net.compression.compressors: snappy,zstd\n" +
-        "    security.clusterIpSourceAllowlist: [127.0.0.1]\n",
-      "    runtime_config: { replication.localPingThresholdMs: '15' }\n",
+        "    security.clusterIpSourceAllowlist: [127.0.0.1]\n" +
+        // mongod reads every scalar as a string and parses it: "true" is a bool.
+        "    net.wireObjectCheck: 'true'\n" +
+        "    systemLog.component.storage.journal.verbosity: '1'\n" +
+        // TLS settings mup does not write are the operator's.
+        "    net.tls.disabledProtocols: TLS1_0,TLS1_1\n",
+      "    runtime_config: { replication.localPingThresholdMs: '15', " +
+        "operationProfiling.filter: '{ millis: { $gt: 250 } }' }\n",
     ),
     "t.yaml",
   );
+  // What mongod refuses although the key exists: a list given as one value, a parameter map
+  // holding a list, a value every supported server refuses.
+  await expectError(
+    rs("      security.clusterIpSourceAllowlist: 10.0.0.0/8\n"),
+    "option_value",
+    5,
+    /must be a list of single values \(a YAML sequence, even for one value\)/,
+  );
+  await expectError(
+    rs("      setParameter: { foo: [1, 2] }\n"),
+    "option_value",
+    5,
+    /setParameter must be a mapping of names to single values/,
+  );
+  await expectError(
+    rs("      replication.enableMajorityReadConcern: false\n"),
+    "option_value",
+    5,
+    /enableMajorityReadConcern:false is no longer supported/,
+  );
+  // One option written dotted and nested: one value would silently win.
+  await expectError(
+    rs(
+      "      storage.wiredTiger.engineConfig.cacheSizeGB: 1\n" +
+        "      storage: { wiredTiger: { engineConfig: { cacheSizeGB: 8 } } }\n",
+    ),
+    "option_twice",
+    6,
+    /cacheSizeGB is written twice in this runtime_config \(dotted and nested\)/,
+  );
+  // No "did you mean" from another section: auditLog.destination is not a misspelt
+  // systemLog.destination.
+  const audit = await expectError(
+    rs("      auditLog.destination: file\n"),
+    "unknown_option",
+    5,
+    /auditLog\.destination is not a mongod option/,
+  );
+  assert.doesNotMatch(audit.hint!, /did you mean/);
+  // An option a later series removed: an error for that series, fine for the one that has it.
+  const journal = rs("      storage.journal.enabled: true\n");
+  await parseTopology(journal, "t.yaml", undefined, { version: "6.0" });
+  const removed = await errorsOf2(journal, { version: "7.0.14" });
+  assert.deepEqual(removed.map((i) => i.code), ["option_removed"]);
+  assert.match(removed[0].message, /not a mongod 7\.0\.14 option \(removed in 6\.1\)/);
   // Percona Server's binaries accept options MongoDB's do not: for that variant an unknown key is
   // a warning, a wrong value still an error.
   const percona = await parseTopology(
     rs("      security.enableEncryption: true\n"),
     "t.yaml",
     undefined,
-    "percona",
+    { variant: "percona" },
   );
   const w = percona.warnings.find((i) => i.code === "unknown_option");
   assert.ok(w, JSON.stringify(percona.warnings));
@@ -440,7 +502,9 @@ Deno.test("runtime_config keys and values are checked against mongod's and mongo
     /not a MongoDB Community mongod option; mup cannot tell whether percona's/,
   );
   await assert.rejects(
-    parseTopology(rs("      net.maxIncomingConnections: lots\n"), "t.yaml", undefined, "percona"),
+    parseTopology(rs("      net.maxIncomingConnections: lots\n"), "t.yaml", undefined, {
+      variant: "percona",
+    }),
     TopologyError,
   );
 });

@@ -354,3 +354,32 @@ Deno.test("a saved upgrade plan applied after the FCV was set down stops before 
     await killAll(home);
   }
 });
+
+Deno.test("an upgrade to a series that no longer knows an option of the cluster's runtime_config is refused before anything stops, naming the option", async () => {
+  const home = await tempHome();
+  try {
+    const [port] = stablePorts(1);
+    // Valid on 6.0: storage.journal.enabled went in 6.1 (journaling is always on).
+    await deploy60(
+      home,
+      "jn",
+      `global:\n  runtime_config: { storage.journal.enabled: true }\n` +
+        `mongod_servers:\n  - { host: localhost, port: ${port} }\n`,
+    );
+    const mirror = await testMirror();
+    const r = await ok(
+      home,
+      [...upgrade("jn", "7.0").map((a) => a === "" ? mirror : a), "--auto-approve"],
+      1,
+    );
+    assert.match(
+      r.stdout + r.stderr,
+      /runtime_config of cluster jn sets storage\.journal\.enabled, which 7\.0\.\d+ no longer knows \(not a mongod 7\.0\.\d+ option \(removed in 6\.1\)/,
+    );
+    assert.match(r.stdout + r.stderr, /`mup cluster reconfigure jn jn\.yaml`; then upgrade/);
+    assert.doesNotMatch(r.stdout, /Stop |Phases:/, "nothing is planned");
+    assert.deepEqual((await reported(home, "jn", [port])).map((p) => p.version), ["6.0.19"]);
+  } finally {
+    await killAll(home);
+  }
+});

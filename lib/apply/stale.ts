@@ -36,9 +36,9 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
     ? `run \`mup cluster deploy ${plan.cluster_name} ${
       plan.topology_file ? shellQuote(plan.topology_file) : "<topology>"
     } --version ${plan.version}${replanFlags(plan)} --plan-only\` again`
-    : `plan it again: \`mup ${commandOf(plan.operation, plan.cluster_name, plan.version)}${
-      replanFlags(plan)
-    }\`${
+    : `plan it again: \`mup ${
+      commandOf(plan.operation, plan.cluster_name, plan.version, plan.topology_file)
+    }${replanFlags(plan)}\`${
       ["start", "stop", "restart"].includes(plan.operation)
         ? " (with the same -R/-N selection and --force, if the plan had them)"
         : ""

@@ -14,6 +14,7 @@ import { addDisplayCommand } from "./cluster_display.ts";
 import { addLifecycleCommands } from "./lifecycle_cmd.ts";
 import { addCredentialsCommand } from "./credentials_cmd.ts";
 import { addTlsCommand } from "./tls_cmd.ts";
+import { addReconfigureCommand } from "./reconfigure_cmd.ts";
 import { addUpgradeCommand } from "./upgrade_cmd.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh, type SshCliOptions } from "./ssh_options.ts";
@@ -65,7 +66,7 @@ export function clusterCommand(ctx: CliContext): Command {
       name,
       `cluster deploy ${name} ${topologyFile}`,
     );
-    const loaded = await loadTopology(topologyFile, opts.variant);
+    const loaded = await loadTopology(topologyFile, { variant: opts.variant, version });
     configureSsh(ctx.executors, loaded.topology, opts as SshCliOptions);
     await planAndApply(ctx, {
       cluster: name,
@@ -102,6 +103,7 @@ export function clusterCommand(ctx: CliContext): Command {
   addLifecycleCommands(cmd as unknown as Command, ctx);
   addCredentialsCommand(cmd as unknown as Command, ctx);
   addTlsCommand(cmd as unknown as Command, ctx);
+  addReconfigureCommand(cmd as unknown as Command, ctx);
   addUpgradeCommand(cmd as unknown as Command, ctx);
   return cmd as unknown as Command;
 }

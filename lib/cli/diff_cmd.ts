@@ -98,7 +98,9 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
                   ? `cluster deploy ${cluster} ${
                     (!meta?.topology_changed && meta?.topology_file) || "<topology>"
                   } --version ${plan.version}`
-                  : `${commandOf(plan.operation, cluster, plan.version)}${replanFlags(plan)}`
+                  : `${commandOf(plan.operation, cluster, plan.version, plan.topology_file)}${
+                    replanFlags(plan)
+                  }`
               } --plan-only\`).`,
           );
         }

@@ -24,9 +24,14 @@ export function topologyCommand(): Command {
           "are errors for mongo, warnings for percona (its binaries accept more)",
       ).choices(Variant.options).default("mongo" as const),
     )
+    .option(
+      "--version <version>",
+      "MongoDB version the topology is for (e.g. 7.0): runtime_config options that series no " +
+        "longer knows are errors (without it, every option of 6.0–8.0 passes)",
+    )
     .option("--json", "machine-readable output")
     .action(async (file, opts) => {
-      const t = await loadTopology(file, opts.variant);
+      const t = await loadTopology(file, { variant: opts.variant, version: opts.version });
       if (opts.json) {
         printJson({ valid: true, kind: topologyKind(t.topology), warnings: t.warnings });
         return;

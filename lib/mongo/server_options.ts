@@ -47,7 +47,26 @@ export interface OptionSpec {
    * exit): the simulator refuses it rather than start as if the job had been done.
    */
   refused?: string;
+  /**
+   * The first release series whose binaries no longer know the option ("Unrecognized option"),
+   * e.g. storage.journal.enabled, removed in 6.1 (journaling is always on).
+   */
+  removedIn?: string;
+  /** A value the server refuses at startup although it parses, with the server's reason. */
+  refusedValue?: { value: unknown; reason: string };
 }
+
+/** Whether `o` exists in `version` ("7.0.14", "7.0"): not removed in or before its series. */
+export function optionInVersion(o: OptionSpec, version: string | undefined): boolean {
+  if (!o.removedIn || !version) return true;
+  const [a, b] = version.split(".").map(Number);
+  const [c, d] = o.removedIn.split(".").map(Number);
+  return a < c || (a === c && b < d);
+}
+
+/** The int options' range: the server reads them as a C++ int. */
+export const INT_MIN = -(2 ** 31);
+export const INT_MAX = 2 ** 31 - 1;
 
 const D: "mongod"[] = ["mongod"];
 const S: "mongos"[] = ["mongos"];
@@ -73,7 +92,7 @@ export const OPTIONS: OptionSpec[] = [
     cli: ["v".repeat(i + 2)],
     type: "switch",
   })),
-  { yaml: "systemLog.verbosity", type: "int" },
+  { yaml: "systemLog.verbosity", type: "int", min: 0 },
   { yaml: "systemLog.quiet", cli: ["quiet"], type: "switch" },
   { yaml: "systemLog.path", cli: ["logpath"], type: "string", acted: true },
   { yaml: "systemLog.destination", type: "string", choices: ["file", "syslog"], acted: true },
@@ -113,7 +132,8 @@ export const OPTIONS: OptionSpec[] = [
   { yaml: "net.bindIpAll", cli: ["bind_ip_all"], type: "switch", acted: true },
   { yaml: "net.ipv6", cli: ["ipv6"], type: "switch" },
   { yaml: "net.listenBacklog", cli: ["listenBacklog"], type: "int" },
-  { yaml: "net.maxIncomingConnections", cli: ["maxConns"], type: "int", min: 1 },
+  // "maxConns has to be at least 5" (server_options_server_helpers.cpp)
+  { yaml: "net.maxIncomingConnections", cli: ["maxConns"], type: "int", min: 5 },
   { yaml: "net.maxIncomingConnectionsOverride", type: "list" },
   { yaml: "net.reservedAdminThreads", type: "int" },
   { yaml: "net.unixDomainSocket.enabled", type: "bool" },
@@ -259,7 +279,8 @@ export const OPTIONS: OptionSpec[] = [
     min: 0,
     max: 1,
   },
-  { yaml: "operationProfiling.filter", type: "string", roles: D },
+  // server_options_nongeneral.idl: mongos takes it too (its slow-operation log).
+  { yaml: "operationProfiling.filter", type: "string" },
   { cli: ["cpu"], type: "switch", roles: D },
   {
     cli: ["sysinfo"],
@@ -298,12 +319,20 @@ export const OPTIONS: OptionSpec[] = [
     max: 500,
     roles: D,
   },
-  { yaml: "storage.journal.enabled", cli: ["journal", "dur"], type: "switch", roles: D },
+  // Journaling is always on from 6.1: the options are gone (MongoDB 6.1 release notes).
+  {
+    yaml: "storage.journal.enabled",
+    cli: ["journal", "dur"],
+    type: "switch",
+    roles: D,
+    removedIn: "6.1",
+  },
   {
     cli: ["nojournal", "nodur"],
     type: "switch",
     sets: ["storage.journal.enabled", false],
     roles: D,
+    removedIn: "6.1",
   },
   {
     cli: ["upgrade"],
@@ -402,7 +431,8 @@ export const OPTIONS: OptionSpec[] = [
     roles: D,
   },
   // Replication
-  { yaml: "replication.oplogSizeMB", cli: ["oplogSize"], type: "int", roles: D },
+  // "bad --oplogSize, arg must be greater than 0"
+  { yaml: "replication.oplogSizeMB", cli: ["oplogSize"], type: "int", min: 1, roles: D },
   { yaml: "replication.replSetName", type: "string", roles: D, acted: true },
   {
     yaml: "replication.replSet",
@@ -418,6 +448,11 @@ export const OPTIONS: OptionSpec[] = [
     type: "bool",
     implicit: true,
     roles: D,
+    // MongoDB 5.0+: the option stays, always true; false stops the server at startup.
+    refusedValue: {
+      value: false,
+      reason: "enableMajorityReadConcern:false is no longer supported",
+    },
   },
   { cli: ["master"], type: "switch", roles: D },
   { cli: ["slave"], type: "switch", roles: D },

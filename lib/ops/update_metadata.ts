@@ -21,6 +21,8 @@ import { runningPid } from "./process.ts";
 import { clusterConnectionString } from "../security/access.ts";
 import { withTls } from "../security/settings.ts";
 import { Release } from "../plan/schema.ts";
+import { canonical } from "../plan/redeploy.ts";
+import { Topology } from "../topology/schema.ts";
 import { installedBinaries } from "../state/meta_from_plan.ts";
 import { sha256File } from "../util/file_hash.ts";
 
@@ -41,7 +43,9 @@ import { sha256File } from "../util/file_hash.ts";
  * is at (as the upgrade read it, or as its setFeatureCompatibilityVersion left it) is recorded.
  * With `read_fcv` (JSON list of `host:port`, the data-bearing members; a destroy that retains
  * the data), the FCV they report now is recorded (the oldest, should they differ), so that the
- * archive says what the kept data is at even when it was changed outside mup.
+ * archive says what the kept data is at even when it was changed outside mup. With `topology`
+ * (the Topology as JSON, the last step of `cluster reconfigure`), it becomes the recorded
+ * topology: written only once every process it changed was restarted on its new configuration.
  */
 export const updateMetadata: Operation = {
   async isDone(ctx) {
@@ -63,6 +67,10 @@ export const updateMetadata: Operation = {
     }
     const switching = ctx.op.target.params.tls_switch;
     if (switching !== undefined && meta.tls_switch?.plan_id !== ctx.plan.plan_id) return false;
+    const given = ctx.op.target.params.topology;
+    if (given !== undefined && canonical(meta.topology) !== canonical(newTopology(given))) {
+      return false;
+    }
     // The release's record carries the FCV read at planning; a later record of this plan (after
     // the raise) changes it, so only an FCV-only record is judged by it.
     const fcv = ctx.op.target.params.fcv;
@@ -89,7 +97,12 @@ export const updateMetadata: Operation = {
     );
     const status = mark ? "unknown" : statusOfRunning(alive.filter(Boolean).length, alive.length);
     const tls = ctx.op.target.params.security_tls;
-    const topology = tls === undefined ? meta.topology : withTls(meta.topology, tls === "true");
+    const given = ctx.op.target.params.topology;
+    const topology = given !== undefined
+      ? newTopology(given)
+      : tls === undefined
+      ? meta.topology
+      : withTls(meta.topology, tls === "true");
     const switching = ctx.op.target.params.tls_switch;
     const { tls_switch: _done, ...rest } = meta;
     const live = ctx.op.target.params.read_fcv === undefined
@@ -139,6 +152,11 @@ export const updateMetadata: Operation = {
     };
   },
 };
+
+/** The `topology` parameter: the Topology a reconfigure records (JSON). */
+function newTopology(json: string): Topology {
+  return Topology.parse(JSON.parse(json));
+}
 
 /**
  * The metadata fields of the release a `cluster upgrade` installed: version, variant, release,

@@ -7,8 +7,19 @@ import { allOperations, type Plan, type Release } from "./schema.ts";
  * `cluster upgrade x --version <the plan's version>`.
  * The cluster's deploy takes a topology and is named by its callers.
  */
-export function commandOf(operation: string, cluster: string, version?: string): string {
+export function commandOf(
+  operation: string,
+  cluster: string,
+  version?: string,
+  topologyFile?: string,
+): string {
   if (operation === "rollback") return `state rollback ${cluster}`;
+  // A reconfigure takes the topology file it was made from.
+  if (operation === "reconfigure") {
+    return `cluster reconfigure ${cluster} ${
+      topologyFile ? shellQuote(topologyFile) : "<topology>"
+    }`;
+  }
   // An upgrade plan's version is the release it installs.
   if (operation === "upgrade" && version) return `cluster upgrade ${cluster} --version ${version}`;
   const tls = /^tls-(enable|disable)$/.exec(operation);

@@ -71,7 +71,8 @@ export interface DeployRequest {
 export async function buildDeployPlan(
   req: DeployRequest,
 ): Promise<Omit<Plan, "content_hash">> {
-  const loaded = req.loaded ?? await loadTopology(req.topologyFile, req.variant);
+  const loaded = req.loaded ??
+    await loadTopology(req.topologyFile, { variant: req.variant, version: req.version });
   const clusterDir = req.store.clusterDir(req.cluster);
   const deployDir = path.join(clusterDir, "deploy");
   // Every cluster recorded under $MUP_HOME, running or stopped, keeps its ports and files.
@@ -121,6 +122,7 @@ export async function buildDeployPlan(
       deployDir,
       req.cluster,
       release.mirror,
+      req.topologyFile,
     );
     if (diff.length) {
       throw new MupError(
@@ -245,6 +247,25 @@ export async function buildDeployPlan(
       validation.errors.push(keyfile.issue);
       validation.valid = false;
     }
+  }
+  // mup creates the first user through the localhost exception (MongoDB manual: "Localhost
+  // Exception"), which enableLocalhostAuthBypass: false turns off: the first deploy would stop
+  // at the user's creation, every member already initiated.
+  const noBypass = !meta && sec.auth
+    ? procs.filter((p) => p.role !== "mongos" && bypassOff(p.runtimeConfig))
+    : [];
+  if (noBypass.length) {
+    validation.errors.push({
+      code: "localhost_exception_off",
+      severity: "error",
+      host: noBypass[0].host,
+      message: `setParameter enableLocalhostAuthBypass: false (${
+        noBypass.map((p) => p.id).join(", ")
+      }) turns off the localhost exception, through which mup creates the cluster's first ` +
+        "user: the deploy would stop there (createUser: Unauthorized). Leave it out of the " +
+        `first deploy, then set it with \`mup cluster reconfigure ${req.cluster} <topology>\``,
+    });
+    validation.valid = false;
   }
   // A deploy tried again replaces the failed attempt's apply, which then cannot be resumed.
   const unfinished = await unfinishedApplyWarning(clusterDir, req.cluster);
@@ -379,4 +400,10 @@ async function findRepairFiles(
     }));
   }));
   return found.flat().filter((f) => f !== undefined);
+}
+
+/** Whether a process's runtime_config turns the localhost exception off (false, "false", 0). */
+function bypassOff(rc: Record<string, unknown>): boolean {
+  const v = (rc.setParameter as Record<string, unknown> | undefined)?.enableLocalhostAuthBypass;
+  return v === false || v === "false" || v === 0 || v === "0";
 }

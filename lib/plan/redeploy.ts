@@ -35,7 +35,7 @@ export interface Difference {
 }
 
 /** Commands mup has today for the changes above (the others arrive with their issues). */
-export const AVAILABLE_COMMANDS = new Set<Difference["command"]>(["tls", "upgrade"]);
+export const AVAILABLE_COMMANDS = new Set<Difference["command"]>(["tls", "upgrade", "reload"]);
 
 const key = (p: ProcessSpec) => `${hostKey(p.host)}:${p.port}`;
 
@@ -71,6 +71,8 @@ export function clusterDifferences(
   cluster = "<cluster>",
   /** The `--mirror` the asked release comes from, kept in the commands a difference names. */
   mirror?: string,
+  /** The asked topology's file, for the commands a difference names. */
+  topologyFile = "<topology>",
 ): Difference[] {
   const out: Difference[] = [];
   const before = new Map(listProcesses(recorded.topology, deployDir).map((p) => [key(p), p]));
@@ -112,7 +114,9 @@ export function clusterDifferences(
       out.push({
         change: `${describe(b)}: runtime_config ${canonical(b.runtimeConfig)} → ${
           canonical(a.runtimeConfig)
-        }`,
+        }: made on the running cluster by \`mup cluster reconfigure ${cluster} ${
+          shellQuote(topologyFile)
+        }\``,
         command: "reload",
       });
     }

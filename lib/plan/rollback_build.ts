@@ -57,6 +57,19 @@ export async function buildRollbackPlan(req: {
       },
     );
   }
+  // A reconfigure replaced configuration files that members read at their restart: the way
+  // back is a reconfigure to the old runtime_config, which restarts them onto it.
+  if (state.operation === "reconfigure") {
+    throw new MupError(
+      `apply ${id} (reconfigure) cannot be rolled back: it replaced configuration files and ` +
+        "restarted members onto them",
+      {
+        hint: `\`mup plan resume ${req.cluster}\` completes it; then \`mup cluster reconfigure ` +
+          `${req.cluster} <topology with the old runtime_config>\` goes back, without stopping ` +
+          "the cluster",
+      },
+    );
+  }
   // An upgrade restarts members on new binaries and may raise the FCV: undoing its install would
   // remove binaries members run, and nothing would restart them on the old ones.
   if (state.operation === "upgrade") {

@@ -199,7 +199,11 @@ export class PlanStore {
     // must not look clean.
     const said = new Set(plan.validation.warnings.map((w) => w.code));
     const deploying = plan.operation === "deploy";
-    for (const w of deploying ? validateTopology(plan.topology, plan.variant) : []) {
+    for (
+      const w of deploying
+        ? validateTopology(plan.topology, { variant: plan.variant, version: plan.version })
+        : []
+    ) {
       if (w.severity !== "warning" || said.has(w.code)) continue;
       const warning: ValidationIssue = {
         code: w.code,

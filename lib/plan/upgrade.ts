@@ -15,6 +15,7 @@
  * binaries. Processes that already run the new release (an earlier upgrade stopped part way) are
  * not restarted again.
  */
+import { runtimeOptionIssues } from "../topology/runtime_options.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { cmpVersion, majorMinor } from "../download/manifest.ts";
 import type { ReplicaSetSpec } from "./processes.ts";
@@ -103,6 +104,22 @@ function releaseErrors(input: UpgradePlanInput): ValidationIssue[] {
             `--version ${NEXT_SERIES[a]} --set-fcv\`)`
           : ""
       }`,
+    );
+  }
+  // The new binaries would refuse the configuration mup writes for them (an option the new
+  // series no longer knows, storage.journal.enabled in 6.1): every member would stop at its
+  // restart, one after another, and the upgrade with it.
+  const gone = runtimeOptionIssues(input.meta.topology, input.meta.variant, to)
+    .filter((i) => i.code === "option_removed");
+  if (gone.length) {
+    const keys = [...new Set(gone.map((i) => i.message.split(" ")[0]))];
+    return refuse(
+      "option_removed",
+      `the runtime_config of cluster ${name} sets ${keys.join(", ")}, which ${to} no longer ` +
+        `knows (${gone[0].message.replace(/^\S+ is not a /, "not a ")}): every member would ` +
+        "refuse to start on the new binary. Remove it first, without stopping the cluster: " +
+        `\`mup cluster show-config ${name} > ${name}.yaml\`, delete it there, ` +
+        `\`mup cluster reconfigure ${name} ${name}.yaml\`; then upgrade`,
     );
   }
   const seen = [...new Set(Object.values(input.fcvs))].sort();

@@ -6,7 +6,7 @@ import { readUserText } from "../util/read_text.ts";
 import { Positions } from "./positions.ts";
 import { EventPositions } from "./event_positions.ts";
 import { Topology } from "./schema.ts";
-import { type TopologyIssue, validateTopology } from "./validate.ts";
+import { type ServerTarget, type TopologyIssue, validateTopology } from "./validate.ts";
 
 export interface LoadedTopology {
   topology: Topology;
@@ -60,13 +60,13 @@ export function formatIssue(i: TopologyIssue): string {
  * Parses and validates topology text. Throws TopologyError listing every problem found, each
  * located in the file (see Positions).
  *
- * @param variant the server distribution the topology is for (see validateTopology).
+ * @param target the server distribution and version the topology is for (see validateTopology).
  */
 export async function parseTopology(
   text: string,
   file: string,
   bytes?: number,
-  variant?: string,
+  target?: ServerTarget,
 ): Promise<LoadedTopology> {
   let positions: Positions | undefined;
   const located = async () => positions ??= await Positions.of(text, file);
@@ -137,7 +137,7 @@ export async function parseTopology(
       ),
     );
   }
-  const found = validateTopology(parsed.data, variant);
+  const found = validateTopology(parsed.data, target);
   const issues = found.map((i) => ({
     ...i,
     location: events.locate(i.path as (string | number)[]),
@@ -172,7 +172,10 @@ function capped(found: TopologyIssue[], total: number, file: string): TopologyIs
 }
 
 /** Reads, parses and validates a topology file (see parseTopology). */
-export async function loadTopology(file: string, variant?: string): Promise<LoadedTopology> {
+export async function loadTopology(
+  file: string,
+  target?: ServerTarget,
+): Promise<LoadedTopology> {
   // Looked at before reading: a huge file is refused without being read; a device or pipe
   // reports no size (/dev/zero, /dev/urandom): the read stops at the limit. The limit counts
   // the file's bytes, not the characters they decode to.
@@ -195,7 +198,7 @@ export async function loadTopology(file: string, variant?: string): Promise<Load
       }]);
     },
   });
-  return await parseTopology(text, file, bytes, variant);
+  return await parseTopology(text, file, bytes, target);
 }
 
 function zodIssue(

@@ -10,16 +10,21 @@ import type { TopologyIssue } from "./validate.ts";
 /** Managed key prefixes (dotted) and the topology field that sets each instead. */
 const MANAGED: [string, string][] = [
   ["net.port", "the entry's `port`"],
-  ["net.tls", "`global.security.tls`"],
-  ["net.ssl", "`global.security.tls`"],
+  // The TLS settings mup writes (mode: `mup cluster tls` steps through them); the others
+  // (disabledProtocols, FIPSMode, CRLFile…) are the operator's.
+  ["net.tls.mode", "`global.security.tls` (and `mup cluster tls`)"],
+  ["net.tls.certificateKeyFile", "`global.security.tls` (mup issues each member's certificate)"],
+  ["net.tls.CAFile", "`global.security.tls` (mup's CA)"],
+  ["net.tls.allowConnectionsWithoutCertificates", "`global.security.tls` (mup logs in with SCRAM)"],
+  ["net.ssl.mode", "`global.security.tls` (and `mup cluster tls`)"],
+  ["net.ssl.PEMKeyFile", "`global.security.tls` (mup issues each member's certificate)"],
+  ["net.ssl.CAFile", "`global.security.tls` (mup's CA)"],
+  ["net.ssl.allowConnectionsWithoutCertificates", "`global.security.tls` (mup logs in with SCRAM)"],
   ["storage.dbPath", "the entry's or global `data_dir`"],
   ["systemLog.path", "the entry's or global `log_dir`"],
   ["systemLog.destination", "the entry's or global `log_dir` (mup logs to a file)"],
   ["processManagement.fork", "nothing: mup starts every process forked"],
-  [
-    "processManagement.pidFilePath",
-    "nothing: mup keeps each pid file in the process's data layout",
-  ],
+  ["processManagement.pidFilePath", "nothing: mup keeps each pid file in the process's layout"],
   ["replication.replSetName", "the entry's `replica_set`"],
   ["sharding.clusterRole", "the section the entry is in (config_servers, mongod_servers)"],
   ["sharding.configDB", "nothing: mongos gets the config_servers replica set"],
@@ -66,10 +71,13 @@ export function managedKeyIssues(t: Topology): Omit<TopologyIssue, "location">[]
         severity: "error",
         code: "managed_setting",
         path: [...where, ...path],
-        message: `${key} is set by mup from the topology (${
-          hit[1]
-        }); a runtime_config value would contradict the plan`,
-        hint: `remove ${key} from runtime_config and use ${hit[1]}`,
+        message: (hit[1].startsWith("nothing: ")
+          ? `${key} is set by mup (${hit[1].slice("nothing: ".length)})`
+          : `${key} is set by mup from the topology (${hit[1]})`) +
+          "; a runtime_config value would contradict the plan",
+        hint: hit[1].startsWith("nothing: ")
+          ? `remove ${key} from runtime_config (${hit[1].slice("nothing: ".length)})`
+          : `remove ${key} from runtime_config and use ${hit[1]}`,
       });
     }
   }

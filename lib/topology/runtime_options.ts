@@ -11,8 +11,15 @@
  * options MongoDB Community does not (encryption at rest, audit log, inMemory), an unknown key is
  * a warning: mup cannot tell.
  */
-import { BY_CLI, BY_YAML, type OptionSpec } from "../mongo/server_options.ts";
-import { didYouMean } from "../util/similar.ts";
+import {
+  BY_CLI,
+  BY_YAML,
+  INT_MAX,
+  INT_MIN,
+  optionInVersion,
+  type OptionSpec,
+} from "../mongo/server_options.ts";
+import { didYouMean, editDistance } from "../util/similar.ts";
 import { isManagedKey } from "./managed_keys.ts";
 import type { Topology } from "./schema.ts";
 import type { Issue } from "./validate.ts";
@@ -70,7 +77,13 @@ function suggestion(key: string, role: Role): string | undefined {
   const last = key.split(".").pop()!;
   const cli = BY_CLI.get(last);
   if (cli?.yaml && !cli.cliOnly && ACCEPTS(role)(cli)) return cli.yaml;
-  return didYouMean(key, known);
+  // Within the key's own section (storage., net.…), or a slip of a character or two: a key of
+  // another section (Percona's auditLog.destination) is not a misspelt systemLog.destination.
+  const section = key.split(".")[0];
+  const guess = didYouMean(key, known);
+  return guess && (guess.split(".")[0] === section || editDistance(guess, key) <= 2)
+    ? guess
+    : undefined;
 }
 
 const TYPE_WORDS: Record<OptionSpec["type"], [string, string]> = {
@@ -104,24 +117,40 @@ function valueProblem(
   const fix = spec.choices
     ? `use one of: ${spec.choices.join(", ")}`
     : `write ${words}${range} (e.g. ${key}: ${range ? (spec.min ?? spec.max) : example})`;
+  // mongod reads every YAML scalar as a string and parses it for the option's type
+  // (options_parser.cpp, YAMLNodeToValue): "true" is a bool, "5" an int; a list option needs a
+  // YAML sequence of scalars, a map option scalar values.
+  const scalar = v === null || typeof v !== "object";
   const typeOk = (() => {
     switch (spec.type) {
-      case "int":
-        return Number.isInteger(typeof v === "string" && /^[+-]?\d+$/.test(v) ? Number(v) : v);
+      case "int": {
+        const n = typeof v === "string" && /^[+-]?\d+$/.test(v) ? Number(v) : v;
+        return Number.isInteger(n) && (n as number) >= INT_MIN && (n as number) <= INT_MAX;
+      }
       case "double":
         return Number.isFinite(typeof v === "string" && v.trim() !== "" ? Number(v) : v);
       case "switch":
       case "bool":
-        return typeof v === "boolean";
+        return typeof v === "boolean" || v === "true" || v === "false";
       case "list":
-        return Array.isArray(v) || typeof v === "string";
+        return Array.isArray(v) && v.every((x) => x === null || typeof x !== "object");
       case "map":
-        return isPlainObject(v);
+        return isPlainObject(v) &&
+          Object.entries(v).every(([k, x]) => k !== "" && (x === null || typeof x !== "object"));
       default:
-        return v !== null && typeof v !== "object";
+        return v !== null && scalar;
     }
   })();
-  if (!typeOk) return { message: `${key} must be ${words}, not ${shown}`, hint: fix };
+  if (!typeOk) {
+    const what = spec.type === "int" && typeof v === "number" && Number.isInteger(v)
+      ? `a whole number the server can hold (${INT_MIN} to ${INT_MAX})`
+      : spec.type === "map"
+      ? "a mapping of names to single values (no lists or mappings in it, no empty name)"
+      : spec.type === "list"
+      ? "a list of single values (a YAML sequence, even for one value)"
+      : words;
+    return { message: `${key} must be ${what}, not ${shown}`, hint: fix };
+  }
   const n = typeof v === "string" && spec.type !== "string" ? Number(v) : v;
   if (typeof n === "number" && range) {
     if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
@@ -131,8 +160,20 @@ function valueProblem(
   if (spec.choices && typeof v === "string" && !spec.choices.includes(v)) {
     return { message: `${key} must be one of ${spec.choices.join(", ")}, not ${shown}`, hint: fix };
   }
+  const refused = spec.refusedValue;
+  if (refused && (v === refused.value || String(v) === String(refused.value))) {
+    return {
+      message: `${key}: ${shown} is refused by every supported server ("${refused.reason}")`,
+      hint: `remove ${key} from runtime_config`,
+    };
+  }
   if (key === "systemLog.component" && isPlainObject(v)) {
-    const bad = leaves(v).find((l) => !l.key.endsWith("verbosity") || !Number.isInteger(l.value));
+    const bad = leaves(v).find((l) =>
+      !/^\w[^.]*(\.\w[^.]*)*\.verbosity$/.test(l.key) ||
+      !Number.isInteger(
+        typeof l.value === "string" && /^[+-]?\d+$/.test(l.value) ? Number(l.value) : l.value,
+      )
+    );
     if (bad) {
       return {
         message: `systemLog.component.${bad.key} is not a component's verbosity`,
@@ -153,7 +194,11 @@ const MANUAL = "https://www.mongodb.com/docs/manual/reference/configuration-opti
  * @param variant the server distribution of the deploy (`mongo`, `percona`); undefined: mongo.
  * @returns issues with field paths (`global.runtime_config.<key as written>`, or an entry's).
  */
-export function runtimeOptionIssues(t: Topology, variant = "mongo"): Issue[] {
+export function runtimeOptionIssues(
+  t: Topology,
+  variant = "mongo",
+  version?: string,
+): Issue[] {
   const mongodRoles = t.mongod_servers.length + t.config_servers.length > 0;
   const globalRoles: Role[] = [
     ...(mongodRoles ? ["mongod" as const] : []),
@@ -175,13 +220,42 @@ export function runtimeOptionIssues(t: Topology, variant = "mongo"): Issue[] {
   for (const [where, rc, roles] of sources) {
     if (!rc) continue;
     const isGlobal = where[0] === "global";
+    const seen = new Set<string>();
     for (const leaf of leaves(rc)) {
       if (isManagedKey(leaf.key)) continue;
       const at = [...where, ...leaf.path];
+      // Written dotted and nested in one map: one of them would silently win.
+      const dotted = leaf.key === "setParameter" || leaf.key === "systemLog.component"
+        ? leaf.path.join(".")
+        : leaf.key;
+      if (seen.has(dotted)) {
+        out.push({
+          severity: "error",
+          code: "option_twice",
+          path: at,
+          message: `${dotted} is written twice in this runtime_config (dotted and nested): only ` +
+            "one value would count",
+          hint: `keep one of the two ${dotted}`,
+        });
+        continue;
+      }
+      seen.add(dotted);
       const spec = BY_YAML.get(leaf.key);
+      if (spec && !optionInVersion(spec, version)) {
+        out.push({
+          severity: "error",
+          code: "option_removed",
+          path: at,
+          message: `${leaf.key} is not a ${roles.join(" or ")} ${version} option (removed in ` +
+            `${spec.removedIn}): ${roles.join(" and ")} would refuse to start ` +
+            `("Unrecognized option: ${leaf.key}")`,
+          hint: `remove ${leaf.key} from runtime_config`,
+        });
+        continue;
+      }
       const refusing = roles.filter((r) => !spec || !ACCEPTS(r)(spec));
       if (refusing.length) {
-        out.push(unknownIssue(leaf.key, at, refusing, spec, isGlobal, variant));
+        out.push(unknownIssue(leaf.key, at, refusing, spec, isGlobal, variant, hasRole(t)));
         continue;
       }
       const problem = valueProblem(leaf.key, spec!, leaf.value);
@@ -199,6 +273,12 @@ export function runtimeOptionIssues(t: Topology, variant = "mongo"): Issue[] {
   return out;
 }
 
+/** Whether the topology has processes of `role` (config servers are mongod). */
+const hasRole = (t: Topology) => (role: Role): boolean =>
+  role === "mongos"
+    ? t.mongos_servers.length > 0
+    : t.mongod_servers.length + t.config_servers.length > 0;
+
 function unknownIssue(
   key: string,
   path: (string | number)[],
@@ -206,6 +286,7 @@ function unknownIssue(
   spec: OptionSpec | undefined,
   isGlobal: boolean,
   variant: string,
+  has: (role: Role) => boolean,
 ): Issue {
   const role = refusing[0];
   const starts = `${refusing.join(" and ")} would refuse to start ("Unrecognized option: ${key}")`;
@@ -217,7 +298,9 @@ function unknownIssue(
       code: "option_role",
       path,
       message: `${key} is a ${owner} option, which ${role} does not accept: ${starts}`,
-      hint: isGlobal
+      hint: !has(owner)
+        ? `remove ${key}: this topology has no ${owner}`
+        : isGlobal
         ? `global.runtime_config goes to every process: move ${key} to the runtime_config of each ${
           owner === "mongod" ? "mongod_servers and config_servers" : "mongos_servers"
         } entry`

@@ -22,6 +22,12 @@ export interface TopologyIssue {
 
 export type Issue = Omit<TopologyIssue, "location">;
 
+/** The server distribution and version a topology is checked for. */
+export interface ServerTarget {
+  variant?: string;
+  version?: string;
+}
+
 /** One process entry of a topology, where it is in the file. */
 export interface TopologyNode {
   section: "config_servers" | "mongod_servers" | "mongos_servers";
@@ -86,13 +92,14 @@ function nestedDataDirIssues(
  * Semantic checks on a schema-valid topology: everything a real deployment would trip on.
  * Pure; returns issues with field paths that the loader turns into file positions.
  *
- * @param variant the server distribution it is for (`mongo`, default, or `percona`): what
- *   runtime_config keys mup can tell are unknown to the binaries.
+ * @param target the server distribution (`mongo`, default, or `percona`: what runtime_config
+ *   keys mup can tell are unknown to the binaries) and version ("7.0", "7.0.14"; options a
+ *   series no longer knows) it is for; without a version, every option of 6.0–8.0 passes.
  */
-export function validateTopology(t: Topology, variant?: string): Issue[] {
+export function validateTopology(t: Topology, target: ServerTarget = {}): Issue[] {
   const issues: Issue[] = [
     ...managedKeyIssues(t),
-    ...runtimeOptionIssues(t, variant),
+    ...runtimeOptionIssues(t, target.variant, target.version),
     ...systemDirIssues(t),
   ];
   const err = (code: string, path: Issue["path"], message: string, hint: string) =>
@@ -175,8 +182,14 @@ export function validateTopology(t: Topology, variant?: string): Issue[] {
   }
   nestedDataDirIssues(dataDirs, entry, err);
 
+  // A global net.bindIp that leaves out a host is said once per host, not once per process.
+  const saidGlobal = new Set<string>();
   for (const c of claims) {
     const problem = bindIpProblem(c.host, t.global.runtime_config, c.node.runtime_config);
+    if (problem && !problem.fromNode) {
+      if (saidGlobal.has(hostKey(c.host))) continue;
+      saidGlobal.add(hostKey(c.host));
+    }
     if (problem) {
       const where = problem.fromNode
         ? [c.section, c.index, "runtime_config", problem.key]

@@ -1,0 +1,91 @@
+/**
+ * `mup cluster reconfigure <name> <topology>`: a running cluster's runtime_config changed by a
+ * rolling restart onto new configuration files (lib/plan/reconfigure.ts), through the shared
+ * plan → apply flow and its flags. Any other difference from the recorded cluster is refused,
+ * naming the command that makes it.
+ */
+import type { Command } from "@commander-js/extra-typings";
+import * as path from "node:path";
+import { MupError } from "../errors.ts";
+import { compileHooks } from "../hooks/compile.ts";
+import { withoutHooks } from "../hooks/skip.ts";
+import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
+import { planReconfigure } from "../plan/reconfigure.ts";
+import { clusterDifferences, recordedPorts, renderDifference } from "../plan/redeploy.ts";
+import { loadTopology } from "../topology/load.ts";
+import { withSecurityDefaults } from "../security/settings.ts";
+import { describeTopology } from "../render/plan_text.ts";
+import type { CliContext } from "./context.ts";
+import { requireMeta } from "./cluster_show.ts";
+import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
+import { configureSsh } from "./ssh_options.ts";
+import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
+
+/** Adds `reconfigure` to the `cluster` command. */
+export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
+  const sub = cmd.command("reconfigure")
+    .description(
+      "Change a running cluster's runtime_config without stopping it: the processes whose " +
+        "configuration changes get their new configuration file, then a rolling restart of " +
+        "them (config servers, each set's secondaries then its stepped-down primary, mongos " +
+        "one at a time); the metadata records the new topology last. The topology is the " +
+        "recorded one (`mup cluster show-config <name>`) with other runtime_config",
+    )
+    .argument("<name>", "cluster name")
+    .argument("<topology>", "topology YAML file: the recorded topology, runtime_config changed")
+    .option(
+      "--no-hooks",
+      "make the plan without the cluster's hooks; the review says which are skipped",
+    );
+  planFlowOptions(sub, ctx);
+  sub.action(async (name: string, file: string, o: unknown) => {
+    const opts = o as PlanFlowOptions & { hooks?: boolean };
+    const meta = await requireMeta(ctx, name);
+    const clusterDir = ctx.store.clusterDir(name);
+    await refuseOverUnfinishedTlsSwitch(clusterDir, name, `cluster reconfigure ${name} ${file}`);
+    // Checked for the release the cluster runs: an option its series no longer knows is an error.
+    const loaded = await loadTopology(file, { variant: meta.variant, version: meta.version });
+    // With its security defaults written out, as a deploy records it (auth on unless off).
+    const topology = withSecurityDefaults(recordedPorts(loaded.topology, meta.topology));
+    const others = clusterDifferences(
+      meta,
+      { topology, version: meta.version, variant: meta.variant },
+      path.join(clusterDir, "deploy"),
+      name,
+    ).filter((d) => d.command !== "reload");
+    if (others.length) {
+      throw new MupError(
+        `${file} differs from cluster ${name} in more than runtime_config:\n${
+          others.map(renderDifference).join("\n")
+        }`,
+        {
+          hint: `cluster reconfigure changes runtime_config only: start from the recorded ` +
+            `topology (\`mup cluster show-config ${name} > ${name}.yaml\`) and change its ` +
+            "runtime_config",
+        },
+      );
+    }
+    configureSsh(ctx.executors, meta.topology, opts);
+    await planAndApply(ctx, {
+      cluster: name,
+      operation: "reconfigure",
+      noChanges: `Cluster ${name} already runs this runtime_config.`,
+      hooks: opts.hooks === false ? [] : compileHooks(
+        meta.topology.hooks,
+        meta.topology_file ? path.dirname(meta.topology_file) : clusterDir,
+      ),
+      build: async () => {
+        const plan = await buildLifecyclePlan(
+          (input) => planReconfigure({ ...input, topology, topologyFile: path.resolve(file) }),
+          { meta, store: ctx.store, executors: ctx.executors, dryRun: opts.dryRun },
+        );
+        return opts.hooks === false ? withoutHooks(plan) : plan;
+      },
+      header: (plan) => [
+        `Planning reconfiguration of cluster: ${name}`,
+        `Topology: ${describeTopology(plan)}`,
+        "",
+      ],
+    }, opts);
+  });
+}

@@ -1,0 +1,126 @@
+/**
+ * `cluster reconfigure`: runtime_config changed on a running replica set by a rolling restart,
+ * checked through the real driver on every member (getCmdLineOpts), the metadata and the
+ * commands that read it; killed part way and resumed; other differences refused.
+ */
+import assert from "node:assert/strict";
+import {
+  deployArgs,
+  freePorts,
+  killAll,
+  replicaSetTopology,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { count, currentState, meta, processLogs, withClient } from "./apply_helpers.ts";
+import { display, killWhen, ok } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+const withSlowMs = (ports: number[], ms: number, extra = "") =>
+  `global:\n  runtime_config:\n    operationProfiling: { slowOpThresholdMs: ${ms} }\n` +
+  replicaSetTopology(ports, extra);
+
+/** operationProfiling.slowOpThresholdMs as each member's getCmdLineOpts reports it. */
+async function slowMs(home: string, ports: number[]): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for (const p of ports) {
+    out.push(
+      await withClient(`mongodb://localhost:${p}/?directConnection=true`, async (c) => {
+        const opts = await c.db("admin").command({ getCmdLineOpts: 1 });
+        return opts.parsed?.operationProfiling?.slowOpThresholdMs;
+      }, { home, cluster: "rc" }),
+    );
+  }
+  return out;
+}
+
+Deno.test("cluster reconfigure changes runtime_config by a rolling restart: every member runs it, the metadata records it, a kill part way resumes without restarting anyone twice; other differences are refused", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const mirror = await testMirror();
+    const first = await writeTopology(home, "rc.yaml", withSlowMs(ports, 100));
+    await ok(home, deployArgs("rc", first, mirror, ["--auto-approve"]));
+    assert.deepEqual(await slowMs(home, ports), [100, 100, 100]);
+
+    // cluster deploy of the changed topology names the command that makes the change.
+    const next = await writeTopology(home, "rc2.yaml", withSlowMs(ports, 250));
+    const refused = await ok(home, deployArgs("rc", next, mirror, ["--plan-only"]), 1);
+    assert.match(
+      refused.stderr,
+      /runtime_config .*slowOpThresholdMs":100.* → .*slowOpThresholdMs":250.*: made on the running cluster by `mup cluster reconfigure rc .*rc2\.yaml`/,
+    );
+
+    // Killed once the first secondary runs its new configuration, then resumed.
+    const args = ["cluster", "reconfigure", "rc", next, "--auto-approve"];
+    await killWhen(
+      home,
+      "rc",
+      args,
+      new RegExp(`^wait-state-mongod-localhost-${ports[1]}$`),
+      "completed",
+    );
+    const resumed = await ok(home, ["plan", "resume", "rc"]);
+    assert.match(resumed.stdout, /Record the new runtime_config/);
+    const st = await currentState(home, "rc");
+    assert.equal(st.status, "completed");
+    assert.equal(st.operation, "reconfigure");
+    // Each member started twice in all: the deploy, and one restart (none twice after the kill).
+    for (const [name, log] of await processLogs(home, "rc")) {
+      assert.equal(count(log, /"id":4615611/), 2, `${name} started twice (deploy, reconfigure)`);
+    }
+    assert.deepEqual(await slowMs(home, ports), [250, 250, 250], "every member runs it");
+    const recorded = (await meta(home, "rc")).topology as {
+      global: { runtime_config: unknown };
+    };
+    assert.deepEqual(recorded.global.runtime_config, {
+      operationProfiling: { slowOpThresholdMs: 250 },
+    });
+    assert.ok((await display(home, "rc")).healthy);
+    // Its configuration files cannot be put back by a rollback: a reconfigure goes back.
+    const back = await ok(home, ["state", "rollback", "rc", "--checkpoint", "phase2-complete"], 1);
+    assert.match(back.stderr, /\(reconfigure\) cannot be rolled back/);
+    // What reads the metadata agrees: nothing to repair, nothing to reconfigure, and a restart
+    // finds the configuration files mup generates.
+    const again = await ok(home, deployArgs("rc", next, mirror, ["--plan-only"]));
+    assert.match(again.stdout, /No changes\. The cluster matches the topology\./);
+    const same = await ok(home, args);
+    assert.match(same.stdout, /No changes\. Cluster rc already runs this runtime_config\./);
+    await ok(home, ["cluster", "restart", "rc", "-N", `localhost:${ports[2]}`, "--auto-approve"]);
+
+    // Anything but runtime_config is another command's change.
+    const other = await writeTopology(
+      home,
+      "rc3.yaml",
+      withSlowMs(ports, 250).replace(
+        `port: ${ports[1]}, replica_set: rs0`,
+        `port: ${ports[1]}, replica_set: rs0, priority: 3`,
+      ),
+    );
+    const no = await ok(home, ["cluster", "reconfigure", "rc", other, "--auto-approve"], 1);
+    assert.match(
+      no.stderr,
+      /differs from cluster rc in more than runtime_config:\n.*priority 1 → 3/,
+    );
+    assert.match(no.stderr, /cluster reconfigure changes runtime_config only/);
+    // An option the cluster's series does not know is refused before planning.
+    const bad = await writeTopology(
+      home,
+      "rc4.yaml",
+      withSlowMs(ports, 250).replace(
+        "operationProfiling: { slowOpThresholdMs: 250 }",
+        "storage.journal.enabled: true",
+      ),
+    );
+    const gone = await ok(home, ["cluster", "reconfigure", "rc", bad, "--plan-only"], 1);
+    assert.match(
+      gone.stderr,
+      /storage\.journal\.enabled is not a mongod 7\.0\.\d+ option \(removed in 6\.1\)/,
+    );
+  } finally {
+    await killAll(home);
+  }
+});
