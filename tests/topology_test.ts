@@ -481,6 +481,13 @@ Deno.test("runtime_config keys and values are checked against mongod's and mongo
     /auditLog\.destination is not a mongod option/,
   );
   assert.doesNotMatch(audit.hint!, /did you mean/);
+  // A YAML 1.1 merge key is a plain key in YAML 1.2: said as such, not as a misspelt option.
+  await expectError(
+    rs("      <<: { storage: { engine: wiredTiger } }\n"),
+    "yaml_merge_key",
+    5,
+    /`<<` \(a YAML 1\.1 merge key\) is not merged here/,
+  );
   // An option a later series removed: an error for that series, fine for the one that has it.
   const journal = rs("      storage.journal.enabled: true\n");
   await parseTopology(journal, "t.yaml", undefined, { version: "6.0" });

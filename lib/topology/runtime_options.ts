@@ -228,6 +228,18 @@ export function runtimeOptionIssues(
       const dotted = leaf.key === "setParameter" || leaf.key === "systemLog.component"
         ? leaf.path.join(".")
         : leaf.key;
+      if (leaf.path.some((k) => k === "<<" || k.startsWith("<<."))) {
+        out.push({
+          severity: "error",
+          code: "yaml_merge_key",
+          path: at,
+          message: "`<<` (a YAML 1.1 merge key) is not merged here: topologies are YAML 1.2, " +
+            "where it is a plain key, and no server option is named `<<`",
+          hint: "write the keys out in this runtime_config (or in global.runtime_config, " +
+            "which every process gets)",
+        });
+        continue;
+      }
       if (seen.has(dotted)) {
         out.push({
           severity: "error",
