@@ -15,6 +15,7 @@ import {
   INT_MIN,
   optionInVersion,
   type OptionSpec,
+  parseServerInt,
 } from "../lib/mongo/server_options.ts";
 import { OptionsError } from "./errors.ts";
 import { parseArgs, parseIni } from "./option_words.ts";
@@ -108,7 +109,7 @@ function yamlValue(spec: OptionSpec, key: string, v: unknown): unknown {
   }
   switch (spec.type) {
     case "int": {
-      const n = typeof v === "string" && /^[+-]?\d+$/.test(v) ? Number(v) : v;
+      const n = typeof v === "string" ? parseServerInt(v) : v;
       if (typeof n !== "number" || !Number.isInteger(n) || n < INT_MIN || n > INT_MAX) {
         throw bad("int");
       }

@@ -127,6 +127,28 @@ Deno.test("simulator options: every option of the table is accepted on the comma
   }
 });
 
+Deno.test("simulator options: a configuration file's numbers are read with their base, as mongod reads option text: '0700' is octal, '0x10' hexadecimal", async () => {
+  const dir = await tempDir("mup-simopt-");
+  try {
+    const file = path.join(dir, "c.yaml");
+    await Deno.writeTextFile(
+      file,
+      "net:\n  unixDomainSocket: { filePermissions: '0700' }\n  listenBacklog: '0x10'\n",
+    );
+    const o = parseOptions("mongod", ["-f", file, "--dbpath", dir]);
+    const net = o.parsed.net as {
+      unixDomainSocket: { filePermissions: number };
+      listenBacklog: number;
+    };
+    assert.equal(net.unixDomainSocket.filePermissions, 0o700);
+    assert.equal(net.listenBacklog, 16);
+    await Deno.writeTextFile(file, "net:\n  unixDomainSocket: { filePermissions: '0800' }\n");
+    assert.throws(() => parseOptions("mongod", ["-f", file, "--dbpath", dir]), /as int in: "0800"/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("simulator options: a legacy INI configuration file (name = value) is read like the command line", async () => {
   const dir = await tempDir("mup-simopt-");
   try {

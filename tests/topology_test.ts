@@ -488,6 +488,18 @@ Deno.test("runtime_config keys and values are checked against mongod's and mongo
     5,
     /`<<` \(a YAML 1\.1 merge key\) is not merged here/,
   );
+  // 0700: octal to mongod, decimal to YAML 1.2 (mup would write 700); quoted, it stays 0700.
+  const octal = await expectError(
+    rs("      net.unixDomainSocket.filePermissions: 0700\n"),
+    "octal_number",
+    5,
+    /0700 is octal to mongod .* mup would write 700, not 448 \(0o700\)/,
+  );
+  assert.equal(
+    octal.hint,
+    "write '0700' in quotes (mongod then reads it as octal) or the decimal 448",
+  );
+  await parseTopology(rs("      net.unixDomainSocket.filePermissions: '0700'\n"), "t.yaml");
   // An option a later series removed: an error for that series, fine for the one that has it.
   const journal = rs("      storage.journal.enabled: true\n");
   await parseTopology(journal, "t.yaml", undefined, { version: "6.0" });

@@ -64,6 +64,22 @@ export function optionInVersion(o: OptionSpec, version: string | undefined): boo
   return a < c || (a === c && b < d);
 }
 
+/**
+ * A number as the server reads an option's text (parseNumberFromString, base detected): `0x1f`
+ * hexadecimal, a leading 0 octal (`0700` is 448), else decimal; NaN when it is none of them.
+ */
+export function parseServerInt(text: string): number {
+  const m = /^([+-]?)(0x[0-9a-f]+|0[0-7]*|[1-9]\d*)$/i.exec(text.trim());
+  if (!m) return NaN;
+  const body = m[2];
+  const n = /^0x/i.test(body)
+    ? parseInt(body.slice(2), 16)
+    : body.length > 1
+    ? parseInt(body, 8)
+    : parseInt(body, 10);
+  return m[1] === "-" ? -n : n;
+}
+
 /** The int options' range: the server reads them as a C++ int. */
 export const INT_MIN = -(2 ** 31);
 export const INT_MAX = 2 ** 31 - 1;

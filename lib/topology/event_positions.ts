@@ -29,6 +29,12 @@ export class EventPositions {
     return this.at(this.offset(path, key) ?? 0, pathString(path) || undefined);
   }
 
+  /** The value at `path` as written (a plain scalar's characters; `'0700'` with its quotes). */
+  written(path: (string | number)[]): string | undefined {
+    const at = this.offset(path, false);
+    return at === undefined ? undefined : /^[^\s,}\]#]*/.exec(this.text.slice(at))?.[0];
+  }
+
   private offset(path: (string | number)[], key: boolean): number | undefined {
     const ev = this.events;
     let i = ev.findIndex((e) => e.type !== jsyaml.EVENT_ID.DOCUMENT);

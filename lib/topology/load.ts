@@ -7,6 +7,7 @@ import { Positions } from "./positions.ts";
 import { EventPositions } from "./event_positions.ts";
 import { Topology } from "./schema.ts";
 import { type ServerTarget, type TopologyIssue, validateTopology } from "./validate.ts";
+import { intOptionPaths } from "./runtime_options.ts";
 
 export interface LoadedTopology {
   topology: Topology;
@@ -138,6 +139,24 @@ export async function parseTopology(
     );
   }
   const found = validateTopology(parsed.data, target);
+  // 0700 is octal to mongod but 700 to YAML 1.2: mup would write 700 (0o1274).
+  for (const { path, value } of intOptionPaths(parsed.data)) {
+    const written = events.written(path);
+    if (!written || !/^[+-]?0\d+$/.test(written)) continue;
+    const octal = parseInt(written.replace(/^[+-]/, ""), 8);
+    found.push({
+      severity: "error",
+      code: "octal_number",
+      path,
+      message: `${written} is octal to mongod (a leading 0), but YAML 1.2, which mup reads, ` +
+        `makes it ${value}: mup would write ${value}${
+          Number.isNaN(octal) ? "" : `, not ${octal} (0o${octal.toString(8)})`
+        }`,
+      hint: `write '${written}' in quotes (mongod then reads it as octal) or the decimal ${
+        Number.isNaN(octal) ? "value" : octal
+      }`,
+    });
+  }
   const issues = found.map((i) => ({
     ...i,
     location: events.locate(i.path as (string | number)[]),

@@ -18,6 +18,7 @@ import {
   INT_MIN,
   optionInVersion,
   type OptionSpec,
+  parseServerInt,
 } from "../mongo/server_options.ts";
 import { didYouMean, editDistance } from "../util/similar.ts";
 import { isManagedKey } from "./managed_keys.ts";
@@ -124,7 +125,7 @@ function valueProblem(
   const typeOk = (() => {
     switch (spec.type) {
       case "int": {
-        const n = typeof v === "string" && /^[+-]?\d+$/.test(v) ? Number(v) : v;
+        const n = typeof v === "string" ? parseServerInt(v) : v;
         return Number.isInteger(n) && (n as number) >= INT_MIN && (n as number) <= INT_MAX;
       }
       case "double":
@@ -151,7 +152,11 @@ function valueProblem(
       : words;
     return { message: `${key} must be ${what}, not ${shown}`, hint: fix };
   }
-  const n = typeof v === "string" && spec.type !== "string" ? Number(v) : v;
+  const n = typeof v === "string" && spec.type === "int"
+    ? parseServerInt(v)
+    : typeof v === "string" && spec.type !== "string"
+    ? Number(v)
+    : v;
   if (typeof n === "number" && range) {
     if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
       return { message: `${key} must be ${words}${range}, not ${shown}`, hint: fix };
@@ -330,4 +335,28 @@ function unknownIssue(
       : `${key} is not a MongoDB Community ${role} option; mup cannot tell whether ${variant}'s ${role} accepts it`,
     hint: guess ? `did you mean ${guess}?` : `see the configuration file options at ${MANUAL}`,
   };
+}
+
+/**
+ * The paths of the int options in a topology's runtime_configs, with their values: where a value
+ * written with a leading zero (`0700`) means octal to mongod (it parses numbers with their base:
+ * a leading 0 is octal) but a decimal to YAML 1.2, which mup reads (loader's check).
+ */
+export function intOptionPaths(t: Topology): { path: (string | number)[]; value: number }[] {
+  const sources: [(string | number)[], Record<string, unknown> | undefined][] = [
+    [["global", "runtime_config"], t.global.runtime_config],
+    ...(["config_servers", "mongod_servers", "mongos_servers"] as const).flatMap((section) =>
+      t[section].map((n, i) =>
+        [[section, i, "runtime_config"], n.runtime_config] as [
+          (string | number)[],
+          Record<string, unknown> | undefined,
+        ]
+      )
+    ),
+  ];
+  return sources.flatMap(([where, rc]) =>
+    leaves(rc ?? {}).filter((l) =>
+      BY_YAML.get(l.key)?.type === "int" && typeof l.value === "number"
+    ).map((l) => ({ path: [...where, ...l.path], value: l.value as number }))
+  );
 }
