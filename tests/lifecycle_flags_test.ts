@@ -31,6 +31,12 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
     const planned = JSON.parse(
       (await ok(home, ["cluster", "stop", "rs", "--plan-only", "--json"])).stdout,
     );
+    // …and one of a selection, which records it for the hints that make it again.
+    const third = `localhost:${ports[2]}`;
+    const selected = JSON.parse(
+      (await ok(home, ["cluster", "stop", "rs", "-N", third, "--plan-only", "--json"])).stdout,
+    );
+    assert.deepEqual(selected.plan.request, { nodes: [third] });
     assert.equal(planned.plan.operation, "stop");
     const stopPhase = planned.plan.phases.find((p: { name: string }) => p.name === "stop");
     assert.ok(stopPhase.operations.every((o: { type: string }) => o.type === "stop_process"));
@@ -128,7 +134,12 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
     // The stop moved the cluster on: the saved stop plan is stale, and refused.
     const stale = await ok(home, ["plan", "apply", planned.plan_id, "--auto-approve"], 1);
     assert.match(stale.stderr, /Saved plan is stale/);
-    assert.match(stale.stderr, /plan it again: `mup cluster stop rs` \(with the same -R\/-N/);
+    assert.match(stale.stderr, /plan it again: `mup cluster stop rs`\n/);
+    const staleOne = await ok(home, ["plan", "apply", selected.plan_id, "--auto-approve"], 1);
+    assert.ok(
+      staleOne.stderr.includes(`plan it again: \`mup cluster stop rs -N ${third}\``),
+      staleOne.stderr,
+    );
 
     // One member of the stopped set: started, without waiting for a primary it cannot elect.
     const single = await ok(home, [

@@ -38,11 +38,7 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
     } --version ${plan.version}${replanFlags(plan)} --plan-only\` again`
     : `plan it again: \`mup ${
       commandOf(plan.operation, plan.cluster_name, plan.version, plan.topology_file)
-    }${replanFlags(plan)}\`${
-      ["start", "stop", "restart"].includes(plan.operation)
-        ? " (with the same -R/-N selection and --force, if the plan had them)"
-        : ""
-    }`;
+    }${replanFlags(plan)}\``;
   if (!meta) {
     if (base.lineage !== "") {
       throw new MupError(

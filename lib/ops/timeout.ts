@@ -1,3 +1,4 @@
+import { replanFlags } from "../plan/command_of.ts";
 import { DURATION_MAX_MS, DURATION_MIN_MS } from "../topology/bounds.ts";
 import type { OperationContext } from "./operation.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
@@ -30,9 +31,9 @@ export function timeoutHint(ctx: OperationContext, ms: number): string {
     `${ctx.plan.cluster_name}\`): the wait starts over`;
   if (["start", "stop", "restart"].includes(ctx.plan.operation)) {
     return `${which}; ${resume}, or plan again with a longer --wait-timeout (e.g. \`mup ` +
-      `cluster ${ctx.plan.operation} ${ctx.plan.cluster_name} --wait-timeout ${
-        Math.ceil((ms * 2) / 1000)
-      }s\`, with the same -R/-N selection, if the plan had one)`;
+      `cluster ${ctx.plan.operation} ${ctx.plan.cluster_name}${
+        replanFlags(ctx.plan)
+      } --wait-timeout ${Math.ceil((ms * 2) / 1000)}s\`)`;
   }
   if (ctx.plan.operation !== "deploy") return `${which}; ${resume}`;
   return `${which}; to wait longer, plan again with --wait-timeout (e.g. \`mup cluster deploy ${ctx.plan.cluster_name} ${

@@ -28,14 +28,22 @@ export function commandOf(
 }
 
 /**
- * The flags, after commandOf's command, that make a plan like `plan` again: `--set-fcv` for an
- * upgrade that raises the FCV, `--variant percona` for a deploy of Percona's builds, and for a
+ * The flags, after commandOf's command, that make a plan like `plan` again: the `-R`/`-N`
+ * selection and `--force` of a start, stop or restart, `--set-fcv` for an upgrade that raises
+ * the FCV, `--variant percona` for a deploy of Percona's builds, and for a
  * deploy or an upgrade the `--mirror` its release came from. Each value shell-quoted; "" when none applies.
  */
 export function replanFlags(
-  plan: Pick<Plan, "operation" | "variant" | "phases"> & { release?: Pick<Release, "mirror"> },
+  plan: Pick<Plan, "operation" | "variant" | "phases"> & {
+    release?: Pick<Release, "mirror">;
+    request?: Plan["request"];
+  },
 ): string {
   const flags: string[] = [];
+  // A start, stop or restart of a selection: the same selection.
+  for (const r of plan.request?.roles ?? []) flags.push(`-R ${shellQuote(r)}`);
+  for (const n of plan.request?.nodes ?? []) flags.push(`-N ${shellQuote(n)}`);
+  if (plan.request?.force) flags.push("--force");
   if (plan.operation === "upgrade" && allOperations(plan).some((o) => o.type === "set_fcv")) {
     flags.push("--set-fcv");
   }

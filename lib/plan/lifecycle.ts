@@ -157,11 +157,29 @@ function phaseOf(
  * The Plan document of a lifecycle command: the recorded cluster's topology and release, the
  * non-empty phases in order, and the base state the stale-plan check compares with.
  */
+/** The selection a start, stop or restart was given, for Plan.request (undefined: none). */
+function request(
+  input: Pick<LifecyclePlanInput, "filter" | "force">,
+): Plan["request"] | undefined {
+  const roles = input.filter?.roles ?? [], nodes = input.filter?.nodes ?? [];
+  if (!roles.length && !nodes.length && !input.force) return undefined;
+  return {
+    ...(roles.length ? { roles } : {}),
+    ...(nodes.length ? { nodes } : {}),
+    ...(input.force ? { force: true } : {}),
+  };
+}
+
 export function lifecyclePlan(
-  input: Pick<LifecyclePlanInput, "planId" | "createdAt" | "hooks" | "dryRun" | "measured"> & {
-    meta: ClusterMeta;
-    deployDir: string;
-  },
+  input:
+    & Pick<
+      LifecyclePlanInput,
+      "planId" | "createdAt" | "hooks" | "dryRun" | "measured" | "filter" | "force"
+    >
+    & {
+      meta: ClusterMeta;
+      deployDir: string;
+    },
   operation: string,
   phases: { name: string; description: string; ops: PlannedOperation[] }[],
   issues: { errors?: ValidationIssue[]; warnings?: ValidationIssue[] } = {},
@@ -198,6 +216,7 @@ export function lifecyclePlan(
     base_state: base ?? { lineage: meta.lineage, serial: meta.serial },
     dry_run: input.dryRun ?? false,
     environment: {},
+    ...(request(input) ? { request: request(input) } : {}),
     ...(estimateSource ? { estimate_source: estimateSource } : {}),
   };
 }

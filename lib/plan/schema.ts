@@ -205,6 +205,15 @@ export const Plan = z.object({
   base_state: BaseState,
   dry_run: z.boolean(),
   environment: z.record(z.string(), z.string()),
+  /**
+   * What a start, stop or restart was asked to act on (`-R`, `-N`, `--force`), so that a hint
+   * that makes the plan again names the same command. Absent: the whole cluster, rolling.
+   */
+  request: z.object({
+    roles: z.array(z.string()).optional(),
+    nodes: z.array(z.string()).optional(),
+    force: z.boolean().optional(),
+  }).optional(),
   /** sha256 of the plan file's bytes before its content_hash line (see hash.ts). */
   content_hash: z.string(),
 });

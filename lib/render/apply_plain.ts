@@ -274,9 +274,7 @@ export class PlainRenderer {
           : "The failed hook runs again on resume. To go on without the cluster's hooks, make " +
             `the plan again with --no-hooks: \`mup ${
               commandOf(plan.operation, plan.cluster_name, plan.version, plan.topology_file)
-            }${
-              replanFlags(plan)
-            } --no-hooks\` (with the same -R/-N selection, if the plan had one).`,
+            }${replanFlags(plan)} --no-hooks\`.`,
       );
     }
   }
