@@ -8,6 +8,8 @@ import {
   deployArgs,
   freePorts,
   killAll,
+  mup,
+  output,
   replicaSetTopology,
   tempHome,
   testMirror,
@@ -119,6 +121,73 @@ Deno.test("cluster reconfigure changes runtime_config by a rolling restart: ever
     assert.match(
       gone.stderr,
       /storage\.journal\.enabled is not a mongod 7\.0\.\d+ option \(removed in 6\.1\)/,
+    );
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("cluster reconfigure: a saved plan applies later; a member that refuses its new configuration fails it, a repair is refused, and a reconfigure again starts it and restarts the rest; a process down elsewhere is refused up front", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const mirror = await testMirror();
+    const first = await writeTopology(home, "rc.yaml", withSlowMs(ports, 100));
+    await ok(home, deployArgs("rc", first, mirror, ["--auto-approve"]));
+    const next = await writeTopology(home, "rc2.yaml", withSlowMs(ports, 250));
+
+    // Saved, reviewed, applied later by its ID.
+    const saved = JSON.parse(
+      (await ok(home, ["cluster", "reconfigure", "rc", next, "--plan-only", "--json"])).stdout,
+    );
+    await ok(home, ["plan", "show", saved.plan_id]);
+    await ok(home, ["plan", "apply", saved.plan_id, "--auto-approve"]);
+    assert.deepEqual(await slowMs(home, ports), [250, 250, 250]);
+
+    // Hooks are not a reconfigure's to record.
+    const hooked = await writeTopology(
+      home,
+      "rc3.yaml",
+      withSlowMs(ports, 300, 'hooks:\n  after_apply: { command: "true" }\n'),
+    );
+    const refused = await ok(home, ["cluster", "reconfigure", "rc", hooked, "--auto-approve"], 1);
+    assert.match(
+      refused.stderr,
+      /also changes hooks of cluster rc, which a reconfigure does not change/,
+    );
+
+    // A member refuses its new configuration (exit code 2, as the simulator's fault knob makes
+    // it) and stays down: the apply fails, saying that a resume would fail the same way.
+    const third = await writeTopology(home, "rc4.yaml", withSlowMs(ports, 300));
+    const failed = await mup(["cluster", "reconfigure", "rc", third, "--auto-approve"], {
+      home,
+      env: { MUP_SIM_CRASH_AT_STARTUP: "2", MUP_SIM_FAULT_PORTS: String(ports[1]) },
+    });
+    assert.equal(failed.code, 1, output(failed));
+    assert.match(failed.stdout, /exited with code 2/);
+    assert.match(
+      failed.stdout,
+      /fix runtime_config in .*rc4\.yaml and reconfigure again: `mup cluster reconfigure rc .*rc4\.yaml`/,
+    );
+    // A repair from the metadata would not restart what runs the new files: refused.
+    const repair = await ok(home, deployArgs("rc", next, mirror, ["--plan-only"]), 1);
+    assert.match(repair.stderr, /has an unfinished reconfigure/);
+    // Reconfigured again (the fault gone): every member planned, the down one started first.
+    const again = await ok(home, ["cluster", "reconfigure", "rc", third, "--auto-approve"]);
+    assert.match(again.stdout, new RegExp(`Started mongod localhost:${ports[1]}`));
+    assert.deepEqual(await slowMs(home, ports), [300, 300, 300]);
+    assert.ok((await display(home, "rc")).healthy);
+
+    // A process down elsewhere would fail the final health check after every restart.
+    await ok(home, ["cluster", "stop", "rc", "-N", `localhost:${ports[2]}`, "--auto-approve"]);
+    const fourth = await writeTopology(home, "rc5.yaml", withSlowMs(ports, 350));
+    const down = await ok(home, ["cluster", "reconfigure", "rc", fourth, "--plan-only"], 1);
+    assert.match(
+      down.stdout + down.stderr,
+      new RegExp(
+        `localhost:${ports[2]} is not running: a reconfiguration restarts processes one at a ` +
+          "time and verifies the whole cluster's health at its end",
+      ),
     );
   } finally {
     await killAll(home);

@@ -10,7 +10,7 @@ import { MupError } from "../errors.ts";
 import { compileHooks } from "../hooks/compile.ts";
 import { withoutHooks } from "../hooks/skip.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
-import { planReconfigure } from "../plan/reconfigure.ts";
+import { otherChanges, planReconfigure, withRuntimeConfigs } from "../plan/reconfigure.ts";
 import { clusterDifferences, recordedPorts, renderDifference } from "../plan/redeploy.ts";
 import { loadTopology } from "../topology/load.ts";
 import { withSecurityDefaults } from "../security/settings.ts";
@@ -20,6 +20,7 @@ import { requireMeta } from "./cluster_show.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh } from "./ssh_options.ts";
 import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
+import { unfinishedApply } from "../state/undeployed.ts";
 
 /** Adds `reconfigure` to the `cluster` command. */
 export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
@@ -46,10 +47,12 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
     // Checked for the release the cluster runs: an option its series no longer knows is an error.
     const loaded = await loadTopology(file, { variant: meta.variant, version: meta.version });
     // With its security defaults written out, as a deploy records it (auth on unless off).
-    const topology = withSecurityDefaults(recordedPorts(loaded.topology, meta.topology));
+    const asked = withSecurityDefaults(recordedPorts(loaded.topology, meta.topology));
+    // What is planned and recorded: the recorded topology with the asked runtime_config.
+    const topology = withRuntimeConfigs(meta.topology, asked);
     const others = clusterDifferences(
       meta,
-      { topology, version: meta.version, variant: meta.variant },
+      { topology: asked, version: meta.version, variant: meta.variant },
       path.join(clusterDir, "deploy"),
       name,
     ).filter((d) => d.command !== "reload");
@@ -65,6 +68,20 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
         },
       );
     }
+    const besides = others.length ? [] : otherChanges(meta.topology, asked);
+    if (besides.length) {
+      throw new MupError(
+        `${file} also changes ${besides.join(", ")} of cluster ${name}, which a reconfigure ` +
+          "does not change (it changes runtime_config only)",
+        {
+          hint: "give the recorded values there (`mup cluster show-config " + name +
+            "` prints them); hooks are recorded by `mup cluster deploy` of the recorded topology",
+        },
+      );
+    }
+    // An unfinished reconfigure left files and processes that the metadata does not describe.
+    const unfinished = await unfinishedApply(clusterDir);
+    const afterUnfinished = unfinished?.state.operation === "reconfigure";
     configureSsh(ctx.executors, meta.topology, opts);
     await planAndApply(ctx, {
       cluster: name,
@@ -76,7 +93,13 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
       ),
       build: async () => {
         const plan = await buildLifecyclePlan(
-          (input) => planReconfigure({ ...input, topology, topologyFile: path.resolve(file) }),
+          (input) =>
+            planReconfigure({
+              ...input,
+              topology,
+              topologyFile: path.resolve(file),
+              afterUnfinished,
+            }),
           { meta, store: ctx.store, executors: ctx.executors, dryRun: opts.dryRun },
         );
         return opts.hooks === false ? withoutHooks(plan) : plan;

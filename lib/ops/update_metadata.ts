@@ -129,9 +129,11 @@ export const updateMetadata: Operation = {
         : {}),
       ...(live ? { feature_compatibility_version: live } : {}),
       topology,
-      // The switch's end: the topology file no longer says what the cluster is.
+      // The switch's end, a reconfigure's: the topology file no longer says what the cluster is.
       ...(tls !== undefined && !switching
         ? { topology_changed: { by: "cluster tls", at: new Date().toISOString() } }
+        : given !== undefined
+        ? { topology_changed: { by: "cluster reconfigure", at: new Date().toISOString() } }
         : {}),
       connection_string: tls === undefined
         ? meta.connection_string

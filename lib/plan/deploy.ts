@@ -24,7 +24,7 @@ import { clusterAccess } from "../security/access.ts";
 import { probeProcesses } from "../probe/live.ts";
 import { SECRET, securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin, secretExists, secretPath } from "../security/secrets.ts";
-import { unfinishedApplyWarning } from "../state/undeployed.ts";
+import { unfinishedApply, unfinishedApplyWarning } from "../state/undeployed.ts";
 import { checkUserKeyfile } from "../preflight/keyfile.ts";
 import { sha256File } from "../util/file_hash.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
@@ -110,6 +110,21 @@ export async function buildDeployPlan(
       {
         hint:
           "give this cluster its own ports, data_dir and log_dir, and its own global.deploy_dir on a machine the other cluster uses (a stopped cluster keeps its own), or remove the other cluster first",
+      },
+    );
+  }
+  // A reconfigure cut off part way left configuration files and processes the metadata does
+  // not describe: a repair from the metadata would write the old files back and restart nothing.
+  const cutOff = meta ? await unfinishedApply(clusterDir) : undefined;
+  if (cutOff?.state.operation === "reconfigure") {
+    throw new MupError(
+      `cluster ${req.cluster} has an unfinished reconfigure (apply ${cutOff.state.state_id}, ` +
+        `${cutOff.outcome}): its processes may run configurations the metadata does not ` +
+        "record, which a repair would not restart",
+      {
+        hint: `\`mup plan resume ${req.cluster}\` completes it; or \`mup cluster reconfigure ` +
+          `${req.cluster} <topology>\` replaces it (every configuration written again, what is ` +
+          "down started, the rest restarted)",
       },
     );
   }

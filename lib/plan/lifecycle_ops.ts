@@ -1,6 +1,7 @@
 /**
  * The operations the lifecycle planners (start, stop, restart, destroy) are built from. Pure.
  */
+import { shellQuote } from "../executor/shell_quote.ts";
 import { hostPort } from "../topology/hosts.ts";
 import * as path from "node:path";
 import type { ClusterMeta } from "../state/meta.ts";
@@ -39,11 +40,15 @@ export function recordedSha256(meta: ClusterMeta, host: string, file: string): s
 export function repairCommand(meta: ClusterMeta): string {
   // After `cluster tls` the topology file says otherwise (the deploy would refuse the change):
   // the recorded topology, as show-config prints it, is the one to repair with.
+  // The mirror the cluster's release came from: offline, the official center is unreachable.
+  const mirror = meta.release?.mirror ? ` --mirror ${shellQuote(meta.release.mirror)}` : "";
   if (meta.topology_changed || !meta.topology_file) {
     return `mup cluster show-config ${meta.name} > ${meta.name}.yaml && mup cluster deploy ` +
-      `${meta.name} ${meta.name}.yaml --version ${meta.version}`;
+      `${meta.name} ${meta.name}.yaml --version ${meta.version}${mirror}`;
   }
-  return `mup cluster deploy ${meta.name} ${meta.topology_file} --version ${meta.version}`;
+  return `mup cluster deploy ${meta.name} ${
+    shellQuote(meta.topology_file)
+  } --version ${meta.version}${mirror}`;
 }
 
 const members = (s: ReplicaSetSpec) => s.members.map((m) => hostPort(m.host, m.port));

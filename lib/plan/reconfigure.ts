@@ -8,7 +8,8 @@
  */
 import * as path from "node:path";
 import type { Topology } from "../topology/schema.ts";
-import { hostPort } from "../topology/hosts.ts";
+import { canonical } from "./redeploy.ts";
+import { hostKey, hostPort } from "../topology/hosts.ts";
 import { deployConfigSecurity, renderConfig } from "./mongo_config.ts";
 import {
   configDbString,
@@ -20,15 +21,36 @@ import {
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { change, op, processTarget, uploadConfigOp } from "./op_builders.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
-import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";
+import {
+  markedPhases,
+  memberStateOp,
+  metadataOp,
+  startOp,
+  verifyOp,
+  waitOp,
+} from "./lifecycle_ops.ts";
 import { rollEach, rollSet } from "./restart.ts";
-import { majorityWarnings, singleMongosWarnings } from "./restart_warnings.ts";
+import {
+  downWhileRestartedWarnings,
+  handBackWarnings,
+  livePriorities,
+  majorityWarnings,
+  priorityNotes,
+  singleMongosWarnings,
+} from "./restart_warnings.ts";
 
 export interface ReconfigurePlanInput extends LifecyclePlanInput {
   /** The topology to run: the recorded one with other runtime_config (the CLI refuses more). */
   topology: Topology;
   /** The file it was read from, recorded in the plan. */
   topologyFile: string;
+  /**
+   * The cluster's last apply is a reconfigure that did not finish: its configuration files and
+   * which processes run them are not what the metadata says. Every process is then planned —
+   * every file written again, what is down started (first), the rest restarted — instead of
+   * only those whose recorded configuration differs.
+   */
+  afterUnfinished?: boolean;
 }
 
 /**
@@ -39,6 +61,8 @@ export function changedConfigs(
   recorded: Topology,
   asked: Topology,
   deployDir: string,
+  /** Every process, changed or not (after an unfinished reconfigure). */
+  all = false,
 ): { proc: ProcessSpec; content: string; changes: string }[] {
   const root = (t: Topology) => t.global.deploy_dir ?? deployDir;
   const before = listProcesses(recorded, deployDir);
@@ -51,10 +75,66 @@ export function changedConfigs(
     const a = after.get(p.id);
     if (!a) return [];
     const content = renderConfig(a, newDb, newSec(a));
-    return content === renderConfig(p, oldDb, oldSec(p))
+    return !all && content === renderConfig(p, oldDb, oldSec(p))
       ? []
       : [{ proc: p, content, changes: runtimeChanges(p, a) }];
   });
+}
+
+/**
+ * `recorded` with the runtime_config of `from` (global, and each entry's, matched by machine and
+ * port): what a reconfigure records, and may change. Everything else stays as recorded.
+ */
+export function withRuntimeConfigs(recorded: Topology, from: Topology): Topology {
+  const own = (list: { host: string; port: number; runtime_config?: Record<string, unknown> }[]) =>
+    new Map(list.map((e) => [`${hostKey(e.host)}:${e.port}`, e.runtime_config]));
+  const swap = <T extends { host: string; port: number; runtime_config?: unknown }>(
+    list: T[],
+    theirs: Map<string, Record<string, unknown> | undefined>,
+  ): T[] =>
+    list.map((e) => {
+      const { runtime_config: _, ...rest } = e;
+      const rc = theirs.get(`${hostKey(e.host)}:${e.port}`);
+      return (rc === undefined ? rest : { ...rest, runtime_config: rc }) as T;
+    });
+  const { runtime_config: _, ...global } = recorded.global;
+  return {
+    ...recorded,
+    global: from.global.runtime_config === undefined
+      ? global
+      : { ...global, runtime_config: from.global.runtime_config },
+    config_servers: swap(recorded.config_servers, own(from.config_servers)),
+    mongod_servers: swap(recorded.mongod_servers, own(from.mongod_servers)),
+    mongos_servers: swap(recorded.mongos_servers, own(from.mongos_servers)),
+  };
+}
+
+/**
+ * The fields besides runtime_config in which `asked` differs from `recorded` ("hooks",
+ * "global.user", "mongod_servers[0].ssh_port"): a reconfigure changes none of them.
+ */
+export function otherChanges(recorded: Topology, asked: Topology): string[] {
+  const a = withRuntimeConfigs(asked, recorded);
+  const out: string[] = [];
+  const compare = (x: Record<string, unknown>, y: Record<string, unknown>, at: string) => {
+    for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) {
+      if (k === "runtime_config" || canonical(x[k]) === canonical(y[k])) continue;
+      const isList = Array.isArray(x[k]) && Array.isArray(y[k]);
+      if (isList && (x[k] as unknown[]).length === (y[k] as unknown[]).length) {
+        (x[k] as Record<string, unknown>[]).forEach((e, i) =>
+          compare(e, (y[k] as Record<string, unknown>[])[i], `${at}${k}[${i}].`)
+        );
+      } else if (k === "global") {
+        compare(x[k] as Record<string, unknown>, y[k] as Record<string, unknown>, "global.");
+      } else out.push(`${at}${k}`);
+    }
+  };
+  compare(
+    recorded as unknown as Record<string, unknown>,
+    a as unknown as Record<string, unknown>,
+    "",
+  );
+  return out;
 }
 
 /** Every leaf of a runtime_config as dotted key → JSON value. */
@@ -81,18 +161,39 @@ export function runtimeChanges(before: ProcessSpec, after: ProcessSpec): string 
 
 /** Pure: the `cluster reconfigure` Plan (no phases when no configuration changes). */
 export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "content_hash"> {
-  const { procs, sets } = clusterProcesses(input);
+  // Ordered by the priorities the sets hold now, as a rolling restart orders them.
+  const { procs, sets } = livePriorities(clusterProcesses(input), input);
   const name = input.meta.name;
-  const changed = changedConfigs(input.meta.topology, input.topology, input.deployDir);
+  const changed = input.afterUnfinished
+    ? changedConfigs(input.meta.topology, input.topology, input.deployDir, true)
+    : changedConfigs(input.meta.topology, input.topology, input.deployDir);
   const chosen = procs.filter((p) => changed.some((c) => c.proc.id === p.id));
+  const running = (p: ProcessSpec) => !!input.facts[p.id]?.running;
   const cfgSet = sets.find((s) => s.configsvr);
-  const errors: ValidationIssue[] = chosen.filter((p) => !input.facts[p.id]?.running).map((p) => ({
-    code: "not_running",
-    severity: "error",
-    host: p.host,
-    message: `${hostPort(p.host, p.port)} is not running: a rolling reconfiguration needs ` +
-      `every process it restarts up (run \`mup cluster start ${name}\` first)`,
-  }));
+  // The health check at the end verifies the whole cluster: a process down elsewhere would
+  // fail it after every restart. After an unfinished reconfigure, what is down is started.
+  const errors: ValidationIssue[] = input.afterUnfinished || !chosen.length
+    ? []
+    : procs.filter((p) => !running(p)).map((p) => ({
+      code: "not_running",
+      severity: "error",
+      host: p.host,
+      message: `${hostPort(p.host, p.port)} is not running: a reconfiguration restarts ` +
+        "processes one at a time and verifies the whole cluster's health at its end (run " +
+        `\`mup cluster start ${name}\` first)`,
+    }));
+  // Down processes (an unfinished reconfigure's): started first, with their new file, so that
+  // each set has its members before any running one is restarted.
+  const down = chosen.filter((p) => !running(p));
+  const up = chosen.filter(running);
+  const order = (p: ProcessSpec) => p.role === "config" ? 0 : p.role === "mongos" ? 2 : 1;
+  const starts = [...down].sort((a, b) => order(a) - order(b)).flatMap((p) => {
+    const set = sets.find((s) => s.name === p.replicaSet);
+    return [
+      startOp(input.meta, p, [], p.role === "mongos" ? cfgSet : undefined),
+      set ? memberStateOp(p, set, "HEALTHY", [`start-${p.id}`]) : waitOp(p),
+    ];
+  });
   const configure: PlannedOperation[] = changed.flatMap(({ proc: p, content, changes }) => {
     const staged = path.join(input.clusterDir, "staging", `${p.id}.conf`);
     const id = `config-${p.id}`;
@@ -115,7 +216,7 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
       }),
     ];
   });
-  const inSet = (s: ReplicaSetSpec) => chosen.filter((p) => p.replicaSet === s.name);
+  const inSet = (s: ReplicaSetSpec) => up.filter((p) => p.replicaSet === s.name);
   const verify = verifyOp(input, []);
   const record = metadataOp(input, "auto", [verify.id]);
   record.description = "Record the new runtime_config";
@@ -128,6 +229,11 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
         ops: configure,
       },
       {
+        name: "start",
+        description: "Start what is down, on its new configuration, before anything restarts",
+        ops: starts,
+      },
+      {
         name: "restart-config",
         description: "Config servers: secondaries one at a time, then the stepped-down primary",
         ops: cfgSet ? rollSet(input, cfgSet, inSet(cfgSet), cfgSet) : [],
@@ -137,13 +243,13 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
         description: "Each replica set: secondaries one at a time, then the stepped-down primary",
         ops: [
           ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(input, s, inSet(s), cfgSet)),
-          ...rollEach(input, chosen.filter((p) => p.role === "mongod" && !p.replicaSet)),
+          ...rollEach(input, up.filter((p) => p.role === "mongod" && !p.replicaSet)),
         ],
       },
       {
         name: "restart-mongos",
         description: "mongos, one at a time",
-        ops: rollEach(input, chosen.filter((p) => p.role === "mongos"), cfgSet),
+        ops: rollEach(input, up.filter((p) => p.role === "mongos"), cfgSet),
       },
       {
         name: "finalize",
@@ -152,10 +258,16 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
       },
     ]
     : [];
-  const warnings = [
-    ...singleMongosWarnings(procs, chosen),
-    ...majorityWarnings(procs, sets, chosen, input.facts, false),
-  ];
+  // What a rolling restart of the same processes says (restart.ts).
+  const warnings = chosen.length
+    ? [
+      ...singleMongosWarnings(procs, up),
+      ...downWhileRestartedWarnings(procs, sets, up),
+      ...priorityNotes(input),
+      ...handBackWarnings(input, sets, up),
+      ...majorityWarnings(procs, sets, up, input.facts, false),
+    ]
+    : [];
   const plan = lifecyclePlan(input, "reconfigure", markedPhases(input, phases), {
     errors,
     warnings,

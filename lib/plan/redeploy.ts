@@ -29,7 +29,8 @@ export interface Difference {
     | "upgrade"
     | "downgrade"
     | "variant-switch"
-    | "reconfigure"
+    | "replica set reconfiguration"
+    | "security change"
     | "move"
     | "tls";
 }
@@ -98,7 +99,7 @@ export function clusterDifferences(
       if (x !== y) {
         out.push({
           change: `${describe(b)}: ${name} ${String(x ?? "(none)")} → ${String(y ?? "(none)")}`,
-          command: "reconfigure",
+          command: "replica set reconfiguration",
         });
       }
     }
@@ -130,19 +131,19 @@ export function clusterDifferences(
       change: `security.auth ${onOff(sb.auth)} → ${onOff(sa.auth)}${
         sb.auth ? "" : " (the recorded cluster runs without access control)"
       }`,
-      command: "reconfigure",
+      command: "security change",
     });
   }
   if (sb.auth && sa.auth && sb.adminUser !== sa.adminUser) {
     out.push({
       change: `security.admin_user ${sb.adminUser} → ${sa.adminUser}`,
-      command: "reconfigure",
+      command: "security change",
     });
   }
   if (sb.auth && sa.auth && sb.keyfile !== sa.keyfile) {
     out.push({
       change: `security.keyfile ${sb.keyfile ?? "(generated)"} → ${sa.keyfile ?? "(generated)"}`,
-      command: "reconfigure",
+      command: "security change",
     });
   }
   if (sb.tls !== sa.tls) {

@@ -64,9 +64,12 @@ export async function buildRollbackPlan(req: {
       `apply ${id} (reconfigure) cannot be rolled back: it replaced configuration files and ` +
         "restarted members onto them",
       {
-        hint: `\`mup plan resume ${req.cluster}\` completes it; then \`mup cluster reconfigure ` +
-          `${req.cluster} <topology with the old runtime_config>\` goes back, without stopping ` +
-          "the cluster",
+        hint: `${
+          state.status === "completed"
+            ? ""
+            : `\`mup plan resume ${req.cluster}\` completes it; then `
+        }\`mup cluster reconfigure ${req.cluster} <topology with the old runtime_config>\` goes ` +
+          "back, without stopping the cluster",
       },
     );
   }

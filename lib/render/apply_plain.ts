@@ -260,6 +260,18 @@ export class PlainRenderer {
       );
       return;
     }
+    if (refusedConfig && plan.operation === "reconfigure") {
+      const again = `mup ${
+        commandOf(plan.operation, plan.cluster_name, plan.version, plan.topology_file)
+      }`;
+      this.write(
+        `\nThe server refused its new configuration (exit code 2: an option or a value mongod ` +
+          `does not accept). A resume would start it on the same configuration: fix ` +
+          `runtime_config in ${plan.topology_file} and reconfigure again: \`${again}\` (it ` +
+          "writes every configuration again, starts what is down, then restarts the rest).",
+      );
+      return;
+    }
     this.write(`\nTo resume: mup plan resume ${plan.cluster_name}`);
     if (e.error?.startsWith("hook ") && e.status !== "paused") {
       // A resume runs the plan's hooks as recorded: a hook that always fails needs a new plan.

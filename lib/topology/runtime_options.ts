@@ -136,8 +136,10 @@ function valueProblem(
       case "list":
         return Array.isArray(v) && v.every((x) => x === null || typeof x !== "object");
       case "map":
-        return isPlainObject(v) &&
-          Object.entries(v).every(([k, x]) => k !== "" && (x === null || typeof x !== "object"));
+        // setParameter is a map of single values; systemLog.component nests components (its
+        // leaves are checked below).
+        return isPlainObject(v) && (key === "systemLog.component" ||
+          Object.entries(v).every(([k, x]) => k !== "" && (x === null || typeof x !== "object")));
       default:
         return v !== null && scalar;
     }
@@ -172,6 +174,17 @@ function valueProblem(
       hint: `remove ${key} from runtime_config`,
     };
   }
+  // mongod checks each compressor name (transport_layer; the simulator's list).
+  if (key === "net.compression.compressors" && typeof v === "string" && v !== "disabled") {
+    const bad = v.split(",").map((c) => c.trim()).filter((c) => !COMPRESSORS.includes(c));
+    if (bad.length) {
+      return {
+        message: `net.compression.compressors names ${bad.join(", ")}, which mongod does not ` +
+          `have ("Invalid network message compressor specified in configuration")`,
+        hint: `name some of ${COMPRESSORS.join(", ")}, or disabled`,
+      };
+    }
+  }
   if (key === "systemLog.component" && isPlainObject(v)) {
     const bad = leaves(v).find((l) =>
       !/^\w[^.]*(\.\w[^.]*)*\.verbosity$/.test(l.key) ||
@@ -191,6 +204,9 @@ function valueProblem(
 }
 
 const MANUAL = "https://www.mongodb.com/docs/manual/reference/configuration-options/";
+
+/** The network compressors mongod knows (net.compression.compressors). */
+const COMPRESSORS = ["snappy", "zstd", "zlib", "noop"];
 
 /**
  * Errors (warnings for keys a non-MongoDB variant may know) for every runtime_config key that
@@ -226,6 +242,7 @@ export function runtimeOptionIssues(
     if (!rc) continue;
     const isGlobal = where[0] === "global";
     const seen = new Set<string>();
+    const values = new Map<string, unknown>();
     for (const leaf of leaves(rc)) {
       if (isManagedKey(leaf.key)) continue;
       const at = [...where, ...leaf.path];
@@ -257,6 +274,24 @@ export function runtimeOptionIssues(
         continue;
       }
       seen.add(dotted);
+      values.set(dotted, leaf.value);
+      if (
+        (leaf.key === "net.bindIp" || leaf.key === "net.bindIpAll") &&
+        values.has("net.bindIp") && values.has("net.bindIpAll")
+      ) {
+        const all = values.get("net.bindIpAll");
+        if (all === true || all === "true") {
+          out.push({
+            severity: "error",
+            code: "option_conflict",
+            path: at,
+            message: "net.bindIp and net.bindIpAll are mutually exclusive: mongod would refuse " +
+              "to start (BadValue)",
+            hint: "keep one of them",
+          });
+          continue;
+        }
+      }
       const spec = BY_YAML.get(leaf.key);
       if (spec && !optionInVersion(spec, version)) {
         out.push({
