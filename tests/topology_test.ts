@@ -500,6 +500,26 @@ Deno.test("runtime_config keys and values are checked against mongod's and mongo
     "write '0700' in quotes (mongod then reads it as octal) or the decimal 448",
   );
   await parseTopology(rs("      net.unixDomainSocket.filePermissions: '0700'\n"), "t.yaml");
+  // Combinations and values mongod checks itself: bindIp beside bindIpAll, compressor names.
+  await expectError(
+    rs("      net: { bindIp: 0.0.0.0, bindIpAll: true }\n"),
+    "option_conflict",
+    5,
+    /net\.bindIp and net\.bindIpAll are mutually exclusive/,
+  );
+  await expectError(
+    rs("      net.compression.compressors: snappy,lz4\n"),
+    "option_value",
+    5,
+    /names lz4, which mongod does not have/,
+  );
+  // systemLog.component as MongoDB's manual writes it, nested.
+  await parseTopology(
+    rs(
+      "      systemLog: { component: { replication: { verbosity: 1, election: { verbosity: 2 } } } }\n",
+    ),
+    "t.yaml",
+  );
   // An option a later series removed: an error for that series, fine for the one that has it.
   const journal = rs("      storage.journal.enabled: true\n");
   await parseTopology(journal, "t.yaml", undefined, { version: "6.0" });
