@@ -223,6 +223,7 @@ function readConfigFile(
     if (!spec || (spec.roles && !spec.roles.includes(role)) || !optionInVersion(spec, version)) {
       throw new OptionsError(`Error parsing YAML config file: Unrecognized option: ${k}`);
     }
+    if (spec.refusedInFile) throw new OptionsError(`BadValue: ${spec.refusedInFile}`);
     out[k] = yamlValue(spec, k, v);
   }
   return out;

@@ -108,6 +108,20 @@ Deno.test("cluster reconfigure changes runtime_config by a rolling restart: ever
       /differs from cluster rc in more than runtime_config:\n.*priority 1 → 3/,
     );
     assert.match(no.stderr, /cluster reconfigure changes runtime_config only/);
+    // A storage layout fixed when the data files were made: mongod would refuse the data.
+    const layout = await writeTopology(
+      home,
+      "rc6.yaml",
+      withSlowMs(ports, 250).replace(
+        "operationProfiling: { slowOpThresholdMs: 250 }",
+        "{ operationProfiling: { slowOpThresholdMs: 250 }, storage.directoryPerDB: true }",
+      ).replace("runtime_config:\n    {", "runtime_config: {"),
+    );
+    const fixed = await ok(home, ["cluster", "reconfigure", "rc", layout, "--plan-only"], 1);
+    assert.match(
+      fixed.stderr,
+      /changes settings fixed when the data files were made:\n {2}• mongod-localhost-\d+: storage\.directoryPerDB \(unset\) → true/,
+    );
     // An option the cluster's series does not know is refused before planning.
     const bad = await writeTopology(
       home,

@@ -115,6 +115,10 @@ Deno.test("simulator options: every option of the table is accepted on the comma
             assert.throws(run, /Unrecognized option/, `${role} ${o.yaml}`);
             continue;
           }
+          if (o.refusedInFile) {
+            assert.throws(run, /not supported in config files/, `${role} ${o.yaml}`);
+            continue;
+          }
           const r = run();
           checked++;
           if (!o.acted) assert.ok(r.ignored.includes(o.yaml), `${role} ${o.yaml} ignored`);

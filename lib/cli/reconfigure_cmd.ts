@@ -10,7 +10,12 @@ import { MupError } from "../errors.ts";
 import { compileHooks } from "../hooks/compile.ts";
 import { withoutHooks } from "../hooks/skip.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
-import { otherChanges, planReconfigure, withRuntimeConfigs } from "../plan/reconfigure.ts";
+import {
+  fixedChanges,
+  otherChanges,
+  planReconfigure,
+  withRuntimeConfigs,
+} from "../plan/reconfigure.ts";
 import { clusterDifferences, recordedPorts, renderDifference } from "../plan/redeploy.ts";
 import { loadTopology } from "../topology/load.ts";
 import { withSecurityDefaults } from "../security/settings.ts";
@@ -65,6 +70,19 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
           hint: `cluster reconfigure changes runtime_config only: start from the recorded ` +
             `topology (\`mup cluster show-config ${name} > ${name}.yaml\`) and change its ` +
             "runtime_config",
+        },
+      );
+    }
+    const fixed = fixedChanges(meta.topology, topology, path.join(clusterDir, "deploy"));
+    if (fixed.length) {
+      throw new MupError(
+        `${file} changes settings fixed when the data files were made:\n${
+          fixed.map((f) => `  • ${f}`).join("\n")
+        }\nmongod refuses to start on existing data with another value`,
+        {
+          hint: "keep their recorded values (`mup cluster show-config " + name +
+            "`); another storage layout needs new data files: a new cluster, the data moved " +
+            "with mongodump/mongorestore",
         },
       );
     }

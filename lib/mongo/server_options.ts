@@ -54,6 +54,10 @@ export interface OptionSpec {
   removedIn?: string;
   /** A value the server refuses at startup although it parses, with the server's reason. */
   refusedValue?: { value: unknown; reason: string };
+  /** Known to the parser but refused in a configuration file (storeMongodOptions), with why. */
+  refusedInFile?: string;
+  /** Fixed when the data files are made: a running cluster's may not change (mongod refuses). */
+  fixedAtInit?: boolean;
 }
 
 /** Whether `o` exists in `version` ("7.0.14", "7.0"): not removed in or before its series. */
@@ -274,8 +278,21 @@ export const OPTIONS: OptionSpec[] = [
   { yaml: "security.clusterIpSourceWhitelist", cli: ["clusterIpSourceWhitelist"], type: "list" },
   { yaml: "security.javascriptEnabled", type: "bool" },
   { cli: ["noscripting"], type: "switch", sets: ["security.javascriptEnabled", false] },
-  { yaml: "security.authSchemaVersion", type: "string", roles: D },
-  { yaml: "security.enableLocalhostAuthBypass", type: "string", roles: D },
+  // Parsed, then refused in a file: "… is currently not supported in config files".
+  {
+    yaml: "security.authSchemaVersion",
+    type: "string",
+    roles: D,
+    refusedInFile: "security.authSchemaVersion is currently not supported in config files",
+  },
+  {
+    yaml: "security.enableLocalhostAuthBypass",
+    type: "string",
+    roles: D,
+    refusedInFile:
+      "security.enableLocalhostAuthBypass is currently not supported in config files " +
+      "(setParameter enableLocalhostAuthBypass is the way)",
+  },
   { yaml: "security.sasl.hostName", type: "string" },
   { yaml: "security.sasl.serviceName", type: "string" },
   { yaml: "security.sasl.saslauthdSocketPath", type: "string" },
@@ -317,8 +334,14 @@ export const OPTIONS: OptionSpec[] = [
   { yaml: "cloud.monitoring.free.tags", cli: ["freeMonitoringTag"], type: "list", roles: D },
   // Storage
   { yaml: "storage.dbPath", cli: ["dbpath"], type: "string", roles: D, acted: true },
-  { yaml: "storage.engine", cli: ["storageEngine"], type: "string", roles: D },
-  { yaml: "storage.directoryPerDB", cli: ["directoryperdb"], type: "switch", roles: D },
+  { yaml: "storage.engine", cli: ["storageEngine"], type: "string", roles: D, fixedAtInit: true },
+  {
+    yaml: "storage.directoryPerDB",
+    cli: ["directoryperdb"],
+    type: "switch",
+    roles: D,
+    fixedAtInit: true,
+  },
   {
     yaml: "storage.syncPeriodSecs",
     cli: ["syncdelay"],
@@ -408,6 +431,7 @@ export const OPTIONS: OptionSpec[] = [
     cli: ["wiredTigerDirectoryForIndexes"],
     type: "switch",
     roles: D,
+    fixedAtInit: true,
   },
   {
     yaml: "storage.wiredTiger.engineConfig.maxCacheOverflowFileSizeGB",

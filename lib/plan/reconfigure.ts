@@ -9,6 +9,7 @@
 import * as path from "node:path";
 import type { Topology } from "../topology/schema.ts";
 import { canonical } from "./redeploy.ts";
+import { BY_YAML } from "../mongo/server_options.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { deployConfigSecurity, renderConfig } from "./mongo_config.ts";
 import {
@@ -135,6 +136,23 @@ export function otherChanges(recorded: Topology, asked: Topology): string[] {
     "",
   );
   return out;
+}
+
+/**
+ * The settings fixed when a member's data files were made (storage.engine, directoryPerDB,
+ * directoryForIndexes) that `asked` changes, as "mongod-localhost-27017: storage.directoryPerDB
+ * (unset) → true": mongod refuses to start on existing data with another value.
+ */
+export function fixedChanges(recorded: Topology, asked: Topology, deployDir: string): string[] {
+  const after = new Map(listProcesses(asked, deployDir).map((p) => [p.id, p]));
+  return listProcesses(recorded, deployDir).flatMap((p) => {
+    const a = after.get(p.id);
+    if (!a || p.role === "mongos") return [];
+    const was = flat(p.runtimeConfig), now = flat(a.runtimeConfig);
+    return [...new Set([...was.keys(), ...now.keys()])]
+      .filter((k) => BY_YAML.get(k)?.fixedAtInit && was.get(k) !== now.get(k))
+      .map((k) => `${p.id}: ${k} ${was.get(k) ?? "(unset)"} → ${now.get(k) ?? "(unset)"}`);
+  });
 }
 
 /** Every leaf of a runtime_config as dotted key → JSON value. */

@@ -167,6 +167,9 @@ function valueProblem(
   if (spec.choices && typeof v === "string" && !spec.choices.includes(v)) {
     return { message: `${key} must be one of ${spec.choices.join(", ")}, not ${shown}`, hint: fix };
   }
+  if (spec.refusedInFile) {
+    return { message: spec.refusedInFile, hint: `remove ${key} from runtime_config` };
+  }
   const refused = spec.refusedValue;
   if (refused && (v === refused.value || String(v) === String(refused.value))) {
     return {
