@@ -122,6 +122,17 @@ Deno.test("cluster reconfigure changes runtime_config by a rolling restart: ever
       fixed.stderr,
       /changes settings fixed when the data files were made:\n {2}• mongod-localhost-\d+: storage\.directoryPerDB \(unset\) → true/,
     );
+    // An oplog size change is planned (the file says it), with what mongod does with it.
+    const oplog = await writeTopology(
+      home,
+      "rc7.yaml",
+      withSlowMs(ports, 250).replace(
+        "operationProfiling: { slowOpThresholdMs: 250 }",
+        "{ operationProfiling: { slowOpThresholdMs: 250 }, replication.oplogSizeMB: 2048 }",
+      ).replace("runtime_config:\n    {", "runtime_config: {"),
+    );
+    const sized = await ok(home, ["cluster", "reconfigure", "rc", oplog, "--plan-only"]);
+    assert.match(sized.stdout, /mongod keeps the size of an oplog that exists/);
     // An option the cluster's series does not know is refused before planning.
     const bad = await writeTopology(
       home,

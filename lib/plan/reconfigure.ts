@@ -277,8 +277,20 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
     ]
     : [];
   // What a rolling restart of the same processes says (restart.ts).
+  const oplog = changed.filter((c) => c.changes.includes("replication.oplogSizeMB"));
   const warnings = chosen.length
     ? [
+      ...(oplog.length
+        ? [{
+          code: "oplog_size_kept",
+          severity: "warning" as const,
+          message: `replication.oplogSizeMB changes on ${
+            oplog.map((c) => c.proc.id).join(", ")
+          }, but mongod keeps the size of an oplog that exists (it reads the setting only when ` +
+            "it creates one): replSetResizeOplog on each member resizes it (MongoDB manual, " +
+            '"Change the Size of the Oplog")',
+        }]
+        : []),
       ...singleMongosWarnings(procs, up),
       ...downWhileRestartedWarnings(procs, sets, up),
       ...priorityNotes(input),
