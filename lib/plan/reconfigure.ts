@@ -182,9 +182,12 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
   // Ordered by the priorities the sets hold now, as a rolling restart orders them.
   const { procs, sets } = livePriorities(clusterProcesses(input), input);
   const name = input.meta.name;
-  const changed = input.afterUnfinished
-    ? changedConfigs(input.meta.topology, input.topology, input.deployDir, true)
-    : changedConfigs(input.meta.topology, input.topology, input.deployDir);
+  const changed = changedConfigs(
+    input.meta.topology,
+    input.topology,
+    input.deployDir,
+    input.afterUnfinished ?? false,
+  );
   const chosen = procs.filter((p) => changed.some((c) => c.proc.id === p.id));
   const running = (p: ProcessSpec) => !!input.facts[p.id]?.running;
   const cfgSet = sets.find((s) => s.configsvr);
@@ -201,16 +204,18 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
         `\`mup cluster start ${name}\` first)`,
     }));
   // Down processes (an unfinished reconfigure's): started first, with their new file, so that
-  // each set has its members before any running one is restarted.
+  // each set has its members before any running one is restarted; one after another, config
+  // servers first and mongos last (a mongos needs its config servers).
   const down = chosen.filter((p) => !running(p));
   const up = chosen.filter(running);
   const order = (p: ProcessSpec) => p.role === "config" ? 0 : p.role === "mongos" ? 2 : 1;
+  let prev: string[] = [];
   const starts = [...down].sort((a, b) => order(a) - order(b)).flatMap((p) => {
     const set = sets.find((s) => s.name === p.replicaSet);
-    return [
-      startOp(input.meta, p, [], p.role === "mongos" ? cfgSet : undefined),
-      set ? memberStateOp(p, set, "HEALTHY", [`start-${p.id}`]) : waitOp(p),
-    ];
+    const wait = set ? memberStateOp(p, set, "HEALTHY", [`start-${p.id}`]) : waitOp(p);
+    const ops = [startOp(input.meta, p, prev, p.role === "mongos" ? cfgSet : undefined), wait];
+    prev = [wait.id];
+    return ops;
   });
   const configure: PlannedOperation[] = changed.flatMap(({ proc: p, content, changes }) => {
     const staged = path.join(input.clusterDir, "staging", `${p.id}.conf`);
