@@ -85,6 +85,14 @@ Deno.test("simulator options: every option of the table is accepted on the comma
               `${role} 7.0 ${flag}`,
             );
           }
+          // An option a later series added: refused by the one before it.
+          if (o.addedIn && allowed) {
+            assert.throws(
+              () => parseOptions(role, ["--sim-version", "6.0.19", ...given]),
+              new RegExp(`unrecognised option '${flag}'`),
+              `${role} 6.0 ${flag}`,
+            );
+          }
           if (allowed && o.refused) {
             assert.throws(run, /the mup simulator does not implement/, `${role} ${flag}`);
             continue;
@@ -104,6 +112,13 @@ Deno.test("simulator options: every option of the table is accepted on the comma
           await Deno.writeTextFile(file, stringify(nested(o.yaml, s.yaml)));
           const version = o.removedIn ? ["--sim-version", "6.0.19"] : [];
           const run = () => parseOptions(role, [...version, "-f", file]);
+          if (o.addedIn && allowed) {
+            assert.throws(
+              () => parseOptions(role, ["--sim-version", "6.0.19", "-f", file]),
+              new RegExp(`Unrecognized option: ${o.yaml}`),
+              `${role} 6.0 ${o.yaml}`,
+            );
+          }
           if (o.removedIn && allowed) {
             assert.throws(
               () => parseOptions(role, ["-f", file]),

@@ -520,6 +520,11 @@ Deno.test("runtime_config keys and values are checked against mongod's and mongo
     ),
     "t.yaml",
   );
+  // An option a later series added: an error for the series before.
+  const added = await errorsOf2(rs("      net.tls.clusterAuthX509.attributes: O=MongoDB\n"), {
+    version: "6.0",
+  });
+  assert.match(added[0].message, /not a mongod 6\.0 option \(new in 7\.0\)/);
   // An option a later series removed: an error for that series, fine for the one that has it.
   const journal = rs("      storage.journal.enabled: true\n");
   await parseTopology(journal, "t.yaml", undefined, { version: "6.0" });

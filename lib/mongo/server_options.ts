@@ -47,6 +47,8 @@ export interface OptionSpec {
    * exit): the simulator refuses it rather than start as if the job had been done.
    */
   refused?: string;
+  /** The first release series whose binaries know the option (earlier: "Unrecognized option"). */
+  addedIn?: string;
   /**
    * The first release series whose binaries no longer know the option ("Unrecognized option"),
    * e.g. storage.journal.enabled, removed in 6.1 (journaling is always on).
@@ -60,12 +62,17 @@ export interface OptionSpec {
   fixedAtInit?: boolean;
 }
 
-/** Whether `o` exists in `version` ("7.0.14", "7.0"): not removed in or before its series. */
+/**
+ * Whether `o` exists in `version` ("7.0.14", "7.0"): added in or before its series, and not
+ * removed in or before it. Without a version: every option of the table.
+ */
 export function optionInVersion(o: OptionSpec, version: string | undefined): boolean {
-  if (!o.removedIn || !version) return true;
-  const [a, b] = version.split(".").map(Number);
-  const [c, d] = o.removedIn.split(".").map(Number);
-  return a < c || (a === c && b < d);
+  if (!version) return true;
+  const series = (v: string) => v.split(".").slice(0, 2).map(Number);
+  const before = (x: number[], y: number[]) => x[0] < y[0] || (x[0] === y[0] && x[1] < y[1]);
+  const v = series(version);
+  if (o.addedIn && before(v, series(o.addedIn))) return false;
+  return !o.removedIn || before(v, series(o.removedIn));
 }
 
 /**
@@ -233,12 +240,14 @@ export const OPTIONS: OptionSpec[] = [
   ),
   ...tls("FIPSMode", "switch", "tlsFIPSMode", "FIPSMode"),
   ...tls("logVersions", "string", "tlsLogVersions"),
+  // New in 7.0 (MongoDB manual: net.tls.clusterAuthX509).
   {
     yaml: "net.tls.clusterAuthX509.attributes",
     cli: ["clusterAuthX509Attributes"],
     type: "string",
+    addedIn: "7.0",
   },
-  { yaml: "net.tls.clusterAuthX509.extensionValue", type: "string" },
+  { yaml: "net.tls.clusterAuthX509.extensionValue", type: "string", addedIn: "7.0" },
   // Process management
   { yaml: "processManagement.fork", cli: ["fork"], type: "switch", acted: true },
   { yaml: "processManagement.pidFilePath", cli: ["pidfilepath"], type: "string", acted: true },

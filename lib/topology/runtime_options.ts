@@ -301,9 +301,11 @@ export function runtimeOptionIssues(
           severity: "error",
           code: "option_removed",
           path: at,
-          message: `${leaf.key} is not a ${roles.join(" or ")} ${version} option (removed in ` +
-            `${spec.removedIn}): ${roles.join(" and ")} would refuse to start ` +
-            `("Unrecognized option: ${leaf.key}")`,
+          message: `${leaf.key} is not a ${roles.join(" or ")} ${version} option (${
+            spec.addedIn && !optionInVersion({ ...spec, removedIn: undefined }, version)
+              ? `new in ${spec.addedIn}`
+              : `removed in ${spec.removedIn}`
+          }): ${roles.join(" and ")} would refuse to start ("Unrecognized option: ${leaf.key}")`,
           hint: `remove ${leaf.key} from runtime_config`,
         });
         continue;
