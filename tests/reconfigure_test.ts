@@ -4,6 +4,7 @@
  * commands that read it; killed part way and resumed; other differences refused.
  */
 import assert from "node:assert/strict";
+import * as path from "node:path";
 import {
   deployArgs,
   freePorts,
@@ -15,7 +16,7 @@ import {
   testMirror,
   writeTopology,
 } from "./helpers.ts";
-import { count, currentState, meta, processLogs, withClient } from "./apply_helpers.ts";
+import { clusterDir, count, currentState, meta, processLogs, withClient } from "./apply_helpers.ts";
 import { display, killWhen, ok } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -203,9 +204,28 @@ Deno.test("cluster reconfigure: a saved plan applies later; a member that refuse
     assert.deepEqual(await slowMs(home, ports), [300, 300, 300]);
     assert.ok((await display(home, "rc")).healthy);
 
-    // A process down elsewhere would fail the final health check after every restart.
-    await ok(home, ["cluster", "stop", "rc", "-N", `localhost:${ports[2]}`, "--auto-approve"]);
+    // A process down elsewhere would fail the final health check after every restart: refused
+    // when planned, and when a plan saved before is applied, before anything is written.
     const fourth = await writeTopology(home, "rc5.yaml", withSlowMs(ports, 350));
+    const early = JSON.parse(
+      (await ok(home, ["cluster", "reconfigure", "rc", fourth, "--plan-only", "--json"])).stdout,
+    );
+    // Killed outside mup (the metadata unchanged, so the saved plan is not stale).
+    const procs = (await meta(home, "rc")).processes as { port: number; pid_file: string }[];
+    const pidFile = procs.find((p) => p.port === ports[2])!.pid_file;
+    Deno.kill(Number((await Deno.readTextFile(pidFile)).trim()), "SIGKILL");
+    const late = await ok(home, ["plan", "apply", early.plan_id, "--auto-approve"], 1);
+    assert.match(
+      late.stdout,
+      new RegExp(
+        `operation mark-status-unknown: members_reachable: not answering: localhost:${ports[2]}`,
+      ),
+    );
+    const conf = (p: number) =>
+      Deno.readTextFile(
+        path.join(clusterDir(home, "rc"), "deploy", "conf", `mongod-${p}`, "mongod.conf"),
+      );
+    assert.match(await conf(ports[0]), /slowOpThresholdMs: 300/, "nothing written");
     const down = await ok(home, ["cluster", "reconfigure", "rc", fourth, "--plan-only"], 1);
     assert.match(
       down.stdout + down.stderr,
@@ -214,6 +234,27 @@ Deno.test("cluster reconfigure: a saved plan applies later; a member that refuse
           "time and verifies the whole cluster's health at its end",
       ),
     );
+
+    // Files that are not what the metadata says (a reconfigure replaced by a stop before it
+    // finished): a reconfigure plans every process, starting what is down, never "No changes".
+    await ok(home, ["cluster", "stop", "rc", "--auto-approve"]);
+    for (const p of ports) {
+      const file = path.join(
+        clusterDir(home, "rc"),
+        "deploy",
+        "conf",
+        `mongod-${p}`,
+        "mongod.conf",
+      );
+      await Deno.writeTextFile(
+        file,
+        (await conf(p)).replace("slowOpThresholdMs: 300", "slowOpThresholdMs: 999"),
+      );
+    }
+    const back = await ok(home, ["cluster", "reconfigure", "rc", third, "--auto-approve"]);
+    assert.doesNotMatch(back.stdout, /No changes/);
+    assert.deepEqual(await slowMs(home, ports), [300, 300, 300]);
+    assert.ok((await display(home, "rc")).healthy);
   } finally {
     await killAll(home);
   }

@@ -25,7 +25,10 @@ import { requireMeta } from "./cluster_show.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh } from "./ssh_options.ts";
 import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
-import { unfinishedApply } from "../state/undeployed.ts";
+import { recordedConfigs } from "../plan/start_files.ts";
+import { sha256Hex } from "../util/hash.ts";
+import type { ClusterMeta } from "../state/meta.ts";
+import type { ExecutorFactory } from "../executor/executor.ts";
 
 /** Adds `reconfigure` to the `cluster` command. */
 export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
@@ -97,9 +100,14 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
         },
       );
     }
-    // An unfinished reconfigure left files and processes that the metadata does not describe.
-    const unfinished = await unfinishedApply(clusterDir);
-    const afterUnfinished = unfinished?.state.operation === "reconfigure";
+    // A reconfigure that did not finish (or that another plan replaced since) left files and
+    // processes the metadata does not describe: a configuration file on a host that is not the
+    // one mup generates from the metadata says so (one that failed before writing any did not).
+    const afterUnfinished = await configsDrifted(
+      meta,
+      path.join(clusterDir, "deploy"),
+      ctx.executors,
+    );
     configureSsh(ctx.executors, meta.topology, opts);
     await planAndApply(ctx, {
       cluster: name,
@@ -129,4 +137,23 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
       ],
     }, opts);
   });
+}
+
+/**
+ * Whether any process's configuration file on its host differs from the one mup generates from
+ * the metadata (sha256; a host that cannot be asked, or a file that is gone, counts as differing).
+ */
+async function configsDrifted(
+  meta: ClusterMeta,
+  deployDir: string,
+  executors: ExecutorFactory,
+): Promise<boolean> {
+  const expected = recordedConfigs(meta, deployDir);
+  const found = await Promise.all(meta.processes.map(async (p) => {
+    const want = expected.get(p.id);
+    if (want === undefined) return false;
+    const have = await executors.forHost(p.host).sha256(p.config).catch(() => undefined);
+    return have !== sha256Hex(want);
+  }));
+  return found.some(Boolean);
 }

@@ -58,8 +58,11 @@ export interface OptionSpec {
   refusedValue?: { value: unknown; reason: string };
   /** Known to the parser but refused in a configuration file (storeMongodOptions), with why. */
   refusedInFile?: string;
-  /** Fixed when the data files are made: a running cluster's may not change (mongod refuses). */
-  fixedAtInit?: boolean;
+  /**
+   * Fixed when the data files are made: a running cluster's may not change (mongod refuses).
+   * The value is the default, what an unset option means.
+   */
+  fixedAtInit?: { default: unknown };
 }
 
 /**
@@ -343,13 +346,19 @@ export const OPTIONS: OptionSpec[] = [
   { yaml: "cloud.monitoring.free.tags", cli: ["freeMonitoringTag"], type: "list", roles: D },
   // Storage
   { yaml: "storage.dbPath", cli: ["dbpath"], type: "string", roles: D, acted: true },
-  { yaml: "storage.engine", cli: ["storageEngine"], type: "string", roles: D, fixedAtInit: true },
+  {
+    yaml: "storage.engine",
+    cli: ["storageEngine"],
+    type: "string",
+    roles: D,
+    fixedAtInit: { default: "wiredTiger" },
+  },
   {
     yaml: "storage.directoryPerDB",
     cli: ["directoryperdb"],
     type: "switch",
     roles: D,
-    fixedAtInit: true,
+    fixedAtInit: { default: false },
   },
   {
     yaml: "storage.syncPeriodSecs",
@@ -440,7 +449,7 @@ export const OPTIONS: OptionSpec[] = [
     cli: ["wiredTigerDirectoryForIndexes"],
     type: "switch",
     roles: D,
-    fixedAtInit: true,
+    fixedAtInit: { default: false },
   },
   {
     yaml: "storage.wiredTiger.engineConfig.maxCacheOverflowFileSizeGB",

@@ -25,7 +25,7 @@ import { firstFew } from "../util/format.ts";
 import { hostKey, hostPort, machinePort } from "../topology/hosts.ts";
 import type { MongoAccess } from "../mongo/client.ts";
 import type { PlanStore } from "./store.ts";
-import { dataDirsUsed, unfinishedApplyWarning } from "../state/undeployed.ts";
+import { dataDirsUsed, unfinishedApply, unfinishedApplyWarning } from "../state/undeployed.ts";
 import { secretPath } from "../security/secrets.ts";
 import { SECRET } from "../security/settings.ts";
 import { sha256File } from "../util/file_hash.ts";
@@ -226,7 +226,12 @@ async function checkStarts(
     const want = await sha256File(secretPath(req.meta.name, ref)).catch(() => undefined);
     if (want) f.sha256 = want;
   }));
-  const repair = repairCommand(req.meta);
+  // A reconfigure that did not finish wrote configurations the metadata does not describe; a
+  // repair over it is refused (deploy.ts): writing them again is a reconfigure's.
+  const cutOff = await unfinishedApply(req.store.clusterDir(req.meta.name));
+  const repair = cutOff?.state.operation === "reconfigure"
+    ? `mup cluster reconfigure ${req.meta.name} <topology>`
+    : repairCommand(req.meta);
   guardStops(plan, files, repair);
   const written = new Set(
     allOperations(plan).filter((o) => o.type === "generate_config").map((o) => o.target.name),

@@ -20,16 +20,9 @@ import {
   type ReplicaSetSpec,
 } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
-import { change, op, processTarget, uploadConfigOp } from "./op_builders.ts";
+import { change, check, op, processTarget, uploadConfigOp } from "./op_builders.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
-import {
-  markedPhases,
-  memberStateOp,
-  metadataOp,
-  startOp,
-  verifyOp,
-  waitOp,
-} from "./lifecycle_ops.ts";
+import { markedPhases, metadataOp, startOp, verifyOp, waitOp } from "./lifecycle_ops.ts";
 import { rollEach, rollSet } from "./restart.ts";
 import {
   downWhileRestartedWarnings,
@@ -149,8 +142,13 @@ export function fixedChanges(recorded: Topology, asked: Topology, deployDir: str
     const a = after.get(p.id);
     if (!a || p.role === "mongos") return [];
     const was = flat(p.runtimeConfig), now = flat(a.runtimeConfig);
+    // Unset is the default (wiredTiger, false): writing the default out changes nothing.
+    const value = (m: Map<string, string>, k: string) =>
+      m.get(k) ?? JSON.stringify(BY_YAML.get(k)!.fixedAtInit!.default);
+    const same = (a: string, b: string) => a === b || a === JSON.stringify(String(JSON.parse(b)));
     return [...new Set([...was.keys(), ...now.keys()])]
-      .filter((k) => BY_YAML.get(k)?.fixedAtInit && was.get(k) !== now.get(k))
+      .filter((k) => BY_YAML.get(k)?.fixedAtInit)
+      .filter((k) => !same(value(was, k), value(now, k)) && !same(value(now, k), value(was, k)))
       .map((k) => `${p.id}: ${k} ${was.get(k) ?? "(unset)"} → ${now.get(k) ?? "(unset)"}`);
   });
 }
@@ -209,10 +207,12 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
   const down = chosen.filter((p) => !running(p));
   const up = chosen.filter(running);
   const order = (p: ProcessSpec) => p.role === "config" ? 0 : p.role === "mongos" ? 2 : 1;
+  // Each waited for until it answers, not until healthy: with most of its set down, a member
+  // is healthy only once the others are up too (the restarts' checks, and the final health
+  // check, wait for that).
   let prev: string[] = [];
   const starts = [...down].sort((a, b) => order(a) - order(b)).flatMap((p) => {
-    const set = sets.find((s) => s.name === p.replicaSet);
-    const wait = set ? memberStateOp(p, set, "HEALTHY", [`start-${p.id}`]) : waitOp(p);
+    const wait = waitOp(p);
     const ops = [startOp(input.meta, p, prev, p.role === "mongos" ? cfgSet : undefined), wait];
     prev = [wait.id];
     return ops;
@@ -303,7 +303,20 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
       ...majorityWarnings(procs, sets, up, input.facts, false),
     ]
     : [];
-  const plan = lifecyclePlan(input, "reconfigure", markedPhases(input, phases), {
+  const marked = markedPhases(input, phases);
+  // Checked again when applied (a plan saved earlier): every process answers before anything
+  // is written, as planning required.
+  const mark = marked[0]?.ops.find((o) => o.id === "mark-status-unknown");
+  if (mark && !input.afterUnfinished) {
+    mark.pre_conditions.push(check(
+      "mark-status-unknown:running",
+      "members_reachable",
+      name,
+      "every process of the cluster answers (the final health check needs them all)",
+      { members: procs.map((p) => hostPort(p.host, p.port)) },
+    ));
+  }
+  const plan = lifecyclePlan(input, "reconfigure", marked, {
     errors,
     warnings,
   });
