@@ -123,6 +123,16 @@ Deno.test("cluster reconfigure changes runtime_config by a rolling restart: ever
       fixed.stderr,
       /changes settings fixed when the data files were made:\n {2}• mongod-localhost-\d+: storage\.directoryPerDB \(unset\) → true/,
     );
+    // Its default written out is no change of layout.
+    const defaults = await writeTopology(
+      home,
+      "rc8.yaml",
+      withSlowMs(ports, 250).replace(
+        "operationProfiling: { slowOpThresholdMs: 250 }",
+        "{ operationProfiling: { slowOpThresholdMs: 250 }, storage.directoryPerDB: false }",
+      ).replace("runtime_config:\n    {", "runtime_config: {"),
+    );
+    await ok(home, ["cluster", "reconfigure", "rc", defaults, "--plan-only"]);
     // An oplog size change is planned (the file says it), with what mongod does with it.
     const oplog = await writeTopology(
       home,
