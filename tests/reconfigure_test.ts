@@ -26,6 +26,11 @@ const withSlowMs = (ports: number[], ms: number, extra = "") =>
   `global:\n  runtime_config:\n    operationProfiling: { slowOpThresholdMs: ${ms} }\n` +
   replicaSetTopology(ports, extra);
 
+/** The replica set with slowOpThresholdMs 250 and `more` (a YAML mapping's inside) globally. */
+const with250And = (ports: number[], more: string) =>
+  `global:\n  runtime_config: { operationProfiling: { slowOpThresholdMs: 250 }, ${more} }\n` +
+  replicaSetTopology(ports);
+
 /** operationProfiling.slowOpThresholdMs as each member's getCmdLineOpts reports it. */
 async function slowMs(home: string, ports: number[]): Promise<unknown[]> {
   const out: unknown[] = [];
@@ -113,10 +118,7 @@ Deno.test("cluster reconfigure changes runtime_config by a rolling restart: ever
     const layout = await writeTopology(
       home,
       "rc6.yaml",
-      withSlowMs(ports, 250).replace(
-        "operationProfiling: { slowOpThresholdMs: 250 }",
-        "{ operationProfiling: { slowOpThresholdMs: 250 }, storage.directoryPerDB: true }",
-      ).replace("runtime_config:\n    {", "runtime_config: {"),
+      with250And(ports, "storage.directoryPerDB: true"),
     );
     const fixed = await ok(home, ["cluster", "reconfigure", "rc", layout, "--plan-only"], 1);
     assert.match(
@@ -127,20 +129,14 @@ Deno.test("cluster reconfigure changes runtime_config by a rolling restart: ever
     const defaults = await writeTopology(
       home,
       "rc8.yaml",
-      withSlowMs(ports, 250).replace(
-        "operationProfiling: { slowOpThresholdMs: 250 }",
-        "{ operationProfiling: { slowOpThresholdMs: 250 }, storage.directoryPerDB: false }",
-      ).replace("runtime_config:\n    {", "runtime_config: {"),
+      with250And(ports, "storage.directoryPerDB: false"),
     );
     await ok(home, ["cluster", "reconfigure", "rc", defaults, "--plan-only"]);
     // An oplog size change is planned (the file says it), with what mongod does with it.
     const oplog = await writeTopology(
       home,
       "rc7.yaml",
-      withSlowMs(ports, 250).replace(
-        "operationProfiling: { slowOpThresholdMs: 250 }",
-        "{ operationProfiling: { slowOpThresholdMs: 250 }, replication.oplogSizeMB: 2048 }",
-      ).replace("runtime_config:\n    {", "runtime_config: {"),
+      with250And(ports, "replication.oplogSizeMB: 2048"),
     );
     const sized = await ok(home, ["cluster", "reconfigure", "rc", oplog, "--plan-only"]);
     assert.match(sized.stdout, /mongod keeps the size of an oplog that exists/);

@@ -49,21 +49,31 @@ function leaves(rc: Record<string, unknown>, at: string[] = []): [string, string
   });
 }
 
-/** One error per runtime_config key (global or an entry's) that sets a managed setting. */
-export function managedKeyIssues(t: Topology): Omit<TopologyIssue, "location">[] {
-  const sources: [(string | number)[], Record<string, unknown> | undefined][] = [
-    [["global", "runtime_config"], t.global.runtime_config],
+/** A runtime_config of a topology: where it is, the map, and the section it is in. */
+export interface RuntimeConfigSource {
+  path: (string | number)[];
+  config: Record<string, unknown> | undefined;
+  section: "global" | "config_servers" | "mongod_servers" | "mongos_servers";
+}
+
+/** Every runtime_config of `t`: global's, then each entry's, in the file's order of sections. */
+export function runtimeConfigSources(t: Topology): RuntimeConfigSource[] {
+  return [
+    { path: ["global", "runtime_config"], config: t.global.runtime_config, section: "global" },
     ...(["config_servers", "mongod_servers", "mongos_servers"] as const).flatMap((section) =>
-      t[section].map((n, i) =>
-        [[section, i, "runtime_config"], n.runtime_config] as [
-          (string | number)[],
-          Record<string, unknown> | undefined,
-        ]
-      )
+      t[section].map((n, i) => ({
+        path: [section, i, "runtime_config"],
+        config: n.runtime_config,
+        section,
+      }))
     ),
   ];
+}
+
+/** One error per runtime_config key (global or an entry's) that sets a managed setting. */
+export function managedKeyIssues(t: Topology): Omit<TopologyIssue, "location">[] {
   const out: Omit<TopologyIssue, "location">[] = [];
-  for (const [where, rc] of sources) {
+  for (const { path: where, config: rc } of runtimeConfigSources(t)) {
     for (const [key, path] of leaves(rc ?? {})) {
       const hit = MANAGED.find(([m]) => key === m || key.startsWith(`${m}.`));
       if (!hit) continue;

@@ -21,7 +21,7 @@ import {
   parseServerInt,
 } from "../mongo/server_options.ts";
 import { didYouMean, editDistance } from "../util/similar.ts";
-import { isManagedKey } from "./managed_keys.ts";
+import { isManagedKey, type RuntimeConfigSource, runtimeConfigSources } from "./managed_keys.ts";
 import type { Topology } from "./schema.ts";
 import type { Issue } from "./validate.ts";
 
@@ -228,20 +228,11 @@ export function runtimeOptionIssues(
     ...(mongodRoles ? ["mongod" as const] : []),
     ...(t.mongos_servers.length ? ["mongos" as const] : []),
   ];
-  const sources: [(string | number)[], Record<string, unknown> | undefined, Role[]][] = [
-    [["global", "runtime_config"], t.global.runtime_config, globalRoles],
-    ...t.config_servers.map((n, i) =>
-      [["config_servers", i, "runtime_config"], n.runtime_config, ["mongod"]] as const
-    ),
-    ...t.mongod_servers.map((n, i) =>
-      [["mongod_servers", i, "runtime_config"], n.runtime_config, ["mongod"]] as const
-    ),
-    ...t.mongos_servers.map((n, i) =>
-      [["mongos_servers", i, "runtime_config"], n.runtime_config, ["mongos"]] as const
-    ),
-  ] as [(string | number)[], Record<string, unknown> | undefined, Role[]][];
+  const rolesOf = (section: RuntimeConfigSource["section"]): Role[] =>
+    section === "global" ? globalRoles : section === "mongos_servers" ? ["mongos"] : ["mongod"];
   const out: Issue[] = [];
-  for (const [where, rc, roles] of sources) {
+  for (const { path: where, config: rc, section } of runtimeConfigSources(t)) {
+    const roles = rolesOf(section);
     if (!rc) continue;
     const isGlobal = where[0] === "global";
     const seen = new Set<string>();
@@ -383,18 +374,7 @@ function unknownIssue(
  * a leading 0 is octal) but a decimal to YAML 1.2, which mup reads (loader's check).
  */
 export function intOptionPaths(t: Topology): { path: (string | number)[]; value: number }[] {
-  const sources: [(string | number)[], Record<string, unknown> | undefined][] = [
-    [["global", "runtime_config"], t.global.runtime_config],
-    ...(["config_servers", "mongod_servers", "mongos_servers"] as const).flatMap((section) =>
-      t[section].map((n, i) =>
-        [[section, i, "runtime_config"], n.runtime_config] as [
-          (string | number)[],
-          Record<string, unknown> | undefined,
-        ]
-      )
-    ),
-  ];
-  return sources.flatMap(([where, rc]) =>
+  return runtimeConfigSources(t).flatMap(({ path: where, config: rc }) =>
     leaves(rc ?? {}).filter((l) =>
       BY_YAML.get(l.key)?.type === "int" && typeof l.value === "number"
     ).map((l) => ({ path: [...where, ...l.path], value: l.value as number }))
