@@ -24,7 +24,7 @@ import { installFixture } from "./fixture.ts";
 
 installFixture();
 
-const REPAIR = /`mup cluster deploy sa .*sa\.yaml --version 7\.0[.0-9]*` \(a repair\)/;
+const REPAIR = /`mup cluster deploy sa .*sa\.yaml --version 7\.0[.0-9]* --mirror \S+` \(a repair\)/;
 
 /** A standalone deployed in a new home; `body` gets its files and how to find its PID. */
 async function withStandalone(

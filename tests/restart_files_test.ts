@@ -25,7 +25,7 @@ import { installFixture } from "./fixture.ts";
 installFixture();
 
 /** The repair each refusal names. */
-const REPAIR = /`mup cluster deploy rs .*rs\.yaml --version 7\.0[.0-9]*` \(a repair\)/;
+const REPAIR = /`mup cluster deploy rs .*rs\.yaml --version 7\.0[.0-9]* --mirror \S+` \(a repair\)/;
 
 /** A 3-member set deployed in a new home; `body` gets its last member and that member's files. */
 async function withSet(
