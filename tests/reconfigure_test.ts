@@ -45,13 +45,18 @@ async function slowMs(home: string, ports: number[]): Promise<unknown[]> {
   return out;
 }
 
+/** Cluster rc: the 3-member set with slowOpThresholdMs 100, deployed from rc.yaml. */
+async function deployRc(home: string, ports: number[], mirror: string): Promise<void> {
+  const file = await writeTopology(home, "rc.yaml", withSlowMs(ports, 100));
+  await ok(home, deployArgs("rc", file, mirror, ["--auto-approve"]));
+}
+
 Deno.test("cluster reconfigure changes runtime_config by a rolling restart: every member runs it, the metadata records it, a kill part way resumes without restarting anyone twice; other differences are refused", async () => {
   const home = await tempHome();
   try {
     const ports = freePorts(3);
     const mirror = await testMirror();
-    const first = await writeTopology(home, "rc.yaml", withSlowMs(ports, 100));
-    await ok(home, deployArgs("rc", first, mirror, ["--auto-approve"]));
+    await deployRc(home, ports, mirror);
     assert.deepEqual(await slowMs(home, ports), [100, 100, 100]);
 
     // cluster deploy of the changed topology names the command that makes the change.
@@ -164,8 +169,7 @@ Deno.test("cluster reconfigure: a saved plan applies later; a member that refuse
   try {
     const ports = freePorts(3);
     const mirror = await testMirror();
-    const first = await writeTopology(home, "rc.yaml", withSlowMs(ports, 100));
-    await ok(home, deployArgs("rc", first, mirror, ["--auto-approve"]));
+    await deployRc(home, ports, mirror);
     const next = await writeTopology(home, "rc2.yaml", withSlowMs(ports, 250));
 
     // Saved, reviewed, applied later by its ID.

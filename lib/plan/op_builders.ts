@@ -3,6 +3,7 @@
  * and start parameters of a process, a configuration upload, and the expected durations the
  * critical path and phase estimates use. Pure.
  */
+import * as path from "node:path";
 import { addressHost } from "../topology/hosts.ts";
 import { configFilePath, logFilePath, pidFilePath } from "./mongo_config.ts";
 import type { ProcessSpec } from "./processes.ts";
@@ -88,6 +89,36 @@ export const uploadConfigOp = (
     depends_on: o.deps,
     estimated_ms: EST.upload,
   });
+
+/**
+ * A configuration written again on a running cluster: `<id>` renders it into the cluster's
+ * staging directory, `upload-<id>` puts it in place on the process's host (read at its next
+ * start), with the descriptions given.
+ */
+export function rewriteConfigOps(
+  p: ProcessSpec,
+  o: { id: string; content: string; clusterDir: string; generate: string; upload: string },
+): PlannedOperation[] {
+  const staged = path.join(o.clusterDir, "staging", `${p.id}.conf`);
+  return [
+    op({
+      id: o.id,
+      type: "generate_config",
+      description: o.generate,
+      target: processTarget(p, { content: o.content, staged_path: staged }),
+      changes: [change("file", staged, "update")],
+      depends_on: [],
+      estimated_ms: 100,
+    }),
+    uploadConfigOp(p, {
+      id: `upload-${o.id}`,
+      description: o.upload,
+      staged,
+      action: "update",
+      deps: [o.id],
+    }),
+  ];
+}
 
 export const change = (
   resource_type: string,

@@ -6,7 +6,6 @@
  * time); mongod reads its configuration file only at startup. The metadata records the new
  * topology last, so it never claims a configuration the processes do not run. Pure.
  */
-import * as path from "node:path";
 import type { Topology } from "../topology/schema.ts";
 import { canonical } from "./redeploy.ts";
 import { BY_YAML } from "../mongo/server_options.ts";
@@ -20,7 +19,7 @@ import {
   type ReplicaSetSpec,
 } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
-import { change, check, op, processTarget, uploadConfigOp } from "./op_builders.ts";
+import { check, rewriteConfigOps } from "./op_builders.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, metadataOp, startOp, verifyOp, waitOp } from "./lifecycle_ops.ts";
 import { rollEach, rollSet } from "./restart.ts";
@@ -217,28 +216,15 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
     prev = [wait.id];
     return ops;
   });
-  const configure: PlannedOperation[] = changed.flatMap(({ proc: p, content, changes }) => {
-    const staged = path.join(input.clusterDir, "staging", `${p.id}.conf`);
-    const id = `config-${p.id}`;
-    return [
-      op({
-        id,
-        type: "generate_config",
-        description: `Generate the new configuration of ${p.id}${changes ? `: ${changes}` : ""}`,
-        target: processTarget(p, { content, staged_path: staged }),
-        changes: [change("file", staged, "update")],
-        depends_on: [],
-        estimated_ms: 100,
-      }),
-      uploadConfigOp(p, {
-        id: `upload-${id}`,
-        description: `Upload the new configuration of ${p.id} (read at its restart)`,
-        staged,
-        action: "update",
-        deps: [id],
-      }),
-    ];
-  });
+  const configure: PlannedOperation[] = changed.flatMap(({ proc: p, content, changes }) =>
+    rewriteConfigOps(p, {
+      id: `config-${p.id}`,
+      content,
+      clusterDir: input.clusterDir,
+      generate: `Generate the new configuration of ${p.id}${changes ? `: ${changes}` : ""}`,
+      upload: `Upload the new configuration of ${p.id} (read at its restart)`,
+    })
+  );
   const inSet = (s: ReplicaSetSpec) => up.filter((p) => p.replicaSet === s.name);
   const verify = verifyOp(input, []);
   const record = metadataOp(input, "auto", [verify.id]);

@@ -16,7 +16,6 @@
  * that accept it), then TLS disabled — members reach each other at every moment. The metadata
  * says `tls: false` last.
  */
-import * as path from "node:path";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { securityOf } from "../security/settings.ts";
 import {
@@ -27,7 +26,7 @@ import {
 } from "./mongo_config.ts";
 import { configDbString, type ProcessSpec, type ReplicaSetSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
-import { change, check, op, processTarget, uploadConfigOp } from "./op_builders.ts";
+import { change, check, op, processTarget, rewriteConfigOps } from "./op_builders.ts";
 import { certificateOps } from "./security_steps.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import {
@@ -71,27 +70,13 @@ function configPhase(input: LifecyclePlanInput, mode: TlsStep): Phase {
   const l = layout(input);
   const ops: PlannedOperation[] = [];
   for (const p of l.procs) {
-    const content = renderConfig(p, l.configDb, l.sec(p, mode));
-    const staged = path.join(input.clusterDir, "staging", `${p.id}.conf`);
-    const id = `config-${p.id}-${mode}`;
-    ops.push(
-      op({
-        id,
-        type: "generate_config",
-        description: `Generate the configuration of ${p.id} with tlsMode ${mode}`,
-        target: processTarget(p, { content, staged_path: staged }),
-        changes: [change("file", staged, "update")],
-        depends_on: [],
-        estimated_ms: 100,
-      }),
-      uploadConfigOp(p, {
-        id: `upload-${id}`,
-        description: `Upload the configuration of ${p.id} (tlsMode ${mode})`,
-        staged,
-        action: "update",
-        deps: [id],
-      }),
-    );
+    ops.push(...rewriteConfigOps(p, {
+      id: `config-${p.id}-${mode}`,
+      content: renderConfig(p, l.configDb, l.sec(p, mode)),
+      clusterDir: input.clusterDir,
+      generate: `Generate the configuration of ${p.id} with tlsMode ${mode}`,
+      upload: `Upload the configuration of ${p.id} (tlsMode ${mode})`,
+    }));
   }
   return {
     name: `configure-${mode}`,
