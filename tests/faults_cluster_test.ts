@@ -322,7 +322,8 @@ Deno.test("re-deploying a cluster with another topology or version is refused be
     assert.match(
       r.stderr,
       new RegExp(
-        `• add rs0 member localhost:${ports[3]} \\(needs scale-out, which mup cannot do yet\\)`,
+        `• add rs0 member localhost:${ports[3]}: made on the running cluster by ` +
+          "`mup cluster scale-out c1 .*`",
       ),
     );
     assert.match(

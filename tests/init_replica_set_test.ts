@@ -99,7 +99,7 @@ Deno.test("init_replica_set: a set initiated while its first-listed member has n
         /replica set rs0 is already initiated \(localhost:\d+ holds its config\)/,
       );
       assert.match(e.message, new RegExp(`planned, not in its config: localhost:${d}`));
-      assert.match(e.message, /adding members needs scale-out/);
+      assert.match(e.message, /adding members needs `mup cluster scale-out`/);
       return true;
     });
     assert.equal(await initiatesReceived(dir, d), 0, "no replSetInitiate reached d");

@@ -16,6 +16,7 @@ import { addCredentialsCommand } from "./credentials_cmd.ts";
 import { addTlsCommand } from "./tls_cmd.ts";
 import { addReconfigureCommand } from "./reconfigure_cmd.ts";
 import { addUpgradeCommand } from "./upgrade_cmd.ts";
+import { addScaleOutCommand } from "./scale_out_cmd.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh, type SshCliOptions } from "./ssh_options.ts";
 import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
@@ -105,5 +106,6 @@ export function clusterCommand(ctx: CliContext): Command {
   addTlsCommand(cmd as unknown as Command, ctx);
   addReconfigureCommand(cmd as unknown as Command, ctx);
   addUpgradeCommand(cmd as unknown as Command, ctx);
+  addScaleOutCommand(cmd as unknown as Command, ctx);
   return cmd as unknown as Command;
 }

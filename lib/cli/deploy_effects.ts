@@ -9,6 +9,7 @@ import { describeLifecycleEffects } from "./lifecycle_effects.ts";
 
 /** The specification's "This will:" block. */
 export function describeEffects(plan: Plan): string {
+  if (plan.operation === "scale-out") return describeScaleOutEffects(plan);
   if (plan.operation !== "deploy") return describeLifecycleEffects(plan);
   if (plan.base_state.lineage !== "") return describeRepairEffects(plan);
   const r = plan.resources;
@@ -61,6 +62,35 @@ function describeRepairEffects(plan: Plan): string {
   ];
   return [`Apply ${plan.plan_id} to cluster ${plan.cluster_name}?`, "", "This will:", ...lines]
     .join("\n");
+}
+
+/**
+ * "This will:" for a scale-out: the processes it creates and starts, the sets they join, the
+ * shards it adds, and that the metadata records them last.
+ */
+function describeScaleOutEffects(plan: Plan): string {
+  const ops = plan.phases.flatMap((ph) => ph.operations);
+  const of = (type: string) => ops.filter((o) => o.type === type);
+  const starts = of("start_process");
+  const hosts = new Set(starts.map((o) => o.target.host));
+  const lines = [
+    `  • Create and start ${plural(starts.length, "MongoDB process", "MongoDB processes")} on ${
+      hosts.size === 1 ? [...hosts][0] : plural(hosts.size, "host")
+    }: ${starts.map((o) => hostPort(o.target.host!, o.target.port!)).join(", ")}`,
+    ...of("add_members").map((o) => `  • ${o.description}, each waited for until SECONDARY`),
+    ...of("init_replica_set").map((o) => `  • Initiate replica set ${o.target.name}`),
+    ...of("add_shard").map((o) => `  • Add shard ${o.target.name} to the cluster`),
+    "  • Verify the health of the whole cluster",
+    "  • Record the new processes in the cluster's metadata",
+    ...hooksLine(plan),
+    ...plan.validation.warnings.map((w) => `  ! ${w.message}`),
+  ];
+  return [
+    `Apply ${plan.plan_id} (scale-out) to cluster ${plan.cluster_name}?`,
+    "",
+    "This will:",
+    ...lines,
+  ].join("\n");
 }
 
 /** "  • Run N hooks (events…)", when the plan has hooks. */

@@ -1,4 +1,5 @@
 import type { OperationType } from "../plan/schema.ts";
+import { addMembers } from "./add_members.ts";
 import { addShard } from "./add_shard.ts";
 import { createUser } from "./create_user.ts";
 import { generateSecret } from "./generate_secret.ts";
@@ -49,4 +50,5 @@ export const OPERATIONS: Record<OperationType, Operation> = {
   set_parameter: setParameter,
   set_balancer: setBalancer,
   set_fcv: setFcv,
+  add_members: addMembers,
 };

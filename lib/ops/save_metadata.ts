@@ -21,9 +21,15 @@ export const saveMetadata: Operation = {
         return sha256 ? [{ host, path: file, sha256 }] : [];
       }),
     )).flat();
+    // A scale-out installs binaries on its new hosts only: the others' stay recorded.
+    const kept = ctx.plan.operation === "scale-out"
+      ? (prev?.binaries ?? []).filter((b) =>
+        !binaries.some((n) => n.host === b.host && n.path === b.path)
+      )
+      : [];
     await writeMeta(
       dir,
-      metaFromPlan(ctx.plan, dir, { prev, stateId: ctx.stateId, binaries }),
+      metaFromPlan(ctx.plan, dir, { prev, stateId: ctx.stateId, binaries: [...kept, ...binaries] }),
     );
     return { output: `wrote ${ctx.op.target.params.path}` };
   },

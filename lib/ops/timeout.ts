@@ -35,6 +35,12 @@ export function timeoutHint(ctx: OperationContext, ms: number): string {
         replanFlags(ctx.plan)
       } --wait-timeout ${Math.ceil((ms * 2) / 1000)}s\`)`;
   }
+  if (ctx.plan.operation === "scale-out") {
+    return `${which}; ${resume}, or plan again with a longer --wait-timeout (e.g. \`mup ` +
+      `cluster scale-out ${ctx.plan.cluster_name} ${
+        ctx.plan.topology_file ? shellQuote(ctx.plan.topology_file) : "<topology>"
+      } --wait-timeout ${Math.ceil((ms * 2) / 1000)}s\`)`;
+  }
   if (ctx.plan.operation !== "deploy") return `${which}; ${resume}`;
   return `${which}; to wait longer, plan again with --wait-timeout (e.g. \`mup cluster deploy ${ctx.plan.cluster_name} ${
     ctx.plan.topology_file ? shellQuote(ctx.plan.topology_file) : "<topology>"

@@ -14,9 +14,9 @@ export function commandOf(
   topologyFile?: string,
 ): string {
   if (operation === "rollback") return `state rollback ${cluster}`;
-  // A reconfigure takes the topology file it was made from.
-  if (operation === "reconfigure") {
-    return `cluster reconfigure ${cluster} ${
+  // A reconfigure and a scale-out take the topology file they were made from.
+  if (operation === "reconfigure" || operation === "scale-out") {
+    return `cluster ${operation} ${cluster} ${
       topologyFile ? shellQuote(topologyFile) : "<topology>"
     }`;
   }

@@ -13,7 +13,7 @@
  * `config-<process>-<mode>` in the modes of its steps and ends every process on the target
  * mode, recording that mode in the metadata.
  */
-import { withRuntimeConfigs } from "./reconfigure.ts";
+import { allowedTopology } from "./added_entries.ts";
 import * as path from "node:path";
 import { hostKey } from "../topology/hosts.ts";
 import { securityOf } from "../security/settings.ts";
@@ -231,10 +231,9 @@ export function recordedConfigIssues(
 ): ValidationIssue[] {
   const asRecorded: Plan = {
     ...plan,
-    // A reconfigure writes the recorded cluster's configurations with its own runtime_config.
-    topology: plan.operation === "reconfigure"
-      ? withRuntimeConfigs(recorded.topology, plan.topology)
-      : recorded.topology,
+    // A reconfigure writes the recorded cluster's configurations with its own runtime_config, a
+    // scale-out those of its added processes too.
+    topology: allowedTopology(plan, recorded.topology),
     deploy_dir: recorded.deploy_dir,
   };
   return planConfigIssues(asRecorded, { topology: "the recorded topology" }).map((i) => ({

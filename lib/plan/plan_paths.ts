@@ -9,6 +9,7 @@
  * Control-machine paths in mup's store (staging, metadata, the download cache, archives) are
  * proven inside the store when the operation runs (lib/ops/operation.ts storeParam).
  */
+import { allowedTopology } from "./added_entries.ts";
 import * as path from "node:path";
 import { hostKey } from "../topology/hosts.ts";
 import { isSystemDir, systemDirIssues } from "../topology/system_dirs.ts";
@@ -332,7 +333,7 @@ export function recordedPathIssues(
 ): ValidationIssue[] {
   const asRecorded: Plan = {
     ...plan,
-    topology: recorded.topology,
+    topology: allowedTopology(plan, recorded.topology),
     deploy_dir: recorded.deploy_dir,
     variant: recorded.variant,
     version: plan.operation === "upgrade" ? plan.version : recorded.version,

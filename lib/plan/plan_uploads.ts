@@ -16,6 +16,7 @@
  * The sibling of plan_paths.ts and plan_configs.ts, in their style: pure, each problem a
  * validation error (code `plan_upload`) naming the operation, the parameter and the fix.
  */
+import { allowedTopology } from "./added_entries.ts";
 import * as path from "node:path";
 import { hostKey } from "../topology/hosts.ts";
 import {
@@ -167,7 +168,7 @@ export function recordedUploadIssues(
 ): ValidationIssue[] {
   const asRecorded: Plan = {
     ...plan,
-    topology: recorded.topology,
+    topology: allowedTopology(plan, recorded.topology),
     deploy_dir: recorded.deploy_dir,
   };
   return planUploadIssues(asRecorded, opts).map((i) => ({

@@ -36,7 +36,12 @@ export interface Difference {
 }
 
 /** Commands mup has today for the changes above (the others arrive with their issues). */
-export const AVAILABLE_COMMANDS = new Set<Difference["command"]>(["tls", "upgrade", "reload"]);
+export const AVAILABLE_COMMANDS = new Set<Difference["command"]>([
+  "tls",
+  "upgrade",
+  "reload",
+  "scale-out",
+]);
 
 const key = (p: ProcessSpec) => `${hostKey(p.host)}:${p.port}`;
 
@@ -79,7 +84,16 @@ export function clusterDifferences(
   const before = new Map(listProcesses(recorded.topology, deployDir).map((p) => [key(p), p]));
   const after = new Map(listProcesses(asked.topology, deployDir).map((p) => [key(p), p]));
   for (const [k, p] of after) {
-    if (!before.has(k)) out.push({ change: `add ${describe(p)}`, command: "scale-out" });
+    if (!before.has(k)) {
+      out.push({
+        change: `add ${
+          describe(p)
+        }: made on the running cluster by \`mup cluster scale-out ${cluster} ${
+          shellQuote(topologyFile)
+        }\``,
+        command: "scale-out",
+      });
+    }
   }
   for (const [k, p] of before) {
     if (!after.has(k)) out.push({ change: `remove ${describe(p)}`, command: "scale-in" });

@@ -174,6 +174,8 @@ function undoOps(o: PlannedOperation, ctx: UndoContext): PlannedOperation[] | st
     case "set_parameter":
       return `${o.id}: ${t.params.name} stays ${t.params.value} until ${t.name} restarts ` +
         "(tlsMode only moves towards requireTLS at runtime)";
+    case "add_members":
+      return `${o.id}: the members stay in the set's config (removing them is a scale-in)`;
     case "download_binary":
       return []; // the download cache is shared by every cluster: kept
     case "wait_for_process":

@@ -57,6 +57,19 @@ export async function buildRollbackPlan(req: {
       },
     );
   }
+  // A scale-out added members to replica sets and shards to the cluster: taking them out again
+  // is a scale-in (members removed by replSetReconfig, shards drained), not a stop and a delete.
+  if (state.operation === "scale-out") {
+    throw new MupError(
+      `apply ${id} (scale-out) cannot be rolled back: it added members to replica sets (and ` +
+        "shards to the cluster), which removing their processes would not take out again",
+      {
+        hint: `${
+          state.status === "completed" ? "" : `\`mup plan resume ${req.cluster}\` completes it; `
+        }removing the added processes is a scale-in, which mup cannot do yet`,
+      },
+    );
+  }
   // A reconfigure replaced configuration files that members read at their restart: the way
   // back is a reconfigure to the old runtime_config, which restarts them onto it.
   if (state.operation === "reconfigure") {

@@ -1,0 +1,211 @@
+/**
+ * `mup cluster scale-out <name> <topology>`: new processes added to a running cluster — members
+ * of its replica sets (shards' or the set's), new shards (a new replica set, initiated and added
+ * through mongos), new mongos. The plan is the deploy plan of the whole new topology cut down to
+ * what the new processes need: their binaries, secrets, directories and configurations, their
+ * starts, then each grown set's `add_members` (one voting member per replSetReconfig) and a wait
+ * until each new member is SECONDARY and caught up; a new shard's initiation, first user and
+ * addShard as a deploy makes them. The health of the whole cluster is verified and the metadata
+ * records the new processes last. Pure.
+ */
+import type { Document } from "mongodb";
+import type { ClusterMeta } from "../state/meta.ts";
+import { hostKey, hostPort } from "../topology/hosts.ts";
+import type { Topology } from "../topology/schema.ts";
+import { memberStateOp } from "./lifecycle_ops.ts";
+import { lifecyclePlan } from "./lifecycle.ts";
+import { change, EST, op } from "./op_builders.ts";
+import { listProcesses, listReplicaSets, type ProcessSpec } from "./processes.ts";
+import type { Hook } from "../hooks/schema.ts";
+import type { MeasuredDurations } from "./estimates.ts";
+import { allOperations, type Plan, type PlannedOperation } from "./schema.ts";
+
+export interface ScaleOutPlanInput {
+  planId: string;
+  createdAt: string;
+  meta: ClusterMeta;
+  /** The cluster's default deploy root (clusterDir/deploy). */
+  deployDir: string;
+  /** The deploy plan (planDeploy) of the whole new topology, its pre-flight included. */
+  deploy: Omit<Plan, "content_hash">;
+  hooks: Hook[];
+  dryRun?: boolean;
+  measured?: MeasuredDurations;
+}
+
+const machine = (host: string, port: number) => `${hostKey(host)}:${port}`;
+
+/** The processes of `topology` the recorded cluster does not have. */
+export function addedProcesses(meta: ClusterMeta, topology: Topology, deployDir: string) {
+  const have = new Set(meta.processes.map((p) => machine(p.host, p.port)));
+  return listProcesses(topology, deployDir).filter((p) => !have.has(machine(p.host, p.port)));
+}
+
+/**
+ * `add-members-<set>`: the new members of an existing set added to its config, as the deploy
+ * plan's replSetInitiate document describes them (priority, votes, hidden, arbiterOnly).
+ */
+function addMembersOp(
+  set: { name: string; members: ProcessSpec[] },
+  added: ProcessSpec[],
+  init: PlannedOperation,
+  deps: string[],
+): PlannedOperation {
+  const planned = JSON.parse(init.target.params.config).members as Document[];
+  const hosts = new Set(added.map((p) => machine(p.host, p.port)));
+  const add = planned.filter((m) => {
+    const i = String(m.host).lastIndexOf(":");
+    return hosts.has(machine(String(m.host).slice(0, i), Number(String(m.host).slice(i + 1))));
+  }).map(({ _id: _, ...m }) => m);
+  const recorded = set.members.filter((p) => !hosts.has(machine(p.host, p.port)));
+  return op({
+    id: `add-members-${set.name}`,
+    type: "add_members",
+    description: `Add ${add.map((m) => m.host).join(", ")} to replica set ${set.name}${
+      add.length > 1 ? " (one replSetReconfig each)" : ""
+    }`,
+    target: {
+      type: "replica_set",
+      name: set.name,
+      host: recorded[0].host,
+      port: recorded[0].port,
+      params: {
+        add: JSON.stringify(add),
+        members: JSON.stringify(recorded.map((p) => hostPort(p.host, p.port))),
+      },
+      timeout_ms: init.target.timeout_ms ?? 120_000,
+    },
+    pre_conditions: [],
+    changes: add.map((m) => change("replica_set_member", `${set.name}/${m.host}`, "create", m)),
+    depends_on: deps,
+    parallel: true,
+    estimated_ms: EST.initSet,
+  });
+}
+
+/** Pure: the `cluster scale-out` Plan (no phases when the topology adds nothing). */
+export function planScaleOut(input: ScaleOutPlanInput): Omit<Plan, "content_hash"> {
+  const { meta, deploy } = input;
+  const procs = listProcesses(deploy.topology, input.deployDir);
+  const added = addedProcesses(meta, deploy.topology, input.deployDir);
+  const addedIds = new Set(added.map((p) => p.id));
+  const recordedSets = new Set(meta.processes.flatMap((p) => p.replica_set ?? []));
+  const sets = listReplicaSets(procs);
+  const newSets = new Set(sets.filter((s) => !recordedSets.has(s.name)).map((s) => s.name));
+  const grown = sets.filter((s) =>
+    recordedSets.has(s.name) && s.members.some((m) => addedIds.has(m.id))
+  );
+  const newHosts = new Set(added.map((p) => hostKey(p.host)));
+  const usedHosts = new Set(meta.processes.map((p) => hostKey(p.host)));
+
+  // What each operation of the deploy plan is about: kept for a new process, host or set.
+  const keep = (o: PlannedOperation): boolean => {
+    const t = o.target;
+    if (o.type === "download_binary" || o.type === "verify_health") return true;
+    if (o.type === "save_metadata") return true;
+    if (o.type === "generate_secret") {
+      const cert = /^secret-cert-(.+)$/.exec(o.id);
+      return cert ? addedIds.has(cert[1]) : true;
+    }
+    if (o.id.startsWith("mkdir-")) return addedIds.has(o.id.slice("mkdir-".length));
+    if (t.type === "process") return addedIds.has(t.name);
+    if (t.type === "host") return newHosts.has(hostKey(t.host ?? t.name));
+    if (t.type === "replica_set") return newSets.has(t.name);
+    return false;
+  };
+  const deployOps = allOperations(deploy);
+  const byId = new Map(deployOps.map((o) => [o.id, o]));
+  const replaced = new Map<string, PlannedOperation>();
+  // An operation left out stands for its own dependencies, so what came after it still waits
+  // for everything kept before it.
+  const memo = new Map<string, string[]>();
+  const through = (id: string): string[] => {
+    if (replaced.has(id) || (byId.has(id) && keep(byId.get(id)!))) {
+      return [replaced.get(id)?.id ?? id];
+    }
+    const m = memo.get(id);
+    if (m) return m;
+    const r = [...new Set((byId.get(id)?.depends_on ?? []).flatMap(through))];
+    memo.set(id, r);
+    return r;
+  };
+  for (const s of grown) {
+    const init = byId.get(`init-rs-${s.name}`)!;
+    const deps = [...new Set(init.depends_on.flatMap(through))];
+    replaced.set(
+      init.id,
+      addMembersOp(s, s.members.filter((m) => addedIds.has(m.id)), init, deps),
+    );
+  }
+  const waits = grown.flatMap((s) =>
+    s.members.filter((m) => addedIds.has(m.id)).map((m) =>
+      memberStateOp(m, s, "SECONDARY", [`add-members-${s.name}`])
+    )
+  );
+  // A host that already runs the cluster's processes has its binaries and secrets: their
+  // operations re-check them (each is idempotent) and change nothing; so do the secrets the
+  // store holds.
+  const settled = (o: PlannedOperation) =>
+    (o.target.type === "host" && usedHosts.has(hostKey(o.target.host ?? o.target.name))) ||
+    (o.type === "generate_secret" && !/^secret-cert-/.test(o.id));
+  const cut = (ops: PlannedOperation[]): PlannedOperation[] =>
+    ops.flatMap((o) => {
+      const r = replaced.get(o.id);
+      if (r) return [r];
+      if (!keep(o)) return [];
+      const depends_on = [...new Set(o.depends_on.flatMap(through))];
+      const next = { ...o, depends_on };
+      if (settled(o)) {
+        next.changes = o.changes.map((c) => ({ ...c, action: "none" as const }));
+        next.description = o.type === "generate_secret"
+          ? o.description.replace(/ \(an earlier attempt made it\)$/, "")
+          : o.description;
+      }
+      if (o.type === "verify_health") next.depends_on = [...depends_on, ...waits.map((w) => w.id)];
+      if (o.type === "save_metadata") {
+        next.description = "Save the cluster metadata with its new processes";
+        next.changes = o.changes.map((c) => ({ ...c, action: "update" as const }));
+      }
+      return [next];
+    });
+  const phase = (name: string) => deploy.phases.find((p) => p.name === name)?.operations ?? [];
+  const phases = added.length
+    ? [
+      {
+        name: "prepare",
+        description: "Binaries, secrets, directories and configuration of the new processes",
+        ops: cut(phase("prepare")),
+      },
+      {
+        name: "deploy",
+        description: "Start the new mongod processes and wait until they answer",
+        ops: cut(phase("deploy")),
+      },
+      {
+        name: "initialize",
+        description: "Add the new members to their replica sets (each waited for until " +
+          "SECONDARY and caught up); initiate new shards, start new mongos, add the shards",
+        ops: [...cut(phase("initialize")), ...waits],
+      },
+      {
+        name: "finalize",
+        description: "Verify health, then record the new processes in the metadata",
+        ops: cut(phase("finalize")),
+      },
+    ]
+    : [];
+  const plan = lifecyclePlan(
+    { ...input, hooks: input.hooks },
+    "scale-out",
+    phases,
+    { errors: deploy.validation.errors, warnings: deploy.validation.warnings },
+  );
+  return {
+    ...plan,
+    // The plan says what the cluster will be: its release the recorded one, its topology grown.
+    validation: deploy.validation,
+    topology: deploy.topology,
+    topology_file: deploy.topology_file,
+    resources: deploy.resources,
+  };
+}

@@ -1,0 +1,266 @@
+/**
+ * What `cluster scale-out` reads before its pure planner runs (scale_out.ts): the asked
+ * topology, the refusals of every change that is not an addition, pre-flight of the new
+ * processes (hosts, ports, directories, platform), and the deploy plan of the whole grown
+ * topology that the planner cuts down.
+ */
+import * as path from "node:path";
+import {
+  archiveSize,
+  loadManifest,
+  localPlatform,
+  resolvePerconaRelease,
+  resolveRelease,
+} from "../download/manifest.ts";
+import type { ExecutorFactory } from "../executor/executor.ts";
+import type { Hook } from "../hooks/schema.ts";
+import { MupError } from "../errors.ts";
+import { checkDirsCreatable, checkForeignData } from "../preflight/data_dirs.ts";
+import { checkDataDirsFree, heldDataDirs } from "../preflight/data_held.ts";
+import { clusterClaims, otherClusters } from "../preflight/clusters.ts";
+import { measuredDurations } from "../preflight/measured.ts";
+import { allocatePorts, preflight } from "../preflight/preflight.ts";
+import { clusterAccess } from "../security/access.ts";
+import { SECRET, withSecurityDefaults } from "../security/settings.ts";
+import { secretExists } from "../security/secrets.ts";
+import { baseStateOf, type ClusterMeta } from "../state/meta.ts";
+import { hostKey, hostPort } from "../topology/hosts.ts";
+import type { LoadedTopology } from "../topology/load.ts";
+import { isLocalHost, topologyKind } from "../topology/schema.ts";
+import { recordedRelease } from "./lifecycle.ts";
+import { planDeploy } from "./planner.ts";
+import { listProcesses } from "./processes.ts";
+import { otherChanges } from "./reconfigure.ts";
+import { clusterDifferences, recordedPorts, renderDifference } from "./redeploy.ts";
+import { estimateResources } from "./resources.ts";
+import { addedProcesses, planScaleOut } from "./scale_out.ts";
+import { withAddedEntries, withoutAddedEntries } from "./added_entries.ts";
+import type { Plan, ValidationIssue } from "./schema.ts";
+import type { PlanStore } from "./store.ts";
+
+export interface ScaleOutRequest {
+  meta: ClusterMeta;
+  /** The asked topology, loaded and checked for the cluster's release. */
+  loaded: LoadedTopology;
+  topologyFile: string;
+  store: PlanStore;
+  executors: ExecutorFactory;
+  cacheDir: string;
+  hooks: Hook[];
+  dryRun?: boolean;
+  waitTimeoutMs?: number;
+}
+
+/**
+ * The scale-out plan of `req.loaded` for the recorded cluster. Throws MupError for a topology
+ * that changes anything but adding processes (naming the command that makes the change), for
+ * a standalone, and for additions mup cannot make on a running cluster (config server members,
+ * a second replica set outside a sharded cluster).
+ */
+export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan, "content_hash">> {
+  const { meta } = req;
+  const name = meta.name;
+  const file = req.topologyFile;
+  const clusterDir = req.store.clusterDir(name);
+  const deployDir = path.join(clusterDir, "deploy");
+  const others = await otherClusters(path.dirname(clusterDir), name);
+  // Port 0 of an entry the recorded topology has is its recorded port; of a new one, a free one.
+  const asked = withSecurityDefaults(allocatePorts(
+    recordedPorts(req.loaded.topology, meta.topology),
+    [
+      ...others.flatMap((o) => o.claims.filter((c) => isLocalHost(c.host)).map((c) => c.port)),
+      ...meta.processes.map((p) => p.port),
+    ],
+  ));
+  const besides = clusterDifferences(
+    meta,
+    { topology: asked, version: meta.version, variant: meta.variant },
+    deployDir,
+    name,
+    undefined,
+    file,
+  ).filter((d) => d.command !== "scale-out");
+  if (besides.length) {
+    throw new MupError(
+      `${file} differs from cluster ${name} in more than added processes:\n${
+        besides.map(renderDifference).join("\n")
+      }`,
+      {
+        hint: "cluster scale-out only adds processes: start from the recorded topology " +
+          `(\`mup cluster show-config ${name} > ${name}.yaml\`) and add entries to it`,
+      },
+    );
+  }
+  const other = otherChanges(meta.topology, withoutAddedEntries(meta.topology, asked));
+  if (other.length) {
+    throw new MupError(
+      `${file} also changes ${other.join(", ")} of cluster ${name}, which a scale-out does not ` +
+        "change (it adds processes only)",
+      {
+        hint: `give the recorded values there (\`mup cluster show-config ${name}\` prints them)`,
+      },
+    );
+  }
+  const topology = withAddedEntries(meta.topology, asked);
+  const added = addedProcesses(meta, topology, deployDir);
+  refuseAdditions(meta, topology, added);
+  const release = recordedRelease(meta);
+  const platform = await localPlatform();
+  const resolveFor = async (arch: string) => {
+    if (arch !== "x86_64" && arch !== "aarch64") {
+      throw new MupError(`MongoDB publishes no Linux ${arch} builds (only x86_64 and aarch64)`);
+    }
+    const p = { ...platform, arch: arch as typeof platform.arch };
+    const source = { mirror: release.mirror };
+    const r = meta.variant === "percona"
+      ? await resolvePerconaRelease(meta.version, p, source)
+      : resolveRelease(await loadManifest(source), meta.version, p, source);
+    r.size_bytes = await archiveSize(r.url);
+    return r;
+  };
+  // Ports the cluster's processes run on, and those an earlier scale-out that failed part way
+  // started, are expected busy.
+  const own = await clusterClaims(clusterDir, name);
+  const procs = listProcesses(topology, deployDir);
+  const { validation, cached, hostReleases, cachedPlatforms, ownRunning } = await preflight({
+    topology,
+    release,
+    resources: estimateResources(procs, release),
+    deployDir: topology.global.deploy_dir ?? deployDir,
+    archivePath: path.join(req.cacheDir, release.archive_name),
+    executors: req.executors,
+    ownPorts: new Map(own.claims.map((c) => [`${hostKey(c.host)}:${c.port}`, c.files.config])),
+    resolveFor,
+  });
+  // The new processes' directories: creatable, not someone else's files, not a live mongod's.
+  const held = await heldDataDirs(added, req.executors);
+  for (
+    const c of [
+      await checkForeignData(added, req.executors),
+      await checkDirsCreatable(added, req.executors),
+      checkDataDirsFree(held, 0),
+    ]
+  ) {
+    validation.checks.push(c.check);
+    if (c.issues.length) {
+      validation.errors.push(...c.issues);
+      validation.valid = false;
+    }
+  }
+  // Members are added through each set's primary, and the health of the whole cluster is
+  // verified at the end: every recorded process must answer.
+  const down = await clusterAccess(name, meta.topology, req.executors).unanswered(meta.processes);
+  const notRunning: ValidationIssue[] = meta.processes.filter((p) => down.has(p.id)).map((p) => ({
+    code: "not_running",
+    severity: "error",
+    host: p.host,
+    message: `${hostPort(p.host, p.port)} is not running: a scale-out adds members through ` +
+      `each set's primary and verifies the whole cluster's health at its end (run \`mup ` +
+      `cluster start ${name}\` first)`,
+  }));
+  if (notRunning.length) {
+    validation.errors.push(...notRunning);
+    validation.valid = false;
+  }
+  for (const w of req.loaded.warnings) {
+    validation.warnings.push({
+      code: w.code,
+      severity: "warning",
+      message: `${w.location.path}: ${w.message}`,
+    });
+  }
+  const deploy = planDeploy({
+    planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
+    createdAt: new Date().toISOString(),
+    clusterName: name,
+    topology,
+    topologyFile: path.resolve(file),
+    release,
+    deployDir,
+    cacheDir: req.cacheDir,
+    clusterDir,
+    validation,
+    hooks: req.hooks,
+    baseState: baseStateOf(meta),
+    cached,
+    ...(Object.keys(hostReleases).length ? { hostReleases } : {}),
+    ...(cachedPlatforms.length ? { cachedPlatforms } : {}),
+    dryRun: req.dryRun,
+    waitTimeoutMs: req.waitTimeoutMs,
+    existingSecrets: (await Promise.all(
+      [SECRET.keyfile, SECRET.admin].map(async (s) => await secretExists(name, s) ? [s] : []),
+    )).flat(),
+    // An earlier scale-out that failed part way: what it started runs already.
+    ...(ownRunning.size
+      ? {
+        runningAlready: added.filter((p) => ownRunning.has(`${hostKey(p.host)}:${p.port}`))
+          .map((p) => p.id),
+      }
+      : {}),
+  });
+  return planScaleOut({
+    planId: deploy.plan_id,
+    createdAt: deploy.created_at,
+    meta,
+    deployDir,
+    deploy,
+    hooks: req.hooks,
+    dryRun: req.dryRun,
+    measured: await measuredDurations(req.store, name, topology),
+  });
+}
+
+/**
+ * The additions a running cluster cannot take from mup: a standalone grown (that is a
+ * conversion to a replica set, not a scale-out), config server members (every mongos's
+ * configuration names them), a second replica set outside a sharded cluster (it would not be a
+ * shard), a mongod outside any replica set in a replica set or sharded cluster.
+ */
+function refuseAdditions(
+  meta: ClusterMeta,
+  topology: Parameters<typeof topologyKind>[0],
+  added: ReturnType<typeof addedProcesses>,
+): void {
+  const name = meta.name;
+  const refuse = (why: string, hint: string) => {
+    throw new MupError(`cluster ${name} cannot be scaled out this way: ${why}`, { hint });
+  };
+  if (meta.kind === "standalone") {
+    refuse(
+      "it is a standalone mongod, which has no replica set to add members to",
+      "a standalone becomes a replica set by a restart with replication.replSetName and " +
+        'rs.initiate() (MongoDB manual, "Convert a Standalone mongod to a Replica Set"), ' +
+        "which mup does not do; deploy a new replica set cluster instead",
+    );
+  }
+  if (topologyKind(topology) !== meta.kind) {
+    refuse(
+      `the topology would make it a ${topologyKind(topology)} cluster (it is ${meta.kind})`,
+      "add members to its replica sets, or mongos and shards to a sharded cluster",
+    );
+  }
+  const config = added.filter((p) => p.role === "config");
+  if (config.length) {
+    refuse(
+      `${config.map((p) => p.id).join(", ")} would be a new config server member, which ` +
+        "mup does not add yet (every mongos's sharding.configDB names the config servers)",
+      "leave config_servers as recorded; add shard members, shards or mongos",
+    );
+  }
+  const recordedSets = new Set(meta.processes.flatMap((p) => p.replica_set ?? []));
+  for (const p of added.filter((p) => p.role === "mongod")) {
+    if (!p.replicaSet) {
+      refuse(
+        `${p.id} has no replica_set`,
+        `give it the replica_set it joins (${[...recordedSets].join(", ")})`,
+      );
+    }
+    if (meta.kind !== "sharded" && !recordedSets.has(p.replicaSet!)) {
+      refuse(
+        `${p.id} would start replica set ${p.replicaSet}, and a replica set cluster has one ` +
+          "set",
+        `give it replica_set ${[...recordedSets][0]}`,
+      );
+    }
+  }
+}

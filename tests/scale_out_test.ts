@@ -1,0 +1,181 @@
+/**
+ * `cluster scale-out`: processes added to a running cluster — replica set members (with the
+ * set's data copied to them), a new shard, a mongos — checked through the real driver
+ * (replSetGetConfig, listShards, reads on the new members), the metadata and the commands that
+ * read it; killed part way and resumed without a second reconfig; other changes refused.
+ */
+import assert from "node:assert/strict";
+import {
+  deployArgs,
+  freePorts,
+  replicaSetTopology,
+  smallShardedTopology,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { currentState, meta, withClient } from "./apply_helpers.ts";
+import { display, killWhen, ok } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+import type { Document } from "mongodb";
+
+installFixture();
+
+/** replSetGetConfig through `port`, as the cluster's admin. */
+function setConfig(home: string, cluster: string, port: number): Promise<Document> {
+  return withClient(
+    `mongodb://localhost:${port}/?directConnection=true`,
+    async (c) => (await c.db("admin").command({ replSetGetConfig: 1 })).config,
+    { home, cluster },
+  );
+}
+
+Deno.test("cluster scale-out adds replica set members: each joins once (a kill part way resumes without a second reconfig), copies the set's data, and the metadata, display and deploy agree; other changes are refused", async () => {
+  const home = await tempHome();
+  const ports = freePorts(5);
+  const mirror = await testMirror();
+  const file = await writeTopology(home, "so.yaml", replicaSetTopology(ports));
+  await ok(home, deployArgs("so", file, mirror, ["--auto-approve"]));
+  // Data the new members must copy (initial sync), written with w: majority.
+  await withClient(
+    `mongodb://localhost:${ports[0]},localhost:${ports[1]}/?replicaSet=rs0`,
+    (c) =>
+      c.db("app").collection<{ _id: number }>("orders").insertMany(
+        Array.from({ length: 20 }, (_, i) => ({ _id: i })),
+        { writeConcern: { w: "majority" } },
+      ),
+    { home, cluster: "so" },
+  );
+  const before = await setConfig(home, "so", ports[0]);
+
+  const grown = await writeTopology(
+    home,
+    "so5.yaml",
+    replicaSetTopology(
+      ports,
+      `  - { host: localhost, port: ${ports[3]}, replica_set: rs0 }\n` +
+        `  - { host: 127.0.0.1, port: ${ports[4]}, replica_set: rs0, priority: 0, hidden: true }\n`,
+    ),
+  );
+  // cluster deploy names the command that makes the change.
+  const refused = await ok(home, deployArgs("so", grown, mirror, ["--plan-only"]), 1);
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `add rs0 member localhost:${ports[3]}: made on the running cluster by \`mup cluster ` +
+        "scale-out so .*so5\\.yaml`",
+    ),
+  );
+
+  // The review says what it adds; killed while the members are being added, then resumed.
+  const args = ["cluster", "scale-out", "so", grown, "--auto-approve"];
+  const plan = await ok(home, ["cluster", "scale-out", "so", grown, "--plan-only"]);
+  assert.match(
+    plan.stdout,
+    new RegExp(`Add localhost:${ports[3]}, 127\\.0\\.0\\.1:${ports[4]} to replica set rs0`),
+  );
+  assert.match(plan.stdout, /Acted on: 2 of 5 processes/);
+  await killWhen(home, "so", args, /^add-members-rs0$/, "running");
+  await ok(home, ["plan", "resume", "so"]);
+  const st = await currentState(home, "so");
+  assert.equal(st.status, "completed");
+  assert.equal(st.operation, "scale-out");
+
+  // Each new member is in the set's config once, added by one reconfig each (none twice), with
+  // the settings the topology gives.
+  const after = await setConfig(home, "so", ports[0]);
+  const hosts = (after.members as Document[]).map((m) => m.host).sort();
+  assert.deepEqual(
+    hosts,
+    [
+      ...ports.slice(0, 4).map((p) => `localhost:${p}`),
+      `127.0.0.1:${ports[4]}`,
+    ].sort(),
+  );
+  assert.equal(after.version, before.version + 2, "one replSetReconfig per added member");
+  const hidden = (after.members as Document[]).find((m) => m.host === `127.0.0.1:${ports[4]}`)!;
+  assert.equal(hidden.hidden, true);
+  assert.equal(hidden.priority, 0);
+  // The new members hold the set's data (read from each directly).
+  for (const p of ports.slice(3)) {
+    const n = await withClient(
+      `mongodb://localhost:${p}/?directConnection=true&readPreference=secondaryPreferred`,
+      (c) => c.db("app").collection("orders").countDocuments(),
+      { home, cluster: "so" },
+    );
+    assert.equal(n, 20, `member ${p} copied the set's data`);
+  }
+  // What reads the metadata agrees.
+  const recorded = await meta(home, "so") as { processes: { port: number }[] };
+  assert.deepEqual(recorded.processes.map((p) => p.port).sort(), [...ports].sort());
+  const shown = await display(home, "so");
+  assert.ok(shown.healthy);
+  const again = await ok(home, deployArgs("so", grown, mirror, ["--plan-only"]));
+  assert.match(again.stdout, /No changes\. The cluster matches the topology\./);
+  const none = await ok(home, args);
+  assert.match(none.stdout, /No changes\. .*adds no process to cluster so\./);
+  // Its members cannot be taken out by a rollback.
+  const back = await ok(home, ["state", "rollback", "so", "--checkpoint", "phase1-complete"], 1);
+  assert.match(back.stderr, /\(scale-out\) cannot be rolled back/);
+  // A new member is a member like the others: restarted from what the metadata records.
+  await ok(home, ["cluster", "restart", "so", "-N", `localhost:${ports[3]}`, "--auto-approve"]);
+
+  // Removing a member, or changing one, is another command's change.
+  const fewer = await ok(home, ["cluster", "scale-out", "so", file, "--auto-approve"], 1);
+  assert.match(fewer.stderr, /more than added processes:\n.*remove rs0 member .*needs scale-in/);
+  const changed = await writeTopology(
+    home,
+    "so6.yaml",
+    (await Deno.readTextFile(grown)).replace(
+      `port: ${ports[1]}, replica_set: rs0`,
+      `port: ${ports[1]}, replica_set: rs0, priority: 3`,
+    ) + `  - { host: localhost, port: ${freePorts(1)[0]}, replica_set: rs0 }\n`,
+  );
+  const other = await ok(home, ["cluster", "scale-out", "so", changed, "--auto-approve"], 1);
+  assert.match(other.stderr, /priority 1 → 3/);
+});
+
+Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new shard added through mongos, a new mongos that routes to it; a config server member is refused", async () => {
+  const home = await tempHome();
+  const ports = freePorts(7);
+  const mirror = await testMirror();
+  const file = await writeTopology(home, "ss.yaml", smallShardedTopology(ports));
+  await ok(home, deployArgs("ss", file, mirror, ["--auto-approve"]));
+  const base = await Deno.readTextFile(file);
+  const grown = await writeTopology(
+    home,
+    "ss2.yaml",
+    base.replace(
+      "mongos_servers:\n",
+      `  - { host: localhost, port: ${ports[4]}, replica_set: shard1 }\n` +
+        `  - { host: localhost, port: ${ports[5]}, replica_set: shard3 }\n` +
+        `mongos_servers:\n  - { host: localhost, port: ${ports[6]} }\n`,
+    ),
+  );
+  const applied = await ok(home, ["cluster", "scale-out", "ss", grown, "--auto-approve"]);
+  assert.match(applied.stdout, /Apply completed successfully/);
+  // Through the new mongos: three shards; shard1 with its new member.
+  const shards = await withClient(
+    `mongodb://localhost:${ports[6]}/`,
+    async (c) => (await c.db("admin").command({ listShards: 1 })).shards as Document[],
+    { home, cluster: "ss" },
+  );
+  assert.deepEqual(shards.map((s) => s._id).sort(), ["shard1", "shard2", "shard3"]);
+  const cfg = await setConfig(home, "ss", ports[1]);
+  assert.equal((cfg.members as Document[]).length, 2);
+  assert.ok((await display(home, "ss")).healthy);
+  const recorded = await meta(home, "ss") as { processes: unknown[] };
+  assert.equal(recorded.processes.length, 7);
+
+  // A config server member would change every mongos's configDB: refused before anything runs.
+  const cfgGrown = await writeTopology(
+    home,
+    "ss3.yaml",
+    (await Deno.readTextFile(grown)).replace(
+      "mongod_servers:\n",
+      `  - { host: localhost, port: ${freePorts(1)[0]}, replica_set: cfg }\nmongod_servers:\n`,
+    ),
+  );
+  const no = await ok(home, ["cluster", "scale-out", "ss", cfgGrown, "--auto-approve"], 1);
+  assert.match(no.stderr, /new config server member, which mup does not add yet/);
+});
