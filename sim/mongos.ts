@@ -215,7 +215,40 @@ export class Mongos implements RoleHooks, Router {
         "FailedToSatisfyReadPreference",
       );
     }
+    await this.refreshShardHosts(shard, set, hosts.split(","), p).catch(() => {});
     return p;
+  }
+
+  /** When each shard's connection string was last compared with its set (ms since epoch). */
+  private shardChecked = new Map<string, number>();
+
+  /**
+   * A shard whose replica set gained or lost members has its connection string in config.shards
+   * rewritten to the members its primary's hello lists (hosts and passives; hidden members and
+   * arbiters are not listed), as the server's ShardRegistry does when its replica set monitor
+   * sees the set change ("Updating sharding state with confirmed replica set"). Compared at most
+   * once a second per shard.
+   */
+  private async refreshShardHosts(
+    shard: Document,
+    set: string,
+    recorded: string[],
+    primary: string,
+  ): Promise<void> {
+    const id = String(shard._id);
+    const now = Date.now();
+    if (now - (this.shardChecked.get(id) ?? 0) < 1000) return;
+    this.shardChecked.set(id, now);
+    const r = await this.server.peers.run(primary, "admin", { hello: 1 }, 1500);
+    if (r.setName !== set) return;
+    const seen = [...(r.hosts ?? []), ...(r.passives ?? [])].map(String);
+    const same = seen.length === recorded.length && seen.every((h) => recorded.includes(h));
+    if (!seen.length || same) return;
+    await this.config("config", {
+      update: "shards",
+      updates: [{ q: { _id: id }, u: { $set: { host: `${set}/${seen.join(",")}` } } }],
+      writeConcern: { w: "majority" },
+    });
   }
 
   async broadcastFcv(version: string): Promise<void> {

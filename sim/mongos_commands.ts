@@ -112,7 +112,16 @@ const listShards: Handler = async (ctx) => {
   if (ctx.db !== "admin") {
     throw errors.unauthorized("listShards may only be run against the admin database.");
   }
-  return { shards: await mongos(ctx).shards() };
+  // The server's replica set monitors keep each shard's connection string current as its set
+  // changes; the simulator compares them when asked (each shard's primary, at most once a second).
+  const m = mongos(ctx);
+  const before = await m.shards();
+  // A shard that does not answer is not waited for: listShards answers from config.shards.
+  await Promise.race([
+    Promise.all(before.map((s) => m.shardPrimary(s).catch(() => undefined))),
+    new Promise((r) => setTimeout(r, 500)),
+  ]);
+  return { shards: await m.shards() };
 };
 
 /**

@@ -161,6 +161,9 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
     { home, cluster: "ss" },
   );
   assert.deepEqual(shards.map((s) => s._id).sort(), ["shard1", "shard2", "shard3"]);
+  // The shard's connection string follows its set (the server's replica set monitor).
+  const shard1 = shards.find((s) => s._id === "shard1")!;
+  assert.match(shard1.host, new RegExp(`^shard1/.*localhost:${ports[4]}`));
   const cfg = await setConfig(home, "ss", ports[1]);
   assert.equal((cfg.members as Document[]).length, 2);
   assert.ok((await display(home, "ss")).healthy);
