@@ -122,7 +122,10 @@ Deno.test("cluster scale-out adds replica set members: each joins once (a kill p
 
   // Removing a member, or changing one, is another command's change.
   const fewer = await ok(home, ["cluster", "scale-out", "so", file, "--auto-approve"], 1);
-  assert.match(fewer.stderr, /more than added processes:\n.*remove rs0 member .*needs scale-in/);
+  assert.match(
+    fewer.stderr,
+    /more than added processes:\n.*remove rs0 member .*made on the running cluster by `mup cluster scale-in so /,
+  );
   const changed = await writeTopology(
     home,
     "so6.yaml",
@@ -135,7 +138,7 @@ Deno.test("cluster scale-out adds replica set members: each joins once (a kill p
   assert.match(other.stderr, /priority 1 → 3/);
 });
 
-Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new shard added through mongos, a new mongos that routes to it; a config server member is refused", async () => {
+Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new shard added through mongos, a new mongos that routes to it; a config server member is refused; scale-in takes the member and a mongos out again, refusing a whole shard and the last mongos", async () => {
   const home = await tempHome();
   const ports = freePorts(7);
   const mirror = await testMirror();
@@ -181,4 +184,35 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
   );
   const no = await ok(home, ["cluster", "scale-out", "ss", cfgGrown, "--auto-approve"], 1);
   assert.match(no.stderr, /new config server member, which mup does not add yet/);
+
+  // And back: the added shard member and the first mongos go; a whole shard, every mongos or
+  // a config server member is refused.
+  const refused = await ok(home, [
+    "cluster",
+    "scale-in",
+    "ss",
+    "-N",
+    `localhost:${ports[5]},localhost:${ports[3]},localhost:${ports[6]},localhost:${ports[0]}`,
+    "--auto-approve",
+  ], 1);
+  const said = refused.stdout + refused.stderr;
+  assert.match(said, /every member of shard shard3 would go: removing a shard .* not done by mup/);
+  assert.match(said, /every mongos would go/);
+  assert.match(said, /is a config server member, which mup does not remove yet/);
+  await ok(home, [
+    "cluster",
+    "scale-in",
+    "ss",
+    "-N",
+    `localhost:${ports[4]},localhost:${ports[3]}`,
+    "--auto-approve",
+  ]);
+  const left = await withClient(
+    `mongodb://localhost:${ports[6]}/`,
+    async (c) => (await c.db("admin").command({ listShards: 1 })).shards as Document[],
+    { home, cluster: "ss" },
+  );
+  assert.equal(left.find((s) => s._id === "shard1")!.host, `shard1/localhost:${ports[1]}`);
+  assert.equal(((await meta(home, "ss")) as { processes: unknown[] }).processes.length, 5);
+  assert.ok((await display(home, "ss")).healthy);
 });

@@ -17,6 +17,7 @@ import { addTlsCommand } from "./tls_cmd.ts";
 import { addReconfigureCommand } from "./reconfigure_cmd.ts";
 import { addUpgradeCommand } from "./upgrade_cmd.ts";
 import { addScaleOutCommand } from "./scale_out_cmd.ts";
+import { addScaleInCommand } from "./scale_in_cmd.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh, type SshCliOptions } from "./ssh_options.ts";
 import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
@@ -107,5 +108,6 @@ export function clusterCommand(ctx: CliContext): Command {
   addReconfigureCommand(cmd as unknown as Command, ctx);
   addUpgradeCommand(cmd as unknown as Command, ctx);
   addScaleOutCommand(cmd as unknown as Command, ctx);
+  addScaleInCommand(cmd as unknown as Command, ctx);
   return cmd as unknown as Command;
 }

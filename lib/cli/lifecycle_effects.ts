@@ -28,6 +28,13 @@ const VERB: Record<string, (n: number, plan: Plan) => string | undefined> = {
       "lowered again without MongoDB's support)";
   },
   mark_rolled_back: () => "Mark the rolled-back apply as rolled_back",
+  remove_members: (_n, plan) =>
+    allOperations(plan).filter((o) => o.type === "remove_members").map((o) => o.description)
+      .join("; ") + " (a primary among them is stepped down first)",
+  save_metadata: (_n, plan) =>
+    plan.operation === "scale-in"
+      ? "Record the cluster without the removed processes in its metadata"
+      : undefined,
 };
 
 /** The "This will:" block of a start, stop, restart, destroy or rollback plan. */
@@ -37,7 +44,8 @@ export function describeLifecycleEffects(plan: Plan): string {
   const lines = [...counts].map(([type, n]) => VERB[type]?.(n, plan)).filter((l) => l);
   // The last record is the one that says what the plan leaves (the first may mark a change).
   const meta = allOperations(plan).filter((o) => o.type === "update_metadata").at(-1);
-  if (meta) {
+  // A scale-in's record is its save_metadata (above); its update_metadata only marks the change.
+  if (meta && plan.operation !== "scale-in") {
     lines.push(
       meta.target.params.status === "removed"
         ? "Remove the cluster's metadata (`cluster list` will no longer show it)"

@@ -3,12 +3,20 @@ import { readMeta, writeMeta } from "../state/meta.ts";
 import { installedBinaries, metaFromPlan } from "../state/meta_from_plan.ts";
 import { sha256File } from "../util/file_hash.ts";
 import { type Operation, storeParam } from "./operation.ts";
+import { hostKey } from "../topology/hosts.ts";
 
 /** meta.yaml: what later commands need to know, with lineage and serial for stale-plan checks. */
 export const saveMetadata: Operation = {
   async isDone(ctx) {
     const meta = await readMeta(path.dirname(storeParam(ctx, "path"))).catch(() => undefined);
-    return meta?.last_plan_id === ctx.plan.plan_id;
+    if (meta?.last_plan_id !== ctx.plan.plan_id) return false;
+    // The plan's first operation may have marked the status with this plan's ID already (a
+    // scale-in): recorded is only what lists the plan's processes.
+    const planned = metaFromPlan(ctx.plan, path.dirname(storeParam(ctx, "path")), {
+      stateId: ctx.stateId,
+    }).processes.map((p) => p.id).sort();
+    return JSON.stringify(meta.processes.map((p) => p.id).sort()) === JSON.stringify(planned) &&
+      meta.status !== "unknown";
   },
   async run(ctx) {
     const dir = path.dirname(storeParam(ctx, "path"));
@@ -21,15 +29,34 @@ export const saveMetadata: Operation = {
         return sha256 ? [{ host, path: file, sha256 }] : [];
       }),
     )).flat();
-    // A scale-out installs binaries on its new hosts only: the others' stay recorded.
-    const kept = ctx.plan.operation === "scale-out"
+    // A scale-out installs binaries on its new hosts only, a scale-in none: the binaries of
+    // the hosts the cluster still uses stay recorded.
+    const t = ctx.plan.topology;
+    const used = new Set(
+      [...t.config_servers, ...t.mongod_servers, ...t.mongos_servers].map((e) => hostKey(e.host)),
+    );
+    const kept = ctx.plan.operation === "scale-out" || ctx.plan.operation === "scale-in"
       ? (prev?.binaries ?? []).filter((b) =>
-        !binaries.some((n) => n.host === b.host && n.path === b.path)
+        used.has(hostKey(b.host)) && !binaries.some((n) => n.host === b.host && n.path === b.path)
       )
       : [];
+    const meta = metaFromPlan(ctx.plan, dir, {
+      prev,
+      stateId: ctx.stateId,
+      binaries: [...kept, ...binaries],
+    });
+    // A scale-in by node (-N) has no topology file: the recorded one stays, marked as listing
+    // what the scale-in removed.
+    const byNode = ctx.plan.operation === "scale-in" && !ctx.plan.topology_file;
     await writeMeta(
       dir,
-      metaFromPlan(ctx.plan, dir, { prev, stateId: ctx.stateId, binaries: [...kept, ...binaries] }),
+      byNode
+        ? {
+          ...meta,
+          ...(prev?.topology_file ? { topology_file: prev.topology_file } : {}),
+          topology_changed: { by: "cluster scale-in", at: new Date().toISOString() },
+        }
+        : meta,
     );
     return { output: `wrote ${ctx.op.target.params.path}` };
   },

@@ -44,7 +44,8 @@ export function withoutAddedEntries(recorded: Topology, asked: Topology): Topolo
 /**
  * The topology a plan of `operation` may write configurations for and run processes of, given
  * the recorded one: a reconfigure's is the recorded topology with its own runtime_config, a
- * scale-out's the recorded one with its added entries; every other plan's the recorded one.
+ * scale-out's the recorded one with its added entries, a scale-in's without its removed ones;
+ * every other plan's the recorded one.
  */
 export function allowedTopology(
   plan: { operation: string; topology: Topology },
@@ -52,5 +53,23 @@ export function allowedTopology(
 ): Topology {
   if (plan.operation === "reconfigure") return withRuntimeConfigs(recorded, plan.topology);
   if (plan.operation === "scale-out") return withAddedEntries(recorded, plan.topology);
+  if (plan.operation === "scale-in") return withoutRemovedEntries(recorded, plan.topology);
   return recorded;
+}
+
+/**
+ * The recorded topology without the entries `asked` lacks (by machine and port): what a
+ * scale-in records. Everything else stays as recorded.
+ */
+export function withoutRemovedEntries(recorded: Topology, asked: Topology): Topology {
+  const keep = <T extends { host: string; port: number }>(was: T[], now: T[]): T[] => {
+    const have = new Set(now.map((e) => machine(e.host, e.port)));
+    return was.filter((e) => have.has(machine(e.host, e.port)));
+  };
+  return {
+    ...recorded,
+    config_servers: keep(recorded.config_servers, asked.config_servers),
+    mongod_servers: keep(recorded.mongod_servers, asked.mongod_servers),
+    mongos_servers: keep(recorded.mongos_servers, asked.mongos_servers),
+  };
 }

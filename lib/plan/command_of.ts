@@ -14,8 +14,10 @@ export function commandOf(
   topologyFile?: string,
 ): string {
   if (operation === "rollback") return `state rollback ${cluster}`;
-  // A reconfigure and a scale-out take the topology file they were made from.
-  if (operation === "reconfigure" || operation === "scale-out") {
+  // A scale-in by node (-N, in the plan's request) has no topology file.
+  if (operation === "scale-in" && !topologyFile) return `cluster scale-in ${cluster}`;
+  // A reconfigure and a scale-out or scale-in take the topology file they were made from.
+  if (operation === "reconfigure" || operation === "scale-out" || operation === "scale-in") {
     return `cluster ${operation} ${cluster} ${
       topologyFile ? shellQuote(topologyFile) : "<topology>"
     }`;

@@ -28,10 +28,10 @@ import { archiveDir } from "../state/archive_name.ts";
  * the processes' own files (a deploy, log or config directory) or the files mup installed (the
  * secrets directory, own_files), then the directory if nothing else is left.
  */
-type Removal = "all" | "if_empty" | "process_files" | "own_files";
+export type Removal = "all" | "if_empty" | "process_files" | "own_files";
 
 /** What a removal leaves alone and names: see lib/ops/remove_directory.ts. */
-interface RemovalParams {
+export interface RemovalParams {
   /** Retained data directories at or inside it. */
   retained?: string[];
   /** The cluster's directories inside it, removed first (those kept report themselves). */
@@ -40,7 +40,7 @@ interface RemovalParams {
   own?: string[];
 }
 
-function removeOp(
+export function removeOp(
   host: string,
   dir: string,
   what: string,
@@ -101,7 +101,10 @@ interface DirRemoval {
  * that goes; one holding the cluster's own directories waits for their removal, so that what is
  * left in it (and reported kept) is what stays.
  */
-function processRemovals(procs: ProcessSpec[], kept: (p: ProcessSpec) => boolean): DirRemoval[] {
+export function processRemovals(
+  procs: ProcessSpec[],
+  kept: (p: ProcessSpec) => boolean,
+): DirRemoval[] {
   const found = new Map<string, DirRemoval>();
   const want = (host: string, dir: string, what: string, mode: Removal) => {
     const had = found.get(`${host}:${dir}`);

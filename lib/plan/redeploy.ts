@@ -41,6 +41,7 @@ export const AVAILABLE_COMMANDS = new Set<Difference["command"]>([
   "upgrade",
   "reload",
   "scale-out",
+  "scale-in",
 ]);
 
 const key = (p: ProcessSpec) => `${hostKey(p.host)}:${p.port}`;
@@ -96,7 +97,16 @@ export function clusterDifferences(
     }
   }
   for (const [k, p] of before) {
-    if (!after.has(k)) out.push({ change: `remove ${describe(p)}`, command: "scale-in" });
+    if (!after.has(k)) {
+      out.push({
+        change: `remove ${
+          describe(p)
+        }: made on the running cluster by \`mup cluster scale-in ${cluster} ${
+          shellQuote(topologyFile)
+        }\``,
+        command: "scale-in",
+      });
+    }
   }
   for (const [k, a] of after) {
     const b = before.get(k);

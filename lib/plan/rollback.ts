@@ -176,6 +176,8 @@ function undoOps(o: PlannedOperation, ctx: UndoContext): PlannedOperation[] | st
         "(tlsMode only moves towards requireTLS at runtime)";
     case "add_members":
       return `${o.id}: the members stay in the set's config (removing them is a scale-in)`;
+    case "remove_members":
+      return `${o.id}: the members stay out of the set's config (adding them is a scale-out)`;
     case "download_binary":
       return []; // the download cache is shared by every cluster: kept
     case "wait_for_process":

@@ -70,6 +70,20 @@ export async function buildRollbackPlan(req: {
       },
     );
   }
+  // A scale-in took members out of their sets and removed their files.
+  if (state.operation === "scale-in") {
+    throw new MupError(
+      `apply ${id} (scale-in) cannot be rolled back: it removed members from replica sets ` +
+        "(and may have removed their directories)",
+      {
+        hint:
+          `${
+            state.status === "completed" ? "" : `\`mup plan resume ${req.cluster}\` completes it; `
+          }\`mup cluster scale-out ${req.cluster} <topology>\` adds members again (they copy the ` +
+          "set's data)",
+      },
+    );
+  }
   // A reconfigure replaced configuration files that members read at their restart: the way
   // back is a reconfigure to the old runtime_config, which restarts them onto it.
   if (state.operation === "reconfigure") {

@@ -35,8 +35,9 @@ export const OPERATION_TYPES = [
   // `cluster upgrade`: the sharded cluster's balancer, the feature compatibility version.
   "set_balancer",
   "set_fcv",
-  // `cluster scale-out`: members added to a running replica set.
+  // `cluster scale-out` and `scale-in`: members added to and removed from a running replica set.
   "add_members",
+  "remove_members",
 ] as const;
 export const OperationType = z.enum(OPERATION_TYPES);
 export type OperationType = z.infer<typeof OperationType>;

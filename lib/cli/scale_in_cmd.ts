@@ -1,0 +1,166 @@
+/**
+ * `mup cluster scale-in <name> [topology] [-N host:port…]`: processes taken out of a running
+ * cluster — replica set members and mongos (lib/plan/scale_in.ts) — through the shared plan →
+ * apply flow and its flags. The processes are named with `-N` (TiUP's way) or by a topology that
+ * is the recorded one without them; any other difference is refused, naming its command.
+ */
+import type { Command } from "@commander-js/extra-typings";
+import * as path from "node:path";
+import { MupError } from "../errors.ts";
+import { compileHooks } from "../hooks/compile.ts";
+import { withoutHooks } from "../hooks/skip.ts";
+import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
+import { withoutAddedEntries, withoutRemovedEntries } from "../plan/added_entries.ts";
+import { otherChanges } from "../plan/reconfigure.ts";
+import { clusterDifferences, recordedPorts, renderDifference } from "../plan/redeploy.ts";
+import { planScaleIn } from "../plan/scale_in.ts";
+import { collect, selectProcesses } from "../plan/select.ts";
+import { listProcesses } from "../plan/processes.ts";
+import { loadTopology } from "../topology/load.ts";
+import { hostKey } from "../topology/hosts.ts";
+import type { Topology } from "../topology/schema.ts";
+import { withSecurityDefaults } from "../security/settings.ts";
+import { describeTopology } from "../render/plan_text.ts";
+import type { ClusterMeta } from "../state/meta.ts";
+import type { CliContext } from "./context.ts";
+import { requireMeta } from "./cluster_show.ts";
+import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
+import { configureSsh } from "./ssh_options.ts";
+import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
+
+/** Adds `scale-in` to the `cluster` command. */
+export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
+  const sub = cmd.command("scale-in")
+    .description(
+      "Take processes out of a running cluster without stopping it: replica set members " +
+        "(each removed by its own replSetReconfig on its set's primary; a primary to remove is " +
+        "stepped down first) and mongos. The removed processes are stopped, what stays is " +
+        "verified healthy, the metadata records it, then the removed processes' directories " +
+        "go (their data too, unless --retain-data). Name them with -N, or give the recorded " +
+        "topology (`mup cluster show-config <name>`) without them",
+    )
+    .argument("<name>", "cluster name")
+    .argument("[topology]", "topology YAML file: the recorded topology, entries removed")
+    .option("-N, --node <host:port>", "a process to remove (repeatable)", collect)
+    .option("--retain-data", "keep the removed members' data directories")
+    .option(
+      "--no-hooks",
+      "make the plan without the cluster's hooks; the review says which are skipped",
+    );
+  planFlowOptions(sub, ctx);
+  sub.action(async (name: string, file: string | undefined, o: unknown) => {
+    const opts = o as PlanFlowOptions & { hooks?: boolean; node?: string[]; retainData?: boolean };
+    const meta = await requireMeta(ctx, name);
+    if (!file === !opts.node?.length) {
+      throw new MupError(
+        file
+          ? "give the processes to remove either with -N or by a topology file, not both"
+          : "name the processes to remove",
+        {
+          hint: `\`mup cluster scale-in ${name} -N host:port\` (repeatable), or ` +
+            `\`mup cluster scale-in ${name} <topology>\` with the recorded topology ` +
+            `(\`mup cluster show-config ${name}\`) without them`,
+        },
+      );
+    }
+    const clusterDir = ctx.store.clusterDir(name);
+    const request = file ? `${name} ${file}` : `${name} -N ${opts.node!.join(" -N ")}`;
+    await refuseOverUnfinishedTlsSwitch(clusterDir, name, `cluster scale-in ${request}`);
+    const topology = file
+      ? await fromFile(meta, file, path.join(clusterDir, "deploy"))
+      : fromNodes(meta, opts.node!, path.join(clusterDir, "deploy"));
+    if (!topology.mongod_servers.length) {
+      throw new MupError(
+        `every mongod of cluster ${name} would go: that is \`mup cluster destroy ${name}\``,
+        { hint: "a scale-in keeps at least one member of each replica set" },
+      );
+    }
+    configureSsh(ctx.executors, meta.topology, opts);
+    await planAndApply(ctx, {
+      cluster: name,
+      operation: "scale-in",
+      noChanges: `${file ?? "-N"} removes no process of cluster ${name}.`,
+      hooks: opts.hooks === false ? [] : compileHooks(
+        meta.topology.hooks,
+        meta.topology_file ? path.dirname(meta.topology_file) : clusterDir,
+      ),
+      build: async () => {
+        const plan = await buildLifecyclePlan(
+          (input) =>
+            planScaleIn({
+              ...input,
+              topology,
+              // By node: no file describes the result (the metadata keeps its own).
+              topologyFile: file ? path.resolve(file) : "",
+              retainData: opts.retainData,
+              // Recorded in the plan's request, so that its hints name the same -N.
+              ...(opts.node?.length ? { filter: { nodes: opts.node } } : {}),
+            }),
+          { meta, store: ctx.store, executors: ctx.executors, dryRun: opts.dryRun },
+        );
+        return opts.hooks === false ? withoutHooks(plan) : plan;
+      },
+      header: (plan) => [
+        `Planning scale-in of cluster: ${name}`,
+        `Topology after it: ${describeTopology(plan)}`,
+        "",
+      ],
+    }, opts);
+  });
+}
+
+/** The recorded topology without the processes `-N` names (by machine and port). */
+function fromNodes(meta: ClusterMeta, nodes: string[], deployDir: string): Topology {
+  const gone = new Set(
+    selectProcesses(listProcesses(meta.topology, deployDir), { nodes }, meta.name).map((p) =>
+      `${hostKey(p.host)}:${p.port}`
+    ),
+  );
+  const keep = <T extends { host: string; port: number }>(l: T[]) =>
+    l.filter((e) => !gone.has(`${hostKey(e.host)}:${e.port}`));
+  return {
+    ...meta.topology,
+    config_servers: keep(meta.topology.config_servers),
+    mongod_servers: keep(meta.topology.mongod_servers),
+    mongos_servers: keep(meta.topology.mongos_servers),
+  };
+}
+
+/**
+ * The recorded topology without the entries `file` lacks. Refuses a file that differs in
+ * anything else (added processes, changed members or settings), naming each difference's command.
+ */
+async function fromFile(meta: ClusterMeta, file: string, deployDir: string): Promise<Topology> {
+  const name = meta.name;
+  const loaded = await loadTopology(file, { variant: meta.variant, version: meta.version });
+  const asked = withSecurityDefaults(recordedPorts(loaded.topology, meta.topology));
+  const besides = clusterDifferences(
+    meta,
+    { topology: asked, version: meta.version, variant: meta.variant },
+    deployDir,
+    name,
+    undefined,
+    file,
+  ).filter((d) => d.command !== "scale-in");
+  if (besides.length) {
+    throw new MupError(
+      `${file} differs from cluster ${name} in more than removed processes:\n${
+        besides.map(renderDifference).join("\n")
+      }`,
+      {
+        hint: "cluster scale-in only removes processes: start from the recorded topology " +
+          `(\`mup cluster show-config ${name} > ${name}.yaml\`) and remove entries from it`,
+      },
+    );
+  }
+  const topology = withoutRemovedEntries(meta.topology, asked);
+  const other = otherChanges(topology, withoutAddedEntries(meta.topology, asked));
+  if (other.length) {
+    throw new MupError(
+      `${file} also changes ${other.join(", ")} of cluster ${name}, which a scale-in does not ` +
+        "change (it removes processes only)",
+      { hint: `give the recorded values there (\`mup cluster show-config ${name}\` prints them)` },
+    );
+  }
+  return topology;
+}

@@ -1,0 +1,116 @@
+/**
+ * `cluster scale-in`: replica set members taken out of a running set — its primary among them,
+ * stepped down first — checked through the real driver (replSetGetConfig, a majority write on
+ * what stays), the metadata, the removed processes and directories; killed part way and resumed
+ * without a second reconfig; --retain-data; refusals.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { deployArgs, freePorts, tempHome, testMirror, writeTopology } from "./helpers.ts";
+import { clusterDir, currentState, meta, withClient } from "./apply_helpers.ts";
+import { display, killWhen, livePids, ok } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+import type { Document } from "mongodb";
+
+installFixture();
+
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+
+/** A four-member set, the first with priority 2 (the primary). */
+const fourMembers = (p: number[]) =>
+  `mongod_servers:\n${
+    p.map((port, i) =>
+      `  - { host: localhost, port: ${port}, replica_set: rs0${i === 0 ? ", priority: 2" : ""} }`
+    ).join("\n")
+  }\n`;
+
+Deno.test("cluster scale-in removes members, the primary stepped down first: one reconfig each (a kill part way resumes without a second), what stays takes majority writes, the metadata and directories follow; --retain-data keeps data; refusals", async () => {
+  const home = await tempHome();
+  const ports = freePorts(5);
+  const mirror = await testMirror();
+  const file = await writeTopology(home, "si.yaml", fourMembers(ports.slice(0, 4)));
+  await ok(home, deployArgs("si", file, mirror, ["--auto-approve"]));
+  const seeds = ports.slice(0, 4).map((p) => `localhost:${p}`).join(",");
+  // As the primary holds it (a secondary learns a new config by heartbeat, a moment later).
+  const config = (_port: number) =>
+    withClient(
+      `mongodb://${seeds}/?replicaSet=rs0`,
+      async (c) => (await c.db("admin").command({ replSetGetConfig: 1 })).config as Document,
+      { home, cluster: "si" },
+    );
+  const before = await config(ports[1]);
+
+  // The primary (priority 2) goes: stepped down, removed, stopped; killed while removing it.
+  const args = ["cluster", "scale-in", "si", "-N", `localhost:${ports[0]}`, "--auto-approve"];
+  const plan = await ok(home, [...args.slice(0, -1), "--plan-only"]);
+  assert.match(plan.stdout, new RegExp(`Remove localhost:${ports[0]} from replica set rs0`));
+  await killWhen(home, "si", args, /^remove-members-rs0$/, "running");
+  await ok(home, ["plan", "resume", "si"]);
+  const st = await currentState(home, "si");
+  assert.equal(st.status, "completed");
+  assert.equal(st.operation, "scale-in");
+  const after = await config(ports[1]);
+  assert.deepEqual(
+    (after.members as Document[]).map((m) => m.host).sort(),
+    ports.slice(1, 4).map((p) => `localhost:${p}`).sort(),
+  );
+  assert.equal(after.version, before.version + 1, "one replSetReconfig for one member");
+  // What stays elects a primary and takes majority writes.
+  await withClient(
+    `mongodb://${seeds}/?replicaSet=rs0`,
+    (c) => c.db("app").collection("t").insertOne({ x: 1 }, { writeConcern: { w: "majority" } }),
+    { home, cluster: "si" },
+  );
+  const dir = path.join(clusterDir(home, "si"), "deploy");
+  assert.equal(await exists(path.join(dir, "data", `mongod-${ports[0]}`)), false, "data removed");
+  const recorded = await meta(home, "si") as { processes: { port: number }[] };
+  assert.deepEqual(recorded.processes.map((p) => p.port).sort(), ports.slice(1, 4).sort());
+  assert.equal((await livePids(home, "si")).length, 3, "the removed member no longer runs");
+  assert.ok((await display(home, "si")).healthy);
+  const back = await ok(home, ["state", "rollback", "si", "--checkpoint", "phase1-complete"], 1);
+  assert.match(back.stderr, /\(scale-in\) cannot be rolled back/);
+  // The original topology has a member the cluster no longer has: a scale-out adds it.
+  const repair = await ok(home, deployArgs("si", file, mirror, ["--plan-only"]), 1);
+  assert.match(
+    repair.stderr,
+    /add rs0 member .*: made on the running cluster by `mup cluster scale-out si/,
+  );
+
+  // By topology file, keeping the data.
+  const three = await writeTopology(
+    home,
+    "si3.yaml",
+    `mongod_servers:\n${
+      ports.slice(1, 3).map((p) => `  - { host: localhost, port: ${p}, replica_set: rs0 }`).join(
+        "\n",
+      )
+    }\n`,
+  );
+  await ok(home, ["cluster", "scale-in", "si", three, "--retain-data", "--auto-approve"]);
+  assert.equal(await exists(path.join(dir, "data", `mongod-${ports[3]}`)), true, "data kept");
+  assert.equal((await config(ports[1])).members.length, 2);
+  const none = await ok(home, ["cluster", "scale-in", "si", three, "--auto-approve"]);
+  assert.match(none.stdout, /No changes\./);
+
+  // Refused: a process the cluster does not have, both ways at once, every member.
+  const unknown = await ok(home, ["cluster", "scale-in", "si", "-N", `localhost:${ports[4]}`], 1);
+  assert.match(unknown.stderr, /matches no process of this cluster/);
+  const both = await ok(
+    home,
+    ["cluster", "scale-in", "si", three, "-N", `localhost:${ports[1]}`],
+    1,
+  );
+  assert.match(both.stderr, /either with -N or by a topology file/);
+  const all = await ok(home, [
+    "cluster",
+    "scale-in",
+    "si",
+    "-N",
+    `localhost:${ports[1]},localhost:${ports[2]}`,
+    "--auto-approve",
+  ], 1);
+  assert.match(
+    all.stdout + all.stderr,
+    /every mongod of cluster si would go: that is `mup cluster destroy si`/,
+  );
+});
