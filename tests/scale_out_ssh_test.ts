@@ -49,7 +49,7 @@ Deno.test({
       );
       assert.deepEqual(
         (cfg.members as Document[]).map((m) => m.host).sort(),
-        [`127.0.0.2:${p1}`, `127.0.0.2:${p2}`, `127.0.0.3:${p3}`],
+        [`127.0.0.2:${p1}`, `127.0.0.2:${p2}`, `127.0.0.3:${p3}`].sort(),
       );
       const copied = await withClient(
         `mongodb://127.0.0.3:${p3}/?directConnection=true&readPreference=secondaryPreferred`,

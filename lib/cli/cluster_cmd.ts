@@ -20,7 +20,10 @@ import { addScaleOutCommand } from "./scale_out_cmd.ts";
 import { addScaleInCommand } from "./scale_in_cmd.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh, type SshCliOptions } from "./ssh_options.ts";
-import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
+import {
+  refuseOverUnfinishedScaleOut,
+  refuseOverUnfinishedTlsSwitch,
+} from "./unfinished_switch.ts";
 
 export function clusterCommand(ctx: CliContext): Command {
   const cmd = new Command("cluster").description("Deploy and operate MongoDB clusters");
@@ -64,6 +67,11 @@ export function clusterCommand(ctx: CliContext): Command {
       ? undefined
       : parseDurationOption(WAIT_TIMEOUT, opts.waitTimeout);
     await refuseOverUnfinishedTlsSwitch(
+      ctx.store.clusterDir(name),
+      name,
+      `cluster deploy ${name} ${topologyFile}`,
+    );
+    await refuseOverUnfinishedScaleOut(
       ctx.store.clusterDir(name),
       name,
       `cluster deploy ${name} ${topologyFile}`,

@@ -77,8 +77,13 @@ function describeScaleOutEffects(plan: Plan): string {
     `  • Create and start ${plural(starts.length, "MongoDB process", "MongoDB processes")} on ${
       hosts.size === 1 ? [...hosts][0] : plural(hosts.size, "host")
     }: ${starts.map((o) => hostPort(o.target.host!, o.target.port!)).join(", ")}`,
-    ...of("add_members").map((o) => `  • ${o.description}, each waited for until SECONDARY`),
+    ...of("add_members").map((o) =>
+      `  • ${o.description}, ${
+        JSON.parse(o.target.params.add).length > 1 ? "each " : ""
+      }waited for until SECONDARY`
+    ),
     ...of("init_replica_set").map((o) => `  • Initiate replica set ${o.target.name}`),
+    ...of("create_user").map((o) => `  • ${o.description}`),
     ...of("add_shard").map((o) => `  • Add shard ${o.target.name} to the cluster`),
     "  • Verify the health of the whole cluster",
     "  • Record the new processes in the cluster's metadata",

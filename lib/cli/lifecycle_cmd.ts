@@ -18,10 +18,16 @@ import { listDir } from "../plan/store.ts";
 import type { CliContext } from "./context.ts";
 import { print, printJson } from "./context.ts";
 import { requireMeta } from "./cluster_show.ts";
-import { undeployedMeta } from "../state/undeployed.ts";
+import { undeployedMeta, unfinishedApply } from "../state/undeployed.ts";
+import type { ClusterMeta } from "../state/meta.ts";
+import { listProcesses } from "../plan/processes.ts";
+import { recordedProcess } from "../state/meta_from_plan.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh } from "./ssh_options.ts";
-import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
+import {
+  refuseOverUnfinishedScaleOut,
+  refuseOverUnfinishedTlsSwitch,
+} from "./unfinished_switch.ts";
 import { durationArg, durationHelp, parseDurationOption, WAIT_TIMEOUT } from "./duration_option.ts";
 import { withWaitTimeout } from "../plan/wait_timeout.ts";
 
@@ -170,11 +176,19 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
       // A destroy also removes what upgrades installed that the metadata does not list yet
       // (an upgrade stopped part way, or abandoned): their releases, from their plans.
       const meta = spec.name === "destroy"
-        ? { ...recorded, earlier_releases: await upgradeReleases(ctx, name, recorded) }
+        ? {
+          ...await withUnfinishedScaleOut(ctx, name, recorded),
+          earlier_releases: await upgradeReleases(ctx, name, recorded),
+        }
         : recorded;
       // Only a destroy may act on a cluster between TLS modes (it removes what is there).
       if (spec.name !== "destroy") {
         await refuseOverUnfinishedTlsSwitch(
+          ctx.store.clusterDir(name),
+          name,
+          `cluster ${spec.name} ${name}`,
+        );
+        await refuseOverUnfinishedScaleOut(
           ctx.store.clusterDir(name),
           name,
           `cluster ${spec.name} ${name}`,
@@ -231,6 +245,24 @@ async function hasMeta(ctx: CliContext, name: string): Promise<boolean> {
  * besides the ones the metadata lists (earlier_releases) and the current one. A plan that
  * cannot be read, or whose names do not look like a release, adds nothing.
  */
+/**
+ * A destroy over an unfinished scale-out removes what that scale-out started too: the cluster
+ * is then its plan's topology (the recorded one with the added entries), with their processes.
+ */
+async function withUnfinishedScaleOut(
+  ctx: CliContext,
+  name: string,
+  meta: ClusterMeta,
+): Promise<ClusterMeta> {
+  const clusterDir = ctx.store.clusterDir(name);
+  const u = await unfinishedApply(clusterDir);
+  if (!u || u.state.operation !== "scale-out" || !u.state.plan_path) return meta;
+  const plan = await ctx.store.load(u.state.plan_path).then((l) => l.plan, () => undefined);
+  if (!plan) return meta;
+  const procs = listProcesses(plan.topology, path.join(clusterDir, "deploy"));
+  return { ...meta, topology: plan.topology, processes: procs.map(recordedProcess) };
+}
+
 async function upgradeReleases(
   ctx: CliContext,
   name: string,

@@ -24,7 +24,10 @@ import type { CliContext } from "./context.ts";
 import { requireMeta } from "./cluster_show.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh } from "./ssh_options.ts";
-import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
+import {
+  refuseOverUnfinishedScaleOut,
+  refuseOverUnfinishedTlsSwitch,
+} from "./unfinished_switch.ts";
 import { recordedConfigs } from "../plan/start_files.ts";
 import { sha256Hex } from "../util/hash.ts";
 import type { ClusterMeta } from "../state/meta.ts";
@@ -52,6 +55,7 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
     const meta = await requireMeta(ctx, name);
     const clusterDir = ctx.store.clusterDir(name);
     await refuseOverUnfinishedTlsSwitch(clusterDir, name, `cluster reconfigure ${name} ${file}`);
+    await refuseOverUnfinishedScaleOut(clusterDir, name, `cluster reconfigure ${name} ${file}`);
     // Checked for the release the cluster runs: an option its series no longer knows is an error.
     const loaded = await loadTopology(file, { variant: meta.variant, version: meta.version });
     // With its security defaults written out, as a deploy records it (auth on unless off).
@@ -72,7 +76,8 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
         {
           hint: `cluster reconfigure changes runtime_config only: start from the recorded ` +
             `topology (\`mup cluster show-config ${name} > ${name}.yaml\`) and change its ` +
-            "runtime_config",
+            "runtime_config; other changes are made one command at a time, each from the " +
+            "topology the one before recorded",
         },
       );
     }

@@ -26,7 +26,10 @@ import type { CliContext } from "./context.ts";
 import { requireMeta } from "./cluster_show.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh } from "./ssh_options.ts";
-import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
+import {
+  refuseOverUnfinishedScaleOut,
+  refuseOverUnfinishedTlsSwitch,
+} from "./unfinished_switch.ts";
 
 /** Adds `scale-in` to the `cluster` command. */
 export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
@@ -66,6 +69,7 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
     const clusterDir = ctx.store.clusterDir(name);
     const request = file ? `${name} ${file}` : `${name} -N ${opts.node!.join(" -N ")}`;
     await refuseOverUnfinishedTlsSwitch(clusterDir, name, `cluster scale-in ${request}`);
+    await refuseOverUnfinishedScaleOut(clusterDir, name, `cluster scale-in ${request}`);
     const topology = file
       ? await fromFile(meta, file, path.join(clusterDir, "deploy"))
       : fromNodes(meta, opts.node!, path.join(clusterDir, "deploy"));
@@ -149,7 +153,9 @@ async function fromFile(meta: ClusterMeta, file: string, deployDir: string): Pro
       }`,
       {
         hint: "cluster scale-in only removes processes: start from the recorded topology " +
-          `(\`mup cluster show-config ${name} > ${name}.yaml\`) and remove entries from it`,
+          `(\`mup cluster show-config ${name} > ${name}.yaml\`) and remove entries from it; ` +
+          "other changes are made one command at a time, each from the topology the one " +
+          "before recorded",
       },
     );
   }

@@ -15,7 +15,10 @@ import type { CliContext } from "./context.ts";
 import { requireMeta } from "./cluster_show.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh } from "./ssh_options.ts";
-import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
+import {
+  refuseOverUnfinishedScaleOut,
+  refuseOverUnfinishedTlsSwitch,
+} from "./unfinished_switch.ts";
 
 /** Adds `tls` to the `cluster` command. */
 export function addTlsCommand(cmd: Command, ctx: CliContext): void {
@@ -44,6 +47,11 @@ export function addTlsCommand(cmd: Command, ctx: CliContext): void {
     }
     const meta = await requireMeta(ctx, name);
     await refuseOverUnfinishedTlsSwitch(
+      ctx.store.clusterDir(name),
+      name,
+      `cluster tls ${name} ${action}`,
+    );
+    await refuseOverUnfinishedScaleOut(
       ctx.store.clusterDir(name),
       name,
       `cluster tls ${name} ${action}`,

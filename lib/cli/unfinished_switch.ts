@@ -93,3 +93,33 @@ export async function unfinishedUpgradeWarning(
       `upgrade ${cluster} --version …\` plans it again).`,
   };
 }
+
+/**
+ * Throws a MupError when the cluster's current apply is a scale-out that failed, was paused or
+ * was cut off after it began: the processes it started run, and the members it added serve in
+ * their sets, but the metadata lists them only once it finishes. Another command would replace
+ * it as the current apply (it could no longer be resumed) and act on a cluster without them,
+ * leaving them running unmanaged. `plan resume` completes it; `state rollback` undoes it; a
+ * destroy removes them with the rest (lifecycle_cmd.ts). `command` as for
+ * refuseOverUnfinishedTlsSwitch.
+ */
+export async function refuseOverUnfinishedScaleOut(
+  clusterDir: string,
+  cluster: string,
+  command: string,
+): Promise<void> {
+  const u = await unfinishedApply(clusterDir);
+  if (!u || u.outcome === "running" || u.state.operation !== "scale-out") return;
+  if (Object.values(u.state.operation_states).every((o) => o.status === "pending")) return;
+  throw new MupError(
+    `cluster ${cluster}'s scale-out (apply ${u.state.state_id}) ${u.outcome} part way: the ` +
+      "processes it started may run, and the members it added serve in their sets, but the " +
+      `metadata does not list them until it finishes. \`mup ${command}\` would replace it ` +
+      "and leave them running outside mup's records",
+    {
+      hint: `\`mup plan resume ${cluster}\` completes it (once what stopped it is fixed); ` +
+        `\`mup state rollback ${cluster}\` undoes it (the added members taken out of their ` +
+        "sets, what it started stopped and removed); then run this again",
+    },
+  );
+}

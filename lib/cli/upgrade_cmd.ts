@@ -14,7 +14,10 @@ import type { CliContext } from "./context.ts";
 import { requireMeta } from "./cluster_show.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh } from "./ssh_options.ts";
-import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
+import {
+  refuseOverUnfinishedScaleOut,
+  refuseOverUnfinishedTlsSwitch,
+} from "./unfinished_switch.ts";
 
 interface UpgradeOptions extends PlanFlowOptions {
   version?: string;
@@ -72,6 +75,11 @@ export function addUpgradeCommand(cmd: Command, ctx: CliContext): void {
     }
     const meta = await requireMeta(ctx, name);
     await refuseOverUnfinishedTlsSwitch(
+      ctx.store.clusterDir(name),
+      name,
+      `cluster upgrade ${name}`,
+    );
+    await refuseOverUnfinishedScaleOut(
       ctx.store.clusterDir(name),
       name,
       `cluster upgrade ${name}`,

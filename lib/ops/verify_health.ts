@@ -41,6 +41,8 @@ async function problems(
   m: MongoAccess,
   procs: Proc[],
   shards: string[],
+  /** Judge only the listed processes' states in their sets (a scale-out's new members). */
+  onlyListed = false,
 ): Promise<{ out: string[]; lasting: string[] }> {
   const out: string[] = [];
   const lasting: string[] = [];
@@ -62,7 +64,9 @@ async function problems(
     }
     const primaries = (st.members as Document[]).filter((m) => m.state === 1);
     if (primaries.length !== 1) out.push(`replica set ${name} has ${primaries.length} primaries`);
+    const mine = new Set(members.map((x) => machinePort(hostPort(x.host, x.port))));
     for (const m of st.members as Document[]) {
+      if (onlyListed && !mine.has(machinePort(String(m.name)))) continue;
       if (m.health !== 1 || ![1, 2, 7].includes(m.state)) {
         out.push(`${name} member ${m.name} is ${m.stateStr}`);
       }
@@ -91,7 +95,12 @@ async function problems(
   return { out, lasting };
 }
 
-/** Every process answers, each set has exactly one primary and healthy members, mongos lists every shard. */
+/**
+ * Every process answers, each set has exactly one primary and healthy members, mongos lists
+ * every shard. With `only_listed: "true"` (a scale-out's check of what it added) the members of
+ * a set that are not among `processes` are not judged: a recorded member down meanwhile is the
+ * cluster's state, not the scale-out's failure (`cluster display` shows it).
+ */
 export const verifyHealth: Operation = {
   isDone() {
     return Promise.resolve(false); // read-only and cheap: always look again
@@ -107,7 +116,12 @@ export const verifyHealth: Operation = {
       if (foreign.length) {
         throw new OperationError(`cluster is not what the plan deploys: ${foreign.join("; ")}`);
       }
-      const found = await problems(mongo(ctx), procs, shards);
+      const found = await problems(
+        mongo(ctx),
+        procs,
+        shards,
+        ctx.op.target.params.only_listed === "true",
+      );
       if (found.lasting.length) {
         throw new OperationError(`cluster is not what is recorded: ${found.lasting.join("; ")}`);
       }

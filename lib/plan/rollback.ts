@@ -174,8 +174,24 @@ function undoOps(o: PlannedOperation, ctx: UndoContext): PlannedOperation[] | st
     case "set_parameter":
       return `${o.id}: ${t.params.name} stays ${t.params.value} until ${t.name} restarts ` +
         "(tlsMode only moves towards requireTLS at runtime)";
-    case "add_members":
-      return `${o.id}: the members stay in the set's config (removing them is a scale-in)`;
+    case "add_members": {
+      // The members it added leave the set again (a rollback of a scale-out cut off before it
+      // recorded them; rollback_build.ts refuses the others).
+      const add = (JSON.parse(t.params.add) as { host: string }[]).map((m) => m.host);
+      const members = [...JSON.parse(t.params.members) as string[], ...add];
+      return [op({
+        id: `undo-${o.id}`,
+        type: "remove_members",
+        description: `Remove ${add.join(", ")} from replica set ${t.name} (added by ${o.id})`,
+        target: {
+          ...t,
+          params: { remove: JSON.stringify(add), members: JSON.stringify(members) },
+        },
+        changes: add.map((h) => change("replica_set_member", `${t.name}/${h}`, "delete")),
+        depends_on: [],
+        estimated_ms: EST.election,
+      })];
+    }
     case "remove_members":
       return `${o.id}: the members stay out of the set's config (adding them is a scale-out)`;
     case "download_binary":

@@ -57,19 +57,6 @@ export async function buildRollbackPlan(req: {
       },
     );
   }
-  // A scale-out added members to replica sets and shards to the cluster: taking them out again
-  // is a scale-in (members removed by replSetReconfig, shards drained), not a stop and a delete.
-  if (state.operation === "scale-out") {
-    throw new MupError(
-      `apply ${id} (scale-out) cannot be rolled back: it added members to replica sets (and ` +
-        "shards to the cluster), which removing their processes would not take out again",
-      {
-        hint: `${
-          state.status === "completed" ? "" : `\`mup plan resume ${req.cluster}\` completes it; `
-        }removing the added processes is a scale-in, which mup cannot do yet`,
-      },
-    );
-  }
   // A scale-in took members out of their sets and removed their files.
   if (state.operation === "scale-in") {
     throw new MupError(
@@ -165,6 +152,33 @@ export async function buildRollbackPlan(req: {
     cpState = await readCheckpointState(ref, { cluster: req.cluster, stateId: id, usable });
   }
   const { plan: original } = await req.store.load(state.plan_path);
+  // A scale-out that finished recorded its processes (a scale-in takes them out); one that
+  // added a shard cannot be undone (removeShard drains data). One cut off before either is
+  // undone: the members it added taken out of their sets, what it started stopped, what it made
+  // removed, the metadata never having listed them.
+  if (state.operation === "scale-out") {
+    const done = (type: string) =>
+      original.phases.flatMap((ph) => ph.operations).some((o) =>
+        o.type === type && state.operation_states[o.id]?.status === "completed"
+      );
+    if (state.status === "completed" || done("save_metadata") || done("add_shard")) {
+      throw new MupError(
+        `apply ${id} (scale-out) cannot be rolled back: ${
+          done("add_shard")
+            ? "it added a shard to the cluster (removeShard drains its data, which a rollback " +
+              "does not do)"
+            : "it recorded its processes in the metadata"
+        }`,
+        {
+          hint: `${
+            state.status === "completed"
+              ? ""
+              : `\`mup plan resume ${req.cluster}\` completes it; then `
+          }\`mup cluster scale-in ${req.cluster} -N host:port\` takes members or mongos out again`,
+        },
+      );
+    }
+  }
   const meta = await readMeta(clusterDir);
   const plan = planRollback({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,

@@ -158,10 +158,29 @@ export function planScaleOut(input: ScaleOutPlanInput): Omit<Plan, "content_hash
       if (settled(o)) {
         next.changes = o.changes.map((c) => ({ ...c, action: "none" as const }));
         next.description = o.type === "generate_secret"
-          ? o.description.replace(/ \(an earlier attempt made it\)$/, "")
+          ? o.description.replace(/ \(an earlier attempt made it\)$/, "").replace(
+            /^Create the cluster's certificate authority.*$/,
+            "Keep the cluster's certificate authority",
+          )
           : o.description;
       }
-      if (o.type === "verify_health") next.depends_on = [...depends_on, ...waits.map((w) => w.id)];
+      if (o.type === "verify_health") {
+        // What the scale-out added is what it verifies: pre-flight found the rest running.
+        next.depends_on = [...depends_on, ...waits.map((w) => w.id)];
+        const mine = JSON.parse(o.target.params.processes) as { id: string }[];
+        next.description = "Verify the new processes' health, and their sets' primaries";
+        next.target = {
+          ...o.target,
+          params: {
+            ...o.target.params,
+            processes: JSON.stringify(mine.filter((p) => addedIds.has(p.id))),
+            shards: JSON.stringify(
+              (JSON.parse(o.target.params.shards) as string[]).filter((s) => newSets.has(s)),
+            ),
+            only_listed: "true",
+          },
+        };
+      }
       if (o.type === "save_metadata") {
         next.description = "Save the cluster metadata with its new processes";
         next.changes = o.changes.map((c) => ({ ...c, action: "update" as const }));

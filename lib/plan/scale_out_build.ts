@@ -24,6 +24,7 @@ import { clusterAccess } from "../security/access.ts";
 import { SECRET, withSecurityDefaults } from "../security/settings.ts";
 import { secretExists } from "../security/secrets.ts";
 import { baseStateOf, type ClusterMeta } from "../state/meta.ts";
+import { unfinishedApply } from "../state/undeployed.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { LoadedTopology } from "../topology/load.ts";
 import { isLocalHost, topologyKind } from "../topology/schema.ts";
@@ -71,6 +72,8 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
       ...others.flatMap((o) => o.claims.filter((c) => isLocalHost(c.host)).map((c) => c.port)),
       ...meta.processes.map((p) => p.port),
     ],
+    // Next to the cluster's own ports, where they are free.
+    Math.max(0, ...meta.processes.filter((p) => isLocalHost(p.host)).map((p) => p.port)) + 1,
   ));
   const besides = clusterDifferences(
     meta,
@@ -87,7 +90,9 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
       }`,
       {
         hint: "cluster scale-out only adds processes: start from the recorded topology " +
-          `(\`mup cluster show-config ${name} > ${name}.yaml\`) and add entries to it`,
+          `(\`mup cluster show-config ${name} > ${name}.yaml\`) and add entries to it; other ` +
+          "changes are made one command at a time, each from the topology the one before " +
+          "recorded",
       },
     );
   }
@@ -104,6 +109,30 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
   const topology = withAddedEntries(meta.topology, asked);
   const added = addedProcesses(meta, topology, deployDir);
   refuseAdditions(meta, topology, added);
+  // A scale-out that did not finish may run processes of its own: this one replaces it, so it
+  // must keep them (pre-flight then finds them running as the cluster's own).
+  const u = await unfinishedApply(clusterDir);
+  if (u && u.outcome !== "running" && u.state.operation === "scale-out" && u.state.plan_path) {
+    const earlier = await req.store.load(u.state.plan_path).then((l) => l.plan, () => undefined);
+    const now = new Set(added.map((p) => `${hostKey(p.host)}:${p.port}`));
+    const dropped = earlier
+      ? addedProcesses(meta, earlier.topology, deployDir).filter((p) =>
+        !now.has(`${hostKey(p.host)}:${p.port}`)
+      )
+      : [];
+    if (dropped.length) {
+      throw new MupError(
+        `cluster ${name}'s unfinished scale-out (apply ${u.state.state_id}, ${u.outcome}) adds ` +
+          `${dropped.map((p) => hostPort(p.host, p.port)).join(", ")}, which ${file} leaves ` +
+          "out: they may run already, and this scale-out would replace that one and leave " +
+          "them outside mup's records",
+        {
+          hint: `\`mup state rollback ${name}\` undoes the unfinished scale-out first, or ` +
+            "keep those entries in the topology",
+        },
+      );
+    }
+  }
   const release = recordedRelease(meta);
   const platform = await localPlatform();
   const resolveFor = async (arch: string) => {

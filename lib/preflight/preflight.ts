@@ -23,13 +23,18 @@ const PREFLIGHT_CONCURRENCY = 16;
  * topology (allocatePort: between 27017 and the ephemeral range, one cluster's next to each
  * other where they are free). Returns a new topology.
  */
-export function allocatePorts(t: Topology, avoid: Iterable<number> = []): Topology {
+export function allocatePorts(
+  t: Topology,
+  avoid: Iterable<number> = [],
+  /** Where to look first (a grown cluster's next port); else where the first one is found. */
+  from?: number,
+): Topology {
   // Ports other clusters hold are skipped even when their processes are stopped.
   const taken = new Set<number>(avoid);
   for (const s of [...t.config_servers, ...t.mongod_servers, ...t.mongos_servers]) {
     if (s.port !== 0) taken.add(s.port);
   }
-  let next: number | undefined;
+  let next: number | undefined = from;
   const fix = <T extends { host: string; port: number }>(s: T): T => {
     if (s.port !== 0 || !isLocalHost(s.host)) return s;
     const port = allocatePort(s.host, taken, next);

@@ -1,0 +1,82 @@
+/**
+ * A scale-out that does not finish, and one applied after a recorded member went down: other
+ * commands refuse to replace it (its new processes would run outside mup's records), a rollback
+ * undoes it, and its health check judges what it added, not a member down meanwhile.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  deployArgs,
+  freePorts,
+  replicaSetTopology,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { clusterDir, meta, withClient } from "./apply_helpers.ts";
+import { display, killWhen, livePids, ok } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+import type { Document } from "mongodb";
+
+installFixture();
+
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+
+Deno.test("an unfinished scale-out: stop is refused (resume or rollback named), a rollback stops and removes what it started; applied with a recorded member down, it completes and records its member", async () => {
+  const home = await tempHome();
+  const ports = freePorts(4);
+  const mirror = await testMirror();
+  const file = await writeTopology(home, "sf.yaml", replicaSetTopology(ports));
+  await ok(home, deployArgs("sf", file, mirror, ["--auto-approve"]));
+  const grown = await writeTopology(
+    home,
+    "sf4.yaml",
+    replicaSetTopology(ports, `  - { host: localhost, port: ${ports[3]}, replica_set: rs0 }\n`),
+  );
+  const members = async () =>
+    (await withClient(
+      `mongodb://localhost:${ports[0]},localhost:${ports[1]}/?replicaSet=rs0`,
+      async (c) => (await c.db("admin").command({ replSetGetConfig: 1 })).config,
+      { home, cluster: "sf" },
+    )).members.map((m: Document) => m.host).sort();
+
+  // Cut off once its new member runs, before it joins the set.
+  await killWhen(
+    home,
+    "sf",
+    ["cluster", "scale-out", "sf", grown, "--auto-approve"],
+    new RegExp(`^wait-mongod-localhost-${ports[3]}$`),
+    "completed",
+  );
+  assert.equal((await livePids(home, "sf")).length, 4, "the new member runs");
+  const stop = await ok(home, ["cluster", "stop", "sf", "--auto-approve"], 1);
+  assert.match(stop.stderr, /scale-out \(apply .*\) interrupted part way/);
+  assert.match(stop.stderr, /`mup plan resume sf`.*`mup state rollback sf` undoes it/s);
+  // Rolled back: the new member stopped and its directories gone; the cluster as recorded.
+  await ok(home, ["state", "rollback", "sf", "--checkpoint", "start", "--auto-approve"]);
+  assert.equal((await livePids(home, "sf")).length, 3);
+  const data = path.join(clusterDir(home, "sf"), "deploy", "data", `mongod-${ports[3]}`);
+  assert.equal(await exists(data), false, "its data directory was removed");
+  assert.deepEqual(await members(), ports.slice(0, 3).map((p) => `localhost:${p}`).sort());
+  assert.equal(((await meta(home, "sf")) as { processes: unknown[] }).processes.length, 3);
+
+  // Planned with every member running; a secondary dies before the apply: the new member
+  // joins through the primary, the health check judges it, the metadata records it.
+  const planned = await ok(home, ["cluster", "scale-out", "sf", grown, "--plan-only", "--json"]);
+  const planId = JSON.parse(planned.stdout).plan_id as string;
+  // Killed outright (a stop through mup would change the cluster's serial, and the plan with it).
+  const recorded = await meta(home, "sf") as { processes: { port: number; pid_file: string }[] };
+  const victim = recorded.processes.find((p) => p.port === ports[2])!;
+  Deno.kill(Number((await Deno.readTextFile(victim.pid_file)).trim()), "SIGKILL");
+  const applied = await ok(home, ["plan", "apply", planId, "--auto-approve"]);
+  assert.match(applied.stdout, /Apply completed successfully/);
+  assert.deepEqual(
+    await members(),
+    [0, 1, 2, 3].map((i) => `localhost:${ports[i]}`).sort(),
+  );
+  assert.equal(((await meta(home, "sf")) as { processes: unknown[] }).processes.length, 4);
+  const shown = await display(home, "sf", 1);
+  assert.equal(shown.healthy, false, "the member that died is shown down");
+  await ok(home, ["cluster", "start", "sf", "--auto-approve"]);
+  assert.ok((await display(home, "sf")).healthy);
+});
