@@ -8,6 +8,7 @@ import * as path from "node:path";
 import {
   deployArgs,
   freePorts,
+  portFree,
   replicaSetTopology,
   tempHome,
   testMirror,
@@ -24,7 +25,7 @@ const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
 Deno.test("an unfinished scale-out: stop is refused (resume or rollback named), a rollback stops and removes what it started; applied with a recorded member down, it completes and records its member", async () => {
   const home = await tempHome();
-  const ports = freePorts(4);
+  const ports = freePorts(5);
   const mirror = await testMirror();
   const file = await writeTopology(home, "sf.yaml", replicaSetTopology(ports));
   await ok(home, deployArgs("sf", file, mirror, ["--auto-approve"]));
@@ -79,4 +80,22 @@ Deno.test("an unfinished scale-out: stop is refused (resume or rollback named), 
   assert.equal(shown.healthy, false, "the member that died is shown down");
   await ok(home, ["cluster", "start", "sf", "--auto-approve"]);
   assert.ok((await display(home, "sf")).healthy);
+
+  // A destroy over an unfinished scale-out removes what it started too.
+  const five = await writeTopology(
+    home,
+    "sf5.yaml",
+    (await Deno.readTextFile(grown)) +
+      `  - { host: localhost, port: ${ports[4]}, replica_set: rs0 }\n`,
+  );
+  await killWhen(
+    home,
+    "sf",
+    ["cluster", "scale-out", "sf", five, "--auto-approve"],
+    new RegExp(`^wait-mongod-localhost-${ports[4]}$`),
+    "completed",
+  );
+  assert.equal(portFree(ports[4]), false, "the new member runs");
+  await ok(home, ["cluster", "destroy", "sf", "--auto-approve"]);
+  assert.deepEqual(ports.map(portFree), [true, true, true, true, true], "nothing is left running");
 });
