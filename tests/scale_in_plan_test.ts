@@ -1,0 +1,87 @@
+/** The scale-in planner, pure: its golden plan, the order that keeps the metadata true, refusals. */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { planScaleIn } from "../lib/plan/scale_in.ts";
+import { allOperations, type Plan } from "../lib/plan/schema.ts";
+import type { Topology } from "../lib/topology/schema.ts";
+import { sealPlanText } from "../lib/plan/hash.ts";
+import { checkPlanText } from "../lib/plan/validate.ts";
+import { ROOT } from "./helpers.ts";
+import { installFixture } from "./fixture.ts";
+import { CLUSTER_DIR, input } from "./lifecycle_inputs.ts";
+
+installFixture();
+
+/** `t` without the entries on these ports. */
+function without(t: Topology, ...ports: number[]): Topology {
+  const keep = <T extends { port: number }>(l: T[]) => l.filter((e) => !ports.includes(e.port));
+  return {
+    ...t,
+    config_servers: keep(t.config_servers),
+    mongod_servers: keep(t.mongod_servers),
+    mongos_servers: keep(t.mongos_servers),
+  };
+}
+
+async function scaleIn(ports: number[], running = true) {
+  const base = await input("sharded.yaml");
+  if (!running) base.facts["mongod-localhost-27025"] = { running: false };
+  return planScaleIn({
+    ...base,
+    topology: without(base.meta.topology, ...ports),
+    topologyFile: "/topologies/smaller.yaml",
+  });
+}
+
+const ids = (plan: Omit<Plan, "content_hash">) => allOperations(plan).map((o) => o.id);
+
+Deno.test("scale-in plan of a shard member: removed through its set, stopped, the rest verified, recorded, then its directories go", async () => {
+  const plan = await scaleIn([27023]);
+  assert.equal(plan.validation.valid, true, JSON.stringify(plan.validation.errors));
+  const shape = plan.phases.map((ph) => ({
+    phase: ph.name,
+    operations: ph.operations.map((o) => ({ id: o.id, type: o.type, depends_on: o.depends_on })),
+  }));
+  const file = path.join(ROOT, "tests", "golden", "scale-in-sharded.json");
+  const actual = JSON.stringify(shape, null, 1) + "\n";
+  if (Deno.env.get("UPDATE_GOLDEN")) await Deno.writeTextFile(file, actual);
+  assert.deepEqual(JSON.parse(actual), JSON.parse(await Deno.readTextFile(file)));
+  // The member goes through shard1's primary; the metadata is written before any file goes.
+  const remove = allOperations(plan).find((o) => o.type === "remove_members")!;
+  assert.deepEqual(JSON.parse(remove.target.params.remove), ["localhost:27023"]);
+  const save = allOperations(plan).find((o) => o.type === "save_metadata")!;
+  for (const o of allOperations(plan).filter((o) => o.type === "remove_directory")) {
+    assert.ok(o.depends_on.includes(save.id), `${o.id} waits for the metadata`);
+  }
+  // The health check is of what stays; the plan records the smaller topology.
+  const verify = allOperations(plan).find((o) => o.type === "verify_health")!;
+  assert.ok(!verify.target.params.processes.includes("27023"));
+  assert.equal(plan.topology.mongod_servers.length, 5);
+  // A valid plan document: schema, hash, graph, paths inside the cluster's own.
+  const storeRoot = path.dirname(path.dirname(CLUSTER_DIR));
+  assert.deepEqual(
+    checkPlanText(sealPlanText(plan).text, "scale-in", { storeRoot }).issues.filter((i) =>
+      i.severity === "error"
+    ),
+    [],
+  );
+});
+
+Deno.test("scale-in refuses a whole shard, the last mongos, a config server member, and a cluster with a staying process down", async () => {
+  const codes = (plan: Omit<Plan, "content_hash">) =>
+    plan.validation.errors.map((e) => e.code).sort();
+  assert.deepEqual(codes(await scaleIn([27024, 27025, 27026])), ["whole_set_removal"]);
+  assert.deepEqual(codes(await scaleIn([27017])), ["last_mongos"]);
+  assert.deepEqual(codes(await scaleIn([27021])), ["config_member_removal"]);
+  assert.deepEqual(codes(await scaleIn([27023], false)), ["not_running"]);
+  // A dead member may itself be removed: only what stays must run.
+  const base = await input("sharded.yaml");
+  base.facts["mongod-localhost-27023"] = { running: false };
+  const dead = planScaleIn({
+    ...base,
+    topology: without(base.meta.topology, 27023),
+    topologyFile: "",
+  });
+  assert.equal(dead.validation.valid, true);
+  assert.ok(ids(dead).includes("remove-members-shard1"));
+});
