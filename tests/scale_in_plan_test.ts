@@ -67,10 +67,23 @@ Deno.test("scale-in plan of a shard member: removed through its set, stopped, th
   );
 });
 
-Deno.test("scale-in refuses a whole shard, the last mongos, a config server member, and a cluster with a staying process down", async () => {
+Deno.test("scale-in drains a whole shard before its members stop; refuses the last shard, the last mongos, a config server member, and a cluster with a staying process down", async () => {
   const codes = (plan: Omit<Plan, "content_hash">) =>
     plan.validation.errors.map((e) => e.code).sort();
-  assert.deepEqual(codes(await scaleIn([27024, 27025, 27026])), ["whole_set_removal"]);
+  const shard = await scaleIn([27024, 27025, 27026]);
+  assert.deepEqual(codes(shard), []);
+  const drain = allOperations(shard).find((o) => o.type === "remove_shard")!;
+  assert.equal(drain.target.params.move_primary_to, "shard1");
+  assert.equal(drain.target.port, 27017, "through the mongos");
+  for (const o of allOperations(shard).filter((o) => o.type === "stop_process")) {
+    assert.deepEqual(o.depends_on, ["remove-shard-shard2"]);
+  }
+  assert.ok(!ids(shard).includes("remove-members-shard2"), "no reconfig of a set that goes");
+  assert.match(shard.validation.warnings.map((w) => w.message).join("\n"), /drains its chunks/);
+  assert.deepEqual(
+    codes(await scaleIn([27018, 27022, 27023, 27024, 27025, 27026])),
+    ["last_shard"],
+  );
   assert.deepEqual(codes(await scaleIn([27017])), ["last_mongos"]);
   assert.deepEqual(codes(await scaleIn([27021])), ["config_member_removal"]);
   assert.deepEqual(codes(await scaleIn([27023], false)), ["not_running"]);

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import {
   deployArgs,
   freePorts,
+  portFree,
   replicaSetTopology,
   smallShardedTopology,
   tempHome,
@@ -138,7 +139,7 @@ Deno.test("cluster scale-out adds replica set members: each joins once (a kill p
   assert.match(other.stderr, /priority 1 → 3/);
 });
 
-Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new shard added through mongos, a new mongos that routes to it; a config server member is refused; scale-in takes the member and a mongos out again, refusing a whole shard and the last mongos", async () => {
+Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new shard added through mongos, a new mongos that routes to it; a config server member is refused; scale-in takes the member and a mongos out again, refusing the last mongos, then drains and removes the new shard", async () => {
   const home = await tempHome();
   const ports = freePorts(7);
   const mirror = await testMirror();
@@ -185,8 +186,8 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
   const no = await ok(home, ["cluster", "scale-out", "ss", cfgGrown, "--auto-approve"], 1);
   assert.match(no.stderr, /new config server member, which mup does not add yet/);
 
-  // And back: the added shard member and the first mongos go; a whole shard, every mongos or
-  // a config server member is refused.
+  // And back: the added shard member and the first mongos go; every mongos or a config
+  // server member is refused.
   const refused = await ok(home, [
     "cluster",
     "scale-in",
@@ -196,7 +197,6 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
     "--auto-approve",
   ], 1);
   const said = refused.stdout + refused.stderr;
-  assert.match(said, /every member of shard shard3 would go: removing a shard .* not done by mup/);
   assert.match(said, /every mongos would go/);
   assert.match(said, /is a config server member, which mup does not remove yet/);
   await ok(home, [
@@ -214,5 +214,48 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
   );
   assert.equal(left.find((s) => s._id === "shard1")!.host, `shard1/localhost:${ports[1]}`);
   assert.equal(((await meta(home, "ss")) as { processes: unknown[] }).processes.length, 5);
+  assert.ok((await display(home, "ss")).healthy);
+
+  // The whole of shard3 goes: drained (its chunks of a hashed collection, and a database whose
+  // primary it is), removed through mongos, then stopped; every document is still there.
+  const mongosUri = `mongodb://localhost:${ports[6]}/`;
+  await withClient(mongosUri, async (c) => {
+    const admin = c.db("admin");
+    await admin.command({ enableSharding: "app" });
+    await admin.command({ shardCollection: "app.h", key: { _id: "hashed" } });
+    await c.db("app").collection<{ _id: number }>("h").insertMany(
+      Array.from({ length: 30 }, (_, i) => ({ _id: i })),
+    );
+    await c.db("d3").collection("c").insertOne({ x: 1 });
+    await admin.command({ movePrimary: "d3", to: "shard3" });
+  }, { home, cluster: "ss" });
+  const onShard3 = () =>
+    withClient(
+      mongosUri,
+      (c) => c.db("config").collection("chunks").countDocuments({ shard: "shard3" }),
+      { home, cluster: "ss" },
+    );
+  assert.ok(await onShard3() > 0, "shard3 holds chunks before");
+  const drained = await ok(home, [
+    "cluster",
+    "scale-in",
+    "ss",
+    "-N",
+    `localhost:${ports[5]}`,
+    "--auto-approve",
+  ]);
+  assert.match(drained.stdout, /Apply completed successfully/);
+  const after = await withClient(mongosUri, async (c) => ({
+    shards: ((await c.db("admin").command({ listShards: 1 })).shards as Document[]).map((s) =>
+      s._id
+    ).sort(),
+    docs: await c.db("app").collection("h").countDocuments(),
+    d3: await c.db("d3").collection("c").countDocuments(),
+    primary: (await c.db("config").collection("databases").findOne({ _id: "d3" as never }))
+      ?.primary,
+  }), { home, cluster: "ss" });
+  assert.deepEqual(after, { shards: ["shard1", "shard2"], docs: 30, d3: 1, primary: "shard1" });
+  assert.equal(await onShard3(), 0);
+  assert.equal(portFree(ports[5]), true, "its member stopped");
   assert.ok((await display(home, "ss")).healthy);
 });

@@ -25,6 +25,8 @@ import type { ClusterMeta } from "../state/meta.ts";
 import type { CliContext } from "./context.ts";
 import { requireMeta } from "./cluster_show.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
+import { durationArg, durationHelp, parseDurationOption, WAIT_TIMEOUT } from "./duration_option.ts";
+import { withWaitTimeout } from "../plan/wait_timeout.ts";
 import { configureSsh } from "./ssh_options.ts";
 import {
   refuseOverUnfinishedScaleOut,
@@ -37,7 +39,7 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
     .description(
       "Take processes out of a running cluster without stopping it: replica set members " +
         "(each removed by its own replSetReconfig on its set's primary; a primary to remove is " +
-        "stepped down first) and mongos. The removed processes are stopped, what stays is " +
+        "stepped down first), whole shards (drained and removed through mongos) and mongos. The removed processes are stopped, what stays is " +
         "verified healthy, the metadata records it, then the removed processes' directories " +
         "go (their data too, unless --retain-data). Name them with -N, or give the recorded " +
         "topology (`mup cluster show-config <name>`) without them",
@@ -47,12 +49,26 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
     .option("-N, --node <host:port>", "a process to remove (repeatable)", collect)
     .option("--retain-data", "keep the removed members' data directories")
     .option(
+      "--wait-timeout <duration>",
+      durationHelp(
+        WAIT_TIMEOUT,
+        "how long each wait may take (a shard's draining — 1 hour by default —, health); " +
+          "recorded in the plan",
+      ),
+      durationArg(WAIT_TIMEOUT),
+    )
+    .option(
       "--no-hooks",
       "make the plan without the cluster's hooks; the review says which are skipped",
     );
   planFlowOptions(sub, ctx);
   sub.action(async (name: string, file: string | undefined, o: unknown) => {
-    const opts = o as PlanFlowOptions & { hooks?: boolean; node?: string[]; retainData?: boolean };
+    const opts = o as PlanFlowOptions & {
+      hooks?: boolean;
+      node?: string[];
+      retainData?: boolean;
+      waitTimeout?: string;
+    };
     const meta = await requireMeta(ctx, name);
     if (!file === !opts.node?.length) {
       throw new MupError(
@@ -102,7 +118,10 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
             }),
           { meta, store: ctx.store, executors: ctx.executors, dryRun: opts.dryRun },
         );
-        return opts.hooks === false ? withoutHooks(plan) : plan;
+        const waitMs = opts.waitTimeout === undefined
+          ? undefined
+          : parseDurationOption(WAIT_TIMEOUT, opts.waitTimeout);
+        return withWaitTimeout(opts.hooks === false ? withoutHooks(plan) : plan, waitMs);
       },
       header: (plan) => [
         `Planning scale-in of cluster: ${name}`,

@@ -2,6 +2,7 @@ import type { OperationType } from "../plan/schema.ts";
 import { addMembers } from "./add_members.ts";
 import { addShard } from "./add_shard.ts";
 import { removeMembers } from "./remove_members.ts";
+import { removeShard } from "./remove_shard.ts";
 import { createUser } from "./create_user.ts";
 import { generateSecret } from "./generate_secret.ts";
 import { archiveCluster } from "./archive_cluster.ts";
@@ -53,4 +54,5 @@ export const OPERATIONS: Record<OperationType, Operation> = {
   set_fcv: setFcv,
   add_members: addMembers,
   remove_members: removeMembers,
+  remove_shard: removeShard,
 };

@@ -192,6 +192,8 @@ function undoOps(o: PlannedOperation, ctx: UndoContext): PlannedOperation[] | st
         estimated_ms: EST.election,
       })];
     }
+    case "remove_shard":
+      return `${o.id}: shard ${t.name} stays removed (a scale-out adds a shard again)`;
     case "remove_members":
       return `${o.id}: the members stay out of the set's config (adding them is a scale-out)`;
     case "download_binary":

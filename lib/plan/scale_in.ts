@@ -2,10 +2,11 @@
  * `mup cluster scale-in <name>`: processes taken out of a running cluster — replica set members
  * (shards' or the set's) and mongos. Each set that loses members removes them through its
  * primary, one replSetReconfig per member (remove_members; a primary to remove is stepped down
- * first); then the removed processes are stopped, the rest of the cluster is verified healthy,
- * the metadata records the smaller topology, and the removed processes' directories go (their
- * data too, unless `--retain-data`). A whole shard, a config server member or the last mongos
- * is refused. Pure.
+ * first), and a shard that goes whole is drained and removed through mongos (remove_shard);
+ * then the removed processes are stopped, the rest of the cluster is verified healthy, the
+ * metadata records the smaller topology, and the removed processes' directories go (their data
+ * too, unless `--retain-data`). The last shard, a config server member or the last mongos is
+ * refused. Pure.
  */
 import * as path from "node:path";
 import { hostKey, hostPort } from "../topology/hosts.ts";
@@ -53,14 +54,15 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
   for (const s of sets.filter((s) => !s.configsvr)) {
     const stay = s.members.filter((m) => !gone.has(m.id));
     if (stay.length === 0 && s.members.length) {
-      refuse(
-        "whole_set_removal",
-        s.members[0],
-        input.meta.kind === "sharded"
-          ? `every member of shard ${s.name} would go: removing a shard (removeShard, draining ` +
-            "its chunks and moving its databases' primaries) is not done by mup yet"
-          : `every member of replica set ${s.name} would go: that is \`mup cluster destroy ${name}\``,
-      );
+      // A whole shard goes by removeShard (drained first); a replica set cluster's only set
+      // going is a destroy.
+      if (input.meta.kind !== "sharded") {
+        refuse(
+          "whole_set_removal",
+          s.members[0],
+          `every member of replica set ${s.name} would go: that is \`mup cluster destroy ${name}\``,
+        );
+      }
       continue;
     }
     const voters = stay.filter((m) => m.votes > 0);
@@ -88,6 +90,33 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
           "left to fail over to",
       });
     }
+  }
+  // Shards that go whole: drained through a mongos that stays, their databases' primaries
+  // moved to the first shard that stays.
+  const shards = sets.filter((s) => !s.configsvr);
+  const goneShards = input.meta.kind === "sharded"
+    ? shards.filter((s) => s.members.every((m) => gone.has(m.id)))
+    : [];
+  const stayingShards = shards.filter((s) => !goneShards.includes(s));
+  const router = procs.find((p) => p.role === "mongos" && !gone.has(p.id));
+  if (goneShards.length && !stayingShards.length) {
+    refuse(
+      "last_shard",
+      goneShards[0].members[0],
+      "every shard would go: a sharded cluster keeps at least one (that is `mup cluster " +
+        `destroy ${name}\`)`,
+    );
+  }
+  if (goneShards.length) {
+    warnings.push({
+      code: "shard_draining",
+      severity: "warning",
+      message: `removing ${
+        goneShards.map((s) => s.name).join(", ")
+      } drains its chunks to the other shards (the balancer moves them; the apply waits, up to ` +
+        "--wait-timeout, 1 hour by default, and a resume goes on from where draining stands) " +
+        `and moves the primary of each database it holds to ${stayingShards[0]?.name}`,
+    });
   }
   const mongos = procs.filter((p) => p.role === "mongos");
   if (mongos.length && mongos.every((p) => gone.has(p.id))) {
@@ -143,8 +172,38 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
       estimated_ms: EST.election,
     })];
   });
+  const draining = router && stayingShards.length
+    ? goneShards.map((s) =>
+      op({
+        id: `remove-shard-${s.name}`,
+        type: "remove_shard",
+        description: `Remove shard ${s.name}: drain its chunks to the other shards, move its ` +
+          `databases' primaries to ${stayingShards[0].name}`,
+        target: {
+          type: "replica_set",
+          name: s.name,
+          host: router.host,
+          port: router.port,
+          params: { name: s.name, move_primary_to: stayingShards[0].name },
+          timeout_ms: 3_600_000,
+        },
+        changes: [change("shard", s.name, "delete")],
+        depends_on: [],
+        parallel: false,
+        estimated_ms: EST.election,
+      })
+    )
+    : [];
+  const goneShard = new Set(goneShards.map((s) => s.name));
   const stops = removed.map((p) =>
-    stopOp(p, p.replicaSet ? [`remove-members-${p.replicaSet}`] : [])
+    stopOp(
+      p,
+      p.replicaSet && goneShard.has(p.replicaSet)
+        ? [`remove-shard-${p.replicaSet}`]
+        : p.replicaSet && p.role !== "config"
+        ? [`remove-members-${p.replicaSet}`]
+        : [],
+    )
   );
   const smaller = { ...input, meta: { ...input.meta, topology: input.topology } };
   const verify = verifyOp(smaller, stops.map((o) => o.id));
@@ -171,8 +230,9 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
     ? markedPhases(input, [
       {
         name: "remove-members",
-        description: "Each set's primary removes the members that go, one replSetReconfig each",
-        ops: removing,
+        description: "Each set's primary removes the members that go, one replSetReconfig each; " +
+          "a shard that goes whole is drained and removed through mongos",
+        ops: [...removing, ...draining],
       },
       { name: "stop", description: "Stop the removed processes", ops: stops },
       {

@@ -38,6 +38,7 @@ export const OPERATION_TYPES = [
   // `cluster scale-out` and `scale-in`: members added to and removed from a running replica set.
   "add_members",
   "remove_members",
+  "remove_shard",
 ] as const;
 export const OperationType = z.enum(OPERATION_TYPES);
 export type OperationType = z.infer<typeof OperationType>;

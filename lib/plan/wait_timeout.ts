@@ -11,6 +11,8 @@ const WAITS: ReadonlySet<OperationType> = new Set([
   "wait_for_member_state",
   "wait_for_primary",
   "verify_health",
+  // A shard's draining (cluster scale-in): a wait for the balancer.
+  "remove_shard",
 ]);
 
 /** `plan` with every wait's timeout set to `ms` (unchanged when `ms` is undefined). */
