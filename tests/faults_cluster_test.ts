@@ -329,7 +329,8 @@ Deno.test("re-deploying a cluster with another topology or version is refused be
     assert.match(
       r.stderr,
       new RegExp(
-        `• remove rs0 member localhost:${ports[2]} \\(needs scale-in, which mup cannot do yet\\)`,
+        `• remove rs0 member localhost:${ports[2]}: made on the running cluster by ` +
+          "`mup cluster scale-in c1 <topology>`",
       ),
     );
     assert.match(
@@ -337,7 +338,7 @@ Deno.test("re-deploying a cluster with another topology or version is refused be
       new RegExp(
         `• rs0 member localhost:${
           ports[0]
-        }: runtime_config .*: made on the running cluster by \`mup cluster reconfigure c1 .*c1\\.yaml\``,
+        }: runtime_config .*: made on the running cluster by \`mup cluster reconfigure c1 <topology>\``,
       ),
     );
 

@@ -16,11 +16,13 @@ installFixture();
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
-/** A four-member set, the first with priority 2 (the primary). */
+/** A four-member set, the first with priority 2 (the primary), the last with priority 0. */
 const fourMembers = (p: number[]) =>
   `mongod_servers:\n${
     p.map((port, i) =>
-      `  - { host: localhost, port: ${port}, replica_set: rs0${i === 0 ? ", priority: 2" : ""} }`
+      `  - { host: localhost, port: ${port}, replica_set: rs0${
+        i === 0 ? ", priority: 2" : i === 3 ? ", priority: 0" : ""
+      } }`
     ).join("\n")
   }\n`;
 
@@ -44,7 +46,20 @@ Deno.test("cluster scale-in removes members, the primary stepped down first: one
   const args = ["cluster", "scale-in", "si", "-N", `localhost:${ports[0]}`, "--auto-approve"];
   const plan = await ok(home, [...args.slice(0, -1), "--plan-only"]);
   assert.match(plan.stdout, new RegExp(`Remove localhost:${ports[0]} from replica set rs0`));
+  // What stays must be able to elect a primary: not the priority-0 member alone.
+  const noPrimary = await ok(home, [
+    "cluster",
+    "scale-in",
+    "si",
+    "-N",
+    ports.slice(0, 3).map((p) => `localhost:${p}`).join(","),
+  ], 1);
+  assert.match(noPrimary.stderr, /would stay .* is not a valid cluster:\n.*can become primary/);
   await killWhen(home, "si", args, /^remove-members-rs0$/, "running");
+  // Cut off: other commands would act on a set the metadata no longer describes.
+  const stop = await ok(home, ["cluster", "stop", "si", "--auto-approve"], 1);
+  assert.match(stop.stderr, /scale-in \(apply .*\) interrupted part way/);
+  assert.match(stop.stderr, /the same scale-in again replaces it/);
   await ok(home, ["plan", "resume", "si"]);
   const st = await currentState(home, "si");
   assert.equal(st.status, "completed");

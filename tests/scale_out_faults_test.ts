@@ -41,6 +41,14 @@ Deno.test("an unfinished scale-out: stop is refused (resume or rollback named), 
       { home, cluster: "sf" },
     )).members.map((m: Document) => m.host).sort();
 
+  // A new member starts empty: files in its data directory are refused before anything runs.
+  const dataDir = path.join(clusterDir(home, "sf"), "deploy", "data", `mongod-${ports[3]}`);
+  await Deno.mkdir(dataDir, { recursive: true });
+  await Deno.writeTextFile(path.join(dataDir, "kept.txt"), "someone's\n");
+  const filled = await ok(home, ["cluster", "scale-out", "sf", grown, "--auto-approve"], 1);
+  assert.match(filled.stdout + filled.stderr, /data directory .* holds files \(kept\.txt\)/);
+  await Deno.remove(dataDir, { recursive: true });
+
   // Cut off once its new member runs, before it joins the set.
   await killWhen(
     home,
@@ -52,7 +60,10 @@ Deno.test("an unfinished scale-out: stop is refused (resume or rollback named), 
   assert.equal((await livePids(home, "sf")).length, 4, "the new member runs");
   const stop = await ok(home, ["cluster", "stop", "sf", "--auto-approve"], 1);
   assert.match(stop.stderr, /scale-out \(apply .*\) interrupted part way/);
-  assert.match(stop.stderr, /`mup plan resume sf`.*`mup state rollback sf` undoes it/s);
+  assert.match(
+    stop.stderr,
+    /`mup plan resume sf`.*`mup state rollback sf --checkpoint start` undoes it/s,
+  );
   // Rolled back: the new member stopped and its directories gone; the cluster as recorded.
   await ok(home, ["state", "rollback", "sf", "--checkpoint", "start", "--auto-approve"]);
   assert.equal((await livePids(home, "sf")).length, 3);

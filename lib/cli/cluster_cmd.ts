@@ -20,10 +20,7 @@ import { addScaleOutCommand } from "./scale_out_cmd.ts";
 import { addScaleInCommand } from "./scale_in_cmd.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh, type SshCliOptions } from "./ssh_options.ts";
-import {
-  refuseOverUnfinishedScaleOut,
-  refuseOverUnfinishedTlsSwitch,
-} from "./unfinished_switch.ts";
+import { refuseOverUnfinishedScaling, refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
 
 export function clusterCommand(ctx: CliContext): Command {
   const cmd = new Command("cluster").description("Deploy and operate MongoDB clusters");
@@ -71,7 +68,7 @@ export function clusterCommand(ctx: CliContext): Command {
       name,
       `cluster deploy ${name} ${topologyFile}`,
     );
-    await refuseOverUnfinishedScaleOut(
+    await refuseOverUnfinishedScaling(
       ctx.store.clusterDir(name),
       name,
       `cluster deploy ${name} ${topologyFile}`,

@@ -24,10 +24,7 @@ import { listProcesses } from "../plan/processes.ts";
 import { recordedProcess } from "../state/meta_from_plan.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh } from "./ssh_options.ts";
-import {
-  refuseOverUnfinishedScaleOut,
-  refuseOverUnfinishedTlsSwitch,
-} from "./unfinished_switch.ts";
+import { refuseOverUnfinishedScaling, refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
 import { durationArg, durationHelp, parseDurationOption, WAIT_TIMEOUT } from "./duration_option.ts";
 import { withWaitTimeout } from "../plan/wait_timeout.ts";
 
@@ -188,7 +185,7 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
           name,
           `cluster ${spec.name} ${name}`,
         );
-        await refuseOverUnfinishedScaleOut(
+        await refuseOverUnfinishedScaling(
           ctx.store.clusterDir(name),
           name,
           `cluster ${spec.name} ${name}`,

@@ -24,10 +24,7 @@ import type { CliContext } from "./context.ts";
 import { requireMeta } from "./cluster_show.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh } from "./ssh_options.ts";
-import {
-  refuseOverUnfinishedScaleOut,
-  refuseOverUnfinishedTlsSwitch,
-} from "./unfinished_switch.ts";
+import { refuseOverUnfinishedScaling, refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
 import { recordedConfigs } from "../plan/start_files.ts";
 import { sha256Hex } from "../util/hash.ts";
 import type { ClusterMeta } from "../state/meta.ts";
@@ -55,7 +52,7 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
     const meta = await requireMeta(ctx, name);
     const clusterDir = ctx.store.clusterDir(name);
     await refuseOverUnfinishedTlsSwitch(clusterDir, name, `cluster reconfigure ${name} ${file}`);
-    await refuseOverUnfinishedScaleOut(clusterDir, name, `cluster reconfigure ${name} ${file}`);
+    await refuseOverUnfinishedScaling(clusterDir, name, `cluster reconfigure ${name} ${file}`);
     // Checked for the release the cluster runs: an option its series no longer knows is an error.
     const loaded = await loadTopology(file, { variant: meta.variant, version: meta.version });
     // With its security defaults written out, as a deploy records it (auth on unless off).

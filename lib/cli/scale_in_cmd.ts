@@ -17,6 +17,7 @@ import { planScaleIn } from "../plan/scale_in.ts";
 import { collect, selectProcesses } from "../plan/select.ts";
 import { listProcesses } from "../plan/processes.ts";
 import { loadTopology } from "../topology/load.ts";
+import { validateTopology } from "../topology/validate.ts";
 import { hostKey } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
 import { withSecurityDefaults } from "../security/settings.ts";
@@ -28,10 +29,7 @@ import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow
 import { durationArg, durationHelp, parseDurationOption, WAIT_TIMEOUT } from "./duration_option.ts";
 import { withWaitTimeout } from "../plan/wait_timeout.ts";
 import { configureSsh } from "./ssh_options.ts";
-import {
-  refuseOverUnfinishedScaleOut,
-  refuseOverUnfinishedTlsSwitch,
-} from "./unfinished_switch.ts";
+import { refuseOverUnfinishedScaling, refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
 
 /** Adds `scale-in` to the `cluster` command. */
 export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
@@ -85,10 +83,46 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
     const clusterDir = ctx.store.clusterDir(name);
     const request = file ? `${name} ${file}` : `${name} -N ${opts.node!.join(" -N ")}`;
     await refuseOverUnfinishedTlsSwitch(clusterDir, name, `cluster scale-in ${request}`);
-    await refuseOverUnfinishedScaleOut(clusterDir, name, `cluster scale-in ${request}`);
     const topology = file
       ? await fromFile(meta, file, path.join(clusterDir, "deploy"))
       : fromNodes(meta, opts.node!, path.join(clusterDir, "deploy"));
+    // An unfinished scale-in may be replaced by one that removes at least what it removes.
+    const stays = new Set(
+      listProcesses(topology, path.join(clusterDir, "deploy")).map((p) =>
+        `${hostKey(p.host)}:${p.port}`
+      ),
+    );
+    await refuseOverUnfinishedScaling(
+      clusterDir,
+      name,
+      `cluster scale-in ${request}`,
+      async (st) => {
+        if (st.operation !== "scale-in" || !st.plan_path) return false;
+        const earlier = await ctx.store.load(st.plan_path).then((l) => l.plan, () => undefined);
+        const kept = new Set(
+          earlier
+            ? listProcesses(earlier.topology, path.join(clusterDir, "deploy")).map((p) =>
+              `${hostKey(p.host)}:${p.port}`
+            )
+            : [],
+        );
+        return !!earlier && [...stays].every((k) => kept.has(k));
+      },
+    );
+    // What stays must be a valid cluster on its own (a set with a member that can be primary,
+    // an odd number of voters…), as a topology file given would have to be.
+    const problems = topology.mongod_servers.length
+      ? validateTopology(topology, { variant: meta.variant, version: meta.version })
+        .filter((i) => i.severity === "error")
+      : [];
+    if (problems.length) {
+      throw new MupError(
+        `what would stay of cluster ${name} is not a valid cluster:\n${
+          problems.map((i) => `  • ${i.message}`).join("\n")
+        }`,
+        { hint: problems[0].hint ?? "remove fewer processes" },
+      );
+    }
     if (!topology.mongod_servers.length) {
       throw new MupError(
         `every mongod of cluster ${name} would go: that is \`mup cluster destroy ${name}\``,

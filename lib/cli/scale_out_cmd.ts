@@ -16,7 +16,7 @@ import { requireMeta } from "./cluster_show.ts";
 import { durationArg, durationHelp, parseDurationOption, WAIT_TIMEOUT } from "./duration_option.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh } from "./ssh_options.ts";
-import { refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
+import { refuseOverUnfinishedScaling, refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
 
 /** Adds `scale-out` to the `cluster` command. */
 export function addScaleOutCommand(cmd: Command, ctx: CliContext): void {
@@ -49,6 +49,14 @@ export function addScaleOutCommand(cmd: Command, ctx: CliContext): void {
     const meta = await requireMeta(ctx, name);
     const clusterDir = ctx.store.clusterDir(name);
     await refuseOverUnfinishedTlsSwitch(clusterDir, name, `cluster scale-out ${name} ${file}`);
+    // An unfinished scale-out may be replaced by another (buildScaleOutPlan checks it keeps its
+    // entries); an unfinished scale-in may not.
+    await refuseOverUnfinishedScaling(
+      clusterDir,
+      name,
+      `cluster scale-out ${name} ${file}`,
+      (st) => st.operation === "scale-out",
+    );
     // Checked for the release the cluster runs, as its new processes will run it.
     const loaded = await loadTopology(file, { variant: meta.variant, version: meta.version });
     configureSsh(ctx.executors, loaded.topology, opts);

@@ -15,10 +15,7 @@ import type { CliContext } from "./context.ts";
 import { requireMeta } from "./cluster_show.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh } from "./ssh_options.ts";
-import {
-  refuseOverUnfinishedScaleOut,
-  refuseOverUnfinishedTlsSwitch,
-} from "./unfinished_switch.ts";
+import { refuseOverUnfinishedScaling, refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
 
 /** Adds `tls` to the `cluster` command. */
 export function addTlsCommand(cmd: Command, ctx: CliContext): void {
@@ -51,7 +48,7 @@ export function addTlsCommand(cmd: Command, ctx: CliContext): void {
       name,
       `cluster tls ${name} ${action}`,
     );
-    await refuseOverUnfinishedScaleOut(
+    await refuseOverUnfinishedScaling(
       ctx.store.clusterDir(name),
       name,
       `cluster tls ${name} ${action}`,

@@ -14,7 +14,7 @@
 import { MupError } from "../errors.ts";
 import { shellJoin } from "../executor/shell_quote.ts";
 import { readMeta } from "../state/meta.ts";
-import { unfinishedApply } from "../state/undeployed.ts";
+import { type UnfinishedApply, unfinishedApply } from "../state/undeployed.ts";
 import type { ValidationIssue } from "../plan/schema.ts";
 
 /** The first operation of a switch (lib/plan/lifecycle_ops.ts markedPhases). */
@@ -95,31 +95,48 @@ export async function unfinishedUpgradeWarning(
 }
 
 /**
- * Throws a MupError when the cluster's current apply is a scale-out that failed, was paused or
- * was cut off after it began: the processes it started run, and the members it added serve in
- * their sets, but the metadata lists them only once it finishes. Another command would replace
- * it as the current apply (it could no longer be resumed) and act on a cluster without them,
- * leaving them running unmanaged. `plan resume` completes it; `state rollback` undoes it; a
- * destroy removes them with the rest (lifecycle_cmd.ts). `command` as for
- * refuseOverUnfinishedTlsSwitch.
+ * Throws a MupError when the cluster's current apply is a scale-out or a scale-in that failed,
+ * was paused or was cut off after it began. A scale-out's started processes may run, and the
+ * members it added serve in their sets, before the metadata lists them; a scale-in's members
+ * may be out of their sets while the metadata still lists them. Another command would replace
+ * it as the current apply (it could no longer be resumed) and act on a cluster the metadata does
+ * not describe. `plan resume` completes it; a scale-out cut off before it recorded its processes
+ * or added a shard is undone by `state rollback` (rollback_build.ts); a destroy removes it with
+ * the rest (lifecycle_cmd.ts). `allow(state)` lets the caller accept one (a scale-in repeated).
+ * `command` as for refuseOverUnfinishedTlsSwitch.
  */
-export async function refuseOverUnfinishedScaleOut(
+export async function refuseOverUnfinishedScaling(
   clusterDir: string,
   cluster: string,
   command: string,
+  allow: (state: UnfinishedApply["state"]) => boolean | Promise<boolean> = () => false,
 ): Promise<void> {
   const u = await unfinishedApply(clusterDir);
-  if (!u || u.outcome === "running" || u.state.operation !== "scale-out") return;
+  if (!u || u.outcome === "running") return;
+  const op = u.state.operation;
+  if (op !== "scale-out" && op !== "scale-in") return;
   if (Object.values(u.state.operation_states).every((o) => o.status === "pending")) return;
+  if (await allow(u.state)) return;
+  const shardAdded = Object.values(u.state.operation_states).some((o) =>
+    o.id.startsWith("add-shard-") && o.status === "completed"
+  );
   throw new MupError(
-    `cluster ${cluster}'s scale-out (apply ${u.state.state_id}) ${u.outcome} part way: the ` +
-      "processes it started may run, and the members it added serve in their sets, but the " +
-      `metadata does not list them until it finishes. \`mup ${command}\` would replace it ` +
-      "and leave them running outside mup's records",
+    `cluster ${cluster}'s ${op} (apply ${u.state.state_id}) ${u.outcome} part way: ${
+      op === "scale-out"
+        ? "the processes it started may run, and the members it added serve in their sets, " +
+          "but the metadata does not list them until it finishes"
+        : "the members it removes may be out of their sets already, and the metadata lists " +
+          "them until it finishes"
+    }. \`mup ${command}\` would replace it and act on a cluster the metadata does not describe`,
     {
-      hint: `\`mup plan resume ${cluster}\` completes it (once what stopped it is fixed); ` +
-        `\`mup state rollback ${cluster}\` undoes it (the added members taken out of their ` +
-        "sets, what it started stopped and removed); then run this again",
+      hint: `\`mup plan resume ${cluster}\` completes it (once what stopped it is fixed)${
+        op === "scale-in"
+          ? "; the same scale-in again replaces it"
+          : shardAdded
+          ? ""
+          : `; \`mup state rollback ${cluster} --checkpoint start\` undoes it (the added ` +
+            "members taken out of their sets, what it started stopped and removed)"
+      }; then run this again`,
     },
   );
 }

@@ -14,10 +14,7 @@ import type { CliContext } from "./context.ts";
 import { requireMeta } from "./cluster_show.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh } from "./ssh_options.ts";
-import {
-  refuseOverUnfinishedScaleOut,
-  refuseOverUnfinishedTlsSwitch,
-} from "./unfinished_switch.ts";
+import { refuseOverUnfinishedScaling, refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
 
 interface UpgradeOptions extends PlanFlowOptions {
   version?: string;
@@ -79,7 +76,7 @@ export function addUpgradeCommand(cmd: Command, ctx: CliContext): void {
       name,
       `cluster upgrade ${name}`,
     );
-    await refuseOverUnfinishedScaleOut(
+    await refuseOverUnfinishedScaling(
       ctx.store.clusterDir(name),
       name,
       `cluster upgrade ${name}`,

@@ -148,7 +148,12 @@ export async function buildDeployPlan(
           hint:
             `cluster deploy on an existing cluster only repairs it: give it the recorded topology (\`mup cluster show-config ${req.cluster} > ${req.cluster}.yaml\` writes it) and --version ${meta.version}${
               release.variant !== meta.variant ? ` --variant ${meta.variant}` : ""
-            } to re-check it and restart what is down`,
+            } to re-check it and restart what is down${
+              new Set(diff.map((d) => d.command)).size > 1
+                ? "; the changes listed are made one command at a time, each given the " +
+                  "recorded topology with only its own change"
+                : ""
+            }`,
         },
       );
     }

@@ -181,6 +181,16 @@ export function clusterDifferences(
     });
   }
   out.push(...serverDifferences(recorded, asked, cluster, mirror));
+  // Several kinds of change are made one command at a time, each from the topology the one
+  // before recorded: none of them takes this file as it is.
+  const kinds = new Set(out.map((d) => d.command));
+  if (kinds.size > 1) {
+    const file = shellQuote(topologyFile);
+    return out.map((d) => ({
+      ...d,
+      change: d.change.replaceAll(` ${cluster} ${file}\``, ` ${cluster} <topology>\``),
+    }));
+  }
   return out;
 }
 

@@ -57,17 +57,18 @@ export async function buildRollbackPlan(req: {
       },
     );
   }
-  // A scale-in took members out of their sets and removed their files.
+  // A scale-in takes members out of their sets: a member taken out comes back by a scale-out
+  // (it copies its set's data again), not by starting it.
   if (state.operation === "scale-in") {
     throw new MupError(
-      `apply ${id} (scale-in) cannot be rolled back: it removed members from replica sets ` +
-        "(and may have removed their directories)",
+      `apply ${id} (scale-in) cannot be rolled back: members it takes out of their sets come ` +
+        "back by a scale-out, which adds them again and lets them copy their set's data",
       {
-        hint:
-          `${
-            state.status === "completed" ? "" : `\`mup plan resume ${req.cluster}\` completes it; `
-          }\`mup cluster scale-out ${req.cluster} <topology>\` adds members again (they copy the ` +
-          "set's data)",
+        hint: `${
+          state.status === "completed"
+            ? ""
+            : `\`mup plan resume ${req.cluster}\` completes it (or the same scale-in again); then `
+        }\`mup cluster scale-out ${req.cluster} <topology>\` adds members again`,
       },
     );
   }
@@ -194,6 +195,8 @@ export async function buildRollbackPlan(req: {
     dryRun: req.dryRun,
     measured: await measuredDurations(req.store, req.cluster, original.topology),
   });
+  // Undone, a scale-out leaves the recorded cluster: what the rollback's outcome says it is.
+  if (state.operation === "scale-out" && meta) plan.topology = meta.topology;
   // A start it plans (undoing a stop) must not bring a member back on data that is gone.
   if (meta) guardStarts(plan, listProcesses(meta.topology, path.join(clusterDir, "deploy")));
   // Before a first deploy completed, each attempt holds what it did itself: rolling one back

@@ -18,6 +18,7 @@ import { MupError } from "../errors.ts";
 import { checkDirsCreatable, checkForeignData } from "../preflight/data_dirs.ts";
 import { checkDataDirsFree, heldDataDirs } from "../preflight/data_held.ts";
 import { clusterClaims, otherClusters } from "../preflight/clusters.ts";
+import { listDirs } from "../preflight/list_dirs.ts";
 import { measuredDurations } from "../preflight/measured.ts";
 import { allocatePorts, preflight } from "../preflight/preflight.ts";
 import { clusterAccess } from "../security/access.ts";
@@ -161,6 +162,17 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
     ownPorts: new Map(own.claims.map((c) => [`${hostKey(c.host)}:${c.port}`, c.files.config])),
     resolveFor,
   });
+  // A new member starts empty and copies its set's data (initial sync): data already in its
+  // directory (another set's, kept by --retain-data) would be replaced or refused, unsaid.
+  const filled = await filledDataDirs(
+    added.filter((p) => p.role !== "mongos"),
+    req.executors,
+    ownRunning,
+  );
+  if (filled.length) {
+    validation.errors.push(...filled);
+    validation.valid = false;
+  }
   // The new processes' directories: creatable, not someone else's files, not a live mongod's.
   const held = await heldDataDirs(added, req.executors);
   for (
@@ -292,4 +304,40 @@ function refuseAdditions(
       );
     }
   }
+}
+
+/**
+ * An error for each new member whose data directory exists and is not empty (one listing per
+ * host): a scale-out's members start on empty data. One an earlier, unfinished scale-out
+ * started (`ownRunning`, `${hostKey}:${port}`) holds its own data: not an error.
+ */
+async function filledDataDirs(
+  procs: ReturnType<typeof addedProcesses>,
+  executors: ExecutorFactory,
+  ownRunning: Set<string>,
+): Promise<ValidationIssue[]> {
+  const byHost = new Map<string, typeof procs>();
+  for (const p of procs) {
+    if (ownRunning.has(`${hostKey(p.host)}:${p.port}`)) continue;
+    byHost.set(hostKey(p.host), [...(byHost.get(hostKey(p.host)) ?? []), p]);
+  }
+  const found = await Promise.all([...byHost.values()].map(async (list) => {
+    const listed = await listDirs(executors.forHost(list[0].host), list.map((p) => p.dirs.data))
+      .catch(() => undefined);
+    return list.flatMap((p): ValidationIssue[] => {
+      const entries = listed?.get(p.dirs.data);
+      return entries?.length
+        ? [{
+          code: "data_dir_not_empty",
+          severity: "error",
+          host: p.host,
+          message: `${hostPort(p.host, p.port)}'s data directory ${p.dirs.data} holds files ` +
+            `(${entries.slice(0, 3).join(", ")}${entries.length > 3 ? ", …" : ""}): a new ` +
+            "member starts empty and copies its set's data; move them away or give it another " +
+            "data_dir",
+        }]
+        : [];
+    });
+  }));
+  return found.flat();
 }
