@@ -1,7 +1,7 @@
 /** `mup cluster start|stop|restart|destroy`: a planner each, the shared plan → apply flow. */
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
-import { compileHooks } from "../hooks/compile.ts";
+import { recordedHooks } from "../hooks/compile.ts";
 import { withoutHooks } from "../hooks/skip.ts";
 import { planDestroy } from "../plan/destroy.ts";
 import { parseArchiveName } from "../state/archive_name.ts";
@@ -197,10 +197,7 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
       await planAndApply(ctx, {
         cluster: name,
         operation: spec.name,
-        hooks: opts.hooks === false ? [] : compileHooks(
-          meta.topology.hooks,
-          meta.topology_file ? path.dirname(meta.topology_file) : clusterDir,
-        ),
+        hooks: opts.hooks === false ? [] : recordedHooks(meta, clusterDir),
         build: async () => {
           const plan = await buildLifecyclePlan(
             (input) => spec.planner({ ...input, force: opts.force, retainData: opts.retainData }),

@@ -7,7 +7,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
-import { compileHooks } from "../hooks/compile.ts";
+import { recordedHooks } from "../hooks/compile.ts";
 import { withoutHooks } from "../hooks/skip.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
 import {
@@ -16,7 +16,7 @@ import {
   planReconfigure,
   withRuntimeConfigs,
 } from "../plan/reconfigure.ts";
-import { clusterDifferences, recordedPorts, renderDifference } from "../plan/redeploy.ts";
+import { recordedPorts, refuseOtherDifferences } from "../plan/redeploy.ts";
 import { loadTopology } from "../topology/load.ts";
 import { withSecurityDefaults } from "../security/settings.ts";
 import { describeTopology } from "../render/plan_text.ts";
@@ -59,25 +59,12 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
     const asked = withSecurityDefaults(recordedPorts(loaded.topology, meta.topology));
     // What is planned and recorded: the recorded topology with the asked runtime_config.
     const topology = withRuntimeConfigs(meta.topology, asked);
-    const others = clusterDifferences(
-      meta,
-      { topology: asked, version: meta.version, variant: meta.variant },
-      path.join(clusterDir, "deploy"),
-      name,
-    ).filter((d) => d.command !== "reload");
-    if (others.length) {
-      throw new MupError(
-        `${file} differs from cluster ${name} in more than runtime_config:\n${
-          others.map(renderDifference).join("\n")
-        }`,
-        {
-          hint: `cluster reconfigure changes runtime_config only: start from the recorded ` +
-            `topology (\`mup cluster show-config ${name} > ${name}.yaml\`) and change its ` +
-            "runtime_config; other changes are made one command at a time, each from the " +
-            "topology the one before recorded",
-        },
-      );
-    }
+    refuseOtherDifferences(meta, asked, path.join(clusterDir, "deploy"), file, {
+      command: "reload",
+      what: "runtime_config",
+      does: "cluster reconfigure changes runtime_config only",
+      edit: "change its runtime_config",
+    });
     const fixed = fixedChanges(meta.topology, topology, path.join(clusterDir, "deploy"));
     if (fixed.length) {
       throw new MupError(
@@ -91,7 +78,7 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
         },
       );
     }
-    const besides = others.length ? [] : otherChanges(meta.topology, asked);
+    const besides = otherChanges(meta.topology, asked);
     if (besides.length) {
       throw new MupError(
         `${file} also changes ${besides.join(", ")} of cluster ${name}, which a reconfigure ` +
@@ -115,10 +102,7 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
       cluster: name,
       operation: "reconfigure",
       noChanges: `Cluster ${name} already runs this runtime_config.`,
-      hooks: opts.hooks === false ? [] : compileHooks(
-        meta.topology.hooks,
-        meta.topology_file ? path.dirname(meta.topology_file) : clusterDir,
-      ),
+      hooks: opts.hooks === false ? [] : recordedHooks(meta, clusterDir),
       build: async () => {
         const plan = await buildLifecyclePlan(
           (input) =>

@@ -7,12 +7,12 @@
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
-import { compileHooks } from "../hooks/compile.ts";
+import { recordedHooks } from "../hooks/compile.ts";
 import { withoutHooks } from "../hooks/skip.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
 import { withoutAddedEntries, withoutRemovedEntries } from "../plan/added_entries.ts";
 import { otherChanges } from "../plan/reconfigure.ts";
-import { clusterDifferences, recordedPorts, renderDifference } from "../plan/redeploy.ts";
+import { recordedPorts, refuseOtherDifferences } from "../plan/redeploy.ts";
 import { planScaleIn } from "../plan/scale_in.ts";
 import { collect, selectProcesses } from "../plan/select.ts";
 import { listProcesses } from "../plan/processes.ts";
@@ -109,11 +109,11 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
         return !!earlier && [...stays].every((k) => kept.has(k));
       },
     );
-    // What stays must be a valid cluster on its own (a set with a member that can be primary,
-    // an odd number of voters…), as a topology file given would have to be.
+    // Each set that stays must keep a member that can be primary, as a topology file given
+    // would have to (the planner refuses what removing config servers, mongos or shards breaks).
     const problems = topology.mongod_servers.length
       ? validateTopology(topology, { variant: meta.variant, version: meta.version })
-        .filter((i) => i.severity === "error")
+        .filter((i) => i.severity === "error" && i.code === "no_electable")
       : [];
     if (problems.length) {
       throw new MupError(
@@ -134,10 +134,7 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
       cluster: name,
       operation: "scale-in",
       noChanges: `${file ?? "-N"} removes no process of cluster ${name}.`,
-      hooks: opts.hooks === false ? [] : compileHooks(
-        meta.topology.hooks,
-        meta.topology_file ? path.dirname(meta.topology_file) : clusterDir,
-      ),
+      hooks: opts.hooks === false ? [] : recordedHooks(meta, clusterDir),
       build: async () => {
         const plan = await buildLifecyclePlan(
           (input) =>
@@ -191,27 +188,12 @@ async function fromFile(meta: ClusterMeta, file: string, deployDir: string): Pro
   const name = meta.name;
   const loaded = await loadTopology(file, { variant: meta.variant, version: meta.version });
   const asked = withSecurityDefaults(recordedPorts(loaded.topology, meta.topology));
-  const besides = clusterDifferences(
-    meta,
-    { topology: asked, version: meta.version, variant: meta.variant },
-    deployDir,
-    name,
-    undefined,
-    file,
-  ).filter((d) => d.command !== "scale-in");
-  if (besides.length) {
-    throw new MupError(
-      `${file} differs from cluster ${name} in more than removed processes:\n${
-        besides.map(renderDifference).join("\n")
-      }`,
-      {
-        hint: "cluster scale-in only removes processes: start from the recorded topology " +
-          `(\`mup cluster show-config ${name} > ${name}.yaml\`) and remove entries from it; ` +
-          "other changes are made one command at a time, each from the topology the one " +
-          "before recorded",
-      },
-    );
-  }
+  refuseOtherDifferences(meta, asked, deployDir, file, {
+    command: "scale-in",
+    what: "removed processes",
+    does: "cluster scale-in only removes processes",
+    edit: "remove entries from it",
+  }, file);
   const topology = withoutRemovedEntries(meta.topology, asked);
   const other = otherChanges(topology, withoutAddedEntries(meta.topology, asked));
   if (other.length) {

@@ -5,8 +5,7 @@
  * makes it.
  */
 import type { Command } from "@commander-js/extra-typings";
-import * as path from "node:path";
-import { compileHooks } from "../hooks/compile.ts";
+import { recordedHooks } from "../hooks/compile.ts";
 import { withoutHooks } from "../hooks/skip.ts";
 import { buildScaleOutPlan } from "../plan/scale_out_build.ts";
 import { loadTopology } from "../topology/load.ts";
@@ -60,10 +59,7 @@ export function addScaleOutCommand(cmd: Command, ctx: CliContext): void {
     // Checked for the release the cluster runs, as its new processes will run it.
     const loaded = await loadTopology(file, { variant: meta.variant, version: meta.version });
     configureSsh(ctx.executors, loaded.topology, opts);
-    const hooks = opts.hooks === false ? [] : compileHooks(
-      meta.topology.hooks,
-      meta.topology_file ? path.dirname(meta.topology_file) : clusterDir,
-    );
+    const hooks = opts.hooks === false ? [] : recordedHooks(meta, clusterDir);
     await planAndApply(ctx, {
       cluster: name,
       operation: "scale-out",

@@ -3,9 +3,8 @@
  * (lib/plan/tls.ts), through the shared plan → apply flow and its flags.
  */
 import type { Command } from "@commander-js/extra-typings";
-import * as path from "node:path";
 import { MupError } from "../errors.ts";
-import { compileHooks } from "../hooks/compile.ts";
+import { recordedHooks } from "../hooks/compile.ts";
 import { withoutHooks } from "../hooks/skip.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
 import { planTls } from "../plan/tls.ts";
@@ -66,10 +65,7 @@ export function addTlsCommand(cmd: Command, ctx: CliContext): void {
     await planAndApply(ctx, {
       cluster: name,
       operation: `tls-${action}`,
-      hooks: opts.hooks === false ? [] : compileHooks(
-        meta.topology.hooks,
-        meta.topology_file ? path.dirname(meta.topology_file) : clusterDir,
-      ),
+      hooks: opts.hooks === false ? [] : recordedHooks(meta, clusterDir),
       build: async () => {
         const plan = await buildLifecyclePlan((input) => planTls({ ...input, action }), {
           meta,

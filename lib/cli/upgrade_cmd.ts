@@ -3,9 +3,8 @@
  * rolling change (lib/plan/upgrade.ts), through the shared plan → apply flow and its flags.
  */
 import { type Command, Option } from "@commander-js/extra-typings";
-import * as path from "node:path";
 import { MupError } from "../errors.ts";
-import { compileHooks } from "../hooks/compile.ts";
+import { recordedHooks } from "../hooks/compile.ts";
 import { withoutHooks } from "../hooks/skip.ts";
 import { Variant } from "../plan/schema.ts";
 import { buildUpgradePlan } from "../plan/upgrade_build.ts";
@@ -86,10 +85,7 @@ export function addUpgradeCommand(cmd: Command, ctx: CliContext): void {
     await planAndApply(ctx, {
       cluster: name,
       operation: "upgrade",
-      hooks: opts.hooks === false ? [] : compileHooks(
-        meta.topology.hooks,
-        meta.topology_file ? path.dirname(meta.topology_file) : clusterDir,
-      ),
+      hooks: opts.hooks === false ? [] : recordedHooks(meta, clusterDir),
       build: async () => {
         const plan = await buildUpgradePlan({
           meta,

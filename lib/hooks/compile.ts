@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import {
   DEFAULT_HOOK_TIMEOUT,
   durationMs,
@@ -26,4 +27,19 @@ export function compileHooks(section: HooksSection | undefined, workingDir: stri
     });
   }
   return out;
+}
+
+/**
+ * The hooks a recorded cluster's topology declares, compiled to run where its topology file
+ * was (relative commands and paths are that file's), or in `clusterDir` when none is recorded:
+ * what every command on a deployed cluster runs.
+ */
+export function recordedHooks(
+  meta: { topology: { hooks?: HooksSection }; topology_file?: string },
+  clusterDir: string,
+): Hook[] {
+  return compileHooks(
+    meta.topology.hooks,
+    meta.topology_file ? path.dirname(meta.topology_file) : clusterDir,
+  );
 }

@@ -5,7 +5,7 @@
  */
 import * as path from "node:path";
 import type { ExecutorFactory } from "../executor/executor.ts";
-import { compileHooks } from "../hooks/compile.ts";
+import { recordedHooks } from "../hooks/compile.ts";
 import { clusterAccess } from "../security/access.ts";
 import { runningPid } from "../ops/process.ts";
 import type { ClusterMeta } from "../state/meta.ts";
@@ -107,7 +107,6 @@ export async function buildLifecyclePlan(
   },
 ): Promise<Omit<Plan, "content_hash">> {
   const clusterDir = req.store.clusterDir(req.meta.name);
-  const hooksDir = req.meta.topology_file ? path.dirname(req.meta.topology_file) : clusterDir;
   const facts = await probeFacts(req.meta, req.executors);
   const deployDir = path.join(clusterDir, "deploy");
   // What a failed first deploy found in place and never ran a mongod on is not its own.
@@ -122,7 +121,7 @@ export async function buildLifecyclePlan(
     meta: req.meta,
     clusterDir,
     deployDir,
-    hooks: compileHooks(req.meta.topology.hooks, hooksDir),
+    hooks: recordedHooks(req.meta, clusterDir),
     facts,
     measured: await measuredDurations(req.store, req.meta.name, req.meta.topology),
     filter: req.filter,

@@ -10,6 +10,7 @@ import { securityOf } from "../security/settings.ts";
 import { listProcesses, type ProcessSpec } from "./processes.ts";
 import { describeRole } from "./op_builders.ts";
 import { cmpVersion } from "../download/manifest.ts";
+import { MupError } from "../errors.ts";
 
 /** What a cluster is (as recorded) or should be (as asked). */
 export interface ClusterShape {
@@ -260,4 +261,52 @@ export function recordedPorts(asked: Topology, recorded: Topology): Topology {
     mongod_servers: fill(asked.mongod_servers, recorded.mongod_servers),
     mongos_servers: fill(asked.mongos_servers, recorded.mongos_servers),
   };
+}
+
+/** What one command on a running cluster changes, for refuseOtherDifferences. */
+export interface OnlyChange {
+  /** The kind of difference it makes. */
+  command: Difference["command"];
+  /** What it changes: "runtime_config", "added processes". */
+  what: string;
+  /** "cluster reconfigure changes runtime_config only". */
+  does: string;
+  /** How the recorded topology is edited for it: "change its runtime_config". */
+  edit: string;
+}
+
+/**
+ * Throws a MupError (file, cluster, and each difference with the command that makes it) when
+ * `asked` differs from the recorded cluster in anything but `only.command`'s kind of change;
+ * the hint says how to write the topology for it, and that other changes are made one command
+ * at a time. `namedFile`: the file the differences' commands name (default `<topology>`).
+ */
+export function refuseOtherDifferences(
+  recorded: ClusterShape & { name: string },
+  asked: Topology,
+  deployDir: string,
+  file: string,
+  only: OnlyChange,
+  namedFile?: string,
+): void {
+  const name = recorded.name;
+  const besides = clusterDifferences(
+    recorded,
+    { topology: asked, version: recorded.version, variant: recorded.variant },
+    deployDir,
+    name,
+    undefined,
+    namedFile,
+  ).filter((d) => d.command !== only.command);
+  if (!besides.length) return;
+  throw new MupError(
+    `${file} differs from cluster ${name} in more than ${only.what}:\n${
+      besides.map(renderDifference).join("\n")
+    }`,
+    {
+      hint: `${only.does}: start from the recorded topology (\`mup cluster show-config ${name} ` +
+        `> ${name}.yaml\`) and ${only.edit}; other changes are made one command at a time, ` +
+        "each from the topology the one before recorded",
+    },
+  );
 }

@@ -33,7 +33,7 @@ import { recordedRelease } from "./lifecycle.ts";
 import { planDeploy } from "./planner.ts";
 import { listProcesses } from "./processes.ts";
 import { otherChanges } from "./reconfigure.ts";
-import { clusterDifferences, recordedPorts, renderDifference } from "./redeploy.ts";
+import { recordedPorts, refuseOtherDifferences } from "./redeploy.ts";
 import { estimateResources } from "./resources.ts";
 import { addedProcesses, planScaleOut } from "./scale_out.ts";
 import { withAddedEntries, withoutAddedEntries } from "./added_entries.ts";
@@ -76,27 +76,12 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
     // Next to the cluster's own ports, where they are free.
     Math.max(0, ...meta.processes.filter((p) => isLocalHost(p.host)).map((p) => p.port)) + 1,
   ));
-  const besides = clusterDifferences(
-    meta,
-    { topology: asked, version: meta.version, variant: meta.variant },
-    deployDir,
-    name,
-    undefined,
-    file,
-  ).filter((d) => d.command !== "scale-out");
-  if (besides.length) {
-    throw new MupError(
-      `${file} differs from cluster ${name} in more than added processes:\n${
-        besides.map(renderDifference).join("\n")
-      }`,
-      {
-        hint: "cluster scale-out only adds processes: start from the recorded topology " +
-          `(\`mup cluster show-config ${name} > ${name}.yaml\`) and add entries to it; other ` +
-          "changes are made one command at a time, each from the topology the one before " +
-          "recorded",
-      },
-    );
-  }
+  refuseOtherDifferences(meta, asked, deployDir, file, {
+    command: "scale-out",
+    what: "added processes",
+    does: "cluster scale-out only adds processes",
+    edit: "add entries to it",
+  }, file);
   const other = otherChanges(meta.topology, withoutAddedEntries(meta.topology, asked));
   if (other.length) {
     throw new MupError(
