@@ -98,3 +98,36 @@ Deno.test("scale-in drains a whole shard before its members stop; refuses the la
   assert.equal(dead.validation.valid, true);
   assert.ok(ids(dead).includes("remove-members-shard1"));
 });
+
+Deno.test("scale-in of a TLS cluster removes the removed member's certificate and key from its host, after the metadata; a down member is removed first", async () => {
+  const text = Deno.readTextFileSync(path.join(ROOT, "examples", "replica-set.yaml"))
+    .replace("global:\n", "global:\n  security: { tls: true }\n");
+  const base = await input(text);
+  // 27018 is down: removed before the running 27019 (each config in between keeps a majority).
+  base.facts["mongod-localhost-27018"] = { running: false };
+  const plan = planScaleIn({
+    ...base,
+    topology: without(base.meta.topology, 27018, 27019),
+    topologyFile: "",
+  });
+  const remove = allOperations(plan).find((o) => o.type === "remove_members")!;
+  assert.deepEqual(JSON.parse(remove.target.params.remove), [
+    "localhost:27018",
+    "localhost:27019",
+  ]);
+  const certs = allOperations(plan).filter((o) =>
+    o.type === "remove_directory" && o.target.params.path.endsWith(".pem")
+  );
+  assert.deepEqual(
+    certs.map((o) => path.basename(o.target.params.path)).sort(),
+    ["mongod-localhost-27018.pem", "mongod-localhost-27019.pem"],
+  );
+  for (const o of certs) assert.deepEqual(o.depends_on, ["save-metadata"]);
+  const storeRoot = path.dirname(path.dirname(CLUSTER_DIR));
+  assert.deepEqual(
+    checkPlanText(sealPlanText(plan).text, "scale-in-tls", { storeRoot }).issues.filter((i) =>
+      i.severity === "error"
+    ),
+    [],
+  );
+});

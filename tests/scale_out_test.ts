@@ -236,6 +236,17 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
       { home, cluster: "ss" },
     );
   assert.ok(await onShard3() > 0, "shard3 holds chunks before");
+  // With the balancer off nothing would drain: refused when planned.
+  const balancer = (on: boolean) =>
+    withClient(
+      mongosUri,
+      (c) => c.db("admin").command({ [on ? "balancerStart" : "balancerStop"]: 1 }),
+      { home, cluster: "ss" },
+    );
+  await balancer(false);
+  const off = await ok(home, ["cluster", "scale-in", "ss", "-N", `localhost:${ports[5]}`], 1);
+  assert.match(off.stdout + off.stderr, /the balancer is off, and removing shard3 needs it/);
+  await balancer(true);
   const drained = await ok(home, [
     "cluster",
     "scale-in",

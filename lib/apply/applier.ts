@@ -1,3 +1,4 @@
+import { OperationError } from "../ops/operation.ts";
 import * as path from "node:path";
 import { applyGraph, END, restartsOf, START } from "./apply_graph.ts";
 import { walk } from "../graph/walk.ts";
@@ -273,7 +274,8 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   // A stop at once (second Ctrl-C) cuts operations short with whatever error their I/O gave:
   // that is unfinished work, recorded as paused (resumable), never as a failure.
   const paused = failure?.error instanceof Paused ||
-    (failure !== undefined && hardStop.signal.aborted);
+    (failure !== undefined && hardStop.signal.aborted) ||
+    (failure?.error instanceof OperationError && failure.error.options.stoppedWaiting === true);
   if (paused && !(failure!.error instanceof Paused)) interrupted = true;
   const message = failure ? (failure.error as Error).message : undefined;
   if (failure && !ops.has(failure.id) && !paused) {

@@ -81,6 +81,7 @@ export async function runOperation(
     stateId: state.state_id,
     executors: opts.executors,
     signal: hardStop.signal,
+    ...(opts.signal ? { pause: opts.signal } : {}),
     progress: (fraction, note) => emitter.emit({ type: "op_progress", id: op.id, fraction, note }),
     log: (m) => void writer.log("info", phase, m, op.id),
   };
@@ -206,7 +207,8 @@ export async function runOperation(
   } catch (e) {
     const message = (e as Error).message;
     // Work cut short by a stop at once is unfinished, not failed: resume runs it again.
-    const paused = e instanceof Paused || hardStop.signal.aborted;
+    const paused = e instanceof Paused || hardStop.signal.aborted ||
+      (e instanceof OperationError && e.options.stoppedWaiting === true);
     // A failure that changed nothing says so, for a rollback of this apply.
     const noEffect = e instanceof OperationError && e.options.noEffect;
     await writer.op({

@@ -185,10 +185,14 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
           name,
           `cluster ${spec.name} ${name}`,
         );
+        // A start over an unfinished scale-in brings back a member it needs (a down voter it
+        // could not do without): every process it starts is in the metadata still, and the
+        // same scale-in again replaces it afterwards.
         await refuseOverUnfinishedScaling(
           ctx.store.clusterDir(name),
           name,
           `cluster ${spec.name} ${name}`,
+          (st) => spec.name === "start" && st.operation === "scale-in",
         );
       }
       // The probe asks remote hosts over SSH, as the apply does.

@@ -15,7 +15,9 @@ import { otherChanges } from "../plan/reconfigure.ts";
 import { recordedPorts, refuseOtherDifferences } from "../plan/redeploy.ts";
 import { planScaleIn } from "../plan/scale_in.ts";
 import { collect, selectProcesses } from "../plan/select.ts";
-import { listProcesses } from "../plan/processes.ts";
+import { listProcesses, listReplicaSets } from "../plan/processes.ts";
+import { clusterAccess } from "../security/access.ts";
+import type { ExecutorFactory } from "../executor/executor.ts";
 import { loadTopology } from "../topology/load.ts";
 import { validateTopology } from "../topology/validate.ts";
 import { hostKey } from "../topology/hosts.ts";
@@ -120,7 +122,10 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
         `what would stay of cluster ${name} is not a valid cluster:\n${
           problems.map((i) => `  • ${i.message}`).join("\n")
         }`,
-        { hint: problems[0].hint ?? "remove fewer processes" },
+        {
+          hint: "remove fewer members: each set keeps one with priority above 0 that is not " +
+            "an arbiter",
+        },
       );
     }
     if (!topology.mongod_servers.length) {
@@ -136,11 +141,13 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
       noChanges: `${file ?? "-N"} removes no process of cluster ${name}.`,
       hooks: opts.hooks === false ? [] : recordedHooks(meta, clusterDir),
       build: async () => {
+        const balancerOff = await balancerIsOff(meta, topology, ctx.executors, clusterDir);
         const plan = await buildLifecyclePlan(
           (input) =>
             planScaleIn({
               ...input,
               topology,
+              balancerOff,
               // By node: no file describes the result (the metadata keeps its own).
               topologyFile: file ? path.resolve(file) : "",
               retainData: opts.retainData,
@@ -204,4 +211,28 @@ async function fromFile(meta: ClusterMeta, file: string, deployDir: string): Pro
     );
   }
   return topology;
+}
+
+/**
+ * Whether a shard goes whole and the cluster's balancer is off (balancerStatus through a mongos
+ * that stays): draining would never start. A mongos that does not answer says nothing (the
+ * apply's own check meets it).
+ */
+async function balancerIsOff(
+  meta: ClusterMeta,
+  topology: Topology,
+  executors: ExecutorFactory,
+  clusterDir: string,
+): Promise<boolean> {
+  const deployDir = path.join(clusterDir, "deploy");
+  const stays = new Set(listProcesses(topology, deployDir).map((p) => p.id));
+  const shardGoes = listReplicaSets(listProcesses(meta.topology, deployDir)).some((s) =>
+    !s.configsvr && s.members.every((m) => !stays.has(m.id))
+  );
+  const router = listProcesses(topology, deployDir).find((p) => p.role === "mongos");
+  if (!shardGoes || !router) return false;
+  const r = await clusterAccess(meta.name, meta.topology, executors)
+    .adminCommand(router.host, router.port, { balancerStatus: 1 })
+    .catch(() => undefined);
+  return r?.mode === "off";
 }

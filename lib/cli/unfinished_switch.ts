@@ -14,7 +14,7 @@
 import { MupError } from "../errors.ts";
 import { shellJoin } from "../executor/shell_quote.ts";
 import { readMeta } from "../state/meta.ts";
-import { type UnfinishedApply, unfinishedApply } from "../state/undeployed.ts";
+import { changedAnything, type UnfinishedApply, unfinishedApply } from "../state/undeployed.ts";
 import type { ValidationIssue } from "../plan/schema.ts";
 
 /** The first operation of a switch (lib/plan/lifecycle_ops.ts markedPhases). */
@@ -115,7 +115,8 @@ export async function refuseOverUnfinishedScaling(
   if (!u || u.outcome === "running") return;
   const op = u.state.operation;
   if (op !== "scale-out" && op !== "scale-in") return;
-  if (Object.values(u.state.operation_states).every((o) => o.status === "pending")) return;
+  // One that changed nothing (a refusal before any work) is replaced like any apply.
+  if (!changedAnything(u.state)) return;
   if (await allow(u.state)) return;
   const shardAdded = Object.values(u.state.operation_states).some((o) =>
     o.id.startsWith("add-shard-") && o.status === "completed"

@@ -12,6 +12,13 @@ export interface OperationContext {
   stateId: string;
   executors: ExecutorFactory;
   signal: AbortSignal;
+  /**
+   * The first Ctrl-C (the apply is to pause once running operations finish): an operation that
+   * only waits for servers to finish work they go on with by themselves (a shard's draining)
+   * may stop waiting then, throwing an OperationError with `stoppedWaiting`; a resume waits
+   * again.
+   */
+  pause?: AbortSignal;
   /** Progress for long work (downloads): 0..1 and a short note. */
   progress(fraction: number, note: string): void;
   /** A line for the execution log. */
@@ -53,7 +60,14 @@ export interface Operation {
  * command), so a rollback has nothing of it to undo or to warn about.
  */
 export class OperationError extends Error {
-  constructor(message: string, readonly options: { noEffect?: boolean } = {}) {
+  constructor(
+    message: string,
+    readonly options: {
+      noEffect?: boolean;
+      /** It stopped waiting at the first Ctrl-C (`pause`): unfinished, not failed. */
+      stoppedWaiting?: boolean;
+    } = {},
+  ) {
     super(message);
   }
 }

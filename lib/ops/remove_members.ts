@@ -35,7 +35,8 @@ function listed(ctx: OperationContext, config: Document): Document[] {
 /**
  * Takes members out of a running replica set: one replSetReconfig per member on its primary
  * (MongoDB 4.4+ refuses a non-force reconfig that removes more than one voting member, code
- * 103), config version + 1 each. A member to remove that is the primary is stepped down first
+ * 103), config version + 1 each, members the primary sees down first (so that every config in
+ * between keeps a majority of running voters). A member to remove that is the primary is stepped down first
  * (replSetStepDown, up to 10 s for a secondary to catch up): a primary cannot remove itself.
  * A member the primary's config no longer lists is out already, so a resume after a crash
  * removes only the rest. MongoDB manual: "Remove Members from Replica Set", replSetReconfig.
@@ -63,9 +64,21 @@ export const removeMembers: Operation = {
           { noEffect: removed.length === 0 },
         );
       }
-      const [next] = listed(ctx, found.config);
-      if (!next) break;
+      // Members that are down go first: each config in between then keeps a majority of
+      // voters that run (removing a running voter beside a down one could leave none).
       const [h, p] = splitHostPort(found.at);
+      const status = await mongo(ctx).adminCommand(h, p, { replSetGetStatus: 1 })
+        .catch(() => undefined);
+      const healthy = new Set(
+        ((status?.members ?? []) as Document[]).filter((m) => m.health === 1).map((m) =>
+          machinePort(String(m.name))
+        ),
+      );
+      const [next] = listed(ctx, found.config).sort((a, b) =>
+        Number(healthy.has(machinePort(String(a.host)))) -
+        Number(healthy.has(machinePort(String(b.host))))
+      );
+      if (!next) break;
       if (gone.has(machinePort(found.at))) {
         // The primary is to go: another member takes over first.
         try {

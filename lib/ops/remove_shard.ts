@@ -77,6 +77,14 @@ export const removeShard: Operation = {
       } databases left`;
       if (now !== last) ctx.log(`removeShard ${name} ${now}`);
       last = now;
+      // Draining goes on without mup: the first Ctrl-C stops the waiting, a resume waits again.
+      if (ctx.pause?.aborted) {
+        throw new OperationError(
+          `stopped waiting for shard ${name} to drain (${now}): the servers go on draining it, ` +
+            "and `mup plan resume` waits again",
+          { stoppedWaiting: true },
+        );
+      }
       if (Date.now() > end || ctx.signal.aborted) {
         throw new OperationError(
           `shard ${name} is still draining after ${timeout / 1000}s (${now}); ${

@@ -3,6 +3,7 @@
  * metadata), then calls the pure rollback planner. Not pure itself, like deploy.ts.
  */
 import { MupError } from "../errors.ts";
+import { changedAnything } from "../state/undeployed.ts";
 import { holdsNothing } from "../preflight/clusters.ts";
 import { baseStateOf, readMeta } from "../state/meta.ts";
 import type { ApplyState } from "../state/schema.ts";
@@ -59,7 +60,7 @@ export async function buildRollbackPlan(req: {
   }
   // A scale-in takes members out of their sets: a member taken out comes back by a scale-out
   // (it copies its set's data again), not by starting it.
-  if (state.operation === "scale-in") {
+  if (state.operation === "scale-in" && changedAnything(state)) {
     throw new MupError(
       `apply ${id} (scale-in) cannot be rolled back: members it takes out of their sets come ` +
         "back by a scale-out, which adds them again and lets them copy their set's data",

@@ -17,12 +17,15 @@ import { markedPhases, stopOp, verifyOp } from "./lifecycle_ops.ts";
 import { change, check, op } from "./op_builders.ts";
 import { listProcesses, type ProcessSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
+import { hostCertPath, securityOf } from "../security/settings.ts";
 
 export interface ScaleInPlanInput extends LifecyclePlanInput {
   /** The recorded topology without the entries to remove. */
   topology: Topology;
   /** Where the request came from: the topology file given, or "" for `-N` nodes. */
   topologyFile: string;
+  /** The cluster's balancer is off (balancerStatus through a mongos): no shard would drain. */
+  balancerOff?: boolean;
 }
 
 const machine = (p: { host: string; port: number }) => `${hostKey(p.host)}:${p.port}`;
@@ -107,6 +110,15 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
         `destroy ${name}\`)`,
     );
   }
+  if (goneShards.length && input.balancerOff) {
+    refuse(
+      "balancer_off",
+      goneShards[0].members[0],
+      `the balancer is off, and removing ${goneShards.map((s) => s.name).join(", ")} needs it ` +
+        'to move the chunks (MongoDB manual, "Remove Shards from a Sharded Cluster"): start ' +
+        "it (sh.startBalancer()) and plan again",
+    );
+  }
   if (goneShards.length) {
     warnings.push({
       code: "shard_draining",
@@ -137,7 +149,10 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
     );
   }
   const removing = sets.flatMap((s) => {
-    const out = s.members.filter((m) => gone.has(m.id) && m.role !== "config");
+    // Down members first, as remove_members takes them (their order in the review).
+    const out = s.members.filter((m) => gone.has(m.id) && m.role !== "config").sort((a, b) =>
+      Number(!!input.facts[a.id]?.running) - Number(!!input.facts[b.id]?.running)
+    );
     if (!out.length || out.length === s.members.length) return [];
     return [op({
       id: `remove-members-${s.name}`,
@@ -218,14 +233,27 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
     parallel: false,
     estimated_ms: EST.meta,
   });
-  // Directories go last: what the metadata records is true before any file is removed.
-  const removes: PlannedOperation[] = processRemovals(removed, () => input.retainData === true)
-    .map((r) =>
+  // Directories go last: what the metadata records is true before any file is removed. So do
+  // the removed processes' TLS certificates and keys on their hosts (a CA-signed key left on a
+  // decommissioned host would still be trusted by the cluster).
+  const removes: PlannedOperation[] = [
+    ...processRemovals(removed, () => input.retainData === true).map((r) =>
       removeOp(r.host, r.dir, r.what, [...r.deps, record.id], r.mode, {
         retained: r.retained,
         inner: r.inner,
       })
-    );
+    ),
+    ...(securityOf(input.meta.topology).tls
+      ? removed.map((p) =>
+        removeOp(
+          p.host,
+          hostCertPath(input.meta.deploy_dir, p.id),
+          "TLS certificate and key",
+          [record.id],
+        )
+      )
+      : []),
+  ];
   const phases = removed.length
     ? markedPhases(input, [
       {

@@ -15,7 +15,7 @@ import {
 import type { ExecutorFactory } from "../executor/executor.ts";
 import type { Hook } from "../hooks/schema.ts";
 import { MupError } from "../errors.ts";
-import { checkDirsCreatable, checkForeignData } from "../preflight/data_dirs.ts";
+import { checkDirsCreatable } from "../preflight/data_dirs.ts";
 import { checkDataDirsFree, heldDataDirs } from "../preflight/data_held.ts";
 import { clusterClaims, otherClusters } from "../preflight/clusters.ts";
 import { listDirs } from "../preflight/list_dirs.ts";
@@ -158,11 +158,10 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
     validation.errors.push(...filled);
     validation.valid = false;
   }
-  // The new processes' directories: creatable, not someone else's files, not a live mongod's.
+  // The new processes' directories: creatable, not a live mongod's (not empty: above).
   const held = await heldDataDirs(added, req.executors);
   for (
     const c of [
-      await checkForeignData(added, req.executors),
       await checkDirsCreatable(added, req.executors),
       checkDataDirsFree(held, 0),
     ]

@@ -11,8 +11,10 @@ const WAITS: ReadonlySet<OperationType> = new Set([
   "wait_for_member_state",
   "wait_for_primary",
   "verify_health",
-  // A shard's draining (cluster scale-in): a wait for the balancer.
+  // A shard's draining (cluster scale-in): a wait for the balancer; a member's removal waits
+  // for a primary and for each new config to reach a majority.
   "remove_shard",
+  "remove_members",
 ]);
 
 /** `plan` with every wait's timeout set to `ms` (unchanged when `ms` is undefined). */

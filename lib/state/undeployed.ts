@@ -173,3 +173,16 @@ export async function dataDirsUsed(clusterDir: string): Promise<Set<string>> {
   }
   return out;
 }
+
+/**
+ * Whether an apply did anything but record that the cluster is changing (its first operation,
+ * `mark-status-unknown`): an operation completed or cut off while running, or one that failed
+ * without saying it changed nothing (`no_effect`).
+ */
+export function changedAnything(state: ApplyState): boolean {
+  return Object.values(state.operation_states).some((o) =>
+    o.id !== "mark-status-unknown" &&
+    (o.status === "completed" || o.status === "running" ||
+      (o.status === "failed" && o.result?.metadata?.no_effect !== true))
+  );
+}
