@@ -1,13 +1,6 @@
 import * as path from "node:path";
-import {
-  archiveSize,
-  loadManifest,
-  localPlatform,
-  resolvePerconaRelease,
-  resolveRelease,
-  type Source,
-} from "../download/manifest.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
+import { resolveReleaseFor } from "../download/release_for.ts";
 import { compileHooks } from "../hooks/compile.ts";
 import { allocatePorts, preflight } from "../preflight/preflight.ts";
 import { baseStateOf, readMeta } from "../state/meta.ts";
@@ -85,21 +78,10 @@ export async function buildDeployPlan(
     meta ? recordedPorts(loaded.topology, meta.topology) : loaded.topology,
     others.flatMap((o) => o.claims.filter((c) => isLocalHost(c.host)).map((c) => c.port)),
   ));
-  const source: Source = { mirror: req.mirror };
-  const platform = await localPlatform();
   // The control machine's release; remote hosts of another architecture get theirs.
-  const resolveFor = async (arch: string) => {
-    if (arch !== "x86_64" && arch !== "aarch64") {
-      throw new MupError(`MongoDB publishes no Linux ${arch} builds (only x86_64 and aarch64)`);
-    }
-    const p = { ...platform, arch: arch as typeof platform.arch };
-    const r = req.variant === "percona"
-      ? await resolvePerconaRelease(req.version, p, source)
-      : resolveRelease(await loadManifest(source), req.version, p, source);
-    r.size_bytes = await archiveSize(r.url);
-    return r;
-  };
-  const release = await resolveFor(platform.arch);
+  const resolveFor = (arch: string) =>
+    resolveReleaseFor(req.version, req.variant, req.mirror, arch);
+  const release = await resolveReleaseFor(req.version, req.variant, req.mirror);
   // Checked once the request itself is known to be good (the version resolves).
   const clash = clashes(nodeClaims(topology, deployDir), others, rootClaims(topology, deployDir));
   if (clash.length) {

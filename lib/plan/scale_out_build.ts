@@ -5,14 +5,8 @@
  * topology that the planner cuts down.
  */
 import * as path from "node:path";
-import {
-  archiveSize,
-  loadManifest,
-  localPlatform,
-  resolvePerconaRelease,
-  resolveRelease,
-} from "../download/manifest.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
+import { resolveReleaseFor } from "../download/release_for.ts";
 import type { Hook } from "../hooks/schema.ts";
 import { MupError } from "../errors.ts";
 import { checkDirsCreatable } from "../preflight/data_dirs.ts";
@@ -120,19 +114,9 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
     }
   }
   const release = recordedRelease(meta);
-  const platform = await localPlatform();
-  const resolveFor = async (arch: string) => {
-    if (arch !== "x86_64" && arch !== "aarch64") {
-      throw new MupError(`MongoDB publishes no Linux ${arch} builds (only x86_64 and aarch64)`);
-    }
-    const p = { ...platform, arch: arch as typeof platform.arch };
-    const source = { mirror: release.mirror };
-    const r = meta.variant === "percona"
-      ? await resolvePerconaRelease(meta.version, p, source)
-      : resolveRelease(await loadManifest(source), meta.version, p, source);
-    r.size_bytes = await archiveSize(r.url);
-    return r;
-  };
+  // Remote hosts of another architecture get the recorded version built for theirs.
+  const resolveFor = (arch: string) =>
+    resolveReleaseFor(meta.version, meta.variant, release.mirror, arch);
   // Ports the cluster's processes run on, and those an earlier scale-out that failed part way
   // started, are expected busy.
   const own = await clusterClaims(clusterDir, name);

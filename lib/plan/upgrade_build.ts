@@ -4,13 +4,7 @@
  * version each running process reports, then plans through the lifecycle probe.
  */
 import * as path from "node:path";
-import {
-  archiveSize,
-  loadManifest,
-  localPlatform,
-  resolvePerconaRelease,
-  resolveRelease,
-} from "../download/manifest.ts";
+import { resolveReleaseFor } from "../download/release_for.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { clusterAccess } from "../security/access.ts";
 import { fcvText, readFcv } from "../mongo/fcv.ts";
@@ -35,35 +29,9 @@ export interface UpgradeRequest {
   dryRun?: boolean;
 }
 
-/**
- * `7.0` → the newest 7.0.x of the manifest (official or Percona's), for the control machine's
- * platform, with its archive's size. Throws MupError (via the resolvers) for an unknown version.
- */
-export async function resolveUpgradeRelease(
-  version: string,
-  variant: Variant,
-  mirror?: string,
-  arch?: string,
-): Promise<Release> {
-  const local = await localPlatform();
-  if (arch !== undefined && arch !== "x86_64" && arch !== "aarch64") {
-    throw new MupError(`MongoDB publishes no Linux ${arch} builds (only x86_64 and aarch64)`);
-  }
-  const platform = arch ? { ...local, arch: arch as typeof local.arch } : local;
-  const source = { mirror };
-  const r = variant === "percona"
-    ? await resolvePerconaRelease(version, platform, source)
-    : resolveRelease(await loadManifest(source), version, platform, source);
-  r.size_bytes = await archiveSize(r.url);
-  return r;
-}
+/** The release an upgrade installs (release_for.ts). */
+export const resolveUpgradeRelease = resolveReleaseFor;
 
-/**
- * What the cluster runs, as it says: each data-bearing member's featureCompatibilityVersion
- * (getParameter; an arbiter holds none) and each running process's buildInfo version, by
- * process ID, and (sharded) the balancer's mode through the first mongos that answers
- * (balancerStatus: "full" or "off"). What does not answer is left out.
- */
 export async function probeReleases(
   meta: ClusterMeta,
   executors: ExecutorFactory,
