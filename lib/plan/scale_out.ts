@@ -214,7 +214,7 @@ export function planScaleOut(input: ScaleOutPlanInput): Omit<Plan, "content_hash
     ]
     : [];
   const plan = lifecyclePlan(
-    { ...input, hooks: input.hooks },
+    input,
     "scale-out",
     phases,
     { errors: deploy.validation.errors, warnings: deploy.validation.warnings },
