@@ -83,16 +83,17 @@ export function clusterDifferences(
   topologyFile = "<topology>",
 ): Difference[] {
   const out: Difference[] = [];
+  // A change a command of mup makes on the running cluster from this topology file.
+  const madeBy = (command: string) =>
+    `made on the running cluster by \`mup cluster ${command} ${cluster} ${
+      shellQuote(topologyFile)
+    }\``;
   const before = new Map(listProcesses(recorded.topology, deployDir).map((p) => [key(p), p]));
   const after = new Map(listProcesses(asked.topology, deployDir).map((p) => [key(p), p]));
   for (const [k, p] of after) {
     if (!before.has(k)) {
       out.push({
-        change: `add ${
-          describe(p)
-        }: made on the running cluster by \`mup cluster scale-out ${cluster} ${
-          shellQuote(topologyFile)
-        }\``,
+        change: `add ${describe(p)}: ${madeBy("scale-out")}`,
         command: "scale-out",
       });
     }
@@ -100,11 +101,7 @@ export function clusterDifferences(
   for (const [k, p] of before) {
     if (!after.has(k)) {
       out.push({
-        change: `remove ${
-          describe(p)
-        }: made on the running cluster by \`mup cluster scale-in ${cluster} ${
-          shellQuote(topologyFile)
-        }\``,
+        change: `remove ${describe(p)}: ${madeBy("scale-in")}`,
         command: "scale-in",
       });
     }
@@ -140,9 +137,7 @@ export function clusterDifferences(
       out.push({
         change: `${describe(b)}: runtime_config ${canonical(b.runtimeConfig)} → ${
           canonical(a.runtimeConfig)
-        }: made on the running cluster by \`mup cluster reconfigure ${cluster} ${
-          shellQuote(topologyFile)
-        }\``,
+        }: ${madeBy("reconfigure")}`,
         command: "reload",
       });
     }
