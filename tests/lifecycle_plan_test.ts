@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { planDestroy } from "../lib/plan/destroy.ts";
+import { metaFromPlan } from "../lib/state/meta_from_plan.ts";
 import { listProcesses } from "../lib/plan/processes.ts";
 import { planRestart } from "../lib/plan/restart.ts";
 import { planRollback } from "../lib/plan/rollback.ts";
@@ -339,6 +340,54 @@ Deno.test("destroy removes every directory, keeps data with retainData, archives
   const stopsOf = (p: typeof all) => allOperations(p).filter((o) => o.type === "stop_process");
   assert.ok(stopsOf(all).every((o) => o.target.params.data_removed === "true"));
   assert.ok(stopsOf(kept).every((o) => o.target.params.data_removed === undefined));
+});
+
+Deno.test("destroy leaves the data an earlier scale-in kept, names it, and counts it as the cluster's in the parents it keeps", async () => {
+  const i = await input("replica-set.yaml");
+  const keptDir = `${DEPLOY}/data/mongod-27099`;
+  const meta = {
+    ...i.meta,
+    retained_data: [{
+      id: "mongod-localhost-27099",
+      host: "localhost",
+      path: keptDir,
+      plan_id: "plan-earlier",
+      at: "2026-11-30T10:00:00.000Z",
+    }],
+  };
+  const plan = planDestroy({ ...i, meta });
+  const removes = allOperations(plan).filter((o) => o.type === "remove_directory");
+  assert.ok(!removes.some((o) => o.target.params.path === keptDir), "not removed");
+  const parent = removes.find((o) => o.target.params.path === `${DEPLOY}/data`);
+  assert.deepEqual(JSON.parse(parent?.target.params.retained_data ?? "[]"), [keptDir]);
+  const w = plan.validation.warnings.find((w) => w.code === "scaled_in_data_kept");
+  assert.match(
+    w?.message ?? "",
+    /kept: localhost:\S+\/data\/mongod-27099 \(mongod-localhost-27099, scaled in 2026-11-30\)/,
+  );
+  assert.equal(
+    planDestroy(i).validation.warnings.some((w) => w.code === "scaled_in_data_kept"),
+    false,
+  );
+});
+
+Deno.test("recorded kept data goes from the metadata once a process of the cluster has that directory again", async () => {
+  const i = await input("replica-set.yaml");
+  const used = listProcesses(i.meta.topology, DEPLOY)[0];
+  const entry = (id: string, p: string) => ({
+    id,
+    host: "localhost",
+    path: p,
+    plan_id: "plan-earlier",
+    at: "2026-11-30T10:00:00.000Z",
+  });
+  const prev = {
+    ...i.meta,
+    retained_data: [entry(used.id, used.dirs.data), entry("mongod-localhost-27099", "/d/27099")],
+  };
+  const plan = planStop({ ...i, meta: prev }) as Plan;
+  const next = metaFromPlan(plan, CLUSTER_DIR, { prev, stateId: "state-1" });
+  assert.deepEqual(next.retained_data?.map((r) => r.path), ["/d/27099"]);
 });
 
 Deno.test("rollback undoes, in reverse order, only what ran after the checkpoint; names what it cannot undo", async () => {

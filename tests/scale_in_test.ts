@@ -131,4 +131,35 @@ Deno.test("cluster scale-in removes members, the primary stepped down first: one
     all.stdout + all.stderr,
     /every mongod of cluster si would go: that is `mup cluster destroy si`/,
   );
+
+  // The kept data stays the cluster's record: display names it, and a destroy leaves it in
+  // place, says so, and does not call it someone else's.
+  const keptDirs = [ports[2], ports[3]].map((p) => path.join(dir, "data", `mongod-${p}`));
+  const shown = await display(home, "si") as { retained_data?: { path: string }[] };
+  assert.deepEqual(shown.retained_data?.map((r) => r.path).sort(), keptDirs.sort());
+  const again = await writeTopology(
+    home,
+    "si2.yaml",
+    `mongod_servers:\n${
+      [ports[1], ports[2]].map((p) => `  - { host: localhost, port: ${p}, replica_set: rs0 }`)
+        .join("\n")
+    }\n`,
+  );
+  const onKept = await ok(home, ["cluster", "scale-out", "si", again, "--plan-only"], 1);
+  assert.match(
+    onKept.stdout + onKept.stderr,
+    new RegExp(`the data \`cluster scale-in --retain-data\` kept of mongod-localhost-${ports[2]}`),
+  );
+  const gone = await ok(home, ["cluster", "destroy", "si", "--auto-approve"]);
+  assert.match(gone.stdout, /that `cluster scale-in --retain-data` kept/);
+  assert.doesNotMatch(gone.stdout + gone.stderr, /not this cluster's/);
+  for (const d of keptDirs) assert.equal(await exists(d), true, `${d} kept by destroy`);
+  assert.equal(await exists(path.join(dir, "data", `mongod-${ports[1]}`)), false);
+  const listed = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
+  const row = listed.find((c: { name: string }) => c.name === "si");
+  assert.equal(row?.status, "destroyed, data kept");
+  assert.deepEqual(
+    row.data_kept.directories.sort(),
+    keptDirs.map((d) => `localhost:${d}`).sort(),
+  );
 });

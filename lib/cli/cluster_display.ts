@@ -307,6 +307,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         ...(applying ? { apply_in_progress: applying } : {}),
         ...(meta.tls_switch ? { tls_switch: meta.tls_switch } : {}),
         ...(unfinished ? { unfinished_apply: unfinished } : {}),
+        ...(meta.retained_data?.length ? { retained_data: meta.retained_data } : {}),
         ...(stop && stopped.length
           ? {
             stopped_by_last_apply: { state_id: stop.state_id, processes: stopped.map((r) => r.id) },
@@ -362,6 +363,13 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
                 unfinished?.state_id === by.state_id ? `\`mup plan resume ${name}\` or ` : ""}` +
                 "the next `mup cluster upgrade` starts it again)"
               : ""
+          }`,
+        );
+      }
+      if (meta.retained_data?.length) {
+        print(
+          `Data kept by scale-in (--retain-data), no member runs on it: ${
+            meta.retained_data.map((r) => `${r.host}:${r.path} (${r.id})`).join(", ")
           }`,
         );
       }

@@ -153,7 +153,9 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
           `kept).${
             kept
               ? ` Its data was kept (--retain-data) in ${kept.data_dirs.join(", ")}: ` +
-                `\`mup cluster deploy ${name} …\` starts on it again; to remove it, ` +
+                // A scale-in's kept data is a removed member's: no deploy starts on it as is.
+                (kept.destroy_kept ? `\`mup cluster deploy ${name} …\` starts on it again; ` : "") +
+                "to remove it, " +
                 `\`rm -rf ${kept.data_dirs.map((d) => splitHostDir(d).dir).join(" ")}\`${
                   kept.hosts.some((h) => h !== "localhost") ? " on each host" : ""
                 }`

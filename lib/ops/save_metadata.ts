@@ -1,9 +1,26 @@
 import * as path from "node:path";
-import { readMeta, writeMeta } from "../state/meta.ts";
+import { type ClusterMeta, readMeta, writeMeta } from "../state/meta.ts";
 import { installedBinaries, metaFromPlan } from "../state/meta_from_plan.ts";
 import { sha256File } from "../util/file_hash.ts";
 import { type Operation, storeParam } from "./operation.ts";
 import { hostKey } from "../topology/hosts.ts";
+
+/**
+ * The data directories recorded as kept: the metadata's, and (param `retained_data`, a JSON
+ * array of `{id, host, path}`: a scale-in with --retain-data) those of the processes it removed.
+ */
+function retainedNow(
+  param: string | undefined,
+  meta: ClusterMeta,
+  planId: string,
+): NonNullable<ClusterMeta["retained_data"]> {
+  const had = meta.retained_data ?? [];
+  const at = new Date().toISOString();
+  const added = (JSON.parse(param ?? "[]") as { id: string; host: string; path: string }[])
+    .filter((r) => !had.some((h) => hostKey(h.host) === hostKey(r.host) && h.path === r.path))
+    .map((r) => ({ id: r.id, host: r.host, path: r.path, plan_id: planId, at }));
+  return [...had, ...added];
+}
 
 /** meta.yaml: what later commands need to know, with lineage and serial for stale-plan checks. */
 export const saveMetadata: Operation = {
@@ -45,6 +62,8 @@ export const saveMetadata: Operation = {
       stateId: ctx.stateId,
       binaries: [...kept, ...binaries],
     });
+    const retained = retainedNow(ctx.op.target.params.retained_data, meta, ctx.plan.plan_id);
+    if (retained.length) meta.retained_data = retained;
     // A scale-in by node (-N) has no topology file: the recorded one stays, marked as listing
     // what the scale-in removed.
     const byNode = ctx.plan.operation === "scale-in" && !ctx.plan.topology_file;

@@ -22,6 +22,7 @@ import { orderedStops } from "./stop.ts";
 import { layoutParents } from "../topology/layout.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { archiveDir } from "../state/archive_name.ts";
+import type { ClusterMeta } from "../state/meta.ts";
 
 /**
  * How much of a directory goes: all of it (data); only if it is empty (a shared parent); or only
@@ -184,9 +185,16 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
     seen.add(`${host}:${dir}`);
     removes.push(removeOp(host, dir, what, deps, mode, params));
   };
+  // Data an earlier scale-in kept (--retain-data) stays too, and is named as what it is.
+  const earlier = meta.retained_data ?? [];
+  const earlierIn = (host: string, d: string) =>
+    earlier.filter((r) =>
+      hostKey(r.host) === hostKey(host) && (r.path === d || r.path.startsWith(d + path.sep))
+    ).map((r) => r.path);
   for (const r of processRemovals(procs, kept)) {
+    const retainedHere = [...r.retained, ...earlierIn(r.host, r.dir)];
     removes.push(
-      removeOp(r.host, r.dir, r.what, r.deps, r.mode, { retained: r.retained, inner: r.inner }),
+      removeOp(r.host, r.dir, r.what, r.deps, r.mode, { retained: retainedHere, inner: r.inner }),
     );
     seen.add(`${r.host}:${r.dir}`);
   }
@@ -218,7 +226,7 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
     const before = removes.filter((o) => hostKey(o.target.host!) === machine).map((o) => o.id);
     // What in them is this cluster's (on any of its host names) is not reported as foreign.
     const keeps = (d: string) => ({
-      retained: retained.filter((r) => r.startsWith(d + path.sep)),
+      retained: [...retained.filter((r) => r.startsWith(d + path.sep)), ...earlierIn(host, d)],
       inner: [...new Set([...removes.map((o) => o.target.params.path), ...parents])]
         .filter((i) => i.startsWith(d + path.sep)),
     });
@@ -268,16 +276,30 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
   if (input.retainData && mark && bearing.length) {
     mark.target.params.read_fcv = JSON.stringify(bearing.map((p) => hostPort(p.host, p.port)));
   }
-  return lifecyclePlan(
-    input,
-    "destroy",
-    phases,
-    input.retainData
-      ? { warnings: [keptDataWarning(procs, meta.name)] }
+  const warnings = [
+    ...(input.retainData
+      ? [keptDataWarning(procs, meta.name)]
       : foreign.size
-      ? { warnings: [foreignDataWarning(procs.filter((p) => foreign.has(p.id)), meta.name)] }
-      : {},
-  );
+      ? [foreignDataWarning(procs.filter((p) => foreign.has(p.id)), meta.name)]
+      : []),
+    ...(earlier.length ? [scaledInDataWarning(earlier)] : []),
+  ];
+  return lifecyclePlan(input, "destroy", phases, warnings.length ? { warnings } : {});
+}
+
+/** Data directories that `cluster scale-in --retain-data` kept: a destroy leaves them too. */
+function scaledInDataWarning(kept: NonNullable<ClusterMeta["retained_data"]>): ValidationIssue {
+  const one = kept.length === 1;
+  return {
+    code: "scaled_in_data_kept",
+    severity: "warning",
+    message: `not removed: the data ${one ? "directory" : "directories"} that \`cluster ` +
+      `scale-in --retain-data\` kept: ${
+        kept.map((r) => `${r.host}:${r.path} (${r.id}, scaled in ${r.at.slice(0, 10)})`).join(", ")
+      }. mup leaves ${one ? "it" : "them"} where ${one ? "it is" : "they are"}: remove ${
+        one ? "it" : "them"
+      } yourself if no longer needed`,
+  };
 }
 
 /** The data directories a failed first deploy found in place and never ran a mongod on. */

@@ -223,11 +223,24 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
   const smaller = { ...input, meta: { ...input.meta, topology: input.topology } };
   const verify = verifyOp(smaller, stops.map((o) => o.id));
   const file = path.join(input.clusterDir, "meta.yaml");
+  const kept = removed.filter((p) => p.role !== "mongos").map((p) => ({
+    id: p.id,
+    host: p.host,
+    path: p.dirs.data,
+  }));
   const record = op({
     id: "save-metadata",
     type: "save_metadata",
     description: "Save the cluster metadata without the removed processes",
-    target: { type: "cluster", name, params: { path: file } },
+    target: {
+      type: "cluster",
+      name,
+      params: {
+        path: file,
+        // What --retain-data keeps stays recorded as the cluster's (save_metadata).
+        ...(input.retainData && kept.length ? { retained_data: JSON.stringify(kept) } : {}),
+      },
+    },
     changes: [change("file", file, "update")],
     depends_on: [verify.id],
     parallel: false,

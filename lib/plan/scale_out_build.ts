@@ -137,6 +137,7 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
     added.filter((p) => p.role !== "mongos"),
     req.executors,
     ownRunning,
+    meta.retained_data ?? [],
   );
   if (filled.length) {
     validation.errors.push(...filled);
@@ -276,13 +277,14 @@ function refuseAdditions(
 
 /**
  * An error for each new member whose data directory exists and is not empty (one listing per
- * host): a scale-out's members start on empty data. One an earlier, unfinished scale-out
+ * host; the data a scale-in kept is named so): a scale-out's members start on empty data. One an earlier, unfinished scale-out
  * started (`ownRunning`, `${hostKey}:${port}`) holds its own data: not an error.
  */
 async function filledDataDirs(
   procs: ReturnType<typeof addedProcesses>,
   executors: ExecutorFactory,
   ownRunning: Set<string>,
+  retained: NonNullable<ClusterMeta["retained_data"]>,
 ): Promise<ValidationIssue[]> {
   const byHost = new Map<string, typeof procs>();
   for (const p of procs) {
@@ -294,13 +296,18 @@ async function filledDataDirs(
       .catch(() => undefined);
     return list.flatMap((p): ValidationIssue[] => {
       const entries = listed?.get(p.dirs.data);
+      const kept = retained.find((r) =>
+        hostKey(r.host) === hostKey(p.host) && r.path === p.dirs.data
+      );
       return entries?.length
         ? [{
           code: "data_dir_not_empty",
           severity: "error",
           host: p.host,
           message: `${hostPort(p.host, p.port)}'s data directory ${p.dirs.data} holds files ` +
-            `(${entries.slice(0, 3).join(", ")}${entries.length > 3 ? ", …" : ""}): a new ` +
+            `(${entries.slice(0, 3).join(", ")}${entries.length > 3 ? ", …" : ""}${
+              kept ? `: the data \`cluster scale-in --retain-data\` kept of ${kept.id}` : ""
+            }): a new ` +
             "member starts empty and copies its set's data; move them away or give it another " +
             "data_dir",
         }]

@@ -82,6 +82,20 @@ export const ClusterMeta = z.object({
    */
   feature_compatibility_version: z.string().regex(/^\d+\.\d+$/).optional(),
   /**
+   * Data directories of members that `cluster scale-in --retain-data` took out: no longer the
+   * cluster's processes, still its data. `cluster display` lists them and `cluster destroy`
+   * leaves them in place and names them. An entry goes when a process of the cluster has that
+   * directory again (the operator emptied it and a scale-out reused it).
+   */
+  retained_data: z.array(z.object({
+    id: ProcessName,
+    host: z.string(),
+    path: z.string(),
+    /** The scale-in's plan ID, and when it recorded the removal (ISO 8601). */
+    plan_id: Identifier,
+    at: z.string(),
+  })).optional(),
+  /**
    * Set when a command changed the recorded topology after the deploy (`cluster tls`): the
    * topology file no longer describes the cluster, so a repair takes what `cluster show-config`
    * prints instead. A deploy (repair) writes the metadata anew, without it.

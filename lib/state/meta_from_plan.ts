@@ -5,6 +5,7 @@ import { listProcesses, type ProcessSpec } from "../plan/processes.ts";
 import { configFilePath, pidFilePath } from "../plan/mongo_config.ts";
 import type { Plan } from "../plan/schema.ts";
 import type { ClusterMeta } from "./meta.ts";
+import { hostKey } from "../topology/hosts.ts";
 
 /** How metadata records one process: where it runs, its configuration and pid files. */
 export function recordedProcess(p: ProcessSpec): ClusterMeta["processes"][number] {
@@ -41,6 +42,11 @@ export function metaFromPlan(
   const { prev } = opts;
   const now = opts.now ?? new Date().toISOString();
   const procs = listProcesses(plan.topology, path.join(clusterDir, "deploy"));
+  // Data a scale-in kept stays recorded until a process of the cluster has the directory again.
+  const used = new Set(procs.map((p) => `${hostKey(p.host)}:${p.dirs.data}`));
+  const retained = (prev?.retained_data ?? []).filter((r) =>
+    !used.has(`${hostKey(r.host)}:${r.path}`)
+  );
   return {
     format_version: 1,
     name: plan.cluster_name,
@@ -67,6 +73,7 @@ export function metaFromPlan(
     ...(prev?.feature_compatibility_version
       ? { feature_compatibility_version: prev.feature_compatibility_version }
       : {}),
+    ...(retained.length ? { retained_data: retained } : {}),
     topology_file: plan.topology_file,
   };
 }

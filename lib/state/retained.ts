@@ -1,5 +1,6 @@
 /**
- * Clusters destroyed with `--retain-data`. Their archive (`<storage>/archive/<name>-<plan-id>`,
+ * Clusters destroyed with `--retain-data`, or whose earlier scale-in kept data (`--retain-data`,
+ * the archived metadata's `retained_data`: a destroy leaves it). Their archive (`<storage>/archive/<name>-<plan-id>`,
  * lib/state/archive_name.ts archiveDir) holds the destroy's plan, which says the data was kept
  * (warning `data_kept`) and, through its topology, where. `cluster list` shows them, so that
  * data left on the hosts is not forgotten. Reads only.
@@ -10,6 +11,7 @@ import { reachedLocally } from "../executor/factory.ts";
 import { parsePlanText } from "../plan/parse.ts";
 import { listProcesses } from "../plan/processes.ts";
 import { StateStore } from "./store.ts";
+import { readMeta } from "./meta.ts";
 
 /** One destroyed cluster whose data directories were kept. */
 export interface RetainedData {
@@ -26,6 +28,8 @@ export interface RetainedData {
   /** The hosts holding them, and the kept data directories as host:path. */
   hosts: string[];
   data_dirs: string[];
+  /** Whether the destroy kept the cluster's data (else only what earlier scale-ins kept is). */
+  destroy_kept: boolean;
 }
 
 /** A kept directory's `host:path` (data_dirs) as its host and its path (`::1:/d` too). */
@@ -54,12 +58,22 @@ export async function retainedData(storageRoot: string): Promise<RetainedData[]>
       () => undefined,
     );
     if (plan?.operation !== "destroy") continue;
-    if (!plan.validation.warnings.some((w) => w.code === "data_kept")) continue;
-    const procs = listProcesses(plan.topology, plan.deploy_dir).filter((p) => p.role !== "mongos");
+    const codes = new Set(plan.validation.warnings.map((w) => w.code));
+    if (!codes.has("data_kept") && !codes.has("scaled_in_data_kept")) continue;
+    // The destroy's own (--retain-data), and what earlier scale-ins kept (the archived metadata).
+    const dirs = [
+      ...(codes.has("data_kept")
+        ? listProcesses(plan.topology, plan.deploy_dir).filter((p) => p.role !== "mongos")
+          .map((p) => ({ host: p.host, path: p.dirs.data }))
+        : []),
+      ...(codes.has("scaled_in_data_kept")
+        ? (await readMeta(archive).catch(() => undefined))?.retained_data ?? []
+        : []),
+    ];
     const left = [];
-    for (const p of procs) {
-      const here = reachedLocally(p.host);
-      if (!here || await Deno.stat(p.dirs.data).then(() => true, () => false)) left.push(p);
+    for (const d of dirs) {
+      const here = reachedLocally(d.host);
+      if (!here || await Deno.stat(d.path).then(() => true, () => false)) left.push(d);
     }
     if (!left.length) continue;
     const at = (await Deno.stat(archive)).mtime?.toISOString() ?? plan.created_at;
@@ -75,8 +89,9 @@ export async function retainedData(storageRoot: string): Promise<RetainedData[]>
       variant: plan.variant,
       destroyed_at: at,
       archive,
-      hosts: [...new Set(left.map((p) => p.host))],
-      data_dirs: left.map((p) => `${p.host}:${p.dirs.data}`),
+      hosts: [...new Set(left.map((d) => d.host))],
+      data_dirs: left.map((d) => `${d.host}:${d.path}`),
+      destroy_kept: codes.has("data_kept"),
     });
   }
   return [...found.values()].sort((a, b) => b.destroyed_at.localeCompare(a.destroyed_at));
