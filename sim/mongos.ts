@@ -17,8 +17,15 @@ const UPTIME_REPORT_MS = 10_000;
 
 export class Mongos implements RoleHooks, Router {
   readonly configSet: string;
-  readonly configHosts: string[];
+  /**
+   * The config server set's members as last seen: the configdb seeds at first, then what its
+   * members' hello lists, as the server's replica set monitor follows a set (SDAM: a primary's
+   * hosts, passives and arbiters replace the list; another member's add to it). A member added
+   * or removed since the start is followed without a restart.
+   */
+  configHosts: string[];
   private primary?: string;
+  private monitorTimer?: ReturnType<typeof setInterval>;
   /** Chunk migrations exclude routed operations on their namespace. */
   readonly locks = new NsLock();
   inBalancerRound = false;
@@ -44,6 +51,7 @@ export class Mongos implements RoleHooks, Router {
       try {
         const r = await this.server.peers.run(h, "admin", { hello: 1 }, 1500);
         if (r.setName !== setName) continue;
+        if (setName === this.configSet) this.learnConfigHosts(r);
         if (r.isWritablePrimary) return h;
         if (r.primary) return r.primary as string;
       } catch {
@@ -51,6 +59,25 @@ export class Mongos implements RoleHooks, Router {
       }
     }
     return undefined;
+  }
+
+  /** Follows the config server set's membership from one member's hello (see configHosts). */
+  private learnConfigHosts(r: Document): void {
+    const listed = [...(r.hosts ?? []), ...(r.passives ?? []), ...(r.arbiters ?? [])].map(String);
+    if (!listed.length) return;
+    this.configHosts = r.isWritablePrimary
+      ? listed
+      : [...new Set([...this.configHosts, ...listed])];
+  }
+
+  /** Asks the config primary's hello every second, as the replica set monitor does. */
+  private monitorConfigSet(): void {
+    this.monitorTimer = setInterval(async () => {
+      const at = this.primary;
+      if (!at || this.stopped) return;
+      const r = await this.server.peers.run(at, "admin", { hello: 1 }, 1500).catch(() => undefined);
+      if (r?.setName === this.configSet) this.learnConfigHosts(r);
+    }, 1000);
   }
 
   async waitForConfigPrimary(signalReady: () => void): Promise<void> {
@@ -76,6 +103,7 @@ export class Mongos implements RoleHooks, Router {
       })
     );
     signalReady();
+    this.monitorConfigSet();
     this.kickBalancer(BALANCER_INTERVAL_MS);
   }
 
@@ -269,6 +297,7 @@ export class Mongos implements RoleHooks, Router {
   stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.balancerTimer);
+    clearInterval(this.monitorTimer);
     return Promise.resolve();
   }
 }

@@ -67,7 +67,7 @@ Deno.test("scale-in plan of a shard member: removed through its set, stopped, th
   );
 });
 
-Deno.test("scale-in drains a whole shard before its members stop; refuses the last shard, the last mongos, a config server member, and a cluster with a staying process down", async () => {
+Deno.test("scale-in drains a whole shard before its members stop; removes a config server member, its mongos's configuration following; refuses the last shard, the last mongos, every config server member, and a cluster with a staying process down", async () => {
   const codes = (plan: Omit<Plan, "content_hash">) =>
     plan.validation.errors.map((e) => e.code).sort();
   const shard = await scaleIn([27024, 27025, 27026]);
@@ -85,7 +85,28 @@ Deno.test("scale-in drains a whole shard before its members stop; refuses the la
     ["last_shard"],
   );
   assert.deepEqual(codes(await scaleIn([27017])), ["last_mongos"]);
-  assert.deepEqual(codes(await scaleIn([27021])), ["config_member_removal"]);
+  assert.deepEqual(codes(await scaleIn([27019, 27020, 27021])), ["config_servers_removal"]);
+  // A config server member goes through its set; the mongos's configuration is written
+  // without it (its next start reads it) before the health check and the metadata.
+  const cfg = await scaleIn([27021]);
+  assert.deepEqual(codes(cfg), []);
+  const cfgOps = allOperations(cfg);
+  assert.deepEqual(
+    JSON.parse(cfgOps.find((o) => o.id === "remove-members-cfg")!.target.params.remove),
+    ["localhost:27021"],
+  );
+  assert.deepEqual(
+    cfgOps.find((o) => o.id === "stop-config-localhost-27021")?.depends_on,
+    ["remove-members-cfg"],
+  );
+  const conf = cfgOps.find((o) => o.id === "config-mongos-localhost-27017")!;
+  assert.deepEqual(conf.depends_on, ["remove-members-cfg"]);
+  assert.match(conf.target.params.content, /configDB: cfg\/localhost:27019,localhost:27020\n/);
+  assert.ok(
+    cfgOps.find((o) => o.type === "verify_health")!.depends_on.includes(
+      "upload-config-mongos-localhost-27017",
+    ),
+  );
   assert.deepEqual(codes(await scaleIn([27023], false)), ["not_running"]);
   // A dead member may itself be removed: only what stays must run.
   const base = await input("sharded.yaml");

@@ -5,6 +5,7 @@
  * read it; killed part way and resumed without a second reconfig; other changes refused.
  */
 import assert from "node:assert/strict";
+import * as path from "node:path";
 import {
   deployArgs,
   freePorts,
@@ -139,11 +140,22 @@ Deno.test("cluster scale-out adds replica set members: each joins once (a kill p
   assert.match(other.stderr, /priority 1 → 3/);
 });
 
-Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new shard added through mongos, a new mongos that routes to it; a config server member is refused; scale-in takes the member and a mongos out again, refusing the last mongos, then drains and removes the new shard", async () => {
+Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new shard added through mongos, a new mongos that routes to it, a config server member (every mongos's configuration following); scale-in takes the member, a mongos and a config server member out again, refusing the last mongos and the last config server member, then drains and removes the new shard", async () => {
   const home = await tempHome();
   const ports = freePorts(7);
   const mirror = await testMirror();
-  const file = await writeTopology(home, "ss.yaml", smallShardedTopology(ports));
+  // A gate before each finalize phase (run in the topology's directory): taken away, an apply
+  // stops there, after its initialize phase.
+  const gate = path.join(home, "gate");
+  await Deno.writeTextFile(gate, "");
+  const file = await writeTopology(
+    home,
+    "ss.yaml",
+    smallShardedTopology(
+      ports,
+      `hooks:\n  before_phase: { phase: finalize, command: "test -e gate" }\n`,
+    ),
+  );
   await ok(home, deployArgs("ss", file, mirror, ["--auto-approve"]));
   const base = await Deno.readTextFile(file);
   const grown = await writeTopology(
@@ -174,39 +186,65 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
   const recorded = await meta(home, "ss") as { processes: unknown[] };
   assert.equal(recorded.processes.length, 7);
 
-  // A config server member would change every mongos's configDB: refused before anything runs.
+  // A config server member: the config server set grows by it, and every mongos's
+  // configuration file names it (sharding.configDB, read at the next start).
+  const cfgPort = freePorts(1)[0];
   const cfgGrown = await writeTopology(
     home,
     "ss3.yaml",
     (await Deno.readTextFile(grown)).replace(
       "mongod_servers:\n",
-      `  - { host: localhost, port: ${freePorts(1)[0]}, replica_set: cfg }\nmongod_servers:\n`,
+      `  - { host: localhost, port: ${cfgPort}, replica_set: cfg }\nmongod_servers:\n`,
     ),
   );
-  const no = await ok(home, ["cluster", "scale-out", "ss", cfgGrown, "--auto-approve"], 1);
-  assert.match(no.stderr, /new config server member, which mup does not add yet/);
+  // Stopped before its finalize phase: the mongos configurations are written, the metadata
+  // is not; a rollback cannot put the earlier configurations back, so it refuses; a resume
+  // finishes.
+  await Deno.remove(gate);
+  await ok(home, ["cluster", "scale-out", "ss", cfgGrown, "--auto-approve"], 1);
+  const back = await ok(home, ["state", "rollback", "ss", "--checkpoint", "start"], 1);
+  assert.match(back.stderr, /it wrote mongos configurations that name the config server members/);
+  await Deno.writeTextFile(gate, "");
+  await ok(home, ["plan", "resume", "ss"]);
+  const cfgHosts = async () =>
+    ((await setConfig(home, "ss", cfgPort)).members as Document[])
+      .map((m) => m.host).sort();
+  assert.deepEqual(await cfgHosts(), [`localhost:${ports[0]}`, `localhost:${cfgPort}`].sort());
+  const mongosConfig = async (port: number) => {
+    const rec = (await meta(home, "ss")) as { processes: { port: number; config: string }[] };
+    return await Deno.readTextFile(rec.processes.find((p) => p.port === port)!.config);
+  };
+  for (const p of [ports[3], ports[6]]) {
+    assert.match(await mongosConfig(p), new RegExp(`configDB: cfg/.*localhost:${cfgPort}`));
+  }
 
-  // And back: the added shard member and the first mongos go; every mongos or a config
-  // server member is refused.
+  // And back: the added shard member, the first mongos and the first config server member go
+  // (the mongos that stays was started knowing only that one: it follows the set); every
+  // mongos, or every config server member, is refused.
   const refused = await ok(home, [
     "cluster",
     "scale-in",
     "ss",
     "-N",
-    `localhost:${ports[5]},localhost:${ports[3]},localhost:${ports[6]},localhost:${ports[0]}`,
+    `localhost:${ports[5]},localhost:${ports[3]},localhost:${ports[6]},localhost:${ports[0]},` +
+    `localhost:${cfgPort}`,
     "--auto-approve",
   ], 1);
   const said = refused.stdout + refused.stderr;
   assert.match(said, /every mongos would go/);
-  assert.match(said, /is a config server member, which mup does not remove yet/);
+  assert.match(said, /every config server member \(replica set cfg\) would go/);
   await ok(home, [
     "cluster",
     "scale-in",
     "ss",
     "-N",
-    `localhost:${ports[4]},localhost:${ports[3]}`,
+    `localhost:${ports[4]},localhost:${ports[3]},localhost:${ports[0]}`,
     "--auto-approve",
   ]);
+  assert.deepEqual(await cfgHosts(), [`localhost:${cfgPort}`]);
+  assert.doesNotMatch(await mongosConfig(ports[6]), new RegExp(`localhost:${ports[0]}\\b`));
+  // Its next start reads the configuration written for it: it finds the config servers there.
+  await ok(home, ["cluster", "restart", "ss", "-N", `localhost:${ports[6]}`, "--auto-approve"]);
   const left = await withClient(
     `mongodb://localhost:${ports[6]}/`,
     async (c) => (await c.db("admin").command({ listShards: 1 })).shards as Document[],

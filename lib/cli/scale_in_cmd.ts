@@ -39,7 +39,9 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
     .description(
       "Take processes out of a running cluster without stopping it: replica set members " +
         "(each removed by its own replSetReconfig on its set's primary; a primary to remove is " +
-        "stepped down first), whole shards (drained and removed through mongos) and mongos. The removed processes are stopped, what stays is " +
+        "stepped down first; config server members too, every mongos's configuration " +
+        "following), whole shards (drained and removed through mongos) and mongos. The " +
+        "removed processes are stopped, what stays is " +
         "verified healthy, the metadata records it, then the removed processes' directories " +
         "go (their data too, unless --retain-data). Name them with -N, or give the recorded " +
         "topology (`mup cluster show-config <name>`) without them",

@@ -23,7 +23,8 @@ export function addScaleOutCommand(cmd: Command, ctx: CliContext): void {
     .description(
       "Add processes to a running cluster without stopping it: members of its replica sets " +
         "(each added by its own replSetReconfig, then waited for until SECONDARY and caught " +
-        "up), new shards (initiated and added through mongos) and mongos. The topology is the " +
+        "up; config server members too, every mongos's configuration following), new shards " +
+        "(initiated and added through mongos) and mongos. The topology is the " +
         "recorded one (`mup cluster show-config <name>`) with the new entries added; the " +
         "metadata records them last",
     )

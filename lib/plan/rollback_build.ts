@@ -163,12 +163,22 @@ export async function buildRollbackPlan(req: {
       original.phases.flatMap((ph) => ph.operations).some((o) =>
         o.type === type && state.operation_states[o.id]?.status === "completed"
       );
-    if (state.status === "completed" || done("save_metadata") || done("add_shard")) {
+    // A mongos's configuration written again (config server members added) names them: a
+    // rollback would remove the file, and the earlier one is not kept.
+    const rewrote = original.phases.flatMap((ph) => ph.operations).some((o) =>
+      o.type === "upload_file" && o.changes.some((c) => c.action === "update") &&
+      (state.operation_states[o.id]?.executions ?? 0) > 0
+    );
+    if (
+      state.status === "completed" || done("save_metadata") || done("add_shard") || rewrote
+    ) {
       throw new MupError(
         `apply ${id} (scale-out) cannot be rolled back: ${
           done("add_shard")
             ? "it added a shard to the cluster (removeShard drains its data, which a rollback " +
               "does not do)"
+            : rewrote && !done("save_metadata")
+            ? "it wrote mongos configurations that name the config server members it added"
             : "it recorded its processes in the metadata"
         }`,
         {

@@ -5,8 +5,9 @@
  * first), and a shard that goes whole is drained and removed through mongos (remove_shard);
  * then the removed processes are stopped, the rest of the cluster is verified healthy, the
  * metadata records the smaller topology, and the removed processes' directories go (their data
- * too, unless `--retain-data`). The last shard, a config server member or the last mongos is
- * refused. Pure.
+ * too, unless `--retain-data`). Config server members removed leave every mongos's
+ * configuration written again without them. The last shard, every config server member or the
+ * last mongos is refused. Pure.
  */
 import * as path from "node:path";
 import { hostKey, hostPort } from "../topology/hosts.ts";
@@ -14,7 +15,8 @@ import type { Topology } from "../topology/schema.ts";
 import { processRemovals, removeOp } from "./destroy.ts";
 import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, stopOp, verifyOp } from "./lifecycle_ops.ts";
-import { change, check, op } from "./op_builders.ts";
+import { change, check, op, rewriteConfigOps } from "./op_builders.ts";
+import { recordedConfigs } from "./start_files.ts";
 import { listProcesses, type ProcessSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { hostCertPath, securityOf } from "../security/settings.ts";
@@ -46,16 +48,17 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
   const warnings: ValidationIssue[] = [];
   const refuse = (code: string, p: ProcessSpec, message: string) =>
     errors.push({ code, severity: "error", host: p.host, message });
-  for (const p of removed.filter((p) => p.role === "config")) {
-    refuse(
-      "config_member_removal",
-      p,
-      `${hostPort(p.host, p.port)} is a config server member, which mup does not remove yet ` +
-        "(every mongos's sharding.configDB names the config servers)",
-    );
-  }
-  for (const s of sets.filter((s) => !s.configsvr)) {
+  for (const s of sets) {
     const stay = s.members.filter((m) => !gone.has(m.id));
+    if (stay.length === 0 && s.members.length && s.configsvr) {
+      refuse(
+        "config_servers_removal",
+        s.members[0],
+        `every config server member (replica set ${s.name}) would go: a sharded cluster keeps ` +
+          `its config server replica set (that is \`mup cluster destroy ${name}\`)`,
+      );
+      continue;
+    }
     if (stay.length === 0 && s.members.length) {
       // A whole shard goes by removeShard (drained first); a replica set cluster's only set
       // going is a destroy.
@@ -150,7 +153,7 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
   }
   const removing = sets.flatMap((s) => {
     // Down members first, as remove_members takes them (their order in the review).
-    const out = s.members.filter((m) => gone.has(m.id) && m.role !== "config").sort((a, b) =>
+    const out = s.members.filter((m) => gone.has(m.id)).sort((a, b) =>
       Number(!!input.facts[a.id]?.running) - Number(!!input.facts[b.id]?.running)
     );
     if (!out.length || out.length === s.members.length) return [];
@@ -215,13 +218,38 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
       p,
       p.replicaSet && goneShard.has(p.replicaSet)
         ? [`remove-shard-${p.replicaSet}`]
-        : p.replicaSet && p.role !== "config"
+        : p.replicaSet
         ? [`remove-members-${p.replicaSet}`]
         : [],
     )
   );
+  // Config server members removed: every mongos that stays has its configuration file written
+  // again without them (sharding.configDB; read at its next start, while a running mongos
+  // follows the config server set's membership by itself), once the set no longer has them.
+  const cfgSet = sets.find((s) => s.configsvr);
+  const cfgShrunk = cfgSet?.members.some((m) => gone.has(m.id)) &&
+    cfgSet.members.some((m) => !gone.has(m.id));
+  const smallerConfigs = cfgShrunk
+    ? recordedConfigs({ ...input.meta, topology: input.topology }, input.deployDir)
+    : undefined;
+  const mongosConfigs = smallerConfigs
+    ? procs.filter((p) => p.role === "mongos" && !gone.has(p.id)).flatMap((p) => {
+      const [generate, upload] = rewriteConfigOps(p, {
+        id: `config-${p.id}`,
+        content: smallerConfigs.get(p.id)!,
+        clusterDir: input.clusterDir,
+        generate: `Generate the configuration of ${p.id} without the removed config server ` +
+          "members",
+        upload: `Upload the new configuration of ${p.id} (read at its next start)`,
+      });
+      return [{ ...generate, depends_on: [`remove-members-${cfgSet!.name}`] }, upload];
+    })
+    : [];
   const smaller = { ...input, meta: { ...input.meta, topology: input.topology } };
-  const verify = verifyOp(smaller, stops.map((o) => o.id));
+  const verify = verifyOp(smaller, [
+    ...stops.map((o) => o.id),
+    ...mongosConfigs.filter((o) => o.type === "upload_file").map((o) => o.id),
+  ]);
   const file = path.join(input.clusterDir, "meta.yaml");
   const kept = removed.filter((p) => p.role !== "mongos").map((p) => ({
     id: p.id,
@@ -272,8 +300,11 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
       {
         name: "remove-members",
         description: "Each set's primary removes the members that go, one replSetReconfig each; " +
-          "a shard that goes whole is drained and removed through mongos",
-        ops: [...removing, ...draining],
+          "a shard that goes whole is drained and removed through mongos" +
+          (mongosConfigs.length
+            ? "; each mongos's configuration is written without the removed config servers"
+            : ""),
+        ops: [...removing, ...draining, ...mongosConfigs],
       },
       { name: "stop", description: "Stop the removed processes", ops: stops },
       {

@@ -14,8 +14,9 @@ import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
 import { memberStateOp } from "./lifecycle_ops.ts";
 import { lifecyclePlan } from "./lifecycle.ts";
-import { change, EST, op } from "./op_builders.ts";
-import { listProcesses, listReplicaSets, type ProcessSpec } from "./processes.ts";
+import { change, EST, op, rewriteConfigOps } from "./op_builders.ts";
+import { configDbString, listProcesses, listReplicaSets, type ProcessSpec } from "./processes.ts";
+import { recordedConfigs } from "./start_files.ts";
 import type { Hook } from "../hooks/schema.ts";
 import type { MeasuredDurations } from "./estimates.ts";
 import { allOperations, type Plan, type PlannedOperation } from "./schema.ts";
@@ -24,7 +25,8 @@ export interface ScaleOutPlanInput {
   planId: string;
   createdAt: string;
   meta: ClusterMeta;
-  /** The cluster's default deploy root (clusterDir/deploy). */
+  /** The cluster's directory on the control machine (staging), and its default deploy root. */
+  clusterDir: string;
   deployDir: string;
   /** The deploy plan (planDeploy) of the whole new topology, its pre-flight included. */
   deploy: Omit<Plan, "content_hash">;
@@ -142,6 +144,32 @@ export function planScaleOut(input: ScaleOutPlanInput): Omit<Plan, "content_hash
       memberStateOp(m, s, "SECONDARY", [`add-members-${s.name}`])
     )
   );
+  // Config server members added: every recorded mongos's sharding.configDB names the config
+  // servers, so its configuration file is written again with them (read at its next start; a
+  // running mongos follows the config server set's membership by itself), once they serve.
+  const cfgGrown = grown.find((s) => s.configsvr);
+  const seeds = cfgGrown
+    ? recordedConfigs({ ...meta, topology: deploy.topology }, input.deployDir)
+    : undefined;
+  const configDb = cfgGrown ? configDbString(cfgGrown) : "";
+  const mongosConfigs = seeds
+    ? procs.filter((p) => p.role === "mongos" && !addedIds.has(p.id)).flatMap((p) => {
+      const [generate, upload] = rewriteConfigOps(p, {
+        id: `config-${p.id}`,
+        content: seeds.get(p.id)!,
+        clusterDir: input.clusterDir,
+        generate: `Generate the configuration of ${p.id} with the config servers ${configDb}`,
+        upload: `Upload the new configuration of ${p.id} (read at its next start)`,
+      });
+      return [
+        {
+          ...generate,
+          depends_on: waits.filter((w) => w.target.name === cfgGrown!.name).map((w) => w.id),
+        },
+        upload,
+      ];
+    })
+    : [];
   // A host that already runs the cluster's processes has its binaries and secrets: their
   // operations re-check them (each is idempotent) and change nothing; so do the secrets the
   // store holds.
@@ -166,7 +194,11 @@ export function planScaleOut(input: ScaleOutPlanInput): Omit<Plan, "content_hash
       }
       if (o.type === "verify_health") {
         // What the scale-out added is what it verifies: pre-flight found the rest running.
-        next.depends_on = [...depends_on, ...waits.map((w) => w.id)];
+        next.depends_on = [
+          ...depends_on,
+          ...waits.map((w) => w.id),
+          ...mongosConfigs.filter((c) => c.type === "upload_file").map((c) => c.id),
+        ];
         const mine = JSON.parse(o.target.params.processes) as { id: string }[];
         next.description = "Verify the new processes' health, and their sets' primaries";
         next.target = {
@@ -204,7 +236,7 @@ export function planScaleOut(input: ScaleOutPlanInput): Omit<Plan, "content_hash
         name: "initialize",
         description: "Add the new members to their replica sets (each waited for until " +
           "SECONDARY and caught up); initiate new shards, start new mongos, add the shards",
-        ops: [...cut(phase("initialize")), ...waits],
+        ops: [...cut(phase("initialize")), ...waits, ...mongosConfigs],
       },
       {
         name: "finalize",

@@ -50,8 +50,8 @@ export interface ScaleOutRequest {
 /**
  * The scale-out plan of `req.loaded` for the recorded cluster. Throws MupError for a topology
  * that changes anything but adding processes (naming the command that makes the change), for
- * a standalone, and for additions mup cannot make on a running cluster (config server members,
- * a second replica set outside a sharded cluster).
+ * a standalone, and for additions mup cannot make on a running cluster (a second replica set
+ * outside a sharded cluster, a mongod outside any set).
  */
 export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan, "content_hash">> {
   const { meta } = req;
@@ -212,6 +212,7 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
     planId: deploy.plan_id,
     createdAt: deploy.created_at,
     meta,
+    clusterDir,
     deployDir,
     deploy,
     hooks: req.hooks,
@@ -222,8 +223,7 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
 
 /**
  * The additions a running cluster cannot take from mup: a standalone grown (that is a
- * conversion to a replica set, not a scale-out), config server members (every mongos's
- * configuration names them), a second replica set outside a sharded cluster (it would not be a
+ * conversion to a replica set, not a scale-out), a second replica set outside a sharded cluster (it would not be a
  * shard), a mongod outside any replica set in a replica set or sharded cluster.
  */
 function refuseAdditions(
@@ -247,14 +247,6 @@ function refuseAdditions(
     refuse(
       `the topology would make it a ${topologyKind(topology)} cluster (it is ${meta.kind})`,
       "add members to its replica sets, or mongos and shards to a sharded cluster",
-    );
-  }
-  const config = added.filter((p) => p.role === "config");
-  if (config.length) {
-    refuse(
-      `${config.map((p) => p.id).join(", ")} would be a new config server member, which ` +
-        "mup does not add yet (every mongos's sharding.configDB names the config servers)",
-      "leave config_servers as recorded; add shard members, shards or mongos",
     );
   }
   const recordedSets = new Set(meta.processes.flatMap((p) => p.replica_set ?? []));
