@@ -9,6 +9,7 @@ import * as path from "node:path";
 import {
   deployArgs,
   freePorts,
+  output,
   portFree,
   replicaSetTopology,
   smallShardedTopology,
@@ -140,7 +141,7 @@ Deno.test("cluster scale-out adds replica set members: each joins once (a kill p
   assert.match(other.stderr, /priority 1 → 3/);
 });
 
-Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new shard added through mongos, a new mongos that routes to it, a config server member (every mongos's configuration following); scale-in takes the member, a mongos and a config server member out again, refusing the last mongos and the last config server member, then drains and removes the new shard", async () => {
+Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new shard added through mongos, a new mongos that routes to it, a config server member (every mongos's configuration following); scale-in takes the member, a mongos and a config server member out again, refusing the last mongos and the last config server member, then drains and removes the new shard (a Ctrl-C during the draining stops the wait, a resume finishes)", async () => {
   const home = await tempHome();
   const ports = freePorts(7);
   const mirror = await testMirror();
@@ -285,15 +286,33 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
   const off = await ok(home, ["cluster", "scale-in", "ss", "-N", `localhost:${ports[5]}`], 1);
   assert.match(off.stdout + off.stderr, /the balancer is off, and removing shard3 needs it/);
   await balancer(true);
-  const drained = await ok(home, [
-    "cluster",
-    "scale-in",
+  // Sixty more ranges on shard3, so that its draining (one range per balancer round) outlasts
+  // a Ctrl-C: the first one stops the wait, not the draining; the apply pauses, a resume
+  // waits again.
+  await withClient(mongosUri, async (c) => {
+    const admin = c.db("admin");
+    await admin.command({ shardCollection: "app.r", key: { k: 1 } });
+    for (let k = 1; k <= 60; k++) await admin.command({ split: "app.r", middle: { k } });
+    for (let k = 1; k <= 60; k++) {
+      await admin.command({ moveChunk: "app.r", find: { k }, to: "shard3" });
+    }
+  }, { home, cluster: "ss" });
+  const interrupted = await killWhen(
+    home,
     "ss",
-    "-N",
-    `localhost:${ports[5]}`,
-    "--auto-approve",
-  ]);
-  assert.match(drained.stdout, /Apply completed successfully/);
+    ["cluster", "scale-in", "ss", "-N", `localhost:${ports[5]}`, "--auto-approve"],
+    /^remove-shard-shard3$/,
+    "running",
+    {},
+    undefined,
+    120_000,
+    "SIGINT",
+  );
+  assert.match(interrupted.stderr, /Interrupted: letting running operations finish/);
+  assert.equal((await currentState(home, "ss")).status, "paused", output(interrupted));
+  assert.ok(await onShard3() > 0, "paused while shard3 still drains: the wait stopped");
+  const drained = await ok(home, ["plan", "resume", "ss"]);
+  assert.match(drained.stdout, /completed successfully/);
   const after = await withClient(mongosUri, async (c) => ({
     shards: ((await c.db("admin").command({ listShards: 1 })).shards as Document[]).map((s) =>
       s._id
