@@ -355,14 +355,19 @@ export class ReplSet implements RoleHooks {
     for (const w of [...this.waiters]) w();
   }
 
-  /** Resolves when `pred` holds, re-checked on every member update; false on timeout. */
+  /**
+   * Resolves when `pred` holds, re-checked on every member update; false on timeout (none when
+   * `timeoutMs` is Infinity).
+   */
   waitFor(pred: () => boolean, timeoutMs: number): Promise<boolean> {
     if (pred()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const check = () => {
         if (pred()) done(true);
       };
-      const timer = setTimeout(() => done(false), timeoutMs);
+      const timer = Number.isFinite(timeoutMs)
+        ? setTimeout(() => done(false), timeoutMs)
+        : undefined;
       const done = (v: boolean) => {
         clearTimeout(timer);
         this.waiters.delete(check);

@@ -182,13 +182,16 @@ const replSetReconfig: Handler = async (ctx) => {
   }
   r.installConfig(config);
   if (!force) {
+    // "By default, replSetReconfig waits indefinitely for the replica configuration to
+    // propagate to a majority of replica set members" (MongoDB manual, replSetReconfig); a
+    // maxTimeMS of 0 sets no limit either.
     const ok = await r.waitFor(() => {
       const me = r.self();
       const have = r.voters().filter((m) =>
         m._id === me?._id || r.views.get(m._id)?.configVersion === version
       ).length;
       return have * 2 > r.voters().length;
-    }, Number(ctx.body.maxTimeMS ?? 10_000));
+    }, Number(ctx.body.maxTimeMS ?? 0) > 0 ? Number(ctx.body.maxTimeMS) : Infinity);
     if (!ok) {
       throw new CommandError(
         "Current config is not yet committed to a majority of nodes",
