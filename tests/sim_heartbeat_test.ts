@@ -142,3 +142,30 @@ Deno.test("simulator: heartbeats: with the primary SIGSTOPped the other two elec
     );
   });
 });
+
+Deno.test("simulator: replSetReconfig waits for a majority to install the config (MaxTimeMSExpired past maxTimeMS), and the next one for the current config to be committed (CurrentConfigNotCommittedYet), as MongoDB 4.4+ does", async () => {
+  await withFreezableSet(3, async ({ ports, clients, freeze, thaw }) => {
+    const before = await settled(clients);
+    const primaryPort = Number(before.primary!.split(":")[1]);
+    const admin = clients.get(primaryPort)!.db("admin");
+    const config = async () => (await admin.command({ replSetGetConfig: 1 })).config as Document;
+    const reconfig = async (maxTimeMS?: number) => {
+      const c = await config();
+      delete c.term;
+      c.version++;
+      return await admin.command({ replSetReconfig: c, ...(maxTimeMS ? { maxTimeMS } : {}) })
+        .then(() => 0, (e) => (e as { code: number }).code);
+    };
+    // A long election timeout keeps the primary primary while both others are frozen.
+    const long = await config();
+    delete long.term;
+    long.version++;
+    long.settings = { ...long.settings, electionTimeoutMillis: 120_000 };
+    await admin.command({ replSetReconfig: long });
+    const pids = ports.filter((p) => p !== primaryPort).map(freeze);
+    assert.equal(await reconfig(800), 50, "installed here only: MaxTimeMSExpired");
+    assert.equal(await reconfig(800), 308, "the current config is not committed yet");
+    for (const pid of pids) thaw(pid);
+    assert.equal(await reconfig(), 0, "once the others install it, the next reconfig proceeds");
+  });
+});

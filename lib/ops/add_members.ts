@@ -1,5 +1,6 @@
 import type { Document } from "mongodb";
-import { poll, splitHostPort } from "../mongo/client.ts";
+import { poll, sleep, splitHostPort } from "../mongo/client.ts";
+import { reconfigAgain } from "./reconfig_retry.ts";
 import { machinePort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
@@ -86,10 +87,17 @@ export const addMembers: Operation = {
         added.push(String(next.host));
       } catch (e) {
         const code = (e as { code?: unknown }).code;
-        // The primary stepped down meanwhile (an election): found again on the next round.
-        if ((code === 10107 || code === 189 || code === 11602) && Date.now() < deadline) continue;
-        // A lost connection may have reconfigured: the next round's config says.
-        if (typeof code !== "number" && Date.now() < deadline) continue;
+        // An election, a lost connection (that may have reconfigured), the server's own
+        // reconfig or one not yet committed: the next round reads the config again.
+        const again = Date.now() < deadline && await reconfigAgain(
+          code,
+          Number(found.config.version),
+          async () => Number((await primaryConfig(ctx))?.config.version),
+        );
+        if (again) {
+          if (typeof code === "number") await sleep(250, ctx.signal);
+          continue;
+        }
         throw new OperationError(
           `replSetReconfig adding ${next.host} to ${set} on ${found.at} failed: ${
             (e as Error).message

@@ -1,5 +1,6 @@
 import type { Document } from "mongodb";
-import { poll, splitHostPort } from "../mongo/client.ts";
+import { poll, sleep, splitHostPort } from "../mongo/client.ts";
+import { reconfigAgain } from "./reconfig_retry.ts";
 import { machinePort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
@@ -115,11 +116,17 @@ export const removeMembers: Operation = {
         removed.push(String(next.host));
       } catch (e) {
         const code = (e as { code?: unknown }).code;
-        // An election meanwhile, or a lost connection that may have reconfigured: look again.
-        if (
-          (typeof code !== "number" || code === 10107 || code === 189 || code === 11602) &&
-          Date.now() < deadline
-        ) continue;
+        // An election, a lost connection (that may have reconfigured), the server's own
+        // reconfig or one not yet committed: the next round reads the config again.
+        const again = Date.now() < deadline && await reconfigAgain(
+          code,
+          Number(found.config.version),
+          async () => Number((await primaryConfig(ctx))?.config.version),
+        );
+        if (again) {
+          if (typeof code === "number") await sleep(250, ctx.signal);
+          continue;
+        }
         throw new OperationError(
           `replSetReconfig removing ${next.host} from ${set} on ${found.at} failed: ${
             (e as Error).message

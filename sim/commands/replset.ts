@@ -163,7 +163,35 @@ const replSetReconfig: Handler = async (ctx) => {
     );
   }
   const config = validateConfig(r, next, ctx, version);
+  const limit = Number(ctx.body.maxTimeMS ?? 0) > 0 ? Number(ctx.body.maxTimeMS) : Infinity;
+  const installedOnMajority = (v: number) => () => {
+    const me = r.self();
+    const have =
+      r.voters().filter((m) => m._id === me?._id || r.views.get(m._id)?.configVersion === v).length;
+    return have * 2 > r.voters().length;
+  };
+  const deadline = Date.now() + limit;
   if (!force) {
+    // The current config must be committed before another replaces it (MongoDB 4.4+ safe
+    // reconfig): waited for within maxTimeMS, then refused with CurrentConfigNotCommittedYet.
+    if (!(await r.waitFor(installedOnMajority(cur.version), limit))) {
+      throw new CommandError(
+        "New config is rejected :: caused by :: operation exceeded time limit",
+        308,
+        "CurrentConfigNotCommittedYet",
+      );
+    }
+    // Meanwhile this member may have stepped down, or another reconfig taken the version.
+    if (r.state !== 1) throw errors.notPrimary();
+    if (requireConfig(r).version !== cur.version) {
+      throw new CommandError(
+        `New config version ${version} must be greater than current config version ${
+          requireConfig(r).version
+        }`,
+        103,
+        "NewReplicaSetConfigurationIncompatible",
+      );
+    }
     const votersOf = (c: Document) =>
       new Set(
         (c.members as Document[]).filter((m) => (m.votes ?? 1) > 0).map((m) =>
@@ -185,13 +213,10 @@ const replSetReconfig: Handler = async (ctx) => {
     // "By default, replSetReconfig waits indefinitely for the replica configuration to
     // propagate to a majority of replica set members" (MongoDB manual, replSetReconfig); a
     // maxTimeMS of 0 sets no limit either.
-    const ok = await r.waitFor(() => {
-      const me = r.self();
-      const have = r.voters().filter((m) =>
-        m._id === me?._id || r.views.get(m._id)?.configVersion === version
-      ).length;
-      return have * 2 > r.voters().length;
-    }, Number(ctx.body.maxTimeMS ?? 0) > 0 ? Number(ctx.body.maxTimeMS) : Infinity);
+    const ok = await r.waitFor(
+      installedOnMajority(version),
+      Number.isFinite(limit) ? Math.max(1, deadline - Date.now()) : Infinity,
+    );
     if (!ok) {
       throw new CommandError(
         "Current config is not yet committed to a majority of nodes",
