@@ -39,7 +39,8 @@ export function addScaleOutCommand(cmd: Command, ctx: CliContext): void {
       durationHelp(
         WAIT_TIMEOUT,
         "how long each wait may take (a process answering, a member SECONDARY, a shard " +
-          "added, health); recorded in the plan",
+          "added, health); recorded in the plan. A new member's wait until SECONDARY " +
+          "(its initial sync) gets 1h unless given",
       ),
       durationArg(WAIT_TIMEOUT),
     );

@@ -49,6 +49,12 @@ export interface RollbackPlanInput {
   startAgain?: Record<string, PlannedOperation[]>;
   /** Durations measured on the cluster's hosts: estimates where they exist (estimates.ts). */
   measured?: MeasuredDurations;
+  /**
+   * The configuration of each recorded process as the metadata describes it, by process id
+   * (start_files.ts recordedConfigs): what undoes a configuration written again (a mongos's,
+   * when a scale-out added config server members). Empty when the cluster is not recorded.
+   */
+  recordedConfigs?: Record<string, string>;
 }
 
 interface UndoContext {
@@ -59,7 +65,15 @@ interface UndoContext {
   cancelled: Set<string>;
   /** What each operation's run recorded (its outcome's metadata), by operation ID. */
   recorded: Record<string, Record<string, unknown> | undefined>;
+  recordedConfigs: Record<string, string>;
+  /** The rolled-back plan's operations, by ID. */
+  ops: Map<string, PlannedOperation>;
 }
+
+/** An upload that wrote a recorded process's configuration again (change "update"). */
+const rewrites = (o: PlannedOperation) =>
+  o.type === "upload_file" && o.target.type === "process" &&
+  o.changes.some((c) => c.action === "update");
 
 /**
  * Operations that reverse one operation's effect ([] when it has none to reverse; their
@@ -114,12 +128,44 @@ function undoOps(o: PlannedOperation, ctx: UndoContext): PlannedOperation[] | st
         return r;
       });
     }
-    case "upload_file":
+    case "upload_file": {
+      if (rewrites(o)) {
+        // The configuration it replaced is written back, as the metadata describes it.
+        const content = ctx.recordedConfigs[t.name];
+        const gen = o.depends_on.map((d) => ctx.ops.get(d)).find((d) =>
+          d?.type === "generate_config"
+        );
+        if (content === undefined || !gen) {
+          return `${o.id}: ${t.name}'s configuration ${t.host}:${t.params.dest} stays as ` +
+            "written (the one it replaced is not recorded)";
+        }
+        const again = `undo-${gen.id}`;
+        return [
+          {
+            ...gen,
+            id: again,
+            description: `Generate ${t.name}'s recorded configuration again (replaced by ${o.id})`,
+            target: { ...gen.target, params: { ...gen.target.params, content } },
+            depends_on: [],
+          },
+          {
+            ...o,
+            id: `undo-${o.id}`,
+            description: `Put ${t.name}'s recorded configuration back on ${t.host}`,
+            depends_on: [again],
+          },
+        ];
+      }
       return t.params.kind === "binaries"
         ? [remove("", t.host!, t.params.dest_dir, "binaries")]
         : [remove("", t.host!, t.params.dest, "file")];
-    case "generate_config":
+    }
+    case "generate_config": {
+      // A configuration written again is put back by its upload's undo, which stages it anew.
+      const upload = [...ctx.ops.values()].find((u) => u.depends_on.includes(o.id) && rewrites(u));
+      if (upload) return [];
       return [remove("", "localhost", t.params.staged_path, "file")];
+    }
     case "init_replica_set":
       return `${o.id}: the replica set ${t.name} stays initiated on its members' data ` +
         "(undone only when their data directories are removed)";
@@ -243,6 +289,8 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
     recorded: Object.fromEntries(
       Object.values(state.operation_states).map((st) => [st.id, st.result?.metadata]),
     ),
+    recordedConfigs: input.recordedConfigs ?? {},
+    ops: new Map(allOps(original).map((o) => [o.id, o])),
   };
   for (const ph of [...original.phases].reverse()) {
     const undone = new Map<string, PlannedOperation[]>();

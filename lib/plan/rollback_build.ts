@@ -6,6 +6,7 @@ import { MupError } from "../errors.ts";
 import { changedAnything } from "../state/undeployed.ts";
 import { holdsNothing } from "../preflight/clusters.ts";
 import { baseStateOf, readMeta } from "../state/meta.ts";
+import { recordedConfigs } from "./start_files.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { checkpointProblem, readCheckpointState } from "../state/checkpoint_file.ts";
 import { StateStore } from "../state/store.ts";
@@ -163,22 +164,12 @@ export async function buildRollbackPlan(req: {
       original.phases.flatMap((ph) => ph.operations).some((o) =>
         o.type === type && state.operation_states[o.id]?.status === "completed"
       );
-    // A mongos's configuration written again (config server members added) names them: a
-    // rollback would remove the file, and the earlier one is not kept.
-    const rewrote = original.phases.flatMap((ph) => ph.operations).some((o) =>
-      o.type === "upload_file" && o.changes.some((c) => c.action === "update") &&
-      (state.operation_states[o.id]?.executions ?? 0) > 0
-    );
-    if (
-      state.status === "completed" || done("save_metadata") || done("add_shard") || rewrote
-    ) {
+    if (state.status === "completed" || done("save_metadata") || done("add_shard")) {
       throw new MupError(
         `apply ${id} (scale-out) cannot be rolled back: ${
           done("add_shard")
             ? "it added a shard to the cluster (removeShard drains its data, which a rollback " +
               "does not do)"
-            : rewrote && !done("save_metadata")
-            ? "it wrote mongos configurations that name the config server members it added"
             : "it recorded its processes in the metadata"
         }`,
         {
@@ -202,6 +193,9 @@ export async function buildRollbackPlan(req: {
     baseState: baseStateOf(meta),
     // Where lifecycle_build.ts puts the deploy root, so the starts match the ones `start` plans.
     startAgain: meta ? startAgainOps(meta, path.join(clusterDir, "deploy")) : {},
+    recordedConfigs: meta
+      ? Object.fromEntries(recordedConfigs(meta, path.join(clusterDir, "deploy")))
+      : {},
     hooks: original.hooks,
     dryRun: req.dryRun,
     measured: await measuredDurations(req.store, req.cluster, original.topology),

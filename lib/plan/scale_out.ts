@@ -33,7 +33,15 @@ export interface ScaleOutPlanInput {
   hooks: Hook[];
   dryRun?: boolean;
   measured?: MeasuredDurations;
+  /**
+   * `--wait-timeout` (ms): each wait's limit. Without it, a new member's wait until SECONDARY
+   * and caught up (its initial sync, which copies the set's data) gets an hour.
+   */
+  waitTimeoutMs?: number;
 }
+
+/** How long a new member's initial sync is waited for without --wait-timeout. */
+const INITIAL_SYNC_MS = 3_600_000;
 
 const machine = (host: string, port: number) => `${hostKey(host)}:${port}`;
 
@@ -140,9 +148,11 @@ export function planScaleOut(input: ScaleOutPlanInput): Omit<Plan, "content_hash
     );
   }
   const waits = grown.flatMap((s) =>
-    s.members.filter((m) => addedIds.has(m.id)).map((m) =>
-      memberStateOp(m, s, "SECONDARY", [`add-members-${s.name}`])
-    )
+    s.members.filter((m) => addedIds.has(m.id)).map((m) => {
+      const w = memberStateOp(m, s, "SECONDARY", [`add-members-${s.name}`]);
+      w.target.timeout_ms = input.waitTimeoutMs ?? INITIAL_SYNC_MS;
+      return w;
+    })
   );
   // Config server members added: every recorded mongos's sharding.configDB names the config
   // servers, so its configuration file is written again with them (read at its next start; a
@@ -164,7 +174,10 @@ export function planScaleOut(input: ScaleOutPlanInput): Omit<Plan, "content_hash
       return [
         {
           ...generate,
-          depends_on: waits.filter((w) => w.target.name === cfgGrown!.name).map((w) => w.id),
+          // Once the new config server members serve: a failure before leaves the mongos
+          // configurations as recorded.
+          depends_on: waits.filter((w) => cfgGrown!.members.some((m) => m.id === w.target.name))
+            .map((w) => w.id),
         },
         upload,
       ];

@@ -218,6 +218,7 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
     hooks: req.hooks,
     dryRun: req.dryRun,
     measured: await measuredDurations(req.store, name, topology),
+    waitTimeoutMs: req.waitTimeoutMs,
   });
 }
 
