@@ -381,6 +381,9 @@ Deno.test("re-deploying a cluster with another topology or version is refused be
     const shown = await mup(["cluster", "show-config", "c1"], { home });
     assert.equal(shown.code, 0, output(shown));
     assert.match(shown.stdout, /^# cluster c1: replica_set, mongo 7\.0\.14/);
+    // No empty config_servers/mongos_servers lists: an entry appended lands in mongod_servers.
+    assert.doesNotMatch(shown.stdout, /: \[\]/);
+    assert.match(shown.stdout, /mongod_servers:\n( {2}.*\n?)+$/);
     const again = await mup(
       deployArgs("c1", await writeTopology(home, "shown.yaml", shown.stdout), await testMirror(), [
         "--plan-only",

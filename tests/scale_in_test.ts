@@ -100,7 +100,15 @@ Deno.test("cluster scale-in removes members, the primary stepped down first: one
     "si1.yaml",
     `mongod_servers:\n  - { host: localhost, port: ${ports[1]}, replica_set: rs0 }\n`,
   );
-  await ok(home, ["cluster", "scale-in", "si", one, "--retain-data", "--auto-approve"]);
+  const keeping = await ok(home, [
+    "cluster",
+    "scale-in",
+    "si",
+    one,
+    "--retain-data",
+    "--auto-approve",
+  ]);
+  assert.match(keeping.stdout, /data kept \(--retain-data\) in 2 directories: /);
   for (const p of [ports[2], ports[3]]) {
     assert.equal(await exists(path.join(dir, "data", `mongod-${p}`)), true, "data kept");
   }
@@ -162,4 +170,8 @@ Deno.test("cluster scale-in removes members, the primary stepped down first: one
     row.data_kept.directories.sort(),
     keptDirs.map((d) => `localhost:${d}`).sort(),
   );
+  assert.equal(row.data_kept.kept_by, "scale-in");
+  // Its users' password and keyfile go to the archive with the records, not away.
+  assert.equal(await exists(path.join(row.data_kept.archive, "secrets", "admin.json")), true);
+  assert.match(gone.stdout, /keyfile and admin password its users need are kept in the archive/);
 });

@@ -3,6 +3,7 @@
  * finish (or was rolled back) has no metadata; it is shown from its deploy plans, as destroy
  * plans it, under a note that it is not deployed and how to continue or undo it.
  */
+import { reachedLocally } from "../executor/factory.ts";
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { listProcesses } from "../plan/processes.ts";
@@ -275,6 +276,14 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       ? await readBalancer(access, await routers(), timeout)
       : undefined;
     const mixed = mixedVersions(meta, rows);
+    // What a scale-in kept, as long as it is there (on this machine it is looked for).
+    const kept = (await Promise.all(
+      (meta.retained_data ?? []).map(async (r) =>
+        reachedLocally(r.host) && !(await Deno.stat(r.path).then(() => true, () => false))
+          ? []
+          : [r]
+      ),
+    )).flat();
     if (opts.json) {
       printJson({
         cluster: name,
@@ -307,7 +316,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         ...(applying ? { apply_in_progress: applying } : {}),
         ...(meta.tls_switch ? { tls_switch: meta.tls_switch } : {}),
         ...(unfinished ? { unfinished_apply: unfinished } : {}),
-        ...(meta.retained_data?.length ? { retained_data: meta.retained_data } : {}),
+        ...(kept.length ? { retained_data: kept } : {}),
         ...(stop && stopped.length
           ? {
             stopped_by_last_apply: { state_id: stop.state_id, processes: stopped.map((r) => r.id) },
@@ -366,10 +375,10 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
           }`,
         );
       }
-      if (meta.retained_data?.length) {
+      if (kept.length) {
         print(
           `Data kept by scale-in (--retain-data), no member runs on it: ${
-            meta.retained_data.map((r) => `${r.host}:${r.path} (${r.id})`).join(", ")
+            kept.map((r) => `${r.host}:${r.path} (${r.id})`).join(", ")
           }`,
         );
       }

@@ -138,7 +138,12 @@ export async function listClusters(ctx: CliContext) {
       status: "destroyed, data kept",
       hosts: r.hosts,
       processes: 0,
-      data_kept: { directories: r.data_dirs, archive: r.archive },
+      data_kept: {
+        directories: r.data_dirs,
+        archive: r.archive,
+        // Kept by the destroy (--retain-data: a deploy reuses it), or only by earlier scale-ins.
+        kept_by: r.destroy_kept ? "destroy" : "scale-in",
+      },
       last_apply: {
         state_id: r.state_id ?? r.plan_id,
         operation: "destroy",
@@ -218,10 +223,15 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
       for (const r of rows) {
         if (!("data_kept" in r) || !r.data_kept) continue;
         print(
-          `${r.name}: destroyed with --retain-data; its data is kept in ${
-            r.data_kept.directories.join(", ")
-          }. A \`mup cluster deploy ${r.name}\` with these data_dir paths reuses it; remove ` +
-            "them yourself when no longer needed.",
+          r.data_kept.kept_by === "destroy"
+            ? `${r.name}: destroyed with --retain-data; its data is kept in ${
+              r.data_kept.directories.join(", ")
+            }. A \`mup cluster deploy ${r.name}\` with these data_dir paths reuses it; remove ` +
+              "them yourself when no longer needed."
+            : `${r.name}: destroyed; the data of members its scale-in removed with ` +
+              `--retain-data is kept in ${
+                r.data_kept.directories.join(", ")
+              }. No member runs on it: remove it yourself when no longer needed.`,
         );
       }
     });

@@ -18,9 +18,14 @@ export function addShowConfig(cmd: Command, ctx: CliContext): void {
     .action(async (name, opts) => {
       const meta = await requireMeta(ctx, name);
       if (opts.json) return printJson(meta.topology);
+      // Empty lists are left out (a missing one is empty): an entry appended at the end of the
+      // file then lands in the last list, not after a `mongos_servers: []`.
+      const t = Object.fromEntries(
+        Object.entries(meta.topology).filter(([, v]) => !(Array.isArray(v) && v.length === 0)),
+      );
       print(
         `# cluster ${name}: ${meta.kind}, ${meta.variant} ${meta.version} (deploy with ` +
-          `--version ${meta.version})\n${stringify(meta.topology).trimEnd()}`,
+          `--version ${meta.version})\n${stringify(t).trimEnd()}`,
       );
     });
 }

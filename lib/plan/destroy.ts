@@ -245,9 +245,10 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
     );
   }
   add("localhost", path.join(input.clusterDir, "staging"), "staged configuration files");
-  // The keyfile and password go with the cluster; retained data keeps its users, so their
-  // password is kept too (moved to the archive with the records, still 0600).
-  if (secured && !input.retainData) {
+  // The keyfile and password go with the cluster; retained data (this destroy's, or what a
+  // scale-in kept) keeps its users, so their password is kept too (moved to the archive with
+  // the records, still 0600).
+  if (secured && !input.retainData && !earlier.length) {
     add("localhost", path.join(input.clusterDir, "secrets"), "secrets (keyfile, admin password)");
   }
   // Led by "status unknown": a destroy cut off mid-way must not leave `running` recorded.
@@ -282,13 +283,16 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
       : foreign.size
       ? [foreignDataWarning(procs.filter((p) => foreign.has(p.id)), meta.name)]
       : []),
-    ...(earlier.length ? [scaledInDataWarning(earlier)] : []),
+    ...(earlier.length ? [scaledInDataWarning(earlier, secured)] : []),
   ];
   return lifecyclePlan(input, "destroy", phases, warnings.length ? { warnings } : {});
 }
 
 /** Data directories that `cluster scale-in --retain-data` kept: a destroy leaves them too. */
-function scaledInDataWarning(kept: NonNullable<ClusterMeta["retained_data"]>): ValidationIssue {
+function scaledInDataWarning(
+  kept: NonNullable<ClusterMeta["retained_data"]>,
+  secured: boolean,
+): ValidationIssue {
   const one = kept.length === 1;
   return {
     code: "scaled_in_data_kept",
@@ -296,9 +300,9 @@ function scaledInDataWarning(kept: NonNullable<ClusterMeta["retained_data"]>): V
     message: `not removed: the data ${one ? "directory" : "directories"} that \`cluster ` +
       `scale-in --retain-data\` kept: ${
         kept.map((r) => `${r.host}:${r.path} (${r.id}, scaled in ${r.at.slice(0, 10)})`).join(", ")
-      }. mup leaves ${one ? "it" : "them"} where ${one ? "it is" : "they are"}: remove ${
-        one ? "it" : "them"
-      } yourself if no longer needed`,
+      }. mup leaves ${one ? "it" : "them"} where ${one ? "it is" : "they are"}${
+        secured ? " (the keyfile and admin password its users need are kept in the archive)" : ""
+      }: remove ${one ? "it" : "them"} yourself if no longer needed`,
   };
 }
 

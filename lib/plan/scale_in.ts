@@ -321,6 +321,18 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
       },
     ])
     : [];
+  // The review says where the kept data stays (the metadata records it: retained_data).
+  if (input.retainData && kept.length) {
+    warnings.push({
+      code: "data_kept",
+      severity: "warning",
+      message: `data kept (--retain-data) in ${kept.length} director${
+        kept.length === 1 ? "y" : "ies"
+      }: ${
+        kept.map((k) => `${k.host}:${k.path} (${k.id})`).join(", ")
+      }; no member runs on it after the scale-in, and \`cluster display\` lists it`,
+    });
+  }
   const plan = lifecyclePlan(input, "scale-in", phases, { errors, warnings });
   return { ...plan, topology: input.topology, topology_file: input.topologyFile };
 }

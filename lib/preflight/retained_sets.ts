@@ -230,9 +230,11 @@ function otherMembers(retained: Retained[], procs: ProcessSpec[]) {
         added.length ? "an added member would never join the set" : ""
       }${added.length && dropped.length ? " and " : ""}${
         dropped.length ? "a left-out member would still count in its majority" : ""
-      }. mup deploys onto retained data only with the members it was destroyed with (and has no command that changes a set's members yet): deploy ${set} with members ${
+      }. mup deploys onto retained data only with the members it was destroyed with: deploy ${set} with members ${
         r.was.members.join(", ")
-      }, or remove the data first: ${removal([...dirs, ...leftOut])}`,
+      } (then \`mup cluster scale-out\` or \`scale-in\` changes them), or remove the data first: ${
+        removal([...dirs, ...leftOut])
+      }`,
     };
   }
   return undefined;
