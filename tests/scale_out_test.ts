@@ -227,6 +227,13 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
   await Deno.remove(gate);
   await ok(home, ["cluster", "scale-out", "ss", cfgGrown, "--auto-approve"], 1);
   assert.match(await mongosConfig(ports[3]), new RegExp(`localhost:${cfgPort}`));
+  // The set has a member the metadata does not list yet: display names it.
+  const mid = await display(home, "ss") as unknown as {
+    unlisted_members?: { host: string; replica_set: string; reachable: boolean }[];
+  };
+  assert.deepEqual(mid.unlisted_members?.map((m) => [m.replica_set, m.host, m.reachable]), [
+    ["cfg", `localhost:${cfgPort}`, true],
+  ]);
   await ok(home, [
     "state",
     "rollback",

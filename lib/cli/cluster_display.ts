@@ -4,6 +4,7 @@
  * plans it, under a note that it is not deployed and how to continue or undo it.
  */
 import { reachedLocally } from "../executor/factory.ts";
+import { unlistedMembers } from "./unlisted_members.ts";
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { listProcesses } from "../plan/processes.ts";
@@ -253,9 +254,12 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       }
     }
     const unlisted = shards ? shardSets.filter((s) => !shards.includes(s)) : [];
+    // Members outside the metadata still count in their set's majority: one that cannot be
+    // reached leaves the set less able to take a failure than the metadata says.
+    const extra = firstDeploy ? [] : await unlistedMembers(access, meta, rows, timeout);
     // A cluster no deploy recorded is not healthy, whatever of it runs.
     const healthy = !firstDeploy && rows.every((r) => r.healthy) && unlisted.length === 0 &&
-      (!listed || shards !== undefined);
+      (!listed || shards !== undefined) && extra.every((m) => m.reachable);
     // An apply running now (its live mup holds the lock) may be changing what this shows.
     const applying = await liveHolder(ctx.store.clusterDir(name));
     // An apply that failed, paused or was cut off part way explains members left down.
@@ -317,6 +321,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         ...(meta.tls_switch ? { tls_switch: meta.tls_switch } : {}),
         ...(unfinished ? { unfinished_apply: unfinished } : {}),
         ...(kept.length ? { retained_data: kept } : {}),
+        ...(extra.length ? { unlisted_members: extra } : {}),
         ...(stop && stopped.length
           ? {
             stopped_by_last_apply: { state_id: stop.state_id, processes: stopped.map((r) => r.id) },
@@ -373,6 +378,16 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
                 "the next `mup cluster upgrade` starts it again)"
               : ""
           }`,
+        );
+      }
+      if (extra.length) {
+        print(
+          `Members the metadata does not list (added outside mup, or by an unfinished ` +
+            `scale-out): ${
+              extra.map((m) =>
+                `${m.host} in ${m.replica_set} (${m.reachable ? m.state : "not reachable"})`
+              ).join(", ")
+            }`,
         );
       }
       if (kept.length) {
