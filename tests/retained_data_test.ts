@@ -24,9 +24,24 @@ installFixture();
 
 Deno.test("re-deploy onto retained data reuses the archived secrets; without them it refuses up front", async () => {
   const home = await tempHome();
-  const ports = stablePorts(3);
+  const ports = stablePorts(4);
   try {
-    await deploy(home, "kept", replicaSetTopology(ports));
+    // A fourth member, taken out with --retain-data before the destroy: its data is the
+    // cluster's record through the destroy and the deploy onto the kept data.
+    await deploy(
+      home,
+      "kept",
+      replicaSetTopology(ports, `  - { host: localhost, port: ${ports[3]}, replica_set: rs0 }\n`),
+    );
+    await ok(home, [
+      "cluster",
+      "scale-in",
+      "kept",
+      "-N",
+      `localhost:${ports[3]}`,
+      "--retain-data",
+      "--auto-approve",
+    ]);
     const uri = (await display(home, "kept")).connection_string;
     await withClient(
       uri,
@@ -51,7 +66,7 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
     assert.equal(listed[0].status, "destroyed, data kept");
     assert.equal(listed[0].last_apply.operation, "destroy");
     assert.equal(listed[0].data_kept.archive, archive);
-    assert.equal(listed[0].data_kept.directories.length, 3);
+    assert.equal(listed[0].data_kept.directories.length, 4);
     for (const d of listed[0].data_kept.directories) {
       assert.ok(await exists(d.slice(d.indexOf(":") + 1)), d);
     }
@@ -62,7 +77,7 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
     const twice = await ok(home, ["cluster", "destroy", "kept", "--auto-approve"]);
     assert.match(twice.stdout, /Nothing to do: cluster kept is already destroyed/);
     assert.match(twice.stdout, /Its data was kept \(--retain-data\) in localhost:.*mongod-\d+/);
-    assert.match(twice.stdout, /to remove it, `rm -rf \/\S+mongod-\d+ \/\S+ \/\S+`/);
+    assert.match(twice.stdout, /to remove it, `rm -rf \/\S+mongod-\d+( \/\S+){3}`/);
 
     // Without the archived secrets: refused before anything starts, naming the data and the fix.
     const aside = path.join(home, "aside");
@@ -110,6 +125,8 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
       { home, cluster: "kept" },
     );
     assert.equal(doc?.v, "kept");
+    const shown = await display(home, "kept") as unknown as { retained_data?: { id: string }[] };
+    assert.deepEqual(shown.retained_data?.map((r) => r.id), [`mongod-localhost-${ports[3]}`]);
   } finally {
     await killAll(home);
   }

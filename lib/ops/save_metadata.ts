@@ -57,10 +57,15 @@ export const saveMetadata: Operation = {
         used.has(hostKey(b.host)) && !binaries.some((n) => n.host === b.host && n.path === b.path)
       )
       : [];
+    // A first deploy onto data a destroy kept: the archived metadata says what scale-ins kept.
+    const archived = !prev && ctx.op.target.params.retained_archive
+      ? await readMeta(storeParam(ctx, "retained_archive")).catch(() => undefined)
+      : undefined;
     const meta = metaFromPlan(ctx.plan, dir, {
       prev,
       stateId: ctx.stateId,
       binaries: [...kept, ...binaries],
+      retainedBefore: archived?.retained_data,
     });
     const retained = retainedNow(ctx.op.target.params.retained_data, meta, ctx.plan.plan_id);
     if (retained.length) meta.retained_data = retained;

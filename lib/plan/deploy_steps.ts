@@ -303,7 +303,11 @@ export function finalizeOps(
     target: {
       type: "cluster",
       name: input.clusterName,
-      params: { path: path.join(input.clusterDir, "meta.yaml") },
+      params: {
+        path: path.join(input.clusterDir, "meta.yaml"),
+        // Onto data a destroy kept: what earlier scale-ins kept stays recorded too.
+        ...(input.retainedSecrets ? { retained_archive: input.retainedSecrets.archive } : {}),
+      },
     },
     changes: [change("file", path.join(input.clusterDir, "meta.yaml"), "create")],
     depends_on: ["verify-health"],

@@ -37,6 +37,11 @@ export function metaFromPlan(
     now?: string;
     /** The installed binaries' checksums (save_metadata finds them; see installedBinaries). */
     binaries?: ClusterMeta["binaries"];
+    /**
+     * Without `prev`: the kept data the cluster's last metadata recorded (a deploy onto data a
+     * destroy kept: the archived metadata's retained_data).
+     */
+    retainedBefore?: ClusterMeta["retained_data"];
   },
 ): ClusterMeta {
   const { prev } = opts;
@@ -44,7 +49,7 @@ export function metaFromPlan(
   const procs = listProcesses(plan.topology, path.join(clusterDir, "deploy"));
   // Data a scale-in kept stays recorded until a process of the cluster has the directory again.
   const used = new Set(procs.map((p) => `${hostKey(p.host)}:${p.dirs.data}`));
-  const retained = (prev?.retained_data ?? []).filter((r) =>
+  const retained = (prev?.retained_data ?? opts.retainedBefore ?? []).filter((r) =>
     !used.has(`${hostKey(r.host)}:${r.path}`)
   );
   return {
