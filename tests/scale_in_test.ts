@@ -45,7 +45,13 @@ Deno.test("cluster scale-in removes members, the primary stepped down first: one
   // The primary (priority 2) goes: stepped down, removed, stopped; killed while removing it.
   const args = ["cluster", "scale-in", "si", "-N", `localhost:${ports[0]}`, "--auto-approve"];
   const plan = await ok(home, [...args.slice(0, -1), "--plan-only"]);
-  assert.match(plan.stdout, new RegExp(`Remove localhost:${ports[0]} from replica set rs0`));
+  assert.match(
+    plan.stdout,
+    new RegExp(
+      `Remove localhost:${ports[0]} from replica set rs0; localhost:${ports[0]}, its primary, ` +
+        "steps down first",
+    ),
+  );
   // What stays must be able to elect a primary: not the priority-0 member alone.
   const noPrimary = await ok(home, [
     "cluster",

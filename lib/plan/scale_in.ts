@@ -161,7 +161,11 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
       id: `remove-members-${s.name}`,
       type: "remove_members",
       description: `Remove ${out.map((m) => hostPort(m.host, m.port)).join(", ")} from ` +
-        `replica set ${s.name}${out.length > 1 ? " (one replSetReconfig each)" : ""}`,
+        `replica set ${s.name}${out.length > 1 ? " (one replSetReconfig each)" : ""}${
+          // A primary cannot remove itself: it steps down first (remove_members does).
+          out.filter((m) => input.facts[m.id]?.state === "PRIMARY").map((m) =>
+            `; ${hostPort(m.host, m.port)}, its primary, steps down first`
+          ).join("")}`,
       target: {
         type: "replica_set",
         name: s.name,
