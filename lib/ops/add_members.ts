@@ -1,6 +1,6 @@
 import type { Document } from "mongodb";
-import { poll, sleep, splitHostPort } from "../mongo/client.ts";
-import { reconfigAgain } from "./reconfig_retry.ts";
+import { poll, splitHostPort } from "../mongo/client.ts";
+import { retryReconfig } from "./reconfig_retry.ts";
 import { machinePort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
@@ -89,15 +89,10 @@ export const addMembers: Operation = {
         const code = (e as { code?: unknown }).code;
         // An election, a lost connection (that may have reconfigured), the server's own
         // reconfig or one not yet committed: the next round reads the config again.
-        const again = Date.now() < deadline && await reconfigAgain(
-          code,
-          Number(found.config.version),
-          async () => Number((await primaryConfig(ctx))?.config.version),
-        );
-        if (again) {
-          if (typeof code === "number") await sleep(250, ctx.signal);
-          continue;
-        }
+        const version = async () => Number((await primaryConfig(ctx))?.config.version);
+        if (
+          await retryReconfig(code, Number(found.config.version), version, deadline, ctx.signal)
+        ) continue;
         throw new OperationError(
           `replSetReconfig adding ${next.host} to ${set} on ${found.at} failed: ${
             (e as Error).message

@@ -1,3 +1,5 @@
+import { sleep } from "../mongo/client.ts";
+
 /**
  * When a replSetReconfig that failed is worth asking again, with the set's config read again
  * (add_members, remove_members). MongoDB manual, replSetReconfig; server error codes.
@@ -31,4 +33,20 @@ export async function reconfigAgain(
   if (code !== INCOMPATIBLE) return false;
   const now = await readVersion().catch(() => undefined);
   return now !== undefined && Number.isFinite(now) && now !== version;
+}
+
+/**
+ * reconfigAgain before `deadline` (ms since the epoch), pausing 250 ms after a server's answer
+ * (it was busy) so that the next round does not ask at once. True: read the config and retry.
+ */
+export async function retryReconfig(
+  code: unknown,
+  version: number,
+  readVersion: () => Promise<number | undefined>,
+  deadline: number,
+  signal: AbortSignal,
+): Promise<boolean> {
+  if (Date.now() >= deadline || !(await reconfigAgain(code, version, readVersion))) return false;
+  if (typeof code === "number") await sleep(250, signal);
+  return true;
 }
