@@ -102,6 +102,16 @@ Deno.test("cluster scale-out adds replica set members: each joins once (a kill p
   const st = await currentState(home, "so");
   assert.equal(st.status, "completed");
   assert.equal(st.operation, "scale-out");
+  // Applied, nothing of it is left to do; the first deploy's plan describes a smaller set.
+  const left = await ok(home, ["plan", "diff", "so", "--detailed-exitcode"]);
+  assert.match(left.stdout, /\(scale-out\) was applied .*nothing of it is left to do/);
+  const plans = JSON.parse((await ok(home, ["plan", "list", "so", "--json"])).stdout) as {
+    plan_id: string;
+    created_at: string;
+  }[];
+  const first = plans.toSorted((a, b) => a.created_at.localeCompare(b.created_at))[0];
+  const old = await ok(home, ["plan", "diff", first.plan_id, "--detailed-exitcode"]);
+  assert.match(old.stdout, /\(deploy\) was applied .*the cluster's topology changed since/);
 
   // Each new member is in the set's config once, added by one reconfig each (none twice), with
   // the settings the topology gives.

@@ -75,9 +75,16 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
       );
       // An upgrade or a TLS switch changes what no live probe here compares (the FCV, the
       // release, the TLS mode): once applied, nothing of it is left to do either.
+      // So does a scale-out or scale-in (members added or removed: what it planned to create or
+      // remove is the recorded cluster now). A deploy applied before the topology changed (a
+      // scale-out since) describes a cluster that is no more: planned again, not compared.
       const action = diff.changes.some((c) => c.action === "restart") ||
-        plan.operation === "upgrade" || plan.operation.startsWith("tls-");
-      if (applied && action) {
+        plan.operation === "upgrade" || plan.operation.startsWith("tls-") ||
+        plan.operation === "scale-out" || plan.operation === "scale-in";
+      const reshaped = plan.operation === "deploy" && !!meta &&
+        meta.last_plan_id !== plan.plan_id &&
+        JSON.stringify(meta.topology) !== JSON.stringify(plan.topology);
+      if (applied && (action || reshaped)) {
         const when = applied.completed_at ?? applied.updated_at;
         if (opts.json) {
           printJson({
@@ -91,17 +98,19 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
         } else {
           print(
             `Plan ${plan.plan_id} for cluster ${cluster} (${plan.operation}) was applied ` +
-              `(apply ${applied.state_id}, completed ${when}): nothing of it is left to do. ` +
+              `(apply ${applied.state_id}, completed ${when}): nothing of it is left to do${
+                reshaped ? `, and the cluster's topology changed since (${meta?.updated_at})` : ""
+              }. ` +
               "To see what would change now, plan again (e.g. " +
               `\`mup ${
-                plan.operation === "restart"
+                // What the cluster is now, as recorded: its deploy with the recorded topology.
+                plan.operation === "restart" || plan.operation.startsWith("scale-") || reshaped
                   ? `cluster deploy ${cluster} ${
                     (!meta?.topology_changed && meta?.topology_file) || "<topology>"
                   } --version ${plan.version}`
                   : `${commandOf(plan.operation, cluster, plan.version, plan.topology_file)}${
                     replanFlags(plan)
-                  }`
-              } --plan-only\`).`,
+                  }`} --plan-only\`).`,
           );
         }
         return;
