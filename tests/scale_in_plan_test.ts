@@ -79,7 +79,22 @@ Deno.test("scale-in drains a whole shard before its members stop; removes a conf
     assert.deepEqual(o.depends_on, ["remove-shard-shard2"]);
   }
   assert.ok(!ids(shard).includes("remove-members-shard2"), "no reconfig of a set that goes");
-  assert.match(shard.validation.warnings.map((w) => w.message).join("\n"), /drains its chunks/);
+  assert.match(
+    shard.validation.warnings.map((w) => w.message).join("\n"),
+    /drains its chunks .*waits up to 1h \(--wait-timeout sets it\)/,
+  );
+  // The review says the wait --wait-timeout gives (a bare 3600 is milliseconds: 3.6s).
+  const sharded = await input("sharded.yaml");
+  const short = planScaleIn({
+    ...sharded,
+    topology: without(sharded.meta.topology, 27024, 27025, 27026),
+    topologyFile: "",
+    waitTimeoutMs: 3600,
+  });
+  assert.match(
+    short.validation.warnings.map((w) => w.message).join("\n"),
+    /waits up to 3\.6s \(--wait-timeout\)/,
+  );
   assert.deepEqual(
     codes(await scaleIn([27018, 27022, 27023, 27024, 27025, 27026])),
     ["last_shard"],

@@ -144,6 +144,9 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
       hooks: opts.hooks === false ? [] : recordedHooks(meta, clusterDir),
       build: async () => {
         const balancerOff = await balancerIsOff(meta, topology, ctx.executors, clusterDir);
+        const waitMs = opts.waitTimeout === undefined
+          ? undefined
+          : parseDurationOption(WAIT_TIMEOUT, opts.waitTimeout);
         const plan = await buildLifecyclePlan(
           (input) =>
             planScaleIn({
@@ -153,14 +156,12 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
               // By node: no file describes the result (the metadata keeps its own).
               topologyFile: file ? path.resolve(file) : "",
               retainData: opts.retainData,
+              waitTimeoutMs: waitMs,
               // Recorded in the plan's request, so that its hints name the same -N.
               ...(opts.node?.length ? { filter: { nodes: opts.node } } : {}),
             }),
           { meta, store: ctx.store, executors: ctx.executors, dryRun: opts.dryRun },
         );
-        const waitMs = opts.waitTimeout === undefined
-          ? undefined
-          : parseDurationOption(WAIT_TIMEOUT, opts.waitTimeout);
         return withWaitTimeout(opts.hooks === false ? withoutHooks(plan) : plan, waitMs);
       },
       header: (plan) => [

@@ -20,6 +20,7 @@ import { recordedConfigs } from "./start_files.ts";
 import { listProcesses, type ProcessSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { hostCertPath, securityOf } from "../security/settings.ts";
+import { formatDuration } from "../util/format.ts";
 
 export interface ScaleInPlanInput extends LifecyclePlanInput {
   /** The recorded topology without the entries to remove. */
@@ -28,6 +29,8 @@ export interface ScaleInPlanInput extends LifecyclePlanInput {
   topologyFile: string;
   /** The cluster's balancer is off (balancerStatus through a mongos): no shard would drain. */
   balancerOff?: boolean;
+  /** `--wait-timeout` (ms), for the review to say how long a draining is waited for. */
+  waitTimeoutMs?: number;
 }
 
 const machine = (p: { host: string; port: number }) => `${hostKey(p.host)}:${p.port}`;
@@ -128,8 +131,11 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
       severity: "warning",
       message: `removing ${
         goneShards.map((s) => s.name).join(", ")
-      } drains its chunks to the other shards (the balancer moves them; the apply waits, up to ` +
-        "--wait-timeout, 1 hour by default, and a resume goes on from where draining stands) " +
+      } drains its chunks to the other shards (the balancer moves them; the apply waits up to ${
+        input.waitTimeoutMs === undefined
+          ? "1h (--wait-timeout sets it)"
+          : `${formatDuration(input.waitTimeoutMs)} (--wait-timeout)`
+      }, and a resume goes on from where draining stands) ` +
         `and moves the primary of each database it holds to ${stayingShards[0]?.name}`,
     });
   }

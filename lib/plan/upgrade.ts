@@ -294,7 +294,8 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
       code: "fcv_unchanged",
       severity: "warning",
       message: `The feature compatibility version stays ${fcvNow}: the ${series} features ` +
-        `that need it stay off, and the binaries can still go back to ${input.meta.version}. ` +
+        `that need it stay off, and ${input.meta.version}'s binaries can still run on the data ` +
+        "(going back is a downgrade, done by hand: mup cannot do it yet). " +
         `Raise it once the cluster runs well: \`mup cluster upgrade ${name} --version ${to} ` +
         "--set-fcv`",
     });
