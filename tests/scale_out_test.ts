@@ -168,6 +168,28 @@ Deno.test("cluster scale-out adds replica set members: each joins once (a kill p
   );
   const other = await ok(home, ["cluster", "scale-out", "so", changed, "--auto-approve"], 1);
   assert.match(other.stderr, /priority 1 → 3/);
+
+  // A member removed by hand (rs.remove): display says the set no longer has it, and the
+  // scale-in it names finishes the removal (its replSetReconfig already in place).
+  const gone = `127.0.0.1:${ports[4]}`;
+  await withClient(
+    `mongodb://localhost:${ports[0]},localhost:${ports[1]}/?replicaSet=rs0`,
+    async (c) => {
+      const cfg = (await c.db("admin").command({ replSetGetConfig: 1 })).config as Document;
+      delete cfg.term;
+      cfg.version++;
+      cfg.members = (cfg.members as Document[]).filter((m) => m.host !== gone);
+      await c.db("admin").command({ replSetReconfig: cfg });
+    },
+    { home, cluster: "so" },
+  );
+  const dropped = await ok(home, ["cluster", "display", "so"], 1);
+  assert.match(
+    dropped.stdout,
+    new RegExp(`no longer lists .*: ${gone} \\(rs0\\); \`mup cluster scale-in so -N ${gone}\``),
+  );
+  await ok(home, ["cluster", "scale-in", "so", "-N", gone, "--auto-approve"]);
+  assert.ok((await display(home, "so")).healthy);
 });
 
 Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new shard added through mongos, a new mongos that routes to it, a config server member (every mongos's configuration following); scale-in takes the member, a mongos and a config server member out again, refusing the last mongos and the last config server member, then drains and removes the new shard (a Ctrl-C during the draining stops the wait, a resume finishes)", async () => {

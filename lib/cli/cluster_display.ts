@@ -4,7 +4,7 @@
  * plans it, under a note that it is not deployed and how to continue or undo it.
  */
 import { reachedLocally } from "../executor/factory.ts";
-import { unlistedMembers } from "./unlisted_members.ts";
+import { membershipNotes, unlistedMembers } from "./unlisted_members.ts";
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { listProcesses } from "../plan/processes.ts";
@@ -256,10 +256,12 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
     const unlisted = shards ? shardSets.filter((s) => !shards.includes(s)) : [];
     // Members outside the metadata still count in their set's majority: one that cannot be
     // reached leaves the set less able to take a failure than the metadata says.
-    const extra = firstDeploy ? [] : await unlistedMembers(access, meta, rows, timeout);
+    const { unlisted: extra, dropped } = firstDeploy
+      ? { unlisted: [], dropped: [] }
+      : await unlistedMembers(access, meta, rows, timeout);
     // A cluster no deploy recorded is not healthy, whatever of it runs.
     const healthy = !firstDeploy && rows.every((r) => r.healthy) && unlisted.length === 0 &&
-      (!listed || shards !== undefined) && extra.every((m) => m.reachable);
+      (!listed || shards !== undefined) && extra.every((m) => m.reachable) && !dropped.length;
     // An apply running now (its live mup holds the lock) may be changing what this shows.
     const applying = await liveHolder(ctx.store.clusterDir(name));
     // An apply that failed, paused or was cut off part way explains members left down.
@@ -322,6 +324,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         ...(unfinished ? { unfinished_apply: unfinished } : {}),
         ...(kept.length ? { retained_data: kept } : {}),
         ...(extra.length ? { unlisted_members: extra } : {}),
+        ...(dropped.length ? { dropped_members: dropped } : {}),
         ...(stop && stopped.length
           ? {
             stopped_by_last_apply: { state_id: stop.state_id, processes: stopped.map((r) => r.id) },
@@ -380,23 +383,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
           }`,
         );
       }
-      if (extra.length) {
-        print(
-          `Members the metadata does not list (added outside mup, or by an unfinished ` +
-            `scale-out): ${
-              extra.map((m) =>
-                `${m.host} in ${m.replica_set} (${m.reachable ? m.state : "not reachable"})`
-              ).join(", ")
-            }`,
-        );
-      }
-      if (kept.length) {
-        print(
-          `Data kept by scale-in (--retain-data), no member runs on it: ${
-            kept.map((r) => `${r.host}:${r.path} (${r.id})`).join(", ")
-          }`,
-        );
-      }
+      for (const line of membershipNotes(name, extra, dropped, kept)) print(line);
     }
     if (!healthy) ctx.exitCode = opts.detailedExitcode ? 2 : 1;
   });
