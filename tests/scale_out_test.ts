@@ -144,6 +144,17 @@ Deno.test("cluster scale-out adds replica set members: each joins once (a kill p
   assert.ok(shown.healthy);
   const again = await ok(home, deployArgs("so", grown, mirror, ["--plan-only"]));
   assert.match(again.stdout, /No changes\. The cluster matches the topology\./);
+  // A repair reads the mirror the cluster's release came from (no --mirror needed).
+  const noMirror = await ok(home, [
+    "cluster",
+    "deploy",
+    "so",
+    grown,
+    "--version",
+    "7.0",
+    "--plan-only",
+  ]);
+  assert.match(noMirror.stdout, /No changes\. The cluster matches the topology\./);
   const none = await ok(home, args);
   assert.match(none.stdout, /No changes\. .*adds no process to cluster so\./);
   // Its members cannot be taken out by a rollback.

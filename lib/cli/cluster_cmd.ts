@@ -37,7 +37,8 @@ export function clusterCommand(ctx: CliContext): Command {
     )
     .option(
       "--mirror <url|dir>",
-      "download-center mirror (file path, file:// or http:// URL) instead of the official one",
+      "download-center mirror (file path, file:// or http:// URL) instead of the official one " +
+        "(default: $MUP_MIRROR; for a recorded cluster, else the mirror its release came from)",
       Deno.env.get("MUP_MIRROR"),
     )
     .option(

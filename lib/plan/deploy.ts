@@ -78,10 +78,12 @@ export async function buildDeployPlan(
     meta ? recordedPorts(loaded.topology, meta.topology) : loaded.topology,
     others.flatMap((o) => o.claims.filter((c) => isLocalHost(c.host)).map((c) => c.port)),
   ));
-  // The control machine's release; remote hosts of another architecture get theirs.
-  const resolveFor = (arch: string) =>
-    resolveReleaseFor(req.version, req.variant, req.mirror, arch);
-  const release = await resolveReleaseFor(req.version, req.variant, req.mirror);
+  // The control machine's release; remote hosts of another architecture get theirs. A repair
+  // (a recorded cluster) reads the mirror its release came from unless one is given, as
+  // `cluster upgrade` does.
+  const mirror = req.mirror ?? meta?.release?.mirror;
+  const resolveFor = (arch: string) => resolveReleaseFor(req.version, req.variant, mirror, arch);
+  const release = await resolveReleaseFor(req.version, req.variant, mirror);
   // Checked once the request itself is known to be good (the version resolves).
   const clash = clashes(nodeClaims(topology, deployDir), others, rootClaims(topology, deployDir));
   if (clash.length) {
