@@ -353,11 +353,19 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       }
       if (stop && stopped.length) {
         const ids = stopped.map((r) => r.id);
+        // Others down too (an earlier stop): starting only these would leave those down.
+        const others = rows.filter((r) => r.state === "DOWN" && !ids.includes(r.id));
         print(
           `Note: ${ids.join(", ")} ${ids.length === 1 ? "was" : "were"} stopped by the last ` +
-            `apply (stop, ${stop.state_id}); \`mup cluster start ${name} ${
-              ids.map((id) => `-N ${id}`).join(" ")
-            }\` starts ${ids.length === 1 ? "it" : "them"} again.\n`,
+            `apply (stop, ${stop.state_id}); ${
+              others.length
+                ? `${others.map((r) => r.id).join(", ")} ${
+                  others.length === 1 ? "is" : "are"
+                } down too: \`mup cluster start ${name}\` starts every one again.\n`
+                : `\`mup cluster start ${name} ${ids.map((id) => `-N ${id}`).join(" ")}\` starts ${
+                  ids.length === 1 ? "it" : "them"
+                } again.\n`
+            }`,
         );
       }
       print(renderStatuses(meta, rows, fcv));
