@@ -60,7 +60,12 @@ Deno.test("simulator: failover: w:majority retryable writes while the primary is
         for (let round = 0; round < 10; round++) {
           const before = acked.length;
           await waitFor(() => Promise.resolve(acked.length >= before + 5 || undefined), 60_000);
-          const primary = String((await db.admin().command({ hello: 1 })).primary);
+          // Asked until a primary is named: the one asked may be stepping down just then (a
+          // priority takeover on a loaded machine), and its hello then names none.
+          const primary = await waitFor(async () => {
+            const h = await db.admin().command({ hello: 1 });
+            return h.primary ? String(h.primary) : undefined;
+          }, 60_000);
           const port = Number(primary.split(":")[1]);
           await killMember(dir, port);
           await waitFor(async () => {

@@ -232,9 +232,9 @@ function otherMembers(retained: Retained[], procs: ProcessSpec[]) {
         dropped.length ? "a left-out member would still count in its majority" : ""
       }. mup deploys onto retained data only with the members it was destroyed with: deploy ${set} with members ${
         r.was.members.join(", ")
-      } (then \`mup cluster scale-out\` or \`scale-in\` changes them), or remove the data first: ${
+      }, or remove the data first: ${
         removal([...dirs, ...leftOut])
-      }`,
+      } (once deployed, \`mup cluster scale-out\` and \`scale-in\` change its members)`,
     };
   }
   return undefined;
