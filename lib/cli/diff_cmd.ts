@@ -8,8 +8,12 @@ import { StateStore } from "../state/store.ts";
 import { MupError } from "../errors.ts";
 import { clusterAccess } from "../security/access.ts";
 import { checkNotStale } from "../apply/stale.ts";
+import { canonical } from "../plan/redeploy.ts";
 import { interruption } from "../state/lock.ts";
 import { type CliContext, print, printJson } from "./context.ts";
+
+/** A topology by content: key order and absent keys do not count. */
+const same = (t: unknown) => canonical(JSON.parse(JSON.stringify(t)));
 
 export function diffCommand(cmd: Command, ctx: CliContext): void {
   cmd.command("diff")
@@ -83,7 +87,7 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
         plan.operation === "scale-out" || plan.operation === "scale-in";
       const reshaped = plan.operation === "deploy" && !!meta &&
         meta.last_plan_id !== plan.plan_id &&
-        JSON.stringify(meta.topology) !== JSON.stringify(plan.topology);
+        same(meta.topology) !== same(plan.topology);
       if (applied && (action || reshaped)) {
         const when = applied.completed_at ?? applied.updated_at;
         if (opts.json) {
