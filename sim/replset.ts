@@ -311,11 +311,22 @@ export class ReplSet implements RoleHooks {
     }
   }
 
+  /**
+   * replSetUpdatePosition from a secondary (sim/sync.ts `reportPosition`). Its term is taken
+   * first, as MongoDB's CmdReplSetUpdatePosition processes `$replData` before the positions: a
+   * member that voted in a newer election steps this primary down before its position can
+   * count towards a write concern of the old term (which the new primary may not hold).
+   */
   onUpdatePosition(req: Document): Document {
-    const v = this.views.get(Number(req.memberId));
-    if (v && req.optime) {
-      v.optime = req.optime;
-      v.optimeTerm = req.optimeTerm === undefined ? undefined : Number(req.optimeTerm);
+    const term = req.$replData?.term;
+    if (term !== undefined) this.setTerm(Number(term));
+    for (const u of (req.optimes ?? []) as Document[]) {
+      const v = this.views.get(Number(u.memberId));
+      const applied = u.appliedOpTime as Document | undefined;
+      if (v && applied?.ts) {
+        v.optime = applied.ts as Timestamp;
+        v.optimeTerm = applied.t === undefined ? undefined : Number(applied.t);
+      }
     }
     this.wake();
     return {};

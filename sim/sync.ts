@@ -415,17 +415,27 @@ export class OplogSync {
     });
   }
 
-  /** Tells the primary how far this member got, so write concerns are met without waiting. */
+  /**
+   * Tells the primary how far this member got, so write concerns are met without waiting. The
+   * shape is MongoDB's (repl/update_position_args.cpp): one entry per member with its applied
+   * and durable optimes, and `$replData` carrying this member's term, which tells a primary
+   * that an election it has not heard of yet took place (repl_set_commands.cpp,
+   * CmdReplSetUpdatePosition: "may inform the upstream of a higher term").
+   */
   private reportPosition(): void {
     const rs = this.rs;
     const primary = rs.primaryId !== undefined ? rs.member(rs.primaryId) : undefined;
     if (!primary || primary._id === rs.self()?._id) return;
+    const opTime = { ts: rs.lastApplied(), t: Long.fromNumber(rs.lastAppliedTerm()) };
     rs.server.peers.run(primary.host, "admin", {
       replSetUpdatePosition: 1,
-      memberId: rs.self()?._id,
-      optime: rs.lastApplied(),
-      optimeTerm: rs.lastAppliedTerm(),
-      configVersion: rs.config?.version,
+      optimes: [{
+        appliedOpTime: opTime,
+        durableOpTime: opTime,
+        memberId: rs.self()?._id,
+        cfgver: rs.config?.version,
+      }],
+      $replData: { term: Long.fromNumber(rs.term), configVersion: rs.config?.version },
     }, 2000).catch(() => {});
   }
 

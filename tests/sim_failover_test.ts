@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import path from "node:path";
-import { MongoClient } from "mongodb";
+import { Long, MongoClient, MongoWriteConcernError, type Timestamp } from "mongodb";
 import { freePorts } from "./helpers.ts";
 import {
   admin,
@@ -237,6 +237,67 @@ Deno.test("simulator: replSetStepDown blocks writes while its secondaries catch 
       assert.deepEqual(acked.filter((id) => !have.has(id)), [], "no acknowledged write lost");
     } finally {
       stop = true;
+      for (const pid of frozen) {
+        try {
+          Deno.kill(pid, "SIGCONT");
+        } catch {
+          // Already gone.
+        }
+      }
+      await client.close();
+    }
+  });
+});
+
+Deno.test("simulator: a replSetUpdatePosition whose $replData names a newer term steps the primary down first: that member's position does not acknowledge a write of the old term (189)", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const ports = freePorts(3);
+    // Slow elections: the frozen secondaries must not look down while the write waits.
+    await startReplSet(bin, dir, ports, { electionTimeoutMillis: 10_000 });
+    const client = new MongoClient(
+      `mongodb://localhost:${ports[0]}/?directConnection=true&retryWrites=false`,
+    );
+    const frozen = ports.slice(1).map((p) => pidOf(dir, p));
+    try {
+      const coll = client.db("app").collection("terms");
+      await coll.insertOne({ _id: 0 as never }, { writeConcern: { w: "majority" } });
+      const before = (await admin(ports[0], { hello: 1 })).lastWrite as {
+        opTime: { ts: Timestamp; t: number };
+      };
+      for (const pid of frozen) Deno.kill(pid, "SIGSTOP");
+      const write = coll.insertOne({ _id: 1 as never }, {
+        writeConcern: { w: "majority", wtimeoutMS: 20_000 },
+      }).then(() => "acknowledged", (e) => e);
+      const after = await waitFor(async () => {
+        const h = await admin(ports[0], { hello: 1 });
+        const w = h.lastWrite as { opTime: { ts: Timestamp; t: number } };
+        return w.opTime.ts.greaterThan(before.opTime.ts) ? w.opTime : undefined;
+      });
+      const { config } = await admin(ports[0], { replSetGetConfig: 1 }) as {
+        config: { version: number };
+      };
+      const term = Number(after.t);
+      // Member 1 has the write, and has voted in an election of term + 1 that the primary has
+      // not heard of: the write may be on no member of the new primary's majority.
+      const opTime = { ts: after.ts, t: Long.fromNumber(term) };
+      await admin(ports[0], {
+        replSetUpdatePosition: 1,
+        optimes: [{
+          appliedOpTime: opTime,
+          durableOpTime: opTime,
+          memberId: 1,
+          cfgver: config.version,
+        }],
+        $replData: { term: Long.fromNumber(term + 1), configVersion: config.version },
+      });
+      const outcome = await write;
+      assert.notEqual(outcome, "acknowledged", "a write of the old term acknowledged");
+      assert.ok(outcome instanceof MongoWriteConcernError, String(outcome));
+      assert.equal(outcome.code, 189, outcome.message);
+      const h = await admin(ports[0], { hello: 1 });
+      assert.equal(h.isWritablePrimary, false);
+    } finally {
       for (const pid of frozen) {
         try {
           Deno.kill(pid, "SIGCONT");
