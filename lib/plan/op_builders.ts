@@ -92,12 +92,19 @@ export const uploadConfigOp = (
 
 /**
  * A configuration written again on a running cluster: `<id>` renders it into the cluster's
- * staging directory, `upload-<id>` puts it in place on the process's host (read at its next
- * start), with the descriptions given.
+ * staging directory (after `deps`, none by default), `upload-<id>` puts it in place on the
+ * process's host (read at its next start), with the descriptions given.
  */
 export function rewriteConfigOps(
   p: ProcessSpec,
-  o: { id: string; content: string; clusterDir: string; generate: string; upload: string },
+  o: {
+    id: string;
+    content: string;
+    clusterDir: string;
+    generate: string;
+    upload: string;
+    deps?: string[];
+  },
 ): PlannedOperation[] {
   const staged = path.join(o.clusterDir, "staging", `${p.id}.conf`);
   return [
@@ -107,7 +114,7 @@ export function rewriteConfigOps(
       description: o.generate,
       target: processTarget(p, { content: o.content, staged_path: staged }),
       changes: [change("file", staged, "update")],
-      depends_on: [],
+      depends_on: o.deps ?? [],
       estimated_ms: 100,
     }),
     uploadConfigOp(p, {
@@ -118,6 +125,29 @@ export function rewriteConfigOps(
       deps: [o.id],
     }),
   ];
+}
+
+/**
+ * Every mongos in `mongos` gets its configuration (`configs`, by process id: sharding.configDB
+ * naming the config server set's new members) written again once `deps` are done
+ * (rewriteConfigOps; read at its next start, while a running mongos follows the set's
+ * membership by itself). Cluster scale-out and scale-in of config server members use it.
+ */
+export function mongosConfigRewriteOps(
+  mongos: ProcessSpec[],
+  configs: Map<string, string>,
+  o: { clusterDir: string; generate: (p: ProcessSpec) => string; deps: string[] },
+): PlannedOperation[] {
+  return mongos.flatMap((p) =>
+    rewriteConfigOps(p, {
+      id: `config-${p.id}`,
+      content: configs.get(p.id)!,
+      clusterDir: o.clusterDir,
+      generate: o.generate(p),
+      upload: `Upload the new configuration of ${p.id} (read at its next start)`,
+      deps: o.deps,
+    })
+  );
 }
 
 export const change = (

@@ -15,7 +15,7 @@ import type { Topology } from "../topology/schema.ts";
 import { processRemovals, removeOp } from "./destroy.ts";
 import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, stopOp, verifyOp } from "./lifecycle_ops.ts";
-import { change, check, op, rewriteConfigOps } from "./op_builders.ts";
+import { change, check, mongosConfigRewriteOps, op } from "./op_builders.ts";
 import { recordedConfigs } from "./start_files.ts";
 import { listProcesses, type ProcessSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
@@ -243,17 +243,16 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
     ? recordedConfigs({ ...input.meta, topology: input.topology }, input.deployDir)
     : undefined;
   const mongosConfigs = smallerConfigs
-    ? procs.filter((p) => p.role === "mongos" && !gone.has(p.id)).flatMap((p) => {
-      const [generate, upload] = rewriteConfigOps(p, {
-        id: `config-${p.id}`,
-        content: smallerConfigs.get(p.id)!,
+    ? mongosConfigRewriteOps(
+      procs.filter((p) => p.role === "mongos" && !gone.has(p.id)),
+      smallerConfigs,
+      {
         clusterDir: input.clusterDir,
-        generate: `Generate the configuration of ${p.id} without the removed config server ` +
-          "members",
-        upload: `Upload the new configuration of ${p.id} (read at its next start)`,
-      });
-      return [{ ...generate, depends_on: [`remove-members-${cfgSet!.name}`] }, upload];
-    })
+        generate: (p) =>
+          `Generate the configuration of ${p.id} without the removed config server members`,
+        deps: [`remove-members-${cfgSet!.name}`],
+      },
+    )
     : [];
   const smaller = { ...input, meta: { ...input.meta, topology: input.topology } };
   const verify = verifyOp(smaller, [

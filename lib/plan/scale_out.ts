@@ -14,7 +14,7 @@ import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
 import { memberStateOp } from "./lifecycle_ops.ts";
 import { lifecyclePlan } from "./lifecycle.ts";
-import { change, EST, op, rewriteConfigOps } from "./op_builders.ts";
+import { change, EST, mongosConfigRewriteOps, op } from "./op_builders.ts";
 import { configDbString, listProcesses, listReplicaSets, type ProcessSpec } from "./processes.ts";
 import { recordedConfigs } from "./start_files.ts";
 import type { Hook } from "../hooks/schema.ts";
@@ -163,25 +163,19 @@ export function planScaleOut(input: ScaleOutPlanInput): Omit<Plan, "content_hash
     : undefined;
   const configDb = cfgGrown ? configDbString(cfgGrown) : "";
   const mongosConfigs = seeds
-    ? procs.filter((p) => p.role === "mongos" && !addedIds.has(p.id)).flatMap((p) => {
-      const [generate, upload] = rewriteConfigOps(p, {
-        id: `config-${p.id}`,
-        content: seeds.get(p.id)!,
+    ? mongosConfigRewriteOps(
+      procs.filter((p) => p.role === "mongos" && !addedIds.has(p.id)),
+      seeds,
+      {
         clusterDir: input.clusterDir,
-        generate: `Generate the configuration of ${p.id} with the config servers ${configDb}`,
-        upload: `Upload the new configuration of ${p.id} (read at its next start)`,
-      });
-      return [
-        {
-          ...generate,
-          // Once the new config server members serve: a failure before leaves the mongos
-          // configurations as recorded.
-          depends_on: waits.filter((w) => cfgGrown!.members.some((m) => m.id === w.target.name))
-            .map((w) => w.id),
-        },
-        upload,
-      ];
-    })
+        generate: (p) =>
+          `Generate the configuration of ${p.id} with the config servers ${configDb}`,
+        // Once the new config server members serve: a failure before leaves the mongos
+        // configurations as recorded.
+        deps: waits.filter((w) => cfgGrown!.members.some((m) => m.id === w.target.name))
+          .map((w) => w.id),
+      },
+    )
     : [];
   // A host that already runs the cluster's processes has its binaries and secrets: their
   // operations re-check them (each is idempotent) and change nothing; so do the secrets the
