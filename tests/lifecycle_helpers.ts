@@ -83,18 +83,46 @@ export class WriteLoad {
   readonly ackedAt: number[] = [];
   failures = 0;
   longestGapMs = 0;
+  /** With `trace`: each insert command sent, answered or failed, per member (for a diagnosis). */
+  readonly trace: string[] = [];
   private stopped = false;
   private done: Promise<void>;
   private client: MongoClient;
 
-  constructor(uri: string, readonly coll = "load", auth: MongoClientOptions = {}) {
+  constructor(
+    uri: string,
+    readonly coll = "load",
+    auth: MongoClientOptions = {},
+    trace = false,
+  ) {
     this.client = new MongoClient(uri, {
       ...auth,
       retryWrites: true,
       serverSelectionTimeoutMS: 30_000,
       writeConcern: { w: "majority", wtimeoutMS: 30_000 },
+      monitorCommands: trace,
     });
+    if (trace) this.traceInserts();
     this.done = this.loop();
+  }
+
+  private traceInserts(): void {
+    const ids = new Map<number, unknown>();
+    this.client.on("commandStarted", (e) => {
+      if (e.commandName !== "insert") return;
+      ids.set(e.requestId, e.command.documents?.[0]?._id);
+      this.trace.push(`${Date.now()} sent ${ids.get(e.requestId)} to ${e.address}`);
+    });
+    this.client.on("commandSucceeded", (e) => {
+      if (!ids.has(e.requestId)) return;
+      this.trace.push(
+        `${Date.now()} reply ${ids.get(e.requestId)} from ${e.address}: ${JSON.stringify(e.reply)}`,
+      );
+    });
+    this.client.on("commandFailed", (e) => {
+      if (!ids.has(e.requestId)) return;
+      this.trace.push(`${Date.now()} failed ${ids.get(e.requestId)} at ${e.address}: ${e.failure}`);
+    });
   }
 
   private async loop(): Promise<void> {
