@@ -312,6 +312,22 @@ export class ReplSet implements RoleHooks {
   }
 
   /**
+   * A term from a member's request (an oplog fetcher's find): a newer one is taken (a primary
+   * steps down) and the request refused with StaleTerm, as mongod's
+   * ReplicationCoordinatorImpl::updateTerm answers ("retry query"); the same or an older one
+   * changes nothing.
+   */
+  updateTerm(term: number): void {
+    if (term <= this.term) return;
+    this.setTerm(term);
+    throw new CommandError(
+      "Replication term of this node was stale; retry query",
+      145,
+      "StaleTerm",
+    );
+  }
+
+  /**
    * replSetUpdatePosition from a secondary (sim/sync.ts `reportPosition`). Its term is taken
    * first, as MongoDB's CmdReplSetUpdatePosition processes `$replData` before the positions: a
    * member that voted in a newer election steps this primary down before its position can

@@ -66,6 +66,8 @@ export interface RoleHooks {
   majoritySnapshot?(): Timestamp | undefined;
   /** Waits until this member has applied `ts` (readConcern.afterClusterTime). */
   waitForOpTime?(ts: Timestamp, timeoutMs: number): Promise<void>;
+  /** A find's `term` (an oplog fetcher's): a newer one is taken, and the find refused. */
+  updateTerm?(term: number): void;
   stop(): Promise<void>;
   /** shutdown command: a primary steps down first. */
   beforeShutdown?(force: boolean, timeoutSecs: number): Promise<void>;

@@ -228,6 +228,8 @@ export class OplogSync {
     const batch = await this.find(host, {
       filter: { ts: { $gte: lastTs } },
       limit: BATCH + 1,
+      // As MongoDB's OplogFetcher: a source that has not heard of a newer election steps down.
+      term: Long.fromNumber(rs.term),
       // Long-poll once caught up; a member finishing initial sync asks without waiting.
       ...(awaitData ? { awaitData: true, maxAwaitTimeMS: AWAIT_DATA_MS } : {}),
     }, awaitData ? AWAIT_DATA_MS + NETWORK_TIMEOUT_BUFFER_MS : undefined);

@@ -309,3 +309,29 @@ Deno.test("simulator: a replSetUpdatePosition whose $replData names a newer term
     }
   });
 });
+
+Deno.test("simulator: an oplog fetcher's find with a newer term steps the primary down and is refused (StaleTerm, 145); with its own term it is served", async () => {
+  await withDir(async (dir) => {
+    const ports = freePorts(3);
+    await startReplSet(await simBin("7.0.5"), dir, ports, { electionTimeoutMillis: 10_000 });
+    const client = new MongoClient(`mongodb://localhost:${ports[0]}/?directConnection=true`);
+    try {
+      const local = client.db("local");
+      const { term } = await local.admin().command({ replSetGetStatus: 1 });
+      const served = await local.command({
+        find: "oplog.rs",
+        limit: 1,
+        term: Long.fromNumber(Number(term)),
+      });
+      assert.equal(served.cursor.firstBatch.length, 1);
+      await assert.rejects(
+        local.command({ find: "oplog.rs", limit: 1, term: Long.fromNumber(Number(term) + 1) }),
+        (e: { code?: number }) => e.code === 145,
+      );
+      const h = await local.admin().command({ hello: 1 });
+      assert.equal(h.isWritablePrimary, false, "the primary of the older term stepped down");
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -76,6 +76,9 @@ async function oplogFind(ctx: CommandContext): Promise<Document> {
 
 const find: Handler = async (ctx) => {
   const coll = collOf(ctx, "find");
+  // An oplog fetcher's find carries its term: a sync source of an older term (a primary that
+  // has not heard of an election) takes it, steps down and refuses, as mongod's find does.
+  if (ctx.body.term !== undefined) ctx.server.role?.updateTerm?.(Number(ctx.body.term));
   await beginRead(ctx);
   if (ctx.db === "local" && coll === "oplog.rs") return await oplogFind(ctx);
   const b = ctx.body;
