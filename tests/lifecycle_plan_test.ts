@@ -11,7 +11,7 @@ import { planStart } from "../lib/plan/start.ts";
 import { planStop } from "../lib/plan/stop.ts";
 import { repairCommand, startAgainOps } from "../lib/plan/lifecycle_ops.ts";
 import { sealPlan, sealPlanText } from "../lib/plan/hash.ts";
-import { noChanges, planDiff, renderDiff } from "../lib/plan/diff.ts";
+import { noChanges, operationsLeft, planDiff, renderDiff } from "../lib/plan/diff.ts";
 import { destructive } from "../lib/cli/confirm.ts";
 import { describeEffects } from "../lib/cli/deploy_effects.ts";
 import { renderPlan } from "../lib/render/plan_text.ts";
@@ -620,6 +620,21 @@ Deno.test("plan diff of a stop lists the metadata once; after the stop was appli
   const applied = planDiff(plan, stopped, new Set(ids));
   assert.ok(noChanges(applied), JSON.stringify(applied.changes));
   assert.match(renderDiff(plan, applied), /No changes\./);
+  // Its apply failed before its last operations: nothing left to change, but work left to do.
+  const last = plan.phases.flatMap((ph) => ph.operations).map((o) => o.id);
+  const failed = planDiff(plan, stopped, new Set(ids), {
+    state_id: "apply-1",
+    status: "failed",
+    completed: new Set(last.slice(0, -1)),
+  });
+  assert.ok(noChanges(failed));
+  assert.equal(operationsLeft(failed), 1);
+  const failedText = renderDiff(plan, failed);
+  assert.doesNotMatch(failedText, /No changes/);
+  assert.match(
+    failedText,
+    /1 of the apply's \d+ operations have not run: `mup plan resume \S+` runs them/,
+  );
   // Stopped but still recorded as unknown (the stop was cut off before its last record).
   const unknown = structuredClone(before.meta);
   unknown.status = "unknown";

@@ -1,6 +1,6 @@
 /** `mup plan diff <cluster|plan>`: what a plan (the cluster's newest) would change now. */
 import type { Command } from "@commander-js/extra-typings";
-import { noChanges, planDiff, renderDiff } from "../plan/diff.ts";
+import { noChanges, operationsLeft, planDiff, renderDiff } from "../plan/diff.ts";
 import { commandOf, replanFlags } from "../plan/command_of.ts";
 import { checkIdentifier } from "../util/ident.ts";
 import { readMeta } from "../state/meta.ts";
@@ -119,8 +119,11 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
         }
         return;
       }
-      if (opts.json) printJson({ ...diff, no_changes: noChanges(diff) });
-      else print(renderDiff(plan, diff));
-      if (opts.detailedExitcode && diff.changes.some((c) => c.action !== "none")) ctx.exitCode = 2;
+      // An unfinished apply's operations that have not run are work left, resources or not.
+      const left = operationsLeft(diff);
+      if (opts.json) {
+        printJson({ ...diff, no_changes: noChanges(diff) && left === 0, operations_left: left });
+      } else print(renderDiff(plan, diff));
+      if (opts.detailedExitcode && (!noChanges(diff) || left > 0)) ctx.exitCode = 2;
     });
 }

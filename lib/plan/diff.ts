@@ -148,6 +148,15 @@ export function noChanges(d: PlanDiff): boolean {
   return d.changes.every((c) => c.action === "none");
 }
 
+/**
+ * How many operations of the plan's unfinished apply have not run (0 without one): with no
+ * resource left to change they still do work (a replica set's initiation, a health check, the
+ * metadata), so the cluster is not yet what the plan says.
+ */
+export function operationsLeft(d: PlanDiff): number {
+  return d.in_flight ? d.in_flight.total - d.in_flight.done : 0;
+}
+
 /** Each action as an operator says it: "to create", "to start"…; "none" is "unchanged". */
 const WORDS: Record<string, string> = {
   create: "to create",
@@ -179,6 +188,14 @@ export function renderDiff(plan: Plan, d: PlanDiff): string {
         `\`mup plan resume ${plan.cluster_name}\` does the rest)`
       : ""
   }:`;
+  if (noChanges(d) && operationsLeft(d) > 0) {
+    return `${head}\n\nNo resource is left to create, start or change, but ${
+      operationsLeft(d)
+    } of the apply's ${
+      f!.total
+    } operations have not run: \`mup plan resume ${plan.cluster_name}\` ` +
+      "runs them.";
+  }
   if (noChanges(d)) {
     return `${head}\n\nNo changes. ${
       plan.operation === "deploy"
