@@ -279,6 +279,14 @@ Deno.test("wrong types name the expected type and the value", async () => {
 Deno.test("YAML syntax errors and non-mapping documents are reported with a position, not thrown raw", async () => {
   await expectError("mongod_servers:\n  - host: localhost\n   port: [1,\n", "yaml_syntax", 3, /.+/);
   await expectError("- just\n- a list\n", "not_a_mapping", 1, /must be a YAML mapping/);
+  // Another file given by mistake: said to be no topology, its content (secrets?) not echoed.
+  const shadow = "root:*:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n";
+  const hit = await expectError(shadow, "not_a_topology", 1, /not a mup topology: none of its 2/);
+  const all = JSON.stringify(await errorsOf(shadow));
+  assert.doesNotMatch(all, /root|daemon|20228/);
+  // A topology with a misspelt key still gets its "did you mean".
+  await expectError("mongod_server:\n  - host: localhost\n", "unknown_key", 1, /did you mean/);
+  assert.match(hit.hint!, /check the path/);
 });
 
 Deno.test("a key written twice is named, with its field path and the line it was first written on", async () => {

@@ -124,6 +124,21 @@ export async function parseTopology(
       location: events.at(0),
     }]);
   }
+  // A file that is no topology at all (a wrong path: /etc/shadow) is said to be so, without
+  // echoing its keys, which may be secrets, into a terminal or a CI log.
+  const top = knownKeys([]);
+  const keys = Object.keys(raw as object);
+  if (keys.length > 0 && !keys.some((k) => top.includes(k) || didYouMean(k, top))) {
+    throw new TopologyError(file, [{
+      severity: "error",
+      code: "not_a_topology",
+      message: `this is not a mup topology: none of its ${keys.length} top-level keys is one ` +
+        `of ${top.join(", ")} (its content is not shown)`,
+      hint: "check the path; a topology lists mongod_servers (and config_servers and " +
+        "mongos_servers for a sharded cluster): see examples/",
+      location: events.at(0),
+    }]);
+  }
   const parsed = Topology.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     const pos = events;
