@@ -30,6 +30,15 @@ export function printJson(value: unknown): void {
 }
 
 /**
+ * Prints a `--json` outcome on one line: what a command that streams NDJSON events (deploy and
+ * the other plan-and-apply commands, plan apply, plan resume) prints when it has nothing to
+ * stream, so that a script reading the last line gets the whole document.
+ */
+export function printJsonLine(value: unknown): void {
+  console.log(JSON.stringify(value));
+}
+
+/**
  * Prints a `--json` error document as one line on stdout (the last line of an NDJSON stream).
  * Commands that fail without throwing use this; thrown MupErrors reach it through main.ts.
  */

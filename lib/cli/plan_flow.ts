@@ -14,7 +14,7 @@ import { allOperations, type Plan } from "../plan/schema.ts";
 import { PlainRenderer } from "../render/apply_plain.ts";
 import { renderHookSchedule } from "../render/hook_schedule.ts";
 import { renderPlan } from "../render/plan_text.ts";
-import { type CliContext, print, printJson } from "./context.ts";
+import { type CliContext, print, printJson, printJsonLine } from "./context.ts";
 import { StateStore } from "../state/store.ts";
 import { refuseWhileLocked } from "../state/lock.ts";
 import { IDENTIFIER_PATTERN } from "../util/ident.ts";
@@ -122,7 +122,7 @@ export async function planAndApply(
     flow.noChanges !== undefined && allOperations(unsealed).length === 0 &&
     unsealed.validation.valid
   ) {
-    if (opts.json) printJson({ plan_id: null, changes: false, message: flow.noChanges });
+    if (opts.json) printJsonLine({ plan_id: null, changes: false, message: flow.noChanges });
     else print(`No changes. ${flow.noChanges}`);
     return;
   }

@@ -12,7 +12,7 @@ import type { ApplyState } from "../state/schema.ts";
 import { type NewestApply, StateStore } from "../state/store.ts";
 import { checkIdentifier } from "../util/ident.ts";
 import { type ApplyCliOptions, runApply } from "./apply_cli.ts";
-import { type CliContext, printJson } from "./context.ts";
+import { type CliContext, printJsonLine } from "./context.ts";
 import { finishDestroy } from "./lifecycle_effects.ts";
 
 /** Refuses a cluster name with no directory in the store (exit 1, naming it). */
@@ -158,7 +158,7 @@ export async function runResume(
       await finishDestroy(plan, ctx.store.clusterDir(state.cluster_name));
     }
     if (opts.json) {
-      printJson({ state_id: state.state_id, status: state.status, resumed: false });
+      printJsonLine({ state_id: state.state_id, status: state.status, resumed: false });
       return 0;
     }
     console.log(
@@ -170,7 +170,7 @@ export async function runResume(
   // nothing, as a completed one does (a script running it after every change must not fail).
   if (state.status === "rolled_back" && !stateId) {
     if (opts.json) {
-      printJson({ state_id: state.state_id, status: state.status, resumed: false });
+      printJsonLine({ state_id: state.state_id, status: state.status, resumed: false });
       return 0;
     }
     console.log(
