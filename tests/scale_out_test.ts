@@ -97,6 +97,40 @@ Deno.test("cluster scale-out adds replica set members: each joins once (a kill p
   };
   assert.deepEqual(await waitsOf([]), [3_600_000, 3_600_000]);
   assert.deepEqual(await waitsOf(["--wait-timeout", "2h"]), [7_200_000, 7_200_000]);
+  // A member joining with the highest priority takes the primary: the plan says so and waits.
+  const top = await writeTopology(
+    home,
+    "so-top.yaml",
+    replicaSetTopology(
+      ports,
+      `  - { host: localhost, port: ${ports[3]}, replica_set: rs0, priority: 3 }\n`,
+    ),
+  );
+  const topRun = await ok(home, ["cluster", "scale-out", "so", top, "--plan-only", "--json"]);
+  const topPlan = (JSON.parse(topRun.stdout) as { plan: Plan }).plan;
+  assert.match(
+    topPlan.validation.warnings.map((w) => w.message).join("\n"),
+    new RegExp(
+      `localhost:${ports[3]} joins with the highest priority \\(3\\): .*takes the primary`,
+    ),
+  );
+  const takeover = allOperations(topPlan).find((o) => o.id === "wait-handback-rs0");
+  assert.equal(takeover?.target.params.is, `localhost:${ports[3]}`);
+  assert.deepEqual(takeover?.depends_on, [`wait-state-mongod-localhost-${ports[3]}`]);
+  assert.ok(
+    allOperations(topPlan).find((o) => o.type === "verify_health")?.depends_on.includes(
+      "wait-handback-rs0",
+    ),
+  );
+  assert.ok(
+    !allOperations(
+      JSON.parse(
+        (await ok(home, ["cluster", "scale-out", "so", grown, "--plan-only", "--json"])).stdout,
+      ).plan,
+    )
+      .some((o: { id: string }) => o.id === "wait-handback-rs0"),
+    "members of lower priority take nothing over",
+  );
   await killWhen(home, "so", args, /^add-members-rs0$/, "running");
   await ok(home, ["plan", "resume", "so"]);
   const st = await currentState(home, "so");

@@ -12,7 +12,8 @@ import type { Document } from "mongodb";
 import type { ClusterMeta } from "../state/meta.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
-import { memberStateOp } from "./lifecycle_ops.ts";
+import { handBackOp, memberStateOp } from "./lifecycle_ops.ts";
+import { takesBack } from "./restart_warnings.ts";
 import { lifecyclePlan } from "./lifecycle.ts";
 import { change, EST, mongosConfigRewriteOps, op } from "./op_builders.ts";
 import { configDbString, listProcesses, listReplicaSets, type ProcessSpec } from "./processes.ts";
@@ -154,6 +155,24 @@ export function planScaleOut(input: ScaleOutPlanInput): Omit<Plan, "content_hash
       return w;
     })
   );
+  // An added member of higher priority than every other electable member of its set takes
+  // the primary once it is caught up (priority takeover: an election). The plan waits for it,
+  // so that it completes with the set's primary where it will stay, and says so.
+  const takeovers = grown.flatMap((s) =>
+    s.members.filter((m) => addedIds.has(m.id) && takesBack(s, m)).map((m) =>
+      handBackOp(s, m, waits.filter((w) => w.target.name === m.id).map((w) => w.id))
+    )
+  );
+  const takeoverWarnings = grown.flatMap((s) =>
+    s.members.filter((m) => addedIds.has(m.id) && takesBack(s, m)).map((m) => ({
+      code: "priority_takeover",
+      severity: "warning" as const,
+      host: m.host,
+      message: `${s.name}: ${hostPort(m.host, m.port)} joins with the highest priority ` +
+        `(${m.priority}): once SECONDARY and caught up it takes the primary over (priority ` +
+        "takeover: an election, a brief pause in writes); the plan waits for it",
+    }))
+  );
   // Config server members added: every recorded mongos's sharding.configDB names the config
   // servers, so its configuration file is written again with them (read at its next start; a
   // running mongos follows the config server set's membership by itself), once they serve.
@@ -204,6 +223,7 @@ export function planScaleOut(input: ScaleOutPlanInput): Omit<Plan, "content_hash
         next.depends_on = [
           ...depends_on,
           ...waits.map((w) => w.id),
+          ...takeovers.map((w) => w.id),
           ...mongosConfigs.filter((c) => c.type === "upload_file").map((c) => c.id),
         ];
         const mine = JSON.parse(o.target.params.processes) as { id: string }[];
@@ -243,7 +263,7 @@ export function planScaleOut(input: ScaleOutPlanInput): Omit<Plan, "content_hash
         name: "initialize",
         description: "Add the new members to their replica sets (each waited for until " +
           "SECONDARY and caught up); initiate new shards, start new mongos, add the shards",
-        ops: [...cut(phase("initialize")), ...waits, ...mongosConfigs],
+        ops: [...cut(phase("initialize")), ...waits, ...takeovers, ...mongosConfigs],
       },
       {
         name: "finalize",
@@ -261,7 +281,10 @@ export function planScaleOut(input: ScaleOutPlanInput): Omit<Plan, "content_hash
   return {
     ...plan,
     // The plan says what the cluster will be: its release the recorded one, its topology grown.
-    validation: deploy.validation,
+    validation: {
+      ...deploy.validation,
+      warnings: [...deploy.validation.warnings, ...takeoverWarnings],
+    },
     topology: deploy.topology,
     topology_file: deploy.topology_file,
     resources: deploy.resources,
