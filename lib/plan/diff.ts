@@ -188,12 +188,10 @@ export function renderDiff(plan: Plan, d: PlanDiff): string {
         `\`mup plan resume ${plan.cluster_name}\` does the rest)`
       : ""
   }:`;
-  if (noChanges(d) && operationsLeft(d) > 0) {
-    return `${head}\n\nNo resource is left to create, start or change, but ${
-      operationsLeft(d)
-    } of the apply's ${
-      f!.total
-    } operations have not run: \`mup plan resume ${plan.cluster_name}\` ` +
+  const left = operationsLeft(d);
+  if (noChanges(d) && left > 0) {
+    return `${head}\n\nNo resource is left to create, start or change, but ${left} of the ` +
+      `apply's ${f!.total} operations have not run: \`mup plan resume ${plan.cluster_name}\` ` +
       "runs them.";
   }
   if (noChanges(d)) {
