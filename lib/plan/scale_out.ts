@@ -158,21 +158,20 @@ export function planScaleOut(input: ScaleOutPlanInput): Omit<Plan, "content_hash
   // An added member of higher priority than every other electable member of its set takes
   // the primary once it is caught up (priority takeover: an election). The plan waits for it,
   // so that it completes with the set's primary where it will stay, and says so.
-  const takeovers = grown.flatMap((s) =>
-    s.members.filter((m) => addedIds.has(m.id) && takesBack(s, m)).map((m) =>
-      handBackOp(s, m, waits.filter((w) => w.target.name === m.id).map((w) => w.id))
-    )
+  const topMembers = grown.flatMap((s) =>
+    s.members.filter((m) => addedIds.has(m.id) && takesBack(s, m)).map((m) => ({ s, m }))
   );
-  const takeoverWarnings = grown.flatMap((s) =>
-    s.members.filter((m) => addedIds.has(m.id) && takesBack(s, m)).map((m) => ({
-      code: "priority_takeover",
-      severity: "warning" as const,
-      host: m.host,
-      message: `${s.name}: ${hostPort(m.host, m.port)} joins with the highest priority ` +
-        `(${m.priority}): once SECONDARY and caught up it takes the primary over (priority ` +
-        "takeover: an election, a brief pause in writes); the plan waits for it",
-    }))
+  const takeovers = topMembers.map(({ s, m }) =>
+    handBackOp(s, m, waits.filter((w) => w.target.name === m.id).map((w) => w.id))
   );
+  const takeoverWarnings = topMembers.map(({ s, m }) => ({
+    code: "priority_takeover",
+    severity: "warning" as const,
+    host: m.host,
+    message: `${s.name}: ${hostPort(m.host, m.port)} joins with the highest priority ` +
+      `(${m.priority}): once SECONDARY and caught up it takes the primary over (priority ` +
+      "takeover: an election, a brief pause in writes); the plan waits for it",
+  }));
   // Config server members added: every recorded mongos's sharding.configDB names the config
   // servers, so its configuration file is written again with them (read at its next start; a
   // running mongos follows the config server set's membership by itself), once they serve.
