@@ -18,6 +18,7 @@ import {
   startReplSet,
   waitFor,
   withDir,
+  withFreezableSet,
 } from "./sim_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -250,22 +251,17 @@ Deno.test("simulator: replSetStepDown blocks writes while its secondaries catch 
 });
 
 Deno.test("simulator: a replSetUpdatePosition whose $replData names a newer term steps the primary down first: that member's position does not acknowledge a write of the old term (189)", async () => {
-  await withDir(async (dir) => {
-    const bin = await simBin("7.0.5");
-    const ports = freePorts(3);
-    // Slow elections: the frozen secondaries must not look down while the write waits.
-    await startReplSet(bin, dir, ports, { electionTimeoutMillis: 10_000 });
+  await withFreezableSet(3, async ({ ports, freeze }) => {
     const client = new MongoClient(
       `mongodb://localhost:${ports[0]}/?directConnection=true&retryWrites=false`,
     );
-    const frozen = ports.slice(1).map((p) => pidOf(dir, p));
     try {
       const coll = client.db("app").collection("terms");
       await coll.insertOne({ _id: 0 as never }, { writeConcern: { w: "majority" } });
       const before = (await admin(ports[0], { hello: 1 })).lastWrite as {
         opTime: { ts: Timestamp; t: number };
       };
-      for (const pid of frozen) Deno.kill(pid, "SIGSTOP");
+      for (const p of ports.slice(1)) freeze(p);
       const write = coll.insertOne({ _id: 1 as never }, {
         writeConcern: { w: "majority", wtimeoutMS: 20_000 },
       }).then(() => "acknowledged", (e) => e);
@@ -298,16 +294,10 @@ Deno.test("simulator: a replSetUpdatePosition whose $replData names a newer term
       const h = await admin(ports[0], { hello: 1 });
       assert.equal(h.isWritablePrimary, false);
     } finally {
-      for (const pid of frozen) {
-        try {
-          Deno.kill(pid, "SIGCONT");
-        } catch {
-          // Already gone.
-        }
-      }
       await client.close();
     }
-  });
+    // Slow elections: the frozen secondaries must not look down while the write waits.
+  }, { electionTimeoutMillis: 10_000 });
 });
 
 Deno.test("simulator: an oplog fetcher's find with a newer term steps the primary down and is refused (StaleTerm, 145); with its own term it is served", async () => {

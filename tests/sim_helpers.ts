@@ -296,17 +296,19 @@ export interface FreezableSet {
 }
 
 /**
- * Runs `f` on a replica set of `n` simulated 7.0.5 members (the first one primary) with direct
- * clients; whatever the outcome, every member still frozen is resumed (so that it can be
- * stopped) and the clients are closed, and withDir stops the members.
+ * Runs `f` on a replica set of `n` simulated 7.0.5 members (the first one primary; `settings`
+ * the config's, e.g. a longer electionTimeoutMillis) with direct clients; whatever the outcome,
+ * every member still frozen is resumed (so that it can be stopped) and the clients are closed,
+ * and withDir stops the members.
  */
 export async function withFreezableSet(
   n: number,
   f: (set: FreezableSet) => Promise<void>,
+  settings: Record<string, unknown> = {},
 ): Promise<void> {
   await withDir(async (dir) => {
     const ports = freePorts(n);
-    await startReplSet(await simBin("7.0.5"), dir, ports);
+    await startReplSet(await simBin("7.0.5"), dir, ports, settings);
     const clients = directClients(ports);
     const frozen = new Set<number>();
     try {
