@@ -9,6 +9,7 @@ import { Long, MongoClient, MongoWriteConcernError, type Timestamp } from "mongo
 import { freePorts } from "./helpers.ts";
 import {
   admin,
+  adminError,
   killMember,
   memberState,
   pidOf,
@@ -323,5 +324,37 @@ Deno.test("simulator: an oplog fetcher's find with a newer term steps the primar
     } finally {
       await client.close();
     }
+  });
+});
+
+Deno.test("simulator: a reconfig that gives the primary priority 0 is refused (NodeNotElectable, 104) and changes nothing; stepped down first, the new primary installs it", async () => {
+  await withDir(async (dir) => {
+    const ports = freePorts(3);
+    await startReplSet(await simBin("7.0.5"), dir, ports);
+    type Config = { term?: number; version: number; members: { priority: number }[] };
+    const config = async (p: number) => (await admin(p, { replSetGetConfig: 1 })).config as Config;
+    const cfg = await config(ports[0]);
+    delete cfg.term;
+    cfg.version++;
+    cfg.members[0].priority = 0;
+    const refused = await adminError(ports[0], { replSetReconfig: cfg });
+    assert.deepEqual([refused.code, refused.codeName], [104, "NodeNotElectable"]);
+    assert.match(
+      refused.message,
+      new RegExp(`This node, localhost:${ports[0]}, with _id 0 is not electable under the new`),
+    );
+    const kept = await config(ports[0]);
+    assert.deepEqual([kept.version, kept.members[0].priority], [cfg.version - 1, 2]);
+    assert.equal((await admin(ports[0], { hello: 1 })).isWritablePrimary, true);
+    // As the manual says: step it down, then reconfigure on the new primary.
+    await admin(ports[0], { replSetStepDown: 60, secondaryCatchUpPeriodSecs: 10 }).catch(() => {});
+    const next = await waitFor(async () => {
+      for (const p of ports.slice(1)) {
+        if ((await admin(p, { hello: 1 })).isWritablePrimary) return p;
+      }
+      return undefined;
+    }, 20_000);
+    assert.ok((await admin(next, { replSetReconfig: cfg })).ok);
+    assert.equal((await config(next)).members[0].priority, 0);
   });
 });

@@ -163,6 +163,19 @@ const replSetReconfig: Handler = async (ctx) => {
     );
   }
   const config = validateConfig(r, next, ctx, version);
+  // The primary must stay electable under a config it installs itself: MongoDB refuses, with
+  // NodeNotElectable, a reconfig that gives it priority 0 (repl_set_config_checks.cpp,
+  // checkElectable; manual: "MongoDB does not permit the current primary to have a priority of
+  // 0", step it down first). A forced reconfig runs on a secondary and is not checked.
+  const mine = (config.members as Document[]).find((m) => ctx.server.isSelf(m.host));
+  if (!force && mine && !r.electable(mine)) {
+    throw new CommandError(
+      `This node, ${mine.host}, with _id ${mine._id} is not electable under the new ` +
+        `configuration with {version: ${version}, term: ${r.term}} for replica set ${r.setName}`,
+      104,
+      "NodeNotElectable",
+    );
+  }
   const limit = Number(ctx.body.maxTimeMS ?? 0) > 0 ? Number(ctx.body.maxTimeMS) : Infinity;
   const installedOnMajority = (v: number) => () => {
     const me = r.self();
