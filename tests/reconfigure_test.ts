@@ -101,24 +101,30 @@ Deno.test("cluster reconfigure changes runtime_config by a rolling restart: ever
     const again = await ok(home, deployArgs("rc", next, mirror, ["--plan-only"]));
     assert.match(again.stdout, /No changes\. The cluster matches the topology\./);
     const same = await ok(home, args);
-    assert.match(same.stdout, /No changes\. Cluster rc already runs this runtime_config\./);
+    assert.match(
+      same.stdout,
+      /No changes\. Cluster rc already runs this runtime_config and these member options\./,
+    );
     await ok(home, ["cluster", "restart", "rc", "-N", `localhost:${ports[2]}`, "--auto-approve"]);
 
-    // Anything but runtime_config is another command's change.
+    // Anything but runtime_config and member options is another command's change.
     const other = await writeTopology(
       home,
       "rc3.yaml",
       withSlowMs(ports, 250).replace(
         `port: ${ports[1]}, replica_set: rs0`,
-        `port: ${ports[1]}, replica_set: rs0, priority: 3`,
+        `port: ${ports[1]}, replica_set: rs0, arbiter_only: true`,
       ),
     );
     const no = await ok(home, ["cluster", "reconfigure", "rc", other, "--auto-approve"], 1);
     assert.match(
       no.stderr,
-      /differs from cluster rc in more than runtime_config:\n.*priority 1 → 3/,
+      /differs from cluster rc in more than runtime_config and members' priority, votes and hidden:\n.*arbiter_only false → true/,
     );
-    assert.match(no.stderr, /cluster reconfigure changes runtime_config only/);
+    assert.match(
+      no.stderr,
+      /cluster reconfigure changes runtime_config and members' priority, votes and hidden only/,
+    );
     // A storage layout fixed when the data files were made: mongod would refuse the data.
     const layout = await writeTopology(
       home,

@@ -11,6 +11,9 @@ import { checkNotStale } from "../apply/stale.ts";
 import { canonical } from "../plan/redeploy.ts";
 import { interruption } from "../state/lock.ts";
 import { type CliContext, print, printJson } from "./context.ts";
+import * as path from "node:path";
+import { memberDrift } from "../probe/member_options.ts";
+import { MEMBER_OPTION_FIELDS, type MemberOptionChange } from "../plan/member_options.ts";
 
 /** A topology by content: key order and absent keys do not count. */
 const same = (t: unknown) => canonical(JSON.parse(JSON.stringify(t)));
@@ -62,6 +65,17 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
       if (!applied && !inFlight) await checkNotStale(plan, ctx.store.clusterDir(cluster));
       // An apply recorded as running whose mup is gone (kill -9) is interrupted, not running.
       const cut = inFlight ? await interruption(ctx.store.clusterDir(cluster), newest) : undefined;
+      // Members' options changed outside mup, where every process answers: a deploy plan's
+      // topology says what they should be (what the plan itself changes is listed as its own).
+      const drift = plan.operation === "deploy" && meta && down?.size === 0 && !inFlight
+        ? await memberDrift(
+          meta,
+          plan.topology,
+          path.join(ctx.store.clusterDir(cluster), "deploy"),
+          clusterAccess(meta.name, meta.topology, ctx.executors),
+        )
+        : undefined;
+      const memberId = (c: MemberOptionChange) => `${c.proc.replicaSet}/${c.want.host}`;
       const diff = planDiff(
         plan,
         meta,
@@ -76,7 +90,24 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
             ),
           }
           : undefined,
+        drift ? new Set(drift.map(memberId)) : undefined,
       );
+      const planned = new Set(
+        diff.changes.filter((c) => c.resource_type === "replica_set_member" && c.action !== "none")
+          .map((c) => c.resource_id),
+      );
+      const unplanned = (drift ?? []).filter((c) => !planned.has(memberId(c)));
+      if (unplanned.length) {
+        diff.drift = unplanned.map((c) => {
+          const keys = MEMBER_OPTION_FIELDS.filter((k) => c.was[k] !== c.want[k]);
+          return {
+            member: c.want.host,
+            set: c.proc.replicaSet!,
+            live: Object.fromEntries(keys.map((k) => [k, c.was[k]])),
+            topology: Object.fromEntries(keys.map((k) => [k, c.want[k]])),
+          };
+        });
+      }
       // An upgrade or a TLS switch changes what no live probe here compares (the FCV, the
       // release, the TLS mode): once applied, nothing of it is left to do either.
       // So does a scale-out or scale-in (members added or removed: what it planned to create or

@@ -31,6 +31,9 @@ const VERB: Record<string, (n: number, plan: Plan) => string | undefined> = {
   remove_members: (_n, plan) =>
     allOperations(plan).filter((o) => o.type === "remove_members").map((o) => o.description)
       .join("; ") + " (a primary among them is stepped down first)",
+  reconfig_members: (_n, plan) =>
+    allOperations(plan).filter((o) => o.type === "reconfig_members").map((o) => o.description)
+      .join("; ") + " (a primary that loses its priority is stepped down first)",
   remove_shard: (_n, plan) =>
     allOperations(plan).filter((o) => o.type === "remove_shard").map((o) => o.description)
       .join("; "),

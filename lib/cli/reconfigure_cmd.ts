@@ -17,6 +17,7 @@ import {
   withRuntimeConfigs,
 } from "../plan/reconfigure.ts";
 import { recordedPorts, refuseOtherDifferences } from "../plan/redeploy.ts";
+import { withMemberOptions } from "../plan/member_options.ts";
 import { loadTopology } from "../topology/load.ts";
 import { withSecurityDefaults } from "../security/settings.ts";
 import { describeTopology } from "../render/plan_text.ts";
@@ -34,14 +35,20 @@ import type { ExecutorFactory } from "../executor/executor.ts";
 export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
   const sub = cmd.command("reconfigure")
     .description(
-      "Change a running cluster's runtime_config without stopping it: the processes whose " +
-        "configuration changes get their new configuration file, then a rolling restart of " +
-        "them (config servers, each set's secondaries then its stepped-down primary, mongos " +
-        "one at a time); the metadata records the new topology last. The topology is the " +
-        "recorded one (`mup cluster show-config <name>`) with other runtime_config",
+      "Change a running cluster's runtime_config, and its replica-set members' priority, " +
+        "votes and hidden, without stopping it. The processes whose configuration changes get " +
+        "their new configuration file, then a rolling restart of them (config servers, each " +
+        "set's secondaries then its stepped-down primary, mongos one at a time); members whose " +
+        "options differ from the topology (changed in it, or by hand outside mup) get them by " +
+        "one replSetReconfig each on their set's primary. The metadata records the new " +
+        "topology last. The topology is the recorded one (`mup cluster show-config <name>`) " +
+        "with those changed",
     )
     .argument("<name>", "cluster name")
-    .argument("<topology>", "topology YAML file: the recorded topology, runtime_config changed")
+    .argument(
+      "<topology>",
+      "topology YAML file: the recorded topology, runtime_config or member options changed",
+    )
     .option(
       "--no-hooks",
       "make the plan without the cluster's hooks; the review says which are skipped",
@@ -57,13 +64,16 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
     const loaded = await loadTopology(file, { variant: meta.variant, version: meta.version });
     // With its security defaults written out, as a deploy records it (auth on unless off).
     const asked = withSecurityDefaults(recordedPorts(loaded.topology, meta.topology));
-    // What is planned and recorded: the recorded topology with the asked runtime_config.
-    const topology = withRuntimeConfigs(meta.topology, asked);
+    // What is planned and recorded: the recorded topology with the asked runtime_config and
+    // members' priority, votes and hidden.
+    const topology = withMemberOptions(withRuntimeConfigs(meta.topology, asked), asked);
     refuseOtherDifferences(meta, asked, path.join(clusterDir, "deploy"), file, {
       command: "reload",
-      what: "runtime_config",
-      does: "cluster reconfigure changes runtime_config only",
-      edit: "change its runtime_config",
+      also: ["member options"],
+      what: "runtime_config and members' priority, votes and hidden",
+      does: "cluster reconfigure changes runtime_config and members' priority, votes and hidden " +
+        "only",
+      edit: "change those",
     });
     const fixed = fixedChanges(meta.topology, topology, path.join(clusterDir, "deploy"));
     if (fixed.length) {
@@ -82,7 +92,8 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
     if (besides.length) {
       throw new MupError(
         `${file} also changes ${besides.join(", ")} of cluster ${name}, which a reconfigure ` +
-          "does not change (it changes runtime_config only)",
+          "does not change (it changes runtime_config and members' priority, votes and hidden " +
+          "only)",
         {
           hint: "give the recorded values there (`mup cluster show-config " + name +
             "` prints them); hooks are recorded by `mup cluster deploy` of the recorded topology",
@@ -101,7 +112,7 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
     await planAndApply(ctx, {
       cluster: name,
       operation: "reconfigure",
-      noChanges: `Cluster ${name} already runs this runtime_config.`,
+      noChanges: `Cluster ${name} already runs this runtime_config and these member options.`,
       hooks: opts.hooks === false ? [] : recordedHooks(meta, clusterDir),
       build: async () => {
         const plan = await buildLifecyclePlan(

@@ -1,5 +1,6 @@
 import type { OperationType } from "../plan/schema.ts";
 import { addMembers } from "./add_members.ts";
+import { reconfigMembers } from "./reconfig_members.ts";
 import { addShard } from "./add_shard.ts";
 import { removeMembers } from "./remove_members.ts";
 import { removeShard } from "./remove_shard.ts";
@@ -55,4 +56,5 @@ export const OPERATIONS: Record<OperationType, Operation> = {
   add_members: addMembers,
   remove_members: removeMembers,
   remove_shard: removeShard,
+  reconfig_members: reconfigMembers,
 };

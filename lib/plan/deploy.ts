@@ -15,11 +15,12 @@ import { clashes, clusterClaims, otherClusters, strayClaims } from "../preflight
 import { MupError } from "../errors.ts";
 import { clusterAccess } from "../security/access.ts";
 import { probeProcesses } from "../probe/live.ts";
+import { memberDrift } from "../probe/member_options.ts";
+import { addMemberOptionOps, driftWarnings } from "./member_options.ts";
 import { SECRET, securityOf, withSecurityDefaults } from "../security/settings.ts";
-import { readAdmin, secretExists, secretPath } from "../security/secrets.ts";
+import { readAdmin, secretExists } from "../security/secrets.ts";
 import { unfinishedApply, unfinishedApplyWarning } from "../state/undeployed.ts";
 import { checkUserKeyfile } from "../preflight/keyfile.ts";
-import { sha256File } from "../util/file_hash.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
 import { dataDirsInUse } from "../preflight/recorded_data.ts";
 import { checkRetainedArchives } from "../preflight/retained_sets.ts";
@@ -27,19 +28,12 @@ import { checkChosenDirs, checkDirsCreatable, checkForeignData } from "../prefli
 import { checkRecordedData } from "../preflight/recorded_data.ts";
 import { checkDataDirsFree, heldDataDirs } from "../preflight/data_held.ts";
 import { listProcesses, listReplicaSets } from "./processes.ts";
-import {
-  guardStarts,
-  markRepairFindings,
-  markResync,
-  type RepairFile,
-  repairFiles,
-  type RepairFinding,
-} from "./repair_files.ts";
+import { guardStarts, markRepairFindings, markResync, repairFiles } from "./repair_files.ts";
 import { estimateResources } from "./resources.ts";
 import type { CheckResult, Plan, ValidationIssue, Variant } from "./schema.ts";
 import { measuredDurations } from "../preflight/measured.ts";
 import type { PlanStore } from "./store.ts";
-import { missingPaths } from "../preflight/start_files.ts";
+import { findRepairFiles } from "../preflight/repair_files.ts";
 
 export interface DeployRequest {
   cluster: string;
@@ -299,6 +293,12 @@ export async function buildDeployPlan(
         "repair re-checks every operation, and its health check fails if this remains",
     });
   }
+  // …nor is a set's configuration: members' priority, votes or hidden changed outside mup
+  // (rs.reconfig) are set back as the topology gives them.
+  const drift = meta && access && down?.size === 0
+    ? await memberDrift(meta, topology, deployDir, access)
+    : [];
+  validation.warnings.push(...driftWarnings(drift));
   // Hooks are not the cluster: a re-deploy records new ones (lifecycle commands run them).
   const hooksChanged = !!meta &&
     canonical(meta.topology.hooks ?? {}) !== canonical(topology.hooks ?? {});
@@ -359,51 +359,10 @@ export async function buildDeployPlan(
   markRepairFindings(plan, files, findings);
   markResync(plan, dataDirs.resync ?? new Map());
   if (meta) guardStarts(plan, procs);
+  addMemberOptionOps(plan, listReplicaSets(procs), drift);
   const unchanged = meta?.status === "running" && down?.size === 0 && !findings.length &&
-    !hooksChanged && !unwell.length;
+    !hooksChanged && !unwell.length && !drift.length;
   return unchanged ? { ...plan, phases: [] } : plan;
-}
-
-/**
- * Which of `files` are missing on their hosts (one `sh` per host), and which configurations
- * hold other content than planned. A host that cannot be asked finds nothing: the apply's own
- * checks meet it.
- */
-async function findRepairFiles(
-  files: RepairFile[],
-  executors: ExecutorFactory,
-  cluster: string,
-): Promise<RepairFinding[]> {
-  const byHost = new Map<string, RepairFile[]>();
-  for (const f of files) byHost.set(hostKey(f.host), [...(byHost.get(hostKey(f.host)) ?? []), f]);
-  const found = await Promise.all([...byHost.values()].map(async (list) => {
-    const ex = executors.forHost(list[0].host);
-    const missing = await missingPaths(ex, list.map((f) => f.path));
-    if (!missing) return [];
-    return await Promise.all(list.map(async (f, i): Promise<RepairFinding | undefined> => {
-      if (missing.has(i)) return { op: f.op, path: f.path, found: "missing" };
-      if (f.secret) {
-        // A keyfile or certificate with other content than the cluster's secrets store holds.
-        const want = await sha256File(secretPath(cluster, f.secret)).catch(() => undefined);
-        const now = await ex.sha256(f.path).catch(() => undefined);
-        return want && now && now !== want
-          ? { op: f.op, path: f.path, found: "differs", what: "secret" }
-          : undefined;
-      }
-      if (f.sha256) {
-        const now = await ex.sha256(f.path).catch(() => undefined);
-        return now && now !== f.sha256
-          ? { op: f.op, path: f.path, found: "differs", what: "binary" }
-          : undefined;
-      }
-      if (f.content === undefined) return undefined;
-      const now = await ex.readFile(f.path).catch(() => undefined);
-      return now && new TextDecoder().decode(now) !== f.content
-        ? { op: f.op, path: f.path, found: "differs" }
-        : undefined;
-    }));
-  }));
-  return found.flat().filter((f) => f !== undefined);
 }
 
 /** Whether a process's runtime_config turns the localhost exception off (false, "false", 0). */

@@ -17,6 +17,18 @@ export interface PlanDiff {
   summary: Record<string, number>;
   /** The plan's apply that is paused or failed part way: what it did is not listed again. */
   in_flight?: { state_id: string; status: string; done: number; total: number };
+  /**
+   * Members whose priority, votes or hidden in their set's live configuration differ from the
+   * plan's topology (changed outside mup), which this plan does not change: `member`
+   * (`host:port`), `set`, and the differing fields as the set holds them and as the topology
+   * gives them. Found by the CLI where the set can be asked; a deploy plan made now sets them back.
+   */
+  drift?: {
+    member: string;
+    set: string;
+    live: Record<string, unknown>;
+    topology: Record<string, unknown>;
+  }[];
 }
 
 /**
@@ -34,6 +46,11 @@ export function planDiff(
   meta: ClusterMeta | undefined,
   down?: ReadonlySet<string>,
   inFlight?: { state_id: string; status: string; completed: ReadonlySet<string> },
+  /**
+   * The members (`<set>/<host:port>`) whose options differ live from the plan's topology, where
+   * the sets were asked: a plan's change of another member's options is in place.
+   */
+  drifted?: ReadonlySet<string>,
 ): PlanDiff {
   const running = new Set((meta?.processes ?? []).map((p) => p.id));
   const matches = meta !== undefined &&
@@ -86,6 +103,8 @@ export function planDiff(
       const isProcess = c.resource_type === "process";
       const present = c.action === "restart"
         ? false
+        : c.resource_type === "replica_set_member" && c.action === "update" && drifted
+        ? !drifted.has(c.resource_id)
         : !deploy
         ? inPlace(raw) || (recordInPlace && isRecord(o, raw))
         : matches
@@ -143,9 +162,28 @@ const SYMBOL: Record<string, string> = {
   none: " ",
 };
 
-/** True when the diff changes nothing. */
+/** True when the diff changes nothing and the live cluster is as the plan's topology says. */
 export function noChanges(d: PlanDiff): boolean {
-  return d.changes.every((c) => c.action === "none");
+  return d.changes.every((c) => c.action === "none") && !d.drift?.length;
+}
+
+/** The drift lines of renderDiff: what differs live, and the command that sets it back. */
+function driftLines(plan: Plan, d: PlanDiff): string[] {
+  if (!d.drift?.length) return [];
+  const fields = (o: Record<string, unknown>) =>
+    Object.entries(o).map(([k, v]) => `${k} ${String(v)}`).join(", ");
+  return [
+    "",
+    "Changed outside mup (this plan does not change it):",
+    ...d.drift.map((x) =>
+      `  ~ replica_set_member ${x.set}/${x.member}  (${fields(x.live)} live; the topology has ${
+        fields(x.topology)
+      })`
+    ),
+    `A deploy of the topology sets it back: \`mup cluster deploy ${plan.cluster_name} ${
+      plan.topology_file || "<topology>"
+    } --version ${plan.version}\` plans it.`,
+  ];
 }
 
 /**
@@ -194,6 +232,10 @@ export function renderDiff(plan: Plan, d: PlanDiff): string {
       `apply's ${f!.total} operations have not run: \`mup plan resume ${plan.cluster_name}\` ` +
       "runs them.";
   }
+  if (d.changes.every((c) => c.action === "none") && d.drift?.length) {
+    return [head, "", "No resource of this plan is left to change.", ...driftLines(plan, d)]
+      .join("\n");
+  }
   if (noChanges(d)) {
     return `${head}\n\nNo changes. ${
       plan.operation === "deploy"
@@ -216,6 +258,7 @@ export function renderDiff(plan: Plan, d: PlanDiff): string {
   lines.push(
     "",
     `Summary: ${counts.map(([k, v]) => `${v} ${WORDS[k] ?? `to ${k}`}`).join(", ")}.`,
+    ...driftLines(plan, d),
   );
   return lines.join("\n");
 }

@@ -43,6 +43,9 @@ export interface ProcessFact {
    * could be read: a DBA may have changed it with rs.reconfig since mup recorded the topology.
    */
   priority?: number;
+  /** Its votes and hidden flag there, likewise (read with the priority). */
+  votes?: number;
+  hidden?: boolean;
 }
 
 export interface LifecyclePlanInput {

@@ -22,9 +22,9 @@ import { checkStartFiles } from "../preflight/start_files.ts";
 import { checkStartPorts } from "../preflight/start_ports.ts";
 import { type ProcessFilter, selectProcesses } from "./select.ts";
 import { firstFew } from "../util/format.ts";
-import { hostKey, hostPort, machinePort } from "../topology/hosts.ts";
-import type { MongoAccess } from "../mongo/client.ts";
+import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { PlanStore } from "./store.ts";
+import { liveMemberOptions } from "../probe/member_options.ts";
 import { dataDirsUsed, unfinishedApply, unfinishedApplyWarning } from "../state/undeployed.ts";
 import { secretPath } from "../security/secrets.ts";
 import { SECRET } from "../security/settings.ts";
@@ -55,42 +55,8 @@ export async function probeFacts(
     return [p.id, { running: pid !== undefined, ...(state ? { state } : {}) }] as const;
   }));
   const out: Record<string, ProcessFact> = Object.fromEntries(facts);
-  await livePriorities(meta, out, access);
+  await liveMemberOptions(meta, out, access);
   return out;
-}
-
-/**
- * Each set member's priority as its set's configuration holds it now (replSetGetConfig of a
- * running member, the primary first), into `facts`; left out where no member could say.
- */
-async function livePriorities(
-  meta: ClusterMeta,
-  facts: Record<string, ProcessFact>,
-  access: MongoAccess,
-): Promise<void> {
-  const sets = new Map<string, ClusterMeta["processes"]>();
-  for (const p of meta.processes) {
-    if (p.replica_set) sets.set(p.replica_set, [...(sets.get(p.replica_set) ?? []), p]);
-  }
-  await Promise.all([...sets.values()].map(async (members) => {
-    const asked = members.filter((m) => facts[m.id]?.running)
-      .sort((a, b) =>
-        Number(facts[b.id].state === "PRIMARY") - Number(facts[a.id].state === "PRIMARY")
-      );
-    for (const m of asked) {
-      const r = await access.adminCommand(m.host, m.port, { replSetGetConfig: 1 }).catch(() =>
-        undefined
-      );
-      const cfg = (r?.config?.members ?? []) as { host: string; priority?: number }[];
-      if (!cfg.length) continue;
-      const byMember = new Map(cfg.map((c) => [machinePort(c.host), Number(c.priority ?? 1)]));
-      for (const x of members) {
-        const prio = byMember.get(machinePort(hostPort(x.host, x.port)));
-        if (prio !== undefined) facts[x.id] = { ...facts[x.id], priority: prio };
-      }
-      return;
-    }
-  }));
 }
 
 /** Probes, then runs `planner` on the recorded cluster. */

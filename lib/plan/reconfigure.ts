@@ -20,8 +20,16 @@ import {
 } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { check, rewriteConfigOps } from "./op_builders.ts";
+import { memberOptionChanges, reconfigMembersOp, withMemberOptions } from "./member_options.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
-import { markedPhases, metadataOp, startOp, verifyOp, waitOp } from "./lifecycle_ops.ts";
+import {
+  handBackOp,
+  markedPhases,
+  metadataOp,
+  startOp,
+  verifyOp,
+  waitOp,
+} from "./lifecycle_ops.ts";
 import { rollEach, rollSet } from "./restart.ts";
 import {
   downWhileRestartedWarnings,
@@ -30,6 +38,7 @@ import {
   majorityWarnings,
   priorityNotes,
   singleMongosWarnings,
+  takesBack,
 } from "./restart_warnings.ts";
 
 export interface ReconfigurePlanInput extends LifecyclePlanInput {
@@ -103,11 +112,12 @@ export function withRuntimeConfigs(recorded: Topology, from: Topology): Topology
 }
 
 /**
- * The fields besides runtime_config in which `asked` differs from `recorded` ("hooks",
- * "global.user", "mongod_servers[0].ssh_port"): a reconfigure changes none of them.
+ * The fields besides runtime_config and members' priority, votes and hidden in which `asked`
+ * differs from `recorded` ("hooks", "global.user", "mongod_servers[0].ssh_port"): a reconfigure
+ * changes none of them.
  */
 export function otherChanges(recorded: Topology, asked: Topology): string[] {
-  const a = withRuntimeConfigs(asked, recorded);
+  const a = withMemberOptions(withRuntimeConfigs(asked, recorded), recorded);
   const out: string[] = [];
   const compare = (x: Record<string, unknown>, y: Record<string, unknown>, at: string) => {
     for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) {
@@ -174,7 +184,10 @@ export function runtimeChanges(before: ProcessSpec, after: ProcessSpec): string 
   return shown.join(", ") + (keys.length > 3 ? `, and ${keys.length - 3} more` : "");
 }
 
-/** Pure: the `cluster reconfigure` Plan (no phases when no configuration changes). */
+/**
+ * Pure: the `cluster reconfigure` Plan (no phases when neither a configuration file nor a
+ * member's options change).
+ */
 export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "content_hash"> {
   // Ordered by the priorities the sets hold now, as a rolling restart orders them.
   const { procs, sets } = livePriorities(clusterProcesses(input), input);
@@ -188,9 +201,31 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
   const chosen = procs.filter((p) => changed.some((c) => c.proc.id === p.id));
   const running = (p: ProcessSpec) => !!input.facts[p.id]?.running;
   const cfgSet = sets.find((s) => s.configsvr);
+  // Members' election options, against what their sets hold now (set back when changed by
+  // hand): one replSetReconfig per member, after the restarts.
+  const askedSets = listReplicaSets(listProcesses(input.topology, input.deployDir));
+  const options = memberOptionChanges(askedSets, procs, input.facts);
+  const optionOps = askedSets.flatMap((s) => {
+    const mine = options.filter((c) => c.proc.replicaSet === s.name);
+    if (!mine.length) return [];
+    const reconfig = reconfigMembersOp(s, mine, []);
+    // The member that ends with the highest priority, if not primary now, takes the primary
+    // over once the config says so (priority takeover): waited for before the health check.
+    const top = s.members.find((m) => takesBack(s, m) && input.facts[m.id]?.state !== "PRIMARY");
+    if (!top) return [reconfig];
+    // Its own ID: a rolling restart of the same set may wait for a hand-back of its own.
+    const takeover = {
+      ...handBackOp(s, top, [reconfig.id]),
+      id: `wait-takeover-${s.name}`,
+      description: `Wait for ${hostPort(top.host, top.port)} (priority ${top.priority}) to take ` +
+        `the primary of ${s.name} over (priority takeover: an election)`,
+    };
+    return [reconfig, takeover];
+  });
+  const changes = chosen.length > 0 || optionOps.length > 0;
   // The health check at the end verifies the whole cluster: a process down elsewhere would
   // fail it after every restart. After an unfinished reconfigure, what is down is started.
-  const errors: ValidationIssue[] = input.afterUnfinished || !chosen.length
+  const errors: ValidationIssue[] = input.afterUnfinished || !changes
     ? []
     : procs.filter((p) => !running(p)).map((p) => ({
       code: "not_running",
@@ -228,9 +263,13 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
   const inSet = (s: ReplicaSetSpec) => up.filter((p) => p.replicaSet === s.name);
   const verify = verifyOp(input, []);
   const record = metadataOp(input, "auto", [verify.id]);
-  record.description = "Record the new runtime_config";
+  record.description = options.length
+    ? chosen.length
+      ? "Record the new runtime_config and member options"
+      : "Record the new member options"
+    : "Record the new runtime_config";
   record.target.params.topology = JSON.stringify(input.topology);
-  const phases = chosen.length
+  const phases = changes
     ? [
       {
         name: "configure",
@@ -261,15 +300,22 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
         ops: rollEach(input, up.filter((p) => p.role === "mongos"), cfgSet),
       },
       {
+        name: "reconfigure-members",
+        description: "Set members' priority, votes and hidden (replSetReconfig on each primary)",
+        ops: optionOps,
+      },
+      {
         name: "finalize",
-        description: "Verify health, then record the new runtime_config",
+        description: `Verify health, then record the new ${
+          chosen.length ? "runtime_config" : "member options"
+        }`,
         ops: [verify, record],
       },
     ]
     : [];
   // What a rolling restart of the same processes says (restart.ts).
   const oplog = changed.filter((c) => c.changes.includes("replication.oplogSizeMB"));
-  const warnings = chosen.length
+  const warnings = changes
     ? [
       ...(oplog.length
         ? [{
@@ -284,7 +330,9 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
         : []),
       ...singleMongosWarnings(procs, up),
       ...downWhileRestartedWarnings(procs, sets, up),
-      ...priorityNotes(input),
+      ...priorityNotes(input).filter((n) =>
+        !options.some((c) => c.proc.host === n.host && n.message.startsWith(c.want.host))
+      ),
       ...handBackWarnings(input, sets, up),
       ...majorityWarnings(procs, sets, up, input.facts, false),
     ]

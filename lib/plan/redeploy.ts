@@ -31,6 +31,7 @@ export interface Difference {
     | "downgrade"
     | "variant-switch"
     | "replica set reconfiguration"
+    | "member options"
     | "security change"
     | "move"
     | "tls";
@@ -43,6 +44,7 @@ export const AVAILABLE_COMMANDS = new Set<Difference["command"]>([
   "reload",
   "scale-out",
   "scale-in",
+  "member options",
 ]);
 
 const key = (p: ProcessSpec) => `${hostKey(p.host)}:${p.port}`;
@@ -112,9 +114,6 @@ export function clusterDifferences(
     const fields: [string, unknown, unknown][] = [
       ["role", b.role, a.role],
       ["replica_set", b.replicaSet, a.replicaSet],
-      ["priority", b.priority, a.priority],
-      ["votes", b.votes, a.votes],
-      ["hidden", b.hidden, a.hidden],
       ["arbiter_only", b.arbiterOnly, a.arbiterOnly],
     ];
     for (const [name, x, y] of fields) {
@@ -124,6 +123,22 @@ export function clusterDifferences(
           command: "replica set reconfiguration",
         });
       }
+    }
+    // A member's election options: a replSetReconfig, made by reconfigure (an arbiter's
+    // follow from arbiter_only, above).
+    const options: [string, unknown, unknown][] = [
+      ["priority", b.priority, a.priority],
+      ["votes", b.votes, a.votes],
+      ["hidden", b.hidden, a.hidden],
+    ];
+    const moved = options.filter(([, x, y]) => x !== y);
+    if (moved.length && b.arbiterOnly === a.arbiterOnly && b.replicaSet === a.replicaSet) {
+      out.push({
+        change: `${describe(b)}: ${
+          moved.map(([n, x, y]) => `${n} ${String(x)} → ${String(y)}`).join(", ")
+        }: ${madeBy("reconfigure")}`,
+        command: "member options",
+      });
     }
     for (const d of ["deploy", "data", "log", "config"] as const) {
       if (b.dirs[d] !== a.dirs[d]) {
@@ -179,7 +194,8 @@ export function clusterDifferences(
   out.push(...serverDifferences(recorded, asked, cluster, mirror));
   // Several kinds of change are made one command at a time, each from the topology the one
   // before recorded: none of them takes this file as it is.
-  const kinds = new Set(out.map((d) => d.command));
+  // (reconfigure makes both runtime_config and member options changes: one command.)
+  const kinds = new Set(out.map((d) => d.command === "member options" ? "reload" : d.command));
   if (kinds.size > 1) {
     const file = shellQuote(topologyFile);
     return out.map((d) => ({
@@ -262,6 +278,8 @@ export function recordedPorts(asked: Topology, recorded: Topology): Topology {
 export interface OnlyChange {
   /** The kind of difference it makes. */
   command: Difference["command"];
+  /** Other kinds it makes too. */
+  also?: Difference["command"][];
   /** What it changes: "runtime_config", "added processes". */
   what: string;
   /** "cluster reconfigure changes runtime_config only". */
@@ -292,7 +310,7 @@ export function refuseOtherDifferences(
     name,
     undefined,
     namedFile,
-  ).filter((d) => d.command !== only.command);
+  ).filter((d) => d.command !== only.command && !only.also?.includes(d.command));
   if (!besides.length) return;
   throw new MupError(
     `${file} differs from cluster ${name} in more than ${only.what}:\n${

@@ -39,6 +39,8 @@ export const OPERATION_TYPES = [
   "add_members",
   "remove_members",
   "remove_shard",
+  // `cluster reconfigure`: members' priority, votes and hidden set by replSetReconfig.
+  "reconfig_members",
 ] as const;
 export const OperationType = z.enum(OPERATION_TYPES);
 export type OperationType = z.infer<typeof OperationType>;

@@ -1,0 +1,188 @@
+import type { Document } from "mongodb";
+import { poll, splitHostPort } from "../mongo/client.ts";
+import { retryReconfig } from "./reconfig_retry.ts";
+import { machinePort } from "../topology/hosts.ts";
+import { mongo } from "./cluster_client.ts";
+import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
+import { primaryName, setStatus } from "./replset_status.ts";
+import { planTimeoutMs, timeoutHint } from "./timeout.ts";
+
+/** A member's election options as the topology gives them (MongoDB's defaults filled in). */
+export interface MemberOptions {
+  /** `host:port` as the set's config names the member. */
+  host: string;
+  priority: number;
+  votes: number;
+  hidden: boolean;
+}
+
+/** The fields of MemberOptions that replSetReconfig changes. */
+const FIELDS = ["priority", "votes", "hidden"] as const;
+
+/**
+ * Param `options` (JSON list of MemberOptions): what each listed member is to be; `members`
+ * (JSON list of `host:port`): the set as recorded, where the primary is looked for.
+ */
+const wanted = (ctx: OperationContext): MemberOptions[] => JSON.parse(param(ctx, "options"));
+const recorded = (ctx: OperationContext): string[] => JSON.parse(param(ctx, "members"));
+
+/** A config member's options, with MongoDB's defaults for the fields it leaves out. */
+function optionsOf(m: Document): Omit<MemberOptions, "host"> {
+  return {
+    priority: Number(m.priority ?? 1),
+    votes: Number(m.votes ?? 1),
+    hidden: m.hidden === true,
+  };
+}
+
+/** The set's config as its primary holds it, and that primary's `host:port`. */
+async function primaryConfig(
+  ctx: OperationContext,
+): Promise<{ at: string; config: Document } | undefined> {
+  const at = primaryName(await setStatus(mongo(ctx), recorded(ctx)));
+  if (!at) return undefined;
+  const [h, p] = splitHostPort(at);
+  const r = await mongo(ctx).adminCommand(h, p, { replSetGetConfig: 1 }).catch(() => undefined);
+  return r?.config ? { at, config: r.config } : undefined;
+}
+
+/**
+ * The members of `options` whose entry in `config` differs, in the order they are changed: those
+ * that gain (a higher priority, a vote) first, so that no step leaves the set without an
+ * electable member; the primary `at` last among those that lose, as losing its priority steps it
+ * down. A member `config` does not list is an error (it left the set outside mup).
+ */
+export function pendingChanges(
+  options: MemberOptions[],
+  config: Document,
+  at: string,
+): { want: MemberOptions; index: number; was: Omit<MemberOptions, "host"> }[] {
+  const members = config.members as Document[];
+  const out = options.flatMap((want) => {
+    const index = members.findIndex((m) => machinePort(String(m.host)) === machinePort(want.host));
+    if (index < 0) {
+      throw new OperationError(
+        `${want.host} is not in the config of replica set ${config._id} (removed outside mup?)`,
+        { noEffect: true },
+      );
+    }
+    const was = optionsOf(members[index]);
+    return FIELDS.some((f) => was[f] !== want[f]) ? [{ want, index, was }] : [];
+  });
+  const rank = (c: (typeof out)[number]) =>
+    c.want.priority > c.was.priority || c.want.votes > c.was.votes
+      ? 0
+      : machinePort(c.want.host) === machinePort(at)
+      ? 2
+      : 1;
+  return out.sort((a, b) => rank(a) - rank(b));
+}
+
+const describeChange = (c: ReturnType<typeof pendingChanges>[number]) =>
+  `${c.want.host} (${
+    FIELDS.filter((f) => c.was[f] !== c.want[f]).map((f) => `${f} ${c.was[f]} → ${c.want[f]}`)
+      .join(", ")
+  })`;
+
+/**
+ * Sets members' priority, votes and hidden as the topology gives them, with replSetGetConfig and
+ * replSetReconfig on the set's primary, one member per reconfig (MongoDB 4.4+ lets a non-force
+ * reconfig change at most one voting member, code 103, and each waits until its config is
+ * committed on a majority before the next). Members that gain go first; the primary, when it
+ * loses its priority, last: MongoDB refuses a config that makes the primary unelectable
+ * (NodeNotElectable), so it is stepped down (replSetStepDown) and the new primary reconfigures. A member whose options are already the wanted ones
+ * is left alone, so a resume after a crash changes only the rest. MongoDB manual: "Adjust
+ * Priority for Replica Set Member", "Configure Non-Voting Replica Set Member", "Configure a
+ * Hidden Replica Set Member", replSetReconfig.
+ * Throws OperationError when no primary is found within the operation's timeout, when a member
+ * is not in the set's config, or when the server refuses a reconfig (its code and message).
+ */
+export const reconfigMembers: Operation = {
+  async isDone(ctx) {
+    const found = await primaryConfig(ctx);
+    return found !== undefined && pendingChanges(wanted(ctx), found.config, found.at).length === 0;
+  },
+  async run(ctx) {
+    const set = ctx.op.target.name;
+    const timeout = planTimeoutMs(ctx, 120_000);
+    const done: string[] = [];
+    const stepped: string[] = [];
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      // The primary is asked again for every member: a reconfig may be followed by an election.
+      const found = await poll(() => primaryConfig(ctx), deadline - Date.now(), 100, ctx.signal);
+      if (!found) {
+        throw new OperationError(
+          `replica set ${set} has no primary to reconfigure${
+            done.length ? ` (changed so far: ${done.join(", ")})` : ""
+          }; ${timeoutHint(ctx, timeout)}`,
+          { noEffect: done.length === 0 && stepped.length === 0 },
+        );
+      }
+      const [next] = pendingChanges(wanted(ctx), found.config, found.at);
+      if (!next) break;
+      const [h, p] = splitHostPort(found.at);
+      if (next.want.priority === 0 && machinePort(next.want.host) === machinePort(found.at)) {
+        // The primary refuses a config that makes it unelectable (NodeNotElectable, 104): it
+        // steps down first (waiting up to 10 s for a secondary to catch up, as rs.stepDown
+        // does), and the next round asks the new primary.
+        // A closed connection is the step-down itself (MongoDB drops its clients).
+        const refused = await mongo(ctx).adminCommand(h, p, {
+          replSetStepDown: 60,
+          secondaryCatchUpPeriodSecs: 10,
+        }).then(() => undefined, (e) => typeof e?.code === "number" ? e as Error : undefined);
+        if (!refused) stepped.push(found.at);
+        else if (Date.now() >= deadline) {
+          throw new OperationError(
+            `${found.at}, the primary of ${set}, must step down before it gets priority 0, and ` +
+              `replSetStepDown failed: ${refused.message}; ${timeoutHint(ctx, timeout)}`,
+            { noEffect: done.length === 0 && stepped.length === 0 },
+          );
+        }
+        continue;
+      }
+      const members = [...found.config.members as Document[]];
+      const { host: _, ...fields } = next.want;
+      members[next.index] = { ...members[next.index], ...fields };
+      const config: Document = {
+        ...found.config,
+        version: Number(found.config.version) + 1,
+        members,
+      };
+      // replSetGetConfig's reply carries the term; replSetReconfig takes the config document.
+      delete config.term;
+      try {
+        await mongo(ctx).adminCommand(
+          h,
+          p,
+          { replSetReconfig: config, maxTimeMS: Math.max(10_000, deadline - Date.now()) },
+          Math.max(15_000, deadline - Date.now() + 5_000),
+        );
+        done.push(describeChange(next));
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        // An election (the primary that lost its priority steps down), a lost connection (that
+        // may have reconfigured), a reconfig not yet committed: the next round reads again.
+        const version = async () => Number((await primaryConfig(ctx))?.config.version);
+        if (
+          await retryReconfig(code, Number(found.config.version), version, deadline, ctx.signal)
+        ) continue;
+        throw new OperationError(
+          `replSetReconfig setting ${describeChange(next)} in ${set} on ${found.at} failed: ${
+            (e as Error).message
+          }`,
+          { noEffect: done.length === 0 && stepped.length === 0 && typeof code === "number" },
+        );
+      }
+    }
+    return {
+      output: done.length
+        ? `set ${done.join(", ")} in ${set}${
+          stepped.length ? ` (stepped down ${[...new Set(stepped)].join(", ")} first)` : ""
+        }`
+        : `${set}'s members already have these options`,
+      metadata: { changed: done, stepped_down: [...new Set(stepped)] },
+      ...(done.length ? {} : { inPlace: true }),
+    };
+  },
+};

@@ -1,0 +1,167 @@
+/**
+ * Replica-set members' election options (priority, votes, hidden) as a topology gives them,
+ * against what the sets' configurations hold now: the `reconfig-members-<set>` operations that
+ * set them (lib/ops/reconfig_members.ts), for `cluster reconfigure`. Pure.
+ */
+import type { MemberOptions } from "../ops/reconfig_members.ts";
+import { hostKey, hostPort } from "../topology/hosts.ts";
+import type { Topology } from "../topology/schema.ts";
+import { EST, type ProcessFact } from "./lifecycle.ts";
+import { change, op } from "./op_builders.ts";
+import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
+import type { PlannedOperation, ValidationIssue } from "./schema.ts";
+
+/** The fields a member-options change sets, as the topology names them. */
+export const MEMBER_OPTION_FIELDS = ["priority", "votes", "hidden"] as const;
+
+/** One member whose options change: as its set holds them now, and as asked. */
+export interface MemberOptionChange {
+  proc: ProcessSpec;
+  was: MemberOptions;
+  want: MemberOptions;
+}
+
+const optionsOf = (p: ProcessSpec): MemberOptions => ({
+  host: hostPort(p.host, p.port),
+  priority: p.priority,
+  votes: p.votes,
+  hidden: p.hidden,
+});
+
+/**
+ * For each member of `sets` (the asked topology's; arbiters have no such options), its options
+ * where they differ from what its set holds: the live value in `facts` where the set's
+ * configuration could be read, else the recorded member's (`recorded`, by process ID).
+ */
+export function memberOptionChanges(
+  sets: ReplicaSetSpec[],
+  recorded: ProcessSpec[],
+  facts: Record<string, ProcessFact>,
+): MemberOptionChange[] {
+  const before = new Map(recorded.map((p) => [p.id, p]));
+  return sets.flatMap((s) =>
+    s.members.flatMap((p) => {
+      const r = before.get(p.id);
+      if (!r || p.arbiterOnly) return [];
+      const f = facts[p.id];
+      const was: MemberOptions = {
+        ...optionsOf(r),
+        ...(f?.priority !== undefined ? { priority: f.priority } : {}),
+        ...(f?.votes !== undefined ? { votes: f.votes } : {}),
+        ...(f?.hidden !== undefined ? { hidden: f.hidden } : {}),
+      };
+      const want = optionsOf(p);
+      return MEMBER_OPTION_FIELDS.some((k) => was[k] !== want[k]) ? [{ proc: p, was, want }] : [];
+    })
+  );
+}
+
+/** "priority 1 → 3, hidden false → true". */
+export function describeOptionChange(c: Pick<MemberOptionChange, "was" | "want">): string {
+  return MEMBER_OPTION_FIELDS.filter((k) => c.was[k] !== c.want[k])
+    .map((k) => `${k} ${c.was[k]} → ${c.want[k]}`).join(", ");
+}
+
+/** "priority 5, votes 1": the changed fields' values, as the set holds them or as asked. */
+export function optionValues(c: Pick<MemberOptionChange, "was" | "want">, side: "was" | "want") {
+  return MEMBER_OPTION_FIELDS.filter((k) => c.was[k] !== c.want[k]).map((k) => `${k} ${c[side][k]}`)
+    .join(", ");
+}
+
+/**
+ * `reconfig-members-<set>`: the set's changed members given their options, one replSetReconfig
+ * each on its primary. `before` (param) keeps what they were, for a rollback to set back.
+ */
+export function reconfigMembersOp(
+  set: ReplicaSetSpec,
+  changes: MemberOptionChange[],
+  deps: string[],
+): PlannedOperation {
+  return op({
+    id: `reconfig-members-${set.name}`,
+    type: "reconfig_members",
+    description: `Set ${
+      changes.map((c) => `${c.want.host} ${describeOptionChange(c)}`).join("; ")
+    } in replica set ${set.name} (one replSetReconfig each)`,
+    target: {
+      type: "replica_set",
+      name: set.name,
+      host: set.members[0].host,
+      port: set.members[0].port,
+      params: {
+        options: JSON.stringify(changes.map((c) => c.want)),
+        before: JSON.stringify(changes.map((c) => c.was)),
+        members: JSON.stringify(set.members.map((m) => hostPort(m.host, m.port))),
+      },
+      timeout_ms: 120_000,
+    },
+    changes: changes.map((c) => ({
+      ...change("replica_set_member", `${set.name}/${c.want.host}`, "update", c.want),
+      before: c.was,
+    })),
+    depends_on: deps,
+    parallel: true,
+    estimated_ms: EST.election,
+  });
+}
+
+/**
+ * `recorded` with the priority, votes and hidden of `from`'s entries (config and mongod servers,
+ * matched by machine and port): what a reconfigure records. Everything else stays as recorded.
+ */
+export function withMemberOptions(recorded: Topology, from: Topology): Topology {
+  type Entry = Topology["mongod_servers"][number];
+  const swap = (list: Entry[], theirs: Entry[]): Entry[] => {
+    const by = new Map(theirs.map((e) => [`${hostKey(e.host)}:${e.port}`, e]));
+    return list.map((e) => {
+      const t = by.get(`${hostKey(e.host)}:${e.port}`);
+      if (!t) return e;
+      const out: Record<string, unknown> = { ...e };
+      for (const k of MEMBER_OPTION_FIELDS) {
+        if (t[k] === undefined) delete out[k];
+        else out[k] = t[k];
+      }
+      return out as Entry;
+    });
+  };
+  return {
+    ...recorded,
+    config_servers: swap(recorded.config_servers, from.config_servers),
+    mongod_servers: swap(recorded.mongod_servers, from.mongod_servers),
+  };
+}
+
+/**
+ * Adds to a deploy (repair) plan the `reconfig-members-<set>` operations that set back the
+ * member options `changes` found changed outside mup: in its initialize phase, after the set's
+ * initiation, and before its health check.
+ */
+export function addMemberOptionOps(
+  plan: { phases: { name: string; operations: PlannedOperation[] }[] },
+  sets: ReplicaSetSpec[],
+  changes: MemberOptionChange[],
+): void {
+  const init = plan.phases.find((p) => p.name === "initialize");
+  const verify = plan.phases.flatMap((p) => p.operations).find((o) => o.id === "verify-health");
+  if (!init || !verify) return;
+  for (const s of sets) {
+    const mine = changes.filter((c) => c.proc.replicaSet === s.name);
+    if (!mine.length) continue;
+    const deps = init.operations.filter((o) => o.target.name === s.name).map((o) => o.id);
+    const o = reconfigMembersOp(s, mine, deps);
+    init.operations.push(o);
+    verify.depends_on.push(o.id);
+  }
+}
+
+/** A repair's warning for each member whose options were changed outside mup. */
+export function driftWarnings(drift: MemberOptionChange[]): ValidationIssue[] {
+  return drift.map((c) => ({
+    code: "member_options_changed",
+    severity: "warning",
+    host: c.proc.host,
+    message: `${c.want.host} has ${optionValues(c, "was")} in ${c.proc.replicaSet}'s ` +
+      `configuration and ${optionValues(c, "want")} in the topology (changed outside mup): ` +
+      "the repair sets the topology's back (replSetReconfig)",
+  }));
+}

@@ -1,0 +1,80 @@
+/**
+ * Replica-set members' election options as their sets' configurations hold them now
+ * (replSetGetConfig), for the planners that compare them with the topology. Read-only.
+ */
+import type { MongoAccess } from "../mongo/client.ts";
+import type { ClusterMeta } from "../state/meta.ts";
+import { hostPort, machinePort } from "../topology/hosts.ts";
+import type { Topology } from "../topology/schema.ts";
+import type { ProcessFact } from "../plan/lifecycle.ts";
+import { listProcesses, listReplicaSets } from "../plan/processes.ts";
+import { type MemberOptionChange, memberOptionChanges } from "../plan/member_options.ts";
+
+/**
+ * Each set member's priority, votes and hidden flag as its set's configuration holds them now
+ * (replSetGetConfig of a running member, the primary first), into `facts`; left out where no
+ * member could say.
+ */
+export async function liveMemberOptions(
+  meta: ClusterMeta,
+  facts: Record<string, ProcessFact>,
+  access: MongoAccess,
+): Promise<void> {
+  const sets = new Map<string, ClusterMeta["processes"]>();
+  for (const p of meta.processes) {
+    if (p.replica_set) sets.set(p.replica_set, [...(sets.get(p.replica_set) ?? []), p]);
+  }
+  await Promise.all([...sets.values()].map(async (members) => {
+    const asked = members.filter((m) => facts[m.id]?.running)
+      .sort((a, b) =>
+        Number(facts[b.id].state === "PRIMARY") - Number(facts[a.id].state === "PRIMARY")
+      );
+    for (const m of asked) {
+      const r = await access.adminCommand(m.host, m.port, { replSetGetConfig: 1 }).catch(() =>
+        undefined
+      );
+      const cfg = (r?.config?.members ?? []) as {
+        host: string;
+        priority?: number;
+        votes?: number;
+        hidden?: boolean;
+      }[];
+      if (!cfg.length) continue;
+      const byMember = new Map(cfg.map((c) => [machinePort(c.host), c]));
+      for (const x of members) {
+        const c = byMember.get(machinePort(hostPort(x.host, x.port)));
+        if (c === undefined) continue;
+        // MongoDB's defaults for the fields a config leaves out.
+        facts[x.id] = {
+          ...facts[x.id],
+          priority: Number(c.priority ?? 1),
+          votes: Number(c.votes ?? 1),
+          hidden: c.hidden === true,
+        };
+      }
+      return;
+    }
+  }));
+}
+
+/**
+ * The members of `topology` (the recorded one, given again to a repair) whose priority, votes or
+ * hidden differ in their set's live configuration: changed outside mup. Every recorded process
+ * is taken to answer (a repair asks only then); a set no member of which answers has none.
+ */
+export async function memberDrift(
+  meta: ClusterMeta,
+  topology: Topology,
+  deployDir: string,
+  access: MongoAccess,
+): Promise<MemberOptionChange[]> {
+  const facts: Record<string, ProcessFact> = Object.fromEntries(
+    meta.processes.map((p) => [p.id, { running: true }]),
+  );
+  await liveMemberOptions(meta, facts, access);
+  return memberOptionChanges(
+    listReplicaSets(listProcesses(topology, deployDir)),
+    listProcesses(meta.topology, deployDir),
+    facts,
+  );
+}

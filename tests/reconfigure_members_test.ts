@@ -1,0 +1,195 @@
+/**
+ * `cluster reconfigure` of members' priority, votes and hidden: set by replSetReconfig on the
+ * running set (no restart), the primary stepped down when it loses its priority, the metadata
+ * recording it; options changed by hand outside mup seen and set back; checked through the real
+ * driver (replSetGetConfig, hello) on the simulated set.
+ */
+import assert from "node:assert/strict";
+import type { Document } from "mongodb";
+import {
+  deployArgs,
+  freePorts,
+  killAll,
+  replicaSetTopology,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { count, currentState, meta, processLogs, withClient } from "./apply_helpers.ts";
+import { display, killWhen, ok } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+/** The set's config as the member on `port` holds it. */
+async function config(home: string, port: number): Promise<Document> {
+  return await withClient(
+    `mongodb://localhost:${port}/?directConnection=true`,
+    async (c) => (await c.db("admin").command({ replSetGetConfig: 1 })).config,
+    { home, cluster: "rm" },
+  );
+}
+
+/** Each member's [priority, votes, hidden] in the config the member on `port` holds. */
+async function options(home: string, ports: number[]): Promise<unknown[][]> {
+  const members = (await config(home, ports[1])).members as Document[];
+  return ports.map((p) => {
+    const m = members.find((x) => x.host === `localhost:${p}`)!;
+    return [m.priority, m.votes, m.hidden];
+  });
+}
+
+/** The set's primary as the member on `port` reports it (hello). */
+async function primary(home: string, port: number): Promise<string | undefined> {
+  return await withClient(
+    `mongodb://localhost:${port}/?directConnection=true`,
+    async (c) => (await c.db("admin").command({ hello: 1 })).primary,
+    { home, cluster: "rm" },
+  );
+}
+
+Deno.test("cluster reconfigure sets members' priority and hidden by replSetReconfig without a restart, stepping the primary down first; a kill part way resumes; a change made by hand is seen and set back", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const mirror = await testMirror();
+    // ports[0] has priority 2: the primary.
+    const first = await writeTopology(home, "rm.yaml", replicaSetTopology(ports));
+    await ok(home, deployArgs("rm", first, mirror, ["--auto-approve"]));
+    assert.equal(await primary(home, ports[1]), `localhost:${ports[0]}`);
+
+    // The primary is to lose its priority, another member to outrank it, the third to be hidden.
+    const asked = replicaSetTopology(ports)
+      .replace(
+        `port: ${ports[0]}, replica_set: rs0, priority: 2`,
+        `port: ${ports[0]}, replica_set: rs0, priority: 0`,
+      )
+      .replace(
+        `port: ${ports[1]}, replica_set: rs0 }`,
+        `port: ${ports[1]}, replica_set: rs0, priority: 3 }`,
+      )
+      .replace(
+        `port: ${ports[2]}, replica_set: rs0 }`,
+        `port: ${ports[2]}, replica_set: rs0, hidden: true }`,
+      );
+    const next = await writeTopology(home, "rm2.yaml", asked);
+
+    // cluster deploy names the command that makes the change.
+    const refused = await ok(home, deployArgs("rm", next, mirror, ["--plan-only"]), 1);
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `localhost:${
+          ports[0]
+        }: priority 2 → 0: made on the running cluster by \`mup cluster reconfigure rm .*rm2\\.yaml\``,
+      ),
+    );
+
+    // The review says what changes, and nothing is restarted.
+    const args = ["cluster", "reconfigure", "rm", next, "--auto-approve"];
+    const review = await ok(home, ["cluster", "reconfigure", "rm", next, "--plan-only"]);
+    assert.match(review.stdout, new RegExp(`localhost:${ports[0]} priority 2 → 0`));
+    assert.match(
+      review.stdout,
+      new RegExp(`localhost:${ports[2]} priority 1 → 0, hidden false → true`),
+    );
+    assert.doesNotMatch(review.stdout, /Restart/);
+
+    // Killed once the set's reconfiguration runs, then resumed.
+    await killWhen(home, "rm", args, /^reconfig-members-rs0$/, "running");
+    const resumed = await ok(home, ["plan", "resume", "rm"]);
+    assert.match(resumed.stdout, /Record the new member options/);
+    assert.equal((await currentState(home, "rm")).status, "completed");
+    assert.deepEqual(await options(home, ports), [[0, 1, false], [3, 1, false], [0, 1, true]]);
+    assert.equal(await primary(home, ports[2]), `localhost:${ports[1]}`, "priority 3 leads");
+    // No member was restarted: each started once, by the deploy.
+    for (const [name, log] of await processLogs(home, "rm")) {
+      assert.equal(count(log, /"id":4615611/), 1, `${name} started once`);
+    }
+    const recorded = (await meta(home, "rm")).topology as { mongod_servers: Document[] };
+    assert.deepEqual(
+      recorded.mongod_servers.map((s) => [s.priority, s.hidden]),
+      [[0, undefined], [3, undefined], [undefined, true]],
+    );
+    assert.ok((await display(home, "rm")).healthy);
+    const same = await ok(home, args);
+    assert.match(
+      same.stdout,
+      /No changes\. Cluster rm already runs this runtime_config and these member options\./,
+    );
+
+    // A DBA raises ports[0]'s priority by hand: the recorded topology given again sets it back.
+    await withClient(`mongodb://localhost:${ports[1]}/?directConnection=true`, async (c) => {
+      const cfg = (await c.db("admin").command({ replSetGetConfig: 1 })).config;
+      delete cfg.term;
+      cfg.version += 1;
+      cfg.members.find((m: Document) => m.host === `localhost:${ports[0]}`).priority = 5;
+      await c.db("admin").command({ replSetReconfig: cfg });
+    }, { home, cluster: "rm" });
+    const back = await ok(home, ["cluster", "reconfigure", "rm", next, "--plan-only"]);
+    assert.match(back.stdout, new RegExp(`localhost:${ports[0]} priority 5 → 0`));
+    await ok(home, args);
+    assert.deepEqual(await options(home, ports), [[0, 1, false], [3, 1, false], [0, 1, true]]);
+    assert.equal(await primary(home, ports[2]), `localhost:${ports[1]}`);
+    assert.ok((await display(home, "rm")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a member's priority changed outside mup: plan diff shows it, a repair deploy sets it back", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const mirror = await testMirror();
+    const file = await writeTopology(home, "rm.yaml", replicaSetTopology(ports));
+    await ok(home, deployArgs("rm", file, mirror, ["--auto-approve"]));
+    const diff = ["plan", "diff", "rm", "--detailed-exitcode"];
+    assert.match((await ok(home, diff)).stdout, /No changes\. The cluster matches the topology\./);
+
+    // rs.reconfig by hand: the third member gets priority 4 and is hidden from no one.
+    await withClient(`mongodb://localhost:${ports[0]}/?directConnection=true`, async (c) => {
+      const cfg = (await c.db("admin").command({ replSetGetConfig: 1 })).config;
+      delete cfg.term;
+      cfg.version += 1;
+      cfg.members.find((m: Document) => m.host === `localhost:${ports[2]}`).priority = 4;
+      await c.db("admin").command({ replSetReconfig: cfg });
+    }, { home, cluster: "rm" });
+
+    const seen = await ok(home, diff, 2);
+    assert.match(
+      seen.stdout,
+      new RegExp(
+        `~ replica_set_member rs0/localhost:${
+          ports[2]
+        } {2}\\(priority 4 live; the topology has priority 1\\)`,
+      ),
+    );
+    assert.match(seen.stdout, /mup cluster deploy rm .*rm\.yaml --version 7\.0\.\d+` plans it/);
+    const json = JSON.parse((await ok(home, ["plan", "diff", "rm", "--json"])).stdout);
+    assert.equal(json.no_changes, false);
+    assert.deepEqual(json.drift, [{
+      member: `localhost:${ports[2]}`,
+      set: "rs0",
+      live: { priority: 4 },
+      topology: { priority: 1 },
+    }]);
+
+    // The repair deploy plans it, says why, and sets it back.
+    const plan = await ok(home, deployArgs("rm", file, mirror, ["--plan-only"]));
+    assert.match(
+      plan.stdout,
+      new RegExp(`localhost:${ports[2]} has priority 4 in rs0's configuration and priority 1`),
+    );
+    assert.match(plan.stdout, new RegExp(`Set localhost:${ports[2]} priority 4 → 1`));
+    await ok(home, deployArgs("rm", file, mirror, ["--auto-approve"]));
+    assert.deepEqual(await options(home, ports), [[2, 1, false], [1, 1, false], [1, 1, false]]);
+    assert.match((await ok(home, diff)).stdout, /No changes\. The cluster matches the topology\./);
+    assert.match(
+      (await ok(home, deployArgs("rm", file, mirror, ["--plan-only"]))).stdout,
+      /No changes\. The cluster matches the topology\./,
+    );
+  } finally {
+    await killAll(home);
+  }
+});
