@@ -10,6 +10,7 @@ import {
   deployArgs,
   freePorts,
   killAll,
+  mup,
   replicaSetTopology,
   tempHome,
   testMirror,
@@ -187,6 +188,69 @@ Deno.test("a member's priority changed outside mup: plan diff shows it, a repair
     assert.match((await ok(home, diff)).stdout, /No changes\. The cluster matches the topology\./);
     assert.match(
       (await ok(home, deployArgs("rm", file, mirror, ["--plan-only"]))).stdout,
+      /No changes\. The cluster matches the topology\./,
+    );
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a member removed from its set outside mup (rs.remove): a repair deploy adds it back, and it catches up", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const mirror = await testMirror();
+    const file = await writeTopology(home, "rm.yaml", replicaSetTopology(ports));
+    await ok(home, deployArgs("rm", file, mirror, ["--auto-approve"]));
+    const uri = `mongodb://localhost:${ports[0]},localhost:${ports[1]}/?replicaSet=rs0`;
+    await withClient(uri, async (c) => {
+      const cfg = (await c.db("admin").command({ replSetGetConfig: 1 })).config;
+      delete cfg.term;
+      cfg.version += 1;
+      cfg.members = cfg.members.filter((m: Document) => m.host !== `localhost:${ports[2]}`);
+      await c.db("admin").command({ replSetReconfig: cfg });
+      // Written while it is out: it must have them once back.
+      await c.db("app").collection("t").insertOne({ _id: 1 } as Document, {
+        writeConcern: { w: "majority" },
+      });
+    }, { home, cluster: "rm" });
+
+    const shown = await mup(["cluster", "display", "rm"], { home });
+    assert.match(
+      shown.stdout,
+      /removed by hand, `mup cluster deploy rm <its topology>` \(a repair\) adds them back/,
+    );
+    const seen = await ok(home, ["plan", "diff", "rm", "--detailed-exitcode"], 2);
+    assert.match(
+      seen.stdout,
+      new RegExp(
+        `\\+ replica_set_member rs0/localhost:${ports[2]} {2}\\(not in the set's configuration`,
+      ),
+    );
+    const plan = await ok(home, deployArgs("rm", file, mirror, ["--plan-only"]));
+    assert.match(
+      plan.stdout,
+      new RegExp(`localhost:${ports[2]} is not in rs0's configuration \\(removed outside mup\\)`),
+    );
+    assert.match(plan.stdout, new RegExp(`Add localhost:${ports[2]} to replica set rs0`));
+    await ok(home, deployArgs("rm", file, mirror, ["--auto-approve"]));
+    assert.deepEqual(
+      ((await config(home, ports[0])).members as Document[]).map((m) => m.host).sort(),
+      ports.map((p) => `localhost:${p}`).sort(),
+    );
+    assert.ok((await display(home, "rm")).healthy);
+    const back = await withClient(
+      `mongodb://localhost:${ports[2]}/?directConnection=true`,
+      (c) => c.db("app").collection("t").countDocuments({}, { readPreference: "secondary" }),
+      { home, cluster: "rm" },
+    );
+    assert.equal(back, 1);
+    assert.match(
+      (await ok(home, deployArgs("rm", file, mirror, ["--plan-only"]))).stdout,
+      /No changes\. The cluster matches the topology\./,
+    );
+    assert.match(
+      (await ok(home, ["plan", "diff", "rm", "--detailed-exitcode"])).stdout,
       /No changes\. The cluster matches the topology\./,
     );
   } finally {

@@ -13,7 +13,9 @@ import { interruption } from "../state/lock.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import * as path from "node:path";
 import { memberDrift } from "../probe/member_options.ts";
-import { MEMBER_OPTION_FIELDS, type MemberOptionChange } from "../plan/member_options.ts";
+import { MEMBER_OPTION_FIELDS } from "../plan/member_options.ts";
+import type { ProcessSpec } from "../plan/processes.ts";
+import { hostPort } from "../topology/hosts.ts";
 
 /** A topology by content: key order and absent keys do not count. */
 const same = (t: unknown) => canonical(JSON.parse(JSON.stringify(t)));
@@ -75,7 +77,8 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
           clusterAccess(meta.name, meta.topology, ctx.executors),
         )
         : undefined;
-      const memberId = (c: MemberOptionChange) => `${c.proc.replicaSet}/${c.want.host}`;
+      const memberId = (p: ProcessSpec) => `${p.replicaSet}/${hostPort(p.host, p.port)}`;
+      const drifted = drift && [...drift.options.map((c) => c.proc), ...drift.removed];
       const diff = planDiff(
         plan,
         meta,
@@ -90,15 +93,22 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
             ),
           }
           : undefined,
-        drift ? new Set(drift.map(memberId)) : undefined,
+        drifted ? new Set(drifted.map(memberId)) : undefined,
       );
       const planned = new Set(
         diff.changes.filter((c) => c.resource_type === "replica_set_member" && c.action !== "none")
           .map((c) => c.resource_id),
       );
-      const unplanned = (drift ?? []).filter((c) => !planned.has(memberId(c)));
-      if (unplanned.length) {
-        diff.drift = unplanned.map((c) => {
+      const unplanned = (p: ProcessSpec) => !planned.has(memberId(p));
+      const found = [
+        ...(drift?.removed ?? []).filter(unplanned).map((p) => ({
+          member: hostPort(p.host, p.port),
+          set: p.replicaSet!,
+          removed: true,
+          live: {},
+          topology: {},
+        })),
+        ...(drift?.options ?? []).filter((c) => unplanned(c.proc)).map((c) => {
           const keys = MEMBER_OPTION_FIELDS.filter((k) => c.was[k] !== c.want[k]);
           return {
             member: c.want.host,
@@ -106,8 +116,9 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
             live: Object.fromEntries(keys.map((k) => [k, c.was[k]])),
             topology: Object.fromEntries(keys.map((k) => [k, c.want[k]])),
           };
-        });
-      }
+        }),
+      ];
+      if (found.length) diff.drift = found;
       // An upgrade or a TLS switch changes what no live probe here compares (the FCV, the
       // release, the TLS mode): once applied, nothing of it is left to do either.
       // So does a scale-out or scale-in (members added or removed: what it planned to create or

@@ -101,7 +101,8 @@ export function membershipNotes(
           dropped.map((m) => `${m.host} (${m.replica_set})`).join(", ")
         }; \`mup cluster scale-in ${cluster} ${
           dropped.map((m) => `-N ${m.host}`).join(" ")
-        }\` finishes their removal`,
+        }\` finishes their removal; if they were removed by hand, \`mup cluster deploy ${cluster} ` +
+        "<its topology>` (a repair) adds them back instead",
       ]
       : []),
     ...(kept.length

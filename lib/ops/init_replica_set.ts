@@ -59,12 +59,17 @@ async function existingSet(
     }
   }));
   const plannedKeys = new Map(config.members.map((m) => [memberKey(m.host), m.host as string]));
+  // A repair adds members removed outside mup back after this (its add_members): param
+  // `added_later` (JSON list of host:port) names them, whose absence is then no conflict.
+  const later = new Set(
+    (JSON.parse(ctx.op.target.params.added_later ?? "[]") as string[]).map(memberKey),
+  );
   const found = answers.filter((a) => a !== undefined).map((a): ExistingSet => {
     const names: string[] = (a.status.members ?? []).map((m: Document) => String(m.name));
     const have = new Set(names.map(memberKey));
     return {
       ...a,
-      missing: [...plannedKeys].filter(([k]) => !have.has(k)).map(([, hp]) => hp),
+      missing: [...plannedKeys].filter(([k]) => !have.has(k) && !later.has(k)).map(([, hp]) => hp),
       extra: names.filter((n) => !plannedKeys.has(memberKey(n))),
     };
   });

@@ -16,7 +16,7 @@ import { MupError } from "../errors.ts";
 import { clusterAccess } from "../security/access.ts";
 import { probeProcesses } from "../probe/live.ts";
 import { memberDrift } from "../probe/member_options.ts";
-import { addMemberOptionOps, driftWarnings } from "./member_options.ts";
+import { addDriftOps, driftWarnings } from "./member_options.ts";
 import { SECRET, securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin, secretExists } from "../security/secrets.ts";
 import { unfinishedApply, unfinishedApplyWarning } from "../state/undeployed.ts";
@@ -284,7 +284,14 @@ export async function buildDeployPlan(
   const unwell = meta && access && down?.size === 0
     ? (await probeProcesses(access, meta.processes, new Map())).filter((s) => !s.healthy)
     : [];
-  for (const s of unwell) {
+  // …and a set's configuration: members' priority, votes or hidden changed outside mup
+  // (rs.reconfig) are set back as the topology gives them, members removed (rs.remove) added
+  // back.
+  const drift = meta && access && down?.size === 0
+    ? await memberDrift(meta, topology, deployDir, access)
+    : { options: [], removed: [] };
+  const removed = new Set(drift.removed.map((p) => `${hostKey(p.host)}:${p.port}`));
+  for (const s of unwell.filter((u) => !removed.has(`${hostKey(u.host)}:${u.port}`))) {
     validation.warnings.push({
       code: "not_healthy",
       severity: "warning",
@@ -293,11 +300,6 @@ export async function buildDeployPlan(
         "repair re-checks every operation, and its health check fails if this remains",
     });
   }
-  // …nor is a set's configuration: members' priority, votes or hidden changed outside mup
-  // (rs.reconfig) are set back as the topology gives them.
-  const drift = meta && access && down?.size === 0
-    ? await memberDrift(meta, topology, deployDir, access)
-    : [];
   validation.warnings.push(...driftWarnings(drift));
   // Hooks are not the cluster: a re-deploy records new ones (lifecycle commands run them).
   const hooksChanged = !!meta &&
@@ -359,9 +361,9 @@ export async function buildDeployPlan(
   markRepairFindings(plan, files, findings);
   markResync(plan, dataDirs.resync ?? new Map());
   if (meta) guardStarts(plan, procs);
-  addMemberOptionOps(plan, listReplicaSets(procs), drift);
+  addDriftOps(plan, listReplicaSets(procs), drift);
   const unchanged = meta?.status === "running" && down?.size === 0 && !findings.length &&
-    !hooksChanged && !unwell.length && !drift.length;
+    !hooksChanged && !unwell.length && !drift.options.length && !drift.removed.length;
   return unchanged ? { ...plan, phases: [] } : plan;
 }
 

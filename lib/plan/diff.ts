@@ -26,6 +26,8 @@ export interface PlanDiff {
   drift?: {
     member: string;
     set: string;
+    /** The set's configuration does not list the member (rs.remove); live and topology empty. */
+    removed?: boolean;
     live: Record<string, unknown>;
     topology: Record<string, unknown>;
   }[];
@@ -103,7 +105,7 @@ export function planDiff(
       const isProcess = c.resource_type === "process";
       const present = c.action === "restart"
         ? false
-        : c.resource_type === "replica_set_member" && c.action === "update" && drifted
+        : c.resource_type === "replica_set_member" && c.action !== "delete" && drifted
         ? !drifted.has(c.resource_id)
         : !deploy
         ? inPlace(raw) || (recordInPlace && isRecord(o, raw))
@@ -176,9 +178,11 @@ function driftLines(plan: Plan, d: PlanDiff): string[] {
     "",
     "Changed outside mup (this plan does not change it):",
     ...d.drift.map((x) =>
-      `  ~ replica_set_member ${x.set}/${x.member}  (${fields(x.live)} live; the topology has ${
-        fields(x.topology)
-      })`
+      x.removed
+        ? `  + replica_set_member ${x.set}/${x.member}  (not in the set's configuration live; ` +
+          "the topology has it)"
+        : `  ~ replica_set_member ${x.set}/${x.member}  (${fields(x.live)} live; the topology ` +
+          `has ${fields(x.topology)})`
     ),
     `A deploy of the topology sets it back: \`mup cluster deploy ${plan.cluster_name} ${
       plan.topology_file || "<topology>"

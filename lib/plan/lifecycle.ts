@@ -46,6 +46,8 @@ export interface ProcessFact {
   /** Its votes and hidden flag there, likewise (read with the priority). */
   votes?: number;
   hidden?: boolean;
+  /** Its set's configuration, as another member holds it, does not list it (rs.remove). */
+  removed?: boolean;
 }
 
 export interface LifecyclePlanInput {

@@ -8,6 +8,7 @@ import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
 import { EST, type ProcessFact } from "./lifecycle.ts";
 import { change, op } from "./op_builders.ts";
+import { addMembersOp } from "./scale_out.ts";
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { PlannedOperation, ValidationIssue } from "./schema.ts";
 
@@ -131,37 +132,69 @@ export function withMemberOptions(recorded: Topology, from: Topology): Topology 
   };
 }
 
+/** How a recorded cluster's sets differ live from a topology, outside mup. */
+export interface SetDrift {
+  /** Members whose priority, votes or hidden differ. */
+  options: MemberOptionChange[];
+  /** Members of the topology their set's configuration no longer lists (rs.remove). */
+  removed: ProcessSpec[];
+}
+
 /**
- * Adds to a deploy (repair) plan the `reconfig-members-<set>` operations that set back the
- * member options `changes` found changed outside mup: in its initialize phase, after the set's
- * initiation, and before its health check.
+ * Adds to a deploy (repair) plan what sets `drift` back, in its initialize phase after each
+ * set's initiation (and before the health check): `add-members-<set>` for the members removed
+ * (the initiation, told so by its `added_later` param, does not take their absence for another
+ * set), then `reconfig-members-<set>` for the options changed.
  */
-export function addMemberOptionOps(
+export function addDriftOps(
   plan: { phases: { name: string; operations: PlannedOperation[] }[] },
   sets: ReplicaSetSpec[],
-  changes: MemberOptionChange[],
+  drift: SetDrift,
 ): void {
   const init = plan.phases.find((p) => p.name === "initialize");
   const verify = plan.phases.flatMap((p) => p.operations).find((o) => o.id === "verify-health");
   if (!init || !verify) return;
   for (const s of sets) {
-    const mine = changes.filter((c) => c.proc.replicaSet === s.name);
-    if (!mine.length) continue;
-    const deps = init.operations.filter((o) => o.target.name === s.name).map((o) => o.id);
-    const o = reconfigMembersOp(s, mine, deps);
-    init.operations.push(o);
-    verify.depends_on.push(o.id);
+    const gone = drift.removed.filter((p) => p.replicaSet === s.name);
+    const mine = drift.options.filter((c) => c.proc.replicaSet === s.name);
+    const initOp = init.operations.find((o) =>
+      o.type === "init_replica_set" && o.target.name === s.name
+    );
+    if (!initOp || (!gone.length && !mine.length)) continue;
+    let deps = init.operations.filter((o) => o.target.name === s.name).map((o) => o.id);
+    if (gone.length) {
+      initOp.target.params.added_later = JSON.stringify(gone.map((p) => hostPort(p.host, p.port)));
+      const add = addMembersOp(s, gone, initOp, deps);
+      add.description += " (removed outside mup)";
+      init.operations.push(add);
+      verify.depends_on.push(add.id);
+      deps = [add.id];
+    }
+    if (mine.length) {
+      const o = reconfigMembersOp(s, mine, deps);
+      init.operations.push(o);
+      verify.depends_on.push(o.id);
+    }
   }
 }
 
-/** A repair's warning for each member whose options were changed outside mup. */
-export function driftWarnings(drift: MemberOptionChange[]): ValidationIssue[] {
-  return drift.map((c) => ({
-    code: "member_options_changed",
-    severity: "warning",
-    host: c.proc.host,
-    message: `${c.want.host} has ${optionValues(c, "was")} in ${c.proc.replicaSet}'s ` +
-      `configuration and ${optionValues(c, "want")} in the topology (changed outside mup): ` +
-      "the repair sets the topology's back (replSetReconfig)",
-  }));
+/** A repair's warning for each member removed, or whose options changed, outside mup. */
+export function driftWarnings(drift: SetDrift): ValidationIssue[] {
+  return [
+    ...drift.removed.map((p) => ({
+      code: "member_removed",
+      severity: "warning" as const,
+      host: p.host,
+      message: `${hostPort(p.host, p.port)} is not in ${p.replicaSet}'s configuration (removed ` +
+        "outside mup): the repair adds it back (replSetReconfig), and it catches up from the set",
+    })),
+    ...drift.options.map((c) => ({
+      code: "member_options_changed",
+      severity: "warning" as const,
+      host: c.proc.host,
+      message: `${c.want.host} has ${optionValues(c, "was")} in ${c.proc.replicaSet}'s ` +
+        `configuration and ${optionValues(c, "want")} in the topology (changed outside mup): ` +
+        "the repair sets the topology's back (replSetReconfig)",
+    })),
+  ];
 }

@@ -56,7 +56,7 @@ export function addedProcesses(meta: ClusterMeta, topology: Topology, deployDir:
  * `add-members-<set>`: the new members of an existing set added to its config, as the deploy
  * plan's replSetInitiate document describes them (priority, votes, hidden, arbiterOnly).
  */
-function addMembersOp(
+export function addMembersOp(
   set: { name: string; members: ProcessSpec[] },
   added: ProcessSpec[],
   init: PlannedOperation,

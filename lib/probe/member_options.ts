@@ -1,6 +1,6 @@
 /**
- * Replica-set members' election options as their sets' configurations hold them now
- * (replSetGetConfig), for the planners that compare them with the topology. Read-only.
+ * Replica-set members' election options, and membership, as their sets' configurations hold
+ * them now (replSetGetConfig), for the planners that compare them with the topology. Read-only.
  */
 import type { MongoAccess } from "../mongo/client.ts";
 import type { ClusterMeta } from "../state/meta.ts";
@@ -8,7 +8,7 @@ import { hostPort, machinePort } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
 import type { ProcessFact } from "../plan/lifecycle.ts";
 import { listProcesses, listReplicaSets } from "../plan/processes.ts";
-import { type MemberOptionChange, memberOptionChanges } from "../plan/member_options.ts";
+import { memberOptionChanges, type SetDrift } from "../plan/member_options.ts";
 
 /**
  * Each set member's priority, votes and hidden flag as its set's configuration holds them now
@@ -33,6 +33,8 @@ export async function liveMemberOptions(
       const r = await access.adminCommand(m.host, m.port, { replSetGetConfig: 1 }).catch(() =>
         undefined
       );
+      // A member removed from the set still holds a config, but no longer the set's.
+      if (facts[m.id].state !== "PRIMARY" && r?.config && !listsItself(r.config, m)) continue;
       const cfg = (r?.config?.members ?? []) as {
         host: string;
         priority?: number;
@@ -43,7 +45,10 @@ export async function liveMemberOptions(
       const byMember = new Map(cfg.map((c) => [machinePort(c.host), c]));
       for (const x of members) {
         const c = byMember.get(machinePort(hostPort(x.host, x.port)));
-        if (c === undefined) continue;
+        if (c === undefined) {
+          facts[x.id] = { ...facts[x.id], removed: true };
+          continue;
+        }
         // MongoDB's defaults for the fields a config leaves out.
         facts[x.id] = {
           ...facts[x.id],
@@ -57,24 +62,38 @@ export async function liveMemberOptions(
   }));
 }
 
+/** Whether a replSetGetConfig `config` lists the member `m` (by machine and port). */
+function listsItself(config: { members?: { host: string }[] }, m: { host: string; port: number }) {
+  const me = machinePort(hostPort(m.host, m.port));
+  return (config.members ?? []).some((c) => machinePort(c.host) === me);
+}
+
 /**
- * The members of `topology` (the recorded one, given again to a repair) whose priority, votes or
- * hidden differ in their set's live configuration: changed outside mup. Every recorded process
- * is taken to answer (a repair asks only then); a set no member of which answers has none.
+ * How the live sets of a recorded cluster differ from `topology` (the recorded one, given again
+ * to a repair): members' options, and members removed. Every recorded process is taken to
+ * answer (a repair asks only then); each set's configuration is read from its primary (hello
+ * first), else another member that lists itself; a set no member of which answers has none.
  */
 export async function memberDrift(
   meta: ClusterMeta,
   topology: Topology,
   deployDir: string,
   access: MongoAccess,
-): Promise<MemberOptionChange[]> {
+): Promise<SetDrift> {
   const facts: Record<string, ProcessFact> = Object.fromEntries(
-    meta.processes.map((p) => [p.id, { running: true }]),
+    await Promise.all(meta.processes.map(async (p) => {
+      const h = p.replica_set ? await access.hello(p.host, p.port) : undefined;
+      return [p.id, { running: true, ...(h?.isWritablePrimary ? { state: "PRIMARY" } : {}) }];
+    })),
   );
   await liveMemberOptions(meta, facts, access);
-  return memberOptionChanges(
-    listReplicaSets(listProcesses(topology, deployDir)),
-    listProcesses(meta.topology, deployDir),
-    facts,
-  );
+  const procs = listProcesses(topology, deployDir);
+  return {
+    options: memberOptionChanges(
+      listReplicaSets(procs),
+      listProcesses(meta.topology, deployDir),
+      facts,
+    ),
+    removed: procs.filter((p) => facts[p.id]?.removed),
+  };
 }
