@@ -214,6 +214,10 @@ Deno.test("cluster reconfigure: a saved plan applies later; a member that refuse
     // A repair from the metadata would not restart what runs the new files: refused.
     const repair = await ok(home, deployArgs("rc", next, mirror, ["--plan-only"]), 1);
     assert.match(repair.stderr, /has an unfinished reconfigure/);
+    // So is a start of the member on the file the metadata does not describe: the hint names
+    // the reconfigure with its file, ready to paste.
+    const start = await ok(home, ["cluster", "start", "rc", "--plan-only"], 1);
+    assert.match(start.stdout + start.stderr, /`mup cluster reconfigure rc \S*rc4\.yaml`/);
     // Reconfigured again (the fault gone): every member planned, the down one started first.
     const again = await ok(home, ["cluster", "reconfigure", "rc", third, "--auto-approve"]);
     assert.match(again.stdout, new RegExp(`Started mongod localhost:${ports[1]}`));

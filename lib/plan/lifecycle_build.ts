@@ -25,6 +25,7 @@ import { firstFew } from "../util/format.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { PlanStore } from "./store.ts";
 import { liveMemberOptions } from "../probe/member_options.ts";
+import { shellQuote } from "../executor/shell_quote.ts";
 import { dataDirsUsed, unfinishedApply, unfinishedApplyWarning } from "../state/undeployed.ts";
 import { secretPath } from "../security/secrets.ts";
 import { SECRET } from "../security/settings.ts";
@@ -194,8 +195,12 @@ async function checkStarts(
   // A reconfigure that did not finish wrote configurations the metadata does not describe; a
   // repair over it is refused (deploy.ts): writing them again is a reconfigure's.
   const cutOff = await unfinishedApply(req.store.clusterDir(req.meta.name));
+  // Named with the file it was planned from, when its plan says (so the hint can be pasted).
+  const cutFile = cutOff?.state.operation === "reconfigure"
+    ? (await req.store.load(cutOff.state.plan_path).catch(() => undefined))?.plan.topology_file
+    : undefined;
   const repair = cutOff?.state.operation === "reconfigure"
-    ? `mup cluster reconfigure ${req.meta.name} <topology>`
+    ? `mup cluster reconfigure ${req.meta.name} ${cutFile ? shellQuote(cutFile) : "<topology>"}`
     : repairCommand(req.meta);
   guardStops(plan, files, repair);
   const written = new Set(
