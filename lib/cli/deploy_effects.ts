@@ -6,6 +6,7 @@ import { archiveCached, type Plan, type PlannedOperation } from "../plan/schema.
 import { hostPort } from "../topology/hosts.ts";
 import { plural, portRanges } from "../util/format.ts";
 import { describeLifecycleEffects } from "./lifecycle_effects.ts";
+import { archiveSize } from "../render/groups.ts";
 
 /** The specification's "This will:" block. */
 export function describeEffects(plan: Plan): string {
@@ -24,9 +25,12 @@ export function describeEffects(plan: Plan): string {
     }`,
     `  • Use ports ${portRanges(r.ports_used)}`,
     `  • Create directories at ${plan.deploy_dir}/`,
-    cached
-      ? `  • Use the cached MongoDB ${plan.version} binaries`
-      : `  • Download ${r.download_size_mb}MB of binaries`,
+    cached ? `  • Use the cached MongoDB ${plan.version} binaries` : `  • Download ${
+      archiveSize(
+        plan.phases.flatMap((ph) => ph.operations).filter((o) => o.type === "download_binary"),
+        plan,
+      )
+    } of binaries`,
     ...hooksLine(plan),
   ].join("\n");
 }
