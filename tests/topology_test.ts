@@ -181,6 +181,30 @@ Deno.test("an even number of voting members is a warning, not an error", async (
   assert.equal(even?.hint, "add another voting member");
 });
 
+Deno.test("a replica set of one voting member is a warning (no failover), naming the fix", async () => {
+  const t = await parseTopology(
+    "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs }\n" +
+      "  - { host: localhost, port: 2, replica_set: rs, votes: 0, priority: 0 }\n",
+    "t.yaml",
+  );
+  assert.deepEqual(t.warnings.map((w) => w.code), ["single_voter"]);
+  assert.match(t.warnings[0].message, /replica set "rs" has one voting member: it has no failover/);
+  assert.match(t.warnings[0].hint ?? "", /three voting members \(`mup cluster scale-out`/);
+  // Three voters, or a standalone, have none.
+  const ok3 = await parseTopology(
+    "mongod_servers:\n" +
+      [1, 2, 3].map((p) => `  - { host: localhost, port: ${p}, replica_set: rs }`).join("\n") +
+      "\n",
+    "t.yaml",
+  );
+  assert.deepEqual(ok3.warnings, []);
+  const alone = await parseTopology(
+    "mongod_servers:\n  - { host: localhost, port: 1 }\n",
+    "t.yaml",
+  );
+  assert.deepEqual(alone.warnings, []);
+});
+
 Deno.test("hidden member with non-zero priority", async () => {
   await expectError(
     "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs }\n  - { host: localhost, port: 2, replica_set: rs }\n  - { host: localhost, port: 3, replica_set: rs, hidden: true, priority: 1 }\n",

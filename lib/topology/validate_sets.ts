@@ -160,6 +160,16 @@ export function setIssues(t: Topology, claims: TopologyNode[]): Issue[] {
         `replica set "${name}" has ${voting.length} voting members; MongoDB allows at most ${MAX_VOTING}`,
         "set votes: 0 and priority: 0 on the extra members",
       );
+    } else if (voting.length === 1) {
+      warn(
+        "single_voter",
+        [first.section, first.i, "replica_set"],
+        `replica set "${name}" has one voting member: it has no failover (while that member is ` +
+          "down or restarting the set has no primary, and a rolling restart cannot keep it " +
+          "writable)",
+        "fine for development; for failover give it three voting members (`mup cluster " +
+          "scale-out` adds them to a running cluster)",
+      );
     } else if (voting.length % 2 === 0) {
       warn(
         "even_voters",
