@@ -341,6 +341,11 @@ Deno.test("a saved upgrade plan applied after the FCV was set down stops before 
       r.stdout + r.stderr,
       /is at feature compatibility version 5\.0, which mongod 7\.0 does not start on/,
     );
+    // The failure says there is no way back in mup, only forward.
+    assert.match(
+      r.stdout,
+      /An upgrade is not rolled back: members it restarted run 7\.0\.\d+ now, and going back to the old release is a downgrade, which mup cannot do yet/,
+    );
     assert.deepEqual((await reported(home, "one", [port])).map((p) => p.version.slice(0, 4)), [
       "6.0.",
     ]);

@@ -273,6 +273,14 @@ export class PlainRenderer {
       return;
     }
     this.write(`\nTo resume: mup plan resume ${plan.cluster_name}`);
+    if (plan.operation === "upgrade" && e.status !== "paused") {
+      // The way back is asked for first after a failed upgrade: say there is none in mup.
+      this.write(
+        `An upgrade is not rolled back: members it restarted run ${plan.version} now, and ` +
+          "going back to the old release is a downgrade, which mup cannot do yet (the old " +
+          "binaries stay installed). Fix the cause and resume.",
+      );
+    }
     if (e.error?.startsWith("hook ") && e.status !== "paused") {
       // A resume runs the plan's hooks as recorded: a hook that always fails needs a new plan.
       this.write(
