@@ -243,8 +243,22 @@ Deno.test("sharded 6.0 → 7.0, cut off and planned again: balancer stopped firs
     await ok(home, ["cluster", "restart", "sh", "-R", "mongos", "--auto-approve", "--no-hooks"]);
     assert.match(
       (await ok(home, ["cluster", "display", "sh"])).stdout,
-      /Balancer: off \(stopped by the upgrade of apply \S+: the next `mup cluster upgrade` starts/,
+      /Balancer: off \(stopped by the upgrade of apply \S+: the next upgrade starts it again; without one, `mup cluster upgrade sh --version 6\.0\.\d+`, the release it runs, starts only the balancer\)/,
     );
+    // The upgrade to the release it runs, as display says, starts only the balancer.
+    const same = String((await meta(home, "sh")).version);
+    const only = await ok(home, [...up(same), "--auto-approve", "--json", "--no-hooks"]);
+    const ran = only.stdout.split("\n").flatMap((l) => {
+      try {
+        const e = JSON.parse(l);
+        return e.event === "op_done" ? [String(e.id)] : [];
+      } catch {
+        return [];
+      }
+    });
+    assert.ok(ran.includes("start-balancer"), ran.join(", "));
+    assert.ok(!ran.some((id) => id.startsWith("stop-")), ran.join(", "));
+    assert.match((await ok(home, ["cluster", "display", "sh"])).stdout, /Balancer: on\n/);
     const r = await ok(home, [...up("7.0", "--set-fcv"), "--auto-approve", "--json", "--no-hooks"]);
     const order = r.stdout.split("\n").flatMap((l) => {
       try {

@@ -386,7 +386,8 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
               ? ` (stopped by the upgrade of apply ${by.state_id}: ${
                 // Only while that upgrade is the apply a resume continues (not superseded).
                 unfinished?.state_id === by.state_id ? `\`mup plan resume ${name}\` or ` : ""}` +
-                "the next `mup cluster upgrade` starts it again)"
+                `the next upgrade starts it again; without one, \`mup cluster upgrade ${name} ` +
+                `--version ${meta.version}\`, the release it runs, starts only the balancer)`
               : ""
           }`,
         );
