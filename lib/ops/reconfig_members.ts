@@ -125,8 +125,8 @@ export const reconfigMembers: Operation = {
       if (next.want.priority === 0 && machinePort(next.want.host) === machinePort(found.at)) {
         // The primary refuses a config that makes it unelectable (NodeNotElectable, 104): it
         // steps down first (waiting up to 10 s for a secondary to catch up, as rs.stepDown
-        // does), and the next round asks the new primary.
-        // A closed connection is the step-down itself (MongoDB drops its clients).
+        // does), and the next round asks the new primary. A closed connection is the
+        // step-down itself (MongoDB drops its clients).
         const refused = await mongo(ctx).adminCommand(h, p, {
           replSetStepDown: 60,
           secondaryCatchUpPeriodSecs: 10,
@@ -161,8 +161,8 @@ export const reconfigMembers: Operation = {
         done.push(describeChange(next));
       } catch (e) {
         const code = (e as { code?: unknown }).code;
-        // An election (the primary that lost its priority steps down), a lost connection (that
-        // may have reconfigured), a reconfig not yet committed: the next round reads again.
+        // An election, a lost connection (that may have reconfigured), a reconfig not yet
+        // committed: the next round reads the config again.
         const version = async () => Number((await primaryConfig(ctx))?.config.version);
         if (
           await retryReconfig(code, Number(found.config.version), version, deadline, ctx.signal)

@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { pendingChanges } from "./reconfig_members.ts";
+
+const config = {
+  _id: "rs0",
+  members: [
+    { _id: 0, host: "a:1", priority: 2, votes: 1, hidden: false },
+    { _id: 1, host: "b:1", priority: 1, votes: 1, hidden: false },
+    { _id: 2, host: "c:1" }, // fields left out: MongoDB's defaults (1, 1, false)
+  ],
+};
+
+Deno.test("pendingChanges: members that gain go first, the primary that loses last; members already as wanted are left out", () => {
+  const order = pendingChanges(
+    [
+      { host: "a:1", priority: 0, votes: 1, hidden: false }, // the primary, losing
+      { host: "c:1", priority: 0, votes: 1, hidden: true }, // losing
+      { host: "b:1", priority: 3, votes: 1, hidden: false }, // gaining
+    ],
+    config,
+    "a:1",
+  );
+  assert.deepEqual(order.map((c) => c.want.host), ["b:1", "c:1", "a:1"]);
+  assert.deepEqual(order.map((c) => c.index), [1, 2, 0]);
+  assert.deepEqual(order[1].was, { priority: 1, votes: 1, hidden: false });
+  // A member whose config leaves the fields out has the defaults: as wanted, nothing to do.
+  assert.deepEqual(
+    pendingChanges([{ host: "c:1", priority: 1, votes: 1, hidden: false }], config, "a:1"),
+    [],
+  );
+});
+
+Deno.test("pendingChanges: a member the config does not list is an error naming it", () => {
+  assert.throws(
+    () => pendingChanges([{ host: "d:1", priority: 1, votes: 1, hidden: false }], config, "a:1"),
+    /d:1 is not in the config of replica set rs0 \(removed outside mup\?\)/,
+  );
+});
