@@ -57,6 +57,9 @@ Deno.test("scale-in plan of a shard member: removed through its set, stopped, th
   const verify = allOperations(plan).find((o) => o.type === "verify_health")!;
   assert.ok(!verify.target.params.processes.includes("27023"));
   assert.equal(plan.topology.mongod_servers.length, 5);
+  // …and counts the processes that stay (the plan's review shows them as its resources).
+  assert.equal(plan.resources.total_processes, 9);
+  assert.ok(!plan.resources.ports_used.includes(27023));
   // A valid plan document: schema, hash, graph, paths inside the cluster's own.
   const storeRoot = path.dirname(path.dirname(CLUSTER_DIR));
   assert.deepEqual(

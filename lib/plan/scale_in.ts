@@ -342,6 +342,7 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
       }; no member runs on it after the scale-in, and \`cluster display\` lists it`,
     });
   }
-  const plan = lifecyclePlan(input, "scale-in", phases, { errors, warnings });
+  // The plan describes the cluster it leaves: its resources are the smaller topology's.
+  const plan = lifecyclePlan(smaller, "scale-in", phases, { errors, warnings });
   return { ...plan, topology: input.topology, topology_file: input.topologyFile };
 }
