@@ -8,6 +8,7 @@ import * as path from "node:path";
 import {
   deployArgs,
   freePorts,
+  mup,
   portFree,
   replicaSetTopology,
   tempHome,
@@ -58,6 +59,18 @@ Deno.test("an unfinished scale-out: stop is refused (resume or rollback named), 
     "completed",
   );
   assert.equal((await livePids(home, "sf")).length, 4, "the new member runs");
+  // display names the process the metadata does not list yet (text and JSON).
+  const text = await mup(["cluster", "display", "sf"], { home });
+  assert.match(
+    text.stdout,
+    new RegExp(
+      `completes it\\. It started localhost:${
+        ports[3]
+      } \\(answers\\), which the metadata does not list`,
+    ),
+  );
+  const doc = JSON.parse((await mup(["cluster", "display", "sf", "--json"], { home })).stdout);
+  assert.deepEqual(doc.unfinished_apply.started, [{ id: `localhost:${ports[3]}`, answers: true }]);
   const stop = await ok(home, ["cluster", "stop", "sf", "--auto-approve"], 1);
   assert.match(stop.stderr, /scale-out \(apply .*\) interrupted part way/);
   assert.match(

@@ -31,6 +31,7 @@ import { describeHolder } from "../preflight/ports.ts";
 import { runningPid } from "../ops/process.ts";
 import { securityOf } from "../security/settings.ts";
 import { mixedVersions, readBalancer, readFcv, versionLine } from "./display_release.ts";
+import { balancerLine, startedByUnfinished, startedNote } from "./display_notes.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { isClusterName, requireMeta } from "./cluster_show.ts";
 import { configureSsh, type SshCliOptions, sshCommandOptions } from "./ssh_options.ts";
@@ -268,8 +269,16 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
     const left = applying || firstDeploy
       ? undefined
       : await unfinishedApply(ctx.store.clusterDir(name));
+    const started = left && left.outcome !== "running"
+      ? await startedByUnfinished(ctx.store, left.state, meta, access, timeout)
+      : [];
     const unfinished = left && left.outcome !== "running"
-      ? { state_id: left.state.state_id, operation: left.state.operation, status: left.outcome }
+      ? {
+        state_id: left.state.state_id,
+        operation: left.state.operation,
+        status: left.outcome,
+        ...(started.length ? { started } : {}),
+      }
       : undefined;
     // Members down because the last apply, a stop, stopped them: on purpose, not a failure.
     const stop = applying || firstDeploy || unfinished
@@ -348,7 +357,9 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       } else if (unfinished) {
         print(
           `Note: the last apply (${unfinished.operation}, ${unfinished.state_id}) is ` +
-            `${unfinished.status}, not finished; \`mup plan resume ${name}\` completes it.\n`,
+            `${unfinished.status}, not finished; \`mup plan resume ${name}\` completes it.${
+              startedNote(started)
+            }\n`,
         );
       }
       if (stop && stopped.length) {
@@ -379,18 +390,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
               listed?.error ? `no mongos can list them: ${listed.error}` : "no mongos answers"
             })`,
         );
-        const by = meta.balancer_stopped_by;
-        print(
-          `Balancer: ${balancer === "off" ? "off" : balancer ? "on" : "unknown"}${
-            by && balancer === "off"
-              ? ` (stopped by the upgrade of apply ${by.state_id}: ${
-                // Only while that upgrade is the apply a resume continues (not superseded).
-                unfinished?.state_id === by.state_id ? `\`mup plan resume ${name}\` or ` : ""}` +
-                `the next upgrade starts it again; without one, \`mup cluster upgrade ${name} ` +
-                `--version ${meta.version}\`, the release it runs, starts only the balancer)`
-              : ""
-          }`,
-        );
+        print(balancerLine(name, meta, balancer, unfinished?.state_id));
       }
       for (const line of membershipNotes(name, extra, dropped, kept)) print(line);
     }
