@@ -95,6 +95,10 @@ Deno.test("cluster reconfigure sets members' priority and hidden by replSetRecon
       new RegExp(`localhost:${ports[2]} priority 1 → 0, hidden false → true`),
     );
     assert.doesNotMatch(review.stdout, /Restart/);
+    assert.match(
+      review.stdout,
+      new RegExp(`localhost:${ports[0]}, the primary of rs0, gets priority 0: it is stepped down`),
+    );
 
     // Killed once the set's reconfiguration runs, then resumed.
     await killWhen(home, "rm", args, /^reconfig-members-rs0$/, "running");
@@ -118,6 +122,9 @@ Deno.test("cluster reconfigure sets members' priority and hidden by replSetRecon
       same.stdout,
       /No changes\. Cluster rm already runs this runtime_config and these member options\./,
     );
+    // Applied, the plan has nothing left to do.
+    const done = await ok(home, ["plan", "diff", "rm", "--detailed-exitcode"]);
+    assert.match(done.stdout, /\(reconfigure\) was applied .*nothing of it is left to do/);
 
     // A DBA raises ports[0]'s priority by hand: the recorded topology given again sets it back.
     await withClient(`mongodb://localhost:${ports[1]}/?directConnection=true`, async (c) => {
@@ -253,6 +260,46 @@ Deno.test("a member removed from its set outside mup (rs.remove): a repair deplo
       (await ok(home, ["plan", "diff", "rm", "--detailed-exitcode"])).stdout,
       /No changes\. The cluster matches the topology\./,
     );
+
+    // Removed again, after a reconfigure was planned: a new reconfigure is refused, naming the
+    // repair; the saved one fails its health check on it (recording nothing), and the repair is
+    // not refused over that failure: it adds the member back and the recorded priority too.
+    const raised = await writeTopology(
+      home,
+      "rm3.yaml",
+      replicaSetTopology(ports).replace(
+        `port: ${ports[1]}, replica_set: rs0 }`,
+        `port: ${ports[1]}, replica_set: rs0, priority: 3 }`,
+      ),
+    );
+    const saved = JSON.parse(
+      (await ok(home, ["cluster", "reconfigure", "rm", raised, "--plan-only", "--json"])).stdout,
+    );
+    await withClient(uri, async (c) => {
+      const cfg = (await c.db("admin").command({ replSetGetConfig: 1 })).config;
+      delete cfg.term;
+      cfg.version += 1;
+      cfg.members = cfg.members.filter((m: Document) => m.host !== `localhost:${ports[2]}`);
+      await c.db("admin").command({ replSetReconfig: cfg });
+    }, { home, cluster: "rm" });
+    const refused = await ok(home, ["cluster", "reconfigure", "rm", raised, "--plan-only"], 1);
+    assert.match(
+      refused.stdout + refused.stderr,
+      new RegExp(
+        `localhost:${
+          ports[2]
+        } is not in rs0's configuration \\(removed outside mup\\): the repair adds it back first: \`mup cluster deploy rm `,
+      ),
+    );
+    const failed = await ok(home, ["plan", "apply", saved.plan_id, "--auto-approve"], 1);
+    assert.match(
+      failed.stdout,
+      new RegExp(
+        `✗ Verify cluster health.*\\n.*localhost:${ports[2]} is not a member of replica set rs0`,
+      ),
+    );
+    await ok(home, deployArgs("rm", file, mirror, ["--auto-approve"]));
+    assert.deepEqual(await options(home, ports), [[2, 1, false], [1, 1, false], [1, 1, false]]);
   } finally {
     await killAll(home);
   }

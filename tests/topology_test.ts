@@ -184,9 +184,10 @@ Deno.test("an even number of voting members is a warning, not an error", async (
 Deno.test("a replica set of one voting member is a warning (no failover), naming the fix", async () => {
   const t = await parseTopology(
     "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs }\n" +
-      "  - { host: localhost, port: 2, replica_set: rs, votes: 0, priority: 0 }\n",
+      "  - { host: localhost, port: 2, replica_set: rs, votes: 0 }\n",
     "t.yaml",
   );
+  // votes: 0 without a priority is priority 0, as hidden: true is (no error).
   assert.deepEqual(t.warnings.map((w) => w.code), ["single_voter"]);
   assert.match(t.warnings[0].message, /replica set "rs" has one voting member: it has no failover/);
   assert.match(t.warnings[0].hint ?? "", /three voting members \(`mup cluster scale-out`/);
@@ -203,6 +204,15 @@ Deno.test("a replica set of one voting member is a warning (no failover), naming
     "t.yaml",
   );
   assert.deepEqual(alone.warnings, []);
+});
+
+Deno.test("a non-voting member with a priority above 0 is an error naming it", async () => {
+  await expectError(
+    "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs }\n  - { host: localhost, port: 2, replica_set: rs }\n  - { host: localhost, port: 3, replica_set: rs, votes: 0, priority: 1 }\n",
+    "nonvoting_priority",
+    4,
+    /a non-voting member must have priority 0, not 1/,
+  );
 });
 
 Deno.test("hidden member with non-zero priority", async () => {

@@ -69,7 +69,8 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
       const cut = inFlight ? await interruption(ctx.store.clusterDir(cluster), newest) : undefined;
       // Members' options changed outside mup, where every process answers: a deploy plan's
       // topology says what they should be (what the plan itself changes is listed as its own).
-      const drift = plan.operation === "deploy" && meta && down?.size === 0 && !inFlight
+      const asksSets = plan.operation === "deploy" || plan.operation === "reconfigure";
+      const drift = asksSets && meta && down?.size === 0 && !inFlight
         ? await memberDrift(
           meta,
           plan.topology,
@@ -93,13 +94,16 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
             ),
           }
           : undefined,
-        drifted ? new Set(drifted.map(memberId)) : undefined,
+        { drifted: drifted && new Set(drifted.map(memberId)), applied: !!applied },
       );
       const planned = new Set(
         diff.changes.filter((c) => c.resource_type === "replica_set_member" && c.action !== "none")
           .map((c) => c.resource_id),
       );
-      const unplanned = (p: ProcessSpec) => !planned.has(memberId(p));
+      // What the plan does not change is listed for a deploy plan, whose topology is the
+      // cluster's (a reconfigure's is only what it changes to).
+      const unplanned = (p: ProcessSpec) =>
+        plan.operation === "deploy" && !planned.has(memberId(p));
       const found = [
         ...(drift?.removed ?? []).filter(unplanned).map((p) => ({
           member: hostPort(p.host, p.port),
@@ -122,11 +126,12 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
       // An upgrade or a TLS switch changes what no live probe here compares (the FCV, the
       // release, the TLS mode): once applied, nothing of it is left to do either.
       // So does a scale-out or scale-in (members added or removed: what it planned to create or
-      // remove is the recorded cluster now). A deploy applied before the topology changed (a
+      // remove is the recorded cluster now), and a reconfigure (its files and member options). A deploy applied before the topology changed (a
       // scale-out since) describes a cluster that is no more: planned again, not compared.
       const action = diff.changes.some((c) => c.action === "restart") ||
         plan.operation === "upgrade" || plan.operation.startsWith("tls-") ||
-        plan.operation === "scale-out" || plan.operation === "scale-in";
+        plan.operation === "scale-out" || plan.operation === "scale-in" ||
+        plan.operation === "reconfigure";
       const reshaped = plan.operation === "deploy" && !!meta &&
         meta.last_plan_id !== plan.plan_id &&
         same(meta.topology) !== same(plan.topology);

@@ -30,6 +30,7 @@ import { recordedConfigs } from "../plan/start_files.ts";
 import { sha256Hex } from "../util/hash.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
+import { allOperations } from "../plan/schema.ts";
 
 /** Adds `reconfigure` to the `cluster` command. */
 export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
@@ -115,7 +116,7 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
       noChanges: `Cluster ${name} already runs this runtime_config and these member options.`,
       hooks: opts.hooks === false ? [] : recordedHooks(meta, clusterDir),
       build: async () => {
-        const plan = await buildLifecyclePlan(
+        const built = await buildLifecyclePlan(
           (input) =>
             planReconfigure({
               ...input,
@@ -125,7 +126,16 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
             }),
           { meta, store: ctx.store, executors: ctx.executors, dryRun: opts.dryRun },
         );
-        return opts.hooks === false ? withoutHooks(plan) : plan;
+        // What the topology's own checks warn of (one voter, an even number of them…), as a
+        // deploy's review shows it.
+        if (allOperations(built).length) {
+          built.validation.warnings.push(...loaded.warnings.map((w) => ({
+            code: w.code,
+            severity: "warning" as const,
+            message: `${w.location.path}: ${w.message}`,
+          })));
+        }
+        return opts.hooks === false ? withoutHooks(built) : built;
       },
       header: (plan) => [
         `Planning reconfiguration of cluster: ${name}`,

@@ -9,6 +9,7 @@ import { initiatedSets } from "../preflight/initiated_sets.ts";
 import { planDeploy } from "./planner.ts";
 import { canonical, clusterDifferences, recordedPorts, renderDifference } from "./redeploy.ts";
 import { hostKey } from "../topology/hosts.ts";
+import { shellQuote } from "../executor/shell_quote.ts";
 import { nodeClaims, rootClaims } from "../topology/layout.ts";
 import { isLocalHost } from "../topology/schema.ts";
 import { clashes, clusterClaims, otherClusters, strayClaims } from "../preflight/clusters.ts";
@@ -30,7 +31,13 @@ import { checkDataDirsFree, heldDataDirs } from "../preflight/data_held.ts";
 import { listProcesses, listReplicaSets } from "./processes.ts";
 import { guardStarts, markRepairFindings, markResync, repairFiles } from "./repair_files.ts";
 import { estimateResources } from "./resources.ts";
-import type { CheckResult, Plan, ValidationIssue, Variant } from "./schema.ts";
+import {
+  allOperations,
+  type CheckResult,
+  type Plan,
+  type ValidationIssue,
+  type Variant,
+} from "./schema.ts";
 import { measuredDurations } from "../preflight/measured.ts";
 import type { PlanStore } from "./store.ts";
 import { findRepairFiles } from "../preflight/repair_files.ts";
@@ -94,15 +101,27 @@ export async function buildDeployPlan(
   // A reconfigure cut off part way left configuration files and processes the metadata does
   // not describe: a repair from the metadata would write the old files back and restart nothing.
   const cutOff = meta ? await unfinishedApply(clusterDir) : undefined;
-  if (cutOff?.state.operation === "reconfigure") {
+  // One that wrote no configuration file (it changed members' options only, or stopped before)
+  // left nothing a repair would miss.
+  const cutPlan = cutOff?.state.operation === "reconfigure"
+    ? (await req.store.load(cutOff.state.plan_path).catch(() => undefined))?.plan
+    : undefined;
+  const wroteFiles = !cutPlan ||
+    allOperations(cutPlan).some((o) =>
+      (o.type === "generate_config" || o.type === "upload_file") &&
+      (cutOff!.state.operation_states[o.id]?.executions ?? 0) > 0
+    );
+  if (cutOff?.state.operation === "reconfigure" && wroteFiles) {
     throw new MupError(
       `cluster ${req.cluster} has an unfinished reconfigure (apply ${cutOff.state.state_id}, ` +
         `${cutOff.outcome}): its processes may run configurations the metadata does not ` +
         "record, which a repair would not restart",
       {
         hint: `\`mup plan resume ${req.cluster}\` completes it; or \`mup cluster reconfigure ` +
-          `${req.cluster} <topology>\` replaces it (every configuration written again, what is ` +
-          "down started, the rest restarted)",
+          `${req.cluster} ${
+            cutPlan?.topology_file ? shellQuote(cutPlan.topology_file) : "<topology>"
+          }\` replaces it (every configuration written again, what is down started, the rest ` +
+          "restarted)",
       },
     );
   }

@@ -48,12 +48,18 @@ export function planDiff(
   meta: ClusterMeta | undefined,
   down?: ReadonlySet<string>,
   inFlight?: { state_id: string; status: string; completed: ReadonlySet<string> },
-  /**
-   * The members (`<set>/<host:port>`) whose options differ live from the plan's topology, where
-   * the sets were asked: a plan's change of another member's options is in place.
-   */
-  drifted?: ReadonlySet<string>,
+  live: {
+    /**
+     * The members (`<set>/<host:port>`) whose options differ live from the plan's topology (or
+     * that their set no longer lists), where the sets were asked: a plan's change of another
+     * member is in place.
+     */
+    drifted?: ReadonlySet<string>;
+    /** The plan was applied to completion: a repair's files it wrote are in place. */
+    applied?: boolean;
+  } = {},
 ): PlanDiff {
+  const { drifted } = live;
   const running = new Set((meta?.processes ?? []).map((p) => p.id));
   const matches = meta !== undefined &&
     clusterDifferences(
@@ -110,7 +116,7 @@ export function planDiff(
         : !deploy
         ? inPlace(raw) || (recordInPlace && isRecord(o, raw))
         : matches
-        ? isProcess ? !down?.has(c.resource_id) : !repair || raw.action === "none"
+        ? isProcess ? !down?.has(c.resource_id) : !repair || !!live.applied || raw.action === "none"
         : isProcess && running.has(c.resource_id);
       const action = present ? "none" : c.action;
       // One line per resource and action, however many operations make that change.

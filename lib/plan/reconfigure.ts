@@ -26,6 +26,7 @@ import {
   handBackOp,
   markedPhases,
   metadataOp,
+  repairCommand,
   startOp,
   verifyOp,
   waitOp,
@@ -225,16 +226,25 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
   const changes = chosen.length > 0 || optionOps.length > 0;
   // The health check at the end verifies the whole cluster: a process down elsewhere would
   // fail it after every restart. After an unfinished reconfigure, what is down is started.
-  const errors: ValidationIssue[] = input.afterUnfinished || !changes
-    ? []
-    : procs.filter((p) => !running(p)).map((p) => ({
+  const errors: ValidationIssue[] = [
+    ...(input.afterUnfinished || !changes ? [] : procs.filter((p) => !running(p)).map((p) => ({
       code: "not_running",
-      severity: "error",
+      severity: "error" as const,
       host: p.host,
       message: `${hostPort(p.host, p.port)} is not running: a reconfiguration restarts ` +
         "processes one at a time and verifies the whole cluster's health at its end (run " +
         `\`mup cluster start ${name}\` first)`,
-    }));
+    }))),
+    // A member its set no longer lists (rs.remove): no reconfigure can set its options, and
+    // the health check would fail; the repair adds it back.
+    ...procs.filter((p) => input.facts[p.id]?.removed).map((p) => ({
+      code: "member_removed",
+      severity: "error" as const,
+      host: p.host,
+      message: `${hostPort(p.host, p.port)} is not in ${p.replicaSet}'s configuration (removed ` +
+        `outside mup): the repair adds it back first: \`${repairCommand(input.meta)}\``,
+    })),
+  ];
   // Down processes (an unfinished reconfigure's): started first, with their new file, so that
   // each set has its members before any running one is restarted; one after another, config
   // servers first and mongos last (a mongos needs its config servers).
@@ -330,6 +340,14 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
         : []),
       ...singleMongosWarnings(procs, up),
       ...downWhileRestartedWarnings(procs, sets, up),
+      ...options.filter((c) => c.want.priority === 0 && input.facts[c.proc.id]?.state === "PRIMARY")
+        .map((c) => ({
+          code: "primary_steps_down",
+          severity: "warning" as const,
+          host: c.proc.host,
+          message: `${c.want.host}, the primary of ${c.proc.replicaSet}, gets priority 0: it is ` +
+            "stepped down first (replSetStepDown; an election, a brief pause in writes)",
+        })),
       ...priorityNotes(input).filter((n) =>
         !options.some((c) => c.proc.host === n.host && n.message.startsWith(c.want.host))
       ),

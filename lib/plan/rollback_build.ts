@@ -74,18 +74,18 @@ export async function buildRollbackPlan(req: {
       },
     );
   }
-  // A reconfigure replaced configuration files that members read at their restart: the way
-  // back is a reconfigure to the old runtime_config, which restarts them onto it.
+  // A reconfigure replaced configuration files that members read at their restart, or members'
+  // options in their sets: the way back is a reconfigure to the old settings.
   if (state.operation === "reconfigure") {
     throw new MupError(
       `apply ${id} (reconfigure) cannot be rolled back: it replaced configuration files and ` +
-        "restarted members onto them",
+        "restarted members onto them, or changed members' options in their sets",
       {
         hint: `${
           state.status === "completed"
             ? ""
             : `\`mup plan resume ${req.cluster}\` completes it; then `
-        }\`mup cluster reconfigure ${req.cluster} <topology with the old runtime_config>\` goes ` +
+        }\`mup cluster reconfigure ${req.cluster} <topology with the old settings>\` goes ` +
           "back, without stopping the cluster",
       },
     );

@@ -57,12 +57,14 @@ export function setIssues(t: Topology, claims: TopologyNode[]): Issue[] {
           "set priority: 0 or remove arbiter_only",
         );
       }
-      if ((s.priority ?? 1) > 0 && s.votes === 0) {
+      // Unset, a non-voting member's priority is 0 (as a hidden member's is): only one given
+      // above 0 contradicts it.
+      if ((s.priority ?? 0) > 0 && s.votes === 0) {
         err(
           "nonvoting_priority",
           [section, i, "priority"],
-          "a non-voting member must have priority 0",
-          "set priority: 0 or votes: 1",
+          `a non-voting member must have priority 0, not ${s.priority}`,
+          "set priority: 0 (or leave it out) or votes: 1",
         );
       }
       if (!s.replica_set) {
