@@ -85,7 +85,7 @@ Deno.test("a stopped server is known at the driver's first check, not after the 
   assert.match(`${e.message} ${(e as { cause?: Error }).cause?.message ?? ""}`, /ECONNREFUSED/);
 });
 
-Deno.test("a hidden, a priority-0 and a delayed member show as such, from the set's live configuration", async () => {
+Deno.test("a hidden, a delayed and a priority-0 non-voting member show as such, from the set's live configuration", async () => {
   await withDir(async (dir) => {
     const ports = freePorts(4);
     await startReplSet(await simBin("7.0.5"), dir, ports);
@@ -99,7 +99,7 @@ Deno.test("a hidden, a priority-0 and a delayed member show as such, from the se
         : i === 2
         ? { ...m, priority: 0, secondaryDelaySecs: 3600 }
         : i === 3
-        ? { ...m, priority: 0 }
+        ? { ...m, priority: 0, votes: 0 }
         : m
     );
     await admin(ports[0], {
@@ -119,13 +119,18 @@ Deno.test("a hidden, a priority-0 and a delayed member show as such, from the se
       // In the order of `ports` (the display sorts by port).
       const rows = ports.map((p) => found.find((r) => r.port === p)!);
       return rows.map(describeState).join("|") ===
-          "PRIMARY|SECONDARY (hidden)|SECONDARY (priority 0, delayed 1h)|SECONDARY (priority 0)"
+          "PRIMARY|SECONDARY (hidden)|SECONDARY (priority 0, delayed 1h)|SECONDARY (priority 0, non-voting)"
         ? rows
         : undefined;
     }, 30_000);
     assert.deepEqual(
-      shown.map((r) => [r.hidden, r.priority, r.secondary_delay_s]),
-      [[false, 2, undefined], [true, 0, undefined], [false, 0, 3600], [false, 0, undefined]],
+      shown.map((r) => [r.hidden, r.priority, r.votes, r.secondary_delay_s]),
+      [[false, 2, 1, undefined], [true, 0, 1, undefined], [false, 0, 1, 3600], [
+        false,
+        0,
+        0,
+        undefined,
+      ]],
     );
     assert.ok(shown.every((r) => r.healthy), "hidden and delayed secondaries are healthy");
     assert.equal(shown[1].state, "SECONDARY", "the state itself stays MongoDB's");

@@ -37,6 +37,8 @@ export interface ProcessStatus {
    */
   hidden?: boolean;
   priority?: number;
+  /** Its votes (0: a non-voting member), from the set's configuration. */
+  votes?: number;
   secondary_delay_s?: number;
   pid?: number;
   uptime_s?: number;
@@ -190,7 +192,7 @@ function memberSettings(
   hello: Document,
   config: Document | undefined,
   name: unknown,
-): Pick<ProcessStatus, "hidden" | "priority" | "secondary_delay_s"> {
+): Pick<ProcessStatus, "hidden" | "priority" | "votes" | "secondary_delay_s"> {
   if (hello.arbiterOnly) return {};
   const cm = (config?.members as Document[] | undefined)?.find((x) => x.host === name);
   if (!cm) {
@@ -204,17 +206,20 @@ function memberSettings(
   return {
     hidden: cm.hidden === true,
     priority: Number(cm.priority ?? 1),
+    votes: Number(cm.votes ?? 1),
     ...(delay > 0 ? { secondary_delay_s: delay } : {}),
   };
 }
 
 /**
  * The state as MongoDB's tools show a member: `SECONDARY (hidden)`, `SECONDARY (priority 0)`,
- * `SECONDARY (hidden, delayed 1h)`; other processes' state as it is.
+ * `SECONDARY (priority 0, non-voting)`, `SECONDARY (hidden, delayed 1h)`; other processes'
+ * state as it is.
  */
 export function describeState(s: ProcessStatus): string {
   const marks = [
     ...(s.hidden ? ["hidden"] : s.priority === 0 ? ["priority 0"] : []),
+    ...(s.votes === 0 ? ["non-voting"] : []),
     ...(s.secondary_delay_s ? [`delayed ${formatDuration(s.secondary_delay_s * 1000)}`] : []),
   ];
   return marks.length ? `${s.state} (${marks.join(", ")})` : s.state;
