@@ -164,6 +164,22 @@ Deno.test("a member's priority changed outside mup: plan diff shows it, a repair
       await c.db("admin").command({ replSetReconfig: cfg });
     }, { home, cluster: "rm" });
 
+    // display says so, with the repair.
+    const shown = await ok(home, ["cluster", "display", "rm"]);
+    assert.match(
+      shown.stdout,
+      new RegExp(
+        `changed outside mup\\): localhost:${
+          ports[2]
+        } priority 4 \\(recorded: priority 1\\); \`mup cluster deploy rm <its topology>\` \\(a repair\\) sets them back`,
+      ),
+    );
+    const doc = JSON.parse((await ok(home, ["cluster", "display", "rm", "--json"])).stdout);
+    assert.deepEqual(doc.options_changed, [{
+      id: `localhost:${ports[2]}`,
+      live: { priority: 4 },
+      recorded: { priority: 1 },
+    }]);
     const seen = await ok(home, diff, 2);
     assert.match(
       seen.stdout,

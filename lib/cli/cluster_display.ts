@@ -31,7 +31,14 @@ import { describeHolder } from "../preflight/ports.ts";
 import { runningPid } from "../ops/process.ts";
 import { securityOf } from "../security/settings.ts";
 import { mixedVersions, readBalancer, readFcv, versionLine } from "./display_release.ts";
-import { balancerLine, startedByUnfinished, startedNote } from "./display_notes.ts";
+import {
+  balancerLine,
+  firstDeployNote,
+  optionsChanged,
+  optionsNote,
+  startedByUnfinished,
+  startedNote,
+} from "./display_notes.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { isClusterName, requireMeta } from "./cluster_show.ts";
 import { configureSsh, type SshCliOptions, sshCommandOptions } from "./ssh_options.ts";
@@ -54,28 +61,6 @@ async function displayedCluster(
     if (firstDeploy && meta) return { meta, firstDeploy };
   }
   return { meta: await requireMeta(ctx, name) };
-}
-
-/** What the display says of a cluster no deploy recorded, and the ways on. */
-function firstDeployNote(name: string, u: UndeployedApply): string {
-  const apply = `its first deploy (apply ${u.state.state_id})`;
-  if (u.outcome === "rolled_back") {
-    return `cluster ${name} is not deployed: ${apply} was rolled back to ` +
-      `${u.state.rolled_back_to ?? "a checkpoint"}; what it left (secrets, files) stays. ` +
-      `\`mup cluster deploy ${name} …\` deploys it again; \`mup cluster destroy ${name}\` ` +
-      "removes what is left.";
-  }
-  const how = u.outcome === "interrupted"
-    ? `was interrupted (${u.interrupted!.reason.split(";")[0]})`
-    : u.outcome === "running"
-    ? "is still running"
-    : u.outcome === "paused"
-    ? "was paused"
-    : "failed";
-  return `cluster ${name} is not deployed: ${apply} ${how}. These are the processes its plan ` +
-    `describes, asked live. \`mup plan resume ${name}\` continues it; ` +
-    `\`mup state rollback ${name} --checkpoint start\` undoes it; ` +
-    `\`mup cluster destroy ${name}\` removes it.`;
 }
 
 /** `cluster display --timeout`: each process's answer (a bare number is milliseconds). */
@@ -291,6 +276,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       ? await readBalancer(access, await routers(), timeout)
       : undefined;
     const mixed = mixedVersions(meta, rows);
+    const optionDrift = firstDeploy ? [] : optionsChanged(meta, rows);
     // What a scale-in kept, as long as it is there (on this machine it is looked for).
     const kept = (await Promise.all(
       (meta.retained_data ?? []).map(async (r) =>
@@ -334,6 +320,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         ...(kept.length ? { retained_data: kept } : {}),
         ...(extra.length ? { unlisted_members: extra } : {}),
         ...(dropped.length ? { dropped_members: dropped } : {}),
+        ...(optionDrift.length ? { options_changed: optionDrift } : {}),
         ...(stop && stopped.length
           ? {
             stopped_by_last_apply: { state_id: stop.state_id, processes: stopped.map((r) => r.id) },
@@ -392,7 +379,11 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         );
         print(balancerLine(name, meta, balancer, unfinished?.state_id));
       }
-      for (const line of membershipNotes(name, extra, dropped, kept)) print(line);
+      const notes = [
+        ...membershipNotes(name, extra, dropped, kept),
+        ...optionsNote(name, optionDrift),
+      ];
+      for (const line of notes) print(line);
     }
     if (!healthy) ctx.exitCode = opts.detailedExitcode ? 2 : 1;
   });

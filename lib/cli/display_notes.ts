@@ -1,9 +1,15 @@
-/** `cluster display`'s notes about unfinished work: a scale-out's new processes, the balancer. */
+/**
+ * `cluster display`'s notes: a scale-out's new processes, the balancer, members' options changed
+ * outside mup.
+ */
 import type { MongoAccess } from "../mongo/client.ts";
 import type { PlanStore } from "../plan/store.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import type { ApplyState } from "../state/schema.ts";
+import type { UndeployedApply } from "../state/undeployed.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
+import { listProcesses } from "../plan/processes.ts";
+import type { ProcessStatus } from "../probe/live.ts";
 
 /** A process an unfinished scale-out started that the metadata does not record yet. */
 export interface StartedProcess {
@@ -64,4 +70,73 @@ export function balancerLine(
         `--version ${meta.version}\`, the release it runs, starts only the balancer)`
       : ""
   }`;
+}
+
+/** A member whose options in its set's live configuration are not the recorded ones. */
+export interface OptionsChanged {
+  /** `host:port`. */
+  id: string;
+  live: Record<string, number | boolean>;
+  recorded: Record<string, number | boolean>;
+}
+
+/**
+ * The members of `rows` (display's, read from their sets' configurations) whose priority, votes
+ * or hidden differ from what `meta` records: changed outside mup (rs.reconfig).
+ */
+export function optionsChanged(meta: ClusterMeta, rows: ProcessStatus[]): OptionsChanged[] {
+  const recorded = new Map(
+    listProcesses(meta.topology, "").map((p) => [`${hostKey(p.host)}:${p.port}`, p]),
+  );
+  return rows.flatMap((r) => {
+    const p = recorded.get(`${hostKey(r.host)}:${r.port}`);
+    if (!p || !p.replicaSet || p.arbiterOnly || r.priority === undefined) return [];
+    const keys = (["priority", "votes", "hidden"] as const).filter((k) =>
+      r[k] !== undefined && r[k] !== p[k]
+    );
+    if (!keys.length) return [];
+    return [{
+      id: r.id,
+      live: Object.fromEntries(keys.map((k) => [k, r[k]!])),
+      recorded: Object.fromEntries(keys.map((k) => [k, p[k]])),
+    }];
+  });
+}
+
+/** The display's line for optionsChanged's members (none for none). */
+export function optionsNote(name: string, changed: OptionsChanged[]): string[] {
+  const fields = (o: Record<string, unknown>) =>
+    Object.entries(o).map(([k, v]) => `${k} ${v}`).join(", ");
+  return changed.length
+    ? [
+      "Members whose options in their set's configuration are not the recorded ones (changed " +
+      `outside mup): ${
+        changed.map((c) => `${c.id} ${fields(c.live)} (recorded: ${fields(c.recorded)})`).join(
+          "; ",
+        )
+      }; \`mup cluster deploy ${name} <its topology>\` (a repair) sets them back`,
+    ]
+    : [];
+}
+
+/** What the display says of a cluster no deploy recorded, and the ways on. */
+export function firstDeployNote(name: string, u: UndeployedApply): string {
+  const apply = `its first deploy (apply ${u.state.state_id})`;
+  if (u.outcome === "rolled_back") {
+    return `cluster ${name} is not deployed: ${apply} was rolled back to ` +
+      `${u.state.rolled_back_to ?? "a checkpoint"}; what it left (secrets, files) stays. ` +
+      `\`mup cluster deploy ${name} …\` deploys it again; \`mup cluster destroy ${name}\` ` +
+      "removes what is left.";
+  }
+  const how = u.outcome === "interrupted"
+    ? `was interrupted (${u.interrupted!.reason.split(";")[0]})`
+    : u.outcome === "running"
+    ? "is still running"
+    : u.outcome === "paused"
+    ? "was paused"
+    : "failed";
+  return `cluster ${name} is not deployed: ${apply} ${how}. These are the processes its plan ` +
+    `describes, asked live. \`mup plan resume ${name}\` continues it; ` +
+    `\`mup state rollback ${name} --checkpoint start\` undoes it; ` +
+    `\`mup cluster destroy ${name}\` removes it.`;
 }
