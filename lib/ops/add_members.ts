@@ -1,10 +1,9 @@
 import type { Document } from "mongodb";
-import { poll, splitHostPort } from "../mongo/client.ts";
-import { retryReconfig } from "./reconfig_retry.ts";
+import { poll } from "../mongo/client.ts";
+import { primaryConfig, sendReconfig } from "./reconfig_retry.ts";
 import { machinePort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
-import { primaryName, setStatus } from "./replset_status.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 
 /**
@@ -16,15 +15,7 @@ const toAdd = (ctx: OperationContext): Document[] => JSON.parse(param(ctx, "add"
 const recorded = (ctx: OperationContext): string[] => JSON.parse(param(ctx, "members"));
 
 /** The set's config as its primary holds it, and that primary's `host:port`. */
-async function primaryConfig(
-  ctx: OperationContext,
-): Promise<{ at: string; config: Document } | undefined> {
-  const at = primaryName(await setStatus(mongo(ctx), recorded(ctx)));
-  if (!at) return undefined;
-  const [h, p] = splitHostPort(at);
-  const r = await mongo(ctx).adminCommand(h, p, { replSetGetConfig: 1 }).catch(() => undefined);
-  return r?.config ? { at, config: r.config } : undefined;
-}
+const readConfig = (ctx: OperationContext) => primaryConfig(mongo(ctx), recorded(ctx));
 
 /** The members of `add` that `config` does not list (by machine and port). */
 function missing(ctx: OperationContext, config: Document): Document[] {
@@ -44,7 +35,7 @@ function missing(ctx: OperationContext, config: Document): Document[] {
  */
 export const addMembers: Operation = {
   async isDone(ctx) {
-    const found = await primaryConfig(ctx);
+    const found = await readConfig(ctx);
     return found !== undefined && missing(ctx, found.config).length === 0;
   },
   async run(ctx) {
@@ -54,7 +45,7 @@ export const addMembers: Operation = {
     const deadline = Date.now() + timeout;
     for (;;) {
       // The primary is asked again for every member: a reconfig may be followed by an election.
-      const found = await poll(() => primaryConfig(ctx), deadline - Date.now(), 100, ctx.signal);
+      const found = await poll(() => readConfig(ctx), deadline - Date.now(), 100, ctx.signal);
       if (!found) {
         throw new OperationError(
           `replica set ${set} has no primary to add ${toAdd(ctx).map((m) => m.host).join(", ")} to${
@@ -76,30 +67,22 @@ export const addMembers: Operation = {
       };
       // replSetGetConfig's reply carries the term; replSetReconfig takes the config document.
       delete (config as Document).term;
-      const [h, p] = splitHostPort(found.at);
-      try {
-        await mongo(ctx).adminCommand(
-          h,
-          p,
-          { replSetReconfig: config, maxTimeMS: Math.max(10_000, deadline - Date.now()) },
-          Math.max(15_000, deadline - Date.now() + 5_000),
-        );
-        added.push(String(next.host));
-      } catch (e) {
-        const code = (e as { code?: unknown }).code;
-        // An election, a lost connection (that may have reconfigured), the server's own
-        // reconfig or one not yet committed: the next round reads the config again.
-        const version = async () => Number((await primaryConfig(ctx))?.config.version);
-        if (
-          await retryReconfig(code, Number(found.config.version), version, deadline, ctx.signal)
-        ) continue;
+      const sent = await sendReconfig(
+        mongo(ctx),
+        found,
+        config,
+        deadline,
+        () => readConfig(ctx),
+        ctx.signal,
+      );
+      if (sent === "again") continue;
+      if (sent !== "sent") {
         throw new OperationError(
-          `replSetReconfig adding ${next.host} to ${set} on ${found.at} failed: ${
-            (e as Error).message
-          }`,
-          { noEffect: added.length === 0 && typeof code === "number" },
+          `replSetReconfig adding ${next.host} to ${set} on ${found.at} failed: ${sent.error.message}`,
+          { noEffect: added.length === 0 && typeof sent.code === "number" },
         );
       }
+      added.push(String(next.host));
     }
     return {
       output: added.length

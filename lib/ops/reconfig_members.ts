@@ -1,10 +1,9 @@
 import type { Document } from "mongodb";
 import { poll, splitHostPort } from "../mongo/client.ts";
-import { retryReconfig } from "./reconfig_retry.ts";
+import { primaryConfig, sendReconfig } from "./reconfig_retry.ts";
 import { machinePort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
-import { primaryName, setStatus } from "./replset_status.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 
 /** A member's election options as the topology gives them (MongoDB's defaults filled in). */
@@ -36,15 +35,7 @@ function optionsOf(m: Document): Omit<MemberOptions, "host"> {
 }
 
 /** The set's config as its primary holds it, and that primary's `host:port`. */
-async function primaryConfig(
-  ctx: OperationContext,
-): Promise<{ at: string; config: Document } | undefined> {
-  const at = primaryName(await setStatus(mongo(ctx), recorded(ctx)));
-  if (!at) return undefined;
-  const [h, p] = splitHostPort(at);
-  const r = await mongo(ctx).adminCommand(h, p, { replSetGetConfig: 1 }).catch(() => undefined);
-  return r?.config ? { at, config: r.config } : undefined;
-}
+const readConfig = (ctx: OperationContext) => primaryConfig(mongo(ctx), recorded(ctx));
 
 /**
  * The members of `options` whose entry in `config` differs, in the order they are changed: those
@@ -99,7 +90,7 @@ const describeChange = (c: ReturnType<typeof pendingChanges>[number]) =>
  */
 export const reconfigMembers: Operation = {
   async isDone(ctx) {
-    const found = await primaryConfig(ctx);
+    const found = await readConfig(ctx);
     return found !== undefined && pendingChanges(wanted(ctx), found.config, found.at).length === 0;
   },
   async run(ctx) {
@@ -110,7 +101,7 @@ export const reconfigMembers: Operation = {
     const deadline = Date.now() + timeout;
     for (;;) {
       // The primary is asked again for every member: a reconfig may be followed by an election.
-      const found = await poll(() => primaryConfig(ctx), deadline - Date.now(), 100, ctx.signal);
+      const found = await poll(() => readConfig(ctx), deadline - Date.now(), 100, ctx.signal);
       if (!found) {
         throw new OperationError(
           `replica set ${set} has no primary to reconfigure${
@@ -151,29 +142,26 @@ export const reconfigMembers: Operation = {
       };
       // replSetGetConfig's reply carries the term; replSetReconfig takes the config document.
       delete config.term;
-      try {
-        await mongo(ctx).adminCommand(
-          h,
-          p,
-          { replSetReconfig: config, maxTimeMS: Math.max(10_000, deadline - Date.now()) },
-          Math.max(15_000, deadline - Date.now() + 5_000),
-        );
-        done.push(describeChange(next));
-      } catch (e) {
-        const code = (e as { code?: unknown }).code;
-        // An election, a lost connection (that may have reconfigured), a reconfig not yet
-        // committed: the next round reads the config again.
-        const version = async () => Number((await primaryConfig(ctx))?.config.version);
-        if (
-          await retryReconfig(code, Number(found.config.version), version, deadline, ctx.signal)
-        ) continue;
+      const sent = await sendReconfig(
+        mongo(ctx),
+        found,
+        config,
+        deadline,
+        () => readConfig(ctx),
+        ctx.signal,
+      );
+      if (sent === "again") continue;
+      if (sent !== "sent") {
         throw new OperationError(
-          `replSetReconfig setting ${describeChange(next)} in ${set} on ${found.at} failed: ${
-            (e as Error).message
-          }`,
-          { noEffect: done.length === 0 && stepped.length === 0 && typeof code === "number" },
+          `replSetReconfig setting ${
+            describeChange(next)
+          } in ${set} on ${found.at} failed: ${sent.error.message}`,
+          {
+            noEffect: done.length === 0 && stepped.length === 0 && typeof sent.code === "number",
+          },
         );
       }
+      done.push(describeChange(next));
     }
     return {
       output: done.length

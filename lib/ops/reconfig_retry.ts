@@ -1,4 +1,6 @@
-import { sleep } from "../mongo/client.ts";
+import type { Document } from "mongodb";
+import { type MongoAccess, sleep, splitHostPort } from "../mongo/client.ts";
+import { primaryName, setStatus } from "./replset_status.ts";
 
 /**
  * When a replSetReconfig that failed is worth asking again, with the set's config read again
@@ -49,4 +51,53 @@ export async function retryReconfig(
   if (Date.now() >= deadline || !(await reconfigAgain(code, version, readVersion))) return false;
   if (typeof code === "number") await sleep(250, signal);
   return true;
+}
+
+/**
+ * The set's primary (`host:port` as the set names it, found by replSetGetStatus asking `members`
+ * in order) and the config it holds (replSetGetConfig); undefined when neither can be read.
+ */
+export async function primaryConfig(
+  access: MongoAccess,
+  members: string[],
+): Promise<{ at: string; config: Document } | undefined> {
+  const at = primaryName(await setStatus(access, members));
+  if (!at) return undefined;
+  const [h, p] = splitHostPort(at);
+  const r = await access.adminCommand(h, p, { replSetGetConfig: 1 }).catch(() => undefined);
+  return r?.config ? { at, config: r.config } : undefined;
+}
+
+/**
+ * Sends `config` (the next version of `found.config`, without its term) to the primary
+ * `found.at` with replSetReconfig, bounded by `deadline` (ms since the epoch). "sent" once the
+ * server took it; "again" when the failure is worth a new round (retryReconfig, the config read
+ * again by `read`); else the failure, with its server code when it has one.
+ */
+export async function sendReconfig(
+  access: MongoAccess,
+  found: { at: string; config: Document },
+  config: Document,
+  deadline: number,
+  read: () => Promise<{ config: Document } | undefined>,
+  signal: AbortSignal,
+): Promise<"sent" | "again" | { error: Error; code: unknown }> {
+  const [h, p] = splitHostPort(found.at);
+  try {
+    await access.adminCommand(
+      h,
+      p,
+      { replSetReconfig: config, maxTimeMS: Math.max(10_000, deadline - Date.now()) },
+      Math.max(15_000, deadline - Date.now() + 5_000),
+    );
+    return "sent";
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    // An election, a lost connection (that may have reconfigured), the server's own reconfig or
+    // one not yet committed: the next round reads the config again.
+    const version = async () => Number((await read())?.config.version);
+    return await retryReconfig(code, Number(found.config.version), version, deadline, signal)
+      ? "again"
+      : { error: e as Error, code };
+  }
 }

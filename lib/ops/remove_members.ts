@@ -1,10 +1,9 @@
 import type { Document } from "mongodb";
 import { poll, splitHostPort } from "../mongo/client.ts";
-import { retryReconfig } from "./reconfig_retry.ts";
+import { primaryConfig, sendReconfig } from "./reconfig_retry.ts";
 import { machinePort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
-import { primaryName, setStatus } from "./replset_status.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 
 /** `remove` (JSON list of `host:port`): the members to take out; `members`: the whole set. */
@@ -12,19 +11,13 @@ const toRemove = (ctx: OperationContext): string[] => JSON.parse(param(ctx, "rem
 const everyMember = (ctx: OperationContext): string[] => JSON.parse(param(ctx, "members"));
 
 /** The set's primary (`host:port` as the set names it) and the config it holds. */
-async function primaryConfig(
-  ctx: OperationContext,
-): Promise<{ at: string; config: Document } | undefined> {
+function readConfig(ctx: OperationContext): Promise<{ at: string; config: Document } | undefined> {
   // The members that stay are asked first: a removed one may still answer, about itself only.
   const gone = new Set(toRemove(ctx).map(machinePort));
   const order = everyMember(ctx).sort((a, b) =>
     Number(gone.has(machinePort(a))) - Number(gone.has(machinePort(b)))
   );
-  const at = primaryName(await setStatus(mongo(ctx), order));
-  if (!at) return undefined;
-  const [h, p] = splitHostPort(at);
-  const r = await mongo(ctx).adminCommand(h, p, { replSetGetConfig: 1 }).catch(() => undefined);
-  return r?.config ? { at, config: r.config } : undefined;
+  return primaryConfig(mongo(ctx), order);
 }
 
 /** The members of `remove` that `config` still lists (by machine and port). */
@@ -46,7 +39,7 @@ function listed(ctx: OperationContext, config: Document): Document[] {
  */
 export const removeMembers: Operation = {
   async isDone(ctx) {
-    const found = await primaryConfig(ctx);
+    const found = await readConfig(ctx);
     return found !== undefined && listed(ctx, found.config).length === 0;
   },
   async run(ctx) {
@@ -56,7 +49,7 @@ export const removeMembers: Operation = {
     const removed: string[] = [];
     const gone = new Set(toRemove(ctx).map(machinePort));
     for (;;) {
-      const found = await poll(() => primaryConfig(ctx), deadline - Date.now(), 100, ctx.signal);
+      const found = await poll(() => readConfig(ctx), deadline - Date.now(), 100, ctx.signal);
       if (!found) {
         throw new OperationError(
           `replica set ${set} has no primary to remove ${toRemove(ctx).join(", ")} through${
@@ -106,29 +99,22 @@ export const removeMembers: Operation = {
         members: (found.config.members as Document[]).filter((m) => m._id !== next._id),
       };
       delete (config as Document).term;
-      try {
-        await mongo(ctx).adminCommand(
-          h,
-          p,
-          { replSetReconfig: config, maxTimeMS: Math.max(10_000, deadline - Date.now()) },
-          Math.max(15_000, deadline - Date.now() + 5_000),
-        );
-        removed.push(String(next.host));
-      } catch (e) {
-        const code = (e as { code?: unknown }).code;
-        // An election, a lost connection (that may have reconfigured), the server's own
-        // reconfig or one not yet committed: the next round reads the config again.
-        const version = async () => Number((await primaryConfig(ctx))?.config.version);
-        if (
-          await retryReconfig(code, Number(found.config.version), version, deadline, ctx.signal)
-        ) continue;
+      const sent = await sendReconfig(
+        mongo(ctx),
+        found,
+        config,
+        deadline,
+        () => readConfig(ctx),
+        ctx.signal,
+      );
+      if (sent === "again") continue;
+      if (sent !== "sent") {
         throw new OperationError(
-          `replSetReconfig removing ${next.host} from ${set} on ${found.at} failed: ${
-            (e as Error).message
-          }`,
-          { noEffect: removed.length === 0 && typeof code === "number" },
+          `replSetReconfig removing ${next.host} from ${set} on ${found.at} failed: ${sent.error.message}`,
+          { noEffect: removed.length === 0 && typeof sent.code === "number" },
         );
       }
+      removed.push(String(next.host));
     }
     return {
       output: removed.length
