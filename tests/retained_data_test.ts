@@ -102,9 +102,10 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
     assert.match(plan.stdout, new RegExp(`Reuse the keyfile kept in ${archive}`));
     // Elections held back: the set, initiated in the kept data, has no primary yet when the
     // initiate's isDone looks, so its run finds the config, which is "already in place" too.
+    // (3 s was not enough once, on a loaded machine: the members' starts took longer.)
     const again = await mup(deployArgs("kept", file, mirror, ["--auto-approve"]), {
       home,
-      env: { MUP_SIM_ELECTION_DELAY_MS: "3000" },
+      env: { MUP_SIM_ELECTION_DELAY_MS: "10000" },
     });
     assert.equal(again.code, 0, again.stdout + again.stderr);
     assert.match(again.stdout, /✓ Initialized rs0 replica set \(already in place\)/);
