@@ -49,6 +49,33 @@ async function primary(home: string, port: number): Promise<string | undefined> 
   );
 }
 
+/**
+ * What a DBA does by hand (rs.reconfig): the set's config, read from its primary, with its
+ * members as `edit` makes them, installed as the next version.
+ */
+async function byHand(
+  home: string,
+  ports: number[],
+  edit: (members: Document[]) => Document[],
+): Promise<void> {
+  const uri = `mongodb://${ports.map((p) => `localhost:${p}`).join(",")}/?replicaSet=rs0`;
+  await withClient(uri, async (c) => {
+    const cfg = (await c.db("admin").command({ replSetGetConfig: 1 })).config;
+    delete cfg.term;
+    cfg.version += 1;
+    cfg.members = edit(cfg.members);
+    await c.db("admin").command({ replSetReconfig: cfg });
+  }, { home, cluster: "rm" });
+}
+
+/** `members` with the one on `port` given `fields`. */
+const setOn = (port: number, fields: Document) => (members: Document[]) =>
+  members.map((m) => m.host === `localhost:${port}` ? { ...m, ...fields } : m);
+
+/** `members` without the one on `port`. */
+const without = (port: number) => (members: Document[]) =>
+  members.filter((m) => m.host !== `localhost:${port}`);
+
 Deno.test("cluster reconfigure sets members' priority and hidden by replSetReconfig without a restart, stepping the primary down first; a kill part way resumes; a change made by hand is seen and set back", async () => {
   const home = await tempHome();
   try {
@@ -127,13 +154,7 @@ Deno.test("cluster reconfigure sets members' priority and hidden by replSetRecon
     assert.match(done.stdout, /\(reconfigure\) was applied .*nothing of it is left to do/);
 
     // A DBA raises ports[0]'s priority by hand: the recorded topology given again sets it back.
-    await withClient(`mongodb://localhost:${ports[1]}/?directConnection=true`, async (c) => {
-      const cfg = (await c.db("admin").command({ replSetGetConfig: 1 })).config;
-      delete cfg.term;
-      cfg.version += 1;
-      cfg.members.find((m: Document) => m.host === `localhost:${ports[0]}`).priority = 5;
-      await c.db("admin").command({ replSetReconfig: cfg });
-    }, { home, cluster: "rm" });
+    await byHand(home, ports, setOn(ports[0], { priority: 5 }));
     const back = await ok(home, ["cluster", "reconfigure", "rm", next, "--plan-only"]);
     assert.match(back.stdout, new RegExp(`localhost:${ports[0]} priority 5 → 0`));
     await ok(home, args);
@@ -156,13 +177,7 @@ Deno.test("a member's priority changed outside mup: plan diff shows it, a repair
     assert.match((await ok(home, diff)).stdout, /No changes\. The cluster matches the topology\./);
 
     // rs.reconfig by hand: the third member gets priority 4 and is hidden from no one.
-    await withClient(`mongodb://localhost:${ports[0]}/?directConnection=true`, async (c) => {
-      const cfg = (await c.db("admin").command({ replSetGetConfig: 1 })).config;
-      delete cfg.term;
-      cfg.version += 1;
-      cfg.members.find((m: Document) => m.host === `localhost:${ports[2]}`).priority = 4;
-      await c.db("admin").command({ replSetReconfig: cfg });
-    }, { home, cluster: "rm" });
+    await byHand(home, ports, setOn(ports[2], { priority: 4 }));
 
     // display says so, with the repair.
     const shown = await ok(home, ["cluster", "display", "rm"]);
@@ -226,13 +241,9 @@ Deno.test("a member removed from its set outside mup (rs.remove): a repair deplo
     const file = await writeTopology(home, "rm.yaml", replicaSetTopology(ports));
     await ok(home, deployArgs("rm", file, mirror, ["--auto-approve"]));
     const uri = `mongodb://localhost:${ports[0]},localhost:${ports[1]}/?replicaSet=rs0`;
+    await byHand(home, ports, without(ports[2]));
+    // Written while it is out: it must have them once back.
     await withClient(uri, async (c) => {
-      const cfg = (await c.db("admin").command({ replSetGetConfig: 1 })).config;
-      delete cfg.term;
-      cfg.version += 1;
-      cfg.members = cfg.members.filter((m: Document) => m.host !== `localhost:${ports[2]}`);
-      await c.db("admin").command({ replSetReconfig: cfg });
-      // Written while it is out: it must have them once back.
       await c.db("app").collection("t").insertOne({ _id: 1 } as Document, {
         writeConcern: { w: "majority" },
       });
@@ -291,13 +302,7 @@ Deno.test("a member removed from its set outside mup (rs.remove): a repair deplo
     const saved = JSON.parse(
       (await ok(home, ["cluster", "reconfigure", "rm", raised, "--plan-only", "--json"])).stdout,
     );
-    await withClient(uri, async (c) => {
-      const cfg = (await c.db("admin").command({ replSetGetConfig: 1 })).config;
-      delete cfg.term;
-      cfg.version += 1;
-      cfg.members = cfg.members.filter((m: Document) => m.host !== `localhost:${ports[2]}`);
-      await c.db("admin").command({ replSetReconfig: cfg });
-    }, { home, cluster: "rm" });
+    await byHand(home, ports, without(ports[2]));
     const refused = await ok(home, ["cluster", "reconfigure", "rm", raised, "--plan-only"], 1);
     assert.match(
       refused.stdout + refused.stderr,
