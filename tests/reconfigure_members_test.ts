@@ -49,6 +49,15 @@ async function primary(home: string, port: number): Promise<string | undefined> 
   );
 }
 
+/** Cluster rm: a 3-member set (the first member priority 2), deployed from rm.yaml. */
+async function deployRm(home: string) {
+  const ports = freePorts(3);
+  const mirror = await testMirror();
+  const file = await writeTopology(home, "rm.yaml", replicaSetTopology(ports));
+  await ok(home, deployArgs("rm", file, mirror, ["--auto-approve"]));
+  return { ports, mirror, file };
+}
+
 /**
  * What a DBA does by hand (rs.reconfig): the set's config, read from its primary, with its
  * members as `edit` makes them, installed as the next version.
@@ -79,11 +88,8 @@ const without = (port: number) => (members: Document[]) =>
 Deno.test("cluster reconfigure sets members' priority and hidden by replSetReconfig without a restart, stepping the primary down first; a kill part way resumes; a change made by hand is seen and set back", async () => {
   const home = await tempHome();
   try {
-    const ports = freePorts(3);
-    const mirror = await testMirror();
+    const { ports, mirror } = await deployRm(home);
     // ports[0] has priority 2: the primary.
-    const first = await writeTopology(home, "rm.yaml", replicaSetTopology(ports));
-    await ok(home, deployArgs("rm", first, mirror, ["--auto-approve"]));
     assert.equal(await primary(home, ports[1]), `localhost:${ports[0]}`);
 
     // The primary is to lose its priority, another member to outrank it, the third to be hidden.
@@ -169,10 +175,7 @@ Deno.test("cluster reconfigure sets members' priority and hidden by replSetRecon
 Deno.test("a member's priority changed outside mup: plan diff shows it, a repair deploy sets it back", async () => {
   const home = await tempHome();
   try {
-    const ports = freePorts(3);
-    const mirror = await testMirror();
-    const file = await writeTopology(home, "rm.yaml", replicaSetTopology(ports));
-    await ok(home, deployArgs("rm", file, mirror, ["--auto-approve"]));
+    const { ports, mirror, file } = await deployRm(home);
     const diff = ["plan", "diff", "rm", "--detailed-exitcode"];
     assert.match((await ok(home, diff)).stdout, /No changes\. The cluster matches the topology\./);
 
@@ -236,10 +239,7 @@ Deno.test("a member's priority changed outside mup: plan diff shows it, a repair
 Deno.test("a member removed from its set outside mup (rs.remove): a repair deploy adds it back, and it catches up", async () => {
   const home = await tempHome();
   try {
-    const ports = freePorts(3);
-    const mirror = await testMirror();
-    const file = await writeTopology(home, "rm.yaml", replicaSetTopology(ports));
-    await ok(home, deployArgs("rm", file, mirror, ["--auto-approve"]));
+    const { ports, mirror, file } = await deployRm(home);
     const uri = `mongodb://localhost:${ports[0]},localhost:${ports[1]}/?replicaSet=rs0`;
     await byHand(home, ports, without(ports[2]));
     // Written while it is out: it must have them once back.

@@ -74,14 +74,9 @@ export const addMembers: Operation = {
         deadline,
         () => readConfig(ctx),
         ctx.signal,
+        { what: `adding ${next.host} to ${set}`, untouched: added.length === 0 },
       );
       if (sent === "again") continue;
-      if (sent !== "sent") {
-        throw new OperationError(
-          `replSetReconfig adding ${next.host} to ${set} on ${found.at} failed: ${sent.error.message}`,
-          { noEffect: added.length === 0 && typeof sent.code === "number" },
-        );
-      }
       added.push(String(next.host));
     }
     return {

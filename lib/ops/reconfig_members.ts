@@ -149,18 +149,12 @@ export const reconfigMembers: Operation = {
         deadline,
         () => readConfig(ctx),
         ctx.signal,
+        {
+          what: `setting ${describeChange(next)} in ${set}`,
+          untouched: done.length === 0 && stepped.length === 0,
+        },
       );
       if (sent === "again") continue;
-      if (sent !== "sent") {
-        throw new OperationError(
-          `replSetReconfig setting ${
-            describeChange(next)
-          } in ${set} on ${found.at} failed: ${sent.error.message}`,
-          {
-            noEffect: done.length === 0 && stepped.length === 0 && typeof sent.code === "number",
-          },
-        );
-      }
       done.push(describeChange(next));
     }
     return {

@@ -1,6 +1,7 @@
 import type { Document } from "mongodb";
 import { type MongoAccess, sleep, splitHostPort } from "../mongo/client.ts";
 import { primaryName, setStatus } from "./replset_status.ts";
+import { OperationError } from "./operation.ts";
 
 /**
  * When a replSetReconfig that failed is worth asking again, with the set's config read again
@@ -72,7 +73,9 @@ export async function primaryConfig(
  * Sends `config` (the next version of `found.config`, without its term) to the primary
  * `found.at` with replSetReconfig, bounded by `deadline` (ms since the epoch). "sent" once the
  * server took it; "again" when the failure is worth a new round (retryReconfig, the config read
- * again by `read`); else the failure, with its server code when it has one.
+ * again by `read`). Throws OperationError "replSetReconfig <what> … failed: <server's message>"
+ * otherwise, marked as having changed nothing when `untouched` (nothing done before) and the
+ * server refused it (a code).
  */
 export async function sendReconfig(
   access: MongoAccess,
@@ -81,7 +84,8 @@ export async function sendReconfig(
   deadline: number,
   read: () => Promise<{ config: Document } | undefined>,
   signal: AbortSignal,
-): Promise<"sent" | "again" | { error: Error; code: unknown }> {
+  failure: { what: string; untouched: boolean },
+): Promise<"sent" | "again"> {
   const [h, p] = splitHostPort(found.at);
   try {
     await access.adminCommand(
@@ -96,8 +100,12 @@ export async function sendReconfig(
     // An election, a lost connection (that may have reconfigured), the server's own reconfig or
     // one not yet committed: the next round reads the config again.
     const version = async () => Number((await read())?.config.version);
-    return await retryReconfig(code, Number(found.config.version), version, deadline, signal)
-      ? "again"
-      : { error: e as Error, code };
+    if (await retryReconfig(code, Number(found.config.version), version, deadline, signal)) {
+      return "again";
+    }
+    throw new OperationError(
+      `replSetReconfig ${failure.what} on ${found.at} failed: ${(e as Error).message}`,
+      { noEffect: failure.untouched && typeof code === "number" },
+    );
   }
 }

@@ -106,14 +106,9 @@ export const removeMembers: Operation = {
         deadline,
         () => readConfig(ctx),
         ctx.signal,
+        { what: `removing ${next.host} from ${set}`, untouched: removed.length === 0 },
       );
       if (sent === "again") continue;
-      if (sent !== "sent") {
-        throw new OperationError(
-          `replSetReconfig removing ${next.host} from ${set} on ${found.at} failed: ${sent.error.message}`,
-          { noEffect: removed.length === 0 && typeof sent.code === "number" },
-        );
-      }
       removed.push(String(next.host));
     }
     return {
