@@ -69,7 +69,9 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
       const cut = inFlight ? await interruption(ctx.store.clusterDir(cluster), newest) : undefined;
       // Members' options changed outside mup, where every process answers: a deploy plan's
       // topology says what they should be (what the plan itself changes is listed as its own).
-      const asksSets = plan.operation === "deploy" || plan.operation === "reconfigure";
+      // (An applied reconfigure has nothing left, whatever the sets say: not asked.)
+      const asksSets = plan.operation === "deploy" ||
+        (plan.operation === "reconfigure" && !applied);
       const drift = asksSets && meta && down?.size === 0 && !inFlight
         ? await memberDrift(
           meta,
