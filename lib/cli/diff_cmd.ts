@@ -13,7 +13,7 @@ import { interruption } from "../state/lock.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import * as path from "node:path";
 import { memberDrift } from "../probe/member_options.ts";
-import { MEMBER_OPTION_FIELDS } from "../plan/member_options.ts";
+import { changedFields } from "../ops/reconfig_members.ts";
 import type { ProcessSpec } from "../plan/processes.ts";
 import { hostPort } from "../topology/hosts.ts";
 
@@ -115,7 +115,7 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
           topology: {},
         })),
         ...(drift?.options ?? []).filter((c) => unplanned(c.proc)).map((c) => {
-          const keys = MEMBER_OPTION_FIELDS.filter((k) => c.was[k] !== c.want[k]);
+          const keys = changedFields(c.was, c.want);
           return {
             member: c.want.host,
             set: c.proc.replicaSet!,

@@ -9,6 +9,7 @@ import type { ApplyState } from "../state/schema.ts";
 import type { UndeployedApply } from "../state/undeployed.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { listProcesses } from "../plan/processes.ts";
+import { changedFields } from "../ops/reconfig_members.ts";
 import type { ProcessStatus } from "../probe/live.ts";
 
 /** A process an unfinished scale-out started that the metadata does not record yet. */
@@ -91,9 +92,7 @@ export function optionsChanged(meta: ClusterMeta, rows: ProcessStatus[]): Option
   return rows.flatMap((r) => {
     const p = recorded.get(`${hostKey(r.host)}:${r.port}`);
     if (!p || !p.replicaSet || p.arbiterOnly || r.priority === undefined) return [];
-    const keys = (["priority", "votes", "hidden"] as const).filter((k) =>
-      r[k] !== undefined && r[k] !== p[k]
-    );
+    const keys = changedFields(r, p);
     if (!keys.length) return [];
     return [{
       id: r.id,

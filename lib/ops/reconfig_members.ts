@@ -15,8 +15,18 @@ export interface MemberOptions {
   hidden: boolean;
 }
 
-/** The fields of MemberOptions that replSetReconfig changes. */
-const FIELDS = ["priority", "votes", "hidden"] as const;
+/** The fields of MemberOptions that replSetReconfig changes (the topology's names too). */
+export const MEMBER_OPTION_FIELDS = ["priority", "votes", "hidden"] as const;
+
+/** Of MEMBER_OPTION_FIELDS, those `was` and `want` both give, with other values. */
+export function changedFields(
+  was: Partial<Omit<MemberOptions, "host">>,
+  want: Partial<Omit<MemberOptions, "host">>,
+): (typeof MEMBER_OPTION_FIELDS)[number][] {
+  return MEMBER_OPTION_FIELDS.filter((k) =>
+    was[k] !== undefined && want[k] !== undefined && was[k] !== want[k]
+  );
+}
 
 /**
  * Param `options` (JSON list of MemberOptions): what each listed member is to be; `members`
@@ -58,7 +68,7 @@ export function pendingChanges(
       );
     }
     const was = optionsOf(members[index]);
-    return FIELDS.some((f) => was[f] !== want[f]) ? [{ want, index, was }] : [];
+    return changedFields(was, want).length ? [{ want, index, was }] : [];
   });
   const rank = (c: (typeof out)[number]) =>
     c.want.priority > c.was.priority || c.want.votes > c.was.votes
@@ -71,7 +81,7 @@ export function pendingChanges(
 
 const describeChange = (c: ReturnType<typeof pendingChanges>[number]) =>
   `${c.want.host} (${
-    FIELDS.filter((f) => c.was[f] !== c.want[f]).map((f) => `${f} ${c.was[f]} → ${c.want[f]}`)
+    changedFields(c.was, c.want).map((f) => `${f} ${c.was[f]} → ${c.want[f]}`)
       .join(", ")
   })`;
 

@@ -3,7 +3,11 @@
  * against what the sets' configurations hold now: the `reconfig-members-<set>` operations that
  * set them (lib/ops/reconfig_members.ts), for `cluster reconfigure`. Pure.
  */
-import type { MemberOptions } from "../ops/reconfig_members.ts";
+import {
+  changedFields,
+  MEMBER_OPTION_FIELDS,
+  type MemberOptions,
+} from "../ops/reconfig_members.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
 import { EST, type ProcessFact } from "./lifecycle.ts";
@@ -11,9 +15,6 @@ import { change, op } from "./op_builders.ts";
 import { addMembersOp } from "./scale_out.ts";
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { PlannedOperation, ValidationIssue } from "./schema.ts";
-
-/** The fields a member-options change sets, as the topology names them. */
-export const MEMBER_OPTION_FIELDS = ["priority", "votes", "hidden"] as const;
 
 /** One member whose options change: as its set holds them now, and as asked. */
 export interface MemberOptionChange {
@@ -52,21 +53,19 @@ export function memberOptionChanges(
         ...(f?.hidden !== undefined ? { hidden: f.hidden } : {}),
       };
       const want = optionsOf(p);
-      return MEMBER_OPTION_FIELDS.some((k) => was[k] !== want[k]) ? [{ proc: p, was, want }] : [];
+      return changedFields(was, want).length ? [{ proc: p, was, want }] : [];
     })
   );
 }
 
 /** "priority 1 → 3, hidden false → true". */
 export function describeOptionChange(c: Pick<MemberOptionChange, "was" | "want">): string {
-  return MEMBER_OPTION_FIELDS.filter((k) => c.was[k] !== c.want[k])
-    .map((k) => `${k} ${c.was[k]} → ${c.want[k]}`).join(", ");
+  return changedFields(c.was, c.want).map((k) => `${k} ${c.was[k]} → ${c.want[k]}`).join(", ");
 }
 
 /** "priority 5, votes 1": the changed fields' values, as the set holds them or as asked. */
 export function optionValues(c: Pick<MemberOptionChange, "was" | "want">, side: "was" | "want") {
-  return MEMBER_OPTION_FIELDS.filter((k) => c.was[k] !== c.want[k]).map((k) => `${k} ${c[side][k]}`)
-    .join(", ");
+  return changedFields(c.was, c.want).map((k) => `${k} ${c[side][k]}`).join(", ");
 }
 
 /**
