@@ -5,6 +5,7 @@ import { planDestroy } from "../lib/plan/destroy.ts";
 import { metaFromPlan } from "../lib/state/meta_from_plan.ts";
 import { listProcesses } from "../lib/plan/processes.ts";
 import { planRestart } from "../lib/plan/restart.ts";
+import { planReconfigure } from "../lib/plan/reconfigure.ts";
 import { planRollback } from "../lib/plan/rollback.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import { planStart } from "../lib/plan/start.ts";
@@ -698,6 +699,15 @@ Deno.test("plan show of a lifecycle plan says how many of the cluster's processe
   assert.match(text, /Acted on: 1 of 10 processes \(started, stopped\)/);
   const all = renderPlan(sealPlan(planStop(await input("sharded.yaml"))));
   assert.match(all, /Acted on: 10 of 10 processes \(stopped\)/);
+  // A reconfigure of members' options restarts nothing: it names the members it reconfigures.
+  const rs = await input("replica-set.yaml");
+  const topology = structuredClone(rs.meta.topology);
+  topology.mongod_servers[1].priority = 5;
+  topology.mongod_servers[2].hidden = true;
+  const members = renderPlan(
+    sealPlan(planReconfigure({ ...rs, topology, topologyFile: "/topologies/rs.yaml" })),
+  );
+  assert.match(members, /Acted on: 2 members' options set by replSetReconfig \(no restart\)/);
 });
 
 Deno.test("the repair a refusal names: the topology file deployed, or show-config's topology once cluster tls changed it", async () => {

@@ -66,9 +66,20 @@ function phaseLines(plan: Plan, groups: OpGroup[], all: boolean, listAll: string
 function actedOn(ops: Plan["phases"][number]["operations"], total: number): string {
   const started = new Set(ops.filter((o) => o.type === "start_process").map((o) => o.target.name));
   const stopped = new Set(ops.filter((o) => o.type === "stop_process").map((o) => o.target.name));
+  // Members whose options a replSetReconfig sets: acted on too, without a restart.
+  const reconfigured = new Set(
+    ops.flatMap((o) => o.changes).filter((c) =>
+      c.resource_type === "replica_set_member" && c.action === "update"
+    )
+      .map((c) => c.resource_id),
+  );
   const all = new Set([...started, ...stopped]);
   const how = [started.size ? "started" : "", stopped.size ? "stopped" : ""].filter(Boolean);
-  return `${all.size} of ${total} processes${how.length ? ` (${how.join(", ")})` : ""}`;
+  const processes = `${all.size} of ${total} processes${how.length ? ` (${how.join(", ")})` : ""}`;
+  if (!reconfigured.size) return processes;
+  const members = `${reconfigured.size} member${reconfigured.size === 1 ? "" : "s"}' options ` +
+    "set by replSetReconfig (no restart)";
+  return all.size ? `${processes}; ${members}` : members;
 }
 
 export function renderPlan(
