@@ -10,12 +10,8 @@ import { MupError } from "../errors.ts";
 import { recordedHooks } from "../hooks/compile.ts";
 import { withoutHooks } from "../hooks/skip.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
-import {
-  fixedChanges,
-  otherChanges,
-  planReconfigure,
-  withRuntimeConfigs,
-} from "../plan/reconfigure.ts";
+import { planReconfigure } from "../plan/reconfigure.ts";
+import { fixedChanges, otherChanges, withRuntimeConfigs } from "../plan/reconfigure_changes.ts";
 import { recordedPorts, refuseOtherDifferences } from "../plan/redeploy.ts";
 import { withMemberOptions } from "../plan/member_options.ts";
 import { loadTopology } from "../topology/load.ts";

@@ -11,7 +11,7 @@ import { recordedHooks } from "../hooks/compile.ts";
 import { withoutHooks } from "../hooks/skip.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
 import { withoutAddedEntries, withoutRemovedEntries } from "../plan/added_entries.ts";
-import { otherChanges } from "../plan/reconfigure.ts";
+import { otherChanges } from "../plan/reconfigure_changes.ts";
 import { recordedPorts, refuseOtherDifferences } from "../plan/redeploy.ts";
 import { planScaleIn } from "../plan/scale_in.ts";
 import { collect, selectProcesses } from "../plan/select.ts";

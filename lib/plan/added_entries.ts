@@ -4,7 +4,7 @@
  */
 import { hostKey } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
-import { withRuntimeConfigs } from "./reconfigure.ts";
+import { withRuntimeConfigs } from "./reconfigure_changes.ts";
 
 const machine = (host: string, port: number) => `${hostKey(host)}:${port}`;
 

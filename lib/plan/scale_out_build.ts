@@ -26,7 +26,7 @@ import { isLocalHost, topologyKind } from "../topology/schema.ts";
 import { recordedRelease } from "./lifecycle.ts";
 import { planDeploy } from "./planner.ts";
 import { listProcesses } from "./processes.ts";
-import { otherChanges } from "./reconfigure.ts";
+import { otherChanges } from "./reconfigure_changes.ts";
 import { recordedPorts, refuseOtherDifferences } from "./redeploy.ts";
 import { estimateResources } from "./resources.ts";
 import { addedProcesses, planScaleOut } from "./scale_out.ts";
