@@ -30,7 +30,8 @@ export function changedFields(
 
 /**
  * Param `options` (JSON list of MemberOptions): what each listed member is to be; `members`
- * (JSON list of `host:port`): the set as recorded, where the primary is looked for.
+ * (JSON list of `host:port`): the set as recorded, where the primary is looked for; `before`
+ * (JSON list of MemberOptions, optional): what the plan read, for the result's notice.
  */
 const wanted = (ctx: OperationContext): MemberOptions[] => JSON.parse(param(ctx, "options"));
 const recorded = (ctx: OperationContext): string[] => JSON.parse(param(ctx, "members"));
@@ -108,6 +109,13 @@ export const reconfigMembers: Operation = {
     const timeout = planTimeoutMs(ctx, 120_000);
     const done: string[] = [];
     const stepped: string[] = [];
+    // What the plan read when it was made (param `before`): a member found otherwise when
+    // applied was changed meanwhile, outside mup; said in the result's notice.
+    const planned = new Map(
+      (JSON.parse(ctx.op.target.params.before ?? "[]") as MemberOptions[])
+        .map((b) => [machinePort(b.host), b]),
+    );
+    const since: string[] = [];
     const deadline = Date.now() + timeout;
     for (;;) {
       // The primary is asked again for every member: a reconfig may be followed by an election.
@@ -166,6 +174,15 @@ export const reconfigMembers: Operation = {
       );
       if (sent === "again") continue;
       done.push(describeChange(next));
+      const read = planned.get(machinePort(next.want.host));
+      const moved = read ? changedFields(read, next.was) : [];
+      if (moved.length) {
+        since.push(
+          `${next.want.host} ${
+            moved.map((f) => `${f} ${next.was[f]} (the plan read ${read![f]})`).join(", ")
+          }`,
+        );
+      }
     }
     return {
       output: done.length
@@ -175,6 +192,9 @@ export const reconfigMembers: Operation = {
         : `${set}'s members already have these options`,
       metadata: { changed: done, stepped_down: [...new Set(stepped)] },
       ...(done.length ? {} : { inPlace: true }),
+      ...(since.length
+        ? { notice: `changed outside mup since the plan was made: ${since.join("; ")}` }
+        : {}),
     };
   },
 };
