@@ -710,6 +710,65 @@ Deno.test("plan show of a lifecycle plan says how many of the cluster's processe
   assert.match(members, /Acted on: 2 members' options set by replSetReconfig \(no restart\)/);
 });
 
+Deno.test("a reconfigure of members' options only is planned with a member down (it stays down, the running ones are judged); one with restarts, or with the set's primary down, is refused", async () => {
+  const rs = await input("replica-set.yaml");
+  const [first, , third] = rs.meta.topology.mongod_servers;
+  const ids = Object.keys(rs.facts);
+  const down = ids.find((id) => id.endsWith(String(third.port)))!;
+  rs.facts[down] = { running: false };
+  const topology = structuredClone(rs.meta.topology);
+  topology.mongod_servers[2].priority = 0;
+  topology.mongod_servers[1].priority = 3;
+  const plan = planReconfigure({ ...rs, topology, topologyFile: "/t/rs.yaml" });
+  assert.deepEqual(plan.validation.errors, []);
+  assert.ok(
+    plan.validation.warnings.some((w) =>
+      w.code === "stays_down" && w.message.includes(
+        `:${third.port} is down and stays down: ` +
+          "its new options are in its set's configuration",
+      )
+    ),
+    JSON.stringify(plan.validation.warnings),
+  );
+  const ops = allOperations(plan);
+  const verify = ops.find((o) => o.type === "verify_health")!;
+  assert.equal(verify.target.params.only_listed, "true");
+  assert.deepEqual(
+    (JSON.parse(verify.target.params.processes) as { id: string }[]).map((p) => p.id).sort(),
+    ids.filter((id) => id !== down).sort(),
+  );
+  assert.ok(!ops.some((o) => o.type === "start_process" || o.type === "stop_process"));
+  // The member that outranks the primary takes over: waited for, as it runs.
+  assert.ok(ops.some((o) => o.id === "wait-takeover-rs0"), ops.map((o) => o.id).join(" "));
+  // Its reading of the reachable members, at apply time, leaves the down one out.
+  const mark = ops.find((o) => o.id === "mark-status-unknown")!;
+  const reach = mark.pre_conditions.find((c) => c.check_type === "members_reachable")!;
+  const members = reach.params.members as string[];
+  assert.equal(members.length, 2);
+  assert.ok(!JSON.stringify(members).includes(`:${third.port}`), JSON.stringify(members));
+
+  // A down member that will outrank the primary takes over once started: not waited for.
+  const outranks = structuredClone(rs.meta.topology);
+  outranks.mongod_servers[2].priority = 3;
+  const later = allOperations(planReconfigure({ ...rs, topology: outranks, topologyFile: "t" }));
+  assert.ok(later.some((o) => o.type === "reconfig_members"));
+  assert.ok(!later.some((o) => o.id.startsWith("wait-takeover-")));
+
+  // The same with a runtime_config change (a restart) is refused, naming the start.
+  const restarting = structuredClone(topology);
+  restarting.mongod_servers[0].runtime_config = { operationProfiling: { slowOpThresholdMs: 250 } };
+  const refused = planReconfigure({ ...rs, topology: restarting, topologyFile: "/t/rs.yaml" });
+  assert.deepEqual(refused.validation.errors.map((e) => e.code), ["not_running"]);
+
+  // With the primary down, no replSetReconfig can run.
+  const noPrimary = await input("replica-set.yaml");
+  const primary = Object.keys(noPrimary.facts).find((id) => id.endsWith(String(first.port)))!;
+  noPrimary.facts[primary] = { running: false };
+  const none = planReconfigure({ ...noPrimary, topology, topologyFile: "/t/rs.yaml" });
+  assert.deepEqual(none.validation.errors.map((e) => e.code), ["no_primary"]);
+  assert.match(none.validation.errors[0].message, /mup cluster start /);
+});
+
 Deno.test("the repair a refusal names: the topology file deployed, or show-config's topology once cluster tls changed it", async () => {
   const { meta } = await metaFor("replica-set.yaml", "running");
   const file = { ...meta, topology_file: "/topologies/rs.yaml" };

@@ -325,3 +325,62 @@ Deno.test("a member removed from its set outside mup (rs.remove): a repair deplo
     await killAll(home);
   }
 });
+
+Deno.test("cluster reconfigure of members' options with a member down: the running set is reconfigured, the down member keeps its new options when started", async () => {
+  const home = await tempHome();
+  try {
+    const { ports } = await deployRm(home);
+    await ok(home, ["cluster", "stop", "rm", "-N", `localhost:${ports[2]}`, "--auto-approve"]);
+    const asked = replicaSetTopology(ports)
+      .replace(
+        `port: ${ports[1]}, replica_set: rs0 }`,
+        `port: ${ports[1]}, replica_set: rs0, priority: 3 }`,
+      )
+      .replace(
+        `port: ${ports[2]}, replica_set: rs0 }`,
+        `port: ${ports[2]}, replica_set: rs0, priority: 0 }`,
+      );
+    const next = await writeTopology(home, "rm2.yaml", asked);
+    const args = ["cluster", "reconfigure", "rm", next];
+    const review = await ok(home, [...args, "--plan-only"]);
+    assert.match(
+      review.stdout,
+      new RegExp(`localhost:${ports[2]} is down and stays down: its new options are in`),
+    );
+    assert.match(review.stdout, /Verify the health of the running processes/);
+    // Saved, then ports[1]'s priority changed by hand before it is applied: set as planned, and
+    // the apply says what it found instead of what the plan read.
+    const saved = JSON.parse((await ok(home, [...args, "--plan-only", "--json"])).stdout);
+    await byHand(home, ports, setOn(ports[1], { priority: 4 }));
+    const applied = await ok(home, ["plan", "apply", saved.plan_id, "--auto-approve"]);
+    assert.match(
+      applied.stdout,
+      new RegExp(
+        `! Set .*: changed outside mup since the plan was made: localhost:${
+          ports[1]
+        } priority 4 \\(the plan read 1\\)`,
+      ),
+    );
+    assert.deepEqual(await options(home, ports), [
+      [2, 1, false],
+      [3, 1, false],
+      [0, 1, false],
+    ]);
+    assert.equal(await primary(home, ports[0]), `localhost:${ports[1]}`, "priority 3 took over");
+    const shown = await display(home, "rm", 1);
+    const down = shown.processes.filter((p) => p.state === "DOWN").map((p) => p.id);
+    assert.deepEqual(down, [`localhost:${ports[2]}`], "still down, as it was");
+    const recorded = (await meta(home, "rm")).topology as { mongod_servers: Document[] };
+    assert.deepEqual(recorded.mongod_servers.map((s) => s.priority), [2, 3, 0]);
+
+    // Started, it reads its new options from the set: nothing left to change.
+    await ok(home, ["cluster", "start", "rm", "--auto-approve"]);
+    assert.ok((await display(home, "rm")).healthy);
+    assert.match(
+      (await ok(home, [...args, "--plan-only"])).stdout,
+      /No changes\. Cluster rm already runs this runtime_config and these member options\./,
+    );
+  } finally {
+    await killAll(home);
+  }
+});

@@ -18,7 +18,12 @@ import { changedConfigs } from "./reconfigure_changes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { check, rewriteConfigOps } from "./op_builders.ts";
 import { memberOptionChanges, reconfigMembersOp } from "./member_options.ts";
-import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
+import {
+  clusterProcesses,
+  lifecyclePlan,
+  type LifecyclePlanInput,
+  type ProcessFact,
+} from "./lifecycle.ts";
 import {
   handBackOp,
   markedPhases,
@@ -80,7 +85,10 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
     const reconfig = reconfigMembersOp(s, mine, []);
     // The member that ends with the highest priority, if not primary now, takes the primary
     // over once the config says so (priority takeover): waited for before the health check.
-    const top = s.members.find((m) => takesBack(s, m) && input.facts[m.id]?.state !== "PRIMARY");
+    // A member that is down takes over once started, as MongoDB elects it then: not waited for.
+    const top = s.members.find((m) =>
+      takesBack(s, m) && input.facts[m.id]?.state !== "PRIMARY" && running(m)
+    );
     if (!top) return [reconfig];
     // Its own ID: a rolling restart of the same set may wait for a hand-back of its own.
     const takeover = {
@@ -92,10 +100,16 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
     return [reconfig, takeover];
   });
   const changes = chosen.length > 0 || optionOps.length > 0;
-  // The health check at the end verifies the whole cluster: a process down elsewhere would
-  // fail it after every restart. After an unfinished reconfigure, what is down is started.
+  // Only members' options, no restart: a process that is down stays down, as MongoDB lets a
+  // set's primary reconfigure with a minority of members down (the member reads its new
+  // options when it starts). The health check then judges the running processes.
+  const membersOnly = chosen.length === 0 && !input.afterUnfinished;
+  const downNow = procs.filter((p) => !running(p));
+  // With restarts, the health check at the end verifies the whole cluster: a process down
+  // elsewhere would fail it after every restart. After an unfinished reconfigure, what is
+  // down is started.
   const errors: ValidationIssue[] = [
-    ...(input.afterUnfinished || !changes ? [] : procs.filter((p) => !running(p)).map((p) => ({
+    ...(input.afterUnfinished || !changes || membersOnly ? [] : downNow.map((p) => ({
       code: "not_running",
       severity: "error" as const,
       host: p.host,
@@ -103,6 +117,14 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
         "processes one at a time and verifies the whole cluster's health at its end (run " +
         `\`mup cluster start ${name}\` first)`,
     }))),
+    // A replSetReconfig needs the set's primary.
+    ...(membersOnly ? optionSets(options).filter((set) => !primaryUp(procs, set, input.facts)) : [])
+      .map((set) => ({
+        code: "no_primary",
+        severity: "error" as const,
+        message: `replica set ${set} has no primary to reconfigure (too many of its members are ` +
+          `down): run \`mup cluster start ${name}\` first`,
+      })),
     // A member its set no longer lists (rs.remove): no reconfigure can set its options, and
     // the health check would fail; the repair adds it back.
     ...procs.filter((p) => input.facts[p.id]?.removed).map((p) => ({
@@ -140,6 +162,15 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
   );
   const inSet = (s: ReplicaSetSpec) => up.filter((p) => p.replicaSet === s.name);
   const verify = verifyOp(input, []);
+  if (membersOnly && downNow.length) {
+    // The processes that were down stay down: judged are the running ones, and their sets'
+    // members among them (as a scale-out judges what it added).
+    const params = verify.target.params;
+    const listed = JSON.parse(params.processes) as { id: string }[];
+    params.processes = JSON.stringify(listed.filter((p) => !downNow.some((d) => d.id === p.id)));
+    params.only_listed = "true";
+    verify.description = "Verify the health of the running processes";
+  }
   const record = metadataOp(input, "auto", [verify.id]);
   record.description = options.length
     ? chosen.length
@@ -206,6 +237,16 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
             '"Change the Size of the Oplog")',
         }]
         : []),
+      ...(membersOnly ? downNow : []).map((p) => ({
+        code: "stays_down",
+        severity: "warning" as const,
+        host: p.host,
+        message: `${hostPort(p.host, p.port)} is down and stays down: ${
+          options.some((c) => c.proc.id === p.id)
+            ? "its new options are in its set's configuration, which it reads when started; "
+            : ""
+        }the health check judges the running processes (\`mup cluster start ${name}\` starts it)`,
+      })),
       ...singleMongosWarnings(procs, up),
       ...downWhileRestartedWarnings(procs, sets, up),
       ...options.filter((c) => c.want.priority === 0 && input.facts[c.proc.id]?.state === "PRIMARY")
@@ -232,8 +273,14 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
       "mark-status-unknown:running",
       "members_reachable",
       name,
-      "every process of the cluster answers (the final health check needs them all)",
-      { members: procs.map((p) => hostPort(p.host, p.port)) },
+      membersOnly && downNow.length
+        ? "every process that was running when planned answers (the health check judges them)"
+        : "every process of the cluster answers (the final health check needs them all)",
+      {
+        members: procs.filter((p) => !membersOnly || running(p)).map((p) =>
+          hostPort(p.host, p.port)
+        ),
+      },
     ));
   }
   const plan = lifecyclePlan(input, "reconfigure", marked, {
@@ -242,4 +289,16 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
   });
   // The plan says what the cluster will be.
   return { ...plan, topology: input.topology, topology_file: input.topologyFile };
+}
+
+/** The sets `options` changes members of. */
+function optionSets(options: { proc: ProcessSpec }[]): string[] {
+  return [...new Set(options.map((c) => c.proc.replicaSet!))];
+}
+
+/** Whether a running member of `set` was found primary. */
+function primaryUp(procs: ProcessSpec[], set: string, facts: Record<string, ProcessFact>) {
+  return procs.some((p) =>
+    p.replicaSet === set && facts[p.id]?.running && facts[p.id]?.state === "PRIMARY"
+  );
 }
