@@ -113,7 +113,7 @@ Deno.test("re-running a deploy that failed part way: pre-flight knows the cluste
     // The failed attempt's apply could be resumed: the review says this plan replaces it.
     assert.match(
       again.stdout,
-      /apply apply-\S+ \(deploy\) is failed, not finished: this plan replaces it, .*`mup plan resume c1` completes it instead/,
+      /apply apply-\S+ \(deploy\) failed before it finished: this plan replaces it, .*`mup plan resume c1` completes it instead/,
     );
     await healthySet(ports, { home, cluster: "c1" });
   } finally {

@@ -70,7 +70,9 @@ export function stopWarnings(
         "majority_lost",
         `Replica set ${s.name} loses its majority: ${after} of ${total} votes keep running (${need} needed; ${
           names(left)
-        } stay up), so it has no primary and is read-only until a member starts again`,
+        } ${
+          left.length === 1 ? "stays" : "stay"
+        } up), so it has no primary and is read-only until a member starts again`,
       ));
     }
   }

@@ -56,7 +56,8 @@ export class PlainRenderer {
         // (and an operation run again) still gets its line.
         this.groups = groupOperations(e.done ? withoutOps(e.plan, new Set(e.done)) : e.plan);
         for (const g of this.groups) for (const o of g.ops) this.groupOf.set(o.id, g);
-        this.write(e.resumed ? `Resuming apply ${e.state_id}` : "Applying plan...");
+        // A resume has said so already, naming its checkpoint (resume_cli.ts).
+        if (!e.resumed) this.write("Applying plan...");
         break;
       case "phase_start":
         this.write(`\nPhase ${e.index}/${e.total}: ${e.phase[0].toUpperCase()}${e.phase.slice(1)}`);

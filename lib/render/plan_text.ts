@@ -77,7 +77,7 @@ function actedOn(ops: Plan["phases"][number]["operations"], total: number): stri
   const how = [started.size ? "started" : "", stopped.size ? "stopped" : ""].filter(Boolean);
   const processes = `${all.size} of ${total} processes${how.length ? ` (${how.join(", ")})` : ""}`;
   if (!reconfigured.size) return processes;
-  const members = `${reconfigured.size} member${reconfigured.size === 1 ? "" : "s"}' options ` +
+  const members = `${reconfigured.size} member${reconfigured.size === 1 ? "'s" : "s'"} options ` +
     "set by replSetReconfig (no restart)";
   return all.size ? `${processes}; ${members}` : members;
 }

@@ -31,7 +31,7 @@ export async function unfinishedApplyWarning(
   return {
     code: "unfinished_apply",
     severity: "warning",
-    message: `apply ${u.state.state_id} (${u.state.operation}) is ${u.outcome}, not finished: ` +
+    message: `apply ${u.state.state_id} (${u.state.operation}) ${unfinishedWords(u.outcome)}: ` +
       `this plan replaces it, and it can no longer be resumed once this one is applied ` +
       `(\`mup plan resume ${cluster}\` completes it instead)`,
   };
@@ -185,4 +185,9 @@ export function changedAnything(state: ApplyState): boolean {
     (o.status === "completed" || o.status === "running" ||
       (o.status === "failed" && o.result?.metadata?.no_effect !== true))
   );
+}
+
+/** "is interrupted, not finished"; "failed before it finished" (not "is failed"). */
+export function unfinishedWords(status: string): string {
+  return status === "failed" ? "failed before it finished" : `is ${status}, not finished`;
 }
