@@ -18,6 +18,7 @@ import {
   undeployedApply,
   undeployedMeta,
   unfinishedApply,
+  unfinishedWords,
 } from "../state/undeployed.ts";
 import { formatDuration, table } from "../util/format.ts";
 import {
@@ -343,8 +344,8 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         );
       } else if (unfinished) {
         print(
-          `Note: the last apply (${unfinished.operation}, ${unfinished.state_id}) is ` +
-            `${unfinished.status}, not finished; \`mup plan resume ${name}\` completes it.${
+          `Note: the last apply (${unfinished.operation}, ${unfinished.state_id}) ` +
+            `${unfinishedWords(unfinished.status)}; \`mup plan resume ${name}\` completes it.${
               startedNote(started)
             }\n`,
         );
@@ -381,7 +382,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       }
       const notes = [
         ...membershipNotes(name, extra, dropped, kept),
-        ...optionsNote(name, optionDrift),
+        ...optionsNote(name, optionDrift, unfinished),
       ];
       for (const line of notes) print(line);
     }

@@ -102,20 +102,32 @@ export function optionsChanged(meta: ClusterMeta, rows: ProcessStatus[]): Option
   });
 }
 
-/** The display's line for optionsChanged's members (none for none). */
-export function optionsNote(name: string, changed: OptionsChanged[]): string[] {
+/**
+ * The display's line for optionsChanged's members (none for none). After an unfinished apply
+ * that sets members' options (a reconfigure, a repair), they may be its own doing part way:
+ * its resume is named, not a repair.
+ */
+export function optionsNote(
+  name: string,
+  changed: OptionsChanged[],
+  unfinished?: { operation: string; state_id: string },
+): string[] {
   const fields = (o: Record<string, unknown>) =>
     Object.entries(o).map(([k, v]) => `${k} ${v}`).join(", ");
-  return changed.length
-    ? [
-      "Members whose options in their set's configuration are not the recorded ones (changed " +
-      `outside mup): ${
-        changed.map((c) => `${c.id} ${fields(c.live)} (recorded: ${fields(c.recorded)})`).join(
-          "; ",
-        )
-      }; \`mup cluster deploy ${name} <its topology>\` (a repair) sets them back`,
-    ]
-    : [];
+  const list = changed.map((c) => `${c.id} ${fields(c.live)} (recorded: ${fields(c.recorded)})`)
+    .join("; ");
+  if (!changed.length) return [];
+  if (unfinished && ["reconfigure", "deploy"].includes(unfinished.operation)) {
+    return [
+      "Members whose options in their set's configuration are not the recorded ones: " +
+      `${list}; the unfinished ${unfinished.operation} (apply ${unfinished.state_id}) may have ` +
+      `changed them part way: \`mup plan resume ${name}\` completes it`,
+    ];
+  }
+  return [
+    "Members whose options in their set's configuration are not the recorded ones (changed " +
+    `outside mup): ${list}; \`mup cluster deploy ${name} <its topology>\` (a repair) sets them back`,
+  ];
 }
 
 /** What the display says of a cluster no deploy recorded, and the ways on. */
