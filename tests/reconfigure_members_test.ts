@@ -135,6 +135,12 @@ Deno.test("cluster reconfigure sets members' priority and hidden by replSetRecon
 
     // Killed once the set's reconfiguration runs, then resumed.
     await killWhen(home, "rm", args, /^reconfig-members-rs0$/, "running");
+    // What it had changed before the kill is not blamed on someone outside mup.
+    const between = await mup(["cluster", "display", "rm"], { home });
+    assert.doesNotMatch(between.stdout, /changed outside mup/);
+    if (/Members whose options/.test(between.stdout)) {
+      assert.match(between.stdout, /may have changed them part way: `mup plan resume rm`/);
+    }
     const resumed = await ok(home, ["plan", "resume", "rm"]);
     assert.match(resumed.stdout, /Record the new member options/);
     assert.equal((await currentState(home, "rm")).status, "completed");
@@ -289,8 +295,9 @@ Deno.test("a member removed from its set outside mup (rs.remove): a repair deplo
     );
 
     // Removed again, after a reconfigure was planned: a new reconfigure is refused, naming the
-    // repair; the saved one fails its health check on it (recording nothing), and the repair is
-    // not refused over that failure: it adds the member back and the recorded priority too.
+    // repair; the saved one fails on it before it changes anything (its reconfiguration sets every
+    // member, that one too), and the repair is not refused over that failure: it adds the member
+    // back and the recorded priority too.
     const raised = await writeTopology(
       home,
       "rm3.yaml",
@@ -316,7 +323,9 @@ Deno.test("a member removed from its set outside mup (rs.remove): a repair deplo
     assert.match(
       failed.stdout,
       new RegExp(
-        `✗ Verify cluster health.*\\n.*localhost:${ports[2]} is not a member of replica set rs0`,
+        `✗ Set .*\\n.*localhost:${
+          ports[2]
+        } is not in the config of replica set rs0 \\(removed outside mup\\?\\): \`mup cluster deploy rm <its topology>\` \\(a repair\\)`,
       ),
     );
     await ok(home, deployArgs("rm", file, mirror, ["--auto-approve"]));
@@ -348,18 +357,27 @@ Deno.test("cluster reconfigure of members' options with a member down: the runni
       new RegExp(`localhost:${ports[2]} is down and stays down: its new options are in`),
     );
     assert.match(review.stdout, /Verify the health of the running processes/);
-    // Saved, then ports[1]'s priority changed by hand before it is applied: set as planned, and
+    // Saved, then ports[1]'s priority changed by hand before it is applied, and ports[0]'s (which
+    // the plan leaves as it is): both set as the topology gives them, as a new plan would, and
     // the apply says what it found instead of what the plan read.
     const saved = JSON.parse((await ok(home, [...args, "--plan-only", "--json"])).stdout);
-    await byHand(home, ports, setOn(ports[1], { priority: 4 }));
+    await byHand(
+      home,
+      ports,
+      (m) => setOn(ports[0], { priority: 1 })(setOn(ports[1], { priority: 4 })(m)),
+    );
     const applied = await ok(home, ["plan", "apply", saved.plan_id, "--auto-approve"]);
     assert.match(
       applied.stdout,
       new RegExp(
-        `! Set .*: changed outside mup since the plan was made: localhost:${
+        `! Set .*: changed outside mup since the plan was made: .*localhost:${
           ports[1]
         } priority 4 \\(the plan read 1\\)`,
       ),
+    );
+    assert.match(
+      applied.stdout,
+      new RegExp(`localhost:${ports[0]} priority 1 \\(the plan read 2\\)`),
     );
     assert.deepEqual(await options(home, ports), [
       [2, 1, false],

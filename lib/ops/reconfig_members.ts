@@ -58,13 +58,16 @@ export function pendingChanges(
   options: MemberOptions[],
   config: Document,
   at: string,
+  /** The cluster's name, for the repair the error names. */
+  cluster = "<cluster>",
 ): { want: MemberOptions; index: number; was: Omit<MemberOptions, "host"> }[] {
   const members = config.members as Document[];
   const out = options.flatMap((want) => {
     const index = members.findIndex((m) => machinePort(String(m.host)) === machinePort(want.host));
     if (index < 0) {
       throw new OperationError(
-        `${want.host} is not in the config of replica set ${config._id} (removed outside mup?)`,
+        `${want.host} is not in the config of replica set ${config._id} (removed outside ` +
+          `mup?): \`mup cluster deploy ${cluster} <its topology>\` (a repair) adds it back`,
         { noEffect: true },
       );
     }
@@ -102,7 +105,8 @@ const describeChange = (c: ReturnType<typeof pendingChanges>[number]) =>
 export const reconfigMembers: Operation = {
   async isDone(ctx) {
     const found = await readConfig(ctx);
-    return found !== undefined && pendingChanges(wanted(ctx), found.config, found.at).length === 0;
+    return found !== undefined &&
+      pendingChanges(wanted(ctx), found.config, found.at, ctx.plan.cluster_name).length === 0;
   },
   async run(ctx) {
     const set = ctx.op.target.name;
@@ -128,7 +132,7 @@ export const reconfigMembers: Operation = {
           { noEffect: done.length === 0 && stepped.length === 0 },
         );
       }
-      const [next] = pendingChanges(wanted(ctx), found.config, found.at);
+      const [next] = pendingChanges(wanted(ctx), found.config, found.at, ctx.plan.cluster_name);
       if (!next) break;
       const [h, p] = splitHostPort(found.at);
       if (next.want.priority === 0 && machinePort(next.want.host) === machinePort(found.at)) {

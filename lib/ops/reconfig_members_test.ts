@@ -32,7 +32,8 @@ Deno.test("pendingChanges: members that gain go first, the primary that loses la
 
 Deno.test("pendingChanges: a member the config does not list is an error naming it", () => {
   assert.throws(
-    () => pendingChanges([{ host: "d:1", priority: 1, votes: 1, hidden: false }], config, "a:1"),
-    /d:1 is not in the config of replica set rs0 \(removed outside mup\?\)/,
+    () =>
+      pendingChanges([{ host: "d:1", priority: 1, votes: 1, hidden: false }], config, "a:1", "c9"),
+    /d:1 is not in the config of replica set rs0 \(removed outside mup\?\): `mup cluster deploy c9 <its topology>` \(a repair\) adds it back/,
   );
 });

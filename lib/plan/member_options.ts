@@ -23,6 +23,9 @@ export interface MemberOptionChange {
   want: MemberOptions;
 }
 
+/** The members of `set` that have election options (arbiters have none to set). */
+const voters = (set: ReplicaSetSpec) => set.members.filter((m) => !m.arbiterOnly);
+
 const optionsOf = (p: ProcessSpec): MemberOptions => ({
   host: hostPort(p.host, p.port),
   priority: p.priority,
@@ -70,7 +73,10 @@ export function optionValues(c: Pick<MemberOptionChange, "was" | "want">, side: 
 
 /**
  * `reconfig-members-<set>`: the set's changed members given their options, one replSetReconfig
- * each on its primary. `before` (param) keeps what they were, for a rollback to set back.
+ * each on its primary. Param `options` lists every member (arbiters aside) as the topology gives
+ * it, so that a member changed by hand after planning is set back too, as a new plan would;
+ * `before` keeps what the plan read of each (for a rollback to set back, and the apply's note
+ * of what changed meanwhile). Description and changes name the planned changes only.
  */
 export function reconfigMembersOp(
   set: ReplicaSetSpec,
@@ -89,8 +95,10 @@ export function reconfigMembersOp(
       host: set.members[0].host,
       port: set.members[0].port,
       params: {
-        options: JSON.stringify(changes.map((c) => c.want)),
-        before: JSON.stringify(changes.map((c) => c.was)),
+        options: JSON.stringify(voters(set).map(optionsOf)),
+        before: JSON.stringify(
+          voters(set).map((m) => changes.find((c) => c.proc.id === m.id)?.was ?? optionsOf(m)),
+        ),
         members: JSON.stringify(set.members.map((m) => hostPort(m.host, m.port))),
       },
       timeout_ms: 120_000,
