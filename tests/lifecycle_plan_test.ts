@@ -767,6 +767,16 @@ Deno.test("a reconfigure of members' options only is planned with a member down 
   const none = planReconfigure({ ...noPrimary, topology, topologyFile: "/t/rs.yaml" });
   assert.deepEqual(none.validation.errors.map((e) => e.code), ["no_primary"]);
   assert.match(none.validation.errors[0].message, /mup cluster start /);
+
+  // One that runs but does not answer (SIGSTOP) would fail the apply's check: refused now.
+  const hung = await input("replica-set.yaml");
+  hung.facts[down] = { running: true, answering: false };
+  const stuck = planReconfigure({ ...hung, topology, topologyFile: "/t/rs.yaml" });
+  assert.deepEqual(stuck.validation.errors.map((e) => e.code), ["not_answering"]);
+  assert.match(
+    stuck.validation.errors[0].message,
+    new RegExp(`:${third.port} runs but does not answer .*mup cluster stop .* -N `),
+  );
 });
 
 Deno.test("the repair a refusal names: the topology file deployed, or show-config's topology once cluster tls changed it", async () => {

@@ -48,6 +48,11 @@ export interface ProcessFact {
   hidden?: boolean;
   /** Its set's configuration, as another member holds it, does not list it (rs.remove). */
   removed?: boolean;
+  /**
+   * Whether it answered `hello`, when `running`: false for a process that runs but does not
+   * answer (hung, or stopped with SIGSTOP). Unset where not asked.
+   */
+  answering?: boolean;
 }
 
 export interface LifecyclePlanInput {

@@ -53,7 +53,11 @@ export async function probeFacts(
       : h?.arbiterOnly
       ? "ARBITER"
       : undefined;
-    return [p.id, { running: pid !== undefined, ...(state ? { state } : {}) }] as const;
+    return [p.id, {
+      running: pid !== undefined,
+      ...(state ? { state } : {}),
+      ...(pid !== undefined ? { answering: h !== undefined } : {}),
+    }] as const;
   }));
   const out: Record<string, ProcessFact> = Object.fromEntries(facts);
   await liveMemberOptions(meta, out, access);

@@ -117,6 +117,16 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
         "processes one at a time and verifies the whole cluster's health at its end (run " +
         `\`mup cluster start ${name}\` first)`,
     }))),
+    // Every running process is asked before anything is written (the apply's safety check): one
+    // that runs but does not answer would fail it.
+    ...procs.filter((p) => running(p) && input.facts[p.id]?.answering === false).map((p) => ({
+      code: "not_answering",
+      severity: "error" as const,
+      host: p.host,
+      message: `${hostPort(p.host, p.port)} runs but does not answer (hung, or stopped): ` +
+        `\`mup cluster stop ${name} -N ${hostPort(p.host, p.port)}\` ends it, then ` +
+        `\`mup cluster start ${name} -N ${hostPort(p.host, p.port)}\`, and reconfigure again`,
+    })),
     // A replSetReconfig needs the set's primary.
     ...(membersOnly ? optionSets(options).filter((set) => !primaryUp(procs, set, input.facts)) : [])
       .map((set) => ({
