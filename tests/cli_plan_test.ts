@@ -31,6 +31,8 @@ Deno.test("cluster deploy --plan-only resolves 7.0 to the newest 7.0.x, saves th
   assert.match(r.stdout, /Total processes: 10 \(3 config, 6 mongod, 1 mongos\)/);
   assert.match(r.stdout, /Start 3 config servers \(parallel\)/);
   assert.match(r.stdout, /Validation: ✓ Plan is valid/);
+  const id = /Plan generated: (plan-[0-9a-f]{8})/.exec(r.stdout)?.[1];
+  assert.match(r.stdout, new RegExp(`\nTo apply it: mup plan apply ${id}\n`));
   const exact = await mup(deployArgs("c2", topo, mirror, ["--plan-only"], "6.0.19"), { home });
   assert.match(exact.stdout, /MongoDB version: 6\.0\.19/);
 });

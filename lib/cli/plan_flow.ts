@@ -189,6 +189,8 @@ export async function planAndApply(
       print(`Plan saved to: ${saved}${opts.planFile ? ` and ${opts.planFile}` : ""}`);
       print("");
       print(renderPlan(plan));
+      // What a reviewer runs once satisfied (the plan is checked again then: stale, hash, lock).
+      if (plan.validation.valid) print(`\nTo apply it: mup plan apply ${plan.plan_id}`);
     } else {
       // The review shows the plan itself before asking (the specification's Example 1).
       print(`✓ Plan generated: ${plan.plan_id} (saved to ${saved})\n`);
