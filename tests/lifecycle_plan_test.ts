@@ -756,9 +756,15 @@ Deno.test("a reconfigure of members' options only is planned with a member down 
 
   // The same with a runtime_config change (a restart) is refused, naming the start.
   const restarting = structuredClone(topology);
-  restarting.mongod_servers[0].runtime_config = { operationProfiling: { slowOpThresholdMs: 250 } };
+  for (const s of restarting.mongod_servers) {
+    s.runtime_config = { operationProfiling: { slowOpThresholdMs: 250 } };
+  }
   const refused = planReconfigure({ ...rs, topology: restarting, topologyFile: "/t/rs.yaml" });
   assert.deepEqual(refused.validation.errors.map((e) => e.code), ["not_running"]);
+  assert.ok(
+    !allOperations(refused).some((o) => o.type === "start_process" && o.target.name === down),
+    "no start of the down member shown",
+  );
 
   // With the primary down, no replSetReconfig can run.
   const noPrimary = await input("replica-set.yaml");

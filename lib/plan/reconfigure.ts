@@ -148,7 +148,8 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
   // Down processes (an unfinished reconfigure's): started first, with their new file, so that
   // each set has its members before any running one is restarted; one after another, config
   // servers first and mongos last (a mongos needs its config servers).
-  const down = chosen.filter((p) => !running(p));
+  // Otherwise a process down is refused (not_running): the refused plan shows no start of it.
+  const down = input.afterUnfinished ? chosen.filter((p) => !running(p)) : [];
   const up = chosen.filter(running);
   const order = (p: ProcessSpec) => p.role === "config" ? 0 : p.role === "mongos" ? 2 : 1;
   // Each waited for until it answers, not until healthy: with most of its set down, a member
