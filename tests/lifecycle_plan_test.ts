@@ -753,6 +753,15 @@ Deno.test("a reconfigure of members' options only is planned with a member down 
   const later = allOperations(planReconfigure({ ...rs, topology: outranks, topologyFile: "t" }));
   assert.ok(later.some((o) => o.type === "reconfig_members"));
   assert.ok(!later.some((o) => o.id.startsWith("wait-takeover-")));
+  const outranking = planReconfigure({ ...rs, topology: outranks, topologyFile: "t" });
+  assert.match(
+    outranking.validation.warnings.find((w) => w.code === "stays_down")!.message,
+    /starts it, and it then takes the primary over: an election\)$/,
+  );
+  assert.doesNotMatch(
+    plan.validation.warnings.find((w) => w.code === "stays_down")!.message,
+    /takes the primary over/,
+  );
 
   // The same with a runtime_config change (a restart) is refused, naming the start.
   const restarting = structuredClone(topology);

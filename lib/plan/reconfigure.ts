@@ -256,7 +256,9 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
           options.some((c) => c.proc.id === p.id)
             ? "its new options are in its set's configuration, which it reads when started; "
             : ""
-        }the health check judges the running processes (\`mup cluster start ${name}\` starts it)`,
+        }the health check judges the running processes (\`mup cluster start ${name}\` starts it${
+          outranks(askedSets, p) ? ", and it then takes the primary over: an election" : ""
+        })`,
       })),
       ...singleMongosWarnings(procs, up),
       ...downWhileRestartedWarnings(procs, sets, up),
@@ -312,4 +314,11 @@ function primaryUp(procs: ProcessSpec[], set: string, facts: Record<string, Proc
   return procs.some((p) =>
     p.replicaSet === set && facts[p.id]?.running && facts[p.id]?.state === "PRIMARY"
   );
+}
+
+/** Whether `p` ends with a higher priority than every other electable member of its set. */
+function outranks(sets: ReplicaSetSpec[], p: ProcessSpec): boolean {
+  const set = sets.find((s) => s.name === p.replicaSet);
+  const mine = set?.members.find((m) => m.id === p.id);
+  return !!set && !!mine && takesBack(set, mine);
 }
