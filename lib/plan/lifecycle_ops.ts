@@ -304,6 +304,31 @@ export function verifyOp(input: LifecyclePlanInput, deps: string[]): PlannedOper
   });
 }
 
+/**
+ * `verify` (a verify_health operation) narrowed to the processes whose ID `keep` accepts, with
+ * `description`: the other members of their sets are not judged (`only_listed`). A scale-out
+ * judges what it added so; a reconfigure of members' options the processes left running.
+ */
+export function verifyOnly(
+  verify: PlannedOperation,
+  keep: (id: string) => boolean,
+  description: string,
+): PlannedOperation {
+  const listed = JSON.parse(verify.target.params.processes) as { id: string }[];
+  return {
+    ...verify,
+    description,
+    target: {
+      ...verify.target,
+      params: {
+        ...verify.target.params,
+        processes: JSON.stringify(listed.filter((p) => keep(p.id))),
+        only_listed: "true",
+      },
+    },
+  };
+}
+
 /** Records the outcome in meta.yaml (status as found, or removed). */
 export function metadataOp(
   input: LifecyclePlanInput,

@@ -30,6 +30,7 @@ import {
   metadataOp,
   repairCommand,
   startOp,
+  verifyOnly,
   verifyOp,
   waitOp,
 } from "./lifecycle_ops.ts";
@@ -172,16 +173,14 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
     })
   );
   const inSet = (s: ReplicaSetSpec) => up.filter((p) => p.replicaSet === s.name);
-  const verify = verifyOp(input, []);
-  if (membersOnly && downNow.length) {
-    // The processes that were down stay down: judged are the running ones, and their sets'
-    // members among them (as a scale-out judges what it added).
-    const params = verify.target.params;
-    const listed = JSON.parse(params.processes) as { id: string }[];
-    params.processes = JSON.stringify(listed.filter((p) => !downNow.some((d) => d.id === p.id)));
-    params.only_listed = "true";
-    verify.description = "Verify the health of the running processes";
-  }
+  // The processes that were down stay down: judged are the running ones.
+  const verify = membersOnly && downNow.length
+    ? verifyOnly(
+      verifyOp(input, []),
+      (id) => !downNow.some((d) => d.id === id),
+      "Verify the health of the running processes",
+    )
+    : verifyOp(input, []);
   const record = metadataOp(input, "auto", [verify.id]);
   record.description = options.length
     ? chosen.length

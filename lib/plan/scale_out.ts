@@ -12,7 +12,7 @@ import type { Document } from "mongodb";
 import type { ClusterMeta } from "../state/meta.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
-import { handBackOp, memberStateOp } from "./lifecycle_ops.ts";
+import { handBackOp, memberStateOp, verifyOnly } from "./lifecycle_ops.ts";
 import { takesBack } from "./restart_warnings.ts";
 import { lifecyclePlan } from "./lifecycle.ts";
 import { change, EST, mongosConfigRewriteOps, op } from "./op_builders.ts";
@@ -225,19 +225,16 @@ export function planScaleOut(input: ScaleOutPlanInput): Omit<Plan, "content_hash
           ...takeovers.map((w) => w.id),
           ...mongosConfigs.filter((c) => c.type === "upload_file").map((c) => c.id),
         ];
-        const mine = JSON.parse(o.target.params.processes) as { id: string }[];
-        next.description = "Verify the new processes' health, and their sets' primaries";
-        next.target = {
-          ...o.target,
-          params: {
-            ...o.target.params,
-            processes: JSON.stringify(mine.filter((p) => addedIds.has(p.id))),
-            shards: JSON.stringify(
-              (JSON.parse(o.target.params.shards) as string[]).filter((s) => newSets.has(s)),
-            ),
-            only_listed: "true",
-          },
-        };
+        const only = verifyOnly(
+          o,
+          (id) => addedIds.has(id),
+          "Verify the new processes' health, and their sets' primaries",
+        );
+        next.description = only.description;
+        next.target = only.target;
+        next.target.params.shards = JSON.stringify(
+          (JSON.parse(o.target.params.shards) as string[]).filter((s) => newSets.has(s)),
+        );
       }
       if (o.type === "save_metadata") {
         next.description = "Save the cluster metadata with its new processes";
