@@ -22,6 +22,8 @@ const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 async function statuses(home: string): Promise<Record<string, string>> {
   const r = await mup(["plan", "list", "c1", "--json"], { home });
   assert.equal(r.code, 0, output(r));
+  // Every plan of these tests is a deploy: the list names what each plan does.
+  for (const e of JSON.parse(r.stdout)) assert.equal(e.operation, "deploy", r.stdout);
   return Object.fromEntries(
     JSON.parse(r.stdout).map((e: { plan_id: string; status: string }) => [e.plan_id, e.status]),
   );
@@ -126,11 +128,11 @@ Deno.test("plan list shows each plan's status: invalid, superseded, valid, appli
     ) await new Promise((r) => setTimeout(r, 50));
     const third = await plan();
     const table = await mup(["plan", "list", "c1"], { home });
-    assert.match(table.stdout, /PLAN ID +CLUSTER +CREATED +OPS +STATUS/);
-    assert.match(table.stdout, new RegExp(`${third} +c1 +\\S+ +\\d+ +valid`));
-    assert.match(table.stdout, new RegExp(`${second} +c1 +\\S+ +\\d+ +applied`));
-    assert.match(table.stdout, new RegExp(`${first} +c1 +\\S+ +\\d+ +stale`));
-    assert.match(table.stdout, new RegExp(`${bad} +c1 +\\S+ +\\d+ +invalid`));
+    assert.match(table.stdout, /PLAN ID +CLUSTER +OPERATION +CREATED +OPS +STATUS/);
+    assert.match(table.stdout, new RegExp(`${third} +c1 +deploy +\\S+ +\\d+ +valid`));
+    assert.match(table.stdout, new RegExp(`${second} +c1 +deploy +\\S+ +\\d+ +applied`));
+    assert.match(table.stdout, new RegExp(`${first} +c1 +deploy +\\S+ +\\d+ +stale`));
+    assert.match(table.stdout, new RegExp(`${bad} +c1 +deploy +\\S+ +\\d+ +invalid`));
     // An apply of it that fails part way leaves it resumable (not stale, whatever it recorded).
     const failed = await mup(["plan", "apply", third, "--auto-approve"], {
       home,

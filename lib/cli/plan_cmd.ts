@@ -57,7 +57,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
 
   cmd.command("list")
     .description(
-      "List saved plans, oldest first, with their status: valid, invalid (pre-flight failed), applied, rolled_back (applied, then undone by state rollback), resumable (its apply is paused, failed or cut off: plan resume continues it), declined (not confirmed; the cluster's next plan replaces and removes it), superseded (a newer plan exists), stale (the cluster changed since)",
+      "List saved plans, oldest first, with what each does (deploy, stop, reconfigure…) and its status: valid, invalid (pre-flight failed), applied, rolled_back (applied, then undone by state rollback), resumable (its apply is paused, failed or cut off: plan resume continues it), declined (not confirmed; the cluster's next plan replaces and removes it), superseded (a newer plan exists), stale (the cluster changed since)",
     )
     .argument("[cluster]", "only this cluster's plans")
     .option("--json", "machine-readable output")
@@ -75,6 +75,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
             cluster: e.cluster,
             path: e.path,
             created_at: e.createdAt,
+            operation: e.operation,
             operations: e.operations,
             status: e.status,
             preflight_valid: e.valid,
@@ -93,10 +94,18 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
       if (!list.length && !unreadable.length) {
         return print(cluster ? `No plans for cluster ${cluster}.` : "No saved plans.");
       }
-      print(table([16, 20, 26, 6], [
-        ["PLAN ID", "CLUSTER", "CREATED", "OPS", "STATUS"],
-        ...list.map((e) => [e.planId, e.cluster, e.createdAt, String(e.operations), e.status]),
-        ...unreadable.map((u) => ["?", u.cluster, "?", "?", "unreadable"]),
+      const row = (e: (typeof list)[number]) => [
+        e.planId,
+        e.cluster,
+        e.operation,
+        e.createdAt,
+        `${e.operations}`,
+        e.status,
+      ];
+      print(table([16, 20, 13, 26, 6], [
+        ["PLAN ID", "CLUSTER", "OPERATION", "CREATED", "OPS", "STATUS"],
+        ...list.map(row),
+        ...unreadable.map((u) => ["?", u.cluster, "?", "?", "?", "unreadable"]),
       ]));
       for (const u of unreadable) {
         print(`\nunreadable: ${u.path}: ${u.reason} (restore it, or move it away)`);

@@ -12,6 +12,8 @@ export interface PlanEntry {
   cluster: string;
   path: string;
   createdAt: string;
+  /** What the plan does, as the plan names it: deploy, stop, restart, reconfigure, scale-out… */
+  operation: string;
   operations: number;
   /** False when pre-flight failed (an imported plan, or one written with --plan-file). */
   valid: boolean;
@@ -66,6 +68,7 @@ export async function scanPlans(dirs: { cluster: string; dir: string }[]): Promi
           cluster,
           path: file,
           createdAt: p.created_at,
+          operation: typeof p.operation === "string" ? p.operation : "?",
           operations: p.phases.reduce((n, ph) => n + ph.operations.length, 0),
           valid: p.validation.valid,
           contentHash: p.content_hash,
