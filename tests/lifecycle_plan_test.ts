@@ -846,3 +846,28 @@ Deno.test("a rolling restart's review says the cluster stays writable only when 
   assert.doesNotMatch(text, /stays writable/);
   assert.match(text, /! .* is the cluster's only mongos/);
 });
+
+Deno.test("a start of the member with the highest priority warns that it takes the primary over from the running one; a start of the whole set does not", async () => {
+  const rs = await input("replica-set.yaml");
+  const meta = structuredClone(rs.meta);
+  const third = meta.topology.mongod_servers[2];
+  third.priority = 5;
+  const down = Object.keys(rs.facts).find((id) => id.endsWith(String(third.port)))!;
+  const node = `localhost:${third.port}`;
+  const facts = { ...rs.facts, [down]: { running: false } };
+  const plan = planStart({ ...rs, meta, facts, filter: { nodes: [node] } });
+  assert.deepEqual(plan.validation.warnings.map((w) => w.code), ["priority_takeover"]);
+  assert.match(
+    plan.validation.warnings[0].message,
+    new RegExp(
+      `rs0: ${node} has the highest priority \\(5\\): once started and caught up it ` +
+        "takes the primary over from localhost:27017",
+    ),
+  );
+  // With the priorities equal it starts as a secondary and stays one.
+  const equal = planStart({ ...rs, facts, filter: { nodes: [node] } });
+  assert.deepEqual(equal.validation.warnings, []);
+  // The whole set started: it elects that member, no primary to take over from.
+  const stopped = await input("replica-set.yaml", {}, false);
+  assert.deepEqual(planStart({ ...stopped, meta }).validation.warnings, []);
+});

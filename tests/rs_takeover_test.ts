@@ -13,7 +13,7 @@ import { installFixture } from "./fixture.ts";
 
 installFixture();
 
-Deno.test("rolling restart: a restarted secondary that takes the primary over (priority takeover) counts as back in the set", async () => {
+Deno.test("rolling restart: a restarted secondary that takes the primary over (priority takeover) counts as back in the set; a start of that member alone says it takes the primary back", async () => {
   const home = await tempHome();
   const ports = stablePorts(3);
   try {
@@ -61,6 +61,28 @@ Deno.test("rolling restart: a restarted secondary that takes the primary over (p
     const after = (await display(home, "tk")).processes;
     assert.equal(after.find((p) => p.id === top)?.state, "PRIMARY", JSON.stringify(after));
     assert.equal(after.filter((p) => p.state === "SECONDARY").length, 2, JSON.stringify(after));
+
+    // Stopped, the priority-2 member leaves the primary to another; started alone again, the
+    // plan says it takes the primary back, and it does.
+    await ok(home, ["cluster", "stop", "tk", "-N", top, "--auto-approve"]);
+    const others = (await display(home, "tk", 1)).processes;
+    const interim = others.find((p) => p.state === "PRIMARY")?.id;
+    assert.ok(interim && interim !== top, JSON.stringify(others));
+    const start = await ok(home, ["cluster", "start", "tk", "-N", top, "--plan-only"]);
+    assert.match(
+      start.stdout,
+      new RegExp(
+        `${top} has the highest priority \\(2\\): once started and caught up it ` +
+          `takes the primary over from ${interim}`,
+      ),
+    );
+    await ok(home, ["cluster", "start", "tk", "-N", top, "--auto-approve"]);
+    let back = (await display(home, "tk")).processes;
+    for (let i = 0; i < 200 && back.find((p) => p.id === top)?.state !== "PRIMARY"; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      back = (await display(home, "tk")).processes;
+    }
+    assert.equal(back.find((p) => p.id === top)?.state, "PRIMARY", JSON.stringify(back));
   } finally {
     await killAll(home);
   }

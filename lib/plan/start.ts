@@ -8,6 +8,7 @@ import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { setVotes } from "./votes.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { selectProcesses } from "./select.ts";
+import { takesBack } from "./restart_warnings.ts";
 import {
   clusterProcesses,
   lifecyclePlan,
@@ -156,6 +157,7 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
           `(\`mup cluster start ${input.meta.name}\` starts them all)`,
       };
     });
+  warnings.push(...takeoverWarnings(input, sets, todo));
   return lifecyclePlan(
     input,
     "start",
@@ -173,4 +175,31 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
     ]),
     { errors, warnings },
   );
+}
+
+/**
+ * The warning for each member of `starting` that will take the primary over from a running
+ * primary: its priority is above every other electable member's, so once caught up it calls an
+ * election (MongoDB's priority takeover, "Replica Set Elections"). A set started whole elects it
+ * at once, with no primary to take over from: no warning.
+ */
+function takeoverWarnings(
+  input: LifecyclePlanInput,
+  sets: ReplicaSetSpec[],
+  starting: ProcessSpec[],
+): ValidationIssue[] {
+  return sets.flatMap((s) => {
+    const primary = s.members.find((m) => input.facts[m.id]?.state === "PRIMARY");
+    const top = starting.find((m) => m.replicaSet === s.name && takesBack(s, m));
+    if (!primary || !top) return [];
+    return [{
+      code: "priority_takeover",
+      severity: "warning" as const,
+      host: top.host,
+      message: `${s.name}: ${hostPort(top.host, top.port)} has the highest priority ` +
+        `(${top.priority}): once started and caught up it takes the primary over from ` +
+        `${hostPort(primary.host, primary.port)} (priority takeover: an election, a brief pause ` +
+        "in writes)",
+    }];
+  });
 }
