@@ -35,13 +35,16 @@ Deno.test("sharded cluster: display order, stop, start, rolling restart under lo
     assert.match(bad.stderr, /-N localhost:1 matches no process/);
     // Only the mongos: the metadata says what is true (some run), start starts only it.
     const partial = await ok(home, ["cluster", "stop", "sh", "-R", "mongos", "--auto-approve"]);
-    assert.match(partial.stdout, /Status: unknown/);
+    assert.match(
+      partial.stdout,
+      /Status: partial \(some of its processes run: `mup cluster display sh`/,
+    );
     const half = await display(home, "sh", 1);
     assert.deepEqual(half.processes.filter((p) => p.state === "DOWN").map((p) => p.role), [
       "mongos",
     ]);
     const listed = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
-    assert.equal(listed[0].status, "unknown");
+    assert.equal(listed[0].status, "partial");
     const back = await ok(home, ["cluster", "start", "sh", "--auto-approve"]);
     assert.match(back.stdout, /Start mongos/);
     assert.doesNotMatch(back.stdout, /Start config server/);

@@ -1,4 +1,4 @@
-import type { ClusterMeta } from "../state/meta.ts";
+import { type ClusterMeta, statusOfRunning } from "../state/meta.ts";
 import type { Change, Plan } from "./schema.ts";
 import { clusterDifferences } from "./redeploy.ts";
 
@@ -157,7 +157,7 @@ export function planDiff(
 /** The status a start, stop or restart records for what runs now: meta.yaml's status terms. */
 function liveStatus(meta: ClusterMeta, down: ReadonlySet<string>): ClusterMeta["status"] {
   const stopped = meta.processes.filter((p) => down.has(p.id)).length;
-  return stopped === 0 ? "running" : stopped === meta.processes.length ? "stopped" : "unknown";
+  return statusOfRunning(meta.processes.length - stopped, meta.processes.length);
 }
 
 const SYMBOL: Record<string, string> = {

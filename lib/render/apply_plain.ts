@@ -213,7 +213,13 @@ export class PlainRenderer {
       const status = this.recorded ?? planned;
       this.write(`\n${what} completed successfully! [${formatDuration(e.ms)}]\n`);
       this.write(`Cluster: ${plan.cluster_name}`);
-      this.write(`Status: ${status}`);
+      this.write(
+        `Status: ${status}${
+          status === "partial"
+            ? ` (some of its processes run: \`mup cluster display ${plan.cluster_name}\` shows which)`
+            : ""
+        }`,
+      );
       if (status === "running") this.write(`Connection: mongosh '${e.connection}'`);
       if (status === "running" && e.credentials) {
         this.write(`Password: run \`${e.credentials}\` (mup prints it nowhere else)`);

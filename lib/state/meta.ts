@@ -11,11 +11,12 @@ export const META_FORMAT_VERSION = 1;
 
 /**
  * The status recorded for a cluster of `total` processes of which `running` run: running when
- * all do, stopped when none does, unknown otherwise (update_metadata writes it; the lifecycle
- * planners predict it from their probes).
+ * all do, stopped when none does, partial otherwise (update_metadata writes it; the lifecycle
+ * planners predict it from their probes). "unknown" is only what a plan marks before it changes
+ * anything, until its last record.
  */
 export function statusOfRunning(running: number, total: number): ClusterMeta["status"] {
-  return running === total ? "running" : running === 0 ? "stopped" : "unknown";
+  return running === total ? "running" : running === 0 ? "stopped" : "partial";
 }
 
 /** `clusters/<name>/meta.yaml`: what mup knows of a deployed cluster. */
@@ -26,7 +27,11 @@ export const ClusterMeta = z.object({
   lineage: z.string(),
   /** Goes up by one on every change mup records; a plan made at an older serial is stale. */
   serial: z.number().int().nonnegative(),
-  status: z.enum(["running", "stopped", "unknown"]),
+  /**
+   * What the last record found: every process running, some (partial), none (stopped), or
+   * unknown (a plan is changing it, or was cut off before its last record).
+   */
+  status: z.enum(["running", "partial", "stopped", "unknown"]),
   kind: TopologyKind,
   version: z.string(),
   variant: Variant,
