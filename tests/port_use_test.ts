@@ -15,7 +15,10 @@ Deno.test("a holder's command line with newlines and tabs is shown on one line",
   );
 });
 
-Deno.test("a port that is the local end of a connection is named as such: ESTABLISHED, then TIME-WAIT once closed", async () => {
+Deno.test("a port that is the local end of a connection is named as such: ESTABLISHED, then TIME-WAIT once closed (which still holds it), each in the ephemeral range", async () => {
+  const low = Number(
+    (await Deno.readTextFile("/proc/sys/net/ipv4/ip_local_port_range")).trim().split(/\s+/)[0],
+  );
   const server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const serverPort = (server.addr as Deno.NetAddr).port;
   const accepted = server.accept();
@@ -24,9 +27,13 @@ Deno.test("a port that is the local end of a connection is named as such: ESTABL
   const local = (client.localAddr as Deno.NetAddr).port;
   try {
     const open = await portConnection(local);
+    // The client's port is an ephemeral one: the text says so.
     assert.equal(
       open,
-      `the local end of an ESTABLISHED connection 127.0.0.1:${local} → 127.0.0.1:${serverPort}`,
+      `the local end of an ESTABLISHED connection 127.0.0.1:${local} → 127.0.0.1:${serverPort}` +
+        `; port ${local} is inside this host's ephemeral range (from ${low}, ` +
+        "net.ipv4.ip_local_port_range), where outgoing connections take their local ports: a " +
+        "port below it avoids this",
     );
     assert.equal(portFree("127.0.0.1", local), false, "a bind to it fails");
     // The side that closes first keeps the connection in TIME-WAIT.
@@ -44,9 +51,12 @@ Deno.test("a port that is the local end of a connection is named as such: ESTABL
       closing ?? "",
       new RegExp(
         `^a TIME-WAIT connection 127\\.0\\.0\\.1:${local} → 127\\.0\\.0\\.1:\\d+ ` +
-          "\\(closing: the kernel frees the port within a minute\\)$",
+          "\\(closing: the kernel frees the port within a minute\\); " +
+          `port ${local} is inside this host's ephemeral range`,
       ),
     );
+    // As said: the client's TIME-WAIT holds the port, even against a server's bind.
+    assert.equal(portFree("127.0.0.1", local), false, "a bind to it still fails");
   } finally {
     try {
       client.close();

@@ -168,8 +168,12 @@ const TCP_STATES: Record<string, string> = {
 /**
  * What uses a port that nothing listens on: a connection whose local end is that port (the
  * ephemeral port of an outgoing connection, or one still closing), e.g. "a TIME-WAIT
- * connection 127.0.0.1:27017 → 127.0.0.1:51234 (closing: the kernel frees the port within a
- * minute)". From /proc/net/tcp and tcp6 (Linux); undefined when none is found.
+ * connection 127.0.0.1:41234 → 127.0.0.1:27017 (closing: the kernel frees the port within a
+ * minute)". An outgoing connection's TIME-WAIT holds its port even against a bind with
+ * SO_REUSEADDR (Linux lets two sockets share a port only when both asked for it, and a
+ * client's socket does not). A port inside the ephemeral range (`net.ipv4.ip_local_port_range`)
+ * is said to be: any outgoing connection may take it. From /proc/net/tcp and tcp6 (Linux);
+ * undefined when nothing is found.
  */
 export async function portConnection(port: number): Promise<string | undefined> {
   // A live connection says more than one closing: it is named first.
@@ -191,10 +195,20 @@ export async function portConnection(port: number): Promise<string | undefined> 
           "a minute)";
         continue;
       }
-      return `the local end of a${state === "ESTABLISHED" ? "n" : ""} ${state} connection ${ends}`;
+      return `the local end of a${state === "ESTABLISHED" ? "n" : ""} ${state} connection ` +
+        ends + ephemeralNote(port);
     }
   }
-  return closing;
+  return closing && closing + ephemeralNote(port);
+}
+
+/** "; port P is inside the ephemeral range …" for a port outgoing connections may take. */
+function ephemeralNote(port: number): string {
+  const low = ephemeralLow();
+  if (port < low) return "";
+  return `; port ${port} is inside this host's ephemeral range (from ${low}, ` +
+    "net.ipv4.ip_local_port_range), where outgoing connections take their local ports: a port " +
+    "below it avoids this";
 }
 
 /** The addresses a process listens on ("127.0.0.1:27017", "[::1]:27017"), from /proc (Linux). */
