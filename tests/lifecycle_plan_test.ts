@@ -12,7 +12,13 @@ import { planStart } from "../lib/plan/start.ts";
 import { planStop } from "../lib/plan/stop.ts";
 import { repairCommand, startAgainOps } from "../lib/plan/lifecycle_ops.ts";
 import { sealPlan, sealPlanText } from "../lib/plan/hash.ts";
-import { noChanges, operationsLeft, planDiff, renderDiff } from "../lib/plan/diff.ts";
+import {
+  noChanges,
+  operationsLeft,
+  planDiff,
+  renderDiff,
+  withLiveMembers,
+} from "../lib/plan/diff.ts";
 import { destructive } from "../lib/cli/confirm.ts";
 import { describeEffects } from "../lib/cli/deploy_effects.ts";
 import { renderPlan } from "../lib/render/plan_text.ts";
@@ -870,4 +876,37 @@ Deno.test("a start of the member with the highest priority warns that it takes t
   // The whole set started: it elects that member, no primary to take over from.
   const stopped = await input("replica-set.yaml", {}, false);
   assert.deepEqual(planStart({ ...stopped, meta }).validation.warnings, []);
+});
+
+Deno.test("a reconfigure's diff with members changed by hand: the planned one starts from its live value, another of its set is set back, one of a set it does not reconfigure is left", async () => {
+  const sh = await input("sharded.yaml");
+  const topology = structuredClone(sh.meta.topology);
+  topology.mongod_servers[1].priority = 3; // shard1's localhost:27022
+  const plan = sealPlan(planReconfigure({ ...sh, topology, topologyFile: "/topologies/sh.yaml" }));
+  const procs = listProcesses(topology, DEPLOY);
+  const proc = (port: number) => procs.find((p) => p.port === port)!;
+  const opts = (port: number, priority: number) => ({
+    host: `localhost:${port}`,
+    priority,
+    votes: 1,
+    hidden: false,
+  });
+  const drift = [
+    { proc: proc(27022), was: opts(27022, 2), want: opts(27022, 3) },
+    { proc: proc(27023), was: opts(27023, 4), want: opts(27023, 1) },
+    { proc: proc(27025), was: opts(27025, 5), want: opts(27025, 1) },
+  ];
+  const { diff, untouched } = withLiveMembers(plan, planDiff(plan, sh.meta, new Set()), drift);
+  assert.deepEqual(untouched.map((m) => m.proc.port), [27025]);
+  const text = renderDiff(plan, diff);
+  assert.match(
+    text,
+    /shard1\/localhost:27022 {2}\(change: priority 2 → 3; changed outside mup since the plan was made, which read priority 1\)/,
+  );
+  assert.match(
+    text,
+    /shard1\/localhost:27023 {2}\(change: priority 4 → 1; changed outside mup: reconfig-members-shard1 sets every member of shard1/,
+  );
+  assert.doesNotMatch(text, /27025/);
+  assert.equal(diff.summary.update, 2);
 });

@@ -178,7 +178,7 @@ Deno.test("cluster reconfigure sets members' priority and hidden by replSetRecon
   }
 });
 
-Deno.test("a member's priority changed outside mup: plan diff shows it, a repair deploy sets it back", async () => {
+Deno.test("a member's priority changed outside mup: plan diff shows it, a repair deploy sets it back; a saved reconfigure's diff starts from the live options", async () => {
   const home = await tempHome();
   try {
     const { ports, mirror, file } = await deployRm(home);
@@ -237,6 +237,43 @@ Deno.test("a member's priority changed outside mup: plan diff shows it, a repair
       (await ok(home, deployArgs("rm", file, mirror, ["--plan-only"]))).stdout,
       /No changes\. The cluster matches the topology\./,
     );
+
+    // A saved reconfigure (ports[1] to priority 3), then changes by hand to that member and to
+    // one it does not plan: its diff starts from the live values and lists both, as its apply
+    // sets both.
+    const asked = await writeTopology(
+      home,
+      "rm3.yaml",
+      replicaSetTopology(ports).replace(
+        `port: ${ports[1]}, replica_set: rs0 }`,
+        `port: ${ports[1]}, replica_set: rs0, priority: 3 }`,
+      ),
+    );
+    const saved = JSON.parse(
+      (await ok(home, ["cluster", "reconfigure", "rm", asked, "--plan-only", "--json"])).stdout,
+    ).plan_id as string;
+    await byHand(
+      home,
+      ports,
+      (m) => setOn(ports[2], { priority: 4 })(setOn(ports[1], { priority: 2 })(m)),
+    );
+    const live = await ok(home, ["plan", "diff", saved, "--detailed-exitcode"], 2);
+    assert.match(
+      live.stdout,
+      new RegExp(
+        `~ replica_set_member rs0/localhost:${ports[1]} {2}\\(change: priority 2 → 3; changed ` +
+          "outside mup since the plan was made, which read priority 1\\)",
+      ),
+    );
+    assert.match(
+      live.stdout,
+      new RegExp(
+        `~ replica_set_member rs0/localhost:${ports[2]} {2}\\(change: priority 4 → 1; changed ` +
+          "outside mup: reconfig-members-rs0 sets every member of rs0 to the plan's topology\\)",
+      ),
+    );
+    await ok(home, ["plan", "apply", saved, "--auto-approve"]);
+    assert.deepEqual(await options(home, ports), [[2, 1, false], [3, 1, false], [1, 1, false]]);
   } finally {
     await killAll(home);
   }

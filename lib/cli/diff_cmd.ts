@@ -1,6 +1,6 @@
 /** `mup plan diff <cluster|plan>`: what a plan (the cluster's newest) would change now. */
 import type { Command } from "@commander-js/extra-typings";
-import { noChanges, operationsLeft, planDiff, renderDiff } from "../plan/diff.ts";
+import { noChanges, operationsLeft, planDiff, renderDiff, withLiveMembers } from "../plan/diff.ts";
 import { commandOf, replanFlags } from "../plan/command_of.ts";
 import { checkIdentifier } from "../util/ident.ts";
 import { readMeta } from "../state/meta.ts";
@@ -82,7 +82,7 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
         : undefined;
       const memberId = (p: ProcessSpec) => `${p.replicaSet}/${hostPort(p.host, p.port)}`;
       const drifted = drift && [...drift.options.map((c) => c.proc), ...drift.removed];
-      const diff = planDiff(
+      const computed = planDiff(
         plan,
         meta,
         down,
@@ -98,6 +98,12 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
           : undefined,
         { drifted: drifted && new Set(drifted.map(memberId)), applied: !!applied },
       );
+      // A reconfigure sets every member of the sets it reconfigures: a planned member's change
+      // starts from its live values, and a member changed by hand since is set back too.
+      const live = plan.operation === "reconfigure" && drift
+        ? withLiveMembers(plan, computed, drift.options)
+        : undefined;
+      const diff = live?.diff ?? computed;
       const planned = new Set(
         diff.changes.filter((c) => c.resource_type === "replica_set_member" && c.action !== "none")
           .map((c) => c.resource_id),
@@ -114,7 +120,7 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
           live: {},
           topology: {},
         })),
-        ...(drift?.options ?? []).filter((c) => unplanned(c.proc)).map((c) => {
+        ...(live?.untouched ?? drift?.options.filter((c) => unplanned(c.proc)) ?? []).map((c) => {
           const keys = changedFields(c.was, c.want);
           return {
             member: c.want.host,

@@ -1,6 +1,8 @@
 import { type ClusterMeta, statusOfRunning } from "../state/meta.ts";
 import type { Change, Plan } from "./schema.ts";
 import { clusterDifferences } from "./redeploy.ts";
+import type { MemberOptionChange } from "./member_options.ts";
+import { changedFields as optionFields } from "../ops/reconfig_members.ts";
 
 /** A plan's change as the diff shows it: a process both stopped and started is "restart". */
 export type DiffChange = Omit<Change, "action"> & { action: Change["action"] | "restart" };
@@ -13,7 +15,12 @@ export interface PlanDiff {
    * action: `operation` is the first operation that makes the change, `operations` all of them
    * (a stop plan records the metadata twice: status unknown first, the status found last).
    */
-  changes: (DiffChange & { operation: string; operations: string[] })[];
+  changes: (DiffChange & {
+    operation: string;
+    operations: string[];
+    /** What the live cluster adds to the planned change (a member changed by hand since). */
+    note?: string;
+  })[];
   summary: Record<string, number>;
   /** The plan's apply that is paused or failed part way: what it did is not listed again. */
   in_flight?: { state_id: string; status: string; done: number; total: number };
@@ -154,6 +161,64 @@ export function planDiff(
   };
 }
 
+/**
+ * A reconfigure plan's diff with its sets' members as they are live: `drift` lists the members
+ * whose live options differ from the plan's topology (lib/probe/member_options.ts memberDrift).
+ * The plan's reconfig_members operation sets every member of its set to the topology
+ * (member_options.ts reconfigMembersOp), so a planned member's change starts from its live
+ * values (noting what the plan read, when someone changed it since), and a member of such a set
+ * that the plan did not plan to change is listed as set back. `untouched`: the members of sets
+ * the plan does not reconfigure, which it leaves as they are.
+ */
+export function withLiveMembers(
+  plan: Plan,
+  d: PlanDiff,
+  drift: MemberOptionChange[],
+): { diff: PlanDiff; untouched: MemberOptionChange[] } {
+  const setOps = new Map(
+    plan.phases.flatMap((ph) => ph.operations).filter((o) => o.type === "reconfig_members")
+      .map((o) => [o.target.name, o.id]),
+  );
+  const changes = d.changes.map((c) => ({ ...c }));
+  const untouched: MemberOptionChange[] = [];
+  const values = (o: Record<string, unknown>, keys: string[]) =>
+    keys.map((k) => `${k} ${String(o[k])}`).join(", ");
+  for (const m of drift) {
+    const set = m.proc.replicaSet!;
+    const id = `${set}/${m.want.host}`;
+    const row = changes.find((c) =>
+      c.resource_type === "replica_set_member" && c.resource_id === id && c.action === "update"
+    );
+    if (row) {
+      const read = (row.before ?? {}) as Record<string, unknown>;
+      const since = optionFields(read, m.was).filter((k) => k in read);
+      if (since.length) {
+        row.note = `changed outside mup since the plan was made, which read ${values(read, since)}`;
+      }
+      row.before = { ...read, ...Object.fromEntries(since.map((k) => [k, m.was[k]])) };
+      continue;
+    }
+    const op = setOps.get(set);
+    if (!op) {
+      untouched.push(m);
+      continue;
+    }
+    changes.push({
+      resource_type: "replica_set_member",
+      resource_id: id,
+      action: "update",
+      before: m.was,
+      after: m.want,
+      operation: op,
+      operations: [op],
+      note: `changed outside mup: ${op} sets every member of ${set} to the plan's topology`,
+    });
+  }
+  const summary: Record<string, number> = {};
+  for (const c of changes) summary[c.action] = (summary[c.action] ?? 0) + 1;
+  return { diff: { ...d, changes, summary }, untouched };
+}
+
 /** The status a start, stop or restart records for what runs now: meta.yaml's status terms. */
 function liveStatus(meta: ClusterMeta, down: ReadonlySet<string>): ClusterMeta["status"] {
   const stopped = meta.processes.filter((p) => down.has(p.id)).length;
@@ -190,9 +255,13 @@ function driftLines(plan: Plan, d: PlanDiff): string[] {
         : `  ~ replica_set_member ${x.set}/${x.member}  (${fields(x.live)} live; the topology ` +
           `has ${fields(x.topology)})`
     ),
-    `A deploy of the topology sets it back: \`mup cluster deploy ${plan.cluster_name} ${
-      plan.topology_file || "<topology>"
-    } --version ${plan.version}\` plans it.`,
+    plan.operation === "reconfigure"
+      ? `A reconfigure with the topology sets it back: \`mup cluster reconfigure ${plan.cluster_name} ${
+        plan.topology_file || "<topology>"
+      }\` plans it.`
+      : `A deploy of the topology sets it back: \`mup cluster deploy ${plan.cluster_name} ${
+        plan.topology_file || "<topology>"
+      } --version ${plan.version}\` plans it.`,
   ];
 }
 
@@ -260,7 +329,7 @@ export function renderDiff(plan: Plan, d: PlanDiff): string {
     lines.push(
       `  ${SYMBOL[c.action]} ${c.resource_type.padEnd(12)} ${c.resource_id}  (${what}${
         fields ? `: ${fields}` : ""
-      })`,
+      }${c.note ? `; ${c.note}` : ""})`,
     );
   }
   const order = ["create", "start", "update", "restart", "stop", "delete", "none"];
