@@ -77,6 +77,23 @@ async function byHand(
   }, { home, cluster: "rm" });
 }
 
+/**
+ * A saved plan (its ID) of `cluster reconfigure rm` giving ports[1] priority 3, from rm3.yaml
+ * (its path in `file`), not applied.
+ */
+async function savedRaise(home: string, ports: number[]): Promise<{ file: string; plan: string }> {
+  const file = await writeTopology(
+    home,
+    "rm3.yaml",
+    replicaSetTopology(ports).replace(
+      `port: ${ports[1]}, replica_set: rs0 }`,
+      `port: ${ports[1]}, replica_set: rs0, priority: 3 }`,
+    ),
+  );
+  const r = await ok(home, ["cluster", "reconfigure", "rm", file, "--plan-only", "--json"]);
+  return { file, plan: JSON.parse(r.stdout).plan_id };
+}
+
 /** `members` with the one on `port` given `fields`. */
 const setOn = (port: number, fields: Document) => (members: Document[]) =>
   members.map((m) => m.host === `localhost:${port}` ? { ...m, ...fields } : m);
@@ -241,17 +258,7 @@ Deno.test("a member's priority changed outside mup: plan diff shows it, a repair
     // A saved reconfigure (ports[1] to priority 3), then changes by hand to that member and to
     // one it does not plan: its diff starts from the live values and lists both, as its apply
     // sets both.
-    const asked = await writeTopology(
-      home,
-      "rm3.yaml",
-      replicaSetTopology(ports).replace(
-        `port: ${ports[1]}, replica_set: rs0 }`,
-        `port: ${ports[1]}, replica_set: rs0, priority: 3 }`,
-      ),
-    );
-    const saved = JSON.parse(
-      (await ok(home, ["cluster", "reconfigure", "rm", asked, "--plan-only", "--json"])).stdout,
-    ).plan_id as string;
+    const { plan: saved } = await savedRaise(home, ports);
     await byHand(
       home,
       ports,
@@ -335,17 +342,7 @@ Deno.test("a member removed from its set outside mup (rs.remove): a repair deplo
     // repair; the saved one fails on it before it changes anything (its reconfiguration sets every
     // member, that one too), and the repair is not refused over that failure: it adds the member
     // back and the recorded priority too.
-    const raised = await writeTopology(
-      home,
-      "rm3.yaml",
-      replicaSetTopology(ports).replace(
-        `port: ${ports[1]}, replica_set: rs0 }`,
-        `port: ${ports[1]}, replica_set: rs0, priority: 3 }`,
-      ),
-    );
-    const saved = JSON.parse(
-      (await ok(home, ["cluster", "reconfigure", "rm", raised, "--plan-only", "--json"])).stdout,
-    );
+    const { file: raised, plan: saved } = await savedRaise(home, ports);
     await byHand(home, ports, without(ports[2]));
     const refused = await ok(home, ["cluster", "reconfigure", "rm", raised, "--plan-only"], 1);
     assert.match(
@@ -356,7 +353,7 @@ Deno.test("a member removed from its set outside mup (rs.remove): a repair deplo
         } is not in rs0's configuration \\(removed outside mup\\): the repair adds it back first: \`mup cluster deploy rm `,
       ),
     );
-    const failed = await ok(home, ["plan", "apply", saved.plan_id, "--auto-approve"], 1);
+    const failed = await ok(home, ["plan", "apply", saved, "--auto-approve"], 1);
     assert.match(
       failed.stdout,
       new RegExp(
