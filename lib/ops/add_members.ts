@@ -57,20 +57,10 @@ export const addMembers: Operation = {
       const [next] = missing(ctx, found.config);
       if (!next) break;
       const members = found.config.members as Document[];
-      const config = {
-        ...found.config,
-        version: Number(found.config.version) + 1,
-        members: [...members, {
-          _id: Math.max(-1, ...members.map((m) => Number(m._id))) + 1,
-          ...next,
-        }],
-      };
-      // replSetGetConfig's reply carries the term; replSetReconfig takes the config document.
-      delete (config as Document).term;
       const sent = await sendReconfig(
         mongo(ctx),
         found,
-        config,
+        [...members, { _id: Math.max(-1, ...members.map((m) => Number(m._id))) + 1, ...next }],
         deadline,
         () => readConfig(ctx),
         ctx.signal,

@@ -157,17 +157,10 @@ export const reconfigMembers: Operation = {
       const members = [...found.config.members as Document[]];
       const { host: _, ...fields } = next.want;
       members[next.index] = { ...members[next.index], ...fields };
-      const config: Document = {
-        ...found.config,
-        version: Number(found.config.version) + 1,
-        members,
-      };
-      // replSetGetConfig's reply carries the term; replSetReconfig takes the config document.
-      delete config.term;
       const sent = await sendReconfig(
         mongo(ctx),
         found,
-        config,
+        members,
         deadline,
         () => readConfig(ctx),
         ctx.signal,

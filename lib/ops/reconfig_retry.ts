@@ -70,8 +70,9 @@ export async function primaryConfig(
 }
 
 /**
- * Sends `config` (the next version of `found.config`, without its term) to the primary
- * `found.at` with replSetReconfig, bounded by `deadline` (ms since the epoch). "sent" once the
+ * Sends the next version of `found.config` (version + 1, without the term that
+ * replSetGetConfig's reply carries and replSetReconfig does not take) with `members` to the
+ * primary `found.at` with replSetReconfig, bounded by `deadline` (ms since the epoch). "sent" once the
  * server took it; "again" when the failure is worth a new round (retryReconfig, the config read
  * again by `read`). Throws OperationError "replSetReconfig <what> … failed: <server's message>"
  * otherwise, marked as having changed nothing when `untouched` (nothing done before) and the
@@ -80,13 +81,15 @@ export async function primaryConfig(
 export async function sendReconfig(
   access: MongoAccess,
   found: { at: string; config: Document },
-  config: Document,
+  members: Document[],
   deadline: number,
   read: () => Promise<{ config: Document } | undefined>,
   signal: AbortSignal,
   failure: { what: string; untouched: boolean },
 ): Promise<"sent" | "again"> {
   const [h, p] = splitHostPort(found.at);
+  const { term: _, ...rest } = found.config;
+  const config = { ...rest, version: Number(found.config.version) + 1, members };
   try {
     await access.adminCommand(
       h,

@@ -93,16 +93,10 @@ export const removeMembers: Operation = {
         }
         continue;
       }
-      const config = {
-        ...found.config,
-        version: Number(found.config.version) + 1,
-        members: (found.config.members as Document[]).filter((m) => m._id !== next._id),
-      };
-      delete (config as Document).term;
       const sent = await sendReconfig(
         mongo(ctx),
         found,
-        config,
+        (found.config.members as Document[]).filter((m) => m._id !== next._id),
         deadline,
         () => readConfig(ctx),
         ctx.signal,
