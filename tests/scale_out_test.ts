@@ -428,8 +428,16 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
     "SIGINT",
   );
   assert.match(interrupted.stderr, /Interrupted: letting running operations finish/);
-  assert.equal((await currentState(home, "ss")).status, "paused", output(interrupted));
-  assert.ok(await onShard3() > 0, "paused while shard3 still drains: the wait stopped");
+  const paused = await currentState(home, "ss");
+  assert.equal(paused.status, "paused", output(interrupted));
+  // The wait stopped before the draining ended: its operation is left for the resume. (Ranges
+  // left on shard3 are not asserted: on a loaded machine the draining may end before they are
+  // counted, as it continues without mup.)
+  assert.notEqual(
+    paused.operation_states["remove-shard-shard3"]?.status,
+    "completed",
+    "paused while shard3 still drains: the wait stopped",
+  );
   const drained = await ok(home, ["plan", "resume", "ss"]);
   assert.match(drained.stdout, /completed successfully/);
   const after = await withClient(mongosUri, async (c) => ({
