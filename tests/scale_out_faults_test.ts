@@ -95,6 +95,9 @@ Deno.test("an unfinished scale-out: stop is refused (resume or rollback named), 
   Deno.kill(Number((await Deno.readTextFile(victim.pid_file)).trim()), "SIGKILL");
   const applied = await ok(home, ["plan", "apply", planId, "--auto-approve"]);
   assert.match(applied.stdout, /Apply completed successfully/);
+  // The metadata says what runs: not every recorded process.
+  assert.match(applied.stdout, /Status: partial \(some of its processes run/);
+  assert.equal((await meta(home, "sf") as { status: string }).status, "partial");
   assert.deepEqual(
     await members(),
     [0, 1, 2, 3].map((i) => `localhost:${ports[i]}`).sort(),
@@ -104,6 +107,7 @@ Deno.test("an unfinished scale-out: stop is refused (resume or rollback named), 
   assert.equal(shown.healthy, false, "the member that died is shown down");
   await ok(home, ["cluster", "start", "sf", "--auto-approve"]);
   assert.ok((await display(home, "sf")).healthy);
+  assert.equal((await meta(home, "sf") as { status: string }).status, "running");
 
   // A destroy over an unfinished scale-out removes what it started too.
   const five = await writeTopology(

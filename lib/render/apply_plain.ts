@@ -71,7 +71,8 @@ export class PlainRenderer {
         break;
       }
       case "op_done": {
-        const st = e.id === "update-metadata" && /recorded status (\w+)/.exec(e.output ?? "");
+        const st = (e.id === "update-metadata" || e.id === "save-metadata") &&
+          /recorded status (\w+)/.exec(e.output ?? "");
         if (st) this.recorded = st[1];
         const op = this.plan?.phases.flatMap((p) => p.operations).find((o) => o.id === e.id);
         // A directory destroy kept is summed up at the end, with what it holds.
