@@ -172,6 +172,10 @@ Deno.test("cluster reconfigure sets members' priority and hidden by replSetRecon
       recorded.mongod_servers.map((s) => [s.priority, s.hidden]),
       [[0, undefined], [3, undefined], [undefined, true]],
     );
+    // The connection string lists no hidden member (a driver could not use it).
+    const uri = (await meta(home, "rm")).connection_string as string;
+    assert.ok(uri.includes(`localhost:${ports[1]}`), uri);
+    assert.ok(!uri.includes(`localhost:${ports[2]}`), uri);
     assert.ok((await display(home, "rm")).healthy);
     const same = await ok(home, args);
     assert.match(

@@ -135,9 +135,8 @@ export const updateMetadata: Operation = {
         : given !== undefined
         ? { topology_changed: { by: "cluster reconfigure", at: new Date().toISOString() } }
         : {}),
-      connection_string: tls === undefined
-        ? meta.connection_string
-        : clusterConnectionString(meta.name, topology),
+      // Follows the topology: TLS, and a reconfigure hiding or unhiding members, change it.
+      connection_string: clusterConnectionString(meta.name, topology),
       serial: meta.serial + 1,
       status,
       updated_at: new Date().toISOString(),
