@@ -279,6 +279,23 @@ Deno.test("-R and -N select processes; a -N that matches nothing is refused", as
   );
 });
 
+Deno.test("a stop of a set's primary warns of the election its step-down holds; of a secondary it does not", async () => {
+  const primary = planStop(
+    await input("replica-set.yaml", { filter: { nodes: ["localhost:27017"] } }),
+  );
+  assert.deepEqual(primary.validation.warnings.map((w) => w.code), ["primary_steps_down"]);
+  assert.match(
+    primary.validation.warnings[0].message,
+    /Stops localhost:27017, the primary of rs0: it steps down first \(replSetStepDown; an election/,
+  );
+  const secondary = planStop(
+    await input("replica-set.yaml", { filter: { nodes: ["localhost:27018"] } }),
+  );
+  assert.deepEqual(secondary.validation.warnings, []);
+  // The whole set stopping holds no election.
+  assert.deepEqual(planStop(await input("replica-set.yaml")).validation.warnings, []);
+});
+
 Deno.test("rolling restart of a one-member set restarts it in place (no one to step down to)", async () => {
   const i = await input("replica-set.yaml");
   i.meta.topology.mongod_servers = i.meta.topology.mongod_servers.slice(0, 1);
@@ -873,6 +890,19 @@ Deno.test("a start of the member with the highest priority warns that it takes t
   // With the priorities equal it starts as a secondary and stays one.
   const equal = planStart({ ...rs, facts, filter: { nodes: [node] } });
   assert.deepEqual(equal.validation.warnings, []);
+  // The set's configuration decides, not the records: raised by hand, it warns; lowered by
+  // hand, it does not.
+  const raised = { ...facts, [down]: { running: false, priority: 5 } };
+  assert.deepEqual(
+    planStart({ ...rs, facts: raised, filter: { nodes: [node] } }).validation.warnings
+      .map((w) => w.code),
+    ["priority_takeover"],
+  );
+  const lowered = { ...facts, [down]: { running: false, priority: 1 } };
+  assert.deepEqual(
+    planStart({ ...rs, meta, facts: lowered, filter: { nodes: [node] } }).validation.warnings,
+    [],
+  );
   // The whole set started: it elects that member, no primary to take over from.
   const stopped = await input("replica-set.yaml", {}, false);
   assert.deepEqual(planStart({ ...stopped, meta }).validation.warnings, []);

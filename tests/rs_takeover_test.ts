@@ -64,7 +64,8 @@ Deno.test("rolling restart: a restarted secondary that takes the primary over (p
 
     // Stopped, the priority-2 member leaves the primary to another; started alone again, the
     // plan says it takes the primary back, and it does.
-    await ok(home, ["cluster", "stop", "tk", "-N", top, "--auto-approve"]);
+    const stop = await ok(home, ["cluster", "stop", "tk", "-N", top, "--auto-approve"]);
+    assert.match(stop.stdout, new RegExp(`Stops ${top}, the primary of rs0: it steps down first`));
     const others = (await display(home, "tk", 1)).processes;
     const interim = others.find((p) => p.state === "PRIMARY")?.id;
     assert.ok(interim && interim !== top, JSON.stringify(others));

@@ -8,7 +8,7 @@ import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { setVotes } from "./votes.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { selectProcesses } from "./select.ts";
-import { takesBack } from "./restart_warnings.ts";
+import { livePriorities, takesBack } from "./restart_warnings.ts";
 import {
   clusterProcesses,
   lifecyclePlan,
@@ -157,7 +157,7 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
           `(\`mup cluster start ${input.meta.name}\` starts them all)`,
       };
     });
-  warnings.push(...takeoverWarnings(input, sets, todo));
+  warnings.push(...takeoverWarnings(input, { procs, sets }, todo));
   return lifecyclePlan(
     input,
     "start",
@@ -185,12 +185,14 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
  */
 function takeoverWarnings(
   input: LifecyclePlanInput,
-  sets: ReplicaSetSpec[],
+  { procs, sets }: { procs: ProcessSpec[]; sets: ReplicaSetSpec[] },
   starting: ProcessSpec[],
 ): ValidationIssue[] {
-  return sets.flatMap((s) => {
+  const ids = new Set(starting.map((m) => m.id));
+  // Priorities as the set's configuration holds them now: one set by hand decides.
+  return livePriorities({ procs, sets }, input).sets.flatMap((s) => {
     const primary = s.members.find((m) => input.facts[m.id]?.state === "PRIMARY");
-    const top = starting.find((m) => m.replicaSet === s.name && takesBack(s, m));
+    const top = s.members.find((m) => ids.has(m.id) && takesBack(s, m));
     if (!primary || !top) return [];
     return [{
       code: "priority_takeover",

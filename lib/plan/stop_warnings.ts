@@ -3,7 +3,8 @@
  * that loses the majority of its voting members (MongoDB elects a primary only with a majority of
  * votes: the set has no primary and is read-only), a whole config server replica set stopped
  * under running shards or mongos (the sharded cluster's metadata is unavailable), a whole shard
- * (its data is unavailable), every mongos (clients have no router). A stop of the whole cluster
+ * (its data is unavailable), every mongos (clients have no router), a primary that steps down
+ * (an election). A stop of the whole cluster
  * says nothing: that is what was asked. Pure.
  */
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
@@ -64,6 +65,15 @@ export function stopWarnings(
         ));
       }
       continue;
+    }
+    const primary = stopping.find((p) => facts[p.id]?.state === "PRIMARY");
+    if (primary && after >= need) {
+      out.push(warn(
+        "primary_steps_down",
+        `Stops ${hostPort(primary.host, primary.port)}, the primary of ${s.name}: it steps ` +
+          "down first (replSetStepDown; an election, a brief pause in writes) and another member " +
+          "becomes primary",
+      ));
     }
     if (before >= need && after < need) {
       out.push(warn(
