@@ -90,8 +90,16 @@ Deno.test("a second mup is refused before it plans while an apply holds the clus
       /Note: an apply is in progress \(apply plan-/,
     );
     await ok(home, ["cluster", "list"]);
-    const listed = await ok(home, ["plan", "list", "lk"]);
-    assert.match(listed.stdout, /plan-/);
+    // The restart's plan is the one being applied: not `resumable` (a resume would be refused).
+    const listed = JSON.parse((await ok(home, ["plan", "list", "lk", "--json"])).stdout) as {
+      operation: string;
+      status: string;
+    }[];
+    assert.deepEqual(
+      listed.filter((p) => p.operation === "restart").map((p) => p.status),
+      ["applying"],
+    );
+    assert.match((await ok(home, ["plan", "list", "lk"])).stdout, /restart +\S+ +\d+ +applying/);
     await ok(home, ["plan", "show", "lk"]);
 
     // The first apply finishes undisturbed; then the cluster can be planned again.

@@ -10,6 +10,7 @@ import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { StateStore, type UnreadableState } from "../state/store.ts";
 import { privateDir } from "../state/atomic.ts";
+import { liveHolder } from "../state/lock.ts";
 import { withClaimsLock } from "../state/claims_lock.ts";
 import { newApplyState } from "./applier.ts";
 
@@ -65,8 +66,8 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
 /**
  * Where a saved plan stands, strongest first: `applied` (a completed apply of it is recorded),
  * `rolled_back` (applied, then undone by `state rollback`),
- * `resumable` (the cluster's newest apply is of this plan and paused, failed or cut off:
- * `plan resume` continues it, whatever the metadata says meanwhile), `invalid` (pre-flight
+ * `applying` (a live mup holds the cluster's lock to apply or resume it now), `resumable` (the cluster's newest apply is of this plan and paused, failed or
+ * cut off: `plan resume` continues it, whatever the metadata says meanwhile), `invalid` (pre-flight
  * failed), `stale` (the cluster changed since it was made: apply refuses it), `declined` (shown
  * for confirmation and not applied; `plan apply` still applies it, the cluster's next plan
  * replaces it), `superseded` (a newer plan for the cluster exists), else `valid`. When some of
@@ -78,6 +79,7 @@ export type PlanStatus =
   | "valid"
   | "invalid"
   | "applied"
+  | "applying"
   | "resumable"
   | "superseded"
   | "stale"
@@ -103,6 +105,8 @@ export async function planStatuses(
       applied: Set<string>;
       rolledBack: Set<string>;
       unfinished?: string;
+      /** The plan a live mup applies or resumes now (it holds the cluster's lock). */
+      applying?: string;
       holes: boolean;
     }
   >();
@@ -112,6 +116,7 @@ export async function planStatuses(
     const { states, unreadable } = await new StateStore(dir).scan();
     if (unreadable.length) holes.set(c, unreadable);
     const newest = states.at(-1); // list() is oldest first
+    const holder = await liveHolder(dir);
     byCluster.set(c, {
       meta: await readMeta(dir).catch(() => undefined),
       applied: new Set(
@@ -123,6 +128,9 @@ export async function planStatuses(
       unfinished: newest && newest.status !== "completed" && newest.status !== "rolled_back"
         ? `${newest.plan_id} ${newest.plan_hash}`
         : undefined,
+      applying: holder?.operation.startsWith("apply ")
+        ? holder.operation.slice("apply ".length)
+        : states.find((s) => s.state_id === holder?.state_id)?.plan_id,
       holes: unreadable.length > 0,
     });
   }
@@ -131,6 +139,7 @@ export async function planStatuses(
     if (c.applied.has(`${e.planId} ${e.contentHash}`)) return "applied";
     if (c.holes) return "unknown";
     if (c.rolledBack.has(`${e.planId} ${e.contentHash}`)) return "rolled_back";
+    if (c.applying === e.planId) return "applying";
     if (c.unfinished === `${e.planId} ${e.contentHash}`) return "resumable";
     if (!e.valid) return "invalid";
     if (isStaleBase(e.baseState, c.meta)) return "stale";
