@@ -45,9 +45,13 @@ Deno.test("sharded cluster: display order, stop, start, rolling restart under lo
     ]);
     const listed = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
     assert.equal(listed[0].status, "partial");
-    const back = await ok(home, ["cluster", "start", "sh", "--auto-approve"]);
-    assert.match(back.stdout, /Start mongos/);
-    assert.doesNotMatch(back.stdout, /Start config server/);
+    const back = await ok(home, ["cluster", "start", "sh", "--auto-approve", "--json"]);
+    assert.match(back.stdout, /"event":"op_done"[^\n]*"id":"start-mongos-/);
+    // The JSON of the apply's end says what the metadata now records.
+    const end = JSON.parse(back.stdout.trim().split("\n").at(-1)!);
+    assert.equal(end.event, "apply_done");
+    assert.equal(end.cluster_status, "running");
+    assert.doesNotMatch(back.stdout, /"id":"start-config-/);
     const uri = shown.connection_string;
     await stopStartKeepsData(home, "sh", ports, uri);
     const missing = await rollingUnderLoad(home, "sh", uri);

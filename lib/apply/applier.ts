@@ -320,6 +320,10 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     ? allOperations(plan).find((o) => o.type === "archive_cluster")?.target.params.archive_dir
     : undefined;
   const running = state.status === "completed" && !archive;
+  // What the metadata now records of the cluster, as the operation that wrote it measured.
+  const recorded = ["save-metadata", "update-metadata"].map((id) =>
+    state.operation_states[id]?.result?.metadata?.status
+  ).find((s) => typeof s === "string") as string | undefined;
   emitter.emit({
     type: "apply_done",
     status: state.status,
@@ -338,6 +342,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       }
       : {}),
     ...(last ? { last_checkpoint: last.id } : {}),
+    ...(recorded ? { cluster_status: recorded } : {}),
     ...(running
       ? { connection: clusterConnectionString(plan.cluster_name, topologyAfter(plan)) }
       : {}),

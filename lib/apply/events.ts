@@ -71,6 +71,11 @@ export type ApplyEvent =
     phase?: string;
     error?: string;
     last_checkpoint?: string;
+    /**
+     * The cluster's status as this apply recorded it in the metadata (running, partial, stopped:
+     * measured by the operation that wrote it); absent when it wrote none.
+     */
+    cluster_status?: string;
     connection?: string;
     /** The command that prints the credentials (clusters with access control). */
     credentials?: string;

@@ -42,7 +42,6 @@ export class PlainRenderer {
   private redone = new Set<OpGroup>();
   private plan?: Plan;
   /** The status the last metadata update found the processes in (a filtered stop may leave some). */
-  private recorded?: string;
   /** Directories a removal left because they hold files mup did not make (and which files). */
   private kept: string[] = [];
 
@@ -71,9 +70,6 @@ export class PlainRenderer {
         break;
       }
       case "op_done": {
-        const st = (e.id === "update-metadata" || e.id === "save-metadata") &&
-          /recorded status (\w+)/.exec(e.output ?? "");
-        if (st) this.recorded = st[1];
         const op = this.plan?.phases.flatMap((p) => p.operations).find((o) => o.id === e.id);
         // A directory destroy kept is summed up at the end, with what it holds.
         if (e.notice && op?.type === "remove_directory") this.kept.push(e.notice);
@@ -211,7 +207,7 @@ export class PlainRenderer {
     const plan = this.plan!;
     if (e.status === "completed") {
       const [what, planned] = DONE[plan.operation] ?? ["Apply", "running"];
-      const status = this.recorded ?? planned;
+      const status = e.cluster_status ?? planned;
       this.write(`\n${what} completed successfully! [${formatDuration(e.ms)}]\n`);
       this.write(`Cluster: ${plan.cluster_name}`);
       this.write(
