@@ -170,3 +170,34 @@ Deno.test("scale-in of a TLS cluster removes the removed member's certificate an
     [],
   );
 });
+
+Deno.test("scale-in of members whose set has no primary (a majority down) is refused, naming the start and then the scale-in that work", async () => {
+  const rs = await input("replica-set.yaml");
+  rs.facts["mongod-localhost-27017"] = { running: true, state: "SECONDARY" };
+  rs.facts["mongod-localhost-27018"] = { running: false };
+  rs.facts["mongod-localhost-27019"] = { running: false };
+  const plan = planScaleIn({
+    ...rs,
+    topology: without(rs.meta.topology, 27018, 27019),
+    topologyFile: "",
+  });
+  assert.deepEqual(plan.validation.errors.map((e) => e.code), ["no_primary"]);
+  assert.match(
+    plan.validation.errors[0].message,
+    new RegExp(
+      "replica set rs0 has no primary \\(1 of 3 votes run, 2 needed to elect one\\): members " +
+        "are removed only through its primary\\. Start what is down first \\(`mup cluster " +
+        "start golden -N localhost:27018 -N localhost:27019`\\), then scale in \\(`mup cluster " +
+        "scale-in golden -N localhost:27018 -N localhost:27019`\\)",
+    ),
+  );
+  // With one of them running again the set has its primary: removing both is planned.
+  rs.facts["mongod-localhost-27017"] = { running: true, state: "PRIMARY" };
+  rs.facts["mongod-localhost-27018"] = { running: true, state: "SECONDARY" };
+  const again = planScaleIn({
+    ...rs,
+    topology: without(rs.meta.topology, 27018, 27019),
+    topologyFile: "",
+  });
+  assert.deepEqual(again.validation.errors, []);
+});

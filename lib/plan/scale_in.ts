@@ -21,6 +21,7 @@ import { listProcesses, type ProcessSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { hostCertPath, securityOf } from "../security/settings.ts";
 import { formatDuration } from "../util/format.ts";
+import { setVotes } from "./votes.ts";
 
 export interface ScaleInPlanInput extends LifecyclePlanInput {
   /** The recorded topology without the entries to remove. */
@@ -73,6 +74,29 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
         );
       }
       continue;
+    }
+    // Members leave through the set's primary (replSetReconfig); one elected only with a
+    // majority of the set's votes running, which the members that go count towards.
+    const primary = s.members.some((m) => input.facts[m.id]?.state === "PRIMARY");
+    const down = s.members.filter((m) => !input.facts[m.id]?.running);
+    // (A staying member down is refused as not_running below.)
+    const stayUp = stay.every((m) => input.facts[m.id]?.running);
+    if (stay.length < s.members.length && !primary && stay[0] && stayUp) {
+      const { total, need, count } = setVotes(s.members);
+      const nodes = down.map((m) => `-N ${hostPort(m.host, m.port)}`).join(" ");
+      const out = s.members.filter((m) => gone.has(m.id));
+      refuse(
+        "no_primary",
+        stay[0],
+        `replica set ${s.name} has no primary (${
+          count((m) => !!input.facts[m.id]?.running)
+        } of ${total} votes run, ${need} needed to elect one): members are removed only through ` +
+          `its primary. Start what is down first${
+            down.length ? ` (\`mup cluster start ${name} ${nodes}\`)` : ""
+          }, then scale in (\`mup cluster scale-in ${name} ${
+            out.map((m) => `-N ${hostPort(m.host, m.port)}`).join(" ")
+          }\`)`,
+      );
     }
     const voters = stay.filter((m) => m.votes > 0);
     if (stay.length < s.members.length && voters.length === 0) {
