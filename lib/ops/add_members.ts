@@ -4,7 +4,7 @@ import { primaryConfig, sendReconfig } from "./reconfig_retry.ts";
 import { machinePort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
-import { planTimeoutMs, timeoutHint } from "./timeout.ts";
+import { noPrimaryCause, planTimeoutMs, timeoutHint } from "./timeout.ts";
 
 /**
  * The members to add, as replSetInitiate/replSetReconfig member documents without `_id`
@@ -50,7 +50,7 @@ export const addMembers: Operation = {
         throw new OperationError(
           `replica set ${set} has no primary to add ${toAdd(ctx).map((m) => m.host).join(", ")} to${
             added.length ? ` (added so far: ${added.join(", ")})` : ""
-          }; ${timeoutHint(ctx, timeout)}`,
+          } (${noPrimaryCause(ctx)}); ${timeoutHint(ctx, timeout)}`,
           { noEffect: added.length === 0 },
         );
       }

@@ -4,7 +4,7 @@ import { primaryConfig, sendReconfig } from "./reconfig_retry.ts";
 import { machinePort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
-import { planTimeoutMs, timeoutHint } from "./timeout.ts";
+import { noPrimaryCause, planTimeoutMs, timeoutHint } from "./timeout.ts";
 
 /** A member's election options as the topology gives them (MongoDB's defaults filled in). */
 export interface MemberOptions {
@@ -128,7 +128,7 @@ export const reconfigMembers: Operation = {
         throw new OperationError(
           `replica set ${set} has no primary to reconfigure${
             done.length ? ` (changed so far: ${done.join(", ")})` : ""
-          }; ${timeoutHint(ctx, timeout)}`,
+          } (${noPrimaryCause(ctx)}); ${timeoutHint(ctx, timeout)}`,
           { noEffect: done.length === 0 && stepped.length === 0 },
         );
       }

@@ -4,7 +4,7 @@ import { primaryConfig, sendReconfig } from "./reconfig_retry.ts";
 import { machinePort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
-import { planTimeoutMs, timeoutHint } from "./timeout.ts";
+import { noPrimaryCause, planTimeoutMs, timeoutHint } from "./timeout.ts";
 
 /** `remove` (JSON list of `host:port`): the members to take out; `members`: the whole set. */
 const toRemove = (ctx: OperationContext): string[] => JSON.parse(param(ctx, "remove"));
@@ -54,7 +54,7 @@ export const removeMembers: Operation = {
         throw new OperationError(
           `replica set ${set} has no primary to remove ${toRemove(ctx).join(", ")} through${
             removed.length ? ` (removed so far: ${removed.join(", ")})` : ""
-          }; ${timeoutHint(ctx, timeout)}`,
+          } (${noPrimaryCause(ctx)}); ${timeoutHint(ctx, timeout)}`,
           { noEffect: removed.length === 0 },
         );
       }

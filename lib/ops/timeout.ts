@@ -46,3 +46,15 @@ export function timeoutHint(ctx: OperationContext, ms: number): string {
     ctx.plan.topology_file ? shellQuote(ctx.plan.topology_file) : "<topology>"
   } --version ${ctx.plan.version} --wait-timeout ${Math.ceil((ms * 2) / 1000)}s\`)`;
 }
+
+/**
+ * Why a replica set may have no primary, and how to give it one, for a membership change that
+ * found none: MongoDB elects a primary only while a majority of the set's votes run ("Replica
+ * Set Elections").
+ */
+export function noPrimaryCause(ctx: OperationContext): string {
+  const name = ctx.plan.cluster_name;
+  return `a set elects a primary only while a majority of its voting members run: ` +
+    `\`mup cluster display ${name}\` shows which are down, \`mup cluster start ${name}\` ` +
+    "starts them";
+}
