@@ -66,9 +66,9 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
 /**
  * Where a saved plan stands, strongest first: `applied` (a completed apply of it is recorded),
  * `rolled_back` (applied, then undone by `state rollback`),
- * `applying` (a live mup holds the cluster's lock to apply or resume it now), `resumable` (the cluster's newest apply is of this plan and paused, failed or
- * cut off: `plan resume` continues it, whatever the metadata says meanwhile), `invalid` (pre-flight
- * failed), `stale` (the cluster changed since it was made: apply refuses it), `declined` (shown
+ * `applying` (a live mup holds the cluster's lock to apply or resume it now), `resumable` (the
+ * cluster's newest apply is of this plan and paused, failed or cut off: `plan resume` continues
+ * it, whatever the metadata says meanwhile), `invalid` (pre-flight failed), `stale` (the cluster changed since it was made: apply refuses it), `declined` (shown
  * for confirmation and not applied; `plan apply` still applies it, the cluster's next plan
  * replaces it), `superseded` (a newer plan for the cluster exists), else `valid`. When some of
  * the cluster's apply states cannot be read, the history has holes: a plan not found applied in

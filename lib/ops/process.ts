@@ -1,5 +1,7 @@
 import * as path from "node:path";
 import type { Executor } from "../executor/executor.ts";
+import type { OperationContext } from "./operation.ts";
+import { type ClusterMeta, statusOfRunning } from "../state/meta.ts";
 
 /** The PID a pid file holds, alive or not; undefined when there is none (or no file). */
 export async function pidInFile(ex: Executor, pidFile: string): Promise<number | undefined> {
@@ -103,4 +105,22 @@ export async function lockHolder(ex: Executor, dir: string): Promise<LockHolder 
 export function describeLockHolder(h: LockHolder): string {
   const cmd = h.command.length > 120 ? `${h.command.slice(0, 117)}…` : h.command;
   return `mongod PID ${h.pid}${cmd ? ` (${cmd})` : ""}`;
+}
+
+/**
+ * The status `processes` are in, measured: how many run (runningPid of each, on its host) of
+ * how many, and the metadata status that makes (running, partial, stopped). Throws when a host
+ * cannot be asked.
+ */
+export async function measuredStatus(
+  ctx: OperationContext,
+  processes: ClusterMeta["processes"],
+): Promise<{ status: ClusterMeta["status"]; running: number; total: number }> {
+  const alive = await Promise.all(
+    processes.map(async (p) =>
+      (await runningPid(ctx.executors.forHost(p.host), p.pid_file, p.config, p.port)) !== undefined
+    ),
+  );
+  const running = alive.filter(Boolean).length;
+  return { status: statusOfRunning(running, alive.length), running, total: alive.length };
 }

@@ -1,10 +1,10 @@
 import * as path from "node:path";
-import { type ClusterMeta, readMeta, statusOfRunning, writeMeta } from "../state/meta.ts";
+import { type ClusterMeta, readMeta, writeMeta } from "../state/meta.ts";
 import { installedBinaries, metaFromPlan } from "../state/meta_from_plan.ts";
 import { sha256File } from "../util/file_hash.ts";
 import { type Operation, storeParam } from "./operation.ts";
 import { hostKey } from "../topology/hosts.ts";
-import { runningPid } from "./process.ts";
+import { measuredStatus } from "./process.ts";
 
 /**
  * The data directories recorded as kept: the metadata's, and (param `retained_data`, a JSON
@@ -75,14 +75,8 @@ export const saveMetadata: Operation = {
     const byNode = ctx.plan.operation === "scale-in" && !ctx.plan.topology_file;
     // Measured, not assumed: a scale's health check judges what it changed, and a recorded
     // member may have died meanwhile (the metadata must not claim it runs).
-    const alive = await Promise.all(
-      meta.processes.map(async (p) =>
-        (await runningPid(ctx.executors.forHost(p.host), p.pid_file, p.config, p.port)) !==
-          undefined
-      ),
-    );
-    const running = alive.filter(Boolean).length;
-    meta.status = statusOfRunning(running, alive.length);
+    const { status, running, total } = await measuredStatus(ctx, meta.processes);
+    meta.status = status;
     await writeMeta(
       dir,
       byNode
@@ -95,7 +89,7 @@ export const saveMetadata: Operation = {
     );
     return {
       output: `wrote ${ctx.op.target.params.path}: recorded status ${meta.status} ` +
-        `(${running}/${alive.length} running)`,
+        `(${running}/${total} running)`,
       metadata: { status: meta.status },
     };
   },

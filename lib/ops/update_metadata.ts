@@ -1,12 +1,5 @@
 import * as path from "node:path";
-import {
-  metaCopyPath,
-  metaPath,
-  readMeta,
-  removeMeta,
-  statusOfRunning,
-  writeMeta,
-} from "../state/meta.ts";
+import { metaCopyPath, metaPath, readMeta, removeMeta, writeMeta } from "../state/meta.ts";
 import {
   type Operation,
   type OperationContext,
@@ -17,7 +10,7 @@ import {
 import { mongo } from "./cluster_client.ts";
 import { splitHostPort } from "../mongo/client.ts";
 import { readFcv } from "../mongo/fcv.ts";
-import { runningPid } from "./process.ts";
+import { measuredStatus } from "./process.ts";
 import { clusterConnectionString } from "../security/access.ts";
 import { withTls } from "../security/settings.ts";
 import { Release } from "../plan/schema.ts";
@@ -89,13 +82,8 @@ export const updateMetadata: Operation = {
     const meta = await readMeta(dir);
     if (!meta) throw new OperationError(`${metaPath(dir)} is missing: the cluster is not recorded`);
     const mark = param(ctx, "status") === "unknown";
-    const alive = mark ? [] : await Promise.all(
-      meta.processes.map(async (p) =>
-        (await runningPid(ctx.executors.forHost(p.host), p.pid_file, p.config, p.port)) !==
-          undefined
-      ),
-    );
-    const status = mark ? "unknown" : statusOfRunning(alive.filter(Boolean).length, alive.length);
+    const measured = mark ? undefined : await measuredStatus(ctx, meta.processes);
+    const status = measured?.status ?? "unknown";
     const tls = ctx.op.target.params.security_tls;
     const given = ctx.op.target.params.topology;
     const topology = given !== undefined
@@ -148,7 +136,7 @@ export const updateMetadata: Operation = {
         ? `recorded status unknown while the cluster changes${
           switching ? ` (TLS ${switching} under way)` : ""
         }`
-        : `recorded status ${status} (${alive.filter(Boolean).length}/${alive.length} running)`,
+        : `recorded status ${status} (${measured!.running}/${measured!.total} running)`,
       metadata: { status },
     };
   },

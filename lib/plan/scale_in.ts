@@ -81,7 +81,7 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
     const down = s.members.filter((m) => !input.facts[m.id]?.running);
     // (A staying member down is refused as not_running below.)
     const stayUp = stay.every((m) => input.facts[m.id]?.running);
-    if (stay.length < s.members.length && !primary && stay[0] && stayUp) {
+    if (stay.length < s.members.length && !primary && stayUp) {
       const { total, need, count } = setVotes(s.members);
       const nodes = down.map((m) => `-N ${hostPort(m.host, m.port)}`).join(" ");
       const out = s.members.filter((m) => gone.has(m.id));

@@ -4,8 +4,7 @@
  * votes: the set has no primary and is read-only), a whole config server replica set stopped
  * under running shards or mongos (the sharded cluster's metadata is unavailable), a whole shard
  * (its data is unavailable), every mongos (clients have no router), a primary that steps down
- * (an election). A stop of the whole cluster
- * says nothing: that is what was asked. Pure.
+ * (an election). A stop of the whole cluster says nothing: that is what was asked. Pure.
  */
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { ProcessFact } from "./lifecycle.ts";

@@ -41,7 +41,6 @@ export class PlainRenderer {
   /** Groups of one operation run again on a resume (op_redo): their line carries ↻. */
   private redone = new Set<OpGroup>();
   private plan?: Plan;
-  /** The status the last metadata update found the processes in (a filtered stop may leave some). */
   /** Directories a removal left because they hold files mup did not make (and which files). */
   private kept: string[] = [];
 
