@@ -77,7 +77,7 @@ Deno.test("a plan that fails pre-flight is shown with its errors and not stored 
   }
 });
 
-Deno.test("plan list shows each plan's status: invalid, superseded, valid, applied, stale, resumable", async () => {
+Deno.test("plan list shows each plan's status: invalid, superseded, valid, modified, applied, stale, resumable", async () => {
   const home = await tempHome();
   const mirror = await testMirror();
   const ports = freePorts(1);
@@ -108,6 +108,19 @@ Deno.test("plan list shows each plan's status: invalid, superseded, valid, appli
       [first]: "superseded",
       [second]: "valid",
     });
+
+    // A plan file edited after mup wrote it is listed as such, above every other status.
+    const firstFile = path.join(clusterDir(home, "c1"), "plans", `${first}.json`);
+    const sealed = await Deno.readTextFile(firstFile);
+    await Deno.writeTextFile(
+      firstFile,
+      sealed.replace('"operation": "deploy"', '"operation":  "deploy"'),
+    );
+    assert.equal((await statuses(home))[first], "modified");
+    const listed = await mup(["plan", "list", "c1"], { home });
+    assert.match(listed.stdout, new RegExp(`${first} +c1 +deploy +\\S+ +\\d+ +modified`));
+    assert.match(listed.stdout, /modified: .*was edited after mup wrote it/);
+    await Deno.writeTextFile(firstFile, sealed);
 
     const applied = await mup(["plan", "apply", second, "--auto-approve"], { home });
     assert.equal(applied.code, 0, applied.stdout + applied.stderr);

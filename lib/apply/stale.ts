@@ -64,7 +64,9 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
 }
 
 /**
- * Where a saved plan stands, strongest first: `applied` (a completed apply of it is recorded),
+ * Where a saved plan stands, strongest first: `modified` (its file was edited after mup sealed
+ * it, so apply, show and diff refuse it, whatever it was before), `applied` (a completed apply
+ * of it is recorded),
  * `rolled_back` (applied, then undone by `state rollback`),
  * `applying` (a live mup holds the cluster's lock to apply or resume it now), `resumable` (the
  * cluster's newest apply is of this plan and paused, failed or cut off: `plan resume` continues
@@ -76,6 +78,7 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
  * computed as if the history were whole.
  */
 export type PlanStatus =
+  | "modified"
   | "valid"
   | "invalid"
   | "applied"
@@ -136,6 +139,7 @@ export async function planStatuses(
   }
   const statuses = entries.map((e): PlanStatus => {
     const c = byCluster.get(e.cluster)!;
+    if (e.modified) return "modified";
     if (c.applied.has(`${e.planId} ${e.contentHash}`)) return "applied";
     if (c.holes) return "unknown";
     if (c.rolledBack.has(`${e.planId} ${e.contentHash}`)) return "rolled_back";

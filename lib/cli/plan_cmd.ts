@@ -57,7 +57,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
 
   cmd.command("list")
     .description(
-      "List saved plans, oldest first, with what each does (deploy, stop, reconfigure…) and its status: valid, invalid (pre-flight failed), applied, rolled_back (applied, then undone by state rollback), resumable (its apply is paused, failed or cut off: plan resume continues it), declined (not confirmed; the cluster's next plan replaces and removes it), superseded (a newer plan exists), stale (the cluster changed since)",
+      "List saved plans, oldest first, with what each does (deploy, stop, reconfigure…) and its status: valid, modified (edited after mup wrote it: apply refuses it), invalid (pre-flight failed), applied, rolled_back (applied, then undone by state rollback), resumable (its apply is paused, failed or cut off: plan resume continues it), declined (not confirmed; the cluster's next plan replaces and removes it), superseded (a newer plan exists), stale (the cluster changed since)",
     )
     .argument("[cluster]", "only this cluster's plans")
     .option("--json", "machine-readable output")
@@ -109,6 +109,12 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
       ]));
       for (const u of unreadable) {
         print(`\nunreadable: ${u.path}: ${u.reason} (restore it, or move it away)`);
+      }
+      for (const e of list.filter((e) => e.status === "modified")) {
+        print(
+          `\nmodified: ${e.path} was edited after mup wrote it (its content hash no longer ` +
+            "holds), so apply refuses it: restore the file as mup wrote it, or plan again",
+        );
       }
       for (const [c, states] of holes) {
         print(

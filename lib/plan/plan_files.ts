@@ -5,6 +5,7 @@
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { exists } from "../state/atomic.ts";
+import { planFileHash } from "./hash.ts";
 import type { Plan } from "./schema.ts";
 
 export interface PlanEntry {
@@ -21,6 +22,11 @@ export interface PlanEntry {
   baseState: Plan["base_state"];
   /** Shown for confirmation and declined (DeclinedPlan). */
   declined: boolean;
+  /**
+   * The file's bytes no longer match the content hash mup sealed it with (edited or reformatted
+   * after it was written): apply, show and diff refuse it.
+   */
+  modified: boolean;
 }
 
 /** A plan file that cannot be read or is not a plan. */
@@ -59,7 +65,8 @@ export async function scanPlans(dirs: { cluster: string; dir: string }[]): Promi
       if (!f.endsWith(".json")) continue;
       const file = path.join(dir, f);
       try {
-        const p = JSON.parse(await Deno.readTextFile(file)) as Plan;
+        const text = await Deno.readTextFile(file);
+        const p = JSON.parse(text) as Plan;
         if (typeof p?.plan_id !== "string" || typeof p.created_at !== "string") {
           throw new Error("not a plan (no plan_id or created_at)");
         }
@@ -74,6 +81,7 @@ export async function scanPlans(dirs: { cluster: string; dir: string }[]): Promi
           contentHash: p.content_hash,
           baseState: p.base_state,
           declined: await exists(declinedPath(file)),
+          modified: isModified(text, p.content_hash),
         });
       } catch (e) {
         unreadable.push({ cluster, path: file, reason: (e as Error).message });
@@ -82,6 +90,12 @@ export async function scanPlans(dirs: { cluster: string; dir: string }[]): Promi
   }
   entries.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   return { entries, unreadable };
+}
+
+/** validatePlanText's content-hash rule: the trailer is there, names the plan's hash, and holds. */
+function isModified(text: string, contentHash: unknown): boolean {
+  const { recorded, computed } = planFileHash(text);
+  return recorded === undefined || recorded !== contentHash || computed !== recorded;
 }
 
 /**
