@@ -364,6 +364,13 @@ Deno.test("destroy removes every directory, keeps data with retainData, archives
   const stopsOf = (p: typeof all) => allOperations(p).filter((o) => o.type === "stop_process");
   assert.ok(stopsOf(all).every((o) => o.target.params.data_removed === "true"));
   assert.ok(stopsOf(kept).every((o) => o.target.params.data_removed === undefined));
+  // Data that goes is stopped all at once, with force; kept data as `cluster stop` stops it.
+  assert.ok(stopsOf(all).every((o) => o.depends_on.length === 0 && o.target.params.force));
+  const stopped = planStop(await input("sharded.yaml"));
+  const order = (p: typeof all) =>
+    Object.fromEntries(stopsOf(p).map((o) => [o.id, [o.depends_on, o.target.params.force]]));
+  assert.deepEqual(order(kept), order(stopped));
+  assert.ok(stopsOf(kept).some((o) => o.depends_on.length > 0), "ordered");
 });
 
 Deno.test("destroy leaves the data an earlier scale-in kept, names it, and counts it as the cluster's in the parents it keeps", async () => {

@@ -1,5 +1,7 @@
 /**
- * `mup cluster destroy`: stop every process at once (the data is going away), keep the cluster's
+ * `mup cluster destroy`: stop every process at once when the data goes (nothing of it is kept to
+ * be consistent), in `cluster stop`'s order when it is retained (so each set's data stays as a
+ * clean shutdown leaves it, primary last), keep the cluster's
  * metadata, plans, apply states and process logs in an archive, remove data (unless
  * retainData), log, config and deploy directories and the installed binaries on every host,
  * then the metadata. Pure.
@@ -143,9 +145,12 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
   const kept = (p: ProcessSpec) => input.retainData === true || foreign.has(p.id);
   const archive = archiveDir(input.clusterDir, meta.name, input.planId);
   // Without --retain-data, an unclean stop's data is removed anyway: no journal recovery follows.
-  const stops = orderedStops(input, procs, true).map((o) => ({
+  // Kept data is stopped as `cluster stop` stops it: mongos, then each set's secondaries before
+  // its primary (no election on the way down), config servers last, unforced where a member
+  // can still hand over.
+  const stops = orderedStops(input, procs, !input.retainData).map((o) => ({
     ...o,
-    depends_on: [],
+    depends_on: input.retainData ? o.depends_on : [],
     target: {
       ...o.target,
       params: { ...o.target.params, ...(input.retainData ? {} : { data_removed: "true" }) },
