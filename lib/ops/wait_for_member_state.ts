@@ -5,7 +5,20 @@ import { mongo } from "./cluster_client.ts";
 import type { OperationContext } from "./operation.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { HEALTHY_STATES, primaryName, setStatus } from "./replset_status.ts";
-import { planTimeoutMs } from "./timeout.ts";
+import { noPrimaryCause, planTimeoutMs } from "./timeout.ts";
+
+/** How long a set may lack a majority of its votes before the wait gives up on it, in ms. */
+const NO_MAJORITY_MS = 10_000;
+
+/** A wait's view of a set without a primary: the voting members the waited-for one cannot reach. */
+interface NoPrimary {
+  /** `host:port` of the voting members it cannot reach. */
+  down: string[];
+  /** How many voting members the set has. */
+  voting: number;
+  /** Whether those hold half the votes or more: no election can succeed until some return. */
+  noMajority: boolean;
+}
 
 /**
  * Where the member stands: its state as it reports it and, as the set's primary sees it
@@ -15,7 +28,7 @@ import { planTimeoutMs } from "./timeout.ts";
  */
 async function standing(
   ctx: OperationContext,
-): Promise<{ state: string; lag?: number; seen?: boolean; view?: string }> {
+): Promise<{ state: string; lag?: number; seen?: boolean; view?: string; none?: NoPrimary }> {
   const host = ctx.op.target.host!;
   const port = ctx.op.target.port!;
   const me = hostPort(host, port);
@@ -26,7 +39,16 @@ async function standing(
   // The primary it knows of (its own heartbeats'), else the one another member names.
   const name = primaryName(own) ??
     primaryName(await setStatus(mongo(ctx), JSON.parse(param(ctx, "members"))));
-  if (!name) return { state };
+  if (!name) {
+    const none = await noPrimary(ctx, own);
+    return {
+      state,
+      none,
+      view: `the set has no primary${
+        none.down.length ? `; it cannot reach ${none.down.join(", ")}` : ""
+      }`,
+    };
+  }
   const [ph, pp] = splitHostPort(name);
   const st = await mongo(ctx).adminCommand(ph, pp, { replSetGetStatus: 1 }).catch(() => undefined);
   const members = (st?.members ?? []) as Document[];
@@ -44,10 +66,37 @@ async function standing(
   return { state, lag: Math.max(0, lag), seen, view };
 }
 
+/**
+ * The voting members (replSetGetConfig `votes`, default 1) that the member's own replSetGetStatus
+ * shows unreachable (`health` 0). MongoDB elects a primary only while a majority of the set's
+ * votes can reach each other ("Replica Set Elections").
+ */
+async function noPrimary(ctx: OperationContext, own: Document): Promise<NoPrimary> {
+  const host = ctx.op.target.host!;
+  const port = ctx.op.target.port!;
+  const cfg = await mongo(ctx).adminCommand(host, port, { replSetGetConfig: 1 }).catch(() =>
+    undefined
+  );
+  const voters = ((cfg?.config?.members ?? []) as Document[]).filter((m) => (m.votes ?? 1) > 0);
+  const health = new Map(
+    (own.members as Document[]).map((m) => [machinePort(String(m.name)), m.self ? 1 : m.health]),
+  );
+  const down = voters.map((m) => String(m.host)).filter((h) => health.get(machinePort(h)) === 0);
+  return {
+    down,
+    voting: voters.length,
+    noMajority: voters.length > 0 && down.length * 2 >= voters.length,
+  };
+}
+
 /** Whether the member is in the wanted state (and caught up, when asked). */
-async function reached(ctx: OperationContext): Promise<string | undefined> {
+async function reached(
+  ctx: OperationContext,
+  seen: (s: Awaited<ReturnType<typeof standing>>) => void = () => {},
+): Promise<string | undefined> {
   const want = param(ctx, "state");
   const s = await standing(ctx);
+  seen(s);
   // A member brought back as SECONDARY may take the primary over as soon as it has caught up
   // (MongoDB's priority takeover, when its priority is above the primary's; or an election
   // after the primary failed meanwhile): it is back in the set all the same.
@@ -78,17 +127,41 @@ export const waitForMemberState: Operation = {
   async run(ctx) {
     const timeout = planTimeoutMs(ctx, 120_000);
     const t0 = Date.now();
-    const r = await poll(() => reached(ctx), timeout, 100, ctx.signal);
+    // A set that lacks a majority of its votes elects no primary however long the wait: after
+    // NO_MAJORITY_MS of that (an election's time, and a member's heartbeats, to show otherwise)
+    // the wait ends, naming the members down, rather than at its timeout.
+    let since: number | undefined;
+    let hopeless: NoPrimary | undefined;
+    const abort = new AbortController();
+    const signal = ctx.signal ? AbortSignal.any([ctx.signal, abort.signal]) : abort.signal;
+    const r = await poll(
+      () =>
+        reached(ctx, (s) => {
+          if (!s.none?.noMajority) return void (since = undefined);
+          since ??= Date.now();
+          if (Date.now() - since >= NO_MAJORITY_MS) (hopeless = s.none), abort.abort();
+        }),
+      timeout,
+      100,
+      signal,
+    );
+    const me = hostPort(ctx.op.target.host!, ctx.op.target.port!);
+    if (!r && hopeless) {
+      throw new OperationError(
+        `${me} cannot become ${param(ctx, "state")}: its set has no primary and cannot elect ` +
+          `one: ${hopeless.down.length} of its ${hopeless.voting} voting members are unreachable (${
+            hopeless.down.join(", ")
+          }); ${noPrimaryCause(ctx)}, then \`mup plan resume ${ctx.plan.cluster_name}\``,
+      );
+    }
     if (!r) {
       const last: { state: string; view?: string } = await standing(ctx).catch((e) => ({
         state: (e as Error).message,
       }));
       throw new OperationError(
-        `${hostPort(ctx.op.target.host!, ctx.op.target.port!)} did not become ${
-          param(ctx, "state")
-        }${ctx.op.target.params.caught_up === "true" ? " and caught up" : ""} within ${
-          timeout / 1000
-        }s (last seen: ${last.state}${last.view ? `; ${last.view}` : ""})`,
+        `${me} did not become ${param(ctx, "state")}${
+          ctx.op.target.params.caught_up === "true" ? " and caught up" : ""
+        } within ${timeout / 1000}s (last seen: ${last.state}${last.view ? `; ${last.view}` : ""})`,
       );
     }
     return { output: `${r} after ${Date.now() - t0}ms` };

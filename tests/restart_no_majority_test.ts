@@ -1,0 +1,56 @@
+/**
+ * A rolling restart whose set loses a majority of its votes mid-way, on real simulator processes
+ * through the CLI: the wait for the restarted member cannot end well (no primary can be
+ * elected), so it must say so soon, naming the members down, rather than wait out its timeout
+ * and blame the member; starting them and resuming finishes the restart.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { killAll, output, replicaSetTopology, tempHome } from "./helpers.ts";
+import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { mup } from "./helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+Deno.test("rolling restart: a set left without a majority mid-way fails the wait at once, naming the unreachable members; cluster start then plan resume finish it", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    // Before the first wait for a restarted member, its two peers die (kill -9): the hook
+    // reads their pids from a file named after that wait, written below.
+    const hook = `hooks:
+  before_operation:
+    command: 'f="${home}/kill-$MUP_OPERATION_ID"; if [ -f "$f" ]; then kill -9 $(cat "$f"); rm -f "${home}"/kill-*; fi'
+`;
+    await deploy(home, "nm", replicaSetTopology(ports, hook));
+    const procs = (await display(home, "nm")).processes;
+    for (const p of procs.filter((p) => p.state === "SECONDARY")) {
+      const peers = procs.filter((o) => o.id !== p.id);
+      const waitId = `wait-state-mongod-${p.id.replace(":", "-")}`;
+      await Deno.writeTextFile(
+        path.join(home, `kill-${waitId}`),
+        peers.map((o) => o.pid).join(" "),
+      );
+    }
+
+    const restart = await mup(["cluster", "restart", "nm", "--auto-approve"], { home });
+    assert.equal(restart.code, 1, output(restart));
+    const text = output(restart);
+    assert.match(
+      text,
+      /cannot become SECONDARY: its set has no primary and cannot elect one: 2 of its 3 voting members are unreachable \(localhost:\d+, localhost:\d+\)/,
+    );
+    assert.match(text, /`mup cluster start nm` starts them, then `mup plan resume nm`/);
+    assert.doesNotMatch(text, /did not become SECONDARY/);
+
+    await ok(home, ["cluster", "start", "nm", "--auto-approve"]);
+    const resumed = await mup(["plan", "resume", "nm", "--auto-approve"], { home });
+    assert.equal(resumed.code, 0, output(resumed));
+    const after = (await display(home, "nm")).processes;
+    assert.equal(after.filter((p) => p.state === "PRIMARY").length, 1, JSON.stringify(after));
+    assert.equal(after.filter((p) => p.state === "SECONDARY").length, 2, JSON.stringify(after));
+  } finally {
+    await killAll(home);
+  }
+});
