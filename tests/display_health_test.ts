@@ -9,16 +9,18 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import {
   clusterCredentials,
+  deployArgs,
   killAll,
   mup,
   output,
   replicaSetTopology,
   standaloneTopology,
   tempHome,
+  testMirror,
 } from "./helpers.ts";
 import { asAdmin } from "./security_helpers.ts";
 import { clusterDir } from "./apply_helpers.ts";
-import { deploy, type Display, display, stablePorts } from "./lifecycle_helpers.ts";
+import { deploy, type Display, display, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { admin, runBin, waitFor } from "./sim_helpers.ts";
 import { pidAlive } from "../lib/executor/local.ts";
 import { installFixture } from "./fixture.ts";
@@ -85,6 +87,30 @@ Deno.test("display: a member restarted by hand on a changed keyfile answers, cal
       new RegExp(`${id} SECONDARY: not reachable from the set's primary`),
       output(text),
     );
+
+    // A repair writes the keyfile back, but the member runs with the key it read: the repair's
+    // health check says the set refuses it and names the restart that mends it, soon (not at
+    // its timeout, which waiting longer could not help).
+    const repair = await mup(
+      deployArgs("rs", path.join(home, "rs.yaml"), await testMirror(), ["--auto-approve"]),
+      { home },
+    );
+    assert.equal(repair.code, 1, output(repair));
+    // The review says so before anything runs.
+    assert.match(
+      repair.stdout,
+      new RegExp(`the repair starts what is stopped; \`mup cluster restart rs -N ${id}\``),
+    );
+    assert.match(
+      repair.stdout,
+      new RegExp(`the set refuses ${id} \\(its keyfile is not the set's`),
+      output(repair),
+    );
+    assert.match(repair.stdout, new RegExp(`\`mup cluster restart rs -N ${id}\` restarts it`));
+    assert.doesNotMatch(repair.stdout, /wait-timeout|not reachable\/healthy/, output(repair));
+    await ok(home, ["cluster", "restart", "rs", "-N", id, "--auto-approve"]);
+    const mended = await display(home, "rs");
+    assert.ok(mended.healthy, JSON.stringify(mended));
   } finally {
     await killAll(home);
   }

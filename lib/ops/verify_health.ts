@@ -6,6 +6,9 @@ import { hostPort, machinePort } from "../topology/hosts.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 import { foreignSetError, foreignSetName } from "./set_name.ts";
 
+/** How long members may stay refused by their set before the check gives up on them, in ms. */
+const REJECTED_MS = 10_000;
+
 interface Proc {
   id: string;
   host: string;
@@ -34,8 +37,10 @@ async function foreignSets(ctx: OperationContext, m: MongoAccess, procs: Proc[])
 }
 
 /**
- * Problems with the cluster right now, both empty when healthy: `out` may heal by waiting (a
- * member starting, an election), `lasting` cannot (a recorded member its set no longer lists).
+ * Problems with the cluster right now, all empty when healthy: `out` may heal by waiting (a
+ * member starting, an election), `lasting` cannot (a recorded member its set no longer lists);
+ * `rejected` names the members (`host:port`) whose set's heartbeats to them fail authentication,
+ * also in `out`: they run with another keyfile than their set.
  */
 async function problems(
   m: MongoAccess,
@@ -43,9 +48,10 @@ async function problems(
   shards: string[],
   /** Judge only the listed processes' states in their sets (a scale-out's new members). */
   onlyListed = false,
-): Promise<{ out: string[]; lasting: string[] }> {
+): Promise<{ out: string[]; lasting: string[]; rejected: string[] }> {
   const out: string[] = [];
   const lasting: string[] = [];
+  const rejected: string[] = [];
   const answers = await Promise.all(procs.map((p) => m.hello(p.host, p.port)));
   procs.forEach((p, i) => answers[i] || out.push(`${p.id} does not answer`));
   const sets = new Map<string, Proc[]>();
@@ -53,11 +59,18 @@ async function problems(
     if (p.replica_set) sets.set(p.replica_set, [...(sets.get(p.replica_set) ?? []), p]);
   }
   await Promise.all([...sets].map(async ([name, members]) => {
-    let st: Document | undefined;
-    for (const x of members) {
-      st = await m.adminCommand(x.host, x.port, { replSetGetStatus: 1 }).catch(() => undefined);
-      if (st) break;
-    }
+    // The primary's view, when one answers: a member its set rejects sees the others as
+    // unreachable and no primary, the others see it as unreachable.
+    const views = (await Promise.all(members.map((x) =>
+      m.adminCommand(x.host, x.port, { replSetGetStatus: 1 }).catch(() =>
+        undefined
+      )
+    ))).filter((v): v is Document =>
+      !!v
+    );
+    const isPrimary = (v: Document) =>
+      (v.members as Document[]).some((x) => x.self && x.state === 1);
+    const st = views.find(isPrimary) ?? views[0];
     if (!st) {
       out.push(`replica set ${name}: no member reports status`);
       return;
@@ -67,7 +80,15 @@ async function problems(
     const mine = new Set(members.map((x) => machinePort(hostPort(x.host, x.port))));
     for (const m of st.members as Document[]) {
       if (onlyListed && !mine.has(machinePort(String(m.name)))) continue;
-      if (m.health !== 1 || ![1, 2, 7].includes(m.state)) {
+      if (m.health !== 1) {
+        const viewer = (st.members as Document[]).find((x) => x.self)?.name;
+        const why = String(m.lastHeartbeatMessage ?? "").trim();
+        out.push(
+          `${name} member ${m.name} is not reachable from ${viewer}${why ? `: ${why}` : ""}`,
+        );
+        // An authentication failure does not heal by waiting: the member runs with another key.
+        if (/authentication failed/i.test(why)) rejected.push(String(m.name));
+      } else if (![1, 2, 7].includes(m.state)) {
         out.push(`${name} member ${m.name} is ${m.stateStr}`);
       }
     }
@@ -92,7 +113,7 @@ async function problems(
     const have = new Set(((r?.shards ?? []) as Document[]).map((s) => s._id));
     for (const s of shards) if (!have.has(s)) out.push(`shard ${s} is not listed by mongos`);
   }
-  return { out, lasting };
+  return { out, lasting, rejected };
 }
 
 /**
@@ -111,6 +132,8 @@ export const verifyHealth: Operation = {
     const timeout = planTimeoutMs(ctx, 30_000);
     const end = Date.now() + timeout;
     let last: string[] = [];
+    let since: number | undefined;
+    let sinceFor = "";
     while (true) {
       const foreign = await foreignSets(ctx, mongo(ctx), procs);
       if (foreign.length) {
@@ -127,6 +150,23 @@ export const verifyHealth: Operation = {
       }
       last = found.out;
       if (last.length === 0) break;
+      // Rejected members stay rejected until restarted with the set's keyfile: past an
+      // election's time of seeing them so, the check ends naming the restart that mends them.
+      const rejected = found.rejected.join(",");
+      if (!rejected) since = undefined;
+      else if (rejected !== sinceFor) (since = Date.now()), (sinceFor = rejected);
+      else if (Date.now() - since! >= REJECTED_MS) {
+        throw new OperationError(
+          `cluster is not healthy: ${last.join("; ")}; the set refuses ${
+            found.rejected.join(", ")
+          } (its keyfile is not the set's: changed on disk, or it was started by hand), ` +
+            "which waiting does not mend; `mup cluster restart " + ctx.plan.cluster_name +
+            found.rejected.map((r) => ` -N ${r}`).join("") +
+            `\` restarts ${
+              found.rejected.length > 1 ? "them" : "it"
+            } with the cluster's keyfile and configuration`,
+        );
+      }
       if (Date.now() > end || ctx.signal.aborted) {
         throw new OperationError(
           `cluster is not healthy after ${timeout / 1000}s: ${last.join("; ")}; ${

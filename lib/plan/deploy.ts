@@ -316,7 +316,14 @@ export async function buildDeployPlan(
       severity: "warning",
       host: s.host,
       message: `${s.id} answers but is ${s.state}${s.reason ? ` (${s.reason})` : ""}: the ` +
-        "repair re-checks every operation, and its health check fails if this remains",
+        "repair re-checks every operation, and its health check fails if this remains" +
+        // A member its set refuses runs with another key: only a restart of it mends that.
+        (/authentication failed/i.test(s.reason ?? "")
+          ? ` (the repair starts what is stopped; \`mup cluster restart ${
+            meta!.name
+          } -N ${s.id}\` ` +
+            "restarts this one with the cluster's keyfile)"
+          : ""),
     });
   }
   validation.warnings.push(...driftWarnings(drift));
