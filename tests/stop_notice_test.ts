@@ -87,20 +87,33 @@ Deno.test("stop of a mongod that hangs: killed with SIGKILL, and the notice says
   });
 });
 
-Deno.test("stop whose pid file names a process not started with its configuration (a recycled PID): that process is left alone", async () => {
+Deno.test("stop whose pid file names a process not started with its configuration (a recycled PID): that process is left alone, and the stop shows it was not running", async () => {
   await withDir(async (dir) => {
     const [port] = freePorts(1);
     const other = new Deno.Command("sleep", { args: ["60"] }).spawn();
     try {
       const pidFile = path.join(dir, "mongod.pid");
       await Deno.writeTextFile(pidFile, `${other.pid}\n`);
-      const { ctx } = stopOf(port, dir, {
+      const { op, ctx } = stopOf(port, dir, {
         pid_file: pidFile,
         config: path.join(dir, "mongod.conf"),
       });
       assert.equal(await stopProcess.isDone(ctx), true, "not ours: nothing to stop");
       const out = await stopProcess.run(ctx);
       assert.equal(out.output, "not running");
+      // The terminal says what was found: no process to stop, not a stop "already in place".
+      const lines: string[] = [];
+      const r = new PlainRenderer((l) => lines.push(l));
+      const plan = {
+        plan_id: "plan-test",
+        cluster_name: "t",
+        operation: "stop",
+        phases: [{ name: "stop", order: 1, operations: [op] }],
+      } as unknown as Plan;
+      r.handle({ type: "apply_start", plan, state_id: "apply-test" } as never);
+      r.handle({ type: "op_done", id: op.id, ms: 1, already_done: true });
+      assert.ok(lines.some((l) => /✓ .*\(not running\)/.test(l)), lines.join("\n"));
+      assert.ok(!lines.some((l) => /already in place/.test(l)), lines.join("\n"));
       // Still alive: signal 0 reaches it.
       Deno.kill(other.pid, "SIGCONT");
     } finally {

@@ -184,10 +184,13 @@ export class PlainRenderer {
       );
       return;
     }
+    // A stop found in place met a process that was not running (stopped, or died, since the
+    // plan was made): that is what an operator needs to know, not that the stop "was done".
+    const inPlace = g.ops[0]?.type === "stop_process" ? "not running" : "already in place";
     const note = already === part.length
-      ? " (already in place)"
+      ? ` (${inPlace})`
       : already
-      ? ` (${already} already in place)`
+      ? ` (${already} ${inPlace})`
       : "";
     const mark = this.redone.has(g) ? "✓ ↻" : "✓";
     this.write(`  ${mark} ${groupDoneLine(this.plan!, sub)}${note} [${ms}]`);
