@@ -331,6 +331,9 @@ Deno.test("--json: an interrupted apply ends its stream with an error document n
     assert.equal(d.interrupted, true);
     assert.equal(d.status, "paused");
     assert.match(String(d.state_id), /^apply-/);
+    // Nothing failed: the hint resumes it, with no "cause" to fix first.
+    assert.match(String(d.hint), /^resume it with `mup plan resume c1`; /);
+    assert.doesNotMatch(String(d.hint), /cause/);
 
     // A second Ctrl-C stops at once (exit 130): still one error document, naming the state.
     await Deno.remove(marker);
