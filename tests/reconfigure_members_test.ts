@@ -145,6 +145,11 @@ Deno.test("cluster reconfigure sets members' priority and hidden by replSetRecon
       new RegExp(`localhost:${ports[2]} priority 1 → 0, hidden false → true`),
     );
     assert.doesNotMatch(review.stdout, /Restart/);
+    // The operation that steps the primary down says so, as the warning does.
+    assert.match(
+      review.stdout,
+      new RegExp(`one replSetReconfig each; the primary localhost:${ports[0]} steps down first`),
+    );
     assert.match(
       review.stdout,
       new RegExp(`localhost:${ports[0]}, the primary of rs0, gets priority 0: it is stepped down`),

@@ -82,13 +82,17 @@ export function reconfigMembersOp(
   set: ReplicaSetSpec,
   changes: MemberOptionChange[],
   deps: string[],
+  /** `host:port` of the primary that gets priority 0: the operation steps it down first. */
+  stepsDown?: string,
 ): PlannedOperation {
   return op({
     id: `reconfig-members-${set.name}`,
     type: "reconfig_members",
     description: `Set ${
       changes.map((c) => `${c.want.host} ${describeOptionChange(c)}`).join("; ")
-    } in replica set ${set.name} (one replSetReconfig each)`,
+    } in replica set ${set.name} (one replSetReconfig each${
+      stepsDown ? `; the primary ${stepsDown} steps down first: an election` : ""
+    })`,
     target: {
       type: "replica_set",
       name: set.name,

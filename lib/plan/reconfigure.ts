@@ -83,7 +83,11 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
   const optionOps = askedSets.flatMap((s) => {
     const mine = options.filter((c) => c.proc.replicaSet === s.name);
     if (!mine.length) return [];
-    const reconfig = reconfigMembersOp(s, mine, []);
+    // lib/ops/reconfig_members.ts steps a primary that gets priority 0 down first.
+    const stepsDown = mine.find((c) =>
+      c.want.priority === 0 && input.facts[c.proc.id]?.state === "PRIMARY"
+    )?.want.host;
+    const reconfig = reconfigMembersOp(s, mine, [], stepsDown);
     // The member that ends with the highest priority, if not primary now, takes the primary
     // over once the config says so (priority takeover): waited for before the health check.
     // A member that is down takes over once started, as MongoDB elects it then: not waited for.
