@@ -154,7 +154,7 @@ export async function runResume(
   await refuseWhileLocked(found.store.clusterDir);
   if (state.status === "completed") {
     if (state.operation === "destroy") {
-      const { plan } = await ctx.store.load(state.plan_path);
+      const { plan } = await ctx.store.loadOfApply(state);
       await finishDestroy(plan, ctx.store.clusterDir(state.cluster_name));
     }
     if (opts.json) {
@@ -219,7 +219,7 @@ export async function runResume(
       },
     );
   }
-  const { plan, path } = await ctx.store.load(state.plan_path);
+  const { plan, path } = await ctx.store.loadOfApply(state);
   if (plan.content_hash === state.plan_hash) {
     await checkResumeNotStale(plan, state, found.store.clusterDir);
   } else {

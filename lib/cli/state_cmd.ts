@@ -10,6 +10,7 @@ import {
 } from "../state/lock.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
+import { exists } from "../state/atomic.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { findState, newestWarnings, requireCluster } from "./resume_cli.ts";
 import { checkpointProblem } from "../state/checkpoint_file.ts";
@@ -28,7 +29,12 @@ function shownStatus(s: ApplyState, current: string | undefined, cut?: Interrupt
   return cut ? "interrupted" : s.status;
 }
 
-function summary(s: ApplyState, current: string | undefined, cut?: Interruption): string {
+function summary(
+  s: ApplyState,
+  current: string | undefined,
+  cut?: Interruption,
+  planGone = false,
+): string {
   const ops = Object.values(s.operation_states);
   const count = (st: string) => ops.filter((o) => o.status === st).length;
   // Once its mup is gone (stopped at once, paused, failed, killed), nothing of the apply runs:
@@ -38,7 +44,9 @@ function summary(s: ApplyState, current: string | undefined, cut?: Interruption)
   const cutOff = stopped ? count("running") : 0;
   const lines = [
     `State ID: ${s.state_id}`,
-    `Plan: ${s.plan_id} (${s.plan_path})`,
+    `Plan: ${s.plan_id} (${s.plan_path}${
+      planGone ? ": gone, deleted or moved; resume and rollback need it back" : ""
+    })`,
     `Cluster: ${s.cluster_name}`,
     `Status: ${s.status}${s.resumes ? ` (resumed ${s.resumes}×)` : ""}${
       cut ? ` (interrupted: ${cut.reason})` : ""
@@ -97,13 +105,15 @@ export function stateCommand(ctx: CliContext): Command {
       const cut = await interruption(store.clusterDir, state);
       const current = newest.id;
       const superseded = shownStatus(state, current, cut) === "superseded";
+      const planGone = !(await exists(state.plan_path));
       if (opts.json) {
         printJson({
           ...state,
           ...(cut ? { interrupted: cut } : {}),
           ...(superseded ? { superseded_by: current } : {}),
+          ...(planGone ? { plan_missing: true } : {}),
         });
-      } else print(summary(state, current, cut));
+      } else print(summary(state, current, cut, planGone));
     });
 
   cmd.command("list")

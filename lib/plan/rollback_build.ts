@@ -154,7 +154,7 @@ export async function buildRollbackPlan(req: {
     };
     cpState = await readCheckpointState(ref, { cluster: req.cluster, stateId: id, usable });
   }
-  const { plan: original } = await req.store.load(state.plan_path);
+  const { plan: original } = await req.store.loadOfApply(state);
   // A scale-out that finished recorded its processes (a scale-in takes them out); one that
   // added a shard cannot be undone (removeShard drains data). One cut off before either is
   // undone: the members it added taken out of their sets, what it started stopped, what it made

@@ -289,6 +289,29 @@ export class PlanStore {
     return { plan: check.plan, path: file, dag: check.dag! };
   }
 
+  /**
+   * The plan an apply ran (`plan_path` of its ApplyState), as load() gives it. Throws MupError
+   * naming the apply, the file and the way out when the file is gone (deleted or moved by
+   * hand: `plan delete` refuses the plan of an unfinished apply).
+   */
+  async loadOfApply(
+    state: { state_id: string; plan_id: string; plan_path: string; cluster_name: string },
+  ): Promise<{ plan: Plan; path: string; dag: Dag }> {
+    if (!(await exists(state.plan_path))) {
+      throw new MupError(
+        `the plan of apply ${state.state_id}, ${state.plan_path}, is gone (deleted or moved): ` +
+          "resume and rollback run what it records",
+        {
+          hint: `put the file back (a copy \`mup plan export ${state.plan_id}\` wrote: ` +
+            `\`mup plan import < copy.json\`), or plan again: a new plan of cluster ` +
+            `${state.cluster_name} replaces this apply`,
+          details: { state_id: state.state_id, plan_id: state.plan_id, path: state.plan_path },
+        },
+      );
+    }
+    return await this.load(state.plan_path);
+  }
+
   async delete(planId: string): Promise<string> {
     const file = await this.findById(planId);
     if (!file) {
