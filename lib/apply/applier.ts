@@ -24,6 +24,9 @@ import {
   type SafetyFailureHandler,
 } from "./run_operation.ts";
 
+/** Operations that write the cluster's metadata, each result naming the status it recorded. */
+const METADATA_OPS = new Set(["save_metadata", "update_metadata"]);
+
 export interface ApplyOptions {
   plan: Plan;
   planPath: string;
@@ -320,10 +323,11 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     ? allOperations(plan).find((o) => o.type === "archive_cluster")?.target.params.archive_dir
     : undefined;
   const running = state.status === "completed" && !archive;
-  // What the metadata now records of the cluster, as the operation that wrote it measured.
-  const recorded = ["save-metadata", "update-metadata"].map((id) =>
-    state.operation_states[id]?.result?.metadata?.status
-  ).find((s) => typeof s === "string") as string | undefined;
+  // What the metadata now records of the cluster: the status the last metadata operation to
+  // run (in plan order; `mark-status-unknown` comes first) measured and wrote.
+  const recorded = allOperations(plan).filter((o) => METADATA_OPS.has(o.type)).reverse()
+    .map((o) => state.operation_states[o.id]?.result?.metadata?.status)
+    .find((s) => typeof s === "string") as string | undefined;
   emitter.emit({
     type: "apply_done",
     status: state.status,

@@ -73,7 +73,8 @@ export type ApplyEvent =
     last_checkpoint?: string;
     /**
      * The cluster's status as this apply recorded it in the metadata (running, partial, stopped:
-     * measured by the operation that wrote it); absent when it wrote none.
+     * measured by the operation that wrote it last; `unknown` when an apply that changes
+     * processes ended before its final record); absent when it wrote none.
      */
     cluster_status?: string;
     connection?: string;
