@@ -165,6 +165,8 @@ Deno.test("the confirmation prompt: anything but 'yes' cancels and changes nothi
     // The download's size is the same in the plan and in the question (it was "1KB" and "1MB").
     const size = /Download size: (\d+[KM]B)/.exec(no.stdout)?.[1];
     assert.match(no.stdout, new RegExp(`\n {2}• Download ${size} of binaries\n`));
+    // …and in the pre-flight check (it said "1MB" there).
+    assert.match(no.stdout, new RegExp(`binary available \\(download ${size} from `));
     assert.match(no.stdout, /Do you want to continue\? \(yes\/no\): Apply cancelled\./);
     await assert.rejects(Deno.stat(path.join(clusterDir(home, "c1"), "state")));
     // A "y" is not a yes, and the refusal says what approves.

@@ -1,4 +1,4 @@
-import { plural } from "../util/format.ts";
+import { formatArchiveSize, plural } from "../util/format.ts";
 import * as path from "node:path";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import type {
@@ -338,8 +338,8 @@ export async function preflight(
     return {
       status: "passed",
       message: `MongoDB ${r.version} binary available (download ${
-        Math.ceil(r.size_bytes / 1e6)
-      }MB from ${path.dirname(r.url)})`,
+        formatArchiveSize(r.size_bytes)
+      } from ${path.dirname(r.url)})`,
     };
   });
 

@@ -1,5 +1,5 @@
 import type { Plan, PlannedOperation } from "../plan/schema.ts";
-import { plural } from "../util/format.ts";
+import { formatArchiveSize, plural } from "../util/format.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { SECRET } from "../security/settings.ts";
 
@@ -98,7 +98,7 @@ export function groupPlanLine(plan: Plan, g: OpGroup): string {
 export function archiveSize(ops: PlannedOperation[], plan: Plan): string {
   const bytes = ops.reduce((n, o) => n + Number(o.target.params.size_bytes ?? 0), 0);
   if (!bytes) return `${plan.resources.download_size_mb}MB`;
-  return bytes < 1e6 ? `${Math.max(1, Math.round(bytes / 1e3))}KB` : `${Math.round(bytes / 1e6)}MB`;
+  return formatArchiveSize(bytes);
 }
 
 /** The line shown once a group is done, in the past tense. */

@@ -43,3 +43,8 @@ export function plural(n: number, word: string, many = `${word}s`): string {
 export function firstFew(list: string[], n = 3): string {
   return list.slice(0, n).join(", ") + (list.length > n ? ` and ${list.length - n} more` : "");
 }
+
+/** An archive's size as mup prints it everywhere: "12KB" under a megabyte, else "74MB". */
+export function formatArchiveSize(bytes: number): string {
+  return bytes < 1e6 ? `${Math.max(1, Math.round(bytes / 1e3))}KB` : `${Math.round(bytes / 1e6)}MB`;
+}

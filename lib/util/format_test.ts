@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { table } from "./format.ts";
+import { formatArchiveSize, table } from "./format.ts";
 
 Deno.test("table() pads every column but the last to its width", () => {
   assert.equal(
@@ -13,4 +13,10 @@ Deno.test("table() widens a column whose cell is longer than its width, keeping 
     table([6, 4], [["ID", "STATUS", "WHEN"], ["a-1", "not deployed", "now"]]),
     "ID    STATUS        WHEN\na-1   not deployed  now",
   );
+});
+
+Deno.test("formatArchiveSize() gives KB under a megabyte (never 0), MB above", () => {
+  assert.equal(formatArchiveSize(120), "1KB");
+  assert.equal(formatArchiveSize(12_400), "12KB");
+  assert.equal(formatArchiveSize(74_300_000), "74MB");
 });
