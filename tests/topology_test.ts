@@ -353,6 +353,22 @@ Deno.test("a key written twice is named, with its field path and the line it was
   assert.match(large.message, /duplicate key "user"/);
 });
 
+Deno.test("a key written twice does not hide the file's other problems: form problems, or problems between entries, are listed with it in file order", async () => {
+  const form = await errorsOf(
+    "global:\n  user: a\n  user: b\nmongod_servers:\n  - { host: localhost, port: abc, bogus: 1 }\n",
+  );
+  assert.deepEqual(form.map((i) => i.location.line), [3, 5, 5]);
+  assert.equal(form[0].code, "duplicate_key");
+  assert.ok(form.some((i) => i.code === "unknown_key"), JSON.stringify(form));
+  assert.ok(form.some((i) => i.location.path === "mongod_servers[0].port"), JSON.stringify(form));
+  const between = await errorsOf(
+    "mongod_servers:\n  - { host: localhost, port: 1 }\n  - { host: localhost, port: 1 }\nglobal:\n  user: a\n  user: b\n",
+  );
+  assert.equal(between.length, 2, JSON.stringify(between));
+  assert.equal(between.at(-1)?.code, "duplicate_key");
+  assert.match(between[0].message, /localhost:1/);
+});
+
 Deno.test("every problem is reported at once", async () => {
   const issues = await errorsOf(
     "mongod_servers:\n  - { host: localhost, port: 1, bogus: 1 }\n  - { host: localhost, port: 2, also_bad: 2 }\n",

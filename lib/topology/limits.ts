@@ -93,7 +93,9 @@ export function loadLimited(
   limits: TopologyLimits,
   /** The file's size in bytes, when the text was read from one (else its UTF-8 length). */
   bytes?: number,
-): { value: unknown; events: jsyaml.Event[] } | { issue: LimitIssue } | {
+): { value: unknown; events: jsyaml.Event[]; duplicate?: jsyaml.YAMLException } | {
+  issue: LimitIssue;
+} | {
   syntax: jsyaml.YAMLException;
 } {
   const at = offsetLocator(text, file);
@@ -225,17 +227,28 @@ export function loadLimited(
       },
     };
   }
-  try {
-    const docs = jsyaml.constructFromEvents(events, {
+  const construct = (json: boolean) =>
+    jsyaml.constructFromEvents(events, {
       source: text,
       filename: file,
       schema: jsyaml.CORE_SCHEMA,
-    });
-    return { value: docs[0], events };
+      json,
+    })[0];
+  try {
+    return { value: construct(false), events };
   } catch (e) {
     // Unknown tags (`!!js/function`) and the like are found while building values.
-    if (e instanceof jsyaml.YAMLException) return { syntax: e };
-    throw e;
+    if (!(e instanceof jsyaml.YAMLException)) throw e;
+    // A key written twice is an error, but the rest of the file can still be checked (the
+    // later value standing in): the caller reports it with every other problem found.
+    if (/duplicated mapping key/.test(e.reason)) {
+      try {
+        return { value: construct(true), events, duplicate: e };
+      } catch {
+        // another problem too: the syntax error stands alone
+      }
+    }
+    return { syntax: e };
   }
 }
 

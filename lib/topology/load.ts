@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { Event, YAMLException } from "js-yaml";
 import { MupError, type SourceLocation } from "../errors.ts";
 import { didYouMean } from "../util/similar.ts";
 import { fileTooLarge, loadLimited, topologyLimits } from "./limits.ts";
@@ -72,46 +73,69 @@ export async function parseTopology(
   let positions: Positions | undefined;
   const located = async () => positions ??= await Positions.of(text, file);
 
-  let raw: unknown;
   const limited = loadLimited(text, file, topologyLimits(), bytes);
   if ("issue" in limited) {
     throw new TopologyError(file, [{ severity: "error", ...limited.issue }]);
   }
-  if ("syntax" in limited) {
-    // The positioned parser reports every syntax error with its place; js-yaml's own error
-    // (which has a place too) when that parser finds none, or when the file is too large for
-    // it to answer quickly (it parses about 300 KB a second).
+  if ("syntax" in limited) throw new TopologyError(file, await syntaxIssues(limited.syntax));
+  // Keys written twice are reported with every other problem of the file.
+  const duplicates = limited.duplicate ? await syntaxIssues(limited.duplicate) : [];
+  try {
+    const loaded = checkTopology(limited, text, file, target);
+    if (duplicates.length) throw new TopologyError(file, duplicates);
+    return loaded;
+  } catch (e) {
+    if (!duplicates.length || !(e instanceof TopologyError) || e.issues === duplicates) throw e;
+    const all = [...duplicates, ...e.issues];
+    throw new TopologyError(file, capped(all, all.length, file));
+  }
+
+  /**
+   * Every syntax error with its place, from the positioned parser; js-yaml's own error (which
+   * has a place too) when that parser finds none, or when the file is too large for it to
+   * answer quickly (it parses about 300 KB a second).
+   */
+  async function syntaxIssues(e: YAMLException): Promise<TopologyIssue[]> {
     const pos = text.length <= POSITIONED_PARSE_MAX_CHARS ? await located() : undefined;
     const errors = (pos?.doc.errors ?? []).filter((e) => e.code !== "RESOURCE_EXHAUSTION");
-    const e = limited.syntax;
-    throw new TopologyError(
-      file,
-      errors.length > 0
-        ? errors.map((e): TopologyIssue => {
-          const dup = e.code === "DUPLICATE_KEY" ? pos!.duplicateKey(e.pos[0]) : undefined;
-          return dup ? duplicateKeyIssue(dup, pos!.at(e.pos[0], dup.path)) : {
-            severity: "error",
-            code: "yaml_syntax",
-            message: e.message.split("\n")[0],
-            hint: "fix the YAML syntax at this position",
-            location: pos!.at(e.pos[0]),
-          };
-        })
-        : /duplicated mapping key/.test(e.reason) && e.mark
-        ? [duplicateKeyIssue({ key: keyAt(text, e.mark.position), path: "" }, {
-          file,
-          line: e.mark.line + 1,
-          column: e.mark.column + 1,
-        })]
-        : [{
+    return errors.length > 0
+      ? errors.map((e): TopologyIssue => {
+        const dup = e.code === "DUPLICATE_KEY" ? pos!.duplicateKey(e.pos[0]) : undefined;
+        return dup ? duplicateKeyIssue(dup, pos!.at(e.pos[0], dup.path)) : {
           severity: "error",
           code: "yaml_syntax",
-          message: e.reason,
+          message: e.message.split("\n")[0],
           hint: "fix the YAML syntax at this position",
-          location: e.mark ? { file, line: e.mark.line + 1, column: e.mark.column + 1 } : { file },
-        }],
-    );
+          location: pos!.at(e.pos[0]),
+        };
+      })
+      : /duplicated mapping key/.test(e.reason) && e.mark
+      ? [duplicateKeyIssue({ key: keyAt(text, e.mark.position), path: "" }, {
+        file,
+        line: e.mark.line + 1,
+        column: e.mark.column + 1,
+      })]
+      : [{
+        severity: "error",
+        code: "yaml_syntax",
+        message: e.reason,
+        hint: "fix the YAML syntax at this position",
+        location: e.mark ? { file, line: e.mark.line + 1, column: e.mark.column + 1 } : { file },
+      }];
   }
+}
+
+/**
+ * The parsed file's value checked: a mapping, a topology, its form (zod), then its entries
+ * together (validateTopology). Throws TopologyError listing what is wrong.
+ */
+function checkTopology(
+  limited: { value: unknown; events: Event[] },
+  text: string,
+  file: string,
+  target?: ServerTarget,
+): LoadedTopology {
+  let raw: unknown;
   raw = limited.value;
   const events = new EventPositions(text, limited.events, file);
   raw ??= {};
