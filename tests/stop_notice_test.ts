@@ -44,6 +44,24 @@ function stopOf(port: number, dir: string, params: Record<string, string>) {
   return { op, ctx };
 }
 
+/** The terminal's lines for a stop plan of `op` that ends with `done` (an op_done event). */
+function rendered(
+  op: ReturnType<typeof stopOf>["op"],
+  done: { already_done: boolean; output?: string; notice?: string },
+): string[] {
+  const lines: string[] = [];
+  const r = new PlainRenderer((l) => lines.push(l));
+  const plan = {
+    plan_id: "plan-test",
+    cluster_name: "t",
+    operation: "stop",
+    phases: [{ name: "stop", order: 1, operations: [op] }],
+  } as unknown as Plan;
+  r.handle({ type: "apply_start", plan, state_id: "apply-test" } as never);
+  r.handle({ type: "op_done", id: op.id, ms: 1, ...done });
+  return lines;
+}
+
 Deno.test("stop of a mongod that hangs: killed with SIGKILL, and the notice says so (in the result and on the terminal)", async () => {
   await withDir(async (dir) => {
     const [port] = freePorts(1);
@@ -60,16 +78,7 @@ Deno.test("stop of a mongod that hangs: killed with SIGKILL, and the notice says
       assert.match(out.notice ?? "", /killed with SIGKILL \(an unclean shutdown/);
       assert.match(out.notice ?? "", /recovers from its journal at the next start/);
 
-      const lines: string[] = [];
-      const r = new PlainRenderer((l) => lines.push(l));
-      const plan = {
-        plan_id: "plan-test",
-        cluster_name: "t",
-        operation: "stop",
-        phases: [{ name: "stop", order: 1, operations: [op] }],
-      } as unknown as Plan;
-      r.handle({ type: "apply_start", plan, state_id: "apply-test" } as never);
-      r.handle({ type: "op_done", id: op.id, ms: 1, already_done: false, ...out });
+      const lines = rendered(op, { already_done: false, ...out });
       assert.ok(
         lines.some((l) =>
           l.startsWith(`  ! Stop mongod localhost:${port}: pid ${pid} did not stop`)
@@ -102,16 +111,7 @@ Deno.test("stop whose pid file names a process not started with its configuratio
       const out = await stopProcess.run(ctx);
       assert.equal(out.output, "not running");
       // The terminal says what was found: no process to stop, not a stop "already in place".
-      const lines: string[] = [];
-      const r = new PlainRenderer((l) => lines.push(l));
-      const plan = {
-        plan_id: "plan-test",
-        cluster_name: "t",
-        operation: "stop",
-        phases: [{ name: "stop", order: 1, operations: [op] }],
-      } as unknown as Plan;
-      r.handle({ type: "apply_start", plan, state_id: "apply-test" } as never);
-      r.handle({ type: "op_done", id: op.id, ms: 1, already_done: true });
+      const lines = rendered(op, { already_done: true });
       assert.ok(lines.some((l) => /✓ .*\(not running\)/.test(l)), lines.join("\n"));
       assert.ok(!lines.some((l) => /already in place/.test(l)), lines.join("\n"));
       // Still alive: signal 0 reaches it.
