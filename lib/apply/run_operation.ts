@@ -209,8 +209,11 @@ export async function runOperation(
     // Work cut short by a stop at once is unfinished, not failed: resume runs it again.
     const paused = e instanceof Paused || hardStop.signal.aborted ||
       (e instanceof OperationError && e.options.stoppedWaiting === true);
-    // A failure that changed nothing says so, for a rollback of this apply.
-    const noEffect = e instanceof OperationError && e.options.noEffect;
+    // A failure that changed nothing says so, for a rollback of this apply, and for the
+    // guards that let a new plan replace an apply that changed nothing: one the server refused,
+    // and one whose safety check failed (it never ran).
+    const noEffect = (e instanceof OperationError && e.options.noEffect) ||
+      e instanceof SafetyCheckFailed;
     await writer.op({
       ...os,
       status: paused ? "pending" : "failed",

@@ -1,0 +1,60 @@
+/**
+ * A scale-in that failed before it removed anything (its safety check found a member that
+ * stays down) does not block another scale-in: only one that changed the cluster part way must
+ * be resumed, or repeated, first.
+ */
+import assert from "node:assert/strict";
+import {
+  deployArgs,
+  killAll,
+  mup,
+  output,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { currentState } from "./apply_helpers.ts";
+import { display, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+Deno.test("a scale-in refused by its safety check changed nothing: another scale-in may replace it", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(4);
+  const [a, b, c, d] = ports.map((p) => `localhost:${p}`);
+  try {
+    const file = await writeTopology(
+      home,
+      "g.yaml",
+      `mongod_servers:\n${
+        ports.map((p, i) =>
+          `  - { host: localhost, port: ${p}, replica_set: rs0${i === 0 ? ", priority: 2" : ""} }`
+        ).join("\n")
+      }\n`,
+    );
+    await ok(home, deployArgs("g", file, await testMirror(), ["--auto-approve"]));
+    // Planned while every member runs; then a member that would stay dies.
+    const plan = await ok(home, ["cluster", "scale-in", "g", "-N", d, "--plan-only", "--json"]);
+    const planId = JSON.parse(plan.stdout).plan_id as string;
+    const pid = (await display(home, "g")).processes.find((p) => p.id === c)?.pid;
+    assert.ok(pid);
+    Deno.kill(pid, "SIGKILL");
+    const failed = await mup(["plan", "apply", planId, "--auto-approve"], { home });
+    assert.equal(failed.code, 1, output(failed));
+    assert.match(output(failed), /members_reachable/);
+    const state = await currentState(home, "g");
+    assert.equal(state.status, "failed");
+
+    // Another scale-in (the dead member instead): not refused as replacing a scale-in that
+    // changed the cluster part way.
+    const other = await mup(["cluster", "scale-in", "g", "-N", c, "--auto-approve"], { home });
+    assert.equal(other.code, 0, output(other));
+    assert.doesNotMatch(output(other), /part way/);
+    const after = await display(home, "g");
+    assert.deepEqual(after.processes.map((p) => p.id).sort(), [a, b, d].sort());
+    assert.ok(after.healthy, JSON.stringify(after));
+  } finally {
+    await killAll(home);
+  }
+});
