@@ -13,6 +13,7 @@ import {
   testMirror,
   writeTopology,
 } from "./helpers.ts";
+import type { Plan } from "../lib/plan/schema.ts";
 import { V8_FLAGS } from "../scripts/_mup_cmd.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -99,6 +100,17 @@ Deno.test("plan show, list, export, validate, graph, diff, delete work on a save
   const diff = await mup(["plan", "diff", "c1", "--detailed-exitcode"], { home });
   assert.equal(diff.code, 2, output(diff));
   assert.match(diff.stdout, /\+ process +config-localhost-\d+ +\(start\)/);
+  // The release's download is a change while its archive is not cached; once something else
+  // (another cluster's deploy) has put it there, intact, the diff says so.
+  const dl = (out.plan as Plan).phases.flatMap((ph) => ph.operations)
+    .find((o) => o.type === "download_binary")!;
+  const { archive, url } = dl.target.params;
+  const line = (text: string) => text.split("\n").find((l) => l.includes(archive)) ?? "";
+  assert.match(line(diff.stdout), /\+ file .*\(create\)/, diff.stdout);
+  await Deno.mkdir(path.dirname(archive), { recursive: true });
+  await Deno.copyFile(url.startsWith("file:") ? new URL(url).pathname : url, archive);
+  const cachedDiff = await mup(["plan", "diff", "c1"], { home });
+  assert.doesNotMatch(line(cachedDiff.stdout), /\(create\)/, cachedDiff.stdout);
 
   const del = await mup(["plan", "delete", id], { home });
   assert.equal(del.code, 0, output(del));

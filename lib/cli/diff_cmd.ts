@@ -16,6 +16,8 @@ import { memberDrift } from "../probe/member_options.ts";
 import { changedFields } from "../ops/reconfig_members.ts";
 import type { ProcessSpec } from "../plan/processes.ts";
 import { hostPort } from "../topology/hosts.ts";
+import { sha256File } from "../util/file_hash.ts";
+import type { Plan } from "../plan/schema.ts";
 
 /** A topology by content: key order and absent keys do not count. */
 const same = (t: unknown) => canonical(JSON.parse(JSON.stringify(t)));
@@ -96,7 +98,11 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
             ),
           }
           : undefined,
-        { drifted: drifted && new Set(drifted.map(memberId)), applied: !!applied },
+        {
+          drifted: drifted && new Set(drifted.map(memberId)),
+          applied: !!applied,
+          cached: await cachedArchives(plan),
+        },
       );
       // A reconfigure sets every member of the sets it reconfigures: a planned member's change
       // starts from its live values, and a member changed by hand since is set back too.
@@ -181,4 +187,15 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
       } else print(renderDiff(plan, diff));
       if (opts.detailedExitcode && (!noChanges(diff) || left > 0)) ctx.exitCode = 2;
     });
+}
+
+/** The archives the plan's downloads write that are in the cache now with their sha256. */
+async function cachedArchives(plan: Plan): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (const o of plan.phases.flatMap((ph) => ph.operations)) {
+    const { archive, sha256 } = o.target.params;
+    if (o.type !== "download_binary" || !archive || !sha256) continue;
+    if ((await sha256File(archive)) === sha256) found.add(archive);
+  }
+  return found;
 }

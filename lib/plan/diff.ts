@@ -64,6 +64,11 @@ export function planDiff(
     drifted?: ReadonlySet<string>;
     /** The plan was applied to completion: a repair's files it wrote are in place. */
     applied?: boolean;
+    /**
+     * The release archives (paths) found in the cache, intact, now: a download the plan made
+     * before they were there changes nothing.
+     */
+    cached?: ReadonlySet<string>;
   } = {},
 ): PlanDiff {
   const { drifted } = live;
@@ -118,6 +123,9 @@ export function planDiff(
       const isProcess = c.resource_type === "process";
       const present = c.action === "restart"
         ? false
+        : o.type === "download_binary" && c.resource_type === "file" &&
+            live.cached?.has(c.resource_id)
+        ? true
         : c.resource_type === "replica_set_member" && c.action !== "delete" && drifted
         ? !drifted.has(c.resource_id)
         : !deploy
