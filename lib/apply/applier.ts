@@ -343,6 +343,9 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
         phase: state.current_phase,
         error: message,
         ...(interrupted ? { interrupted } : {}),
+        ...(failure.error instanceof OperationError && failure.error.options.replan
+          ? { replan: failure.error.options.replan }
+          : {}),
       }
       : {}),
     ...(last ? { last_checkpoint: last.id } : {}),

@@ -72,6 +72,11 @@ export type ApplyEvent =
     error?: string;
     last_checkpoint?: string;
     /**
+     * What finishes the work when a resume alone cannot (the failed operation's
+     * OperationError `replan`): shown instead of the resume.
+     */
+    replan?: string;
+    /**
      * The cluster's status as this apply recorded it in the metadata (running, partial, stopped:
      * measured by the operation that wrote it last; `unknown` when an apply that changes
      * processes ended before its final record); absent when it wrote none.

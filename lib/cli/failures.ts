@@ -71,9 +71,10 @@ export function applyFailure(
       : `apply ${state.state_id} ${state.status}: ${message}`,
     {
       // An interrupted apply has no cause to fix: it stopped because it was asked to.
-      hint: `resume it with \`mup plan resume ${state.cluster_name}\`${
-        done?.interrupted ? "" : " once the cause is fixed"
-      }; \`mup state show ${state.cluster_name}\` shows what happened`,
+      hint: done?.replan ??
+        `resume it with \`mup plan resume ${state.cluster_name}\`${
+          done?.interrupted ? "" : " once the cause is fixed"
+        }; \`mup state show ${state.cluster_name}\` shows what happened`,
       details: {
         status: state.status,
         state_id: state.state_id,

@@ -4,6 +4,7 @@
  * records when the link is lost or damaged), or one given by --state-id.
  */
 import { MupError } from "../errors.ts";
+import { commandOf, replanCommand } from "../plan/command_of.ts";
 import { allOperations, type Plan } from "../plan/schema.ts";
 import { exists } from "../state/atomic.ts";
 import { readMeta } from "../state/meta.ts";
@@ -161,8 +162,16 @@ export async function runResume(
       printJsonLine({ state_id: state.state_id, status: state.status, resumed: false });
       return 0;
     }
+    const replaced = stateId ? undefined : await replacedApply(ctx, found.store, state);
     console.log(
-      `Apply ${state.state_id} of cluster ${state.cluster_name} already completed; nothing to resume.`,
+      `Apply ${state.state_id} of cluster ${state.cluster_name} already completed; nothing to resume.${
+        replaced
+          ? ` It replaced apply ${replaced.state.state_id} (${replaced.state.operation}), left ` +
+            `${replaced.state.status === "running" ? "interrupted" : replaced.state.status} ` +
+            `before it finished, which cannot be resumed now: \`mup ${replaced.command}\` ` +
+            "plans it again."
+          : ""
+      }`,
     );
     return 0;
   }
@@ -242,4 +251,23 @@ export async function runResume(
   // A destructive plan (destroy, rollback removing directories) asks again, unless
   // --auto-approve is given to the resume; safety-check failures still ask in a terminal.
   return await runApply(ctx, plan, path, opts, state);
+}
+
+/**
+ * The apply that `state` (completed) replaced: the one just before it in the cluster's history,
+ * left unfinished (failed, paused, cut off), with the command that plans its work again. A
+ * `plan resume` that finds the newest apply completed says so, lest the earlier work be taken
+ * as done.
+ */
+async function replacedApply(
+  ctx: CliContext,
+  store: StateStore,
+  state: ApplyState,
+): Promise<{ state: ApplyState; command: string } | undefined> {
+  const { states } = await store.scan();
+  const before = states.filter((s) => s.started_at < state.started_at).at(-1);
+  if (!before || before.status === "completed" || before.status === "rolled_back") return;
+  const plan = await ctx.store.load(before.plan_path).then((l) => l.plan, () => undefined);
+  const command = plan ? replanCommand(plan) : commandOf(before.operation, before.cluster_name);
+  return { state: before, command };
 }

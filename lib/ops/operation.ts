@@ -66,6 +66,12 @@ export class OperationError extends Error {
       noEffect?: boolean;
       /** It stopped waiting at the first Ctrl-C (`pause`): unfinished, not failed. */
       stoppedWaiting?: boolean;
+      /**
+       * What finishes the work when a resume alone cannot (a set without a majority: a start
+       * of what is down, which replaces this apply, then the plan made again): shown instead
+       * of the resume.
+       */
+      replan?: string;
     } = {},
   ) {
     super(message);

@@ -1,4 +1,4 @@
-import { replanFlags } from "../plan/command_of.ts";
+import { replanCommand, replanFlags } from "../plan/command_of.ts";
 import { DURATION_MAX_MS, DURATION_MIN_MS } from "../topology/bounds.ts";
 import type { OperationContext } from "./operation.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
@@ -55,6 +55,20 @@ export function timeoutHint(ctx: OperationContext, ms: number): string {
 export function noPrimaryCause(ctx: OperationContext): string {
   const name = ctx.plan.cluster_name;
   return `a set elects a primary only while a majority of its voting members run: ` +
-    `\`mup cluster display ${name}\` shows which are down, \`mup cluster start ${name}\` ` +
-    "starts them";
+    `\`mup cluster display ${name}\` shows which are down; ${startThenReplan(ctx)}`;
+}
+
+/**
+ * How a set whose majority is down gets its primary back while this plan's apply is unfinished:
+ * `mup cluster start` of the members down (`down`, `host:port`; all that is down when not
+ * given), which replaces this apply (a resume cannot continue it after that), then this plan's
+ * command again (replanCommand), which finds in place what this apply did.
+ */
+export function startThenReplan(ctx: OperationContext, down: string[] = []): string {
+  const name = ctx.plan.cluster_name;
+  const start = `mup cluster start ${name}${down.map((d) => ` -N ${shellQuote(d)}`).join("")}`;
+  return `\`${start}\` starts ${down.length ? (down.length > 1 ? "them" : "it") : "them"}, ` +
+    `and replaces this apply (it cannot be resumed after that): then \`mup ${
+      replanCommand(ctx.plan)
+    }\` plans this ${ctx.plan.operation} again`;
 }

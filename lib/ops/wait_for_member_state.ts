@@ -5,7 +5,7 @@ import { mongo } from "./cluster_client.ts";
 import type { OperationContext } from "./operation.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { HEALTHY_STATES, primaryName, setStatus } from "./replset_status.ts";
-import { noPrimaryCause, planTimeoutMs } from "./timeout.ts";
+import { planTimeoutMs, startThenReplan } from "./timeout.ts";
 
 /** How long a set may lack a majority of its votes before the wait gives up on it, in ms. */
 const NO_MAJORITY_MS = 10_000;
@@ -147,11 +147,13 @@ export const waitForMemberState: Operation = {
     );
     const me = hostPort(ctx.op.target.host!, ctx.op.target.port!);
     if (!r && hopeless) {
+      const replan = startThenReplan(ctx, hopeless.down);
       throw new OperationError(
         `${me} cannot become ${param(ctx, "state")}: its set has no primary and cannot elect ` +
           `one: ${hopeless.down.length} of its ${hopeless.voting} voting members are unreachable (${
             hopeless.down.join(", ")
-          }); ${noPrimaryCause(ctx)}, then \`mup plan resume ${ctx.plan.cluster_name}\``,
+          }); ${replan}`,
+        { replan },
       );
     }
     if (!r) {

@@ -56,3 +56,23 @@ export function replanFlags(
   }
   return flags.map((f) => ` ${f}`).join("");
 }
+
+/**
+ * The whole command that makes a plan like `plan` again (commandOf's with replanFlags'), a
+ * deploy's with its topology file and version: `cluster restart x -N h:p`,
+ * `cluster deploy x 'topo.yaml' --version 7.0.14`.
+ */
+export function replanCommand(
+  plan: Pick<Plan, "operation" | "variant" | "phases" | "cluster_name" | "version"> & {
+    topology_file?: string;
+    release?: Pick<Release, "mirror">;
+    request?: Plan["request"];
+  },
+): string {
+  const command = plan.operation === "deploy"
+    ? `cluster deploy ${plan.cluster_name} ${
+      plan.topology_file ? shellQuote(plan.topology_file) : "<topology>"
+    } --version ${plan.version}`
+    : commandOf(plan.operation, plan.cluster_name, plan.version, plan.topology_file);
+  return command + replanFlags(plan);
+}

@@ -278,6 +278,11 @@ export class PlainRenderer {
       );
       return;
     }
+    if (e.replan && e.status !== "paused") {
+      // The error says what does (e.replan), ending with the command that plans it again.
+      this.write("\nA resume alone cannot finish it: the error above says what does.");
+      return;
+    }
     this.write(`\nTo resume: mup plan resume ${plan.cluster_name}`);
     if (plan.operation === "upgrade" && e.status !== "paused") {
       // The way back is asked for first after a failed upgrade: say there is none in mup.
