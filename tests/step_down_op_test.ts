@@ -88,11 +88,14 @@ Deno.test("stop_process with step_down_first: a member that is primary again is 
     });
     const pid = pidOf(dir, ports[0]);
     const out = await stopProcess.run(opContext(op, plan));
-    assert.match(out.output ?? "", /primary of rs0 again .*stepped down; then stopped pid/);
+    assert.match(
+      out.output ?? "",
+      /primary of rs0 when its stop came .*stepped down; then stopped pid/,
+    );
     // Shown beside the operation's line, not only in the journal.
     assert.match(
       out.notice ?? "",
-      /^primary of rs0 again \(it took the primary back .*stepped down$/,
+      /^primary of rs0 when its stop came \(the primary moved since .*stepped down$/,
     );
     assert.equal(pidAlive(pid), false, "the process is gone");
     const log = await Deno.readTextFile(`${dir}/${ports[0]}/log`);

@@ -168,7 +168,7 @@ Deno.test("tls enable plan with an arbiter: no setParameter is sent to it (no lo
   );
 });
 
-Deno.test("tls disable plan on a set with no highest-priority member: after the first round, whoever is primary may be stopped (shutdown steps it down), not refused as a moved primary", async () => {
+Deno.test("tls disable plan on a set with no highest-priority member: after the first round, whoever is primary may be stopped; every rolling stop steps a primary down first, none is refused as a moved primary", async () => {
   const plan = planTls(
     await input(
       "leaderless.yaml",
@@ -179,12 +179,16 @@ Deno.test("tls disable plan on a set with no highest-priority member: after the 
     ),
   );
   valid(plan);
-  // The secondary-only guard of each round's stops, by round (tlsMode it restarts into).
-  const guard = (mode: string) =>
-    allOperations(plan).filter((o) => o.type === "stop_process" && o.id.endsWith(`-to-${mode}`))
-      .flatMap((o) => o.pre_conditions.filter((c) => c.check_type === "replica_set_healthy"))
-      .map((c) => c.params.secondary);
-  assert.deepEqual(guard("preferTLS"), [true, true]);
-  assert.deepEqual(guard("allowTLS"), [false, false]);
-  assert.deepEqual(guard("disabled"), [false, false]);
+  // Each round's stops of set members: stepped down first should they be primary by then.
+  for (const mode of ["preferTLS", "allowTLS", "disabled"]) {
+    const stops = allOperations(plan).filter((o) =>
+      o.type === "stop_process" && o.id.endsWith(`-to-${mode}`) &&
+      o.pre_conditions.some((c) => c.check_type === "replica_set_healthy")
+    );
+    assert.ok(stops.length >= 2, mode);
+    for (const o of stops) {
+      assert.ok(o.target.params.step_down_first, `${o.id} steps a primary down first`);
+      for (const c of o.pre_conditions) assert.equal(c.params.secondary, undefined, o.id);
+    }
+  }
 });

@@ -92,9 +92,9 @@ async function setHealth(c: SafetyCheck, access: MongoAccess): Promise<CheckOutc
     if (!own?.members?.some((x: { state: number }) => x.state === 1)) {
       return { ok: false, status: `replica set ${c.target} has no primary` };
     }
-    // A rolling restart stops its secondaries first and steps the primary down last: a member
-    // planned as a secondary that is primary now (the primary moved since the plan was made)
-    // would be stopped without a step-down, an unplanned election.
+    // A rolling restart stops its secondaries first and steps the primary down last: in a plan
+    // made before its stops stepped a primary down (`secondary`, no step_down_first), a member
+    // planned as a secondary that is primary now would be stopped without a step-down.
     if (c.params.secondary === true) {
       return {
         ok: false,

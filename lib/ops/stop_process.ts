@@ -9,10 +9,11 @@ import { stepDownMember } from "./step_down.ts";
  * shutdown command, then SIGTERM, then SIGKILL, each given time to work; then up to 30 s for the
  * process's port to be free again. Params: `pid_file`; `config`, the configuration file the
  * process was started with (a PID whose command line does not name it is not this process);
- * `step_down_first` (a replica set's name), on the stop of a primary that a rolling plan stepped
- * down before: should it be primary again (a member of higher priority takes the primary back
- * once its step-down period ends, e.g. while the plan was paused), it is stepped down again
- * (stepDownMember) before it is stopped, never stopped as the primary.
+ * `step_down_first` (a replica set's name), on a rolling restart's stops: should the member be
+ * primary when its stop comes (the primary stepped down before took it back once its step-down
+ * period ended, e.g. while the plan was paused; or a member planned as a secondary won an
+ * election since), it is stepped down (stepDownMember) before it is stopped, never stopped as
+ * the primary.
  */
 export const stopProcess: Operation = {
   async isDone(ctx) {
@@ -100,5 +101,6 @@ async function primaryAgain(ctx: OperationContext): Promise<string> {
     ...ctx,
     op: { ...ctx.op, target: { ...ctx.op.target, params: { replica_set: set } } },
   });
-  return `primary of ${set} again (it took the primary back since its step-down): ${done}; then `;
+  return `primary of ${set} when its stop came (the primary moved since the plan was made, or ` +
+    `it took the primary back after its step-down): ${done}; then `;
 }

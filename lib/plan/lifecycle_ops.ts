@@ -85,15 +85,20 @@ export function stopOp(
   });
 }
 
-/** Stop of a set member in a rolling restart: only while every other member is healthy. */
+/**
+ * Stop of a set member in a rolling restart: only while every other member is healthy. Planned
+ * as a secondary, it may be the primary when its stop comes (an election since the plan was
+ * made, e.g. a failover before a resume): it is then stepped down first, as the plan's primary
+ * is, never stopped as the primary.
+ */
 export function rollingStopOp(p: ProcessSpec, set: ReplicaSetSpec, deps: string[]) {
-  const o = stopOp(p, deps);
+  const o = stopOp(p, deps, false, set.name);
   o.pre_conditions.push(check(
     `stop-${p.id}:set-healthy`,
     "replica_set_healthy",
     set.name,
     `every other member of ${set.name} is healthy and it has a primary`,
-    { members: members(set), except: hostPort(p.host, p.port), secondary: true },
+    { members: members(set), except: hostPort(p.host, p.port) },
   ));
   return o;
 }

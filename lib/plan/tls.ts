@@ -137,35 +137,16 @@ function leadersOf(sets: ReplicaSetSpec[]): Set<string> {
 }
 
 /**
- * One rolling restart of every process onto the configurations of `mode`. `later`: a round after
- * the first of the same plan. In a set with no member of the highest priority alone, the round
- * before handed the primary to whichever member won the election, so who is primary now is not
- * known when planning: a member planned as a secondary may be it. Its stop is then not refused
- * (as a stop planned on stale facts is, rolling_stop's `secondary` check): MongoDB's shutdown of
- * a primary steps it down first and waits for a secondary to take over (stepDownForShutdown).
+ * One rolling restart of every process onto the configurations of `mode`. In a set with no
+ * member of the highest priority alone, a round before handed the primary to whichever member
+ * won the election, so a member planned as a secondary may be primary when its stop comes: the
+ * stop then steps it down first (rollingStopOp), as it does after any election since planning.
  */
-function restartRound(input: LifecyclePlanInput, mode: TlsStep, later = false): Phase[] {
+function restartRound(input: LifecyclePlanInput, mode: TlsStep): Phase[] {
   const { procs, sets, cfgSet } = layout(input);
   const inSet = (s: ReplicaSetSpec) => procs.filter((p) => p.replicaSet === s.name);
   const leaders = leadersOf(sets);
-  const leaderless = new Set(
-    sets.filter((s) => !s.members.some((m) => leaders.has(m.id))).flatMap((s) =>
-      s.members.map((m) => m.id)
-    ),
-  );
-  const tagged = (ops: PlannedOperation[], m: TlsStep, l?: ReadonlySet<string>) =>
-    taggedOps(ops, m, l).map((o) =>
-      !later || o.type !== "stop_process" || !leaderless.has(o.target.name) ? o : {
-        ...o,
-        pre_conditions: o.pre_conditions.map((c) =>
-          c.check_type !== "replica_set_healthy" ? c : {
-            ...c,
-            description: "every other member is healthy and the set has a primary",
-            params: { ...c.params, secondary: false },
-          }
-        ),
-      }
-    );
+  const tagged = taggedOps;
   return [
     {
       name: `restart-config-${mode}`,
@@ -307,9 +288,9 @@ export function planTls(input: TlsPlanInput): Omit<Plan, "content_hash"> {
       configPhase(input, "preferTLS"),
       ...restartRound(input, "preferTLS"),
       configPhase(input, "allowTLS"),
-      ...restartRound(input, "allowTLS", true),
+      ...restartRound(input, "allowTLS"),
       configPhase(input, "disabled"),
-      ...restartRound(input, "disabled", true),
+      ...restartRound(input, "disabled"),
       finalize,
     ];
   const warnings: ValidationIssue[] = input.action === "enable"
