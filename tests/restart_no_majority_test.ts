@@ -3,14 +3,15 @@
  * through the CLI: the wait for the restarted member cannot end well (no primary can be
  * elected), so it must say so soon, naming the members down, rather than wait out its timeout
  * and blame the member. Starting them replaces the restart's apply (a resume then says so, not
- * that the restart is done), and the restart planned again finishes.
+ * that the restart is done), and the restart planned again finishes. A restarted member that
+ * exits during its wait is said to have exited within seconds, and a resume starts it again.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { killAll, output, replicaSetTopology, tempHome } from "./helpers.ts";
 import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { mup } from "./helpers.ts";
-import { currentState } from "./apply_helpers.ts";
+import { clusterDir, currentState } from "./apply_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -68,6 +69,44 @@ Deno.test("rolling restart: a set left without a majority mid-way fails the wait
     const after = (await display(home, "nm")).processes;
     assert.equal(after.filter((p) => p.state === "PRIMARY").length, 1, JSON.stringify(after));
     assert.equal(after.filter((p) => p.state === "SECONDARY").length, 2, JSON.stringify(after));
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("rolling restart: a restarted member that exits during its wait fails the wait within seconds, saying so; a resume starts it again and finishes", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    // Right before the wait for a restarted member, that member dies (kill -9): the hook finds
+    // its configuration file's path in a file named after the wait.
+    const hook = `hooks:
+  before_operation:
+    command: 'f="${home}/die-$MUP_OPERATION_ID"; if [ -f "$f" ]; then pkill -9 -f "$(cat "$f")"; rm -f "${home}"/die-*; fi'
+`;
+    await deploy(home, "ex", replicaSetTopology(ports, hook));
+    const deployDir = path.join(clusterDir(home, "ex"), "deploy");
+    for (const p of (await display(home, "ex")).processes.filter((p) => p.state === "SECONDARY")) {
+      const port = p.id.split(":")[1];
+      await Deno.writeTextFile(
+        path.join(home, `die-wait-state-mongod-localhost-${port}`),
+        path.join(deployDir, "conf", `mongod-${port}`, "mongod.conf"),
+      );
+    }
+    const restart = await mup(["cluster", "restart", "ex", "--auto-approve"], { home });
+    assert.equal(restart.code, 1, output(restart));
+    const text = output(restart);
+    assert.match(
+      text,
+      /localhost:\d+ exited while the wait for it to become SECONDARY went on \(no live PID in .*\): waiting longer would not help; see its log, then `mup plan resume ex` starts it again/,
+    );
+    assert.doesNotMatch(text, /within 120s/);
+
+    const resumed = await mup(["plan", "resume", "ex", "--auto-approve"], { home });
+    assert.equal(resumed.code, 0, output(resumed));
+    assert.equal((await currentState(home, "ex")).status, "completed");
+    const after = await display(home, "ex");
+    assert.ok(after.healthy, JSON.stringify(after));
   } finally {
     await killAll(home);
   }

@@ -124,3 +124,16 @@ export async function measuredStatus(
   const running = alive.filter(Boolean).length;
   return { status: statusOfRunning(running, alive.length), running, total: alive.length };
 }
+
+/**
+ * Whether the operation's process (`pid_file` of its target) started and has exited since: its
+ * pid file names a process that is no longer alive. No pid file, or a host that cannot be
+ * asked, is no evidence: false.
+ */
+export async function processExited(ctx: OperationContext): Promise<boolean> {
+  const { host, params } = ctx.op.target;
+  if (!params.pid_file || !host) return false;
+  const ex = ctx.executors.forHost(host);
+  const pid = await pidInFile(ex, params.pid_file).catch(() => undefined);
+  return pid !== undefined && !(await ex.processAlive(pid).catch(() => true));
+}

@@ -6,6 +6,7 @@ import type { OperationContext } from "./operation.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { HEALTHY_STATES, primaryName, setStatus } from "./replset_status.ts";
 import { planTimeoutMs, startThenReplan } from "./timeout.ts";
+import { processExited } from "./process.ts";
 
 /** How long a set may lack a majority of its votes before the wait gives up on it, in ms. */
 const NO_MAJORITY_MS = 10_000;
@@ -132,20 +133,35 @@ export const waitForMemberState: Operation = {
     // the wait ends, naming the members down, rather than at its timeout.
     let since: number | undefined;
     let hopeless: NoPrimary | undefined;
+    // Once a second, whether the member's process has exited: then it never answers.
+    let look = t0 + 1000;
+    let exited = false;
     const abort = new AbortController();
     const signal = ctx.signal ? AbortSignal.any([ctx.signal, abort.signal]) : abort.signal;
     const r = await poll(
-      () =>
-        reached(ctx, (s) => {
+      async () => {
+        const got = await reached(ctx, (s) => {
           if (!s.none?.noMajority) return void (since = undefined);
           since ??= Date.now();
           if (Date.now() - since >= NO_MAJORITY_MS) (hopeless = s.none), abort.abort();
-        }),
+        }).catch(() => undefined);
+        if (got !== undefined || Date.now() < look) return got;
+        look = Date.now() + 1000;
+        if (await processExited(ctx)) (exited = true), abort.abort();
+        return undefined;
+      },
       timeout,
       100,
       signal,
     );
     const me = hostPort(ctx.op.target.host!, ctx.op.target.port!);
+    if (!r && exited) {
+      throw new OperationError(
+        `${me} exited while the wait for it to become ${param(ctx, "state")} went on (no ` +
+          `live PID in ${ctx.op.target.params.pid_file}): waiting longer would not help; see ` +
+          `its log, then \`mup plan resume ${ctx.plan.cluster_name}\` starts it again`,
+      );
+    }
     if (!r && hopeless) {
       const replan = startThenReplan(ctx, hopeless.down);
       throw new OperationError(

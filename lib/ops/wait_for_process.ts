@@ -2,7 +2,7 @@ import { poll } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { type Operation, OperationError } from "./operation.ts";
-import { pidInFile, runningPid } from "./process.ts";
+import { processExited, runningPid } from "./process.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 
 /** Waits until the process answers `hello`. */
@@ -23,7 +23,7 @@ export const waitForProcess: Operation = {
         if (hello) return hello;
         if (Date.now() < look) return undefined;
         look = Date.now() + 1000;
-        return await exited(ctx) ? null : undefined;
+        return await processExited(ctx) ? null : undefined;
       },
       timeout,
       50,
@@ -46,18 +46,6 @@ export const waitForProcess: Operation = {
     return { output: `answered after ${Date.now() - t0}ms (maxWireVersion ${h.maxWireVersion})` };
   },
 };
-
-/**
- * Whether the process's pid file names a process that is no longer alive (it started, then
- * exited). No pid file, or a host that cannot be asked, is no evidence: false.
- */
-async function exited(ctx: Parameters<Operation["run"]>[0]): Promise<boolean> {
-  const { host, params } = ctx.op.target;
-  if (!params.pid_file) return false;
-  const ex = ctx.executors.forHost(host!);
-  const pid = await pidInFile(ex, params.pid_file).catch(() => undefined);
-  return pid !== undefined && !(await ex.processAlive(pid).catch(() => true));
-}
 
 /**
  * Whether the process runs at all (`gone`: it does not) and, if it does, where it listens

@@ -169,7 +169,11 @@ export function waitOp(p: ProcessSpec, deps = [`start-${p.id}`]): PlannedOperati
     id: `wait-${p.id}`,
     type: "wait_for_process",
     description: `Wait for ${describeRole(p)} ${hostPort(p.host, p.port)}`,
-    target: { ...processTarget(p, {}), timeout_ms: p.role === "mongos" ? 60_000 : 30_000 },
+    // The pid file tells a process that exited from one that is slow to answer.
+    target: {
+      ...processTarget(p, { pid_file: pidFilePath(p) }),
+      timeout_ms: p.role === "mongos" ? 60_000 : 30_000,
+    },
     depends_on: deps,
     estimated_ms: EST.wait,
   });
@@ -192,6 +196,7 @@ export function memberStateOp(
       } and caught up`,
     target: {
       ...processTarget(p, {
+        pid_file: pidFilePath(p),
         members: JSON.stringify(members(set)),
         state: p.arbiterOnly ? "HEALTHY" : state,
         caught_up: p.arbiterOnly ? "false" : "true",
