@@ -1,9 +1,12 @@
 import { type MongoAccess, poll } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
-import { primaryName, setStatus } from "./replset_status.ts";
+import { primaryName, setStatus, votersDown } from "./replset_status.ts";
 import { assertSetName } from "./set_name.ts";
-import { planTimeoutMs } from "./timeout.ts";
+import { planTimeoutMs, startThenReplan } from "./timeout.ts";
+
+/** How long a set may lack a majority of its votes before the wait gives up on it, in ms. */
+const NO_MAJORITY_MS = 15_000;
 
 /**
  * The set's primary, if it is not `not` (the member that just stepped down) and, with `is`, is
@@ -41,12 +44,39 @@ export const waitForPrimary: Operation = {
     const set = ctx.op.target.name;
     // A member on another set's data never joins this one: say so now rather than time out.
     await assertSetName(ctx, mongo(ctx), members, set);
+    // A set that lacks a majority of its votes elects no primary however long the wait: after
+    // NO_MAJORITY_MS of that (looked at once a second) the wait ends, naming the members down.
+    let look = t0;
+    let since: number | undefined;
+    let hopeless: { down: string[]; voting: number } | undefined;
+    const abort = new AbortController();
+    const signal = ctx.signal ? AbortSignal.any([ctx.signal, abort.signal]) : abort.signal;
     const p = await poll(
-      () => primary(mongo(ctx), members, not, is, set),
+      async () => {
+        const found = await primary(mongo(ctx), members, not, is, set);
+        if (found !== undefined || Date.now() < look) return found;
+        look = Date.now() + 1000;
+        const v = await votersDown(mongo(ctx), members);
+        if (v.down.length * 2 < v.voting) since = undefined;
+        else if (Date.now() - (since ??= Date.now()) >= NO_MAJORITY_MS) {
+          (hopeless = v), abort.abort();
+        }
+        return undefined;
+      },
       timeout,
       100,
-      ctx.signal,
+      signal,
     );
+    if (!p && hopeless) {
+      const replan = startThenReplan(ctx, hopeless.down);
+      throw new OperationError(
+        `replica set ${set} has no primary and cannot elect one: ${hopeless.down.length} of its ` +
+          `${hopeless.voting} voting members do not answer (${hopeless.down.join(", ")})${
+            is ? `, so ${is} cannot take the primary back` : ""
+          }; ${replan}`,
+        { replan },
+      );
+    }
     if (!p) {
       // It may have come up on another set's data meanwhile (a restarted member).
       await assertSetName(ctx, mongo(ctx), members, set);
