@@ -74,7 +74,11 @@ Deno.test("display: a member restarted by hand on a changed keyfile answers, cal
       new RegExp(`not reachable from the set's primary localhost:${ports[0]}`),
       output(shown.r),
     );
-    assert.match(shown.row.reason ?? "", /Authentication failed/, output(shown.r));
+    assert.match(
+      shown.row.reason ?? "",
+      /Authentication failed\.? \(the two run with different keyfiles\)/,
+      output(shown.r),
+    );
     // The other members are as healthy as before.
     for (const p of shown.d.processes.filter((p) => p.id !== id)) {
       assert.ok(p.healthy, JSON.stringify(p));
@@ -96,6 +100,11 @@ Deno.test("display: a member restarted by hand on a changed keyfile answers, cal
       { home },
     );
     assert.equal(repair.code, 1, output(repair));
+    // The review says it puts the cluster's keyfile back, and what that leaves running.
+    assert.match(
+      repair.stdout,
+      /keyfile is not the cluster's: the repair writes the cluster's back, but a running member keeps the key it read when it started/,
+    );
     // The review says so before anything runs.
     assert.match(
       repair.stdout,

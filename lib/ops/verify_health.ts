@@ -164,7 +164,9 @@ export const verifyHealth: Operation = {
             found.rejected.map((r) => ` -N ${r}`).join("") +
             `\` restarts ${
               found.rejected.length > 1 ? "them" : "it"
-            } with the cluster's keyfile and configuration`,
+            } with the cluster's keyfile and configuration (or, when it is the others that ` +
+            "run with another key, a keyfile changed by hand and they restarted since, `mup " +
+            `cluster restart ${ctx.plan.cluster_name} --force\` restarts every member with it)`,
         );
       }
       if (Date.now() > end || ctx.signal.aborted) {

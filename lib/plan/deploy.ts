@@ -29,7 +29,13 @@ import { checkChosenDirs, checkDirsCreatable, checkForeignData } from "../prefli
 import { checkRecordedData } from "../preflight/recorded_data.ts";
 import { checkDataDirsFree, heldDataDirs } from "../preflight/data_held.ts";
 import { listProcesses, listReplicaSets } from "./processes.ts";
-import { guardStarts, markRepairFindings, markResync, repairFiles } from "./repair_files.ts";
+import {
+  foreignSecretWarnings,
+  guardStarts,
+  markRepairFindings,
+  markResync,
+  repairFiles,
+} from "./repair_files.ts";
 import { estimateResources } from "./resources.ts";
 import {
   allOperations,
@@ -385,6 +391,7 @@ export async function buildDeployPlan(
   const files = meta ? repairFiles(plan, meta.binaries) : [];
   const findings = await findRepairFiles(files, req.executors, req.cluster);
   markRepairFindings(plan, files, findings);
+  if (meta) plan.validation.warnings.push(...foreignSecretWarnings(findings, meta.name));
   markResync(plan, dataDirs.resync ?? new Map());
   if (meta) guardStarts(plan, procs);
   addDriftOps(plan, listReplicaSets(procs), drift);

@@ -7,7 +7,7 @@
  * which files a plan installs, and the plan marked with what was found. Pure.
  */
 import * as path from "node:path";
-import type { Plan } from "./schema.ts";
+import type { Plan, ValidationIssue } from "./schema.ts";
 import type { ProcessSpec } from "./processes.ts";
 import { check } from "./op_builders.ts";
 import { addressHost } from "../topology/hosts.ts";
@@ -184,4 +184,32 @@ export function guardStarts(plan: Pick<Plan, "phases">, procs: ProcessSpec[]): v
       }),
     );
   }
+}
+
+/**
+ * A repair's warning when it puts the cluster's keyfile (or another secret) back over one
+ * changed on a host while the cluster runs: each member read it when it started, so any
+ * started since the change runs with the other key, and the repair alone does not move it back
+ * (its set refuses whichever members run with the other key once either kind restarts).
+ */
+export function foreignSecretWarnings(
+  findings: RepairFinding[],
+  cluster: string,
+): ValidationIssue[] {
+  const foreign = findings.filter((f) => f.found === "differs" && f.what === "secret");
+  if (!foreign.length) return [];
+  return [{
+    code: "secret_replaced",
+    severity: "warning",
+    message: `${
+      foreign.map((f) => f.path).join(", ")
+    } ${
+      foreign.length === 1
+        ? "is"
+        : "are"
+    } not the cluster's: the repair writes the cluster's back, but a running member keeps the ` +
+      "key it read when it started: any started since the change runs with the other one. " +
+      `After the repair, \`mup cluster display ${cluster}\` names members their set refuses; ` +
+      `\`mup cluster restart ${cluster} --force\` restarts every member with the cluster's key`,
+  }];
 }

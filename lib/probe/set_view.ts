@@ -54,10 +54,16 @@ async function primaryOf(
     : undefined;
 }
 
-/** `: <message>` when the heartbeat left one. */
+/**
+ * `: <message>` when the heartbeat left one; an authentication failure between members says what
+ * it means (they authenticate with the keyfile: the two run with different keys).
+ */
 function because(member: Document | undefined): string {
   const msg = String(member?.lastHeartbeatMessage ?? "").trim();
-  return msg ? `: ${msg}` : "";
+  if (!msg) return "";
+  return /authentication failed/i.test(msg)
+    ? `: ${msg} (the two run with different keyfiles)`
+    : `: ${msg}`;
 }
 
 /**
