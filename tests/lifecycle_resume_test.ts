@@ -447,7 +447,12 @@ Deno.test("one Ctrl-C in a rolling or a --force restart never pauses with a memb
       120_000,
       "SIGINT",
     );
-    assert.match(r.stderr, /Interrupted: letting running operations finish/, output(r));
+    // A restart starts what it stopped before it pauses, and says so.
+    assert.match(
+      r.stderr,
+      /Interrupted: letting running operations finish \(a member they stopped starts again\)/,
+      output(r),
+    );
     const st = await currentState(home, "rs");
     assert.equal(st.status, "paused", output(r));
     const stopped = Object.values(st.operation_states).filter((o) =>

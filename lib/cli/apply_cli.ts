@@ -11,7 +11,7 @@ import {
   takesNothing,
 } from "../apply/stale.ts";
 import { MupError } from "../errors.ts";
-import type { Plan } from "../plan/schema.ts";
+import { allOperations, type Plan } from "../plan/schema.ts";
 import { jsonRenderer } from "../render/apply_json.ts";
 import { PlainRenderer } from "../render/apply_plain.ts";
 import { TtyRenderer } from "../render/apply_tty.ts";
@@ -170,10 +170,19 @@ export async function runApply(
   const held: { lock?: ClusterLock; tty?: TtyRenderer } = {};
   // Through the live status line when there is one, so that no spinner is left among them.
   const notice = (line: string) => held.tty ? held.tty.note(line) : console.error(`\n${line}`);
+  // Only a plan that stops a process and starts it again (a restart) starts a stopped one
+  // before it pauses; a stop or a destroy leaves what it stopped stopped.
+  const ops = allOperations(plan);
+  const restarts = ops.some((o) =>
+    o.type === "stop_process" &&
+    ops.some((s) => s.type === "start_process" && s.target.name === o.target.name)
+  );
   const onSigint = interruptHandler({
     first: () => {
       notice(
-        "Interrupted: letting running operations finish (a member they stopped starts again), then saving state. Press Ctrl-C again (or send another SIGTERM) to stop at once (state stays resumable).",
+        `Interrupted: letting running operations finish${
+          restarts ? " (a member they stopped starts again)" : ""
+        }, then saving state. Press Ctrl-C again (or send another SIGTERM) to stop at once (state stays resumable).`,
       );
       ac.abort();
     },
