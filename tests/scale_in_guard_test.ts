@@ -43,6 +43,15 @@ Deno.test("a scale-in refused by its safety check changed nothing: another scale
     const failed = await mup(["plan", "apply", planId, "--auto-approve"], { home });
     assert.equal(failed.code, 1, output(failed));
     assert.match(output(failed), /members_reachable/);
+    // What brings the member back, and that a resume alone would fail on it again.
+    assert.match(
+      failed.stdout,
+      new RegExp(
+        `\`mup cluster start g -N ${c}\` starts it, and replaces this apply \\(it cannot be ` +
+          `resumed after that\\): then \`mup cluster scale-in g -N ${d}\` plans this scale-in again`,
+      ),
+    );
+    assert.match(failed.stdout, /A resume alone cannot finish it/);
     const state = await currentState(home, "g");
     assert.equal(state.status, "failed");
 

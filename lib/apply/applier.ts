@@ -21,6 +21,7 @@ import {
   type OperationRun,
   Paused,
   runOperation,
+  SafetyCheckFailed,
   type SafetyFailureHandler,
 } from "./run_operation.ts";
 
@@ -345,6 +346,8 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
         ...(interrupted ? { interrupted } : {}),
         ...(failure.error instanceof OperationError && failure.error.options.replan
           ? { replan: failure.error.options.replan }
+          : failure.error instanceof SafetyCheckFailed && failure.error.replan
+          ? { replan: failure.error.replan }
           : {}),
       }
       : {}),

@@ -1,3 +1,4 @@
+import { startThenReplan } from "../ops/timeout.ts";
 import { OPERATIONS } from "../ops/registry.ts";
 import { type OperationContext, OperationError, worldSimulator } from "../ops/operation.ts";
 import type { Plan, PlannedOperation, SafetyCheck } from "../plan/schema.ts";
@@ -23,7 +24,16 @@ export type SafetyFailureHandler = (
 ) => Promise<SafetyDecision>;
 
 /** A required safety check failed and the answer was to stop: the apply fails. */
-export class SafetyCheckFailed extends Error {}
+/**
+ * A required safety check failed and the operation did not run. `replan`: what finishes the
+ * work when a resume alone cannot (members down that a start brings back, which replaces the
+ * apply), as OperationError's.
+ */
+export class SafetyCheckFailed extends Error {
+  constructor(message: string, readonly replan?: string) {
+    super(message);
+  }
+}
 /** The apply stops here, resumable: a "pause" answer or an interrupt. */
 export class Paused extends Error {}
 
@@ -113,7 +123,7 @@ export async function runOperation(
     }
     for (const check of op.pre_conditions) {
       while (true) {
-        const outcome = world
+        const outcome: CheckOutcome = world
           ? await world.check(check)
           : await runCheck(check, opts.executors, mongo(ctx), opts.signal);
         if (outcome.ok || !check.required) break;
@@ -164,8 +174,13 @@ export async function runOperation(
             `paused at ${op.id}: safety check ${check.check_type} failed: ${outcome.status}`,
           );
         }
+        // Members down that only a start brings back: a resume alone would fail here again.
+        const replan = outcome.down?.length ? startThenReplan(ctx, outcome.down) : undefined;
         throw new SafetyCheckFailed(
-          `Safety check failed for operation ${op.id}: ${check.check_type}: ${outcome.status}`,
+          `Safety check failed for operation ${op.id}: ${check.check_type}: ${outcome.status}${
+            replan ? `; ${replan}` : ""
+          }`,
+          replan,
         );
       }
     }

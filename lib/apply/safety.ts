@@ -20,6 +20,8 @@ export interface CheckOutcome {
   status: string;
   /** A failure no wait can settle (the check is not asked again). */
   lasting?: boolean;
+  /** Members (`host:port`) that did not answer: what a start would bring back. */
+  down?: string[];
 }
 
 /**
@@ -59,7 +61,7 @@ async function allAnswer(
     down = await ask(down);
   }
   return down.length
-    ? { ok: false, status: `not answering: ${down.join(", ")}` }
+    ? { ok: false, status: `not answering: ${down.join(", ")}`, down }
     : { ok: true, status: "all running" };
 }
 
@@ -82,7 +84,14 @@ async function setHealth(c: SafetyCheck, access: MongoAccess): Promise<CheckOutc
     );
   }));
   const bad = others.map((m, i) => [m, states[i]]).filter(([, s]) => !HEALTHY_STATES.has(s));
-  if (bad.length) return { ok: false, status: bad.map(([m, s]) => `${m} is ${s}`).join(", ") };
+  const down = bad.filter(([, s]) => s.startsWith("not answering")).map(([m]) => m);
+  if (bad.length) {
+    return {
+      ok: false,
+      status: bad.map(([m, s]) => `${m} is ${s}`).join(", "),
+      ...(down.length ? { down } : {}),
+    };
+  }
   if (!states.includes("PRIMARY") && except === undefined) {
     return { ok: false, status: `replica set ${c.target} has no primary` };
   }
