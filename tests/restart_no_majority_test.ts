@@ -50,7 +50,10 @@ Deno.test("rolling restart: a set left without a majority mid-way fails the wait
       /`mup cluster start nm((?: -N localhost:\d+){2})` starts them, and replaces this apply \(it cannot be resumed after that\): then `mup cluster restart nm` plans this restart again/
         .exec(text);
     assert.ok(advice, text);
-    assert.match(restart.stdout, /A resume alone cannot finish it: the error above says what does/);
+    assert.match(
+      restart.stdout,
+      /A resume alone cannot finish it while that stands: the error above says what does/,
+    );
     assert.doesNotMatch(restart.stdout, /To resume:/);
     assert.doesNotMatch(text, /did not become SECONDARY/);
 

@@ -280,7 +280,9 @@ export class PlainRenderer {
     }
     if (e.replan && e.status !== "paused") {
       // The error says what does (e.replan), ending with the command that plans it again.
-      this.write("\nA resume alone cannot finish it: the error above says what does.");
+      this.write(
+        "\nA resume alone cannot finish it while that stands: the error above says what does.",
+      );
       return;
     }
     this.write(`\nTo resume: mup plan resume ${plan.cluster_name}`);
