@@ -16,26 +16,39 @@ import { installFixture } from "./fixture.ts";
 
 installFixture();
 
+/**
+ * Deploys 3-member set `name` whose before_operation hook kills (-9), once, the processes named
+ * for the operation about to run; returns the function that names them: before the wait for
+ * each secondary's restart, `victims(secondary, all)` of the set's members.
+ */
+async function deployKillable(
+  home: string,
+  name: string,
+  ports: number[],
+  victims: (secondary: number, all: number[]) => number[],
+): Promise<void> {
+  const hook = `hooks:
+  before_operation:
+    command: 'f="${home}/kill-$MUP_OPERATION_ID"; if [ -f "$f" ]; then pkill -9 -f "$(cat "$f")"; rm -f "${home}"/kill-*; fi'
+`;
+  await deploy(home, name, replicaSetTopology(ports, hook));
+  const conf = path.join(clusterDir(home, name), "deploy", "conf");
+  for (const p of (await display(home, name)).processes.filter((p) => p.state === "SECONDARY")) {
+    const port = Number(p.id.split(":")[1]);
+    // One pattern for pkill: the members' configuration files, as their command lines name them.
+    await Deno.writeTextFile(
+      path.join(home, `kill-wait-state-mongod-localhost-${port}`),
+      `${conf}/mongod-(${victims(port, ports).join("|")})/mongod.conf`,
+    );
+  }
+}
+
 Deno.test("rolling restart: a set left without a majority mid-way fails the wait at once, naming the unreachable members; cluster start then a new restart finish it (a resume says the restart was replaced)", async () => {
   const home = await tempHome();
   const ports = stablePorts(3);
   try {
-    // Before the first wait for a restarted member, its two peers die (kill -9): the hook
-    // reads their pids from a file named after that wait, written below.
-    const hook = `hooks:
-  before_operation:
-    command: 'f="${home}/kill-$MUP_OPERATION_ID"; if [ -f "$f" ]; then kill -9 $(cat "$f"); rm -f "${home}"/kill-*; fi'
-`;
-    await deploy(home, "nm", replicaSetTopology(ports, hook));
-    const procs = (await display(home, "nm")).processes;
-    for (const p of procs.filter((p) => p.state === "SECONDARY")) {
-      const peers = procs.filter((o) => o.id !== p.id);
-      const waitId = `wait-state-mongod-${p.id.replace(":", "-")}`;
-      await Deno.writeTextFile(
-        path.join(home, `kill-${waitId}`),
-        peers.map((o) => o.pid).join(" "),
-      );
-    }
+    // Before the first wait for a restarted member, its two peers die (kill -9).
+    await deployKillable(home, "nm", ports, (s, all) => all.filter((p) => p !== s));
 
     const restart = await mup(["cluster", "restart", "nm", "--auto-approve"], { home });
     assert.equal(restart.code, 1, output(restart));
@@ -81,21 +94,8 @@ Deno.test("rolling restart: a restarted member that exits during its wait fails 
   const home = await tempHome();
   const ports = stablePorts(3);
   try {
-    // Right before the wait for a restarted member, that member dies (kill -9): the hook finds
-    // its configuration file's path in a file named after the wait.
-    const hook = `hooks:
-  before_operation:
-    command: 'f="${home}/die-$MUP_OPERATION_ID"; if [ -f "$f" ]; then pkill -9 -f "$(cat "$f")"; rm -f "${home}"/die-*; fi'
-`;
-    await deploy(home, "ex", replicaSetTopology(ports, hook));
-    const deployDir = path.join(clusterDir(home, "ex"), "deploy");
-    for (const p of (await display(home, "ex")).processes.filter((p) => p.state === "SECONDARY")) {
-      const port = p.id.split(":")[1];
-      await Deno.writeTextFile(
-        path.join(home, `die-wait-state-mongod-localhost-${port}`),
-        path.join(deployDir, "conf", `mongod-${port}`, "mongod.conf"),
-      );
-    }
+    // Right before the wait for a restarted member, that member dies (kill -9).
+    await deployKillable(home, "ex", ports, (s) => [s]);
     const restart = await mup(["cluster", "restart", "ex", "--auto-approve"], { home });
     assert.equal(restart.code, 1, output(restart));
     const text = output(restart);
