@@ -128,6 +128,13 @@ Deno.test("rolling restart: one member at a time, primary stepped down last; con
   ]);
   const stop = allOperations(plan).find((o) => o.id === "stop-mongod-localhost-27022")!;
   assert.deepEqual(stop.pre_conditions.map((c) => c.check_type), ["replica_set_healthy"]);
+  // A mongos is stopped only while the config servers its start needs answer.
+  const router = allOperations(plan).find((o) => o.id === "stop-mongos-localhost-27017")!;
+  assert.deepEqual(router.pre_conditions.map((c) => [c.id, c.check_type, c.params.members]), [[
+    "stop-mongos-localhost-27017:deps",
+    "dependencies_running",
+    ["localhost:27019", "localhost:27020", "localhost:27021"],
+  ]]);
   assert.equal(
     allOperations(plan).find((o) => o.id === "wait-primary-shard1")!.target.params.not,
     "localhost:27018",

@@ -86,8 +86,16 @@ export function rollEach(
   const ops: PlannedOperation[] = [];
   let prev: string[] = [];
   for (const p of [...procs].sort(byPort)) {
-    ops.push(stopOp(p, prev));
-    ops.push(startOp(input.meta, p, [`stop-${p.id}`], cfgSet));
+    const stop = stopOp(p, prev);
+    const start = startOp(input.meta, p, [`stop-${p.id}`], cfgSet);
+    // A mongos starts only while its config servers answer: its stop checks that first, so a
+    // config server lost meanwhile leaves the router running rather than stopped for good.
+    stop.pre_conditions.push(
+      ...start.pre_conditions.filter((c) => c.check_type === "dependencies_running")
+        .map((c) => ({ ...c, id: `stop-${p.id}:deps` })),
+    );
+    ops.push(stop);
+    ops.push(start);
     ops.push(waitOp(p));
     prev = [`wait-${p.id}`];
   }
