@@ -17,38 +17,39 @@ import { installFixture } from "./fixture.ts";
 installFixture();
 
 /**
- * Deploys 3-member set `name` whose before_operation hook kills (-9), once, the processes named
- * for the operation about to run; returns the function that names them: before the wait for
- * each secondary's restart, `victims(secondary, all)` of the set's members.
+ * Deploys 3-member set `name` (its first member of priority 2, the primary) whose
+ * before_operation hook kills (-9), once, the members armed for the operation about to run.
+ * Returns the ports of its secondaries, and `arm(opId, ports)`, which names the members to kill
+ * before that operation.
  */
-async function deployKillable(
-  home: string,
-  name: string,
-  ports: number[],
-  victims: (secondary: number, all: number[]) => number[],
-): Promise<void> {
+async function deployKillable(home: string, name: string, ports: number[]) {
   const hook = `hooks:
   before_operation:
     command: 'f="${home}/kill-$MUP_OPERATION_ID"; if [ -f "$f" ]; then pkill -9 -f "$(cat "$f")"; rm -f "${home}"/kill-*; fi'
 `;
   await deploy(home, name, replicaSetTopology(ports, hook));
   const conf = path.join(clusterDir(home, name), "deploy", "conf");
-  for (const p of (await display(home, name)).processes.filter((p) => p.state === "SECONDARY")) {
-    const port = Number(p.id.split(":")[1]);
-    // One pattern for pkill: the members' configuration files, as their command lines name them.
-    await Deno.writeTextFile(
-      path.join(home, `kill-wait-state-mongod-localhost-${port}`),
-      `${conf}/mongod-(${victims(port, ports).join("|")})/mongod.conf`,
+  const secondaries = (await display(home, name)).processes.filter((p) => p.state === "SECONDARY")
+    .map((p) => Number(p.id.split(":")[1]));
+  // One pattern for pkill: the members' configuration files, as their command lines name them.
+  const arm = (opId: string, victims: number[]) =>
+    Deno.writeTextFile(
+      path.join(home, `kill-${opId}`),
+      `${conf}/mongod-(${victims.join("|")})/mongod.conf`,
     );
-  }
+  return { secondaries, arm };
 }
+
+/** The ID of the wait for member localhost:`port` after its restart. */
+const waitOf = (port: number) => `wait-state-mongod-localhost-${port}`;
 
 Deno.test("rolling restart: a set left without a majority mid-way fails the wait at once, naming the unreachable members; cluster start then a new restart finish it (a resume says the restart was replaced)", async () => {
   const home = await tempHome();
   const ports = stablePorts(3);
   try {
     // Before the first wait for a restarted member, its two peers die (kill -9).
-    await deployKillable(home, "nm", ports, (s, all) => all.filter((p) => p !== s));
+    const nm = await deployKillable(home, "nm", ports);
+    for (const s of nm.secondaries) await nm.arm(waitOf(s), ports.filter((p) => p !== s));
 
     const restart = await mup(["cluster", "restart", "nm", "--auto-approve"], { home });
     assert.equal(restart.code, 1, output(restart));
@@ -95,7 +96,8 @@ Deno.test("rolling restart: a restarted member that exits during its wait fails 
   const ports = stablePorts(3);
   try {
     // Right before the wait for a restarted member, that member dies (kill -9).
-    await deployKillable(home, "ex", ports, (s) => [s]);
+    const ex = await deployKillable(home, "ex", ports);
+    for (const s of ex.secondaries) await ex.arm(waitOf(s), [s]);
     const restart = await mup(["cluster", "restart", "ex", "--auto-approve"], { home });
     assert.equal(restart.code, 1, output(restart));
     const text = output(restart);
@@ -110,6 +112,31 @@ Deno.test("rolling restart: a restarted member that exits during its wait fails 
     assert.equal((await currentState(home, "ex")).status, "completed");
     const after = await display(home, "ex");
     assert.ok(after.healthy, JSON.stringify(after));
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("rolling restart: the priority-2 member exiting while the plan waits for it to take the primary back fails the wait within seconds, saying so and naming the primary meanwhile", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    const hb = await deployKillable(home, "hb", ports);
+    await hb.arm("wait-handback-rs0", [ports[0]]);
+    const restart = await mup(["cluster", "restart", "hb", "--auto-approve"], { home });
+    assert.equal(restart.code, 1, output(restart));
+    assert.match(
+      output(restart),
+      new RegExp(
+        `localhost:${ports[0]} exited before it took the primary of rs0 back \\(no live PID in ` +
+          `.*\\); localhost:\\d+ is the primary meanwhile: waiting longer would not help`,
+      ),
+    );
+    assert.doesNotMatch(output(restart), /after 60s/);
+    const resumed = await mup(["plan", "resume", "hb", "--auto-approve"], { home });
+    assert.equal(resumed.code, 0, output(resumed));
+    const after = await display(home, "hb");
+    assert.equal(after.processes.find((p) => p.id === `localhost:${ports[0]}`)?.state, "PRIMARY");
   } finally {
     await killAll(home);
   }

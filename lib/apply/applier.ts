@@ -1,6 +1,6 @@
 import { OperationError } from "../ops/operation.ts";
 import * as path from "node:path";
-import { applyGraph, END, restartsOf, START } from "./apply_graph.ts";
+import { applyGraph, END, redoEdges, restartsOf, START } from "./apply_graph.ts";
 import { walk } from "../graph/walk.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { worldSimulator } from "../ops/operation.ts";
@@ -106,7 +106,6 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   const phaseOf = new Map(
     plan.phases.flatMap((ph) => ph.operations.map((o) => [o.id, ph.name] as const)),
   );
-  const dag = applyGraph(plan);
   const internal = new AbortController();
   // A Ctrl-C that came before apply() was called (between the confirmation and here) counts:
   // an abort event already fired would never reach the listener.
@@ -250,6 +249,11 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     failure = { id: "hook:before_apply", error: e };
   }
   if (!failure) {
+    // What runs again is waited for by what depends on it through operations done.
+    const dag = applyGraph(
+      plan,
+      redoEdges(plan, new Set(again.map((a) => a.id)), new Set(alreadyDone)),
+    );
     const result = await walk(dag, {
       concurrency: opts.parallelism,
       run: runNode,

@@ -49,10 +49,42 @@ export function restartsOf(plan: Plan): (id: string) => boolean {
 }
 
 /**
+ * For a resume: each operation not done that depends, through operations done, on one that runs
+ * again (a start whose process died since) → those it must wait for too. Without them, the
+ * wait for a priority takeover whose member's start runs again (its wait for the member done)
+ * would run beside that start, before the member is back.
+ */
+export function redoEdges(
+  plan: Plan,
+  redo: ReadonlySet<string>,
+  done: ReadonlySet<string>,
+): Map<string, string[]> {
+  const byId = new Map(allOperations(plan).map((o) => [o.id, o]));
+  const out = new Map<string, string[]>();
+  for (const o of allOperations(plan)) {
+    if (done.has(o.id) || redo.has(o.id)) continue;
+    const found = new Set<string>();
+    const seen = new Set<string>();
+    const stack = [...o.depends_on];
+    while (stack.length) {
+      const d = stack.pop()!;
+      if (seen.has(d)) continue;
+      seen.add(d);
+      if (redo.has(d)) found.add(d);
+      else if (done.has(d)) stack.push(...byId.get(d)?.depends_on ?? []);
+    }
+    const extra = [...found].filter((d) => !o.depends_on.includes(d));
+    if (extra.length) out.set(o.id, extra);
+  }
+  return out;
+}
+
+/**
  * The plan's DAG with phase barriers: every operation of a phase waits for the phase's start
  * node, which waits for the previous phase's end node. Checkpoints and phase hooks hang there.
+ * `extra`: more operations an operation waits for (redoEdges).
  */
-export function applyGraph(plan: Plan): Dag {
+export function applyGraph(plan: Plan, extra: ReadonlyMap<string, string[]> = new Map()): Dag {
   const nodes = [];
   let prevEnd: string | undefined;
   for (const ph of plan.phases) {
@@ -67,7 +99,7 @@ export function applyGraph(plan: Plan): Dag {
     for (const o of ph.operations) {
       nodes.push({
         id: o.id,
-        dependsOn: [...o.depends_on, START(ph.name)],
+        dependsOn: [...o.depends_on, START(ph.name), ...(extra.get(o.id) ?? [])],
         weight: o.estimated_ms,
         parallel: o.parallel,
         group: ph.name,

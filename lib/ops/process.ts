@@ -126,14 +126,17 @@ export async function measuredStatus(
 }
 
 /**
- * Whether the operation's process (`pid_file` of its target) started and has exited since: its
- * pid file names a process that is no longer alive. No pid file, or a host that cannot be
+ * Whether the operation's process (`pid_file` of its target, on its host; or the given ones)
+ * started and has exited since: its pid file names a process that is no longer alive. No pid file, or a host that cannot be
  * asked, is no evidence: false.
  */
-export async function processExited(ctx: OperationContext): Promise<boolean> {
-  const { host, params } = ctx.op.target;
-  if (!params.pid_file || !host) return false;
+export async function processExited(
+  ctx: OperationContext,
+  host = ctx.op.target.host,
+  pidFile = ctx.op.target.params.pid_file,
+): Promise<boolean> {
+  if (!pidFile || !host) return false;
   const ex = ctx.executors.forHost(host);
-  const pid = await pidInFile(ex, params.pid_file).catch(() => undefined);
+  const pid = await pidInFile(ex, pidFile).catch(() => undefined);
   return pid !== undefined && !(await ex.processAlive(pid).catch(() => true));
 }

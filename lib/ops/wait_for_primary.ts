@@ -4,6 +4,7 @@ import { type Operation, OperationError, param } from "./operation.ts";
 import { primaryName, setStatus, votersDown } from "./replset_status.ts";
 import { assertSetName } from "./set_name.ts";
 import { planTimeoutMs, startThenReplan } from "./timeout.ts";
+import { processExited } from "./process.ts";
 
 /** How long a set may lack a majority of its votes before the wait gives up on it, in ms. */
 const NO_MAJORITY_MS = 15_000;
@@ -49,6 +50,8 @@ export const waitForPrimary: Operation = {
     let look = t0;
     let since: number | undefined;
     let hopeless: { down: string[]; voting: number } | undefined;
+    let exited = false;
+    const { is_host, is_pid_file } = ctx.op.target.params;
     const abort = new AbortController();
     const signal = ctx.signal ? AbortSignal.any([ctx.signal, abort.signal]) : abort.signal;
     const p = await poll(
@@ -56,6 +59,11 @@ export const waitForPrimary: Operation = {
         const found = await primary(mongo(ctx), members, not, is, set);
         if (found !== undefined || Date.now() < look) return found;
         look = Date.now() + 1000;
+        // The member to take the primary back has exited: it never will.
+        if (is && await processExited(ctx, is_host, is_pid_file)) {
+          (exited = true), abort.abort();
+          return undefined;
+        }
         const v = await votersDown(mongo(ctx), members);
         if (v.down.length * 2 < v.voting) since = undefined;
         else if (Date.now() - (since ??= Date.now()) >= NO_MAJORITY_MS) {
@@ -77,13 +85,27 @@ export const waitForPrimary: Operation = {
         { replan },
       );
     }
+    if (!p && exited) {
+      const now = await primary(mongo(ctx), members, undefined, undefined, set);
+      throw new OperationError(
+        `${is} exited before it took the primary of ${set} back (no live PID in ${is_pid_file})${
+          now ? `; ${now} is the primary meanwhile` : ""
+        }: waiting longer would not help; see its log, then \`mup plan resume ` +
+          `${ctx.plan.cluster_name}\` starts it again`,
+      );
+    }
     if (!p) {
       // It may have come up on another set's data meanwhile (a restarted member).
       await assertSetName(ctx, mongo(ctx), members, set);
+      // A primary other than the one waited for is named: the set is not without one.
+      const now = is ? await primary(mongo(ctx), members, undefined, undefined, set) : undefined;
       throw new OperationError(
-        `replica set ${ctx.op.target.name} has no primary${not ? ` other than ${not}` : ""}${
-          is ? `: ${is} did not take it back` : ""
-        } after ${timeout / 1000}s`,
+        now
+          ? `${is} did not take the primary of ${set} back within ${timeout / 1000}s (${now} ` +
+            "is the primary)"
+          : `replica set ${set} has no primary${not ? ` other than ${not}` : ""}${
+            is ? `: ${is} did not take it back` : ""
+          } after ${timeout / 1000}s`,
       );
     }
     return { output: `primary ${p} after ${Date.now() - t0}ms`, metadata: { primary: p } };

@@ -274,6 +274,9 @@ export function handBackOp(set: ReplicaSetSpec, to: ProcessSpec, deps: string[])
       params: {
         members: JSON.stringify(members(set)),
         is: hostPort(to.host, to.port),
+        // Tells a member that exited from one slow to take over.
+        is_host: to.host,
+        is_pid_file: pidFilePath(to),
       },
       timeout_ms: 60_000,
     },
