@@ -72,13 +72,15 @@ Deno.test("rolling restart: a set left without a majority mid-way fails the wait
     assert.doesNotMatch(text, /did not become SECONDARY/);
 
     await ok(home, ["cluster", "start", "nm", ...advice[1].trim().split(" "), "--auto-approve"]);
-    // A resume now says the restart was replaced, and what plans it again: never that the
-    // restart is done.
-    const resumed = await ok(home, ["plan", "resume", "nm", "--auto-approve"]);
+    // A resume now says the restart was replaced, and what plans it again, and fails: never
+    // that the restart is done.
+    const resumed = await mup(["plan", "resume", "nm", "--auto-approve"], { home });
+    assert.equal(resumed.code, 1, output(resumed));
     assert.match(
-      resumed.stdout,
-      /It replaced apply apply-\w+ \(restart\), left failed before it finished, which cannot be resumed now: `mup cluster restart nm` plans it again\./,
+      resumed.stderr,
+      /it replaced apply apply-\w+ \(restart\), left failed before it finished, which cannot be resumed now/,
     );
+    assert.match(resumed.stderr, /`mup cluster restart nm` plans that restart again/);
     await ok(home, ["cluster", "restart", "nm", "--auto-approve"]);
     const state = await currentState(home, "nm");
     assert.equal(state.operation, "restart");

@@ -158,20 +158,32 @@ export async function runResume(
       const { plan } = await ctx.store.loadOfApply(state);
       await finishDestroy(plan, ctx.store.clusterDir(state.cluster_name));
     }
+    // Completed, but it replaced an apply left unfinished: that work is not done, and a
+    // resume cannot do it (a script that resumes after every change must hear so).
+    const replaced = stateId ? undefined : await replacedApply(ctx, found.store, state);
+    if (replaced) {
+      throw new MupError(
+        `nothing to resume: the newest apply of cluster ${state.cluster_name}, ` +
+          `${state.state_id} (${state.operation}), completed, and it replaced apply ` +
+          `${replaced.state.state_id} (${replaced.state.operation}), left ${
+            replaced.state.status === "running" ? "interrupted" : replaced.state.status
+          } before it finished, which cannot be resumed now`,
+        {
+          hint: `\`mup ${replaced.command}\` plans that ${replaced.state.operation} again`,
+          details: {
+            state_id: state.state_id,
+            replaced: replaced.state.state_id,
+            check: "replaced_apply",
+          },
+        },
+      );
+    }
     if (opts.json) {
       printJsonLine({ state_id: state.state_id, status: state.status, resumed: false });
       return 0;
     }
-    const replaced = stateId ? undefined : await replacedApply(ctx, found.store, state);
     console.log(
-      `Apply ${state.state_id} of cluster ${state.cluster_name} already completed; nothing to resume.${
-        replaced
-          ? ` It replaced apply ${replaced.state.state_id} (${replaced.state.operation}), left ` +
-            `${replaced.state.status === "running" ? "interrupted" : replaced.state.status} ` +
-            `before it finished, which cannot be resumed now: \`mup ${replaced.command}\` ` +
-            "plans it again."
-          : ""
-      }`,
+      `Apply ${state.state_id} of cluster ${state.cluster_name} already completed; nothing to resume.`,
     );
     return 0;
   }
@@ -255,9 +267,10 @@ export async function runResume(
 
 /**
  * The apply that `state` (completed) replaced: the one just before it in the cluster's history,
- * left unfinished (failed, paused, cut off), with the command that plans its work again. A
- * `plan resume` that finds the newest apply completed says so, lest the earlier work be taken
- * as done.
+ * left unfinished (failed, paused, cut off) and of another operation (a restart replaced by a
+ * start; not a deploy replaced by a deploy planned again), with the command that plans its
+ * work again. A `plan resume` that finds the newest apply completed refuses then, lest the
+ * earlier work be taken as done.
  */
 async function replacedApply(
   ctx: CliContext,
@@ -267,6 +280,8 @@ async function replacedApply(
   const { states } = await store.scan();
   const before = states.filter((s) => s.started_at < state.started_at).at(-1);
   if (!before || before.status === "completed" || before.status === "rolled_back") return;
+  // One replaced by the same command planned again (a failed deploy, deployed again) is done.
+  if (before.operation === state.operation) return;
   const plan = await ctx.store.load(before.plan_path).then((l) => l.plan, () => undefined);
   const command = plan ? replanCommand(plan) : commandOf(before.operation, before.cluster_name);
   return { state: before, command };

@@ -54,9 +54,9 @@ export function removeOp(
   const how = mode === "if_empty"
     ? `Remove ${what} ${host}:${dir} (if empty)`
     : mode === "process_files"
-    ? `Remove the mongod/mongos files from ${what} ${host}:${dir}, and it if nothing else is left`
+    ? `Remove the mongod/mongos files from ${what} ${host}:${dir}, and the directory itself if nothing else is left`
     : mode === "own_files"
-    ? `Remove the files mup installed in ${what} ${host}:${dir}, and it if nothing else is left`
+    ? `Remove the files mup installed in ${what} ${host}:${dir}, and the directory itself if nothing else is left`
     : `Remove ${what} ${host}:${dir}`;
   return op({
     id: `rm-${host}-${dir}`,
