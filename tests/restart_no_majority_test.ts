@@ -143,3 +143,26 @@ Deno.test("rolling restart: the priority-2 member exiting while the plan waits f
     await killAll(home);
   }
 });
+
+Deno.test("cluster start: members this plan started that die before the set elects a primary are started again by a resume, and the advice says so", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    const st = await deployKillable(home, "st", ports);
+    await ok(home, ["cluster", "stop", "st", "--auto-approve"]);
+    // All three, so that no primary is left for the wait to find at once.
+    await st.arm("wait-primary-rs0", ports);
+    const start = await mup(["cluster", "start", "st", "--auto-approve"], { home });
+    assert.equal(start.code, 1, output(start));
+    assert.match(
+      output(start),
+      /replica set rs0 has no primary and cannot elect one: 3 of its 3 voting members do not answer \(localhost:\d+, localhost:\d+, localhost:\d+\); `mup plan resume st` starts them again \(this plan's starts of them run again\) and goes on/,
+    );
+    assert.match(start.stdout, /To resume: mup plan resume st/);
+    const resumed = await mup(["plan", "resume", "st", "--auto-approve"], { home });
+    assert.equal(resumed.code, 0, output(resumed));
+    assert.ok((await display(home, "st")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});

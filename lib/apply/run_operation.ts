@@ -1,4 +1,4 @@
-import { startThenReplan } from "../ops/timeout.ts";
+import { membersDownAdvice } from "../ops/timeout.ts";
 import { OPERATIONS } from "../ops/registry.ts";
 import { type OperationContext, OperationError, worldSimulator } from "../ops/operation.ts";
 import type { Plan, PlannedOperation, SafetyCheck } from "../plan/schema.ts";
@@ -175,12 +175,12 @@ export async function runOperation(
           );
         }
         // Members down that only a start brings back: a resume alone would fail here again.
-        const replan = outcome.down?.length ? startThenReplan(ctx, outcome.down) : undefined;
+        const down = outcome.down?.length ? membersDownAdvice(ctx, outcome.down) : undefined;
         throw new SafetyCheckFailed(
           `Safety check failed for operation ${op.id}: ${check.check_type}: ${outcome.status}${
-            replan ? `; ${replan}` : ""
+            down ? `; ${down.advice}` : ""
           }`,
-          replan,
+          down?.replan,
         );
       }
     }

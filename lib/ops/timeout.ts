@@ -1,6 +1,8 @@
 import { replanCommand, replanFlags } from "../plan/command_of.ts";
 import { DURATION_MAX_MS, DURATION_MIN_MS } from "../topology/bounds.ts";
 import type { OperationContext } from "./operation.ts";
+import { allOperations } from "../plan/schema.ts";
+import { hostPort, machinePort } from "../topology/hosts.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
 
 /**
@@ -67,8 +69,45 @@ export function noPrimaryCause(ctx: OperationContext): string {
 export function startThenReplan(ctx: OperationContext, down: string[] = []): string {
   const name = ctx.plan.cluster_name;
   const start = `mup cluster start ${name}${down.map((d) => ` -N ${shellQuote(d)}`).join("")}`;
-  return `\`${start}\` starts ${down.length ? (down.length > 1 ? "them" : "it") : "them"}, ` +
+  return `\`${start}\` starts ${down.length === 1 ? "it" : "them"}, ` +
     `and replaces this apply (it cannot be resumed after that): then \`mup ${
       replanCommand(ctx.plan)
     }\` plans this ${ctx.plan.operation} again`;
+}
+
+/**
+ * What brings back the members `down` (`host:port`) that the running operation needs: when this
+ * plan started each of them before it (a start_process among the operation's dependencies,
+ * done), `mup plan resume`, which runs those starts again (their effect is lost); otherwise a
+ * start that replaces the apply, then the plan made again (startThenReplan), given as `replan`
+ * too (OperationError's).
+ */
+export function membersDownAdvice(
+  ctx: OperationContext,
+  down: string[],
+): { advice: string; replan?: string } {
+  const byId = new Map(allOperations(ctx.plan).map((o) => [o.id, o]));
+  const started = new Set<string>();
+  const seen = new Set<string>();
+  const stack = [...(ctx.op.depends_on ?? [])];
+  while (stack.length) {
+    const o = byId.get(stack.pop()!);
+    if (!o || seen.has(o.id)) continue;
+    seen.add(o.id);
+    if (o.type === "start_process" && o.target.host && o.target.port) {
+      started.add(machinePort(hostPort(o.target.host, o.target.port)));
+    }
+    stack.push(...o.depends_on);
+  }
+  if (down.length && down.every((d) => started.has(machinePort(d)))) {
+    return {
+      advice: `\`mup plan resume ${ctx.plan.cluster_name}\` starts ${
+        down.length === 1 ? "it" : "them"
+      } again (this plan's start${down.length === 1 ? "" : "s"} of ${
+        down.length === 1 ? "it runs" : "them run"
+      } again) and goes on`,
+    };
+  }
+  const replan = startThenReplan(ctx, down);
+  return { advice: replan, replan };
 }

@@ -5,7 +5,7 @@ import { mongo } from "./cluster_client.ts";
 import type { OperationContext } from "./operation.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { HEALTHY_STATES, primaryName, setStatus } from "./replset_status.ts";
-import { planTimeoutMs, startThenReplan } from "./timeout.ts";
+import { membersDownAdvice, planTimeoutMs } from "./timeout.ts";
 import { processExited } from "./process.ts";
 
 /** How long a set may lack a majority of its votes before the wait gives up on it, in ms. */
@@ -163,13 +163,13 @@ export const waitForMemberState: Operation = {
       );
     }
     if (!r && hopeless) {
-      const replan = startThenReplan(ctx, hopeless.down);
+      const { advice, replan } = membersDownAdvice(ctx, hopeless.down);
       throw new OperationError(
         `${me} cannot become ${param(ctx, "state")}: its set has no primary and cannot elect ` +
           `one: ${hopeless.down.length} of its ${hopeless.voting} voting members are unreachable (${
             hopeless.down.join(", ")
-          }); ${replan}`,
-        { replan },
+          }); ${advice}`,
+        replan ? { replan } : {},
       );
     }
     if (!r) {

@@ -3,7 +3,7 @@ import { mongo } from "./cluster_client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { primaryName, setStatus, votersDown } from "./replset_status.ts";
 import { assertSetName } from "./set_name.ts";
-import { planTimeoutMs, startThenReplan } from "./timeout.ts";
+import { membersDownAdvice, planTimeoutMs } from "./timeout.ts";
 import { processExited } from "./process.ts";
 
 /** How long a set may lack a majority of its votes before the wait gives up on it, in ms. */
@@ -76,13 +76,13 @@ export const waitForPrimary: Operation = {
       signal,
     );
     if (!p && hopeless) {
-      const replan = startThenReplan(ctx, hopeless.down);
+      const { advice, replan } = membersDownAdvice(ctx, hopeless.down);
       throw new OperationError(
         `replica set ${set} has no primary and cannot elect one: ${hopeless.down.length} of its ` +
           `${hopeless.voting} voting members do not answer (${hopeless.down.join(", ")})${
             is ? `, so ${is} cannot take the primary back` : ""
-          }; ${replan}`,
-        { replan },
+          }; ${advice}`,
+        replan ? { replan } : {},
       );
     }
     if (!p && exited) {
