@@ -144,7 +144,7 @@ Deno.test("rolling restart: the priority-2 member exiting while the plan waits f
   }
 });
 
-Deno.test("cluster start: members this plan started that die before the set elects a primary are started again by a resume, and the advice says so", async () => {
+Deno.test("cluster start: members this plan started that die before the set elects a primary, or before the health check, are started again by a resume, and the advice says so", async () => {
   const home = await tempHome();
   const ports = stablePorts(3);
   try {
@@ -161,6 +161,23 @@ Deno.test("cluster start: members this plan started that die before the set elec
     assert.match(start.stdout, /To resume: mup plan resume st/);
     const resumed = await mup(["plan", "resume", "st", "--auto-approve"], { home });
     assert.equal(resumed.code, 0, output(resumed));
+    assert.ok((await display(home, "st")).healthy);
+
+    // A member that dies once the set is up, before the health check: the check says it exited
+    // (not at its timeout), and the resume starts it again.
+    await ok(home, ["cluster", "stop", "st", "--auto-approve"]);
+    await st.arm("verify-health", [ports[1]]);
+    const again = await mup(["cluster", "start", "st", "--auto-approve"], { home });
+    assert.equal(again.code, 1, output(again));
+    assert.match(
+      output(again),
+      new RegExp(
+        `localhost:${ports[1]} exited \\(no live PID in its pid file\\): waiting longer would ` +
+          "not help; see its log, then `mup plan resume st` starts it again",
+      ),
+    );
+    assert.doesNotMatch(output(again), /not healthy after/);
+    assert.equal((await mup(["plan", "resume", "st", "--auto-approve"], { home })).code, 0);
     assert.ok((await display(home, "st")).healthy);
   } finally {
     await killAll(home);

@@ -77,8 +77,8 @@ export function startThenReplan(ctx: OperationContext, down: string[] = []): str
 
 /**
  * What brings back the members `down` (`host:port`) that the running operation needs: when this
- * plan started each of them before it (a start_process among the operation's dependencies,
- * done), `mup plan resume`, which runs those starts again (their effect is lost); otherwise a
+ * plan started each of them before it (a start_process among the operation's dependencies or in
+ * an earlier phase, done), `mup plan resume`, which runs those starts again (their effect is lost); otherwise a
  * start that replaces the apply, then the plan made again (startThenReplan), given as `replan`
  * too (OperationError's).
  */
@@ -89,7 +89,12 @@ export function membersDownAdvice(
   const byId = new Map(allOperations(ctx.plan).map((o) => [o.id, o]));
   const started = new Set<string>();
   const seen = new Set<string>();
-  const stack = [...(ctx.op.depends_on ?? [])];
+  // Its dependencies, and every operation of the phases before its own (done before it began).
+  const phase = ctx.plan.phases.findIndex((ph) => ph.operations.some((o) => o.id === ctx.op.id));
+  const stack = [
+    ...(ctx.op.depends_on ?? []),
+    ...ctx.plan.phases.slice(0, Math.max(0, phase)).flatMap((ph) => ph.operations.map((o) => o.id)),
+  ];
   while (stack.length) {
     const o = byId.get(stack.pop()!);
     if (!o || seen.has(o.id)) continue;

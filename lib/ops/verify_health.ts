@@ -3,7 +3,8 @@ import { type MongoAccess, sleep } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 import { hostPort, machinePort } from "../topology/hosts.ts";
-import { planTimeoutMs, timeoutHint } from "./timeout.ts";
+import { membersDownAdvice, planTimeoutMs, timeoutHint } from "./timeout.ts";
+import { processExited } from "./process.ts";
 import { foreignSetError, foreignSetName } from "./set_name.ts";
 
 /** How long members may stay refused by their set before the check gives up on them, in ms. */
@@ -15,6 +16,8 @@ interface Proc {
   port: number;
   role: string;
   replica_set?: string;
+  /** Plans made before it was recorded lack it: no evidence then that the process exited. */
+  pid_file?: string;
 }
 
 /**
@@ -40,7 +43,8 @@ async function foreignSets(ctx: OperationContext, m: MongoAccess, procs: Proc[])
  * Problems with the cluster right now, all empty when healthy: `out` may heal by waiting (a
  * member starting, an election), `lasting` cannot (a recorded member its set no longer lists);
  * `rejected` names the members (`host:port`) whose set's heartbeats to them fail authentication,
- * also in `out`: they run with another keyfile than their set.
+ * also in `out`: they run with another keyfile than their set; `silent`, the processes that do
+ * not answer.
  */
 async function problems(
   m: MongoAccess,
@@ -48,12 +52,13 @@ async function problems(
   shards: string[],
   /** Judge only the listed processes' states in their sets (a scale-out's new members). */
   onlyListed = false,
-): Promise<{ out: string[]; lasting: string[]; rejected: string[] }> {
+): Promise<{ out: string[]; lasting: string[]; rejected: string[]; silent: Proc[] }> {
   const out: string[] = [];
   const lasting: string[] = [];
   const rejected: string[] = [];
   const answers = await Promise.all(procs.map((p) => m.hello(p.host, p.port)));
   procs.forEach((p, i) => answers[i] || out.push(`${p.id} does not answer`));
+  const silent = procs.filter((_, i) => !answers[i]);
   const sets = new Map<string, Proc[]>();
   for (const p of procs) {
     if (p.replica_set) sets.set(p.replica_set, [...(sets.get(p.replica_set) ?? []), p]);
@@ -113,7 +118,7 @@ async function problems(
     const have = new Set(((r?.shards ?? []) as Document[]).map((s) => s._id));
     for (const s of shards) if (!have.has(s)) out.push(`shard ${s} is not listed by mongos`);
   }
-  return { out, lasting, rejected };
+  return { out, lasting, rejected, silent };
 }
 
 /**
@@ -150,6 +155,24 @@ export const verifyHealth: Operation = {
       }
       last = found.out;
       if (last.length === 0) break;
+      // A process that exited never answers: no wait mends that.
+      const exited = (await Promise.all(
+        found.silent.map(async (p) =>
+          await processExited(ctx, p.host, p.pid_file) ? hostPort(p.host, p.port) : undefined
+        ),
+      )).filter((x): x is string => x !== undefined);
+      if (exited.length) {
+        const { advice, replan } = membersDownAdvice(ctx, exited);
+        throw new OperationError(
+          `cluster is not healthy: ${last.join("; ")}; ${exited.join(", ")} exited (no live ` +
+            `PID in ${
+              exited.length === 1 ? "its pid file" : "their pid files"
+            }): waiting longer would not help; see ${
+              exited.length === 1 ? "its log" : "their logs"
+            }, then ${advice}`,
+          replan ? { replan } : {},
+        );
+      }
       // Rejected members stay rejected until restarted with the set's keyfile: past an
       // election's time of seeing them so, the check ends naming the restart that mends them.
       const rejected = found.rejected.join(",");

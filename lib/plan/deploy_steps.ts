@@ -284,6 +284,7 @@ export function finalizeOps(
             port: p.port,
             role: p.role,
             replica_set: p.replicaSet,
+            pid_file: pidFilePath(p),
           })),
         ),
         shards: JSON.stringify(

@@ -304,6 +304,7 @@ export function verifyOp(input: LifecyclePlanInput, deps: string[]): PlannedOper
           port: p.port,
           role: p.role,
           replica_set: p.replicaSet,
+          pid_file: pidFilePath(p),
         }))),
         shards: JSON.stringify(
           kind === "sharded" ? sets.filter((s) => !s.configsvr).map((s) => s.name) : [],
