@@ -60,6 +60,11 @@ export function noPrimaryCause(ctx: OperationContext): string {
     `\`mup cluster display ${name}\` shows which are down; ${startThenReplan(ctx)}`;
 }
 
+/** "see its log, then `mup plan resume <cluster>` starts it again": a process that exited. */
+export function resumeStartsIt(ctx: OperationContext): string {
+  return `see its log, then \`mup plan resume ${ctx.plan.cluster_name}\` starts it again`;
+}
+
 /**
  * How a set whose majority is down gets its primary back while this plan's apply is unfinished:
  * `mup cluster start` of the members down (`down`, `host:port`; all that is down when not
@@ -78,9 +83,9 @@ export function startThenReplan(ctx: OperationContext, down: string[] = []): str
 /**
  * What brings back the members `down` (`host:port`) that the running operation needs: when this
  * plan started each of them before it (a start_process among the operation's dependencies or in
- * an earlier phase, done), `mup plan resume`, which runs those starts again (their effect is lost); otherwise a
- * start that replaces the apply, then the plan made again (startThenReplan), given as `replan`
- * too (OperationError's).
+ * an earlier phase, done), `mup plan resume`, which runs those starts again (their effect is
+ * lost); otherwise a start that replaces the apply, then the plan made again (startThenReplan),
+ * given as `replan` too (OperationError's).
  */
 export function membersDownAdvice(
   ctx: OperationContext,

@@ -1,5 +1,6 @@
 import type { Document } from "mongodb";
 import { type MongoAccess, sleep } from "../mongo/client.ts";
+import { sustained } from "../util/timer.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 import { hostPort, machinePort } from "../topology/hosts.ts";
@@ -137,8 +138,7 @@ export const verifyHealth: Operation = {
     const timeout = planTimeoutMs(ctx, 30_000);
     const end = Date.now() + timeout;
     let last: string[] = [];
-    let since: number | undefined;
-    let sinceFor = "";
+    const lasting = sustained(REJECTED_MS);
     while (true) {
       const foreign = await foreignSets(ctx, mongo(ctx), procs);
       if (foreign.length) {
@@ -175,10 +175,7 @@ export const verifyHealth: Operation = {
       }
       // Rejected members stay rejected until restarted with the set's keyfile: past an
       // election's time of seeing them so, the check ends naming the restart that mends them.
-      const rejected = found.rejected.join(",");
-      if (!rejected) since = undefined;
-      else if (rejected !== sinceFor) (since = Date.now()), (sinceFor = rejected);
-      else if (Date.now() - since! >= REJECTED_MS) {
+      if (lasting(found.rejected.length ? found.rejected.join(",") : undefined)) {
         throw new OperationError(
           `cluster is not healthy: ${last.join("; ")}; the set refuses ${
             found.rejected.join(", ")

@@ -5,7 +5,8 @@ import { mongo } from "./cluster_client.ts";
 import type { OperationContext } from "./operation.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { HEALTHY_STATES, primaryName, setStatus } from "./replset_status.ts";
-import { membersDownAdvice, planTimeoutMs } from "./timeout.ts";
+import { membersDownAdvice, planTimeoutMs, resumeStartsIt } from "./timeout.ts";
+import { sustained } from "../util/timer.ts";
 import { processExited } from "./process.ts";
 
 /** How long a set may lack a majority of its votes before the wait gives up on it, in ms. */
@@ -131,7 +132,7 @@ export const waitForMemberState: Operation = {
     // A set that lacks a majority of its votes elects no primary however long the wait: after
     // NO_MAJORITY_MS of that (an election's time, and a member's heartbeats, to show otherwise)
     // the wait ends, naming the members down, rather than at its timeout.
-    let since: number | undefined;
+    const lasting = sustained(NO_MAJORITY_MS);
     let hopeless: NoPrimary | undefined;
     // Once a second, whether the member's process has exited: then it never answers.
     let look = t0 + 1000;
@@ -141,9 +142,9 @@ export const waitForMemberState: Operation = {
     const r = await poll(
       async () => {
         const got = await reached(ctx, (s) => {
-          if (!s.none?.noMajority) return void (since = undefined);
-          since ??= Date.now();
-          if (Date.now() - since >= NO_MAJORITY_MS) (hopeless = s.none), abort.abort();
+          if (lasting(s.none?.noMajority ? "no majority" : undefined)) {
+            (hopeless = s.none), abort.abort();
+          }
         }).catch(() => undefined);
         if (got !== undefined || Date.now() < look) return got;
         look = Date.now() + 1000;
@@ -158,8 +159,8 @@ export const waitForMemberState: Operation = {
     if (!r && exited) {
       throw new OperationError(
         `${me} exited while the wait for it to become ${param(ctx, "state")} went on (no ` +
-          `live PID in ${ctx.op.target.params.pid_file}): waiting longer would not help; see ` +
-          `its log, then \`mup plan resume ${ctx.plan.cluster_name}\` starts it again`,
+          `live PID in ${ctx.op.target.params.pid_file}): waiting longer would not help; ` +
+          resumeStartsIt(ctx),
       );
     }
     if (!r && hopeless) {

@@ -3,7 +3,8 @@ import { mongo } from "./cluster_client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { primaryName, setStatus, votersDown } from "./replset_status.ts";
 import { assertSetName } from "./set_name.ts";
-import { membersDownAdvice, planTimeoutMs } from "./timeout.ts";
+import { membersDownAdvice, planTimeoutMs, resumeStartsIt } from "./timeout.ts";
+import { sustained } from "../util/timer.ts";
 import { processExited } from "./process.ts";
 
 /** How long a set may lack a majority of its votes before the wait gives up on it, in ms. */
@@ -48,7 +49,7 @@ export const waitForPrimary: Operation = {
     // A set that lacks a majority of its votes elects no primary however long the wait: after
     // NO_MAJORITY_MS of that (looked at once a second) the wait ends, naming the members down.
     let look = t0;
-    let since: number | undefined;
+    const lasting = sustained(NO_MAJORITY_MS);
     let hopeless: { down: string[]; voting: number } | undefined;
     let exited = false;
     const { is_host, is_pid_file } = ctx.op.target.params;
@@ -65,8 +66,7 @@ export const waitForPrimary: Operation = {
           return undefined;
         }
         const v = await votersDown(mongo(ctx), members);
-        if (v.down.length * 2 < v.voting) since = undefined;
-        else if (Date.now() - (since ??= Date.now()) >= NO_MAJORITY_MS) {
+        if (lasting(v.down.length * 2 >= v.voting ? "no majority" : undefined)) {
           (hopeless = v), abort.abort();
         }
         return undefined;
@@ -90,8 +90,7 @@ export const waitForPrimary: Operation = {
       throw new OperationError(
         `${is} exited before it took the primary of ${set} back (no live PID in ${is_pid_file})${
           now ? `; ${now} is the primary meanwhile` : ""
-        }: waiting longer would not help; see its log, then \`mup plan resume ` +
-          `${ctx.plan.cluster_name}\` starts it again`,
+        }: waiting longer would not help; ${resumeStartsIt(ctx)}`,
       );
     }
     if (!p) {

@@ -3,7 +3,7 @@ import { mongo } from "./cluster_client.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { type Operation, OperationError } from "./operation.ts";
 import { processExited, runningPid } from "./process.ts";
-import { planTimeoutMs, timeoutHint } from "./timeout.ts";
+import { planTimeoutMs, resumeStartsIt, timeoutHint } from "./timeout.ts";
 
 /** Waits until the process answers `hello`. */
 export const waitForProcess: Operation = {
@@ -33,7 +33,7 @@ export const waitForProcess: Operation = {
       const { reason, gone } = await why(ctx);
       // Waiting longer helps a slow server, not one that is not running at all.
       const hint = gone
-        ? `waiting longer would not help: see its log, then \`mup plan resume ${ctx.plan.cluster_name}\` starts it again`
+        ? `waiting longer would not help: ${resumeStartsIt(ctx)}`
         : timeoutHint(ctx, timeout);
       throw new OperationError(
         h === null && gone

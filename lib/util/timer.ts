@@ -46,3 +46,22 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/**
+ * Tells when a condition has held, unchanged, for `ms`: call it with the condition's value now
+ * (`undefined`: it does not hold). It answers true once the same value has been seen since at
+ * least `ms` ago; a different value starts the count again. For waits that give up on what
+ * lasts (a set without a majority, a member its set refuses) rather than on a blip.
+ */
+export function sustained(ms: number): (value: string | undefined) => boolean {
+  let since: number | undefined;
+  let last: string | undefined;
+  return (value) => {
+    if (value !== last || since === undefined) {
+      last = value;
+      since = value === undefined ? undefined : Date.now();
+      return false;
+    }
+    return Date.now() - since >= ms;
+  };
+}
