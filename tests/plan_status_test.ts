@@ -157,3 +157,43 @@ Deno.test("plan list shows each plan's status: invalid, superseded, valid, modif
     await killAll(home);
   }
 });
+
+Deno.test("a saved plan whose port another cluster has since taken is listed blocked, naming it; plan diff refuses it as apply does; once that cluster is gone it is valid again", async () => {
+  const home = await tempHome();
+  const mirror = await testMirror();
+  const ports = freePorts(1);
+  const topo = await writeTopology(home, "c1.yaml", standaloneTopology(ports));
+  try {
+    const planned = await mup(deployArgs("c1", topo, mirror, ["--plan-only", "--json"]), {
+      home,
+    });
+    assert.equal(planned.code, 0, output(planned));
+    const saved = JSON.parse(planned.stdout).plan_id as string;
+    // c1 was never deployed, so nothing of it is claimed: c2 may take the same port.
+    const other = await mup(deployArgs("c2", topo, mirror, ["--auto-approve"]), { home });
+    assert.equal(other.code, 0, output(other));
+
+    assert.deepEqual(await statuses(home), { [saved]: "blocked" });
+    const json = JSON.parse((await mup(["plan", "list", "c1", "--json"], { home })).stdout);
+    assert.match(json[0].clashes.join("\n"), new RegExp(`cluster c2 .*${ports[0]}`));
+    const table = await mup(["plan", "list"], { home });
+    assert.match(table.stdout, new RegExp(`${saved} +c1 +deploy +\\S+ +\\d+ +blocked`));
+    assert.match(table.stdout, /blocked: plan \S+ would take what another cluster holds/);
+    assert.match(table.stdout, new RegExp(`• .*cluster c2 .*${ports[0]}`));
+
+    for (const args of [["plan", "diff", saved], ["plan", "apply", saved, "--auto-approve"]]) {
+      const r = await mup(args, { home });
+      assert.equal(r.code, 1, output(r));
+      assert.match(
+        r.stdout + r.stderr,
+        new RegExp(`plan ${saved} would take what another cluster holds:[^]*cluster c2`),
+      );
+    }
+
+    const gone = await mup(["cluster", "destroy", "c2", "--auto-approve"], { home });
+    assert.equal(gone.code, 0, output(gone));
+    assert.deepEqual(await statuses(home), { [saved]: "valid" });
+  } finally {
+    await killAll(home);
+  }
+});

@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
 import { commandOf, replanFlags } from "../plan/command_of.ts";
-import { clashes, otherClusters } from "../preflight/clusters.ts";
+import { clashes, type ClusterClaims, otherClusters } from "../preflight/clusters.ts";
 import { nodeClaims, rootClaims } from "../topology/layout.ts";
 import type { Plan } from "../plan/schema.ts";
 import type { PlanEntry } from "../plan/store.ts";
@@ -70,7 +70,10 @@ export async function checkNotStale(plan: Plan, clusterDir: string): Promise<voi
  * `rolled_back` (applied, then undone by `state rollback`),
  * `applying` (a live mup holds the cluster's lock to apply or resume it now), `resumable` (the
  * cluster's newest apply is of this plan and paused, failed or cut off: `plan resume` continues
- * it, whatever the metadata says meanwhile), `invalid` (pre-flight failed), `stale` (the cluster changed since it was made: apply refuses it), `declined` (shown
+ * it, whatever the metadata says meanwhile), `invalid` (pre-flight failed), `stale` (the
+ * cluster changed since it was made: apply refuses it), `blocked` (another cluster of the store
+ * has since come to hold a port or directory its processes would take: checkNoClash, so apply
+ * refuses it), `declined` (shown
  * for confirmation and not applied; `plan apply` still applies it, the cluster's next plan
  * replaces it), `superseded` (a newer plan for the cluster exists), else `valid`. When some of
  * the cluster's apply states cannot be read, the history has holes: a plan not found applied in
@@ -86,6 +89,7 @@ export type PlanStatus =
   | "resumable"
   | "superseded"
   | "stale"
+  | "blocked"
   | "declined"
   | "rolled_back"
   | "unknown";
@@ -100,7 +104,12 @@ export function isStaleBase(base: Plan["base_state"], meta: ClusterMeta | undefi
 export async function planStatuses(
   entries: PlanEntry[],
   clusterDir: (cluster: string) => string,
-): Promise<{ statuses: PlanStatus[]; holes: Map<string, UnreadableState[]> }> {
+): Promise<{
+  statuses: PlanStatus[];
+  holes: Map<string, UnreadableState[]>;
+  /** Per `blocked` plan's ID, what it would take of another cluster's (clashes()' messages). */
+  blocked: Map<string, string[]>;
+}> {
   const byCluster = new Map<
     string,
     {
@@ -111,9 +120,12 @@ export async function planStatuses(
       /** The plan a live mup applies or resumes now (it holds the cluster's lock). */
       applying?: string;
       holes: boolean;
+      /** The other clusters' claims, read when one of this cluster's plans takes anything. */
+      others?: ClusterClaims[];
     }
   >();
   const holes = new Map<string, UnreadableState[]>();
+  const blocked = new Map<string, string[]>();
   for (const c of new Set(entries.map((e) => e.cluster))) {
     const dir = clusterDir(c);
     const { states, unreadable } = await new StateStore(dir).scan();
@@ -135,6 +147,9 @@ export async function planStatuses(
         ? holder.operation.slice("apply ".length)
         : states.find((s) => s.state_id === holder?.state_id)?.plan_id,
       holes: unreadable.length > 0,
+      others: entries.some((e) => e.cluster === c && !takesNothing(e))
+        ? await otherClusters(path.dirname(dir), c)
+        : undefined,
     });
   }
   const statuses = entries.map((e): PlanStatus => {
@@ -147,21 +162,40 @@ export async function planStatuses(
     if (c.unfinished === `${e.planId} ${e.contentHash}`) return "resumable";
     if (!e.valid) return "invalid";
     if (isStaleBase(e.baseState, c.meta)) return "stale";
+    const clash = c.others && !takesNothing(e) ? clashOf(e, c.others, clusterDir(e.cluster)) : [];
+    if (clash.length) {
+      blocked.set(e.planId, clash);
+      return "blocked";
+    }
     if (e.declined) return "declined";
     const newer = entries.some((o) =>
       o.cluster === e.cluster && o.valid && o.planId !== e.planId && o.createdAt > e.createdAt
     );
     return newer ? "superseded" : "valid";
   });
-  return { statuses, holes };
+  return { statuses, holes, blocked };
 }
 
 /** Plans that only stop and remove: they take nothing, so no claim can refuse them. */
 const TAKES_NOTHING = new Set(["rollback", "stop", "destroy"]);
 
 /** Whether `plan` only stops and removes (a rollback, stop or destroy), taking nothing. */
-export function takesNothing(plan: Plan): boolean {
+export function takesNothing(plan: Pick<Plan, "operation">): boolean {
   return TAKES_NOTHING.has(plan.operation);
+}
+
+/** What of `others`' the processes of `plan`, of the cluster in `clusterDir`, would take. */
+function clashOf(
+  plan: Pick<Plan, "topology">,
+  others: ClusterClaims[],
+  clusterDir: string,
+): string[] {
+  const deployDir = path.join(clusterDir, "deploy");
+  return clashes(
+    nodeClaims(plan.topology, deployDir),
+    others,
+    rootClaims(plan.topology, deployDir),
+  );
 }
 
 /**
@@ -172,12 +206,7 @@ export function takesNothing(plan: Plan): boolean {
 export async function checkNoClash(plan: Plan, clusterDir: string): Promise<void> {
   if (takesNothing(plan)) return;
   const others = await otherClusters(path.dirname(clusterDir), plan.cluster_name);
-  const deployDir = path.join(clusterDir, "deploy");
-  const clash = clashes(
-    nodeClaims(plan.topology, deployDir),
-    others,
-    rootClaims(plan.topology, deployDir),
-  );
+  const clash = clashOf(plan, others, clusterDir);
   if (clash.length) {
     throw new MupError(
       `plan ${plan.plan_id} would take what another cluster holds:\n${

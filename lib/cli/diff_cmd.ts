@@ -7,7 +7,7 @@ import { readMeta } from "../state/meta.ts";
 import { StateStore } from "../state/store.ts";
 import { MupError } from "../errors.ts";
 import { clusterAccess } from "../security/access.ts";
-import { checkNotStale } from "../apply/stale.ts";
+import { checkNoClash, checkNotStale } from "../apply/stale.ts";
 import { canonical } from "../plan/redeploy.ts";
 import { interruption } from "../state/lock.ts";
 import { type CliContext, print, printJson } from "./context.ts";
@@ -66,7 +66,11 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
       const newest = states.at(-1);
       const inFlight = newest?.plan_id === plan.plan_id && newest.status !== "completed" &&
         newest.status !== "rolled_back";
-      if (!applied && !inFlight) await checkNotStale(plan, ctx.store.clusterDir(cluster));
+      // Nor one whose ports or directories another cluster has come to hold: apply refuses it.
+      if (!applied && !inFlight) {
+        await checkNotStale(plan, ctx.store.clusterDir(cluster));
+        await checkNoClash(plan, ctx.store.clusterDir(cluster));
+      }
       // An apply recorded as running whose mup is gone (kill -9) is interrupted, not running.
       const cut = inFlight ? await interruption(ctx.store.clusterDir(cluster), newest) : undefined;
       // Members' options changed outside mup, where every process answers: a deploy plan's

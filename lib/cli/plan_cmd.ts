@@ -57,14 +57,17 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
 
   cmd.command("list")
     .description(
-      "List saved plans, oldest first, with what each does (deploy, stop, reconfigure…) and its status: valid, modified (edited after mup wrote it: apply refuses it), invalid (pre-flight failed), applied, rolled_back (applied, then undone by state rollback), resumable (its apply is paused, failed or cut off: plan resume continues it), declined (not confirmed; the cluster's next plan replaces and removes it), superseded (a newer plan exists), stale (the cluster changed since)",
+      "List saved plans, oldest first, with what each does (deploy, stop, reconfigure…) and its status: valid, modified (edited after mup wrote it: apply refuses it), invalid (pre-flight failed), applied, rolled_back (applied, then undone by state rollback), resumable (its apply is paused, failed or cut off: plan resume continues it), declined (not confirmed; the cluster's next plan replaces and removes it), superseded (a newer plan exists), stale (the cluster changed since), blocked (another cluster has since taken a port or directory it needs: apply refuses it)",
     )
     .argument("[cluster]", "only this cluster's plans")
     .option("--json", "machine-readable output")
     .action(async (cluster, opts) => {
       if (cluster) await requireCluster(ctx, cluster);
       const { entries, unreadable } = await ctx.store.scan(cluster);
-      const { statuses, holes } = await planStatuses(entries, (c) => ctx.store.clusterDir(c));
+      const { statuses, holes, blocked } = await planStatuses(
+        entries,
+        (c) => ctx.store.clusterDir(c),
+      );
       const list = entries.map((e, i) => ({ ...e, status: statuses[i] as string }));
       // Scripts read snake_case keys, as in every other JSON mup prints. `preflight_valid` is
       // the pre-flight's verdict when the plan was made; `status` is what it is worth now.
@@ -81,6 +84,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
             preflight_valid: e.valid,
             content_hash: e.contentHash,
             base_state: e.baseState,
+            ...(e.status === "blocked" ? { clashes: blocked.get(e.planId) } : {}),
           })),
           ...unreadable.map((u) => ({
             plan_id: null,
@@ -114,6 +118,14 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
         print(
           `\nmodified: ${e.path} was edited after mup wrote it (its content hash no longer ` +
             "holds), so apply refuses it: restore the file as mup wrote it, or plan again",
+        );
+      }
+      for (const e of list.filter((e) => e.status === "blocked")) {
+        print(
+          `\nblocked: plan ${e.planId} would take what another cluster holds, so apply refuses ` +
+            `it; plan again with other ports and directories:\n${
+              (blocked.get(e.planId) ?? []).map((c) => `  • ${c}`).join("\n")
+            }`,
         );
       }
       for (const [c, states] of holes) {

@@ -27,6 +27,8 @@ export interface PlanEntry {
    * after it was written): apply, show and diff refuse it.
    */
   modified: boolean;
+  /** The plan's topology, for what its processes would take (planStatuses' `blocked`). */
+  topology: Plan["topology"];
 }
 
 /** A plan file that cannot be read or is not a plan. */
@@ -82,6 +84,7 @@ export async function scanPlans(dirs: { cluster: string; dir: string }[]): Promi
           baseState: p.base_state,
           declined: await exists(declinedPath(file)),
           modified: isModified(text, p.content_hash),
+          topology: p.topology,
         });
       } catch (e) {
         unreadable.push({ cluster, path: file, reason: (e as Error).message });
