@@ -225,3 +225,49 @@ Deno.test("retained data's FCV, not its binaries, decides the release deployed o
     await killAll(home);
   }
 });
+
+Deno.test("re-deploy onto retained data with other member options: the deploy sets them as the topology gives them (read when the set runs), so the metadata and a new plan match the set", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "opts", replicaSetTopology(ports));
+    await ok(home, ["cluster", "destroy", "opts", "--auto-approve", "--retain-data"]);
+    // The kept configuration gives the first member priority 2; the new topology the third.
+    const file = await writeTopology(
+      home,
+      "opts2.yaml",
+      `mongod_servers:
+  - { host: localhost, port: ${ports[0]}, replica_set: rs0 }
+  - { host: localhost, port: ${ports[1]}, replica_set: rs0 }
+  - { host: localhost, port: ${ports[2]}, replica_set: rs0, priority: 3 }
+`,
+    );
+    const mirror = await testMirror();
+    const again = await mup(deployArgs("opts", file, mirror, ["--auto-approve"]), { home });
+    assert.equal(again.code, 0, output(again));
+    assert.match(
+      again.stdout,
+      new RegExp(
+        `! Set rs0 members' priority, votes and hidden as the topology gives them where its kept configuration differs: its kept configuration differed: set localhost:${
+          ports[2]
+        } \\(priority 1 → 3\\), localhost:${ports[0]} \\(priority 2 → 1\\)`,
+      ),
+    );
+    const uri = (await display(home, "opts")).connection_string;
+    const config = await withClient(
+      uri,
+      (c) => c.db("admin").command({ replSetGetConfig: 1 }),
+      { home, cluster: "opts" },
+    );
+    assert.deepEqual(
+      config.config.members.map((m: { priority: number }) => m.priority),
+      [1, 1, 3],
+    );
+    // What the metadata records is what the set runs: nothing left to plan.
+    const replan = await mup(deployArgs("opts", file, mirror, ["--plan-only"]), { home });
+    assert.equal(replan.code, 0, output(replan));
+    assert.match(replan.stdout, /No changes/);
+  } finally {
+    await killAll(home);
+  }
+});

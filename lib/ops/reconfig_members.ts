@@ -31,7 +31,9 @@ export function changedFields(
 /**
  * Param `options` (JSON list of MemberOptions): what each listed member is to be; `members`
  * (JSON list of `host:port`): the set as recorded, where the primary is looked for; `before`
- * (JSON list of MemberOptions, optional): what the plan read, for the result's notice.
+ * (JSON list of MemberOptions, optional): what the plan read, for the result's notice; `kept`
+ * ("true", optional): the set's configuration is the one its kept data holds, which the plan
+ * could not read (addKeptConfigOps), and what differed is the result's notice.
  */
 const wanted = (ctx: OperationContext): MemberOptions[] => JSON.parse(param(ctx, "options"));
 const recorded = (ctx: OperationContext): string[] => JSON.parse(param(ctx, "members"));
@@ -191,6 +193,8 @@ export const reconfigMembers: Operation = {
       ...(done.length ? {} : { inPlace: true }),
       ...(since.length
         ? { notice: `changed outside mup since the plan was made: ${since.join("; ")}` }
+        : ctx.op.target.params.kept === "true" && done.length
+        ? { notice: `its kept configuration differed: set ${done.join(", ")}` }
         : {}),
     };
   },

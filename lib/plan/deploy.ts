@@ -17,7 +17,7 @@ import { MupError } from "../errors.ts";
 import { clusterAccess } from "../security/access.ts";
 import { probeProcesses } from "../probe/live.ts";
 import { memberDrift } from "../probe/member_options.ts";
-import { addDriftOps, driftWarnings } from "./member_options.ts";
+import { addDriftOps, addKeptConfigOps, driftWarnings } from "./member_options.ts";
 import { SECRET, securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin, secretExists } from "../security/secrets.ts";
 import { unfinishedApply, unfinishedApplyWarning } from "../state/undeployed.ts";
@@ -395,6 +395,20 @@ export async function buildDeployPlan(
   markResync(plan, dataDirs.resync ?? new Map());
   if (meta) guardStarts(plan, procs);
   addDriftOps(plan, listReplicaSets(procs), drift);
+  // A first deploy onto data kept by a destroy --retain-data (or an earlier attempt) finds the
+  // sets' configurations as they were: their members' options are set as the topology says.
+  if (!meta) {
+    const kept = new Set(inUse.map((d) => `${hostKey(d.host)}:${d.dir}`));
+    addKeptConfigOps(
+      plan,
+      listReplicaSets(procs),
+      new Set([
+        ...initiated,
+        ...procs.filter((p) => p.replicaSet && kept.has(`${hostKey(p.host)}:${p.dirs.data}`))
+          .map((p) => p.replicaSet!),
+      ]),
+    );
+  }
   const unchanged = meta?.status === "running" && down?.size === 0 && !findings.length &&
     !hooksChanged && !unwell.length && !drift.options.length && !drift.removed.length;
   return unchanged ? { ...plan, phases: [] } : plan;

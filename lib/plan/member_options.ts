@@ -189,6 +189,37 @@ export function addDriftOps(
   }
 }
 
+/**
+ * For a first deploy onto sets that may hold a configuration already (`names`: a member's data
+ * directory kept data, a `destroy --retain-data` or an earlier attempt), a
+ * `reconfig-members-<set>` after the set's initialization that sets every member's options as
+ * the topology gives them where that configuration differs: what it holds is only known once
+ * it runs, so the operation reads it then (lib/ops/reconfig_members.ts, in place when nothing
+ * differs). Without it the metadata would record the topology's options over a set that runs
+ * with others.
+ */
+export function addKeptConfigOps(
+  plan: { phases: { name: string; operations: PlannedOperation[] }[] },
+  sets: ReplicaSetSpec[],
+  names: Set<string>,
+): void {
+  const init = plan.phases.find((p) => p.name === "initialize");
+  const verify = plan.phases.flatMap((p) => p.operations).find((o) => o.id === "verify-health");
+  if (!init || !verify) return;
+  for (const s of sets.filter((s) => names.has(s.name) && voters(s).length)) {
+    const deps = init.operations.filter((o) => o.target.name === s.name).map((o) => o.id);
+    if (!deps.length) continue;
+    const o = reconfigMembersOp(s, [], deps);
+    o.description = `Set ${s.name} members' priority, votes and hidden as the topology gives ` +
+      "them where its kept configuration differs";
+    // The plan read nothing of the set (it did not run): no `before` to compare with.
+    delete o.target.params.before;
+    o.target.params.kept = "true";
+    init.operations.push(o);
+    verify.depends_on.push(o.id);
+  }
+}
+
 /** A repair's warning for each member removed, or whose options changed, outside mup. */
 export function driftWarnings(drift: SetDrift): ValidationIssue[] {
   return [
