@@ -57,3 +57,38 @@ Deno.test("a standalone whose pid file was deleted is shown running, stopped by 
     await killAll(home);
   }
 });
+
+Deno.test("a server started by hand from its configuration's directory (a relative -f) is the cluster's own: shown running with its PID, and cluster stop stops it", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    const file = await writeTopology(home, "rel.yaml", standaloneTopology([port]));
+    await ok(home, deployArgs("rel", file, await testMirror(), ["--auto-approve"]));
+    await ok(home, ["cluster", "stop", "rel", "--auto-approve"]);
+    const deployDir = path.join(home, "storage", "clusters", "rel", "deploy");
+    const confDir = path.join(deployDir, "conf", `mongod-${port}`);
+    const [release] = [...Deno.readDirSync(path.join(deployDir, "bin"))];
+    const mongod = path.join(deployDir, "bin", release.name, "bin", "mongod");
+    // What an operator might do: cd to the configuration, then start the server with it.
+    const byHand = await new Deno.Command(mongod, {
+      args: ["-f", "mongod.conf"],
+      cwd: confDir,
+      stdin: "null",
+    }).output();
+    assert.equal(byHand.code, 0, new TextDecoder().decode(byHand.stderr));
+    const pidFile = path.join(deployDir, `mongod-${port}`, "mongod.pid");
+    const pid = Number((await Deno.readTextFile(pidFile)).trim());
+    assert.ok(alive(pid), "the server started by hand runs");
+
+    const shown = (await display(home, "rel")).processes[0] as { pid?: number; state: string };
+    assert.equal(shown.pid, pid, JSON.stringify(shown));
+    // Its pid file gone too, it is known by its port alone.
+    await Deno.remove(pidFile);
+    const stopped = await ok(home, ["cluster", "stop", "rel", "--auto-approve"]);
+    assert.doesNotMatch(stopped.stdout, /not running|already stopped/, stopped.stdout);
+    assert.equal(alive(pid), false, `mongod ${pid} still runs:\n${stopped.stdout}`);
+    assert.ok(await portFree(port));
+  } finally {
+    await killAll(home);
+  }
+});

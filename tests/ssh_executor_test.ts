@@ -6,6 +6,7 @@ import { SshError } from "../lib/executor/ssh_errors.ts";
 import { listeningPorts } from "../lib/executor/ssh_scripts.ts";
 import { controlDirFor, type SshSettings } from "../lib/executor/ssh_settings.ts";
 import { type SshFixture, startSshFixture } from "./ssh_helpers.ts";
+import { waitFor } from "./sim_helpers.ts";
 import { installFixture, tempDir } from "./fixture.ts";
 
 installFixture();
@@ -86,6 +87,30 @@ Deno.test({
       assert.ok(holder && holder.pid > 0, JSON.stringify(holder));
       assert.match(holder.command ?? "", /sshd/, JSON.stringify(holder));
       assert.equal(await ex.portHolder(port), undefined);
+      // A server started from its configuration's directory with a relative `-f`: the command
+      // names the file by its full path, made from the process's working directory.
+      const script = path.join(d, "listen.ts");
+      await Deno.writeTextFile(
+        script,
+        "Deno.listen({ hostname: '127.0.0.1', port: Number(Deno.args[2]) }); " +
+          "setInterval(() => {}, 1e9);",
+      );
+      const server = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", script, "-f", "sub/mongod.conf", String(port)],
+        cwd: d,
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        const held = await waitFor(() => ex.portHolder(port), 30_000);
+        assert.equal(held.pid, server.pid);
+        assert.ok(held.command?.includes(` -f ${file} `), held.command);
+        assert.equal(await ex.processCwd(server.pid), d);
+      } finally {
+        server.kill("SIGKILL");
+        await server.status;
+      }
+      assert.equal(await ex.processCwd(server.pid), undefined);
 
       // Processes: a sleeper started here is alive over SSH until signalled, and found by an
       // argument given whole (a space and a quote in it), not by a part of one.

@@ -39,6 +39,8 @@ export interface Executor {
    */
   processesWith?(arg: string): Promise<{ pid: number; command: string }[]>;
   processAlive(pid: number): Promise<boolean>;
+  /** A process's working directory (/proc/<pid>/cwd), where visible; undefined otherwise. */
+  processCwd?(pid: number): Promise<string | undefined>;
   signal(pid: number, signal: Deno.Signal): Promise<void>;
   /**
    * Reaches the host (opening its connection if it has one) and measures one command's round trip

@@ -147,6 +147,10 @@ export class LocalExecutor implements Executor {
     return found;
   }
 
+  processCwd(pid: number): Promise<string | undefined> {
+    return Deno.readLink(`/proc/${pid}/cwd`).catch(() => undefined);
+  }
+
   processAlive(pid: number): Promise<boolean> {
     return Promise.resolve(pidAlive(pid));
   }

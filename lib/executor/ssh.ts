@@ -4,6 +4,7 @@
  * of operations opens one TCP connection per host. Every remote command is a fixed `sh -c` script
  * or an argv, each argument quoted by shellQuote: nothing from a topology reaches a shell unquoted.
  */
+import { commandLineOf } from "./command_line.ts";
 import { MupError } from "../errors.ts";
 import type { Executor, RunResult } from "./executor.ts";
 import { sha256File } from "../util/file_hash.ts";
@@ -298,10 +299,20 @@ export class SshExecutor implements Executor {
     if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
     const r = await this.script("holder", [port]);
     if (r.code !== 0) return undefined;
-    const [pid, command] = new TextDecoder().decode(r.stdout).split("\n");
-    return Number(pid) > 0
-      ? { pid: Number(pid), ...(command?.trim() ? { command: command.trim() } : {}) }
-      : undefined;
+    const out = new TextDecoder().decode(r.stdout);
+    const at = out.indexOf("\n");
+    const pid = Number(at < 0 ? out : out.slice(0, at));
+    if (!(pid > 0)) return undefined;
+    const command = await commandLineOf(
+      at < 0 ? "" : out.slice(at + 1),
+      () => this.processCwd(pid),
+    );
+    return { pid, ...(command ? { command } : {}) };
+  }
+
+  async processCwd(pid: number): Promise<string | undefined> {
+    const r = await this.script("cwd", [checkedPid(pid)]);
+    return r.code === 0 ? new TextDecoder().decode(r.stdout).replace(/\n$/, "") : undefined;
   }
 
   async processesWith(arg: string): Promise<{ pid: number; command: string }[]> {

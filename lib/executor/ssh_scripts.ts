@@ -31,13 +31,15 @@ export const SCRIPTS = {
     `s=\${s##*) }; case "$s" in Z*) exit 1;; esac; exit 0; fi; kill -0 "$1" 2>/dev/null`,
   signal: `kill -s "$2" "$1" 2>/dev/null; exit 0`,
   // The process listening on TCP port $1: its socket's inode from the kernel's tables (state 0A
-  // = LISTEN), then the /proc/<pid>/fd link to it; prints the pid, then its command line.
-  // Exit 3: none found (or not ours to read).
+  // = LISTEN), then the /proc/<pid>/fd link to it; prints the pid, then its command line as
+  // /proc has it (NUL-separated). Exit 3: none found (or not ours to read).
   holder: `h=$(printf ':%04X' "$1"); for i in $(awk -v h="$h" '$4 == "0A" && ` +
     `substr($2, length($2) - 4) == h { print $10 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null); ` +
     `do for f in /proc/[0-9]*/fd/*; do if [ "$(readlink "$f" 2>/dev/null)" = "socket:[$i]" ]; ` +
-    `then p=\${f#/proc/}; p=\${p%%/*}; echo "$p"; tr '\\0' ' ' < "/proc/$p/cmdline"; exit 0; fi; ` +
+    `then p=\${f#/proc/}; p=\${p%%/*}; echo "$p"; cat "/proc/$p/cmdline"; exit 0; fi; ` +
     `done; done; exit 3`,
+  // The working directory of process $1. Exit 3: gone, or not ours to read.
+  cwd: `readlink "/proc/$1/cwd" 2>/dev/null || exit 3`,
   // Live processes one of whose arguments is exactly $1: GNU grep reads each command line as
   // NUL-separated lines (-z) and names the files with a whole-line match (-x); this shell (its
   // own argv holds $1) and grep (gone by the loop) are left out, and so are zombies. Prints the

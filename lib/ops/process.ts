@@ -1,4 +1,5 @@
 import * as path from "node:path";
+import { commandLineOf } from "../executor/command_line.ts";
 import type { Executor } from "../executor/executor.ts";
 import type { OperationContext } from "./operation.ts";
 import { type ClusterMeta, statusOfRunning } from "../state/meta.ts";
@@ -28,7 +29,7 @@ export async function runningPid(
     if (!configPath) return pid;
     // Guard against a recycled PID: the process must be ours.
     const cmd = await ex.readFile(`/proc/${pid}/cmdline`);
-    if (!cmd || new TextDecoder().decode(cmd).includes(configPath)) return pid;
+    if (!cmd || (await commandLine(ex, pid, cmd)).includes(configPath)) return pid;
   }
   if (port === undefined || !configPath || !ex.portHolder) return undefined;
   const holder = await ex.portHolder(port);
@@ -77,6 +78,17 @@ export function runsServerWith(command: string, configPath: string): boolean {
     );
 }
 
+/**
+ * Process `pid`'s command line from its /proc cmdline bytes `raw`, arguments joined by spaces, a
+ * relative configuration file made absolute against its working directory (command_line.ts).
+ */
+async function commandLine(ex: Executor, pid: number, raw: Uint8Array): Promise<string> {
+  return await commandLineOf(
+    new TextDecoder().decode(raw),
+    async () => await ex.processCwd?.(pid).catch(() => undefined),
+  );
+}
+
 /** A live mongod holding a data directory (lockHolder). */
 export interface LockHolder {
   pid: number;
@@ -95,7 +107,7 @@ export async function lockHolder(ex: Executor, dir: string): Promise<LockHolder 
   const pid = raw ? Number(new TextDecoder().decode(raw).trim()) : NaN;
   if (!Number.isInteger(pid) || pid <= 0 || !(await ex.processAlive(pid))) return undefined;
   const cmd = await ex.readFile(`/proc/${pid}/cmdline`).catch(() => undefined);
-  const command = cmd ? new TextDecoder().decode(cmd).split("\0").filter(Boolean).join(" ") : "";
+  const command = cmd ? await commandLine(ex, pid, cmd) : "";
   // A command line that cannot be read is taken as mongod's: keeping data errs on the safe side.
   if (cmd && !/mongod/.test(command)) return undefined;
   return { pid, command };

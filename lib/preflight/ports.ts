@@ -1,3 +1,4 @@
+import { commandLineOf } from "../executor/command_line.ts";
 import { hostPort, socketHost } from "../topology/hosts.ts";
 
 /** True when nothing listens on host:port (we can bind it). */
@@ -121,7 +122,10 @@ export async function portHolder(port: number): Promise<PortHolder | undefined> 
           const m = /^socket:\[(\d+)\]$/.exec(link);
           if (m && inodes.has(m[1])) {
             const cmd = await Deno.readTextFile(`/proc/${e.name}/cmdline`).catch(() => "");
-            const command = cmd.split("\0").filter(Boolean).join(" ");
+            const command = await commandLineOf(
+              cmd,
+              () => Deno.readLink(`/proc/${e.name}/cwd`).catch(() => undefined),
+            );
             return { pid: Number(e.name), ...(command ? { command } : {}) };
           }
         }

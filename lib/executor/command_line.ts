@@ -1,0 +1,53 @@
+/**
+ * A process's command line as mup compares it with a server's configuration file: a server an
+ * operator started by hand from the configuration's directory (`cd …/conf; mongod -f
+ * mongod-27017.conf`) is the cluster's own, so its relative `-f`/`--config` argument is made
+ * absolute against the process's working directory (/proc/<pid>/cwd) before the comparison.
+ */
+import * as path from "node:path";
+
+/** The option words whose value is a configuration file (mongod and mongos alike). */
+const CONFIG_OPTIONS = ["-f", "--config"];
+
+/** Whether `argv` names its configuration file by a relative path (so the cwd is needed). */
+export function hasRelativeConfig(argv: string[]): boolean {
+  return configValues(argv).some(({ value }) => !path.posix.isAbsolute(value));
+}
+
+/**
+ * `argv` with each relative configuration file argument (`-f X`, `--config X`, `--config=X`)
+ * resolved against `cwd`; as it is without a cwd. Other arguments are left as they are.
+ */
+export function withAbsoluteConfig(argv: string[], cwd: string | undefined): string[] {
+  if (!cwd) return argv;
+  const out = [...argv];
+  for (const { index, value, prefix } of configValues(argv)) {
+    if (!path.posix.isAbsolute(value)) out[index] = prefix + path.posix.resolve(cwd, value);
+  }
+  return out;
+}
+
+function configValues(argv: string[]): { index: number; value: string; prefix: string }[] {
+  const out: { index: number; value: string; prefix: string }[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (CONFIG_OPTIONS.includes(argv[i]) && i + 1 < argv.length) {
+      out.push({ index: i + 1, value: argv[i + 1], prefix: "" });
+    } else if (argv[i].startsWith("--config=")) {
+      out.push({ index: i, value: argv[i].slice("--config=".length), prefix: "--config=" });
+    }
+  }
+  return out;
+}
+
+/**
+ * The command line (arguments joined by spaces) in /proc/<pid>/cmdline's bytes `raw`, its
+ * configuration file made absolute with `cwd()` (asked only when it is relative).
+ */
+export async function commandLineOf(
+  raw: string,
+  cwd: () => Promise<string | undefined>,
+): Promise<string> {
+  const argv = raw.split("\0").filter(Boolean);
+  const full = hasRelativeConfig(argv) ? withAbsoluteConfig(argv, await cwd()) : argv;
+  return full.join(" ");
+}
