@@ -102,6 +102,14 @@ Deno.test("plan list shows each plan's status: invalid, superseded, valid, modif
     };
     const first = await plan();
     assert.deepEqual(await statuses(home), { [bad]: "invalid", [first]: "valid" });
+    // Not applied: every operation of it is left to run.
+    const diff = await mup(["plan", "diff", first, "--json"], { home });
+    const rows = JSON.parse((await mup(["plan", "list", "c1", "--json"], { home })).stdout);
+    assert.equal(
+      JSON.parse(diff.stdout).operations_left,
+      rows.find((e: { plan_id: string }) => e.plan_id === first).operations,
+      output(diff),
+    );
     const second = await plan();
     assert.deepEqual(await statuses(home), {
       [bad]: "invalid",

@@ -185,11 +185,18 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
         return;
       }
       // An unfinished apply's operations that have not run are work left, resources or not.
-      const left = operationsLeft(diff);
+      const unrun = operationsLeft(diff);
       if (opts.json) {
-        printJson({ ...diff, no_changes: noChanges(diff) && left === 0, operations_left: left });
+        printJson({
+          ...diff,
+          no_changes: noChanges(diff) && unrun === 0,
+          // A plan never applied has every operation left.
+          operations_left: !inFlight && !applied
+            ? plan.phases.reduce((n, ph) => n + ph.operations.length, 0)
+            : unrun,
+        });
       } else print(renderDiff(plan, diff));
-      if (opts.detailedExitcode && (!noChanges(diff) || left > 0)) ctx.exitCode = 2;
+      if (opts.detailedExitcode && (!noChanges(diff) || unrun > 0)) ctx.exitCode = 2;
     });
 }
 
