@@ -1,13 +1,15 @@
 /**
  * A mongod that neither the shutdown command nor SIGTERM stops (here: frozen with SIGSTOP) is
  * killed with SIGKILL; the stop succeeds, and says so: the operation's notice, which the
- * terminal shows with the operation.
+ * terminal shows with the operation. A restart's stop that finds its server exited says that too.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { freePorts } from "./helpers.ts";
+import { freePorts, killAll, mup, output, standaloneTopology, tempHome } from "./helpers.ts";
+import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { pidOf, simBin, startMongod, withDir } from "./sim_helpers.ts";
 import { opContext } from "./op_context.ts";
+import { alive } from "../scripts/_pids.ts";
 import { installFixture } from "./fixture.ts";
 import { stopProcess } from "../lib/ops/stop_process.ts";
 import { PlainRenderer } from "../lib/render/apply_plain.ts";
@@ -125,4 +127,66 @@ Deno.test("stop whose pid file names a process not started with its configuratio
       await other.status;
     }
   });
+});
+
+Deno.test("a restart's stop that finds its process exited says so (isDone's notice, on the terminal); a plain stop, or the same stop on a resume, says only that it was not running", async () => {
+  await withDir(async (dir) => {
+    const [port] = freePorts(1);
+    const { op, ctx } = stopOf(port, dir, {
+      pid_file: path.join(dir, "mongod.pid"),
+      config: path.join(dir, "mongod.conf"),
+    });
+    // A plain stop: nothing runs, so nothing to stop and nothing more to say.
+    assert.equal(await stopProcess.isDone({ ...ctx, plan: { ...ctx.plan, phases: [] } }), true);
+    const start = { ...op, id: `start-mongod-localhost-${port}`, type: "start_process" };
+    const restart = {
+      ...ctx.plan,
+      operation: "restart",
+      phases: [{ name: "restart", order: 1, operations: [op, { ...start, depends_on: [op.id] }] }],
+    } as unknown as Plan;
+    const first = await stopProcess.isDone({ ...ctx, plan: restart });
+    assert.deepEqual(first, {
+      notice: "it was not running when its stop came (its process had exited since the plan " +
+        "was made: its log says why); the restart starts it",
+    });
+    // On a resume after this stop ran, its process is down because it stopped it.
+    assert.equal(await stopProcess.isDone({ ...ctx, plan: restart, executions: 1 }), true);
+    const lines = rendered(op, {
+      already_done: true,
+      notice: (first as { notice: string }).notice,
+    });
+    assert.ok(
+      lines.some((l) =>
+        l === `  ! Stop mongod localhost:${port}: ${(first as { notice: string }).notice}`
+      ),
+      lines.join("\n"),
+    );
+  });
+});
+
+Deno.test("a saved restart applied after its server died: the stop says it was not running and why it matters, the restart starts it", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    await deploy(home, "dead", standaloneTopology([port]));
+    const saved = JSON.parse(
+      (await ok(home, ["cluster", "restart", "dead", "--plan-only", "--json"])).stdout,
+    ).plan_id;
+    const pid = (await display(home, "dead")).processes[0].pid!;
+    Deno.kill(pid, "SIGKILL");
+    while (alive(pid)) await new Promise((r) => setTimeout(r, 50));
+    const r = await mup(["plan", "apply", saved, "--auto-approve"], { home });
+    assert.equal(r.code, 0, output(r));
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `! Stop mongod localhost:${port}: it was not running when its stop came \\(its ` +
+          "process had exited since the plan was made: its log says why\\); the restart starts it",
+      ),
+      output(r),
+    );
+    assert.ok((await display(home, "dead")).healthy);
+  } finally {
+    await killAll(home);
+  }
 });

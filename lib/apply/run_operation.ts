@@ -94,12 +94,15 @@ export async function runOperation(
     ...(opts.signal ? { pause: opts.signal } : {}),
     progress: (fraction, note) => emitter.emit({ type: "op_progress", id: op.id, fraction, note }),
     log: (m) => void writer.log("info", phase, m, op.id),
+    executions: os.executions,
   };
   try {
     await hooks.fire("before_operation", { phase, op });
     const tWork = performance.now();
     let asked = false;
-    if (await impl.isDone(ctx)) {
+    const done = await impl.isDone(ctx);
+    if (done) {
+      const notice = typeof done === "object" ? done.notice : undefined;
       // Finding the effect in place is what the operation took (a wait for a server that
       // already answers); the history keeps a download found in the cache apart.
       if (measuring) {
@@ -117,7 +120,14 @@ export async function runOperation(
         result: { success: true, output: "already in place", changes: [] },
       });
       await writer.log("info", phase, `${op.id}: already in place`, op.id);
-      emitter.emit({ type: "op_done", id: op.id, ms: took(), already_done: true });
+      if (notice) await writer.log("warn", phase, `${op.id}: ${notice}`, op.id);
+      emitter.emit({
+        type: "op_done",
+        id: op.id,
+        ms: took(),
+        already_done: true,
+        ...(notice ? { notice } : {}),
+      });
       await hooks.fire("after_operation", { phase, op });
       return;
     }

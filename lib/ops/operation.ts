@@ -23,6 +23,11 @@ export interface OperationContext {
   progress(fraction: number, note: string): void;
   /** A line for the execution log. */
   log(message: string): void;
+  /**
+   * How many times this operation's run() began before, in this apply and the runs it resumed
+   * (0 on its first try): a resume after a crash may find the operation's own effect in place.
+   */
+  executions?: number;
 }
 
 export interface OperationOutcome {
@@ -51,7 +56,11 @@ export interface OperationOutcome {
  * the effect is already in place, so a resume never repeats work.
  */
 export interface Operation {
-  isDone(ctx: OperationContext): Promise<boolean>;
+  /**
+   * Whether the operation's effect is in place already (then run() is not called); `{ notice }`
+   * when it is, and the operator should hear why (OperationOutcome.notice).
+   */
+  isDone(ctx: OperationContext): Promise<boolean | { notice: string }>;
   run(ctx: OperationContext): Promise<OperationOutcome>;
 }
 

@@ -17,12 +17,15 @@ import { stepDownMember } from "./step_down.ts";
  */
 export const stopProcess: Operation = {
   async isDone(ctx) {
-    return (await runningPid(
+    const stopped = (await runningPid(
       ctx.executors.forHost(ctx.op.target.host!),
       param(ctx, "pid_file"),
       ctx.op.target.params.config,
       ctx.op.target.port,
     )) === undefined;
+    // A restart's process was planned running: found stopped at its stop's first try (not a
+    // resume after this stop ran), it had exited since, which the operator should hear.
+    return stopped && !ctx.executions && restarts(ctx) ? { notice: NOT_RUNNING } : stopped;
   },
   async run(ctx) {
     const ex = ctx.executors.forHost(ctx.op.target.host!);
@@ -34,7 +37,13 @@ export const stopProcess: Operation = {
       ctx.op.target.params.config,
       ctx.op.target.port,
     );
-    if (!pid) return { output: "not running" };
+    if (!pid) {
+      return {
+        output: "not running",
+        inPlace: true,
+        ...(!ctx.executions && restarts(ctx) ? { notice: NOT_RUNNING } : {}),
+      };
+    }
     const again = await primaryAgain(ctx);
     const timeout = planTimeoutMs(ctx, 30_000);
     const gone = async (ms: number) =>
@@ -103,4 +112,22 @@ async function primaryAgain(ctx: OperationContext): Promise<string> {
   });
   return `primary of ${set} when its stop came (the primary moved since the plan was made, or ` +
     `it took the primary back after its step-down): ${done}; then `;
+}
+
+/** What a restart's stop says of a process it found not running. */
+const NOT_RUNNING = "it was not running when its stop came (its process had exited since the " +
+  "plan was made: its log says why); the restart starts it";
+
+/**
+ * Whether this stop is a restart's: the plan starts the same process (host, port) again after
+ * it. Such a process was planned running, so finding it not running is worth saying.
+ */
+function restarts(ctx: OperationContext): boolean {
+  const { host, port } = ctx.op.target;
+  return (ctx.plan.phases ?? []).some((ph) =>
+    ph.operations.some((o) =>
+      o.type === "start_process" && o.target.host === host && o.target.port === port &&
+      o.depends_on.includes(ctx.op.id)
+    )
+  );
 }
