@@ -215,6 +215,47 @@ Deno.test("a group cut short by a failure: each finished operation gets its own 
   ], lines.join("\n"));
 });
 
+Deno.test("a resume's ↻ line for an operation run again is written under its own phase's header, when it starts, just above its line", () => {
+  const opOf = (id: string, description: string) => ({
+    id,
+    type: "start_process",
+    description,
+    target: { type: "process", name: id, host: "localhost", port: 1, params: {} },
+    changes: [],
+    depends_on: [],
+  });
+  const plan = {
+    plan_id: "plan-test",
+    cluster_name: "t",
+    operation: "start",
+    kind: "replica_set",
+    version: "7.0.5",
+    phases: [
+      { name: "prepare", order: 1, operations: [opOf("a", "Start mongod localhost:1")] },
+      { name: "start", order: 2, operations: [opOf("b", "Start mongod localhost:2")] },
+    ],
+  } as unknown as Plan;
+  const lines: string[] = [];
+  const r = new PlainRenderer((l) => lines.push(l));
+  r.handle({ type: "apply_start", plan, state_id: "apply-test", resumed: true, done: [] } as never);
+  r.handle({ type: "op_redo", id: "b", reason: "completed before, but its effect is gone" });
+  r.handle({ type: "phase_start", phase: "prepare", index: 1, total: 2 } as never);
+  r.handle({ type: "op_start", id: "a" });
+  r.handle({ type: "op_done", id: "a", ms: 1, already_done: false });
+  r.handle({ type: "phase_start", phase: "start", index: 2, total: 2 } as never);
+  r.handle({ type: "op_start", id: "b" });
+  r.handle({ type: "op_done", id: "b", ms: 1, already_done: false });
+  const text = lines.join("\n");
+  const header = lines.indexOf("\nPhase 2/2: Start");
+  const redo = lines.findIndex((l) => l.startsWith("  ↻ "));
+  assert.ok(header >= 0 && redo === header + 1, text);
+  assert.equal(
+    lines[redo],
+    "  ↻ Start mongod localhost:2: completed before, but its effect is gone; running it again",
+  );
+  assert.match(lines[redo + 1], /^ {2}✓ ↻ /, text);
+});
+
 Deno.test("plan apply <cluster> will not apply a destroy that is only the newest plan: its plan ID must be named", async () => {
   const home = await tempHome();
   const [port] = freePorts(1);

@@ -40,6 +40,8 @@ export class PlainRenderer {
   private shown = new Map<OpGroup, number>();
   /** Groups of one operation run again on a resume (op_redo): their line carries ↻. */
   private redone = new Set<OpGroup>();
+  /** Of operations run again, the ↻ line each gets when it starts: "<description>: <reason>". */
+  private redo = new Map<string, string>();
   private plan?: Plan;
   /** Directories a removal left because they hold files mup did not make (and which files). */
   private kept: string[] = [];
@@ -66,6 +68,11 @@ export class PlainRenderer {
       case "op_start": {
         const g = this.groupOf.get(e.id);
         if (g && !this.started.has(g)) this.started.set(g, performance.now());
+        const again = this.redo.get(e.id);
+        if (again !== undefined) {
+          this.redo.delete(e.id);
+          this.write(`  ↻ ${again}; running it again`);
+        }
         break;
       }
       case "op_done": {
@@ -84,7 +91,9 @@ export class PlainRenderer {
       }
       case "op_redo": {
         const op = this.plan?.phases.flatMap((p) => p.operations).find((o) => o.id === e.id);
-        this.write(`  ↻ ${op?.description ?? e.id}: ${e.reason}; running it again`);
+        // Said when it runs again, under its own phase's header (a resume announces every
+        // operation it runs again before the first phase starts).
+        this.redo.set(e.id, `${op?.description ?? e.id}: ${e.reason}`);
         // Its own line once done, marked ↻ like this one, not merged into its group's.
         const g = this.groupOf.get(e.id);
         if (op && g && g.ops.length > 1) {
