@@ -6,7 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { freePorts } from "./helpers.ts";
-import { admin, pidOf, simBin, startReplSet, waitFor, withDir } from "./sim_helpers.ts";
+import {
+  admin,
+  killMember,
+  pidOf,
+  simBin,
+  startMongod,
+  startReplSet,
+  waitFor,
+  withDir,
+} from "./sim_helpers.ts";
 import { opContext } from "./op_context.ts";
 import { installFixture } from "./fixture.ts";
 import { waitForPrimary } from "../lib/ops/wait_for_primary.ts";
@@ -62,5 +71,40 @@ Deno.test("wait_for_primary of a set with 2 of its 3 voting members down ends na
       }\` starts them, and replaces this apply (it cannot be resumed after that): then ` +
         "`mup cluster restart t` plans this restart again",
     );
+  });
+});
+
+Deno.test("wait_for_primary takes each member's own word: a member cut off from its set (its view: no primary) listed first does not hide the primary the others elected", async () => {
+  await withDir(async (dir) => {
+    const ports = freePorts(3);
+    const bin = await simBin("7.0.5");
+    await startReplSet(bin, dir, ports);
+    // The third member restarted behind a network partition: it answers clients, and by its
+    // own view the set has no primary (it hears no heartbeat).
+    await killMember(dir, ports[2]);
+    const r = await startMongod(bin, dir, ports[2], ["--replSet", "rs0"], {
+      MUP_SIM_PARTITIONED: "1",
+    });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const status = await admin(ports[2], { replSetGetStatus: 1 });
+    assert.ok(
+      !(status.members as { state: number }[]).some((m) => m.state === 1),
+      JSON.stringify(status.members),
+    );
+    const op = {
+      id: "wait-primary-rs0",
+      type: "wait_for_primary",
+      target: {
+        type: "replica_set",
+        name: "rs0",
+        params: {
+          members: JSON.stringify([ports[2], ...ports.slice(0, 2)].map((p) => `localhost:${p}`)),
+        },
+        timeout_ms: 20_000,
+      },
+    };
+    const plan = { plan_id: "plan-test", cluster_name: "t", operation: "restart", phases: [] };
+    const out = await waitForPrimary.run(opContext(op, plan));
+    assert.equal(out.metadata?.primary, `localhost:${ports[0]}`, out.output);
   });
 });

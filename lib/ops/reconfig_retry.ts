@@ -1,6 +1,6 @@
 import type { Document } from "mongodb";
 import { type MongoAccess, sleep, splitHostPort } from "../mongo/client.ts";
-import { primaryName, setStatus } from "./replset_status.ts";
+import { selfPrimary } from "./replset_status.ts";
 import { OperationError } from "./operation.ts";
 
 /**
@@ -55,14 +55,14 @@ export async function retryReconfig(
 }
 
 /**
- * The set's primary (`host:port` as the set names it, found by replSetGetStatus asking `members`
- * in order) and the config it holds (replSetGetConfig); undefined when neither can be read.
+ * The set's primary (`host:port` as it names itself: selfPrimary, each member asked) and the
+ * config it holds (replSetGetConfig); undefined when neither can be read.
  */
 export async function primaryConfig(
   access: MongoAccess,
   members: string[],
 ): Promise<{ at: string; config: Document } | undefined> {
-  const at = primaryName(await setStatus(access, members));
+  const at = await selfPrimary(access, members);
   if (!at) return undefined;
   const [h, p] = splitHostPort(at);
   const r = await access.adminCommand(h, p, { replSetGetConfig: 1 }).catch(() => undefined);

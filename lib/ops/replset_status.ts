@@ -18,6 +18,35 @@ export async function setStatus(
   return undefined;
 }
 
+/**
+ * The set's primary (`host:port` as it names itself): the member that says, in its own `hello`,
+ * that it is the writable primary of `set` (every one of `members` asked at once). Each member's
+ * own word is taken, not one member's view of the others (replSetGetStatus), which lags by a
+ * heartbeat and, on a loaded host or behind a partition, by every heartbeat it misses. Of two
+ * that say so (an old primary not yet aware it was replaced), the one of the newer election
+ * (electionId) is the primary. Undefined when none says so. MongoDB: hello
+ * (`isWritablePrimary`, `me`, `setName`, `electionId`).
+ */
+export async function selfPrimary(
+  access: MongoAccess,
+  members: string[],
+  set?: string,
+): Promise<string | undefined> {
+  const answers = await Promise.all(members.map(async (hp) => {
+    const r = await access.hello(...splitHostPort(hp));
+    // A primary of another set (members on data of another set) is not this set's primary.
+    if (!r?.isWritablePrimary || (set !== undefined && r.setName !== set)) return undefined;
+    return { name: typeof r.me === "string" ? r.me : hp, election: String(r.electionId ?? "") };
+  }));
+  return answers.filter((a) => a !== undefined)
+    .sort((a, b) => b.election.localeCompare(a.election))[0]?.name;
+}
+
+/** Whether two `host:port` names are one member (`localhost` and `127.0.0.1` alike). */
+export function sameMember(a: string, b: string | undefined): boolean {
+  return b !== undefined && machinePort(a) === machinePort(b);
+}
+
 /** The `host:port` of the set's primary in a replSetGetStatus reply. */
 export function primaryName(st: Document | undefined): string | undefined {
   return (st?.members as Document[] | undefined)?.find((m) => m.state === 1)?.name;

@@ -1,7 +1,7 @@
 import { type MongoAccess, poll } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
-import { primaryName, setStatus, votersDown } from "./replset_status.ts";
+import { sameMember, selfPrimary, votersDown } from "./replset_status.ts";
 import { assertSetName } from "./set_name.ts";
 import { membersDownAdvice, planTimeoutMs, resumeStartsIt } from "./timeout.ts";
 import { sustained } from "../util/timer.ts";
@@ -11,8 +11,8 @@ import { processExited } from "./process.ts";
 const NO_MAJORITY_MS = 15_000;
 
 /**
- * The set's primary, if it is not `not` (the member that just stepped down) and, with `is`, is
- * that member (the one priority takeover brings back).
+ * The set's primary (selfPrimary), if it is not `not` (the member that just stepped down) and,
+ * with `is`, is that member (the one priority takeover brings back).
  */
 async function primary(
   m: MongoAccess,
@@ -21,11 +21,8 @@ async function primary(
   is?: string,
   set?: string,
 ): Promise<string | undefined> {
-  const st = await setStatus(m, members);
-  // A primary of another set (members on data of another set) is not this set's primary.
-  if (set !== undefined && st?.set !== set) return undefined;
-  const p = primaryName(st);
-  return p && p !== not && (!is || p === is) ? p : undefined;
+  const p = await selfPrimary(m, members, set);
+  return p && !sameMember(p, not) && (!is || sameMember(p, is)) ? p : undefined;
 }
 
 /**
