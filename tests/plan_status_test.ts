@@ -205,3 +205,50 @@ Deno.test("a saved plan whose port another cluster has since taken is listed blo
     await killAll(home);
   }
 });
+
+Deno.test("a saved plan whose data directory holds what another cluster's destroy --retain-data kept is blocked, and apply refuses it before anything starts; the kept data stays", async () => {
+  const home = await tempHome();
+  const mirror = await testMirror();
+  const [pk, pl] = freePorts(2);
+  const data = path.join(home, "kept-data");
+  const on = (port: number) =>
+    `mongod_servers:\n  - { host: localhost, port: ${port}, data_dir: ${data} }\n`;
+  const fileK = await writeTopology(home, "k.yaml", on(pk));
+  const fileL = await writeTopology(home, "l.yaml", on(pl));
+  try {
+    const planned = await mup(deployArgs("cl", fileL, mirror, ["--plan-only", "--json"]), {
+      home,
+    });
+    assert.equal(planned.code, 0, output(planned));
+    const saved = JSON.parse(planned.stdout).plan_id as string;
+    const k = await mup(deployArgs("ck", fileK, mirror, ["--auto-approve"]), { home });
+    assert.equal(k.code, 0, output(k));
+    const gone = await mup(["cluster", "destroy", "ck", "--auto-approve", "--retain-data"], {
+      home,
+    });
+    assert.equal(gone.code, 0, output(gone));
+
+    const list = JSON.parse((await mup(["plan", "list", "cl", "--json"], { home })).stdout);
+    assert.equal(list[0].status, "blocked", JSON.stringify(list));
+    assert.match(
+      list[0].clashes.join("\n"),
+      new RegExp(
+        `data directory ${data} holds the data \`mup cluster destroy ck --retain-data\` kept`,
+      ),
+    );
+    const apply = await mup(["plan", "apply", saved, "--auto-approve"], { home });
+    assert.equal(apply.code, 1, output(apply));
+    assert.match(
+      apply.stdout + apply.stderr,
+      /would take what another cluster holds:[^]*deploy it as cluster ck/,
+    );
+    assert.doesNotMatch(apply.stdout, /Started mongod/);
+    assert.ok(
+      await exists(path.join(data, "mongod.lock")) ||
+        (await Array.fromAsync(Deno.readDir(data))).length > 0,
+      "the kept data is still there",
+    );
+  } finally {
+    await killAll(home);
+  }
+});

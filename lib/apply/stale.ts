@@ -3,6 +3,7 @@ import { MupError } from "../errors.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
 import { commandOf, replanFlags } from "../plan/command_of.ts";
 import { clashes, type ClusterClaims, otherClusters } from "../preflight/clusters.ts";
+import { keptClashes, type KeptData, keptDataOf } from "../preflight/kept_data.ts";
 import { nodeClaims, rootClaims } from "../topology/layout.ts";
 import type { Plan } from "../plan/schema.ts";
 import type { PlanEntry } from "../plan/store.ts";
@@ -121,7 +122,7 @@ export async function planStatuses(
       applying?: string;
       holes: boolean;
       /** The other clusters' claims, read when one of this cluster's plans takes anything. */
-      others?: ClusterClaims[];
+      others?: { claims: ClusterClaims[]; kept: KeptData[] };
     }
   >();
   const holes = new Map<string, UnreadableState[]>();
@@ -148,7 +149,7 @@ export async function planStatuses(
         : states.find((s) => s.state_id === holder?.state_id)?.plan_id,
       holes: unreadable.length > 0,
       others: entries.some((e) => e.cluster === c && !takesNothing(e))
-        ? await otherClusters(path.dirname(dir), c)
+        ? await heldByOthers(path.dirname(dir), c)
         : undefined,
     });
   }
@@ -184,18 +185,32 @@ export function takesNothing(plan: Pick<Plan, "operation">): boolean {
   return TAKES_NOTHING.has(plan.operation);
 }
 
-/** What of `others`' the processes of `plan`, of the cluster in `clusterDir`, would take. */
+/**
+ * What of `others`' the processes of `plan`, of the cluster in `clusterDir`, would take: their
+ * processes' ports and files, and data their destroys kept.
+ */
 function clashOf(
   plan: Pick<Plan, "topology">,
-  others: ClusterClaims[],
+  others: { claims: ClusterClaims[]; kept: KeptData[] },
   clusterDir: string,
 ): string[] {
   const deployDir = path.join(clusterDir, "deploy");
-  return clashes(
-    nodeClaims(plan.topology, deployDir),
-    others,
-    rootClaims(plan.topology, deployDir),
-  );
+  const mine = nodeClaims(plan.topology, deployDir);
+  return [
+    ...clashes(mine, others.claims, rootClaims(plan.topology, deployDir)),
+    ...keptClashes(mine, others.kept),
+  ];
+}
+
+/** What the clusters of the store other than `cluster` hold (clashOf's `others`). */
+async function heldByOthers(
+  clustersRoot: string,
+  cluster: string,
+): Promise<{ claims: ClusterClaims[]; kept: KeptData[] }> {
+  return {
+    claims: await otherClusters(clustersRoot, cluster),
+    kept: await keptDataOf(clustersRoot, cluster),
+  };
 }
 
 /**
@@ -205,7 +220,7 @@ function clashOf(
  */
 export async function checkNoClash(plan: Plan, clusterDir: string): Promise<void> {
   if (takesNothing(plan)) return;
-  const others = await otherClusters(path.dirname(clusterDir), plan.cluster_name);
+  const others = await heldByOthers(path.dirname(clusterDir), plan.cluster_name);
   const clash = clashOf(plan, others, clusterDir);
   if (clash.length) {
     throw new MupError(

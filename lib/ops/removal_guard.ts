@@ -2,12 +2,14 @@
  * What a removal (remove_directory) leaves alone, looked at as it runs: a plan made before the
  * world changed, by an older mup, or resealed by hand may name it. Another cluster recorded in
  * this store keeps what it uses on the same machine (its deploy root's binaries and secrets,
- * its data directories), and a data directory a live mongod holds (its `mongod.lock`) is kept
+ * its data directories) and the data its destroy kept (`--retain-data`), and a data directory
+ * a live mongod holds (its `mongod.lock`) is kept
  * whoever runs it (another store's cluster, a mongod started by hand).
  */
 import * as path from "node:path";
 import type { Executor } from "../executor/executor.ts";
 import { otherClusters } from "../preflight/clusters.ts";
+import { type KeptData, keptDataOf } from "../preflight/kept_data.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { storageRoot } from "../util/path.ts";
 import type { OperationContext } from "./operation.ts";
@@ -18,6 +20,20 @@ export type RemovalMode = "all" | "if_empty" | "files";
 
 /** The other clusters' claims, read once per apply (plan) and process. */
 const claimsOf = new Map<string, ReturnType<typeof otherClusters>>();
+
+/** Data other clusters' destroys kept (kept_data.ts), read once per apply and process. */
+const keptOf = new Map<string, Promise<KeptData[]>>();
+
+function kept(ctx: OperationContext): Promise<KeptData[]> {
+  const clusters = path.join(storageRoot(), "clusters");
+  const key = `${clusters}\0${ctx.plan.plan_id}\0${ctx.stateId}`;
+  let found = keptOf.get(key);
+  if (!found) {
+    found = keptDataOf(clusters, ctx.plan.cluster_name).catch(() => []);
+    keptOf.set(key, found);
+  }
+  return found;
+}
 
 function others(ctx: OperationContext) {
   const clusters = path.join(storageRoot(), "clusters");
@@ -61,6 +77,11 @@ export async function mustKeep(
       return `it is (or holds) the data directory ${c.files.data} of cluster ${o.cluster} ` +
         `(its ${hostPort(c.host, c.port)}): not this cluster's to remove`;
     }
+  }
+  for (const k of await kept(ctx)) {
+    if (hostKey(k.host) !== machine || !hits(k.dir)) continue;
+    return `it is (or holds) the data directory ${k.dir} that \`mup cluster destroy ` +
+      `${k.cluster} --retain-data\` kept: not this cluster's to remove`;
   }
   if (mode !== "all") return undefined;
   const holder = await lockHolder(ex, dir);
