@@ -92,3 +92,46 @@ Deno.test("a server started by hand from its configuration's directory (a relati
     await killAll(home);
   }
 });
+
+Deno.test("cluster start while a server started by hand with --config=<relative> is still starting: mup waits for that one and starts no second", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    const file = await writeTopology(home, "slow.yaml", standaloneTopology([port]));
+    await ok(home, deployArgs("slow", file, await testMirror(), ["--auto-approve"]));
+    await ok(home, ["cluster", "stop", "slow", "--auto-approve"]);
+    const deployDir = path.join(home, "storage", "clusters", "slow", "deploy");
+    const [release] = [...Deno.readDirSync(path.join(deployDir, "bin"))];
+    const mongod = path.join(deployDir, "bin", release.name, "bin", "mongod");
+    // From the deploy directory, naming the configuration relatively; slow to come up.
+    const byHand = new Deno.Command(mongod, {
+      args: [`--config=conf/mongod-${port}/mongod.conf`],
+      cwd: deployDir,
+      env: { MUP_SIM_STARTUP_DELAY_MS: "3000" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const started = await ok(home, ["cluster", "start", "slow", "--auto-approve"]);
+    const forked = await byHand.output();
+    assert.equal(forked.code, 0, new TextDecoder().decode(forked.stderr));
+    const pidFile = path.join(deployDir, `mongod-${port}`, "mongod.pid");
+    const pid = Number((await Deno.readTextFile(pidFile)).trim());
+    assert.ok(alive(pid), started.stdout);
+    // One server on the configuration: the one started by hand.
+    const servers = [...Deno.readDirSync("/proc")].filter((e) => /^\d+$/.test(e.name)).filter(
+      (e) => {
+        try {
+          const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
+          return argv.some((a) => a.endsWith(`mongod-${port}/mongod.conf`)) &&
+            alive(Number(e.name));
+        } catch {
+          return false;
+        }
+      },
+    );
+    assert.equal(servers.length, 1, `${servers.map((e) => e.name)}\n${started.stdout}`);
+  } finally {
+    await killAll(home);
+  }
+});

@@ -106,6 +106,10 @@ Deno.test({
         assert.equal(held.pid, server.pid);
         assert.ok(held.command?.includes(` -f ${file} `), held.command);
         assert.equal(await ex.processCwd(server.pid), d);
+        // Found by its configuration too, named relatively from its working directory.
+        const named = await ex.processesWith(file);
+        assert.deepEqual(named.map((p) => p.pid), [server.pid], JSON.stringify(named));
+        assert.ok(named[0].command.includes(` -f ${file} `), named[0].command);
       } finally {
         server.kill("SIGKILL");
         await server.status;

@@ -51,3 +51,20 @@ export async function commandLineOf(
   const full = hasRelativeConfig(argv) ? withAbsoluteConfig(argv, await cwd()) : argv;
   return full.join(" ");
 }
+
+/**
+ * Whether `argv` (a process's, whose working directory `cwd()` gives) names `arg` as one of its
+ * arguments, or as its configuration file in any form (`-f rel`, `--config=…`, made absolute
+ * against the cwd). The cwd is asked only when a configuration argument is relative. Returns
+ * the command line as commandLineOf would, or undefined when it does not name it.
+ */
+export async function namingArg(
+  argv: string[],
+  arg: string,
+  cwd: () => Promise<string | undefined>,
+): Promise<string | undefined> {
+  if (argv.includes(arg)) return (await commandLineOf(argv.join("\0"), cwd));
+  if (!argv.some((a) => a.includes(path.posix.basename(arg)))) return undefined;
+  const full = hasRelativeConfig(argv) ? withAbsoluteConfig(argv, await cwd()) : argv;
+  return full.includes(arg) || full.includes(`--config=${arg}`) ? full.join(" ") : undefined;
+}

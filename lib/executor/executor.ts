@@ -34,8 +34,10 @@ export interface Executor {
   /** The TCP addresses a process listens on ("127.0.0.2:27017", "[::1]:27017"), where visible. */
   listening?(pid: number): Promise<string[]>;
   /**
-   * Live processes (zombies excluded) one of whose arguments is exactly `arg`, e.g. the servers
-   * started with `-f <config>`, listening or not yet (where visible).
+   * Live processes (zombies excluded) one of whose arguments is exactly `arg`, or whose
+   * configuration argument names it (`-f`/`--config` relative to the process's working
+   * directory, `--config=`): the servers started with that configuration, listening or not yet
+   * (where visible). `command` has the configuration argument made absolute.
    */
   processesWith?(arg: string): Promise<{ pid: number; command: string }[]>;
   processAlive(pid: number): Promise<boolean>;

@@ -1,3 +1,4 @@
+import { namingArg } from "./command_line.ts";
 import * as path from "node:path";
 import {
   listeningOf,
@@ -140,8 +141,13 @@ export class LocalExecutor implements Executor {
         (c) => c.split("\0").filter(Boolean),
         () => [] as string[],
       );
-      if (argv.includes(arg) && pidAlive(Number(e.name))) {
-        found.push({ pid: Number(e.name), command: argv.join(" ") });
+      const command = await namingArg(
+        argv,
+        arg,
+        () => Deno.readLink(`/proc/${e.name}/cwd`).catch(() => undefined),
+      );
+      if (command !== undefined && pidAlive(Number(e.name))) {
+        found.push({ pid: Number(e.name), command });
       }
     }
     return found;

@@ -4,7 +4,8 @@
  * of operations opens one TCP connection per host. Every remote command is a fixed `sh -c` script
  * or an argv, each argument quoted by shellQuote: nothing from a topology reaches a shell unquoted.
  */
-import { commandLineOf } from "./command_line.ts";
+import * as path from "node:path";
+import { commandLineOf, namingArg } from "./command_line.ts";
 import { MupError } from "../errors.ts";
 import type { Executor, RunResult } from "./executor.ts";
 import { sha256File } from "../util/file_hash.ts";
@@ -316,12 +317,17 @@ export class SshExecutor implements Executor {
   }
 
   async processesWith(arg: string): Promise<{ pid: number; command: string }[]> {
-    const r = await this.script("with_arg", [arg]);
+    const r = await this.script("with_arg", [arg, path.posix.basename(arg)]);
     if (r.code !== 0) throw this.failed("listing processes", r);
-    return new TextDecoder().decode(r.stdout).split("\n").filter(Boolean).map((l) => {
-      const at = l.indexOf(" ");
-      return { pid: Number(l.slice(0, at)), command: l.slice(at + 1).trim() };
-    }).filter((p) => p.pid > 0);
+    const found: { pid: number; command: string }[] = [];
+    for (const rec of new TextDecoder().decode(r.stdout).split("\x1e")) {
+      const [pid, cwd, ...rest] = rec.split("\n");
+      if (!(Number(pid) > 0)) continue;
+      const argv = rest.join("\n").split("\0").filter(Boolean);
+      const command = await namingArg(argv, arg, () => Promise.resolve(cwd || undefined));
+      if (command !== undefined) found.push({ pid: Number(pid), command });
+    }
+    return found;
   }
 
   async processAlive(pid: number): Promise<boolean> {

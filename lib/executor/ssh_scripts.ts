@@ -40,14 +40,17 @@ export const SCRIPTS = {
     `done; done; exit 3`,
   // The working directory of process $1. Exit 3: gone, or not ours to read.
   cwd: `readlink "/proc/$1/cwd" 2>/dev/null || exit 3`,
-  // Live processes one of whose arguments is exactly $1: GNU grep reads each command line as
-  // NUL-separated lines (-z) and names the files with a whole-line match (-x); this shell (its
-  // own argv holds $1) and grep (gone by the loop) are left out, and so are zombies. Prints the
-  // pid, then its command line, per process.
-  with_arg: `for f in $(grep -lsFxz -- "$1" /proc/[0-9]*/cmdline 2>/dev/null); do ` +
+  // Live processes whose command line holds $2 (the base name of $1) in an argument: GNU grep
+  // reads each command line as NUL-separated lines (-z) and names the files with a match; this
+  // shell (its own argv holds $1) and grep (gone by the loop) are left out, and so are zombies.
+  // Per process: its pid, a newline, its working directory, a newline, its command line as /proc
+  // has it (NUL-separated), then an RS byte (036). ssh.ts keeps those that name $1.
+  with_arg: `for f in $(grep -lsFz -- "$2" /proc/[0-9]*/cmdline 2>/dev/null); do ` +
     `p=\${f#/proc/}; p=\${p%%/*}; [ "$p" = "$$" ] && continue; ` +
     `s=$(cat "/proc/$p/stat" 2>/dev/null) || continue; s=\${s##*) }; case "$s" in Z*) continue;; esac; ` +
-    `c=$(tr '\\0\\n' '  ' < "/proc/$p/cmdline" 2>/dev/null) || continue; echo "$p $c"; done; exit 0`,
+    `c=$(readlink "/proc/$p/cwd" 2>/dev/null); printf '%s\\n%s\\n' "$p" "$c"; ` +
+    `cat "/proc/$p/cmdline" 2>/dev/null; ` +
+    `printf '\\036'; done; exit 0`,
   uname: `uname -sm`,
 };
 
