@@ -5,7 +5,15 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { freePorts, killAll, mup, output, standaloneTopology, tempHome } from "./helpers.ts";
+import {
+  freePorts,
+  killAll,
+  mup,
+  output,
+  replicaSetTopology,
+  standaloneTopology,
+  tempHome,
+} from "./helpers.ts";
 import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { pidOf, simBin, startMongod, withDir } from "./sim_helpers.ts";
 import { opContext } from "./op_context.ts";
@@ -186,6 +194,40 @@ Deno.test("a saved restart applied after its server died: the stop says it was n
       output(r),
     );
     assert.ok((await display(home, "dead")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a saved rolling restart applied after a member whose turn comes later died: the first stop's set-health check names the start that brings it back and the re-plan, as a resume alone cannot finish", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "later", replicaSetTopology(ports));
+    const planned = JSON.parse(
+      (await ok(home, ["cluster", "restart", "later", "--plan-only", "--json"])).stdout,
+    );
+    // The secondaries go first, in order: the last one's own stop and start come later.
+    const shown = JSON.parse((await ok(home, ["plan", "show", planned.plan_id, "--json"])).stdout);
+    const stops = (shown.phases as { operations: { type: string; target: { port: number } }[] }[])
+      .flatMap((ph) => ph.operations).filter((o) => o.type === "stop_process")
+      .map((o) => o.target.port);
+    const victim = stops[1];
+    const pid = (await display(home, "later")).processes.find((p) =>
+      p.id === `localhost:${victim}`
+    )!.pid!;
+    Deno.kill(pid, "SIGKILL");
+    while (alive(pid)) await new Promise((r) => setTimeout(r, 50));
+    const r = await mup(["plan", "apply", planned.plan_id, "--auto-approve"], { home });
+    assert.equal(r.code, 1, output(r));
+    assert.match(r.stdout, new RegExp(`replica_set_healthy: localhost:${victim} is not answering`));
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `\`mup cluster start later -N localhost:${victim}\` starts it, and replaces this apply`,
+      ),
+    );
+    assert.match(r.stdout, /A resume alone cannot finish it while that stands/);
   } finally {
     await killAll(home);
   }

@@ -12,7 +12,7 @@ import { startsOnDataOf } from "../preflight/retained_sets.ts";
 import { changedFiles, missingPaths } from "../preflight/start_files.ts";
 import { sha256File } from "../util/file_hash.ts";
 import { sha256Hex } from "../util/hash.ts";
-import { sleep } from "../util/timer.ts";
+import { sleep, sustained } from "../util/timer.ts";
 
 export interface CheckOutcome {
   ok: boolean;
@@ -67,12 +67,17 @@ async function allAnswer(
 
 /** How long a replica set that is not yet healthy is asked again before the check fails. */
 const SETTLE_GRACE_MS = 30_000;
+/** How long members that do not answer at all may stay so before a set's health check fails. */
+const DOWN_GRACE_MS = 10_000;
 
 /**
  * Every member but `except` says itself (replSetGetStatus, asked directly rather than through
  * one member's heartbeat view) that it is PRIMARY, SECONDARY or ARBITER, and one is primary.
  */
-async function setHealth(c: SafetyCheck, access: MongoAccess): Promise<CheckOutcome> {
+async function setHealth(
+  c: SafetyCheck,
+  access: MongoAccess,
+): Promise<CheckOutcome & { onlyDown?: boolean }> {
   const except = c.params.except as string | undefined;
   const others = (c.params.members as string[]).filter((m) => m !== except);
   const states = await Promise.all(others.map(async (m) => {
@@ -90,6 +95,8 @@ async function setHealth(c: SafetyCheck, access: MongoAccess): Promise<CheckOutc
       ok: false,
       status: bad.map(([m, s]) => `${m} is ${s}`).join(", "),
       ...(down.length ? { down } : {}),
+      // Nothing but members that do not answer: no state of theirs to settle.
+      ...(down.length === bad.length ? { onlyDown: true } : {}),
     };
   }
   if (!states.includes("PRIMARY") && except === undefined) {
@@ -225,16 +232,24 @@ const RUNNERS: Record<string, Runner> = {
    */
   async replica_set_healthy(c, _ex, access, interrupt) {
     // A member rolling back, recovering or syncing, or a set holding an election, settles by
-    // itself: it is asked again until SETTLE_GRACE_MS has passed before the check fails.
+    // itself: it is asked again until SETTLE_GRACE_MS has passed before the check fails. Members
+    // that do not answer at all (their process gone: only a start brings them back) fail it
+    // once that has lasted DOWN_GRACE_MS.
     const end = Date.now() + SETTLE_GRACE_MS;
+    const t0 = Date.now();
+    const lastingDown = sustained(DOWN_GRACE_MS);
     for (;;) {
       const found = await setHealth(c, access);
       if (found.lasting) return found;
       if (interrupt?.aborted && !found.ok) return found;
-      if (found.ok || Date.now() >= end) {
-        return found.ok
-          ? found
-          : { ok: false, status: `${found.status} (still, after ${SETTLE_GRACE_MS / 1000} s)` };
+      const { onlyDown, ...outcome } = found;
+      if (
+        found.ok || Date.now() >= end || lastingDown(onlyDown ? found.down?.join(",") : undefined)
+      ) {
+        return found.ok ? outcome : {
+          ...outcome,
+          status: `${found.status} (still, after ${Math.round((Date.now() - t0) / 1000)} s)`,
+        };
       }
       await sleep(500);
     }
