@@ -93,6 +93,8 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
       after.stdout,
       /\(restart\) was applied \(apply \S+, completed .*\): nothing of it/,
     );
+    const afterJson = JSON.parse((await ok(home, ["plan", "diff", "rs", "--json"])).stdout);
+    assert.deepEqual([afterJson.no_changes, afterJson.operations_left], [true, 0]);
     assert.doesNotMatch(forced.stdout, /Step down/);
     const newPids = (await livePids(home, "rs")).sort();
     assert.equal(newPids.length, 3);

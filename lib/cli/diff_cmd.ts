@@ -163,6 +163,7 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
             changes: [],
             summary: {},
             no_changes: true,
+            operations_left: 0,
           });
         } else {
           print(
