@@ -155,6 +155,10 @@ Deno.test("plan resume restarts a member that died after it was recorded as star
     const pidFile = path.join(clusterDir(home, "c1"), "deploy", `mongod-${ports[1]}`, "mongod.pid");
     const pid = Number((await Deno.readTextFile(pidFile)).trim());
     Deno.kill(pid, "SIGKILL");
+    // Whether its wait had completed before the deploy failed (the starts run side by side).
+    const waited = (await currentState(home, "c1")).operation_states[
+      `wait-mongod-localhost-${ports[1]}`
+    ]?.status === "completed";
     const r = await mup(["plan", "resume", "c1"], { home });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(
@@ -163,6 +167,15 @@ Deno.test("plan resume restarts a member that died after it was recorded as star
         `↻ Start rs0 member localhost:${
           ports[1]
         }: completed before, but its effect is no longer in place; running it again`,
+      ),
+    );
+    // What waited for it is waited for again.
+    (waited ? assert.match : assert.doesNotMatch)(
+      r.stdout,
+      new RegExp(
+        `↻ Wait for rs0 member localhost:${
+          ports[1]
+        }: completed before, but the process it waited for is started again; running it again`,
       ),
     );
     // The re-run start has its own line, marked ↻; the third member's start its own.

@@ -600,3 +600,49 @@ Deno.test("an interrupted apply that a later apply replaced is not resumed by --
     await killAll(home);
   }
 });
+
+Deno.test("a resume that starts again a member a rolling restart had restarted (it died since) waits for it again, back in its set, before going on", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "again", replicaSetTopology(ports));
+    const planned = JSON.parse(
+      (await ok(home, ["cluster", "restart", "again", "--plan-only", "--json"])).stdout,
+    );
+    const shown = JSON.parse((await ok(home, ["plan", "show", planned.plan_id, "--json"])).stdout);
+    const stops = (shown.phases as { operations: { id: string; type: string }[] }[])
+      .flatMap((ph) => ph.operations).filter((o) => o.type === "stop_process").map((o) => o.id);
+    const first = stops[0].replace(/^stop-/, "");
+    const port = Number(first.split("-").at(-1));
+    // mup killed as the second member's stop begins: the first is restarted and waited for.
+    const cut = await killWhen(
+      home,
+      "again",
+      ["plan", "apply", planned.plan_id, "--auto-approve"],
+      new RegExp(`^${stops[1]}$`),
+      "running",
+    );
+    assert.notEqual(cut.code, 0, output(cut));
+    const waitId = `wait-member-${first}`;
+    const st = await currentState(home, "again");
+    const wait = Object.values(st.operation_states).find((o) =>
+      o.id.startsWith("wait-") && o.id.endsWith(first)
+    );
+    assert.equal(wait?.status, "completed", `${waitId}: ${JSON.stringify(wait)}`);
+    // The restarted member dies before the resume.
+    const pidFile = path.join(clusterDir(home, "again"), "deploy", `mongod-${port}`, "mongod.pid");
+    Deno.kill(Number((await Deno.readTextFile(pidFile)).trim()), "SIGKILL");
+    const r = await mup(["plan", "resume", "again"], { home });
+    assert.equal(r.code, 0, output(r));
+    const lines = r.stdout.split("\n");
+    const start = lines.findIndex((l) => l.includes(`↻ Start rs0 member localhost:${port}`));
+    const rewait = lines.findIndex((l) =>
+      l.includes(`localhost:${port}`) && l.includes("↻") &&
+      l.includes("the process it waited for is started again")
+    );
+    assert.ok(start >= 0 && rewait > start, r.stdout);
+    assert.ok((await display(home, "again")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});

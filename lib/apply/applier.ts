@@ -144,6 +144,8 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       // A step-down lasts step_down_secs: before the stop it precedes, it is made again.
       const why = op.type === "step_down" || op.type === "wait_for_primary"
         ? "completed before the pause, but a step-down lasts 60 s and the member's stop has not run"
+        : op.type === "wait_for_process" || op.type === "wait_for_member_state"
+        ? "completed before, but the process it waited for is started again"
         : "completed before, but its effect is no longer in place";
       return { id: op.id, reason: why, was: why };
     }),

@@ -85,7 +85,8 @@ function lapsedStepDowns(
 
 /**
  * The completed operations of an apply whose effect is no longer in place (isDone, which looks
- * at the world, now says no): a resume runs them again. Asked `parallelism` at a time.
+ * at the world, now says no), and the waits on a start among them: a resume runs them again.
+ * Asked `parallelism` at a time.
  */
 export async function lostEffects(
   plan: Plan,
@@ -116,5 +117,14 @@ export async function lostEffects(
     ));
     batch.forEach((op, j) => inPlace[j] || lost.push(op));
   }
-  return lost;
+  // A process started again is waited for again: the completed waits on its start (ready, back
+  // in its set and caught up) looked at the process that has gone.
+  const restarted = new Set(lost.filter((o) => o.type === "start_process").map((o) => o.id));
+  const waits = completed.filter((o) =>
+    WAITS_ON_START.has(o.type) && !lost.includes(o) && o.depends_on.some((d) => restarted.has(d))
+  );
+  return [...lost, ...waits];
 }
+
+/** Waits that look at a process a start brought up (redone with it, lostEffects). */
+const WAITS_ON_START = new Set(["wait_for_process", "wait_for_member_state"]);
