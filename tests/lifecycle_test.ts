@@ -34,7 +34,8 @@ Deno.test("replica set: display, stop, start, rolling restart under load, destro
     const cancelled = await ok(home, ["cluster", "destroy", "rs"], 1);
     assert.match(cancelled.stdout, /Apply cancelled/);
     assert.ok(await exists(path.join(dir, "meta.yaml")), "nothing destroyed without the name");
-    await ok(home, ["cluster", "destroy", "rs", "--auto-approve"]);
+    const destroyed = await ok(home, ["cluster", "destroy", "rs", "--auto-approve"]);
+    assert.match(destroyed.stdout, /\nStatus: destroyed \(records kept in the archive\)\n/);
     assert.deepEqual(await livePids(home, "rs"), []);
     assert.ok(!(await exists(dir)), "nothing of the cluster remains in its directory");
     const archive = path.join(home, "storage", "archive");

@@ -332,9 +332,13 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   const running = state.status === "completed" && !archive;
   // What the metadata now records of the cluster: the status the last metadata operation to
   // run (in plan order; `mark-status-unknown` comes first) measured and wrote.
-  const recorded = allOperations(plan).filter((o) => METADATA_OPS.has(o.type)).reverse()
-    .map((o) => state.operation_states[o.id]?.result?.metadata?.status)
-    .find((s) => typeof s === "string") as string | undefined;
+  // A completed destroy leaves no metadata: what its first step recorded (unknown, while it
+  // changed) is not what the cluster is.
+  const recorded = plan.operation === "destroy" && state.status === "completed"
+    ? "destroyed"
+    : allOperations(plan).filter((o) => METADATA_OPS.has(o.type)).reverse()
+      .map((o) => state.operation_states[o.id]?.result?.metadata?.status)
+      .find((s) => typeof s === "string") as string | undefined;
   emitter.emit({
     type: "apply_done",
     status: state.status,

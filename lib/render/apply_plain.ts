@@ -218,7 +218,7 @@ export class PlainRenderer {
     const plan = this.plan!;
     if (e.status === "completed") {
       const [what, planned] = DONE[plan.operation] ?? ["Apply", "running"];
-      const status = e.cluster_status ?? planned;
+      const status = plan.operation === "destroy" ? planned : e.cluster_status ?? planned;
       this.write(`\n${what} completed successfully! [${formatDuration(e.ms)}]\n`);
       this.write(`Cluster: ${plan.cluster_name}`);
       this.write(
