@@ -189,6 +189,12 @@ Deno.test("a saved plan whose port another cluster has since taken is listed blo
     assert.match(table.stdout, /blocked: plan \S+ would take what another cluster holds/);
     assert.match(table.stdout, new RegExp(`• .*cluster c2 .*${ports[0]}`));
 
+    const validated = await mup(["plan", "validate", saved], { home });
+    assert.equal(validated.code, 0, output(validated));
+    assert.match(
+      validated.stdout,
+      /! apply refuses it now \(plan list: blocked\): plan \S+ would take what another cluster holds/,
+    );
     for (const args of [["plan", "diff", saved], ["plan", "apply", saved, "--auto-approve"]]) {
       const r = await mup(args, { home });
       assert.equal(r.code, 1, output(r));

@@ -11,7 +11,7 @@ import { diffCommand } from "./diff_cmd.ts";
 import { applyCommandOptions, runApply } from "./apply_cli.ts";
 import { requireCluster, runResume } from "./resume_cli.ts";
 import { destructive } from "./confirm.ts";
-import { planStatuses } from "../apply/stale.ts";
+import { checkNoClash, planStatuses } from "../apply/stale.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
 import { START_CHECKPOINT } from "../plan/rollback_build.ts";
 import * as path from "node:path";
@@ -147,6 +147,20 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .action(async (ref, opts) => {
       const file = await ctx.store.resolve(ref);
       const check = await ctx.store.check(await readPlanText(file), file);
+      // A sound plan that apply refuses now (plan list: blocked) says so, as a warning: the
+      // document is valid, the world around it changed.
+      if (check.plan && !check.issues.some((i) => i.severity === "error")) {
+        await checkNoClash(check.plan, ctx.store.clusterDir(check.plan.cluster_name)).catch(
+          (e) => {
+            if (!(e instanceof MupError)) throw e;
+            check.issues.push({
+              code: "blocked",
+              severity: "warning",
+              message: `apply refuses it now (plan list: blocked): ${e.message}`,
+            });
+          },
+        );
+      }
       const errors = check.issues.filter((i) => i.severity === "error");
       if (opts.json && errors.length) {
         // The error document, with the validation result's fields kept for scripts.
