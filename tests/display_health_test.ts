@@ -20,20 +20,19 @@ import {
 } from "./helpers.ts";
 import { asAdmin } from "./security_helpers.ts";
 import { clusterDir } from "./apply_helpers.ts";
-import { deploy, type Display, display, ok, stablePorts } from "./lifecycle_helpers.ts";
+import {
+  deploy,
+  type Display,
+  display,
+  installedMongod,
+  ok,
+  stablePorts,
+} from "./lifecycle_helpers.ts";
 import { admin, runBin, waitFor } from "./sim_helpers.ts";
 import { pidAlive } from "../lib/executor/local.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
-
-/** The mongod binary the deploy installed under `deployDir` (bin/<variant>-<version>/bin). */
-async function installedMongod(deployDir: string): Promise<string> {
-  for await (const e of Deno.readDir(path.join(deployDir, "bin"))) {
-    if (e.isDirectory) return path.join(deployDir, "bin", e.name, "bin", "mongod");
-  }
-  throw new Error(`no release installed under ${deployDir}/bin`);
-}
 
 Deno.test("display: a member restarted by hand on a changed keyfile answers, calls itself SECONDARY, but the primary cannot reach it: not healthy, the reason shown, the cluster degraded", async () => {
   const home = await tempHome();

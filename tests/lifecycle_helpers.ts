@@ -230,3 +230,30 @@ export async function killWhen(
   );
   return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
 }
+
+/**
+ * A `cluster restart <cluster> --plan-only` saved for later: its plan ID, and its stops in the
+ * plan's order (operation ID and port), the secondaries first.
+ */
+export async function savedRestart(
+  home: string,
+  cluster: string,
+): Promise<{ planId: string; stops: { id: string; port: number }[] }> {
+  const planId = JSON.parse(
+    (await ok(home, ["cluster", "restart", cluster, "--plan-only", "--json"])).stdout,
+  ).plan_id as string;
+  const shown = JSON.parse((await ok(home, ["plan", "show", planId, "--json"])).stdout);
+  const stops = (shown.phases as {
+    operations: { id: string; type: string; target: { port: number } }[];
+  }[]).flatMap((ph) => ph.operations).filter((o) => o.type === "stop_process")
+    .map((o) => ({ id: o.id, port: o.target.port }));
+  return { planId, stops };
+}
+
+/** The mongod binary the deploy installed under `deployDir` (bin/<variant>-<version>/bin). */
+export async function installedMongod(deployDir: string): Promise<string> {
+  for await (const e of Deno.readDir(path.join(deployDir, "bin"))) {
+    if (e.isDirectory) return path.join(deployDir, "bin", e.name, "bin", "mongod");
+  }
+  throw new Error(`no release installed under ${deployDir}/bin`);
+}

@@ -16,7 +16,7 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { clusterDir, count, currentState, meta, processLogs, withClient } from "./apply_helpers.ts";
-import { deploy, display, killWhen, livePids, ok } from "./lifecycle_helpers.ts";
+import { deploy, display, killWhen, livePids, ok, savedRestart } from "./lifecycle_helpers.ts";
 import { stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -606,20 +606,15 @@ Deno.test("a resume that starts again a member a rolling restart had restarted (
   const ports = stablePorts(3);
   try {
     await deploy(home, "again", replicaSetTopology(ports));
-    const planned = JSON.parse(
-      (await ok(home, ["cluster", "restart", "again", "--plan-only", "--json"])).stdout,
-    );
-    const shown = JSON.parse((await ok(home, ["plan", "show", planned.plan_id, "--json"])).stdout);
-    const stops = (shown.phases as { operations: { id: string; type: string }[] }[])
-      .flatMap((ph) => ph.operations).filter((o) => o.type === "stop_process").map((o) => o.id);
-    const first = stops[0].replace(/^stop-/, "");
-    const port = Number(first.split("-").at(-1));
+    const { planId, stops: [firstStop, secondStop] } = await savedRestart(home, "again");
+    const first = firstStop.id.replace(/^stop-/, "");
+    const port = firstStop.port;
     // mup killed as the second member's stop begins: the first is restarted and waited for.
     const cut = await killWhen(
       home,
       "again",
-      ["plan", "apply", planned.plan_id, "--auto-approve"],
-      new RegExp(`^${stops[1]}$`),
+      ["plan", "apply", planId, "--auto-approve"],
+      new RegExp(`^${secondStop.id}$`),
       "running",
     );
     assert.notEqual(cut.code, 0, output(cut));

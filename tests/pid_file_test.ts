@@ -13,7 +13,7 @@ import {
   testMirror,
   writeTopology,
 } from "./helpers.ts";
-import { display, ok, portFree, stablePorts } from "./lifecycle_helpers.ts";
+import { display, installedMongod, ok, portFree, stablePorts } from "./lifecycle_helpers.ts";
 import { alive } from "../scripts/_pids.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -67,8 +67,7 @@ Deno.test("a server started by hand from its configuration's directory (a relati
     await ok(home, ["cluster", "stop", "rel", "--auto-approve"]);
     const deployDir = path.join(home, "storage", "clusters", "rel", "deploy");
     const confDir = path.join(deployDir, "conf", `mongod-${port}`);
-    const [release] = [...Deno.readDirSync(path.join(deployDir, "bin"))];
-    const mongod = path.join(deployDir, "bin", release.name, "bin", "mongod");
+    const mongod = await installedMongod(deployDir);
     // What an operator might do: cd to the configuration, then start the server with it.
     const byHand = await new Deno.Command(mongod, {
       args: ["-f", "mongod.conf"],
@@ -101,8 +100,7 @@ Deno.test("cluster start while a server started by hand with --config=<relative>
     await ok(home, deployArgs("slow", file, await testMirror(), ["--auto-approve"]));
     await ok(home, ["cluster", "stop", "slow", "--auto-approve"]);
     const deployDir = path.join(home, "storage", "clusters", "slow", "deploy");
-    const [release] = [...Deno.readDirSync(path.join(deployDir, "bin"))];
-    const mongod = path.join(deployDir, "bin", release.name, "bin", "mongod");
+    const mongod = await installedMongod(deployDir);
     // From the deploy directory, naming the configuration relatively; slow to come up.
     const byHand = new Deno.Command(mongod, {
       args: [`--config=conf/mongod-${port}/mongod.conf`],

@@ -14,7 +14,7 @@ import {
   standaloneTopology,
   tempHome,
 } from "./helpers.ts";
-import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { deploy, display, ok, savedRestart, stablePorts } from "./lifecycle_helpers.ts";
 import { pidOf, simBin, startMongod, withDir } from "./sim_helpers.ts";
 import { opContext } from "./op_context.ts";
 import { alive } from "../scripts/_pids.ts";
@@ -204,21 +204,15 @@ Deno.test("a saved rolling restart applied after a member whose turn comes later
   const ports = stablePorts(3);
   try {
     await deploy(home, "later", replicaSetTopology(ports));
-    const planned = JSON.parse(
-      (await ok(home, ["cluster", "restart", "later", "--plan-only", "--json"])).stdout,
-    );
     // The secondaries go first, in order: the last one's own stop and start come later.
-    const shown = JSON.parse((await ok(home, ["plan", "show", planned.plan_id, "--json"])).stdout);
-    const stops = (shown.phases as { operations: { type: string; target: { port: number } }[] }[])
-      .flatMap((ph) => ph.operations).filter((o) => o.type === "stop_process")
-      .map((o) => o.target.port);
-    const victim = stops[1];
+    const planned = await savedRestart(home, "later");
+    const victim = planned.stops[1].port;
     const pid = (await display(home, "later")).processes.find((p) =>
       p.id === `localhost:${victim}`
     )!.pid!;
     Deno.kill(pid, "SIGKILL");
     while (alive(pid)) await new Promise((r) => setTimeout(r, 50));
-    const r = await mup(["plan", "apply", planned.plan_id, "--auto-approve"], { home });
+    const r = await mup(["plan", "apply", planned.planId, "--auto-approve"], { home });
     assert.equal(r.code, 1, output(r));
     assert.match(r.stdout, new RegExp(`replica_set_healthy: localhost:${victim} is not answering`));
     assert.match(
