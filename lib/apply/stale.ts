@@ -2,8 +2,8 @@ import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
 import { commandOf, replanFlags } from "../plan/command_of.ts";
-import { clashes, type ClusterClaims, otherClusters } from "../preflight/clusters.ts";
-import { keptClashes, type KeptData, keptDataOf } from "../preflight/kept_data.ts";
+import { clashes } from "../preflight/clusters.ts";
+import { type HeldByOthers, heldByOthers, keptClashes } from "../preflight/kept_data.ts";
 import { nodeClaims, rootClaims } from "../topology/layout.ts";
 import type { Plan } from "../plan/schema.ts";
 import type { PlanEntry } from "../plan/store.ts";
@@ -122,7 +122,7 @@ export async function planStatuses(
       applying?: string;
       holes: boolean;
       /** The other clusters' claims, read when one of this cluster's plans takes anything. */
-      others?: { claims: ClusterClaims[]; kept: KeptData[] };
+      others?: HeldByOthers;
     }
   >();
   const holes = new Map<string, UnreadableState[]>();
@@ -191,7 +191,7 @@ export function takesNothing(plan: Pick<Plan, "operation">): boolean {
  */
 function clashOf(
   plan: Pick<Plan, "topology">,
-  others: { claims: ClusterClaims[]; kept: KeptData[] },
+  others: HeldByOthers,
   clusterDir: string,
 ): string[] {
   const deployDir = path.join(clusterDir, "deploy");
@@ -200,17 +200,6 @@ function clashOf(
     ...clashes(mine, others.claims, rootClaims(plan.topology, deployDir)),
     ...keptClashes(mine, others.kept),
   ];
-}
-
-/** What the clusters of the store other than `cluster` hold (clashOf's `others`). */
-async function heldByOthers(
-  clustersRoot: string,
-  cluster: string,
-): Promise<{ claims: ClusterClaims[]; kept: KeptData[] }> {
-  return {
-    claims: await otherClusters(clustersRoot, cluster),
-    kept: await keptDataOf(clustersRoot, cluster),
-  };
 }
 
 /**

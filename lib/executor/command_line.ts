@@ -47,9 +47,15 @@ export async function commandLineOf(
   raw: string,
   cwd: () => Promise<string | undefined>,
 ): Promise<string> {
-  const argv = raw.split("\0").filter(Boolean);
-  const full = hasRelativeConfig(argv) ? withAbsoluteConfig(argv, await cwd()) : argv;
-  return full.join(" ");
+  return (await absolute(raw.split("\0").filter(Boolean), cwd)).join(" ");
+}
+
+/** `argv` with its configuration argument made absolute, the cwd asked only when needed. */
+async function absolute(
+  argv: string[],
+  cwd: () => Promise<string | undefined>,
+): Promise<string[]> {
+  return hasRelativeConfig(argv) ? withAbsoluteConfig(argv, await cwd()) : argv;
 }
 
 /**
@@ -63,8 +69,11 @@ export async function namingArg(
   arg: string,
   cwd: () => Promise<string | undefined>,
 ): Promise<string | undefined> {
-  if (argv.includes(arg)) return (await commandLineOf(argv.join("\0"), cwd));
-  if (!argv.some((a) => a.includes(path.posix.basename(arg)))) return undefined;
-  const full = hasRelativeConfig(argv) ? withAbsoluteConfig(argv, await cwd()) : argv;
-  return full.includes(arg) || full.includes(`--config=${arg}`) ? full.join(" ") : undefined;
+  if (!argv.includes(arg) && !argv.some((a) => a.includes(path.posix.basename(arg)))) {
+    return undefined;
+  }
+  const full = await absolute(argv, cwd);
+  return argv.includes(arg) || full.includes(arg) || full.includes(`--config=${arg}`)
+    ? full.join(" ")
+    : undefined;
 }

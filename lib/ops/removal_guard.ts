@@ -8,8 +8,7 @@
  */
 import * as path from "node:path";
 import type { Executor } from "../executor/executor.ts";
-import { otherClusters } from "../preflight/clusters.ts";
-import { type KeptData, keptDataOf } from "../preflight/kept_data.ts";
+import { type HeldByOthers, heldByOthers } from "../preflight/kept_data.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { storageRoot } from "../util/path.ts";
 import type { OperationContext } from "./operation.ts";
@@ -18,30 +17,16 @@ import { describeLockHolder, lockHolder } from "./process.ts";
 /** How a removal treats its directory: see lib/ops/remove_directory.ts. */
 export type RemovalMode = "all" | "if_empty" | "files";
 
-/** The other clusters' claims, read once per apply (plan) and process. */
-const claimsOf = new Map<string, ReturnType<typeof otherClusters>>();
+/** What the other clusters hold and kept (kept_data.ts), read once per apply and process. */
+const heldOf = new Map<string, Promise<HeldByOthers>>();
 
-/** Data other clusters' destroys kept (kept_data.ts), read once per apply and process. */
-const keptOf = new Map<string, Promise<KeptData[]>>();
-
-function kept(ctx: OperationContext): Promise<KeptData[]> {
+function others(ctx: OperationContext): Promise<HeldByOthers> {
   const clusters = path.join(storageRoot(), "clusters");
   const key = `${clusters}\0${ctx.plan.plan_id}\0${ctx.stateId}`;
-  let found = keptOf.get(key);
+  let found = heldOf.get(key);
   if (!found) {
-    found = keptDataOf(clusters, ctx.plan.cluster_name).catch(() => []);
-    keptOf.set(key, found);
-  }
-  return found;
-}
-
-function others(ctx: OperationContext) {
-  const clusters = path.join(storageRoot(), "clusters");
-  const key = `${clusters}\0${ctx.plan.plan_id}\0${ctx.stateId}`;
-  let found = claimsOf.get(key);
-  if (!found) {
-    found = otherClusters(clusters, ctx.plan.cluster_name).catch(() => []);
-    claimsOf.set(key, found);
+    found = heldByOthers(clusters, ctx.plan.cluster_name).catch(() => ({ claims: [], kept: [] }));
+    heldOf.set(key, found);
   }
   return found;
 }
@@ -63,7 +48,8 @@ export async function mustKeep(
   // The same directory, one inside it, or (when all of it goes) one it holds.
   const hits = (q: string) =>
     dir === q || dir.startsWith(q + path.sep) || (mode === "all" && q.startsWith(dir + path.sep));
-  for (const o of await others(ctx)) {
+  const held = await others(ctx);
+  for (const o of held.claims) {
     for (const r of o.roots) {
       if (hostKey(r.host) !== machine) continue;
       const part = r.parts.find(hits);
@@ -78,7 +64,7 @@ export async function mustKeep(
         `(its ${hostPort(c.host, c.port)}): not this cluster's to remove`;
     }
   }
-  for (const k of await kept(ctx)) {
+  for (const k of held.kept) {
     if (hostKey(k.host) !== machine || !hits(k.dir)) continue;
     return `it is (or holds) the data directory ${k.dir} that \`mup cluster destroy ` +
       `${k.cluster} --retain-data\` kept: not this cluster's to remove`;

@@ -7,6 +7,7 @@
  * checkRetainedData), naming the deploy under that cluster's name.
  */
 import * as path from "node:path";
+import { type ClusterClaims, otherClusters } from "./clusters.ts";
 import { readMeta } from "../state/meta.ts";
 import { retainedData, splitHostDir } from "../state/retained.ts";
 import { hostKey } from "../topology/hosts.ts";
@@ -53,4 +54,18 @@ export function keptClashes(mine: NodeClaim[], kept: KeptData[]): string[] {
     }
   }
   return out;
+}
+
+/** What the clusters under `clustersRoot` other than `cluster` hold, and the data they kept. */
+export interface HeldByOthers {
+  claims: ClusterClaims[];
+  kept: KeptData[];
+}
+
+/** otherClusters() and keptDataOf() of `clustersRoot` but `cluster`, read once each. */
+export async function heldByOthers(clustersRoot: string, cluster: string): Promise<HeldByOthers> {
+  return {
+    claims: await otherClusters(clustersRoot, cluster),
+    kept: await keptDataOf(clustersRoot, cluster),
+  };
 }
