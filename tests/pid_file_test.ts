@@ -133,3 +133,68 @@ Deno.test("cluster start while a server started by hand with --config=<relative>
     await killAll(home);
   }
 });
+
+Deno.test("cluster stop and destroy while a server started by hand is still starting: it is stopped, not called stopped and left to come up", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  const children: Deno.ChildProcess[] = [];
+  try {
+    const file = await writeTopology(home, "early.yaml", standaloneTopology([port]));
+    await ok(home, deployArgs("early", file, await testMirror(), ["--auto-approve"]));
+    await ok(home, ["cluster", "stop", "early", "--auto-approve"]);
+    const deployDir = path.join(home, "storage", "clusters", "early", "deploy");
+    const mongod = await installedMongod(deployDir);
+    const conf = path.join(deployDir, "conf", `mongod-${port}`, "mongod.conf");
+    // Slow to come up: no pid file, no port, for 20 s (the stop must not wait that out).
+    const startByHand = async () => {
+      const child = new Deno.Command(mongod, {
+        args: ["-f", conf],
+        env: { MUP_SIM_STARTUP_DELAY_MS: "20000" },
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      children.push(child);
+      // Under way once its forked server runs with the configuration.
+      for (const end = Date.now() + 30_000; serversOf(conf).length < 2;) {
+        if (Date.now() > end) throw new Error(`no server started with ${conf}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return serversOf(conf);
+    };
+
+    const first = await startByHand();
+    const stopped = await ok(home, ["cluster", "stop", "early", "--auto-approve"]);
+    assert.match(stopped.stdout, /a start of it was under way \(pid \d+/, stopped.stdout);
+    assert.doesNotMatch(stopped.stdout, /already stopped/, stopped.stdout);
+    for (const pid of first) assert.equal(alive(pid), false, `${pid} runs:\n${stopped.stdout}`);
+    assert.equal((await display(home, "early", 1)).processes[0].state, "DOWN");
+
+    const second = await startByHand();
+    const destroyed = await ok(home, ["cluster", "destroy", "early", "--auto-approve"]);
+    for (const pid of second) {
+      assert.equal(alive(pid), false, `${pid} runs:\n${destroyed.stdout}`);
+    }
+    assert.equal(await Deno.stat(deployDir).then(() => true, () => false), false);
+  } finally {
+    for (const c of children) {
+      try {
+        c.kill("SIGKILL");
+      } catch { /* exited */ }
+      await c.status;
+    }
+    await killAll(home);
+  }
+});
+
+/** PIDs of the live processes whose arguments name `conf`. */
+function serversOf(conf: string): number[] {
+  return [...Deno.readDirSync("/proc")].filter((e) => /^\d+$/.test(e.name)).filter((e) => {
+    try {
+      return Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0").includes(conf) &&
+        alive(Number(e.name));
+    } catch {
+      return false;
+    }
+  }).map((e) => Number(e.name));
+}

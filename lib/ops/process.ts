@@ -54,15 +54,27 @@ export async function earlierStart(
 ): Promise<{ pid: number } | { starting: { pid: number; command: string }[] } | undefined> {
   if (!ex.processesWith) return undefined;
   for (const end = Date.now() + timeoutMs;;) {
-    const starting = (await ex.processesWith(configPath)).filter((p) =>
-      runsServerWith(p.command, configPath)
-    );
+    const starting = await serversWith(ex, configPath);
     if (!starting.length) return undefined;
     const pid = await runningPid(ex, pidFile, configPath, port);
     if (pid !== undefined) return { pid };
     if (Date.now() > end) return { starting };
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * The live mongod/mongos processes run with `configPath` as their configuration file
+ * (runsServerWith), listening or not yet: a server started by hand that is still coming up is
+ * among them before it has a pid file or a port. Empty on a host that cannot list processes.
+ * Throws when the host cannot be asked.
+ */
+export async function serversWith(
+  ex: Executor,
+  configPath: string,
+): Promise<{ pid: number; command: string }[]> {
+  if (!ex.processesWith) return [];
+  return (await ex.processesWith(configPath)).filter((p) => runsServerWith(p.command, configPath));
 }
 
 /**

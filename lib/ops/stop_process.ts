@@ -2,7 +2,7 @@ import { poll } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 import { planTimeoutMs } from "./timeout.ts";
-import { runningPid } from "./process.ts";
+import { runningPid, serversWith } from "./process.ts";
 import { stepDownMember } from "./step_down.ts";
 
 /**
@@ -17,12 +17,10 @@ import { stepDownMember } from "./step_down.ts";
  */
 export const stopProcess: Operation = {
   async isDone(ctx) {
-    const stopped = (await runningPid(
-      ctx.executors.forHost(ctx.op.target.host!),
-      param(ctx, "pid_file"),
-      ctx.op.target.params.config,
-      ctx.op.target.port,
-    )) === undefined;
+    const ex = ctx.executors.forHost(ctx.op.target.host!);
+    const config = ctx.op.target.params.config;
+    const stopped = (await runningPid(ex, param(ctx, "pid_file"), config, ctx.op.target.port)) ===
+        undefined && !(config && (await serversWith(ex, config)).length);
     // A restart's process was planned running: found stopped at its stop's first try (not a
     // resume after this stop ran), it had exited since, which the operator should hear.
     return stopped && !ctx.executions && restarts(ctx) ? { notice: NOT_RUNNING } : stopped;
@@ -38,6 +36,8 @@ export const stopProcess: Operation = {
       ctx.op.target.port,
     );
     if (!pid) {
+      const starting = await stopStarting(ctx);
+      if (starting) return starting;
       return {
         output: "not running",
         inPlace: true,
@@ -112,6 +112,48 @@ async function primaryAgain(ctx: OperationContext): Promise<string> {
   });
   return `primary of ${set} when its stop came (the primary moved since the plan was made, or ` +
     `it took the primary back after its step-down): ${done}; then `;
+}
+
+/**
+ * A server of this configuration that is still starting (started by hand, or by a start that
+ * mup was killed in), neither in its pid file nor listening yet: left alone, it would come up
+ * after a stop that called it stopped. It cannot answer the shutdown command yet, so it gets
+ * SIGTERM (mongod's clean shutdown), then SIGKILL. Undefined when none is starting.
+ */
+async function stopStarting(ctx: OperationContext) {
+  const config = ctx.op.target.params.config;
+  if (!config) return undefined;
+  const ex = ctx.executors.forHost(ctx.op.target.host!);
+  const starting = await serversWith(ex, config);
+  if (!starting.length) return undefined;
+  const pids = starting.map((p) => p.pid);
+  const timeout = planTimeoutMs(ctx, 30_000);
+  const gone = async (ms: number) =>
+    await poll(
+      async () => {
+        for (const pid of pids) if (await ex.processAlive(pid)) return undefined;
+        return true;
+      },
+      ms,
+      100,
+    ) ?? false;
+  for (const pid of pids) await ex.signal(pid, "SIGTERM").catch(() => {});
+  let how = "with SIGTERM";
+  if (!(await gone(timeout / 2))) {
+    for (const pid of pids) await ex.signal(pid, "SIGKILL").catch(() => {});
+    if (!(await gone(5000))) {
+      throw new OperationError(
+        `pid ${pids.join(", ")} on ${ctx.op.target.host} survived SIGKILL`,
+      );
+    }
+    how = "with SIGKILL";
+  }
+  const list = `pid ${pids.join(", ")}`;
+  return {
+    output: `stopped ${list} ${how} while it was still starting`,
+    notice: `a start of it was under way (${list}, not yet answering, started outside this ` +
+      `apply): it was stopped ${how} before it came up`,
+  };
 }
 
 /** What a restart's stop says of a process it found not running. */

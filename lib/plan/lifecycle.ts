@@ -31,6 +31,11 @@ import { formatDuration } from "../util/format.ts";
 export interface ProcessFact {
   /** Its pid file names a live process started with its configuration. */
   running: boolean;
+  /**
+   * Not `running`, but a server of its configuration is coming up (started by hand, or by a
+   * start that mup was killed in), before it has a pid file or listens: a stop must stop it.
+   */
+  starting?: boolean;
   /** Its replica-set state as it reports it (PRIMARY, SECONDARY…), when it answered. */
   state?: string;
   /**

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { recordedHooks } from "../hooks/compile.ts";
 import { clusterAccess } from "../security/access.ts";
-import { runningPid } from "../ops/process.ts";
+import { runningPid, serversWith } from "../ops/process.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { measuredDurations } from "../preflight/measured.ts";
 import type { LifecyclePlanInput, ProcessFact } from "./lifecycle.ts";
@@ -45,6 +45,8 @@ export async function probeFacts(
         return undefined;
       });
     if (unreachable) return [p.id, { running: false, unreachable }] as const;
+    const starting = pid === undefined &&
+      (await serversWith(executors.forHost(p.host), p.config).catch(() => [])).length > 0;
     const h = pid ? await access.hello(p.host, p.port) : undefined;
     const state = h?.isWritablePrimary && h.setName
       ? "PRIMARY"
@@ -55,6 +57,7 @@ export async function probeFacts(
       : undefined;
     return [p.id, {
       running: pid !== undefined,
+      ...(starting ? { starting } : {}),
       ...(state ? { state } : {}),
       ...(pid !== undefined ? { answering: h !== undefined } : {}),
     }] as const;

@@ -16,7 +16,7 @@ import { markedPhases, metadataOp, stopOp } from "./lifecycle_ops.ts";
 import { stopWarnings } from "./stop_warnings.ts";
 
 /**
- * Stop operations for the running processes of `chosen`, stage after stage (mongos, shard
+ * Stop operations for the running (or starting) processes of `chosen`, stage after stage (mongos, shard
  * members, config servers); within a set the primary waits for its secondaries.
  */
 export function orderedStops(
@@ -24,7 +24,8 @@ export function orderedStops(
   chosen: ProcessSpec[],
   force = false,
 ): PlannedOperation[] {
-  const running = chosen.filter((p) => input.facts[p.id]?.running);
+  // One still starting is stopped too: left alone it would come up after the stop.
+  const running = chosen.filter((p) => input.facts[p.id]?.running || input.facts[p.id]?.starting);
   const all = clusterProcesses(input).procs;
   const ops: PlannedOperation[] = [];
   let before: string[] = [];
