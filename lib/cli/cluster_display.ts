@@ -29,7 +29,7 @@ import {
 } from "./duration_option.ts";
 import { clusterAccess } from "../security/access.ts";
 import { describeHolder } from "../preflight/ports.ts";
-import { runningPid } from "../ops/process.ts";
+import { runningPid, serversWith } from "../ops/process.ts";
 import { securityOf } from "../security/settings.ts";
 import { mixedVersions, readBalancer, readFcv, versionLine } from "./display_release.ts";
 import {
@@ -114,7 +114,8 @@ function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[], fcv?: string):
  * A DOWN process whose port accepted the connection: whatever holds the port (this machine's
  * /proc, or over SSH) is named in its reason. When that is the process's own server (its
  * configuration file in the command line), it runs but does not answer: hung, or stopped
- * (SIGSTOP), and `cluster stop -N` ends it.
+ * (SIGSTOP), and `cluster stop -N` ends it. One that refuses it while a server of its
+ * configuration runs is named as starting.
  */
 async function nameHolders(
   ctx: CliContext,
@@ -123,7 +124,20 @@ async function nameHolders(
 ): Promise<void> {
   const configOf = new Map(meta.processes.map((p) => [p.id, p.config]));
   await Promise.all(rows.map(async (r) => {
-    if (r.state !== "DOWN" || r.reason === "connection refused") return;
+    if (r.state !== "DOWN") return;
+    if (r.reason === "connection refused") {
+      // Refused, yet a server of its configuration runs: one still starting (started by hand).
+      const config = configOf.get(r.process_id);
+      const starting = config
+        ? await serversWith(ctx.executors.forHost(r.host), config).catch(() => [])
+        : [];
+      if (starting.length) {
+        r.reason = `${r.reason}; its own server (PID ${
+          starting.map((s) => s.pid).join(", ")
+        }) is starting: it does not listen yet`;
+      }
+      return;
+    }
     const holder = await ctx.executors.forHost(r.host).portHolder?.(r.port).catch(() => undefined);
     if (!holder) return;
     const config = configOf.get(r.process_id);
