@@ -85,6 +85,42 @@ export async function mup(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+/**
+ * A port taken while an apply runs, just before operation `opId` (its safety check then finds
+ * it held; one taken before the apply is refused before anything starts). `hooks` goes at the
+ * end of the topology: a before_operation hook that, for `opId` alone, says it has come and
+ * waits for the test. `take()` waits for it, listens on 127.0.0.1:`port`, then lets the hook
+ * end; the caller closes the listener.
+ */
+export function portTakenBefore(home: string, opId: string, port: number): {
+  hooks: string;
+  take(): Promise<Deno.TcpListener>;
+} {
+  const go = path.join(home, `hook-go-${port}`);
+  const held = path.join(home, `hook-held-${port}`);
+  return {
+    hooks: `hooks:
+  before_operation:
+    command: >-
+      [ "$MUP_OPERATION_ID" = "${opId}" ] || exit 0;
+      touch '${go}'; while [ ! -e '${held}' ]; do sleep 0.05; done
+    timeout: 10m
+`,
+    async take() {
+      for (
+        const end = Date.now() + 300_000;
+        !(await Deno.lstat(go).then(() => true, () => false));
+      ) {
+        if (Date.now() > end) throw new Error(`the apply never came to ${opId}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const l = Deno.listen({ hostname: "127.0.0.1", port });
+      await Deno.writeTextFile(held, "");
+      return l;
+    },
+  };
+}
+
 /** Starts mup without waiting, for tests that kill it mid-way (or answer it: stdin "piped"). */
 export function spawnMup(
   args: string[],

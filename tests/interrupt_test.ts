@@ -13,6 +13,7 @@ import {
   killAll,
   mup,
   output,
+  portTakenBefore,
   pressCtrlCTwice,
   replicaSetTopology,
   ROOT,
@@ -272,14 +273,16 @@ Deno.test("Ctrl-C at the safety-check menu pauses the apply (resumable), like Ct
   const ports = freePorts(3);
   const session = "menu";
   try {
-    // Planned while the port is free, taken before the apply: its safety check fails.
-    const topo = await writeTopology(home, "c1.yaml", replicaSetTopology(ports));
+    // Planned while the port is free, taken once the apply comes to its start: its safety
+    // check fails (taken before, the apply would refuse at once).
+    const taken = portTakenBefore(home, `start-mongod-localhost-${ports[2]}`, ports[2]);
+    const topo = await writeTopology(home, "c1.yaml", replicaSetTopology(ports, taken.hooks));
     const planned = await mup(
       deployArgs("c1", topo, await testMirror(), ["--plan-only", "--json"]),
       { home },
     );
     assert.equal(planned.code, 0, output(planned));
-    const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[2] });
+    let squatter: Deno.Listener | undefined;
     try {
       await tmux.run(
         "new-session",
@@ -296,6 +299,7 @@ Deno.test("Ctrl-C at the safety-check menu pauses the apply (resumable), like Ct
       );
       await tmux.screenUntil(session, /Do you want to continue\? \(yes\/no\):/);
       await tmux.run("send-keys", "-t", session, "yes", "Enter");
+      squatter = await taken.take();
       await tmux.screenUntil(session, /Options:/);
       await tmux.run("send-keys", "-t", session, "C-c");
       const screen = await tmux.screenUntil(session, /EXIT=\d+/);
@@ -306,7 +310,7 @@ Deno.test("Ctrl-C at the safety-check menu pauses the apply (resumable), like Ct
       assert.equal(state.status, "paused");
       assert.deepEqual(state.errors, []);
     } finally {
-      squatter.close();
+      squatter?.close();
     }
     const resumed = await mup(["plan", "resume", "c1"], { home });
     assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);

@@ -12,6 +12,7 @@ import {
   mup,
   type MupResult,
   output,
+  portTakenBefore,
   pressCtrlCTwice,
   readJson,
   spawnMup,
@@ -280,18 +281,34 @@ Deno.test("--json: a hook failure, at plan time and during apply, names the stat
   }
 });
 
-Deno.test("--json: a safety check failing during apply names the check, the operation and the state", async () => {
+Deno.test("--json: a port taken before the apply is refused with the check and its issues; one taken during it fails the safety check, named with the operation and the state", async () => {
   const home = await tempHome();
   const [port] = freePorts(1);
+  const start = `start-mongod-localhost-${port}`;
+  const taken = portTakenBefore(home, start, port);
   try {
-    const plan = await planStandalone(home, port);
-    const l = Deno.listen({ hostname: "127.0.0.1", port });
+    const plan = await planStandalone(home, port, taken.hooks);
+    let l = Deno.listen({ hostname: "127.0.0.1", port });
     try {
       const r = await mup(["plan", "apply", plan.plan_id, "--auto-approve", "--json"], { home });
+      const d = errorDoc(r, "taken since it was made", false);
+      assert.equal(d.check, "start_ports_available");
+      const issues = d.issues as { code: string; message: string }[];
+      assert.equal(issues[0].code, "port_in_use", JSON.stringify(d));
+      assert.match(issues[0].message, new RegExp(`is held by PID ${Deno.pid}`));
+    } finally {
+      l.close();
+    }
+    const child = spawnMup(["plan", "apply", plan.plan_id, "--auto-approve", "--json"], home);
+    l = await taken.take();
+    try {
+      const out = await child.output();
+      const dec = new TextDecoder();
+      const r = { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
       const d = errorDoc(r, "safety check", true);
       const checks = d.checks as { check_type: string; operation: string }[];
       assert.equal(checks[0].check_type, "port_available");
-      assert.match(String(d.operation), /^start-/);
+      assert.equal(d.operation, start);
       assert.match(String(d.state_id), /^apply-/);
       const state = await readJson(
         path.join(home, "storage", "clusters", "c1", "state", `${d.state_id}.json`),

@@ -6,6 +6,7 @@ import {
   mup,
   output,
   planSharded,
+  portTakenBefore,
   smallShardedTopology,
   spawnMup,
   tempHome,
@@ -101,27 +102,65 @@ Deno.test("a failure injected at one operation leaves a failed, resumable state;
   }
 });
 
-Deno.test("a port taken between plan and apply trips the safety check: abort, or pause then resume", async () => {
+Deno.test("a port taken between plan and apply is refused before anything starts; one taken while the apply runs trips its start's safety check: pause, a resume refused while it is held, then resume", async () => {
   const home = await tempHome();
   const ports = freePorts(4);
+  const start = `start-mongod-localhost-${ports[2]}`;
+  const taken = portTakenBefore(home, start, ports[2]);
   try {
-    const { plan_id } = await planSharded(home, ports, "c1", smallShardedTopology);
-    const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[2] });
+    const { plan_id } = await planSharded(
+      home,
+      ports,
+      "c1",
+      (p) => smallShardedTopology(p, taken.hooks),
+    );
+    let squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[2] });
     try {
-      const aborted = await mup(["plan", "apply", plan_id, "--auto-approve"], { home });
-      assert.equal(aborted.code, 1, output(aborted));
+      const refused = await mup(["plan", "apply", plan_id, "--auto-approve"], { home });
+      assert.equal(refused.code, 1, output(refused));
       assert.match(
-        aborted.stdout,
+        refused.stderr,
+        /ports that other processes have taken since it was made; nothing was started/,
+      );
+      assert.match(
+        refused.stderr,
         new RegExp(
-          `✗ Safety check failed for operation start-mongod-localhost-${
+          `mongod-localhost-${ports[2]} cannot start: its port localhost:${
             ports[2]
-          }:\\n    Check: port_available\\n    Status: Port now in use by PID ${Deno.pid}`,
+          } is held by PID ${Deno.pid}`,
         ),
       );
-      assert.equal((await currentState(home, "c1")).status, "failed");
-      const paused = await mup(["plan", "resume", "c1", "--on-failure", "pause"], { home });
-      assert.equal(paused.code, 1, output(paused));
-      assert.match(paused.stdout, /Apply paused at phase 2/);
+      assert.equal(
+        await currentState(home, "c1").catch(() => undefined),
+        undefined,
+        "no apply began",
+      );
+    } finally {
+      squatter.close();
+    }
+
+    // Taken while the apply runs, after the others started: that start's check fails.
+    const apply = spawnMup(
+      ["plan", "apply", plan_id, "--auto-approve", "--on-failure", "pause"],
+      home,
+    );
+    squatter = await taken.take();
+    try {
+      const out = await apply.output();
+      const stdout = new TextDecoder().decode(out.stdout);
+      assert.equal(out.code, 1, output(out));
+      assert.match(
+        stdout,
+        new RegExp(
+          `Safety check failed for operation ${start}:\\n    Check: port_available\\n    Status: Port now in use by PID ${Deno.pid}`,
+        ),
+      );
+      assert.match(stdout, /Apply paused at phase 2/);
+      assert.equal((await currentState(home, "c1")).status, "paused");
+      // Still held: the resume is refused before it starts anything.
+      const early = await mup(["plan", "resume", "c1"], { home });
+      assert.equal(early.code, 1, output(early));
+      assert.match(early.stderr, /nothing was resumed/);
       assert.equal((await currentState(home, "c1")).status, "paused");
     } finally {
       squatter.close();

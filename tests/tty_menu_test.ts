@@ -1,6 +1,14 @@
 /** In a real terminal (tmux): the live status line stays out of the safety-check menu. */
 import assert from "node:assert/strict";
-import { freePorts, killAll, planSharded, ROOT, tempHome } from "./helpers.ts";
+import {
+  freePorts,
+  killAll,
+  planSharded,
+  portTakenBefore,
+  ROOT,
+  shardedTopology,
+  tempHome,
+} from "./helpers.ts";
 import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 import { StateStore } from "../lib/state/store.ts";
 import { clusterDir } from "./apply_helpers.ts";
@@ -57,8 +65,14 @@ Deno.test("in a terminal: while the safety-check menu and its 'Skip anyway?' con
   const ports = freePorts(10);
   const session = `mup-menu-${Deno.pid}`;
   try {
-    const planId = (await planSharded(home, ports)).plan_id;
-    const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[5] });
+    // Taken once the apply comes to its start (taken before, the apply would refuse at once).
+    const taken = portTakenBefore(home, `start-mongod-localhost-${ports[5]}`, ports[5]);
+    const planId = (await planSharded(
+      home,
+      ports,
+      "c1",
+      (p) => shardedTopology(p, taken.hooks),
+    )).plan_id;
     // Servers that take a while to start keep other operations running while the menu waits.
     const cmd =
       `cd ${ROOT} && MUP_HOME=${home} NO_COLOR=1 MUP_SIM_STARTUP_DELAY_MS=2500 ${Deno.execPath()} ${
@@ -67,6 +81,7 @@ Deno.test("in a terminal: while the safety-check menu and its 'Skip anyway?' con
     await tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", cmd);
     await screenUntil(session, /Do you want to continue\? \(yes\/no\):/);
     await tmux("send-keys", "-t", session, "yes", "Enter");
+    const squatter = await taken.take();
     await screenUntil(session, /Options:/);
     await tmux("send-keys", "-t", session, "Down", "Enter"); // 2. skip: asks to confirm
     await screenUntil(session, /Skip anyway\?/);

@@ -31,6 +31,7 @@ import {
 import { finishDestroy } from "./lifecycle_effects.ts";
 import { cancelApply, confirmApply, destructive } from "./confirm.ts";
 import { requireConnectivity } from "../preflight/connectivity.ts";
+import { requireStartPortsFree } from "../preflight/start_ports.ts";
 import { requireDataDirsFree } from "../preflight/data_held.ts";
 import { configureSsh, type SshCliOptions, sshCommandOptions } from "./ssh_options.ts";
 
@@ -162,6 +163,8 @@ export async function runApply(
   // apply stopped) stops a deploy here; the cluster's own mongod, started by that apply, is not
   // another.
   await requireDataDirsFree(plan, clusterDir, ctx.executors);
+  // Likewise a port another process took: refused before the first start, not at its own.
+  await requireStartPortsFree(plan, ctx.executors, resume);
   // The apply's state ID once it has one, for the --json error document of a second Ctrl-C.
   let stateId = resume?.state_id;
   // Listening before the lock is taken: no Ctrl-C can end mup between the two.

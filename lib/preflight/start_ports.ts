@@ -9,7 +9,14 @@ import type { ExecutorFactory } from "../executor/executor.ts";
 import { executorKey } from "../executor/factory.ts";
 import { configFilePath } from "../plan/mongo_config.ts";
 import { listProcesses, type ProcessSpec } from "../plan/processes.ts";
-import type { CheckResult, Plan, ValidationIssue } from "../plan/schema.ts";
+import {
+  allOperations,
+  type CheckResult,
+  type Plan,
+  type ValidationIssue,
+} from "../plan/schema.ts";
+import type { ApplyState } from "../state/schema.ts";
+import { MupError } from "../errors.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { describeHolder } from "./ports.ts";
 
@@ -25,6 +32,7 @@ export async function checkStartPorts(
   running: Set<string>,
   executors: ExecutorFactory,
   cluster: string,
+  then = "plan again",
 ): Promise<{ check: CheckResult; issues: ValidationIssue[] }> {
   const t0 = performance.now();
   // Hosts that can list their listeners are asked once, not once per port.
@@ -57,7 +65,7 @@ export async function checkStartPorts(
       host: p.host,
       message: `${p.id} cannot start: its port ${hostPort(p.host, p.port)} is ${by}. Stop ` +
         `that process or move it off port ${p.port} (the port is cluster ${cluster}'s), then ` +
-        "plan again",
+        then,
     }];
   }));
   const issues = found.flat().sort((a, b) => a.message.localeCompare(b.message));
@@ -99,4 +107,56 @@ export async function validateStartPorts(
     plan.validation.errors.push(...issues);
     plan.validation.valid = false;
   }
+}
+
+/**
+ * At `plan apply` and `plan resume`, before anything starts: the ports of the processes the
+ * plan still has to start (start_process operations not completed in `state`) are free, or held
+ * by those processes themselves. A port another process took since the plan was made would
+ * otherwise fail only that start's safety check, after the starts before it had run: a deploy
+ * would stop part way. A process the plan stops before it starts it (a restart) holds its own
+ * port until then and is not checked here. Throws MupError naming every port held (holder and
+ * fix); nothing for a host it cannot ask (its start's own check meets it).
+ */
+export async function requireStartPortsFree(
+  plan: Plan,
+  executors: ExecutorFactory,
+  state?: ApplyState,
+): Promise<void> {
+  const ops = allOperations(plan);
+  const stopped = new Set(
+    ops.filter((o) => o.type === "stop_process" && o.target.host && o.target.port)
+      .map((o) => hostPort(o.target.host!, o.target.port!)),
+  );
+  const starts = new Set(
+    ops.filter((o) =>
+      o.type === "start_process" && o.target.host && o.target.port &&
+      o.pre_conditions.some((c) => c.check_type === "port_available") &&
+      state?.operation_states[o.id]?.status !== "completed" &&
+      !stopped.has(hostPort(o.target.host, o.target.port))
+    ).map((o) => hostPort(o.target.host!, o.target.port!)),
+  );
+  if (!starts.size) return;
+  const procs = listProcesses(plan.topology, plan.deploy_dir).filter((p) =>
+    starts.has(hostPort(p.host, p.port))
+  );
+  const { issues } = await checkStartPorts(
+    procs,
+    new Set(),
+    executors,
+    plan.cluster_name,
+    `run \`mup plan ${state ? "resume" : "apply"}\` again`,
+  );
+  if (!issues.length) return;
+  throw new MupError(
+    `plan ${plan.plan_id} would start processes on ports that other processes have taken ` +
+      `since it was made; nothing was ${state ? "resumed" : "started"}:\n${
+        issues.map((i) => `  • ${i.message}`).join("\n")
+      }`,
+    {
+      hint: "free the ports, then apply the plan again; or change the ports in the topology " +
+        "and plan again",
+      details: { check: "start_ports_available", plan_id: plan.plan_id, issues },
+    },
+  );
 }
