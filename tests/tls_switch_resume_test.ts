@@ -13,10 +13,18 @@ import {
   tempHome,
 } from "./helpers.ts";
 import { count, currentState, processLogs } from "./apply_helpers.ts";
-import { deploy, display, killWhen, ok, stablePorts } from "./lifecycle_helpers.ts";
+import {
+  deploy,
+  display,
+  installedMongod,
+  killWhen,
+  ok,
+  stablePorts,
+} from "./lifecycle_helpers.ts";
 import { client, outcome } from "./security_helpers.ts";
 import { installFixture } from "./fixture.ts";
 import { parse } from "yaml";
+import { alive } from "../scripts/_pids.ts";
 
 installFixture();
 
@@ -153,6 +161,69 @@ Deno.test("cluster tls enable on a running sharded cluster: through mongos only 
     assert.ok((await display(home, "rs")).healthy);
     await ok(home, ["cluster", "restart", "rs", "--auto-approve"]);
     assert.ok((await display(home, "rs")).healthy, "a restart keeps requireTLS and works");
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("cluster tls enable cut off at requireTLS, then a member dies and another is restarted by hand: plan resume starts the first and sets preferTLS on it again, steps the second through preferTLS, and completes", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports));
+    await killWhen(
+      home,
+      "rs",
+      ["cluster", "tls", "rs", "enable", "--auto-approve"],
+      /^set-tls-mode-.*-requireTLS$/,
+      "running",
+    );
+    // The member whose requireTLS has not completed dies: it comes back in its configuration's
+    // allowTLS, from which MongoDB allows preferTLS only.
+    const st = await currentState(home, "rs");
+    const port = ports.find((p) =>
+      st.operation_states[`set-tls-mode-mongod-localhost-${p}-requireTLS`]?.status !== "completed"
+    )!;
+    const pidFile = `${home}/storage/clusters/rs/deploy/mongod-${port}/mongod.pid`;
+    const pid = Number((await Deno.readTextFile(pidFile)).trim());
+    Deno.kill(pid, "SIGKILL");
+    // Another member restarted by hand meanwhile (also back in allowTLS, but running: no start
+    // of the resume brings its preferTLS step back): its requireTLS step goes through preferTLS.
+    const other = ports.find((p) => p !== port)!;
+    const deployDir = `${home}/storage/clusters/rs/deploy`;
+    const otherPid = Number(
+      (await Deno.readTextFile(`${deployDir}/mongod-${other}/mongod.pid`)).trim(),
+    );
+    Deno.kill(otherPid, "SIGKILL");
+    while (alive(pid) || alive(otherPid)) await new Promise((r) => setTimeout(r, 20));
+    const byHand = await new Deno.Command(await installedMongod(deployDir), {
+      args: ["-f", `${deployDir}/conf/mongod-${other}/mongod.conf`],
+      stdin: "null",
+    }).output();
+    assert.equal(byHand.code, 0, new TextDecoder().decode(byHand.stderr));
+
+    const r = await ok(home, ["plan", "resume", "rs"]);
+    assert.match(r.stdout, /TLS enable completed successfully!/);
+    assert.match(
+      r.stdout,
+      new RegExp(`↻ Set tlsMode preferTLS on mongod-localhost-${port}: .*setParameter lasts`),
+    );
+    assert.match(
+      r.stdout,
+      new RegExp(`localhost:${other} was in allowTLS \\(restarted since its preferTLS step\\)`),
+    );
+    const cred = await clusterCredentials(home, "rs");
+    for (const p of ports) {
+      const mode = await client(
+        cred.connection_string.replace(/@[^/]+\//, `@localhost:${p}/`).replace(
+          /replicaSet=\w+/,
+          "directConnection=true",
+        ),
+        (c) => c.db("admin").command({ getParameter: 1, tlsMode: 1 }),
+      );
+      assert.equal((mode as { tlsMode?: string }).tlsMode, "requireTLS", `localhost:${p}`);
+    }
+    assert.ok((await display(home, "rs")).healthy);
   } finally {
     await killAll(home);
   }

@@ -146,6 +146,9 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
         ? "completed before the pause, but a step-down lasts 60 s and the member's stop has not run"
         : op.type === "wait_for_process" || op.type === "wait_for_member_state"
         ? "completed before, but the process it waited for is started again"
+        : op.type === "set_parameter"
+        ? "completed before, but a setParameter lasts only while its process runs, and that " +
+          "process was started since (or the value was changed)"
         : "completed before, but its effect is no longer in place";
       return { id: op.id, reason: why, was: why };
     }),

@@ -32,8 +32,26 @@ function superseded(plan: Plan, begun: PlannedOperation[]): Set<string> {
       byResource.set(key, [...(byResource.get(key) ?? []), o]);
     }
   }
+  const after = comesAfter(plan);
+  const out = new Set<string>();
+  for (const group of byResource.values()) {
+    if (group.length < 2) continue;
+    for (const a of group) {
+      if (group.some((b) => b !== a && after(b, a.id))) out.add(a.id);
+    }
+  }
+  return out;
+}
+
+/**
+ * `after(later, earlier)`: whether operation `later` runs after `earlier` in every apply of
+ * `plan`: it depends on it (directly or not) or sits in a later phase.
+ */
+function comesAfter(plan: Plan): (later: PlannedOperation, earlier: string) => boolean {
   const ops = new Map(allOperations(plan).map((o) => [o.id, o]));
-  const dependsOn = (later: PlannedOperation, earlier: string): boolean => {
+  const phase = new Map(plan.phases.flatMap((ph) => ph.operations.map((o) => [o.id, ph.order])));
+  return (later, earlier) => {
+    if (phase.get(later.id)! > phase.get(earlier)!) return true;
     const seen = new Set<string>();
     const stack = [...later.depends_on];
     while (stack.length) {
@@ -45,17 +63,6 @@ function superseded(plan: Plan, begun: PlannedOperation[]): Set<string> {
     }
     return false;
   };
-  const phase = new Map(plan.phases.flatMap((ph) => ph.operations.map((o) => [o.id, ph.order])));
-  const out = new Set<string>();
-  for (const group of byResource.values()) {
-    if (group.length < 2) continue;
-    for (const a of group) {
-      if (
-        group.some((b) => b !== a && (phase.get(b.id)! > phase.get(a.id)! || dependsOn(b, a.id)))
-      ) out.add(a.id);
-    }
-  }
-  return out;
 }
 
 /**
@@ -119,12 +126,25 @@ export async function lostEffects(
   }
   // A process started again is waited for again: the completed waits on its start (ready, back
   // in its set and caught up) looked at the process that has gone.
-  const restarted = new Set(lost.filter((o) => o.type === "start_process").map((o) => o.id));
+  const startsAgain = lost.filter((o) => o.type === "start_process");
+  const restarted = new Set(startsAgain.map((o) => o.id));
   const waits = completed.filter((o) =>
     WAITS_ON_START.has(o.type) && !lost.includes(o) && o.depends_on.some((d) => restarted.has(d))
   );
-  return [...lost, ...waits];
+  // A process started again has lost what was set on it at runtime after its start (a
+  // setParameter lives until the process ends): each such step is made again, in plan order,
+  // even one a later step on the same parameter replaced (tlsMode preferTLS before requireTLS:
+  // MongoDB refuses allowTLS → requireTLS in one step).
+  const after = comesAfter(plan);
+  const where = (o: PlannedOperation) => `${o.target.host}\u0000${o.target.port}`;
+  const runtime = completed.filter((o) =>
+    RUNTIME_ONLY.has(o.type) && !lost.includes(o) &&
+    startsAgain.some((s) => where(s) === where(o) && after(o, s.id))
+  );
+  return [...lost, ...waits, ...runtime];
 }
 
 /** Waits that look at a process a start brought up (redone with it, lostEffects). */
 const WAITS_ON_START = new Set(["wait_for_process", "wait_for_member_state"]);
+/** Operations whose effect lasts only as long as the process (redone after a start, lostEffects). */
+const RUNTIME_ONLY = new Set(["set_parameter"]);
