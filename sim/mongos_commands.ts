@@ -94,6 +94,26 @@ const addShard: Handler = async (ctx) => {
       );
     }
   }
+  // As the config server's addShard does (MongoDB: _configsvrAddShard): the new shard is set
+  // to the cluster's feature compatibility version before it is added; a binary that cannot
+  // run at that version is refused.
+  const fcv = (await m.config("admin", { getParameter: 1, featureCompatibilityVersion: 1 }))
+    .featureCompatibilityVersion?.version as string | undefined;
+  if (fcv) {
+    try {
+      await ctx.server.peers.run(primary, "admin", {
+        setFeatureCompatibilityVersion: fcv,
+        confirm: true,
+      }, 30_000);
+    } catch (e) {
+      throw new CommandError(
+        `Cannot add ${spec} as a shard since its binary version is not compatible with the ` +
+          `cluster's featureCompatibilityVersion ${fcv} :: caused by :: ${(e as Error).message}`,
+        166,
+        "IncompatibleServerVersion",
+      );
+    }
+  }
   await m.config("config", {
     insert: "shards",
     documents: [{

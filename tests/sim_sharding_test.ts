@@ -10,6 +10,7 @@ import { type Document, MongoClient } from "mongodb";
 import { freePorts } from "./helpers.ts";
 import {
   admin,
+  adminError,
   mongosh,
   simBin,
   startMongod,
@@ -497,5 +498,50 @@ Deno.test("sharding: with two mongos, every write through one while the other mo
     } finally {
       await other.close();
     }
+  });
+});
+
+Deno.test("sharding: addShard sets the new shard to the cluster's feature compatibility version, and refuses a binary that cannot run at it (IncompatibleServerVersion)", async () => {
+  await withDir(async (dir) => {
+    const [cfg, s1, s3, s4, mongos] = freePorts(5);
+    const start = async (version: string, port: number, set: string, role: string) => {
+      const r = await startMongod(await simBin(version), dir, port, [role, "--replSet", set]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      await admin(port, {
+        replSetInitiate: {
+          _id: set,
+          ...(set === "cfg" ? { configsvr: true } : {}),
+          members: [{ _id: 0, host: `localhost:${port}` }],
+        },
+      });
+      await waitFor(async () => (await admin(port, { hello: 1 })).isWritablePrimary || undefined);
+    };
+    const fcv = async (port: number) =>
+      ((await admin(port, { getParameter: 1, featureCompatibilityVersion: 1 }))
+        .featureCompatibilityVersion as Document).version;
+    await start("7.0.5", cfg, "cfg", "--configsvr");
+    await start("7.0.5", s1, "sh1", "--shardsvr");
+    await startRouter(dir, cfg, mongos);
+    await admin(mongos, { addShard: `sh1/localhost:${s1}` });
+    // The cluster stays at 6.0 after its binaries' upgrade to 7.0 (no setFeatureCompatibilityVersion yet).
+    const down = await admin(mongos, { setFeatureCompatibilityVersion: "6.0", confirm: true });
+    assert.equal(down.ok, 1, JSON.stringify(down));
+    assert.equal(await fcv(s1), "6.0");
+
+    await start("7.0.5", s3, "sh3", "--shardsvr");
+    assert.equal(await fcv(s3), "7.0", "a new 7.0 set starts at 7.0");
+    const added = await admin(mongos, { addShard: `sh3/localhost:${s3}` });
+    assert.equal(added.ok, 1, JSON.stringify(added));
+    assert.equal(await fcv(s3), "6.0", "added, it runs at the cluster's version");
+
+    // An 8.0 binary cannot run at 6.0: refused, and not listed.
+    await start("8.0.4", s4, "sh4", "--shardsvr");
+    const refused = await adminError(mongos, { addShard: `sh4/localhost:${s4}` });
+    assert.equal(refused.code, 166, JSON.stringify(refused));
+    assert.equal(refused.codeName, "IncompatibleServerVersion");
+    const listed = ((await admin(mongos, { listShards: 1 })).shards as Document[]).map((s) =>
+      s._id
+    );
+    assert.deepEqual(listed.sort(), ["sh1", "sh3"]);
   });
 });
