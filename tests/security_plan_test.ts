@@ -69,8 +69,14 @@ Deno.test("default security: keyfile and password generated at apply time, keyfi
   assert.ok(byId.get("create-user-shard1")!.depends_on.includes("init-rs-shard1"));
   for (const o of ops.filter((o) => o.type === "add_shard")) {
     assert.ok(o.depends_on.includes("create-user-cluster"), `${o.id} after the first user`);
+    // Its shard's own user first: no shard joins open to the localhost exception.
+    assert.ok(
+      o.depends_on.includes(`create-user-${o.target.name}`),
+      `${o.id} after its shard's user`,
+    );
   }
-  assert.ok(byId.get("verify-health")!.depends_on.includes("create-user-shard2"));
+  // The health check comes after every user (through the shard each precedes).
+  assert.ok(byId.get("verify-health")!.depends_on.includes("add-shard-shard2"));
   const text = JSON.stringify(p);
   assert.doesNotMatch(text, /"pwd"|"password"/);
 });

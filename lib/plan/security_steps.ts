@@ -182,8 +182,8 @@ export function certificateOps(
  * keyfile; the first user is created on each replica set once it is initiated (a standalone once
  * it answers), and, in a sharded cluster, through mongos (kept by the config servers) before the
  * shards are added, as MongoDB's tutorial does. Shards get their own user too (MongoDB docs:
- * shard-local users), so no shard is left open to the localhost exception. Mutates `deploy` and
- * `initialize`.
+ * shard-local users), each before its shard is added, so no shard is left open to the localhost
+ * exception. Mutates `deploy` and `initialize`.
  */
 export function wireSecurity(
   c: StepContext,
@@ -259,7 +259,11 @@ export function wireSecurity(
       `Create ${c.security.adminUser} through mongos (stored on the config servers)`,
     );
     users.push(cluster);
-    for (const o of initialize) if (o.type === "add_shard") o.depends_on.push(cluster.id);
+    // Each shard is added once its own user exists (MongoDB's tutorial creates the shard-local
+    // user before adding the shard): no shard joins the cluster open to the localhost exception.
+    for (const o of initialize) {
+      if (o.type === "add_shard") o.depends_on.push(cluster.id, createUserId(o.target.name));
+    }
   }
   initialize.push(...users);
 }
