@@ -10,6 +10,7 @@ import { deployArgs, freePorts, tempHome, testMirror, writeTopology } from "./he
 import { clusterDir, currentState, meta, withClient } from "./apply_helpers.ts";
 import { display, killWhen, livePids, ok } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
+import { alive } from "../scripts/_pids.ts";
 import type { Document } from "mongodb";
 
 installFixture();
@@ -180,4 +181,42 @@ Deno.test("cluster scale-in removes members, the primary stepped down first: one
   // Its users' password and keyfile go to the archive with the records, not away.
   assert.equal(await exists(path.join(row.data_kept.archive, "secrets", "admin.json")), true);
   assert.match(gone.stdout, /keyfile and admin password its users need are kept in the archive/);
+});
+
+Deno.test("cluster start after a scale-in cut off once it removed a member: the removed member is left down and named (an error when asked for with -N); the same scale-in again finishes the removal", async () => {
+  const home = await tempHome();
+  const ports = freePorts(4);
+  const file = await writeTopology(home, "cut.yaml", fourMembers(ports));
+  await ok(home, deployArgs("cut", file, await testMirror(), ["--auto-approve"]));
+  const gone = `localhost:${ports[3]}`;
+  const args = ["cluster", "scale-in", "cut", "-N", gone, "--auto-approve"];
+  await killWhen(home, "cut", args, /^remove-members-rs0$/, "completed");
+  // Whether or not its stop came before the kill, it is down now.
+  const pidFile = path.join(clusterDir(home, "cut"), "deploy", `mongod-${ports[3]}`, "mongod.pid");
+  const pid = Number((await Deno.readTextFile(pidFile).catch(() => "0")).trim());
+  if (pid && alive(pid)) {
+    Deno.kill(pid, "SIGKILL");
+    while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
+  }
+  const named = await ok(home, ["cluster", "start", "cut", "-N", gone, "--auto-approve"], 1);
+  assert.match(
+    named.stdout,
+    new RegExp(`mongod-localhost-${ports[3]} is no longer a member of replica set rs0`),
+  );
+  const started = await ok(home, ["cluster", "start", "cut", "--auto-approve"]);
+  assert.match(started.stdout, /so it is not started: it would run outside its set/);
+  assert.ok(started.stdout.includes(`\`mup cluster scale-in cut -N ${gone}\``), started.stdout);
+  assert.equal(alive(pid), false, "the removed member was not started");
+  assert.equal(
+    (await livePids(home, "cut")).length,
+    3,
+    "the three members of the set run, the removed one does not",
+  );
+  await ok(home, args.slice(0));
+  const shown = await display(home, "cut");
+  assert.ok(shown.healthy, JSON.stringify(shown));
+  assert.deepEqual(
+    shown.processes.map((p) => p.id).sort(),
+    ports.slice(0, 3).map((p) => `localhost:${p}`).sort(),
+  );
 });

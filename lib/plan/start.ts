@@ -20,6 +20,7 @@ import {
   memberStateOp,
   metadataOp,
   startOp,
+  verifyOnly,
   verifyOp,
   waitOp,
   waitPrimaryOp,
@@ -114,14 +115,30 @@ export function mongosWithoutConfig(
  */
 export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
   const { procs, sets } = clusterProcesses(input);
-  const chosen = selectProcesses(procs, input.filter, input.meta.name);
+  const filtered = !!(input.filter?.roles?.length || input.filter?.nodes?.length);
+  const selected = selectProcesses(procs, input.filter, input.meta.name);
+  // Members their set's configuration no longer lists (a scale-in cut off after its reconfig,
+  // or rs.remove by hand): started, they would run outside their sets. Left down, and named.
+  const removed = selected.filter((p) => input.facts[p.id]?.removed && !input.facts[p.id]?.running);
+  const chosen = selected.filter((p) => !removed.includes(p));
   const starts = orderedStarts(input, chosen, sets);
   const finalize: PlannedOperation[] = [];
-  const filtered = !!(input.filter?.roles?.length || input.filter?.nodes?.length);
   // A filtered start checks the processes it started: each replica-set member until its set's
   // primary reaches it as SECONDARY and caught up (it may answer and call itself SECONDARY, yet
-  // be cut off from the others); the whole cluster's health is verified when it was asked for.
-  if (starts.length && !filtered) finalize.push(verifyOp(input, []));
+  // be cut off from the others); the whole cluster's health is verified when it was asked for
+  // (but for the removed members left down).
+  if (starts.length && !filtered) {
+    const skip = new Set(removed.map((p) => p.id));
+    finalize.push(
+      skip.size
+        ? verifyOnly(
+          verifyOp(input, []),
+          (id) => !skip.has(id),
+          `Verify the health of the cluster but ${removed.map((p) => p.id).join(", ")}`,
+        )
+        : verifyOp(input, []),
+    );
+  }
   if (filtered) {
     const ids = new Set(starts.map((o) => o.id));
     for (const p of chosen.filter((c) => ids.has(`start-${c.id}`))) {
@@ -135,6 +152,18 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
     finalize.push(metadataOp(input, "auto", finalize.map((o) => o.id)));
   }
   const todo = chosen.filter((p) => !input.facts[p.id]?.running);
+  const removedIssue = (p: ProcessSpec): ValidationIssue => ({
+    code: "member_removed",
+    severity: filtered ? "error" : "warning",
+    host: p.host,
+    message: `${p.id} is no longer a member of replica set ${p.replicaSet} (its set's ` +
+      `configuration does not list it), so it is ${filtered ? "not to be" : "not"} started: ` +
+      "it would run outside its set. The removal is finished by the scale-in that was cut " +
+      `off after making it, run again (\`mup cluster scale-in ${input.meta.name} -N ${
+        hostPort(p.host, p.port)
+      }\`); a member removed by hand (rs.remove) comes back with a repair ` +
+      `(\`mup cluster deploy ${input.meta.name} <its topology>\`)`,
+  });
   const errors = mongosWithoutConfig(
     input,
     procs,
@@ -158,6 +187,7 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
       };
     });
   warnings.push(...takeoverWarnings(input, { procs, sets }, todo));
+  (filtered ? errors : warnings).push(...removed.map(removedIssue));
   return lifecyclePlan(
     input,
     "start",
