@@ -6,6 +6,7 @@ import { mongo } from "./cluster_client.ts";
 const TRANSIENT = new Set([133, 6, 7, 10107, 189, 91, 11600, 13436]);
 import { type Operation, OperationError, param } from "./operation.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
+import { routerDown } from "./router_down.ts";
 
 async function listed(
   m: MongoAccess,
@@ -45,12 +46,16 @@ export const addShard: Operation = {
         const code = (e as { code?: number }).code;
         if (!TRANSIENT.has(code ?? -1) || Date.now() > end || ctx.signal.aborted) {
           const expired = TRANSIENT.has(code ?? -1) && Date.now() > end;
+          const gone = await routerDown(ctx, e);
           throw new OperationError(
             `addShard ${param(ctx, "shard")} failed: ${(e as Error).message}${
               expired
                 ? `; still failing after ${timeout / 1000}s: ${timeoutHint(ctx, timeout)}`
+                : gone
+                ? `; ${gone.advice}`
                 : ""
             }`,
+            gone?.replan ? { replan: gone.replan } : {},
           );
         }
         ctx.log(`addShard attempt ${attempt} failed (${(e as Error).message}); retrying`);

@@ -2,6 +2,7 @@ import type { Document } from "mongodb";
 import { sleep } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
+import { routerDown } from "./router_down.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 
 /** NotWritablePrimary, PrimarySteppedDown, HostUnreachable, …: asked again. */
@@ -59,9 +60,14 @@ export const removeShard: Operation = {
         // ShardNotFound: removed meanwhile (this run's earlier call, or a resume's).
         if (code === 70 && !(await listed(ctx).catch(() => true))) break;
         if (!TRANSIENT.has(code ?? -1) || Date.now() > end || ctx.signal.aborted) {
-          throw new OperationError(`removeShard ${name} failed: ${(e as Error).message}`, {
-            noEffect: typeof code === "number" && last === "",
-          });
+          const gone = await routerDown(ctx, e);
+          throw new OperationError(
+            `removeShard ${name} failed: ${(e as Error).message}${gone ? `; ${gone.advice}` : ""}`,
+            {
+              noEffect: typeof code === "number" && last === "",
+              ...(gone?.replan ? { replan: gone.replan } : {}),
+            },
+          );
         }
         await sleep(500, ctx.signal);
         continue;
