@@ -19,6 +19,7 @@ import { deploy, failedReplicaSet, healthySet } from "./faults_helpers.ts";
 import { clusterDifferences } from "../lib/plan/redeploy.ts";
 import type { Topology } from "../lib/topology/schema.ts";
 import { installFixture } from "./fixture.ts";
+import { alive } from "../scripts/_pids.ts";
 
 installFixture();
 
@@ -184,6 +185,42 @@ Deno.test("plan resume restarts a member that died after it was recorded as star
     // Waits are never "already in place": finding the server answering is what they wait for.
     assert.doesNotMatch(r.stdout, /ready \((\d+ )?already in place\)/);
     await healthySet(ports, { home, cluster: "c1" });
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("plan resume after the only member of an initiated set died: its initiation is named as not confirmed while the member was down, then found in place (no second replSetInitiate)", async () => {
+  const home = await tempHome();
+  try {
+    const [port] = freePorts(1);
+    // A hook before finalize fails the first attempt after the initiation.
+    const failing = await deploy(
+      home,
+      "c1",
+      `mongod_servers:\n  - { host: localhost, port: ${port}, replica_set: rs0 }\nhooks:\n  before_phase: { phase: finalize, command: "exit 3" }\n`,
+    );
+    assert.equal(failing.code, 1, output(failing));
+    const pidFile = path.join(clusterDir(home, "c1"), "deploy", `mongod-${port}`, "mongod.pid");
+    const pid = Number((await Deno.readTextFile(pidFile)).trim());
+    Deno.kill(pid, "SIGKILL");
+    while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
+    // The plan's failing hook fails the resume again at finalize: only what comes before counts.
+    const r = await mup(["plan", "resume", "c1"], { home });
+    assert.match(
+      r.stdout,
+      /↻ Initialize rs0 replica set: completed before, but its process is down, so it could not be confirmed/,
+    );
+    assert.doesNotMatch(
+      r.stdout,
+      /↻ Initialize rs0 replica set: completed before, but its effect is no longer in place/,
+    );
+    const st = await currentState(home, "c1");
+    // The deploy's one: the resume found it in place.
+    assert.equal(st.operation_states["init-rs-rs0"]?.executions, 1, "no second replSetInitiate");
+    for (const [, log] of await processLogs(home, "c1")) {
+      assert.equal(count(log, /"id":21356,/), 1, "one replSetInitiate received");
+    }
   } finally {
     await killAll(home);
   }

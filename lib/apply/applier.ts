@@ -139,6 +139,11 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   // after it (the wait for the server it would have started) fail without it, so a resume that
   // kept it skipped could never complete. It runs again, its checks first, and may be skipped
   // again.
+  // Processes this resume starts again: what else is redone on them could not be confirmed
+  // while they were down (its isDone asks them), which is not the same as lost.
+  const startedAgain = new Set(
+    redo.filter((o) => o.type === "start_process").map((o) => `${o.target.host}:${o.target.port}`),
+  );
   const again = [
     ...redo.map((op) => {
       // A step-down lasts step_down_secs: before the stop it precedes, it is made again.
@@ -149,6 +154,9 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
         : op.type === "set_parameter"
         ? "completed before, but a setParameter lasts only while its process runs, and that " +
           "process was started since (or the value was changed)"
+        : op.type !== "start_process" && startedAgain.has(`${op.target.host}:${op.target.port}`)
+        ? "completed before, but its process is down, so it could not be confirmed: it runs " +
+          "again once that process is started again (and finds its effect if it is there)"
         : "completed before, but its effect is no longer in place";
       return { id: op.id, reason: why, was: why };
     }),

@@ -69,7 +69,15 @@ export function versionLine(
   rows: ProcessStatus[] = [],
 ): string {
   const mixed = mixedVersions(meta, rows);
-  const base = `Version: ${meta.version} (${meta.variant})${mixed ? ` (mixed: ${mixed})` : ""}`;
+  // None runs the recorded release (an upgrade cut off after its last restart): not "mixed".
+  const reported = rows.filter((r) => r.version);
+  const versions = new Set(reported.map((r) => r.version));
+  const none = mixed && versions.size === 1 && !versions.has(meta.version)
+    ? ` (recorded; all ${reported.length} processes that answer run ${[...versions][0]})`
+    : undefined;
+  const base = `Version: ${meta.version} (${meta.variant})${
+    none ?? (mixed ? ` (mixed: ${mixed})` : "")
+  }`;
   if (!fcv) return base;
   return `${base}, feature compatibility ${fcv}${
     fcv === majorMinor(meta.version)

@@ -1,0 +1,19 @@
+import assert from "node:assert/strict";
+import { versionLine } from "./display_release.ts";
+import type { ClusterMeta } from "../state/meta.ts";
+import type { ProcessStatus } from "../probe/live.ts";
+
+const meta = { version: "6.0.19", variant: "mongo" } as ClusterMeta;
+const rows = (...versions: string[]) => versions.map((version) => ({ version }) as ProcessStatus);
+
+Deno.test("versionLine: the recorded release, what runs when some differ, and when none runs it", () => {
+  assert.equal(versionLine(meta, undefined, rows("6.0.19", "6.0.19")), "Version: 6.0.19 (mongo)");
+  assert.equal(
+    versionLine(meta, undefined, rows("6.0.19", "7.0.14")),
+    "Version: 6.0.19 (mongo) (mixed: 1 of 2 processes run 7.0.14)",
+  );
+  assert.equal(
+    versionLine(meta, undefined, rows("7.0.14", "7.0.14")),
+    "Version: 6.0.19 (mongo) (recorded; all 2 processes that answer run 7.0.14)",
+  );
+});
