@@ -36,27 +36,35 @@ async function startRouter(dir: string, cfg: number, port: number): Promise<void
   await waitFor(async () => (await admin(port, { ping: 1 })).ok);
 }
 
+/**
+ * A one-member replica set `set` of `version` on `port` (`role`: --configsvr, --shardsvr),
+ * initiated and primary.
+ */
+async function startOneMemberSet(
+  dir: string,
+  version: string,
+  port: number,
+  set: string,
+  role: string,
+): Promise<void> {
+  const r = await startMongod(await simBin(version), dir, port, [role, "--replSet", set]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  await admin(port, {
+    replSetInitiate: {
+      _id: set,
+      ...(role === "--configsvr" ? { configsvr: true } : {}),
+      members: [{ _id: 0, host: `localhost:${port}` }],
+    },
+  });
+  await waitFor(async () => (await admin(port, { hello: 1 })).isWritablePrimary || undefined);
+}
+
 /** One config server, shards sh1 and sh2 (one member each), one mongos with both shards added. */
 async function startCluster(dir: string): Promise<Cluster> {
-  const bin = await simBin("7.0.5");
   const [cfg, s1, s2, mongos] = freePorts(4);
-  const sets: [number, string, string][] = [
-    [cfg, "cfg", "--configsvr"],
-    [s1, "sh1", "--shardsvr"],
-    [s2, "sh2", "--shardsvr"],
-  ];
-  for (const [port, set, role] of sets) {
-    const r = await startMongod(bin, dir, port, [role, "--replSet", set]);
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    await admin(port, {
-      replSetInitiate: {
-        _id: set,
-        ...(set === "cfg" ? { configsvr: true } : {}),
-        members: [{ _id: 0, host: `localhost:${port}` }],
-      },
-    });
-    await waitFor(async () => (await admin(port, { hello: 1 })).isWritablePrimary || undefined);
-  }
+  await startOneMemberSet(dir, "7.0.5", cfg, "cfg", "--configsvr");
+  await startOneMemberSet(dir, "7.0.5", s1, "sh1", "--shardsvr");
+  await startOneMemberSet(dir, "7.0.5", s2, "sh2", "--shardsvr");
   await startRouter(dir, cfg, mongos);
   await admin(mongos, { addShard: `sh1/localhost:${s1}` });
   await admin(mongos, { addShard: `sh2/localhost:${s2}` });
@@ -504,18 +512,8 @@ Deno.test("sharding: with two mongos, every write through one while the other mo
 Deno.test("sharding: addShard sets the new shard to the cluster's feature compatibility version, and refuses a binary that cannot run at it (IncompatibleServerVersion)", async () => {
   await withDir(async (dir) => {
     const [cfg, s1, s3, s4, mongos] = freePorts(5);
-    const start = async (version: string, port: number, set: string, role: string) => {
-      const r = await startMongod(await simBin(version), dir, port, [role, "--replSet", set]);
-      assert.equal(r.code, 0, r.stdout + r.stderr);
-      await admin(port, {
-        replSetInitiate: {
-          _id: set,
-          ...(set === "cfg" ? { configsvr: true } : {}),
-          members: [{ _id: 0, host: `localhost:${port}` }],
-        },
-      });
-      await waitFor(async () => (await admin(port, { hello: 1 })).isWritablePrimary || undefined);
-    };
+    const start = (version: string, port: number, set: string, role: string) =>
+      startOneMemberSet(dir, version, port, set, role);
     const fcv = async (port: number) =>
       ((await admin(port, { getParameter: 1, featureCompatibilityVersion: 1 }))
         .featureCompatibilityVersion as Document).version;
