@@ -226,6 +226,42 @@ Deno.test("plan resume after the only member of an initiated set died: its initi
   }
 });
 
+Deno.test("plan resume is refused before anything starts when the port of a member it would start again (its process died) is taken, naming the holder", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    await failedReplicaSet(home, ports);
+    const pidFile = path.join(clusterDir(home, "c1"), "deploy", `mongod-${ports[1]}`, "mongod.pid");
+    const pid = Number((await Deno.readTextFile(pidFile)).trim());
+    Deno.kill(pid, "SIGKILL");
+    while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
+    const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[1] });
+    try {
+      const r = await mup(["plan", "resume", "c1"], { home });
+      assert.equal(r.code, 1, output(r));
+      assert.match(r.stderr, /nothing was resumed/);
+      assert.match(
+        r.stderr,
+        new RegExp(`its port localhost:${ports[1]} is held by PID ${Deno.pid}`),
+      );
+      assert.match(r.stderr, /free the ports, then resume again/);
+      // The member the failed start left down was not started meanwhile.
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: ports[2] }).catch(() =>
+        undefined
+      );
+      conn?.close();
+      assert.equal(conn, undefined, "nothing was started");
+    } finally {
+      squatter.close();
+    }
+    const resumed = await mup(["plan", "resume", "c1"], { home });
+    assert.equal(resumed.code, 0, output(resumed));
+    await healthySet(ports, { home, cluster: "c1" });
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("--wait-timeout is recorded in every wait of the plan; the error names the timeout and how to raise it", async () => {
   const home = await tempHome();
   try {

@@ -89,21 +89,23 @@ export async function mup(
  * A port taken while an apply runs, just before operation `opId` (its safety check then finds
  * it held; one taken before the apply is refused before anything starts). `hooks` goes at the
  * end of the topology: a before_operation hook that, for `opId` alone, says it has come and
- * waits for the test. `take()` waits for it, listens on 127.0.0.1:`port`, then lets the hook
- * end; the caller closes the listener.
+ * waits for the test, the first `rounds` times (an apply, then a resume). `take()` waits for
+ * it, listens on 127.0.0.1:`port`, then lets the hook end; the caller closes the listener.
  */
-export function portTakenBefore(home: string, opId: string, port: number): {
+export function portTakenBefore(home: string, opId: string, port: number, rounds = 1): {
   hooks: string;
   take(): Promise<Deno.TcpListener>;
 } {
   const go = path.join(home, `hook-go-${port}`);
   const held = path.join(home, `hook-held-${port}`);
+  const done = path.join(home, `hook-done-${port}`);
+  let taken = 0;
   return {
     hooks: `hooks:
   before_operation:
     command: >-
-      [ "$MUP_OPERATION_ID" = "${opId}" ] || exit 0;
-      touch '${go}'; while [ ! -e '${held}' ]; do sleep 0.05; done
+      [ "$MUP_OPERATION_ID" = "${opId}" ] || exit 0; [ -e '${done}' ] && exit 0;
+      touch '${go}'; while [ ! -e '${held}' ]; do sleep 0.05; done; rm -f '${held}'
     timeout: 10m
 `,
     async take() {
@@ -114,7 +116,10 @@ export function portTakenBefore(home: string, opId: string, port: number): {
         if (Date.now() > end) throw new Error(`the apply never came to ${opId}`);
         await new Promise((r) => setTimeout(r, 50));
       }
+      await Deno.remove(go);
       const l = Deno.listen({ hostname: "127.0.0.1", port });
+      // After the last round the hook no longer waits (a later resume runs through).
+      if (++taken >= rounds) await Deno.writeTextFile(done, "");
       await Deno.writeTextFile(held, "");
       return l;
     },

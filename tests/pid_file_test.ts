@@ -201,3 +201,31 @@ function serversOf(conf: string): number[] {
     }
   }).map((e) => Number(e.name));
 }
+
+Deno.test("a server started by hand with a copy of its configuration (same port and pid file) is the cluster's own: cluster stop stops it rather than call it stopped", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    const file = await writeTopology(home, "copy.yaml", standaloneTopology([port]));
+    await ok(home, deployArgs("copy", file, await testMirror(), ["--auto-approve"]));
+    await ok(home, ["cluster", "stop", "copy", "--auto-approve"]);
+    const deployDir = path.join(home, "storage", "clusters", "copy", "deploy");
+    const copy = path.join(home, "edited.conf");
+    await Deno.copyFile(path.join(deployDir, "conf", `mongod-${port}`, "mongod.conf"), copy);
+    const byHand = await new Deno.Command(await installedMongod(deployDir), {
+      args: ["-f", copy],
+      stdin: "null",
+    }).output();
+    assert.equal(byHand.code, 0, new TextDecoder().decode(byHand.stderr));
+    const pid = Number(
+      (await Deno.readTextFile(path.join(deployDir, `mongod-${port}`, "mongod.pid"))).trim(),
+    );
+    assert.ok(alive(pid));
+    const stopped = await ok(home, ["cluster", "stop", "copy", "--auto-approve"]);
+    assert.doesNotMatch(stopped.stdout, /already stopped/, stopped.stdout);
+    assert.equal(alive(pid), false, `mongod ${pid} still runs:\n${stopped.stdout}`);
+    assert.ok(await portFree(port));
+  } finally {
+    await killAll(home);
+  }
+});

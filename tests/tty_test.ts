@@ -5,6 +5,7 @@ import {
   freePorts,
   killAll,
   planSharded,
+  portTakenBefore,
   ROOT,
   smallShardedTopology,
   standaloneTopology,
@@ -65,12 +66,20 @@ Deno.test("in a terminal: confirm with yes, pause at a failed safety check, then
   // session stops the tmux server, and a session started during that shutdown may be lost.
   const resumed = `${session}-resume`;
   try {
-    const planId = (await planSharded(home, ports, "c1", smallShardedTopology)).plan_id;
-    const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[1] });
+    // The port is taken when the apply comes to its start (taken before, the apply would
+    // refuse at once), and again when the resume does.
+    const taken = portTakenBefore(home, `start-mongod-localhost-${ports[1]}`, ports[1], 2);
+    const planId = (await planSharded(
+      home,
+      ports,
+      "c1",
+      (p) => smallShardedTopology(p, taken.hooks),
+    )).plan_id;
 
     await mupInTerminal(session, home, ["plan", "apply", planId]);
     await screenUntil(session, /Do you want to continue\? \(yes\/no\):/);
     await tmux("send-keys", "-t", session, "yes", "Enter");
+    let squatter = await taken.take();
     let screen = await screenUntil(session, /Options:/);
     assert.match(
       screen,
@@ -84,7 +93,9 @@ Deno.test("in a terminal: confirm with yes, pause at a failed safety check, then
     assert.match(screen, /EXIT=1/);
     assert.equal((await currentState(home, "c1")).status, "paused");
 
+    squatter.close();
     await mupInTerminal(resumed, home, ["plan", "resume", "c1"]);
+    squatter = await taken.take();
     await screenUntil(resumed, /Options:/);
     squatter.close();
     await tmux("send-keys", "-t", resumed, "Enter"); // 1. retry

@@ -122,8 +122,22 @@ export async function planAndApply(
     flow.noChanges !== undefined && allOperations(unsealed).length === 0 &&
     unsealed.validation.valid
   ) {
-    if (opts.json) printJsonLine({ plan_id: null, changes: false, message: flow.noChanges });
-    else print(`No changes. ${flow.noChanges}`);
+    // What the planner noticed without planning anything for it (a member out of its set) is
+    // still said.
+    const warnings = unsealed.validation.warnings;
+    if (opts.json) {
+      printJsonLine({
+        plan_id: null,
+        changes: false,
+        message: flow.noChanges,
+        ...(warnings.length ? { warnings } : {}),
+      });
+    } else {
+      print(`No changes. ${flow.noChanges}`);
+      if (warnings.length) {
+        print(["", "Warnings:", ...warnings.map((w) => `  • ${w.message}`)].join("\n"));
+      }
+    }
     return;
   }
   const stopAtPlan = opts.planOnly || opts.dryRun || opts.planFile;

@@ -15,8 +15,9 @@ export async function pidInFile(ex: Executor, pidFile: string): Promise<number |
  * PID of the process that runs with `configPath`: the one its pid file names, if alive and
  * started with `configPath`; else, given `port`, the one listening on it if its command line
  * names `configPath` (a pid file deleted or overwritten must not make a running server look
- * stopped: a stop would skip it, a destroy remove its data under it). Undefined when neither.
- * Throws when the host cannot be asked.
+ * stopped: a stop would skip it, a destroy remove its data under it), or a mongod/mongos that
+ * both its pid file names and listens on it (started with a copy of its configuration).
+ * Undefined when none. Throws when the host cannot be asked.
  */
 export async function runningPid(
   ex: Executor,
@@ -25,15 +26,24 @@ export async function runningPid(
   port?: number,
 ): Promise<number | undefined> {
   const pid = await pidInFile(ex, pidFile);
+  let other: string | undefined;
   if (pid !== undefined && (await ex.processAlive(pid))) {
     if (!configPath) return pid;
     // Guard against a recycled PID: the process must be ours.
     const cmd = await ex.readFile(`/proc/${pid}/cmdline`);
-    if (!cmd || (await commandLine(ex, pid, cmd)).includes(configPath)) return pid;
+    if (!cmd) return pid;
+    other = await commandLine(ex, pid, cmd);
+    if (other.includes(configPath)) return pid;
   }
   if (port === undefined || !configPath || !ex.portHolder) return undefined;
   const holder = await ex.portHolder(port);
-  return holder?.command?.includes(configPath) ? holder.pid : undefined;
+  if (holder?.command?.includes(configPath)) return holder.pid;
+  // A server run with a copy of its configuration (an operator's edited file): it writes the
+  // same pid file and listens on the same port, so it is this process all the same.
+  return holder && holder.pid === pid && other !== undefined &&
+      /(^|[ /])mongo[ds] /.test(`${other} `)
+    ? pid
+    : undefined;
 }
 
 /**

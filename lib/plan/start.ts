@@ -188,6 +188,22 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
     });
   warnings.push(...takeoverWarnings(input, { procs, sets }, todo));
   (filtered ? errors : warnings).push(...removed.map(removedIssue));
+  // One that still runs is not this start's to change, but the cluster is not what it records.
+  for (
+    const p of selected.filter((x) => input.facts[x.id]?.removed && input.facts[x.id]?.running)
+  ) {
+    warnings.push({
+      code: "member_removed",
+      severity: "warning",
+      host: p.host,
+      message: `${p.id} runs, but is no longer a member of replica set ${p.replicaSet} (its ` +
+        "set's configuration does not list it). The scale-in that was cut off after removing " +
+        `it finishes the removal when run again (\`mup cluster scale-in ${input.meta.name} -N ${
+          hostPort(p.host, p.port)
+        }\`); a member removed by hand comes back with a repair (\`mup cluster deploy ` +
+        `${input.meta.name} <its topology>\`)`,
+    });
+  }
   return lifecyclePlan(
     input,
     "start",

@@ -111,11 +111,11 @@ export async function validateStartPorts(
 
 /**
  * At `plan apply` and `plan resume`, before anything starts: the ports of the processes the
- * plan still has to start (start_process operations not completed in `state`) are free, or held
- * by those processes themselves. A port another process took since the plan was made would
- * otherwise fail only that start's safety check, after the starts before it had run: a deploy
- * would stop part way. A process the plan stops before it starts it (a restart) holds its own
- * port until then and is not checked here. Throws MupError naming every port held (holder and
+ * plan starts are free, or held by those processes themselves. A port another process took
+ * since the plan was made would otherwise fail only that start's safety check, after the starts
+ * before it had run: a deploy would stop part way. A process the plan still has to stop before
+ * it starts it (a restart not yet at its stop) holds its own port until then and is not checked
+ * here. Throws MupError naming every port held (holder and
  * fix); nothing for a host it cannot ask (its start's own check meets it).
  */
 export async function requireStartPortsFree(
@@ -124,16 +124,20 @@ export async function requireStartPortsFree(
   state?: ApplyState,
 ): Promise<void> {
   const ops = allOperations(plan);
-  const stopped = new Set(
-    ops.filter((o) => o.type === "stop_process" && o.target.host && o.target.port)
-      .map((o) => hostPort(o.target.host!, o.target.port!)),
+  // Processes the plan still has to stop before it starts them: they hold their ports until then.
+  const stopping = new Set(
+    ops.filter((o) =>
+      o.type === "stop_process" && o.target.host && o.target.port &&
+      state?.operation_states[o.id]?.status !== "completed"
+    ).map((o) => hostPort(o.target.host!, o.target.port!)),
   );
+  // A start completed before is checked too: should its process have gone and another taken
+  // its port, the resume would run it again (recheck.ts) and meet the port taken.
   const starts = new Set(
     ops.filter((o) =>
       o.type === "start_process" && o.target.host && o.target.port &&
       o.pre_conditions.some((c) => c.check_type === "port_available") &&
-      state?.operation_states[o.id]?.status !== "completed" &&
-      !stopped.has(hostPort(o.target.host, o.target.port))
+      !stopping.has(hostPort(o.target.host, o.target.port))
     ).map((o) => hostPort(o.target.host!, o.target.port!)),
   );
   if (!starts.size) return;
@@ -154,8 +158,9 @@ export async function requireStartPortsFree(
         issues.map((i) => `  • ${i.message}`).join("\n")
       }`,
     {
-      hint: "free the ports, then apply the plan again; or change the ports in the topology " +
-        "and plan again",
+      hint: `free the ports, then ${
+        state ? "resume again" : "apply the plan again"
+      }; or change the ports in the topology and plan again`,
       details: { check: "start_ports_available", plan_id: plan.plan_id, issues },
     },
   );
