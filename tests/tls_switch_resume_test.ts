@@ -228,3 +228,75 @@ Deno.test("cluster tls enable cut off at requireTLS, then a member dies and anot
     await killAll(home);
   }
 });
+
+Deno.test("cluster tls enable cut off while writing the requireTLS configurations, a secondary killed and writes made since: plan resume keeps the allowTLS files it uploaded, brings the member back through preferTLS, and completes", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    // The uploads of the requireTLS configurations wait (until released) once their files are
+    // staged: mup is killed there, before any is written.
+    const release = `${home}/release`;
+    await deploy(
+      home,
+      "rs",
+      replicaSetTopology(
+        ports,
+        `hooks:
+  before_operation:
+    command: >-
+      case "$MUP_OPERATION_ID" in upload-config-*-requireTLS)
+      while [ ! -e '${release}' ]; do sleep 0.05; done;; esac
+`,
+      ),
+    );
+    await killWhen(
+      home,
+      "rs",
+      ["cluster", "tls", "rs", "enable", "--auto-approve"],
+      /^upload-config-mongod-.*-requireTLS$/,
+      "running",
+    );
+    await Deno.writeTextFile(release, "");
+    // Every member requires TLS by now, while the metadata does not say so yet.
+    const ca = `${home}/storage/clusters/rs/secrets/ca.pem`;
+    const uri = `${(await clusterCredentials(home, "rs")).connection_string}&tls=true&tlsCAFile=${
+      encodeURIComponent(ca)
+    }`;
+    // A secondary dies; the set takes writes it will have to catch up on.
+    const deployDir = `${home}/storage/clusters/rs/deploy`;
+    const primary = await client(
+      uri,
+      async (c) => String((await c.db("admin").command({ hello: 1 })).primary),
+    );
+    const port = ports.find((p) => `localhost:${p}` !== primary)!;
+    const pid = Number((await Deno.readTextFile(`${deployDir}/mongod-${port}/mongod.pid`)).trim());
+    Deno.kill(pid, "SIGKILL");
+    while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
+    await client(uri, (c) => c.db("app").collection("t").insertMany([{ a: 1 }, { a: 2 }]));
+
+    const r = await ok(home, ["plan", "resume", "rs"]);
+    assert.match(r.stdout, /TLS enable completed successfully!/);
+    assert.doesNotMatch(r.stdout, /↻ Upload the configuration/);
+    const tls = (await clusterCredentials(home, "rs")).connection_string;
+    const direct = (p: number) =>
+      tls.replace(/@[^/]+\//, `@localhost:${p}/`).replace(
+        /replicaSet=\w+/,
+        "directConnection=true",
+      );
+    const mode = await client(
+      direct(port),
+      (c) => c.db("admin").command({ getParameter: 1, tlsMode: 1 }),
+    );
+    assert.equal((mode as { tlsMode?: string }).tlsMode, "requireTLS");
+    // Caught up: the writes made while it was down are on it.
+    const copies = await client(
+      direct(port),
+      (c) => c.db("app").collection("t").countDocuments({}),
+      { readPreference: "secondaryPreferred" },
+    );
+    assert.equal(copies, 2);
+    assert.ok((await display(home, "rs")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});

@@ -128,11 +128,8 @@ export async function lostEffects(
   // in its set and caught up) looked at the process that has gone.
   const startsAgain = lost.filter((o) => o.type === "start_process");
   const restarted = new Set(startsAgain.map((o) => o.id));
-  const waits = completed.filter((o) =>
-    WAITS_ON_START.has(o.type) && !lost.includes(o) && o.depends_on.some((d) => restarted.has(d))
-  );
   // A process started again has lost what was set on it at runtime after its start (a
-  // setParameter lives until the process ends): each such step is made again, in plan order,
+  // setParameter lasts until the process ends): each such step is made again, in plan order,
   // even one a later step on the same parameter replaced (tlsMode preferTLS before requireTLS:
   // MongoDB refuses allowTLS → requireTLS in one step).
   const after = comesAfter(plan);
@@ -140,6 +137,15 @@ export async function lostEffects(
   const runtime = completed.filter((o) =>
     RUNTIME_ONLY.has(o.type) && !lost.includes(o) &&
     startsAgain.some((s) => where(s) === where(o) && after(o, s.id))
+  );
+  const stepsAgain = new Set(runtime.map(where));
+  // Waits on a start done again are done again, but for a member whose runtime steps come
+  // after: until they are made again it may not reach its set at all (in allowTLS among members
+  // that require TLS, it cannot catch up); the plan's later checks judge it once they are.
+  const waits = completed.filter((o) =>
+    WAITS_ON_START.has(o.type) && !lost.includes(o) &&
+    o.depends_on.some((d) => restarted.has(d)) &&
+    !(o.type === "wait_for_member_state" && stepsAgain.has(where(o)))
   );
   return [...lost, ...waits, ...runtime];
 }

@@ -38,7 +38,8 @@ export interface ConfigSecurity {
 }
 
 /** A TLS mode a process's configuration file may name; "disabled" writes no net.tls. */
-export type TlsStep = "disabled" | "allowTLS" | "preferTLS" | "requireTLS";
+export const TLS_STEPS = ["disabled", "allowTLS", "preferTLS", "requireTLS"] as const;
+export type TlsStep = typeof TLS_STEPS[number];
 
 /**
  * The security settings mup writes into each configuration of a cluster with topology `t` (its

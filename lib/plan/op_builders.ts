@@ -106,7 +106,12 @@ export function rewriteConfigOps(
     deps?: string[];
   },
 ): PlannedOperation[] {
-  const staged = path.join(o.clusterDir, "staging", `${p.id}.conf`);
+  // Each version of the file its own staging file (`-<mode>` of a TLS switch's rounds): an
+  // upload done before an interruption is compared, at the resume, with what it uploaded, not
+  // with a later round's content staged in its place.
+  const own = `config-${p.id}`;
+  const suffix = o.id.startsWith(own) ? o.id.slice(own.length) : "";
+  const staged = path.join(o.clusterDir, "staging", `${p.id}${suffix}.conf`);
   return [
     op({
       id: o.id,

@@ -122,13 +122,15 @@ export function planConfigIssues(
     }
     if (mode) lastMode.set(p.id, mode);
     const stagedPath = o.target.params.staged_path ?? "";
+    // A TLS switch stages each round's file apart (`-<mode>`); plans made before did not.
+    const names = [`${p.id}.conf`, ...(mode ? [`${p.id}-${mode}.conf`] : [])];
     if (
-      path.basename(stagedPath) !== `${p.id}.conf` ||
+      !names.includes(path.basename(stagedPath)) ||
       path.basename(path.dirname(stagedPath)) !== "staging"
     ) {
       error(
         `${where}: parameter "staged_path" is ${JSON.stringify(stagedPath)}; expected the ` +
-          `cluster's staging/${p.id}.conf`,
+          `cluster's staging/${names.at(-1)}`,
         p.host,
       );
     }

@@ -17,6 +17,7 @@
  * validation error (code `plan_upload`) naming the operation, the parameter and the fix.
  */
 import { allowedTopology } from "./added_entries.ts";
+import { TLS_STEPS } from "./mongo_config.ts";
 import * as path from "node:path";
 import { hostKey } from "../topology/hosts.ts";
 import {
@@ -139,7 +140,8 @@ export function planUploadIssues(
           `file (from its staged configuration) and the cluster's own secrets to their places`,
       );
     } else if (
-      staging && inStore(norm(source)) && norm(source) !== path.posix.join(staging, `${p.id}.conf`)
+      staging && inStore(norm(source)) &&
+      !stagedNames(p.id).some((n) => norm(source) === path.posix.join(staging, n))
     ) {
       error(
         o,
@@ -175,4 +177,12 @@ export function recordedUploadIssues(
     ...i,
     message: `cluster ${plan.cluster_name} as recorded in its metadata: ${i.message}`,
   }));
+}
+
+/**
+ * The names a process's configuration is staged under: `<id>.conf`, and for each round of a TLS
+ * switch `<id>-<tlsMode>.conf` (op_builders.ts rewriteConfigOps).
+ */
+function stagedNames(id: string): string[] {
+  return [`${id}.conf`, ...TLS_STEPS.map((m) => `${id}-${m}.conf`)];
 }
