@@ -374,6 +374,36 @@ Deno.test("a saved upgrade plan applied after the FCV was set down stops before 
   }
 });
 
+Deno.test("an upgrade cut off after it recorded the new release (at its FCV step): other plans do not claim the metadata lacks the release; plan resume raises the FCV", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  const mirror = await testMirror();
+  const release = `${home}/release`;
+  try {
+    // The FCV step waits (until released) once the release is recorded: mup is killed there.
+    await deploy60(
+      home,
+      "one",
+      `mongod_servers:\n  - { host: localhost, port: ${port} }\nhooks:\n  before_operation:\n    command: >-\n      [ "$MUP_OPERATION_ID" = set-fcv ] || exit 0;\n      while [ ! -e '${release}' ]; do sleep 0.05; done\n`,
+    );
+    await killWhen(
+      home,
+      "one",
+      [...upgrade("one", "7.0").map((a) => a === "" ? mirror : a), "--set-fcv", "--auto-approve"],
+      /^set-fcv$/,
+      "running",
+    );
+    await Deno.writeTextFile(release, "");
+    assert.match(String((await meta(home, "one")).version), /^7\.0\./);
+    const restart = await ok(home, ["cluster", "restart", "one", "--plan-only"]);
+    assert.doesNotMatch(restart.stdout, /which the metadata does not name yet/, restart.stdout);
+    const resumed = await ok(home, ["plan", "resume", "one"]);
+    assert.match(resumed.stdout, /completed successfully/, output(resumed));
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("an upgrade to a series that no longer knows an option of the cluster's runtime_config is refused before anything stops, naming the option", async () => {
   const home = await tempHome();
   try {

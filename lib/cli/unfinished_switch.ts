@@ -19,6 +19,8 @@ import type { ValidationIssue } from "../plan/schema.ts";
 
 /** The first operation of a switch (lib/plan/lifecycle_ops.ts markedPhases). */
 const MARK_OP = "mark-status-unknown";
+/** The upgrade's operation that records the new release in the metadata (upgrade.ts). */
+const RECORD_OP = "update-metadata";
 
 /**
  * Throws a MupError when the cluster is between TLS modes, naming the switch and
@@ -83,6 +85,8 @@ export async function unfinishedUpgradeWarning(
   if (!u || u.outcome === "running" || u.state.operation !== "upgrade") return undefined;
   // The install before the mark changes no process.
   if (u.state.operation_states[MARK_OP]?.status !== "completed") return undefined;
+  // Cut off after it recorded the new release (at the FCV step): the metadata names it already.
+  if (u.state.operation_states[RECORD_OP]?.status === "completed") return undefined;
   return {
     code: "unfinished_upgrade",
     severity: "warning",
