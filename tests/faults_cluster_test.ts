@@ -19,7 +19,7 @@ import { deploy, failedReplicaSet, healthySet } from "./faults_helpers.ts";
 import { clusterDifferences } from "../lib/plan/redeploy.ts";
 import type { Topology } from "../lib/topology/schema.ts";
 import { installFixture } from "./fixture.ts";
-import { alive } from "../scripts/_pids.ts";
+import { killMember } from "./lifecycle_helpers.ts";
 
 installFixture();
 
@@ -201,10 +201,7 @@ Deno.test("plan resume after the only member of an initiated set died: its initi
       `mongod_servers:\n  - { host: localhost, port: ${port}, replica_set: rs0 }\nhooks:\n  before_phase: { phase: finalize, command: "exit 3" }\n`,
     );
     assert.equal(failing.code, 1, output(failing));
-    const pidFile = path.join(clusterDir(home, "c1"), "deploy", `mongod-${port}`, "mongod.pid");
-    const pid = Number((await Deno.readTextFile(pidFile)).trim());
-    Deno.kill(pid, "SIGKILL");
-    while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
+    await killMember(home, "c1", port);
     // The plan's failing hook fails the resume again at finalize: only what comes before counts.
     const r = await mup(["plan", "resume", "c1"], { home });
     assert.match(
@@ -231,10 +228,7 @@ Deno.test("plan resume is refused before anything starts when the port of a memb
   try {
     const ports = freePorts(3);
     await failedReplicaSet(home, ports);
-    const pidFile = path.join(clusterDir(home, "c1"), "deploy", `mongod-${ports[1]}`, "mongod.pid");
-    const pid = Number((await Deno.readTextFile(pidFile)).trim());
-    Deno.kill(pid, "SIGKILL");
-    while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
+    await killMember(home, "c1", ports[1]);
     const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[1] });
     try {
       const r = await mup(["plan", "resume", "c1"], { home });

@@ -48,6 +48,23 @@ export async function display(home: string, name: string, code = 0): Promise<Dis
   return JSON.parse((await ok(home, ["cluster", "display", name, "--json"], code)).stdout);
 }
 
+/**
+ * Kills (SIGKILL) the mongod that runs as `cluster`'s member on `port` (its pid file under the
+ * default deploy directory) and waits until it is gone and its port can be bound again (a
+ * killed process's leader shows as a zombie while its other threads still close its sockets).
+ * Returns its PID.
+ */
+export async function killMember(home: string, cluster: string, port: number): Promise<number> {
+  const file = path.join(clusterDir(home, cluster), "deploy", `mongod-${port}`, "mongod.pid");
+  const pid = Number((await Deno.readTextFile(file)).trim());
+  Deno.kill(pid, "SIGKILL");
+  for (const end = Date.now() + deadline(30_000); pidAlive(pid) || !portFree(port);) {
+    if (Date.now() > end) throw new Error(`mongod ${pid} (port ${port}) is not gone after SIGKILL`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return pid;
+}
+
 /** PIDs in the pid files under the cluster's directory that are still alive. */
 export async function livePids(home: string, name: string): Promise<number[]> {
   const out: number[] = [];
