@@ -4,6 +4,7 @@ import { type Operation, type OperationContext, OperationError, param } from "./
 import { planTimeoutMs } from "./timeout.ts";
 import { runningPid, serversWith } from "./process.ts";
 import { stepDownMember } from "./step_down.ts";
+import type { Executor } from "../executor/executor.ts";
 
 /**
  * shutdown command, then SIGTERM, then SIGKILL, each given time to work; then up to 30 s for the
@@ -46,8 +47,7 @@ export const stopProcess: Operation = {
     }
     const again = await primaryAgain(ctx);
     const timeout = planTimeoutMs(ctx, 30_000);
-    const gone = async (ms: number) =>
-      await poll(async () => (await ex.processAlive(pid)) ? undefined : true, ms, 100) ?? false;
+    const gone = (ms: number) => allGone(ex, [pid], ms);
     const force = ctx.op.target.params.force === "true";
     // A server that answers with an error (e.g. an arbiter, which holds no users to log in
     // with, 18) will not shut down by itself: SIGTERM at once rather than after waiting. A
@@ -128,15 +128,7 @@ async function stopStarting(ctx: OperationContext) {
   if (!starting.length) return undefined;
   const pids = starting.map((p) => p.pid);
   const timeout = planTimeoutMs(ctx, 30_000);
-  const gone = async (ms: number) =>
-    await poll(
-      async () => {
-        for (const pid of pids) if (await ex.processAlive(pid)) return undefined;
-        return true;
-      },
-      ms,
-      100,
-    ) ?? false;
+  const gone = (ms: number) => allGone(ex, pids, ms);
   for (const pid of pids) await ex.signal(pid, "SIGTERM").catch(() => {});
   let how = "with SIGTERM";
   if (!(await gone(timeout / 2))) {
@@ -154,6 +146,18 @@ async function stopStarting(ctx: OperationContext) {
     notice: `a start of it was under way (${list}, not yet answering, started outside this ` +
       `apply): it was stopped ${how} before it came up`,
   };
+}
+
+/** Whether every one of `pids` has exited within `ms` (polled every 100 ms). */
+async function allGone(ex: Executor, pids: number[], ms: number): Promise<boolean> {
+  return await poll(
+    async () => {
+      for (const pid of pids) if (await ex.processAlive(pid)) return undefined;
+      return true;
+    },
+    ms,
+    100,
+  ) ?? false;
 }
 
 /** What a restart's stop says of a process it found not running. */
