@@ -239,6 +239,7 @@ Deno.test("plan resume is refused before anything starts when the port of a memb
         new RegExp(`its port localhost:${ports[1]} is held by PID ${Deno.pid}`),
       );
       assert.match(r.stderr, /free the ports, then resume again/);
+      assert.doesNotMatch(r.stdout, /Resuming apply/, "a refused resume never began");
       // The member the failed start left down was not started meanwhile.
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: ports[2] }).catch(() =>
         undefined
@@ -250,6 +251,7 @@ Deno.test("plan resume is refused before anything starts when the port of a memb
     }
     const resumed = await mup(["plan", "resume", "c1"], { home });
     assert.equal(resumed.code, 0, output(resumed));
+    assert.match(resumed.stdout, /Resuming apply /);
     await healthySet(ports, { home, cluster: "c1" });
   } finally {
     await killAll(home);

@@ -165,6 +165,15 @@ export async function runApply(
   await requireDataDirsFree(plan, clusterDir, ctx.executors);
   // Likewise a port another process took: refused before the first start, not at its own.
   await requireStartPortsFree(plan, ctx.executors, resume);
+  // Said once the checks above have passed: a resume they refuse never began.
+  if (resume && !opts.json) {
+    const last = resume.checkpoints.at(-1);
+    console.log(
+      `Resuming apply ${resume.state_id} from ${
+        last ? `checkpoint ${last.id}` : "the beginning (no checkpoint yet)"
+      }`,
+    );
+  }
   // The apply's state ID once it has one, for the --json error document of a second Ctrl-C.
   let stateId = resume?.state_id;
   // Listening before the lock is taken: no Ctrl-C can end mup between the two.

@@ -252,14 +252,6 @@ export async function runResume(
       },
     );
   }
-  if (!opts.json) {
-    const last = state.checkpoints[state.checkpoints.length - 1];
-    console.log(
-      `Resuming apply ${state.state_id} from ${
-        last ? `checkpoint ${last.id}` : "the beginning (no checkpoint yet)"
-      }`,
-    );
-  }
   // A destructive plan (destroy, rollback removing directories) asks again, unless
   // --auto-approve is given to the resume; safety-check failures still ask in a terminal.
   return await runApply(ctx, plan, path, opts, state);
