@@ -86,19 +86,20 @@ export async function mup(
 }
 
 /**
- * A port taken while an apply runs, just before operation `opId` (its safety check then finds
- * it held; one taken before the apply is refused before anything starts). `hooks` goes at the
- * end of the topology: a before_operation hook that, for `opId` alone, says it has come and
- * waits for the test, the first `rounds` times (an apply, then a resume). `take()` waits for
- * it, listens on 127.0.0.1:`port`, then lets the hook end; the caller closes the listener.
+ * Something done by the test while an apply runs, just before operation `opId`. `hooks` goes
+ * at the end of the topology: a before_operation hook that, for `opId` alone, says it has come
+ * and waits for the test, the first `rounds` times (an apply, then a resume). `at(act)` waits
+ * for it, runs `act`, then lets the hook end, and returns what `act` returned; given the mup
+ * `running`, it fails with mup's output if mup ends first.
  */
-export function portTakenBefore(home: string, opId: string, port: number, rounds = 1): {
+export function pausedBefore(home: string, opId: string, rounds = 1): {
   hooks: string;
-  take(): Promise<Deno.TcpListener>;
+  at<T>(act: () => T | Promise<T>, running?: Promise<MupResult>): Promise<T>;
 } {
-  const go = path.join(home, `hook-go-${port}`);
-  const held = path.join(home, `hook-held-${port}`);
-  const done = path.join(home, `hook-done-${port}`);
+  const tag = opId.replace(/[^A-Za-z0-9-]/g, "_");
+  const go = path.join(home, `hook-go-${tag}`);
+  const held = path.join(home, `hook-held-${tag}`);
+  const done = path.join(home, `hook-done-${tag}`);
   let taken = 0;
   return {
     hooks: `hooks:
@@ -108,21 +109,40 @@ export function portTakenBefore(home: string, opId: string, port: number, rounds
       touch '${go}'; while [ ! -e '${held}' ]; do sleep 0.05; done; rm -f '${held}'
     timeout: 10m
 `,
-    async take() {
+    async at(act, running) {
+      let ended: string | undefined;
+      running?.then((r) => ended = output(r), (e) => ended = String(e));
       for (
         const end = Date.now() + 300_000;
         !(await Deno.lstat(go).then(() => true, () => false));
       ) {
         if (Date.now() > end) throw new Error(`the apply never came to ${opId}`);
+        if (ended !== undefined) throw new Error(`the apply ended before ${opId}:\n${ended}`);
         await new Promise((r) => setTimeout(r, 50));
       }
       await Deno.remove(go);
-      const l = Deno.listen({ hostname: "127.0.0.1", port });
+      const result = await act();
       // After the last round the hook no longer waits (a later resume runs through).
       if (++taken >= rounds) await Deno.writeTextFile(done, "");
       await Deno.writeTextFile(held, "");
-      return l;
+      return result;
     },
+  };
+}
+
+/**
+ * A port taken while an apply runs, just before operation `opId` (its safety check then finds
+ * it held; one taken before the apply is refused before anything starts): `pausedBefore`,
+ * whose `take()` listens on 127.0.0.1:`port`; the caller closes the listener.
+ */
+export function portTakenBefore(home: string, opId: string, port: number, rounds = 1): {
+  hooks: string;
+  take(): Promise<Deno.TcpListener>;
+} {
+  const paused = pausedBefore(home, opId, rounds);
+  return {
+    hooks: paused.hooks,
+    take: () => paused.at(() => Deno.listen({ hostname: "127.0.0.1", port })),
   };
 }
 

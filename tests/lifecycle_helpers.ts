@@ -49,13 +49,18 @@ export async function display(home: string, name: string, code = 0): Promise<Dis
 }
 
 /**
- * Kills (SIGKILL) the mongod that runs as `cluster`'s member on `port` (its pid file under the
+ * Kills (SIGKILL) the mongod (or the mongos, `bin`) that runs as `cluster`'s process on `port` (its pid file under the
  * default deploy directory) and waits until it is gone and its port can be bound again (a
  * killed process's leader shows as a zombie while its other threads still close its sockets).
  * Returns its PID.
  */
-export async function killMember(home: string, cluster: string, port: number): Promise<number> {
-  const file = path.join(clusterDir(home, cluster), "deploy", `mongod-${port}`, "mongod.pid");
+export async function killMember(
+  home: string,
+  cluster: string,
+  port: number,
+  bin: "mongod" | "mongos" = "mongod",
+): Promise<number> {
+  const file = path.join(clusterDir(home, cluster), "deploy", `${bin}-${port}`, `${bin}.pid`);
   const pid = Number((await Deno.readTextFile(file)).trim());
   Deno.kill(pid, "SIGKILL");
   for (const end = Date.now() + deadline(30_000); pidAlive(pid) || !portFree(port);) {

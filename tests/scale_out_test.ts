@@ -10,6 +10,7 @@ import {
   deployArgs,
   freePorts,
   output,
+  pausedBefore,
   portFree,
   replicaSetTopology,
   smallShardedTopology,
@@ -18,9 +19,8 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { currentState, meta, withClient } from "./apply_helpers.ts";
-import { display, killWhen, ok } from "./lifecycle_helpers.ts";
+import { display, killMember, killWhen, ok } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
-import { alive } from "../scripts/_pids.ts";
 import type { Document } from "mongodb";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
 
@@ -238,7 +238,7 @@ Deno.test("cluster scale-out adds replica set members: each joins once (a kill p
   assert.ok((await display(home, "so")).healthy);
 });
 
-Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new shard added through mongos, a new mongos that routes to it, a config server member (every mongos's configuration following); scale-in takes the member, a mongos and a config server member out again, refusing the last mongos and the last config server member, then drains and removes the new shard (a Ctrl-C during the draining stops the wait; with its mongos killed since, the resume's failure names the start of it and the scale-in again, which finish)", async () => {
+Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new shard added through mongos (whose death just before its addShard fails that operation's safety check, naming the rollback of the scale-out, the start of the mongos and the scale-out again, which finish; the start alone is refused), a new mongos that routes to it, a config server member (every mongos's configuration following); scale-in takes the member, a mongos and a config server member out again, refusing the last mongos and the last config server member, then drains and removes the new shard (a Ctrl-C during the draining stops the wait; with its mongos killed since, the resume's failure names the start of it and the scale-in again, which finish)", async () => {
   const home = await tempHome();
   const ports = freePorts(7);
   const mirror = await testMirror();
@@ -246,12 +246,15 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
   // stops there, after its initialize phase.
   const gate = path.join(home, "gate");
   await Deno.writeTextFile(gate, "");
+  // The mongos that adds shard3 dies just before its addShard (the first time only).
+  const routerDies = pausedBefore(home, "add-shard-shard3");
   const file = await writeTopology(
     home,
     "ss.yaml",
     smallShardedTopology(
       ports,
-      `hooks:\n  before_phase: { phase: finalize, command: "test -e gate" }\n`,
+      `hooks:\n  before_phase: { phase: finalize, command: "test -e gate" }\n` +
+        routerDies.hooks.replace("hooks:\n", ""),
     ),
   );
   await ok(home, deployArgs("ss", file, mirror, ["--auto-approve"]));
@@ -266,6 +269,21 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
         `mongos_servers:\n  - { host: localhost, port: ${ports[6]} }\n`,
     ),
   );
+  const scaleOut = ok(home, ["cluster", "scale-out", "ss", grown, "--auto-approve"], 1);
+  await routerDies.at(() => killMember(home, "ss", ports[3], "mongos"), scaleOut);
+  // Its safety check finds it gone. A resume alone would fail the same way (this plan does not
+  // start that mongos): the failure names its start and the scale-out made again, which finish.
+  const routerGone = await scaleOut;
+  const gone = routerGone.stdout + routerGone.stderr;
+  assert.ok(gone.includes(`not answering: localhost:${ports[3]}`), output(routerGone));
+  assert.ok(gone.includes(`mup cluster start ss -N localhost:${ports[3]}`), output(routerGone));
+  assert.ok(gone.includes(`mup cluster scale-out ss`), output(routerGone));
+  const startRouter = ["cluster", "start", "ss", "-N", `localhost:${ports[3]}`, "--auto-approve"];
+  assert.ok(gone.includes("mup state rollback ss --checkpoint start"), output(routerGone));
+  // Not before the rollback: the scale-out's new processes are not in the metadata.
+  assert.match((await ok(home, startRouter, 1)).stderr, /scale-out .* failed part way/);
+  await ok(home, ["state", "rollback", "ss", "--checkpoint", "start", "--auto-approve"]);
+  await ok(home, startRouter);
   const applied = await ok(home, ["cluster", "scale-out", "ss", grown, "--auto-approve"]);
   assert.match(applied.stdout, /Apply completed successfully/);
   // Through the new mongos: three shards; shard1 with its new member.
@@ -442,16 +460,7 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
   // The mongos it drains through dies meanwhile: a resume alone cannot finish (this plan never
   // starts it). The failure says so, with the start that brings it back and the scale-in made
   // again, which is what finishes it.
-  const routers = [...Deno.readDirSync("/proc")].filter((e) => /^\d+$/.test(e.name)).filter((e) => {
-    try {
-      return Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes(`mongos-${ports[6]}/`);
-    } catch {
-      return false;
-    }
-  }).map((e) => Number(e.name));
-  assert.ok(routers.length > 0, "the mongos runs");
-  for (const pid of routers) Deno.kill(pid, "SIGKILL");
-  while (routers.some(alive)) await new Promise((r) => setTimeout(r, 20));
+  await killMember(home, "ss", ports[6], "mongos");
   const stuck = await ok(home, ["plan", "resume", "ss"], 1);
   const startIt = `mup cluster start ss -N localhost:${ports[6]}`;
   assert.match(

@@ -69,11 +69,23 @@ export function resumeStartsIt(ctx: OperationContext): string {
  * How a set whose majority is down gets its primary back while this plan's apply is unfinished:
  * `mup cluster start` of the members down (`down`, `host:port`; all that is down when not
  * given), which replaces this apply (a resume cannot continue it after that), then this plan's
- * command again (replanCommand), which finds in place what this apply did.
+ * command again (replanCommand), which finds in place what this apply did. A scale-out is
+ * rolled back first (a start is refused over it).
  */
 export function startThenReplan(ctx: OperationContext, down: string[] = []): string {
   const name = ctx.plan.cluster_name;
   const start = `mup cluster start ${name}${down.map((d) => ` -N ${shellQuote(d)}`).join("")}`;
+  if (ctx.plan.operation === "scale-out") {
+    // No start runs over an unfinished scale-out (refuseOverUnfinishedScaling: the processes
+    // it started are not in the metadata): it is undone first, which a shard it added forbids.
+    return `\`mup state rollback ${name} --checkpoint start\` undoes this scale-out (a ` +
+      `start is refused until then), \`${start}\` starts ${
+        down.length === 1 ? "it" : "them"
+      }, then \`mup ${replanCommand(ctx.plan)}\` plans this scale-out again; once it has ` +
+      "added a shard, a rollback is refused too: start them by hand with the configuration " +
+      "files mup wrote for them (`<binary> -f conf/<process>/<binary>.conf` under the " +
+      `cluster's deploy directory), then \`mup plan resume ${name}\``;
+  }
   return `\`${start}\` starts ${down.length === 1 ? "it" : "them"}, ` +
     `and replaces this apply (it cannot be resumed after that): then \`mup ${
       replanCommand(ctx.plan)
