@@ -6,9 +6,10 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { deployArgs, freePorts, tempHome, testMirror, writeTopology } from "./helpers.ts";
+import { deployArgs, freePorts, output, tempHome, testMirror, writeTopology } from "./helpers.ts";
 import { clusterDir, currentState, meta, withClient } from "./apply_helpers.ts";
-import { display, killWhen, livePids, ok } from "./lifecycle_helpers.ts";
+import { display, installedMongod, killWhen, livePids, ok } from "./lifecycle_helpers.ts";
+import { runBin } from "./sim_helpers.ts";
 import { installFixture } from "./fixture.ts";
 import { alive } from "../scripts/_pids.ts";
 import type { Document } from "mongodb";
@@ -183,7 +184,7 @@ Deno.test("cluster scale-in removes members, the primary stepped down first: one
   assert.match(gone.stdout, /keyfile and admin password its users need are kept in the archive/);
 });
 
-Deno.test("cluster start after a scale-in cut off once it removed a member: the removed member is left down and named (an error when asked for with -N); the same scale-in again finishes the removal", async () => {
+Deno.test("cluster start after a scale-in cut off once it removed a member: the removed member is left down and named (an error when asked for with -N; still named under 'No changes'), and named when it runs (started by hand); the same scale-in again finishes the removal", async () => {
   const home = await tempHome();
   const ports = freePorts(4);
   const file = await writeTopology(home, "cut.yaml", fourMembers(ports));
@@ -212,6 +213,23 @@ Deno.test("cluster start after a scale-in cut off once it removed a member: the 
     3,
     "the three members of the set run, the removed one does not",
   );
+  // Nothing left to start: "No changes", with the removed member still named.
+  const nothing = await ok(home, ["cluster", "start", "cut", "--auto-approve"]);
+  assert.match(nothing.stdout, /No changes/);
+  assert.match(nothing.stdout, /so it is not started: it would run outside its set/);
+  // Started by hand, it runs outside its set: named as such, not started or stopped.
+  const deployDir = path.join(clusterDir(home, "cut"), "deploy");
+  const conf = path.join(deployDir, "conf", `mongod-${ports[3]}`, "mongod.conf");
+  const byHand = await runBin(await installedMongod(deployDir), ["-f", conf]);
+  assert.equal(byHand.code, 0, output(byHand));
+  const running = await ok(home, ["cluster", "start", "cut", "--auto-approve"]);
+  assert.doesNotMatch(running.stdout, /Started mongod/);
+  assert.match(
+    running.stdout,
+    new RegExp(`mongod-localhost-${ports[3]} runs, but is no longer a member of replica set rs0`),
+  );
+  assert.ok(running.stdout.includes(`\`mup cluster scale-in cut -N ${gone}\``), running.stdout);
+  assert.equal((await livePids(home, "cut")).length, 4, "the start left it running");
   await ok(home, args.slice(0));
   const shown = await display(home, "cut");
   assert.ok(shown.healthy, JSON.stringify(shown));
