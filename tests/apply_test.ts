@@ -137,7 +137,7 @@ Deno.test("deploy a sharded cluster end to end; mongos lists both shards; re-pla
     Deno.kill(Number((await Deno.readTextFile(mongosPid)).trim()), "SIGKILL");
     const again = await deploy(home, shardedTopology(ports));
     assert.equal(again.code, 0, again.stdout + again.stderr);
-    assert.match(again.stdout, /✓ Started 3 config servers \(already in place\)/);
+    assert.match(again.stdout, /✓ Started 3 config servers \(already running\)/);
     assert.match(again.stdout, /✓ Added shard2 to cluster \(already in place\)/);
     for (const [name, log] of await processLogs(home, "c1")) {
       const starts = name === `mongos-${ports[9]}` ? 2 : 1;

@@ -364,7 +364,7 @@ Deno.test("re-deploying a cluster as recorded repairs it: plan diff shows no cha
     assert.match(review, new RegExp(`• Start rs0 member localhost:${ports[2]}\n`));
     assert.doesNotMatch(review, /Generate configuration files|Initialize rs0/);
     assert.match(review, /• \d+ operations re-check what is in place/);
-    assert.match(repair.stdout, /✓ Started 3 mongod processes \(2 already in place\) \[/);
+    assert.match(repair.stdout, /✓ Started 3 mongod processes \(2 already running\) \[/);
     await healthySet(ports, { home, cluster: "c1" });
     const logs = await processLogs(home, "c1");
     for (const [i, p] of ports.entries()) {

@@ -116,6 +116,11 @@ Deno.test("cluster start while a server started by hand with --config=<relative>
     const pidFile = path.join(deployDir, `mongod-${port}`, "mongod.pid");
     const pid = Number((await Deno.readTextFile(pidFile)).trim());
     assert.ok(alive(pid), started.stdout);
+    // It says it started none: it awaited the one under way.
+    assert.match(
+      started.stdout,
+      new RegExp(`✓ Started mongod localhost:${port} \\(already running\\)`),
+    );
     // One server on the configuration: the one started by hand.
     const servers = [...Deno.readDirSync("/proc")].filter((e) => /^\d+$/.test(e.name)).filter(
       (e) => {

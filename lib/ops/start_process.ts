@@ -28,10 +28,13 @@ export const startProcess: Operation = {
       ctx.op.target.port,
       timeout,
     );
+    // Started by an earlier apply killed mid-start, or by hand: this run started nothing (a
+    // rollback of an earlier apply's start still counts that apply's run).
     if (earlier && "pid" in earlier) {
       return {
-        output: `already started by an earlier apply (PID ${earlier.pid})`,
+        output: `a start of it was already under way (PID ${earlier.pid}): awaited until it ran`,
         metadata: { pid: earlier.pid },
+        inPlace: true,
       };
     }
     if (earlier) {
@@ -62,7 +65,7 @@ export const startProcess: Operation = {
         param(ctx, "config"),
         ctx.op.target.port,
       );
-      if (pid) return { output: `already running (PID ${pid})`, metadata: { pid } };
+      if (pid) return { output: `already running (PID ${pid})`, metadata: { pid }, inPlace: true };
       const log = ctx.op.target.params.log;
       const tail = log ? await ex.readFile(log).then((b) => lastLogError(b), () => "") : "";
       throw new OperationError(

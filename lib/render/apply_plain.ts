@@ -195,7 +195,11 @@ export class PlainRenderer {
     }
     // A stop found in place met a process that was not running (stopped, or died, since the
     // plan was made): that is what an operator needs to know, not that the stop "was done".
-    const inPlace = g.ops[0]?.type === "stop_process" ? "not running" : "already in place";
+    const inPlace = g.ops[0]?.type === "stop_process"
+      ? "not running"
+      : g.ops[0]?.type === "start_process"
+      ? "already running"
+      : "already in place";
     const note = already === part.length
       ? ` (${inPlace})`
       : already
