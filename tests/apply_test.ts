@@ -15,6 +15,7 @@ import {
 } from "./helpers.ts";
 import { clusterDir, count, currentState, meta, processLogs, withClient } from "./apply_helpers.ts";
 import { installFixture, tempDir } from "./fixture.ts";
+import { killMember } from "./lifecycle_helpers.ts";
 
 installFixture();
 
@@ -128,13 +129,7 @@ Deno.test("deploy a sharded cluster end to end; mongos lists both shards; re-pla
     assert.match(same.stdout, /No changes\. The cluster matches the topology\./);
     assert.equal((await meta(home, "c1")).serial, 1);
     // With the mongos gone, a new plan re-checks everything and starts only the mongos.
-    const mongosPid = path.join(
-      clusterDir(home, "c1"),
-      "deploy",
-      `mongos-${ports[9]}`,
-      "mongos.pid",
-    );
-    Deno.kill(Number((await Deno.readTextFile(mongosPid)).trim()), "SIGKILL");
+    await killMember(home, "c1", ports[9], "mongos");
     const again = await deploy(home, shardedTopology(ports));
     assert.equal(again.code, 0, again.stdout + again.stderr);
     assert.match(again.stdout, /✓ Started 3 config servers \(already running\)/);

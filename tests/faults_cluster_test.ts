@@ -153,9 +153,7 @@ Deno.test("plan resume restarts a member that died after it was recorded as star
   try {
     const ports = freePorts(3);
     await failedReplicaSet(home, ports);
-    const pidFile = path.join(clusterDir(home, "c1"), "deploy", `mongod-${ports[1]}`, "mongod.pid");
-    const pid = Number((await Deno.readTextFile(pidFile)).trim());
-    Deno.kill(pid, "SIGKILL");
+    await killMember(home, "c1", ports[1]);
     // Whether its wait had completed before the deploy failed (the starts run side by side).
     const waited = (await currentState(home, "c1")).operation_states[
       `wait-mongod-localhost-${ports[1]}`
@@ -322,8 +320,7 @@ Deno.test("re-deploying a cluster as recorded repairs it: plan diff shows no cha
     assert.equal(diff.code, 0, diff.stdout + diff.stderr);
     assert.match(diff.stdout, /No changes\. The cluster matches the topology\./);
 
-    const pidFile = path.join(clusterDir(home, "c1"), "deploy", `mongod-${ports[2]}`, "mongod.pid");
-    Deno.kill(Number((await Deno.readTextFile(pidFile)).trim()), "SIGKILL");
+    await killMember(home, "c1", ports[2]);
     const downDiff = await mup(["plan", "diff", "c1", "--detailed-exitcode"], { home });
     assert.equal(downDiff.code, 2, output(downDiff));
     assert.match(

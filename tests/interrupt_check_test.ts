@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { killAll, replicaSetTopology, spawnMup, tempHome } from "./helpers.ts";
 import { clusterDir, currentState } from "./apply_helpers.ts";
-import { deploy, stablePorts } from "./lifecycle_helpers.ts";
+import { deploy, killMember, stablePorts } from "./lifecycle_helpers.ts";
 import { deadline, installFixture } from "./fixture.ts";
 
 installFixture();
@@ -20,7 +20,7 @@ Deno.test("one Ctrl-C while a restart's safety check waits for its set to settle
     const dir = clusterDir(home, "rs");
     const pidOf = async (port: number) =>
       Number(await Deno.readTextFile(path.join(dir, "deploy", `mongod-${port}`, "mongod.pid")));
-    Deno.kill(await pidOf(ports[2]), "SIGKILL");
+    await killMember(home, "rs", ports[2]);
     const target = await pidOf(ports[1]);
     const child = spawnMup(
       ["cluster", "restart", "rs", "-N", `localhost:${ports[1]}`, "--auto-approve"],

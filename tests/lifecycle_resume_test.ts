@@ -16,7 +16,15 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { clusterDir, count, currentState, meta, processLogs, withClient } from "./apply_helpers.ts";
-import { deploy, display, killWhen, livePids, ok, savedRestart } from "./lifecycle_helpers.ts";
+import {
+  deploy,
+  display,
+  killMember,
+  killWhen,
+  livePids,
+  ok,
+  savedRestart,
+} from "./lifecycle_helpers.ts";
 import { stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -625,8 +633,7 @@ Deno.test("a resume that starts again a member a rolling restart had restarted (
     );
     assert.equal(wait?.status, "completed", `${waitId}: ${JSON.stringify(wait)}`);
     // The restarted member dies before the resume.
-    const pidFile = path.join(clusterDir(home, "again"), "deploy", `mongod-${port}`, "mongod.pid");
-    Deno.kill(Number((await Deno.readTextFile(pidFile)).trim()), "SIGKILL");
+    await killMember(home, "again", port);
     const r = await mup(["plan", "resume", "again"], { home });
     assert.equal(r.code, 0, output(r));
     const lines = r.stdout.split("\n");

@@ -17,7 +17,7 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { clusterDir, count, currentState, meta, processLogs, withClient } from "./apply_helpers.ts";
-import { display, killWhen, ok } from "./lifecycle_helpers.ts";
+import { display, killMember, killWhen, ok } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -231,9 +231,7 @@ Deno.test("cluster reconfigure: a saved plan applies later; a member that refuse
       (await ok(home, ["cluster", "reconfigure", "rc", fourth, "--plan-only", "--json"])).stdout,
     );
     // Killed outside mup (the metadata unchanged, so the saved plan is not stale).
-    const procs = (await meta(home, "rc")).processes as { port: number; pid_file: string }[];
-    const pidFile = procs.find((p) => p.port === ports[2])!.pid_file;
-    Deno.kill(Number((await Deno.readTextFile(pidFile)).trim()), "SIGKILL");
+    await killMember(home, "rc", ports[2]);
     const late = await ok(home, ["plan", "apply", early.plan_id, "--auto-approve"], 1);
     assert.match(
       late.stdout,

@@ -16,7 +16,7 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { clusterDir, meta, withClient } from "./apply_helpers.ts";
-import { display, killWhen, livePids, ok } from "./lifecycle_helpers.ts";
+import { display, killMember, killWhen, livePids, ok } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 import type { Document } from "mongodb";
 
@@ -90,9 +90,7 @@ Deno.test("an unfinished scale-out: stop is refused (resume or rollback named), 
   const planned = await ok(home, ["cluster", "scale-out", "sf", grown, "--plan-only", "--json"]);
   const planId = JSON.parse(planned.stdout).plan_id as string;
   // Killed outright (a stop through mup would change the cluster's serial, and the plan with it).
-  const recorded = await meta(home, "sf") as { processes: { port: number; pid_file: string }[] };
-  const victim = recorded.processes.find((p) => p.port === ports[2])!;
-  Deno.kill(Number((await Deno.readTextFile(victim.pid_file)).trim()), "SIGKILL");
+  await killMember(home, "sf", ports[2]);
   const applied = await ok(home, ["plan", "apply", planId, "--auto-approve"]);
   assert.match(applied.stdout, /Apply completed successfully/);
   // The metadata says what runs: not every recorded process.

@@ -14,10 +14,9 @@ import {
   standaloneTopology,
   tempHome,
 } from "./helpers.ts";
-import { deploy, display, ok, savedRestart, stablePorts } from "./lifecycle_helpers.ts";
+import { deploy, display, killMember, ok, savedRestart, stablePorts } from "./lifecycle_helpers.ts";
 import { pidOf, simBin, startMongod, withDir } from "./sim_helpers.ts";
 import { opContext } from "./op_context.ts";
-import { alive } from "../scripts/_pids.ts";
 import { installFixture } from "./fixture.ts";
 import { stopProcess } from "../lib/ops/stop_process.ts";
 import { PlainRenderer } from "../lib/render/apply_plain.ts";
@@ -180,9 +179,7 @@ Deno.test("a saved restart applied after its server died: the stop says it was n
     const saved = JSON.parse(
       (await ok(home, ["cluster", "restart", "dead", "--plan-only", "--json"])).stdout,
     ).plan_id;
-    const pid = (await display(home, "dead")).processes[0].pid!;
-    Deno.kill(pid, "SIGKILL");
-    while (alive(pid)) await new Promise((r) => setTimeout(r, 50));
+    await killMember(home, "dead", port);
     const r = await mup(["plan", "apply", saved, "--auto-approve"], { home });
     assert.equal(r.code, 0, output(r));
     assert.match(
@@ -207,11 +204,7 @@ Deno.test("a saved rolling restart applied after a member whose turn comes later
     // The secondaries go first, in order: the last one's own stop and start come later.
     const planned = await savedRestart(home, "later");
     const victim = planned.stops[1].port;
-    const pid = (await display(home, "later")).processes.find((p) =>
-      p.id === `localhost:${victim}`
-    )!.pid!;
-    Deno.kill(pid, "SIGKILL");
-    while (alive(pid)) await new Promise((r) => setTimeout(r, 50));
+    await killMember(home, "later", victim);
     const r = await mup(["plan", "apply", planned.planId, "--auto-approve"], { home });
     assert.equal(r.code, 1, output(r));
     assert.match(r.stdout, new RegExp(`replica_set_healthy: localhost:${victim} is not answering`));
