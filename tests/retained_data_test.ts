@@ -100,6 +100,12 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
     const plan = await ok(home, deployArgs("kept", file, mirror, ["--plan-only"]));
     assert.match(plan.stdout, /retained data/i);
     assert.match(plan.stdout, new RegExp(`Reuse the keyfile kept in ${archive}`));
+    // Its diff creates none of the kept data directories, and says the set and its user may be
+    // found in the kept data.
+    const diff = await ok(home, ["plan", "diff", "kept"], 0);
+    assert.doesNotMatch(diff.stdout, /directory +\S+\/data\/mongod-\d+ +\(create/, diff.stdout);
+    assert.match(diff.stdout, /replica_set +rs0 +\(create; the kept data may hold it already/);
+    assert.match(diff.stdout, /user +\S+@rs0 +\(create; the kept data may hold it already/);
     // Elections held back: the set, initiated in the kept data, has no primary yet when the
     // initiate's isDone looks, so its run finds the config, which is "already in place" too.
     // (3 s was not enough once, on a loaded machine: the members' starts took longer.)

@@ -37,6 +37,7 @@ import {
   repairFiles,
 } from "./repair_files.ts";
 import { estimateResources } from "./resources.ts";
+import { markKeptDataDirs } from "./prepare_steps.ts";
 import {
   allOperations,
   type CheckResult,
@@ -398,6 +399,7 @@ export async function buildDeployPlan(
   // A first deploy onto data kept by a destroy --retain-data (or an earlier attempt) finds the
   // sets' configurations as they were: their members' options are set as the topology says.
   if (!meta) {
+    markKeptDataDirs(plan, inUse);
     const kept = new Set(inUse.map((d) => `${hostKey(d.host)}:${d.dir}`));
     addKeptConfigOps(
       plan,

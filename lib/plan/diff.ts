@@ -115,6 +115,14 @@ export function planDiff(
   const restarted = (c: Change) =>
     !deploy && c.resource_type === "process" && stops.has(c.resource_id) &&
     starts.has(c.resource_id) && isUp(c.resource_id);
+  // A first deploy onto kept data (addKeptConfigOps marks its sets): their data may hold the
+  // set initiated and its users, which the apply then finds in place.
+  const kept = new Set(
+    meta ? [] : all.filter((o) => o.target.params?.kept === "true").map((o) => o.target.name),
+  );
+  const keptSet = (c: DiffChange) =>
+    (c.resource_type === "replica_set" && kept.has(c.resource_id)) ||
+    (c.resource_type === "user" && kept.has(c.resource_id.split("@").at(-1) ?? ""));
   const changes: PlanDiff["changes"] = [];
   const seen = new Map<string, PlanDiff["changes"][number]>();
   for (const o of ops) {
@@ -144,7 +152,13 @@ export function planDiff(
         if (c.after !== undefined) earlier.after = c.after;
         continue;
       }
-      const entry = { ...c, action, operation: o.id, operations: [o.id] };
+      const entry = {
+        ...c,
+        action,
+        operation: o.id,
+        operations: [o.id],
+        ...(action === "create" && keptSet(c) ? { note: KEPT_NOTE } : {}),
+      };
       seen.set(key, entry);
       changes.push(entry);
     }
@@ -281,6 +295,9 @@ function driftLines(plan: Plan, d: PlanDiff): string[] {
 export function operationsLeft(d: PlanDiff): number {
   return d.in_flight ? d.in_flight.total - d.in_flight.done : 0;
 }
+
+/** What a create of a set or user that kept data may hold already says in the diff. */
+const KEPT_NOTE = "the kept data may hold it already: then the apply finds it in place";
 
 /** Each action as an operator says it: "to create", "to start"…; "none" is "unchanged". */
 const WORDS: Record<string, string> = {

@@ -177,3 +177,21 @@ export function installOp(
     estimated_ms: EST.install,
   });
 }
+
+/**
+ * A first deploy onto data kept by a `destroy --retain-data` (or an earlier attempt): the data
+ * directories of `kept` (host and path, as pre-flight found them holding MongoDB data) are there
+ * already, so their directory changes are "none" (the mkdir makes nothing of them), as the
+ * apply records them. Changes `plan` in place.
+ */
+export function markKeptDataDirs(
+  plan: { phases: { operations: PlannedOperation[] }[] },
+  kept: { host: string; dir: string }[],
+): void {
+  const ids = new Set(kept.map((d) => `${addressHost(d.host)}:${d.dir}`));
+  for (const o of plan.phases.flatMap((ph) => ph.operations)) {
+    for (const c of o.changes) {
+      if (c.resource_type === "directory" && ids.has(c.resource_id)) c.action = "none";
+    }
+  }
+}
