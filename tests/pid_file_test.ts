@@ -170,7 +170,8 @@ Deno.test("cluster stop and destroy while a server started by hand is still star
 
     const first = await startByHand();
     const shown = (await display(home, "early", 1)).processes[0];
-    assert.equal(shown.state, "DOWN");
+    assert.equal(shown.state, "STARTUP");
+    assert.equal(shown.healthy, false);
     assert.match(shown.reason ?? "", /its own server \(PID \d+, \d+\) is starting/);
     const stopped = await ok(home, ["cluster", "stop", "early", "--auto-approve"]);
     assert.match(stopped.stdout, /a start of it was under way \(pid \d+/, stopped.stdout);

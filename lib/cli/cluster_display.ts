@@ -115,7 +115,7 @@ function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[], fcv?: string):
  * /proc, or over SSH) is named in its reason. When that is the process's own server (its
  * configuration file in the command line), it runs but does not answer: hung, or stopped
  * (SIGSTOP), and `cluster stop -N` ends it. One that refuses it while a server of its
- * configuration runs is named as starting.
+ * configuration runs is starting: STARTUP.
  */
 async function nameHolders(
   ctx: CliContext,
@@ -132,6 +132,8 @@ async function nameHolders(
         ? await serversWith(ctx.executors.forHost(r.host), config).catch(() => [])
         : [];
       if (starting.length) {
+        // MongoDB's name for a member not yet up (replSetGetStatus stateStr): it is not down.
+        r.state = "STARTUP";
         r.reason = `${r.reason}; its own server (PID ${
           starting.map((s) => s.pid).join(", ")
         }) is starting: it does not listen yet`;

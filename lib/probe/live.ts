@@ -24,7 +24,10 @@ export interface ProcessStatus {
   /** mongod, config, mongos or arbiter. */
   role: string;
   replica_set?: string;
-  /** PRIMARY, SECONDARY, ARBITER, STARTUP2, RECOVERING…, RUNNING (standalone/mongos) or DOWN. */
+  /**
+   * PRIMARY, SECONDARY, ARBITER, STARTUP2, RECOVERING…, RUNNING (standalone/mongos), DOWN, or
+   * STARTUP (its server runs but does not listen yet: cluster_display.ts).
+   */
   state: string;
   /** Why the process is DOWN: connection refused, no answer within the timeout… */
   reason?: string;
