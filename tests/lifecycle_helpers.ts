@@ -198,14 +198,16 @@ export class WriteLoad {
 
 /**
  * Starts mup, kills it with `signal` (SIGKILL) once an operation matching `when` is recorded as
- * `status` (and, if given, `also` holds). Returns what mup printed and its exit code.
+ * `status` (and, if given, `also` holds): "running" from its start (its hook, isDone and safety
+ * checks included), "executing" once its own work began. Returns what mup printed and its exit
+ * code.
  */
 export async function killWhen(
   home: string,
   cluster: string,
   args: string[],
   when: RegExp,
-  status: "running" | "completed",
+  status: "running" | "executing" | "completed",
   env: Record<string, string> = {},
   also: () => Promise<boolean> = () => Promise.resolve(true),
   waitMs = 120_000,
@@ -229,12 +231,21 @@ export async function killWhen(
       if (!e.name.endsWith(".journal") || before.has(e.name)) continue;
       const lines = await Journal.read(path.join(stateDir, e.name)) as {
         kind: string;
-        state?: { id: string; status: string };
+        state?: { id: string; status: string; executions?: number };
       }[];
-      // The newest record of each operation says where it is now.
+      // The newest record of each operation says where it is now: "executing" once its run
+      // began (past its hook, isDone and safety checks).
       const now = new Map<string, string>();
-      for (const l of lines) if (l.kind === "op") now.set(l.state!.id, l.state!.status);
-      if ([...now].some(([id, st]) => when.test(id) && st === status) && await also()) {
+      for (const l of lines) {
+        if (l.kind !== "op") continue;
+        const st = l.state!;
+        now.set(
+          st.id,
+          st.status === "running" && (st.executions ?? 0) > 0 ? "executing" : st.status,
+        );
+      }
+      const at = (st: string) => st === status || (status === "running" && st === "executing");
+      if ([...now].some(([id, st]) => when.test(id) && at(st)) && await also()) {
         child.kill(signal);
         killed = true;
       }

@@ -9,8 +9,10 @@ import {
   deployArgs,
   freePorts,
   mup,
+  pausedBefore,
   portFree,
   replicaSetTopology,
+  smallShardedTopology,
   tempHome,
   testMirror,
   writeTopology,
@@ -124,4 +126,82 @@ Deno.test("an unfinished scale-out: stop is refused (resume or rollback named), 
   assert.equal(portFree(ports[4]), false, "the new member runs");
   await ok(home, ["cluster", "destroy", "sf", "--auto-approve"]);
   assert.deepEqual(ports.map(portFree), [true, true, true, true, true], "nothing is left running");
+});
+
+Deno.test("a scale-out cut off while its addShard was under way: state rollback is refused (the shard may be registered); display names a shard no recorded member serves; plan resume completes it", async () => {
+  const home = await tempHome();
+  const ports = freePorts(5);
+  // The new shard's member is held (SIGSTOP) just before the addShard: the mongos's addShard
+  // then waits for it, and mup is killed meanwhile.
+  const held = pausedBefore(home, "add-shard-shard3");
+  const file = await writeTopology(home, "ss.yaml", smallShardedTopology(ports, held.hooks));
+  await ok(home, deployArgs("ss", file, await testMirror(), ["--auto-approve"]));
+  const grown = await writeTopology(
+    home,
+    "ss2.yaml",
+    (await Deno.readTextFile(file)).replace(
+      "mongos_servers:\n",
+      `  - { host: localhost, port: ${ports[4]}, replica_set: shard3 }\nmongos_servers:\n`,
+    ),
+  );
+  const pidFile = path.join(clusterDir(home, "ss"), "deploy", `mongod-${ports[4]}`, "mongod.pid");
+  let stopped = 0;
+  let since = 0;
+  try {
+    const killed = killWhen(
+      home,
+      "ss",
+      ["cluster", "scale-out", "ss", grown, "--auto-approve"],
+      /^add-shard-shard3$/,
+      "executing",
+      {},
+      // Two seconds into its run: its addShard has reached the mongos (connected, authenticated).
+      () => Promise.resolve(stopped > 0 && Date.now() - (since ||= Date.now()) > 2000),
+    );
+    await held.at(async () => {
+      stopped = Number((await Deno.readTextFile(pidFile)).trim());
+      Deno.kill(stopped, "SIGSTOP");
+    });
+    await killed;
+    // Its addShard goes on in the mongos once the member answers.
+    await new Promise((r) => setTimeout(r, 300));
+    Deno.kill(stopped, "SIGCONT");
+    stopped = 0;
+    const mongos = `mongodb://localhost:${ports[3]}/`;
+    const listed = async () =>
+      ((await withClient(
+        mongos,
+        (c) => c.db("admin").command({ listShards: 1 }),
+        { home, cluster: "ss" },
+      )).shards as Document[]).map((s) => s._id).sort();
+    for (const end = Date.now() + 60_000; !(await listed()).includes("shard3");) {
+      if (Date.now() > end) throw new Error("shard3 never registered");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const undo = await ok(home, [
+      "state",
+      "rollback",
+      "ss",
+      "--checkpoint",
+      "start",
+      "--auto-approve",
+    ], 1);
+    assert.match(undo.stderr, /its addShard of shard3 was sent and did not finish/);
+    assert.match(undo.stderr, /mup plan resume ss/);
+    assert.ok(await exists(path.dirname(pidFile)), "nothing of it was removed");
+    // The shard the cluster routes to is not in the metadata: not healthy, and said.
+    const shown = await display(home, "ss", 1) as unknown as {
+      healthy: boolean;
+      unrecorded_shards: string[];
+    };
+    assert.deepEqual([shown.healthy, shown.unrecorded_shards], [false, ["shard3"]]);
+    const text = await ok(home, ["cluster", "display", "ss"], 1);
+    assert.match(text.stdout, /not in the metadata \(no recorded member serves it\): shard3/);
+    await ok(home, ["plan", "resume", "ss"]);
+    const after = await display(home, "ss") as unknown as { unrecorded_shards: string[] };
+    assert.deepEqual(after.unrecorded_shards, []);
+    assert.deepEqual(await listed(), ["shard1", "shard2", "shard3"]);
+  } finally {
+    if (stopped) Deno.kill(stopped, "SIGCONT");
+  }
 });

@@ -257,6 +257,10 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       }
     }
     const unlisted = shards ? shardSets.filter((s) => !shards.includes(s)) : [];
+    // And the reverse: a shard the cluster routes to that no recorded member serves (added by
+    // hand, or by a scale-out that did not finish, or left by its rollback) holds data the
+    // metadata does not know of.
+    const unrecorded = shards ? shards.filter((s) => !shardSets.includes(s)) : [];
     // Members outside the metadata still count in their set's majority: one that cannot be
     // reached leaves the set less able to take a failure than the metadata says.
     const { unlisted: extra, dropped } = firstDeploy
@@ -264,6 +268,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       : await unlistedMembers(access, meta, rows, timeout);
     // A cluster no deploy recorded is not healthy, whatever of it runs.
     const healthy = !firstDeploy && rows.every((r) => r.healthy) && unlisted.length === 0 &&
+      unrecorded.length === 0 &&
       (!listed || shards !== undefined) && extra.every((m) => m.reachable) && !dropped.length;
     // An apply running now (its live mup holds the lock) may be changing what this shows.
     const applying = await liveHolder(ctx.store.clusterDir(name));
@@ -329,7 +334,9 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
             }
             : r;
         }),
-        ...(meta.kind === "sharded" ? { shards: shards ?? null, unlisted_shards: unlisted } : {}),
+        ...(meta.kind === "sharded"
+          ? { shards: shards ?? null, unlisted_shards: unlisted, unrecorded_shards: unrecorded }
+          : {}),
         connection_string: meta.connection_string,
         ...(applying ? { apply_in_progress: applying } : {}),
         ...(meta.tls_switch ? { tls_switch: meta.tls_switch } : {}),
@@ -389,6 +396,12 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
           shards
             ? `Shards (listShards): ${shards.join(", ") || "none"}${
               unlisted.length ? `; not listed: ${unlisted.join(", ")}` : ""
+            }${
+              unrecorded.length
+                ? `; not in the metadata (no recorded member serves ${
+                  unrecorded.length === 1 ? "it" : "them"
+                }): ${unrecorded.join(", ")}`
+                : ""
             }`
             : `Shards: unknown (${
               listed?.error ? `no mongos can list them: ${listed.error}` : "no mongos answers"

@@ -122,8 +122,11 @@ export async function refuseOverUnfinishedScaling(
   // One that changed nothing (a refusal before any work) is replaced like any apply.
   if (!changedAnything(u.state)) return;
   if (await allow(u.state)) return;
+  // Added, or sent and not finished (rollback_build.ts refuses both).
   const shardAdded = Object.values(u.state.operation_states).some((o) =>
-    o.id.startsWith("add-shard-") && o.status === "completed"
+    o.id.startsWith("add-shard-") &&
+    (o.status === "completed" ||
+      ((o.executions ?? 0) > 0 && !(o.status === "failed" && o.result?.metadata?.no_effect)))
   );
   throw new MupError(
     `cluster ${cluster}'s ${op} (apply ${u.state.state_id}) ${u.outcome} part way: ${

@@ -22,7 +22,8 @@ export async function routerDown(
   const { host, port } = ctx.op.target;
   if (!host || port === undefined) return undefined;
   if (await mongo(ctx).hello(host, port).catch(() => undefined)) return undefined;
-  const down = membersDownAdvice(ctx, [hostPort(host, port)]);
+  // Its command was sent: an addShard may have reached the config servers before it died.
+  const down = membersDownAdvice(ctx, [hostPort(host, port)], true);
   return {
     advice: `mongos ${hostPort(host, port)} does not answer: ${down.advice}`,
     replan: down.replan,

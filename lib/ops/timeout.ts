@@ -70,22 +70,17 @@ export function resumeStartsIt(ctx: OperationContext): string {
  * `mup cluster start` of the members down (`down`, `host:port`; all that is down when not
  * given), which replaces this apply (a resume cannot continue it after that), then this plan's
  * command again (replanCommand), which finds in place what this apply did. A scale-out is
- * rolled back first (a start is refused over it).
+ * rolled back first (a start is refused over it), unless an addShard may have gone out (`sent`:
+ * the running one's command was sent): scaleOutWayOut.
  */
-export function startThenReplan(ctx: OperationContext, down: string[] = []): string {
+export function startThenReplan(
+  ctx: OperationContext,
+  down: string[] = [],
+  sent = false,
+): string {
   const name = ctx.plan.cluster_name;
   const start = `mup cluster start ${name}${down.map((d) => ` -N ${shellQuote(d)}`).join("")}`;
-  if (ctx.plan.operation === "scale-out") {
-    // No start runs over an unfinished scale-out (refuseOverUnfinishedScaling: the processes
-    // it started are not in the metadata): it is undone first, which a shard it added forbids.
-    return `\`mup state rollback ${name} --checkpoint start\` undoes this scale-out (a ` +
-      `start is refused until then), \`${start}\` starts ${
-        down.length === 1 ? "it" : "them"
-      }, then \`mup ${replanCommand(ctx.plan)}\` plans this scale-out again; once it has ` +
-      "added a shard, a rollback is refused too: start them by hand with the configuration " +
-      "files mup wrote for them (`<binary> -f conf/<process>/<binary>.conf` under the " +
-      `cluster's deploy directory), then \`mup plan resume ${name}\``;
-  }
+  if (ctx.plan.operation === "scale-out") return scaleOutWayOut(ctx, start, down.length, sent);
   return `\`${start}\` starts ${down.length === 1 ? "it" : "them"}, ` +
     `and replaces this apply (it cannot be resumed after that): then \`mup ${
       replanCommand(ctx.plan)
@@ -93,15 +88,57 @@ export function startThenReplan(ctx: OperationContext, down: string[] = []): str
 }
 
 /**
+ * startThenReplan of a scale-out: no start runs over an unfinished scale-out
+ * (refuseOverUnfinishedScaling: the processes it started are not in the metadata), so it is
+ * rolled back first (`start`: the start command); a rollback is refused once an addShard may
+ * have reached the config servers (rollback_build.ts), and then only the processes started by
+ * hand let a resume finish. Which of the two applies follows from the plan: the running
+ * operation comes after an addShard of the plan, is itself one whose command was `sent`, or
+ * comes before them all (or is the plan's only one, not sent).
+ */
+function scaleOutWayOut(
+  ctx: OperationContext,
+  start: string,
+  n: number,
+  sent: boolean,
+): string {
+  const name = ctx.plan.cluster_name;
+  const them = n === 1 ? "it" : "them";
+  const rollback = `\`mup state rollback ${name} --checkpoint start\` undoes this scale-out (a ` +
+    `start is refused until then), \`${start}\` starts ${them}, then \`mup ${
+      replanCommand(ctx.plan)
+    }\` plans this scale-out again`;
+  const byHand = `start ${them} by hand with the configuration file${n === 1 ? "" : "s"} mup ` +
+    `wrote (\`<binary> -f conf/<process>/<binary>.conf\` under the cluster's deploy ` +
+    `directory), then \`mup plan resume ${name}\``;
+  const ops = allOperations(ctx.plan);
+  const shards = ops.filter((o) => o.type === "add_shard").map((o) => o.id);
+  const before = new Set<string>();
+  for (const stack = [...ctx.op.depends_on]; stack.length;) {
+    const id = stack.pop()!;
+    if (before.has(id)) continue;
+    before.add(id);
+    stack.push(...(ops.find((o) => o.id === id)?.depends_on ?? []));
+  }
+  if (sent || shards.some((id) => before.has(id))) {
+    return `a shard may be registered already, so a rollback is refused: ${byHand}`;
+  }
+  if (shards.every((id) => id === ctx.op.id)) return rollback;
+  return `${rollback}; once it has added a shard, a rollback is refused too: ${byHand}`;
+}
+
+/**
  * What brings back the members `down` (`host:port`) that the running operation needs: when this
  * plan started each of them before it (a start_process among the operation's dependencies or in
  * an earlier phase, done), `mup plan resume`, which runs those starts again (their effect is
  * lost); otherwise a start that replaces the apply, then the plan made again (startThenReplan),
- * given as `replan` too (OperationError's).
+ * given as `replan` too (OperationError's). `sent`: the running operation's command went out
+ * before the members went down (scaleOutWayOut).
  */
 export function membersDownAdvice(
   ctx: OperationContext,
   down: string[],
+  sent = false,
 ): { advice: string; replan?: string } {
   const byId = new Map(allOperations(ctx.plan).map((o) => [o.id, o]));
   const started = new Set<string>();
@@ -130,6 +167,6 @@ export function membersDownAdvice(
       } again) and goes on`,
     };
   }
-  const replan = startThenReplan(ctx, down);
+  const replan = startThenReplan(ctx, down, sent);
   return { advice: replan, replan };
 }

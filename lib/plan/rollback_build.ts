@@ -160,16 +160,26 @@ export async function buildRollbackPlan(req: {
   // undone: the members it added taken out of their sets, what it started stopped, what it made
   // removed, the metadata never having listed them.
   if (state.operation === "scale-out") {
+    const ops = original.phases.flatMap((ph) => ph.operations);
     const done = (type: string) =>
-      original.phases.flatMap((ph) => ph.operations).some((o) =>
-        o.type === type && state.operation_states[o.id]?.status === "completed"
-      );
-    if (state.status === "completed" || done("save_metadata") || done("add_shard")) {
+      ops.some((o) => o.type === type && state.operation_states[o.id]?.status === "completed");
+    // An addShard sent and then cut off (or failed on a lost connection) may have registered
+    // the shard: only one that failed having changed nothing (a server's refusal) did not.
+    const sent = ops.filter((o) => o.type === "add_shard").find((o) => {
+      const s = state.operation_states[o.id];
+      return s?.status !== "completed" && (s?.executions ?? 0) > 0 &&
+        !(s?.status === "failed" && s.result?.metadata?.no_effect === true);
+    });
+    if (state.status === "completed" || done("save_metadata") || done("add_shard") || sent) {
       throw new MupError(
         `apply ${id} (scale-out) cannot be rolled back: ${
           done("add_shard")
             ? "it added a shard to the cluster (removeShard drains its data, which a rollback " +
               "does not do)"
+            : sent
+            ? `its addShard of ${sent.target.name} was sent and did not finish: the config ` +
+              "servers may list that shard already, and databases may be placed on it " +
+              "(removeShard drains its data, which a rollback does not do)"
             : "it recorded its processes in the metadata"
         }`,
         {
