@@ -92,23 +92,28 @@ export async function mup(
  * for it, runs `act`, then lets the hook end, and returns what `act` returned; given the mup
  * `running`, it fails with mup's output if mup ends first.
  */
-export function pausedBefore(home: string, opId: string, rounds = 1): {
+export function pausedBefore(home: string, opId: string, rounds = 1, armed = true): {
   hooks: string;
   at<T>(act: () => T | Promise<T>, running?: Promise<MupResult>): Promise<T>;
+  /** With `armed` false, the hook waits only from this call on (an ID earlier applies share). */
+  arm(): Promise<void>;
 } {
   const tag = opId.replace(/[^A-Za-z0-9-]/g, "_");
   const go = path.join(home, `hook-go-${tag}`);
   const held = path.join(home, `hook-held-${tag}`);
   const done = path.join(home, `hook-done-${tag}`);
+  const on = path.join(home, `hook-armed-${tag}`);
   let taken = 0;
   return {
     hooks: `hooks:
   before_operation:
     command: >-
       [ "$MUP_OPERATION_ID" = "${opId}" ] || exit 0; [ -e '${done}' ] && exit 0;
-      touch '${go}'; while [ ! -e '${held}' ]; do sleep 0.05; done; rm -f '${held}'
+      ${armed ? "" : `[ -e '${on}' ] || exit 0; `}touch '${go}';
+      while [ ! -e '${held}' ]; do sleep 0.05; done; rm -f '${held}'
     timeout: 10m
 `,
+    arm: () => Deno.writeTextFile(on, ""),
     async at(act, running) {
       let ended: string | undefined;
       running?.then((r) => ended = output(r), (e) => ended = String(e));

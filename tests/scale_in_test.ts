@@ -6,9 +6,24 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { deployArgs, freePorts, output, tempHome, testMirror, writeTopology } from "./helpers.ts";
+import {
+  deployArgs,
+  freePorts,
+  output,
+  pausedBefore,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
 import { clusterDir, currentState, meta, withClient } from "./apply_helpers.ts";
-import { display, installedMongod, killWhen, livePids, ok } from "./lifecycle_helpers.ts";
+import {
+  display,
+  installedMongod,
+  killMember,
+  killWhen,
+  livePids,
+  ok,
+} from "./lifecycle_helpers.ts";
 import { runBin } from "./sim_helpers.ts";
 import { installFixture } from "./fixture.ts";
 import { alive } from "../scripts/_pids.ts";
@@ -237,4 +252,48 @@ Deno.test("cluster start after a scale-in cut off once it removed a member: the 
     shown.processes.map((p) => p.id).sort(),
     ports.slice(0, 3).map((p) => `localhost:${p}`).sort(),
   );
+});
+
+Deno.test("a scale-in of a config server member during which a mongos that stays dies completes (partial, the mongos named in a notice); cluster start -N then starts that mongos on its rewritten configuration", async () => {
+  const home = await tempHome();
+  const p = freePorts(5);
+  // Just before the scale-in's health check (not the deploy's), the second mongos is killed.
+  const dies = pausedBefore(home, "verify-health", 1, false);
+  const file = await writeTopology(
+    home,
+    "sb.yaml",
+    `config_servers:
+  - { host: localhost, port: ${p[0]}, replica_set: cfg }
+  - { host: localhost, port: ${p[1]}, replica_set: cfg }
+mongod_servers:
+  - { host: localhost, port: ${p[2]}, replica_set: shard1 }
+mongos_servers:
+  - { host: localhost, port: ${p[3]} }
+  - { host: localhost, port: ${p[4]} }
+${dies.hooks}`,
+  );
+  await ok(home, deployArgs("sb", file, await testMirror(), ["--auto-approve"]));
+  await dies.arm();
+  const running = ok(home, [
+    "cluster",
+    "scale-in",
+    "sb",
+    "-N",
+    `localhost:${p[1]}`,
+    "--auto-approve",
+  ]);
+  await dies.at(() => killMember(home, "sb", p[4], "mongos"), running);
+  const done = await running;
+  assert.match(
+    done.stdout,
+    new RegExp(`mongos localhost:${p[4]} does not answer \\(the others route\\)`),
+  );
+  assert.match(done.stdout, /Status: partial/);
+  const recorded = (await meta(home, "sb")) as { processes: { port: number; config: string }[] };
+  assert.deepEqual(recorded.processes.map((x) => x.port).sort(), [p[0], p[2], p[3], p[4]].sort());
+  const conf = await Deno.readTextFile(recorded.processes.find((x) => x.port === p[4])!.config);
+  assert.ok(!conf.includes(`localhost:${p[1]}`), conf);
+  // The start the notice names works: its configuration is what the metadata records.
+  await ok(home, ["cluster", "start", "sb", "-N", `localhost:${p[4]}`, "--auto-approve"]);
+  assert.ok((await display(home, "sb")).healthy);
 });

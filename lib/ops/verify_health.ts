@@ -53,13 +53,20 @@ async function problems(
   shards: string[],
   /** Judge only the listed processes' states in their sets (a scale-out's new members). */
   onlyListed = false,
-): Promise<{ out: string[]; lasting: string[]; rejected: string[]; silent: Proc[] }> {
+  /** A mongos that does not answer is not a failure while another answers (a scale-in's). */
+  routersOptional = false,
+): Promise<
+  { out: string[]; lasting: string[]; rejected: string[]; silent: Proc[]; spared: Proc[] }
+> {
   const out: string[] = [];
   const lasting: string[] = [];
   const rejected: string[] = [];
   const answers = await Promise.all(procs.map((p) => m.hello(p.host, p.port)));
-  procs.forEach((p, i) => answers[i] || out.push(`${p.id} does not answer`));
-  const silent = procs.filter((_, i) => !answers[i]);
+  const answering = procs.filter((p, i) => p.role === "mongos" && answers[i]);
+  const spare = (p: Proc) => routersOptional && p.role === "mongos" && answering.length > 0;
+  procs.forEach((p, i) => answers[i] || spare(p) || out.push(`${p.id} does not answer`));
+  const silent = procs.filter((p, i) => !answers[i] && !spare(p));
+  const spared = procs.filter((p, i) => !answers[i] && spare(p));
   const sets = new Map<string, Proc[]>();
   for (const p of procs) {
     if (p.replica_set) sets.set(p.replica_set, [...(sets.get(p.replica_set) ?? []), p]);
@@ -111,7 +118,7 @@ async function problems(
       }
     }
   }));
-  const router = procs.find((p) => p.role === "mongos");
+  const router = answering[0] ?? procs.find((p) => p.role === "mongos");
   if (router && shards.length) {
     const r = await m.adminCommand(router.host, router.port, { listShards: 1 }).catch(() =>
       undefined
@@ -119,14 +126,17 @@ async function problems(
     const have = new Set(((r?.shards ?? []) as Document[]).map((s) => s._id));
     for (const s of shards) if (!have.has(s)) out.push(`shard ${s} is not listed by mongos`);
   }
-  return { out, lasting, rejected, silent };
+  return { out, lasting, rejected, silent, spared };
 }
 
 /**
  * Every process answers, each set has exactly one primary and healthy members, mongos lists
  * every shard. With `only_listed: "true"` (a scale-out's check of what it added) the members of
  * a set that are not among `processes` are not judged: a recorded member down meanwhile is the
- * cluster's state, not the scale-out's failure (`cluster display` shows it).
+ * cluster's state, not the scale-out's failure (`cluster display` shows it). With
+ * `routers_optional: "true"` (a scale-in's) a mongos that does not answer is no failure while
+ * another answers and lists the shards: it is named in a notice, with the start that brings it
+ * back (its configuration, written again by the scale-in, matches the metadata it records).
  */
 export const verifyHealth: Operation = {
   isDone() {
@@ -138,6 +148,7 @@ export const verifyHealth: Operation = {
     const timeout = planTimeoutMs(ctx, 30_000);
     const end = Date.now() + timeout;
     let last: string[] = [];
+    let spared: Proc[] = [];
     const lasting = sustained(REJECTED_MS);
     while (true) {
       const foreign = await foreignSets(ctx, mongo(ctx), procs);
@@ -149,11 +160,13 @@ export const verifyHealth: Operation = {
         procs,
         shards,
         ctx.op.target.params.only_listed === "true",
+        ctx.op.target.params.routers_optional === "true",
       );
       if (found.lasting.length) {
         throw new OperationError(`cluster is not what is recorded: ${found.lasting.join("; ")}`);
       }
       last = found.out;
+      spared = found.spared;
       if (last.length === 0) break;
       // A process that exited never answers: no wait mends that.
       const exited = (await Promise.all(
@@ -198,10 +211,19 @@ export const verifyHealth: Operation = {
       }
       await sleep(300, ctx.signal);
     }
+    const down = spared.map((p) => hostPort(p.host, p.port));
     return {
-      output: `${procs.length} processes healthy${
+      output: `${procs.length - down.length} processes healthy${
         shards.length ? `, ${shards.length} shards listed` : ""
       }`,
+      ...(down.length
+        ? {
+          notice: `mongos ${down.join(", ")} ${down.length === 1 ? "does" : "do"} not answer ` +
+            `(the others route): \`mup cluster start ${ctx.plan.cluster_name}${
+              down.map((d) => ` -N ${d}`).join("")
+            }\` starts ${down.length === 1 ? "it" : "them"} once this apply is done`,
+        }
+        : {}),
     };
   },
 };

@@ -283,6 +283,10 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
     ...stops.map((o) => o.id),
     ...mongosConfigs.filter((o) => o.type === "upload_file").map((o) => o.id),
   ]);
+  // A mongos that died meanwhile is no reason to leave the scale-in unfinished: its start is
+  // refused until the metadata drops what the scale-in removed (its configuration file was
+  // written without them), and the metadata records the status as found (partial).
+  if (input.meta.kind === "sharded") verify.target.params.routers_optional = "true";
   const file = path.join(input.clusterDir, "meta.yaml");
   const kept = removed.filter((p) => p.role !== "mongos").map((p) => ({
     id: p.id,
