@@ -280,6 +280,13 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
   assert.ok(gone.includes(`mup cluster scale-out ss`), output(routerGone));
   const startRouter = ["cluster", "start", "ss", "-N", `localhost:${ports[3]}`, "--auto-approve"];
   assert.ok(gone.includes("mup state rollback ss --checkpoint start"), output(routerGone));
+  // cluster display repeats it, not "plan resume completes it".
+  const noted = (await ok(home, ["cluster", "display", "ss"], 1)).stdout;
+  assert.match(
+    noted,
+    /a resume alone cannot finish it \(its failure stands\): `mup state rollback/,
+  );
+  assert.doesNotMatch(noted, /`mup plan resume ss` completes it/);
   // Not before the rollback: the scale-out's new processes are not in the metadata.
   assert.match((await ok(home, startRouter, 1)).stderr, /scale-out .* failed part way/);
   await ok(home, ["state", "rollback", "ss", "--checkpoint", "start", "--auto-approve"]);

@@ -239,12 +239,19 @@ export async function runOperation(
     // and one whose safety check failed (it never ran).
     const noEffect = (e instanceof OperationError && e.options.noEffect) ||
       e instanceof SafetyCheckFailed;
+    // What finishes the apply when a resume alone cannot: kept for `cluster display`.
+    const replan = e instanceof OperationError
+      ? e.options.replan
+      : e instanceof SafetyCheckFailed
+      ? e.replan
+      : undefined;
+    const metadata = { ...(noEffect ? { no_effect: true } : {}), ...(replan ? { replan } : {}) };
     await writer.op({
       ...os,
       status: paused ? "pending" : "failed",
       error: message,
-      ...(noEffect && !paused
-        ? { result: { success: false, changes: [], metadata: { no_effect: true } } }
+      ...(Object.keys(metadata).length && !paused
+        ? { result: { success: false, changes: [], metadata } }
         : {}),
     });
     if (!paused) {

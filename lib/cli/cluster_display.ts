@@ -279,12 +279,18 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
     const started = left && left.outcome !== "running"
       ? await startedByUnfinished(ctx.store, left.state, meta, access, timeout)
       : [];
+    // A failure a resume alone cannot get past recorded what does (run_operation.ts).
+    const replan = left && left.outcome === "failed"
+      ? Object.values(left.state.operation_states).map((o) => o.result?.metadata?.replan)
+        .find((r): r is string => typeof r === "string" && left.state.status === "failed")
+      : undefined;
     const unfinished = left && left.outcome !== "running"
       ? {
         state_id: left.state.state_id,
         operation: left.state.operation,
         status: left.outcome,
         ...(started.length ? { started } : {}),
+        ...(replan ? { replan } : {}),
       }
       : undefined;
     // Members down because the last apply, a stop, stopped them: on purpose, not a failure.
@@ -368,9 +374,11 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       } else if (unfinished) {
         print(
           `Note: the last apply (${unfinished.operation}, ${unfinished.state_id}) ` +
-            `${unfinishedWords(unfinished.status)}; \`mup plan resume ${name}\` completes it.${
-              startedNote(started)
-            }\n`,
+            `${unfinishedWords(unfinished.status)}; ${
+              unfinished.replan
+                ? `a resume alone cannot finish it (its failure stands): ${unfinished.replan}.`
+                : `\`mup plan resume ${name}\` completes it.`
+            }${startedNote(started)}\n`,
         );
       }
       if (stop && stopped.length) {
