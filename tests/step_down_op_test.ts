@@ -177,3 +177,25 @@ Deno.test("step_down: a primary that lost sight of a majority (no member primary
     assert.equal(h.isWritablePrimary, false);
   });
 });
+
+Deno.test("step_down: with no secondary caught up the server refuses (ExceededTimeLimit) and suggests {force: true}; the operation's error says mup never forces and what to do instead", async () => {
+  await withDir(async (dir) => {
+    const { ports, plan, target } = await prioritySet(dir);
+    const held = [pidOf(dir, ports[1]), pidOf(dir, ports[2])];
+    held.forEach((p) => Deno.kill(p, "SIGSTOP"));
+    try {
+      // A write the held secondaries do not have: none of them is caught up.
+      await admin(ports[0], { insert: "c", documents: [{ _id: 1 }], writeConcern: { w: 1 } });
+      const op = target("step_down", { replica_set: "rs0" });
+      const err = await stepDown.run(
+        opContext({ ...op, target: { ...op.target, catch_up_secs: 1 } }, plan),
+      ).then(() => undefined, (e: Error) => e);
+      assert.ok(err, "the step-down was refused");
+      assert.match(err.message, /No electable secondaries caught up/);
+      assert.match(err.message, /mup never forces a step-down: a forced one can lose writes/);
+      assert.match(err.message, /`mup plan resume t` tries again/);
+    } finally {
+      held.forEach((p) => pidAlive(p) && Deno.kill(p, "SIGCONT"));
+    }
+  });
+});

@@ -63,7 +63,8 @@ function summary(
     } failed, ${stopped ? `${cutOff} interrupted` : `${count("running")} running`}, ${
       count("pending")
     } pending (of ${ops.length})`,
-    ...(cutOff && shown !== "superseded"
+    // A rolled-back apply has nothing left to resume: its rollback undid what it did.
+    ...(cutOff && shown !== "superseded" && s.status !== "rolled_back"
       ? [
         `  (interrupted: running when mup stopped, their outcome unknown; \`mup plan resume ` +
         `${s.cluster_name}\` checks each again and runs only what is not in place)`,

@@ -102,7 +102,17 @@ export async function stepDownMember(ctx: OperationContext): Promise<string> {
       // 10107 NotWritablePrimary: it stopped being primary since it was asked (an election
       // elsewhere); whether another member took over is checked below.
       if (!network && code !== 10107) {
-        throw new OperationError(`replSetStepDown on ${me} failed: ${(e as Error).message}`);
+        // 262 ExceededTimeLimit: no electable secondary caught up. The server suggests
+        // {force: true}, which steps down without one and can roll back acknowledged writes.
+        throw new OperationError(
+          `replSetStepDown on ${me} failed: ${(e as Error).message}${
+            code === 262
+              ? ` (mup never forces a step-down: a forced one can lose writes no secondary ` +
+                `has; once a secondary is up and caught up, \`mup plan resume ` +
+                `${ctx.plan.cluster_name}\` tries again)`
+              : ""
+          }`,
+        );
       }
     }
     const gone = await until(ctx, ["other", "none", "silent"], 30_000, 100);

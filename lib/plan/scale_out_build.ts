@@ -157,15 +157,15 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
       validation.valid = false;
     }
   }
-  // Members are added through each set's primary, and the health of the whole cluster is
-  // verified at the end: every recorded process must answer.
+  // Members are added through each set's primary, shards through a mongos: every recorded
+  // process must answer when planned (one down while it applies is display's to show).
   const down = await clusterAccess(name, meta.topology, req.executors).unanswered(meta.processes);
   const notRunning: ValidationIssue[] = meta.processes.filter((p) => down.has(p.id)).map((p) => ({
     code: "not_running",
     severity: "error",
     host: p.host,
     message: `${hostPort(p.host, p.port)} is not running: a scale-out adds members through ` +
-      `each set's primary and verifies the whole cluster's health at its end (run \`mup ` +
+      `each set's primary and new shards through mongos (run \`mup ` +
       `cluster start ${name}\` first)`,
   }));
   if (notRunning.length) {
