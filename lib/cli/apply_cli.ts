@@ -32,6 +32,7 @@ import { finishDestroy } from "./lifecycle_effects.ts";
 import { cancelApply, confirmApply, destructive } from "./confirm.ts";
 import { requireConnectivity } from "../preflight/connectivity.ts";
 import { requireStartPortsFree } from "../preflight/start_ports.ts";
+import { requireNeededReachable } from "../preflight/needed_reachable.ts";
 import { requireDataDirsFree } from "../preflight/data_held.ts";
 import { configureSsh, type SshCliOptions, sshCommandOptions } from "./ssh_options.ts";
 
@@ -165,6 +166,8 @@ export async function runApply(
   await requireDataDirsFree(plan, clusterDir, ctx.executors);
   // Likewise a port another process took: refused before the first start, not at its own.
   await requireStartPortsFree(plan, ctx.executors, resume);
+  // And a recorded process a scale-out or scale-in needs that went down since it was planned.
+  if (!resume) await requireNeededReachable(plan, ctx.executors);
   // Said once the checks above have passed: a resume they refuse never began.
   if (resume && !opts.json) {
     const last = resume.checkpoints.at(-1);
