@@ -282,7 +282,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
     // A failure a resume alone cannot get past recorded what does (run_operation.ts).
     const replan = left && left.outcome === "failed"
       ? Object.values(left.state.operation_states).map((o) => o.result?.metadata?.replan)
-        .find((r): r is string => typeof r === "string" && left.state.status === "failed")
+        .find((r): r is string => typeof r === "string")
       : undefined;
     const unfinished = left && left.outcome !== "running"
       ? {
