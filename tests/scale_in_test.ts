@@ -254,10 +254,20 @@ Deno.test("cluster start after a scale-in cut off once it removed a member: the 
   );
 });
 
-Deno.test("a scale-in of a config server member during which a mongos that stays dies completes (partial, the mongos named in a notice); cluster start -N then starts that mongos on its rewritten configuration", async () => {
+Deno.test("a scale-in of a config server member during which a mongos that stays dies completes (partial, the mongos named in a notice); cluster start -N then starts that mongos on its rewritten configuration", () =>
+  mongosDieDuringScaleIn(1));
+
+Deno.test("a scale-in of a config server member during which every mongos dies completes too (partial, no mongos routing, both named); cluster start -N then starts them", () =>
+  mongosDieDuringScaleIn(2));
+
+/**
+ * A scale-in of a config server member during which mongos that stay die (killed just before
+ * its health check, `gone` of the two): it completes, partial, naming them; their start then
+ * works on their rewritten configurations.
+ */
+async function mongosDieDuringScaleIn(gone: 1 | 2) {
   const home = await tempHome();
   const p = freePorts(5);
-  // Just before the scale-in's health check (not the deploy's), the second mongos is killed.
   const dies = pausedBefore(home, "verify-health", 1, false);
   const file = await writeTopology(
     home,
@@ -273,6 +283,7 @@ mongos_servers:
 ${dies.hooks}`,
   );
   await ok(home, deployArgs("sb", file, await testMirror(), ["--auto-approve"]));
+  // Armed now: the deploy's own health check went by.
   await dies.arm();
   const running = ok(home, [
     "cluster",
@@ -282,18 +293,32 @@ ${dies.hooks}`,
     `localhost:${p[1]}`,
     "--auto-approve",
   ]);
-  await dies.at(() => killMember(home, "sb", p[4], "mongos"), running);
+  const dead = gone === 2 ? [p[3], p[4]] : [p[4]];
+  await dies.at(async () => {
+    for (const port of dead) await killMember(home, "sb", port, "mongos");
+  }, running);
   const done = await running;
+  const named = dead.map((d) => `localhost:${d}`).join(", ");
   assert.match(
     done.stdout,
-    new RegExp(`mongos localhost:${p[4]} does not answer \\(the others route\\)`),
+    new RegExp(
+      `mongos ${named} do(es)? not answer \\(${
+        gone === 2 ? "no mongos routes: applications cannot reach the cluster" : "the others route"
+      }`,
+    ),
   );
   assert.match(done.stdout, /Status: partial/);
   const recorded = (await meta(home, "sb")) as { processes: { port: number; config: string }[] };
   assert.deepEqual(recorded.processes.map((x) => x.port).sort(), [p[0], p[2], p[3], p[4]].sort());
   const conf = await Deno.readTextFile(recorded.processes.find((x) => x.port === p[4])!.config);
   assert.ok(!conf.includes(`localhost:${p[1]}`), conf);
-  // The start the notice names works: its configuration is what the metadata records.
-  await ok(home, ["cluster", "start", "sb", "-N", `localhost:${p[4]}`, "--auto-approve"]);
+  // The start the notice names works: their configuration is what the metadata records.
+  await ok(home, [
+    "cluster",
+    "start",
+    "sb",
+    ...dead.flatMap((d) => ["-N", `localhost:${d}`]),
+    "--auto-approve",
+  ]);
   assert.ok((await display(home, "sb")).healthy);
-});
+}

@@ -63,7 +63,7 @@ async function problems(
   const rejected: string[] = [];
   const answers = await Promise.all(procs.map((p) => m.hello(p.host, p.port)));
   const answering = procs.filter((p, i) => p.role === "mongos" && answers[i]);
-  const spare = (p: Proc) => routersOptional && p.role === "mongos" && answering.length > 0;
+  const spare = (p: Proc) => routersOptional && p.role === "mongos";
   procs.forEach((p, i) => answers[i] || spare(p) || out.push(`${p.id} does not answer`));
   const silent = procs.filter((p, i) => !answers[i] && !spare(p));
   const spared = procs.filter((p, i) => !answers[i] && spare(p));
@@ -118,7 +118,10 @@ async function problems(
       }
     }
   }));
-  const router = answering[0] ?? procs.find((p) => p.role === "mongos");
+  // With no mongos answering (all spared), the shards cannot be listed: what the apply changed
+  // was judged through the sets' primaries.
+  const router = answering[0] ??
+    (routersOptional ? undefined : procs.find((p) => p.role === "mongos"));
   if (router && shards.length) {
     const r = await m.adminCommand(router.host, router.port, { listShards: 1 }).catch(() =>
       undefined
@@ -134,9 +137,10 @@ async function problems(
  * every shard. With `only_listed: "true"` (a scale-out's check of what it added) the members of
  * a set that are not among `processes` are not judged: a recorded member down meanwhile is the
  * cluster's state, not the scale-out's failure (`cluster display` shows it). With
- * `routers_optional: "true"` (a scale-in's) a mongos that does not answer is no failure while
- * another answers and lists the shards: it is named in a notice, with the start that brings it
- * back (its configuration, written again by the scale-in, matches the metadata it records).
+ * `routers_optional: "true"` (a scale-in's) a mongos that does not answer is no failure (the
+ * shards are listed through one that answers, if any): it is named in a notice, with the start
+ * that brings it back (its configuration, written again by the scale-in, matches the metadata
+ * it records; no start of it is possible before).
  */
 export const verifyHealth: Operation = {
   isDone() {
@@ -219,7 +223,11 @@ export const verifyHealth: Operation = {
       ...(down.length
         ? {
           notice: `mongos ${down.join(", ")} ${down.length === 1 ? "does" : "do"} not answer ` +
-            `(the others route): \`mup cluster start ${ctx.plan.cluster_name}${
+            `(${
+              down.length < procs.filter((p) => p.role === "mongos").length
+                ? "the others route"
+                : "no mongos routes: applications cannot reach the cluster until one runs"
+            }): \`mup cluster start ${ctx.plan.cluster_name}${
               down.map((d) => ` -N ${d}`).join("")
             }\` starts ${down.length === 1 ? "it" : "them"} once this apply is done`,
         }
