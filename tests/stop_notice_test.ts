@@ -219,3 +219,37 @@ Deno.test("a saved rolling restart applied after a member whose turn comes later
     await killAll(home);
   }
 });
+
+Deno.test("a saved rolling restart applied while a member whose turn comes later is stopped (SIGSTOP): the set-health check names the process and kill -CONT, and once it answers a resume finishes", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  let held = 0;
+  try {
+    await deploy(home, "held", replicaSetTopology(ports));
+    const planned = await savedRestart(home, "held");
+    const victim = planned.stops[1].port;
+    held = (await display(home, "held")).processes.find((p) => p.id === `localhost:${victim}`)!
+      .pid!;
+    Deno.kill(held, "SIGSTOP");
+    const r = await mup(["plan", "apply", planned.planId, "--auto-approve"], { home });
+    assert.equal(r.code, 1, output(r));
+    assert.match(r.stdout, new RegExp(`replica_set_healthy: localhost:${victim} is not answering`));
+    assert.ok(
+      r.stdout.includes(
+        `localhost:${victim} runs (PID ${held}) but does not answer: it is stopped (process ` +
+          `state T`,
+      ),
+      output(r),
+    );
+    assert.ok(r.stdout.includes(`\`kill -CONT ${held}\` resumes it`), output(r));
+    assert.doesNotMatch(r.stdout, /cluster start held/);
+    Deno.kill(held, "SIGCONT");
+    held = 0;
+    const resumed = await mup(["plan", "resume", "held"], { home });
+    assert.equal(resumed.code, 0, output(resumed));
+    assert.ok((await display(home, "held")).healthy);
+  } finally {
+    if (held) Deno.kill(held, "SIGCONT");
+    await killAll(home);
+  }
+});

@@ -1,4 +1,4 @@
-import { membersDownAdvice } from "../ops/timeout.ts";
+import { downMembersAdvice } from "./silent_members.ts";
 import { OPERATIONS } from "../ops/registry.ts";
 import { type OperationContext, OperationError, worldSimulator } from "../ops/operation.ts";
 import type { Plan, PlannedOperation, SafetyCheck } from "../plan/schema.ts";
@@ -185,7 +185,7 @@ export async function runOperation(
           );
         }
         // Members down that only a start brings back: a resume alone would fail here again.
-        const down = outcome.down?.length ? membersDownAdvice(ctx, outcome.down) : undefined;
+        const down = outcome.down?.length ? await downMembersAdvice(ctx, outcome.down) : undefined;
         throw new SafetyCheckFailed(
           `Safety check failed for operation ${op.id}: ${check.check_type}: ${outcome.status}${
             down ? `; ${down.advice}` : ""
