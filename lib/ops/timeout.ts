@@ -2,7 +2,8 @@ import { replanCommand, replanFlags } from "../plan/command_of.ts";
 import { DURATION_MAX_MS, DURATION_MIN_MS } from "../topology/bounds.ts";
 import type { OperationContext } from "./operation.ts";
 import { allOperations } from "../plan/schema.ts";
-import { hostPort, machinePort } from "../topology/hosts.ts";
+import { hostKey, hostPort, machinePort, splitHostPort } from "../topology/hosts.ts";
+import { isLocalHost as isLocal } from "../topology/schema.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
 
 /**
@@ -80,7 +81,7 @@ export function startThenReplan(
 ): string {
   const name = ctx.plan.cluster_name;
   const start = `mup cluster start ${name}${down.map((d) => ` -N ${shellQuote(d)}`).join("")}`;
-  if (ctx.plan.operation === "scale-out") return scaleOutWayOut(ctx, start, down.length, sent);
+  if (ctx.plan.operation === "scale-out") return scaleOutWayOut(ctx, start, down, sent);
   return `\`${start}\` starts ${down.length === 1 ? "it" : "them"}, ` +
     `and replaces this apply (it cannot be resumed after that): then \`mup ${
       replanCommand(ctx.plan)
@@ -99,18 +100,21 @@ export function startThenReplan(
 function scaleOutWayOut(
   ctx: OperationContext,
   start: string,
-  n: number,
+  down: string[],
   sent: boolean,
 ): string {
   const name = ctx.plan.cluster_name;
+  const n = down.length;
   const them = n === 1 ? "it" : "them";
   const rollback = `\`mup state rollback ${name} --checkpoint start\` undoes this scale-out (a ` +
     `start is refused until then), \`${start}\` starts ${them}, then \`mup ${
       replanCommand(ctx.plan)
     }\` plans this scale-out again`;
-  const byHand = `start ${them} by hand with the configuration file${n === 1 ? "" : "s"} mup ` +
-    `wrote (\`<binary> -f conf/<process>/<binary>.conf\` under the cluster's deploy ` +
-    `directory), then \`mup plan resume ${name}\``;
+  const byHand = `start ${down.join(", ")} by hand with the configuration file${
+    n === 1 ? "" : "s"
+  } mup wrote (${
+    down.map((d) => byHandCommand(ctx, d)).join("; ")
+  }), then \`mup plan resume ${name}\``;
   const ops = allOperations(ctx.plan);
   const shards = ops.filter((o) => o.type === "add_shard").map((o) => o.id);
   const before = new Set<string>();
@@ -126,6 +130,36 @@ function scaleOutWayOut(
   if (shards.every((id) => id === ctx.op.id)) return rollback;
   return `${rollback}; once it has added a shard, a rollback is refused too: ${byHand}`;
 }
+
+/**
+ * The command that starts `member` (`host:port`) of the plan's cluster as mup does, from its
+ * configuration file: the binary and configuration directories of a start this plan makes on the
+ * same host (deploy/bin/<release>/bin, deploy/conf/<process>/), else a template of them.
+ */
+function byHandCommand(ctx: OperationContext, member: string): string {
+  const [host, port] = splitHostPort(member);
+  const bin =
+    ctx.plan.topology.mongos_servers?.some((m) =>
+        machinePort(hostPort(m.host, m.port)) === machinePort(member)
+      )
+      ? "mongos"
+      : "mongod";
+  const like = allOperations(ctx.plan).find((o) =>
+    o.type === "start_process" && o.target.host && hostKey(o.target.host) === hostKey(host) &&
+    o.target.params.binary &&
+    o.target.params.config
+  );
+  if (!like) return `\`${bin} -f conf/${bin}-${port}/${bin}.conf\` under the deploy directory`;
+  const binDir = posixDir(like.target.params.binary);
+  const confRoot = posixDir(posixDir(like.target.params.config));
+  const cmd = `${shellQuote(`${binDir}/${bin}`)} -f ${
+    shellQuote(`${confRoot}/${bin}-${port}/${bin}.conf`)
+  }`;
+  return `\`${cmd}\`${isLocal(host) ? "" : ` on ${host}`}`;
+}
+
+/** The directory part of a POSIX path (a host's path, not this machine's). */
+const posixDir = (p: string) => p.slice(0, p.lastIndexOf("/")) || "/";
 
 /**
  * What brings back the members `down` (`host:port`) that the running operation needs: when this
