@@ -1,7 +1,9 @@
 /**
- * Pre-flight of a saved scale-out or scale-in: the processes its safety checks will need to
- * answer (`members_reachable`: the mongos that adds a shard, the members of a set that stay)
- * and that it does not start itself answer now. Planned, the command refused a recorded process
+ * Pre-flight of a saved scale-out or scale-in: the processes it will need to answer and that it
+ * does not start itself answer now: those its safety checks list (`members_reachable`: the mongos
+ * that adds a shard, the members of a set that stay), the mongos a shard is removed through,
+ * what a scale-in's health check judges (mongos apart), and a primary of each set a scale-out
+ * adds members to (one of its recorded members must know one). Planned, the command refused a recorded process
  * that was down; a saved plan applied after one went down would otherwise install, start and
  * initiate its new processes, or take members out, before it reached that check and failed.
  */
@@ -33,20 +35,44 @@ export async function requireNeededReachable(
       .map((o) => machinePort(hostPort(o.target.host!, o.target.port!))),
   );
   const needed = new Set<string>();
+  const need = (m: string) => started.has(machinePort(m)) || needed.add(m);
+  // Sets a scale-out adds members to: one of their recorded members must know a primary.
+  const sets: { name: string; members: string[] }[] = [];
   for (const o of ops) {
     for (const c of o.pre_conditions ?? []) {
       if (c.check_type !== "members_reachable") continue;
       const members = Array.isArray(c.params.members) ? c.params.members as string[] : [];
-      for (const m of members) if (!started.has(machinePort(m))) needed.add(m);
+      members.forEach(need);
+    }
+    const t = o.target;
+    // The mongos a shard is drained and removed through.
+    if (o.type === "remove_shard" && t.host && t.port) need(hostPort(t.host, t.port));
+    // What a scale-in's health check judges (a mongos there may be down: routers_optional).
+    if (o.type === "verify_health" && plan.operation === "scale-in") {
+      const procs = JSON.parse(t.params.processes ?? "[]") as {
+        host: string;
+        port: number;
+        role: string;
+      }[];
+      procs.filter((x) => x.role !== "mongos").forEach((x) => need(hostPort(x.host, x.port)));
+    }
+    if (o.type === "add_members" && t.params.members) {
+      sets.push({ name: t.name, members: JSON.parse(t.params.members) as string[] });
     }
   }
-  if (!needed.size) return;
+  if (!needed.size && !sets.length) return;
   const access = clusterAccess(plan.cluster_name, plan.topology, executors);
-  const listed = [...needed].map((m) => {
+  const asHost = (m: string) => {
     const [host, port] = splitHostPort(m);
     return { id: m, host, port };
-  });
-  const down = [...await access.unanswered(listed)].sort();
+  };
+  const down = [...await access.unanswered([...needed].map(asHost))];
+  for (const s of sets) {
+    const hellos = await Promise.all(s.members.map((m) => access.hello(...splitHostPort(m))));
+    if (hellos.some((h) => h?.isWritablePrimary || typeof h?.primary === "string")) continue;
+    down.push(...s.members.filter((_, i) => !hellos[i]));
+  }
+  down.sort();
   if (!down.length) return;
   const name = plan.cluster_name;
   const start = `mup cluster start ${name} ${down.map((d) => `-N ${d}`).join(" ")}`;
