@@ -106,6 +106,7 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
     assert.doesNotMatch(diff.stdout, /directory +\S+\/data\/mongod-\d+ +\(create/, diff.stdout);
     assert.match(diff.stdout, /replica_set +rs0 +\(create; the kept data may hold it already/);
     assert.match(diff.stdout, /user +\S+@rs0 +\(create; the kept data may hold it already/);
+    assert.ok(diff.stdout.includes(`(create; copied from ${archive}/secrets/`), diff.stdout);
     // Elections held back: the set, initiated in the kept data, has no primary yet when the
     // initiate's isDone looks, so its run finds the config, which is "already in place" too.
     // (3 s was not enough once, on a loaded machine: the members' starts took longer.)

@@ -120,9 +120,20 @@ export function planDiff(
   const kept = new Set(
     meta ? [] : all.filter((o) => o.target.params?.kept === "true").map((o) => o.target.name),
   );
+  // Users made through mongos live in the config server set (`<user>@cluster`).
+  const configSet = plan.topology.config_servers?.[0]?.replica_set;
   const keptSet = (c: DiffChange) =>
-    (c.resource_type === "replica_set" && kept.has(c.resource_id)) ||
-    (c.resource_type === "user" && kept.has(c.resource_id.split("@").at(-1) ?? ""));
+    ((c.resource_type === "replica_set" || c.resource_type === "shard") &&
+      kept.has(c.resource_id)) ||
+    (c.resource_type === "user" &&
+      kept.has(
+        c.resource_id.endsWith("@cluster") && configSet
+          ? configSet
+          : c.resource_id.split("@").at(-1) ?? "",
+      ));
+  // A secret copied from elsewhere (a kept archive, the topology's keyfile) is made the same.
+  const copied = (o: (typeof ops)[number], c: DiffChange) =>
+    o.type === "generate_secret" && c.resource_type === "secret" && !!o.target.params?.source;
   const changes: PlanDiff["changes"] = [];
   const seen = new Map<string, PlanDiff["changes"][number]>();
   for (const o of ops) {
@@ -157,7 +168,11 @@ export function planDiff(
         action,
         operation: o.id,
         operations: [o.id],
-        ...(action === "create" && keptSet(c) ? { note: KEPT_NOTE } : {}),
+        ...(action === "create" && keptSet(c)
+          ? { note: KEPT_NOTE }
+          : action === "create" && copied(o, c)
+          ? { note: `copied from ${o.target.params.source}` }
+          : {}),
       };
       seen.set(key, entry);
       changes.push(entry);
