@@ -137,14 +137,15 @@ export async function refuseOverUnfinishedScaling(
           "them until it finishes"
     }. \`mup ${command}\` would replace it and act on a cluster the metadata does not describe`,
     {
-      hint: `\`mup plan resume ${cluster}\` completes it (once what stopped it is fixed)${
-        op === "scale-in"
-          ? "; the same scale-in again replaces it"
-          : shardAdded
-          ? ""
-          : `; \`mup state rollback ${cluster} --checkpoint start\` undoes it (the added ` +
-            "members taken out of their sets, what it started stopped and removed)"
-      }; then run this again`,
+      hint: `\`mup plan resume ${cluster}\` completes it (once what stopped it is fixed: ` +
+        `\`mup cluster display ${cluster}\` repeats what its failure named)${
+          op === "scale-in"
+            ? "; the same scale-in again replaces it"
+            : shardAdded
+            ? ""
+            : `; \`mup state rollback ${cluster} --checkpoint start\` undoes it (the added ` +
+              "members taken out of their sets, what it started stopped and removed)"
+        }; then run this again`,
     },
   );
 }

@@ -186,7 +186,9 @@ export async function buildRollbackPlan(req: {
           hint: `${
             state.status === "completed"
               ? ""
-              : `\`mup plan resume ${req.cluster}\` completes it; then `
+              : `\`mup plan resume ${req.cluster}\` completes it, once what stopped it is ` +
+                `fixed (\`mup cluster display ${req.cluster}\` repeats what its failure ` +
+                "named); then "
           }\`mup cluster scale-in ${req.cluster} -N host:port\` takes members or mongos out again`,
         },
       );
