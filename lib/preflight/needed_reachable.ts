@@ -9,6 +9,7 @@
  */
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { MupError } from "../errors.ts";
+import { shellQuote } from "../executor/shell_quote.ts";
 import { allOperations, type Plan } from "../plan/schema.ts";
 import { replanCommand } from "../plan/command_of.ts";
 import { clusterAccess } from "../security/access.ts";
@@ -19,8 +20,9 @@ const GUARDED = new Set(["scale-out", "scale-in"]);
 
 /**
  * Throws a MupError, before anything of the apply runs, naming each process (`host:port`) that
- * a `members_reachable` safety check of `plan` lists, that no operation of the plan starts, and
- * that does not answer hello now; with `cluster start -N` of them and the plan made again
+ * `plan` needs (as the module comment lists), that no operation of the plan starts, and that
+ * does not answer hello now (for a set a scale-out adds members to: its members, when none that
+ * answers knows a primary); with `cluster start -N` of them and the plan made again
  * (replanCommand). Does nothing for other plans than a scale-out or a scale-in. Not for a
  * resume: a start is refused over the unfinished apply, and its failing check names what works.
  */
@@ -75,7 +77,7 @@ export async function requireNeededReachable(
   down.sort();
   if (!down.length) return;
   const name = plan.cluster_name;
-  const start = `mup cluster start ${name} ${down.map((d) => `-N ${d}`).join(" ")}`;
+  const start = `mup cluster start ${name} ${down.map((d) => `-N ${shellQuote(d)}`).join(" ")}`;
   throw new MupError(
     `${down.join(", ")} ${down.length === 1 ? "does" : "do"} not answer, and this ` +
       `${plan.operation} needs ${down.length === 1 ? "it" : "them"} (its safety checks would ` +
