@@ -7,6 +7,7 @@
 import type { OperationContext } from "../ops/operation.ts";
 import { membersDownAdvice } from "../ops/timeout.ts";
 import { splitHostPort } from "../topology/hosts.ts";
+import { processState } from "../ops/process.ts";
 
 /**
  * The advice for the members `down` (`host:port`) a safety check found not answering, and the
@@ -24,9 +25,7 @@ export async function downMembersAdvice(
     const ex = ctx.executors.forHost(host);
     const holder = await ex.portHolder?.(port).catch(() => undefined);
     if (!holder) return undefined;
-    const stat = (await ex.run(["ps", "-o", "stat=", "-p", String(holder.pid)], {
-      timeoutMs: 10_000,
-    }).catch(() => undefined))?.stdout.trim();
+    const stat = await processState(ex, holder.pid);
     return `${d} runs (PID ${holder.pid}) but does not answer: ${
       stat?.startsWith("T")
         ? `it is stopped (process state ${stat}; \`kill -CONT ${holder.pid}\` resumes it)`

@@ -14,7 +14,12 @@
 import { MupError } from "../errors.ts";
 import { shellJoin } from "../executor/shell_quote.ts";
 import { readMeta } from "../state/meta.ts";
-import { changedAnything, type UnfinishedApply, unfinishedApply } from "../state/undeployed.ts";
+import {
+  changedAnything,
+  mayHaveActed,
+  type UnfinishedApply,
+  unfinishedApply,
+} from "../state/undeployed.ts";
 import type { ValidationIssue } from "../plan/schema.ts";
 
 /** The first operation of a switch (lib/plan/lifecycle_ops.ts markedPhases). */
@@ -124,9 +129,7 @@ export async function refuseOverUnfinishedScaling(
   if (await allow(u.state)) return;
   // Added, or sent and not finished (rollback_build.ts refuses both).
   const shardAdded = Object.values(u.state.operation_states).some((o) =>
-    o.id.startsWith("add-shard-") &&
-    (o.status === "completed" ||
-      ((o.executions ?? 0) > 0 && !(o.status === "failed" && o.result?.metadata?.no_effect)))
+    o.id.startsWith("add-shard-") && (o.status === "completed" || mayHaveActed(o))
   );
   throw new MupError(
     `cluster ${cluster}'s ${op} (apply ${u.state.state_id}) ${u.outcome} part way: ${

@@ -174,3 +174,12 @@ export async function processExited(
   const pid = await pidInFile(ex, pidFile).catch(() => undefined);
   return pid !== undefined && !(await ex.processAlive(pid).catch(() => true));
 }
+
+/**
+ * The state `ps` gives process `pid` on the executor's host (`stat=`: "Sl", "Tsl" for stopped…),
+ * or undefined when it cannot be read (gone, or no ps).
+ */
+export async function processState(ex: Executor, pid: number): Promise<string | undefined> {
+  return (await ex.run(["ps", "-o", "stat=", "-p", String(pid)], { timeoutMs: 10_000 })
+    .catch(() => undefined))?.stdout.trim();
+}

@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import { replanCommand, replanFlags } from "../plan/command_of.ts";
 import { DURATION_MAX_MS, DURATION_MIN_MS } from "../topology/bounds.ts";
 import type { OperationContext } from "./operation.ts";
@@ -150,16 +151,14 @@ function byHandCommand(ctx: OperationContext, member: string): string {
     o.target.params.config
   );
   if (!like) return `\`${bin} -f conf/${bin}-${port}/${bin}.conf\` under the deploy directory`;
-  const binDir = posixDir(like.target.params.binary);
-  const confRoot = posixDir(posixDir(like.target.params.config));
+  // A host's paths are POSIX ones, whatever this machine's are.
+  const binDir = path.posix.dirname(like.target.params.binary);
+  const confRoot = path.posix.dirname(path.posix.dirname(like.target.params.config));
   const cmd = `${shellQuote(`${binDir}/${bin}`)} -f ${
     shellQuote(`${confRoot}/${bin}-${port}/${bin}.conf`)
   }`;
   return `\`${cmd}\`${isLocal(host) ? "" : ` on ${host}`}`;
 }
-
-/** The directory part of a POSIX path (a host's path, not this machine's). */
-const posixDir = (p: string) => p.slice(0, p.lastIndexOf("/")) || "/";
 
 /**
  * What brings back the members `down` (`host:port`) that the running operation needs: when this

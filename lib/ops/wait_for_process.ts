@@ -2,7 +2,7 @@ import { poll } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { type Operation, OperationError } from "./operation.ts";
-import { processExited, runningPid } from "./process.ts";
+import { processExited, processState, runningPid } from "./process.ts";
 import { planTimeoutMs, resumeStartsIt, timeoutHint } from "./timeout.ts";
 
 /** Waits until the process answers `hello`. */
@@ -68,10 +68,7 @@ async function why(
   const on = await ex.listening?.(pid).catch(() => undefined);
   // Listening on its own port yet silent is a hung or stopped process, not a bindIp mistake.
   const onItsPort = on?.some((a) => listensFor(a, host!, port!));
-  const state = onItsPort
-    ? (await ex.run(["ps", "-o", "stat=", "-p", String(pid)], { timeoutMs: 10_000 })
-      .catch(() => undefined))?.stdout.trim()
-    : undefined;
+  const state = onItsPort ? await processState(ex, pid) : undefined;
   const where = !on
     ? ""
     : `at ${hostPort(host!, port!)}; ${

@@ -3,7 +3,7 @@
  * metadata), then calls the pure rollback planner. Not pure itself, like deploy.ts.
  */
 import { MupError } from "../errors.ts";
-import { changedAnything } from "../state/undeployed.ts";
+import { changedAnything, mayHaveActed } from "../state/undeployed.ts";
 import { holdsNothing } from "../preflight/clusters.ts";
 import { baseStateOf, readMeta } from "../state/meta.ts";
 import { recordedConfigs } from "./start_files.ts";
@@ -165,11 +165,10 @@ export async function buildRollbackPlan(req: {
       ops.some((o) => o.type === type && state.operation_states[o.id]?.status === "completed");
     // An addShard sent and then cut off (or failed on a lost connection) may have registered
     // the shard: only one that failed having changed nothing (a server's refusal) did not.
-    const sent = ops.filter((o) => o.type === "add_shard").find((o) => {
-      const s = state.operation_states[o.id];
-      return s?.status !== "completed" && (s?.executions ?? 0) > 0 &&
-        !(s?.status === "failed" && s.result?.metadata?.no_effect === true);
-    });
+    const sent = ops.filter((o) => o.type === "add_shard").find((o) =>
+      state.operation_states[o.id]?.status !== "completed" &&
+      mayHaveActed(state.operation_states[o.id])
+    );
     if (state.status === "completed" || done("save_metadata") || done("add_shard") || sent) {
       throw new MupError(
         `apply ${id} (scale-out) cannot be rolled back: ${

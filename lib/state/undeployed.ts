@@ -14,7 +14,7 @@ import type { Topology } from "../topology/schema.ts";
 import { type Interruption, interruption } from "./lock.ts";
 import type { ClusterMeta } from "./meta.ts";
 import { metaFromPlan } from "./meta_from_plan.ts";
-import type { ApplyState } from "./schema.ts";
+import type { ApplyState, OperationState } from "./schema.ts";
 import { StateStore } from "./store.ts";
 
 /**
@@ -185,6 +185,16 @@ export function changedAnything(state: ApplyState): boolean {
     (o.status === "completed" || o.status === "running" ||
       (o.status === "failed" && o.result?.metadata?.no_effect !== true))
   );
+}
+
+/**
+ * Whether an operation's work began and may have had its effect without being recorded done:
+ * it ran (`executions`) and did not fail saying it changed nothing (`no_effect`). A sent
+ * command cut off, or failed on a lost connection, may have reached the server.
+ */
+export function mayHaveActed(o: OperationState | undefined): boolean {
+  return (o?.executions ?? 0) > 0 &&
+    !(o?.status === "failed" && o.result?.metadata?.no_effect === true);
 }
 
 /** "is interrupted, not finished"; "failed before it finished" (not "is failed"). */
