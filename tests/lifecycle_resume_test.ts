@@ -10,6 +10,7 @@ import {
   mup,
   output,
   replicaSetTopology,
+  spawnMup,
   standaloneTopology,
   tempHome,
   testMirror,
@@ -645,6 +646,63 @@ Deno.test("a resume that starts again a member a rolling restart had restarted (
     assert.ok(start >= 0 && rewait > start, r.stdout);
     assert.ok((await display(home, "again")).healthy);
   } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a resume over a started member that no longer answers (SIGSTOP) waits for it again without claiming a start, and goes on once it answers", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  let frozen = 0;
+  try {
+    const file = await writeTopology(home, "held.yaml", replicaSetTopology(ports));
+    // mup killed as the set is initiated: every member was started and waited for.
+    const cut = await killWhen(
+      home,
+      "held",
+      deployArgs("held", file, await testMirror(), ["--auto-approve"]),
+      /^init-rs-rs0$/,
+      "running",
+    );
+    assert.notEqual(cut.code, 0, output(cut));
+    // One member still runs (its pid is alive) but does not answer.
+    const port = ports[1];
+    const pidFile = path.join(clusterDir(home, "held"), "deploy", `mongod-${port}`, "mongod.pid");
+    frozen = Number((await Deno.readTextFile(pidFile)).trim());
+    Deno.kill(frozen, "SIGSTOP");
+    const child = spawnMup(["plan", "resume", "held"], home);
+    const stderr = new Response(child.stderr).text();
+    // Once the resume says what it runs again, the member is let go on.
+    let seen = "";
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    while (!/↻ .*no longer answers/.test(seen)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    Deno.kill(frozen, "SIGCONT");
+    frozen = 0;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    const { code } = await child.status;
+    assert.equal(code, 0, seen + await stderr);
+    const lines = seen.split("\n");
+    assert.ok(
+      lines.some((l) =>
+        l.includes("↻") && l.includes(`localhost:${port}`) &&
+        l.includes("the process it waited for no longer answers as it did")
+      ),
+      seen,
+    );
+    // No start of that member ran, so none is claimed.
+    assert.ok(!lines.some((l) => l.includes(`↻ Start`)), seen);
+    assert.ok(!seen.includes("is started again"), seen);
+    assert.ok((await display(home, "held")).healthy);
+  } finally {
+    if (frozen) Deno.kill(frozen, "SIGCONT");
     await killAll(home);
   }
 });

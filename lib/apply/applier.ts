@@ -149,8 +149,12 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       // A step-down lasts step_down_secs: before the stop it precedes, it is made again.
       const why = op.type === "step_down" || op.type === "wait_for_primary"
         ? "completed before the pause, but a step-down lasts 60 s and the member's stop has not run"
-        : op.type === "wait_for_process" || op.type === "wait_for_member_state"
+        : (op.type === "wait_for_process" || op.type === "wait_for_member_state") &&
+            startedAgain.has(`${op.target.host}:${op.target.port}`)
         ? "completed before, but the process it waited for is started again"
+        : op.type === "wait_for_process" || op.type === "wait_for_member_state"
+        ? "completed before, but the process it waited for no longer answers as it did: it is " +
+          "waited for again"
         : op.type === "set_parameter"
         ? "completed before, but a setParameter lasts only while its process runs, and that " +
           "process was started since (or the value was changed)"
