@@ -82,6 +82,12 @@ export function newApplyState(plan: Plan, planPath: string): ApplyState {
 export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promise<ApplyState> {
   const { plan } = opts;
   const emitter = opts.emitter ?? new Emitter();
+  // What operations of this run told the operator, repeated in the final event: a script that
+  // reads only `apply_done` must not miss that a completed apply spared something.
+  const notices: { operation: string; notice: string }[] = [];
+  emitter.on((e) => {
+    if (e.type === "op_done" && e.notice) notices.push({ operation: e.id, notice: e.notice });
+  });
   const state = resumeFrom ?? opts.initial ?? newApplyState(plan, opts.planPath);
   // A resume counts when it starts, in the snapshot open() writes atomically: one cut off by
   // kill -9 before it ends still counts.
@@ -378,6 +384,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       : {}),
     ...(last ? { last_checkpoint: last.id } : {}),
     ...(recorded ? { cluster_status: recorded } : {}),
+    ...(notices.length ? { notices } : {}),
     ...(running
       ? { connection: clusterConnectionString(plan.cluster_name, topologyAfter(plan)) }
       : {}),

@@ -82,6 +82,8 @@ export type ApplyEvent =
      * processes ended before its final record); absent when it wrote none.
      */
     cluster_status?: string;
+    /** What operations of this run told the operator (their `op_done` notices), in order. */
+    notices?: { operation: string; notice: string }[];
     connection?: string;
     /** The command that prints the credentials (clusters with access control). */
     credentials?: string;
