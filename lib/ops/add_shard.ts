@@ -5,7 +5,7 @@ import { mongo } from "./cluster_client.ts";
 /** FailedToSatisfyReadPreference, HostUnreachable, NotWritablePrimary, PrimarySteppedDown, … */
 const TRANSIENT = new Set([133, 6, 7, 10107, 189, 91, 11600, 13436]);
 import { type Operation, OperationError, param } from "./operation.ts";
-import { planTimeoutMs, timeoutHint } from "./timeout.ts";
+import { planTimeoutMs, timeoutHint, waitedFor } from "./timeout.ts";
 import { routerDown } from "./router_down.ts";
 
 async function listed(
@@ -50,7 +50,9 @@ export const addShard: Operation = {
           throw new OperationError(
             `addShard ${param(ctx, "shard")} failed: ${(e as Error).message}${
               expired
-                ? `; still failing after ${timeout / 1000}s: ${timeoutHint(ctx, timeout)}`
+                ? `; still failing ${waitedFor(end - timeout, timeout)}: ${
+                  timeoutHint(ctx, timeout)
+                }`
                 : gone
                 ? `; ${gone.advice}`
                 : ""

@@ -3,7 +3,7 @@ import { sleep } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 import { routerDown } from "./router_down.ts";
-import { planTimeoutMs, timeoutHint } from "./timeout.ts";
+import { planTimeoutMs, timeoutHint, waitedFor } from "./timeout.ts";
 
 /** NotWritablePrimary, PrimarySteppedDown, HostUnreachable, …: asked again. */
 const TRANSIENT = new Set([133, 6, 7, 10107, 189, 91, 11600, 13436]);
@@ -93,7 +93,7 @@ export const removeShard: Operation = {
       }
       if (Date.now() > end || ctx.signal.aborted) {
         throw new OperationError(
-          `shard ${name} is still draining after ${timeout / 1000}s (${now}); ${
+          `shard ${name} is still draining ${waitedFor(end - timeout, timeout)} (${now}); ${
             timeoutHint(ctx, timeout)
           }`,
         );

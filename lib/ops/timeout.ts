@@ -6,6 +6,7 @@ import { allOperations } from "../plan/schema.ts";
 import { hostKey, hostPort, machinePort, splitHostPort } from "../topology/hosts.ts";
 import { isLocalHost as isLocal } from "../topology/schema.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
+import { formatDuration } from "../util/format.ts";
 
 /**
  * A wait's timeout from the plan (`timeout_ms` of the operation's target, a number; a plan made
@@ -19,6 +20,19 @@ export function planTimeoutMs(ctx: OperationContext, dflt: number): number {
   return Number.isFinite(v) && v > 0
     ? Math.min(Math.max(v, DURATION_MIN_MS), DURATION_MAX_MS)
     : dflt;
+}
+
+/**
+ * How long a wait that gave up took, for its message: "after 60s", or, when looking at the
+ * servers stretched it past its timeout (a member that accepts connections and does not answer
+ * holds each look for the driver's server selection time), the time it took and its timeout:
+ * "after 1m 40s (its timeout is 60s)". `t0` from Date.now(), `timeout` in ms.
+ */
+export function waitedFor(t0: number, timeout: number, now = Date.now()): string {
+  const took = now - t0;
+  return took > timeout + 5000
+    ? `after ${formatDuration(took)} (its timeout is ${timeout / 1000}s)`
+    : `after ${timeout / 1000}s`;
 }
 
 /**

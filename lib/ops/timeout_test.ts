@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startThenReplan } from "./timeout.ts";
+import { startThenReplan, waitedFor } from "./timeout.ts";
 import type { OperationContext } from "./operation.ts";
 import type { Plan, PlannedOperation } from "../plan/schema.ts";
 
@@ -73,4 +73,10 @@ Deno.test("a scale-out's way out with its mongos down: before any addShard, the 
   const first = two.ops.find((o) => o.id === "add-shard-shard3")!;
   const both = startThenReplan(ctxOf(two.plan, first), ["localhost:28017"]);
   assert.match(both, /undoes this scale-out.*once it has added a shard, a rollback is refused too/);
+});
+
+Deno.test("a wait that gave up says how long it took when its looks stretched it past its timeout, else its timeout", () => {
+  assert.equal(waitedFor(0, 60_000, 61_000), "after 60s");
+  assert.equal(waitedFor(0, 60_000, 100_000), "after 1m 40s (its timeout is 60s)");
+  assert.equal(waitedFor(0, 1_500, 30_000), "after 30s (its timeout is 1.5s)");
 });

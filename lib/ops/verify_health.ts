@@ -4,7 +4,7 @@ import { sustained } from "../util/timer.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 import { hostPort, machinePort } from "../topology/hosts.ts";
-import { membersDownAdvice, planTimeoutMs, timeoutHint } from "./timeout.ts";
+import { membersDownAdvice, planTimeoutMs, timeoutHint, waitedFor } from "./timeout.ts";
 import { processExited } from "./process.ts";
 import { foreignSetError, foreignSetName } from "./set_name.ts";
 
@@ -208,7 +208,7 @@ export const verifyHealth: Operation = {
       }
       if (Date.now() > end || ctx.signal.aborted) {
         throw new OperationError(
-          `cluster is not healthy after ${timeout / 1000}s: ${last.join("; ")}; ${
+          `cluster is not healthy ${waitedFor(end - timeout, timeout)}: ${last.join("; ")}; ${
             timeoutHint(ctx, timeout)
           }`,
         );

@@ -3,7 +3,7 @@ import { mongo } from "./cluster_client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { sameMember, selfPrimary, votersDown } from "./replset_status.ts";
 import { assertSetName } from "./set_name.ts";
-import { membersDownAdvice, planTimeoutMs, resumeStartsIt } from "./timeout.ts";
+import { membersDownAdvice, planTimeoutMs, resumeStartsIt, waitedFor } from "./timeout.ts";
 import { sustained } from "../util/timer.ts";
 import { processExited } from "./process.ts";
 
@@ -97,11 +97,12 @@ export const waitForPrimary: Operation = {
       const now = is ? await primary(mongo(ctx), members, undefined, undefined, set) : undefined;
       throw new OperationError(
         now
-          ? `${is} did not take the primary of ${set} back within ${timeout / 1000}s (${now} ` +
-            "is the primary)"
+          ? `${is} did not take the primary of ${set} back (${now} is the primary) ${
+            waitedFor(t0, timeout)
+          }`
           : `replica set ${set} has no primary${not ? ` other than ${not}` : ""}${
             is ? `: ${is} did not take it back` : ""
-          } after ${timeout / 1000}s`,
+          } ${waitedFor(t0, timeout)}`,
       );
     }
     return { output: `primary ${p} after ${Date.now() - t0}ms`, metadata: { primary: p } };
