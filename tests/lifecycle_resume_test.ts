@@ -269,8 +269,8 @@ Deno.test("kill -9 of a first deploy: cluster list shows it interrupted, cluster
       home,
       "one",
       deployArgs("one", topo, await testMirror(), ["--auto-approve"]),
-      /^start-/,
-      "completed",
+      /^wait-/,
+      "running",
     );
     const id = (await currentState(home, "one")).state_id;
     const [row] = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
@@ -297,6 +297,15 @@ Deno.test("kill -9 of a first deploy: cluster list shows it interrupted, cluster
     // Killed after the start, before the admin user: not "changed or dropped outside mup".
     assert.doesNotMatch(String(json.processes[0].reason), /outside mup/);
     assert.match(String(json.processes[0].reason), /first deploy may not have created it yet/);
+    // Its state names the wait cut off, and the resume that checks it again...
+    const cut = await ok(home, ["state", "show", "one"]);
+    assert.match(cut.stdout, /1 interrupted/, cut.stdout);
+    assert.match(cut.stdout, /\(interrupted: running when mup stopped.*`mup plan resume one`/);
+    // ...which, once the deploy is rolled back, it no longer offers.
+    await ok(home, ["state", "rollback", "one", "--checkpoint", "start", "--auto-approve"]);
+    const undone = await ok(home, ["state", "show", "one", "--state-id", id]);
+    assert.match(undone.stdout, /Status: rolled_back/, undone.stdout);
+    assert.doesNotMatch(undone.stdout, /plan resume/, undone.stdout);
   } finally {
     await killAll(home);
   }
