@@ -8,6 +8,7 @@ import {
   clusterCredentials,
   killAll,
   mup,
+  output,
   replicaSetTopology,
   shardedTopology,
   tempHome,
@@ -292,6 +293,75 @@ Deno.test("cluster tls enable cut off while writing the requireTLS configuration
     );
     assert.equal(copies, 2);
     assert.ok((await display(home, "rs")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("cluster tls enable cut off between the requireTLS configurations' uploads, a member whose file was written then killed: plan resume starts it through allowTLS and preferTLS again, writes its requireTLS file again, and completes", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    // Only the last member's requireTLS configuration is written; the others' uploads wait.
+    const release = `${home}/release`;
+    const x = ports[2];
+    await deploy(
+      home,
+      "rs",
+      replicaSetTopology(
+        ports,
+        `hooks:
+  before_operation:
+    command: >-
+      case "$MUP_OPERATION_ID" in upload-config-mongod-localhost-${x}-requireTLS) ;;
+      upload-config-*-requireTLS) while [ ! -e '${release}' ]; do sleep 0.05; done;; esac
+`,
+      ),
+    );
+    const st = () => currentState(home, "rs");
+    await killWhen(
+      home,
+      "rs",
+      ["cluster", "tls", "rs", "enable", "--auto-approve"],
+      new RegExp(`^upload-config-mongod-localhost-${ports[0]}-requireTLS$`),
+      "running",
+      {},
+      async () =>
+        (await st()).operation_states[`upload-config-mongod-localhost-${x}-requireTLS`]
+          ?.status === "completed",
+    );
+    await Deno.writeTextFile(release, "");
+    await killMember(home, "rs", x);
+    const r = await mup(["plan", "resume", "rs"], { home });
+    assert.equal(r.code, 0, output(r));
+    assert.match(r.stdout, /TLS enable completed successfully!/);
+    // What it writes again, and why.
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `↻ .*localhost-${x}.*a later step of this plan rewrote the file since: ` +
+          `start-mongod-localhost-${x}-to-allowTLS starts again from this configuration`,
+      ),
+    );
+    assert.match(r.stdout, /↻ .*written again after start-mongod-\S+ starts from the earlier one/);
+    const tls = (await clusterCredentials(home, "rs")).connection_string;
+    const direct = (p: number) =>
+      tls.replace(/@[^/]+\//, `@localhost:${p}/`).replace(
+        /replicaSet=\w+/,
+        "directConnection=true",
+      );
+    const mode = await client(
+      direct(x),
+      (c) => c.db("admin").command({ getParameter: 1, tlsMode: 1 }),
+    );
+    assert.equal((mode as { tlsMode?: string }).tlsMode, "requireTLS");
+    // Its next start keeps TLS required: the file says so.
+    const shown = await display(home, "rs");
+    assert.ok(shown.healthy, JSON.stringify(shown));
+    const conf = parse(
+      await Deno.readTextFile(`${home}/storage/clusters/rs/deploy/conf/mongod-${x}/mongod.conf`),
+    ) as { net: { tls: { mode: string } } };
+    assert.equal(conf.net.tls.mode, "requireTLS");
   } finally {
     await killAll(home);
   }

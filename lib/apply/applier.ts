@@ -133,7 +133,9 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   await writer.status("running");
   // What a resume finds undone: a completed operation whose effect is gone (a started process
   // that died since) runs again, like any other, and the output says why.
-  const redo = resumeFrom ? await lostEffects(plan, state, opts, internal.signal) : [];
+  const { ops: redo, why: given } = resumeFrom
+    ? await lostEffects(plan, state, opts, internal.signal)
+    : { ops: [], why: new Map<string, string>() };
   await writer.log(
     "info",
     state.current_phase,
@@ -153,21 +155,22 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   const again = [
     ...redo.map((op) => {
       // A step-down lasts step_down_secs: before the stop it precedes, it is made again.
-      const why = op.type === "step_down" || op.type === "wait_for_primary"
-        ? "completed before the pause, but a step-down lasts 60 s and the member's stop has not run"
-        : (op.type === "wait_for_process" || op.type === "wait_for_member_state") &&
-            startedAgain.has(`${op.target.host}:${op.target.port}`)
-        ? "completed before, but the process it waited for is started again"
-        : op.type === "wait_for_process" || op.type === "wait_for_member_state"
-        ? "completed before, but the process it waited for no longer answers as it did: it is " +
-          "waited for again"
-        : op.type === "set_parameter"
-        ? "completed before, but a setParameter lasts only while its process runs, and that " +
-          "process was started since (or the value was changed)"
-        : op.type !== "start_process" && startedAgain.has(`${op.target.host}:${op.target.port}`)
-        ? "completed before, but its process is down, so it could not be confirmed: it runs " +
-          "again once that process is started again (and finds its effect if it is there)"
-        : "completed before, but its effect is no longer in place";
+      const why = given.get(op.id) ??
+        (op.type === "step_down" || op.type === "wait_for_primary"
+          ? "completed before the pause, but a step-down lasts 60 s and the member's stop has not run"
+          : (op.type === "wait_for_process" || op.type === "wait_for_member_state") &&
+              startedAgain.has(`${op.target.host}:${op.target.port}`)
+          ? "completed before, but the process it waited for is started again"
+          : op.type === "wait_for_process" || op.type === "wait_for_member_state"
+          ? "completed before, but the process it waited for no longer answers as it did: it is " +
+            "waited for again"
+          : op.type === "set_parameter"
+          ? "completed before, but a setParameter lasts only while its process runs, and that " +
+            "process was started since (or the value was changed)"
+          : op.type !== "start_process" && startedAgain.has(`${op.target.host}:${op.target.port}`)
+          ? "completed before, but its process is down, so it could not be confirmed: it runs " +
+            "again once that process is started again (and finds its effect if it is there)"
+          : "completed before, but its effect is no longer in place");
       return { id: op.id, reason: why, was: why };
     }),
     ...(resumeFrom ? Object.values(state.operation_states) : [])

@@ -91,16 +91,17 @@ function lapsedStepDowns(
 }
 
 /**
- * The completed operations of an apply whose effect is no longer in place (isDone, which looks
- * at the world, now says no), and the waits on a start among them: a resume runs them again.
- * Asked `parallelism` at a time.
+ * What a resume runs again: `ops`, the completed operations of an apply whose effect is no
+ * longer in place (isDone, which looks at the world, now says no), and the waits and steps on a
+ * start among them; `why`, by operation ID, the reason of those whose own effect is in place
+ * (the configuration uploads a start done again needs). Asked `parallelism` at a time.
  */
 export async function lostEffects(
   plan: Plan,
   state: ApplyState,
   opts: ApplyOptions,
   signal: AbortSignal,
-): Promise<PlannedOperation[]> {
+): Promise<{ ops: PlannedOperation[]; why: Map<string, string> }> {
   const status = (o: PlannedOperation) => state.operation_states[o.id]?.status;
   const completed = allOperations(plan).filter((o) => status(o) === "completed");
   const begun = allOperations(plan).filter((o) =>
@@ -147,7 +148,51 @@ export async function lostEffects(
     o.depends_on.some((d) => restarted.has(d)) &&
     !(o.type === "wait_for_member_state" && stepsAgain.has(where(o)))
   );
-  return [...lost, ...waits, ...runtime];
+  const { uploads, why } = configsAgain(completed, startsAgain, after);
+  return { ops: [...lost, ...waits, ...runtime, ...uploads.filter((u) => !lost.includes(u))], why };
+}
+
+/**
+ * A process started again by a resume, whose configuration file a later upload of the plan has
+ * rewritten since (a TLS switch's next round): its start expects the configuration of its own
+ * round (its config_valid check), and the members around it are where that round left them. So
+ * the upload before the start is made again, and every later upload of that file with it, in
+ * plan order (the start, then the runtime steps after it, then the later configuration).
+ * Without a later upload of the file, nothing is added: the file is the start's own.
+ */
+function configsAgain(
+  completed: PlannedOperation[],
+  startsAgain: PlannedOperation[],
+  after: (later: PlannedOperation, earlier: string) => boolean,
+): { uploads: PlannedOperation[]; why: Map<string, string> } {
+  const uploads: PlannedOperation[] = [];
+  const why = new Map<string, string>();
+  for (const start of startsAgain) {
+    const file = start.pre_conditions.find((c) => c.check_type === "config_valid")?.params.path;
+    if (typeof file !== "string") continue;
+    const same = completed.filter((o) =>
+      o.type === "upload_file" && o.target.params.dest === file &&
+      o.target.host === start.target.host
+    );
+    const later = same.filter((u) => after(u, start.id));
+    const before = same.filter((u) => after(start, u.id));
+    // The last upload before the start (the others before it were replaced by it).
+    const own = before.find((u) => before.every((v) => v === u || after(u, v.id)));
+    if (!later.length || !own) continue;
+    uploads.push(own, ...later);
+    why.set(
+      own.id,
+      `completed before, but a later step of this plan rewrote the file since: ${start.id} ` +
+        "starts again from this configuration",
+    );
+    for (const u of later) {
+      why.set(
+        u.id,
+        `completed before; written again after ${start.id} starts from the earlier one`,
+      );
+    }
+  }
+  return { uploads, why };
 }
 
 /** Waits that look at a process a start brought up (redone with it, lostEffects). */
