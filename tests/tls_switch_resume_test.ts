@@ -45,6 +45,23 @@ async function resume(home: string, done: RegExp): Promise<void> {
   }
 }
 
+/** A connection string to member localhost:`port` alone, as cluster "rs"'s credentials give. */
+async function directTo(home: string): Promise<(port: number) => string> {
+  const tls = (await clusterCredentials(home, "rs")).connection_string;
+  return (p) =>
+    tls.replace(/@[^/]+\//, `@localhost:${p}/`).replace(/replicaSet=\w+/, "directConnection=true");
+}
+
+/** The tlsMode member localhost:`port` of cluster "rs" runs with (getParameter). */
+async function tlsModeOf(home: string, port: number): Promise<string | undefined> {
+  const direct = await directTo(home);
+  const r = await client(
+    direct(port),
+    (c) => c.db("admin").command({ getParameter: 1, tlsMode: 1 }),
+  );
+  return (r as { tlsMode?: string }).tlsMode;
+}
+
 /** How many times each member started, from its log (id 4615611: "MongoDB starting"). */
 async function starts(home: string): Promise<number[]> {
   return [...(await processLogs(home, "rs")).values()].map((l) => count(l, /"id":4615611/));
@@ -212,17 +229,7 @@ Deno.test("cluster tls enable cut off at requireTLS, then a member dies and anot
           `↻ Set tlsMode preferTLS on mongod-localhost-${other}: `,
       ),
     );
-    const cred = await clusterCredentials(home, "rs");
-    for (const p of ports) {
-      const mode = await client(
-        cred.connection_string.replace(/@[^/]+\//, `@localhost:${p}/`).replace(
-          /replicaSet=\w+/,
-          "directConnection=true",
-        ),
-        (c) => c.db("admin").command({ getParameter: 1, tlsMode: 1 }),
-      );
-      assert.equal((mode as { tlsMode?: string }).tlsMode, "requireTLS", `localhost:${p}`);
-    }
+    for (const p of ports) assert.equal(await tlsModeOf(home, p), "requireTLS", `localhost:${p}`);
     assert.ok((await display(home, "rs")).healthy);
   } finally {
     await killAll(home);
@@ -274,17 +281,8 @@ Deno.test("cluster tls enable cut off while writing the requireTLS configuration
     const r = await ok(home, ["plan", "resume", "rs"]);
     assert.match(r.stdout, /TLS enable completed successfully!/);
     assert.doesNotMatch(r.stdout, /↻ Upload the configuration/);
-    const tls = (await clusterCredentials(home, "rs")).connection_string;
-    const direct = (p: number) =>
-      tls.replace(/@[^/]+\//, `@localhost:${p}/`).replace(
-        /replicaSet=\w+/,
-        "directConnection=true",
-      );
-    const mode = await client(
-      direct(port),
-      (c) => c.db("admin").command({ getParameter: 1, tlsMode: 1 }),
-    );
-    assert.equal((mode as { tlsMode?: string }).tlsMode, "requireTLS");
+    assert.equal(await tlsModeOf(home, port), "requireTLS");
+    const direct = await directTo(home);
     // Caught up: the writes made while it was down are on it.
     const copies = await client(
       direct(port),
@@ -344,17 +342,7 @@ Deno.test("cluster tls enable cut off between the requireTLS configurations' upl
       ),
     );
     assert.match(r.stdout, /↻ .*written again after start-mongod-\S+ starts from the earlier one/);
-    const tls = (await clusterCredentials(home, "rs")).connection_string;
-    const direct = (p: number) =>
-      tls.replace(/@[^/]+\//, `@localhost:${p}/`).replace(
-        /replicaSet=\w+/,
-        "directConnection=true",
-      );
-    const mode = await client(
-      direct(x),
-      (c) => c.db("admin").command({ getParameter: 1, tlsMode: 1 }),
-    );
-    assert.equal((mode as { tlsMode?: string }).tlsMode, "requireTLS");
+    assert.equal(await tlsModeOf(home, x), "requireTLS");
     // Its next start keeps TLS required: the file says so.
     const shown = await display(home, "rs");
     assert.ok(shown.healthy, JSON.stringify(shown));
