@@ -2,7 +2,7 @@
  * `cluster display` of a cluster on a host reached over SSH (a real sshd on 127.0.0.2 on a port
  * of its own, tests/ssh_helpers.ts): it reaches the host as the lifecycle commands do, with the
  * user, key and ssh_port the recorded topology holds and the same SSH flags, and names what holds
- * the port of a stopped remote member.
+ * the port of a stopped remote member. `cluster reconfigure` and `plan diff` reach it the same way.
  */
 import assert from "node:assert/strict";
 import { deployArgs, freePorts, killAll, mup, output, tempHome, testMirror } from "./helpers.ts";
@@ -53,6 +53,49 @@ Deno.test({
       const rows = JSON.parse(shown.stdout).processes as Row[];
       assert.deepEqual(rows.map((r) => r.state).sort(), ["PRIMARY", "SECONDARY"], shown.stdout);
       assert.doesNotMatch(shown.stdout + shown.stderr, /port 22\b/);
+
+      // A reconfigure reads the members' configuration files on their host, over SSH, with the
+      // same settings as every other step (tester26: it asked port 22 first, and planned a
+      // start of members that run).
+      const slower = await topologyFile(home, {
+        global: {
+          user: f.user,
+          ssh_identity_file: f.key,
+          runtime_config: { operationProfiling: { slowOpThresholdMs: 250 } },
+        },
+        mongod_servers: [
+          entry(f, "127.0.0.2", p1, { replica_set: "rs", priority: 2 }),
+          entry(f, "127.0.0.2", p2, { replica_set: "rs" }),
+        ],
+      });
+      const re = await mup(
+        ["cluster", "reconfigure", "c1", slower, "--auto-approve", ...flags],
+        { home },
+      );
+      assert.equal(re.code, 0, output(re));
+      assert.doesNotMatch(output(re), /port 22\b|Phase \d\/\d: Start/);
+      assert.match(re.stdout, /Phase 3\/4: Restart-mongod/);
+      const diff = await mup(["plan", "diff", "c1", "--detailed-exitcode", ...flags], { home });
+      assert.equal(diff.code, 0, output(diff));
+      // A member's priority alone is a replica set reconfig: no member is restarted, which
+      // needs every configuration file found as mup wrote it (read over SSH).
+      const members = await topologyFile(home, {
+        global: {
+          user: f.user,
+          ssh_identity_file: f.key,
+          runtime_config: { operationProfiling: { slowOpThresholdMs: 250 } },
+        },
+        mongod_servers: [
+          entry(f, "127.0.0.2", p1, { replica_set: "rs", priority: 2 }),
+          entry(f, "127.0.0.2", p2, { replica_set: "rs", priority: 0.5 }),
+        ],
+      });
+      const prio = await mup(
+        ["cluster", "reconfigure", "c1", members, "--auto-approve", ...flags],
+        { home },
+      );
+      assert.equal(prio.code, 0, output(prio));
+      assert.doesNotMatch(prio.stdout, /Restart|Started mongod/, prio.stdout);
 
       // A stopped remote member whose port something else took: the holder is named, found
       // over SSH on its host.

@@ -100,12 +100,13 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
     // A reconfigure that did not finish (or that another plan replaced since) left files and
     // processes the metadata does not describe: a configuration file on a host that is not the
     // one mup generates from the metadata says so (one that failed before writing any did not).
+    // Its hosts are asked with the topology's and the flags' SSH settings.
+    configureSsh(ctx.executors, meta.topology, opts);
     const afterUnfinished = await configsDrifted(
       meta,
       path.join(clusterDir, "deploy"),
       ctx.executors,
     );
-    configureSsh(ctx.executors, meta.topology, opts);
     await planAndApply(ctx, {
       cluster: name,
       operation: "reconfigure",

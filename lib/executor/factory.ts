@@ -51,12 +51,21 @@ export class DefaultExecutors implements ExecutorFactory {
   private ports = new Map<string, number>();
 
   /**
-   * SSH settings for the hosts not created yet, and per-host SSH ports (a topology's `ssh_port`
-   * on its entries). Commands call this once their flags and topology are known.
+   * SSH settings, and per-host SSH ports (a topology's `ssh_port` on its entries), for every
+   * SSH host from now on. Commands call this once their flags and topology are known; an SSH
+   * executor made before (with other settings) is closed and dropped, so that no host goes on
+   * being reached with settings the command did not give.
    */
   configureSsh(settings: SshSettings, hostPorts: Map<string, number> = new Map()): void {
     this.settings = settings;
     this.ports = hostPorts;
+    for (const [key, e] of this.cache) {
+      if (!(e instanceof SshExecutor) || e.reaches(settings, hostPorts.get(key) ?? settings.port)) {
+        continue;
+      }
+      this.cache.delete(key);
+      e.close().catch(() => {});
+    }
   }
 
   forHost(host: string): Executor {

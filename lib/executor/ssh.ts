@@ -11,7 +11,7 @@ import type { Executor, RunResult } from "./executor.ts";
 import { sha256File } from "../util/file_hash.ts";
 import { shellJoin } from "./shell_quote.ts";
 import { classifySshFailure, lastLine, SshError } from "./ssh_errors.ts";
-import { sshArgs, type SshSettings } from "./ssh_settings.ts";
+import { controlPath, sshArgs, type SshSettings } from "./ssh_settings.ts";
 import { checkedPid, listeningPorts, randomSuffix, SCRIPTS } from "./ssh_scripts.ts";
 import { forwardPort } from "./ssh_forward.ts";
 
@@ -40,6 +40,13 @@ export class SshExecutor implements Executor {
    * @param port this host's SSH port (per-host `ssh_port`, else `global.ssh_port`), or ssh's default
    */
   constructor(readonly host: string, private readonly s: SshSettings, readonly port?: number) {}
+
+  /** Whether this executor connects as `settings` and `port` would (the same master). */
+  reaches(settings: SshSettings, port?: number): boolean {
+    return port === this.port &&
+      controlPath(settings, this.host, port) === controlPath(this.s, this.host, this.port) &&
+      settings.connectTimeoutS === this.s.connectTimeoutS;
+  }
 
   private args(): string[] {
     return sshArgs(this.s, this.host, this.port);

@@ -54,9 +54,22 @@ export function controlDirFor(mupHome: string, pid = Deno.pid): string {
   return path.join("/tmp", `mup-ssh-${uid}`, `${sha256Hex(mupHome).slice(0, 8)}-${pid}`);
 }
 
-/** The control socket of one host (user, address and port make a distinct master). */
+/**
+ * The control socket of one host. Everything that makes a connection another one (user,
+ * address, port, jump host, key, options, config file) makes a distinct master: closing a
+ * master made with other settings never ends one still in use.
+ */
 export function controlPath(s: SshSettings, host: string, port?: number): string {
-  const key = `${s.user ?? ""}@${host}:${port ?? ""}:${s.proxyJump ?? ""}`;
+  const key = JSON.stringify([
+    s.user ?? "",
+    host,
+    port ?? "",
+    s.proxyJump ?? "",
+    s.identityFile ?? "",
+    s.options,
+    s.configFile ?? "",
+    s.strictHostKeys,
+  ]);
   return path.join(s.controlDir, sha256Hex(key).slice(0, 16));
 }
 
