@@ -50,7 +50,7 @@ async function refusedNaming(home: string, planId: string, down: string, again: 
 const planOnly = async (home: string, args: string[]) =>
   JSON.parse((await ok(home, [...args, "--plan-only", "--json"])).stdout).plan_id as string;
 
-Deno.test("a saved scale-in or scale-out of a sharded cluster is refused before it runs when the mongos it removes a shard through, a member its health check judges, or the set it adds to is down", async () => {
+Deno.test("a saved scale-in or scale-out of a sharded cluster is refused before it runs when the mongos it removes a shard through, a member its health check judges, or the set it adds to is down; a stopped (SIGSTOP) member is named with kill -CONT, and the same plan applies once it goes on", async () => {
   const home = await tempHome();
   const p = stablePorts(6);
   const at = (port: number) => `localhost:${port}`;
@@ -93,6 +93,36 @@ Deno.test("a saved scale-in or scale-out of a sharded cluster is refused before 
     );
     await ok(home, ["cluster", "start", "gs", "-N", at(p[1]), "--auto-approve"]);
     assert.ok((await display(home, "gs")).healthy);
+
+    // shard1's member still runs but is stopped (SIGSTOP): no start is named, which would
+    // find it running; once it goes on, the same plan applies (tester26).
+    planId = await planOnly(home, scaleIn);
+    const pid = Number(
+      (await Deno.readTextFile(
+        path.join(clusterDir(home, "gs"), "deploy", `mongod-${p[1]}`, "mongod.pid"),
+      )).trim(),
+    );
+    Deno.kill(pid, "SIGSTOP");
+    try {
+      const r = await mup(["plan", "apply", planId, "--auto-approve"], { home });
+      assert.equal(r.code, 1, output(r));
+      assert.ok(
+        r.stderr.includes(
+          `${at(p[1])} runs (PID ${pid}) but does not answer: it is stopped (process state T`,
+        ),
+        output(r),
+      );
+      assert.ok(r.stderr.includes(`\`kill -CONT ${pid}\` resumes it`), output(r));
+      assert.ok(r.stderr.includes(`apply this plan again (\`mup plan apply ${planId}\`)`));
+      assert.doesNotMatch(r.stderr, /cluster start/);
+    } finally {
+      Deno.kill(pid, "SIGCONT");
+    }
+    const applied = await mup(["plan", "apply", planId, "--auto-approve"], { home });
+    assert.equal(applied.code, 0, output(applied));
+    const after = await display(home, "gs");
+    assert.ok(after.healthy, JSON.stringify(after));
+    assert.ok(!after.processes.some((x) => x.id === at(p[2])), JSON.stringify(after));
   } finally {
     await killAll(home);
   }

@@ -1,4 +1,4 @@
-import { downMembersAdvice } from "./silent_members.ts";
+import { downMembersAdvice } from "../ops/silent_members.ts";
 import { OPERATIONS } from "../ops/registry.ts";
 import { type OperationContext, OperationError, worldSimulator } from "../ops/operation.ts";
 import type { Plan, PlannedOperation, SafetyCheck } from "../plan/schema.ts";

@@ -14,6 +14,7 @@ import { allOperations, type Plan } from "../plan/schema.ts";
 import { replanCommand } from "../plan/command_of.ts";
 import { clusterAccess } from "../security/access.ts";
 import { hostPort, machinePort, splitHostPort } from "../topology/hosts.ts";
+import { silentMember } from "../ops/silent_members.ts";
 
 /** The plan operations this check is made for: the others handle a process down their own way. */
 const GUARDED = new Set(["scale-out", "scale-in"]);
@@ -23,8 +24,10 @@ const GUARDED = new Set(["scale-out", "scale-in"]);
  * `plan` needs (as the module comment lists), that no operation of the plan starts, and that
  * does not answer hello now (for a set a scale-out adds members to: its members, when none that
  * answers knows a primary); with `cluster start -N` of them and the plan made again
- * (replanCommand). Does nothing for other plans than a scale-out or a scale-in. Not for a
- * resume: a start is refused over the unfinished apply, and its failing check names what works.
+ * (replanCommand), or, for one whose process still holds its port (stopped, hung), that process
+ * and this plan applied again once it answers. Does nothing for other plans than a scale-out
+ * or a scale-in. Not for a resume: a start is refused over the unfinished apply, and its
+ * failing check names what works.
  */
 export async function requireNeededReachable(
   plan: Plan,
@@ -76,17 +79,43 @@ export async function requireNeededReachable(
   }
   down.sort();
   if (!down.length) return;
+  // One that still runs (stopped, or hung) is not started: it is let go on, and this very
+  // plan applied then, since nothing changed the cluster.
+  const held = await Promise.all(
+    down.map((d) => silentMember(executors.forHost(splitHostPort(d)[0]), d)),
+  );
+  const gone = down.filter((_, i) => !held[i]);
+  const silent = held.filter((h) => h !== undefined);
   const name = plan.cluster_name;
-  const start = `mup cluster start ${name} ${down.map((d) => `-N ${shellQuote(d)}`).join(" ")}`;
+  const start = `mup cluster start ${name} ${gone.map((d) => `-N ${shellQuote(d)}`).join(" ")}`;
+  const hint = [
+    ...silent.map((h) => h.text),
+    ...(silent.length && !gone.length
+      ? [
+        `once ${
+          silent.length === 1 ? "it answers" : "they answer"
+        }, apply this plan again (\`mup plan apply ${plan.plan_id}\`)`,
+      ]
+      : []),
+    ...(gone.length
+      ? [
+        `\`${start}\` starts ${gone.length === 1 ? "it" : "them"}; then plan the ` +
+        `${plan.operation} again (\`mup ${replanCommand(plan)}\`): the start changes the ` +
+        "cluster this plan was made for",
+      ]
+      : []),
+  ].join("; ");
   throw new MupError(
     `${down.join(", ")} ${down.length === 1 ? "does" : "do"} not answer, and this ` +
       `${plan.operation} needs ${down.length === 1 ? "it" : "them"} (its safety checks would ` +
       `fail part way, after it changed the cluster); nothing was applied`,
     {
-      hint: `\`${start}\` starts ${down.length === 1 ? "it" : "them"}; then plan the ` +
-        `${plan.operation} again (\`mup ${replanCommand(plan)}\`): the start changes the ` +
-        "cluster this plan was made for",
-      details: { check: "needed_processes_answer", down },
+      hint,
+      details: {
+        check: "needed_processes_answer",
+        down,
+        ...(silent.length ? { running: silent.map((h) => h.pid) } : {}),
+      },
     },
   );
 }

@@ -4,10 +4,36 @@
  * the port: stopped with SIGSTOP, or hung), which no start mends and a resume gets past once it
  * answers again.
  */
-import type { OperationContext } from "../ops/operation.ts";
-import { membersDownAdvice } from "../ops/timeout.ts";
+import type { OperationContext } from "./operation.ts";
+import type { Executor } from "../executor/executor.ts";
+import { membersDownAdvice } from "./timeout.ts";
 import { splitHostPort } from "../topology/hosts.ts";
-import { processState } from "../ops/process.ts";
+import { processState } from "./process.ts";
+
+/**
+ * Member `d` (`host:port`, on the host `ex` reaches) that did not answer, if a process still
+ * holds its port: its PID, whether it is stopped (process state T: SIGSTOP, a debugger), and
+ * the sentence that says so (`kill -CONT` for a stopped one, its log for a hung one). Undefined
+ * when nothing holds the port (it is gone: only a start brings it back).
+ */
+export async function silentMember(
+  ex: Executor,
+  d: string,
+): Promise<{ pid: number; stopped: boolean; text: string } | undefined> {
+  const holder = await ex.portHolder?.(splitHostPort(d)[1]).catch(() => undefined);
+  if (!holder) return undefined;
+  const stat = await processState(ex, holder.pid);
+  const stopped = !!stat?.startsWith("T");
+  return {
+    pid: holder.pid,
+    stopped,
+    text: `${d} runs (PID ${holder.pid}) but does not answer: ${
+      stopped
+        ? `it is stopped (process state ${stat}; \`kill -CONT ${holder.pid}\` resumes it)`
+        : "it is hung or busy (see its log)"
+    }`,
+  };
+}
 
 /**
  * The advice for the members `down` (`host:port`) a safety check found not answering, and the
@@ -20,18 +46,11 @@ export async function downMembersAdvice(
   ctx: OperationContext,
   down: string[],
 ): Promise<{ advice: string; replan?: string }> {
-  const held = await Promise.all(down.map(async (d) => {
-    const [host, port] = splitHostPort(d);
-    const ex = ctx.executors.forHost(host);
-    const holder = await ex.portHolder?.(port).catch(() => undefined);
-    if (!holder) return undefined;
-    const stat = await processState(ex, holder.pid);
-    return `${d} runs (PID ${holder.pid}) but does not answer: ${
-      stat?.startsWith("T")
-        ? `it is stopped (process state ${stat}; \`kill -CONT ${holder.pid}\` resumes it)`
-        : "it is hung or busy (see its log)"
-    }`;
-  }));
+  const held = await Promise.all(
+    down.map(async (d) =>
+      (await silentMember(ctx.executors.forHost(splitHostPort(d)[0]), d))?.text
+    ),
+  );
   const silent = held.filter((h): h is string => h !== undefined);
   const gone = down.filter((_, i) => held[i] === undefined);
   const resume = `once it answers, \`mup plan resume ${ctx.plan.cluster_name}\` goes on`;
