@@ -338,7 +338,7 @@ Deno.test("a process that runs but does not answer at its host is reported as su
   });
 });
 
-Deno.test("a process that listens on its own address but is frozen (SIGSTOP) is reported stopped, not as a bindIp mistake", async () => {
+Deno.test("a process that listens on its own address but is frozen (SIGSTOP) is reported stopped, not as a bindIp mistake, and no longer wait is offered", async () => {
   await withDir(async (dir) => {
     const { port: p, pid, wait } = await forkedForWait(dir, "127.0.0.1");
     Deno.kill(pid, "SIGSTOP");
@@ -351,6 +351,12 @@ Deno.test("a process that listens on its own address but is frozen (SIGSTOP) is 
         ),
       );
       assert.doesNotMatch(err.message, /bindIp/);
+      // Waiting longer does not help a stopped process: no longer timeout is offered (tester26).
+      assert.match(
+        err.message,
+        /waiting longer would not help while it is stopped: once it goes on, `mup plan resume c1` waits for it again/,
+      );
+      assert.doesNotMatch(err.message, /--wait-timeout/);
     } finally {
       Deno.kill(pid, "SIGCONT");
     }

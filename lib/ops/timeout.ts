@@ -26,13 +26,19 @@ export function planTimeoutMs(ctx: OperationContext, dflt: number): number {
  * How long a wait that gave up took, for its message: "after 60s", or, when looking at the
  * servers stretched it past its timeout (a member that accepts connections and does not answer
  * holds each look for the driver's server selection time), the time it took and its timeout:
- * "after 1m 40s (its timeout is 60s)". `t0` from Date.now(), `timeout` in ms.
+ * "after 1m 40s (its timeout is 60s)". `t0` from Date.now(), `timeout` in ms; `word` says the
+ * timeout alone ("within 60s" where the sentence reads better so).
  */
-export function waitedFor(t0: number, timeout: number, now = Date.now()): string {
+export function waitedFor(
+  t0: number,
+  timeout: number,
+  word: "after" | "within" = "after",
+  now = Date.now(),
+): string {
   const took = now - t0;
   return took > timeout + 5000
     ? `after ${formatDuration(took)} (its timeout is ${timeout / 1000}s)`
-    : `after ${timeout / 1000}s`;
+    : `${word} ${timeout / 1000}s`;
 }
 
 /**

@@ -76,7 +76,8 @@ Deno.test("a scale-out's way out with its mongos down: before any addShard, the 
 });
 
 Deno.test("a wait that gave up says how long it took when its looks stretched it past its timeout, else its timeout", () => {
-  assert.equal(waitedFor(0, 60_000, 61_000), "after 60s");
-  assert.equal(waitedFor(0, 60_000, 100_000), "after 1m 40s (its timeout is 60s)");
-  assert.equal(waitedFor(0, 1_500, 30_000), "after 30s (its timeout is 1.5s)");
+  assert.equal(waitedFor(0, 60_000, "after", 61_000), "after 60s");
+  assert.equal(waitedFor(0, 60_000, "within", 61_000), "within 60s");
+  assert.equal(waitedFor(0, 60_000, "after", 100_000), "after 1m 40s (its timeout is 60s)");
+  assert.equal(waitedFor(0, 1_500, "within", 30_000), "after 30s (its timeout is 1.5s)");
 });

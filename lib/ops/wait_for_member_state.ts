@@ -5,7 +5,8 @@ import { mongo } from "./cluster_client.ts";
 import type { OperationContext } from "./operation.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { HEALTHY_STATES, primaryName, setStatus } from "./replset_status.ts";
-import { membersDownAdvice, planTimeoutMs, resumeStartsIt } from "./timeout.ts";
+import { membersDownAdvice, planTimeoutMs, resumeStartsIt, waitedFor } from "./timeout.ts";
+import { silentMember } from "./silent_members.ts";
 import { sustained } from "../util/timer.ts";
 import { processExited } from "./process.ts";
 
@@ -177,10 +178,23 @@ export const waitForMemberState: Operation = {
       const last: { state: string; view?: string } = await standing(ctx).catch((e) => ({
         state: (e as Error).message,
       }));
+      // One that runs and does not answer at all (stopped, hung) is named with its PID.
+      const answers = await mongo(ctx).hello(ctx.op.target.host!, ctx.op.target.port!, 2000)
+        .catch(() => undefined);
+      const silent = answers
+        ? undefined
+        : await silentMember(ctx.executors.forHost(ctx.op.target.host!), me);
       throw new OperationError(
         `${me} did not become ${param(ctx, "state")}${
           ctx.op.target.params.caught_up === "true" ? " and caught up" : ""
-        } within ${timeout / 1000}s (last seen: ${last.state}${last.view ? `; ${last.view}` : ""})`,
+        } ${waitedFor(t0, timeout, "within")} (last seen: ${last.state}${
+          last.view ? `; ${last.view}` : ""
+        })${
+          silent
+            ? `; ${silent.text}; once it answers, \`mup plan resume ${ctx.plan.cluster_name}\` ` +
+              "waits for it again"
+            : ""
+        }`,
       );
     }
     return { output: `${r} after ${Date.now() - t0}ms` };

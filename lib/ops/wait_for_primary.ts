@@ -97,9 +97,9 @@ export const waitForPrimary: Operation = {
       const now = is ? await primary(mongo(ctx), members, undefined, undefined, set) : undefined;
       throw new OperationError(
         now
-          ? `${is} did not take the primary of ${set} back (${now} is the primary) ${
-            waitedFor(t0, timeout)
-          }`
+          ? `${is} did not take the primary of ${set} back ${
+            waitedFor(t0, timeout, "within")
+          } (${now} is the primary)`
           : `replica set ${set} has no primary${not ? ` other than ${not}` : ""}${
             is ? `: ${is} did not take it back` : ""
           } ${waitedFor(t0, timeout)}`,

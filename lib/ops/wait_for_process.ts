@@ -3,7 +3,7 @@ import { mongo } from "./cluster_client.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { type Operation, OperationError } from "./operation.ts";
 import { processExited, processState, runningPid } from "./process.ts";
-import { planTimeoutMs, resumeStartsIt, timeoutHint } from "./timeout.ts";
+import { planTimeoutMs, resumeStartsIt, timeoutHint, waitedFor } from "./timeout.ts";
 
 /** Waits until the process answers `hello`. */
 export const waitForProcess: Operation = {
@@ -30,17 +30,23 @@ export const waitForProcess: Operation = {
       ctx.signal,
     );
     if (!h) {
-      const { reason, gone } = await why(ctx);
-      // Waiting longer helps a slow server, not one that is not running at all.
+      const { reason, gone, stopped } = await why(ctx);
+      // Waiting longer helps a slow server, not one that is not running at all, nor one
+      // stopped (SIGSTOP) until it is let go on.
       const hint = gone
         ? `waiting longer would not help: ${resumeStartsIt(ctx)}`
+        : stopped
+        ? "waiting longer would not help while it is stopped: once it goes on, `mup plan " +
+          `resume ${ctx.plan.cluster_name}\` waits for it again`
         : timeoutHint(ctx, timeout);
       throw new OperationError(
         h === null && gone
           ? `${hostPort(host!, port!)} exited after ${
             Math.round((Date.now() - t0) / 1000)
           }s of waiting for its answer${reason}; ${hint}`
-          : `${hostPort(host!, port!)} did not answer within ${timeout / 1000}s${reason}; ${hint}`,
+          : `${hostPort(host!, port!)} did not answer ${
+            waitedFor(t0, timeout, "within")
+          }${reason}; ${hint}`,
       );
     }
     return { output: `answered after ${Date.now() - t0}ms (maxWireVersion ${h.maxWireVersion})` };
@@ -49,11 +55,12 @@ export const waitForProcess: Operation = {
 
 /**
  * Whether the process runs at all (`gone`: it does not) and, if it does, where it listens
- * instead; `reason` words it for the error message.
+ * instead, and whether it is stopped on its own port (`stopped`: SIGSTOP); `reason` words it
+ * for the error message.
  */
 async function why(
   ctx: Parameters<Operation["run"]>[0],
-): Promise<{ reason: string; gone: boolean }> {
+): Promise<{ reason: string; gone: boolean; stopped?: boolean }> {
   const { host, port, params } = ctx.op.target;
   // A plan from before pid_file was recorded: nothing to say.
   if (!params.pid_file) return { reason: "", gone: false };
@@ -84,6 +91,7 @@ async function why(
   return {
     reason: `: its process runs (PID ${pid}) but does not answer${where ? ` ${where}` : ""}`,
     gone: false,
+    stopped: !!state?.startsWith("T"),
   };
 }
 
