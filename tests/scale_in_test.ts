@@ -214,6 +214,19 @@ Deno.test("cluster start after a scale-in cut off once it removed a member: the 
     Deno.kill(pid, "SIGKILL");
     while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
   }
+  // Display names the member the unfinished scale-in removed, and its resume, not another
+  // scale-in, which that apply refuses (tester26).
+  const noted = await ok(home, ["cluster", "display", "cut"], 1);
+  assert.match(
+    noted.stdout,
+    new RegExp(
+      `no longer lists \\(removed by an unfinished scale-in, or by hand\\): ${gone} \\(rs0\\); ` +
+        "the unfinished scale-in \\(apply apply-\\w+\\) removed them: `mup plan resume cut` " +
+        "finishes their removal",
+    ),
+    noted.stdout,
+  );
+  assert.ok(!noted.stdout.includes("`mup cluster scale-in cut"), noted.stdout);
   const named = await ok(home, ["cluster", "start", "cut", "-N", gone, "--auto-approve"], 1);
   assert.match(
     named.stdout,

@@ -418,7 +418,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         print(balancerLine(name, meta, balancer, unfinished?.state_id));
       }
       const notes = [
-        ...membershipNotes(name, extra, dropped, kept),
+        ...membershipNotes(name, extra, dropped, kept, unfinished),
         ...optionsNote(name, optionDrift, unfinished),
       ];
       for (const line of notes) print(line);

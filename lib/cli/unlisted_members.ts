@@ -74,15 +74,29 @@ export async function unlistedMembers(
 
 /**
  * `cluster display`'s lines for what its rows do not show: members outside the metadata,
- * recorded members their set dropped (with the scale-in that finishes their removal), and the
- * data a scale-in kept.
+ * recorded members their set dropped (with what finishes their removal: the resume of the
+ * unfinished scale-in that dropped them, as `unfinished` names it, else a scale-in of them),
+ * and the data a scale-in kept.
  */
 export function membershipNotes(
   cluster: string,
   unlisted: UnlistedMember[],
   dropped: DroppedMember[],
   kept: NonNullable<ClusterMeta["retained_data"]>,
+  unfinished?: { operation: string; state_id: string; replan?: string },
 ): string[] {
+  // An unfinished scale-in refuses another one over it (it would act on a cluster the
+  // metadata does not describe): its own resume finishes the removal.
+  const finish = unfinished?.operation === "scale-in"
+    ? unfinished.replan
+      ? `the unfinished scale-in (apply ${unfinished.state_id}) removed them; what its failure ` +
+        `named finishes it: ${unfinished.replan}`
+      : `the unfinished scale-in (apply ${unfinished.state_id}) removed them: \`mup plan ` +
+        `resume ${cluster}\` finishes their removal`
+    : `\`mup cluster scale-in ${cluster} ${
+      dropped.map((m) => `-N ${m.host}`).join(" ")
+    }\` finishes their removal; if they were removed by hand, \`mup cluster deploy ${cluster} ` +
+      "<its topology>` (a repair) adds them back instead";
   return [
     ...(unlisted.length
       ? [
@@ -99,10 +113,7 @@ export function membershipNotes(
         "Recorded members their set's config no longer lists (removed by an unfinished " +
         `scale-in, or by hand): ${
           dropped.map((m) => `${m.host} (${m.replica_set})`).join(", ")
-        }; \`mup cluster scale-in ${cluster} ${
-          dropped.map((m) => `-N ${m.host}`).join(" ")
-        }\` finishes their removal; if they were removed by hand, \`mup cluster deploy ${cluster} ` +
-        "<its topology>` (a repair) adds them back instead",
+        }; ${finish}`,
       ]
       : []),
     ...(kept.length
