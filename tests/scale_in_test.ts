@@ -329,6 +329,7 @@ ${dies.hooks}`,
     assert.match(notice?.notice ?? "", said, done.stdout);
   } else {
     assert.match(done.stdout, said);
+    assert.match(done.stdout, /Scale-in completed successfully!/);
     assert.match(done.stdout, /Status: partial/);
   }
   const recorded = (await meta(home, "sb")) as { processes: { port: number; config: string }[] };

@@ -94,7 +94,7 @@ Deno.test("an unfinished scale-out: stop is refused (resume or rollback named), 
   // Killed outright (a stop through mup would change the cluster's serial, and the plan with it).
   await killMember(home, "sf", ports[2]);
   const applied = await ok(home, ["plan", "apply", planId, "--auto-approve"]);
-  assert.match(applied.stdout, /Apply completed successfully/);
+  assert.match(applied.stdout, /Scale-out completed successfully/);
   // The metadata says what runs: not every recorded process.
   assert.match(applied.stdout, /Status: partial \(some of its processes run/);
   assert.equal((await meta(home, "sf") as { status: string }).status, "partial");

@@ -41,7 +41,7 @@ Deno.test({
         mongod_servers: [...members, entry(f, "127.0.0.3", p3, { replica_set: "rs" })],
       });
       const r = await ok(home, ["cluster", "scale-out", "sx", grown, "--auto-approve", ...flags]);
-      assert.match(r.stdout, /Apply completed successfully/);
+      assert.match(r.stdout, /Scale-out completed successfully/);
       const cfg = await withClient(
         uri,
         async (c) => (await c.db("admin").command({ replSetGetConfig: 1 })).config,

@@ -292,7 +292,7 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
   await ok(home, ["state", "rollback", "ss", "--checkpoint", "start", "--auto-approve"]);
   await ok(home, startRouter);
   const applied = await ok(home, ["cluster", "scale-out", "ss", grown, "--auto-approve"]);
-  assert.match(applied.stdout, /Apply completed successfully/);
+  assert.match(applied.stdout, /Scale-out completed successfully/);
   // Through the new mongos: three shards; shard1 with its new member.
   const shards = await withClient(
     `mongodb://localhost:${ports[6]}/`,

@@ -162,8 +162,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
               startedAgain.has(`${op.target.host}:${op.target.port}`)
           ? "completed before, but the process it waited for is started again"
           : op.type === "wait_for_process" || op.type === "wait_for_member_state"
-          ? "completed before, but the process it waited for no longer answers as it did: it is " +
-            "waited for again"
+          ? "completed before, but the process it waited for no longer answers as it did"
           : op.type === "set_parameter"
           ? "completed before, but a setParameter lasts only while its process runs, and that " +
             "process was started since (or the value was changed)"

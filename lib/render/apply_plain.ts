@@ -24,6 +24,9 @@ const DONE: Record<string, [string, string]> = {
   "tls-enable": ["TLS enable", "running"],
   "tls-disable": ["TLS disable", "running"],
   upgrade: ["Upgrade", "running"],
+  "scale-out": ["Scale-out", "running"],
+  "scale-in": ["Scale-in", "running"],
+  reconfigure: ["Reconfiguration", "running"],
 };
 
 /**
