@@ -47,9 +47,17 @@ Deno.test({
       );
       assert.match(r.stdout, /check the host name in the topology/);
       // What could not be checked there is never reported as passed.
-      assert.doesNotMatch(r.stdout, /✓ (Disk space|All ports)/);
+      assert.doesNotMatch(r.stdout, /✓ (Disk space|All ports|every data|every deploy, data)/);
       assert.match(r.stdout, /Disk space not checked: no host could be reached/);
       assert.match(r.stdout, /1 not checked: their host could not be reached/);
+      // Nor are the directories there (tester26).
+      for (const check of ["every data directory is new", "can be created or written"]) {
+        assert.match(
+          r.stdout,
+          new RegExp(`! .*${check}.*\\(not checked on no-such-host\\.invalid: not reached\\)`),
+          r.stdout,
+        );
+      }
 
       const closed = freePorts(1)[0]; // nothing listens there
       r = await plan("127.0.0.2", closed, f.flags());

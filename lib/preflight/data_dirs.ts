@@ -24,18 +24,25 @@ function checkFrom(
   found: ValidationIssue[],
   t0: number,
   say: { failed: (n: number) => string; passed: string },
+  unchecked: string[] = [],
 ): { check: CheckResult; issues: ValidationIssue[] } {
   const issues = found.sort((a, b) => a.message.localeCompare(b.message));
+  // What could not be asked was not checked: never reported as passed.
+  const hosts = [...new Set(unchecked)].sort();
+  const not = hosts.length ? ` (not checked on ${hosts.join(", ")}: not reached)` : "";
   return {
     check: {
       name,
-      status: issues.length ? "failed" : "passed",
-      message: issues.length ? say.failed(issues.length) : say.passed,
+      status: issues.length ? "failed" : hosts.length ? "warning" : "passed",
+      message: `${issues.length ? say.failed(issues.length) : say.passed}${not}`,
       duration: Math.round(performance.now() - t0),
     },
     issues,
   };
 }
+
+/** A host that could not be asked (perDataDir counts its directories as not checked). */
+class NotReached extends Error {}
 
 /**
  * Runs `problem` on each data directory (mongod and config servers) at once: check `name`
@@ -50,9 +57,13 @@ async function perDataDir(
   say: { failed: (n: number) => string; passed: string },
 ): Promise<{ check: CheckResult; issues: ValidationIssue[] }> {
   const t0 = performance.now();
+  const unchecked: string[] = [];
   const found = await Promise.all(
     procs.filter((p) => p.role !== "mongos").map(async (p) => {
-      const message = await problem(p).catch(() => undefined);
+      const message = await problem(p).catch((e) => {
+        if (e instanceof NotReached) unchecked.push(p.host);
+        return undefined;
+      });
       return message ? { host: p.host, message } : undefined;
     }),
   );
@@ -62,6 +73,7 @@ async function perDataDir(
       .map((x): ValidationIssue => ({ code, severity: "error", ...x })),
     t0,
     say,
+    unchecked,
   );
 }
 
@@ -86,7 +98,9 @@ export function checkForeignData(
   };
   return perDataDir(procs, "data_dirs_empty", "data_dir_not_empty", async (p) => {
     const dir = p.dirs.data;
-    const entries = (await listingOf(p))?.get(dir);
+    const listing = await listingOf(p);
+    if (!listing) throw new NotReached(p.host);
+    const entries = listing.get(dir);
     if (!entries?.length || holdsData(entries)) return undefined;
     // A live mongod on it: this process's own server still starting (an apply stopped at once
     // left it coming up, its files not all written yet), or another's, which data_dirs_free
@@ -177,6 +191,7 @@ export async function checkChosenDirs(
       ] as const
     )),
   );
+  const unchecked = hosts.filter((h) => !listed.get(h));
   const found = dirs.map(({ p, field, dir }) => {
     const all = listed.get(p.host)?.get(dir);
     if (!all) return undefined; // absent
@@ -200,6 +215,7 @@ export async function checkChosenDirs(
         `${n} deploy, log or config director${n === 1 ? "y holds" : "ies hold"} other files`,
       passed: "every deploy, log and config directory a server names is new or empty",
     },
+    unchecked,
   );
 }
 
@@ -253,12 +269,16 @@ export async function checkDirsCreatable(
     }
     byHost.set(p.host, list);
   }
+  const unchecked: string[] = [];
   const found = await Promise.all([...byHost].map(async ([host, list]) => {
     const r = await executors.forHost(host).run(
       ["sh", "-c", CREATABLE_SCRIPT, "sh", ...list.map((x) => x.dir)],
       { timeoutMs: 10_000 },
     ).catch(() => undefined);
-    if (!r || r.code !== 0) return [];
+    if (!r || r.code !== 0) {
+      unchecked.push(host);
+      return [];
+    }
     const lines = r.stdout.split("\n");
     const user = lines.find((l) => l.startsWith("user "))?.slice(5) ?? "the login user";
     return lines.flatMap((l): ValidationIssue[] => {
@@ -282,5 +302,5 @@ export async function checkDirsCreatable(
   return checkFrom("dirs_creatable", found.flat(), t0, {
     failed: (n) => `${n} director${n === 1 ? "y" : "ies"} cannot be created or written`,
     passed: "every deploy, data, log and config directory can be created or written",
-  });
+  }, unchecked);
 }
