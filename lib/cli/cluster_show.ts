@@ -10,7 +10,7 @@ import { undeployedApply, undeployedStatus } from "../state/undeployed.ts";
 import { retainedData } from "../state/retained.ts";
 import { parsePlanText } from "../plan/parse.ts";
 import { table } from "../util/format.ts";
-import { hostKey } from "../topology/hosts.ts";
+import { executorKey } from "../executor/factory.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { addShowConfig } from "./show_config.ts";
 
@@ -209,8 +209,8 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
           r.version ?? "-",
           r.variant ?? "-",
           r.status,
-          // Machines, as a plan counts them: localhost and 127.0.0.1 are one.
-          String(new Set(r.hosts.map(hostKey)).size),
+          // Hosts, as a plan counts them: localhost and 127.0.0.1 are one.
+          String(new Set(r.hosts.map(executorKey)).size),
           String(r.processes),
           r.last_apply
             ? `${r.last_apply.state_id} ${r.last_apply.operation} ${r.last_apply.status} ${r.last_apply.at}`

@@ -1,4 +1,4 @@
-import { hostKey } from "../topology/hosts.ts";
+import { executorKey } from "../executor/factory.ts";
 import type { ProcessSpec } from "./processes.ts";
 import type { Release, ResourceEstimate } from "./schema.ts";
 
@@ -8,10 +8,12 @@ const DATA_GB_PER_MONGOD = 1;
 export function estimateResources(procs: ProcessSpec[], release: Release): ResourceEstimate {
   const perHost: Record<string, number> = {};
   const byRole: Record<string, number> = {};
-  // Per machine, under the first name the topology gives it (localhost and 127.0.0.1 are one).
+  // Per host as mup reaches it, under the first name the topology gives it: localhost and
+  // 127.0.0.1 are one; each SSH host is its own (127.0.0.2 and 127.0.0.3 too), as pre-flight
+  // and the apply's connectivity check count them.
   const nameOf = new Map<string, string>();
   for (const p of procs) {
-    const key = hostKey(p.host);
+    const key = executorKey(p.host);
     if (!nameOf.has(key)) nameOf.set(key, p.host);
     const name = nameOf.get(key)!;
     perHost[name] = (perHost[name] ?? 0) + 1;
