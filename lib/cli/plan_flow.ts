@@ -90,6 +90,38 @@ export interface PlanFlow {
   noChanges?: string;
 }
 
+/**
+ * Runs `build` (the before_plan hooks, the probes, then the pure planner), saying at a terminal
+ * that it asks the hosts (on many hosts over SSH that takes seconds), and, on Ctrl-C meanwhile,
+ * that nothing was saved or changed (probes only read) before it exits 130, its SSH
+ * connections closed.
+ */
+async function planning<T>(
+  ctx: CliContext,
+  flow: PlanFlow,
+  opts: PlanFlowOptions,
+  build: () => Promise<T>,
+): Promise<T> {
+  if (!opts.json && Deno.stderr.isTerminal()) {
+    console.error(`Planning the ${flow.operation} of cluster ${flow.cluster}: asking its hosts…`);
+  }
+  const stop = async () => {
+    console.error(
+      `\nInterrupted while planning the ${flow.operation} of cluster ${flow.cluster}: ` +
+        "nothing was saved or changed.",
+    );
+    await Promise.race([ctx.executors.close(), new Promise((r) => setTimeout(r, 3000))]);
+    Deno.exit(130);
+  };
+  const handler = () => void stop();
+  Deno.addSignalListener("SIGINT", handler);
+  try {
+    return await build();
+  } finally {
+    Deno.removeSignalListener("SIGINT", handler);
+  }
+}
+
 /** Runs the flow; sets ctx.exitCode. */
 export async function planAndApply(
   ctx: CliContext,
@@ -108,8 +140,10 @@ export async function planAndApply(
       planId,
       stateId: "",
     }, emitter);
-  if (!opts.dryRun) await fireOrFail(planHooks("", ""), "before_plan");
-  const unsealed = await flow.build();
+  const unsealed = await planning(ctx, flow, opts, async () => {
+    if (!opts.dryRun) await fireOrFail(planHooks("", ""), "before_plan");
+    return await flow.build();
+  });
   // Only a plan that starts processes starts them on the recorded release.
   if (
     flow.operation !== "upgrade" && allOperations(unsealed).some((o) => o.type === "start_process")

@@ -1,0 +1,66 @@
+/**
+ * Ctrl-C while a command plans (its probes ask the hosts, which a member that does not answer
+ * makes slow): mup says nothing was saved or changed and exits 130, no plan stored.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  deployArgs,
+  killAll,
+  replicaSetTopology,
+  spawnMup,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { clusterDir } from "./apply_helpers.ts";
+import { ok, stablePorts } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+Deno.test("Ctrl-C while a restart is planned: 'nothing was saved or changed', exit 130, no plan stored", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  const planning = path.join(home, "planning");
+  let pid = 0;
+  try {
+    // The before_plan hook says when planning begins (it runs just before the probes).
+    const file = await writeTopology(
+      home,
+      "pi.yaml",
+      replicaSetTopology(
+        ports,
+        `hooks:\n  before_plan:\n    command: "touch '${planning}'"\n`,
+      ),
+    );
+    await ok(home, deployArgs("pi", file, await testMirror(), ["--auto-approve"]));
+    await Deno.remove(planning).catch(() => {});
+    const plans = path.join(clusterDir(home, "pi"), "plans");
+    const before = (await Array.fromAsync(Deno.readDir(plans))).length;
+    // A member that does not answer holds the probes for seconds.
+    pid = Number(
+      (await Deno.readTextFile(
+        path.join(clusterDir(home, "pi"), "deploy", `mongod-${ports[2]}`, "mongod.pid"),
+      )).trim(),
+    );
+    Deno.kill(pid, "SIGSTOP");
+    const child = spawnMup(["cluster", "restart", "pi", "--auto-approve"], home);
+    const out = child.output();
+    while (!(await Deno.stat(planning).then(() => true, () => false))) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill("SIGINT");
+    const r = await out;
+    const stderr = new TextDecoder().decode(r.stderr);
+    assert.equal(r.code, 130, stderr + new TextDecoder().decode(r.stdout));
+    assert.match(
+      stderr,
+      /Interrupted while planning the restart of cluster pi: nothing was saved or changed\./,
+    );
+    assert.equal((await Array.fromAsync(Deno.readDir(plans))).length, before, "no plan stored");
+  } finally {
+    if (pid) Deno.kill(pid, "SIGCONT");
+    await killAll(home);
+  }
+});
