@@ -232,6 +232,12 @@ Deno.test("state rollback of a stop starts the cluster again and records it runn
     await deploy(home, "rs", replicaSetTopology(ports));
     await ok(home, ["cluster", "stop", "rs", "--auto-approve"]);
     assert.deepEqual(await livePids(home, "rs"), []);
+    // Every member stopped on purpose: the start named is the whole cluster's, not one -N each.
+    const noted = await ok(home, ["cluster", "display", "rs"], 1);
+    assert.match(
+      noted.stdout,
+      /were stopped by the last apply \(stop, apply-\w+\); `mup cluster start rs` starts them again\./,
+    );
     const planned = await rollbackToStart(home, "--plan-only");
     assert.match(planned.stdout, /Operation: rollback/);
     const rb = await rollbackToStart(home, "--auto-approve");

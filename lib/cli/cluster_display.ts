@@ -392,6 +392,10 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
                 ? `${others.map((r) => r.id).join(", ")} ${
                   others.length === 1 ? "is" : "are"
                 } down too: \`mup cluster start ${name}\` starts every one again.\n`
+                : ids.length === rows.length
+                ? `\`mup cluster start ${name}\` starts ${
+                  ids.length === 1 ? "it" : "them"
+                } again.\n`
                 : `\`mup cluster start ${name} ${ids.map((id) => `-N ${id}`).join(" ")}\` starts ${
                   ids.length === 1 ? "it" : "them"
                 } again.\n`
