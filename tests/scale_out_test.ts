@@ -288,7 +288,14 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
   );
   assert.doesNotMatch(noted, /`mup plan resume ss` completes it/);
   // Not before the rollback: the scale-out's new processes are not in the metadata.
-  assert.match((await ok(home, startRouter, 1)).stderr, /scale-out .* failed part way/);
+  const startRefused = (await ok(home, startRouter, 1)).stderr;
+  assert.match(startRefused, /scale-out .* failed part way/);
+  // Its hint leads with what works, not with a resume that fails the same way (tester26).
+  assert.match(
+    startRefused,
+    /a resume alone cannot finish it while its failure stands: `mup state rollback ss --checkpoint start`/,
+  );
+  assert.doesNotMatch(startRefused, /`mup plan resume ss` completes it/);
   await ok(home, ["state", "rollback", "ss", "--checkpoint", "start", "--auto-approve"]);
   await ok(home, startRouter);
   const applied = await ok(home, ["cluster", "scale-out", "ss", grown, "--auto-approve"]);

@@ -131,6 +131,11 @@ export async function refuseOverUnfinishedScaling(
   const shardAdded = Object.values(u.state.operation_states).some((o) =>
     o.id.startsWith("add-shard-") && (o.status === "completed" || mayHaveActed(o))
   );
+  // A failure a resume alone cannot get past recorded what does (run_operation.ts).
+  const replan = u.outcome === "failed"
+    ? Object.values(u.state.operation_states).map((o) => o.result?.metadata?.replan)
+      .find((r): r is string => typeof r === "string")
+    : undefined;
   throw new MupError(
     `cluster ${cluster}'s ${op} (apply ${u.state.state_id}) ${u.outcome} part way: ${
       op === "scale-out"
@@ -140,15 +145,21 @@ export async function refuseOverUnfinishedScaling(
           "them until it finishes"
     }. \`mup ${command}\` would replace it and act on a cluster the metadata does not describe`,
     {
-      hint: `\`mup plan resume ${cluster}\` completes it (once what stopped it is fixed: ` +
-        `\`mup cluster display ${cluster}\` repeats what its failure named)${
-          op === "scale-in"
-            ? "; the same scale-in again replaces it"
-            : shardAdded
-            ? ""
-            : `; \`mup state rollback ${cluster} --checkpoint start\` undoes it (the added ` +
-              "members taken out of their sets, what it started stopped and removed)"
-        }; then run this again`,
+      hint: `${
+        replan
+          ? `a resume alone cannot finish it while its failure stands: ${replan}`
+          : `\`mup plan resume ${cluster}\` completes it (once what stopped it is fixed: ` +
+            `\`mup cluster display ${cluster}\` repeats what its failure named)`
+      }${
+        replan
+          ? ""
+          : op === "scale-in"
+          ? "; the same scale-in again replaces it"
+          : shardAdded
+          ? ""
+          : `; \`mup state rollback ${cluster} --checkpoint start\` undoes it (the added ` +
+            "members taken out of their sets, what it started stopped and removed)"
+      }; then run this again`,
     },
   );
 }
