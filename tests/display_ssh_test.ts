@@ -57,17 +57,20 @@ Deno.test({
       // A reconfigure reads the members' configuration files on their host, over SSH, with the
       // same settings as every other step (tester26: it asked port 22 first, and planned a
       // start of members that run).
-      const slower = await topologyFile(home, {
-        global: {
-          user: f.user,
-          ssh_identity_file: f.key,
-          runtime_config: { operationProfiling: { slowOpThresholdMs: 250 } },
-        },
-        mongod_servers: [
-          entry(f, "127.0.0.2", p1, { replica_set: "rs", priority: 2 }),
-          entry(f, "127.0.0.2", p2, { replica_set: "rs" }),
-        ],
-      });
+      // The recorded topology with slowOpThresholdMs 250, and the second member's priority.
+      const changed = (priority?: number) =>
+        topologyFile(home, {
+          global: {
+            user: f.user,
+            ssh_identity_file: f.key,
+            runtime_config: { operationProfiling: { slowOpThresholdMs: 250 } },
+          },
+          mongod_servers: [
+            entry(f, "127.0.0.2", p1, { replica_set: "rs", priority: 2 }),
+            entry(f, "127.0.0.2", p2, { replica_set: "rs", ...(priority ? { priority } : {}) }),
+          ],
+        });
+      const slower = await changed();
       const re = await mup(
         ["cluster", "reconfigure", "c1", slower, "--auto-approve", ...flags],
         { home },
@@ -80,17 +83,7 @@ Deno.test({
       assert.equal(diff.code, 0, output(diff));
       // A member's priority alone is a replica set reconfig: no member is restarted, which
       // needs every configuration file found as mup wrote it (read over SSH).
-      const members = await topologyFile(home, {
-        global: {
-          user: f.user,
-          ssh_identity_file: f.key,
-          runtime_config: { operationProfiling: { slowOpThresholdMs: 250 } },
-        },
-        mongod_servers: [
-          entry(f, "127.0.0.2", p1, { replica_set: "rs", priority: 2 }),
-          entry(f, "127.0.0.2", p2, { replica_set: "rs", priority: 0.5 }),
-        ],
-      });
+      const members = await changed(0.5);
       const prio = await mup(
         ["cluster", "reconfigure", "c1", members, "--auto-approve", ...flags],
         { home },

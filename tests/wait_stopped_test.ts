@@ -11,6 +11,7 @@ import {
   mup,
   output,
   pausedBefore,
+  replicaSetTopology,
   tempHome,
   testMirror,
   writeTopology,
@@ -29,15 +30,8 @@ Deno.test("rolling restart: the member just restarted is stopped (SIGSTOP) durin
   const held = pausedBefore(home, `wait-state-mongod-localhost-${first}`);
   let pid = 0;
   try {
-    const file = await writeTopology(
-      home,
-      "w.yaml",
-      `mongod_servers:\n${
-        ports.map((p, i) =>
-          `  - { host: localhost, port: ${p}, replica_set: rs0${i === 0 ? ", priority: 2" : ""} }`
-        ).join("\n")
-      }\n${held.hooks}`,
-    );
+    // Its first member of priority 2 is the primary.
+    const file = await writeTopology(home, "w.yaml", replicaSetTopology(ports, held.hooks));
     await ok(home, deployArgs("w", file, await testMirror(), ["--auto-approve"]));
     const running = mup(
       ["cluster", "restart", "w", "--wait-timeout", "5s", "--auto-approve"],
