@@ -48,6 +48,17 @@ export async function display(home: string, name: string, code = 0): Promise<Dis
   return JSON.parse((await ok(home, ["cluster", "display", name, "--json"], code)).stdout);
 }
 
+/** The PID in the pid file of cluster `cluster`'s `bin` on port `port` (its deploy directory). */
+export async function memberPid(
+  home: string,
+  cluster: string,
+  port: number,
+  bin: "mongod" | "mongos" = "mongod",
+): Promise<number> {
+  const file = path.join(clusterDir(home, cluster), "deploy", `${bin}-${port}`, `${bin}.pid`);
+  return Number((await Deno.readTextFile(file)).trim());
+}
+
 /**
  * Kills (SIGKILL) the mongod (or the mongos, `bin`) that runs as `cluster`'s process on `port` (its pid file under the
  * default deploy directory) and waits until it is gone and its port can be bound again (a
@@ -60,8 +71,7 @@ export async function killMember(
   port: number,
   bin: "mongod" | "mongos" = "mongod",
 ): Promise<number> {
-  const file = path.join(clusterDir(home, cluster), "deploy", `${bin}-${port}`, `${bin}.pid`);
-  const pid = Number((await Deno.readTextFile(file)).trim());
+  const pid = await memberPid(home, cluster, port, bin);
   Deno.kill(pid, "SIGKILL");
   for (const end = Date.now() + deadline(30_000); pidAlive(pid) || !portFree(port);) {
     if (Date.now() > end) throw new Error(`mongod ${pid} (port ${port}) is not gone after SIGKILL`);

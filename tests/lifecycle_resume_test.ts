@@ -26,7 +26,7 @@ import {
   ok,
   savedRestart,
 } from "./lifecycle_helpers.ts";
-import { stablePorts } from "./lifecycle_helpers.ts";
+import { memberPid, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -682,8 +682,7 @@ Deno.test("a resume over a started member that no longer answers (SIGSTOP) waits
     assert.notEqual(cut.code, 0, output(cut));
     // One member still runs (its pid is alive) but does not answer.
     const port = ports[1];
-    const pidFile = path.join(clusterDir(home, "held"), "deploy", `mongod-${port}`, "mongod.pid");
-    frozen = Number((await Deno.readTextFile(pidFile)).trim());
+    frozen = await memberPid(home, "held", port);
     Deno.kill(frozen, "SIGSTOP");
     const child = spawnMup(["plan", "resume", "held"], home);
     const stderr = new Response(child.stderr).text();

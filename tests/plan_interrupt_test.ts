@@ -14,7 +14,7 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { clusterDir } from "./apply_helpers.ts";
-import { ok, stablePorts } from "./lifecycle_helpers.ts";
+import { memberPid, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -39,11 +39,7 @@ Deno.test("Ctrl-C while a restart is planned: 'nothing was saved or changed', ex
     const plans = path.join(clusterDir(home, "pi"), "plans");
     const before = (await Array.fromAsync(Deno.readDir(plans))).length;
     // A member that does not answer holds the probes for seconds.
-    pid = Number(
-      (await Deno.readTextFile(
-        path.join(clusterDir(home, "pi"), "deploy", `mongod-${ports[2]}`, "mongod.pid"),
-      )).trim(),
-    );
+    pid = await memberPid(home, "pi", ports[2]);
     Deno.kill(pid, "SIGSTOP");
     const child = spawnMup(["cluster", "restart", "pi", "--auto-approve"], home);
     const out = child.output();

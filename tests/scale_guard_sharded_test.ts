@@ -17,7 +17,7 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { clusterDir, currentState } from "./apply_helpers.ts";
-import { display, killMember, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { display, killMember, memberPid, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -97,11 +97,7 @@ Deno.test("a saved scale-in or scale-out of a sharded cluster is refused before 
     // shard1's member still runs but is stopped (SIGSTOP): no start is named, which would
     // find it running; once it goes on, the same plan applies (tester26).
     planId = await planOnly(home, scaleIn);
-    const pid = Number(
-      (await Deno.readTextFile(
-        path.join(clusterDir(home, "gs"), "deploy", `mongod-${p[1]}`, "mongod.pid"),
-      )).trim(),
-    );
+    const pid = await memberPid(home, "gs", p[1]);
     Deno.kill(pid, "SIGSTOP");
     try {
       const r = await mup(["plan", "apply", planId, "--auto-approve"], { home });

@@ -4,7 +4,6 @@
  * past its timeout says how long it took.
  */
 import assert from "node:assert/strict";
-import * as path from "node:path";
 import {
   deployArgs,
   killAll,
@@ -16,8 +15,7 @@ import {
   testMirror,
   writeTopology,
 } from "./helpers.ts";
-import { clusterDir } from "./apply_helpers.ts";
-import { display, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { display, memberPid, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -38,8 +36,7 @@ Deno.test("rolling restart: the member just restarted is stopped (SIGSTOP) durin
       { home },
     );
     await held.at(async () => {
-      const pidFile = path.join(clusterDir(home, "w"), "deploy", `mongod-${first}`, "mongod.pid");
-      pid = Number((await Deno.readTextFile(pidFile)).trim());
+      pid = await memberPid(home, "w", first);
       Deno.kill(pid, "SIGSTOP");
     }, running);
     const r = await running;

@@ -14,6 +14,7 @@ import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import { liveHolder } from "../state/lock.ts";
 import { stoppedByLastApply } from "../state/stopped_by.ts";
 import {
+  recordedReplan,
   type UndeployedApply,
   undeployedApply,
   undeployedMeta,
@@ -280,10 +281,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       ? await startedByUnfinished(ctx.store, left.state, meta, access, timeout)
       : [];
     // A failure a resume alone cannot get past recorded what does (run_operation.ts).
-    const replan = left && left.outcome === "failed"
-      ? Object.values(left.state.operation_states).map((o) => o.result?.metadata?.replan)
-        .find((r): r is string => typeof r === "string")
-      : undefined;
+    const replan = left ? recordedReplan(left) : undefined;
     const unfinished = left && left.outcome !== "running"
       ? {
         state_id: left.state.state_id,

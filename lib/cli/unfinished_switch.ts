@@ -17,6 +17,7 @@ import { readMeta } from "../state/meta.ts";
 import {
   changedAnything,
   mayHaveActed,
+  recordedReplan,
   type UnfinishedApply,
   unfinishedApply,
 } from "../state/undeployed.ts";
@@ -132,10 +133,7 @@ export async function refuseOverUnfinishedScaling(
     o.id.startsWith("add-shard-") && (o.status === "completed" || mayHaveActed(o))
   );
   // A failure a resume alone cannot get past recorded what does (run_operation.ts).
-  const replan = u.outcome === "failed"
-    ? Object.values(u.state.operation_states).map((o) => o.result?.metadata?.replan)
-      .find((r): r is string => typeof r === "string")
-    : undefined;
+  const replan = recordedReplan(u);
   throw new MupError(
     `cluster ${cluster}'s ${op} (apply ${u.state.state_id}) ${u.outcome} part way: ${
       op === "scale-out"

@@ -201,3 +201,13 @@ export function mayHaveActed(o: OperationState | undefined): boolean {
 export function unfinishedWords(status: string): string {
   return status === "failed" ? "failed before it finished" : `is ${status}, not finished`;
 }
+
+/**
+ * What finishes `u` when a resume alone cannot (a failed apply whose operation recorded the
+ * OperationError `replan` in its result: run_operation.ts), or undefined.
+ */
+export function recordedReplan(u: UnfinishedApply): string | undefined {
+  if (u.outcome !== "failed") return undefined;
+  return Object.values(u.state.operation_states).map((o) => o.result?.metadata?.replan)
+    .find((r): r is string => typeof r === "string");
+}
