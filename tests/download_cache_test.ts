@@ -12,7 +12,7 @@ import { installFixture, tempDir } from "./fixture.ts";
 
 installFixture();
 
-Deno.test("a second unpack of a cached release leaves the tree another mup marked complete in place (installs from it never find it gone)", async () => {
+Deno.test("a second unpack of a cached release leaves the tree another mup marked complete in place (installs from it never find it gone); parallel unpackings all succeed", async () => {
   const home = await tempDir("mup-cache-");
   const before = Deno.env.get("MUP_HOME");
   Deno.env.set("MUP_HOME", home); // store parameters must lie inside MUP_HOME
@@ -62,6 +62,42 @@ Deno.test("a second unpack of a cached release leaves the tree another mup marke
     assert.equal(await downloadBinary.isDone(ctx), true);
     const left = (await Array.fromAsync(Deno.readDir(path.join(home, "cache")))).map((e) => e.name);
     assert.deepEqual(left.sort(), ["mongo-7.0.5-linux-x86_64", "mongo-7.0.5.tgz"]);
+
+    // Several unpackings of the same archive at once, none finding a tree when it began (two
+    // clusters deployed in parallel under one MUP_HOME): each ends with the release in place,
+    // marked, and none takes away or breaks the tree another placed.
+    // Meanwhile a reader (an install from the cache) must never find the release under its name
+    // without its marker: a tree there is complete from the instant it appears.
+    await Deno.remove(dest, { recursive: true });
+    let running = true;
+    const unmarked: string[] = [];
+    const watch = (async () => {
+      while (running) {
+        const seen = await Deno.stat(path.join(dest, "bin")).then(() => true, () => false);
+        if (seen && !(await Deno.stat(path.join(dest, ".mup-complete")).catch(() => null))) {
+          unmarked.push(`${Date.now()}`);
+        }
+      }
+    })();
+    const runs = await Promise.allSettled(
+      Array.from({ length: 4 }, () => downloadBinary.run(ctx)),
+    ).finally(() => running = false);
+    await watch;
+    assert.deepEqual(runs.filter((r) => r.status === "rejected"), []);
+    assert.deepEqual(unmarked, [], "the release was seen under its name without its marker");
+    assert.equal(await downloadBinary.isDone(ctx), true);
+    const afterRace = (await Array.fromAsync(Deno.readDir(path.join(home, "cache")))).map((e) =>
+      e.name
+    );
+    assert.deepEqual(afterRace.sort(), ["mongo-7.0.5-linux-x86_64", "mongo-7.0.5.tgz"]);
+
+    // A binary changed in the cache by hand: the tree is no longer intact, and the next run
+    // replaces it with the archive's.
+    await Deno.writeTextFile(path.join(dest, "bin", "mongod"), "#!/bin/sh\necho changed\n");
+    assert.equal(await downloadBinary.isDone(ctx), false);
+    await downloadBinary.run(ctx);
+    assert.equal(await downloadBinary.isDone(ctx), true);
+    assert.equal(await Deno.readTextFile(path.join(dest, "bin", "mongod")), "#!/bin/sh\n");
 
     // A mup killed mid-download left a partial archive and an unpacking; another mup (alive)
     // is unpacking right now. The next download removes the dead one's, and only those.

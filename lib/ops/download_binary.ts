@@ -42,8 +42,8 @@ async function markerText(dest: string, sha: string): Promise<string> {
 
 /**
  * Removes what a mup killed mid-download left beside `archive` and `dest` in the shared cache:
- * `<archive>.part-<pid>` (a partial download), `<dest>.unpack-<pid>` and `<dest>.old-<pid>`
- * (an unpacking cut short), each only when no process `<pid>` runs any more (a live one may be
+ * `<archive>.part-<pid>` (a partial download), `<dest>.unpack-<pid>[.<n>]` and
+ * `<dest>.old-<pid>[.<n>]` (an unpacking cut short), each only when no process `<pid>` runs any more (a live one may be
  * another mup at work on it). Returns the paths removed.
  */
 export async function removeLeftovers(archive: string, dest: string): Promise<string[]> {
@@ -64,7 +64,37 @@ export async function removeLeftovers(archive: string, dest: string): Promise<st
 }
 
 const leftover = (base: string, kinds: string[]) =>
-  new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.(?:${kinds.join("|")})-(\\d+)$`);
+  new RegExp(
+    `^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.(?:${kinds.join("|")})-(\\d+)(?:\\.\\d+)?$`,
+  );
+
+/**
+ * Moves the marked tree `root` to `dest`, unless a tree intact for `sha` is there already
+ * (another mup's, or this one's from a parallel operation), which is then left in place: the
+ * cache is shared by every cluster, and others may be installing from it right now. A tree
+ * there that is not intact (a binary changed by hand, a tree from before markers) is first set
+ * aside by rename; should that have taken another mup's tree placed in the meantime, it is put
+ * back. Returns whether `root` was placed; throws the rename's error if `dest` cannot be made.
+ */
+async function placeTree(root: string, dest: string, sha: string): Promise<boolean> {
+  for (let attempt = 0;; attempt++) {
+    // rename(2) of a directory replaces an empty one and fails on one with content.
+    const err = await Deno.rename(root, dest).then(() => null, (e: Error) => e);
+    if (!err) return true;
+    if (await unpackedIntact(dest, sha)) return false;
+    if (attempt === 3) throw err;
+    const aside = `${dest}.old-${Deno.pid}${nextSuffix()}`;
+    if (await Deno.rename(dest, aside).then(() => false, () => true)) continue;
+    if (await unpackedIntact(aside, sha)) {
+      await Deno.rename(aside, dest).catch(() => {});
+    }
+    await Deno.remove(aside, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Distinguishes the work trees of parallel unpackings within one mup (`.<n>` after the PID). */
+let suffixes = 0;
+const nextSuffix = () => `.${++suffixes}`;
 
 /** The archive in the shared cache, verified, and unpacked next to it (once for all clusters). */
 export const downloadBinary: Operation = {
@@ -86,7 +116,7 @@ export const downloadBinary: Operation = {
         );
       }, ctx.signal);
     }
-    const work = `${dest}.unpack-${Deno.pid}`;
+    const work = `${dest}.unpack-${Deno.pid}${nextSuffix()}`;
     await Deno.remove(work, { recursive: true }).catch(() => {});
     await privateDir(work);
     // A session of its own (detached, with spawn): the terminal's Ctrl-C lets it finish.
@@ -109,31 +139,17 @@ export const downloadBinary: Operation = {
       throw new OperationError(`${archive} has no bin/mongod: not a MongoDB server package`);
     });
     await privateTree(root);
-    // The cache is shared by every cluster, and other mups may be installing from it right now:
-    // a tree marked complete for this archive is never replaced, and any other tree there (an
-    // unpacking cut short, or one about to be marked) is first set aside by rename, so that no
-    // reader ever finds the release half gone.
-    if (await unpackedIntact(dest, sha)) {
-      await Deno.remove(work, { recursive: true }).catch(() => {});
+    // Marked before it takes its name: a tree under `dest` is complete from the instant it
+    // appears, so another mup never takes one for an unpacking cut short.
+    await writePrivateFile(path.join(root, MARKER), await markerText(root, sha));
+    const placed = await placeTree(root, dest, sha);
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+    if (!placed) {
       return {
         output: `${archive} was unpacked meanwhile by another mup`,
         metadata: { downloaded_bytes: downloaded, cached },
       };
     }
-    const aside = `${dest}.old-${Deno.pid}`;
-    await Deno.rename(dest, aside).catch(() => {});
-    await Deno.remove(aside, { recursive: true }).catch(() => {});
-    await Deno.rename(root, dest).catch(async (e) => {
-      // Another mup unpacking the same verified archive into the same cache got there first
-      // (ENOTEMPTY/EEXIST): its tree is the same release, so it is used.
-      const theirs = await Deno.stat(path.join(dest, "bin", "mongod")).then(
-        () => true,
-        () => false,
-      );
-      if (!theirs) throw e;
-    });
-    await Deno.remove(work, { recursive: true }).catch(() => {});
-    await writePrivateFile(path.join(dest, MARKER), await markerText(dest, sha));
     return {
       output: cached
         ? `using cached ${archive}`
