@@ -60,3 +60,68 @@ Deno.test("Ctrl-C while a restart is planned: 'nothing was saved or changed', ex
     await killAll(home);
   }
 });
+
+Deno.test("Ctrl-C while a before_plan or after_plan hook runs: the hook is stopped with its process group, exit 130, and mup says what was saved", async () => {
+  const home = await tempHome();
+  const hookPid = path.join(home, "hook.pid");
+  const groupAlive = (pid: number) => {
+    try {
+      Deno.kill(-pid, "SIGCONT"); // a harmless signal: it fails once no process is in the group
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    for (const event of ["before_plan", "after_plan"]) {
+      await Deno.remove(hookPid).catch(() => {});
+      // The hook leads its own group; its shell's PID is the group's. A long timeout: only the
+      // Ctrl-C may end it.
+      const file = await writeTopology(
+        home,
+        `h-${event}.yaml`,
+        replicaSetTopology(
+          stablePorts(3),
+          `hooks:\n  ${event}:\n    command: "echo $$ > '${hookPid}'; exec sleep 600"\n    timeout: 10m\n`,
+        ),
+      );
+      const cluster = `h${event === "before_plan" ? "b" : "a"}`;
+      const child = spawnMup(
+        deployArgs(cluster, file, await testMirror(), ["--auto-approve"]),
+        home,
+      );
+      const out = child.output();
+      let pid = 0;
+      while (!pid) {
+        pid = Number((await Deno.readTextFile(hookPid).catch(() => "")).trim());
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      child.kill("SIGINT");
+      const r = await out;
+      const said = new TextDecoder().decode(r.stderr);
+      try {
+        assert.equal(r.code, 130, said + new TextDecoder().decode(r.stdout));
+        assert.equal(groupAlive(pid), false, `the ${event} hook (group ${pid}) still runs`);
+      } finally {
+        if (groupAlive(pid)) Deno.kill(-pid, "SIGKILL");
+      }
+      const plans = path.join(clusterDir(home, cluster), "plans");
+      const stored = await Array.fromAsync(Deno.readDir(plans)).catch(() => []);
+      if (event === "before_plan") {
+        assert.match(
+          said,
+          /Interrupted while planning the deploy of cluster hb: nothing was saved/,
+        );
+        assert.equal(stored.length, 0, "no plan stored");
+      } else {
+        assert.match(
+          said,
+          /Interrupted during the after_plan hooks: plan \S+ was saved \(.+\); nothing was changed\./,
+        );
+        assert.equal(stored.length, 1, "the plan stays saved");
+      }
+    }
+  } finally {
+    await killAll(home);
+  }
+});

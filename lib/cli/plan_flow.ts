@@ -7,6 +7,7 @@ import { preflightFailure } from "./failures.ts";
 import { type Command, Option } from "@commander-js/extra-typings";
 import { Emitter } from "../apply/events.ts";
 import { HookDispatcher, HookFailed } from "../apply/hook_events.ts";
+import { killRunningHooks } from "../hooks/runner.ts";
 import { MupError } from "../errors.ts";
 import type { Hook } from "../hooks/schema.ts";
 import { sealPlan } from "../plan/hash.ts";
@@ -92,9 +93,8 @@ export interface PlanFlow {
 
 /**
  * Runs `build` (the before_plan hooks, the probes, then the pure planner), saying at a terminal
- * that it asks the hosts (on many hosts over SSH that takes seconds), and, on Ctrl-C meanwhile,
- * that nothing was saved or changed (probes only read) before it exits 130, its SSH
- * connections closed.
+ * that it asks the hosts (on many hosts over SSH that takes seconds); a Ctrl-C meanwhile ends
+ * it as interruptible() says (probes only read, so nothing was saved or changed).
  */
 async function planning<T>(
   ctx: CliContext,
@@ -105,18 +105,35 @@ async function planning<T>(
   if (!opts.json && Deno.stderr.isTerminal()) {
     console.error(`Planning the ${flow.operation} of cluster ${flow.cluster}: asking its hosts…`);
   }
+  return await interruptible(
+    ctx,
+    `Interrupted while planning the ${flow.operation} of cluster ${flow.cluster}: ` +
+      "nothing was saved or changed.",
+    build,
+  );
+}
+
+/**
+ * Runs `work` (planning, or a plan hook) so that a Ctrl-C meanwhile says `said`, ends the
+ * hooks still running with their process groups (started in groups of their own, they do not
+ * get the terminal's SIGINT), closes the SSH connections (within 3 s) and exits 130. Without it
+ * the runtime's default SIGINT would end mup at once and leave a hook running to its timeout.
+ */
+async function interruptible<T>(
+  ctx: CliContext,
+  said: string,
+  work: () => Promise<T>,
+): Promise<T> {
   const stop = async () => {
-    console.error(
-      `\nInterrupted while planning the ${flow.operation} of cluster ${flow.cluster}: ` +
-        "nothing was saved or changed.",
-    );
+    console.error(`\n${said}`);
+    await killRunningHooks();
     await Promise.race([ctx.executors.close(), new Promise((r) => setTimeout(r, 3000))]);
     Deno.exit(130);
   };
   const handler = () => void stop();
   Deno.addSignalListener("SIGINT", handler);
   try {
-    return await build();
+    return await work();
   } finally {
     Deno.removeSignalListener("SIGINT", handler);
   }
@@ -183,7 +200,14 @@ export async function planAndApply(
     : invalid
     ? await ctx.store.writePlanFile(unsealed, opts.planFile!)
     : await ctx.store.savePlan(unsealed, opts.planFile);
-  if (saved) await fireOrFail(planHooks(saved, plan.plan_id), "after_plan");
+  if (saved) {
+    await interruptible(
+      ctx,
+      `Interrupted during the after_plan hooks: plan ${plan.plan_id} was saved (${saved}); ` +
+        "nothing was changed.",
+      () => fireOrFail(planHooks(saved, plan.plan_id), "after_plan"),
+    );
+  }
   // Plans of this cluster declined at their confirmation are replaced by this one: removed, so
   // they do not pile up (a plan an apply state names is kept).
   if (saved && !invalid) {
