@@ -221,6 +221,36 @@ Deno.test("plan resume after the only member of an initiated set died: its initi
   }
 });
 
+Deno.test("plan resume keeps the phases in order: a phase reopened for what runs again ends before a later phase begins, even with a completed phase between them", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const members = ports.map((p, i) =>
+      `  - { host: localhost, port: ${p}, replica_set: rs0${i ? "" : ", priority: 2"} }`
+    ).join("\n");
+    // A hook before finalize fails the first attempt only, after the initiation.
+    const once = path.join(home, "failed-once");
+    const failing = await deploy(
+      home,
+      "c1",
+      `mongod_servers:\n${members}\nhooks:\n  before_phase: { phase: finalize, command: "test -f '${once}' || { touch '${once}'; exit 3; }" }\n`,
+    );
+    assert.equal(failing.code, 1, output(failing));
+    // A secondary dies: its start (phase Deploy) runs again; Initialize, which asked the
+    // primary, stays completed.
+    await killMember(home, "c1", ports[1]);
+    const r = await mup(["plan", "resume", "c1"], { home });
+    assert.equal(r.code, 0, output(r));
+    const headers = [...r.stdout.matchAll(/^Phase (\d+)\/\d+: (\w+)/gm)];
+    assert.deepEqual(headers.map((h) => h[2]), ["Deploy", "Finalize"], r.stdout);
+    // Finalize (its health check included) begins once the start run again has ended.
+    assert.ok(headers[1].index! > r.stdout.lastIndexOf("↻"), r.stdout);
+    await healthySet(ports, { home, cluster: "c1" });
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("plan resume is refused before anything starts when the port of a member it would start again (its process died) is taken, naming the holder", async () => {
   const home = await tempHome();
   try {

@@ -1,6 +1,6 @@
 import { OperationError } from "../ops/operation.ts";
 import * as path from "node:path";
-import { applyGraph, END, redoEdges, restartsOf, START } from "./apply_graph.ts";
+import { applyGraph, END, redoEdges, reopenedBarriers, restartsOf, START } from "./apply_graph.ts";
 import { walk } from "../graph/walk.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { worldSimulator } from "../ops/operation.ts";
@@ -275,9 +275,15 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   }
   if (!failure) {
     // What runs again is waited for by what depends on it through operations done.
+    const completedPhases = new Set(
+      plan.phases.filter((ph) => completed.has(END(ph.name))).map((ph) => ph.name),
+    );
     const dag = applyGraph(
       plan,
-      redoEdges(plan, new Set(again.map((a) => a.id)), new Set(alreadyDone)),
+      new Map([
+        ...redoEdges(plan, new Set(again.map((a) => a.id)), new Set(alreadyDone)),
+        ...reopenedBarriers(plan, completedPhases),
+      ]),
     );
     const result = await walk(dag, {
       concurrency: opts.parallelism,

@@ -80,9 +80,31 @@ export function redoEdges(
 }
 
 /**
+ * For a resume that reopened phases (one of their operations runs again, so they are pending
+ * again): the start node of each later phase not completed → the end nodes of the reopened
+ * phases before it. The previous phase's end alone would not hold it when a completed phase
+ * lies between (its end counts as done): a finalize phase would begin, hooks and health check
+ * included, beside the start of a member that runs again in the deploy phase.
+ */
+export function reopenedBarriers(
+  plan: Plan,
+  completedPhases: ReadonlySet<string>,
+): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const open: string[] = [];
+  for (const ph of plan.phases) {
+    if (completedPhases.has(ph.name)) continue;
+    if (open.length) out.set(START(ph.name), [...open]);
+    open.push(END(ph.name));
+  }
+  return out;
+}
+
+/**
  * The plan's DAG with phase barriers: every operation of a phase waits for the phase's start
  * node, which waits for the previous phase's end node. Checkpoints and phase hooks hang there.
- * `extra`: more operations an operation waits for (redoEdges).
+ * `extra`: more nodes an operation or a phase's start node waits for (redoEdges,
+ * reopenedBarriers).
  */
 export function applyGraph(plan: Plan, extra: ReadonlyMap<string, string[]> = new Map()): Dag {
   const nodes = [];
@@ -90,7 +112,7 @@ export function applyGraph(plan: Plan, extra: ReadonlyMap<string, string[]> = ne
   for (const ph of plan.phases) {
     nodes.push({
       id: START(ph.name),
-      dependsOn: prevEnd ? [prevEnd] : [],
+      dependsOn: [...(prevEnd ? [prevEnd] : []), ...(extra.get(START(ph.name)) ?? [])],
       weight: 0,
       parallel: true,
       group: ph.name,
