@@ -130,10 +130,16 @@ async function interruptible<T>(
     await Promise.race([ctx.executors.close(), new Promise((r) => setTimeout(r, 3000))]);
     Deno.exit(130);
   };
-  const handler = () => void stop();
+  // Once stopping, what `work` does next (a hook ended by the stop fails it) is not the outcome:
+  // the stop's exit 130 is, so a failure then waits for the stop rather than exit 1 first.
+  let stopping: Promise<void> | undefined;
+  const handler = () => void (stopping ??= stop());
   Deno.addSignalListener("SIGINT", handler);
   try {
     return await work();
+  } catch (e) {
+    if (stopping) await stopping;
+    throw e;
   } finally {
     Deno.removeSignalListener("SIGINT", handler);
   }
