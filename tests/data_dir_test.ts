@@ -62,6 +62,29 @@ Deno.test("deploy refuses a data_dir holding other files (naming them) and a sys
     );
     assert.equal(system.code, 1, output(system));
     assert.match(system.stderr, /data_dir \/tmp is a system directory/);
+    // The global deploy_dir is the deploy root itself (bin/ and the processes' directories go
+    // straight in; destroy removes it once empty): a system directory there is refused by
+    // validation and by a deploy, before any directory is made.
+    const before = [...Deno.readDirSync("/srv")].map((e) => e.name).sort();
+    for (const root of ["/srv", "/usr/", "/"]) {
+      const file = await writeTopology(
+        home,
+        "root.yaml",
+        `global:\n  deploy_dir: ${root}\n` + standaloneTopology([port]),
+      );
+      const checked = await mup(["topology", "validate", file], { home });
+      assert.equal(checked.code, 1, output(checked));
+      assert.match(
+        checked.stdout + checked.stderr,
+        /global\.deploy_dir.*deploy_dir \/(srv|usr\/)? is a system directory: it is the deploy root/s,
+      );
+      const deployed = await mup(deployArgs("dd", file, await testMirror(), ["--auto-approve"]), {
+        home,
+      });
+      assert.equal(deployed.code, 1, output(deployed));
+      assert.match(deployed.stderr, /is a system directory: it is the deploy root/);
+    }
+    assert.deepEqual([...Deno.readDirSync("/srv")].map((e) => e.name).sort(), before);
 
     await Deno.remove(`${dir}/notes.txt`);
     const empty = await plan(await topo(dir));

@@ -1,8 +1,9 @@
 /**
  * Directories a topology entry must not hand to mup: the root and the system's own directories.
  * An entry's own `data_dir` (and the other directory fields) is used as it is, and `cluster
- * destroy` removes it; `data_dir: /tmp` or `/` would hand it everything else in there too. (A
- * global directory is only a root: each process gets its own `<role>-<port>` directory in it.)
+ * destroy` removes it; `data_dir: /tmp` or `/` would hand it everything else in there too. So
+ * is the global `deploy_dir`, the deploy root. (A global data, log or config directory is only a
+ * parent: each process gets its own `<role>-<port>` directory in it.)
  */
 import * as path from "node:path";
 import type { Topology } from "./schema.ts";
@@ -93,8 +94,22 @@ export function systemDirIssues(t: Topology): Omit<TopologyIssue, "location">[] 
   for (const section of ["config_servers", "mongod_servers", "mongos_servers"] as const) {
     t[section].forEach((n, i) => check(n, [section, i]));
   }
-  // Global directories are roots (each process gets its own directory in them), so only `..`.
+  // Global data, log and config directories are parents (each process gets its own
+  // `<role>-<port>` directory in them), so only `..`. The global deploy_dir is the deploy root
+  // itself: bin/ and every process's directory go straight into it, and destroy removes it
+  // once empty, so it is held to an entry's rule.
   const global = t.global as Partial<Record<(typeof FIELDS)[number], string>>;
+  const root = global.deploy_dir;
+  if (root !== undefined && path.isAbsolute(root) && isSystemDir(root)) {
+    issues.push({
+      severity: "error",
+      code: "system_dir",
+      path: ["global", "deploy_dir"],
+      message: `deploy_dir ${root} is a system directory: it is the deploy root, where mup puts ` +
+        "bin/ and each process's directory among the system's, and destroy removes it once empty",
+      hint: `use a directory of the cluster's own, e.g. ${path.posix.join(root, "mongodb")}`,
+    });
+  }
   for (const f of FIELDS) {
     const d = global[f];
     if (d === undefined || path.isAbsolute(d) || !d.split("/").includes("..")) continue;
