@@ -111,6 +111,28 @@ Deno.test("IPv6: a replica set on ::1 deploys, its members are [::1]:port, the d
   }
 });
 
+Deno.test("IPv6: a member on ::1 written in full (0:0:0:0:0:0:0:1) binds that address once beside the loopback it is, and starts", async () => {
+  const home = await tempHome();
+  try {
+    const [port] = freePorts(1);
+    const r = await deploy(
+      home,
+      "v6full",
+      `mongod_servers:\n  - { host: "0:0:0:0:0:0:0:1", port: ${port} }\n`,
+    );
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const conf = await Deno.readTextFile(
+      path.join(clusterDir(home, "v6full"), "deploy", "conf", `mongod-${port}`, "mongod.conf"),
+    );
+    assert.match(conf, /bindIp: "?0:0:0:0:0:0:0:1"?\n/);
+    await withClient(`mongodb://[::1]:${port}/`, async (c) => {
+      await c.db("app").collection("t").insertOne({ v: 6 });
+    }, { home, cluster: "v6full" });
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("IPv6: a sharded cluster on ::1: config, addShard seeds and plan graph labels are bracketed", async () => {
   const home = await tempHome();
   try {

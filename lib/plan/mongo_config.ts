@@ -1,5 +1,5 @@
 import { nodeFiles } from "../topology/layout.ts";
-import { isIPv6, socketHost } from "../topology/hosts.ts";
+import { canonicalIPv6, isIPv6, socketHost } from "../topology/hosts.ts";
 import { emitYaml } from "../util/yaml_emit.ts";
 import {
   hostCaPath,
@@ -80,7 +80,12 @@ export function renderConfig(p: ProcessSpec, configDb?: string, sec: ConfigSecur
   const net = p.runtimeConfig.net as Record<string, unknown> | undefined;
   const own = socketHost(p.host);
   const loop = loopbackAddress(p.host);
-  const bindIp = sec.keyFile && socketHost(loop) !== own ? `${socketHost(loop)},${own}` : own;
+  // One address written two ways ("0:0:0:0:0:0:0:1" and "::1") is bound once: mongod binding
+  // both fails to start (code 48, address in use).
+  const address = (h: string) => canonicalIPv6(h) ?? h;
+  const bindIp = sec.keyFile && address(socketHost(loop)) !== address(own)
+    ? `${socketHost(loop)},${own}`
+    : own;
   const { mode = "requireTLS", ...tlsFiles } = sec.tls ?? {};
   const base: Record<string, unknown> = {
     // mongod binds IPv6 addresses only with net.ipv6 (MongoDB docs: net.ipv6, net.bindIp), and
