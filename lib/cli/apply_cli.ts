@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError } from "@commander-js/extra-typings";
-import { killRunningHooks } from "../hooks/runner.ts";
+import { hooksRunning, killRunningHooks } from "../hooks/runner.ts";
+import { formatDuration } from "../util/format.ts";
 import { apply, ApplyControl } from "../apply/applier.ts";
 import type { SafetyDecision } from "../apply/run_operation.ts";
 import { Emitter } from "../apply/events.ts";
@@ -199,6 +200,16 @@ export async function runApply(
           restarts ? " (a member they stopped starts again)" : ""
         }, then saving state. Press Ctrl-C again (or send another SIGTERM) to stop at once (state stays resumable).`,
       );
+      // A hook is let finish too, up to its timeout: say so, or the wait looks like a hang.
+      for (const h of hooksRunning()) {
+        notice(
+          `Waiting for hook ${h.event}${
+            h.name === h.event ? "" : ` "${h.name}"`
+          } to end (its timeout ends it in ${
+            formatDuration(Math.max(0, h.deadline - Date.now()))
+          }); Ctrl-C again stops it now.`,
+        );
+      }
       ac.abort();
     },
     second: async () => {

@@ -11,6 +11,20 @@ export interface HookRun {
 /** The process groups of the hooks running now (each hook's `sh` leads its own group). */
 const running = new Map<number, Promise<unknown>>();
 
+/** A hook running now: its event and name, and when its timeout ends it (epoch ms). */
+export interface RunningHook {
+  event: string;
+  name: string;
+  deadline: number;
+}
+
+const runningHooks = new Map<number, RunningHook>();
+
+/** The hooks running now, for saying what a graceful stop waits for. */
+export function hooksRunning(): RunningHook[] {
+  return [...runningHooks.values()];
+}
+
 function killGroupOf(pid: number, sig: Deno.Signal): void {
   try {
     Deno.kill(-pid, sig);
@@ -59,6 +73,11 @@ export async function runHook(
     detached: true,
   }).spawn();
   running.set(child.pid, child.status.catch(() => {}));
+  runningHooks.set(child.pid, {
+    event: hook.event,
+    name: hook.name,
+    deadline: Date.now() + hook.timeout_ms,
+  });
   let timedOut = false;
   const killGroup = (sig: Deno.Signal) => killGroupOf(child.pid, sig);
   let hard: ReturnType<typeof setTimeout> | undefined;
@@ -88,7 +107,10 @@ export async function runHook(
   };
   // Output pipes close when the last process holding them exits; do not wait past the kill.
   const pumps = Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr")]);
-  const status = await child.status.finally(() => running.delete(child.pid));
+  const status = await child.status.finally(() => {
+    running.delete(child.pid);
+    runningHooks.delete(child.pid);
+  });
   cancelTimer();
   if (timedOut) {
     killGroup("SIGKILL");

@@ -2,9 +2,11 @@
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   const s = ms / 1000;
-  if (s < 60) return `${Number.isInteger(s) ? s : s.toFixed(1)}s`;
-  const m = Math.floor(s / 60);
-  const rs = Math.round(s - m * 60);
+  if (s < 59.95) return `${Number.isInteger(s) ? s : s.toFixed(1)}s`;
+  // Rounded to the second before it is split, so 299.7 s is "5m", never "4m 60s".
+  const whole = Math.round(s);
+  const m = Math.floor(whole / 60);
+  const rs = whole - m * 60;
   if (m < 60) return rs ? `${m}m ${rs}s` : `${m}m`;
   const h = Math.floor(m / 60);
   return m % 60 ? `${h}h ${m % 60}m` : `${h}h`;

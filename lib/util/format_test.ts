@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatArchiveSize, table } from "./format.ts";
+import { formatArchiveSize, formatDuration, table } from "./format.ts";
 
 Deno.test("table() pads every column but the last to its width", () => {
   assert.equal(
@@ -19,4 +19,12 @@ Deno.test("formatArchiveSize() gives KB under a megabyte (never 0), MB above", (
   assert.equal(formatArchiveSize(120), "1KB");
   assert.equal(formatArchiveSize(12_400), "12KB");
   assert.equal(formatArchiveSize(74_300_000), "74MB");
+});
+
+Deno.test("formatDuration() rounds before it splits: never '60s' within a minute", () => {
+  assert.equal(formatDuration(1500), "1.5s");
+  assert.equal(formatDuration(59_970), "1m");
+  assert.equal(formatDuration(95_000), "1m 35s");
+  assert.equal(formatDuration(299_700), "5m");
+  assert.equal(formatDuration(7_200_000), "2h");
 });
