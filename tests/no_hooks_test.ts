@@ -109,3 +109,45 @@ Deno.test("a before_operation hook that fails a cluster tls enable at once: the 
     await killAll(home);
   }
 });
+
+Deno.test("a before_operation hook that fails a restart's start: the output names the member left down, and the hint starts it first; cluster start then restart --no-hooks finish", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    const flag = path.join(home, "flag");
+    await Deno.writeTextFile(flag, "");
+    const file = await writeTopology(
+      home,
+      "hk.yaml",
+      standaloneTopology([port]) +
+        "hooks:\n  before_operation:\n" +
+        `    command: 'test "$MUP_OPERATION_TYPE" != start_process || test -f ${flag}'\n` +
+        "    timeout: 5s\n",
+    );
+    await ok(home, deployArgs("hk", file, await testMirror(), ["--auto-approve"]));
+    await Deno.remove(flag);
+
+    const failed = await mup(["cluster", "restart", "hk", "--auto-approve"], { home });
+    assert.equal(failed.code, 1, output(failed));
+    assert.ok(portFree(port), "its start did not run");
+    assert.match(
+      failed.stdout,
+      new RegExp(
+        `Down now: localhost:${port} \\(this restart stopped it; its start has not run\\)`,
+      ),
+      output(failed),
+    );
+    assert.match(
+      failed.stdout,
+      /start what this restart left down without them: `mup cluster start hk --no-hooks`, then make the plan again with --no-hooks: `mup cluster restart hk --no-hooks`\./,
+      output(failed),
+    );
+    // The hint, followed as written.
+    await ok(home, ["cluster", "start", "hk", "--no-hooks", "--auto-approve"]);
+    assert.equal(portFree(port), false, "started");
+    await ok(home, ["cluster", "restart", "hk", "--no-hooks", "--auto-approve"]);
+    assert.equal(portFree(port), false, "restarted");
+  } finally {
+    await killAll(home);
+  }
+});

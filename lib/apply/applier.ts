@@ -17,6 +17,7 @@ import type { ApplyControl } from "./control.ts";
 export { ApplyControl } from "./control.ts";
 import { type DurationSample, recordDurations } from "../state/history.ts";
 import { lostEffects } from "./recheck.ts";
+import { leftDown } from "./left_down.ts";
 import {
   type OperationRun,
   Paused,
@@ -368,6 +369,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     : allOperations(plan).filter((o) => METADATA_OPS.has(o.type)).reverse()
       .map((o) => state.operation_states[o.id]?.result?.metadata?.status)
       .find((s) => typeof s === "string") as string | undefined;
+  const down = state.status === "completed" ? [] : leftDown(plan, state);
   emitter.emit({
     type: "apply_done",
     status: state.status,
@@ -392,6 +394,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       : {}),
     ...(last ? { last_checkpoint: last.id } : {}),
     ...(recorded ? { cluster_status: recorded } : {}),
+    ...(down.length ? { left_down: down } : {}),
     ...(notices.length ? { notices } : {}),
     ...(running
       ? { connection: clusterConnectionString(plan.cluster_name, topologyAfter(plan)) }

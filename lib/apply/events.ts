@@ -82,6 +82,11 @@ export type ApplyEvent =
      * processes ended before its final record); absent when it wrote none.
      */
     cluster_status?: string;
+    /**
+     * Processes this apply (its runs so far) stopped and has not started again, as `host:port`
+     * (lib/apply/left_down.ts): a start that failed leaves its member down.
+     */
+    left_down?: string[];
     /** What operations of this run told the operator (their `op_done` notices), in order. */
     notices?: { operation: string; notice: string }[];
     connection?: string;

@@ -260,6 +260,13 @@ export class PlainRenderer {
       );
     }
     if (e.error && e.status !== "paused") this.write(`Error: ${e.error}`);
+    if (e.left_down?.length) {
+      this.write(
+        `Down now: ${e.left_down.join(", ")} (this ${plan.operation} stopped ${
+          e.left_down.length === 1 ? "it" : "them"
+        }; ${e.left_down.length === 1 ? "its start has" : "their starts have"} not run)`,
+      );
+    }
     this.write(`State saved: ${e.state_id}`);
     this.write(
       `Last checkpoint: ${
@@ -320,7 +327,13 @@ export class PlainRenderer {
             } --version ${plan.version}${
               replanFlags(plan)
             }\` (the new plan re-checks what is already in place).`
-          : "The failed hook runs again on resume. To go on without the cluster's hooks, make " +
+          : "The failed hook runs again on resume. To go on without the cluster's hooks, " +
+            (e.left_down?.length
+              // A plan made again refuses a member that is down: it is started first.
+              ? `start what this ${plan.operation} left down without them: \`mup cluster start ${
+                shellQuote(plan.cluster_name)
+              } --no-hooks\`, then make `
+              : "make ") +
             `the plan again with --no-hooks: \`mup ${
               commandOf(plan.operation, plan.cluster_name, plan.version, plan.topology_file)
             }${replanFlags(plan)} --no-hooks\`.`,

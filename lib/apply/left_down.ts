@@ -1,0 +1,25 @@
+import { hostPort } from "../topology/hosts.ts";
+import { allOperations, type Plan } from "../plan/schema.ts";
+import type { ApplyState } from "../state/schema.ts";
+
+/**
+ * The processes an unfinished apply of `plan` left down: each that a completed `stop_process`
+ * stopped and whose `start_process` in the same plan (a restart, upgrade or TLS switch starts
+ * what it stops) has not completed, as `host:port`, in plan order. A stop that the plan never
+ * undoes (cluster stop, destroy) is not counted: down is what it is for.
+ */
+export function leftDown(plan: Plan, state: Pick<ApplyState, "operation_states">): string[] {
+  const ops = allOperations(plan);
+  const done = (id: string) => state.operation_states[id]?.status === "completed";
+  const out: string[] = [];
+  for (const stop of ops) {
+    if (stop.type !== "stop_process" || !done(stop.id)) continue;
+    const start = ops.find((o) => o.type === "start_process" && o.target.name === stop.target.name);
+    if (!start || done(start.id)) continue;
+    const at = stop.target.port !== undefined && stop.target.host !== undefined
+      ? hostPort(stop.target.host, stop.target.port)
+      : stop.target.name;
+    if (!out.includes(at)) out.push(at);
+  }
+  return out;
+}
