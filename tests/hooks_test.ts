@@ -334,6 +334,39 @@ Deno.test("CLI: a re-deploy whose hooks changed is a change (exit 2 with --detai
     const meta = await Deno.readTextFile(path.join(home, "storage/clusters/hk/meta.yaml"));
     assert.match(meta, /command: echo two/);
     assert.match((await plan(0)).stdout, /No changes\. The cluster matches the topology\./);
+    // The recorded topology says where its hooks run; saved elsewhere and planned from there,
+    // the plan says they move.
+    const shown = await mup(["cluster", "show-config", "hk"], { home });
+    assert.equal(shown.code, 0, output(shown));
+    assert.ok(
+      shown.stdout.includes(
+        `# its hooks run in ${home} (its topology file's directory); from a file saved ` +
+          "elsewhere they run in that file's directory\n",
+      ),
+      output(shown),
+    );
+    // Saved elsewhere and planned from there: with nothing to change, nothing is recorded and
+    // the hooks stay; a plan that records anything says they move.
+    const elsewhere = await tempDir();
+    const from = async (text: string) =>
+      await mup(
+        deployArgs("hk", await writeTopology(elsewhere, "hk.yaml", text), await testMirror(), [
+          "--plan-only",
+        ]),
+        { home },
+      );
+    const same = await from(shown.stdout);
+    assert.match(same.stdout, /No changes\. The cluster matches the topology\./, output(same));
+    assert.doesNotMatch(same.stdout, /hooks will run in/, output(same));
+    const moved = await from(shown.stdout.replace("echo two", "echo three"));
+    assert.equal(moved.code, 0, output(moved));
+    assert.ok(
+      (moved.stdout + moved.stderr).replace(/\s+/g, " ").includes(
+        `the cluster's hooks will run in ${elsewhere} (this topology file's directory), not in ` +
+          `${home}, where its topology file ${home}/hk.yaml had them run`,
+      ),
+      output(moved),
+    );
   } finally {
     await killAll(home);
   }

@@ -1,4 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
+import * as path from "node:path";
 import { stringify } from "yaml";
 import { type CliContext, print, printJson } from "./context.ts";
 import { requireMeta } from "./cluster_show.ts";
@@ -23,9 +24,16 @@ export function addShowConfig(cmd: Command, ctx: CliContext): void {
       const t = Object.fromEntries(
         Object.entries(meta.topology).filter(([, v]) => !(Array.isArray(v) && v.length === 0)),
       );
+      // Hooks run in their topology file's directory: saved elsewhere, this file moves them.
+      const hooksAt = meta.topology_file && Object.keys(meta.topology.hooks ?? {}).length
+        ? `\n# its hooks run in ${
+          path.dirname(meta.topology_file)
+        } (its topology file's directory); from a file saved elsewhere they run in that ` +
+          "file's directory"
+        : "";
       print(
         `# cluster ${name}: ${meta.kind}, ${meta.variant} ${meta.version} (deploy with ` +
-          `--version ${meta.version})\n${stringify(t).trimEnd()}`,
+          `--version ${meta.version})${hooksAt}\n${stringify(t).trimEnd()}`,
       );
     });
 }
