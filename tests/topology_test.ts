@@ -294,13 +294,20 @@ Deno.test("wrong types name the expected type and the value", async () => {
     'mongod_servers:\n  - host: localhost\n    port: "abc"\n',
     "invalid_type",
     3,
-    /expected number, got the string "abc"/,
+    /expected a number, got the string "abc"/,
   );
   await expectError(
     "mongod_servers:\n  - host: localhost\n    hidden: yes-please\n",
     "invalid_type",
     3,
-    /expected boolean/,
+    /expected true or false/,
+  );
+  // A key with nothing after it is YAML's null: said to be empty, in words, not zod's "record".
+  await expectError(
+    "mongod_servers:\n  - host: localhost\n    runtime_config:\n",
+    "invalid_type",
+    3,
+    /^is empty: expected a mapping \(key: value\)$/,
   );
   await expectError(
     "mongod_servers:\n  - host: localhost\n    port: 27017.5\n",

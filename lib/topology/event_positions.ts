@@ -43,6 +43,8 @@ export class EventPositions {
     for (let n = 0; n < path.length; n++) {
       const node = ev[i];
       const p = path[n];
+      // An empty value (`runtime_config:` with nothing after it) has no place: its key's is used.
+      let keyAt: number | undefined;
       if (node.type === jsyaml.EVENT_ID.MAPPING) {
         let j = i + 1;
         let found = -1;
@@ -53,6 +55,7 @@ export class EventPositions {
           const valueAt = this.skip(j);
           if (isMatch) {
             if (key && n === path.length - 1) return start(k);
+            keyAt = start(k);
             found = valueAt;
             break;
           }
@@ -66,7 +69,7 @@ export class EventPositions {
         if (!ev[j] || ev[j].type === jsyaml.EVENT_ID.POP) return offset;
         i = j;
       } else return offset;
-      offset = start(ev[i]) ?? offset;
+      offset = start(ev[i]) ?? keyAt ?? offset;
     }
     return offset;
   }

@@ -297,13 +297,15 @@ function zodIssue(
       string: "a string",
       boolean: "true or false",
       object: "a mapping (key: value)",
+      record: "a mapping (key: value)",
       array: "a list",
     };
     const want = words[i.expected] ?? `a ${i.expected}`;
-    message = `expected ${i.expected === "int" ? "a whole number" : i.expected}, got ${
-      describe(i.input)
-    }`;
-    hint = `write ${want} here`;
+    // A key with nothing after it (`runtime_config:`) is YAML's null: say it is empty.
+    message = i.input === null
+      ? `is empty: expected ${want}`
+      : `expected ${want}, got ${describe(i.input)}`;
+    hint = i.input === null ? `write ${want} after it, or remove the key` : `write ${want} here`;
   } else if (i.code === "invalid_value") {
     const allowed = i.values.map(String);
     const guess = typeof i.input === "string" ? didYouMean(i.input, allowed) : undefined;
