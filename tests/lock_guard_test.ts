@@ -142,3 +142,115 @@ Deno.test("a lock whose holder is gone does not stop planning", async () => {
     await killAll(home);
   }
 });
+
+Deno.test("a lock file that cannot be read stops planning, naming it and the unlock that removes it; state unlock removes it", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  try {
+    const topo = await writeTopology(home, "lk.yaml", standaloneTopology([port]));
+    await ok(home, deployArgs("lk", topo, await testMirror(), ["--auto-approve"]));
+    const file = path.join(clusterDir(home, "lk"), "state", "lock.json");
+    await Deno.writeTextFile(file, JSON.stringify({ pid: 1 }));
+    const refused = await mup(["cluster", "restart", "lk", "--plan-only"], { home });
+    assert.equal(refused.code, 1, output(refused));
+    assert.ok(
+      refused.stderr.includes(`cluster lk's lock ${file} cannot be read (format_version: `),
+      output(refused),
+    );
+    assert.match(
+      refused.stderr,
+      /if no mup is running on this cluster, remove it: `mup state unlock lk`/,
+    );
+    assert.doesNotMatch(refused.stdout, /Plan generated/);
+    const unlocked = await ok(home, ["state", "unlock", "lk", "--force"]);
+    assert.match(
+      unlocked.stdout,
+      /Cluster lk has been successfully unlocked \(its lock was unreadable\)/,
+    );
+    assert.equal(await exists(file), false);
+    await ok(home, ["cluster", "restart", "lk", "--plan-only"]);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("processes taking over one stale lock at once: exactly one holds it", async () => {
+  const home = await tempHome();
+  try {
+    const dir = path.join(home, "c");
+    await Deno.mkdir(path.join(dir, "state"), { recursive: true });
+    const gone = new Deno.Command("true").spawn();
+    await gone.status;
+    await Deno.writeTextFile(
+      path.join(dir, "state", "lock.json"),
+      JSON.stringify({
+        format_version: 1,
+        id: "left-by-dead",
+        operation: "apply plan-dead",
+        who: "test",
+        host: Deno.hostname(),
+        pid: gone.pid,
+        created: new Date().toISOString(),
+      }),
+    );
+    const release = path.join(home, "release");
+    // Each takes the lock, says so and holds it until the test releases them all.
+    const script = path.join(home, "take.ts");
+    await Deno.writeTextFile(
+      script,
+      `import { ClusterLock } from ${
+        JSON.stringify(new URL("../lib/state/lock.ts", import.meta.url).href)
+      };\n` +
+        `try {\n  const { lock } = await ClusterLock.acquire(${JSON.stringify(dir)}, "test");\n` +
+        `  console.log("got");\n` +
+        `  while (!(await Deno.stat(${
+          JSON.stringify(release)
+        }).then(() => true, () => false))) await new Promise((r) => setTimeout(r, 50));\n` +
+        `  await lock.release();\n} catch (e) { console.log("refused: " + (e as Error).message.split("\\n")[0]); }\n`,
+    );
+    const children = Array.from({ length: 6 }, () =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--no-check",
+          "--config",
+          new URL("../deno.json", import.meta.url).pathname,
+          script,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn());
+    const readFirstLine = async (c: Deno.ChildProcess) => {
+      const reader = c.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      while (!out.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += value;
+      }
+      reader.releaseLock();
+      return out.trim();
+    };
+    let said: string[] = [];
+    try {
+      said = await Promise.all(children.map(readFirstLine));
+    } finally {
+      await Deno.writeTextFile(release, "");
+      for (const c of children) {
+        await c.status;
+        await c.stderr.cancel().catch(() => {});
+        await c.stdout.cancel().catch(() => {});
+      }
+    }
+    assert.equal(said.filter((s) => s === "got").length, 1, said.join("\n"));
+    for (const s of said.filter((s) => s !== "got")) {
+      assert.match(
+        s,
+        /^refused: Error acquiring the state lock: cluster c is locked by another mup process\./,
+      );
+    }
+  } finally {
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+});

@@ -5,8 +5,8 @@ import {
   type Interruption,
   interruption,
   isStale,
+  lockFile,
   lockPath,
-  readLock,
 } from "../state/lock.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
@@ -211,11 +211,33 @@ export function stateCommand(ctx: CliContext): Command {
     .option("--json", "machine-readable output")
     .action(async (cluster, opts) => {
       const dir = ctx.store.clusterDir(cluster);
-      const lock = await readLock(dir);
-      if (!lock) {
+      const file = await lockFile(dir);
+      if ("absent" in file) {
         if (opts.json) return printJson({ unlocked: false, reason: "not locked" });
         return print(`Cluster ${cluster} is not locked.`);
       }
+      if ("unreadable" in file) {
+        // Damaged or edited by hand: no holder can be named or checked, so it is asked for.
+        if (!opts.force) {
+          (opts.json ? console.error : print)(
+            `The lock ${lockPath(dir)} cannot be read (${file.unreadable}): mup cannot tell ` +
+              "which mup held it, nor whether it still runs.",
+          );
+          const a = await readLine(
+            "Do you really want to remove it? Only 'yes' will be accepted to confirm: ",
+            opts.json ? "stderr" : "stdout",
+          );
+          if (a?.trim() !== "yes") {
+            throw new MupError("force-unlock cancelled.", { hint: "answer yes, or pass --force" });
+          }
+        }
+        await Deno.remove(lockPath(dir));
+        if (opts.json) return printJson({ unlocked: true, unreadable: file.unreadable });
+        return print(
+          `Cluster ${cluster} has been successfully unlocked (its lock was unreadable).`,
+        );
+      }
+      const lock = file.lock;
       // A holder alive on this machine is never unlocked from under it, --force or not: two
       // applies would then change the cluster at once.
       const here = lock.host === Deno.hostname();

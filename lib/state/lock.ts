@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { pidAlive } from "../executor/local.ts";
-import { FILE_MODE, privateDir, writePrivateFile } from "./atomic.ts";
+import { FILE_MODE, privateDir, writeFileAtomic } from "./atomic.ts";
 import { LockInfo, STATE_FORMAT_VERSION } from "./schema.ts";
 import { userName } from "../util/user.ts";
 
@@ -19,12 +19,48 @@ export function lockPath(clusterDir: string): string {
   return path.join(clusterDir, "state", "lock.json");
 }
 
+/** The cluster's lock; undefined when there is none or it cannot be read (see lockFile). */
 export async function readLock(clusterDir: string): Promise<LockInfo | undefined> {
+  const f = await lockFile(clusterDir);
+  return "lock" in f ? f.lock : undefined;
+}
+
+/**
+ * The cluster's lock file as it is: absent, a lock, or unreadable (not JSON, not a lock of
+ * this format: a file edited or damaged by hand; mup itself only ever puts a whole lock in
+ * place) with why.
+ */
+export async function lockFile(
+  clusterDir: string,
+): Promise<{ absent: true } | { lock: LockInfo } | { unreadable: string }> {
+  let text: string;
   try {
-    return LockInfo.parse(JSON.parse(await Deno.readTextFile(lockPath(clusterDir))));
-  } catch {
-    return undefined;
+    text = await Deno.readTextFile(lockPath(clusterDir));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { absent: true };
+    return { unreadable: (e as Error).message };
   }
+  try {
+    const parsed = LockInfo.safeParse(JSON.parse(text));
+    if (parsed.success) return { lock: parsed.data };
+    const i = parsed.error.issues[0];
+    return { unreadable: `${i.path.join(".") || "the file"}: ${i.message}` };
+  } catch (e) {
+    return { unreadable: `not JSON (${(e as Error).message})` };
+  }
+}
+
+/** The error for a lock file mup cannot read: nothing may take it over or plan past it. */
+function unreadableLock(clusterDir: string, why: string): MupError {
+  const name = path.basename(clusterDir);
+  return new MupError(
+    `cluster ${name}'s lock ${lockPath(clusterDir)} cannot be read (${why}): mup cannot tell ` +
+      "whether another mup is applying a plan to it",
+    {
+      hint: `if no mup is running on this cluster, remove it: \`mup state unlock ${name}\``,
+      details: { check: "lock_unreadable", cluster: name },
+    },
+  );
 }
 
 /** True when the holder ran on this machine and is gone (or its PID now belongs to another process). */
@@ -63,8 +99,9 @@ export async function liveHolder(clusterDir: string): Promise<LockInfo | undefin
  * reads the cluster's recorded state to plan or apply, which a running apply is still writing.
  */
 export async function refuseWhileLocked(clusterDir: string, planning?: string): Promise<void> {
-  const holder = await liveHolder(clusterDir);
-  if (holder) throw lockHeld(clusterDir, holder, planning);
+  const f = await lockFile(clusterDir);
+  if ("unreadable" in f) throw unreadableLock(clusterDir, f.unreadable);
+  if ("lock" in f && !isStale(f.lock)) throw lockHeld(clusterDir, f.lock, planning);
 }
 
 /** The `lock_held` error: names the holder (describeLock) and what to do. */
@@ -118,33 +155,61 @@ export class ClusterLock {
       ...(stateId ? { state_id: stateId } : {}),
     };
     let replacedStale: LockInfo | undefined;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const f = await Deno.open(file, { write: true, createNew: true, mode: FILE_MODE });
-        await Deno.chmod(file, FILE_MODE);
-        await f.write(new TextEncoder().encode(JSON.stringify(info, null, 2)));
-        await f.sync();
-        f.close();
-        return { lock: new ClusterLock(clusterDir, info), replacedStale };
-      } catch (e) {
-        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    // Written whole beside it, then linked into place: link() fails when the lock exists, so
+    // taking it stays exclusive, and no reader ever sees a lock half written (which it could
+    // not tell from a damaged one).
+    const whole = `${file}.${Deno.pid}.${info.id}`;
+    await writeFileAtomic(whole, JSON.stringify(info, null, 2), { mode: FILE_MODE });
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          await Deno.link(whole, file);
+          return { lock: new ClusterLock(clusterDir, info), replacedStale };
+        } catch (e) {
+          if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+        }
+        const f = await lockFile(clusterDir);
+        if ("absent" in f) continue; // released meanwhile
+        if ("unreadable" in f) throw unreadableLock(clusterDir, f.unreadable);
+        if (!isStale(f.lock)) throw lockHeld(clusterDir, f.lock);
+        if (await removeIfStill(file, f.lock)) replacedStale = f.lock;
       }
-      const holder = await readLock(clusterDir);
-      if (holder && !isStale(holder)) throw lockHeld(clusterDir, holder);
-      replacedStale = holder;
-      await Deno.remove(file).catch(() => {});
+    } finally {
+      await Deno.remove(whole).catch(() => {});
     }
     throw new MupError(`could not acquire the lock ${file}`);
   }
 
   async setStateId(stateId: string): Promise<void> {
     this.info.state_id = stateId;
-    await writePrivateFile(lockPath(this.clusterDir), JSON.stringify(this.info, null, 2));
+    // Replaced whole (rename), never rewritten in place: a reader must not see it half written.
+    await writeFileAtomic(lockPath(this.clusterDir), JSON.stringify(this.info, null, 2), {
+      mode: FILE_MODE,
+    });
   }
 
   async release(): Promise<void> {
     const cur = await readLock(this.clusterDir);
     if (cur?.id === this.info.id) await Deno.remove(lockPath(this.clusterDir)).catch(() => {});
+  }
+}
+
+/**
+ * Removes the stale lock `stale` at `file` unless it is no longer there: read again and removed
+ * under an exclusive flock of a file beside it, so two mups taking one stale lock over at once
+ * never remove the lock one of them has just taken (only takeovers remove another's lock;
+ * taking a free one is link()'s). True when `stale` was removed.
+ */
+async function removeIfStill(file: string, stale: LockInfo): Promise<boolean> {
+  const guard = await Deno.open(`${file}.takeover`, { write: true, create: true, mode: FILE_MODE });
+  try {
+    await guard.lock(true);
+    const now = await Deno.readTextFile(file).then((t) => JSON.parse(t)?.id).catch(() => undefined);
+    if (now !== stale.id) return false;
+    await Deno.remove(file);
+    return true;
+  } finally {
+    guard.close(); // releases the flock
   }
 }
 
