@@ -246,3 +246,64 @@ Deno.test("two mups at the confirmation at once: the one answered last finds und
     await killAll(home);
   }
 });
+
+Deno.test("processes taking over one stale claims lock at once hold it one at a time", async () => {
+  const home = await tempHome();
+  try {
+    const root = path.join(home, "storage");
+    await Deno.mkdir(root, { recursive: true });
+    const gone = new Deno.Command("true").spawn();
+    await gone.status;
+    await Deno.writeTextFile(
+      path.join(root, "claims.lock"),
+      JSON.stringify({
+        format_version: 1,
+        id: "left-by-a-crash",
+        operation: "apply plan-x",
+        who: "someone",
+        host: Deno.hostname(),
+        pid: gone.pid,
+        created: new Date().toISOString(),
+      }),
+    );
+    const log = path.join(home, "held.log");
+    const script = path.join(home, "hold.ts");
+    // Each notes when it holds the lock and when it lets it go; none may hold it with another.
+    await Deno.writeTextFile(
+      script,
+      `import { withClaimsLock } from ${
+        JSON.stringify(new URL("../lib/state/claims_lock.ts", import.meta.url).href)
+      };\n` +
+        `const note = (s: string) => Deno.writeTextFileSync(${
+          JSON.stringify(log)
+        }, s + "\\n", { append: true });\n` +
+        `await withClaimsLock(${JSON.stringify(root)}, "test", async () => {\n` +
+        `  note("in " + Deno.pid);\n  await new Promise((r) => setTimeout(r, 100));\n` +
+        `  note("out " + Deno.pid);\n});\n`,
+    );
+    const runs = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            "--no-check",
+            "--config",
+            new URL("../deno.json", import.meta.url).pathname,
+            script,
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).output()),
+    );
+    for (const r of runs) assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+    const lines = (await Deno.readTextFile(log)).trim().split("\n");
+    assert.equal(lines.length, 12, lines.join("\n"));
+    for (let i = 0; i < lines.length; i += 2) {
+      const pid = lines[i].split(" ")[1];
+      assert.deepEqual([lines[i], lines[i + 1]], [`in ${pid}`, `out ${pid}`], lines.join("\n"));
+    }
+  } finally {
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+});

@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { FILE_MODE, privateDir } from "./atomic.ts";
-import { describeLock, isStale, procStart } from "./lock.ts";
+import { describeLock, isStale, procStart, removeIfStill } from "./lock.ts";
 import { LockInfo, STATE_FORMAT_VERSION } from "./schema.ts";
 import { userName } from "../util/user.ts";
 
@@ -60,7 +60,8 @@ export async function withClaimsLock<T>(
       }
       const holder = await readHolder(file);
       if (holder && isStale(holder)) {
-        await Deno.remove(file).catch(() => {});
+        // Only if it is still that one: another mup may have just taken it over.
+        await removeIfStill(file, holder);
         continue;
       }
       if (Date.now() > deadline) {

@@ -200,7 +200,7 @@ export class ClusterLock {
  * never remove the lock one of them has just taken (only takeovers remove another's lock;
  * taking a free one is link()'s). True when `stale` was removed.
  */
-async function removeIfStill(file: string, stale: LockInfo): Promise<boolean> {
+export async function removeIfStill(file: string, stale: LockInfo): Promise<boolean> {
   const guard = await Deno.open(`${file}.takeover`, { write: true, create: true, mode: FILE_MODE });
   try {
     await guard.lock(true);
