@@ -174,6 +174,8 @@ async function cycle(
       `paused (or finished before the Ctrl-C), not ${state.status}: ${context}`,
     );
     assert.deepEqual(state.errors, [], context);
+    // Paused by the interrupt: 130 however many presses, as a process ended by SIGINT exits.
+    assert.equal(exit, state.status === "paused" ? 130 : 0, context);
     const lock = await readLock(dir);
     assert.ok(!lock || isStale(lock), `lock free or stale: ${context}`);
     const pids = await pidFiles(path.join(dir, "deploy"));

@@ -321,5 +321,6 @@ export async function runApply(
     await lock.release();
   }
   if (completed && plan.operation === "destroy") await finishDestroy(plan, clusterDir);
-  return completed ? 0 : 1;
+  // Interrupted (paused by Ctrl-C or SIGTERM) is not failed: 130, as the second Ctrl-C exits.
+  return completed ? 0 : finished?.interrupted ? 130 : 1;
 }

@@ -75,6 +75,8 @@ export function applyFailure(
         `resume it with \`mup plan resume ${state.cluster_name}\`${
           done?.interrupted ? "" : " once the cause is fixed"
         }; \`mup state show ${state.cluster_name}\` shows what happened`,
+      // As a process ended by its interrupt does (and as the second Ctrl-C exits): 128 + SIGINT.
+      ...(done?.interrupted ? { exitCode: 130 } : {}),
       details: {
         status: state.status,
         state_id: state.state_id,
