@@ -891,6 +891,17 @@ Deno.test("a rolling restart's review says the cluster stays writable only when 
   assert.match(text, /\(rolling; see the warnings below\)/);
   assert.doesNotMatch(text, /stays writable/);
   assert.match(text, /! .* is the cluster's only mongos/);
+  // One secondary (-N) restarts in turn too: named, never called "not rolling"; --force is.
+  const one = describeEffects(
+    sealPlan(
+      planRestart(await input("replica-set.yaml", { filter: { nodes: ["localhost:27018"] } })),
+    ),
+  );
+  assert.match(one, /Restart localhost:27018 \(one process; the cluster stays writable\)/);
+  const forced = describeEffects(
+    sealPlan(planRestart(await input("replica-set.yaml", { force: true }))),
+  );
+  assert.match(forced, /Restart the processes all at once \(--force: not rolling\)/);
 });
 
 Deno.test("a start of the member with the highest priority warns that it takes the primary over from the running one; a start of the whole set does not", async () => {

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { removeScratch } from "../security/tls.ts";
 import { allOperations, type Plan } from "../plan/schema.ts";
 import { plural } from "../util/format.ts";
+import { hostPort } from "../topology/hosts.ts";
 
 const VERB: Record<string, (n: number, plan: Plan) => string | undefined> = {
   stop_process: (n) => `Stop ${plural(n, "MongoDB process", "MongoDB processes")}`,
@@ -74,12 +75,20 @@ export function describeLifecycleEffects(plan: Plan): string {
       "standalone_down_while_restarted",
     ]);
     const writable = !plan.validation.warnings.some((w) => gaps.has(w.code));
+    const how = writable ? "; the cluster stays writable" : "; see the warnings below";
+    // --force stops everything in one phase; a rolling restart has none (each process in turn,
+    // a step-down only where a primary is among them).
+    const stops = allOperations(plan).filter((o) => o.type === "stop_process");
     lines.unshift(
-      allOperations(plan).some((o) => o.type === "step_down")
-        ? `Restart one member at a time per replica set (rolling${
-          writable ? "; the cluster stays writable" : "; see the warnings below"
-        })`
-        : "Restart the processes (not rolling)",
+      plan.phases.some((ph) => ph.name === "stop")
+        ? "Restart the processes all at once (--force: not rolling)"
+        : stops.length === 1
+        ? `Restart ${
+          stops[0].target.host !== undefined && stops[0].target.port !== undefined
+            ? hostPort(stops[0].target.host, stops[0].target.port)
+            : stops[0].target.name
+        } (one process${how})`
+        : `Restart one member at a time per replica set (rolling${how})`,
     );
   }
   return [
