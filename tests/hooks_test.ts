@@ -19,6 +19,7 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { syntheticPlan } from "./synthetic.ts";
+import { ok } from "./lifecycle_helpers.ts";
 import { installFixture, tempDir } from "./fixture.ts";
 
 installFixture();
@@ -366,6 +367,42 @@ Deno.test("CLI: a re-deploy whose hooks changed is a change (exit 2 with --detai
           `${home}, where its topology file ${home}/hk.yaml had them run`,
       ),
       output(moved),
+    );
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("CLI: a phase hook is for any plan's phase (a restart's restart-mongod runs in the restart); a misspelt one is said with its guess", async () => {
+  const home = await tempHome();
+  try {
+    const [port] = freePorts(1);
+    const dir = await tempDir();
+    const hooks = `hooks:
+  after_phase:
+    - { command: "echo typo >> events", phase: deplyo }
+    - { command: "echo restarted $MUP_PHASE >> events", phase: restart-mongod }
+`;
+    const topo = await writeTopology(dir, "topo.yaml", standaloneTopology([port], hooks));
+    const planned = await mup(deployArgs("ph", topo, await testMirror(), ["--plan-only"]), {
+      home,
+    });
+    assert.equal(planned.code, 0, output(planned));
+    const said = planned.stdout.replace(/\s+/g, " ");
+    assert.ok(
+      said.includes(
+        "hook after_phase-1 (after_phase) is for phase deplyo, which this deploy plan does not " +
+          'have (its phases: prepare, deploy, initialize, finalize): it will not run; did you mean "deploy"?',
+      ),
+      output(planned),
+    );
+    assert.doesNotMatch(said, /is for phase restart-mongod/, "another plan's phase is no typo");
+    await ok(home, deployArgs("ph", topo, await testMirror(), ["--auto-approve"]));
+    await assert.rejects(Deno.stat(path.join(dir, "events")), "neither ran in the deploy");
+    await ok(home, ["cluster", "restart", "ph", "--auto-approve"]);
+    assert.equal(
+      (await Deno.readTextFile(path.join(dir, "events"))).trim(),
+      "restarted restart-mongod",
     );
   } finally {
     await killAll(home);

@@ -655,15 +655,12 @@ Deno.test("a replica set's connection string seeds only the members clients use:
 Deno.test("values out of a set or a range say what is allowed: a misspelt hook phase, a port over 65535, an empty command, a duration that is none", async () => {
   const issues = await errorsOf(
     "mongod_servers:\n  - { host: localhost, port: 70000 }\nhooks:\n" +
-      '  after_phase: { command: "", phase: deplyo, timeout: 5x }\n',
+      '  after_phase: { command: "", phase: "Deploy phase", timeout: 5x }\n',
   );
   const at = (p: string) => issues.filter((i) => i.path?.join(".") === p);
+  // Any plan's phase is a name (a misspelt one is said when a plan lacks it: hooks_test.ts).
   const [phase] = at("hooks.after_phase.phase");
-  assert.match(
-    phase.message,
-    /the string "deplyo" is not one of: prepare, deploy, initialize, finalize/,
-  );
-  assert.equal(phase.hint, 'did you mean "deploy"?');
+  assert.match(phase.message, /must be a phase name: lower-case letters, digits and '-'/);
   assert.equal(phase.location.line, 4);
   const [port] = at("mongod_servers.0.port");
   assert.match(port.message, /must be at most 65535, not number 70000/);

@@ -28,8 +28,14 @@ export const HookSpec = z.object({
   timeout: Duration.optional(),
   environment: z.record(z.string(), z.string()).optional(),
   continue_on_error: z.boolean().optional(),
-  /** Phase hooks only: run for this phase alone. */
-  phase: z.enum(["prepare", "deploy", "initialize", "finalize"]).optional(),
+  /**
+   * Phase hooks only: run for this phase alone. Any plan's phase (deploy's prepare, deploy,
+   * initialize, finalize; a restart's restart-mongod…): a plan without it says so at planning.
+   */
+  phase: z.string().regex(
+    /^[a-z][a-z0-9-]{0,63}$/,
+    "must be a phase name: lower-case letters, digits and '-' (prepare, deploy, initialize, finalize, restart-mongod…)",
+  ).optional(),
 }).strict();
 export type HookSpec = z.infer<typeof HookSpec>;
 
