@@ -149,7 +149,7 @@ Deno.test("display: a standalone whose admin password was changed outside mup an
   }
 });
 
-Deno.test("display: a server that holds its port but does not answer (SIGSTOP) is named as the cluster's own, hung or stopped, with the commands that end and start it", async () => {
+Deno.test("display: a server that holds its port but does not answer (SIGSTOP) is named as the cluster's own and stopped, with the kill -CONT that resumes it and the command that ends it", async () => {
   const home = await tempHome();
   const [port] = stablePorts(1);
   let pid: number | undefined;
@@ -164,8 +164,9 @@ Deno.test("display: a server that holds its port but does not answer (SIGSTOP) i
     assert.match(
       row.reason ?? "",
       new RegExp(
-        `its own server \\(PID ${pid}\\) holds port ${port} but does not answer \\(hung, or ` +
-          `stopped\\): \`mup cluster stop hung -N localhost:${port}\` ends it`,
+        `its own server \\(PID ${pid}\\) holds port ${port} but does not answer: it is stopped ` +
+          `\\(process state T\\S*; \`kill -CONT ${pid}\` on localhost resumes it\\), or ` +
+          `\`mup cluster stop hung -N localhost:${port}\` ends it`,
       ),
       output(r),
     );

@@ -30,7 +30,7 @@ import {
 } from "./duration_option.ts";
 import { clusterAccess } from "../security/access.ts";
 import { describeHolder } from "../preflight/ports.ts";
-import { runningPid, serversWith } from "../ops/process.ts";
+import { processState, runningPid, serversWith } from "../ops/process.ts";
 import { securityOf } from "../security/settings.ts";
 import { mixedVersions, readBalancer, readFcv, versionLine } from "./display_release.ts";
 import {
@@ -114,8 +114,8 @@ function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[], fcv?: string):
 /**
  * A DOWN process whose port accepted the connection: whatever holds the port (this machine's
  * /proc, or over SSH) is named in its reason. When that is the process's own server (its
- * configuration file in the command line), it runs but does not answer: hung, or stopped
- * (SIGSTOP), and `cluster stop -N` ends it. One that refuses it while a server of its
+ * configuration file in the command line), it runs but does not answer: stopped (SIGSTOP,
+ * process state T: `kill -CONT` resumes it) or hung, and `cluster stop -N` ends it. One that refuses it while a server of its
  * configuration runs is starting: STARTUP.
  */
 async function nameHolders(
@@ -141,14 +141,22 @@ async function nameHolders(
       }
       return;
     }
-    const holder = await ctx.executors.forHost(r.host).portHolder?.(r.port).catch(() => undefined);
+    const ex = ctx.executors.forHost(r.host);
+    const holder = await ex.portHolder?.(r.port).catch(() => undefined);
     if (!holder) return;
     const config = configOf.get(r.process_id);
-    r.reason = config && holder.command?.includes(config)
-      ? `${r.reason}; its own server (PID ${holder.pid}) holds port ${r.port} but does not ` +
-        `answer (hung, or stopped): \`mup cluster stop ${meta.name} -N ${r.id}\` ends it, ` +
-        `then \`mup cluster start ${meta.name} -N ${r.id}\``
-      : `${r.reason}; port ${r.port} is held by ${describeHolder(holder)}`;
+    if (!config || !holder.command?.includes(config)) {
+      r.reason = `${r.reason}; port ${r.port} is held by ${describeHolder(holder)}`;
+      return;
+    }
+    // Stopped (SIGSTOP, a debugger: state T) goes on as it was with SIGCONT; hung does not.
+    const stat = await processState(ex, holder.pid);
+    r.reason = `${r.reason}; its own server (PID ${holder.pid}) holds port ${r.port} but does ` +
+      (stat?.startsWith("T")
+        ? `not answer: it is stopped (process state ${stat}; \`kill -CONT ${holder.pid}\` on ` +
+          `${r.host} resumes it), or \`mup cluster stop ${meta.name} -N ${r.id}\` ends it`
+        : `not answer (hung or busy: see its log): \`mup cluster stop ${meta.name} -N ${r.id}\` ` +
+          `ends it, then \`mup cluster start ${meta.name} -N ${r.id}\``);
   }));
 }
 
