@@ -29,8 +29,7 @@ import {
   parseDurationOption,
 } from "./duration_option.ts";
 import { clusterAccess } from "../security/access.ts";
-import { describeHolder } from "../preflight/ports.ts";
-import { processState, runningPid, serversWith } from "../ops/process.ts";
+import { fillPids, nameHolders } from "./display_holders.ts";
 import { securityOf } from "../security/settings.ts";
 import { mixedVersions, readBalancer, readFcv, versionLine } from "./display_release.ts";
 import {
@@ -109,69 +108,6 @@ function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[], fcv?: string):
     lines.push(`Password: run \`mup cluster credentials ${meta.name}\``);
   }
   return lines.join("\n");
-}
-
-/**
- * A DOWN process whose port accepted the connection: whatever holds the port (this machine's
- * /proc, or over SSH) is named in its reason. When that is the process's own server (its
- * configuration file in the command line), it runs but does not answer: stopped (SIGSTOP,
- * process state T: `kill -CONT` resumes it) or hung, and `cluster stop -N` ends it. One that refuses it while a server of its
- * configuration runs is starting: STARTUP.
- */
-async function nameHolders(
-  ctx: CliContext,
-  meta: ClusterMeta,
-  rows: ProcessStatus[],
-): Promise<void> {
-  const configOf = new Map(meta.processes.map((p) => [p.id, p.config]));
-  await Promise.all(rows.map(async (r) => {
-    if (r.state !== "DOWN") return;
-    if (r.reason === "connection refused") {
-      // Refused, yet a server of its configuration runs: one still starting (started by hand).
-      const config = configOf.get(r.process_id);
-      const starting = config
-        ? await serversWith(ctx.executors.forHost(r.host), config).catch(() => [])
-        : [];
-      if (starting.length) {
-        // MongoDB's name for a member not yet up (replSetGetStatus stateStr): it is not down.
-        r.state = "STARTUP";
-        r.reason = `${r.reason}; its own server (PID ${
-          starting.map((s) => s.pid).join(", ")
-        }) is starting: it does not listen yet`;
-      }
-      return;
-    }
-    const ex = ctx.executors.forHost(r.host);
-    const holder = await ex.portHolder?.(r.port).catch(() => undefined);
-    if (!holder) return;
-    const config = configOf.get(r.process_id);
-    if (!config || !holder.command?.includes(config)) {
-      r.reason = `${r.reason}; port ${r.port} is held by ${describeHolder(holder)}`;
-      return;
-    }
-    // Stopped (SIGSTOP, a debugger: state T) goes on as it was with SIGCONT; hung does not.
-    const stat = await processState(ex, holder.pid);
-    r.reason = `${r.reason}; its own server (PID ${holder.pid}) holds port ${r.port} but does ` +
-      (stat?.startsWith("T")
-        ? `not answer: it is stopped (process state ${stat}; \`kill -CONT ${holder.pid}\` on ` +
-          `${r.host} resumes it), or \`mup cluster stop ${meta.name} -N ${r.id}\` ends it`
-        : `not answer (hung or busy: see its log): \`mup cluster stop ${meta.name} -N ${r.id}\` ` +
-          `ends it, then \`mup cluster start ${meta.name} -N ${r.id}\``);
-  }));
-}
-
-/**
- * The PID of each process that answers but would not say it (serverStatus needs a user, and an
- * arbiter has none): read from its pid file, as the lifecycle commands do.
- */
-async function fillPids(ctx: CliContext, meta: ClusterMeta, rows: ProcessStatus[]): Promise<void> {
-  await Promise.all(rows.map(async (r) => {
-    const p = meta.processes.find((x) => x.id === r.process_id);
-    if (r.pid !== undefined || r.state === "DOWN" || !p) return;
-    const pid = await runningPid(ctx.executors.forHost(p.host), p.pid_file, p.config, p.port)
-      .catch(() => undefined);
-    if (pid !== undefined) r.pid = pid;
-  }));
 }
 
 /** Adds `display` to the `cluster` command. */
