@@ -7,11 +7,17 @@ import { baseStateOf, readMeta } from "../state/meta.ts";
 import { type LoadedTopology, loadTopology } from "../topology/load.ts";
 import { initiatedSets } from "../preflight/initiated_sets.ts";
 import { planDeploy } from "./planner.ts";
-import { canonical, clusterDifferences, recordedPorts, renderDifference } from "./redeploy.ts";
+import {
+  canonical,
+  clusterDifferences,
+  hooksMoved,
+  recordedPorts,
+  renderDifference,
+} from "./redeploy.ts";
 import { hostKey } from "../topology/hosts.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
 import { nodeClaims, rootClaims } from "../topology/layout.ts";
-import { isLocalHost, type Topology } from "../topology/schema.ts";
+import { isLocalHost } from "../topology/schema.ts";
 import { clashes, clusterClaims, otherClusters, strayClaims } from "../preflight/clusters.ts";
 import { MupError } from "../errors.ts";
 import { clusterAccess } from "../security/access.ts";
@@ -423,28 +429,4 @@ export async function buildDeployPlan(
 function bypassOff(rc: Record<string, unknown>): boolean {
   const v = (rc.setParameter as Record<string, unknown> | undefined)?.enableLocalhostAuthBypass;
   return v === false || v === "false" || v === 0 || v === "0";
-}
-
-/**
- * Hooks run in their topology file's directory: a repair from a file elsewhere (show-config
- * saved in another directory) that records anything moves them, and relative commands and
- * paths in them would be looked up there. A warning naming both directories when it does; undefined otherwise.
- */
-function hooksMoved(
-  meta: { topology_file?: string } | undefined,
-  topology: Topology,
-  topologyFile: string,
-): ValidationIssue | undefined {
-  if (!meta?.topology_file || !Object.keys(topology.hooks ?? {}).length) return undefined;
-  const was = path.dirname(meta.topology_file);
-  const now = path.dirname(path.resolve(topologyFile));
-  if (was === now) return undefined;
-  return {
-    code: "hooks_moved",
-    severity: "warning",
-    message: `the cluster's hooks will run in ${now} (this topology file's directory), not in ` +
-      `${was}, where its topology file ${meta.topology_file} had them run: relative commands ` +
-      `and paths in them are looked up in ${now} once this plan is applied (plan from a file in ` +
-      `${was} to keep them there)`,
-  };
 }

@@ -1,3 +1,4 @@
+import * as path from "node:path";
 /**
  * `cluster deploy` on a cluster that already exists may only repair it: the same processes,
  * settings and version. Anything else is a change another command makes (scale-out, scale-in,
@@ -11,6 +12,7 @@ import { listProcesses, type ProcessSpec } from "./processes.ts";
 import { describeRole } from "./op_builders.ts";
 import { cmpVersion } from "../download/manifest.ts";
 import { MupError } from "../errors.ts";
+import type { ValidationIssue } from "./schema.ts";
 
 /** What a cluster is (as recorded) or should be (as asked). */
 export interface ClusterShape {
@@ -322,4 +324,28 @@ export function refuseOtherDifferences(
         "each from the topology the one before recorded",
     },
   );
+}
+
+/**
+ * Hooks run in their topology file's directory: a repair from a file elsewhere (show-config
+ * saved in another directory) that records anything moves them, and relative commands and
+ * paths in them would be looked up there. A warning naming both directories when it does; undefined otherwise.
+ */
+export function hooksMoved(
+  meta: { topology_file?: string } | undefined,
+  topology: Topology,
+  topologyFile: string,
+): ValidationIssue | undefined {
+  if (!meta?.topology_file || !Object.keys(topology.hooks ?? {}).length) return undefined;
+  const was = path.dirname(meta.topology_file);
+  const now = path.dirname(path.resolve(topologyFile));
+  if (was === now) return undefined;
+  return {
+    code: "hooks_moved",
+    severity: "warning",
+    message: `the cluster's hooks will run in ${now} (this topology file's directory), not in ` +
+      `${was}, where its topology file ${meta.topology_file} had them run: relative commands ` +
+      `and paths in them are looked up in ${now} once this plan is applied (plan from a file in ` +
+      `${was} to keep them there)`,
+  };
 }
