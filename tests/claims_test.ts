@@ -9,6 +9,7 @@ import { clusterDir } from "./apply_helpers.ts";
 import { deploy, failedReplicaSet, healthySet } from "./faults_helpers.ts";
 import { livePids, ok } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
+import { libImport, projectScript, writeStaleLock } from "./lock_helpers.ts";
 import { newApplyState } from "../lib/apply/applier.ts";
 import { StateStore } from "../lib/state/store.ts";
 
@@ -181,22 +182,9 @@ Deno.test("two first deploys applied at once on the same ports: the second is re
 Deno.test("a claims lock left by a dead mup is taken over; the apply leaves none behind", async () => {
   const home = await tempHome();
   try {
-    const gone = new Deno.Command("true").spawn();
-    await gone.status;
     const lock = path.join(home, "storage", "claims.lock");
     await Deno.mkdir(path.dirname(lock), { recursive: true });
-    await Deno.writeTextFile(
-      lock,
-      JSON.stringify({
-        format_version: 1,
-        id: "left-by-a-crash",
-        operation: "apply plan-x",
-        who: "someone",
-        host: Deno.hostname(),
-        pid: gone.pid,
-        created: new Date().toISOString(),
-      }),
-    );
+    await writeStaleLock(lock, "left-by-a-crash");
     const [p] = freePorts(1);
     const r = await deploy(home, "c1", `mongod_servers:\n  - { host: localhost, port: ${p} }\n`);
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -252,28 +240,13 @@ Deno.test("processes taking over one stale claims lock at once hold it one at a 
   try {
     const root = path.join(home, "storage");
     await Deno.mkdir(root, { recursive: true });
-    const gone = new Deno.Command("true").spawn();
-    await gone.status;
-    await Deno.writeTextFile(
-      path.join(root, "claims.lock"),
-      JSON.stringify({
-        format_version: 1,
-        id: "left-by-a-crash",
-        operation: "apply plan-x",
-        who: "someone",
-        host: Deno.hostname(),
-        pid: gone.pid,
-        created: new Date().toISOString(),
-      }),
-    );
+    await writeStaleLock(path.join(root, "claims.lock"), "left-by-a-crash");
     const log = path.join(home, "held.log");
     const script = path.join(home, "hold.ts");
     // Each notes when it holds the lock and when it lets it go; none may hold it with another.
     await Deno.writeTextFile(
       script,
-      `import { withClaimsLock } from ${
-        JSON.stringify(new URL("../lib/state/claims_lock.ts", import.meta.url).href)
-      };\n` +
+      libImport("withClaimsLock", "state/claims_lock.ts") +
         `const note = (s: string) => Deno.writeTextFileSync(${
           JSON.stringify(log)
         }, s + "\\n", { append: true });\n` +
@@ -282,19 +255,7 @@ Deno.test("processes taking over one stale claims lock at once hold it one at a 
         `  note("out " + Deno.pid);\n});\n`,
     );
     const runs = await Promise.all(
-      Array.from({ length: 6 }, () =>
-        new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            "-A",
-            "--no-check",
-            "--config",
-            new URL("../deno.json", import.meta.url).pathname,
-            script,
-          ],
-          stdout: "piped",
-          stderr: "piped",
-        }).output()),
+      Array.from({ length: 6 }, () => projectScript(script).output()),
     );
     for (const r of runs) assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
     const lines = (await Deno.readTextFile(log)).trim().split("\n");

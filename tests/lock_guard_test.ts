@@ -20,6 +20,7 @@ import {
 import { clusterDir } from "./apply_helpers.ts";
 import { ok } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
+import { libImport, projectScript, writeStaleLock } from "./lock_helpers.ts";
 
 installFixture();
 
@@ -122,20 +123,7 @@ Deno.test("a lock whose holder is gone does not stop planning", async () => {
     const topo = await writeTopology(home, "lk.yaml", standaloneTopology([port]));
     await ok(home, deployArgs("lk", topo, await testMirror(), ["--auto-approve"]));
     // A PID that has exited: the lock is stale, as ClusterLock.acquire recognises it.
-    const gone = new Deno.Command("true").spawn();
-    await gone.status;
-    await Deno.writeTextFile(
-      path.join(clusterDir(home, "lk"), "state", "lock.json"),
-      JSON.stringify({
-        format_version: 1,
-        id: "left-by-dead",
-        operation: "apply plan-dead",
-        who: "test",
-        host: Deno.hostname(),
-        pid: gone.pid,
-        created: new Date().toISOString(),
-      }),
-    );
+    await writeStaleLock(path.join(clusterDir(home, "lk"), "state", "lock.json"));
     const planned = await ok(home, ["cluster", "restart", "lk", "--plan-only"]);
     assert.match(planned.stdout, /Plan generated: plan-/);
   } finally {
@@ -179,28 +167,13 @@ Deno.test("processes taking over one stale lock at once: exactly one holds it", 
   try {
     const dir = path.join(home, "c");
     await Deno.mkdir(path.join(dir, "state"), { recursive: true });
-    const gone = new Deno.Command("true").spawn();
-    await gone.status;
-    await Deno.writeTextFile(
-      path.join(dir, "state", "lock.json"),
-      JSON.stringify({
-        format_version: 1,
-        id: "left-by-dead",
-        operation: "apply plan-dead",
-        who: "test",
-        host: Deno.hostname(),
-        pid: gone.pid,
-        created: new Date().toISOString(),
-      }),
-    );
+    await writeStaleLock(path.join(dir, "state", "lock.json"));
     const release = path.join(home, "release");
     // Each takes the lock, says so and holds it until the test releases them all.
     const script = path.join(home, "take.ts");
     await Deno.writeTextFile(
       script,
-      `import { ClusterLock } from ${
-        JSON.stringify(new URL("../lib/state/lock.ts", import.meta.url).href)
-      };\n` +
+      libImport("ClusterLock", "state/lock.ts") +
         `try {\n  const { lock } = await ClusterLock.acquire(${JSON.stringify(dir)}, "test");\n` +
         `  console.log("got");\n` +
         `  while (!(await Deno.stat(${
@@ -208,19 +181,7 @@ Deno.test("processes taking over one stale lock at once: exactly one holds it", 
         }).then(() => true, () => false))) await new Promise((r) => setTimeout(r, 50));\n` +
         `  await lock.release();\n} catch (e) { console.log("refused: " + (e as Error).message.split("\\n")[0]); }\n`,
     );
-    const children = Array.from({ length: 6 }, () =>
-      new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "--no-check",
-          "--config",
-          new URL("../deno.json", import.meta.url).pathname,
-          script,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn());
+    const children = Array.from({ length: 6 }, () => projectScript(script).spawn());
     const readFirstLine = async (c: Deno.ChildProcess) => {
       const reader = c.stdout.pipeThrough(new TextDecoderStream()).getReader();
       let out = "";
