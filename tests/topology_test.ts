@@ -546,12 +546,13 @@ Deno.test("runtime_config keys and values are checked against mongod's and mongo
     /auditLog\.destination is not a mongod option/,
   );
   assert.doesNotMatch(audit.hint!, /did you mean/);
-  // A YAML 1.1 merge key is a plain key in YAML 1.2: said as such, not as a misspelt option.
+  // A merge key merges (topology_test "merge keys"); quoted, it is a plain key: said as such,
+  // not as a misspelt option.
   await expectError(
-    rs("      <<: { storage: { engine: wiredTiger } }\n"),
+    rs('      "<<": { storage: { engine: wiredTiger } }\n'),
     "yaml_merge_key",
     5,
-    /`<<` \(a YAML 1\.1 merge key\) is not merged here/,
+    /no server option is named `<<`: quoted, it is a plain key, not a merge key/,
   );
   // 0700: octal to mongod, decimal to YAML 1.2 (mup would write 700); quoted, it stays 0700.
   const octal = await expectError(
@@ -716,4 +717,32 @@ Deno.test("two replica set names without config servers and mongos: refused (one
     /replica set "rs1" beside "rs0"/,
   );
   assert.match(hit.hint!, /use replica_set: rs0 on every mongod/);
+});
+
+Deno.test("merge keys share an anchored entry's settings (anchored in an x- key or in the first entry); YAML 1.2 still reads 0700 as 700; an error in a merged entry names it", async () => {
+  const { topology } = await parseTopology(
+    "x-member: &m\n  host: localhost\n  replica_set: rs0\n  runtime_config: { net: { maxIncomingConnections: 0700 } }\n" +
+      "mongod_servers:\n  - <<: *m\n    port: 1\n  - <<: *m\n    port: 2\n    priority: 2\n" +
+      "  - &third { host: localhost, replica_set: rs0, port: 3 }\n",
+    "topo.yaml",
+  );
+  assert.deepEqual(
+    topology.mongod_servers.map((s) => [s.host, s.port, s.replica_set, s.priority]),
+    [["localhost", 1, "rs0", undefined], ["localhost", 2, "rs0", 2], [
+      "localhost",
+      3,
+      "rs0",
+      undefined,
+    ]],
+  );
+  assert.deepEqual(topology.mongod_servers[1].runtime_config, {
+    net: { maxIncomingConnections: 700 },
+  });
+  assert.ok(!("x-member" in topology), "x- keys are the file's own");
+  await expectError(
+    "mongod_servers:\n  - &m { host: localhost, port: 1 }\n  - <<: *m\n    port: x\n",
+    "invalid_type",
+    4,
+    /expected a number, got the string "x"/,
+  );
 });

@@ -13,7 +13,11 @@ export function topologyCommand(): Command {
     )
     // Accepted like everywhere else; the schema is JSON either way.
     .option("--json", "machine-readable output (the schema is JSON already)")
-    .action(() => printJson(z.toJSONSchema(Topology, { io: "input", unrepresentable: "any" })));
+    .action(() => {
+      const schema = z.toJSONSchema(Topology, { io: "input", unrepresentable: "any" });
+      // Top-level `x-` keys (anchors to merge from) are the file's own: editors accept them.
+      printJson({ ...schema, patternProperties: { "^x-": {} } });
+    });
   cmd.command("validate")
     .description("Check a topology file and report every problem with its line and column")
     .argument("<file>", "topology YAML file")

@@ -9,6 +9,13 @@
  * and how many processes the server lists hold, before `constructFromEvents` builds anything.
  */
 import * as jsyaml from "js-yaml";
+
+/**
+ * YAML 1.2's core schema (so `0700` is 700, as YAML 1.2 reads it, and `yes` a string) with the
+ * merge key `<<` that topologies of many entries use to share one anchored entry's settings
+ * (`- <<: *member`), as docker compose files do.
+ */
+const TOPOLOGY_SCHEMA = jsyaml.CORE_SCHEMA.withTags([jsyaml.mergeTag]);
 import { MupError, type SourceLocation } from "../errors.ts";
 import { offsetLocator } from "./event_positions.ts";
 
@@ -227,11 +234,11 @@ export function loadLimited(
       },
     };
   }
-  const construct = (json: boolean) =>
+  const construct = (json: boolean): unknown =>
     jsyaml.constructFromEvents(events, {
       source: text,
       filename: file,
-      schema: jsyaml.CORE_SCHEMA,
+      schema: TOPOLOGY_SCHEMA,
       json,
     })[0];
   try {

@@ -148,6 +148,9 @@ function checkTopology(
       location: events.at(0),
     }]);
   }
+  // Top-level `x-` keys are the file's own (anchors its entries merge, `<<: *member`), as in
+  // docker compose files: not the topology's.
+  raw = Object.fromEntries(Object.entries(raw as object).filter(([k]) => !k.startsWith("x-")));
   // A file that is no topology at all (a wrong path: /etc/shadow) is said to be so, without
   // echoing its keys, which may be secrets, into a terminal or a CI log.
   const top = knownKeys([]);

@@ -249,10 +249,9 @@ export function runtimeOptionIssues(
           severity: "error",
           code: "yaml_merge_key",
           path: at,
-          message: "`<<` (a YAML 1.1 merge key) is not merged here: topologies are YAML 1.2, " +
-            "where it is a plain key, and no server option is named `<<`",
-          hint: "write the keys out in this runtime_config (or in global.runtime_config, " +
-            "which every process gets)",
+          message: "no server option is named `<<`: quoted, it is a plain key, not a merge key",
+          hint: "write it unquoted to merge an anchored mapping (`<<: *options`), or write the " +
+            "keys out (global.runtime_config is what every process gets)",
         });
         continue;
       }
