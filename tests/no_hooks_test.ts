@@ -16,7 +16,7 @@ import {
   testMirror,
   writeTopology,
 } from "./helpers.ts";
-import { ok, portFree, stablePorts } from "./lifecycle_helpers.ts";
+import { display, ok, portFree, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -147,6 +147,44 @@ Deno.test("a before_operation hook that fails a restart's start: the output name
     assert.equal(portFree(port), false, "started");
     await ok(home, ["cluster", "restart", "hk", "--no-hooks", "--auto-approve"]);
     assert.equal(portFree(port), false, "restarted");
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("an after_operation hook that fails a restart's stop: the member is started again before the apply fails, nothing is left down, and the resume goes on after the stop", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    const flag = path.join(home, "failstop");
+    const file = await writeTopology(
+      home,
+      "hk.yaml",
+      standaloneTopology([port]) +
+        "hooks:\n  after_operation:\n" +
+        `    command: 'test "$MUP_OPERATION_TYPE" != stop_process || test ! -f ${flag}'\n` +
+        "    timeout: 5s\n",
+    );
+    await ok(home, deployArgs("hk", file, await testMirror(), ["--auto-approve"]));
+    const before = (await display(home, "hk")).processes[0].pid;
+    await Deno.writeTextFile(flag, "");
+
+    const failed = await mup(["cluster", "restart", "hk", "--auto-approve"], { home });
+    assert.equal(failed.code, 1, output(failed));
+    assert.match(failed.stdout, /hook after_operation of operation stop-\S+ exited with 1/);
+    assert.equal(portFree(port), false, "started again before the apply failed");
+    assert.doesNotMatch(failed.stdout, /Down now/, output(failed));
+    assert.match(
+      failed.stdout,
+      /The operation completed before its after_operation hook failed: a resume goes on after it/,
+      output(failed),
+    );
+    const after = (await display(home, "hk")).processes[0];
+    assert.equal(after.state, "RUNNING", JSON.stringify(after));
+    assert.notEqual(after.pid, before, "restarted");
+    await Deno.remove(flag);
+    const resumed = await ok(home, ["plan", "resume", "hk"]);
+    assert.doesNotMatch(resumed.stdout, /Stop .* localhost/, "the stop is not run again");
   } finally {
     await killAll(home);
   }

@@ -217,6 +217,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   const samples: DurationSample[] = [];
   const measuring = !worldSimulator(opts.executors);
   const phaseStart = new Map<string, number>();
+  let deferred: { id: string; error: Error } | undefined;
   const run: OperationRun = {
     plan,
     state,
@@ -227,6 +228,10 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     hardStop,
     samples,
     measuring,
+    deferFailure: (id, error) => {
+      deferred ??= { id, error };
+      internal.abort(); // no new work; what finishes a begun change still runs
+    },
   };
   const runNode = async (id: string): Promise<void> => {
     if (id.startsWith("phase:")) {
@@ -296,7 +301,10 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       finishes: restartsOf(plan),
       hardSignal: hardStop.signal,
     });
-    failure = result.failed[0];
+    // A failure of its own comes first; then a failed after_operation hook (its abort may
+    // have paused operations waiting on their safety checks: not what stopped the apply).
+    failure = result.failed.find((f) => !(f.error instanceof Paused)) ?? deferred ??
+      result.failed[0];
     if (!failure && result.aborted) {
       // Interrupted (Ctrl-C): nothing failed; the apply is paused and resumable.
       interrupted = true;

@@ -56,6 +56,12 @@ export interface OperationRun {
   samples: DurationSample[];
   /** False for a simulated world (mock executor): it measures nothing real. */
   measuring: boolean;
+  /**
+   * An after_operation hook failed once its operation's work was done and recorded: the apply
+   * fails with it, but starts no new work, and what finishes a begun change (a restart's start
+   * after its stop) still runs (applier.ts).
+   */
+  deferFailure: (id: string, error: Error) => void;
 }
 
 /**
@@ -85,6 +91,22 @@ export async function runOperation(
   // Time spent waiting for the user's answer at the safety-check menu: not the operation's.
   let waited = 0;
   const took = () => performance.now() - t - waited;
+  // The operation's work is done and recorded by then: a failing hook does not undo that (a
+  // resume goes on after it), and it must not hold back what finishes it (its start).
+  const afterOperation = async () => {
+    try {
+      await hooks.fire("after_operation", { phase, op });
+    } catch (e) {
+      await writer.error({
+        timestamp: new Date().toISOString(),
+        phase,
+        operation: op.id,
+        error: (e as Error).message,
+        recoverable: true,
+      });
+      run.deferFailure(op.id, e as Error);
+    }
+  };
   const ctx: OperationContext = {
     op,
     plan,
@@ -128,7 +150,7 @@ export async function runOperation(
         already_done: true,
         ...(notice ? { notice } : {}),
       });
-      await hooks.fire("after_operation", { phase, op });
+      await afterOperation();
       return;
     }
     for (const check of op.pre_conditions) {
@@ -228,7 +250,7 @@ export async function runOperation(
       ...(out.output ? { output: out.output } : {}),
       ...(out.notice ? { notice: out.notice } : {}),
     });
-    await hooks.fire("after_operation", { phase, op });
+    await afterOperation();
   } catch (e) {
     const message = (e as Error).message;
     // Work cut short by a stop at once is unfinished, not failed: resume runs it again.

@@ -317,6 +317,14 @@ export class PlainRenderer {
           "binaries stay installed). Fix the cause and resume.",
       );
     }
+    if (e.error?.startsWith("hook after_operation ") && e.status !== "paused") {
+      // Its operation's work was done and recorded: a resume goes on after it.
+      this.write(
+        "The operation completed before its after_operation hook failed: a resume goes on " +
+          "after it and does not run that hook again.",
+      );
+      return;
+    }
     if (e.error?.startsWith("hook ") && e.status !== "paused") {
       // A resume runs the plan's hooks as recorded: a hook that always fails needs a new plan.
       this.write(
