@@ -46,8 +46,8 @@ mongod_servers:
 mongos_servers:
   - { host: 10.0.0.5, port: 27017 }
 `,
-  "relative deploy root, no access control": `
-global: { deploy_dir: clusters/c1, security: { auth: false } }
+  "own deploy root, no access control": `
+global: { deploy_dir: /data/clusters/c1, security: { auth: false } }
 mongod_servers:
   - { host: localhost, port: 27017 }
 `,

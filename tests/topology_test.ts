@@ -746,3 +746,14 @@ Deno.test("merge keys share an anchored entry's settings (anchored in an x- key 
     /expected a number, got the string "x"/,
   );
 });
+
+Deno.test("a relative global deploy_dir (., empty, ~, $HOME, a name) is an error: the deploy root must not depend on where mup runs", async () => {
+  for (const root of ['"."', '""', '"~"', "$HOME", "clusters/c1"]) {
+    await expectError(
+      `global:\n  deploy_dir: ${root}\nmongod_servers:\n  - host: localhost\n`,
+      "relative_deploy_root",
+      2,
+      /is not an absolute path: the deploy root must not depend on the directory mup runs from/,
+    );
+  }
+});

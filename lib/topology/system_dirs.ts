@@ -100,7 +100,19 @@ export function systemDirIssues(t: Topology): Omit<TopologyIssue, "location">[] 
   // once empty, so it is held to an entry's rule.
   const global = t.global as Partial<Record<(typeof FIELDS)[number], string>>;
   const root = global.deploy_dir;
-  if (root !== undefined && path.isAbsolute(root) && isSystemDir(root)) {
+  if (root !== undefined && !path.isAbsolute(root)) {
+    // Relative to what? mup's working directory differs from run to run (a destroy from
+    // elsewhere would remove another directory's files), and `~` and `$HOME` are no shell's.
+    issues.push({
+      severity: "error",
+      code: "relative_deploy_root",
+      path: ["global", "deploy_dir"],
+      message: `deploy_dir ${JSON.stringify(root)} is not an absolute path: the deploy root ` +
+        "must not depend on the directory mup runs from (`~` and `$HOME` are not expanded)",
+      hint: "give an absolute path, e.g. /data/mongodb, or leave deploy_dir out for mup's own " +
+        "(in $MUP_HOME)",
+    });
+  } else if (root !== undefined && isSystemDir(root)) {
     issues.push({
       severity: "error",
       code: "system_dir",
