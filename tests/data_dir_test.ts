@@ -5,6 +5,7 @@
  * recorded data directory is gone (it would come back empty; tests/emptied_data_test.ts).
  */
 import assert from "node:assert/strict";
+import * as path from "node:path";
 import {
   deployArgs,
   freePorts,
@@ -18,6 +19,7 @@ import {
 } from "./helpers.ts";
 import { installFixture } from "./fixture.ts";
 import { withClient } from "./apply_helpers.ts";
+import { ok } from "./lifecycle_helpers.ts";
 
 installFixture();
 
@@ -384,6 +386,51 @@ Deno.test("a data_dir inside (or equal to) the entry's own log or config directo
       { home, cluster: "nd" },
     );
     assert.equal(doc?.v, "nested");
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a deploy root or data directory inside mup's store (another cluster's directory) or cache is refused; the other cluster's keyfile is untouched", async () => {
+  const home = await tempHome();
+  const [a, b] = freePorts(2);
+  try {
+    await ok(
+      home,
+      deployArgs(
+        "a1",
+        await writeTopology(home, "a1.yaml", standaloneTopology([a])),
+        await testMirror(),
+        [
+          "--auto-approve",
+        ],
+      ),
+    );
+    const a1 = path.join(home, "storage", "clusters", "a1");
+    const keyfile = await Deno.readFile(path.join(a1, "secrets", "keyfile"));
+    const refused = async (extra: string, what: RegExp) => {
+      const file = await writeTopology(home, "b1.yaml", extra + standaloneTopology([b]));
+      const r = await mup(deployArgs("b1", file, await testMirror(), ["--auto-approve"]), { home });
+      assert.equal(r.code, 1, output(r));
+      assert.match(r.stdout + r.stderr, what, output(r));
+      assert.doesNotMatch(r.stdout, /Applying plan/);
+    };
+    await refused(
+      `global:\n  deploy_dir: ${a1}\n`,
+      new RegExp(`deploy_dir ${a1} is inside mup's store ${path.join(home, "storage")}`),
+    );
+    await refused(
+      `global:\n  data_dir: ${path.join(home, "cache", "x")}\n`,
+      /the data directory of mongod-localhost-\d+ \S+ is inside mup's download cache/,
+    );
+    assert.deepEqual(await Deno.readFile(path.join(a1, "secrets", "keyfile")), keyfile);
+    assert.equal(
+      await Deno.stat(path.join(home, "storage", "clusters", "b1", "meta.yaml")).then(
+        () => true,
+        () => false,
+      ),
+      false,
+    );
   } finally {
     await killAll(home);
   }

@@ -30,6 +30,7 @@ import { unfinishedApply, unfinishedApplyWarning } from "../state/undeployed.ts"
 import { checkUserKeyfile } from "../preflight/keyfile.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
 import { dataDirsInUse } from "../preflight/recorded_data.ts";
+import { storeDirIssues } from "../preflight/store_dirs.ts";
 import { checkRetainedArchives } from "../preflight/retained_sets.ts";
 import { checkChosenDirs, checkDirsCreatable, checkForeignData } from "../preflight/data_dirs.ts";
 import { checkRecordedData } from "../preflight/recorded_data.ts";
@@ -184,6 +185,15 @@ export async function buildDeployPlan(
     ownPorts: new Map(own.claims.map((c) => [`${hostKey(c.host)}:${c.port}`, c.files.config])),
     resolveFor,
   });
+  const inStore = storeDirIssues(procs, topology.global.deploy_dir ?? deployDir, {
+    storageRoot: path.dirname(path.dirname(clusterDir)),
+    cacheDir: req.cacheDir,
+    ownDeployDir: deployDir,
+  });
+  if (inStore.length) {
+    validation.errors.push(...inStore);
+    validation.valid = false;
+  }
   // The data directories of a first deploy that already hold data (retained by a destroy, or
   // someone else's), listed once for both retained-data checks below.
   // A directory a live mongod of someone else holds is refused as such (data_dirs_free below):

@@ -4,6 +4,7 @@
  * processes (hosts, ports, directories, platform), and the deploy plan of the whole grown
  * topology that the planner cuts down.
  */
+import { storeDirIssues } from "../preflight/store_dirs.ts";
 import * as path from "node:path";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { resolveReleaseFor } from "../download/release_for.ts";
@@ -131,6 +132,15 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
     ownPorts: new Map(own.claims.map((c) => [`${hostKey(c.host)}:${c.port}`, c.files.config])),
     resolveFor,
   });
+  const inStore = storeDirIssues(added, topology.global.deploy_dir ?? deployDir, {
+    storageRoot: path.dirname(path.dirname(clusterDir)),
+    cacheDir: req.cacheDir,
+    ownDeployDir: deployDir,
+  });
+  if (inStore.length) {
+    validation.errors.push(...inStore);
+    validation.valid = false;
+  }
   // A new member starts empty and copies its set's data (initial sync): data already in its
   // directory (another set's, kept by --retain-data) would be replaced or refused, unsaid.
   const filled = await filledDataDirs(
