@@ -757,3 +757,15 @@ Deno.test("a relative global deploy_dir (., empty, ~, $HOME, a name) is an error
     );
   }
 });
+
+Deno.test("a phase on a hook of an event outside any phase (before_apply, on_success…) is an error at its line: it would never run", async () => {
+  const hit = await expectError(
+    "mongod_servers:\n  - host: localhost\nhooks:\n  on_success:\n    - { command: a }\n" +
+      "    - { command: b, phase: finalize }\n  after_phase: { command: c, phase: deploy }\n",
+    "custom",
+    6,
+    /this event happens outside any phase, so a hook of it with a phase would never run/,
+  );
+  assert.equal(hit.hint, "remove phase from this hook, or give it to an after_phase hook");
+  assert.deepEqual(hit.path, ["hooks", "on_success", 1, "phase"]);
+});

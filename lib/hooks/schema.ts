@@ -53,9 +53,30 @@ export const Hook = z.object({
 });
 export type Hook = z.infer<typeof Hook>;
 
+/** The events that happen within a phase, so that a hook's `phase` can choose among them. */
+export const PHASED_EVENTS: readonly HookEvent[] = [
+  "before_phase",
+  "after_phase",
+  "before_operation",
+  "after_operation",
+  "on_error",
+];
+
+/** A hook of an event outside any phase (before_plan…on_success): `phase` would never match. */
+const UnphasedHookSpec = HookSpec.extend({
+  phase: z.unknown().refine((v) => v === undefined, {
+    message: `this event happens outside any phase, so a hook of it with a phase would never ` +
+      `run: phase is for ${PHASED_EVENTS.join(", ")} hooks`,
+    params: { hint: "remove phase from this hook, or give it to an after_phase hook" },
+  }).optional(),
+});
+
 export const HooksSection = z.object(
   Object.fromEntries(
-    HOOK_EVENTS.map((e) => [e, z.union([HookSpec, z.array(HookSpec)]).optional()]),
+    HOOK_EVENTS.map((e) => {
+      const spec = PHASED_EVENTS.includes(e) ? HookSpec : UnphasedHookSpec;
+      return [e, z.union([spec, z.array(spec)]).optional()];
+    }),
   ),
 ).strict();
 export type HooksSection = Partial<Record<HookEvent, HookSpec | HookSpec[]>>;

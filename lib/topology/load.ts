@@ -292,6 +292,9 @@ function zodIssue(
   }
   let message = i.message;
   let hint = "correct the value";
+  // A refinement may say how to fix what it refuses.
+  const own = i.code === "custom" ? (i.params as { hint?: unknown } | undefined)?.hint : undefined;
+  if (typeof own === "string") hint = own;
   if (i.code === "invalid_type") {
     // zod's names of types, in words: "int" is a whole number.
     const words: Record<string, string> = {
