@@ -386,6 +386,8 @@ Deno.test("an upgrade cut off after it recorded the new release (at its FCV step
       "one",
       `mongod_servers:\n  - { host: localhost, port: ${port} }\nhooks:\n  before_operation:\n    command: >-\n      [ "$MUP_OPERATION_ID" = set-fcv ] || exit 0;\n      while [ ! -e '${release}' ]; do sleep 0.05; done\n`,
     );
+    // A restart applied on 6.0: its plan, once the cluster is upgraded, is history.
+    await ok(home, ["cluster", "restart", "one", "--auto-approve"]);
     await killWhen(
       home,
       "one",
@@ -399,6 +401,17 @@ Deno.test("an upgrade cut off after it recorded the new release (at its FCV step
     assert.doesNotMatch(restart.stdout, /which the metadata does not name yet/, restart.stdout);
     const resumed = await ok(home, ["plan", "resume", "one"]);
     assert.match(resumed.stdout, /completed successfully/, output(resumed));
+    // The restart's plan, applied before the upgrade, points at the release it runs now.
+    const plans = JSON.parse((await ok(home, ["plan", "list", "one", "--json"])).stdout) as {
+      plan_id: string;
+      operation: string;
+      status: string;
+    }[];
+    const restarted = plans.find((p) => p.operation === "restart" && p.status === "applied");
+    assert.ok(restarted, JSON.stringify(plans));
+    const diff = await ok(home, ["plan", "diff", restarted.plan_id]);
+    const now = String((await meta(home, "one")).version);
+    assert.match(diff.stdout, new RegExp(`--version ${now.replaceAll(".", "\\.")} --plan-only`));
   } finally {
     await killAll(home);
   }

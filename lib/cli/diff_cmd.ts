@@ -170,6 +170,8 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
           operations_left: 0,
         });
       } else {
+        // The release the cluster runs now (an upgrade since moved it on), not the plan's.
+        const now = meta?.version ?? plan.version;
         print(
           `Plan ${plan.plan_id} for cluster ${cluster} (${plan.operation}) was applied ` +
             `(apply ${applied.state_id}, completed ${when}): nothing of it is left to do${
@@ -181,10 +183,15 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
               plan.operation === "restart" || plan.operation.startsWith("scale-") || reshaped
                 ? `cluster deploy ${cluster} ${
                   (!meta?.topology_changed && meta?.topology_file) || "<topology>"
-                } --version ${plan.version}`
-                : `${commandOf(plan.operation, cluster, plan.version, plan.topology_file)}${
-                  replanFlags(plan)
-                }`} --plan-only\`).`,
+                } --version ${now}`
+                : `${
+                  commandOf(
+                    plan.operation,
+                    cluster,
+                    plan.operation === "upgrade" ? plan.version : now,
+                    plan.topology_file,
+                  )
+                }${replanFlags(plan)}`} --plan-only\`).`,
         );
       }
       return;
