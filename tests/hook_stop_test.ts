@@ -65,7 +65,7 @@ Deno.test("a second Ctrl-C while an after_phase hook runs: mup exits at once and
     }
     assert.match(
       err,
-      /Waiting for hook after_phase to end \(its timeout ends it in (4m \d+s|5m)\); Ctrl-C again stops it now\./,
+      /Waiting for hook after_phase \[prepare\] to end \(its timeout ends it in (4m \d+s|5m)\); Ctrl-C again stops it now\./,
     );
     await new Promise((r) => setTimeout(r, SAME_PRESS_MS + 100));
     child.kill("SIGINT");

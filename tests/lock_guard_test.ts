@@ -147,7 +147,7 @@ Deno.test("a lock file that cannot be read stops planning, naming it and the unl
     );
     assert.match(
       refused.stderr,
-      /if no mup is running on this cluster, remove it: `mup state unlock lk`/,
+      /if no mup is running on this cluster, remove it: `mup state unlock lk --force`/,
     );
     assert.doesNotMatch(refused.stdout, /Plan generated/);
     const unlocked = await ok(home, ["state", "unlock", "lk", "--force"]);

@@ -203,8 +203,8 @@ export async function runApply(
       // A hook is let finish too, up to its timeout: say so, or the wait looks like a hang.
       for (const h of hooksRunning()) {
         notice(
-          `Waiting for hook ${h.event}${
-            h.name === h.event ? "" : ` "${h.name}"`
+          `Waiting for hook ${h.event}${h.name === h.event ? "" : ` "${h.name}"`}${
+            h.scope ? ` [${h.scope}]` : ""
           } to end (its timeout ends it in ${
             formatDuration(Math.max(0, h.deadline - Date.now()))
           }); Ctrl-C again stops it now.`,

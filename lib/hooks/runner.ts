@@ -15,6 +15,8 @@ const running = new Map<number, Promise<unknown>>();
 export interface RunningHook {
   event: string;
   name: string;
+  /** The operation (or else the phase) it runs for, from its MUP_* context. */
+  scope?: string;
   deadline: number;
 }
 
@@ -76,6 +78,9 @@ export async function runHook(
   runningHooks.set(child.pid, {
     event: hook.event,
     name: hook.name,
+    ...(env.MUP_OPERATION_ID || env.MUP_PHASE
+      ? { scope: env.MUP_OPERATION_ID || env.MUP_PHASE }
+      : {}),
     deadline: Date.now() + hook.timeout_ms,
   });
   let timedOut = false;

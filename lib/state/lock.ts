@@ -57,7 +57,7 @@ function unreadableLock(clusterDir: string, why: string): MupError {
     `cluster ${name}'s lock ${lockPath(clusterDir)} cannot be read (${why}): mup cannot tell ` +
       "whether another mup is applying a plan to it",
     {
-      hint: `if no mup is running on this cluster, remove it: \`mup state unlock ${name}\``,
+      hint: `if no mup is running on this cluster, remove it: \`mup state unlock ${name} --force\``,
       details: { check: "lock_unreadable", cluster: name },
     },
   );
