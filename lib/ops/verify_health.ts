@@ -41,6 +41,26 @@ async function foreignSets(ctx: OperationContext, m: MongoAccess, procs: Proc[])
 }
 
 /**
+ * The members of set `name` whose own replSetGetStatus (`views`, one per member that answered)
+ * does not show `primary` as a healthy PRIMARY, as `cluster display` judges a member
+ * (lib/probe/set_view.ts): just after an election a secondary still sees the new primary as
+ * SECONDARY until the next heartbeat between them (heartbeatIntervalMillis, 2 s by default), and
+ * the cluster is not healthy until every member knows its primary. Messages, one per member.
+ */
+export function unawareOfPrimary(name: string, views: Document[], primary: string): string[] {
+  const out: string[] = [];
+  for (const v of views) {
+    const self = (v.members as Document[]).find((x) => x.self);
+    if (!self || self.state === 1) continue;
+    const seen = (v.members as Document[]).find((x) => x.name === primary);
+    if (seen && (seen.health !== 1 || seen.state !== 1)) {
+      out.push(`${name} member ${self.name} does not see ${primary} as primary yet`);
+    }
+  }
+  return out;
+}
+
+/**
  * Problems with the cluster right now, all empty when healthy: `out` may heal by waiting (a
  * member starting, an election), `lasting` cannot (a recorded member its set no longer lists);
  * `rejected` names the members (`host:port`) whose set's heartbeats to them fail authentication,
@@ -90,6 +110,9 @@ async function problems(
     }
     const primaries = (st.members as Document[]).filter((m) => m.state === 1);
     if (primaries.length !== 1) out.push(`replica set ${name} has ${primaries.length} primaries`);
+    if (primaries.length === 1) {
+      out.push(...unawareOfPrimary(name, views, String(primaries[0].name)));
+    }
     const mine = new Set(members.map((x) => machinePort(hostPort(x.host, x.port))));
     for (const m of st.members as Document[]) {
       if (onlyListed && !mine.has(machinePort(String(m.name)))) continue;
