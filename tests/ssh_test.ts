@@ -256,7 +256,7 @@ Deno.test({
       child.kill("SIGINT");
       const out = await child.output();
       const text = new TextDecoder().decode(out.stdout);
-      assert.equal(out.code, 1, text + new TextDecoder().decode(out.stderr));
+      assert.equal(out.code, 130, text + new TextDecoder().decode(out.stderr));
       assert.match(text, /Apply cancelled: interrupted before it started\./);
       assert.match(text, /Nothing was applied\. The plan was kept: \S+/);
       assert.match(text, new RegExp(`To apply it later: mup plan apply ${planId}`));

@@ -111,7 +111,7 @@ Deno.test("in a terminal: confirm with yes, pause at a failed safety check, then
   }
 });
 
-Deno.test("in a terminal: Ctrl-C at the confirmation cancels like 'no': nothing was applied, the plan is kept, and the way to apply it later is printed", async () => {
+Deno.test("in a terminal: Ctrl-C at the confirmation cancels like 'no': nothing was applied, the plan is kept, the way to apply it later is printed, and mup exits 130 as an interrupted command does", async () => {
   const home = await tempHome();
   const ports = freePorts(4);
   const session = `mup-tty-cc-${Deno.pid}`;
@@ -121,9 +121,12 @@ Deno.test("in a terminal: Ctrl-C at the confirmation cancels like 'no': nothing 
     await screenUntil(session, /Do you want to continue\? \(yes\/no\):/);
     await tmux("send-keys", "-t", session, "C-c");
     const screen = await screenUntil(session, /EXIT=\d+/);
-    assert.match(screen, /Apply cancelled\. Nothing was applied\. The plan was kept: /);
+    assert.match(
+      screen,
+      /Apply cancelled: interrupted at the question \(Ctrl-C\)\.\nNothing was applied\. The plan was kept: /,
+    );
     assert.match(screen, new RegExp(`To apply it later: mup plan apply ${planId}`));
-    assert.match(screen, /EXIT=1/);
+    assert.match(screen, /EXIT=130/);
   } finally {
     await tmux("kill-session", "-t", session).catch(() => "");
     await killAll(home);

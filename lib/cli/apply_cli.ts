@@ -159,7 +159,7 @@ export async function runApply(
   );
   if (!reached) {
     if (!resume) await ctx.store.markDeclined(plan, planPath, "interrupted before it started");
-    return cancelApply(plan, planPath, opts, resume, "interrupted before it started");
+    return cancelApply(plan, planPath, opts, resume, "interrupted before it started", 130);
   }
   // A data directory another mongod has come to run on since planning (or since an interrupted
   // apply stopped) stops a deploy here; the cluster's own mongod, started by that apply, is not

@@ -4,7 +4,7 @@ import { allOperations, type Plan } from "../plan/schema.ts";
 import type { ApplyState } from "../state/schema.ts";
 import type { ApplyCliOptions } from "./apply_cli.ts";
 import { describeEffects } from "./deploy_effects.ts";
-import { readLine } from "./prompt.ts";
+import { readAnswer } from "./prompt.ts";
 
 /**
  * Whether applying `plan` removes what cannot be brought back: a destroy, or a rollback that
@@ -20,8 +20,9 @@ export function destructive(plan: Plan): boolean {
  * Asks before an apply (or, given `resume`, before resuming a destructive one): "yes", or the
  * cluster's name for a destructive plan, as TiUP does (a "yes" typed by habit is not enough).
  * The answer is a line of standard input, a terminal's or a pipe's. Returns undefined when
- * confirmed, else the exit code (1); under --json a refusal throws MupError. Without an answer
- * outside a terminal (standard input at its end), the refusal names --auto-approve.
+ * confirmed, else the exit code (1; 130 after Ctrl-C, as for any interrupted command); under
+ * --json a refusal throws MupError. Without an answer outside a terminal (standard input at its
+ * end), the refusal names --auto-approve.
  */
 export async function confirmApply(
   plan: Plan,
@@ -40,7 +41,7 @@ export async function confirmApply(
   const destroy = destructive(plan);
   const removes = destroy && plan.operation === "rollback";
   const verb = resume ? "resume" : "apply";
-  const answer = await readLine(
+  const { line: answer, interrupted } = await readAnswer(
     destroy
       ? `There is no undo. Type the cluster name (${plan.cluster_name}) to ${
         resume ? "resume and " : ""
@@ -66,7 +67,10 @@ export async function confirmApply(
     planPath,
     opts,
     resume,
-    noAnswer && (opts.json ? `the confirmation was not given: ${noAnswer}` : noAnswer),
+    interrupted
+      ? "interrupted at the question (Ctrl-C)"
+      : noAnswer && (opts.json ? `the confirmation was not given: ${noAnswer}` : noAnswer),
+    interrupted ? 130 : 1,
   );
 }
 
@@ -74,7 +78,8 @@ export async function confirmApply(
  * Says that the apply (or its resume) was called off before it changed anything: nothing was
  * applied, the plan was kept (where, and the command that applies it), or the apply stays
  * resumable. `why` replaces the plain "cancelled" (no answer, an interrupt before the start).
- * Returns the exit code (1); under --json throws the MupError instead.
+ * Returns the exit code, `code` (1; 130 when an interrupt called it off); under --json throws
+ * the MupError, with that exit code, instead.
  */
 export function cancelApply(
   plan: Plan,
@@ -82,6 +87,7 @@ export function cancelApply(
   opts: ApplyCliOptions,
   resume?: ApplyState,
   why?: string,
+  code = 1,
 ): number {
   const say = opts.json ? console.error : console.log;
   const verb = resume ? "resume" : "apply";
@@ -95,6 +101,7 @@ export function cancelApply(
         hint: `answer as asked, or pass --auto-approve; ${
           resume ? `the apply stays resumable: ${again}` : `the plan was kept: ${planPath}`
         }`,
+        exitCode: code,
         details: {
           plan_id: plan.plan_id,
           path: planPath,
@@ -109,5 +116,5 @@ export function cancelApply(
       ? `${head}Nothing was changed; the apply stays resumable: ${again}`
       : `${head}Nothing was applied. The plan was kept: ${planPath}\nTo apply it later: ${again}`,
   );
-  return 1;
+  return code;
 }

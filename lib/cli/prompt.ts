@@ -70,6 +70,18 @@ export async function readLine(
   prompt: string,
   to: "stdout" | "stderr" = "stdout",
 ): Promise<string | undefined> {
+  return (await readAnswer(prompt, to)).line;
+}
+
+/**
+ * One line from standard input, as readLine, and whether Ctrl-C (SIGINT) ended the question
+ * instead: `{ line: undefined, interrupted: true }` then, so that the caller can exit 130 as an
+ * interrupted command does, after saying what was kept.
+ */
+export async function readAnswer(
+  prompt: string,
+  to: "stdout" | "stderr" = "stdout",
+): Promise<{ line?: string; interrupted: boolean }> {
   const out = to === "stderr" ? Deno.stderr : Deno.stdout;
   // Ctrl-C at a question is an answer (no): the caller then says what was kept, rather than the
   // process ending with 130 and saying nothing. Listening before the question is shown.
@@ -86,7 +98,7 @@ export async function readLine(
     await out.write(new TextEncoder().encode(prompt));
     const line = await Promise.race([readStdinLine(), sigint]);
     if (line === undefined) await out.write(new TextEncoder().encode("\n"));
-    return line;
+    return { line, interrupted: pressed };
   } finally {
     if (pressed) absorbPress();
     Deno.removeSignalListener("SIGINT", interrupted);
