@@ -11,7 +11,7 @@ import { killRunningHooks } from "../hooks/runner.ts";
 import { MupError } from "../errors.ts";
 import type { Hook } from "../hooks/schema.ts";
 import { sealPlan } from "../plan/hash.ts";
-import { didYouMean } from "../util/similar.ts";
+import { hookPhaseWarnings } from "../plan/phase_names.ts";
 import { allOperations, type Plan } from "../plan/schema.ts";
 import { PlainRenderer } from "../render/apply_plain.ts";
 import { renderHookSchedule } from "../render/hook_schedule.ts";
@@ -168,22 +168,8 @@ export async function planAndApply(
     if (!opts.dryRun) await fireOrFail(planHooks("", ""), "before_plan");
     return await flow.build();
   });
-  // A phase hook is for one phase of whichever plans have it (a restart's restart-mongod is no
-  // deploy's): only a name close to one of this plan's, a likely misspelling, is said.
-  for (const h of unsealed.hooks ?? []) {
-    if (h.phase === undefined || allOperations(unsealed).length === 0) continue;
-    const names = unsealed.phases.map((ph) => ph.name);
-    const guess = names.includes(h.phase) ? undefined : didYouMean(h.phase, names);
-    if (!guess) continue;
-    unsealed.validation.warnings.push({
-      code: "hook_phase_misspelt",
-      severity: "warning",
-      message:
-        `hook ${h.name} (${h.event}) is for phase ${h.phase}, which this ${flow.operation} ` +
-        `plan does not have (its phases: ${
-          names.join(", ")
-        }): it will not run; did you mean "${guess}"?`,
-    });
+  if (allOperations(unsealed).length) {
+    unsealed.validation.warnings.push(...hookPhaseWarnings(unsealed));
   }
   // Only a plan that starts processes starts them on the recorded release.
   if (

@@ -44,6 +44,7 @@ import {
   singleMongosWarnings,
   takesBack,
 } from "./restart_warnings.ts";
+import { membersPhase } from "./phase_names.ts";
 
 export interface ReconfigurePlanInput extends LifecyclePlanInput {
   /** The topology to run: the recorded one with other runtime_config (the CLI refuses more). */
@@ -210,7 +211,7 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
         ops: cfgSet ? rollSet(input, cfgSet, inSet(cfgSet), cfgSet) : [],
       },
       {
-        name: input.meta.kind === "sharded" ? "restart-shards" : "restart-mongod",
+        name: membersPhase("restart", input.meta.kind),
         description: "Each replica set: secondaries one at a time, then the stepped-down primary",
         ops: [
           ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(input, s, inSet(s), cfgSet)),

@@ -34,6 +34,7 @@ import {
   singleMongosWarnings,
   takesBack,
 } from "./restart_warnings.ts";
+import { membersPhase } from "./phase_names.ts";
 
 export { singleMongosWarnings };
 
@@ -195,7 +196,7 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
     ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(input, s, inSet(s), cfgSet)),
     ...rollEach(input, chosen.filter((p) => p.role === "mongod" && !p.replicaSet)),
   ];
-  const mongodPhase = input.meta.kind === "sharded" ? "restart-shards" : "restart-mongod";
+  const mongodPhase = membersPhase("restart", input.meta.kind);
   return lifecyclePlan(
     input,
     "restart",

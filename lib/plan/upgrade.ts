@@ -32,6 +32,7 @@ import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./life
 import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";
 import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
 import { downWhileRestartedWarnings, majorityWarnings } from "./restart_warnings.ts";
+import { membersPhase } from "./phase_names.ts";
 
 /** The release series each one upgrades to (MongoDB's supported upgrade paths). */
 export const NEXT_SERIES: Record<string, string> = {
@@ -250,7 +251,7 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
       ops: cfgSet ? rollSet(target, cfgSet, inSet(cfgSet), cfgSet) : [],
     },
     {
-      name: input.meta.kind === "sharded" ? "upgrade-shards" : "upgrade-mongod",
+      name: membersPhase("upgrade", input.meta.kind),
       description: "Each replica set: secondaries one at a time, then the stepped-down primary",
       // One shard after another, as MongoDB's procedure upgrades them.
       ops: oneAfterAnother([
