@@ -131,7 +131,7 @@ Deno.test("a lock whose holder is gone does not stop planning", async () => {
   }
 });
 
-Deno.test("a lock file that cannot be read stops planning, naming it and the unlock that removes it; state unlock removes it", async () => {
+Deno.test("a lock file that cannot be read stops planning, naming it and the unlock that removes it; display, list and state show say so; state unlock removes it", async () => {
   const home = await tempHome();
   const [port] = freePorts(1);
   try {
@@ -150,6 +150,22 @@ Deno.test("a lock file that cannot be read stops planning, naming it and the unl
       /if no mup is running on this cluster, remove it: `mup state unlock lk --force`/,
     );
     assert.doesNotMatch(refused.stdout, /Plan generated/);
+    // The views that read without the lock say why every plan is refused, and the way out.
+    const note = `cluster lk's lock ${file} cannot be read (format_version: `;
+    const unlock = "if no mup is running on this cluster: `mup state unlock lk --force`";
+    for (
+      const args of [["cluster", "display", "lk"], ["cluster", "list"], ["state", "show", "lk"]]
+    ) {
+      const shown = (await ok(home, args)).stdout.replace(/\s+/g, " ");
+      assert.ok(shown.includes(note) && shown.includes(unlock), `${args.join(" ")}: ${shown}`);
+    }
+    const shownJson = JSON.parse((await ok(home, ["cluster", "display", "lk", "--json"])).stdout);
+    assert.equal(shownJson.lock_unreadable.path, file);
+    assert.match(shownJson.lock_unreadable.reason, /^format_version: /);
+    const listed = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
+    assert.equal(listed[0].lock_unreadable.path, file);
+    const state = JSON.parse((await ok(home, ["state", "show", "lk", "--json"])).stdout);
+    assert.equal(state.lock_unreadable.path, file);
     const unlocked = await ok(home, ["state", "unlock", "lk", "--force"]);
     assert.match(
       unlocked.stdout,
@@ -157,6 +173,7 @@ Deno.test("a lock file that cannot be read stops planning, naming it and the unl
     );
     assert.equal(await exists(file), false);
     await ok(home, ["cluster", "restart", "lk", "--plan-only"]);
+    assert.doesNotMatch((await ok(home, ["cluster", "display", "lk"])).stdout, /cannot be read/);
   } finally {
     await killAll(home);
   }

@@ -11,7 +11,7 @@ import { listProcesses } from "../plan/processes.ts";
 import { collect, selectProcesses } from "../plan/select.ts";
 import { describeState, listedShards, probeProcesses, type ProcessStatus } from "../probe/live.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
-import { liveHolder } from "../state/lock.ts";
+import { liveHolder, unreadableLockNote } from "../state/lock.ts";
 import { stoppedByLastApply } from "../state/stopped_by.ts";
 import {
   recordedReplan,
@@ -217,6 +217,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       (!listed || shards !== undefined) && extra.every((m) => m.reachable) && !dropped.length;
     // An apply running now (its live mup holds the lock) may be changing what this shows.
     const applying = await liveHolder(ctx.store.clusterDir(name));
+    const badLock = await unreadableLockNote(ctx.store.clusterDir(name));
     // An apply that failed, paused or was cut off part way explains members left down.
     const left = applying || firstDeploy
       ? undefined
@@ -287,6 +288,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
           : {}),
         connection_string: meta.connection_string,
         ...(applying ? { apply_in_progress: applying } : {}),
+        ...(badLock ? { lock_unreadable: { path: badLock.path, reason: badLock.reason } } : {}),
         ...(meta.tls_switch ? { tls_switch: meta.tls_switch } : {}),
         ...(unfinished ? { unfinished_apply: unfinished } : {}),
         ...(kept.length ? { retained_data: kept } : {}),
@@ -306,6 +308,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
             `${applying.host}, since ${applying.created}); what follows may change as it runs.\n`,
         );
       }
+      if (badLock) print(`Note: ${badLock.note}.\n`);
       if (firstDeploy) print(`Note: ${firstDeployNote(name, firstDeploy)}\n`);
       if (meta.tls_switch && !applying) {
         print(

@@ -5,7 +5,7 @@ import { MupError } from "../errors.ts";
 import { listProcesses } from "../plan/processes.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import { StateStore } from "../state/store.ts";
-import { interruption } from "../state/lock.ts";
+import { interruption, unreadableLockNote } from "../state/lock.ts";
 import { undeployedApply, undeployedStatus } from "../state/undeployed.ts";
 import { retainedData } from "../state/retained.ts";
 import { parsePlanText } from "../plan/parse.ts";
@@ -109,6 +109,7 @@ export async function listClusters(ctx: CliContext) {
     const last = id ? await store.load(id).catch(() => undefined) : undefined;
     // A "running" apply whose mup is gone (kill -9) is interrupted, as `state show` says.
     const cut = last ? await interruption(dir, last) : undefined;
+    const badLock = await unreadableLockNote(dir);
     out.push({
       name,
       kind: meta.kind,
@@ -125,6 +126,9 @@ export async function listClusters(ctx: CliContext) {
           at: last.completed_at ?? last.updated_at,
         }
         : undefined,
+      ...(badLock
+        ? { lock_unreadable: { path: badLock.path, reason: badLock.reason, note: badLock.note } }
+        : {}),
     });
   }
   // Destroyed with --retain-data, and not deployed again: the data is still on the hosts.
@@ -221,6 +225,9 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
         "\nRECORDED is what the last apply left; `mup cluster display <name>` asks the servers.",
       );
       for (const r of rows) {
+        if ("lock_unreadable" in r && r.lock_unreadable) {
+          print(`${r.name}: ${r.lock_unreadable.note}.`);
+        }
         if (!("data_kept" in r) || !r.data_kept) continue;
         print(
           r.data_kept.kept_by === "destroy"

@@ -7,6 +7,7 @@ import {
   isStale,
   lockFile,
   lockPath,
+  unreadableLockNote,
 } from "../state/lock.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
@@ -107,14 +108,19 @@ export function stateCommand(ctx: CliContext): Command {
       const current = newest.id;
       const superseded = shownStatus(state, current, cut) === "superseded";
       const planGone = !(await exists(state.plan_path));
+      const badLock = await unreadableLockNote(store.clusterDir);
       if (opts.json) {
         printJson({
           ...state,
           ...(cut ? { interrupted: cut } : {}),
           ...(superseded ? { superseded_by: current } : {}),
           ...(planGone ? { plan_missing: true } : {}),
+          ...(badLock ? { lock_unreadable: { path: badLock.path, reason: badLock.reason } } : {}),
         });
-      } else print(summary(state, current, cut, planGone));
+      } else {
+        print(summary(state, current, cut, planGone));
+        if (badLock) print(`\nNote: ${badLock.note}.`);
+      }
     });
 
   cmd.command("list")

@@ -63,6 +63,26 @@ function unreadableLock(clusterDir: string, why: string): MupError {
   );
 }
 
+/**
+ * When the cluster's lock file cannot be read: its path, why, and a note for the views that
+ * read state without taking the lock (`cluster display`, `cluster list`, `state show`), which
+ * would otherwise say nothing while every plan and apply of the cluster is refused.
+ */
+export async function unreadableLockNote(
+  clusterDir: string,
+): Promise<{ path: string; reason: string; note: string } | undefined> {
+  const f = await lockFile(clusterDir);
+  if (!("unreadable" in f)) return undefined;
+  const name = path.basename(clusterDir);
+  return {
+    path: lockPath(clusterDir),
+    reason: f.unreadable,
+    note: `cluster ${name}'s lock ${lockPath(clusterDir)} cannot be read (${f.unreadable}): ` +
+      "mup cannot tell whether an apply is running, and refuses to plan or apply until it is " +
+      `removed; if no mup is running on this cluster: \`mup state unlock ${name} --force\``,
+  };
+}
+
 /** True when the holder ran on this machine and is gone (or its PID now belongs to another process). */
 export function isStale(l: LockInfo): boolean {
   if (l.host !== Deno.hostname()) return false;
@@ -231,7 +251,11 @@ export async function interruption(
   state: { status: string; state_id: string; cluster_name: string },
 ): Promise<Interruption | undefined> {
   if (state.status !== "running") return undefined;
-  const lock = await readLock(clusterDir);
+  const f = await lockFile(clusterDir);
+  // A lock that cannot be read says nothing of its holder: not called interrupted (see
+  // unreadableLockNote, which the views show instead).
+  if ("unreadable" in f) return undefined;
+  const lock = "lock" in f ? f.lock : undefined;
   const resume = `\`mup plan resume ${state.cluster_name}\``;
   if (!lock || (lock.state_id !== undefined && lock.state_id !== state.state_id)) {
     return { reason: `no mup process holds the cluster's lock; ${resume}` };
