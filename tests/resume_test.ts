@@ -13,6 +13,7 @@ import {
 } from "./helpers.ts";
 import { clusterDir, count, currentState, processLogs, withClient } from "./apply_helpers.ts";
 import { Journal } from "../lib/state/journal.ts";
+import { procStart } from "../lib/state/lock.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -354,22 +355,44 @@ Deno.test("state list, checkpoints and unlock", async () => {
     await assert.rejects(Deno.stat(lockFile));
     // A holder alive on this machine (here: the test runner's own pid) is never unlocked from
     // under it, even with --force.
-    await Deno.writeTextFile(
-      lockFile,
-      JSON.stringify({
-        format_version: 1,
-        id: "y",
-        operation: "apply plan-y",
-        who: "a@b",
-        host: Deno.hostname(),
-        pid: Deno.pid,
-        created: new Date().toISOString(),
-      }),
-    );
+    const held = {
+      format_version: 1,
+      id: "y",
+      operation: "apply plan-y",
+      who: "a@b",
+      host: Deno.hostname(),
+      pid: Deno.pid,
+      pid_start: procStart(Deno.pid),
+      created: new Date().toISOString(),
+    };
+    await Deno.writeTextFile(lockFile, JSON.stringify(held));
     const refused = await mup(["state", "unlock", "c1", "--force"], { home });
     assert.equal(refused.code, 1, refused.stdout + refused.stderr);
     assert.match(refused.stderr, new RegExp(`locked by a running mup \\(pid ${Deno.pid}`));
     assert.ok(await Deno.stat(lockFile), "the live holder's lock stays");
+    // Written by hand (no start time, as mup records): the live process is not called a mup.
+    await Deno.writeTextFile(lockFile, JSON.stringify({ ...held, pid_start: undefined }));
+    const handWritten = await mup(["state", "unlock", "c1", "--force"], { home });
+    assert.equal(handWritten.code, 1, output(handWritten));
+    const said = handWritten.stderr.replace(/\s+/g, " ");
+    assert.doesNotMatch(said, /a running mup/);
+    assert.ok(
+      said.includes(
+        `locked by process ${Deno.pid} on this machine, which is alive (command line: `,
+      ),
+      said,
+    );
+    assert.ok(said.includes(`remove it yourself (\`rm ${lockFile}\`)`), said);
+    assert.ok(await Deno.stat(lockFile), "still refused: the process may be a mup");
+    const planning = await mup(["cluster", "restart", "c1", "--plan-only"], { home });
+    assert.equal(planning.code, 1, output(planning));
+    assert.ok(
+      planning.stderr.replace(/\s+/g, " ").includes(
+        `if process ${Deno.pid} is not a mup applying a plan to c1, the lock was not written by ` +
+          `mup: remove it yourself (\`rm ${lockFile}\`)`,
+      ),
+      output(planning),
+    );
     await Deno.remove(lockFile);
   } finally {
     await killAll(home);

@@ -9,6 +9,7 @@ import {
   lockPath,
   unreadableLockNote,
 } from "../state/lock.ts";
+import { shellQuote } from "../executor/shell_quote.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
 import { exists } from "../state/atomic.ts";
@@ -91,6 +92,16 @@ function summary(
     lines.push("", `Last checkpoint: ${s.checkpoints[s.checkpoints.length - 1].id}`);
   }
   return lines.join("\n");
+}
+
+/** `command line: …` of process `pid` (/proc, arguments joined by spaces), if it can be read. */
+function commandLineOf(pid: number): string | undefined {
+  try {
+    const args = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").filter((a) => a);
+    return args.length ? `command line: ${args.join(" ").slice(0, 120)}` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function stateCommand(ctx: CliContext): Command {
@@ -248,11 +259,21 @@ export function stateCommand(ctx: CliContext): Command {
       // applies would then change the cluster at once.
       const here = lock.host === Deno.hostname();
       if (here && !isStale(lock)) {
+        // mup records its start time: a lock without one (written by hand) names a live
+        // process that may be anything, which is said rather than called a mup.
+        const what = lock.pid_start === undefined
+          ? `process ${lock.pid} on this machine, which is alive (${
+            commandLineOf(lock.pid) ?? "its command line cannot be read"
+          }); the lock records no start time, as mup's locks do, so mup cannot tell whether ` +
+            "that process took it"
+          : `a running mup (pid ${lock.pid}, ${lock.operation}, since ${lock.created})`;
         throw new MupError(
-          `cluster ${cluster} is locked by a running mup (pid ${lock.pid}, ${lock.operation}, since ${lock.created}): unlock removes only a lock whose holder is gone`,
+          `cluster ${cluster} is locked by ${what}: unlock removes only a lock whose holder is gone`,
           {
-            hint:
-              `let it finish, or stop it (Ctrl-C pauses it and releases the lock; \`mup plan resume ${cluster}\` continues)`,
+            hint: lock.pid_start === undefined
+              ? `if process ${lock.pid} is not a mup applying a plan to ${cluster}, the lock was ` +
+                `not written by mup: remove it yourself (\`rm ${shellQuote(lockPath(dir))}\`)`
+              : `let it finish, or stop it (Ctrl-C pauses it and releases the lock; \`mup plan resume ${cluster}\` continues)`,
             details: { lock, ...(lock.state_id ? { state_id: lock.state_id } : {}) },
           },
         );

@@ -4,6 +4,7 @@ import { pidAlive } from "../executor/local.ts";
 import { FILE_MODE, privateDir, writeFileAtomic } from "./atomic.ts";
 import { LockInfo, STATE_FORMAT_VERSION } from "./schema.ts";
 import { userName } from "../util/user.ts";
+import { shellQuote } from "../executor/shell_quote.ts";
 
 /** The /proc start time of `pid` (undefined when it cannot be read): tells a recycled PID apart. */
 export function procStart(pid: number): string | undefined {
@@ -136,9 +137,14 @@ function lockHeld(clusterDir: string, holder: LockInfo, planning?: string): MupE
       describeLock(holder)
     }\n\nmup holds this lock for a whole apply so that two runs never change a cluster at once.`,
     {
-      hint: `wait for that apply to finish (\`mup state show ${name}\` shows its progress), then ` +
-        `run this again; a lock whose mup died on this machine is taken over by itself; if its ` +
-        `holder on another machine is certainly gone, run \`mup state unlock ${name} --force\``,
+      hint: holder.pid_start === undefined && holder.host === Deno.hostname()
+        // No start time, which mup's locks record: perhaps written by hand, its PID anything.
+        ? `the lock records no start time, as mup's locks do: if process ${holder.pid} is not ` +
+          `a mup applying a plan to ${name}, the lock was not written by mup: remove it ` +
+          `yourself (\`rm ${shellQuote(lockPath(clusterDir))}\`)`
+        : `wait for that apply to finish (\`mup state show ${name}\` shows its progress), then ` +
+          `run this again; a lock whose mup died on this machine is taken over by itself; if its ` +
+          `holder on another machine is certainly gone, run \`mup state unlock ${name} --force\``,
       details: {
         check: "lock_held",
         cluster: name,
