@@ -110,7 +110,7 @@ Deno.test("a before_operation hook that fails a cluster tls enable at once: the 
   }
 });
 
-Deno.test("a before_operation hook that fails a restart's start: the output names the member left down, and the hint starts it first; cluster start then restart --no-hooks finish", async () => {
+Deno.test("a before_operation hook that fails a restart's start: the output (and the --json error document) names the member left down, and the hint starts it first; cluster start then restart --no-hooks finish", async () => {
   const home = await tempHome();
   const [port] = stablePorts(1);
   try {
@@ -126,6 +126,21 @@ Deno.test("a before_operation hook that fails a restart's start: the output name
     );
     await ok(home, deployArgs("hk", file, await testMirror(), ["--auto-approve"]));
     await Deno.remove(flag);
+
+    // Under --json the error document gives the same route, and what was left down.
+    const json = await mup(["cluster", "restart", "hk", "--auto-approve", "--json"], { home });
+    assert.equal(json.code, 1, output(json));
+    const doc = JSON.parse(json.stdout.trim().split("\n").at(-1)!);
+    assert.equal(doc.type, "error", output(json));
+    assert.deepEqual(doc.left_down, [`localhost:${port}`]);
+    assert.ok(
+      doc.hint.includes(
+        "start what this restart left down without them: `mup cluster start hk --no-hooks`, " +
+          "then make the plan again with --no-hooks: `mup cluster restart hk --no-hooks`.",
+      ),
+      doc.hint,
+    );
+    await ok(home, ["cluster", "start", "hk", "--no-hooks", "--auto-approve"]);
 
     const failed = await mup(["cluster", "restart", "hk", "--auto-approve"], { home });
     assert.equal(failed.code, 1, output(failed));

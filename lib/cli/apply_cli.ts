@@ -314,7 +314,7 @@ export async function runApply(
     }, resume);
     await lock.setStateId(state.state_id).catch(() => {});
     completed = state.status === "completed";
-    if (!completed && opts.json) throw applyFailure(state, finished, failedChecks);
+    if (!completed && opts.json) throw applyFailure(plan, state, finished, failedChecks);
   } finally {
     unlisten();
     ttyRenderer?.stop(); // whatever ended the apply, no status line outlives it

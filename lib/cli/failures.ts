@@ -9,6 +9,7 @@ import type { ApplyEvent } from "../apply/events.ts";
 import { MupError } from "../errors.ts";
 import type { Plan } from "../plan/schema.ts";
 import type { ApplyState } from "../state/schema.ts";
+import { hookFailureAdvice } from "../render/hook_advice.ts";
 
 export type ApplyDone = Extract<ApplyEvent, { type: "apply_done" }>;
 
@@ -56,8 +57,12 @@ export function preflightFailure(plan: Plan, path?: string, stored?: boolean): M
   );
 }
 
-/** The `--json` error document of an apply that did not complete (failed or paused). */
+/**
+ * The `--json` error document of an apply of `plan` that did not complete (failed or paused).
+ * A failed hook's hint says, as the terminal does, how to go on without it (hook_advice.ts).
+ */
 export function applyFailure(
+  plan: Plan,
   state: ApplyState,
   done: ApplyDone | undefined,
   checks: Record<string, unknown>[],
@@ -65,6 +70,7 @@ export function applyFailure(
   const last = state.errors[state.errors.length - 1];
   const operation = done?.failed_operation ?? last?.operation;
   const message = done?.error ?? last?.error ?? `apply ${state.status}`;
+  const hookAdvice = done ? hookFailureAdvice(plan, done) : undefined;
   return new MupError(
     done?.interrupted
       ? `apply ${state.state_id} interrupted; its state is saved`
@@ -74,7 +80,9 @@ export function applyFailure(
       hint: done?.replan ??
         `resume it with \`mup plan resume ${state.cluster_name}\`${
           done?.interrupted ? "" : " once the cause is fixed"
-        }; \`mup state show ${state.cluster_name}\` shows what happened`,
+        }; \`mup state show ${state.cluster_name}\` shows what happened${
+          hookAdvice ? `. ${hookAdvice}` : ""
+        }`,
       // As a process ended by its interrupt does (and as the second Ctrl-C exits): 128 + SIGINT.
       ...(done?.interrupted ? { exitCode: 130 } : {}),
       details: {
@@ -86,6 +94,7 @@ export function applyFailure(
         ...(done?.interrupted ? { interrupted: true } : {}),
         ...(checks.length ? { checks } : {}),
         ...(done?.last_checkpoint ? { last_checkpoint: done.last_checkpoint } : {}),
+        ...(done?.left_down?.length ? { left_down: done.left_down } : {}),
       },
     },
   );

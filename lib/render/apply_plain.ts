@@ -1,6 +1,7 @@
 import { shellQuote } from "../executor/shell_quote.ts";
 import type { ApplyEvent } from "../apply/events.ts";
 import { commandOf, replanFlags } from "../plan/command_of.ts";
+import { hookFailureAdvice } from "./hook_advice.ts";
 import type { Plan } from "../plan/schema.ts";
 import { formatDuration } from "../util/format.ts";
 import { groupDoneLine, groupOperations, type OpGroup } from "./groups.ts";
@@ -317,36 +318,8 @@ export class PlainRenderer {
           "binaries stay installed). Fix the cause and resume.",
       );
     }
-    if (e.error?.startsWith("hook after_operation ") && e.status !== "paused") {
-      // Its operation's work was done and recorded: a resume goes on after it.
-      this.write(
-        "The operation completed before its after_operation hook failed: a resume goes on " +
-          "after it and does not run that hook again.",
-      );
-      return;
-    }
-    if (e.error?.startsWith("hook ") && e.status !== "paused") {
-      // A resume runs the plan's hooks as recorded: a hook that always fails needs a new plan.
-      this.write(
-        plan.operation === "deploy"
-          ? "The failed hook runs again on resume. To change or remove it, edit the hooks in " +
-            `${plan.topology_file} and plan again: \`mup cluster deploy ${
-              [plan.cluster_name, plan.topology_file].map(shellQuote).join(" ")
-            } --version ${plan.version}${
-              replanFlags(plan)
-            }\` (the new plan re-checks what is already in place).`
-          : "The failed hook runs again on resume. To go on without the cluster's hooks, " +
-            (e.left_down?.length
-              // A plan made again refuses a member that is down: it is started first.
-              ? `start what this ${plan.operation} left down without them: \`mup cluster start ${
-                shellQuote(plan.cluster_name)
-              } --no-hooks\`, then make `
-              : "make ") +
-            `the plan again with --no-hooks: \`mup ${
-              commandOf(plan.operation, plan.cluster_name, plan.version, plan.topology_file)
-            }${replanFlags(plan)} --no-hooks\`.`,
-      );
-    }
+    const advice = hookFailureAdvice(plan, e);
+    if (advice) this.write(advice);
   }
 }
 

@@ -1,0 +1,42 @@
+/**
+ * What to do after an apply a hook failed, said alike by the terminal renderers and the `--json`
+ * error document (lib/cli/failures.ts).
+ */
+import { shellQuote } from "../executor/shell_quote.ts";
+import { commandOf, replanFlags } from "../plan/command_of.ts";
+import type { Plan } from "../plan/schema.ts";
+
+/**
+ * The advice for an apply that ended `status` with `error` (`left_down`: members the plan
+ * stopped and did not start again), when a hook failed it; undefined for any other failure and
+ * for a pause. A resume runs the plan's hooks as recorded, so a hook that always fails needs a
+ * new plan: a deploy's is made from the edited topology, any other's with `--no-hooks` (after a
+ * `cluster start --no-hooks` of what it left down, which the new plan would refuse).
+ */
+export function hookFailureAdvice(
+  plan: Plan,
+  e: { error?: string; status: string; left_down?: string[] },
+): string | undefined {
+  if (!e.error?.startsWith("hook ") || e.status === "paused") return undefined;
+  if (e.error.startsWith("hook after_operation ")) {
+    // Its operation's work was done and recorded: a resume goes on after it.
+    return "The operation completed before its after_operation hook failed: a resume goes on " +
+      "after it and does not run that hook again.";
+  }
+  if (plan.operation === "deploy") {
+    return "The failed hook runs again on resume. To change or remove it, edit the hooks in " +
+      `${plan.topology_file} and plan again: \`mup cluster deploy ${
+        [plan.cluster_name, plan.topology_file].map(shellQuote).join(" ")
+      } --version ${plan.version}${replanFlags(plan)}\` (the new plan re-checks what is ` +
+      "already in place).";
+  }
+  return "The failed hook runs again on resume. To go on without the cluster's hooks, " +
+    (e.left_down?.length
+      ? `start what this ${plan.operation} left down without them: \`mup cluster start ${
+        shellQuote(plan.cluster_name)
+      } --no-hooks\`, then make `
+      : "make ") +
+    `the plan again with --no-hooks: \`mup ${
+      commandOf(plan.operation, plan.cluster_name, plan.version, plan.topology_file)
+    }${replanFlags(plan)} --no-hooks\`.`;
+}
