@@ -13,6 +13,7 @@ import {
   killAll,
   mup,
   output,
+  portFree,
   portTakenBefore,
   pressCtrlCTwice,
   replicaSetTopology,
@@ -380,6 +381,68 @@ Deno.test("after a second Ctrl-C stopped mup at once, state show calls the opera
       /superseded by apply apply-\w+, which replaced it: it cannot be resumed/,
     );
     assert.doesNotMatch(oldShown.stdout, /plan resume/);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a second Ctrl-C during a restart, after its stop and before its start: mup names the member it leaves down (and --json lists it in left_down); the resume starts it", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  const gate = path.join(home, "gate");
+  const marker = path.join(home, "start-hook-running");
+  try {
+    // With the gate file, the hook before the start waits (until the second Ctrl-C ends it).
+    const hook = `test "$MUP_OPERATION_TYPE" != start_process || test ! -f ${gate} || ` +
+      `{ touch ${marker}; sleep 60; }`;
+    const topo = await writeTopology(
+      home,
+      "down.yaml",
+      standaloneTopology([port]) +
+        `hooks:\n  before_operation:\n    command: '${hook}'\n    timeout: 2m\n`,
+    );
+    const deployed = await mup(deployArgs("down", topo, await testMirror(), ["--auto-approve"]), {
+      home,
+    });
+    assert.equal(deployed.code, 0, output(deployed));
+    await Deno.writeTextFile(gate, "");
+    for (const json of [false, true]) {
+      await Deno.remove(marker).catch(() => {});
+      const child = spawnMup(
+        json
+          ? ["plan", "resume", "down", "--json"]
+          : ["cluster", "restart", "down", "--auto-approve"],
+        home,
+      );
+      const until = Date.now() + deadline(60_000);
+      while (!(await Deno.lstat(marker).then(() => true, () => false))) {
+        if (Date.now() > until) throw new Error("the start's hook never ran");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const { err, stderr } = await pressCtrlCTwice(child);
+      let rest = "";
+      for (let r = await stderr.read(); !r.done; r = await stderr.read()) rest += r.value;
+      const stdout = await new Response(child.stdout).text();
+      const status = await child.status;
+      const said = `${stdout}\n${err}${rest}`;
+      assert.equal(status.code, 130, said);
+      assert.ok(portFree(port), "the member is down: its start did not run");
+      const down = `Down now: localhost:${port} (this restart stopped it; its start has not ` +
+        "run; the resume starts it)";
+      if (!json) {
+        assert.ok(rest.includes(down), said);
+        continue;
+      }
+      // The resume (the stop is done: it goes on at the start) is stopped likewise.
+      const doc = JSON.parse(stdout.trim().split("\n").at(-1)!);
+      assert.equal(doc.type, "error", said);
+      assert.deepEqual(doc.left_down, [`localhost:${port}`]);
+      assert.ok(String(doc.hint).includes(down), said);
+    }
+    await Deno.remove(gate);
+    const resumed = await mup(["plan", "resume", "down"], { home });
+    assert.equal(resumed.code, 0, output(resumed));
+    assert.equal(portFree(port), false, "the resume started it");
   } finally {
     await killAll(home);
   }

@@ -129,6 +129,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     await writer.log("warn", state.current_phase, "stopped at once by a second interrupt")
       .catch(() => {});
     if (!final) await writer.status("paused").catch(() => {});
+    return leftDown(plan, state);
   });
 
   await writer.status("running");

@@ -221,18 +221,30 @@ export async function runApply(
       // Bounded: stopping at once must not hang on a stuck disk. A running hook is ended with
       // its process group once the apply is recorded paused (its exit is then no failure): it
       // must not outlive mup.
+      let down: string[] = [];
       await Promise.race([
-        control.stopNow().then(() => killRunningHooks()).then(() => held.lock?.release()),
+        control.stopNow().then((d) => down = d).then(() => killRunningHooks())
+          .then(() => held.lock?.release()),
         new Promise((r) => setTimeout(r, 3000)),
       ]).catch(() => {});
+      // As a failure says it (apply_plain.ts): what the plan stopped and has not started again.
+      const downNote = down.length
+        ? `Down now: ${down.join(", ")} (this ${plan.operation} stopped ${
+          down.length === 1 ? "it" : "them"
+        }; ${down.length === 1 ? "its start has" : "their starts have"} not run; the resume ` +
+          `starts ${down.length === 1 ? "it" : "them"})`
+        : undefined;
+      if (downNote && !opts.json) console.error(downNote);
       if (opts.json) {
         printJsonError({
           type: "error",
           error: "interrupted twice: stopped at once",
-          hint: "the apply is saved as paused: `mup plan resume " + plan.cluster_name + "`",
+          hint: "the apply is saved as paused: `mup plan resume " + plan.cluster_name + "`" +
+            (downNote ? `. ${downNote}` : ""),
           interrupted: true,
           plan_id: plan.plan_id,
           ...(stateId ? { state_id: stateId } : {}),
+          ...(down.length ? { left_down: down } : {}),
         });
       }
       Deno.exit(130);
