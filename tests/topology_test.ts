@@ -349,6 +349,15 @@ Deno.test("a key written twice is named, with its field path and the line it was
     [["duplicate_key", 3, "global", 1], ["duplicate_key", 6, "mongod_servers[0].port", 6]],
   );
   assert.match(issues[1].message, /duplicate key "port" \(first at line 6, column \d+\)/);
+  // After a key with an empty value (the parser points at that value): the repeat is named all
+  // the same, at its own line.
+  const empty = await expectError(
+    "mongod_servers:\n  - host: localhost\n    port:\n    port: 28001\n",
+    "duplicate_key",
+    4,
+    /^duplicate key "port" \(first at line 3\)/,
+  );
+  assert.equal(empty.location.path, "mongod_servers[0].port");
   // A file too large for the positioned parser: js-yaml's report, the key named all the same.
   const big = "# " + "x".repeat(100) + "\n";
   const [large] = await errorsOf(

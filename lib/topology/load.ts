@@ -101,7 +101,7 @@ export async function parseTopology(
     return errors.length > 0
       ? errors.map((e): TopologyIssue => {
         const dup = e.code === "DUPLICATE_KEY" ? pos!.duplicateKey(e.pos[0]) : undefined;
-        return dup ? duplicateKeyIssue(dup, pos!.at(e.pos[0], dup.path)) : {
+        return dup ? duplicateKeyIssue(dup, pos!.at(dup.start, dup.path)) : {
           severity: "error",
           code: "yaml_syntax",
           message: e.message.split("\n")[0],

@@ -30,47 +30,48 @@ export class Positions {
   }
 
   /**
-   * The key written again at `offset` (the yaml library's DUPLICATE_KEY error points there): its
-   * name, its field path and the place of its first occurrence in the same mapping. Undefined
-   * when no mapping key starts at `offset`.
+   * The key written again at `offset` (the yaml library's DUPLICATE_KEY error points there, or,
+   * after a key with an empty value, at that empty value: then the first repeated key after
+   * `offset`): its name, its field path, its offset (`start`) and the place of its first
+   * occurrence in the same mapping. Undefined when no repeated mapping key starts at or after
+   * `offset`.
    */
   duplicateKey(
     offset: number,
-  ): { key: string; path: string; first?: SourceLocation } | undefined {
+  ): { key: string; path: string; start: number; first?: SourceLocation } | undefined {
     const y = this.y;
-    const walk = (
-      // deno-lint-ignore no-explicit-any
-      node: any,
-      at: (string | number)[],
-    ): { key: string; path: string; first?: SourceLocation } | undefined => {
+    let best: { start: number; key: string; path: string; first?: SourceLocation } | undefined;
+    // deno-lint-ignore no-explicit-any
+    const nameOf = (k: any) => y.isScalar(k) ? String(k.value) : String(k);
+    // deno-lint-ignore no-explicit-any
+    const walk = (node: any, at: (string | number)[]): void => {
       if (y.isMap(node)) {
         for (const [i, pair] of node.items.entries()) {
           // deno-lint-ignore no-explicit-any
           const k: any = pair.key;
-          const name = y.isScalar(k) ? String(k.value) : String(k);
-          if (k?.range?.[0] === offset) {
-            // deno-lint-ignore no-explicit-any
-            const first: any = node.items.slice(0, i).find((p: any) =>
-              y.isScalar(p.key) ? String(p.key.value) === name : String(p.key) === name
-            );
-            return {
+          const name = nameOf(k);
+          const start = k?.range?.[0];
+          // deno-lint-ignore no-explicit-any
+          const first: any = node.items.slice(0, i).find((p: any) => nameOf(p.key) === name);
+          if (
+            first && typeof start === "number" && start >= offset &&
+            start < (best?.start ?? Infinity)
+          ) {
+            best = {
+              start,
               key: name,
               path: pathString([...at, name]),
               first: first?.key?.range ? this.at(first.key.range[0]) : undefined,
             };
           }
-          const found = walk(pair.value, [...at, name]);
-          if (found) return found;
+          walk(pair.value, [...at, name]);
         }
       } else if (y.isSeq(node)) {
-        for (const [i, item] of node.items.entries()) {
-          const found = walk(item, [...at, i]);
-          if (found) return found;
-        }
+        for (const [i, item] of node.items.entries()) walk(item, [...at, i]);
       }
-      return undefined;
     };
-    return walk(this.doc.contents, []);
+    walk(this.doc.contents, []);
+    return best;
   }
 
   /** The place of a field path (of its key with `key`), or of the nearest part that exists. */
