@@ -23,18 +23,44 @@ Deno.test("a deleted or damaged meta.yaml: list says so, commands refuse naming 
     assert.equal(await Deno.readTextFile(copy), await Deno.readTextFile(meta));
     const original = await Deno.readTextFile(meta);
 
-    for (const damage of ["delete", "truncate"]) {
+    const status = {
+      delete: "metadata missing",
+      truncate: "damaged metadata",
+      edit: "metadata edited",
+    };
+    for (const damage of ["delete", "truncate", "edit"] as const) {
       if (damage === "delete") await Deno.remove(meta);
-      else await Deno.writeTextFile(meta, original.slice(0, 120));
+      else if (damage === "truncate") await Deno.writeTextFile(meta, original.slice(0, 120));
+      else {
+        // A valid record that is not mup's: the port changed by hand (the server still runs on
+        // the old one), a comment added (no change of the record: accepted).
+        await Deno.writeTextFile(meta, `# checked\n${original}`);
+        assert.ok((await display(home, "mc")).healthy, "a comment changes nothing");
+        await Deno.writeTextFile(meta, original.replaceAll(`port: ${port}`, `port: ${port + 1}`));
+      }
       const [row] = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
-      assert.equal(row.status, damage === "delete" ? "metadata missing" : "damaged metadata");
+      assert.equal(row.status, status[damage]);
       assert.doesNotMatch(JSON.stringify(row), /rolled back|not deployed/);
       for (
         const cmd of [["cluster", "display", "mc"], ["cluster", "stop", "mc", "--auto-approve"]]
       ) {
         const r = await mup(cmd, { home });
         assert.equal(r.code, 1, output(r));
-        assert.match(r.stderr, new RegExp(`\`cp ${copy} ${meta}\` restores it`), output(r));
+        assert.match(
+          r.stderr,
+          new RegExp(`\`cp ${copy} ${meta}\` restores (it|mup's record)`),
+          output(r),
+        );
+        if (damage !== "edit") continue;
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `${meta} was changed outside mup: \\S*port is ${
+              port + 1
+            } there, ${port} in the record mup wrote`,
+          ),
+          output(r),
+        );
       }
     }
     await Deno.copyFile(copy, meta);

@@ -91,6 +91,8 @@ export async function listClusters(ctx: CliContext) {
         variant: null,
         status: /is missing, but/.test((e as Error).message)
           ? "metadata missing"
+          : /was changed outside mup/.test((e as Error).message)
+          ? "metadata edited"
           : "damaged metadata",
         hosts: [] as string[],
         processes: 0,

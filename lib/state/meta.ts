@@ -145,7 +145,7 @@ export async function readMeta(clusterDir: string): Promise<ClusterMeta | undefi
     return undefined;
   }
   const parsed = parseMeta(text);
-  if (typeof parsed !== "string") return parsed;
+  if (typeof parsed !== "string") return await checkedAgainstCopy(clusterDir, parsed);
   const copy = await readCopy(clusterDir);
   throw new MupError(`${metaPath(clusterDir)} is damaged: ${parsed}`, {
     hint: copy
@@ -153,6 +153,73 @@ export async function readMeta(clusterDir: string): Promise<ClusterMeta | undefi
       : "restore the file from a backup (mup writes it itself; it is not meant to be " +
         "edited by hand)",
   });
+}
+
+/**
+ * `meta` (meta.yaml, valid) as mup last wrote it, judged against mup's copy: the same record, or
+ * no copy (a store older than the copy), is `meta`. A copy written after meta.yaml (writeMeta
+ * writes the copy first: a crash came between the two) holds the newer record, which is put in
+ * place and returned. Otherwise meta.yaml was changed outside mup (by hand): it is refused,
+ * naming the first field that differs, as mup plans from it and an edit changes what mup
+ * believes, not the cluster.
+ */
+async function checkedAgainstCopy(clusterDir: string, meta: ClusterMeta): Promise<ClusterMeta> {
+  const copyText = await Deno.readTextFile(metaCopyPath(clusterDir)).catch(() => undefined);
+  const copy = copyText === undefined ? undefined : parseMeta(copyText);
+  if (typeof copy !== "object") return meta;
+  const differs = firstDifference(copy, meta);
+  if (differs === undefined) return meta;
+  const [metaStat, copyStat] = await Promise.all(
+    [metaPath(clusterDir), metaCopyPath(clusterDir)].map((f) =>
+      Deno.stat(f).catch(() => undefined)
+    ),
+  );
+  const newer = (metaStat?.mtime?.getTime() ?? 0) < (copyStat?.mtime?.getTime() ?? 0);
+  if (newer) {
+    await writeFileAtomic(metaPath(clusterDir), copyText!);
+    return copy;
+  }
+  throw new MupError(
+    `${metaPath(clusterDir)} was changed outside mup: ${differs.path || "the record"} is ` +
+      `${show(differs.now)} there, ${show(differs.was)} in the record mup wrote (serial ` +
+      `${copy.serial}, ${copy.updated_at})`,
+    {
+      hint: "mup writes this file itself and plans from it: an edit changes what mup " +
+        `believes, not the cluster. \`cp ${metaCopyPath(clusterDir)} ${metaPath(clusterDir)}\` ` +
+        "restores mup's record; a change to the cluster is made by the command that makes it " +
+        "(`mup cluster reconfigure`, `scale-out`, `scale-in`, `upgrade`, `tls`)",
+      details: { check: "meta_edited", field: differs.path },
+    },
+  );
+}
+
+/** A value for a message: JSON, cut short. */
+function show(v: unknown): string {
+  const s = v === undefined ? "absent" : JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** The first field (dotted path, [i] for items) at which `was` and `now` differ, if any. */
+function firstDifference(
+  was: unknown,
+  now: unknown,
+  at = "",
+): { path: string; was: unknown; now: unknown } | undefined {
+  if (Object.is(was, now)) return undefined;
+  const obj = (v: unknown) => typeof v === "object" && v !== null;
+  if (!obj(was) || !obj(now) || Array.isArray(was) !== Array.isArray(now)) {
+    return { path: at, was, now };
+  }
+  const a = was as Record<string, unknown>, b = now as Record<string, unknown>;
+  const keys = Array.isArray(was)
+    ? [...Array(Math.max((was as unknown[]).length, (now as unknown[]).length)).keys()]
+    : [...new Set([...Object.keys(a), ...Object.keys(b)])];
+  for (const k of keys) {
+    const sub = Array.isArray(was) ? `${at}[${k}]` : at ? `${at}.${k}` : String(k);
+    const d = firstDifference(a[k as keyof typeof a], b[k as keyof typeof b], sub);
+    if (d) return d;
+  }
+  return undefined;
 }
 
 /** The metadata in `text`, or why it is not. */
@@ -192,9 +259,11 @@ function restoreHint(clusterDir: string, copy: ClusterMeta): string {
 
 export async function writeMeta(clusterDir: string, meta: ClusterMeta): Promise<void> {
   const text = stringify(ClusterMeta.parse(meta));
-  await writeFileAtomic(metaPath(clusterDir), text);
+  // The copy first: a crash between the two leaves it the newer, which readMeta then puts in
+  // place (a meta.yaml newer than its copy and different was edited outside mup).
   await Deno.mkdir(path.dirname(metaCopyPath(clusterDir)), { recursive: true, mode: 0o700 });
   await writeFileAtomic(metaCopyPath(clusterDir), text);
+  await writeFileAtomic(metaPath(clusterDir), text);
 }
 
 /** Unrecords the cluster: meta.yaml and mup's copy of it go (NotFound is fine). */
