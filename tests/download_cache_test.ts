@@ -61,7 +61,11 @@ Deno.test("a second unpack of a cached release leaves the tree another mup marke
     assert.ok((await Deno.stat(path.join(dest, "bin", "mongod"))).isFile);
     assert.equal(await downloadBinary.isDone(ctx), true);
     const left = (await Array.fromAsync(Deno.readDir(path.join(home, "cache")))).map((e) => e.name);
-    assert.deepEqual(left.sort(), ["mongo-7.0.5-linux-x86_64", "mongo-7.0.5.tgz"]);
+    assert.deepEqual(left.sort(), [
+      "mongo-7.0.5-linux-x86_64",
+      "mongo-7.0.5.tgz",
+      "mongo-7.0.5.tgz.lock",
+    ]);
 
     // Several unpackings of the same archive at once, none finding a tree when it began (two
     // clusters deployed in parallel under one MUP_HOME): each ends with the release in place,
@@ -89,7 +93,11 @@ Deno.test("a second unpack of a cached release leaves the tree another mup marke
     const afterRace = (await Array.fromAsync(Deno.readDir(path.join(home, "cache")))).map((e) =>
       e.name
     );
-    assert.deepEqual(afterRace.sort(), ["mongo-7.0.5-linux-x86_64", "mongo-7.0.5.tgz"]);
+    assert.deepEqual(afterRace.sort(), [
+      "mongo-7.0.5-linux-x86_64",
+      "mongo-7.0.5.tgz",
+      "mongo-7.0.5.tgz.lock",
+    ]);
 
     // A binary changed in the cache by hand: the tree is no longer intact, and the next run
     // replaces it with the archive's.
@@ -121,12 +129,68 @@ Deno.test("a second unpack of a cached release leaves the tree another mup marke
         "mongo-7.0.5-linux-x86_64",
         `mongo-7.0.5-linux-x86_64.unpack-${alive.pid}`,
         "mongo-7.0.5.tgz",
+        "mongo-7.0.5.tgz.lock",
         `mongo-7.0.5.tgz.other-${dead}`,
       ]);
     } finally {
       alive.kill();
       await alive.status;
     }
+  } finally {
+    if (before === undefined) Deno.env.delete("MUP_HOME");
+    else Deno.env.set("MUP_HOME", before);
+  }
+});
+
+Deno.test("deploys of one release at once download it once: the others wait for the cache's lock, then find it unpacked", async () => {
+  const home = await tempDir("mup-cache-");
+  const before = Deno.env.get("MUP_HOME");
+  Deno.env.set("MUP_HOME", home);
+  try {
+    const pkg = path.join(home, "src", "mongodb-linux-x86_64-7.0.5", "bin");
+    await Deno.mkdir(pkg, { recursive: true });
+    await Deno.writeTextFile(path.join(pkg, "mongod"), "#!/bin/sh\n", { mode: 0o755 });
+    // The mirror's archive, outside the cache: each run that finds no archive in the cache
+    // downloads it from there.
+    const source = path.join(home, "mirror.tgz");
+    const tar = await new Deno.Command("tar", {
+      args: ["-czf", source, "-C", path.join(home, "src"), "mongodb-linux-x86_64-7.0.5"],
+    }).output();
+    assert.equal(tar.code, 0);
+    const cache = path.join(home, "cache");
+    const ctx = opContext(
+      {
+        id: "download-binary",
+        type: "download_binary" as const,
+        description: "Download MongoDB 7.0.5",
+        target: {
+          type: "host" as const,
+          name: "localhost",
+          host: "localhost",
+          params: {
+            archive: path.join(cache, "mongo-7.0.5.tgz"),
+            sha256: (await sha256File(source))!,
+            url: `file://${source}`,
+            extract_dir: path.join(cache, "mongo-7.0.5-linux-x86_64"),
+          },
+        },
+        pre_conditions: [],
+        changes: [],
+        depends_on: [],
+        parallel: true,
+        estimated_ms: 1,
+      },
+      { plan_id: "plan-x", cluster_name: "c1", version: "7.0.5" },
+    );
+    const runs = await Promise.all(Array.from({ length: 4 }, () => downloadBinary.run(ctx)));
+    const outputs = runs.map((r) => r.output ?? "");
+    assert.equal(outputs.filter((o) => o.startsWith("downloaded ")).length, 1, outputs.join("\n"));
+    assert.equal(
+      outputs.filter((o) => / was unpacked meanwhile by another mup$/.test(o)).length,
+      3,
+      outputs.join("\n"),
+    );
+    assert.equal(await downloadBinary.isDone(ctx), true);
   } finally {
     if (before === undefined) Deno.env.delete("MUP_HOME");
     else Deno.env.set("MUP_HOME", before);

@@ -1,9 +1,16 @@
 import * as path from "node:path";
-import { privateDir, privateTree, writePrivateFile } from "../state/atomic.ts";
+import { FILE_MODE, privateDir, privateTree, writePrivateFile } from "../state/atomic.ts";
 import { downloadVerified } from "../download/fetch.ts";
 import { sha256File } from "../util/file_hash.ts";
 import { pidAlive } from "../executor/local.ts";
-import { type Operation, OperationError, param, storeParam } from "./operation.ts";
+import {
+  type Operation,
+  type OperationContext,
+  OperationError,
+  type OperationOutcome,
+  param,
+  storeParam,
+} from "./operation.ts";
 
 const MARKER = ".mup-complete";
 /** The server binaries whose checksums the marker records (those present in the package). */
@@ -96,65 +103,119 @@ async function placeTree(root: string, dest: string, sha: string): Promise<boole
 let suffixes = 0;
 const nextSuffix = () => `.${++suffixes}`;
 
+/**
+ * Runs `work` holding the exclusive flock(2) of `<archive>.lock` in the shared cache, so that mups
+ * deploying the same release at once download and unpack it once: the others wait, then find it
+ * in place. `waiting` is called when another holds it. The lock goes with its holder's process
+ * (a mup killed mid-download frees it). An abort while waiting ends the wait (AbortError).
+ */
+async function holdingCacheLock<T>(
+  archive: string,
+  signal: AbortSignal,
+  waiting: () => void,
+  work: () => Promise<T>,
+): Promise<T> {
+  await privateDir(path.dirname(archive));
+  const f = await Deno.open(`${archive}.lock`, { write: true, create: true, mode: FILE_MODE });
+  try {
+    const locked = f.lock(true);
+    locked.catch(() => {}); // a wait given up on closes the file, failing the lock call
+    const shown = setTimeout(waiting, 200);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const abort = () => reject(signal.reason ?? new DOMException("aborted", "AbortError"));
+        if (signal.aborted) return abort();
+        signal.addEventListener("abort", abort, { once: true });
+        locked.then(() => {
+          signal.removeEventListener("abort", abort);
+          resolve();
+        }, reject);
+      });
+    } finally {
+      clearTimeout(shown);
+    }
+    return await work();
+  } finally {
+    f.close(); // releases the flock
+  }
+}
+
 /** The archive in the shared cache, verified, and unpacked next to it (once for all clusters). */
 export const downloadBinary: Operation = {
   isDone(ctx) {
     return unpackedIntact(storeParam(ctx, "extract_dir"), param(ctx, "sha256"));
   },
-  async run(ctx) {
+  run(ctx) {
     const archive = storeParam(ctx, "archive");
-    const sha = param(ctx, "sha256");
-    const dest = storeParam(ctx, "extract_dir");
-    await removeLeftovers(archive, dest);
-    let downloaded = 0;
-    const cached = (await sha256File(archive)) === sha;
-    if (!cached) {
-      downloaded = await downloadVerified(param(ctx, "url"), archive, sha, (done, total) => {
-        ctx.progress(
-          total ? done / total : 0,
-          `${(done / 1e6).toFixed(1)}/${(total / 1e6).toFixed(1)} MB`,
-        );
-      }, ctx.signal);
-    }
-    const work = `${dest}.unpack-${Deno.pid}${nextSuffix()}`;
-    await Deno.remove(work, { recursive: true }).catch(() => {});
-    await privateDir(work);
-    // A session of its own (detached, with spawn): the terminal's Ctrl-C lets it finish.
-    const tar = await new Deno.Command("tar", {
-      args: ["-xzf", archive, "-C", work],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      detached: true,
-    }).spawn().output();
-    if (tar.code !== 0) {
-      throw new OperationError(
-        `cannot unpack ${archive}: ${new TextDecoder().decode(tar.stderr).trim()}`,
-      );
-    }
-    // Official and Percona tarballs hold one top directory with bin/ inside.
-    let root = work;
-    for await (const e of Deno.readDir(work)) if (e.isDirectory) root = path.join(work, e.name);
-    await Deno.stat(path.join(root, "bin", "mongod")).catch(() => {
-      throw new OperationError(`${archive} has no bin/mongod: not a MongoDB server package`);
-    });
-    await privateTree(root);
-    // Marked before it takes its name: a tree under `dest` is complete from the instant it
-    // appears, so another mup never takes one for an unpacking cut short.
-    await writePrivateFile(path.join(root, MARKER), await markerText(root, sha));
-    const placed = await placeTree(root, dest, sha);
-    await Deno.remove(work, { recursive: true }).catch(() => {});
-    if (!placed) {
-      return {
-        output: `${archive} was unpacked meanwhile by another mup`,
-        metadata: { downloaded_bytes: downloaded, cached },
-      };
-    }
-    return {
-      output: cached
-        ? `using cached ${archive}`
-        : `downloaded ${(downloaded / 1e6).toFixed(1)}MB to ${archive}`,
-      metadata: { downloaded_bytes: downloaded, cached },
-    };
+    return holdingCacheLock(
+      archive,
+      ctx.signal,
+      () =>
+        ctx.progress(0, `waiting for another mup that is downloading ${path.basename(archive)}`),
+      () => fetchAndUnpack(ctx, archive),
+    );
   },
 };
+
+/** downloadBinary's work, under the cache lock: what another mup did meanwhile is not redone. */
+async function fetchAndUnpack(ctx: OperationContext, archive: string): Promise<OperationOutcome> {
+  const sha = param(ctx, "sha256");
+  const dest = storeParam(ctx, "extract_dir");
+  await removeLeftovers(archive, dest);
+  if (await unpackedIntact(dest, sha)) {
+    return {
+      output: `${archive} was unpacked meanwhile by another mup`,
+      metadata: { downloaded_bytes: 0, cached: true },
+    };
+  }
+  let downloaded = 0;
+  const cached = (await sha256File(archive)) === sha;
+  if (!cached) {
+    downloaded = await downloadVerified(param(ctx, "url"), archive, sha, (done, total) => {
+      ctx.progress(
+        total ? done / total : 0,
+        `${(done / 1e6).toFixed(1)}/${(total / 1e6).toFixed(1)} MB`,
+      );
+    }, ctx.signal);
+  }
+  const work = `${dest}.unpack-${Deno.pid}${nextSuffix()}`;
+  await Deno.remove(work, { recursive: true }).catch(() => {});
+  await privateDir(work);
+  // A session of its own (detached, with spawn): the terminal's Ctrl-C lets it finish.
+  const tar = await new Deno.Command("tar", {
+    args: ["-xzf", archive, "-C", work],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  }).spawn().output();
+  if (tar.code !== 0) {
+    throw new OperationError(
+      `cannot unpack ${archive}: ${new TextDecoder().decode(tar.stderr).trim()}`,
+    );
+  }
+  // Official and Percona tarballs hold one top directory with bin/ inside.
+  let root = work;
+  for await (const e of Deno.readDir(work)) if (e.isDirectory) root = path.join(work, e.name);
+  await Deno.stat(path.join(root, "bin", "mongod")).catch(() => {
+    throw new OperationError(`${archive} has no bin/mongod: not a MongoDB server package`);
+  });
+  await privateTree(root);
+  // Marked before it takes its name: a tree under `dest` is complete from the instant it
+  // appears, so another mup never takes one for an unpacking cut short.
+  await writePrivateFile(path.join(root, MARKER), await markerText(root, sha));
+  const placed = await placeTree(root, dest, sha);
+  await Deno.remove(work, { recursive: true }).catch(() => {});
+  if (!placed) {
+    return {
+      output: `${archive} was unpacked meanwhile by another mup`,
+      metadata: { downloaded_bytes: downloaded, cached },
+    };
+  }
+  return {
+    output: cached
+      ? `using cached ${archive}`
+      : `downloaded ${(downloaded / 1e6).toFixed(1)}MB to ${archive}`,
+    metadata: { downloaded_bytes: downloaded, cached },
+  };
+}
