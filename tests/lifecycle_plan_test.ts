@@ -214,6 +214,21 @@ Deno.test("restart warns when a set loses its majority: --force of a set's major
   const plan = planRestart(degraded);
   assert.deepEqual(codes(plan), ["majority_at_risk"]);
   assert.match(plan.validation.warnings.at(-1)!.message, /has 2 of 3 votes running \(2 needed\)/);
+  // The other member's host could not be asked: whether it runs is unknown, and its votes are
+  // not counted as down; the warning says they cannot be counted.
+  degraded.facts["mongod-localhost-27019"] = { running: false, unreachable: "ssh: timed out" };
+  const unknown = planRestart(degraded).validation.warnings;
+  assert.deepEqual(codes({ ...plan, validation: { ...plan.validation, warnings: unknown } }), []);
+  assert.ok(
+    unknown.some((w) =>
+      w.code === "votes_unknown" &&
+      w.message ===
+        "rs0: localhost:27019 could not be asked (ssh: timed out), so whether the set keeps its " +
+          "majority while localhost:27018 restarts cannot be told (`mup cluster display` shows what " +
+          "answers)"
+    ),
+    JSON.stringify(unknown),
+  );
 });
 
 Deno.test("restart of a mongos while config servers are down is refused: it could not start again", async () => {

@@ -7,7 +7,7 @@ import { hostPort } from "../topology/hosts.ts";
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { ValidationIssue } from "./schema.ts";
 import { clusterProcesses, type LifecyclePlanInput } from "./lifecycle.ts";
-import { setVotes } from "./votes.ts";
+import { setVotes, votesUnknown } from "./votes.ts";
 
 /**
  * Whether `p`, once restarted, takes the primary back: its priority is above every other
@@ -139,9 +139,19 @@ export function majorityWarnings(
     const members = procs.filter((p) => p.replicaSet === s.name);
     const restarted = members.filter((p) => ids.has(p.id));
     if (!restarted.length) continue;
+    const names = restarted.map((p) => hostPort(p.host, p.port)).join(", ");
+    const unknown = votesUnknown(
+      s.name,
+      members,
+      facts,
+      `${names} ${restarted.length === 1 ? "restarts" : "restart"}`,
+    );
+    if (unknown) {
+      out.push(unknown);
+      continue;
+    }
     const { total, need, count } = setVotes(members);
     const running = count((p) => facts[p.id]?.running === true);
-    const names = restarted.map((p) => hostPort(p.host, p.port)).join(", ");
     if (force) {
       const left = running - count((p) => ids.has(p.id) && facts[p.id]?.running === true);
       if (running < need || left >= need) continue;

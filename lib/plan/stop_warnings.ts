@@ -10,7 +10,7 @@ import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { ProcessFact } from "./lifecycle.ts";
 import type { ValidationIssue } from "./schema.ts";
 import { hostPort } from "../topology/hosts.ts";
-import { setVotes } from "./votes.ts";
+import { setVotes, votesUnknown } from "./votes.ts";
 
 const warn = (code: string, message: string): ValidationIssue => ({
   code,
@@ -38,6 +38,16 @@ export function stopWarnings(
   for (const s of sets) {
     const stopping = s.members.filter((p) => stopped.has(p.id));
     if (!stopping.length) continue;
+    const unknown = votesUnknown(
+      s.name,
+      s.members,
+      facts,
+      `${names(stopping)} ${stopping.length === 1 ? "stops" : "stop"}`,
+    );
+    if (unknown) {
+      out.push(unknown);
+      continue;
+    }
     const { total, need, count: votes } = setVotes(s.members);
     const before = votes(runningNow);
     const after = votes(runningAfter);

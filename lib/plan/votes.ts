@@ -1,4 +1,7 @@
 import type { ProcessSpec } from "./processes.ts";
+import type { ProcessFact } from "./lifecycle.ts";
+import type { ValidationIssue } from "./schema.ts";
+import { hostPort } from "../topology/hosts.ts";
 
 /**
  * A replica set's voting arithmetic, by MongoDB's rule ("Replica Set Elections"): a primary is
@@ -15,4 +18,28 @@ export function setVotes(members: ProcessSpec[]): {
     members.filter(f).reduce((n, p) => n + p.votes, 0);
   const total = count(() => true);
   return { total, need: Math.floor(total / 2) + 1, count };
+}
+
+/**
+ * A warning (`votes_unknown`) for set `name` when some of its `members` could not be asked (their
+ * host unreachable: `facts[id].unreachable`): whether they run is unknown, so its votes cannot be
+ * counted, and a warning that counted them as down would say the set is weaker than it may be.
+ * The callers then say this instead of their vote arithmetic. Undefined when every member was
+ * asked.
+ */
+export function votesUnknown(
+  name: string,
+  members: ProcessSpec[],
+  facts: Record<string, ProcessFact>,
+  doing: string,
+): ValidationIssue | undefined {
+  const unknown = members.filter((p) => facts[p.id]?.unreachable);
+  if (!unknown.length) return undefined;
+  return {
+    code: "votes_unknown",
+    severity: "warning",
+    message: `${name}: ${unknown.map((p) => hostPort(p.host, p.port)).join(", ")} could not ` +
+      `be asked (${facts[unknown[0].id].unreachable}), so whether the set keeps its majority ` +
+      `while ${doing} cannot be told (\`mup cluster display\` shows what answers)`,
+  };
 }
