@@ -12,6 +12,26 @@ import { installFixture, tempDir } from "./fixture.ts";
 
 installFixture();
 
+/** The context of a download_binary operation of release 7.0.5 with these parameters. */
+function downloadCtx(
+  params: { archive: string; sha256: string; url: string; extract_dir: string },
+) {
+  return opContext(
+    {
+      id: "download-binary",
+      type: "download_binary" as const,
+      description: "Download MongoDB 7.0.5",
+      target: { type: "host" as const, name: "localhost", host: "localhost", params },
+      pre_conditions: [],
+      changes: [],
+      depends_on: [],
+      parallel: true,
+      estimated_ms: 1,
+    },
+    { plan_id: "plan-x", cluster_name: "c1", version: "7.0.5" },
+  );
+}
+
 Deno.test("a second unpack of a cached release leaves the tree another mup marked complete in place (installs from it never find it gone); parallel unpackings all succeed", async () => {
   const home = await tempDir("mup-cache-");
   const before = Deno.env.get("MUP_HOME");
@@ -27,30 +47,12 @@ Deno.test("a second unpack of a cached release leaves the tree another mup marke
     }).output();
     assert.equal(tar.code, 0);
     const dest = path.join(home, "cache", "mongo-7.0.5-linux-x86_64");
-    const ctx = opContext(
-      {
-        id: "download-binary",
-        type: "download_binary" as const,
-        description: "Download MongoDB 7.0.5",
-        target: {
-          type: "host" as const,
-          name: "localhost",
-          host: "localhost",
-          params: {
-            archive,
-            sha256: (await sha256File(archive))!,
-            url: "file:///nowhere",
-            extract_dir: dest,
-          },
-        },
-        pre_conditions: [],
-        changes: [],
-        depends_on: [],
-        parallel: true,
-        estimated_ms: 1,
-      },
-      { plan_id: "plan-x", cluster_name: "c1", version: "7.0.5" },
-    );
+    const ctx = downloadCtx({
+      archive,
+      sha256: (await sha256File(archive))!,
+      url: "file:///nowhere",
+      extract_dir: dest,
+    });
     await downloadBinary.run(ctx);
     assert.equal(await downloadBinary.isDone(ctx), true);
     // What the first mup's clusters are installing from right now.
@@ -158,30 +160,12 @@ Deno.test("deploys of one release at once download it once: the others wait for 
     }).output();
     assert.equal(tar.code, 0);
     const cache = path.join(home, "cache");
-    const ctx = opContext(
-      {
-        id: "download-binary",
-        type: "download_binary" as const,
-        description: "Download MongoDB 7.0.5",
-        target: {
-          type: "host" as const,
-          name: "localhost",
-          host: "localhost",
-          params: {
-            archive: path.join(cache, "mongo-7.0.5.tgz"),
-            sha256: (await sha256File(source))!,
-            url: `file://${source}`,
-            extract_dir: path.join(cache, "mongo-7.0.5-linux-x86_64"),
-          },
-        },
-        pre_conditions: [],
-        changes: [],
-        depends_on: [],
-        parallel: true,
-        estimated_ms: 1,
-      },
-      { plan_id: "plan-x", cluster_name: "c1", version: "7.0.5" },
-    );
+    const ctx = downloadCtx({
+      archive: path.join(cache, "mongo-7.0.5.tgz"),
+      sha256: (await sha256File(source))!,
+      url: `file://${source}`,
+      extract_dir: path.join(cache, "mongo-7.0.5-linux-x86_64"),
+    });
     const runs = await Promise.all(Array.from({ length: 4 }, () => downloadBinary.run(ctx)));
     const outputs = runs.map((r) => r.output ?? "");
     assert.equal(outputs.filter((o) => o.startsWith("downloaded ")).length, 1, outputs.join("\n"));
