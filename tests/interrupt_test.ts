@@ -386,7 +386,7 @@ Deno.test("after a second Ctrl-C stopped mup at once, state show calls the opera
   }
 });
 
-Deno.test("a second Ctrl-C during a restart, after its stop and before its start: mup names the member it leaves down (and --json lists it in left_down); the resume starts it", async () => {
+Deno.test("a second Ctrl-C during a restart, after its stop and before its start: mup names the member it leaves down (and --json lists it in left_down); during the start itself, the start it cut off (start_cut_off), not a member down; the resume starts or checks it", async () => {
   const home = await tempHome();
   const [port] = freePorts(1);
   const gate = path.join(home, "gate");
@@ -443,6 +443,37 @@ Deno.test("a second Ctrl-C during a restart, after its stop and before its start
     const resumed = await mup(["plan", "resume", "down"], { home });
     assert.equal(resumed.code, 0, output(resumed));
     assert.equal(portFree(port), false, "the resume started it");
+
+    // The second Ctrl-C while the start itself runs (a slow server): the server may still come
+    // up by itself, so it is not called down; the resume checks it.
+    const store = new StateStore(clusterDir(home, "down"));
+    const child = spawnMup(["cluster", "restart", "down", "--auto-approve", "--json"], home, {
+      MUP_SIM_STARTUP_DELAY_MS: "4000",
+    });
+    const until = Date.now() + deadline(60_000);
+    const startRunning = async () => {
+      const id = await store.currentId().catch(() => undefined);
+      const st = id ? await store.load(id).catch(() => undefined) : undefined;
+      return st?.operation_states[`start-mongod-localhost-${port}`]?.status === "running";
+    };
+    while (!(await startRunning())) {
+      if (Date.now() > until) throw new Error("the start never began");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const { err, stderr } = await pressCtrlCTwice(child);
+    await stderr.cancel().catch(() => {});
+    const stdout = await new Response(child.stdout).text();
+    assert.equal((await child.status).code, 130, stdout + err);
+    const doc = JSON.parse(stdout.trim().split("\n").at(-1)!);
+    assert.equal(doc.left_down, undefined, stdout);
+    assert.deepEqual(doc.start_cut_off, [`localhost:${port}`]);
+    assert.match(
+      doc.hint,
+      /Start cut off: localhost:\d+ \(this restart stopped it and was starting it/,
+    );
+    const again = await mup(["plan", "resume", "down"], { home });
+    assert.equal(again.code, 0, output(again));
+    assert.equal(portFree(port), false, "running after the resume");
   } finally {
     await killAll(home);
   }

@@ -120,7 +120,11 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   else opts.signal?.addEventListener("abort", () => internal.abort(), { once: true });
   // What operations see: only a stop at once (second Ctrl-C) cuts their work short.
   const hardStop = new AbortController();
+  // Operations whose work has begun and not ended (run_operation.ts): what a stop at once cuts off.
+  const working = new Set<string>();
   opts.control?.attach(async () => {
+    // Taken before the abort, which ends the operations it cuts off.
+    const left = leftDown(plan, state, working);
     internal.abort();
     hardStop.abort();
     // Once the outcome is recorded, it stands; the log line, group-committed after it, makes
@@ -129,7 +133,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     await writer.log("warn", state.current_phase, "stopped at once by a second interrupt")
       .catch(() => {});
     if (!final) await writer.status("paused").catch(() => {});
-    return leftDown(plan, state);
+    return left;
   });
 
   await writer.status("running");
@@ -227,6 +231,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     hooks,
     opts,
     hardStop,
+    working,
     samples,
     measuring,
     deferFailure: (id, error) => {
@@ -378,7 +383,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     : allOperations(plan).filter((o) => METADATA_OPS.has(o.type)).reverse()
       .map((o) => state.operation_states[o.id]?.result?.metadata?.status)
       .find((s) => typeof s === "string") as string | undefined;
-  const down = state.status === "completed" ? [] : leftDown(plan, state);
+  const down = state.status === "completed" ? [] : leftDown(plan, state).down;
   emitter.emit({
     type: "apply_done",
     status: state.status,

@@ -2,17 +2,24 @@
  * Lets the CLI stop an apply at once (the second Ctrl-C): `stopNow()` aborts the running
  * operations and records the apply as paused (journal, fsync'd), so that the process may exit
  * right after and `plan resume` continues it. Resolves to the processes the apply leaves down
- * (`host:port`, lib/apply/left_down.ts), at once and empty when no apply is attached.
+ * (`down`) and those whose start it cut off (`starting`; `host:port`, lib/apply/left_down.ts), at
+ * once and empty when no apply is attached.
  */
+/** What a stop at once left: members down, and members whose start it cut off. */
+export interface StoppedAtOnce {
+  down: string[];
+  starting: string[];
+}
+
 export class ApplyControl {
-  #stop?: () => Promise<string[]>;
+  #stop?: () => Promise<StoppedAtOnce>;
 
   /** Called by apply() once its state is open. */
-  attach(stop: () => Promise<string[]>): void {
+  attach(stop: () => Promise<StoppedAtOnce>): void {
     this.#stop = stop;
   }
 
-  stopNow(): Promise<string[]> {
-    return this.#stop?.() ?? Promise.resolve([]);
+  stopNow(): Promise<StoppedAtOnce> {
+    return this.#stop?.() ?? Promise.resolve({ down: [], starting: [] });
   }
 }

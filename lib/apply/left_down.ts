@@ -6,12 +6,19 @@ import type { ApplyState } from "../state/schema.ts";
  * The processes an unfinished apply of `plan` left down: each that a completed `stop_process`
  * stopped and whose `start_process` in the same plan (a restart, upgrade or TLS switch starts
  * what it stops) has not completed, as `host:port`, in plan order. A stop that the plan never
- * undoes (cluster stop, destroy) is not counted: down is what it is for.
+ * undoes (cluster stop, destroy) is not counted: down is what it is for. `working` (a stop at
+ * once): the operations whose work had begun (past their hooks and checks), cut off; a start
+ * among them may still bring its server up by itself, so it goes to `starting`, not `down`.
  */
-export function leftDown(plan: Plan, state: Pick<ApplyState, "operation_states">): string[] {
+export function leftDown(
+  plan: Plan,
+  state: Pick<ApplyState, "operation_states">,
+  working: ReadonlySet<string> = new Set(),
+): { down: string[]; starting: string[] } {
   const ops = allOperations(plan);
   const done = (id: string) => state.operation_states[id]?.status === "completed";
-  const out: string[] = [];
+  const down: string[] = [];
+  const starting: string[] = [];
   for (const stop of ops) {
     if (stop.type !== "stop_process" || !done(stop.id)) continue;
     const start = ops.find((o) => o.type === "start_process" && o.target.name === stop.target.name);
@@ -19,7 +26,10 @@ export function leftDown(plan: Plan, state: Pick<ApplyState, "operation_states">
     const at = stop.target.port !== undefined && stop.target.host !== undefined
       ? hostPort(stop.target.host, stop.target.port)
       : stop.target.name;
-    if (!out.includes(at)) out.push(at);
+    const list = working.has(start.id) && state.operation_states[start.id]?.status === "running"
+      ? starting
+      : down;
+    if (!list.includes(at)) list.push(at);
   }
-  return out;
+  return { down, starting };
 }

@@ -52,6 +52,8 @@ export interface OperationRun {
   };
   /** The second Ctrl-C: only this cuts an operation's work short. */
   hardStop: AbortController;
+  /** The IDs of the operations whose work (run, past hooks and checks) is under way. */
+  working: Set<string>;
   /** Where measured durations go, for the cluster's history. */
   samples: DurationSample[];
   /** False for a simulated world (mock executor): it measures nothing real. */
@@ -218,7 +220,8 @@ export async function runOperation(
     }
     os.executions++;
     await writer.op(os);
-    const out = await impl.run(ctx);
+    run.working.add(op.id);
+    const out = await impl.run(ctx).finally(() => run.working.delete(op.id));
     // A wait for the user's answer is not the operation's duration.
     if (measuring && !asked) {
       samples.push({

@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError } from "@commander-js/extra-typings"
 import { hooksRunning, killRunningHooks } from "../hooks/runner.ts";
 import { formatDuration } from "../util/format.ts";
 import { apply, ApplyControl } from "../apply/applier.ts";
+import type { StoppedAtOnce } from "../apply/control.ts";
 import type { SafetyDecision } from "../apply/run_operation.ts";
 import { Emitter } from "../apply/events.ts";
 import {
@@ -221,30 +222,51 @@ export async function runApply(
       // Bounded: stopping at once must not hang on a stuck disk. A running hook is ended with
       // its process group once the apply is recorded paused (its exit is then no failure): it
       // must not outlive mup.
-      let down: string[] = [];
+      let left: StoppedAtOnce = { down: [], starting: [] };
       await Promise.race([
-        control.stopNow().then((d) => down = d).then(() => killRunningHooks())
+        control.stopNow().then((d) => left = d).then(() => killRunningHooks())
           .then(() => held.lock?.release()),
         new Promise((r) => setTimeout(r, 3000)),
       ]).catch(() => {});
-      // As a failure says it (apply_plain.ts): what the plan stopped and has not started again.
-      const downNote = down.length
-        ? `Down now: ${down.join(", ")} (this ${plan.operation} stopped ${
-          down.length === 1 ? "it" : "them"
-        }; ${down.length === 1 ? "its start has" : "their starts have"} not run; the resume ` +
-          `starts ${down.length === 1 ? "it" : "them"})`
-        : undefined;
+      const { down, starting } = left;
+      const one = (xs: string[], a: string, b: string) => xs.length === 1 ? a : b;
+      // As a failure says it (apply_plain.ts): what the plan stopped and has not started again;
+      // a start cut off may still bring its server up by itself, so it is not called down.
+      const downNote = [
+        ...(down.length
+          ? [
+            `Down now: ${down.join(", ")} (this ${plan.operation} stopped ${
+              one(down, "it", "them")
+            }; ${one(down, "its start has", "their starts have")} not run; the resume starts ` +
+            `${one(down, "it", "them")})`,
+          ]
+          : []),
+        ...(starting.length
+          ? [
+            `Start cut off: ${starting.join(", ")} (this ${plan.operation} stopped ${
+              one(starting, "it", "them")
+            } and was starting ${one(starting, "it", "them")}: ${
+              one(
+                starting,
+                "it may come up by itself or stay down",
+                "they may come up by themselves or stay down",
+              )
+            }; the resume checks and starts ${one(starting, "it", "them")} if needed)`,
+          ]
+          : []),
+      ].join("\n") || undefined;
       if (downNote && !opts.json) console.error(downNote);
       if (opts.json) {
         printJsonError({
           type: "error",
           error: "interrupted twice: stopped at once",
           hint: "the apply is saved as paused: `mup plan resume " + plan.cluster_name + "`" +
-            (downNote ? `. ${downNote}` : ""),
+            (downNote ? `. ${downNote.replace("\n", ". ")}` : ""),
           interrupted: true,
           plan_id: plan.plan_id,
           ...(stateId ? { state_id: stateId } : {}),
           ...(down.length ? { left_down: down } : {}),
+          ...(starting.length ? { start_cut_off: starting } : {}),
         });
       }
       Deno.exit(130);
