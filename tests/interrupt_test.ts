@@ -270,7 +270,7 @@ Deno.test("one Ctrl-C delivered as several SIGINTs (npx, deno task) counts once;
   assert.deepEqual(calls, ["first", "second"], "nothing after the second");
 });
 
-Deno.test("Ctrl-C at the safety-check menu pauses the apply (resumable), like Ctrl-C elsewhere", async () => {
+Deno.test("Ctrl-C at the safety-check menu pauses the apply (resumable) and exits 130, like Ctrl-C elsewhere", async () => {
   const home = await tempHome();
   const tmux = new Tmux();
   const ports = freePorts(3);
@@ -306,7 +306,9 @@ Deno.test("Ctrl-C at the safety-check menu pauses the apply (resumable), like Ct
       await tmux.screenUntil(session, /Options:/);
       await tmux.run("send-keys", "-t", session, "C-c");
       const screen = await tmux.screenUntil(session, /EXIT=\d+/);
-      assert.match(screen, /Apply paused at phase 2/, screen);
+      assert.match(screen, /Interrupted: letting running operations finish/, screen);
+      assert.match(screen, /Apply interrupted during phase 2/, screen);
+      assert.match(screen, /EXIT=130/, screen);
       assert.doesNotMatch(screen, /ExitPromptError|force closed/, screen);
       const store = new StateStore(clusterDir(home, "c1"));
       const state = await store.load((await store.currentId())!);

@@ -280,6 +280,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
 
   let interrupted = false;
   let failure: { id: string; error: unknown } | undefined;
+  const INTERRUPTED = "(interrupted)";
   try {
     await hooks.fire("before_apply");
   } catch (e) {
@@ -314,7 +315,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     if (!failure && result.aborted) {
       // Interrupted (Ctrl-C): nothing failed; the apply is paused and resumable.
       interrupted = true;
-      failure = { id: "interrupted", error: new Paused("interrupted by the user") };
+      failure = { id: INTERRUPTED, error: new Paused("interrupted by the user") };
     }
   }
   if (!failure) {
@@ -331,6 +332,8 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     (failure !== undefined && hardStop.signal.aborted) ||
     (failure?.error instanceof OperationError && failure.error.options.stoppedWaiting === true);
   if (paused && !(failure!.error instanceof Paused)) interrupted = true;
+  // Paused at a safety check after (or by) a Ctrl-C: the interrupt is what stopped the apply.
+  if (paused && opts.signal?.aborted) interrupted = true;
   const message = failure ? (failure.error as Error).message : undefined;
   if (failure && !ops.has(failure.id) && !paused) {
     await writer.error({
@@ -395,7 +398,8 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     ...(archive ? { archive } : {}),
     ...(failure
       ? {
-        failed_operation: failure.id,
+        // An interrupt between operations stopped none of them: no operation is named.
+        ...(failure.id === INTERRUPTED ? {} : { failed_operation: failure.id }),
         phase: state.current_phase,
         error: message,
         ...(interrupted ? { interrupted } : {}),

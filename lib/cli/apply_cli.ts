@@ -343,8 +343,14 @@ export async function runApply(
       control,
       initial,
       // The status line stops while the menu waits for an answer.
-      onSafetyFailure: async () =>
-        ttyRenderer && !opts.autoApprove ? await ttyRenderer.hold(askSafetyDecision) : onFailure,
+      // Ctrl-C at the menu (a key there, in raw mode) is the interrupt it is anywhere else.
+      onSafetyFailure: async () => {
+        if (!ttyRenderer || opts.autoApprove) return onFailure;
+        const decision = await ttyRenderer.hold(askSafetyDecision);
+        if (decision !== "interrupted") return decision;
+        onSigint();
+        return "pause";
+      },
     }, resume);
     await lock.setStateId(state.state_id).catch(() => {});
     completed = state.status === "completed";

@@ -68,7 +68,8 @@ export function applyFailure(
   checks: Record<string, unknown>[],
 ): MupError {
   const last = state.errors[state.errors.length - 1];
-  const operation = done?.failed_operation ?? last?.operation;
+  // An interrupt between operations names none (apply_done has no failed_operation then).
+  const operation = done ? done.failed_operation : last?.operation;
   const message = done?.error ?? last?.error ?? `apply ${state.status}`;
   const hookAdvice = done ? hookFailureAdvice(plan, done) : undefined;
   return new MupError(

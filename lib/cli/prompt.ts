@@ -126,14 +126,14 @@ export function interactive(): boolean {
 
 /**
  * The specification's four choices; skipping must be confirmed. Ctrl-C at the menu (the terminal
- * is in raw mode there, so it comes as a key, not as SIGINT) pauses the apply, as Ctrl-C does
- * elsewhere.
+ * is in raw mode there, so it comes as a key, not as SIGINT) answers "interrupted": the caller
+ * treats it as the Ctrl-C it is (the apply pauses, exit 130).
  */
-export async function askSafetyDecision(): Promise<SafetyDecision> {
+export async function askSafetyDecision(): Promise<SafetyDecision | "interrupted"> {
   try {
     return await askMenu();
   } catch (e) {
-    if ((e as Error)?.name === "ExitPromptError") return "pause";
+    if ((e as Error)?.name === "ExitPromptError") return "interrupted";
     throw e;
   }
 }
