@@ -384,6 +384,13 @@ Deno.test("state list, checkpoints and unlock", async () => {
     );
     assert.ok(said.includes(`remove it yourself (\`rm ${lockFile}\`)`), said);
     assert.ok(await Deno.stat(lockFile), "still refused: the process may be a mup");
+    const noted = (await mup(["cluster", "display", "c1"], { home })).stdout.replace(/\s+/g, " ");
+    assert.doesNotMatch(noted, /an apply is in progress/, noted);
+    assert.ok(
+      noted.includes(`Note: the cluster's lock names process ${Deno.pid} on this machine`) &&
+        noted.includes(`remove the lock: \`rm ${lockFile}\``),
+      noted,
+    );
     const planning = await mup(["cluster", "restart", "c1", "--plan-only"], { home });
     assert.equal(planning.code, 1, output(planning));
     assert.ok(

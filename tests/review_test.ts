@@ -34,6 +34,11 @@ Deno.test("review: deploy shows the plan before asking; answering no says the pl
       /The plan was kept: (\S+)\nTo apply it later: (mup plan apply (plan-[0-9a-f]+))/.exec(text);
     const first = keptOf(out);
     assert.ok(first, out);
+    // Said with how long it lasts: the cluster's next plan replaces it (below).
+    assert.match(
+      out,
+      /To apply it later: mup plan apply plan-\w+ \(before the cluster's next plan, which replaces a plan not confirmed\)/,
+    );
     await Deno.stat(first[1]); // the plan file is there
     const listed = async () =>
       JSON.parse((await mup(["plan", "list", "rev", "--json"], { home })).stdout) as {

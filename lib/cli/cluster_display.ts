@@ -11,7 +11,8 @@ import { listProcesses } from "../plan/processes.ts";
 import { collect, selectProcesses } from "../plan/select.ts";
 import { describeState, listedShards, probeProcesses, type ProcessStatus } from "../probe/live.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
-import { liveHolder, unreadableLockNote } from "../state/lock.ts";
+import { shellQuote } from "../executor/shell_quote.ts";
+import { liveHolder, lockPath, unreadableLockNote } from "../state/lock.ts";
 import { stoppedByLastApply } from "../state/stopped_by.ts";
 import {
   recordedReplan,
@@ -302,7 +303,17 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
           : {}),
       });
     } else {
-      if (applying) {
+      if (applying && applying.pid_start === undefined && applying.host === Deno.hostname()) {
+        // mup's locks record their holder's start time: this one may be written by hand.
+        print(
+          `Note: the cluster's lock names process ${applying.pid} on this machine (` +
+            `${applying.operation}, since ${applying.created}), which is alive, but it records no ` +
+            "start time, as mup's locks do: whether a mup is applying a plan cannot be told. If " +
+            `process ${applying.pid} is no mup, remove the lock: \`rm ${
+              shellQuote(lockPath(ctx.store.clusterDir(name)))
+            }\`.\n`,
+        );
+      } else if (applying) {
         print(
           `Note: an apply is in progress (${applying.operation}, mup PID ${applying.pid} on ` +
             `${applying.host}, since ${applying.created}); what follows may change as it runs.\n`,

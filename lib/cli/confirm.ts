@@ -99,7 +99,9 @@ export function cancelApply(
       `${verb} cancelled: ${why ?? "the confirmation was not given"}`,
       {
         hint: `answer as asked, or pass --auto-approve; ${
-          resume ? `the apply stays resumable: ${again}` : `the plan was kept: ${planPath}`
+          resume
+            ? `the apply stays resumable: ${again}`
+            : `the plan was kept: ${planPath} (until the cluster's next plan replaces it: ${again})`
         }`,
         exitCode: code,
         details: {
@@ -114,7 +116,8 @@ export function cancelApply(
   say(
     resume
       ? `${head}Nothing was changed; the apply stays resumable: ${again}`
-      : `${head}Nothing was applied. The plan was kept: ${planPath}\nTo apply it later: ${again}`,
+      : `${head}Nothing was applied. The plan was kept: ${planPath}\nTo apply it later: ${again}` +
+        ` (before the cluster's next plan, which replaces a plan not confirmed)`,
   );
   return code;
 }
