@@ -855,17 +855,27 @@ Deno.test("a reconfigure of members' options only is planned with a member down 
   );
 });
 
-Deno.test("the repair a refusal names: the topology file deployed, or show-config's topology once cluster tls changed it", async () => {
+Deno.test("the repair a refusal names: the recorded topology (show-config) written beside the topology file deployed, where the hooks run, never over it", async () => {
   const { meta } = await metaFor("replica-set.yaml", "running");
   const file = { ...meta, topology_file: "/topologies/rs.yaml" };
+  const recorded = `/topologies/${meta.name}.recorded.yaml`;
   assert.equal(
     repairCommand(file),
-    `mup cluster deploy ${meta.name} /topologies/rs.yaml --version ${meta.version}`,
+    `mup cluster show-config ${meta.name} > ${recorded} && mup cluster deploy ${meta.name} ` +
+      `${recorded} --version ${meta.version}`,
   );
+  // After cluster tls as well; a path that needs quoting is quoted; none recorded: here.
   assert.equal(
     repairCommand({ ...file, topology_changed: { by: "cluster tls", at: "2026-01-01T00:00:00Z" } }),
-    `mup cluster show-config ${meta.name} > ${meta.name}.yaml && mup cluster deploy ${meta.name} ` +
-      `${meta.name}.yaml --version ${meta.version}`,
+    repairCommand(file),
+  );
+  assert.match(
+    repairCommand({ ...meta, topology_file: "/my topologies/rs.yaml" }),
+    new RegExp(`> '/my topologies/${meta.name}\\.recorded\\.yaml' && `),
+  );
+  assert.match(
+    repairCommand({ ...meta, topology_file: undefined }),
+    new RegExp(`> ${meta.name}\\.recorded\\.yaml && `),
   );
 });
 

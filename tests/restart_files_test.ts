@@ -21,11 +21,13 @@ import {
 import { sha256File } from "../lib/util/file_hash.ts";
 import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
+import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 
 installFixture();
 
 /** The repair each refusal names. */
-const REPAIR = /`mup cluster deploy rs .*rs\.yaml --version 7\.0[.0-9]* --mirror \S+` \(a repair\)/;
+const REPAIR =
+  /`mup cluster show-config rs > (\S+\/rs\.recorded\.yaml) && mup cluster deploy rs \1 --version 7\.0[.0-9]* --mirror \S+` \(a repair\)/;
 
 /** A 3-member set deployed in a new home; `body` gets its last member and that member's files. */
 async function withSet(
@@ -101,11 +103,30 @@ Deno.test("restart of a member whose keyfile was deleted is refused at planning,
     assert.ok(pid, "the member runs");
     const keyfile = path.join(deployDir, "secrets", "keyfile");
     await Deno.remove(keyfile);
+    const refused = await mup([...restart, "--auto-approve"], { home });
     assertRefused(
-      await mup([...restart, "--auto-approve"], { home }),
+      refused,
       `keyfile localhost:${keyfile} of ${id} is missing: the process cannot start`,
     );
     assert.equal(await pidOf(), pid, "not stopped");
+    // The repair named, pasted into a shell as written, works even with the topology file
+    // deployed gone: it deploys the recorded topology, written where the hooks run.
+    await Deno.remove(path.join(home, "rs.yaml"));
+    const hint = /`(mup cluster show-config [^`]+)` \(a repair\)/.exec(refused.stdout)![1];
+    const mupFn = `mup() { ${
+      [Deno.execPath(), ...mupRunArgs([])].map((a) => `'${a}'`).join(" ")
+    } "$@"; }`;
+    const pasted = await new Deno.Command("sh", {
+      args: ["-c", `${mupFn}; ${hint.replace("--version", "--auto-approve --version")}`],
+      env: { MUP_HOME: home },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const said = new TextDecoder().decode(pasted.stdout) + new TextDecoder().decode(pasted.stderr);
+    assert.equal(pasted.code, 0, said);
+    assert.match(said, /Deployment completed successfully!/);
+    assert.ok(await Deno.stat(keyfile), "the repair wrote the keyfile back");
+    await ok(home, [...restart, "--auto-approve"]);
   });
 });
 

@@ -1,5 +1,7 @@
 import { shellQuote } from "../executor/shell_quote.ts";
+import * as path from "node:path";
 import { allOperations, type Plan, type Release } from "./schema.ts";
+import type { ClusterMeta } from "../state/meta.ts";
 
 /**
  * The command that makes a plan of an operation, for hints: `cluster stop x`, `state rollback
@@ -75,4 +77,15 @@ export function replanCommand(
     } --version ${plan.version}`
     : commandOf(plan.operation, plan.cluster_name, plan.version, plan.topology_file);
   return command + replanFlags(plan);
+}
+
+/**
+ * Where a hint has `cluster show-config` write the recorded topology: beside the topology file
+ * deployed (`<dir>/<name>.recorded.yaml`, shell-quoted), since hooks run in that file's directory
+ * and a topology from elsewhere would move them; `<name>.recorded.yaml` in the current directory
+ * when no file was recorded. Never the deployed file's own name: the user's file stays as it is.
+ */
+export function recordedTopologyPath(meta: Pick<ClusterMeta, "name" | "topology_file">): string {
+  const file = `${meta.name}.recorded.yaml`;
+  return shellQuote(meta.topology_file ? path.join(path.dirname(meta.topology_file), file) : file);
 }

@@ -55,6 +55,7 @@ import {
 import { measuredDurations } from "../preflight/measured.ts";
 import type { PlanStore } from "./store.ts";
 import { findRepairFiles } from "../preflight/repair_files.ts";
+import { recordedTopologyPath } from "./command_of.ts";
 
 export interface DeployRequest {
   cluster: string;
@@ -157,7 +158,9 @@ export async function buildDeployPlan(
         }`,
         {
           hint:
-            `cluster deploy on an existing cluster only repairs it: give it the recorded topology (\`mup cluster show-config ${req.cluster} > ${req.cluster}.yaml\` writes it) and --version ${meta.version}${
+            `cluster deploy on an existing cluster only repairs it: give it the recorded topology (\`mup cluster show-config ${req.cluster} > ${
+              recordedTopologyPath(meta)
+            }\` writes it where the cluster's hooks run) and --version ${meta.version}${
               release.variant !== meta.variant ? ` --variant ${meta.variant}` : ""
             } to re-check it and restart what is down${
               new Set(diff.map((d) => d.command)).size > 1

@@ -2,6 +2,7 @@
  * The operations the lifecycle planners (start, stop, restart, destroy) are built from. Pure.
  */
 import { shellQuote } from "../executor/shell_quote.ts";
+import { recordedTopologyPath } from "./command_of.ts";
 import { hostPort } from "../topology/hosts.ts";
 import * as path from "node:path";
 import type { ClusterMeta } from "../state/meta.ts";
@@ -33,22 +34,17 @@ export function recordedSha256(meta: ClusterMeta, host: string, file: string): s
 }
 
 /**
- * The repair that installs a missing file again: `mup cluster deploy <name> <topology> …`, of
- * the topology file deployed, or of the recorded topology (`cluster show-config`) when a command
- * changed it since or no file was recorded.
+ * The repair that installs a missing file again: `mup cluster deploy <name> <topology> …` of the
+ * recorded topology, as `cluster show-config` prints it (the file deployed may be gone, edited
+ * since, or no longer the cluster after `cluster tls` or `reconfigure`), written where the
+ * cluster's hooks run (recordedTopologyPath).
  */
 export function repairCommand(meta: ClusterMeta): string {
-  // After `cluster tls` the topology file says otherwise (the deploy would refuse the change):
-  // the recorded topology, as show-config prints it, is the one to repair with.
   // The mirror the cluster's release came from: offline, the official center is unreachable.
   const mirror = meta.release?.mirror ? ` --mirror ${shellQuote(meta.release.mirror)}` : "";
-  if (meta.topology_changed || !meta.topology_file) {
-    return `mup cluster show-config ${meta.name} > ${meta.name}.yaml && mup cluster deploy ` +
-      `${meta.name} ${meta.name}.yaml --version ${meta.version}${mirror}`;
-  }
-  return `mup cluster deploy ${meta.name} ${
-    shellQuote(meta.topology_file)
-  } --version ${meta.version}${mirror}`;
+  const file = recordedTopologyPath(meta);
+  return `mup cluster show-config ${meta.name} > ${file} && mup cluster deploy ${meta.name} ` +
+    `${file} --version ${meta.version}${mirror}`;
 }
 
 const members = (s: ReplicaSetSpec) => s.members.map((m) => hostPort(m.host, m.port));

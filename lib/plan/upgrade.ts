@@ -30,6 +30,7 @@ import {
 } from "./upgrade_ops.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";
+import { recordedTopologyPath } from "./command_of.ts";
 import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
 import { downWhileRestartedWarnings, majorityWarnings } from "./restart_warnings.ts";
 import { membersPhase } from "./phase_names.ts";
@@ -119,8 +120,9 @@ function releaseErrors(input: UpgradePlanInput): ValidationIssue[] {
       `the runtime_config of cluster ${name} sets ${keys.join(", ")}, which ${to} no longer ` +
         `knows (${gone[0].message.replace(/^\S+ is not a /, "not a ")}): every member would ` +
         "refuse to start on the new binary. Remove it first, without stopping the cluster: " +
-        `\`mup cluster show-config ${name} > ${name}.yaml\`, delete it there, ` +
-        `\`mup cluster reconfigure ${name} ${name}.yaml\`; then upgrade`,
+        `\`mup cluster show-config ${name} > ${recordedTopologyPath(input.meta)}\`, delete it ` +
+        `there, \`mup cluster reconfigure ${name} ${recordedTopologyPath(input.meta)}\`; then ` +
+        "upgrade",
     );
   }
   const seen = [...new Set(Object.values(input.fcvs))].sort();
