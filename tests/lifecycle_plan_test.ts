@@ -27,6 +27,8 @@ import type { ApplyState } from "../lib/state/schema.ts";
 import { MupError } from "../lib/errors.ts";
 import { ROOT } from "./helpers.ts";
 import { installFixture } from "./fixture.ts";
+import { knownPhases, TLS_PHASE_STEPS, unknownPhase } from "../lib/hooks/phases.ts";
+import { TLS_STEPS } from "../lib/plan/mongo_config.ts";
 import { restartsOf } from "../lib/apply/apply_graph.ts";
 import { CLUSTER_DIR, DEPLOY, input, metaFor } from "./lifecycle_inputs.ts";
 
@@ -998,4 +1000,34 @@ Deno.test("a reconfigure's diff with members changed by hand: the planned one st
   );
   assert.doesNotMatch(text, /27025/);
   assert.equal(diff.summary.update, 2);
+});
+
+Deno.test("every phase of a stop, start, restart (rolling and --force) and destroy plan is one a hook may name (knownPhases of its kind); a name of none, or of the other kind, is said", async () => {
+  for (const file of ["standalone.yaml", "replica-set.yaml", "sharded.yaml"]) {
+    const plans = [
+      planStop(await input(file)),
+      planRestart(await input(file)),
+      planRestart(await input(file, { force: true })),
+      planDestroy(await input(file)),
+      planStart(await input(file, {}, false)),
+    ];
+    for (const plan of plans) {
+      for (const ph of plan.phases) {
+        assert.ok(
+          knownPhases(plan.kind).includes(ph.name),
+          `${file} ${plan.operation}: ${ph.name}`,
+        );
+      }
+    }
+  }
+  assert.equal(unknownPhase("restart-mongod", "replica_set"), undefined);
+  assert.equal(unknownPhase("undo-initialize", "sharded"), undefined);
+  assert.deepEqual(unknownPhase("restart-mongod", "sharded"), {
+    note: 'a sharded cluster names that phase "restart-shards"; restart-mongod is a replica set\'s',
+  });
+  assert.deepEqual(unknownPhase("restart-mongd", "standalone"), {
+    note: 'did you mean "restart-mongod"?',
+  });
+  assert.deepEqual(unknownPhase("backup", "standalone"), {});
+  assert.deepEqual([...TLS_PHASE_STEPS], [...TLS_STEPS]);
 });

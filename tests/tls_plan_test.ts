@@ -7,6 +7,7 @@ import { sealPlanText } from "../lib/plan/hash.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
 import { DEPLOY, input as lifecycleInput } from "./lifecycle_inputs.ts";
 import { installFixture } from "./fixture.ts";
+import { knownPhases } from "../lib/hooks/phases.ts";
 
 installFixture();
 
@@ -43,6 +44,8 @@ function valid(plan: Omit<Plan, "content_hash">): void {
   assert.deepEqual(checkPlanText(text, "tls").issues.filter((i) => i.severity === "error"), []);
   const ids = allOperations(plan).map((o) => o.id);
   assert.equal(new Set(ids).size, ids.length, "operation IDs are unique");
+  // Each phase is one a hook may name (topology validation warns of any other).
+  for (const ph of plan.phases) assert.ok(knownPhases(plan.kind).includes(ph.name), ph.name);
 }
 
 Deno.test("tls enable plan: certificates, allowTLS configs, a rolling restart, preferTLS then requireTLS at runtime, requireTLS configs, metadata last", async () => {

@@ -778,3 +778,43 @@ Deno.test("a phase on a hook of an event outside any phase (before_apply, on_suc
   assert.equal(hit.hint, "remove phase from this hook, or give it to an after_phase hook");
   assert.deepEqual(hit.path, ["hooks", "on_success", 1, "phase"]);
 });
+
+Deno.test("a phase hook for a phase no plan of the cluster's kind has is warned of at its line, with the other kind's name or the closest one; a phase some plan has is not", async () => {
+  const t = await parseTopology(
+    "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs }\n" +
+      "  - { host: localhost, port: 2, replica_set: rs }\n  - { host: localhost, port: 3, replica_set: rs }\n" +
+      "hooks:\n" +
+      "  before_phase: { command: 'true', phase: foo }\n" +
+      "  after_phase:\n" +
+      "    - { command: 'true', phase: restart-shards }\n" +
+      "    - { command: 'true', phase: restart-mongd }\n" +
+      "    - { command: 'true', phase: restart-mongod }\n" +
+      "    - { command: 'true', phase: undo-initialize }\n",
+    "t.yaml",
+  );
+  const hooks = t.warnings.filter((w) => w.code === "hook_phase_unknown");
+  assert.deepEqual(
+    hooks.map((w) => [w.location.line, w.location.path, w.message]),
+    [
+      [
+        6,
+        "hooks.before_phase.phase",
+        "this hook is for phase foo, which no plan of a replica set has: it will never run",
+      ],
+      [
+        8,
+        "hooks.after_phase[0].phase",
+        "this hook is for phase restart-shards, which no plan of a replica set has: it will " +
+        'never run; a replica set names that phase "restart-mongod"; restart-shards is a ' +
+        "sharded cluster's",
+      ],
+      [
+        9,
+        "hooks.after_phase[1].phase",
+        "this hook is for phase restart-mongd, which no plan of a replica set has: it will " +
+        'never run; did you mean "restart-mongod"?',
+      ],
+    ],
+  );
+  assert.match(hooks[0].hint!, /remove `phase` to run it in every phase/);
+});

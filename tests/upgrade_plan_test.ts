@@ -7,6 +7,7 @@ import { planUpgrade, type UpgradePlanInput } from "../lib/plan/upgrade.ts";
 import { allOperations, type Release } from "../lib/plan/schema.ts";
 import { input } from "./lifecycle_inputs.ts";
 import { installFixture } from "./fixture.ts";
+import { knownPhases } from "../lib/hooks/phases.ts";
 
 installFixture();
 
@@ -127,4 +128,13 @@ Deno.test("upgrade of hosts of two architectures: each build downloaded once, ea
       .find((c) => c.check_type === "binary_present")!.params.source;
   assert.match(String(source("arm1.example.net")), /linux-aarch64\/bin\/mongod$/);
   assert.match(String(source("ctl.example.net")), /linux-x86_64\/bin\/mongod$/);
+});
+
+Deno.test("every phase of an upgrade plan is one a hook may name (knownPhases of its kind)", async () => {
+  for (const file of ["standalone.yaml", "replica-set.yaml", "sharded.yaml"]) {
+    const plan = planUpgrade(await upgradeInput(file, "8.0.4", { setFcv: true }));
+    for (const ph of plan.phases) {
+      assert.ok(knownPhases(plan.kind).includes(ph.name), `${file}: ${ph.name}`);
+    }
+  }
 });

@@ -169,7 +169,12 @@ export async function planAndApply(
     return await flow.build();
   });
   if (allOperations(unsealed).length) {
-    unsealed.validation.warnings.push(...hookPhaseWarnings(unsealed));
+    // A deploy's topology validation has said already which hooks no plan runs.
+    const said = unsealed.validation.warnings.filter((w) => w.code === "hook_phase_unknown")
+      .map((w) => w.message);
+    unsealed.validation.warnings.push(
+      ...hookPhaseWarnings(unsealed, (phase) => said.some((m) => m.includes(`phase ${phase},`))),
+    );
   }
   // Only a plan that starts processes starts them on the recorded release.
   if (

@@ -1,18 +1,12 @@
 /**
- * Names of the phases whose name depends on the cluster's kind: a rolling restart's (and a
- * reconfigure's) and an upgrade's phase for the data-bearing members is `restart-mongod` /
- * `upgrade-mongod` in a replica set or standalone, `restart-shards` / `upgrade-shards` in a
- * sharded cluster. One place, so that a hook written for the other kind's name can be told
- * which name this cluster uses.
+ * Phase names at planning: the kind-dependent ones come from lib/hooks/phases.ts (membersPhase),
+ * and a plan's phase hooks that name a phase it does not have are warned of.
  */
-import type { TopologyKind } from "../topology/schema.ts";
 import type { Plan, ValidationIssue } from "./schema.ts";
 import { didYouMean } from "../util/similar.ts";
+import { aKind, membersPhase, unknownPhase } from "../hooks/phases.ts";
 
-/** The phase of `step` ("restart", "upgrade") for the mongod members of a `kind` cluster. */
-export function membersPhase(step: "restart" | "upgrade", kind: TopologyKind): string {
-  return `${step}-${kind === "sharded" ? "shards" : "mongod"}`;
-}
+export { membersPhase };
 
 /**
  * The other kind's name of `phase`, when it is one of the names above: `restart-mongod` →
@@ -23,27 +17,37 @@ export function otherKindsPhase(phase: string): string | undefined {
   return m ? `${m[1]}-${m[2] === "shards" ? "mongod" : "shards"}` : undefined;
 }
 
-/** "a sharded cluster", "a replica set", "a standalone". */
-function aKind(kind: TopologyKind): string {
-  return `a ${kind === "sharded" ? "sharded cluster" : kind.replace("_", " ")}`;
-}
-
 /**
  * Warnings (code `hook_phase_misspelt`) for the phase hooks of `plan` that name a phase it does
  * not have and that are likely meant for one it has: the other kind's name of one of its phases
  * (`restart-mongod` in a sharded cluster's restart, whose phase is `restart-shards`), else a
  * name a small edit away (`deplyo`). A phase of another kind of plan (a restart's phase in a
- * deploy) is no mistake: such a hook runs in the plans that have it, and is not warned of.
+ * deploy) is no mistake: such a hook runs in the plans that have it, and is not warned of; one
+ * that no plan of the cluster's kind has (code `hook_phase_unknown`) never runs, and is, unless
+ * `saidOf` says the topology's validation warned of it already.
  */
 export function hookPhaseWarnings(
   plan: Pick<Plan, "hooks" | "phases" | "kind" | "operation">,
+  /** Phases whose hooks the topology's validation already warned of (a deploy's). */
+  saidOf: (phase: string) => boolean = () => false,
 ): ValidationIssue[] {
   const names = plan.phases.map((ph) => ph.name);
   return (plan.hooks ?? []).flatMap((h) => {
-    if (h.phase === undefined || names.includes(h.phase)) return [];
+    if (h.phase === undefined || names.includes(h.phase) || saidOf(h.phase)) return [];
     const other = otherKindsPhase(h.phase);
     const guess = other && names.includes(other) ? other : didYouMean(h.phase, names);
-    if (!guess) return [];
+    if (!guess) {
+      // Not close to this plan's: a phase of another plan, or of none (then it never runs).
+      const never = unknownPhase(h.phase, plan.kind);
+      return never
+        ? [{
+          code: "hook_phase_unknown",
+          severity: "warning" as const,
+          message: `hook ${h.name} (${h.event}) is for phase ${h.phase}, which no plan of ` +
+            `${aKind(plan.kind)} has: it will never run${never.note ? `; ${never.note}` : ""}`,
+        }]
+        : [];
+    }
     const why = guess === other
       ? `${aKind(plan.kind)} names that phase "${guess}" (${h.phase} is ${
         plan.kind === "sharded" ? "a replica set's" : "a sharded cluster's"

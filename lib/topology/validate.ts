@@ -3,7 +3,15 @@ import type { SourceLocation } from "../errors.ts";
 import { managedKeyIssues } from "./managed_keys.ts";
 import { runtimeOptionIssues } from "./runtime_options.ts";
 import { systemDirIssues } from "./system_dirs.ts";
-import { isLocalHost, type MongodServer, type MongosServer, type Topology } from "./schema.ts";
+import { aKind, unknownPhase } from "../hooks/phases.ts";
+import { HOOK_EVENTS } from "../hooks/schema.ts";
+import {
+  isLocalHost,
+  type MongodServer,
+  type MongosServer,
+  type Topology,
+  topologyKind,
+} from "./schema.ts";
 import { nodeDirs, nodeFiles, type Role } from "./layout.ts";
 import { hostKey, hostPort } from "./hosts.ts";
 import { bindIpProblem } from "./bind_ip.ts";
@@ -107,6 +115,24 @@ export function validateTopology(t: Topology, target: ServerTarget = {}): Issue[
   const warn = (code: string, path: Issue["path"], message: string, hint: string) =>
     issues.push({ severity: "warning", code, path, message, hint });
 
+  // A phase hook for a phase no plan of this kind of cluster has never runs.
+  for (const event of HOOK_EVENTS) {
+    const given = t.hooks?.[event];
+    const list = Array.isArray(given) ? given : given ? [given] : [];
+    list.forEach((h, i) => {
+      const never = h.phase === undefined ? undefined : unknownPhase(h.phase, topologyKind(t));
+      if (!never) return;
+      warn(
+        "hook_phase_unknown",
+        ["hooks", event, ...(Array.isArray(given) ? [i] : []), "phase"],
+        `this hook is for phase ${h.phase}, which no plan of ${
+          aKind(topologyKind(t))
+        } has: it will never run${never.note ? `; ${never.note}` : ""}`,
+        "give it a phase a plan has (`mup plan show` lists a plan's phases), or remove `phase` " +
+          "to run it in every phase",
+      );
+    });
+  }
   if (t.global.security?.auth === false) {
     warn(
       "auth_disabled",
