@@ -1031,3 +1031,20 @@ Deno.test("every phase of a stop, start, restart (rolling and --force) and destr
   assert.deepEqual(unknownPhase("backup", "standalone"), {});
   assert.deepEqual([...TLS_PHASE_STEPS], [...TLS_STEPS]);
 });
+
+Deno.test("every phase of the golden plans (deploy, scale-in, rollback among them) is one a hook may name", async () => {
+  const dir = path.join(ROOT, "tests", "golden");
+  for await (const e of Deno.readDir(dir)) {
+    const kind = /sharded/.test(e.name)
+      ? "sharded"
+      : /replica-set/.test(e.name)
+      ? "replica_set"
+      : "standalone";
+    const phases = JSON.parse(await Deno.readTextFile(path.join(dir, e.name))) as {
+      phase: string;
+    }[];
+    for (const { phase } of phases) {
+      assert.ok(knownPhases(kind).includes(phase), `${e.name}: ${phase}`);
+    }
+  }
+});
