@@ -125,6 +125,17 @@ Deno.test("restart of a standalone whose configuration lost its security block (
     );
     assert.equal(repair.code, 0, output(repair));
     assert.ok(repair.stdout.includes(`again: ${conf} differs from the plan's`), output(repair));
+    // The member runs on what it read when it started: the review says so, and how to move it.
+    const port = id.split("-").at(-1);
+    assert.ok(
+      repair.stdout.replace(/\s+/g, " ").includes(
+        `${conf} is not the configuration mup generates: the repair writes mup's back, but ` +
+          `localhost:${port} runs on what it read when started (started on the changed file, with ` +
+          "its options) and the repair does not restart running members: `mup cluster restart " +
+          `sa -N localhost:${port}\` after it makes it read the file written back`,
+      ),
+      output(repair),
+    );
     assert.equal(await Deno.readTextFile(conf), generated);
     await ok(home, ["cluster", "restart", "sa", "--auto-approve"]);
     const after = await pidOf();

@@ -37,6 +37,7 @@ import { checkRecordedData } from "../preflight/recorded_data.ts";
 import { checkDataDirsFree, heldDataDirs } from "../preflight/data_held.ts";
 import { listProcesses, listReplicaSets } from "./processes.ts";
 import {
+  changedConfigWarnings,
   foreignSecretWarnings,
   guardStarts,
   markRepairFindings,
@@ -412,6 +413,12 @@ export async function buildDeployPlan(
   const findings = await findRepairFiles(files, req.executors, req.cluster);
   markRepairFindings(plan, files, findings);
   if (meta) plan.validation.warnings.push(...foreignSecretWarnings(findings, meta.name));
+  if (meta && down) {
+    const running = new Set(meta.processes.filter((p) => !down.has(p.id)).map((p) => p.id));
+    plan.validation.warnings.push(
+      ...changedConfigWarnings(findings, files, procs, running, meta.name),
+    );
+  }
   markResync(plan, dataDirs.resync ?? new Map());
   if (meta) guardStarts(plan, procs);
   addDriftOps(plan, listReplicaSets(procs), drift);

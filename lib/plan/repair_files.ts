@@ -10,7 +10,8 @@ import * as path from "node:path";
 import type { Plan, ValidationIssue } from "./schema.ts";
 import type { ProcessSpec } from "./processes.ts";
 import { check } from "./op_builders.ts";
-import { addressHost } from "../topology/hosts.ts";
+import { addressHost, hostPort } from "../topology/hosts.ts";
+import { configFilePath } from "./mongo_config.ts";
 
 /** One file or directory a repair's operation installs on a host. */
 export interface RepairFile {
@@ -211,5 +212,42 @@ export function foreignSecretWarnings(
       "key it read when it started: any started since the change runs with the other one. " +
       `After the repair, \`mup cluster display ${cluster}\` names members their set refuses; ` +
       `\`mup cluster restart ${cluster} --force\` restarts every member with the cluster's key`,
+  }];
+}
+
+/**
+ * A repair's warning when it writes a configuration file back over one changed on a host while
+ * its process runs (`running`: the IDs of the processes that answer): the process keeps the
+ * options it read when it started (started since on the changed file, it runs with them), and
+ * the repair does not restart it; `cluster restart -N` of those members makes them read it.
+ */
+export function changedConfigWarnings(
+  findings: RepairFinding[],
+  files: RepairFile[],
+  procs: ProcessSpec[],
+  running: ReadonlySet<string>,
+  cluster: string,
+): ValidationIssue[] {
+  const changed = findings.filter((f) => f.found === "differs" && !f.what).flatMap((f) => {
+    const host = files.find((x) => x.op === f.op && x.path === f.path)?.host;
+    const p = procs.find((q) =>
+      running.has(q.id) && configFilePath(q) === f.path &&
+      addressHost(q.host) === addressHost(host ?? "")
+    );
+    return p ? [{ path: f.path, at: hostPort(p.host, p.port) }] : [];
+  });
+  if (!changed.length) return [];
+  const one = changed.length === 1;
+  return [{
+    code: "config_replaced",
+    severity: "warning",
+    message: `${changed.map((c) => c.path).join(", ")} ${one ? "is" : "are"} not the ` +
+      `configuration mup generates: the repair writes mup's back, but ${
+        changed.map((c) => c.at).join(", ")
+      } ${one ? "runs" : "run"} on what ${one ? "it" : "they"} read when started (started on ` +
+      "the changed file, with its options) and the repair does not restart running members: " +
+      `\`mup cluster restart ${cluster}${
+        changed.map((c) => ` -N ${c.at}`).join("")
+      }\` after it makes ${one ? "it" : "them"} read the file written back`,
   }];
 }
