@@ -40,6 +40,12 @@ Deno.test("a deleted or damaged meta.yaml: list says so, commands refuse naming 
       }
       const [row] = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
       assert.equal(row.status, status[damage]);
+      // The table says why and the way back, as the commands that refuse do.
+      const listed = (await ok(home, ["cluster", "list"])).stdout;
+      assert.ok(
+        listed.includes(`mc: ${row.error}`) && listed.includes(`cp ${copy} ${meta}`),
+        listed,
+      );
       assert.doesNotMatch(JSON.stringify(row), /rolled back|not deployed/);
       for (
         const cmd of [["cluster", "display", "mc"], ["cluster", "stop", "mc", "--auto-approve"]]

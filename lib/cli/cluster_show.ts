@@ -97,6 +97,7 @@ export async function listClusters(ctx: CliContext) {
         hosts: [] as string[],
         processes: 0,
         error: (e as Error).message,
+        ...(e instanceof MupError && e.options.hint ? { hint: e.options.hint } : {}),
         last_apply: undefined,
       });
       continue;
@@ -227,6 +228,10 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
         "\nRECORDED is what the last apply left; `mup cluster display <name>` asks the servers.",
       );
       for (const r of rows) {
+        // Metadata that cannot be used: why, and the way back (the copy mup keeps).
+        if ("error" in r && r.error) {
+          print(`${r.name}: ${r.error}${"hint" in r && r.hint ? `; ${r.hint}` : ""}`);
+        }
         if ("lock_unreadable" in r && r.lock_unreadable) {
           print(`${r.name}: ${r.lock_unreadable.note}.`);
         }
