@@ -7,10 +7,18 @@ import type { Plan, ValidationIssue } from "../plan/schema.ts";
 
 /**
  * Removes every hook from `plan` (its list and each phase's before/after hook) and adds a
- * warning (`hooks_skipped`) naming the events skipped, so the review says so. Mutates `plan`.
+ * warning (`hooks_skipped`) naming the events skipped that would have run (a hook for a phase
+ * the plan does not have is not named), so the review says so. Mutates `plan`.
  */
 export function withoutHooks<P extends Pick<Plan, "hooks" | "phases" | "validation">>(plan: P): P {
-  const events = [...new Set(plan.hooks.map((h) => h.phase ? `${h.event} (${h.phase})` : h.event))];
+  // Only what would have run: a hook for a phase this plan does not have was never to run.
+  const phases = new Set(plan.phases.map((ph) => ph.name));
+  const events = [
+    ...new Set(
+      plan.hooks.filter((h) => h.phase === undefined || phases.has(h.phase))
+        .map((h) => h.phase ? `${h.event} (${h.phase})` : h.event),
+    ),
+  ];
   plan.hooks = [];
   for (const ph of plan.phases) {
     delete ph.before_hook;
