@@ -818,3 +818,20 @@ Deno.test("a phase hook for a phase no plan of the cluster's kind has is warned 
   );
   assert.match(hooks[0].hint!, /remove `phase` to run it in every phase/);
 });
+
+Deno.test("a hook written as a bare command (an event's value, or an item of its list) is told the form a hook takes", async () => {
+  const [one] = await errorsOf(
+    'mongod_servers:\n  - { host: localhost, port: 1 }\nhooks:\n  before_phase: "echo hi"\n',
+  );
+  assert.equal(one.location.line, 4);
+  assert.equal(
+    one.hint,
+    'a hook is a mapping with its command: `before_phase: { command: "echo hi" }`, or a list of ' +
+      "such mappings",
+  );
+  const [item] = await errorsOf(
+    'mongod_servers:\n  - { host: localhost, port: 1 }\nhooks:\n  before_phase:\n    - "echo hi"\n',
+  );
+  assert.equal(item.location.line, 5);
+  assert.equal(item.hint, 'a hook is a mapping with its command: `- { command: "echo hi" }`');
+});

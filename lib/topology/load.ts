@@ -312,6 +312,18 @@ function zodIssue(
       ? `is empty: expected ${want}`
       : `expected ${want}, got ${describe(i.input)}`;
     hint = i.input === null ? `write ${want} after it, or remove the key` : `write ${want} here`;
+    // An event of `hooks:` takes one hook or a list of them, each a mapping with a command.
+    if (
+      i.path[0] === "hooks" && i.expected === "object" &&
+      (i.path.length === 2 || (i.path.length === 3 && typeof i.path[2] === "number"))
+    ) {
+      const cmd = typeof i.input === "string" ? JSON.stringify(i.input) : '"…"';
+      hint = i.path.length === 2
+        ? `a hook is a mapping with its command: \`${
+          String(i.path[1])
+        }: { command: ${cmd} }\`, or a list of such mappings`
+        : `a hook is a mapping with its command: \`- { command: ${cmd} }\``;
+    }
   } else if (i.code === "invalid_value") {
     const allowed = i.values.map(String);
     const guess = typeof i.input === "string" ? didYouMean(i.input, allowed) : undefined;
