@@ -327,6 +327,10 @@ Deno.test("CLI: a re-deploy whose hooks changed is a change (exit 2 with --detai
     assert.equal(first.code, 0, output(first));
     const changed = await plan(2);
     assert.match(changed.stdout, /Save cluster metadata with the topology's hooks/);
+    // plan diff names what changes in the metadata: its hooks.
+    const planId = /Plan ID: (plan-\w+)/.exec(changed.stdout)![1];
+    const diff = await mup(["plan", "diff", planId], { home });
+    assert.match(diff.stdout, /~ file +\S+\/meta\.yaml +\(change: hooks\)/, output(diff));
     const applied = await mup(
       deployArgs("hk", await topo("two"), await testMirror(), ["--auto-approve"]),
       { home },

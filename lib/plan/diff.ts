@@ -325,12 +325,21 @@ const WORDS: Record<string, string> = {
   none: "unchanged",
 };
 
-/** "featureCompatibilityVersion 6.0 → 7.0": the fields an update's before and after differ in. */
+/**
+ * "featureCompatibilityVersion 6.0 → 7.0": the fields an update's before and after differ in; a
+ * field whose value is a structure (the metadata's `hooks`) by its name alone, and with no
+ * `before` recorded, every field of `after`.
+ */
 function changedFields(before: unknown, after: unknown): string {
-  if (!before || !after || typeof before !== "object" || typeof after !== "object") return "";
-  const b = before as Record<string, unknown>, a = after as Record<string, unknown>;
+  if (!after || typeof after !== "object") return "";
+  const b = (before && typeof before === "object" ? before : {}) as Record<string, unknown>;
+  const a = after as Record<string, unknown>;
   return Object.keys(a).filter((k) => JSON.stringify(b[k]) !== JSON.stringify(a[k]))
-    .map((k) => `${k} ${String(b[k] ?? "(none)")} → ${String(a[k])}`).join(", ");
+    .map((k) =>
+      typeof a[k] === "object" && a[k] !== null
+        ? k
+        : `${k} ${String(b[k] ?? "(none)")} → ${String(a[k])}`
+    ).join(", ");
 }
 
 /**
