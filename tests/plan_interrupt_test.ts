@@ -116,7 +116,7 @@ Deno.test("Ctrl-C while a before_plan or after_plan hook runs: the hook is stopp
       } else {
         assert.match(
           said,
-          /Interrupted during the after_plan hooks: plan \S+ was saved \(.+\); nothing was changed\./,
+          /Interrupted during the after_plan hooks: plan \S+ was saved \(.+\); nothing was changed\.\nTo apply it \(its after_plan hooks do not run again\): mup plan apply plan-\w+/,
         );
         assert.equal(stored.length, 1, "the plan stays saved");
       }

@@ -219,7 +219,11 @@ export async function planAndApply(
     await interruptible(
       ctx,
       `Interrupted during the after_plan hooks: plan ${plan.plan_id} was saved (${saved}); ` +
-        "nothing was changed.",
+        `nothing was changed.${
+          invalid
+            ? ""
+            : `\nTo apply it (its after_plan hooks do not run again): mup plan apply ${plan.plan_id}`
+        }`,
       () => fireOrFail(planHooks(saved, plan.plan_id), "after_plan"),
     );
   }
