@@ -1029,6 +1029,11 @@ Deno.test("every phase of a stop, start, restart (rolling and --force) and destr
     note: 'did you mean "restart-mongod"?',
   });
   assert.deepEqual(unknownPhase("backup", "standalone"), {});
+  // A sharded cluster's own phases (config servers, mongos, the balancer) are no replica set's.
+  for (const p of ["restart-config", "stop-balancer", "restart-mongos-requireTLS"]) {
+    assert.equal(unknownPhase(p, "sharded"), undefined, p);
+    assert.notEqual(unknownPhase(p, "replica_set"), undefined, p);
+  }
   assert.deepEqual([...TLS_PHASE_STEPS], [...TLS_STEPS]);
 });
 

@@ -438,7 +438,10 @@ Deno.test("an upgrade to a series that no longer knows an option of the cluster'
       r.stdout + r.stderr,
       /runtime_config of cluster jn sets storage\.journal\.enabled, which 7\.0\.\d+ no longer knows \(not a mongod 7\.0\.\d+ option \(removed in 6\.1\)/,
     );
-    assert.match(r.stdout + r.stderr, /`mup cluster reconfigure jn jn\.yaml`; then upgrade/);
+    assert.match(
+      r.stdout + r.stderr,
+      /`mup cluster show-config jn > \S+\/jn\.recorded\.yaml`, delete it there, `mup cluster reconfigure jn \S+\/jn\.recorded\.yaml`; then upgrade/,
+    );
     assert.doesNotMatch(r.stdout, /Stop |Phases:/, "nothing is planned");
     assert.deepEqual((await reported(home, "jn", [port])).map((p) => p.version), ["6.0.19"]);
   } finally {

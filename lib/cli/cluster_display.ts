@@ -12,6 +12,7 @@ import { collect, selectProcesses } from "../plan/select.ts";
 import { describeState, listedShards, probeProcesses, type ProcessStatus } from "../probe/live.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
+import { repairCommand } from "../plan/lifecycle_ops.ts";
 import { liveHolder, lockPath, unreadableLockNote } from "../state/lock.ts";
 import { stoppedByLastApply } from "../state/stopped_by.ts";
 import {
@@ -379,7 +380,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       }
       const notes = [
         ...membershipNotes(name, extra, dropped, kept, unfinished),
-        ...optionsNote(name, optionDrift, unfinished),
+        ...optionsNote(name, optionDrift, unfinished, repairCommand(meta)),
       ];
       for (const line of notes) print(line);
     }

@@ -110,7 +110,9 @@ export function optionsChanged(meta: ClusterMeta, rows: ProcessStatus[]): Option
 export function optionsNote(
   name: string,
   changed: OptionsChanged[],
-  unfinished?: { operation: string; state_id: string },
+  unfinished: { operation: string; state_id: string } | undefined,
+  /** The repair that sets them back, as pasted (lifecycle_ops.ts repairCommand). */
+  repair: string,
 ): string[] {
   const fields = (o: Record<string, unknown>) =>
     Object.entries(o).map(([k, v]) => `${k} ${v}`).join(", ");
@@ -126,7 +128,7 @@ export function optionsNote(
   }
   return [
     "Members whose options in their set's configuration are not the recorded ones (changed " +
-    `outside mup): ${list}; \`mup cluster deploy ${name} <its topology>\` (a repair) sets them back`,
+    `outside mup): ${list}; \`${repair}\` (a repair) sets them back`,
   ];
 }
 

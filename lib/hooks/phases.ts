@@ -29,19 +29,23 @@ const COMMON = [
   "remove",
   "remove-members",
   "remove-files",
-  // restart, reconfigure
-  "restart-config",
-  "restart-mongos",
+  // reconfigure
   "configure",
   "reconfigure-members",
   // upgrade
   "install",
+  // cluster tls
+  "certificates",
+];
+
+/** Phases only a sharded cluster's plans have (config servers, mongos, the balancer). */
+const SHARDED = [
+  "restart-config",
+  "restart-mongos",
   "stop-balancer",
   "upgrade-config",
   "upgrade-mongos",
   "start-balancer",
-  // cluster tls
-  "certificates",
 ];
 
 /**
@@ -49,15 +53,21 @@ const COMMON = [
  * upgrade phases, `cluster tls`'s rounds per tlsMode step, and `undo-<phase>` of a rollback.
  */
 export function knownPhases(kind: TopologyKind): string[] {
+  const sharded = kind === "sharded";
   const tls = TLS_PHASE_STEPS.flatMap((m) => [
     `configure-${m}`,
-    `restart-config-${m}`,
+    ...(sharded ? [`restart-config-${m}`, `restart-mongos-${m}`] : []),
     `restart-mongod-${m}`,
-    `restart-mongos-${m}`,
     `restart-arbiters-${m}`,
     `set-${m}`,
   ]);
-  const own = [...COMMON, membersPhase("restart", kind), membersPhase("upgrade", kind), ...tls];
+  const own = [
+    ...COMMON,
+    ...(sharded ? SHARDED : []),
+    membersPhase("restart", kind),
+    membersPhase("upgrade", kind),
+    ...tls,
+  ];
   return [...own, ...own.map((p) => `undo-${p}`)].sort();
 }
 
