@@ -13,7 +13,7 @@ import { describeState, listedShards, probeProcesses, type ProcessStatus } from 
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
 import { repairCommand } from "../plan/lifecycle_ops.ts";
-import { liveHolder, lockPath, unreadableLockNote } from "../state/lock.ts";
+import { isStale, lockFile, lockPath, unreadableLockNote } from "../state/lock.ts";
 import { stoppedByLastApply } from "../state/stopped_by.ts";
 import {
   recordedReplan,
@@ -218,8 +218,10 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       unrecorded.length === 0 &&
       (!listed || shards !== undefined) && extra.every((m) => m.reachable) && !dropped.length;
     // An apply running now (its live mup holds the lock) may be changing what this shows.
-    const applying = await liveHolder(ctx.store.clusterDir(name));
-    const badLock = await unreadableLockNote(ctx.store.clusterDir(name));
+    // One read of the lock serves both: who holds it, and whether it can be read at all.
+    const lock = await lockFile(ctx.store.clusterDir(name));
+    const applying = "lock" in lock && !isStale(lock.lock) ? lock.lock : undefined;
+    const badLock = await unreadableLockNote(ctx.store.clusterDir(name), lock);
     // An apply that failed, paused or was cut off part way explains members left down.
     const left = applying || firstDeploy
       ? undefined

@@ -80,9 +80,9 @@ export function knownPhases(kind: TopologyKind): string[] {
 export function unknownPhase(phase: string, kind: TopologyKind): { note?: string } | undefined {
   const known = knownPhases(kind);
   if (known.includes(phase)) return undefined;
-  const m = /^(restart|upgrade)-(mongod|shards)$/.exec(phase);
-  if (m) {
-    const own = membersPhase(m[1] as "restart" | "upgrade", kind);
+  // Not this kind's (known has it): the other kind's name, so `own` is this kind's.
+  const own = otherKindsPhase(phase);
+  if (own) {
     return {
       note: `${aKind(kind)} names that phase "${own}"; ${phase} is ${
         kind === "sharded" ? "a replica set's" : "a sharded cluster's"
@@ -91,6 +91,15 @@ export function unknownPhase(phase: string, kind: TopologyKind): { note?: string
   }
   const guess = didYouMean(phase, known);
   return guess ? { note: `did you mean "${guess}"?` } : {};
+}
+
+/**
+ * The other kind's name of `phase`, when it is one of membersPhase's: `restart-mongod` →
+ * `restart-shards` and back; undefined for any other phase.
+ */
+export function otherKindsPhase(phase: string): string | undefined {
+  const m = /^(restart|upgrade)-(mongod|shards)$/.exec(phase);
+  return m ? `${m[1]}-${m[2] === "shards" ? "mongod" : "shards"}` : undefined;
 }
 
 /** "a sharded cluster", "a replica set", "a standalone". */

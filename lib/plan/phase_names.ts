@@ -4,18 +4,9 @@
  */
 import type { Plan, ValidationIssue } from "./schema.ts";
 import { didYouMean } from "../util/similar.ts";
-import { aKind, membersPhase, unknownPhase } from "../hooks/phases.ts";
+import { aKind, membersPhase, otherKindsPhase, unknownPhase } from "../hooks/phases.ts";
 
-export { membersPhase };
-
-/**
- * The other kind's name of `phase`, when it is one of the names above: `restart-mongod` →
- * `restart-shards` and back; undefined for any other phase.
- */
-export function otherKindsPhase(phase: string): string | undefined {
-  const m = /^(restart|upgrade)-(mongod|shards)$/.exec(phase);
-  return m ? `${m[1]}-${m[2] === "shards" ? "mongod" : "shards"}` : undefined;
-}
+export { membersPhase, otherKindsPhase };
 
 /**
  * Warnings (code `hook_phase_misspelt`) for the phase hooks of `plan` that name a phase it does

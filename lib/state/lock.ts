@@ -71,8 +71,10 @@ function unreadableLock(clusterDir: string, why: string): MupError {
  */
 export async function unreadableLockNote(
   clusterDir: string,
+  /** The lock file as the caller read it already (lockFile), so it is not read again. */
+  read?: Awaited<ReturnType<typeof lockFile>>,
 ): Promise<{ path: string; reason: string; note: string } | undefined> {
-  const f = await lockFile(clusterDir);
+  const f = read ?? await lockFile(clusterDir);
   if (!("unreadable" in f)) return undefined;
   const name = path.basename(clusterDir);
   return {
