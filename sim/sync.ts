@@ -15,7 +15,13 @@
  */
 import { type Document, Long, type Timestamp } from "bson";
 import { applyEntry } from "./apply.ts";
-import { allowedFcvs, FCV_ID } from "./fcv.ts";
+import { FCV_ID } from "./fcv.ts";
+import {
+  fcvRefusal,
+  INITIAL_SYNC_ATTEMPTS,
+  initialSyncAttemptFailed,
+  refuseUnknownFcv,
+} from "./sync_fcv.ts";
 import { type ReplSet, tsGte } from "./replset.ts";
 
 const BATCH = 5000;
@@ -85,7 +91,7 @@ export class OplogSync {
     const abandon = this.abandon = new AbortController();
     try {
       if (rs.lastApplied() === undefined || rs.store.repl.resyncing) {
-        await this.initialSync(source.host);
+        await this.initialSyncAttempts(source.host);
       }
       while (!rs.server.shuttingDown && [2, 5, 9].includes(rs.state)) {
         const n = await this.fetchOnce(source.host);
@@ -262,7 +268,7 @@ export class OplogSync {
     }
     const entries = batch.slice(1);
     if (entries.length === 0) return 0;
-    for (const e of entries) this.refuseUnknownFcv(e);
+    for (const e of entries) refuseUnknownFcv(this.rs.server, e);
     store.transaction(() => {
       for (const e of entries) {
         if (e.op !== "n") applyEntry(store, e);
@@ -277,40 +283,35 @@ export class OplogSync {
   }
 
   /**
-   * A binary of the previous release series that replicates a feature compatibility version it
-   * does not know (the primary, on the new binary, raised it) cannot apply it: MongoDB's
-   * secondary invariants and aborts, before applying the entry (SERVER-33517, SERVER-31740).
-   * That is why every member runs the new binary before the FCV is raised.
+   * Initial sync, attempted up to numInitialSyncAttempts (10) times, 1 s apart, while the
+   * source's feature compatibility version is one this binary cannot run on; then the member
+   * shuts down (fassert 40088), as MongoDB's InitialSyncer and ReplicationCoordinator do. Other
+   * failures (the source gone) end the round; the next round starts again.
    */
-  private refuseUnknownFcv(e: Document): void {
-    if (e.ns !== "admin.system.version" || e.o?._id !== FCV_ID) return;
-    const version = this.rs.server.opts.version;
-    const allowed = allowedFcvs(version);
-    if (allowed.includes(String(e.o.version))) return;
-    const log = this.rs.server.log;
-    const error = `BadValue: Invalid feature compatibility version value '${e.o.version}'; ` +
-      `expected '${allowed.join("' or '")}'. See https://docs.mongodb.com/master/release-notes/` +
-      `${allowed[0]}-compatibility/#feature-compatibility.`;
-    log.write("F", "REPL", 21238, "ReplWriterWorker-0", "Writer worker caught exception", {
-      error,
-      oplogEntry: { op: e.op, ns: e.ns, o: e.o },
-    });
-    log.write("F", "ASSERT", 23095, "OplogApplier-0", "Fatal assertion", {
-      msgid: 34437,
-      error,
-      file: "src/mongo/db/repl/oplog_applier_impl.cpp",
-    });
-    log.write(
-      "F",
-      "ASSERT",
-      23096,
-      "OplogApplier-0",
-      "\n\n***aborting after fassert() failure\n\n",
-    );
-    Deno.kill(Deno.pid, "SIGABRT");
+  private async initialSyncAttempts(host: string): Promise<void> {
+    const server = this.rs.server;
+    for (let left = INITIAL_SYNC_ATTEMPTS - 1;; left--) {
+      const r = await server.peers.run(
+        host,
+        "admin",
+        { find: "system.version", filter: { _id: FCV_ID }, ...SECONDARY_OK },
+        10_000,
+        "sync",
+        this.abandon?.signal,
+      );
+      const refused = fcvRefusal(server, r.cursor?.firstBatch?.[0]);
+      if (!refused) return await this.initialSync(host);
+      initialSyncAttemptFailed(server, refused, left);
+      await new Promise((r) => setTimeout(r, 1000));
+      if (server.shuttingDown || this.abandon?.signal.aborted) return;
+    }
   }
 
-  /** Our newest entries are not in the source's history: start again from the source's data. */
+  /**
+   * Our newest entries are not in the source's history: start again from the source's data.
+   * MongoDB recovers to the common point and applies the source's entries after it, so an FCV
+   * this binary does not know among them aborts it, before anything is undone here.
+   */
   private async rollback(host: string): Promise<void> {
     const rs = this.rs;
     rs.setState(9);
@@ -319,6 +320,10 @@ export class OplogSync {
       lastOpTime: rs.lastApplied(),
     });
     const common = await this.commonPoint(host);
+    const fcvEntries = await this.find(host, {
+      filter: { ...(common ? { ts: { $gt: common } } : {}), ns: "admin.system.version" },
+    });
+    for (const e of fcvEntries) refuseUnknownFcv(this.rs.server, e);
     await this.initialSync(host, common);
     rs.server.log.info("ROLLBACK", 21606, "BackgroundSync", "Rollback complete", {
       commonPoint: common,

@@ -11,7 +11,6 @@ import {
   runBin,
   simBin,
   startMongod,
-  startReplSet,
   stopMongod,
   waitFor,
   withDir,
@@ -504,45 +503,6 @@ Deno.test("simulator: feature compatibility version rules", async () => {
         .featureCompatibilityVersion,
       { version: "7.0" },
     );
-  });
-});
-
-Deno.test("simulator: a member still on the previous release aborts when it replicates the raised FCV, before applying it", async () => {
-  await withDir(async (dir) => {
-    const ports = freePorts(3);
-    const [v6, v7] = [await simBin("6.0.19"), await simBin("7.0.5")];
-    await startReplSet(v6, dir, ports);
-    // Two members move to 7.0 (the preferred primary among them); the third stays on 6.0.
-    for (const p of [ports[1], ports[0]]) {
-      await stopMongod(dir, p);
-      const r = await startMongod(v7, dir, p, ["--replSet", "rs0", "--logappend"]);
-      assert.equal(r.code, 0, output(r));
-    }
-    await waitFor(
-      async () => (await admin(ports[0], { hello: 1 })).isWritablePrimary || undefined,
-      30_000,
-    );
-    await waitFor(async () => (await memberState(ports[2])) === "SECONDARY" || undefined, 30_000);
-    const old = pidOf(dir, ports[2]);
-    // The primary (7.0) raises the FCV with w: majority, which the two 7.0 members make.
-    await admin(ports[0], { setFeatureCompatibilityVersion: "7.0", confirm: true });
-    await waitFor(
-      async () => !(await Deno.stat(`/proc/${old}`).then(() => true, () => false)) || undefined,
-      30_000,
-    );
-    const log = await Deno.readTextFile(path.join(dir, String(ports[2]), "log"));
-    assert.match(
-      log,
-      /"s":"F".*"Fatal assertion".*Invalid feature compatibility version value '7\.0'/,
-    );
-    // It never applied the entry: its data still says 6.0, so a 7.0 binary can take it over.
-    const r = await startMongod(v7, dir, ports[2], ["--replSet", "rs0", "--logappend"]);
-    assert.equal(r.code, 0, output(r));
-    await waitFor(async () => (await memberState(ports[2])) === "SECONDARY" || undefined, 30_000);
-    const fcv = async () =>
-      (await admin(ports[2], { getParameter: 1, featureCompatibilityVersion: 1 }))
-        .featureCompatibilityVersion as { version: string };
-    await waitFor(async () => (await fcv()).version === "7.0" || undefined);
   });
 });
 
