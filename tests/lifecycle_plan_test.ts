@@ -857,14 +857,14 @@ Deno.test("a reconfigure of members' options only is planned with a member down 
   );
 });
 
-Deno.test("the repair a refusal names: the recorded topology (show-config) written beside the topology file deployed, where the hooks run, never over it", async () => {
+Deno.test("the repair a refusal names: the recorded topology (show-config) written beside the topology file deployed, where the hooks run (its directory made again if gone), never over it", async () => {
   const { meta } = await metaFor("replica-set.yaml", "running");
   const file = { ...meta, topology_file: "/topologies/rs.yaml" };
   const recorded = `/topologies/${meta.name}.recorded.yaml`;
   assert.equal(
     repairCommand(file),
-    `mup cluster show-config ${meta.name} > ${recorded} && mup cluster deploy ${meta.name} ` +
-      `${recorded} --version ${meta.version}`,
+    `mkdir -p /topologies && mup cluster show-config ${meta.name} > ${recorded} && ` +
+      `mup cluster deploy ${meta.name} ${recorded} --version ${meta.version}`,
   );
   // After cluster tls as well; a path that needs quoting is quoted; none recorded: here.
   assert.equal(
@@ -873,11 +873,13 @@ Deno.test("the repair a refusal names: the recorded topology (show-config) writt
   );
   assert.match(
     repairCommand({ ...meta, topology_file: "/my topologies/rs.yaml" }),
-    new RegExp(`> '/my topologies/${meta.name}\\.recorded\\.yaml' && `),
+    new RegExp(
+      `^mkdir -p '/my topologies' && .* > '/my topologies/${meta.name}\\.recorded\\.yaml' && `,
+    ),
   );
   assert.match(
     repairCommand({ ...meta, topology_file: undefined }),
-    new RegExp(`> ${meta.name}\\.recorded\\.yaml && `),
+    new RegExp(`^mup cluster show-config ${meta.name} > ${meta.name}\\.recorded\\.yaml && `),
   );
 });
 

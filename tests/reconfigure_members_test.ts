@@ -221,7 +221,7 @@ Deno.test("a member's priority changed outside mup: plan diff shows it, a repair
       new RegExp(
         `changed outside mup\\): localhost:${
           ports[2]
-        } priority 4 \\(recorded: priority 1\\); \`mup cluster show-config rm > \\S+/rm\\.recorded\\.yaml && mup cluster deploy rm \\S+ --version 7\\.0\\.\\d+ --mirror \\S+\` \\(a repair\\) sets them back`,
+        } priority 4 \\(recorded: priority 1\\); \`mkdir -p \\S+ && mup cluster show-config rm > \\S+/rm\\.recorded\\.yaml && mup cluster deploy rm \\S+ --version 7\\.0\\.\\d+ --mirror \\S+\` \\(a repair\\) sets them back`,
       ),
     );
     const doc = JSON.parse((await ok(home, ["cluster", "display", "rm", "--json"])).stdout);
@@ -359,7 +359,7 @@ Deno.test("a member removed from its set outside mup (rs.remove): a repair deplo
       new RegExp(
         `localhost:${
           ports[2]
-        } is not in rs0's configuration \\(removed outside mup\\): the repair adds it back first: \`mup cluster show-config rm > \\S+/rm\\.recorded\\.yaml && mup cluster deploy rm `,
+        } is not in rs0's configuration \\(removed outside mup\\): the repair adds it back first: \`mkdir -p \\S+ && mup cluster show-config rm > \\S+/rm\\.recorded\\.yaml && mup cluster deploy rm `,
       ),
     );
     const failed = await ok(home, ["plan", "apply", saved, "--auto-approve"], 1);

@@ -25,7 +25,7 @@ import { installFixture } from "./fixture.ts";
 installFixture();
 
 const REPAIR =
-  /`mup cluster show-config sa > (\S+\/sa\.recorded\.yaml) && mup cluster deploy sa \1 --version 7\.0[.0-9]* --mirror \S+` \(a repair\)/;
+  /`mkdir -p \S+ && mup cluster show-config sa > (\S+\/sa\.recorded\.yaml) && mup cluster deploy sa \1 --version 7\.0[.0-9]* --mirror \S+` \(a repair\)/;
 
 /** A standalone deployed in a new home; `body` gets its files and how to find its PID. */
 async function withStandalone(

@@ -27,7 +27,7 @@ installFixture();
 
 /** The repair each refusal names. */
 const REPAIR =
-  /`mup cluster show-config rs > (\S+\/rs\.recorded\.yaml) && mup cluster deploy rs \1 --version 7\.0[.0-9]* --mirror \S+` \(a repair\)/;
+  /`mkdir -p \S+ && mup cluster show-config rs > (\S+\/rs\.recorded\.yaml) && mup cluster deploy rs \1 --version 7\.0[.0-9]* --mirror \S+` \(a repair\)/;
 
 /** A 3-member set deployed in a new home; `body` gets its last member and that member's files. */
 async function withSet(
@@ -112,7 +112,7 @@ Deno.test("restart of a member whose keyfile was deleted is refused at planning,
     // The repair named, pasted into a shell as written, works even with the topology file
     // deployed gone: it deploys the recorded topology, written where the hooks run.
     await Deno.remove(path.join(home, "rs.yaml"));
-    const hint = /`(mup cluster show-config [^`]+)` \(a repair\)/.exec(refused.stdout)![1];
+    const hint = /`(mkdir -p [^`]+)` \(a repair\)/.exec(refused.stdout)![1];
     const mupFn = `mup() { ${
       [Deno.execPath(), ...mupRunArgs([])].map((a) => `'${a}'`).join(" ")
     } "$@"; }`;

@@ -37,14 +37,19 @@ export function recordedSha256(meta: ClusterMeta, host: string, file: string): s
  * The repair that installs a missing file again: `mup cluster deploy <name> <topology> …` of the
  * recorded topology, as `cluster show-config` prints it (the file deployed may be gone, edited
  * since, or no longer the cluster after `cluster tls` or `reconfigure`), written where the
- * cluster's hooks run (recordedTopologyPath).
+ * cluster's hooks run (recordedTopologyPath), after a `mkdir -p` of that directory (it may be
+ * gone).
  */
 export function repairCommand(meta: ClusterMeta): string {
   // The mirror the cluster's release came from: offline, the official center is unreachable.
   const mirror = meta.release?.mirror ? ` --mirror ${shellQuote(meta.release.mirror)}` : "";
   const file = recordedTopologyPath(meta);
-  return `mup cluster show-config ${meta.name} > ${file} && mup cluster deploy ${meta.name} ` +
-    `${file} --version ${meta.version}${mirror}`;
+  // The directory may have been removed since the deploy; the pasted line must not fail at `>`.
+  const mkdir = meta.topology_file
+    ? `mkdir -p ${shellQuote(path.dirname(meta.topology_file))} && `
+    : "";
+  return `${mkdir}mup cluster show-config ${meta.name} > ${file} && mup cluster deploy ` +
+    `${meta.name} ${file} --version ${meta.version}${mirror}`;
 }
 
 const members = (s: ReplicaSetSpec) => s.members.map((m) => hostPort(m.host, m.port));
