@@ -144,7 +144,7 @@ Deno.test("a second unpack of a cached release leaves the tree another mup marke
   }
 });
 
-Deno.test("deploys of one release at once download it once: the others wait for the cache's lock, then find it unpacked", async () => {
+Deno.test("deploys of one release at once download it once: the others wait for the cache's lock, then find it unpacked (in place)", async () => {
   const home = await tempDir("mup-cache-");
   const before = Deno.env.get("MUP_HOME");
   Deno.env.set("MUP_HOME", home);
@@ -172,6 +172,12 @@ Deno.test("deploys of one release at once download it once: the others wait for 
     assert.equal(
       outputs.filter((o) => / was unpacked meanwhile by another mup$/.test(o)).length,
       3,
+      outputs.join("\n"),
+    );
+    // Those found it in place (the apply shows "already downloaded", not "Downloaded (1KB)").
+    assert.deepEqual(
+      runs.map((r) => !!r.inPlace).sort(),
+      [false, true, true, true],
       outputs.join("\n"),
     );
     assert.equal(await downloadBinary.isDone(ctx), true);

@@ -163,9 +163,11 @@ async function fetchAndUnpack(ctx: OperationContext, archive: string): Promise<O
   const dest = storeParam(ctx, "extract_dir");
   await removeLeftovers(archive, dest);
   if (await unpackedIntact(dest, sha)) {
+    // In place once the lock was ours: shown as "already downloaded", not "Downloaded (1KB)".
     return {
       output: `${archive} was unpacked meanwhile by another mup`,
       metadata: { downloaded_bytes: 0, cached: true },
+      inPlace: true,
     };
   }
   let downloaded = 0;
