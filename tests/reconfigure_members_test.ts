@@ -311,7 +311,7 @@ Deno.test("a member removed from its set outside mup (rs.remove): a repair deplo
     const shown = await mup(["cluster", "display", "rm"], { home });
     assert.match(
       shown.stdout,
-      /removed by hand, `mup cluster deploy rm <its topology>` \(a repair\) adds them back/,
+      /removed by hand, `mkdir -p \S+ && mup cluster show-config rm > \S+ && mup cluster deploy rm \S+ --version 7\.0\.\d+ --mirror \S+` \(a repair\) adds them back/,
     );
     const seen = await ok(home, ["plan", "diff", "rm", "--detailed-exitcode"], 2);
     assert.match(

@@ -130,8 +130,8 @@ Deno.test("restart of a standalone whose configuration lost its security block (
     assert.ok(
       repair.stdout.replace(/\s+/g, " ").includes(
         `${conf} is not the configuration mup generates: the repair writes mup's back, but ` +
-          `localhost:${port} runs on what it read when started (started on the changed file, with ` +
-          "its options) and the repair does not restart running members: `mup cluster restart " +
+          `localhost:${port} runs on what it read when started (the changed file's options, ` +
+          "if started after it was changed) and the repair does not restart running members: `mup cluster restart " +
           `sa -N localhost:${port}\` after it makes it read the file written back`,
       ),
       output(repair),

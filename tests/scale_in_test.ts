@@ -235,6 +235,11 @@ Deno.test("cluster start after a scale-in cut off once it removed a member: the 
   const started = await ok(home, ["cluster", "start", "cut", "--auto-approve"]);
   assert.match(started.stdout, /so it is not started: it would run outside its set/);
   assert.ok(started.stdout.includes(`\`mup cluster scale-in cut -N ${gone}\``), started.stdout);
+  // The repair for a member removed by hand, whole: pasted, it runs.
+  assert.match(
+    started.stdout,
+    /a repair \(`mkdir -p \S+ && mup cluster show-config cut > \S+ && mup cluster deploy cut \S+ --version 7\.0\.\d+ --mirror \S+`\)/,
+  );
   assert.equal(alive(pid), false, "the removed member was not started");
   assert.equal(
     (await livePids(home, "cut")).length,

@@ -381,7 +381,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         print(balancerLine(name, meta, balancer, unfinished?.state_id));
       }
       const notes = [
-        ...membershipNotes(name, extra, dropped, kept, unfinished),
+        ...membershipNotes(name, extra, dropped, kept, unfinished, repairCommand(meta)),
         ...optionsNote(name, optionDrift, unfinished, repairCommand(meta)),
       ];
       for (const line of notes) print(line);

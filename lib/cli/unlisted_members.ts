@@ -83,7 +83,9 @@ export function membershipNotes(
   unlisted: UnlistedMember[],
   dropped: DroppedMember[],
   kept: NonNullable<ClusterMeta["retained_data"]>,
-  unfinished?: { operation: string; state_id: string; replan?: string },
+  unfinished: { operation: string; state_id: string; replan?: string } | undefined,
+  /** The repair that adds members removed by hand back (repairCommand). */
+  repair: string,
 ): string[] {
   // An unfinished scale-in refuses another one over it (it would act on a cluster the
   // metadata does not describe): its own resume finishes the removal.
@@ -95,8 +97,8 @@ export function membershipNotes(
         `resume ${cluster}\` finishes their removal`
     : `\`mup cluster scale-in ${cluster} ${
       dropped.map((m) => `-N ${m.host}`).join(" ")
-    }\` finishes their removal; if they were removed by hand, \`mup cluster deploy ${cluster} ` +
-      "<its topology>` (a repair) adds them back instead";
+    }\` finishes their removal; if they were removed by hand, \`${repair}\` (a repair) adds them ` +
+      "back instead";
   return [
     ...(unlisted.length
       ? [

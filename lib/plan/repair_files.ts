@@ -218,7 +218,7 @@ export function foreignSecretWarnings(
 /**
  * A repair's warning when it writes a configuration file back over one changed on a host while
  * its process runs (`running`: the IDs of the processes that answer): the process keeps the
- * options it read when it started (started since on the changed file, it runs with them), and
+ * options it read when it started (the changed file's, if it started since the change), and
  * the repair does not restart it; `cluster restart -N` of those members makes them read it.
  */
 export function changedConfigWarnings(
@@ -244,8 +244,8 @@ export function changedConfigWarnings(
     message: `${changed.map((c) => c.path).join(", ")} ${one ? "is" : "are"} not the ` +
       `configuration mup generates: the repair writes mup's back, but ${
         changed.map((c) => c.at).join(", ")
-      } ${one ? "runs" : "run"} on what ${one ? "it" : "they"} read when started (started on ` +
-      "the changed file, with its options) and the repair does not restart running members: " +
+      } ${one ? "runs" : "run"} on what ${one ? "it" : "they"} read when started (the changed ` +
+      "file's options, if started after it was changed) and the repair does not restart running members: " +
       `\`mup cluster restart ${cluster}${
         changed.map((c) => ` -N ${c.at}`).join("")
       }\` after it makes ${one ? "it" : "them"} read the file written back`,

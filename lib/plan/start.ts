@@ -19,6 +19,7 @@ import {
   markedPhases,
   memberStateOp,
   metadataOp,
+  repairCommand,
   startOp,
   verifyOnly,
   verifyOp,
@@ -162,7 +163,7 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
       `off after making it, run again (\`mup cluster scale-in ${input.meta.name} -N ${
         hostPort(p.host, p.port)
       }\`); a member removed by hand (rs.remove) comes back with a repair ` +
-      `(\`mup cluster deploy ${input.meta.name} <its topology>\`)`,
+      `(\`${repairCommand(input.meta)}\`)`,
   });
   const errors = mongosWithoutConfig(
     input,
@@ -200,8 +201,7 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
         "set's configuration does not list it). The scale-in that was cut off after removing " +
         `it finishes the removal when run again (\`mup cluster scale-in ${input.meta.name} -N ${
           hostPort(p.host, p.port)
-        }\`); a member removed by hand comes back with a repair (\`mup cluster deploy ` +
-        `${input.meta.name} <its topology>\`)`,
+        }\`); a member removed by hand comes back with a repair (\`${repairCommand(input.meta)}\`)`,
     });
   }
   return lifecyclePlan(
