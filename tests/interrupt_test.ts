@@ -270,7 +270,7 @@ Deno.test("one Ctrl-C delivered as several SIGINTs (npx, deno task) counts once;
   assert.deepEqual(calls, ["first", "second"], "nothing after the second");
 });
 
-Deno.test("Ctrl-C at the safety-check menu pauses the apply (resumable) and exits 130, like Ctrl-C elsewhere", async () => {
+Deno.test("Ctrl-C at the safety-check menu pauses the apply (resumable; state show calls its phase paused) and exits 130, like Ctrl-C elsewhere", async () => {
   const home = await tempHome();
   const tmux = new Tmux();
   const ports = freePorts(3);
@@ -314,6 +314,10 @@ Deno.test("Ctrl-C at the safety-check menu pauses the apply (resumable) and exit
       const state = await store.load((await store.currentId())!);
       assert.equal(state.status, "paused");
       assert.deepEqual(state.errors, []);
+      // Nothing was cut off: state show calls the phase paused, not interrupted.
+      const shown = await mup(["state", "show", "c1"], { home });
+      assert.match(shown.stdout, /, 0 interrupted, /, shown.stdout);
+      assert.match(shown.stdout, /\n {2}deploy +paused\n/, shown.stdout);
     } finally {
       squatter?.close();
     }

@@ -75,9 +75,13 @@ function summary(
     "",
     "Phases:",
     // Names as wide as the longest (restart-mongod, undo-deploy), so the statuses line up.
+    // A phase left running by a pause that cut nothing off is paused between its operations;
+    // one with an operation cut off (phases run one at a time: that phase) was interrupted.
     ...Object.values(s.phase_states).map((p, _i, all) =>
       `  ${p.name.padEnd(Math.max(12, ...all.map((q) => q.name.length)))} ${
-        stopped && p.status === "running" ? "interrupted" : p.status
+        stopped && p.status === "running"
+          ? s.status === "paused" && !cutOff ? "paused" : "interrupted"
+          : p.status
       }${p.error ? `: ${p.error}` : ""}`
     ),
   ];
