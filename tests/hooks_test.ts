@@ -395,7 +395,8 @@ Deno.test("CLI: a phase hook is for any plan's phase (a restart's restart-mongod
     const said = planned.stdout.replace(/\s+/g, " ");
     assert.ok(
       said.includes(
-        "hooks.after_phase[0].phase: this hook is for phase deplyo, which no plan of a " +
+        "hooks.after_phase[0].phase (topo.yaml:6): this hook is for phase deplyo, which no " +
+          "plan of a " +
           'standalone has: it will never run; did you mean "deploy"?',
       ),
       output(planned),

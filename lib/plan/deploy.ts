@@ -318,7 +318,10 @@ export async function buildDeployPlan(
     validation.warnings.push({
       code: w.code,
       severity: "warning",
-      message: `${w.location.path}: ${w.message}`,
+      // The field and where it is written, as `topology validate` gives it.
+      message: `${w.location.path}${
+        w.location.line ? ` (${path.basename(w.location.file)}:${w.location.line})` : ""
+      }: ${w.message}`,
     });
   }
   // A repair of a cluster that runs as recorded, every process answering, has nothing to do:
