@@ -183,6 +183,11 @@ export class ReplSet implements RoleHooks {
     if (this.state === 2) this.setState(3);
   }
 
+  /** Whether replSetMaintenance holds this member RECOVERING. */
+  get inMaintenance(): boolean {
+    return this.maintenance > 0;
+  }
+
   /** False when not in maintenance mode. */
   leaveMaintenance(): boolean {
     if (this.maintenance === 0) return false;

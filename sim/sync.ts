@@ -4,8 +4,9 @@
  * primary is reachable), checks that the source still holds its own last entry, and applies
  * each fetched batch in one store transaction. A member with no data clones every collection
  * from the source, then applies the oplog written meanwhile (initial sync). A member whose last
- * entry the source has already truncated goes RECOVERING ("too stale"); one whose last entries
- * the source never had (a former primary's unreplicated writes) rolls back by resyncing.
+ * entry the source no longer holds tries the other members, and goes RECOVERING ("too stale")
+ * only when none holds it (sim/sync_stale.ts); one whose last entries the source never had (a
+ * former primary's unreplicated writes) rolls back by resyncing.
  *
  * The source is re-evaluated whenever a heartbeat brings news (`reconsider`), as MongoDB's
  * TopologyCoordinator::shouldChangeSyncSource does on each fetched batch: a source heartbeats
@@ -22,6 +23,8 @@ import {
   initialSyncAttemptFailed,
   refuseUnknownFcv,
 } from "./sync_fcv.ts";
+import { StaleSources, TOO_STALE_DENYLIST_MS } from "./sync_stale.ts";
+import { changeReason } from "./sync_source.ts";
 import { type ReplSet, tsGte } from "./replset.ts";
 
 const BATCH = 5000;
@@ -37,16 +40,19 @@ const AWAIT_DATA_MS = 1000;
  * timeout (repl/oplog_fetcher.cpp `_setSocketTimeout`).
  */
 const NETWORK_TIMEOUT_BUFFER_MS = 5000;
-/** maxSyncSourceLagSecs, mongod's default (repl/topology_coordinator.cpp). */
-const MAX_SYNC_SOURCE_LAG_SECS = 30;
 const SECONDARY_OK = { $readPreference: { mode: "secondaryPreferred" } };
 
 export class OplogSync {
   private running = false;
   /** Aborts the running round's requests when its source is given up (`reconsider`). */
   private abandon?: AbortController;
-  /** Set when this member fell off the source's oplog; only a resync clears it. */
+  /**
+   * Set when no source's oplog reaches back to this member's last entry (RECOVERING); cleared
+   * when one does again, or by a resync.
+   */
   tooStale = false;
+  /** Sources whose oplog no longer reaches back to our last entry, passed over for a while. */
+  private readonly stale = new StaleSources();
   /** The member the running round fetches from (replSetGetStatus syncSourceHost). */
   syncSource?: string;
 
@@ -56,9 +62,11 @@ export class OplogSync {
   chooseSource(): Document | undefined {
     const rs = this.rs;
     const me = rs.self();
+    const passedOver = (m: Document | undefined) => !m || this.stale.denied(String(m.host));
     if (rs.primaryId !== undefined && rs.primaryId !== me?._id) {
       const v = rs.views.get(rs.primaryId);
-      if (v?.health === 1 && v.state === 1) return rs.member(rs.primaryId);
+      const primary = rs.member(rs.primaryId);
+      if (v?.health === 1 && v.state === 1 && !passedOver(primary)) return primary;
     }
     const initial = rs.lastApplied() === undefined;
     if (!initial && rs.config?.settings?.chainingAllowed === false) return undefined;
@@ -66,7 +74,7 @@ export class OplogSync {
     let best: Document | undefined;
     let bestTs: Timestamp | undefined;
     for (const m of rs.members()) {
-      if (m._id === me?._id || m.arbiterOnly) continue;
+      if (m._id === me?._id || m.arbiterOnly || passedOver(m)) continue;
       const v = rs.views.get(m._id);
       if (v?.health !== 1 || (v.state !== 1 && v.state !== 2) || !v.optime) continue;
       if (mine && !(v.optime.compare(mine) > 0)) continue;
@@ -81,15 +89,26 @@ export class OplogSync {
   /** One round: fetch and apply until caught up with the source (or an error). */
   async round(): Promise<void> {
     const rs = this.rs;
-    if (this.running || rs.server.shuttingDown || this.tooStale) return;
-    // SECONDARY, STARTUP2 (initial sync), ROLLBACK (a resync that failed half-way is retried).
-    if (rs.state !== 2 && rs.state !== 5 && rs.state !== 9) return;
+    if (this.running || rs.server.shuttingDown) return;
+    // SECONDARY, STARTUP2 (initial sync), ROLLBACK (a resync that failed half-way is retried);
+    // RECOVERING too stale, still looking for a source that holds its last entry.
+    if (this.tooStale ? rs.state !== 3 : rs.state !== 2 && rs.state !== 5 && rs.state !== 9) {
+      return;
+    }
     const source = this.chooseSource();
     if (!source) return;
     this.running = true;
     this.syncSource = source.host;
     const abandon = this.abandon = new AbortController();
     try {
+      if (this.tooStale) {
+        if (!(await this.holdsOurLast(source.host))) return;
+        this.tooStale = false;
+        rs.server.log.info("REPL", 21800, "BackgroundSync", "No longer too stale. Able to sync", {
+          syncSource: source.host,
+        });
+        if (!rs.inMaintenance) rs.setState(2);
+      }
       if (rs.lastApplied() === undefined || rs.store.repl.resyncing) {
         await this.initialSyncAttempts(source.host);
       }
@@ -114,76 +133,6 @@ export class OplogSync {
   }
 
   /**
-   * Why the running round should give its source up, from what heartbeats say (undefined:
-   * keep it). MongoDB's rules (repl/topology_coordinator.cpp): a source that is not up is no
-   * eligible source (`_isEligibleSyncSource`; on the fetch's network timeout
-   * `shouldChangeSyncSourceOnError` then picks another); a member no longer in the config
-   * (`_shouldChangeSyncSourceInitialChecks`, 21831); with chaining disabled, a source that is
-   * not the known primary (`_shouldChangeSyncSourceDueToNewPrimary`, 3962100); a source that
-   * is not primary and not ahead of us (`_shouldChangeSyncSourceDueToSourceNotAhead`, 21832;
-   * MongoDB also requires that it has no source of its own, which heartbeats here do not
-   * carry, so a primary elsewhere stands for the way forward); one whose newest entry is more
-   * than maxSyncSourceLagSecs behind an eligible member's (`_shouldChangeSyncSourceDueToLag`,
-   * 21834). Only the first two apply while a member resyncs or rolls back.
-   */
-  private changeReason(host: string): { id: number; msg: string } | undefined {
-    const rs = this.rs;
-    const m = rs.members().find((x) => x.host === host);
-    if (!m) {
-      return {
-        id: 21831,
-        msg: "Choosing new sync source because current sync source is not in our config",
-      };
-    }
-    const v = rs.views.get(m._id);
-    if (v?.health !== 1) {
-      // What follows the fetch's timeout in MongoDB: another eligible member, or none yet.
-      return this.chooseSource()
-        ? {
-          id: 5929000,
-          msg:
-            "Choosing new sync source because our current sync source does not satisfy our strict criteria for candidates, but there is another member which does satisfy these criteria",
-        }
-        : { id: 21798, msg: "Could not find member to sync from" };
-    }
-    if (rs.state !== 2) return undefined;
-    const mine = rs.lastApplied();
-    const isPrimary = rs.primaryId === m._id && v.state === 1;
-    const otherPrimary = rs.primaryId !== undefined && rs.primaryId !== m._id &&
-      rs.primaryId !== rs.self()?._id;
-    if (rs.config?.settings?.chainingAllowed === false && otherPrimary) {
-      return {
-        id: 3962100,
-        msg:
-          "Choosing new sync source because chaining is disabled and we are aware of a new primary",
-      };
-    }
-    if (otherPrimary && !isPrimary && !(mine && v.optime && v.optime.compare(mine) > 0)) {
-      return {
-        id: 21832,
-        msg:
-          "Choosing new sync source. Our current sync source is not primary and does not have a sync source, so we require that it is ahead of us",
-      };
-    }
-    const threshold = (v.optime?.high ?? 0) + MAX_SYNC_SOURCE_LAG_SECS;
-    for (const o of rs.members()) {
-      const ov = rs.views.get(o._id);
-      if (
-        o._id === m._id || o._id === rs.self()?._id || o.arbiterOnly || o.hidden ||
-        ov?.health !== 1 || (ov.state !== 1 && ov.state !== 2) || !ov.optime
-      ) continue;
-      if (ov.optime.high > threshold && (!mine || ov.optime.compare(mine) > 0)) {
-        return {
-          id: 21834,
-          msg:
-            "Choosing new sync source because the most recent OpTime of our sync source is more than maxSyncSourceLagSecs behind another member",
-        };
-      }
-    }
-    return undefined;
-  }
-
-  /**
    * Called on every heartbeat answer, request or failure (sim/heartbeat.ts): gives the running
    * round's source up when `changeReason` says so, abandoning its fetch at once (the
    * connection is closed, as the OplogFetcher's shutdown does) and clearing syncSourceHost;
@@ -196,7 +145,9 @@ export class OplogSync {
     const host = this.syncSource;
     if (!this.running || !this.abandon || host === undefined) return;
     const rs = this.rs;
-    let reason = ![2, 5, 9].includes(rs.state) ? undefined : this.changeReason(host);
+    let reason = ![2, 5, 9].includes(rs.state)
+      ? undefined
+      : changeReason(this.rs, host, () => this.chooseSource());
     if (reason && ![5929000, 21798, 21831].includes(reason.id)) {
       if (this.chooseSource()?.host === host) reason = undefined;
     }
@@ -224,6 +175,30 @@ export class OplogSync {
     );
   }
 
+  /**
+   * Whether `host`'s oplog still reaches back to our last entry; if not, it is passed over for a
+   * minute (SyncSourceResolver's check of a candidate's earliest entry, 5579708).
+   */
+  private async holdsOurLast(host: string): Promise<boolean> {
+    const lastTs = this.rs.lastApplied();
+    const [oldest] = await this.find(host, { filter: {}, limit: 1 }, 10_000);
+    if (!lastTs || !oldest || (oldest.ts as Timestamp).compare(lastTs) <= 0) return true;
+    this.stale.deny(host);
+    this.rs.server.log.info(
+      "REPL",
+      5579708,
+      "BackgroundSync",
+      "We are too stale to use candidate as a sync source. Denylisting this sync source because our last fetched timestamp is before their earliest timestamp",
+      {
+        candidate: host,
+        lastOpTimeFetchedTimestamp: lastTs,
+        remoteEarliestOpTimeTimestamp: oldest.ts,
+        denylistDurationMillis: TOO_STALE_DENYLIST_MS,
+      },
+    );
+    return false;
+  }
+
   /** Fetches entries after our last one; returns how many were applied (-1: none possible). */
   private async fetchOnce(host: string): Promise<number> {
     const rs = this.rs;
@@ -245,20 +220,28 @@ export class OplogSync {
     if (!head || !(head.ts as Timestamp).equals(lastTs) || Number(head.t) !== Number(lastT)) {
       const [oldest] = await this.find(host, { filter: {}, limit: 1 });
       if (oldest && (oldest.ts as Timestamp).compare(lastTs) > 0) {
+        this.stale.deny(host);
+        rs.server.log.write(
+          "W",
+          "REPL",
+          4613800,
+          "BackgroundSync",
+          "Oplog fetcher discovered we are too stale to sync from sync source. Denylisting sync source",
+          { syncSource: host, denylistDurationMillis: TOO_STALE_DENYLIST_MS },
+        );
+        // Another member may still hold our last entry; only when none does are we too stale.
+        for (let next = this.chooseSource(); next; next = this.chooseSource()) {
+          if (await this.holdsOurLast(String(next.host))) return -1;
+        }
         this.tooStale = true;
         rs.setState(3);
-        rs.server.log.info(
+        rs.server.log.write(
+          "E",
           "REPL",
           21799,
           "BackgroundSync",
-          "Sync source candidate chosen, but we are too stale to catch up",
-          {
-            syncSource: host,
-            lastOpTimeFetched: lastTs,
-            earliestOpTimeSeen: oldest.ts,
-            error:
-              `too stale to catch up -- entry in oplog at ${lastTs.toString()} is older than the sync source's earliest entry`,
-          },
+          "Too stale to catch up. Entering maintenance mode. See http://dochub.mongodb.org/core/resyncingaverystalereplicasetmember",
+          { lastOpTimeFetched: lastTs, earliestOpTimeSeen: oldest.ts },
         );
         return -1;
       }

@@ -281,6 +281,83 @@ Deno.test("simulator: a member that fell off the oplog (replication.oplogSizeMB)
   });
 });
 
+Deno.test("simulator: a member too stale for the primary's oplog but not for a secondary's passes the primary over and catches up from that secondary, not RECOVERING", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const ports = freePorts(3);
+    // The primary and member 2 keep 1 MB of oplog; member 1 the default, so it still holds
+    // what member 2 missed once the primary has truncated it.
+    for (const [i, p] of ports.entries()) {
+      const extra = i === 1 ? [] : ["--oplogSize", "1"];
+      const r = await startMongod(bin, dir, p, ["--replSet", "rs0", ...extra]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+    }
+    await admin(ports[0], {
+      replSetInitiate: {
+        _id: "rs0",
+        members: ports.map((p, i) => ({
+          _id: i,
+          host: `localhost:${p}`,
+          ...(i === 0 ? { priority: 2 } : {}),
+        })),
+      },
+    });
+    await waitFor(
+      async () => (await admin(ports[0], { hello: 1 })).isWritablePrimary || undefined,
+      30_000,
+    );
+    for (const p of ports.slice(1)) {
+      await waitFor(async () => (await memberState(p)) === "SECONDARY" || undefined, 30_000);
+    }
+    const c = new MongoClient(rsUri(ports));
+    const direct = new MongoClient(
+      `mongodb://localhost:${ports[2]}/?directConnection=true&readPreference=secondaryPreferred`,
+    );
+    try {
+      const coll = c.db("app").collection("big");
+      await coll.insertOne({ b: -1 }, { writeConcern: { w: 3 } });
+      await killMember(dir, ports[2]);
+      const pad = "x".repeat(2000);
+      for (let b = 0; b < 3; b++) {
+        await waitFor(async () => {
+          try {
+            await coll.insertMany(Array.from({ length: 500 }, (_, i) => ({ b, i, pad })), {
+              writeConcern: { w: 2 },
+            });
+            return true;
+          } catch (e) {
+            if (/not primary|NotWritablePrimary|Server selection timed out/i.test(String(e))) {
+              return undefined;
+            }
+            throw e;
+          }
+        }, 60_000);
+      }
+      const want = await coll.countDocuments({}, { readConcern: { level: "majority" } });
+      const r = await startMongod(bin, dir, ports[2], [
+        "--replSet",
+        "rs0",
+        "--oplogSize",
+        "1",
+        "--logappend",
+      ]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      await waitFor(
+        async () =>
+          (await direct.db("app").collection("big").countDocuments({})) >= want || undefined,
+        60_000,
+      );
+      assert.equal(await memberState(ports[2]), "SECONDARY");
+      const log = await Deno.readTextFile(`${dir}/${ports[2]}/log`);
+      assert.match(log, /"id":4613800,.*"syncSource":"localhost:\d+"/, "the primary passed over");
+      assert.doesNotMatch(log, /Too stale to catch up/);
+    } finally {
+      await direct.close();
+      await c.close();
+    }
+  });
+});
+
 Deno.test("simulator: chaining: with the primary gone and the freshest secondary frozen, the other secondary syncs from it and is elected", async () => {
   await withDir(async (dir) => {
     const bin = await simBin("7.0.5");
