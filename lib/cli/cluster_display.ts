@@ -5,6 +5,7 @@
  */
 import { reachedLocally } from "../executor/factory.ts";
 import { membershipNotes, unlistedMembers } from "./unlisted_members.ts";
+import { lostSecretIssues } from "../plan/lost_secrets.ts";
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { listProcesses } from "../plan/processes.ts";
@@ -260,6 +261,8 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
           : [r]
       ),
     )).flat();
+    // Secrets mup no longer holds: it cannot log in, or a repair would lock members out.
+    const lost = firstDeploy ? [] : (await lostSecretIssues(meta)).map((i) => i.message);
     if (opts.json) {
       printJson({
         cluster: name,
@@ -298,6 +301,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         ...(kept.length ? { retained_data: kept } : {}),
         ...(extra.length ? { unlisted_members: extra } : {}),
         ...(dropped.length ? { dropped_members: dropped } : {}),
+        ...(lost.length ? { secrets_lost: lost } : {}),
         ...(optionDrift.length ? { options_changed: optionDrift } : {}),
         ...(stop && stopped.length
           ? {
@@ -383,6 +387,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       const notes = [
         ...membershipNotes(name, extra, dropped, kept, unfinished, repairCommand(meta)),
         ...optionsNote(name, optionDrift, unfinished, repairCommand(meta)),
+        ...lost.map((m) => `Note: ${m}.`),
       ];
       for (const line of notes) print(line);
     }

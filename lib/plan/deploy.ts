@@ -57,6 +57,7 @@ import { measuredDurations } from "../preflight/measured.ts";
 import type { PlanStore } from "./store.ts";
 import { findRepairFiles } from "../preflight/repair_files.ts";
 import { recordedTopologyPath } from "./command_of.ts";
+import { lostSecretIssues } from "./lost_secrets.ts";
 
 export interface DeployRequest {
   cluster: string;
@@ -196,6 +197,12 @@ export async function buildDeployPlan(
   });
   if (inStore.length) {
     validation.errors.push(...inStore);
+    validation.valid = false;
+  }
+  // A repair never makes new secrets for a cluster that runs on its old ones.
+  const lost = meta ? await lostSecretIssues(meta) : [];
+  if (lost.length) {
+    validation.errors.push(...lost);
     validation.valid = false;
   }
   // The data directories of a first deploy that already hold data (retained by a destroy, or

@@ -33,6 +33,7 @@ import { estimateResources } from "./resources.ts";
 import { addedProcesses, planScaleOut } from "./scale_out.ts";
 import { withAddedEntries, withoutAddedEntries } from "./added_entries.ts";
 import type { Plan, ValidationIssue } from "./schema.ts";
+import { lostSecretIssues } from "./lost_secrets.ts";
 import type { PlanStore } from "./store.ts";
 
 export interface ScaleOutRequest {
@@ -139,6 +140,12 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
   });
   if (inStore.length) {
     validation.errors.push(...inStore);
+    validation.valid = false;
+  }
+  // New members get the cluster's secrets, never new ones the others do not have.
+  const lost = await lostSecretIssues(meta);
+  if (lost.length) {
+    validation.errors.push(...lost);
     validation.valid = false;
   }
   // A new member starts empty and copies its set's data (initial sync): data already in its

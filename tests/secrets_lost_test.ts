@@ -1,0 +1,76 @@
+/**
+ * A recorded cluster's secrets gone from mup's store: a repair (deploy) or scale-out would make
+ * new ones while the members run on the old ones (tester31: a repair replaced the keyfile on
+ * the hosts and reported success; the next restart locked that member out of its set). They
+ * are refused, naming the file and how to put it back; put back, the repair finds no change.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  deployArgs,
+  killAll,
+  replicaSetTopology,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
+import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+Deno.test("a repair or scale-out of a cluster whose keyfile or admin credentials are gone from mup's store is refused, naming the file and the copy that puts it back; the hosts' keyfile stays", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(4);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports.slice(0, 3)));
+    const secrets = path.join(home, "storage", "clusters", "rs", "secrets");
+    const onHost = path.join(home, "storage", "clusters", "rs", "deploy", "secrets", "keyfile");
+    const key = await Deno.readTextFile(onHost);
+    const repair = deployArgs("rs", path.join(home, "rs.yaml"), await testMirror(), [
+      "--auto-approve",
+    ]);
+
+    await Deno.remove(path.join(secrets, "keyfile"));
+    const refused = await ok(home, repair, 1);
+    const said = (refused.stdout + refused.stderr).replace(/\s+/g, " ");
+    assert.ok(
+      said.includes(
+        `the cluster's keyfile is missing from mup's store (${secrets}/keyfile): its members ` +
+          "run with the copy on their hosts, and a new keyfile would lock them out of each other",
+      ),
+      said,
+    );
+    assert.equal(await Deno.readTextFile(onHost), key, "the hosts' keyfile is unchanged");
+    // The fix it names, pasted into a shell, puts it back; the repair then has nothing to do.
+    const fix = /Put it back: `([^`]+)`/.exec(said)![1];
+    const sh = await new Deno.Command("sh", { args: ["-c", fix] }).output();
+    assert.equal(sh.code, 0, new TextDecoder().decode(sh.stderr));
+    assert.equal(await Deno.readTextFile(path.join(secrets, "keyfile")), key);
+    assert.match((await ok(home, repair)).stdout, /No changes/);
+
+    // The admin credentials: no new password for a user that exists with the old one.
+    const admin = path.join(secrets, "admin.json");
+    const creds = await Deno.readTextFile(admin);
+    await Deno.remove(admin);
+    // display says why it cannot log in, beside what the servers answer.
+    const shown = await ok(home, ["cluster", "display", "rs"], 1);
+    assert.match(
+      shown.stdout.replace(/\s+/g, " "),
+      /Note: the cluster's admin credentials are missing/,
+    );
+    const noAdmin = await ok(home, repair, 1);
+    assert.match(
+      (noAdmin.stdout + noAdmin.stderr).replace(/\s+/g, " "),
+      /the cluster's admin credentials are missing from mup's store \(\S+admin\.json\): the user admin exists/,
+    );
+    // A scale-out would give its new member a new password's credentials just the same.
+    const bigger = await writeTopology(home, "rs4.yaml", replicaSetTopology(ports));
+    const scaled = await ok(home, ["cluster", "scale-out", "rs", bigger, "--auto-approve"], 1);
+    assert.match(scaled.stdout + scaled.stderr, /admin credentials are missing from mup's store/);
+    await Deno.writeTextFile(admin, creds, { mode: 0o600 });
+    assert.ok((await display(home, "rs")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});
