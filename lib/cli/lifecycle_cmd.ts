@@ -10,8 +10,8 @@ import type { LifecyclePlanInput } from "../plan/lifecycle.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
 import { planRestart } from "../plan/restart.ts";
 import type { Plan } from "../plan/schema.ts";
+import { notStartedRemoved, planStart } from "../plan/start.ts";
 import { collect } from "../plan/select.ts";
-import { planStart } from "../plan/start.ts";
 import { planStop } from "../plan/stop.ts";
 import { describeTopology } from "../render/plan_text.ts";
 import { listDir } from "../plan/store.ts";
@@ -42,8 +42,8 @@ interface Spec {
   name: string;
   description: string;
   planner: (input: LifecyclePlanInput) => Omit<Plan, "content_hash">;
-  /** "No changes. …": `selected` when -R/-N chose the processes. */
-  noChanges: (cluster: string, selected: boolean) => string;
+  /** "No changes. …": `selected` when -R/-N chose the processes; `plan` the empty plan made. */
+  noChanges: (cluster: string, selected: boolean, plan: Omit<Plan, "content_hash">) => string;
   filters: boolean;
   // deno-lint-ignore no-explicit-any
   extra?: (cmd: Command<any, any, any>) => void;
@@ -66,10 +66,19 @@ const SPECS: Spec[] = [
     description:
       "Start a cluster: config servers, then shard members, then mongos; wait for primaries, verify",
     planner: planStart,
-    noChanges: (c, selected) =>
-      selected
+    noChanges: (c, selected, plan) => {
+      // Members their set no longer lists are left down: the cluster is not all running.
+      const out = notStartedRemoved(plan).length;
+      return out
+        ? `Every other process of cluster ${c} runs; ${out} ${
+          out === 1
+            ? "member its set no longer lists stays"
+            : "members their sets no longer list stay"
+        } down (see the warnings).`
+        : selected
         ? `The selected processes of cluster ${c} are already running.`
-        : `Cluster ${c} is already running.`,
+        : `Cluster ${c} is already running.`;
+    },
     filters: true,
   },
   {
@@ -226,7 +235,7 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
           `Topology: ${describeTopology(plan)}`,
           "",
         ],
-        noChanges: spec.noChanges(name, !!(opts.role?.length || opts.node?.length)),
+        noChanges: (plan) => spec.noChanges(name, !!(opts.role?.length || opts.node?.length), plan),
       }, opts);
     });
   }

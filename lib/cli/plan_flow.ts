@@ -88,8 +88,11 @@ export interface PlanFlow {
   build: () => Promise<Omit<Plan, "content_hash">>;
   /** Lines shown above the plan (what is planned, pre-flight results). */
   header: (plan: Plan) => string[];
-  /** Said when the plan has no operation at all (nothing to do: exit 0, nothing saved). */
-  noChanges?: string;
+  /**
+   * Said when the plan has no operation at all (nothing to do: exit 0, nothing saved); a
+   * function is given that plan, so it can say what the plan leaves as it is.
+   */
+  noChanges?: string | ((plan: Omit<Plan, "content_hash">) => string);
 }
 
 /**
@@ -191,15 +194,18 @@ export async function planAndApply(
     // What the planner noticed without planning anything for it (a member out of its set) is
     // still said.
     const warnings = unsealed.validation.warnings;
+    const message = typeof flow.noChanges === "function"
+      ? flow.noChanges(unsealed)
+      : flow.noChanges;
     if (opts.json) {
       printJsonLine({
         plan_id: null,
         changes: false,
-        message: flow.noChanges,
+        message,
         ...(warnings.length ? { warnings } : {}),
       });
     } else {
-      print(`No changes. ${flow.noChanges}`);
+      print(`No changes. ${message}`);
       if (warnings.length) {
         print(["", "Warnings:", ...warnings.map((w) => `  • ${w.message}`)].join("\n"));
       }

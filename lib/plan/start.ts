@@ -28,6 +28,19 @@ import {
 } from "./lifecycle_ops.ts";
 
 /**
+ * The warnings of a start plan for members left down because their set no longer lists them
+ * (code `member_removed`, said of a member not running): a start that plans nothing else has
+ * not found the cluster all running.
+ */
+export function notStartedRemoved(plan: Pick<Plan, "validation">): ValidationIssue[] {
+  return plan.validation.warnings.filter((w) =>
+    w.code === "member_removed" && w.message.includes(NOT_STARTED)
+  );
+}
+
+const NOT_STARTED = "so it is not started";
+
+/**
  * Start, wait and wait-for-primary operations for the processes of `chosen` that do not run
  * (all of them with `all`), stage by stage: config servers, shard members, mongos.
  */
@@ -158,7 +171,9 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
     severity: filtered ? "error" : "warning",
     host: p.host,
     message: `${p.id} is no longer a member of replica set ${p.replicaSet} (its set's ` +
-      `configuration does not list it), so it is ${filtered ? "not to be" : "not"} started: ` +
+      `configuration does not list it), ${
+        filtered ? "so it is not to be started" : NOT_STARTED
+      }: ` +
       "it would run outside its set. The removal is finished by the scale-in that was cut " +
       `off after making it, run again (\`mup cluster scale-in ${input.meta.name} -N ${
         hostPort(p.host, p.port)
