@@ -2,6 +2,7 @@
  * The specification's "This will:" block shown before the confirmation: a first deploy's
  * resources, a repair's changes, a lifecycle plan's effects (lifecycle_effects.ts).
  */
+import { hooksThatRun } from "../hooks/skip.ts";
 import { archiveCached, type Plan, type PlannedOperation } from "../plan/schema.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { plural, portRanges } from "../util/format.ts";
@@ -102,13 +103,15 @@ function describeScaleOutEffects(plan: Plan): string {
   ].join("\n");
 }
 
-/** "  • Run N hooks (events…)", when the plan has hooks. */
+/**
+ * "  • Run N hooks (events…)", when the plan has hooks that can run (one for a phase the plan
+ * does not have never runs: its warning says so).
+ */
 function hooksLine(plan: Plan): string[] {
-  return plan.hooks.length
+  const run = hooksThatRun(plan);
+  return run.length
     ? [
-      `  • Run ${plural(plan.hooks.length, "hook")} (${
-        [...new Set(plan.hooks.map((h) => h.event))].join(", ")
-      })`,
+      `  • Run ${plural(run.length, "hook")} (${[...new Set(run.map((h) => h.event))].join(", ")})`,
     ]
     : [];
 }

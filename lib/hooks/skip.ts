@@ -5,6 +5,12 @@
  */
 import type { Plan, ValidationIssue } from "../plan/schema.ts";
 
+/** The hooks of `plan` that can run: those for no phase or for one of its phases. */
+export function hooksThatRun(plan: Pick<Plan, "hooks" | "phases">): Plan["hooks"] {
+  const phases = new Set(plan.phases.map((ph) => ph.name));
+  return plan.hooks.filter((h) => h.phase === undefined || phases.has(h.phase));
+}
+
 /**
  * Removes every hook from `plan` (its list and each phase's before/after hook) and adds a
  * warning (`hooks_skipped`) naming the events skipped that would have run (a hook for a phase
@@ -12,12 +18,8 @@ import type { Plan, ValidationIssue } from "../plan/schema.ts";
  */
 export function withoutHooks<P extends Pick<Plan, "hooks" | "phases" | "validation">>(plan: P): P {
   // Only what would have run: a hook for a phase this plan does not have was never to run.
-  const phases = new Set(plan.phases.map((ph) => ph.name));
   const events = [
-    ...new Set(
-      plan.hooks.filter((h) => h.phase === undefined || phases.has(h.phase))
-        .map((h) => h.phase ? `${h.event} (${h.phase})` : h.event),
-    ),
+    ...new Set(hooksThatRun(plan).map((h) => h.phase ? `${h.event} (${h.phase})` : h.event)),
   ];
   plan.hooks = [];
   for (const ph of plan.phases) {
