@@ -307,7 +307,7 @@ Deno.test("Ctrl-C at the safety-check menu pauses the apply (resumable; state sh
       await tmux.run("send-keys", "-t", session, "C-c");
       const screen = await tmux.screenUntil(session, /EXIT=\d+/);
       assert.match(screen, /Interrupted: letting running operations finish/, screen);
-      assert.match(screen, /Apply interrupted during phase 2/, screen);
+      assert.match(screen, /Apply paused \(interrupted\) during phase 2/, screen);
       assert.match(screen, /EXIT=130/, screen);
       assert.doesNotMatch(screen, /ExitPromptError|force closed/, screen);
       const store = new StateStore(clusterDir(home, "c1"));

@@ -455,7 +455,7 @@ async function interrupted(signal: "SIGINT" | "SIGTERM") {
     );
     assert.match(
       stdout,
-      /Apply interrupted during phase 2 \(deploy\); running operations were allowed to finish\./,
+      /Apply paused \(interrupted\) during phase 2 \(deploy\); running operations were allowed to finish\./,
     );
     assert.match(stdout, /To resume: mup plan resume c1/);
     const st = await currentState(home, "c1");

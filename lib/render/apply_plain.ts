@@ -250,7 +250,7 @@ export class PlainRenderer {
     if (e.status === "paused") {
       this.write(
         e.interrupted
-          ? `\nApply interrupted during phase ${
+          ? `\nApply paused (interrupted) during phase ${
             phase?.order ?? "?"
           } (${e.phase}); running operations were allowed to finish.`
           : `\nApply paused at phase ${phase?.order ?? "?"}, operation ${e.failed_operation}.`,
