@@ -326,6 +326,10 @@ Deno.test("a member removed from its set outside mup (rs.remove): a repair deplo
       new RegExp(`localhost:${ports[2]} is not in rs0's configuration \\(removed outside mup\\)`),
     );
     assert.match(plan.stdout, new RegExp(`Add localhost:${ports[2]} to replica set rs0`));
+    // The estimate counts the operation added for it too (it said 24 of 25).
+    const total = /Total operations: (\d+)/.exec(plan.stdout)?.[1];
+    const counted = /for (?:all |\d+ of )(\d+) operations/.exec(plan.stdout)?.[1];
+    assert.ok(total && counted === total, plan.stdout);
     await ok(home, deployArgs("rm", file, mirror, ["--auto-approve"]));
     assert.deepEqual(
       ((await config(home, ports[0])).members as Document[]).map((m) => m.host).sort(),

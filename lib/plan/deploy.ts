@@ -7,6 +7,7 @@ import { baseStateOf, readMeta } from "../state/meta.ts";
 import { type LoadedTopology, loadTopology } from "../topology/load.ts";
 import { initiatedSets } from "../preflight/initiated_sets.ts";
 import { planDeploy } from "./planner.ts";
+import { refreshEstimates } from "./estimates.ts";
 import {
   canonical,
   clusterDifferences,
@@ -447,6 +448,9 @@ export async function buildDeployPlan(
       ]),
     );
   }
+  // Operations added since the planner estimated (drift, kept sets' options): estimated too, and
+  // counted, so "for all N operations" counts what the plan holds.
+  if (plan.estimate_source) refreshEstimates(plan, measured);
   const unchanged = meta?.status === "running" && down?.size === 0 && !findings.length &&
     !hooksChanged && !unwell.length && !drift.options.length && !drift.removed.length;
   if (unchanged) return { ...plan, phases: [] }; // records nothing: the hooks stay where they ran

@@ -4,7 +4,14 @@
  * takes, for each operation, the median of the recent durations of its type on its host, and
  * keeps the planner's built-in constant where nothing was measured.
  */
-import type { EstimateSource, OperationType, PlannedOperation } from "./schema.ts";
+import {
+  allOperations,
+  type EstimateSource,
+  type OperationType,
+  type Plan,
+  type PlannedOperation,
+} from "./schema.ts";
+import { formatDuration } from "../util/format.ts";
 import { hostKey } from "../topology/hosts.ts";
 
 /** The host key of operations that run on the control machine (health check, metadata). */
@@ -75,4 +82,36 @@ export function describeEstimateSource(source: EstimateSource | undefined): stri
   return source.kind === "measured"
     ? `${from} for all ${source.total_operations} operations`
     : `${from} for ${source.measured_operations} of ${source.total_operations} operations; built-in defaults for the rest`;
+}
+
+/** A phase's duration if its operations ran with unlimited parallelism (its critical path). */
+export function phaseEstimate(ops: PlannedOperation[]): number {
+  const inPhase = new Map(ops.map((o) => [o.id, o]));
+  const memo = new Map<string, number>();
+  const finish = (o: PlannedOperation): number => {
+    const m = memo.get(o.id);
+    if (m !== undefined) return m;
+    const start = Math.max(
+      0,
+      ...o.depends_on.map((d) => inPhase.get(d)).filter((d) => d).map((d) => finish(d!)),
+    );
+    memo.set(o.id, start + o.estimated_ms);
+    return start + o.estimated_ms;
+  };
+  return Math.max(0, ...ops.map(finish));
+}
+
+/**
+ * Estimates `plan` again once operations were added after its planner estimated (a repair's
+ * drift corrections): each operation measured where it can be, `estimate_source` counting them
+ * all, each phase's estimate its critical path. In place.
+ */
+export function refreshEstimates(
+  plan: Pick<Plan, "phases" | "estimate_source">,
+  measured: MeasuredDurations,
+): void {
+  plan.estimate_source = applyMeasured(allOperations(plan), measured);
+  for (const ph of plan.phases) {
+    ph.estimated_duration = formatDuration(phaseEstimate(ph.operations));
+  }
 }

@@ -14,7 +14,7 @@ import {
 } from "./schema.ts";
 import { estimateResources } from "./resources.ts";
 import { formatDuration } from "../util/format.ts";
-import { applyMeasured, type MeasuredDurations } from "./estimates.ts";
+import { applyMeasured, type MeasuredDurations, phaseEstimate } from "./estimates.ts";
 import { deployAndInitializeOps, finalizeOps, type StepContext } from "./deploy_steps.ts";
 import { prepareOps } from "./prepare_steps.ts";
 import { secretOps, wireSecurity } from "./security_steps.ts";
@@ -226,21 +226,4 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
     dry_run: input.dryRun ?? false,
     environment: input.environment ?? {},
   };
-}
-
-/** A phase's duration if its operations ran with unlimited parallelism (its critical path). */
-function phaseEstimate(ops: PlannedOperation[]): number {
-  const inPhase = new Map(ops.map((o) => [o.id, o]));
-  const memo = new Map<string, number>();
-  const finish = (o: PlannedOperation): number => {
-    const m = memo.get(o.id);
-    if (m !== undefined) return m;
-    const start = Math.max(
-      0,
-      ...o.depends_on.map((d) => inPhase.get(d)).filter((d) => d).map((d) => finish(d!)),
-    );
-    memo.set(o.id, start + o.estimated_ms);
-    return start + o.estimated_ms;
-  };
-  return Math.max(0, ...ops.map(finish));
 }

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { refreshEstimates } from "./estimates.ts";
+import type { Plan, PlannedOperation } from "./schema.ts";
+
+Deno.test("operations added after the planner estimated are estimated and counted: 'for all N operations' counts what the plan holds (tester31 L7)", () => {
+  const op = (id: string, type: string, deps: string[] = []) =>
+    ({
+      id,
+      type,
+      description: id,
+      target: { type: "process", host: "localhost", port: 1, params: {} },
+      depends_on: deps,
+      changes: [],
+      estimated_ms: 1000,
+      safety_checks: [],
+    }) as unknown as PlannedOperation;
+  const plan = {
+    phases: [{
+      name: "finalize",
+      description: "",
+      order: 1,
+      operations: [op("a", "verify_health"), op("b", "reconfig_members", ["a"])],
+      estimated_duration: "1s",
+    }],
+    estimate_source: {
+      kind: "measured",
+      measured_operations: 1,
+      total_operations: 1,
+      applies: 1,
+      clusters: ["rs"],
+    },
+  } as unknown as Pick<Plan, "phases" | "estimate_source">;
+  refreshEstimates(plan, {
+    samples: { localhost: { verify_health: [200], reconfig_members: [300] } },
+    applies: 1,
+    clusters: ["rs"],
+  });
+  assert.equal(plan.estimate_source?.total_operations, 2);
+  assert.equal(plan.estimate_source?.measured_operations, 2);
+  assert.equal(plan.estimate_source?.kind, "measured");
+  assert.equal(plan.phases[0].estimated_duration, "500ms");
+});
