@@ -351,6 +351,19 @@ Deno.test("a member removed from its set outside mup (rs.remove): a repair deplo
       /No changes\. The cluster matches the topology\./,
     );
 
+    // Removed by hand while it is stopped: the repair adds it back as it starts it (it started
+    // it outside its set, then failed to initiate the set: tester32).
+    await byHand(home, ports, without(ports[2]));
+    await ok(home, ["cluster", "stop", "rm", "-N", `localhost:${ports[2]}`, "--auto-approve"]);
+    const whileDown = await ok(home, deployArgs("rm", file, mirror, ["--plan-only"]));
+    assert.match(whileDown.stdout, new RegExp(`Add localhost:${ports[2]} to replica set rs0`));
+    await ok(home, deployArgs("rm", file, mirror, ["--auto-approve"]));
+    assert.deepEqual(
+      ((await config(home, ports[0])).members as Document[]).map((m) => m.host).sort(),
+      ports.map((p) => `localhost:${p}`).sort(),
+    );
+    assert.ok((await display(home, "rm")).healthy);
+
     // Removed again, after a reconfigure was planned: a new reconfigure is refused, naming the
     // repair; the saved one fails on it before it changes anything (its reconfiguration sets every
     // member, that one too), and the repair is not refused over that failure: it adds the member

@@ -344,8 +344,8 @@ export async function buildDeployPlan(
   // …and a set's configuration: members' priority, votes or hidden changed outside mup
   // (rs.reconfig) are set back as the topology gives them, members removed (rs.remove) added
   // back.
-  const drift = meta && access && down?.size === 0
-    ? await memberDrift(meta, topology, deployDir, access)
+  const drift = meta && access && down
+    ? await memberDrift(meta, topology, deployDir, access, down)
     : { options: [], removed: [] };
   const removed = new Set(drift.removed.map((p) => `${hostKey(p.host)}:${p.port}`));
   for (const s of unwell.filter((u) => !removed.has(`${hostKey(u.host)}:${u.port}`))) {

@@ -70,18 +70,22 @@ function listsItself(config: { members?: { host: string }[] }, m: { host: string
 
 /**
  * How the live sets of a recorded cluster differ from `topology` (the recorded one, given again
- * to a repair): members' options, and members removed. Every recorded process is taken to
- * answer (a repair asks only then); each set's configuration is read from its primary (hello
- * first), else another member that lists itself; a set no member of which answers has none.
+ * to a repair): members' options, and members removed. Every recorded process but those in
+ * `down` (process IDs) is taken to answer; each set's configuration is read from its primary
+ * (hello first), else another member that lists itself; a set no member of which answers has
+ * none. A member down is judged by that configuration too: one removed by hand while stopped is
+ * found removed, so the repair that starts it adds it back.
  */
 export async function memberDrift(
   meta: ClusterMeta,
   topology: Topology,
   deployDir: string,
   access: MongoAccess,
+  down: ReadonlySet<string> = new Set(),
 ): Promise<SetDrift> {
   const facts: Record<string, ProcessFact> = Object.fromEntries(
     await Promise.all(meta.processes.map(async (p) => {
+      if (down.has(p.id)) return [p.id, { running: false }];
       const h = p.replica_set ? await access.hello(p.host, p.port) : undefined;
       return [p.id, { running: true, ...(h?.isWritablePrimary ? { state: "PRIMARY" } : {}) }];
     })),
