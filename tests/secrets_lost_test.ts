@@ -2,7 +2,9 @@
  * A recorded cluster's secrets gone from mup's store: a repair (deploy) or scale-out would make
  * new ones while the members run on the old ones (tester31: a repair replaced the keyfile on
  * the hosts and reported success; the next restart locked that member out of its set). They
- * are refused, naming the file and how to put it back; put back, the repair finds no change.
+ * are refused, naming the file and how to put it back; put back, the repair finds no change. A
+ * plan saved before the loss stops at the secret's operation; plans that must log in (restart)
+ * are refused without the admin credentials.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -49,6 +51,34 @@ Deno.test("a repair or scale-out of a cluster whose keyfile or admin credentials
     assert.equal(await Deno.readTextFile(path.join(secrets, "keyfile")), key);
     assert.match((await ok(home, repair)).stdout, /No changes/);
 
+    // Gone from the hosts too: no `cp` is offered that cannot work.
+    await Deno.remove(path.join(secrets, "keyfile"));
+    await Deno.rename(onHost, `${onHost}.away`);
+    const both = await ok(home, repair, 1);
+    assert.match(
+      (both.stdout + both.stderr).replace(/\s+/g, " "),
+      /and from \S+keyfile on localhost too: .* Give them all a new one at once: `\(umask 077; openssl rand -base64 756 > \S+\) && cp \S+ \S+ && mup cluster restart rs --force`/,
+    );
+    assert.doesNotMatch(both.stdout + both.stderr, /Put it back: `cp/);
+    await Deno.rename(`${onHost}.away`, onHost);
+    await Deno.writeTextFile(path.join(secrets, "keyfile"), key, { mode: 0o600 });
+
+    // A repair saved before the loss and applied after it stops at the keyfile's operation,
+    // before anything else: no new keyfile in the store or on the hosts (tester32).
+    await ok(home, ["cluster", "stop", "rs", "-N", `localhost:${ports[2]}`, "--auto-approve"]);
+    await ok(home, repair.map((a) => a === "--auto-approve" ? "--plan-only" : a));
+    await Deno.remove(path.join(secrets, "keyfile"));
+    const stale = await ok(home, ["plan", "apply", "rs", "--auto-approve"], 1);
+    assert.match(
+      (stale.stdout + stale.stderr).replace(/\s+/g, " "),
+      /the cluster's keyfile is missing from mup's store \(\S+keyfile\), and cluster rs runs on it: this plan, made before, would make new one/,
+    );
+    await assert.rejects(Deno.stat(path.join(secrets, "keyfile")), "no keyfile made");
+    assert.equal(await Deno.readTextFile(onHost), key, "the hosts' keyfile is unchanged");
+    await Deno.writeTextFile(path.join(secrets, "keyfile"), key, { mode: 0o600 });
+    await ok(home, repair);
+    assert.ok((await display(home, "rs")).healthy);
+
     // The admin credentials: no new password for a user that exists with the old one.
     const admin = path.join(secrets, "admin.json");
     const creds = await Deno.readTextFile(admin);
@@ -68,6 +98,9 @@ Deno.test("a repair or scale-out of a cluster whose keyfile or admin credentials
     const bigger = await writeTopology(home, "rs4.yaml", replicaSetTopology(ports));
     const scaled = await ok(home, ["cluster", "scale-out", "rs", bigger, "--auto-approve"], 1);
     assert.match(scaled.stdout + scaled.stderr, /admin credentials are missing from mup's store/);
+    // A restart needs them to log in: refused up front, not blamed on a member mid-apply.
+    const restart = await ok(home, ["cluster", "restart", "rs", "--auto-approve"], 1);
+    assert.match(restart.stdout + restart.stderr, /admin credentials are missing from mup's store/);
     await Deno.writeTextFile(admin, creds, { mode: 0o600 });
     assert.ok((await display(home, "rs")).healthy);
   } finally {

@@ -8,6 +8,7 @@ import {
   newPassword,
   readAdmin,
   secretExists,
+  secretPath,
   SECRETS_FORMAT_VERSION,
   writeSecret,
 } from "../security/secrets.ts";
@@ -33,6 +34,7 @@ export const generateSecret: Operation = {
   async run(ctx) {
     const cluster = ctx.plan.cluster_name;
     const ref = param(ctx, "secret");
+    refuseOverRecorded(ctx.plan, ref, ctx.op.target.params.source);
     if (ref === SECRET.keyfile) {
       const given = ctx.op.target.params.source;
       if (given) {
@@ -69,6 +71,38 @@ export const generateSecret: Operation = {
     throw new OperationError(`generate_secret cannot make ${ref}`);
   },
 };
+
+/**
+ * A plan of a cluster recorded when it was made (`base_state.lineage`) never makes the
+ * cluster's keyfile or admin password anew, nor (in a repair or scale-out) its CA: the cluster
+ * runs on the ones missing from the store, and new ones would lock its members out of each
+ * other, match no user, or sign certificates no member trusts. The planners refuse this
+ * (lib/plan/lost_secrets.ts); a plan saved before the loss is stopped here. Throws
+ * OperationError (no effect).
+ */
+function refuseOverRecorded(
+  plan: { base_state: { lineage: string }; operation: string; cluster_name: string },
+  ref: string,
+  source: string | undefined,
+): void {
+  if (plan.base_state.lineage === "" || source) return;
+  const what = ref === SECRET.keyfile
+    ? "keyfile"
+    : ref === SECRET.admin
+    ? "admin credentials"
+    : ref === SECRET.ca && (plan.operation === "deploy" || plan.operation === "scale-out")
+    ? "CA"
+    : undefined;
+  if (!what) return;
+  throw new OperationError(
+    `the cluster's ${what} ${what === "admin credentials" ? "are" : "is"} missing from mup's ` +
+      `store (${secretPath(plan.cluster_name, ref)}), and cluster ${plan.cluster_name} runs on ` +
+      `${what === "admin credentials" ? "them" : "it"}: this plan, made before, would make ` +
+      `new ${what === "admin credentials" ? "ones" : "one"}. Plan again (\`mup cluster deploy\` ` +
+      "of the recorded topology names how to put it back)",
+    { noEffect: true },
+  );
+}
 
 /**
  * Copies admin credentials kept elsewhere (the archive of a `destroy --retain-data`, whose data

@@ -3,6 +3,7 @@
  * whether it runs and what it is (pid file, then hello, each bounded by a timeout), then calls
  * the command's pure planner. Not pure itself, like deploy.ts.
  */
+import { lostSecretIssues } from "./lost_secrets.ts";
 import * as path from "node:path";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { recordedHooks } from "../hooks/compile.ts";
@@ -133,6 +134,15 @@ export async function buildLifecyclePlan(
     plan.validation.valid = false;
   }
   await checkStarts(plan, req, facts);
+  // Without the admin credentials or the CA mup cannot log in: refused here, not blamed on the
+  // servers mid-apply. A stop and a destroy need neither (signals end what will not answer).
+  if (!req.unrecorded && plan.operation !== "stop" && plan.operation !== "destroy") {
+    const lost = await lostSecretIssues(req.meta, ["admin", "ca"]);
+    if (lost.length) {
+      plan.validation.errors.push(...lost);
+      plan.validation.valid = false;
+    }
+  }
   if (plan.operation === "stop" && !req.unrecorded) {
     const stopping = new Set(
       allOperations(plan).filter((o) => o.type === "stop_process").map((o) => o.target.name),

@@ -4,7 +4,9 @@
  * in `admin.json`, its certificates are signed by the CA. A plan that made new ones would lock
  * the members out of each other (a new keyfile), log in with a password no user has, or sign
  * certificates no member trusts, and report success for it; so deploy (a repair) and scale-out
- * refuse, naming the file and how to put it back.
+ * refuse, naming the file and how to put it back. Plans that talk to the cluster (start,
+ * restart, reconfigure, upgrade, tls, scale-in) need the admin credentials and the CA: without
+ * them mup cannot log in, and would blame the servers.
  */
 import { shellQuote } from "../executor/shell_quote.ts";
 import { hostKeyfilePath, SECRET, securityOf } from "../security/settings.ts";
@@ -20,29 +22,38 @@ import type { ValidationIssue } from "./schema.ts";
  */
 export async function lostSecretIssues(
   meta: Pick<ClusterMeta, "name" | "topology" | "deploy_dir" | "processes">,
+  /** The secrets looked at (all by default). */
+  which: readonly ("keyfile" | "admin" | "ca")[] = ["keyfile", "admin", "ca"],
 ): Promise<ValidationIssue[]> {
   const sec = securityOf(meta.topology);
   const issues: ValidationIssue[] = [];
   const lost = async (ref: string) => !(await secretExists(meta.name, ref));
   // A keyfile of the user's (`security.keyfile`) is copied from that file again.
-  if (sec.auth && !sec.keyfile && await lost(SECRET.keyfile)) {
+  if (which.includes("keyfile") && sec.auth && !sec.keyfile && await lost(SECRET.keyfile)) {
     const store = secretPath(meta.name, SECRET.keyfile);
     const onHost = hostKeyfilePath(meta.deploy_dir);
     const local = meta.processes.find((p) => isLocalMachine(p.host));
     const host = local?.host ?? meta.processes[0]?.host ?? "a member's host";
+    const [q, h] = [shellQuote(store), shellQuote(onHost)];
+    // On this machine mup can look: with the hosts' copy gone too, no `cp` can work.
+    const noCopy = local && !(await Deno.stat(onHost).then((s) => s.isFile, () => false));
     issues.push({
       code: "secret_lost",
       severity: "error",
-      message: `the cluster's keyfile is missing from mup's store (${store}): its members run ` +
-        "with the copy on their hosts, and a new keyfile would lock them out of each other. " +
-        (local
-          ? `Put it back: \`cp ${shellQuote(onHost)} ${shellQuote(store)} && chmod 600 ${
-            shellQuote(store)
-          }\``
-          : `Put it back: copy ${host}:${onHost} to ${store} (mode 600)`),
+      message: `the cluster's keyfile is missing from mup's store (${store}): ` +
+        (noCopy
+          ? `and from ${onHost} on ${host} too: its members run on the key they read when ` +
+            "they started, which no file holds any more, and a keyfile given to some would lock " +
+            "them out of the others. Give them all a new one at once: `(umask 077; openssl rand " +
+            `-base64 756 > ${q}) && cp ${q} ${h} && mup cluster restart ${meta.name} --force\``
+          : "its members run with the copy on their hosts, and a new keyfile would lock them " +
+            "out of each other. " +
+            (local
+              ? `Put it back: \`cp ${h} ${q} && chmod 600 ${q}\``
+              : `Put it back: copy ${host}:${onHost} to ${store} (mode 600)`)),
     });
   }
-  if (sec.auth && await lost(SECRET.admin)) {
+  if (which.includes("admin") && sec.auth && await lost(SECRET.admin)) {
     issues.push({
       code: "secret_lost",
       severity: "error",
@@ -53,7 +64,7 @@ export async function lostSecretIssues(
         "new password would match no user. Put the file back from a backup of $MUP_HOME",
     });
   }
-  if (sec.tls && await lost(SECRET.ca)) {
+  if (which.includes("ca") && sec.tls && await lost(SECRET.ca)) {
     issues.push({
       code: "secret_lost",
       severity: "error",
