@@ -174,8 +174,8 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
       `configuration does not list it), ${
         filtered ? "so it is not to be started" : NOT_STARTED
       }: ` +
-      "it would run outside its set. The removal is finished by the scale-in that was cut " +
-      `off after making it, run again (\`mup cluster scale-in ${input.meta.name} -N ${
+      "it would run outside its set. If a scale-in was cut off after removing it, that " +
+      `scale-in run again finishes the removal (\`mup cluster scale-in ${input.meta.name} -N ${
         hostPort(p.host, p.port)
       }\`); a member removed by hand (rs.remove) comes back with a repair ` +
       `(\`${repairCommand(input.meta)}\`)`,
@@ -213,8 +213,8 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
       severity: "warning",
       host: p.host,
       message: `${p.id} runs, but is no longer a member of replica set ${p.replicaSet} (its ` +
-        "set's configuration does not list it). The scale-in that was cut off after removing " +
-        `it finishes the removal when run again (\`mup cluster scale-in ${input.meta.name} -N ${
+        "set's configuration does not list it). If a scale-in was cut off after removing it, " +
+        `that scale-in run again finishes the removal (\`mup cluster scale-in ${input.meta.name} -N ${
           hostPort(p.host, p.port)
         }\`); a member removed by hand comes back with a repair (\`${repairCommand(input.meta)}\`)`,
     });
