@@ -16,7 +16,7 @@ import {
   testMirror,
   writeTopology,
 } from "./helpers.ts";
-import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { deploy, display, ok, portFree, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -101,8 +101,29 @@ Deno.test("a repair or scale-out of a cluster whose keyfile or admin credentials
     // A restart needs them to log in: refused up front, not blamed on a member mid-apply.
     const restart = await ok(home, ["cluster", "restart", "rs", "--auto-approve"], 1);
     assert.match(restart.stdout + restart.stderr, /admin credentials are missing from mup's store/);
+    // A stop needs no login: a member that refuses the shutdown command (Unauthorized) gets
+    // SIGTERM. display --json names the lost file for scripts.
+    const lostJson = JSON.parse((await ok(home, ["cluster", "display", "rs", "--json"], 1)).stdout);
+    assert.match(String(lostJson.secrets_lost), /admin credentials are missing from mup's store/);
+    await ok(home, ["cluster", "stop", "rs", "--auto-approve"]);
+    for (const p of ports.slice(0, 3)) assert.ok(portFree(p), `port ${p} is free after the stop`);
     await Deno.writeTextFile(admin, creds, { mode: 0o600 });
+    await ok(home, ["cluster", "start", "rs", "--auto-approve"]);
     assert.ok((await display(home, "rs")).healthy);
+
+    // The keyfile gone from the store and the hosts: the way the refusal gives, pasted, gives
+    // every member the new keyfile at once, and the set forms on it.
+    await Deno.remove(path.join(secrets, "keyfile"));
+    await Deno.remove(onHost);
+    const gone = await ok(home, repair, 1);
+    const route = /Give them all a new one at once: `([^`]+) && mup cluster restart rs --force`/
+      .exec((gone.stdout + gone.stderr).replace(/\s+/g, " "))![1];
+    const made = await new Deno.Command("sh", { args: ["-c", route] }).output();
+    assert.equal(made.code, 0, new TextDecoder().decode(made.stderr));
+    assert.notEqual(await Deno.readTextFile(onHost), key, "a new keyfile on the hosts");
+    await ok(home, ["cluster", "restart", "rs", "--force", "--auto-approve"]);
+    assert.ok((await display(home, "rs")).healthy);
+    assert.match((await ok(home, repair)).stdout, /No changes/);
   } finally {
     await killAll(home);
   }

@@ -2,11 +2,13 @@ import { SECRET } from "../security/settings.ts";
 import { makeCa, makeCertificate } from "../security/tls.ts";
 import {
   AdminCredentials,
+  CA_KEY,
   checkKeyfile,
   keyfileSource,
   newKeyfile,
   newPassword,
   readAdmin,
+  SECRET_NOUN,
   secretExists,
   secretPath,
   SECRETS_FORMAT_VERSION,
@@ -26,7 +28,7 @@ export const generateSecret: Operation = {
     if (ref === SECRET.admin) return (await readAdmin(ctx.plan.cluster_name)) !== undefined;
     if (ref === SECRET.ca) {
       // The certificate is written after its key: with the certificate, both are there.
-      return await secretExists(ctx.plan.cluster_name, "secret:ca-key") &&
+      return await secretExists(ctx.plan.cluster_name, CA_KEY) &&
         await secretExists(ctx.plan.cluster_name, ref);
     }
     return await secretExists(ctx.plan.cluster_name, ref);
@@ -86,19 +88,16 @@ function refuseOverRecorded(
   source: string | undefined,
 ): void {
   if (plan.base_state.lineage === "" || source) return;
-  const what = ref === SECRET.keyfile
-    ? "keyfile"
-    : ref === SECRET.admin
-    ? "admin credentials"
-    : ref === SECRET.ca && (plan.operation === "deploy" || plan.operation === "scale-out")
-    ? "CA"
-    : undefined;
-  if (!what) return;
+  const made = ref === SECRET.keyfile || ref === SECRET.admin ||
+    (ref === SECRET.ca && (plan.operation === "deploy" || plan.operation === "scale-out"));
+  if (!made) return;
+  const what = SECRET_NOUN[ref];
+  const plural = what.endsWith("s");
   throw new OperationError(
-    `the cluster's ${what} ${what === "admin credentials" ? "are" : "is"} missing from mup's ` +
-      `store (${secretPath(plan.cluster_name, ref)}), and cluster ${plan.cluster_name} runs on ` +
-      `${what === "admin credentials" ? "them" : "it"}: this plan, made before, would make ` +
-      `new ${what === "admin credentials" ? "ones" : "one"}. Plan again (\`mup cluster deploy\` ` +
+    `the cluster's ${what} ${plural ? "are" : "is"} missing from mup's store (${
+      secretPath(plan.cluster_name, ref)
+    }), and cluster ${plan.cluster_name} runs on ${plural ? "them" : "it"}: this plan, made ` +
+      `before, would make new ${plural ? "ones" : "one"}. Plan again (\`mup cluster deploy\` ` +
       "of the recorded topology names how to put it back)",
     { noEffect: true },
   );

@@ -10,20 +10,62 @@
  */
 import { shellQuote } from "../executor/shell_quote.ts";
 import { hostKeyfilePath, SECRET, securityOf } from "../security/settings.ts";
-import { secretExists, secretPath } from "../security/secrets.ts";
+import { CA_KEY, SECRET_NOUN, secretExists, secretPath } from "../security/secrets.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { isLocalMachine } from "../topology/hosts.ts";
 import type { ValidationIssue } from "./schema.ts";
 
+/** The secrets lostSecretIssues looks for. */
+export type LostSecret = "keyfile" | "admin" | "ca" | "ca-key";
+
+/** The admin credentials, the CA and its key: which setting uses each, and what a new one does. */
+const LOST: {
+  which: LostSecret;
+  needs: "auth" | "tls";
+  ref: keyof typeof SECRET_NOUN;
+  files: string;
+  why: (user: string) => string;
+}[] = [
+  {
+    which: "admin",
+    needs: "auth",
+    ref: SECRET.admin,
+    files: "the file",
+    why: (user) =>
+      `the user ${user} exists in the cluster with the password kept there, and a new ` +
+      "password would match no user",
+  },
+  {
+    which: "ca",
+    needs: "tls",
+    ref: SECRET.ca,
+    files: "ca.pem and ca.key",
+    why: () =>
+      "its members' certificates are signed by it, and a new CA would sign certificates they " +
+      "do not trust",
+  },
+  {
+    // Only signing needs the key (a repair's or scale-out's new certificate); a new CA made
+    // because it is gone would sign certificates the members do not trust.
+    which: "ca-key",
+    needs: "tls",
+    ref: CA_KEY,
+    files: "ca.key",
+    why: () =>
+      "the certificates of new members are signed with it, and a new CA would sign " +
+      "certificates the members do not trust",
+  },
+];
+
 /**
  * Errors (code `secret_lost`) for each secret `meta`'s cluster uses that its store no longer
- * holds: the keyfile and the admin credentials with auth on, the CA with TLS on. The keyfile's
+ * holds: the keyfile and the admin credentials with auth on, the CA and its key with TLS on. The keyfile's
  * names the copy on a member's host and the `cp` (this machine) or where to copy it from.
  */
 export async function lostSecretIssues(
   meta: Pick<ClusterMeta, "name" | "topology" | "deploy_dir" | "processes">,
-  /** The secrets looked at (all by default). */
-  which: readonly ("keyfile" | "admin" | "ca")[] = ["keyfile", "admin", "ca"],
+  /** The secrets looked at (all by default; `ca-key` is needed only to sign certificates). */
+  which: readonly LostSecret[] = ["keyfile", "admin", "ca", "ca-key"],
 ): Promise<ValidationIssue[]> {
   const sec = securityOf(meta.topology);
   const issues: ValidationIssue[] = [];
@@ -53,26 +95,21 @@ export async function lostSecretIssues(
               : `Put it back: copy ${host}:${onHost} to ${store} (mode 600)`)),
     });
   }
-  if (which.includes("admin") && sec.auth && await lost(SECRET.admin)) {
+  // The admin credentials, the CA and its key (said once when the CA is gone with it).
+  const said = new Set<LostSecret>();
+  for (const l of LOST) {
+    if (!which.includes(l.which) || !sec[l.needs] || !(await lost(l.ref))) continue;
+    if (l.which === "ca-key" && said.has("ca")) continue;
+    said.add(l.which);
     issues.push({
       code: "secret_lost",
       severity: "error",
       message:
-        `the cluster's admin credentials are missing from mup's store (${
-          secretPath(meta.name, SECRET.admin)
-        }): the user ${sec.adminUser} exists in the cluster with the password kept there, and a ` +
-        "new password would match no user. Put the file back from a backup of $MUP_HOME",
-    });
-  }
-  if (which.includes("ca") && sec.tls && await lost(SECRET.ca)) {
-    issues.push({
-      code: "secret_lost",
-      severity: "error",
-      message:
-        `the cluster's CA is missing from mup's store (${
-          secretPath(meta.name, SECRET.ca)
-        }): its members' certificates are signed by it, and a new CA would sign certificates ` +
-        "they do not trust. Put ca.pem and ca.key back from a backup of $MUP_HOME",
+        `the cluster's ${SECRET_NOUN[l.ref]} ${
+          SECRET_NOUN[l.ref].endsWith("s") ? "are" : "is"
+        } missing from ` +
+        `mup's store (${secretPath(meta.name, l.ref)}): ${l.why(sec.adminUser)}. Put ` +
+        `${l.files} back from a backup of $MUP_HOME`,
     });
   }
   return issues;

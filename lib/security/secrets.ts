@@ -30,11 +30,22 @@ export function secretsDir(cluster: string): string {
   return insideStore(root, path.join(root, "clusters", cluster, "secrets"));
 }
 
-const FILES: Record<SecretRef | "secret:ca-key", string> = {
+/** The CA's private key: kept beside the CA, never on a host; only signing needs it. */
+export const CA_KEY = "secret:ca-key";
+
+/** How messages name each secret ("the cluster's …"); the plural ones end in "s". */
+export const SECRET_NOUN: Record<SecretRef | typeof CA_KEY, string> = {
+  [SECRET.keyfile]: "keyfile",
+  [SECRET.admin]: "admin credentials",
+  [SECRET.ca]: "CA",
+  [CA_KEY]: "CA's key",
+};
+
+const FILES: Record<SecretRef | typeof CA_KEY, string> = {
   [SECRET.keyfile]: "keyfile",
   [SECRET.admin]: "admin.json",
   [SECRET.ca]: "ca.pem",
-  "secret:ca-key": "ca.key",
+  [CA_KEY]: "ca.key",
 };
 
 /**

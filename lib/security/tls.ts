@@ -9,7 +9,7 @@
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { FILE_MODE, privateDir } from "../state/atomic.ts";
-import { secretsDir, writeSecret } from "./secrets.ts";
+import { CA_KEY, secretsDir, writeSecret } from "./secrets.ts";
 
 /** Runs openssl in `cwd`; throws a MupError with its message when it fails or is missing. */
 async function openssl(cwd: string, args: string[]): Promise<void> {
@@ -89,7 +89,7 @@ export async function makeCa(cluster: string): Promise<void> {
       `/CN=mup ${cluster} CA`,
     ]);
     // The key first: a CA certificate without its key could sign nothing.
-    await writeSecret(cluster, "secret:ca-key", await Deno.readTextFile(path.join(dir, "ca.key")));
+    await writeSecret(cluster, CA_KEY, await Deno.readTextFile(path.join(dir, "ca.key")));
     await writeSecret(cluster, "secret:ca", await Deno.readTextFile(path.join(dir, "ca.pem")));
   });
 }
