@@ -3,6 +3,7 @@
  * one vote per term, the freshest data wins votes, higher priority stands first, priority
  * takeover, and a primary that cannot see a majority steps down.
  */
+import { isVoter } from "./newly_added.ts";
 import { type Document, ObjectId, Timestamp } from "bson";
 import type { ReplSet } from "./replset.ts";
 import { tsGte } from "./replset.ts";
@@ -105,7 +106,7 @@ export class Election {
         reason,
         term,
       });
-      let votes = (me.votes ?? 1) > 0 ? 1 : 0;
+      let votes = isVoter(me) ? 1 : 0;
       const others = this.rs.voters().filter((m) => m._id !== me._id);
       const request = {
         replSetRequestVotes: 1,

@@ -5,6 +5,7 @@
  * of the set (sim/replset.ts `views`), hand newer configs over, carry the primary's commit
  * point, and drive elections (sim/election.ts).
  */
+import { noteNewMember } from "./newly_added.ts";
 import { type Document, Timestamp } from "bson";
 import { errors } from "./errors.ts";
 import { type MemberView, type ReplSet, tsGte } from "./replset.ts";
@@ -171,6 +172,7 @@ export class Heartbeats {
       this.rs.commitPoint = committed;
       this.rs.store.forgetHistory(committed);
     }
+    noteNewMember(this.rs, id, Number(r.state));
     this.rs.wake();
     // News of a primary (or of the source's progress) may make the sync source the wrong one.
     this.rs.sync.reconsider();

@@ -15,6 +15,7 @@ import { replSetHelloFields } from "./replset_hello.ts";
 import { handOffBeforeShutdown } from "./handoff.ts";
 import { awaitWriteConcern } from "./write_concern.ts";
 import { FCV_ID } from "./fcv.ts";
+import { isVoter } from "./newly_added.ts";
 
 export const STATE_NAMES: Record<number, string> = {
   0: "STARTUP",
@@ -245,11 +246,11 @@ export class ReplSet implements RoleHooks {
   }
 
   electable(m: Document | undefined): boolean {
-    return !!m && (m.priority ?? 1) > 0 && (m.votes ?? 1) > 0 && !m.arbiterOnly && !m.hidden;
+    return !!m && (m.priority ?? 1) > 0 && isVoter(m) && !m.arbiterOnly && !m.hidden;
   }
 
   voters(): Document[] {
-    return this.members().filter((m) => (m.votes ?? 1) > 0);
+    return this.members().filter(isVoter);
   }
 
   // ---- data

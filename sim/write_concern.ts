@@ -5,6 +5,7 @@
  * applied write here (each member commits to its journal before it reports its position).
  * Errors come back as `writeConcernError` beside the applied write, as on a real server.
  */
+import { isVoter } from "./newly_added.ts";
 import type { Document, Timestamp } from "bson";
 import type { ReplSet } from "./replset.ts";
 
@@ -65,8 +66,7 @@ export async function awaitWriteConcern(
     }
     satisfied = () => membersWith(rs, ts).length >= n;
   } else if (w === "majority") {
-    satisfied = () =>
-      membersWith(rs, ts).filter((m) => (m.votes ?? 1) > 0).length >= writeMajorityCount(rs);
+    satisfied = () => membersWith(rs, ts).filter(isVoter).length >= writeMajorityCount(rs);
   } else {
     const mode = rs.config?.settings?.getLastErrorModes?.[String(w)] as Document | undefined;
     if (!mode) {

@@ -21,10 +21,23 @@ import {
 import { currentState, meta, withClient } from "./apply_helpers.ts";
 import { display, killMember, killWhen, ok } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
+import { waitFor } from "./sim_helpers.ts";
 import type { Document } from "mongodb";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
 
 installFixture();
+
+/**
+ * The set's config as `port` stores it (local.system.replset, with the `newlyAdded` fields
+ * replSetGetConfig leaves out), as the cluster's admin.
+ */
+function storedConfig(home: string, cluster: string, port: number): Promise<Document> {
+  return withClient(
+    `mongodb://localhost:${port}/?directConnection=true`,
+    async (c) => (await c.db("local").collection("system.replset").findOne({}))!,
+    { home, cluster },
+  );
+}
 
 /** replSetGetConfig through `port`, as the cluster's admin. */
 function setConfig(home: string, cluster: string, port: number): Promise<Document> {
@@ -159,7 +172,13 @@ Deno.test("cluster scale-out adds replica set members: each joins once (a kill p
       `127.0.0.1:${ports[4]}`,
     ].sort(),
   );
-  assert.equal(after.version, before.version + 2, "one replSetReconfig per added member");
+  // MongoDB 4.4+ adds them newlyAdded and, once each is SECONDARY, clears that with a reconfig
+  // of its own: two versions per member, one of them mup's.
+  const settled = await waitFor(async () => {
+    const c = await storedConfig(home, "so", ports[0]);
+    return (c.members as Document[]).some((m) => m.newlyAdded) ? undefined : c;
+  }, 30_000);
+  assert.equal(settled.version, before.version + 4, "one replSetReconfig per added member");
   const hidden = (after.members as Document[]).find((m) => m.host === `127.0.0.1:${ports[4]}`)!;
   assert.equal(hidden.hidden, true);
   assert.equal(hidden.priority, 0);

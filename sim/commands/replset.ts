@@ -1,4 +1,5 @@
 /** replSet* commands, with MongoDB's validation rules, messages and error codes. */
+import { isVoter, markNewlyAdded, shownConfig } from "../newly_added.ts";
 import { type Document, Timestamp } from "bson";
 import { CommandError, errors } from "../errors.ts";
 import { type ReplSet, STATE_NAMES } from "../replset.ts";
@@ -143,7 +144,7 @@ const replSetGetStatus: Handler = (ctx) => {
 };
 
 const replSetGetConfig: Handler = (ctx) => ({
-  config: { ...requireConfig(repl(ctx)), term: repl(ctx).term },
+  config: { ...shownConfig(requireConfig(repl(ctx))), term: repl(ctx).term },
 });
 
 const replSetReconfig: Handler = async (ctx) => {
@@ -162,7 +163,12 @@ const replSetReconfig: Handler = async (ctx) => {
       "NewReplicaSetConfigurationIncompatible",
     );
   }
-  const config = validateConfig(r, next, ctx, version);
+  if ((next.members as Document[] | undefined)?.some?.((m) => m && "newlyAdded" in m)) {
+    throw errors.invalidConfig("Cannot provide newlyAdded field to member config during reconfig.");
+  }
+  const valid = validateConfig(r, next, ctx, version);
+  // A forced reconfig's new members vote at once; otherwise they wait for their data.
+  const config = force ? valid : markNewlyAdded(cur, valid);
   // The primary must stay electable under a config it installs itself: MongoDB refuses, with
   // NodeNotElectable, a reconfig that gives it priority 0 (repl_set_config_checks.cpp,
   // checkElectable; manual: "MongoDB does not permit the current primary to have a priority of
@@ -207,9 +213,7 @@ const replSetReconfig: Handler = async (ctx) => {
     }
     const votersOf = (c: Document) =>
       new Set(
-        (c.members as Document[]).filter((m) => (m.votes ?? 1) > 0).map((m) =>
-          m.host.toLowerCase()
-        ),
+        (c.members as Document[]).filter(isVoter).map((m) => m.host.toLowerCase()),
       );
     const a = votersOf(cur), b = votersOf(config);
     const changed = [...a].filter((h) => !b.has(h)).length + [...b].filter((h) => !a.has(h)).length;
