@@ -36,7 +36,7 @@ Deno.test("simulator: members added with votes:1 are newlyAdded (no voters) unti
       `mongodb://localhost:${ports[0]}/?directConnection=true&serverSelectionTimeoutMS=30000`,
     );
     try {
-      await c.db("app").collection("t").insertOne({ _id: 1 });
+      await c.db("app").collection("t").insertOne({ n: 1 });
       // The new members start, then are frozen: neither can sync nor answer a heartbeat.
       for (const p of ports.slice(1)) {
         assert.equal((await startMongod(bin, dir, p, ["--replSet", "rs0"])).code, 0);
@@ -68,7 +68,7 @@ Deno.test("simulator: members added with votes:1 are newlyAdded (no voters) unti
         [1, 1, 1],
       );
       // The majority is still the primary alone: a w:majority write needs neither new member.
-      await c.db("app").collection("t").insertOne({ _id: 2 }, {
+      await c.db("app").collection("t").insertOne({ n: 2 }, {
         writeConcern: { w: "majority", wtimeoutMS: 5000 },
       });
       assert.ok((await admin(ports[0], { hello: 1 })).isWritablePrimary);
