@@ -8,15 +8,8 @@ import { type LoadedTopology, loadTopology } from "../topology/load.ts";
 import { initiatedSets } from "../preflight/initiated_sets.ts";
 import { planDeploy } from "./planner.ts";
 import { refreshEstimates } from "./estimates.ts";
-import {
-  canonical,
-  clusterDifferences,
-  hooksMoved,
-  recordedPorts,
-  renderDifference,
-} from "./redeploy.ts";
+import { canonical, hooksMoved, recordedPorts } from "./redeploy.ts";
 import { hostKey } from "../topology/hosts.ts";
-import { shellQuote } from "../executor/shell_quote.ts";
 import { nodeClaims, rootClaims } from "../topology/layout.ts";
 import { isLocalHost } from "../topology/schema.ts";
 import { clashes, clusterClaims, otherClusters, strayClaims } from "../preflight/clusters.ts";
@@ -27,7 +20,7 @@ import { memberDrift } from "../probe/member_options.ts";
 import { addDriftOps, addKeptConfigOps, driftWarnings } from "./member_options.ts";
 import { SECRET, securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin, secretExists } from "../security/secrets.ts";
-import { unfinishedApply, unfinishedApplyWarning } from "../state/undeployed.ts";
+import { unfinishedApplyWarning } from "../state/undeployed.ts";
 import { checkUserKeyfile } from "../preflight/keyfile.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
 import { dataDirsInUse } from "../preflight/recorded_data.ts";
@@ -47,17 +40,11 @@ import {
 } from "./repair_files.ts";
 import { estimateResources } from "./resources.ts";
 import { markKeptDataDirs } from "./prepare_steps.ts";
-import {
-  allOperations,
-  type CheckResult,
-  type Plan,
-  type ValidationIssue,
-  type Variant,
-} from "./schema.ts";
+import type { CheckResult, Plan, ValidationIssue, Variant } from "./schema.ts";
 import { measuredDurations } from "../preflight/measured.ts";
 import type { PlanStore } from "./store.ts";
 import { findRepairFiles } from "../preflight/repair_files.ts";
-import { recordedTopologyPath } from "./command_of.ts";
+import { refuseUnrepairable } from "./deploy_refusals.ts";
 import { lostSecretIssues } from "./lost_secrets.ts";
 
 export interface DeployRequest {
@@ -116,64 +103,13 @@ export async function buildDeployPlan(
       },
     );
   }
-  // A reconfigure cut off part way left configuration files and processes the metadata does
-  // not describe: a repair from the metadata would write the old files back and restart nothing.
-  const cutOff = meta ? await unfinishedApply(clusterDir) : undefined;
-  // One that wrote no configuration file (it changed members' options only, or stopped before)
-  // left nothing a repair would miss.
-  const cutPlan = cutOff?.state.operation === "reconfigure"
-    ? (await req.store.load(cutOff.state.plan_path).catch(() => undefined))?.plan
-    : undefined;
-  const wroteFiles = !cutPlan ||
-    allOperations(cutPlan).some((o) =>
-      (o.type === "generate_config" || o.type === "upload_file") &&
-      (cutOff!.state.operation_states[o.id]?.executions ?? 0) > 0
-    );
-  if (cutOff?.state.operation === "reconfigure" && wroteFiles) {
-    throw new MupError(
-      `cluster ${req.cluster} has an unfinished reconfigure (apply ${cutOff.state.state_id}, ` +
-        `${cutOff.outcome}): its processes may run configurations the metadata does not ` +
-        "record, which a repair would not restart",
-      {
-        hint: `\`mup plan resume ${req.cluster}\` completes it; or \`mup cluster reconfigure ` +
-          `${req.cluster} ${
-            cutPlan?.topology_file ? shellQuote(cutPlan.topology_file) : "<topology>"
-          }\` replaces it (every configuration written again, what is down started, the rest ` +
-          "restarted)",
-      },
-    );
-  }
   if (meta) {
-    // An existing cluster: deploy only repairs it. Every other change is refused here, before
-    // planning, so that no apply ever records a cluster that is not what runs.
-    const diff = clusterDifferences(
-      meta,
-      { topology, version: release.version, variant: release.variant },
-      deployDir,
-      req.cluster,
-      release.mirror,
-      req.topologyFile,
-    );
-    if (diff.length) {
-      throw new MupError(
-        `cluster ${req.cluster} is already deployed (${meta.kind}, ${meta.variant} ${meta.version}), and this differs from it:\n${
-          diff.map(renderDifference).join("\n")
-        }`,
-        {
-          hint:
-            `cluster deploy on an existing cluster only repairs it: give it the recorded topology (\`mup cluster show-config ${req.cluster} > ${
-              recordedTopologyPath(meta)
-            }\` writes it where the cluster's hooks run) and --version ${meta.version}${
-              release.variant !== meta.variant ? ` --variant ${meta.variant}` : ""
-            } to re-check it and restart what is down${
-              new Set(diff.map((d) => d.command)).size > 1
-                ? "; the changes listed are made one command at a time, each given the " +
-                  "recorded topology with only its own change"
-                : ""
-            }`,
-        },
-      );
-    }
+    await refuseUnrepairable(req, meta, clusterDir, {
+      topology,
+      version: release.version,
+      variant: release.variant,
+      mirror: release.mirror,
+    });
   }
   const own = await clusterClaims(clusterDir, req.cluster);
   const archivePath = path.join(req.cacheDir, release.archive_name);
