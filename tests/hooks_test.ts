@@ -208,10 +208,15 @@ Deno.test("a hook that times out has its whole process group killed", async () =
 Deno.test("operation hooks of parallel operations run once per operation, concurrently, within the parallelism limit", async () => {
   const dir = await tempDir();
   const log = path.join(dir, "spans");
+  // Each hook waits (up to 50 s) until three have started: three at once is proven by the
+  // hooks themselves, not by a sleep that a loaded machine may outlast before the next starts.
   const plan = syntheticPlan(1, 6, 1, [
     hook(
       "before_operation",
-      `echo "start $(date +%s%N) $MUP_OPERATION_ID" >> ${log}; sleep 0.3; echo "end $(date +%s%N) $MUP_OPERATION_ID" >> ${log}`,
+      `echo "start $(date +%s%N) $MUP_OPERATION_ID" >> ${log}; i=0; ` +
+        `while [ "$(grep -c '^start' ${log})" -lt 3 ] && [ $i -lt 1000 ]; do sleep 0.05; ` +
+        `i=$((i+1)); done; echo "end $(date +%s%N) $MUP_OPERATION_ID" >> ${log}`,
+      { timeout_ms: 60_000 },
     ),
   ]);
   const store = new StateStore(path.join(dir, "clusters", "synthetic"));
