@@ -177,6 +177,20 @@ async function answers(c: MongoClient, timeoutMs: number): Promise<boolean> {
 export class MongoAccess {
   constructor(readonly security: ClientSecurity = {}) {}
 
+  /** False: every question on a client of its own (fresh()). */
+  private reuse = true;
+
+  /**
+   * This access with a new client for every question, none kept: what a new client of the
+   * cluster meets. A health check asks so: a connection kept from before a change (a switch to
+   * requireTLS at runtime leaves open plain connections be) would answer where no new one can.
+   */
+  fresh(): MongoAccess {
+    const m = new MongoAccess(this.security);
+    m.reuse = false;
+    return m;
+  }
+
   /** Whether this cluster has access control (its servers want credentials). */
   get authenticates(): boolean {
     return this.security.credentials !== undefined;
@@ -190,8 +204,9 @@ export class MongoAccess {
     credentials: Credentials | undefined,
   ): Promise<T> {
     const ca = await this.security.caFile?.();
-    const key = reused &&
-      [hostPort(host, port), timeoutMs, credentials?.user, credentials?.password, ca].join("\0");
+    const key = this.reuse && reused
+      ? [hostPort(host, port), timeoutMs, credentials?.user, credentials?.password, ca].join("\0")
+      : undefined;
     const kept = key ? reused!.get(key) : undefined;
     if (kept) {
       // A server restarted or stopped since the client was made leaves it a dead connection:

@@ -1,5 +1,5 @@
 import { SECRET } from "../security/settings.ts";
-import { makeCa, makeCertificate } from "../security/tls.ts";
+import { makeCa, makeCertificate, signedByClusterCa } from "../security/tls.ts";
 import {
   AdminCredentials,
   CA_KEY,
@@ -30,6 +30,11 @@ export const generateSecret: Operation = {
       // The certificate is written after its key: with the certificate, both are there.
       return await secretExists(ctx.plan.cluster_name, CA_KEY) &&
         await secretExists(ctx.plan.cluster_name, ref);
+    }
+    // A certificate of another CA (the CA made again since) is not in place: made anew.
+    if (ref.startsWith("secret:cert:")) {
+      return await secretExists(ctx.plan.cluster_name, ref) &&
+        await signedByClusterCa(ctx.plan.cluster_name, ref);
     }
     return await secretExists(ctx.plan.cluster_name, ref);
   },

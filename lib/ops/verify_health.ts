@@ -177,13 +177,15 @@ export const verifyHealth: Operation = {
     let last: string[] = [];
     let spared: Proc[] = [];
     const lasting = sustained(REJECTED_MS);
+    // New connections each round: health is what a client connecting now meets.
+    const access = mongo(ctx).fresh();
     while (true) {
-      const foreign = await foreignSets(ctx, mongo(ctx), procs);
+      const foreign = await foreignSets(ctx, access, procs);
       if (foreign.length) {
         throw new OperationError(`cluster is not what the plan deploys: ${foreign.join("; ")}`);
       }
       const found = await problems(
-        mongo(ctx),
+        access,
         procs,
         shards,
         ctx.op.target.params.only_listed === "true",

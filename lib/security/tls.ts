@@ -9,7 +9,7 @@
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { FILE_MODE, privateDir } from "../state/atomic.ts";
-import { CA_KEY, secretsDir, writeSecret } from "./secrets.ts";
+import { CA_KEY, secretPath, secretsDir, writeSecret } from "./secrets.ts";
 
 /** Runs openssl in `cwd`; throws a MupError with its message when it fails or is missing. */
 async function openssl(cwd: string, args: string[]): Promise<void> {
@@ -92,6 +92,25 @@ export async function makeCa(cluster: string): Promise<void> {
     await writeSecret(cluster, CA_KEY, await Deno.readTextFile(path.join(dir, "ca.key")));
     await writeSecret(cluster, "secret:ca", await Deno.readTextFile(path.join(dir, "ca.pem")));
   });
+}
+
+/**
+ * Whether the certificate stored under `ref` was signed by the cluster CA now in the store
+ * (`openssl verify`): one of an earlier CA (made again after its key was lost) is not the
+ * cluster's, and is made anew. False when either file is missing or openssl cannot run.
+ */
+export async function signedByClusterCa(cluster: string, ref: string): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("openssl", {
+      args: ["verify", "-CAfile", secretPath(cluster, "secret:ca"), secretPath(cluster, ref)],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.code === 0;
+  } catch {
+    return false;
+  }
 }
 
 /** The subjectAltName entries of a process on `host`. */

@@ -1,0 +1,61 @@
+/**
+ * `cluster tls enable` after the CA's key was lost (tester33): the CA is made again, and with it
+ * every process's certificate (one of the old CA is not the cluster's), so that clients trusting
+ * the new CA reach every member; the final health check connects anew rather than through a
+ * connection opened before requireTLS, which would answer where no new client can.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { clusterCredentials, killAll, replicaSetTopology, tempHome } from "./helpers.ts";
+import { clusterDir } from "./apply_helpers.ts";
+import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { outcome } from "./security_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+Deno.test("cluster tls enable with the CA's key gone: a new CA signs every certificate again, and clients trusting it reach every member (tester33)", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports));
+    await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"]);
+    await ok(home, ["cluster", "tls", "rs", "disable", "--auto-approve"]);
+    const secrets = path.join(clusterDir(home, "rs"), "secrets");
+    const oldCa = await Deno.readTextFile(path.join(secrets, "ca.pem"));
+    await Deno.remove(path.join(secrets, "ca.key"));
+
+    await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"]);
+    assert.notEqual(await Deno.readTextFile(path.join(secrets, "ca.pem")), oldCa, "a new CA");
+    for (const e of await Array.fromAsync(Deno.readDir(path.join(secrets, "certs")))) {
+      const v = await new Deno.Command("openssl", {
+        args: [
+          "verify",
+          "-CAfile",
+          path.join(secrets, "ca.pem"),
+          path.join(secrets, "certs", e.name),
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(
+        v.code,
+        0,
+        `${e.name} is signed by the new CA: ${new TextDecoder().decode(v.stderr)}`,
+      );
+    }
+    const cred = await clusterCredentials(home, "rs");
+    const ca = /tlsCAFile=([^&]+)/.exec(cred.connection_string)![1];
+    for (const p of ports) {
+      const r = await outcome(
+        `mongodb://localhost:${p}/?directConnection=true&tls=true&tlsCAFile=${ca}`,
+        (c) => c.db("admin").command({ ping: 1 }),
+        { auth: { username: cred.user, password: cred.password }, authSource: "admin" },
+      );
+      assert.equal(r.error, undefined, `${p}: ${r.error?.message}`);
+    }
+    assert.ok((await display(home, "rs")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});
