@@ -105,8 +105,15 @@ Deno.test("a repair or scale-out of a cluster whose keyfile or admin credentials
     // SIGTERM. display --json names the lost file for scripts.
     const lostJson = JSON.parse((await ok(home, ["cluster", "display", "rs", "--json"], 1)).stdout);
     assert.match(String(lostJson.secrets_lost), /admin credentials are missing from mup's store/);
-    await ok(home, ["cluster", "stop", "rs", "--auto-approve"]);
+    const stopped = await ok(home, ["cluster", "stop", "rs", "--auto-approve"]);
+    // Said before it is approved: the start after it is refused until the file is back.
+    assert.match(
+      stopped.stdout.replace(/\s+/g, " "),
+      /admin credentials are missing from mup's store .* This stop needs neither .* `mup cluster start rs` is refused until it is back/,
+    );
     for (const p of ports.slice(0, 3)) assert.ok(portFree(p), `port ${p} is free after the stop`);
+    const refusedStart = await ok(home, ["cluster", "start", "rs", "--auto-approve"], 1);
+    assert.match(refusedStart.stdout + refusedStart.stderr, /admin credentials are missing/);
     await Deno.writeTextFile(admin, creds, { mode: 0o600 });
     await ok(home, ["cluster", "start", "rs", "--auto-approve"]);
     assert.ok((await display(home, "rs")).healthy);

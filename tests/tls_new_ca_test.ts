@@ -6,7 +6,14 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { clusterCredentials, killAll, replicaSetTopology, tempHome } from "./helpers.ts";
+import {
+  clusterCredentials,
+  deployArgs,
+  killAll,
+  replicaSetTopology,
+  tempHome,
+  testMirror,
+} from "./helpers.ts";
 import { clusterDir } from "./apply_helpers.ts";
 import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { outcome } from "./security_helpers.ts";
@@ -20,10 +27,18 @@ Deno.test("cluster tls enable with the CA's key gone: a new CA signs every certi
   try {
     await deploy(home, "rs", replicaSetTopology(ports));
     await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"]);
-    await ok(home, ["cluster", "tls", "rs", "disable", "--auto-approve"]);
     const secrets = path.join(clusterDir(home, "rs"), "secrets");
     const oldCa = await Deno.readTextFile(path.join(secrets, "ca.pem"));
     await Deno.remove(path.join(secrets, "ca.key"));
+    // A repair signs nothing while every certificate is the CA's: not refused for the key.
+    const recorded = path.join(home, "recorded.yaml");
+    await Deno.writeTextFile(recorded, (await ok(home, ["cluster", "show-config", "rs"])).stdout);
+    const repair = await ok(
+      home,
+      deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]),
+    );
+    assert.match(repair.stdout, /No changes/);
+    await ok(home, ["cluster", "tls", "rs", "disable", "--auto-approve"]);
 
     await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"]);
     assert.notEqual(await Deno.readTextFile(path.join(secrets, "ca.pem")), oldCa, "a new CA");

@@ -45,7 +45,7 @@ import { measuredDurations } from "../preflight/measured.ts";
 import type { PlanStore } from "./store.ts";
 import { findRepairFiles } from "../preflight/repair_files.ts";
 import { refuseUnrepairable } from "./deploy_refusals.ts";
-import { lostSecretIssues } from "./lost_secrets.ts";
+import { lostSecretIssues, repairSigns } from "./lost_secrets.ts";
 
 export interface DeployRequest {
   cluster: string;
@@ -137,7 +137,13 @@ export async function buildDeployPlan(
     validation.valid = false;
   }
   // A repair never makes new secrets for a cluster that runs on its old ones.
-  const lost = meta ? await lostSecretIssues(meta) : [];
+  // The CA's key only when the repair signs a certificate (one is missing from the store).
+  const lost = meta
+    ? await lostSecretIssues(
+      meta,
+      ["keyfile", "admin", "ca", ...(await repairSigns(meta) ? ["ca-key" as const] : [])],
+    )
+    : [];
   if (lost.length) {
     validation.errors.push(...lost);
     validation.valid = false;

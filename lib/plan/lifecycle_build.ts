@@ -143,6 +143,18 @@ export async function buildLifecyclePlan(
       plan.validation.valid = false;
     }
   }
+  // A stop goes ahead without them, but nothing can start the cluster again until they are
+  // back: said before it is approved.
+  if (plan.operation === "stop" && !req.unrecorded) {
+    plan.validation.warnings.push(
+      ...(await lostSecretIssues(req.meta, ["admin", "ca"])).map((i) => ({
+        ...i,
+        severity: "warning" as const,
+        message: `${i.message}. This stop needs neither (signals end what mup cannot log in ` +
+          `to), but \`mup cluster start ${req.meta.name}\` is refused until it is back`,
+      })),
+    );
+  }
   if (plan.operation === "stop" && !req.unrecorded) {
     const stopping = new Set(
       allOperations(plan).filter((o) => o.type === "stop_process").map((o) => o.target.name),

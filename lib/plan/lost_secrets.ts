@@ -9,7 +9,8 @@
  * them mup cannot log in, and would blame the servers.
  */
 import { shellQuote } from "../executor/shell_quote.ts";
-import { hostKeyfilePath, SECRET, securityOf } from "../security/settings.ts";
+import { certRef, hostKeyfilePath, SECRET, securityOf } from "../security/settings.ts";
+import { signedByClusterCa } from "../security/tls.ts";
 import { CA_KEY, SECRET_NOUN, secretExists, secretPath } from "../security/secrets.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { isLocalMachine } from "../topology/hosts.ts";
@@ -25,6 +26,8 @@ const LOST: {
   ref: keyof typeof SECRET_NOUN;
   files: string;
   why: (user: string) => string;
+  /** What works without a backup, if anything (cluster name given). */
+  otherwise?: (cluster: string) => string;
 }[] = [
   {
     which: "admin",
@@ -52,8 +55,12 @@ const LOST: {
     ref: CA_KEY,
     files: "ca.key",
     why: () =>
-      "the certificates of new members are signed with it, and a new CA would sign " +
-      "certificates the members do not trust",
+      "the certificates of new members (or of members whose certificate is gone from the " +
+      "store) are signed with it, and a new CA would sign certificates the members do not trust",
+    // A TLS enable makes a new CA and signs every certificate again (none is in use then).
+    otherwise: (c) =>
+      `; without one, \`mup cluster tls ${c} disable\` then \`mup cluster tls ${c} enable\` ` +
+      "gives every member a certificate of a new CA (clients then trust the new ca.pem)",
   },
 ];
 
@@ -109,8 +116,26 @@ export async function lostSecretIssues(
           SECRET_NOUN[l.ref].endsWith("s") ? "are" : "is"
         } missing from ` +
         `mup's store (${secretPath(meta.name, l.ref)}): ${l.why(sec.adminUser)}. Put ` +
-        `${l.files} back from a backup of $MUP_HOME`,
+        `${l.files} back from a backup of $MUP_HOME${l.otherwise?.(meta.name) ?? ""}`,
     });
   }
   return issues;
+}
+
+/**
+ * Whether a repair of `meta`'s TLS cluster must sign a certificate: one of its processes has
+ * none in the store, or one the CA there did not sign. Without that, a lost CA key stops
+ * nothing a repair does. False for a cluster without TLS.
+ */
+export async function repairSigns(
+  meta: Pick<ClusterMeta, "name" | "topology" | "processes">,
+): Promise<boolean> {
+  if (!securityOf(meta.topology).tls) return false;
+  for (const p of meta.processes) {
+    const ref = certRef(p.id);
+    if (!(await secretExists(meta.name, ref)) || !(await signedByClusterCa(meta.name, ref))) {
+      return true;
+    }
+  }
+  return false;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { lostSecretIssues } from "./lost_secrets.ts";
+import { lostSecretIssues, repairSigns } from "./lost_secrets.ts";
+import { makeCa, makeCertificate } from "../security/tls.ts";
 import { CA_KEY, secretPath, writeSecret } from "../security/secrets.ts";
 import { SECRET } from "../security/settings.ts";
 import type { ClusterMeta } from "../state/meta.ts";
@@ -69,5 +70,24 @@ Deno.test("lostSecretIssues: the CA gone with its key is said once; the admin cr
       keyfile,
       /Put it back: copy db1\.example:\/srv\/mup\/c1\/\S+keyfile to \S+keyfile \(mode 600\)/,
     );
+  });
+});
+
+Deno.test("repairSigns: only a certificate missing from the store, or not of the store's CA, needs the CA's key", async () => {
+  await withHome(async () => {
+    const id = "mongod-db1.example-27017";
+    const signed = {
+      ...meta,
+      processes: [{ id, host: "db1.example", port: 27017 }],
+    } as typeof meta;
+    await makeCa("c1");
+    await makeCertificate("c1", `secret:cert:${id}`, "db1.example");
+    assert.equal(await repairSigns(signed), false);
+    await makeCa("c1"); // another CA: the certificate is not its
+    assert.equal(await repairSigns(signed), true);
+    await makeCertificate("c1", `secret:cert:${id}`, "db1.example");
+    assert.equal(await repairSigns(signed), false);
+    await Deno.remove(secretPath("c1", `secret:cert:${id}`));
+    assert.equal(await repairSigns(signed), true);
   });
 });
