@@ -15,7 +15,7 @@ import {
   testMirror,
 } from "./helpers.ts";
 import { clusterDir } from "./apply_helpers.ts";
-import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { deploy, display, killMember, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { outcome } from "./security_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -38,6 +38,17 @@ Deno.test("cluster tls enable with the CA's key gone: a new CA signs every certi
       deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]),
     );
     assert.match(repair.stdout, /No changes/);
+    // Nor when it starts a member that died: the CA is there, only its key is not.
+    await killMember(home, "rs", ports[2]);
+    const restarted = await ok(
+      home,
+      deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]),
+    );
+    assert.match(
+      restarted.stdout,
+      /Create the cluster's certificate authority \(openssl\) \(already in place\)/,
+    );
+    assert.ok((await display(home, "rs")).healthy);
     await ok(home, ["cluster", "tls", "rs", "disable", "--auto-approve"]);
 
     await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"]);

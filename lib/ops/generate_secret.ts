@@ -27,9 +27,15 @@ export const generateSecret: Operation = {
     const ref = param(ctx, "secret");
     if (ref === SECRET.admin) return (await readAdmin(ctx.plan.cluster_name)) !== undefined;
     if (ref === SECRET.ca) {
+      const pem = await secretExists(ctx.plan.cluster_name, ref);
+      // A repair of a recorded cluster runs on the CA its members trust: its certificate is
+      // enough (the key only signs, and the planner refuses a repair that signs without it).
+      // A TLS enable, which no member trusts yet, makes a new one with its key.
+      const recorded = ctx.plan.base_state.lineage !== "" &&
+        (ctx.plan.operation === "deploy" || ctx.plan.operation === "scale-out");
+      if (pem && recorded) return true;
       // The certificate is written after its key: with the certificate, both are there.
-      return await secretExists(ctx.plan.cluster_name, CA_KEY) &&
-        await secretExists(ctx.plan.cluster_name, ref);
+      return pem && await secretExists(ctx.plan.cluster_name, CA_KEY);
     }
     // A certificate of another CA (the CA made again since) is not in place: made anew.
     if (ref.startsWith("secret:cert:")) {
