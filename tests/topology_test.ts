@@ -319,6 +319,14 @@ Deno.test("wrong types name the expected type and the value", async () => {
 
 Deno.test("YAML syntax errors and non-mapping documents are reported with a position, not thrown raw", async () => {
   await expectError("mongod_servers:\n  - host: localhost\n   port: [1,\n", "yaml_syntax", 3, /.+/);
+  // A key indented one space short: the hint says what to look at (tester33).
+  const short = await expectError(
+    "mongod_servers:\n  - host: localhost\n    port: 28201\n   replica_set: rs0\n",
+    "yaml_syntax",
+    4,
+    /Sequence item without - indicator/,
+  );
+  assert.match(short.hint!, /check this line's indentation against the lines above it/);
   await expectError("- just\n- a list\n", "not_a_mapping", 1, /must be a YAML mapping/);
   // Another file given by mistake: said to be no topology, its content (secrets?) not echoed.
   const shadow = "root:*:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n";

@@ -105,7 +105,12 @@ export async function parseTopology(
           severity: "error",
           code: "yaml_syntax",
           message: e.message.split("\n")[0],
-          hint: "fix the YAML syntax at this position",
+          hint: INDENT_ERRORS.has(e.code) ||
+              (e.code === "MISSING_CHAR" && /without - indicator/.test(e.message))
+            ? "check this line's indentation against the lines above it: YAML nests by " +
+              "indentation, and the keys of one entry line up (in a list, with the first key " +
+              "after its `- `)"
+            : "fix the YAML syntax at this position",
           location: pos!.at(e.pos[0]),
         };
       })
@@ -124,6 +129,13 @@ export async function parseTopology(
       }];
   }
 }
+
+/** The parser's errors that a line indented too little or too much gives. */
+const INDENT_ERRORS = new Set([
+  "BAD_INDENT",
+  "BLOCK_AS_IMPLICIT_KEY",
+  "MULTILINE_IMPLICIT_KEY",
+]);
 
 /**
  * The parsed file's value checked: a mapping, a topology, its form (zod), then its entries
