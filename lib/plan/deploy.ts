@@ -137,7 +137,7 @@ export async function buildDeployPlan(
     validation.valid = false;
   }
   // A repair never makes new secrets for a cluster that runs on its old ones.
-  // The CA's key only when the repair signs a certificate (one is missing from the store).
+  // The CA's key only when the repair signs a certificate (one gone, or not of the CA).
   const lost = meta
     ? await lostSecretIssues(
       meta,

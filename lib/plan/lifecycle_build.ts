@@ -154,8 +154,6 @@ export async function buildLifecyclePlan(
           `to), but \`mup cluster start ${req.meta.name}\` is refused until it is back`,
       })),
     );
-  }
-  if (plan.operation === "stop" && !req.unrecorded) {
     const stopping = new Set(
       allOperations(plan).filter((o) => o.type === "stop_process").map((o) => o.target.name),
     );

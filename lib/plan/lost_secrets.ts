@@ -66,8 +66,9 @@ const LOST: {
 
 /**
  * Errors (code `secret_lost`) for each secret `meta`'s cluster uses that its store no longer
- * holds: the keyfile and the admin credentials with auth on, the CA and its key with TLS on. The keyfile's
- * names the copy on a member's host and the `cp` (this machine) or where to copy it from.
+ * holds: the keyfile and the admin credentials with auth on, the CA and its key with TLS on.
+ * The keyfile's names the copy on a member's host and the `cp` (this machine) or where to copy
+ * it from.
  */
 export async function lostSecretIssues(
   meta: Pick<ClusterMeta, "name" | "topology" | "deploy_dir" | "processes">,
