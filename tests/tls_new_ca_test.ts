@@ -10,6 +10,7 @@ import {
   clusterCredentials,
   deployArgs,
   killAll,
+  mup,
   replicaSetTopology,
   tempHome,
   testMirror,
@@ -80,6 +81,42 @@ Deno.test("cluster tls enable with the CA's key gone: a new CA signs every certi
       );
       assert.equal(r.error, undefined, `${p}: ${r.error?.message}`);
     }
+    assert.ok((await display(home, "rs")).healthy);
+
+    // The store's CA replaced by hand by another: mup cannot trust its members any more.
+    // display says so, and that no wait or restart mends it (not "hung or busy"). (A start
+    // refuses at planning: the CA on the host is not the one installed.)
+    const other = await Deno.makeTempDir();
+    const made = await new Deno.Command("openssl", {
+      args: [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "k.pem",
+        "-out",
+        "c.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=another CA",
+      ],
+      cwd: other,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(made.code, 0, new TextDecoder().decode(made.stderr));
+    const caPath = path.join(secrets, "ca.pem");
+    const ours = await Deno.readTextFile(caPath);
+    await Deno.writeTextFile(caPath, await Deno.readTextFile(path.join(other, "c.pem")));
+    await Deno.remove(other, { recursive: true });
+    const shown = await mup(["cluster", "display", "rs"], { home });
+    await Deno.writeTextFile(caPath, ours);
+    assert.match(shown.stdout.replace(/\s+/g, " "), /no wait or restart mends that/);
+    assert.doesNotMatch(shown.stdout, /hung or busy/);
+    // The CA put back, every member is trusted again.
     assert.ok((await display(home, "rs")).healthy);
   } finally {
     await killAll(home);

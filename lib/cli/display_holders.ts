@@ -3,6 +3,7 @@
  * of one that does not answer, and the PID of one that answers without saying it.
  */
 import { describeHolder } from "../preflight/ports.ts";
+import { TLS_UNTRUSTED } from "../mongo/client.ts";
 import { processState, runningPid, serversWith } from "../ops/process.ts";
 import type { ProcessStatus } from "../probe/live.ts";
 import type { ClusterMeta } from "../state/meta.ts";
@@ -44,6 +45,14 @@ export async function nameHolders(
     const config = configOf.get(r.process_id);
     if (!config || !holder.command?.includes(config)) {
       r.reason = `${r.reason}; port ${r.port} is held by ${describeHolder(holder)}`;
+      return;
+    }
+    // It answered the TLS handshake with a certificate the cluster's CA did not sign: it is
+    // neither hung nor mended by a restart.
+    if (r.reason?.includes(TLS_UNTRUSTED)) {
+      r.reason = `${r.reason}; its own server (PID ${holder.pid}) holds port ${r.port} and ` +
+        "speaks TLS, but its certificate is not one the cluster's CA (ca.pem in mup's secrets " +
+        "store) signed: no wait or restart mends that";
       return;
     }
     // Stopped (SIGSTOP, a debugger: state T) goes on as it was with SIGCONT; hung does not.

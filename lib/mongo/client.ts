@@ -39,6 +39,9 @@ export interface ClientSecurity {
   loopback?: (host: string, port: number) => Promise<{ host: string; port: number }>;
 }
 
+/** Said in a failure whose TLS handshake with the cluster's CA failed (display reads it). */
+export const TLS_UNTRUSTED = "a TLS handshake trusting the cluster CA failed";
+
 /**
  * Whether `host:port` completes a TLS handshake with a certificate the CA in `caFile` signed,
  * within `timeoutMs`. A server without TLS closes the connection at the handshake (mongod: "SSL
@@ -254,9 +257,7 @@ export class MongoAccess {
       // Plain was tried because the TLS handshake failed: a network error then says why.
       if (probe.refused && codeOf(e) === undefined) {
         throw new Error(
-          `${
-            (e as Error).message
-          } (a TLS handshake trusting the cluster CA failed: ${probe.refused})`,
+          `${(e as Error).message} (${TLS_UNTRUSTED}: ${probe.refused})`,
         );
       }
       throw e;
