@@ -30,10 +30,20 @@ Deno.test("cluster tls enable with the CA's key gone: a new CA signs every certi
     await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"]);
     const secrets = path.join(clusterDir(home, "rs"), "secrets");
     const oldCa = await Deno.readTextFile(path.join(secrets, "ca.pem"));
-    await Deno.remove(path.join(secrets, "ca.key"));
-    // A repair signs nothing while every certificate is the CA's: not refused for the key.
     const recorded = path.join(home, "recorded.yaml");
     await Deno.writeTextFile(recorded, (await ok(home, ["cluster", "show-config", "rs"])).stdout);
+    // A certificate gone from the store is a change a repair makes (signed again), not "No
+    // changes" (tester34).
+    const cert = path.join(secrets, "certs", `mongod-localhost-${ports[1]}.pem`);
+    await Deno.remove(cert);
+    const resigned = await ok(
+      home,
+      deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]),
+    );
+    assert.doesNotMatch(resigned.stdout, /No changes/);
+    await Deno.stat(cert);
+    await Deno.remove(path.join(secrets, "ca.key"));
+    // A repair signs nothing while every certificate is the CA's: not refused for the key.
     const repair = await ok(
       home,
       deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]),

@@ -138,11 +138,14 @@ export async function buildDeployPlan(
   }
   // A repair never makes new secrets for a cluster that runs on its old ones.
   // The CA's key only when the repair signs a certificate (one gone, or not of the CA).
+  const signs = meta ? await repairSigns(meta) : false;
   const lost = meta
-    ? await lostSecretIssues(
-      meta,
-      ["keyfile", "admin", "ca", ...(await repairSigns(meta) ? ["ca-key" as const] : [])],
-    )
+    ? await lostSecretIssues(meta, [
+      "keyfile",
+      "admin",
+      "ca",
+      ...(signs ? ["ca-key" as const] : []),
+    ])
     : [];
   if (lost.length) {
     validation.errors.push(...lost);
@@ -394,7 +397,8 @@ export async function buildDeployPlan(
   // counted, so "for all N operations" counts what the plan holds.
   if (plan.estimate_source) refreshEstimates(plan, measured);
   const unchanged = meta?.status === "running" && down?.size === 0 && !findings.length &&
-    !hooksChanged && !unwell.length && !drift.options.length && !drift.removed.length;
+    !hooksChanged && !unwell.length && !drift.options.length && !drift.removed.length &&
+    !signs; // a certificate gone from the store (or not of its CA) is made again
   if (unchanged) return { ...plan, phases: [] }; // records nothing: the hooks stay where they ran
   const moved = hooksMoved(meta, topology, req.topologyFile);
   if (moved) plan.validation.warnings.push(moved);

@@ -9,8 +9,8 @@
  * them mup cannot log in, and would blame the servers.
  */
 import { shellQuote } from "../executor/shell_quote.ts";
-import { certRef, hostKeyfilePath, SECRET, securityOf } from "../security/settings.ts";
-import { signedByClusterCa } from "../security/tls.ts";
+import { certRef, hostCaPath, hostKeyfilePath, SECRET, securityOf } from "../security/settings.ts";
+import { caPairMatches, signedByClusterCa } from "../security/tls.ts";
 import { CA_KEY, SECRET_NOUN, secretExists, secretPath } from "../security/secrets.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { isLocalMachine } from "../topology/hosts.ts";
@@ -42,7 +42,7 @@ const LOST: {
     which: "ca",
     needs: "tls",
     ref: SECRET.ca,
-    files: "ca.pem and ca.key",
+    files: "ca.pem",
     why: () =>
       "its members' certificates are signed by it, and a new CA would sign certificates they " +
       "do not trust",
@@ -109,6 +109,8 @@ export async function lostSecretIssues(
     if (!which.includes(l.which) || !sec[l.needs] || !(await lost(l.ref))) continue;
     if (l.which === "ca-key" && said.has("ca")) continue;
     said.add(l.which);
+    // The hosts keep a copy of the CA's certificate (not of its key): on this machine, the `cp`.
+    const hostCa = l.which === "ca" ? await localHostCa(meta) : undefined;
     issues.push({
       code: "secret_lost",
       severity: "error",
@@ -117,8 +119,35 @@ export async function lostSecretIssues(
           SECRET_NOUN[l.ref].endsWith("s") ? "are" : "is"
         } missing from ` +
         `mup's store (${secretPath(meta.name, l.ref)}): ${l.why(sec.adminUser)}. Put ` +
-        `${l.files} back from a backup of $MUP_HOME${l.otherwise?.(meta.name) ?? ""}`,
+        `${l.files}${
+          l.which === "ca" && (await lost(CA_KEY)) ? " and ca.key" : ""
+        } back from a backup of $MUP_HOME${
+          hostCa
+            ? `, or the certificate from the hosts' copy: \`cp ${shellQuote(hostCa)} ${
+              shellQuote(secretPath(meta.name, l.ref))
+            } && chmod 600 ${shellQuote(secretPath(meta.name, l.ref))}\``
+            : ""
+        }${l.otherwise?.(meta.name) ?? ""}`,
     });
+  }
+  // A CA certificate that is not the one of the key beside it (one of them replaced): a repair
+  // would install it on the hosts over the right one and fail to sign with the pair.
+  if (which.includes("ca") && sec.tls && !said.has("ca") && !(await lost(CA_KEY))) {
+    if (!(await caPairMatches(meta.name))) {
+      issues.push({
+        code: "secret_lost",
+        severity: "error",
+        message: `the cluster's CA certificate (${
+          secretPath(meta.name, SECRET.ca)
+        }) is not the certificate of the key beside it (${
+          secretPath(meta.name, CA_KEY)
+        }): one of them was replaced. Put the pair back from a backup of $MUP_HOME${
+          (await localHostCa(meta))
+            ? ` (the hosts keep a copy of the certificate: ${await localHostCa(meta)})`
+            : ""
+        }`,
+      });
+    }
   }
   return issues;
 }
@@ -139,4 +168,13 @@ export async function repairSigns(
     }
   }
   return false;
+}
+
+/** The hosts' copy of the CA certificate when a member runs on this machine and it is there. */
+async function localHostCa(
+  meta: Pick<ClusterMeta, "deploy_dir" | "processes">,
+): Promise<string | undefined> {
+  if (!meta.processes.some((p) => isLocalMachine(p.host))) return undefined;
+  const file = hostCaPath(meta.deploy_dir);
+  return await Deno.stat(file).then((s) => s.isFile ? file : undefined, () => undefined);
 }

@@ -129,3 +129,28 @@ Deno.test("repairSigns: only a certificate missing from the store, or not of the
   `);
   assert.deepEqual(seen, [false, true, false, true]);
 });
+
+Deno.test("lostSecretIssues: ca.pem alone gone asks for ca.pem only; a ca.pem that is not its key's certificate is refused (tester34)", async () => {
+  const [pemOnly, mismatch, pair] = await inStore(`
+    const meta = ${META};
+    ${ALL_SECRETS}
+    await tls.makeCa("c1");
+    const mine = await Deno.readTextFile(secrets.secretPath("c1", SECRET.ca));
+    await Deno.remove(secrets.secretPath("c1", SECRET.ca));
+    const pemOnly = (await lost.lostSecretIssues(meta, ["ca"])).map((i) => i.message);
+    await tls.makeCa("c1"); // another pair; then the first one's certificate beside its key
+    await secrets.writeSecret("c1", SECRET.ca, mine);
+    const mismatch = (await lost.lostSecretIssues(meta, ["admin", "ca"])).map((i) => i.message);
+    await tls.makeCa("c1");
+    return [pemOnly, mismatch, await lost.lostSecretIssues(meta)];
+  `) as [string[], string[], unknown[]];
+  assert.equal(pemOnly.length, 1);
+  assert.match(pemOnly[0], /Put ca\.pem back from a backup of \$MUP_HOME/);
+  assert.doesNotMatch(pemOnly[0], /ca\.key back/);
+  assert.equal(mismatch.length, 1, mismatch.join("\n"));
+  assert.match(
+    mismatch[0],
+    /is not the certificate of the key beside it .*one of them was replaced/,
+  );
+  assert.deepEqual(pair, []);
+});

@@ -113,6 +113,24 @@ export async function signedByClusterCa(cluster: string, ref: string): Promise<b
   }
 }
 
+/**
+ * Whether the store's CA certificate is the one of the store's CA key (their public keys are
+ * one, `openssl x509 -pubkey` and `openssl pkey -pubout`). True when either cannot be read
+ * (a missing file is said elsewhere).
+ */
+export async function caPairMatches(cluster: string): Promise<boolean> {
+  const pub = async (args: string[]) => {
+    const out = await new Deno.Command("openssl", { args, stdin: "null", stderr: "null" })
+      .output().catch(() => undefined);
+    return out?.code === 0 ? new TextDecoder().decode(out.stdout).trim() : undefined;
+  };
+  const [a, b] = await Promise.all([
+    pub(["x509", "-noout", "-pubkey", "-in", secretPath(cluster, "secret:ca")]),
+    pub(["pkey", "-pubout", "-in", secretPath(cluster, CA_KEY)]),
+  ]);
+  return a === undefined || b === undefined || a === b;
+}
+
 /** The subjectAltName entries of a process on `host`. */
 export function subjectAltNames(host: string): string[] {
   const h = host.replace(/^\[(.*)\]$/, "$1");
