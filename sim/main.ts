@@ -10,6 +10,8 @@
  *   MUP_SIM_CRASH_AFTER_S     die abruptly after this many seconds
  *   MUP_SIM_REFUSE_INITIATE   replSetInitiate fails
  *   MUP_SIM_ELECTION_DELAY_MS slow elections down
+ *   MUP_SIM_CLONE_DELAY_MS    an initial sync or rollback waits this long before it copies each
+ *                             collection (a large data set over a slow network)
  *   MUP_SIM_PARTITIONED       cut off from the other members (a network partition between
  *                             members): heartbeats and votes neither leave nor arrive; clients
  *                             still reach it

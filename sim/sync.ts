@@ -17,6 +17,7 @@
 import { type Document, Long, type Timestamp } from "bson";
 import { applyEntry } from "./apply.ts";
 import { FCV_ID } from "./fcv.ts";
+import { cloneFrom } from "./initial_sync.ts";
 import {
   fcvRefusal,
   INITIAL_SYNC_ATTEMPTS,
@@ -55,6 +56,8 @@ export class OplogSync {
   private readonly stale = new StaleSources();
   /** The member the running round fetches from (replSetGetStatus syncSourceHost). */
   syncSource?: string;
+  /** The fault MUP_SIM_CLONE_DELAY_MS: a wait before each collection's copy (ms). */
+  cloneDelayMs = 0;
 
   constructor(private readonly rs: ReplSet) {}
 
@@ -332,17 +335,13 @@ export class OplogSync {
   }
 
   /**
-   * Clones every database of `host` except local, then resumes the oplog from before the clone.
-   * With `keepFrom` (a rollback), our oplog up to that point stays and the source's entries
-   * after it are copied, so the set's oplog history stays whole for members that need it.
+   * Clones every database of `host` except local (sim/initial_sync.ts, swapped in whole), then
+   * resumes the oplog from before the clone. With `keepFrom` (a rollback), our oplog up to that
+   * point stays and the source's entries after it are copied.
    */
   async initialSync(host: string, keepFrom?: Timestamp): Promise<void> {
     const rs = this.rs;
     const store = rs.store;
-    const peers = {
-      run: (h: string, db: string, cmd: Document, ms: number) =>
-        rs.server.peers.run(h, db, cmd, ms, "sync", this.abandon?.signal),
-    };
     if (rs.state !== 9) rs.setState(5);
     rs.server.log.info("INITSYNC", 21164, "ReplCoordExtern-0", "Starting initial sync", {
       syncSource: host,
@@ -350,52 +349,15 @@ export class OplogSync {
     const [begin] = await this.find(host, { filter: {}, sort: { $natural: -1 }, limit: 1 });
     if (!begin) throw new Error("sync source has no oplog");
     store.setResyncing(true);
-    store.wipeData();
-    if (keepFrom) store.oplog.truncateAfter(keepFrom);
-    else store.oplog.clear();
-    const dbs = await peers.run(host, "admin", { listDatabases: 1, nameOnly: true }, 10_000);
-    for (const { name: db } of dbs.databases as Document[]) {
-      if (db === "local") continue;
-      const colls = await peers.run(host, db, { listCollections: 1, nameOnly: true }, 10_000);
-      for (const { name: coll } of (colls.cursor?.firstBatch ?? []) as Document[]) {
-        const ix = await peers.run(host, db, { listIndexes: coll, ...SECONDARY_OK }, 10_000);
-        const docs: Document[] = [];
-        let r = await peers.run(
-          host,
-          db,
-          { find: coll, batchSize: 10_000, ...SECONDARY_OK },
-          30_000,
-        );
-        docs.push(...(r.cursor?.firstBatch ?? []));
-        while (r.cursor?.id && !Long.ZERO.equals(r.cursor.id)) {
-          r = await peers.run(
-            host,
-            db,
-            { getMore: r.cursor.id, collection: coll, batchSize: 10_000 },
-            30_000,
-          );
-          docs.push(...(r.cursor?.nextBatch ?? []));
-        }
-        store.transaction(() => {
-          store.setIndexes(db, coll, (ix.cursor?.firstBatch ?? []) as Document[]);
-          for (const d of docs) store.putDoc(db, coll, d);
-        });
-      }
-    }
-    if (keepFrom) {
-      // The source's history from the common point to the clone's start.
-      let from = keepFrom;
-      while (from.compare(begin.ts as Timestamp) < 0) {
-        const page = (await this.find(host, { filter: { ts: { $gt: from } }, limit: BATCH }))
-          .filter((e) => (e.ts as Timestamp).compare(begin.ts as Timestamp) <= 0);
-        if (page.length === 0) break;
-        store.transaction(() => {
-          for (const e of page) store.oplog.append(e);
-        });
-        from = page[page.length - 1].ts as Timestamp;
-      }
-    }
-    if (!tsGte(store.oplog.lastTimestamp(), begin.ts as Timestamp)) store.oplog.append(begin);
+    await cloneFrom(
+      rs,
+      {
+        run: (db, cmd, ms) => rs.server.peers.run(host, db, cmd, ms, "sync", this.abandon?.signal),
+        oplog: (cmd) => this.find(host, cmd),
+      },
+      begin,
+      { keepFrom, batch: BATCH, delayMs: this.cloneDelayMs },
+    );
     store.setResyncing(false);
     this.tooStale = false;
     rs.appliedLocally();

@@ -1,0 +1,121 @@
+/**
+ * A former primary that comes back with writes the set never had rolls back. MongoDB recovers
+ * to the common point (recover to a stable timestamp) and keeps every majority-committed
+ * document meanwhile, users included; the simulator resyncs from its source instead, and must
+ * keep the same promise: the copy is swapped in whole, so the member is never seen without its
+ * users, and the unreplicated write is gone afterwards.
+ * https://www.mongodb.com/docs/manual/core/replica-set-rollbacks/
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { MongoClient } from "mongodb";
+import { freePorts, output } from "./helpers.ts";
+import {
+  admin,
+  killMember,
+  pidOf,
+  simBin,
+  startMongod,
+  startReplSet,
+  waitFor,
+  withDir,
+} from "./sim_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+const CLONE_DELAY_MS = 400;
+
+Deno.test("simulator: a member rolling back keeps its users until its source's copy replaces them: every login during the rollback succeeds, and the unreplicated write is gone", async () => {
+  await withDir(async (dir) => {
+    const ports = freePorts(3);
+    const bin = await simBin("7.0.5");
+    const key = path.join(dir, "key");
+    await Deno.writeTextFile(key, "cm9sbGJhY2trZXlyb2xsYmFja2tleQ==\n", { mode: 0o400 });
+    const args = ["--replSet", "rs0", "--keyFile", key, "--logappend"];
+    await startReplSet(bin, dir, ports, {}, ["--keyFile", key]);
+    await admin(ports[0], {
+      createUser: "root",
+      pwd: "pw",
+      roles: ["root"],
+      writeConcern: { w: "majority" },
+    });
+    const login = (p: number) =>
+      new MongoClient(
+        `mongodb://root:pw@localhost:${p}/?directConnection=true&retryWrites=false&serverSelectionTimeoutMS=3000`,
+      );
+    const client = login(ports[0]);
+    const frozen = ports.slice(1).map((p) => pidOf(dir, p));
+    try {
+      for (const c of ["a", "b", "c"]) {
+        await client.db("app").collection(c).insertOne({ kept: c }, {
+          writeConcern: { w: "majority" },
+        });
+      }
+      // The secondaries freeze, so this write reaches no one; journaled, it outlives the kill.
+      for (const pid of frozen) Deno.kill(pid, "SIGSTOP");
+      await client.db("app").collection("a").insertOne({ diverged: true }, {
+        writeConcern: { w: 1, j: true },
+      });
+      for (const p of ports) await killMember(dir, p);
+    } finally {
+      await client.close();
+    }
+    // The other two elect a primary without member 0.
+    for (const p of ports.slice(1)) {
+      const r = await startMongod(bin, dir, p, args);
+      assert.equal(r.code, 0, output(r));
+    }
+    await waitFor(async () => {
+      for (const p of ports.slice(1)) {
+        if ((await admin(p, { hello: 1 })).isWritablePrimary) return p;
+      }
+    }, 30_000);
+    // Member 0 must roll back its write; each collection's copy takes CLONE_DELAY_MS.
+    const r = await startMongod(bin, dir, ports[0], args, {
+      MUP_SIM_CLONE_DELAY_MS: String(CLONE_DELAY_MS),
+    });
+    assert.equal(r.code, 0, output(r));
+    const log = path.join(dir, String(ports[0]), "log");
+    const since = (await Deno.readTextFile(log)).length;
+    const phase = async () => {
+      const text = (await Deno.readTextFile(log)).slice(since);
+      return text.includes('"id":21606') ? "done" : text.includes('"id":21593') ? "rollback" : "";
+    };
+    // A fresh login every round, as a monitoring agent's would be, until the rollback is done.
+    const refused: string[] = [];
+    let duringRollback = 0;
+    await waitFor(async () => {
+      const before = await phase();
+      if (before === "done") return true;
+      const c = login(ports[0]);
+      try {
+        await c.db("admin").command({ connectionStatus: 1 });
+        if (before === "rollback" && (await phase()) === "rollback") duringRollback++;
+      } catch (e) {
+        const err = e as { code?: number; message: string };
+        if (err.code === 18 || /Authentication failed/.test(err.message)) {
+          refused.push(`${before}: ${err.message}`);
+        }
+      } finally {
+        await c.close();
+      }
+      return undefined;
+    }, 60_000);
+    assert.deepEqual(refused, [], "a login failed while member 0 rolled back");
+    assert.ok(duringRollback >= 3, `only ${duringRollback} logins fell within the rollback`);
+    const after = login(ports[0]);
+    try {
+      const docs = await after.db("app").collection("a").find({}, {
+        readPreference: "secondaryPreferred",
+        projection: { _id: 0 },
+      }).toArray();
+      assert.deepEqual(docs, [{ kept: "a" }]);
+      const names = (await after.db("app").listCollections({}, { nameOnly: true }).toArray())
+        .map((c) => c.name).sort();
+      assert.deepEqual(names, ["a", "b", "c"]);
+    } finally {
+      await after.close();
+    }
+  });
+});
