@@ -287,6 +287,26 @@ Deno.test("unknown keys get a did-you-mean suggestion at the key's position", as
     1,
     /did you mean "global"/,
   );
+  // A member's key at column 1 parses as a top-level key: the fix says where it belongs and how
+  // to indent it before "remove it", which would leave the member a standalone (tester34 M6).
+  const outdented = await expectError(
+    "mongod_servers:\n  - host: localhost\n    port: 28201\nreplica_set: rs0\n",
+    "unknown_key",
+    4,
+    /unknown key "replica_set"$/,
+  );
+  assert.match(
+    outdented.hint!,
+    /^"replica_set" is a key of an entry of mongod_servers or of an entry of config_servers: if this line belongs to the entry above it, indent it to line up with that entry's keys; otherwise remove it \(allowed keys here: global, mongod_servers,/,
+  );
+  // A key known nowhere keeps the plain fix.
+  const nowhere = await expectError(
+    "mongod_servers:\n  - host: localhost\n    colour: blue\n",
+    "unknown_key",
+    3,
+    /unknown key "colour"$/,
+  );
+  assert.match(nowhere.hint!, /^remove it; allowed keys here: host, /);
 });
 
 Deno.test("wrong types name the expected type and the value", async () => {

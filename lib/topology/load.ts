@@ -7,6 +7,7 @@ import { readUserText } from "../util/read_text.ts";
 import { Positions } from "./positions.ts";
 import { EventPositions } from "./event_positions.ts";
 import { Topology } from "./schema.ts";
+import { homesOf, knownKeys } from "./schema_keys.ts";
 import { type ServerTarget, type TopologyIssue, validateTopology } from "./validate.ts";
 import { intOptionPaths } from "./runtime_options.ts";
 
@@ -274,6 +275,19 @@ export async function loadTopology(
   return await parseTopology(text, file, bytes, target);
 }
 
+/**
+ * The fix for an unknown key with no near spelling. A key known elsewhere was most likely
+ * indented wrongly (a member's `replica_set` at column 1 reads as a top-level key): removing it
+ * would change what the file means, so the hint names where it belongs first.
+ */
+function unknownKeyHint(key: string, known: string[]): string {
+  const allowed = `allowed keys here: ${known.join(", ")}`;
+  const homes = homesOf(key);
+  if (homes.length === 0) return `remove it; ${allowed}`;
+  return `"${key}" is a key of ${homes.join(" or of ")}: if this line belongs to the entry ` +
+    `above it, indent it to line up with that entry's keys; otherwise remove it (${allowed})`;
+}
+
 function zodIssue(
   i: z.core.$ZodIssue,
   locate: (p: (string | number)[], key?: boolean) => SourceLocation,
@@ -287,7 +301,7 @@ function zodIssue(
         severity: "error" as const,
         code: "unknown_key",
         message: `unknown key "${k}"` + (guess ? ` (did you mean "${guess}"?)` : ""),
-        hint: guess ? `rename it to "${guess}"` : `remove it; allowed keys: ${known.join(", ")}`,
+        hint: guess ? `rename it to "${guess}"` : unknownKeyHint(k, known),
         path: [...path, k],
         location: locate([...path, k], true),
       };
@@ -365,24 +379,4 @@ function describe(v: unknown): string {
   if (typeof v === "string") return `the string "${v}"`;
   if (typeof v === "object") return "a mapping";
   return `${typeof v} ${String(v)}`;
-}
-
-/** The keys the schema allows at a path, for suggestions. */
-function knownKeys(path: (string | number)[]): string[] {
-  // deno-lint-ignore no-explicit-any
-  let schema: any = Topology;
-  for (const p of path) {
-    schema = unwrap(schema);
-    if (typeof p === "number") schema = schema?.element ?? schema?.options?.[1]?.element;
-    else schema = schema?.shape?.[p];
-  }
-  schema = unwrap(schema);
-  if (schema?.options) schema = schema.options.find((o: { shape?: unknown }) => o.shape);
-  return Object.keys(schema?.shape ?? {});
-}
-
-// deno-lint-ignore no-explicit-any
-function unwrap(s: any): any {
-  while (s && (s.def?.type === "default" || s.def?.type === "optional")) s = s.def.innerType;
-  return s;
 }
