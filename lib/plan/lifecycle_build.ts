@@ -29,7 +29,8 @@ import { liveMemberOptions } from "../probe/member_options.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
 import { dataDirsUsed, unfinishedApply, unfinishedApplyWarning } from "../state/undeployed.ts";
 import { secretPath } from "../security/secrets.ts";
-import { SECRET } from "../security/settings.ts";
+import { SECRET, securityOf } from "../security/settings.ts";
+import { checkStoreCertificates } from "../preflight/store_certs.ts";
 import { sha256File } from "../util/file_hash.ts";
 
 /** Live facts about every recorded process, asked all at once. */
@@ -255,6 +256,9 @@ async function checkStarts(
         req.executors,
         repair,
       ),
+      ...(securityOf(req.meta.topology).tls
+        ? [await checkStoreCertificates(req.meta.name, procs, repair)]
+        : []),
       // A port another process took while the server was stopped: its start would fail.
       await checkStartPorts(
         procs,

@@ -1,0 +1,71 @@
+/**
+ * Pre-flight of the TLS certificates a plan's starts present. Each started process reads its
+ * certificate from its host, which must hold the secrets store's copy (lib/plan/start_files.ts
+ * compares them); here the store's copy must be signed by the store's CA. One that is not (put
+ * there by hand, or of an earlier CA) would start the member on a certificate its set and its
+ * clients refuse: a restart would stop a member that then cannot rejoin, and mup would wait on
+ * it as if it were busy. Refused at planning, naming the repair that signs it again.
+ */
+import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
+import { certRef, SECRET } from "../security/settings.ts";
+import { secretExists, secretPath } from "../security/secrets.ts";
+
+/**
+ * The check `store_certificates_signed` and an error per process of `processes` whose stored
+ * certificate the stored CA did not sign (`openssl verify`, its reason quoted). A certificate
+ * or CA missing from the store is left to lostSecretIssues and start_files; without openssl
+ * the check says it could not run (a warning) rather than refuse.
+ *
+ * @param repair the command that signs certificates again (a repair: `mup cluster deploy …`).
+ */
+export async function checkStoreCertificates(
+  cluster: string,
+  processes: { id: string; host: string }[],
+  repair: string,
+): Promise<{ check: CheckResult; issues: ValidationIssue[] }> {
+  const t0 = performance.now();
+  const ca = secretPath(cluster, SECRET.ca);
+  let unavailable: string | undefined;
+  const issues: ValidationIssue[] = [];
+  if (await secretExists(cluster, SECRET.ca)) {
+    for (const p of processes) {
+      if (!(await secretExists(cluster, certRef(p.id)))) continue;
+      const cert = secretPath(cluster, certRef(p.id));
+      const out = await new Deno.Command("openssl", {
+        args: ["verify", "-CAfile", ca, cert],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output().catch((e: Error) => {
+        unavailable = e.message;
+        return undefined;
+      });
+      if (!out) break;
+      if (out.code === 0) continue;
+      const said = new TextDecoder().decode(out.stderr).trim().split("\n")
+        .find((l) => /error \d+/.test(l))?.replace(/^.*?error \d+ at \d+ depth lookup: ?/, "");
+      issues.push({
+        code: "certificate_not_signed",
+        severity: "error",
+        host: p.host,
+        message: `the TLS certificate of ${p.id} in mup's store (${cert}), which its host ` +
+          `holds too, is not signed by the cluster's CA (${ca})${said ? `: ${said}` : ""}. ` +
+          "Started on it, the member would present a certificate its replica set and its " +
+          `clients refuse. Sign it again with \`${repair}\` (a repair), then plan again`,
+      });
+    }
+  }
+  return {
+    check: {
+      name: "store_certificates_signed",
+      status: unavailable ? "warning" : issues.length ? "failed" : "passed",
+      message: unavailable
+        ? `the certificates could not be verified (openssl: ${unavailable})`
+        : issues.length
+        ? `${issues.length} certificate(s) a start presents are not signed by the cluster's CA`
+        : "the certificates every start presents are signed by the cluster's CA",
+      duration: Math.round(performance.now() - t0),
+    },
+    issues,
+  };
+}

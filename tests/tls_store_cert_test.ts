@@ -1,0 +1,98 @@
+/**
+ * A TLS member's certificate replaced, in mup's store and on its host alike, by one the
+ * cluster's CA did not sign (tester34 M4): a restart is refused before it stops anything, since
+ * the member would come back on a certificate its set and its clients refuse; the repair it
+ * names signs the certificate again, and the restart then brings every member back healthy.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  deployArgs,
+  killAll,
+  mup,
+  output,
+  replicaSetTopology,
+  tempHome,
+  testMirror,
+} from "./helpers.ts";
+import { clusterDir } from "./apply_helpers.ts";
+import { deploy, display, livePids, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+/** A self-signed certificate and its key for CN=localhost, as one PEM (mup's layout). */
+async function foreignCertificate(): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const made = await new Deno.Command("openssl", {
+      args: [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "k.pem",
+        "-out",
+        "c.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=localhost",
+      ],
+      cwd: dir,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(made.code, 0, new TextDecoder().decode(made.stderr));
+    return await Deno.readTextFile(path.join(dir, "c.pem")) +
+      await Deno.readTextFile(path.join(dir, "k.pem"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("a restart whose member's certificate (store and host alike) the cluster's CA did not sign is refused before any stop; the repair it names signs it again (tester34 M4)", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports));
+    await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"]);
+    const id = `mongod-localhost-${ports[1]}`;
+    const dir = clusterDir(home, "rs");
+    const stored = path.join(dir, "secrets", "certs", `${id}.pem`);
+    const onHost = path.join(dir, "deploy", "secrets", `${id}.pem`);
+    const foreign = await foreignCertificate();
+    for (const f of [stored, onHost]) {
+      await Deno.chmod(f, 0o600);
+      await Deno.writeTextFile(f, foreign);
+      await Deno.chmod(f, 0o400);
+    }
+    const pids = await livePids(home, "rs");
+
+    const refused = await mup(["cluster", "restart", "rs", "--auto-approve"], { home });
+    assert.equal(refused.code, 1, output(refused));
+    const said = refused.stdout + refused.stderr;
+    assert.match(
+      said.replace(/\s+/g, " "),
+      new RegExp(
+        `the TLS certificate of ${id} in mup's store \\(${stored}\\), which its host holds ` +
+          "too, is not signed by the cluster's CA \\([^)]+ca\\.pem\\): self-signed certificate\\. " +
+          "Started on it, the member would present a certificate its replica set and its " +
+          "clients refuse\\. Sign it again with `[^`]*mup cluster deploy rs [^`]+` \\(a repair\\)",
+      ),
+    );
+    assert.deepEqual(await livePids(home, "rs"), pids, "nothing was stopped");
+
+    // The repair the message names, then the restart: every member back on the CA's.
+    const recorded = path.join(home, "recorded.yaml");
+    await Deno.writeTextFile(recorded, (await ok(home, ["cluster", "show-config", "rs"])).stdout);
+    await ok(home, deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]));
+    assert.notEqual(await Deno.readTextFile(onHost), foreign, "the host has a certificate again");
+    await ok(home, ["cluster", "restart", "rs", "--auto-approve"]);
+    assert.ok((await display(home, "rs")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});
