@@ -5,7 +5,7 @@
  */
 import { reachedLocally } from "../executor/factory.ts";
 import { membershipNotes, unlistedMembers } from "./unlisted_members.ts";
-import { lostSecretIssues } from "../plan/lost_secrets.ts";
+import { lostSecretIssues } from "../preflight/lost_secrets.ts";
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { listProcesses } from "../plan/processes.ts";

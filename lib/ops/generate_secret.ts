@@ -90,7 +90,7 @@ export const generateSecret: Operation = {
  * cluster's keyfile or admin password anew, nor (in a repair or scale-out) its CA: the cluster
  * runs on the ones missing from the store, and new ones would lock its members out of each
  * other, match no user, or sign certificates no member trusts. The planners refuse this
- * (lib/plan/lost_secrets.ts); a plan saved before the loss is stopped here. Throws
+ * (lib/preflight/lost_secrets.ts); a plan saved before the loss is stopped here. Throws
  * OperationError (no effect).
  */
 function refuseOverRecorded(

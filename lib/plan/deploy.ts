@@ -45,7 +45,7 @@ import { measuredDurations } from "../preflight/measured.ts";
 import type { PlanStore } from "./store.ts";
 import { findRepairFiles } from "../preflight/repair_files.ts";
 import { refuseUnrepairable } from "./deploy_refusals.ts";
-import { lostSecretIssues, repairSigns } from "./lost_secrets.ts";
+import { lostSecretIssues, repairSigns } from "../preflight/lost_secrets.ts";
 
 export interface DeployRequest {
   cluster: string;

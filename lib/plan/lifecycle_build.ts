@@ -3,7 +3,7 @@
  * whether it runs and what it is (pid file, then hello, each bounded by a timeout), then calls
  * the command's pure planner. Not pure itself, like deploy.ts.
  */
-import { lostSecretIssues } from "./lost_secrets.ts";
+import { lostSecretIssues } from "../preflight/lost_secrets.ts";
 import * as path from "node:path";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { recordedHooks } from "../hooks/compile.ts";

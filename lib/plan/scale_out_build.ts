@@ -33,7 +33,7 @@ import { estimateResources } from "./resources.ts";
 import { addedProcesses, planScaleOut } from "./scale_out.ts";
 import { withAddedEntries, withoutAddedEntries } from "./added_entries.ts";
 import type { Plan, ValidationIssue } from "./schema.ts";
-import { lostSecretIssues } from "./lost_secrets.ts";
+import { lostSecretIssues } from "../preflight/lost_secrets.ts";
 import type { PlanStore } from "./store.ts";
 
 export interface ScaleOutRequest {

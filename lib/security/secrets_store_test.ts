@@ -20,7 +20,7 @@ async function inStore(body: string): Promise<unknown> {
     const code = [
       `import * as tls from "${lib("security/tls.ts")}";`,
       `import * as secrets from "${lib("security/secrets.ts")}";`,
-      `import * as lost from "${lib("plan/lost_secrets.ts")}";`,
+      `import * as lost from "${lib("preflight/lost_secrets.ts")}";`,
       `import { SECRET } from "${lib("security/settings.ts")}";`,
       `const { CA_KEY } = secrets;`,
       `const out = await (async () => { ${body} })();`,

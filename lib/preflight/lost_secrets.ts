@@ -14,7 +14,7 @@ import { caPairMatches, signedByClusterCa } from "../security/tls.ts";
 import { CA_KEY, SECRET_NOUN, secretExists, secretPath } from "../security/secrets.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { isLocalMachine } from "../topology/hosts.ts";
-import type { ValidationIssue } from "./schema.ts";
+import type { ValidationIssue } from "../plan/schema.ts";
 
 /** The secrets lostSecretIssues looks for. */
 export type LostSecret = "keyfile" | "admin" | "ca" | "ca-key";
@@ -103,14 +103,19 @@ export async function lostSecretIssues(
               : `Put it back: copy ${host}:${onHost} to ${store} (mode 600)`)),
     });
   }
-  // The admin credentials, the CA and its key (said once when the CA is gone with it).
+  // The admin credentials, the CA and its key (said once when the CA is gone with it). Each
+  // file is looked at once, and the hosts' copy of the CA only when a message names it.
+  const caKeyLost = sec.tls && await lost(CA_KEY);
+  let hostCaFound: Promise<string | undefined> | undefined;
+  const hostCa = () => hostCaFound ??= localHostCa(meta);
   const said = new Set<LostSecret>();
   for (const l of LOST) {
-    if (!which.includes(l.which) || !sec[l.needs] || !(await lost(l.ref))) continue;
+    if (!which.includes(l.which) || !sec[l.needs]) continue;
+    if (!(l.which === "ca-key" ? caKeyLost : await lost(l.ref))) continue;
     if (l.which === "ca-key" && said.has("ca")) continue;
     said.add(l.which);
     // The hosts keep a copy of the CA's certificate (not of its key): on this machine, the `cp`.
-    const hostCa = l.which === "ca" ? await localHostCa(meta) : undefined;
+    const copy = l.which === "ca" ? await hostCa() : undefined;
     issues.push({
       code: "secret_lost",
       severity: "error",
@@ -120,10 +125,10 @@ export async function lostSecretIssues(
         } missing from ` +
         `mup's store (${secretPath(meta.name, l.ref)}): ${l.why(sec.adminUser)}. Put ` +
         `${l.files}${
-          l.which === "ca" && (await lost(CA_KEY)) ? " and ca.key" : ""
+          l.which === "ca" && caKeyLost ? " and ca.key" : ""
         } back from a backup of $MUP_HOME${
-          hostCa
-            ? `, or the certificate from the hosts' copy: \`cp ${shellQuote(hostCa)} ${
+          copy
+            ? `, or the certificate from the hosts' copy: \`cp ${shellQuote(copy)} ${
               shellQuote(secretPath(meta.name, l.ref))
             } && chmod 600 ${shellQuote(secretPath(meta.name, l.ref))}\``
             : ""
@@ -132,8 +137,9 @@ export async function lostSecretIssues(
   }
   // A CA certificate that is not the one of the key beside it (one of them replaced): a repair
   // would install it on the hosts over the right one and fail to sign with the pair.
-  if (which.includes("ca") && sec.tls && !said.has("ca") && !(await lost(CA_KEY))) {
+  if (which.includes("ca") && sec.tls && !said.has("ca") && !caKeyLost) {
     if (!(await caPairMatches(meta.name))) {
+      const copy = await hostCa();
       issues.push({
         code: "secret_lost",
         severity: "error",
@@ -142,9 +148,7 @@ export async function lostSecretIssues(
         }) is not the certificate of the key beside it (${
           secretPath(meta.name, CA_KEY)
         }): one of them was replaced. Put the pair back from a backup of $MUP_HOME${
-          (await localHostCa(meta))
-            ? ` (the hosts keep a copy of the certificate: ${await localHostCa(meta)})`
-            : ""
+          copy ? ` (the hosts keep a copy of the certificate: ${copy})` : ""
         }`,
       });
     }
