@@ -85,10 +85,30 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
     );
     assert.deepEqual(await livePids(home, "rs"), pids, "nothing was stopped");
 
+    // Another member's certificate replaced on its host only: the repair writes the store's
+    // back and says the running member keeps the one it read, naming its own restart (-N), not
+    // the whole set's `--force` a keyfile needs (tester34 L1).
+    const otherId = `mongod-localhost-${ports[2]}`;
+    const otherOnHost = path.join(dir, "deploy", "secrets", `${otherId}.pem`);
+    await Deno.chmod(otherOnHost, 0o600);
+    await Deno.writeTextFile(otherOnHost, foreign);
     // The repair the message names, then the restart: every member back on the CA's.
     const recorded = path.join(home, "recorded.yaml");
     await Deno.writeTextFile(recorded, (await ok(home, ["cluster", "show-config", "rs"])).stdout);
-    await ok(home, deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]));
+    const repaired = await ok(
+      home,
+      deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]),
+    );
+    assert.match(
+      repaired.stdout.replace(/\s+/g, " "),
+      new RegExp(
+        `${otherOnHost} is not the cluster's: the repair writes the cluster's back, but a ` +
+          "running member keeps the certificate it read when it started \\(the other one, if " +
+          "started since the change\\), and the repair does not restart running members: " +
+          `\`mup cluster restart rs -N localhost:${ports[2]}\` after it makes it read the file`,
+      ),
+    );
+    assert.doesNotMatch(repaired.stdout, /--force/);
     assert.notEqual(await Deno.readTextFile(onHost), foreign, "the host has a certificate again");
     await ok(home, ["cluster", "restart", "rs", "--auto-approve"]);
     assert.ok((await display(home, "rs")).healthy);

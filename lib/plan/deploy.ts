@@ -368,7 +368,9 @@ export async function buildDeployPlan(
   const files = meta ? repairFiles(plan, meta.binaries) : [];
   const findings = await findRepairFiles(files, req.executors, req.cluster);
   markRepairFindings(plan, files, findings);
-  if (meta) plan.validation.warnings.push(...foreignSecretWarnings(findings, meta.name));
+  if (meta) {
+    plan.validation.warnings.push(...foreignSecretWarnings(findings, files, procs, meta.name));
+  }
   if (meta && down) {
     const running = new Set(meta.processes.filter((p) => !down.has(p.id)).map((p) => p.id));
     plan.validation.warnings.push(

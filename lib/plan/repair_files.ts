@@ -12,6 +12,7 @@ import type { ProcessSpec } from "./processes.ts";
 import { check } from "./op_builders.ts";
 import { addressHost, hostPort } from "../topology/hosts.ts";
 import { configFilePath } from "./mongo_config.ts";
+import { certRef, SECRET } from "../security/settings.ts";
 
 /** One file or directory a repair's operation installs on a host. */
 export interface RepairFile {
@@ -188,31 +189,68 @@ export function guardStarts(plan: Pick<Plan, "phases">, procs: ProcessSpec[]): v
 }
 
 /**
- * A repair's warning when it puts the cluster's keyfile (or another secret) back over one
- * changed on a host while the cluster runs: each member read it when it started, so any
- * started since the change runs with the other key, and the repair alone does not move it back
- * (its set refuses whichever members run with the other key once either kind restarts).
+ * A repair's warnings when it puts the cluster's keyfile, CA certificate or a member's
+ * certificate back over one changed on a host while the cluster runs: each member read its
+ * files when it started, so any started since the change runs with the other one, and the
+ * repair alone does not move it back. The keyfile is the whole set's (its set refuses whichever
+ * members run with the other key once either kind restarts: every member restarts at once); a
+ * certificate is one member's, and the CA certificate the members' on its host: restarting
+ * those (`-N`) makes them read the file written back.
  */
 export function foreignSecretWarnings(
   findings: RepairFinding[],
+  files: RepairFile[],
+  procs: ProcessSpec[],
   cluster: string,
 ): ValidationIssue[] {
   const foreign = findings.filter((f) => f.found === "differs" && f.what === "secret");
-  if (!foreign.length) return [];
-  return [{
-    code: "secret_replaced",
-    severity: "warning",
-    message: `${
-      foreign.map((f) => f.path).join(", ")
-    } ${
-      foreign.length === 1
-        ? "is"
-        : "are"
-    } not the cluster's: the repair writes the cluster's back, but a running member keeps the ` +
-      "key it read when it started: any started since the change runs with the other one. " +
-      `After the repair, \`mup cluster display ${cluster}\` names members their set refuses; ` +
-      `\`mup cluster restart ${cluster} --force\` restarts every member with the cluster's key`,
-  }];
+  const secretOf = (f: RepairFinding) =>
+    files.find((x) => x.op === f.op && x.path === f.path && x.secret);
+  const isCert = (ref = "") => ref === SECRET.ca || procs.some((p) => certRef(p.id) === ref);
+  const keyfiles = foreign.filter((f) => !isCert(secretOf(f)?.secret));
+  const out: ValidationIssue[] = [];
+  if (keyfiles.length) {
+    out.push({
+      code: "secret_replaced",
+      severity: "warning",
+      message: `${
+        keyfiles.map((f) => f.path).join(", ")
+      } ${
+        keyfiles.length === 1
+          ? "is"
+          : "are"
+      } not the cluster's: the repair writes the cluster's back, but a running member keeps the ` +
+        "key it read when it started: any started since the change runs with the other one. " +
+        `After the repair, \`mup cluster display ${cluster}\` names members their set refuses; ` +
+        `\`mup cluster restart ${cluster} --force\` restarts every member with the cluster's key`,
+    });
+  }
+  // Certificates: the members that read each one (its own, or every member on the CA's host).
+  const readers = new Map<string, string[]>();
+  for (const f of foreign) {
+    const file = secretOf(f);
+    const ref = file?.secret ?? "";
+    const members = ref === SECRET.ca
+      ? procs.filter((p) => addressHost(p.host) === addressHost(file!.host))
+      : procs.filter((p) => certRef(p.id) === ref);
+    if (members.length) readers.set(f.path, members.map((p) => hostPort(p.host, p.port)));
+  }
+  if (readers.size) {
+    const paths = [...readers.keys()];
+    const at = [...new Set([...readers.values()].flat())];
+    const one = paths.length === 1;
+    out.push({
+      code: "secret_replaced",
+      severity: "warning",
+      message: `${paths.join(", ")} ${one ? "is" : "are"} not the cluster's: the repair writes ` +
+        `the cluster's back, but a running member keeps the certificate it read when it ` +
+        "started (the other one, if started since the change), and the repair does not restart " +
+        `running members: \`mup cluster restart ${cluster}${
+          at.map((a) => ` -N ${a}`).join("")
+        }\` after it makes ${at.length === 1 ? "it" : "them"} read the file written back`,
+    });
+  }
+  return out;
 }
 
 /**
