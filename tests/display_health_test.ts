@@ -171,6 +171,16 @@ Deno.test("display: a server that holds its port but does not answer (SIGSTOP) i
       output(r),
     );
     assert.doesNotMatch(row.reason ?? "", /is held by/);
+    // A start leaves a running server alone: it is refused, not "already running" (tester34 M3).
+    const start = await mup(["cluster", "start", "hung", "--auto-approve"], { home });
+    assert.equal(start.code, 1, output(start));
+    assert.match(
+      output(start).replace(/\s+/g, " "),
+      new RegExp(
+        `localhost:${port} runs but does not answer, and a start leaves a running server alone`,
+      ),
+    );
+    assert.doesNotMatch(output(start), /already running|No changes/);
   } finally {
     if (pid) Deno.kill(pid, "SIGCONT");
     await killAll(home);

@@ -291,6 +291,31 @@ Deno.test("stop of a stopped cluster and start of a running one plan nothing", a
   assert.deepEqual(allOperations(planStop(crashed)).map((o) => o.type), ["update_metadata"]);
 });
 
+Deno.test("start with a member that runs but does not answer: refused when nothing else is to start (not 'already running'); with starts, planned with a warning that the health check meets it (tester34 M3)", async () => {
+  const hung = await input("replica-set.yaml");
+  hung.facts["mongod-localhost-27018"] = { running: true, answering: false };
+  const refused = planStart(hung);
+  assert.equal(allOperations(refused).length, 0);
+  assert.equal(refused.validation.valid, false);
+  assert.deepEqual(refused.validation.errors.map((e) => e.code), ["not_answering"]);
+  assert.match(
+    refused.validation.errors[0].message,
+    /^localhost:27018 runs but does not answer, and a start leaves a running server alone: `mup cluster display \S+` says why .*`mup cluster stop \S+ -N localhost:27018` ends it, then `mup cluster start \S+ -N localhost:27018`$/,
+  );
+  // Another member down: its start goes ahead, and the review warns of the hung one.
+  hung.facts["mongod-localhost-27019"] = { running: false };
+  const planned = planStart(hung);
+  assert.equal(planned.validation.valid, true);
+  assert.ok(allOperations(planned).some((o) => o.id === "start-mongod-localhost-27019"));
+  assert.match(
+    planned.validation.warnings.find((w) => w.code === "not_answering")?.message ?? "",
+    /^localhost:27018 runs but does not answer, and a start leaves a running server alone \(the health check at the end of this start will fail on it\)/,
+  );
+  // Not selected (-N of another member): not this start's concern.
+  hung.filter = { nodes: ["localhost:27019"] };
+  assert.ok(!planStart(hung).validation.warnings.some((w) => w.code === "not_answering"));
+});
+
 Deno.test("-R and -N select processes; a -N that matches nothing is refused", async () => {
   const plan = planStop(await input("sharded.yaml", { filter: { roles: ["mongos"] } }));
   assert.deepEqual(allOperations(plan).map((o) => o.id), [

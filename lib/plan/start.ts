@@ -219,6 +219,24 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
         }\`); a member removed by hand comes back with a repair (\`${repairCommand(input.meta)}\`)`,
     });
   }
+  // One that runs but does not answer (hung, stopped, or on a certificate the cluster's CA did
+  // not sign) is left alone by a start: with nothing else to start, "already running" would
+  // claim a cluster mup cannot reach (refused instead); with starts, the health check at the
+  // end meets it (warned before).
+  const name = input.meta.name;
+  for (const p of chosen.filter((x) => input.facts[x.id]?.answering === false)) {
+    const at = hostPort(p.host, p.port);
+    (starts.length ? warnings : errors).push({
+      code: "not_answering",
+      severity: starts.length ? "warning" : "error",
+      host: p.host,
+      message: `${at} runs but does not answer, and a start leaves a running server alone` +
+        `${starts.length ? " (the health check at the end of this start will fail on it)" : ""}: ` +
+        `\`mup cluster display ${name}\` says why (a hung or stopped server, or a certificate ` +
+        `the cluster's CA did not sign); \`mup cluster stop ${name} -N ${at}\` ends it, then ` +
+        `\`mup cluster start ${name} -N ${at}\``,
+    });
+  }
   return lifecyclePlan(
     input,
     "start",
