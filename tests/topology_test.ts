@@ -347,6 +347,24 @@ Deno.test("YAML syntax errors and non-mapping documents are reported with a posi
     /Sequence item without - indicator/,
   );
   assert.match(short.hint!, /check this line's indentation against the lines above it/);
+  // A key indented deeper than the one above it: one problem, at its own line (tester34 L2).
+  const deep = "mongod_servers:\n  - host: localhost\n    port: 27017\n      replica_set: rs0\n";
+  assert.equal((await errorsOf(deep)).length, 1, JSON.stringify(await errorsOf(deep)));
+  const over = await expectError(
+    deep,
+    "yaml_syntax",
+    4,
+    /^indented deeper than the key on line 3 above it, so YAML reads it as part of that key's value/,
+  );
+  assert.equal(over.location.column, 7);
+  // A tab in the indentation: said to be one, with the fix (tester34 L2).
+  const tab = await expectError(
+    "mongod_servers:\n  - host: localhost\n\tport: 27017\n",
+    "yaml_syntax",
+    3,
+    /Tabs are not allowed as indentation/,
+  );
+  assert.match(tab.hint!, /^indent with spaces: YAML does not allow tabs in indentation/);
   await expectError("- just\n- a list\n", "not_a_mapping", 1, /must be a YAML mapping/);
   // Another file given by mistake: said to be no topology, its content (secrets?) not echoed.
   const shadow = "root:*:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n";

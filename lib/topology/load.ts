@@ -99,21 +99,36 @@ export async function parseTopology(
   async function syntaxIssues(e: YAMLException): Promise<TopologyIssue[]> {
     const pos = text.length <= POSITIONED_PARSE_MAX_CHARS ? await located() : undefined;
     const errors = (pos?.doc.errors ?? []).filter((e) => e.code !== "RESOURCE_EXHAUSTION");
+    // One indentation mistake gives the parser several errors at one place: said once.
+    const seen = new Set<number>();
     return errors.length > 0
-      ? errors.map((e): TopologyIssue => {
+      ? errors.flatMap((e): TopologyIssue[] => {
         const dup = e.code === "DUPLICATE_KEY" ? pos!.duplicateKey(e.pos[0]) : undefined;
-        return dup ? duplicateKeyIssue(dup, pos!.at(dup.start, dup.path)) : {
+        if (dup) return [duplicateKeyIssue(dup, pos!.at(dup.start, dup.path))];
+        const indent = INDENT_ERRORS.has(e.code) ||
+          (e.code === "MISSING_CHAR" && /without - indicator/.test(e.message));
+        if (indent && seen.has(e.pos[0])) return [];
+        seen.add(e.pos[0]);
+        // A line indented deeper than the key above it continues that key's value: the
+        // parser stops at the value, the mistake is on the next line.
+        const deeper = indent ? deeperNextLine(text, e.pos[0]) : undefined;
+        return [{
           severity: "error",
           code: "yaml_syntax",
-          message: e.message.split("\n")[0],
-          hint: INDENT_ERRORS.has(e.code) ||
-              (e.code === "MISSING_CHAR" && /without - indicator/.test(e.message))
+          message: deeper
+            ? `indented deeper than the key on line ${deeper.above} above it, so YAML reads ` +
+              `it as part of that key's value (${e.message.split("\n")[0]})`
+            : e.message.split("\n")[0],
+          hint: e.code === "TAB_AS_INDENT"
+            ? "indent with spaces: YAML does not allow tabs in indentation (line the key up " +
+              "with the keys of its entry above, with spaces)"
+            : indent
             ? "check this line's indentation against the lines above it: YAML nests by " +
               "indentation, and the keys of one entry line up (in a list, with the first key " +
               "after its `- `)"
             : "fix the YAML syntax at this position",
-          location: pos!.at(e.pos[0]),
-        };
+          location: pos!.at(deeper?.offset ?? e.pos[0]),
+        }];
       })
       : /duplicated mapping key/.test(e.reason) && e.mark
       ? [duplicateKeyIssue({ key: keyAt(text, e.mark.position), path: "" }, {
@@ -129,6 +144,28 @@ export async function parseTopology(
         location: e.mark ? { file, line: e.mark.line + 1, column: e.mark.column + 1 } : { file },
       }];
   }
+}
+
+/**
+ * When the line holding `offset` is `key: value` and the next non-blank line is indented
+ * deeper than that key: the next line's first character (its offset) and the line number of
+ * the key (1-based). Otherwise undefined.
+ */
+function deeperNextLine(
+  text: string,
+  offset: number,
+): { offset: number; above: number } | undefined {
+  const start = text.lastIndexOf("\n", offset - 1) + 1;
+  const end = text.indexOf("\n", offset);
+  if (end < 0) return undefined;
+  const line = text.slice(start, end);
+  const key = /^(\s*(?:- +)?)[^\s#][^:]*:\s+\S/.exec(line);
+  if (!key) return undefined;
+  const rest = text.slice(end + 1);
+  const next = /^(?:[ \t]*\n)*( *)\S/.exec(rest);
+  if (!next || next[1].length <= key[1].length) return undefined;
+  const above = text.slice(0, start).split("\n").length;
+  return { offset: end + 1 + next[0].length - 1, above };
 }
 
 /** The parser's errors that a line indented too little or too much gives. */
