@@ -140,7 +140,11 @@ export async function buildLifecyclePlan(
   if (!req.unrecorded && plan.operation !== "stop" && plan.operation !== "destroy") {
     const lost = await lostSecretIssues(req.meta, ["admin", "ca"]);
     if (lost.length) {
-      plan.validation.errors.push(...lost);
+      // Members mup could not ask for that reason are not said not to answer: the servers
+      // are not the cause.
+      const blamed = (i: { code: string }) => i.code === "not_answering";
+      plan.validation.errors = [...plan.validation.errors.filter((i) => !blamed(i)), ...lost];
+      plan.validation.warnings = plan.validation.warnings.filter((i) => !blamed(i));
       plan.validation.valid = false;
     }
   }

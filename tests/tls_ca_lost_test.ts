@@ -1,0 +1,99 @@
+/**
+ * The cluster CA's files in mup's store, lost or mismatched, on a running TLS cluster: a plan
+ * that must talk to the members is refused, naming the file and a way back that works when
+ * pasted (tester34 H1, M2): `ca.pem` alone gone gives the `cp` from the hosts' copy; a `ca.pem`
+ * that is not the certificate of the `ca.key` beside it (one of the pair replaced) is refused
+ * before a repair could install it on the hosts over the right one.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { killAll, mup, output, replicaSetTopology, tempHome } from "./helpers.ts";
+import { clusterDir } from "./apply_helpers.ts";
+import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+/** The one backquoted shell command in `text` that starts with `cp `. */
+function pastedCp(text: string): string {
+  const cmd = /`(cp [^`]+)`/.exec(text.replace(/\s+/g, " "))?.[1];
+  assert.ok(cmd, `no cp offered: ${text}`);
+  return cmd;
+}
+
+Deno.test("a TLS cluster's ca.pem lost or not its key's certificate: plans are refused; the cp the refusal gives, pasted, brings it back (tester34 H1, M2)", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports));
+    await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"]);
+    const secrets = path.join(clusterDir(home, "rs"), "secrets");
+    const caPem = path.join(secrets, "ca.pem");
+    const hostsCopy = path.join(clusterDir(home, "rs"), "deploy", "secrets", "ca.pem");
+    const ours = await Deno.readTextFile(caPem);
+
+    // ca.pem gone (its key kept): only ca.pem is asked for, with the cp from the hosts' copy.
+    await Deno.remove(caPem);
+    const lost = await mup(["cluster", "restart", "rs", "--dry-run"], { home });
+    assert.equal(lost.code, 1, output(lost));
+    const said = output(lost).replace(/\s+/g, " ");
+    assert.match(said, /the cluster's CA is missing from mup's store/);
+    // The servers are not blamed for what mup could not ask them without it.
+    assert.doesNotMatch(said, /runs but|did not answer/);
+    assert.match(said, /Put ca\.pem back from a backup of \$MUP_HOME, or the certificate/);
+    assert.doesNotMatch(said, /and ca\.key back/);
+    const cp = pastedCp(said);
+    assert.ok(cp.includes(hostsCopy), cp);
+    const pasted = await new Deno.Command("sh", { args: ["-c", cp], stderr: "piped" }).output();
+    assert.equal(pasted.code, 0, new TextDecoder().decode(pasted.stderr));
+    assert.equal(await Deno.readTextFile(caPem), ours);
+    assert.equal((await Deno.stat(caPem)).mode! & 0o777, 0o600);
+    assert.ok((await display(home, "rs")).healthy);
+
+    // ca.pem replaced by another CA's certificate (ca.key kept): refused, naming the pair, and
+    // neither the store nor the hosts' copy is touched.
+    const other = await Deno.makeTempDir();
+    const made = await new Deno.Command("openssl", {
+      args: [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "k.pem",
+        "-out",
+        "c.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=another CA",
+      ],
+      cwd: other,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(made.code, 0, new TextDecoder().decode(made.stderr));
+    const foreign = await Deno.readTextFile(path.join(other, "c.pem"));
+    await Deno.remove(other, { recursive: true });
+    await Deno.writeTextFile(caPem, foreign);
+    for (const args of [["cluster", "restart", "rs", "--dry-run"], ["cluster", "start", "rs"]]) {
+      const r = await mup(args, { home });
+      assert.equal(r.code, 1, output(r));
+      assert.match(
+        output(r).replace(/\s+/g, " "),
+        new RegExp(
+          `the cluster's CA certificate \\(${caPem}\\) is not the certificate of the key ` +
+            `beside it \\(${path.join(secrets, "ca.key")}\\): one of them was replaced\\. Put ` +
+            `the pair back from a backup of \\$MUP_HOME \\(the hosts keep a copy of the ` +
+            `certificate: ${hostsCopy}\\)`,
+        ),
+      );
+    }
+    assert.equal(await Deno.readTextFile(hostsCopy), ours, "the hosts' copy is untouched");
+    await Deno.writeTextFile(caPem, ours);
+    assert.ok((await display(home, "rs")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});
