@@ -42,6 +42,13 @@ Deno.test("a TLS cluster's ca.pem lost or not its key's certificate: plans are r
     assert.doesNotMatch(said, /runs but|did not answer/);
     assert.match(said, /Put ca\.pem back from a backup of \$MUP_HOME, or the certificate/);
     assert.doesNotMatch(said, /and ca\.key back/);
+    // A stop goes ahead without it, but says first that a start is refused until it is back.
+    const stop = await mup(["cluster", "stop", "rs", "--dry-run"], { home });
+    assert.equal(stop.code, 0, output(stop));
+    assert.match(
+      stop.stdout.replace(/\s+/g, " "),
+      /the cluster's CA is missing from mup's store .* This stop needs neither .* `mup cluster start rs` is refused until it is back/,
+    );
     const cp = pastedCp(said);
     assert.ok(cp.includes(hostsCopy), cp);
     const pasted = await new Deno.Command("sh", { args: ["-c", cp], stderr: "piped" }).output();
