@@ -3,7 +3,6 @@
  * of one that does not answer, and the PID of one that answers without saying it.
  */
 import { describeHolder } from "../preflight/ports.ts";
-import { TLS_UNTRUSTED } from "../mongo/client.ts";
 import { processState, runningPid, serversWith } from "../ops/process.ts";
 import type { ProcessStatus } from "../probe/live.ts";
 import type { ClusterMeta } from "../state/meta.ts";
@@ -49,7 +48,7 @@ export async function nameHolders(
     }
     // It answered the TLS handshake with a certificate the cluster's CA did not sign: it is
     // neither hung nor mended by a restart.
-    if (r.reason?.includes(TLS_UNTRUSTED)) {
+    if (r.tls_untrusted) {
       r.reason = `${r.reason}; its own server (PID ${holder.pid}) holds port ${r.port} and ` +
         "speaks TLS, but its certificate is not one the cluster's CA (ca.pem in mup's secrets " +
         "store) signed: no wait or restart mends that";

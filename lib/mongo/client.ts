@@ -39,8 +39,16 @@ export interface ClientSecurity {
   loopback?: (host: string, port: number) => Promise<{ host: string; port: number }>;
 }
 
-/** Said in a failure whose TLS handshake with the cluster's CA failed (display reads it). */
-export const TLS_UNTRUSTED = "a TLS handshake trusting the cluster CA failed";
+/** Said in a failure whose TLS handshake with the cluster's CA failed. */
+const TLS_UNTRUSTED = "a TLS handshake trusting the cluster CA failed";
+
+/**
+ * A server that speaks TLS with a certificate the cluster's CA did not sign: no wait or
+ * restart mends it (display says so, rather than "hung or busy").
+ */
+export class TlsUntrustedError extends Error {
+  override name = "TlsUntrustedError";
+}
 
 /**
  * Whether `host:port` completes a TLS handshake with a certificate the CA in `caFile` signed,
@@ -256,7 +264,7 @@ export class MongoAccess {
     } catch (e) {
       // Plain was tried because the TLS handshake failed: a network error then says why.
       if (probe.refused && codeOf(e) === undefined) {
-        throw new Error(
+        throw new TlsUntrustedError(
           `${(e as Error).message} (${TLS_UNTRUSTED}: ${probe.refused})`,
         );
       }

@@ -5,7 +5,7 @@
  */
 import { hostPort } from "../topology/hosts.ts";
 import type { Document } from "mongodb";
-import { ANSWER_TIMEOUT_MS, type MongoAccess } from "../mongo/client.ts";
+import { ANSWER_TIMEOUT_MS, type MongoAccess, TlsUntrustedError } from "../mongo/client.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { formatDuration } from "../util/format.ts";
 import { type Answer, judgeBySet } from "./set_view.ts";
@@ -31,6 +31,8 @@ export interface ProcessStatus {
   state: string;
   /** Why the process is DOWN: connection refused, no answer within the timeout… */
   reason?: string;
+  /** DOWN because it speaks TLS with a certificate the cluster's CA did not sign. */
+  tls_untrusted?: boolean;
   /** Seconds behind the set's primary (secondaries only). */
   lag_s?: number;
   /**
@@ -94,7 +96,13 @@ async function askOne(
       { auth: false },
     );
   } catch (e) {
-    return { status: { ...base, reason: reasonOf(e, timeoutMs) } };
+    return {
+      status: {
+        ...base,
+        reason: reasonOf(e, timeoutMs),
+        ...(e instanceof TlsUntrustedError ? { tls_untrusted: true } : {}),
+      },
+    };
   }
   let ssError: unknown;
   const ss = await m.adminCommand(p.host, p.port, { serverStatus: 1 }, timeoutMs).catch((e) => {
