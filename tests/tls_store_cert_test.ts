@@ -2,7 +2,8 @@
  * A TLS member's certificate replaced, in mup's store and on its host alike, by one the
  * cluster's CA did not sign (tester34 M4): a restart is refused before it stops anything, since
  * the member would come back on a certificate its set and its clients refuse; the repair it
- * names signs the certificate again, and the restart then brings every member back healthy.
+ * names signs the certificate again, and the restart then brings every member back healthy. A
+ * start planned before such a replacement and applied after it fails at once, saying why.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -112,6 +113,27 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
     assert.notEqual(await Deno.readTextFile(onHost), foreign, "the host has a certificate again");
     await ok(home, ["cluster", "restart", "rs", "--auto-approve"]);
     assert.ok((await display(home, "rs")).healthy);
+
+    // A start planned before the certificate was replaced (store and host alike) and applied
+    // after: its wait ends at once, saying why, not "busy or hung" at its timeout (tester34 M5).
+    const member = `localhost:${ports[1]}`;
+    await ok(home, ["cluster", "stop", "rs", "-N", member, "--auto-approve"]);
+    await ok(home, ["cluster", "start", "rs", "-N", member, "--plan-only"]);
+    for (const f of [stored, onHost]) {
+      await Deno.chmod(f, 0o600);
+      await Deno.writeTextFile(f, foreign);
+      await Deno.chmod(f, 0o400);
+    }
+    const applied = await mup(["plan", "apply", "rs", "--auto-approve"], { home });
+    assert.equal(applied.code, 1, output(applied));
+    assert.match(
+      output(applied).replace(/\s+/g, " "),
+      new RegExp(
+        `${member} speaks TLS with a certificate the cluster's CA \\(ca\\.pem in mup's secrets ` +
+          "store\\) did not sign \\(.*\\): no wait or resume mends that",
+      ),
+    );
+    assert.doesNotMatch(output(applied), /busy or hung|--wait-timeout/);
   } finally {
     await killAll(home);
   }

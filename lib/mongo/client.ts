@@ -385,6 +385,30 @@ export class MongoAccess {
     }
   }
 
+  /**
+   * `hello` as hello() asks it, but a server that speaks TLS with a certificate the cluster's
+   * CA did not sign is told apart from one that does not answer (yet): `{ untrusted }` carries
+   * the handshake's failure. No wait mends that.
+   */
+  async helloOrUntrusted(
+    host: string,
+    port: number,
+    timeoutMs = ANSWER_TIMEOUT_MS,
+  ): Promise<{ hello?: Document; untrusted?: string }> {
+    try {
+      const hello = await this.withServer(
+        host,
+        port,
+        (c) => c.db("admin").command({ hello: 1 }),
+        timeoutMs,
+        { auth: false },
+      );
+      return { hello };
+    } catch (e) {
+      return e instanceof TlsUntrustedError ? { untrusted: e.message } : {};
+    }
+  }
+
   /** Which of these processes do not answer hello now (asked all at once), by ID. */
   async unanswered(
     procs: readonly { id: string; host: string; port: number }[],

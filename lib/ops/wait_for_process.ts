@@ -17,10 +17,14 @@ export const waitForProcess: Operation = {
     // Once a second, whether the process it waits for has exited: then no answer can come, and
     // the wait ends at once instead of at its timeout.
     let look = t0 + 1000;
+    let untrusted: string | undefined;
     const h = await poll(
       async () => {
-        const hello = await mongo(ctx).hello(host!, port!, 5000);
-        if (hello) return hello;
+        const answer = await mongo(ctx).helloOrUntrusted(host!, port!, 5000);
+        if (answer.hello) return answer.hello;
+        // Its certificate is not the cluster CA's: no answer will come that mup can trust.
+        untrusted = answer.untrusted;
+        if (untrusted) return null;
         if (Date.now() < look) return undefined;
         look = Date.now() + 1000;
         return await processExited(ctx) ? null : undefined;
@@ -29,6 +33,16 @@ export const waitForProcess: Operation = {
       50,
       ctx.signal,
     );
+    if (untrusted) {
+      const c = ctx.plan.cluster_name;
+      throw new OperationError(
+        `${hostPort(host!, port!)} speaks TLS with a certificate the cluster's CA (ca.pem in ` +
+          `mup's secrets store) did not sign (${untrusted}): no wait or resume mends that. ` +
+          `\`mup cluster display ${c}\` names it; a repair of the cluster (\`mup cluster deploy ` +
+          `${c}\` of its recorded topology, \`mup cluster show-config ${c}\`) signs its ` +
+          "certificate again and installs it",
+      );
+    }
     if (!h) {
       const { reason, gone, stopped } = await why(ctx);
       // Waiting longer helps a slow server, not one that is not running at all, nor one
