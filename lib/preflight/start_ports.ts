@@ -54,6 +54,9 @@ export async function checkStartPorts(
     if (holder?.command?.includes(configFilePath(p))) return [];
     if (!holder && running.has(p.id)) return [];
     const conn = holder ? undefined : await ex.portConnection?.(p.port).catch(() => undefined);
+    // No process to name: perhaps another mup's own probe, which binds the port for an instant
+    // (two applies at once); only a port still taken a moment later is in use.
+    if (!holder && !conn && await freeSoon(() => ex.portFree(p.port))) return [];
     const by = holder
       ? `held by ${describeHolder(holder)}`
       : conn
@@ -107,6 +110,15 @@ export async function validateStartPorts(
     plan.validation.errors.push(...issues);
     plan.validation.valid = false;
   }
+}
+
+/** Whether `free` says true within three looks 200 ms apart (a false from an error counts). */
+async function freeSoon(free: () => Promise<boolean>): Promise<boolean> {
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    if (await free().catch(() => false)) return true;
+  }
+  return false;
 }
 
 /**
