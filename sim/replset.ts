@@ -212,7 +212,11 @@ export class ReplSet implements RoleHooks {
       // nothing and starts on any release (MongoDB: "FCV is only for data bearing nodes").
       this.store.deleteDoc("admin", "system.version", FCV_ID);
     } else if (this.sync.tooStale || this.maintenance > 0) this.state = 3;
-    else if (this.lastApplied() === undefined) this.state = 5;
+    // A resync cut off (a crash mid-rollback or mid-initial-sync, its flag durable) starts
+    // again: the data it holds is neither the set's nor readable, so it is no SECONDARY.
+    else if (
+      this.lastApplied() === undefined || (this.store.repl.resyncing && this.state !== 9)
+    ) this.state = 5;
     else if (this.state !== 1 && this.state !== 9) this.state = 2;
     if (this.state === 1 && me?.priority === 0) this.stepDown(0);
     this.election.contact();

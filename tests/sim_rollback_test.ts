@@ -25,61 +25,105 @@ import { installFixture } from "./fixture.ts";
 installFixture();
 
 const CLONE_DELAY_MS = 400;
+const KEY = "cm9sbGJhY2trZXlyb2xsYmFja2tleQ==\n";
+
+const login = (p: number) =>
+  new MongoClient(
+    `mongodb://root:pw@localhost:${p}/?directConnection=true&retryWrites=false&serverSelectionTimeoutMS=3000`,
+  );
+
+/**
+ * A keyfile set of three with user root, three collections written with w: majority, then a
+ * write member 0 (the primary) alone holds, all three killed, and members 1 and 2 back with a
+ * primary: member 0, started again, must roll that write back. Returns its start arguments.
+ */
+async function diverged(dir: string, ports: number[], bin: string): Promise<string[]> {
+  const key = path.join(dir, "key");
+  await Deno.writeTextFile(key, KEY, { mode: 0o400 });
+  const args = ["--replSet", "rs0", "--keyFile", key, "--logappend"];
+  await startReplSet(bin, dir, ports, {}, ["--keyFile", key]);
+  await admin(ports[0], {
+    createUser: "root",
+    pwd: "pw",
+    roles: ["root"],
+    writeConcern: { w: "majority" },
+  });
+  const client = login(ports[0]);
+  const frozen = ports.slice(1).map((p) => pidOf(dir, p));
+  try {
+    for (const c of ["a", "b", "c"]) {
+      await client.db("app").collection(c).insertOne({ kept: c }, {
+        writeConcern: { w: "majority" },
+      });
+    }
+    // The secondaries freeze, so this write reaches no one; journaled, it outlives the kill.
+    for (const pid of frozen) Deno.kill(pid, "SIGSTOP");
+    await client.db("app").collection("a").insertOne({ diverged: true }, {
+      writeConcern: { w: 1, j: true },
+    });
+    for (const p of ports) await killMember(dir, p);
+  } finally {
+    await client.close();
+  }
+  await startOthers(dir, ports, bin, args);
+  return args;
+}
+
+/** Members 1 and 2 started, until one of them is primary. */
+async function startOthers(dir: string, ports: number[], bin: string, args: string[]) {
+  for (const p of ports.slice(1)) {
+    const r = await startMongod(bin, dir, p, args);
+    assert.equal(r.code, 0, output(r));
+  }
+  await waitFor(async () => {
+    for (const p of ports.slice(1)) {
+      if ((await admin(p, { hello: 1 })).isWritablePrimary) return p;
+    }
+  }, 30_000);
+}
+
+/** What member `port` holds of app.a, read there (secondaryPreferred), without _id. */
+async function appA(port: number): Promise<unknown[]> {
+  const c = login(port);
+  try {
+    return await c.db("app").collection("a").find({}, {
+      readPreference: "secondaryPreferred",
+      projection: { _id: 0 },
+    }).toArray();
+  } finally {
+    await c.close();
+  }
+}
+
+/** Member `port`'s own state (replSetGetStatus, logged in as root). */
+async function stateOf(port: number): Promise<string> {
+  const c = login(port);
+  try {
+    const s = await c.db("admin").command({ replSetGetStatus: 1 });
+    return String(s.members.find((m: { self?: boolean }) => m.self)?.stateStr);
+  } finally {
+    await c.close();
+  }
+}
+
+/** The log of member `port` from character `since` on. */
+async function logOf(dir: string, port: number, since = 0): Promise<string> {
+  return (await Deno.readTextFile(path.join(dir, String(port), "log"))).slice(since);
+}
 
 Deno.test("simulator: a member rolling back keeps its users until its source's copy replaces them: every login during the rollback succeeds, and the unreplicated write is gone", async () => {
   await withDir(async (dir) => {
     const ports = freePorts(3);
     const bin = await simBin("7.0.5");
-    const key = path.join(dir, "key");
-    await Deno.writeTextFile(key, "cm9sbGJhY2trZXlyb2xsYmFja2tleQ==\n", { mode: 0o400 });
-    const args = ["--replSet", "rs0", "--keyFile", key, "--logappend"];
-    await startReplSet(bin, dir, ports, {}, ["--keyFile", key]);
-    await admin(ports[0], {
-      createUser: "root",
-      pwd: "pw",
-      roles: ["root"],
-      writeConcern: { w: "majority" },
-    });
-    const login = (p: number) =>
-      new MongoClient(
-        `mongodb://root:pw@localhost:${p}/?directConnection=true&retryWrites=false&serverSelectionTimeoutMS=3000`,
-      );
-    const client = login(ports[0]);
-    const frozen = ports.slice(1).map((p) => pidOf(dir, p));
-    try {
-      for (const c of ["a", "b", "c"]) {
-        await client.db("app").collection(c).insertOne({ kept: c }, {
-          writeConcern: { w: "majority" },
-        });
-      }
-      // The secondaries freeze, so this write reaches no one; journaled, it outlives the kill.
-      for (const pid of frozen) Deno.kill(pid, "SIGSTOP");
-      await client.db("app").collection("a").insertOne({ diverged: true }, {
-        writeConcern: { w: 1, j: true },
-      });
-      for (const p of ports) await killMember(dir, p);
-    } finally {
-      await client.close();
-    }
-    // The other two elect a primary without member 0.
-    for (const p of ports.slice(1)) {
-      const r = await startMongod(bin, dir, p, args);
-      assert.equal(r.code, 0, output(r));
-    }
-    await waitFor(async () => {
-      for (const p of ports.slice(1)) {
-        if ((await admin(p, { hello: 1 })).isWritablePrimary) return p;
-      }
-    }, 30_000);
+    const args = await diverged(dir, ports, bin);
     // Member 0 must roll back its write; each collection's copy takes CLONE_DELAY_MS.
+    const since = (await logOf(dir, ports[0])).length;
     const r = await startMongod(bin, dir, ports[0], args, {
       MUP_SIM_CLONE_DELAY_MS: String(CLONE_DELAY_MS),
     });
     assert.equal(r.code, 0, output(r));
-    const log = path.join(dir, String(ports[0]), "log");
-    const since = (await Deno.readTextFile(log)).length;
     const phase = async () => {
-      const text = (await Deno.readTextFile(log)).slice(since);
+      const text = await logOf(dir, ports[0], since);
       return text.includes('"id":21606') ? "done" : text.includes('"id":21593') ? "rollback" : "";
     };
     // A fresh login every round, as a monitoring agent's would be, until the rollback is done.
@@ -104,18 +148,43 @@ Deno.test("simulator: a member rolling back keeps its users until its source's c
     }, 60_000);
     assert.deepEqual(refused, [], "a login failed while member 0 rolled back");
     assert.ok(duringRollback >= 3, `only ${duringRollback} logins fell within the rollback`);
+    assert.deepEqual(await appA(ports[0]), [{ kept: "a" }]);
     const after = login(ports[0]);
     try {
-      const docs = await after.db("app").collection("a").find({}, {
-        readPreference: "secondaryPreferred",
-        projection: { _id: 0 },
-      }).toArray();
-      assert.deepEqual(docs, [{ kept: "a" }]);
       const names = (await after.db("app").listCollections({}, { nameOnly: true }).toArray())
         .map((c) => c.name).sort();
       assert.deepEqual(names, ["a", "b", "c"]);
     } finally {
       await after.close();
     }
+  });
+});
+
+Deno.test("simulator: a member killed during its rollback's copy comes back in STARTUP2, serving nothing, even alone; with its set back it resyncs without the unreplicated write (tester35)", async () => {
+  await withDir(async (dir) => {
+    const ports = freePorts(3);
+    const bin = await simBin("7.0.5");
+    const args = await diverged(dir, ports, bin);
+    let since = (await logOf(dir, ports[0])).length;
+    const r = await startMongod(bin, dir, ports[0], args, {
+      MUP_SIM_CLONE_DELAY_MS: "5000",
+    });
+    assert.equal(r.code, 0, output(r));
+    // Killed once its copy has begun (its resync flag is on disk), before the copy is in.
+    await waitFor(async () => (await logOf(dir, ports[0], since)).includes('"id":21164'), 30_000);
+    await killMember(dir, ports[0]);
+    for (const p of ports.slice(1)) await killMember(dir, p);
+    since = (await logOf(dir, ports[0])).length;
+    const alone = await startMongod(bin, dir, ports[0], args);
+    assert.equal(alone.code, 0, output(alone));
+    assert.equal(await stateOf(ports[0]), "STARTUP2");
+    const read = await appA(ports[0]).then(() => undefined, (e) => e as { code?: number });
+    assert.equal(read?.code, 13436, "no read is served (NotPrimaryOrSecondary)");
+    await startOthers(dir, ports, bin, args);
+    await waitFor(
+      async () => /^(SECONDARY|PRIMARY)$/.test(await stateOf(ports[0])) || undefined,
+      60_000,
+    );
+    assert.deepEqual(await appA(ports[0]), [{ kept: "a" }]);
   });
 });
