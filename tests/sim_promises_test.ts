@@ -347,7 +347,8 @@ Deno.test("simulator: a member too stale for the primary's oplog but not for a s
           (await direct.db("app").collection("big").countDocuments({})) >= want || undefined,
         60_000,
       );
-      assert.equal(await memberState(ports[2]), "SECONDARY");
+      // Caught up, not RECOVERING; a loaded machine may have elected it since.
+      assert.match(await memberState(ports[2]), /^(SECONDARY|PRIMARY)$/);
       const log = await Deno.readTextFile(`${dir}/${ports[2]}/log`);
       assert.match(log, /"id":4613800,.*"syncSource":"localhost:\d+"/, "the primary passed over");
       assert.doesNotMatch(log, /Too stale to catch up/);
