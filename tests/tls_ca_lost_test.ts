@@ -96,6 +96,8 @@ Deno.test("a TLS cluster's ca.pem lost or not its key's certificate: plans are r
             `certificate: ${hostsCopy}\\)`,
         ),
       );
+      // Nothing else is measured against a CA that is not the cluster's (tester35).
+      assert.doesNotMatch(output(r), /not the one mup installed|verify against|runs but/);
     }
     assert.equal(await Deno.readTextFile(hostsCopy), ours, "the hosts' copy is untouched");
     await Deno.writeTextFile(caPem, ours);

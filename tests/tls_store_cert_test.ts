@@ -79,7 +79,7 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
       said.replace(/\s+/g, " "),
       new RegExp(
         `the TLS certificate of ${id} in mup's store \\(${stored}\\), which its host holds ` +
-          "too, is not signed by the cluster's CA \\([^)]+ca\\.pem\\): self-signed certificate\\. " +
+          "too, does not verify against the cluster's CA \\([^)]+ca\\.pem\\): self-signed certificate\\. " +
           "Started on it, the member would present a certificate its replica set and its " +
           "clients refuse\\. Sign it again with `[^`]*mup cluster deploy rs [^`]+` \\(a repair\\)",
       ),

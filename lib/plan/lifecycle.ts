@@ -58,6 +58,11 @@ export interface ProcessFact {
    * answer (hung, or stopped with SIGSTOP). Unset where not asked.
    */
   answering?: boolean;
+  /**
+   * Why it did not answer, when it speaks TLS with a certificate the cluster's CA did not sign
+   * (the handshake's failure): no wait or restart on that certificate mends it.
+   */
+  untrusted?: string;
 }
 
 export interface LifecyclePlanInput {

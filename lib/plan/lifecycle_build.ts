@@ -49,7 +49,8 @@ export async function probeFacts(
     if (unreachable) return [p.id, { running: false, unreachable }] as const;
     const starting = pid === undefined &&
       (await serversWith(executors.forHost(p.host), p.config).catch(() => [])).length > 0;
-    const h = pid ? await access.hello(p.host, p.port) : undefined;
+    const answer = pid ? await access.helloOrUntrusted(p.host, p.port) : {};
+    const h = answer.hello;
     const state = h?.isWritablePrimary && h.setName
       ? "PRIMARY"
       : h?.secondary
@@ -62,6 +63,7 @@ export async function probeFacts(
       ...(starting ? { starting } : {}),
       ...(state ? { state } : {}),
       ...(pid !== undefined ? { answering: h !== undefined } : {}),
+      ...(answer.untrusted ? { untrusted: answer.untrusted } : {}),
     }] as const;
   }));
   const out: Record<string, ProcessFact> = Object.fromEntries(facts);
@@ -134,11 +136,15 @@ export async function buildLifecyclePlan(
     });
     plan.validation.valid = false;
   }
-  await checkStarts(plan, req, facts);
+  // The CA gone from the store, or not its key's certificate: nothing can be checked against
+  // it (each certificate would be "not signed", each host's ca.pem "not the one installed").
+  const caLost = req.unrecorded ? [] : await lostSecretIssues(req.meta, ["ca"]);
+  await checkStarts(plan, req, facts, caLost.length === 0);
+  const lostNow = async () => [...await lostSecretIssues(req.meta, ["admin"]), ...caLost];
   // Without the admin credentials or the CA mup cannot log in: refused here, not blamed on the
   // servers mid-apply. A stop and a destroy need neither (signals end what will not answer).
   if (!req.unrecorded && plan.operation !== "stop" && plan.operation !== "destroy") {
-    const lost = await lostSecretIssues(req.meta, ["admin", "ca"]);
+    const lost = await lostNow();
     if (lost.length) {
       // Members mup could not ask for that reason are not said not to answer: the servers
       // are not the cause.
@@ -152,7 +158,7 @@ export async function buildLifecyclePlan(
   // back: said before it is approved.
   if (plan.operation === "stop" && !req.unrecorded) {
     plan.validation.warnings.push(
-      ...(await lostSecretIssues(req.meta, ["admin", "ca"])).map((i) => ({
+      ...(await lostNow()).map((i) => ({
         ...i,
         severity: "warning" as const,
         message: `${i.message}. This stop needs neither (signals end what mup cannot log in ` +
@@ -190,6 +196,8 @@ async function checkStarts(
   plan: Omit<Plan, "content_hash">,
   req: { meta: ClusterMeta; store: PlanStore; executors: ExecutorFactory; unrecorded?: boolean },
   facts: Record<string, ProcessFact>,
+  /** The store's CA is there and is its key's: certificates can be checked against it. */
+  caTrusted: boolean,
 ): Promise<void> {
   if (req.unrecorded) return; // what a failed deploy left is only ever destroyed
   const started = new Set(
@@ -220,7 +228,7 @@ async function checkStarts(
       : f.what === "TLS certificate"
       ? `secret:cert:${f.process}`
       : undefined;
-    if (!ref || f.sha256) return;
+    if (!ref || f.sha256 || (!caTrusted && ref !== SECRET.keyfile)) return;
     const want = await sha256File(secretPath(req.meta.name, ref)).catch(() => undefined);
     if (want) f.sha256 = want;
   }));
@@ -260,7 +268,7 @@ async function checkStarts(
         req.executors,
         repair,
       ),
-      ...(securityOf(req.meta.topology).tls
+      ...(securityOf(req.meta.topology).tls && caTrusted
         ? [await checkStoreCertificates(req.meta.name, procs, repair)]
         : []),
       // A port another process took while the server was stopped: its start would fail.

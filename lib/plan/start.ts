@@ -226,15 +226,21 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
   const name = input.meta.name;
   for (const p of chosen.filter((x) => input.facts[x.id]?.answering === false)) {
     const at = hostPort(p.host, p.port);
+    const untrusted = input.facts[p.id]?.untrusted;
     (starts.length ? warnings : errors).push({
       code: "not_answering",
       severity: starts.length ? "warning" : "error",
       host: p.host,
       message: `${at} runs but does not answer, and a start leaves a running server alone` +
         `${starts.length ? " (the health check at the end of this start will fail on it)" : ""}: ` +
-        `\`mup cluster display ${name}\` says why (a hung or stopped server, or a certificate ` +
-        `the cluster's CA did not sign); \`mup cluster stop ${name} -N ${at}\` ends it, then ` +
-        `\`mup cluster start ${name} -N ${at}\``,
+        (untrusted
+          ? "it speaks TLS with a certificate the cluster's CA did not sign (" + untrusted +
+            "), which no restart on that certificate mends. A repair (`" +
+            repairCommand(input.meta) + "`) signs its certificate again and installs it; " +
+            `then \`mup cluster restart ${name} -N ${at}\` starts it on that one`
+          : `\`mup cluster display ${name}\` says why (a hung or stopped server); ` +
+            `\`mup cluster stop ${name} -N ${at}\` ends it, then ` +
+            `\`mup cluster start ${name} -N ${at}\``),
     });
   }
   return lifecyclePlan(

@@ -8,7 +8,7 @@
  */
 import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
 import { certRef, SECRET } from "../security/settings.ts";
-import { secretExists, secretPath } from "../security/secrets.ts";
+import { CA_KEY, secretExists, secretPath } from "../security/secrets.ts";
 
 /**
  * The check `store_certificates_signed` and an error per process of `processes` whose stored
@@ -44,14 +44,21 @@ export async function checkStoreCertificates(
       if (out.code === 0) continue;
       const said = new TextDecoder().decode(out.stderr).trim().split("\n")
         .find((l) => /error \d+/.test(l))?.replace(/^.*?error \d+ at \d+ depth lookup: ?/, "");
+      // Signing needs the CA's key: without it the repair is refused too, so say that first.
+      const keyLost = !(await secretExists(cluster, CA_KEY));
       issues.push({
         code: "certificate_not_signed",
         severity: "error",
         host: p.host,
         message: `the TLS certificate of ${p.id} in mup's store (${cert}), which its host ` +
-          `holds too, is not signed by the cluster's CA (${ca})${said ? `: ${said}` : ""}. ` +
-          "Started on it, the member would present a certificate its replica set and its " +
-          `clients refuse. Sign it again with \`${repair}\` (a repair), then plan again`,
+          `holds too, does not verify against the cluster's CA (${ca})${
+            said ? `: ${said}` : ""
+          }. Started on it, the member would present a certificate its replica set and its ` +
+          "clients refuse. " + (keyLost
+            ? `Signing it again needs the CA's key, which is missing from mup's store too ` +
+              `(${secretPath(cluster, CA_KEY)}): put ca.key back from a backup of $MUP_HOME, ` +
+              `then sign it with \`${repair}\` (a repair)`
+            : `Sign it again with \`${repair}\` (a repair), then plan again`),
       });
     }
   }
@@ -62,7 +69,7 @@ export async function checkStoreCertificates(
       message: unavailable
         ? `the certificates could not be verified (openssl: ${unavailable})`
         : issues.length
-        ? `${issues.length} certificate(s) a start presents are not signed by the cluster's CA`
+        ? `${issues.length} certificate(s) a start presents do not verify against the cluster's CA`
         : "the certificates every start presents are signed by the cluster's CA",
       duration: Math.round(performance.now() - t0),
     },
