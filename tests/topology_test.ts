@@ -299,6 +299,36 @@ Deno.test("unknown keys get a did-you-mean suggestion at the key's position", as
     outdented.hint!,
     /^"replica_set" is a key of an entry of mongod_servers or of an entry of config_servers: if this line belongs to the entry above it, indent it to line up with that entry's keys; otherwise remove it \(allowed keys here: global, mongod_servers,/,
   );
+  // The same key in the middle of the list: one problem, at that line, not the parser's
+  // errors on the correct lines after it (tester35).
+  const midList =
+    "mongod_servers:\n  - host: localhost\n    port: 28017\nreplica_set: rs0\n  - host: localhost\n    port: 28018\n";
+  assert.equal((await errorsOf(midList)).length, 1, JSON.stringify(await errorsOf(midList)));
+  const mid = await expectError(
+    midList,
+    "yaml_syntax",
+    4,
+    /^"replica_set" at column 1 is read as a key of the whole file, which ends the list above it/,
+  );
+  assert.match(mid.hint!, /indent it to line up with that entry's keys/);
+  // A key of a mapping, not of a list's entries: moved there; misspelt too: the spelling meant.
+  const tls = await expectError(
+    "mongod_servers:\n  - host: localhost\ntls: true\n",
+    "unknown_key",
+    3,
+    /unknown key "tls"/,
+  );
+  assert.match(
+    tls.hint!,
+    /^"tls" is a key of global\.security: move it there \(under `global:`, then `security:`, indented\)/,
+  );
+  const spelt = await expectError(
+    "mongod_servers:\n  - host: localhost\nreplicaset: rs0\n",
+    "unknown_key",
+    3,
+    /unknown key "replicaset"/,
+  );
+  assert.match(spelt.hint!, /^did you mean "replica_set", a key of an entry of mongod_servers/);
   // A key known nowhere keeps the plain fix.
   const nowhere = await expectError(
     "mongod_servers:\n  - host: localhost\n    colour: blue\n",

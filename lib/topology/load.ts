@@ -7,7 +7,7 @@ import { readUserText } from "../util/read_text.ts";
 import { Positions } from "./positions.ts";
 import { EventPositions } from "./event_positions.ts";
 import { Topology } from "./schema.ts";
-import { homesOf, knownKeys } from "./schema_keys.ts";
+import { allKeys, homesOf, knownKeys } from "./schema_keys.ts";
 import { type ServerTarget, type TopologyIssue, validateTopology } from "./validate.ts";
 import { intOptionPaths } from "./runtime_options.ts";
 
@@ -98,38 +98,56 @@ export async function parseTopology(
    */
   async function syntaxIssues(e: YAMLException): Promise<TopologyIssue[]> {
     const pos = text.length <= POSITIONED_PARSE_MAX_CHARS ? await located() : undefined;
-    const errors = (pos?.doc.errors ?? []).filter((e) => e.code !== "RESOURCE_EXHAUSTION");
+    let errors = (pos?.doc.errors ?? []).filter((e) => e.code !== "RESOURCE_EXHAUSTION");
+    // A member's key at column 1 in the middle of a list: the errors after it are its
+    // consequences; the key is the mistake, said as such.
+    const outdented = errors.length > 0 ? outdentedKey(text) : undefined;
+    const early = outdented ? errors.filter((e) => e.pos[0] < outdented.offset) : [];
+    if (outdented && early.length < errors.length) errors = early;
     // One indentation mistake gives the parser several errors at one place: said once.
     const seen = new Set<number>();
-    return errors.length > 0
-      ? errors.flatMap((e): TopologyIssue[] => {
-        const dup = e.code === "DUPLICATE_KEY" ? pos!.duplicateKey(e.pos[0]) : undefined;
-        if (dup) return [duplicateKeyIssue(dup, pos!.at(dup.start, dup.path))];
-        const indent = INDENT_ERRORS.has(e.code) ||
-          (e.code === "MISSING_CHAR" && /without - indicator/.test(e.message));
-        if (indent && seen.has(e.pos[0])) return [];
-        seen.add(e.pos[0]);
-        // A line indented deeper than the key above it continues that key's value: the
-        // parser stops at the value, the mistake is on the next line.
-        const deeper = indent ? deeperNextLine(text, e.pos[0]) : undefined;
-        return [{
-          severity: "error",
-          code: "yaml_syntax",
-          message: deeper
-            ? `indented deeper than the key on line ${deeper.above} above it, so YAML reads ` +
-              `it as part of that key's value (${e.message.split("\n")[0]})`
-            : e.message.split("\n")[0],
-          hint: e.code === "TAB_AS_INDENT"
-            ? "indent with spaces: YAML does not allow tabs in indentation (line the key up " +
-              "with the keys of its entry above, with spaces)"
-            : indent
-            ? "check this line's indentation against the lines above it: YAML nests by " +
-              "indentation, and the keys of one entry line up (in a list, with the first key " +
-              "after its `- `)"
-            : "fix the YAML syntax at this position",
-          location: pos!.at(deeper?.offset ?? e.pos[0]),
-        }];
-      })
+    const keyIssue: TopologyIssue[] = outdented && errors === early
+      ? [{
+        severity: "error",
+        code: "yaml_syntax",
+        message: `"${outdented.key}" at column 1 is read as a key of the whole file, which ends ` +
+          "the list above it: the indented lines after it are then not where they belong",
+        hint: unknownKeyHint(outdented.key, knownKeys([])),
+        location: pos!.at(outdented.offset),
+      }]
+      : [];
+    return errors.length + keyIssue.length > 0
+      ? [
+        ...keyIssue,
+        ...errors.flatMap((e): TopologyIssue[] => {
+          const dup = e.code === "DUPLICATE_KEY" ? pos!.duplicateKey(e.pos[0]) : undefined;
+          if (dup) return [duplicateKeyIssue(dup, pos!.at(dup.start, dup.path))];
+          const indent = INDENT_ERRORS.has(e.code) ||
+            (e.code === "MISSING_CHAR" && /without - indicator/.test(e.message));
+          if (indent && seen.has(e.pos[0])) return [];
+          seen.add(e.pos[0]);
+          // A line indented deeper than the key above it continues that key's value: the
+          // parser stops at the value, the mistake is on the next line.
+          const deeper = indent ? deeperNextLine(text, e.pos[0]) : undefined;
+          return [{
+            severity: "error",
+            code: "yaml_syntax",
+            message: deeper
+              ? `indented deeper than the key on line ${deeper.above} above it, so YAML reads ` +
+                `it as part of that key's value (${e.message.split("\n")[0]})`
+              : e.message.split("\n")[0],
+            hint: e.code === "TAB_AS_INDENT"
+              ? "indent with spaces: YAML does not allow tabs in indentation (line the key up " +
+                "with the keys of its entry above, with spaces)"
+              : indent
+              ? "check this line's indentation against the lines above it: YAML nests by " +
+                "indentation, and the keys of one entry line up (in a list, with the first key " +
+                "after its `- `)"
+              : "fix the YAML syntax at this position",
+            location: pos!.at(deeper?.offset ?? e.pos[0]),
+          }];
+        }),
+      ]
       : /duplicated mapping key/.test(e.reason) && e.mark
       ? [duplicateKeyIssue({ key: keyAt(text, e.mark.position), path: "" }, {
         file,
@@ -162,10 +180,29 @@ function deeperNextLine(
   const key = /^(\s*(?:- +)?)[^\s#][^:]*:\s+\S/.exec(line);
   if (!key) return undefined;
   const rest = text.slice(end + 1);
-  const next = /^(?:[ \t]*\n)*( *)\S/.exec(rest);
+  // The next line a key (a list item there is another mistake: outdentedKey's).
+  const next = /^(?:[ \t]*\r?\n)*( *)[^\s#-]/.exec(rest);
   if (!next || next[1].length <= key[1].length) return undefined;
   const above = text.slice(0, start).split("\n").length;
   return { offset: end + 1 + next[0].length - 1, above };
+}
+
+/**
+ * The first line that holds, at column 1, a key the file's top level does not have but its
+ * entries do (a member's `replica_set`), followed by indented lines: written there, it ends
+ * the list above it. Its key and the offset of the line.
+ */
+function outdentedKey(text: string): { key: string; offset: number } | undefined {
+  const top = knownKeys([]);
+  let offset = 0;
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; offset += lines[i].length + 1, i++) {
+    const m = /^([A-Za-z_][\w-]*)\s*:/.exec(lines[i]);
+    if (!m || top.includes(m[1]) || homesOf(m[1]).length === 0) continue;
+    const next = lines.slice(i + 1).find((l) => l.trim() && !l.trim().startsWith("#"));
+    if (next && /^\s/.test(next)) return { key: m[1], offset };
+  }
+  return undefined;
 }
 
 /** The parser's errors that a line indented too little or too much gives. */
@@ -320,9 +357,26 @@ export async function loadTopology(
 function unknownKeyHint(key: string, known: string[]): string {
   const allowed = `allowed keys here: ${known.join(", ")}`;
   const homes = homesOf(key);
-  if (homes.length === 0) return `remove it; ${allowed}`;
-  return `"${key}" is a key of ${homes.join(" or of ")}: if this line belongs to the entry ` +
-    `above it, indent it to line up with that entry's keys; otherwise remove it (${allowed})`;
+  if (homes.length === 0) {
+    // Misspelt and misplaced at once (`replicaset:` at column 1): the spelling it may mean.
+    const guess = didYouMean(key, allKeys());
+    const there = guess ? homesOf(guess) : [];
+    return there.length
+      ? `did you mean "${guess}", a key of ${
+        there.join(" or of ")
+      }? Otherwise remove it (${allowed})`
+      : `remove it; ${allowed}`;
+  }
+  // A key of a list's entries belongs indented under one; another (global.security's `tls`)
+  // is moved under its mapping.
+  const entries = homes.every((h) => h.startsWith("an entry of "));
+  return `"${key}" is a key of ${homes.join(" or of ")}: ` +
+    (entries
+      ? "if this line belongs to the entry above it, indent it to line up with that entry's keys"
+      : `move it there (under ${
+        homes[0].replace(/^an entry of /, "").split(".").map((k) => `\`${k}:\``).join(", then ")
+      }, indented)`) +
+    `; otherwise remove it (${allowed})`;
 }
 
 function zodIssue(

@@ -39,6 +39,22 @@ export function homesOf(key: string, max = 3): string[] {
   return found.sort((a, b) => a.depth - b.depth).slice(0, max).map((f) => f.name);
 }
 
+/** Every key the schema knows, at any level (for near spellings of keys in the wrong place). */
+export function allKeys(): string[] {
+  const keys = new Set<string>();
+  // deno-lint-ignore no-explicit-any
+  const walk = (schema: any, depth: number) => {
+    const m = mapping(schema);
+    if (!m?.shape || depth > 4) return;
+    for (const [k, child] of Object.entries(m.shape)) {
+      keys.add(k);
+      walk(listElement(unwrap(child)) ?? child, depth + 1);
+    }
+  };
+  walk(Topology, 0);
+  return [...keys];
+}
+
 /** ["[mongod_servers]"] → "an entry of mongod_servers"; ["global", "x"] → "global.x". */
 function words(name: string[]): string {
   const last = name[name.length - 1];
