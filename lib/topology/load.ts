@@ -7,7 +7,8 @@ import { readUserText } from "../util/read_text.ts";
 import { Positions } from "./positions.ts";
 import { EventPositions } from "./event_positions.ts";
 import { Topology } from "./schema.ts";
-import { allKeys, homesOf, knownKeys } from "./schema_keys.ts";
+import { knownKeys } from "./schema_keys.ts";
+import { deeperNextLine, INDENT_ERRORS, outdentedKey, unknownKeyHint } from "./hints.ts";
 import { type ServerTarget, type TopologyIssue, validateTopology } from "./validate.ts";
 import { intOptionPaths } from "./runtime_options.ts";
 
@@ -165,54 +166,6 @@ export async function parseTopology(
 }
 
 /**
- * When the line holding `offset` is `key: value` and the next non-blank line is indented
- * deeper than that key: the next line's first character (its offset) and the line number of
- * the key (1-based). Otherwise undefined.
- */
-function deeperNextLine(
-  text: string,
-  offset: number,
-): { offset: number; above: number } | undefined {
-  const start = text.lastIndexOf("\n", offset - 1) + 1;
-  const end = text.indexOf("\n", offset);
-  if (end < 0) return undefined;
-  const line = text.slice(start, end);
-  const key = /^(\s*(?:- +)?)[^\s#][^:]*:\s+\S/.exec(line);
-  if (!key) return undefined;
-  const rest = text.slice(end + 1);
-  // The next line a key (a list item there is another mistake: outdentedKey's).
-  const next = /^(?:[ \t]*\r?\n)*( *)[^\s#-]/.exec(rest);
-  if (!next || next[1].length <= key[1].length) return undefined;
-  const above = text.slice(0, start).split("\n").length;
-  return { offset: end + 1 + next[0].length - 1, above };
-}
-
-/**
- * The first line that holds, at column 1, a key the file's top level does not have but its
- * entries do (a member's `replica_set`), followed by indented lines: written there, it ends
- * the list above it. Its key and the offset of the line.
- */
-function outdentedKey(text: string): { key: string; offset: number } | undefined {
-  const top = knownKeys([]);
-  let offset = 0;
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; offset += lines[i].length + 1, i++) {
-    const m = /^([A-Za-z_][\w-]*)\s*:/.exec(lines[i]);
-    if (!m || top.includes(m[1]) || homesOf(m[1]).length === 0) continue;
-    const next = lines.slice(i + 1).find((l) => l.trim() && !l.trim().startsWith("#"));
-    if (next && /^\s/.test(next)) return { key: m[1], offset };
-  }
-  return undefined;
-}
-
-/** The parser's errors that a line indented too little or too much gives. */
-const INDENT_ERRORS = new Set([
-  "BAD_INDENT",
-  "BLOCK_AS_IMPLICIT_KEY",
-  "MULTILINE_IMPLICIT_KEY",
-]);
-
-/**
  * The parsed file's value checked: a mapping, a topology, its form (zod), then its entries
  * together (validateTopology). Throws TopologyError listing what is wrong.
  */
@@ -347,36 +300,6 @@ export async function loadTopology(
     },
   });
   return await parseTopology(text, file, bytes, target);
-}
-
-/**
- * The fix for an unknown key with no near spelling. A key known elsewhere was most likely
- * indented wrongly (a member's `replica_set` at column 1 reads as a top-level key): removing it
- * would change what the file means, so the hint names where it belongs first.
- */
-function unknownKeyHint(key: string, known: string[]): string {
-  const allowed = `allowed keys here: ${known.join(", ")}`;
-  const homes = homesOf(key);
-  if (homes.length === 0) {
-    // Misspelt and misplaced at once (`replicaset:` at column 1): the spelling it may mean.
-    const guess = didYouMean(key, allKeys());
-    const there = guess ? homesOf(guess) : [];
-    return there.length
-      ? `did you mean "${guess}", a key of ${
-        there.join(" or of ")
-      }? Otherwise remove it (${allowed})`
-      : `remove it; ${allowed}`;
-  }
-  // A key of a list's entries belongs indented under one; another (global.security's `tls`)
-  // is moved under its mapping.
-  const entries = homes.every((h) => h.startsWith("an entry of "));
-  return `"${key}" is a key of ${homes.join(" or of ")}: ` +
-    (entries
-      ? "if this line belongs to the entry above it, indent it to line up with that entry's keys"
-      : `move it there (under ${
-        homes[0].replace(/^an entry of /, "").split(".").map((k) => `\`${k}:\``).join(", then ")
-      }, indented)`) +
-    `; otherwise remove it (${allowed})`;
 }
 
 function zodIssue(
