@@ -109,7 +109,7 @@ Deno.test("a repair or scale-out of a cluster whose keyfile or admin credentials
     // Said before it is approved: the start after it is refused until the file is back.
     assert.match(
       stopped.stdout.replace(/\s+/g, " "),
-      /admin credentials are missing from mup's store .* This stop needs neither .* `mup cluster start rs` is refused until it is back/,
+      /admin credentials are missing from mup's store .* This stop does not need it .* `mup cluster start rs` is refused until it is back/,
     );
     for (const p of ports.slice(0, 3)) assert.ok(portFree(p), `port ${p} is free after the stop`);
     const refusedStart = await ok(home, ["cluster", "start", "rs", "--auto-approve"], 1);

@@ -47,7 +47,7 @@ Deno.test("a TLS cluster's ca.pem lost or not its key's certificate: plans are r
     assert.equal(stop.code, 0, output(stop));
     assert.match(
       stop.stdout.replace(/\s+/g, " "),
-      /the cluster's CA is missing from mup's store .* This stop needs neither .* `mup cluster start rs` is refused until it is back/,
+      /the cluster's CA is missing from mup's store .* This stop does not need it .* `mup cluster start rs` is refused until it is back/,
     );
     const cp = pastedCp(said);
     assert.ok(cp.includes(hostsCopy), cp);

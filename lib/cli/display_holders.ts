@@ -7,6 +7,7 @@ import { processState, runningPid, serversWith } from "../ops/process.ts";
 import type { ProcessStatus } from "../probe/live.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import type { CliContext } from "./context.ts";
+import { repairCommand } from "../plan/lifecycle_ops.ts";
 
 /**
  * A DOWN process whose port accepted the connection: whatever holds the port (this machine's
@@ -51,7 +52,9 @@ export async function nameHolders(
     if (r.tls_untrusted) {
       r.reason = `${r.reason}; its own server (PID ${holder.pid}) holds port ${r.port} and ` +
         "speaks TLS, but its certificate is not one the cluster's CA (ca.pem in mup's secrets " +
-        "store) signed: no wait or restart mends that";
+        "store) signed: no wait or restart on it mends that. A repair (`" + repairCommand(meta) +
+        "`) signs it again and installs it; then `mup cluster restart " +
+        `${meta.name} -N ${r.id}\` starts it on that one`;
       return;
     }
     // Stopped (SIGSTOP, a debugger: state T) goes on as it was with SIGCONT; hung does not.

@@ -48,6 +48,10 @@ const TLS_UNTRUSTED = "a TLS handshake trusting the cluster CA failed";
  */
 export class TlsUntrustedError extends Error {
   override name = "TlsUntrustedError";
+  /** @param handshake why the handshake trusting the CA failed ("invalid peer certificate…"). */
+  constructor(message: string, readonly handshake: string) {
+    super(message);
+  }
 }
 
 /**
@@ -266,6 +270,7 @@ export class MongoAccess {
       if (probe.refused && codeOf(e) === undefined) {
         throw new TlsUntrustedError(
           `${(e as Error).message} (${TLS_UNTRUSTED}: ${probe.refused})`,
+          probe.refused,
         );
       }
       throw e;
@@ -405,7 +410,7 @@ export class MongoAccess {
       );
       return { hello };
     } catch (e) {
-      return e instanceof TlsUntrustedError ? { untrusted: e.message } : {};
+      return e instanceof TlsUntrustedError ? { untrusted: e.handshake } : {};
     }
   }
 

@@ -161,7 +161,7 @@ export async function buildLifecyclePlan(
       ...(await lostNow()).map((i) => ({
         ...i,
         severity: "warning" as const,
-        message: `${i.message}. This stop needs neither (signals end what mup cannot log in ` +
+        message: `${i.message}. This stop does not need it (signals end what mup cannot log in ` +
           `to), but \`mup cluster start ${req.meta.name}\` is refused until it is back`,
       })),
     );

@@ -99,8 +99,14 @@ async function askOne(
     return {
       status: {
         ...base,
-        reason: reasonOf(e, timeoutMs),
-        ...(e instanceof TlsUntrustedError ? { tls_untrusted: true } : {}),
+        ...(e instanceof TlsUntrustedError
+          ? {
+            reason: `its TLS certificate is not one the cluster's CA signed (${
+              e.handshake.split("\n")[0].slice(0, 120)
+            })`,
+            tls_untrusted: true,
+          }
+          : { reason: reasonOf(e, timeoutMs) }),
       },
     };
   }
