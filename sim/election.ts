@@ -98,7 +98,25 @@ export class Election {
     this.standing = true;
     try {
       const me = this.rs.self()!;
-      const term = this.rs.term + 1;
+      // A dry run first, at the current term, which no voter records (MongoDB's
+      // _startElectSelfV1 and VoteRequester, since 3.4): a member that could not win does
+      // not raise the term, so one cut off from its set does not push every term up and
+      // depose a healthy primary when it comes back.
+      const current = this.rs.term;
+      if (!(await this.collectVotes(me, current, true))) {
+        this.rs.server.log.info(
+          "ELECTION",
+          21440,
+          "ReplCoord",
+          "Not running for primary, we received insufficient votes",
+          { reason, dryRun: true, term: current },
+        );
+        this.lastPrimaryContact = Date.now();
+        this.noPrimaryJitter = Math.random() * 200;
+        return false;
+      }
+      if (this.rs.term !== current || this.rs.state !== 2) return false;
+      const term = current + 1;
       this.rs.store.repl.term = term;
       this.rs.store.repl.votedFor = { term, candidate: me._id };
       this.rs.store.saveElection();
@@ -106,47 +124,10 @@ export class Election {
         reason,
         term,
       });
-      let votes = isVoter(me) ? 1 : 0;
-      const others = this.rs.voters().filter((m) => m._id !== me._id);
-      const request = {
-        replSetRequestVotes: 1,
-        setName: this.rs.setName,
-        dryRun: false,
-        term,
-        candidateIndex: me._id,
-        configVersion: this.rs.config!.version,
-        lastAppliedOpTime: this.rs.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
-        lastAppliedTerm: this.rs.lastAppliedTerm(),
-      };
-      // The count ends once a majority voted yes, as MongoDB's VoteRequester does: a voter
-      // that hangs (SIGSTOP) must not hold the election open until its request times out, or
-      // the other members, hearing no primary meanwhile, stand in turn.
-      const majority = () => votes * 2 > this.rs.voters().length;
-      const ask = async (m: Document) => {
-        try {
-          const r = await this.rs.server.peers.run(
-            m.host,
-            "admin",
-            request,
-            Math.max(500, this.rs.electionTimeoutMs),
-          );
-          if (r.voteGranted) votes++;
-          else if (Number(r.term) > this.rs.term) this.rs.setTerm(Number(r.term));
-        } catch {
-          // An unreachable voter does not vote.
-        }
-      };
-      let pending = others.length;
-      await new Promise<void>((done) => {
-        if (majority() || pending === 0) return done();
-        for (const m of others) {
-          void ask(m).then(() => {
-            pending--;
-            if (majority() || pending === 0) done();
-          });
-        }
-      });
-      if (this.rs.term === term && this.rs.state === 2 && majority()) {
+      if (
+        (await this.collectVotes(me, term, false)) && this.rs.term === term &&
+        this.rs.state === 2
+      ) {
         this.becomePrimary();
         return true;
       }
@@ -158,6 +139,55 @@ export class Election {
     }
   }
 
+  /**
+   * Asks every other voter for its vote in `term` (a dry run: none records it); whether a
+   * majority of the set's votes, ours included, said yes. A voter that answers with a newer
+   * term moves ours up.
+   */
+  private async collectVotes(me: Document, term: number, dryRun: boolean): Promise<boolean> {
+    let votes = isVoter(me) ? 1 : 0;
+    const others = this.rs.voters().filter((m) => m._id !== me._id);
+    const request = {
+      replSetRequestVotes: 1,
+      setName: this.rs.setName,
+      dryRun,
+      term,
+      candidateIndex: me._id,
+      configVersion: this.rs.config!.version,
+      lastAppliedOpTime: this.rs.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
+      lastAppliedTerm: this.rs.lastAppliedTerm(),
+    };
+    // The count ends once a majority voted yes, as MongoDB's VoteRequester does: a voter
+    // that hangs (SIGSTOP) must not hold the election open until its request times out, or
+    // the other members, hearing no primary meanwhile, stand in turn.
+    const majority = () => votes * 2 > this.rs.voters().length;
+    const ask = async (m: Document) => {
+      try {
+        const r = await this.rs.server.peers.run(
+          m.host,
+          "admin",
+          request,
+          Math.max(500, this.rs.electionTimeoutMs),
+        );
+        if (r.voteGranted) votes++;
+        else if (Number(r.term) > this.rs.term) this.rs.setTerm(Number(r.term));
+      } catch {
+        // An unreachable voter does not vote.
+      }
+    };
+    let pending = others.length;
+    await new Promise<void>((done) => {
+      if (majority() || pending === 0) return done();
+      for (const m of others) {
+        void ask(m).then(() => {
+          pending--;
+          if (majority() || pending === 0) done();
+        });
+      }
+    });
+    return majority();
+  }
+
   onRequestVotes(req: Document): Document {
     const term = Number(req.term);
     if (term < this.rs.term) {
@@ -167,9 +197,11 @@ export class Election {
         reason: `candidate's term (${term}) is lower than mine (${this.rs.term})`,
       };
     }
-    if (term > this.rs.term) this.rs.setTerm(term);
+    // A dry run (its term the candidate's current one) changes nothing here: no term, no vote.
+    const dry = req.dryRun === true;
+    if (!dry && term > this.rs.term) this.rs.setTerm(term);
     const voted = this.rs.store.repl.votedFor;
-    if (voted && voted.term === term && voted.candidate !== req.candidateIndex) {
+    if (!dry && voted && voted.term === term && voted.candidate !== req.candidateIndex) {
       return {
         term: this.rs.term,
         voteGranted: false,
@@ -197,6 +229,7 @@ export class Election {
         reason: "candidate's data is staler than mine",
       };
     }
+    if (dry) return { term: this.rs.term, voteGranted: true, reason: "" };
     this.rs.store.repl.votedFor = { term, candidate: req.candidateIndex };
     this.rs.store.saveElection();
     this.lastPrimaryContact = Date.now();
