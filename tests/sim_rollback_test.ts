@@ -69,15 +69,19 @@ async function diverged(dir: string, ports: number[], bin: string): Promise<stri
   return args;
 }
 
-/** Members 1 and 2 started, until one of them is primary. */
+/**
+ * Members 1 and 2 started, until a member is primary (member 0, when it runs and has caught
+ * up, takes it over: its priority is 2).
+ */
 async function startOthers(dir: string, ports: number[], bin: string, args: string[]) {
   for (const p of ports.slice(1)) {
     const r = await startMongod(bin, dir, p, args);
     assert.equal(r.code, 0, output(r));
   }
   await waitFor(async () => {
-    for (const p of ports.slice(1)) {
-      if ((await admin(p, { hello: 1 })).isWritablePrimary) return p;
+    for (const p of ports) {
+      const hello = await admin(p, { hello: 1 }).catch(() => undefined);
+      if (hello?.isWritablePrimary) return p;
     }
   }, 30_000);
 }
