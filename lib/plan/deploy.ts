@@ -35,6 +35,7 @@ import {
   foreignSecretWarnings,
   guardStarts,
   markRepairFindings,
+  markResigned,
   markResync,
   repairFiles,
 } from "./repair_files.ts";
@@ -138,13 +139,13 @@ export async function buildDeployPlan(
   }
   // A repair never makes new secrets for a cluster that runs on its old ones.
   // The CA's key only when the repair signs a certificate (one gone, or not of the CA).
-  const signs = meta ? await repairSigns(meta) : false;
+  const signs = meta ? await repairSigns(meta) : [];
   const lost = meta
     ? await lostSecretIssues(meta, [
       "keyfile",
       "admin",
       "ca",
-      ...(signs ? ["ca-key" as const] : []),
+      ...(signs.length ? ["ca-key" as const] : []),
     ])
     : [];
   if (lost.length) {
@@ -368,6 +369,7 @@ export async function buildDeployPlan(
   const files = meta ? repairFiles(plan, meta.binaries) : [];
   const findings = await findRepairFiles(files, req.executors, req.cluster);
   markRepairFindings(plan, files, findings);
+  markResigned(plan, signs);
   if (meta) {
     plan.validation.warnings.push(...foreignSecretWarnings(findings, files, procs, meta.name));
   }
@@ -400,7 +402,7 @@ export async function buildDeployPlan(
   if (plan.estimate_source) refreshEstimates(plan, measured);
   const unchanged = meta?.status === "running" && down?.size === 0 && !findings.length &&
     !hooksChanged && !unwell.length && !drift.options.length && !drift.removed.length &&
-    !signs; // a certificate gone from the store (or not of its CA) is made again
+    !signs.length; // a certificate gone from the store (or not of its CA) is made again
   if (unchanged) return { ...plan, phases: [] }; // records nothing: the hooks stay where they ran
   const moved = hooksMoved(meta, topology, req.topologyFile);
   if (moved) plan.validation.warnings.push(moved);

@@ -116,6 +116,30 @@ export function markRepairFindings(
 }
 
 /**
+ * Marks a repair's signing of each certificate in `signs` (gone from the store, or one its CA
+ * did not sign) and its installation as changes, saying why, so the review lists them rather
+ * than counting them among the re-checks. Mutates `plan`.
+ */
+export function markResigned(
+  plan: Pick<Plan, "phases">,
+  signs: readonly { id: string; found: "missing" | "unsigned" }[],
+): void {
+  const why = new Map(signs.map((s) => [
+    s.id,
+    s.found === "missing"
+      ? "it is missing from mup's store"
+      : "the store's does not verify against the cluster's CA",
+  ]));
+  for (const o of plan.phases.flatMap((ph) => ph.operations)) {
+    const id = /^(?:secret|upload)-cert-(.+)$/.exec(o.id)?.[1];
+    const reason = id && why.get(id);
+    if (!reason) continue;
+    o.changes = o.changes.map((c) => ({ ...c, action: "update" }));
+    if (!o.description.includes(" again: ")) o.description += ` again: ${reason}`;
+  }
+}
+
+/**
  * "/a is missing", "/a and /b are missing", "/c differs from the plan's", "/bin/mongod is not the
  * one installed".
  */

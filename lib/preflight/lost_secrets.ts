@@ -157,21 +157,21 @@ export async function lostSecretIssues(
 }
 
 /**
- * Whether a repair of `meta`'s TLS cluster must sign a certificate: one of its processes has
- * none in the store, or one the CA there did not sign. Without that, a lost CA key stops
- * nothing a repair does. False for a cluster without TLS.
+ * The processes of `meta`'s TLS cluster whose certificate a repair must sign: none in the
+ * store (`missing`), or one the CA there did not sign (`unsigned`). Without any, a lost CA key
+ * stops nothing a repair does. Empty for a cluster without TLS.
  */
 export async function repairSigns(
   meta: Pick<ClusterMeta, "name" | "topology" | "processes">,
-): Promise<boolean> {
-  if (!securityOf(meta.topology).tls) return false;
+): Promise<{ id: string; found: "missing" | "unsigned" }[]> {
+  if (!securityOf(meta.topology).tls) return [];
+  const out: { id: string; found: "missing" | "unsigned" }[] = [];
   for (const p of meta.processes) {
     const ref = certRef(p.id);
-    if (!(await secretExists(meta.name, ref)) || !(await signedByClusterCa(meta.name, ref))) {
-      return true;
-    }
+    if (!(await secretExists(meta.name, ref))) out.push({ id: p.id, found: "missing" });
+    else if (!(await signedByClusterCa(meta.name, ref))) out.push({ id: p.id, found: "unsigned" });
   }
-  return false;
+  return out;
 }
 
 /** The hosts' copy of the CA certificate when a member runs on this machine and it is there. */
