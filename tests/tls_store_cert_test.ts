@@ -78,8 +78,8 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
     assert.match(
       said.replace(/\s+/g, " "),
       new RegExp(
-        `the TLS certificate of ${id} in mup's store \\(${stored}\\), which its host holds ` +
-          "too, does not verify against the cluster's CA \\([^)]+ca\\.pem\\): self-signed certificate\\. " +
+        `the TLS certificate of ${id} in mup's store \\(${stored}\\), the one its host must ` +
+          "hold, does not verify against the cluster's CA \\([^)]+ca\\.pem\\): self-signed certificate\\. " +
           "Started on it, the member would present a certificate its replica set and its " +
           "clients refuse\\. Sign it again with `[^`]*mup cluster deploy rs [^`]+` \\(a repair\\)",
       ),
@@ -100,6 +100,15 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
       home,
       deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]),
     );
+    // Its review lists the signing and the installation, saying why (tester35).
+    assert.match(
+      repaired.stdout,
+      new RegExp(
+        `Create the TLS certificate of ${id} again: the store's does not verify against the ` +
+          "cluster's CA",
+      ),
+    );
+    assert.match(repaired.stdout, new RegExp(`Install the TLS certificate of ${id} again`));
     assert.match(
       repaired.stdout.replace(/\s+/g, " "),
       new RegExp(

@@ -50,8 +50,8 @@ export async function checkStoreCertificates(
         code: "certificate_not_signed",
         severity: "error",
         host: p.host,
-        message: `the TLS certificate of ${p.id} in mup's store (${cert}), which its host ` +
-          `holds too, does not verify against the cluster's CA (${ca})${
+        message: `the TLS certificate of ${p.id} in mup's store (${cert}), the one its host ` +
+          `must hold, does not verify against the cluster's CA (${ca})${
             said ? `: ${said}` : ""
           }. Started on it, the member would present a certificate its replica set and its ` +
           "clients refuse. " + (keyLost
