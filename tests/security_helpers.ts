@@ -165,3 +165,40 @@ export async function clusterSecrets(
 export function needles(s: { key: string; password: string }): string[] {
   return [s.password, s.key.slice(0, 40), s.key.slice(500, 540), s.key.slice(-40)];
 }
+
+/**
+ * A self-signed certificate and its key made by openssl outside any cluster's store (another
+ * CA, or a member certificate the cluster's CA did not sign): `cert` and `key` as PEM text.
+ */
+export async function selfSigned(subject: string): Promise<{ cert: string; key: string }> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const made = await new Deno.Command("openssl", {
+      args: [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "k.pem",
+        "-out",
+        "c.pem",
+        "-days",
+        "2",
+        "-subj",
+        subject,
+      ],
+      cwd: dir,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (made.code !== 0) throw new Error(new TextDecoder().decode(made.stderr));
+    return {
+      cert: await Deno.readTextFile(`${dir}/c.pem`),
+      key: await Deno.readTextFile(`${dir}/k.pem`),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -11,6 +11,7 @@ import { killAll, mup, output, replicaSetTopology, tempHome } from "./helpers.ts
 import { clusterDir } from "./apply_helpers.ts";
 import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
+import { selfSigned } from "./security_helpers.ts";
 
 installFixture();
 
@@ -59,30 +60,7 @@ Deno.test("a TLS cluster's ca.pem lost or not its key's certificate: plans are r
 
     // ca.pem replaced by another CA's certificate (ca.key kept): refused, naming the pair, and
     // neither the store nor the hosts' copy is touched.
-    const other = await Deno.makeTempDir();
-    const made = await new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "k.pem",
-        "-out",
-        "c.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=another CA",
-      ],
-      cwd: other,
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    assert.equal(made.code, 0, new TextDecoder().decode(made.stderr));
-    const foreign = await Deno.readTextFile(path.join(other, "c.pem"));
-    await Deno.remove(other, { recursive: true });
+    const foreign = (await selfSigned("/CN=another CA")).cert;
     await Deno.writeTextFile(caPem, foreign);
     for (const args of [["cluster", "restart", "rs", "--dry-run"], ["cluster", "start", "rs"]]) {
       const r = await mup(args, { home });

@@ -19,40 +19,9 @@ import {
 import { clusterDir } from "./apply_helpers.ts";
 import { deploy, display, livePids, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
+import { selfSigned } from "./security_helpers.ts";
 
 installFixture();
-
-/** A self-signed certificate and its key for CN=localhost, as one PEM (mup's layout). */
-async function foreignCertificate(): Promise<string> {
-  const dir = await Deno.makeTempDir();
-  try {
-    const made = await new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "k.pem",
-        "-out",
-        "c.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=localhost",
-      ],
-      cwd: dir,
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    assert.equal(made.code, 0, new TextDecoder().decode(made.stderr));
-    return await Deno.readTextFile(path.join(dir, "c.pem")) +
-      await Deno.readTextFile(path.join(dir, "k.pem"));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 Deno.test("a restart whose member's certificate (store and host alike) the cluster's CA did not sign is refused before any stop; the repair it names signs it again (tester34 M4)", async () => {
   const home = await tempHome();
@@ -64,7 +33,8 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
     const dir = clusterDir(home, "rs");
     const stored = path.join(dir, "secrets", "certs", `${id}.pem`);
     const onHost = path.join(dir, "deploy", "secrets", `${id}.pem`);
-    const foreign = await foreignCertificate();
+    const { cert, key } = await selfSigned("/CN=localhost");
+    const foreign = cert + key;
     for (const f of [stored, onHost]) {
       await Deno.chmod(f, 0o600);
       await Deno.writeTextFile(f, foreign);
