@@ -7,7 +7,15 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { killAll, mup, output, replicaSetTopology, tempHome } from "./helpers.ts";
+import {
+  deployArgs,
+  killAll,
+  mup,
+  output,
+  replicaSetTopology,
+  tempHome,
+  testMirror,
+} from "./helpers.ts";
 import { clusterDir } from "./apply_helpers.ts";
 import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
@@ -79,6 +87,34 @@ Deno.test("a TLS cluster's ca.pem lost or not its key's certificate: plans are r
     }
     assert.equal(await Deno.readTextFile(hostsCopy), ours, "the hosts' copy is untouched");
     await Deno.writeTextFile(caPem, ours);
+    assert.ok((await display(home, "rs")).healthy);
+
+    // Both of the pair replaced by another CA's (tester36 HIGH): a repair would install that CA
+    // on the hosts and sign every certificate with it. Refused; the hosts' ca.pem is kept, and
+    // the way without a backup, followed, leaves a cluster mup reaches again.
+    const caKey = path.join(secrets, "ca.key");
+    const other = await selfSigned("/CN=another CA");
+    await Deno.writeTextFile(caPem, other.cert);
+    await Deno.writeTextFile(caKey, other.key);
+    const recorded = path.join(home, "recorded.yaml");
+    await Deno.writeTextFile(recorded, (await ok(home, ["cluster", "show-config", "rs"])).stdout);
+    const repair = await mup(
+      deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]),
+      { home },
+    );
+    assert.equal(repair.code, 1, output(repair));
+    assert.match(
+      output(repair).replace(/\s+/g, " "),
+      new RegExp(
+        "the CA in mup's store is not the cluster's: none of its processes' certificates there " +
+          `verifies against it, and the hosts' ${hostsCopy} is another one\\. .* Without one, ` +
+          `copy the hosts' certificate \\(localhost:${hostsCopy}, the cluster's\\) over ` +
+          `${caPem} and remove ${caKey}`,
+      ),
+    );
+    assert.equal(await Deno.readTextFile(hostsCopy), ours, "the hosts' copy is untouched");
+    await Deno.copyFile(hostsCopy, caPem);
+    await Deno.remove(caKey);
     assert.ok((await display(home, "rs")).healthy);
   } finally {
     await killAll(home);

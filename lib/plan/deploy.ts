@@ -19,7 +19,7 @@ import { probeProcesses } from "../probe/live.ts";
 import { memberDrift } from "../probe/member_options.ts";
 import { addDriftOps, addKeptConfigOps, driftWarnings } from "./member_options.ts";
 import { SECRET, securityOf, withSecurityDefaults } from "../security/settings.ts";
-import { readAdmin, secretExists } from "../security/secrets.ts";
+import { CA_KEY, readAdmin, secretExists, secretPath } from "../security/secrets.ts";
 import { unfinishedApplyWarning } from "../state/undeployed.ts";
 import { checkUserKeyfile } from "../preflight/keyfile.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
@@ -38,6 +38,7 @@ import {
   markResigned,
   markResync,
   repairFiles,
+  replacedCaIssue,
 } from "./repair_files.ts";
 import { estimateResources } from "./resources.ts";
 import { markKeptDataDirs } from "./prepare_steps.ts";
@@ -371,7 +372,16 @@ export async function buildDeployPlan(
   markRepairFindings(plan, files, findings);
   markResigned(plan, signs);
   if (meta) {
-    plan.validation.warnings.push(...foreignSecretWarnings(findings, files, procs, meta.name));
+    const replaced = replacedCaIssue(meta, signs, findings, files, {
+      ca: secretPath(meta.name, SECRET.ca),
+      caKey: secretPath(meta.name, CA_KEY),
+    });
+    if (replaced) {
+      plan.validation.errors.push(replaced);
+      plan.validation.valid = false;
+    } else {
+      plan.validation.warnings.push(...foreignSecretWarnings(findings, files, procs, meta.name));
+    }
   }
   if (meta && down) {
     const running = new Set(meta.processes.filter((p) => !down.has(p.id)).map((p) => p.id));

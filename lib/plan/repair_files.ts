@@ -13,6 +13,7 @@ import { check } from "./op_builders.ts";
 import { addressHost, hostPort } from "../topology/hosts.ts";
 import { configFilePath } from "./mongo_config.ts";
 import { certRef, SECRET } from "../security/settings.ts";
+import type { ClusterMeta } from "../state/meta.ts";
 
 /** One file or directory a repair's operation installs on a host. */
 export interface RepairFile {
@@ -137,6 +138,45 @@ export function markResigned(
     o.changes = o.changes.map((c) => ({ ...c, action: "update" }));
     if (!o.description.includes(" again: ")) o.description += ` again: ${reason}`;
   }
+}
+
+/**
+ * The refusal of a repair whose store holds another CA than the cluster's: no process's
+ * certificate in the store verifies against the store's CA, and the hosts' ca.pem is not the
+ * store's. The store's CA (certificate and key) was replaced; the repair would install it over
+ * the hosts' and sign every certificate with it, which neither the running members nor the
+ * clients trust. As a CA gone from the store is refused (lost_secrets.ts), so is this one.
+ * Undefined when the store's CA signed any certificate there, or the hosts hold its ca.pem.
+ */
+export function replacedCaIssue(
+  meta: Pick<ClusterMeta, "name" | "processes">,
+  signs: readonly { id: string; found: "missing" | "unsigned" }[],
+  findings: RepairFinding[],
+  files: RepairFile[],
+  /** The store's ca.pem and ca.key. */
+  store: { ca: string; caKey: string },
+): ValidationIssue | undefined {
+  const unsigned = signs.filter((s) => s.found === "unsigned").length;
+  if (!unsigned || unsigned < meta.processes.length) return undefined;
+  const hostCa = findings.find((f) =>
+    f.found === "differs" &&
+    files.some((x) => x.op === f.op && x.path === f.path && x.secret === SECRET.ca)
+  );
+  if (!hostCa) return undefined;
+  const host = files.find((x) => x.op === hostCa.op && x.path === hostCa.path)!.host;
+  return {
+    code: "ca_replaced",
+    severity: "error",
+    message: `the CA in mup's store is not the cluster's: none of its processes' certificates ` +
+      `there verifies against it, and the hosts' ${hostCa.path} is another one. The store's ` +
+      "ca.pem and ca.key were replaced; a repair would install them over the hosts' and sign " +
+      "every certificate with them, which neither the running members nor their clients " +
+      "trust. Put the cluster's CA pair back from a backup of $MUP_HOME. Without one, copy the " +
+      `hosts' certificate (${host}:${hostCa.path}, the cluster's) over ${store.ca} and remove ` +
+      `${store.caKey} (not that certificate's key): the cluster then runs as one whose CA key ` +
+      `is lost, and \`mup cluster tls ${meta.name} disable\` then \`mup cluster tls ` +
+      `${meta.name} enable\` give it a new CA`,
+  };
 }
 
 /**
