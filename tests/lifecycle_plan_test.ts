@@ -313,7 +313,7 @@ Deno.test("start with a member that runs but does not answer: refused when nothi
   const told = planStart(foreign).validation.errors[0].message;
   assert.match(
     told,
-    /it speaks TLS with a certificate the cluster's CA did not sign \(invalid peer certificate\), which no restart on that certificate mends\. A repair \(`[^`]*mup cluster deploy \S+ [^`]+`\) signs its certificate again and installs it; then `mup cluster restart \S+ -N localhost:27018`/,
+    /it speaks TLS with a certificate the cluster's CA did not sign \(invalid peer certificate\), which no restart on that certificate mends\. A repair \(`[^`]*mup cluster deploy \S+ [^`]+`\) signs its certificate again and installs it; then `mup cluster restart \S+ -N localhost:27018 --force`/,
   );
   assert.doesNotMatch(told, /cluster stop/);
   // Another member down: its start goes ahead, and the review warns of the hung one.

@@ -54,7 +54,8 @@ export async function nameHolders(
         "speaks TLS, but its certificate is not one the cluster's CA (ca.pem in mup's secrets " +
         "store) signed: no wait or restart on it mends that. A repair (`" + repairCommand(meta) +
         "`) signs it again and installs it; then `mup cluster restart " +
-        `${meta.name} -N ${r.id}\` starts it on that one`;
+        `${meta.name} -N ${r.id} --force\` starts it on that one (--force: a rolling restart ` +
+        "needs every member to answer)";
       return;
     }
     // Stopped (SIGSTOP, a debugger: state T) goes on as it was with SIGCONT; hung does not.

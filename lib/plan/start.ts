@@ -237,7 +237,8 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
           ? "it speaks TLS with a certificate the cluster's CA did not sign (" + untrusted +
             "), which no restart on that certificate mends. A repair (`" +
             repairCommand(input.meta) + "`) signs its certificate again and installs it; " +
-            `then \`mup cluster restart ${name} -N ${at}\` starts it on that one`
+            `then \`mup cluster restart ${name} -N ${at} --force\` starts it on that one (--force: ` +
+            "a rolling restart needs every member to answer)"
           : `\`mup cluster display ${name}\` says why (a hung or stopped server); ` +
             `\`mup cluster stop ${name} -N ${at}\` ends it, then ` +
             `\`mup cluster start ${name} -N ${at}\``),
