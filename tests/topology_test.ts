@@ -311,6 +311,14 @@ Deno.test("unknown keys get a did-you-mean suggestion at the key's position", as
     /^"replica_set" at column 1 is read as a key of the whole file, which ends the list above it/,
   );
   assert.match(mid.hint!, /indent it to line up with that entry's keys/);
+  // Misspelt too, or two such keys in a row: the first line, with the spelling meant (tester36).
+  const misspeltMid = await expectError(
+    "mongod_servers:\n  - host: localhost\n    port: 28017\nreplicaset: rs0\npriority: 2\n  - host: localhost\n",
+    "yaml_syntax",
+    4,
+    /^"replicaset" at column 1 is read as a key of the whole file/,
+  );
+  assert.match(misspeltMid.hint!, /^did you mean "replica_set"/);
   // A key of a mapping, not of a list's entries: moved there; misspelt too: the spelling meant.
   const tls = await expectError(
     "mongod_servers:\n  - host: localhost\ntls: true\n",

@@ -36,13 +36,25 @@ export function deeperNextLine(
  */
 export function outdentedKey(text: string): { key: string; offset: number } | undefined {
   const top = knownKeys([]);
+  const all = allKeys();
+  // Known in an entry, or a near spelling of such a key (`replicaset`).
+  const misplaced = (k: string) =>
+    !top.includes(k) && (homesOf(k).length > 0 || homesOf(didYouMean(k, all) ?? "").length > 0);
   let offset = 0;
+  // The first of a run of such keys at column 1 (each ends the list, the first did).
+  let first: { key: string; offset: number } | undefined;
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; offset += lines[i].length + 1, i++) {
-    const m = /^([A-Za-z_][\w-]*)\s*:/.exec(lines[i]);
-    if (!m || top.includes(m[1]) || homesOf(m[1]).length === 0) continue;
+    const line = lines[i];
+    if (!line.trim() || line.trim().startsWith("#")) continue;
+    const m = /^([A-Za-z_][\w-]*)\s*:/.exec(line);
+    if (!m || !misplaced(m[1])) {
+      first = undefined;
+      continue;
+    }
+    first ??= { key: m[1], offset };
     const next = lines.slice(i + 1).find((l) => l.trim() && !l.trim().startsWith("#"));
-    if (next && /^\s/.test(next)) return { key: m[1], offset };
+    if (next && /^\s/.test(next)) return first;
   }
   return undefined;
 }
