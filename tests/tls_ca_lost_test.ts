@@ -58,6 +58,13 @@ Deno.test("a TLS cluster's ca.pem lost or not its key's certificate: plans are r
       stop.stdout.replace(/\s+/g, " "),
       /the cluster's CA is missing from mup's store .* This stop does not need it .* `mup cluster start rs` is refused until it is back/,
     );
+    // display: the members are not called hung, nor given a stop and start (tester36).
+    const shown = await mup(["cluster", "display", "rs"], { home });
+    assert.match(
+      shown.stdout.replace(/\s+/g, " "),
+      /mup cannot ask it while its store's CA or admin credentials are missing or replaced/,
+    );
+    assert.doesNotMatch(shown.stdout, /hung or busy|cluster stop rs -N/);
     const cp = pastedCp(said);
     assert.ok(cp.includes(hostsCopy), cp);
     const pasted = await new Deno.Command("sh", { args: ["-c", cp], stderr: "piped" }).output();

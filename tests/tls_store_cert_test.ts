@@ -113,6 +113,17 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
       ),
     );
     assert.doesNotMatch(output(applied), /busy or hung|--wait-timeout/);
+    // display names the cause and the way: the repair, then that member's forced restart.
+    const shown = await mup(["cluster", "display", "rs"], { home });
+    assert.match(
+      shown.stdout.replace(/\s+/g, " "),
+      new RegExp(
+        `${member} DOWN: its TLS certificate is not one the cluster's CA signed \\(.*\\); ` +
+          `.*no wait or restart on it mends that\\. A repair \\(\`[^\`]*mup cluster deploy rs ` +
+          `[^\`]+\`\\) signs it again and installs it; then \`mup cluster restart rs -N ` +
+          `${member} --force\``,
+      ),
+    );
   } finally {
     await killAll(home);
   }

@@ -33,7 +33,9 @@ import {
 } from "./duration_option.ts";
 import { clusterAccess } from "../security/access.ts";
 import { fillPids, nameHolders } from "./display_holders.ts";
-import { securityOf } from "../security/settings.ts";
+import { SECRET, securityOf } from "../security/settings.ts";
+import { secretExists } from "../security/secrets.ts";
+import { caPairMatches } from "../security/tls.ts";
 import { mixedVersions, readBalancer, readFcv, versionLine } from "./display_release.ts";
 import {
   balancerLine,
@@ -175,7 +177,14 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
     // arbiter one.
     const arbiters = new Set(specs.filter((s) => s.arbiterOnly).map((s) => s.id));
     for (const r of rows) if (arbiters.has(r.process_id)) r.role = "arbiter";
-    await nameHolders(ctx, meta, rows);
+    // Without the CA or the admin credentials mup cannot ask the members: their silence is
+    // mup's, not theirs.
+    const sec = securityOf(meta.topology);
+    const cannotAsk = !firstDeploy && (
+      (sec.tls && (!(await secretExists(name, SECRET.ca)) || !(await caPairMatches(name)))) ||
+      (sec.auth && !(await secretExists(name, SECRET.admin)))
+    );
+    await nameHolders(ctx, meta, rows, cannotAsk);
     await fillPids(ctx, meta, rows);
     // A sharded cluster is also only healthy when mongos lists every shard set.
     const shardSets = [

@@ -20,6 +20,11 @@ export async function nameHolders(
   ctx: CliContext,
   meta: ClusterMeta,
   rows: ProcessStatus[],
+  /**
+   * mup cannot ask the members (its CA or admin credentials are gone from the store, or the CA
+   * is not its key's): a silent server of its own is said so, with no stop/start advice.
+   */
+  cannotAsk = false,
 ): Promise<void> {
   const configOf = new Map(meta.processes.map((p) => [p.id, p.config]));
   await Promise.all(rows.map(async (r) => {
@@ -45,6 +50,12 @@ export async function nameHolders(
     const config = configOf.get(r.process_id);
     if (!config || !holder.command?.includes(config)) {
       r.reason = `${r.reason}; port ${r.port} is held by ${describeHolder(holder)}`;
+      return;
+    }
+    if (cannotAsk) {
+      r.reason = `${r.reason}; its own server (PID ${holder.pid}) holds port ${r.port}, and ` +
+        "mup cannot ask it while its store's CA or admin credentials are missing or replaced " +
+        "(see below): no stop or start mends that";
       return;
     }
     // It answered the TLS handshake with a certificate the cluster's CA did not sign: it is
