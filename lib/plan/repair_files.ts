@@ -125,15 +125,17 @@ export function markResigned(
   plan: Pick<Plan, "phases">,
   signs: readonly { id: string; found: "missing" | "unsigned" }[],
 ): void {
+  // Both the signing and the installation name the certificate's reference (params.secret).
   const why = new Map(signs.map((s) => [
-    s.id,
+    certRef(s.id),
     s.found === "missing"
       ? "it is missing from mup's store"
       : "the store's does not verify against the cluster's CA",
   ]));
   for (const o of plan.phases.flatMap((ph) => ph.operations)) {
-    const id = /^(?:secret|upload)-cert-(.+)$/.exec(o.id)?.[1];
-    const reason = id && why.get(id);
+    const reason = ["generate_secret", "upload_file"].includes(o.type)
+      ? why.get(String(o.target.params?.secret ?? ""))
+      : undefined;
     if (!reason) continue;
     o.changes = o.changes.map((c) => ({ ...c, action: "update" }));
     if (!o.description.includes(" again: ")) o.description += ` again: ${reason}`;
