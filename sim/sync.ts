@@ -343,12 +343,15 @@ export class OplogSync {
     const rs = this.rs;
     const store = rs.store;
     if (rs.state !== 9) rs.setState(5);
+    // Durable before the first read of the source, and before the log line says the sync began:
+    // a crash from here on restarts into STARTUP2 (sim/replset.ts installConfig), never serving
+    // data it was about to replace.
+    store.setResyncing(true);
     rs.server.log.info("INITSYNC", 21164, "ReplCoordExtern-0", "Starting initial sync", {
       syncSource: host,
     });
     const [begin] = await this.find(host, { filter: {}, sort: { $natural: -1 }, limit: 1 });
     if (!begin) throw new Error("sync source has no oplog");
-    store.setResyncing(true);
     await cloneFrom(
       rs,
       {
