@@ -144,9 +144,13 @@ export function renderPlan(
       const rewrites = (o: PlannedOperation) =>
         o.changes.some((c) => c.resource_type !== "process" && c.action !== "none");
       n = ph.operations.filter((o) => !changing(o)).length;
+      const at = new Map(ph.operations.map((o, i) => [o.id, i]));
       mine = mine.map((g) => ({ ...g, ops: g.ops.filter(changing) })).filter((g) => g.ops.length)
         // A file written again is named with why (lib/plan/repair_files.ts), one line each.
-        .flatMap((g) => g.ops.some(rewrites) ? g.ops.map((o) => ({ ...g, ops: [o] })) : [g]);
+        .flatMap((g) => g.ops.some(rewrites) ? g.ops.map((o) => ({ ...g, ops: [o] })) : [g])
+        // In the plan's order, so a certificate's signing comes before its installation and a
+        // member's stop before its start (a group is placed by its first member otherwise).
+        .sort((a, b) => at.get(a.ops[0].id)! - at.get(b.ops[0].id)!);
     }
     for (const line of phaseLines(plan, mine, !!options.all, listAll)) out.push(`     • ${line}`);
     if (n) {
