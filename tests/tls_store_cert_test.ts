@@ -4,6 +4,8 @@
  * the member would come back on a certificate its set and its clients refuse; the repair it
  * names signs the certificate again, and the restart then brings every member back healthy. A
  * start planned before such a replacement and applied after it fails at once, saying why.
+ * Replaced in the store only (tester36 M3), the store's copy is the one blamed, and the repair
+ * asks for no restart of a member that runs on the CA's.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -79,13 +81,16 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
       ),
     );
     assert.match(repaired.stdout, new RegExp(`Install the TLS certificate of ${id} again`));
+    // The first member's host copy (foreign as well, not merely other than the store's) is
+    // named with it.
     assert.match(
       repaired.stdout.replace(/\s+/g, " "),
       new RegExp(
-        `${otherOnHost} is not the cluster's: the repair writes the cluster's back, but a ` +
-          "running member keeps the certificate it read when it started \\(the other one, if " +
-          "started since the change\\), and the repair does not restart running members: " +
-          `\`mup cluster restart rs -N localhost:${ports[2]}\` after it makes it read the file`,
+        `${onHost}, ${otherOnHost} are not the cluster's: the repair writes the cluster's back, ` +
+          "but a running member keeps the certificate it read when it started \\(the other one, " +
+          "if started since the change\\), and the repair does not restart running members: " +
+          `\`mup cluster restart rs -N localhost:${ports[1]} -N localhost:${ports[2]}\` after ` +
+          "it makes them read the file",
       ),
     );
     assert.doesNotMatch(repaired.stdout, /--force/);
@@ -124,6 +129,85 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
           `${member} --force\``,
       ),
     );
+    // That repair stops the member on the foreign certificate and starts it on the one it
+    // signs, rather than reviewing a Start of a running member and failing at its wait
+    // (tester35 M2).
+    const mended = await ok(
+      home,
+      deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]),
+    );
+    assert.match(
+      mended.stdout.replace(/\s+/g, " "),
+      new RegExp(
+        `Stop rs0 member ${member}: it runs on a TLS certificate the cluster's CA did not sign ` +
+          "\\(.*\\), which its replica set and its clients refuse",
+      ),
+    );
+    assert.match(mended.stdout, /on the certificate this repair installs/);
+    // It restarts that member itself: no restart of it is asked for.
+    assert.doesNotMatch(mended.stdout, /cluster restart rs -N/);
+    // The review reads in the plan's order: the signing before the installation, the stop
+    // before the start.
+    const at = (re: RegExp) => mended.stdout.search(re);
+    assert.ok(
+      at(new RegExp(`Create the TLS certificate of ${id} again`)) <
+        at(new RegExp(`Install the TLS certificate of ${id} again`)),
+    );
+    assert.ok(
+      at(new RegExp(`Stop rs0 member ${member}`)) < at(new RegExp(`Start rs0 member ${member}`)),
+    );
+    assert.ok((await display(home, "rs")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a member's certificate replaced in mup's store only: a restart is refused for the store's copy, not its host's; the repair signs it again without asking for a restart of the member, which runs on the CA's (tester36 M3)", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports));
+    await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"]);
+    const id = `mongod-localhost-${ports[1]}`;
+    const member = `localhost:${ports[1]}`;
+    const dir = clusterDir(home, "rs");
+    const stored = path.join(dir, "secrets", "certs", `${id}.pem`);
+    const onHost = path.join(dir, "deploy", "secrets", `${id}.pem`);
+    const hostBefore = await Deno.readTextFile(onHost);
+    const { cert, key } = await selfSigned("/CN=localhost");
+    await Deno.chmod(stored, 0o600);
+    await Deno.writeTextFile(stored, cert + key);
+    await Deno.chmod(stored, 0o400);
+    const pids = await livePids(home, "rs");
+
+    const refused = await mup(["cluster", "restart", "rs", "--auto-approve"], { home });
+    assert.equal(refused.code, 1, output(refused));
+    const said = (refused.stdout + refused.stderr).replace(/\s+/g, " ");
+    assert.match(said, new RegExp(`the TLS certificate of ${id} in mup's store`));
+    // The host's copy is the CA's: it is not the file to blame.
+    assert.doesNotMatch(said, /is not the one mup installed/);
+    assert.deepEqual(await livePids(home, "rs"), pids, "nothing was stopped");
+
+    const recorded = path.join(home, "recorded.yaml");
+    await Deno.writeTextFile(recorded, (await ok(home, ["cluster", "show-config", "rs"])).stdout);
+    const repaired = await ok(
+      home,
+      deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]),
+    );
+    assert.match(
+      repaired.stdout,
+      new RegExp(
+        `Install the TLS certificate of ${id} again: the store's does not verify against the ` +
+          "cluster's CA",
+      ),
+    );
+    assert.doesNotMatch(repaired.stdout, /not the cluster's|cluster restart rs -N/);
+    const hostAfter = await Deno.readTextFile(onHost);
+    assert.notEqual(hostAfter, hostBefore, "the host holds the newly signed certificate");
+    assert.equal(await Deno.readTextFile(stored), hostAfter, "the store holds it too");
+    // The member reads the new certificate at its next start, and its set takes it.
+    await ok(home, ["cluster", "restart", "rs", "-N", member, "--auto-approve"]);
+    assert.ok((await display(home, "rs")).healthy);
   } finally {
     await killAll(home);
   }

@@ -1,4 +1,4 @@
-import { poll } from "../mongo/client.ts";
+import { poll, TlsUntrustedError } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 import { planTimeoutMs } from "./timeout.ts";
@@ -62,7 +62,8 @@ export const stopProcess: Operation = {
       timeoutSecs: force ? 0 : Math.ceil(timeout / 3000),
     }, timeout / 3).then(
       () => false,
-      (e) => typeof (e as { code?: unknown }).code === "number",
+      // One on a certificate the cluster's CA did not sign is never asked: SIGTERM at once.
+      (e) => typeof (e as { code?: unknown }).code === "number" || e instanceof TlsUntrustedError,
     );
     const how = await (async () => {
       if (!refused && await gone(timeout / 3)) return "with shutdown";

@@ -19,7 +19,7 @@ import { probeProcesses } from "../probe/live.ts";
 import { memberDrift } from "../probe/member_options.ts";
 import { addDriftOps, addKeptConfigOps, driftWarnings } from "./member_options.ts";
 import { SECRET, securityOf, withSecurityDefaults } from "../security/settings.ts";
-import { CA_KEY, readAdmin, secretExists, secretPath } from "../security/secrets.ts";
+import { readAdmin, secretExists } from "../security/secrets.ts";
 import { unfinishedApplyWarning } from "../state/undeployed.ts";
 import { checkUserKeyfile } from "../preflight/keyfile.ts";
 import { checkRetainedData } from "../preflight/retained.ts";
@@ -30,22 +30,13 @@ import { checkChosenDirs, checkDirsCreatable, checkForeignData } from "../prefli
 import { checkRecordedData } from "../preflight/recorded_data.ts";
 import { checkDataDirsFree, heldDataDirs } from "../preflight/data_held.ts";
 import { listProcesses, listReplicaSets } from "./processes.ts";
-import {
-  changedConfigWarnings,
-  foreignSecretWarnings,
-  guardStarts,
-  markRepairFindings,
-  markResigned,
-  markResync,
-  repairFiles,
-  replacedCaIssue,
-} from "./repair_files.ts";
+import { guardStarts, markResync } from "./repair_files.ts";
+import { markRepair } from "./deploy_repair.ts";
 import { estimateResources } from "./resources.ts";
 import { markKeptDataDirs } from "./prepare_steps.ts";
 import type { CheckResult, Plan, ValidationIssue, Variant } from "./schema.ts";
 import { measuredDurations } from "../preflight/measured.ts";
 import type { PlanStore } from "./store.ts";
-import { findRepairFiles } from "../preflight/repair_files.ts";
 import { refuseUnrepairable } from "./deploy_refusals.ts";
 import { lostSecretIssues, repairSigns } from "../preflight/lost_secrets.ts";
 
@@ -283,6 +274,13 @@ export async function buildDeployPlan(
   // the flow then says "No changes" (exit 0), as Terraform does, instead of a plan of checks.
   const access = meta ? clusterAccess(meta.name, meta.topology, req.executors) : undefined;
   const down = meta && access ? await access.unanswered(meta.processes) : undefined;
+  // …among them, members on a TLS certificate the cluster's CA did not sign: the repair
+  // installs the CA's and restarts them on it (repair_restart.ts).
+  const untrusted: Record<string, string> = {};
+  for (const p of meta?.processes.filter((x) => down?.has(x.id)) ?? []) {
+    const why = (await access!.helloOrUntrusted(p.host, p.port)).untrusted;
+    if (why !== undefined) untrusted[p.id] = why;
+  }
   // …and answering is not enough: a member its set no longer lists, or credentials the servers
   // refuse (the admin user dropped), are what a repair re-checks too (display's judgment).
   const unwell = meta && access && down?.size === 0
@@ -345,6 +343,7 @@ export async function buildDeployPlan(
     waitTimeoutMs: req.waitTimeoutMs,
     ...(retained?.reuse ? { retainedSecrets: retained.reuse } : {}),
     ...(down ? { repairDown: [...down] } : {}),
+    ...(Object.keys(untrusted).length ? { repairUntrusted: untrusted } : {}),
     // A first deploy tried again: the secrets the earlier attempt made are kept.
     ...(!meta
       ? {
@@ -365,30 +364,16 @@ export async function buildDeployPlan(
     ...(initiated.length ? { initiatedAlready: initiated } : {}),
     ...(hooksChanged ? { hooksChanged } : {}),
   });
-  // A repair re-installs what was deleted from the hosts (a keyfile, a configuration…): its
-  // review says so, rather than counting it among the re-checks.
-  const files = meta ? repairFiles(plan, meta.binaries) : [];
-  const findings = await findRepairFiles(files, req.executors, req.cluster);
-  markRepairFindings(plan, files, findings);
-  markResigned(plan, signs);
-  if (meta) {
-    const replaced = replacedCaIssue(meta, signs, findings, files, {
-      ca: secretPath(meta.name, SECRET.ca),
-      caKey: secretPath(meta.name, CA_KEY),
-    });
-    if (replaced) {
-      plan.validation.errors.push(replaced);
-      plan.validation.valid = false;
-    } else {
-      plan.validation.warnings.push(...foreignSecretWarnings(findings, files, procs, meta.name));
-    }
-  }
-  if (meta && down) {
-    const running = new Set(meta.processes.filter((p) => !down.has(p.id)).map((p) => p.id));
-    plan.validation.warnings.push(
-      ...changedConfigWarnings(findings, files, procs, running, meta.name),
-    );
-  }
+  // A repair re-installs what was deleted or changed on the hosts, and says so.
+  const findings = meta
+    ? await markRepair(plan, meta, {
+      signs,
+      procs,
+      down,
+      restarted: new Set(Object.keys(untrusted)),
+      executors: req.executors,
+    })
+    : [];
   markResync(plan, dataDirs.resync ?? new Map());
   if (meta) guardStarts(plan, procs);
   addDriftOps(plan, listReplicaSets(procs), drift);

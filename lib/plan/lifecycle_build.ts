@@ -217,6 +217,21 @@ async function checkStarts(
     procs,
     path.join(req.store.clusterDir(req.meta.name), "deploy"),
   );
+  // A reconfigure that did not finish wrote configurations the metadata does not describe; a
+  // repair over it is refused (deploy.ts): writing them again is a reconfigure's.
+  const cutOff = await unfinishedApply(req.store.clusterDir(req.meta.name));
+  // Named with the file it was planned from, when its plan says (so the hint can be pasted).
+  const cutFile = cutOff?.state.operation === "reconfigure"
+    ? (await req.store.load(cutOff.state.plan_path).catch(() => undefined))?.plan.topology_file
+    : undefined;
+  const repair = cutOff?.state.operation === "reconfigure"
+    ? `mup cluster reconfigure ${req.meta.name} ${cutFile ? shellQuote(cutFile) : "<topology>"}`
+    : repairCommand(req.meta);
+  // Each started member's certificate in the store must be the store CA's; where it is not,
+  // that copy is the one refused, and its host's is not compared with it (tester36 M3).
+  const certs = securityOf(req.meta.topology).tls && caTrusted
+    ? await checkStoreCertificates(req.meta.name, procs, repair)
+    : undefined;
   // The keyfile and certificates must be the cluster's (its secrets store's): members restarted
   // on another keyfile cannot authenticate to the rest of their set, which is left without a
   // primary once the rolling restart steps the old one down.
@@ -229,19 +244,10 @@ async function checkStarts(
       ? `secret:cert:${f.process}`
       : undefined;
     if (!ref || f.sha256 || (!caTrusted && ref !== SECRET.keyfile)) return;
+    if (f.what === "TLS certificate" && certs?.unsigned.has(f.process)) return;
     const want = await sha256File(secretPath(req.meta.name, ref)).catch(() => undefined);
     if (want) f.sha256 = want;
   }));
-  // A reconfigure that did not finish wrote configurations the metadata does not describe; a
-  // repair over it is refused (deploy.ts): writing them again is a reconfigure's.
-  const cutOff = await unfinishedApply(req.store.clusterDir(req.meta.name));
-  // Named with the file it was planned from, when its plan says (so the hint can be pasted).
-  const cutFile = cutOff?.state.operation === "reconfigure"
-    ? (await req.store.load(cutOff.state.plan_path).catch(() => undefined))?.plan.topology_file
-    : undefined;
-  const repair = cutOff?.state.operation === "reconfigure"
-    ? `mup cluster reconfigure ${req.meta.name} ${cutFile ? shellQuote(cutFile) : "<topology>"}`
-    : repairCommand(req.meta);
   guardStops(plan, files, repair);
   const written = new Set(
     allOperations(plan).filter((o) => o.type === "generate_config").map((o) => o.target.name),
@@ -268,9 +274,7 @@ async function checkStarts(
         req.executors,
         repair,
       ),
-      ...(securityOf(req.meta.topology).tls && caTrusted
-        ? [await checkStoreCertificates(req.meta.name, procs, repair)]
-        : []),
+      ...(certs ? [certs] : []),
       // A port another process took while the server was stopped: its start would fail.
       await checkStartPorts(
         procs,

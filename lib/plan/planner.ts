@@ -20,6 +20,7 @@ import { prepareOps } from "./prepare_steps.ts";
 import { secretOps, wireSecurity } from "./security_steps.ts";
 import { securityOf } from "../security/settings.ts";
 import { deployConfigSecurity } from "./mongo_config.ts";
+import { restartUntrusted } from "./repair_restart.ts";
 
 export const MUP_VERSION = "0.1.0";
 
@@ -97,6 +98,12 @@ export interface DeployPlanInput {
    * the new hooks (the only change a re-deploy makes besides starting what is down).
    */
   hooksChanged?: boolean;
+  /**
+   * A repair: the recorded processes found running on a TLS certificate the cluster's CA did
+   * not sign (ID → the handshake's failure). The repair stops each and starts it again on the
+   * certificate it installs (repair_restart.ts).
+   */
+  repairUntrusted?: Record<string, string>;
 }
 
 /** Pure: topology + release → a deploy Plan (without its content hash). */
@@ -155,6 +162,11 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
           : { ...ch, action: "none" }
       );
     }
+  }
+  if (input.repairUntrusted) {
+    const untrusted = new Map(Object.entries(input.repairUntrusted));
+    restartUntrusted(deploy, procs, untrusted);
+    restartUntrusted(initialize, procs, untrusted);
   }
   if (input.runningAlready?.length) {
     const running = new Set(input.runningAlready);

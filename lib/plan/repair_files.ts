@@ -268,6 +268,8 @@ export function foreignSecretWarnings(
   files: RepairFile[],
   procs: ProcessSpec[],
   cluster: string,
+  /** IDs of the processes the repair restarts itself (repair_restart.ts): not named. */
+  restarted: ReadonlySet<string> = new Set(),
 ): ValidationIssue[] {
   const foreign = findings.filter((f) => f.found === "differs" && f.what === "secret");
   const secretOf = (f: RepairFinding) =>
@@ -296,9 +298,11 @@ export function foreignSecretWarnings(
   for (const f of foreign) {
     const file = secretOf(f);
     const ref = file?.secret ?? "";
-    const members = ref === SECRET.ca
-      ? procs.filter((p) => addressHost(p.host) === addressHost(file!.host))
-      : procs.filter((p) => certRef(p.id) === ref);
+    const members = (ref === SECRET.ca
+      ? procs.filter((p) =>
+        addressHost(p.host) === addressHost(file!.host)
+      )
+      : procs.filter((p) => certRef(p.id) === ref)).filter((p) => !restarted.has(p.id));
     if (members.length) readers.set(f.path, members.map((p) => hostPort(p.host, p.port)));
   }
   if (readers.size) {

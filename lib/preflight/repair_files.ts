@@ -4,17 +4,24 @@ import type { RepairFile, RepairFinding } from "../plan/repair_files.ts";
 import { hostKey } from "../topology/hosts.ts";
 import { secretPath } from "../security/secrets.ts";
 import { sha256File } from "../util/file_hash.ts";
+import { pemSignedByClusterCa } from "../security/tls.ts";
 import { missingPaths } from "./start_files.ts";
 
 /**
  * Which of `files` are missing on their hosts (one `sh` per host), and which configurations
  * hold other content than planned. A host that cannot be asked finds nothing: the apply's own
  * checks meet it.
+ *
+ * @param resigned references of certificates the repair signs again because the store's copy
+ *   is not the CA's: a host's copy of one is "not the cluster's" only when it does not verify
+ *   against the store's CA either (then a member started on it presents it), never merely for
+ *   differing from the store's bad copy.
  */
 export async function findRepairFiles(
   files: RepairFile[],
   executors: ExecutorFactory,
   cluster: string,
+  resigned: ReadonlySet<string> = new Set(),
 ): Promise<RepairFinding[]> {
   const byHost = new Map<string, RepairFile[]>();
   for (const f of files) byHost.set(hostKey(f.host), [...(byHost.get(hostKey(f.host)) ?? []), f]);
@@ -24,6 +31,12 @@ export async function findRepairFiles(
     if (!missing) return [];
     return await Promise.all(list.map(async (f, i): Promise<RepairFinding | undefined> => {
       if (missing.has(i)) return { op: f.op, path: f.path, found: "missing" };
+      if (f.secret && resigned.has(f.secret)) {
+        const pem = await ex.readFile(f.path).catch(() => undefined);
+        return pem && (await pemSignedByClusterCa(cluster, pem)) === false
+          ? { op: f.op, path: f.path, found: "differs", what: "secret" }
+          : undefined;
+      }
       if (f.secret) {
         // A keyfile or certificate with other content than the cluster's secrets store holds.
         const want = await sha256File(secretPath(cluster, f.secret)).catch(() => undefined);

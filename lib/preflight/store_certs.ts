@@ -11,10 +11,36 @@ import { certRef, SECRET } from "../security/settings.ts";
 import { CA_KEY, secretExists, secretPath } from "../security/secrets.ts";
 
 /**
+ * What `openssl verify -CAfile ca cert` says of one certificate file: `ok`, or the reason it
+ * gave ("self-signed certificate"); undefined when openssl cannot run (its error in `onError`).
+ */
+async function verify(
+  ca: string,
+  cert: string,
+  onError: (message: string) => void,
+): Promise<{ ok: boolean; said?: string } | undefined> {
+  const out = await new Deno.Command("openssl", {
+    args: ["verify", "-CAfile", ca, cert],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output().catch((e: Error) => {
+    onError(e.message);
+    return undefined;
+  });
+  if (!out) return undefined;
+  if (out.code === 0) return { ok: true };
+  const said = new TextDecoder().decode(out.stderr).trim().split("\n")
+    .find((l) => /error \d+/.test(l))?.replace(/^.*?error \d+ at \d+ depth lookup: ?/, "");
+  return { ok: false, ...(said ? { said } : {}) };
+}
+
+/**
  * The check `store_certificates_signed` and an error per process of `processes` whose stored
- * certificate the stored CA did not sign (`openssl verify`, its reason quoted). A certificate
- * or CA missing from the store is left to lostSecretIssues and start_files; without openssl
- * the check says it could not run (a warning) rather than refuse.
+ * certificate the stored CA did not sign (`openssl verify`, its reason quoted), with those
+ * processes' IDs (`unsigned`: their hosts' copies are not to be compared with the store's). A
+ * certificate or CA missing from the store is left to lostSecretIssues and start_files; without
+ * openssl the check says it could not run (a warning) rather than refuse.
  *
  * @param repair the command that signs certificates again (a repair: `mup cluster deploy …`).
  */
@@ -22,28 +48,20 @@ export async function checkStoreCertificates(
   cluster: string,
   processes: { id: string; host: string }[],
   repair: string,
-): Promise<{ check: CheckResult; issues: ValidationIssue[] }> {
+): Promise<{ check: CheckResult; issues: ValidationIssue[]; unsigned: Set<string> }> {
   const t0 = performance.now();
   const ca = secretPath(cluster, SECRET.ca);
   let unavailable: string | undefined;
   const issues: ValidationIssue[] = [];
+  const unsigned = new Set<string>();
   if (await secretExists(cluster, SECRET.ca)) {
     for (const p of processes) {
       if (!(await secretExists(cluster, certRef(p.id)))) continue;
       const cert = secretPath(cluster, certRef(p.id));
-      const out = await new Deno.Command("openssl", {
-        args: ["verify", "-CAfile", ca, cert],
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).output().catch((e: Error) => {
-        unavailable = e.message;
-        return undefined;
-      });
-      if (!out) break;
-      if (out.code === 0) continue;
-      const said = new TextDecoder().decode(out.stderr).trim().split("\n")
-        .find((l) => /error \d+/.test(l))?.replace(/^.*?error \d+ at \d+ depth lookup: ?/, "");
+      const v = await verify(ca, cert, (e) => unavailable = e);
+      if (!v) break;
+      if (v.ok) continue;
+      unsigned.add(p.id);
       // Signing needs the CA's key: without it the repair is refused too, so say that first.
       const keyLost = !(await secretExists(cluster, CA_KEY));
       issues.push({
@@ -52,7 +70,7 @@ export async function checkStoreCertificates(
         host: p.host,
         message: `the TLS certificate of ${p.id} in mup's store (${cert}), the one its host ` +
           `must hold, does not verify against the cluster's CA (${ca})${
-            said ? `: ${said}` : ""
+            v.said ? `: ${v.said}` : ""
           }. Started on it, the member would present a certificate its replica set and its ` +
           "clients refuse. " + (keyLost
             ? `Signing it again needs the CA's key, which is missing from mup's store too ` +
@@ -74,5 +92,6 @@ export async function checkStoreCertificates(
       duration: Math.round(performance.now() - t0),
     },
     issues,
+    unsigned,
   };
 }

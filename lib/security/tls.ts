@@ -114,6 +114,36 @@ export async function signedByClusterCa(cluster: string, ref: string): Promise<b
 }
 
 /**
+ * Whether the first certificate in `pem` (a host's copy, read from it; its key may follow,
+ * and is never passed on) was signed by the cluster CA now in the store (`openssl verify`, the
+ * certificate on its stdin). Undefined when openssl cannot run or the store holds no CA.
+ */
+export async function pemSignedByClusterCa(
+  cluster: string,
+  pem: Uint8Array,
+): Promise<boolean | undefined> {
+  const ca = secretPath(cluster, "secret:ca");
+  if (!(await Deno.stat(ca).then((s) => s.isFile, () => false))) return undefined;
+  const cert = new TextDecoder().decode(pem)
+    .match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/)?.[0];
+  if (!cert) return false;
+  try {
+    const child = new Deno.Command("openssl", {
+      args: ["verify", "-CAfile", ca],
+      stdin: "piped",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(cert + "\n"));
+    await w.close();
+    return (await child.status).code === 0;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Whether the store's CA certificate is the one of the store's CA key (their public keys are
  * one, `openssl x509 -pubkey` and `openssl pkey -pubout`). True when either cannot be read
  * (a missing file is said elsewhere).

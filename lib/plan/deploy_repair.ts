@@ -1,0 +1,70 @@
+/**
+ * A repair's look at the hosts and its marks on the plan: what it writes again (a file
+ * deleted or changed on a host, a certificate signed again) is listed as a change saying why,
+ * and what the repair alone does not mend (a running member that read a changed file) is
+ * warned of, or, for a CA pair replaced in the store, refused.
+ */
+import type { ExecutorFactory } from "../executor/executor.ts";
+import { findRepairFiles } from "../preflight/repair_files.ts";
+import { CA_KEY, secretPath } from "../security/secrets.ts";
+import { certRef, SECRET } from "../security/settings.ts";
+import type { ClusterMeta } from "../state/meta.ts";
+import type { ProcessSpec } from "./processes.ts";
+import {
+  changedConfigWarnings,
+  foreignSecretWarnings,
+  markRepairFindings,
+  markResigned,
+  repairFiles,
+  type RepairFinding,
+  replacedCaIssue,
+} from "./repair_files.ts";
+import type { Plan } from "./schema.ts";
+
+/**
+ * Finds on the hosts the files the repair plan of `meta`'s cluster installs, marks the plan
+ * with what was found and with the certificates it signs again (`signs`), and adds the
+ * warnings or refusal they call for. `down`: the IDs of the processes that do not answer.
+ * Mutates `plan`; returns the findings (none: the hosts hold every file as recorded).
+ */
+export async function markRepair(
+  plan: Pick<Plan, "phases" | "validation">,
+  meta: ClusterMeta,
+  { signs, procs, down, restarted, executors }: {
+    signs: readonly { id: string; found: "missing" | "unsigned" }[];
+    procs: ProcessSpec[];
+    down?: ReadonlySet<string>;
+    /** The processes the repair restarts itself (on a certificate the CA did not sign). */
+    restarted: ReadonlySet<string>;
+    executors: ExecutorFactory;
+  },
+): Promise<RepairFinding[]> {
+  const files = repairFiles(plan, meta.binaries);
+  const findings = await findRepairFiles(
+    files,
+    executors,
+    meta.name,
+    new Set(signs.filter((s) => s.found === "unsigned").map((s) => certRef(s.id))),
+  );
+  markRepairFindings(plan, files, findings);
+  markResigned(plan, signs);
+  const replaced = replacedCaIssue(meta, signs, findings, files, {
+    ca: secretPath(meta.name, SECRET.ca),
+    caKey: secretPath(meta.name, CA_KEY),
+  });
+  if (replaced) {
+    plan.validation.errors.push(replaced);
+    plan.validation.valid = false;
+  } else {
+    plan.validation.warnings.push(
+      ...foreignSecretWarnings(findings, files, procs, meta.name, restarted),
+    );
+  }
+  if (down) {
+    const running = new Set(meta.processes.filter((p) => !down.has(p.id)).map((p) => p.id));
+    plan.validation.warnings.push(
+      ...changedConfigWarnings(findings, files, procs, running, meta.name),
+    );
+  }
+  return findings;
+}
