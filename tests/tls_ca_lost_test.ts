@@ -77,7 +77,16 @@ Deno.test("a TLS cluster's ca.pem lost or not its key's certificate: plans are r
     // neither the store nor the hosts' copy is touched.
     const foreign = (await selfSigned("/CN=another CA")).cert;
     await Deno.writeTextFile(caPem, foreign);
-    for (const args of [["cluster", "restart", "rs", "--dry-run"], ["cluster", "start", "rs"]]) {
+    // An upgrade too: it is refused for the CA, not for an FCV mup could not read (tester36 M4).
+    const mirror = await testMirror();
+    const upgrade = ["cluster", "upgrade", "rs", "--version", "8.0", "--mirror", mirror];
+    for (
+      const args of [
+        ["cluster", "restart", "rs", "--dry-run"],
+        ["cluster", "start", "rs"],
+        [...upgrade, "--dry-run"],
+      ]
+    ) {
       const r = await mup(args, { home });
       assert.equal(r.code, 1, output(r));
       assert.match(
@@ -90,7 +99,10 @@ Deno.test("a TLS cluster's ca.pem lost or not its key's certificate: plans are r
         ),
       );
       // Nothing else is measured against a CA that is not the cluster's (tester35).
-      assert.doesNotMatch(output(r), /not the one mup installed|verify against|runs but/);
+      assert.doesNotMatch(
+        output(r),
+        /not the one mup installed|verify against|runs but|could not be read/,
+      );
     }
     assert.equal(await Deno.readTextFile(hostsCopy), ours, "the hosts' copy is untouched");
     await Deno.writeTextFile(caPem, ours);

@@ -146,9 +146,9 @@ export async function buildLifecyclePlan(
   if (!req.unrecorded && plan.operation !== "stop" && plan.operation !== "destroy") {
     const lost = await lostNow();
     if (lost.length) {
-      // Members mup could not ask for that reason are not said not to answer: the servers
-      // are not the cause.
-      const blamed = (i: { code: string }) => i.code === "not_answering";
+      // Members mup could not ask for that reason are not said not to answer, nor their FCV
+      // unreadable: the servers are not the cause.
+      const blamed = (i: { code: string }) => ["not_answering", "fcv_unread"].includes(i.code);
       plan.validation.errors = [...plan.validation.errors.filter((i) => !blamed(i)), ...lost];
       plan.validation.warnings = plan.validation.warnings.filter((i) => !blamed(i));
       plan.validation.valid = false;

@@ -143,7 +143,9 @@ function releaseErrors(input: UpgradePlanInput): ValidationIssue[] {
   // The old series' FCV, or already the new one's (raised by hand once every member ran it).
   if (a !== b && fcv !== a && fcv !== b) {
     return refuse(
-      "fcv_mismatch",
+      // Unread is a code of its own: where mup could not log in at all (its CA or admin
+      // credentials lost), lifecycle_build gives that cause alone.
+      fcv === undefined ? "fcv_unread" : "fcv_mismatch",
       fcv === undefined
         ? `the feature compatibility version of cluster ${name} could not be read: an upgrade ` +
           `to ${b} needs it to be ${a} (see \`mup cluster display ${name}\`)`
