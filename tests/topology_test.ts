@@ -403,6 +403,14 @@ Deno.test("YAML syntax errors and non-mapping documents are reported with a posi
     /Tabs are not allowed as indentation/,
   );
   assert.match(tab.hint!, /^indent with spaces: YAML does not allow tabs in indentation/);
+  // Spaces then a tab: the parser calls it misaligned; the hint names the tab (tester36 LOW).
+  const mixed = await expectError(
+    "mongod_servers:\n  - host: localhost\n  \t port: 27017\n",
+    "yaml_syntax",
+    3,
+    /./,
+  );
+  assert.match(mixed.hint!, /^indent with spaces/);
   await expectError("- just\n- a list\n", "not_a_mapping", 1, /must be a YAML mapping/);
   // Another file given by mistake: said to be no topology, its content (secrets?) not echoed.
   const shadow = "root:*:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n";

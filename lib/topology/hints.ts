@@ -95,3 +95,9 @@ export function unknownKeyHint(key: string, known: string[]): string {
       }, indented)`) +
     `; otherwise remove it (${allowed})`;
 }
+
+/** Whether the leading whitespace of the line holding `offset` in `text` has a tab. */
+export function tabIndented(text: string, offset: number): boolean {
+  const start = text.lastIndexOf("\n", offset - 1) + 1;
+  return /^ *\t/.test(text.slice(start));
+}

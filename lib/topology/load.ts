@@ -8,7 +8,13 @@ import { Positions } from "./positions.ts";
 import { EventPositions } from "./event_positions.ts";
 import { Topology } from "./schema.ts";
 import { knownKeys } from "./schema_keys.ts";
-import { deeperNextLine, INDENT_ERRORS, outdentedKey, unknownKeyHint } from "./hints.ts";
+import {
+  deeperNextLine,
+  INDENT_ERRORS,
+  outdentedKey,
+  tabIndented,
+  unknownKeyHint,
+} from "./hints.ts";
 import { type ServerTarget, type TopologyIssue, validateTopology } from "./validate.ts";
 import { intOptionPaths } from "./runtime_options.ts";
 
@@ -137,7 +143,8 @@ export async function parseTopology(
               ? `indented deeper than the key on line ${deeper.above} above it, so YAML reads ` +
                 `it as part of that key's value (${e.message.split("\n")[0]})`
               : e.message.split("\n")[0],
-            hint: e.code === "TAB_AS_INDENT"
+            // A tab among spaces is often reported as a misaligned key (BAD_INDENT).
+            hint: e.code === "TAB_AS_INDENT" || (indent && tabIndented(text, e.pos[0]))
               ? "indent with spaces: YAML does not allow tabs in indentation (line the key up " +
                 "with the keys of its entry above, with spaces)"
               : indent
