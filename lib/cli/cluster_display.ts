@@ -5,7 +5,7 @@
  */
 import { reachedLocally } from "../executor/factory.ts";
 import { membershipNotes, unlistedMembers } from "./unlisted_members.ts";
-import { lostSecretIssues } from "../preflight/lost_secrets.ts";
+import { lostSecrets } from "../preflight/lost_secrets.ts";
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { listProcesses } from "../plan/processes.ts";
@@ -33,9 +33,7 @@ import {
 } from "./duration_option.ts";
 import { clusterAccess } from "../security/access.ts";
 import { fillPids, nameHolders } from "./display_holders.ts";
-import { SECRET, securityOf } from "../security/settings.ts";
-import { secretExists } from "../security/secrets.ts";
-import { caPairMatches } from "../security/tls.ts";
+import { securityOf } from "../security/settings.ts";
 import { mixedVersions, readBalancer, readFcv, versionLine } from "./display_release.ts";
 import {
   balancerLine,
@@ -179,11 +177,9 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
     for (const r of rows) if (arbiters.has(r.process_id)) r.role = "arbiter";
     // Without the CA or the admin credentials mup cannot ask the members: their silence is
     // mup's, not theirs.
-    const sec = securityOf(meta.topology);
-    const cannotAsk = !firstDeploy && (
-      (sec.tls && (!(await secretExists(name, SECRET.ca)) || !(await caPairMatches(name)))) ||
-      (sec.auth && !(await secretExists(name, SECRET.admin)))
-    );
+    // Secrets mup no longer holds: it cannot log in, or a repair would lock members out.
+    const lostFound = firstDeploy ? [] : await lostSecrets(meta);
+    const cannotAsk = lostFound.some((l) => l.which === "ca" || l.which === "admin");
     await nameHolders(ctx, meta, rows, cannotAsk);
     await fillPids(ctx, meta, rows);
     // A sharded cluster is also only healthy when mongos lists every shard set.
@@ -270,8 +266,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
           : [r]
       ),
     )).flat();
-    // Secrets mup no longer holds: it cannot log in, or a repair would lock members out.
-    const lost = firstDeploy ? [] : (await lostSecretIssues(meta)).map((i) => i.message);
+    const lost = lostFound.map((l) => l.issue.message);
     if (opts.json) {
       printJson({
         cluster: name,

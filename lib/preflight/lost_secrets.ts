@@ -75,8 +75,20 @@ export async function lostSecretIssues(
   /** The secrets looked at (all by default; `ca-key` is needed only to sign certificates). */
   which: readonly LostSecret[] = ["keyfile", "admin", "ca", "ca-key"],
 ): Promise<ValidationIssue[]> {
+  return (await lostSecrets(meta, which)).map((l) => l.issue);
+}
+
+/**
+ * lostSecretIssues, each error with the secret it concerns (`ca` also for a CA certificate
+ * that is not its key's): a caller that must know which (display: without `admin` or `ca` mup
+ * cannot ask the members) looks at each file once.
+ */
+export async function lostSecrets(
+  meta: Pick<ClusterMeta, "name" | "topology" | "deploy_dir" | "processes">,
+  which: readonly LostSecret[] = ["keyfile", "admin", "ca", "ca-key"],
+): Promise<{ which: LostSecret; issue: ValidationIssue }[]> {
   const sec = securityOf(meta.topology);
-  const issues: ValidationIssue[] = [];
+  const issues: { which: LostSecret; issue: ValidationIssue }[] = [];
   const lost = async (ref: string) => !(await secretExists(meta.name, ref));
   // A keyfile of the user's (`security.keyfile`) is copied from that file again.
   if (which.includes("keyfile") && sec.auth && !sec.keyfile && await lost(SECRET.keyfile)) {
@@ -88,19 +100,22 @@ export async function lostSecretIssues(
     // On this machine mup can look: with the hosts' copy gone too, no `cp` can work.
     const noCopy = local && !(await Deno.stat(onHost).then((s) => s.isFile, () => false));
     issues.push({
-      code: "secret_lost",
-      severity: "error",
-      message: `the cluster's keyfile is missing from mup's store (${store}): ` +
-        (noCopy
-          ? `and from ${onHost} on ${host} too: its members run on the key they read when ` +
-            "they started, which no file holds any more, and a keyfile given to some would lock " +
-            "them out of the others. Give them all a new one at once: `(umask 077; openssl rand " +
-            `-base64 756 > ${q}) && cp ${q} ${h} && mup cluster restart ${meta.name} --force\``
-          : "its members run with the copy on their hosts, and a new keyfile would lock them " +
-            "out of each other. " +
-            (local
-              ? `Put it back: \`cp ${h} ${q} && chmod 600 ${q}\``
-              : `Put it back: copy ${host}:${onHost} to ${store} (mode 600)`)),
+      which: "keyfile",
+      issue: {
+        code: "secret_lost",
+        severity: "error",
+        message: `the cluster's keyfile is missing from mup's store (${store}): ` +
+          (noCopy
+            ? `and from ${onHost} on ${host} too: its members run on the key they read when ` +
+              "they started, which no file holds any more, and a keyfile given to some would lock " +
+              "them out of the others. Give them all a new one at once: `(umask 077; openssl rand " +
+              `-base64 756 > ${q}) && cp ${q} ${h} && mup cluster restart ${meta.name} --force\``
+            : "its members run with the copy on their hosts, and a new keyfile would lock them " +
+              "out of each other. " +
+              (local
+                ? `Put it back: \`cp ${h} ${q} && chmod 600 ${q}\``
+                : `Put it back: copy ${host}:${onHost} to ${store} (mode 600)`)),
+      },
     });
   }
   // The admin credentials, the CA and its key (said once when the CA is gone with it). Each
@@ -117,22 +132,25 @@ export async function lostSecretIssues(
     // The hosts keep a copy of the CA's certificate (not of its key): on this machine, the `cp`.
     const copy = l.which === "ca" ? await hostCa() : undefined;
     issues.push({
-      code: "secret_lost",
-      severity: "error",
-      message:
-        `the cluster's ${SECRET_NOUN[l.ref]} ${
-          SECRET_NOUN[l.ref].endsWith("s") ? "are" : "is"
-        } missing from ` +
-        `mup's store (${secretPath(meta.name, l.ref)}): ${l.why(sec.adminUser)}. Put ` +
-        `${l.files}${
-          l.which === "ca" && caKeyLost ? " and ca.key" : ""
-        } back from a backup of $MUP_HOME${
-          copy
-            ? `, or the certificate from the hosts' copy: \`cp ${shellQuote(copy)} ${
-              shellQuote(secretPath(meta.name, l.ref))
-            } && chmod 600 ${shellQuote(secretPath(meta.name, l.ref))}\``
-            : ""
-        }${l.otherwise?.(meta.name) ?? ""}`,
+      which: l.which,
+      issue: {
+        code: "secret_lost",
+        severity: "error",
+        message:
+          `the cluster's ${SECRET_NOUN[l.ref]} ${
+            SECRET_NOUN[l.ref].endsWith("s") ? "are" : "is"
+          } missing from ` +
+          `mup's store (${secretPath(meta.name, l.ref)}): ${l.why(sec.adminUser)}. Put ` +
+          `${l.files}${
+            l.which === "ca" && caKeyLost ? " and ca.key" : ""
+          } back from a backup of $MUP_HOME${
+            copy
+              ? `, or the certificate from the hosts' copy: \`cp ${shellQuote(copy)} ${
+                shellQuote(secretPath(meta.name, l.ref))
+              } && chmod 600 ${shellQuote(secretPath(meta.name, l.ref))}\``
+              : ""
+          }${l.otherwise?.(meta.name) ?? ""}`,
+      },
     });
   }
   // A CA certificate that is not the one of the key beside it (one of them replaced): a repair
@@ -141,15 +159,18 @@ export async function lostSecretIssues(
     if (!(await caPairMatches(meta.name))) {
       const copy = await hostCa();
       issues.push({
-        code: "secret_lost",
-        severity: "error",
-        message: `the cluster's CA certificate (${
-          secretPath(meta.name, SECRET.ca)
-        }) is not the certificate of the key beside it (${
-          secretPath(meta.name, CA_KEY)
-        }): one of them was replaced. Put the pair back from a backup of $MUP_HOME${
-          copy ? ` (the hosts keep a copy of the certificate: ${copy})` : ""
-        }`,
+        which: "ca",
+        issue: {
+          code: "secret_lost",
+          severity: "error",
+          message: `the cluster's CA certificate (${
+            secretPath(meta.name, SECRET.ca)
+          }) is not the certificate of the key beside it (${
+            secretPath(meta.name, CA_KEY)
+          }): one of them was replaced. Put the pair back from a backup of $MUP_HOME${
+            copy ? ` (the hosts keep a copy of the certificate: ${copy})` : ""
+          }`,
+        },
       });
     }
   }
