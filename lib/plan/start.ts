@@ -29,16 +29,12 @@ import {
 
 /**
  * The warnings of a start plan for members left down because their set no longer lists them
- * (code `member_removed`, said of a member not running): a start that plans nothing else has
- * not found the cluster all running.
+ * (code `member_removed_down`): a start that plans nothing else has not found the cluster all
+ * running.
  */
 export function notStartedRemoved(plan: Pick<Plan, "validation">): ValidationIssue[] {
-  return plan.validation.warnings.filter((w) =>
-    w.code === "member_removed" && w.message.includes(NOT_STARTED)
-  );
+  return plan.validation.warnings.filter((w) => w.code === "member_removed_down");
 }
-
-const NOT_STARTED = "so it is not started";
 
 /**
  * Start, wait and wait-for-primary operations for the processes of `chosen` that do not run
@@ -167,12 +163,12 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
   }
   const todo = chosen.filter((p) => !input.facts[p.id]?.running);
   const removedIssue = (p: ProcessSpec): ValidationIssue => ({
-    code: "member_removed",
+    code: "member_removed_down",
     severity: filtered ? "error" : "warning",
     host: p.host,
     message: `${p.id} is no longer a member of replica set ${p.replicaSet} (its set's ` +
       `configuration does not list it), ${
-        filtered ? "so it is not to be started" : NOT_STARTED
+        filtered ? "so it is not to be started" : "so it is not started"
       }: ` +
       "it would run outside its set. If a scale-in was cut off after removing it, that " +
       `scale-in run again finishes the removal (\`mup cluster scale-in ${input.meta.name} -N ${
