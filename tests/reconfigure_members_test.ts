@@ -385,7 +385,7 @@ Deno.test("a member removed from its set outside mup (rs.remove): a repair deplo
       new RegExp(
         `✗ Set .*\\n.*localhost:${
           ports[2]
-        } is not in the config of replica set rs0 \\(removed outside mup\\?\\): \`mup cluster deploy rm <its topology>\` \\(a repair\\)`,
+        } is not in the config of replica set rs0 \\(removed outside mup\\?\\): \`mkdir -p \\S+ && mup cluster show-config rm > \\S+/rm\\.recorded\\.yaml && mup cluster deploy rm \\S+ --version 7\\.0\\.\\d+ --mirror \\S+\` \\(a repair\\)`,
       ),
     );
     await ok(home, deployArgs("rm", file, mirror, ["--auto-approve"]));

@@ -5,6 +5,7 @@ import { machinePort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 import { noPrimaryCause, planTimeoutMs, timeoutHint } from "./timeout.ts";
+import { repairCommandOfPlan } from "../plan/command_of.ts";
 
 /** A member's election options as the topology gives them (MongoDB's defaults filled in). */
 export interface MemberOptions {
@@ -60,8 +61,8 @@ export function pendingChanges(
   options: MemberOptions[],
   config: Document,
   at: string,
-  /** The cluster's name, for the repair the error names. */
-  cluster = "<cluster>",
+  /** The repair the error names (repairCommandOfPlan). */
+  repair = "mup cluster deploy <cluster> <its recorded topology>",
 ): { want: MemberOptions; index: number; was: Omit<MemberOptions, "host"> }[] {
   const members = config.members as Document[];
   const out = options.flatMap((want) => {
@@ -69,7 +70,7 @@ export function pendingChanges(
     if (index < 0) {
       throw new OperationError(
         `${want.host} is not in the config of replica set ${config._id} (removed outside ` +
-          `mup?): \`mup cluster deploy ${cluster} <its topology>\` (a repair) adds it back`,
+          `mup?): \`${repair}\` (a repair) adds it back`,
         { noEffect: true },
       );
     }
@@ -108,7 +109,8 @@ export const reconfigMembers: Operation = {
   async isDone(ctx) {
     const found = await readConfig(ctx);
     return found !== undefined &&
-      pendingChanges(wanted(ctx), found.config, found.at, ctx.plan.cluster_name).length === 0;
+      pendingChanges(wanted(ctx), found.config, found.at, repairCommandOfPlan(ctx.plan)).length ===
+        0;
   },
   async run(ctx) {
     const set = ctx.op.target.name;
@@ -134,7 +136,12 @@ export const reconfigMembers: Operation = {
           { noEffect: done.length === 0 && stepped.length === 0 },
         );
       }
-      const [next] = pendingChanges(wanted(ctx), found.config, found.at, ctx.plan.cluster_name);
+      const [next] = pendingChanges(
+        wanted(ctx),
+        found.config,
+        found.at,
+        repairCommandOfPlan(ctx.plan),
+      );
       if (!next) break;
       const [h, p] = splitHostPort(found.at);
       if (next.want.priority === 0 && machinePort(next.want.host) === machinePort(found.at)) {

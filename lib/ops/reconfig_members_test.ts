@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { pendingChanges } from "./reconfig_members.ts";
+import { repairCommandOfPlan } from "../plan/command_of.ts";
+import type { Plan } from "../plan/schema.ts";
 
 const config = {
   _id: "rs0",
@@ -33,7 +35,17 @@ Deno.test("pendingChanges: members that gain go first, the primary that loses la
 Deno.test("pendingChanges: a member the config does not list is an error naming it", () => {
   assert.throws(
     () =>
-      pendingChanges([{ host: "d:1", priority: 1, votes: 1, hidden: false }], config, "a:1", "c9"),
-    /d:1 is not in the config of replica set rs0 \(removed outside mup\?\): `mup cluster deploy c9 <its topology>` \(a repair\) adds it back/,
+      pendingChanges(
+        [{ host: "d:1", priority: 1, votes: 1, hidden: false }],
+        config,
+        "a:1",
+        repairCommandOfPlan({
+          cluster_name: "c9",
+          version: "7.0.14",
+          topology_file: "/srv/t/c9.yaml",
+          release: { mirror: "/m" } as Plan["release"],
+        }),
+      ),
+    /d:1 is not in the config of replica set rs0 \(removed outside mup\?\): `mkdir -p \/srv\/t && mup cluster show-config c9 > \/srv\/t\/c9\.recorded\.yaml && mup cluster deploy c9 \/srv\/t\/c9\.recorded\.yaml --version 7\.0\.14 --mirror \/m` \(a repair\) adds it back/,
   );
 });

@@ -89,3 +89,30 @@ export function recordedTopologyPath(meta: Pick<ClusterMeta, "name" | "topology_
   const file = `${meta.name}.recorded.yaml`;
   return shellQuote(meta.topology_file ? path.join(path.dirname(meta.topology_file), file) : file);
 }
+
+/**
+ * The repair of a cluster, pasteable: its recorded topology written out (recordedTopologyPath,
+ * after a `mkdir -p` of that directory, which may be gone) and deployed again with its version
+ * and the mirror its release came from (offline, the official center is unreachable).
+ */
+export function repairCommandOf(
+  c: { name: string; topology_file?: string; version: string; mirror?: string },
+): string {
+  const mirror = c.mirror ? ` --mirror ${shellQuote(c.mirror)}` : "";
+  const file = recordedTopologyPath(c);
+  const mkdir = c.topology_file ? `mkdir -p ${shellQuote(path.dirname(c.topology_file))} && ` : "";
+  return `${mkdir}mup cluster show-config ${c.name} > ${file} && mup cluster deploy ` +
+    `${c.name} ${file} --version ${c.version}${mirror}`;
+}
+
+/** repairCommandOf for the cluster a plan was made for, from the plan's own fields. */
+export function repairCommandOfPlan(
+  plan: Pick<Plan, "cluster_name" | "version" | "topology_file" | "release">,
+): string {
+  return repairCommandOf({
+    name: plan.cluster_name,
+    version: plan.version,
+    ...(plan.topology_file ? { topology_file: plan.topology_file } : {}),
+    ...(plan.release?.mirror ? { mirror: plan.release.mirror } : {}),
+  });
+}

@@ -1,8 +1,7 @@
 /**
  * The operations the lifecycle planners (start, stop, restart, destroy) are built from. Pure.
  */
-import { shellQuote } from "../executor/shell_quote.ts";
-import { recordedTopologyPath } from "./command_of.ts";
+import { repairCommandOf } from "./command_of.ts";
 import { hostPort } from "../topology/hosts.ts";
 import * as path from "node:path";
 import type { ClusterMeta } from "../state/meta.ts";
@@ -41,15 +40,12 @@ export function recordedSha256(meta: ClusterMeta, host: string, file: string): s
  * gone).
  */
 export function repairCommand(meta: ClusterMeta): string {
-  // The mirror the cluster's release came from: offline, the official center is unreachable.
-  const mirror = meta.release?.mirror ? ` --mirror ${shellQuote(meta.release.mirror)}` : "";
-  const file = recordedTopologyPath(meta);
-  // The directory may have been removed since the deploy; the pasted line must not fail at `>`.
-  const mkdir = meta.topology_file
-    ? `mkdir -p ${shellQuote(path.dirname(meta.topology_file))} && `
-    : "";
-  return `${mkdir}mup cluster show-config ${meta.name} > ${file} && mup cluster deploy ` +
-    `${meta.name} ${file} --version ${meta.version}${mirror}`;
+  return repairCommandOf({
+    name: meta.name,
+    version: meta.version,
+    ...(meta.topology_file ? { topology_file: meta.topology_file } : {}),
+    ...(meta.release?.mirror ? { mirror: meta.release.mirror } : {}),
+  });
 }
 
 const members = (s: ReplicaSetSpec) => s.members.map((m) => hostPort(m.host, m.port));
