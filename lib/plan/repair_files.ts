@@ -144,7 +144,8 @@ export function markResigned(
 
 /**
  * The refusal of a repair whose store holds another CA than the cluster's: no process's
- * certificate in the store verifies against the store's CA, and the hosts' ca.pem is not the
+ * certificate in the store verifies against the store's CA (some may be missing from it, not
+ * all), and the hosts' ca.pem is not the
  * store's. The store's CA (certificate and key) was replaced; the repair would install it over
  * the hosts' and sign every certificate with it, which neither the running members nor the
  * clients trust. As a CA gone from the store is refused (lost_secrets.ts), so is this one.
@@ -158,8 +159,10 @@ export function replacedCaIssue(
   /** The store's ca.pem and ca.key. */
   store: { ca: string; caKey: string },
 ): ValidationIssue | undefined {
+  // Certificates gone from the store say nothing either way; every one left must fail.
   const unsigned = signs.filter((s) => s.found === "unsigned").length;
-  if (!unsigned || unsigned < meta.processes.length) return undefined;
+  const missing = signs.filter((s) => s.found === "missing").length;
+  if (!unsigned || unsigned + missing < meta.processes.length) return undefined;
   const hostCa = findings.find((f) =>
     f.found === "differs" &&
     files.some((x) => x.op === f.op && x.path === f.path && x.secret === SECRET.ca)
