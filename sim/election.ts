@@ -93,7 +93,12 @@ export class Election {
     await this.stand("no primary");
   }
 
-  async stand(reason: string): Promise<boolean> {
+  /**
+   * Stands for election. `skipDryRun`: a primary handing over (replSetStepUp with skipDryRun,
+   * MongoDB's kStepUpRequestSkipDryRun) has stepped down for this member, so it goes straight
+   * to the real election.
+   */
+  async stand(reason: string, skipDryRun = false): Promise<boolean> {
     if (this.standing || this.rs.state !== 2) return false;
     this.standing = true;
     try {
@@ -103,7 +108,21 @@ export class Election {
       // not raise the term, so one cut off from its set does not push every term up and
       // depose a healthy primary when it comes back.
       const current = this.rs.term;
-      if (!(await this.collectVotes(me, current, true))) {
+      const log = this.rs.server.log;
+      if (skipDryRun) {
+        log.info("ELECTION", 21437, "ReplCoord", "Skipping dry run and running for election", {
+          newTerm: current + 1,
+        });
+      } else {
+        log.info(
+          "ELECTION",
+          21438,
+          "ReplCoord",
+          "Conducting a dry run election to see if we could be elected",
+          { currentTerm: current, reason },
+        );
+      }
+      if (!skipDryRun && !(await this.collectVotes(me, current, true))) {
         this.rs.server.log.info(
           "ELECTION",
           21440,
@@ -120,14 +139,24 @@ export class Election {
       this.rs.store.repl.term = term;
       this.rs.store.repl.votedFor = { term, candidate: me._id };
       this.rs.store.saveElection();
-      this.rs.server.log.info("ELECTION", 21438, "ReplCoord", "Starting an election", {
-        reason,
-        term,
-      });
+      if (!skipDryRun) {
+        log.info(
+          "ELECTION",
+          21444,
+          "ReplCoord",
+          "Dry election run succeeded, running for election",
+          {
+            newTerm: term,
+          },
+        );
+      }
       if (
         (await this.collectVotes(me, term, false)) && this.rs.term === term &&
         this.rs.state === 2
       ) {
+        log.info("ELECTION", 21450, "ReplCoord", "Election succeeded, assuming primary role", {
+          term,
+        });
         this.becomePrimary();
         return true;
       }

@@ -50,3 +50,48 @@ Deno.test("simulator: a member that cannot win an election does not raise its te
     assert.equal(await termOf(ports[0]), term + 1);
   });
 });
+
+Deno.test("simulator: a primary's handoff (replSetStepDown) has the caught-up secondary skip its dry run, as MongoDB's replSetStepUp with skipDryRun does; a member standing after a primary's death runs one first", async () => {
+  await withDir(async (dir) => {
+    const ports = freePorts(3);
+    const bin = await simBin("7.0.5");
+    await startReplSet(bin, dir, ports);
+    // Whole lines only: a mark is the count of lines ended so far.
+    const lines = async (port: number, since = 0) =>
+      (await Deno.readTextFile(path.join(dir, String(port), "log"))).split("\n").slice(0, -1)
+        .slice(since);
+    const marks = await Promise.all(ports.map(async (p) => (await lines(p)).length));
+    const term = await termOf(ports[0]);
+    // The driver sees the step-down end the connection (or answer ok): either is a step-down.
+    await admin(ports[0], { replSetStepDown: 60, secondaryCatchUpPeriodSecs: 10 }).catch(() => {});
+    const next = await waitFor(async () => {
+      for (const p of ports.slice(1)) {
+        if ((await admin(p, { hello: 1 })).isWritablePrimary) return p;
+      }
+      return undefined;
+    }, 30_000);
+    const i = ports.indexOf(next!);
+    const handed = await lines(next!, marks[i]);
+    assert.ok(
+      handed.some((l) => l.includes('"id":21437') && l.includes(`"newTerm":${term + 1}`)),
+      handed.join("\n"),
+    );
+    assert.ok(!handed.some((l) => l.includes('"id":21438')), "no dry run on a handoff");
+    assert.ok(handed.some((l) => l.includes('"id":21450')), "its election succeeded");
+
+    // The new primary killed: the member that stands next runs a dry run first.
+    const rest = ports.filter((p) => p !== next);
+    const restMarks = await Promise.all(rest.map(async (p) => (await lines(p)).length));
+    await killMember(dir, next!);
+    const after = await waitFor(async () => {
+      for (const p of rest) {
+        if ((await admin(p, { hello: 1 }).catch(() => undefined))?.isWritablePrimary) return p;
+      }
+      return undefined;
+    }, 60_000);
+    const stood = await lines(after!, restMarks[rest.indexOf(after!)]);
+    const dry = stood.findIndex((l) => l.includes('"id":21438'));
+    const won = stood.findIndex((l) => l.includes('"id":21444'));
+    assert.ok(dry >= 0 && won > dry, stood.join("\n"));
+  });
+});

@@ -293,7 +293,7 @@ const replSetStepUp: Handler = async (ctx) => {
     throw new CommandError("Election failed.", 125, "CommandFailed");
   }
   r.stepDownUntil = 0;
-  if (!(await r.election.stand("step up request"))) {
+  if (!(await r.election.stand("step up request", ctx.body.skipDryRun === true))) {
     throw new CommandError("Election failed.", 125, "CommandFailed");
   }
   return {};
