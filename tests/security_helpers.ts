@@ -202,3 +202,57 @@ export async function selfSigned(subject: string): Promise<{ cert: string; key: 
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/**
+ * A certificate for `dns` (its only subjectAltName) signed by the CA whose files are `ca` and
+ * `caKey`, and its key: one of the cluster's CA for another host (tester37).
+ */
+export async function signedFor(
+  dns: string,
+  ca: string,
+  caKey: string,
+): Promise<{ cert: string; key: string }> {
+  const dir = await Deno.makeTempDir();
+  const run = async (args: string[]) => {
+    const r = await new Deno.Command("openssl", {
+      args,
+      cwd: dir,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (r.code !== 0) throw new Error(new TextDecoder().decode(r.stderr));
+  };
+  try {
+    await Deno.writeTextFile(
+      `${dir}/ext.cnf`,
+      `subjectAltName=DNS:${dns}\nextendedKeyUsage=serverAuth,clientAuth\n`,
+    );
+    await run(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "r.csr"]
+      .concat(["-subj", `/CN=${dns}`]));
+    await run([
+      "x509",
+      "-req",
+      "-in",
+      "r.csr",
+      "-CA",
+      ca,
+      "-CAkey",
+      caKey,
+      "-CAcreateserial",
+      "-CAserial",
+      `${dir}/ca.srl`,
+      "-out",
+      "c.pem",
+      "-days",
+      "2",
+      "-extfile",
+      "ext.cnf",
+    ]);
+    return {
+      cert: await Deno.readTextFile(`${dir}/c.pem`),
+      key: await Deno.readTextFile(`${dir}/k.pem`),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -103,7 +103,7 @@ Deno.test("cluster tls enable with the CA's key gone: a new CA signs every certi
     await Deno.writeTextFile(caPath, ours);
     assert.match(
       shown.stdout.replace(/\s+/g, " "),
-      /its TLS certificate is not one the cluster's CA signed \(.*\); .*mup cannot ask it while its store's CA or admin credentials are missing or replaced \(see below\): no stop or start mends that/,
+      /its TLS certificate is not one the cluster's CA signed for it \(.*\); .*mup cannot ask it while its store's CA or admin credentials are missing or replaced \(see below\): no stop or start mends that/,
     );
     assert.doesNotMatch(shown.stdout, /hung or busy/);
     // The CA put back, every member is trusted again.

@@ -21,7 +21,7 @@ import {
 import { clusterDir } from "./apply_helpers.ts";
 import { deploy, display, livePids, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
-import { selfSigned } from "./security_helpers.ts";
+import { selfSigned, signedFor } from "./security_helpers.ts";
 
 installFixture();
 
@@ -114,21 +114,21 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
       output(applied).replace(/\s+/g, " "),
       new RegExp(
         `${member} speaks TLS with a certificate the cluster's CA \\(ca\\.pem in mup's secrets ` +
-          "store\\) did not sign \\(.*\\): no wait or resume mends that",
+          "store\\) did not sign for it \\(.*\\): no wait or resume mends that",
       ),
     );
     assert.doesNotMatch(output(applied), /busy or hung|--wait-timeout/);
-    // display names the cause and the way: the repair, then that member's forced restart.
+    // display names the cause and the way: the repair, which restarts that member itself.
     const shown = await mup(["cluster", "display", "rs"], { home });
     assert.match(
       shown.stdout.replace(/\s+/g, " "),
       new RegExp(
-        `${member} DOWN: its TLS certificate is not one the cluster's CA signed \\(.*\\); ` +
+        `${member} DOWN: its TLS certificate is not one the cluster's CA signed for it \\(.*\\); ` +
           `.*no wait or restart on it mends that\\. A repair \\(\`[^\`]*mup cluster deploy rs ` +
-          `[^\`]+\`\\) signs it again and installs it; then \`mup cluster restart rs -N ` +
-          `${member} --force\``,
+          `[^\`]+\`\\) signs it again, installs it and restarts the member on it`,
       ),
     );
+    assert.doesNotMatch(shown.stdout, /cluster restart rs -N/);
     // That repair stops the member on the foreign certificate and starts it on the one it
     // signs, rather than reviewing a Start of a running member and failing at its wait
     // (tester35 M2).
@@ -140,7 +140,7 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
       mended.stdout.replace(/\s+/g, " "),
       new RegExp(
         `Stop rs0 member ${member}: it runs on a TLS certificate the cluster's CA did not sign ` +
-          "\\(.*\\), which its replica set and its clients refuse",
+          "for it \\(.*\\), which its replica set and its clients refuse",
       ),
     );
     assert.match(mended.stdout, /on the certificate this repair installs/);
@@ -206,6 +206,59 @@ Deno.test("a member's certificate replaced in mup's store only: a restart is ref
     assert.notEqual(hostAfter, hostBefore, "the host holds the newly signed certificate");
     assert.equal(await Deno.readTextFile(stored), hostAfter, "the store holds it too");
     // The member reads the new certificate at its next start, and its set takes it.
+    await ok(home, ["cluster", "restart", "rs", "-N", member, "--auto-approve"]);
+    assert.ok((await display(home, "rs")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a member's certificate replaced by one of the cluster's CA for another host: a restart is refused before any stop, naming the host it does not name; the repair signs it again and the member restarts on it (tester37 HIGH)", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports));
+    await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"]);
+    const id = `mongod-localhost-${ports[1]}`;
+    const member = `localhost:${ports[1]}`;
+    const dir = clusterDir(home, "rs");
+    const secrets = path.join(dir, "secrets");
+    const stored = path.join(secrets, "certs", `${id}.pem`);
+    const onHost = path.join(dir, "deploy", "secrets", `${id}.pem`);
+    const other = await signedFor(
+      "db9.example.net",
+      path.join(secrets, "ca.pem"),
+      path.join(secrets, "ca.key"),
+    );
+    for (const f of [stored, onHost]) {
+      await Deno.chmod(f, 0o600);
+      await Deno.writeTextFile(f, other.cert + other.key);
+      await Deno.chmod(f, 0o400);
+    }
+    const pids = await livePids(home, "rs");
+    const refused = await mup(["cluster", "restart", "rs", "--auto-approve"], { home });
+    assert.equal(refused.code, 1, output(refused));
+    assert.match(
+      output(refused).replace(/\s+/g, " "),
+      new RegExp(
+        `the TLS certificate of ${id} in mup's store \\(${stored}\\), the one its host must ` +
+          "hold, is signed by the cluster's CA but for another host: it does not name " +
+          "localhost \\(openssl: hostname mismatch\\)\\. Started on it, the member would present",
+      ),
+    );
+    assert.deepEqual(await livePids(home, "rs"), pids, "nothing was stopped");
+
+    const recorded = path.join(home, "recorded.yaml");
+    await Deno.writeTextFile(recorded, (await ok(home, ["cluster", "show-config", "rs"])).stdout);
+    const repaired = await ok(
+      home,
+      deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]),
+    );
+    assert.match(
+      repaired.stdout,
+      new RegExp(`Create the TLS certificate of ${id} again: the store's does not name its host`),
+    );
+    assert.notEqual(await Deno.readTextFile(onHost), other.cert + other.key);
     await ok(home, ["cluster", "restart", "rs", "-N", member, "--auto-approve"]);
     assert.ok((await display(home, "rs")).healthy);
   } finally {

@@ -63,10 +63,8 @@ export async function nameHolders(
     if (r.tls_untrusted) {
       r.reason = `${r.reason}; its own server (PID ${holder.pid}) holds port ${r.port} and ` +
         "speaks TLS, but its certificate is not one the cluster's CA (ca.pem in mup's secrets " +
-        "store) signed: no wait or restart on it mends that. A repair (`" + repairCommand(meta) +
-        "`) signs it again and installs it; then `mup cluster restart " +
-        `${meta.name} -N ${r.id} --force\` starts it on that one (--force: a rolling restart ` +
-        "needs every member to answer)";
+        "store) signed for it: no wait or restart on it mends that. A repair (`" +
+        repairCommand(meta) + "`) signs it again, installs it and restarts the member on it";
       return;
     }
     // Stopped (SIGSTOP, a debugger: state T) goes on as it was with SIGCONT; hung does not.

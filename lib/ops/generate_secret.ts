@@ -37,10 +37,11 @@ export const generateSecret: Operation = {
       // The certificate is written after its key: with the certificate, both are there.
       return pem && await secretExists(ctx.plan.cluster_name, CA_KEY);
     }
-    // A certificate of another CA (the CA made again since) is not in place: made anew.
+    // A certificate of another CA (the CA made again since), or of this CA for another host,
+    // is not in place: made anew.
     if (ref.startsWith("secret:cert:")) {
       return await secretExists(ctx.plan.cluster_name, ref) &&
-        await signedByClusterCa(ctx.plan.cluster_name, ref);
+        await signedByClusterCa(ctx.plan.cluster_name, ref, param(ctx, "host"));
     }
     return await secretExists(ctx.plan.cluster_name, ref);
   },

@@ -37,10 +37,10 @@ export const waitForProcess: Operation = {
       const c = ctx.plan.cluster_name;
       throw new OperationError(
         `${hostPort(host!, port!)} speaks TLS with a certificate the cluster's CA (ca.pem in ` +
-          `mup's secrets store) did not sign (${untrusted}): no wait or resume mends that. ` +
+          `mup's secrets store) did not sign for it (${untrusted}): no wait or resume mends that. ` +
           `\`mup cluster display ${c}\` names it; a repair of the cluster (\`mup cluster deploy ` +
           `${c}\` of its recorded topology, \`mup cluster show-config ${c}\`) signs its ` +
-          "certificate again and installs it",
+          "certificate again, installs it and restarts the member on it",
       );
     }
     if (!h) {

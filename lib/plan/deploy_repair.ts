@@ -11,6 +11,7 @@ import { certRef, SECRET } from "../security/settings.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import type { ProcessSpec } from "./processes.ts";
 import {
+  type CertificateToSign,
   changedConfigWarnings,
   foreignSecretWarnings,
   markRepairFindings,
@@ -31,7 +32,7 @@ export async function markRepair(
   plan: Pick<Plan, "phases" | "validation">,
   meta: ClusterMeta,
   { signs, procs, down, restarted, executors }: {
-    signs: readonly { id: string; found: "missing" | "unsigned" }[];
+    signs: readonly CertificateToSign[];
     procs: ProcessSpec[];
     down?: ReadonlySet<string>;
     /** The processes the repair restarts itself (on a certificate the CA did not sign). */
@@ -44,7 +45,7 @@ export async function markRepair(
     files,
     executors,
     meta.name,
-    new Set(signs.filter((s) => s.found === "unsigned").map((s) => certRef(s.id))),
+    new Set(signs.filter((s) => s.found !== "missing").map((s) => certRef(s.id))),
   );
   markRepairFindings(plan, files, findings);
   markResigned(plan, signs);

@@ -32,6 +32,15 @@ export interface RepairFile {
   secret?: string;
 }
 
+/**
+ * A certificate a repair signs again: gone from the store (`missing`), not signed by the store's
+ * CA (`unsigned`), or signed by it but not naming its process's host (`misnamed`).
+ */
+export interface CertificateToSign {
+  id: string;
+  found: "missing" | "unsigned" | "misnamed";
+}
+
 /** What was found of a RepairFile: missing, or (a configuration) with other content. */
 export interface RepairFinding {
   op: string;
@@ -123,13 +132,15 @@ export function markRepairFindings(
  */
 export function markResigned(
   plan: Pick<Plan, "phases">,
-  signs: readonly { id: string; found: "missing" | "unsigned" }[],
+  signs: readonly CertificateToSign[],
 ): void {
   // Both the signing and the installation name the certificate's reference (params.secret).
   const why = new Map(signs.map((s) => [
     certRef(s.id),
     s.found === "missing"
       ? "it is missing from mup's store"
+      : s.found === "misnamed"
+      ? "the store's does not name its host"
       : "the store's does not verify against the cluster's CA",
   ]));
   for (const o of plan.phases.flatMap((ph) => ph.operations)) {
@@ -153,7 +164,7 @@ export function markResigned(
  */
 export function replacedCaIssue(
   meta: Pick<ClusterMeta, "name" | "processes">,
-  signs: readonly { id: string; found: "missing" | "unsigned" }[],
+  signs: readonly CertificateToSign[],
   findings: RepairFinding[],
   files: RepairFile[],
   /** The store's ca.pem and ca.key. */

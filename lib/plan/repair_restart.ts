@@ -25,7 +25,8 @@ export function restartUntrusted(
     const p = why !== undefined ? procs.find((x) => x.id === start.target.name) : undefined;
     if (!p) continue;
     const stop = stopOp(p, [...start.depends_on], true);
-    stop.description += `: it runs on a TLS certificate the cluster's CA did not sign (${why}), ` +
+    stop.description += `: it runs on a TLS certificate the cluster's CA did not sign for it ` +
+      `(${why}), ` +
       "which its replica set and its clients refuse";
     start.description += " on the certificate this repair installs";
     start.depends_on.push(stop.id);

@@ -230,11 +230,10 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
       message: `${at} runs but does not answer, and a start leaves a running server alone` +
         `${starts.length ? " (the health check at the end of this start will fail on it)" : ""}: ` +
         (untrusted
-          ? "it speaks TLS with a certificate the cluster's CA did not sign (" + untrusted +
-            "), which no restart on that certificate mends. A repair (`" +
-            repairCommand(input.meta) + "`) signs its certificate again and installs it; " +
-            `then \`mup cluster restart ${name} -N ${at} --force\` starts it on that one (--force: ` +
-            "a rolling restart needs every member to answer)"
+          ? "it speaks TLS with a certificate the cluster's CA did not sign for it (" +
+            untrusted + "), which no restart on that certificate mends. A repair (`" +
+            repairCommand(input.meta) + "`) signs its certificate again, installs it and " +
+            "restarts the member on it"
           : `\`mup cluster display ${name}\` says why (a hung or stopped server); ` +
             `\`mup cluster stop ${name} -N ${at}\` ends it, then ` +
             `\`mup cluster start ${name} -N ${at}\``),

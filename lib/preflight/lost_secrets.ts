@@ -11,6 +11,7 @@
 import { shellQuote } from "../executor/shell_quote.ts";
 import { certRef, hostCaPath, hostKeyfilePath, SECRET, securityOf } from "../security/settings.ts";
 import { caPairMatches, signedByClusterCa } from "../security/tls.ts";
+import type { CertificateToSign } from "../plan/repair_files.ts";
 import { CA_KEY, SECRET_NOUN, secretExists, secretPath } from "../security/secrets.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { isLocalMachine } from "../topology/hosts.ts";
@@ -179,18 +180,22 @@ export async function lostSecrets(
 
 /**
  * The processes of `meta`'s TLS cluster whose certificate a repair must sign: none in the
- * store (`missing`), or one the CA there did not sign (`unsigned`). Without any, a lost CA key
- * stops nothing a repair does. Empty for a cluster without TLS.
+ * store (`missing`), one the CA there did not sign (`unsigned`), or one it signed for another
+ * host (`misnamed`: a member presenting it is refused by its set and its clients). Without
+ * any, a lost CA key stops nothing a repair does. Empty for a cluster without TLS.
  */
 export async function repairSigns(
   meta: Pick<ClusterMeta, "name" | "topology" | "processes">,
-): Promise<{ id: string; found: "missing" | "unsigned" }[]> {
+): Promise<CertificateToSign[]> {
   if (!securityOf(meta.topology).tls) return [];
-  const out: { id: string; found: "missing" | "unsigned" }[] = [];
+  const out: CertificateToSign[] = [];
   for (const p of meta.processes) {
     const ref = certRef(p.id);
     if (!(await secretExists(meta.name, ref))) out.push({ id: p.id, found: "missing" });
     else if (!(await signedByClusterCa(meta.name, ref))) out.push({ id: p.id, found: "unsigned" });
+    else if (!(await signedByClusterCa(meta.name, ref, p.host))) {
+      out.push({ id: p.id, found: "misnamed" });
+    }
   }
   return out;
 }

@@ -13,9 +13,9 @@ import { missingPaths } from "./start_files.ts";
  * checks meet it.
  *
  * @param resigned references of certificates the repair signs again because the store's copy
- *   is not the CA's: a host's copy of one is "not the cluster's" only when it does not verify
- *   against the store's CA either (then a member started on it presents it), never merely for
- *   differing from the store's bad copy.
+ *   is not the CA's for its host: a host's copy of one is "not the cluster's" only when it does
+ *   not verify against the store's CA for that host either (then a member started on it
+ *   presents it), never merely for differing from the store's bad copy.
  */
 export async function findRepairFiles(
   files: RepairFile[],
@@ -33,7 +33,7 @@ export async function findRepairFiles(
       if (missing.has(i)) return { op: f.op, path: f.path, found: "missing" };
       if (f.secret && resigned.has(f.secret)) {
         const pem = await ex.readFile(f.path).catch(() => undefined);
-        return pem && (await pemSignedByClusterCa(cluster, pem)) === false
+        return pem && (await pemSignedByClusterCa(cluster, pem, f.host)) === false
           ? { op: f.op, path: f.path, found: "differs", what: "secret" }
           : undefined;
       }

@@ -8,6 +8,7 @@
  */
 import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
 import { certRef, SECRET } from "../security/settings.ts";
+import { hostCheckArgs } from "../security/tls.ts";
 import { CA_KEY, secretExists, secretPath } from "../security/secrets.ts";
 
 /**
@@ -17,10 +18,11 @@ import { CA_KEY, secretExists, secretPath } from "../security/secrets.ts";
 async function verify(
   ca: string,
   cert: string,
+  host: string,
   onError: (message: string) => void,
-): Promise<{ ok: boolean; said?: string } | undefined> {
+): Promise<{ ok: boolean; said?: string; misnamed?: boolean } | undefined> {
   const out = await new Deno.Command("openssl", {
-    args: ["verify", "-CAfile", ca, cert],
+    args: ["verify", ...hostCheckArgs(host), "-CAfile", ca, cert],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -32,12 +34,14 @@ async function verify(
   if (out.code === 0) return { ok: true };
   const said = new TextDecoder().decode(out.stderr).trim().split("\n")
     .find((l) => /error \d+/.test(l))?.replace(/^.*?error \d+ at \d+ depth lookup: ?/, "");
-  return { ok: false, ...(said ? { said } : {}) };
+  // Signed by the CA, but for another host (openssl's errors 62 and 64).
+  const misnamed = /hostname mismatch|IP address mismatch/.test(said ?? "");
+  return { ok: false, ...(said ? { said } : {}), ...(misnamed ? { misnamed } : {}) };
 }
 
 /**
  * The check `store_certificates_signed` and an error per process of `processes` whose stored
- * certificate the stored CA did not sign (`openssl verify`, its reason quoted), with those
+ * certificate the stored CA did not sign for its host (`openssl verify`, its reason quoted), with those
  * processes' IDs (`unsigned`: their hosts' copies are not to be compared with the store's). A
  * certificate or CA missing from the store is left to lostSecretIssues and start_files; without
  * openssl the check says it could not run (a warning) rather than refuse.
@@ -58,20 +62,24 @@ export async function checkStoreCertificates(
     for (const p of processes) {
       if (!(await secretExists(cluster, certRef(p.id)))) continue;
       const cert = secretPath(cluster, certRef(p.id));
-      const v = await verify(ca, cert, (e) => unavailable = e);
+      const v = await verify(ca, cert, p.host, (e) => unavailable = e);
       if (!v) break;
       if (v.ok) continue;
       unsigned.add(p.id);
       // Signing needs the CA's key: without it the repair is refused too, so say that first.
       const keyLost = !(await secretExists(cluster, CA_KEY));
       issues.push({
-        code: "certificate_not_signed",
+        code: v.misnamed ? "certificate_wrong_host" : "certificate_not_signed",
         severity: "error",
         host: p.host,
         message: `the TLS certificate of ${p.id} in mup's store (${cert}), the one its host ` +
-          `must hold, does not verify against the cluster's CA (${ca})${
-            v.said ? `: ${v.said}` : ""
-          }. Started on it, the member would present a certificate its replica set and its ` +
+          (v.misnamed
+            ? `must hold, is signed by the cluster's CA but for another host: it does not name ` +
+              `${p.host} (openssl: ${v.said})`
+            : `must hold, does not verify against the cluster's CA (${ca})${
+              v.said ? `: ${v.said}` : ""
+            }`) +
+          ". Started on it, the member would present a certificate its replica set and its " +
           "clients refuse. " + (keyLost
             ? `Signing it again needs the CA's key, which is missing from mup's store too ` +
               `(${secretPath(cluster, CA_KEY)}): put ca.key back from a backup of $MUP_HOME, ` +
@@ -87,8 +95,8 @@ export async function checkStoreCertificates(
       message: unavailable
         ? `the certificates could not be verified (openssl: ${unavailable})`
         : issues.length
-        ? `${issues.length} certificate(s) a start presents do not verify against the cluster's CA`
-        : "the certificates every start presents are signed by the cluster's CA",
+        ? `${issues.length} certificate(s) a start presents are not the cluster's CA's for their host`
+        : "the certificates every start presents are signed by the cluster's CA for their host",
       duration: Math.round(performance.now() - t0),
     },
     issues,

@@ -101,8 +101,9 @@ async function askOne(
         ...base,
         ...(e instanceof TlsUntrustedError
           ? {
-            reason: `its TLS certificate is not one the cluster's CA signed (${
-              e.handshake.split("\n")[0].slice(0, 120)
+            // Not the CA's, or the CA's for another host name: a handshake refuses both.
+            reason: `its TLS certificate is not one the cluster's CA signed for it (${
+              e.handshake.split("\n")[0].slice(0, 300)
             })`,
             tls_untrusted: true,
           }

@@ -95,14 +95,36 @@ export async function makeCa(cluster: string): Promise<void> {
 }
 
 /**
- * Whether the certificate stored under `ref` was signed by the cluster CA now in the store
- * (`openssl verify`): one of an earlier CA (made again after its key was lost) is not the
- * cluster's, and is made anew. False when either file is missing or openssl cannot run.
+ * openssl verify's arguments that also check a certificate names `host` (a name, or an IP
+ * address, as mup's own certificates' subjectAltName holds it): the name a member's set and
+ * mup's clients reach it by.
  */
-export async function signedByClusterCa(cluster: string, ref: string): Promise<boolean> {
+export function hostCheckArgs(host: string): string[] {
+  const h = host.replace(/^\[(.*)\]$/, "$1");
+  const ip = /^\d+\.\d+\.\d+\.\d+$/.test(h) || h.includes(":");
+  return ip ? ["-verify_ip", h] : ["-verify_hostname", h];
+}
+
+/**
+ * Whether the certificate stored under `ref` was signed by the cluster CA now in the store
+ * (`openssl verify`), and with `host`, whether it names that host too: one of an earlier CA
+ * (made again after its key was lost) or of another host is not this process's, and is made
+ * anew. False when either file is missing or openssl cannot run.
+ */
+export async function signedByClusterCa(
+  cluster: string,
+  ref: string,
+  host?: string,
+): Promise<boolean> {
   try {
     const out = await new Deno.Command("openssl", {
-      args: ["verify", "-CAfile", secretPath(cluster, "secret:ca"), secretPath(cluster, ref)],
+      args: [
+        "verify",
+        ...(host ? hostCheckArgs(host) : []),
+        "-CAfile",
+        secretPath(cluster, "secret:ca"),
+        secretPath(cluster, ref),
+      ],
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -121,6 +143,8 @@ export async function signedByClusterCa(cluster: string, ref: string): Promise<b
 export async function pemSignedByClusterCa(
   cluster: string,
   pem: Uint8Array,
+  /** The host it must name too (hostCheckArgs), when given. */
+  host?: string,
 ): Promise<boolean | undefined> {
   const ca = secretPath(cluster, "secret:ca");
   if (!(await Deno.stat(ca).then((s) => s.isFile, () => false))) return undefined;
@@ -129,7 +153,7 @@ export async function pemSignedByClusterCa(
   if (!cert) return false;
   try {
     const child = new Deno.Command("openssl", {
-      args: ["verify", "-CAfile", ca],
+      args: ["verify", ...(host ? hostCheckArgs(host) : []), "-CAfile", ca],
       stdin: "piped",
       stdout: "null",
       stderr: "null",
