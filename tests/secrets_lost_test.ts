@@ -118,6 +118,26 @@ Deno.test("a repair or scale-out of a cluster whose keyfile or admin credentials
     await ok(home, ["cluster", "start", "rs", "--auto-approve"]);
     assert.ok((await display(home, "rs")).healthy);
 
+    // The credentials in place but refused (the password changed outside mup): a restart is
+    // refused up front, naming the file, not blamed on members mid-apply (tester37).
+    const stored = JSON.parse(creds);
+    await Deno.writeTextFile(admin, JSON.stringify({ ...stored, password: "x".repeat(24) }));
+    const wrong = await ok(home, ["cluster", "restart", "rs", "--dry-run"], 1);
+    const wrongSaid = (wrong.stdout + wrong.stderr).replace(/\s+/g, " ");
+    assert.match(
+      wrongSaid,
+      /the admin credentials mup stores \(\S+admin\.json\) do not authenticate on localhost:\d+ \(the password changed or the user dropped outside mup\?\)/,
+    );
+    assert.doesNotMatch(wrongSaid, /hung or busy|does not answer/);
+    // Damaged (not what mup writes): refused as such.
+    await Deno.writeTextFile(admin, JSON.stringify({ ...stored, password: "short" }));
+    const damaged = await ok(home, ["cluster", "restart", "rs", "--dry-run"], 1);
+    assert.match(
+      (damaged.stdout + damaged.stderr).replace(/\s+/g, " "),
+      /admin\.json is damaged: mup cannot log in to the cluster without it/,
+    );
+    await Deno.writeTextFile(admin, creds);
+
     // The keyfile gone from the store and the hosts: the way the refusal gives, pasted, gives
     // every member the new keyfile at once, and the set forms on it.
     await Deno.remove(path.join(secrets, "keyfile"));

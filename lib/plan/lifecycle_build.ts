@@ -4,6 +4,7 @@
  * the command's pure planner. Not pure itself, like deploy.ts.
  */
 import { lostSecretIssues } from "../preflight/lost_secrets.ts";
+import { adminLoginIssues } from "../preflight/admin_login.ts";
 import * as path from "node:path";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { recordedHooks } from "../hooks/compile.ts";
@@ -145,6 +146,8 @@ export async function buildLifecyclePlan(
   // servers mid-apply. A stop and a destroy need neither (signals end what will not answer).
   if (!req.unrecorded && plan.operation !== "stop" && plan.operation !== "destroy") {
     const lost = await lostNow();
+    // …and with them in the store, the members must accept them.
+    if (!lost.length) lost.push(...await adminLoginIssues(req.meta, facts, req.executors));
     if (lost.length) {
       // Members mup could not ask for that reason are not said not to answer, nor their FCV
       // unreadable: the servers are not the cause.

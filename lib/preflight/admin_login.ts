@@ -1,0 +1,59 @@
+/**
+ * Pre-flight of the admin credentials mup logs in with, for plans that must talk to the
+ * members (all but a stop and a destroy, which signals end): with access control on, the
+ * stored admin.json must be readable and a member that answers must accept it. One changed
+ * outside mup (the password set by hand, the user dropped) would otherwise let the plan be
+ * approved and fail at its first command, the member then blamed as hung or busy.
+ */
+import type { ExecutorFactory } from "../executor/executor.ts";
+import type { ValidationIssue } from "../plan/schema.ts";
+import type { ProcessFact } from "../plan/lifecycle.ts";
+import { clusterAccess } from "../security/access.ts";
+import { secretPath } from "../security/secrets.ts";
+import { SECRET, securityOf } from "../security/settings.ts";
+import type { ClusterMeta } from "../state/meta.ts";
+import { hostPort } from "../topology/hosts.ts";
+import { MupError } from "../errors.ts";
+
+/**
+ * An error when the admin credentials of `meta`'s cluster (access control on) cannot be read
+ * (damaged) or are refused (code 18, AuthenticationFailed) by the first member `facts` say
+ * answers (an arbiter holds no users and is not asked); none when no member answers (nothing
+ * to ask) or the login succeeds. A missing admin.json is lostSecretIssues'.
+ */
+export async function adminLoginIssues(
+  meta: Pick<ClusterMeta, "name" | "topology" | "processes">,
+  facts: Record<string, ProcessFact>,
+  executors: ExecutorFactory,
+): Promise<ValidationIssue[]> {
+  if (!securityOf(meta.topology).auth) return [];
+  const p = meta.processes.find((x) =>
+    facts[x.id]?.answering !== false && facts[x.id]?.running && facts[x.id]?.state !== "ARBITER"
+  );
+  if (!p) return [];
+  const file = secretPath(meta.name, SECRET.admin);
+  const at = hostPort(p.host, p.port);
+  // Whom the connection is logged in as, not merely whether a command answers: connectionStatus
+  // needs no login, and an unauthenticated one would pass through the localhost exception.
+  const works = await clusterAccess(meta.name, meta.topology, executors)
+    .credentialsWork(p.host, p.port, 10_000)
+    .catch((e) => e instanceof MupError ? e : true); // a member that does not answer: not asked
+  if (works instanceof MupError) {
+    return [{
+      code: "secret_damaged",
+      severity: "error",
+      message: `${works.message}: mup cannot log in to the cluster without it. Restore it ` +
+        "from a backup of $MUP_HOME, then plan again",
+    }];
+  }
+  if (works) return [];
+  return [{
+    code: "admin_refused",
+    severity: "error",
+    host: p.host,
+    message: `the admin credentials mup stores (${file}) do not authenticate on ${at} ` +
+      "(the password changed or the user dropped outside mup?): every command this plan " +
+      "sends would be refused. Write the user's password as it is now into that file " +
+      "(its `password` field), or restore the file from a backup of $MUP_HOME, then plan again",
+  }];
+}
