@@ -115,6 +115,18 @@ Deno.test("a TLS cluster's ca.pem lost or not its key's certificate: plans are r
     const other = await selfSigned("/CN=another CA");
     await Deno.writeTextFile(caPem, other.cert);
     await Deno.writeTextFile(caKey, other.key);
+    // A restart and display give that cause alone, not every member's certificate (tester37).
+    const replacedSaid = new RegExp(
+      "the CA in mup's store is not the cluster's: none of its processes' certificates there " +
+        `verifies against it, and the hosts' ${hostsCopy} is another one`,
+    );
+    const restart = await mup(["cluster", "restart", "rs", "--dry-run"], { home });
+    assert.equal(restart.code, 1, output(restart));
+    assert.match(output(restart).replace(/\s+/g, " "), replacedSaid);
+    assert.doesNotMatch(output(restart), /Sign it again|Install it again|neither primary/);
+    const shownReplaced = await mup(["cluster", "display", "rs"], { home });
+    assert.match(shownReplaced.stdout.replace(/\s+/g, " "), replacedSaid);
+    assert.doesNotMatch(shownReplaced.stdout, /signs it again|not one the cluster's CA signed/);
     const recorded = path.join(home, "recorded.yaml");
     await Deno.writeTextFile(recorded, (await ok(home, ["cluster", "show-config", "rs"])).stdout);
     const repair = await mup(

@@ -53,6 +53,8 @@ export async function nameHolders(
       return;
     }
     if (cannotAsk) {
+      // A certificate refused against a CA that is not the cluster's says nothing of it.
+      if (r.tls_untrusted) r.reason = "its TLS certificate cannot be checked (see below)";
       r.reason = `${r.reason}; its own server (PID ${holder.pid}) holds port ${r.port}, and ` +
         "mup cannot ask it while its store's CA or admin credentials are missing or replaced " +
         "(see below): no stop or start mends that";

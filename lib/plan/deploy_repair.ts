@@ -49,14 +49,16 @@ export async function markRepair(
   );
   markRepairFindings(plan, files, findings);
   markResigned(plan, signs);
-  const replaced = replacedCaIssue(meta, signs, findings, files, {
+  // Found already before planning (lostSecrets), where the hosts' ca.pem is on this machine.
+  const found = plan.validation.errors.some((e) => e.code === "ca_replaced");
+  const replaced = found ? undefined : replacedCaIssue(meta, signs, findings, files, {
     ca: secretPath(meta.name, SECRET.ca),
     caKey: secretPath(meta.name, CA_KEY),
   });
   if (replaced) {
     plan.validation.errors.push(replaced);
     plan.validation.valid = false;
-  } else {
+  } else if (!found) {
     plan.validation.warnings.push(
       ...foreignSecretWarnings(findings, files, procs, meta.name, restarted),
     );

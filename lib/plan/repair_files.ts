@@ -180,18 +180,34 @@ export function replacedCaIssue(
   );
   if (!hostCa) return undefined;
   const host = files.find((x) => x.op === hostCa.op && x.path === hostCa.path)!.host;
+  return caReplacedIssue(meta.name, { host, path: hostCa.path }, store);
+}
+
+/**
+ * The error `ca_replaced`: the store's CA pair is not the one the cluster's members trust (none
+ * of the store's certificates verifies against it; the hosts' ca.pem at `hostCa`, when known,
+ * is another), with the way back: the pair from a backup, or the hosts' certificate and a new
+ * CA made by `cluster tls disable` then `enable`.
+ */
+export function caReplacedIssue(
+  cluster: string,
+  hostCa: { host: string; path: string } | undefined,
+  store: { ca: string; caKey: string },
+): ValidationIssue {
   return {
     code: "ca_replaced",
     severity: "error",
     message: `the CA in mup's store is not the cluster's: none of its processes' certificates ` +
-      `there verifies against it, and the hosts' ${hostCa.path} is another one. The store's ` +
-      "ca.pem and ca.key were replaced; a repair would install them over the hosts' and sign " +
-      "every certificate with them, which neither the running members nor their clients " +
-      "trust. Put the cluster's CA pair back from a backup of $MUP_HOME. Without one, copy the " +
-      `hosts' certificate (${host}:${hostCa.path}, the cluster's) over ${store.ca} and remove ` +
-      `${store.caKey} (not that certificate's key): the cluster then runs as one whose CA key ` +
-      `is lost, and \`mup cluster tls ${meta.name} disable\` then \`mup cluster tls ` +
-      `${meta.name} enable\` give it a new CA`,
+      `there verifies against it${
+        hostCa ? `, and the hosts' ${hostCa.path} is another one` : ""
+      }. The store's ca.pem and ca.key were replaced; a repair would install them over the ` +
+      "hosts' and sign every certificate with them, which neither the running members nor " +
+      "their clients trust. Put the cluster's CA pair back from a backup of $MUP_HOME. " +
+      `Without one, copy the hosts' certificate (${
+        hostCa ? `${hostCa.host}:${hostCa.path}` : "ca.pem in a member's secrets directory"
+      }, the cluster's) over ${store.ca} and remove ${store.caKey} (not that certificate's ` +
+      "key): the cluster then runs as one whose CA key is lost, and `mup cluster tls " +
+      `${cluster} disable\` then \`mup cluster tls ${cluster} enable\` give it a new CA`,
   };
 }
 

@@ -11,7 +11,7 @@
 import { shellQuote } from "../executor/shell_quote.ts";
 import { certRef, hostCaPath, hostKeyfilePath, SECRET, securityOf } from "../security/settings.ts";
 import { caPairMatches, signedByClusterCa } from "../security/tls.ts";
-import type { CertificateToSign } from "../plan/repair_files.ts";
+import { caReplacedIssue, type CertificateToSign } from "../plan/repair_files.ts";
 import { CA_KEY, SECRET_NOUN, secretExists, secretPath } from "../security/secrets.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { isLocalMachine } from "../topology/hosts.ts";
@@ -173,9 +173,54 @@ export async function lostSecrets(
           }`,
         },
       });
+    } else {
+      // Both of the pair replaced by another CA's: every member would look "unsigned".
+      const replaced = await storeCaReplaced(meta, hostCa);
+      if (replaced) {
+        const local = meta.processes.find((p) => isLocalMachine(p.host));
+        issues.push({
+          which: "ca",
+          issue: caReplacedIssue(
+            meta.name,
+            typeof replaced === "string" && local
+              ? { host: local.host, path: replaced }
+              : undefined,
+            { ca: secretPath(meta.name, SECRET.ca), caKey: secretPath(meta.name, CA_KEY) },
+          ),
+        });
+      }
     }
   }
   return issues;
+}
+
+/**
+ * Whether the CA pair in `meta`'s store is not the one its members trust: no certificate in the
+ * store verifies against it (one at least is there) and the hosts' ca.pem on this machine, when
+ * a member runs here, is another (its path is returned); with no copy here to compare, a
+ * cluster of two or more processes none of whose certificates verifies (true). One certificate
+ * of the CA's, or the hosts' copy the store's, is not a replaced CA (false).
+ */
+async function storeCaReplaced(
+  meta: Pick<ClusterMeta, "name" | "processes">,
+  hostCa: () => Promise<string | undefined>,
+): Promise<string | boolean> {
+  let present = 0;
+  for (const p of meta.processes) {
+    const ref = certRef(p.id);
+    if (!(await secretExists(meta.name, ref))) continue;
+    present++;
+    if (await signedByClusterCa(meta.name, ref)) return false;
+  }
+  if (!present) return false;
+  const copy = await hostCa();
+  if (!copy) return meta.processes.length >= 2;
+  const [theirs, ours] = await Promise.all(
+    [copy, secretPath(meta.name, SECRET.ca)].map((f) =>
+      Deno.readTextFile(f).catch(() => undefined)
+    ),
+  );
+  return theirs !== undefined && theirs !== ours ? copy : false;
 }
 
 /**
