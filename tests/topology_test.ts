@@ -411,6 +411,9 @@ Deno.test("YAML syntax errors and non-mapping documents are reported with a posi
     /./,
   );
   assert.match(mixed.hint!, /^indent with spaces/);
+  // The lines after a tabbed one are not blamed for it too (tester37).
+  const after = "mongod_servers:\n  - host: localhost\n\tport: 27017\n    replica_set: rs0\n";
+  assert.equal((await errorsOf(after)).length, 1, JSON.stringify(await errorsOf(after)));
   await expectError("- just\n- a list\n", "not_a_mapping", 1, /must be a YAML mapping/);
   // Another file given by mistake: said to be no topology, its content (secrets?) not echoed.
   const shadow = "root:*:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n";

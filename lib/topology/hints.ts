@@ -4,6 +4,8 @@
  * and keys known elsewhere in the file. Pure: text and schema in, words out.
  */
 import { didYouMean } from "../util/similar.ts";
+import type { SourceLocation } from "../errors.ts";
+import type { TopologyIssue } from "./validate.ts";
 import { allKeys, homesOf, knownKeys } from "./schema_keys.ts";
 
 /**
@@ -100,4 +102,29 @@ export function unknownKeyHint(key: string, known: string[]): string {
 export function tabIndented(text: string, offset: number): boolean {
   const start = text.lastIndexOf("\n", offset - 1) + 1;
   return /^ *\t/.test(text.slice(start));
+}
+
+/** A key written twice in one mapping: named, with the line of its first occurrence. */
+export function duplicateKeyIssue(
+  dup: { key: string; path: string; first?: SourceLocation },
+  location: SourceLocation,
+): TopologyIssue {
+  const first = !dup.first?.line
+    ? ""
+    : dup.first.line === location.line
+    ? ` (first at line ${dup.first.line}, column ${dup.first.column})`
+    : ` (first at line ${dup.first.line})`;
+  return {
+    severity: "error",
+    code: "duplicate_key",
+    message: `duplicate key "${dup.key}"${first}: a mapping may hold each key once`,
+    hint: `keep one \`${dup.key}:\` in this mapping and remove the other`,
+    location,
+    ...(dup.first ? { first_occurrence: dup.first } : {}),
+  };
+}
+
+/** The mapping key written at `offset` in `text` (js-yaml points there), for messages. */
+export function keyAt(text: string, offset: number): string {
+  return /^\s*["']?([^"':\n]*)/.exec(text.slice(offset))?.[1].trim() ?? "";
 }

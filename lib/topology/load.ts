@@ -10,7 +10,9 @@ import { Topology } from "./schema.ts";
 import { knownKeys } from "./schema_keys.ts";
 import {
   deeperNextLine,
+  duplicateKeyIssue,
   INDENT_ERRORS,
+  keyAt,
   outdentedKey,
   tabIndented,
   unknownKeyHint,
@@ -32,31 +34,6 @@ export class TopologyError extends MupError {
       { details: { file, issues } },
     );
   }
-}
-
-/** A key written twice in one mapping: named, with the line of its first occurrence. */
-function duplicateKeyIssue(
-  dup: { key: string; path: string; first?: SourceLocation },
-  location: SourceLocation,
-): TopologyIssue {
-  const first = !dup.first?.line
-    ? ""
-    : dup.first.line === location.line
-    ? ` (first at line ${dup.first.line}, column ${dup.first.column})`
-    : ` (first at line ${dup.first.line})`;
-  return {
-    severity: "error",
-    code: "duplicate_key",
-    message: `duplicate key "${dup.key}"${first}: a mapping may hold each key once`,
-    hint: `keep one \`${dup.key}:\` in this mapping and remove the other`,
-    location,
-    ...(dup.first ? { first_occurrence: dup.first } : {}),
-  };
-}
-
-/** The mapping key written at `offset` in `text` (js-yaml points there), for messages. */
-function keyAt(text: string, offset: number): string {
-  return /^\s*["']?([^"':\n]*)/.exec(text.slice(offset))?.[1].trim() ?? "";
 }
 
 export function formatIssue(i: TopologyIssue): string {
@@ -123,6 +100,7 @@ export async function parseTopology(
         location: pos!.at(outdented.offset),
       }]
       : [];
+    let tabSeen = false;
     return errors.length + keyIssue.length > 0
       ? [
         ...keyIssue,
@@ -133,6 +111,11 @@ export async function parseTopology(
             (e.code === "MISSING_CHAR" && /without - indicator/.test(e.message));
           if (indent && seen.has(e.pos[0])) return [];
           seen.add(e.pos[0]);
+          // A tab in one line's indentation throws the parser off for the lines after it: what
+          // it then says of them is that one mistake again (tester37).
+          const tab = e.code === "TAB_AS_INDENT" || (indent && tabIndented(text, e.pos[0]));
+          if ((indent || tab) && tabSeen) return [];
+          if (tab) tabSeen = true;
           // A line indented deeper than the key above it continues that key's value: the
           // parser stops at the value, the mistake is on the next line.
           const deeper = indent ? deeperNextLine(text, e.pos[0]) : undefined;
@@ -144,7 +127,7 @@ export async function parseTopology(
                 `it as part of that key's value (${e.message.split("\n")[0]})`
               : e.message.split("\n")[0],
             // A tab among spaces is often reported as a misaligned key (BAD_INDENT).
-            hint: e.code === "TAB_AS_INDENT" || (indent && tabIndented(text, e.pos[0]))
+            hint: tab
               ? "indent with spaces: YAML does not allow tabs in indentation (line the key up " +
                 "with the keys of its entry above, with spaces)"
               : indent
