@@ -310,6 +310,9 @@ const RUNNERS: Record<string, Runner> = {
    */
   async files_present(c, ex) {
     const files = (c.params.files ?? []) as { path: string; what: string; sha256?: string }[];
+    // On a start (a start plan's), not on a restart's stop.
+    const atStart = c.params.at === "start";
+    const onIt = atStart ? "started, it would run on it" : "stopped, it would start again on it";
     const missing = await missingPaths(ex.forHost(p(c, "host")), files.map((f) => f.path));
     if (!missing) return { ok: false, status: `could not look for the files on ${p(c, "host")}` };
     const gone = files.filter((_, i) => missing.has(i));
@@ -327,7 +330,7 @@ const RUNNERS: Record<string, Runner> = {
             actual.slice(0, 12)
           }…, expected ${
             files[i].sha256?.slice(0, 12)
-          }…): stopped, it would start again on it, not as recorded. Write it again with \`${
+          }…): ${onIt}, not as recorded. Write it again with \`${
             p(c, "repair")
           }\` (a repair), then plan again`,
         };
@@ -337,21 +340,19 @@ const RUNNERS: Record<string, Runner> = {
         status:
           `${files[i].what} ${p(c, "host")}:${files[i].path} of ${
             p(c, "process")
-          } is not the one mup installed (sha256 ${actual.slice(0, 12)}…): stopped, it would ` +
-          `start again on it. Install it again with \`${
-            p(c, "repair")
-          }\` (a repair), then plan again`,
+          } is not the one mup installed (sha256 ${actual.slice(0, 12)}…): ${onIt}. Install it ` +
+          `again with \`${p(c, "repair")}\` (a repair), then plan again`,
       };
     }
     return {
       ok: false,
-      status:
-        `${gone.map((f) => `${f.what} ${p(c, "host")}:${f.path}`).join(", ")} of ${
-          p(c, "process")
-        } ${gone.length === 1 ? "is" : "are"} missing: stopped, it could ` +
-        `not start again. Install ${gone.length === 1 ? "it" : "them"} again with \`${
-          p(c, "repair")
-        }\` (a repair), then plan again`,
+      status: `${gone.map((f) => `${f.what} ${p(c, "host")}:${f.path}`).join(", ")} of ${
+        p(c, "process")
+      } ${gone.length === 1 ? "is" : "are"} missing: ${
+        atStart ? "it cannot start" : "stopped, it could not start again"
+      }. Install ${gone.length === 1 ? "it" : "them"} again with \`${
+        p(c, "repair")
+      }\` (a repair), then plan again`,
     };
   },
   async disk_space(c, ex) {

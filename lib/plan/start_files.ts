@@ -95,13 +95,23 @@ export function startFiles(
  * stopped, rather than leaving it down or starting it on another configuration. A configuration
  * the plan itself writes before the stop (`cluster tls`, in phase order) is expected with that
  * content, not the recorded one. Each start's `config_valid` check gets that sha256 too (a start
- * plan saved before the configuration was edited stops there). Mutates `plan`.
+ * plan saved before the configuration was edited stops there). In a start plan, each start
+ * gets the same check (`at: "start"`). Mutates `plan`.
  */
-export function guardStops(plan: Pick<Plan, "phases">, files: StartFile[], repair: string): void {
+export function guardStops(
+  plan: Pick<Plan, "phases" | "operation">,
+  files: StartFile[],
+  repair: string,
+): void {
   const ops = plan.phases.flatMap((ph) => ph.operations);
   const started = new Set(
     ops.filter((o) => o.type === "start_process").map((o) => o.target.name),
   );
+  // A start plan (nothing written before its starts) checks the same files at each start: one
+  // saved before a file was replaced would otherwise start the process on it (tester37).
+  const guarded = plan.operation === "start"
+    ? ops.filter((o) => o.type === "start_process")
+    : ops.filter((o) => o.type === "stop_process" && started.has(o.target.name));
   // The content each process's configuration has once the operations before have run.
   const written = new Map<string, string>();
   for (const o of ops) {
@@ -119,9 +129,8 @@ export function guardStops(plan: Pick<Plan, "phases">, files: StartFile[], repai
         c.params.repair = repair;
         c.params.process = o.target.name;
       }
-      continue;
     }
-    if (o.type !== "stop_process" || !started.has(o.target.name)) continue;
+    if (!guarded.includes(o)) continue;
     if (o.pre_conditions.some((c) => c.check_type === "files_present")) continue;
     const mine = files.filter((f) => f.process === o.target.name);
     if (!mine.length) continue;
@@ -140,6 +149,7 @@ export function guardStops(plan: Pick<Plan, "phases">, files: StartFile[], repai
             return { path: f.path, what: f.what, ...(sha256 ? { sha256 } : {}) };
           }),
           repair,
+          ...(o.type === "start_process" ? { at: "start" } : {}),
         },
       ),
     );
