@@ -19,7 +19,16 @@ import {
   testMirror,
 } from "./helpers.ts";
 import { clusterDir } from "./apply_helpers.ts";
-import { deploy, display, livePids, ok, stablePorts } from "./lifecycle_helpers.ts";
+import {
+  deploy,
+  display,
+  installedMongod,
+  livePids,
+  ok,
+  portFree,
+  stablePorts,
+} from "./lifecycle_helpers.ts";
+import { runBin } from "./sim_helpers.ts";
 import { installFixture } from "./fixture.ts";
 import { selfSigned, signedFor } from "./security_helpers.ts";
 
@@ -99,7 +108,7 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
     assert.ok((await display(home, "rs")).healthy);
 
     // A start planned before the certificate was replaced (store and host alike) and applied
-    // after: its wait ends at once, saying why, not "busy or hung" at its timeout (tester34 M5).
+    // after: stopped at the start's own check, nothing started (tester37 M2).
     const member = `localhost:${ports[1]}`;
     await ok(home, ["cluster", "stop", "rs", "-N", member, "--auto-approve"]);
     await ok(home, ["cluster", "start", "rs", "-N", member, "--plan-only"]);
@@ -113,11 +122,27 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
     assert.match(
       output(applied).replace(/\s+/g, " "),
       new RegExp(
+        `TLS certificate localhost:${onHost} of ${id} is not the one mup installed ` +
+          "\\(sha256 [0-9a-f]+…\\): started, it would run on it",
+      ),
+    );
+    assert.ok(portFree(ports[1]), "nothing was started");
+    // Started by hand on that certificate anyway: the resumed start finds it running, and its
+    // wait ends at once, saying why, not "busy or hung" at its timeout (tester34 M5).
+    const deployDir = path.join(dir, "deploy");
+    const conf = path.join(deployDir, "conf", `mongod-${ports[1]}`, "mongod.conf");
+    const byHand = await runBin(await installedMongod(deployDir), ["-f", conf]);
+    assert.equal(byHand.code, 0, output(byHand));
+    const resumed = await mup(["plan", "resume", "rs", "--auto-approve"], { home });
+    assert.equal(resumed.code, 1, output(resumed));
+    assert.match(
+      output(resumed).replace(/\s+/g, " "),
+      new RegExp(
         `${member} speaks TLS with a certificate the cluster's CA \\(ca\\.pem in mup's secrets ` +
           "store\\) did not sign for it \\(.*\\): no wait or resume mends that",
       ),
     );
-    assert.doesNotMatch(output(applied), /busy or hung|--wait-timeout/);
+    assert.doesNotMatch(output(resumed), /busy or hung|--wait-timeout/);
     // display names the cause and the way: the repair, which restarts that member itself.
     const shown = await mup(["cluster", "display", "rs"], { home });
     assert.match(
@@ -187,6 +212,13 @@ Deno.test("a member's certificate replaced in mup's store only: a restart is ref
     // The host's copy is the CA's: it is not the file to blame.
     assert.doesNotMatch(said, /is not the one mup installed/);
     assert.deepEqual(await livePids(home, "rs"), pids, "nothing was stopped");
+    // display runs healthy members, and notes the store's copy a restart would refuse.
+    const shown = await mup(["cluster", "display", "rs"], { home });
+    assert.equal(shown.code, 0, output(shown));
+    assert.match(
+      shown.stdout.replace(/\s+/g, " "),
+      new RegExp(`Note: the TLS certificate of ${id} in mup's store \\(${stored}\\)`),
+    );
 
     const recorded = path.join(home, "recorded.yaml");
     await Deno.writeTextFile(recorded, (await ok(home, ["cluster", "show-config", "rs"])).stdout);

@@ -1,0 +1,44 @@
+/** `cluster display`'s table of processes, and what it says of those that are down. */
+import type { ClusterMeta } from "../state/meta.ts";
+import { describeState, type ProcessStatus } from "../probe/live.ts";
+import { securityOf } from "../security/settings.ts";
+import { formatDuration, table } from "../util/format.ts";
+import { versionLine } from "./display_release.ts";
+
+/** serverStatus.uptime is whole seconds: a server up for less than one shows as "<1s". */
+function uptime(s?: number): string {
+  return s === undefined ? "-" : s < 1 ? "<1s" : formatDuration(s * 1000);
+}
+
+/** The cluster, its processes as a table, why each one down is, and how to connect. */
+export function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[], fcv?: string): string {
+  const lines = [
+    `Cluster: ${meta.name}`,
+    `Kind: ${meta.kind.replace("_", " ")}`,
+    versionLine(meta, fcv, rows),
+    "",
+    table([24, 9, 12, 14, 8, 9, 10, 8], [
+      ["ID", "ROLE", "REPLICA SET", "STATE", "LAG", "PID", "UPTIME", "VERSION", "DATA DIR"],
+      ...rows.map((r) => [
+        r.id,
+        r.role,
+        r.replica_set ?? "-",
+        describeState(r),
+        r.lag_s === undefined ? "-" : `${r.lag_s}s`,
+        r.pid === undefined ? "-" : String(r.pid),
+        uptime(r.uptime_s),
+        r.version ?? "-",
+        r.data_dir ?? "-",
+      ]),
+    ]),
+  ];
+  const down = rows.filter((r) => r.reason);
+  if (down.length) {
+    lines.push("", ...down.map((r) => `${r.id} ${r.state}: ${r.reason}`));
+  }
+  lines.push("", `Connection: ${meta.connection_string}`);
+  if (securityOf(meta.topology).auth) {
+    lines.push(`Password: run \`mup cluster credentials ${meta.name}\``);
+  }
+  return lines.join("\n");
+}
