@@ -34,23 +34,45 @@ import { selfSigned, signedFor } from "./security_helpers.ts";
 
 installFixture();
 
+/**
+ * A TLS replica set `rs` of three on `ports`: its second member's ID and address, the cluster's
+ * directory, that member's certificate in mup's store and on its host, and the repair's
+ * arguments (the recorded topology deployed again).
+ */
+async function tlsSet(home: string, ports: number[]) {
+  await deploy(home, "rs", replicaSetTopology(ports));
+  await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"]);
+  const id = `mongod-localhost-${ports[1]}`;
+  const dir = clusterDir(home, "rs");
+  const recorded = path.join(home, "recorded.yaml");
+  await Deno.writeTextFile(recorded, (await ok(home, ["cluster", "show-config", "rs"])).stdout);
+  return {
+    id,
+    member: `localhost:${ports[1]}`,
+    dir,
+    stored: path.join(dir, "secrets", "certs", `${id}.pem`),
+    onHost: path.join(dir, "deploy", "secrets", `${id}.pem`),
+    repair: deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]),
+  };
+}
+
+/** `text` written over each of `files` (read-only, 0400, as mup installs them). */
+async function overwrite(files: string[], text: string): Promise<void> {
+  for (const f of files) {
+    await Deno.chmod(f, 0o600);
+    await Deno.writeTextFile(f, text);
+    await Deno.chmod(f, 0o400);
+  }
+}
+
 Deno.test("a restart whose member's certificate (store and host alike) the cluster's CA did not sign is refused before any stop; the repair it names signs it again (tester34 M4)", async () => {
   const home = await tempHome();
   const ports = stablePorts(3);
   try {
-    await deploy(home, "rs", replicaSetTopology(ports));
-    await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"]);
-    const id = `mongod-localhost-${ports[1]}`;
-    const dir = clusterDir(home, "rs");
-    const stored = path.join(dir, "secrets", "certs", `${id}.pem`);
-    const onHost = path.join(dir, "deploy", "secrets", `${id}.pem`);
+    const { id, member, dir, stored, onHost, repair } = await tlsSet(home, ports);
     const { cert, key } = await selfSigned("/CN=localhost");
     const foreign = cert + key;
-    for (const f of [stored, onHost]) {
-      await Deno.chmod(f, 0o600);
-      await Deno.writeTextFile(f, foreign);
-      await Deno.chmod(f, 0o400);
-    }
+    await overwrite([stored, onHost], foreign);
     const pids = await livePids(home, "rs");
 
     const refused = await mup(["cluster", "restart", "rs", "--auto-approve"], { home });
@@ -72,15 +94,9 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
     // the whole set's `--force` a keyfile needs (tester34 L1).
     const otherId = `mongod-localhost-${ports[2]}`;
     const otherOnHost = path.join(dir, "deploy", "secrets", `${otherId}.pem`);
-    await Deno.chmod(otherOnHost, 0o600);
-    await Deno.writeTextFile(otherOnHost, foreign);
+    await overwrite([otherOnHost], foreign);
     // The repair the message names, then the restart: every member back on the CA's.
-    const recorded = path.join(home, "recorded.yaml");
-    await Deno.writeTextFile(recorded, (await ok(home, ["cluster", "show-config", "rs"])).stdout);
-    const repaired = await ok(
-      home,
-      deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]),
-    );
+    const repaired = await ok(home, repair);
     // Its review lists the signing and the installation, saying why (tester35).
     assert.match(
       repaired.stdout,
@@ -109,14 +125,9 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
 
     // A start planned before the certificate was replaced (store and host alike) and applied
     // after: stopped at the start's own check, nothing started (tester37 M2).
-    const member = `localhost:${ports[1]}`;
     await ok(home, ["cluster", "stop", "rs", "-N", member, "--auto-approve"]);
     await ok(home, ["cluster", "start", "rs", "-N", member, "--plan-only"]);
-    for (const f of [stored, onHost]) {
-      await Deno.chmod(f, 0o600);
-      await Deno.writeTextFile(f, foreign);
-      await Deno.chmod(f, 0o400);
-    }
+    await overwrite([stored, onHost], foreign);
     const applied = await mup(["plan", "apply", "rs", "--auto-approve"], { home });
     assert.equal(applied.code, 1, output(applied));
     assert.match(
@@ -157,10 +168,7 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
     // That repair stops the member on the foreign certificate and starts it on the one it
     // signs, rather than reviewing a Start of a running member and failing at its wait
     // (tester35 M2).
-    const mended = await ok(
-      home,
-      deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]),
-    );
+    const mended = await ok(home, repair);
     assert.match(
       mended.stdout.replace(/\s+/g, " "),
       new RegExp(
@@ -191,18 +199,10 @@ Deno.test("a member's certificate replaced in mup's store only: a restart is ref
   const home = await tempHome();
   const ports = stablePorts(3);
   try {
-    await deploy(home, "rs", replicaSetTopology(ports));
-    await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"]);
-    const id = `mongod-localhost-${ports[1]}`;
-    const member = `localhost:${ports[1]}`;
-    const dir = clusterDir(home, "rs");
-    const stored = path.join(dir, "secrets", "certs", `${id}.pem`);
-    const onHost = path.join(dir, "deploy", "secrets", `${id}.pem`);
+    const { id, member, stored, onHost, repair } = await tlsSet(home, ports);
     const hostBefore = await Deno.readTextFile(onHost);
     const { cert, key } = await selfSigned("/CN=localhost");
-    await Deno.chmod(stored, 0o600);
-    await Deno.writeTextFile(stored, cert + key);
-    await Deno.chmod(stored, 0o400);
+    await overwrite([stored], cert + key);
     const pids = await livePids(home, "rs");
 
     const refused = await mup(["cluster", "restart", "rs", "--auto-approve"], { home });
@@ -220,12 +220,7 @@ Deno.test("a member's certificate replaced in mup's store only: a restart is ref
       new RegExp(`Note: the TLS certificate of ${id} in mup's store \\(${stored}\\)`),
     );
 
-    const recorded = path.join(home, "recorded.yaml");
-    await Deno.writeTextFile(recorded, (await ok(home, ["cluster", "show-config", "rs"])).stdout);
-    const repaired = await ok(
-      home,
-      deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]),
-    );
+    const repaired = await ok(home, repair);
     assert.match(
       repaired.stdout,
       new RegExp(
@@ -249,24 +244,14 @@ Deno.test("a member's certificate replaced by one of the cluster's CA for anothe
   const home = await tempHome();
   const ports = stablePorts(3);
   try {
-    await deploy(home, "rs", replicaSetTopology(ports));
-    await ok(home, ["cluster", "tls", "rs", "enable", "--auto-approve"]);
-    const id = `mongod-localhost-${ports[1]}`;
-    const member = `localhost:${ports[1]}`;
-    const dir = clusterDir(home, "rs");
+    const { id, member, dir, stored, onHost, repair } = await tlsSet(home, ports);
     const secrets = path.join(dir, "secrets");
-    const stored = path.join(secrets, "certs", `${id}.pem`);
-    const onHost = path.join(dir, "deploy", "secrets", `${id}.pem`);
     const other = await signedFor(
       "db9.example.net",
       path.join(secrets, "ca.pem"),
       path.join(secrets, "ca.key"),
     );
-    for (const f of [stored, onHost]) {
-      await Deno.chmod(f, 0o600);
-      await Deno.writeTextFile(f, other.cert + other.key);
-      await Deno.chmod(f, 0o400);
-    }
+    await overwrite([stored, onHost], other.cert + other.key);
     const pids = await livePids(home, "rs");
     const refused = await mup(["cluster", "restart", "rs", "--auto-approve"], { home });
     assert.equal(refused.code, 1, output(refused));
@@ -280,12 +265,7 @@ Deno.test("a member's certificate replaced by one of the cluster's CA for anothe
     );
     assert.deepEqual(await livePids(home, "rs"), pids, "nothing was stopped");
 
-    const recorded = path.join(home, "recorded.yaml");
-    await Deno.writeTextFile(recorded, (await ok(home, ["cluster", "show-config", "rs"])).stdout);
-    const repaired = await ok(
-      home,
-      deployArgs("rs", recorded, await testMirror(), ["--auto-approve"]),
-    );
+    const repaired = await ok(home, repair);
     assert.match(
       repaired.stdout,
       new RegExp(`Create the TLS certificate of ${id} again: the store's does not name its host`),
