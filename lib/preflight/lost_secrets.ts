@@ -10,7 +10,7 @@
  */
 import { shellQuote } from "../executor/shell_quote.ts";
 import { certRef, hostCaPath, hostKeyfilePath, SECRET, securityOf } from "../security/settings.ts";
-import { caPairMatches, signedByClusterCa } from "../security/tls.ts";
+import { caPairMatches, signedByClusterCa, verifyCertificate } from "../security/tls.ts";
 import { caReplacedIssue, type CertificateToSign } from "../plan/repair_files.ts";
 import { CA_KEY, SECRET_NOUN, secretExists, secretPath } from "../security/secrets.ts";
 import type { ClusterMeta } from "../state/meta.ts";
@@ -236,11 +236,18 @@ export async function repairSigns(
   const out: CertificateToSign[] = [];
   for (const p of meta.processes) {
     const ref = certRef(p.id);
-    if (!(await secretExists(meta.name, ref))) out.push({ id: p.id, found: "missing" });
-    else if (!(await signedByClusterCa(meta.name, ref))) out.push({ id: p.id, found: "unsigned" });
-    else if (!(await signedByClusterCa(meta.name, ref, p.host))) {
-      out.push({ id: p.id, found: "misnamed" });
+    if (!(await secretExists(meta.name, ref))) {
+      out.push({ id: p.id, found: "missing" });
+      continue;
     }
+    const v = await verifyCertificate(
+      secretPath(meta.name, SECRET.ca),
+      { path: secretPath(meta.name, ref) },
+      p.host,
+    );
+    // openssl unable to run says nothing of it: signing it again could not run either.
+    if ("unavailable" in v || v.ok) continue;
+    out.push({ id: p.id, found: v.misnamed ? "misnamed" : "unsigned" });
   }
   return out;
 }

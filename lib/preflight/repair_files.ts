@@ -2,9 +2,10 @@
 import type { ExecutorFactory } from "../executor/executor.ts";
 import type { RepairFile, RepairFinding } from "../plan/repair_files.ts";
 import { hostKey } from "../topology/hosts.ts";
-import { secretPath } from "../security/secrets.ts";
+import { secretExists, secretPath } from "../security/secrets.ts";
 import { sha256File } from "../util/file_hash.ts";
-import { pemSignedByClusterCa } from "../security/tls.ts";
+import { verifyCertificate } from "../security/tls.ts";
+import { SECRET } from "../security/settings.ts";
 import { missingPaths } from "./start_files.ts";
 
 /**
@@ -33,7 +34,11 @@ export async function findRepairFiles(
       if (missing.has(i)) return { op: f.op, path: f.path, found: "missing" };
       if (f.secret && resigned.has(f.secret)) {
         const pem = await ex.readFile(f.path).catch(() => undefined);
-        return pem && (await pemSignedByClusterCa(cluster, pem, f.host)) === false
+        const ca = secretPath(cluster, SECRET.ca);
+        const v = pem && await secretExists(cluster, SECRET.ca) &&
+          await verifyCertificate(ca, { pem: new TextDecoder().decode(pem) }, f.host);
+        // Neither said (no CA in the store, no openssl): nothing found.
+        return v && "ok" in v && !v.ok
           ? { op: f.op, path: f.path, found: "differs", what: "secret" }
           : undefined;
       }

@@ -8,36 +8,8 @@
  */
 import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
 import { certRef, SECRET } from "../security/settings.ts";
-import { hostCheckArgs } from "../security/tls.ts";
+import { verifyCertificate } from "../security/tls.ts";
 import { CA_KEY, secretExists, secretPath } from "../security/secrets.ts";
-
-/**
- * What `openssl verify -CAfile ca cert` says of one certificate file: `ok`, or the reason it
- * gave ("self-signed certificate"); undefined when openssl cannot run (its error in `onError`).
- */
-async function verify(
-  ca: string,
-  cert: string,
-  host: string,
-  onError: (message: string) => void,
-): Promise<{ ok: boolean; said?: string; misnamed?: boolean } | undefined> {
-  const out = await new Deno.Command("openssl", {
-    args: ["verify", ...hostCheckArgs(host), "-CAfile", ca, cert],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output().catch((e: Error) => {
-    onError(e.message);
-    return undefined;
-  });
-  if (!out) return undefined;
-  if (out.code === 0) return { ok: true };
-  const said = new TextDecoder().decode(out.stderr).trim().split("\n")
-    .find((l) => /error \d+/.test(l))?.replace(/^.*?error \d+ at \d+ depth lookup: ?/, "");
-  // Signed by the CA, but for another host (openssl's errors 62 and 64).
-  const misnamed = /hostname mismatch|IP address mismatch/.test(said ?? "");
-  return { ok: false, ...(said ? { said } : {}), ...(misnamed ? { misnamed } : {}) };
-}
 
 /**
  * The check `store_certificates_signed` and an error per process of `processes` whose stored
@@ -62,8 +34,11 @@ export async function checkStoreCertificates(
     for (const p of processes) {
       if (!(await secretExists(cluster, certRef(p.id)))) continue;
       const cert = secretPath(cluster, certRef(p.id));
-      const v = await verify(ca, cert, p.host, (e) => unavailable = e);
-      if (!v) break;
+      const v = await verifyCertificate(ca, { path: cert }, p.host);
+      if ("unavailable" in v) {
+        unavailable = v.unavailable;
+        break;
+      }
       if (v.ok) continue;
       unsigned.add(p.id);
       // Signing needs the CA's key: without it the repair is refused too, so say that first.

@@ -105,9 +105,66 @@ export function hostCheckArgs(host: string): string[] {
   return ip ? ["-verify_ip", h] : ["-verify_hostname", h];
 }
 
+/** What `openssl verify` said of one certificate (verifyCertificate). */
+export type Verdict =
+  /** Signed by the CA (and, with a host, naming it). */
+  | { ok: true }
+  /**
+   * Not: `said` is openssl's reason ("self-signed certificate"); `misnamed`, signed by the CA
+   * but for another host (openssl's errors 62 and 64).
+   */
+  | { ok: false; said?: string; misnamed?: boolean }
+  /** openssl could not run (its error). */
+  | { unavailable: string };
+
+/**
+ * `openssl verify -CAfile ca` of one certificate: a file (`path`), or the first certificate of
+ * a PEM text (`pem`, a host's copy read from it: its key may follow, and is never passed on;
+ * the certificate goes on openssl's stdin). With `host`, it must name that host too
+ * (hostCheckArgs).
+ */
+export async function verifyCertificate(
+  ca: string,
+  cert: { path: string } | { pem: string },
+  host?: string,
+): Promise<Verdict> {
+  const text = "pem" in cert
+    ? cert.pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/)?.[0]
+    : undefined;
+  if ("pem" in cert && !text) return { ok: false, said: "no certificate in it" };
+  let out: Deno.CommandOutput;
+  try {
+    const child = new Deno.Command("openssl", {
+      args: [
+        "verify",
+        ...(host ? hostCheckArgs(host) : []),
+        "-CAfile",
+        ca,
+        ...("path" in cert ? [cert.path] : []),
+      ],
+      stdin: text ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    if (text) {
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(text + "\n"));
+      await w.close();
+    }
+    out = await child.output();
+  } catch (e) {
+    return { unavailable: (e as Error).message };
+  }
+  if (out.code === 0) return { ok: true };
+  const said = new TextDecoder().decode(out.stderr).trim().split("\n")
+    .find((l) => /error \d+/.test(l))?.replace(/^.*?error \d+ at \d+ depth lookup: ?/, "");
+  const misnamed = /hostname mismatch|IP address mismatch/.test(said ?? "");
+  return { ok: false, ...(said ? { said } : {}), ...(misnamed ? { misnamed } : {}) };
+}
+
 /**
  * Whether the certificate stored under `ref` was signed by the cluster CA now in the store
- * (`openssl verify`), and with `host`, whether it names that host too: one of an earlier CA
+ * (verifyCertificate), and with `host`, whether it names that host too: one of an earlier CA
  * (made again after its key was lost) or of another host is not this process's, and is made
  * anew. False when either file is missing or openssl cannot run.
  */
@@ -116,55 +173,12 @@ export async function signedByClusterCa(
   ref: string,
   host?: string,
 ): Promise<boolean> {
-  try {
-    const out = await new Deno.Command("openssl", {
-      args: [
-        "verify",
-        ...(host ? hostCheckArgs(host) : []),
-        "-CAfile",
-        secretPath(cluster, "secret:ca"),
-        secretPath(cluster, ref),
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.code === 0;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Whether the first certificate in `pem` (a host's copy, read from it; its key may follow,
- * and is never passed on) was signed by the cluster CA now in the store (`openssl verify`, the
- * certificate on its stdin). Undefined when openssl cannot run or the store holds no CA.
- */
-export async function pemSignedByClusterCa(
-  cluster: string,
-  pem: Uint8Array,
-  /** The host it must name too (hostCheckArgs), when given. */
-  host?: string,
-): Promise<boolean | undefined> {
-  const ca = secretPath(cluster, "secret:ca");
-  if (!(await Deno.stat(ca).then((s) => s.isFile, () => false))) return undefined;
-  const cert = new TextDecoder().decode(pem)
-    .match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/)?.[0];
-  if (!cert) return false;
-  try {
-    const child = new Deno.Command("openssl", {
-      args: ["verify", ...(host ? hostCheckArgs(host) : []), "-CAfile", ca],
-      stdin: "piped",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(cert + "\n"));
-    await w.close();
-    return (await child.status).code === 0;
-  } catch {
-    return undefined;
-  }
+  const v = await verifyCertificate(
+    secretPath(cluster, "secret:ca"),
+    { path: secretPath(cluster, ref) },
+    host,
+  );
+  return "ok" in v && v.ok;
 }
 
 /**
