@@ -167,33 +167,27 @@ export function needles(s: { key: string; password: string }): string[] {
 }
 
 /**
- * A self-signed certificate and its key made by openssl outside any cluster's store (another
- * CA, or a member certificate the cluster's CA did not sign): `cert` and `key` as PEM text.
+ * A certificate and its key made by the openssl commands `steps` (run in a scratch directory,
+ * each one's failure thrown with openssl's message): they write `c.pem` and `k.pem` there.
  */
-export async function selfSigned(subject: string): Promise<{ cert: string; key: string }> {
+async function madeByOpenssl(
+  steps: string[][],
+  files: Record<string, string> = {},
+): Promise<{ cert: string; key: string }> {
   const dir = await Deno.makeTempDir();
   try {
-    const made = await new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "k.pem",
-        "-out",
-        "c.pem",
-        "-days",
-        "2",
-        "-subj",
-        subject,
-      ],
-      cwd: dir,
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (made.code !== 0) throw new Error(new TextDecoder().decode(made.stderr));
+    for (const [name, text] of Object.entries(files)) {
+      await Deno.writeTextFile(`${dir}/${name}`, text);
+    }
+    for (const args of steps) {
+      const r = await new Deno.Command("openssl", {
+        args,
+        cwd: dir,
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      if (r.code !== 0) throw new Error(new TextDecoder().decode(r.stderr));
+    }
     return {
       cert: await Deno.readTextFile(`${dir}/c.pem`),
       key: await Deno.readTextFile(`${dir}/k.pem`),
@@ -204,55 +198,29 @@ export async function selfSigned(subject: string): Promise<{ cert: string; key: 
 }
 
 /**
+ * A self-signed certificate and its key made by openssl outside any cluster's store (another
+ * CA, or a member certificate the cluster's CA did not sign): `cert` and `key` as PEM text.
+ */
+export function selfSigned(subject: string): Promise<{ cert: string; key: string }> {
+  return madeByOpenssl([
+    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "c.pem"]
+      .concat(["-days", "2", "-subj", subject]),
+  ]);
+}
+
+/**
  * A certificate for `dns` (its only subjectAltName) signed by the CA whose files are `ca` and
  * `caKey`, and its key: one of the cluster's CA for another host (tester37).
  */
-export async function signedFor(
+export function signedFor(
   dns: string,
   ca: string,
   caKey: string,
 ): Promise<{ cert: string; key: string }> {
-  const dir = await Deno.makeTempDir();
-  const run = async (args: string[]) => {
-    const r = await new Deno.Command("openssl", {
-      args,
-      cwd: dir,
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (r.code !== 0) throw new Error(new TextDecoder().decode(r.stderr));
-  };
-  try {
-    await Deno.writeTextFile(
-      `${dir}/ext.cnf`,
-      `subjectAltName=DNS:${dns}\nextendedKeyUsage=serverAuth,clientAuth\n`,
-    );
-    await run(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "r.csr"]
-      .concat(["-subj", `/CN=${dns}`]));
-    await run([
-      "x509",
-      "-req",
-      "-in",
-      "r.csr",
-      "-CA",
-      ca,
-      "-CAkey",
-      caKey,
-      "-CAcreateserial",
-      "-CAserial",
-      `${dir}/ca.srl`,
-      "-out",
-      "c.pem",
-      "-days",
-      "2",
-      "-extfile",
-      "ext.cnf",
-    ]);
-    return {
-      cert: await Deno.readTextFile(`${dir}/c.pem`),
-      key: await Deno.readTextFile(`${dir}/k.pem`),
-    };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  return madeByOpenssl([
+    ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "r.csr"]
+      .concat(["-subj", `/CN=${dns}`]),
+    ["x509", "-req", "-in", "r.csr", "-CA", ca, "-CAkey", caKey, "-CAcreateserial"]
+      .concat(["-CAserial", "ca.srl", "-out", "c.pem", "-days", "2", "-extfile", "ext.cnf"]),
+  ], { "ext.cnf": `subjectAltName=DNS:${dns}\nextendedKeyUsage=serverAuth,clientAuth\n` });
 }

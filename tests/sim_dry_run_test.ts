@@ -11,6 +11,7 @@ import { freePorts, output } from "./helpers.ts";
 import {
   admin,
   killMember,
+  primaryAmong,
   simBin,
   startMongod,
   startReplSet,
@@ -64,14 +65,8 @@ Deno.test("simulator: a primary's handoff (replSetStepDown) has the caught-up se
     const term = await termOf(ports[0]);
     // The driver sees the step-down end the connection (or answer ok): either is a step-down.
     await admin(ports[0], { replSetStepDown: 60, secondaryCatchUpPeriodSecs: 10 }).catch(() => {});
-    const next = await waitFor(async () => {
-      for (const p of ports.slice(1)) {
-        if ((await admin(p, { hello: 1 })).isWritablePrimary) return p;
-      }
-      return undefined;
-    }, 30_000);
-    const i = ports.indexOf(next!);
-    const handed = await lines(next!, marks[i]);
+    const next = await primaryAmong(ports.slice(1));
+    const handed = await lines(next, marks[ports.indexOf(next)]);
     assert.ok(
       handed.some((l) => l.includes('"id":21437') && l.includes(`"newTerm":${term + 1}`)),
       handed.join("\n"),
@@ -82,14 +77,9 @@ Deno.test("simulator: a primary's handoff (replSetStepDown) has the caught-up se
     // The new primary killed: the member that stands next runs a dry run first.
     const rest = ports.filter((p) => p !== next);
     const restMarks = await Promise.all(rest.map(async (p) => (await lines(p)).length));
-    await killMember(dir, next!);
-    const after = await waitFor(async () => {
-      for (const p of rest) {
-        if ((await admin(p, { hello: 1 }).catch(() => undefined))?.isWritablePrimary) return p;
-      }
-      return undefined;
-    }, 60_000);
-    const stood = await lines(after!, restMarks[rest.indexOf(after!)]);
+    await killMember(dir, next);
+    const after = await primaryAmong(rest, 60_000);
+    const stood = await lines(after, restMarks[rest.indexOf(after)]);
     const dry = stood.findIndex((l) => l.includes('"id":21438'));
     const won = stood.findIndex((l) => l.includes('"id":21444'));
     assert.ok(dry >= 0 && won > dry, stood.join("\n"));

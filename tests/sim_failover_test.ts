@@ -13,6 +13,7 @@ import {
   killMember,
   memberState,
   pidOf,
+  primaryAmong,
   rsUri,
   simBin,
   startMongod,
@@ -348,12 +349,7 @@ Deno.test("simulator: a reconfig that gives the primary priority 0 is refused (N
     assert.equal((await admin(ports[0], { hello: 1 })).isWritablePrimary, true);
     // As the manual says: step it down, then reconfigure on the new primary.
     await admin(ports[0], { replSetStepDown: 60, secondaryCatchUpPeriodSecs: 10 }).catch(() => {});
-    const next = await waitFor(async () => {
-      for (const p of ports.slice(1)) {
-        if ((await admin(p, { hello: 1 })).isWritablePrimary) return p;
-      }
-      return undefined;
-    }, 20_000);
+    const next = await primaryAmong(ports.slice(1), 20_000);
     assert.ok((await admin(next, { replSetReconfig: cfg })).ok);
     assert.equal((await config(next)).members[0].priority, 0);
   });

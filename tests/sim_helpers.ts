@@ -128,6 +128,19 @@ export async function waitFor<T>(f: () => Promise<T | undefined>, ms = 10_000): 
 }
 
 /**
+ * The port of whichever of `ports` says it is the writable primary, waited for up to `ms`
+ * (a member that does not answer is passed over).
+ */
+export function primaryAmong(ports: number[], ms = 30_000): Promise<number> {
+  return waitFor(async () => {
+    for (const p of ports) {
+      if ((await admin(p, { hello: 1 }).catch(() => undefined))?.isWritablePrimary) return p;
+    }
+    return undefined;
+  }, ms);
+}
+
+/**
  * Runs `f` in a temporary directory for its servers (`<dir>/<port>/`), and kills them after it,
  * whatever its outcome. A failure carries each server's last log lines: the test's temporary
  * directory goes with it, and a flake seen once is otherwise unexplained.
