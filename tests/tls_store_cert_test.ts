@@ -89,12 +89,12 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
     );
     assert.deepEqual(await livePids(home, "rs"), pids, "nothing was stopped");
 
-    // Another member's certificate replaced on its host only: the repair writes the store's
-    // back and says the running member keeps the one it read, naming its own restart (-N), not
-    // the whole set's `--force` a keyfile needs (tester34 L1).
+    // Another member's certificate replaced on its host only, and the hosts' CA certificate.
     const otherId = `mongod-localhost-${ports[2]}`;
     const otherOnHost = path.join(dir, "deploy", "secrets", `${otherId}.pem`);
+    const caOnHost = path.join(dir, "deploy", "secrets", "ca.pem");
     await overwrite([otherOnHost], foreign);
+    await overwrite([caOnHost], cert);
     // The repair the message names, then the restart: every member back on the CA's.
     const repaired = await ok(home, repair);
     // Its review lists the signing and the installation, saying why (tester35).
@@ -106,18 +106,29 @@ Deno.test("a restart whose member's certificate (store and host alike) the clust
       ),
     );
     assert.match(repaired.stdout, new RegExp(`Install the TLS certificate of ${id} again`));
-    // The first member's host copy (foreign as well, not merely other than the store's) is
-    // named with it.
-    assert.match(
-      repaired.stdout.replace(/\s+/g, " "),
-      new RegExp(
-        `${onHost}, ${otherOnHost} are not the cluster's: the repair writes the cluster's back, ` +
-          "but a running member keeps the certificate it read when it started \\(the other one, " +
-          "if started since the change\\), and the repair does not restart running members: " +
-          `\`mup cluster restart rs -N localhost:${ports[1]} -N localhost:${ports[2]}\` after ` +
-          "it makes them read the file",
+    // Both members answer on the certificates the CA signed for them, which they read before
+    // their files were replaced: their own certificates need no restart (tester37). The CA
+    // certificate, which a member checks its peers against, is named with the members on its
+    // host, by their own restart (-N), not the whole set's `--force` a keyfile needs
+    // (tester34 L1).
+    const review = repaired.stdout.replace(/\s+/g, " ");
+    assert.ok(
+      review.includes(
+        `${caOnHost} is not the cluster's: the repair writes the cluster's back, but a running ` +
+          "member keeps the certificate it read when it started (the other one, if started " +
+          "since the change), and the repair does not restart running members: `mup cluster " +
+          `restart rs${ports.map((p) => ` -N localhost:${p}`).join("")}\` after it makes them ` +
+          "read the file written back",
       ),
+      repaired.stdout,
     );
+    for (const f of [onHost, otherOnHost]) {
+      assert.ok(
+        !review.includes(`${f} is not the cluster's: the repair writes`) &&
+          !review.includes(`${f}, `),
+        repaired.stdout,
+      );
+    }
     assert.doesNotMatch(repaired.stdout, /--force/);
     assert.notEqual(await Deno.readTextFile(onHost), foreign, "the host has a certificate again");
     await ok(home, ["cluster", "restart", "rs", "--auto-approve"]);

@@ -51,6 +51,10 @@ export async function markRepair(
   markResigned(plan, signs);
   // Found already before planning (lostSecrets), where the hosts' ca.pem is on this machine.
   const found = plan.validation.errors.some((e) => e.code === "ca_replaced");
+  // Down unknown: nothing is known to answer, nor to be started.
+  const answered = new Set(
+    down ? meta.processes.filter((p) => !down.has(p.id)).map((p) => p.id) : [],
+  );
   const replaced = found ? undefined : replacedCaIssue(meta, signs, findings, files, {
     ca: secretPath(meta.name, SECRET.ca),
     caKey: secretPath(meta.name, CA_KEY),
@@ -60,13 +64,15 @@ export async function markRepair(
     plan.validation.valid = false;
   } else if (!found) {
     plan.validation.warnings.push(
-      ...foreignSecretWarnings(findings, files, procs, meta.name, restarted),
+      ...foreignSecretWarnings(findings, files, procs, meta.name, {
+        started: new Set([...restarted, ...down ?? []]),
+        answered,
+      }),
     );
   }
   if (down) {
-    const running = new Set(meta.processes.filter((p) => !down.has(p.id)).map((p) => p.id));
     plan.validation.warnings.push(
-      ...changedConfigWarnings(findings, files, procs, running, meta.name),
+      ...changedConfigWarnings(findings, files, procs, answered, meta.name),
     );
   }
   return findings;

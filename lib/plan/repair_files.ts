@@ -291,15 +291,22 @@ export function guardStarts(plan: Pick<Plan, "phases">, procs: ProcessSpec[]): v
  * repair alone does not move it back. The keyfile is the whole set's (its set refuses whichever
  * members run with the other key once either kind restarts: every member restarts at once); a
  * certificate is one member's, and the CA certificate the members' on its host: restarting
- * those (`-N`) makes them read the file written back.
+ * those (`-N`) makes them read the file written back. A member the repair starts itself (down,
+ * or restarted off a certificate the CA did not sign) reads what it writes; one that answered
+ * over TLS presents a certificate the CA signed for it, so its own certificate needs no restart
+ * (it still may have read a changed CA certificate, which it checks its peers against).
  */
 export function foreignSecretWarnings(
   findings: RepairFinding[],
   files: RepairFile[],
   procs: ProcessSpec[],
   cluster: string,
-  /** IDs of the processes the repair restarts itself (repair_restart.ts): not named. */
-  restarted: ReadonlySet<string> = new Set(),
+  { started = new Set(), answered = new Set() }: {
+    /** IDs of the processes the repair starts (down ones, and repair_restart.ts's). */
+    started?: ReadonlySet<string>;
+    /** IDs of the processes that answered over TLS the cluster's CA trusts. */
+    answered?: ReadonlySet<string>;
+  } = {},
 ): ValidationIssue[] {
   const foreign = findings.filter((f) => f.found === "differs" && f.what === "secret");
   const secretOf = (f: RepairFinding) =>
@@ -328,11 +335,9 @@ export function foreignSecretWarnings(
   for (const f of foreign) {
     const file = secretOf(f);
     const ref = file?.secret ?? "";
-    const members = (ref === SECRET.ca
-      ? procs.filter((p) =>
-        addressHost(p.host) === addressHost(file!.host)
-      )
-      : procs.filter((p) => certRef(p.id) === ref)).filter((p) => !restarted.has(p.id));
+    const members = ref === SECRET.ca
+      ? procs.filter((p) => addressHost(p.host) === addressHost(file!.host) && !started.has(p.id))
+      : procs.filter((p) => certRef(p.id) === ref && !started.has(p.id) && !answered.has(p.id));
     if (members.length) readers.set(f.path, members.map((p) => hostPort(p.host, p.port)));
   }
   if (readers.size) {
