@@ -65,6 +65,18 @@ Deno.test("a TLS cluster's ca.pem lost or not its key's certificate: plans are r
       /mup cannot ask it while its store's CA or admin credentials are missing or replaced/,
     );
     assert.doesNotMatch(shown.stdout, /hung or busy|cluster stop rs -N/);
+    // credentials still gives the password, and says the connection string's CA file is gone
+    // and how to put it back (tester37), in --json too.
+    const cred = await ok(home, ["cluster", "credentials", "rs"]);
+    assert.match(
+      cred.stdout.replace(/\s+/g, " "),
+      /Note: the connection string's tlsCAFile is mup's store's ca\.pem: the cluster's CA is missing from mup's store .* Put ca\.pem back/,
+    );
+    const credJson = JSON.parse(
+      (await ok(home, ["cluster", "credentials", "rs", "--json"])).stdout,
+    );
+    assert.ok(credJson.password, "the password is still given");
+    assert.match(credJson.warnings?.[0] ?? "", /the cluster's CA is missing from mup's store/);
     const cp = pastedCp(said);
     assert.ok(cp.includes(hostsCopy), cp);
     const pasted = await new Deno.Command("sh", { args: ["-c", cp], stderr: "piped" }).output();
@@ -72,6 +84,8 @@ Deno.test("a TLS cluster's ca.pem lost or not its key's certificate: plans are r
     assert.equal(await Deno.readTextFile(caPem), ours);
     assert.equal((await Deno.stat(caPem)).mode! & 0o777, 0o600);
     assert.ok((await display(home, "rs")).healthy);
+    const restored = await ok(home, ["cluster", "credentials", "rs"]);
+    assert.doesNotMatch(restored.stdout, /Note:/);
 
     // ca.pem replaced by another CA's certificate (ca.key kept): refused, naming the pair, and
     // neither the store nor the hosts' copy is touched.

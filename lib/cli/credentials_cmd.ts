@@ -4,6 +4,7 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import { MupError } from "../errors.ts";
+import { lostSecrets } from "../preflight/lost_secrets.ts";
 import { clusterConnectionString } from "../security/access.ts";
 import { readAdmin, secretsDir } from "../security/secrets.ts";
 import { securityOf } from "../security/settings.ts";
@@ -38,6 +39,13 @@ export function addCredentialsCommand(cmd: Command, ctx: CliContext): void {
           hint: "restore the secrets directory from a backup of $MUP_HOME",
         });
       }
+      // The connection string names the store's ca.pem: say when it is gone or not the
+      // cluster's, with the way back, rather than hand out a string that fails to connect.
+      const caNotes = sec.tls
+        ? (await lostSecrets(meta, ["ca"])).map((l) =>
+          `the connection string's tlsCAFile is mup's store's ca.pem: ${l.issue.message}`
+        )
+        : [];
       const uri = withPassword(
         clusterConnectionString(name, meta.topology),
         admin.user,
@@ -50,6 +58,7 @@ export function addCredentialsCommand(cmd: Command, ctx: CliContext): void {
           password: admin.password,
           auth_db: admin.db,
           connection_string: uri,
+          ...(caNotes.length ? { warnings: caNotes } : {}),
         });
         return;
       }
@@ -59,6 +68,7 @@ export function addCredentialsCommand(cmd: Command, ctx: CliContext): void {
           `User: ${admin.user} (role root on ${admin.db})`,
           `Password: ${admin.password}`,
           `Connection: ${uri}`,
+          ...caNotes.map((n) => `Note: ${n}`),
         ].join("\n"),
       );
     });
