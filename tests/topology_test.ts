@@ -308,9 +308,39 @@ Deno.test("unknown keys get a did-you-mean suggestion at the key's position", as
     midList,
     "yaml_syntax",
     4,
-    /^"replica_set" at column 1 is read as a key of the whole file, which ends the list above it/,
+    /^"replica_set" at column 1 is read as a key of the whole file, which ends the list of "mongod_servers" above it/,
   );
   assert.match(mid.hint!, /indent it to line up with that entry's keys/);
+  // A list item, or an entry's key, at the wrong column: one problem at that line, saying
+  // which column it belongs at, not the parser's errors at column 1 or after it (tester37).
+  const deeperItem =
+    "mongod_servers:\n  - host: localhost\n    port: 28017\n    - host: localhost\n      port: 28018\n";
+  assert.equal((await errorsOf(deeperItem)).length, 1, JSON.stringify(await errorsOf(deeperItem)));
+  const item = await expectError(
+    deeperItem,
+    "yaml_syntax",
+    4,
+    /^this list item's "-" is at column 5, but the item above it \(line 2\) starts at column 3: YAML reads it as part of the entry above$/,
+  );
+  assert.equal(item.location.column, 5);
+  assert.match(item.hint!, /^start it at column 3, as the items above it/);
+  const shallowKey =
+    "mongod_servers:\n  - host: localhost\n    port: 28017\n  - host: localhost\n   port: 28018\n";
+  assert.equal((await errorsOf(shallowKey)).length, 1, JSON.stringify(await errorsOf(shallowKey)));
+  const key = await expectError(
+    shallowKey,
+    "yaml_syntax",
+    5,
+    /^this key is at column 4, but the keys of its entry \(line 4\) start at column 5: YAML reads it as belonging to no entry$/,
+  );
+  assert.match(key.hint!, /^start it at column 5/);
+  // After a mapping, not a list: said of that mapping (tester37).
+  await expectError(
+    "global:\n  user: mongod\nport: 28017\n  ssh_port: 22\nmongod_servers:\n  - host: localhost\n",
+    "yaml_syntax",
+    3,
+    /^"port" at column 1 is read as a key of the whole file, which ends the mapping of "global" above it/,
+  );
   // Misspelt too, or two such keys in a row: the first line, with the spelling meant (tester36).
   const misspeltMid = await expectError(
     "mongod_servers:\n  - host: localhost\n    port: 28017\nreplicaset: rs0\npriority: 2\n  - host: localhost\n",
@@ -377,14 +407,17 @@ Deno.test("wrong types name the expected type and the value", async () => {
 
 Deno.test("YAML syntax errors and non-mapping documents are reported with a position, not thrown raw", async () => {
   await expectError("mongod_servers:\n  - host: localhost\n   port: [1,\n", "yaml_syntax", 3, /.+/);
-  // A key indented one space short: the hint says what to look at (tester33).
+  // A key indented one space short: the column it belongs at (tester33, tester37).
   const short = await expectError(
     "mongod_servers:\n  - host: localhost\n    port: 28201\n   replica_set: rs0\n",
     "yaml_syntax",
     4,
-    /Sequence item without - indicator/,
+    /^this key is at column 4, but the keys of its entry \(line 2\) start at column 5/,
   );
-  assert.match(short.hint!, /check this line's indentation against the lines above it/);
+  assert.match(
+    short.hint!,
+    /^start it at column 5, in line with the first key after the entry's `- `/,
+  );
   // A key indented deeper than the one above it: one problem, at its own line (tester34 L2).
   const deep = "mongod_servers:\n  - host: localhost\n    port: 27017\n      replica_set: rs0\n";
   assert.equal((await errorsOf(deep)).length, 1, JSON.stringify(await errorsOf(deep)));

@@ -34,9 +34,12 @@ export function deeperNextLine(
 /**
  * The first line that holds, at column 1, a key the file's top level does not have but its
  * entries do (a member's `replica_set`), followed by indented lines: written there, it ends
- * the list above it. Its key and the offset of the line.
+ * the list (or mapping) above it. Its key, the offset of the line, and what it ends: the
+ * top-level key above it (`parent`) and whether that one holds a list.
  */
-export function outdentedKey(text: string): { key: string; offset: number } | undefined {
+export function outdentedKey(
+  text: string,
+): { key: string; offset: number; parent?: string; list: boolean } | undefined {
   const top = knownKeys([]);
   const all = allKeys();
   // Known in an entry, or a near spelling of such a key (`replicaset`).
@@ -44,7 +47,11 @@ export function outdentedKey(text: string): { key: string; offset: number } | un
     !top.includes(k) && (homesOf(k).length > 0 || homesOf(didYouMean(k, all) ?? "").length > 0);
   let offset = 0;
   // The first of a run of such keys at column 1 (each ends the list, the first did).
-  let first: { key: string; offset: number } | undefined;
+  let first: { key: string; offset: number; parent?: string; list: boolean } | undefined;
+  // The last top-level key seen, and whether its block (its first line) is a list.
+  let parent: string | undefined;
+  let list = false;
+  let firstChild = false;
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; offset += lines[i].length + 1, i++) {
     const line = lines[i];
@@ -52,9 +59,11 @@ export function outdentedKey(text: string): { key: string; offset: number } | un
     const m = /^([A-Za-z_][\w-]*)\s*:/.exec(line);
     if (!m || !misplaced(m[1])) {
       first = undefined;
+      if (m) [parent, list, firstChild] = [m[1], false, true];
+      else if (firstChild) [list, firstChild] = [/^\s*-(\s|$)/.test(line), false];
       continue;
     }
-    first ??= { key: m[1], offset };
+    first ??= { key: m[1], offset, parent, list };
     const next = lines.slice(i + 1).find((l) => l.trim() && !l.trim().startsWith("#"));
     if (next && /^\s/.test(next)) return first;
   }
@@ -102,6 +111,138 @@ export function unknownKeyHint(key: string, known: string[]): string {
 export function tabIndented(text: string, offset: number): boolean {
   const start = text.lastIndexOf("\n", offset - 1) + 1;
   return /^ *\t/.test(text.slice(start));
+}
+
+/**
+ * The list item (`- `) on the line at `offset` when it starts at another column than the item
+ * of its list above it: YAML then reads it as part of the entry above (deeper) or as no item
+ * (shallower), and says so in errors at odd places. Its line's offset, both columns (1-based),
+ * the line of the item above, and the offset where the item's lines end (the parser's errors
+ * up to there are that one mistake).
+ */
+export function misalignedItem(
+  text: string,
+  offset: number,
+): { offset: number; column: number; items: number; above: number; end: number } | undefined {
+  const start = text.lastIndexOf("\n", offset - 1) + 1;
+  const lines = text.slice(0, start).split("\n").slice(0, -1);
+  const own = /^( *)-(\s|$)/.exec(text.slice(start));
+  if (!own) return undefined;
+  const indent = own[1].length;
+  // Back to the item above: the lines between are its entry's (deeper than it), and the line
+  // just above is no key opening a list of its own (then this item is that list's first).
+  let deepest = Infinity;
+  let first = true;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const l = lines[i];
+    if (!l.trim() || l.trim().startsWith("#")) continue;
+    const ind = /^ */.exec(l)![0].length;
+    if (first && /:\s*(#.*)?$/.test(l)) return undefined;
+    first = false;
+    if (!/^ *-(\s|$)/.test(l)) {
+      deepest = Math.min(deepest, ind);
+      continue;
+    }
+    if (ind === indent || deepest <= ind) return undefined;
+    // The item's own lines: up to the next line at or left of the list's column.
+    const after = text.slice(start).split("\n");
+    let end = start + after[0].length + 1;
+    for (const a of after.slice(1)) {
+      if (a.trim() && /^ */.exec(a)![0].length <= Math.min(ind, indent)) break;
+      end += a.length + 1;
+    }
+    return { offset: start + indent, column: indent + 1, items: ind + 1, above: i + 1, end };
+  }
+  return undefined;
+}
+
+/**
+ * The key on the line at `offset` when it stands left of its list entry's keys but right of its
+ * `-`: YAML reads it as belonging to no entry. Its offset, its column, its entry's keys' column
+ * (1-based) and that entry's line.
+ */
+export function misalignedKey(
+  text: string,
+  offset: number,
+): { offset: number; column: number; keys: number; entry: number } | undefined {
+  const start = text.lastIndexOf("\n", offset - 1) + 1;
+  const own = /^( *)[A-Za-z_][\w-]*\s*:/.exec(text.slice(start));
+  if (!own) return undefined;
+  const indent = own[1].length;
+  const lines = text.slice(0, start).split("\n").slice(0, -1);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const l = lines[i];
+    if (!l.trim() || l.trim().startsWith("#")) continue;
+    const item = /^( *)-( +)\S/.exec(l);
+    const ind = /^ */.exec(l)![0].length;
+    if (!item) {
+      if (ind < indent) return undefined;
+      continue;
+    }
+    if (ind >= indent) continue;
+    const keys = item[1].length + 1 + item[2].length;
+    return indent < keys
+      ? { offset: start + indent, column: indent + 1, keys: keys + 1, entry: i + 1 }
+      : undefined;
+  }
+  return undefined;
+}
+
+/** The error for misalignedKey's finding, at `location` (the key). */
+export function misalignedKeyIssue(
+  key: { column: number; keys: number; entry: number },
+  location: SourceLocation,
+): TopologyIssue {
+  return {
+    severity: "error",
+    code: "yaml_syntax",
+    message: `this key is at column ${key.column}, but the keys of its entry (line ${key.entry}) ` +
+      `start at column ${key.keys}: YAML reads it as belonging to no entry`,
+    hint: `start it at column ${key.keys}, in line with the first key after the entry's \`- \``,
+    location,
+  };
+}
+
+/** The error for misalignedItem's finding, at `location` (the item's `-`). */
+export function misalignedItemIssue(
+  item: { column: number; items: number; above: number },
+  location: SourceLocation,
+): TopologyIssue {
+  return {
+    severity: "error",
+    code: "yaml_syntax",
+    message: `this list item's "-" is at column ${item.column}, but the item above it (line ` +
+      `${item.above}) starts at column ${item.items}: YAML reads it as ${
+        item.column > item.items ? "part of the entry above" : "no item of that list"
+      }`,
+    hint: `start it at column ${item.items}, as the items above it: the entries of one list ` +
+      "line up their `- `, and each entry's keys line up with the first key after its `- `",
+    location,
+  };
+}
+
+/**
+ * A parser error at `offset` (of code `code`) that is a list item or a key standing at the
+ * wrong column (misalignedItem, misalignedKey): the issue to give instead, its offset, and the
+ * offset up to which the parser's other errors are that same mistake.
+ */
+export function misplacedLine(
+  text: string,
+  offset: number,
+  code: string,
+): { offset: number; end: number; issue: (at: SourceLocation) => TopologyIssue } | undefined {
+  const item = misalignedItem(text, offset);
+  if (item) return { ...item, issue: (at) => misalignedItemIssue(item, at) };
+  const key = INDENT_ERRORS.has(code) || code === "MISSING_CHAR"
+    ? misalignedKey(text, offset)
+    : undefined;
+  if (!key) return undefined;
+  const eol = text.indexOf("\n", key.offset);
+  return {
+    offset: key.offset,
+    end: eol < 0 ? text.length : eol,
+    issue: (at) => misalignedKeyIssue(key, at),
+  };
 }
 
 /** A key written twice in one mapping: named, with the line of its first occurrence. */

@@ -13,6 +13,7 @@ import {
   duplicateKeyIssue,
   INDENT_ERRORS,
   keyAt,
+  misplacedLine,
   outdentedKey,
   tabIndented,
   unknownKeyHint,
@@ -95,16 +96,26 @@ export async function parseTopology(
         severity: "error",
         code: "yaml_syntax",
         message: `"${outdented.key}" at column 1 is read as a key of the whole file, which ends ` +
-          "the list above it: the indented lines after it are then not where they belong",
+          `the ${outdented.list ? "list" : "mapping"}${
+            outdented.parent ? ` of "${outdented.parent}"` : ""
+          } above it: the indented lines after it are then not where they belong`,
         hint: unknownKeyHint(outdented.key, knownKeys([])),
         location: pos!.at(outdented.offset),
       }]
       : [];
     let tabSeen = false;
+    // The parser's errors within a misplaced item's lines: that one mistake.
+    let itemEnd = -1;
     return errors.length + keyIssue.length > 0
       ? [
         ...keyIssue,
         ...errors.flatMap((e): TopologyIssue[] => {
+          if (e.pos[0] < itemEnd) return [];
+          const placed = misplacedLine(text, e.pos[0], e.code);
+          if (placed) {
+            itemEnd = placed.end;
+            return [placed.issue(pos!.at(placed.offset))];
+          }
           const dup = e.code === "DUPLICATE_KEY" ? pos!.duplicateKey(e.pos[0]) : undefined;
           if (dup) return [duplicateKeyIssue(dup, pos!.at(dup.start, dup.path))];
           const indent = INDENT_ERRORS.has(e.code) ||
