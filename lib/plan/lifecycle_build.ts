@@ -19,6 +19,7 @@ import { checkDirsCreatable } from "../preflight/data_dirs.ts";
 import { checkRecordedData, stoppedDataWarnings } from "../preflight/recorded_data.ts";
 import { guardStarts, markResync } from "./repair_files.ts";
 import { guardStops, startFiles } from "./start_files.ts";
+import { FORCE_OFFER } from "./restart.ts";
 import { repairCommand } from "./lifecycle_ops.ts";
 import { checkStartFiles } from "../preflight/start_files.ts";
 import { checkStartPorts } from "../preflight/start_ports.ts";
@@ -178,6 +179,10 @@ export async function buildLifecyclePlan(
         stopping,
       ),
     );
+  }
+  // --force gets past a member's unknown state only: not offered when more refuses the plan.
+  if (plan.validation.errors.some((e) => e.code !== "not_answering")) {
+    for (const e of plan.validation.errors) e.message = e.message.replace(FORCE_OFFER, "");
   }
   // An apply left unfinished (failed, paused, or its mup killed) is replaced by this one: say so
   // before it is approved, since it can then no longer be resumed.

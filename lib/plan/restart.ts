@@ -36,6 +36,13 @@ import {
 } from "./restart_warnings.ts";
 import { membersPhase } from "./phase_names.ts";
 
+/**
+ * The not_answering refusal's offer of `--force` (which skips only that check): dropped
+ * (lifecycle_build.ts) when the plan is refused for anything else too, which --force would
+ * not get past either.
+ */
+export const FORCE_OFFER = "; `--force` restarts everything at once without asking";
+
 export { singleMongosWarnings };
 
 const byPort = (a: ProcessSpec, b: ProcessSpec) => a.host.localeCompare(b.host) || a.port - b.port;
@@ -151,8 +158,7 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
         message:
           `${hostPort(p.host, p.port)} runs but is neither primary, secondary nor arbiter (it ` +
           "did not answer hello, or is recovering): a rolling restart needs each member's state " +
-          `to order its set (see \`mup cluster display ${input.meta.name}\`; \`--force\` ` +
-          "restarts everything at once without asking)",
+          `to order its set (see \`mup cluster display ${input.meta.name}\`${FORCE_OFFER})`,
       });
     }
   }
