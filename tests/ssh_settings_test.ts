@@ -59,7 +59,7 @@ Deno.test("SSH settings come from the topology; flags win", async () => {
   const proxy = opts.find((x) => x.startsWith("ProxyCommand="))!;
   assert.match(
     proxy,
-    /^ProxyCommand=ssh .*-i \/k2 .*-o 'ControlPath=none' -p 22 -l jump -W %h:%p bastion$/,
+    /^ProxyCommand=ssh .*-i \/k2 .*-o 'ControlPath=none' -p 22 -l jump -W %h:%p -- bastion$/,
   );
   assert.match(proxy, /-o 'Compression=yes'/);
   assert.ok(

@@ -70,6 +70,24 @@ Deno.test("duplicate host:port is an error at the second node's port", async () 
   assert.deepEqual(all.map((i) => i.code), ["duplicate_address"]);
 });
 
+Deno.test("a host ssh would read as an option, or no host name or address can be, is an error at its line naming the fault (tester38)", async () => {
+  const cases: [string, RegExp][] = [
+    ["-V", /^"-V" starts with "-", which ssh would read as an option$/],
+    ["exa_mple..com", /has an empty label/],
+    ["10.0.0.300", /is not an IPv4 address: 300 is over 255/],
+    ["local host", /holds a space/],
+  ];
+  for (const [host, want] of cases) {
+    const hit = await expectError(
+      `mongod_servers:\n  - host: ${JSON.stringify(host)}\n    port: 28001\n`,
+      "custom",
+      2,
+      want,
+    );
+    assert.deepEqual(hit.path, ["mongod_servers", 0, "host"]);
+  }
+});
+
 Deno.test("two nodes sharing a data directory on one host", async () => {
   await expectError(
     "mongod_servers:\n  - { host: localhost, port: 1, data_dir: /d }\n  - { host: localhost, port: 2, data_dir: /d }\n",

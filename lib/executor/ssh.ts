@@ -79,7 +79,8 @@ export class SshExecutor implements Executor {
     try {
       const piped = opts.stdin !== undefined || opts.stdinFile !== undefined;
       const child = new Deno.Command("ssh", {
-        args: [...this.args(), this.host, "--", remote],
+        // "--" first: a host is never read as an option, whatever it starts with.
+        args: [...this.args(), "--", this.host, remote],
         stdin: piped ? "piped" : "null",
         stdout: "piped",
         stderr: "piped",
@@ -383,7 +384,7 @@ export class SshExecutor implements Executor {
     this.connecting = undefined;
     this.dirReady = undefined;
     await new Deno.Command("ssh", {
-      args: [...this.args(), "-O", "exit", this.host],
+      args: [...this.args(), "-O", "exit", "--", this.host],
       stdin: "null",
       stdout: "null",
       stderr: "null",

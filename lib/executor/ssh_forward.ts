@@ -22,7 +22,7 @@ export async function forwardPort(
   l.close();
   const to = target.includes(":") ? `[${target}]` : target;
   const out = await new Deno.Command("ssh", {
-    args: [...args, "-O", "forward", "-L", `127.0.0.1:${local}:${to}:${port}`, host],
+    args: [...args, "-O", "forward", "-L", `127.0.0.1:${local}:${to}:${port}`, "--", host],
     stdin: "null",
     stdout: "null",
     stderr: "piped",

@@ -119,6 +119,7 @@ function proxyCommand(s: SshSettings, jump: string): string {
     ...(user ? ["-l", user] : []),
     "-W",
     "%h:%p",
+    "--",
     j.host,
   ];
   return argv.map((a) => (a === "%h:%p" ? a : shellQuote(a).replaceAll("%", "%%"))).join(" ");

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { HooksSection } from "../hooks/schema.ts";
-import { HOST_PATTERN, HOST_RULE } from "../util/ident.ts";
+import { hostProblem } from "./host_name.ts";
 import { isLocalMachine } from "./hosts.ts";
 
 /** mongod/mongos options merged into the generated configuration file. */
@@ -9,8 +9,14 @@ const RuntimeConfig = z.record(z.string(), z.unknown());
 /** A TCP port; 0 in a topology means "pick a free one" (local hosts only). */
 export const Port = z.number().int().min(0).max(65535);
 
-/** A host name, IPv4 address or IPv6 literal: it becomes part of process names and file names. */
-export const Host = z.string().regex(HOST_PATTERN, `must be ${HOST_RULE}`);
+/**
+ * A host name, IPv4 address or IPv6 literal: it is passed to ssh and becomes part of process
+ * names and file names (host_name.ts says what is wrong with one, and the fix).
+ */
+export const Host = z.string().superRefine((h, ctx) => {
+  const wrong = hostProblem(h);
+  if (wrong) ctx.addIssue({ code: "custom", message: wrong.problem, params: { hint: wrong.fix } });
+});
 
 const Dirs = {
   deploy_dir: z.string().optional(),
