@@ -249,7 +249,7 @@ Deno.test("CLI: plan-time hooks, working directory, dry-run schedule; the plan's
     const hooks = `hooks:
   before_plan: { command: "echo before_plan $(pwd) >> events" }
   after_plan: { command: "echo after_plan $MUP_PLAN_ID >> events" }
-  before_apply: { command: "echo before_apply >> events" }
+  before_apply: { command: "echo before_apply >> events", timeout: 900 }
   after_phase: { command: "echo after_phase $MUP_PHASE >> events", phase: finalize }
   on_success: { command: "echo on_success >> events" }
 `;
@@ -258,6 +258,16 @@ Deno.test("CLI: plan-time hooks, working directory, dry-run schedule; the plan's
     const dry = await mup([...base, "--dry-run"], { home });
     assert.equal(dry.code, 0, output(dry));
     assert.match(dry.stdout, /Hooks configured:\n {2}• before_plan: echo before_plan/);
+    // Each hook's timeout is in the review; a bare number is milliseconds, and under a second
+    // it is said so, with the unit the user probably meant (tester38).
+    assert.match(dry.stdout, / {2}• before_apply: echo before_apply >> events \(timeout 900ms\)/);
+    assert.match(dry.stdout, / {2}• on_success: echo on_success >> events \(timeout 5m\)/);
+    assert.ok(
+      dry.stdout.replace(/\s+/g, " ").includes(
+        "this hook's timeout, 900, is 900 milliseconds (a number without a unit is milliseconds)",
+      ),
+      dry.stdout,
+    );
     assert.match(
       dry.stdout,
       // Access control (the default) adds the keyfile, the password and its install to Prepare,

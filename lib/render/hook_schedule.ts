@@ -1,5 +1,13 @@
 import type { Plan } from "../plan/schema.ts";
 import { plural } from "../util/format.ts";
+import { formatDuration } from "../topology/bounds.ts";
+
+/** A hook in the review's "Hooks configured" list: event, phase, command and timeout. */
+export function hookLine(h: Plan["hooks"][number]): string {
+  return `  • ${h.event}${h.phase ? ` (${h.phase})` : ""}: ${h.command} (timeout ${
+    formatDuration(h.timeout_ms)
+  })`;
+}
 
 /**
  * The dry-run view of Example 3: hooks configured (unless `listHooks` is false: the plan's
@@ -9,9 +17,7 @@ export function renderHookSchedule(plan: Plan, options: { listHooks?: boolean } 
   const out: string[] = [];
   if (plan.hooks.length && options.listHooks !== false) {
     out.push("Hooks configured:");
-    for (const h of plan.hooks) {
-      out.push(`  • ${h.event}${h.phase ? ` (${h.phase})` : ""}: ${h.command}`);
-    }
+    for (const h of plan.hooks) out.push(hookLine(h));
     out.push("");
   }
   const steps: string[] = [];

@@ -1,4 +1,5 @@
 import type { Dag } from "../graph/mod.ts";
+import { hookLine } from "./hook_schedule.ts";
 import { planCriticalPath, planToDag } from "../plan/graph.ts";
 import { archiveCached, type Plan, type PlannedOperation } from "../plan/schema.ts";
 import { archiveSize, groupOperations, groupPlanLine, type OpGroup } from "./groups.ts";
@@ -177,9 +178,7 @@ export function renderPlan(
   }
   if (plan.hooks.length) {
     out.push("", "Hooks configured:");
-    for (const h of plan.hooks) {
-      out.push(`  • ${h.event}${h.phase ? ` (${h.phase})` : ""}: ${h.command}`);
-    }
+    for (const h of plan.hooks) out.push(hookLine(h));
   }
   if (plan.validation.warnings.length) {
     out.push("", "Warnings:");

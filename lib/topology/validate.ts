@@ -120,11 +120,22 @@ export function validateTopology(t: Topology, target: ServerTarget = {}): Issue[
     const given = t.hooks?.[event];
     const list = Array.isArray(given) ? given : given ? [given] : [];
     list.forEach((h, i) => {
+      const at = ["hooks", event, ...(Array.isArray(given) ? [i] : [])];
+      // A bare number is milliseconds; one below a second is most likely seconds meant.
+      if (typeof h.timeout === "number" && h.timeout < 1000) {
+        warn(
+          "hook_timeout_ms",
+          [...at, "timeout"],
+          `this hook's timeout, ${h.timeout}, is ${h.timeout} milliseconds (a number without a unit is ` +
+            "milliseconds): the hook is killed after that",
+          `write ${h.timeout}s for ${h.timeout} seconds (or ${h.timeout}ms to say milliseconds)`,
+        );
+      }
       const never = h.phase === undefined ? undefined : unknownPhase(h.phase, topologyKind(t));
       if (!never) return;
       warn(
         "hook_phase_unknown",
-        ["hooks", event, ...(Array.isArray(given) ? [i] : []), "phase"],
+        [...at, "phase"],
         `this hook is for phase ${h.phase}, which no plan of ${
           aKind(topologyKind(t))
         } has: it will never run${never.note ? `; ${never.note}` : ""}`,
