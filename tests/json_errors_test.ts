@@ -240,6 +240,13 @@ Deno.test("--json: stale plan, held lock, expected hash, import conflict and inv
   const invalid = errorDoc(await mup(["plan", "validate", edited, "--json"], { home }), "validate");
   assert.equal(invalid.valid, false);
   assert.ok((invalid.issues as unknown[]).length > 0);
+  // An edited plan imported: refused with a hint too (tester38 L3).
+  const badImport = errorDoc(
+    await mup(["plan", "import", "--json"], { home, stdin: await Deno.readTextFile(edited) }),
+    "import of an edited plan",
+  );
+  assert.match(String(badImport.error), /nothing was imported/);
+  assert.match(String(badImport.hint), /`mup plan export <plan-id>` wrote, unchanged/);
 });
 
 Deno.test("--json: a hook failure, at plan time and during apply, names the state", async () => {

@@ -312,6 +312,20 @@ Deno.test("kill -9 of a first deploy: cluster list shows it interrupted, cluster
     const undone = await ok(home, ["state", "show", "one", "--state-id", id]);
     assert.match(undone.stdout, /Status: rolled_back/, undone.stdout);
     assert.doesNotMatch(undone.stdout, /plan resume/, undone.stdout);
+    // A second rollback of it: refused, saying there is nothing left to undo (tester38 L3).
+    const twice = await ok(home, [
+      "state",
+      "rollback",
+      "one",
+      "--state-id",
+      id,
+      "--checkpoint",
+      "start",
+      "--json",
+    ], 1);
+    const refusal = JSON.parse(twice.stdout);
+    assert.match(refusal.error, new RegExp(`apply ${id} was already rolled back`));
+    assert.match(refusal.hint, /nothing of it is left to undo: `mup cluster display one`/);
   } finally {
     await killAll(home);
   }

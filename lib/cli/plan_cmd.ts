@@ -236,6 +236,10 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
           `the plan on standard input is not valid; nothing was imported:\n${
             errors.map((e) => `  • ${e.message}`).join("\n")
           }`,
+          {
+            hint: "import the file `mup plan export <plan-id>` wrote, unchanged (a plan edited " +
+              "after it was sealed is refused); or plan again where the cluster is managed",
+          },
         );
       }
       const plan = check.plan;

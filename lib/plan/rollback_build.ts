@@ -39,7 +39,10 @@ export async function buildRollbackPlan(req: {
   }
   const state = await states.load(id);
   if (state.status === "rolled_back") {
-    throw new MupError(`apply ${id} was already rolled back`);
+    throw new MupError(`apply ${id} was already rolled back`, {
+      hint: `nothing of it is left to undo: \`mup cluster display ${req.cluster}\` shows the ` +
+        `cluster as it is, \`mup state list ${req.cluster}\` the applies`,
+    });
   }
   if (state.operation === "rollback") {
     throw new MupError(`apply ${id} is itself a rollback; roll back the apply it undid instead`, {
