@@ -490,6 +490,21 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
     "completed",
     "paused while shard3 still drains: the wait stopped",
   );
+  // display does not call the cluster healthy while a shard is half removed, and names the
+  // resume that finishes it (tester38 M4). Drained or not, shard3 stays listed as draining
+  // until a removeShard completes its removal.
+  const halfRemoved = await display(home, "ss", 1) as unknown as Record<string, unknown>;
+  assert.equal(halfRemoved.healthy, false);
+  assert.deepEqual(halfRemoved.draining_shards, ["shard3"]);
+  const shown = await ok(home, ["cluster", "display", "ss"], 1);
+  assert.match(shown.stdout, /Shards \(listShards\): shard1, shard2, shard3 \(draining\)/);
+  assert.ok(
+    shown.stdout.replace(/\s+/g, " ").includes(
+      "Note: shard shard3 is draining: its removal (removeShard) began and has not finished; " +
+        `\`mup plan resume ss\` finishes the scale-in (apply ${paused.state_id})`,
+    ),
+    shown.stdout,
+  );
   // The mongos it drains through dies meanwhile: a resume alone cannot finish (this plan never
   // starts it). The failure says so, with the start that brings it back and the scale-in made
   // again, which is what finishes it.

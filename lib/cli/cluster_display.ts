@@ -178,6 +178,9 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
     // hand, or by a scale-out that did not finish, or left by its rollback) holds data the
     // metadata does not know of.
     const unrecorded = shards ? shards.filter((s) => !shardSets.includes(s)) : [];
+    // A shard being drained is on its way out (a scale-in cut off, or a removeShard by hand):
+    // the cluster is not as recorded until its removal finishes.
+    const draining = listed?.draining ?? [];
     // Members outside the metadata still count in their set's majority: one that cannot be
     // reached leaves the set less able to take a failure than the metadata says.
     const { unlisted: extra, dropped } = firstDeploy
@@ -185,7 +188,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       : await unlistedMembers(access, meta, rows, timeout);
     // A cluster no deploy recorded is not healthy, whatever of it runs.
     const healthy = !firstDeploy && rows.every((r) => r.healthy) && unlisted.length === 0 &&
-      unrecorded.length === 0 &&
+      unrecorded.length === 0 && draining.length === 0 &&
       (!listed || shards !== undefined) && extra.every((m) => m.reachable) && !dropped.length;
     // An apply running now (its live mup holds the lock) may be changing what this shows.
     // One read of the lock serves both: who holds it, and whether it can be read at all.
@@ -264,7 +267,12 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
             : r;
         }),
         ...(meta.kind === "sharded"
-          ? { shards: shards ?? null, unlisted_shards: unlisted, unrecorded_shards: unrecorded }
+          ? {
+            shards: shards ?? null,
+            unlisted_shards: unlisted,
+            unrecorded_shards: unrecorded,
+            draining_shards: draining,
+          }
           : {}),
         connection_string: meta.connection_string,
         ...(applying ? { apply_in_progress: applying } : {}),
@@ -342,9 +350,9 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       if (meta.kind === "sharded") {
         print(
           shards
-            ? `Shards (listShards): ${shards.join(", ") || "none"}${
-              unlisted.length ? `; not listed: ${unlisted.join(", ")}` : ""
-            }${
+            ? `Shards (listShards): ${
+              shards.map((s) => draining.includes(s) ? `${s} (draining)` : s).join(", ") || "none"
+            }${unlisted.length ? `; not listed: ${unlisted.join(", ")}` : ""}${
               unrecorded.length
                 ? `; not in the metadata (no recorded member serves ${
                   unrecorded.length === 1 ? "it" : "them"
@@ -361,6 +369,13 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         ...membershipNotes(name, extra, dropped, kept, unfinished, repairCommand(meta)),
         ...optionsNote(name, optionDrift, unfinished, repairCommand(meta)),
         ...lost.map((m) => `Note: ${m}.`),
+        ...draining.map((s) =>
+          `Note: shard ${s} is draining: its removal (removeShard) began and has not finished; ${
+            unfinished?.operation === "scale-in"
+              ? `\`mup plan resume ${name}\` finishes the scale-in (apply ${unfinished.state_id})`
+              : "the `mup cluster scale-in` of its members finishes it"
+          }.`
+        ),
       ];
       for (const line of notes) print(line);
     }

@@ -280,14 +280,15 @@ export async function probeProcesses(
 
 /**
  * The shards the cluster's config servers register, asked of the first answering mongos
- * (listShards); without `shards` when none could say, with the last mongos's `error` (one whose
+ * (listShards), and those of them being drained (`draining: true`: a removeShard started and
+ * not finished); without `shards` when none could say, with the last mongos's `error` (one whose
  * config servers do not answer fails it).
  */
 export async function listedShards(
   access: MongoAccess,
   mongos: { host: string; port: number }[],
   timeoutMs = ANSWER_TIMEOUT_MS,
-): Promise<{ shards?: string[]; error?: string }> {
+): Promise<{ shards?: string[]; draining?: string[]; error?: string }> {
   let error: string | undefined;
   for (const m of mongos) {
     const r = await access.adminCommand(m.host, m.port, { listShards: 1 }, timeoutMs).catch(
@@ -296,7 +297,13 @@ export async function listedShards(
         return undefined;
       },
     );
-    if (r) return { shards: (r.shards as Document[]).map((s) => String(s._id)).sort() };
+    if (r) {
+      const all = r.shards as Document[];
+      return {
+        shards: all.map((s) => String(s._id)).sort(),
+        draining: all.filter((s) => s.draining === true).map((s) => String(s._id)).sort(),
+      };
+    }
   }
   return { error };
 }
