@@ -1,6 +1,7 @@
 /**
  * A hook running when mup is stopped at once (a second Ctrl-C) ends with mup: its process group
- * (the hook's `sh` and what it started) is killed, never left running as an orphan.
+ * (the hook's `sh` and what it started) is killed, never left running as an orphan. One a mup
+ * killed with SIGKILL left running is stopped by the next apply before it runs the hook again.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -8,6 +9,8 @@ import {
   deployArgs,
   freePorts,
   killAll,
+  mup,
+  output,
   spawnMup,
   standaloneTopology,
   tempHome,
@@ -74,6 +77,57 @@ Deno.test("a second Ctrl-C while an after_phase hook runs: mup exits at once and
     await child.stdout.cancel().catch(() => {});
     assert.equal(status.code, 130, err);
     assert.equal(await groupAlive(pgid, 2000), false, "the hook's sh and its sleep are gone");
+  } finally {
+    if (pgid) await new Deno.Command("pkill", { args: ["-9", "-g", String(pgid)] }).output();
+    await killAll(home);
+  }
+});
+
+Deno.test("kill -9 of mup while a hook runs: the resume waits for the hook it left running to end before it goes on, saying so, and does not run it a second time (tester38 M2)", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  const pidFile = path.join(home, "hook.pid");
+  const runs = path.join(home, "runs");
+  let pgid: number | undefined;
+  try {
+    // The hook records its group, works 4 s, then says it ended.
+    const topo = await writeTopology(
+      home,
+      "hk.yaml",
+      standaloneTopology([port]) +
+        `hooks:\n  after_phase:\n    command: "echo run >> '${runs}'; echo $$ > '${pidFile}'; ` +
+        `sleep 4; echo end >> '${runs}'"\n    phase: prepare\n`,
+    );
+    const child = spawnMup(deployArgs("hk", topo, await testMirror(), ["--auto-approve"]), home);
+    const until = Date.now() + deadline(60_000);
+    while (!(pgid = Number(await Deno.readTextFile(pidFile).catch(() => "")) || undefined)) {
+      if (Date.now() > until) throw new Error("the hook never ran");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill("SIGKILL");
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+    await child.stderr.cancel().catch(() => {});
+    assert.ok(await groupAlive(pgid), "the hook outlives the mup killed with SIGKILL");
+    const resumed = await mup(["plan", "resume", "hk", "--auto-approve"], { home });
+    assert.equal(resumed.code, 0, output(resumed));
+    const said = resumed.stdout.replace(/\s+/g, " ");
+    assert.ok(
+      said.includes(
+        `Hook after_phase [prepare]: echo run >> '${runs}'; echo $$ > '${pidFile}'; sleep 4; ` +
+          `echo end >> '${runs}' is still running, left by the mup that was killed during ` +
+          `apply `,
+      ) && said.includes(`(process group ${pgid}): waiting for it to end`),
+      output(resumed),
+    );
+    assert.ok(said.includes("Hook after_phase [prepare] left running has ended"), output(resumed));
+    // It ended before the resume went on, and ran once: its phase was already complete.
+    assert.ok(
+      said.indexOf("left running has ended") < said.indexOf("Phase 2/"),
+      output(resumed),
+    );
+    assert.equal(await groupAlive(pgid), false);
+    assert.deepEqual((await Deno.readTextFile(runs)).trim().split("\n"), ["run", "end"]);
   } finally {
     if (pgid) await new Deno.Command("pkill", { args: ["-9", "-g", String(pgid)] }).output();
     await killAll(home);

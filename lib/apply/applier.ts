@@ -13,6 +13,7 @@ import { clusterConnectionString } from "../security/access.ts";
 import { securityOf, topologyAfter } from "../security/settings.ts";
 import { Emitter } from "./events.ts";
 import { HookDispatcher } from "./hook_events.ts";
+import { HookRecords } from "../hooks/records.ts";
 import type { ApplyControl } from "./control.ts";
 export { ApplyControl } from "./control.ts";
 import { type DurationSample, recordDurations } from "../state/history.ts";
@@ -96,6 +97,22 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   const writer = new StateWriter(opts.store, state);
   await writer.open();
   const t0 = performance.now();
+  // A mup killed while a hook ran left it running: it ends (by itself, or at its timeout)
+  // before any hook runs again. A Ctrl-C ends the wait, and the hook.
+  const records = new HookRecords(path.join(opts.store.dir, "hooks"));
+  await records.awaitLeft(
+    (h) => emitter.emit({ type: "hook_left", status: "waiting", ...h }),
+    async (h, outcome) => {
+      emitter.emit({ type: "hook_left", status: outcome, ...h });
+      await writer.log(
+        "warn",
+        state.current_phase,
+        `hook ${h.name} (${h.event}) of apply ${h.state_id}, left running by a mup that was ` +
+          `killed (process group ${h.pid}), ${outcome === "ended" ? "ended" : "was killed"}`,
+      );
+    },
+    opts.signal,
+  );
   const hooks = new HookDispatcher(
     plan.hooks,
     {
@@ -108,6 +125,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     },
     emitter,
     (level, phase, message, operation) => writer.log(level, phase, message, operation),
+    records,
   );
   const ops = new Map(allOperations(plan).map((o) => [o.id, o]));
   const phaseOf = new Map(

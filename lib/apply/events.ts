@@ -60,6 +60,22 @@ export type ApplyEvent =
     operation?: string;
   }
   | {
+    /**
+     * A hook a killed mup left running (records.ts): `waiting` for it to end before this apply
+     * runs any (until `deadline`, epoch ms, its timeout), then `ended` or `killed`.
+     */
+    type: "hook_left";
+    status: "waiting" | "ended" | "killed";
+    event: string;
+    name: string;
+    command: string;
+    pid: number;
+    /** The apply it ran for, and its operation or phase. */
+    state_id: string;
+    scope?: string;
+    deadline: number;
+  }
+  | {
     type: "apply_done";
     status: ApplyStatus;
     ms: number;

@@ -1,5 +1,6 @@
 import type { Hook, HookEvent } from "../hooks/schema.ts";
 import { runHook } from "../hooks/runner.ts";
+import type { HookRecords } from "../hooks/records.ts";
 import type { PlannedOperation } from "../plan/schema.ts";
 import type { Emitter } from "./events.ts";
 
@@ -38,6 +39,8 @@ export class HookDispatcher {
       message: string,
       operation?: string,
     ) => Promise<void> = () => Promise.resolve(),
+    /** Where running hooks are recorded, for the next apply to stop one a killed mup left. */
+    private readonly records?: HookRecords,
   ) {}
 
   async fire(event: HookEvent, scope: HookScope = {}): Promise<void> {
@@ -82,6 +85,19 @@ export class HookDispatcher {
         env,
         (stream, line) =>
           this.emitter.emit({ type: "hook_output", name: h.name, stream, line, ...opId }),
+        this.records && {
+          started: (pid) =>
+            this.records!.started(pid, {
+              event,
+              name: h.name,
+              command: h.command,
+              state_id: c.stateId,
+              ...(scope.op || scope.phase ? { scope: scope.op?.id ?? scope.phase } : {}),
+              started_at: new Date().toISOString(),
+              deadline: Date.now() + h.timeout_ms,
+            }),
+          ended: (pid) => this.records!.ended(pid),
+        },
       );
       this.emitter.emit({
         type: "hook_done",

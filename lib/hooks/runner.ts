@@ -63,6 +63,8 @@ export async function runHook(
   hook: Hook,
   env: Record<string, string>,
   onLine: (stream: "stdout" | "stderr", line: string) => void,
+  /** Told of the hook's process group once it runs and once it ended (records.ts). */
+  track?: { started(pid: number): Promise<void>; ended(pid: number): Promise<void> },
 ): Promise<HookRun> {
   const t0 = performance.now();
   const child = new Deno.Command("sh", {
@@ -75,6 +77,7 @@ export async function runHook(
     detached: true,
   }).spawn();
   running.set(child.pid, child.status.catch(() => {}));
+  await track?.started(child.pid);
   runningHooks.set(child.pid, {
     event: hook.event,
     name: hook.name,
@@ -116,6 +119,7 @@ export async function runHook(
     running.delete(child.pid);
     runningHooks.delete(child.pid);
   });
+  await track?.ended(child.pid);
   cancelTimer();
   if (timedOut) {
     killGroup("SIGKILL");

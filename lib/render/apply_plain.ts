@@ -140,6 +140,22 @@ export class PlainRenderer {
           }: ${e.command}`,
         );
         break;
+      case "hook_left": {
+        const hook = `Hook ${e.event}${e.scope ? ` [${e.scope}]` : ""}`;
+        const left = Math.max(0, e.deadline - Date.now());
+        this.write(
+          e.status === "waiting"
+            ? `  ! ${hook}: ${e.command} is still running, left by the mup that was killed ` +
+              `during apply ${e.state_id} (process group ${e.pid}): waiting for it to end ` +
+              `(its timeout ends it in ${formatDuration(left)}), so that it does not run twice ` +
+              "at once"
+            : e.status === "ended"
+            ? `  ! ${hook} left running has ended`
+            : `  ! ${hook} left running was killed with its process group (its timeout, or a ` +
+              "Ctrl-C, ended the wait)",
+        );
+        break;
+      }
       case "hook_output":
         this.write(`    │ ${e.line}`);
         break;
