@@ -217,6 +217,13 @@ Deno.test("state rollback after a deploy failed in the initialize phase: process
     assert.match(resumed.stdout, /was rolled back to start; nothing to resume/);
     const byId = await ok(home, ["plan", "resume", "--state-id", st.state_id], 1);
     assert.match(byId.stderr, /was rolled back; it cannot be resumed/);
+    // The hint is the deploy that plans it again, with its own topology and version (tester38).
+    assert.ok(
+      byId.stderr.replace(/\s+/g, " ").includes(
+        `\`mup cluster deploy rs ${topo} --version 7.0.14 --mirror `,
+      ),
+      byId.stderr,
+    );
 
     await ok(home, deployArgs("rs", topo, await testMirror(), ["--auto-approve"]));
     assert.ok((await display(home, "rs")).healthy);

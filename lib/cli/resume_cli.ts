@@ -202,9 +202,12 @@ export async function runResume(
     return 0;
   }
   if (state.status === "rolled_back") {
+    // The command that plans that work again: its plan's own (a scale-out's with its topology).
+    const plan = await ctx.store.load(state.plan_path).then((l) => l.plan, () => undefined);
+    const again = plan ? replanCommand(plan) : commandOf(state.operation, state.cluster_name);
     throw new MupError(
       `apply ${state.state_id} of cluster ${state.cluster_name} was rolled back; it cannot be resumed`,
-      { hint: "plan the cluster again (`mup cluster deploy … --plan-only`)" },
+      { hint: `\`mup ${again}\` plans that ${state.operation} again` },
     );
   }
   // An older apply that a later one replaced: its plan no longer describes the cluster (the
