@@ -73,6 +73,18 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
     const listText = (await ok(home, ["cluster", "list"])).stdout;
     assert.match(listText, /kept\s+replica_set\s+\S+\s+\S+\s+destroyed, data kept/);
     assert.match(listText, /kept: destroyed with --retain-data; its data is kept in localhost:/);
+    // display says it was destroyed, where its data is and what deploys onto it (tester38).
+    const gone = await ok(home, ["cluster", "display", "kept"], 1);
+    const shownText = (gone.stdout + gone.stderr).replace(/\s+/g, " ");
+    assert.match(
+      shownText,
+      /no deployed cluster named "kept": it was destroyed \(.*\), its data kept in localhost:\//,
+    );
+    assert.ok(
+      shownText.includes("`mup cluster deploy kept <topology>` deploys it onto that data again"),
+      shownText,
+    );
+    assert.ok(shownText.includes(path.join(archive, "plans")), shownText);
     // A second destroy has nothing to do, and says where the kept data is and how it goes.
     const twice = await ok(home, ["cluster", "destroy", "kept", "--auto-approve"]);
     assert.match(twice.stdout, /Nothing to do: cluster kept is already destroyed/);

@@ -62,6 +62,21 @@ export async function requireMeta(ctx: CliContext, name: string): Promise<Cluste
         },
       );
     }
+    // Destroyed with its data kept: where the data is, and what deploys onto it.
+    const kept = (await retainedData(ctx.store.root)).find((r) => r.name === name);
+    if (kept) {
+      throw new MupError(
+        `no deployed cluster named "${name}": it was destroyed (${kept.destroyed_at}), its data ` +
+          `kept in ${kept.data_dirs.join(", ")}`,
+        {
+          hint: `\`mup cluster deploy ${name} <topology>\` deploys it onto that data again ` +
+            `(the destroyed cluster's topology is in its archived plan, ${
+              path.join(kept.archive, "plans", `${kept.plan_id}.json`)
+            }); \`mup cluster list\` shows it as destroyed, data kept`,
+          details: { data_kept: kept.data_dirs, archive: kept.archive },
+        },
+      );
+    }
     throw new MupError(`no deployed cluster named "${name}"`, {
       hint: "`mup cluster list` shows the clusters mup knows",
     });
