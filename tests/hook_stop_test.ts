@@ -36,6 +36,33 @@ async function groupAlive(pgid: number, waitMs = 0): Promise<boolean> {
   }
 }
 
+/**
+ * Starts the deploy of a standalone on `port` whose `prepare` phase ends with an after_phase
+ * hook running `command` (which writes its `$$` to `pidFile`) and waits until the hook has: the
+ * mup, and the hook's process group.
+ */
+async function deployUntilHook(
+  home: string,
+  port: number,
+  command: string,
+  pidFile: string,
+): Promise<{ child: Deno.ChildProcess; pgid: number }> {
+  const topo = await writeTopology(
+    home,
+    "hk.yaml",
+    standaloneTopology([port]) +
+      `hooks:\n  after_phase:\n    command: ${JSON.stringify(command)}\n    phase: prepare\n`,
+  );
+  const child = spawnMup(deployArgs("hk", topo, await testMirror(), ["--auto-approve"]), home);
+  const until = Date.now() + deadline(60_000);
+  for (;;) {
+    const pgid = Number(await Deno.readTextFile(pidFile).catch(() => "")) || undefined;
+    if (pgid) return { child, pgid };
+    if (Date.now() > until) throw new Error("the hook never ran");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 Deno.test("a second Ctrl-C while an after_phase hook runs: mup exits at once and the hook's process group is killed with it", async () => {
   const home = await tempHome();
   const [port] = freePorts(1);
@@ -43,19 +70,13 @@ Deno.test("a second Ctrl-C while an after_phase hook runs: mup exits at once and
   let pgid: number | undefined;
   try {
     // The hook's sh records its pid (its group's id), then waits on a child of its group.
-    const topo = await writeTopology(
+    let child: Deno.ChildProcess;
+    ({ child, pgid } = await deployUntilHook(
       home,
-      "hk.yaml",
-      standaloneTopology([port]) +
-        `hooks:\n  after_phase:\n    command: "echo $$ > '${pidFile}'; sleep 43"\n` +
-        "    phase: prepare\n",
-    );
-    const child = spawnMup(deployArgs("hk", topo, await testMirror(), ["--auto-approve"]), home);
-    const until = Date.now() + deadline(60_000);
-    while (!(pgid = Number(await Deno.readTextFile(pidFile).catch(() => "")) || undefined)) {
-      if (Date.now() > until) throw new Error("the hook never ran");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+      port,
+      `echo $$ > '${pidFile}'; sleep 43`,
+      pidFile,
+    ));
     assert.ok(await groupAlive(pgid), "the hook runs");
     // The first Ctrl-C lets the hook finish, up to its timeout: mup says what it waits for.
     child.kill("SIGINT");
@@ -91,19 +112,13 @@ Deno.test("kill -9 of mup while a hook runs: the resume waits for the hook it le
   let pgid: number | undefined;
   try {
     // The hook records its group, works 4 s, then says it ended.
-    const topo = await writeTopology(
+    let child: Deno.ChildProcess;
+    ({ child, pgid } = await deployUntilHook(
       home,
-      "hk.yaml",
-      standaloneTopology([port]) +
-        `hooks:\n  after_phase:\n    command: "echo run >> '${runs}'; echo $$ > '${pidFile}'; ` +
-        `sleep 4; echo end >> '${runs}'"\n    phase: prepare\n`,
-    );
-    const child = spawnMup(deployArgs("hk", topo, await testMirror(), ["--auto-approve"]), home);
-    const until = Date.now() + deadline(60_000);
-    while (!(pgid = Number(await Deno.readTextFile(pidFile).catch(() => "")) || undefined)) {
-      if (Date.now() > until) throw new Error("the hook never ran");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+      port,
+      `echo run >> '${runs}'; echo $$ > '${pidFile}'; sleep 4; echo end >> '${runs}'`,
+      pidFile,
+    ));
     child.kill("SIGKILL");
     await child.status;
     await child.stdout.cancel().catch(() => {});
