@@ -35,16 +35,10 @@ export const HookRecord = z.object({
 export type HookRecord = z.infer<typeof HookRecord>;
 
 /** A hook left running by a mup that died, as awaitLeft found it. */
-export interface HookLeft {
-  pid: number;
-  event: string;
-  name: string;
-  command: string;
-  state_id: string;
-  scope?: string;
-  /** When its timeout ends it (epoch ms). */
-  deadline: number;
-}
+export type HookLeft = Pick<
+  HookRecord,
+  "pid" | "event" | "name" | "command" | "state_id" | "scope" | "deadline"
+>;
 
 /** The records of one cluster's running hooks, in `dir` (its `state/hooks`). */
 export class HookRecords {
@@ -56,10 +50,11 @@ export class HookRecords {
 
   /** Records a hook just started. Failures are ignored: recording must not fail the hook. */
   async started(pid: number, r: Omit<HookRecord, "format_version" | "pid" | "start">) {
+    const start = procStart(pid);
     const rec: HookRecord = {
       format_version: HOOK_RECORD_FORMAT_VERSION,
       pid,
-      ...(procStart(pid) ? { start: procStart(pid) } : {}),
+      ...(start ? { start } : {}),
       ...r,
     };
     await privateDir(this.dir).catch(() => {});
