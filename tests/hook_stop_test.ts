@@ -9,8 +9,6 @@ import {
   deployArgs,
   freePorts,
   killAll,
-  mup,
-  output,
   spawnMup,
   standaloneTopology,
   tempHome,
@@ -109,14 +107,16 @@ Deno.test("kill -9 of mup while a hook runs: the resume waits for the hook it le
   const [port] = freePorts(1);
   const pidFile = path.join(home, "hook.pid");
   const runs = path.join(home, "runs");
+  const go = path.join(home, "go");
   let pgid: number | undefined;
   try {
-    // The hook records its group, works 4 s, then says it ended.
+    // The hook records its group, then works until the test lets it end.
     let child: Deno.ChildProcess;
     ({ child, pgid } = await deployUntilHook(
       home,
       port,
-      `echo run >> '${runs}'; echo $$ > '${pidFile}'; sleep 4; echo end >> '${runs}'`,
+      `echo run >> '${runs}'; echo $$ > '${pidFile}'; ` +
+        `while [ ! -f '${go}' ]; do sleep 0.1; done; echo end >> '${runs}'`,
       pidFile,
     ));
     child.kill("SIGKILL");
@@ -124,24 +124,39 @@ Deno.test("kill -9 of mup while a hook runs: the resume waits for the hook it le
     await child.stdout.cancel().catch(() => {});
     await child.stderr.cancel().catch(() => {});
     assert.ok(await groupAlive(pgid), "the hook outlives the mup killed with SIGKILL");
-    const resumed = await mup(["plan", "resume", "hk", "--auto-approve"], { home });
-    assert.equal(resumed.code, 0, output(resumed));
-    const said = resumed.stdout.replace(/\s+/g, " ");
+    // The resume says it waits for that hook, and does: let it end only then.
+    const resume = spawnMup(["plan", "resume", "hk", "--auto-approve"], home);
+    const reader = resume.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.replace(/\s+/g, " ").includes("waiting for it to end")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    const waiting = out.replace(/\s+/g, " ");
     assert.ok(
-      said.includes(
-        `Hook after_phase [prepare]: echo run >> '${runs}'; echo $$ > '${pidFile}'; sleep 4; ` +
-          `echo end >> '${runs}' is still running, left by the mup that was killed during ` +
-          `apply `,
-      ) && said.includes(`(process group ${pgid}): waiting for it to end`),
-      output(resumed),
+      waiting.includes(
+        `Hook after_phase [prepare]: echo run >> '${runs}'; echo $$ > '${pidFile}'; ` +
+          `while [ ! -f '${go}' ]; do sleep 0.1; done; echo end >> '${runs}' is still running, ` +
+          "left by the mup that was killed during apply ",
+      ) && waiting.includes(`(process group ${pgid}): waiting for it to end`),
+      out,
     );
-    assert.ok(said.includes("Hook after_phase [prepare] left running has ended"), output(resumed));
-    // It ended before the resume went on, and ran once: its phase was already complete.
-    assert.ok(
-      said.indexOf("left running has ended") < said.indexOf("Phase 2/"),
-      output(resumed),
-    );
+    assert.doesNotMatch(out, /Phase 2\//, "nothing goes on while it runs");
+    await Deno.writeTextFile(go, "");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    const { code } = await resume.status;
+    const stderr = await new Response(resume.stderr).text();
+    assert.equal(code, 0, out + stderr);
+    const said = out.replace(/\s+/g, " ");
+    assert.ok(said.includes("Hook after_phase [prepare] left running has ended"), out);
+    assert.ok(said.indexOf("left running has ended") < said.indexOf("Phase 2/"), out);
     assert.equal(await groupAlive(pgid), false);
+    // Run once: its phase was already complete, so the resume does not run it again.
     assert.deepEqual((await Deno.readTextFile(runs)).trim().split("\n"), ["run", "end"]);
   } finally {
     if (pgid) await new Deno.Command("pkill", { args: ["-9", "-g", String(pgid)] }).output();

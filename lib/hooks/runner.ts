@@ -67,17 +67,19 @@ export async function runHook(
   track?: { started(pid: number): Promise<void>; ended(pid: number): Promise<void> },
 ): Promise<HookRun> {
   const t0 = performance.now();
+  // The command starts only once told to on its stdin (then closed: it reads end of file), so
+  // that it is recorded first: a mup killed before then leaves no hook running unrecorded
+  // (the pipe closes, `read` fails, the shell exits). `exec` keeps its PID: `$$` is its group.
   const child = new Deno.Command("sh", {
-    args: ["-c", hook.command],
+    args: ["-c", 'read -r _ || exit 0; exec sh -c "$1"', "sh", hook.command],
     cwd: hook.working_dir,
     env: { ...hook.environment, ...env },
-    stdin: "null",
+    stdin: "piped",
     stdout: "piped",
     stderr: "piped",
     detached: true,
   }).spawn();
   running.set(child.pid, child.status.catch(() => {}));
-  await track?.started(child.pid);
   runningHooks.set(child.pid, {
     event: hook.event,
     name: hook.name,
@@ -86,6 +88,10 @@ export async function runHook(
       : {}),
     deadline: Date.now() + hook.timeout_ms,
   });
+  await track?.started(child.pid);
+  const stdin = child.stdin.getWriter();
+  await stdin.write(new TextEncoder().encode("\n")).catch(() => {});
+  await stdin.close().catch(() => {});
   let timedOut = false;
   const killGroup = (sig: Deno.Signal) => killGroupOf(child.pid, sig);
   let hard: ReturnType<typeof setTimeout> | undefined;
