@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { planDestroy } from "../lib/plan/destroy.ts";
 import { metaFromPlan } from "../lib/state/meta_from_plan.ts";
 import { listProcesses } from "../lib/plan/processes.ts";
-import { planRestart } from "../lib/plan/restart.ts";
+import { offerForceOnlyAlone, planRestart } from "../lib/plan/restart.ts";
 import { planReconfigure } from "../lib/plan/reconfigure.ts";
 import { planRollback } from "../lib/plan/rollback.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
@@ -400,6 +400,27 @@ Deno.test("a rolling restart of a set with a member that runs but does not say w
     /localhost:27019 runs but is neither primary, secondary nor arbiter/,
   );
   assert.equal(planRestart({ ...i, force: true }).validation.valid, true);
+  // --force is offered while nothing else refuses the plan; once pre-flight refuses it for
+  // anything else, which --force would not get past, it is not (tester37).
+  const alone = planRestart(i).validation.errors;
+  offerForceOnlyAlone(alone);
+  assert.match(alone[0].message, /`--force` restarts everything at once without asking/);
+  const more = [...planRestart(i).validation.errors, {
+    code: "files_present",
+    severity: "error" as const,
+    message: "configuration file differs",
+  }];
+  offerForceOnlyAlone(more);
+  assert.doesNotMatch(more[0].message, /--force/);
+  assert.match(more[0].message, /runs but is neither primary, secondary nor arbiter/);
+  // Stopped (SIGSTOP): resumed with kill -CONT, not restarted, as display says (tester39).
+  i.facts["mongod-localhost-27019"] = { running: true, stopped: { pid: 4242, stat: "Tl" } };
+  const stopped = planRestart(i).validation.errors[0].message;
+  assert.match(
+    stopped,
+    /^localhost:27019 runs \(PID 4242\) but does not answer: it is stopped \(process state Tl\).*`kill -CONT 4242` on localhost resumes it; or `mup cluster stop \S+ -N localhost:27019` ends it$/,
+  );
+  assert.doesNotMatch(stopped, /--force/);
 });
 
 Deno.test("a destroy, and only it among the lifecycle plans, asks for the cluster's name, also on resume", async () => {

@@ -63,6 +63,11 @@ export interface ProcessFact {
    * (the handshake's failure): no wait or restart on that certificate mends it.
    */
   untrusted?: string;
+  /**
+   * It runs but does not answer because it is stopped (SIGSTOP, a debugger: process state T):
+   * its PID and that state. `kill -CONT` resumes it; no restart is needed.
+   */
+  stopped?: { pid: number; stat: string };
 }
 
 export interface LifecyclePlanInput {

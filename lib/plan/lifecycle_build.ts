@@ -9,7 +9,7 @@ import * as path from "node:path";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { recordedHooks } from "../hooks/compile.ts";
 import { clusterAccess } from "../security/access.ts";
-import { runningPid, serversWith } from "../ops/process.ts";
+import { processState, runningPid, serversWith } from "../ops/process.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { measuredDurations } from "../preflight/measured.ts";
 import type { LifecyclePlanInput, ProcessFact } from "./lifecycle.ts";
@@ -19,7 +19,7 @@ import { checkDirsCreatable } from "../preflight/data_dirs.ts";
 import { checkRecordedData, stoppedDataWarnings } from "../preflight/recorded_data.ts";
 import { guardStarts, markResync } from "./repair_files.ts";
 import { guardStops, startFiles } from "./start_files.ts";
-import { FORCE_OFFER } from "./restart.ts";
+import { offerForceOnlyAlone } from "./restart.ts";
 import { repairCommand } from "./lifecycle_ops.ts";
 import { checkStartFiles } from "../preflight/start_files.ts";
 import { checkStartPorts } from "../preflight/start_ports.ts";
@@ -53,6 +53,10 @@ export async function probeFacts(
       (await serversWith(executors.forHost(p.host), p.config).catch(() => [])).length > 0;
     const answer = pid ? await access.helloOrUntrusted(p.host, p.port) : {};
     const h = answer.hello;
+    // Silent: stopped (SIGSTOP) is told apart from hung, as display does.
+    const stat = pid !== undefined && !h && !answer.untrusted
+      ? await processState(executors.forHost(p.host), pid)
+      : undefined;
     const state = h?.isWritablePrimary && h.setName
       ? "PRIMARY"
       : h?.secondary
@@ -66,6 +70,7 @@ export async function probeFacts(
       ...(state ? { state } : {}),
       ...(pid !== undefined ? { answering: h !== undefined } : {}),
       ...(answer.untrusted ? { untrusted: answer.untrusted } : {}),
+      ...(stat?.startsWith("T") ? { stopped: { pid: pid!, stat } } : {}),
     }] as const;
   }));
   const out: Record<string, ProcessFact> = Object.fromEntries(facts);
@@ -180,10 +185,7 @@ export async function buildLifecyclePlan(
       ),
     );
   }
-  // --force gets past a member's unknown state only: not offered when more refuses the plan.
-  if (plan.validation.errors.some((e) => e.code !== "not_answering")) {
-    for (const e of plan.validation.errors) e.message = e.message.replace(FORCE_OFFER, "");
-  }
+  offerForceOnlyAlone(plan.validation.errors);
   // An apply left unfinished (failed, paused, or its mup killed) is replaced by this one: say so
   // before it is approved, since it can then no longer be resumed.
   const unfinished = await unfinishedApplyWarning(clusterDir, req.meta.name);

@@ -36,12 +36,18 @@ import {
 } from "./restart_warnings.ts";
 import { membersPhase } from "./phase_names.ts";
 
+/** The not_answering refusal's offer of `--force`, which skips only that check. */
+const FORCE_OFFER = "; `--force` restarts everything at once without asking";
+
 /**
- * The not_answering refusal's offer of `--force` (which skips only that check): dropped
- * (lifecycle_build.ts) when the plan is refused for anything else too, which --force would
- * not get past either.
+ * Drops the offer of `--force` from `errors` when anything but not_answering refuses the plan
+ * too: --force would not get past that either. Called once pre-flight's refusals are in
+ * (lifecycle_build.ts). Mutates the messages.
  */
-export const FORCE_OFFER = "; `--force` restarts everything at once without asking";
+export function offerForceOnlyAlone(errors: ValidationIssue[]): void {
+  if (!errors.some((e) => e.code !== "not_answering")) return;
+  for (const e of errors) e.message = e.message.replace(FORCE_OFFER, "");
+}
 
 export { singleMongosWarnings };
 
@@ -151,14 +157,20 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
     for (const p of procs) {
       const f = input.facts[p.id];
       if (!p.replicaSet || !f?.running || f.state) continue;
+      const at = hostPort(p.host, p.port);
       errors.push({
         code: "not_answering",
         severity: "error",
         host: p.host,
-        message:
-          `${hostPort(p.host, p.port)} runs but is neither primary, secondary nor arbiter (it ` +
-          "did not answer hello, or is recovering): a rolling restart needs each member's state " +
-          `to order its set (see \`mup cluster display ${input.meta.name}\`${FORCE_OFFER})`,
+        // Stopped, it is resumed, not restarted: said as display says it.
+        message: f.stopped
+          ? `${at} runs (PID ${f.stopped.pid}) but does not answer: it is stopped (process ` +
+            `state ${f.stopped.stat}), and a rolling restart needs each member's state to ` +
+            `order its set. \`kill -CONT ${f.stopped.pid}\` on ${p.host} resumes it; or ` +
+            `\`mup cluster stop ${input.meta.name} -N ${at}\` ends it`
+          : `${at} runs but is neither primary, secondary nor arbiter (it did not answer ` +
+            "hello, or is recovering): a rolling restart needs each member's state to order " +
+            `its set (see \`mup cluster display ${input.meta.name}\`${FORCE_OFFER})`,
       });
     }
   }
