@@ -88,6 +88,32 @@ Deno.test("a host ssh would read as an option, or no host name or address can be
   }
 });
 
+Deno.test("options written at the column of the empty runtime_config (or security) above them: one error each, saying to indent them under it, not to remove them (tester39)", async () => {
+  const member =
+    "mongod_servers:\n  - host: localhost\n    port: 28001\n    runtime_config:\n    storage.wiredTiger.engineConfig.cacheSizeGB: 1\n";
+  const issues = await errorsOf(member);
+  assert.equal(issues.length, 1, JSON.stringify(issues));
+  assert.equal(issues[0].location.line, 5);
+  assert.match(
+    issues[0].message,
+    /^"storage\.wiredTiger\.engineConfig\.cacheSizeGB" is at the column of "runtime_config" \(line 4\), which is empty/,
+  );
+  assert.equal(issues[0].hint, "indent it under runtime_config: start it at column 7");
+  const global = await errorsOf(
+    "global:\n  security:\n  auth: false\nmongod_servers:\n  - host: localhost\n",
+  );
+  assert.equal(global.length, 1, JSON.stringify(global));
+  assert.equal(global[0].hint, "indent it under security: start it at column 5");
+  // A key the empty one does not take is not moved under it.
+  const other = await errorsOf(
+    "global:\n  security:\n  colour: blue\nmongod_servers:\n  - host: localhost\n",
+  );
+  assert.ok(
+    other.every((i) => !/indent it under security/.test(i.hint ?? "")),
+    JSON.stringify(other),
+  );
+});
+
 Deno.test("two nodes sharing a data directory on one host", async () => {
   await expectError(
     "mongod_servers:\n  - { host: localhost, port: 1, data_dir: /d }\n  - { host: localhost, port: 2, data_dir: /d }\n",

@@ -245,6 +245,46 @@ export function misplacedLine(
   };
 }
 
+/**
+ * Keys written at the column of the empty key above them (`runtime_config:` with its options
+ * not indented under it): YAML reads them as keys of the mapping around, so zod says the one
+ * "is empty" and the others unknown, and "remove it" would drop a setting. Each such unknown
+ * key is said to belong under the empty one, at its column; the empty key's own error goes.
+ * Keys the empty one does not take (runtime_config takes any) are left as they are.
+ */
+export function underEmptyKey(issues: TopologyIssue[]): TopologyIssue[] {
+  const dropped = new Set<TopologyIssue>();
+  const out = issues.map((u) => {
+    if (u.code !== "unknown_key" || !u.path?.length || !u.location.line) return u;
+    const parent = u.path.slice(0, -1);
+    const key = String(u.path.at(-1));
+    // The empty key on a line above it, in the same mapping and column, with only such keys
+    // between them.
+    const empty = issues.find((e) =>
+      e.code === "invalid_type" && e.message.startsWith("is empty") &&
+      e.path?.length === u.path!.length &&
+      e.path.slice(0, -1).join("\0") === parent.join("\0") &&
+      e.location.column === u.location.column && (e.location.line ?? 0) < u.location.line! &&
+      issues.filter((x) =>
+          x.code === "unknown_key" && x.location.column === u.location.column &&
+          x.location.line! > e.location.line! && x.location.line! < u.location.line!
+        ).length === u.location.line! - e.location.line! - 1
+    );
+    if (!empty) return u;
+    const under = String(empty.path!.at(-1));
+    if (under !== "runtime_config" && !knownKeys([...parent, under]).includes(key)) return u;
+    dropped.add(empty);
+    const column = (u.location.column ?? 1) + 2;
+    return {
+      ...u,
+      message: `"${key}" is at the column of "${under}" (line ${empty.location.line}), which ` +
+        `is empty: YAML reads it as a key of the mapping around, not of ${under}`,
+      hint: `indent it under ${under}: start it at column ${column}`,
+    };
+  });
+  return out.filter((i) => !dropped.has(i));
+}
+
 /** A key written twice in one mapping: named, with the line of its first occurrence. */
 export function duplicateKeyIssue(
   dup: { key: string; path: string; first?: SourceLocation },

@@ -16,6 +16,7 @@ import {
   misplacedLine,
   outdentedKey,
   tabIndented,
+  underEmptyKey,
   unknownKeyHint,
 } from "./hints.ts";
 import { type ServerTarget, type TopologyIssue, validateTopology } from "./validate.ts";
@@ -213,8 +214,10 @@ function checkTopology(
     throw new TopologyError(
       file,
       capped(
-        parsed.error.issues.slice(0, MAX_ISSUES + 1).flatMap((i) =>
-          zodIssue(i, (p, key) => pos.locate(p, key))
+        underEmptyKey(
+          parsed.error.issues.slice(0, MAX_ISSUES + 1).flatMap((i) =>
+            zodIssue(i, (p, key) => pos.locate(p, key))
+          ),
         ),
         parsed.error.issues.length,
         file,
