@@ -205,6 +205,35 @@ Deno.test("a hook that times out has its whole process group killed", async () =
   assert.match(printed.join("\n"), /✗ Hook before_operation \[\S+\] timed out; its process group/);
 });
 
+Deno.test("a hook that prints without end: the first 1000 lines are shown, then how many more; the execution log keeps its first and last lines, not all of them (tester39)", async () => {
+  const shown: string[] = [];
+  const r = await runHook(hook("before_apply", "seq 1 300000"), {}, (_s, l) => shown.push(l));
+  assert.equal(r.code, 0);
+  assert.equal(shown.length, 1001);
+  assert.equal(shown[999], "1000");
+  assert.equal(
+    shown[1000],
+    "… 299000 more lines not shown (300000 in all; the execution log keeps the first 100 and " +
+      "the last 200)",
+  );
+  const kept = r.output.split("\n");
+  assert.equal(kept.length, 301);
+  assert.deepEqual([kept[0], kept[99], kept[100], kept[101], kept[300]], [
+    "1",
+    "100",
+    "… 299700 lines not kept …",
+    "299801",
+    "300000",
+  ]);
+  // Through an apply: the state holds what the log keeps, not the 2 MB printed.
+  const printed: string[] = [];
+  const { state, store } = await runSynthetic([hook("before_apply", "seq 1 300000")], { printed });
+  assert.equal(state.status, "completed");
+  assert.ok(printed.some((l) => l.includes("… 299000 more lines not shown")));
+  const size = (await Deno.stat(store.snapshotPath(state.state_id))).size;
+  assert.ok(size < 100_000, `apply state of ${size} bytes`);
+});
+
 Deno.test("operation hooks of parallel operations run once per operation, concurrently, within the parallelism limit", async () => {
   const dir = await tempDir();
   const log = path.join(dir, "spans");

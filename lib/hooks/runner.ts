@@ -1,6 +1,12 @@
 import type { Hook } from "./schema.ts";
 import { setLongTimeout } from "../util/timer.ts";
 
+/** Lines of a hook's output shown as they come; the rest are counted. */
+const SHOWN_LINES = 1000;
+/** Lines of a hook's output kept for the execution log: the first and the last. */
+const KEPT_HEAD = 100;
+const KEPT_TAIL = 200;
+
 export interface HookRun {
   code: number;
   timedOut: boolean;
@@ -101,23 +107,29 @@ export async function runHook(
     killGroup("SIGTERM");
     hard = setTimeout(() => killGroup("SIGKILL"), 2000);
   }, hook.timeout_ms);
-  const lines: string[] = [];
+  // A hook may print without end: the first SHOWN_LINES are shown, and the execution log keeps
+  // its first and last lines, so neither the terminal, the apply state nor the timeout (the
+  // event loop busy with output) suffers from it.
+  const head: string[] = [];
+  let tail: string[] = [];
+  let count = 0;
+  const take = (name: "stdout" | "stderr", line: string) => {
+    count++;
+    if (head.length < KEPT_HEAD) head.push(line);
+    else {
+      tail.push(line);
+      if (tail.length >= 2 * KEPT_TAIL) tail = tail.slice(-KEPT_TAIL);
+    }
+    if (count <= SHOWN_LINES) onLine(name, line);
+  };
   const pump = async (stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr") => {
     let buf = "";
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      buf += chunk;
-      let i;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        lines.push(line);
-        onLine(name, line);
-      }
+      const parts = (buf + chunk).split("\n");
+      buf = parts.pop()!;
+      for (const line of parts) take(name, line);
     }
-    if (buf) {
-      lines.push(buf);
-      onLine(name, buf);
-    }
+    if (buf) take(name, buf);
   };
   // Output pipes close when the last process holding them exits; do not wait past the kill.
   const pumps = Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr")]);
@@ -132,10 +144,20 @@ export async function runHook(
     clearTimeout(hard);
   }
   await Promise.race([pumps, new Promise((r) => setTimeout(r, timedOut ? 100 : 5000))]);
+  tail = tail.slice(-KEPT_TAIL);
+  const omitted = count - head.length - tail.length;
+  if (count > SHOWN_LINES) {
+    onLine(
+      "stdout",
+      `… ${count - SHOWN_LINES} more lines not shown (${count} in all; the execution log keeps ` +
+        `the first ${KEPT_HEAD} and the last ${KEPT_TAIL})`,
+    );
+  }
   return {
     code: timedOut ? 124 : status.code,
     timedOut,
     ms: performance.now() - t0,
-    output: lines.join("\n"),
+    output: [...head, ...(omitted > 0 ? [`… ${omitted} lines not kept …`] : []), ...tail]
+      .join("\n"),
   };
 }
