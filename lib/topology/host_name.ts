@@ -27,6 +27,14 @@ export function hostProblem(host: string): { problem: string; fix: string } | un
       fix: "write the host's name or address",
     };
   }
+  // `db1:27017`: a port written into the host.
+  const withPort = /^([^:\[\]]+):(\d{1,5})$/.exec(host);
+  if (withPort) {
+    return {
+      problem: `${q} holds a port: the host is ${withPort[1]}, and its port goes in port:`,
+      fix: `write host: ${withPort[1]} and port: ${withPort[2]}`,
+    };
+  }
   if (host.includes(":") || host.startsWith("[")) return ipv6Problem(host);
   if (/^[0-9.]+$/.test(host)) {
     const parts = host.split(".");

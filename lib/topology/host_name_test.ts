@@ -30,6 +30,7 @@ Deno.test("hostProblem: an option-like, malformed or impossible host is named wi
     ["local host", /holds a space/],
     ["db-.example.com", /starts or ends with "-" \(db-\)/],
     ["a:b:c", /is not an IPv6 literal/],
+    ["localhost:28001", /holds a port: the host is localhost, and its port goes in port:/],
     ["1:::2", /is not an IPv6 literal/],
     ["db%1", /only an IPv6 literal has/],
     ["", /is empty/],
