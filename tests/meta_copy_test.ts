@@ -81,3 +81,48 @@ Deno.test("a deleted or damaged meta.yaml: list says so, commands refuse naming 
     await killAll(home);
   }
 });
+
+Deno.test("meta.yaml and its copy both lost: the deployed cluster is not called rolled back or undeployed, destroy refuses, and a deploy of its topology records it again (tester39 H1)", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    const topo = standaloneTopology([port]);
+    await deploy(home, "mc", topo);
+    const dir = clusterDir(home, "mc");
+    const pidBefore = (await display(home, "mc")).processes[0].pid;
+    await Deno.remove(path.join(dir, "meta.yaml"));
+    await Deno.remove(path.join(dir, "state", "meta.copy.yaml"));
+
+    const [row] = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout);
+    assert.equal(row.status, "metadata missing");
+    assert.doesNotMatch(JSON.stringify(row), /rolled back|not deployed/);
+    assert.match(
+      row.error,
+      /is missing, but cluster mc was deployed: its apply \S+ \(deploy\) completed/,
+    );
+    for (
+      const cmd of [
+        ["cluster", "display", "mc"],
+        ["cluster", "destroy", "mc", "--auto-approve"],
+        ["cluster", "stop", "mc", "--auto-approve"],
+      ]
+    ) {
+      const r = await mup(cmd, { home });
+      assert.equal(r.code, 1, output(r));
+      assert.match(r.stderr, /is missing, but cluster mc was deployed/, output(r));
+      assert.match(r.stderr, /`mup cluster deploy mc <topology> --version <version>`/, output(r));
+      assert.doesNotMatch(output(r), /rolled back|cluster destroy mc` removes/, output(r));
+    }
+    // Nothing was stopped or removed; the deploy the hint names records it again.
+    assert.equal(
+      (await Deno.readTextFile(path.join(dir, "deploy", `mongod-${port}`, "mongod.pid"))).trim(),
+      String(pidBefore),
+    );
+    await deploy(home, "mc", topo);
+    const shown = await display(home, "mc");
+    assert.ok(shown.healthy);
+    assert.equal(shown.processes[0].pid, pidBefore, "the running server was kept, not restarted");
+  } finally {
+    await killAll(home);
+  }
+});

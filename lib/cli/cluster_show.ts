@@ -3,10 +3,10 @@ import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import { listProcesses } from "../plan/processes.ts";
-import { type ClusterMeta, readMeta } from "../state/meta.ts";
+import { type ClusterMeta, metaCopyPath, metaPath, readMeta } from "../state/meta.ts";
 import { StateStore } from "../state/store.ts";
 import { interruption, unreadableLockNote } from "../state/lock.ts";
-import { undeployedApply, undeployedStatus } from "../state/undeployed.ts";
+import { recordedApply, undeployedApply, undeployedStatus } from "../state/undeployed.ts";
 import { retainedData } from "../state/retained.ts";
 import { parsePlanText } from "../plan/parse.ts";
 import { table } from "../util/format.ts";
@@ -31,6 +31,8 @@ export async function requireMeta(ctx: CliContext, name: string): Promise<Cluste
   }
   const meta = await readMeta(ctx.store.clusterDir(name));
   if (!meta) {
+    const lost = await metadataLost(ctx, name);
+    if (lost) throw lost;
     // A first deploy that did not finish may have left processes running: say how to end it.
     // One rolled back left files (at least the secrets store): say what removes them.
     const u = await undeployedApply(ctx.store.clusterDir(name));
@@ -85,6 +87,32 @@ export async function requireMeta(ctx: CliContext, name: string): Promise<Cluste
 }
 
 /**
+ * The error for a cluster whose meta.yaml and mup's copy of it are both gone although it was
+ * deployed (recordedApply): it is not a cluster never deployed, and destroying it as one would
+ * remove a running cluster's data. Undefined when no apply shows it was deployed.
+ */
+async function metadataLost(ctx: CliContext, name: string): Promise<MupError | undefined> {
+  const dir = ctx.store.clusterDir(name);
+  const last = await recordedApply(dir);
+  if (!last) return undefined;
+  const plan = ctx.store.planPath(name, last.plan_id);
+  return new MupError(
+    `${metaPath(dir)} is missing, but cluster ${name} was deployed: its apply ` +
+      `${last.state_id} (${last.operation}) ${last.status} at ${
+        last.completed_at ?? last.updated_at
+      }, and mup's copy of the metadata (${metaCopyPath(dir)}) is gone too; its processes ` +
+      "may be running",
+    {
+      hint: "restore meta.yaml from a backup of $MUP_HOME; without one, " +
+        `\`mup cluster deploy ${name} <topology> --version <version>\` with the cluster's ` +
+        `topology as it is now (that apply's plan holds it: ${plan}) finds what runs and ` +
+        "records it again",
+      details: { state_id: last.state_id, check: "metadata_lost" },
+    },
+  );
+}
+
+/**
  * Every cluster with a meta.yaml (destroyed ones have none and are not listed), and every
  * cluster whose first deploy did not finish or was rolled back, which left files behind (status
  * `not deployed (apply <id> <outcome>)`; `cluster destroy` removes them).
@@ -118,6 +146,22 @@ export async function listClusters(ctx: CliContext) {
       continue;
     }
     if (!meta) {
+      const lost = await metadataLost(ctx, name);
+      if (lost) {
+        out.push({
+          name,
+          kind: null,
+          version: null,
+          variant: null,
+          status: "metadata missing",
+          hosts: [] as string[],
+          processes: 0,
+          error: lost.message,
+          hint: lost.options.hint,
+          last_apply: undefined,
+        });
+        continue;
+      }
       const u = await undeployedApply(dir);
       if (u) out.push(await undeployedRow(ctx, name, u));
       continue;

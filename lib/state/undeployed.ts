@@ -73,12 +73,29 @@ export interface UndeployedApply {
 }
 
 /**
+ * The newest apply that shows a cluster directory without metadata was deployed all the same
+ * (meta.yaml and mup's copy of it both lost): a deploy that completed, or an apply of a command
+ * that needs a recorded cluster (anything but a deploy, a rollback or a destroy). Undefined for a
+ * directory only first deploys that did not finish (or were rolled back) wrote in. Reads only.
+ */
+export async function recordedApply(clusterDir: string): Promise<ApplyState | undefined> {
+  const states = await new StateStore(clusterDir).list().catch(() => [] as ApplyState[]);
+  // A rollback or a destroy also runs on a cluster never recorded (what first deploys left).
+  return states.filter((s) =>
+    s.operation !== "rollback" && s.operation !== "destroy" &&
+    (s.status === "completed" || s.operation !== "deploy")
+  ).at(-1);
+}
+
+/**
  * What a cluster directory without metadata holds of a deploy: its unfinished apply
  * (unfinishedApply), else its newest deploy apply, rolled back since (to its start or to a
  * checkpoint: either way files stay, at least the secrets store); undefined when no deploy
- * was ever applied there. Reads only.
+ * was ever applied there, or when one was recorded (recordedApply: the metadata was lost,
+ * which is not a cluster never deployed). Reads only.
  */
 export async function undeployedApply(clusterDir: string): Promise<UndeployedApply | undefined> {
+  if (await recordedApply(clusterDir)) return undefined;
   const u = await unfinishedApply(clusterDir);
   if (u) return u;
   const states = await new StateStore(clusterDir).list().catch(() => [] as ApplyState[]);
@@ -98,12 +115,15 @@ export function undeployedStatus(u: UndeployedApply): string {
  * The cluster a never-recorded cluster's deploys describe, for `cluster destroy` to reach what
  * they left: the newest deploy plan's, with the servers (by host:port) that only earlier
  * attempts had added to its topology. Never written: lineage "" and serial 0, as for any
- * cluster without metadata (metaFromPlan). Undefined when no deploy plan of it can be read.
+ * cluster without metadata (metaFromPlan). Undefined when no deploy plan of it can be read, or
+ * when the cluster was recorded (recordedApply: its metadata was lost).
  */
 export async function undeployedMeta(
   clusterDir: string,
   planFile: (planId: string) => string,
 ): Promise<ClusterMeta | undefined> {
+  // A recorded cluster whose metadata was lost is not described from its first deploys.
+  if (await recordedApply(clusterDir)) return undefined;
   const states = await new StateStore(clusterDir).list().catch(() => [] as ApplyState[]);
   const deploys = states.filter((s) => s.operation === "deploy");
   const plans: Plan[] = [];
