@@ -65,6 +65,12 @@ Deno.test("a TLS cluster's ca.pem lost or not its key's certificate: plans are r
       /mup cannot ask it while its store's CA or admin credentials are missing or replaced/,
     );
     assert.doesNotMatch(shown.stdout, /hung or busy|cluster stop rs -N/);
+    // Running, as far as mup can tell: UNKNOWN with its PID, not DOWN (tester39).
+    const asJson = await display(home, "rs", 1);
+    for (const p of asJson.processes) {
+      assert.equal(p.state, "UNKNOWN", JSON.stringify(p));
+      assert.ok(p.pid && p.pid > 0, JSON.stringify(p));
+    }
     // credentials still gives the password, and says the connection string's CA file is gone
     // and how to put it back (tester37), in --json too.
     const cred = await ok(home, ["cluster", "credentials", "rs"]);

@@ -22,7 +22,8 @@ export async function nameHolders(
   rows: ProcessStatus[],
   /**
    * mup cannot ask the members (its CA or admin credentials are gone from the store, or the CA
-   * is not its key's): a silent server of its own is said so, with no stop/start advice.
+   * is not its key's): a silent server of its own is UNKNOWN, with its PID, and said so, with no
+   * stop/start advice.
    */
   cannotAsk = false,
 ): Promise<void> {
@@ -53,6 +54,10 @@ export async function nameHolders(
       return;
     }
     if (cannotAsk) {
+      // Its own server runs: not DOWN, but what state it is in mup cannot ask (as with the
+      // admin credentials refused).
+      r.state = "UNKNOWN";
+      r.pid = holder.pid;
       // A certificate refused against a CA that is not the cluster's says nothing of it.
       if (r.tls_untrusted) r.reason = "its TLS certificate cannot be checked (see below)";
       r.reason = `${r.reason}; its own server (PID ${holder.pid}) holds port ${r.port}, and ` +
