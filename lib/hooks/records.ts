@@ -5,8 +5,8 @@
  * or any other once the lock is taken over) waits for what such a mup left to end, and ends it
  * at its timeout, before it runs a hook again: no hook runs twice at once, none outlives its
  * timeout, and what one was doing is not cut short (an after_phase hook is not run again by a
- * resume). A hook whose mup dies between its start and the write of its record (microseconds)
- * is not found.
+ * resume). A hook's command starts only once its record is written (runner.ts), so none runs
+ * unrecorded.
  */
 import * as path from "node:path";
 import { z } from "zod";
