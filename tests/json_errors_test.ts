@@ -96,6 +96,9 @@ Deno.test("--json: validation, usage and lookup failures of each command print o
     }],
     ["topology validate", ["topology", "validate", bad, "--json"], (d) => {
       assert.equal((d.issues as unknown[]).length, 1);
+      // The one problem's fix is the document's hint too (tester39).
+      assert.equal(d.hint, (d.issues as { hint: string }[])[0].hint);
+      assert.ok(d.hint);
     }],
     ["plan show", ["plan", "show", "nothing", "--json"], (d) => assert.ok(d.hint)],
     ["plan export", ["plan", "export", "nothing", "--json"], (d) => assert.ok(d.hint)],

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import type { Event, YAMLException } from "js-yaml";
-import { MupError, type SourceLocation } from "../errors.ts";
+import type { SourceLocation } from "../errors.ts";
 import { didYouMean } from "../util/similar.ts";
 import { fileTooLarge, loadLimited, topologyLimits } from "./limits.ts";
 import { readUserText } from "../util/read_text.ts";
@@ -20,29 +20,15 @@ import {
   unknownKeyHint,
 } from "./hints.ts";
 import { type ServerTarget, type TopologyIssue, validateTopology } from "./validate.ts";
+import { TopologyError } from "./topology_error.ts";
+
+export { formatIssue, TopologyError } from "./topology_error.ts";
 import { intOptionPaths } from "./runtime_options.ts";
 
 export interface LoadedTopology {
   topology: Topology;
   file: string;
   warnings: TopologyIssue[];
-}
-
-export class TopologyError extends MupError {
-  constructor(readonly file: string, readonly issues: TopologyIssue[]) {
-    super(
-      `${file}: ${issues.length} problem${issues.length === 1 ? "" : "s"} in the topology:\n` +
-        issues.map((i) => "  " + formatIssue(i)).join("\n"),
-      { details: { file, issues } },
-    );
-  }
-}
-
-export function formatIssue(i: TopologyIssue): string {
-  const loc = i.location;
-  const where = `${loc.file}${loc.line ? `:${loc.line}:${loc.column}` : ""}`;
-  return `${where}: ${i.severity}: ${loc.path ? `${loc.path}: ` : ""}${i.message}` +
-    (i.hint ? `\n      fix: ${i.hint}` : "");
 }
 
 /**
