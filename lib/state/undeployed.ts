@@ -80,6 +80,8 @@ export interface UndeployedApply {
  */
 export async function recordedApply(clusterDir: string): Promise<ApplyState | undefined> {
   const states = await new StateStore(clusterDir).list().catch(() => [] as ApplyState[]);
+  // A destroy cut off after it removed the metadata: what is left is its (a resume ends it).
+  if (states.at(-1)?.operation === "destroy") return undefined;
   // A rollback or a destroy also runs on a cluster never recorded (what first deploys left).
   return states.filter((s) =>
     s.operation !== "rollback" && s.operation !== "destroy" &&
