@@ -83,6 +83,20 @@ Deno.test("a TLS cluster's ca.pem lost or not its key's certificate: plans are r
     );
     assert.ok(credJson.password, "the password is still given");
     assert.match(credJson.warnings?.[0] ?? "", /the cluster's CA is missing from mup's store/);
+    // A repair is refused for the CA, and its review does not call every certificate one to
+    // sign again: without the CA none can be judged (tester39).
+    const recordedNow = path.join(home, "recorded-now.yaml");
+    await Deno.writeTextFile(
+      recordedNow,
+      (await ok(home, ["cluster", "show-config", "rs"])).stdout,
+    );
+    const noCaRepair = await mup(
+      deployArgs("rs", recordedNow, await testMirror(), ["--dry-run"]),
+      { home },
+    );
+    assert.equal(noCaRepair.code, 1, output(noCaRepair));
+    assert.match(output(noCaRepair), /the cluster's CA is missing from mup's store/);
+    assert.doesNotMatch(output(noCaRepair), /Create the TLS certificate of \S+ again/);
     const cp = pastedCp(said);
     assert.ok(cp.includes(hostsCopy), cp);
     const pasted = await new Deno.Command("sh", { args: ["-c", cp], stderr: "piped" }).output();

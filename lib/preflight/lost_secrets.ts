@@ -233,6 +233,8 @@ export async function repairSigns(
   meta: Pick<ClusterMeta, "name" | "topology" | "processes">,
 ): Promise<CertificateToSign[]> {
   if (!securityOf(meta.topology).tls) return [];
+  // Without the CA in the store no certificate can be judged (lostSecrets refuses that).
+  const caThere = await secretExists(meta.name, SECRET.ca);
   const out: CertificateToSign[] = [];
   for (const p of meta.processes) {
     const ref = certRef(p.id);
@@ -240,6 +242,7 @@ export async function repairSigns(
       out.push({ id: p.id, found: "missing" });
       continue;
     }
+    if (!caThere) continue;
     const v = await verifyCertificate(
       secretPath(meta.name, SECRET.ca),
       { path: secretPath(meta.name, ref) },
