@@ -27,7 +27,7 @@ import {
 import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 import { clusterDir, withClient } from "./apply_helpers.ts";
 import { StateStore } from "../lib/state/store.ts";
-import { isStale, readLock } from "../lib/state/lock.ts";
+import { isStale, procStart, readLock } from "../lib/state/lock.ts";
 import { pidAlive } from "../lib/executor/local.ts";
 import { interruptHandler, SAME_PRESS_MS } from "../lib/cli/apply_cli.ts";
 import { deadline, installFixture } from "./fixture.ts";
@@ -169,7 +169,13 @@ async function cycle(
     }, ${presses} × Ctrl-C ${delayMs} ms into the apply, exit ${exit}):\n${screen}`;
 
     const store = new StateStore(dir);
-    const state = await store.load((await store.currentId())!);
+    const id = await store.currentId();
+    if (!id) {
+      await cancelledBeforeStart(screen, exit, context, home, dir, ports, i);
+      const via = viaTask ? "deno task" : "deno run";
+      return { cycle: i, via, presses, delayMs, exit, status: "cancelled", running: 0 };
+    }
+    const state = await store.load(id);
     assert.ok(
       state.status === "paused" || state.status === "completed",
       `paused (or finished before the Ctrl-C), not ${state.status}: ${context}`,
@@ -221,6 +227,35 @@ async function cycle(
   }
 }
 
+/**
+ * A Ctrl-C that came after the lock was taken but before the apply recorded its state (its
+ * checks under the lock): the apply never began. It says so, exits 130, leaves the lock free and
+ * nothing running, and the plan it kept applies.
+ */
+async function cancelledBeforeStart(
+  screen: string,
+  exit: number,
+  context: string,
+  home: string,
+  dir: string,
+  ports: number[],
+  i: number,
+): Promise<void> {
+  assert.match(screen, /Apply cancelled: interrupted before it started/, context);
+  assert.equal(exit, 130, context);
+  assert.equal(await readLock(dir), undefined, `lock released: ${context}`);
+  assert.equal((await pidFiles(path.join(dir, "deploy"))).size, 0, context);
+  const planId = /mup plan apply (plan-\w+)/.exec(screen)?.[1];
+  assert.ok(planId, `the command that applies the kept plan: ${context}`);
+  const applied = await mup(["plan", "apply", planId, "--auto-approve"], { home });
+  assert.equal(applied.code, 0, `apply after ${context}\n${output(applied)}`);
+  await withClient(
+    `mongodb://localhost:${ports.join(",localhost:")}/?replicaSet=rs0`,
+    (c) => c.db("t").collection("t").insertOne({ cycle: i }).then(() => {}),
+    { home, cluster: `c${i}` },
+  );
+}
+
 Deno.test(`Ctrl-C in a terminal, ${CYCLES} times at random instants of a replica-set apply: servers keep running, the apply is paused, the lock free or stale, resume completes`, async () => {
   const home = await tempHome();
   const tmux = new Tmux();
@@ -246,6 +281,61 @@ Deno.test(`Ctrl-C in a terminal, ${CYCLES} times at random instants of a replica
     );
   } finally {
     await tmux.stop();
+    await killAll(home);
+  }
+});
+
+Deno.test("Ctrl-C while the apply waits for another mup's claims lock, before it recorded anything: apply cancelled, nothing recorded or running, the lock free, exit 130; the plan it kept applies", async () => {
+  const home = await tempHome();
+  const root = path.join(home, "storage");
+  const claims = path.join(root, "claims.lock");
+  const [port] = freePorts(1);
+  const dir = clusterDir(home, "w");
+  try {
+    await Deno.mkdir(root, { recursive: true });
+    // Held by a live process (this test): the apply waits for it, under its cluster lock.
+    await Deno.writeTextFile(
+      claims,
+      JSON.stringify({
+        format_version: 1,
+        id: "held-by-test",
+        operation: "apply plan-other",
+        who: "test@host",
+        host: Deno.hostname(),
+        pid: Deno.pid,
+        pid_start: procStart(Deno.pid),
+        created: new Date().toISOString(),
+      }),
+    );
+    const topo = await writeTopology(home, "w.yaml", standaloneTopology([port]));
+    const child = spawnMup(deployArgs("w", topo, await testMirror(), ["--auto-approve"]), home);
+    // Waiting: its own lock file is written aside, beside the one held.
+    const until = Date.now() + deadline(60_000);
+    const waiting = async () =>
+      (await Array.fromAsync(Deno.readDir(root))).some((e) => e.name.startsWith("claims.lock."));
+    while (!(await waiting())) {
+      if (Date.now() > until) throw new Error("the apply never came to the claims lock");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(await readLock(dir), "it waits under its cluster lock");
+    child.kill("SIGINT");
+    const { code, stdout, stderr } = await child.output();
+    const dec = new TextDecoder();
+    const out = dec.decode(stdout);
+    const context = `${out}${dec.decode(stderr)}`;
+    assert.equal(code, 130, context);
+    assert.match(out, /Apply cancelled: interrupted before it started/, context);
+    assert.doesNotMatch(context, /saved as paused/, context);
+    assert.equal(await new StateStore(dir).currentId(), undefined, context);
+    assert.equal(await readLock(dir), undefined, `lock released: ${context}`);
+    assert.equal((await pidFiles(path.join(dir, "deploy"))).size, 0, context);
+    const planId = /mup plan apply (plan-\w+)/.exec(out)?.[1];
+    assert.ok(planId, context);
+    await Deno.remove(claims);
+    const applied = await mup(["plan", "apply", planId, "--auto-approve"], { home });
+    assert.equal(applied.code, 0, output(applied));
+    assert.equal(portFree(port), false, "the kept plan's server runs");
+  } finally {
     await killAll(home);
   }
 });

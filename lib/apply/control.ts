@@ -13,10 +13,25 @@ export interface StoppedAtOnce {
 
 export class ApplyControl {
   #stop?: () => Promise<StoppedAtOnce>;
+  #settled = Promise.withResolvers<boolean>();
 
   /** Called by apply() once its state is open. */
   attach(stop: () => Promise<StoppedAtOnce>): void {
     this.#stop = stop;
+    this.#settled.resolve(true);
+  }
+
+  /**
+   * Called by the CLI when no apply will begin (cancelled or refused after the lock was taken),
+   * once it has said so and released the lock; after attach() it changes nothing.
+   */
+  noApply(): void {
+    this.#settled.resolve(false);
+  }
+
+  /** Resolves to true once an apply is attached (its state recorded), false after noApply(). */
+  get settled(): Promise<boolean> {
+    return this.#settled.promise;
   }
 
   stopNow(): Promise<StoppedAtOnce> {

@@ -226,20 +226,28 @@ export async function checkNoClash(plan: Plan, clusterDir: string): Promise<void
  * takes, and records the apply's state (which claims the plan's processes) before the lock goes:
  * of two applies started at once on the same ports, the second is refused here, naming the
  * first, before it starts anything. Returns the recorded state, for apply() to run. Throws the
- * MupError of checkNoClash, or withClaimsLock's when the lock stays held.
+ * MupError of checkNoClash, or withClaimsLock's when the lock stays held or `signal` ends the
+ * wait for it (then nothing is recorded).
  */
 export async function recordClaim(
   plan: Plan,
   planPath: string,
   storeRoot: string,
   clusterDir: string,
+  signal?: AbortSignal,
 ): Promise<ApplyState> {
-  return await withClaimsLock(storeRoot, `apply ${plan.plan_id}`, async () => {
-    await checkNoClash(plan, clusterDir);
-    const state = newApplyState(plan, planPath);
-    const store = new StateStore(clusterDir);
-    await privateDir(store.dir);
-    await store.writeSnapshot(state);
-    return state;
-  });
+  return await withClaimsLock(
+    storeRoot,
+    `apply ${plan.plan_id}`,
+    async () => {
+      await checkNoClash(plan, clusterDir);
+      const state = newApplyState(plan, planPath);
+      const store = new StateStore(clusterDir);
+      await privateDir(store.dir);
+      await store.writeSnapshot(state);
+      return state;
+    },
+    undefined,
+    signal,
+  );
 }

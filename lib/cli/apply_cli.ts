@@ -216,8 +216,18 @@ export async function runApply(
     second: async () => {
       // Nothing is drawn after this: the lines below are mup's last.
       held.tty?.stop();
+      // Before the apply has begun nothing runs, and the first press has it cancelled (nothing
+      // recorded: the code below says so and exits) or paused at once: wait, briefly, for which.
+      const began = await Promise.race([
+        control.settled,
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000)),
+      ]);
+      if (began === false) return;
       notice(
-        `Stopping now. The apply is saved as paused; continue it with: mup plan resume ${plan.cluster_name}`,
+        began
+          ? `Stopping now. The apply is saved as paused; continue it with: mup plan resume ${plan.cluster_name}`
+          : `Stopping now, before the apply was seen to begin. If it began, it is saved as paused: ` +
+            `mup plan resume ${plan.cluster_name}; if not, nothing was changed: mup plan apply ${plan.plan_id}`,
       );
       // Bounded: stopping at once must not hang on a stuck disk. A running hook is ended with
       // its process group once the apply is recorded paused (its exit is then no failure): it
@@ -284,6 +294,7 @@ export async function runApply(
     );
   } catch (e) {
     unlisten();
+    control.noApply();
     throw e;
   }
   const lock = held.lock = acquired.lock;
@@ -295,13 +306,29 @@ export async function runApply(
       await checkNotStale(plan, clusterDir);
       await checkNoClash(plan, clusterDir);
     }
-    if (!resume && !takesNothing(plan)) {
-      initial = await recordClaim(plan, planPath, ctx.store.root, clusterDir);
+    if (!resume && !takesNothing(plan) && !ac.signal.aborted) {
+      initial = await recordClaim(plan, planPath, ctx.store.root, clusterDir, ac.signal);
     }
   } catch (e) {
-    unlisten();
+    // Interrupted while waiting for the claims lock: cancelled below, like a Ctrl-C before it.
+    if (!(e instanceof MupError && e.options.details?.interrupted === true)) {
+      unlisten();
+      await lock.release();
+      control.noApply();
+      throw e;
+    }
+  }
+  // A Ctrl-C before the apply recorded anything: it never began, and the plan stays to apply.
+  if (!resume && !initial && ac.signal.aborted) {
     await lock.release();
-    throw e;
+    try {
+      await ctx.store.markDeclined(plan, planPath, "interrupted before it started");
+      return cancelApply(plan, planPath, opts, resume, "interrupted before it started", 130);
+    } finally {
+      // Still listening until it is said: a second press meanwhile must not kill it unsaid.
+      control.noApply();
+      unlisten();
+    }
   }
   const replacedStale = acquired.replacedStale;
   const emitter = new Emitter();
@@ -359,6 +386,7 @@ export async function runApply(
     unlisten();
     ttyRenderer?.stop(); // whatever ended the apply, no status line outlives it
     await lock.release();
+    control.noApply(); // an apply() that failed before it attached
   }
   if (completed && plan.operation === "destroy") await finishDestroy(plan, clusterDir);
   // Interrupted (paused by Ctrl-C or SIGTERM) is not failed: 130, as the second Ctrl-C exits.

@@ -27,13 +27,15 @@ async function readHolder(file: string): Promise<LockInfo | undefined> {
  * Runs `fn` holding the storage root's claims lock. The lock file appears whole or not at all
  * (written aside, then hard-linked into place, which fails if it exists); a lock left by a dead
  * process on this host is removed; a live holder is waited for, up to `waitMs` milliseconds,
- * after which a MupError names it. The lock is released whatever `fn` does.
+ * after which a MupError names it. `signal` (a Ctrl-C) ends the wait: a MupError with exit code
+ * 130 and `details.interrupted`, and `fn` does not run. The lock is released whatever `fn` does.
  */
 export async function withClaimsLock<T>(
   storeRoot: string,
   operation: string,
   fn: () => Promise<T>,
   waitMs = 60_000,
+  signal?: AbortSignal,
 ): Promise<T> {
   await privateDir(storeRoot);
   const file = claimsLockPath(storeRoot);
@@ -52,6 +54,12 @@ export async function withClaimsLock<T>(
   const deadline = Date.now() + waitMs;
   try {
     while (true) {
+      if (signal?.aborted) {
+        throw new MupError("interrupted while waiting for the claims lock", {
+          exitCode: 130,
+          details: { interrupted: true },
+        });
+      }
       try {
         await Deno.link(aside, file);
         break;
