@@ -554,6 +554,11 @@ Deno.test("a configuration mongod refuses (exit code 2) fails the deploy saying 
     assert.doesNotMatch(bad.stdout, /To resume/);
     const good = await deploy(home, "cfg", text);
     assert.equal(good.code, 0, output(good));
+    // The plan that replaces the failed apply does not offer its resume either.
+    assert.match(
+      good.stdout,
+      /this plan replaces it, .*\(a resume alone cannot finish it while its failure stands: fix runtime_config in \S*cfg\.yaml and plan again: `mup cluster deploy cfg /,
+    );
   } finally {
     await killAll(home);
   }

@@ -3,6 +3,8 @@ import { type Operation, OperationError, param } from "./operation.ts";
 import { earlierStart, runningPid } from "./process.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
+import { replanCommand } from "../plan/command_of.ts";
+import type { Plan } from "../plan/schema.ts";
 
 /** Starts mongod/mongos from its configuration file (which sets fork and the pid file). */
 export const startProcess: Operation = {
@@ -72,12 +74,24 @@ export const startProcess: Operation = {
         `${path.basename(param(ctx, "binary"))} on ${where} exited with code ${r.code}: ${
           tail || lastError(r.stdout + "\n" + r.stderr)
         }${log ? ` (log: ${log})` : ""}`,
+        { replan: refusedConfigReplan(ctx.plan, r.code) },
       );
     }
     const pid = await runningPid(ex, param(ctx, "pid_file"));
     return { output: r.stdout.trim(), metadata: { pid } };
   },
 };
+
+/**
+ * What finishes a deploy or a reconfigure whose mongod refused the configuration it wrote (exit
+ * code 2, BadValue: an option or a value it does not accept): a resume would start it on the
+ * same file, so runtime_config is fixed and the plan made again. Undefined otherwise.
+ */
+function refusedConfigReplan(plan: Plan, code: number): string | undefined {
+  if (code !== 2 || !["deploy", "reconfigure"].includes(plan.operation)) return undefined;
+  return `fix runtime_config in ${plan.topology_file ?? "the topology"} and plan again: ` +
+    `\`mup ${replanCommand(plan)}\``;
+}
 
 function lastError(out: string): string {
   const lines = out.split("\n").map((l) => l.trim()).filter(Boolean);

@@ -28,12 +28,16 @@ export async function unfinishedApplyWarning(
 ): Promise<ValidationIssue | undefined> {
   const u = await unfinishedApply(clusterDir);
   if (!u || u.outcome === "running") return undefined;
+  const replan = recordedReplan(u);
   return {
     code: "unfinished_apply",
     severity: "warning",
     message: `apply ${u.state.state_id} (${u.state.operation}) ${unfinishedWords(u.outcome)}: ` +
-      `this plan replaces it, and it can no longer be resumed once this one is applied ` +
-      `(\`mup plan resume ${cluster}\` completes it instead)`,
+      `this plan replaces it, and it can no longer be resumed once this one is applied (${
+        replan
+          ? `a resume alone cannot finish it while its failure stands: ${replan}`
+          : `\`mup plan resume ${cluster}\` completes it instead`
+      })`,
   };
 }
 
