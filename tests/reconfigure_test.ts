@@ -76,6 +76,13 @@ Deno.test("cluster reconfigure changes runtime_config by a rolling restart: ever
       new RegExp(`^wait-state-mongod-localhost-${ports[1]}$`),
       "completed",
     );
+    // A restart meanwhile would start members on files the metadata does not describe: refused,
+    // naming the reconfigure that wrote them and the resume that finishes it (tester38 L8).
+    const restart = await ok(home, ["cluster", "restart", "rc", "--plan-only"], 1);
+    assert.match(
+      restart.stdout,
+      /is the one the unfinished reconfigure \(apply apply-\w+\) wrote, which the metadata does not record yet: .*Finish that reconfigure \(`mup plan resume rc`\), then plan again/,
+    );
     const resumed = await ok(home, ["plan", "resume", "rc"]);
     assert.match(resumed.stdout, /Record the new runtime_config/);
     const st = await currentState(home, "rc");
@@ -217,7 +224,16 @@ Deno.test("cluster reconfigure: a saved plan applies later; a member that refuse
     // So is a start of the member on the file the metadata does not describe: the hint names
     // the reconfigure with its file, ready to paste.
     const start = await ok(home, ["cluster", "start", "rc", "--plan-only"], 1);
-    assert.match(start.stdout + start.stderr, /`mup cluster reconfigure rc \S*rc4\.yaml`/);
+    assert.match(
+      start.stdout + start.stderr,
+      /the unfinished reconfigure \(apply apply-\w+\) wrote.* Finish that reconfigure \(fix runtime_config in \S*rc4\.yaml and plan again: `mup cluster reconfigure rc \S*rc4\.yaml`\)/,
+    );
+    // Nor is a resume offered for it anywhere: it would start the member on the same file.
+    assert.doesNotMatch(start.stdout + start.stderr, /`mup plan resume rc` completes it/);
+    assert.match(
+      start.stdout,
+      /a resume alone cannot finish it while its failure stands: fix runtime_config/,
+    );
     // Reconfigured again (the fault gone): every member planned, the down one started first.
     const again = await ok(home, ["cluster", "reconfigure", "rc", third, "--auto-approve"]);
     assert.match(again.stdout, new RegExp(`Started mongod localhost:${ports[1]}`));

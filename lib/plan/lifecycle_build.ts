@@ -18,7 +18,7 @@ import { listProcesses } from "./processes.ts";
 import { checkDirsCreatable } from "../preflight/data_dirs.ts";
 import { checkRecordedData, stoppedDataWarnings } from "../preflight/recorded_data.ts";
 import { guardStarts, markResync } from "./repair_files.ts";
-import { guardStops, startFiles } from "./start_files.ts";
+import { guardStops, startFiles, type WrittenByUnfinished } from "./start_files.ts";
 import { offerForceOnlyAlone } from "./restart.ts";
 import { repairCommand } from "./lifecycle_ops.ts";
 import { checkStartFiles } from "../preflight/start_files.ts";
@@ -29,7 +29,12 @@ import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { PlanStore } from "./store.ts";
 import { liveMemberOptions } from "../probe/member_options.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
-import { dataDirsUsed, unfinishedApply, unfinishedApplyWarning } from "../state/undeployed.ts";
+import {
+  dataDirsUsed,
+  recordedReplan,
+  unfinishedApply,
+  unfinishedApplyWarning,
+} from "../state/undeployed.ts";
 import { secretPath } from "../security/secrets.ts";
 import { SECRET, securityOf } from "../security/settings.ts";
 import { checkStoreCertificates } from "../preflight/store_certs.ts";
@@ -230,13 +235,26 @@ async function checkStarts(
   // A reconfigure that did not finish wrote configurations the metadata does not describe; a
   // repair over it is refused (deploy.ts): writing them again is a reconfigure's.
   const cutOff = await unfinishedApply(req.store.clusterDir(req.meta.name));
-  // Named with the file it was planned from, when its plan says (so the hint can be pasted).
-  const cutFile = cutOff?.state.operation === "reconfigure"
-    ? (await req.store.load(cutOff.state.plan_path).catch(() => undefined))?.plan.topology_file
+  const cutPlan = cutOff?.state.operation === "reconfigure"
+    ? (await req.store.load(cutOff.state.plan_path).catch(() => undefined))?.plan
     : undefined;
+  // Named with the file it was planned from, when its plan says (so the hint can be pasted).
+  const cutFile = cutPlan?.topology_file;
   const repair = cutOff?.state.operation === "reconfigure"
     ? `mup cluster reconfigure ${req.meta.name} ${cutFile ? shellQuote(cutFile) : "<topology>"}`
     : repairCommand(req.meta);
+  // The configurations it wrote: a resume finishes it, unless its failure stands.
+  const writtenBy: WrittenByUnfinished | undefined = cutOff && cutPlan
+    ? {
+      operation: cutOff.state.operation,
+      state_id: cutOff.state.state_id,
+      finish: recordedReplan(cutOff) ?? `\`mup plan resume ${req.meta.name}\``,
+      contents: new Map(
+        allOperations(cutPlan).filter((o) => o.type === "generate_config")
+          .map((o) => [o.target.name, String(o.target.params.content ?? "")]),
+      ),
+    }
+    : undefined;
   // Each started member's certificate in the store must be the store CA's; where it is not,
   // that copy is the one refused, and its host's is not compared with it (tester36 M3).
   const certs = securityOf(req.meta.topology).tls && caTrusted
@@ -283,6 +301,7 @@ async function checkStarts(
         files.filter((f) => f.what !== "configuration file" || !written.has(f.process)),
         req.executors,
         repair,
+        writtenBy,
       ),
       ...(certs ? [certs] : []),
       // A port another process took while the server was stopped: its start would fail.

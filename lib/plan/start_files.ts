@@ -183,6 +183,29 @@ export function configChangedMessage(f: StartFile, repair: string, difference?: 
     `\`${repair}\` (a repair), then plan again`;
 }
 
+/**
+ * An unfinished apply (a reconfigure cut off or failed) that wrote configuration files the
+ * metadata does not describe yet: `contents` by process ID, and `finish`, what finishes it
+ * (`` `mup plan resume <cluster>` ``, or the failure's own replan when a resume alone cannot).
+ */
+export interface WrittenByUnfinished {
+  operation: string;
+  state_id: string;
+  finish: string;
+  contents: Map<string, string>;
+}
+
+/**
+ * The message for a configuration file that `by` wrote (its content is the one that apply
+ * writes for the process): host, path, process, and the command that finishes that apply.
+ */
+export function writtenByUnfinishedMessage(f: StartFile, by: WrittenByUnfinished): string {
+  return `${f.what} ${f.host}:${f.path} of ${f.process} is the one the unfinished ` +
+    `${by.operation} (apply ${by.state_id}) wrote, which the metadata does not record yet: ` +
+    `started on it, the process would not run as recorded. Finish that ${by.operation} ` +
+    `(${by.finish}), then plan again`;
+}
+
 /** The message for a start file found missing: host, path, process, and the repair. */
 export function missingMessage(f: StartFile, repair: string): string {
   return `${f.what} ${f.host}:${f.path} of ${f.process} is missing: the process cannot start ` +

@@ -10,6 +10,8 @@ import {
   configChangedMessage,
   missingMessage,
   type StartFile,
+  type WrittenByUnfinished,
+  writtenByUnfinishedMessage,
 } from "../plan/start_files.ts";
 import { firstDifference } from "../plan/plan_configs.ts";
 import { hostKey } from "../topology/hosts.ts";
@@ -58,13 +60,15 @@ export async function changedFiles(
  * The check `start_files_present`, and an error per file of `files` missing on its host, or (a
  * binary) with another sha256 than the deploy recorded, or (a configuration file) with other
  * content than mup generates for it (naming the first differing line), naming host, path,
- * process and `repair`, the command that installs it again. A host that cannot be
+ * process and `repair`, the command that installs it again; a configuration that `writtenBy`
+ * (an unfinished reconfigure) wrote names the command that finishes it. A host that cannot be
  * asked finds nothing missing: the connectivity and the start's own checks meet it.
  */
 export async function checkStartFiles(
   files: StartFile[],
   executors: ExecutorFactory,
   repair: string,
+  writtenBy?: WrittenByUnfinished,
 ): Promise<{ check: CheckResult; issues: ValidationIssue[] }> {
   const t0 = performance.now();
   const byHost = new Map<string, StartFile[]>();
@@ -99,7 +103,9 @@ export async function checkStartFiles(
           code: "start_file_changed",
           severity: "error",
           host: f.host,
-          message: configChangedMessage(f, repair, firstDifference(text, f.content)),
+          message: writtenBy?.contents.get(f.process) === text
+            ? writtenByUnfinishedMessage(f, writtenBy)
+            : configChangedMessage(f, repair, firstDifference(text, f.content)),
         }];
       }
       const actual = changed.get(i);
