@@ -195,3 +195,29 @@ Deno.test("tls disable plan on a set with no highest-priority member: after the 
     }
   }
 });
+
+Deno.test("tls enable plan on a set whose other members were given priority 0 by hand: rolled by the set's live priorities, no step-down that no member could take over, and the review says why (tester40 H1)", async () => {
+  const base = await input("replica-set.yaml", "enable", false);
+  const secondaries = Object.entries(base.facts).filter(([, f]) => f.state === "SECONDARY");
+  assert.equal(secondaries.length, 2);
+  const facts = { ...base.facts };
+  for (const [id, f] of secondaries) facts[id] = { ...f, priority: 0 };
+  const plan = planTls({ ...base, facts });
+  assert.ok(plan.validation.valid, JSON.stringify(plan.validation.errors));
+  valid(plan);
+  const ops = allOperations(plan);
+  assert.deepEqual(ops.filter((o) => o.type === "step_down").map((o) => o.id), []);
+  assert.deepEqual(ops.filter((o) => o.id.startsWith("wait-handback-")).map((o) => o.id), []);
+  const codes = plan.validation.warnings.map((w) => w.code);
+  assert.equal(codes.filter((c) => c === "priority_changed").length, 2);
+  const lone = plan.validation.warnings.find((w) => w.code === "no_primary_while_restarted");
+  assert.match(
+    lone?.message ?? "",
+    /localhost:27017 is the only member of rs0 that can be primary \(the others have priority 0\): while it restarts the set has no primary/,
+  );
+  // As recorded, the same set hands the primary over: a step-down each round.
+  const recorded = planTls(base);
+  assert.ok(allOperations(recorded).some((o) => o.type === "step_down"));
+  assert.ok(allOperations(recorded).some((o) => o.id.startsWith("wait-handback-")));
+  assert.ok(!recorded.validation.warnings.some((w) => w.code === "no_primary_while_restarted"));
+});

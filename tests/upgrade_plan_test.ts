@@ -138,3 +138,20 @@ Deno.test("every phase of an upgrade plan is one a hook may name (knownPhases of
     }
   }
 });
+
+Deno.test("upgrade of a set whose other members were given priority 0 by hand: rolled by the set's live priorities (no step-down no member could take over), and the review says why (tester40 H1)", async () => {
+  const base = await upgradeInput("replica-set.yaml", "8.0.4");
+  const facts = Object.fromEntries(
+    Object.entries(base.facts).map((
+      [id, f],
+    ) => [id, f.state === "SECONDARY" ? { ...f, priority: 0 } : f]),
+  );
+  const plan = planUpgrade({ ...base, facts });
+  assert.ok(plan.validation.valid, JSON.stringify(plan.validation.errors));
+  assert.deepEqual(allOperations(plan).filter((o) => o.type === "step_down"), []);
+  const warned = codes(plan.validation.warnings);
+  assert.equal(warned.filter((c) => c === "priority_changed").length, 2);
+  assert.ok(warned.includes("no_primary_while_restarted"), warned.join());
+  // As recorded: a step-down hands the primary over.
+  assert.ok(allOperations(planUpgrade(base)).some((o) => o.type === "step_down"));
+});

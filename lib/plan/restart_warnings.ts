@@ -84,8 +84,9 @@ export function singleMongosWarnings(
 /**
  * What a rolling restart cannot keep available: a replica set of fewer than three voting
  * members has no majority while one of them is down, so it elects no primary and takes no
- * writes (MongoDB docs: "Replica Set Elections", a majority of voting members must be up); a
- * standalone mongod is down while it restarts.
+ * writes (MongoDB docs: "Replica Set Elections", a majority of voting members must be up); nor
+ * does a set while its only member of non-zero priority restarts; a standalone mongod is down
+ * while it restarts. `sets` with the priorities the sets hold now (livePriorities).
  */
 export function downWhileRestartedWarnings(
   procs: ProcessSpec[],
@@ -96,6 +97,20 @@ export function downWhileRestartedWarnings(
   for (const s of sets) {
     if (!chosen.some((p) => p.replicaSet === s.name)) continue;
     const voting = procs.filter((p) => p.replicaSet === s.name && p.votes > 0).length;
+    // Priority 0 is never primary: a set whose only electable member restarts has no primary
+    // meanwhile, however many vote (MongoDB docs: "Priority 0 Replica Set Members").
+    const electable = s.members.filter((m) => !m.arbiterOnly && m.priority > 0);
+    if (voting >= 3 && electable.length === 1 && chosen.some((p) => p.id === electable[0].id)) {
+      const e = electable[0];
+      out.push({
+        code: "no_primary_while_restarted",
+        severity: "warning",
+        host: e.host,
+        message: `${hostPort(e.host, e.port)} is the only member of ${s.name} that can be ` +
+          "primary (the others have priority 0): while it restarts the set has no primary and " +
+          "takes no writes",
+      });
+    }
     if (voting >= 3) continue;
     out.push({
       code: "no_majority_while_restarted",

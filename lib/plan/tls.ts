@@ -38,6 +38,7 @@ import {
   verifyOp,
 } from "./lifecycle_ops.ts";
 import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
+import { downWhileRestartedWarnings, livePriorities, priorityNotes } from "./restart_warnings.ts";
 
 export type { TlsStep };
 
@@ -54,7 +55,9 @@ interface Phase {
 /** Where the cluster's files live on its hosts, and how each process's configuration reads. */
 function layout(input: LifecyclePlanInput) {
   const t = input.meta.topology;
-  const { procs, sets } = clusterProcesses(input);
+  // Each round is a rolling restart: ordered by the priorities the sets hold now, as restart's
+  // is (a member given priority 0 by hand cannot take the primary a step-down would hand over).
+  const { procs, sets } = livePriorities(clusterProcesses(input), input);
   const deployRoot = t.global.deploy_dir ?? input.deployDir;
   const cfgSet = sets.find((s) => s.configsvr);
   const configDb = configDbString(cfgSet);
@@ -304,7 +307,8 @@ export function planTls(input: TlsPlanInput): Omit<Plan, "content_hash"> {
     }]
     : [];
   // Every round restarts every process, the mongos included.
-  warnings.push(...singleMongosWarnings(procs, procs));
+  warnings.push(...singleMongosWarnings(procs, procs), ...priorityNotes(input));
+  warnings.push(...downWhileRestartedWarnings(l.procs, l.sets, l.procs));
   const marked = markedPhases(input, phases);
   // The first operation records the switch as under way: every other planner refuses to act on
   // a cluster between TLS modes until it is finished (ClusterMeta.tls_switch).

@@ -32,7 +32,12 @@ import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./life
 import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";
 import { recordedTopologyPath } from "./command_of.ts";
 import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
-import { downWhileRestartedWarnings, majorityWarnings } from "./restart_warnings.ts";
+import {
+  downWhileRestartedWarnings,
+  livePriorities,
+  majorityWarnings,
+  priorityNotes,
+} from "./restart_warnings.ts";
 import { membersPhase } from "./phase_names.ts";
 
 /** The release series each one upgrades to (MongoDB's supported upgrade paths). */
@@ -158,7 +163,8 @@ function releaseErrors(input: UpgradePlanInput): ValidationIssue[] {
 
 /** Pure: the `cluster upgrade` Plan (no operations when the cluster already is what is asked). */
 export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash"> {
-  const { procs, sets } = clusterProcesses(input);
+  // Rolled by the priorities the sets hold now, as a restart is (tester40 H1).
+  const { procs, sets } = livePriorities(clusterProcesses(input), input);
   const name = input.meta.name;
   const to = input.release.version;
   const series = majorMinor(to);
@@ -284,6 +290,7 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
   guardFcv(phases.flatMap((ph) => ph.ops), procs, series);
   // What a rolling restart of the same processes warns of (restart.ts), the upgrade does too.
   const warnings: ValidationIssue[] = singleMongosWarnings(procs, toRoll);
+  if (toRoll.length) warnings.push(...priorityNotes(input));
   warnings.push(...downWhileRestartedWarnings(procs, sets, toRoll));
   warnings.push(...majorityWarnings(procs, sets, toRoll, input.facts, false));
   if (input.meta.kind === "sharded" && toRoll.length && !balancerOn) {
