@@ -106,6 +106,52 @@ Deno.test("rolling restart states and waits for the hand-back to the priority-2 
     );
     assert.match(moved.stdout, /Restart completed successfully!/);
     assert.ok((await display(home, "hb")).healthy);
+
+    const primaryNow = async () =>
+      (await display(home, "hb")).processes.find((p) => p.state === "PRIMARY")!.id;
+    // Every member's priority 1, but for the primary's: `other`.
+    let primary = await primaryNow();
+    const setPriorities = (other: number) =>
+      asAdmin(cred, primary, async (c) => {
+        const { config } = await c.db("admin").command({ replSetGetConfig: 1 });
+        for (const m of config.members) m.priority = m.host === primary ? 1 : other;
+        config.version += 1;
+        await c.db("admin").command({ replSetReconfig: config });
+      });
+    // A restart saved while the others could be primary, applied after they were given
+    // priority 0: its step-down fails naming why and what lets the resume finish it.
+    const before = JSON.parse(
+      (await ok(home, ["cluster", "restart", "hb", "--plan-only", "--json"])).stdout,
+    );
+    await setPriorities(0);
+    const stuck = await ok(home, ["plan", "apply", before.plan_id, "--auto-approve"], 1);
+    assert.match(
+      stuck.stdout,
+      new RegExp(
+        `${primary} is the only member of rs0 that can be primary: .* have priority 0 in the ` +
+          "set's configuration, set since this plan was made\\. Give a secondary a priority " +
+          "above 0 again \\(replSetReconfig\\), then `mup plan resume hb`",
+      ),
+    );
+    await setPriorities(1);
+    await ok(home, ["plan", "resume", "hb"]);
+    assert.ok((await display(home, "hb")).healthy);
+    primary = await primaryNow(); // the resume stepped it down
+
+    // Every member but the primary given priority 0 by hand: a TLS switch restarts the primary
+    // in place, as the set's configuration allows, instead of a step-down no member can take
+    // over (which failed every resume: tester40 H1), and says so in its review.
+    await setPriorities(0);
+    const tls = await ok(home, ["cluster", "tls", "hb", "enable", "--auto-approve"]);
+    assert.match(
+      tls.stdout,
+      new RegExp(
+        `${primary} is the only member of rs0 that can be primary \\(the others have priority 0\\)`,
+      ),
+    );
+    assert.doesNotMatch(tls.stdout, /Step down rs0 primary/);
+    assert.match(tls.stdout, /completed successfully!/);
+    assert.ok((await display(home, "hb")).healthy);
   } finally {
     await killAll(home);
   }

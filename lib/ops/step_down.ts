@@ -104,9 +104,15 @@ export async function stepDownMember(ctx: OperationContext): Promise<string> {
       if (!network && code !== 10107) {
         // 262 ExceededTimeLimit: no electable secondary caught up. The server suggests
         // {force: true}, which steps down without one and can roll back acknowledged writes.
+        const lone = code === 262 ? await onlyElectable(ctx, me) : undefined;
         throw new OperationError(
           `replSetStepDown on ${me} failed: ${(e as Error).message}${
-            code === 262
+            lone
+              ? ` (${me} is the only member of ${set} that can be primary: ${lone} ` +
+                `priority 0 in the set's configuration, set since this plan was made. Give a ` +
+                `secondary a priority above 0 again (replSetReconfig), then \`mup plan resume ` +
+                `${ctx.plan.cluster_name}\`; mup never forces a step-down)`
+              : code === 262
               ? ` (mup never forces a step-down: a forced one can lose writes no secondary ` +
                 `has; once a secondary is up and caught up, \`mup plan resume ` +
                 `${ctx.plan.cluster_name}\` tries again)`
@@ -119,6 +125,26 @@ export async function stepDownMember(ctx: OperationContext): Promise<string> {
     if (!gone.now) throw new OperationError(`${me} is still primary after replSetStepDown`);
     return `${me} stepped down`;
   }
+}
+
+/**
+ * When no member of the target's set but the target (`me`) can be primary (every other one
+ * that is not an arbiter has priority 0 in replSetGetConfig; MongoDB docs: "Priority 0 Replica
+ * Set Members"), the others as "h:p has" / "h:p and h:q have"; else (or when the configuration
+ * cannot be read) undefined.
+ */
+async function onlyElectable(ctx: OperationContext, me: string): Promise<string | undefined> {
+  const reply = await mongo(ctx).adminCommand(ctx.op.target.host!, ctx.op.target.port!, {
+    replSetGetConfig: 1,
+  }).catch(() => undefined) as
+    | { config?: { members?: { host: string; priority?: number; arbiterOnly?: boolean }[] } }
+    | undefined;
+  const members = reply?.config?.members;
+  if (!members) return undefined;
+  const others = members.filter((m) => m.host !== me && !m.arbiterOnly);
+  if (!others.length || others.some((m) => (m.priority ?? 1) > 0)) return undefined;
+  const names = others.map((m) => m.host);
+  return names.length === 1 ? `${names[0]} has` : `${names.join(" and ")} have`;
 }
 
 /**
