@@ -57,15 +57,15 @@ Deno.test("topologyKind() detects standalone, replica set and sharded", async ()
 
 Deno.test("duplicate host:port is an error at the second node's port", async () => {
   const hit = await expectError(
-    "mongod_servers:\n  - host: localhost\n    port: 27017\n  - host: localhost\n    port: 27017\n",
+    "mongod_servers:\n  - host: localhost\n    replica_set: rs0\n    port: 27017\n  - host: localhost\n    replica_set: rs0\n    port: 27017\n",
     "duplicate_address",
-    5,
+    7,
     /localhost:27017 is already used by mongod_servers\[0\]/,
   );
   assert.equal(hit.location.path, "mongod_servers[1].port");
   // The directories named after that port clash too: not reported again.
   const all = await errorsOf(
-    "mongod_servers:\n  - host: localhost\n    port: 27017\n  - host: localhost\n    port: 27017\n",
+    "mongod_servers:\n  - host: localhost\n    replica_set: rs0\n    port: 27017\n  - host: localhost\n    replica_set: rs0\n    port: 27017\n",
   );
   assert.deepEqual(all.map((i) => i.code), ["duplicate_address"]);
 });
@@ -125,14 +125,14 @@ Deno.test("two nodes sharing a data directory on one host", async () => {
 
 Deno.test("a data directory inside another process's on the same host is an error; side by side, or on another host, is not", async () => {
   await expectError(
-    "mongod_servers:\n  - { host: localhost, port: 1, data_dir: /d/a }\n  - { host: localhost, port: 2, data_dir: /d/a/b }\n",
+    "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs0, data_dir: /d/a }\n  - { host: localhost, port: 2, replica_set: rs0, data_dir: /d/a/b }\n",
     "nested_data_dir",
     3,
     /data directory \/d\/a\/b on localhost is inside \/d\/a, the data directory of mongod_servers\[0\] \(localhost:1\)/,
   );
   // /d/ab starts with /d/a but is beside it; db2.example.net is another machine.
   await parseTopology(
-    "mongod_servers:\n  - { host: localhost, port: 1, data_dir: /d/a }\n  - { host: localhost, port: 2, data_dir: /d/ab }\n  - { host: db2.example.net, port: 3, data_dir: /d/a/b }\n",
+    "mongod_servers:\n  - { host: db1.example.net, port: 1, replica_set: rs0, data_dir: /d/a }\n  - { host: db1.example.net, port: 2, replica_set: rs0, data_dir: /d/ab }\n  - { host: db2.example.net, port: 3, replica_set: rs1, data_dir: /d/a/b }\nconfig_servers:\n  - { host: db3.example.net, port: 4, replica_set: cfg }\nmongos_servers:\n  - { host: db3.example.net, port: 5 }\n",
     "t.yaml",
   );
 });
@@ -550,7 +550,7 @@ Deno.test("a key written twice does not hide the file's other problems: form pro
   assert.ok(form.some((i) => i.code === "unknown_key"), JSON.stringify(form));
   assert.ok(form.some((i) => i.location.path === "mongod_servers[0].port"), JSON.stringify(form));
   const between = await errorsOf(
-    "mongod_servers:\n  - { host: localhost, port: 1 }\n  - { host: localhost, port: 1 }\nglobal:\n  user: a\n  user: b\n",
+    "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs0 }\n  - { host: localhost, port: 1, replica_set: rs0 }\nglobal:\n  user: a\n  user: b\n",
   );
   assert.equal(between.length, 2, JSON.stringify(between));
   assert.equal(between.at(-1)?.code, "duplicate_key");
@@ -898,6 +898,16 @@ Deno.test("two replica set names without config servers and mongos: refused (one
     /replica set "rs1" beside "rs0"/,
   );
   assert.match(hit.hint!, /use replica_set: rs0 on every mongod/);
+});
+
+Deno.test("two mongod_servers without replica_set: refused at the second entry (most likely a forgotten replica_set), naming the key that makes them one set (tester40 M2)", async () => {
+  const hit = await expectError(
+    "mongod_servers:\n  - { host: localhost, port: 1 }\n  - { host: localhost, port: 2 }\n",
+    "several_standalones",
+    3,
+    /2 mongod_servers without replica_set: a standalone topology has one mongod/,
+  );
+  assert.match(hit.hint!, /set replica_set \(for example: rs0\) on every mongod/);
 });
 
 Deno.test("merge keys share an anchored entry's settings (anchored in an x- key or in the first entry); YAML 1.2 still reads 0700 as 700; an error in a merged entry names it", async () => {

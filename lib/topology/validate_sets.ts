@@ -98,6 +98,18 @@ export function setIssues(t: Topology, claims: TopologyNode[]): Issue[] {
     });
   }
 
+  // Without replica_set, mongod_servers entries are unrelated servers that share nothing: a
+  // second one is most likely a replica set whose replica_set was forgotten.
+  if (kind === "standalone" && t.mongod_servers.length > 1) {
+    err(
+      "several_standalones",
+      ["mongod_servers", 1, "replica_set"],
+      `${t.mongod_servers.length} mongod_servers without replica_set: a standalone topology ` +
+        "has one mongod (these would be separate servers that share no data)",
+      "set replica_set (for example: rs0) on every mongod to make them one replica set, or " +
+        "deploy each standalone mongod as a cluster of its own",
+    );
+  }
   // A replica set topology deploys one set: a second name would be a second, separate set that
   // the cluster's connection string, display and lifecycle commands take for members of the first.
   if (kind === "replica_set" && sets.size > 1) {
