@@ -451,6 +451,20 @@ Deno.test("re-deploying a cluster with another topology or version is refused be
       ),
     );
 
+    // Another kind of cluster: one difference, that mup does not make, not a list of scale-outs
+    // and scale-ins that would each refuse it (tester40 M3).
+    const sharded =
+      `config_servers:\n  - { host: localhost, port: ${ports[1]}, replica_set: cfg }\n` +
+      `mongos_servers:\n  - { host: localhost, port: ${ports[3]} }\n` +
+      `mongod_servers:\n${member(ports[0])}\n`;
+    const kind = await deploy(home, "c1", sharded, [], {});
+    assert.equal(kind.code, 1, output(kind));
+    assert.match(
+      kind.stderr,
+      /• the topology makes cluster c1, a replica set, a sharded cluster: mup does not turn one kind of cluster into another/,
+    );
+    assert.doesNotMatch(kind.stderr, /scale-out|scale-in|needs kind change/);
+
     const upgrade = await mup(
       deployArgs("c1", await writeTopology(home, "c1.yaml", text), await testMirror(), [
         "--auto-approve",

@@ -6,7 +6,7 @@ import * as path from "node:path";
  */
 import { shellQuote } from "../executor/shell_quote.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
-import type { Topology } from "../topology/schema.ts";
+import { type Topology, topologyKind } from "../topology/schema.ts";
 import { securityOf } from "../security/settings.ts";
 import { listProcesses, type ProcessSpec } from "./processes.ts";
 import { describeRole } from "./op_builders.ts";
@@ -36,8 +36,15 @@ export interface Difference {
     | "member options"
     | "security change"
     | "move"
-    | "tls";
+    | "tls"
+    | "kind change";
 }
+
+const KIND_WORDS = {
+  standalone: "a standalone mongod",
+  replica_set: "a replica set",
+  sharded: "a sharded cluster",
+} as const;
 
 /** Commands mup has today for the changes above (the others arrive with their issues). */
 export const AVAILABLE_COMMANDS = new Set<Difference["command"]>([
@@ -86,6 +93,18 @@ export function clusterDifferences(
   /** The asked topology's file, for the commands a difference names. */
   topologyFile = "<topology>",
 ): Difference[] {
+  // Another kind of cluster: no command of mup makes it, so the processes that differ are not
+  // listed as scale-outs and scale-ins that would each refuse it (tester40 M3).
+  const was = topologyKind(recorded.topology), will = topologyKind(asked.topology);
+  if (was !== will) {
+    return [{
+      change: `the topology makes cluster ${cluster}, ${KIND_WORDS[was]}, ${KIND_WORDS[will]}: ` +
+        "mup does not turn one kind of cluster into another (MongoDB's conversions, such as " +
+        '"Convert a Replica Set to a Sharded Cluster", are procedures of their own). Deploy ' +
+        "this topology as a new cluster and move the data to it, or keep the recorded kind",
+      command: "kind change",
+    }];
+  }
   const out: Difference[] = [];
   // A change a command of mup makes on the running cluster from this topology file.
   const madeBy = (command: string) =>
@@ -252,7 +271,7 @@ function serverDifferences(
 /** "• add … (needs `mup cluster scale-out`, which mup cannot do yet)". */
 export function renderDifference(d: Difference): string {
   // A change mup can make names its command in its own words.
-  return AVAILABLE_COMMANDS.has(d.command)
+  return AVAILABLE_COMMANDS.has(d.command) || d.command === "kind change"
     ? `  • ${d.change}`
     : `  • ${d.change} (needs ${d.command}, which mup cannot do yet)`;
 }
