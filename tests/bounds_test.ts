@@ -151,7 +151,7 @@ async function refusal(text: string) {
 }
 
 Deno.test("YAML limits at and beyond each bound: each names the limit, its place and how to raise it", async () => {
-  const server = (i: number) => `  - { host: localhost, port: ${27017 + i} }\n`;
+  const server = (i: number) => `  - { host: localhost, port: ${27017 + i}, replica_set: rs0 }\n`;
   const servers = (n: number) =>
     "mongod_servers:\n" + Array.from({ length: n }, (_, i) => server(i)).join("");
   try {
