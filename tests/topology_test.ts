@@ -541,6 +541,16 @@ Deno.test("a key written twice is named, with its field path and the line it was
   assert.match(large.message, /duplicate key "user"/);
 });
 
+Deno.test("a key written twice: a problem with its value is placed at the later one, whose value is the one read (tester40 L5)", async () => {
+  const issues = await errorsOf(
+    "mongod_servers:\n  - host: localhost\n    port: 1\n    runtime_config:\n      net.maxIncomingConnections: 2000\n      net.maxIncomingConnections: 3\n",
+  );
+  const value = issues.find((i) => /not 3/.test(i.message));
+  assert.ok(value, JSON.stringify(issues));
+  assert.equal(value.location.line, 6, JSON.stringify(value));
+  assert.ok(issues.some((i) => i.code === "duplicate_key" && i.location.line === 6));
+});
+
 Deno.test("a key written twice does not hide the file's other problems: form problems, or problems between entries, are listed with it in file order", async () => {
   const form = await errorsOf(
     "global:\n  user: a\n  user: b\nmongod_servers:\n  - { host: localhost, port: abc, bogus: 1 }\n",

@@ -48,19 +48,19 @@ export class EventPositions {
       if (node.type === jsyaml.EVENT_ID.MAPPING) {
         let j = i + 1;
         let found = -1;
+        // A key written twice: the last one, whose value is the one read (limits.ts).
         while (ev[j] && ev[j].type !== jsyaml.EVENT_ID.POP) {
           const k = ev[j];
           const isMatch = k.type === jsyaml.EVENT_ID.SCALAR &&
             jsyaml.getScalarValue(this.text, k) === String(p);
           const valueAt = this.skip(j);
           if (isMatch) {
-            if (key && n === path.length - 1) return start(k);
             keyAt = start(k);
             found = valueAt;
-            break;
           }
           j = this.skip(valueAt);
         }
+        if (key && n === path.length - 1 && found >= 0) return keyAt;
         if (found < 0 || !ev[found] || ev[found].type === jsyaml.EVENT_ID.POP) return offset;
         i = found;
       } else if (node.type === jsyaml.EVENT_ID.SEQUENCE && typeof p === "number") {

@@ -86,8 +86,11 @@ export class Positions {
     for (let n = 0; n < path.length; n++) {
       const p = path[n];
       if (this.y.isMap(node)) {
+        // A key written twice: the value read is the last one (js-yaml, json mode).
         // deno-lint-ignore no-explicit-any
-        const pair: any = node.items.find((it) => this.y.isScalar(it.key) && it.key.value === p);
+        const pair: any = node.items.findLast((it) =>
+          this.y.isScalar(it.key) && it.key.value === p
+        );
         if (!pair) return offset;
         if (key && n === path.length - 1) return pair.key?.range?.[0];
         offset = pair.value?.range?.[0] ?? pair.key?.range?.[0];
