@@ -241,6 +241,14 @@ Deno.test("bad input gives a clear error naming the file and line, never a stack
   assert.equal(version.code, 1, output(version));
   assert.match(version.stderr, /MongoDB 9\.9 is not in the version manifest/);
   assert.match(version.stderr, /available series: 8\.0, 7\.0, 6\.0/);
+  // validate checks its --version as deploy does, against the series it knows the options of.
+  for (const [v, why] of [["banana", /invalid version "banana"/], ["9.9", /outside the series/]]) {
+    const checked = await mup(["topology", "validate", good, "--version", v as string], { home });
+    assert.equal(checked.code, 1, output(checked));
+    assert.match(checked.stderr, why as RegExp);
+  }
+  const percona = await mup(["topology", "validate", good, "--version", "7.0.5-3"], { home });
+  assert.equal(percona.code, 0, output(percona));
   const noName = await mup(["state", "show"], { home });
   assert.equal(noName.code, 1, output(noName));
   assert.match(noName.stderr, /name a cluster or give --state-id\nHint: `mup cluster list` shows/);

@@ -1,9 +1,27 @@
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { z } from "zod";
 import { formatIssue, loadTopology } from "../topology/load.ts";
 import { Topology, topologyKind } from "../topology/schema.ts";
 import { Variant } from "../plan/schema.ts";
 import { print, printJson } from "./context.ts";
+
+/**
+ * A --version validate can check a topology against: a release (7.0, 7.0.5, Percona's
+ * 7.0.5-3) of a series mup's option table covers (6.0 to 8.x). Throws a usage error otherwise.
+ */
+function checkedVersion(v: string): string {
+  if (!/^\d+\.\d+(\.\d+(-\d+)?)?$/.test(v)) {
+    throw new InvalidArgumentError(`invalid version "${v}": use a release like 7.0 or 7.0.5`);
+  }
+  const major = Number(v.split(".")[0]);
+  if (major < 6 || major > 8) {
+    throw new InvalidArgumentError(
+      `version ${v} is outside the series mup knows the options of (6.0 to 8.x): a topology ` +
+        "for it cannot be checked",
+    );
+  }
+  return v;
+}
 
 export function topologyCommand(): Command {
   const cmd = new Command("topology").description("Work with topology files");
@@ -32,6 +50,7 @@ export function topologyCommand(): Command {
       "--version <version>",
       "MongoDB version the topology is for (e.g. 7.0): runtime_config options that series no " +
         "longer knows are errors (without it, every option of 6.0–8.0 passes)",
+      checkedVersion,
     )
     .option("--json", "machine-readable output")
     .action(async (file, opts) => {
