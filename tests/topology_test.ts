@@ -860,7 +860,13 @@ Deno.test("values out of a set or a range say what is allowed: a misspelt hook p
   // One problem for "5x" (not also "out of range"), and no union's bare "Invalid input".
   const timeout = at("hooks.after_phase.timeout");
   assert.equal(timeout.length, 1, JSON.stringify(timeout));
-  assert.match(timeout[0].message, /a duration such as 30s, 5m or 1h30m/);
+  assert.match(
+    timeout[0].message,
+    /must be a duration such as 30s, 5m or 1h30m, not the string "5x"/,
+  );
+  // A pattern's refusal says what is wrong and what to write, not "correct the value" (tester40).
+  assert.equal(timeout[0].hint, "write a duration such as 30s, 5m or 1h30m");
+  assert.equal(phase.hint?.startsWith("write a phase name"), true, phase.hint);
   assert.ok(!issues.some((i) => /Invalid input/.test(i.message)), JSON.stringify(issues));
 });
 

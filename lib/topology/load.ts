@@ -354,6 +354,10 @@ function zodIssue(
         }: { command: ${cmd} }\`, or a list of such mappings`
         : `a hook is a mapping with its command: \`- { command: ${cmd} }\``;
     }
+  } else if (i.code === "invalid_format" && i.message.startsWith("must be ")) {
+    // A pattern's message says what the value must be: say what it is, and what to write.
+    message = `${i.message}, not ${describe(i.input)}`;
+    hint = `write ${i.message.slice("must be ".length)}`;
   } else if (i.code === "invalid_value") {
     const allowed = i.values.map(String);
     const guess = typeof i.input === "string" ? didYouMean(i.input, allowed) : undefined;

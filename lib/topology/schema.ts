@@ -40,7 +40,7 @@ export const SecuritySection = z.object({
   /** The first user's name (role root on admin). Default "admin". */
   admin_user: z.string().regex(
     /^[A-Za-z0-9_.@-]{1,64}$/,
-    "1–64 letters, digits, '_', '.', '@', '-'",
+    "must be 1–64 letters, digits, '_', '.', '@' or '-'",
   )
     .default("admin"),
 }).strict();
@@ -62,7 +62,8 @@ export const MongodServer = z.object({
   host: Host,
   port: Port.default(27017),
   ssh_port: SshPort,
-  replica_set: z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '_' and '-'").optional(),
+  replica_set: z.string().regex(/^[A-Za-z0-9_-]+$/, "must be letters, digits, '_' and '-' only")
+    .optional(),
   priority: z.number().min(0).max(1000).optional(),
   votes: z.number().int().min(0).max(1).optional(),
   hidden: z.boolean().optional(),
