@@ -6,6 +6,7 @@ import { withoutHooks } from "../hooks/skip.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
 import { configureSsh, type SshCliOptions } from "./ssh_options.ts";
 import { validateStartPorts } from "../preflight/start_ports.ts";
+import { requireCluster } from "./resume_cli.ts";
 
 export function addRollbackCommand(cmd: Command, ctx: CliContext): void {
   const sub = cmd.command("rollback")
@@ -31,6 +32,8 @@ export function addRollbackCommand(cmd: Command, ctx: CliContext): void {
       stateId?: string;
       hooks?: boolean;
     };
+    // A name mup does not know is said as state list says it, not as a cluster without applies.
+    await requireCluster(ctx, cluster);
     let hooks: Awaited<ReturnType<typeof buildRollbackPlan>>["hooks"] = [];
     const build = async () => {
       const plan = await buildRollbackPlan({
