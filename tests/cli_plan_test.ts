@@ -177,6 +177,15 @@ Deno.test("plan import validates before storing; a tampered plan is refused", as
   assert.match(bad.stderr, /nothing was imported/);
   const file = path.join(home, "tampered.json");
   await Deno.writeTextFile(file, JSON.stringify(tampered, null, 2) + "\n");
+  // Named as a file, as the export wrote it (tester40 L9): checked the same, and said by name.
+  const byName = await mup(["plan", "import", file], { home: await tempHome() });
+  assert.equal(byName.code, 1, output(byName));
+  assert.match(byName.stderr, /the plan in \S*tampered\.json is not valid; nothing was imported/);
+  const copy = path.join(home, "copy.json");
+  await Deno.writeTextFile(copy, text);
+  const same = await mup(["plan", "import", copy], { home });
+  assert.equal(same.code, 0, output(same));
+  assert.match(same.stdout, /is already stored, identical/);
   const v = await mup(["plan", "validate", file, "--json"], { home });
   assert.equal(v.code, 1, output(v));
   assert.equal(JSON.parse(v.stdout).valid, false);
@@ -249,6 +258,9 @@ Deno.test("bad input gives a clear error naming the file and line, never a stack
   }
   const percona = await mup(["topology", "validate", good, "--version", "7.0.5-3"], { home });
   assert.equal(percona.code, 0, output(percona));
+  const ghost = await mup(["state", "rollback", "ghost", "--checkpoint", "start"], { home });
+  assert.equal(ghost.code, 1, output(ghost));
+  assert.match(ghost.stderr, /no cluster named "ghost"\nHint: `mup cluster list` shows/);
   const noName = await mup(["state", "show"], { home });
   assert.equal(noName.code, 1, output(noName));
   assert.match(noName.stderr, /name a cluster or give --state-id\nHint: `mup cluster list` shows/);

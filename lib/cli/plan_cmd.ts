@@ -220,20 +220,28 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     });
 
   cmd.command("import")
-    .description("Read a plan from standard input, validate it, and store it with its cluster")
+    .description(
+      "Read a plan (a file, or standard input), validate it, and store it with its cluster",
+    )
+    .argument("[file]", "the plan file `mup plan export` wrote (default: standard input)")
     .option("--json", "machine-readable output")
-    .action(async (opts) => {
-      const { text } = await readUserText("<stdin>", {
+    .action(async (file, opts) => {
+      const source = file ?? "<stdin>";
+      // Said in the messages below as where the plan came from.
+      const from = file ? `the plan in ${file}` : "the plan on standard input";
+      const { text } = await readUserText(source, {
         what: "plan",
-        hint: "give a plan file on standard input: `mup plan import < plan-<id>.json`",
+        hint: file
+          ? "give the plan file `mup plan export <plan-id>` wrote"
+          : "give a plan file: `mup plan import plan-<id>.json` (or on standard input)",
       });
-      const check = await ctx.store.check(text, "<stdin>", { here: true });
+      const check = await ctx.store.check(text, source, { here: true });
       const errors = check.issues.filter((i) =>
         i.severity === "error" && !i.message.startsWith("pre-flight")
       );
       if (!check.plan || errors.length) {
         throw new MupError(
-          `the plan on standard input is not valid; nothing was imported:\n${
+          `${from} is not valid; nothing was imported:\n${
             errors.map((e) => `  • ${e.message}`).join("\n")
           }`,
           {
@@ -250,7 +258,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
           // Plan IDs name plans in reviews and audit trails: never silently swap one for another.
           const storedHash = /"content_hash": "([^"]+)"\n\}\n?$/.exec(stored)?.[1] ?? "unknown";
           throw new MupError(
-            `plan ${plan.plan_id} is already stored as ${existing} with other content (content hash ${storedHash}); the plan on standard input (content hash ${plan.content_hash}, cluster ${plan.cluster_name}) was not imported`,
+            `plan ${plan.plan_id} is already stored as ${existing} with other content (content hash ${storedHash}); ${from} (content hash ${plan.content_hash}, cluster ${plan.cluster_name}) was not imported`,
             {
               hint:
                 `compare them with \`mup plan show ${plan.plan_id}\`; to replace the stored plan, ` +
