@@ -319,6 +319,12 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
   await ok(home, startRouter);
   const applied = await ok(home, ["cluster", "scale-out", "ss", grown, "--auto-approve"]);
   assert.match(applied.stdout, /Scale-out completed successfully/);
+  // Each new process's files are named by its address: no line said twice (tester40 L10).
+  assert.match(applied.stdout, new RegExp(`Generated the configuration of localhost:${ports[6]}`));
+  const fileLines = applied.stdout.split("\n").map((l) => l.replace(/\s*\[[^\]]*\]\s*$/, ""))
+    .filter((l) => /(Generated|Created|Uploaded) /.test(l));
+  assert.ok(fileLines.length >= 3, applied.stdout);
+  assert.equal(new Set(fileLines).size, fileLines.length, fileLines.join("\n"));
   // Through the new mongos: three shards; shard1 with its new member.
   const shards = await withClient(
     `mongodb://localhost:${ports[6]}/`,

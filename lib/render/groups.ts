@@ -108,18 +108,29 @@ export function groupDoneLine(plan: Plan, g: OpGroup): string {
   const [type, sub] = g.key.split(":");
   const hosts = new Set(g.ops.map((x) => hostKey(x.target.host ?? ""))).size;
   const names = roleNames(plan, sub);
+  // One process's files: named by its address, so a plan that prepares a shard member and a
+  // mongos (a scale-out) does not print the same line twice (tester40 L10).
+  const one = n === 1 && o.target.host !== undefined && o.target.port !== undefined
+    ? hostPort(o.target.host, o.target.port)
+    : undefined;
   switch (type) {
     case "download_binary":
       return `Downloaded MongoDB ${plan.version} (${archiveSize(g.ops, plan)})`;
     case "create_directory":
-      return `Created directories on ${plural(hosts, "host")}`;
+      return one
+        ? `Created the directories of ${one}`
+        : `Created directories on ${plural(hosts, "host")}`;
     case "generate_config":
-      return `Generated ${plural(n, "configuration file")}`;
+      return one
+        ? `Generated the configuration of ${one}`
+        : `Generated ${plural(n, "configuration file")}`;
     case "upload_file":
       return sub === "binaries"
         ? `Installed binaries on ${plural(hosts, "host")}`
         : sub === "secret"
         ? `Installed ${plural(n, secretKind(g.ops))} on ${plural(hosts, "host")}`
+        : one
+        ? `Uploaded the configuration of ${one}`
         : `Uploaded ${plural(n, "configuration file")}`;
     case "start_process":
       return n === 1
