@@ -13,6 +13,17 @@ Deno.test("a holder's command line with newlines and tabs is shown on one line",
     describeHolder({ pid: 7, command: "sh -c echo one\n  echo two\tthree" }),
     "PID 7 (sh -c echo one echo two three)",
   );
+  // A long one keeps its program and its end, where a server's configuration file is named
+  // (tester40 L11).
+  const long = `/root/.npm/_npx/${"a".repeat(60)}/node_modules/deno/deno run -A --quiet ` +
+    `--config=/tmp/x/deno.json /tmp/x/sim/server.ts ${"--flag ".repeat(10)}-f ` +
+    "/srv/mup/clusters/c1/deploy/conf/mongos-28127/mongos.conf";
+  const shown = describeHolder({ pid: 8, command: long });
+  assert.match(
+    shown,
+    /^PID 8 \(…\/deno ….*-f \/srv\/mup\/clusters\/c1\/deploy\/conf\/mongos-28127\/mongos\.conf\)$/,
+  );
+  assert.ok(shown.length <= "PID 8 ()".length + 120, shown);
 });
 
 Deno.test("a port that is the local end of a connection is named as such: ESTABLISHED, then TIME-WAIT once closed (which still holds it), each in the ephemeral range", async () => {

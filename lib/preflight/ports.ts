@@ -151,8 +151,18 @@ export async function portOwner(port: number): Promise<number | undefined> {
 export function describeHolder(h: PortHolder): string {
   // deno-lint-ignore no-control-regex
   const one = h.command?.replace(/[\x00-\x1f\x7f]+/g, " ").replace(/ {2,}/g, " ").trim();
-  const cmd = one && one.length > 120 ? `${one.slice(0, 117)}…` : one;
-  return `PID ${h.pid}${cmd ? ` (${cmd})` : ""}`;
+  return `PID ${h.pid}${one ? ` (${shortCommand(one)})` : ""}`;
+}
+
+/**
+ * A command line of at most 120 characters: its program, then its end, which says what the
+ * process serves (a server's `-f …/mongod.conf` comes last), with "…" where it was cut.
+ */
+function shortCommand(one: string): string {
+  if (one.length <= 120) return one;
+  const exe = one.split(" ")[0];
+  const program = exe.length > 40 ? `…/${exe.split("/").pop()}` : exe;
+  return `${program} …${one.slice(-(120 - program.length - 2))}`;
 }
 
 /** /proc/net/tcp's connection states (include/net/tcp_states.h), as `ss` names them. */
