@@ -5,7 +5,14 @@
  * cluster and its metadata stay as they are.
  */
 import assert from "node:assert/strict";
-import { killAll, mup, output, replicaSetTopology, tempHome } from "./helpers.ts";
+import {
+  killAll,
+  mup,
+  output,
+  replicaSetTopology,
+  standaloneTopology,
+  tempHome,
+} from "./helpers.ts";
 import { currentState, meta } from "./apply_helpers.ts";
 import { deploy, display, livePids, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
@@ -71,6 +78,52 @@ Deno.test("state rollback of a restart that failed to start a member starts it a
     assert.match(old.stderr, /refusing to roll it back/);
     assert.deepEqual(await meta(home, "rs"), before);
     assert.deepEqual(await livePids(home, "rs"), pids);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a rollback of a deploy to a checkpoint after its starts is refused, naming what would run on unrecorded; to start it stops and removes them (tester41 H1)", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    // Fails after the initialize phase: its start (phase 2) is before checkpoint phase2-complete.
+    const failed = await deploy(
+      home,
+      "mid",
+      standaloneTopology(
+        [port],
+        'hooks:\n  after_phase: { command: "exit 3", phase: initialize }\n',
+      ),
+    ).catch((e) => e);
+    assert.ok(failed instanceof Error, "the deploy fails at its hook");
+    const st = await currentState(home, "mid");
+    assert.equal(st.status, "failed");
+    assert.ok(
+      st.checkpoints.some((c) => c.id === "phase2-complete"),
+      JSON.stringify(st.checkpoints),
+    );
+    assert.equal((await livePids(home, "mid")).length, 1);
+    const mid = await ok(home, [
+      "state",
+      "rollback",
+      "mid",
+      "--checkpoint",
+      "phase2-complete",
+      "--auto-approve",
+    ], 1);
+    assert.match(
+      mid.stderr,
+      new RegExp(
+        `rolling apply ${st.state_id} \\(deploy\\) back to checkpoint phase2-complete would leave ` +
+          `localhost:${port} running: it was started before that checkpoint, and the metadata ` +
+          "does not record it",
+      ),
+    );
+    assert.match(mid.stderr, /`mup state rollback mid --checkpoint start` undoes the whole deploy/);
+    assert.equal((await currentState(home, "mid")).status, "failed", "nothing was rolled back");
+    await ok(home, ["state", "rollback", "mid", "--checkpoint", "start", "--auto-approve"]);
+    assert.deepEqual(await livePids(home, "mid"), []);
   } finally {
     await killAll(home);
   }

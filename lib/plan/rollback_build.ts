@@ -5,7 +5,8 @@
 import { MupError } from "../errors.ts";
 import { changedAnything, mayHaveActed } from "../state/undeployed.ts";
 import { holdsNothing } from "../preflight/clusters.ts";
-import { baseStateOf, readMeta } from "../state/meta.ts";
+import { baseStateOf, type ClusterMeta, readMeta } from "../state/meta.ts";
+import { hostPort } from "../topology/hosts.ts";
 import { recordedConfigs } from "./start_files.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { checkpointProblem, readCheckpointState } from "../state/checkpoint_file.ts";
@@ -197,6 +198,7 @@ export async function buildRollbackPlan(req: {
     }
   }
   const meta = await readMeta(clusterDir);
+  if (cpState) refuseUnrecordedBefore(req.cluster, id, req.checkpoint, original, cpState, meta);
   const plan = planRollback({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
     createdAt: new Date().toISOString(),
@@ -235,4 +237,42 @@ export async function buildRollbackPlan(req: {
     }
   }
   return plan;
+}
+
+/**
+ * Refuses a rollback to checkpoint `checkpoint` of a deploy or scale-out (apply `id`) when
+ * processes it started before that checkpoint are not in the metadata (`meta`, undefined before a
+ * first deploy is recorded): the rollback keeps what ran before its checkpoint, and ends the
+ * apply, so they would run on with nothing that records, lists or stops them (tester41 H1).
+ * Throws a MupError naming them, with `start` and the resume as the ways forward.
+ */
+function refuseUnrecordedBefore(
+  cluster: string,
+  id: string,
+  checkpoint: string,
+  original: Plan,
+  cpState: ApplyState,
+  meta: ClusterMeta | undefined,
+): void {
+  const recorded = new Set(
+    meta ? listProcesses(meta.topology, original.deploy_dir).map((p) => p.id) : [],
+  );
+  const kept = original.phases.flatMap((ph) => ph.operations).filter((o) =>
+    o.type === "start_process" && cpState.operation_states[o.id]?.status === "completed" &&
+    !recorded.has(o.target.name)
+  ).map((o) => hostPort(o.target.host!, o.target.port!));
+  if (!kept.length) return;
+  throw new MupError(
+    `rolling apply ${id} (${original.operation}) back to checkpoint ${checkpoint} would leave ` +
+      `${kept.join(", ")} running: ${
+        kept.length === 1 ? "it was" : "they were"
+      } started before that checkpoint, and the metadata does not record ${
+        kept.length === 1 ? "it" : "them"
+      }, so nothing would list, stop or remove ${kept.length === 1 ? "it" : "them"} afterwards`,
+    {
+      hint: `\`mup state rollback ${cluster} --checkpoint ${START_CHECKPOINT}\` undoes the whole ` +
+        `${original.operation} (it stops and removes what it started); \`mup plan resume ` +
+        `${cluster}\` completes it instead`,
+    },
+  );
 }
