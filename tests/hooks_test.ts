@@ -13,6 +13,7 @@ import {
   killAll,
   mup,
   output,
+  portFree,
   standaloneTopology,
   tempHome,
   testMirror,
@@ -336,6 +337,34 @@ Deno.test("CLI: plan-time hooks, working directory, dry-run schedule; the plan's
     const show = await mup(["plan", "show", planId], { home });
     assert.match(show.stdout, /Hooks configured:\n {2}• before_plan: echo before_plan/);
     assert.match(show.stdout, / {2}• after_phase \(finalize\): echo after_phase/);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("CLI: a failing after_plan hook rejects the plan: not kept for a later apply, and said so; the hint names what to change (tester41 M2)", async () => {
+  const home = await tempHome();
+  try {
+    const [port] = freePorts(1);
+    const dir = await tempDir();
+    const topo = await writeTopology(
+      dir,
+      "gate.yaml",
+      standaloneTopology([port], 'hooks:\n  after_plan: { command: "exit 9" }\n'),
+    );
+    const r = await mup([...deployArgs("gate", topo, await testMirror()), "--auto-approve"], {
+      home,
+    });
+    assert.equal(r.code, 1, output(r));
+    assert.match(
+      r.stderr,
+      /hook after_plan exited with 9; planning stopped; plan plan-\w+ was not kept/,
+    );
+    assert.match(r.stderr, /fix the hook in the topology/);
+    const listed = JSON.parse((await mup(["plan", "list", "--json"], { home })).stdout);
+    assert.deepEqual(listed, [], "no plan is left to apply");
+    assert.equal(portFree(port), true, "nothing was started");
+    await assert.rejects(Deno.stat(path.join(home, "storage", "clusters", "gate")));
   } finally {
     await killAll(home);
   }

@@ -66,13 +66,22 @@ export function planFlowOptions(cmd: Command<any, any, any>, ctx: CliContext): v
   applyCommandOptions(cmd);
 }
 
-async function fireOrFail(d: HookDispatcher, event: "before_plan" | "after_plan"): Promise<void> {
+async function fireOrFail(
+  d: HookDispatcher,
+  event: "before_plan" | "after_plan",
+  operation: string,
+): Promise<void> {
   try {
     await d.fire(event);
   } catch (e) {
     if (e instanceof HookFailed) {
       throw new MupError(`${e.message}; planning stopped`, {
-        hint: "fix the hook or set continue_on_error: true on it",
+        // Every command but deploy (whose topology is where hooks are changed) can plan
+        // without the recorded hooks.
+        hint: operation === "deploy"
+          ? "fix the hook in the topology, or set continue_on_error: true on it"
+          : "fix the hook, or set continue_on_error: true on it; or plan again with " +
+            "--no-hooks (the review lists the hooks it leaves out)",
         details: { event, operation: `hook ${event}` },
       });
     }
@@ -168,7 +177,7 @@ export async function planAndApply(
       stateId: "",
     }, emitter);
   const unsealed = await planning(ctx, flow, opts, async () => {
-    if (!opts.dryRun) await fireOrFail(planHooks("", ""), "before_plan");
+    if (!opts.dryRun) await fireOrFail(planHooks("", ""), "before_plan", flow.operation);
     return await flow.build();
   });
   if (allOperations(unsealed).length) {
@@ -230,7 +239,21 @@ export async function planAndApply(
             ? ""
             : `\nTo apply it (its after_plan hooks do not run again): mup plan apply ${plan.plan_id}`
         }`,
-      () => fireOrFail(planHooks(saved, plan.plan_id), "after_plan"),
+      () =>
+        fireOrFail(planHooks(saved, plan.plan_id), "after_plan", flow.operation).catch(
+          async (e) => {
+            // A failed after_plan hook rejects the plan (a review or policy gate): it is not
+            // kept in the store for a later apply, and the error says so (tester41 M2).
+            if (!(e instanceof MupError) || invalid) throw e;
+            await ctx.store.delete(plan.plan_id).catch(() => "");
+            throw new MupError(
+              `${e.message}; plan ${plan.plan_id} was not kept${
+                opts.planFile ? ` (the copy in ${opts.planFile} is yours: it is not checked)` : ""
+              }`,
+              e.options,
+            );
+          },
+        ),
     );
   }
   // Plans of this cluster declined at their confirmation are replaced by this one: removed, so
