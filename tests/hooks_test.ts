@@ -235,6 +235,20 @@ Deno.test("a hook that prints without end: the first 1000 lines are shown, then 
   assert.ok(size < 100_000, `apply state of ${size} bytes`);
 });
 
+Deno.test("a hook that prints one endless line: it is cut at 4000 characters as it comes, shown and kept so, with how much more there was (tester41 M3)", async () => {
+  const shown: string[] = [];
+  const r = await runHook(
+    hook("before_apply", "head -c 3000000 /dev/zero | tr '\\0' x; echo; echo next"),
+    {},
+    (_s, l) => shown.push(l),
+  );
+  assert.equal(r.code, 0);
+  assert.equal(shown.length, 2, shown.map((l) => l.slice(0, 80)).join("\n"));
+  assert.equal(shown[0], `${"x".repeat(4000)}… (2996000 more characters of this line not kept)`);
+  assert.equal(shown[1], "next");
+  assert.ok(r.output.length < 5000, `kept ${r.output.length} characters`);
+});
+
 Deno.test("operation hooks of parallel operations run once per operation, concurrently, within the parallelism limit", async () => {
   const dir = await tempDir();
   const log = path.join(dir, "spans");

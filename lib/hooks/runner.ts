@@ -6,6 +6,8 @@ const SHOWN_LINES = 1000;
 /** Lines of a hook's output kept for the execution log: the first and the last. */
 const KEPT_HEAD = 100;
 const KEPT_TAIL = 200;
+/** Characters of one line of a hook's output kept (shown and logged); the rest are counted. */
+const LINE_CHARS = 4000;
 
 export interface HookRun {
   code: number;
@@ -122,14 +124,34 @@ export async function runHook(
     }
     if (count <= SHOWN_LINES) onLine(name, line);
   };
+  // A line is cut at LINE_CHARS as it comes: one without an end (30 MB of one line) is never
+  // held whole in memory, nor written whole into the apply state.
   const pump = async (stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr") => {
     let buf = "";
+    let dropped = 0;
+    const add = (s: string) => {
+      const room = LINE_CHARS - buf.length;
+      if (s.length <= room) buf += s;
+      else {
+        buf += s.slice(0, room);
+        dropped += s.length - room;
+      }
+    };
+    const flush = () => {
+      take(name, dropped ? `${buf}… (${dropped} more characters of this line not kept)` : buf);
+      buf = "";
+      dropped = 0;
+    };
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      const parts = (buf + chunk).split("\n");
-      buf = parts.pop()!;
-      for (const line of parts) take(name, line);
+      let start = 0;
+      for (let nl = chunk.indexOf("\n"); nl >= 0; nl = chunk.indexOf("\n", start)) {
+        add(chunk.slice(start, nl));
+        flush();
+        start = nl + 1;
+      }
+      add(chunk.slice(start));
     }
-    if (buf) take(name, buf);
+    if (buf || dropped) flush();
   };
   // Output pipes close when the last process holding them exits; do not wait past the kill.
   const pumps = Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr")]);
