@@ -541,6 +541,20 @@ Deno.test("a key written twice is named, with its field path and the line it was
   assert.match(large.message, /duplicate key "user"/);
 });
 
+Deno.test("another tool's name for a hook event (on_failure, post_apply) is told the event it means here (tester41 L7)", async () => {
+  const hit = await expectError(
+    'mongod_servers:\n  - { host: localhost, port: 1 }\nhooks:\n  on_failure: { command: "true" }\n  post_apply: { command: "true" }\n',
+    "unknown_key",
+    4,
+    /unknown key "on_failure" \(did you mean "on_error"\?\)/,
+  );
+  assert.equal(hit.hint, 'rename it to "on_error"');
+  const all = await errorsOf(
+    'mongod_servers:\n  - { host: localhost, port: 1 }\nhooks:\n  post_apply: { command: "true" }\n',
+  );
+  assert.match(all[0].message, /did you mean "after_apply"/);
+});
+
 Deno.test("a key written twice: a problem with its value is placed at the later one, whose value is the one read (tester40 L5)", async () => {
   const issues = await errorsOf(
     "mongod_servers:\n  - host: localhost\n    port: 1\n    runtime_config:\n      net.maxIncomingConnections: 2000\n      net.maxIncomingConnections: 3\n",

@@ -309,3 +309,16 @@ export function duplicateKeyIssue(
 export function keyAt(text: string, offset: number): string {
   return /^\s*["']?([^"':\n]*)/.exec(text.slice(offset))?.[1].trim() ?? "";
 }
+
+/** Other tools' names for hook events, and the event each means here (tester41). */
+export const HOOK_ALIASES: Record<string, string> = {
+  on_failure: "on_error",
+  on_fail: "on_error",
+  on_failed: "on_error",
+  on_complete: "on_success",
+  on_completion: "on_success",
+  pre_plan: "before_plan",
+  post_plan: "after_plan",
+  pre_apply: "before_apply",
+  post_apply: "after_apply",
+};

@@ -11,6 +11,7 @@ import { knownKeys } from "./schema_keys.ts";
 import {
   deeperNextLine,
   duplicateKeyIssue,
+  HOOK_ALIASES,
   INDENT_ERRORS,
   keyAt,
   misplacedLine,
@@ -300,7 +301,9 @@ function zodIssue(
   if (i.code === "unrecognized_keys") {
     const known = knownKeys(path);
     return i.keys.map((k) => {
-      const guess = didYouMean(k, known);
+      const guess = HOOK_ALIASES[k] && known.includes(HOOK_ALIASES[k])
+        ? HOOK_ALIASES[k]
+        : didYouMean(k, known);
       return {
         severity: "error" as const,
         code: "unknown_key",
