@@ -5,14 +5,7 @@
  * cluster and its metadata stay as they are.
  */
 import assert from "node:assert/strict";
-import {
-  killAll,
-  mup,
-  output,
-  replicaSetTopology,
-  standaloneTopology,
-  tempHome,
-} from "./helpers.ts";
+import { killAll, mup, output, replicaSetTopology, tempHome } from "./helpers.ts";
 import { currentState, meta } from "./apply_helpers.ts";
 import { deploy, display, livePids, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
@@ -85,14 +78,15 @@ Deno.test("state rollback of a restart that failed to start a member starts it a
 
 Deno.test("a rollback of a deploy to a checkpoint after its starts is refused, naming what would run on unrecorded; to start it stops and removes them (tester41 H1)", async () => {
   const home = await tempHome();
-  const [port] = stablePorts(1);
+  const ports = stablePorts(3);
+  const port = ports[0];
   try {
     // Fails after the initialize phase: its start (phase 2) is before checkpoint phase2-complete.
     const failed = await deploy(
       home,
       "mid",
-      standaloneTopology(
-        [port],
+      replicaSetTopology(
+        ports,
         'hooks:\n  after_phase: { command: "exit 3", phase: initialize }\n',
       ),
     ).catch((e) => e);
@@ -103,7 +97,7 @@ Deno.test("a rollback of a deploy to a checkpoint after its starts is refused, n
       st.checkpoints.some((c) => c.id === "phase2-complete"),
       JSON.stringify(st.checkpoints),
     );
-    assert.equal((await livePids(home, "mid")).length, 1);
+    assert.equal((await livePids(home, "mid")).length, 3);
     const mid = await ok(home, [
       "state",
       "rollback",
@@ -116,12 +110,24 @@ Deno.test("a rollback of a deploy to a checkpoint after its starts is refused, n
       mid.stderr,
       new RegExp(
         `rolling apply ${st.state_id} \\(deploy\\) back to checkpoint phase2-complete would leave ` +
-          `localhost:${port} running: it was started before that checkpoint, and the metadata ` +
-          "does not record it",
+          `localhost:${port}, localhost:${ports[1]}, localhost:${ports[2]} running: they were ` +
+          "started before that checkpoint, and the metadata does not record them",
       ),
     );
     assert.match(mid.stderr, /`mup state rollback mid --checkpoint start` undoes the whole deploy/);
     assert.equal((await currentState(home, "mid")).status, "failed", "nothing was rolled back");
+    // To start: the set it initiated goes with its members' data, so it is not said to stay
+    // initiated (tester41 L5).
+    const whole = await ok(home, [
+      "state",
+      "rollback",
+      "mid",
+      "--checkpoint",
+      "start",
+      "--plan-only",
+    ]);
+    assert.match(whole.stdout, /Remove directory/);
+    assert.doesNotMatch(whole.stdout, /stays initiated/);
     await ok(home, ["state", "rollback", "mid", "--checkpoint", "start", "--auto-approve"]);
     assert.deepEqual(await livePids(home, "mid"), []);
   } finally {
