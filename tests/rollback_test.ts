@@ -130,6 +130,17 @@ Deno.test("a rollback of a deploy to a checkpoint after its starts is refused, n
     assert.doesNotMatch(whole.stdout, /stays initiated/);
     await ok(home, ["state", "rollback", "mid", "--checkpoint", "start", "--auto-approve"]);
     assert.deepEqual(await livePids(home, "mid"), []);
+    // A first deploy that completed: its metadata goes with the rollback, so the same holds.
+    await deploy(home, "done", replicaSetTopology(stablePorts(3)));
+    const done = await ok(home, [
+      "state",
+      "rollback",
+      "done",
+      "--checkpoint",
+      "phase2-complete",
+      "--plan-only",
+    ], 1);
+    assert.match(done.stderr, /back to checkpoint phase2-complete would leave .* running/);
   } finally {
     await killAll(home);
   }

@@ -242,7 +242,7 @@ export async function buildRollbackPlan(req: {
 /**
  * Refuses a rollback to checkpoint `checkpoint` of a deploy or scale-out (apply `id`) when
  * processes it started before that checkpoint are not in the metadata (`meta`, undefined before a
- * first deploy is recorded): the rollback keeps what ran before its checkpoint, and ends the
+ * first deploy is recorded; a first deploy's own is undone with it): the rollback keeps what ran before its checkpoint, and ends the
  * apply, so they would run on with nothing that records, lists or stops them (tester41 H1).
  * Throws a MupError naming them, with `start` and the resume as the ways forward.
  */
@@ -254,8 +254,11 @@ function refuseUnrecordedBefore(
   cpState: ApplyState,
   meta: ClusterMeta | undefined,
 ): void {
+  // A first deploy's metadata is its own doing, undone by the rollback: nothing stays recorded.
   const recorded = new Set(
-    meta ? listProcesses(meta.topology, original.deploy_dir).map((p) => p.id) : [],
+    meta && original.base_state.lineage !== ""
+      ? listProcesses(meta.topology, original.deploy_dir).map((p) => p.id)
+      : [],
   );
   const kept = original.phases.flatMap((ph) => ph.operations).filter((o) =>
     o.type === "start_process" && cpState.operation_states[o.id]?.status === "completed" &&
