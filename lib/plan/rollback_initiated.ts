@@ -9,16 +9,18 @@ import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 
 /**
  * The "not undone" warning of each set in `initiated` (its name, and the warning) of which some
- * member's data directory stays: none of the rollback's `ops` removes it, or a directory it is
- * in. `original` is the plan rolled back (its topology and deploy root give the directories).
+ * member's data directory stays: none of the rollback's `ops` removes it (whatever is in it),
+ * or a directory it is in. `original` is the plan rolled back (its topology and deploy root give the directories).
  */
 export function stillInitiated(
   initiated: { set: string; message: string }[],
   ops: PlannedOperation[],
   original: Pick<Plan, "topology" | "deploy_dir">,
 ): ValidationIssue[] {
-  const removed = ops.filter((o) => o.type === "remove_directory")
-    .map((o) => `${hostKey(o.target.host!)}:${o.target.params.path}`);
+  // Removed whatever is in them: a directory removed only if empty keeps a member's data.
+  const removed = ops.filter((o) =>
+    o.type === "remove_directory" && o.target.params.if_empty !== "true"
+  ).map((o) => `${hostKey(o.target.host!)}:${o.target.params.path}`);
   const gone = (host: string, dir: string) => {
     const at = `${hostKey(host)}:${dir}`;
     return removed.some((r) => at === r || at.startsWith(`${r}/`));
