@@ -7,6 +7,7 @@ import { MockExecutor } from "../lib/executor/mock.ts";
 import { type Hook, HOOK_EVENTS, type HookEvent } from "../lib/hooks/schema.ts";
 import { runHook } from "../lib/hooks/runner.ts";
 import { StateStore } from "../lib/state/store.ts";
+import { unfinishedApplyWarning } from "../lib/state/undeployed.ts";
 import {
   deployArgs,
   freePorts,
@@ -156,6 +157,25 @@ Deno.test("a failing hook stops the apply: on_error runs with the error, the sta
   const resumed = await apply(o, await o.store.load(state.state_id));
   assert.equal(resumed.status, "completed");
   assert.deepEqual((await lines(log)).map((l) => l[0]), ["on_error", "on_success"]);
+});
+
+Deno.test("a failed after_apply hook is said as such: every operation completed (tester41 L4)", async () => {
+  const dir = await tempDir();
+  const flag = path.join(dir, "fixed");
+  const { state, o } = await runSynthetic([
+    hook("after_apply", `test -f ${flag} || exit 4`),
+  ]);
+  assert.equal(state.status, "failed");
+  assert.ok(Object.values(state.operation_states).every((s) => s.status === "completed"));
+  const warning = await unfinishedApplyWarning(o.store.clusterDir, "synthetic");
+  assert.match(
+    warning!.message,
+    /^apply \S+ \(deploy\) failed in its after_apply hook, after every operation completed: .*`mup plan resume synthetic` completes it instead/,
+  );
+  await Deno.writeTextFile(flag, "");
+  const resumed = await apply(o, await o.store.load(state.state_id));
+  assert.equal(resumed.status, "completed");
+  assert.equal(await unfinishedApplyWarning(o.store.clusterDir, "synthetic"), undefined);
 });
 
 Deno.test("continue_on_error lets the apply go on after a failing hook, and says so", async () => {

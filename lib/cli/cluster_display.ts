@@ -18,6 +18,7 @@ import { repairCommand } from "../plan/lifecycle_ops.ts";
 import { isStale, lockFile, lockPath, unreadableLockNote } from "../state/lock.ts";
 import { stoppedByLastApply } from "../state/stopped_by.ts";
 import {
+  failedApplyHook,
   recordedReplan,
   type UndeployedApply,
   undeployedApply,
@@ -204,11 +205,13 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       : [];
     // A failure a resume alone cannot get past recorded what does (run_operation.ts).
     const replan = left ? recordedReplan(left) : undefined;
+    const failedHook = left ? failedApplyHook(left.state) : undefined;
     const unfinished = left && left.outcome !== "running"
       ? {
         state_id: left.state.state_id,
         operation: left.state.operation,
         status: left.outcome,
+        ...(failedHook ? { failed_hook: failedHook } : {}),
         ...(started.length ? { started } : {}),
         ...(replan ? { replan } : {}),
       }
@@ -318,7 +321,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       } else if (unfinished) {
         print(
           `Note: the last apply (${unfinished.operation}, ${unfinished.state_id}) ` +
-            `${unfinishedWords(unfinished.status)}; ${
+            `${unfinishedWords(unfinished.status, unfinished.failed_hook)}; ${
               unfinished.replan
                 ? `a resume alone cannot finish it (its failure stands): ${unfinished.replan}.`
                 : `\`mup plan resume ${name}\` completes it.`

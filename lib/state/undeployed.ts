@@ -32,7 +32,10 @@ export async function unfinishedApplyWarning(
   return {
     code: "unfinished_apply",
     severity: "warning",
-    message: `apply ${u.state.state_id} (${u.state.operation}) ${unfinishedWords(u.outcome)}: ` +
+    message:
+      `apply ${u.state.state_id} (${u.state.operation}) ${
+        unfinishedWords(u.outcome, failedApplyHook(u.state))
+      }: ` +
       `this plan replaces it, and it can no longer be resumed once this one is applied (${
         replan
           ? `a resume alone cannot finish it while its failure stands: ${replan}`
@@ -223,9 +226,32 @@ export function mayHaveActed(o: OperationState | undefined): boolean {
     !(o?.status === "failed" && o.result?.metadata?.no_effect === true);
 }
 
-/** "is interrupted, not finished"; "failed before it finished" (not "is failed"). */
-export function unfinishedWords(status: string): string {
-  return status === "failed" ? "failed before it finished" : `is ${status}, not finished`;
+/**
+ * The apply-wide hook whose failure failed `state` (its last error), or undefined: an
+ * `after_apply` failure comes after every operation completed, a `before_apply` one before any
+ * ran.
+ */
+export function failedApplyHook(state: ApplyState): "before_apply" | "after_apply" | undefined {
+  if (state.status !== "failed") return undefined;
+  const id = state.errors.at(-1)?.operation;
+  return id === "hook:after_apply"
+    ? "after_apply"
+    : id === "hook:before_apply"
+    ? "before_apply"
+    : undefined;
+}
+
+/**
+ * "is interrupted, not finished"; "failed before it finished" (not "is failed"); for a failure
+ * of an apply-wide hook (`failedApplyHook`), which hook and whether any operation ran.
+ */
+export function unfinishedWords(status: string, hook?: "before_apply" | "after_apply"): string {
+  if (status !== "failed") return `is ${status}, not finished`;
+  if (hook === "after_apply") {
+    return "failed in its after_apply hook, after every operation completed";
+  }
+  if (hook === "before_apply") return "failed in its before_apply hook, before any operation ran";
+  return "failed before it finished";
 }
 
 /**
