@@ -128,8 +128,22 @@ Deno.test("a rollback of a deploy to a checkpoint after its starts is refused, n
     ]);
     assert.match(whole.stdout, /Remove directory/);
     assert.doesNotMatch(whole.stdout, /stays initiated/);
-    await ok(home, ["state", "rollback", "mid", "--checkpoint", "start", "--auto-approve"]);
+    const undone = await ok(home, [
+      "state",
+      "rollback",
+      "mid",
+      "--checkpoint",
+      "start",
+      "--auto-approve",
+      "--json",
+    ]);
     assert.deepEqual(await livePids(home, "mid"), []);
+    // Nothing is left to connect to: the end of the apply gives no connection (tester41 L5).
+    const end = undone.stdout.trim().split("\n").map((l) => JSON.parse(l))
+      .find((e) => e.event === "apply_done");
+    assert.equal(end?.status, "completed", undone.stdout);
+    assert.equal(end.connection, undefined, JSON.stringify(end));
+    assert.equal(end.credentials, undefined, JSON.stringify(end));
     // A first deploy that completed: its metadata goes with the rollback, so the same holds.
     await deploy(home, "done", replicaSetTopology(stablePorts(3)));
     const done = await ok(home, [

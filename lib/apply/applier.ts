@@ -394,7 +394,6 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   const archive = state.status === "completed"
     ? allOperations(plan).find((o) => o.type === "archive_cluster")?.target.params.archive_dir
     : undefined;
-  const running = state.status === "completed" && !archive;
   // What the metadata now records of the cluster: the status the last metadata operation to
   // run (in plan order; `mark-status-unknown` comes first) measured and wrote.
   // A completed destroy leaves no metadata: what its first step recorded (unknown, while it
@@ -405,6 +404,11 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       .map((o) => state.operation_states[o.id]?.result?.metadata?.status)
       .find((s) => typeof s === "string") as string | undefined;
   const down = state.status === "completed" ? [] : leftDown(plan, state).down;
+  // Where a client connects, only for a cluster the metadata records running (or, where no
+  // metadata operation ran, one the plan leaves running): a rollback that removed the
+  // metadata, a stop or a destroy leaves nothing to connect to.
+  const running = state.status === "completed" && !archive &&
+    (recorded ?? (plan.operation === "rollback" ? undefined : "running")) === "running";
   emitter.emit({
     type: "apply_done",
     status: state.status,
