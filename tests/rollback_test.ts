@@ -128,6 +128,9 @@ Deno.test("a rollback of a deploy to a checkpoint after its starts is refused, n
     ]);
     assert.match(whole.stdout, /Remove directory/);
     assert.doesNotMatch(whole.stdout, /stays initiated/);
+    // Nor the user it created in that data (tester41 L6).
+    assert.doesNotMatch(whole.stdout, /user stays/);
+    assert.match(whole.stdout, /not undone: secret-admin/, "what stays is still said");
     const undone = await ok(home, [
       "state",
       "rollback",

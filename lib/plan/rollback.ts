@@ -20,7 +20,7 @@ import { applyMeasured, type MeasuredDurations } from "./estimates.ts";
 import { securityOf } from "../security/settings.ts";
 import { layoutParents } from "../topology/layout.ts";
 import { listProcesses } from "./processes.ts";
-import { stillInitiated } from "./rollback_initiated.ts";
+import { keptIn, type KeptInData, stillInData } from "./rollback_kept_data.ts";
 import {
   allOperations as allOps,
   type BaseState,
@@ -293,14 +293,14 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
     recordedConfigs: input.recordedConfigs ?? {},
     ops: new Map(allOps(original).map((o) => [o.id, o])),
   };
-  // Replica sets it initiated: said to stay initiated only where their data stays (below).
-  const initiated: { set: string; message: string }[] = [];
+  // Sets it initiated, users it created: said to stay only where their data stays (below).
+  const inData: KeptInData[] = [];
   for (const ph of [...original.phases].reverse()) {
     const undone = new Map<string, PlannedOperation[]>();
     for (const o of ph.operations.filter((x) => ran(x.id))) {
       const u = undoOps(o, ctx);
-      if (typeof u === "string" && o.type === "init_replica_set") {
-        initiated.push({ set: o.target.name, message: `not undone: ${u}` });
+      if (typeof u === "string" && (o.type === "init_replica_set" || o.type === "create_user")) {
+        inData.push(keptIn(o, `not undone: ${u}`));
       } else if (typeof u === "string") {
         warnings.push({ code: "irreversible", severity: "warning", message: `not undone: ${u}` });
       } else if (o.type === "save_metadata") {
@@ -325,7 +325,7 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
     }
     phases.push({ name: `undo-${ph.name}`, ops, description: `Undo the ${ph.name} phase` });
   }
-  warnings.push(...stillInitiated(initiated, phases.flatMap((p) => p.ops), original));
+  warnings.push(...stillInData(inData, phases.flatMap((p) => p.ops), original));
   // The layout's parent directories (bin, data, logs, conf under the deploy root, then the
   // root), on hosts where directories were removed, go too if nothing else is in them.
   const tidy: PlannedOperation[] = [];
