@@ -563,7 +563,11 @@ Deno.test("a configuration mongod refuses (exit code 2) fails the deploy saying 
     assert.match(bad.stdout, /exited with code 2/);
     assert.match(
       bad.stdout,
-      /The server refused its configuration \(exit code 2: an option or a value mongod does not accept\)\. A resume would start it on the same configuration: fix runtime_config in .*cfg\.yaml and plan again: `mup cluster deploy cfg .*cfg\.yaml --version 7\.0\.14 --mirror /,
+      /The server refused its configuration \(exit code 2: an option or a value mongod does not accept\), and a resume would start it on the same file: fix runtime_config in .*cfg\.yaml and plan again: `mup cluster deploy cfg .*cfg\.yaml --version 7\.0\.14 --mirror [^`]+` \(the new plan re-checks what is already in place\)\nState saved: /,
+    );
+    assert.match(
+      bad.stdout,
+      /A resume alone cannot finish it while that stands: the error above says what does/,
     );
     assert.doesNotMatch(bad.stdout, /To resume/);
     const good = await deploy(home, "cfg", text);

@@ -226,7 +226,7 @@ Deno.test("cluster reconfigure: a saved plan applies later; a member that refuse
     const start = await ok(home, ["cluster", "start", "rc", "--plan-only"], 1);
     assert.match(
       start.stdout + start.stderr,
-      /the unfinished reconfigure \(apply apply-\w+\) wrote.* Finish that reconfigure \(fix runtime_config in \S*rc4\.yaml and plan again: `mup cluster reconfigure rc \S*rc4\.yaml`\)/,
+      /the unfinished reconfigure \(apply apply-\w+\) wrote.* Finish that reconfigure \(fix runtime_config in \S*rc4\.yaml and reconfigure again: `mup cluster reconfigure rc \S*rc4\.yaml` \(it writes every configuration again, starts what is down, then restarts the rest\)\)/,
     );
     // Nor is a resume offered for it anywhere: it would start the member on the same file.
     assert.doesNotMatch(start.stdout + start.stderr, /`mup plan resume rc` completes it/);

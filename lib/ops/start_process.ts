@@ -70,11 +70,17 @@ export const startProcess: Operation = {
       if (pid) return { output: `already running (PID ${pid})`, metadata: { pid }, inPlace: true };
       const log = ctx.op.target.params.log;
       const tail = log ? await ex.readFile(log).then((b) => lastLogError(b), () => "") : "";
+      const replan = refusedConfigReplan(ctx.plan, r.code);
       throw new OperationError(
         `${path.basename(param(ctx, "binary"))} on ${where} exited with code ${r.code}: ${
           tail || lastError(r.stdout + "\n" + r.stderr)
-        }${log ? ` (log: ${log})` : ""}`,
-        { replan: refusedConfigReplan(ctx.plan, r.code) },
+        }${log ? ` (log: ${log})` : ""}${
+          replan
+            ? `. The server refused its configuration (exit code 2: an option or a value mongod ` +
+              `does not accept), and a resume would start it on the same file: ${replan}`
+            : ""
+        }`,
+        { replan },
       );
     }
     const pid = await runningPid(ex, param(ctx, "pid_file"));
@@ -89,8 +95,12 @@ export const startProcess: Operation = {
  */
 function refusedConfigReplan(plan: Plan, code: number): string | undefined {
   if (code !== 2 || !["deploy", "reconfigure"].includes(plan.operation)) return undefined;
-  return `fix runtime_config in ${plan.topology_file ?? "the topology"} and plan again: ` +
-    `\`mup ${replanCommand(plan)}\``;
+  const file = plan.topology_file ?? "the topology";
+  return plan.operation === "reconfigure"
+    ? `fix runtime_config in ${file} and reconfigure again: \`mup ${replanCommand(plan)}\` ` +
+      "(it writes every configuration again, starts what is down, then restarts the rest)"
+    : `fix runtime_config in ${file} and plan again: \`mup ${replanCommand(plan)}\` (the new ` +
+      "plan re-checks what is already in place)";
 }
 
 function lastError(out: string): string {

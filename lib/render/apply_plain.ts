@@ -1,6 +1,4 @@
-import { shellQuote } from "../executor/shell_quote.ts";
 import type { ApplyEvent } from "../apply/events.ts";
-import { commandOf, replanFlags } from "../plan/command_of.ts";
 import { hookFailureAdvice } from "./hook_advice.ts";
 import type { Plan } from "../plan/schema.ts";
 import { formatDuration } from "../util/format.ts";
@@ -291,33 +289,6 @@ export class PlainRenderer {
           `none (${e.status === "paused" ? "paused" : "failed"} in the first phase)`
       }`,
     );
-    // mongod's exit code 2 (BadValue: an option it does not know, a value of the wrong type) is
-    // the configuration's fault: a resume starts it on the same configuration and fails again.
-    const refusedConfig = e.status !== "paused" && / exited with code 2: /.test(e.error ?? "");
-    if (refusedConfig && plan.operation === "deploy") {
-      const redeploy = `mup cluster deploy ${
-        [plan.cluster_name, plan.topology_file].map(shellQuote).join(" ")
-      } --version ${plan.version}${replanFlags(plan)}`;
-      this.write(
-        `\nThe server refused its configuration (exit code 2: an option or a value mongod does ` +
-          `not accept). A resume would start it on the same configuration: fix runtime_config ` +
-          `in ${plan.topology_file} and plan again: \`${redeploy}\` (the new plan re-checks ` +
-          "what is already in place).",
-      );
-      return;
-    }
-    if (refusedConfig && plan.operation === "reconfigure") {
-      const again = `mup ${
-        commandOf(plan.operation, plan.cluster_name, plan.version, plan.topology_file)
-      }`;
-      this.write(
-        `\nThe server refused its new configuration (exit code 2: an option or a value mongod ` +
-          `does not accept). A resume would start it on the same configuration: fix ` +
-          `runtime_config in ${plan.topology_file} and reconfigure again: \`${again}\` (it ` +
-          "writes every configuration again, starts what is down, then restarts the rest).",
-      );
-      return;
-    }
     if (e.replan && e.status !== "paused") {
       // The error says what does (e.replan), ending with the command that plans it again.
       this.write(
