@@ -404,6 +404,43 @@ Deno.test("CLI: a failing after_plan hook rejects the plan: not kept for a later
   }
 });
 
+Deno.test("CLI: a deploy failed only by its after_apply hook: every process answers, yet display is not settled (exit 1, 2 with --detailed-exitcode) and names the hook; resumed, exit 0 (tester41 L4, tester42)", async () => {
+  const home = await tempHome();
+  try {
+    const [port] = freePorts(1);
+    const dir = await tempDir();
+    const flag = path.join(dir, "fixed");
+    const topo = await writeTopology(
+      dir,
+      "late.yaml",
+      standaloneTopology([port], `hooks:\n  after_apply: { command: "test -f ${flag}" }\n`),
+    );
+    const r = await mup([...deployArgs("late", topo, await testMirror()), "--auto-approve"], {
+      home,
+    });
+    assert.equal(r.code, 1, output(r));
+    const shown = await mup(["cluster", "display", "late"], { home });
+    assert.equal(shown.code, 1, output(shown));
+    assert.match(shown.stdout, /localhost:\d+ +\S+ +\S+ +(RUNNING|PRIMARY)/);
+    assert.match(
+      shown.stdout,
+      /Note: the last apply \(deploy, apply-\w+\) failed in its after_apply hook, after every operation completed; `mup plan resume late` completes it/,
+    );
+    const json = await mup(["cluster", "display", "late", "--json", "--detailed-exitcode"], {
+      home,
+    });
+    assert.equal(json.code, 2, output(json));
+    const doc = JSON.parse(json.stdout);
+    assert.equal(doc.healthy, true, "its processes answer");
+    assert.equal(doc.unfinished_apply.failed_hook, "after_apply");
+    await Deno.writeTextFile(flag, "");
+    await ok(home, ["plan", "resume", "late"]);
+    await ok(home, ["cluster", "display", "late"]);
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("CLI: a re-deploy whose hooks changed is a change (exit 2 with --detailed-exitcode) that records the new hooks; then no changes", async () => {
   const home = await tempHome();
   const [port] = freePorts(1);

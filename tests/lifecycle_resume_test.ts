@@ -558,8 +558,9 @@ Deno.test("one Ctrl-C in a rolling or a --force restart never pauses with a memb
       "SIGINT",
     );
     assert.equal((await currentState(home, "rs")).status, "paused");
+    // Display exits 1 (the restart is paused, not settled) while every member answers.
     const stateOf = async () =>
-      (await display(home, "rs")).processes.find((p) => p.id === top)?.state;
+      (await display(home, "rs", 1)).processes.find((p) => p.id === top)?.state;
     const deadline = Date.now() + 60_000;
     while ((await stateOf()) !== "PRIMARY") {
       assert.ok(Date.now() < deadline, `${top} did not become primary again`);
