@@ -224,12 +224,13 @@ export class ClusterLock {
 
 /**
  * Removes the stale lock `stale` at `file` unless it is no longer there: read again and removed
- * under an exclusive flock of a file beside it, so two mups taking one stale lock over at once
- * never remove the lock one of them has just taken (only takeovers remove another's lock;
- * taking a free one is link()'s). True when `stale` was removed.
+ * under an exclusive flock of the directory it is in, so two mups taking one stale lock over at
+ * once never remove the lock one of them has just taken (only takeovers remove another's lock;
+ * taking a free one is link()'s). The directory, not a file beside the lock: a guard file could
+ * never be removed safely, and was left behind (tester42). True when `stale` was removed.
  */
 export async function removeIfStill(file: string, stale: LockInfo): Promise<boolean> {
-  const guard = await Deno.open(`${file}.takeover`, { write: true, create: true, mode: FILE_MODE });
+  const guard = await Deno.open(path.dirname(file), { read: true });
   try {
     await guard.lock(true);
     const now = await Deno.readTextFile(file).then((t) => JSON.parse(t)?.id).catch(() => undefined);
