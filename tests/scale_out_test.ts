@@ -411,6 +411,12 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
   const said = refused.stdout + refused.stderr;
   assert.match(said, /every mongos would go/);
   assert.match(said, /every config server member \(replica set cfg\) would go/);
+  // Refused before any plan is shown, with the way forward (tester42).
+  assert.doesNotMatch(refused.stdout, /Phases:/);
+  assert.match(
+    refused.stderr,
+    /add the new one first \(`mup cluster scale-out ss <topology>` with it\)/,
+  );
   await ok(home, [
     "cluster",
     "scale-in",

@@ -117,17 +117,37 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
     // would have to (the planner refuses what removing config servers, mongos or shards breaks).
     const problems = topology.mongod_servers.length
       ? validateTopology(topology, { variant: meta.variant, version: meta.version })
-        .filter((i) => i.severity === "error" && i.code === "no_electable")
+        .filter((i) => i.severity === "error" && i.code === "no_electable").map((i) => i.message)
       : [];
+    const hints = problems.length
+      ? ["remove fewer members: each set keeps one with priority above 0 that is not an arbiter"]
+      : [];
+    // What a sharded cluster cannot lose is refused here too, before any plan is shown.
+    if (meta.kind === "sharded" && topology.mongod_servers.length) {
+      if (!topology.config_servers?.length) {
+        const set = meta.topology.config_servers?.[0]?.replica_set;
+        problems.push(
+          `every config server member (replica set ${set}) would go: a sharded cluster keeps ` +
+            `its config server replica set (that is \`mup cluster destroy ${name}\`)`,
+        );
+        hints.push("keep at least one config server member");
+      }
+      if (!topology.mongos_servers?.length) {
+        problems.push(
+          "every mongos would go: applications reach a sharded cluster only through mongos",
+        );
+        hints.push(
+          `to move mongos elsewhere, add the new one first (\`mup cluster scale-out ${name} ` +
+            "<topology>` with it), then remove the old",
+        );
+      }
+    }
     if (problems.length) {
       throw new MupError(
         `what would stay of cluster ${name} is not a valid cluster:\n${
-          problems.map((i) => `  • ${i.message}`).join("\n")
+          problems.map((m) => `  • ${m}`).join("\n")
         }`,
-        {
-          hint: "remove fewer members: each set keeps one with priority above 0 that is not " +
-            "an arbiter",
-        },
+        { hint: hints.join("; ") },
       );
     }
     if (!topology.mongod_servers.length) {

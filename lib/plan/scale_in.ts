@@ -168,7 +168,8 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
     refuse(
       "last_mongos",
       mongos[0],
-      "every mongos would go: applications reach a sharded cluster only through mongos",
+      "every mongos would go: applications reach a sharded cluster only through mongos (to " +
+        `move mongos elsewhere, add the new one first with \`mup cluster scale-out ${name}\`)`,
     );
   }
   // What stays is verified healthy at the end, through its primaries: it must run now.
