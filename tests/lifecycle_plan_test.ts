@@ -834,6 +834,40 @@ Deno.test("plan show of a lifecycle plan says how many of the cluster's processe
   assert.match(members, /Acted on: 2 members' options set by replSetReconfig \(no restart\)/);
 });
 
+Deno.test("a reconfigure that restarts the primary it gives priority 0 does not call it the primary at its reconfiguration: the restart may have moved it (tester42)", async () => {
+  const rs = await input("replica-set.yaml");
+  const primary = Object.entries(rs.facts).find(([, f]) => f.state === "PRIMARY")![0];
+  const at = rs.meta.topology.mongod_servers.findIndex((s) => primary.endsWith(`-${s.port}`));
+  const host = `localhost:${rs.meta.topology.mongod_servers[at].port}`;
+  const optionsOnly = structuredClone(rs.meta.topology);
+  optionsOnly.mongod_servers[at].priority = 0;
+  const restarting = structuredClone(optionsOnly);
+  for (const s of restarting.mongod_servers) {
+    s.runtime_config = { operationProfiling: { slowOpThresholdMs: 250 } };
+  }
+  const said = (t: typeof optionsOnly) => {
+    const plan = planReconfigure({ ...rs, topology: t, topologyFile: "/t/rs.yaml" });
+    assert.deepEqual(plan.validation.errors, []);
+    return {
+      op: allOperations(plan).find((o) => o.type === "reconfig_members")!.description,
+      warning: plan.validation.warnings.find((w) => w.code === "primary_steps_down")!.message,
+    };
+  };
+  const only = said(optionsOnly);
+  assert.match(only.op, new RegExp(`; the primary ${host} steps down first: an election\\)$`));
+  assert.match(only.warning, /gets priority 0: it is stepped down first/);
+  const both = said(restarting);
+  assert.match(
+    both.op,
+    new RegExp(`; ${host}, primary when planned, steps down first if still primary: an election`),
+  );
+  assert.doesNotMatch(both.op, /the primary localhost/);
+  assert.match(
+    both.warning,
+    /the primary of rs0 now, gets priority 0 and is restarted: its restart steps it down/,
+  );
+});
+
 Deno.test("a reconfigure of members' options only is planned with a member down (it stays down, the running ones are judged); one with restarts, or with the set's primary down, is refused", async () => {
   const rs = await input("replica-set.yaml");
   const [first, , third] = rs.meta.topology.mongod_servers;

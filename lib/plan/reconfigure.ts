@@ -87,8 +87,15 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
     // lib/ops/reconfig_members.ts steps a primary that gets priority 0 down first.
     const stepsDown = mine.find((c) =>
       c.want.priority === 0 && input.facts[c.proc.id]?.state === "PRIMARY"
-    )?.want.host;
-    const reconfig = reconfigMembersOp(s, mine, [], stepsDown);
+    );
+    // Restarted first (a rolling restart steps it down), it may be a secondary by then.
+    const reconfig = reconfigMembersOp(
+      s,
+      mine,
+      [],
+      stepsDown?.want.host,
+      !!stepsDown && chosen.some((p) => p.id === stepsDown.proc.id),
+    );
     // The member that ends with the highest priority, if not primary now, takes the primary
     // over once the config says so (priority takeover): waited for before the health check.
     // A member that is down takes over once started, as MongoDB elects it then: not waited for.
@@ -271,8 +278,13 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
           code: "primary_steps_down",
           severity: "warning" as const,
           host: c.proc.host,
-          message: `${c.want.host}, the primary of ${c.proc.replicaSet}, gets priority 0: it is ` +
-            "stepped down first (replSetStepDown; an election, a brief pause in writes)",
+          message: chosen.some((p) => p.id === c.proc.id)
+            ? `${c.want.host}, the primary of ${c.proc.replicaSet} now, gets priority 0 and is ` +
+              "restarted: its restart steps it down (replSetStepDown; an election, a brief " +
+              "pause in writes), and the reconfiguration steps it down again if it is primary " +
+              "again by then"
+            : `${c.want.host}, the primary of ${c.proc.replicaSet}, gets priority 0: it is ` +
+              "stepped down first (replSetStepDown; an election, a brief pause in writes)",
         })),
       ...priorityNotes(input).filter((n) =>
         !options.some((c) => c.proc.host === n.host && n.message.startsWith(c.want.host))
