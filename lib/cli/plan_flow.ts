@@ -245,7 +245,7 @@ export async function planAndApply(
             // A failed after_plan hook rejects the plan (a review or policy gate): it is not
             // kept in the store for a later apply, and the error says so (tester41 M2).
             if (!(e instanceof MupError) || invalid) throw e;
-            await ctx.store.delete(plan.plan_id).catch(() => "");
+            await ctx.store.remove(saved).catch(() => {});
             throw new MupError(
               `${e.message}; plan ${plan.plan_id} was not kept${
                 opts.planFile ? ` (the copy in ${opts.planFile} is yours: it is not checked)` : ""

@@ -56,6 +56,12 @@ export const AVAILABLE_COMMANDS = new Set<Difference["command"]>([
   "member options",
 ]);
 
+/**
+ * Differences whose `change` says its own way forward: those a command of mup makes, and a kind
+ * change (which no command makes: its text says what to do instead).
+ */
+const SAYS_ITS_WAY = new Set<Difference["command"]>([...AVAILABLE_COMMANDS, "kind change"]);
+
 const key = (p: ProcessSpec) => `${hostKey(p.host)}:${p.port}`;
 
 function describe(p: ProcessSpec): string {
@@ -270,8 +276,7 @@ function serverDifferences(
 
 /** "• add … (needs `mup cluster scale-out`, which mup cannot do yet)". */
 export function renderDifference(d: Difference): string {
-  // A change mup can make names its command in its own words.
-  return AVAILABLE_COMMANDS.has(d.command) || d.command === "kind change"
+  return SAYS_ITS_WAY.has(d.command)
     ? `  • ${d.change}`
     : `  • ${d.change} (needs ${d.command}, which mup cannot do yet)`;
 }

@@ -319,13 +319,18 @@ export class PlanStore {
         hint: "`mup plan list` shows the saved plans",
       });
     }
+    await this.remove(file);
+    return file;
+  }
+
+  /** Removes the stored plan at `file` (a path `savePlan` returned) and its declined record. */
+  async remove(file: string): Promise<void> {
     await Deno.remove(file);
     await Deno.remove(declinedPath(file)).catch(() => {});
     // A never-deployed cluster's last plan leaves nothing behind: its plans directory, then its
     // cluster directory, go when empty (a non-recursive remove fails on anything left in them).
     const plans = path.dirname(file);
     await Deno.remove(plans).then(() => Deno.remove(path.dirname(plans))).catch(() => {});
-    return file;
   }
 
   /** Records that the stored plan at `file` was declined at its confirmation (DeclinedPlan). */

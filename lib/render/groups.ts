@@ -110,27 +110,32 @@ export function groupDoneLine(plan: Plan, g: OpGroup): string {
   const names = roleNames(plan, sub);
   // One process's files: named by its address, so a plan that prepares a shard member and a
   // mongos (a scale-out) does not print the same line twice (tester40 L10).
-  const one = n === 1 && o.target.host !== undefined && o.target.port !== undefined
-    ? hostPort(o.target.host, o.target.port)
-    : undefined;
+  const one = () =>
+    n === 1 && o.target.host !== undefined && o.target.port !== undefined
+      ? hostPort(o.target.host, o.target.port)
+      : undefined;
   switch (type) {
     case "download_binary":
       return `Downloaded MongoDB ${plan.version} (${archiveSize(g.ops, plan)})`;
-    case "create_directory":
-      return one
-        ? `Created the directories of ${one}`
+    case "create_directory": {
+      const p = one();
+      return p
+        ? `Created the directories of ${p}`
         : `Created directories on ${plural(hosts, "host")}`;
-    case "generate_config":
-      return one
-        ? `Generated the configuration of ${one}`
+    }
+    case "generate_config": {
+      const p = one();
+      return p
+        ? `Generated the configuration of ${p}`
         : `Generated ${plural(n, "configuration file")}`;
+    }
     case "upload_file":
       return sub === "binaries"
         ? `Installed binaries on ${plural(hosts, "host")}`
         : sub === "secret"
         ? `Installed ${plural(n, secretKind(g.ops))} on ${plural(hosts, "host")}`
-        : one
-        ? `Uploaded the configuration of ${one}`
+        : one()
+        ? `Uploaded the configuration of ${one()}`
         : `Uploaded ${plural(n, "configuration file")}`;
     case "start_process":
       return n === 1
