@@ -447,6 +447,14 @@ Deno.test("wrong types name the expected type and the value", async () => {
     3,
     /expected a whole number, got number 27017\.5/,
   );
+  // A required key not written is missing, and the fix names the key to add (not "got nothing").
+  const missing = await expectError(
+    "mongod_servers:\n  - port: 27017\n    priority: 2\n",
+    "invalid_type",
+    2,
+    /^is required and missing: expected a string$/,
+  );
+  assert.equal(missing.hint, "add `host:` with a string to this mapping");
 });
 
 Deno.test("YAML syntax errors and non-mapping documents are reported with a position, not thrown raw", async () => {

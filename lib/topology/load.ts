@@ -340,11 +340,19 @@ function zodIssue(
       array: "a list",
     };
     const want = words[i.expected] ?? `a ${i.expected}`;
-    // A key with nothing after it (`runtime_config:`) is YAML's null: say it is empty.
+    // A key with nothing after it (`runtime_config:`) is YAML's null: say it is empty. A key not
+    // written at all is missing: say which key to add (at its mapping's place).
+    const key = path.at(-1);
     message = i.input === null
       ? `is empty: expected ${want}`
+      : i.input === undefined
+      ? `is required and missing: expected ${want}`
       : `expected ${want}, got ${describe(i.input)}`;
-    hint = i.input === null ? `write ${want} after it, or remove the key` : `write ${want} here`;
+    hint = i.input === null
+      ? `write ${want} after it, or remove the key`
+      : i.input === undefined && typeof key === "string"
+      ? `add \`${key}:\` with ${want} to this mapping`
+      : `write ${want} here`;
     // An event of `hooks:` takes one hook or a list of them, each a mapping with a command.
     if (
       i.path[0] === "hooks" && i.expected === "object" &&
