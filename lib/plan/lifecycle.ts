@@ -114,13 +114,26 @@ export const EST = {
   remove: 300,
 };
 
-/** The processes of the recorded topology with their layout, and its replica sets. */
+/**
+ * The processes of the recorded topology with their layout, and its replica sets; each member's
+ * priority is the one its set holds now (facts), where that differs from the recorded one (set
+ * by hand): every planner orders restarts, step-downs and hand-backs by the live set, never by
+ * a record a DBA has overruled (tester40 H1). `recordedProcesses` gives the record's.
+ */
 export function clusterProcesses(input: LifecyclePlanInput): {
   procs: ProcessSpec[];
   sets: ReplicaSetSpec[];
 } {
-  const procs = listProcesses(input.meta.topology, input.deployDir);
+  const procs = recordedProcesses(input).map((p) => {
+    const prio = input.facts[p.id]?.priority;
+    return prio === undefined || prio === p.priority ? p : { ...p, priority: prio };
+  });
   return { procs, sets: listReplicaSets(procs) };
+}
+
+/** The processes as the recorded topology gives them (recorded priorities). */
+export function recordedProcesses(input: LifecyclePlanInput): ProcessSpec[] {
+  return listProcesses(input.meta.topology, input.deployDir);
 }
 
 /**

@@ -38,7 +38,6 @@ import { rollEach, rollSet } from "./restart.ts";
 import {
   downWhileRestartedWarnings,
   handBackWarnings,
-  livePriorities,
   majorityWarnings,
   priorityNotes,
   singleMongosWarnings,
@@ -66,7 +65,7 @@ export interface ReconfigurePlanInput extends LifecyclePlanInput {
  */
 export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "content_hash"> {
   // Ordered by the priorities the sets hold now, as a rolling restart orders them.
-  const { procs, sets } = livePriorities(clusterProcesses(input), input);
+  const { procs, sets } = clusterProcesses(input);
   const name = input.meta.name;
   const changed = changedConfigs(
     input.meta.topology,

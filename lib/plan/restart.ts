@@ -28,7 +28,6 @@ import { mongosWithoutConfig, orderedStarts } from "./start.ts";
 import {
   downWhileRestartedWarnings,
   handBackWarnings,
-  livePriorities,
   majorityWarnings,
   priorityNotes,
   singleMongosWarnings,
@@ -129,7 +128,7 @@ function forcedStops(chosen: ProcessSpec[]): PlannedOperation[] {
 
 /** Pure: the restart Plan (rolling, or all at once with input.force). */
 export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
-  const { procs, sets } = livePriorities(clusterProcesses(input), input);
+  const { procs, sets } = clusterProcesses(input);
   const chosen = selectProcesses(procs, input.filter, input.meta.name);
   const cfgSet = sets.find((s) => s.configsvr);
   const errors: ValidationIssue[] = chosen.filter((p) => !input.facts[p.id]?.running).map((p) => ({

@@ -6,7 +6,7 @@
 import { hostPort } from "../topology/hosts.ts";
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { ValidationIssue } from "./schema.ts";
-import { clusterProcesses, type LifecyclePlanInput } from "./lifecycle.ts";
+import { type LifecyclePlanInput, recordedProcesses } from "./lifecycle.ts";
 import { setVotes, votesUnknown } from "./votes.ts";
 
 /**
@@ -86,7 +86,7 @@ export function singleMongosWarnings(
  * members has no majority while one of them is down, so it elects no primary and takes no
  * writes (MongoDB docs: "Replica Set Elections", a majority of voting members must be up); nor
  * does a set while its only member of non-zero priority restarts; a standalone mongod is down
- * while it restarts. `sets` with the priorities the sets hold now (livePriorities).
+ * while it restarts. `sets` with the priorities the sets hold now (clusterProcesses).
  */
 export function downWhileRestartedWarnings(
   procs: ProcessSpec[],
@@ -201,27 +201,9 @@ export function majorityWarnings(
   return out;
 }
 
-/**
- * The cluster's processes with each member's priority as its set holds it now (facts), where it
- * differs from the recorded one: the rolling order and the hand-back wait follow the live set.
- */
-export function livePriorities(
-  c: { procs: ProcessSpec[]; sets: ReplicaSetSpec[] },
-  input: LifecyclePlanInput,
-): { procs: ProcessSpec[]; sets: ReplicaSetSpec[] } {
-  const live = new Map(c.procs.map((p) => {
-    const prio = input.facts[p.id]?.priority;
-    return [p.id, prio === undefined || prio === p.priority ? p : { ...p, priority: prio }];
-  }));
-  return {
-    procs: c.procs.map((p) => live.get(p.id)!),
-    sets: c.sets.map((s) => ({ ...s, members: s.members.map((m) => live.get(m.id)!) })),
-  };
-}
-
 /** A note for each member whose live priority is not the recorded one (set by hand). */
 export function priorityNotes(input: LifecyclePlanInput): ValidationIssue[] {
-  return clusterProcesses(input).procs.flatMap((p) => {
+  return recordedProcesses(input).flatMap((p) => {
     const prio = input.facts[p.id]?.priority;
     if (prio === undefined || prio === p.priority || p.arbiterOnly) return [];
     return [{

@@ -8,7 +8,7 @@ import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { setVotes } from "./votes.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { selectProcesses } from "./select.ts";
-import { livePriorities, takesBack } from "./restart_warnings.ts";
+import { takesBack } from "./restart_warnings.ts";
 import {
   clusterProcesses,
   lifecyclePlan,
@@ -198,7 +198,7 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
           `(\`mup cluster start ${input.meta.name}\` starts them all)`,
       };
     });
-  warnings.push(...takeoverWarnings(input, { procs, sets }, todo));
+  warnings.push(...takeoverWarnings(input, sets, todo));
   (filtered ? errors : warnings).push(...removed.map(removedIssue));
   // One that still runs is not this start's to change, but the cluster is not what it records.
   for (
@@ -266,12 +266,13 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
  */
 function takeoverWarnings(
   input: LifecyclePlanInput,
-  { procs, sets }: { procs: ProcessSpec[]; sets: ReplicaSetSpec[] },
+  sets: ReplicaSetSpec[],
   starting: ProcessSpec[],
 ): ValidationIssue[] {
   const ids = new Set(starting.map((m) => m.id));
-  // Priorities as the set's configuration holds them now: one set by hand decides.
-  return livePriorities({ procs, sets }, input).sets.flatMap((s) => {
+  // Priorities as the set's configuration holds them now (clusterProcesses): one set by hand
+  // decides.
+  return sets.flatMap((s) => {
     const primary = s.members.find((m) => input.facts[m.id]?.state === "PRIMARY");
     const top = s.members.find((m) => ids.has(m.id) && takesBack(s, m));
     if (!primary || !top) return [];

@@ -38,7 +38,7 @@ import {
   verifyOp,
 } from "./lifecycle_ops.ts";
 import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
-import { downWhileRestartedWarnings, livePriorities, priorityNotes } from "./restart_warnings.ts";
+import { downWhileRestartedWarnings, priorityNotes } from "./restart_warnings.ts";
 
 export type { TlsStep };
 
@@ -57,7 +57,7 @@ function layout(input: LifecyclePlanInput) {
   const t = input.meta.topology;
   // Each round is a rolling restart: ordered by the priorities the sets hold now, as restart's
   // is (a member given priority 0 by hand cannot take the primary a step-down would hand over).
-  const { procs, sets } = livePriorities(clusterProcesses(input), input);
+  const { procs, sets } = clusterProcesses(input);
   const deployRoot = t.global.deploy_dir ?? input.deployDir;
   const cfgSet = sets.find((s) => s.configsvr);
   const configDb = configDbString(cfgSet);

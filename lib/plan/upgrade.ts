@@ -32,12 +32,7 @@ import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./life
 import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";
 import { recordedTopologyPath } from "./command_of.ts";
 import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
-import {
-  downWhileRestartedWarnings,
-  livePriorities,
-  majorityWarnings,
-  priorityNotes,
-} from "./restart_warnings.ts";
+import { downWhileRestartedWarnings, majorityWarnings, priorityNotes } from "./restart_warnings.ts";
 import { membersPhase } from "./phase_names.ts";
 
 /** The release series each one upgrades to (MongoDB's supported upgrade paths). */
@@ -164,7 +159,7 @@ function releaseErrors(input: UpgradePlanInput): ValidationIssue[] {
 /** Pure: the `cluster upgrade` Plan (no operations when the cluster already is what is asked). */
 export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash"> {
   // Rolled by the priorities the sets hold now, as a restart is (tester40 H1).
-  const { procs, sets } = livePriorities(clusterProcesses(input), input);
+  const { procs, sets } = clusterProcesses(input);
   const name = input.meta.name;
   const to = input.release.version;
   const series = majorMinor(to);
