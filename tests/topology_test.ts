@@ -874,7 +874,10 @@ Deno.test("values out of a set or a range say what is allowed: a misspelt hook p
   const at = (p: string) => issues.filter((i) => i.path?.join(".") === p);
   // Any plan's phase is a name (a misspelt one is said when a plan lacks it: hooks_test.ts).
   const [phase] = at("hooks.after_phase.phase");
-  assert.match(phase.message, /must be a phase name: lower-case letters, digits and '-'/);
+  assert.match(
+    phase.message,
+    /must be a phase name: letters, digits and '-', starting with a lower-case letter/,
+  );
   assert.equal(phase.location.line, 4);
   const [port] = at("mongod_servers.0.port");
   assert.match(port.message, /must be at most 65535, not number 70000/);

@@ -32,9 +32,10 @@ export const HookSpec = z.object({
    * Phase hooks only: run for this phase alone. Any plan's phase (deploy's prepare, deploy,
    * initialize, finalize; a restart's restart-mongod…): a plan without it says so at planning.
    */
+  // Letters of either case: `cluster tls`'s rounds are named by tlsMode (configure-allowTLS).
   phase: z.string().regex(
-    /^[a-z][a-z0-9-]{0,63}$/,
-    "must be a phase name: lower-case letters, digits and '-' (prepare, deploy, initialize, finalize, restart-mongod…)",
+    /^[a-z][a-zA-Z0-9-]{0,63}$/,
+    "must be a phase name: letters, digits and '-', starting with a lower-case letter (prepare, deploy, initialize, finalize, restart-mongod, configure-allowTLS…)",
   ).optional(),
 }).strict();
 export type HookSpec = z.infer<typeof HookSpec>;
