@@ -316,8 +316,11 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       if (meta.tls_switch && !applying) {
         print(
           `Note: TLS ${meta.tls_switch.action} did not finish (apply ` +
-            `${meta.tls_switch.state_id}): the members are between TLS modes. ` +
-            `\`mup plan resume ${name}\` finishes it.\n`,
+            `${meta.tls_switch.state_id}): the members are between TLS modes. ${
+              unfinished?.replan
+                ? `A resume alone cannot finish it (its failure stands): ${unfinished.replan}.`
+                : `\`mup plan resume ${name}\` finishes it.`
+            }\n`,
         );
       } else if (unfinished) {
         print(

@@ -103,6 +103,13 @@ export function startThenReplan(
   const name = ctx.plan.cluster_name;
   const start = `mup cluster start ${name}${down.map((d) => ` -N ${shellQuote(d)}`).join("")}`;
   if (ctx.plan.operation === "scale-out") return scaleOutWayOut(ctx, start, down, sent);
+  // No start runs over a TLS switch begun (refuseOverUnfinishedTlsSwitch): the members are
+  // started by hand on the configuration files the switch wrote, and the resume goes on.
+  if (/^tls-(enable|disable)$/.test(ctx.plan.operation)) {
+    return `\`mup cluster start\` is refused until the TLS switch finishes: ${
+      byHandStart(ctx, down)
+    }`;
+  }
   return `\`${start}\` starts ${down.length === 1 ? "it" : "them"}, ` +
     `and replaces this apply (it cannot be resumed after that): then \`mup ${
       replanCommand(ctx.plan)
@@ -131,11 +138,7 @@ function scaleOutWayOut(
     `start is refused until then), \`${start}\` starts ${them}, then \`mup ${
       replanCommand(ctx.plan)
     }\` plans this scale-out again`;
-  const byHand = `start ${down.join(", ")} by hand with the configuration file${
-    n === 1 ? "" : "s"
-  } mup wrote (${
-    down.map((d) => byHandCommand(ctx, d)).join("; ")
-  }), then \`mup plan resume ${name}\``;
+  const byHand = byHandStart(ctx, down);
   const ops = allOperations(ctx.plan);
   const shards = ops.filter((o) => o.type === "add_shard").map((o) => o.id);
   const before = new Set<string>();
@@ -150,6 +153,15 @@ function scaleOutWayOut(
   }
   if (shards.every((id) => id === ctx.op.id)) return rollback;
   return `${rollback}; once it has added a shard, a rollback is refused too: ${byHand}`;
+}
+
+/** "start h:p by hand with the configuration file mup wrote (`…`), then `mup plan resume c`". */
+function byHandStart(ctx: OperationContext, down: string[]): string {
+  return `start ${down.join(", ")} by hand with the configuration file${
+    down.length === 1 ? "" : "s"
+  } mup wrote (${
+    down.map((d) => byHandCommand(ctx, d)).join("; ")
+  }), then \`mup plan resume ${ctx.plan.cluster_name}\``;
 }
 
 /**

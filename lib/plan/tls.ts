@@ -316,6 +316,16 @@ export function planTls(input: TlsPlanInput): Omit<Plan, "content_hash"> {
   if (mark) {
     mark.target.params.tls_switch = input.action;
     mark.description = `Record that TLS ${input.action} is under way (status unknown)`;
+    // Checked again when applied (a plan saved earlier): every process answers before anything
+    // is written, as planning required. A member found down half way through the switch could
+    // only be started by hand (tester43).
+    mark.pre_conditions.push(check(
+      "mark-status-unknown:running",
+      "members_reachable",
+      name,
+      "every process of the cluster answers (each round restarts them all)",
+      { members: procs.map((p) => hostPort(p.host, p.port)) },
+    ));
   }
   return lifecyclePlan(input, `tls-${input.action}`, marked, {
     errors,
