@@ -19,7 +19,7 @@ import {
   tempHome,
   testMirror,
 } from "./helpers.ts";
-import { deploy, type Display, display, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { deploy, display, displayAnyway, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -45,12 +45,8 @@ async function withStandalone(
       home,
       id: `mongod-localhost-${port}`,
       conf: path.join(deployDir, "conf", `mongod-${port}`, "mongod.conf"),
-      // Whatever display's exit code (1 while a failed apply is unfinished): the process's PID.
       pidOf: async () =>
-        (JSON.parse(
-          (await mup(["cluster", "display", "sa", "--json"], { home })).stdout,
-        ) as Display)
-          .processes.find((p) => p.id === `localhost:${port}`)?.pid,
+        (await displayAnyway(home, "sa")).processes.find((p) => p.id === `localhost:${port}`)?.pid,
     });
   } finally {
     await killAll(home);

@@ -19,7 +19,7 @@ import {
   testMirror,
 } from "./helpers.ts";
 import { sha256File } from "../lib/util/file_hash.ts";
-import { deploy, display, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { deploy, displayAnyway, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 
@@ -49,7 +49,7 @@ async function withSet(
     const last = ports[2];
     const deployDir = path.join(home, "storage", "clusters", "rs", "deploy");
     const pidOf = async () =>
-      (await display(home, "rs")).processes.find((p) => p.id === `localhost:${last}`)?.pid;
+      (await displayAnyway(home, "rs")).processes.find((p) => p.id === `localhost:${last}`)?.pid;
     await body({
       home,
       id: `mongod-localhost-${last}`,
