@@ -153,7 +153,8 @@ export class PlanStore {
   /** A plan by file path, plan ID, or cluster name (its newest plan). */
   async resolve(ref: string): Promise<string> {
     if (ref.endsWith(".json") || ref.includes("/")) {
-      if (await exists(ref)) return ref;
+      // Absolute: an apply records where its plan is, and a resume may run from elsewhere.
+      if (await exists(ref)) return path.resolve(ref);
       throw new MupError(`plan file ${ref} does not exist`, {
         hint: "give a plan file, plan ID or cluster name (`mup plan list` shows the saved plans)",
       });
@@ -277,7 +278,8 @@ export class PlanStore {
 
   async load(ref: string): Promise<{ plan: Plan; path: string; dag: Dag }> {
     const file = await this.resolve(ref);
-    const check = await this.check(await readPlanText(file), file, { here: true });
+    const text = await readPlanText(file);
+    const check = await this.check(text, file, { here: true });
     const errors = check.issues.filter((i) =>
       i.severity === "error" && !i.message.startsWith("pre-flight")
     );
@@ -286,7 +288,28 @@ export class PlanStore {
         `plan ${file} is not valid:\n${errors.map((e) => `  • ${e.message}`).join("\n")}`,
       );
     }
+    await this.refuseOtherWithId(check.plan, file, text);
     return { plan: check.plan, path: file, dag: check.dag! };
+  }
+
+  /**
+   * Throws MupError when the store holds another plan than `file`'s (other content) under its
+   * plan ID: an ID names one plan in reviews and in the apply history, as `plan import` keeps it
+   * (tester43).
+   */
+  private async refuseOtherWithId(plan: Plan, file: string, text: string): Promise<void> {
+    const stored = await this.findById(plan.plan_id);
+    if (!stored || path.resolve(stored) === file) return;
+    if ((await Deno.readTextFile(stored).catch(() => text)) === text) return;
+    throw new MupError(
+      `${file} holds a plan with ID ${plan.plan_id}, but not the plan stored under that ID ` +
+        `(${stored}, other content): an ID names one plan in reviews and the apply history`,
+      {
+        hint: `apply the stored plan (\`mup plan apply ${plan.plan_id}\`), or plan again; to ` +
+          `replace the stored one, delete it first: \`mup plan delete ${plan.plan_id}\``,
+        details: { plan_id: plan.plan_id, stored, file },
+      },
+    );
   }
 
   /**
