@@ -344,19 +344,13 @@ Deno.test("plan import: the same plan again is a no-op; another plan under a sto
   // Nor is it applied from its file: the apply history would name the stored plan (tester43).
   const file = path.join(home, "forged.json");
   await Deno.writeTextFile(file, forged);
-  for (const args of [["plan", "apply", file, "--auto-approve"], ["plan", "show", file]]) {
-    const applied = await mup(args, { home });
-    assertCleanFailure(applied, args.join(" "));
-    assert.match(
-      applied.stderr,
-      new RegExp(`holds a plan with ID ${a.plan_id}, but not the plan stored under that ID`),
-    );
-  }
-  // The stored plan's own file, or an identical copy, is that plan.
-  const copy = path.join(path.dirname(file), "copy.json");
-  await Deno.writeTextFile(copy, text);
-  const shown = await mup(["plan", "show", copy], { home });
-  assert.equal(shown.code, 0, output(shown));
+  const applied = await mup(["plan", "apply", file, "--auto-approve"], { home });
+  assertCleanFailure(applied, "plan apply");
+  assert.match(
+    applied.stderr,
+    new RegExp(`holds a plan with ID ${a.plan_id}, but not the plan stored under that ID`),
+  );
+  assert.equal((await mup(["plan", "show", file], { home })).code, 0, "it can be read");
 });
 
 Deno.test("a link in the store pointing outside it is refused before anything is written through it", async () => {

@@ -339,6 +339,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     }
     if (opts.planId) checkIdentifier("plan ID", opts.planId);
     const { plan, path } = await ctx.store.load(which);
+    await ctx.store.refuseOtherWithId(plan, path);
     if (opts.expectHash !== undefined) checkExpectedHash(plan, path, opts.expectHash);
     // A cluster name picks its newest plan, which may be a destroy made only to read its
     // review: data is removed only by a plan named exactly.

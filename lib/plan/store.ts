@@ -278,8 +278,7 @@ export class PlanStore {
 
   async load(ref: string): Promise<{ plan: Plan; path: string; dag: Dag }> {
     const file = await this.resolve(ref);
-    const text = await readPlanText(file);
-    const check = await this.check(text, file, { here: true });
+    const check = await this.check(await readPlanText(file), file, { here: true });
     const errors = check.issues.filter((i) =>
       i.severity === "error" && !i.message.startsWith("pre-flight")
     );
@@ -288,18 +287,18 @@ export class PlanStore {
         `plan ${file} is not valid:\n${errors.map((e) => `  • ${e.message}`).join("\n")}`,
       );
     }
-    await this.refuseOtherWithId(check.plan, file, text);
     return { plan: check.plan, path: file, dag: check.dag! };
   }
 
   /**
    * Throws MupError when the store holds another plan than `file`'s (other content) under its
-   * plan ID: an ID names one plan in reviews and in the apply history, as `plan import` keeps it
-   * (tester43).
+   * plan ID: an ID names one plan in reviews and in the apply history, as `plan import` keeps
+   * it (tester43). For an apply: reading such a file (show, validate) is allowed.
    */
-  private async refuseOtherWithId(plan: Plan, file: string, text: string): Promise<void> {
+  async refuseOtherWithId(plan: Plan, file: string): Promise<void> {
     const stored = await this.findById(plan.plan_id);
-    if (!stored || path.resolve(stored) === file) return;
+    if (!stored || path.resolve(stored) === path.resolve(file)) return;
+    const text = await readPlanText(file);
     if ((await Deno.readTextFile(stored).catch(() => text)) === text) return;
     throw new MupError(
       `${file} holds a plan with ID ${plan.plan_id}, but not the plan stored under that ID ` +
