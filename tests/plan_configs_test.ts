@@ -176,3 +176,30 @@ Deno.test("a plan resealed with its topology's access control turned off, and it
   const shown = await mup(["plan", "show", file], { home });
   assert.match(shown.stdout, warning, output(shown));
 });
+
+Deno.test("a deploy plan resealed without its admin user's creation fails its health check, not 'completed': the stored credentials authenticate nowhere (tester43)", async () => {
+  const home = await tempHome();
+  try {
+    const { plan } = await planSharded(home, freePorts(1), "nu", standalone);
+    const user = allOperations(plan).find((o) => o.type === "create_user")!;
+    const text = reseal(plan, (p) => {
+      // Another ID: the store keeps the reviewed plan under its own.
+      p.plan_id = "plan-0badc0de";
+      for (const ph of p.phases) {
+        ph.operations = ph.operations.filter((o) => o.id !== user.id);
+        for (const o of ph.operations) o.depends_on = o.depends_on.filter((d) => d !== user.id);
+      }
+    });
+    const file = path.join(home, "no-user.json");
+    await Deno.writeTextFile(file, text);
+    const r = await mup(["plan", "apply", file, "--auto-approve"], { home });
+    assert.equal(r.code, 1, output(r));
+    assert.doesNotMatch(r.stdout, /completed successfully/);
+    assert.match(
+      r.stdout,
+      /the admin credentials mup stores do not authenticate on localhost:\d+ \(the plan did not create the admin user/,
+    );
+  } finally {
+    await killAll(home);
+  }
+});

@@ -156,8 +156,29 @@ async function problems(
 }
 
 /**
+ * The processes (`host:port`) that answer and refuse the cluster's stored admin credentials
+ * (AuthenticationFailed, code 18, once the localhost exception no longer lets serverStatus
+ * through), as `cluster display` judges them (lib/probe/live.ts); arbiters aside, which hold
+ * no users (MongoDB docs: an arbiter authenticates no one). Empty without access control.
+ */
+async function credentialsRefused(m: MongoAccess, procs: Proc[]): Promise<string[]> {
+  if (!m.authenticates) return [];
+  const out = await Promise.all(procs.map(async (p) => {
+    const hello = await m.hello(p.host, p.port);
+    if (!hello || hello.arbiterOnly) return undefined;
+    const code = await m.adminCommand(p.host, p.port, { serverStatus: 1 }).then(
+      () => undefined,
+      (e) => (e as { code?: number }).code,
+    );
+    return code === 18 ? hostPort(p.host, p.port) : undefined;
+  }));
+  return out.filter((x): x is string => x !== undefined);
+}
+
+/**
  * Every process answers, each set has exactly one primary and healthy members, mongos lists
- * every shard. With `only_listed: "true"` (a scale-out's check of what it added) the members of
+ * every shard; with access control, after a deploy, every process but arbiters accepts the
+ * stored admin credentials. With `only_listed: "true"` (a scale-out's check of what it added) the members of
  * a set that are not among `processes` are not judged: a recorded member down meanwhile is the
  * cluster's state, not the scale-out's failure (`cluster display` shows it). With
  * `routers_optional: "true"` (a scale-in's) a mongos that does not answer is no failure (the
@@ -239,6 +260,18 @@ export const verifyHealth: Operation = {
         );
       }
       await sleep(300, ctx.signal);
+    }
+    // A deploy makes the admin user: its health includes the stored credentials working. Other
+    // plans find them as the cluster has them (display names a user dropped outside mup, and
+    // the stop and start it suggests before the repair must still complete).
+    const refused = ctx.plan.operation === "deploy" ? await credentialsRefused(access, procs) : [];
+    if (refused.length) {
+      throw new OperationError(
+        `cluster is not healthy: the admin credentials mup stores do not authenticate on ${
+          refused.join(", ")
+        } (the plan did not create the admin user, or it was changed or dropped outside mup): ` +
+          "mup could not act on the cluster with them, as `mup cluster display` says too",
+      );
     }
     const down = spared.map((p) => hostPort(p.host, p.port));
     return {
