@@ -233,8 +233,8 @@ Deno.test("sharded 6.0 → 7.0, cut off and planned again: balancer stopped firs
     assert.ok(hint, output(cut));
     assert.ok(hint[1].endsWith(` --set-fcv --mirror ${path.resolve(mirror)} --no-hooks`), hint[1]);
     // display says who stopped the balancer; planning the upgrade again starts it at the end
-    // (one stopped by hand would stay off).
-    const shown = await ok(home, ["cluster", "display", "sh"]);
+    // (one stopped by hand would stay off). Exit 1: the upgrade is unfinished.
+    const shown = await ok(home, ["cluster", "display", "sh"], 1);
     assert.match(
       shown.stdout,
       /Balancer: off \(stopped by the upgrade of apply \S+: `mup plan resume sh` or the next/,
