@@ -251,3 +251,31 @@ export async function recordClaim(
     signal,
   );
 }
+
+/**
+ * Why `plan apply` would refuse a sound plan now, without applying it: `applied` (its completed
+ * apply is recorded), `stale` (checkNotStale) or `blocked` (checkNoClash), with apply's own
+ * message; undefined when apply would go on. For `plan validate` and `plan show`, which judge
+ * the document and say this beside it (tester43: a CI gate on validate passed stale plans).
+ */
+export async function applyRefusal(
+  plan: Plan,
+  clusterDir: string,
+): Promise<{ status: "applied" | "stale" | "blocked"; message: string } | undefined> {
+  const done = await previousApply(plan, clusterDir);
+  if (done) {
+    return {
+      status: "applied",
+      message: `plan ${plan.plan_id} was applied already (apply ${done.state_id}, completed ${
+        done.completed_at ?? done.updated_at
+      })`,
+    };
+  }
+  const refused = async (status: "stale" | "blocked", check: () => Promise<void>) =>
+    await check().then(() => undefined, (e) => {
+      if (!(e instanceof MupError)) throw e;
+      return { status, message: e.message };
+    });
+  return await refused("stale", () => checkNotStale(plan, clusterDir)) ??
+    await refused("blocked", () => checkNoClash(plan, clusterDir));
+}

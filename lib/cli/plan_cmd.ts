@@ -11,7 +11,7 @@ import { diffCommand } from "./diff_cmd.ts";
 import { applyCommandOptions, runApply } from "./apply_cli.ts";
 import { requireCluster, runResume } from "./resume_cli.ts";
 import { destructive } from "./confirm.ts";
-import { checkNoClash, planStatuses } from "../apply/stale.ts";
+import { applyRefusal, planStatuses } from "../apply/stale.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
 import { START_CHECKPOINT } from "../plan/rollback_build.ts";
 import * as path from "node:path";
@@ -51,8 +51,11 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .option("--all", "list every operation line, also on large clusters")
     .action(async (ref, opts) => {
       const { plan, path, dag } = await ctx.store.load(ref);
-      if (opts.json) printJson(plan);
-      else print(renderPlan(plan, { path, all: opts.all, dag }));
+      if (opts.json) return printJson(plan);
+      print(renderPlan(plan, { path, all: opts.all, dag }));
+      // The document is valid; whether apply takes it now is another matter: said beside it.
+      const refusal = await applyRefusal(plan, ctx.store.clusterDir(plan.cluster_name));
+      if (refusal) print(`Note: apply refuses it now (${refusal.status}): ${refusal.message}`);
     });
 
   cmd.command("list")
@@ -147,19 +150,17 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .action(async (ref, opts) => {
       const file = await ctx.store.resolve(ref);
       const check = await ctx.store.check(await readPlanText(file), file);
-      // A sound plan that apply refuses now (plan list: blocked) says so, as a warning: the
-      // document is valid, the world around it changed.
-      if (check.plan && !check.issues.some((i) => i.severity === "error")) {
-        await checkNoClash(check.plan, ctx.store.clusterDir(check.plan.cluster_name)).catch(
-          (e) => {
-            if (!(e instanceof MupError)) throw e;
-            check.issues.push({
-              code: "blocked",
-              severity: "warning",
-              message: `apply refuses it now (plan list: blocked): ${e.message}`,
-            });
-          },
-        );
+      // A sound plan that apply refuses now (plan list: applied, stale, blocked) says so, as a
+      // warning: the document is valid, the world around it changed.
+      const refusal = check.plan && !check.issues.some((i) => i.severity === "error")
+        ? await applyRefusal(check.plan, ctx.store.clusterDir(check.plan.cluster_name))
+        : undefined;
+      if (refusal) {
+        check.issues.push({
+          code: refusal.status,
+          severity: "warning",
+          message: `apply refuses it now (plan list: ${refusal.status}): ${refusal.message}`,
+        });
       }
       const errors = check.issues.filter((i) => i.severity === "error");
       if (opts.json && errors.length) {
@@ -173,12 +174,22 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
           issues: check.issues,
           ...(check.plan ? { plan_id: check.plan.plan_id } : {}),
         });
-      } else if (opts.json) printJson({ file, valid: true, issues: check.issues });
-      else {
+      } else if (opts.json) {
+        printJson({
+          file,
+          valid: true,
+          // Whether `plan apply` takes it now (a CI gate checks this, not only `valid`).
+          applicable: !refusal,
+          ...(refusal ? { refused: refusal.status } : {}),
+          issues: check.issues,
+        });
+      } else {
         for (const i of check.issues) print(`${i.severity === "error" ? "✗" : "!"} ${i.message}`);
         print(
           errors.length
             ? `✗ ${file}: plan is not valid (${errors.length} error${errors.length > 1 ? "s" : ""})`
+            : refusal
+            ? `✓ ${file}: plan is valid, but apply refuses it now (${refusal.status})`
             : `✓ ${file}: plan is valid`,
         );
       }
