@@ -57,6 +57,23 @@ Deno.test("DOT of the example sharded plan: every red edge joins consecutive ope
   assert.equal(red.length, consecutive.size);
 });
 
+Deno.test("a plan file is JSON as JSON.parse reads it: a comma after a phase's last operation is refused where it is, as plan list refuses it (tester43)", async () => {
+  const text = await Deno.readTextFile(EXAMPLE_PLAN);
+  assert.ok(parsePlanText(text, EXAMPLE_PLAN).plan, "the example parses");
+  // The first phase's last operation line, given a trailing comma.
+  const lines = text.split("\n");
+  const last = lines.findIndex((l, i) =>
+    l.startsWith('        {"') && lines[i + 1]?.trim().startsWith("]")
+  );
+  assert.ok(last > 0 && lines[last].endsWith("}"), lines[last]?.slice(0, 80));
+  lines[last] += ",";
+  const bad = lines.join("\n");
+  assert.throws(() => JSON.parse(bad));
+  const parsed = parsePlanText(bad, "bad.json");
+  assert.equal(parsed.plan, undefined);
+  assert.ok(parsed.issues.some((i) => i.severity === "error"), JSON.stringify(parsed.issues));
+});
+
 Deno.test("status line: whole operation names only, '+N more' for the rest, never wider than the terminal", () => {
   const items = Array.from({ length: 9 }, (_, i) => `start-mongod-localhost-2701${i} 1.2s`);
   for (const cols of [20, 40, 61, 80, 100, 160, 400]) {

@@ -196,8 +196,12 @@ function cutOperationLines(text: string): { shell: string; blocks: Block[] } | u
     const starts: number[] = [];
     for (let s = first; s <= close;) {
       const nl = text.indexOf("\n", s);
-      const end = text[nl - 1] === "," ? nl - 1 : nl;
+      const comma = text[nl - 1] === ",";
+      const end = comma ? nl - 1 : nl;
       if (!text.startsWith(OP_LINE, s) || text[end - 1] !== "}") return undefined;
+      // JSON's commas: between operations, never after the last (the whole-file parse, as
+      // strict as JSON.parse, then says where: tester43).
+      if (comma !== (nl + 1 <= close)) return undefined;
       starts.push(s);
       s = nl + 1;
     }
