@@ -63,6 +63,14 @@ Deno.test("cluster tls enable with a member down: a saved plan is refused before
       shown,
       /Note: TLS enable did not finish .* A resume alone cannot finish it \(its failure stands\): `mup cluster start` is refused until the TLS switch finishes: start localhost:\d+ by hand/,
     );
+    // The connection string credentials gives is said to be the old mode's meanwhile.
+    const creds = JSON.parse(
+      (await ok(home, ["cluster", "credentials", "rs", "--json"])).stdout,
+    );
+    assert.match(
+      creds.warnings.join("\n"),
+      /TLS enable is under way or unfinished .*this connection string is for TLS off/,
+    );
     const refusedStart = await mup(
       ["cluster", "start", "rs", "-N", `localhost:${primary}`, "--auto-approve"],
       { home },

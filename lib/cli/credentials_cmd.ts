@@ -41,11 +41,22 @@ export function addCredentialsCommand(cmd: Command, ctx: CliContext): void {
       }
       // The connection string names the store's ca.pem: say when it is gone or not the
       // cluster's, with the way back, rather than hand out a string that fails to connect.
-      const caNotes = sec.tls
+      const notes = sec.tls
         ? (await lostSecrets(meta, ["ca"])).map((l) =>
           `the connection string's tlsCAFile is mup's store's ca.pem: ${l.issue.message}`
         )
         : [];
+      // Between TLS modes the string is the recorded mode's, which stops working (disable: once
+      // no member takes TLS; enable: once every member requires it) as the switch goes on.
+      if (meta.tls_switch) {
+        notes.push(
+          `TLS ${meta.tls_switch.action} is under way or unfinished (apply ` +
+            `${meta.tls_switch.state_id}): this connection string is for TLS ` +
+            `${meta.tls_switch.action === "enable" ? "off" : "on"}, which the members leave as ` +
+            `the switch goes on; once it is finished (\`mup plan resume ${name}\` if it stopped), ` +
+            `\`mup cluster credentials ${name}\` gives the new one`,
+        );
+      }
       const uri = withPassword(
         clusterConnectionString(name, meta.topology),
         admin.user,
@@ -58,7 +69,7 @@ export function addCredentialsCommand(cmd: Command, ctx: CliContext): void {
           password: admin.password,
           auth_db: admin.db,
           connection_string: uri,
-          ...(caNotes.length ? { warnings: caNotes } : {}),
+          ...(notes.length ? { warnings: notes } : {}),
         });
         return;
       }
@@ -68,7 +79,7 @@ export function addCredentialsCommand(cmd: Command, ctx: CliContext): void {
           `User: ${admin.user} (role root on ${admin.db})`,
           `Password: ${admin.password}`,
           `Connection: ${uri}`,
-          ...caNotes.map((n) => `Note: ${n}`),
+          ...notes.map((n) => `Note: ${n}`),
         ].join("\n"),
       );
     });
