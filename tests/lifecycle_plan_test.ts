@@ -724,6 +724,16 @@ Deno.test("lifecycle plans take their estimates from the durations measured on t
   assert.equal(plan.estimate_source?.measured_operations, stops.length);
 });
 
+Deno.test("plan diff of a rolling restart names the primary its step-down moves from, not '(none)' (tester43)", async () => {
+  const rs = await input("replica-set.yaml");
+  const plan = sealPlan(planRestart(rs));
+  const primary = Object.entries(rs.facts).find(([, f]) => f.state === "PRIMARY")![0];
+  const port = rs.meta.processes.find((p) => p.id === primary)!.port;
+  const text = renderDiff(plan, planDiff(plan, rs.meta, new Set()));
+  assert.match(text, new RegExp(`rs0  \\(change: primary localhost:${port} → another member\\)`));
+  assert.doesNotMatch(text, /\(none\)/);
+});
+
 Deno.test("plan diff of a stop lists the metadata once; after the stop was applied, no changes", async () => {
   const before = await input("replica-set.yaml");
   const plan = sealPlan(planStop(before));

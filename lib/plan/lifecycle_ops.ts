@@ -224,7 +224,11 @@ export function stepDownOp(p: ProcessSpec, set: ReplicaSetSpec, deps: string[]) 
       `every member of ${set.name} is healthy`,
       { members: members(set) },
     )],
-    changes: [change("replica_set", set.name, "update", { primary: "another member" })],
+    // Who is primary before, as planned: `plan diff` shows "primary h:p → another member".
+    changes: [{
+      ...change("replica_set", set.name, "update", { primary: "another member" }),
+      before: { primary: hostPort(p.host, p.port) },
+    }],
     depends_on: deps,
     parallel: false,
     estimated_ms: EST.stepDown,
