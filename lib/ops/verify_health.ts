@@ -178,9 +178,9 @@ async function credentialsRefused(m: MongoAccess, procs: Proc[]): Promise<string
 /**
  * Every process answers, each set has exactly one primary and healthy members, mongos lists
  * every shard; with access control, after a deploy, every process but arbiters accepts the
- * stored admin credentials. With `only_listed: "true"` (a scale-out's check of what it added) the members of
- * a set that are not among `processes` are not judged: a recorded member down meanwhile is the
- * cluster's state, not the scale-out's failure (`cluster display` shows it). With
+ * stored admin credentials. With `only_listed: "true"` (a scale-out's check of what it added)
+ * the members of a set that are not among `processes` are not judged: a recorded member down
+ * meanwhile is the cluster's state, not the scale-out's failure (`cluster display` shows it). With
  * `routers_optional: "true"` (a scale-in's) a mongos that does not answer is no failure (the
  * shards are listed through one that answers, if any): it is named in a notice, with the start
  * that brings it back (its configuration, written again by the scale-in, matches the metadata
