@@ -256,8 +256,10 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
             errors.map((e) => `  • ${e.message}`).join("\n")
           }`,
           {
-            hint: "import the file `mup plan export <plan-id>` wrote, unchanged (a plan edited " +
-              "after it was sealed is refused); or plan again where the cluster is managed",
+            hint: "import the file `mup plan export <plan-id>` wrote, unchanged, into a store " +
+              "whose paths it names (a plan edited after it was sealed is refused, and so is one " +
+              "made under another MUP_HOME: its paths are that store's); or plan again where the " +
+              "cluster is managed",
           },
         );
       }
