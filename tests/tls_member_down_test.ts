@@ -36,6 +36,12 @@ Deno.test("cluster tls enable with a member down: a saved plan is refused before
     const refused = await mup(["plan", "apply", planId, "--auto-approve"], { home });
     assert.equal(refused.code, 1, output(refused));
     assert.match(output(refused), new RegExp(`localhost:${third}`));
+    // Nothing began, so mup's own start is what it names (tester44), not a start by hand.
+    assert.match(
+      refused.stdout.replace(/\s+/g, " "),
+      new RegExp(`\`mup cluster start rs -N localhost:${third}\` starts it`),
+    );
+    assert.doesNotMatch(refused.stdout, /by hand/);
     const st = await currentState(home, "rs");
     assert.deepEqual(
       Object.values(st.operation_states).filter((o) => o.status === "completed").map((o) => o.id),

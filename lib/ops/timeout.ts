@@ -105,7 +105,9 @@ export function startThenReplan(
   if (ctx.plan.operation === "scale-out") return scaleOutWayOut(ctx, start, down, sent);
   // No start runs over a TLS switch begun (refuseOverUnfinishedTlsSwitch): the members are
   // started by hand on the configuration files the switch wrote, and the resume goes on.
-  if (/^tls-(enable|disable)$/.test(ctx.plan.operation)) {
+  // The switch begins with its first operation (mark-status-unknown, which records it): that
+  // one's own safety check failing leaves a start allowed.
+  if (/^tls-(enable|disable)$/.test(ctx.plan.operation) && ctx.op.id !== "mark-status-unknown") {
     return `\`mup cluster start\` is refused until the TLS switch finishes: ${
       byHandStart(ctx, down)
     }`;
