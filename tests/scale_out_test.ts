@@ -418,6 +418,17 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
     refused.stderr,
     /add the new one first \(`mup cluster scale-out ss <topology>` with it\)/,
   );
+  // Every shard going is no destroy: refused as the loss of the last shard (tester44).
+  const shardsGone = await ok(home, [
+    "cluster",
+    "scale-in",
+    "ss",
+    "-N",
+    [1, 4, 2, 5].map((i) => `localhost:${ports[i]}`).join(","),
+    "--auto-approve",
+  ], 1);
+  assert.match(shardsGone.stderr, /every shard of cluster ss would go/);
+  assert.doesNotMatch(shardsGone.stderr, /destroy/);
   await ok(home, [
     "cluster",
     "scale-in",

@@ -127,10 +127,13 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
       if (!topology.config_servers?.length) {
         const set = meta.topology.config_servers?.[0]?.replica_set;
         problems.push(
-          `every config server member (replica set ${set}) would go: a sharded cluster keeps ` +
-            `its config server replica set (that is \`mup cluster destroy ${name}\`)`,
+          `every config server member (replica set ${set}) would go: a sharded cluster cannot ` +
+            "run without its config server replica set",
         );
-        hints.push("keep at least one config server member");
+        hints.push(
+          `to move the config servers elsewhere, add the new members first (\`mup cluster ` +
+            `scale-out ${name} <topology>\` with them), then remove the old`,
+        );
       }
       if (!topology.mongos_servers?.length) {
         problems.push(
@@ -151,9 +154,18 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
       );
     }
     if (!topology.mongod_servers.length) {
+      // A sharded cluster keeps its config servers and mongos: losing every shard is no destroy.
       throw new MupError(
-        `every mongod of cluster ${name} would go: that is \`mup cluster destroy ${name}\``,
-        { hint: "a scale-in keeps at least one member of each replica set" },
+        meta.kind === "sharded"
+          ? `every shard of cluster ${name} would go: a sharded cluster keeps at least one ` +
+            "(removeShard cannot remove the last)"
+          : `every mongod of cluster ${name} would go: that is \`mup cluster destroy ${name}\``,
+        {
+          hint: meta.kind === "sharded"
+            ? `to move the data to a new shard, add it first (\`mup cluster scale-out ${name} ` +
+              "<topology>` with it), then remove the old ones: their data is drained to it"
+            : "a scale-in keeps at least one member of each replica set",
+        },
       );
     }
     configureSsh(ctx.executors, meta.topology, opts);
