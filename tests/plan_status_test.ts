@@ -142,18 +142,20 @@ Deno.test("plan list shows each plan's status: invalid, superseded, valid, modif
     const stale = await mup(["plan", "validate", first], { home });
     assert.equal(stale.code, 0, output(stale));
     assert.match(stale.stdout, /! apply refuses it now \(plan list: stale\): Saved plan is stale/);
-    assert.match(stale.stdout, /plan is valid, but apply refuses it now \(stale\)/);
+    assert.match(stale.stdout, /plan is valid, but apply refuses it now \(plan list: stale\)/);
     const staleJson = JSON.parse(
       (await mup(["plan", "validate", first, "--json"], { home })).stdout,
     );
-    assert.deepEqual([staleJson.valid, staleJson.applicable, staleJson.refused], [
+    assert.deepEqual([staleJson.valid, staleJson.applicable, staleJson.reason], [
       true,
       false,
       "stale",
     ]);
     assert.match(
       (await mup(["plan", "show", second], { home })).stdout,
-      new RegExp(`Note: apply refuses it now \\(applied\\): plan ${second} was applied already`),
+      new RegExp(
+        `Note: apply has nothing left to do \\(plan list: applied\\): plan ${second} was applied already`,
+      ),
     );
     // A running cluster that matches its topology plans "no changes"; with its process gone, the
     // repair is a plan again.

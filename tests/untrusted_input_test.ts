@@ -350,7 +350,18 @@ Deno.test("plan import: the same plan again is a no-op; another plan under a sto
     applied.stderr,
     new RegExp(`holds a plan with ID ${a.plan_id}, but not the plan stored under that ID`),
   );
-  assert.equal((await mup(["plan", "show", file], { home })).code, 0, "it can be read");
+  const shown = await mup(["plan", "show", file], { home });
+  assert.equal(shown.code, 0, "it can be read");
+  assert.match(
+    shown.stdout,
+    /Note: apply refuses it now \(its plan ID names another stored plan\)/,
+  );
+  const validated = JSON.parse((await mup(["plan", "validate", file, "--json"], { home })).stdout);
+  assert.deepEqual([validated.valid, validated.applicable, validated.reason], [
+    true,
+    false,
+    "id_taken",
+  ]);
 });
 
 Deno.test("a link in the store pointing outside it is refused before anything is written through it", async () => {

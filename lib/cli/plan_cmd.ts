@@ -11,7 +11,8 @@ import { diffCommand } from "./diff_cmd.ts";
 import { applyCommandOptions, runApply } from "./apply_cli.ts";
 import { requireCluster, runResume } from "./resume_cli.ts";
 import { destructive } from "./confirm.ts";
-import { applyRefusal, planStatuses } from "../apply/stale.ts";
+import { planStatuses } from "../apply/stale.ts";
+import { notApplicable } from "./plan_applicable.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
 import { START_CHECKPOINT } from "../plan/rollback_build.ts";
 import * as path from "node:path";
@@ -54,8 +55,8 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
       if (opts.json) return printJson(plan);
       print(renderPlan(plan, { path, all: opts.all, dag }));
       // The document is valid; whether apply takes it now is another matter: said beside it.
-      const refusal = await applyRefusal(plan, ctx.store.clusterDir(plan.cluster_name));
-      if (refusal) print(`Note: apply refuses it now (${refusal.status}): ${refusal.message}`);
+      const refusal = await notApplicable(ctx, plan, path);
+      if (refusal) print(`Note: ${refusal.said}: ${refusal.message}`);
     });
 
   cmd.command("list")
@@ -153,13 +154,13 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
       // A sound plan that apply refuses now (plan list: applied, stale, blocked) says so, as a
       // warning: the document is valid, the world around it changed.
       const refusal = check.plan && !check.issues.some((i) => i.severity === "error")
-        ? await applyRefusal(check.plan, ctx.store.clusterDir(check.plan.cluster_name))
+        ? await notApplicable(ctx, check.plan, file)
         : undefined;
       if (refusal) {
         check.issues.push({
           code: refusal.status,
           severity: "warning",
-          message: `apply refuses it now (plan list: ${refusal.status}): ${refusal.message}`,
+          message: `${refusal.said}: ${refusal.message}`,
         });
       }
       const errors = check.issues.filter((i) => i.severity === "error");
@@ -180,7 +181,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
           valid: true,
           // Whether `plan apply` takes it now (a CI gate checks this, not only `valid`).
           applicable: !refusal,
-          ...(refusal ? { refused: refusal.status } : {}),
+          ...(refusal ? { reason: refusal.status } : {}),
           issues: check.issues,
         });
       } else {
@@ -189,7 +190,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
           errors.length
             ? `✗ ${file}: plan is not valid (${errors.length} error${errors.length > 1 ? "s" : ""})`
             : refusal
-            ? `✓ ${file}: plan is valid, but apply refuses it now (${refusal.status})`
+            ? `✓ ${file}: plan is valid, but ${refusal.said}`
             : `✓ ${file}: plan is valid`,
         );
       }
