@@ -424,7 +424,7 @@ Deno.test("CLI: a deploy failed only by its after_apply hook: every process answ
     assert.match(shown.stdout, /localhost:\d+ +\S+ +\S+ +(RUNNING|PRIMARY)/);
     assert.match(
       shown.stdout,
-      /Note: the last apply \(deploy, apply-\w+\) failed in its after_apply hook, after every operation completed; `mup plan resume late` completes it/,
+      /Note: the last apply \(deploy, apply-\w+\) failed in its after_apply hook, after every operation completed; `mup plan resume late` completes it once its failed hook passes \(`--no-hooks` resumes without the plan's hooks\)/,
     );
     const json = await mup(["cluster", "display", "late", "--json", "--detailed-exitcode"], {
       home,

@@ -6,7 +6,14 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { killAll, mup, output, replicaSetTopology, tempHome } from "./helpers.ts";
+import {
+  killAll,
+  mup,
+  output,
+  replicaSetTopology,
+  standaloneTopology,
+  tempHome,
+} from "./helpers.ts";
 import { clusterDir, currentState } from "./apply_helpers.ts";
 import { deploy, display, killMember, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
@@ -89,6 +96,36 @@ Deno.test("cluster tls enable with a member down: a saved plan is refused before
     assert.match(resumed.stdout, /TLS enable completed successfully!/);
     assert.equal((await meta()).tls_switch, undefined);
     assert.ok((await display(home, "rs")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("cluster tls enable stopped by a hook that always fails: the advice names plan resume --no-hooks, which finishes the switch without the plan's hooks (tester44)", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    await deploy(
+      home,
+      "sa",
+      standaloneTopology(
+        [port],
+        'hooks:\n  after_phase: { phase: set-preferTLS, command: "exit 3" }\n',
+      ),
+    );
+    const failed = await mup(["cluster", "tls", "sa", "enable", "--auto-approve"], { home });
+    assert.equal(failed.code, 1, output(failed));
+    const said = failed.stdout.replace(/\s+/g, " ");
+    assert.match(said, /hook after_phase of phase set-preferTLS exited with 3/);
+    assert.match(said, /Or resume without the plan's hooks: `mup plan resume sa --no-hooks`/);
+    // Re-planning is refused while the switch is under way, so it is not what is offered.
+    assert.doesNotMatch(said, /`mup cluster tls sa enable --no-hooks`/);
+    const resumed = await ok(home, ["plan", "resume", "sa", "--no-hooks"]);
+    assert.match(resumed.stdout, /Resuming without the plan's hooks \(--no-hooks\): after_phase/);
+    assert.match(resumed.stdout, /TLS enable completed successfully!/);
+    const st = await currentState(home, "sa");
+    assert.ok(st.execution_log.some((e) => /hooks skipped \(--no-hooks\)/.test(e.message)));
+    await ok(home, ["cluster", "display", "sa"]);
   } finally {
     await killAll(home);
   }

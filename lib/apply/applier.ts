@@ -48,6 +48,11 @@ export interface ApplyOptions {
   control?: ApplyControl;
   /** A fresh state (newApplyState) already recorded, so that its claim counted; else one is made. */
   initial?: ApplyState;
+  /**
+   * Run none of the plan's hooks (`plan resume --no-hooks`): a hook that fails every time must
+   * not keep an apply that cannot be planned again (a TLS switch) from finishing.
+   */
+  skipHooks?: boolean;
 }
 
 export function newApplyState(plan: Plan, planPath: string): ApplyState {
@@ -113,8 +118,15 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     },
     opts.signal,
   );
+  if (opts.skipHooks && plan.hooks.length) {
+    await writer.log(
+      "warn",
+      state.current_phase,
+      `hooks skipped (--no-hooks): ${plan.hooks.map((h) => `${h.name} (${h.event})`).join(", ")}`,
+    );
+  }
   const hooks = new HookDispatcher(
-    plan.hooks,
+    opts.skipHooks ? [] : plan.hooks,
     {
       clusterName: plan.cluster_name,
       operation: plan.operation,

@@ -39,6 +39,8 @@ import { requireDataDirsFree } from "../preflight/data_held.ts";
 import { configureSsh, type SshCliOptions, sshCommandOptions } from "./ssh_options.ts";
 
 export interface ApplyCliOptions extends SshCliOptions {
+  /** false: `plan resume --no-hooks` (ApplyOptions.skipHooks). */
+  hooks?: boolean;
   autoApprove?: boolean;
   parallelism?: string;
   onFailure?: string;
@@ -369,6 +371,7 @@ export async function runApply(
       signal: ac.signal,
       control,
       initial,
+      skipHooks: resume !== undefined && opts.hooks === false,
       // The status line stops while the menu waits for an answer.
       // Ctrl-C at the menu (a key there, in raw mode) is the interrupt it is anywhere else.
       onSafetyFailure: async () => {

@@ -20,6 +20,7 @@ import { stoppedByLastApply } from "../state/stopped_by.ts";
 import {
   failedApplyHook,
   recordedReplan,
+  resumeHookNote,
   type UndeployedApply,
   undeployedApply,
   undeployedMeta,
@@ -319,7 +320,9 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
             `${meta.tls_switch.state_id}): the members are between TLS modes. ${
               unfinished?.replan
                 ? `A resume alone cannot finish it (its failure stands): ${unfinished.replan}.`
-                : `\`mup plan resume ${name}\` finishes it.`
+                : `\`mup plan resume ${name}\` finishes it${
+                  left ? resumeHookNote(left.state) : ""
+                }.`
             }\n`,
         );
       } else if (unfinished) {
@@ -328,7 +331,9 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
             `${unfinishedWords(unfinished.status, unfinished.failed_hook)}; ${
               unfinished.replan
                 ? `a resume alone cannot finish it (its failure stands): ${unfinished.replan}.`
-                : `\`mup plan resume ${name}\` completes it.`
+                : `\`mup plan resume ${name}\` completes it${
+                  left ? resumeHookNote(left.state) : ""
+                }.`
             }${startedNote(started)}\n`,
         );
       }

@@ -376,6 +376,11 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     )
     .argument("[cluster]", "cluster whose current apply to resume")
     .option("--state-id <id>", "the apply state to resume")
+    .option(
+      "--no-hooks",
+      "run none of the plan's hooks (one that fails every time must not keep the apply from " +
+        "finishing); the execution log names those skipped",
+    )
     .option("--json", "NDJSON events instead of text");
   applyCommandOptions(resumeCmd);
   resumeCmd.action(async (cluster, opts) => {

@@ -255,6 +255,14 @@ export async function runResume(
       },
     );
   }
+  if (opts.hooks === false && plan.hooks.length && !opts.json) {
+    console.log(
+      `Resuming without the plan's hooks (--no-hooks): ${
+        plan.hooks.map((h) => `${h.event}${h.phase ? ` (${h.phase})` : ""}: ${h.command}`)
+          .join("; ")
+      }\n`,
+    );
+  }
   // A destructive plan (destroy, rollback removing directories) asks again, unless
   // --auto-approve is given to the resume; safety-check failures still ask in a terminal.
   return await runApply(ctx, plan, path, opts, state);

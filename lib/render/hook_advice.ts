@@ -11,11 +11,12 @@ import type { Plan } from "../plan/schema.ts";
  * stopped and did not start again), when a hook failed it; undefined for any other failure and
  * for a pause. A resume runs the plan's hooks as recorded, so a hook that always fails needs a
  * new plan: a deploy's is made from the edited topology, any other's with `--no-hooks` (after a
- * `cluster start --no-hooks` of what it left down, which the new plan would refuse).
+ * `cluster start --no-hooks` of what it left down, which the new plan would refuse); or
+ * `plan resume --no-hooks` goes on without them (the only way for a TLS switch under way).
  */
 export function hookFailureAdvice(
   plan: Plan,
-  e: { error?: string; status: string; left_down?: string[] },
+  e: { error?: string; status: string; left_down?: string[]; failed_operation?: string },
 ): string | undefined {
   if (!e.error?.startsWith("hook ") || e.status === "paused") return undefined;
   if (e.error.startsWith("hook after_operation ")) {
@@ -23,12 +24,25 @@ export function hookFailureAdvice(
     return "The operation completed before its after_operation hook failed: a resume goes on " +
       "after it and does not run that hook again.";
   }
+  // Always possible, whatever else is: a TLS switch under way cannot be planned again at all.
+  const skip = `Or resume without the plan's hooks: \`mup plan resume ${
+    shellQuote(plan.cluster_name)
+  } --no-hooks\`.`;
   if (plan.operation === "deploy") {
     return "The failed hook runs again on resume. To change or remove it, edit the hooks in " +
       `${plan.topology_file} and plan again: \`mup cluster deploy ${
         [plan.cluster_name, plan.topology_file].map(shellQuote).join(" ")
       } --version ${plan.version}${replanFlags(plan)}\` (the new plan re-checks what is ` +
-      "already in place).";
+      `already in place). ${skip}`;
+  }
+  // A TLS switch begins with its first operation (mark-status-unknown records it): failed
+  // before that, it is planned again like any other plan.
+  const begun = e.failed_operation !== undefined &&
+    !["mark-status-unknown", "hook:before_apply"].includes(e.failed_operation);
+  if (/^tls-(enable|disable)$/.test(plan.operation) && begun) {
+    return "The failed hook runs again on resume: fix what it runs, then `mup plan resume " +
+      `${shellQuote(plan.cluster_name)}\` (no other plan is made until the switch finishes). ` +
+      skip;
   }
   return "The failed hook runs again on resume. To go on without the cluster's hooks, " +
     (e.left_down?.length
@@ -38,5 +52,5 @@ export function hookFailureAdvice(
       : "make ") +
     `the plan again with --no-hooks: \`mup ${
       commandOf(plan.operation, plan.cluster_name, plan.version, plan.topology_file)
-    }${replanFlags(plan)} --no-hooks\`.`;
+    }${replanFlags(plan)} --no-hooks\`. ${skip}`;
 }

@@ -39,7 +39,7 @@ export async function unfinishedApplyWarning(
       `this plan replaces it, and it can no longer be resumed once this one is applied (${
         replan
           ? `a resume alone cannot finish it while its failure stands: ${replan}`
-          : `\`mup plan resume ${cluster}\` completes it instead`
+          : `\`mup plan resume ${cluster}\` completes it instead${resumeHookNote(u.state)}`
       })`,
   };
 }
@@ -239,6 +239,16 @@ export function failedApplyHook(state: ApplyState): "before_apply" | "after_appl
     : id === "hook:before_apply"
     ? "before_apply"
     : undefined;
+}
+
+/**
+ * ", once its failed hook passes (`--no-hooks` …)" when a hook failed `state` (its last error),
+ * else "": a resume runs the failed hook again (tester44).
+ */
+export function resumeHookNote(state: ApplyState): string {
+  return state.status === "failed" && state.errors.at(-1)?.error.startsWith("hook ")
+    ? " once its failed hook passes (`--no-hooks` resumes without the plan's hooks)"
+    : "";
 }
 
 /**
