@@ -242,11 +242,13 @@ export function failedApplyHook(state: ApplyState): "before_apply" | "after_appl
 }
 
 /**
- * ", once its failed hook passes (`--no-hooks` …)" when a hook failed `state` (its last error),
- * else "": a resume runs the failed hook again (tester44).
+ * " once its failed hook passes (`--no-hooks` …)" when a hook failed `state` (its last error)
+ * that a resume runs again, else "" (tester44).
  */
 export function resumeHookNote(state: ApplyState): string {
-  return state.status === "failed" && state.errors.at(-1)?.error.startsWith("hook ")
+  const error = state.status === "failed" ? state.errors.at(-1)?.error ?? "" : "";
+  // An after_operation hook's operation completed: a resume goes on after it (hook_advice.ts).
+  return error.startsWith("hook ") && !error.startsWith("hook after_operation ")
     ? " once its failed hook passes (`--no-hooks` resumes without the plan's hooks)"
     : "";
 }
