@@ -22,9 +22,8 @@ import {
   unfinishedApply,
 } from "../state/undeployed.ts";
 import type { ValidationIssue } from "../plan/schema.ts";
+import { MARK_OP, tlsSwitchAction } from "../plan/mark_op.ts";
 
-/** The first operation of a switch (lib/plan/lifecycle_ops.ts markedPhases). */
-const MARK_OP = "mark-status-unknown";
 /** The upgrade's operation that records the new release in the metadata (upgrade.ts). */
 const RECORD_OP = "update-metadata";
 
@@ -51,7 +50,7 @@ export async function refuseOverUnfinishedTlsSwitch(
     Object.values(u.state.operation_states).some((o) =>
       o.id === MARK_OP ? o.status === "completed" : o.status !== "pending"
     );
-  const fromState = begun && /^tls-(enable|disable)$/.exec(u.state.operation)?.[1];
+  const fromState = begun && tlsSwitchAction(u.state.operation);
   const action = marker?.action ?? fromState;
   if (!action) return;
   const stateId = fromState ? u.state.state_id : marker?.state_id;

@@ -7,6 +7,7 @@ import { hostKey, hostPort, machinePort, splitHostPort } from "../topology/hosts
 import { isLocalHost as isLocal } from "../topology/schema.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
 import { formatDuration } from "../util/format.ts";
+import { tlsSwitchBegunAt } from "../plan/mark_op.ts";
 
 /**
  * A wait's timeout from the plan (`timeout_ms` of the operation's target, a number; a plan made
@@ -105,9 +106,8 @@ export function startThenReplan(
   if (ctx.plan.operation === "scale-out") return scaleOutWayOut(ctx, start, down, sent);
   // No start runs over a TLS switch begun (refuseOverUnfinishedTlsSwitch): the members are
   // started by hand on the configuration files the switch wrote, and the resume goes on.
-  // The switch begins with its first operation (mark-status-unknown, which records it): that
-  // one's own safety check failing leaves a start allowed.
-  if (/^tls-(enable|disable)$/.test(ctx.plan.operation) && ctx.op.id !== "mark-status-unknown") {
+  // The marker's own safety check failing leaves a start allowed.
+  if (tlsSwitchBegunAt(ctx.plan.operation, ctx.op.id)) {
     return `\`mup cluster start\` is refused until the TLS switch finishes: ${
       byHandStart(ctx, down)
     }`;

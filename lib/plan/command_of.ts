@@ -2,6 +2,7 @@ import { shellQuote } from "../executor/shell_quote.ts";
 import * as path from "node:path";
 import { allOperations, type Plan, type Release } from "./schema.ts";
 import type { ClusterMeta } from "../state/meta.ts";
+import { tlsSwitchAction } from "./mark_op.ts";
 
 /**
  * The command that makes a plan of an operation, for hints: `cluster stop x`, `state rollback
@@ -26,8 +27,8 @@ export function commandOf(
   }
   // An upgrade plan's version is the release it installs.
   if (operation === "upgrade" && version) return `cluster upgrade ${cluster} --version ${version}`;
-  const tls = /^tls-(enable|disable)$/.exec(operation);
-  if (tls) return `cluster tls ${cluster} ${tls[1]}`;
+  const tls = tlsSwitchAction(operation);
+  if (tls) return `cluster tls ${cluster} ${tls}`;
   return `cluster ${operation} ${cluster}`;
 }
 

@@ -25,6 +25,7 @@ import { layoutParents } from "../topology/layout.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { archiveDir } from "../state/archive_name.ts";
 import type { ClusterMeta } from "../state/meta.ts";
+import { MARK_OP } from "./mark_op.ts";
 
 /**
  * How much of a directory goes: all of it (data); only if it is empty (a shared parent); or only
@@ -277,7 +278,7 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
   ]);
   // Kept data is judged by its FCV when deployed onto again: the archive records it as the
   // members report it before they stop (it may have been changed outside mup).
-  const mark = phases[0]?.ops.find((o) => o.id === "mark-status-unknown");
+  const mark = phases[0]?.ops.find((o) => o.id === MARK_OP);
   const bearing = procs.filter((p) => p.role !== "mongos" && !p.arbiterOnly);
   if (input.retainData && mark && bearing.length) {
     mark.target.params.read_fcv = JSON.stringify(bearing.map((p) => hostPort(p.host, p.port)));

@@ -15,6 +15,7 @@ import {
 import type { PlannedOperation } from "./schema.ts";
 import { change, check, describeRole, op, processTarget, startParams } from "./op_builders.ts";
 import { clusterProcesses, EST, type LifecyclePlanInput } from "./lifecycle.ts";
+import { MARK_OP } from "./mark_op.ts";
 
 /** Where the release's binaries were installed (the same path on every host, as deploy put them). */
 export function binaryPath(meta: ClusterMeta, p: ProcessSpec): string {
@@ -353,7 +354,7 @@ export function metadataOp(
   const file = path.join(input.clusterDir, "meta.yaml");
   const [id, description] = {
     removed: ["remove-metadata", "Remove cluster metadata"],
-    unknown: ["mark-status-unknown", "Record the cluster's status as unknown while it changes"],
+    unknown: [MARK_OP, "Record the cluster's status as unknown while it changes"],
     auto: ["update-metadata", "Record cluster status"],
   }[status];
   return op({

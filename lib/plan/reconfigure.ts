@@ -44,6 +44,7 @@ import {
   takesBack,
 } from "./restart_warnings.ts";
 import { membersPhase } from "./phase_names.ts";
+import { MARK_OP } from "./mark_op.ts";
 
 export interface ReconfigurePlanInput extends LifecyclePlanInput {
   /** The topology to run: the recorded one with other runtime_config (the CLI refuses more). */
@@ -295,10 +296,10 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
   const marked = markedPhases(input, phases);
   // Checked again when applied (a plan saved earlier): every process answers before anything
   // is written, as planning required.
-  const mark = marked[0]?.ops.find((o) => o.id === "mark-status-unknown");
+  const mark = marked[0]?.ops.find((o) => o.id === MARK_OP);
   if (mark && !input.afterUnfinished) {
     mark.pre_conditions.push(check(
-      "mark-status-unknown:running",
+      `${MARK_OP}:running`,
       "members_reachable",
       name,
       membersOnly && downNow.length

@@ -39,6 +39,7 @@ import {
 } from "./lifecycle_ops.ts";
 import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
 import { downWhileRestartedWarnings, priorityNotes } from "./restart_warnings.ts";
+import { MARK_OP } from "./mark_op.ts";
 
 export type { TlsStep };
 
@@ -312,7 +313,7 @@ export function planTls(input: TlsPlanInput): Omit<Plan, "content_hash"> {
   const marked = markedPhases(input, phases);
   // The first operation records the switch as under way: every other planner refuses to act on
   // a cluster between TLS modes until it is finished (ClusterMeta.tls_switch).
-  const mark = marked[0].ops.find((o) => o.id === "mark-status-unknown");
+  const mark = marked[0].ops.find((o) => o.id === MARK_OP);
   if (mark) {
     mark.target.params.tls_switch = input.action;
     mark.description = `Record that TLS ${input.action} is under way (status unknown)`;
@@ -320,7 +321,7 @@ export function planTls(input: TlsPlanInput): Omit<Plan, "content_hash"> {
     // is written, as planning required. A member found down half way through the switch could
     // only be started by hand (tester43).
     mark.pre_conditions.push(check(
-      "mark-status-unknown:running",
+      `${MARK_OP}:running`,
       "members_reachable",
       name,
       "every process of the cluster answers (each round restarts them all)",

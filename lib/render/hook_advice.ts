@@ -5,6 +5,7 @@
 import { shellQuote } from "../executor/shell_quote.ts";
 import { commandOf, replanFlags } from "../plan/command_of.ts";
 import type { Plan } from "../plan/schema.ts";
+import { tlsSwitchBegunAt } from "../plan/mark_op.ts";
 
 /**
  * The advice for an apply that ended `status` with `error` (`left_down`: members the plan
@@ -35,11 +36,8 @@ export function hookFailureAdvice(
       } --version ${plan.version}${replanFlags(plan)}\` (the new plan re-checks what is ` +
       `already in place). ${skip}`;
   }
-  // A TLS switch begins with its first operation (mark-status-unknown records it): failed
-  // before that, it is planned again like any other plan.
-  const begun = e.failed_operation !== undefined &&
-    !["mark-status-unknown", "hook:before_apply"].includes(e.failed_operation);
-  if (/^tls-(enable|disable)$/.test(plan.operation) && begun) {
+  // A TLS switch failed before it began is planned again like any other plan.
+  if (tlsSwitchBegunAt(plan.operation, e.failed_operation)) {
     return "The failed hook runs again on resume: fix what it runs, then `mup plan resume " +
       `${shellQuote(plan.cluster_name)}\` (no other plan is made until the switch finishes). ` +
       skip;

@@ -16,6 +16,7 @@ import type { ClusterMeta } from "./meta.ts";
 import { metaFromPlan } from "./meta_from_plan.ts";
 import type { ApplyState, OperationState } from "./schema.ts";
 import { StateStore } from "./store.ts";
+import { MARK_OP } from "../plan/mark_op.ts";
 
 /**
  * The warning a new plan carries when the cluster's current apply is unfinished (failed, paused,
@@ -210,7 +211,7 @@ export async function dataDirsUsed(clusterDir: string): Promise<Set<string>> {
  */
 export function changedAnything(state: ApplyState): boolean {
   return Object.values(state.operation_states).some((o) =>
-    o.id !== "mark-status-unknown" &&
+    o.id !== MARK_OP &&
     (o.status === "completed" || o.status === "running" ||
       (o.status === "failed" && o.result?.metadata?.no_effect !== true))
   );
