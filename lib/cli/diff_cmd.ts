@@ -18,6 +18,7 @@ import type { ProcessSpec } from "../plan/processes.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { sha256File } from "../util/file_hash.ts";
 import type { Plan } from "../plan/schema.ts";
+import { OPERATIONS } from "../ops/registry.ts";
 import { configureSsh, type SshCliOptions, sshCommandOptions } from "./ssh_options.ts";
 
 /** A topology by content: key order and absent keys do not count. */
@@ -111,6 +112,7 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
         drifted: drifted && new Set(drifted.map(memberId)),
         applied: !!applied,
         cached: await cachedArchives(plan),
+        secrets: await secretsInPlace(plan, ctx),
       },
     );
     // A reconfigure sets every member of the sets it reconfigures: a planned member's change
@@ -210,6 +212,30 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
     } else print(renderDiff(plan, diff));
     if (opts.detailedExitcode && (!noChanges(diff) || unrun > 0)) ctx.exitCode = 2;
   });
+}
+
+/**
+ * The plan's secret-making operations (IDs) whose secret is in mup's store now, judged as the
+ * apply judges it (generate_secret's isDone: a certificate only when the cluster's CA signed it
+ * for its host).
+ */
+async function secretsInPlace(plan: Plan, ctx: CliContext): Promise<Set<string>> {
+  const found = new Set<string>();
+  const signal = new AbortController().signal;
+  for (const op of plan.phases.flatMap((ph) => ph.operations)) {
+    if (op.type !== "generate_secret") continue;
+    const done = await OPERATIONS.generate_secret.isDone({
+      op,
+      plan,
+      stateId: "",
+      executors: ctx.executors,
+      signal,
+      progress: () => {},
+      log: () => {},
+    }).catch(() => false);
+    if (done) found.add(op.id);
+  }
+  return found;
 }
 
 /** The archives the plan's downloads write that are in the cache now with their sha256. */

@@ -69,6 +69,11 @@ export function planDiff(
      * before they were there changes nothing.
      */
     cached?: ReadonlySet<string>;
+    /**
+     * The secret-making operations (IDs) whose secret is in mup's store now (an apply that
+     * failed after making it, before a new plan): they change nothing.
+     */
+    secrets?: ReadonlySet<string>;
   } = {},
 ): PlanDiff {
   const { drifted } = live;
@@ -144,6 +149,8 @@ export function planDiff(
         ? false
         : o.type === "download_binary" && c.resource_type === "file" &&
             live.cached?.has(c.resource_id)
+        ? true
+        : o.type === "generate_secret" && c.resource_type === "secret" && live.secrets?.has(o.id)
         ? true
         : c.resource_type === "replica_set_member" && c.action !== "delete" && drifted
         ? !drifted.has(c.resource_id)
