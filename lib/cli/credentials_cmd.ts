@@ -9,6 +9,8 @@ import { clusterConnectionString } from "../security/access.ts";
 import { readAdmin, secretsDir } from "../security/secrets.ts";
 import { securityOf } from "../security/settings.ts";
 import { requireMeta } from "./cluster_show.ts";
+import { storePassword } from "./credentials_store.ts";
+import { storeCommand } from "../preflight/admin_login.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 
 /** The connection string with the password in it (URI-encoded), for a driver or mongosh. */
@@ -25,6 +27,12 @@ export function addCredentialsCommand(cmd: Command, ctx: CliContext): void {
     )
     .argument("<name>", "cluster name")
     .option("--json", "machine-readable output")
+    .option(
+      "--password-stdin",
+      "store the admin user's password read from standard input, once it logs in on every " +
+        "replica set, standalone and answering mongos (after admin.json was lost, or the " +
+        "password was changed outside mup)",
+    )
     .action(async (name, opts) => {
       const meta = await requireMeta(ctx, name);
       const sec = securityOf(meta.topology);
@@ -33,10 +41,28 @@ export function addCredentialsCommand(cmd: Command, ctx: CliContext): void {
           hint: "it was deployed with global.security.auth: false (or before mup secured clusters)",
         });
       }
+      if (opts.passwordStdin) {
+        const stored = await storePassword(ctx, meta, sec.adminUser);
+        if (opts.json) printJson({ cluster: name, stored: true, ...stored });
+        else {
+          print(
+            `Stored the password of ${stored.user} for cluster ${name} in ${stored.file}: it ` +
+              `logs in on ${stored.checked.join(", ")}` +
+              (stored.down.length ? ` (${stored.down.join(", ")} did not answer)` : "") +
+              (stored.arbiters.length
+                ? ` (arbiters hold no users: ${stored.arbiters.join(", ")})`
+                : "") +
+              ".",
+          );
+        }
+        return;
+      }
       const admin = await readAdmin(name);
       if (!admin) {
         throw new MupError(`the credentials of ${name} are missing from ${secretsDir(name)}`, {
-          hint: "restore the secrets directory from a backup of $MUP_HOME",
+          hint: "restore the secrets directory from a backup of $MUP_HOME; or give mup the " +
+            `password the admin user has: ${storeCommand(name)} checks it against the cluster ` +
+            "and stores it",
         });
       }
       // The connection string names the store's ca.pem: say when it is gone or not the

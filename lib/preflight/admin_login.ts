@@ -43,7 +43,8 @@ export async function adminLoginIssues(
       code: "secret_damaged",
       severity: "error",
       message: `${works.message}: mup cannot log in to the cluster without it. Restore it ` +
-        "from a backup of $MUP_HOME, then plan again",
+        `from a backup of $MUP_HOME, or ${storeCommand(meta.name)} replaces it with the ` +
+        "password the user has, then plan again",
     }];
   }
   if (works) return [];
@@ -53,7 +54,14 @@ export async function adminLoginIssues(
     host: p.host,
     message: `the admin credentials mup stores (${file}) do not authenticate on ${at} ` +
       "(the password changed or the user dropped outside mup?): every command this plan " +
-      "sends would be refused. Write the user's password as it is now into that file " +
-      "(its `password` field), or restore the file from a backup of $MUP_HOME, then plan again",
+      `sends would be refused. Give mup the user's password as it is now (${
+        storeCommand(meta.name)
+      } checks it against the cluster and stores it), or restore the file from a backup of ` +
+      "$MUP_HOME, then plan again",
   }];
+}
+
+/** The command that stores the admin user's password as the cluster has it (quoted). */
+export function storeCommand(cluster: string): string {
+  return `\`printf '%s' "$PASSWORD" | mup cluster credentials ${cluster} --password-stdin\``;
 }

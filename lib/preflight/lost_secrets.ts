@@ -16,6 +16,7 @@ import { CA_KEY, SECRET_NOUN, secretExists, secretPath } from "../security/secre
 import type { ClusterMeta } from "../state/meta.ts";
 import { isLocalMachine } from "../topology/hosts.ts";
 import type { ValidationIssue } from "../plan/schema.ts";
+import { storeCommand } from "./admin_login.ts";
 
 /** The secrets lostSecretIssues looks for. */
 export type LostSecret = "keyfile" | "admin" | "ca" | "ca-key";
@@ -38,6 +39,10 @@ const LOST: {
     why: (user) =>
       `the user ${user} exists in the cluster with the password kept there, and a new ` +
       "password would match no user",
+    // The password the user has (known, or set again by another user that administers users).
+    otherwise: (c) =>
+      `; or give mup the password the user has: ${storeCommand(c)} checks it against the ` +
+      "cluster and stores it",
   },
   {
     which: "ca",

@@ -122,7 +122,8 @@ async function askOne(
   // Before a first deploy completed, the user may not have been created yet.
   const credentialsReason = deployed
     ? "the admin credentials mup stores do not authenticate here (changed or dropped outside " +
-      "mup?): `mup cluster credentials` prints a password that no longer works"
+      "mup?): `mup cluster credentials` prints a password that no longer works, and " +
+      "`mup cluster credentials <name> --password-stdin` stores the one the user has"
     : "the cluster's admin user does not authenticate here: the unfinished first deploy may " +
       "not have created it yet";
   // An arbiter holds no users, so with access control it authenticates no one: its version is

@@ -133,7 +133,9 @@ export async function readAdmin(cluster: string): Promise<AdminCredentials | und
   if (!parsed.success) {
     // The message never quotes the file: it holds a password.
     throw new MupError(`${secretPath(cluster, SECRET.admin)} is damaged`, {
-      hint: "restore it from a backup of $MUP_HOME",
+      hint: "restore it from a backup of $MUP_HOME, or replace it with the password the " +
+        `admin user has: \`printf '%s' "$PASSWORD" | mup cluster credentials ${cluster} ` +
+        "--password-stdin`",
     });
   }
   return parsed.data;
