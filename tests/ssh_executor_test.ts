@@ -48,6 +48,8 @@ Deno.test({
       await ex.writeFile(file, "net:\n  port: 1\n", 0o640);
       assert.equal(await Deno.readTextFile(file), "net:\n  port: 1\n");
       assert.equal((await Deno.stat(file)).mode! & 0o777, 0o640);
+      // A directory made on the way is the owner's alone, whatever the login's umask (tester45).
+      assert.equal((await Deno.stat(path.dirname(file))).mode! & 0o777, 0o700);
       assert.equal(new TextDecoder().decode(await ex.readFile(file)), "net:\n  port: 1\n");
       assert.equal(await ex.readFile(path.join(dir, "nothing")), undefined);
       const bytes = new Uint8Array(256).map((_, i) => i);
@@ -69,6 +71,7 @@ Deno.test({
       await ex.upload(src, bin, ["mongod"]);
       const first = await Deno.stat(path.join(bin, "mongod"));
       assert.equal(first.mode! & 0o777, 0o755);
+      assert.equal((await Deno.stat(bin)).mode! & 0o777, 0o700);
       await ex.upload(src, bin, ["mongod"]);
       assert.equal((await Deno.stat(path.join(bin, "mongod"))).ino, first.ino);
       await Deno.writeTextFile(path.join(src, "mongod"), "#!/bin/sh\necho new\n");
