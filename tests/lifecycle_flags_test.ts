@@ -82,6 +82,15 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
     const copy = path.join(home, "restart-plan.json");
     await ok(home, ["cluster", "restart", "rs", "--plan-file", copy]);
     assert.equal(JSON.parse(await Deno.readTextFile(copy)).operation, "restart");
+    // Never over a file mup keeps itself (tester46: it replaced meta.yaml and admin.json).
+    const metaFile = path.join(home, "storage", "clusters", "rs", "meta.yaml");
+    const metaText = await Deno.readTextFile(metaFile);
+    const into = await ok(home, ["cluster", "restart", "rs", "--plan-file", metaFile], 1);
+    assert.match(
+      (into.stdout + into.stderr).replace(/\s+/g, " "),
+      /--plan-file \S+meta\.yaml lies inside \S+storage, whose files mup writes and checks itself: nothing was written/,
+    );
+    assert.equal(await Deno.readTextFile(metaFile), metaText);
 
     // --force: every process restarted at once (new PIDs), the cluster healthy again.
     const forced = await ok(home, ["cluster", "restart", "rs", "--force", "--auto-approve"]);

@@ -8,7 +8,7 @@ import { validateTopology } from "../topology/validate.ts";
 import { recordedConfigIssues } from "./plan_configs.ts";
 import { recordedUploadIssues } from "./plan_uploads.ts";
 import { readMeta } from "../state/meta.ts";
-import { checkIdentifier, insideStore, isIdentifier } from "../util/ident.ts";
+import { checkIdentifier, insideStore, isIdentifier, liesInside } from "../util/ident.ts";
 import type { Dag } from "../graph/mod.ts";
 import { sealPlan } from "./hash.ts";
 import type { Plan, ValidationIssue } from "./schema.ts";
@@ -82,6 +82,7 @@ export class PlanStore {
     copy?: string,
   ): Promise<{ plan: Plan; path: string }> {
     const target = this.planPath(unsealed.cluster_name, unsealed.plan_id);
+    if (copy) this.refuseInsideHome(copy);
     const plan = await writing(
       target,
       () => writeFileAtomicWith(target, (write) => sealPlan(unsealed, write)),
@@ -106,12 +107,31 @@ export class PlanStore {
     file: string,
   ): Promise<{ plan: Plan; path: string }> {
     const to = path.resolve(file);
+    this.refuseInsideHome(file);
     const plan = await writing(
       to,
       () => writeFileAtomicWith(to, (write) => sealPlan(unsealed, write)),
       "give --plan-file a writable path",
     );
     return { plan, path: to };
+  }
+
+  /**
+   * Throws a MupError when `--plan-file`'s `file` lies inside one of the folders of MUP_HOME
+   * whose files mup writes and checks itself (storage, cache, ssh): a copy of a plan there
+   * would replace one of them (meta.yaml; admin.json, the cluster's password, which no plan
+   * can make again) (tester46).
+   */
+  private refuseInsideHome(file: string): void {
+    const home = path.dirname(this.root);
+    const mine = ["storage", "cache", "ssh"].map((d) => path.join(home, d))
+      .find((d) => liesInside(d, file));
+    if (!mine) return;
+    throw new MupError(
+      `--plan-file ${file} lies inside ${mine}, whose files mup writes and checks itself: ` +
+        "nothing was written",
+      { hint: "give --plan-file a path outside it (e.g. ./plan.json), and plan again" },
+    );
   }
 
   /** Stores a plan file's text as it is: an imported plan, already validated. */

@@ -101,6 +101,28 @@ export function insideStore(root: string, target: string): string {
   return t;
 }
 
+/**
+ * Whether `target` lies inside directory `root`, also through links: the nearest existing
+ * ancestor of `target` is compared by its real path with `root`'s.
+ */
+export function liesInside(root: string, target: string): boolean {
+  const r = path.resolve(root);
+  const t = path.resolve(target);
+  const inside = (base: string, p: string) => {
+    const rel = path.relative(base, p);
+    return !(rel === ".." || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel));
+  };
+  if (inside(r, t)) return true;
+  const realRoot = realOrUndefined(r);
+  if (realRoot === undefined) return false;
+  let probe = t;
+  while (realOrUndefined(probe) === undefined && path.dirname(probe) !== probe) {
+    probe = path.dirname(probe);
+  }
+  const real = realOrUndefined(probe);
+  return real !== undefined && inside(realRoot, real);
+}
+
 function realOrUndefined(p: string): string | undefined {
   try {
     return Deno.realPathSync(p);
