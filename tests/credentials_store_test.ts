@@ -17,7 +17,7 @@ installFixture();
 const squash = (s: string) => s.replace(/\s+/g, " ");
 const exists = (f: string) => Deno.stat(f).then(() => true, () => false);
 
-Deno.test("cluster credentials --password-stdin: a wrong password stores nothing; the user's password, checked on the set (arbiter aside), is stored and mup logs in again, also after a change outside mup and with the set down (tester39 M5)", async () => {
+Deno.test("cluster credentials --password-stdin: a wrong password stores nothing; the user's password, checked on the set (arbiter aside), is stored and mup logs in again, also after a change outside mup, and over a damaged file with the set down (tester39 M5, tester46)", async () => {
   const home = await tempHome();
   const ports = stablePorts(3);
   const [p0, p1, arbiter] = ports;
@@ -60,7 +60,7 @@ Deno.test("cluster credentials --password-stdin: a wrong password stores nothing
     const stored = await store(creds.password, true);
     assert.equal(stored.code, 0, output(stored));
     const doc = JSON.parse(stored.stdout);
-    assert.deepEqual(doc.checked.toSorted(), [`localhost:${p0}`, `localhost:${p1}`]);
+    assert.deepEqual(doc.checked.toSorted(), [`localhost:${p0}`, `localhost:${p1}`].toSorted());
     assert.deepEqual(doc.arbiters, [`localhost:${arbiter}`]);
     assert.equal(doc.password, undefined, "--json does not echo the password");
     assert.deepEqual(JSON.parse(await Deno.readTextFile(admin)), creds);
@@ -92,7 +92,14 @@ Deno.test("cluster credentials --password-stdin: a wrong password stores nothing
     // names the start by hand of one member, after which the password is stored and
     // `cluster start` starts the rest.
     await ok(home, ["cluster", "stop", "rs", "--auto-approve"]);
-    await Deno.remove(admin);
+    // Damaged (a plan written over it, tester46): a start is refused up front, not left to
+    // wait for members it cannot log in to.
+    await Deno.writeTextFile(admin, '{"format_version": 1, "plan_id": "plan-x"}\n');
+    const startDamaged = await ok(home, ["cluster", "start", "rs", "--dry-run"], 1);
+    assert.match(
+      squash(startDamaged.stdout + startDamaged.stderr),
+      /admin\.json is damaged: mup cannot log in to the cluster without it\. .*--password-stdin/,
+    );
     const down = await store(changed);
     assert.equal(down.code, 1, output(down));
     const downSaid = squash(down.stderr);

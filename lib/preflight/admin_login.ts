@@ -9,7 +9,7 @@ import type { ExecutorFactory } from "../executor/executor.ts";
 import type { ValidationIssue } from "../plan/schema.ts";
 import type { ProcessFact } from "../plan/lifecycle.ts";
 import { clusterAccess } from "../security/access.ts";
-import { secretPath } from "../security/secrets.ts";
+import { readAdmin, secretPath } from "../security/secrets.ts";
 import { SECRET, securityOf } from "../security/settings.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { hostPort } from "../topology/hosts.ts";
@@ -27,6 +27,13 @@ export async function adminLoginIssues(
   executors: ExecutorFactory,
 ): Promise<ValidationIssue[]> {
   if (!securityOf(meta.topology).auth) return [];
+  // Damaged is damaged whether or not a member answers (a start of a stopped cluster would
+  // otherwise wait for members it cannot log in to, and blame them: tester46).
+  const unreadable = await readAdmin(meta.name).then(
+    () => undefined,
+    (e) => e instanceof MupError ? e : undefined,
+  );
+  if (unreadable) return [damagedIssue(unreadable, meta.name)];
   const p = meta.processes.find((x) =>
     facts[x.id]?.answering !== false && facts[x.id]?.running && facts[x.id]?.state !== "ARBITER"
   );
@@ -38,15 +45,7 @@ export async function adminLoginIssues(
   const works = await clusterAccess(meta.name, meta.topology, executors)
     .credentialsWork(p.host, p.port, 10_000)
     .catch((e) => e instanceof MupError ? e : true); // a member that does not answer: not asked
-  if (works instanceof MupError) {
-    return [{
-      code: "secret_damaged",
-      severity: "error",
-      message: `${works.message}: mup cannot log in to the cluster without it. Restore it ` +
-        `from a backup of $MUP_HOME, or ${storeCommand(meta.name)} replaces it with the ` +
-        "password the user has, then plan again",
-    }];
-  }
+  if (works instanceof MupError) return [damagedIssue(works, meta.name)];
   if (works) return [];
   return [{
     code: "admin_refused",
@@ -59,6 +58,17 @@ export async function adminLoginIssues(
       } checks it against the cluster and stores it), or restore the file from a backup of ` +
       "$MUP_HOME, then plan again",
   }];
+}
+
+/** The error for an admin.json that cannot be read (`e`: readAdmin's). */
+function damagedIssue(e: MupError, cluster: string): ValidationIssue {
+  return {
+    code: "secret_damaged",
+    severity: "error",
+    message: `${e.message}: mup cannot log in to the cluster without it. Restore it from a ` +
+      `backup of $MUP_HOME, or ${storeCommand(cluster)} replaces it with the password the ` +
+      "user has, then plan again",
+  };
 }
 
 /** The command that stores the admin user's password as the cluster has it (quoted). */
