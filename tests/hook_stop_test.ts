@@ -9,6 +9,8 @@ import {
   deployArgs,
   freePorts,
   killAll,
+  mup,
+  output,
   spawnMup,
   standaloneTopology,
   tempHome,
@@ -44,12 +46,14 @@ async function deployUntilHook(
   port: number,
   command: string,
   pidFile: string,
+  timeout?: string,
 ): Promise<{ child: Deno.ChildProcess; pgid: number }> {
   const topo = await writeTopology(
     home,
     "hk.yaml",
     standaloneTopology([port]) +
-      `hooks:\n  after_phase:\n    command: ${JSON.stringify(command)}\n    phase: prepare\n`,
+      `hooks:\n  after_phase:\n    command: ${JSON.stringify(command)}\n    phase: prepare\n` +
+      (timeout ? `    timeout: ${timeout}\n` : ""),
   );
   const child = spawnMup(deployArgs("hk", topo, await testMirror(), ["--auto-approve"]), home);
   const until = Date.now() + deadline(60_000);
@@ -101,6 +105,83 @@ Deno.test("a second Ctrl-C while an after_phase hook runs: mup exits at once and
     await killAll(home);
   }
 });
+
+Deno.test("the first Ctrl-C while a hook runs that then runs out of its time: the apply is paused (exit 130), not failed; plan resume runs the hook again and completes (tester46)", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  const pidFile = path.join(home, "hook.pid");
+  const once = path.join(home, "hook.once");
+  let pgid: number | undefined;
+  try {
+    let child: Deno.ChildProcess;
+    // Hangs the first time only.
+    ({ child, pgid } = await deployUntilHook(
+      home,
+      port,
+      `[ -e '${once}' ] && exit 0; touch '${once}'; echo $$ > '${pidFile}'; sleep 43`,
+      pidFile,
+      "6s",
+    ));
+    child.kill("SIGINT");
+    const out = await child.output();
+    const said = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 130, said);
+    assert.match(said, /Hook after_phase timed out; its process group was killed/);
+    assert.match(said, /Apply paused \(interrupted\) during phase 1 \(prepare\)/);
+    assert.equal(await groupAlive(pgid, 2000), false, "the hook's group is gone");
+    const state = JSON.parse((await mup(["state", "show", "hk", "--json"], { home })).stdout);
+    assert.equal(state.status, "paused", JSON.stringify(state));
+    const resumed = await mup(["plan", "resume", "hk", "--auto-approve"], { home });
+    assert.equal(resumed.code, 0, output(resumed));
+    assert.match(
+      resumed.stdout,
+      /↪ Hook after_phase \(prepare\)/,
+      "the resume runs the hook again",
+    );
+  } finally {
+    if (pgid) await new Deno.Command("pkill", { args: ["-9", "-g", String(pgid)] }).output();
+    await killAll(home);
+  }
+});
+
+Deno.test("what a hook leaves running in the background ends with it: the apply goes on, and nothing of its group stays (tester46)", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  const bgPid = path.join(home, "bg.pid");
+  try {
+    const topo = await writeTopology(
+      home,
+      "bg.yaml",
+      standaloneTopology([port]) +
+        `hooks:\n  before_apply:\n    command: ${
+          JSON.stringify(`sleep 1003 & echo $! > '${bgPid}'; echo started-bg`)
+        }\n`,
+    );
+    const r = await mup(deployArgs("bg", topo, await testMirror(), ["--auto-approve"]), { home });
+    assert.equal(r.code, 0, output(r));
+    assert.match(r.stdout, /started-bg/);
+    const pid = Number(await Deno.readTextFile(bgPid));
+    assert.ok(pid > 0);
+    // Its group is the hook's: gone once the hook's sh has exited.
+    assert.equal(
+      await groupAlive(pid, 0) || processAlive(pid),
+      false,
+      "the background sleep is gone",
+    );
+  } finally {
+    await killAll(home);
+  }
+});
+
+/** Whether process `pid` runs (not a zombie). */
+function processAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !/^\S+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
 
 Deno.test("kill -9 of mup while a hook runs: the resume waits for the hook it left running to end before it goes on, saying so, and does not run it a second time (tester38 M2)", async () => {
   const home = await tempHome();

@@ -12,7 +12,7 @@ import { StateWriter } from "../state/store.ts";
 import { clusterConnectionString } from "../security/access.ts";
 import { securityOf, topologyAfter } from "../security/settings.ts";
 import { Emitter } from "./events.ts";
-import { HookDispatcher } from "./hook_events.ts";
+import { HookDispatcher, HookFailed } from "./hook_events.ts";
 import { HookRecords } from "../hooks/records.ts";
 import type { ApplyControl } from "./control.ts";
 export { ApplyControl } from "./control.ts";
@@ -347,6 +347,23 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       interrupted = true;
       failure = { id: INTERRUPTED, error: new Paused("interrupted by the user") };
     }
+  }
+  // A hook let finish after the first Ctrl-C that then ran out of its time: the interrupt asked
+  // for is what ends the apply, paused (exit 130, as a cancelled CI job expects: tester46);
+  // the timeout is in the execution log, and a resume runs the hook again.
+  if (
+    failure?.error instanceof HookFailed && failure.error.timedOut && opts.signal?.aborted
+  ) {
+    // An after_phase hook runs once its phase is recorded complete: the phase is reopened
+    // (paused), so that the resume runs the hook again, as it does after a failure.
+    const phase = /^phase:(.*):end$/.exec(failure.id)?.[1];
+    if (phase && state.phase_states[phase]) {
+      await writer.phase({ ...state.phase_states[phase], status: "paused" });
+    }
+    failure = {
+      id: failure.id,
+      error: new Paused(`interrupted by the user; ${failure.error.message} as the apply paused`),
+    };
   }
   if (!failure) {
     try {

@@ -5,7 +5,8 @@ import type { PlannedOperation } from "../plan/schema.ts";
 import type { Emitter } from "./events.ts";
 
 export class HookFailed extends Error {
-  constructor(readonly hook: Hook, message: string) {
+  /** `timedOut`: it ran out of its time (its group was killed), rather than exiting non-zero. */
+  constructor(readonly hook: Hook, message: string, readonly timedOut = false) {
     super(message);
   }
 }
@@ -128,7 +129,7 @@ export class HookDispatcher {
         `${summary}${r.output ? `; output:\n${r.output}` : ""}`,
         scope.op?.id,
       );
-      if (r.code !== 0 && !h.continue_on_error) throw new HookFailed(h, summary);
+      if (r.code !== 0 && !h.continue_on_error) throw new HookFailed(h, summary, r.timedOut);
     }
   }
 }

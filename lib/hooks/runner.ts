@@ -43,6 +43,16 @@ function killGroupOf(pid: number, sig: Deno.Signal): void {
   }
 }
 
+/** Whether process group `pid` has a process left (SIGCONT, harmless, finds out). */
+function groupExists(pid: number): boolean {
+  try {
+    Deno.kill(-pid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Ends every hook still running, with its process group (what it started too): SIGTERM, then
  * SIGKILL once they are gone or `graceMs` has passed. For when mup stops at once (a second
@@ -65,7 +75,8 @@ export async function killRunningHooks(graceMs = 1000): Promise<void> {
 /**
  * Runs a hook's command with `sh -c` in its own process group, with the context as MUP_*
  * environment variables. On timeout the whole group gets SIGTERM, then SIGKILL two seconds later;
- * killRunningHooks ends it the same way when mup stops at once.
+ * killRunningHooks ends it the same way when mup stops at once. Once its `sh` exits, what it
+ * left running in the group gets SIGTERM, then SIGKILL if it is still there a second later.
  */
 export async function runHook(
   hook: Hook,
@@ -159,13 +170,23 @@ export async function runHook(
     running.delete(child.pid);
     runningHooks.delete(child.pid);
   });
-  await track?.ended(child.pid);
   cancelTimer();
   if (timedOut) {
     killGroup("SIGKILL");
     clearTimeout(hard);
+  } else {
+    // What the hook's sh left running in its group (`cmd &`) ends with it: no hook outlives
+    // its shell, and its output pipes, which such a child held open, close (tester46: a
+    // background sleep outlived the hook, and the apply waited 5 s on its pipe). A process
+    // that must outlive the hook leaves the group itself (setsid).
+    killGroup("SIGTERM");
+    for (const until = Date.now() + 1000; groupExists(child.pid) && Date.now() < until;) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    killGroup("SIGKILL");
   }
-  await Promise.race([pumps, new Promise((r) => setTimeout(r, timedOut ? 100 : 5000))]);
+  await track?.ended(child.pid);
+  await Promise.race([pumps, new Promise((r) => setTimeout(r, timedOut ? 100 : 1000))]);
   tail = tail.slice(-KEPT_TAIL);
   const omitted = count - head.length - tail.length;
   if (count > SHOWN_LINES) {
