@@ -65,7 +65,10 @@ Deno.test("a failed first deploy rolled back to its start holds nothing; before 
     const text = await failedReplicaSet(home, ports);
     const held = await deploy(home, "other", text, ["--plan-only"]);
     assert.equal(held.code, 1, held.stdout + held.stderr);
-    assert.match(held.stderr, new RegExp(`port ${ports[0]} on localhost belongs to cluster c1`));
+    assert.match(
+      held.stdout + held.stderr,
+      new RegExp(`port ${ports[0]} on localhost belongs to cluster c1`),
+    );
     await rollBackToStart(home, "c1");
     const plan = await deploy(home, "other", text, ["--plan-only"]);
     assert.equal(plan.code, 0, plan.stdout + plan.stderr);
@@ -103,7 +106,10 @@ Deno.test("a rollback plan only stops and removes: another cluster claiming its 
         "--plan-only",
       ],
     );
-    assert.match(held.stderr, new RegExp(`port ${p} on localhost belongs to cluster (tk|twin)`));
+    assert.match(
+      held.stdout + held.stderr,
+      new RegExp(`port ${p} on localhost belongs to cluster (tk|twin)`),
+    );
     await ok(home, ["state", "rollback", "tk", "--checkpoint", "start", "--auto-approve"]);
     assert.deepEqual(await livePids(home, "tk"), []);
   } finally {

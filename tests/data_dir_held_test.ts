@@ -104,7 +104,7 @@ Deno.test("a data_dir inside another cluster's data directory is refused at plan
     const same = await deploy(h3, "n1", onData(p2, inside), ["--plan-only"]);
     assert.equal(same.code, 1, output(same));
     assert.match(
-      same.stderr,
+      same.stdout + same.stderr,
       new RegExp(`data directory ${inside} lies inside data directory ${data} of cluster d1`),
       output(same),
     );

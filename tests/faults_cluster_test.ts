@@ -50,7 +50,7 @@ Deno.test("a second cluster on the first's port or data directory is refused, na
     );
     assert.equal(samePort.code, 1, samePort.stdout + samePort.stderr);
     assert.match(
-      samePort.stderr,
+      samePort.stdout + samePort.stderr,
       new RegExp(
         `mongod_servers\\[0\\] \\(127\\.0\\.0\\.1:${p}\\): port ${p} on 127\\.0\\.0\\.1 belongs to cluster first`,
       ),
@@ -62,7 +62,7 @@ Deno.test("a second cluster on the first's port or data directory is refused, na
     );
     assert.equal(sameData.code, 1, sameData.stdout + sameData.stderr);
     assert.match(
-      sameData.stderr,
+      sameData.stdout + sameData.stderr,
       new RegExp(`data directory ${dataDir} belongs to cluster first`),
     );
     assert.ok(

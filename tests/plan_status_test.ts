@@ -214,6 +214,24 @@ Deno.test("a saved plan whose port another cluster has since taken is listed blo
       validated.stdout,
       /! apply refuses it now \(plan list: blocked\): plan \S+ would take what another cluster holds/,
     );
+    // Planned now, the clash is a pre-flight error: shown, not stored, and --plan-file still
+    // writes the plan, marked invalid (tester46).
+    const file = path.join(home, "c3.json");
+    const clashing = await mup(deployArgs("c3", topo, mirror, ["--plan-file", file]), { home });
+    assert.equal(clashing.code, 1, output(clashing));
+    assert.match(
+      clashing.stdout.replace(/\s+/g, " "),
+      new RegExp(`cluster c3 would take what another cluster holds: .*cluster c2`),
+    );
+    const written = JSON.parse(await Deno.readTextFile(file));
+    assert.equal(written.validation.valid, false);
+    assert.ok(
+      written.validation.errors.some((e: { code: string }) =>
+        e.code === "claimed_by_other_cluster"
+      ),
+      JSON.stringify(written.validation),
+    );
+    assert.equal(await exists(path.join(home, "storage", "clusters", "c3")), false);
     for (const args of [["plan", "diff", saved], ["plan", "apply", saved, "--auto-approve"]]) {
       const r = await mup(args, { home });
       assert.equal(r.code, 1, output(r));

@@ -33,12 +33,12 @@ Deno.test("a cluster is refused another cluster's deploy_dir at planning and at 
     const planned = await deploy(home, "b2", standalone(root, p2), ["--plan-only"]);
     assert.equal(planned.code, 1, output(planned));
     assert.match(
-      planned.stderr,
+      planned.stdout + planned.stderr,
       new RegExp(
         `deploy root ${root} on localhost: bin/ and secrets/ .*cluster rs3 \\(deploy root ${root} on localhost\\)`,
       ),
     );
-    assert.match(planned.stderr, /its own global\.deploy_dir/);
+    assert.match(planned.stdout + planned.stderr, /its own global\.deploy_dir/);
 
     const applied = await mup(["plan", "apply", "b2", "--auto-approve"], { home });
     assert.equal(applied.code, 1, output(applied));

@@ -13,7 +13,6 @@ import { hostKey } from "../topology/hosts.ts";
 import { nodeClaims, rootClaims } from "../topology/layout.ts";
 import { isLocalHost } from "../topology/schema.ts";
 import { clashes, clusterClaims, otherClusters, strayClaims } from "../preflight/clusters.ts";
-import { MupError } from "../errors.ts";
 import { clusterAccess } from "../security/access.ts";
 import { probeProcesses } from "../probe/live.ts";
 import { memberDrift } from "../probe/member_options.ts";
@@ -84,18 +83,8 @@ export async function buildDeployPlan(
   const resolveFor = (arch: string) => resolveReleaseFor(req.version, req.variant, mirror, arch);
   const release = await resolveReleaseFor(req.version, req.variant, mirror);
   // Checked once the request itself is known to be good (the version resolves).
+  // A pre-flight error: the plan is shown with it, and `--plan-file` still writes it (tester46).
   const clash = clashes(nodeClaims(topology, deployDir), others, rootClaims(topology, deployDir));
-  if (clash.length) {
-    throw new MupError(
-      `cluster ${req.cluster} would take what another cluster holds:\n${
-        clash.map((c) => `  • ${c}`).join("\n")
-      }`,
-      {
-        hint:
-          "give this cluster its own ports, data_dir and log_dir, and its own global.deploy_dir on a machine the other cluster uses (a stopped cluster keeps its own), or remove the other cluster first",
-      },
-    );
-  }
   if (meta) {
     await refuseUnrepairable(req, meta, clusterDir, {
       topology,
@@ -127,6 +116,19 @@ export async function buildDeployPlan(
   });
   if (inStore.length) {
     validation.errors.push(...inStore);
+    validation.valid = false;
+  }
+  if (clash.length) {
+    validation.errors.push({
+      code: "claimed_by_other_cluster",
+      severity: "error",
+      message:
+        `cluster ${req.cluster} would take what another cluster holds: ${
+          clash.join("; ")
+        }. Give this cluster its own ports, data_dir and log_dir, and its own ` +
+        "global.deploy_dir on a machine the other cluster uses (a stopped cluster keeps its " +
+        "own), or remove the other cluster first",
+    });
     validation.valid = false;
   }
   // A repair never makes new secrets for a cluster that runs on its old ones.
