@@ -287,6 +287,10 @@ Deno.test("bad input gives a clear error naming the file and line, never a stack
   assert.equal(format.code, 1, output(format));
   assert.match(format.stderr, /unknown graph format "svg"/);
   assert.match(format.stderr, /Hint: use --format dot or --format json/);
+  // …also beside --json (tester46: it printed the JSON graph and exited 0).
+  const both = await mup(["plan", "graph", "nothing-here", "--format", "xml", "--json"], { home });
+  assert.equal(both.code, 1, output(both));
+  assert.match(JSON.parse(both.stdout).error, /unknown graph format "xml"/);
 });
 
 Deno.test("--help explains every command; the topology schema is printed", async () => {

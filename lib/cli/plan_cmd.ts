@@ -305,13 +305,14 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .option("--format <format>", "dot or json", "dot")
     .option("--json", "the same as --format json")
     .action(async (ref, opts) => {
-      if (opts.json) opts.format = "json";
-      // Checked before the plan is read and validated, which takes a while on large plans.
+      // Checked before the plan is read and validated, which takes a while on large plans;
+      // also with --json, which a wrong --format does not pass unsaid (tester46).
       if (opts.format !== "dot" && opts.format !== "json") {
         throw new MupError(`unknown graph format "${opts.format}"`, {
           hint: "use --format dot or --format json",
         });
       }
+      if (opts.json) opts.format = "json";
       const { plan, dag } = await ctx.store.load(ref);
       const cp = planCriticalPath(plan);
       if (opts.format === "dot") {
