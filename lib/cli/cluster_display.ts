@@ -37,6 +37,7 @@ import { clusterAccess } from "../security/access.ts";
 import { fillPids, nameHolders } from "./display_holders.ts";
 import { securityOf } from "../security/settings.ts";
 import { mixedVersions, readBalancer, readFcv } from "./display_release.ts";
+import { cmpVersion } from "../download/manifest.ts";
 import { renderStatuses } from "./display_table.ts";
 import {
   balancerLine,
@@ -375,7 +376,10 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
               listed?.error ? `no mongos can list them: ${listed.error}` : "no mongos answers"
             })`,
         );
-        print(balancerLine(name, meta, balancer, unfinished?.state_id));
+        const newer = rows.map((r) => r.version).filter((v): v is string =>
+          !!v && v !== meta.version && cmpVersion(v, meta.version) > 0
+        ).sort(cmpVersion).at(-1);
+        print(balancerLine(name, meta, balancer, unfinished?.state_id, newer));
       }
       const notes = [
         ...membershipNotes(name, extra, dropped, kept, unfinished, repairCommand(meta)),

@@ -60,6 +60,8 @@ export function balancerLine(
   meta: ClusterMeta,
   balancer: string | undefined,
   unfinishedStateId: string | undefined,
+  /** The newest release a process runs other than the recorded one (an upgrade part way). */
+  newer?: string,
 ): string {
   const by = meta.balancer_stopped_by;
   return `Balancer: ${balancer === "off" ? "off" : balancer ? "on" : "unknown"}${
@@ -68,7 +70,12 @@ export function balancerLine(
         // Only while that upgrade is the apply a resume continues (not superseded).
         unfinishedStateId === by.state_id ? `\`mup plan resume ${name}\` or ` : ""}` +
         `the next upgrade starts it again; without one, \`mup cluster upgrade ${name} ` +
-        `--version ${meta.version}\`, the release it runs, starts only the balancer)`
+        // Members part way on a newer release: an upgrade to the recorded one is refused
+        // (older than what they run), one to theirs finishes the move (tester45).
+        (newer
+          ? `--version ${newer}\`, the release some processes run already, finishes moving ` +
+            "the rest and starts it)"
+          : `--version ${meta.version}\`, the release it runs, starts only the balancer)`)
       : ""
   }`;
 }

@@ -17,3 +17,12 @@ Deno.test("versionLine: the recorded release, what runs when some differ, and wh
     "Version: 6.0.19 (mongo) (recorded; all 2 processes that answer run 7.0.14)",
   );
 });
+
+Deno.test("versionLine: with some processes down, the mixed count is of those that answer, and says so (tester45)", () => {
+  const down = { version: undefined } as unknown as ProcessStatus;
+  assert.equal(
+    versionLine(meta, undefined, [...rows("6.0.19", "7.0.14", "7.0.14"), down]),
+    "Version: 6.0.19 (mongo) (mixed: 2 of the 3 processes that answer run 7.0.14 (1 does not " +
+      "answer))",
+  );
+});

@@ -1,0 +1,23 @@
+import assert from "node:assert/strict";
+import { balancerLine } from "./display_notes.ts";
+import type { ClusterMeta } from "../state/meta.ts";
+
+const meta = {
+  version: "6.0.15",
+  balancer_stopped_by: { plan_id: "plan-1", state_id: "apply-1", at: "2026-12-05T00:00:00Z" },
+} as ClusterMeta;
+
+Deno.test("balancerLine: an upgrade that stopped the balancer names the way to start it: its resume, else an upgrade to the recorded release, or (members part way on a newer one) to that (tester45)", () => {
+  assert.match(
+    balancerLine("sh", meta, "off", "apply-1"),
+    /`mup plan resume sh` or the next upgrade starts it again; without one, `mup cluster upgrade sh --version 6\.0\.15`, the release it runs, starts only the balancer\)$/,
+  );
+  // Some processes run 7.0.5 already: an upgrade to 6.0.15 would be a downgrade for them.
+  const part = balancerLine("sh", meta, "off", undefined, "7.0.5");
+  assert.match(
+    part,
+    /without one, `mup cluster upgrade sh --version 7\.0\.5`, the release some processes run already, finishes moving the rest and starts it\)$/,
+  );
+  assert.doesNotMatch(part, /6\.0\.15/);
+  assert.equal(balancerLine("sh", meta, "on", undefined, "7.0.5"), "Balancer: on");
+});
