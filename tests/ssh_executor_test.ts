@@ -166,6 +166,51 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "SshExecutor: the masters of a mup that is gone (kill -9) are ended and their directory removed by the next one's first connection; a running mup's are left (tester45)",
+  sanitizeResources: false,
+  async fn() {
+    const f = await startSshFixture(["127.0.0.2"]);
+    const dir = await tempDir("mup-sshx-");
+    const s = f.servers[0];
+    // A PID that ran and is gone: a killed mup's.
+    const gone = new Deno.Command("true").spawn();
+    await gone.status;
+    const dead = path.join(dir, "ssh", String(gone.pid));
+    const live = path.join(dir, "ssh", String(Deno.pid));
+    const left = new SshExecutor(s.addr, settings(f, dir, { controlDir: dead }), s.port);
+    const other = new SshExecutor(s.addr, settings(f, dir, { controlDir: live }), s.port);
+    const mine = path.join(dir, "ssh", "1");
+    const next = new SshExecutor(s.addr, settings(f, dir, { controlDir: mine }), s.port);
+    try {
+      // The running mup connects first: the killed one's directory is not there yet.
+      assert.equal(await other.exists("/"), true);
+      assert.equal(await left.exists("/"), true);
+      const [socket] = [...Deno.readDirSync(dead)].map((e) => path.join(dead, e.name));
+      const master = async () =>
+        (await new Deno.Command("pgrep", { args: ["-f", socket], stdout: "piped" }).output())
+          .code === 0;
+      assert.ok(await master(), "the killed mup's master runs (ControlPersist)");
+      // The next mup (PID 1 here: any other running PID) connects.
+      assert.equal(await next.exists("/"), true);
+      await waitFor(async () => !(await master()) || undefined, 10_000);
+      await waitFor(
+        () => Deno.stat(dead).then(() => undefined, () => true),
+        10_000,
+      );
+      assert.ok((await Deno.stat(live)).isDirectory, "a running mup's directory stays");
+      assert.equal(await other.exists("/"), true, "and its master still serves it");
+    } finally {
+      await next.close();
+      await other.close();
+      await left.close();
+      await f.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
   name: "SshExecutor: a host that accepts TCP but never speaks fails after --ssh-timeout",
   sanitizeResources: false,
   async fn() {

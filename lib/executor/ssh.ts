@@ -4,6 +4,7 @@
  * of operations opens one TCP connection per host. Every remote command is a fixed `sh -c` script
  * or an argv, each argument quoted by shellQuote: nothing from a topology reaches a shell unquoted.
  */
+import { sweepDeadControlDirs } from "./ssh_sweep.ts";
 import * as path from "node:path";
 import { commandLineOf, namingArg } from "./command_line.ts";
 import { MupError } from "../errors.ts";
@@ -70,6 +71,8 @@ export class SshExecutor implements Executor {
   ): Promise<SshRun> {
     this.dirReady ??= Deno.mkdir(this.s.controlDir, { recursive: true, mode: 0o700 });
     await this.dirReady;
+    // Not waited for: the masters a killed mup left end beside this connection.
+    sweepDeadControlDirs(this.s.controlDir);
     const ac = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
