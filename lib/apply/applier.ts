@@ -9,10 +9,9 @@ import type { ApplyState } from "../state/schema.ts";
 import { STATE_FORMAT_VERSION } from "../state/schema.ts";
 import type { StateStore } from "../state/store.ts";
 import { StateWriter } from "../state/store.ts";
-import { clusterConnectionString } from "../security/access.ts";
-import { securityOf, topologyAfter } from "../security/settings.ts";
 import { Emitter } from "./events.ts";
 import { HookDispatcher, HookFailed } from "./hook_events.ts";
+import { applyDoneEvent } from "./apply_done.ts";
 import { HookRecords } from "../hooks/records.ts";
 import type { ApplyControl } from "./control.ts";
 export { ApplyControl } from "./control.ts";
@@ -23,12 +22,8 @@ import {
   type OperationRun,
   Paused,
   runOperation,
-  SafetyCheckFailed,
   type SafetyFailureHandler,
 } from "./run_operation.ts";
-
-/** Operations that write the cluster's metadata, each result naming the status it recorded. */
-const METADATA_OPS = new Set(["save_metadata", "update_metadata"]);
 
 export interface ApplyOptions {
   plan: Plan;
@@ -418,60 +413,18 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     )
   );
   await writer.close();
-  const last = state.checkpoints[state.checkpoints.length - 1];
-  // A completed destroy leaves no cluster to connect to, and its records move to its archive.
-  const archive = state.status === "completed"
-    ? allOperations(plan).find((o) => o.type === "archive_cluster")?.target.params.archive_dir
-    : undefined;
-  // What the metadata now records of the cluster: the status the last metadata operation to
-  // run (in plan order; `mark-status-unknown` comes first) measured and wrote.
-  // A completed destroy leaves no metadata: what its first step recorded (unknown, while it
-  // changed) is not what the cluster is.
-  const recorded = plan.operation === "destroy" && state.status === "completed"
-    ? "destroyed"
-    : allOperations(plan).filter((o) => METADATA_OPS.has(o.type)).reverse()
-      .map((o) => state.operation_states[o.id]?.result?.metadata?.status)
-      .find((s) => typeof s === "string") as string | undefined;
-  const down = state.status === "completed" ? [] : leftDown(plan, state).down;
-  // Where a client connects, only for a cluster the metadata records running (or, where no
-  // metadata operation ran, one the plan leaves running): a rollback that removed the
-  // metadata, a stop or a destroy leaves nothing to connect to.
-  const running = state.status === "completed" && !archive &&
-    (recorded ?? (plan.operation === "rollback" ? undefined : "running")) === "running";
-  emitter.emit({
-    type: "apply_done",
-    status: state.status,
+  emitter.emit(applyDoneEvent({
+    plan,
+    state,
     ms: performance.now() - t0,
-    state_id: state.state_id,
-    state_path: archive
-      ? path.join(archive, "state", path.basename(opts.store.snapshotPath(state.state_id)))
-      : opts.store.snapshotPath(state.state_id),
-    ...(archive ? { archive } : {}),
-    ...(failure
-      ? {
-        // An interrupt between operations stopped none of them: no operation is named.
-        ...(failure.id === INTERRUPTED ? {} : { failed_operation: failure.id }),
-        phase: state.current_phase,
-        error: message,
-        ...(interrupted ? { interrupted } : {}),
-        ...(failure.error instanceof OperationError && failure.error.options.replan
-          ? { replan: failure.error.options.replan }
-          : failure.error instanceof SafetyCheckFailed && failure.error.replan
-          ? { replan: failure.error.replan }
-          : {}),
-      }
-      : {}),
-    ...(last ? { last_checkpoint: last.id } : {}),
-    ...(recorded ? { cluster_status: recorded } : {}),
-    ...(down.length ? { left_down: down } : {}),
-    ...(notices.length ? { notices } : {}),
-    ...(running
-      ? { connection: clusterConnectionString(plan.cluster_name, topologyAfter(plan)) }
-      : {}),
-    // Where the password is: printed by that command only, never in an apply's output.
-    ...(running && securityOf(plan.topology).auth
-      ? { credentials: `mup cluster credentials ${plan.cluster_name}` }
-      : {}),
-  });
+    store: opts.store,
+    failure: failure && {
+      ...failure,
+      // An interrupt between operations stopped none of them: no operation is named.
+      id: failure.id === INTERRUPTED ? undefined : failure.id,
+    },
+    interrupted,
+    notices,
+  }));
   return state;
 }
