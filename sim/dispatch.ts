@@ -73,6 +73,11 @@ export async function dispatch(
       const { shardVersion: _v, ...rest } = body;
       body = rest;
     }
+    if (body.databaseVersion !== undefined && server.shardVersions) {
+      server.shardVersions.checkDatabase(db, name, body);
+      const { databaseVersion: _v, ...rest } = body;
+      body = rest;
+    }
     const ctx = { server, db, body, conn };
     const res = await handler(ctx);
     if (server.auth) Object.assign(res, await server.auth.afterCommand(name, ctx, res));

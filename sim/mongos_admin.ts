@@ -265,6 +265,17 @@ const movePrimary: Handler = async (ctx) => {
     return {};
   }
   const from = String(d.primary);
+  const version = (Number(d.version?.lastMod) || 1) + 1;
+  // Other mongos route without this one's lock: the donor refuses their writes to the
+  // database's unsharded collections from before the copy until the new primary is recorded,
+  // then everything routed by the old version (StaleDbVersion, sim/shard_version.ts), so no
+  // write lands on a collection about to be dropped (tester48: three acknowledged writes lost).
+  const fence = (enter: boolean, v?: number) =>
+    onShard(m, from, db, {
+      _shardsvrMovePrimaryFence: db,
+      enter,
+      ...(v !== undefined ? { version: v } : {}),
+    }).then(ok);
   const sharded = new Set(
     (await cfg(m, "collections", {})).map((c) => String(c._id)),
   );
@@ -275,21 +286,28 @@ const movePrimary: Handler = async (ctx) => {
   // Routed operations on these collections wait until the new primary is recorded: a write in
   // between would land on the old primary and be dropped with it.
   await m.locks.exclusiveAll(colls.map((c) => `${db}.${c}`), async () => {
-    for (const coll of colls) {
-      const docs = await drain(
-        m,
-        from,
-        db,
-        await onShard(m, from, db, { find: coll, filter: {}, batchSize: 1_000_000 }),
-      );
-      await onShard(m, to, db, { create: coll }); // 48 NamespaceExists is fine
-      await copyTo(m, to, db, coll, docs);
+    await fence(true);
+    try {
+      for (const coll of colls) {
+        const docs = await drain(
+          m,
+          from,
+          db,
+          await onShard(m, from, db, { find: coll, filter: {}, batchSize: 1_000_000 }),
+        );
+        await onShard(m, to, db, { create: coll }); // 48 NamespaceExists is fine
+        await copyTo(m, to, db, coll, docs);
+      }
+      await m.config("config", {
+        update: "databases",
+        updates: [{ q: { _id: db }, u: { $set: { primary: to, "version.lastMod": version } } }],
+        writeConcern: MAJ,
+      });
+    } catch (e) {
+      await fence(false).catch(() => {});
+      throw e;
     }
-    await m.config("config", {
-      update: "databases",
-      updates: [{ q: { _id: db }, u: { $set: { primary: to }, $inc: { "version.lastMod": 1 } } }],
-      writeConcern: MAJ,
-    });
+    await fence(false, version);
     for (const coll of colls) await onShard(m, from, db, { drop: coll, writeConcern: MAJ });
   });
   return {};

@@ -41,8 +41,24 @@ export async function collMeta(m: Mongos, ns: string): Promise<CollMeta | undefi
  * holding fewest databases, as mongos creates databases implicitly on their first write.
  */
 export async function dbPrimary(m: Mongos, db: string, create: boolean): Promise<string> {
+  return (await dbRoute(m, db, create)).primary;
+}
+
+/**
+ * dbPrimary with the database's version (config.databases `version.lastMod`), which a command
+ * routed to the primary carries (`databaseVersion`): a shard the database has moved off refuses
+ * it (StaleDbVersion, sim/shard_version.ts). No version for a database not recorded yet.
+ */
+export async function dbRoute(
+  m: Mongos,
+  db: string,
+  create: boolean,
+): Promise<{ primary: string; version?: number }> {
   const [d] = await cfgFind(m, "databases", { _id: db });
-  if (d) return String(d.primary);
+  if (d) {
+    const v = Number(d.version?.lastMod);
+    return { primary: String(d.primary), ...(Number.isFinite(v) ? { version: v } : {}) };
+  }
   const shards = await m.shards();
   const live = shards.filter((s) => !s.draining);
   if (live.length === 0) {
@@ -52,7 +68,7 @@ export async function dbPrimary(m: Mongos, db: string, create: boolean): Promise
       "ShardNotFound",
     );
   }
-  if (!create) return String(live[0]._id);
+  if (!create) return { primary: String(live[0]._id) };
   const dbs = await cfgFind(m, "databases", {});
   const count = (s: string) => dbs.filter((x) => x.primary === s).length;
   const pick = live.reduce((a, b) => count(String(b._id)) < count(String(a._id)) ? b : a);
@@ -70,8 +86,7 @@ export async function dbPrimary(m: Mongos, db: string, create: boolean): Promise
     }],
     writeConcern: { w: "majority" },
   });
-  const [again] = await cfgFind(m, "databases", { _id: db });
-  return String(again.primary);
+  return await dbRoute(m, db, false);
 }
 
 /** Runs a command on a shard's primary by shard name; the raw reply (ok may be 0). */
@@ -197,7 +212,10 @@ export const routed: Handler = async (ctx) => {
       try {
         return await routeOnce(ctx, m, name, coll, cmd, ns);
       } catch (e) {
-        if (!isStale(e) || !READS.has(name) || Date.now() > end) throw e;
+        // A database that moved (StaleDbVersion): refused before anything was done, reads and
+        // writes alike; sent again to the primary the config servers record now.
+        const again = (isStale(e) && READS.has(name)) || isStaleDb(e);
+        if (!again || Date.now() > end) throw e;
         await pause();
       }
     }
@@ -206,6 +224,8 @@ export const routed: Handler = async (ctx) => {
 
 /** StaleConfig (13388): the shard refused the command before running it. */
 const isStale = (e: unknown) => e instanceof CommandError && e.code === 13388;
+/** StaleDbVersion (249): the shard refused the command before running it. */
+const isStaleDb = (e: unknown) => e instanceof CommandError && e.code === 249;
 /** The wait before a command is sent again. */
 export const pause = () => new Promise((r) => setTimeout(r, 50));
 
@@ -223,7 +243,7 @@ async function routeOnce(
     return ctx.server.newCursor(ns, docs, Number(cmd.cursor?.batchSize ?? 101) || docs.length);
   }
   if (!meta) {
-    const primary = await dbPrimary(m, ctx.db, WRITES.has(name));
+    const { primary, version } = await dbRoute(m, ctx.db, WRITES.has(name));
     if (name === "aggregate" && coll) {
       const { foreign, sharded } = await foreignDocs(m, ctx.db, cmd.pipeline ?? []);
       if (sharded) {
@@ -241,7 +261,13 @@ async function routeOnce(
         );
       }
     }
-    const r = await onShard(m, primary, ctx.db, cmd);
+    const r = await onShard(m, primary, ctx.db, {
+      ...cmd,
+      ...(version !== undefined ? { databaseVersion: { lastMod: version } } : {}),
+    });
+    if (!r.ok && Number(r.code) === 249) {
+      throw new CommandError(String(r.errmsg), 249, "StaleDbVersion");
+    }
     if ((name === "find" || name === "aggregate") && r.ok && r.cursor) {
       // The cursor lives on mongos, so getMore finds it whichever shard answered.
       const docs = await drain(m, primary, ctx.db, r);

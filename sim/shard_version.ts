@@ -20,11 +20,38 @@ function stale(ns: string, why: string): CommandError {
   return new CommandError(`version mismatch detected for ${ns}: ${why}`, 13388, "StaleConfig");
 }
 
+function staleDb(db: string, why: string): CommandError {
+  return new CommandError(`database version mismatch for ${db}: ${why}`, 249, "StaleDbVersion");
+}
+
 export class ShardVersions {
   /** Newest collection version a migration announced, per namespace. */
   private readonly known = new Map<string, Timestamp>();
   /** Namespaces whose migration is in its critical section: writes are refused. */
   private readonly critical = new Set<string>();
+  /** Newest database version (`lastMod`) a movePrimary announced, per database. */
+  private readonly dbKnown = new Map<string, number>();
+  /** Databases whose movePrimary is in its critical section: routed writes are refused. */
+  private readonly dbCritical = new Set<string>();
+
+  /**
+   * Checks a command a router sent to a database's primary shard (an unsharded collection's),
+   * which carries `databaseVersion: { lastMod }`; throws StaleDbVersion (249) when the router's
+   * version is older than one a movePrimary announced here (the database has moved), or when it
+   * writes while this database's movePrimary is in its critical section. The router then reads
+   * the database's primary again and sends the command there (MongoDB docs, movePrimary: the
+   * critical section blocks writes to the database's unsharded collections).
+   */
+  checkDatabase(db: string, name: string, body: Document): void {
+    const version = Number((body.databaseVersion as Document | undefined)?.lastMod);
+    const mine = this.dbKnown.get(db);
+    if (mine !== undefined && !(version >= mine)) {
+      throw staleDb(db, `the router's version ${version} is older than the shard's (${mine})`);
+    }
+    if (WRITES.has(name) && this.dbCritical.has(db)) {
+      throw staleDb(db, "a movePrimary of this database is committing; refresh and retry");
+    }
+  }
 
   /**
    * Checks a command that carries `shardVersion`; throws StaleConfig (13388) when the router's
@@ -55,6 +82,21 @@ export class ShardVersions {
       const v = ctx.body.version as Timestamp | undefined;
       const mine = this.known.get(ns);
       if (v && (!mine || v.compare(mine) > 0)) this.known.set(ns, v);
+      return {};
+    },
+    /**
+     * `_shardsvrMovePrimaryFence: <db>, enter: bool, version?: number`: a router moving the
+     * database's primary off this shard enters the critical section before it copies the
+     * unsharded collections, and leaves it once the new primary is recorded, announcing the
+     * database's new version.
+     */
+    _shardsvrMovePrimaryFence: (ctx) => {
+      const db = String(ctx.body._shardsvrMovePrimaryFence);
+      if (ctx.body.enter) this.dbCritical.add(db);
+      else this.dbCritical.delete(db);
+      const v = ctx.body.version === undefined ? undefined : Number(ctx.body.version);
+      const mine = this.dbKnown.get(db);
+      if (v !== undefined && (mine === undefined || v > mine)) this.dbKnown.set(db, v);
       return {};
     },
   };

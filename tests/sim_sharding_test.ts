@@ -509,6 +509,63 @@ Deno.test("sharding: with two mongos, every write through one while the other mo
   });
 });
 
+Deno.test("sharding: with two mongos, every write through one to unsharded collections while the other moves their database's primary back and forth is kept exactly once (the donor refuses stale routing: StaleDbVersion; tester48)", async () => {
+  await withCluster(async (c, cl, dir) => {
+    const [port2] = freePorts(1);
+    await startRouter(dir, cl.cfg, port2);
+    const admin = c.db("admin");
+    await admin.command({ balancerStop: 1 });
+    await admin.command({ enableSharding: "app" });
+    const other = new MongoClient(`mongodb://localhost:${port2}/`);
+    try {
+      const w = other.db("app").collection<{ _id: number | string; n?: number }>("u");
+      await w.insertOne({ _id: "counter", n: 0 });
+      let stop = false;
+      const acked: number[] = [];
+      let incs = 0;
+      const writer = (async () => {
+        for (let i = 0; !stop; i++) {
+          await w.insertOne({ _id: i }).then(() => acked.push(i), () => {});
+          await w.updateOne({ _id: "counter" }, { $inc: { n: 1 } }).then(() => incs++, () => {});
+        }
+      })();
+      // Through the first: the database's primary moved to the other shard, round after round,
+      // until the writer got 100 inserts through or the time ran out (at least four moves).
+      const until = Date.now() + deadline(20_000);
+      let moves = 0;
+      for (; moves < 4 || (acked.length < 100 && Date.now() < until); moves++) {
+        const db = await c.db("config").collection("databases").findOne({ _id: "app" as never });
+        await admin.command({ movePrimary: "app", to: db?.primary === "sh1" ? "sh2" : "sh1" });
+      }
+      stop = true;
+      await writer;
+      assert.ok(acked.length >= 20, `the writer got ${acked.length} inserts through`);
+      for (const reader of [other, c].map((x) => x.db("app").collection("u"))) {
+        const ids = (await reader.find({ _id: { $ne: "counter" as never } }).toArray())
+          .map((d) => Number(d._id));
+        assert.equal(new Set(ids).size, ids.length, "no document twice");
+        const have = new Set(ids);
+        const lost = acked.filter((i) => !have.has(i));
+        assert.deepEqual(
+          lost,
+          [],
+          `acknowledged inserts missing: ${lost.length} of ${acked.length}`,
+        );
+        assert.equal((await reader.findOne({ _id: "counter" as never }))?.n, incs);
+      }
+      // Every document on the primary the config servers record, none left on the other.
+      const primary = (await c.db("config").collection("databases").findOne({
+        _id: "app" as never,
+      }))?.primary as string;
+      const gone = primary === "sh1" ? "sh2" : "sh1";
+      assert.equal((await onShard(cl.shards[gone], "app", "u")).length, 0);
+      assert.equal((await onShard(cl.shards[primary], "app", "u")).length, acked.length + 1);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 Deno.test("sharding: addShard sets the new shard to the cluster's feature compatibility version, and refuses a binary that cannot run at it (IncompatibleServerVersion)", async () => {
   await withDir(async (dir) => {
     const [cfg, s1, s3, s4, mongos] = freePorts(5);
