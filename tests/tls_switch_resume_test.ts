@@ -4,6 +4,7 @@
  * enable through mongos.
  */
 import assert from "node:assert/strict";
+import * as path from "node:path";
 import {
   clusterCredentials,
   killAll,
@@ -350,6 +351,38 @@ Deno.test("cluster tls enable cut off between the requireTLS configurations' upl
       await Deno.readTextFile(`${home}/storage/clusters/rs/deploy/conf/mongod-${x}/mongod.conf`),
     ) as { net: { tls: { mode: string } } };
     assert.equal(conf.net.tls.mode, "requireTLS");
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("cluster tls enable cut off after its members run certificates of its CA, ca.pem then lost from the store: plan resume does not make a new CA (no member would trust it) but names the restore; restored, the resume completes (tester47)", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  const secrets = path.join(home, "storage", "clusters", "rs", "secrets");
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports));
+    await killWhen(
+      home,
+      "rs",
+      ["cluster", "tls", "rs", "enable", "--auto-approve"],
+      /^set-tls-mode-.*-preferTLS$/,
+      "running",
+    );
+    const ca = path.join(secrets, "ca.pem");
+    const kept = await Deno.readTextFile(ca);
+    await Deno.remove(ca);
+    const refused = await ok(home, ["plan", "resume", "rs"], 1);
+    assert.match(
+      (refused.stdout + refused.stderr).replace(/\s+/g, " "),
+      /the cluster CA this apply made is gone from mup's store \(\S+ca\.pem\), and localhost has it installed .* Put ca\.pem and ca\.key back from a backup of \$MUP_HOME, then `mup plan resume rs`/,
+    );
+    await assert.rejects(Deno.stat(ca), Deno.errors.NotFound, "no new CA was made");
+    await Deno.writeTextFile(ca, kept, { mode: 0o600 });
+    const r = await ok(home, ["plan", "resume", "rs"]);
+    assert.match(r.stdout, /TLS enable completed successfully!/);
+    for (const p of ports) assert.equal(await tlsModeOf(home, p), "requireTLS", `localhost:${p}`);
+    assert.ok((await display(home, "rs")).healthy);
   } finally {
     await killAll(home);
   }

@@ -14,7 +14,7 @@ import {
   SECRETS_FORMAT_VERSION,
   writeSecret,
 } from "../security/secrets.ts";
-import { type Operation, OperationError, param } from "./operation.ts";
+import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 
 /**
  * Puts one secret into the cluster's secrets store (0700 directory, 0600 file): the keyfile
@@ -75,6 +75,7 @@ export const generateSecret: Operation = {
       return { output: `generated the password of ${doc.user}` };
     }
     if (ref === SECRET.ca) {
+      if ((ctx.executions ?? 0) > 0) await refuseCaMadeAgain(ctx);
       await makeCa(cluster);
       return { output: "created the cluster CA (RSA 2048, 10 years)" };
     }
@@ -113,6 +114,32 @@ function refuseOverRecorded(
       "of the recorded topology names how to put it back)",
     { noEffect: true },
   );
+}
+
+/**
+ * A resume that finds the CA this apply made gone from the store (its effect "no longer in
+ * place") makes a new one only while no host has the old one installed: a host that has it
+ * may run members on certificates it signed, which would trust none of the new CA's (tester47:
+ * a TLS enable resumed without ca.pem left every member untrusted, with no way back but a
+ * backup). Throws OperationError (no effect) naming the restore.
+ */
+async function refuseCaMadeAgain(ctx: OperationContext): Promise<void> {
+  const installs = ctx.plan.phases.flatMap((ph) => ph.operations).filter((o) =>
+    o.type === "upload_file" && o.target.params.secret === SECRET.ca && o.target.host
+  );
+  for (const o of installs) {
+    const dest = o.target.params.dest;
+    if (!dest || !(await ctx.executors.forHost(o.target.host!).exists(dest))) continue;
+    const cluster = ctx.plan.cluster_name;
+    throw new OperationError(
+      `the cluster CA this apply made is gone from mup's store (${
+        secretPath(cluster, SECRET.ca)
+      }), and ${o.target.host} has it installed (${dest}): members given certificates it ` +
+        "signed would trust none of a new one's. Put ca.pem and ca.key back from a backup " +
+        `of $MUP_HOME, then \`mup plan resume ${cluster}\``,
+      { noEffect: true },
+    );
+  }
 }
 
 /**
