@@ -69,7 +69,8 @@ Deno.test("cluster credentials --password-stdin: a wrong password stores nothing
 
     // Changed outside mup (mongosh's changeUserPassword is updateUser): mup's is refused, and
     // the refusal's command, pasted with the new password, mends it.
-    const changed = "changed-by-hand-0123456789";
+    // Shorter than mup's own (tester47: stored, then read as damaged).
+    const changed = "NewSecret1";
     await withClient(
       `mongodb://localhost:${p0}/?directConnection=true`,
       (c) => c.db("admin").command({ updateUser: "admin", pwd: changed }),

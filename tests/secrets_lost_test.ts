@@ -130,7 +130,7 @@ Deno.test("a repair or scale-out of a cluster whose keyfile or admin credentials
     );
     assert.doesNotMatch(wrongSaid, /hung or busy|does not answer/);
     // Damaged (not what mup writes): refused as such.
-    await Deno.writeTextFile(admin, JSON.stringify({ ...stored, password: "short" }));
+    await Deno.writeTextFile(admin, JSON.stringify({ ...stored, password: 42 }));
     const damaged = await ok(home, ["cluster", "restart", "rs", "--dry-run"], 1);
     assert.match(
       (damaged.stdout + damaged.stderr).replace(/\s+/g, " "),

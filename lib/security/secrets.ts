@@ -18,7 +18,12 @@ export const SECRETS_FORMAT_VERSION = 1;
 export const AdminCredentials = z.object({
   format_version: z.literal(SECRETS_FORMAT_VERSION),
   user: z.string().min(1),
-  password: z.string().min(16),
+  /**
+   * Generated: 32 characters (newPassword). Given by the user (`cluster credentials
+   * --password-stdin`: the one the cluster has), any length MongoDB accepts (tester47: a
+   * 10-character one was stored, then read as damaged).
+   */
+  password: z.string().min(1),
   /** The database the user is defined on. */
   db: z.literal("admin"),
 }).strict();
