@@ -135,7 +135,8 @@ async function planning<T>(
 async function interruptible<T>(
   ctx: CliContext,
   said: string,
-  work: () => Promise<T>,
+  /** `stopping()`: whether a Ctrl-C is stopping the command (what fails then is its doing). */
+  work: (stopping: () => boolean) => Promise<T>,
 ): Promise<T> {
   const stop = async () => {
     console.error(`\n${said}`);
@@ -149,7 +150,7 @@ async function interruptible<T>(
   const handler = () => void (stopping ??= stop());
   Deno.addSignalListener("SIGINT", handler);
   try {
-    return await work();
+    return await work(() => stopping !== undefined);
   } catch (e) {
     if (stopping) await stopping;
     throw e;
@@ -239,12 +240,13 @@ export async function planAndApply(
             ? ""
             : `\nTo apply it (its after_plan hooks do not run again): mup plan apply ${plan.plan_id}`
         }`,
-      () =>
+      (stopping) =>
         fireOrFail(planHooks(saved, plan.plan_id), "after_plan", flow.operation).catch(
           async (e) => {
             // A failed after_plan hook rejects the plan (a review or policy gate): it is not
-            // kept in the store for a later apply, and the error says so (tester41 M2).
-            if (!(e instanceof MupError) || invalid) throw e;
+            // kept in the store for a later apply, and the error says so (tester41 M2). One
+            // the Ctrl-C ended rejects nothing: the plan stays, as the interrupt says.
+            if (!(e instanceof MupError) || invalid || stopping()) throw e;
             await ctx.store.remove(saved).catch(() => {});
             throw new MupError(
               `${e.message}; plan ${plan.plan_id} was not kept${
