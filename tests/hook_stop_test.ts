@@ -11,6 +11,7 @@ import {
   killAll,
   mup,
   output,
+  replicaSetTopology,
   spawnMup,
   standaloneTopology,
   tempHome,
@@ -18,6 +19,7 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { deadline, installFixture } from "./fixture.ts";
+import { deploy, livePids, stablePorts } from "./lifecycle_helpers.ts";
 import { SAME_PRESS_MS } from "../lib/cli/prompt.ts";
 
 installFixture();
@@ -241,6 +243,44 @@ Deno.test("kill -9 of mup while a hook runs: the resume waits for the hook it le
     assert.deepEqual((await Deno.readTextFile(runs)).trim().split("\n"), ["run", "end"]);
   } finally {
     if (pgid) await new Deno.Command("pkill", { args: ["-9", "-g", String(pgid)] }).output();
+    await killAll(home);
+  }
+});
+
+Deno.test("the first Ctrl-C while a stop's before_operation hook runs: the stop does not go ahead (it had not begun); the apply pauses with every member running, and the resume restarts them (tester47)", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  const seen = path.join(home, "stop-op");
+  const hook = "hooks:\n  before_operation:\n    command: " +
+    JSON.stringify(
+      `case "$MUP_OPERATION_TYPE" in stop_process) echo "$MUP_OPERATION_ID" > '${seen}'; ` +
+        "sleep 3;; esac",
+    ) + "\n    timeout: 1m\n";
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports, hook));
+    const before = (await livePids(home, "rs")).sort();
+    const child = spawnMup(["cluster", "restart", "rs", "--auto-approve"], home);
+    const until = Date.now() + deadline(60_000);
+    let op = "";
+    while (!op) {
+      op = (await Deno.readTextFile(seen).catch(() => "")).trim();
+      if (Date.now() > until) throw new Error("no stop's hook ran");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill("SIGINT");
+    const out = await child.output();
+    const said = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 130, said);
+    assert.doesNotMatch(said, /✓ Stop/, "no member was stopped");
+    assert.deepEqual((await livePids(home, "rs")).sort(), before, "every member runs as before");
+    const state = JSON.parse((await mup(["state", "show", "rs", "--json"], { home })).stdout);
+    assert.equal(state.status, "paused");
+    assert.equal(state.operation_states[op].status, "pending", op);
+    const resumed = await mup(["plan", "resume", "rs", "--auto-approve"], { home });
+    assert.equal(resumed.code, 0, output(resumed));
+    const after = await livePids(home, "rs");
+    assert.equal(after.filter((p) => before.includes(p)).length, 0, "each member restarted");
+  } finally {
     await killAll(home);
   }
 });

@@ -248,6 +248,9 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   const measuring = !worldSimulator(opts.executors);
   const phaseStart = new Map<string, number>();
   let deferred: { id: string; error: Error } | undefined;
+  // A member stopped by this plan starts again before a pause or a failure halts the apply:
+  // one Ctrl-C in a rolling restart never leaves it down until `plan resume`.
+  const finishes = restartsOf(plan);
   const run: OperationRun = {
     plan,
     state,
@@ -263,6 +266,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       deferred ??= { id, error };
       internal.abort(); // no new work; what finishes a begun change still runs
     },
+    finishes,
   };
   const runNode = async (id: string): Promise<void> => {
     if (id.startsWith("phase:")) {
@@ -328,9 +332,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       run: runNode,
       completed,
       signal: internal.signal,
-      // A member stopped by this plan starts again before a pause or a failure halts the
-      // apply: one Ctrl-C in a rolling restart never leaves it down until `plan resume`.
-      finishes: restartsOf(plan),
+      finishes,
       hardSignal: hardStop.signal,
     });
     // A failure of its own comes first; then a failed after_operation hook (its abort may

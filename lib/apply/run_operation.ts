@@ -64,6 +64,8 @@ export interface OperationRun {
    * after its stop) still runs (applier.ts).
    */
   deferFailure: (id: string, error: Error) => void;
+  /** Operations that finish begun work (a restart's start after its stop): run after a pause. */
+  finishes: (id: string) => boolean;
 }
 
 /**
@@ -122,6 +124,12 @@ export async function runOperation(
   };
   try {
     await hooks.fire("before_operation", { phase, op });
+    // Interrupted while its before_operation hooks ran: the operation has not begun, so it
+    // waits for the resume like any other not started (tester47: a stop went ahead after the
+    // Ctrl-C, then its member had to be started again before the pause).
+    if (opts.signal?.aborted && !run.finishes(op.id)) {
+      throw new Paused(`interrupted at ${op.id}: its before_operation hooks ran; it had not begun`);
+    }
     const tWork = performance.now();
     let asked = false;
     const done = await impl.isDone(ctx);
