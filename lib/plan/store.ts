@@ -11,6 +11,7 @@ import { readMeta } from "../state/meta.ts";
 import { checkIdentifier, insideStore, isIdentifier, liesInside } from "../util/ident.ts";
 import type { Dag } from "../graph/mod.ts";
 import { sealPlan } from "./hash.ts";
+import { otherStoreIssue } from "./other_store.ts";
 import type { Plan, ValidationIssue } from "./schema.ts";
 import { z } from "zod";
 import { Identifier } from "../util/ident.ts";
@@ -39,25 +40,12 @@ export const DeclinedPlan = z.object({
 });
 export type DeclinedPlan = z.infer<typeof DeclinedPlan>;
 
-/** Plans under `<storage>/clusters/<cluster>/plans/<plan-id>.json`. */
 /** `["mongod_servers", 0, "port"]` → `mongod_servers[0].port`. */
 function dotted(p: (string | number)[]): string {
   return p.map((k, i) => typeof k === "number" ? `[${k}]` : i ? `.${k}` : k).join("");
 }
 
-/** Operation parameters that name a path in mup's store (lib/ops/operation.ts storeParam). */
-const STORE_PARAMS = [
-  "archive",
-  "archive_dir",
-  "cluster_dir",
-  "extract_dir",
-  "path",
-  "source",
-  "source_dir",
-  "staged_path",
-  "state_dir",
-] as const;
-
+/** Plans under `<storage>/clusters/<cluster>/plans/<plan-id>.json`. */
 export class PlanStore {
   constructor(readonly root: string) {}
 
@@ -213,7 +201,7 @@ export class PlanStore {
     const check = checkPlanText(text, file, { storeRoot: this.root });
     const plan = check.plan;
     if (!plan || !isIdentifier(plan.cluster_name)) return check;
-    const elsewhere = this.otherStoreIssue(plan, opts.here ? "error" : "warning");
+    const elsewhere = otherStoreIssue(this.root, plan, opts.here ? "error" : "warning");
     if (elsewhere) check.issues.push(elsewhere);
     // The topology's warnings are said again from the plan's own topology (access control
     // off…): a plan resealed with its topology edited carries none of its own, and the review
@@ -247,55 +235,6 @@ export class PlanStore {
   }
 
   /** Loads and fully validates a plan (check); throws a MupError listing the problems. */
-  /**
-   * A plan made in another store (MUP_HOME): its topology sets no deploy_dir, so it places the
-   * cluster where that store keeps it (`<MUP_HOME>/storage/clusters/<name>/deploy`), or its
-   * operations download, stage and record in that store's directories. Applied here it would
-   * write, stop and (destroy) remove there, or fail at its first operation. An `error` where
-   * the plan is to be used here (import, apply, resume, show), a `warning` for `plan validate`
-   * of a file. Undefined when it is this store's.
-   */
-  private otherStoreIssue(
-    plan: Plan,
-    severity: "error" | "warning",
-  ): ValidationIssue | undefined {
-    const verdict = severity === "error"
-      ? "It is not used here"
-      : "`plan import` and `plan apply` refuse it here";
-    const fix = `make the plan with this MUP_HOME (\`mup cluster deploy ${plan.cluster_name} ` +
-      "<topology>` or the `mup cluster` command that made it)";
-    const issue = (what: string): ValidationIssue => ({
-      code: "plan_store",
-      severity,
-      message: `${what}. ${verdict}: ${fix}`,
-    });
-    if (plan.topology.global.deploy_dir === undefined) {
-      const mine = path.resolve(this.clusterDir(plan.cluster_name), "deploy");
-      if (path.resolve(plan.deploy_dir) !== mine) {
-        return issue(
-          `the plan places cluster ${plan.cluster_name} in ${plan.deploy_dir}; this store ` +
-            `keeps it in ${mine}`,
-        );
-      }
-    }
-    const home = path.resolve(path.dirname(this.root));
-    for (const o of plan.phases.flatMap((ph) => ph.operations)) {
-      for (const key of STORE_PARAMS) {
-        const v = o.target.params[key];
-        if (typeof v !== "string" || v === "") continue;
-        if (key === "path" && !o.type.endsWith("_metadata")) continue;
-        if (key === "source" && o.target.params.secret) continue;
-        const r = path.resolve(v);
-        if (r === home || r.startsWith(`${home}/`)) continue;
-        return issue(
-          `the plan was made in another store: operation ${o.id}'s ${key} ${v} is not in ` +
-            `this store (${home})`,
-        );
-      }
-    }
-    return undefined;
-  }
-
   async load(ref: string): Promise<{ plan: Plan; path: string; dag: Dag }> {
     const file = await this.resolve(ref);
     const check = await this.check(await readPlanText(file), file, { here: true });

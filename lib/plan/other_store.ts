@@ -1,0 +1,67 @@
+/** A plan made under another MUP_HOME than the store it is read in (PlanStore.check). */
+import * as path from "node:path";
+import type { Plan, ValidationIssue } from "./schema.ts";
+
+/** Operation parameters that name a path in mup's store (lib/ops/operation.ts storeParam). */
+const STORE_PARAMS = [
+  "archive",
+  "archive_dir",
+  "cluster_dir",
+  "extract_dir",
+  "path",
+  "source",
+  "source_dir",
+  "staged_path",
+  "state_dir",
+] as const;
+
+/**
+ * A plan made in another store (MUP_HOME): its topology sets no deploy_dir, so it places the
+ * cluster where that store keeps it (`<MUP_HOME>/storage/clusters/<name>/deploy`), or its
+ * operations download, stage and record in that store's directories. Applied here it would
+ * write, stop and (destroy) remove there, or fail at its first operation. An `error` where
+ * the plan is to be used here (import, apply, resume, show), a `warning` for `plan validate`
+ * of a file. Undefined when it is this store's.
+ */
+export function otherStoreIssue(
+  /** The store's root (`<MUP_HOME>/storage`). */
+  root: string,
+  plan: Plan,
+  severity: "error" | "warning",
+): ValidationIssue | undefined {
+  const verdict = severity === "error"
+    ? "It is not used here"
+    : "`plan import` and `plan apply` refuse it here";
+  const fix = `make the plan with this MUP_HOME (\`mup cluster deploy ${plan.cluster_name} ` +
+    "<topology>` or the `mup cluster` command that made it)";
+  const issue = (what: string): ValidationIssue => ({
+    code: "plan_store",
+    severity,
+    message: `${what}. ${verdict}: ${fix}`,
+  });
+  if (plan.topology.global.deploy_dir === undefined) {
+    const mine = path.resolve(root, "clusters", plan.cluster_name, "deploy");
+    if (path.resolve(plan.deploy_dir) !== mine) {
+      return issue(
+        `the plan places cluster ${plan.cluster_name} in ${plan.deploy_dir}; this store ` +
+          `keeps it in ${mine}`,
+      );
+    }
+  }
+  const home = path.resolve(path.dirname(root));
+  for (const o of plan.phases.flatMap((ph) => ph.operations)) {
+    for (const key of STORE_PARAMS) {
+      const v = o.target.params[key];
+      if (typeof v !== "string" || v === "") continue;
+      if (key === "path" && !o.type.endsWith("_metadata")) continue;
+      if (key === "source" && o.target.params.secret) continue;
+      const r = path.resolve(v);
+      if (r === home || r.startsWith(`${home}/`)) continue;
+      return issue(
+        `the plan was made in another store: operation ${o.id}'s ${key} ${v} is not in ` +
+          `this store (${home})`,
+      );
+    }
+  }
+  return undefined;
+}
