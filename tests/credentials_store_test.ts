@@ -76,6 +76,13 @@ Deno.test("cluster credentials --password-stdin: a wrong password stores nothing
       (c) => c.db("admin").command({ updateUser: "admin", pwd: changed }),
       { home, cluster: "rs" },
     );
+    // display names the command with the cluster's name (tester47: it said `<name>`).
+    const shown = await mup(["cluster", "display", "rs"], { home });
+    assert.match(
+      squash(shown.stdout),
+      /`mup cluster credentials rs --password-stdin` stores the one the user has/,
+      output(shown),
+    );
     const refused = await ok(home, ["cluster", "restart", "rs", "--dry-run"], 1);
     const said = squash(refused.stdout + refused.stderr);
     assert.match(said, /do not authenticate on localhost:\d+/);

@@ -138,6 +138,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       timeout,
       meta.processes,
       !firstDeploy,
+      meta.name,
     );
     // A member that does not answer says nothing of itself: the topology still names an
     // arbiter one.

@@ -74,6 +74,7 @@ async function askOne(
   dataDir: string | undefined,
   timeoutMs: number,
   deployed: boolean,
+  cluster: string,
 ): Promise<Answer> {
   const base: ProcessStatus = {
     id: hostPort(p.host, p.port),
@@ -123,7 +124,7 @@ async function askOne(
   const credentialsReason = deployed
     ? "the admin credentials mup stores do not authenticate here (changed or dropped outside " +
       "mup?): `mup cluster credentials` prints a password that no longer works, and " +
-      "`mup cluster credentials <name> --password-stdin` stores the one the user has"
+      `\`mup cluster credentials ${cluster} --password-stdin\` stores the one the user has`
     : "the cluster's admin user does not authenticate here: the unfinished first deploy may " +
       "not have created it yet";
   // An arbiter holds no users, so with access control it authenticates no one: its version is
@@ -262,7 +263,8 @@ export function sortStatuses(rows: ProcessStatus[]): ProcessStatus[] {
  * is healthy only when its set counts it in (set_view.ts: the primary reaches it, it reaches
  * the primary); `cluster` (default: `procs`) holds the set's other members, asked for its
  * primary when `procs` does not hold it. `deployed` false: the cluster's first deploy did not
- * complete (its admin user may not exist yet).
+ * complete (its admin user may not exist yet). `name`: the cluster's, for the commands a
+ * reason names.
  */
 export async function probeProcesses(
   access: MongoAccess,
@@ -271,9 +273,10 @@ export async function probeProcesses(
   timeoutMs = ANSWER_TIMEOUT_MS,
   cluster: MetaProcess[] = procs,
   deployed = true,
+  name = "<name>",
 ): Promise<ProcessStatus[]> {
   const answers = await Promise.all(
-    procs.map((p) => askOne(access, p, dataDirs.get(p.id), timeoutMs, deployed)),
+    procs.map((p) => askOne(access, p, dataDirs.get(p.id), timeoutMs, deployed, name)),
   );
   await judgeBySet(access, answers, cluster, timeoutMs);
   return sortStatuses(answers.map((a) => a.status));
