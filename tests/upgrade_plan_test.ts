@@ -139,6 +139,15 @@ Deno.test("every phase of an upgrade plan is one a hook may name (knownPhases of
   }
 });
 
+Deno.test("an upgrade that raises the FCV says so among its warnings: the one step the binaries cannot go back from without MongoDB's support (tester48)", async () => {
+  const raised = planUpgrade(await upgradeInput("replica-set.yaml", "8.0.4", { setFcv: true }));
+  const w = raised.validation.warnings.find((x) => x.code === "fcv_raised");
+  assert.ok(w, codes(raised.validation.warnings).join());
+  assert.match(w.message, /cannot go back to an older release without MongoDB's support/);
+  const kept = planUpgrade(await upgradeInput("replica-set.yaml", "8.0.4"));
+  assert.ok(!codes(kept.validation.warnings).includes("fcv_raised"));
+});
+
 Deno.test("upgrade of a set whose other members were given priority 0 by hand: rolled by the set's live priorities (no step-down no member could take over), and the review says why (tester40 H1)", async () => {
   const base = await upgradeInput("replica-set.yaml", "8.0.4");
   const facts = Object.fromEntries(

@@ -53,7 +53,8 @@ export function addUpgradeCommand(cmd: Command, ctx: CliContext): void {
     .option(
       "--set-fcv",
       "raise the feature compatibility version to the new series once every process runs it " +
-        "(it cannot be lowered again without MongoDB's support); with the version the cluster " +
+        "(after it, the binaries cannot go back to an older release without MongoDB's " +
+        "support); with the version the cluster " +
         "already runs, only that",
     )
     .option(

@@ -307,6 +307,18 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
         "--set-fcv`",
     });
   }
+  if (raiseFcv && !errors.length) {
+    // The one step of an upgrade that cannot be undone by mup or by hand alone (tester48).
+    warnings.push({
+      code: "fcv_raised",
+      severity: "warning",
+      message: `The feature compatibility version goes from ${fcvNow} to ${series}: ${series} ` +
+        "features then persist data that older binaries cannot read, and once it has changed " +
+        "the binaries cannot go back to an older release without MongoDB's support (MongoDB " +
+        "docs: setFeatureCompatibilityVersion). The FCV itself can be set back with the same " +
+        "command, once those features' data is removed.",
+    });
+  }
   const plan = upgradePlan([install, ...markedPhases(input, phases)], { errors, warnings });
   plan.resources.download_size_mb = hosts.length ? Math.ceil(input.release.size_bytes / 1e6) : 0;
   return plan;

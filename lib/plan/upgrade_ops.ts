@@ -131,8 +131,8 @@ export function fcvOp(
   return op({
     id: "set-fcv",
     type: "set_fcv",
-    description: `Set the feature compatibility version to ${to} (cannot be lowered again ` +
-      "without MongoDB's support)",
+    description: `Set the feature compatibility version to ${to} (after it, the binaries ` +
+      "cannot go back to an older release without MongoDB's support)",
     target: {
       type: "cluster",
       name: input.meta.name,
