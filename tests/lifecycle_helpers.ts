@@ -32,6 +32,7 @@ export async function deploy(home: string, name: string, topology: string): Prom
 
 export interface Display {
   healthy: boolean;
+  security?: { auth: boolean; tls: boolean };
   processes: {
     id: string;
     role: string;

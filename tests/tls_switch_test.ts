@@ -85,7 +85,14 @@ Deno.test("cluster tls enable on a running secured replica set while a client wr
     // The topology file no longer describes the cluster: repairs are to use show-config's.
     const changed = (await meta(home, "rs")).topology_changed as { by?: string } | undefined;
     assert.equal(changed?.by, "cluster tls");
-    assert.ok((await display(home, "rs")).healthy);
+    const shownOn = await display(home, "rs");
+    assert.ok(shownOn.healthy);
+    // display says TLS is on, not only through its connection string (tester48).
+    assert.deepEqual(shownOn.security, { auth: true, tls: true });
+    assert.match(
+      (await ok(home, ["cluster", "display", "rs"])).stdout,
+      /\nSecurity: access control on, TLS required/,
+    );
     // The topology file still says tls: false; a deploy of it names the command instead.
     const redeploy = await ok(
       home,
@@ -147,7 +154,9 @@ Deno.test("cluster tls enable on a running secured replica set while a client wr
       });
     });
     assert.equal(recordedTls(await meta(home, "rs")), false);
-    assert.ok((await display(home, "rs")).healthy);
+    const shownOff = await display(home, "rs");
+    assert.ok(shownOff.healthy);
+    assert.deepEqual(shownOff.security, { auth: true, tls: false });
   } finally {
     await load?.close();
     await killAll(home);

@@ -256,6 +256,10 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
           }
           : { deployed: true }),
         kind: meta.kind,
+        security: {
+          auth: securityOf(meta.topology).auth,
+          tls: securityOf(meta.topology).tls,
+        },
         version: meta.version,
         ...(mixed ? { mixed_versions: mixed } : {}),
         feature_compatibility_version: fcv ?? null,

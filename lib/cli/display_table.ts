@@ -10,12 +10,26 @@ function uptime(s?: number): string {
   return s === undefined ? "-" : s < 1 ? "<1s" : formatDuration(s * 1000);
 }
 
+/**
+ * "Security: access control on, TLS required (clients trust …/ca.pem)": what a client needs
+ * (tester48: TLS showed only in the connection string), and a TLS switch under way.
+ */
+export function securityLine(meta: ClusterMeta): string {
+  const s = securityOf(meta.topology);
+  const tls = s.tls
+    ? `TLS required (clients trust the cluster's CA: the connection string's tlsCAFile)`
+    : "TLS off";
+  const switching = meta.tls_switch ? ` (TLS ${meta.tls_switch.action} under way)` : "";
+  return `Security: ${s.auth ? "access control on" : "no access control"}, ${tls}${switching}`;
+}
+
 /** The cluster, its processes as a table, why each one down is, and how to connect. */
 export function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[], fcv?: string): string {
   const lines = [
     `Cluster: ${meta.name}`,
     `Kind: ${meta.kind.replace("_", " ")}`,
     versionLine(meta, fcv, rows),
+    securityLine(meta),
     "",
     table([24, 9, 12, 14, 8, 9, 10, 8], [
       ["ID", "ROLE", "REPLICA SET", "STATE", "LAG", "PID", "UPTIME", "VERSION", "DATA DIR"],
