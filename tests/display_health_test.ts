@@ -186,3 +186,35 @@ Deno.test("display: a server that holds its port but does not answer (SIGSTOP) i
     await killAll(home);
   }
 });
+
+Deno.test("a rolling restart after the keyfile was replaced (store and hosts) fails soon at the first member its set refuses, naming the restart --force that mends it; that restart makes the set healthy (tester47)", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports));
+    const key = "anotherkeyanotherkeyanotherkey\n";
+    for (
+      const f of [
+        path.join(clusterDir(home, "rs"), "secrets", "keyfile"),
+        path.join(clusterDir(home, "rs"), "deploy", "secrets", "keyfile"),
+      ]
+    ) {
+      await Deno.chmod(f, 0o600);
+      await Deno.writeTextFile(f, key);
+      await Deno.chmod(f, 0o400);
+    }
+    const failed = await mup(["cluster", "restart", "rs", "--auto-approve"], { home });
+    assert.equal(failed.code, 1, output(failed));
+    const said = failed.stdout.replace(/\s+/g, " ");
+    assert.match(
+      said,
+      /cannot become SECONDARY: the primary \S+ cannot reach it \([^)]*Authentication failed[^)]*\): it runs with another keyfile than the members of its set that stayed up/,
+      output(failed),
+    );
+    assert.match(said, /`mup cluster restart rs --force` restarts them all at once/);
+    await ok(home, ["cluster", "restart", "rs", "--force", "--auto-approve"]);
+    assert.ok((await display(home, "rs")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});

@@ -12,6 +12,8 @@ import { processExited } from "./process.ts";
 
 /** How long a set may lack a majority of its votes before the wait gives up on it, in ms. */
 const NO_MAJORITY_MS = 10_000;
+/** How long the primary may refuse the member (its keyfile) before the wait gives up, in ms. */
+const REJECTED_MS = 10_000;
 
 /** A wait's view of a set without a primary: the voting members the waited-for one cannot reach. */
 interface NoPrimary {
@@ -31,7 +33,15 @@ interface NoPrimary {
  */
 async function standing(
   ctx: OperationContext,
-): Promise<{ state: string; lag?: number; seen?: boolean; view?: string; none?: NoPrimary }> {
+): Promise<{
+  state: string;
+  lag?: number;
+  seen?: boolean;
+  view?: string;
+  none?: NoPrimary;
+  /** The primary's heartbeats to it fail authentication: it runs with another keyfile. */
+  rejected?: boolean;
+}> {
   const host = ctx.op.target.host!;
   const port = ctx.op.target.port!;
   const me = hostPort(host, port);
@@ -66,7 +76,8 @@ async function standing(
     }`;
   const lag = (new Date(primary.optimeDate).getTime() - new Date(mine.optimeDate).getTime()) /
     1000;
-  return { state, lag: Math.max(0, lag), seen, view };
+  const rejected = !seen && /authentication failed/i.test(String(mine.lastHeartbeatMessage ?? ""));
+  return { state, lag: Math.max(0, lag), seen, view, ...(rejected ? { rejected } : {}) };
 }
 
 /**
@@ -135,6 +146,11 @@ export const waitForMemberState: Operation = {
     // the wait ends, naming the members down, rather than at its timeout.
     const lasting = sustained(NO_MAJORITY_MS);
     let hopeless: NoPrimary | undefined;
+    // A member its set's primary refuses (Authentication failed: another keyfile) stays refused
+    // until restarted with the set's: after REJECTED_MS of that the wait ends (tester47: it
+    // sat out its 2 minutes, then offered a resume that could not help).
+    const refusing = sustained(REJECTED_MS);
+    let refused: string | undefined;
     // Once a second, whether the member's process has exited: then it never answers.
     let look = t0 + 1000;
     let exited = false;
@@ -146,6 +162,7 @@ export const waitForMemberState: Operation = {
           if (lasting(s.none?.noMajority ? "no majority" : undefined)) {
             (hopeless = s.none), abort.abort();
           }
+          if (refusing(s.rejected ? "rejected" : undefined)) (refused = s.view), abort.abort();
         }).catch(() => undefined);
         if (got !== undefined || Date.now() < look) return got;
         look = Date.now() + 1000;
@@ -162,6 +179,17 @@ export const waitForMemberState: Operation = {
         `${me} exited while the wait for it to become ${param(ctx, "state")} went on (no ` +
           `live PID in ${ctx.op.target.params.pid_file}): waiting longer would not help; ` +
           resumeStartsIt(ctx),
+      );
+    }
+    if (!r && refused) {
+      const name = ctx.plan.cluster_name;
+      throw new OperationError(
+        `${me} cannot become ${param(ctx, "state")}: ${refused}: it runs with another keyfile ` +
+          "than the members of its set that stayed up, and waiting would not help. The keyfile " +
+          `on its host is not the one they started with: \`mup cluster restart ${name} ` +
+          "--force` restarts them all at once on the keyfile on their hosts (or put back on " +
+          `${ctx.op.target.host} the keyfile they run with, and the same in mup's store, then ` +
+          `\`mup plan resume ${name}\`)`,
       );
     }
     if (!r && hopeless) {
