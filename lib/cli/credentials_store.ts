@@ -1,6 +1,6 @@
 /**
  * `mup cluster credentials <name> --password-stdin`: gives mup's store the admin user's password
- * as the cluster has it, once it logs in on every member. The way forward when `admin.json` is
+ * as the cluster has it, once it logs in on the cluster. The way forward when `admin.json` is
  * lost, or the password was changed outside mup (`db.changeUserPassword`, MongoDB docs), which
  * no plan can mend: a new password would match no user.
  */
@@ -28,11 +28,14 @@ export interface StoredPassword {
 
 /**
  * Reads the password from standard input (one line: a trailing newline is not part of it),
- * logs in with it as `user` on every process of `meta` (`connectionStatus` names the user: a
- * login, not an answer), and only when every one took it writes the store's `admin.json`
- * (atomically, mode 0600). Arbiters hold no users and are passed by. Throws a MupError when
- * a process does not answer (nothing could be checked there), refuses the password
- * (AuthenticationFailed), an apply holds the cluster's lock, or standard input is empty.
+ * logs in with it as `user` on every process of `meta` that answers (`connectionStatus` names
+ * the user: a login, not an answer), and writes the store's `admin.json` (atomically, mode
+ * 0600) only when none refused it and a member of every replica set and every standalone took
+ * it (users replicate within a set; a mongos reads the config servers'). Arbiters hold no users
+ * and are passed by. Throws a MupError when a process refuses the password
+ * (AuthenticationFailed), a set or standalone has no member that answers (with the start by
+ * hand that lets it be checked), an apply holds the cluster's lock, or standard input is not
+ * one line.
  */
 export async function storePassword(
   ctx: CliContext,
