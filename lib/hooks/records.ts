@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { z } from "zod";
 import { FILE_MODE, privateDir, writeFileAtomic } from "../state/atomic.ts";
 import { procStart } from "../state/lock.ts";
+import { groupExists } from "./runner.ts";
 
 export const HOOK_RECORD_FORMAT_VERSION = 1;
 
@@ -127,15 +128,6 @@ function groupIsTheHook(r: HookRecord): boolean {
   const now = procStart(r.pid);
   if (now !== undefined) return r.start === undefined || now === r.start;
   return groupExists(r.pid);
-}
-
-function groupExists(pgid: number): boolean {
-  try {
-    Deno.kill(-pgid, "SIGCONT");
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function signalGroup(pgid: number, sig: Deno.Signal): void {

@@ -44,7 +44,7 @@ function killGroupOf(pid: number, sig: Deno.Signal): void {
 }
 
 /** Whether process group `pid` has a process left (SIGCONT, harmless, finds out). */
-function groupExists(pid: number): boolean {
+export function groupExists(pid: number): boolean {
   try {
     Deno.kill(-pid, "SIGCONT");
     return true;
