@@ -291,6 +291,9 @@ Deno.test("bad input gives a clear error naming the file and line, never a stack
   const both = await mup(["plan", "graph", "nothing-here", "--format", "xml", "--json"], { home });
   assert.equal(both.code, 1, output(both));
   assert.match(JSON.parse(both.stdout).error, /unknown graph format "xml"/);
+  const two = await mup(["plan", "graph", "nothing-here", "--format", "dot", "--json"], { home });
+  assert.equal(two.code, 1, output(two));
+  assert.match(JSON.parse(two.stdout).error, /--format dot and --json ask for two formats/);
 });
 
 Deno.test("--help explains every command; the topology schema is printed", async () => {

@@ -83,8 +83,13 @@ export async function storePassword(
         "(AuthenticationFailed): nothing was stored",
       {
         hint: "give the password the user has on every member. With another user that may " +
-          "administer users, set one on each shard's primary and through mongos " +
-          `(\`db.getSiblingDB("admin").changeUserPassword("${user}", …)\`), then store it here`,
+          `administer users, set one ${
+            meta.kind === "sharded"
+              ? "on each shard's primary and through mongos"
+              : meta.kind === "replica_set"
+              ? "on the primary"
+              : "on the server"
+          } (\`db.getSiblingDB("admin").changeUserPassword("${user}", …)\`), then store it here`,
         details: { refused: of("refused"), checked: of("ok") },
       },
     );
@@ -98,13 +103,13 @@ export async function storePassword(
     const sets = [...new Set(unchecked.map((r) => unit(r.p)))];
     const firsts = sets.map((u) => unchecked.find((r) => unit(r.p) === u)!);
     throw new MupError(
-      `no member of ${sets.join(", ")} answered, so the password could not be checked there: ` +
-        "nothing was stored",
+      `no member of ${sets.join(", ")} that holds users answered (arbiters hold none), so the ` +
+        "password could not be checked there: nothing was stored",
       {
-        hint: "`mup cluster start` needs the credentials, so start one member of each by hand " +
-          `with the configuration file mup wrote (${
-            firsts.map((r) => byHand(meta, r.p)).join("; ")
-          }), store the password, then \`mup cluster start ${name}\` starts the rest`,
+        hint: `start one member of each: \`mup cluster start ${name}\` works while the stored ` +
+          "credentials do; without them, by hand with the configuration file mup wrote (" +
+          `${firsts.map((r) => byHand(meta, r.p)).join("; ")}); then store the password, and ` +
+          `\`mup cluster start ${name}\` starts the rest`,
         details: { down: of("down"), checked: of("ok") },
       },
     );

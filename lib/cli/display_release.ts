@@ -48,7 +48,7 @@ export async function readFcv(
 /**
  * The versions the running processes report other than the recorded one, as "6 of 10 processes
  * run 8.0.4" (an upgrade paused or cut off part way; "6 of the 9 processes that answer run
- * 8.0.4 (1 does not answer)" when some do not); undefined when every one runs the recorded
+ * 8.0.4; 1 does not answer" when some do not); undefined when every one runs the recorded
  * version (or none reports one).
  */
 export function mixedVersions(meta: ClusterMeta, rows: ProcessStatus[]): string | undefined {
@@ -65,7 +65,7 @@ export function mixedVersions(meta: ClusterMeta, rows: ProcessStatus[]): string 
     : `of ${reported.length} processes`;
   return [...others].sort(([a], [b]) => a.localeCompare(b)).map(([v, n]) =>
     `${n} ${among} run ${v}`
-  ).join(", ") + (silent ? ` (${silent} ${silent === 1 ? "does" : "do"} not answer)` : "");
+  ).join(", ") + (silent ? `; ${silent} ${silent === 1 ? "does" : "do"} not answer` : "");
 }
 
 /** "7.0.14 (mongo), feature compatibility 6.0 (…raises it)", and "mixed: …" when they differ. */

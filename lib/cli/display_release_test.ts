@@ -22,7 +22,7 @@ Deno.test("versionLine: with some processes down, the mixed count is of those th
   const down = { version: undefined } as unknown as ProcessStatus;
   assert.equal(
     versionLine(meta, undefined, [...rows("6.0.19", "7.0.14", "7.0.14"), down]),
-    "Version: 6.0.19 (mongo) (mixed: 2 of the 3 processes that answer run 7.0.14 (1 does not " +
-      "answer))",
+    "Version: 6.0.19 (mongo) (mixed: 2 of the 3 processes that answer run 7.0.14; 1 does not " +
+      "answer)",
   );
 });
