@@ -550,7 +550,10 @@ Deno.test("a second Ctrl-C during a restart, after its stop and before its start
     const startRunning = async () => {
       const id = await store.currentId().catch(() => undefined);
       const st = id ? await store.load(id).catch(() => undefined) : undefined;
-      return st?.operation_states[`start-mongod-localhost-${port}`]?.status === "running";
+      // Its work begun (executions), not only recorded running: before that (its hook, its
+      // safety checks) a second Ctrl-C leaves the member down, not its start cut off (ci-109).
+      const o = st?.operation_states[`start-mongod-localhost-${port}`];
+      return o?.status === "running" && (o.executions ?? 0) > 0;
     };
     while (!(await startRunning())) {
       if (Date.now() > until) throw new Error("the start never began");
