@@ -105,7 +105,17 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
       const crashed = await currentState(home, "rs");
       // display names the mix: the secondaries run 7.0, the metadata still 6.0.
       const mid = JSON.parse((await mup(["cluster", "display", "rs", "--json"], { home })).stdout);
-      assert.match(mid.mixed_versions ?? "", /^2 of 3 processes run 7\.0\.\d+$/, mid.version);
+      // As fields: the processes that answer, and which run the other release.
+      assert.equal(mid.mixed_versions?.answering, 3, JSON.stringify(mid.mixed_versions));
+      assert.equal(mid.mixed_versions.not_answering, 0);
+      assert.equal(mid.mixed_versions.others.length, 1);
+      assert.match(mid.mixed_versions.others[0].version, /^7\.0\.\d+$/);
+      assert.deepEqual(
+        mid.mixed_versions.others[0].processes,
+        mid.processes.filter((p: { version: string }) => p.version !== mid.version)
+          .map((p: { id: string }) => p.id).sort(),
+      );
+      assert.equal(mid.mixed_versions.others[0].processes.length, 2);
       // Half upgraded, some members run binaries the metadata does not name yet: other
       // commands still work (the old release can run them; the FCV is raised only after the
       // record) and their plans say what they do to the upgrade.

@@ -256,10 +256,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
           }
           : { deployed: true }),
         kind: meta.kind,
-        security: {
-          auth: securityOf(meta.topology).auth,
-          tls: securityOf(meta.topology).tls,
-        },
+        security: (({ auth, tls }) => ({ auth, tls }))(securityOf(meta.topology)),
         version: meta.version,
         ...(mixed ? { mixed_versions: mixed } : {}),
         feature_compatibility_version: fcv ?? null,

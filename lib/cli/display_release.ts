@@ -46,26 +46,50 @@ export async function readFcv(
 }
 
 /**
- * The versions the running processes report other than the recorded one, as "6 of 10 processes
- * run 8.0.4" (an upgrade paused or cut off part way; "6 of the 9 processes that answer run
- * 8.0.4; 1 does not answer" when some do not); undefined when every one runs the recorded
- * version (or none reports one).
+ * The versions the running processes report other than the recorded one (an upgrade paused or
+ * cut off part way), as fields for `--json`: each other version with the processes (ids) that
+ * run it, counted among those that answer.
  */
-export function mixedVersions(meta: ClusterMeta, rows: ProcessStatus[]): string | undefined {
+export interface MixedVersions {
+  /** Processes that reported a version. */
+  answering: number;
+  /** Processes that did not (down, or not answering). */
+  not_answering: number;
+  /** Each version other than the recorded one, sorted, with the ids of the processes that run it. */
+  others: { version: string; processes: string[] }[];
+}
+
+/** The processes that run other versions than the recorded one; undefined when none does. */
+export function mixedVersions(meta: ClusterMeta, rows: ProcessStatus[]): MixedVersions | undefined {
   const reported = rows.filter((r) => r.version);
-  const others = new Map<string, number>();
+  const others = new Map<string, string[]>();
   for (const r of reported) {
-    if (r.version !== meta.version) others.set(r.version!, (others.get(r.version!) ?? 0) + 1);
+    if (r.version !== meta.version) {
+      others.set(r.version!, [...(others.get(r.version!) ?? []), r.id]);
+    }
   }
   if (!others.size) return undefined;
-  // Counted among those that answer, and said so when some do not (tester45).
-  const silent = rows.length - reported.length;
+  return {
+    answering: reported.length,
+    not_answering: rows.length - reported.length,
+    others: [...others].sort(([a], [b]) => a.localeCompare(b)).map(([version, ids]) => ({
+      version,
+      processes: ids.sort(),
+    })),
+  };
+}
+
+/**
+ * `mixed` in words: "6 of 10 processes run 8.0.4", or "6 of the 9 processes that answer run
+ * 8.0.4; 1 does not answer" when some do not (tester45).
+ */
+export function mixedText(mixed: MixedVersions): string {
+  const silent = mixed.not_answering;
   const among = silent
-    ? `of the ${reported.length} processes that answer`
-    : `of ${reported.length} processes`;
-  return [...others].sort(([a], [b]) => a.localeCompare(b)).map(([v, n]) =>
-    `${n} ${among} run ${v}`
-  ).join(", ") + (silent ? `; ${silent} ${silent === 1 ? "does" : "do"} not answer` : "");
+    ? `of the ${mixed.answering} processes that answer`
+    : `of ${mixed.answering} processes`;
+  return mixed.others.map((o) => `${o.processes.length} ${among} run ${o.version}`).join(", ") +
+    (silent ? `; ${silent} ${silent === 1 ? "does" : "do"} not answer` : "");
 }
 
 /** "7.0.14 (mongo), feature compatibility 6.0 (…raises it)", and "mixed: …" when they differ. */
@@ -82,7 +106,7 @@ export function versionLine(
     ? ` (recorded; all ${reported.length} processes that answer run ${[...versions][0]})`
     : undefined;
   const base = `Version: ${meta.version} (${meta.variant})${
-    none ?? (mixed ? ` (mixed: ${mixed})` : "")
+    none ?? (mixed ? ` (mixed: ${mixedText(mixed)})` : "")
   }`;
   if (!fcv) return base;
   return `${base}, feature compatibility ${fcv}${

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { versionLine } from "./display_release.ts";
+import { mixedVersions, versionLine } from "./display_release.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import type { ProcessStatus } from "../probe/live.ts";
 
@@ -24,5 +24,27 @@ Deno.test("versionLine: with some processes down, the mixed count is of those th
     versionLine(meta, undefined, [...rows("6.0.19", "7.0.14", "7.0.14"), down]),
     "Version: 6.0.19 (mongo) (mixed: 2 of the 3 processes that answer run 7.0.14; 1 does not " +
       "answer)",
+  );
+});
+
+Deno.test("mixedVersions: fields for --json, each other version with its processes, counted among those that answer (tester49)", () => {
+  const row = (id: string, version?: string) => ({ id, version }) as ProcessStatus;
+  assert.equal(mixedVersions(meta, [row("a", "6.0.19"), row("b", "6.0.19")]), undefined);
+  assert.deepEqual(
+    mixedVersions(meta, [
+      row("c", "7.0.14"),
+      row("a", "6.0.19"),
+      row("b", "7.0.14"),
+      row("d"),
+      row("e", "8.0.4"),
+    ]),
+    {
+      answering: 4,
+      not_answering: 1,
+      others: [{ version: "7.0.14", processes: ["b", "c"] }, {
+        version: "8.0.4",
+        processes: ["e"],
+      }],
+    },
   );
 });
