@@ -126,6 +126,32 @@ Deno.test("plan show, list, export, validate, graph, diff, delete work on a save
   );
   assert.equal(keyfile?.action, "none", JSON.stringify(keyJson.changes));
   await Deno.remove(secrets, { recursive: true });
+  // So are a process's directories that a failed first deploy made (tester49): the apply finds
+  // them in place; the other processes' directories are still to create.
+  const dirs = (out.plan as Plan).phases.flatMap((ph) => ph.operations)
+    .filter((o) => o.type === "create_directory");
+  const [made, other] = dirs;
+  const dirOf = (o: typeof made) => (j: { changes: { operation: string; action: string }[] }) =>
+    j.changes.filter((c) => c.operation === o.id).map((c) => c.action);
+  const before = JSON.parse((await mup(["plan", "diff", "c1", "--json"], { home })).stdout);
+  assert.deepEqual([...new Set(dirOf(made)(before))], ["create"], JSON.stringify(before.changes));
+  const paths = JSON.parse(made.target.params.paths) as string[];
+  // What the test makes goes again whole: the topmost directory that was not there.
+  const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+  const tops = new Set<string>();
+  for (const p of paths) {
+    let top = p;
+    while (!(await exists(path.dirname(top)))) top = path.dirname(top);
+    if (!(await exists(top))) tops.add(top);
+  }
+  for (const p of paths) await Deno.mkdir(p, { recursive: true });
+  try {
+    const after = JSON.parse((await mup(["plan", "diff", "c1", "--json"], { home })).stdout);
+    assert.deepEqual([...new Set(dirOf(made)(after))], ["none"], JSON.stringify(after.changes));
+    assert.deepEqual([...new Set(dirOf(other)(after))], ["create"]);
+  } finally {
+    for (const t of tops) await Deno.remove(t, { recursive: true });
+  }
 
   const del = await mup(["plan", "delete", id], { home });
   assert.equal(del.code, 0, output(del));

@@ -1,6 +1,13 @@
 /** `mup plan diff <cluster|plan>`: what a plan (the cluster's newest) would change now. */
 import type { Command } from "@commander-js/extra-typings";
-import { noChanges, operationsLeft, planDiff, renderDiff, withLiveMembers } from "../plan/diff.ts";
+import {
+  FILE_MAKERS,
+  noChanges,
+  operationsLeft,
+  planDiff,
+  renderDiff,
+  withLiveMembers,
+} from "../plan/diff.ts";
 import { commandOf, replanFlags } from "../plan/command_of.ts";
 import { checkIdentifier } from "../util/ident.ts";
 import { readMeta } from "../state/meta.ts";
@@ -112,7 +119,7 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
         drifted: drifted && new Set(drifted.map(memberId)),
         applied: !!applied,
         cached: await cachedArchives(plan),
-        secrets: await secretsInPlace(plan, ctx),
+        made: await madeInPlace(plan, ctx),
       },
     );
     // A reconfigure sets every member of the sets it reconfigures: a planned member's change
@@ -215,16 +222,18 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
 }
 
 /**
- * The plan's secret-making operations (IDs) whose secret is in mup's store now, judged as the
- * apply judges it (generate_secret's isDone: a certificate only when the cluster's CA signed it
- * for its host).
+ * The plan's operations that make files, directories and secrets (FILE_MAKERS) whose effect is
+ * in place now, judged as the apply judges it (their isDone: a certificate only when the
+ * cluster's CA signed it for its host; a file only with the content the plan writes). A failed
+ * first deploy leaves such things made; the diff then does not list them as to create
+ * (tester49).
  */
-async function secretsInPlace(plan: Plan, ctx: CliContext): Promise<Set<string>> {
+async function madeInPlace(plan: Plan, ctx: CliContext): Promise<Set<string>> {
   const found = new Set<string>();
   const signal = new AbortController().signal;
   for (const op of plan.phases.flatMap((ph) => ph.operations)) {
-    if (op.type !== "generate_secret") continue;
-    const done = await OPERATIONS.generate_secret.isDone({
+    if (!FILE_MAKERS.has(op.type)) continue;
+    const done = await OPERATIONS[op.type as keyof typeof OPERATIONS].isDone({
       op,
       plan,
       stateId: "",

@@ -70,10 +70,11 @@ export function planDiff(
      */
     cached?: ReadonlySet<string>;
     /**
-     * The secret-making operations (IDs) whose secret is in mup's store now (an apply that
-     * failed after making it, before a new plan): they change nothing.
+     * The operations (IDs) that make files, directories and secrets (FILE_MAKERS) whose effect
+     * is in place now, judged by their own isDone (an apply that failed after making them,
+     * before a new plan): they change nothing.
      */
-    secrets?: ReadonlySet<string>;
+    made?: ReadonlySet<string>;
   } = {},
 ): PlanDiff {
   const { drifted } = live;
@@ -150,7 +151,7 @@ export function planDiff(
         : o.type === "download_binary" && c.resource_type === "file" &&
             live.cached?.has(c.resource_id)
         ? true
-        : o.type === "generate_secret" && c.resource_type === "secret" && live.secrets?.has(o.id)
+        : FILE_MAKERS.has(o.type) && live.made?.has(o.id)
         ? true
         : c.resource_type === "replica_set_member" && c.action !== "delete" && drifted
         ? !drifted.has(c.resource_id)
@@ -262,6 +263,17 @@ export function withLiveMembers(
   for (const c of changes) summary[c.action] = (summary[c.action] ?? 0) + 1;
   return { diff: { ...d, changes, summary }, untouched };
 }
+
+/**
+ * The operation types whose effect is files, directories or secrets, each of which can tell
+ * cheaply (isDone) whether it is in place: `plan diff` asks them (planDiff's `live.made`).
+ */
+export const FILE_MAKERS: ReadonlySet<string> = new Set([
+  "create_directory",
+  "generate_config",
+  "generate_secret",
+  "upload_file",
+]);
 
 /** The status a start, stop or restart records for what runs now: meta.yaml's status terms. */
 function liveStatus(meta: ClusterMeta, down: ReadonlySet<string>): ClusterMeta["status"] {
