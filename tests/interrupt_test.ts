@@ -26,6 +26,7 @@ import {
 } from "./helpers.ts";
 import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 import { clusterDir, withClient } from "./apply_helpers.ts";
+import { opExecuting } from "./lifecycle_helpers.ts";
 import { StateStore } from "../lib/state/store.ts";
 import { isStale, procStart, readLock } from "../lib/state/lock.ts";
 import { pidAlive } from "../lib/executor/local.ts";
@@ -552,8 +553,7 @@ Deno.test("a second Ctrl-C during a restart, after its stop and before its start
       const st = id ? await store.load(id).catch(() => undefined) : undefined;
       // Its work begun (executions), not only recorded running: before that (its hook, its
       // safety checks) a second Ctrl-C leaves the member down, not its start cut off (ci-109).
-      const o = st?.operation_states[`start-mongod-localhost-${port}`];
-      return o?.status === "running" && (o.executions ?? 0) > 0;
+      return opExecuting(st?.operation_states[`start-mongod-localhost-${port}`]);
     };
     while (!(await startRunning())) {
       if (Date.now() > until) throw new Error("the start never began");

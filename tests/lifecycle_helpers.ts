@@ -222,6 +222,14 @@ export class WriteLoad {
 }
 
 /**
+ * Whether an operation's own work began: recorded running with at least one execution (past
+ * its before_operation hooks, isDone and safety checks, which are recorded running too).
+ */
+export function opExecuting(st: { status: string; executions?: number } | undefined): boolean {
+  return st?.status === "running" && (st.executions ?? 0) > 0;
+}
+
+/**
  * Starts mup, kills it with `signal` (SIGKILL) once an operation matching `when` is recorded as
  * `status` (and, if given, `also` holds): "running" from its start (its hook, isDone and safety
  * checks included), "executing" once its own work began. Returns what mup printed and its exit
@@ -264,10 +272,7 @@ export async function killWhen(
       for (const l of lines) {
         if (l.kind !== "op") continue;
         const st = l.state!;
-        now.set(
-          st.id,
-          st.status === "running" && (st.executions ?? 0) > 0 ? "executing" : st.status,
-        );
+        now.set(st.id, opExecuting(st) ? "executing" : st.status);
       }
       const at = (st: string) => st === status || (status === "running" && st === "executing");
       if ([...now].some(([id, st]) => when.test(id) && at(st)) && await also()) {
