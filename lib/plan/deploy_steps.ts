@@ -181,15 +181,8 @@ export function deployAndInitializeOps(
   const initialize: PlannedOperation[] = [];
   const initId = (set: string) => `init-rs-${set}`;
   for (const s of [...sets].sort((a, b) => Number(b.configsvr) - Number(a.configsvr))) {
-    const members = s.members.map((m, i) => ({
-      _id: i,
-      host: hostPort(m.host, m.port),
-      ...(m.priority !== 1 ? { priority: m.priority } : {}),
-      ...(m.votes !== 1 ? { votes: m.votes } : {}),
-      ...(m.hidden ? { hidden: true } : {}),
-      ...(m.arbiterOnly ? { arbiterOnly: true } : {}),
-    }));
-    const config = { _id: s.name, ...(s.configsvr ? { configsvr: true } : {}), members };
+    const config = initConfig(s);
+    const members = config.members;
     initialize.push(op({
       id: initId(s.name),
       type: "init_replica_set",
@@ -322,4 +315,26 @@ export function finalizeOps(
 /** A wait's timeout as recorded in the plan: --wait-timeout when given, else the default. */
 function timeoutMs(c: StepContext, dflt: number): number {
   return c.input.waitTimeoutMs ?? dflt;
+}
+
+/**
+ * The replSetInitiate document of a set of the topology: `_id`, `configsvr`, and each member's
+ * `_id` (its place in the topology), `host` and the options the topology gives other than
+ * MongoDB's defaults (priority, votes, hidden, arbiterOnly). The plan's `init-rs-<set>` carries
+ * it; plan validation (plan_members.ts) compares what a plan file says with it.
+ */
+export function initConfig(s: ReplicaSetSpec): {
+  _id: string;
+  configsvr?: true;
+  members: { _id: number; host: string; [option: string]: unknown }[];
+} {
+  const members = s.members.map((m, i) => ({
+    _id: i,
+    host: hostPort(m.host, m.port),
+    ...(m.priority !== 1 ? { priority: m.priority } : {}),
+    ...(m.votes !== 1 ? { votes: m.votes } : {}),
+    ...(m.hidden ? { hidden: true } : {}),
+    ...(m.arbiterOnly ? { arbiterOnly: true } : {}),
+  }));
+  return { _id: s.name, ...(s.configsvr ? { configsvr: true as const } : {}), members };
 }

@@ -4,6 +4,8 @@ import { planFileHash } from "./hash.ts";
 import { parsePlanText } from "./parse.ts";
 import { planPathIssues } from "./plan_paths.ts";
 import { planConfigIssues } from "./plan_configs.ts";
+import { planMemberIssues } from "./plan_members.ts";
+import { planDescriptionIssues } from "./plan_descriptions.ts";
 import { planUploadIssues } from "./plan_uploads.ts";
 import { planSecretSourceIssues } from "./plan_secret_sources.ts";
 import type { Plan, ValidationIssue } from "./schema.ts";
@@ -18,7 +20,8 @@ export interface PlanCheck {
 /**
  * Full validation of a plan document: JSON, schema and format version, hash, graph, the paths
  * its operations run and write (plan_paths.ts; `storeRoot`, $MUP_HOME/storage, places the
- * cluster's own directory there), the configurations it writes (plan_configs.ts), the files it
+ * cluster's own directory there), the configurations it writes (plan_configs.ts), its sets,
+ * shards and users (plan_members.ts), its descriptions (plan_descriptions.ts), the files it
  * uploads (plan_uploads.ts), pre-flight.
  */
 export function checkPlanText(
@@ -35,6 +38,8 @@ export function checkPlanText(
   issues.push(
     ...planPathIssues(parsed.plan, opts),
     ...planConfigIssues(parsed.plan),
+    ...planMemberIssues(parsed.plan),
+    ...planDescriptionIssues(parsed.plan),
     ...planUploadIssues(parsed.plan, opts),
     ...planSecretSourceIssues(parsed.plan, opts),
   );

@@ -1,0 +1,212 @@
+/**
+ * What a plan's operations do to replica sets, shards and users, checked against the plan's own
+ * topology. A plan's content hash shows only that the file was not changed after it was sealed,
+ * not who sealed it (see README, "not a signature"), and the review (`plan show`, `plan diff`)
+ * names a set, not its members: an `init_replica_set` config edited to another priority or an
+ * extra member, or a `create_user` edited to another user, sealed again, would otherwise be
+ * applied as reviewed while the metadata records the topology (tester51). The sibling of
+ * plan_configs.ts and plan_uploads.ts, in their style: pure, each problem a validation error
+ * (code `plan_members`) naming the operation, the parameter and the fix.
+ *
+ * What the planners write (deploy_steps.ts, scale_out.ts, scale_in.ts, security_steps.ts,
+ * member_options.ts):
+ *
+ * - `init_replica_set`: `config` is initConfig of the topology's set;
+ * - `add_members`: each member in `add` is that set's initConfig member (without `_id`), and
+ *   `members` are the set's;
+ * - `reconfig_members`: `options` hosts are the set's data-bearing members, with the topology's
+ *   priority, votes and hidden;
+ * - `add_shard`: `shard` is `<set>/<its members>` of a shard of the topology;
+ * - `create_user`: `user` is the topology's admin user, at processes of the topology;
+ * - in a scale-in, `remove_members` removes hosts the set keeps no longer, and `remove_shard`
+ *   a shard the topology no longer has, its databases moved to one it has.
+ */
+import { hostPort } from "../topology/hosts.ts";
+import { securityOf } from "../security/settings.ts";
+import { initConfig } from "./deploy_steps.ts";
+import { listProcesses, listReplicaSets, type ReplicaSetSpec } from "./processes.ts";
+import { remakeFix } from "./plan_paths.ts";
+import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
+
+/** JSON with its keys in order: two documents that differ only in key order are the same. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v && typeof v === "object") {
+    return `{${
+      Object.keys(v).sort().map((k) =>
+        `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`
+      ).join(",")
+    }}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** A parameter's JSON, or undefined when it does not parse. */
+function parsed(o: PlannedOperation, key: string): unknown {
+  try {
+    return JSON.parse(o.target.params[key] ?? "");
+  } catch {
+    return undefined;
+  }
+}
+
+const TYPES = new Set([
+  "init_replica_set",
+  "add_members",
+  "reconfig_members",
+  "add_shard",
+  "create_user",
+  "remove_members",
+  "remove_shard",
+]);
+
+/**
+ * Every operation of `plan` on sets, shards and users that is not what mup plans from the
+ * plan's topology, as validation errors (code `plan_members`; see the module comment). Linear
+ * in the operations and the members.
+ */
+export function planMemberIssues(plan: Plan): ValidationIssue[] {
+  const ops = plan.phases.flatMap((p) => p.operations).filter((o) => TYPES.has(o.type));
+  if (!ops.length) return [];
+  const procs = listProcesses(plan.topology, plan.deploy_dir);
+  const sets = new Map(listReplicaSets(procs).map((s) => [s.name, s]));
+  const hosts = new Set(procs.map((p) => hostPort(p.host, p.port)));
+  const fix = remakeFix(plan);
+  const issues: ValidationIssue[] = [];
+  const error = (o: PlannedOperation, what: string) =>
+    issues.push({
+      code: "plan_members",
+      severity: "error",
+      message: `operation ${o.id} (${o.type}) ${what}. ${fix}`,
+    });
+  const setOf = (o: PlannedOperation): ReplicaSetSpec | undefined => {
+    const s = sets.get(o.target.name);
+    if (!s) {
+      error(
+        o,
+        `names replica set ${JSON.stringify(o.target.name)}, which this plan's topology lacks`,
+      );
+    }
+    return s;
+  };
+  const hostsOf = (s: ReplicaSetSpec) => s.members.map((m) => hostPort(m.host, m.port));
+  const scaleIn = plan.operation === "scale-in";
+
+  for (const o of ops) {
+    switch (o.type) {
+      case "init_replica_set": {
+        const s = setOf(o);
+        if (s && canonical(parsed(o, "config")) !== canonical(initConfig(s))) {
+          error(
+            o,
+            `initiates ${s.name} with ${o.target.params.config ?? "no config"}, not as this ` +
+              `plan's topology gives it: ${JSON.stringify(initConfig(s))}`,
+          );
+        }
+        break;
+      }
+      case "add_members": {
+        const s = setOf(o);
+        if (!s) break;
+        const want = new Map(
+          initConfig(s).members.map(({ _id: _, ...m }) => [m.host, canonical(m)]),
+        );
+        const add = parsed(o, "add");
+        const bad = Array.isArray(add)
+          ? add.filter((m) => want.get(String(m?.host)) !== canonical(m))
+          : [add];
+        if (bad.length) {
+          error(
+            o,
+            `adds ${
+              JSON.stringify(bad)
+            } to ${s.name}, not a member as this plan's topology gives it`,
+          );
+        }
+        const members = parsed(o, "members");
+        const set = new Set(hostsOf(s));
+        if (!Array.isArray(members) || members.some((h) => !set.has(String(h)))) {
+          error(
+            o,
+            `asks ${JSON.stringify(members)}, not members of ${s.name} in this plan's topology`,
+          );
+        }
+        break;
+      }
+      case "reconfig_members": {
+        const s = setOf(o);
+        if (!s) break;
+        const want = s.members.filter((m) => !m.arbiterOnly).map((m) => ({
+          host: hostPort(m.host, m.port),
+          priority: m.priority,
+          votes: m.votes,
+          hidden: m.hidden,
+        }));
+        if (canonical(parsed(o, "options")) !== canonical(want)) {
+          error(
+            o,
+            `sets ${o.target.params.options ?? "nothing"} in ${s.name}, not its members' ` +
+              `options as this plan's topology gives them: ${JSON.stringify(want)}`,
+          );
+        }
+        break;
+      }
+      case "add_shard": {
+        const s = sets.get(o.target.params.name ?? "");
+        const seed = s && !s.configsvr ? `${s.name}/${hostsOf(s).join(",")}` : undefined;
+        if (!seed || o.target.params.shard !== seed || o.target.name !== s!.name) {
+          error(
+            o,
+            `adds shard ${JSON.stringify(o.target.params.shard)}, not a shard of this plan's ` +
+              `topology${seed ? ` (${seed})` : ""}`,
+          );
+        }
+        break;
+      }
+      case "create_user": {
+        const admin = securityOf(plan.topology).adminUser;
+        if (o.target.params.user !== admin) {
+          error(
+            o,
+            `creates user ${JSON.stringify(o.target.params.user)}; this plan's topology's admin ` +
+              `user is ${JSON.stringify(admin)}`,
+          );
+        }
+        const members = parsed(o, "members");
+        if (!Array.isArray(members) || members.some((h) => !hosts.has(String(h)))) {
+          error(o, `asks ${JSON.stringify(members)}, not processes of this plan's topology`);
+        }
+        break;
+      }
+      case "remove_members": {
+        if (!scaleIn) break;
+        const s = setOf(o);
+        const remove = parsed(o, "remove");
+        const kept = new Set(s ? hostsOf(s) : []);
+        if (!Array.isArray(remove) || remove.some((h) => kept.has(String(h)))) {
+          error(
+            o,
+            `removes ${
+              JSON.stringify(remove)
+            }, members this plan's topology keeps in ${o.target.name}`,
+          );
+        }
+        break;
+      }
+      case "remove_shard": {
+        if (!scaleIn) break;
+        const { name, move_primary_to: to } = o.target.params;
+        const shard = (n?: string) => !!n && !!sets.get(n) && !sets.get(n)!.configsvr;
+        if (shard(name) || !shard(to) || o.target.name !== name) {
+          error(
+            o,
+            `removes shard ${JSON.stringify(name)} into ${JSON.stringify(to)}: this plan's ` +
+              "topology must lack the one and have the other",
+          );
+        }
+        break;
+      }
+    }
+  }
+  return issues;
+}

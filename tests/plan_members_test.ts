@@ -1,0 +1,177 @@
+/**
+ * plan_members.ts: a plan's sets, shards and users are checked against its topology, so that a
+ * plan edited and sealed again cannot initiate a set, add a shard or create a user other than
+ * the review names (tester51).
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { compileHooks } from "../lib/hooks/compile.ts";
+import { sealPlan, sealPlanText } from "../lib/plan/hash.ts";
+import { planDeploy } from "../lib/plan/planner.ts";
+import { planMemberIssues } from "../lib/plan/plan_members.ts";
+import { planReconfigure } from "../lib/plan/reconfigure.ts";
+import { planScaleIn } from "../lib/plan/scale_in.ts";
+import { allOperations, type Plan } from "../lib/plan/schema.ts";
+import { checkPlanText } from "../lib/plan/validate.ts";
+import { parseTopology } from "../lib/topology/load.ts";
+import type { Topology } from "../lib/topology/schema.ts";
+import { withSecurityDefaults } from "../lib/security/settings.ts";
+import { ROOT } from "./helpers.ts";
+import { installFixture } from "./fixture.ts";
+import { input } from "./lifecycle_inputs.ts";
+
+installFixture();
+
+async function deployPlan(file: string): Promise<Plan> {
+  const t = await parseTopology(Deno.readTextFileSync(path.join(ROOT, "examples", file)), file);
+  return sealPlanText(planDeploy({
+    planId: "plan-members",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    clusterName: "members",
+    // As `cluster deploy` plans it: access control on by default.
+    topology: withSecurityDefaults(t.topology),
+    topologyFile: `/topologies/${file}`,
+    release: {
+      version: "7.0.5",
+      variant: "mongo",
+      platform: "linux-x86_64",
+      url: "https://fastdl.mongodb.org/linux/mongodb-linux-x86_64-ubuntu2204-7.0.5.tgz",
+      sha256: "ab".repeat(32),
+      size_bytes: 120_000_000,
+      archive_name: "mongodb-linux-x86_64-ubuntu2204-7.0.5.tgz",
+    },
+    deployDir: "/home/mup/deploy",
+    cacheDir: "/home/mup/cache",
+    clusterDir: "/home/mup/storage/clusters/members",
+    validation: { valid: true, errors: [], warnings: [], checks: [] },
+    hooks: compileHooks(t.topology.hooks, "/topologies"),
+    baseState: { lineage: "", serial: 0 },
+    cached: false,
+  })).plan;
+}
+
+/** `plan` with one operation's parameter set to `value`, sealed again as an editor would. */
+function edited(plan: Plan, id: string, key: string, value: string): string {
+  const copy = structuredClone(plan);
+  allOperations(copy).find((o) => o.id === id)!.target.params[key] = value;
+  const { content_hash: _, ...rest } = copy;
+  return sealPlanText(rest).text;
+}
+
+const messages = (text: string) =>
+  checkPlanText(text, "edited.json").issues.filter((i) => i.code === "plan_members")
+    .map((i) => i.message);
+
+const without = (t: Topology, ...ports: number[]): Topology => {
+  const keep = <T extends { port: number }>(l: T[]) => l.filter((e) => !ports.includes(e.port));
+  return {
+    ...t,
+    config_servers: keep(t.config_servers),
+    mongod_servers: keep(t.mongod_servers),
+    mongos_servers: keep(t.mongos_servers),
+  };
+};
+
+Deno.test("plan_members: the plans mup makes pass (deploy, scale-in of a member and of a shard, reconfigure)", async () => {
+  for (const file of ["standalone.yaml", "replica-set.yaml", "sharded.yaml"]) {
+    assert.deepEqual(planMemberIssues(await deployPlan(file)), [], file);
+  }
+  const sh = await input("sharded.yaml");
+  for (const ports of [[27023], [27024, 27025, 27026]]) {
+    const plan = sealPlan(
+      planScaleIn({ ...sh, topology: without(sh.meta.topology, ...ports), topologyFile: "" }),
+    );
+    assert.ok(allOperations(plan).some((o) => /^remove-(members|shard)-/.test(o.id)), `${ports}`);
+    assert.deepEqual(planMemberIssues(plan), [], `scale-in ${ports}`);
+  }
+  const rs = await input("replica-set.yaml");
+  const topology = structuredClone(rs.meta.topology);
+  topology.mongod_servers[1].priority = 5;
+  const reconf = sealPlan(planReconfigure({ ...rs, topology, topologyFile: "/t/rs.yaml" }));
+  assert.ok(allOperations(reconf).some((o) => o.type === "reconfig_members"));
+  assert.deepEqual(planMemberIssues(reconf), []);
+});
+
+Deno.test("plan_members: a set initiated, a shard added, a user created or a member set other than the topology says is refused, naming the operation (tester51)", async () => {
+  const rs = await deployPlan("replica-set.yaml");
+  const init = allOperations(rs).find((o) => o.type === "init_replica_set")!;
+  const config = JSON.parse(init.target.params.config);
+  // Untouched, it is valid.
+  assert.deepEqual(messages(sealPlanText((({ content_hash: _, ...r }) => r)(rs)).text), []);
+
+  const priority = structuredClone(config);
+  priority.members[0].priority = 0;
+  const [p] = messages(edited(rs, init.id, "config", JSON.stringify(priority)));
+  assert.match(
+    p,
+    new RegExp(`operation ${init.id} \\(init_replica_set\\) initiates rs0 with .*"priority":0`),
+  );
+  assert.match(p, /not as this plan's topology gives it/);
+  assert.match(p, /Plans are made by mup, not edited/);
+
+  const extra = structuredClone(config);
+  extra.members.push({ _id: 3, host: "evil.example:27017", priority: 5 });
+  assert.equal(messages(edited(rs, init.id, "config", JSON.stringify(extra))).length, 1);
+
+  const user = allOperations(rs).find((o) => o.type === "create_user")!;
+  assert.match(
+    messages(edited(rs, user.id, "user", "hacker"))[0],
+    /creates user "hacker"; this plan's topology's admin user is "admin"/,
+  );
+  assert.match(
+    messages(edited(rs, user.id, "members", JSON.stringify(["evil.example:27017"])))[0],
+    /not processes of this plan's topology/,
+  );
+
+  const sh = await deployPlan("sharded.yaml");
+  const add = allOperations(sh).find((o) => o.type === "add_shard")!;
+  assert.match(
+    messages(edited(sh, add.id, "shard", "shard1/evil.example:27017"))[0],
+    /adds shard "shard1\/evil\.example:27017", not a shard of this plan's topology \(shard1\/localhost:/,
+  );
+
+  const r = await input("replica-set.yaml");
+  const topology = structuredClone(r.meta.topology);
+  topology.mongod_servers[1].priority = 5;
+  const reconf = sealPlan(planReconfigure({ ...r, topology, topologyFile: "/t/rs.yaml" }));
+  const op = allOperations(reconf).find((o) => o.type === "reconfig_members")!;
+  const options = JSON.parse(op.target.params.options);
+  options[1].priority = 50;
+  assert.match(
+    messages(edited(reconf, op.id, "options", JSON.stringify(options)))[0],
+    /sets .*"priority":50.* in rs0, not its members' options as this plan's topology gives them/,
+  );
+});
+
+Deno.test("plan_descriptions: an operation described as something else than it does is refused, naming it (tester51)", async () => {
+  const rs = await deployPlan("replica-set.yaml");
+  const start = allOperations(rs).find((o) => o.type === "start_process")!;
+  const codes = (text: string) =>
+    checkPlanText(text, "edited.json").issues.filter((i) => i.code === "plan_description")
+      .map((i) => i.message);
+  const sealed = (plan: Plan) => sealPlanText((({ content_hash: _, ...r }) => r)(plan)).text;
+  assert.deepEqual(codes(sealed(rs)), []);
+  const with_ = (description: string) => {
+    const copy = structuredClone(rs);
+    allOperations(copy).find((o) => o.id === start.id)!.description = description;
+    return sealed(copy);
+  };
+  const [noop] = codes(with_("Harmless no-op"));
+  assert.match(
+    noop,
+    new RegExp(
+      `operation ${start.id} \\(start_process\\) is described as "Harmless no-op", which does ` +
+        `not start with what a start_process does \\("Start …"\\)`,
+    ),
+  );
+  assert.match(noop, /Plans are made by mup, not edited/);
+  // The right verb, another process.
+  assert.match(
+    codes(with_("Start rs0 member otherhost:1"))[0],
+    /does not name the process it acts on \(mongod-localhost-\d+ or localhost:\d+\)/,
+  );
+  const init = allOperations(rs).find((o) => o.type === "init_replica_set")!;
+  const copy = structuredClone(rs);
+  allOperations(copy).find((o) => o.id === init.id)!.description = "Initialize replica set";
+  assert.match(codes(sealed(copy))[0], /does not name the replica set or shard it acts on \(rs0\)/);
+});
