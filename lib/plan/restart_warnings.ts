@@ -165,7 +165,7 @@ export function majorityWarnings(
       out.push(unknown);
       continue;
     }
-    const { total, need, count } = setVotes(members);
+    const { total, need, count } = setVotes(members, facts);
     const running = count((p) => facts[p.id]?.running === true);
     if (force) {
       const left = running - count((p) => ids.has(p.id) && facts[p.id]?.running === true);

@@ -82,7 +82,7 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
     // (A staying member down is refused as not_running below.)
     const stayUp = stay.every((m) => input.facts[m.id]?.running);
     if (stay.length < s.members.length && !primary && stayUp) {
-      const { total, need, count } = setVotes(s.members);
+      const { total, need, count } = setVotes(s.members, input.facts);
       const nodes = down.map((m) => `-N ${hostPort(m.host, m.port)}`).join(" ");
       const out = s.members.filter((m) => gone.has(m.id));
       refuse(

@@ -87,7 +87,7 @@ function noMajorityAfterStart(
   starting: ProcessSpec[],
 ): boolean {
   const ids = new Set(starting.map((p) => p.id));
-  const { need, count } = setVotes(s.members);
+  const { need, count } = setVotes(s.members, input.facts);
   return count((p) => ids.has(p.id) || input.facts[p.id]?.running === true) < need;
 }
 
@@ -188,7 +188,7 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
       todo.some((p) => p.replicaSet === s.name) && noMajorityAfterStart(input, s, todo)
     )
     .map((s) => {
-      const { total, need, count } = setVotes(s.members);
+      const { total, need, count } = setVotes(s.members, input.facts);
       const up = count((p) => todo.includes(p) || input.facts[p.id]?.running === true);
       return {
         code: "no_majority_after_start",

@@ -48,7 +48,7 @@ export function stopWarnings(
       out.push(unknown);
       continue;
     }
-    const { total, need, count: votes } = setVotes(s.members);
+    const { total, need, count: votes } = setVotes(s.members, facts);
     const before = votes(runningNow);
     const after = votes(runningAfter);
     const left = s.members.filter(runningAfter);

@@ -7,15 +7,22 @@ import { hostPort } from "../topology/hosts.ts";
  * A replica set's voting arithmetic, by MongoDB's rule ("Replica Set Elections"): a primary is
  * elected and kept only while more than half of all configured votes are up. `total` is the sum
  * of the members' votes, `need` the majority (⌊total/2⌋ + 1), `count(f)` the votes of the
- * members `f` holds for (e.g. those running).
+ * members `f` holds for (e.g. those running). Each member's votes are those its set's
+ * configuration holds now where `facts` read them (`votes`; none for a member the set no longer
+ * lists, `removed`): a DBA may have changed them with rs.reconfig since mup recorded the
+ * topology, and MongoDB counts the configuration's (tester50). Else the recorded ones.
  */
-export function setVotes(members: ProcessSpec[]): {
+export function setVotes(
+  members: ProcessSpec[],
+  facts: Record<string, ProcessFact> = {},
+): {
   total: number;
   need: number;
   count: (f: (p: ProcessSpec) => boolean) => number;
 } {
+  const votesOf = (p: ProcessSpec) => facts[p.id]?.removed ? 0 : facts[p.id]?.votes ?? p.votes;
   const count = (f: (p: ProcessSpec) => boolean) =>
-    members.filter(f).reduce((n, p) => n + p.votes, 0);
+    members.filter(f).reduce((n, p) => n + votesOf(p), 0);
   const total = count(() => true);
   return { total, need: Math.floor(total / 2) + 1, count };
 }
