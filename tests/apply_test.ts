@@ -335,3 +335,35 @@ Deno.test("the percona variant installs Percona's tarball layout", async () => {
     await killAll(home);
   }
 });
+
+Deno.test("plan apply of a plan file outside the store stores the plan first: the apply history names a plan plan list and plan show keep (tester51)", async () => {
+  const home = await tempHome();
+  const outside = await tempDir("mup-plan-file-");
+  try {
+    const [port] = freePorts(1);
+    const topo = await writeTopology(home, "topo.yaml", standaloneTopology([port]));
+    const file = path.join(outside, "plan.json");
+    const planned = await mup(
+      deployArgs("c1", topo, await testMirror(), ["--plan-only", "--plan-file", file, "--json"]),
+      { home },
+    );
+    assert.equal(planned.code, 0, output(planned));
+    const id = JSON.parse(planned.stdout).plan_id as string;
+    // Only the file is left: the stored copy goes.
+    assert.equal((await mup(["plan", "delete", id], { home })).code, 0);
+    const applied = await mup(["plan", "apply", file, "--auto-approve"], { home });
+    assert.equal(applied.code, 0, output(applied));
+    await Deno.remove(file);
+    const stored = path.join(clusterDir(home, "c1"), "plans", `${id}.json`);
+    assert.equal((await currentState(home, "c1")).plan_path, stored);
+    const list = JSON.parse((await mup(["plan", "list", "c1", "--json"], { home })).stdout);
+    assert.deepEqual(
+      list.map((p: { plan_id: string; status: string }) => [p.plan_id, p.status]),
+      [[id, "applied"]],
+    );
+    const shown = await mup(["plan", "show", id], { home });
+    assert.equal(shown.code, 0, output(shown));
+  } finally {
+    await killAll(home);
+  }
+});

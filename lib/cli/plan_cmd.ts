@@ -359,9 +359,9 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
       });
     }
     if (opts.planId) checkIdentifier("plan ID", opts.planId);
-    const { plan, path } = await ctx.store.load(which);
-    await ctx.store.refuseOtherWithId(plan, path);
-    if (opts.expectHash !== undefined) checkExpectedHash(plan, path, opts.expectHash);
+    const { plan, path: file } = await ctx.store.load(which);
+    await ctx.store.refuseOtherWithId(plan, file);
+    if (opts.expectHash !== undefined) checkExpectedHash(plan, file, opts.expectHash);
     // A cluster name picks its newest plan, which may be a destroy made only to read its
     // review: data is removed only by a plan named exactly.
     const byCluster = which === plan.cluster_name && which !== plan.plan_id && !opts.planId;
@@ -372,7 +372,11 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
         { hint: `\`mup plan show ${plan.plan_id}\`, then \`mup plan apply ${plan.plan_id}\`` },
       );
     }
-    ctx.exitCode = await runApply(ctx, plan, path, opts);
+    // A plan file from outside the store is stored first, as `plan import` does: the apply
+    // history then names a plan the store keeps (tester51).
+    // (One that failed pre-flight is not: apply refuses it, and the store keeps no such plan.)
+    const stored = plan.validation.valid ? await ctx.store.adopt(plan, file) : file;
+    ctx.exitCode = await runApply(ctx, plan, stored, opts);
   });
 
   const resumeCmd = cmd.command("resume")

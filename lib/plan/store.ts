@@ -122,6 +122,19 @@ export class PlanStore {
     );
   }
 
+  /**
+   * The store's file of `plan`, read (and validated) from `file`: `file` itself when it is the
+   * stored one, else the stored copy (refuseOtherWithId has made sure it holds the same plan),
+   * else a copy stored now as `plan import` stores it. So an apply of a plan file kept outside
+   * the store records, in its ApplyState, a plan the store keeps and `plan list` shows, not a
+   * file that may go (tester51).
+   */
+  async adopt(plan: Plan, file: string): Promise<string> {
+    const stored = await this.findById(plan.plan_id);
+    if (stored) return stored;
+    return await this.saveText(plan, await readPlanText(file));
+  }
+
   /** Stores a plan file's text as it is: an imported plan, already validated. */
   async saveText(plan: Plan, text: string): Promise<string> {
     const target = this.planPath(plan.cluster_name, plan.plan_id);
