@@ -213,6 +213,9 @@ Deno.test("an even number of voting members is a warning, not an error", async (
     /even number of voting members \(2\): a primary needs 2 of them, so it survives no more failures than 1 would \(losing either member leaves no primary\)/,
   );
   assert.equal(t.warnings[0].hint, "add an arbiter or another voting member");
+  // Located at the member that makes the count even (the last one), not the set's first.
+  assert.deepEqual(t.warnings[0].path, ["mongod_servers", 1, "replica_set"]);
+  assert.equal(t.warnings[0].location.line, 3);
   // A config server set takes no arbiter (MongoDB refuses it): the fix says so.
   const cfg = await parseTopology(
     "config_servers:\n  - { host: localhost, port: 1, replica_set: cfg }\n" +

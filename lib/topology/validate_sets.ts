@@ -185,9 +185,12 @@ export function setIssues(t: Topology, claims: TopologyNode[]): Issue[] {
           "scale-out` adds them to a running cluster)",
       );
     } else if (voting.length % 2 === 0) {
+      // At the voting member that makes the count even (the one a scale-out added, when it
+      // was added last), not the set's first entry (tester50).
+      const last = voting[voting.length - 1];
       warn(
         "even_voters",
-        [first.section, first.i, "replica_set"],
+        [last.section, last.i, "replica_set"],
         `replica set "${name}" has an even number of voting members (${voting.length}): ` +
           `a primary needs ${voting.length / 2 + 1} of them, so it survives no more failures ` +
           `than ${voting.length - 1} would${
