@@ -5,8 +5,9 @@
  * cluster and its metadata stay as they are.
  */
 import assert from "node:assert/strict";
+import * as path from "node:path";
 import { killAll, mup, output, replicaSetTopology, tempHome } from "./helpers.ts";
-import { currentState, meta } from "./apply_helpers.ts";
+import { clusterDir, currentState, meta } from "./apply_helpers.ts";
 import { deploy, display, livePids, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -131,6 +132,10 @@ Deno.test("a rollback of a deploy to a checkpoint after its starts is refused, n
     // Nor the user it created in that data (tester41 L6).
     assert.doesNotMatch(whole.stdout, /user stays/);
     assert.match(whole.stdout, /not undone: secret-admin/, "what stays is still said");
+    // A file of the user's in the deploy root: the root is kept, and the rollback says so
+    // (it said only "✓ Remove … if empty": tester50).
+    const root = path.join(clusterDir(home, "mid"), "deploy");
+    await Deno.writeTextFile(path.join(root, "notes.txt"), "mine");
     const undone = await ok(home, [
       "state",
       "rollback",
@@ -147,6 +152,10 @@ Deno.test("a rollback of a deploy to a checkpoint after its starts is refused, n
     assert.equal(end?.status, "completed", undone.stdout);
     assert.equal(end.connection, undefined, JSON.stringify(end));
     assert.equal(end.credentials, undefined, JSON.stringify(end));
+    const tidied = undone.stdout.trim().split("\n").map((l) => JSON.parse(l))
+      .find((e) => e.event === "op_done" && e.id === `tidy-localhost-${root}`);
+    assert.equal(tidied?.notice, `kept localhost:${root}: not empty`, JSON.stringify(tidied));
+    assert.equal(await Deno.readTextFile(path.join(root, "notes.txt")), "mine");
     // A first deploy that completed: its metadata goes with the rollback, so the same holds.
     await deploy(home, "done", replicaSetTopology(stablePorts(3)));
     const done = await ok(home, [

@@ -119,9 +119,14 @@ export const removeDirectory: Operation = {
       const r = await ex.run(["rmdir", "--", p]);
       if (r.code === 0) return { output: `removed ${p}` };
       // Only a destroy says what is left (report_kept): it knows the retained data and its own
-      // directories inside; a rollback's tidying does not, and leaves what it did not make.
+      // directories inside; a rollback's tidying does not, and leaves what it did not make,
+      // saying only that it kept it ("✓ Remove … if empty" alone left it unsaid: tester50).
       if (ctx.op.target.params.report_kept !== "true") {
-        return { output: `kept ${p}: not empty`, changes: [] };
+        return {
+          output: `kept ${p}: not empty`,
+          notice: `kept ${host}:${p}: not empty`,
+          changes: [],
+        };
       }
       const left = await entries(ex, p);
       const what = left?.length ? holds(ctx, p, left) : "it could not be removed";
