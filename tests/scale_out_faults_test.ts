@@ -79,6 +79,10 @@ Deno.test("an unfinished scale-out: stop is refused (resume or rollback named), 
     stop.stderr,
     /`mup plan resume sf`.*`mup state rollback sf --checkpoint start` undoes it/s,
   );
+  // So is a scale-in of the member it added, saying why, not that -N matches nothing (tester50).
+  const outAgain = await ok(home, ["cluster", "scale-in", "sf", "-N", `localhost:${ports[3]}`], 1);
+  assert.match(outAgain.stderr, /scale-out \(apply .*\) interrupted part way/);
+  assert.doesNotMatch(outAgain.stderr, /matches no process/);
   // Rolled back: the new member stopped and its directories gone; the cluster as recorded.
   await ok(home, ["state", "rollback", "sf", "--checkpoint", "start", "--auto-approve"]);
   assert.equal((await livePids(home, "sf")).length, 3);

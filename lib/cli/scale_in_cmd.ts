@@ -87,6 +87,15 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
     const clusterDir = ctx.store.clusterDir(name);
     const request = file ? `${name} ${file}` : `${name} -N ${opts.node!.join(" -N ")}`;
     await refuseOverUnfinishedTlsSwitch(clusterDir, name, `cluster scale-in ${request}`);
+    // An unfinished scale-out is refused before -N is matched against the recorded processes:
+    // a member it added is not recorded yet, and "matches no process" would not say why
+    // (tester50). An unfinished scale-in is judged below, by what this one removes.
+    await refuseOverUnfinishedScaling(
+      clusterDir,
+      name,
+      `cluster scale-in ${request}`,
+      (st) => st.operation === "scale-in",
+    );
     const topology = file
       ? await fromFile(meta, file, path.join(clusterDir, "deploy"))
       : fromNodes(meta, opts.node!, path.join(clusterDir, "deploy"));
