@@ -106,6 +106,22 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
     assert.deepEqual(await livePids(home, "kept"), [], "nothing was started");
     assert.ok(!(await exists(path.join(home, "storage", "clusters", "kept", "meta.yaml"))));
     await Deno.rename(aside, archive);
+    // With the archive but not its admin.json: the password is what is named missing, with
+    // the way to write it back (tester52).
+    const adminFile = path.join(archive, "secrets", "admin.json");
+    await Deno.rename(adminFile, path.join(home, "admin.aside"));
+    const noAdmin = await mup(deployArgs("kept", file, mirror, ["--plan-only"]), { home });
+    assert.equal(noAdmin.code, 1, output(noAdmin));
+    const noAdminSaid = noAdmin.stdout + noAdmin.stderr;
+    assert.ok(
+      noAdminSaid.includes(
+        `${adminFile} (the admin password its users were created with) is ` +
+          "missing or cannot be read",
+      ),
+      noAdminSaid,
+    );
+    assert.match(noAdminSaid, /write it with the password you know \(`\{"format_version":1,/);
+    await Deno.rename(path.join(home, "admin.aside"), adminFile);
 
     // With them: the plan says the secrets are reused, the deploy completes, the data and the
     // password are the old ones.
@@ -147,6 +163,16 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
     assert.equal(doc?.v, "kept");
     const shown = await display(home, "kept") as unknown as { retained_data?: { id: string }[] };
     assert.deepEqual(shown.retained_data?.map((r) => r.id), [`mongod-localhost-${ports[3]}`]);
+    // A destroy of it removes its own secrets, not the copy the first destroy archived for the
+    // data: the review says where that copy stays (tester52).
+    const end = await ok(home, ["cluster", "destroy", "kept", "--plan-only"]);
+    assert.ok(
+      end.stdout.replace(/\s+/g, " ").includes(
+        "not removed: a copy of cluster kept's secrets (keyfile, admin password) that an " +
+          `earlier \`destroy --retain-data\` archived for the data it kept: ${archive}/secrets.`,
+      ),
+      end.stdout,
+    );
   } finally {
     await killAll(home);
   }

@@ -110,6 +110,22 @@ async function archived(ctx: CliContext, name: string): Promise<boolean> {
   );
 }
 
+/**
+ * The `secrets` directories of the archives earlier destroys of cluster `name` left (the
+ * keyfile and admin password a `--retain-data` kept for its data): a destroy removes the
+ * cluster's own secrets, not these copies, and says so (tester52).
+ */
+async function archivedSecrets(ctx: CliContext, name: string): Promise<string[]> {
+  const root = path.join(ctx.store.root, "archive");
+  const out: string[] = [];
+  for (const d of await listDir(root)) {
+    if (parseArchiveName(d)?.cluster !== name) continue;
+    const dir = path.join(root, d, "secrets");
+    if ((await listDir(dir)).length) out.push(dir);
+  }
+  return out.sort();
+}
+
 /** Adds `stop`, `start`, `restart` and `destroy` to the `cluster` command. */
 export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
   for (const spec of SPECS) {
@@ -214,8 +230,15 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
         operation: spec.name,
         hooks: opts.hooks === false ? [] : recordedHooks(meta, clusterDir),
         build: async () => {
+          const secretCopies = spec.name === "destroy" ? await archivedSecrets(ctx, name) : [];
           const plan = await buildLifecyclePlan(
-            (input) => spec.planner({ ...input, force: opts.force, retainData: opts.retainData }),
+            (input) =>
+              spec.planner({
+                ...input,
+                force: opts.force,
+                retainData: opts.retainData,
+                ...(secretCopies.length ? { archivedSecrets: secretCopies } : {}),
+              }),
             {
               meta,
               store: ctx.store,

@@ -290,6 +290,9 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
       ? [foreignDataWarning(procs.filter((p) => foreign.has(p.id)), meta.name)]
       : []),
     ...(earlier.length ? [scaledInDataWarning(earlier, secured)] : []),
+    ...(input.archivedSecrets?.length && !input.retainData
+      ? [archivedSecretsWarning(input.archivedSecrets, meta.name)]
+      : []),
   ];
   return lifecyclePlan(input, "destroy", phases, warnings.length ? { warnings } : {});
 }
@@ -309,6 +312,23 @@ function scaledInDataWarning(
       }. mup leaves ${one ? "it" : "them"} where ${one ? "it is" : "they are"}${
         secured ? " (the keyfile and admin password its users need are kept in the archive)" : ""
       }: remove ${one ? "it" : "them"} yourself if no longer needed`,
+  };
+}
+
+/**
+ * Copies of the cluster's secrets that earlier `destroy --retain-data` runs archived for the
+ * data they kept: "Remove secrets" removes the cluster's own, not these (tester52).
+ */
+function archivedSecretsWarning(dirs: string[], cluster: string): ValidationIssue {
+  const one = dirs.length === 1;
+  return {
+    code: "archived_secrets_kept",
+    severity: "warning",
+    message: `not removed: ${one ? "a copy" : `${dirs.length} copies`} of cluster ${cluster}'s ` +
+      `secrets (keyfile, admin password) that an earlier \`destroy --retain-data\` archived ` +
+      `for the data it kept: ${dirs.join(", ")}. Data deployed onto again with them needs ` +
+      `${one ? "it" : "them"}; otherwise remove ${one ? "it" : "them"} yourself (\`rm -rf ` +
+      `${dirs.join(" ")}\`)`,
   };
 }
 

@@ -96,6 +96,12 @@ export interface LifecyclePlanInput {
    * applies made or ran a mongod on (dataDirsUsed): it was there before, someone else's; kept.
    */
   foreignData?: string[];
+  /**
+   * destroy: the `secrets` directories (on the control machine) of archives earlier destroys
+   * of this cluster left with `--retain-data`, which hold copies of its keyfile and admin
+   * password: the destroy leaves them, and says so.
+   */
+  archivedSecrets?: string[];
   /** Durations measured on the cluster's hosts: estimates where they exist (estimates.ts). */
   measured?: MeasuredDurations;
 }

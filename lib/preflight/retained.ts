@@ -65,6 +65,23 @@ async function newestArchive(
 }
 
 /**
+ * The newest archive directory of cluster `name` under `archiveRoot` whose `secrets/` holds
+ * files but no admin.json newestArchive can read; undefined when there is none.
+ */
+async function archiveWithoutAdmin(archiveRoot: string, name: string): Promise<string | undefined> {
+  const found: { dir: string; at: number }[] = [];
+  for (const e of await Array.fromAsync(Deno.readDir(archiveRoot)).catch(() => [])) {
+    if (!e.isDirectory || !e.name.startsWith(`${name}-plan-`)) continue;
+    const dir = path.join(archiveRoot, e.name);
+    const files = await Array.fromAsync(Deno.readDir(path.join(dir, "secrets"))).catch(() => []);
+    if (!files.length) continue;
+    const at = (await Deno.stat(path.join(dir, ".mup-archived")).catch(() => undefined))?.mtime;
+    found.push({ dir, at: at?.getTime() ?? 0 });
+  }
+  return found.sort((a, b) => b.at - a.at)[0]?.dir;
+}
+
+/**
  * The cluster other than `cluster` whose `destroy --retain-data` (archived under `archiveRoot`)
  * kept one of `dirs`: a data directory named in two topologies, the data of the one destroyed.
  */
@@ -129,6 +146,16 @@ export async function checkRetainedData(input: {
     return done(
       "failed",
       `${what}, which \`mup cluster destroy ${other.name} --retain-data\` kept: its users were created with the secrets of cluster ${other.name} (archived in ${other.archive}), which a cluster named ${input.cluster} does not reuse. To deploy onto this data, deploy it as ${other.name} (\`mup cluster deploy ${other.name} <topology>\`); to start empty, remove the data first: \`${removeAll}\`${onEach}; or give the cluster other data_dir paths`,
+    );
+  }
+  // An archive of this cluster with its secrets/ but no readable admin.json: the password is
+  // what is missing, and saying so lets one who knows it write it back (tester52).
+  const halfKept = found ? undefined : await archiveWithoutAdmin(input.archiveRoot, input.cluster);
+  if (halfKept) {
+    const admin = path.join(halfKept, "secrets", "admin.json");
+    return done(
+      "failed",
+      `${what}; the archive ${halfKept} of cluster ${input.cluster} holds its secrets, but ${admin} (the admin password its users were created with) is missing or cannot be read: a new admin password would not authenticate against them. Put admin.json back from a backup, or write it with the password you know (\`{"format_version":1,"user":"${input.adminUser}","password":"…","db":"admin"}\`, mode 0600), then plan again; to start empty, remove the data first: \`${removeAll}\`${onEach}`,
     );
   }
   if (!found) {
