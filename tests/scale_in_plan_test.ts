@@ -6,6 +6,7 @@ import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import type { Topology } from "../lib/topology/schema.ts";
 import { sealPlanText } from "../lib/plan/hash.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
+import { renderPlan } from "../lib/render/plan_text.ts";
 import { ROOT } from "./helpers.ts";
 import { installFixture } from "./fixture.ts";
 import { CLUSTER_DIR, input } from "./lifecycle_inputs.ts";
@@ -200,4 +201,10 @@ Deno.test("scale-in of members whose set has no primary (a majority down) is ref
     topologyFile: "",
   });
   assert.deepEqual(again.validation.errors, []);
+});
+
+Deno.test("scale-in review: the processes acted on are counted among those the cluster has now, not those it keeps (tester53)", async () => {
+  const text = renderPlan(sealPlanText(await scaleIn([27023])).plan);
+  assert.match(text, /Total processes: 9 \(3 config, 5 mongod, 1 mongos\), after it \(10 now\)/);
+  assert.match(text, /Acted on: 1 of 10 processes \(stopped\)/);
 });

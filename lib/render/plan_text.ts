@@ -5,6 +5,7 @@ import { archiveCached, type Plan, type PlannedOperation } from "../plan/schema.
 import { archiveSize, groupOperations, groupPlanLine, type OpGroup } from "./groups.ts";
 import { formatDuration, plural, portRanges } from "../util/format.ts";
 import { describeEstimateSource } from "../plan/estimates.ts";
+import { listProcesses } from "../plan/processes.ts";
 
 const KIND = { standalone: "Standalone", replica_set: "Replica set", sharded: "Sharded cluster" };
 
@@ -101,6 +102,12 @@ export function renderPlan(
   const dag = options.dag ?? planToDag(plan);
   const cp = dag.valid ? planCriticalPath(plan) : { length: 0, path: [] };
   const roles = Object.entries(r.processes_by_role).map(([k, v]) => `${v} ${k}`).join(", ");
+  // A scale-in's resources are the cluster after it: the processes it removes are not in them.
+  const stays = new Set(listProcesses(plan.topology, plan.deploy_dir).map((p) => p.id));
+  const removed = plan.operation !== "scale-in" ? 0 : new Set(
+    ops.filter((o) => o.type === "stop_process" && !stays.has(o.target.name))
+      .map((o) => o.target.name),
+  ).size;
   const out = [
     `Plan ID: ${plan.plan_id}`,
     `Content hash: ${plan.content_hash}`,
@@ -113,9 +120,14 @@ export function renderPlan(
     "",
     "Resources:",
     `  Hosts: ${r.hosts}`,
-    `  Total processes: ${r.total_processes} (${roles})`,
-    // A lifecycle plan may act on a selection (-R, -N): say how many of the cluster's.
-    ...(plan.operation === "deploy" ? [] : [`  Acted on: ${actedOn(ops, r.total_processes)}`]),
+    `  Total processes: ${r.total_processes} (${roles})${
+      removed ? `, after it (${r.total_processes + removed} now)` : ""
+    }`,
+    // A lifecycle plan may act on a selection (-R, -N): say how many of the cluster's (a
+    // scale-in's are counted among those the cluster has now: tester53).
+    ...(plan.operation === "deploy"
+      ? []
+      : [`  Acted on: ${actedOn(ops, r.total_processes + removed)}`]),
     `  Ports: ${portRanges(r.ports_used)}`,
     // What a deploy needs; a stop, restart or destroy needs no new space.
     ...(plan.operation === "deploy"
