@@ -155,7 +155,7 @@ Deno.test("in a terminal: Ctrl-C twice stops at once with no live status line (s
         mupRunArgs(args).join(" ")
       }; echo EXIT=$?; sleep 60`,
     );
-    await screenUntil(session, /1 running: start-/, 60_000);
+    await screenUntil(session, /1 running: Start mongod localhost:\d+ /, 60_000);
     await tmux("send-keys", "-t", session, "C-c");
     await screenUntil(session, /Interrupted: letting running operations finish/);
     await new Promise((r) => setTimeout(r, SAME_PRESS_MS + 100));

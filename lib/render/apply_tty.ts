@@ -34,6 +34,7 @@ export function statusLine(frame: string, items: string[], cols: number): string
 export class TtyRenderer {
   private readonly plain: PlainRenderer;
   private running = new Map<string, { t: number; note?: string }>();
+  private names = new Map<string, string>();
   private frame = 0;
   private timer?: ReturnType<typeof setInterval>;
   private held?: string[];
@@ -53,6 +54,14 @@ export class TtyRenderer {
 
   handle = (e: ApplyEvent): void => {
     if (e.type === "apply_start") {
+      // Running operations are named as the plan describes them, as their lines are: an ID
+      // (stop-mongos-localhost-29017) is the plan's, not the reader's (tester53).
+      this.names = new Map(
+        e.plan.phases.flatMap((ph) => ph.operations).map((o) => [
+          o.id,
+          o.description,
+        ]),
+      );
       clearInterval(this.timer);
       this.timer = setInterval(() => this.draw(), 100);
     }
@@ -109,9 +118,10 @@ export class TtyRenderer {
 
   private draw(): void {
     if (this.running.size === 0 || this.held) return;
-    const cols = Deno.consoleSize?.().columns ?? 100;
+    // A terminal whose size is unset reports 0 columns: drawn as 100 wide, not as nothing.
+    const cols = Deno.consoleSize?.().columns || 100;
     const items = [...this.running.entries()].map(([id, r]) =>
-      `${id} ${r.note ?? formatDuration(performance.now() - r.t)}`
+      `${this.names.get(id) ?? id} ${r.note ?? formatDuration(performance.now() - r.t)}`
     );
     const line = statusLine(FRAMES[this.frame++ % FRAMES.length], items, cols);
     Deno.stdout.writeSync(this.enc.encode("\r\x1b[K" + line));
