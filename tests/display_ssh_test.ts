@@ -77,7 +77,7 @@ Deno.test({
       );
       assert.equal(re.code, 0, output(re));
       assert.doesNotMatch(output(re), /port 22\b|Phase \d\/\d: Start/);
-      assert.match(re.stdout, /Phase 3\/4: Restart-mongod/);
+      assert.match(re.stdout, /Phase 3\/4: Restart mongod/);
       assert.match(re.stdout, /Reconfiguration completed successfully!/);
       const diff = await mup(["plan", "diff", "c1", "--detailed-exitcode", ...flags], { home });
       assert.equal(diff.code, 0, output(diff));

@@ -2,7 +2,7 @@ import type { ApplyEvent } from "../apply/events.ts";
 import { hookFailureAdvice } from "./hook_advice.ts";
 import type { Plan } from "../plan/schema.ts";
 import { formatDuration } from "../util/format.ts";
-import { groupDoneLine, groupOperations, type OpGroup } from "./groups.ts";
+import { groupDoneLine, groupOperations, type OpGroup, phaseTitle } from "./groups.ts";
 
 /** Operations that wait for a condition: finding it true at once is not "already in place". */
 const WAITS = new Set([
@@ -62,7 +62,7 @@ export class PlainRenderer {
         if (!e.resumed) this.write("Applying plan...");
         break;
       case "phase_start":
-        this.write(`\nPhase ${e.index}/${e.total}: ${e.phase[0].toUpperCase()}${e.phase.slice(1)}`);
+        this.write(`\nPhase ${e.index}/${e.total}: ${phaseTitle(e.phase)}`);
         break;
       case "checkpoint":
         this.write(`Checkpoint saved: ${e.id}`);

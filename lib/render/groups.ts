@@ -176,3 +176,12 @@ function secretKind(ops: PlannedOperation[]): string {
     ? "TLS certificate file"
     : "secret file";
 }
+
+/**
+ * A phase as a title: "Restart mongod" for the phase `restart-mongod` (its ID, which hooks
+ * name, stays in the hook lines), "Prepare" for `prepare`.
+ */
+export function phaseTitle(name: string): string {
+  const words = name.replaceAll("-", " ");
+  return `${words[0]?.toUpperCase() ?? ""}${words.slice(1)}`;
+}

@@ -1,6 +1,7 @@
 import type { Plan } from "../plan/schema.ts";
 import { plural } from "../util/format.ts";
 import { formatDuration } from "../topology/bounds.ts";
+import { phaseTitle } from "./groups.ts";
 
 /** A hook in the review's "Hooks configured" list: event, phase, command and timeout. */
 export function hookLine(h: Plan["hooks"][number]): string {
@@ -32,7 +33,7 @@ export function renderHookSchedule(plan: Plan, options: { listHooks?: boolean } 
     }
     const opHooks = hooks("before_operation").length + hooks("after_operation").length;
     steps.push(
-      `Phase: ${ph.name[0].toUpperCase()}${ph.name.slice(1)} (${ph.operations.length} operations${
+      `Phase: ${phaseTitle(ph.name)} (${ph.operations.length} operations${
         opHooks ? `, ${opHooks} operation hook${opHooks > 1 ? "s" : ""} around each` : ""
       })`,
     );

@@ -2,7 +2,7 @@ import type { Dag } from "../graph/mod.ts";
 import { hookLine } from "./hook_schedule.ts";
 import { planCriticalPath, planToDag } from "../plan/graph.ts";
 import { archiveCached, type Plan, type PlannedOperation } from "../plan/schema.ts";
-import { archiveSize, groupOperations, groupPlanLine, type OpGroup } from "./groups.ts";
+import { archiveSize, groupOperations, groupPlanLine, type OpGroup, phaseTitle } from "./groups.ts";
 import { formatDuration, plural, portRanges } from "../util/format.ts";
 import { describeEstimateSource } from "../plan/estimates.ts";
 import { listProcesses } from "../plan/processes.ts";
@@ -145,9 +145,7 @@ export function renderPlan(
   ];
   for (const ph of plan.phases) {
     out.push(
-      `  ${ph.order}. ${ph.name[0].toUpperCase()}${
-        ph.name.slice(1)
-      } (estimated: ${ph.estimated_duration})`,
+      `  ${ph.order}. ${phaseTitle(ph.name)} (estimated: ${ph.estimated_duration})`,
     );
     let mine = groups.filter((x) => x.phase === ph.name);
     // A repair lists what changes; the operations that re-check what is in place are counted.
