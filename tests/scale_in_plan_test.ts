@@ -207,4 +207,6 @@ Deno.test("scale-in review: the processes acted on are counted among those the c
   const text = renderPlan(sealPlanText(await scaleIn([27023])).plan);
   assert.match(text, /Total processes: 9 \(3 config, 5 mongod, 1 mongos\), after it \(10 now\)/);
   assert.match(text, /Acted on: 1 of 10 processes \(stopped\)/);
+  // Shards of different sizes are each named with theirs (it said "2 shards, 2/3 nodes").
+  assert.match(text, /Topology: Sharded cluster \(2 shards: shard1 of 2 nodes, shard2 of 3\)/);
 });

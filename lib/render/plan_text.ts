@@ -21,7 +21,11 @@ export function describeTopology(plan: Plan): string {
       ? `1 shard of ${plural(sizes[0], "node")}`
       : sizes.length === 1
       ? `${plural(shards.size, "shard")}, ${plural(sizes[0], "node")} each`
-      : `${plural(shards.size, "shard")}, ${[...shards.values()].join("/")} nodes`;
+      // Shards of different sizes are named with theirs: "sh1 of 3 nodes, sh2 of 1" (tester53).
+      : `${plural(shards.size, "shard")}: ${
+        [...shards].map(([name, n], i) => `${name} of ${i === 0 ? plural(n, "node") : n}`)
+          .join(", ")
+      }`;
     return `${KIND.sharded} (${nodes})`;
   }
   if (plan.kind === "replica_set") {
