@@ -46,6 +46,15 @@ Deno.test("a plan that fails pre-flight is shown with its errors and not stored 
     const deploy = await mup(deployArgs("c1", topo, mirror, ["--auto-approve"]), { home });
     assert.equal(deploy.code, 1, output(deploy));
     assert.match(deploy.stdout, /Pre-flight checks failed/);
+    // And on stderr, for a script that keeps only that (tester53).
+    assert.match(
+      deploy.stderr,
+      new RegExp(
+        `^Error: plan plan-\\w+ is not valid \\(1 pre-flight error\\):\n  • ports already in use: localhost:${
+          ports[0]
+        }`,
+      ),
+    );
 
     const json = await mup(deployArgs("c1", topo, mirror, ["--plan-only", "--json"]), { home });
     assert.equal(json.code, 1, output(json));

@@ -325,6 +325,14 @@ export async function planAndApply(
       print(
         "\n✗ Pre-flight checks failed; the plan cannot be applied. Fix the problems above and plan again.",
       );
+      // The errors on stderr too, as every other failure's are: a script that keeps only
+      // stderr learns why (tester53).
+      const errors = plan.validation.errors;
+      console.error(
+        `Error: plan ${plan.plan_id} is not valid (${errors.length} pre-flight ${
+          errors.length === 1 ? "error" : "errors"
+        }):\n${errors.map((e) => `  • ${e.message}`).join("\n")}`,
+      );
     }
     return;
   }
