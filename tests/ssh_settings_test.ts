@@ -34,7 +34,7 @@ Deno.test("SSH settings come from the topology; flags win", async () => {
   const f = sshSettings(topology, {
     user: "ops",
     identityFile: "/k2",
-    sshTimeout: "3",
+    sshTimeout: "3s",
     sshOption: ["Compression=yes"],
     sshProxy: "jump@bastion:22",
     strictHostKeys: true,
@@ -88,10 +88,10 @@ Deno.test("bad --ssh-timeout and --ssh-option values are refused with the fix", 
     { home },
   );
   assert.equal(r.code, 1, output(r));
-  assert.match(r.stderr, /--ssh-timeout must be a duration from 1s to 1h .*not "0"/);
+  assert.match(r.stderr, /--ssh-timeout 0 has no unit: write 0s or 0ms .*a duration from 1s to 1h/);
 });
 
-Deno.test("every timeout option takes a duration with a unit through one parser; a bare number keeps its old unit", async () => {
+Deno.test("every timeout option takes a duration with a unit through one parser; a bare number is refused, naming both readings (tester53)", async () => {
   const ms = (spec: typeof SSH_TIMEOUT, v: string) => {
     const r = durationOptionMs(spec, v);
     return "ms" in r ? r.ms : r.error;
@@ -110,35 +110,41 @@ Deno.test("every timeout option takes a duration with a unit through one parser;
   }
   assert.equal(ms(SSH_TIMEOUT, "1h"), 3_600_000);
   assert.equal(ms(DISPLAY_TIMEOUT, "500ms"), 500);
-  // A bare number, as before: seconds for --ssh-timeout, milliseconds for the others.
-  assert.equal(ms(SSH_TIMEOUT, "10"), 10_000);
-  assert.equal(ms(DISPLAY_TIMEOUT, "2000"), 2000);
-  assert.equal(ms(WAIT_TIMEOUT, "5000"), 5000);
+  // A bare number is refused: the options once read it in different units (seconds for
+  // --ssh-timeout, milliseconds for the others), so `--wait-timeout 600` was 0.6 s.
+  assert.match(
+    String(ms(SSH_TIMEOUT, "10")),
+    /^--ssh-timeout 10 has no unit: write 10s or 10ms \(or m, h\) for what you mean \(it was once read as seconds/,
+  );
+  assert.match(String(ms(DISPLAY_TIMEOUT, "2000")), /once read as milliseconds/);
+  assert.match(
+    String(ms(WAIT_TIMEOUT, "600")),
+    /^--wait-timeout 600 has no unit: write 600s or 600ms/,
+  );
   assert.match(String(ms(SSH_TIMEOUT, "2h")), /from 1s to 1h/);
   assert.match(String(ms(DISPLAY_TIMEOUT, "50ms")), /from 100ms to 10m/);
-  assert.match(String(ms(WAIT_TIMEOUT, "500")), /a bare number is milliseconds/);
   // ssh counts whole seconds: a duration below one is rounded up.
   const { topology } = await parseTopology(TOPO, "t.yaml");
   assert.equal(sshSettings(topology, { sshTimeout: "1500ms" }).connectTimeoutS, 2);
   assert.equal(sshSettings(topology, { sshTimeout: "2m" }).connectTimeoutS, 120);
-  assert.equal(sshSettings(topology, { sshTimeout: "7" }).connectTimeoutS, 7);
+  assert.equal(sshSettings(topology, { sshTimeout: "7s" }).connectTimeoutS, 7);
 
-  // Each option's help names the forms and the bare number's unit; a bad value is a usage
-  // error naming the option, before anything is looked up.
+  // Each option's help names the forms, and that a number needs its unit; a bad value is a
+  // usage error naming the option, before anything is looked up.
   const home = await tempHome();
-  const cases: [string[], string, string][] = [
-    [["cluster", "display"], "--timeout", "milliseconds"],
-    [["cluster", "deploy"], "--wait-timeout", "milliseconds"],
-    [["cluster", "deploy"], "--ssh-timeout", "seconds"],
-    [["cluster", "stop"], "--ssh-timeout", "seconds"],
-    [["plan", "resume"], "--ssh-timeout", "seconds"],
+  const cases: [string[], string][] = [
+    [["cluster", "display"], "--timeout"],
+    [["cluster", "deploy"], "--wait-timeout"],
+    [["cluster", "deploy"], "--ssh-timeout"],
+    [["cluster", "stop"], "--ssh-timeout"],
+    [["plan", "resume"], "--ssh-timeout"],
   ];
-  for (const [cmd, flag, unit] of cases) {
+  for (const [cmd, flag] of cases) {
     const help = await mup([...cmd, "--help"], { home });
     const text = help.stdout.replace(/\s+/g, " ");
     assert.match(
       text,
-      new RegExp(`${flag} <duration> .*?a duration such as \\d+m?s, .*a bare number is ${unit}`),
+      new RegExp(`${flag} <duration> .*?a duration such as \\d+m?s, .*a number needs its unit`),
       `${cmd.join(" ")} --help: ${flag}`,
     );
     const bad = await mup([

@@ -71,7 +71,7 @@ async function displayedCluster(
   return { meta: await requireMeta(ctx, name) };
 }
 
-/** `cluster display --timeout`: each process's answer (a bare number is milliseconds). */
+/** `cluster display --timeout`: each process's answer (a bare number was milliseconds). */
 export const DISPLAY_TIMEOUT: DurationOptionSpec = {
   flag: "--timeout",
   bareUnit: "ms",

@@ -2,8 +2,9 @@
  * Every command-line option that is a timeout or another duration (`--timeout`, `--ssh-timeout`,
  * `--wait-timeout`) is read by this one parser, so they all take the same forms: a number with
  * a unit (`500ms`, `30s`, `2m`, `1h`, or several: `1m30s`), as topology files write durations.
- * A bare number is still accepted in the option's old unit (milliseconds for some, seconds for
- * `--ssh-timeout`), and each option's help says which.
+ * A bare number is refused with the readings it could have: these options once read it in
+ * different units (milliseconds for some, seconds for `--ssh-timeout`), so `--wait-timeout 600`
+ * meant 0.6 s to one reader and 10 minutes to another (tester53).
  */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { MupError } from "../errors.ts";
@@ -13,7 +14,7 @@ import { DURATION_MAX_MS, durationMs, formatDuration } from "../topology/bounds.
 export interface DurationOptionSpec {
   /** The flag, e.g. `--ssh-timeout`. */
   flag: string;
-  /** The unit of a bare number (the option's unit before units were accepted). */
+  /** The unit a bare number was read in before units were required (named in its refusal). */
   bareUnit: "ms" | "s";
   /** Bounds in milliseconds, inclusive. */
   minMs: number;
@@ -26,10 +27,10 @@ const WITH_UNITS = /^(\d+(ms|s|m|h))+$/;
 const BARE = /^\d+$/;
 const UNIT_WORD = { ms: "milliseconds", s: "seconds" } as const;
 
-/** The help text's tail: the accepted forms, the bare number's unit and the default. */
+/** The help text's tail: the accepted forms (a number needs its unit). */
 export function durationHelp(spec: DurationOptionSpec, what: string): string {
   return `${what}: a duration such as ${spec.examples.join(", ")} (units ms, s, m, h; ` +
-    `a bare number is ${UNIT_WORD[spec.bareUnit]}, as before)`;
+    "a number needs its unit)";
 }
 
 /**
@@ -41,17 +42,19 @@ export function durationOptionMs(
   value: string,
 ): { ms: number } | { error: string } {
   const v = value.trim();
-  const ms = BARE.test(v)
-    ? Number(v) * (spec.bareUnit === "s" ? 1000 : 1)
-    : WITH_UNITS.test(v)
-    ? durationMs(v)
-    : NaN;
-  if (Number.isSafeInteger(ms) && ms >= spec.minMs && ms <= spec.maxMs) return { ms };
   const range = `from ${formatDuration(spec.minMs)} to ${formatDuration(spec.maxMs)}`;
+  if (BARE.test(v)) {
+    return {
+      error: `${spec.flag} ${v} has no unit: write ${v}s or ${v}ms (or m, h) for what you mean ` +
+        `(it was once read as ${UNIT_WORD[spec.bareUnit]}; the duration options did not agree), ` +
+        `a duration ${range}`,
+    };
+  }
+  const ms = WITH_UNITS.test(v) ? durationMs(v) : NaN;
+  if (Number.isSafeInteger(ms) && ms >= spec.minMs && ms <= spec.maxMs) return { ms };
   return {
     error: `${spec.flag} must be a duration ${range} such as ${spec.examples.join(", ")} ` +
-      `(a number with a unit: ms, s, m or h; a bare number is ${UNIT_WORD[spec.bareUnit]}), ` +
-      `not "${value}"`,
+      `(a number with its unit: ms, s, m or h), not "${value}"`,
   };
 }
 
@@ -76,7 +79,7 @@ export function durationArg(spec: DurationOptionSpec): (v: string) => string {
   };
 }
 
-/** `--wait-timeout`: at least 1s, at most one timer step (a bare number is milliseconds). */
+/** `--wait-timeout`: at least 1s, at most one timer step (a bare number was milliseconds). */
 export const WAIT_TIMEOUT: DurationOptionSpec = {
   flag: "--wait-timeout",
   bareUnit: "ms",

@@ -18,7 +18,7 @@ import {
   parseDurationOption,
 } from "./duration_option.ts";
 
-/** `--ssh-timeout`: ssh's ConnectTimeout, which counts whole seconds (a bare number is seconds). */
+/** `--ssh-timeout`: ssh's ConnectTimeout, which counts whole seconds (a bare number was seconds). */
 export const SSH_TIMEOUT: DurationOptionSpec = {
   flag: "--ssh-timeout",
   bareUnit: "s",
@@ -74,7 +74,10 @@ export function hostSshPorts(t: Topology): Map<string, number> {
 
 /** SSH settings from the topology and the flags (flags win). Throws MupError on a bad flag. */
 export function sshSettings(t: Topology, opts: SshCliOptions): SshSettings {
-  const timeoutMs = parseDurationOption(SSH_TIMEOUT, opts.sshTimeout ?? `${DEFAULT_SSH_TIMEOUT_S}`);
+  const timeoutMs = parseDurationOption(
+    SSH_TIMEOUT,
+    opts.sshTimeout ?? `${DEFAULT_SSH_TIMEOUT_S}s`,
+  );
   let options: string[];
   try {
     options = parseSshOptions(opts.sshOption ?? []);
