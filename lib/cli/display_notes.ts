@@ -76,6 +76,11 @@ export function balancerLine(
           ? `--version ${newer}\`, the release some processes run already, finishes moving ` +
             "the rest and starts it)"
           : `--version ${meta.version}\`, the release it runs, starts only the balancer)`)
+      : balancer === "off"
+      // Off, and not by mup: chunks stay where they are, which a DBA may want (a backup, a
+      // maintenance window) or may have forgotten (tester53).
+      ? " (stopped outside mup: no chunk moves between shards until it is started again, " +
+        "`sh.startBalancer()` through mongos)"
       : ""
   }`;
 }

@@ -21,3 +21,13 @@ Deno.test("balancerLine: an upgrade that stopped the balancer names the way to s
   assert.doesNotMatch(part, /6\.0\.15/);
   assert.equal(balancerLine("sh", meta, "on", undefined, "7.0.5"), "Balancer: on");
 });
+
+Deno.test("balancerLine: off and not by mup is said so, with how it starts again (tester53)", () => {
+  const meta = { name: "sh", version: "7.0.5" } as ClusterMeta;
+  assert.equal(balancerLine("sh", meta, "on", undefined), "Balancer: on");
+  assert.equal(
+    balancerLine("sh", meta, "off", undefined),
+    "Balancer: off (stopped outside mup: no chunk moves between shards until it is started " +
+      "again, `sh.startBalancer()` through mongos)",
+  );
+});
