@@ -16,11 +16,18 @@ function uptime(s?: number): string {
  */
 export function securityLine(meta: ClusterMeta): string {
   const s = securityOf(meta.topology);
+  const auth = s.auth ? "access control on" : "no access control";
+  // While a switch is under way the members are between modes: neither "required" nor "off"
+  // is what they are (tester52).
+  if (meta.tls_switch) {
+    return `Security: ${auth}, TLS switching ${s.tls ? "off" : "on"} (TLS ` +
+      `${meta.tls_switch.action} under way: members may accept plain and TLS connections ` +
+      "until it finishes)";
+  }
   const tls = s.tls
     ? `TLS required (clients trust the cluster's CA: the connection string's tlsCAFile)`
     : "TLS off";
-  const switching = meta.tls_switch ? ` (TLS ${meta.tls_switch.action} under way)` : "";
-  return `Security: ${s.auth ? "access control on" : "no access control"}, ${tls}${switching}`;
+  return `Security: ${auth}, ${tls}`;
 }
 
 /** The cluster, its processes as a table, why each one down is, and how to connect. */
