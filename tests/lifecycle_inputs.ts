@@ -10,6 +10,11 @@ import { listProcesses } from "../lib/plan/processes.ts";
 import type { ClusterMeta } from "../lib/state/meta.ts";
 import { parseTopology } from "../lib/topology/load.ts";
 import { ROOT } from "./helpers.ts";
+import { sealPlanText } from "../lib/plan/hash.ts";
+import { planDeploy } from "../lib/plan/planner.ts";
+import type { Plan } from "../lib/plan/schema.ts";
+import type { Topology } from "../lib/topology/schema.ts";
+import { withSecurityDefaults } from "../lib/security/settings.ts";
 
 export const CLUSTER_DIR = "/home/mup/storage/clusters/golden";
 export const DEPLOY = `${CLUSTER_DIR}/deploy`;
@@ -75,5 +80,52 @@ export async function input(
     hooks: compileHooks(meta.topology.hooks, "/topologies"),
     facts,
     ...over,
+  };
+}
+
+/**
+ * The deploy plan of a topology's YAML `text` (named `file`), sealed, as the golden tests make
+ * it: cluster "golden", release 7.0.5, deployed under /home/mup. `secured`: with the security
+ * defaults `cluster deploy` writes into the topology (access control on).
+ */
+export async function sealedDeploy(
+  text: string,
+  file: string,
+  secured = false,
+): Promise<{ plan: Plan; text: string }> {
+  const t = await parseTopology(text, file);
+  return sealPlanText(planDeploy({
+    planId: "plan-golden",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    clusterName: "golden",
+    topology: secured ? withSecurityDefaults(t.topology) : t.topology,
+    topologyFile: `/topologies/${file}`,
+    release: {
+      version: "7.0.5",
+      variant: "mongo",
+      platform: "linux-x86_64",
+      url: "https://fastdl.mongodb.org/linux/mongodb-linux-x86_64-ubuntu2204-7.0.5.tgz",
+      sha256: "ab".repeat(32),
+      size_bytes: 120_000_000,
+      archive_name: "mongodb-linux-x86_64-ubuntu2204-7.0.5.tgz",
+    },
+    deployDir: "/home/mup/deploy",
+    cacheDir: "/home/mup/cache",
+    clusterDir: "/home/mup/storage/clusters/golden",
+    validation: { valid: true, errors: [], warnings: [], checks: [] },
+    hooks: compileHooks(t.topology.hooks, "/topologies"),
+    baseState: { lineage: "", serial: 0 },
+    cached: false,
+  }));
+}
+
+/** `t` without the entries on these ports. */
+export function without(t: Topology, ...ports: number[]): Topology {
+  const keep = <T extends { port: number }>(l: T[]) => l.filter((e) => !ports.includes(e.port));
+  return {
+    ...t,
+    config_servers: keep(t.config_servers),
+    mongod_servers: keep(t.mongod_servers),
+    mongos_servers: keep(t.mongos_servers),
   };
 }

@@ -5,49 +5,22 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { compileHooks } from "../lib/hooks/compile.ts";
 import { sealPlan, sealPlanText } from "../lib/plan/hash.ts";
-import { planDeploy } from "../lib/plan/planner.ts";
 import { planMemberIssues } from "../lib/plan/plan_members.ts";
 import { planReconfigure } from "../lib/plan/reconfigure.ts";
 import { planScaleIn } from "../lib/plan/scale_in.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
-import { parseTopology } from "../lib/topology/load.ts";
-import type { Topology } from "../lib/topology/schema.ts";
-import { withSecurityDefaults } from "../lib/security/settings.ts";
 import { ROOT } from "./helpers.ts";
 import { installFixture } from "./fixture.ts";
-import { input } from "./lifecycle_inputs.ts";
+import { input, sealedDeploy, without } from "./lifecycle_inputs.ts";
 
 installFixture();
 
 async function deployPlan(file: string): Promise<Plan> {
-  const t = await parseTopology(Deno.readTextFileSync(path.join(ROOT, "examples", file)), file);
-  return sealPlanText(planDeploy({
-    planId: "plan-members",
-    createdAt: "2026-01-01T00:00:00.000Z",
-    clusterName: "members",
-    // As `cluster deploy` plans it: access control on by default.
-    topology: withSecurityDefaults(t.topology),
-    topologyFile: `/topologies/${file}`,
-    release: {
-      version: "7.0.5",
-      variant: "mongo",
-      platform: "linux-x86_64",
-      url: "https://fastdl.mongodb.org/linux/mongodb-linux-x86_64-ubuntu2204-7.0.5.tgz",
-      sha256: "ab".repeat(32),
-      size_bytes: 120_000_000,
-      archive_name: "mongodb-linux-x86_64-ubuntu2204-7.0.5.tgz",
-    },
-    deployDir: "/home/mup/deploy",
-    cacheDir: "/home/mup/cache",
-    clusterDir: "/home/mup/storage/clusters/members",
-    validation: { valid: true, errors: [], warnings: [], checks: [] },
-    hooks: compileHooks(t.topology.hooks, "/topologies"),
-    baseState: { lineage: "", serial: 0 },
-    cached: false,
-  })).plan;
+  const text = Deno.readTextFileSync(path.join(ROOT, "examples", file));
+  // As `cluster deploy` plans it: access control on by default.
+  return (await sealedDeploy(text, file, true)).plan;
 }
 
 /** `plan` with one operation's parameter set to `value`, sealed again as an editor would. */
@@ -61,16 +34,6 @@ function edited(plan: Plan, id: string, key: string, value: string): string {
 const messages = (text: string) =>
   checkPlanText(text, "edited.json").issues.filter((i) => i.code === "plan_members")
     .map((i) => i.message);
-
-const without = (t: Topology, ...ports: number[]): Topology => {
-  const keep = <T extends { port: number }>(l: T[]) => l.filter((e) => !ports.includes(e.port));
-  return {
-    ...t,
-    config_servers: keep(t.config_servers),
-    mongod_servers: keep(t.mongod_servers),
-    mongos_servers: keep(t.mongos_servers),
-  };
-};
 
 Deno.test("plan_members: the plans mup makes pass (deploy, scale-in of a member and of a shard, reconfigure)", async () => {
   for (const file of ["standalone.yaml", "replica-set.yaml", "sharded.yaml"]) {

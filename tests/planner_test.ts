@@ -1,17 +1,15 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { compileHooks } from "../lib/hooks/compile.ts";
 import { criticalPath, Dag, toDot } from "../lib/graph/mod.ts";
 import { operationLabels, planToDag } from "../lib/plan/graph.ts";
-import { sealPlanText } from "../lib/plan/hash.ts";
-import { planDeploy } from "../lib/plan/planner.ts";
+import type { sealPlanText } from "../lib/plan/hash.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
 import { PlanStore } from "../lib/plan/store.ts";
 import { renderPlan } from "../lib/render/plan_text.ts";
-import { parseTopology } from "../lib/topology/load.ts";
 import { ROOT } from "./helpers.ts";
 import { installFixture, tempDir } from "./fixture.ts";
+import { sealedDeploy } from "./lifecycle_inputs.ts";
 
 installFixture();
 
@@ -21,32 +19,7 @@ async function sealedFor(file: string): Promise<Sealed> {
 
 type Sealed = ReturnType<typeof sealPlanText>;
 
-async function sealedFromText(text: string, file: string): Promise<Sealed> {
-  const t = await parseTopology(text, file);
-  return sealPlanText(planDeploy({
-    planId: "plan-golden",
-    createdAt: "2026-01-01T00:00:00.000Z",
-    clusterName: "golden",
-    topology: t.topology,
-    topologyFile: `/topologies/${file}`,
-    release: {
-      version: "7.0.5",
-      variant: "mongo",
-      platform: "linux-x86_64",
-      url: "https://fastdl.mongodb.org/linux/mongodb-linux-x86_64-ubuntu2204-7.0.5.tgz",
-      sha256: "ab".repeat(32),
-      size_bytes: 120_000_000,
-      archive_name: "mongodb-linux-x86_64-ubuntu2204-7.0.5.tgz",
-    },
-    deployDir: "/home/mup/deploy",
-    cacheDir: "/home/mup/cache",
-    clusterDir: "/home/mup/storage/clusters/golden",
-    validation: { valid: true, errors: [], warnings: [], checks: [] },
-    hooks: compileHooks(t.topology.hooks, "/topologies"),
-    baseState: { lineage: "", serial: 0 },
-    cached: false,
-  }));
-}
+const sealedFromText = (text: string, file: string): Promise<Sealed> => sealedDeploy(text, file);
 
 async function planFor(file: string): Promise<Plan> {
   return (await sealedFor(file)).plan;

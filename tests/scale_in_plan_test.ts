@@ -3,26 +3,14 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { planScaleIn } from "../lib/plan/scale_in.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
-import type { Topology } from "../lib/topology/schema.ts";
 import { sealPlanText } from "../lib/plan/hash.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
 import { renderPlan } from "../lib/render/plan_text.ts";
 import { ROOT } from "./helpers.ts";
 import { installFixture } from "./fixture.ts";
-import { CLUSTER_DIR, input } from "./lifecycle_inputs.ts";
+import { CLUSTER_DIR, input, without } from "./lifecycle_inputs.ts";
 
 installFixture();
-
-/** `t` without the entries on these ports. */
-function without(t: Topology, ...ports: number[]): Topology {
-  const keep = <T extends { port: number }>(l: T[]) => l.filter((e) => !ports.includes(e.port));
-  return {
-    ...t,
-    config_servers: keep(t.config_servers),
-    mongod_servers: keep(t.mongod_servers),
-    mongos_servers: keep(t.mongos_servers),
-  };
-}
 
 async function scaleIn(ports: number[], running = true) {
   const base = await input("sharded.yaml");

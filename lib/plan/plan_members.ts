@@ -26,20 +26,8 @@ import { securityOf } from "../security/settings.ts";
 import { initConfig } from "./deploy_steps.ts";
 import { listProcesses, listReplicaSets, type ReplicaSetSpec } from "./processes.ts";
 import { remakeFix } from "./plan_paths.ts";
+import { canonical } from "./redeploy.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
-
-/** JSON with its keys in order: two documents that differ only in key order are the same. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (v && typeof v === "object") {
-    return `{${
-      Object.keys(v).sort().map((k) =>
-        `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`
-      ).join(",")
-    }}`;
-  }
-  return JSON.stringify(v);
-}
 
 /** A parameter's JSON, or undefined when it does not parse. */
 function parsed(o: PlannedOperation, key: string): unknown {
