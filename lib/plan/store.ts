@@ -10,7 +10,7 @@ import { recordedUploadIssues } from "./plan_uploads.ts";
 import { readMeta } from "../state/meta.ts";
 import { checkIdentifier, insideStore, isIdentifier, liesInside } from "../util/ident.ts";
 import type { Dag } from "../graph/mod.ts";
-import { sealPlan } from "./hash.ts";
+import { planFileHash, sealPlan } from "./hash.ts";
 import { otherStoreIssue } from "./other_store.ts";
 import type { Plan, ValidationIssue } from "./schema.ts";
 import { z } from "zod";
@@ -132,7 +132,15 @@ export class PlanStore {
   async adopt(plan: Plan, file: string): Promise<string> {
     const stored = await this.findById(plan.plan_id);
     if (stored) return stored;
-    return await this.saveText(plan, await readPlanText(file));
+    const text = await readPlanText(file);
+    // The bytes validated are the bytes stored: a file changed since it was read is refused.
+    const { recorded, computed } = planFileHash(text);
+    if (recorded !== plan.content_hash || computed !== plan.content_hash) {
+      throw new MupError(`${file} changed while mup read it: nothing was applied`, {
+        hint: "apply it again once nothing writes to it",
+      });
+    }
+    return await this.saveText(plan, text);
   }
 
   /** Stores a plan file's text as it is: an imported plan, already validated. */
