@@ -1160,3 +1160,19 @@ Deno.test("every phase of the golden plans (deploy, scale-in, rollback among the
     }
   }
 });
+
+Deno.test("reconfigure that restarts and ranks another member highest: the hand-back warning says the new options then move the primary (tester50)", async () => {
+  const rs = await input("replica-set.yaml");
+  const t = structuredClone(rs.meta.topology);
+  for (const s of t.mongod_servers) {
+    s.runtime_config = { operationProfiling: { slowOpThresholdMs: 250 } };
+  }
+  t.mongod_servers[1].priority = 3;
+  const plan = planReconfigure({ ...rs, topology: t, topologyFile: "/t/rs.yaml" });
+  const w = plan.validation.warnings.find((x) => x.code === "primary_handback");
+  assert.match(
+    w?.message ?? "",
+    /^rs0: localhost:27017 has the highest priority \(2\), so after its restart it takes the primary back .*; then the new member options move it \(Wait for localhost:27018 \(priority 3\) to take the primary of rs0 over/,
+    JSON.stringify(plan.validation.warnings),
+  );
+});

@@ -289,7 +289,19 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
       ...priorityNotes(input).filter((n) =>
         !options.some((c) => c.proc.host === n.host && n.message.startsWith(c.want.host))
       ),
-      ...handBackWarnings(input, sets, up),
+      // A hand-back after the restarts is followed, in a set whose options change, by the
+      // takeover of the member the new options rank highest: both said (tester50).
+      ...handBackWarnings(input, sets, up).map((w) => {
+        const takeover = optionOps.find((o) =>
+          o.id.startsWith("wait-takeover-") && w.message.startsWith(`${o.target.name}: `)
+        );
+        return takeover
+          ? {
+            ...w,
+            message: `${w.message}; then the new member options move it (${takeover.description})`,
+          }
+          : w;
+      }),
       ...majorityWarnings(procs, sets, up, input.facts, false),
     ]
     : [];
