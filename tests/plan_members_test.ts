@@ -6,12 +6,15 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { sealPlan, sealPlanText } from "../lib/plan/hash.ts";
-import { planMemberIssues } from "../lib/plan/plan_members.ts";
+import { planMemberIssues, recordedMemberIssues } from "../lib/plan/plan_members.ts";
+import { planStop } from "../lib/plan/stop.ts";
+import { listProcesses } from "../lib/plan/processes.ts";
+import { configFilePath, pidFilePath } from "../lib/plan/mongo_config.ts";
 import { planReconfigure } from "../lib/plan/reconfigure.ts";
 import { planScaleIn } from "../lib/plan/scale_in.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
-import { ROOT } from "./helpers.ts";
+import { mup, output, ROOT, tempHome } from "./helpers.ts";
 import { installFixture } from "./fixture.ts";
 import { input, sealedDeploy, without } from "./lifecycle_inputs.ts";
 
@@ -137,4 +140,79 @@ Deno.test("plan_descriptions: an operation described as something else than it d
   const copy = structuredClone(rs);
   allOperations(copy).find((o) => o.id === init.id)!.description = "Initialize replica set";
   assert.match(codes(sealed(copy))[0], /does not name the replica set or shard it acts on \(rs0\)/);
+});
+
+Deno.test("plan_targets: a stop aimed at another process than it names, an operation its kind of plan never has, a description that takes its verb back, a plan of a topology the metadata does not have: refused (tester54)", async () => {
+  const base = await input("replica-set.yaml");
+  const [, a] = base.meta.processes;
+  const stop = sealPlan(
+    planStop({ ...base, filter: { nodes: [`${a.host}:${a.port}`] } }),
+  );
+  const codes = (plan: Plan) =>
+    checkPlanText(sealPlanText((({ content_hash: _, ...r }) => r)(plan)).text, "x.json").issues
+      .filter((i) => i.severity === "error").map((i) => `${i.code}: ${i.message}`);
+  assert.deepEqual(codes(stop), []);
+  const op = allOperations(stop).find((o) => o.type === "stop_process")!;
+  const edit = (f: (p: Plan, o: typeof op) => void) => {
+    const copy = structuredClone(stop);
+    f(copy, allOperations(copy).find((o) => o.id === op.id)!);
+    return codes(copy);
+  };
+  // Aimed at the primary's port, still named (and described) as the secondary.
+  assert.match(
+    edit((_p, o) => o.target.port = 27017).join("\n"),
+    /plan_target: operation stop-mongod-localhost-27018 \(stop_process\) names mongod-localhost-27018 but targets localhost:27017, not its localhost:27018/,
+  );
+  assert.match(
+    edit((_p, o) => o.target.params.pid_file = o.target.params.pid_file.replace("27018", "27017"))
+      .join("\n"),
+    /names mongod-localhost-27018 but its pid_file is \S+27017\S*, not /,
+  );
+  // A directory removal added to a stop plan.
+  assert.match(
+    edit((p) =>
+      p.phases[p.phases.length - 1].operations.push({
+        ...structuredClone(op),
+        id: "rm-data",
+        type: "remove_directory",
+        description: "Remove localhost:/data/x",
+        target: { type: "host", name: "localhost", host: "localhost", params: { path: "/data/x" } },
+        depends_on: [],
+      })
+    ).join("\n"),
+    /plan_operation_kind: operation rm-data \(remove_directory\) is not an operation of a stop plan \(mup makes it only in destroy, scale-in, rollback plans\)/,
+  );
+  assert.match(
+    edit((_p, o) => o.description = "Stop nothing: localhost:27018 keeps running").join("\n"),
+    /plan_description: .* says it does nothing/,
+  );
+  // Its topology edited together with its target: the recorded cluster says otherwise.
+  const forged = structuredClone(stop);
+  forged.deploy_dir = "/elsewhere/deploy";
+  assert.deepEqual(recordedMemberIssues(stop, base.meta), []);
+  const moved = listProcesses(forged.topology, forged.deploy_dir).find((p) => p.port === 27018)!;
+  const target = allOperations(forged).find((o) => o.id === op.id)!;
+  target.target.params.pid_file = pidFilePath(moved);
+  target.target.params.config = configFilePath(moved);
+  assert.deepEqual(codes(forged), [], "consistent with its own (forged) topology");
+  assert.match(
+    recordedMemberIssues(forged, base.meta).map((i) => i.message).join("\n"),
+    /^cluster golden as recorded in its metadata: operation stop-mongod-localhost-27018 \(stop_process\) names mongod-localhost-27018 but its config is \/elsewhere/,
+  );
+});
+
+Deno.test("a plan other than a deploy of a cluster this store never deployed nor tried to is refused (tester54)", async () => {
+  const home = await tempHome();
+  const base = await input("replica-set.yaml");
+  const { text } = sealPlanText(planStop({ ...base, filter: { nodes: ["localhost:27018"] } }));
+  const file = path.join(home, "stop.json");
+  await Deno.writeTextFile(file, text);
+  const r = await mup(["plan", "validate", file, "--json"], { home });
+  assert.equal(r.code, 1, output(r));
+  assert.ok(
+    r.stdout.includes(
+      "is a stop of cluster golden, which this store has neither deployed nor tried to deploy",
+    ),
+    r.stdout,
+  );
 });

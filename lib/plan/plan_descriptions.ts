@@ -73,6 +73,15 @@ function lacks(o: PlannedOperation): string | undefined {
   if (verbs && !verbs.some((v) => d === v || d.startsWith(`${v} `))) {
     return `does not start with what a ${o.type} does (${verbs.map((v) => `"${v} …"`).join(", ")})`;
   }
+  // The verb said, then taken back ("Remove nothing: …", "Stop no process", "a no-op"): mup
+  // never describes what an operation does so (tester54).
+  const verb = verbs?.find((v) => d === v || d.startsWith(`${v} `));
+  if (
+    (verb && /^(nothing|no|none|nobody)\b/i.test(d.slice(verb.length + 1))) ||
+    /\b(no-?op|harmless|check only|dry[- ]run)\b/i.test(d)
+  ) {
+    return "says it does nothing, which no operation of mup is described as";
+  }
   const t = o.target;
   if (ON_PROCESS.has(o.type)) {
     const names = [t.name, ...(t.host && t.port ? [hostPort(t.host, t.port)] : [])];

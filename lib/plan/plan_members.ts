@@ -27,6 +27,9 @@ import { initConfig } from "./deploy_steps.ts";
 import { listProcesses, listReplicaSets, type ReplicaSetSpec } from "./processes.ts";
 import { remakeFix } from "./plan_paths.ts";
 import { canonical } from "./redeploy.ts";
+import { allowedTopology } from "./added_entries.ts";
+import { withMemberOptions } from "./member_options.ts";
+import { planTargetIssues } from "./plan_targets.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 
 /** A parameter's JSON, or undefined when it does not parse. */
@@ -197,4 +200,31 @@ export function planMemberIssues(plan: Plan): ValidationIssue[] {
     }
   }
   return issues;
+}
+
+/**
+ * planMemberIssues and the process targets (plan_targets.ts) of a current plan of a recorded
+ * cluster, judged against the cluster as its metadata records it (with what the plan's kind
+ * may change: a scale-out's added entries, a reconfigure's options): a plan whose topology was
+ * edited together with its operations is refused too (tester54).
+ */
+export function recordedMemberIssues(
+  plan: Plan,
+  recorded: Pick<Plan, "topology" | "deploy_dir">,
+): ValidationIssue[] {
+  // A reconfigure's job is to change members' options: those are the plan's.
+  const allowed = allowedTopology(plan, recorded.topology);
+  const topology = plan.operation === "reconfigure"
+    ? withMemberOptions(allowed, plan.topology)
+    : allowed;
+  const asRecorded: Plan = { ...plan, topology, deploy_dir: recorded.deploy_dir };
+  const processes = [
+    ...listProcesses(plan.topology, plan.deploy_dir),
+    // The recorded ones last: where both name a process, its recorded paths are the ones.
+    ...listProcesses(recorded.topology, recorded.deploy_dir),
+  ];
+  return [...planMemberIssues(asRecorded), ...planTargetIssues(plan, processes)].map((i) => ({
+    ...i,
+    message: `cluster ${plan.cluster_name} as recorded in its metadata: ${i.message}`,
+  }));
 }

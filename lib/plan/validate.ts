@@ -6,6 +6,8 @@ import { planPathIssues } from "./plan_paths.ts";
 import { planConfigIssues } from "./plan_configs.ts";
 import { planMemberIssues } from "./plan_members.ts";
 import { planDescriptionIssues } from "./plan_descriptions.ts";
+import { planTargetIssues } from "./plan_targets.ts";
+import { listProcesses } from "./processes.ts";
 import { planUploadIssues } from "./plan_uploads.ts";
 import { planSecretSourceIssues } from "./plan_secret_sources.ts";
 import type { Plan, ValidationIssue } from "./schema.ts";
@@ -21,8 +23,8 @@ export interface PlanCheck {
  * Full validation of a plan document: JSON, schema and format version, hash, graph, the paths
  * its operations run and write (plan_paths.ts; `storeRoot`, $MUP_HOME/storage, places the
  * cluster's own directory there), the configurations it writes (plan_configs.ts), its sets,
- * shards and users (plan_members.ts), its descriptions (plan_descriptions.ts), the files it
- * uploads (plan_uploads.ts), pre-flight.
+ * shards and users (plan_members.ts), its descriptions (plan_descriptions.ts), what its
+ * operations act on (plan_targets.ts), the files it uploads (plan_uploads.ts), pre-flight.
  */
 export function checkPlanText(
   text: string,
@@ -40,6 +42,11 @@ export function checkPlanText(
     ...planConfigIssues(parsed.plan),
     ...planMemberIssues(parsed.plan),
     ...planDescriptionIssues(parsed.plan),
+    ...planTargetIssues(
+      parsed.plan,
+      listProcesses(parsed.plan.topology, parsed.plan.deploy_dir),
+      parsed.plan.operation !== "scale-in",
+    ),
     ...planUploadIssues(parsed.plan, opts),
     ...planSecretSourceIssues(parsed.plan, opts),
   );
