@@ -1,6 +1,10 @@
-/** A plan made under another MUP_HOME than the store it is read in (PlanStore.check). */
+/**
+ * Plans this store cannot vouch for (PlanStore.check): one made under another MUP_HOME, and one
+ * of a cluster this store never deployed.
+ */
 import * as path from "node:path";
 import type { Plan, ValidationIssue } from "./schema.ts";
+import { listDir } from "./plan_files.ts";
 
 /** Operation parameters that name a path in mup's store (lib/ops/operation.ts storeParam). */
 const STORE_PARAMS = [
@@ -64,4 +68,27 @@ export function otherStoreIssue(
     }
   }
   return undefined;
+}
+
+/**
+ * A plan other than a deploy acts on a cluster mup deployed or tried to: one of a cluster
+ * (`clusterDir`) with neither metadata (the caller's to know: it is asked only without) nor an
+ * apply state of its own names a topology nothing vouches for (tester54: a "stop" of a made-up
+ * cluster whose topology placed data anywhere). Undefined for a deploy, or a cluster with an
+ * apply here (a first deploy tried, even if never recorded).
+ */
+export async function unknownClusterIssue(
+  clusterDir: string,
+  plan: Plan,
+): Promise<ValidationIssue | undefined> {
+  if (plan.operation === "deploy") return undefined;
+  const applied = (await listDir(path.join(clusterDir, "state"))).some((f) => f.endsWith(".json"));
+  if (applied) return undefined;
+  return {
+    code: "plan_unknown_cluster",
+    severity: "error",
+    message: `plan ${plan.plan_id} is a ${plan.operation} of cluster ${plan.cluster_name}, ` +
+      "which this store has neither deployed nor tried to deploy: only a deploy plan makes a " +
+      "cluster. Plans are made by mup, not edited",
+  };
 }

@@ -12,7 +12,7 @@ import { readMeta } from "../state/meta.ts";
 import { checkIdentifier, insideStore, isIdentifier, liesInside } from "../util/ident.ts";
 import type { Dag } from "../graph/mod.ts";
 import { planFileHash, sealPlan } from "./hash.ts";
-import { otherStoreIssue } from "./other_store.ts";
+import { otherStoreIssue, unknownClusterIssue } from "./other_store.ts";
 import type { Plan, ValidationIssue } from "./schema.ts";
 import { z } from "zod";
 import { Identifier } from "../util/ident.ts";
@@ -254,26 +254,11 @@ export class PlanStore {
         ...recordedMemberIssues(plan, meta),
       );
     }
-    // A plan other than a deploy acts on a cluster mup deployed or tried to: one whose cluster
-    // has neither metadata nor an apply of its own names a topology nothing vouches for
-    // (tester54: a "stop" of a made-up cluster whose topology placed data anywhere).
-    if (!meta && plan.operation !== "deploy" && !(await this.anyApply(plan.cluster_name))) {
-      check.issues.push({
-        code: "plan_unknown_cluster",
-        severity: "error",
-        message: `plan ${plan.plan_id} is a ${plan.operation} of cluster ${plan.cluster_name}, ` +
-          "which this store has neither deployed nor tried to deploy: only a deploy plan makes " +
-          "a cluster. Plans are made by mup, not edited",
-      });
-    }
+    const unknown = meta
+      ? undefined
+      : await unknownClusterIssue(this.clusterDir(plan.cluster_name), plan);
+    if (unknown) check.issues.push(unknown);
     return check;
-  }
-
-  /** Whether cluster `name` has an apply state here (a deploy tried, even if never recorded). */
-  private async anyApply(name: string): Promise<boolean> {
-    return (await listDir(path.join(this.clusterDir(name), "state"))).some((f) =>
-      f.endsWith(".json")
-    );
   }
 
   /** Loads and fully validates a plan (check); throws a MupError listing the problems. */
