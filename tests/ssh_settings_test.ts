@@ -88,7 +88,7 @@ Deno.test("bad --ssh-timeout and --ssh-option values are refused with the fix", 
     { home },
   );
   assert.equal(r.code, 1, output(r));
-  assert.match(r.stderr, /--ssh-timeout 0 has no unit: write 0s or 0ms .*a duration from 1s to 1h/);
+  assert.match(r.stderr, /--ssh-timeout 0 has no unit: give it one .*a duration from 1s to 1h/);
 });
 
 Deno.test("every timeout option takes a duration with a unit through one parser; a bare number is refused, naming both readings (tester53)", async () => {
@@ -114,13 +114,16 @@ Deno.test("every timeout option takes a duration with a unit through one parser;
   // --ssh-timeout, milliseconds for the others), so `--wait-timeout 600` was 0.6 s.
   assert.match(
     String(ms(SSH_TIMEOUT, "10")),
-    /^--ssh-timeout 10 has no unit: write 10s or 10ms \(or m, h\) for what you mean \(it was once read as seconds/,
+    /^--ssh-timeout 10 has no unit: write 10s or 10m for what you mean \(it was once read as seconds/,
   );
   assert.match(String(ms(DISPLAY_TIMEOUT, "2000")), /once read as milliseconds/);
   assert.match(
     String(ms(WAIT_TIMEOUT, "600")),
-    /^--wait-timeout 600 has no unit: write 600s or 600ms/,
+    /^--wait-timeout 600 has no unit: write 600s or 600m for/,
   );
+  // Only readings the option takes are offered: 600ms is under --wait-timeout's 1s.
+  assert.match(String(ms(WAIT_TIMEOUT, "0")), /^--wait-timeout 0 has no unit: give it one/);
+  assert.match(String(ms(DISPLAY_TIMEOUT, "5")), /^--timeout 5 has no unit: write 5s or 5m for/);
   assert.match(String(ms(SSH_TIMEOUT, "2h")), /from 1s to 1h/);
   assert.match(String(ms(DISPLAY_TIMEOUT, "50ms")), /from 100ms to 10m/);
   // ssh counts whole seconds: a duration below one is rounded up.

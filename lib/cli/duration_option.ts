@@ -44,9 +44,16 @@ export function durationOptionMs(
   const v = value.trim();
   const range = `from ${formatDuration(spec.minMs)} to ${formatDuration(spec.maxMs)}`;
   if (BARE.test(v)) {
+    // Only the readings the option takes are offered (`--wait-timeout 600`: 600s, not 600ms).
+    const n = Number(v);
+    const fits = ([["s", 1000], ["ms", 1], ["m", 60_000]] as const).filter(([, k]) =>
+      n * k >= spec.minMs && n * k <= spec.maxMs
+    ).map(([u]) => `${v}${u}`);
     return {
-      error: `${spec.flag} ${v} has no unit: write ${v}s or ${v}ms (or m, h) for what you mean ` +
-        `(it was once read as ${UNIT_WORD[spec.bareUnit]}; the duration options did not agree), ` +
+      error:
+        `${spec.flag} ${v} has no unit: ${
+          fits.length ? `write ${fits.join(" or ")} for what you mean` : "give it one"
+        } (it was once read as ${UNIT_WORD[spec.bareUnit]}; the duration options did not agree), ` +
         `a duration ${range}`,
     };
   }
