@@ -127,6 +127,12 @@ Deno.test("re-deploy onto retained data reuses the archived secrets; without the
     // password are the old ones.
     const plan = await ok(home, deployArgs("kept", file, mirror, ["--plan-only"]));
     assert.match(plan.stdout, /retained data/i);
+    // Estimated from what the destroyed cluster measured on these hosts (its archive keeps its
+    // history), not from the built-in defaults (tester52).
+    assert.match(
+      plan.stdout,
+      /Estimates from: durations measured in \d+ earlier applies \(cluster kept\)/,
+    );
     assert.match(plan.stdout, new RegExp(`Reuse the keyfile kept in ${archive}`));
     // Its diff creates none of the kept data directories, and says the set and its user may be
     // found in the kept data.

@@ -50,6 +50,15 @@ export const archiveCluster: Operation = {
       },
       () => {},
     );
+    // The durations measured on its hosts too: a later deploy there (onto its kept data, or
+    // another cluster) is estimated from them (tester52).
+    await Deno.copyFile(path.join(src, "history.json"), path.join(dst, "history.json")).then(
+      async () => {
+        await Deno.chmod(path.join(dst, "history.json"), FILE_MODE);
+        files++;
+      },
+      () => {},
+    );
     files += await copyTree(path.join(src, "plans"), path.join(dst, "plans"), new Set());
     files += await copyTree(
       path.join(src, "state"),

@@ -8,11 +8,14 @@ import type { OperationType } from "../plan/schema.ts";
 import type { Topology } from "../topology/schema.ts";
 import { hostKey } from "../topology/hosts.ts";
 import { readHistory } from "../state/history.ts";
+import * as path from "node:path";
+import { listDir } from "../plan/plan_files.ts";
+import { parseArchiveName } from "../state/archive_name.ts";
 
 /**
  * Recent durations recorded on the topology's hosts (and the control machine) in the history of
- * this cluster and of the other clusters in the store: a first deploy on known hosts is then
- * estimated from what was measured there.
+ * this cluster, of the other clusters in the store and of those destroyed (their archives): a
+ * first deploy on known hosts is then estimated from what was measured there.
  */
 export async function measuredDurations(
   store: PlanStore,
@@ -26,8 +29,20 @@ export async function measuredDurations(
   ]);
   const out: MeasuredDurations = { samples: {}, applies: 0, clusters: [] };
   const names = await store.clusters();
-  for (const name of [cluster, ...names.filter((n) => n !== cluster)]) {
-    const h = await readHistory(store.clusterDir(name));
+  // Destroyed clusters' archives keep their histories: measured on the same hosts too.
+  const archived = (await listDir(path.join(store.root, "archive"))).map((d) => ({
+    name: parseArchiveName(d)?.cluster ?? d,
+    dir: path.join(store.root, "archive", d),
+  }));
+  const sources = [
+    ...[cluster, ...names.filter((n) => n !== cluster)].map((name) => ({
+      name,
+      dir: store.clusterDir(name),
+    })),
+    ...archived,
+  ];
+  for (const { name, dir } of sources) {
+    const h = await readHistory(dir);
     if (!h) continue;
     let used = false;
     for (const [host, byType] of Object.entries(h.durations)) {
@@ -45,7 +60,7 @@ export async function measuredDurations(
     }
     if (used) {
       out.applies += h.applies;
-      out.clusters.push(name);
+      if (!out.clusters.includes(name)) out.clusters.push(name);
     }
   }
   return out;
