@@ -45,7 +45,7 @@ Deno.test({
         "--ssh-option",
         `UserKnownHostsFile=${f.knownHosts}`,
         "--ssh-timeout",
-        "20",
+        "20s",
       ];
       await ok(home, deployArgs("c1", topo, await testMirror(), ["--auto-approve", ...flags]));
       const shown = await mup(["cluster", "display", "c1", "--json", ...flags], { home });

@@ -178,7 +178,7 @@ export async function startSshFixture(
       "--ssh-option",
       `UserKnownHostsFile=${knownHosts}`,
       "--ssh-timeout",
-      "20", // generous: the full suite loads the 2 cores heavily
+      "20s", // generous: the full suite loads the 2 cores heavily
     ],
     async close() {
       for (const s of servers) await s.kill();
