@@ -8,6 +8,8 @@ import * as path from "node:path";
 import { sealPlan, sealPlanText } from "../lib/plan/hash.ts";
 import { planMemberIssues, recordedMemberIssues } from "../lib/plan/plan_members.ts";
 import { planStop } from "../lib/plan/stop.ts";
+import { planRestart } from "../lib/plan/restart.ts";
+import { planRollingIssues } from "../lib/plan/plan_rolling.ts";
 import { listProcesses } from "../lib/plan/processes.ts";
 import { configFilePath, pidFilePath } from "../lib/plan/mongo_config.ts";
 import { planReconfigure } from "../lib/plan/reconfigure.ts";
@@ -214,5 +216,72 @@ Deno.test("a plan other than a deploy of a cluster this store never deployed nor
       "is a stop of cluster golden, which this store has neither deployed nor tried to deploy",
     ),
     r.stdout,
+  );
+});
+
+Deno.test("plan_rolling: a rolling restart whose stops were unchained (depends_on edited) is refused; as planned it passes (tester56)", async () => {
+  const sh = await input("sharded.yaml");
+  const plan = sealPlan(planRestart(sh));
+  assert.deepEqual(planRollingIssues(plan), []);
+  const unchained = structuredClone(plan);
+  for (const ph of unchained.phases) {
+    for (const o of ph.operations) if (o.type !== "start_process") o.depends_on = [];
+  }
+  const said = planRollingIssues(unchained).map((i) => i.message).join("\n");
+  assert.match(
+    said,
+    /mongod-localhost-\d+ and mongod-localhost-\d+ of shard1 could be down at once in the rolling phase restart-shards/,
+  );
+  assert.match(said, /of cfg could be down at once in the rolling phase restart-config/);
+  const wait = allOperations(plan).find((o) => o.type === "wait_for_member_state")!;
+  const noWait = structuredClone(plan);
+  for (const ph of noWait.phases) ph.operations = ph.operations.filter((o) => o.id !== wait.id);
+  assert.match(
+    planRollingIssues(noWait).map((i) => i.message).join("\n"),
+    /no operation there waits for it to return before another stops/,
+  );
+});
+
+Deno.test("plan_members: a reconfigure whose options were edited with its topology, its description left, is refused: the review would not say what it sets (tester56)", async () => {
+  const r = await input("replica-set.yaml");
+  const topology = structuredClone(r.meta.topology);
+  topology.mongod_servers[1].priority = 0;
+  topology.mongod_servers[1].hidden = true;
+  const plan = sealPlan(planReconfigure({ ...r, topology, topologyFile: "/t/rs.yaml" }));
+  assert.deepEqual(planMemberIssues(plan), []);
+  const forged = structuredClone(plan);
+  forged.topology.mongod_servers[0].priority = 0;
+  forged.topology.mongod_servers[0].votes = 0;
+  const op = allOperations(forged).find((o) => o.type === "reconfig_members")!;
+  const options = JSON.parse(op.target.params.options);
+  options[0].priority = 0;
+  options[0].votes = 0;
+  op.target.params.options = JSON.stringify(options);
+  assert.match(
+    planMemberIssues(forged).map((i) => i.message).join("\n"),
+    /is described as setting localhost:27018 priority 1 → 0, hidden false → true, but it sets localhost:27017 priority 2 → 0, votes 1 → 0; localhost:27018 priority 1 → 0, hidden false → true/,
+  );
+});
+
+Deno.test("plan_targets: a member's wait for another state than its description says, or for a few ms, is refused (tester56)", async () => {
+  const plan = sealPlan(planRestart(await input("replica-set.yaml")));
+  const errors = (p: Plan) =>
+    checkPlanText(sealPlanText((({ content_hash: _, ...r }) => r)(p)).text, "x.json").issues
+      .filter((i) => i.severity === "error").map((i) => i.message).join("\n");
+  assert.equal(errors(plan), "");
+  const wait = allOperations(plan).find((o) => o.type === "wait_for_member_state")!;
+  const edited = (f: (o: typeof wait) => void) => {
+    const copy = structuredClone(plan);
+    f(allOperations(copy).find((o) => o.id === wait.id)!);
+    return errors(copy);
+  };
+  assert.match(
+    edited((o) => o.target.params.state = "STARTUP2"),
+    /waits for STARTUP2 and caught up, which its description \("Wait until localhost:\d+ is SECONDARY and caught up"\) does not say/,
+  );
+  assert.match(edited((o) => o.target.params.caught_up = "false"), /which its description/);
+  assert.match(
+    edited((o) => o.target.timeout_ms = 1),
+    /waits 1ms, less than the 1s mup ever gives/,
   );
 });

@@ -28,7 +28,8 @@ import { listProcesses, listReplicaSets, type ReplicaSetSpec } from "./processes
 import { remakeFix } from "./plan_paths.ts";
 import { canonical } from "./redeploy.ts";
 import { allowedTopology } from "./added_entries.ts";
-import { withMemberOptions } from "./member_options.ts";
+import { describeOptionChange, withMemberOptions } from "./member_options.ts";
+import type { MemberOptions } from "../ops/reconfig_members.ts";
 import { planTargetIssues } from "./plan_targets.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 
@@ -139,6 +140,27 @@ export function planMemberIssues(plan: Plan): ValidationIssue[] {
             `sets ${o.target.params.options ?? "nothing"} in ${s.name}, not its members' ` +
               `options as this plan's topology gives them: ${JSON.stringify(want)}`,
           );
+          break;
+        }
+        // What the review says it changes is what it changes: each member whose options differ
+        // from what the plan read (`before`), as reconfigMembersOp describes it (tester56).
+        const before = parsed(o, "before");
+        if (!Array.isArray(before)) break;
+        const said = new Set(describedChanges(o.description, s.name));
+        const meant = new Set(
+          want.flatMap((w, i) => {
+            const was = before[i] as MemberOptions | undefined;
+            const change = was ? describeOptionChange({ was, want: w }) : "";
+            return change ? [`${w.host} ${change}`] : [];
+          }),
+        );
+        if (said.size !== meant.size || [...meant].some((m) => !said.has(m))) {
+          error(
+            o,
+            `is described as setting ${[...said].join("; ") || "nothing"}, but it sets ${
+              [...meant].join("; ") || "nothing"
+            } (its options against what the plan read)`,
+          );
         }
         break;
       }
@@ -227,4 +249,11 @@ export function recordedMemberIssues(
     ...i,
     message: `cluster ${plan.cluster_name} as recorded in its metadata: ${i.message}`,
   }));
+}
+
+/** The member changes a reconfig_members description names: "Set A x → y; B … in replica set S". */
+function describedChanges(description: string, set: string): string[] {
+  const end = description.indexOf(` in replica set ${set}`);
+  if (!description.startsWith("Set ") || end < 0) return [];
+  return description.slice(4, end).split("; ");
 }

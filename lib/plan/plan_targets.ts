@@ -87,6 +87,29 @@ export function planTargetIssues(
       continue;
     }
     const t = o.target;
+    // mup's shortest wait is the 1s --wait-timeout allows: a wait of a few ms waits for nothing.
+    if (t.timeout_ms !== undefined && t.timeout_ms < 1000) {
+      error(
+        o,
+        "plan_target",
+        `waits ${t.timeout_ms}ms, less than the 1s mup ever gives an operation`,
+      );
+    }
+    // A member's wait says what it waits for, as its parameters do (tester56).
+    if (o.type === "wait_for_member_state") {
+      const state = t.params.state === "HEALTHY" ? "healthy" : t.params.state ?? "";
+      const caughtUp = t.params.caught_up === "true";
+      if (
+        !o.description.includes(` is ${state}`) || o.description.includes("caught up") !== caughtUp
+      ) {
+        error(
+          o,
+          "plan_target",
+          `waits for ${state}${caughtUp ? " and caught up" : ""}, which its description ` +
+            `(${JSON.stringify(o.description)}) does not say`,
+        );
+      }
+    }
     if (t.type !== "process") continue;
     const p = byId.get(t.name);
     if (!p) {

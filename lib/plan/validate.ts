@@ -7,6 +7,7 @@ import { planConfigIssues } from "./plan_configs.ts";
 import { planMemberIssues } from "./plan_members.ts";
 import { planDescriptionIssues } from "./plan_descriptions.ts";
 import { planTargetIssues } from "./plan_targets.ts";
+import { planRollingIssues } from "./plan_rolling.ts";
 import { listProcesses } from "./processes.ts";
 import { planUploadIssues } from "./plan_uploads.ts";
 import { planSecretSourceIssues } from "./plan_secret_sources.ts";
@@ -24,7 +25,8 @@ export interface PlanCheck {
  * its operations run and write (plan_paths.ts; `storeRoot`, $MUP_HOME/storage, places the
  * cluster's own directory there), the configurations it writes (plan_configs.ts), its sets,
  * shards and users (plan_members.ts), its descriptions (plan_descriptions.ts), what its
- * operations act on (plan_targets.ts), the files it uploads (plan_uploads.ts), pre-flight.
+ * operations act on (plan_targets.ts), a rolling change's order (plan_rolling.ts), the files
+ * it uploads (plan_uploads.ts), pre-flight.
  */
 export function checkPlanText(
   text: string,
@@ -47,6 +49,7 @@ export function checkPlanText(
       listProcesses(parsed.plan.topology, parsed.plan.deploy_dir),
       parsed.plan.operation !== "scale-in",
     ),
+    ...planRollingIssues(parsed.plan),
     ...planUploadIssues(parsed.plan, opts),
     ...planSecretSourceIssues(parsed.plan, opts),
   );
