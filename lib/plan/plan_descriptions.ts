@@ -70,12 +70,12 @@ const ON_SET = new Set([
 function lacks(o: PlannedOperation): string | undefined {
   const d = o.description;
   const verbs = DESCRIPTION_VERBS[o.type];
-  if (verbs && !verbs.some((v) => d === v || d.startsWith(`${v} `))) {
+  const verb = verbs?.find((v) => d === v || d.startsWith(`${v} `));
+  if (verbs && !verb) {
     return `does not start with what a ${o.type} does (${verbs.map((v) => `"${v} …"`).join(", ")})`;
   }
   // The verb said, then taken back ("Remove nothing: …", "Stop no process", "a no-op"): mup
   // never describes what an operation does so (tester54).
-  const verb = verbs?.find((v) => d === v || d.startsWith(`${v} `));
   if (
     (verb && /^(nothing|no|none|nobody)\b/i.test(d.slice(verb.length + 1))) ||
     /\b(no-?op|harmless|check only|dry[- ]run)\b/i.test(d)

@@ -245,7 +245,9 @@ export function recordedMemberIssues(
     // The recorded ones last: where both name a process, its recorded paths are the ones.
     ...listProcesses(recorded.topology, recorded.deploy_dir),
   ];
-  return [...planMemberIssues(asRecorded), ...planTargetIssues(plan, processes)].map((i) => ({
+  return [...planMemberIssues(asRecorded), ...planTargetIssues(plan, processes, true, true)].map((
+    i,
+  ) => ({
     ...i,
     message: `cluster ${plan.cluster_name} as recorded in its metadata: ${i.message}`,
   }));

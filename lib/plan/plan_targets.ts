@@ -63,6 +63,11 @@ export function planTargetIssues(
    * without its recorded cluster (it stops processes its own topology no longer has).
    */
   strict = true,
+  /**
+   * Only the process targets: a second look against the recorded processes
+   * (recordedMemberIssues), whose kind, wait and timeout checks the first already made.
+   */
+  onlyProcesses = false,
 ): ValidationIssue[] {
   const fix = remakeFix(plan);
   const byId = new Map(processes.map((p) => [p.id, p]));
@@ -75,7 +80,7 @@ export function planTargetIssues(
       ...(o.target.host ? { host: o.target.host } : {}),
     });
   for (const o of plan.phases.flatMap((ph) => ph.operations)) {
-    const kinds = KIND_ONLY[o.type];
+    const kinds = onlyProcesses ? undefined : KIND_ONLY[o.type];
     if (kinds && !kinds.includes(plan.operation)) {
       error(
         o,
@@ -88,7 +93,7 @@ export function planTargetIssues(
     }
     const t = o.target;
     // mup's shortest wait is the 1s --wait-timeout allows: a wait of a few ms waits for nothing.
-    if (t.timeout_ms !== undefined && t.timeout_ms < 1000) {
+    if (!onlyProcesses && t.timeout_ms !== undefined && t.timeout_ms < 1000) {
       error(
         o,
         "plan_target",
@@ -96,7 +101,7 @@ export function planTargetIssues(
       );
     }
     // A member's wait says what it waits for, as its parameters do (tester56).
-    if (o.type === "wait_for_member_state") {
+    if (!onlyProcesses && o.type === "wait_for_member_state") {
       const state = t.params.state === "HEALTHY" ? "healthy" : t.params.state ?? "";
       const caughtUp = t.params.caught_up === "true";
       if (
