@@ -9,10 +9,12 @@ import { MAX_TIMER_MS } from "../util/timer.ts";
 /** Durations the user gives (hook timeouts, waits): at least 1 ms, at most one timer step. */
 export const DURATION_MIN_MS = 1;
 /**
- * 2^31 - 1 ms, about 24.8 days: the longest the runtime's timer takes in one step. Longer
- * waits would work (lib/util/timer.ts waits in steps) but no deployment step needs them.
+ * 576h (24 days): the whole hours within the longest step the runtime's timer takes (2^31 - 1
+ * ms, which would print as 596h31m23s647ms in a refusal, tester54). Longer waits would work
+ * (lib/util/timer.ts waits in steps) but no deployment step needs them.
  */
-export const DURATION_MAX_MS = MAX_TIMER_MS;
+export const DURATION_MAX_MS = 576 * 3_600_000;
+if (DURATION_MAX_MS > MAX_TIMER_MS) throw new Error("DURATION_MAX_MS exceeds one timer step");
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 
@@ -26,7 +28,7 @@ export function durationMs(d: string | number): number {
   return total;
 }
 
-/** A duration in words: 596h31m23s647ms. */
+/** A duration in words: 1h30m, 576h, 1s500ms. */
 export function formatDuration(ms: number): string {
   let left = ms;
   let out = "";
@@ -40,7 +42,7 @@ export function formatDuration(ms: number): string {
 
 const RANGE = `from ${formatDuration(DURATION_MIN_MS)} to ${
   formatDuration(DURATION_MAX_MS)
-} (the longest a timer waits)`;
+} (24 days)`;
 
 /** A duration as a topology writes it: `30s`, `5m`, `1h`, `1m30s`, or plain milliseconds. */
 const DURATION_TEXT = /^(\d+(ms|s|m|h))+$/;
