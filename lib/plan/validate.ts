@@ -52,8 +52,39 @@ export function checkPlanText(
     ...planRollingIssues(parsed.plan),
     ...planUploadIssues(parsed.plan, opts),
     ...planSecretSourceIssues(parsed.plan, opts),
+    ...phaseOrderIssues(parsed.plan),
   );
   return checkGraph(parsed.plan, issues);
+}
+
+/**
+ * Phases are numbered 1 to N in the order they run, each name once: the progress counts "Phase
+ * 2/3" from these numbers, and a phase cut out of a plan by hand had left "Phase 2/1"
+ * (tester54).
+ */
+function phaseOrderIssues(plan: Plan): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const seen = new Set<string>();
+  plan.phases.forEach((ph, i) => {
+    if (ph.order !== i + 1) {
+      issues.push({
+        code: "phase_order",
+        severity: "error",
+        message: `phases[${i}] "${ph.name}" has order ${ph.order}: the phases are numbered 1 to ` +
+          `${plan.phases.length} in the order they run, so it must be ${i + 1}. Plan again ` +
+          "rather than edit a plan",
+      });
+    }
+    if (seen.has(ph.name)) {
+      issues.push({
+        code: "phase_order",
+        severity: "error",
+        message: `phases[${i}]: a second phase named "${ph.name}"; each phase is named once`,
+      });
+    }
+    seen.add(ph.name);
+  });
+  return issues;
 }
 
 function contentHashIssue(
