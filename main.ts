@@ -53,7 +53,13 @@ export async function main(args: string[]): Promise<number> {
   // The command a usage error is about, for the --json error document's hint.
   let usageOf = "mup";
   for (const c of everyCommand(program)) {
+    // Help wraps its descriptions at the terminal's width, or at HELP_WIDTH when piped; commander
+    // wraps none narrower than 40 columns, which `cluster --help`'s wide first column left
+    // (lines of 600 characters at 80 columns, tester53).
+    c.configureHelp({ minWidthToWrap: 24 });
     c.exitOverride().configureOutput({
+      getOutHelpWidth: () => Deno.stdout.isTerminal() ? Deno.consoleSize().columns : HELP_WIDTH,
+      getErrHelpWidth: () => Deno.stderr.isTerminal() ? Deno.consoleSize().columns : HELP_WIDTH,
       writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)),
       // A usage error reads like every other mup error, and says where the usage is.
       outputError: (s, write) => {
@@ -75,6 +81,9 @@ export async function main(args: string[]): Promise<number> {
     await ctx.executors.close(); // SSH master connections end with mup
   }
 }
+
+/** The columns help is wrapped to when it is not printed to a terminal. */
+const HELP_WIDTH = 100;
 
 /** "mup cluster deploy" for the deploy subcommand. */
 function commandPath(c: CommandUnknownOpts): string {

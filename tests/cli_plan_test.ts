@@ -335,6 +335,14 @@ Deno.test("--help explains every command; the topology schema is printed", async
     assert.equal(r.code, 0, args.join(" "));
     assert.match(r.stdout, /Usage: mup/);
   }
+  // Piped, help wraps at 100 columns, the long descriptions beside the wide first column of
+  // `cluster --help` too (they were left as lines of 600 characters, tester53).
+  for (const args of [["cluster", "--help"], ["plan", "--help"], ["cluster", "deploy", "--help"]]) {
+    const r = await mup(args, { home });
+    const long = r.stdout.split("\n").filter((l) => l.length > 100);
+    assert.deepEqual(long, [], args.join(" "));
+    assert.match(r.stdout, /\n {20,}\S/, `${args.join(" ")}: descriptions wrap under their column`);
+  }
   // plan diff compares with the live cluster too, not only with its record, and says so.
   const diffHelp = await mup(["plan", "diff", "--help"], { home });
   assert.equal(diffHelp.code, 0, output(diffHelp));
