@@ -232,6 +232,13 @@ Deno.test("a saved plan whose port another cluster has since taken is listed blo
       clashing.stdout.replace(/\s+/g, " "),
       new RegExp(`cluster c3 would take what another cluster holds: .*cluster c2`),
     );
+    // The busy port's line names the cluster too, beside its holder (tester51).
+    assert.match(
+      clashing.stdout.replace(/\s+/g, " "),
+      new RegExp(
+        `ports already in use: localhost:${ports[0]} \\(held by [^)]*\\)+, recorded by cluster c2`,
+      ),
+    );
     const written = JSON.parse(await Deno.readTextFile(file));
     assert.equal(written.validation.valid, false);
     assert.ok(

@@ -12,7 +12,13 @@ import { canonical, hooksMoved, recordedPorts } from "./redeploy.ts";
 import { hostKey } from "../topology/hosts.ts";
 import { nodeClaims, rootClaims } from "../topology/layout.ts";
 import { isLocalHost } from "../topology/schema.ts";
-import { clashes, clusterClaims, otherClusters, strayClaims } from "../preflight/clusters.ts";
+import {
+  clashes,
+  clusterClaims,
+  otherClusters,
+  otherPorts,
+  strayClaims,
+} from "../preflight/clusters.ts";
 import { clusterAccess } from "../security/access.ts";
 import { probeProcesses } from "../probe/live.ts";
 import { memberDrift } from "../probe/member_options.ts";
@@ -107,6 +113,7 @@ export async function buildDeployPlan(
     // Ports the cluster's own processes run on (recorded in its metadata or by an apply that
     // failed part way) are expected to be busy.
     ownPorts: new Map(own.claims.map((c) => [`${hostKey(c.host)}:${c.port}`, c.files.config])),
+    otherPorts: otherPorts(others),
     resolveFor,
   });
   const inStore = storeDirIssues(procs, topology.global.deploy_dir ?? deployDir, {

@@ -12,7 +12,7 @@ import type { Hook } from "../hooks/schema.ts";
 import { MupError } from "../errors.ts";
 import { checkDirsCreatable } from "../preflight/data_dirs.ts";
 import { checkDataDirsFree, heldDataDirs } from "../preflight/data_held.ts";
-import { clusterClaims, otherClusters } from "../preflight/clusters.ts";
+import { clusterClaims, otherClusters, otherPorts } from "../preflight/clusters.ts";
 import { listDirs } from "../preflight/list_dirs.ts";
 import { measuredDurations } from "../preflight/measured.ts";
 import { allocatePorts, preflight } from "../preflight/preflight.ts";
@@ -131,6 +131,7 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
     archivePath: path.join(req.cacheDir, release.archive_name),
     executors: req.executors,
     ownPorts: new Map(own.claims.map((c) => [`${hostKey(c.host)}:${c.port}`, c.files.config])),
+    otherPorts: otherPorts(others),
     resolveFor,
   });
   const inStore = storeDirIssues(added, topology.global.deploy_dir ?? deployDir, {

@@ -107,6 +107,13 @@ export async function otherClusters(
   return out;
 }
 
+/** Each port `others` record, keyed `${hostKey(host)}:${port}`, with its cluster's name. */
+export function otherPorts(others: ClusterClaims[]): Map<string, string> {
+  return new Map(
+    others.flatMap((o) => o.claims.map((c) => [`${hostKey(c.host)}:${c.port}`, o.cluster])),
+  );
+}
+
 /**
  * Where `mine` would take what another cluster holds on the same machine: a port, a data
  * directory, a log, configuration or pid file, or (`roots`, this cluster's deploy roots) the

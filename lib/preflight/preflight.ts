@@ -64,6 +64,11 @@ export interface PreflightInput {
    */
   ownPorts?: Map<string, string>;
   /**
+   * Ports other clusters under this $MUP_HOME record, keyed `${hostKey(host)}:${port}`, each
+   * with its cluster's name: a busy one names the cluster whose process holds it (tester51).
+   */
+  otherPorts?: Map<string, string>;
+  /**
    * The release for another Linux architecture (`uname -m`, normalised: x86_64, aarch64), for
    * remote hosts that are not the control machine's; throws when there is none.
    */
@@ -267,10 +272,11 @@ export async function preflight(
           return;
         }
         const conn = holder ? undefined : await ex.portConnection?.(s.port).catch(() => undefined);
+        const other = input.otherPorts?.get(`${hostKey(s.host)}:${s.port}`);
         busy.push(
           `${hostPort(s.host, s.port)}${
             holder ? ` (held by ${describeHolder(holder)})` : conn ? ` (used by ${conn})` : ""
-          }${
+          }${other === undefined ? "" : `, recorded by cluster ${other}`}${
             // A repair's own port, taken while its server was down: the other process must go.
             ownConfig !== undefined
               ? `: this cluster's own port, taken while its server was down; stop that process ` +
