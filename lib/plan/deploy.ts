@@ -20,9 +20,8 @@ import {
   strayClaims,
 } from "../preflight/clusters.ts";
 import { clusterAccess } from "../security/access.ts";
-import { probeProcesses } from "../probe/live.ts";
-import { memberDrift } from "../probe/member_options.ts";
-import { addDriftOps, addKeptConfigOps, driftWarnings } from "./member_options.ts";
+import { addDriftOps, addKeptConfigOps } from "./member_options.ts";
+import { repairLook, repairWarnings } from "../preflight/repair_live.ts";
 import { SECRET, securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin, secretExists } from "../security/secrets.ts";
 import { unfinishedApplyWarning } from "../state/undeployed.ts";
@@ -281,44 +280,10 @@ export async function buildDeployPlan(
   }
   // A repair of a cluster that runs as recorded, every process answering, has nothing to do:
   // the flow then says "No changes" (exit 0), as Terraform does, instead of a plan of checks.
-  const access = meta ? clusterAccess(meta.name, meta.topology, req.executors) : undefined;
-  const down = meta && access ? await access.unanswered(meta.processes) : undefined;
-  // …among them, members on a TLS certificate the cluster's CA did not sign: the repair
-  // installs the CA's and restarts them on it (repair_restart.ts).
-  const untrusted: Record<string, string> = {};
-  for (const p of meta?.processes.filter((x) => down?.has(x.id)) ?? []) {
-    const why = (await access!.helloOrUntrusted(p.host, p.port)).untrusted;
-    if (why !== undefined) untrusted[p.id] = why;
-  }
-  // …and answering is not enough: a member its set no longer lists, or credentials the servers
-  // refuse (the admin user dropped), are what a repair re-checks too (display's judgment).
-  const unwell = meta && access && down?.size === 0
-    ? (await probeProcesses(access, meta.processes, new Map())).filter((s) => !s.healthy)
-    : [];
-  // …and a set's configuration: members' priority, votes or hidden changed outside mup
-  // (rs.reconfig) are set back as the topology gives them, members removed (rs.remove) added
-  // back.
-  const drift = meta && access && down
-    ? await memberDrift(meta, topology, deployDir, access, down)
-    : { options: [], removed: [] };
-  const removed = new Set(drift.removed.map((p) => `${hostKey(p.host)}:${p.port}`));
-  for (const s of unwell.filter((u) => !removed.has(`${hostKey(u.host)}:${u.port}`))) {
-    validation.warnings.push({
-      code: "not_healthy",
-      severity: "warning",
-      host: s.host,
-      message: `${s.id} answers but is ${s.state}${s.reason ? ` (${s.reason})` : ""}: the ` +
-        "repair re-checks every operation, and its health check fails if this remains" +
-        // A member its set refuses runs with another key: only a restart of it mends that.
-        (/authentication failed/i.test(s.reason ?? "")
-          ? ` (the repair starts what is stopped; \`mup cluster restart ${
-            meta!.name
-          } -N ${s.id}\` ` +
-            "restarts this one with the cluster's keyfile)"
-          : ""),
-    });
-  }
-  validation.warnings.push(...driftWarnings(drift));
+  const { down, untrusted, unwell, drift } = meta
+    ? await repairLook(meta, topology, deployDir, req.executors)
+    : { untrusted: {}, unwell: [], drift: { options: [], removed: [] } };
+  validation.warnings.push(...repairWarnings(meta, unwell, drift));
   // Hooks are not the cluster: a re-deploy records new ones (lifecycle commands run them).
   const hooksChanged = !!meta &&
     canonical(meta.topology.hooks ?? {}) !== canonical(topology.hooks ?? {});

@@ -1,0 +1,81 @@
+/**
+ * A repair's (`cluster deploy` of a recorded cluster) look at the live cluster, before it plans:
+ * which recorded processes do not answer, which of those run on a certificate the cluster's CA
+ * did not sign, which answer but are not well, and which members' options or membership were
+ * changed outside mup. A repair of a cluster that runs as recorded, every process answering,
+ * has nothing to do: the flow then says "No changes" (exit 0), as Terraform does.
+ */
+import type { ExecutorFactory } from "../executor/executor.ts";
+import { driftWarnings, type SetDrift } from "../plan/member_options.ts";
+import type { ValidationIssue } from "../plan/schema.ts";
+import { probeProcesses, type ProcessStatus } from "../probe/live.ts";
+import { memberDrift } from "../probe/member_options.ts";
+import { clusterAccess } from "../security/access.ts";
+import type { ClusterMeta } from "../state/meta.ts";
+import { hostKey } from "../topology/hosts.ts";
+import type { Topology } from "../topology/schema.ts";
+
+export interface RepairLook {
+  /** IDs of the recorded processes that do not answer hello. */
+  down: Set<string>;
+  /** Of those, each one whose TLS certificate the cluster's CA did not sign, with the reason. */
+  untrusted: Record<string, string>;
+  /** When every process answers: those that are not healthy (display's judgment). */
+  unwell: ProcessStatus[];
+  /** Members' options changed outside mup (rs.reconfig), members removed (rs.remove). */
+  drift: SetDrift;
+}
+
+/** Asks the recorded cluster's processes (hello, replSetGetStatus, replSetGetConfig). */
+export async function repairLook(
+  meta: ClusterMeta,
+  topology: Topology,
+  deployDir: string,
+  executors: ExecutorFactory,
+): Promise<RepairLook> {
+  const access = clusterAccess(meta.name, meta.topology, executors);
+  const down = await access.unanswered(meta.processes);
+  // …among them, members on a TLS certificate the cluster's CA did not sign: the repair
+  // installs the CA's and restarts them on it (repair_restart.ts).
+  const untrusted: Record<string, string> = {};
+  for (const p of meta.processes.filter((x) => down.has(x.id))) {
+    const why = (await access.helloOrUntrusted(p.host, p.port)).untrusted;
+    if (why !== undefined) untrusted[p.id] = why;
+  }
+  // …and answering is not enough: a member its set no longer lists, or credentials the servers
+  // refuse (the admin user dropped), are what a repair re-checks too (display's judgment).
+  const unwell = down.size === 0
+    ? (await probeProcesses(access, meta.processes, new Map())).filter((s) => !s.healthy)
+    : [];
+  // …and a set's configuration: members' priority, votes or hidden changed outside mup
+  // (rs.reconfig) are set back as the topology gives them, members removed (rs.remove) added
+  // back.
+  const drift = await memberDrift(meta, topology, deployDir, access, down);
+  return { down, untrusted, unwell, drift };
+}
+
+/** The review's warnings for what `repairLook` found (none for a first deploy). */
+export function repairWarnings(
+  meta: ClusterMeta | undefined,
+  unwell: ProcessStatus[],
+  drift: SetDrift,
+): ValidationIssue[] {
+  const removed = new Set(drift.removed.map((p) => `${hostKey(p.host)}:${p.port}`));
+  return [
+    ...unwell.filter((u) => !removed.has(`${hostKey(u.host)}:${u.port}`)).map((s) => ({
+      code: "not_healthy",
+      severity: "warning" as const,
+      host: s.host,
+      message: `${s.id} answers but is ${s.state}${s.reason ? ` (${s.reason})` : ""}: the ` +
+        "repair re-checks every operation, and its health check fails if this remains" +
+        // A member its set refuses runs with another key: only a restart of it mends that.
+        (/authentication failed/i.test(s.reason ?? "")
+          ? ` (the repair starts what is stopped; \`mup cluster restart ${
+            meta!.name
+          } -N ${s.id}\` ` +
+            "restarts this one with the cluster's keyfile)"
+          : ""),
+    })),
+    ...driftWarnings(drift),
+  ];
+}
