@@ -313,9 +313,12 @@ export class ReplSet implements RoleHooks {
     }
   }
 
-  async waitForOpTime(ts: Timestamp, timeoutMs: number): Promise<void> {
+  async waitForOpTime(ts: Timestamp, timeoutMs: number, majority = false): Promise<void> {
     if (!this.config) return;
-    const ok = await this.waitFor(() => tsGte(this.lastApplied(), ts), timeoutMs);
+    const ok = await this.waitFor(
+      () => tsGte(majority ? this.majoritySnapshot() : this.lastApplied(), ts),
+      timeoutMs,
+    );
     if (!ok) {
       throw new CommandError("operation exceeded time limit", 50, "MaxTimeMSExpired");
     }
@@ -446,6 +449,15 @@ export class ReplSet implements RoleHooks {
   checkWritable(db: string): void {
     if (db === "local") return;
     if (this.state !== 1) throw errors.notPrimary();
+  }
+
+  checkLinearizable(): void {
+    if (this.state === 1) return;
+    throw new CommandError(
+      "cannot satisfy linearizable read concern on non-primary node",
+      10107,
+      "NotWritablePrimary",
+    );
   }
 
   checkReadable(body: Document): void {

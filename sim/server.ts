@@ -64,8 +64,13 @@ export interface RoleHooks {
   waitForMajorityRead?(timeoutMs: number): Promise<void>;
   /** The optime of the majority-committed snapshot (readConcern majority), if one exists. */
   majoritySnapshot?(): Timestamp | undefined;
-  /** Waits until this member has applied `ts` (readConcern.afterClusterTime). */
-  waitForOpTime?(ts: Timestamp, timeoutMs: number): Promise<void>;
+  /**
+   * Waits until this member has applied `ts` (readConcern.afterClusterTime), or, `majority`,
+   * until its majority-committed snapshot holds it.
+   */
+  waitForOpTime?(ts: Timestamp, timeoutMs: number, majority?: boolean): Promise<void>;
+  /** readConcern linearizable: throws NotWritablePrimary unless this member is the primary. */
+  checkLinearizable?(): void;
   /** A find's `term` (an oplog fetcher's): a newer one is taken, and the find refused. */
   updateTerm?(term: number): void;
   stop(): Promise<void>;

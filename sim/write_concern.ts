@@ -8,6 +8,35 @@
 import { isVoter } from "./newly_added.ts";
 import type { Document, Timestamp } from "bson";
 import type { ReplSet } from "./replset.ts";
+import { CommandError } from "./errors.ts";
+
+/** The most members a replica set has (ReplSetConfig::kMaxMembers): the largest numeric `w`. */
+const MAX_MEMBERS = 50;
+
+/**
+ * Refuses a write concern MongoDB does not parse, with FailedToParse (9) before anything is
+ * written, as WriteConcernOptions::parse and deserializeWriteConcernW (write_concern_options.cpp)
+ * do: `w` a number from 0 to 50, a string or a tag document; `j` and `fsync` not both.
+ */
+export function checkWriteConcern(wc: unknown): void {
+  if (wc === undefined || wc === null || typeof wc !== "object") return;
+  const { w, j, fsync } = wc as Document;
+  const fail = (msg: string) => {
+    throw new CommandError(msg, 9, "FailedToParse");
+  };
+  if (j === true && fsync === true) fail("fsync and j options cannot be used together");
+  if (typeof w === "number" || (typeof w === "object" && w !== null && "toNumber" in w)) {
+    const n = Math.trunc(Number(w));
+    if (Number.isNaN(n)) fail("w cannot be NaN");
+    if (n < 0 || n > MAX_MEMBERS) {
+      fail(`w has to be a non-negative number and not greater than ${MAX_MEMBERS}; found: ${n}`);
+    }
+  } else if (typeof w === "object" && w !== null && !Object.keys(w).length) {
+    fail("tagged write concern requires tags");
+  } else if (w !== undefined && w !== null && typeof w !== "string" && typeof w !== "object") {
+    fail("w has to be a number, string, or object");
+  }
+}
 
 /** The writeConcernError document MongoDB sends for `code`. */
 function wcError(code: number, codeName: string, errmsg: string, wc: Document): Document {

@@ -8,6 +8,7 @@ import { type Document, Long, type Timestamp } from "bson";
 import { applyEntry } from "./apply.ts";
 import { CommandError } from "./errors.ts";
 import type { CommandContext } from "./server.ts";
+import { checkWriteConcern } from "./write_concern.ts";
 
 /** Records a change: applies it to the store and logs it in the oplog (replica sets). */
 export type Apply = (entry: Document) => void;
@@ -68,6 +69,7 @@ export async function runWrite(
   const { server } = ctx;
   const role = server.role!;
   checkSessionFields(ctx);
+  checkWriteConcern(ctx.body.writeConcern);
   // Writes to local are this member's own and never wait for a step-down. No await between the
   // last look at the hold and the write: a step-down that begins meanwhile would miss it.
   for (let h = role.writeHold?.(); h && ctx.db !== "local"; h = role.writeHold?.()) await h;

@@ -108,6 +108,82 @@ Deno.test("simulator: write concern is honoured: 100 for w > members, 79 for an 
   });
 });
 
+Deno.test("simulator: a majority read after a majority write's operationTime sees it on a secondary; linearizable is the primary's; a write concern MongoDB does not parse writes nothing (tester57)", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const ports = freePorts(4);
+    await startReplSet(bin, dir, ports.slice(0, 3), { electionTimeoutMillis: 60_000 });
+    const c = new MongoClient(rsUri(ports.slice(0, 3)));
+    const secondary = new MongoClient(
+      `mongodb://localhost:${ports[1]}/?directConnection=true&readPreference=secondary`,
+    );
+    try {
+      const db = c.db("app");
+      // Causal consistency: majority reads after a majority write, on a secondary, read it
+      // (read_concern_mongod.cpp waits for the majority snapshot to reach afterClusterTime).
+      for (let i = 0; i < 10; i++) {
+        const w = await db.command({
+          insert: "cc",
+          documents: [{ _id: i }],
+          writeConcern: { w: "majority" },
+        });
+        const r = await secondary.db("app").command({
+          find: "cc",
+          filter: { _id: i },
+          readConcern: { level: "majority", afterClusterTime: w.operationTime },
+          maxTimeMS: 10_000,
+        });
+        assert.deepEqual(r.cursor.firstBatch, [{ _id: i }], `write ${i}`);
+      }
+      // linearizable: the primary's only (NotWritablePrimary on a secondary).
+      await assert.rejects(
+        secondary.db("app").command({ find: "cc", readConcern: { level: "linearizable" } }),
+        (e: { code?: number; message: string }) =>
+          e.code === 10107 &&
+          e.message === "cannot satisfy linearizable read concern on non-primary node",
+      );
+      const lin = await db.command({
+        find: "cc",
+        filter: { _id: 9 },
+        readConcern: { level: "linearizable" },
+        maxTimeMS: 10_000,
+      });
+      assert.deepEqual(lin.cursor.firstBatch, [{ _id: 9 }]);
+      // Write concerns MongoDB refuses to parse (FailedToParse), before anything is written.
+      for (
+        const [wc, msg] of [
+          [{ w: -1 }, /w has to be a non-negative number and not greater than 50; found: -1/],
+          [{ w: 51 }, /not greater than 50; found: 51/],
+          [{ w: true }, /w has to be a number, string, or object/],
+          [{ w: 1, j: true, fsync: true }, /fsync and j options cannot be used together/],
+        ] as const
+      ) {
+        await assert.rejects(
+          db.command({ insert: "bad", documents: [{ wc: JSON.stringify(wc) }], writeConcern: wc }),
+          (e: { code?: number; message: string }) => e.code === 9 && msg.test(e.message),
+          JSON.stringify(wc),
+        );
+      }
+      assert.equal(await db.collection("bad").countDocuments({}), 0);
+      // A standalone takes no linearizable read at all (NotAReplicaSet).
+      const r = await startMongod(bin, dir, ports[3]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const single = new MongoClient(`mongodb://localhost:${ports[3]}/?directConnection=true`);
+      try {
+        await assert.rejects(
+          single.db("app").command({ find: "x", readConcern: { level: "linearizable" } }),
+          (e: { code?: number }) => e.code === 76,
+        );
+      } finally {
+        await single.close();
+      }
+    } finally {
+      await secondary.close();
+      await c.close();
+    }
+  });
+});
+
 Deno.test("simulator: writes acknowledged with j: true survive SIGKILL (several times)", async () => {
   await withDir(async (dir) => {
     const bin = await simBin("7.0.5");

@@ -24,16 +24,31 @@ async function beginRead(ctx: CommandContext): Promise<void> {
   ctx.server.role?.checkReadable(ctx.body);
   const level = ctx.body.readConcern?.level;
   const role = ctx.server.role;
+  const maxTimeMS = Number(ctx.body.maxTimeMS ?? 0);
+  // linearizable: a replica set's primary only (read_concern_mongod.cpp, waitForReadConcern).
+  if (level === "linearizable") {
+    if (!role?.checkLinearizable) {
+      throw new CommandError(
+        "node needs to be a replica set member to use read concern",
+        76,
+        "NotAReplicaSet",
+      );
+    }
+    role.checkLinearizable();
+  }
+  // afterClusterTime first: a majority read waits until its majority-committed snapshot holds
+  // that time (causal consistency: read your own majority writes on any member), a local read
+  // until it applied it. Pinning the snapshot before waiting read data older than asked.
+  const after = ctx.body.readConcern?.afterClusterTime as Timestamp | undefined;
+  if (after && role?.waitForOpTime) {
+    await role.waitForOpTime(after, maxTimeMS || 60_000, level === "majority");
+  }
   // majority: the majority-committed snapshot, at once (rebuilt from the store's history);
   // linearizable, or majority before any commit point: wait until the newest data is committed.
   const at = level === "majority" ? role?.majoritySnapshot?.() : undefined;
   if (at && ctx.server.store.hasSnapshot(at)) ctx.readAt = at;
   else if ((level === "majority" || level === "linearizable") && role?.waitForMajorityRead) {
-    await role.waitForMajorityRead(Number(ctx.body.maxTimeMS ?? 0) || 10_000);
-  }
-  const after = ctx.body.readConcern?.afterClusterTime as Timestamp | undefined;
-  if (after && ctx.server.role?.waitForOpTime) {
-    await ctx.server.role.waitForOpTime(after, Number(ctx.body.maxTimeMS ?? 0) || 60_000);
+    await role.waitForMajorityRead(maxTimeMS || 10_000);
   }
 }
 
