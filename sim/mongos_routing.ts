@@ -105,7 +105,8 @@ export async function onShard(
   // as a "not primary" error from mongos itself, and the driver drops mongos until its next check.
   const name = Object.keys(cmd)[0];
   const repeatable = READS.has(name) || cmd.txnNumber !== undefined;
-  const end = Date.now() + 15_000;
+  // A command's maxTimeMS bounds that wait too (the replica-set monitor waits up to its deadline).
+  const end = Date.now() + Math.min(15_000, Number(cmd.maxTimeMS ?? 0) || 15_000);
   for (;;) {
     let primary: string;
     try {
@@ -161,27 +162,39 @@ export async function drain(
   return out;
 }
 
-/** Documents matching `filter` on each target shard, orphans left out. */
+/**
+ * Documents matching `filter` on each target shard, orphans left out. `partial` (a find's
+ * allowPartialResults) leaves out a shard that cannot answer, noting it in `partial.returned`,
+ * instead of failing the read; `maxTimeMS` (the read's) is sent on.
+ */
 async function gather(
   m: Mongos,
   db: string,
   coll: string,
   meta: CollMeta,
   filter: Document | undefined,
+  { partial, maxTimeMS }: { partial?: { returned: boolean }; maxTimeMS?: unknown } = {},
 ): Promise<Document[]> {
+  const read = async (s: string) =>
+    await drain(
+      m,
+      s,
+      db,
+      await onShard(m, s, db, {
+        find: coll,
+        filter: filter ?? {},
+        batchSize: 1_000_000,
+        shardVersion: collVersion(meta),
+        ...(maxTimeMS !== undefined ? { maxTimeMS } : {}),
+      }),
+    );
   const parts = await Promise.all(
     targetShards(meta, filter).map(async (s) => {
-      const docs = await drain(
-        m,
-        s,
-        db,
-        await onShard(m, s, db, {
-          find: coll,
-          filter: filter ?? {},
-          batchSize: 1_000_000,
-          shardVersion: collVersion(meta),
-        }),
-      );
+      const docs = await read(s).catch((e) => {
+        if (!partial || !(e instanceof CommandError)) throw e;
+        partial.returned = true;
+        return [];
+      });
       return docs.filter((d) => owns(meta, s, d));
     }),
   );
@@ -291,15 +304,24 @@ async function shardedOp(
   const ns = `${db}.${coll}`;
   switch (name) {
     case "find": {
-      const docs = findDocs(await gather(m, db, coll, meta, cmd.filter), {
-        filter: {},
-        sort: cmd.sort,
-        projection: cmd.projection,
-        skip: Number(cmd.skip ?? 0),
-        limit: Number(cmd.limit ?? 0),
-      });
+      const partial = cmd.allowPartialResults === true ? { returned: false } : undefined;
+      const docs = findDocs(
+        await gather(m, db, coll, meta, cmd.filter, {
+          partial,
+          maxTimeMS: cmd.maxTimeMS,
+        }),
+        {
+          filter: {},
+          sort: cmd.sort,
+          projection: cmd.projection,
+          skip: Number(cmd.skip ?? 0),
+          limit: Number(cmd.limit ?? 0),
+        },
+      );
       const batch = cmd.singleBatch ? docs.length : Number(cmd.batchSize ?? 101);
-      return ctx.server.newCursor(ns, docs, batch || docs.length);
+      const reply = ctx.server.newCursor(ns, docs, batch || docs.length);
+      if (partial?.returned) reply.cursor.partialResultsReturned = true;
+      return reply;
     }
     case "count": {
       const docs = findDocs(await gather(m, db, coll, meta, cmd.query), {

@@ -3,11 +3,15 @@
  * chunk; updates and deletes to the shards their filter can target, with MongoDB 7.0's refusals
  * (61 for an upsert without the full shard key, 72 for a {multi: false} write without the shard
  * key or _id, 20 for a shard key change). A shard refusing a batch as routed by an old table
- * (13388 StaleConfig, nothing done) gets it again by the reloaded table.
+ * (13388 StaleConfig, nothing done) gets it again by the reloaded table. A shard that cannot
+ * run a batch (no primary, a refusal of the whole batch) fails that batch's writes only, as
+ * write errors beside what the other shards did (BatchWriteOp::noteBatchError): an unordered
+ * insert partly applied is reported so, never as a failure of the whole command.
  */
 import type { Document } from "bson";
 import type { Mongos } from "./mongos.ts";
-import { check, collMeta, onShard, pause } from "./mongos_routing.ts";
+import { CommandError } from "./errors.ts";
+import { collMeta, onShard, pause } from "./mongos_routing.ts";
 import {
   type CollMeta,
   collVersion,
@@ -18,6 +22,31 @@ import {
   owningChunk,
   targetShards,
 } from "./sharding.ts";
+
+/**
+ * A shard's reply to a write batch, or the error its writes fail with when the shard could not
+ * run it: no primary within the wait (onShard's), or the whole batch refused.
+ */
+async function sendBatch(
+  m: Mongos,
+  shard: string,
+  db: string,
+  cmd: Document,
+): Promise<{ reply: Document } | { error: Document }> {
+  try {
+    const r = await onShard(m, shard, db, cmd);
+    if (r.ok) return { reply: r };
+    return { error: { code: r.code, codeName: r.codeName, errmsg: r.errmsg } };
+  } catch (e) {
+    if (e instanceof CommandError) {
+      return { error: { code: e.code, codeName: e.codeName, errmsg: e.message } };
+    }
+    // The connection failed under the command: whether the shard ran it is not known.
+    return {
+      error: { code: 6, codeName: "HostUnreachable", errmsg: `shard ${shard}: ${e}` },
+    };
+  }
+}
 
 /** insert of `cmd.documents` into a sharded collection. */
 export async function shardedInsert(
@@ -41,16 +70,24 @@ export async function shardedInsert(
     }
     const again: number[] = [];
     for (const [s, idx] of byShard) {
-      const r = await onShard(m, s, db, {
+      const sent = await sendBatch(m, s, db, {
         ...cmd,
         documents: idx.map((i) => docs[i]),
         shardVersion: collVersion(meta),
       });
-      if (!r.ok && Number(r.code) === 13388 && Date.now() < end) {
-        again.push(...idx);
+      if ("error" in sent) {
+        if (Number(sent.error.code) === 13388 && Date.now() < end) {
+          again.push(...idx);
+          continue;
+        }
+        // Ordered, the first of the batch fails and the rest are not tried; unordered, each.
+        for (const i of cmd.ordered !== false ? idx.slice(0, 1) : idx) {
+          writeErrors.push({ ...sent.error, index: i });
+        }
+        if (cmd.ordered !== false) break;
         continue;
       }
-      check(r);
+      const r = sent.reply;
       n += Number(r.n ?? 0);
       for (const e of (r.writeErrors ?? []) as Document[]) {
         writeErrors.push({ ...e, index: idx[e.index as number] });
@@ -130,12 +167,12 @@ export async function shardedModify(
     let todo = targets;
     for (const end = Date.now() + 15_000; todo.length;) {
       const s = todo[0];
-      const raw = await onShard(m, s, db, {
+      const sent = await sendBatch(m, s, db, {
         ...cmd,
         [name === "update" ? "updates" : "deletes"]: [st],
         shardVersion: collVersion(meta),
       });
-      if (!raw.ok && Number(raw.code) === 13388 && Date.now() < end) {
+      if ("error" in sent && Number(sent.error.code) === 13388 && Date.now() < end) {
         await pause();
         meta = (await collMeta(m, `${db}.${cmd[name]}`)) ?? meta;
         todo = targetShards(meta, st.q).filter((x) => !done.has(x));
@@ -143,7 +180,11 @@ export async function shardedModify(
       }
       todo = todo.slice(1);
       done.add(s);
-      const r = check(raw);
+      if ("error" in sent) {
+        writeErrors.push({ ...sent.error, index: i });
+        break;
+      }
+      const r = sent.reply;
       if (r.writeErrors?.length) {
         writeErrors.push({ ...r.writeErrors[0], index: i });
         break;

@@ -11,6 +11,7 @@ import { freePorts } from "./helpers.ts";
 import {
   admin,
   adminError,
+  killMember,
   mongosh,
   simBin,
   startMongod,
@@ -251,6 +252,57 @@ Deno.test("sharding: shardCollection with hashed and range keys places documents
     await assert.rejects(
       admin.command({ shardCollection: "shop.orders", key: { m: 1 } }),
       (e: { code: number }) => e.code === 23,
+    );
+  });
+});
+
+Deno.test("sharding: with a shard down, an unordered insert keeps what the live shard took and reports the rest as write errors; an ordered one stops at its first; find with allowPartialResults returns the live shard's documents (tester57)", async () => {
+  await withCluster(async (c, cl, dir) => {
+    const admin = c.db("admin");
+    await admin.command({ enableSharding: "app" });
+    await admin.command({ shardCollection: "app.h", key: { k: "hashed" } });
+    const h = c.db("app").collection("h");
+    await h.insertMany(Array.from({ length: 40 }, (_, k) => ({ k })));
+    const live = (await onShard(cl.shards.sh1, "app", "h")).length;
+    assert.ok(live > 5 && live < 35, `spread: ${live} of 40 on sh1`);
+    await killMember(dir, cl.shards.sh2);
+    const docs = Array.from({ length: 20 }, (_, i) => ({ k: 1000 + i }));
+    // A raw command, so the reply is seen whole (the driver raises a bulk write error).
+    const r = await c.db("app").command({
+      insert: "h",
+      documents: docs,
+      ordered: false,
+      maxTimeMS: 1500,
+    });
+    assert.equal(r.ok, 1);
+    const onSh1 = (await onShard(cl.shards.sh1, "app", "h")).length - live;
+    assert.ok(onSh1 > 0 && onSh1 < 20, `some of the 20 went to sh1: ${onSh1}`);
+    assert.equal(r.n, onSh1, "n counts what the live shard inserted");
+    assert.equal(r.writeErrors.length, 20 - onSh1, "one write error per document of sh2");
+    for (const e of r.writeErrors) assert.equal(e.code, 133, JSON.stringify(e));
+    // Ordered: the write errors stop at the first document the dead shard owns.
+    const ordered = await c.db("app").command({
+      insert: "h",
+      documents: Array.from({ length: 20 }, (_, i) => ({ k: 2000 + i })),
+      maxTimeMS: 1500,
+    });
+    assert.equal(ordered.writeErrors.length, 1, JSON.stringify(ordered));
+    // A read of every shard fails (133), unless it allows partial results.
+    await assert.rejects(
+      c.db("app").command({ find: "h", filter: {}, maxTimeMS: 1500 }),
+      (e: { code?: number }) => e.code === 133,
+    );
+    const partial = await c.db("app").command({
+      find: "h",
+      filter: {},
+      allowPartialResults: true,
+      batchSize: 1000,
+      maxTimeMS: 1500,
+    });
+    assert.equal(partial.cursor.partialResultsReturned, true);
+    assert.equal(
+      partial.cursor.firstBatch.length,
+      (await onShard(cl.shards.sh1, "app", "h")).length,
     );
   });
 });
