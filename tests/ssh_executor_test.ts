@@ -211,7 +211,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "SshExecutor: a host that accepts TCP but never speaks fails after --ssh-timeout",
+  name:
+    "SshExecutor: a host that accepts TCP but never speaks fails after --ssh-timeout; asked again, it fails at once without connecting (tester58)",
   sanitizeResources: false,
   async fn() {
     const dir = await tempDir("mup-sshx-");
@@ -235,6 +236,12 @@ Deno.test({
           e instanceof SshError && e.kind === "timeout" &&
           /cannot reach 127\.0\.0\.2 port \d+: no connection within 1s/.test(e.message),
       );
+      assert.equal(held.length, 1);
+      // Pre-flight asks a host several times: a dead one is not waited for again each time.
+      for (const ask of [() => ex.exists("/"), () => ex.mkdir("/tmp/x"), () => ex.portFree(1)]) {
+        await assert.rejects(ask, (e) => e instanceof SshError && e.kind === "timeout");
+      }
+      assert.equal(held.length, 1, "one connection attempt in all");
     } finally {
       silent.close();
       for (const c of held) c.close();

@@ -20,6 +20,12 @@ import { forwardPort } from "./ssh_forward.ts";
 const MAX_SESSIONS = 8;
 /** Deadline of the small file and process commands (ms), beyond the connect timeout. */
 const SMALL_OP_MS = 60_000;
+/**
+ * How long a host whose connection timed out, or whose name did not resolve, is answered with
+ * that failure at once instead of tried again: a plan's pre-flight asks a host several times
+ * (ports, directories, data), and a dead host cost --ssh-timeout at each (tester58).
+ */
+const DEAD_HOST_MEMORY_MS = 60_000;
 
 interface SshRun {
   code: number;
@@ -35,6 +41,8 @@ export class SshExecutor implements Executor {
   private everConnected = false;
   private dirReady?: Promise<void>;
   private readonly forwards = new Map<string, Promise<number>>();
+  /** The last connection that timed out or named an unknown host, and when (DEAD_HOST_MEMORY_MS). */
+  private dead?: { error: SshError; at: number };
 
   /**
    * @param host the topology's host name, given to ssh as the destination
@@ -69,6 +77,7 @@ export class SshExecutor implements Executor {
     remote: string,
     opts: { stdin?: Uint8Array | string; stdinFile?: string; timeoutMs: number },
   ): Promise<SshRun> {
+    if (this.dead && performance.now() - this.dead.at < DEAD_HOST_MEMORY_MS) throw this.dead.error;
     this.dirReady ??= Deno.mkdir(this.s.controlDir, { recursive: true, mode: 0o700 });
     await this.dirReady;
     // Not waited for: the masters a killed mup left end beside this connection.
@@ -105,7 +114,13 @@ export class SshExecutor implements Executor {
           "check the host's load and network; --ssh-timeout sets the connect wait",
         );
       }
-      if (out.code === 255) throw classifySshFailure(this.host, this.login(), 255, stderr);
+      if (out.code === 255) {
+        const error = classifySshFailure(this.host, this.login(), 255, stderr);
+        if (error.kind === "timeout" || error.kind === "unknown_host") {
+          this.dead = { error, at: performance.now() };
+        }
+        throw error;
+      }
       return { code: out.code, stdout: out.stdout, stderr };
     } catch (e) {
       if (e instanceof SshError) throw e;
