@@ -218,6 +218,13 @@ Deno.test("hook timeouts at both bounds plan into plans that validate; beyond th
     home,
   });
   assert.equal(r.code, 0, r.stdout + r.stderr);
+  // One line, as every --json answer of a deploy: a script reads the last line (tester58).
+  assert.equal(r.stdout.trimEnd().split("\n").length, 1);
+  const dry = await mup(deployArgs("c1", ok, await testMirror(), ["--dry-run", "--json"]), {
+    home,
+  });
+  assert.equal(dry.stdout.trimEnd().split("\n").length, 1, dry.stdout.slice(0, 300));
+  assert.equal(JSON.parse(dry.stdout).dry_run, true);
   const { path: planPath, plan } = JSON.parse(r.stdout);
   assert.deepEqual(plan.hooks.map((h: { timeout_ms: number }) => h.timeout_ms), [
     1,

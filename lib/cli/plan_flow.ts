@@ -16,7 +16,7 @@ import { allOperations, type Plan } from "../plan/schema.ts";
 import { PlainRenderer } from "../render/apply_plain.ts";
 import { renderHookSchedule } from "../render/hook_schedule.ts";
 import { renderPlan } from "../render/plan_text.ts";
-import { type CliContext, print, printJson, printJsonLine } from "./context.ts";
+import { type CliContext, print, printJsonLine } from "./context.ts";
 import { StateStore } from "../state/store.ts";
 import { refuseWhileLocked } from "../state/lock.ts";
 import { IDENTIFIER_PATTERN } from "../util/ident.ts";
@@ -275,7 +275,7 @@ export async function planAndApply(
   // Under --json an invalid plan is one error document naming the failing checks.
   if (opts.json && invalid) throw preflightFailure(plan, saved, false);
   if (opts.json && (stopAtPlan || invalid)) {
-    printJson({
+    printJsonLine({
       plan_id: plan.plan_id,
       ...(opts.dryRun ? { dry_run: true } : {}),
       path: saved,
