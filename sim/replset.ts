@@ -1,11 +1,12 @@
 /**
  * Replica-set member behaviour: heartbeats (sim/heartbeat.ts), elections (sim/election.ts:
  * terms, one vote per term, freshest data, highest priority first, priority takeover), oplog
- * fetching by secondaries (sim/sync.ts), write concern and election handoff on stepDown
+ * fetching by secondaries (sim/sync.ts), the commit point (sim/commit_point.ts), write concern
+ * (sim/write_concern.ts), read concern (sim/read_concern.ts), election handoff on stepDown
  * (sim/handoff.ts), hello's fields (sim/replset_hello.ts). Members are separate processes that
  * talk over the wire.
  */
-import { type Document, type ObjectId, Timestamp } from "bson";
+import type { Document, ObjectId, Timestamp } from "bson";
 import { Election } from "./election.ts";
 import { Heartbeats } from "./heartbeat.ts";
 import { CommandError, errors } from "./errors.ts";
@@ -16,6 +17,14 @@ import { handOffBeforeShutdown } from "./handoff.ts";
 import { awaitWriteConcern } from "./write_concern.ts";
 import { FCV_ID } from "./fcv.ts";
 import { isVoter } from "./newly_added.ts";
+import { onUpdatePosition, updateCommitPoint } from "./commit_point.ts";
+import {
+  checkLinearizable,
+  checkReadable,
+  majoritySnapshot,
+  waitForMajorityRead,
+  waitForOpTime,
+} from "./read_concern.ts";
 
 export const STATE_NAMES: Record<number, string> = {
   0: "STARTUP",
@@ -282,46 +291,26 @@ export class ReplSet implements RoleHooks {
     return awaitWriteConcern(this, wc, ts);
   }
 
-  /**
-   * The optime of this member's majority-committed snapshot (readConcern "majority"): the
-   * commit point, or what it applied when that is older; undefined before any commit point.
-   * https://www.mongodb.com/docs/v7.0/reference/read-concern-majority/
-   */
+  // ---- read concern (sim/read_concern.ts)
+
   majoritySnapshot(): Timestamp | undefined {
-    if (!this.config) return undefined;
-    this.updateCommitPoint();
-    const applied = this.lastApplied();
-    if (!this.commitPoint || !applied) return undefined;
-    return tsGte(applied, this.commitPoint) ? this.commitPoint : applied;
+    return majoritySnapshot(this);
   }
 
-  /**
-   * readConcern "linearizable" (and "majority" when no snapshot can be built): answers only
-   * once what this member has applied is majority-committed.
-   */
-  async waitForMajorityRead(timeoutMs: number): Promise<void> {
-    if (!this.config) return;
-    this.updateCommitPoint();
-    const at = this.lastApplied();
-    const ok = await this.waitFor(() => tsGte(this.commitPoint, at), timeoutMs);
-    if (!ok) {
-      throw new CommandError(
-        "operation exceeded time limit waiting for majority-committed data",
-        50,
-        "MaxTimeMSExpired",
-      );
-    }
+  waitForMajorityRead(timeoutMs: number): Promise<void> {
+    return waitForMajorityRead(this, timeoutMs);
   }
 
-  async waitForOpTime(ts: Timestamp, timeoutMs: number, majority = false): Promise<void> {
-    if (!this.config) return;
-    const ok = await this.waitFor(
-      () => tsGte(majority ? this.majoritySnapshot() : this.lastApplied(), ts),
-      timeoutMs,
-    );
-    if (!ok) {
-      throw new CommandError("operation exceeded time limit", 50, "MaxTimeMSExpired");
-    }
+  waitForOpTime(ts: Timestamp, timeoutMs: number, majority = false): Promise<void> {
+    return waitForOpTime(this, ts, timeoutMs, majority);
+  }
+
+  checkLinearizable(): void {
+    checkLinearizable(this);
+  }
+
+  checkReadable(body: Document): void {
+    checkReadable(this, body);
   }
 
   /**
@@ -340,52 +329,14 @@ export class ReplSet implements RoleHooks {
     );
   }
 
-  /**
-   * replSetUpdatePosition from a secondary (sim/sync.ts `reportPosition`). Its term is taken
-   * first, as MongoDB's CmdReplSetUpdatePosition processes `$replData` before the positions: a
-   * member that voted in a newer election steps this primary down before its position can
-   * count towards a write concern of the old term (which the new primary may not hold).
-   */
+  /** replSetUpdatePosition from a secondary (sim/commit_point.ts). */
   onUpdatePosition(req: Document): Document {
-    const term = req.$replData?.term;
-    if (term !== undefined) this.setTerm(Number(term));
-    for (const u of (req.optimes ?? []) as Document[]) {
-      const v = this.views.get(Number(u.memberId));
-      const applied = u.appliedOpTime as Document | undefined;
-      if (v && applied?.ts) {
-        v.optime = applied.ts as Timestamp;
-        v.optimeTerm = applied.t === undefined ? undefined : Number(applied.t);
-      }
-    }
-    this.wake();
-    return {};
+    return onUpdatePosition(this, req);
   }
 
   /** The newest optime a majority of voting data-bearing members have applied (primary only). */
-  private updateCommitPoint(): void {
-    if (this.state !== 1) {
-      this.store.oplog.protectFrom = undefined;
-      return;
-    }
-    const me = this.self();
-    // Only members whose newest entry is of this primary's term count (see memberHas): a
-    // restarted former primary's unreplicated entries may carry higher timestamps.
-    const times = this.voters().filter((m) => !m.arbiterOnly).map((m) =>
-      m._id === me?._id
-        ? this.lastApplied()
-        : this.views.get(m._id)?.optimeTerm === this.term
-        ? this.views.get(m._id)?.optime
-        : undefined
-    ).filter((t): t is Timestamp => t !== undefined).sort((a, b) => b.compare(a));
-    const need = Math.min(
-      Math.floor(this.voters().length / 2) + 1,
-      this.voters().filter((m) => !m.arbiterOnly).length,
-    );
-    this.store.oplog.protectFrom = times[need - 1] ?? new Timestamp({ t: 0, i: 0 });
-    if (!tsGte(this.commitPoint, this.store.oplog.protectFrom)) {
-      this.commitPoint = this.store.oplog.protectFrom;
-    }
-    this.store.forgetHistory(this.commitPoint!);
+  updateCommitPoint(): void {
+    updateCommitPoint(this);
   }
 
   /** Re-checks every waiter (write concerns, awaited hellos) after a change of state. */
@@ -449,29 +400,6 @@ export class ReplSet implements RoleHooks {
   checkWritable(db: string): void {
     if (db === "local") return;
     if (this.state !== 1) throw errors.notPrimary();
-  }
-
-  checkLinearizable(): void {
-    if (this.state === 1) return;
-    throw new CommandError(
-      "cannot satisfy linearizable read concern on non-primary node",
-      10107,
-      "NotWritablePrimary",
-    );
-  }
-
-  checkReadable(body: Document): void {
-    if (body.$db === "local" || this.state === 1) return;
-    if (this.state === 2) {
-      const mode = body.$readPreference?.mode;
-      if (mode && mode !== "primary") return;
-      throw errors.notPrimaryNoSecondaryOk();
-    }
-    throw new CommandError(
-      "node is not in primary or recovering state",
-      13436,
-      "NotPrimaryOrSecondary",
-    );
   }
 
   /** shutdown: a primary hands off to a caught-up secondary first (handoff.ts). */
