@@ -58,8 +58,8 @@ export async function main(args: string[]): Promise<number> {
     // (lines of 600 characters at 80 columns, tester53).
     c.configureHelp({ minWidthToWrap: 24 });
     c.exitOverride().configureOutput({
-      getOutHelpWidth: () => Deno.stdout.isTerminal() ? Deno.consoleSize().columns : HELP_WIDTH,
-      getErrHelpWidth: () => Deno.stderr.isTerminal() ? Deno.consoleSize().columns : HELP_WIDTH,
+      getOutHelpWidth: () => helpWidth(Deno.stdout),
+      getErrHelpWidth: () => helpWidth(Deno.stderr),
       writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)),
       // A usage error reads like every other mup error, and says where the usage is.
       outputError: (s, write) => {
@@ -84,6 +84,16 @@ export async function main(args: string[]): Promise<number> {
 
 /** The columns help is wrapped to when it is not printed to a terminal. */
 const HELP_WIDTH = 100;
+
+/** The terminal's width when `out` is one (and its size can be read), else HELP_WIDTH. */
+function helpWidth(out: { isTerminal(): boolean }): number {
+  if (!out.isTerminal()) return HELP_WIDTH;
+  try {
+    return Deno.consoleSize().columns || HELP_WIDTH;
+  } catch {
+    return HELP_WIDTH;
+  }
+}
 
 /** "mup cluster deploy" for the deploy subcommand. */
 function commandPath(c: CommandUnknownOpts): string {
