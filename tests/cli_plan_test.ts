@@ -230,6 +230,14 @@ Deno.test("plan import validates before storing; a tampered plan is refused", as
   const v = await mup(["plan", "validate", file, "--json"], { home });
   assert.equal(v.code, 1, output(v));
   assert.equal(JSON.parse(v.stdout).valid, false);
+  // Applied, the edited file's error document says what to do and what check failed (tester60).
+  const applied = await mup(["plan", "apply", file, "--json", "--auto-approve"], { home });
+  assert.equal(applied.code, 1, output(applied));
+  const doc = JSON.parse(applied.stdout.trim().split("\n").pop()!);
+  assert.equal(doc.type, "error");
+  assert.equal(doc.check, "plan_modified");
+  assert.match(doc.hint, /changed after mup wrote it: plan again/);
+  assert.ok(doc.issues.some((i: { code: string }) => i.code === "content_hash"), applied.stdout);
   // Reformatting is an edit too: the same content, compact, is refused.
   const compact = await mup(["plan", "import"], {
     home: await tempHome(),

@@ -103,6 +103,15 @@ Deno.test("plan list shows each plan's status: invalid, superseded, valid, modif
     });
     assert.equal(imported.code, 0, imported.stdout + imported.stderr);
     const bad = JSON.parse(imported.stdout).imported;
+    assert.equal(JSON.parse(imported.stdout).invalid, true);
+    // Imported again without --json (deleted first), it says so (tester60).
+    assert.equal((await mup(["plan", "delete", bad], { home })).code, 0);
+    const said = await mup(["plan", "import", file], { home });
+    assert.equal(said.code, 0, said.stdout + said.stderr);
+    assert.match(
+      said.stdout,
+      /Warning: it failed pre-flight when it was made .*plan apply refuses/,
+    );
 
     const plan = async () => {
       const r = await mup(deployArgs("c1", topo, mirror, ["--plan-only", "--json"]), { home });

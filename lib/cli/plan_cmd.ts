@@ -61,7 +61,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
 
   cmd.command("list")
     .description(
-      "List saved plans, oldest first, with what each does (deploy, stop, reconfigure…) and its status: valid, modified (edited after mup wrote it: apply refuses it), invalid (pre-flight failed), applied, rolled_back (applied, then undone by state rollback), resumable (its apply is paused, failed or cut off: plan resume continues it), declined (not confirmed; the cluster's next plan replaces and removes it), superseded (a newer plan exists), stale (the cluster changed since), blocked (another cluster has since taken a port or directory it needs: apply refuses it)",
+      "List saved plans, oldest first, with what each does (deploy, stop, reconfigure…) and its status: valid, modified (edited after mup wrote it: apply refuses it), invalid (pre-flight failed), applied, rolled_back (applied, then undone by state rollback), applying (a mup applies or resumes it now), resumable (its apply is paused, failed or cut off: plan resume continues it), declined (not confirmed; the cluster's next plan replaces and removes it), superseded (a newer plan exists), stale (the cluster changed since), blocked (another cluster has since taken a port or directory it needs: apply refuses it), unreadable (a damaged plan file), unknown (an apply state is unreadable)",
     )
     .argument("[cluster]", "only this cluster's plans")
     .option("--json", "machine-readable output")
@@ -293,8 +293,22 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
         );
       }
       const saved = await ctx.store.saveText(check.plan, text);
-      if (opts.json) return printJson({ imported: check.plan.plan_id, path: saved });
+      // A plan written with its pre-flight errors (--plan-file) is kept to be read, not applied.
+      const invalid = !check.plan.validation.valid;
+      if (opts.json) {
+        return printJson({
+          imported: check.plan.plan_id,
+          path: saved,
+          ...(invalid ? { invalid: true } : {}),
+        });
+      }
       print(`Imported plan ${check.plan.plan_id} for cluster ${check.plan.cluster_name}: ${saved}`);
+      if (invalid) {
+        print(
+          `Warning: it failed pre-flight when it was made (${check.plan.validation.errors.length} error(s); \`mup plan show ${check.plan.plan_id}\` lists them): plan apply refuses ` +
+            "it; plan again once they are fixed",
+        );
+      }
     });
 
   diffCommand(cmd, ctx);

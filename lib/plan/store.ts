@@ -269,8 +269,20 @@ export class PlanStore {
       i.severity === "error" && !i.message.startsWith("pre-flight")
     );
     if (!check.plan || errors.length) {
+      const edited = errors.some((e) => e.code === "content_hash");
       throw new MupError(
         `plan ${file} is not valid:\n${errors.map((e) => `  • ${e.message}`).join("\n")}`,
+        {
+          hint:
+            `${
+              edited ? "the file was changed after mup wrote it: " : ""
+            }plan again with the command that made it (a plan is applied as mup wrote it, never ` +
+            `edited); \`mup plan validate ${file}\` lists the problems`,
+          details: {
+            check: edited ? "plan_modified" : "plan_invalid",
+            issues: errors.map(({ code, message }) => ({ code, message })),
+          },
+        },
       );
     }
     return { plan: check.plan, path: file, dag: check.dag! };
