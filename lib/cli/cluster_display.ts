@@ -86,7 +86,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
     .description(
       "One row per process, asked live (hello, serverStatus, replSetGetStatus). Exit 0 when all " +
         "are healthy and no apply is left unfinished; 1 on error or, without --detailed-exitcode, " +
-        "when something is degraded or the last apply did not finish. " +
+        "when something is degraded or the last apply did not finish (2 with --detailed-exitcode). " +
         "A cluster whose first deploy did not finish is shown from its plan, as not deployed",
     )
     .argument("<name>", "cluster name")

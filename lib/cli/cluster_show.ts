@@ -257,7 +257,7 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
   addShowConfig(cmd, ctx);
   cmd.command("list")
     .description(
-      "Every cluster mup has deployed: kind, version, recorded status, hosts, processes, last " +
+      "Every cluster mup has deployed: kind, version, variant, recorded status, hosts, processes, last " +
         "apply. The status is what mup recorded (the last plan applied), not a live check: " +
         "`mup cluster display <name>` asks the servers",
     )

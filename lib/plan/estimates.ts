@@ -74,7 +74,10 @@ export function applyMeasured(
 /** One line for `plan show` and the deploy review: where the estimates come from. */
 export function describeEstimateSource(source: EstimateSource | undefined): string {
   if (!source || source.kind === "defaults") {
-    return "built-in defaults (no durations measured on these hosts yet)";
+    // Durations are per host and operation type: a deploy measured does not time a stop.
+    return source?.applies
+      ? "built-in defaults (none of this plan's kinds of operation measured on these hosts yet)"
+      : "built-in defaults (no durations measured on these hosts yet)";
   }
   const from = `durations measured in ${source.applies} earlier appl${
     source.applies === 1 ? "y" : "ies"

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { refreshEstimates } from "./estimates.ts";
+import { describeEstimateSource, refreshEstimates } from "./estimates.ts";
 import type { Plan, PlannedOperation } from "./schema.ts";
 
 Deno.test("operations added after the planner estimated are estimated and counted: 'for all N operations' counts what the plan holds (tester31 L7)", () => {
@@ -39,4 +39,16 @@ Deno.test("operations added after the planner estimated are estimated and counte
   assert.equal(plan.estimate_source?.measured_operations, 2);
   assert.equal(plan.estimate_source?.kind, "measured");
   assert.equal(plan.phases[0].estimated_duration, "500ms");
+});
+
+Deno.test("estimate source: built-in defaults say whether nothing was measured or only other kinds of operation (tester60)", () => {
+  const none = { measured_operations: 0, total_operations: 9, clusters: [] };
+  assert.equal(
+    describeEstimateSource({ kind: "defaults", applies: 0, ...none }),
+    "built-in defaults (no durations measured on these hosts yet)",
+  );
+  assert.equal(
+    describeEstimateSource({ kind: "defaults", applies: 2, ...none, clusters: ["c1"] }),
+    "built-in defaults (none of this plan's kinds of operation measured on these hosts yet)",
+  );
 });
