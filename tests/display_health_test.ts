@@ -124,6 +124,63 @@ Deno.test("display: a member restarted by hand on a changed keyfile answers, cal
   }
 });
 
+Deno.test("display: a member restarted by hand without access control answers anyone: not healthy, named on the Security line and in --json, with the stop and start that restore it (tester59)", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports));
+    const last = ports[2];
+    const id = `localhost:${last}`;
+    const deployDir = path.join(clusterDir(home, "rs"), "deploy");
+    const pid = (await display(home, "rs")).processes.find((p) => p.id === id)?.pid;
+    assert.ok(pid, "the member runs");
+    Deno.kill(pid, "SIGTERM");
+    await waitFor(() => Promise.resolve(!pidAlive(pid)), 30_000);
+    // Its configuration without the security section, as a colleague might start it.
+    const conf = path.join(deployDir, "conf", `mongod-${last}`, "mongod.conf");
+    const open = path.join(home, "open.conf");
+    const text = await Deno.readTextFile(conf);
+    const kept = text.split("\n");
+    const at = kept.findIndex((l) => l.startsWith("security:"));
+    assert.ok(at >= 0, text);
+    let end = at + 1;
+    while (end < kept.length && /^\s/.test(kept[end])) end++;
+    kept.splice(at, end - at);
+    await Deno.writeTextFile(open, kept.join("\n"));
+    const started = await runBin(await installedMongod(deployDir), ["-f", open]);
+    assert.equal(started.code, 0, output(started));
+    await waitFor(async () => (await admin(last, { listDatabases: 1 })).ok === 1, 30_000);
+    const r = await mup(["cluster", "display", "rs", "--json"], { home });
+    assert.equal(r.code, 1, output(r));
+    const d = JSON.parse(r.stdout) as Display & {
+      security: { auth: boolean; without_access_control?: string[] };
+    };
+    assert.equal(d.healthy, false);
+    assert.deepEqual(d.security.without_access_control, [id]);
+    const row = d.processes.find((p) => p.id === id) as
+      | (Display["processes"][number] & { no_access_control?: boolean })
+      | undefined;
+    assert.equal(row?.no_access_control, true, output(r));
+    assert.match(row?.reason ?? "", /runs WITHOUT access control/);
+    for (const p of d.processes.filter((p) => p.id !== id)) {
+      assert.equal((p as { no_access_control?: boolean }).no_access_control, undefined);
+    }
+    const plain = await mup(["cluster", "display", "rs"], { home });
+    assert.match(
+      plain.stdout,
+      new RegExp(`Security: access control on \\(except ${id}: no credentials asked\\)`),
+    );
+    assert.match(plain.stdout, new RegExp(`mup cluster stop rs -N ${id}\` then`));
+    // What the reason says restores it.
+    await ok(home, ["cluster", "stop", "rs", "-N", id, "--auto-approve"]);
+    await ok(home, ["cluster", "start", "rs", "-N", id, "--auto-approve"]);
+    const mended = await display(home, "rs");
+    assert.ok(mended.healthy, JSON.stringify(mended));
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("display: a standalone whose admin password was changed outside mup answers, but mup's credentials no longer authenticate: not healthy, the reason shown, exit 2 with --detailed-exitcode", async () => {
   const home = await tempHome();
   const [port] = stablePorts(1);

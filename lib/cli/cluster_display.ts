@@ -256,7 +256,13 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
           }
           : { deployed: true }),
         kind: meta.kind,
-        security: (({ auth, tls }) => ({ auth, tls }))(securityOf(meta.topology)),
+        security: {
+          ...(({ auth, tls }) => ({ auth, tls }))(securityOf(meta.topology)),
+          // Processes that answer without credentials where access control is on (tester59).
+          ...(rows.some((r) => r.no_access_control)
+            ? { without_access_control: rows.filter((r) => r.no_access_control).map((r) => r.id) }
+            : {}),
+        },
         version: meta.version,
         ...(mixed ? { mixed_versions: mixed } : {}),
         feature_compatibility_version: fcv ?? null,

@@ -14,9 +14,13 @@ function uptime(s?: number): string {
  * "Security: access control on, TLS required (clients trust …/ca.pem)": what a client needs
  * (tester48: TLS showed only in the connection string), and a TLS switch under way.
  */
-export function securityLine(meta: ClusterMeta): string {
+export function securityLine(meta: ClusterMeta, rows: ProcessStatus[] = []): string {
   const s = securityOf(meta.topology);
-  const auth = s.auth ? "access control on" : "no access control";
+  // What the servers do, where it is not what the metadata records (tester59).
+  const open = rows.filter((r) => r.no_access_control).map((r) => r.id);
+  const auth = s.auth
+    ? `access control on${open.length ? ` (except ${open.join(", ")}: no credentials asked)` : ""}`
+    : "no access control";
   // While a switch is under way the members are between modes: neither "required" nor "off"
   // is what they are (tester52).
   if (meta.tls_switch) {
@@ -36,7 +40,7 @@ export function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[], fcv?: s
     `Cluster: ${meta.name}`,
     `Kind: ${meta.kind.replace("_", " ")}`,
     versionLine(meta, fcv, rows),
-    securityLine(meta),
+    securityLine(meta, rows),
     "",
     table([24, 9, 12, 14, 8, 9, 10, 8], [
       ["ID", "ROLE", "REPLICA SET", "STATE", "LAG", "PID", "UPTIME", "VERSION", "DATA DIR"],

@@ -49,6 +49,11 @@ export interface ProcessStatus {
   uptime_s?: number;
   version?: string;
   data_dir?: string;
+  /**
+   * It answers a command that needs credentials without any, although the cluster has access
+   * control on: it runs without it (started by hand with another configuration).
+   */
+  no_access_control?: boolean;
   healthy: boolean;
 }
 
@@ -279,7 +284,43 @@ export async function probeProcesses(
     procs.map((p) => askOne(access, p, dataDirs.get(p.id), timeoutMs, deployed, name)),
   );
   await judgeBySet(access, answers, cluster, timeoutMs);
+  if (access.authenticates && deployed) {
+    await markOpen(access, answers.map((a) => a.status), timeoutMs, name);
+  }
   return sortStatuses(answers.map((a) => a.status));
+}
+
+/**
+ * Marks the answering processes of a cluster with access control that list databases without
+ * credentials, which a server with authorization on never does (the localhost exception
+ * allows only the first user's creation): one started outside mup with another configuration
+ * serves anyone (tester59). What else was said of it (another keyfile) is replaced: it runs
+ * with none.
+ */
+async function markOpen(
+  access: MongoAccess,
+  statuses: ProcessStatus[],
+  timeoutMs: number,
+  name: string,
+): Promise<void> {
+  await Promise.all(
+    statuses.filter((s) => s.state !== "DOWN").map(async (s) => {
+      const open = await access.withServer(
+        s.host,
+        s.port,
+        (c) => c.db("admin").command({ listDatabases: 1, nameOnly: true }),
+        timeoutMs,
+        { auth: false },
+      ).then(() => true, () => false);
+      if (!open) return;
+      s.no_access_control = true;
+      s.healthy = false;
+      s.reason = "answers without credentials: it runs WITHOUT access control, which the " +
+        "cluster has on (started outside mup with another configuration?); " +
+        `\`mup cluster stop ${name} -N ${s.id}\` then \`mup cluster start ${name} -N ${s.id}\` ` +
+        "starts it with its own";
+    }),
+  );
 }
 
 /**
