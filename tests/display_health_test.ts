@@ -14,6 +14,7 @@ import {
   mup,
   output,
   replicaSetTopology,
+  smallShardedTopology,
   standaloneTopology,
   tempHome,
   testMirror,
@@ -176,6 +177,46 @@ Deno.test("display: a member restarted by hand without access control answers an
     await ok(home, ["cluster", "start", "rs", "-N", id, "--auto-approve"]);
     const mended = await display(home, "rs");
     assert.ok(mended.healthy, JSON.stringify(mended));
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a shard removed outside mup (removeShard) is named by display with the deploy that adds it back, listed by plan diff (exit 2), and added back by that repair (tester59 H2)", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(4);
+  try {
+    await deploy(home, "sh", smallShardedTopology(ports));
+    const mongos = `localhost:${ports[3]}`;
+    const cred = await clusterCredentials(home, "sh");
+    await asAdmin(cred, mongos, async (c) => {
+      await waitFor(async () => {
+        const r = await c.db("admin").command({ removeShard: "shard2" });
+        return r.state === "completed" || undefined;
+      }, 30_000);
+    });
+    const d = await mup(["cluster", "display", "sh", "--json"], { home });
+    assert.equal(d.code, 1, output(d));
+    assert.deepEqual(JSON.parse(d.stdout).unlisted_shards, ["shard2"]);
+    const text = await mup(["cluster", "display", "sh"], { home });
+    assert.match(
+      text.stdout.replace(/\s+/g, " "),
+      /not listed: shard2 \(removed outside mup\? `mup cluster deploy sh \S+ --version [\d.]+` adds it back\)/,
+    );
+    const diff = await mup(["plan", "diff", "sh", "--detailed-exitcode"], { home });
+    assert.equal(diff.code, 2, output(diff));
+    assert.match(diff.stdout, /\+ shard +shard2 +\(not listed by the cluster live/);
+    assert.doesNotMatch(diff.stdout, /No changes/);
+    const repair = await mup(
+      deployArgs("sh", path.join(home, "sh.yaml"), await testMirror(), ["--auto-approve"]),
+      { home },
+    );
+    assert.equal(repair.code, 0, output(repair));
+    assert.match(repair.stdout, /shard shard2 is not listed by the cluster .*adds it back/);
+    const mended = await display(home, "sh");
+    assert.ok(mended.healthy, JSON.stringify(mended));
+    const again = await mup(["plan", "diff", "sh", "--detailed-exitcode"], { home });
+    assert.equal(again.code, 0, output(again));
   } finally {
     await killAll(home);
   }

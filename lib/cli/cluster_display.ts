@@ -373,7 +373,15 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
           shards
             ? `Shards (listShards): ${
               shards.map((s) => draining.includes(s) ? `${s} (draining)` : s).join(", ") || "none"
-            }${unlisted.length ? `; not listed: ${unlisted.join(", ")}` : ""}${
+            }${
+              unlisted.length
+                ? `; not listed: ${unlisted.join(", ")} (removed outside mup? \`mup cluster ` +
+                  `deploy ${name} ${
+                    meta.topology_file || "<topology>"
+                  } --version ${meta.version}\` ` +
+                  "adds it back)"
+                : ""
+            }${
               unrecorded.length
                 ? `; not in the metadata (no recorded member serves ${
                   unrecorded.length === 1 ? "it" : "them"

@@ -9,6 +9,7 @@ import {
   withLiveMembers,
 } from "../plan/diff.ts";
 import { commandOf, replanFlags } from "../plan/command_of.ts";
+import { unlistedShards } from "../preflight/repair_live.ts";
 import { checkIdentifier } from "../util/ident.ts";
 import { readMeta } from "../state/meta.ts";
 import { StateStore } from "../state/store.ts";
@@ -154,6 +155,12 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
       }),
     ];
     if (found.length) diff.drift = found;
+    // A shard removed outside mup (removeShard): a deploy of the topology adds it back.
+    const unlisted = asksSets && plan.operation === "deploy" && meta && down?.size === 0 &&
+        !inFlight
+      ? await unlistedShards(clusterAccess(meta.name, meta.topology, ctx.executors), meta)
+      : [];
+    if (unlisted.length) diff.unlisted_shards = unlisted;
     // An upgrade or a TLS switch changes what no live probe here compares (the FCV, the
     // release, the TLS mode): once applied, nothing of it is left to do either.
     // So does a scale-out or scale-in (members added or removed: what it planned to create or

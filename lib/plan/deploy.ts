@@ -280,10 +280,10 @@ export async function buildDeployPlan(
   }
   // A repair of a cluster that runs as recorded, every process answering, has nothing to do:
   // the flow then says "No changes" (exit 0), as Terraform does, instead of a plan of checks.
-  const { down, untrusted, unwell, drift } = meta
+  const { down, untrusted, unwell, drift, unlistedShards } = meta
     ? await repairLook(meta, topology, deployDir, req.executors)
-    : { untrusted: {}, unwell: [], drift: { options: [], removed: [] } };
-  validation.warnings.push(...repairWarnings(meta, unwell, drift));
+    : { untrusted: {}, unwell: [], drift: { options: [], removed: [] }, unlistedShards: [] };
+  validation.warnings.push(...repairWarnings(meta, unwell, drift, unlistedShards));
   // Hooks are not the cluster: a re-deploy records new ones (lifecycle commands run them).
   const hooksChanged = !!meta &&
     canonical(meta.topology.hooks ?? {}) !== canonical(topology.hooks ?? {});
@@ -371,6 +371,7 @@ export async function buildDeployPlan(
   if (plan.estimate_source) refreshEstimates(plan, measured);
   const unchanged = meta?.status === "running" && down?.size === 0 && !findings.length &&
     !hooksChanged && !unwell.length && !drift.options.length && !drift.removed.length &&
+    !unlistedShards.length &&
     !signs.length; // a certificate gone from the store (or not of its CA) is made again
   if (unchanged) return { ...plan, phases: [] }; // records nothing: the hooks stay where they ran
   const moved = hooksMoved(meta, topology, req.topologyFile);

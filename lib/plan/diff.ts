@@ -38,6 +38,8 @@ export interface PlanDiff {
     live: Record<string, unknown>;
     topology: Record<string, unknown>;
   }[];
+  /** Shards of the plan's topology the cluster does not list live (removeShard outside mup). */
+  unlisted_shards?: string[];
 }
 
 /**
@@ -293,18 +295,22 @@ const SYMBOL: Record<string, string> = {
 
 /** True when the diff changes nothing and the live cluster is as the plan's topology says. */
 export function noChanges(d: PlanDiff): boolean {
-  return d.changes.every((c) => c.action === "none") && !d.drift?.length;
+  return d.changes.every((c) => c.action === "none") && !d.drift?.length &&
+    !d.unlisted_shards?.length;
 }
 
 /** The drift lines of renderDiff: what differs live, and the command that sets it back. */
 function driftLines(plan: Plan, d: PlanDiff): string[] {
-  if (!d.drift?.length) return [];
+  if (!d.drift?.length && !d.unlisted_shards?.length) return [];
   const fields = (o: Record<string, unknown>) =>
     Object.entries(o).map(([k, v]) => `${k} ${String(v)}`).join(", ");
   return [
     "",
     "Changed outside mup (this plan does not change it):",
-    ...d.drift.map((x) =>
+    ...(d.unlisted_shards ?? []).map((set) =>
+      `  + shard        ${set}  (not listed by the cluster live, listShards; the topology has it)`
+    ),
+    ...(d.drift ?? []).map((x) =>
       x.removed
         ? `  + replica_set_member ${x.set}/${x.member}  (not in the set's configuration live; ` +
           "the topology has it)"
@@ -379,7 +385,9 @@ export function renderDiff(plan: Plan, d: PlanDiff): string {
       `apply's ${f!.total} operations have not run: \`mup plan resume ${plan.cluster_name}\` ` +
       "runs them.";
   }
-  if (d.changes.every((c) => c.action === "none") && d.drift?.length) {
+  if (
+    d.changes.every((c) => c.action === "none") && (d.drift?.length || d.unlisted_shards?.length)
+  ) {
     return [head, "", "No resource of this plan is left to change.", ...driftLines(plan, d)]
       .join("\n");
   }

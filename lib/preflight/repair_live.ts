@@ -8,9 +8,10 @@
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { driftWarnings, type SetDrift } from "../plan/member_options.ts";
 import type { ValidationIssue } from "../plan/schema.ts";
-import { probeProcesses, type ProcessStatus } from "../probe/live.ts";
+import { listedShards, probeProcesses, type ProcessStatus } from "../probe/live.ts";
 import { memberDrift } from "../probe/member_options.ts";
 import { clusterAccess } from "../security/access.ts";
+import type { MongoAccess } from "../mongo/client.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { hostKey } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
@@ -24,6 +25,22 @@ export interface RepairLook {
   unwell: ProcessStatus[];
   /** Members' options changed outside mup (rs.reconfig), members removed (rs.remove). */
   drift: SetDrift;
+  /** Recorded shards the cluster does not list (removed outside mup: removeShard). */
+  unlistedShards: string[];
+}
+
+/**
+ * The recorded shards of a sharded cluster that its first answering mongos does not list
+ * (listShards): removed outside mup. Empty for other kinds, or when no mongos can list them.
+ */
+export async function unlistedShards(access: MongoAccess, meta: ClusterMeta): Promise<string[]> {
+  if (meta.kind !== "sharded") return [];
+  const listed = await listedShards(access, meta.processes.filter((p) => p.role === "mongos"));
+  if (!listed.shards) return [];
+  const sets = new Set(
+    meta.processes.filter((p) => p.role === "mongod" && p.replica_set).map((p) => p.replica_set!),
+  );
+  return [...sets].sort().filter((s) => !listed.shards!.includes(s));
 }
 
 /** Asks the recorded cluster's processes (hello, replSetGetStatus, replSetGetConfig). */
@@ -51,7 +68,9 @@ export async function repairLook(
   // (rs.reconfig) are set back as the topology gives them, members removed (rs.remove) added
   // back.
   const drift = await memberDrift(meta, topology, deployDir, access, down);
-  return { down, untrusted, unwell, drift };
+  // …and a shard removed by hand (removeShard): the repair adds it back.
+  const unlisted = down.size === 0 ? await unlistedShards(access, meta) : [];
+  return { down, untrusted, unwell, drift, unlistedShards: unlisted };
 }
 
 /** The review's warnings for what `repairLook` found (none for a first deploy). */
@@ -59,6 +78,7 @@ export function repairWarnings(
   meta: ClusterMeta | undefined,
   unwell: ProcessStatus[],
   drift: SetDrift,
+  unlisted: string[] = [],
 ): ValidationIssue[] {
   const removed = new Set(drift.removed.map((p) => `${hostKey(p.host)}:${p.port}`));
   return [
@@ -77,5 +97,11 @@ export function repairWarnings(
           : ""),
     })),
     ...driftWarnings(drift),
+    ...unlisted.map((set) => ({
+      code: "shard_not_listed",
+      severity: "warning" as const,
+      message: `shard ${set} is not listed by the cluster (listShards: removed outside mup?): ` +
+        "the repair adds it back through mongos (addShard)",
+    })),
   ];
 }
