@@ -242,6 +242,19 @@ Deno.test("display: a standalone whose admin password was changed outside mup an
     assert.equal(row.state, "RUNNING");
     assert.equal(row.healthy, false);
     assert.match(String(row.reason), /admin credentials mup stores do not authenticate/);
+    // A repair is refused before anything runs, naming the command that stores the password
+    // (it had planned as valid, then failed at its first command: tester59 M3).
+    const repair = await mup(
+      deployArgs("sa", path.join(home, "sa.yaml"), await testMirror(), ["--auto-approve"]),
+      { home },
+    );
+    assert.equal(repair.code, 1, output(repair));
+    assert.match(
+      repair.stdout + repair.stderr,
+      /the admin credentials mup stores \(\S+\) do not authenticate on localhost:\d+/,
+    );
+    assert.match(repair.stdout + repair.stderr, /mup cluster credentials sa --password-stdin/);
+    assert.doesNotMatch(repair.stdout + repair.stderr, /<name>/);
   } finally {
     await killAll(home);
   }

@@ -43,6 +43,7 @@ import { measuredDurations } from "../preflight/measured.ts";
 import type { PlanStore } from "./store.ts";
 import { refuseUnrepairable } from "./deploy_refusals.ts";
 import { lostSecretIssues, repairSigns } from "../preflight/lost_secrets.ts";
+import { adminLoginIssues } from "../preflight/admin_login.ts";
 
 export interface DeployRequest {
   cluster: string;
@@ -284,6 +285,23 @@ export async function buildDeployPlan(
     ? await repairLook(meta, topology, deployDir, req.executors)
     : { untrusted: {}, unwell: [], drift: { options: [], removed: [] }, unlistedShards: [] };
   validation.warnings.push(...repairWarnings(meta, unwell, drift, unlistedShards));
+  // Stored admin credentials the members refuse (changed or dropped outside mup): every step
+  // of the repair would be refused, the first blamed on what it asked (tester59).
+  if (meta && down && !lost.length) {
+    const arbiters = new Set(procs.filter((p) => p.arbiterOnly).map((p) => p.id));
+    const refused = await adminLoginIssues(
+      meta,
+      Object.fromEntries(meta.processes.map((p) => [p.id, {
+        running: !down.has(p.id),
+        ...(arbiters.has(p.id) ? { state: "ARBITER" } : {}),
+      }])),
+      req.executors,
+    );
+    if (refused.length) {
+      validation.errors.push(...refused);
+      validation.valid = false;
+    }
+  }
   // Hooks are not the cluster: a re-deploy records new ones (lifecycle commands run them).
   const hooksChanged = !!meta &&
     canonical(meta.topology.hooks ?? {}) !== canonical(topology.hooks ?? {});

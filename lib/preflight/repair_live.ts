@@ -62,7 +62,15 @@ export async function repairLook(
   // …and answering is not enough: a member its set no longer lists, or credentials the servers
   // refuse (the admin user dropped), are what a repair re-checks too (display's judgment).
   const unwell = down.size === 0
-    ? (await probeProcesses(access, meta.processes, new Map())).filter((s) => !s.healthy)
+    ? (await probeProcesses(
+      access,
+      meta.processes,
+      new Map(),
+      undefined,
+      meta.processes,
+      true,
+      meta.name,
+    )).filter((s) => !s.healthy)
     : [];
   // …and a set's configuration: members' priority, votes or hidden changed outside mup
   // (rs.reconfig) are set back as the topology gives them, members removed (rs.remove) added
