@@ -172,6 +172,19 @@ Deno.test("display: a member restarted by hand without access control answers an
       new RegExp(`Security: access control on \\(except ${id}: no credentials asked\\)`),
     );
     assert.match(plain.stdout, new RegExp(`mup cluster stop rs -N ${id}\` then`));
+    // A repair names that stop too, not a data_dir of the member's own (tester59 M4).
+    const repair = await mup(
+      deployArgs("rs", path.join(home, "rs.yaml"), await testMirror(), ["--dry-run"]),
+      { home },
+    );
+    assert.equal(repair.code, 1, output(repair));
+    assert.match(
+      repair.stdout.replace(/\s+/g, " "),
+      new RegExp(
+        `not started with the configuration mup wrote for it .*mup cluster stop rs -N ${id}`,
+      ),
+    );
+    assert.doesNotMatch(repair.stdout, /give the process a data_dir of its own/);
     // What the reason says restores it.
     await ok(home, ["cluster", "stop", "rs", "-N", id, "--auto-approve"]);
     await ok(home, ["cluster", "start", "rs", "-N", id, "--auto-approve"]);

@@ -200,7 +200,7 @@ export async function buildDeployPlan(
   // A file in the way or a read-only directory fails mid-apply (mkdir, mongod): refused here.
   const creatable = await checkDirsCreatable(procs, req.executors);
   // Nor a data directory another mongod runs on (another store's cluster, one run by hand).
-  const free = checkDataDirsFree(held, heldMs);
+  const free = checkDataDirsFree(held, heldMs, meta?.name);
   // What an earlier, unfinished first deploy holds that this topology drops would be nobody's.
   const stray = meta || !own.claims.length
     ? undefined

@@ -81,6 +81,7 @@ const HINT = "give the process a data_dir of its own (or stop that mongod), then
 export function checkDataDirsFree(
   held: HeldDataDir[],
   durationMs: number,
+  recorded?: string,
 ): { check: CheckResult; issues: ValidationIssue[] } {
   return {
     check: {
@@ -97,7 +98,18 @@ export function checkDataDirsFree(
       code: "data_dir_in_use",
       severity: "error" as const,
       host: h.proc.host,
-      message: `${describe(h)}: ${HINT}`,
+      message: recorded && !h.inside
+        // A repair's own member, started by hand with another configuration file: a new
+        // data_dir is no answer (tester59); its stop finds it by the pid file.
+        ? `data directory ${h.proc.host}:${h.proc.dirs.data} of ${
+          hostPort(h.proc.host, h.proc.port)
+        } is in use by a running ${
+          describeLockHolder(h.holder)
+        }, not started with the configuration mup wrote for it (started by hand?): ` +
+          `\`mup cluster stop ${recorded} -N ${
+            hostPort(h.proc.host, h.proc.port)
+          }\` stops it, then plan again`
+        : `${describe(h)}: ${HINT}`,
     })),
   };
 }
