@@ -235,6 +235,40 @@ Deno.test("a shard removed outside mup (removeShard) is named by display with th
   }
 });
 
+Deno.test("a repair over a member added by hand (rs.add) is refused before it runs, naming the rs.remove that no mup command does; once removed, nothing is left to repair (tester59 M2)", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(4);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports.slice(0, 3)));
+    const cred = await clusterCredentials(home, "rs");
+    const stranger = `localhost:${ports[3]}`;
+    const reconfig = (f: (members: Record<string, unknown>[]) => Record<string, unknown>[]) =>
+      asAdmin(cred, `localhost:${ports[0]}`, async (c) => {
+        const { config } = await c.db("admin").command({ replSetGetConfig: 1 });
+        config.version += 1;
+        config.members = f(config.members);
+        await c.db("admin").command({ replSetReconfig: config });
+      });
+    await reconfig((m) => [...m, { _id: 9, host: stranger, priority: 0, votes: 0 }]);
+    const args = deployArgs("rs", path.join(home, "rs.yaml"), await testMirror(), ["--dry-run"]);
+    const refused = await mup(args, { home });
+    assert.equal(refused.code, 1, output(refused));
+    assert.match(
+      refused.stdout.replace(/\s+/g, " "),
+      new RegExp(
+        `replica set rs0's configuration has ${stranger}, which cluster rs does not record .*` +
+          `rs\\.remove\\("${stranger}"\\)`,
+      ),
+    );
+    await reconfig((m) => m.filter((x) => x.host !== stranger));
+    const clean = await mup(args, { home });
+    assert.equal(clean.code, 0, output(clean));
+    assert.match(clean.stdout, /No changes/);
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("display: a standalone whose admin password was changed outside mup answers, but mup's credentials no longer authenticate: not healthy, the reason shown, exit 2 with --detailed-exitcode", async () => {
   const home = await tempHome();
   const [port] = stablePorts(1);

@@ -4,7 +4,8 @@
  * plans it, under a note that it is not deployed and how to continue or undo it.
  */
 import { reachedLocally } from "../executor/factory.ts";
-import { membershipNotes, unlistedMembers } from "./unlisted_members.ts";
+import { membershipNotes } from "./unlisted_members.ts";
+import { unlistedMembers } from "../probe/unlisted_members.ts";
 import { lostSecrets } from "../preflight/lost_secrets.ts";
 import { checkStoreCertificates } from "../preflight/store_certs.ts";
 import type { Command } from "@commander-js/extra-typings";

@@ -21,7 +21,7 @@ import {
 } from "../preflight/clusters.ts";
 import { clusterAccess } from "../security/access.ts";
 import { addDriftOps, addKeptConfigOps } from "./member_options.ts";
-import { repairLook, repairWarnings } from "../preflight/repair_live.ts";
+import { repairLook, repairRefusals, repairWarnings } from "../preflight/repair_live.ts";
 import { SECRET, securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin, secretExists } from "../security/secrets.ts";
 import { unfinishedApplyWarning } from "../state/undeployed.ts";
@@ -43,7 +43,6 @@ import { measuredDurations } from "../preflight/measured.ts";
 import type { PlanStore } from "./store.ts";
 import { refuseUnrepairable } from "./deploy_refusals.ts";
 import { lostSecretIssues, repairSigns } from "../preflight/lost_secrets.ts";
-import { adminLoginIssues } from "../preflight/admin_login.ts";
 
 export interface DeployRequest {
   cluster: string;
@@ -281,26 +280,20 @@ export async function buildDeployPlan(
   }
   // A repair of a cluster that runs as recorded, every process answering, has nothing to do:
   // the flow then says "No changes" (exit 0), as Terraform does, instead of a plan of checks.
-  const { down, untrusted, unwell, drift, unlistedShards } = meta
-    ? await repairLook(meta, topology, deployDir, req.executors)
-    : { untrusted: {}, unwell: [], drift: { options: [], removed: [] }, unlistedShards: [] };
+  const look = meta ? await repairLook(meta, topology, deployDir, req.executors) : undefined;
+  const { down, untrusted, unwell, drift, unlistedShards } = look ?? {
+    untrusted: {},
+    unwell: [],
+    drift: { options: [], removed: [] },
+    unlistedShards: [],
+  };
   validation.warnings.push(...repairWarnings(meta, unwell, drift, unlistedShards));
-  // Stored admin credentials the members refuse (changed or dropped outside mup): every step
-  // of the repair would be refused, the first blamed on what it asked (tester59).
-  if (meta && down && !lost.length) {
-    const arbiters = new Set(procs.filter((p) => p.arbiterOnly).map((p) => p.id));
-    const refused = await adminLoginIssues(
-      meta,
-      Object.fromEntries(meta.processes.map((p) => [p.id, {
-        running: !down.has(p.id),
-        ...(arbiters.has(p.id) ? { state: "ARBITER" } : {}),
-      }])),
-      req.executors,
-    );
-    if (refused.length) {
-      validation.errors.push(...refused);
-      validation.valid = false;
-    }
+  const refused = meta && look
+    ? await repairRefusals(meta, look, procs, req.executors, lost.length > 0)
+    : [];
+  if (refused.length) {
+    validation.errors.push(...refused);
+    validation.valid = false;
   }
   // Hooks are not the cluster: a re-deploy records new ones (lifecycle commands run them).
   const hooksChanged = !!meta &&

@@ -11,7 +11,10 @@ import type { ValidationIssue } from "../plan/schema.ts";
 import { listedShards, probeProcesses, type ProcessStatus } from "../probe/live.ts";
 import { memberDrift } from "../probe/member_options.ts";
 import { clusterAccess } from "../security/access.ts";
-import type { MongoAccess } from "../mongo/client.ts";
+import { adminLoginIssues } from "./admin_login.ts";
+import type { ProcessSpec } from "../plan/processes.ts";
+import { ANSWER_TIMEOUT_MS, type MongoAccess } from "../mongo/client.ts";
+import { type UnlistedMember, unlistedMembers } from "../probe/unlisted_members.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { hostKey } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
@@ -27,6 +30,8 @@ export interface RepairLook {
   drift: SetDrift;
   /** Recorded shards the cluster does not list (removed outside mup: removeShard). */
   unlistedShards: string[];
+  /** Members a set's configuration has that the metadata does not record (rs.add by hand). */
+  unlistedMembers: UnlistedMember[];
 }
 
 /**
@@ -61,8 +66,8 @@ export async function repairLook(
   }
   // …and answering is not enough: a member its set no longer lists, or credentials the servers
   // refuse (the admin user dropped), are what a repair re-checks too (display's judgment).
-  const unwell = down.size === 0
-    ? (await probeProcesses(
+  const statuses = down.size === 0
+    ? await probeProcesses(
       access,
       meta.processes,
       new Map(),
@@ -70,15 +75,20 @@ export async function repairLook(
       meta.processes,
       true,
       meta.name,
-    )).filter((s) => !s.healthy)
+    )
     : [];
+  const unwell = statuses.filter((s) => !s.healthy);
+  // …and a member added by hand (rs.add), which no repair can initiate or keep a set beside.
+  const { unlisted: members } = statuses.length
+    ? await unlistedMembers(access, meta, statuses, ANSWER_TIMEOUT_MS)
+    : { unlisted: [] };
   // …and a set's configuration: members' priority, votes or hidden changed outside mup
   // (rs.reconfig) are set back as the topology gives them, members removed (rs.remove) added
   // back.
   const drift = await memberDrift(meta, topology, deployDir, access, down);
   // …and a shard removed by hand (removeShard): the repair adds it back.
   const unlisted = down.size === 0 ? await unlistedShards(access, meta) : [];
-  return { down, untrusted, unwell, drift, unlistedShards: unlisted };
+  return { down, untrusted, unwell, drift, unlistedShards: unlisted, unlistedMembers: members };
 }
 
 /** The review's warnings for what `repairLook` found (none for a first deploy). */
@@ -112,4 +122,41 @@ export function repairWarnings(
         "the repair adds it back through mongos (addShard)",
     })),
   ];
+}
+
+/**
+ * What refuses a repair before it runs (tester59): members a set's configuration has and the
+ * metadata does not (added by hand: the repair would stop at its set's initiation, which finds
+ * them, and no mup command removes a member mup does not record); and stored admin credentials
+ * the members refuse (changed or dropped outside mup: every step would be refused, the first
+ * blamed on what it asked). `lostSecrets`: the admin file is missing, said already.
+ */
+export async function repairRefusals(
+  meta: ClusterMeta,
+  look: RepairLook,
+  procs: ProcessSpec[],
+  executors: ExecutorFactory,
+  lostSecrets: boolean,
+): Promise<ValidationIssue[]> {
+  const arbiters = new Set(procs.filter((p) => p.arbiterOnly).map((p) => p.id));
+  const facts = Object.fromEntries(meta.processes.map((p) => [p.id, {
+    running: !look.down.has(p.id),
+    ...(arbiters.has(p.id) ? { state: "ARBITER" } : {}),
+  }]));
+  return [
+    ...unlistedMemberIssues(meta.name, look.unlistedMembers),
+    ...(lostSecrets ? [] : await adminLoginIssues(meta, facts, executors)),
+  ];
+}
+
+function unlistedMemberIssues(cluster: string, members: UnlistedMember[]): ValidationIssue[] {
+  return members.map((m) => ({
+    code: "unlisted_member",
+    severity: "error" as const,
+    message:
+      `replica set ${m.replica_set}'s configuration has ${m.host}, which cluster ${cluster} ` +
+      "does not record (added outside mup, rs.add?): a repair cannot run beside it, and no mup " +
+      `command removes a member mup does not record. Remove it on the set's primary ` +
+      `(rs.remove("${m.host}")), then plan again`,
+  }));
 }
