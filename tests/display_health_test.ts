@@ -269,6 +269,45 @@ Deno.test("a repair over a member added by hand (rs.add) is refused before it ru
   }
 });
 
+Deno.test("display: a server of a cluster recorded without access control that asks for credentials (turned on by hand) is not called open: named on the Security line and in --json (tester59 H3)", async () => {
+  const home = await tempHome();
+  const [port] = stablePorts(1);
+  try {
+    await deploy(home, "sa", standaloneTopology([port], "global: { security: { auth: false } }\n"));
+    const deployDir = path.join(clusterDir(home, "sa"), "deploy");
+    const pid = (await display(home, "sa")).processes[0]?.pid;
+    assert.ok(pid, "it runs");
+    Deno.kill(pid, "SIGTERM");
+    await waitFor(() => Promise.resolve(!pidAlive(pid)), 30_000);
+    const conf = path.join(deployDir, "conf", `mongod-${port}`, "mongod.conf");
+    const locked = path.join(home, "locked.conf");
+    await Deno.writeTextFile(
+      locked,
+      (await Deno.readTextFile(conf)) + "security:\n  authorization: enabled\n",
+    );
+    const started = await runBin(await installedMongod(deployDir), ["-f", locked]);
+    assert.equal(started.code, 0, output(started));
+    const r = await waitFor(async () => {
+      const x = await mup(["cluster", "display", "sa", "--json"], { home });
+      return JSON.parse(x.stdout).processes?.[0]?.state === "RUNNING" ? x : undefined;
+    }, 30_000);
+    assert.equal(r.code, 1, output(r));
+    const d = JSON.parse(r.stdout);
+    assert.deepEqual(d.security.asking_credentials, [`localhost:${port}`]);
+    assert.equal(d.processes[0].asks_credentials, true);
+    assert.match(d.processes[0].reason, /asks for credentials, but cluster sa is recorded without/);
+    const plain = await mup(["cluster", "display", "sa"], { home });
+    assert.match(
+      plain.stdout,
+      new RegExp(
+        `Security: no access control recorded, but localhost:${port} asks for credentials`,
+      ),
+    );
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("display: a standalone whose admin password was changed outside mup answers, but mup's credentials no longer authenticate: not healthy, the reason shown, exit 2 with --detailed-exitcode", async () => {
   const home = await tempHome();
   const [port] = stablePorts(1);

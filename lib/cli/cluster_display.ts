@@ -263,6 +263,9 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
           ...(rows.some((r) => r.no_access_control)
             ? { without_access_control: rows.filter((r) => r.no_access_control).map((r) => r.id) }
             : {}),
+          ...(rows.some((r) => r.asks_credentials)
+            ? { asking_credentials: rows.filter((r) => r.asks_credentials).map((r) => r.id) }
+            : {}),
         },
         version: meta.version,
         ...(mixed ? { mixed_versions: mixed } : {}),

@@ -18,9 +18,14 @@ export function securityLine(meta: ClusterMeta, rows: ProcessStatus[] = []): str
   const s = securityOf(meta.topology);
   // What the servers do, where it is not what the metadata records (tester59).
   const open = rows.filter((r) => r.no_access_control).map((r) => r.id);
+  const asking = rows.filter((r) => r.asks_credentials).map((r) => r.id);
   const auth = s.auth
     ? `access control on${open.length ? ` (except ${open.join(", ")}: no credentials asked)` : ""}`
-    : "no access control";
+    : `no access control${
+      asking.length
+        ? ` recorded, but ${asking.join(", ")} ask${asking.length === 1 ? "s" : ""} for credentials`
+        : ""
+    }`;
   // While a switch is under way the members are between modes: neither "required" nor "off"
   // is what they are (tester52).
   if (meta.tls_switch) {

@@ -54,6 +54,8 @@ export interface ProcessStatus {
    * control on: it runs without it (started by hand with another configuration).
    */
   no_access_control?: boolean;
+  /** It asks for credentials, although the cluster is recorded without access control. */
+  asks_credentials?: boolean;
   healthy: boolean;
 }
 
@@ -141,24 +143,33 @@ async function askOne(
     timeoutMs,
     { auth: false },
   ).catch(() => undefined);
+  // Unauthorized (13) where the cluster is recorded without access control: the servers enforce
+  // it (turned on outside mup, or the metadata edited): display must not say "no access control"
+  // of it (tester59).
+  const locked = !m.authenticates && (ssError as { code?: number } | undefined)?.code === 13;
+  const lockedReason = `asks for credentials, but cluster ${cluster} is recorded without ` +
+    "access control (turned on outside mup, or its metadata edited?): mup cannot log in to " +
+    "manage it";
   const out: ProcessStatus = {
     ...base,
+    ...(locked ? { asks_credentials: true } : {}),
     ...(ss
       ? { pid: Number(ss.pid), uptime_s: Number(ss.uptime), version: String(ss.version) }
       : built
       ? { version: String(built.version) }
       : {}),
   };
+  const why = refused ? credentialsReason : locked ? lockedReason : undefined;
   if (!p.replica_set) {
     return {
-      status: refused
-        ? { ...out, state: "RUNNING", healthy: false, reason: credentialsReason }
+      status: why
+        ? { ...out, state: "RUNNING", healthy: false, reason: why }
         : { ...out, state: "RUNNING", healthy: true },
     };
   }
-  if (refused) {
+  if (why) {
     const state = hello.isWritablePrimary ? "PRIMARY" : hello.secondary ? "SECONDARY" : "UNKNOWN";
-    return { status: { ...out, state, healthy: false, reason: credentialsReason } };
+    return { status: { ...out, state, healthy: false, reason: why } };
   }
   if (hello.arbiterOnly) out.role = "arbiter";
   // A member on data of another set keeps that set's config and is no member of the recorded
