@@ -303,6 +303,16 @@ Deno.test("display: a server of a cluster recorded without access control that a
         `Security: no access control recorded, but localhost:${port} asks for credentials`,
       ),
     );
+    // A repair would write the configuration without it: refused before it runs.
+    const repair = await mup(
+      deployArgs("sa", path.join(home, "sa.yaml"), await testMirror(), ["--dry-run"]),
+      { home },
+    );
+    assert.equal(repair.code, 1, output(repair));
+    assert.match(
+      repair.stdout.replace(/\s+/g, " "),
+      /asks for credentials, but cluster sa is recorded without access control .*a repair would write/,
+    );
   } finally {
     await killAll(home);
   }

@@ -143,8 +143,25 @@ export async function repairRefusals(
     running: !look.down.has(p.id),
     ...(arbiters.has(p.id) ? { state: "ARBITER" } : {}),
   }]));
+  const asking = look.unwell.filter((s) => s.asks_credentials).map((s) => s.id);
   return [
     ...unlistedMemberIssues(meta.name, look.unlistedMembers),
+    // Servers that enforce access control the metadata says is off: a repair would write their
+    // configurations without it (tester59).
+    ...(asking.length
+      ? [{
+        code: "access_control_not_recorded",
+        severity: "error" as const,
+        message:
+          `${asking.join(", ")} ask${
+            asking.length === 1 ? "s" : ""
+          } for credentials, but cluster ${meta.name} is recorded without access control ` +
+          "(turned on outside mup, or the metadata edited?): a repair would write their " +
+          "configurations without it. mup does not turn access control on for a running " +
+          `cluster: \`mup cluster stop ${meta.name} -N <id>\` and \`cluster start -N\` put back ` +
+          "the configuration mup wrote, or restore the metadata from a backup of $MUP_HOME",
+      }]
+      : []),
     ...(lostSecrets ? [] : await adminLoginIssues(meta, facts, executors)),
   ];
 }
