@@ -247,12 +247,40 @@ export function runPipeline(
     }
   }
   try {
-    return new (engine().Aggregator)(pipeline, { collectionResolver: resolve }).run(
+    return new (engine().Aggregator)(desugarBucket(pipeline), { collectionResolver: resolve }).run(
       docs,
     ) as Document[];
   } catch (e) {
     translate(e, "pipeline");
   }
+}
+
+/**
+ * `$bucket` as MongoDB runs it (document_source_bucket.cpp desugars it): a `$group` on a `$switch`
+ * whose branches are `[lower, upper)` ranges, then a `$sort` on `_id`. The query engine's own
+ * took each upper bound as inclusive (tester62).
+ */
+function desugarBucket(pipeline: Document[]): Document[] {
+  return pipeline.flatMap((st) => {
+    const b = st.$bucket as Document | undefined;
+    if (!b || !Array.isArray(b.boundaries)) return [st];
+    const bounds = b.boundaries as unknown[];
+    const branches = bounds.slice(0, -1).map((lower, i) => ({
+      case: { $and: [{ $gte: [b.groupBy, lower] }, { $lt: [b.groupBy, bounds[i + 1]] }] },
+      then: lower,
+    }));
+    return [
+      {
+        $group: {
+          _id: {
+            $switch: { branches, ...(b.default !== undefined ? { default: b.default } : {}) },
+          },
+          ...(b.output ?? { count: { $sum: 1 } }),
+        },
+      },
+      { $sort: { _id: 1 } },
+    ];
+  });
 }
 
 /** Fields of an equality filter, as an upsert seeds its new document with them. */

@@ -36,6 +36,11 @@ export function checkSessionFields(ctx: CommandContext): void {
     );
   }
   checkReadConcern(b);
+  // Collation is not simulated: refused rather than compared in binary order (tester62).
+  const statements = [...(b.updates ?? []), ...(b.deletes ?? [])] as Document[];
+  if (b.collation !== undefined || statements.some((st) => st?.collation !== undefined)) {
+    throw new CommandError("collation is not supported by this server", 115, "CommandNotSupported");
+  }
 }
 
 const LEVELS = new Set(["local", "majority", "linearizable", "available", "snapshot"]);

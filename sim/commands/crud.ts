@@ -259,7 +259,9 @@ const create: Handler = (ctx) => {
     if (ctx.server.store.coll(ctx.db, coll)) {
       throw new CommandError(`Collection ${ctx.db}.${coll} already exists.`, 48, "NamespaceExists");
     }
-    for (const opt of ["capped", "timeseries", "clusteredIndex", "viewOn", "validator"]) {
+    for (
+      const opt of ["capped", "timeseries", "clusteredIndex", "viewOn", "validator", "collation"]
+    ) {
       if (ctx.body[opt]) {
         throw new CommandError(
           `create option '${opt}' is not supported by this server`,

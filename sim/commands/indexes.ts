@@ -13,6 +13,9 @@ function collOf(ctx: CommandContext, key: string): string {
   return c;
 }
 
+/** The index specification fields the simulator acts on (background is a no-op since 4.2). */
+const INDEX_OPTIONS = new Set(["key", "name", "unique", "v", "background", "ns"]);
+
 function sameKey(a: Document, b: Document): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -38,6 +41,16 @@ const createIndexes: Handler = (ctx) => {
           "Error in specification { key: ... } :: caused by :: The 'name' field is a required property of an index specification",
           9,
           "FailedToParse",
+        );
+      }
+      // Options the simulator would keep but not act on are refused, not accepted and dropped
+      // (a TTL, partial, sparse, collated or hidden index answered ok:1 and did nothing: tester62).
+      for (const option of Object.keys(s)) {
+        if (INDEX_OPTIONS.has(option)) continue;
+        throw new CommandError(
+          `Index option '${option}' is not supported by this server`,
+          67,
+          "CannotCreateIndex",
         );
       }
       for (const v of Object.values(s.key)) {

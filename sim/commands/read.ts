@@ -97,9 +97,18 @@ const find: Handler = async (ctx) => {
   await beginRead(ctx);
   if (ctx.db === "local" && coll === "oplog.rs") return await oplogFind(ctx);
   const b = ctx.body;
-  const docs = findDocs(readDocs(ctx, coll), {
+  // Only capped collections (the oplog, above) take a tailable cursor; mongod refuses it on
+  // others (query_request_helper.cpp), and the simulator has no other capped collection.
+  if (b.tailable) {
+    throw new CommandError("tailable cursor requested on non capped collection", 2, "BadValue");
+  }
+  // $natural order is insertion order; -1 (a sort or a hint) reads it backwards (tester62).
+  const { $natural: natural, ...sort } = (b.sort ?? {}) as Document;
+  const backwards = (natural ?? b.hint?.$natural) === -1;
+  const stored = readDocs(ctx, coll);
+  const docs = findDocs(backwards ? [...stored].reverse() : stored, {
     filter: b.filter,
-    sort: b.sort,
+    sort: Object.keys(sort).length ? sort : undefined,
     projection: b.projection,
     skip: Number(b.skip ?? 0),
     limit: Number(b.limit ?? 0),
@@ -108,11 +117,24 @@ const find: Handler = async (ctx) => {
   return ctx.server.newCursor(`${ctx.db}.${coll}`, docs, batch || docs.length);
 };
 
+/** A cursor id as the cursors map keys it: a Long, or a number when the driver promotes it. */
+function cursorKey(id: unknown): string {
+  return String(typeof id === "object" && id !== null ? (id as Long).toBigInt() : id);
+}
+
 const getMore: Handler = (ctx) => {
-  const id = ctx.body.getMore as Long;
-  const key = String(typeof id === "object" ? id.toBigInt() : id);
+  const key = cursorKey(ctx.body.getMore);
   const c = ctx.server.cursors.get(key);
   if (!c) throw new CommandError(`cursor id ${key} not found`, 43, "CursorNotFound");
+  // getmore_cmd.cpp: a cursor is read through its own namespace only.
+  const ns = `${ctx.db}.${ctx.body.collection}`;
+  if (ns !== c.ns) {
+    throw new CommandError(
+      `Requested getMore on namespace '${ns}', but cursor belongs to a different namespace ${c.ns}`,
+      13,
+      "Unauthorized",
+    );
+  }
   const n = Number(ctx.body.batchSize ?? c.docs.length);
   const batch = c.docs.slice(c.pos, c.pos + n);
   c.pos += batch.length;
@@ -124,9 +146,11 @@ const getMore: Handler = (ctx) => {
 };
 
 const killCursors: Handler = (ctx) => {
-  const ids = (ctx.body.cursors ?? []) as Long[];
-  for (const id of ids) ctx.server.cursors.delete(String(id.toBigInt()));
-  return { cursorsKilled: ids, cursorsNotFound: [], cursorsAlive: [], cursorsUnknown: [] };
+  const ids = (ctx.body.cursors ?? []) as unknown[];
+  const killed: unknown[] = [];
+  const notFound: unknown[] = [];
+  for (const id of ids) (ctx.server.cursors.delete(cursorKey(id)) ? killed : notFound).push(id);
+  return { cursorsKilled: killed, cursorsNotFound: notFound, cursorsAlive: [], cursorsUnknown: [] };
 };
 
 const count: Handler = async (ctx) => {
