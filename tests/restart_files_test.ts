@@ -97,6 +97,23 @@ Deno.test("restart of a member whose configuration file was deleted is refused a
   });
 });
 
+Deno.test("restart of a member whose log directory was deleted is refused at planning, naming it and the repair that makes it again; the member keeps running (tester61)", async () => {
+  await withSet("", async ({ home, id, restart, deployDir, pidOf }) => {
+    const pid = await pidOf();
+    assert.ok(pid, "the member runs");
+    const logs = path.join(deployDir, "logs", id.replace("mongod-localhost-", "mongod-"));
+    assert.ok((await Deno.stat(logs)).isDirectory, logs);
+    await Deno.remove(logs, { recursive: true });
+    const refused = await mup([...restart, "--auto-approve"], { home });
+    assertRefused(
+      refused,
+      `log directory localhost:${logs} of ${id} is missing: the process cannot start`,
+    );
+    assert.match(refused.stdout, /Make it again with `[^`]+` \(a repair\)/);
+    assert.equal(await pidOf(), pid, "not stopped");
+  });
+});
+
 Deno.test("restart of a member whose keyfile was deleted is refused at planning, naming the file; the member keeps running", async () => {
   await withSet("", async ({ home, id, restart, deployDir, pidOf }) => {
     const pid = await pidOf();

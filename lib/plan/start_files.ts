@@ -5,10 +5,11 @@
  * and the process's TLS certificate and the CA: mongod/mongos exit at start when one is gone
  * ("error getting file …"). Pure: which files, found on the hosts by lib/preflight/start_files.ts.
  */
+import * as path from "node:path";
 import type { ClusterMeta } from "../state/meta.ts";
 import type { Plan } from "./schema.ts";
 import { configDbString, listProcesses, listReplicaSets, type ProcessSpec } from "./processes.ts";
-import { configFilePath, deployConfigSecurity, renderConfig } from "./mongo_config.ts";
+import { configFilePath, deployConfigSecurity, logFilePath, renderConfig } from "./mongo_config.ts";
 import { binaryPath, recordedSha256 } from "./lifecycle_ops.ts";
 import { check } from "./op_builders.ts";
 import { hostCaPath, hostCertPath, hostKeyfilePath, securityOf } from "../security/settings.ts";
@@ -79,6 +80,8 @@ export function startFiles(
     return [
       config,
       f("binary", binary, recordedSha256(meta, p.host, binary)),
+      // mongod and mongos exit at once when their log's directory is gone (tester61).
+      f("log directory", path.dirname(logFilePath(p))),
       ...(security.auth ? [f("keyfile", hostKeyfilePath(root))] : []),
       ...(security.tls
         ? [f("TLS certificate", hostCertPath(root, p.id)), f("CA certificate", hostCaPath(root))]
@@ -209,5 +212,7 @@ export function writtenByUnfinishedMessage(f: StartFile, by: WrittenByUnfinished
 /** The message for a start file found missing: host, path, process, and the repair. */
 export function missingMessage(f: StartFile, repair: string): string {
   return `${f.what} ${f.host}:${f.path} of ${f.process} is missing: the process cannot start ` +
-    `without it. Install it again with \`${repair}\` (a repair), then plan again`;
+    `without it. ${
+      f.what.endsWith("directory") ? "Make" : "Install"
+    } it again with \`${repair}\` (a repair), then plan again`;
 }
