@@ -40,11 +40,49 @@ export class Collection {
 
 /** A stable map key for an _id value (numbers of any BSON type compare by value, as in MongoDB). */
 export function idKey(v: unknown): string {
+  return valueKey(v);
+}
+
+/** The exact text of a number, integers without loss (2^53 and beyond, from a Long). */
+function numberText(n: number | bigint | string): string {
+  if (typeof n === "bigint") return n.toString();
+  if (typeof n === "string") {
+    // Decimal128's text: an integer value is the same number as an int or a long.
+    const x = Number(n);
+    return /^-?\d+(\.0*)?(E\+?\d+)?$/i.test(n) && Number.isSafeInteger(x) ? String(x) : n;
+  }
+  if (Number.isNaN(n)) return "NaN";
+  return Number.isInteger(n) && Number.isFinite(n) ? BigInt(n).toString() : String(n);
+}
+
+/**
+ * A value as MongoDB compares it for equality in an index (and for _id): numbers by value
+ * whatever their type (7, 7.0, Long 7 and Decimal128 "7" are one key), every other type apart
+ * (an ObjectId is not its hex string, a date not its ISO text), documents field by field in
+ * order. https://www.mongodb.com/docs/v7.0/reference/bson-type-comparison-order/
+ */
+export function valueKey(v: unknown): string {
+  if (v === undefined || v === null) return "z";
   if (typeof v === "string") return "s" + v;
-  if (typeof v === "number") return "n" + v;
-  const b = v as { _bsontype?: string; toNumber?: () => number };
-  if (b?._bsontype === "Long" || b?._bsontype === "Int32" || b?._bsontype === "Double") {
-    return "n" + b.toNumber!();
+  if (typeof v === "number") return "n" + numberText(v);
+  if (typeof v === "boolean") return "b" + v;
+  if (v instanceof Date) return "d" + v.getTime();
+  if (Array.isArray(v)) return "a[" + v.map(valueKey).join(",") + "]";
+  const b = v as { _bsontype?: string } & Record<string, unknown>;
+  switch (b._bsontype) {
+    case "Int32":
+    case "Double":
+      return "n" + numberText(Number((b as { valueOf(): number }).valueOf()));
+    case "Long":
+      return "n" + numberText((b as unknown as { toBigInt(): bigint }).toBigInt());
+    case "Decimal128":
+      return "n" + numberText(String(b));
+    case "ObjectId":
+      return "o" + (b as unknown as { toHexString(): string }).toHexString();
+    case undefined:
+      return "{" + Object.entries(b).map(([k, x]) => `${JSON.stringify(k)}:${valueKey(x)}`)
+        .join(",") +
+        "}";
   }
   return "e" + EJSON.stringify(v as Document, { relaxed: false });
 }
@@ -106,13 +144,18 @@ export class DataStore {
       const c = this.ensureMem(db, name);
       c.indexes = BSON.deserialize(row.indexes as Uint8Array).list as Document[];
     }
+    const rekeyed: [string, string, string][] = [];
     for (const row of this.sql.prepare("SELECT ns, id, doc FROM docs").iterate()) {
       const [db, name] = splitNs(String(row.ns));
-      this.ensureMem(db, name).docs.set(
-        String(row.id),
-        BSON.deserialize(row.doc as Uint8Array),
-      );
+      const doc = BSON.deserialize(row.doc as Uint8Array);
+      // Keys written by an older simulator (numbers by JS value, ObjectIds as EJSON) take
+      // today's form, so that a lookup by _id finds them.
+      const k = idKey(doc._id);
+      if (k !== String(row.id)) rekeyed.push([String(row.ns), String(row.id), k]);
+      this.ensureMem(db, name).docs.set(k, doc);
     }
+    const rekey = this.sql.prepare("UPDATE docs SET id = ? WHERE ns = ? AND id = ?");
+    for (const [ns, was, k] of rekeyed) rekey.run(k, ns, was);
     for (const row of this.sql.prepare("SELECT k, v FROM meta").all()) {
       const v = BSON.deserialize(row.v as Uint8Array);
       if (row.k === "config") this.repl.config = v.config;

@@ -1,6 +1,6 @@
 /** The simulator's query language (mingo) and shapes, through the official driver (issue 10). */
 import assert from "node:assert/strict";
-import { MongoClient } from "mongodb";
+import { Decimal128, Long, MongoClient, ObjectId } from "mongodb";
 import { freePorts, output } from "./helpers.ts";
 import {
   admin,
@@ -164,6 +164,45 @@ Deno.test("simulator: what it would not act on is refused, not answered ok:1 (in
       assert.equal(killed.cursorsKilled.length, 1);
       assert.equal(killed.cursorsNotFound.length, 1);
       assert.equal(await code(db.command({ getMore: first.cursor.id, collection: "f" })), 43);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+Deno.test("simulator: unique keys compare as MongoDB compares values: an array field holds a key per element, numbers are equal across types, an ObjectId is not its hex text; an _id cannot be an array (tester62)", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [port] = freePorts(1);
+    assert.equal((await startMongod(bin, dir, port)).code, 0);
+    const c = new MongoClient(`mongodb://localhost:${port}/?directConnection=true`);
+    try {
+      const u = c.db("app").collection("u");
+      await u.createIndex({ k: 1 }, { unique: true });
+      const code = (p: Promise<unknown>) => p.then(() => 0, (e: { code?: number }) => e.code);
+      await u.insertOne({ k: ["x", "y"] });
+      assert.equal(await code(u.insertOne({ k: ["y", "z"] })), 11000, "multikey");
+      assert.equal(await code(u.insertOne({ k: "x" })), 11000, "an element against a scalar");
+      await u.insertOne({ k: Decimal128.fromString("7") });
+      assert.equal(await code(u.insertOne({ k: 7 })), 11000, "7 and Decimal128 7");
+      assert.equal(await code(u.insertOne({ k: Long.fromNumber(7) })), 11000, "Long 7");
+      const oid = new ObjectId();
+      await u.insertOne({ k: oid });
+      assert.equal(await code(u.insertOne({ k: oid.toHexString() })), 0, "not the same value");
+      await u.insertOne({ k: new Date(0) });
+      assert.equal(await code(u.insertOne({ k: "1970-01-01T00:00:00.000Z" })), 0);
+      const ids = c.db("app").collection("ids");
+      await ids.insertOne({ _id: Long.fromString("9007199254740993") as never });
+      assert.equal(
+        await code(ids.insertOne({ _id: Long.fromString("9007199254740992") as never })),
+        0,
+        "two longs beyond 2^53",
+      );
+      assert.equal(await code(ids.insertOne({ _id: 9007199254740992 as never })), 11000);
+      await ids.insertOne({ _id: Decimal128.fromString("8") as never });
+      assert.equal(await code(ids.insertOne({ _id: 8 as never })), 11000);
+      assert.equal(await code(ids.insertOne({ _id: [1, 2] as never })), 53);
+      assert.equal(await ids.countDocuments({}), 3);
     } finally {
       await c.close();
     }

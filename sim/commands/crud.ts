@@ -8,7 +8,7 @@ import { type Document, ObjectId } from "bson";
 import { CommandError } from "../errors.ts";
 import { applyUpdate, findDocs, indexKey, QueryError, upsertSeed } from "../query.ts";
 import type { CommandContext, Handler } from "../server.ts";
-import { idKey } from "../store.ts";
+import { idKey, valueKey } from "../store.ts";
 import { type Apply, runWrite } from "../writes.ts";
 import { readCommands } from "./read.ts";
 import { indexCommands } from "./indexes.ts";
@@ -26,6 +26,16 @@ export function collName(ctx: CommandContext, key: string): string {
 }
 
 /** `{ a: 1, b: "x" }` as MongoDB prints a key in E11000 messages. */
+/** The index keys of one document's indexed values: one per element of an array value. */
+function uniqueKeys(values: unknown[]): string[] {
+  let keys = [""];
+  for (const v of values) {
+    const parts = Array.isArray(v) ? (v.length ? v : [undefined]) : [v];
+    keys = keys.flatMap((k) => parts.map((p) => `${k}|${valueKey(p)}`));
+  }
+  return keys;
+}
+
 function keyText(fields: string[], values: unknown[]): string {
   const show = (v: unknown): string =>
     v instanceof ObjectId
@@ -54,11 +64,13 @@ export function duplicateKey(
     const isId = ix.name === "_id_";
     if (isId ? !inserting : !ix.unique) continue;
     const mine = indexKey(doc, ix.key);
-    const mineText = JSON.stringify(mine);
+    // A unique index holds a key per element of an array field (multikey), compared as
+    // MongoDB compares values (valueKey): a clash is any key another document holds too.
+    const keys = new Set(uniqueKeys(mine));
     const clash = isId
       ? c.docs.has(myId)
       : [...c.docs.values()].some((d) =>
-        idKey(d._id) !== myId && JSON.stringify(indexKey(d, ix.key)) === mineText
+        idKey(d._id) !== myId && uniqueKeys(indexKey(d, ix.key)).some((k) => keys.has(k))
       );
     if (!clash) continue;
     const fields = Object.keys(ix.key);
@@ -97,6 +109,23 @@ const insert: Handler = (ctx) => {
     const writeErrors: Document[] = [];
     for (const [index, d] of docs.entries()) {
       const doc = "_id" in d ? d : { _id: new ObjectId(), ...d };
+      // An _id may be of any type but an array or a regular expression (insert refuses them).
+      const badId = Array.isArray(doc._id)
+        ? "array"
+        : (doc._id as { _bsontype?: string })?._bsontype === "BSONRegExp" ||
+            doc._id instanceof RegExp
+        ? "regex"
+        : undefined;
+      if (badId) {
+        writeErrors.push({
+          index,
+          code: 53,
+          codeName: "InvalidIdField",
+          errmsg: `The '_id' value cannot be of type ${badId}`,
+        });
+        if (ctx.body.ordered !== false) break;
+        continue;
+      }
       const dup = duplicateKey(ctx, coll, doc, true);
       if (dup) {
         writeErrors.push({ index, ...dup });
