@@ -220,6 +220,16 @@ Deno.test("a shard removed outside mup (removeShard) is named by display with th
     assert.equal(diff.code, 2, output(diff));
     assert.match(diff.stdout, /\+ shard +shard2 +\(not listed by the cluster live/);
     assert.doesNotMatch(diff.stdout, /No changes/);
+    // Whatever the newest plan is: a start of the mongos (tester61).
+    await ok(home, ["cluster", "stop", "sh", "-N", mongos, "--auto-approve"]);
+    await ok(home, ["cluster", "start", "sh", "-N", mongos, "--auto-approve"]);
+    const afterStart = await mup(["plan", "diff", "sh", "--detailed-exitcode"], { home });
+    assert.equal(afterStart.code, 2, output(afterStart));
+    assert.match(afterStart.stdout, /\+ shard +shard2 +\(not listed by the cluster live/);
+    assert.match(
+      afterStart.stdout,
+      /A deploy of the topology sets it back: `mup cluster deploy sh /,
+    );
     const repair = await mup(
       deployArgs("sh", path.join(home, "sh.yaml"), await testMirror(), ["--auto-approve"]),
       { home },

@@ -155,9 +155,9 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
       }),
     ];
     if (found.length) diff.drift = found;
-    // A shard removed outside mup (removeShard): a deploy of the topology adds it back.
-    const unlisted = asksSets && plan.operation === "deploy" && meta && down?.size === 0 &&
-        !inFlight
+    // A shard removed outside mup (removeShard), whatever the newest plan's kind (a start's
+    // "No changes" had hidden it: tester61): a deploy of the topology adds it back.
+    const unlisted = meta && down?.size === 0 && !inFlight
       ? await unlistedShards(clusterAccess(meta.name, meta.topology, ctx.executors), meta)
       : [];
     if (unlisted.length) diff.unlisted_shards = unlisted;

@@ -317,13 +317,21 @@ function driftLines(plan: Plan, d: PlanDiff): string[] {
         : `  ~ replica_set_member ${x.set}/${x.member}  (${fields(x.live)} live; the topology ` +
           `has ${fields(x.topology)})`
     ),
-    plan.operation === "reconfigure"
-      ? `A reconfigure with the topology sets it back: \`mup cluster reconfigure ${plan.cluster_name} ${
-        plan.topology_file || "<topology>"
-      }\` plans it.`
-      : `A deploy of the topology sets it back: \`mup cluster deploy ${plan.cluster_name} ${
-        plan.topology_file || "<topology>"
-      } --version ${plan.version}\` plans it.`,
+    ...(plan.operation === "reconfigure" && d.drift?.length
+      ? [
+        `A reconfigure with the topology sets it back: \`mup cluster reconfigure ${plan.cluster_name} ${
+          plan.topology_file || "<topology>"
+        }\` plans it.`,
+      ]
+      : []),
+    // A shard is added back by a deploy (a repair), whatever this plan is.
+    ...(plan.operation !== "reconfigure" || d.unlisted_shards?.length
+      ? [
+        `A deploy of the topology sets it back: \`mup cluster deploy ${plan.cluster_name} ${
+          plan.topology_file || "<topology>"
+        } --version ${plan.version}\` plans it.`,
+      ]
+      : []),
   ];
 }
 
