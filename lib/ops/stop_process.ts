@@ -89,6 +89,9 @@ export const stopProcess: Operation = {
             `${secs * 2} s: it was killed with SIGKILL (an unclean shutdown${
               ctx.op.target.params.data_removed === "true"
                 ? "; its data is being removed"
+                // A mongos keeps no data, so no journal to recover from (tester61).
+                : ctx.op.target.name.startsWith("mongos-")
+                ? ": a mongos keeps no data, and starts as before"
                 : ": mongod recovers from its journal at the next start"
             }; see its log for why it hung)`,
         }
