@@ -328,6 +328,40 @@ Deno.test("display: a server of a cluster recorded without access control that a
   }
 });
 
+Deno.test("display: a member started by hand on its own configuration file edited to another port runs, and is said to listen there, not to be starting (tester61)", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(4);
+  try {
+    await deploy(home, "rs", replicaSetTopology(ports.slice(0, 3)));
+    const last = ports[2];
+    const id = `localhost:${last}`;
+    const deployDir = path.join(clusterDir(home, "rs"), "deploy");
+    const pid = (await display(home, "rs")).processes.find((p) => p.id === id)?.pid;
+    assert.ok(pid, "the member runs");
+    Deno.kill(pid, "SIGTERM");
+    await waitFor(() => Promise.resolve(!pidAlive(pid)), 30_000);
+    const conf = path.join(deployDir, "conf", `mongod-${last}`, "mongod.conf");
+    const text = await Deno.readTextFile(conf);
+    assert.match(text, new RegExp(`port: ${last}\\b`));
+    await Deno.chmod(conf, 0o600);
+    await Deno.writeTextFile(conf, text.replace(`port: ${last}`, `port: ${ports[3]}`));
+    const started = await runBin(await installedMongod(deployDir), ["-f", conf]);
+    assert.equal(started.code, 0, output(started));
+    await waitFor(async () => (await admin(ports[3], { ping: 1 })).ok === 1, 30_000);
+    const r = await mup(["cluster", "display", "rs", "--json"], { home });
+    const row = (JSON.parse(r.stdout) as Display).processes.find((p) => p.id === id);
+    assert.equal(row?.state, "UNKNOWN", output(r));
+    assert.match(
+      row?.reason ?? "",
+      new RegExp(`listening on \\S*:${ports[3]}, not on port ${last}`),
+    );
+    assert.match(row?.reason ?? "", new RegExp(`mup cluster stop rs -N ${id}`));
+    assert.doesNotMatch(row?.reason ?? "", /does not listen yet/);
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("display: a standalone whose admin password was changed outside mup answers, but mup's credentials no longer authenticate: not healthy, the reason shown, exit 2 with --detailed-exitcode", async () => {
   const home = await tempHome();
   const [port] = stablePorts(1);

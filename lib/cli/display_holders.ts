@@ -37,6 +37,21 @@ export async function nameHolders(
         ? await serversWith(ctx.executors.forHost(r.host), config).catch(() => [])
         : [];
       if (starting.length) {
+        const ex = ctx.executors.forHost(r.host);
+        const on = (await Promise.all(
+          starting.map((s) => ex.listening?.(s.pid).catch(() => undefined)),
+        )).flatMap((a) => a ?? []);
+        if (on.length && on.every((a) => !a.endsWith(`:${r.port}`))) {
+          // It runs, on another port: its file was changed on the host (tester61).
+          r.state = "UNKNOWN";
+          r.pid = starting[0].pid;
+          r.reason = `${r.reason}; its own server (PID ${
+            starting.map((s) => s.pid).join(", ")
+          }) runs, listening on ${on.join(", ")}, not on port ${r.port}: its configuration ` +
+            `file names another port (changed on the host?). \`mup cluster stop ${meta.name} ` +
+            `-N ${r.id}\` ends it; a repair (\`${repairCommand(meta)}\`) writes the file again`;
+          return;
+        }
         // MongoDB's name for a member not yet up (replSetGetStatus stateStr): it is not down.
         r.state = "STARTUP";
         r.reason = `${r.reason}; its own server (PID ${

@@ -99,7 +99,13 @@ async function why(
             `SIGSTOP or a debugger; \`kill -CONT ${pid}\` resumes it)`
           : `it listens on ${on.join(", ")} but does not answer: it is busy or hung (see its log)`
         : on.length
-        ? `it listens on ${on.join(", ")} (check net.bindIp)`
+        ? `it listens on ${on.join(", ")}${
+          // Another port altogether: its configuration file is not the one planned (edited on
+          // the host?); no wait mends that (tester61).
+          on.every((a) => !a.endsWith(`:${port}`))
+            ? `, not on port ${port}: its configuration file names another net.port (changed ` +
+              "on the host?); waiting longer cannot help"
+            : " (check net.bindIp)"}`
         : "it listens on no TCP address yet"
     }`;
   return {
