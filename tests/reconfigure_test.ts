@@ -237,6 +237,11 @@ Deno.test("cluster reconfigure: a saved plan applies later; a member that refuse
     // Reconfigured again (the fault gone): every member planned, the down one started first.
     const again = await ok(home, ["cluster", "reconfigure", "rc", third, "--auto-approve"]);
     assert.match(again.stdout, new RegExp(`Started mongod localhost:${ports[1]}`));
+    // The review says why every member is written again and restarted (tester61).
+    assert.match(
+      again.stdout.replace(/\s+/g, " "),
+      /the configuration file of \S+.* differs? from the one mup generates from the metadata .*every process's file is written again/,
+    );
     assert.deepEqual(await slowMs(home, ports), [300, 300, 300]);
     assert.ok((await display(home, "rc")).healthy);
 

@@ -23,6 +23,7 @@ import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow
 import { configureSsh } from "./ssh_options.ts";
 import { refuseOverUnfinishedScaling, refuseOverUnfinishedTlsSwitch } from "./unfinished_switch.ts";
 import { recordedConfigs } from "../plan/start_files.ts";
+import { hostPort } from "../topology/hosts.ts";
 import { sha256Hex } from "../util/hash.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
@@ -102,11 +103,8 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
     // one mup generates from the metadata says so (one that failed before writing any did not).
     // Its hosts are asked with the topology's and the flags' SSH settings.
     configureSsh(ctx.executors, meta.topology, opts);
-    const afterUnfinished = await configsDrifted(
-      meta,
-      path.join(clusterDir, "deploy"),
-      ctx.executors,
-    );
+    const drifted = await configsDrifted(meta, path.join(clusterDir, "deploy"), ctx.executors);
+    const afterUnfinished = drifted.length > 0;
     await planAndApply(ctx, {
       cluster: name,
       operation: "reconfigure",
@@ -123,6 +121,19 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
             }),
           { meta, store: ctx.store, executors: ctx.executors, dryRun: opts.dryRun },
         );
+        // Why every process is written again and restarted, when only some change (tester61).
+        if (drifted.length && allOperations(built).length) {
+          built.validation.warnings.push({
+            code: "config_files_differ",
+            severity: "warning",
+            message:
+              `the configuration file of ${drifted.join(", ")} on ${
+                drifted.length === 1 ? "its host differs" : "their hosts differ"
+              } from the one mup generates from the metadata (edited by hand, or a reconfigure ` +
+              "that did not finish): every process's file is written again, and each process " +
+              "restarted on it",
+          });
+        }
         // What the topology's own checks warn of (one voter, an even number of them…), as a
         // deploy's review shows it.
         if (allOperations(built).length) {
@@ -144,14 +155,14 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
 }
 
 /**
- * Whether any process's configuration file on its host differs from the one mup generates from
+ * The processes whose configuration file on their host differs from the one mup generates from
  * the metadata (sha256; a host that cannot be asked, or a file that is gone, counts as differing).
  */
 async function configsDrifted(
   meta: ClusterMeta,
   deployDir: string,
   executors: ExecutorFactory,
-): Promise<boolean> {
+): Promise<string[]> {
   const expected = recordedConfigs(meta, deployDir);
   const found = await Promise.all(meta.processes.map(async (p) => {
     const want = expected.get(p.id);
@@ -159,5 +170,5 @@ async function configsDrifted(
     const have = await executors.forHost(p.host).sha256(p.config).catch(() => undefined);
     return have !== sha256Hex(want);
   }));
-  return found.some(Boolean);
+  return meta.processes.filter((_, i) => found[i]).map((p) => hostPort(p.host, p.port));
 }
