@@ -35,6 +35,23 @@ import { installFixture } from "./fixture.ts";
 
 installFixture();
 
+/**
+ * What a colleague does outside mup: stops the member `pid` (SIGTERM, waited for), then starts
+ * it by hand from the cluster's binary on the configuration file `conf` gives (written after the
+ * stop, so it may be the member's own file edited).
+ */
+async function restartByHand(
+  deployDir: string,
+  pid: number,
+  conf: () => Promise<string>,
+): Promise<void> {
+  Deno.kill(pid, "SIGTERM");
+  await waitFor(() => Promise.resolve(!pidAlive(pid)), 30_000);
+  const file = await conf();
+  const started = await runBin(await installedMongod(deployDir), ["-f", file]);
+  assert.equal(started.code, 0, output(started));
+}
+
 Deno.test("display: a member restarted by hand on a changed keyfile answers, calls itself SECONDARY, but the primary cannot reach it: not healthy, the reason shown, the cluster degraded", async () => {
   const home = await tempHome();
   const ports = stablePorts(3);
@@ -51,11 +68,8 @@ Deno.test("display: a member restarted by hand on a changed keyfile answers, cal
     await Deno.chmod(keyfile, 0o400);
     const pid = (await display(home, "rs")).processes.find((p) => p.id === id)?.pid;
     assert.ok(pid, "the member runs");
-    Deno.kill(pid, "SIGTERM");
-    await waitFor(() => Promise.resolve(!pidAlive(pid)), 30_000);
     const conf = path.join(deployDir, "conf", `mongod-${last}`, "mongod.conf");
-    const started = await runBin(await installedMongod(deployDir), ["-f", conf]);
-    assert.equal(started.code, 0, output(started));
+    await restartByHand(deployDir, pid, () => Promise.resolve(conf));
     // It answers, and by its own account it is a secondary.
     await waitFor(async () => (await admin(last, { ping: 1 })).ok === 1, 30_000);
     const shown = await waitFor(async () => {
@@ -135,21 +149,20 @@ Deno.test("display: a member restarted by hand without access control answers an
     const deployDir = path.join(clusterDir(home, "rs"), "deploy");
     const pid = (await display(home, "rs")).processes.find((p) => p.id === id)?.pid;
     assert.ok(pid, "the member runs");
-    Deno.kill(pid, "SIGTERM");
-    await waitFor(() => Promise.resolve(!pidAlive(pid)), 30_000);
     // Its configuration without the security section, as a colleague might start it.
-    const conf = path.join(deployDir, "conf", `mongod-${last}`, "mongod.conf");
-    const open = path.join(home, "open.conf");
-    const text = await Deno.readTextFile(conf);
-    const kept = text.split("\n");
-    const at = kept.findIndex((l) => l.startsWith("security:"));
-    assert.ok(at >= 0, text);
-    let end = at + 1;
-    while (end < kept.length && /^\s/.test(kept[end])) end++;
-    kept.splice(at, end - at);
-    await Deno.writeTextFile(open, kept.join("\n"));
-    const started = await runBin(await installedMongod(deployDir), ["-f", open]);
-    assert.equal(started.code, 0, output(started));
+    await restartByHand(deployDir, pid, async () => {
+      const conf = path.join(deployDir, "conf", `mongod-${last}`, "mongod.conf");
+      const open = path.join(home, "open.conf");
+      const text = await Deno.readTextFile(conf);
+      const kept = text.split("\n");
+      const at = kept.findIndex((l) => l.startsWith("security:"));
+      assert.ok(at >= 0, text);
+      let end = at + 1;
+      while (end < kept.length && /^\s/.test(kept[end])) end++;
+      kept.splice(at, end - at);
+      await Deno.writeTextFile(open, kept.join("\n"));
+      return open;
+    });
     await waitFor(async () => (await admin(last, { listDatabases: 1 })).ok === 1, 30_000);
     const r = await mup(["cluster", "display", "rs", "--json"], { home });
     assert.equal(r.code, 1, output(r));
@@ -287,16 +300,15 @@ Deno.test("display: a server of a cluster recorded without access control that a
     const deployDir = path.join(clusterDir(home, "sa"), "deploy");
     const pid = (await display(home, "sa")).processes[0]?.pid;
     assert.ok(pid, "it runs");
-    Deno.kill(pid, "SIGTERM");
-    await waitFor(() => Promise.resolve(!pidAlive(pid)), 30_000);
-    const conf = path.join(deployDir, "conf", `mongod-${port}`, "mongod.conf");
-    const locked = path.join(home, "locked.conf");
-    await Deno.writeTextFile(
-      locked,
-      (await Deno.readTextFile(conf)) + "security:\n  authorization: enabled\n",
-    );
-    const started = await runBin(await installedMongod(deployDir), ["-f", locked]);
-    assert.equal(started.code, 0, output(started));
+    await restartByHand(deployDir, pid, async () => {
+      const conf = path.join(deployDir, "conf", `mongod-${port}`, "mongod.conf");
+      const locked = path.join(home, "locked.conf");
+      await Deno.writeTextFile(
+        locked,
+        (await Deno.readTextFile(conf)) + "security:\n  authorization: enabled\n",
+      );
+      return locked;
+    });
     const r = await waitFor(async () => {
       const x = await mup(["cluster", "display", "sa", "--json"], { home });
       return JSON.parse(x.stdout).processes?.[0]?.state === "RUNNING" ? x : undefined;
@@ -338,15 +350,14 @@ Deno.test("display: a member started by hand on its own configuration file edite
     const deployDir = path.join(clusterDir(home, "rs"), "deploy");
     const pid = (await display(home, "rs")).processes.find((p) => p.id === id)?.pid;
     assert.ok(pid, "the member runs");
-    Deno.kill(pid, "SIGTERM");
-    await waitFor(() => Promise.resolve(!pidAlive(pid)), 30_000);
-    const conf = path.join(deployDir, "conf", `mongod-${last}`, "mongod.conf");
-    const text = await Deno.readTextFile(conf);
-    assert.match(text, new RegExp(`port: ${last}\\b`));
-    await Deno.chmod(conf, 0o600);
-    await Deno.writeTextFile(conf, text.replace(`port: ${last}`, `port: ${ports[3]}`));
-    const started = await runBin(await installedMongod(deployDir), ["-f", conf]);
-    assert.equal(started.code, 0, output(started));
+    await restartByHand(deployDir, pid, async () => {
+      const conf = path.join(deployDir, "conf", `mongod-${last}`, "mongod.conf");
+      const text = await Deno.readTextFile(conf);
+      assert.match(text, new RegExp(`port: ${last}\\b`));
+      await Deno.chmod(conf, 0o600);
+      await Deno.writeTextFile(conf, text.replace(`port: ${last}`, `port: ${ports[3]}`));
+      return conf;
+    });
     await waitFor(async () => (await admin(ports[3], { ping: 1 })).ok === 1, 30_000);
     const r = await mup(["cluster", "display", "rs", "--json"], { home });
     const row = (JSON.parse(r.stdout) as Display).processes.find((p) => p.id === id);

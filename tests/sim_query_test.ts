@@ -17,6 +17,20 @@ import { installFixture } from "./fixture.ts";
 
 installFixture();
 
+/** A standalone simulated mongod of 7.0.5, and a driver client on it; both closed after `f`. */
+async function withMongod(f: (c: MongoClient) => Promise<void>): Promise<void> {
+  await withDir(async (dir) => {
+    const [port] = freePorts(1);
+    assert.equal((await startMongod(await simBin("7.0.5"), dir, port)).code, 0);
+    const c = new MongoClient(`mongodb://localhost:${port}/?directConnection=true`);
+    try {
+      await f(c);
+    } finally {
+      await c.close();
+    }
+  });
+}
+
 Deno.test("simulator: queries answer like MongoDB (regex, $group by field, $avg, update operators) or fail with its codes", async () => {
   await withDir(async (dir) => {
     const bin = await simBin("7.0.5");
@@ -110,102 +124,86 @@ Deno.test("simulator: queries answer like MongoDB (regex, $group by field, $avg,
 });
 
 Deno.test("simulator: what it would not act on is refused, not answered ok:1 (index options, collation, tailable cursors); $bucket's upper bounds, $natural: -1, cursors killed and read by namespace as MongoDB does (tester62)", async () => {
-  await withDir(async (dir) => {
-    const bin = await simBin("7.0.5");
-    const [port] = freePorts(1);
-    assert.equal((await startMongod(bin, dir, port)).code, 0);
-    const c = new MongoClient(`mongodb://localhost:${port}/?directConnection=true`);
-    try {
-      const db = c.db("app");
-      const coll = db.collection("f");
-      await coll.insertMany([1, 2, 3, 3].map((a, i) => ({ i, a })));
-      const code = (p: Promise<unknown>) => p.then(() => 0, (e: { code?: number }) => e.code);
-      // Index options it would drop: 67 CannotCreateIndex, and no index is made.
-      for (
-        const opts of [
-          { expireAfterSeconds: 1 },
-          { sparse: true },
-          { partialFilterExpression: { a: { $exists: true } } },
-          { collation: { locale: "en", strength: 2 } },
-          { hidden: true },
-        ]
-      ) {
-        assert.equal(await code(coll.createIndex({ a: 1 }, opts)), 67, JSON.stringify(opts));
-      }
-      assert.deepEqual((await coll.listIndexes().toArray()).map((x) => x.name), ["_id_"]);
-      // Collation, on reads, writes and collections: 115 CommandNotSupported.
-      assert.equal(await code(coll.find({}, { collation: { locale: "en" } }).toArray()), 115);
-      assert.equal(
-        await code(coll.updateOne({ a: 1 }, { $set: { b: 1 } }, { collation: { locale: "en" } })),
-        115,
-      );
-      assert.equal(await code(db.createCollection("co", { collation: { locale: "fr" } })), 115);
-      assert.equal((await coll.findOne({ a: 1 }))?.b, undefined, "nothing was updated");
-      // Tailable cursors: capped collections only (2 BadValue).
-      assert.equal(await code(db.command({ find: "f", tailable: true })), 2);
-      // $bucket: [lower, upper).
-      assert.deepEqual(
-        await coll.aggregate([{ $bucket: { groupBy: "$a", boundaries: [0, 2, 4] } }]).toArray(),
-        [{ _id: 0, count: 1 }, { _id: 2, count: 3 }],
-      );
-      // $natural: -1, as a sort and as a hint: newest first.
-      assert.deepEqual(
-        (await coll.find({}).sort({ $natural: -1 }).limit(2).toArray()).map((d) => d.i),
-        [3, 2],
-      );
-      assert.deepEqual(
-        (await coll.find({}).hint({ $natural: -1 }).limit(2).toArray()).map((d) => d.i),
-        [3, 2],
-      );
-      // A cursor is read through its namespace only (13), and killCursors kills it.
-      const first = await db.command({ find: "f", batchSize: 1 }, { promoteLongs: false });
-      assert.equal(await code(db.command({ getMore: first.cursor.id, collection: "other" })), 13);
-      const killed = await db.command({ killCursors: "f", cursors: [first.cursor.id, 424242] });
-      assert.equal(killed.cursorsKilled.length, 1);
-      assert.equal(killed.cursorsNotFound.length, 1);
-      assert.equal(await code(db.command({ getMore: first.cursor.id, collection: "f" })), 43);
-    } finally {
-      await c.close();
+  await withMongod(async (c) => {
+    const db = c.db("app");
+    const coll = db.collection("f");
+    await coll.insertMany([1, 2, 3, 3].map((a, i) => ({ i, a })));
+    const code = (p: Promise<unknown>) => p.then(() => 0, (e: { code?: number }) => e.code);
+    // Index options it would drop: 67 CannotCreateIndex, and no index is made.
+    for (
+      const opts of [
+        { expireAfterSeconds: 1 },
+        { sparse: true },
+        { partialFilterExpression: { a: { $exists: true } } },
+        { collation: { locale: "en", strength: 2 } },
+        { hidden: true },
+      ]
+    ) {
+      assert.equal(await code(coll.createIndex({ a: 1 }, opts)), 67, JSON.stringify(opts));
     }
+    assert.deepEqual((await coll.listIndexes().toArray()).map((x) => x.name), ["_id_"]);
+    // Collation, on reads, writes and collections: 115 CommandNotSupported.
+    assert.equal(await code(coll.find({}, { collation: { locale: "en" } }).toArray()), 115);
+    assert.equal(
+      await code(coll.updateOne({ a: 1 }, { $set: { b: 1 } }, { collation: { locale: "en" } })),
+      115,
+    );
+    assert.equal(await code(db.createCollection("co", { collation: { locale: "fr" } })), 115);
+    assert.equal((await coll.findOne({ a: 1 }))?.b, undefined, "nothing was updated");
+    // Tailable cursors: capped collections only (2 BadValue).
+    assert.equal(await code(db.command({ find: "f", tailable: true })), 2);
+    // $bucket: [lower, upper).
+    assert.deepEqual(
+      await coll.aggregate([{ $bucket: { groupBy: "$a", boundaries: [0, 2, 4] } }]).toArray(),
+      [{ _id: 0, count: 1 }, { _id: 2, count: 3 }],
+    );
+    // $natural: -1, as a sort and as a hint: newest first.
+    assert.deepEqual(
+      (await coll.find({}).sort({ $natural: -1 }).limit(2).toArray()).map((d) => d.i),
+      [3, 2],
+    );
+    assert.deepEqual(
+      (await coll.find({}).hint({ $natural: -1 }).limit(2).toArray()).map((d) => d.i),
+      [3, 2],
+    );
+    // A cursor is read through its namespace only (13), and killCursors kills it.
+    const first = await db.command({ find: "f", batchSize: 1 }, { promoteLongs: false });
+    assert.equal(await code(db.command({ getMore: first.cursor.id, collection: "other" })), 13);
+    const killed = await db.command({ killCursors: "f", cursors: [first.cursor.id, 424242] });
+    assert.equal(killed.cursorsKilled.length, 1);
+    assert.equal(killed.cursorsNotFound.length, 1);
+    assert.equal(await code(db.command({ getMore: first.cursor.id, collection: "f" })), 43);
   });
 });
 
 Deno.test("simulator: unique keys compare as MongoDB compares values: an array field holds a key per element, numbers are equal across types, an ObjectId is not its hex text; an _id cannot be an array (tester62)", async () => {
-  await withDir(async (dir) => {
-    const bin = await simBin("7.0.5");
-    const [port] = freePorts(1);
-    assert.equal((await startMongod(bin, dir, port)).code, 0);
-    const c = new MongoClient(`mongodb://localhost:${port}/?directConnection=true`);
-    try {
-      const u = c.db("app").collection("u");
-      await u.createIndex({ k: 1 }, { unique: true });
-      const code = (p: Promise<unknown>) => p.then(() => 0, (e: { code?: number }) => e.code);
-      await u.insertOne({ k: ["x", "y"] });
-      assert.equal(await code(u.insertOne({ k: ["y", "z"] })), 11000, "multikey");
-      assert.equal(await code(u.insertOne({ k: "x" })), 11000, "an element against a scalar");
-      await u.insertOne({ k: Decimal128.fromString("7") });
-      assert.equal(await code(u.insertOne({ k: 7 })), 11000, "7 and Decimal128 7");
-      assert.equal(await code(u.insertOne({ k: Long.fromNumber(7) })), 11000, "Long 7");
-      const oid = new ObjectId();
-      await u.insertOne({ k: oid });
-      assert.equal(await code(u.insertOne({ k: oid.toHexString() })), 0, "not the same value");
-      await u.insertOne({ k: new Date(0) });
-      assert.equal(await code(u.insertOne({ k: "1970-01-01T00:00:00.000Z" })), 0);
-      const ids = c.db("app").collection("ids");
-      await ids.insertOne({ _id: Long.fromString("9007199254740993") as never });
-      assert.equal(
-        await code(ids.insertOne({ _id: Long.fromString("9007199254740992") as never })),
-        0,
-        "two longs beyond 2^53",
-      );
-      assert.equal(await code(ids.insertOne({ _id: 9007199254740992 as never })), 11000);
-      await ids.insertOne({ _id: Decimal128.fromString("8") as never });
-      assert.equal(await code(ids.insertOne({ _id: 8 as never })), 11000);
-      assert.equal(await code(ids.insertOne({ _id: [1, 2] as never })), 53);
-      assert.equal(await ids.countDocuments({}), 3);
-    } finally {
-      await c.close();
-    }
+  await withMongod(async (c) => {
+    const u = c.db("app").collection("u");
+    await u.createIndex({ k: 1 }, { unique: true });
+    const code = (p: Promise<unknown>) => p.then(() => 0, (e: { code?: number }) => e.code);
+    await u.insertOne({ k: ["x", "y"] });
+    assert.equal(await code(u.insertOne({ k: ["y", "z"] })), 11000, "multikey");
+    assert.equal(await code(u.insertOne({ k: "x" })), 11000, "an element against a scalar");
+    await u.insertOne({ k: Decimal128.fromString("7") });
+    assert.equal(await code(u.insertOne({ k: 7 })), 11000, "7 and Decimal128 7");
+    assert.equal(await code(u.insertOne({ k: Long.fromNumber(7) })), 11000, "Long 7");
+    const oid = new ObjectId();
+    await u.insertOne({ k: oid });
+    assert.equal(await code(u.insertOne({ k: oid.toHexString() })), 0, "not the same value");
+    await u.insertOne({ k: new Date(0) });
+    assert.equal(await code(u.insertOne({ k: "1970-01-01T00:00:00.000Z" })), 0);
+    const ids = c.db("app").collection("ids");
+    await ids.insertOne({ _id: Long.fromString("9007199254740993") as never });
+    assert.equal(
+      await code(ids.insertOne({ _id: Long.fromString("9007199254740992") as never })),
+      0,
+      "two longs beyond 2^53",
+    );
+    assert.equal(await code(ids.insertOne({ _id: 9007199254740992 as never })), 11000);
+    await ids.insertOne({ _id: Decimal128.fromString("8") as never });
+    assert.equal(await code(ids.insertOne({ _id: 8 as never })), 11000);
+    assert.equal(await code(ids.insertOne({ _id: [1, 2] as never })), 53);
+    assert.equal(await ids.countDocuments({}), 3);
   });
 });
 
