@@ -393,18 +393,17 @@ Deno.test("display: a standalone whose admin password was changed outside mup an
     assert.equal(row.state, "RUNNING");
     assert.equal(row.healthy, false);
     assert.match(String(row.reason), /admin credentials mup stores do not authenticate/);
-    // A repair is refused before anything runs, naming the command that stores the password
-    // (it had planned as valid, then failed at its first command: tester59 M3).
+    // A repair's review says so, naming the command that stores the password as it is now, with
+    // the cluster's name (it printed a literal <name>: tester59 M3). (Not refused: a user
+    // dropped by hand is what the repair creates again, repair_unwell_test.)
     const repair = await mup(
-      deployArgs("sa", path.join(home, "sa.yaml"), await testMirror(), ["--auto-approve"]),
+      deployArgs("sa", path.join(home, "sa.yaml"), await testMirror(), ["--dry-run"]),
       { home },
     );
-    assert.equal(repair.code, 1, output(repair));
     assert.match(
-      repair.stdout + repair.stderr,
-      /the admin credentials mup stores \(\S+\) do not authenticate on localhost:\d+/,
+      repair.stdout.replace(/\s+/g, " "),
+      /admin credentials mup stores do not authenticate here .*`mup cluster credentials sa --password-stdin`/,
     );
-    assert.match(repair.stdout + repair.stderr, /mup cluster credentials sa --password-stdin/);
     assert.doesNotMatch(repair.stdout + repair.stderr, /<name>/);
   } finally {
     await killAll(home);

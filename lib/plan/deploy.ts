@@ -288,9 +288,7 @@ export async function buildDeployPlan(
     unlistedShards: [],
   };
   validation.warnings.push(...repairWarnings(meta, unwell, drift, unlistedShards));
-  const refused = meta && look
-    ? await repairRefusals(meta, look, procs, req.executors, lost.length > 0)
-    : [];
+  const refused = meta && look ? repairRefusals(meta, look) : [];
   if (refused.length) {
     validation.errors.push(...refused);
     validation.valid = false;

@@ -11,8 +11,6 @@ import type { ValidationIssue } from "../plan/schema.ts";
 import { listedShards, probeProcesses, type ProcessStatus } from "../probe/live.ts";
 import { memberDrift } from "../probe/member_options.ts";
 import { clusterAccess } from "../security/access.ts";
-import { adminLoginIssues } from "./admin_login.ts";
-import type { ProcessSpec } from "../plan/processes.ts";
 import { ANSWER_TIMEOUT_MS, type MongoAccess } from "../mongo/client.ts";
 import { type UnlistedMember, unlistedMembers } from "../probe/unlisted_members.ts";
 import type { ClusterMeta } from "../state/meta.ts";
@@ -127,22 +125,11 @@ export function repairWarnings(
 /**
  * What refuses a repair before it runs (tester59): members a set's configuration has and the
  * metadata does not (added by hand: the repair would stop at its set's initiation, which finds
- * them, and no mup command removes a member mup does not record); and stored admin credentials
- * the members refuse (changed or dropped outside mup: every step would be refused, the first
- * blamed on what it asked). `lostSecrets`: the admin file is missing, said already.
+ * them, and no mup command removes a member mup does not record); servers that enforce access
+ * control the metadata says is off. Stored admin credentials the members refuse are a warning
+ * only (repairWarnings' not_healthy): the user dropped by hand is what a repair creates again.
  */
-export async function repairRefusals(
-  meta: ClusterMeta,
-  look: RepairLook,
-  procs: ProcessSpec[],
-  executors: ExecutorFactory,
-  lostSecrets: boolean,
-): Promise<ValidationIssue[]> {
-  const arbiters = new Set(procs.filter((p) => p.arbiterOnly).map((p) => p.id));
-  const facts = Object.fromEntries(meta.processes.map((p) => [p.id, {
-    running: !look.down.has(p.id),
-    ...(arbiters.has(p.id) ? { state: "ARBITER" } : {}),
-  }]));
+export function repairRefusals(meta: ClusterMeta, look: RepairLook): ValidationIssue[] {
   const asking = look.unwell.filter((s) => s.asks_credentials).map((s) => s.id);
   return [
     ...unlistedMemberIssues(meta.name, look.unlistedMembers),
@@ -162,7 +149,6 @@ export async function repairRefusals(
           "the configuration mup wrote, or restore the metadata from a backup of $MUP_HOME",
       }]
       : []),
-    ...(lostSecrets ? [] : await adminLoginIssues(meta, facts, executors)),
   ];
 }
 
