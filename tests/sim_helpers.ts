@@ -140,6 +140,32 @@ export function primaryAmong(ports: number[], ms = 30_000): Promise<number> {
   }, ms);
 }
 
+/** Codes a primary answers when it stops being primary under a command (step down, election). */
+const STATE_CHANGE = new Set([10107, 13435, 189, 11602, 11600, 91]);
+
+/**
+ * Runs `cmd` on whichever of `ports` is primary, again on the next primary when a step down
+ * interrupts it (a loaded machine can miss heartbeats; the write concern then fails with 189
+ * PrimarySteppedDown). Only for commands that are safe to repeat, such as
+ * setFeatureCompatibilityVersion. Any other error is thrown at once.
+ */
+export async function adminOnPrimary(
+  ports: number[],
+  cmd: Record<string, unknown>,
+  ms = 30_000,
+): Promise<Record<string, unknown>> {
+  const end = Date.now() + deadline(ms);
+  for (;;) {
+    const p = await primaryAmong(ports, ms);
+    try {
+      return await admin(p, cmd);
+    } catch (e) {
+      const code = (e as { code?: number }).code;
+      if (!STATE_CHANGE.has(code ?? 0) || Date.now() > end) throw e;
+    }
+  }
+}
+
 /**
  * Runs `f` in a temporary directory for its servers (`<dir>/<port>/`), and kills them after it,
  * whatever its outcome. A failure carries each server's last log lines: the test's temporary
