@@ -3,6 +3,7 @@ import { mongo } from "./cluster_client.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { type Operation, OperationError } from "./operation.ts";
 import { processExited, processState, runningPid } from "./process.ts";
+import { repairCommandOfPlan } from "../plan/command_of.ts";
 import { planTimeoutMs, resumeStartsIt, timeoutHint, waitedFor } from "./timeout.ts";
 
 /** Waits until the process answers `hello`. */
@@ -44,14 +45,20 @@ export const waitForProcess: Operation = {
       );
     }
     if (!h) {
-      const { reason, gone, stopped } = await why(ctx);
+      const { reason, gone, stopped, elsewhere } = await why(ctx);
       // Waiting longer helps a slow server, not one that is not running at all, nor one
-      // stopped (SIGSTOP) until it is let go on.
+      // stopped (SIGSTOP) until it is let go on, nor one listening on another port.
+      const c = ctx.plan.cluster_name;
       const hint = gone
         ? `waiting longer would not help: ${resumeStartsIt(ctx)}`
         : stopped
         ? "waiting longer would not help while it is stopped: once it goes on, `mup plan " +
-          `resume ${ctx.plan.cluster_name}\` waits for it again`
+          `resume ${c}\` waits for it again`
+        : elsewhere
+        ? `waiting longer would not help: \`mup cluster stop ${c} -N ${
+          hostPort(host!, port!)
+        }\` ends it; a repair (\`${repairCommandOfPlan(ctx.plan)}\`) writes its ` +
+          "configuration file again and starts it"
         : timeoutHint(ctx, timeout);
       throw new OperationError(
         h === null && gone
@@ -74,7 +81,7 @@ export const waitForProcess: Operation = {
  */
 async function why(
   ctx: Parameters<Operation["run"]>[0],
-): Promise<{ reason: string; gone: boolean; stopped?: boolean }> {
+): Promise<{ reason: string; gone: boolean; stopped?: boolean; elsewhere?: boolean }> {
   const { host, port, params } = ctx.op.target;
   // A plan from before pid_file was recorded: nothing to say.
   if (!params.pid_file) return { reason: "", gone: false };
@@ -90,6 +97,9 @@ async function why(
   // Listening on its own port yet silent is a hung or stopped process, not a bindIp mistake.
   const onItsPort = on?.some((a) => listensFor(a, host!, port!));
   const state = onItsPort ? await processState(ex, pid) : undefined;
+  // Another port altogether: its configuration file is not the one planned (edited on the
+  // host?); no wait mends that (tester61).
+  const elsewhere = !!on?.length && on.every((a) => !a.endsWith(`:${port}`));
   const where = !on
     ? ""
     : `at ${hostPort(host!, port!)}; ${
@@ -100,18 +110,18 @@ async function why(
           : `it listens on ${on.join(", ")} but does not answer: it is busy or hung (see its log)`
         : on.length
         ? `it listens on ${on.join(", ")}${
-          // Another port altogether: its configuration file is not the one planned (edited on
-          // the host?); no wait mends that (tester61).
-          on.every((a) => !a.endsWith(`:${port}`))
+          elsewhere
             ? `, not on port ${port}: its configuration file names another net.port (changed ` +
-              "on the host?); waiting longer cannot help"
-            : " (check net.bindIp)"}`
+              "on the host?)"
+            : " (check net.bindIp)"
+        }`
         : "it listens on no TCP address yet"
     }`;
   return {
     reason: `: its process runs (PID ${pid}) but does not answer${where ? ` ${where}` : ""}`,
     gone: false,
     stopped: !!state?.startsWith("T"),
+    elsewhere,
   };
 }
 
