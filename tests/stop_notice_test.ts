@@ -15,7 +15,7 @@ import {
   tempHome,
 } from "./helpers.ts";
 import { deploy, display, killMember, ok, savedRestart, stablePorts } from "./lifecycle_helpers.ts";
-import { pidOf, simBin, startMongod, withDir } from "./sim_helpers.ts";
+import { admin, pidOf, simBin, startMongod, startMongos, waitFor, withDir } from "./sim_helpers.ts";
 import { opContext } from "./op_context.ts";
 import { installFixture } from "./fixture.ts";
 import { stopProcess } from "../lib/ops/stop_process.ts";
@@ -29,14 +29,19 @@ installFixture();
  * A stop_process operation of mongod localhost:`port` (timeout 3 s: each step, shutdown then
  * SIGTERM, gets a third of it) with `params`, and the context it runs in (no access control).
  */
-function stopOf(port: number, dir: string, params: Record<string, string>) {
+function stopOf(
+  port: number,
+  dir: string,
+  params: Record<string, string>,
+  bin: "mongod" | "mongos" = "mongod",
+) {
   const op = {
-    id: `stop-mongod-localhost-${port}`,
+    id: `stop-${bin}-localhost-${port}`,
     type: "stop_process",
-    description: `Stop mongod localhost:${port}`,
+    description: `Stop ${bin} localhost:${port}`,
     target: {
       type: "process",
-      name: `mongod-localhost-${port}`,
+      name: `${bin}-localhost-${port}`,
       host: "localhost",
       port,
       timeout_ms: 3000,
@@ -94,6 +99,45 @@ Deno.test("stop of a mongod that hangs: killed with SIGKILL, and the notice says
         ),
         lines.join("\n"),
       );
+    } finally {
+      try {
+        Deno.kill(pid, "SIGCONT");
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // gone: killed by the operation
+      }
+    }
+  });
+});
+
+Deno.test("stop of a mongos that hangs: killed with SIGKILL, and the notice says it keeps no data (no journal to recover from)", async () => {
+  await withDir(async (dir) => {
+    const [port, cfg] = freePorts(2);
+    const bin = await simBin("7.0.5");
+    const c = await startMongod(bin, dir, cfg, ["--configsvr", "--replSet", "cfg"]);
+    assert.equal(c.code, 0, output(c));
+    await admin(cfg, {
+      replSetInitiate: {
+        _id: "cfg",
+        configsvr: true,
+        members: [{ _id: 0, host: `localhost:${cfg}` }],
+      },
+    });
+    await waitFor(async () => (await admin(cfg, { hello: 1 })).isWritablePrimary || undefined);
+    const r = await startMongos(bin, dir, port, `cfg/localhost:${cfg}`);
+    assert.equal(r.code, 0, output(r));
+    const pidFile = path.join(dir, `mongos-${port}.pid`);
+    const pid = Number((await Deno.readTextFile(pidFile)).trim());
+    const { ctx } = stopOf(port, dir, { pid_file: pidFile }, "mongos");
+    Deno.kill(pid, "SIGSTOP");
+    try {
+      const out = await stopProcess.run(ctx);
+      assert.match(out.output ?? "", new RegExp(`stopped pid ${pid} with SIGKILL`));
+      assert.match(
+        out.notice ?? "",
+        /killed with SIGKILL \(an unclean shutdown: a mongos keeps no data, and starts as before/,
+      );
+      assert.doesNotMatch(out.notice ?? "", /journal/);
     } finally {
       try {
         Deno.kill(pid, "SIGCONT");
