@@ -368,6 +368,17 @@ Deno.test("display: a member started by hand on its own configuration file edite
     );
     assert.match(row?.reason ?? "", new RegExp(`mup cluster stop rs -N ${id}`));
     assert.doesNotMatch(row?.reason ?? "", /does not listen yet/);
+    // A start refuses it, naming its stop, then its start; that start would be refused for the
+    // edited file, so the file and its repair are named too (tester61 M4).
+    const s = await mup(["cluster", "start", "rs", "-N", id, "--dry-run"], { home });
+    assert.equal(s.code, 1, output(s));
+    assert.match(s.stdout, new RegExp(`${id} runs but does not answer`), output(s));
+    assert.match(
+      s.stdout,
+      new RegExp(`mongod-${last}/mongod.conf of mongod-localhost-${last} differs from the one mup`),
+      output(s),
+    );
+    assert.match(s.stdout, /mup cluster deploy rs .* \(a repair\)/, output(s));
   } finally {
     await killAll(home);
   }

@@ -152,6 +152,7 @@ export async function buildLifecyclePlan(
   // it (each certificate would be "not signed", each host's ca.pem "not the one installed").
   const caLost = req.unrecorded ? [] : await lostSecretIssues(req.meta, ["ca"]);
   await checkStarts(plan, req, facts, caLost.length === 0);
+  await checkHungFiles(plan, req, facts);
   const lostNow = async () => [...await lostSecretIssues(req.meta, ["admin"]), ...caLost];
   // Without the admin credentials or the CA mup cannot log in: refused here, not blamed on the
   // servers mid-apply. A stop and a destroy need neither (signals end what will not answer).
@@ -196,6 +197,30 @@ export async function buildLifecyclePlan(
   const unfinished = await unfinishedApplyWarning(clusterDir, req.meta.name);
   if (unfinished) plan.validation.warnings.push(unfinished);
   return plan;
+}
+
+/**
+ * A start's refusal of a member that runs but does not answer names its stop, then its start;
+ * when its configuration file was edited on the host (a server listening on another port), that
+ * start would be refused in turn, so the file's difference is named now, with the repair that
+ * writes it again (tester61 M4).
+ */
+async function checkHungFiles(
+  plan: Omit<Plan, "content_hash">,
+  req: { meta: ClusterMeta; store: PlanStore; executors: ExecutorFactory; unrecorded?: boolean },
+  facts: Record<string, ProcessFact>,
+): Promise<void> {
+  const refused = plan.validation.errors.some((i) => i.code === "not_answering");
+  if (req.unrecorded || plan.operation !== "start" || !refused) return;
+  const deployDir = path.join(req.store.clusterDir(req.meta.name), "deploy");
+  const hung = listProcesses(req.meta.topology, deployDir).filter((p) =>
+    facts[p.id]?.answering === false
+  );
+  const files = startFiles(req.meta, hung, deployDir).filter((f) =>
+    f.what === "configuration file"
+  );
+  const { issues } = await checkStartFiles(files, req.executors, repairCommand(req.meta));
+  plan.validation.errors.push(...issues.filter((i) => i.code === "start_file_changed"));
 }
 
 /**
