@@ -34,6 +34,43 @@ interface ExistingSet {
   extra: string[];
 }
 
+/** AuthenticationFailed (18) or Unauthorized (13): the server wants credentials mup's fail. */
+const refusedLogin = (e: unknown) => [13, 18].includes((e as { code?: number })?.code ?? 0);
+
+/**
+ * The part of a replSetGetStatus answer that hello gives without credentials: the set's name,
+ * its members (hosts, passives, arbiters) and which is primary (state 1), and the answering
+ * member's own state (1 primary, 2 secondary, else 0). Undefined without a set name (not
+ * initiated, or no answer). MongoDB: "hello" (setName, hosts, passives, arbiters, primary).
+ */
+function statusFromHello(h: Document | undefined): Document | undefined {
+  if (!h?.setName) return undefined;
+  const names = [...(h.hosts ?? []), ...(h.passives ?? []), ...(h.arbiters ?? [])] as string[];
+  return {
+    set: h.setName,
+    myState: h.isWritablePrimary ? 1 : h.secondary ? 2 : 0,
+    members: names.map((name) => ({ name, state: name === h.primary ? 1 : 0 })),
+  };
+}
+
+/**
+ * Why mup cannot go on with set `name`: its members refuse mup's credentials and the localhost
+ * exception is closed, so a user exists that mup did not create (MongoDB docs: "Localhost
+ * Exception": it closes once any user exists). Waiting cannot mend it.
+ */
+function foreignUser(ctx: OperationContext, name: string, at: string): OperationError {
+  const c = ctx.plan.cluster_name;
+  return new OperationError(
+    `replica set ${name} is initiated, but ${at} refuses mup's commands: the stored admin ` +
+      "credentials do not authenticate and the localhost exception is closed, so a user exists " +
+      "that mup did not create (MongoDB closes the exception once any user exists). mup creates " +
+      "its admin user only through that exception; waiting cannot help. Drop that user with its " +
+      "own credentials and restart the set's members (a restart with no user reopens the " +
+      `exception), then \`mup plan resume ${c}\`; or remove what this deploy made with ` +
+      `\`mup cluster destroy ${c}\` and deploy again`,
+  );
+}
+
 const hasPrimary = (s: Document) => !!s.members?.some((m: Document) => m.state === 1);
 const matches = (e: ExistingSet) => e.missing.length === 0 && e.extra.length === 0;
 
@@ -54,8 +91,12 @@ async function existingSet(
     try {
       const status = await mongo(ctx).adminCommand(h, p, { replSetGetStatus: 1 });
       return status.set === config._id ? { at: m.host as string, status } : undefined;
-    } catch {
-      return undefined;
+    } catch (e) {
+      // Refused for want of credentials (a user mup did not create closed the localhost
+      // exception): hello, which needs none, still says whether the set is initiated.
+      if (!refusedLogin(e)) return undefined;
+      const status = statusFromHello(await mongo(ctx).hello(h, p));
+      return status?.set === config._id ? { at: m.host as string, status } : undefined;
     }
   }));
   const plannedKeys = new Map(config.members.map((m) => [memberKey(m.host), m.host as string]));
@@ -152,16 +193,31 @@ export const initReplicaSet: Operation = {
     const timeout = planTimeoutMs(ctx, 60_000);
     // One connection to the member that holds the config, polled often: elections take
     // milliseconds on small sets, and a new client per poll costs more than the wait.
+    let denied = false;
     const s = await mongo(ctx).withServer(h, p, (c) =>
       poll(
         async () => {
-          const st = await c.db("admin").command({ replSetGetStatus: 1 });
+          let st: Document;
+          try {
+            st = await c.db("admin").command({ replSetGetStatus: 1 });
+          } catch (e) {
+            // No answer will come that mup may read: said at once, not at the timeout.
+            if (!refusedLogin(e)) throw e;
+            denied = true;
+            return null;
+          }
           return st.set === config._id && hasPrimary(st) ? st : undefined;
         },
         timeout,
         50,
         ctx.signal,
-      ), 5000);
+      ), 5000).catch((e) => {
+        // Refused at login (the connection authenticates as it opens).
+        if (!refusedLogin(e)) throw e;
+        denied = true;
+        return undefined;
+      });
+    if (denied) throw foreignUser(ctx, config._id, at);
     if (!s) {
       throw new OperationError(
         `replica set ${config._id} has no primary ${timeout / 1000}s after ${
