@@ -321,7 +321,10 @@ Deno.test("CLI: plan-time hooks, working directory, dry-run schedule; the plan's
     const base = deployArgs("c1", topo, await testMirror());
     const dry = await mup([...base, "--dry-run"], { home });
     assert.equal(dry.code, 0, output(dry));
-    assert.match(dry.stdout, /Hooks configured:\n {2}• before_plan: echo before_plan/);
+    assert.match(
+      dry.stdout,
+      /Hooks configured \(run in \S+\):\n {2}• before_plan: echo before_plan/,
+    );
     // Each hook's timeout is in the review; a bare number is milliseconds, and under a second
     // it is said so, with the unit the user probably meant (tester38).
     assert.match(dry.stdout, / {2}• before_apply: echo before_apply >> events \(timeout 900ms\)/);
@@ -350,7 +353,7 @@ Deno.test("CLI: plan-time hooks, working directory, dry-run schedule; the plan's
 
     const planned = await mup([...base, "--plan-only"], { home });
     assert.equal(planned.code, 0, output(planned));
-    assert.match(planned.stdout, /Hooks configured:/);
+    assert.match(planned.stdout, /Hooks configured \(run in /);
     const planId = /Plan generated: (plan-\w+)/.exec(planned.stdout)![1];
     // Editing the topology after planning does not change what the plan runs.
     await Deno.writeTextFile(
@@ -369,7 +372,10 @@ Deno.test("CLI: plan-time hooks, working directory, dry-run schedule; the plan's
       "on_success",
     ]);
     const show = await mup(["plan", "show", planId], { home });
-    assert.match(show.stdout, /Hooks configured:\n {2}• before_plan: echo before_plan/);
+    assert.match(
+      show.stdout,
+      /Hooks configured \(run in \S+\):\n {2}• before_plan: echo before_plan/,
+    );
     assert.match(show.stdout, / {2}• after_phase \(finalize\): echo after_phase/);
   } finally {
     await killAll(home);

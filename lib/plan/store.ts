@@ -8,6 +8,7 @@ import { validateTopology } from "../topology/validate.ts";
 import { recordedConfigIssues } from "./plan_configs.ts";
 import { recordedUploadIssues } from "./plan_uploads.ts";
 import { recordedMemberIssues } from "./plan_members.ts";
+import { recordedHookIssues } from "./plan_hooks.ts";
 import { readMeta } from "../state/meta.ts";
 import { checkIdentifier, insideStore, isIdentifier, liesInside } from "../util/ident.ts";
 import type { Dag } from "../graph/mod.ts";
@@ -252,6 +253,7 @@ export class PlanStore {
         ...recordedConfigIssues(plan, meta),
         ...recordedUploadIssues(plan, meta, { storeRoot: this.root }),
         ...recordedMemberIssues(plan, meta),
+        ...recordedHookIssues(plan, meta, this.clusterDir(plan.cluster_name)),
       );
     }
     const unknown = meta

@@ -3,11 +3,28 @@ import { plural } from "../util/format.ts";
 import { formatDuration } from "../topology/bounds.ts";
 import { phaseTitle } from "./groups.ts";
 
-/** A hook in the review's "Hooks configured" list: event, phase, command and timeout. */
-export function hookLine(h: Plan["hooks"][number]): string {
+/**
+ * The review's "Hooks configured" heading, with the directory the hooks run in (relative
+ * commands and paths are its): "Hooks configured (run in /srv/topologies):".
+ */
+export function hooksHeading(hooks: Plan["hooks"]): string {
+  const dirs = [...new Set(hooks.map((h) => h.working_dir))];
+  return `Hooks configured${dirs.length === 1 ? ` (run in ${dirs[0]})` : ""}:`;
+}
+
+/**
+ * A hook in the review's "Hooks configured" list: event, phase, command, timeout, environment,
+ * and its directory when the hooks do not share one.
+ */
+export function hookLine(h: Plan["hooks"][number], all: Plan["hooks"] = [h]): string {
+  const shared = all.every((o) => o.working_dir === h.working_dir);
+  // Its environment too: a variable (LD_PRELOAD, PATH) changes what the command runs.
+  const env = Object.entries(h.environment ?? {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
   return `  • ${h.event}${h.phase ? ` (${h.phase})` : ""}: ${h.command} (timeout ${
     formatDuration(h.timeout_ms)
-  })`;
+  }${env.length ? `; environment ${env.join(" ")}` : ""}${
+    h.continue_on_error ? "; its failure does not stop the apply" : ""
+  }${shared ? "" : `; runs in ${h.working_dir}`})`;
 }
 
 /**
@@ -17,8 +34,8 @@ export function hookLine(h: Plan["hooks"][number]): string {
 export function renderHookSchedule(plan: Plan, options: { listHooks?: boolean } = {}): string {
   const out: string[] = [];
   if (plan.hooks.length && options.listHooks !== false) {
-    out.push("Hooks configured:");
-    for (const h of plan.hooks) out.push(hookLine(h));
+    out.push(hooksHeading(plan.hooks));
+    for (const h of plan.hooks) out.push(hookLine(h, plan.hooks));
     out.push("");
   }
   const steps: string[] = [];

@@ -1,5 +1,5 @@
 import type { Dag } from "../graph/mod.ts";
-import { hookLine } from "./hook_schedule.ts";
+import { hookLine, hooksHeading } from "./hook_schedule.ts";
 import { planCriticalPath, planToDag } from "../plan/graph.ts";
 import { archiveCached, type Plan, type PlannedOperation } from "../plan/schema.ts";
 import { archiveSize, groupOperations, groupPlanLine, type OpGroup, phaseTitle } from "./groups.ts";
@@ -191,8 +191,8 @@ export function renderPlan(
     out.push(`Estimates from: ${describeEstimateSource(plan.estimate_source)}`);
   }
   if (plan.hooks.length) {
-    out.push("", "Hooks configured:");
-    for (const h of plan.hooks) out.push(hookLine(h));
+    out.push("", hooksHeading(plan.hooks));
+    for (const h of plan.hooks) out.push(hookLine(h, plan.hooks));
   }
   if (plan.validation.warnings.length) {
     out.push("", "Warnings:");
