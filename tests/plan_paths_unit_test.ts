@@ -186,3 +186,29 @@ Deno.test("the store's cluster directory is allowed on this machine only, and on
     /which is not inside the directories this plan's topology gives 10\.0\.0\.5/,
   );
 });
+
+Deno.test("a create_directory with a directory added inside the deploy root, one left out, or a wider mode is refused, naming the process's own directories (tester63 M2)", async () => {
+  const plan = await deployPlan(TOPOLOGIES["own deploy root, no access control"]);
+  const mkdir = allOperations(plan).find((o) => o.type === "create_directory")!;
+  const dirs = JSON.parse(mkdir.target.params.paths) as string[];
+  assert.deepEqual(planPathIssues(plan, { storeRoot: STORE }), []);
+  const edits: [string, (p: Record<string, string>) => void, RegExp][] = [
+    [
+      "an extra directory inside the root",
+      (p) => p.paths = JSON.stringify([...dirs, "/data/clusters/c1/x$(touch pwned)"]),
+      /parameter "paths" is .*; expected \[.*\], the directories of mongod-localhost-27017/,
+    ],
+    [
+      "one left out",
+      (p) => p.paths = JSON.stringify(dirs.slice(1)),
+      /parameter "paths" is .*; expected \[/,
+    ],
+    ["a wider mode", (p) => p.mode = "0777", /parameter "mode" is "0777"; expected "0700"/],
+  ];
+  for (const [what, edit, want] of edits) {
+    const copy = structuredClone(plan);
+    edit(allOperations(copy).find((o) => o.id === mkdir.id)!.target.params);
+    const found = planPathIssues(copy, { storeRoot: STORE }).map((i) => i.message);
+    assert.ok(found.some((m) => want.test(m)), `${what}: ${JSON.stringify(found)}`);
+  }
+});

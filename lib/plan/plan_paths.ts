@@ -16,7 +16,7 @@ import { isSystemDir, systemDirIssues } from "../topology/system_dirs.ts";
 // js-yaml, as the simulator reads a server configuration (sim/options.ts); `yaml` asks the
 // environment once per token, which costs seconds on a plan of thousands of processes.
 import { load } from "js-yaml";
-import { listProcesses } from "./processes.ts";
+import { DIR_MODE, listProcesses, processDirs, type ProcessSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { firstFew } from "../util/format.ts";
 
@@ -96,6 +96,8 @@ export function planPathIssues(plan: Plan, opts: { storeRoot?: string } = {}): V
   // What each machine's install puts in place (by hostKey; empty: the plan installs nothing, as
   // a start or restart does), made when the first start is checked.
   let installed: Map<string, Set<string>> | undefined;
+  // The topology's processes by machine and port, made when the first create_directory is.
+  let procs: Map<string, ProcessSpec> | undefined;
 
   const where = (o: PlannedOperation, name: string, value: string) =>
     `operation ${o.id} (${o.type}): parameter "${name}" is ${value}`;
@@ -147,7 +149,36 @@ export function planPathIssues(plan: Plan, opts: { storeRoot?: string } = {}): V
           const list = jsonList(params.paths);
           if (!list) {
             error(`${where(o, "paths", JSON.stringify(params.paths))}: not a list of paths`);
-          } else for (const p of list) inside(o, "paths", p);
+            break;
+          }
+          for (const p of list) inside(o, "paths", p);
+          // Exactly its process's directories, private to mup's user (prepare_steps.ts): an
+          // extra one would be made unseen by the review, a wider mode would open the data.
+          procs ??= new Map(
+            listProcesses(plan.topology, plan.deploy_dir).map((p) => [
+              `${hostKey(p.host)}:${p.port}`,
+              p,
+            ]),
+          );
+          const proc = procs.get(`${hostKey(o.target.host ?? "")}:${o.target.port}`);
+          const want = proc && processDirs(proc);
+          if (!want || JSON.stringify(list) !== JSON.stringify(want)) {
+            error(
+              `${where(o, "paths", JSON.stringify(params.paths))}; expected ${
+                want
+                  ? `${JSON.stringify(want)}, the directories of ${proc!.id}`
+                  : `the directories of a process of this plan's topology at ${o.target.host}:${o.target.port}, which has none`
+              }`,
+              o.target.host,
+            );
+          }
+          if (params.mode !== DIR_MODE) {
+            error(
+              `${where(o, "mode", JSON.stringify(params.mode))}; expected "${DIR_MODE}": a ` +
+                "process's directories are its user's alone",
+              o.target.host,
+            );
+          }
           break;
         }
         case "remove_directory":

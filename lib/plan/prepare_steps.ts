@@ -6,6 +6,7 @@
 import * as path from "node:path";
 import { addressHost, hostKey } from "../topology/hosts.ts";
 import { renderConfig } from "./mongo_config.ts";
+import { DIR_MODE, processDirs } from "./processes.ts";
 import type { PlannedOperation, Release } from "./schema.ts";
 import { installId, releaseUses, type StepContext } from "./deploy_steps.ts";
 import { change, check, EST, op, processTarget, uploadConfigOp } from "./op_builders.ts";
@@ -50,9 +51,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
     }));
   }
   for (const p of procs) {
-    const dirs = p.role === "mongos"
-      ? [p.dirs.deploy, p.dirs.log, p.dirs.config]
-      : [p.dirs.deploy, p.dirs.data, p.dirs.log, p.dirs.config];
+    const dirs = processDirs(p);
     prepare.push(op({
       id: `mkdir-${p.id}`,
       type: "create_directory",
@@ -62,7 +61,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
         name: p.host,
         host: p.host,
         port: p.port,
-        params: { paths: JSON.stringify(dirs), mode: "0700" },
+        params: { paths: JSON.stringify(dirs), mode: DIR_MODE },
       },
       pre_conditions: [
         check(

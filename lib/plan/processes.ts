@@ -150,3 +150,16 @@ function setDeep(target: Record<string, unknown>, keys: string[], value: unknown
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
+
+/** The mode of the directories mup makes for a process: its user's alone. */
+export const DIR_MODE = "0700";
+
+/**
+ * The directories a deploy makes for process `p`, in the order it makes them: its deploy root,
+ * data (a mongod's), log and configuration directories.
+ */
+export function processDirs(p: ProcessSpec): string[] {
+  return p.role === "mongos"
+    ? [p.dirs.deploy, p.dirs.log, p.dirs.config]
+    : [p.dirs.deploy, p.dirs.data, p.dirs.log, p.dirs.config];
+}
