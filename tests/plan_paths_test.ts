@@ -177,6 +177,19 @@ Deno.test("plan show names the binary and the configuration file each start runs
       `Runs ${esc(start.target.params.binary)} -f ${esc(start.target.params.config)} on localhost`,
     ),
   );
+  // A deploy root with a space and `$(…)`: each path shown as one shell word, as pasted.
+  const odd = await planSharded(
+    home,
+    freePorts(1),
+    "c2",
+    (p) => `global:\n  deploy_dir: "${home}/d $(touch x)"\n${standalone(p)}`,
+  );
+  const oddStart = opOf(odd.plan, "start_process").target.params;
+  const oddShow = await mup(["plan", "show", odd.plan.plan_id], { home });
+  assert.ok(
+    oddShow.stdout.includes(`Runs '${oddStart.binary}' -f '${oddStart.config}' on localhost`),
+    output(oddShow),
+  );
   const download = opOf(plan, "download_binary").target.params;
   assert.match(
     show.stdout,

@@ -6,6 +6,7 @@ import { archiveSize, groupOperations, groupPlanLine, type OpGroup, phaseTitle }
 import { formatDuration, plural, portRanges } from "../util/format.ts";
 import { describeEstimateSource } from "../plan/estimates.ts";
 import { listProcesses } from "../plan/processes.ts";
+import { shellQuote } from "../executor/shell_quote.ts";
 
 const KIND = { standalone: "Standalone", replica_set: "Replica set", sharded: "Sharded cluster" };
 
@@ -227,6 +228,9 @@ function downloadLine(o: PlannedOperation): string {
  * the configuration files uploaded that no start names. Long lists are cut to their first few and a count, unless `all` is set.
  */
 function runsLines(ops: PlannedOperation[], all: boolean, listAll: string): string[] {
+  // As a shell would read it: a path with a space or `$(…)` is one word, pasted or not.
+  const word = (p: string | undefined) =>
+    p === undefined ? "?" : shellQuote(p.replaceAll("\0", "\\0"));
   const at = (o: PlannedOperation) => (o.target.host ? ` on ${o.target.host}` : "");
   const starts = ops.filter((o) => o.type === "start_process");
   const configs = new Set(starts.map((o) => `${o.target.host}:${o.target.params.config}`));
@@ -239,11 +243,11 @@ function runsLines(ops: PlannedOperation[], all: boolean, listAll: string): stri
     ...ops.filter((o) => o.type === "download_binary").map(downloadLine),
     // A start found running at planning (a repair's) only checks that it still runs.
     ...starts.map((o) =>
-      `${
-        o.changes.every((c) => c.action === "none") ? "Checks that it runs: " : "Runs "
-      }${o.target.params.binary} -f ${o.target.params.config}${at(o)}`
+      `${o.changes.every((c) => c.action === "none") ? "Checks that it runs: " : "Runs "}${
+        word(o.target.params.binary)
+      } -f ${word(o.target.params.config)}${at(o)}`
     ),
-    ...writes.map((o) => `Writes ${o.target.params.dest}${at(o)}`),
+    ...writes.map((o) => `Writes ${word(o.target.params.dest)}${at(o)}`),
   ];
   if (!lines.length) return [];
   const shown = all || lines.length <= RUN_LIMIT ? lines : lines.slice(0, RUN_LIMIT - 1);
