@@ -182,7 +182,7 @@ export function changedMessage(f: StartFile, actual: string, repair: string): st
 export function configChangedMessage(f: StartFile, repair: string, difference?: string): string {
   return `${f.what} ${f.host}:${f.path} of ${f.process} differs from the one mup generates for ` +
     `it from the recorded cluster${difference ? ` (${difference})` : ""}: started on it, the ` +
-    `process would not run as recorded (its security, its addresses). Write it again with ` +
+    `process would not run as the metadata records it. Write it again with ` +
     `\`${repair}\` (a repair), then plan again`;
 }
 
