@@ -96,6 +96,11 @@ function assemble(
   return { plan, issues: [] };
 }
 
+/** What every schema refusal ends with. */
+const SCHEMA_FIX = "Plans are made by mup, not written by hand: make a new one with the `mup " +
+  "cluster` command that made this one (`--plan-only`, or `--plan-file <file>` for a copy), and " +
+  "review it with `mup plan show`";
+
 class SchemaIssues {
   private readonly issues: ValidationIssue[] = [];
   count = 0;
@@ -111,12 +116,20 @@ class SchemaIssues {
   }
 
   list(): ValidationIssue[] {
-    if (this.count <= MAX_SCHEMA_ISSUES) return this.issues;
-    return [...this.issues, {
+    const all = this.count <= MAX_SCHEMA_ISSUES ? [...this.issues] : [...this.issues, {
       code: "schema",
-      severity: "error",
+      severity: "error" as const,
       message: `${this.file}: ${this.count - MAX_SCHEMA_ISSUES} more schema problems not shown`,
     }];
+    // The way forward, once: a plan file is mup's output, so the fix is a new one, not an edit.
+    const last = all.at(-1);
+    if (last) {
+      all[all.length - 1] = {
+        ...last,
+        message: `${last.message}. ${SCHEMA_FIX}`,
+      };
+    }
+    return all;
   }
 }
 
