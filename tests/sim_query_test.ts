@@ -287,3 +287,34 @@ Deno.test("simulator: mongos serves the config database from the config servers;
     }
   });
 });
+
+Deno.test("simulator: a hint must name an index of the collection (by name or key pattern) or $natural; any other is BadValue (2) in find, count, aggregate, update, delete and findAndModify, as mongod's planner refuses it (tester62 M3)", async () => {
+  await withMongod(async (c) => {
+    const coll = c.db("app").collection("h");
+    await coll.insertMany([{ a: 1 }, { a: 2 }]);
+    await coll.createIndex({ a: 1 });
+    const refused = async (what: string, p: Promise<unknown>) => {
+      const e = await p.then(() => undefined, (e: { code?: number; message?: string }) => e);
+      assert.equal(e?.code, 2, `${what}: ${JSON.stringify(e)}`);
+      assert.match(e?.message ?? "", /hint provided does not correspond to an existing index/);
+    };
+    // Hints that name an index, or none, or a collection scan, answer.
+    for (const hint of ["a_1", { a: 1 }, { _id: 1 }, { $natural: -1 }]) {
+      assert.equal((await coll.find({}, { hint }).toArray()).length, 2, JSON.stringify(hint));
+    }
+    await refused("find by name", coll.find({}, { hint: "nope" }).toArray());
+    await refused("find by key", coll.find({}, { hint: { b: 1 } }).toArray());
+    await refused("count", coll.countDocuments({}, { hint: "nope" }));
+    await refused("aggregate", coll.aggregate([{ $match: {} }], { hint: { b: 1 } }).toArray());
+    await refused("update", coll.updateOne({ a: 1 }, { $set: { b: 1 } }, { hint: "nope" }));
+    await refused("delete", coll.deleteOne({ a: 1 }, { hint: { b: 1 } }));
+    await refused("findAndModify", coll.findOneAndDelete({ a: 1 }, { hint: { b: 1 } }));
+    // Nothing was changed by the refused writes.
+    assert.deepEqual(
+      await coll.find({}, { projection: { _id: 0 } }).sort({ a: 1 }).toArray(),
+      [{ a: 1 }, { a: 2 }],
+    );
+    // A collection that does not exist has no plan to refuse: empty, no error.
+    assert.deepEqual(await c.db("app").collection("none").find({}, { hint: "nope" }).toArray(), []);
+  });
+});

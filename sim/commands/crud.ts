@@ -6,6 +6,7 @@
  */
 import { type Document, ObjectId } from "bson";
 import { CommandError } from "../errors.ts";
+import { checkHint } from "../hint.ts";
 import { applyUpdate, findDocs, indexKey, QueryError, upsertSeed } from "../query.ts";
 import type { CommandContext, Handler } from "../server.ts";
 import { idKey, valueKey } from "../store.ts";
@@ -147,6 +148,7 @@ function updateOne(
   apply: Apply,
 ): { n: number; nModified: number; upserted?: unknown; value?: Document; before?: Document } {
   const ns = `${ctx.db}.${coll}`;
+  checkHint(ctx.server.store, ctx.db, coll, u.hint);
   const hits = findDocs(ctx.server.store.docs(ctx.db, coll), { filter: u.q, sort: u.sort });
   const targets = u.multi ? hits : hits.slice(0, 1);
   let nModified = 0;
@@ -205,6 +207,7 @@ const del: Handler = (ctx) => {
     const writeErrors: Document[] = [];
     for (const [index, d] of ((ctx.body.deletes ?? []) as Document[]).entries()) {
       try {
+        checkHint(ctx.server.store, ctx.db, coll, d.hint);
         const hits = findDocs(ctx.server.store.docs(ctx.db, coll), { filter: d.q });
         for (const h of Number(d.limit) === 1 ? hits.slice(0, 1) : hits) {
           apply({ op: "d", ns: `${ctx.db}.${coll}`, o: { _id: h._id } });
@@ -232,6 +235,7 @@ const findAndModify: Handler = (ctx) => {
     const project = (d: Document | undefined) =>
       d && b.fields ? findDocs([d], { projection: b.fields })[0] : d ?? null;
     if (b.remove) {
+      checkHint(ctx.server.store, ctx.db, coll, b.hint);
       const hit =
         findDocs(ctx.server.store.docs(ctx.db, coll), { filter: b.query, sort: b.sort })[0];
       if (hit) apply({ op: "d", ns: `${ctx.db}.${coll}`, o: { _id: hit._id } });
@@ -246,6 +250,7 @@ const findAndModify: Handler = (ctx) => {
         upsert: b.upsert,
         sort: b.sort,
         arrayFilters: b.arrayFilters,
+        hint: b.hint,
       },
       apply,
     );

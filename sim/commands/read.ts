@@ -3,6 +3,7 @@ import { type Document, Long, type Timestamp } from "bson";
 import { checkCollStats, collStatsDoc, dbStatsDoc, startsWithCollStats } from "../coll_stats.ts";
 import { CommandError } from "../errors.ts";
 import { findDocs, runPipeline } from "../query.ts";
+import { checkHint } from "../hint.ts";
 import type { CommandContext, Handler } from "../server.ts";
 import { checkSessionFields } from "../writes.ts";
 
@@ -103,6 +104,7 @@ const find: Handler = async (ctx) => {
     throw new CommandError("tailable cursor requested on non capped collection", 2, "BadValue");
   }
   // $natural order is insertion order; -1 (a sort or a hint) reads it backwards (tester62).
+  checkHint(ctx.server.store, ctx.db, coll, b.hint);
   const { $natural: natural, ...sort } = (b.sort ?? {}) as Document;
   const backwards = (natural ?? b.hint?.$natural) === -1;
   const stored = readDocs(ctx, coll);
@@ -156,6 +158,7 @@ const killCursors: Handler = (ctx) => {
 const count: Handler = async (ctx) => {
   const coll = collOf(ctx, "count");
   await beginRead(ctx);
+  checkHint(ctx.server.store, ctx.db, coll, ctx.body.hint);
   const n = findDocs(readDocs(ctx, coll), {
     filter: ctx.body.query,
     skip: Number(ctx.body.skip ?? 0),
@@ -197,6 +200,7 @@ const aggregate: Handler = async (ctx) => {
   }
   await beginRead(ctx);
   const store = ctx.server.store;
+  if (coll) checkHint(store, ctx.db, coll, b.hint);
   const pipeline = b.pipeline as Document[];
   // $collStats replaces the collection's documents with one describing the collection.
   const stats = coll && startsWithCollStats(pipeline);
