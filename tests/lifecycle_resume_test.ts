@@ -544,7 +544,8 @@ Deno.test("one Ctrl-C in a rolling or a --force restart never pauses with a memb
 
     // Paused again, right after the primary's step-down; the stepped-down member (priority 2)
     // is primary again before the resume, as it is once the step-down's 60 s have passed
-    // (replSetStepUp here, not to wait them out). The resume steps it down again, then goes on.
+    // (replSetFreeze: 0 ends its step-down period, then replSetStepUp, not to wait them out).
+    // The resume steps it down again, then goes on.
     const top = `localhost:${ports[0]}`;
     await killWhen(
       home,
@@ -566,7 +567,10 @@ Deno.test("one Ctrl-C in a rolling or a --force restart never pauses with a memb
       assert.ok(Date.now() < deadline, `${top} did not become primary again`);
       await withClient(
         `mongodb://${top}/?directConnection=true`,
-        (c) => c.db("admin").command({ replSetStepUp: 1 }),
+        async (c) => {
+          await c.db("admin").command({ replSetFreeze: 0 });
+          return await c.db("admin").command({ replSetStepUp: 1 });
+        },
         { home, cluster: "rs" },
       ).catch(() => {});
       await new Promise((r) => setTimeout(r, 500));

@@ -85,3 +85,38 @@ Deno.test("simulator: a primary's handoff (replSetStepDown) has the caught-up se
     assert.ok(dry >= 0 && won > dry, stood.join("\n"));
   });
 });
+
+Deno.test("simulator: a frozen member is unelectable: replSetStepUp is refused (125) until replSetFreeze: 0, and a primary's handoff does not make it primary", async () => {
+  await withDir(async (dir) => {
+    const ports = freePorts(3);
+    const bin = await simBin("7.0.5");
+    // Member 2 cannot be elected at all: the frozen member 1 is the only candidate.
+    await startReplSet(bin, dir, ports);
+    const config = (await admin(ports[0], { replSetGetConfig: 1 })).config as {
+      version: number;
+      members: { priority?: number }[];
+    };
+    config.members[2].priority = 0;
+    await admin(ports[0], { replSetReconfig: { ...config, version: config.version + 1 } });
+    await admin(ports[1], { replSetFreeze: 30 });
+    const refused = await admin(ports[1], { replSetStepUp: 1 }).then(
+      () => undefined,
+      (e: { code?: number }) => e.code,
+    );
+    assert.equal(refused, 125, "a frozen member refuses to step up");
+    // The primary steps down (its handoff asks the frozen member, which refuses): for the
+    // freeze's time no member is elected in its place.
+    await admin(ports[0], { replSetStepDown: 10, secondaryCatchUpPeriodSecs: 5 });
+    for (const end = Date.now() + 3000; Date.now() < end;) {
+      assert.notEqual((await admin(ports[1], { hello: 1 })).isWritablePrimary, true);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Unfrozen, it stands when asked.
+    await admin(ports[1], { replSetFreeze: 0 });
+    await waitFor(async () => {
+      await admin(ports[1], { replSetStepUp: 1 }).catch(() => {});
+      return (await admin(ports[1], { hello: 1 })).isWritablePrimary || undefined;
+    }, 30_000);
+    assert.equal(await primaryAmong(ports), ports[1]);
+  });
+});

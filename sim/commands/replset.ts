@@ -289,10 +289,12 @@ const replSetStepUp: Handler = async (ctx) => {
   const r = repl(ctx);
   requireConfig(r);
   if (r.state === 1) return {};
-  if (r.state !== 2 || !r.electable(r.self())) {
+  // Frozen (replSetFreeze) or in its own step-down period, a member is unelectable
+  // (topology_coordinator.cpp StepDownPeriodActive): a step-up request is refused like any
+  // other, and a primary's handoff to it fails. replSetFreeze: 0 ends either.
+  if (r.state !== 2 || !r.electable(r.self()) || Date.now() < r.stepDownUntil) {
     throw new CommandError("Election failed.", 125, "CommandFailed");
   }
-  r.stepDownUntil = 0;
   if (!(await r.election.stand("step up request", ctx.body.skipDryRun === true))) {
     throw new CommandError("Election failed.", 125, "CommandFailed");
   }
