@@ -133,6 +133,9 @@ export function validateConfig(
     if ((m.votes ?? 1) === 0 && (m.priority ?? 1) > 0) {
       throw errors.invalidConfig(`priority must be 0 when non-voting (votes:0)`);
     }
+    if (Number(m.secondaryDelaySecs ?? 0) > 0 && (m.priority ?? 1) > 0) {
+      throw errors.invalidConfig(`priority must be 0 when secondaryDelaySecs is used`);
+    }
   }
   const voting = members.filter((m) => (m.votes ?? 1) > 0).length;
   if (voting < 1 || voting > 7) {

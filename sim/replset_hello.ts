@@ -56,6 +56,9 @@ export function replSetHelloFields(rs: ReplSet): Document {
     me: me.host.toLowerCase(),
     ...(me.arbiterOnly ? { arbiterOnly: true } : {}),
     ...(me.hidden ? { hidden: true } : {}),
+    ...(Number(me.secondaryDelaySecs ?? 0) > 0
+      ? { secondaryDelaySecs: me.secondaryDelaySecs }
+      : {}),
     ...(me.priority === 0 && !me.hidden && !me.arbiterOnly ? { passive: true } : {}),
     tags: me.tags ?? {},
     ...(rs.state === 1 ? { electionId: rs.electionId } : {}),

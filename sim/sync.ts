@@ -252,8 +252,20 @@ export class OplogSync {
       await this.rollback(host);
       return -1;
     }
-    const entries = batch.slice(1);
-    if (entries.length === 0) return 0;
+    const fetched = batch.slice(1);
+    if (fetched.length === 0) return 0;
+    // A delayed member applies an entry only secondaryDelaySecs after the primary wrote it
+    // (MongoDB: "Delayed Replica Set Members"); what is not due yet is fetched again later.
+    const delayMs = Number(rs.self()?.secondaryDelaySecs ?? 0) * 1000;
+    const notDue = delayMs > 0
+      ? fetched.findIndex((e) => new Date(e.wall as Date).getTime() + delayMs > Date.now())
+      : -1;
+    const entries = notDue < 0 ? fetched : fetched.slice(0, notDue);
+    if (entries.length === 0) {
+      const due = new Date(fetched[0].wall as Date).getTime() + delayMs;
+      await new Promise((r) => setTimeout(r, Math.min(Math.max(due - Date.now(), 10), 1000)));
+      return 0;
+    }
     for (const e of entries) refuseUnknownFcv(this.rs.server, e);
     store.transaction(() => {
       for (const e of entries) {
