@@ -97,7 +97,11 @@ export async function awaitWriteConcern(
   } else if (w === "majority") {
     satisfied = () => membersWith(rs, ts).filter(isVoter).length >= writeMajorityCount(rs);
   } else {
-    const mode = rs.config?.settings?.getLastErrorModes?.[String(w)] as Document | undefined;
+    // An object is a tag set of its own ({ dc: 2 }: members of two dc values), as a
+    // getLastErrorModes entry is (WriteConcernW's WTags, MongoDB 5.0+).
+    const mode = typeof w === "object" && w !== null
+      ? w as Document
+      : rs.config?.settings?.getLastErrorModes?.[String(w)] as Document | undefined;
     if (!mode) {
       return wcError(
         79,

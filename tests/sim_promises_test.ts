@@ -49,6 +49,10 @@ Deno.test("simulator: write concern is honoured: 100 for w > members, 79 for an 
       r = await raw({ insert: "wc", documents: [{ _id: 2 }], writeConcern: { w: "noSuchTag" } });
       assert.equal(r.writeConcernError?.code, 79);
       assert.match(r.writeConcernError?.errmsg, /No write concern mode named 'noSuchTag'/);
+      // A tag set of its own (MongoDB 5.0+): no member carries tag dc, so none can satisfy it.
+      r = await raw({ insert: "wc", documents: [{ _id: 3.5 }], writeConcern: { w: { dc: 1 } } });
+      assert.equal(r.writeConcernError?.code, 100, JSON.stringify(r));
+      await db.collection("wc").deleteOne({ _id: 3.5 as never }, { writeConcern: { w: 3 } });
       // The driver raises it as MongoWriteConcernError.
       await assert.rejects(
         db.collection("wc").insertOne({ _id: 3 as never }, { writeConcern: { w: 5 } }),
@@ -258,6 +262,18 @@ Deno.test("simulator: retryable writes: the same lsid + txnNumber returns the fi
       assert.equal(retried.n, 1);
       assert.equal((await db.collection("rw").findOne({ _id: 1 as never }))?.n, 1);
       await run({ ...inc, txnNumber: Long.fromNumber(7) });
+      assert.equal((await db.collection("rw").findOne({ _id: 1 as never }))?.n, 2);
+      // A statement that changes many documents cannot be retried: 72, and nothing changes.
+      for (
+        const [i, multi] of [
+          { update: "rw", updates: [{ q: {}, u: { $inc: { n: 1 } }, multi: true }] },
+          { delete: "rw", deletes: [{ q: {}, limit: 0 }] },
+        ].entries()
+      ) {
+        const r = await run({ ...multi, txnNumber: Long.fromNumber(8 + i) });
+        assert.equal(r.writeErrors?.[0]?.code, 72, JSON.stringify(r));
+        assert.match(r.writeErrors[0].errmsg, /Cannot use \(or request\) retryable writes with/);
+      }
       assert.equal((await db.collection("rw").findOne({ _id: 1 as never }))?.n, 2);
     } finally {
       await session.endSession();

@@ -148,6 +148,14 @@ function updateOne(
   apply: Apply,
 ): { n: number; nModified: number; upserted?: unknown; value?: Document; before?: Document } {
   const ns = `${ctx.db}.${coll}`;
+  // A retryable write is one statement's effect, recorded once (write_ops_exec.cpp).
+  if (u.multi && ctx.body.txnNumber !== undefined) {
+    throw new CommandError(
+      "Cannot use (or request) retryable writes with multi=true",
+      72,
+      "InvalidOptions",
+    );
+  }
   checkHint(ctx.server.store, ctx.db, coll, u.hint);
   const hits = findDocs(ctx.server.store.docs(ctx.db, coll), { filter: u.q, sort: u.sort });
   const targets = u.multi ? hits : hits.slice(0, 1);
@@ -207,6 +215,13 @@ const del: Handler = (ctx) => {
     const writeErrors: Document[] = [];
     for (const [index, d] of ((ctx.body.deletes ?? []) as Document[]).entries()) {
       try {
+        if (Number(d.limit) !== 1 && ctx.body.txnNumber !== undefined) {
+          throw new CommandError(
+            "Cannot use (or request) retryable writes with limit=0",
+            72,
+            "InvalidOptions",
+          );
+        }
         checkHint(ctx.server.store, ctx.db, coll, d.hint);
         const hits = findDocs(ctx.server.store.docs(ctx.db, coll), { filter: d.q });
         for (const h of Number(d.limit) === 1 ? hits.slice(0, 1) : hits) {
