@@ -80,7 +80,19 @@ const replSetGetStatus: Handler = (ctx) => {
   }
   const now = new Date();
   const me = r.self();
-  const optime = (ts?: Timestamp) => ({ ts: ts ?? new Timestamp({ t: 0, i: 0 }), t: r.term });
+  // An optime is (ts, t): the term its entry was written in, as this member's oplog says.
+  const termAt = (ts: Timestamp) => {
+    const e = r.store.oplog.from(ts, 1)[0];
+    return e && (e.ts as Timestamp).equals(ts) ? Number(e.t) : undefined;
+  };
+  const optime = (ts?: Timestamp, t?: number) => ({
+    ts: ts ?? new Timestamp({ t: 0, i: 0 }),
+    t: ts ? t ?? termAt(ts) ?? r.term : -1,
+  });
+  const wall = (ts?: Timestamp) => new Date((ts?.high ?? 0) * 1000);
+  const idOf = (host?: string) =>
+    host ? (cfg.members as Document[]).find((m) => m.host === host)?._id ?? -1 : -1;
+  const source = r.state === 2 ? r.sync.syncSource ?? "" : "";
   const members = (cfg.members as Document[]).map((m) => {
     if (m._id === me?._id) {
       return {
@@ -91,8 +103,12 @@ const replSetGetStatus: Handler = (ctx) => {
         stateStr: STATE_NAMES[r.state],
         uptime: Math.floor((Date.now() - ctx.server.startedAt) / 1000),
         optime: optime(r.lastApplied()),
-        optimeDate: new Date((r.lastApplied()?.high ?? 0) * 1000),
-        syncSourceHost: r.state === 2 ? r.sync.syncSource ?? "" : "",
+        optimeDate: wall(r.lastApplied()),
+        lastAppliedWallTime: wall(r.lastApplied()),
+        lastDurableWallTime: wall(r.lastApplied()),
+        syncSourceHost: source,
+        syncSourceId: idOf(source),
+        infoMessage: "",
         configVersion: cfg.version,
         configTerm: r.term,
         self: true,
@@ -117,17 +133,28 @@ const replSetGetStatus: Handler = (ctx) => {
       // As MongoDB shows a member it cannot reach: the state it last heard is from the past.
       stateStr: v?.health === 1 ? STATE_NAMES[state] ?? "UNKNOWN" : "(not reachable/healthy)",
       uptime: v?.health === 1 ? Math.floor((Date.now() - v.since) / 1000) : 0,
-      optime: optime(v?.optime),
-      optimeDate: new Date((v?.optime?.high ?? 0) * 1000),
+      optime: optime(v?.optime, v?.optimeTerm),
+      // A member reports a position once it is journaled (sim/sync.ts): durable as applied.
+      optimeDurable: optime(v?.optime, v?.optimeTerm),
+      optimeDate: wall(v?.optime),
+      optimeDurableDate: wall(v?.optime),
+      lastAppliedWallTime: wall(v?.optime),
+      lastDurableWallTime: wall(v?.optime),
       lastHeartbeat: v?.lastHeartbeat ?? new Date(0),
       pingMs: v?.pingMs ?? 0,
       lastHeartbeatMessage: v?.health === 1 ? "" : v?.message ?? "",
       syncSourceHost: "",
+      syncSourceId: -1,
+      infoMessage: "",
       configVersion: v?.configVersion ?? -1,
       configTerm: v?.term ?? -1,
     };
   });
   const last = optime(r.lastApplied());
+  // The commit point (a majority has applied it) and the majority snapshot reads are served
+  // at: never ahead of what this member has applied.
+  const majority = r.majoritySnapshot();
+  const committed = optime(majority);
   return {
     set: cfg._id,
     date: now,
@@ -138,7 +165,19 @@ const replSetGetStatus: Handler = (ctx) => {
     writeMajorityCount: Math.floor(r.voters().length / 2) + 1,
     votingMembersCount: r.voters().length,
     writableVotingMembersCount: r.voters().filter((m) => !m.arbiterOnly).length,
-    optimes: { lastCommittedOpTime: last, appliedOpTime: last, durableOpTime: last },
+    syncSourceHost: source,
+    syncSourceId: idOf(source),
+    optimes: {
+      lastCommittedOpTime: committed,
+      lastCommittedWallTime: wall(majority),
+      readConcernMajorityOpTime: committed,
+      readConcernMajorityWallTime: wall(majority),
+      appliedOpTime: last,
+      durableOpTime: last,
+      lastAppliedWallTime: wall(r.lastApplied()),
+      lastDurableWallTime: wall(r.lastApplied()),
+    },
+    ...(majority ? { lastStableRecoveryTimestamp: majority } : {}),
     members,
   };
 };
