@@ -304,3 +304,9 @@ function resolve(
     ignored,
   };
 }
+
+/** Whether the server runs without a journal (--nojournal, storage.journal.enabled: false; 6.0). */
+export function journalOff(opts: Pick<ServerOptions, "parsed">): boolean {
+  const storage = opts.parsed.storage as { journal?: { enabled?: unknown } } | undefined;
+  return storage?.journal?.enabled === false;
+}

@@ -12,7 +12,7 @@ import { Log } from "./log.ts";
 import { tlsSettings } from "./tls.ts";
 import { Mongos } from "./mongos.ts";
 import { mongosCommands } from "./mongos_commands.ts";
-import type { ServerOptions } from "./options.ts";
+import { journalOff, type ServerOptions } from "./options.ts";
 import { loadQueryEngine } from "./query.ts";
 import { ReplSet } from "./replset.ts";
 import { Server } from "./server.ts";
@@ -81,6 +81,19 @@ export async function runServer(opts: ServerOptions): Promise<number> {
     }, Number(crashCode) || EXIT_ABRUPT);
   }
 
+  // mongod_main.cpp: a replica-set member journals, or does not start (before 6.1, whose
+  // option table still has --nojournal).
+  if (
+    opts.role === "mongod" && opts.replSet && journalOff(opts)
+  ) {
+    return fatal(
+      20535,
+      "Running wiredTiger without journaling in a replica set is not supported. Make sure " +
+        "you are not using --nojournal and that storage.journal.enabled is not set to 'false'",
+      {},
+      EXIT_BADOPTIONS,
+    );
+  }
   if (opts.keyFile) {
     const problem = checkKeyFile(opts.keyFile);
     if (problem) return fatal(20574, "Error during global initialization", { error: problem }, 1);

@@ -4,6 +4,7 @@
  * so a retry on this or a later primary gets the first reply back), one store transaction for
  * the command's changes, then the write concern.
  */
+import { journalOff } from "./options.ts";
 import { type Document, Long, type Timestamp } from "bson";
 import { applyEntry } from "./apply.ts";
 import { CommandError } from "./errors.ts";
@@ -75,6 +76,16 @@ export async function runWrite(
   const role = server.role!;
   checkSessionFields(ctx);
   checkWriteConcern(ctx.body.writeConcern);
+  // Without a journal no write can be promised journaled (write_concern.cpp).
+  if (
+    ctx.body.writeConcern?.j === true && journalOff(server.opts)
+  ) {
+    throw new CommandError(
+      "cannot use 'j' option when a host does not have journaling enabled",
+      2,
+      "BadValue",
+    );
+  }
   // Writes to local are this member's own and never wait for a step-down. No await between the
   // last look at the hold and the write: a step-down that begins meanwhile would miss it.
   for (let h = role.writeHold?.(); h && ctx.db !== "local"; h = role.writeHold?.()) await h;

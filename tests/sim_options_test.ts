@@ -377,3 +377,30 @@ Deno.test("mongos without shards: config reads go to the config servers and ever
     }
   });
 });
+
+Deno.test("simulator options: a 6.0 replica-set member refuses to start without a journal (exit 2, as mongod_main does); a standalone without one refuses j: true (2 BadValue)", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("6.0.19");
+    const [rs, alone] = freePorts(2);
+    const refused = await startMongod(bin, dir, rs, ["--replSet", "rs0", "--nojournal"]);
+    assert.equal(refused.code, 2, output(refused));
+    assert.match(
+      await Deno.readTextFile(path.join(dir, String(rs), "log")),
+      /Running wiredTiger without journaling in a replica set is not supported/,
+    );
+    const r = await startMongod(bin, dir, alone, ["--nojournal"]);
+    assert.equal(r.code, 0, output(r));
+    const c = new MongoClient(`mongodb://localhost:${alone}/?directConnection=true`);
+    try {
+      const coll = c.db("app").collection("j");
+      await coll.insertOne({ _id: 1 } as never, { writeConcern: { w: 1 } });
+      const e = await coll.insertOne({ _id: 2 } as never, { writeConcern: { w: 1, j: true } })
+        .then(() => undefined, (e: { code?: number; message?: string }) => e);
+      assert.equal(e?.code, 2, JSON.stringify(e));
+      assert.match(e?.message ?? "", /cannot use 'j' option when a host does not have journaling/);
+      assert.equal(await coll.countDocuments({}), 1, "the refused write was not applied");
+    } finally {
+      await c.close();
+    }
+  });
+});
