@@ -813,6 +813,21 @@ Deno.test("runtime_config keys and values are checked against mongod's and mongo
   const removed = await errorsOf2(journal, { version: "7.0.14" });
   assert.deepEqual(removed.map((i) => i.code), ["option_removed"]);
   assert.match(removed[0].message, /not a mongod 7\.0\.14 option \(removed in 6\.1\)/);
+  // Without a journal a 6.0 replica-set member does not start (mongod_main.cpp, exit 2).
+  const off = await errorsOf2(
+    rs("      storage.journal.enabled: false\n").replace(
+      "    port: 27017\n",
+      "    port: 27017\n    replica_set: rs0\n",
+    ),
+    { version: "6.0" },
+  );
+  // A standalone may run without one.
+  await parseTopology(rs("      storage.journal.enabled: false\n"), "t.yaml", undefined, {
+    version: "6.0",
+  });
+  assert.deepEqual(off.map((i) => i.code), ["option_value"]);
+  assert.match(off[0].message, /in a replica-set member: mongod refuses to start/);
+  assert.match(off[0].hint ?? "", /remove storage\.journal\.enabled/);
   // Percona Server's binaries accept options MongoDB's do not: for that variant an unknown key is
   // a warning, a wrong value still an error.
   const percona = await parseTopology(

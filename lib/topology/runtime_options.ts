@@ -305,6 +305,20 @@ export function runtimeOptionIssues(
         out.push(unknownIssue(leaf.key, at, refusing, spec, isGlobal, variant, hasRole(t)));
         continue;
       }
+      if (
+        leaf.key === "storage.journal.enabled" && String(leaf.value) === "false" &&
+        inReplicaSet(t, where)
+      ) {
+        out.push({
+          severity: "error",
+          code: "option_value",
+          path: at,
+          message: "storage.journal.enabled: false in a replica-set member: mongod refuses to " +
+            'start ("Running wiredTiger without journaling in a replica set is not supported")',
+          hint: "remove storage.journal.enabled: a replica-set member always journals",
+        });
+        continue;
+      }
       const problem = valueProblem(leaf.key, spec!, leaf.value);
       if (problem) {
         out.push({
@@ -318,6 +332,20 @@ export function runtimeOptionIssues(
     }
   }
   return out;
+}
+
+/**
+ * Whether the runtime_config at `where` (["global", …] or [section, index, …]) reaches a
+ * replica-set member: global any when there is one, a config server always, a mongod entry
+ * with a replica_set.
+ */
+function inReplicaSet(t: Topology, where: (string | number)[]): boolean {
+  if (where[0] === "config_servers") return true;
+  if (where[0] === "mongod_servers") return !!t.mongod_servers[Number(where[1])]?.replica_set;
+  if (where[0] === "global") {
+    return t.config_servers.length > 0 || t.mongod_servers.some((m) => m.replica_set);
+  }
+  return false;
 }
 
 /** Whether the topology has processes of `role` (config servers are mongod). */
