@@ -16,6 +16,7 @@
  */
 import { type Document, Long, type Timestamp } from "bson";
 import { applyEntry } from "./apply.ts";
+import { dueEntries } from "./sync_delay.ts";
 import { FCV_ID } from "./fcv.ts";
 import { cloneFrom } from "./initial_sync.ts";
 import {
@@ -254,16 +255,9 @@ export class OplogSync {
     }
     const fetched = batch.slice(1);
     if (fetched.length === 0) return 0;
-    // A delayed member applies an entry only secondaryDelaySecs after the primary wrote it
-    // (MongoDB: "Delayed Replica Set Members"); what is not due yet is fetched again later.
-    const delayMs = Number(rs.self()?.secondaryDelaySecs ?? 0) * 1000;
-    const notDue = delayMs > 0
-      ? fetched.findIndex((e) => new Date(e.wall as Date).getTime() + delayMs > Date.now())
-      : -1;
-    const entries = notDue < 0 ? fetched : fetched.slice(0, notDue);
+    const { entries, waitMs } = dueEntries(rs, fetched);
     if (entries.length === 0) {
-      const due = new Date(fetched[0].wall as Date).getTime() + delayMs;
-      await new Promise((r) => setTimeout(r, Math.min(Math.max(due - Date.now(), 10), 1000)));
+      await new Promise((r) => setTimeout(r, waitMs));
       return 0;
     }
     for (const e of entries) refuseUnknownFcv(this.rs.server, e);
