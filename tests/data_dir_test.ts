@@ -252,6 +252,8 @@ Deno.test("destroy keeps the operator's files in a default config directory, the
       [`${srv}/secrets/my-app-tls.pem`]: "the app's certificate\n",
       [`${conf}/override.conf`]: "mine\n",
       [`${srv}/README.txt`]: "what this machine is for\n",
+      // A name with a newline is one name, shown quoted (tester63 L3).
+      [`${conf}/old\nmongod.conf`]: "mine too\n",
     };
     const putMine = async () => {
       for (const [f, text] of Object.entries(mine)) {
@@ -271,7 +273,7 @@ Deno.test("destroy keeps the operator's files in a default config directory, the
     const names = async (d: string) =>
       (await Array.fromAsync(Deno.readDir(d))).map((e) => e.name).sort();
     assert.deepEqual(await names(`${srv}/secrets`), ["keyfile", "my-app-tls.pem"], "auth on");
-    assert.deepEqual(await names(conf), ["mongod.conf", "override.conf"]);
+    assert.deepEqual(await names(conf), ["mongod.conf", "old\nmongod.conf", "override.conf"]);
     // What a keyfile write cut off leaves is mup's too.
     await Deno.writeTextFile(`${srv}/secrets/keyfile.mup-tmp`, "half a keyfile");
 
@@ -282,7 +284,7 @@ Deno.test("destroy keeps the operator's files in a default config directory, the
     for (
       const line of [
         `  kept localhost:${srv}/secrets: it holds files mup did not make (my-app-tls.pem)`,
-        `  kept localhost:${conf}: it holds files mup did not make (override.conf)`,
+        `  kept localhost:${conf}: it holds files mup did not make ("old\\nmongod.conf", override.conf)`,
         `  kept localhost:${srv}: it holds entries that are not this cluster's (README.txt)`,
       ]
     ) assert.ok(summary.includes(line), `${line}\n${output(destroyed)}`);
@@ -292,7 +294,11 @@ Deno.test("destroy keeps the operator's files in a default config directory, the
     assert.deepEqual(await names(srv), ["README.txt", "conf", "secrets"], "logs, data, bin gone");
     assert.deepEqual(await names(`${srv}/secrets`), ["my-app-tls.pem"], "the keyfile removed");
     assert.deepEqual(await names(`${srv}/conf`), [`mongod-${port}`]);
-    assert.deepEqual(await names(conf), ["override.conf"], "mongod.conf removed");
+    assert.deepEqual(
+      await names(conf),
+      ["old\nmongod.conf", "override.conf"],
+      "mongod.conf removed",
+    );
 
     // The same under --json: the kept directories are the remove operations' notices.
     const again = await mup(deployArgs("kp", file, mirror, ["--auto-approve"]), { home });
@@ -305,7 +311,7 @@ Deno.test("destroy keeps the operator's files in a default config directory, the
       notices,
       [
         `kept localhost:${srv}: it holds entries that are not this cluster's (README.txt)`,
-        `kept localhost:${conf}: it holds files mup did not make (override.conf)`,
+        `kept localhost:${conf}: it holds files mup did not make ("old\\nmongod.conf", override.conf)`,
         `kept localhost:${srv}/secrets: it holds files mup did not make (my-app-tls.pem)`,
       ].sort(),
       output(json),

@@ -7,8 +7,20 @@ import { mustKeep } from "./removal_guard.ts";
 
 /** The entries of a directory, or undefined when it cannot be listed (absent). */
 async function entries(ex: Executor, dir: string): Promise<string[] | undefined> {
-  const r = await ex.run(["ls", "-A", "--", dir], { timeoutMs: 30_000 });
-  return r.code === 0 ? r.stdout.split("\n").filter(Boolean) : undefined;
+  // NUL-separated: a name may hold a newline (ls would make two names of it). `dir` is an
+  // absolute path (plan_paths.ts), never taken for an option.
+  const r = await ex.run(["find", dir, "-mindepth", "1", "-maxdepth", "1", "-print0"], {
+    timeoutMs: 30_000,
+  });
+  return r.code === 0
+    ? r.stdout.split("\0").filter(Boolean).map((e) => path.posix.basename(e))
+    : undefined;
+}
+
+/** A name as the notice shows it: quoted (JSON) when it holds a control character or a comma. */
+function shownName(name: string): string {
+  // deno-lint-ignore no-control-regex
+  return /[\x00-\x1f\x7f,"]/.test(name) ? JSON.stringify(name) : name;
 }
 
 /**
@@ -51,11 +63,13 @@ function holds(ctx: OperationContext, dir: string, others: string[]): string | u
     ...(foreign.length
       ? [
         parent
-          ? `entries that are not this cluster's (${firstFew(foreign)})`
-          : `files mup did not make (${firstFew(foreign)})`,
+          ? `entries that are not this cluster's (${firstFew(foreign.map(shownName))})`
+          : `files mup did not make (${firstFew(foreign.map(shownName))})`,
       ]
       : []),
-    ...(mine.length && !parent ? [`the directories kept above (${firstFew(mine)})`] : []),
+    ...(mine.length && !parent
+      ? [`the directories kept above (${firstFew(mine.map(shownName))})`]
+      : []),
   ];
   return kept.length ? `it holds ${kept.join(" and ")}` : undefined;
 }
