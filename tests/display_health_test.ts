@@ -26,6 +26,7 @@ import {
   type Display,
   display,
   installedMongod,
+  killMember,
   ok,
   stablePorts,
 } from "./lifecycle_helpers.ts";
@@ -486,6 +487,32 @@ Deno.test("a rolling restart after the keyfile was replaced (store and hosts) fa
     assert.match(said, /`mup cluster restart rs --force` restarts them all at once/);
     await ok(home, ["cluster", "restart", "rs", "--force", "--auto-approve"]);
     assert.ok((await display(home, "rs")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("display: a set with fewer members up than an election needs says it cannot elect a primary and names the members down, not that an election may be under way (tester65)", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "nq", replicaSetTopology(ports));
+    // The primary (priority order: the first) and one secondary are killed.
+    await killMember(home, "nq", ports[0]);
+    await killMember(home, "nq", ports[1]);
+    const survivor = `localhost:${ports[2]}`;
+    const reason = await waitFor(async () => {
+      const r = await mup(["cluster", "display", "nq", "--json"], { home });
+      const row = (JSON.parse(r.stdout) as Display).processes.find((p) => p.id === survivor);
+      return /cannot elect/.test(row?.reason ?? "") ? row!.reason : undefined;
+    }, 60_000);
+    assert.match(
+      reason!,
+      /the set has no primary and cannot elect one: 1 of its 3 members run and reach each other, and an election needs 2 votes/,
+    );
+    assert.match(reason!, new RegExp(`localhost:${ports[0]}`));
+    assert.match(reason!, new RegExp(`localhost:${ports[1]}`));
+    assert.doesNotMatch(reason!, /an election may be under way/);
   } finally {
     await killAll(home);
   }

@@ -76,9 +76,19 @@ function setVerdict(a: Answer, primary: PrimaryView | undefined): string | undef
   if (!me) return undefined;
   const mine = (a.rs!.members as Document[]).filter((m) => !m.self);
   if (!primary) {
-    return me.state === 1 || mine.some((m) => m.health === 1 && m.state === 1)
-      ? undefined
-      : "the set has no primary (none of its members that answer is one; an election may be under way)";
+    if (me.state === 1 || mine.some((m) => m.health === 1 && m.state === 1)) return undefined;
+    // Fewer members up than the votes an election needs (counting every member up as a
+    // voter): no election can succeed until more run (MongoDB: "Replica Set Elections").
+    const up = 1 + mine.filter((m) => m.health === 1).length;
+    const need = Number(a.rs!.majorityVoteCount ?? 0);
+    if (need > up) {
+      const down = mine.filter((m) => m.health !== 1).map((m) => String(m.name));
+      return `the set has no primary and cannot elect one: ${up} of its ` +
+        `${mine.length + 1} members run and reach each other, and an election needs ` +
+        `${need} votes; ${down.join(", ")} ${down.length === 1 ? "is" : "are"} down or ` +
+        "unreachable: start them";
+    }
+    return "the set has no primary (none of its members that answer is one; an election may be under way)";
   }
   if (primary.name === me.name) return undefined;
   const seen = (primary.rs.members as Document[]).find((m) => m.name === me.name);
