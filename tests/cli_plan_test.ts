@@ -299,6 +299,13 @@ Deno.test("bad input gives a clear error naming the file and line, never a stack
   assert.equal(version.code, 1, output(version));
   assert.match(version.stderr, /MongoDB 9\.9 is not in the version manifest/);
   assert.match(version.stderr, /available series: 8\.0, 7\.0, 6\.0/);
+  // A patch release its series does not have: that series' releases are named (tester65).
+  const patch = await mup(deployArgs("c1", good, await testMirror(), [], "7.0.99"), { home });
+  assert.equal(patch.code, 1, output(patch));
+  assert.match(
+    patch.stderr,
+    /releases of 7\.0: 7\.0\.14, 7\.0\.5 \(`--version 7\.0` is the newest\)/,
+  );
   // validate checks its --version as deploy does, against the series it knows the options of.
   for (const [v, why] of [["banana", /invalid version "banana"/], ["9.9", /outside the series/]]) {
     const checked = await mup(["topology", "validate", good, "--version", v as string], { home });

@@ -137,10 +137,17 @@ export function resolveRelease(
     )
     .sort((a, b) => cmpVersion(b.version, a.version));
   if (matching.length === 0) {
-    const known = [...new Set(m.versions.map((v) => v.version.split(".").slice(0, 2).join(".")))]
-      .join(", ");
+    // A patch release its series does not have: that series' releases, newest first.
+    const series = m.versions.map((v) => v.version)
+      .filter((v) => majorMinor(v) === majorMinor(spec) && /^\d+\.\d+\.\d+$/.test(v))
+      .sort((a, b) => cmpVersion(b, a));
+    const known = [...new Set(m.versions.map((v) => majorMinor(v.version)))].join(", ");
     throw new MupError(`MongoDB ${spec} is not in the version manifest`, {
-      hint: `available series: ${known}`,
+      hint: series.length
+        ? `releases of ${majorMinor(spec)}: ${series.slice(0, 5).join(", ")}${
+          series.length > 5 ? ` and ${series.length - 5} older` : ""
+        } (\`--version ${majorMinor(spec)}\` is the newest)`
+        : `available series: ${known}`,
     });
   }
   const v = matching[0];
