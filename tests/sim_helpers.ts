@@ -371,3 +371,21 @@ export async function withFreezableSet(
     }
   });
 }
+
+/** A one-member config replica set and a mongos on it, with no shard; pid files under dir. */
+export async function mongosWithoutShards(bin: string, dir: string): Promise<number> {
+  const [cfg, mongosPort] = freePorts(2);
+  const c = await startMongod(bin, dir, cfg, ["--configsvr", "--replSet", "cfg"]);
+  if (c.code !== 0) throw new Error(`config server on ${cfg} failed: ${c.stdout}${c.stderr}`);
+  await admin(cfg, {
+    replSetInitiate: {
+      _id: "cfg",
+      configsvr: true,
+      members: [{ _id: 0, host: `localhost:${cfg}` }],
+    },
+  });
+  await waitFor(async () => (await admin(cfg, { hello: 1 })).isWritablePrimary || undefined);
+  const r = await startMongos(bin, dir, mongosPort, `cfg/localhost:${cfg}`);
+  if (r.code !== 0) throw new Error(`mongos on ${mongosPort} failed: ${r.stdout}${r.stderr}`);
+  return mongosPort;
+}

@@ -9,15 +9,7 @@ import type { Long } from "bson";
 import { MongoClient } from "mongodb";
 import { stringify } from "yaml";
 import { freePorts, output } from "./helpers.ts";
-import {
-  admin,
-  runBin,
-  simBin,
-  startMongod,
-  startMongos,
-  waitFor,
-  withDir,
-} from "./sim_helpers.ts";
+import { admin, mongosWithoutShards, runBin, simBin, startMongod, withDir } from "./sim_helpers.ts";
 import { OPTIONS, type OptionSpec } from "../lib/mongo/server_options.ts";
 import { parseOptions } from "../sim/options.ts";
 import { OptionsError } from "../sim/errors.ts";
@@ -322,23 +314,6 @@ Deno.test("simulator options: a mongod started with mongodb-runner's and operato
     assert.doesNotMatch(help.stdout, /--dbpath/);
   });
 });
-
-/** A one-member config replica set and a mongos on it, with no shard; pid files under dir. */
-async function mongosWithoutShards(bin: string, dir: string): Promise<number> {
-  const [cfg, mongosPort] = freePorts(2);
-  assert.equal((await startMongod(bin, dir, cfg, ["--configsvr", "--replSet", "cfg"])).code, 0);
-  await admin(cfg, {
-    replSetInitiate: {
-      _id: "cfg",
-      configsvr: true,
-      members: [{ _id: 0, host: `localhost:${cfg}` }],
-    },
-  });
-  await waitFor(async () => (await admin(cfg, { hello: 1 })).isWritablePrimary || undefined);
-  const r = await startMongos(bin, dir, mongosPort, `cfg/localhost:${cfg}`);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  return mongosPort;
-}
 
 Deno.test("mongos without shards: config reads go to the config servers and every cursor reply has {id: Long, ns: db.coll, firstBatch}", async () => {
   await withDir(async (dir) => {

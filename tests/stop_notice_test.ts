@@ -15,7 +15,7 @@ import {
   tempHome,
 } from "./helpers.ts";
 import { deploy, display, killMember, ok, savedRestart, stablePorts } from "./lifecycle_helpers.ts";
-import { admin, pidOf, simBin, startMongod, startMongos, waitFor, withDir } from "./sim_helpers.ts";
+import { mongosWithoutShards, pidOf, simBin, startMongod, withDir } from "./sim_helpers.ts";
 import { opContext } from "./op_context.ts";
 import { installFixture } from "./fixture.ts";
 import { stopProcess } from "../lib/ops/stop_process.ts";
@@ -112,20 +112,7 @@ Deno.test("stop of a mongod that hangs: killed with SIGKILL, and the notice says
 
 Deno.test("stop of a mongos that hangs: killed with SIGKILL, and the notice says it keeps no data (no journal to recover from)", async () => {
   await withDir(async (dir) => {
-    const [port, cfg] = freePorts(2);
-    const bin = await simBin("7.0.5");
-    const c = await startMongod(bin, dir, cfg, ["--configsvr", "--replSet", "cfg"]);
-    assert.equal(c.code, 0, output(c));
-    await admin(cfg, {
-      replSetInitiate: {
-        _id: "cfg",
-        configsvr: true,
-        members: [{ _id: 0, host: `localhost:${cfg}` }],
-      },
-    });
-    await waitFor(async () => (await admin(cfg, { hello: 1 })).isWritablePrimary || undefined);
-    const r = await startMongos(bin, dir, port, `cfg/localhost:${cfg}`);
-    assert.equal(r.code, 0, output(r));
+    const port = await mongosWithoutShards(await simBin("7.0.5"), dir);
     const pidFile = path.join(dir, `mongos-${port}.pid`);
     const pid = Number((await Deno.readTextFile(pidFile)).trim());
     const { ctx } = stopOf(port, dir, { pid_file: pidFile }, "mongos");
