@@ -12,8 +12,9 @@ async function entries(ex: Executor, dir: string): Promise<string[] | undefined>
   const r = await ex.run(["find", dir, "-mindepth", "1", "-maxdepth", "1", "-print0"], {
     timeoutMs: 30_000,
   });
+  // In name order, as ls gave them: the notices list them so.
   return r.code === 0
-    ? r.stdout.split("\0").filter(Boolean).map((e) => path.posix.basename(e))
+    ? r.stdout.split("\0").filter(Boolean).map((e) => path.posix.basename(e)).sort()
     : undefined;
 }
 
