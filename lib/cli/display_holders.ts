@@ -3,7 +3,7 @@
  * of one that does not answer, and the PID of one that answers without saying it.
  */
 import { describeHolder } from "../preflight/ports.ts";
-import { processState, runningPid, serversWith } from "../ops/process.ts";
+import { listensOnlyElsewhere, processState, runningPid, serversWith } from "../ops/process.ts";
 import type { ProcessStatus } from "../probe/live.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import type { CliContext } from "./context.ts";
@@ -41,7 +41,7 @@ export async function nameHolders(
         const on = (await Promise.all(
           starting.map((s) => ex.listening?.(s.pid).catch(() => undefined)),
         )).flatMap((a) => a ?? []);
-        if (on.length && on.every((a) => !a.endsWith(`:${r.port}`))) {
+        if (listensOnlyElsewhere(on, r.port)) {
           // It runs, on another port: its file was changed on the host (tester61).
           r.state = "UNKNOWN";
           r.pid = starting[0].pid;

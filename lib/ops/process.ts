@@ -183,3 +183,12 @@ export async function processState(ex: Executor, pid: number): Promise<string | 
   return (await ex.run(["ps", "-o", "stat=", "-p", String(pid)], { timeoutMs: 10_000 })
     .catch(() => undefined))?.stdout.trim();
 }
+
+/**
+ * Whether a process listening on `addresses` (`127.0.0.1:27018`, `[::]:27018`, as the executors'
+ * `listening` gives them) listens, but on no address of `port`: started on a configuration file
+ * that names another net.port (edited on its host), it will never answer on its own.
+ */
+export function listensOnlyElsewhere(addresses: string[] | undefined, port: number): boolean {
+  return !!addresses?.length && addresses.every((a) => !a.endsWith(`:${port}`));
+}

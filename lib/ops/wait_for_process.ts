@@ -2,7 +2,7 @@ import { poll } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { type Operation, OperationError } from "./operation.ts";
-import { processExited, processState, runningPid } from "./process.ts";
+import { listensOnlyElsewhere, processExited, processState, runningPid } from "./process.ts";
 import { repairCommandOfPlan } from "../plan/command_of.ts";
 import { planTimeoutMs, resumeStartsIt, timeoutHint, waitedFor } from "./timeout.ts";
 
@@ -99,7 +99,7 @@ async function why(
   const state = onItsPort ? await processState(ex, pid) : undefined;
   // Another port altogether: its configuration file is not the one planned (edited on the
   // host?); no wait mends that (tester61).
-  const elsewhere = !!on?.length && on.every((a) => !a.endsWith(`:${port}`));
+  const elsewhere = listensOnlyElsewhere(on, port!);
   const where = !on
     ? ""
     : `at ${hostPort(host!, port!)}; ${
