@@ -5,6 +5,7 @@ import { BSON } from "bson";
 import { basicCommands, buildInfo } from "./commands/basic.ts";
 import { crudCommands } from "./commands/crud.ts";
 import { replSetCommands } from "./commands/replset.ts";
+import { rwDefaultsCommands } from "./rw_defaults.ts";
 import { allowedFcvs, FCV_ID, majorMinor } from "./fcv.ts";
 import { Auth, configUsers, storeUsers } from "./auth.ts";
 import { authCommands } from "./auth_users.ts";
@@ -176,6 +177,7 @@ export async function runServer(opts: ServerOptions): Promise<number> {
   server.register(basicCommands);
   server.auth = new Auth(server, opts.role === "mongod" ? storeUsers(store) : configUsers(server));
   server.register(authCommands);
+  server.register(rwDefaultsCommands);
   if (opts.role === "mongod") {
     server.register(crudCommands);
     server.register(replSetCommands);

@@ -81,6 +81,8 @@ export interface RoleHooks {
 /** mongos's link to the cluster, for commands that fan out. */
 export interface Router {
   broadcastFcv(version: string): Promise<void>;
+  /** Runs a command on the config server primary, its error passed on. */
+  config(db: string, cmd: Document): Promise<Document>;
 }
 
 let cachedHostName: string | undefined;

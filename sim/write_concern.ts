@@ -9,6 +9,7 @@ import { isVoter } from "./newly_added.ts";
 import type { Document, Timestamp } from "bson";
 import type { ReplSet } from "./replset.ts";
 import { CommandError } from "./errors.ts";
+import { defaultWriteConcern } from "./rw_defaults.ts";
 
 /** The most members a replica set has (ReplSetConfig::kMaxMembers): the largest numeric `w`. */
 const MAX_MEMBERS = 50;
@@ -38,7 +39,10 @@ export function checkWriteConcern(wc: unknown): void {
   }
 }
 
-/** The writeConcernError document MongoDB sends for `code`. */
+/**
+ * The writeConcernError document MongoDB sends for `code`; `wc` carries the `provenance` its `w`
+ * came from (clientSupplied, customDefault or implicitDefault).
+ */
 function wcError(code: number, codeName: string, errmsg: string, wc: Document): Document {
   return {
     code,
@@ -49,7 +53,7 @@ function wcError(code: number, codeName: string, errmsg: string, wc: Document): 
         w: wc.w ?? "majority",
         wtimeout: Number(wc.wtimeout ?? 0),
         ...(wc.j !== undefined ? { j: wc.j } : {}),
-        provenance: wc.w === undefined ? "implicitDefault" : "clientSupplied",
+        provenance: wc.provenance ?? "clientSupplied",
       },
       ...(code === 64 ? { wtimeout: true } : {}),
     },
@@ -75,16 +79,21 @@ export function writeMajorityCount(rs: ReplSet): number {
 }
 
 /**
- * Waits until the write at `ts` satisfies `wc` (default `{w: "majority"}`, the implicit default
- * since 5.0). Resolves to undefined when satisfied, or to the writeConcernError document.
+ * Waits until the write at `ts` satisfies `wc`; without `w`, the cluster-wide default or the
+ * set's implicit default (rw_defaults.ts). Resolves to undefined when satisfied, or to the
+ * writeConcernError document.
  */
 export async function awaitWriteConcern(
   rs: ReplSet,
   wc: Document | undefined,
   ts: Timestamp | undefined,
 ): Promise<Document | undefined> {
-  const concern = wc ?? {};
-  const w = concern.w ?? "majority";
+  const given = wc ?? {};
+  const fallback = given.w === undefined ? defaultWriteConcern(rs.server, rs.config) : undefined;
+  const concern = fallback
+    ? { ...fallback.wc, ...given, w: fallback.wc.w, provenance: fallback.provenance }
+    : given;
+  const w = concern.w;
   const dataMembers = rs.members().filter((m) => !m.arbiterOnly);
   let satisfied: () => boolean;
   if (typeof w === "number" || (typeof w === "object" && w !== null && "toNumber" in w)) {

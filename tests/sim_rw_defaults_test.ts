@@ -1,0 +1,132 @@
+/**
+ * The default write concern, as MongoDB 5.0+ keeps it: a set's implicit default is
+ * `{w: "majority"}` unless its arbiters leave the voting data-bearing members no more than a
+ * majority (then `{w: 1}`); a reconfig that would change it is refused (103, forced or not)
+ * until setDefaultRWConcern sets a cluster-wide one, which cannot be unset again.
+ * https://www.mongodb.com/docs/manual/reference/command/setDefaultRWConcern/
+ * https://www.mongodb.com/docs/manual/reference/write-concern/#implicit-default-write-concern
+ */
+import assert from "node:assert/strict";
+import { MongoClient } from "mongodb";
+import { freePorts } from "./helpers.ts";
+import {
+  admin,
+  adminError,
+  killMember,
+  mongosWithoutShards,
+  simBin,
+  startMongod,
+  startReplSet,
+  waitFor,
+  withDir,
+} from "./sim_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+type Config = { version: number; members: Record<string, unknown>[] };
+
+Deno.test("simulator: adding an arbiter that would change the implicit default write concern is refused (103, forced too) until setDefaultRWConcern sets one, which replicates and cannot be unset", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [p0, p1, arb, alone] = freePorts(4);
+    await startReplSet(bin, dir, [p0, p1]);
+    const before = await admin(p0, { getDefaultRWConcern: 1 });
+    assert.deepEqual(before.defaultWriteConcern, { w: "majority", wtimeout: 0 });
+    assert.equal(before.defaultWriteConcernSource, "implicit");
+    assert.equal((await startMongod(bin, dir, arb, ["--replSet", "rs0"])).code, 0);
+    const config = (await admin(p0, { replSetGetConfig: 1 })).config as Config;
+    const withArbiter = {
+      ...config,
+      version: config.version + 1,
+      members: [...config.members, { _id: 2, host: `localhost:${arb}`, arbiterOnly: true }],
+    };
+    for (const force of [false, true]) {
+      const e = await adminError(p0, { replSetReconfig: withArbiter, force });
+      assert.equal(e.code, 103, `force: ${force}`);
+      assert.match(e.message, /would change the implicit default write concern/);
+    }
+    assert.equal(((await admin(p0, { replSetGetConfig: 1 })).config as Config).members.length, 2);
+
+    const set = await admin(p0, { setDefaultRWConcern: 1, defaultWriteConcern: { w: 1 } });
+    assert.deepEqual(set.defaultWriteConcern, { w: 1, wtimeout: 0 });
+    assert.equal(set.defaultWriteConcernSource, "global");
+    await admin(p0, { replSetReconfig: withArbiter });
+    assert.equal(((await admin(p0, { replSetGetConfig: 1 })).config as Config).members.length, 3);
+    // Stored like any other write: the secondary has it too.
+    await waitFor(async () =>
+      (await admin(p1, { getDefaultRWConcern: 1 })).defaultWriteConcernSource === "global" ||
+      undefined
+    );
+    const unset = await adminError(p0, { setDefaultRWConcern: 1, defaultWriteConcern: {} });
+    assert.equal(unset.code, 20);
+    assert.match(unset.message, /cannot be unset once it is set/);
+    assert.equal((await adminError(p0, { setDefaultRWConcern: 1 })).code, 2);
+    assert.equal(
+      (await adminError(p0, { setDefaultRWConcern: 1, defaultWriteConcern: { w: 0 } })).code,
+      2,
+    );
+
+    assert.equal((await startMongod(bin, dir, alone)).code, 0);
+    const standalone = await adminError(alone, {
+      setDefaultRWConcern: 1,
+      defaultWriteConcern: { w: 1 },
+    });
+    assert.equal(standalone.code, 20);
+    assert.match(standalone.message, /not supported on standalone/);
+  });
+});
+
+Deno.test("simulator: a primary-secondary-arbiter set's writes default to {w: 1} (they return with the secondary down), while w: majority waits for it", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const ports = freePorts(3);
+    for (const p of ports) {
+      assert.equal((await startMongod(bin, dir, p, ["--replSet", "rs0"])).code, 0);
+    }
+    // replSetInitiate is not a reconfig: a set may begin with its arbiter.
+    await admin(ports[0], {
+      replSetInitiate: {
+        _id: "rs0",
+        members: [
+          { _id: 0, host: `localhost:${ports[0]}`, priority: 2 },
+          { _id: 1, host: `localhost:${ports[1]}` },
+          { _id: 2, host: `localhost:${ports[2]}`, arbiterOnly: true },
+        ],
+      },
+    });
+    await waitFor(async () => (await admin(ports[0], { hello: 1 })).isWritablePrimary || undefined);
+    const defaults = await admin(ports[0], { getDefaultRWConcern: 1 });
+    assert.equal(defaults.defaultWriteConcern, undefined, "an implicit {w: 1} is not shown");
+    assert.equal(defaults.defaultWriteConcernSource, "implicit");
+    await killMember(dir, ports[1]);
+    const c = new MongoClient(`mongodb://localhost:${ports[0]}/?directConnection=true`);
+    try {
+      const coll = c.db("app").collection("d");
+      // A limit without w: the default w applies (an implicit majority would time out here).
+      const res = await coll.insertOne({ _id: 1 } as never, { writeConcern: { wtimeoutMS: 2000 } });
+      assert.equal(res.acknowledged, true);
+      const majority = await coll.insertOne(
+        { _id: 2 } as never,
+        { writeConcern: { w: "majority", wtimeout: 500 } },
+      ).then(() => undefined, (e: { code?: number }) => e.code);
+      assert.equal(majority, 64, "w: majority needs the secondary");
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+Deno.test("simulator: mongos keeps the cluster-wide default write concern on the config servers", async () => {
+  await withDir(async (dir) => {
+    const mongos = await mongosWithoutShards(await simBin("7.0.5"), dir);
+    assert.equal(
+      (await admin(mongos, { getDefaultRWConcern: 1 })).defaultWriteConcernSource,
+      "implicit",
+    );
+    await admin(mongos, { setDefaultRWConcern: 1, defaultWriteConcern: { w: "majority" } });
+    const now = await admin(mongos, { getDefaultRWConcern: 1 });
+    assert.equal(now.defaultWriteConcernSource, "global");
+    assert.deepEqual(now.defaultWriteConcern, { w: "majority", wtimeout: 0 });
+  });
+});
