@@ -17,7 +17,12 @@ import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from ".
 import { markedPhases, stopOp, verifyOp } from "./lifecycle_ops.ts";
 import { change, check, mongosConfigRewriteOps, op } from "./op_builders.ts";
 import { recordedConfigs } from "./start_files.ts";
-import { listProcesses, type ProcessSpec } from "./processes.ts";
+import { connectionString, listProcesses, type ProcessSpec } from "./processes.ts";
+import {
+  checksImplicitDefault,
+  implicitDefaultChange,
+  implicitDefaultIssue,
+} from "./implicit_write_concern.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { hostCertPath, securityOf } from "../security/settings.ts";
 import { formatDuration } from "../util/format.ts";
@@ -32,6 +37,11 @@ export interface ScaleInPlanInput extends LifecyclePlanInput {
   balancerOff?: boolean;
   /** `--wait-timeout` (ms), for the review to say how long a draining is waited for. */
   waitTimeoutMs?: number;
+  /**
+   * By replica set: whether a cluster-wide default write concern is set (getDefaultRWConcern;
+   * absent or undefined: not asked, or no answer).
+   */
+  cwwcSet?: Record<string, boolean | undefined>;
 }
 
 const machine = (p: { host: string; port: number }) => `${hostKey(p.host)}:${p.port}`;
@@ -40,6 +50,17 @@ const machine = (p: { host: string; port: number }) => `${hostKey(p.host)}:${p.p
 export function removedProcesses(input: Pick<ScaleInPlanInput, "meta" | "deployDir" | "topology">) {
   const stays = new Set(listProcesses(input.topology, input.deployDir).map(machine));
   return listProcesses(input.meta.topology, input.deployDir).filter((p) => !stays.has(machine(p)));
+}
+
+/** The members of `s` that go, down ones first, as remove_members takes them (the review's order). */
+function removalOrder(
+  s: { members: ProcessSpec[] },
+  gone: Set<string>,
+  facts: ScaleInPlanInput["facts"],
+): ProcessSpec[] {
+  return s.members.filter((m) => gone.has(m.id)).sort((a, b) =>
+    Number(!!facts[a.id]?.running) - Number(!!facts[b.id]?.running)
+  );
 }
 
 /** Pure: the `cluster scale-in` Plan (no phases when the topology removes nothing). */
@@ -115,6 +136,19 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
           '"Replica Set Deployment Architectures")',
       });
     }
+    // MongoDB 5.0+ refuses a reconfig that changes the implicit default write concern of a
+    // set that is not a shard while no cluster-wide one is set (implicit_write_concern.ts).
+    const out = removalOrder(s, gone, input.facts);
+    const wc = input.meta.kind === "replica_set" && checksImplicitDefault(input.meta.version) &&
+      out.length && stay.length &&
+      implicitDefaultIssue(
+        name,
+        s.name,
+        implicitDefaultChange(s.members, out.map((member) => ({ member, add: false }))),
+        input.cwwcSet?.[s.name],
+        connectionString(input.meta.topology),
+      );
+    if (wc) errors.push(wc);
     if (stay.length < s.members.length && stay.filter((m) => !m.arbiterOnly).length === 1) {
       warnings.push({
         code: "single_member_left",
@@ -183,10 +217,7 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
     );
   }
   const removing = sets.flatMap((s) => {
-    // Down members first, as remove_members takes them (their order in the review).
-    const out = s.members.filter((m) => gone.has(m.id)).sort((a, b) =>
-      Number(!!input.facts[a.id]?.running) - Number(!!input.facts[b.id]?.running)
-    );
+    const out = removalOrder(s, gone, input.facts);
     if (!out.length || out.length === s.members.length) return [];
     return [op({
       id: `remove-members-${s.name}`,

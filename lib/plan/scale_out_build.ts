@@ -26,7 +26,13 @@ import type { LoadedTopology } from "../topology/load.ts";
 import { isLocalHost, topologyKind } from "../topology/schema.ts";
 import { recordedRelease } from "./lifecycle.ts";
 import { planDeploy } from "./planner.ts";
-import { listProcesses } from "./processes.ts";
+import { connectionString, listProcesses } from "./processes.ts";
+import {
+  checksImplicitDefault,
+  implicitDefaultChange,
+  implicitDefaultIssue,
+} from "./implicit_write_concern.ts";
+import { clusterWideWriteConcernSet } from "../probe/default_write_concern.ts";
 import { otherChanges } from "./reconfigure_changes.ts";
 import { recordedPorts, refuseOtherDifferences } from "./redeploy.ts";
 import { estimateResources } from "./resources.ts";
@@ -189,6 +195,26 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
   if (notRunning.length) {
     validation.errors.push(...notRunning);
     validation.valid = false;
+  }
+  // MongoDB 5.0+ refuses a reconfig that changes the implicit default write concern of a set
+  // that is not a shard while no cluster-wide one is set: refused before anything starts.
+  if (meta.kind === "replica_set" && !notRunning.length && checksImplicitDefault(meta.version)) {
+    const before = listProcesses(meta.topology, deployDir).filter((p) => p.replicaSet);
+    const change = implicitDefaultChange(
+      before,
+      added.filter((p) => p.replicaSet).map((member) => ({ member, add: true })),
+    );
+    const issue = change && implicitDefaultIssue(
+      name,
+      before[0].replicaSet!,
+      change,
+      await clusterWideWriteConcernSet(clusterAccess(name, meta.topology, req.executors), before),
+      connectionString(meta.topology),
+    );
+    if (issue) {
+      validation.errors.push(issue);
+      validation.valid = false;
+    }
   }
   for (const w of req.loaded.warnings) {
     validation.warnings.push({

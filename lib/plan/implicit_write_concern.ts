@@ -1,0 +1,99 @@
+/**
+ * A replica set's implicit default write concern, and the membership changes MongoDB 5.0+
+ * refuses while no cluster-wide one is set. Pure.
+ *
+ * MongoDB manual, "Implicit Default Write Concern": `{w: "majority"}`, unless the set has voting
+ * arbiters and its voting data-bearing members are no more than a majority of the votes, then
+ * `{w: 1}` (ReplSetConfig::isImplicitDefaultWriteConcernMajority). replSetReconfig: "Starting in
+ * MongoDB 5.0, you must explicitly set the global default write concern before attempting to
+ * reconfigure a non-sharded replica set with a configuration that would change the implicit
+ * default write concern" — the server refuses it with NewReplicaSetConfigurationIncompatible
+ * (103), a forced reconfig too.
+ */
+import { hostPort } from "../topology/hosts.ts";
+import type { ProcessSpec } from "./processes.ts";
+import type { ValidationIssue } from "./schema.ts";
+
+type Member = Pick<ProcessSpec, "votes" | "arbiterOnly">;
+
+/** Whether `members`' implicit default write concern is `{w: "majority"}` (else `{w: 1}`). */
+export function implicitMajority(members: Member[]): boolean {
+  const voters = members.filter((m) => m.votes > 0);
+  const writable = voters.filter((m) => !m.arbiterOnly).length;
+  return writable === voters.length || writable > Math.floor(voters.length / 2) + 1;
+}
+
+/** The release line (`major.minor`) from which reconfigs are checked against it. */
+export function checksImplicitDefault(version: string): boolean {
+  return Number(version.split(".")[0]) >= 5;
+}
+
+const text = (majority: boolean) => majority ? '{w: "majority"}' : "{w: 1}";
+
+/**
+ * The first reconfig, of those that change `set` from `before` to members one at a time (`steps`:
+ * each member added or removed, in the order the operation sends them), that changes its
+ * implicit default write concern; undefined when none does. A data-bearing voting member added
+ * is counted both as MongoDB 4.4+ adds it (`newlyAdded`: no vote until SECONDARY) and as it
+ * votes afterwards: either may be the configuration the next reconfig starts from.
+ */
+export function implicitDefaultChange(
+  before: ProcessSpec[],
+  steps: { member: ProcessSpec; add: boolean }[],
+): { member: ProcessSpec; add: boolean; from: boolean; to: boolean } | undefined {
+  const voteLater = (m: ProcessSpec): ProcessSpec =>
+    !m.arbiterOnly && m.votes > 0 ? { ...m, votes: 0 } : m;
+  // As it votes in the end; with every member this operation added still newlyAdded.
+  let now = before;
+  let early = before;
+  for (const s of steps) {
+    const without = (l: ProcessSpec[]) => l.filter((m) => m.id !== s.member.id);
+    const next = s.add ? [...now, s.member] : without(now);
+    const nextEarly = s.add ? [...early, voteLater(s.member)] : without(early);
+    const pairs: [ProcessSpec[], ProcessSpec[]][] = [[now, next], [early, nextEarly]];
+    // The earlier ones voting by now, this one newlyAdded.
+    if (s.add) pairs.push([now, [...now, voteLater(s.member)]]);
+    for (const [a, b] of pairs) {
+      if (implicitMajority(a) !== implicitMajority(b)) {
+        return { ...s, from: implicitMajority(a), to: implicitMajority(b) };
+      }
+    }
+    now = next;
+    early = nextEarly;
+  }
+  return undefined;
+}
+
+/**
+ * The refusal (`implicit_write_concern`) of a change to `set` that changes its implicit default
+ * write concern while no cluster-wide default is set (`cwwcSet` false; undefined: could not be
+ * read, so the apply meets the server's own refusal). `uri` is the cluster's connection string
+ * (for the command that sets one) of cluster `cluster`.
+ */
+export function implicitDefaultIssue(
+  cluster: string,
+  set: string,
+  change: ReturnType<typeof implicitDefaultChange>,
+  cwwcSet: boolean | undefined,
+  uri: string,
+): ValidationIssue | undefined {
+  if (!change || cwwcSet !== false) return undefined;
+  const m = change.member;
+  return {
+    code: "implicit_write_concern",
+    severity: "error",
+    host: m.host,
+    message:
+      `${set}: ${change.add ? "adding" : "removing"} ${m.arbiterOnly ? "arbiter " : ""}${
+        hostPort(m.host, m.port)
+      } changes the set's implicit default write concern from ${text(change.from)} to ${
+        text(change.to)
+      }, and MongoDB 5.0+ refuses that reconfig (NewReplicaSetConfigurationIncompatible) until a ` +
+      "cluster-wide default write concern is set. Choose one and set it, then plan again: " +
+      `mongosh '${uri}' --eval 'db.adminCommand({setDefaultRWConcern: 1, ` +
+      `defaultWriteConcern: {w: "majority"}})' (\`mup cluster credentials ${cluster}\` gives ` +
+      'the password). {w: "majority"} keeps acknowledged writes through a failover but waits while ' +
+      "too few data-bearing members run; {w: 1} keeps writing and may lose the last writes " +
+      "in a failover. Once set, it cannot be unset",
+  };
+}

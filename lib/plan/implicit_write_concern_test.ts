@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { implicitDefaultChange, implicitMajority } from "./implicit_write_concern.ts";
+import type { ProcessSpec } from "./processes.ts";
+
+const member = (port: number, extra: Partial<ProcessSpec> = {}) =>
+  ({ id: `m${port}`, host: "h", port, votes: 1, arbiterOnly: false, ...extra }) as ProcessSpec;
+const arbiter = (port: number) => member(port, { arbiterOnly: true });
+
+Deno.test("implicit default write concern: majority without arbiters, {w: 1} once arbiters leave the voting data-bearing members no more than a majority", () => {
+  assert.equal(implicitMajority([member(1), member(2)]), true);
+  assert.equal(implicitMajority([member(1), member(2), arbiter(3)]), false); // 2 > 2: no
+  assert.equal(implicitMajority([member(1), member(2), member(3), arbiter(4)]), false); // 3 > 3
+  assert.equal(implicitMajority([member(1), member(2), member(3), member(4), arbiter(5)]), true);
+  // A non-voting arbiter does not count.
+  assert.equal(implicitMajority([member(1), member(2), { ...arbiter(3), votes: 0 }]), true);
+});
+
+Deno.test("implicitDefaultChange finds the reconfig that changes it: an arbiter added or removed; a data-bearing member added counts both while newlyAdded and once it votes", () => {
+  const ps = [member(1), member(2)];
+  assert.deepEqual(
+    (({ from, to }) => ({ from, to }))(
+      implicitDefaultChange(ps, [{ member: arbiter(3), add: true }])!,
+    ),
+    { from: true, to: false },
+  );
+  assert.equal(implicitDefaultChange(ps, [{ member: member(3), add: true }]), undefined);
+  const psa = [member(1), member(2), arbiter(3)];
+  assert.equal(implicitDefaultChange(psa, [{ member: arbiter(3), add: false }])?.to, true);
+  // P S A + S: still {w: 1} (3 data-bearing voters, majority 3); + another S: majority.
+  assert.equal(implicitDefaultChange(psa, [{ member: member(4), add: true }]), undefined);
+  const change = implicitDefaultChange(psa, [
+    { member: member(4), add: true },
+    { member: member(5), add: true },
+  ]);
+  assert.equal(change?.member.port, 5);
+  assert.equal(change?.to, true);
+});

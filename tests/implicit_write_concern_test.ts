@@ -1,0 +1,88 @@
+/**
+ * MongoDB 5.0+ refuses a reconfig that changes a replica set's implicit default write concern
+ * while no cluster-wide one is set: scale-out (an arbiter joining a primary and a secondary) and
+ * scale-in (the arbiter of a primary-secondary-arbiter set leaving) refuse such a plan up front,
+ * naming setDefaultRWConcern, and go ahead once one is set. Checked through the real driver.
+ */
+import assert from "node:assert/strict";
+import { freePorts, tempHome, writeTopology } from "./helpers.ts";
+import { withClient } from "./apply_helpers.ts";
+import { deploy, ok } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+import type { Document } from "mongodb";
+
+installFixture();
+
+/** replSetGetConfig's members (host and arbiterOnly) through `port`, as the cluster's admin. */
+async function members(home: string, cluster: string, port: number): Promise<string[]> {
+  const config = await withClient(
+    `mongodb://localhost:${port}/?directConnection=true`,
+    async (c) => (await c.db("admin").command({ replSetGetConfig: 1 })).config as Document,
+    { home, cluster },
+  );
+  return (config.members as Document[]).map((m) => `${m.host}${m.arbiterOnly ? " (arbiter)" : ""}`)
+    .sort();
+}
+
+/** setDefaultRWConcern on the set's primary, as the cluster's admin. */
+function setDefault(home: string, cluster: string, ports: number[], w: string | number) {
+  return withClient(
+    `mongodb://${ports.map((p) => `localhost:${p}`).join(",")}/?replicaSet=rs0`,
+    (c) => c.db("admin").command({ setDefaultRWConcern: 1, defaultWriteConcern: { w } }),
+    { home, cluster },
+  );
+}
+
+const REFUSAL =
+  /implicit default write concern from \{w: "majority"\} to \{w: 1\}[\s\S]*setDefaultRWConcern/;
+
+Deno.test("scale-out of an arbiter that makes a set's implicit write concern {w: 1}, and scale-in of the arbiter that makes it majority again, are refused until a cluster-wide default write concern is set, then go ahead", async () => {
+  const home = await tempHome();
+  const [p0, p1, arb, q0, q1, qArb] = freePorts(6);
+
+  // A primary and a secondary: the arbiter joining changes the default to {w: 1}.
+  await deploy(
+    home,
+    "ps",
+    `mongod_servers:\n  - { host: localhost, port: ${p0}, replica_set: rs0, priority: 2 }\n` +
+      `  - { host: localhost, port: ${p1}, replica_set: rs0 }\n`,
+  );
+  const grown = await writeTopology(
+    home,
+    "psa.yaml",
+    `mongod_servers:\n  - { host: localhost, port: ${p0}, replica_set: rs0, priority: 2 }\n` +
+      `  - { host: localhost, port: ${p1}, replica_set: rs0 }\n` +
+      `  - { host: localhost, port: ${arb}, replica_set: rs0, arbiter_only: true }\n`,
+  );
+  const out = await ok(home, ["cluster", "scale-out", "ps", grown, "--auto-approve"], 1);
+  assert.match(out.stdout + out.stderr, REFUSAL);
+  assert.match(out.stdout + out.stderr, new RegExp(`adding arbiter localhost:${arb}`));
+  assert.deepEqual(await members(home, "ps", p0), [`localhost:${p0}`, `localhost:${p1}`].sort());
+  await setDefault(home, "ps", [p0, p1], 1);
+  await ok(home, ["cluster", "scale-out", "ps", grown, "--auto-approve"]);
+  assert.deepEqual(
+    await members(home, "ps", p0),
+    [`localhost:${arb} (arbiter)`, `localhost:${p0}`, `localhost:${p1}`].sort(),
+  );
+
+  // A primary-secondary-arbiter set from the start (replSetInitiate is not a reconfig): its
+  // arbiter leaving makes the default majority again.
+  await deploy(
+    home,
+    "psa",
+    `mongod_servers:\n  - { host: localhost, port: ${q0}, replica_set: rs0, priority: 2 }\n` +
+      `  - { host: localhost, port: ${q1}, replica_set: rs0 }\n` +
+      `  - { host: localhost, port: ${qArb}, replica_set: rs0, arbiter_only: true }\n`,
+  );
+  const args = ["cluster", "scale-in", "psa", "-N", `localhost:${qArb}`, "--auto-approve"];
+  const refused = await ok(home, args, 1);
+  assert.match(
+    refused.stdout + refused.stderr,
+    /removing arbiter localhost:\d+ changes the set's implicit default write concern from \{w: 1\} to \{w: "majority"\}/,
+  );
+  assert.equal((await members(home, "psa", q0)).length, 3);
+  await setDefault(home, "psa", [q0, q1], "majority");
+  await ok(home, args);
+  assert.deepEqual(await members(home, "psa", q0), [`localhost:${q0}`, `localhost:${q1}`].sort());
+  for (const c of ["ps", "psa"]) await ok(home, ["cluster", "destroy", c, "--auto-approve"]);
+});
