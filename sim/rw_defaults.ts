@@ -173,7 +173,9 @@ const setDefaultRWConcern: Handler = async (ctx) => {
       ? { defaultReadConcern: current.defaultReadConcern }
       : {}),
     ...(wc !== undefined
-      ? (Object.keys(wc).length ? { defaultWriteConcern: { wtimeout: 0, ...wc } } : {})
+      ? (Object.keys(wc).length
+        ? { defaultWriteConcern: { ...wc, wtimeout: wc.wtimeout ?? 0 } }
+        : {})
       : current?.defaultWriteConcern
       ? { defaultWriteConcern: current.defaultWriteConcern }
       : {}),

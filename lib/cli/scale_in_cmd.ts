@@ -287,8 +287,8 @@ async function balancerIsOff(
 
 /**
  * For each replica set a scale-in takes members from, whether a cluster-wide default write
- * concern is set: the planner refuses a change of its implicit one without it
- * (scaleInImplicitChange). Asked only of replica set clusters on MongoDB 5.0+.
+ * concern is set: the planner refuses a removal that changes the set's implicit one without it
+ * (implicit_write_concern.ts). Asked only of replica set clusters on MongoDB 5.0+.
  */
 async function defaultWriteConcernSet(
   meta: ClusterMeta,

@@ -23,7 +23,7 @@ export function implicitMajority(members: Member[]): boolean {
   return writable === voters.length || writable > Math.floor(voters.length / 2) + 1;
 }
 
-/** The release line (`major.minor`) from which reconfigs are checked against it. */
+/** Whether MongoDB `version` (`major.minor.patch`) refuses such reconfigs: 5.0 and later. */
 export function checksImplicitDefault(version: string): boolean {
   return Number(version.split(".")[0]) >= 5;
 }
