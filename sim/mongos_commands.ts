@@ -10,6 +10,8 @@ import { readCommands } from "./commands/read.ts";
 import { adminShardingCommands } from "./mongos_admin.ts";
 import type { Mongos } from "./mongos.ts";
 import { routed } from "./mongos_routing.ts";
+import { majorMinor } from "./fcv.ts";
+import { implicitDefaultIsMajority } from "./rw_defaults.ts";
 import type { CommandContext, Handler } from "./server.ts";
 
 function mongos(ctx: CommandContext): Mongos {
@@ -91,6 +93,23 @@ const addShard: Handler = async (ctx) => {
     if (sameSet) {
       throw errors.operationFailed(
         `'${spec}' is already a member of the existing shard '${s.host}' (${s._id}).`,
+      );
+    }
+  }
+  // MongoDB 5.1+ (_validateHostAsShard): a shard whose implicit default write concern is
+  // {w: 1} (its arbiters) joins only a cluster with a cluster-wide default write concern.
+  if (Number(majorMinor(ctx.server.opts.version)) >= 5.1) {
+    const shardConfig =
+      (await ctx.server.peers.run(primary, "admin", { replSetGetConfig: 1 }, 5000))
+        .config;
+    const cwwc = await m.config("admin", { getDefaultRWConcern: 1 });
+    if (!implicitDefaultIsMajority(shardConfig) && cwwc.defaultWriteConcernSource !== "global") {
+      throw errors.operationFailed(
+        `Cannot add ${spec} as a shard since the implicit default write concern on this shard ` +
+          "is set to {w : 1}, because number of arbiters in the shard's configuration caused " +
+          "the number of writable voting members not to be strictly more than the voting " +
+          "majority. Change the shard configuration or set the cluster-wide write concern " +
+          "using the setDefaultRWConcern command and try again.",
       );
     }
   }

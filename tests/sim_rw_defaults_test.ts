@@ -130,3 +130,35 @@ Deno.test("simulator: mongos keeps the cluster-wide default write concern on the
     assert.deepEqual(now.defaultWriteConcern, { w: "majority", wtimeout: 0 });
   });
 });
+
+Deno.test("simulator: mongos (5.1+) refuses to add a shard whose implicit default write concern is {w: 1} (OperationFailed) until the cluster has a cluster-wide default", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const mongos = await mongosWithoutShards(bin, dir);
+    const [data, arb] = freePorts(2);
+    for (const p of [data, arb]) {
+      const r = await startMongod(bin, dir, p, ["--shardsvr", "--replSet", "sh1"]);
+      assert.equal(r.code, 0);
+    }
+    await admin(data, {
+      replSetInitiate: {
+        _id: "sh1",
+        members: [
+          { _id: 0, host: `localhost:${data}` },
+          { _id: 1, host: `localhost:${arb}`, arbiterOnly: true },
+        ],
+      },
+    });
+    await waitFor(async () => (await admin(data, { hello: 1 })).isWritablePrimary || undefined);
+    const spec = `sh1/localhost:${data}`;
+    const refused = await adminError(mongos, { addShard: spec });
+    assert.equal(refused.code, 96);
+    assert.match(
+      refused.message,
+      /implicit default write concern on this shard is set to \{w : 1\}/,
+    );
+    assert.deepEqual((await admin(mongos, { listShards: 1 })).shards, []);
+    await admin(mongos, { setDefaultRWConcern: 1, defaultWriteConcern: { w: 1 } });
+    assert.equal((await admin(mongos, { addShard: spec })).shardAdded, "sh1");
+  });
+});
