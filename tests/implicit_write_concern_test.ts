@@ -5,7 +5,7 @@
  * naming setDefaultRWConcern, and go ahead once one is set. Checked through the real driver.
  */
 import assert from "node:assert/strict";
-import { freePorts, tempHome, writeTopology } from "./helpers.ts";
+import { deployArgs, freePorts, tempHome, testMirror, writeTopology } from "./helpers.ts";
 import { withClient } from "./apply_helpers.ts";
 import { deploy, ok } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
@@ -85,4 +85,46 @@ Deno.test("scale-out of an arbiter that makes a set's implicit write concern {w:
   await ok(home, args);
   assert.deepEqual(await members(home, "psa", q0), [`localhost:${q0}`, `localhost:${q1}`].sort());
   for (const c of ["ps", "psa"]) await ok(home, ["cluster", "destroy", c, "--auto-approve"]);
+});
+
+Deno.test("a shard whose implicit default write concern is {w: 1}: a first deploy is refused naming the way round; a scale-out adding one is refused until a default is set through mongos, then adds it", async () => {
+  const home = await tempHome();
+  const [cfg, sh1, router, sh2, sh2Arb] = freePorts(5);
+  const base = `config_servers:\n  - { host: localhost, port: ${cfg}, replica_set: cfg }\n` +
+    `mongos_servers:\n  - { host: localhost, port: ${router} }\n` +
+    `mongod_servers:\n  - { host: localhost, port: ${sh1}, replica_set: shard1 }\n`;
+  const withShard2 = base +
+    `  - { host: localhost, port: ${sh2}, replica_set: shard2 }\n` +
+    `  - { host: localhost, port: ${sh2Arb}, replica_set: shard2, arbiter_only: true }\n`;
+  const first = await writeTopology(home, "first.yaml", withShard2);
+  const refused = await ok(home, deployArgs("sh", first, await testMirror(), ["--plan-only"]), 1);
+  assert.match(
+    refused.stdout + refused.stderr,
+    /shard shard2's implicit default write concern is \{w: 1\}[\s\S]*deploy the shard without its arbiter[\s\S]*mup cluster scale-out sh/,
+  );
+  await deploy(home, "sh", base);
+  const grown = await writeTopology(home, "grown.yaml", withShard2);
+  const out = await ok(home, ["cluster", "scale-out", "sh", grown, "--auto-approve"], 1);
+  assert.match(
+    out.stdout + out.stderr,
+    /shard shard2's implicit default[\s\S]*Set one through mongos/,
+  );
+  const mongos = `mongodb://localhost:${router}/`;
+  const shards = () =>
+    withClient(
+      mongos,
+      async (c) =>
+        ((await c.db("admin").command({ listShards: 1 })).shards as Document[]).map((s) => s._id),
+      { home, cluster: "sh" },
+    );
+  assert.deepEqual(await shards(), ["shard1"]);
+  await withClient(
+    mongos,
+    (c) =>
+      c.db("admin").command({ setDefaultRWConcern: 1, defaultWriteConcern: { w: "majority" } }),
+    { home, cluster: "sh" },
+  );
+  await ok(home, ["cluster", "scale-out", "sh", grown, "--auto-approve"]);
+  assert.deepEqual((await shards()).sort(), ["shard1", "shard2"]);
+  await ok(home, ["cluster", "destroy", "sh", "--auto-approve"]);
 });

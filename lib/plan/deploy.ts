@@ -11,7 +11,7 @@ import { refreshEstimates } from "./estimates.ts";
 import { canonical, hooksMoved, recordedPorts } from "./redeploy.ts";
 import { hostKey } from "../topology/hosts.ts";
 import { nodeClaims, rootClaims } from "../topology/layout.ts";
-import { isLocalHost } from "../topology/schema.ts";
+import { isLocalHost, topologyKind } from "../topology/schema.ts";
 import {
   clashes,
   clusterClaims,
@@ -34,6 +34,7 @@ import { checkChosenDirs, checkDirsCreatable, checkForeignData } from "../prefli
 import { checkRecordedData } from "../preflight/recorded_data.ts";
 import { checkDataDirsFree, heldDataDirs } from "../preflight/data_held.ts";
 import { listProcesses, listReplicaSets } from "./processes.ts";
+import { shardImplicitDefaultIssues } from "./implicit_write_concern.ts";
 import { guardStarts, markResync } from "./repair_files.ts";
 import { markRepair } from "./deploy_repair.ts";
 import { estimateResources } from "./resources.ts";
@@ -264,6 +265,18 @@ export async function buildDeployPlan(
         `first deploy, then set it with \`mup cluster reconfigure ${req.cluster} <topology>\``,
     });
     validation.valid = false;
+  }
+  if (!meta && topologyKind(topology) === "sharded") {
+    const shards = shardImplicitDefaultIssues(
+      req.cluster,
+      listReplicaSets(procs),
+      release.version,
+      {
+        fresh: true,
+      },
+    );
+    validation.errors.push(...shards);
+    if (shards.length) validation.valid = false;
   }
   // A deploy tried again replaces the failed attempt's apply, which then cannot be resumed.
   const unfinished = await unfinishedApplyWarning(clusterDir, req.cluster);

@@ -97,3 +97,58 @@ export function implicitDefaultIssue(
       "in a failover. Once set, it cannot be unset",
   };
 }
+
+/**
+ * Whether MongoDB `version` refuses addShard of a shard whose implicit default write concern is
+ * `{w: 1}` while the cluster has no cluster-wide default (5.1 and later: the config server's
+ * _validateHostAsShard, "Cannot add … as a shard since the implicit default write concern on
+ * this shard is set to {w : 1}", OperationFailed).
+ */
+export function checksShardImplicitDefault(version: string): boolean {
+  const [major, minor] = version.split(".").map(Number);
+  return major > 5 || (major === 5 && minor >= 1);
+}
+
+/**
+ * The refusals (`shard_implicit_write_concern`) of shards among `sets` that MongoDB would not
+ * add to cluster `cluster` (release `version`) while it has no cluster-wide default write
+ * concern (`cwwcSet` false; true or undefined, as a deploy's has none yet: `fresh`). A first
+ * deploy cannot set one before its mongos runs, so it names the way round: the shard without
+ * its arbiter, the default set through mongos, then the arbiter added by a scale-out.
+ */
+export function shardImplicitDefaultIssues(
+  cluster: string,
+  sets: { name: string; configsvr?: boolean; members: ProcessSpec[] }[],
+  version: string,
+  opts: { fresh: true } | { fresh: false; cwwcSet: boolean | undefined; uri: string },
+): ValidationIssue[] {
+  if (!checksShardImplicitDefault(version)) return [];
+  if (!opts.fresh && opts.cwwcSet !== false) return [];
+  return sets.filter((s) => !s.configsvr && !implicitMajority(s.members)).map((s) => {
+    const arbiters = s.members.filter((m) => m.arbiterOnly && m.votes > 0);
+    const set = (uri: string) =>
+      `mongosh '${uri}' --eval 'db.adminCommand({setDefaultRWConcern: 1, ` +
+      `defaultWriteConcern: {w: "majority"}})'`;
+    return {
+      code: "shard_implicit_write_concern",
+      severity: "error" as const,
+      host: s.members[0].host,
+      message:
+        `shard ${s.name}'s implicit default write concern is {w: 1} (its arbiter${
+          arbiters.length > 1 ? "s" : ""
+        } ${
+          arbiters.map((m) => hostPort(m.host, m.port)).join(", ")
+        } leave the voting data-bearing members no more than a majority), and MongoDB 5.1+ ` +
+        "refuses to add such a shard (addShard: OperationFailed) while the cluster has no " +
+        "cluster-wide default write concern. " + (opts.fresh
+          ? "mup cannot set one before the cluster's mongos runs: deploy the shard without " +
+            "its arbiter (or with another data-bearing member instead), set a default through " +
+            `mongos (${
+              set("mongodb://<mongos>/")
+            }), then add the arbiter with \`mup cluster scale-out ${cluster} <topology>\``
+          : `Set one through mongos, then plan again: ${set(opts.uri)} ` +
+            `(\`mup cluster credentials ${cluster}\` gives the password). Once set, it cannot ` +
+            "be unset"),
+    };
+  });
+}

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { implicitDefaultChange, implicitMajority } from "./implicit_write_concern.ts";
+import {
+  checksImplicitDefault,
+  checksShardImplicitDefault,
+  implicitDefaultChange,
+  implicitMajority,
+} from "./implicit_write_concern.ts";
 import type { ProcessSpec } from "./processes.ts";
 
 const member = (port: number, extra: Partial<ProcessSpec> = {}) =>
@@ -34,4 +39,12 @@ Deno.test("implicitDefaultChange finds the reconfig that changes it: an arbiter 
   ]);
   assert.equal(change?.member.port, 5);
   assert.equal(change?.to, true);
+});
+
+Deno.test("the releases that check it: reconfigs from 5.0, addShard from 5.1", () => {
+  assert.deepEqual(["4.4.29", "5.0.30", "6.0.19"].map(checksImplicitDefault), [false, true, true]);
+  assert.deepEqual(
+    ["4.4.29", "5.0.30", "5.1.0", "7.0.5", "10.0.1"].map(checksShardImplicitDefault),
+    [false, false, true, true, true],
+  );
 });

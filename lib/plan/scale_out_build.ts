@@ -26,11 +26,13 @@ import type { LoadedTopology } from "../topology/load.ts";
 import { isLocalHost, topologyKind } from "../topology/schema.ts";
 import { recordedRelease } from "./lifecycle.ts";
 import { planDeploy } from "./planner.ts";
-import { connectionString, listProcesses } from "./processes.ts";
+import { connectionString, listProcesses, listReplicaSets } from "./processes.ts";
 import {
   checksImplicitDefault,
   implicitDefaultChange,
   implicitDefaultIssue,
+  implicitMajority,
+  shardImplicitDefaultIssues,
 } from "./implicit_write_concern.ts";
 import { clusterWideWriteConcernSet } from "../probe/default_write_concern.ts";
 import { otherChanges } from "./reconfigure_changes.ts";
@@ -213,6 +215,28 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
     );
     if (issue) {
       validation.errors.push(issue);
+      validation.valid = false;
+    }
+  }
+  // A new shard whose implicit default write concern is {w: 1}: MongoDB 5.1+ adds it only to a
+  // cluster with a cluster-wide default (asked through a recorded mongos).
+  if (meta.kind === "sharded" && !notRunning.length) {
+    const recordedSets = new Set(meta.processes.flatMap((p) => p.replica_set ?? []));
+    const newSets = listReplicaSets(listProcesses(topology, deployDir)).filter((s) =>
+      !recordedSets.has(s.name) && !implicitMajority(s.members)
+    );
+    const issues = newSets.length
+      ? shardImplicitDefaultIssues(name, newSets, meta.version, {
+        fresh: false,
+        cwwcSet: await clusterWideWriteConcernSet(
+          clusterAccess(name, meta.topology, req.executors),
+          listProcesses(meta.topology, deployDir).filter((p) => p.role === "mongos"),
+        ),
+        uri: connectionString(meta.topology),
+      })
+      : [];
+    if (issues.length) {
+      validation.errors.push(...issues);
       validation.valid = false;
     }
   }
