@@ -11,7 +11,7 @@ import { adminShardingCommands } from "./mongos_admin.ts";
 import type { Mongos } from "./mongos.ts";
 import { routed } from "./mongos_routing.ts";
 import { majorMinor } from "./fcv.ts";
-import { implicitDefaultIsMajority } from "./rw_defaults.ts";
+import { implicitDefaultIsMajority, withRouterDefault } from "./rw_defaults.ts";
 import type { CommandContext, Handler } from "./server.ts";
 
 function mongos(ctx: CommandContext): Mongos {
@@ -205,6 +205,9 @@ const forward: Handler = async (ctx) => {
     return ctx.server.newCursor(`${ctx.db}.$cmd.aggregate`, docs, docs.length || 1);
   }
   if (name === "dropDatabase") return await dropDatabase(mongos(ctx), ctx.db, shards);
+  if (name === "insert" || name === "update" || name === "delete") {
+    return await routed({ ...ctx, body: await withRouterDefault(ctx.server, ctx.body) });
+  }
   return await routed(ctx);
 };
 

@@ -91,11 +91,16 @@ function requireSetMember(ctx: CommandContext, name: string): void {
     throw errors.unauthorized(`${name} may only be run against the admin database.`);
   }
   if (ctx.server.opts.role !== "mongod") return;
+  // rwc_defaults_commands.cpp assertNotStandaloneOrShardServer: codes 51300 and 51301.
   if (!ctx.server.opts.replSet) {
-    throw errors.illegalOperation(`'${name}' is not supported on standalone nodes.`);
+    throw new CommandError(
+      `'${name}' is not supported on standalone nodes.`,
+      51300,
+      "Location51300",
+    );
   }
   if (ctx.server.opts.clusterRole === "shardsvr") {
-    throw errors.illegalOperation(`'${name}' is not supported on shard nodes.`);
+    throw new CommandError(`'${name}' is not supported on shard nodes.`, 51301, "Location51301");
   }
 }
 
@@ -142,9 +147,32 @@ function fromConfig(r: Document): Document {
   return rest;
 }
 
+/** mongos's copy of the cluster-wide default write concern, read again after a second. */
+let routerCache: { wc: Document | undefined; at: number } | undefined;
+
+/**
+ * A write through mongos without `w` gets the cluster-wide default, as mongos applies it before
+ * it sends the write to the shards (which hold no copy of it); `body` as it was otherwise.
+ */
+export async function withRouterDefault(server: Server, body: Document): Promise<Document> {
+  if (body.writeConcern?.w !== undefined) return body;
+  if (!routerCache || Date.now() - routerCache.at > 1000) {
+    const r = await server.router!.config("admin", { getDefaultRWConcern: 1 });
+    routerCache = {
+      wc: r.defaultWriteConcernSource === "global" ? r.defaultWriteConcern : undefined,
+      at: Date.now(),
+    };
+  }
+  const wc = routerCache.wc;
+  return wc
+    ? { ...body, writeConcern: { ...wc, ...body.writeConcern, provenance: "customDefault" } }
+    : body;
+}
+
 const setDefaultRWConcern: Handler = async (ctx) => {
   requireSetMember(ctx, "setDefaultRWConcern");
   if (ctx.server.opts.role === "mongos") {
+    routerCache = undefined;
     return fromConfig(await ctx.server.router!.config("admin", ctx.body));
   }
   const rc = ctx.body.defaultReadConcern as Document | undefined;
@@ -182,9 +210,14 @@ const setDefaultRWConcern: Handler = async (ctx) => {
     updateOpTime: r.lastOpTime?.() ?? null,
     updateWallClockTime: new Date(),
   };
-  // Stored with w: "majority", as MongoDB writes config.settings for this command.
+  // A default this set cannot satisfy is refused (replCoord->validateWriteConcern), except on
+  // config servers, whose default is for the shards.
+  if (wc && Object.keys(wc).length && ctx.server.opts.clusterRole !== "configsvr") {
+    satisfiable(wc, r.config);
+  }
+  // Written with the command's own write concern, else the default (opCtx's write concern).
   await runWrite(
-    { ...ctx, body: { ...ctx.body, writeConcern: ctx.body.writeConcern ?? { w: "majority" } } },
+    ctx,
     (apply) => {
       apply({ op: "u", ns: `${NS.db}.${NS.coll}`, o: next, o2: { _id: ID } });
       return {};
@@ -199,8 +232,30 @@ const getDefaultRWConcern: Handler = async (ctx) => {
     return fromConfig(await ctx.server.router!.config("admin", ctx.body));
   }
   const r = ctx.server.role as unknown as { config?: Document };
-  return reply(ctx.server, r.config);
+  return { ...reply(ctx.server, r.config), ...(ctx.body.inMemory ? { inMemory: true } : {}) };
 };
+
+/**
+ * Throws what MongoDB's validateWriteConcern answers for a `w` the set `config` cannot meet:
+ * more data-bearing members than it has (100), a mode its settings.getLastErrorModes lacks (79).
+ */
+function satisfiable(wc: Document, config: Document | undefined): void {
+  const members = ((config?.members ?? []) as Document[]).filter((m) => !m.arbiterOnly);
+  const w = wc.w;
+  if (typeof w === "number" || (typeof w === "object" && w !== null && "toNumber" in w)) {
+    if (Number(w) > members.length) {
+      throw new CommandError("Not enough data-bearing nodes", 100, "UnsatisfiableWriteConcern");
+    }
+  } else if (typeof w === "string" && w !== "majority") {
+    if (!config?.settings?.getLastErrorModes?.[w]) {
+      throw new CommandError(
+        `No write concern mode named '${w}' found in replica set configuration`,
+        79,
+        "UnknownReplWriteConcern",
+      );
+    }
+  }
+}
 
 /** The commands, registered on mongod and mongos alike. */
 export const rwDefaultsCommands: Record<string, Handler> = {

@@ -48,6 +48,14 @@ Deno.test("simulator: adding an arbiter that would change the implicit default w
     }
     assert.equal(((await admin(p0, { replSetGetConfig: 1 })).config as Config).members.length, 2);
 
+    // A default the set cannot satisfy is refused (validateWriteConcern).
+    const tooMany = await adminError(p0, { setDefaultRWConcern: 1, defaultWriteConcern: { w: 5 } });
+    assert.equal(tooMany.code, 100);
+    const noMode = await adminError(p0, {
+      setDefaultRWConcern: 1,
+      defaultWriteConcern: { w: "nosuchtag" },
+    });
+    assert.equal(noMode.code, 79);
     const set = await admin(p0, { setDefaultRWConcern: 1, defaultWriteConcern: { w: 1 } });
     assert.deepEqual(set.defaultWriteConcern, { w: 1, wtimeout: 0 });
     assert.equal(set.defaultWriteConcernSource, "global");
@@ -72,7 +80,7 @@ Deno.test("simulator: adding an arbiter that would change the implicit default w
       setDefaultRWConcern: 1,
       defaultWriteConcern: { w: 1 },
     });
-    assert.equal(standalone.code, 20);
+    assert.equal(standalone.code, 51300);
     assert.match(standalone.message, /not supported on standalone/);
   });
 });
@@ -111,6 +119,14 @@ Deno.test("simulator: a primary-secondary-arbiter set's writes default to {w: 1}
         { writeConcern: { w: "majority", wtimeout: 500 } },
       ).then(() => undefined, (e: { code?: number }) => e.code);
       assert.equal(majority, 64, "w: majority needs the secondary");
+      // setDefaultRWConcern writes with the default too: it answers with the secondary down.
+      const set = await admin(ports[0], {
+        setDefaultRWConcern: 1,
+        defaultWriteConcern: { w: 1 },
+      });
+      assert.equal(set.defaultWriteConcernSource, "global");
+      const memory = await admin(ports[0], { getDefaultRWConcern: 1, inMemory: true });
+      assert.equal(memory.inMemory, true);
     } finally {
       await c.close();
     }
@@ -160,5 +176,20 @@ Deno.test("simulator: mongos (5.1+) refuses to add a shard whose implicit defaul
     assert.deepEqual((await admin(mongos, { listShards: 1 })).shards, []);
     await admin(mongos, { setDefaultRWConcern: 1, defaultWriteConcern: { w: 1 } });
     assert.equal((await admin(mongos, { addShard: spec })).shardAdded, "sh1");
+    // A write through mongos without w gets the cluster's default (the config servers do not
+    // check it against a shard: w: 3 is more than sh1 has).
+    await admin(mongos, { setDefaultRWConcern: 1, defaultWriteConcern: { w: 3 } });
+    const c = new MongoClient(`mongodb://localhost:${mongos}/`);
+    try {
+      const error = await c.db("app").collection("d").insertOne({ _id: 1 } as never).then(
+        () => undefined,
+        (e: { code?: number; errInfo?: { writeConcern?: { provenance?: string } } }) => e,
+      );
+      assert.equal(error?.code, 100);
+      assert.equal(error?.errInfo?.writeConcern?.provenance, "customDefault");
+      await c.db("app").collection("d").insertOne({ _id: 2 } as never, { writeConcern: { w: 1 } });
+    } finally {
+      await c.close();
+    }
   });
 });
