@@ -102,6 +102,13 @@ Deno.test("a shard whose implicit default write concern is {w: 1}: a first deplo
     refused.stdout + refused.stderr,
     /shard shard2's implicit default write concern is \{w: 1\}[\s\S]*deploy the shard without its arbiter[\s\S]*mup cluster scale-out sh/,
   );
+  // The command names the cluster's mongos, as its admin.
+  assert.match(
+    refused.stdout + refused.stderr,
+    new RegExp(
+      `its arbiter localhost:${sh2Arb} leaves[\\s\\S]*mongosh 'mongodb://admin@localhost:${router}/`,
+    ),
+  );
   await deploy(home, "sh", base);
   const grown = await writeTopology(home, "grown.yaml", withShard2);
   const out = await ok(home, ["cluster", "scale-out", "sh", grown, "--auto-approve"], 1);

@@ -33,7 +33,7 @@ import { checkRetainedArchives } from "../preflight/retained_sets.ts";
 import { checkChosenDirs, checkDirsCreatable, checkForeignData } from "../preflight/data_dirs.ts";
 import { checkRecordedData } from "../preflight/recorded_data.ts";
 import { checkDataDirsFree, heldDataDirs } from "../preflight/data_held.ts";
-import { listProcesses, listReplicaSets } from "./processes.ts";
+import { connectionString, listProcesses, listReplicaSets } from "./processes.ts";
 import { shardImplicitDefaultIssues } from "./implicit_write_concern.ts";
 import { guardStarts, markResync } from "./repair_files.ts";
 import { markRepair } from "./deploy_repair.ts";
@@ -271,9 +271,7 @@ export async function buildDeployPlan(
       req.cluster,
       listReplicaSets(procs),
       release.version,
-      {
-        fresh: true,
-      },
+      { fresh: true, uri: connectionString(topology) },
     );
     validation.errors.push(...shards);
     if (shards.length) validation.valid = false;

@@ -76,6 +76,8 @@ export function implicitDefaultIssue(
   change: ReturnType<typeof implicitDefaultChange>,
   cwwcSet: boolean | undefined,
   uri: string,
+  /** What a scale-out of these members in two rounds would do instead (splitAdditions). */
+  split?: string,
 ): ValidationIssue | undefined {
   if (!change || cwwcSet !== false) return undefined;
   const m = change.member;
@@ -94,8 +96,28 @@ export function implicitDefaultIssue(
       `defaultWriteConcern: {w: "majority"}})' (\`mup cluster credentials ${cluster}\` gives ` +
       'the password). {w: "majority"} keeps acknowledged writes through a failover but waits while ' +
       "too few data-bearing members run; {w: 1} keeps writing and may lose the last writes " +
-      "in a failover. Once set, it cannot be unset",
+      "in a failover. Once set, it cannot be unset" + (split ? `. ${split}` : ""),
   };
+}
+
+/**
+ * When adding `added` to `before` in one round changes the implicit default but adding the
+ * data-bearing members first, then the arbiters, in two scale-outs (each new member voting by
+ * the second: the first waits until it is SECONDARY) changes nothing: that way round, in words.
+ */
+export function splitAdditions(before: ProcessSpec[], added: ProcessSpec[]): string | undefined {
+  const data = added.filter((m) => !m.arbiterOnly);
+  const arbiters = added.filter((m) => m.arbiterOnly);
+  if (!data.length || !arbiters.length) return undefined;
+  const first = implicitDefaultChange(before, data.map((member) => ({ member, add: true })));
+  const second = implicitDefaultChange(
+    [...before, ...data],
+    arbiters.map((member) => ({ member, add: true })),
+  );
+  if (first || second) return undefined;
+  const list = (l: ProcessSpec[]) => l.map((m) => hostPort(m.host, m.port)).join(", ");
+  return `Or, with no default set, add them in two scale-outs: first ${list(data)} (the ` +
+    `topology without the arbiters), then ${list(arbiters)}: neither changes the implicit default`;
 }
 
 /**
@@ -112,7 +134,8 @@ export function checksShardImplicitDefault(version: string): boolean {
 /**
  * The refusals (`shard_implicit_write_concern`) of shards among `sets` that MongoDB would not
  * add to cluster `cluster` (release `version`) while it has no cluster-wide default write
- * concern (`cwwcSet` false; true or undefined, as a deploy's has none yet: `fresh`). A first
+ * concern (`cwwcSet` false; a first deploy's, `fresh`, has none yet), `uri` the connection
+ * string through its mongos (for the command that sets one). A first
  * deploy cannot set one before its mongos runs, so it names the way round: the shard without
  * its arbiter, the default set through mongos, then the arbiter added by a scale-out.
  */
@@ -120,7 +143,7 @@ export function shardImplicitDefaultIssues(
   cluster: string,
   sets: { name: string; configsvr?: boolean; members: ProcessSpec[] }[],
   version: string,
-  opts: { fresh: true } | { fresh: false; cwwcSet: boolean | undefined; uri: string },
+  opts: { fresh: boolean; cwwcSet?: boolean; uri: string },
 ): ValidationIssue[] {
   if (!checksShardImplicitDefault(version)) return [];
   if (!opts.fresh && opts.cwwcSet !== false) return [];
@@ -134,18 +157,18 @@ export function shardImplicitDefaultIssues(
       severity: "error" as const,
       host: s.members[0].host,
       message:
-        `shard ${s.name}'s implicit default write concern is {w: 1} (its arbiter${
-          arbiters.length > 1 ? "s" : ""
-        } ${
-          arbiters.map((m) => hostPort(m.host, m.port)).join(", ")
-        } leave the voting data-bearing members no more than a majority), and MongoDB 5.1+ ` +
-        "refuses to add such a shard (addShard: OperationFailed) while the cluster has no " +
-        "cluster-wide default write concern. " + (opts.fresh
+        `shard ${s.name}'s implicit default write concern is {w: 1} (its ${
+          arbiters.length > 1 ? "arbiters" : "arbiter"
+        } ${arbiters.map((m) => hostPort(m.host, m.port)).join(", ")} ${
+          arbiters.length > 1 ? "leave" : "leaves"
+        } the voting data-bearing members no more than a majority), and MongoDB 5.1+ refuses to ` +
+        "add such a shard (addShard: OperationFailed), and to give a shard an arbiter that " +
+        "makes it so, while the cluster has no cluster-wide default write concern. " +
+        (opts.fresh
           ? "mup cannot set one before the cluster's mongos runs: deploy the shard without " +
             "its arbiter (or with another data-bearing member instead), set a default through " +
-            `mongos (${
-              set("mongodb://<mongos>/")
-            }), then add the arbiter with \`mup cluster scale-out ${cluster} <topology>\``
+            `mongos (${set(opts.uri)}; \`mup cluster credentials ${cluster}\` gives the ` +
+            `password), then add the arbiter with \`mup cluster scale-out ${cluster} <topology>\``
           : `Set one through mongos, then plan again: ${set(opts.uri)} ` +
             `(\`mup cluster credentials ${cluster}\` gives the password). Once set, it cannot ` +
             "be unset"),

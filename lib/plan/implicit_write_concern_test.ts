@@ -4,6 +4,7 @@ import {
   checksShardImplicitDefault,
   implicitDefaultChange,
   implicitMajority,
+  splitAdditions,
 } from "./implicit_write_concern.ts";
 import type { ProcessSpec } from "./processes.ts";
 
@@ -47,4 +48,13 @@ Deno.test("the releases that check it: reconfigs from 5.0, addShard from 5.1", (
     ["4.4.29", "5.0.30", "5.1.0", "7.0.5", "10.0.1"].map(checksShardImplicitDefault),
     [false, false, true, true, true],
   );
+});
+
+Deno.test("splitAdditions: a secondary and an arbiter added together to P S S change the default (the secondary still newlyAdded); in two scale-outs neither does", () => {
+  const pss = [member(1), member(2), member(3)];
+  const added = [member(4), arbiter(5)];
+  assert.ok(implicitDefaultChange(pss, added.map((member) => ({ member, add: true }))));
+  assert.match(splitAdditions(pss, added) ?? "", /first h:4 .*then h:5/);
+  // P S + S + A: P S S A is {w: 1} however it is reached: no split helps.
+  assert.equal(splitAdditions([member(1), member(2)], [member(3), arbiter(4)]), undefined);
 });

@@ -33,6 +33,7 @@ import {
   implicitDefaultIssue,
   implicitMajority,
   shardImplicitDefaultIssues,
+  splitAdditions,
 } from "./implicit_write_concern.ts";
 import { clusterWideWriteConcernSet } from "../probe/default_write_concern.ts";
 import { otherChanges } from "./reconfigure_changes.ts";
@@ -212,6 +213,7 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
       change,
       await clusterWideWriteConcernSet(clusterAccess(name, meta.topology, req.executors), before),
       connectionString(meta.topology),
+      splitAdditions(before, added.filter((p) => p.replicaSet)),
     );
     if (issue) {
       validation.errors.push(issue);
