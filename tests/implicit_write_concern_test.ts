@@ -135,3 +135,38 @@ Deno.test("a shard whose implicit default write concern is {w: 1}: a first deplo
   assert.deepEqual((await shards()).sort(), ["shard1", "shard2"]);
   await ok(home, ["cluster", "destroy", "sh", "--auto-approve"]);
 });
+
+Deno.test("cluster reconfigure that takes a member's vote, changing its set's implicit default write concern to {w: 1}, is refused until a cluster-wide default is set, then sets it", async () => {
+  const home = await tempHome();
+  const ports = freePorts(5);
+  const topology = (last: string) =>
+    `mongod_servers:\n  - { host: localhost, port: ${ports[0]}, replica_set: rs0, priority: 2 }\n` +
+    `  - { host: localhost, port: ${ports[1]}, replica_set: rs0 }\n` +
+    `  - { host: localhost, port: ${ports[2]}, replica_set: rs0 }\n` +
+    `  - { host: localhost, port: ${ports[3]}, replica_set: rs0${last} }\n` +
+    `  - { host: localhost, port: ${ports[4]}, replica_set: rs0, arbiter_only: true }\n`;
+  await deploy(home, "rv", topology(""));
+  const file = await writeTopology(home, "rv2.yaml", topology(", votes: 0, priority: 0"));
+  const args = ["cluster", "reconfigure", "rv", file, "--auto-approve"];
+  const refused = await ok(home, args, 1);
+  assert.match(
+    refused.stdout + refused.stderr,
+    new RegExp(
+      `rs0: giving localhost:${ports[3]} 0 votes changes the set's implicit default write ` +
+        `concern from \\{w: "majority"\\} to \\{w: 1\\}[\\s\\S]*setDefaultRWConcern`,
+    ),
+  );
+  const votes = () =>
+    withClient(
+      `mongodb://localhost:${ports[0]}/?directConnection=true`,
+      async (c) =>
+        ((await c.db("admin").command({ replSetGetConfig: 1 })).config.members as Document[])
+          .find((m) => m.host === `localhost:${ports[3]}`)?.votes,
+      { home, cluster: "rv" },
+    );
+  assert.equal(await votes(), 1);
+  await setDefault(home, "rv", ports.slice(0, 4), "majority");
+  await ok(home, args);
+  assert.equal(await votes(), 0);
+  await ok(home, ["cluster", "destroy", "rv", "--auto-approve"]);
+});

@@ -11,6 +11,7 @@ import { recordedHooks } from "../hooks/compile.ts";
 import { withoutHooks } from "../hooks/skip.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
 import { planReconfigure } from "../plan/reconfigure.ts";
+import { setsWithClusterWideWriteConcern } from "../probe/default_write_concern.ts";
 import { fixedChanges, otherChanges, withRuntimeConfigs } from "../plan/reconfigure_changes.ts";
 import { recordedPorts, refuseOtherDifferences } from "../plan/redeploy.ts";
 import { withMemberOptions } from "../plan/member_options.ts";
@@ -111,6 +112,14 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
       noChanges: `Cluster ${name} already runs this runtime_config and these member options.`,
       hooks: opts.hooks === false ? [] : recordedHooks(meta, clusterDir),
       build: async () => {
+        // Sets with a voting arbiter: a member's votes changed may change their implicit
+        // default write concern, which the planner refuses without a cluster-wide one.
+        const cwwcSet = await setsWithClusterWideWriteConcern(
+          meta,
+          ctx.executors,
+          ctx.store.clusterDir(name),
+          (s) => s.members.some((m) => m.arbiterOnly && m.votes > 0),
+        );
         const built = await buildLifecyclePlan(
           (input) =>
             planReconfigure({
@@ -118,6 +127,7 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
               topology,
               topologyFile: path.resolve(file),
               afterUnfinished,
+              cwwcSet,
             }),
           { meta, store: ctx.store, executors: ctx.executors, dryRun: opts.dryRun },
         );

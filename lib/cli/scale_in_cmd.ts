@@ -17,8 +17,7 @@ import { planScaleIn } from "../plan/scale_in.ts";
 import { collect, selectProcesses } from "../plan/select.ts";
 import { listProcesses, listReplicaSets } from "../plan/processes.ts";
 import { clusterAccess } from "../security/access.ts";
-import { clusterWideWriteConcernSet } from "../probe/default_write_concern.ts";
-import { checksImplicitDefault } from "../plan/implicit_write_concern.ts";
+import { setsWithClusterWideWriteConcern } from "../probe/default_write_concern.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { loadTopology } from "../topology/load.ts";
 import { validateTopology } from "../topology/validate.ts";
@@ -187,7 +186,17 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
       hooks: opts.hooks === false ? [] : recordedHooks(meta, clusterDir),
       build: async () => {
         const balancerOff = await balancerIsOff(meta, topology, ctx.executors, clusterDir);
-        const cwwcSet = await defaultWriteConcernSet(meta, topology, ctx.executors, clusterDir);
+        // For each set it takes members from: the planner refuses a change of its implicit
+        // default write concern without a cluster-wide one (implicit_write_concern.ts).
+        const stays = new Set(
+          listProcesses(topology, path.join(clusterDir, "deploy")).map((p) => p.id),
+        );
+        const cwwcSet = await setsWithClusterWideWriteConcern(
+          meta,
+          ctx.executors,
+          clusterDir,
+          (s) => s.members.some((m) => !stays.has(m.id)),
+        );
         const waitMs = opts.waitTimeout === undefined
           ? undefined
           : parseDurationOption(WAIT_TIMEOUT, opts.waitTimeout);
@@ -283,29 +292,4 @@ async function balancerIsOff(
     .adminCommand(router.host, router.port, { balancerStatus: 1 })
     .catch(() => undefined);
   return r?.mode === "off";
-}
-
-/**
- * For each replica set a scale-in takes members from, whether a cluster-wide default write
- * concern is set: the planner refuses a removal that changes the set's implicit one without it
- * (implicit_write_concern.ts). Asked only of replica set clusters on MongoDB 5.0+.
- */
-async function defaultWriteConcernSet(
-  meta: ClusterMeta,
-  topology: Topology,
-  executors: ExecutorFactory,
-  clusterDir: string,
-): Promise<Record<string, boolean | undefined>> {
-  const out: Record<string, boolean | undefined> = {};
-  if (meta.kind !== "replica_set" || !checksImplicitDefault(meta.version)) return out;
-  const deployDir = path.join(clusterDir, "deploy");
-  const stays = new Set(listProcesses(topology, deployDir).map((p) => p.id));
-  for (const s of listReplicaSets(listProcesses(meta.topology, deployDir))) {
-    if (s.members.every((m) => stays.has(m.id))) continue;
-    out[s.name] = await clusterWideWriteConcernSet(
-      clusterAccess(meta.name, meta.topology, executors),
-      s.members,
-    );
-  }
-  return out;
 }

@@ -30,6 +30,16 @@ export function checksImplicitDefault(version: string): boolean {
 
 const text = (majority: boolean) => majority ? '{w: "majority"}' : "{w: 1}";
 
+/** A reconfig that changes the implicit default: its member, the default before and after. */
+export interface ImplicitChange {
+  member: ProcessSpec;
+  add: boolean;
+  from: boolean;
+  to: boolean;
+  /** The step in words, when it is no addition or removal ("giving h:p 0 votes"). */
+  what?: string;
+}
+
 /**
  * The first reconfig, of those that change `set` from `before` to members one at a time (`steps`:
  * each member added or removed, in the order the operation sends them), that changes its
@@ -40,7 +50,7 @@ const text = (majority: boolean) => majority ? '{w: "majority"}' : "{w: 1}";
 export function implicitDefaultChange(
   before: ProcessSpec[],
   steps: { member: ProcessSpec; add: boolean }[],
-): { member: ProcessSpec; add: boolean; from: boolean; to: boolean } | undefined {
+): ImplicitChange | undefined {
   const voteLater = (m: ProcessSpec): ProcessSpec =>
     !m.arbiterOnly && m.votes > 0 ? { ...m, votes: 0 } : m;
   // As it votes in the end; with every member this operation added still newlyAdded.
@@ -65,6 +75,31 @@ export function implicitDefaultChange(
 }
 
 /**
+ * The first of `steps` (members with their new votes, in the order reconfig_members sends
+ * them: gains first) that changes the implicit default of `before`; undefined when none does.
+ */
+export function votesChange(
+  before: ProcessSpec[],
+  steps: ProcessSpec[],
+): ImplicitChange | undefined {
+  let now = before;
+  for (const m of steps) {
+    const next = now.map((o) => o.id === m.id ? m : o);
+    if (implicitMajority(now) !== implicitMajority(next)) {
+      return {
+        member: m,
+        add: false,
+        from: implicitMajority(now),
+        to: implicitMajority(next),
+        what: `giving ${hostPort(m.host, m.port)} ${m.votes} ${m.votes === 1 ? "vote" : "votes"}`,
+      };
+    }
+    now = next;
+  }
+  return undefined;
+}
+
+/**
  * The refusal (`implicit_write_concern`) of a change to `set` that changes its implicit default
  * write concern while no cluster-wide default is set (`cwwcSet` false; undefined: could not be
  * read, so the apply meets the server's own refusal). `uri` is the cluster's connection string
@@ -73,7 +108,7 @@ export function implicitDefaultChange(
 export function implicitDefaultIssue(
   cluster: string,
   set: string,
-  change: ReturnType<typeof implicitDefaultChange>,
+  change: ImplicitChange | undefined,
   cwwcSet: boolean | undefined,
   uri: string,
   /** What a scale-out of these members in two rounds would do instead (splitAdditions). */
@@ -85,12 +120,14 @@ export function implicitDefaultIssue(
     code: "implicit_write_concern",
     severity: "error",
     host: m.host,
-    message:
-      `${set}: ${change.add ? "adding" : "removing"} ${m.arbiterOnly ? "arbiter " : ""}${
-        hostPort(m.host, m.port)
-      } changes the set's implicit default write concern from ${text(change.from)} to ${
-        text(change.to)
-      }, and MongoDB 5.0+ refuses that reconfig (NewReplicaSetConfigurationIncompatible) until a ` +
+    message: `${set}: ${
+      change.what ??
+        `${change.add ? "adding" : "removing"} ${m.arbiterOnly ? "arbiter " : ""}${
+          hostPort(m.host, m.port)
+        }`
+    } changes the set's implicit default write concern from ${text(change.from)} to ${
+      text(change.to)
+    }, and MongoDB 5.0+ refuses that reconfig (NewReplicaSetConfigurationIncompatible) until a ` +
       "cluster-wide default write concern is set. Choose one and set it, then plan again: " +
       `mongosh '${uri}' --eval 'db.adminCommand({setDefaultRWConcern: 1, ` +
       `defaultWriteConcern: {w: "majority"}})' (\`mup cluster credentials ${cluster}\` gives ` +

@@ -9,6 +9,7 @@
 import type { Topology } from "../topology/schema.ts";
 import { hostPort } from "../topology/hosts.ts";
 import {
+  connectionString,
   listProcesses,
   listReplicaSets,
   type ProcessSpec,
@@ -17,7 +18,16 @@ import {
 import { changedConfigs } from "./reconfigure_changes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { check, rewriteConfigOps } from "./op_builders.ts";
-import { memberOptionChanges, reconfigMembersOp } from "./member_options.ts";
+import {
+  type MemberOptionChange,
+  memberOptionChanges,
+  reconfigMembersOp,
+} from "./member_options.ts";
+import {
+  checksImplicitDefault,
+  implicitDefaultIssue,
+  votesChange,
+} from "./implicit_write_concern.ts";
 import {
   clusterProcesses,
   lifecyclePlan,
@@ -58,6 +68,11 @@ export interface ReconfigurePlanInput extends LifecyclePlanInput {
    * only those whose recorded configuration differs.
    */
   afterUnfinished?: boolean;
+  /**
+   * By replica set: whether a cluster-wide default write concern is set (getDefaultRWConcern;
+   * absent or undefined: not asked, or no answer).
+   */
+  cwwcSet?: Record<string, boolean | undefined>;
 }
 
 /**
@@ -112,6 +127,7 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
     };
     return [reconfig, takeover];
   });
+  const implicit = implicitDefaultIssues(input, askedSets, options);
   const changes = chosen.length > 0 || optionOps.length > 0;
   // Only members' options, no restart: a process that is down stays down, as MongoDB lets a
   // set's primary reconfigure with a minority of members down (the member reads its new
@@ -122,6 +138,7 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
   // elsewhere would fail it after every restart. After an unfinished reconfigure, what is
   // down is started.
   const errors: ValidationIssue[] = [
+    ...implicit,
     ...(input.afterUnfinished || !changes || membersOnly ? [] : downNow.map((p) => ({
       code: "not_running",
       severity: "error" as const,
@@ -349,4 +366,38 @@ function outranks(sets: ReplicaSetSpec[], p: ProcessSpec): boolean {
   const set = sets.find((s) => s.name === p.replicaSet);
   const mine = set?.members.find((m) => m.id === p.id);
   return !!set && !!mine && takesBack(set, mine);
+}
+
+/**
+ * MongoDB 5.0+ refuses a reconfig that changes the implicit default write concern of a replica
+ * set that is not a shard while no cluster-wide one is set: a member's votes changed may do it
+ * (implicit_write_concern.ts). Changes are counted in reconfig_members' order, gains first.
+ */
+function implicitDefaultIssues(
+  input: ReconfigurePlanInput,
+  sets: ReplicaSetSpec[],
+  options: MemberOptionChange[],
+): ValidationIssue[] {
+  if (input.meta.kind !== "replica_set" || !checksImplicitDefault(input.meta.version)) return [];
+  return sets.flatMap((s) => {
+    const mine = options.filter((c) => c.proc.replicaSet === s.name);
+    const gains = (c: MemberOptionChange) =>
+      c.want.priority > c.was.priority || c.want.votes > c.was.votes;
+    const before = s.members.map((m) => {
+      const c = mine.find((c) => c.proc.id === m.id);
+      return c ? { ...m, votes: c.was.votes } : m;
+    });
+    const steps = [...mine.filter(gains), ...mine.filter((c) => !gains(c))].map((c) => ({
+      ...c.proc,
+      votes: c.want.votes,
+    }));
+    const issue = implicitDefaultIssue(
+      input.meta.name,
+      s.name,
+      votesChange(before, steps),
+      input.cwwcSet?.[s.name],
+      connectionString(input.meta.topology),
+    );
+    return issue ? [issue] : [];
+  });
 }

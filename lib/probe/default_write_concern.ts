@@ -3,8 +3,18 @@
  * answers `defaultWriteConcernSource: "global"` once setDefaultRWConcern set one (MongoDB 5.0+;
  * manual: getDefaultRWConcern). Read-only.
  */
+import * as path from "node:path";
+import type { ExecutorFactory } from "../executor/executor.ts";
 import type { MongoAccess } from "../mongo/client.ts";
-import type { ProcessSpec } from "../plan/processes.ts";
+import { checksImplicitDefault } from "../plan/implicit_write_concern.ts";
+import {
+  listProcesses,
+  listReplicaSets,
+  type ProcessSpec,
+  type ReplicaSetSpec,
+} from "../plan/processes.ts";
+import { clusterAccess } from "../security/access.ts";
+import type { ClusterMeta } from "../state/meta.ts";
 
 /**
  * Asks the set's data-bearing `members` in turn (an arbiter holds no users to log in with) until
@@ -20,4 +30,27 @@ export async function clusterWideWriteConcernSet(
     if (r) return r.defaultWriteConcernSource === "global";
   }
   return undefined;
+}
+
+/**
+ * By replica set of a replica set cluster on MongoDB 5.0+ (others: none asked), whether a
+ * cluster-wide default write concern is set, for the sets `asked` picks (those whose implicit
+ * default the plan may change); `clusterDir` holds the cluster's deploy directory.
+ */
+export async function setsWithClusterWideWriteConcern(
+  meta: ClusterMeta,
+  executors: ExecutorFactory,
+  clusterDir: string,
+  asked: (s: ReplicaSetSpec) => boolean,
+): Promise<Record<string, boolean | undefined>> {
+  const out: Record<string, boolean | undefined> = {};
+  if (meta.kind !== "replica_set" || !checksImplicitDefault(meta.version)) return out;
+  const deployDir = path.join(clusterDir, "deploy");
+  for (const s of listReplicaSets(listProcesses(meta.topology, deployDir)).filter(asked)) {
+    out[s.name] = await clusterWideWriteConcernSet(
+      clusterAccess(meta.name, meta.topology, executors),
+      s.members,
+    );
+  }
+  return out;
 }
