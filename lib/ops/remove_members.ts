@@ -68,7 +68,11 @@ export const removeMembers: Operation = {
           machinePort(String(m.name))
         ),
       );
-      const [next] = listed(ctx, found.config).sort((a, b) =>
+      // Else in the plan's order (scale_in.ts: one that keeps the set's implicit default write
+      // concern where an order can).
+      const planned = toRemove(ctx).map(machinePort);
+      const at = (m: Document) => planned.indexOf(machinePort(String(m.host)));
+      const [next] = listed(ctx, found.config).sort((a, b) => at(a) - at(b)).sort((a, b) =>
         Number(healthy.has(machinePort(String(a.host)))) -
         Number(healthy.has(machinePort(String(b.host))))
       );

@@ -75,6 +75,29 @@ export function implicitDefaultChange(
 }
 
 /**
+ * `order` (members of `members` to remove, one reconfig each), or, when it changes the implicit
+ * default on the way, the same members reordered within each run of equal `group` (data-bearing
+ * members before arbiters, or arbiters before) where that changes it at no step: removing a
+ * secondary and an arbiter from P S S S A A keeps {w: 1} throughout, the arbiter first does not.
+ */
+export function steadyRemovalOrder(
+  members: ProcessSpec[],
+  order: ProcessSpec[],
+  group: (m: ProcessSpec) => number,
+): ProcessSpec[] {
+  const changes = (l: ProcessSpec[]) =>
+    implicitDefaultChange(members, l.map((member) => ({ member, add: false })));
+  if (!changes(order)) return order;
+  for (const arbitersLast of [1, -1]) {
+    const other = [...order].sort((a, b) =>
+      group(a) - group(b) || (Number(a.arbiterOnly) - Number(b.arbiterOnly)) * arbitersLast
+    );
+    if (!changes(other)) return other;
+  }
+  return order;
+}
+
+/**
  * The first of `steps` (members with their new votes, in the order reconfig_members sends
  * them: gains first) that changes the implicit default of `before`; undefined when none does.
  */

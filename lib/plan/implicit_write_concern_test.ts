@@ -5,6 +5,8 @@ import {
   implicitDefaultChange,
   implicitMajority,
   splitAdditions,
+  steadyRemovalOrder,
+  votesChange,
 } from "./implicit_write_concern.ts";
 import type { ProcessSpec } from "./processes.ts";
 
@@ -57,4 +59,31 @@ Deno.test("splitAdditions: a secondary and an arbiter added together to P S S ch
   assert.match(splitAdditions(pss, added) ?? "", /first h:4 .*then h:5/);
   // P S + S + A: P S S A is {w: 1} however it is reached: no split helps.
   assert.equal(splitAdditions([member(1), member(2)], [member(3), arbiter(4)]), undefined);
+});
+
+Deno.test("steadyRemovalOrder: from P S S S A A, a secondary and an arbiter leave secondary first, which keeps {w: 1} throughout; down members stay first", () => {
+  const [p, s1, s2, s3, a1, a2] = [
+    member(1),
+    member(2),
+    member(3),
+    member(4),
+    arbiter(5),
+    arbiter(6),
+  ];
+  const set = [p, s1, s2, s3, a1, a2];
+  const same = () => 0;
+  assert.deepEqual(steadyRemovalOrder(set, [a1, s3], same).map((m) => m.port), [4, 5]);
+  // An order that changes nothing is kept.
+  assert.deepEqual(steadyRemovalOrder(set, [s3, a1], same).map((m) => m.port), [4, 5]);
+  // The arbiter is down (group 0): it stays first, and no order within the groups helps.
+  const downFirst = (m: ProcessSpec) => m === a1 ? 0 : 1;
+  assert.deepEqual(steadyRemovalOrder(set, [a1, s3], downFirst).map((m) => m.port), [5, 4]);
+});
+
+Deno.test("votesChange: a vote taken from a secondary of P S S S A makes the default {w: 1}", () => {
+  const set = [member(1), member(2), member(3), member(4), arbiter(5)];
+  const change = votesChange(set, [{ ...member(4), votes: 0 }]);
+  assert.equal(change?.what, "giving h:4 0 votes");
+  assert.deepEqual([change?.from, change?.to], [true, false]);
+  assert.equal(votesChange(set, [{ ...member(4), priority: 0 }]), undefined);
 });

@@ -22,6 +22,7 @@ import {
   checksImplicitDefault,
   implicitDefaultChange,
   implicitDefaultIssue,
+  steadyRemovalOrder,
 } from "./implicit_write_concern.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { hostCertPath, securityOf } from "../security/settings.ts";
@@ -52,14 +53,21 @@ export function removedProcesses(input: Pick<ScaleInPlanInput, "meta" | "deployD
   return listProcesses(input.meta.topology, input.deployDir).filter((p) => !stays.has(machine(p)));
 }
 
-/** The members of `s` that go, down ones first, as remove_members takes them (the review's order). */
+/**
+ * The members of `s` that go, down ones first, as remove_members takes them (the review's
+ * order); among those, an order that keeps the set's implicit default write concern where the
+ * given one would change it on the way (steadyRemovalOrder).
+ */
 function removalOrder(
   s: { members: ProcessSpec[] },
   gone: Set<string>,
   facts: ScaleInPlanInput["facts"],
 ): ProcessSpec[] {
-  return s.members.filter((m) => gone.has(m.id)).sort((a, b) =>
-    Number(!!facts[a.id]?.running) - Number(!!facts[b.id]?.running)
+  const down = (m: ProcessSpec) => Number(!!facts[m.id]?.running);
+  return steadyRemovalOrder(
+    s.members,
+    s.members.filter((m) => gone.has(m.id)).sort((a, b) => down(a) - down(b)),
+    down,
   );
 }
 
