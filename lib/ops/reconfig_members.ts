@@ -52,6 +52,17 @@ function optionsOf(m: Document): Omit<MemberOptions, "host"> {
 const readConfig = (ctx: OperationContext) => primaryConfig(mongo(ctx), recorded(ctx));
 
 /**
+ * Whether a member's change from `was` to `want` gains it a higher priority or a vote: such
+ * changes are made first (pendingChanges; the reconfigure planner counts them in that order).
+ */
+export function gainsElection(
+  was: Pick<MemberOptions, "priority" | "votes">,
+  want: Pick<MemberOptions, "priority" | "votes">,
+): boolean {
+  return want.priority > was.priority || want.votes > was.votes;
+}
+
+/**
  * The members of `options` whose entry in `config` differs, in the order they are changed: those
  * that gain (a higher priority, a vote) first, so that no step leaves the set without an
  * electable member; the primary `at` last among those that lose, as losing its priority steps it
@@ -78,11 +89,7 @@ export function pendingChanges(
     return changedFields(was, want).length ? [{ want, index, was }] : [];
   });
   const rank = (c: (typeof out)[number]) =>
-    c.want.priority > c.was.priority || c.want.votes > c.was.votes
-      ? 0
-      : machinePort(c.want.host) === machinePort(at)
-      ? 2
-      : 1;
+    gainsElection(c.was, c.want) ? 0 : machinePort(c.want.host) === machinePort(at) ? 2 : 1;
   return out.sort((a, b) => rank(a) - rank(b));
 }
 

@@ -45,6 +45,7 @@ import {
   waitOp,
 } from "./lifecycle_ops.ts";
 import { rollEach, rollSet } from "./restart.ts";
+import { gainsElection } from "../ops/reconfig_members.ts";
 import {
   downWhileRestartedWarnings,
   handBackWarnings,
@@ -381,8 +382,7 @@ function implicitDefaultIssues(
   if (input.meta.kind !== "replica_set" || !checksImplicitDefault(input.meta.version)) return [];
   return sets.flatMap((s) => {
     const mine = options.filter((c) => c.proc.replicaSet === s.name);
-    const gains = (c: MemberOptionChange) =>
-      c.want.priority > c.was.priority || c.want.votes > c.was.votes;
+    const gains = (c: MemberOptionChange) => gainsElection(c.was, c.want);
     const before = s.members.map((m) => {
       const c = mine.find((c) => c.proc.id === m.id);
       return c ? { ...m, votes: c.was.votes } : m;

@@ -77,6 +77,8 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
   const name = input.meta.name;
   const removed = removedProcesses(input);
   const gone = new Set(removed.map((p) => p.id));
+  // Each set's members that go, in the order they leave: judged below and planned as such.
+  const leaving = new Map(sets.map((s) => [s.name, removalOrder(s, gone, input.facts)]));
   const errors: ValidationIssue[] = [];
   const warnings: ValidationIssue[] = [];
   const refuse = (code: string, p: ProcessSpec, message: string) =>
@@ -146,7 +148,7 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
     }
     // MongoDB 5.0+ refuses a reconfig that changes the implicit default write concern of a
     // set that is not a shard while no cluster-wide one is set (implicit_write_concern.ts).
-    const out = removalOrder(s, gone, input.facts);
+    const out = leaving.get(s.name)!;
     const wc = input.meta.kind === "replica_set" && checksImplicitDefault(input.meta.version) &&
       out.length && stay.length &&
       implicitDefaultIssue(
@@ -225,7 +227,7 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
     );
   }
   const removing = sets.flatMap((s) => {
-    const out = removalOrder(s, gone, input.facts);
+    const out = leaving.get(s.name)!;
     if (!out.length || out.length === s.members.length) return [];
     return [op({
       id: `remove-members-${s.name}`,

@@ -186,7 +186,8 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
   }
   // Members are added through each set's primary, shards through a mongos: every recorded
   // process must answer when planned (one down while it applies is display's to show).
-  const down = await clusterAccess(name, meta.topology, req.executors).unanswered(meta.processes);
+  const access = clusterAccess(name, meta.topology, req.executors);
+  const down = await access.unanswered(meta.processes);
   const notRunning: ValidationIssue[] = meta.processes.filter((p) => down.has(p.id)).map((p) => ({
     code: "not_running",
     severity: "error",
@@ -203,17 +204,18 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
   // that is not a shard while no cluster-wide one is set: refused before anything starts.
   if (meta.kind === "replica_set" && !notRunning.length && checksImplicitDefault(meta.version)) {
     const before = listProcesses(meta.topology, deployDir).filter((p) => p.replicaSet);
+    const joining = added.filter((p) => p.replicaSet);
     const change = implicitDefaultChange(
       before,
-      added.filter((p) => p.replicaSet).map((member) => ({ member, add: true })),
+      joining.map((member) => ({ member, add: true })),
     );
     const issue = change && implicitDefaultIssue(
       name,
       before[0].replicaSet!,
       change,
-      await clusterWideWriteConcernSet(clusterAccess(name, meta.topology, req.executors), before),
+      await clusterWideWriteConcernSet(access, before),
       connectionString(meta.topology),
-      splitAdditions(before, added.filter((p) => p.replicaSet)),
+      splitAdditions(before, joining),
     );
     if (issue) {
       validation.errors.push(issue);
@@ -231,7 +233,7 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
       ? shardImplicitDefaultIssues(name, newSets, meta.version, {
         fresh: false,
         cwwcSet: await clusterWideWriteConcernSet(
-          clusterAccess(name, meta.topology, req.executors),
+          access,
           listProcesses(meta.topology, deployDir).filter((p) => p.role === "mongos"),
         ),
         uri: connectionString(meta.topology),

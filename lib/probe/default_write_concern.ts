@@ -46,11 +46,9 @@ export async function setsWithClusterWideWriteConcern(
   const out: Record<string, boolean | undefined> = {};
   if (meta.kind !== "replica_set" || !checksImplicitDefault(meta.version)) return out;
   const deployDir = path.join(clusterDir, "deploy");
+  const access = clusterAccess(meta.name, meta.topology, executors);
   for (const s of listReplicaSets(listProcesses(meta.topology, deployDir)).filter(asked)) {
-    out[s.name] = await clusterWideWriteConcernSet(
-      clusterAccess(meta.name, meta.topology, executors),
-      s.members,
-    );
+    out[s.name] = await clusterWideWriteConcernSet(access, s.members);
   }
   return out;
 }
