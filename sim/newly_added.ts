@@ -8,6 +8,7 @@
  */
 import type { Document } from "bson";
 import type { ReplSet } from "./replset.ts";
+import { checkImplicitDefaultUnchanged } from "./rw_defaults.ts";
 
 /** Whether member `m` of a config votes: votes > 0 and not newly added (MemberConfig::isVoter). */
 export function isVoter(m: Document): boolean {
@@ -68,10 +69,7 @@ async function removeField(rs: ReplSet, id: number, version: number): Promise<vo
   if (!(await rs.waitFor(committed, rs.electionTimeoutMs))) return;
   const cur = rs.config;
   if (rs.state !== 1 || !cur || Number(cur.version) !== version) return;
-  rs.server.log.info("REPL", 4634504, "ReplCoord", "Removing 'newlyAdded' field from member", {
-    memberId: id,
-  });
-  rs.installConfig({
+  const next = {
     ...cur,
     version: version + 1,
     term: rs.term,
@@ -80,5 +78,34 @@ async function removeField(rs: ReplSet, id: number, version: number): Promise<vo
       const { newlyAdded: _, ...rest } = m;
       return rest;
     }),
+  };
+  // The server's own reconfig goes through doReplSetReconfig's checks like a user's: one that
+  // would change the implicit default write concern fails, and the member stays newlyAdded (no
+  // voter) until a CWWC is set (replication_coordinator_impl.cpp, _reconfigToRemoveNewlyAddedField).
+  try {
+    checkImplicitDefaultUnchanged(rs.server, cur, next);
+  } catch (e) {
+    // The server logs each failed try at debug level; one line per config keeps the log readable.
+    if (refusedAt.get(rs) !== version) {
+      refusedAt.set(rs, version);
+      rs.server.log.info(
+        "REPL",
+        4634503,
+        "ReplCoord",
+        "Failed to remove 'newlyAdded' config field",
+        {
+          memberId: id,
+          error: (e as Error).message,
+        },
+      );
+    }
+    return;
+  }
+  rs.server.log.info("REPL", 4634504, "ReplCoord", "Removing 'newlyAdded' field from member", {
+    memberId: id,
   });
+  rs.installConfig(next);
 }
+
+/** The config version whose removal the implicit-default rule last refused, per set. */
+const refusedAt = new WeakMap<ReplSet, number>();

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { MongoClient } from "mongodb";
+import * as path from "node:path";
 import { freePorts } from "./helpers.ts";
 import {
   admin,
@@ -103,6 +104,68 @@ Deno.test("simulator: members added with votes:1 are newlyAdded (no voters) unti
       assert.equal(stale.code, 103);
     } finally {
       for (const pid of frozen) Deno.kill(pid, "SIGCONT");
+      await c.close();
+    }
+  });
+});
+
+Deno.test("simulator: the primary's own reconfig that clears newlyAdded is refused while it would change the implicit default write concern (P S S A + S: {w: 1} to majority), and runs once a cluster-wide default is set", async () => {
+  await withDir(async (dir) => {
+    const ports = freePorts(5);
+    const bin = await simBin("7.0.5");
+    for (const p of ports) {
+      assert.equal((await startMongod(bin, dir, p, ["--replSet", "rs0"])).code, 0);
+    }
+    // replSetInitiate is not a reconfig: the set begins with its arbiter ({w: 1}: 3 data-bearing
+    // voters of 4, a majority of 3).
+    await admin(ports[0], {
+      replSetInitiate: {
+        _id: "rs0",
+        members: [
+          { _id: 0, host: `localhost:${ports[0]}`, priority: 2 },
+          { _id: 1, host: `localhost:${ports[1]}` },
+          { _id: 2, host: `localhost:${ports[2]}` },
+          { _id: 3, host: `localhost:${ports[3]}`, arbiterOnly: true },
+        ],
+      },
+    });
+    await waitFor(async () => (await admin(ports[0], { hello: 1 })).isWritablePrimary || undefined);
+    const cfg = (await admin(ports[0], { replSetGetConfig: 1 })).config as Config;
+    delete cfg.term;
+    cfg.version++;
+    cfg.members.push({ _id: 4, host: `localhost:${ports[4]}` });
+    // Added newlyAdded, the member does not vote: the implicit default stays {w: 1}.
+    assert.ok((await admin(ports[0], { replSetReconfig: cfg })).ok);
+    await waitFor(async () => (await memberState(ports[4])) === "SECONDARY" || undefined, 30_000);
+
+    const c = new MongoClient(`mongodb://localhost:${ports[0]}/?directConnection=true`);
+    try {
+      const stored = async () =>
+        await c.db("local").collection("system.replset").findOne({}) as unknown as Config;
+      // Once voting it would make the default majority (4 data-bearing voters of 5): refused.
+      const log = path.join(dir, String(ports[0]), "log");
+      await waitFor(
+        async () =>
+          (await Deno.readTextFile(log)).includes("Failed to remove 'newlyAdded' config field") ||
+          undefined,
+        30_000,
+      );
+      assert.equal((await stored()).members.find((m) => m._id === 4)?.newlyAdded, true);
+      const status = await admin(ports[0], { replSetGetStatus: 1 });
+      assert.equal(status.votingMembersCount, 4, "the new member still has no vote");
+      assert.equal(
+        (await admin(ports[0], { getDefaultRWConcern: 1 })).defaultWriteConcern,
+        undefined,
+      );
+
+      await admin(ports[0], { setDefaultRWConcern: 1, defaultWriteConcern: { w: "majority" } });
+      const cleared = await waitFor(async () => {
+        const s = await stored();
+        return s.members.some((m) => m.newlyAdded) ? undefined : s;
+      }, 30_000);
+      assert.equal(cleared.members.length, 5);
+      assert.equal((await admin(ports[0], { replSetGetStatus: 1 })).votingMembersCount, 5);
+    } finally {
       await c.close();
     }
   });
