@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { deployArgs, freePorts, tempHome, testMirror, writeTopology } from "./helpers.ts";
+import { waitFor } from "./sim_helpers.ts";
 import { withClient } from "./apply_helpers.ts";
 import { deploy, ok } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
@@ -31,6 +32,28 @@ function setDefault(home: string, cluster: string, ports: number[], w: string | 
     (c) => c.db("admin").command({ setDefaultRWConcern: 1, defaultWriteConcern: { w } }),
     { home, cluster },
   );
+}
+
+/**
+ * Removes the member on port `gone` from the set's configuration as a DBA would (rs.remove),
+ * through the primary among `ports`; tried again while the config before it is not yet
+ * committed (308 CurrentConfigNotCommittedYet).
+ */
+async function removeByHand(home: string, cluster: string, ports: number[], gone: number) {
+  const uri = `mongodb://${ports.map((p) => `localhost:${p}`).join(",")}/?replicaSet=rs0`;
+  await waitFor(() =>
+    withClient(uri, async (c) => {
+      const { config } = await c.db("admin").command({ replSetGetConfig: 1 });
+      config.members = config.members.filter((m: Document) => m.host !== `localhost:${gone}`);
+      config.version += 1;
+      return await c.db("admin").command({ replSetReconfig: config }).then(
+        () => true,
+        (e: { code?: number }) => {
+          if (e.code === 308) return undefined;
+          throw e;
+        },
+      );
+    }, { home, cluster }), 30_000);
 }
 
 const REFUSAL =
@@ -136,7 +159,7 @@ Deno.test("a shard whose implicit default write concern is {w: 1}: a first deplo
   await ok(home, ["cluster", "destroy", "sh", "--auto-approve"]);
 });
 
-Deno.test("cluster reconfigure that takes a member's vote, changing its set's implicit default write concern to {w: 1}, is refused until a cluster-wide default is set, then sets it", async () => {
+Deno.test("cluster reconfigure that takes a member's vote, changing its set's implicit default write concern to {w: 1}, is refused until a cluster-wide default is set, then sets it; so is a repair that adds back members removed outside mup", async () => {
   const home = await tempHome();
   const ports = freePorts(5);
   const topology = (last: string) =>
@@ -165,7 +188,31 @@ Deno.test("cluster reconfigure that takes a member's vote, changing its set's im
       { home, cluster: "rv" },
     );
   assert.equal(await votes(), 1);
+
+  // Outside mup, the arbiter, then a secondary, leave (each keeps the default majority). Added
+  // back in one reconfig, the arbiter would vote while the secondary is still newlyAdded: {w: 1}.
+  for (const gone of [ports[4], ports[3]]) await removeByHand(home, "rv", ports, gone);
+  const repair = deployArgs(
+    "rv",
+    await writeTopology(home, "rv.yaml", topology("")),
+    await testMirror(),
+    [
+      "--auto-approve",
+    ],
+  );
+  const repairRefused = await ok(home, repair, 1);
+  assert.match(
+    repairRefused.stdout + repairRefused.stderr,
+    new RegExp(
+      `rs0: adding arbiter localhost:${ports[4]} changes the set's implicit default write ` +
+        `concern from \\{w: "majority"\\} to \\{w: 1\\}[\\s\\S]*setDefaultRWConcern`,
+    ),
+  );
+  assert.equal((await members(home, "rv", ports[0])).length, 3, "the repair changed nothing");
+
   await setDefault(home, "rv", ports.slice(0, 4), "majority");
+  await ok(home, repair);
+  assert.equal((await members(home, "rv", ports[0])).length, 5);
   await ok(home, args);
   assert.equal(await votes(), 0);
   await ok(home, ["cluster", "destroy", "rv", "--auto-approve"]);

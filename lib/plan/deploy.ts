@@ -36,7 +36,7 @@ import { checkDataDirsFree, heldDataDirs } from "../preflight/data_held.ts";
 import { connectionString, listProcesses, listReplicaSets } from "./processes.ts";
 import { shardImplicitDefaultIssues } from "./implicit_write_concern.ts";
 import { guardStarts, markResync } from "./repair_files.ts";
-import { markRepair } from "./deploy_repair.ts";
+import { markRepair, setBackIssues } from "./deploy_repair.ts";
 import { estimateResources } from "./resources.ts";
 import { markKeptDataDirs } from "./prepare_steps.ts";
 import type { CheckResult, Plan, ValidationIssue, Variant } from "./schema.ts";
@@ -299,7 +299,12 @@ export async function buildDeployPlan(
     unlistedShards: [],
   };
   validation.warnings.push(...repairWarnings(meta, unwell, drift, unlistedShards));
-  const refused = meta && look ? repairRefusals(meta, look) : [];
+  const refused = meta && look
+    ? [
+      ...repairRefusals(meta, look),
+      ...await setBackIssues(meta, procs, look.drift, req.executors),
+    ]
+    : [];
   if (refused.length) {
     validation.errors.push(...refused);
     validation.valid = false;

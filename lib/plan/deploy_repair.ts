@@ -9,7 +9,15 @@ import { findRepairFiles } from "../preflight/repair_files.ts";
 import { CA_KEY, secretPath } from "../security/secrets.ts";
 import { certRef, SECRET } from "../security/settings.ts";
 import type { ClusterMeta } from "../state/meta.ts";
-import type { ProcessSpec } from "./processes.ts";
+import { clusterWideWriteConcernSet } from "../probe/default_write_concern.ts";
+import { clusterAccess } from "../security/access.ts";
+import {
+  checksImplicitDefault,
+  implicitDefaultIssue,
+  setBackChange,
+} from "./implicit_write_concern.ts";
+import type { SetDrift } from "./member_options.ts";
+import { connectionString, listReplicaSets, type ProcessSpec } from "./processes.ts";
 import {
   type CertificateToSign,
   changedConfigWarnings,
@@ -20,7 +28,7 @@ import {
   type RepairFinding,
   replacedCaIssue,
 } from "./repair_files.ts";
-import type { Plan } from "./schema.ts";
+import type { Plan, ValidationIssue } from "./schema.ts";
 
 /**
  * Finds on the hosts the files the repair plan of `meta`'s cluster installs, marks the plan
@@ -76,4 +84,41 @@ export async function markRepair(
     );
   }
   return findings;
+}
+
+/**
+ * The refusals (`implicit_write_concern`) of a repair of `meta`'s replica set cluster (MongoDB
+ * 5.0+) whose setting back of `drift` (members removed, votes changed outside mup: `procs`, the
+ * topology's processes) takes a reconfig that changes a set's implicit default write concern
+ * while no cluster-wide one is set: the server would refuse it part way (103). Asks each such
+ * set's members that its configuration still lists.
+ */
+export async function setBackIssues(
+  meta: ClusterMeta,
+  procs: ProcessSpec[],
+  drift: SetDrift,
+  executors: ExecutorFactory,
+): Promise<ValidationIssue[]> {
+  if (meta.kind !== "replica_set" || !checksImplicitDefault(meta.version)) return [];
+  const issues: ValidationIssue[] = [];
+  for (const s of listReplicaSets(procs)) {
+    const removed = drift.removed.filter((p) => p.replicaSet === s.name);
+    const change = setBackChange(
+      s.members,
+      removed,
+      drift.options.filter((c) => c.proc.replicaSet === s.name),
+    );
+    if (!change) continue;
+    const listed = s.members.filter((m) => !removed.some((r) => r.id === m.id));
+    const access = clusterAccess(meta.name, meta.topology, executors);
+    const issue = implicitDefaultIssue(
+      meta.name,
+      s.name,
+      change,
+      await clusterWideWriteConcernSet(access, listed),
+      connectionString(meta.topology),
+    );
+    if (issue) issues.push(issue);
+  }
+  return issues;
 }

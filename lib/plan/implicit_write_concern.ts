@@ -10,7 +10,9 @@
  * default write concern" — the server refuses it with NewReplicaSetConfigurationIncompatible
  * (103), a forced reconfig too.
  */
+import { gainsElection } from "../ops/reconfig_members.ts";
 import { hostPort } from "../topology/hosts.ts";
+import type { MemberOptionChange } from "./member_options.ts";
 import type { ProcessSpec } from "./processes.ts";
 import type { ValidationIssue } from "./schema.ts";
 
@@ -120,6 +122,32 @@ export function votesChange(
     now = next;
   }
   return undefined;
+}
+
+/**
+ * The first reconfig that changes a set's implicit default, of those that set it back to its
+ * topology's `members` (each with the votes wanted): the members its configuration no longer
+ * lists (`removed`) added in one reconfig, as add_members sends them, then the `options` that
+ * differ (votes) changed, gains first, in reconfig_members' order. Undefined when none does.
+ */
+export function setBackChange(
+  members: ProcessSpec[],
+  removed: ProcessSpec[],
+  options: MemberOptionChange[],
+): ImplicitChange | undefined {
+  const gone = new Set(removed.map((m) => m.id));
+  const live = members.filter((m) => !gone.has(m.id)).map((m) => {
+    const c = options.find((c) => c.proc.id === m.id);
+    return c ? { ...m, votes: c.was.votes } : m;
+  });
+  const added = implicitDefaultChange(live, removed.map((member) => ({ member, add: true })));
+  if (added) return added;
+  const gains = (c: MemberOptionChange) => gainsElection(c.was, c.want);
+  const steps = [...options.filter(gains), ...options.filter((c) => !gains(c))].map((c) => ({
+    ...c.proc,
+    votes: c.want.votes,
+  }));
+  return votesChange([...live, ...removed], steps);
 }
 
 /**

@@ -26,7 +26,7 @@ import {
 import {
   checksImplicitDefault,
   implicitDefaultIssue,
-  votesChange,
+  setBackChange,
 } from "./implicit_write_concern.ts";
 import {
   clusterProcesses,
@@ -45,7 +45,6 @@ import {
   waitOp,
 } from "./lifecycle_ops.ts";
 import { rollEach, rollSet } from "./restart.ts";
-import { gainsElection } from "../ops/reconfig_members.ts";
 import {
   downWhileRestartedWarnings,
   handBackWarnings,
@@ -382,19 +381,10 @@ function implicitDefaultIssues(
   if (input.meta.kind !== "replica_set" || !checksImplicitDefault(input.meta.version)) return [];
   return sets.flatMap((s) => {
     const mine = options.filter((c) => c.proc.replicaSet === s.name);
-    const gains = (c: MemberOptionChange) => gainsElection(c.was, c.want);
-    const before = s.members.map((m) => {
-      const c = mine.find((c) => c.proc.id === m.id);
-      return c ? { ...m, votes: c.was.votes } : m;
-    });
-    const steps = [...mine.filter(gains), ...mine.filter((c) => !gains(c))].map((c) => ({
-      ...c.proc,
-      votes: c.want.votes,
-    }));
     const issue = implicitDefaultIssue(
       input.meta.name,
       s.name,
-      votesChange(before, steps),
+      setBackChange(s.members, [], mine),
       input.cwwcSet?.[s.name],
       connectionString(input.meta.topology),
     );
