@@ -50,10 +50,18 @@ export async function cloneFrom(
   { keepFrom, batch, delayMs }: CloneOptions,
 ): Promise<void> {
   const copies: CollectionCopy[] = [];
-  const dbs = await source.run("admin", { listDatabases: 1, nameOnly: true }, 10_000);
+  const dbs = await source.run(
+    "admin",
+    { listDatabases: 1, nameOnly: true, ...SECONDARY_OK },
+    10_000,
+  );
   for (const { name: db } of dbs.databases as Document[]) {
     if (db === "local") continue;
-    const colls = await source.run(db, { listCollections: 1, nameOnly: true }, 10_000);
+    const colls = await source.run(
+      db,
+      { listCollections: 1, nameOnly: true, ...SECONDARY_OK },
+      10_000,
+    );
     for (const { name: coll } of (colls.cursor?.firstBatch ?? []) as Document[]) {
       if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       const ix = await source.run(db, { listIndexes: coll, ...SECONDARY_OK }, 10_000);

@@ -45,15 +45,40 @@ export function checkSessionFields(ctx: CommandContext): void {
 }
 
 const LEVELS = new Set(["local", "majority", "linearizable", "available", "snapshot"]);
+const FIELDS = new Set([
+  "level",
+  "afterClusterTime",
+  "afterOpTime",
+  "atClusterTime",
+  "provenance",
+  "allowTransactionTableSnapshot",
+]);
 
-/** readConcern.level must be one of MongoDB's levels. */
+/**
+ * The readConcern document as ReadConcernArgs::parse (read_concern_args.cpp) takes it: a known
+ * level, no unknown option, and afterClusterTime only with majority, local or snapshot
+ * (InvalidOptions, 72).
+ */
 export function checkReadConcern(body: Document): void {
-  const level = body.readConcern?.level;
+  const rc = body.readConcern as Document | undefined;
+  if (!rc || typeof rc !== "object") return;
+  const unknown = Object.keys(rc).find((k) => !FIELDS.has(k));
+  if (unknown) {
+    throw new CommandError(`Unrecognized option in readConcern: ${unknown}`, 72, "InvalidOptions");
+  }
+  const level = rc.level;
   if (level !== undefined && !LEVELS.has(String(level))) {
     throw new CommandError(
       "readConcern.level must be either 'local', 'majority', 'linearizable', 'available', or 'snapshot'",
       9,
       "FailedToParse",
+    );
+  }
+  if (rc.afterClusterTime !== undefined && (level === "linearizable" || level === "available")) {
+    throw new CommandError(
+      "afterClusterTime field can be set only if level is equal to majority, local, or snapshot",
+      72,
+      "InvalidOptions",
     );
   }
 }

@@ -5,7 +5,7 @@ import { CommandError } from "../errors.ts";
 import { findDocs, runPipeline } from "../query.ts";
 import { checkHint } from "../hint.ts";
 import type { CommandContext, Handler } from "../server.ts";
-import { checkSessionFields } from "../writes.ts";
+import { checkReadConcern, checkSessionFields } from "../writes.ts";
 
 function collOf(ctx: CommandContext, key: string): string {
   const c = ctx.body[key];
@@ -22,6 +22,7 @@ function collOf(ctx: CommandContext, key: string): string {
 /** Checks shared by reads: session fields, read concern, readability, causal consistency. */
 async function beginRead(ctx: CommandContext): Promise<void> {
   checkSessionFields(ctx);
+  checkReadConcern(ctx.body);
   ctx.server.role?.checkReadable(ctx.body);
   const level = ctx.body.readConcern?.level;
   const role = ctx.server.role;
@@ -230,6 +231,7 @@ const aggregate: Handler = async (ctx) => {
 };
 
 const listDatabases: Handler = (ctx) => {
+  ctx.server.role?.checkReadable(ctx.body);
   const databases = [...ctx.server.store.dbs.entries()].map(([name, colls]) => {
     let size = 0;
     for (const c of colls.values()) size += c.docs.size * 64;
@@ -264,7 +266,9 @@ function replicationCollections(ctx: CommandContext): Document[] {
   ];
 }
 
+/** listCollections and listDatabases are opt-in on a secondary, like find (13435 without). */
 const listCollections: Handler = (ctx) => {
+  ctx.server.role?.checkReadable(ctx.body);
   const colls = [...(ctx.server.store.dbs.get(ctx.db)?.keys() ?? [])].map((name) => ({
     name,
     type: "collection",
