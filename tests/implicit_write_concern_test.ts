@@ -89,14 +89,24 @@ Deno.test("scale-out of an arbiter that makes a set's implicit write concern {w:
   );
 
   // A primary-secondary-arbiter set from the start (replSetInitiate is not a reconfig): its
-  // arbiter leaving makes the default majority again.
-  await deploy(
-    home,
-    "psa",
+  // plan says its default is {w: 1}; its arbiter leaving makes the default majority again.
+  const psa =
     `mongod_servers:\n  - { host: localhost, port: ${q0}, replica_set: rs0, priority: 2 }\n` +
-      `  - { host: localhost, port: ${q1}, replica_set: rs0 }\n` +
-      `  - { host: localhost, port: ${qArb}, replica_set: rs0, arbiter_only: true }\n`,
+    `  - { host: localhost, port: ${q1}, replica_set: rs0 }\n` +
+    `  - { host: localhost, port: ${qArb}, replica_set: rs0, arbiter_only: true }\n`;
+  const planned = await ok(
+    home,
+    deployArgs("psa", await writeTopology(home, "psa.yaml", psa), await testMirror(), [
+      "--plan-only",
+    ]),
   );
+  assert.match(
+    planned.stdout,
+    new RegExp(
+      `rs0: with its arbiter localhost:${qArb}, the set's implicit default write concern is \\{w: 1\\}`,
+    ),
+  );
+  await deploy(home, "psa", psa);
   const args = ["cluster", "scale-in", "psa", "-N", `localhost:${qArb}`, "--auto-approve"];
   const refused = await ok(home, args, 1);
   assert.match(

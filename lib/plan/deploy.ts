@@ -11,7 +11,7 @@ import { refreshEstimates } from "./estimates.ts";
 import { canonical, hooksMoved, recordedPorts } from "./redeploy.ts";
 import { hostKey } from "../topology/hosts.ts";
 import { nodeClaims, rootClaims } from "../topology/layout.ts";
-import { isLocalHost, topologyKind } from "../topology/schema.ts";
+import { isLocalHost } from "../topology/schema.ts";
 import {
   clashes,
   clusterClaims,
@@ -33,8 +33,8 @@ import { checkRetainedArchives } from "../preflight/retained_sets.ts";
 import { checkChosenDirs, checkDirsCreatable, checkForeignData } from "../preflight/data_dirs.ts";
 import { checkRecordedData } from "../preflight/recorded_data.ts";
 import { checkDataDirsFree, heldDataDirs } from "../preflight/data_held.ts";
-import { connectionString, listProcesses, listReplicaSets } from "./processes.ts";
-import { shardImplicitDefaultIssues } from "./implicit_write_concern.ts";
+import { listProcesses, listReplicaSets } from "./processes.ts";
+import { firstDeployImplicitDefault } from "./implicit_write_concern.ts";
 import { guardStarts, markResync } from "./repair_files.ts";
 import { markRepair, setBackIssues } from "./deploy_repair.ts";
 import { estimateResources } from "./resources.ts";
@@ -266,15 +266,11 @@ export async function buildDeployPlan(
     });
     validation.valid = false;
   }
-  if (!meta && topologyKind(topology) === "sharded") {
-    const shards = shardImplicitDefaultIssues(
-      req.cluster,
-      listReplicaSets(procs),
-      release.version,
-      { fresh: true, uri: connectionString(topology) },
-    );
-    validation.errors.push(...shards);
-    if (shards.length) validation.valid = false;
+  if (!meta) {
+    const implicit = firstDeployImplicitDefault(req.cluster, topology, procs, release.version);
+    validation.warnings.push(...implicit.warnings);
+    validation.errors.push(...implicit.errors);
+    if (implicit.errors.length) validation.valid = false;
   }
   // A deploy tried again replaces the failed attempt's apply, which then cannot be resumed.
   const unfinished = await unfinishedApplyWarning(clusterDir, req.cluster);

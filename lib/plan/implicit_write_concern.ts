@@ -13,7 +13,8 @@
 import { gainsElection } from "../ops/reconfig_members.ts";
 import { hostPort } from "../topology/hosts.ts";
 import type { MemberOptionChange } from "./member_options.ts";
-import type { ProcessSpec } from "./processes.ts";
+import { type Topology, topologyKind } from "../topology/schema.ts";
+import { connectionString, listReplicaSets, type ProcessSpec } from "./processes.ts";
 import type { ValidationIssue } from "./schema.ts";
 
 type Member = Pick<ProcessSpec, "votes" | "arbiterOnly">;
@@ -262,4 +263,58 @@ export function shardImplicitDefaultIssues(
             "be unset"),
     };
   });
+}
+
+/**
+ * A first deploy's warnings (`implicit_write_concern_w1`) on the sets of replica set cluster
+ * `cluster` (MongoDB `version` 5.0+) whose implicit default write concern is `{w: 1}`, not the
+ * `{w: "majority"}` MongoDB 5.0 made the default: their arbiters leave the voting data-bearing
+ * members no more than a majority. Writes that name no write concern are then acknowledged by
+ * the primary alone. `uri`: the cluster's connection string, for the command that sets one.
+ */
+function implicitW1Warnings(
+  cluster: string,
+  sets: { name: string; members: ProcessSpec[] }[],
+  version: string,
+  uri: string,
+): ValidationIssue[] {
+  if (!checksImplicitDefault(version)) return [];
+  return sets.filter((s) => !implicitMajority(s.members)).map((s) => {
+    const arbiters = s.members.filter((m) => m.arbiterOnly && m.votes > 0);
+    return {
+      code: "implicit_write_concern_w1",
+      severity: "warning",
+      message: `${s.name}: with its arbiter${arbiters.length > 1 ? "s" : ""} ${
+        arbiters.map((m) => hostPort(m.host, m.port)).join(", ")
+      }, the set's implicit default write concern is {w: 1}, not {w: "majority"}: writes ` +
+        "that name no write concern are acknowledged by the primary alone and may be rolled " +
+        "back in a failover. To choose the default yourself once it is deployed: " +
+        `mongosh '${uri}' --eval 'db.adminCommand({setDefaultRWConcern: 1, ` +
+        `defaultWriteConcern: {w: "majority"}})' (\`mup cluster credentials ${cluster}\` gives ` +
+        "the password; a later scale-out or scale-in that changes the implicit default needs " +
+        "one anyway)",
+    };
+  });
+}
+
+/**
+ * What a first deploy of cluster `cluster` (`topology`, its processes `procs`, MongoDB
+ * `version`) is told of its sets' implicit default write concern: a replica set cluster's
+ * warnings (implicitW1Warnings), a sharded cluster's refusals (shardImplicitDefaultIssues).
+ */
+export function firstDeployImplicitDefault(
+  cluster: string,
+  topology: Topology,
+  procs: ProcessSpec[],
+  version: string,
+): { warnings: ValidationIssue[]; errors: ValidationIssue[] } {
+  const sets = listReplicaSets(procs);
+  const uri = connectionString(topology);
+  const kind = topologyKind(topology);
+  return {
+    warnings: kind === "replica_set" ? implicitW1Warnings(cluster, sets, version, uri) : [],
+    errors: kind === "sharded"
+      ? shardImplicitDefaultIssues(cluster, sets, version, { fresh: true, uri })
+      : [],
+  };
 }

@@ -2,13 +2,15 @@ import assert from "node:assert/strict";
 import {
   checksImplicitDefault,
   checksShardImplicitDefault,
+  firstDeployImplicitDefault,
   implicitDefaultChange,
   implicitMajority,
   splitAdditions,
   steadyRemovalOrder,
   votesChange,
 } from "./implicit_write_concern.ts";
-import type { ProcessSpec } from "./processes.ts";
+import { listProcesses, type ProcessSpec } from "./processes.ts";
+import { Topology } from "../topology/schema.ts";
 
 const member = (port: number, extra: Partial<ProcessSpec> = {}) =>
   ({ id: `m${port}`, host: "h", port, votes: 1, arbiterOnly: false, ...extra }) as ProcessSpec;
@@ -86,4 +88,35 @@ Deno.test("votesChange: a vote taken from a secondary of P S S S A makes the def
   assert.equal(change?.what, "giving h:4 0 votes");
   assert.deepEqual([change?.from, change?.to], [true, false]);
   assert.equal(votesChange(set, [{ ...member(4), priority: 0 }]), undefined);
+});
+
+Deno.test("a first deploy is warned of each replica set whose implicit default is {w: 1} (5.0+), naming its arbiter; a set whose default is majority, or a release before 5.0, is not", () => {
+  const set = (data: number, arbiters: number) =>
+    Topology.parse({
+      mongod_servers: [
+        ...Array.from({ length: data }, (_, i) => ({ host: "h", port: 1 + i, replica_set: "rs0" })),
+        ...Array.from({ length: arbiters }, (_, i) => ({
+          host: "h",
+          port: 100 + i,
+          replica_set: "rs0",
+          arbiter_only: true,
+        })),
+      ],
+    });
+  const told = (data: number, arbiters: number, version = "7.0.5") => {
+    const t = set(data, arbiters);
+    return firstDeployImplicitDefault("c", t, listProcesses(t, "/d"), version);
+  };
+  const psa = told(2, 1);
+  assert.deepEqual(psa.errors, []);
+  assert.equal(psa.warnings.length, 1);
+  assert.equal(psa.warnings[0].code, "implicit_write_concern_w1");
+  assert.match(
+    psa.warnings[0].message,
+    /^rs0: with its arbiter h:100, the set's implicit default write concern is \{w: 1\}[\s\S]*setDefaultRWConcern/,
+  );
+  assert.deepEqual(told(3, 0).warnings, []);
+  assert.deepEqual(told(4, 1).warnings, [], "P S S S A: majority");
+  assert.equal(told(3, 1).warnings.length, 1, "P S S A: {w: 1}");
+  assert.deepEqual(told(2, 1, "4.4.29").warnings, [], "before 5.0 every set's is {w: 1}");
 });
