@@ -25,6 +25,7 @@ import {
   currentState,
   meta,
   processLogs,
+  withClient,
 } from "./apply_helpers.ts";
 import { display, killWhen, ok, stablePorts, WriteLoad } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
@@ -211,6 +212,32 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
       ),
       ["7.0", "7.0", "7.0"],
       "each member's own value, for scripts",
+    );
+    // Set down outside mup (as a downgrade begins): display says the record no longer holds.
+    const set = `mongodb://${ports.map((p) => `localhost:${p}`).join(",")}/?replicaSet=rs0`;
+    await withClient(
+      set,
+      (c) => c.db("admin").command({ setFeatureCompatibilityVersion: "6.0", confirm: true }),
+      {
+        home,
+        cluster: "rs",
+      },
+    );
+    const down = await ok(home, ["cluster", "display", "rs"]);
+    assert.match(
+      down.stdout,
+      /feature compatibility 6\.0 \(recorded 7\.0: set outside mup since; `mup cluster upgrade rs --version 7\.0\.\d+ --set-fcv` raises it\)/,
+    );
+    const downJson = JSON.parse((await ok(home, ["cluster", "display", "rs", "--json"])).stdout);
+    assert.deepEqual(
+      [downJson.feature_compatibility_version, downJson.recorded_feature_compatibility_version],
+      ["6.0", "7.0"],
+    );
+    await ok(home, [...up("7.0", "--set-fcv"), "--auto-approve"]);
+    assert.equal(
+      JSON.parse((await ok(home, ["cluster", "display", "rs", "--json"])).stdout)
+        .recorded_feature_compatibility_version,
+      undefined,
     );
 
     // A rolling restart afterwards runs the recorded (new) binaries, checked by their sha256.

@@ -37,7 +37,7 @@ import {
 import { clusterAccess } from "../security/access.ts";
 import { fillPids, nameHolders } from "./display_holders.ts";
 import { securityOf } from "../security/settings.ts";
-import { mixedVersions, readBalancer, readFcv } from "./display_release.ts";
+import { fcvDrift, mixedVersions, readBalancer, readFcv } from "./display_release.ts";
 import { cmpVersion } from "../download/manifest.ts";
 import { renderStatuses } from "./display_table.ts";
 import {
@@ -270,6 +270,10 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         version: meta.version,
         ...(mixed ? { mixed_versions: mixed } : {}),
         feature_compatibility_version: fcv ?? null,
+        // What the metadata recorded, when the members agree on another (set outside mup).
+        ...(fcvDrift(meta, fcv)
+          ? { recorded_feature_compatibility_version: meta.feature_compatibility_version }
+          : {}),
         ...(meta.kind === "sharded" ? { balancer: balancer ?? null } : {}),
         ...(meta.balancer_stopped_by ? { balancer_stopped_by: meta.balancer_stopped_by } : {}),
         healthy,

@@ -109,11 +109,26 @@ export function versionLine(
     none ?? (mixed ? ` (mixed: ${mixedText(mixed)})` : "")
   }`;
   if (!fcv) return base;
-  return `${base}, feature compatibility ${fcv}${
-    fcv === majorMinor(meta.version)
-      ? ""
-      : ` (\`mup cluster upgrade ${meta.name} --version ${meta.version} --set-fcv\` raises it)`
-  }`;
+  const notes = [
+    ...(fcvDrift(meta, fcv)
+      ? [`recorded ${meta.feature_compatibility_version}: set outside mup since`]
+      : []),
+    ...(fcv === majorMinor(meta.version)
+      ? []
+      : [`\`mup cluster upgrade ${meta.name} --version ${meta.version} --set-fcv\` raises it`]),
+  ];
+  return `${base}, feature compatibility ${fcv}${notes.length ? ` (${notes.join("; ")})` : ""}`;
+}
+
+/**
+ * Whether the feature compatibility version every answering member agrees on (`fcv`, one
+ * `major.minor`) is not the one the metadata recorded (an upgrade's `--set-fcv` records it): a
+ * setFeatureCompatibilityVersion run outside mup since. Members that disagree, or a change of
+ * it under way, are shown as they are instead.
+ */
+export function fcvDrift(meta: ClusterMeta, fcv: string | undefined): boolean {
+  const recorded = meta.feature_compatibility_version;
+  return !!recorded && !!fcv && /^\d+\.\d+$/.test(fcv) && fcv !== recorded;
 }
 
 /**
