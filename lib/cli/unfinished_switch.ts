@@ -92,6 +92,8 @@ export async function unfinishedUpgradeWarning(
   if (u.state.operation_states[MARK_OP]?.status !== "completed") return undefined;
   // Cut off after it recorded the new release (at the FCV step): the metadata names it already.
   if (u.state.operation_states[RECORD_OP]?.status === "completed") return undefined;
+  // The balancer that upgrade stopped is started by its own last steps, which this plan drops.
+  const balancer = (await readMeta(clusterDir).catch(() => undefined))?.balancer_stopped_by;
   return {
     code: "unfinished_upgrade",
     severity: "warning",
@@ -99,7 +101,11 @@ export async function unfinishedUpgradeWarning(
       "way: members it already restarted run the new release, which the metadata does not " +
       "name yet. This plan starts processes on the recorded release, and applying it replaces " +
       `that upgrade (\`mup plan resume ${cluster}\` finishes it instead; \`mup cluster ` +
-      `upgrade ${cluster} --version …\` plans it again).`,
+      `upgrade ${cluster} --version …\` plans it again).` +
+      (balancer?.state_id === u.state.state_id
+        ? " The balancer it stopped stays off after this plan: no chunk moves between shards " +
+          "until the next upgrade (or that resume) starts it again."
+        : ""),
   };
 }
 
