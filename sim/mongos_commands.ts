@@ -133,6 +133,24 @@ const addShard: Handler = async (ctx) => {
       );
     }
   }
+  // As the config server's _addShard does: the shard learns it is one, and where its config
+  // servers are (admin.system.version's shardIdentity), before the registry lists it.
+  const [version] = (await m.config("config", { find: "version", filter: {} })).cursor
+    ?.firstBatch ?? [];
+  await ctx.server.peers.run(primary, "admin", {
+    update: "system.version",
+    updates: [{
+      q: { _id: "shardIdentity" },
+      u: {
+        _id: "shardIdentity",
+        shardName: name,
+        clusterId: version?.clusterId,
+        configsvrConnectionString: ctx.server.opts.configdb,
+      },
+      upsert: true,
+    }],
+    writeConcern: { w: "majority", wtimeout: 30_000 },
+  }, 35_000);
   await m.config("config", {
     insert: "shards",
     documents: [{

@@ -83,7 +83,7 @@ async function removeField(rs: ReplSet, id: number, version: number): Promise<vo
   // would change the implicit default write concern fails, and the member stays newlyAdded (no
   // voter) until a CWWC is set (replication_coordinator_impl.cpp, _reconfigToRemoveNewlyAddedField).
   try {
-    checkImplicitDefaultUnchanged(rs.server, cur, next);
+    await checkImplicitDefaultUnchanged(rs.server, cur, next);
   } catch (e) {
     // The server logs each failed try at debug level; one line per config keeps the log readable.
     if (refusedAt.get(rs) !== version) {
@@ -101,6 +101,8 @@ async function removeField(rs: ReplSet, id: number, version: number): Promise<vo
     }
     return;
   }
+  // A shard's check asks its config servers: the set may have moved on meanwhile.
+  if (rs.state !== 1 || Number(rs.config?.version) !== version) return;
   rs.server.log.info("REPL", 4634504, "ReplCoord", "Removing 'newlyAdded' field from member", {
     memberId: id,
   });

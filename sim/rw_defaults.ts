@@ -61,27 +61,60 @@ export function defaultWriteConcern(
 }
 
 /**
- * Refuses, as MongoDB 5.0+ does for a replica set that is not a shard (force included), a
- * reconfig from `cur` to `next` that changes the implicit default write concern while no CWWC
- * is set: NewReplicaSetConfigurationIncompatible (103). Manual: replSetReconfig, "Starting in
- * MongoDB 5.0, you must explicitly set the global default write concern before attempting to
+ * Refuses, as MongoDB 5.0+ does (force included), a reconfig from `cur` to `next` that changes
+ * the implicit default write concern while no cluster-wide default (CWWC) is set:
+ * NewReplicaSetConfigurationIncompatible (103). Manual: replSetReconfig, "Starting in MongoDB
+ * 5.0, you must explicitly set the global default write concern before attempting to
  * reconfigure a non-sharded replica set with a configuration that would change the implicit
- * default write concern".
+ * default write concern". A shard (5.1+) is held to it only once added to a cluster (its
+ * shardIdentity), only for a change to `{w: 1}`, and against the cluster's CWWC, asked of its
+ * config servers; none answering: ConfigServerUnreachable (replication_coordinator_impl.cpp,
+ * doReplSetReconfig).
  */
-export function checkImplicitDefaultUnchanged(
+export async function checkImplicitDefaultUnchanged(
   server: Server,
   cur: Document,
   next: Document,
-): void {
+): Promise<void> {
   if (!implicitMajorityRelease(server.opts.version)) return;
-  if (server.opts.clusterRole === "shardsvr" || clusterWideWriteConcern(server)) return;
-  if (implicitDefaultIsMajority(cur) === implicitDefaultIsMajority(next)) return;
+  const after = implicitDefaultIsMajority(next);
+  if (implicitDefaultIsMajority(cur) === after) return;
+  if (server.opts.clusterRole !== "shardsvr") {
+    if (clusterWideWriteConcern(server)) return;
+    throw new CommandError(
+      "Reconfig attempted to install a config that would change the implicit default write " +
+        "concern. Use the setDefaultRWConcern command to set a cluster-wide write concern and " +
+        "try the reconfig again.",
+      103,
+      "NewReplicaSetConfigurationIncompatible",
+    );
+  }
+  const identity = server.store.findById("admin", "system.version", "shardIdentity");
+  if (after || !identity || Number(majorMinor(server.opts.version)) < 5.1) return;
+  const change = "Reconfig attempted to install a config that would change the implicit " +
+    "default write concern on the shard to {w: 1}";
+  const hosts = String(identity.configsvrConnectionString ?? "").split("/")[1]?.split(",") ?? [];
+  let failure = "no config server is known";
+  for (const h of hosts) {
+    try {
+      const r = await server.peers.run(h, "admin", { getDefaultRWConcern: 1 }, 5000);
+      if (r.defaultWriteConcernSource === "global") return;
+      throw new CommandError(
+        `${change}. Use the setDefaultRWConcern command to set a cluster-wide write concern on ` +
+          "the cluster and try the reconfig again.",
+        103,
+        "NewReplicaSetConfigurationIncompatible",
+      );
+    } catch (e) {
+      if (e instanceof CommandError) throw e;
+      failure = (e as Error).message;
+    }
+  }
   throw new CommandError(
-    "Reconfig attempted to install a config that would change the implicit default write " +
-      "concern. Use the setDefaultRWConcern command to set a cluster-wide write concern and " +
-      "try the reconfig again.",
-    103,
-    "NewReplicaSetConfigurationIncompatible",
+    `${change}, but the shard can not check if CWWC is set on the cluster, as the request to ` +
+      `the config server is failing with error: ${failure}`,
+    56846,
+    "ConfigServerUnreachable",
   );
 }
 

@@ -193,3 +193,58 @@ Deno.test("simulator: mongos (5.1+) refuses to add a shard whose implicit defaul
     }
   });
 });
+
+Deno.test("simulator: a shard (5.1+) refuses a reconfig that makes its implicit default {w: 1} once added to a cluster without a cluster-wide default (103, forced too), and ConfigServerUnreachable when it cannot ask", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const mongos = await mongosWithoutShards(bin, dir);
+    const [data, arb] = freePorts(2);
+    for (const p of [data, arb]) {
+      assert.equal((await startMongod(bin, dir, p, ["--shardsvr", "--replSet", "sh1"])).code, 0);
+    }
+    await admin(data, {
+      replSetInitiate: { _id: "sh1", members: [{ _id: 0, host: `localhost:${data}` }] },
+    });
+    await waitFor(async () => (await admin(data, { hello: 1 })).isWritablePrimary || undefined);
+    const reconfig = async (withArbiter: boolean, force = false) => {
+      const config = (await admin(data, { replSetGetConfig: 1 })).config as Config;
+      const members = config.members.filter((m) => m.host !== `localhost:${arb}`);
+      const next = {
+        ...config,
+        version: config.version + 1,
+        members: withArbiter
+          ? [...members, { _id: 1, host: `localhost:${arb}`, arbiterOnly: true }]
+          : members,
+      };
+      return await admin(data, { replSetReconfig: next, force });
+    };
+    // Not yet a shard of a cluster: any reconfig.
+    await reconfig(true);
+    await reconfig(false);
+    assert.equal((await admin(mongos, { addShard: `sh1/localhost:${data}` })).shardAdded, "sh1");
+    for (const force of [false, true]) {
+      const e = await reconfig(true, force).then(() => undefined, (e) => e);
+      assert.equal(e?.code, 103, `force: ${force}`);
+      assert.match(e.message, /would change the implicit default write concern on the shard to/);
+    }
+    await admin(mongos, { setDefaultRWConcern: 1, defaultWriteConcern: { w: "majority" } });
+    await reconfig(true);
+    // The config servers down: back to majority is not asked about; to {w: 1} cannot be.
+    const cfg = Number(
+      String(
+        (await admin(mongos, { getCmdLineOpts: 1 }) as {
+          parsed: { sharding: { configDB: string } };
+        })
+          .parsed.sharding.configDB,
+      ).split(":").at(-1),
+    );
+    await killMember(dir, cfg);
+    await reconfig(false);
+    const unreachable = await reconfig(true).then(() => undefined, (e) => e);
+    assert.deepEqual([unreachable?.code, unreachable?.codeName], [
+      56846,
+      "ConfigServerUnreachable",
+    ]);
+    assert.match(unreachable.message, /the request to the config server is failing with error/);
+  });
+});

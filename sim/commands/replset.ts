@@ -100,7 +100,7 @@ const replSetReconfig: Handler = async (ctx) => {
   const valid = validateConfig(r, next, ctx, version);
   // A forced reconfig's new members vote at once; otherwise they wait for their data.
   const config = force ? valid : markNewlyAdded(cur, valid);
-  checkImplicitDefaultUnchanged(ctx.server, cur, config);
+  await checkImplicitDefaultUnchanged(ctx.server, cur, config);
   // The primary must stay electable under a config it installs itself: MongoDB refuses, with
   // NodeNotElectable, a reconfig that gives it priority 0 (repl_set_config_checks.cpp,
   // checkElectable; manual: "MongoDB does not permit the current primary to have a priority of
