@@ -122,7 +122,7 @@ Deno.test("scale-out of an arbiter that makes a set's implicit write concern {w:
 
 Deno.test("a shard whose implicit default write concern is {w: 1}: a first deploy is refused naming the way round; a scale-out adding one is refused until a default is set through mongos, then adds it", async () => {
   const home = await tempHome();
-  const [cfg, sh1, router, sh2, sh2Arb] = freePorts(5);
+  const [cfg, sh1, router, sh2, sh2Arb, sh1Arb] = freePorts(6);
   const base = `config_servers:\n  - { host: localhost, port: ${cfg}, replica_set: cfg }\n` +
     `mongos_servers:\n  - { host: localhost, port: ${router} }\n` +
     `mongod_servers:\n  - { host: localhost, port: ${sh1}, replica_set: shard1 }\n`;
@@ -143,6 +143,20 @@ Deno.test("a shard whose implicit default write concern is {w: 1}: a first deplo
     ),
   );
   await deploy(home, "sh", base);
+  // A recorded shard's arbiter joining makes its default {w: 1}: MongoDB 5.1+ refuses that
+  // reconfig of a shard until the cluster has a default, so the plan does.
+  const arbiter1 =
+    `  - { host: localhost, port: ${sh1Arb}, replica_set: shard1, arbiter_only: true }\n`;
+  const withArb1 = await writeTopology(home, "arb1.yaml", base + arbiter1);
+  const arbOut = await ok(home, ["cluster", "scale-out", "sh", withArb1, "--auto-approve"], 1);
+  assert.match(
+    arbOut.stdout + arbOut.stderr,
+    new RegExp(
+      `shard1: adding arbiter localhost:${sh1Arb} changes the set's implicit default write ` +
+        `concern from \\{w: "majority"\\} to \\{w: 1\\}, and MongoDB 5\\.1\\+ refuses that ` +
+        `reconfig of a shard[\\s\\S]*mongosh 'mongodb://admin@localhost:${router}/`,
+    ),
+  );
   const grown = await writeTopology(home, "grown.yaml", withShard2);
   const out = await ok(home, ["cluster", "scale-out", "sh", grown, "--auto-approve"], 1);
   assert.match(
@@ -166,6 +180,18 @@ Deno.test("a shard whose implicit default write concern is {w: 1}: a first deplo
   );
   await ok(home, ["cluster", "scale-out", "sh", grown, "--auto-approve"]);
   assert.deepEqual((await shards()).sort(), ["shard1", "shard2"]);
+  const both = await writeTopology(home, "both.yaml", withShard2 + arbiter1);
+  await ok(home, ["cluster", "scale-out", "sh", both, "--auto-approve"]);
+  assert.deepEqual(
+    await withClient(
+      `mongodb://localhost:${sh1}/?directConnection=true`,
+      async (c) =>
+        ((await c.db("admin").command({ replSetGetConfig: 1 })).config.members as Document[])
+          .map((m) => Boolean(m.arbiterOnly)),
+      { home, cluster: "sh" },
+    ),
+    [false, true],
+  );
   await ok(home, ["cluster", "destroy", "sh", "--auto-approve"]);
 });
 

@@ -12,12 +12,12 @@ import type { ClusterMeta } from "../state/meta.ts";
 import { clusterWideWriteConcernSet } from "../probe/default_write_concern.ts";
 import { clusterAccess } from "../security/access.ts";
 import {
-  checksImplicitDefault,
-  implicitDefaultIssue,
+  implicitDefaultRefusal,
+  refusedWithoutDefault,
   setBackChange,
 } from "./implicit_write_concern.ts";
 import type { SetDrift } from "./member_options.ts";
-import { connectionString, listReplicaSets, type ProcessSpec } from "./processes.ts";
+import { listReplicaSets, type ProcessSpec } from "./processes.ts";
 import {
   type CertificateToSign,
   changedConfigWarnings,
@@ -87,11 +87,12 @@ export async function markRepair(
 }
 
 /**
- * The refusals (`implicit_write_concern`) of a repair of `meta`'s replica set cluster (MongoDB
- * 5.0+) whose setting back of `drift` (members removed, votes changed outside mup: `procs`, the
- * topology's processes) takes a reconfig that changes a set's implicit default write concern
- * while no cluster-wide one is set: the server would refuse it part way (103). Asks each such
- * set's members that its configuration still lists.
+ * The refusals (`implicit_write_concern`) of a repair of `meta`'s cluster whose setting back of
+ * `drift` (members removed, votes changed outside mup: `procs`, the topology's processes) takes
+ * a reconfig that MongoDB refuses while no cluster-wide default write concern is set
+ * (refusedWithoutDefault: a replica set's change of its implicit default, a shard's to
+ * `{w: 1}`): it would refuse it part way (103). Asks whether one is set (each such set's members
+ * that its configuration still lists, or a sharded cluster's mongos) only then.
  */
 export async function setBackIssues(
   meta: ClusterMeta,
@@ -99,8 +100,8 @@ export async function setBackIssues(
   drift: SetDrift,
   executors: ExecutorFactory,
 ): Promise<ValidationIssue[]> {
-  if (meta.kind !== "replica_set" || !checksImplicitDefault(meta.version)) return [];
   const issues: ValidationIssue[] = [];
+  const access = clusterAccess(meta.name, meta.topology, executors);
   for (const s of listReplicaSets(procs)) {
     const removed = drift.removed.filter((p) => p.replicaSet === s.name);
     const change = setBackChange(
@@ -108,15 +109,15 @@ export async function setBackIssues(
       removed,
       drift.options.filter((c) => c.proc.replicaSet === s.name),
     );
-    if (!change) continue;
-    const listed = s.members.filter((m) => !removed.some((r) => r.id === m.id));
-    const access = clusterAccess(meta.name, meta.topology, executors);
-    const issue = implicitDefaultIssue(
-      meta.name,
-      s.name,
+    if (!refusedWithoutDefault(meta, s, change)) continue;
+    const asked = meta.kind === "sharded"
+      ? procs.filter((p) => p.role === "mongos")
+      : s.members.filter((m) => !removed.some((r) => r.id === m.id));
+    const issue = implicitDefaultRefusal(
+      meta,
+      s,
       change,
-      await clusterWideWriteConcernSet(access, listed),
-      connectionString(meta.topology),
+      await clusterWideWriteConcernSet(access, asked),
     );
     if (issue) issues.push(issue);
   }

@@ -165,6 +165,8 @@ export function implicitDefaultIssue(
   uri: string,
   /** What a scale-out of these members in two rounds would do instead (splitAdditions). */
   split?: string,
+  /** The set is a shard: MongoDB 5.1+ refuses its change to `{w: 1}` only. */
+  shard = false,
 ): ValidationIssue | undefined {
   if (!change || cwwcSet !== false) return undefined;
   const m = change.member;
@@ -179,7 +181,9 @@ export function implicitDefaultIssue(
         }`
     } changes the set's implicit default write concern from ${text(change.from)} to ${
       text(change.to)
-    }, and MongoDB 5.0+ refuses that reconfig (NewReplicaSetConfigurationIncompatible) until a ` +
+    }, and MongoDB ${
+      shard ? "5.1+ refuses that reconfig of a shard" : "5.0+ refuses that reconfig"
+    } (NewReplicaSetConfigurationIncompatible) until a ` +
       "cluster-wide default write concern is set. Choose one and set it, then plan again: " +
       `mongosh '${uri}' --eval 'db.adminCommand({setDefaultRWConcern: 1, ` +
       `defaultWriteConcern: {w: "majority"}})' (\`mup cluster credentials ${cluster}\` gives ` +
@@ -317,4 +321,46 @@ export function firstDeployImplicitDefault(
       ? shardImplicitDefaultIssues(cluster, sets, version, { fresh: true, uri })
       : [],
   };
+}
+
+/**
+ * Whether MongoDB refuses `change`, a reconfig of `set` in a cluster of `cluster.kind` on
+ * `cluster.version`, while no cluster-wide default write concern is set: in a replica set
+ * cluster (5.0+) any change of the implicit default; in a sharded cluster (5.1+) a shard's
+ * change to `{w: 1}` (its config servers are asked: doReplSetReconfig); config servers, which
+ * hold no arbiters, never change it.
+ */
+export function refusedWithoutDefault(
+  cluster: { kind: string; version: string },
+  set: { configsvr?: boolean },
+  change: ImplicitChange | undefined,
+): change is ImplicitChange {
+  if (!change) return false;
+  if (cluster.kind === "replica_set") return checksImplicitDefault(cluster.version);
+  return cluster.kind === "sharded" && !set.configsvr && !change.to &&
+    checksShardImplicitDefault(cluster.version);
+}
+
+/**
+ * The refusal of `change` to `set` of cluster `cluster` (its metadata's name, kind, version and
+ * topology) when MongoDB refuses it without a cluster-wide default (refusedWithoutDefault) and
+ * none is set (`cwwcSet` false); `split` as implicitDefaultIssue's.
+ */
+export function implicitDefaultRefusal(
+  cluster: { name: string; kind: string; version: string; topology: Topology },
+  set: { name: string; configsvr?: boolean },
+  change: ImplicitChange | undefined,
+  cwwcSet: boolean | undefined,
+  split?: string,
+): ValidationIssue | undefined {
+  if (!refusedWithoutDefault(cluster, set, change)) return undefined;
+  return implicitDefaultIssue(
+    cluster.name,
+    set.name,
+    change,
+    cwwcSet,
+    connectionString(cluster.topology),
+    split,
+    cluster.kind === "sharded",
+  );
 }

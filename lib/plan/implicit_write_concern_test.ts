@@ -5,6 +5,7 @@ import {
   firstDeployImplicitDefault,
   implicitDefaultChange,
   implicitMajority,
+  refusedWithoutDefault,
   splitAdditions,
   steadyRemovalOrder,
   votesChange,
@@ -119,4 +120,19 @@ Deno.test("a first deploy is warned of each replica set whose implicit default i
   assert.deepEqual(told(4, 1).warnings, [], "P S S S A: majority");
   assert.equal(told(3, 1).warnings.length, 1, "P S S A: {w: 1}");
   assert.deepEqual(told(2, 1, "4.4.29").warnings, [], "before 5.0 every set's is {w: 1}");
+});
+
+Deno.test("refusedWithoutDefault: a replica set cluster's change either way (5.0+); a shard's only to {w: 1} (5.1+); never a config server's", () => {
+  const toW1 = { member: arbiter(3), add: true, from: true, to: false };
+  const toMajority = { ...toW1, add: false, from: false, to: true };
+  const rs = { kind: "replica_set", version: "7.0.5" };
+  const sh = { kind: "sharded", version: "7.0.5" };
+  assert.equal(refusedWithoutDefault(rs, {}, toW1), true);
+  assert.equal(refusedWithoutDefault(rs, {}, toMajority), true);
+  assert.equal(refusedWithoutDefault({ ...rs, version: "4.4.29" }, {}, toW1), false);
+  assert.equal(refusedWithoutDefault(sh, {}, toW1), true);
+  assert.equal(refusedWithoutDefault(sh, {}, toMajority), false);
+  assert.equal(refusedWithoutDefault({ ...sh, version: "5.0.30" }, {}, toW1), false);
+  assert.equal(refusedWithoutDefault(sh, { configsvr: true }, toW1), false);
+  assert.equal(refusedWithoutDefault(sh, {}, undefined), false);
 });

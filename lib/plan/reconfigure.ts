@@ -9,7 +9,6 @@
 import type { Topology } from "../topology/schema.ts";
 import { hostPort } from "../topology/hosts.ts";
 import {
-  connectionString,
   listProcesses,
   listReplicaSets,
   type ProcessSpec,
@@ -23,11 +22,7 @@ import {
   memberOptionChanges,
   reconfigMembersOp,
 } from "./member_options.ts";
-import {
-  checksImplicitDefault,
-  implicitDefaultIssue,
-  setBackChange,
-} from "./implicit_write_concern.ts";
+import { implicitDefaultRefusal, setBackChange } from "./implicit_write_concern.ts";
 import {
   clusterProcesses,
   lifecyclePlan,
@@ -369,8 +364,8 @@ function outranks(sets: ReplicaSetSpec[], p: ProcessSpec): boolean {
 }
 
 /**
- * MongoDB 5.0+ refuses a reconfig that changes the implicit default write concern of a replica
- * set that is not a shard while no cluster-wide one is set: a member's votes changed may do it
+ * MongoDB refuses a reconfig that changes a set's implicit default write concern while no
+ * cluster-wide one is set (a shard's, only to {w: 1}): a member's votes changed may do it
  * (implicit_write_concern.ts). Changes are counted in reconfig_members' order, gains first.
  */
 function implicitDefaultIssues(
@@ -378,15 +373,13 @@ function implicitDefaultIssues(
   sets: ReplicaSetSpec[],
   options: MemberOptionChange[],
 ): ValidationIssue[] {
-  if (input.meta.kind !== "replica_set" || !checksImplicitDefault(input.meta.version)) return [];
   return sets.flatMap((s) => {
     const mine = options.filter((c) => c.proc.replicaSet === s.name);
-    const issue = implicitDefaultIssue(
-      input.meta.name,
-      s.name,
+    const issue = implicitDefaultRefusal(
+      input.meta,
+      s,
       setBackChange(s.members, [], mine),
       input.cwwcSet?.[s.name],
-      connectionString(input.meta.topology),
     );
     return issue ? [issue] : [];
   });

@@ -17,11 +17,10 @@ import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from ".
 import { markedPhases, stopOp, verifyOp } from "./lifecycle_ops.ts";
 import { change, check, mongosConfigRewriteOps, op } from "./op_builders.ts";
 import { recordedConfigs } from "./start_files.ts";
-import { connectionString, listProcesses, type ProcessSpec } from "./processes.ts";
+import { listProcesses, type ProcessSpec } from "./processes.ts";
 import {
-  checksImplicitDefault,
   implicitDefaultChange,
-  implicitDefaultIssue,
+  implicitDefaultRefusal,
   steadyRemovalOrder,
 } from "./implicit_write_concern.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
@@ -146,17 +145,15 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
           '"Replica Set Deployment Architectures")',
       });
     }
-    // MongoDB 5.0+ refuses a reconfig that changes the implicit default write concern of a
-    // set that is not a shard while no cluster-wide one is set (implicit_write_concern.ts).
+    // MongoDB refuses a reconfig that changes a set's implicit default write concern while
+    // no cluster-wide one is set (implicit_write_concern.ts: a shard's, only to {w: 1}).
     const out = leaving.get(s.name)!;
-    const wc = input.meta.kind === "replica_set" && checksImplicitDefault(input.meta.version) &&
-      out.length && stay.length &&
-      implicitDefaultIssue(
-        name,
-        s.name,
+    const wc = out.length && stay.length &&
+      implicitDefaultRefusal(
+        input.meta,
+        s,
         implicitDefaultChange(s.members, out.map((member) => ({ member, add: false }))),
         input.cwwcSet?.[s.name],
-        connectionString(input.meta.topology),
       );
     if (wc) errors.push(wc);
     if (stay.length < s.members.length && stay.filter((m) => !m.arbiterOnly).length === 1) {

@@ -31,7 +31,9 @@ import {
   checksImplicitDefault,
   implicitDefaultChange,
   implicitDefaultIssue,
+  implicitDefaultRefusal,
   implicitMajority,
+  refusedWithoutDefault,
   shardImplicitDefaultIssues,
   splitAdditions,
 } from "./implicit_write_concern.ts";
@@ -223,22 +225,33 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
     }
   }
   // A new shard whose implicit default write concern is {w: 1}: MongoDB 5.1+ adds it only to a
-  // cluster with a cluster-wide default (asked through a recorded mongos).
+  // cluster with a cluster-wide default, and a recorded shard's reconfig may not make its
+  // default {w: 1} without one either (asked through a recorded mongos, once).
   if (meta.kind === "sharded" && !notRunning.length) {
     const recordedSets = new Set(meta.processes.flatMap((p) => p.replica_set ?? []));
-    const newSets = listReplicaSets(listProcesses(topology, deployDir)).filter((s) =>
-      !recordedSets.has(s.name) && !implicitMajority(s.members)
-    );
+    const before = listProcesses(meta.topology, deployDir);
+    let asked: Promise<boolean | undefined> | undefined;
+    const cwwcSet = () =>
+      asked ??= clusterWideWriteConcernSet(access, before.filter((p) => p.role === "mongos"));
+    const sets = listReplicaSets(listProcesses(topology, deployDir));
+    const newSets = sets.filter((s) => !recordedSets.has(s.name) && !implicitMajority(s.members));
     const issues = newSets.length
       ? shardImplicitDefaultIssues(name, newSets, meta.version, {
         fresh: false,
-        cwwcSet: await clusterWideWriteConcernSet(
-          access,
-          listProcesses(meta.topology, deployDir).filter((p) => p.role === "mongos"),
-        ),
+        cwwcSet: await cwwcSet(),
         uri: connectionString(meta.topology),
       })
       : [];
+    for (const s of sets.filter((s) => recordedSets.has(s.name))) {
+      const was = before.filter((p) => p.replicaSet === s.name);
+      const joining = added.filter((p) => p.replicaSet === s.name);
+      const change = joining.length
+        ? implicitDefaultChange(was, joining.map((member) => ({ member, add: true })))
+        : undefined;
+      if (!refusedWithoutDefault(meta, s, change)) continue;
+      const issue = implicitDefaultRefusal(meta, s, change, await cwwcSet());
+      if (issue) issues.push(issue);
+    }
     if (issues.length) {
       validation.errors.push(...issues);
       validation.valid = false;

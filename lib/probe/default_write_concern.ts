@@ -6,7 +6,10 @@
 import * as path from "node:path";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import type { MongoAccess } from "../mongo/client.ts";
-import { checksImplicitDefault } from "../plan/implicit_write_concern.ts";
+import {
+  checksImplicitDefault,
+  checksShardImplicitDefault,
+} from "../plan/implicit_write_concern.ts";
 import {
   listProcesses,
   listReplicaSets,
@@ -33,9 +36,10 @@ export async function clusterWideWriteConcernSet(
 }
 
 /**
- * By replica set of a replica set cluster on MongoDB 5.0+ (others: none asked), whether a
- * cluster-wide default write concern is set, for the sets `asked` picks (those whose implicit
- * default the plan may change); `clusterDir` holds the cluster's deploy directory.
+ * By replica set, whether a cluster-wide default write concern is set, for the sets `asked`
+ * picks (those whose implicit default the plan may change): each set of a replica set cluster
+ * on MongoDB 5.0+ asked itself; each shard of a sharded cluster on 5.1+ the cluster's, asked
+ * once through a mongos (others: none asked). `clusterDir` holds the cluster's deploy directory.
  */
 export async function setsWithClusterWideWriteConcern(
   meta: ClusterMeta,
@@ -44,11 +48,19 @@ export async function setsWithClusterWideWriteConcern(
   asked: (s: ReplicaSetSpec) => boolean,
 ): Promise<Record<string, boolean | undefined>> {
   const out: Record<string, boolean | undefined> = {};
-  if (meta.kind !== "replica_set" || !checksImplicitDefault(meta.version)) return out;
-  const deployDir = path.join(clusterDir, "deploy");
+  const procs = listProcesses(meta.topology, path.join(clusterDir, "deploy"));
   const access = clusterAccess(meta.name, meta.topology, executors);
-  for (const s of listReplicaSets(listProcesses(meta.topology, deployDir)).filter(asked)) {
-    out[s.name] = await clusterWideWriteConcernSet(access, s.members);
+  if (meta.kind === "replica_set" && checksImplicitDefault(meta.version)) {
+    for (const s of listReplicaSets(procs).filter(asked)) {
+      out[s.name] = await clusterWideWriteConcernSet(access, s.members);
+    }
+  }
+  if (meta.kind === "sharded" && checksShardImplicitDefault(meta.version)) {
+    const shards = listReplicaSets(procs).filter((s) => !s.configsvr && asked(s));
+    const set = shards.length
+      ? await clusterWideWriteConcernSet(access, procs.filter((p) => p.role === "mongos"))
+      : undefined;
+    for (const s of shards) out[s.name] = set;
   }
   return out;
 }
