@@ -130,6 +130,9 @@ export function validateConfig(
     if (m.arbiterOnly && (m.priority ?? 0) !== 0) {
       throw errors.invalidConfig(`priority must be 0 when arbiterOnly=true`);
     }
+    if (m.arbiterOnly && (m.votes ?? 1) === 0) {
+      throw errors.invalidConfig("Arbiter must vote (cannot have 0 votes)");
+    }
     if ((m.votes ?? 1) === 0 && (m.priority ?? 1) > 0) {
       throw errors.invalidConfig(`priority must be 0 when non-voting (votes:0)`);
     }

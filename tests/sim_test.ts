@@ -241,6 +241,21 @@ Deno.test("simulator: replica-set errors carry MongoDB's codes", async () => {
       },
     });
     assert.deepEqual([hidden.code, hidden.message], [93, "priority must be 0 when hidden=true"]);
+    const silentArbiter = await adminError(a, {
+      replSetInitiate: {
+        _id: "rs0",
+        members: [{ _id: 0, host: `localhost:${a}` }, {
+          _id: 1,
+          host: `localhost:${b}`,
+          arbiterOnly: true,
+          votes: 0,
+        }],
+      },
+    });
+    assert.deepEqual(
+      [silentArbiter.code, silentArbiter.message],
+      [93, "Arbiter must vote (cannot have 0 votes)"],
+    );
     const eight = await adminError(a, {
       replSetInitiate: {
         _id: "rs0",

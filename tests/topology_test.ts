@@ -279,6 +279,12 @@ Deno.test("arbiter with non-zero priority; a set with no member that can become 
     /an arbiter must have priority 0, not 1/,
   );
   await expectError(
+    "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs }\n  - { host: localhost, port: 2, replica_set: rs }\n  - { host: localhost, port: 3, replica_set: rs, arbiter_only: true, votes: 0 }\n",
+    "arbiter_votes",
+    4,
+    /an arbiter must vote: MongoDB refuses one with votes: 0/,
+  );
+  await expectError(
     "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs, priority: 0 }\n  - { host: localhost, port: 2, replica_set: rs, priority: 0 }\n  - { host: localhost, port: 3, replica_set: rs, priority: 0 }\n",
     "no_electable",
     2,

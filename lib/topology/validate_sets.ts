@@ -57,6 +57,15 @@ export function setIssues(t: Topology, claims: TopologyNode[]): Issue[] {
           "set priority: 0 or remove arbiter_only",
         );
       }
+      // MemberConfig: "Arbiter must vote (cannot have 0 votes)" (InvalidReplicaSetConfig).
+      if (s.arbiter_only && s.votes === 0) {
+        err(
+          "arbiter_votes",
+          [section, i, "votes"],
+          "an arbiter must vote: MongoDB refuses one with votes: 0",
+          "remove votes: 0, or arbiter_only (a non-voting data-bearing member)",
+        );
+      }
       // Unset, a non-voting member's priority is 0 (as a hidden member's is): only one given
       // above 0 contradicts it.
       if ((s.priority ?? 0) > 0 && s.votes === 0) {
