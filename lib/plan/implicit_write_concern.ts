@@ -170,6 +170,10 @@ export function implicitDefaultIssue(
 ): ValidationIssue | undefined {
   if (!change || cwwcSet !== false) return undefined;
   const m = change.member;
+  // A data-bearing member joins newlyAdded, without a vote: the reconfig MongoDB refuses is the
+  // primary's own that would give it one, and the member stays in the set without it.
+  const votesLater = change.add && !m.arbiterOnly && !change.what;
+  const refuses = shard ? "5.1+ refuses that reconfig of a shard" : "5.0+ refuses that reconfig";
   return {
     code: "implicit_write_concern",
     severity: "error",
@@ -181,9 +185,12 @@ export function implicitDefaultIssue(
         }`
     } changes the set's implicit default write concern from ${text(change.from)} to ${
       text(change.to)
-    }, and MongoDB ${
-      shard ? "5.1+ refuses that reconfig of a shard" : "5.0+ refuses that reconfig"
-    } (NewReplicaSetConfigurationIncompatible) until a ` +
+    }${votesLater ? " once it votes" : ""}, and MongoDB ${
+      votesLater
+        ? `${refuses.replace("that reconfig", "the reconfig that gives it its vote")} ` +
+          "(the member would stay in the set without one)"
+        : `${refuses} (NewReplicaSetConfigurationIncompatible)`
+    } until a ` +
       "cluster-wide default write concern is set. Choose one and set it, then plan again: " +
       `mongosh '${uri}' --eval 'db.adminCommand({setDefaultRWConcern: 1, ` +
       `defaultWriteConcern: {w: "majority"}})' (\`mup cluster credentials ${cluster}\` gives ` +

@@ -4,6 +4,7 @@ import {
   checksShardImplicitDefault,
   firstDeployImplicitDefault,
   implicitDefaultChange,
+  implicitDefaultIssue,
   implicitMajority,
   refusedWithoutDefault,
   splitAdditions,
@@ -135,4 +136,40 @@ Deno.test("refusedWithoutDefault: a replica set cluster's change either way (5.0
   assert.equal(refusedWithoutDefault({ ...sh, version: "5.0.30" }, {}, toW1), false);
   assert.equal(refusedWithoutDefault(sh, { configsvr: true }, toW1), false);
   assert.equal(refusedWithoutDefault(sh, {}, undefined), false);
+});
+
+Deno.test("implicitDefaultIssue: a data-bearing member's change comes once it votes (MongoDB refuses the reconfig that gives it its vote); an arbiter's reconfig itself is refused", () => {
+  const secondary = implicitDefaultIssue(
+    "c",
+    "rs0",
+    { member: member(5), add: true, from: false, to: true },
+    false,
+    "mongodb://h:1/",
+  )!;
+  assert.match(
+    secondary.message,
+    /^rs0: adding h:5 changes the set's implicit default write concern from \{w: 1\} to \{w: "majority"\} once it votes, and MongoDB 5\.0\+ refuses the reconfig that gives it its vote \(the member would stay in the set without one\) until/,
+  );
+  const arb = implicitDefaultIssue(
+    "c",
+    "rs0",
+    { member: arbiter(3), add: true, from: true, to: false },
+    false,
+    "mongodb://h:1/",
+  )!;
+  assert.match(
+    arb.message,
+    /adding arbiter h:3 changes .* to \{w: 1\}, and MongoDB 5\.0\+ refuses that reconfig \(NewReplicaSetConfigurationIncompatible\)/,
+  );
+  assert.equal(
+    implicitDefaultIssue(
+      "c",
+      "rs0",
+      { member: arbiter(3), add: true, from: true, to: false },
+      undefined,
+      "u",
+    ),
+    undefined,
+    "a default that could not be read: the server's own refusal",
+  );
 });
