@@ -96,19 +96,18 @@ export async function checkImplicitDefaultUnchanged(
   const hosts = String(identity.configsvrConnectionString ?? "").split("/")[1]?.split(",") ?? [];
   let failure = "no config server is known";
   for (const h of hosts) {
-    try {
-      const r = await server.peers.run(h, "admin", { getDefaultRWConcern: 1 }, 5000);
-      if (r.defaultWriteConcernSource === "global") return;
-      throw new CommandError(
-        `${change}. Use the setDefaultRWConcern command to set a cluster-wide write concern on ` +
-          "the cluster and try the reconfig again.",
-        103,
-        "NewReplicaSetConfigurationIncompatible",
-      );
-    } catch (e) {
-      if (e instanceof CommandError) throw e;
+    const r = await server.peers.run(h, "admin", { getDefaultRWConcern: 1 }, 5000).catch((e) => {
       failure = (e as Error).message;
-    }
+      return undefined;
+    });
+    if (!r) continue;
+    if (r.defaultWriteConcernSource === "global") return;
+    throw new CommandError(
+      `${change}. Use the setDefaultRWConcern command to set a cluster-wide write concern on ` +
+        "the cluster and try the reconfig again.",
+      103,
+      "NewReplicaSetConfigurationIncompatible",
+    );
   }
   throw new CommandError(
     `${change}, but the shard can not check if CWWC is set on the cluster, as the request to ` +

@@ -28,9 +28,7 @@ import { recordedRelease } from "./lifecycle.ts";
 import { planDeploy } from "./planner.ts";
 import { connectionString, listProcesses, listReplicaSets } from "./processes.ts";
 import {
-  checksImplicitDefault,
   implicitDefaultChange,
-  implicitDefaultIssue,
   implicitDefaultRefusal,
   implicitMajority,
   refusedWithoutDefault,
@@ -202,40 +200,24 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
     validation.errors.push(...notRunning);
     validation.valid = false;
   }
-  // MongoDB 5.0+ refuses a reconfig that changes the implicit default write concern of a set
-  // that is not a shard while no cluster-wide one is set: refused before anything starts.
-  if (meta.kind === "replica_set" && !notRunning.length && checksImplicitDefault(meta.version)) {
-    const before = listProcesses(meta.topology, deployDir).filter((p) => p.replicaSet);
-    const joining = added.filter((p) => p.replicaSet);
-    const change = implicitDefaultChange(
-      before,
-      joining.map((member) => ({ member, add: true })),
-    );
-    const issue = change && implicitDefaultIssue(
-      name,
-      before[0].replicaSet!,
-      change,
-      await clusterWideWriteConcernSet(access, before),
-      connectionString(meta.topology),
-      splitAdditions(before, joining),
-    );
-    if (issue) {
-      validation.errors.push(issue);
-      validation.valid = false;
-    }
-  }
-  // A new shard whose implicit default write concern is {w: 1}: MongoDB 5.1+ adds it only to a
-  // cluster with a cluster-wide default, and a recorded shard's reconfig may not make its
-  // default {w: 1} without one either (asked through a recorded mongos, once).
-  if (meta.kind === "sharded" && !notRunning.length) {
+  // A reconfig that changes a recorded set's implicit default write concern (a shard's: to
+  // {w: 1}) is refused by MongoDB while no cluster-wide default is set, and a new shard whose
+  // default is {w: 1} is not added (5.1+): refused before anything starts. The default is asked
+  // of the set (replica set cluster) or of a recorded mongos (sharded), once.
+  if (meta.kind !== "standalone" && !notRunning.length) {
     const recordedSets = new Set(meta.processes.flatMap((p) => p.replica_set ?? []));
     const before = listProcesses(meta.topology, deployDir);
     let asked: Promise<boolean | undefined> | undefined;
     const cwwcSet = () =>
-      asked ??= clusterWideWriteConcernSet(access, before.filter((p) => p.role === "mongos"));
+      asked ??= clusterWideWriteConcernSet(
+        access,
+        meta.kind === "sharded"
+          ? before.filter((p) => p.role === "mongos")
+          : before.filter((p) => p.replicaSet),
+      );
     const sets = listReplicaSets(listProcesses(topology, deployDir));
     const newSets = sets.filter((s) => !recordedSets.has(s.name) && !implicitMajority(s.members));
-    const issues = newSets.length
+    const issues = meta.kind === "sharded" && newSets.length
       ? shardImplicitDefaultIssues(name, newSets, meta.version, {
         fresh: false,
         cwwcSet: await cwwcSet(),
@@ -249,7 +231,13 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
         ? implicitDefaultChange(was, joining.map((member) => ({ member, add: true })))
         : undefined;
       if (!refusedWithoutDefault(meta, s, change)) continue;
-      const issue = implicitDefaultRefusal(meta, s, change, await cwwcSet());
+      const issue = implicitDefaultRefusal(
+        meta,
+        s,
+        change,
+        await cwwcSet(),
+        splitAdditions(was, joining),
+      );
       if (issue) issues.push(issue);
     }
     if (issues.length) {
