@@ -99,7 +99,11 @@ export const replSetGetStatus: Handler = (ctx) => {
     term: r.term,
     heartbeatIntervalMillis: r.heartbeatMs,
     majorityVoteCount: Math.floor(r.voters().length / 2) + 1,
-    writeMajorityCount: Math.floor(r.voters().length / 2) + 1,
+    // ReplSetConfig::_calculateMajorities: no more than the voting data-bearing members.
+    writeMajorityCount: Math.min(
+      Math.floor(r.voters().length / 2) + 1,
+      r.voters().filter((m) => !m.arbiterOnly).length,
+    ),
     votingMembersCount: r.voters().length,
     writableVotingMembersCount: r.voters().filter((m) => !m.arbiterOnly).length,
     syncSourceHost: source,
