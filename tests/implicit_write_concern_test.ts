@@ -5,7 +5,15 @@
  * naming setDefaultRWConcern, and go ahead once one is set. Checked through the real driver.
  */
 import assert from "node:assert/strict";
-import { deployArgs, freePorts, tempHome, testMirror, writeTopology } from "./helpers.ts";
+import {
+  deployArgs,
+  freePorts,
+  mup,
+  output,
+  tempHome,
+  testMirror,
+  writeTopology,
+} from "./helpers.ts";
 import { waitFor } from "./sim_helpers.ts";
 import { withClient } from "./apply_helpers.ts";
 import { deploy, ok } from "./lifecycle_helpers.ts";
@@ -23,6 +31,15 @@ async function members(home: string, cluster: string, port: number): Promise<str
   );
   return (config.members as Document[]).map((m) => `${m.host}${m.arbiterOnly ? " (arbiter)" : ""}`)
     .sort();
+}
+
+/** replSetGetStatus's votingMembersCount through `port` (members that vote: not newlyAdded). */
+function votingMembers(home: string, cluster: string, port: number): Promise<number> {
+  return withClient(
+    `mongodb://localhost:${port}/?directConnection=true`,
+    async (c) => (await c.db("admin").command({ replSetGetStatus: 1 })).votingMembersCount,
+    { home, cluster },
+  );
 }
 
 /** setDefaultRWConcern on the set's primary, as the cluster's admin. */
@@ -195,7 +212,7 @@ Deno.test("a shard whose implicit default write concern is {w: 1}: a first deplo
   await ok(home, ["cluster", "destroy", "sh", "--auto-approve"]);
 });
 
-Deno.test("cluster reconfigure that takes a member's vote, changing its set's implicit default write concern to {w: 1}, is refused until a cluster-wide default is set, then sets it; so is a repair that adds back members removed outside mup", async () => {
+Deno.test("cluster reconfigure that takes a member's vote, changing its set's implicit default write concern to {w: 1}, is refused until a cluster-wide default is set, then sets it; a repair that adds back a secondary and an arbiter removed outside mup needs none", async () => {
   const home = await tempHome();
   const ports = freePorts(5);
   const topology = (last: string) =>
@@ -225,31 +242,56 @@ Deno.test("cluster reconfigure that takes a member's vote, changing its set's im
     );
   assert.equal(await votes(), 1);
 
-  // Outside mup, the arbiter, then a secondary, leave (each keeps the default majority). Added
-  // back in one reconfig, the arbiter would vote while the secondary is still newlyAdded: {w: 1}.
+  // Outside mup, the arbiter, then a secondary, leave (each keeps the default majority). The
+  // repair adds them back secondary first, and the arbiter once the secondary votes: P S S S A
+  // stays majority at every step, so no default is needed.
   for (const gone of [ports[4], ports[3]]) await removeByHand(home, "rv", ports, gone);
   const repair = deployArgs(
     "rv",
     await writeTopology(home, "rv.yaml", topology("")),
     await testMirror(),
-    [
-      "--auto-approve",
-    ],
+    ["--auto-approve"],
   );
-  const repairRefused = await ok(home, repair, 1);
-  assert.match(
-    repairRefused.stdout + repairRefused.stderr,
-    new RegExp(
-      `rs0: adding arbiter localhost:${ports[4]} changes the set's implicit default write ` +
-        `concern from \\{w: "majority"\\} to \\{w: 1\\}[\\s\\S]*setDefaultRWConcern`,
-    ),
-  );
-  assert.equal((await members(home, "rv", ports[0])).length, 3, "the repair changed nothing");
-
-  await setDefault(home, "rv", ports.slice(0, 4), "majority");
   await ok(home, repair);
   assert.equal((await members(home, "rv", ports[0])).length, 5);
+  assert.equal(await votingMembers(home, "rv", ports[0]), 5, "every member votes");
+
+  await setDefault(home, "rv", ports.slice(0, 4), "majority");
   await ok(home, args);
   assert.equal(await votes(), 0);
   await ok(home, ["cluster", "destroy", "rv", "--auto-approve"]);
+});
+
+Deno.test("scale-out of a secondary and an arbiter to P S S needs no default: the arbiter joins once the secondary, its initial sync slowed, votes", async () => {
+  const home = await tempHome();
+  const ports = freePorts(5);
+  const line = (p: number, extra = "") =>
+    `  - { host: localhost, port: ${p}, replica_set: rs0${extra} }\n`;
+  const three = `mongod_servers:\n${line(ports[0], ", priority: 2")}${line(ports[1])}${
+    line(ports[2])
+  }`;
+  await deploy(home, "sa", three);
+  // The arbiter listed first: the plan still adds the secondary first.
+  const grown = await writeTopology(
+    home,
+    "sa5.yaml",
+    three + line(ports[4], ", arbiter_only: true") + line(ports[3]),
+  );
+  // Each collection the new secondary copies waits: it stays newlyAdded (no vote) for seconds,
+  // while an arbiter joining P S S would make the default {w: 1} and be refused (103).
+  const r = await mup(["cluster", "scale-out", "sa", grown, "--auto-approve"], {
+    home,
+    env: { MUP_SIM_FAULT_PORTS: String(ports[3]), MUP_SIM_CLONE_DELAY_MS: "400" },
+  });
+  assert.equal(r.code, 0, output(r));
+  assert.match(
+    r.stdout,
+    new RegExp(`then arbiter localhost:${ports[4]} once it votes`),
+  );
+  assert.deepEqual(
+    await members(home, "sa", ports[0]),
+    [...ports.slice(0, 4).map((p) => `localhost:${p}`), `localhost:${ports[4]} (arbiter)`].sort(),
+  );
+  assert.equal(await votingMembers(home, "sa", ports[0]), 5);
+  await ok(home, ["cluster", "destroy", "sa", "--auto-approve"]);
 });

@@ -1,5 +1,5 @@
 import type { Document } from "mongodb";
-import { poll } from "../mongo/client.ts";
+import { poll, sleep, splitHostPort } from "../mongo/client.ts";
 import { primaryConfig, sendReconfig } from "./reconfig_retry.ts";
 import { machinePort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
@@ -8,11 +8,39 @@ import { noPrimaryCause, planTimeoutMs, timeoutHint } from "./timeout.ts";
 
 /**
  * The members to add, as replSetInitiate/replSetReconfig member documents without `_id`
- * (`{host, priority?, votes?, hidden?, arbiterOnly?}`), param `add` (JSON); `members` (JSON list
- * of `host:port`) is the set as recorded, where the primary is looked for.
+ * (`{host, priority?, votes?, hidden?, arbiterOnly?}`), param `add` (JSON), data-bearing members
+ * first, arbiters last (addOrder); `members` (JSON list of `host:port`) is the set as recorded,
+ * where the primary is looked for.
  */
-const toAdd = (ctx: OperationContext): Document[] => JSON.parse(param(ctx, "add"));
+const toAdd = (ctx: OperationContext): Document[] => addOrder(JSON.parse(param(ctx, "add")));
 const recorded = (ctx: OperationContext): string[] => JSON.parse(param(ctx, "members"));
+
+/**
+ * `members` (member documents) with the data-bearing ones first and the arbiters last, each
+ * kind in its given order: an arbiter joins only once the data-bearing members added before it
+ * vote, so that no configuration on the way counts the arbiter's vote without theirs (the
+ * implicit default write concern: lib/plan/implicit_write_concern.ts).
+ */
+export function addOrder<T extends { arbiterOnly?: boolean }>(members: T[]): T[] {
+  return [...members.filter((m) => !m.arbiterOnly), ...members.filter((m) => m.arbiterOnly)];
+}
+
+/**
+ * How many of the config's voting members (replSetGetConfig `votes`, default 1) do not vote
+ * yet, and which members are in a state other than PRIMARY, SECONDARY or ARBITER
+ * (`host:port (stateStr)`): MongoDB 4.4+ adds a data-bearing voting member `newlyAdded`, with
+ * no vote until it is SECONDARY, and replSetGetConfig leaves that field out; replSetGetStatus's
+ * `votingMembersCount` (4.4+, MemberConfig::isVoter) counts only those that vote. A count of
+ * zero when the server does not report it (before 4.4, a member votes at once).
+ */
+async function notVotingYet(ctx: OperationContext, at: string, config: Document) {
+  const st = await mongo(ctx).adminCommand(...splitHostPort(at), { replSetGetStatus: 1 });
+  const behind = ((st.members ?? []) as Document[]).filter((m) => ![1, 2, 7].includes(m.state))
+    .map((m) => `${m.name} (${m.stateStr})`);
+  if (typeof st.votingMembersCount !== "number") return { count: 0, behind };
+  const voting = (config.members as Document[]).filter((m) => Number(m.votes ?? 1) > 0).length;
+  return { count: Math.max(0, voting - st.votingMembersCount), behind };
+}
 
 /** The set's config as its primary holds it, and that primary's `host:port`. */
 const readConfig = (ctx: OperationContext) => primaryConfig(mongo(ctx), recorded(ctx));
@@ -27,11 +55,14 @@ function missing(ctx: OperationContext, config: Document): Document[] {
  * Adds members to a running replica set: replSetGetConfig on its primary, then one
  * replSetReconfig per member (MongoDB 4.4+ refuses a non-force reconfig that adds more than one
  * voting member, code 103, and waits for each config to reach a majority before the next), each
- * with the next free `_id` and config version + 1. Never adds a member twice: a member the
- * primary's config already lists (by machine and port) is in place, so a resume after a crash
- * adds only the rest. MongoDB manual: "Add Members to a Replica Set", replSetReconfig.
- * Throws OperationError when no primary is found within the operation's timeout, or when the
- * server refuses a reconfig (its code and message).
+ * with the next free `_id` and config version + 1. Data-bearing members go first; before each
+ * arbiter it waits until every voting member of the config votes (notVotingYet: the new
+ * members' initial syncs done), so an arbiter never joins a config that counts its vote and not
+ * theirs. Never adds a member twice: a member the primary's config already lists (by machine
+ * and port) is in place, so a resume after a crash adds only the rest. MongoDB manual: "Add
+ * Members to a Replica Set", replSetReconfig. Throws OperationError when no primary is found,
+ * or the members do not all vote, within the operation's timeout, or when the server refuses a
+ * reconfig (its code and message).
  */
 export const addMembers: Operation = {
   async isDone(ctx) {
@@ -56,6 +87,31 @@ export const addMembers: Operation = {
       }
       const [next] = missing(ctx, found.config);
       if (!next) break;
+      if (next.arbiterOnly) {
+        // A status that cannot be read is waited on like a member without its vote.
+        const waiting = await notVotingYet(ctx, found.at, found.config).catch((e) => ({
+          count: 1,
+          behind: [`replSetGetStatus on ${found.at} failed: ${(e as Error).message}`],
+        }));
+        if (waiting.count > 0) {
+          if (Date.now() >= deadline || ctx.signal.aborted) {
+            throw new OperationError(
+              `${waiting.count} of ${set}'s members ${
+                waiting.count === 1 ? "does" : "do"
+              } not vote yet${
+                waiting.behind.length ? ` (${waiting.behind.join(", ")})` : ""
+              }: MongoDB gives a new member its vote once its initial sync is done and it is ` +
+                `SECONDARY, and arbiter ${next.host} joins only after that${
+                  added.length ? ` (added so far: ${added.join(", ")})` : ""
+                }. \`mup cluster display ${ctx.plan.cluster_name}\` shows each member's ` +
+                `state; ${timeoutHint(ctx, timeout)}`,
+              { noEffect: added.length === 0 },
+            );
+          }
+          await sleep(500, ctx.signal);
+          continue;
+        }
+      }
       const members = found.config.members as Document[];
       const sent = await sendReconfig(
         mongo(ctx),

@@ -44,35 +44,25 @@ export interface ImplicitChange {
 }
 
 /**
- * The first reconfig, of those that change `set` from `before` to members one at a time (`steps`:
+ * The first reconfig, of those that change a set from `before` one member at a time (`steps`:
  * each member added or removed, in the order the operation sends them), that changes its
- * implicit default write concern; undefined when none does. A data-bearing voting member added
- * is counted both as MongoDB 4.4+ adds it (`newlyAdded`: no vote until SECONDARY) and as it
- * votes afterwards: either may be the configuration the next reconfig starts from.
+ * implicit default write concern; undefined when none does. Members added are taken as
+ * add_members sends them (addOrder: data-bearing members first, each arbiter once those vote).
+ * A data-bearing voting member joins `newlyAdded` (MongoDB 4.4+: no vote until SECONDARY, so no
+ * change yet); the reconfig counted for it is the primary's own that gives it its vote.
  */
 export function implicitDefaultChange(
   before: ProcessSpec[],
   steps: { member: ProcessSpec; add: boolean }[],
 ): ImplicitChange | undefined {
-  const voteLater = (m: ProcessSpec): ProcessSpec =>
-    !m.arbiterOnly && m.votes > 0 ? { ...m, votes: 0 } : m;
-  // As it votes in the end; with every member this operation added still newlyAdded.
+  const arbiterAdded = (s: { member: ProcessSpec; add: boolean }) => s.add && s.member.arbiterOnly;
   let now = before;
-  let early = before;
-  for (const s of steps) {
-    const without = (l: ProcessSpec[]) => l.filter((m) => m.id !== s.member.id);
-    const next = s.add ? [...now, s.member] : without(now);
-    const nextEarly = s.add ? [...early, voteLater(s.member)] : without(early);
-    const pairs: [ProcessSpec[], ProcessSpec[]][] = [[now, next], [early, nextEarly]];
-    // The earlier ones voting by now, this one newlyAdded.
-    if (s.add) pairs.push([now, [...now, voteLater(s.member)]]);
-    for (const [a, b] of pairs) {
-      if (implicitMajority(a) !== implicitMajority(b)) {
-        return { ...s, from: implicitMajority(a), to: implicitMajority(b) };
-      }
+  for (const s of [...steps.filter((s) => !arbiterAdded(s)), ...steps.filter(arbiterAdded)]) {
+    const next = s.add ? [...now, s.member] : now.filter((m) => m.id !== s.member.id);
+    if (implicitMajority(now) !== implicitMajority(next)) {
+      return { ...s, from: implicitMajority(now), to: implicitMajority(next) };
     }
     now = next;
-    early = nextEarly;
   }
   return undefined;
 }
@@ -128,7 +118,7 @@ export function votesChange(
 /**
  * The first reconfig that changes a set's implicit default, of those that set it back to its
  * topology's `members` (each with the votes wanted): the members its configuration no longer
- * lists (`removed`) added in one reconfig, as add_members sends them, then the `options` that
+ * lists (`removed`) added as add_members sends them, then the `options` that
  * differ (votes) changed, gains first, in reconfig_members' order. Undefined when none does.
  */
 export function setBackChange(
@@ -163,8 +153,6 @@ export function implicitDefaultIssue(
   change: ImplicitChange | undefined,
   cwwcSet: boolean | undefined,
   uri: string,
-  /** What a scale-out of these members in two rounds would do instead (splitAdditions). */
-  split?: string,
   /** The set is a shard: MongoDB 5.1+ refuses its change to `{w: 1}` only. */
   shard = false,
 ): ValidationIssue | undefined {
@@ -196,28 +184,8 @@ export function implicitDefaultIssue(
       `defaultWriteConcern: {w: "majority"}})' (\`mup cluster credentials ${cluster}\` gives ` +
       'the password). {w: "majority"} keeps acknowledged writes through a failover but waits while ' +
       "too few data-bearing members run; {w: 1} keeps writing and may lose the last writes " +
-      "in a failover. Once set, it cannot be unset" + (split ? `. ${split}` : ""),
+      "in a failover. Once set, it cannot be unset",
   };
-}
-
-/**
- * When adding `added` to `before` in one round changes the implicit default but adding the
- * data-bearing members first, then the arbiters, in two scale-outs (each new member voting by
- * the second: the first waits until it is SECONDARY) changes nothing: that way round, in words.
- */
-export function splitAdditions(before: ProcessSpec[], added: ProcessSpec[]): string | undefined {
-  const data = added.filter((m) => !m.arbiterOnly);
-  const arbiters = added.filter((m) => m.arbiterOnly);
-  if (!data.length || !arbiters.length) return undefined;
-  const first = implicitDefaultChange(before, data.map((member) => ({ member, add: true })));
-  const second = implicitDefaultChange(
-    [...before, ...data],
-    arbiters.map((member) => ({ member, add: true })),
-  );
-  if (first || second) return undefined;
-  const list = (l: ProcessSpec[]) => l.map((m) => hostPort(m.host, m.port)).join(", ");
-  return `Or, with no default set, add them in two scale-outs: first ${list(data)} (the ` +
-    `topology without the arbiters), then ${list(arbiters)}: neither changes the implicit default`;
 }
 
 /**
@@ -351,14 +319,13 @@ export function refusedWithoutDefault(
 /**
  * The refusal of `change` to `set` of cluster `cluster` (its metadata's name, kind, version and
  * topology) when MongoDB refuses it without a cluster-wide default (refusedWithoutDefault) and
- * none is set (`cwwcSet` false); `split` as implicitDefaultIssue's.
+ * none is set (`cwwcSet` false).
  */
 export function implicitDefaultRefusal(
   cluster: { name: string; kind: string; version: string; topology: Topology },
   set: { name: string; configsvr?: boolean },
   change: ImplicitChange | undefined,
   cwwcSet: boolean | undefined,
-  split?: string,
 ): ValidationIssue | undefined {
   if (!refusedWithoutDefault(cluster, set, change)) return undefined;
   return implicitDefaultIssue(
@@ -367,7 +334,6 @@ export function implicitDefaultRefusal(
     change,
     cwwcSet,
     connectionString(cluster.topology),
-    split,
     cluster.kind === "sharded",
   );
 }

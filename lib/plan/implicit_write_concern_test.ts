@@ -7,11 +7,11 @@ import {
   implicitDefaultIssue,
   implicitMajority,
   refusedWithoutDefault,
-  splitAdditions,
   steadyRemovalOrder,
   votesChange,
 } from "./implicit_write_concern.ts";
 import { listProcesses, type ProcessSpec } from "./processes.ts";
+import { addOrder } from "../ops/add_members.ts";
 import { Topology } from "../topology/schema.ts";
 
 const member = (port: number, extra: Partial<ProcessSpec> = {}) =>
@@ -27,7 +27,7 @@ Deno.test("implicit default write concern: majority without arbiters, {w: 1} onc
   assert.equal(implicitMajority([member(1), member(2), { ...arbiter(3), votes: 0 }]), true);
 });
 
-Deno.test("implicitDefaultChange finds the reconfig that changes it: an arbiter added or removed; a data-bearing member added counts both while newlyAdded and once it votes", () => {
+Deno.test("implicitDefaultChange finds the reconfig that changes it: an arbiter added or removed; a data-bearing member added counts once it votes", () => {
   const ps = [member(1), member(2)];
   assert.deepEqual(
     (({ from, to }) => ({ from, to }))(
@@ -56,13 +56,20 @@ Deno.test("the releases that check it: reconfigs from 5.0, addShard from 5.1", (
   );
 });
 
-Deno.test("splitAdditions: a secondary and an arbiter added together to P S S change the default (the secondary still newlyAdded); in two scale-outs neither does", () => {
+Deno.test("implicitDefaultChange takes additions as add_members sends them: data-bearing members first, each arbiter once they vote", () => {
   const pss = [member(1), member(2), member(3)];
-  const added = [member(4), arbiter(5)];
-  assert.ok(implicitDefaultChange(pss, added.map((member) => ({ member, add: true }))));
-  assert.match(splitAdditions(pss, added) ?? "", /first h:4 .*then h:5/);
-  // P S + S + A: P S S A is {w: 1} however it is reached: no split helps.
-  assert.equal(splitAdditions([member(1), member(2)], [member(3), arbiter(4)]), undefined);
+  // P S S + A + S, the arbiter listed first: the secondary joins and votes first, P S S S A is
+  // majority at every step; the arbiter before the secondary's vote would make it {w: 1}.
+  const steps = [arbiter(5), member(4)].map((member) => ({ member, add: true }));
+  assert.equal(implicitDefaultChange(pss, steps), undefined);
+  assert.deepEqual(addOrder([arbiter(5), member(4)]).map((m) => m.port), [4, 5]);
+  // P S + S + A: P S S A is {w: 1} however it is reached; the arbiter's reconfig is the change.
+  const change = implicitDefaultChange(
+    [member(1), member(2)],
+    [member(3), arbiter(4)].map((member) => ({ member, add: true })),
+  );
+  assert.equal(change?.member.port, 4);
+  assert.equal(change?.to, false);
 });
 
 Deno.test("steadyRemovalOrder: from P S S S A A, a secondary and an arbiter leave secondary first, which keeps {w: 1} throughout; down members stay first", () => {

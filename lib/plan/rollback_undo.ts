@@ -4,6 +4,7 @@
  * configuration by the recorded one; or why it cannot be undone (an initiated replica set, an
  * added shard, a step-down), which the rollback plan names in its warnings. Pure.
  */
+import { addOrder } from "../ops/add_members.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { change, op } from "./op_builders.ts";
 import { EST } from "./lifecycle.ts";
@@ -174,8 +175,10 @@ export function undoOps(o: PlannedOperation, ctx: UndoContext): PlannedOperation
         "(tlsMode only moves towards requireTLS at runtime)";
     case "add_members": {
       // The members it added leave the set again (a rollback of a scale-out cut off before it
-      // recorded them; rollback_build.ts refuses the others).
-      const add = (JSON.parse(t.params.add) as { host: string }[]).map((m) => m.host);
+      // recorded them; rollback_build.ts refuses the others), in the reverse of the order they
+      // joined (arbiters first), so each config on the way is one the addition passed through.
+      const add = addOrder(JSON.parse(t.params.add) as { host: string; arbiterOnly?: boolean }[])
+        .map((m) => m.host).reverse();
       const members = [...JSON.parse(t.params.members) as string[], ...add];
       return [op({
         id: `undo-${o.id}`,

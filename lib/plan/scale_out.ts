@@ -9,6 +9,7 @@
  * records the new processes last. Pure.
  */
 import type { Document } from "mongodb";
+import { addOrder } from "../ops/add_members.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
@@ -42,7 +43,7 @@ export interface ScaleOutPlanInput {
 }
 
 /** How long a new member's initial sync is waited for without --wait-timeout. */
-const INITIAL_SYNC_MS = 3_600_000;
+export const INITIAL_SYNC_MS = 3_600_000;
 
 const machine = (host: string, port: number) => `${hostKey(host)}:${port}`;
 
@@ -54,27 +55,42 @@ export function addedProcesses(meta: ClusterMeta, topology: Topology, deployDir:
 
 /**
  * `add-members-<set>`: the new members of an existing set added to its config, as the deploy
- * plan's replSetInitiate document describes them (priority, votes, hidden, arbiterOnly).
+ * plan's replSetInitiate document describes them (priority, votes, hidden, arbiterOnly),
+ * data-bearing members first (addOrder). When arbiters join after voting data-bearing members,
+ * the operation waits for those members' initial syncs (their votes): its timeout is then
+ * `syncWaitMs` (default INITIAL_SYNC_MS).
  */
 export function addMembersOp(
   set: { name: string; members: ProcessSpec[] },
   added: ProcessSpec[],
   init: PlannedOperation,
   deps: string[],
+  syncWaitMs = INITIAL_SYNC_MS,
 ): PlannedOperation {
   const planned = JSON.parse(init.target.params.config).members as Document[];
   const hosts = new Set(added.map((p) => machine(p.host, p.port)));
-  const add = planned.filter((m) => {
-    const i = String(m.host).lastIndexOf(":");
-    return hosts.has(machine(String(m.host).slice(0, i), Number(String(m.host).slice(i + 1))));
-  }).map(({ _id: _, ...m }) => m);
+  const add = addOrder(
+    planned.filter((m) => {
+      const i = String(m.host).lastIndexOf(":");
+      return hosts.has(machine(String(m.host).slice(0, i), Number(String(m.host).slice(i + 1))));
+    }).map(({ _id: _, ...m }) => m),
+  );
   const recorded = set.members.filter((p) => !hosts.has(machine(p.host, p.port)));
+  const voting = add.filter((m) => !m.arbiterOnly && Number(m.votes ?? 1) > 0);
+  const arbiters = add.filter((m) => m.arbiterOnly);
+  const waits = voting.length > 0 && arbiters.length > 0;
+  const list = (l: Document[]) => l.map((m) => m.host).join(", ");
   return op({
     id: `add-members-${set.name}`,
     type: "add_members",
-    description: `Add ${add.map((m) => m.host).join(", ")} to replica set ${set.name}${
-      add.length > 1 ? " (one replSetReconfig each)" : ""
-    }`,
+    description: waits
+      ? `Add ${list(add.filter((m) => !m.arbiterOnly))} to replica set ${set.name}, then ` +
+        `arbiter${arbiters.length > 1 ? "s" : ""} ${list(arbiters)} once ${
+          voting.length > 1 ? "they vote" : "it votes"
+        } (initial sync done; one replSetReconfig each)`
+      : `Add ${list(add)} to replica set ${set.name}${
+        add.length > 1 ? " (one replSetReconfig each)" : ""
+      }`,
     target: {
       type: "replica_set",
       name: set.name,
@@ -84,7 +100,7 @@ export function addMembersOp(
         add: JSON.stringify(add),
         members: JSON.stringify(recorded.map((p) => hostPort(p.host, p.port))),
       },
-      timeout_ms: init.target.timeout_ms ?? 120_000,
+      timeout_ms: waits ? syncWaitMs : init.target.timeout_ms ?? 120_000,
     },
     pre_conditions: [],
     changes: add.map((m) => change("replica_set_member", `${set.name}/${m.host}`, "create", m)),
@@ -145,7 +161,13 @@ export function planScaleOut(input: ScaleOutPlanInput): Omit<Plan, "content_hash
     const deps = [...new Set(init.depends_on.flatMap(through))];
     replaced.set(
       init.id,
-      addMembersOp(s, s.members.filter((m) => addedIds.has(m.id)), init, deps),
+      addMembersOp(
+        s,
+        s.members.filter((m) => addedIds.has(m.id)),
+        init,
+        deps,
+        input.waitTimeoutMs,
+      ),
     );
   }
   const waits = grown.flatMap((s) =>

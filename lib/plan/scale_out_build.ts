@@ -33,7 +33,6 @@ import {
   implicitMajority,
   refusedWithoutDefault,
   shardImplicitDefaultIssues,
-  splitAdditions,
 } from "./implicit_write_concern.ts";
 import { clusterWideWriteConcernSet } from "../probe/default_write_concern.ts";
 import { otherChanges } from "./reconfigure_changes.ts";
@@ -231,13 +230,7 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
         ? implicitDefaultChange(was, joining.map((member) => ({ member, add: true })))
         : undefined;
       if (!refusedWithoutDefault(meta, s, change)) continue;
-      const issue = implicitDefaultRefusal(
-        meta,
-        s,
-        change,
-        await cwwcSet(),
-        splitAdditions(was, joining),
-      );
+      const issue = implicitDefaultRefusal(meta, s, change, await cwwcSet());
       if (issue) issues.push(issue);
     }
     if (issues.length) {
