@@ -262,7 +262,7 @@ Deno.test("cluster reconfigure that takes a member's vote, changing its set's im
   await ok(home, ["cluster", "destroy", "rv", "--auto-approve"]);
 });
 
-Deno.test("scale-out of a secondary and an arbiter to P S S needs no default: the arbiter joins once the secondary, its initial sync slowed, votes", async () => {
+Deno.test("scale-out of a secondary and an arbiter to P S S needs no default: the arbiter joins once the secondary, its initial sync slowed, votes; meanwhile the display counts a member without its vote", async () => {
   const home = await tempHome();
   const ports = freePorts(5);
   const line = (p: number, extra = "") =>
@@ -279,11 +279,21 @@ Deno.test("scale-out of a secondary and an arbiter to P S S needs no default: th
   );
   // Each collection the new secondary copies waits: it stays newlyAdded (no vote) for seconds,
   // while an arbiter joining P S S would make the default {w: 1} and be refused (103).
-  const r = await mup(["cluster", "scale-out", "sa", grown, "--auto-approve"], {
+  const running = mup(["cluster", "scale-out", "sa", grown, "--auto-approve"], {
     home,
-    env: { MUP_SIM_FAULT_PORTS: String(ports[3]), MUP_SIM_CLONE_DELAY_MS: "400" },
+    env: { MUP_SIM_FAULT_PORTS: String(ports[3]), MUP_SIM_CLONE_DELAY_MS: "2500" },
   });
+  // Meanwhile the display says the primary counts a member without its vote.
+  const primary = `localhost:${ports[0]}`;
+  const without = () =>
+    mup(["cluster", "display", "sa", "--json"], { home }).then((d) =>
+      (JSON.parse(d.stdout) as { processes: { id: string; members_without_vote?: number }[] })
+        .processes.find((p) => p.id === primary)?.members_without_vote
+    );
+  assert.equal(await waitFor(without, 60_000), 1);
+  const r = await running;
   assert.equal(r.code, 0, output(r));
+  assert.equal(await without(), undefined, "every member votes");
   assert.match(
     r.stdout,
     new RegExp(`then arbiter localhost:${ports[4]} once it votes`),

@@ -47,6 +47,7 @@ import {
   optionsNote,
   startedByUnfinished,
   startedNote,
+  withoutVoteNotes,
 } from "./display_notes.ts";
 import { type CliContext, print, printJson } from "./context.ts";
 import { isClusterName, requireMeta } from "./cluster_show.ts";
@@ -409,6 +410,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         ...membershipNotes(name, extra, dropped, kept, unfinished, repairCommand(meta)),
         ...optionsNote(name, optionDrift, unfinished, repairCommand(meta)),
         ...lost.map((m) => `Note: ${m}.`),
+        ...withoutVoteNotes(rows),
         ...draining.map((s) =>
           `Note: shard ${s} is draining: its removal (removeShard) began and has not finished; ${
             unfinished?.operation === "scale-in"

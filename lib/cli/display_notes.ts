@@ -1,6 +1,6 @@
 /**
  * `cluster display`'s notes: a scale-out's new processes, the balancer, members' options changed
- * outside mup.
+ * outside mup, members without their vote yet.
  */
 import type { MongoAccess } from "../mongo/client.ts";
 import type { PlanStore } from "../plan/store.ts";
@@ -164,4 +164,24 @@ export function firstDeployNote(name: string, u: UndeployedApply): string {
     `describes, asked live. \`mup plan resume ${name}\` continues it; ` +
     `\`mup state rollback ${name} --checkpoint start\` undoes it; ` +
     `\`mup cluster destroy ${name}\` removes it.`;
+}
+
+/**
+ * The display's lines for the sets whose primary (a row of `rows` with `members_without_vote`)
+ * counts voting members that do not vote yet: MongoDB 4.4+ adds a member `newlyAdded` and the
+ * primary gives it its vote once it is SECONDARY, unless that vote would change the set's
+ * implicit default write concern while no cluster-wide default is set (the primary's own
+ * reconfig is refused then, and the member stays without it).
+ */
+export function withoutVoteNotes(rows: ProcessStatus[]): string[] {
+  return rows.filter((r) => r.members_without_vote).map((r) => {
+    const n = r.members_without_vote!;
+    return `Note: ${r.replica_set ?? r.id}: ${n} of its voting members ${
+      n === 1 ? "does" : "do"
+    } not vote yet (its primary ${r.id} counts them so): MongoDB gives a member added to a ` +
+      "set its vote once its initial sync is done and it is SECONDARY; one that is SECONDARY " +
+      "and still without it is held back because its vote would change the set's implicit " +
+      "default write concern while no cluster-wide default is set (setDefaultRWConcern " +
+      "through the primary, or mongos, lets the primary give it).";
+  });
 }

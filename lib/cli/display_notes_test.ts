@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { balancerLine } from "./display_notes.ts";
+import { balancerLine, withoutVoteNotes } from "./display_notes.ts";
+import type { ProcessStatus } from "../probe/live.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 
 const meta = {
@@ -30,4 +31,20 @@ Deno.test("balancerLine: off and not by mup is said so, with how it starts again
     "Balancer: off (stopped outside mup: no chunk moves between shards until it is started " +
       "again, `sh.startBalancer()` through mongos)",
   );
+});
+
+Deno.test("withoutVoteNotes: one line per set whose primary counts members without their vote yet, none otherwise", () => {
+  const row = (extra: Partial<ProcessStatus>) =>
+    ({
+      id: "h:1",
+      replica_set: "rs0",
+      state: "PRIMARY",
+      healthy: true,
+      ...extra,
+    }) as ProcessStatus;
+  assert.deepEqual(withoutVoteNotes([row({})]), []);
+  const [line, ...rest] = withoutVoteNotes([row({ members_without_vote: 2 }), row({ id: "h:2" })]);
+  assert.equal(rest.length, 0);
+  assert.match(line, /^Note: rs0: 2 of its voting members do not vote yet \(its primary h:1/);
+  assert.match(line, /implicit default write concern[\s\S]*setDefaultRWConcern/);
 });

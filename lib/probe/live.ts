@@ -44,6 +44,12 @@ export interface ProcessStatus {
   priority?: number;
   /** Its votes (0: a non-voting member), from the set's configuration. */
   votes?: number;
+  /**
+   * On a primary: how many of its set's voting members (the configuration's `votes`) do not
+   * vote yet, by replSetGetStatus's `votingMembersCount` (MongoDB 4.4+): members added
+   * `newlyAdded`, given their vote once SECONDARY. Absent when all vote.
+   */
+  members_without_vote?: number;
   secondary_delay_s?: number;
   pid?: number;
   uptime_s?: number;
@@ -210,6 +216,11 @@ async function askOne(
   const me = (rs.members as Document[]).find((m) => m.self);
   const state = String(me?.stateStr ?? "UNKNOWN");
   Object.assign(out, memberSettings(hello, config, me?.name ?? hello.me));
+  const voters = (config?.members as Document[] | undefined)?.filter((x) => (x.votes ?? 1) > 0);
+  if (state === "PRIMARY" && voters && typeof rs.votingMembersCount === "number") {
+    const without = voters.length - rs.votingMembersCount;
+    if (without > 0) out.members_without_vote = without;
+  }
   const primary = (rs.members as Document[]).find((m) => m.state === 1);
   if (state === "SECONDARY" && primary && me) {
     const lag = (new Date(primary.optimeDate).getTime() - new Date(me.optimeDate).getTime()) /
