@@ -21,6 +21,7 @@ import {
   writeTopology,
 } from "./helpers.ts";
 import { syntheticPlan } from "./synthetic.ts";
+import { allOperations } from "../lib/plan/schema.ts";
 import { ok } from "./lifecycle_helpers.ts";
 import { installFixture, tempDir } from "./fixture.ts";
 
@@ -41,7 +42,7 @@ function hook(event: HookEvent, command: string, extra: Partial<Hook> = {}): Hoo
 
 /** A hook that appends one line per firing: event, phase, operation, and the context variables. */
 const RECORD = (file: string) =>
-  `echo "$MUP_HOOK_EVENT|$MUP_PHASE|$MUP_OPERATION_ID|$MUP_CLUSTER_NAME|$MUP_OPERATION|$MUP_PLAN_ID|$MUP_STATE_ID|$MUP_PLAN_PATH|$MUP_STATE_PATH|$MUP_OPERATION_TYPE|$MUP_OPERATION_HOST|$MUP_ERROR" >> ${file}`;
+  `echo "$MUP_HOOK_EVENT|$MUP_PHASE|$MUP_OPERATION_ID|$MUP_CLUSTER_NAME|$MUP_OPERATION|$MUP_PLAN_ID|$MUP_STATE_ID|$MUP_PLAN_PATH|$MUP_STATE_PATH|$MUP_OPERATION_TYPE|$MUP_OPERATION_HOST|$MUP_ERROR|$MUP_OPERATION_TARGET_TYPE|$MUP_OPERATION_TARGET" >> ${file}`;
 
 async function runSynthetic(
   hooks: Hook[],
@@ -105,6 +106,9 @@ Deno.test("apply hooks fire in order with the HookContext in the environment", a
   ]);
   assert.equal(statePath, store.snapshotPath(state.state_id));
   assert.deepEqual([opType, opHost], ["create_directory", "mock"]);
+  // What it acts on, by kind and name.
+  const first = allOperations(syntheticPlan(2, 2, 1)).find((o) => o.id === "prepare-0-0")!;
+  assert.deepEqual(got[2].slice(12), [first.target.type, first.target.name]);
   // Output goes into the execution log.
   assert.ok(
     state.execution_log.some((e) => /hook before_apply exited with 0/.test(e.message)),
@@ -189,6 +193,22 @@ Deno.test("continue_on_error lets the apply go on after a failing hook, and says
     /✗ Hook before_operation \[\S+\] exited with 1 \[.+\] \(continue_on_error: the apply goes on\)/,
   );
   assert.ok(state.execution_log.some((e) => /exited with 1/.test(e.message)));
+});
+
+Deno.test("an operation's hook shows its command once; a later run shows its line only when it prints, before its output (tester68)", async () => {
+  const printed: string[] = [];
+  const { state } = await runSynthetic([
+    hook("before_operation", "true"),
+    hook("after_operation", 'if [ "$MUP_OPERATION_ID" = deploy-1-0 ]; then echo said-it; fi'),
+  ], { printed });
+  assert.equal(state.status, "completed");
+  const text = printed.join("\n");
+  assert.equal(text.match(/: true/g)?.length, 1, text);
+  assert.match(text, /↪ Hook before_operation \[prepare-0-0\]: true \(runs for every operation/);
+  assert.equal(text.match(/↪ Hook before_operation/g)?.length, 1, text);
+  // The second hook's later runs are silent but one, which shows its line, then its output.
+  assert.match(text, /↪ Hook after_operation \[deploy-1-0\]\n +│ said-it/);
+  assert.equal(text.match(/↪ Hook after_operation/g)?.length, 2, text);
 });
 
 Deno.test("a hook that times out has its whole process group killed", async () => {

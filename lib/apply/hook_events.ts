@@ -65,6 +65,10 @@ export class HookDispatcher {
         Object.assign(env, {
           MUP_OPERATION_ID: scope.op.id,
           MUP_OPERATION_TYPE: scope.op.type,
+          // What it acts on: a process, host, replica set or the cluster, by name; host and
+          // port are empty for an operation that is on no single host (tester68).
+          MUP_OPERATION_TARGET_TYPE: scope.op.target.type,
+          MUP_OPERATION_TARGET: scope.op.target.name,
           MUP_OPERATION_HOST: scope.op.target.host ?? "",
           MUP_OPERATION_PORT: scope.op.target.port !== undefined
             ? String(scope.op.target.port)

@@ -48,6 +48,10 @@ export class PlainRenderer {
   /** Directories a removal left because they hold files mup did not make (and which files). */
   private kept: string[] = [];
 
+  /** Operation hooks (event and name) whose command has been shown. */
+  private hooksShown = new Set<string>();
+  /** A later run's `↪ Hook` line, per operation, printed before its first output line. */
+  private hookHeaders = new Map<string, string>();
   constructor(private readonly write: (line: string) => void) {}
 
   handle = (e: ApplyEvent): void => {
@@ -131,13 +135,23 @@ export class PlainRenderer {
           `  ✗ Safety check failed for operation ${e.id}:\n    Check: ${e.check_type}\n    Status: ${e.status}`,
         );
         break;
-      case "hook_start":
-        this.write(
-          `  ↪ Hook ${e.event}${e.phase && !e.operation ? ` (${e.phase})` : ""}${
-            e.operation ? ` [${e.operation}]` : ""
-          }: ${e.command}`,
-        );
+      case "hook_start": {
+        const line = `  ↪ Hook ${e.event}${e.phase && !e.operation ? ` (${e.phase})` : ""}${
+          e.operation ? ` [${e.operation}]` : ""
+        }`;
+        // An operation's hook runs for every operation: its command is shown the first time,
+        // and later runs only when they print (their line then comes first) or fail (tester68).
+        const key = `${e.event}\0${e.name}`;
+        if (!e.operation) this.write(`${line}: ${e.command}`);
+        else if (this.hooksShown.has(key)) this.hookHeaders.set(e.operation, line);
+        else {
+          this.hooksShown.add(key);
+          this.write(
+            `${line}: ${e.command} (runs for every operation; shown again when it prints or fails)`,
+          );
+        }
         break;
+      }
       case "hook_left": {
         const hook = `Hook ${e.event}${e.scope ? ` [${e.scope}]` : ""}`;
         const left = Math.max(0, e.deadline - Date.now());
@@ -154,10 +168,17 @@ export class PlainRenderer {
         );
         break;
       }
-      case "hook_output":
+      case "hook_output": {
+        const header = e.operation && this.hookHeaders.get(e.operation);
+        if (header) {
+          this.hookHeaders.delete(e.operation!);
+          this.write(header);
+        }
         this.write(`    │ ${e.line}`);
         break;
+      }
       case "hook_done":
+        if (e.operation) this.hookHeaders.delete(e.operation);
         if (e.code !== 0) {
           this.write(
             `  ✗ Hook ${e.name}${e.operation ? ` [${e.operation}]` : ""} ${
