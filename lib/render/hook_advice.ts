@@ -4,7 +4,7 @@
  */
 import { shellQuote } from "../executor/shell_quote.ts";
 import { commandOf, replanFlags } from "../plan/command_of.ts";
-import type { Plan } from "../plan/schema.ts";
+import { allOperations, type Plan } from "../plan/schema.ts";
 import { tlsSwitchBegunAt } from "../plan/mark_op.ts";
 
 /**
@@ -20,15 +20,23 @@ export function hookFailureAdvice(
   e: { error?: string; status: string; left_down?: string[]; failed_operation?: string },
 ): string | undefined {
   if (!e.error?.startsWith("hook ") || e.status === "paused") return undefined;
-  if (e.error.startsWith("hook after_operation ")) {
-    // Its operation's work was done and recorded: a resume goes on after it.
-    return "The operation completed before its after_operation hook failed: a resume goes on " +
-      "after it and does not run that hook again.";
-  }
   // Always possible, whatever else is: a TLS switch under way cannot be planned again at all.
   const skip = `Or resume without the plan's hooks: \`mup plan resume ${
     shellQuote(plan.cluster_name)
   } --no-hooks\`.`;
+  if (e.error.startsWith("hook after_operation ")) {
+    // A step-down (and the wait for the new primary) is made again by a resume whose stop has
+    // not run: a step-down lasts 60 s (applier.ts). Its hook then runs again too (tester70).
+    const failed = allOperations(plan).find((o) => o.id === e.failed_operation);
+    if (failed && (failed.type === "step_down" || failed.type === "wait_for_primary")) {
+      return "The operation completed before its after_operation hook failed, but a resume " +
+        "makes it again (a step-down lasts 60 s, and the stop after it has not run), and runs " +
+        `the hook again with it. ${skip}`;
+    }
+    // Its operation's work was done and recorded: a resume goes on after it.
+    return "The operation completed before its after_operation hook failed: a resume goes on " +
+      "after it and does not run that hook again.";
+  }
   if (plan.operation === "deploy") {
     return "The failed hook runs again on resume. To change or remove it, edit the hooks in " +
       `${plan.topology_file} and plan again: \`mup cluster deploy ${
