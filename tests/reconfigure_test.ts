@@ -126,11 +126,11 @@ Deno.test("cluster reconfigure changes runtime_config by a rolling restart: ever
     const no = await ok(home, ["cluster", "reconfigure", "rc", other, "--auto-approve"], 1);
     assert.match(
       no.stderr,
-      /differs from cluster rc in more than runtime_config and members' priority, votes and hidden:\n.*arbiter_only false → true/,
+      /differs from cluster rc in more than runtime_config, members' priority, votes and hidden, and the default write concern:\n.*arbiter_only false → true/,
     );
     assert.match(
       no.stderr,
-      /cluster reconfigure changes runtime_config and members' priority, votes and hidden only/,
+      /cluster reconfigure changes runtime_config, members' priority, votes and hidden, and global\.default_write_concern only/,
     );
     // A storage layout fixed when the data files were made: mongod would refuse the data.
     const layout = await writeTopology(

@@ -32,6 +32,9 @@ export function describeEffects(plan: Plan): string {
         plan,
       )
     } of binaries`,
+    ...plan.phases.flatMap((ph) => ph.operations).filter((o) =>
+      o.type === "set_default_write_concern"
+    ).map((o) => `  • ${o.description} (MongoDB keeps it: it can be changed, not unset)`),
     ...hooksLine(plan),
   ].join("\n");
 }

@@ -28,6 +28,11 @@ const VERB: Record<string, (n: number, plan: Plan) => string | undefined> = {
     return `Raise the feature compatibility version to ${o?.target.params.fcv} (it cannot be ` +
       "lowered again without MongoDB's support)";
   },
+  set_default_write_concern: (_n, plan) =>
+    allOperations(plan).filter((o) => o.type === "set_default_write_concern").map((o) =>
+      `${o.description} (once set, MongoDB keeps a cluster-wide default: it can be changed, ` +
+      "not unset)"
+    ).join("; "),
   mark_rolled_back: () => "Mark the rolled-back apply as rolled_back",
   remove_members: (_n, plan) =>
     allOperations(plan).filter((o) => o.type === "remove_members").map((o) => o.description)

@@ -4,6 +4,10 @@
  * plan → apply flow and its flags. Any other difference from the recorded cluster is refused,
  * naming the command that makes it.
  */
+import {
+  defaultWriteConcernChange,
+  withDefaultWriteConcern,
+} from "../plan/default_write_concern.ts";
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
@@ -65,13 +69,16 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
     const asked = withSecurityDefaults(recordedPorts(loaded.topology, meta.topology));
     // What is planned and recorded: the recorded topology with the asked runtime_config and
     // members' priority, votes and hidden.
-    const topology = withMemberOptions(withRuntimeConfigs(meta.topology, asked), asked);
+    const topology = withDefaultWriteConcern(
+      withMemberOptions(withRuntimeConfigs(meta.topology, asked), asked),
+      asked,
+    );
     refuseOtherDifferences(meta, asked, path.join(clusterDir, "deploy"), file, {
       command: "reload",
       also: ["member options"],
-      what: "runtime_config and members' priority, votes and hidden",
-      does: "cluster reconfigure changes runtime_config and members' priority, votes and hidden " +
-        "only",
+      what: "runtime_config, members' priority, votes and hidden, and the default write concern",
+      does: "cluster reconfigure changes runtime_config, members' priority, votes and hidden, " +
+        "and global.default_write_concern only",
       edit: "change those",
     });
     const fixed = fixedChanges(meta.topology, topology, path.join(clusterDir, "deploy"));
@@ -87,7 +94,18 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
         },
       );
     }
-    const besides = otherChanges(meta.topology, asked);
+    // The default write concern is a reconfigure's to set; MongoDB cannot unset one.
+    if (defaultWriteConcernChange(meta.topology, asked) === "unset") {
+      throw new MupError(
+        `${file} leaves out global.default_write_concern, which cluster ${name} has set ` +
+          "(setDefaultRWConcern): MongoDB keeps a cluster-wide default write concern once set, " +
+          "and can change it but not unset it",
+        { hint: "keep global.default_write_concern in the topology, or give it another value" },
+      );
+    }
+    const besides = otherChanges(meta.topology, asked).filter((f) =>
+      f !== "global.default_write_concern"
+    );
     if (besides.length) {
       throw new MupError(
         `${file} also changes ${besides.join(", ")} of cluster ${name}, which a reconfigure ` +

@@ -31,6 +31,7 @@ const COMMON = [
   "remove-files",
   // reconfigure
   "configure",
+  "default-write-concern",
   "reconfigure-members",
   // upgrade
   "install",

@@ -10,6 +10,7 @@ import { archiveCluster } from "./archive_cluster.ts";
 import { markRolledBack } from "./mark_rolled_back.ts";
 import { setParameter } from "./set_parameter.ts";
 import { setBalancer } from "./set_balancer.ts";
+import { setDefaultWriteConcern } from "./set_default_write_concern.ts";
 import { setFcv } from "./set_fcv.ts";
 import { stepDown } from "./step_down.ts";
 import { updateMetadata } from "./update_metadata.ts";
@@ -53,6 +54,7 @@ export const OPERATIONS: Record<OperationType, Operation> = {
   set_parameter: setParameter,
   set_balancer: setBalancer,
   set_fcv: setFcv,
+  set_default_write_concern: setDefaultWriteConcern,
   add_members: addMembers,
   remove_members: removeMembers,
   remove_shard: removeShard,

@@ -11,7 +11,7 @@ import { refreshEstimates } from "./estimates.ts";
 import { canonical, hooksMoved, recordedPorts } from "./redeploy.ts";
 import { hostKey } from "../topology/hosts.ts";
 import { nodeClaims, rootClaims } from "../topology/layout.ts";
-import { isLocalHost } from "../topology/schema.ts";
+import { isLocalHost, topologyKind } from "../topology/schema.ts";
 import {
   clashes,
   clusterClaims,
@@ -35,6 +35,7 @@ import { checkRecordedData } from "../preflight/recorded_data.ts";
 import { checkDataDirsFree, heldDataDirs } from "../preflight/data_held.ts";
 import { listProcesses, listReplicaSets } from "./processes.ts";
 import { firstDeployImplicitDefault } from "./implicit_write_concern.ts";
+import { defaultWriteConcernIssues } from "./default_write_concern.ts";
 import { guardStarts, markResync } from "./repair_files.ts";
 import { markRepair, setBackIssues } from "./deploy_repair.ts";
 import { estimateResources } from "./resources.ts";
@@ -264,6 +265,16 @@ export async function buildDeployPlan(
         "user: the deploy would stop there (createUser: Unauthorized). Leave it out of the " +
         `first deploy, then set it with \`mup cluster reconfigure ${req.cluster} <topology>\``,
     });
+    validation.valid = false;
+  }
+  const dwcIssues = defaultWriteConcernIssues(
+    topology,
+    topologyKind(topology),
+    listReplicaSets(procs),
+    release.version,
+  );
+  if (dwcIssues.length) {
+    validation.errors.push(...dwcIssues);
     validation.valid = false;
   }
   if (!meta) {

@@ -184,7 +184,8 @@ export function implicitDefaultIssue(
       `defaultWriteConcern: {w: "majority"}})' (\`mup cluster credentials ${cluster}\` gives ` +
       'the password). {w: "majority"} keeps acknowledged writes through a failover but waits while ' +
       "too few data-bearing members run; {w: 1} keeps writing and may lose the last writes " +
-      "in a failover. Once set, it cannot be unset",
+      "in a failover. Once set, it cannot be unset. Or give the topology a " +
+      `global.default_write_concern and \`mup cluster reconfigure ${cluster} <topology>\` sets it`,
   };
 }
 
@@ -233,7 +234,8 @@ export function shardImplicitDefaultIssues(
         "add such a shard (addShard: OperationFailed), and to give a shard an arbiter that " +
         "makes it so, while the cluster has no cluster-wide default write concern. " +
         (opts.fresh
-          ? "mup cannot set one before the cluster's mongos runs: deploy the shard without " +
+          ? "Give the topology a global.default_write_concern (e.g. { w: majority }): the " +
+            "deploy sets it through mongos before it adds the shards. Or deploy the shard without " +
             "its arbiter (or with another data-bearing member instead), set a default through " +
             `mongos (${set(opts.uri)}; \`mup cluster credentials ${cluster}\` gives the ` +
             `password), then add the arbiter with \`mup cluster scale-out ${cluster} <topology>\``
@@ -287,6 +289,9 @@ export function firstDeployImplicitDefault(
   procs: ProcessSpec[],
   version: string,
 ): { warnings: ValidationIssue[]; errors: ValidationIssue[] } {
+  // A default the deploy sets itself (global.default_write_concern) replaces the implicit one,
+  // through mongos before any shard is added.
+  if (topology.global.default_write_concern) return { warnings: [], errors: [] };
   const sets = listReplicaSets(procs);
   const uri = connectionString(topology);
   const kind = topologyKind(topology);

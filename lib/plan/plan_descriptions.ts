@@ -39,6 +39,7 @@ export const DESCRIPTION_VERBS: Record<string, readonly string[]> = {
   set_parameter: ["Set"],
   set_balancer: ["Stop the balancer", "Start the balancer"],
   set_fcv: ["Set the feature compatibility version"],
+  set_default_write_concern: ["Set the default write concern"],
   add_members: ["Add"],
   remove_members: ["Remove"],
   remove_shard: ["Remove shard"],

@@ -38,6 +38,7 @@ export const KIND_ONLY: Record<string, readonly string[]> = {
   mark_rolled_back: ["rollback"],
   set_fcv: ["upgrade"],
   set_balancer: ["upgrade"],
+  set_default_write_concern: ["deploy", "reconfigure"],
   set_parameter: ["tls-enable", "tls-disable", "rollback"],
 };
 

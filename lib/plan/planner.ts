@@ -18,6 +18,7 @@ import { applyMeasured, type MeasuredDurations, phaseEstimate } from "./estimate
 import { deployAndInitializeOps, finalizeOps, type StepContext } from "./deploy_steps.ts";
 import { prepareOps } from "./prepare_steps.ts";
 import { secretOps, wireSecurity } from "./security_steps.ts";
+import { defaultWriteConcernOps } from "./default_write_concern.ts";
 import { securityOf } from "../security/settings.ts";
 import { deployConfigSecurity } from "./mongo_config.ts";
 import { restartUntrusted } from "./repair_restart.ts";
@@ -143,6 +144,28 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
   const prepare = [...prepareOps(c), ...secretOps(c)];
   const { deploy, initialize } = deployAndInitializeOps(c);
   wireSecurity(c, deploy, initialize);
+  const dwc = t.global.default_write_concern;
+  if (dwc) {
+    // After the set's (or, through mongos, the cluster's) first user; before any addShard.
+    const user = (scope: string) => security.auth ? [`create-user-${scope}`] : [];
+    const routers = procs.filter((p) => p.role === "mongos");
+    const set = defaultWriteConcernOps(
+      input.clusterName,
+      kind,
+      dwc,
+      sets,
+      routers,
+      (scope) =>
+        scope === "cluster"
+          ? [`wait-${routers[0].id}`, `init-rs-${cfgSet!.name}`, ...user("cluster")]
+          : [`init-rs-${scope}`, ...user(scope)],
+      input.waitTimeoutMs ?? 60_000,
+    );
+    for (const o of initialize) {
+      if (o.type === "add_shard") o.depends_on.push(...set.map((s) => s.id));
+    }
+    initialize.push(...set);
+  }
   const finalize = finalizeOps(c, deploy, initialize);
   if (input.repairDown) {
     const down = new Set(input.repairDown);

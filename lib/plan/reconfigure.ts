@@ -6,6 +6,11 @@
  * time); mongod reads its configuration file only at startup. The metadata records the new
  * topology last, so it never claims a configuration the processes do not run. Pure.
  */
+import {
+  defaultWriteConcernChange,
+  defaultWriteConcernIssues,
+  defaultWriteConcernOps,
+} from "./default_write_concern.ts";
 import type { Topology } from "../topology/schema.ts";
 import { hostPort } from "../topology/hosts.ts";
 import {
@@ -122,8 +127,22 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
     };
     return [reconfig, takeover];
   });
-  const implicit = implicitDefaultIssues(input, askedSets, options);
-  const changes = chosen.length > 0 || optionOps.length > 0;
+  // A new cluster-wide default write concern, set before any member's options change: with
+  // one set, MongoDB no longer refuses a reconfig that changes the implicit default.
+  const dwc = input.topology.global.default_write_concern;
+  const dwcOps = dwc && defaultWriteConcernChange(input.meta.topology, input.topology) === "set"
+    ? defaultWriteConcernOps(
+      name,
+      input.meta.kind,
+      dwc,
+      askedSets,
+      procs.filter((p) => p.role === "mongos" && running(p)),
+      () => [],
+    )
+    : [];
+  for (const o of optionOps) o.depends_on.push(...dwcOps.map((d) => d.id));
+  const implicit = dwcOps.length ? [] : implicitDefaultIssues(input, askedSets, options);
+  const changes = chosen.length > 0 || optionOps.length > 0 || dwcOps.length > 0;
   // Only members' options, no restart: a process that is down stays down, as MongoDB lets a
   // set's primary reconfigure with a minority of members down (the member reads its new
   // options when it starts). The health check then judges the running processes.
@@ -134,6 +153,9 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
   // down is started.
   const errors: ValidationIssue[] = [
     ...implicit,
+    ...(dwcOps.length
+      ? defaultWriteConcernIssues(input.topology, input.meta.kind, askedSets, input.meta.version)
+      : []),
     ...(input.afterUnfinished || !changes || membersOnly ? [] : downNow.map((p) => ({
       code: "not_running",
       severity: "error" as const,
@@ -206,11 +228,13 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
     )
     : verifyOp(input, []);
   const record = metadataOp(input, "auto", [verify.id]);
-  record.description = options.length
-    ? chosen.length
-      ? "Record the new runtime_config and member options"
-      : "Record the new member options"
-    : "Record the new runtime_config";
+  record.description = `Record the new ${
+    [
+      chosen.length ? "runtime_config" : "",
+      options.length ? "member options" : "",
+      dwcOps.length ? "default write concern" : "",
+    ].filter(Boolean).join(" and ")
+  }`;
   record.target.params.topology = JSON.stringify(input.topology);
   const phases = changes
     ? [
@@ -243,14 +267,19 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
         ops: rollEach(input, up.filter((p) => p.role === "mongos"), cfgSet),
       },
       {
+        name: "default-write-concern",
+        description: "Set the cluster-wide default write concern (setDefaultRWConcern)",
+        ops: dwcOps,
+      },
+      {
         name: "reconfigure-members",
         description: "Set members' priority, votes and hidden (replSetReconfig on each primary)",
         ops: optionOps,
       },
       {
         name: "finalize",
-        description: `Verify health, then record the new ${
-          chosen.length ? "runtime_config" : "member options"
+        description: `Verify health, then record the ${
+          record.description.slice("Record the ".length)
         }`,
         ops: [verify, record],
       },

@@ -4,6 +4,7 @@ import * as path from "node:path";
  * settings and version. Anything else is a change another command makes (scale-out, scale-in,
  * reload, upgrade, downgrade, variant switch); this module finds those differences. Pure.
  */
+import { concernText, defaultWriteConcernChange } from "./default_write_concern.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { type Topology, topologyKind } from "../topology/schema.ts";
@@ -216,6 +217,20 @@ export function clusterDifferences(
         sa.tls ? "enable" : "disable"
       }\``,
       command: "tls",
+    });
+  }
+  const dwc = defaultWriteConcernChange(recorded.topology, asked.topology);
+  if (dwc !== "none") {
+    const was = recorded.topology.global.default_write_concern;
+    out.push({
+      change: dwc === "unset"
+        ? `global.default_write_concern ${concernText(was!)} → (none): MongoDB keeps a ` +
+          "cluster-wide default write concern once set (it can be changed, not unset); keep " +
+          "it in the topology"
+        : `global.default_write_concern ${was ? concernText(was) : "(none)"} → ${
+          concernText(asked.topology.global.default_write_concern!)
+        }: ${madeBy("reconfigure")}`,
+      command: dwc === "unset" ? "kind change" : "reload",
     });
   }
   out.push(...serverDifferences(recorded, asked, cluster, mirror));

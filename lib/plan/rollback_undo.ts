@@ -193,6 +193,8 @@ export function undoOps(o: PlannedOperation, ctx: UndoContext): PlannedOperation
         estimated_ms: EST.election,
       })];
     }
+    case "set_default_write_concern":
+      return `${o.id}: the cluster-wide default write concern stays (MongoDB cannot unset one)`;
     case "remove_shard":
       return `${o.id}: shard ${t.name} stays removed (a scale-out adds a shard again)`;
     case "remove_members":

@@ -35,6 +35,8 @@ export const OPERATION_TYPES = [
   // `cluster upgrade`: the sharded cluster's balancer, the feature compatibility version.
   "set_balancer",
   "set_fcv",
+  // deploy and reconfigure: the cluster-wide default write concern (global.default_write_concern).
+  "set_default_write_concern",
   // `cluster scale-out` and `scale-in`: members added to and removed from a running replica set.
   "add_members",
   "remove_members",

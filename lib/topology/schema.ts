@@ -2,6 +2,7 @@ import { z } from "zod";
 import { HooksSection } from "../hooks/schema.ts";
 import { hostProblem } from "./host_name.ts";
 import { isLocalMachine } from "./hosts.ts";
+import { Duration, durationMs } from "./bounds.ts";
 
 /** mongod/mongos options merged into the generated configuration file. */
 const RuntimeConfig = z.record(z.string(), z.unknown());
@@ -46,6 +47,20 @@ export const SecuritySection = z.object({
 }).strict();
 export type SecuritySection = z.infer<typeof SecuritySection>;
 
+/**
+ * `global.default_write_concern`: the cluster-wide default write concern deploy and reconfigure
+ * set with setDefaultRWConcern (MongoDB 4.4+), instead of the implicit default (`{w:
+ * "majority"}`, or `{w: 1}` with arbiters). `w`: "majority" or a number of data-bearing members
+ * (1 or more: MongoDB refuses an unacknowledged default); `j`: acknowledged once journaled;
+ * `wtimeout`: how long a write waits for it ("5s"; none: as long as it takes).
+ */
+export const DefaultWriteConcern = z.object({
+  w: z.union([z.literal("majority"), z.number().int().min(1).max(50)]),
+  j: z.boolean().optional(),
+  wtimeout: Duration.optional(),
+}).strict();
+export type DefaultWriteConcern = z.infer<typeof DefaultWriteConcern>;
+
 export const GlobalSection = z.object({
   user: z.string().optional(),
   ssh_port: z.number().int().min(1).max(65535).optional(),
@@ -53,6 +68,7 @@ export const GlobalSection = z.object({
   ...Dirs,
   runtime_config: RuntimeConfig.optional(),
   security: SecuritySection.optional(),
+  default_write_concern: DefaultWriteConcern.optional(),
 }).strict();
 
 /** SSH port of one host entry, over global.ssh_port. */
@@ -109,4 +125,17 @@ export function topologyKind(t: Topology): TopologyKind {
  */
 export function isLocalHost(host: string): boolean {
   return isLocalMachine(host);
+}
+
+/**
+ * The setDefaultRWConcern `defaultWriteConcern` document for `c`: `{w, j?, wtimeout? (ms)}`.
+ */
+export function writeConcernDocument(
+  c: DefaultWriteConcern,
+): { w: string | number; j?: boolean; wtimeout?: number } {
+  return {
+    w: c.w,
+    ...(c.j !== undefined ? { j: c.j } : {}),
+    ...(c.wtimeout !== undefined ? { wtimeout: durationMs(c.wtimeout) } : {}),
+  };
 }

@@ -1,0 +1,115 @@
+/**
+ * `global.default_write_concern`: deploy sets the cluster-wide default write concern as a
+ * reviewed operation (on a replica set's primary; through mongos before the shards are added,
+ * so that a shard with an arbiter joins on 5.1+); reconfigure changes it and refuses to unset
+ * it; values that would never be acknowledged are refused. Checked through the real driver.
+ */
+import assert from "node:assert/strict";
+import { deployArgs, freePorts, tempHome, testMirror, writeTopology } from "./helpers.ts";
+import { withClient } from "./apply_helpers.ts";
+import { ok } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+import type { Document } from "mongodb";
+
+installFixture();
+
+/** getDefaultRWConcern through `port` (a primary or a mongos), as the cluster's admin. */
+function defaults(home: string, cluster: string, port: number): Promise<Document> {
+  return withClient(
+    `mongodb://localhost:${port}/?directConnection=true`,
+    (c) => c.db("admin").command({ getDefaultRWConcern: 1 }),
+    { home, cluster },
+  );
+}
+
+Deno.test("a replica set deployed with global.default_write_concern has it set cluster-wide (no {w: 1} warning for its arbiter); reconfigure changes it, refuses to unset it; a w no set can acknowledge is refused", async () => {
+  const home = await tempHome();
+  const [p0, p1, arb] = freePorts(3);
+  const topology = (concern: string) =>
+    `${concern ? `global:\n${concern}` : ""}mongod_servers:\n` +
+    `  - { host: localhost, port: ${p0}, replica_set: rs0, priority: 2 }\n` +
+    `  - { host: localhost, port: ${p1}, replica_set: rs0 }\n` +
+    `  - { host: localhost, port: ${arb}, replica_set: rs0, arbiter_only: true }\n`;
+  const mirror = await testMirror();
+
+  const tooMany = await writeTopology(
+    home,
+    "w3.yaml",
+    topology("  default_write_concern: { w: 3 }\n"),
+  );
+  const refused = await ok(home, deployArgs("dw", tooMany, mirror, ["--plan-only"]), 1);
+  assert.match(
+    refused.stdout + refused.stderr,
+    /global\.default_write_concern: w: 3 needs 3 data-bearing members to acknowledge each write, and rs0 has 2/,
+  );
+
+  const file = await writeTopology(
+    home,
+    "dw.yaml",
+    topology("  default_write_concern: { w: majority }\n"),
+  );
+  const deployed = await ok(home, deployArgs("dw", file, mirror, ["--auto-approve"]));
+  assert.match(
+    deployed.stdout,
+    /Set the default write concern to \{w: "majority"\} on replica set rs0/,
+  );
+  assert.doesNotMatch(deployed.stdout, /implicit default write concern is \{w: 1\}/);
+  const set = await defaults(home, "dw", p0);
+  assert.deepEqual([set.defaultWriteConcern?.w, set.defaultWriteConcernSource], [
+    "majority",
+    "global",
+  ]);
+
+  // Changed by a reconfigure, which records it.
+  const changed = await writeTopology(
+    home,
+    "dw2.yaml",
+    topology("  default_write_concern: { w: 2, j: true, wtimeout: 5s }\n"),
+  );
+  await ok(home, ["cluster", "reconfigure", "dw", changed, "--auto-approve"]);
+  const now = await defaults(home, "dw", p0);
+  assert.deepEqual(
+    [now.defaultWriteConcern?.w, now.defaultWriteConcern?.j, now.defaultWriteConcern?.wtimeout],
+    [2, true, 5000],
+  );
+  const shown = await ok(home, ["cluster", "show-config", "dw"]);
+  assert.match(shown.stdout, /default_write_concern:[\s\S]*w: 2/);
+  // The same again: nothing to do.
+  const again = await ok(home, ["cluster", "reconfigure", "dw", changed, "--auto-approve"]);
+  assert.match(again.stdout, /No changes/);
+
+  // MongoDB cannot unset it: leaving it out is refused, and nothing changes.
+  const without = await writeTopology(home, "dw3.yaml", topology(""));
+  const unset = await ok(home, ["cluster", "reconfigure", "dw", without, "--auto-approve"], 1);
+  assert.match(unset.stdout + unset.stderr, /can be changed, not unset|change it but not unset it/);
+  assert.equal((await defaults(home, "dw", p0)).defaultWriteConcern?.w, 2);
+  await ok(home, ["cluster", "destroy", "dw", "--auto-approve"]);
+});
+
+Deno.test("a sharded cluster deployed with global.default_write_concern sets it through mongos before adding a shard with an arbiter, which MongoDB 5.1+ would refuse without one", async () => {
+  const home = await tempHome();
+  const [cfg, sh, shArb, router] = freePorts(4);
+  const file = await writeTopology(
+    home,
+    "sh.yaml",
+    `global:\n  default_write_concern: { w: majority }\n` +
+      `config_servers:\n  - { host: localhost, port: ${cfg}, replica_set: cfg }\n` +
+      `mongos_servers:\n  - { host: localhost, port: ${router} }\n` +
+      `mongod_servers:\n  - { host: localhost, port: ${sh}, replica_set: shard1 }\n` +
+      `  - { host: localhost, port: ${shArb}, replica_set: shard1, arbiter_only: true }\n`,
+  );
+  const out = await ok(home, deployArgs("dws", file, await testMirror(), ["--auto-approve"]));
+  assert.match(out.stdout, /Set the default write concern to \{w: "majority"\} through mongos/);
+  const d = await defaults(home, "dws", router);
+  assert.deepEqual([d.defaultWriteConcern?.w, d.defaultWriteConcernSource], [
+    "majority",
+    "global",
+  ]);
+  const shards = await withClient(
+    `mongodb://localhost:${router}/`,
+    (c) => c.db("admin").command({ listShards: 1 }),
+    { home, cluster: "dws" },
+  );
+  assert.deepEqual(shards.shards.map((s: Document) => s._id), ["shard1"]);
+  await ok(home, ["cluster", "destroy", "dws", "--auto-approve"]);
+});
