@@ -16,7 +16,7 @@ import {
 } from "./helpers.ts";
 import { waitFor } from "./sim_helpers.ts";
 import { withClient } from "./apply_helpers.ts";
-import { deploy, ok } from "./lifecycle_helpers.ts";
+import { deploy, killMember, ok } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 import type { Document } from "mongodb";
 
@@ -304,4 +304,48 @@ Deno.test("scale-out of a secondary and an arbiter to P S S needs no default: th
   );
   assert.equal(await votingMembers(home, "sa", ports[0]), 5);
   await ok(home, ["cluster", "destroy", "sa", "--auto-approve"]);
+});
+
+Deno.test("scale-out of a secondary and an arbiter whose secondary dies during its initial sync fails soon after, not at the end of its timeout, naming the member; the resume starts it and adds the arbiter (tester70)", async () => {
+  const home = await tempHome();
+  const ports = freePorts(5);
+  const line = (p: number, extra = "") =>
+    `  - { host: localhost, port: ${p}, replica_set: rs0${extra} }\n`;
+  const three = `mongod_servers:\n${line(ports[0], ", priority: 2")}${line(ports[1])}${
+    line(ports[2])
+  }`;
+  await deploy(home, "sk", three);
+  const grown = await writeTopology(
+    home,
+    "sk5.yaml",
+    three + line(ports[3]) + line(ports[4], ", arbiter_only: true"),
+  );
+  const running = mup(
+    ["cluster", "scale-out", "sk", grown, "--auto-approve", "--wait-timeout", "10m"],
+    { home, env: { MUP_SIM_FAULT_PORTS: String(ports[3]), MUP_SIM_CLONE_DELAY_MS: "5000" } },
+  );
+  // Once the new secondary is in the set, without its vote (initial sync under way), it dies.
+  const primary = `localhost:${ports[0]}`;
+  await waitFor(
+    () =>
+      mup(["cluster", "display", "sk", "--json"], { home }).then((d) =>
+        (JSON.parse(d.stdout) as { processes: { id: string; members_without_vote?: number }[] })
+          .processes.find((p) => p.id === primary)?.members_without_vote
+      ),
+    60_000,
+  );
+  await killMember(home, "sk", ports[3]);
+  const r = await running;
+  assert.equal(r.code, 1, output(r));
+  assert.match(
+    r.stdout + r.stderr,
+    new RegExp(
+      `localhost:${ports[3]}, added to rs0, has not been reachable from its primary [^ ]+ for ` +
+        `15s: its initial sync cannot finish, so arbiter localhost:${ports[4]} was not added`,
+    ),
+  );
+  await ok(home, ["plan", "resume", "sk", "--auto-approve"]);
+  assert.equal((await members(home, "sk", ports[0])).length, 5);
+  assert.equal(await votingMembers(home, "sk", ports[0]), 5);
+  await ok(home, ["cluster", "destroy", "sk", "--auto-approve"]);
 });

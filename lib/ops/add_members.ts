@@ -35,12 +35,22 @@ export function addOrder<T extends { arbiterOnly?: boolean }>(members: T[]): T[]
  */
 async function notVotingYet(ctx: OperationContext, at: string, config: Document) {
   const st = await mongo(ctx).adminCommand(...splitHostPort(at), { replSetGetStatus: 1 });
-  const behind = ((st.members ?? []) as Document[]).filter((m) => ![1, 2, 7].includes(m.state))
-    .map((m) => `${m.name} (${m.stateStr})`);
-  if (typeof st.votingMembersCount !== "number") return { count: 0, behind };
+  const others = ((st.members ?? []) as Document[]).filter((m) => ![1, 2, 7].includes(m.state));
+  // stateStr "(not reachable/healthy)" comes with its own parentheses.
+  const behind = others.map((m) =>
+    `${m.name} ${String(m.stateStr).startsWith("(") ? m.stateStr : `(${m.stateStr})`}`
+  );
+  // Members this operation adds that the primary cannot reach (health 0): down.
+  const adding = new Set(toAdd(ctx).map((m) => machinePort(String(m.host))));
+  const down = others.filter((m) => m.health === 0 && adding.has(machinePort(String(m.name))))
+    .map((m) => String(m.name));
+  if (typeof st.votingMembersCount !== "number") return { count: 0, behind, down };
   const voting = (config.members as Document[]).filter((m) => Number(m.votes ?? 1) > 0).length;
-  return { count: Math.max(0, voting - st.votingMembersCount), behind };
+  return { count: Math.max(0, voting - st.votingMembersCount), behind, down };
 }
+
+/** How long a member being added may stay unreachable before the wait for its vote gives up. */
+const DOWN_GRACE_MS = 15_000;
 
 /** The set's config as its primary holds it, and that primary's `host:port`. */
 const readConfig = (ctx: OperationContext) => primaryConfig(mongo(ctx), recorded(ctx));
@@ -74,6 +84,8 @@ export const addMembers: Operation = {
     const timeout = planTimeoutMs(ctx, 120_000);
     const added: string[] = [];
     const deadline = Date.now() + timeout;
+    /** Members being added that the primary could not reach, since when (ms). */
+    const downSince = new Map<string, number>();
     for (;;) {
       // The primary is asked again for every member: a reconfig may be followed by an election.
       const found = await poll(() => readConfig(ctx), deadline - Date.now(), 100, ctx.signal);
@@ -92,7 +104,26 @@ export const addMembers: Operation = {
         const waiting = await notVotingYet(ctx, found.at, found.config).catch((e) => ({
           count: 1,
           behind: [`replSetGetStatus on ${found.at} failed: ${(e as Error).message}`],
+          down: [] as string[],
         }));
+        // A new member that stays unreachable cannot finish its initial sync: waiting the
+        // rest of the timeout (an hour by default) would not help (tester70).
+        const now = Date.now();
+        for (const m of [...downSince.keys()]) if (!waiting.down.includes(m)) downSince.delete(m);
+        for (const m of waiting.down) if (!downSince.has(m)) downSince.set(m, now);
+        const gone = [...downSince].filter(([, t]) => now - t >= DOWN_GRACE_MS).map(([m]) => m);
+        if (waiting.count > 0 && gone.length) {
+          throw new OperationError(
+            `${gone.join(", ")}, added to ${set}, ${
+              gone.length === 1 ? "has" : "have"
+            } not been reachable from its primary ${found.at} for ${DOWN_GRACE_MS / 1000}s: ${
+              gone.length === 1 ? "its" : "their"
+            } initial sync cannot finish, so arbiter ${next.host} was not added. ` +
+              `\`mup cluster display ${ctx.plan.cluster_name}\` shows why; \`mup plan resume ` +
+              `${ctx.plan.cluster_name}\` starts what this plan started and waits again`,
+            { noEffect: added.length === 0 },
+          );
+        }
         if (waiting.count > 0) {
           if (Date.now() >= deadline || ctx.signal.aborted) {
             throw new OperationError(
