@@ -179,9 +179,9 @@ export function withoutVoteNotes(rows: ProcessStatus[]): string[] {
     return `Note: ${r.replica_set ?? r.id}: ${n} of its voting members ${
       n === 1 ? "does" : "do"
     } not vote yet (its primary ${r.id} counts them so): MongoDB gives a member added to a ` +
-      "set its vote once its initial sync is done and it is SECONDARY; one that is SECONDARY " +
-      "and still without it is held back because its vote would change the set's implicit " +
-      "default write concern while no cluster-wide default is set (setDefaultRWConcern " +
-      "through the primary, or mongos, lets the primary give it).";
+      "set its vote once its initial sync is done and it is SECONDARY; while no cluster-wide " +
+      "default write concern is set, one whose vote would change the set's implicit default " +
+      "stays without it (setDefaultRWConcern through the primary, or mongos, lets the primary " +
+      "give it).";
   });
 }

@@ -46,5 +46,8 @@ Deno.test("withoutVoteNotes: one line per set whose primary counts members witho
   const [line, ...rest] = withoutVoteNotes([row({ members_without_vote: 2 }), row({ id: "h:2" })]);
   assert.equal(rest.length, 0);
   assert.match(line, /^Note: rs0: 2 of its voting members do not vote yet \(its primary h:1/);
-  assert.match(line, /implicit default write concern[\s\S]*setDefaultRWConcern/);
+  assert.match(
+    line,
+    /no cluster-wide default write concern is set, one whose vote would change the set.s implicit default[\s\S]*setDefaultRWConcern/,
+  );
 });
