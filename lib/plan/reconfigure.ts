@@ -6,11 +6,7 @@
  * time); mongod reads its configuration file only at startup. The metadata records the new
  * topology last, so it never claims a configuration the processes do not run. Pure.
  */
-import {
-  defaultWriteConcernChange,
-  defaultWriteConcernIssues,
-  defaultWriteConcernOps,
-} from "./default_write_concern.ts";
+import { reconfigureWriteConcern } from "./reconfigure_write_concern.ts";
 import type { Topology } from "../topology/schema.ts";
 import { hostPort } from "../topology/hosts.ts";
 import {
@@ -22,12 +18,7 @@ import {
 import { changedConfigs } from "./reconfigure_changes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { check, rewriteConfigOps } from "./op_builders.ts";
-import {
-  type MemberOptionChange,
-  memberOptionChanges,
-  reconfigMembersOp,
-} from "./member_options.ts";
-import { implicitDefaultRefusal, setBackChange } from "./implicit_write_concern.ts";
+import { memberOptionChanges, reconfigMembersOp } from "./member_options.ts";
 import {
   clusterProcesses,
   lifecyclePlan,
@@ -127,21 +118,14 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
     };
     return [reconfig, takeover];
   });
-  // A new cluster-wide default write concern, set before any member's options change: with
-  // one set, MongoDB no longer refuses a reconfig that changes the implicit default.
-  const dwc = input.topology.global.default_write_concern;
-  const dwcOps = dwc && defaultWriteConcernChange(input.meta.topology, input.topology) === "set"
-    ? defaultWriteConcernOps(
-      name,
-      input.meta.kind,
-      dwc,
-      askedSets,
-      procs.filter((p) => p.role === "mongos" && running(p)),
-      () => [],
-    )
-    : [];
+  // A new cluster-wide default write concern is set before any member's options change.
+  const { ops: dwcOps, issues: writeConcernIssues } = reconfigureWriteConcern(
+    input,
+    askedSets,
+    options,
+    procs.filter((p) => p.role === "mongos" && running(p)),
+  );
   for (const o of optionOps) o.depends_on.push(...dwcOps.map((d) => d.id));
-  const implicit = dwcOps.length ? [] : implicitDefaultIssues(input, askedSets, options);
   const changes = chosen.length > 0 || optionOps.length > 0 || dwcOps.length > 0;
   // Only members' options, no restart: a process that is down stays down, as MongoDB lets a
   // set's primary reconfigure with a minority of members down (the member reads its new
@@ -152,10 +136,7 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
   // elsewhere would fail it after every restart. After an unfinished reconfigure, what is
   // down is started.
   const errors: ValidationIssue[] = [
-    ...implicit,
-    ...(dwcOps.length
-      ? defaultWriteConcernIssues(input.topology, input.meta.kind, askedSets, input.meta.version)
-      : []),
+    ...writeConcernIssues,
     ...(input.afterUnfinished || !changes || membersOnly ? [] : downNow.map((p) => ({
       code: "not_running",
       severity: "error" as const,
@@ -390,26 +371,4 @@ function outranks(sets: ReplicaSetSpec[], p: ProcessSpec): boolean {
   const set = sets.find((s) => s.name === p.replicaSet);
   const mine = set?.members.find((m) => m.id === p.id);
   return !!set && !!mine && takesBack(set, mine);
-}
-
-/**
- * MongoDB refuses a reconfig that changes a set's implicit default write concern while no
- * cluster-wide one is set (a shard's, only to {w: 1}): a member's votes changed may do it
- * (implicit_write_concern.ts). Changes are counted in reconfig_members' order, gains first.
- */
-function implicitDefaultIssues(
-  input: ReconfigurePlanInput,
-  sets: ReplicaSetSpec[],
-  options: MemberOptionChange[],
-): ValidationIssue[] {
-  return sets.flatMap((s) => {
-    const mine = options.filter((c) => c.proc.replicaSet === s.name);
-    const issue = implicitDefaultRefusal(
-      input.meta,
-      s,
-      setBackChange(s.members, [], mine),
-      input.cwwcSet?.[s.name],
-    );
-    return issue ? [issue] : [];
-  });
 }

@@ -1,0 +1,52 @@
+/**
+ * What a `cluster reconfigure` does about write concern: a new `global.default_write_concern`
+ * set (setDefaultRWConcern) before any member's options change, and, without one, the refusal
+ * of a votes change that changes a set's implicit default write concern while no cluster-wide
+ * default is set (MongoDB refuses that reconfig: implicit_write_concern.ts). Pure.
+ */
+import {
+  defaultWriteConcernChange,
+  defaultWriteConcernIssues,
+  defaultWriteConcernOps,
+} from "./default_write_concern.ts";
+import { implicitDefaultRefusal, setBackChange } from "./implicit_write_concern.ts";
+import type { ReconfigurePlanInput } from "./reconfigure.ts";
+import type { MemberOptionChange } from "./member_options.ts";
+import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
+import type { PlannedOperation, ValidationIssue } from "./schema.ts";
+
+/**
+ * The operations that set the asked default write concern when it changes (`routers`: the
+ * running mongos a sharded cluster's goes through), and the issues of the plan: the asked
+ * value's (defaultWriteConcernIssues) when it is set; else each set (`sets`, as asked) whose
+ * member `options` changes would change its implicit default while no cluster-wide one is set
+ * (counted in reconfig_members' order, gains first). With one set first, MongoDB no longer
+ * refuses those.
+ */
+export function reconfigureWriteConcern(
+  input: ReconfigurePlanInput,
+  sets: ReplicaSetSpec[],
+  options: MemberOptionChange[],
+  routers: ProcessSpec[],
+): { ops: PlannedOperation[]; issues: ValidationIssue[] } {
+  const dwc = input.topology.global.default_write_concern;
+  if (dwc && defaultWriteConcernChange(input.meta.topology, input.topology) === "set") {
+    return {
+      ops: defaultWriteConcernOps(input.meta.name, input.meta.kind, dwc, sets, routers, () => []),
+      issues: defaultWriteConcernIssues(input.topology, input.meta.kind, sets, input.meta.version),
+    };
+  }
+  return {
+    ops: [],
+    issues: sets.flatMap((s) => {
+      const mine = options.filter((c) => c.proc.replicaSet === s.name);
+      const issue = implicitDefaultRefusal(
+        input.meta,
+        s,
+        setBackChange(s.members, [], mine),
+        input.cwwcSet?.[s.name],
+      );
+      return issue ? [issue] : [];
+    }),
+  };
+}
