@@ -246,6 +246,14 @@ Deno.test("cluster reconfigure that takes a member's vote, changing its set's im
   // repair adds them back secondary first, and the arbiter once the secondary votes: P S S S A
   // stays majority at every step, so no default is needed.
   for (const gone of [ports[4], ports[3]]) await removeByHand(home, "rv", ports, gone);
+  // The display says the removed arbiter is out of the set, not that credentials fail there (an
+  // arbiter holds no users: tester70).
+  const shown = await mup(["cluster", "display", "rv", "--json"], { home });
+  const arbiterRow =
+    (JSON.parse(shown.stdout).processes as { id: string; state: string; reason?: string }[])
+      .find((p) => p.id === `localhost:${ports[4]}`);
+  assert.equal(arbiterRow?.state, "REMOVED", shown.stdout);
+  assert.match(arbiterRow?.reason ?? "", /not in replica set rs0's configuration/);
   const repair = deployArgs(
     "rv",
     await writeTopology(home, "rv.yaml", topology("")),

@@ -132,7 +132,13 @@ async function askOne(
   });
   // 18: the stored credentials were refused (the password changed, or the user dropped, outside
   // mup): the process answers, but mup cannot act on it as it must.
-  const refused = (ssError as { code?: number } | undefined)?.code === 18 && !hello.arbiterOnly;
+  // A member its set's config no longer lists (REMOVED: hello names the set and says it has no
+  // valid config, TopologyCoordinator::fillHelloForReplSet; an uninitiated one names no set): an
+  // arbiter so removed authenticates no one, which is not the credentials' fault (tester70).
+  const removed = !!p.replica_set && hello.setName === p.replica_set &&
+    /valid replica set config/.test(String(hello.info ?? ""));
+  const refused = (ssError as { code?: number } | undefined)?.code === 18 && !hello.arbiterOnly &&
+    !removed;
   // Before a first deploy completed, the user may not have been created yet.
   const credentialsReason = deployed
     ? "the admin credentials mup stores do not authenticate here (changed or dropped outside " +
@@ -171,6 +177,15 @@ async function askOne(
       status: why
         ? { ...out, state: "RUNNING", healthy: false, reason: why }
         : { ...out, state: "RUNNING", healthy: true },
+    };
+  }
+  if (removed) {
+    return {
+      status: {
+        ...out,
+        state: "REMOVED",
+        reason: `not in replica set ${p.replica_set}'s configuration (removed outside mup?)`,
+      },
     };
   }
   if (why) {
