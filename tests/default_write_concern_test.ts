@@ -40,7 +40,7 @@ Deno.test("a replica set deployed with global.default_write_concern has it set c
   const refused = await ok(home, deployArgs("dw", tooMany, mirror, ["--plan-only"]), 1);
   assert.match(
     refused.stdout + refused.stderr,
-    /global\.default_write_concern: w: 3 needs 3 data-bearing members to acknowledge each write, and rs0 has 2/,
+    /global\.default_write_concern: w: 3 needs 3 data-bearing members to acknowledge each write, and rs0 would have 2/,
   );
 
   const file = await writeTopology(
@@ -74,6 +74,16 @@ Deno.test("a replica set deployed with global.default_write_concern has it set c
   );
   const shown = await ok(home, ["cluster", "show-config", "dw"]);
   assert.match(shown.stdout, /default_write_concern:[\s\S]*w: 2/);
+  // A scale-in that would leave rs0 one data-bearing member, fewer than w: 2, is refused.
+  const smaller = await ok(
+    home,
+    ["cluster", "scale-in", "dw", "-N", `localhost:${p1}`, "--plan-only"],
+    1,
+  );
+  assert.match(
+    smaller.stdout + smaller.stderr,
+    /w: 2 needs 2 data-bearing members to acknowledge each write, and rs0 would have 1/,
+  );
   // The same again: nothing to do.
   const again = await ok(home, ["cluster", "reconfigure", "dw", changed, "--auto-approve"]);
   assert.match(again.stdout, /No changes/);

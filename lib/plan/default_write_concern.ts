@@ -118,9 +118,9 @@ export function defaultWriteConcernIssues(
     return w > data
       ? [issue(
         `w: ${w} needs ${w} data-bearing members to acknowledge each write, and ${s.name} ` +
-          `has ${data}: every write would wait${
-            c.wtimeout ? " until its wtimeout" : " forever"
-          }. Give w: "majority" or at most ${data}`,
+          `would have ${data}: MongoDB would refuse every write that names no write concern ` +
+          `(UnsatisfiableWriteConcern). Give w: "majority" or at most ${data} (on a running ` +
+          "cluster, `mup cluster reconfigure` changes it first)",
       )]
       : [];
   });

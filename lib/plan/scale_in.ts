@@ -12,6 +12,7 @@
 import * as path from "node:path";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
+import { defaultWriteConcernIssues } from "./default_write_concern.ts";
 import { processRemovals, removeOp } from "./destroy.ts";
 import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, stopOp, verifyOp } from "./lifecycle_ops.ts";
@@ -156,6 +157,15 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
         input.cwwcSet?.[s.name],
       );
     if (wc) errors.push(wc);
+    // A numeric default w the set that stays could not acknowledge (tester71).
+    if (stay.length) {
+      errors.push(...defaultWriteConcernIssues(
+        input.topology,
+        input.meta.kind,
+        [{ ...s, members: stay }],
+        input.meta.version,
+      ));
+    }
     if (stay.length < s.members.length && stay.filter((m) => !m.arbiterOnly).length === 1) {
       warnings.push({
         code: "single_member_left",

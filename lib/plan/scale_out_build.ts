@@ -41,6 +41,7 @@ import { estimateResources } from "./resources.ts";
 import { addedProcesses, planScaleOut } from "./scale_out.ts";
 import { withAddedEntries, withoutAddedEntries } from "./added_entries.ts";
 import type { Plan, ValidationIssue } from "./schema.ts";
+import { defaultWriteConcernIssues } from "./default_write_concern.ts";
 import { lostSecretIssues } from "../preflight/lost_secrets.ts";
 import type { PlanStore } from "./store.ts";
 
@@ -233,6 +234,8 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
       const issue = implicitDefaultRefusal(meta, s, change, await cwwcSet());
       if (issue) issues.push(issue);
     }
+    // A numeric default w a new shard could not acknowledge (tester71).
+    issues.push(...defaultWriteConcernIssues(topology, meta.kind, sets, meta.version));
     if (issues.length) {
       validation.errors.push(...issues);
       validation.valid = false;
