@@ -56,6 +56,9 @@ async function current(ctx: OperationContext, at: string): Promise<Document | un
  */
 export const setDefaultWriteConcern: Operation = {
   async isDone(ctx) {
+    // A run cut off may have set it on the primary without a majority's acknowledgement: sent
+    // again (the same value changes nothing), with the majority waited for.
+    if ((ctx.executions ?? 0) > 0) return false;
     const at = await server(ctx).catch(() => undefined);
     if (!at) return false;
     return sameConcern(await current(ctx, at).catch(() => undefined), wanted(ctx));
@@ -75,19 +78,30 @@ export const setDefaultWriteConcern: Operation = {
         { noEffect: true },
       );
     }
-    if (sameConcern(await current(ctx, at).catch(() => undefined), want)) {
+    if (
+      !ctx.executions && sameConcern(await current(ctx, at).catch(() => undefined), want)
+    ) {
       return { output: `the default write concern is ${what} already`, inPlace: true };
     }
+    // The majority's acknowledgement is waited for within the operation's time, not forever.
+    const wtimeout = Math.max(1000, Math.min(timeout, 60_000));
     try {
       await mongo(ctx).adminCommand(...splitHostPort(at), {
         setDefaultRWConcern: 1,
         defaultWriteConcern: want,
-        writeConcern: { w: "majority" },
-      });
+        writeConcern: { w: "majority", wtimeout },
+      }, wtimeout + 15_000);
     } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      // 64 WriteConcernFailed: written on the primary, not yet on a majority.
       throw new OperationError(
-        `setDefaultRWConcern ${what} on ${at} failed: ${(e as Error).message}`,
-        { noEffect: typeof (e as { code?: unknown }).code === "number" },
+        code === 64 || /WriteConcern/i.test(String((e as Error).message))
+          ? `setDefaultRWConcern ${what} on ${at}: set there, but a majority of the ` +
+            `members did not acknowledge it within ${wtimeout / 1000}s (members down?): ` +
+            `\`mup cluster display ${ctx.plan.cluster_name}\` shows them; start them, then ` +
+            `\`mup plan resume ${ctx.plan.cluster_name}\` sets it again and waits`
+          : `setDefaultRWConcern ${what} on ${at} failed: ${(e as Error).message}`,
+        { noEffect: typeof code === "number" && code !== 64 },
       );
     }
     return { output: `default write concern set to ${what} through ${at}` };
