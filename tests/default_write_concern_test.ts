@@ -66,7 +66,12 @@ Deno.test("a replica set deployed with global.default_write_concern has it set c
     "dw2.yaml",
     topology("  default_write_concern: { w: 2, j: true, wtimeout: 5s }\n"),
   );
-  await ok(home, ["cluster", "reconfigure", "dw", changed, "--auto-approve"]);
+  const reconfigured = await ok(home, ["cluster", "reconfigure", "dw", changed, "--auto-approve"]);
+  // The review names the value it replaces.
+  assert.match(
+    reconfigured.stdout,
+    /Set the default write concern to \{w: 2, j: true, wtimeout: 5000\} on replica set rs0 \(setDefaultRWConcern\) \(recorded: \{w: "majority"\}\)/,
+  );
   const now = await defaults(home, "dw", p0);
   assert.deepEqual(
     [now.defaultWriteConcern?.w, now.defaultWriteConcern?.j, now.defaultWriteConcern?.wtimeout],

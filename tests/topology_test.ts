@@ -464,6 +464,14 @@ Deno.test("wrong types name the expected type and the value", async () => {
     /^is required and missing: expected a string$/,
   );
   assert.equal(missing.hint, "add `host:` with a string to this mapping");
+  // default_write_concern.w: "majority" or a number, said so, not just "one of: majority".
+  const w = await expectError(
+    "global:\n  default_write_concern: { w: 1.5 }\nmongod_servers:\n  - host: localhost\n",
+    "invalid_value",
+    2,
+    /^number 1\.5 is neither "majority" nor a whole number of members from 1$/,
+  );
+  assert.match(w.hint!, /w: majority, or a number of members/);
 });
 
 Deno.test("YAML syntax errors and non-mapping documents are reported with a position, not thrown raw", async () => {

@@ -247,17 +247,15 @@ export function shardImplicitDefaultIssues(
 }
 
 /**
- * A first deploy's warnings (`implicit_write_concern_w1`) on the sets of replica set cluster
- * `cluster` (MongoDB `version` 5.0+) whose implicit default write concern is `{w: 1}`, not the
- * `{w: "majority"}` MongoDB 5.0 made the default: their arbiters leave the voting data-bearing
- * members no more than a majority. Writes that name no write concern are then acknowledged by
- * the primary alone. `uri`: the cluster's connection string, for the command that sets one.
+ * A first deploy's warnings (`implicit_write_concern_w1`) on the replica sets `sets` (MongoDB
+ * `version` 5.0+) whose implicit default write concern is `{w: 1}`, not the `{w: "majority"}`
+ * MongoDB 5.0 made the default: their arbiters leave the voting data-bearing members no more
+ * than a majority. Writes that name no write concern are then acknowledged by the primary
+ * alone; the warning names global.default_write_concern, which the deploy then sets.
  */
 function implicitW1Warnings(
-  cluster: string,
   sets: { name: string; members: ProcessSpec[] }[],
   version: string,
-  uri: string,
 ): ValidationIssue[] {
   if (!checksImplicitDefault(version)) return [];
   return sets.filter((s) => !implicitMajority(s.members)).map((s) => {
@@ -269,11 +267,9 @@ function implicitW1Warnings(
         arbiters.map((m) => hostPort(m.host, m.port)).join(", ")
       }, the set's implicit default write concern is {w: 1}, not {w: "majority"}: writes ` +
         "that name no write concern are acknowledged by the primary alone and may be rolled " +
-        "back in a failover. To choose the default yourself once it is deployed: " +
-        `mongosh '${uri}' --eval 'db.adminCommand({setDefaultRWConcern: 1, ` +
-        `defaultWriteConcern: {w: "majority"}})' (\`mup cluster credentials ${cluster}\` gives ` +
-        "the password; a later scale-out or scale-in that changes the implicit default needs " +
-        "one anyway)",
+        "back in a failover. To choose the default yourself, give the topology " +
+        "global.default_write_concern (e.g. { w: majority }): the deploy sets it (a later " +
+        "scale-out or scale-in that changes the implicit default needs one anyway)",
     };
   });
 }
@@ -296,7 +292,7 @@ export function firstDeployImplicitDefault(
   const uri = connectionString(topology);
   const kind = topologyKind(topology);
   return {
-    warnings: kind === "replica_set" ? implicitW1Warnings(cluster, sets, version, uri) : [],
+    warnings: kind === "replica_set" ? implicitW1Warnings(sets, version) : [],
     errors: kind === "sharded"
       ? shardImplicitDefaultIssues(cluster, sets, version, { fresh: true, uri })
       : [],

@@ -5,6 +5,7 @@
  * default is set (MongoDB refuses that reconfig: implicit_write_concern.ts). Pure.
  */
 import {
+  concernText,
   defaultWriteConcernChange,
   defaultWriteConcernIssues,
   defaultWriteConcernOps,
@@ -31,8 +32,21 @@ export function reconfigureWriteConcern(
 ): { ops: PlannedOperation[]; issues: ValidationIssue[] } {
   const dwc = input.topology.global.default_write_concern;
   if (dwc && defaultWriteConcernChange(input.meta.topology, input.topology) === "set") {
+    // The review shows the value it replaces, as runtime_config's `old → new` (tester71).
+    const was = input.meta.topology.global.default_write_concern;
+    const ops = defaultWriteConcernOps(
+      input.meta.name,
+      input.meta.kind,
+      dwc,
+      sets,
+      routers,
+      () => [],
+    );
+    for (const o of ops) {
+      o.description += was ? ` (recorded: ${concernText(was)})` : " (none recorded)";
+    }
     return {
-      ops: defaultWriteConcernOps(input.meta.name, input.meta.kind, dwc, sets, routers, () => []),
+      ops,
       issues: defaultWriteConcernIssues(input.topology, input.meta.kind, sets, input.meta.version),
     };
   }

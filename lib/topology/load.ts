@@ -369,6 +369,14 @@ function zodIssue(
     // A pattern's message says what the value must be: say what it is, and what to write.
     message = `${i.message}, not ${describe(i.input)}`;
     hint = `write ${i.message.slice("must be ".length)}`;
+  } else if (
+    i.code === "invalid_value" && i.path.at(-2) === "default_write_concern" && i.path.at(-1) === "w"
+  ) {
+    // w is "majority" or a number: zod reports the closest branch, the literal (tester71).
+    message = i.input === undefined
+      ? 'is required: "majority" or a whole number of members from 1'
+      : `${describe(i.input)} is neither "majority" nor a whole number of members from 1`;
+    hint = "write w: majority, or a number of members such as w: 2";
   } else if (i.code === "invalid_value") {
     const allowed = i.values.map(String);
     const guess = typeof i.input === "string" ? didYouMean(i.input, allowed) : undefined;
