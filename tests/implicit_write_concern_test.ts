@@ -270,20 +270,39 @@ Deno.test("cluster reconfigure that takes a member's vote, changing its set's im
   await ok(home, ["cluster", "destroy", "rv", "--auto-approve"]);
 });
 
+/** A member of rs0 on `port` as a topology line (`extra`: more fields, ", priority: 2"). */
+const rs0Line = (port: number, extra = "") =>
+  `  - { host: localhost, port: ${port}, replica_set: rs0${extra} }\n`;
+
+/**
+ * Deploys cluster `name`, P S S on `ports[0..2]`, and writes its topology grown by `more`
+ * (topology lines) as `<name>5.yaml`; returns that file.
+ */
+async function deployPssGrown(home: string, name: string, ports: number[], more: string) {
+  const three = `mongod_servers:\n${rs0Line(ports[0], ", priority: 2")}${rs0Line(ports[1])}${
+    rs0Line(ports[2])
+  }`;
+  await deploy(home, name, three);
+  return await writeTopology(home, `${name}5.yaml`, three + more);
+}
+
+/** The primary's members_without_vote in `cluster display --json` (undefined: all vote). */
+function withoutVote(home: string, cluster: string, primaryPort: number) {
+  return mup(["cluster", "display", cluster, "--json"], { home }).then((d) =>
+    (JSON.parse(d.stdout) as { processes: { id: string; members_without_vote?: number }[] })
+      .processes.find((p) => p.id === `localhost:${primaryPort}`)?.members_without_vote
+  );
+}
+
 Deno.test("scale-out of a secondary and an arbiter to P S S needs no default: the arbiter joins once the secondary, its initial sync slowed, votes; meanwhile the display counts a member without its vote", async () => {
   const home = await tempHome();
   const ports = freePorts(5);
-  const line = (p: number, extra = "") =>
-    `  - { host: localhost, port: ${p}, replica_set: rs0${extra} }\n`;
-  const three = `mongod_servers:\n${line(ports[0], ", priority: 2")}${line(ports[1])}${
-    line(ports[2])
-  }`;
-  await deploy(home, "sa", three);
   // The arbiter listed first: the plan still adds the secondary first.
-  const grown = await writeTopology(
+  const grown = await deployPssGrown(
     home,
-    "sa5.yaml",
-    three + line(ports[4], ", arbiter_only: true") + line(ports[3]),
+    "sa",
+    ports,
+    rs0Line(ports[4], ", arbiter_only: true") + rs0Line(ports[3]),
   );
   // Each collection the new secondary copies waits: it stays newlyAdded (no vote) for seconds,
   // while an arbiter joining P S S would make the default {w: 1} and be refused (103).
@@ -292,12 +311,7 @@ Deno.test("scale-out of a secondary and an arbiter to P S S needs no default: th
     env: { MUP_SIM_FAULT_PORTS: String(ports[3]), MUP_SIM_CLONE_DELAY_MS: "2500" },
   });
   // Meanwhile the display says the primary counts a member without its vote.
-  const primary = `localhost:${ports[0]}`;
-  const without = () =>
-    mup(["cluster", "display", "sa", "--json"], { home }).then((d) =>
-      (JSON.parse(d.stdout) as { processes: { id: string; members_without_vote?: number }[] })
-        .processes.find((p) => p.id === primary)?.members_without_vote
-    );
+  const without = () => withoutVote(home, "sa", ports[0]);
   assert.equal(await waitFor(without, 60_000), 1);
   const r = await running;
   assert.equal(r.code, 0, output(r));
@@ -317,31 +331,18 @@ Deno.test("scale-out of a secondary and an arbiter to P S S needs no default: th
 Deno.test("scale-out of a secondary and an arbiter whose secondary dies during its initial sync fails soon after, not at the end of its timeout, naming the member; the resume starts it and adds the arbiter (tester70)", async () => {
   const home = await tempHome();
   const ports = freePorts(5);
-  const line = (p: number, extra = "") =>
-    `  - { host: localhost, port: ${p}, replica_set: rs0${extra} }\n`;
-  const three = `mongod_servers:\n${line(ports[0], ", priority: 2")}${line(ports[1])}${
-    line(ports[2])
-  }`;
-  await deploy(home, "sk", three);
-  const grown = await writeTopology(
+  const grown = await deployPssGrown(
     home,
-    "sk5.yaml",
-    three + line(ports[3]) + line(ports[4], ", arbiter_only: true"),
+    "sk",
+    ports,
+    rs0Line(ports[3]) + rs0Line(ports[4], ", arbiter_only: true"),
   );
   const running = mup(
     ["cluster", "scale-out", "sk", grown, "--auto-approve", "--wait-timeout", "10m"],
     { home, env: { MUP_SIM_FAULT_PORTS: String(ports[3]), MUP_SIM_CLONE_DELAY_MS: "5000" } },
   );
   // Once the new secondary is in the set, without its vote (initial sync under way), it dies.
-  const primary = `localhost:${ports[0]}`;
-  await waitFor(
-    () =>
-      mup(["cluster", "display", "sk", "--json"], { home }).then((d) =>
-        (JSON.parse(d.stdout) as { processes: { id: string; members_without_vote?: number }[] })
-          .processes.find((p) => p.id === primary)?.members_without_vote
-      ),
-    60_000,
-  );
+  await waitFor(() => withoutVote(home, "sk", ports[0]), 60_000);
   await killMember(home, "sk", ports[3]);
   const r = await running;
   assert.equal(r.code, 1, output(r));
