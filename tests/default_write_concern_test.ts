@@ -98,6 +98,24 @@ Deno.test("a replica set deployed with global.default_write_concern has it set c
   const unset = await ok(home, ["cluster", "reconfigure", "dw", without, "--auto-approve"], 1);
   assert.match(unset.stdout + unset.stderr, /can be changed, not unset|change it but not unset it/);
   assert.equal((await defaults(home, "dw", p0)).defaultWriteConcern?.w, 2);
+
+  // The display shows it, and says so when it is changed outside mup.
+  const shown2 = JSON.parse((await ok(home, ["cluster", "display", "dw", "--json"])).stdout);
+  assert.deepEqual(
+    [shown2.default_write_concern?.w, shown2.default_write_concern?.source],
+    [2, "global"],
+  );
+  assert.equal(shown2.recorded_default_write_concern, undefined);
+  await withClient(
+    `mongodb://localhost:${p0}/?directConnection=true`,
+    (c) => c.db("admin").command({ setDefaultRWConcern: 1, defaultWriteConcern: { w: 1 } }),
+    { home, cluster: "dw" },
+  );
+  const drifted = await ok(home, ["cluster", "display", "dw"]);
+  assert.match(
+    drifted.stdout,
+    /Default write concern: \{w: 1\} \(cluster-wide\); recorded \{w: 2, j: true, wtimeout: 5000\}: changed outside mup since/,
+  );
   await ok(home, ["cluster", "destroy", "dw", "--auto-approve"]);
 });
 

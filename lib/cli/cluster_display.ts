@@ -41,6 +41,11 @@ import { fcvDrift, mixedVersions, readBalancer, readFcv } from "./display_releas
 import { cmpVersion } from "../download/manifest.ts";
 import { renderStatuses } from "./display_table.ts";
 import {
+  readDefaultWriteConcern,
+  writeConcernDrift,
+  writeConcernLine,
+} from "./display_write_concern.ts";
+import {
   balancerLine,
   firstDeployNote,
   optionsChanged,
@@ -229,6 +234,9 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
     const stopped = rows.filter((r) => r.state === "DOWN" && stop?.processes.has(r.process_id));
     const fcvRead = await readFcv(access, rows, timeout);
     const fcv = fcvRead.text;
+    const wcRead = firstDeploy
+      ? undefined
+      : await readDefaultWriteConcern(access, meta, rows, timeout);
     const balancer = meta.kind === "sharded"
       ? await readBalancer(access, await routers(), timeout)
       : undefined;
@@ -274,6 +282,12 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         // What the metadata recorded, when the members agree on another (set outside mup).
         ...(fcvDrift(meta, fcv)
           ? { recorded_feature_compatibility_version: meta.feature_compatibility_version }
+          : {}),
+        ...(wcRead
+          ? { default_write_concern: { ...(wcRead.value ?? { w: 1 }), source: wcRead.source } }
+          : {}),
+        ...(wcRead && writeConcernDrift(meta, wcRead)
+          ? { recorded_default_write_concern: meta.topology.global.default_write_concern }
           : {}),
         ...(meta.kind === "sharded" ? { balancer: balancer ?? null } : {}),
         ...(meta.balancer_stopped_by ? { balancer_stopped_by: meta.balancer_stopped_by } : {}),
@@ -376,7 +390,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
             }`,
         );
       }
-      print(renderStatuses(meta, rows, fcv));
+      print(renderStatuses(meta, rows, fcv, writeConcernLine(meta, wcRead)));
       if (meta.kind === "sharded") {
         print(
           shards

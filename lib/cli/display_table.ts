@@ -40,12 +40,19 @@ export function securityLine(meta: ClusterMeta, rows: ProcessStatus[] = []): str
 }
 
 /** The cluster, its processes as a table, why each one down is, and how to connect. */
-export function renderStatuses(meta: ClusterMeta, rows: ProcessStatus[], fcv?: string): string {
+export function renderStatuses(
+  meta: ClusterMeta,
+  rows: ProcessStatus[],
+  fcv?: string,
+  /** The `Default write concern:` line (display_write_concern.ts), when it was read. */
+  writeConcern?: string,
+): string {
   const lines = [
     `Cluster: ${meta.name}`,
     `Kind: ${meta.kind.replace("_", " ")}`,
     versionLine(meta, fcv, rows),
     securityLine(meta, rows),
+    ...(writeConcern ? [writeConcern] : []),
     "",
     table([24, 9, 12, 14, 8, 9, 10, 8], [
       ["ID", "ROLE", "REPLICA SET", "STATE", "LAG", "PID", "UPTIME", "VERSION", "DATA DIR"],

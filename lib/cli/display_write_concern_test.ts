@@ -1,0 +1,30 @@
+import assert from "node:assert/strict";
+import { writeConcernLine } from "./display_write_concern.ts";
+import type { ClusterMeta } from "../state/meta.ts";
+
+const meta = (dwc?: Record<string, unknown>) =>
+  ({ topology: { global: dwc ? { default_write_concern: dwc } : {} } }) as unknown as ClusterMeta;
+
+Deno.test("writeConcernLine: the implicit default, one set by mup, one set outside mup, and a change since", () => {
+  assert.equal(
+    writeConcernLine(meta(), { source: "implicit", value: { w: "majority", wtimeout: 0 } }),
+    'Default write concern: {w: "majority"} (implicit)',
+  );
+  assert.match(
+    writeConcernLine(meta(), { source: "implicit" })!,
+    /^Default write concern: \{w: 1\} \(implicit: the set's arbiters/,
+  );
+  assert.equal(
+    writeConcernLine(meta({ w: "majority" }), { source: "global", value: { w: "majority" } }),
+    'Default write concern: {w: "majority"} (cluster-wide)',
+  );
+  assert.match(
+    writeConcernLine(meta(), { source: "global", value: { w: 2 } })!,
+    /\(cluster-wide, set outside mup: global\.default_write_concern can record it\)$/,
+  );
+  assert.match(
+    writeConcernLine(meta({ w: 2 }), { source: "global", value: { w: 1 } })!,
+    /; recorded \{w: 2\}: changed outside mup since/,
+  );
+  assert.equal(writeConcernLine(meta(), undefined), undefined);
+});
