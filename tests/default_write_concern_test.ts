@@ -116,6 +116,10 @@ Deno.test("a replica set deployed with global.default_write_concern has it set c
     drifted.stdout,
     /Default write concern: \{w: 1\} \(cluster-wide\); recorded \{w: 2, j: true, wtimeout: 5000\}: changed outside mup since/,
   );
+  // A reconfigure of the recorded topology sets it back.
+  const back = await ok(home, ["cluster", "reconfigure", "dw", changed, "--auto-approve"]);
+  assert.match(back.stdout, /\(set back: changed outside mup to \{w: 1\}\)/);
+  assert.equal((await defaults(home, "dw", p0)).defaultWriteConcern?.w, 2);
   await ok(home, ["cluster", "destroy", "dw", "--auto-approve"]);
 });
 

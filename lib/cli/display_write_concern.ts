@@ -9,7 +9,7 @@ import type { MongoAccess } from "../mongo/client.ts";
 import type { ProcessStatus } from "../probe/live.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { writeConcernDocument } from "../topology/schema.ts";
-import { concernText } from "../plan/default_write_concern.ts";
+import { concernText, documentText } from "../plan/default_write_concern.ts";
 import { sameConcern } from "../ops/set_default_write_concern.ts";
 
 /** The default write concern read live: `value` (absent: an implicit `{w: 1}`), `source`. */
@@ -44,18 +44,6 @@ export async function readDefaultWriteConcern(
   return undefined;
 }
 
-/** `{w: 2, j: true}`: w, and j and wtimeout where they say something. */
-function text(wc: Document | undefined): string {
-  if (!wc) return "{w: 1}";
-  return `{${
-    [
-      `w: ${JSON.stringify(wc.w)}`,
-      ...(wc.j !== undefined ? [`j: ${wc.j}`] : []),
-      ...(Number(wc.wtimeout ?? 0) > 0 ? [`wtimeout: ${wc.wtimeout}`] : []),
-    ].join(", ")
-  }}`;
-}
-
 /** Whether the live default is not the recorded `global.default_write_concern`. */
 export function writeConcernDrift(meta: ClusterMeta, read: WriteConcernReading): boolean {
   const rec = meta.topology.global.default_write_concern;
@@ -77,7 +65,7 @@ export function writeConcernLine(
     : read.value
     ? "implicit"
     : "implicit: the set's arbiters leave too few voting data-bearing members for majority";
-  return `Default write concern: ${text(read.value)} (${how})${
+  return `Default write concern: ${documentText(read.value)} (${how})${
     rec && writeConcernDrift(meta, read)
       ? `; recorded ${concernText(rec)}: changed outside mup since (setDefaultRWConcern)`
       : ""

@@ -15,7 +15,10 @@ import { recordedHooks } from "../hooks/compile.ts";
 import { withoutHooks } from "../hooks/skip.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
 import { planReconfigure } from "../plan/reconfigure.ts";
-import { setsWithClusterWideWriteConcern } from "../probe/default_write_concern.ts";
+import {
+  liveDefaultWriteConcern,
+  setsWithClusterWideWriteConcern,
+} from "../probe/default_write_concern.ts";
 import { fixedChanges, otherChanges, withRuntimeConfigs } from "../plan/reconfigure_changes.ts";
 import { recordedPorts, refuseOtherDifferences } from "../plan/redeploy.ts";
 import { withMemberOptions } from "../plan/member_options.ts";
@@ -127,7 +130,8 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
     await planAndApply(ctx, {
       cluster: name,
       operation: "reconfigure",
-      noChanges: `Cluster ${name} already runs this runtime_config and these member options.`,
+      noChanges: `Cluster ${name} already runs this runtime_config, these member options` +
+        `${topology.global.default_write_concern ? " and this default write concern" : ""}.`,
       hooks: opts.hooks === false ? [] : recordedHooks(meta, clusterDir),
       build: async () => {
         // Sets with a voting arbiter: a member's votes changed may change their implicit
@@ -138,6 +142,10 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
           ctx.store.clusterDir(name),
           (s) => s.members.some((m) => m.arbiterOnly && m.votes > 0),
         );
+        // The default write concern in force, where one is recorded: set back when it differs.
+        const liveWriteConcern = topology.global.default_write_concern
+          ? await liveDefaultWriteConcern(meta, ctx.executors, ctx.store.clusterDir(name))
+          : undefined;
         const built = await buildLifecyclePlan(
           (input) =>
             planReconfigure({
@@ -146,6 +154,7 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
               topologyFile: path.resolve(file),
               afterUnfinished,
               cwwcSet,
+              liveWriteConcern,
             }),
           { meta, store: ctx.store, executors: ctx.executors, dryRun: opts.dryRun },
         );

@@ -26,6 +26,21 @@ export function concernText(c: DefaultWriteConcern): string {
 }
 
 /**
+ * A write concern document as a server returns it (getDefaultRWConcern), `{w: 2, j: true}`: w,
+ * and j and wtimeout where they say something; none is the implicit `{w: 1}`.
+ */
+export function documentText(wc: { w?: unknown; j?: unknown; wtimeout?: unknown } | undefined) {
+  if (!wc) return "{w: 1}";
+  return `{${
+    [
+      `w: ${JSON.stringify(wc.w)}`,
+      ...(wc.j !== undefined ? [`j: ${wc.j}`] : []),
+      ...(Number(wc.wtimeout ?? 0) > 0 ? [`wtimeout: ${wc.wtimeout}`] : []),
+    ].join(", ")
+  }}`;
+}
+
+/**
  * The operations that set `concern` on cluster `cluster` of `kind`: one per replica set
  * (`sets`, on its primary, after `deps(set)`), or one through `routers` (sharded, after
  * `deps("cluster")`). Empty for a standalone, which has no default to set.

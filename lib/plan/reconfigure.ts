@@ -6,6 +6,7 @@
  * time); mongod reads its configuration file only at startup. The metadata records the new
  * topology last, so it never claims a configuration the processes do not run. Pure.
  */
+import type { Document } from "mongodb";
 import { reconfigureWriteConcern } from "./reconfigure_write_concern.ts";
 import type { Topology } from "../topology/schema.ts";
 import { hostPort } from "../topology/hosts.ts";
@@ -64,6 +65,11 @@ export interface ReconfigurePlanInput extends LifecyclePlanInput {
    * absent or undefined: not asked, or no answer).
    */
   cwwcSet?: Record<string, boolean | undefined>;
+  /**
+   * The cluster-wide default write concern the cluster holds now (null: none; undefined: not
+   * asked or no answer): one changed outside mup from the recorded one is set back.
+   */
+  liveWriteConcern?: Document | null;
 }
 
 /**

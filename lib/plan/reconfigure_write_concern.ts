@@ -9,12 +9,15 @@ import {
   defaultWriteConcernChange,
   defaultWriteConcernIssues,
   defaultWriteConcernOps,
+  documentText,
 } from "./default_write_concern.ts";
 import { implicitDefaultRefusal, setBackChange } from "./implicit_write_concern.ts";
 import type { ReconfigurePlanInput } from "./reconfigure.ts";
 import type { MemberOptionChange } from "./member_options.ts";
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { PlannedOperation, ValidationIssue } from "./schema.ts";
+import { writeConcernDocument } from "../topology/schema.ts";
+import { sameConcern } from "../ops/set_default_write_concern.ts";
 
 /**
  * The operations that set the asked default write concern when it changes (`routers`: the
@@ -31,7 +34,12 @@ export function reconfigureWriteConcern(
   routers: ProcessSpec[],
 ): { ops: PlannedOperation[]; issues: ValidationIssue[] } {
   const dwc = input.topology.global.default_write_concern;
-  if (dwc && defaultWriteConcernChange(input.meta.topology, input.topology) === "set") {
+  const change = defaultWriteConcernChange(input.meta.topology, input.topology);
+  // Changed outside mup since it was recorded: set back (tester71).
+  const live = input.liveWriteConcern;
+  const drifted = !!dwc && change === "none" && live !== undefined &&
+    !sameConcern(live ?? undefined, writeConcernDocument(dwc));
+  if (dwc && (change === "set" || drifted)) {
     // The review shows the value it replaces, as runtime_config's `old → new` (tester71).
     const was = input.meta.topology.global.default_write_concern;
     const ops = defaultWriteConcernOps(
@@ -43,7 +51,11 @@ export function reconfigureWriteConcern(
       () => [],
     );
     for (const o of ops) {
-      o.description += was ? ` (recorded: ${concernText(was)})` : " (none recorded)";
+      o.description += drifted
+        ? ` (set back: changed outside mup to ${live ? documentText(live) : "none"})`
+        : was
+        ? ` (recorded: ${concernText(was)})`
+        : " (none recorded)";
     }
     return {
       ops,

@@ -4,6 +4,7 @@
  * manual: getDefaultRWConcern). Read-only.
  */
 import * as path from "node:path";
+import type { Document } from "mongodb";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import type { MongoAccess } from "../mongo/client.ts";
 import {
@@ -63,4 +64,32 @@ export async function setsWithClusterWideWriteConcern(
     for (const s of shards) out[s.name] = set;
   }
   return out;
+}
+
+/**
+ * The cluster-wide default write concern cluster `meta` holds now (getDefaultRWConcern's
+ * `defaultWriteConcern` where its source is "global"; null when none is set), asked of a
+ * data-bearing member of its first replica set, or of a mongos; undefined when none answers or
+ * the cluster is a standalone. For a reconfigure that sets back one changed outside mup.
+ */
+export async function liveDefaultWriteConcern(
+  meta: ClusterMeta,
+  executors: ExecutorFactory,
+  clusterDir: string,
+): Promise<Document | null | undefined> {
+  if (meta.kind === "standalone") return undefined;
+  const procs = listProcesses(meta.topology, path.join(clusterDir, "deploy"));
+  const access = clusterAccess(meta.name, meta.topology, executors);
+  const asked = meta.kind === "sharded"
+    ? procs.filter((p) => p.role === "mongos")
+    : procs.filter((p) => p.replicaSet && !p.arbiterOnly);
+  for (const p of asked) {
+    const r = await access.adminCommand(p.host, p.port, { getDefaultRWConcern: 1 })
+      .catch(() => undefined);
+    if (!r) continue;
+    const wc = r.defaultWriteConcern as Document | undefined;
+    const global = (r.defaultWriteConcernSource ?? (wc ? "global" : "implicit")) === "global";
+    return global && wc ? wc : null;
+  }
+  return undefined;
 }
