@@ -122,7 +122,7 @@ Deno.test("a first deploy is warned of each replica set whose implicit default i
   assert.equal(psa.warnings[0].code, "implicit_write_concern_w1");
   assert.match(
     psa.warnings[0].message,
-    /^rs0: with its arbiter h:100, the set's implicit default write concern is \{w: 1\}[\s\S]*setDefaultRWConcern/,
+    /^rs0: with its arbiter h:100, the set's implicit default write concern is \{w: 1\}[\s\S]*give the topology global\.default_write_concern/,
   );
   assert.deepEqual(told(3, 0).warnings, []);
   assert.deepEqual(told(4, 1).warnings, [], "P S S S A: majority");
