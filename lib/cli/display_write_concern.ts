@@ -4,48 +4,33 @@
  * (`global`, setDefaultRWConcern) or the implicit one, and where it differs from the recorded
  * `global.default_write_concern` (changed outside mup). MongoDB manual: getDefaultRWConcern.
  */
-import type { Document } from "mongodb";
 import type { MongoAccess } from "../mongo/client.ts";
 import type { ProcessStatus } from "../probe/live.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { writeConcernDocument } from "../topology/schema.ts";
 import { concernText, documentText } from "../plan/default_write_concern.ts";
 import { sameConcern } from "../ops/set_default_write_concern.ts";
-
-/** The default write concern read live: `value` (absent: an implicit `{w: 1}`), `source`. */
-export interface WriteConcernReading {
-  value?: Document;
-  source: "global" | "implicit";
-}
+import { type DefaultsReading, readDefaults } from "../probe/default_write_concern.ts";
 
 /**
  * getDefaultRWConcern of the first answering primary (replica set) or mongos (sharded) among
- * `rows`; undefined for a standalone, or when none answers (within `timeoutMs` each).
+ * `rows` (readDefaults, `timeoutMs` each); undefined for a standalone, or when none answers.
  */
-export async function readDefaultWriteConcern(
+export function readDefaultWriteConcern(
   access: MongoAccess,
   meta: ClusterMeta,
   rows: ProcessStatus[],
   timeoutMs: number,
-): Promise<WriteConcernReading | undefined> {
-  if (meta.kind === "standalone") return undefined;
+): Promise<DefaultsReading | undefined> {
+  if (meta.kind === "standalone") return Promise.resolve(undefined);
   const asked = rows.filter((r) =>
     r.healthy && (meta.kind === "sharded" ? r.role === "mongos" : r.state === "PRIMARY")
   );
-  for (const r of asked) {
-    const d = await access.adminCommand(r.host, r.port, { getDefaultRWConcern: 1 }, timeoutMs)
-      .catch(() => undefined);
-    if (!d) continue;
-    const wc = d.defaultWriteConcern as Document | undefined;
-    // 4.4 has no defaultWriteConcernSource: a value there is one set.
-    const source = d.defaultWriteConcernSource ?? (wc ? "global" : "implicit");
-    return { ...(wc ? { value: wc } : {}), source: source === "global" ? "global" : "implicit" };
-  }
-  return undefined;
+  return readDefaults(access, asked, timeoutMs);
 }
 
 /** Whether the live default is not the recorded `global.default_write_concern`. */
-export function writeConcernDrift(meta: ClusterMeta, read: WriteConcernReading): boolean {
+export function writeConcernDrift(meta: ClusterMeta, read: DefaultsReading): boolean {
   const rec = meta.topology.global.default_write_concern;
   return !!rec &&
     (read.source !== "global" || !sameConcern(read.value, writeConcernDocument(rec)));
@@ -54,7 +39,7 @@ export function writeConcernDrift(meta: ClusterMeta, read: WriteConcernReading):
 /** The display's `Default write concern:` line; undefined when it could not be read. */
 export function writeConcernLine(
   meta: ClusterMeta,
-  read: WriteConcernReading | undefined,
+  read: DefaultsReading | undefined,
 ): string | undefined {
   if (!read) return undefined;
   const rec = meta.topology.global.default_write_concern;

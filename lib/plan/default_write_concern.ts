@@ -17,12 +17,9 @@ import { op } from "./op_builders.ts";
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { PlannedOperation, ValidationIssue } from "./schema.ts";
 
-/** `{w: "majority", j: true}` as a plan describes it. */
+/** `{w: "majority", j: true}` as a plan describes it (documentText of its document). */
 export function concernText(c: DefaultWriteConcern): string {
-  return JSON.stringify(writeConcernDocument(c)).replace(/"(\w+)":/g, "$1: ").replace(
-    /,/g,
-    ", ",
-  );
+  return documentText(writeConcernDocument(c));
 }
 
 /**

@@ -20,6 +20,33 @@ import {
 import { clusterAccess } from "../security/access.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 
+/** The default write concern a server applies: `value` (absent: an implicit `{w: 1}`), `source`. */
+export interface DefaultsReading {
+  value?: Document;
+  source: "global" | "implicit";
+}
+
+/**
+ * getDefaultRWConcern of the first of `targets` (members or mongos) that answers, each asked in
+ * turn within `timeoutMs`; undefined when none does. `source` "global": set cluster-wide
+ * (setDefaultRWConcern); 4.4, which names no source, shows a value only once one is set.
+ */
+export async function readDefaults(
+  access: MongoAccess,
+  targets: { host: string; port: number }[],
+  timeoutMs?: number,
+): Promise<DefaultsReading | undefined> {
+  for (const t of targets) {
+    const r = await access.adminCommand(t.host, t.port, { getDefaultRWConcern: 1 }, timeoutMs)
+      .catch(() => undefined);
+    if (!r) continue;
+    const wc = r.defaultWriteConcern as Document | undefined;
+    const source = r.defaultWriteConcernSource ?? (wc ? "global" : "implicit");
+    return { ...(wc ? { value: wc } : {}), source: source === "global" ? "global" : "implicit" };
+  }
+  return undefined;
+}
+
 /**
  * Asks the set's data-bearing `members` in turn (an arbiter holds no users to log in with) until
  * one answers; undefined when none does (the apply then meets the server's own refusal).
@@ -28,12 +55,8 @@ export async function clusterWideWriteConcernSet(
   access: MongoAccess,
   members: ProcessSpec[],
 ): Promise<boolean | undefined> {
-  for (const m of members.filter((m) => !m.arbiterOnly)) {
-    const r = await access.adminCommand(m.host, m.port, { getDefaultRWConcern: 1 })
-      .catch(() => undefined);
-    if (r) return r.defaultWriteConcernSource === "global";
-  }
-  return undefined;
+  const r = await readDefaults(access, members.filter((m) => !m.arbiterOnly));
+  return r && r.source === "global";
 }
 
 /**
@@ -80,16 +103,11 @@ export async function liveDefaultWriteConcern(
   if (meta.kind === "standalone") return undefined;
   const procs = listProcesses(meta.topology, path.join(clusterDir, "deploy"));
   const access = clusterAccess(meta.name, meta.topology, executors);
-  const asked = meta.kind === "sharded"
-    ? procs.filter((p) => p.role === "mongos")
-    : procs.filter((p) => p.replicaSet && !p.arbiterOnly);
-  for (const p of asked) {
-    const r = await access.adminCommand(p.host, p.port, { getDefaultRWConcern: 1 })
-      .catch(() => undefined);
-    if (!r) continue;
-    const wc = r.defaultWriteConcern as Document | undefined;
-    const global = (r.defaultWriteConcernSource ?? (wc ? "global" : "implicit")) === "global";
-    return global && wc ? wc : null;
-  }
-  return undefined;
+  const r = await readDefaults(
+    access,
+    meta.kind === "sharded"
+      ? procs.filter((p) => p.role === "mongos")
+      : procs.filter((p) => p.replicaSet && !p.arbiterOnly),
+  );
+  return r && (r.source === "global" && r.value ? r.value : null);
 }
