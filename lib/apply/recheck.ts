@@ -1,5 +1,6 @@
 import type { Plan, PlannedOperation } from "../plan/schema.ts";
 import { allOperations } from "../plan/schema.ts";
+import { stopAfterStepDown } from "../plan/step_down_stop.ts";
 import { OPERATIONS } from "../ops/registry.ts";
 import type { ApplyState } from "../state/schema.ts";
 import type { ApplyOptions } from "./applier.ts";
@@ -77,10 +78,9 @@ function lapsedStepDowns(
   completed: PlannedOperation[],
   status: (o: PlannedOperation) => string | undefined,
 ): PlannedOperation[] {
-  const ops = allOperations(plan);
   const out: PlannedOperation[] = [];
   for (const sd of completed.filter((o) => o.type === "step_down")) {
-    const stop = ops.find((o) => o.type === "stop_process" && o.target.name === sd.target.name);
+    const stop = stopAfterStepDown(plan, sd);
     if (!stop || (status(stop) ?? "pending") !== "pending") continue;
     out.push(
       sd,

@@ -6,6 +6,7 @@ import { shellQuote } from "../executor/shell_quote.ts";
 import { commandOf, replanFlags } from "../plan/command_of.ts";
 import { allOperations, type Plan } from "../plan/schema.ts";
 import { tlsSwitchBegunAt } from "../plan/mark_op.ts";
+import { madeAgainBeforeItsStop } from "../plan/step_down_stop.ts";
 
 /**
  * The advice for an apply that ended `status` with `error` (`left_down`: members the plan
@@ -28,7 +29,7 @@ export function hookFailureAdvice(
     // A step-down (and the wait for the new primary) is made again by a resume whose stop has
     // not run: a step-down lasts 60 s (applier.ts). Its hook then runs again too (tester70).
     const failed = allOperations(plan).find((o) => o.id === e.failed_operation);
-    if (failed && (failed.type === "step_down" || failed.type === "wait_for_primary")) {
+    if (failed && madeAgainBeforeItsStop(plan, failed)) {
       return "The operation completed before its after_operation hook failed, but a resume " +
         "makes it again (a step-down lasts 60 s, and the stop after it has not run), and runs " +
         `the hook again with it. ${skip}`;

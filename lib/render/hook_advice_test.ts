@@ -7,10 +7,11 @@ const plan = {
   operation: "restart",
   phases: [{
     name: "restart-mongod",
-    operations: [{ id: "step-down-rs", type: "step_down" }, {
-      id: "stop-m1",
-      type: "stop_process",
-    }],
+    operations: [
+      { id: "step-down-rs", type: "step_down", target: { name: "m1" }, depends_on: [] },
+      { id: "stop-m1", type: "stop_process", target: { name: "m1" }, depends_on: [] },
+      { id: "step-down-alone", type: "step_down", target: { name: "m2" }, depends_on: [] },
+    ],
   }],
 } as unknown as Plan;
 
@@ -24,4 +25,6 @@ Deno.test("hookFailureAdvice: a failed after_operation hook of a step-down says 
   assert.match(failed("step-down-rs"), /a resume makes it again[\s\S]*runs the hook again/);
   assert.match(failed("step-down-rs"), /mup plan resume e --no-hooks/);
   assert.match(failed("stop-m1"), /goes on after it and does not run that hook again/);
+  // A step-down with no stop after it is not made again.
+  assert.match(failed("step-down-alone"), /goes on after it and does not run that hook again/);
 });
