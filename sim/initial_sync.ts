@@ -34,6 +34,8 @@ export interface CloneOptions {
   batch: number;
   /** A wait before each collection's copy (ms; the fault MUP_SIM_CLONE_DELAY_MS). */
   delayMs: number;
+  /** A file the copy waits for before it begins (the fault MUP_SIM_CLONE_GATE): a test's hold. */
+  gate?: string;
 }
 
 /**
@@ -47,8 +49,11 @@ export async function cloneFrom(
   rs: ReplSet,
   source: CloneSource,
   begin: Document,
-  { keepFrom, batch, delayMs }: CloneOptions,
+  { keepFrom, batch, delayMs, gate }: CloneOptions,
 ): Promise<void> {
+  while (gate && !(await Deno.stat(gate).then(() => true, () => false))) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const copies: CollectionCopy[] = [];
   const dbs = await source.run(
     "admin",

@@ -185,7 +185,10 @@ export async function runServer(opts: ServerOptions): Promise<number> {
     server.register(server.shardVersions.commands);
     if (opts.replSet) {
       const r = new ReplSet(server);
-      if (faults) r.sync.cloneDelayMs = Number(Deno.env.get("MUP_SIM_CLONE_DELAY_MS") ?? 0) || 0;
+      if (faults) {
+        r.sync.cloneDelayMs = Number(Deno.env.get("MUP_SIM_CLONE_DELAY_MS") ?? 0) || 0;
+        r.sync.cloneGate = Deno.env.get("MUP_SIM_CLONE_GATE") || undefined;
+      }
       (server as unknown as { repl: ReplSet }).repl = r;
       server.role = r;
     } else {

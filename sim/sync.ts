@@ -59,6 +59,8 @@ export class OplogSync {
   syncSource?: string;
   /** The fault MUP_SIM_CLONE_DELAY_MS: a wait before each collection's copy (ms). */
   cloneDelayMs = 0;
+  /** The fault MUP_SIM_CLONE_GATE: a file each copy waits for before it begins. */
+  cloneGate?: string;
 
   constructor(private readonly rs: ReplSet) {}
 
@@ -365,7 +367,7 @@ export class OplogSync {
         oplog: (cmd) => this.find(host, cmd),
       },
       begin,
-      { keepFrom, batch: BATCH, delayMs: this.cloneDelayMs },
+      { keepFrom, batch: BATCH, delayMs: this.cloneDelayMs, gate: this.cloneGate },
     );
     store.setResyncing(false);
     this.tooStale = false;

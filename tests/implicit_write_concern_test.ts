@@ -304,15 +304,18 @@ Deno.test("scale-out of a secondary and an arbiter to P S S needs no default: th
     ports,
     rs0Line(ports[4], ", arbiter_only: true") + rs0Line(ports[3]),
   );
-  // Each collection the new secondary copies waits: it stays newlyAdded (no vote) for seconds,
-  // while an arbiter joining P S S would make the default {w: 1} and be refused (103).
+  // The new secondary's initial sync waits for a file the test writes: it stays newlyAdded (no
+  // vote) until then, while an arbiter joining P S S would make the default {w: 1} and be
+  // refused (103).
+  const gate = `${home}/clone-gate`;
   const running = mup(["cluster", "scale-out", "sa", grown, "--auto-approve"], {
     home,
-    env: { MUP_SIM_FAULT_PORTS: String(ports[3]), MUP_SIM_CLONE_DELAY_MS: "2500" },
+    env: { MUP_SIM_FAULT_PORTS: String(ports[3]), MUP_SIM_CLONE_GATE: gate },
   });
   // Meanwhile the display says the primary counts a member without its vote.
   const without = () => withoutVote(home, "sa", ports[0]);
   assert.equal(await waitFor(without, 60_000), 1);
+  await Deno.writeTextFile(gate, "");
   const r = await running;
   assert.equal(r.code, 0, output(r));
   assert.equal(await without(), undefined, "every member votes");
@@ -339,7 +342,7 @@ Deno.test("scale-out of a secondary and an arbiter whose secondary dies during i
   );
   const running = mup(
     ["cluster", "scale-out", "sk", grown, "--auto-approve", "--wait-timeout", "10m"],
-    { home, env: { MUP_SIM_FAULT_PORTS: String(ports[3]), MUP_SIM_CLONE_DELAY_MS: "5000" } },
+    { home, env: { MUP_SIM_FAULT_PORTS: String(ports[3]), MUP_SIM_CLONE_GATE: `${home}/gate` } },
   );
   // Once the new secondary is in the set, without its vote (initial sync under way), it dies.
   await waitFor(() => withoutVote(home, "sk", ports[0]), 60_000);

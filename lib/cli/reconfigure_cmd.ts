@@ -130,8 +130,11 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
     await planAndApply(ctx, {
       cluster: name,
       operation: "reconfigure",
-      noChanges: `Cluster ${name} already runs this runtime_config, these member options` +
-        `${topology.global.default_write_concern ? " and this default write concern" : ""}.`,
+      noChanges: `Cluster ${name} already runs this runtime_config${
+        topology.global.default_write_concern
+          ? ", these member options and this default write concern"
+          : " and these member options"
+      }.`,
       hooks: opts.hooks === false ? [] : recordedHooks(meta, clusterDir),
       build: async () => {
         // Sets with a voting arbiter: a member's votes changed may change their implicit
