@@ -4,10 +4,7 @@
  * plan → apply flow and its flags. Any other difference from the recorded cluster is refused,
  * naming the command that makes it.
  */
-import {
-  defaultWriteConcernChange,
-  withDefaultWriteConcern,
-} from "../plan/default_write_concern.ts";
+import { withDefaultWriteConcern } from "../plan/default_write_concern.ts";
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
@@ -97,15 +94,8 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
         },
       );
     }
-    // The default write concern is a reconfigure's to set; MongoDB cannot unset one.
-    if (defaultWriteConcernChange(meta.topology, asked) === "unset") {
-      throw new MupError(
-        `${file} leaves out global.default_write_concern, which cluster ${name} has set ` +
-          "(setDefaultRWConcern): MongoDB keeps a cluster-wide default write concern once set, " +
-          "and can change it but not unset it",
-        { hint: "keep global.default_write_concern in the topology, or give it another value" },
-      );
-    }
+    // The default write concern is a reconfigure's to set (one left out, which MongoDB cannot
+    // unset, was refused above by refuseOtherDifferences).
     const besides = otherChanges(meta.topology, asked).filter((f) =>
       f !== "global.default_write_concern"
     );

@@ -3,6 +3,7 @@ import { poll } from "../mongo/client.ts";
 import { splitHostPort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
 import { selfPrimary } from "./replset_status.ts";
+import { readDefaults } from "../probe/default_write_concern.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 import { noPrimaryCause, planTimeoutMs, timeoutHint } from "./timeout.ts";
 
@@ -38,11 +39,9 @@ export function sameConcern(have: Document | undefined, want: Document): boolean
  * `defaultWriteConcernSource` "implicit", which is not one set.
  */
 async function current(ctx: OperationContext, at: string): Promise<Document | undefined> {
-  const r = await mongo(ctx).adminCommand(...splitHostPort(at), { getDefaultRWConcern: 1 });
-  if (r.defaultWriteConcernSource !== undefined && r.defaultWriteConcernSource !== "global") {
-    return undefined;
-  }
-  return r.defaultWriteConcern as Document | undefined;
+  const [host, port] = splitHostPort(at);
+  const r = await readDefaults(mongo(ctx), [{ host, port }]);
+  return r?.source === "global" ? r.value : undefined;
 }
 
 /**
@@ -61,7 +60,7 @@ export const setDefaultWriteConcern: Operation = {
     if ((ctx.executions ?? 0) > 0) return false;
     const at = await server(ctx).catch(() => undefined);
     if (!at) return false;
-    return sameConcern(await current(ctx, at).catch(() => undefined), wanted(ctx));
+    return sameConcern(await current(ctx, at), wanted(ctx));
   },
   async run(ctx) {
     const timeout = planTimeoutMs(ctx, 60_000);
@@ -79,7 +78,7 @@ export const setDefaultWriteConcern: Operation = {
       );
     }
     if (
-      !ctx.executions && sameConcern(await current(ctx, at).catch(() => undefined), want)
+      !ctx.executions && sameConcern(await current(ctx, at), want)
     ) {
       return { output: `the default write concern is ${what} already`, inPlace: true };
     }
