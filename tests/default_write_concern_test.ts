@@ -40,7 +40,7 @@ Deno.test("a replica set deployed with global.default_write_concern has it set c
   const refused = await ok(home, deployArgs("dw", tooMany, mirror, ["--plan-only"]), 1);
   assert.match(
     refused.stdout + refused.stderr,
-    /global\.default_write_concern: w: 3 needs 3 data-bearing members to acknowledge each write, and rs0 would have 2/,
+    /w3\.yaml:2:\d+: error: global\.default_write_concern\.w: 3 needs 3 data-bearing members to acknowledge each write, and rs0 would have 2/,
   );
 
   const file = await writeTopology(

@@ -919,10 +919,13 @@ Deno.test("values out of a set or a range say what is allowed: a misspelt hook p
   assert.equal(timeout.length, 1, JSON.stringify(timeout));
   assert.match(
     timeout[0].message,
-    /must be a duration such as 30s, 5m or 1h30m, not the string "5x"/,
+    /must be a duration in whole units such as 30s, 5m, 1h30m or 1s500ms, not the string "5x"/,
   );
   // A pattern's refusal says what is wrong and what to write, not "correct the value" (tester40).
-  assert.equal(timeout[0].hint, "write a duration such as 30s, 5m or 1h30m");
+  assert.equal(
+    timeout[0].hint,
+    "write a duration in whole units such as 30s, 5m, 1h30m or 1s500ms",
+  );
   assert.equal(phase.hint?.startsWith("write a phase name"), true, phase.hint);
   assert.ok(!issues.some((i) => /Invalid input/.test(i.message)), JSON.stringify(issues));
 });
@@ -1089,4 +1092,31 @@ Deno.test("a hook written as a bare command (an event's value, or an item of its
   );
   assert.equal(item.location.line, 5);
   assert.equal(item.hint, 'a hook is a mapping with its command: `- { command: "echo hi" }`');
+});
+
+Deno.test("global.default_write_concern is refused at its line on a standalone and with a w above a set's data-bearing members (topology validate says so before any plan)", async () => {
+  const set = (w: string) =>
+    `global:\n  default_write_concern:\n    w: ${w}\nmongod_servers:\n` +
+    "  - { host: localhost, port: 1, replica_set: rs0 }\n" +
+    "  - { host: localhost, port: 2, replica_set: rs0 }\n" +
+    "  - { host: localhost, port: 3, replica_set: rs0, arbiter_only: true }\n";
+  const [tooMany, ...more] = await errorsOf(set("3"));
+  assert.deepEqual(more, []);
+  assert.equal(tooMany.location.line, 3);
+  assert.match(
+    tooMany.message,
+    /^3 needs 3 data-bearing members to acknowledge each write, and rs0 would have 2: .*UnsatisfiableWriteConcern/,
+  );
+  assert.match(tooMany.hint ?? "", /give w: "majority" or at most 2/);
+  // As many as the set's data-bearing members, or majority: accepted.
+  assert.equal(
+    (await parseTopology(set("2"), "t.yaml")).topology.global.default_write_concern?.w,
+    2,
+  );
+  await parseTopology(set("majority"), "t.yaml");
+  const [standalone] = await errorsOf(
+    "mongod_servers:\n  - { host: localhost, port: 1 }\nglobal:\n  default_write_concern: { w: 1 }\n",
+  );
+  assert.equal(standalone.location.line, 4);
+  assert.match(standalone.message, /a standalone mongod has no cluster-wide default write concern/);
 });

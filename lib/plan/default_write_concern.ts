@@ -12,6 +12,10 @@ import {
   type Topology,
   writeConcernDocument,
 } from "../topology/schema.ts";
+import {
+  STANDALONE_DEFAULT_WRITE_CONCERN,
+  unsatisfiableW,
+} from "../topology/validate_write_concern.ts";
 import { canonical } from "./redeploy.ts";
 import { op } from "./op_builders.ts";
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
@@ -111,12 +115,7 @@ export function defaultWriteConcernIssues(
     severity: "error",
     message: `global.default_write_concern: ${message}`,
   });
-  if (kind === "standalone") {
-    return [issue(
-      "a standalone mongod has no cluster-wide default write concern (setDefaultRWConcern " +
-        "runs on replica sets and through mongos only); remove it",
-    )];
-  }
+  if (kind === "standalone") return [issue(STANDALONE_DEFAULT_WRITE_CONCERN)];
   const [major, minor] = version.split(".").map(Number);
   if (major < 4 || (major === 4 && minor < 4)) {
     return [issue(
@@ -126,15 +125,8 @@ export function defaultWriteConcernIssues(
   const w = c.w;
   if (typeof w !== "number") return [];
   return sets.filter((s) => !s.configsvr).flatMap((s) => {
-    const data = s.members.filter((m) => !m.arbiterOnly).length;
-    return w > data
-      ? [issue(
-        `w: ${w} needs ${w} data-bearing members to acknowledge each write, and ${s.name} ` +
-          `would have ${data}: MongoDB would refuse every write that names no write concern ` +
-          `(UnsatisfiableWriteConcern). Give w: "majority" or at most ${data} (on a running ` +
-          "cluster, `mup cluster reconfigure` changes it first)",
-      )]
-      : [];
+    const no = unsatisfiableW(w, s.name, s.members.filter((m) => !m.arbiterOnly).length);
+    return no ? [issue(`w: ${w} ${no.why}. ${no.fix[0].toUpperCase()}${no.fix.slice(1)}`)] : [];
   });
 }
 

@@ -16,6 +16,7 @@ import { nodeDirs, nodeFiles, type Role } from "./layout.ts";
 import { hostKey, hostPort } from "./hosts.ts";
 import { bindIpProblem } from "./bind_ip.ts";
 import { setIssues } from "./validate_sets.ts";
+import { writeConcernIssues } from "./validate_write_concern.ts";
 
 export interface TopologyIssue {
   severity: "error" | "warning";
@@ -257,6 +258,6 @@ export function validateTopology(t: Topology, target: ServerTarget = {}): Issue[
     }
   }
 
-  issues.push(...setIssues(t, claims));
+  issues.push(...setIssues(t, claims), ...writeConcernIssues(t));
   return issues;
 }
