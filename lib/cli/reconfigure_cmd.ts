@@ -102,8 +102,8 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
     if (besides.length) {
       throw new MupError(
         `${file} also changes ${besides.join(", ")} of cluster ${name}, which a reconfigure ` +
-          "does not change (it changes runtime_config and members' priority, votes and hidden " +
-          "only)",
+          "does not change (it changes runtime_config, members' priority, votes and hidden, and " +
+          "global.default_write_concern only)",
         {
           hint: "give the recorded values there (`mup cluster show-config " + name +
             "` prints them); hooks are recorded by `mup cluster deploy` of the recorded topology",

@@ -47,7 +47,10 @@ const RANGE = `from ${formatDuration(DURATION_MIN_MS)} to ${
 /** A duration as a topology writes it: `30s`, `5m`, `1h`, `1m30s`, or plain milliseconds. */
 const DURATION_TEXT = /^(\d+(ms|s|m|h))+$/;
 export const Duration = z.union([
-  z.string().regex(DURATION_TEXT, "must be a duration such as 30s, 5m or 1h30m"),
+  z.string().regex(
+    DURATION_TEXT,
+    "must be a duration in whole units such as 30s, 5m, 1h30m or 1s500ms",
+  ),
   z.number().int().nonnegative(),
 ]).refine((d) => {
   // A value that is no duration at all was refused above; it has no range to be out of.
