@@ -260,7 +260,22 @@ Deno.test("cluster reconfigure that takes a member's vote, changing its set's im
     await testMirror(),
     ["--auto-approve"],
   );
-  await ok(home, repair);
+  const repaired = await ok(home, repair);
+  // Its warnings say how each comes back: the secondary by initial sync, the arbiter by its vote.
+  assert.match(
+    repaired.stdout + repaired.stderr,
+    new RegExp(
+      `localhost:${ports[3]} is not in rs0's configuration \\(removed outside mup\\): the ` +
+        "repair adds it back \\(replSetReconfig\\), and it catches up from the set",
+    ),
+  );
+  assert.match(
+    repaired.stdout + repaired.stderr,
+    new RegExp(
+      `localhost:${ports[4]} is not in rs0's configuration \\(removed outside mup\\): the ` +
+        "repair adds it back \\(replSetReconfig\\) as an arbiter \\(it holds no data",
+    ),
+  );
   assert.equal((await members(home, "rv", ports[0])).length, 5);
   assert.equal(await votingMembers(home, "rv", ports[0]), 5, "every member votes");
 

@@ -234,7 +234,11 @@ export function driftWarnings(drift: SetDrift): ValidationIssue[] {
       severity: "warning" as const,
       host: p.host,
       message: `${hostPort(p.host, p.port)} is not in ${p.replicaSet}'s configuration (removed ` +
-        "outside mup): the repair adds it back (replSetReconfig), and it catches up from the set",
+        `outside mup): the repair adds it back (replSetReconfig)${
+          p.arbiterOnly
+            ? " as an arbiter (it holds no data: it votes once added)"
+            : ", and it catches up from the set (initial sync)"
+        }`,
     })),
     ...drift.options.map((c) => ({
       code: "member_options_changed",
