@@ -1120,3 +1120,22 @@ Deno.test("global.default_write_concern is refused at its line on a standalone a
   assert.equal(standalone.location.line, 4);
   assert.match(standalone.message, /a standalone mongod has no cluster-wide default write concern/);
 });
+
+Deno.test("a replica set with a second arbiter is warned of at that arbiter (MongoDB advises one at most); one arbiter is not", async () => {
+  const set = (arbiters: number) =>
+    "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs0 }\n" +
+    "  - { host: localhost, port: 2, replica_set: rs0 }\n" +
+    "  - { host: localhost, port: 3, replica_set: rs0 }\n" +
+    Array.from(
+      { length: arbiters },
+      (_, i) => `  - { host: localhost, port: ${4 + i}, replica_set: rs0, arbiter_only: true }\n`,
+    ).join("");
+  const two = (await parseTopology(set(2), "t.yaml")).warnings.filter((w) =>
+    w.code === "several_arbiters"
+  );
+  assert.equal(two.length, 1, JSON.stringify(two));
+  assert.equal(two[0].location.line, 6);
+  assert.match(two[0].message, /replica set "rs0" has 2 arbiters: they vote but hold no data/);
+  const one = (await parseTopology(set(1), "t.yaml")).warnings;
+  assert.ok(!one.some((w) => w.code === "several_arbiters"), JSON.stringify(one));
+});

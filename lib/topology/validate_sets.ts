@@ -167,6 +167,19 @@ export function setIssues(t: Topology, claims: TopologyNode[]): Issue[] {
       const nodes = members.map((m) => ({ section: m.section, i: m.i, host: m.s.host }));
       mixedLocalhost(nodes, `replica set "${name}"`);
     }
+    // MongoDB manual, "Replica Set Arbiter": avoid more than one arbiter per set (each adds a
+    // vote that holds no data, so a majority of votes may no longer hold a majority of copies).
+    const arbiters = members.filter((m) => m.s.arbiter_only);
+    if (arbiters.length > 1 && first.section === "mongod_servers") {
+      warn(
+        "several_arbiters",
+        [arbiters[1].section, arbiters[1].i, "arbiter_only"],
+        `replica set "${name}" has ${arbiters.length} arbiters: they vote but hold no data, so a ` +
+          'primary can be elected, and {w: "majority"} writes can wait, with fewer copies ' +
+          "of the data up than the votes suggest (MongoDB advises at most one arbiter per set)",
+        "keep one arbiter, and make the others data-bearing members (remove arbiter_only)",
+      );
+    }
     const voting = members.filter((m) => (m.s.votes ?? 1) === 1);
     if (members.length > MAX_MEMBERS) {
       err(
