@@ -77,6 +77,12 @@ Deno.test("a replica set deployed with global.default_write_concern has it set c
     [now.defaultWriteConcern?.w, now.defaultWriteConcern?.j, now.defaultWriteConcern?.wtimeout],
     [2, true, 5000],
   );
+  // A rollback cannot take it back (MongoDB keeps no earlier one); its refusal says so.
+  const undo = await ok(home, ["state", "rollback", "dw", "--checkpoint", "start"], 1);
+  assert.match(
+    undo.stderr,
+    /\(reconfigure\) cannot be rolled back: .*set the cluster-wide default write concern/,
+  );
   const shown = await ok(home, ["cluster", "show-config", "dw"]);
   assert.match(shown.stdout, /default_write_concern:[\s\S]*w: 2/);
   // A scale-in that would leave rs0 one data-bearing member, fewer than w: 2, is refused.

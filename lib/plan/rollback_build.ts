@@ -78,12 +78,14 @@ export async function buildRollbackPlan(req: {
       },
     );
   }
-  // A reconfigure replaced configuration files that members read at their restart, or members'
-  // options in their sets: the way back is a reconfigure to the old settings.
+  // A reconfigure replaced configuration files that members read at their restart, members'
+  // options in their sets, or the cluster-wide default write concern: the way back is a
+  // reconfigure to the old settings.
   if (state.operation === "reconfigure") {
     throw new MupError(
       `apply ${id} (reconfigure) cannot be rolled back: it replaced configuration files and ` +
-        "restarted members onto them, or changed members' options in their sets",
+        "restarted members onto them, changed members' options in their sets, or set the " +
+        "cluster-wide default write concern (setDefaultRWConcern)",
       {
         hint: `${
           state.status === "completed"
