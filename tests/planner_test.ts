@@ -373,3 +373,17 @@ Deno.test("plan show cuts long runs of alike lines on large clusters; --all list
   }
   assert.doesNotMatch(all, /more replica sets to initiate/);
 });
+
+Deno.test("planDeploy() of a sharded cluster with a default write concern lists its setting before the first addShard, which waits for it", async () => {
+  const text = Deno.readTextFileSync(path.join(ROOT, "examples", "sharded.yaml"))
+    .replace(/^global:\n/m, "global:\n  default_write_concern: { w: majority }\n");
+  const plan = (await sealedFromText(text, "sharded.yaml")).plan;
+  const initialize = plan.phases.find((p) => p.name === "initialize")!.operations;
+  const set = initialize.findIndex((o) => o.type === "set_default_write_concern");
+  const shard = initialize.findIndex((o) => o.type === "add_shard");
+  assert.ok(set >= 0 && shard >= 0, JSON.stringify(initialize.map((o) => o.type)));
+  assert.ok(set < shard, JSON.stringify(initialize.map((o) => o.type)));
+  for (const o of initialize.filter((o) => o.type === "add_shard")) {
+    assert.ok(o.depends_on.includes(initialize[set].id), o.id);
+  }
+});

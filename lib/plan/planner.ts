@@ -164,7 +164,9 @@ export function planDeploy(input: DeployPlanInput): Omit<Plan, "content_hash"> {
     for (const o of initialize) {
       if (o.type === "add_shard") o.depends_on.push(...set.map((s) => s.id));
     }
-    initialize.push(...set);
+    // Listed where it runs: before the first addShard, so that the review reads in order.
+    const firstShard = initialize.findIndex((o) => o.type === "add_shard");
+    initialize.splice(firstShard < 0 ? initialize.length : firstShard, 0, ...set);
   }
   const finalize = finalizeOps(c, deploy, initialize);
   if (input.repairDown) {
