@@ -4,7 +4,11 @@
  * plan → apply flow and its flags. Any other difference from the recorded cluster is refused,
  * naming the command that makes it.
  */
-import { withDefaultWriteConcern } from "../plan/default_write_concern.ts";
+import {
+  concernText,
+  defaultWriteConcernChange,
+  withDefaultWriteConcern,
+} from "../plan/default_write_concern.ts";
 import type { Command } from "@commander-js/extra-typings";
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
@@ -73,6 +77,21 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
       withMemberOptions(withRuntimeConfigs(meta.topology, asked), asked),
       asked,
     );
+    // The default write concern is a reconfigure's to change, but MongoDB cannot unset one: said
+    // as such, not as a difference another command makes (tester71).
+    const recordedConcern = meta.topology.global.default_write_concern;
+    if (recordedConcern && defaultWriteConcernChange(meta.topology, asked) === "unset") {
+      throw new MupError(
+        `${file} leaves out global.default_write_concern, which cluster ${name} has set to ` +
+          `${concernText(recordedConcern)} (setDefaultRWConcern): MongoDB keeps a cluster-wide ` +
+          "default write concern once set, and can change it but not unset it",
+        {
+          hint: "keep global.default_write_concern in the topology (`mup cluster show-config " +
+            `${name}\` prints it), or give it another value ({w: 1} acknowledges a write on the ` +
+            "primary alone)",
+        },
+      );
+    }
     refuseOtherDifferences(meta, asked, path.join(clusterDir, "deploy"), file, {
       command: "reload",
       also: ["member options"],
@@ -94,8 +113,7 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
         },
       );
     }
-    // The default write concern is a reconfigure's to set (one left out, which MongoDB cannot
-    // unset, was refused above by refuseOtherDifferences).
+    // The default write concern is a reconfigure's to set (one left out was refused above).
     const besides = otherChanges(meta.topology, asked).filter((f) =>
       f !== "global.default_write_concern"
     );
