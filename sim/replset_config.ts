@@ -167,6 +167,15 @@ export function validateConfig(
       );
     }
   }
+  // ReplSetConfig::validate (5.3+): a second arbiter needs every node started with
+  // setParameter allowMultipleArbiters (manual, "Concerns with Multiple Arbiters"). The message
+  // is the server's, its doubled "with" included.
+  if (members.filter((m) => m.arbiterOnly).length > 1 && !multipleArbitersAllowed(ctx)) {
+    throw errors.badValue(
+      "Multiple arbiters are not allowed unless all nodes were started with with " +
+        "--setParameter 'allowMultipleArbiters=true'",
+    );
+  }
   const role = ctx.server.opts.clusterRole;
   if (cfg.configsvr && role !== "configsvr") {
     throw errors.invalidConfig(
@@ -210,4 +219,13 @@ export function validateConfig(
       ...(cfg.settings ?? {}),
     },
   };
+}
+
+/** Whether this node takes a config with several arbiters: before 5.3, or with the parameter. */
+function multipleArbitersAllowed(ctx: CommandContext): boolean {
+  const [major, minor] = (ctx.server.opts.version || "0").split(".").map(Number);
+  if (major > 0 && (major < 5 || (major === 5 && minor < 3))) return true;
+  const v = (ctx.server.opts.parsed.setParameter as Record<string, unknown> | undefined)
+    ?.allowMultipleArbiters;
+  return v === true || v === "true" || v === 1 || v === "1";
 }

@@ -248,3 +248,41 @@ Deno.test("simulator: a shard (5.1+) refuses a reconfig that makes its implicit 
     assert.match(unreachable.message, /the request to the config server is failing with error/);
   });
 });
+
+Deno.test("simulator: a second arbiter is refused (BadValue, 5.3+) unless every node allows it; in an allowed primary-arbiter-arbiter set a majority of votes holds one copy, so w: majority is the primary's alone (writeMajorityCount 1)", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const ports = freePorts(3);
+    const initiate = {
+      replSetInitiate: {
+        _id: "rs0",
+        members: [
+          { _id: 0, host: `localhost:${ports[0]}` },
+          { _id: 1, host: `localhost:${ports[1]}`, arbiterOnly: true },
+          { _id: 2, host: `localhost:${ports[2]}`, arbiterOnly: true },
+        ],
+      },
+    };
+    assert.equal((await startMongod(bin, dir, ports[0], ["--replSet", "rs0"])).code, 0);
+    const refused = await adminError(ports[0], initiate);
+    assert.equal(refused.code, 2, JSON.stringify(refused));
+    assert.match(refused.message, /Multiple arbiters are not allowed unless all nodes/);
+    await killMember(dir, ports[0]);
+    const allow = ["--replSet", "rs0", "--setParameter", "allowMultipleArbiters=true"];
+    for (const p of ports) assert.equal((await startMongod(bin, dir, p, allow)).code, 0);
+    await admin(ports[0], initiate);
+    await waitFor(async () => (await admin(ports[0], { hello: 1 })).isWritablePrimary || undefined);
+    const status = await admin(ports[0], { replSetGetStatus: 1 });
+    assert.deepEqual([status.majorityVoteCount, status.writeMajorityCount], [2, 1]);
+    const c = new MongoClient(`mongodb://localhost:${ports[0]}/?directConnection=true`);
+    try {
+      const res = await c.db("app").collection("d").insertOne(
+        { _id: 1 } as never,
+        { writeConcern: { w: "majority", wtimeout: 2000 } },
+      );
+      assert.equal(res.acknowledged, true);
+    } finally {
+      await c.close();
+    }
+  });
+});
