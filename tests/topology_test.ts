@@ -1121,21 +1121,34 @@ Deno.test("global.default_write_concern is refused at its line on a standalone a
   assert.match(standalone.message, /a standalone mongod has no cluster-wide default write concern/);
 });
 
-Deno.test("a replica set with a second arbiter is warned of at that arbiter (MongoDB advises one at most); one arbiter is not", async () => {
-  const set = (arbiters: number) =>
-    "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs0 }\n" +
+Deno.test("a replica set with a second arbiter is refused at that arbiter, as MongoDB 5.3+ refuses it, unless every member allows it (then a warning); one arbiter is neither", async () => {
+  const set = (arbiters: number, global = "") =>
+    global + "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs0 }\n" +
     "  - { host: localhost, port: 2, replica_set: rs0 }\n" +
     "  - { host: localhost, port: 3, replica_set: rs0 }\n" +
     Array.from(
       { length: arbiters },
       (_, i) => `  - { host: localhost, port: ${4 + i}, replica_set: rs0, arbiter_only: true }\n`,
     ).join("");
-  const two = (await parseTopology(set(2), "t.yaml")).warnings.filter((w) =>
-    w.code === "several_arbiters"
+  const [two, ...more] = (await errorsOf(set(2))).filter((i) => i.code === "several_arbiters");
+  assert.deepEqual(more, []);
+  assert.equal(two.location.line, 6);
+  assert.match(
+    two.message,
+    /replica set "rs0" has 2 arbiters: MongoDB 5\.3 and later refuse the configuration/,
   );
-  assert.equal(two.length, 1, JSON.stringify(two));
-  assert.equal(two[0].location.line, 6);
-  assert.match(two[0].message, /replica set "rs0" has 2 arbiters: they vote but hold no data/);
+  assert.match(two.hint ?? "", /allowMultipleArbiters: true/);
+  // Allowed on every member (globally): said as a warning.
+  const allowed = await parseTopology(
+    set(2, "global:\n  runtime_config:\n    setParameter: { allowMultipleArbiters: true }\n"),
+    "t.yaml",
+  );
+  const warned = allowed.warnings.filter((w) => w.code === "several_arbiters");
+  assert.equal(warned.length, 1, JSON.stringify(allowed.warnings));
+  assert.match(warned[0].message, /has 2 arbiters: arbiters vote but hold no data/);
+  // Before 5.3 MongoDB takes them: a warning too.
+  const old = (await parseTopology(set(2), "t.yaml", undefined, { version: "5.0.9" })).warnings;
+  assert.ok(old.some((w) => w.code === "several_arbiters"), JSON.stringify(old));
   const one = (await parseTopology(set(1), "t.yaml")).warnings;
   assert.ok(!one.some((w) => w.code === "several_arbiters"), JSON.stringify(one));
 });

@@ -12,7 +12,7 @@ const MAX_VOTING = 7;
 const MAX_MEMBERS = 50;
 
 /** The issues of `t`'s replica sets and sharded layout; `claims`: its entries (topologyNodes). */
-export function setIssues(t: Topology, claims: TopologyNode[]): Issue[] {
+export function setIssues(t: Topology, claims: TopologyNode[], version?: string): Issue[] {
   const issues: Issue[] = [];
   const err = (code: string, path: Issue["path"], message: string, hint: string) =>
     issues.push({ severity: "error", code, path, message, hint });
@@ -167,17 +167,29 @@ export function setIssues(t: Topology, claims: TopologyNode[]): Issue[] {
       const nodes = members.map((m) => ({ section: m.section, i: m.i, host: m.s.host }));
       mixedLocalhost(nodes, `replica set "${name}"`);
     }
-    // MongoDB manual, "Replica Set Arbiter": avoid more than one arbiter per set (each adds a
-    // vote that holds no data, so a majority of votes may no longer hold a majority of copies).
+    // MongoDB manual, "Concerns with Multiple Arbiters": each adds a vote that holds no data;
+    // from 5.3, ReplSetConfig::validate refuses a second one (BadValue) unless every node was
+    // started with setParameter allowMultipleArbiters.
     const arbiters = members.filter((m) => m.s.arbiter_only);
     if (arbiters.length > 1 && first.section === "mongod_servers") {
-      warn(
+      const refused = !before53(version) &&
+        !members.every((m) => allowsMultipleArbiters(t.global.runtime_config, m.s.runtime_config));
+      (refused ? err : warn)(
         "several_arbiters",
         [arbiters[1].section, arbiters[1].i, "arbiter_only"],
-        `replica set "${name}" has ${arbiters.length} arbiters: they vote but hold no data, so a ` +
-          'primary can be elected, and {w: "majority"} writes can wait, with fewer copies ' +
-          "of the data up than the votes suggest (MongoDB advises at most one arbiter per set)",
-        "keep one arbiter, and make the others data-bearing members (remove arbiter_only)",
+        `replica set "${name}" has ${arbiters.length} arbiters: ${
+          refused
+            ? 'MongoDB 5.3 and later refuse the configuration ("Multiple arbiters are not ' +
+              "allowed unless all nodes were started with --setParameter " +
+              "'allowMultipleArbiters=true'\"), as arbiters"
+            : "arbiters"
+        } vote but hold no data, so a primary can be elected, and {w: "majority"} writes can ` +
+          "wait, with fewer copies of the data up than the votes suggest",
+        refused
+          ? "keep one arbiter and make the others data-bearing members (remove arbiter_only); " +
+            "or, accepting the risk, give every member of the set runtime_config " +
+            "`setParameter: { allowMultipleArbiters: true }`"
+          : "keep one arbiter, and make the others data-bearing members (remove arbiter_only)",
       );
     }
     const voting = members.filter((m) => (m.s.votes ?? 1) === 1);
@@ -299,4 +311,23 @@ export function setIssues(t: Topology, claims: TopologyNode[]): Issue[] {
     }
   }
   return issues;
+}
+
+/** Whether MongoDB `version` ("5.0.9") is older than 5.3; unknown versions are not. */
+function before53(version: string | undefined): boolean {
+  if (!version) return false;
+  const [major, minor] = version.split(".").map(Number);
+  return major < 5 || (major === 5 && minor < 3);
+}
+
+/** Whether a member's runtime_config (its own over the global one) sets allowMultipleArbiters. */
+function allowsMultipleArbiters(
+  global: Record<string, unknown> | undefined,
+  own: Record<string, unknown> | undefined,
+): boolean {
+  const of = (rc: Record<string, unknown> | undefined) =>
+    (rc?.setParameter as Record<string, unknown> | undefined)?.allowMultipleArbiters ??
+      rc?.["setParameter.allowMultipleArbiters"];
+  const v = of(own) ?? of(global);
+  return v === true || v === "true" || v === 1 || v === "1";
 }
