@@ -247,15 +247,19 @@ const setDefaultRWConcern: Handler = async (ctx) => {
   if (wc && Object.keys(wc).length && ctx.server.opts.clusterRole !== "configsvr") {
     satisfiable(wc, r.config);
   }
-  // Written with the command's own write concern, else the default (opCtx's write concern).
-  await runWrite(
+  // Written with the command's own write concern, else the default (opCtx's write concern); a
+  // write concern not met is answered as MongoDB answers it: ok, with its writeConcernError.
+  const written = await runWrite(
     ctx,
     (apply) => {
       apply({ op: "u", ns: `${NS.db}.${NS.coll}`, o: next, o2: { _id: ID } });
       return {};
     },
   );
-  return reply(ctx.server, r.config);
+  return {
+    ...reply(ctx.server, r.config),
+    ...(written.writeConcernError ? { writeConcernError: written.writeConcernError } : {}),
+  };
 };
 
 const getDefaultRWConcern: Handler = async (ctx) => {
