@@ -6,8 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { deployArgs, freePorts, tempHome, testMirror, writeTopology } from "./helpers.ts";
-import { withClient } from "./apply_helpers.ts";
-import { ok } from "./lifecycle_helpers.ts";
+import * as path from "node:path";
+import { clusterDir, withClient } from "./apply_helpers.ts";
+import { installedMongod, memberPid, ok } from "./lifecycle_helpers.ts";
+import { runBin, waitFor } from "./sim_helpers.ts";
+import { pidAlive } from "../lib/executor/local.ts";
 import { installFixture } from "./fixture.ts";
 import type { Document } from "mongodb";
 
@@ -159,4 +162,64 @@ Deno.test("a sharded cluster deployed with global.default_write_concern sets it 
   );
   assert.deepEqual(shards.shards.map((s: Document) => s._id), ["shard1"]);
   await ok(home, ["cluster", "destroy", "dws", "--auto-approve"]);
+});
+
+Deno.test("a default write concern a majority does not acknowledge in time (a member down) fails the reconfigure saying so, and is not recorded; with the member started again by hand, plan resume records it; started by mup (which replaces the apply), the reconfigure run again does", async () => {
+  const home = await tempHome();
+  const [p0, p1, arb] = freePorts(3);
+  const topology = (w: string) =>
+    `global:\n  default_write_concern: { w: ${w} }\nmongod_servers:\n` +
+    `  - { host: localhost, port: ${p0}, replica_set: rs0, priority: 2 }\n` +
+    `  - { host: localhost, port: ${p1}, replica_set: rs0 }\n` +
+    `  - { host: localhost, port: ${arb}, replica_set: rs0, arbiter_only: true }\n`;
+  const mirror = await testMirror();
+  await ok(
+    home,
+    deployArgs("dm", await writeTopology(home, "dm.yaml", topology("1")), mirror, [
+      "--auto-approve",
+    ]),
+  );
+  // The secondary stopped outside mup: the primary keeps its votes (its own and the arbiter's),
+  // but a majority write needs both data-bearing members.
+  const deployDir = path.join(clusterDir(home, "dm"), "deploy");
+  const pid = await memberPid(home, "dm", p1);
+  Deno.kill(pid, "SIGTERM");
+  await waitFor(() => Promise.resolve(!pidAlive(pid)), 30_000);
+  const two = await writeTopology(home, "dm1.yaml", topology("2"));
+  const unacknowledged = await ok(
+    home,
+    ["cluster", "reconfigure", "dm", two, "--auto-approve", "--wait-timeout", "2s"],
+    1,
+  );
+  assert.match(unacknowledged.stdout + unacknowledged.stderr, /did not acknowledge it within 2s/);
+  // Started again by hand (its own configuration file): the resume sets it, waits, records it.
+  const conf = path.join(deployDir, "conf", `mongod-${p1}`, "mongod.conf");
+  const started = await runBin(await installedMongod(deployDir), ["-f", conf]);
+  assert.equal(started.code, 0, started.stdout + started.stderr);
+  await ok(home, ["plan", "resume", "dm", "--auto-approve"]);
+  assert.equal((await defaults(home, "dm", p0)).defaultWriteConcern?.w, 2);
+  assert.match((await ok(home, ["cluster", "show-config", "dm"])).stdout, /w: 2/);
+
+  // Stopped by mup this time.
+  await ok(home, ["cluster", "stop", "dm", "-N", `localhost:${p1}`, "--auto-approve"]);
+  const majority = await writeTopology(home, "dm2.yaml", topology("majority"));
+  const failed = await ok(
+    home,
+    ["cluster", "reconfigure", "dm", majority, "--auto-approve", "--wait-timeout", "2s"],
+    1,
+  );
+  assert.match(
+    failed.stdout + failed.stderr,
+    /set there, but a majority of the members did not acknowledge it within 2s \(members down\?\)[\s\S]*Once they run, `mup plan resume dm` sets it again and waits; starting them with `mup cluster start dm` replaces this apply: then run the reconfigure again/,
+  );
+  // Not recorded: the metadata still says {w: 2}.
+  const shown = await ok(home, ["cluster", "show-config", "dm"]);
+  assert.match(shown.stdout, /default_write_concern:\s*\n\s*w: 2/);
+  // Started by mup, which replaces the failed apply: the reconfigure is run again.
+  await ok(home, ["cluster", "start", "dm", "-N", `localhost:${p1}`, "--auto-approve"]);
+  await ok(home, ["cluster", "reconfigure", "dm", majority, "--auto-approve"]);
+  const now = await defaults(home, "dm", p0);
+  assert.equal(now.defaultWriteConcern?.w, "majority");
+  assert.match((await ok(home, ["cluster", "show-config", "dm"])).stdout, /w: majority/);
+  await ok(home, ["cluster", "destroy", "dm", "--auto-approve"]);
 });

@@ -37,17 +37,22 @@ import { sha256Hex } from "../util/hash.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { allOperations } from "../plan/schema.ts";
+import { durationArg, durationHelp, parseDurationOption, WAIT_TIMEOUT } from "./duration_option.ts";
+import { withWaitTimeout } from "../plan/wait_timeout.ts";
 
 /** Adds `reconfigure` to the `cluster` command. */
 export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
   const sub = cmd.command("reconfigure")
     .description(
-      "Change a running cluster's runtime_config, and its replica-set members' priority, " +
-        "votes and hidden, without stopping it. The processes whose configuration changes get " +
+      "Change a running cluster's runtime_config, its replica-set members' priority, votes " +
+        "and hidden, and its global.default_write_concern, without stopping it. The processes " +
+        "whose configuration changes get " +
         "their new configuration file, then a rolling restart of them (config servers, each " +
         "set's secondaries then its stepped-down primary, mongos one at a time); members whose " +
         "options differ from the topology (changed in it, or by hand outside mup) get them by " +
-        "one replSetReconfig each on their set's primary. The metadata records the new " +
+        "one replSetReconfig each on their set's primary; a changed default write concern is " +
+        "set by setDefaultRWConcern (on each set's primary, or through mongos) before them. " +
+        "The metadata records the new " +
         "topology last. The topology is the recorded one (`mup cluster show-config <name>`) " +
         "with those changed",
     )
@@ -59,10 +64,20 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
     .option(
       "--no-hooks",
       "make the plan without the cluster's hooks; the review says which are skipped",
+    )
+    .option(
+      "--wait-timeout <duration>",
+      durationHelp(
+        WAIT_TIMEOUT,
+        "how long each wait may take (a restarted member back and caught up, a primary " +
+          "elected, a majority acknowledging the default write concern, health); recorded in " +
+          "the plan",
+      ),
+      durationArg(WAIT_TIMEOUT),
     );
   planFlowOptions(sub, ctx);
   sub.action(async (name: string, file: string, o: unknown) => {
-    const opts = o as PlanFlowOptions & { hooks?: boolean };
+    const opts = o as PlanFlowOptions & { hooks?: boolean; waitTimeout?: string };
     const meta = await requireMeta(ctx, name);
     const clusterDir = ctx.store.clusterDir(name);
     await refuseOverUnfinishedTlsSwitch(clusterDir, name, `cluster reconfigure ${name} ${file}`);
@@ -191,7 +206,10 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
             message: `${w.location.path}: ${w.message}`,
           })));
         }
-        return opts.hooks === false ? withoutHooks(built) : built;
+        const waitMs = opts.waitTimeout === undefined
+          ? undefined
+          : parseDurationOption(WAIT_TIMEOUT, opts.waitTimeout);
+        return withWaitTimeout(opts.hooks === false ? withoutHooks(built) : built, waitMs);
       },
       header: (plan) => [
         `Planning reconfiguration of cluster: ${name}`,

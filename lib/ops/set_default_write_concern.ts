@@ -92,13 +92,15 @@ export const setDefaultWriteConcern: Operation = {
       }, wtimeout + 15_000);
     } catch (e) {
       const code = (e as { code?: unknown }).code;
+      const name = ctx.plan.cluster_name;
       // 64 WriteConcernFailed: written on the primary, not yet on a majority.
       throw new OperationError(
         code === 64 || /WriteConcern/i.test(String((e as Error).message))
           ? `setDefaultRWConcern ${what} on ${at}: set there, but a majority of the ` +
             `members did not acknowledge it within ${wtimeout / 1000}s (members down?): ` +
-            `\`mup cluster display ${ctx.plan.cluster_name}\` shows them; start them, then ` +
-            `\`mup plan resume ${ctx.plan.cluster_name}\` sets it again and waits`
+            `\`mup cluster display ${name}\` shows them. Once they run, \`mup plan resume ` +
+            `${name}\` sets it again and waits; starting them with \`mup cluster start ${name}\` ` +
+            `replaces this apply: then run the ${ctx.plan.operation} again`
           : `setDefaultRWConcern ${what} on ${at} failed: ${(e as Error).message}`,
         { noEffect: typeof code === "number" && code !== 64 },
       );

@@ -15,6 +15,8 @@ const WAITS: ReadonlySet<OperationType> = new Set([
   // for a primary and for each new config to reach a majority.
   "remove_shard",
   "remove_members",
+  // setDefaultRWConcern waits for a majority of members to acknowledge it.
+  "set_default_write_concern",
 ]);
 
 /** `plan` with every wait's timeout set to `ms` (unchanged when `ms` is undefined). */
