@@ -10,6 +10,7 @@ import {
   freePorts,
   mup,
   output,
+  spawnMup,
   tempHome,
   testMirror,
   writeTopology,
@@ -375,4 +376,45 @@ Deno.test("scale-out of a secondary and an arbiter whose secondary dies during i
   assert.equal((await members(home, "sk", ports[0])).length, 5);
   assert.equal(await votingMembers(home, "sk", ports[0]), 5);
   await ok(home, ["cluster", "destroy", "sk", "--auto-approve"]);
+});
+
+Deno.test("one Ctrl-C while a scale-out waits for its new secondary's vote stops the waiting at once, paused (the initial sync goes on); the resume waits again and adds the arbiter (tester70)", async () => {
+  const home = await tempHome();
+  const ports = freePorts(5);
+  const grown = await deployPssGrown(
+    home,
+    "sc",
+    ports,
+    rs0Line(ports[3]) + rs0Line(ports[4], ", arbiter_only: true"),
+  );
+  const gate = `${home}/clone-gate`;
+  const child = spawnMup(
+    ["cluster", "scale-out", "sc", grown, "--auto-approve", "--wait-timeout", "10m"],
+    home,
+    { MUP_SIM_FAULT_PORTS: String(ports[3]), MUP_SIM_CLONE_GATE: gate },
+  );
+  try {
+    await waitFor(() => withoutVote(home, "sc", ports[0]), 60_000);
+    child.kill("SIGINT");
+    const r = await child.output();
+    const out = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+    // Not the ten minutes of --wait-timeout: the interrupt ends it, resumable.
+    assert.equal(r.code, 130, out);
+    assert.match(
+      out,
+      new RegExp(
+        `stopped waiting for rs0's new members to vote \\(1 not yet: localhost:${ports[3]} ` +
+          `\\(\\w+\\)\\): their initial ` +
+          `syncs go on, and \`mup plan resume sc\` waits again, then adds arbiter ` +
+          `localhost:${ports[4]} \\(added so far: localhost:${ports[3]}\\)`,
+      ),
+    );
+    assert.equal((await members(home, "sc", ports[0])).length, 4, "the arbiter is not added");
+  } finally {
+    await Deno.writeTextFile(gate, "");
+  }
+  await ok(home, ["plan", "resume", "sc", "--auto-approve"]);
+  assert.equal((await members(home, "sc", ports[0])).length, 5);
+  assert.equal(await votingMembers(home, "sc", ports[0]), 5);
+  await ok(home, ["cluster", "destroy", "sc", "--auto-approve"]);
 });

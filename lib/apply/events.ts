@@ -30,6 +30,8 @@ export type ApplyEvent =
   }
   | { type: "op_skipped"; id: string; reason: string }
   | { type: "op_failed"; id: string; ms: number; error: string }
+  /** At the first Ctrl-C, an operation that only waited for the servers stopped: unfinished. */
+  | { type: "op_stopped_waiting"; id: string; ms: number; reason: string }
   | { type: "safety_failed"; id: string; check: string; check_type: string; status: string }
   /** How long the answer to a failed safety check took (the menu): not the operation's time. */
   | { type: "answer_wait"; id: string; ms: number }

@@ -287,6 +287,9 @@ export async function runOperation(
         ? { result: { success: false, changes: [], metadata } }
         : {}),
     });
+    if (e instanceof OperationError && e.options.stoppedWaiting === true) {
+      emitter.emit({ type: "op_stopped_waiting", id: op.id, ms: took(), reason: message });
+    }
     if (!paused) {
       await writer.error({
         timestamp: new Date().toISOString(),

@@ -125,6 +125,19 @@ export const addMembers: Operation = {
           );
         }
         if (waiting.count > 0) {
+          // The new members' initial syncs go on without mup: the first Ctrl-C stops the
+          // waiting (tester70), a resume waits again.
+          if (ctx.pause?.aborted) {
+            throw new OperationError(
+              `stopped waiting for ${set}'s new members to vote (${waiting.count} not yet${
+                waiting.behind.length ? `: ${waiting.behind.join(", ")}` : ""
+              }): their initial syncs go on, and \`mup plan resume ${ctx.plan.cluster_name}\` ` +
+                `waits again, then adds arbiter ${next.host}${
+                  added.length ? ` (added so far: ${added.join(", ")})` : ""
+                }`,
+              { stoppedWaiting: true, noEffect: added.length === 0 },
+            );
+          }
           if (Date.now() >= deadline || ctx.signal.aborted) {
             throw new OperationError(
               `${waiting.count} of ${set}'s members ${

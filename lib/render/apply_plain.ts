@@ -123,6 +123,13 @@ export class PlainRenderer {
         this.write(`  ✗ ${op?.description ?? e.id} [${formatDuration(e.ms)}]\n    ${e.error}`);
         break;
       }
+      case "op_stopped_waiting": {
+        const op = this.plan?.phases.flatMap((p) => p.operations).find((o) => o.id === e.id);
+        const g = this.groupOf.get(e.id);
+        if (g) this.flush(g);
+        this.write(`  ⏸ ${op?.description ?? e.id} [${formatDuration(e.ms)}]\n    ${e.reason}`);
+        break;
+      }
       case "answer_wait": {
         // The time at the menu is not the step's: its line's duration leaves it out.
         const g = this.groupOf.get(e.id);

@@ -70,7 +70,10 @@ export class TtyRenderer {
       const r = this.running.get(e.id);
       if (r) r.note = `${Math.round(e.fraction * 100)}% ${e.note}`;
     }
-    if (e.type === "op_done" || e.type === "op_failed" || e.type === "op_skipped") {
+    if (
+      e.type === "op_done" || e.type === "op_failed" || e.type === "op_skipped" ||
+      e.type === "op_stopped_waiting"
+    ) {
       this.running.delete(e.id);
     }
     if (e.type === "apply_done") this.stop();
