@@ -690,6 +690,26 @@ Deno.test("rollback of a restart: a stop and start of the same process cancel ou
     allOperations(half).filter((o) => o.type === "start_process").map((o) => o.id),
     [`undo-${firstStop.id}`],
   );
+  // A member that died during the restart: its stop found it down (completed, nothing run),
+  // its start brought it back. The rollback leaves it running (tester72).
+  const died = ranState(restart, () => true);
+  died.operation_states[firstStop.id].executions = 0;
+  const { meta } = await metaFor("sharded.yaml");
+  const found = planRollback({
+    planId: "plan-rb",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    original: restart,
+    state: died,
+    checkpoint: { id: "start" },
+    stateDir: `${CLUSTER_DIR}/state`,
+    baseState: { lineage: "lineage-1", serial: 2 },
+    hooks: [],
+    startAgain: startAgainOps(meta, DEPLOY),
+  });
+  assert.deepEqual(
+    allOperations(found).filter((o) => /_process$/.test(o.type)).map((o) => o.id),
+    [],
+  );
 });
 
 Deno.test("a plan's critical path runs phase after phase (the applier's barriers): the rolling restart's spans every phase", async () => {

@@ -89,7 +89,15 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
   const ctx: UndoContext = {
     fresh: original.base_state.lineage === "",
     startAgain: input.startAgain ?? {},
-    cancelled: new Set([...ranOfType("stop_process")].filter((n) => started.has(n))),
+    // A stop that found its process already down (it died after the plan was made, tester72)
+    // counts too: the plan's start then brought back what ran when it was planned, which a
+    // rollback must not take down again.
+    cancelled: new Set(
+      allOps(original).filter((o) =>
+        o.type === "stop_process" && !doneBefore.has(o.id) && !noEffect(o.id) &&
+        (ran(o.id) || state.operation_states[o.id]?.status === "completed")
+      ).map((o) => o.target.name).filter((n) => started.has(n)),
+    ),
     recorded: Object.fromEntries(
       Object.values(state.operation_states).map((st) => [st.id, st.result?.metadata]),
     ),
