@@ -48,24 +48,52 @@ export function writeConcernIssues(t: Topology): Issue[] {
     }];
   }
   const w = c.w;
-  if (typeof w !== "number") return [];
-  // Shards' members (config servers keep the default; they are not written to by clients).
-  const data = new Map<string, number>();
+  // Shards' members (config servers keep the default; clients do not write to them).
+  const sets = new Map<string, { data: number; voters: number; votingData: number }>();
   for (const s of t.mongod_servers) {
-    if (s.replica_set) {
-      data.set(s.replica_set, (data.get(s.replica_set) ?? 0) + (s.arbiter_only ? 0 : 1));
-    }
+    if (!s.replica_set) continue;
+    const n = sets.get(s.replica_set) ?? { data: 0, voters: 0, votingData: 0 };
+    const votes = (s.votes ?? 1) > 0;
+    n.data += s.arbiter_only ? 0 : 1;
+    n.voters += votes ? 1 : 0;
+    n.votingData += votes && !s.arbiter_only ? 1 : 0;
+    sets.set(s.replica_set, n);
   }
-  return [...data].flatMap(([set, n]) => {
-    const no = unsatisfiableW(w, set, n);
-    return no
-      ? [{
-        severity: "error" as const,
+  return [...sets].flatMap(([set, n]): Issue[] => {
+    const no = typeof w === "number" ? unsatisfiableW(w, set, n.data) : undefined;
+    if (no) {
+      return [{
+        severity: "error",
         code: "default_write_concern",
         path: ["global", "default_write_concern", "w"],
         message: `${w} ${no.why}`,
         hint: no.fix,
-      }]
-      : [];
+      }];
+    }
+    // Every data-bearing member must acknowledge: one down (a restart, a failure) and writes
+    // that name no write concern wait (MongoDB manual, "Mitigate Performance Issues with PSA
+    // Replica Set"; writeMajorityCount caps a majority at the voting data-bearing members).
+    const writeMajority = Math.min(Math.floor(n.voters / 2) + 1, n.votingData);
+    const all = w === "majority" ? writeMajority >= n.votingData : w >= n.data;
+    if (!all || n.data < 2) return [];
+    return [{
+      severity: "warning",
+      code: "default_write_concern_all_members",
+      path: ["global", "default_write_concern", "w"],
+      message:
+        `${w === "majority" ? '"majority"' : w} needs every ${
+          w === "majority" ? "voting " : ""
+        }data-bearing member of ${set} (${
+          w === "majority" ? n.votingData : n.data
+        }) to acknowledge a write: while one is down or restarting, writes that name no write ` +
+        `concern wait${c.wtimeout ? " until wtimeout, then fail" : ", with no end"}${
+          n.voters > n.votingData ? " (its arbiters vote but hold no data)" : ""
+        }`,
+      hint:
+        `give w: ${
+          w === "majority" ? 1 : Math.max(1, n.data - 1)
+        } to keep writing with a member down, or a wtimeout so that writes fail instead of ` +
+        "waiting, or add a data-bearing member",
+    }];
   });
 }
