@@ -1152,3 +1152,38 @@ Deno.test("a replica set with a second arbiter is refused at that arbiter, as Mo
   const one = (await parseTopology(set(1), "t.yaml")).warnings;
   assert.ok(!one.some((w) => w.code === "several_arbiters"), JSON.stringify(one));
 });
+
+Deno.test("a default write concern every data-bearing member must acknowledge is warned of at w (a majority of a primary-secondary-arbiter set, a w of all members); one a member may be down for is not", async () => {
+  const text = (w: string, arbiter: boolean) =>
+    `global:\n  default_write_concern: { w: ${w} }\nmongod_servers:\n` +
+    "  - { host: localhost, port: 1, replica_set: rs0 }\n" +
+    "  - { host: localhost, port: 2, replica_set: rs0 }\n" +
+    `  - { host: localhost, port: 3, replica_set: rs0${arbiter ? ", arbiter_only: true" : ""} }\n`;
+  const warned = async (w: string, arbiter: boolean) =>
+    (await parseTopology(text(w, arbiter), "t.yaml")).warnings.filter((i) =>
+      i.code === "default_write_concern_all_members"
+    );
+  const [psa] = await warned("majority", true);
+  assert.equal(psa?.location.line, 2);
+  assert.match(
+    psa.message,
+    /"majority" needs every voting data-bearing member of rs0 \(2\) to acknowledge a write: while one is down or restarting, writes that name no write concern wait, with no end \(its arbiters vote but hold no data\)/,
+  );
+  assert.match(psa.hint ?? "", /give w: 1/);
+  assert.equal((await warned("3", false)).length, 1);
+  assert.deepEqual(await warned("majority", false), []);
+  assert.deepEqual(await warned("2", false), []);
+  assert.deepEqual(await warned("1", true), []);
+});
+
+Deno.test("a global data, log or config directory of / is warned of at its line (each process's directory would sit at the filesystem's top); /var/log is a parent like any other", async () => {
+  const at = async (dir: string) =>
+    (await parseTopology(
+      `global:\n  log_dir: ${dir}\nmongod_servers:\n  - { host: localhost, port: 1 }\n`,
+      "t.yaml",
+    )).warnings.filter((w) => w.code === "root_parent_dir");
+  const [root] = await at("/");
+  assert.equal(root?.location.line, 2);
+  assert.match(root.message, /log_dir \/ puts each process's directory at the top/);
+  assert.deepEqual(await at("/var/log"), []);
+});

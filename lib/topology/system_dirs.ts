@@ -122,6 +122,21 @@ export function systemDirIssues(t: Topology): Omit<TopologyIssue, "location">[] 
       hint: `use a directory of the cluster's own, e.g. ${path.posix.join(root, "mongodb")}`,
     });
   }
+  for (const f of ["data_dir", "log_dir", "config_dir"] as const) {
+    // A parent, but the root: each process's directory would sit at the top of the filesystem.
+    const d = global[f];
+    if (d === undefined || path.posix.normalize(d) !== "/") continue;
+    issues.push({
+      severity: "warning",
+      code: "root_parent_dir",
+      path: ["global", f],
+      message: `${f} / puts each process's directory at the top of the filesystem ` +
+        `(/mongod-<port>, /mongos-<port>)`,
+      hint: `give a directory of the cluster's own, e.g. /${
+        f === "log_dir" ? "var/log" : f === "data_dir" ? "data" : "etc"
+      }/mongodb`,
+    });
+  }
   for (const f of FIELDS) {
     const d = global[f];
     if (d === undefined || path.isAbsolute(d) || !d.split("/").includes("..")) continue;
