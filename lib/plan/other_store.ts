@@ -45,7 +45,20 @@ export function otherStoreIssue(
   });
   if (plan.topology.global.deploy_dir === undefined) {
     const mine = path.resolve(root, "clusters", plan.cluster_name, "deploy");
-    if (path.resolve(plan.deploy_dir) !== mine) {
+    const there = path.resolve(plan.deploy_dir);
+    // This store's directory of another cluster: the plan was made for that one (edited since).
+    const other = path.relative(path.resolve(root, "clusters"), there).split(path.sep);
+    if (there !== mine && other.length === 2 && other[1] === "deploy" && other[0] !== "..") {
+      return {
+        code: "plan_store",
+        severity,
+        message: `the plan names cluster ${plan.cluster_name} but places it in ${there}, ` +
+          `cluster ${other[0]}'s directory in this store: it was made for ${other[0]} and its ` +
+          `cluster name changed since. ${verdict}: make a plan for ${plan.cluster_name} with ` +
+          `the \`mup cluster\` command that does what it does`,
+      };
+    }
+    if (there !== mine) {
       return issue(
         `the plan places cluster ${plan.cluster_name} in ${plan.deploy_dir}; this store ` +
           `keeps it in ${mine}`,
