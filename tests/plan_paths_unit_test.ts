@@ -212,3 +212,19 @@ Deno.test("a create_directory with a directory added inside the deploy root, one
     assert.ok(found.some((m) => want.test(m)), `${what}: ${JSON.stringify(found)}`);
   }
 });
+
+Deno.test("the fix of an edited plan names the command of its own operation (a restart's is cluster restart, tester72)", async () => {
+  const { remakeFix } = await import("../lib/plan/plan_paths.ts");
+  assert.match(
+    remakeFix({ cluster_name: "rs1", operation: "restart" }),
+    /make a new one with `mup cluster restart rs1`/,
+  );
+  assert.match(
+    remakeFix({ cluster_name: "rs1", operation: "deploy" }),
+    /`mup cluster deploy rs1 <topology>`/,
+  );
+  assert.match(
+    remakeFix({ cluster_name: "rs1", operation: "reconfigure" }),
+    /`mup cluster reconfigure rs1 <topology>`/,
+  );
+});

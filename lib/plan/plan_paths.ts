@@ -19,12 +19,16 @@ import { load } from "js-yaml";
 import { DIR_MODE, listProcesses, processDirs, type ProcessSpec } from "./processes.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { firstFew } from "../util/format.ts";
+import { commandOf } from "./command_of.ts";
 
 /** The fix every refusal of an edited plan names: the command that makes a new plan. */
 export function remakeFix(plan: Pick<Plan, "cluster_name" | "operation">): string {
-  return `Plans are made by mup, not edited: make a new one with \`mup cluster deploy ` +
-    `${plan.cluster_name} <topology>\` (or the \`mup cluster\` command that made this ` +
-    `${plan.operation} plan) and review it with \`mup plan show\`.`;
+  // The command of the plan's own operation (a restart's is `cluster restart`, tester72).
+  const command = plan.operation === "deploy"
+    ? `cluster deploy ${plan.cluster_name} <topology>`
+    : commandOf(plan.operation, plan.cluster_name, undefined, undefined);
+  return `Plans are made by mup, not edited: make a new one with \`mup ${command}\` and ` +
+    "review it with `mup plan show`.";
 }
 
 /** Server binaries a plan may install and run. */
