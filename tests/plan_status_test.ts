@@ -169,6 +169,13 @@ Deno.test("plan list shows each plan's status: invalid, superseded, valid, modif
       false,
       "stale",
     ]);
+    // A CI gate asks for an applicable plan: the stale one fails it, the applied one passes
+    // (its apply has nothing left to do) (tester72).
+    const gate = await mup(["plan", "validate", first, "--applicable"], { home });
+    assert.equal(gate.code, 1, output(gate));
+    assert.match(gate.stdout, /plan is valid, but apply refuses it now \(plan list: stale\)/);
+    const done = await mup(["plan", "validate", second, "--applicable"], { home });
+    assert.equal(done.code, 0, output(done));
     assert.match(
       (await mup(["plan", "show", second], { home })).stdout,
       new RegExp(

@@ -147,6 +147,12 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
       "Validate a plan file: format version, schema, content hash, dependency graph, pre-flight results",
     )
     .argument("<plan>", "plan file, plan ID or cluster name")
+    .option(
+      "--applicable",
+      "also exit 1 when the plan is valid but `plan apply` refuses it now (stale, blocked, " +
+        "another plan stored under its ID): a CI gate before the apply; an applied plan passes " +
+        "(apply has nothing left to do)",
+    )
     .option("--json", "machine-readable output")
     .action(async (ref, opts) => {
       const file = await ctx.store.resolve(ref);
@@ -195,6 +201,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
         );
       }
       if (errors.length) ctx.exitCode = 1;
+      else if (opts.applicable && refusal && refusal.status !== "applied") ctx.exitCode = 1;
     });
 
   cmd.command("delete")
