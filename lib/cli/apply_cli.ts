@@ -201,7 +201,7 @@ export async function runApply(
       notice(
         `Interrupted: letting running operations finish${
           restarts ? " (a member they stopped starts again)" : ""
-        }, then saving state. Press Ctrl-C again (or send another SIGTERM) to stop at once (state stays resumable).`,
+        }, then saving state. Press Ctrl-C again (or send another SIGTERM, half a second or more after the first) to stop at once (state stays resumable).`,
       );
       // A hook is let finish too, up to its timeout: say so, or the wait looks like a hang.
       for (const h of hooksRunning()) {
