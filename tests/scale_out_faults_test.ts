@@ -84,7 +84,17 @@ Deno.test("an unfinished scale-out: stop is refused (resume or rollback named), 
   assert.match(outAgain.stderr, /scale-out \(apply .*\) interrupted part way/);
   assert.doesNotMatch(outAgain.stderr, /matches no process/);
   // Rolled back: the new member stopped and its directories gone; the cluster as recorded.
-  await ok(home, ["state", "rollback", "sf", "--checkpoint", "start", "--auto-approve"]);
+  const rolled = await ok(home, [
+    "state",
+    "rollback",
+    "sf",
+    "--checkpoint",
+    "start",
+    "--auto-approve",
+  ]);
+  // The cluster's own host keeps its layout: no "remove if empty" of bin, secrets, the root
+  // (tester72).
+  assert.doesNotMatch(rolled.stdout, /if empty/, rolled.stdout);
   assert.equal((await livePids(home, "sf")).length, 3);
   const data = path.join(clusterDir(home, "sf"), "deploy", "data", `mongod-${ports[3]}`);
   assert.equal(await exists(data), false, "its data directory was removed");

@@ -146,7 +146,19 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
     ),
   );
   const procs = listProcesses(original.topology, original.deploy_dir);
+  // A host where a process stays (a scale-out's rollback on the cluster's own hosts) keeps its
+  // layout: no "remove if empty" of directories it uses (tester72).
+  const removed = new Set(
+    phases.flatMap((p) => p.ops).filter((o) => o.type === "remove_directory").map((o) =>
+      `${o.target.host}\0${path.resolve(o.target.params.path)}`
+    ),
+  );
+  const stays = (p: (typeof procs)[number]) =>
+    !Object.values(p.dirs).some((d) =>
+      typeof d === "string" && removed.has(`${p.host}\0${path.resolve(d)}`)
+    );
   for (const host of hosts) {
+    if (procs.some((p) => p.host === host && stays(p))) continue;
     const root = original.deploy_dir;
     const sec = securityOf(original.topology);
     const parents = [
