@@ -7,8 +7,36 @@
 import type { Document, Timestamp } from "bson";
 import { type DataStore, ID_INDEX } from "./store.ts";
 
-/** Applies entry `e` ({op: i|u|d|c|n, ns, o, o2?}) to `store`. */
+/**
+ * Applies entry `e` ({op: i|u|d|c|n, ns, o, o2?}) to `store`. An entry of a retryable write's
+ * statement (`lsid`, `txnNumber`, `stmtId`) also notes the statement in the session's
+ * config.transactions record, as MongoDB's session catalog does while it applies the oplog: a
+ * member that holds some of a write's statements, and becomes primary, runs only the others on
+ * a retry (writes.ts).
+ */
 export function applyEntry(store: DataStore, e: Document): void {
+  applyData(store, e);
+  if (e.lsid?.id !== undefined && e.txnNumber !== undefined && e.stmtId !== undefined) {
+    const key = { id: e.lsid.id };
+    const rec = store.findById("config", "transactions", key);
+    const txnNum = Number(e.txnNumber);
+    if (!rec || Number(rec.txnNum) < txnNum) {
+      store.putDoc("config", "transactions", {
+        _id: key,
+        txnNum: e.txnNumber,
+        lastWriteDate: new Date(),
+        stmts: [e.stmtId],
+      });
+    } else if (Number(rec.txnNum) === txnNum && !rec.reply) {
+      store.putDoc("config", "transactions", {
+        ...rec,
+        stmts: [...((rec.stmts ?? []) as unknown[]), e.stmtId],
+      });
+    }
+  }
+}
+
+function applyData(store: DataStore, e: Document): void {
   const ns = String(e.ns);
   const i = ns.indexOf(".");
   const db = ns.slice(0, i), coll = ns.slice(i + 1);

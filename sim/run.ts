@@ -3,6 +3,7 @@ import { ShardVersions } from "./shard_version.ts";
 import * as path from "node:path";
 import { BSON } from "bson";
 import { basicCommands, buildInfo } from "./commands/basic.ts";
+import { failPointCommands } from "./commands/fail_points.ts";
 import { crudCommands } from "./commands/crud.ts";
 import { replSetCommands } from "./commands/replset.ts";
 import { rwDefaultsCommands } from "./rw_defaults.ts";
@@ -175,6 +176,7 @@ export async function runServer(opts: ServerOptions): Promise<number> {
       ? { caCerts: server.tls.ca ? [server.tls.ca] : undefined }
       : undefined;
   server.register(basicCommands);
+  server.register(failPointCommands);
   server.auth = new Auth(server, opts.role === "mongod" ? storeUsers(store) : configUsers(server));
   server.register(authCommands);
   server.register(rwDefaultsCommands);

@@ -97,6 +97,8 @@ export class Server {
   readonly commands = new Map<string, Handler>();
   readonly cursors = new Map<string, { ns: string; docs: Document[]; pos: number }>();
   readonly processId = new ObjectId();
+  /** Fail points a test configured (configureFailPoint, with enableTestCommands): name → data. */
+  readonly failPoints = new Map<string, Document>();
   role?: RoleHooks;
   router?: Router;
   /** Access control; enforces only when the options enable it. */

@@ -257,7 +257,26 @@ export class OplogSync {
     }
     const fetched = batch.slice(1);
     if (fetched.length === 0) return 0;
-    const { entries, waitMs } = dueEntries(rs, fetched);
+    const due = dueEntries(rs, fetched);
+    const waitMs = due.waitMs;
+    let entries = due.entries;
+    // A test's fail point: stop before the entry that holds its document, and stay stopped.
+    const stopAt = rs.server.failPoints.get("stopReplProducerOnDocument");
+    if (stopAt) {
+      const want = Object.entries((stopAt.document ?? {}) as Document);
+      const i = entries.findIndex((e) =>
+        want.length > 0 &&
+        want.every(([k, v]) => JSON.stringify(e.o?.[k]) === JSON.stringify(v))
+      );
+      if (i >= 0) {
+        entries = entries.slice(0, i);
+        stopAt.stopped = true;
+      }
+      if (stopAt.stopped && entries.length === 0) {
+        await new Promise((r) => setTimeout(r, 100));
+        return 0;
+      }
+    }
     if (entries.length === 0) {
       await new Promise((r) => setTimeout(r, waitMs));
       return 0;

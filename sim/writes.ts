@@ -10,9 +10,23 @@ import { applyEntry } from "./apply.ts";
 import { CommandError } from "./errors.ts";
 import type { CommandContext } from "./server.ts";
 import { checkWriteConcern } from "./write_concern.ts";
+import { defaultWriteConcern } from "./rw_defaults.ts";
 
 /** Records a change: applies it to the store and logs it in the oplog (replica sets). */
 export type Apply = (entry: Document) => void;
+
+/**
+ * A write command's statements, for retryable writes (write_ops_exec.cpp): each statement's
+ * changes are logged with the session, its txnNumber and the statement's stmtId (`stmtIds[i]`,
+ * else the command's `stmtId` plus i), and a retry on a primary that holds some of them (a
+ * failover mid-replication) runs only the others.
+ */
+export interface Statements {
+  /** Whether statement `index` already ran for this txnNumber (its entries are here). */
+  done(index: number): boolean;
+  /** The changes applied from now on are statement `index`'s. */
+  begin(index: number): void;
+}
 
 const TXN_NS = "config.transactions";
 
@@ -95,12 +109,23 @@ function txnKey(ctx: CommandContext): Document | undefined {
  */
 export async function runWrite(
   ctx: CommandContext,
-  compute: (apply: Apply) => Document,
+  compute: (apply: Apply, statements: Statements) => Document,
 ): Promise<Document> {
   const { server } = ctx;
   const role = server.role!;
   checkSessionFields(ctx);
   checkWriteConcern(ctx.body.writeConcern);
+  // A write naming no w gets the default in force when the command began (the operation's
+  // write concern is set before it runs): a setDefaultRWConcern is not held to the value it
+  // writes.
+  const given = ctx.body.writeConcern as Document | undefined;
+  const config = (role as unknown as { config?: Document }).config;
+  const fallback = server.opts.replSet && given?.w === undefined
+    ? defaultWriteConcern(server, config)
+    : undefined;
+  const concern = fallback
+    ? { ...fallback.wc, ...given, w: fallback.wc.w, provenance: fallback.provenance }
+    : given;
   // Without a journal no write can be promised journaled (write_concern.cpp).
   if (
     ctx.body.writeConcern?.j === true && journalOff(server.opts)
@@ -118,6 +143,7 @@ export async function runWrite(
   const key = txnKey(ctx);
   const txnNumber = key ? Number(ctx.body.txnNumber) : 0;
   let reply: Document | undefined;
+  const executed = new Set<number>();
   if (key) {
     const rec = server.store.findById("config", "transactions", key);
     if (rec && Number(rec.txnNum) > txnNumber) {
@@ -131,19 +157,36 @@ export async function runWrite(
         "TransactionTooOld",
       );
     }
-    if (rec && Number(rec.txnNum) === txnNumber) reply = rec.reply as Document;
+    if (rec && Number(rec.txnNum) === txnNumber && rec.reply) reply = rec.reply as Document;
+    // Some statements replicated here before the primary that ran them went away.
+    if (rec && Number(rec.txnNum) === txnNumber && !rec.reply) {
+      for (const id of (rec.stmts ?? []) as unknown[]) executed.add(Number(id));
+    }
   }
   let ts: Timestamp | undefined;
   if (!reply) {
     const done = server.store.transaction(() => {
       let last: Timestamp | undefined;
-      const apply: Apply = (e) => {
+      let stmtId: number | undefined;
+      const apply: Apply = (entry) => {
+        const e = key && stmtId !== undefined
+          ? { ...entry, lsid: ctx.body.lsid, txnNumber: Long.fromNumber(txnNumber), stmtId }
+          : entry;
         // Logged first, so the change is applied under its optime (pre-images for majority reads).
         const ts = role.logOp?.(e);
         applyEntry(server.store, ts ? { ...e, ts } : e);
         last = ts ?? last;
       };
-      const r = compute(apply);
+      const ids = ctx.body.stmtIds as unknown[] | undefined;
+      const idOf = (index: number) =>
+        ids ? Number(ids[index]) : Number(ctx.body.stmtId ?? 0) + index;
+      const r = compute(apply, {
+        done: (index) => executed.has(idOf(index)),
+        begin: (index) => {
+          stmtId = idOf(index);
+        },
+      });
+      stmtId = undefined;
       if (key) {
         apply({
           op: "u",
@@ -167,7 +210,7 @@ export async function runWrite(
   if (wc?.j === true || (ctx.server.opts.replSet && (wc?.w ?? "majority") === "majority")) {
     server.store.syncJournal();
   }
-  const wce = await role.awaitWriteConcern?.(wc, ts ?? role.lastOpTime?.());
+  const wce = await role.awaitWriteConcern?.(concern, ts ?? role.lastOpTime?.());
   return wce ? { ...reply, writeConcernError: wce } : reply;
 }
 

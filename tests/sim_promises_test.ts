@@ -481,3 +481,69 @@ Deno.test("simulator: chaining: with the primary gone and the freshest secondary
     }
   });
 });
+
+Deno.test("simulator: a retryable write whose statements only partly replicated before a failover runs only the missing ones when retried on the new primary (stmtIds in the oplog)", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [p0, p1, arb] = freePorts(3);
+    const test = ["--replSet", "rs0", "--setParameter", "enableTestCommands=1"];
+    for (const p of [p0, p1, arb]) {
+      assert.equal((await startMongod(bin, dir, p, test)).code, 0);
+    }
+    await admin(p0, {
+      replSetInitiate: {
+        _id: "rs0",
+        members: [
+          { _id: 0, host: `localhost:${p0}`, priority: 2 },
+          { _id: 1, host: `localhost:${p1}` },
+          { _id: 2, host: `localhost:${arb}`, arbiterOnly: true },
+        ],
+      },
+    });
+    await waitFor(async () => (await admin(p0, { hello: 1 })).isWritablePrimary || undefined);
+    await waitFor(async () => (await memberState(p1)) === "SECONDARY" || undefined, 30_000);
+    // The secondary stops fetching before the write's third statement.
+    await admin(p1, {
+      configureFailPoint: "stopReplProducerOnDocument",
+      mode: "alwaysOn",
+      data: { document: { _id: 3 } },
+    });
+    const c = new MongoClient(rsUri([p0, p1], "&retryWrites=false"));
+    const session = c.startSession();
+    try {
+      const db = c.db("app");
+      const run = (doc: Record<string, unknown>) => db.command(doc, { session });
+      const ins = {
+        insert: "rw",
+        documents: [{ _id: 1 }, { _id: 2 }, { _id: 3 }],
+        txnNumber: Long.fromNumber(1),
+        writeConcern: { w: 1 },
+      };
+      assert.equal((await run(ins)).n, 3);
+      const onSecondary = new MongoClient(
+        `mongodb://localhost:${p1}/?directConnection=true&readPreference=secondaryPreferred`,
+      );
+      try {
+        const held = () =>
+          onSecondary.db("app").collection("rw").find({}, { sort: { _id: 1 } }).toArray();
+        await waitFor(async () => (await held()).length === 2 || undefined, 30_000);
+        assert.deepEqual((await held()).map((d) => d._id), [1, 2]);
+      } finally {
+        await onSecondary.close();
+      }
+      // The primary goes; the secondary, with the arbiter's vote, takes over holding two of the
+      // three inserts.
+      await killMember(dir, p0);
+      await waitFor(async () => (await admin(p1, { hello: 1 })).isWritablePrimary || undefined);
+      await admin(p1, { configureFailPoint: "stopReplProducerOnDocument", mode: "off" });
+      const retried = await waitFor(() => run(ins), 30_000);
+      assert.equal(retried.n, 3, JSON.stringify(retried));
+      assert.equal(retried.writeErrors, undefined, JSON.stringify(retried));
+      const docs = await db.collection("rw").find({}, { sort: { _id: 1 } }).toArray();
+      assert.deepEqual(docs.map((d) => d._id), [1, 2, 3]);
+    } finally {
+      await session.endSession();
+      await c.close();
+    }
+  });
+});

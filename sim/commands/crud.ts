@@ -105,10 +105,16 @@ function writeError(index: number, e: unknown): Document {
 const insert: Handler = (ctx) => {
   const coll = collName(ctx, "insert");
   const docs = (ctx.body.documents ?? []) as Document[];
-  return runWrite(ctx, (apply) => {
+  return runWrite(ctx, (apply, statements) => {
     let n = 0;
     const writeErrors: Document[] = [];
     for (const [index, d] of docs.entries()) {
+      // Run before a failover, its entries replicated here: counted, not inserted twice.
+      if (statements.done(index)) {
+        n++;
+        continue;
+      }
+      statements.begin(index);
       const doc = "_id" in d ? d : { _id: new ObjectId(), ...d };
       // An _id may be of any type but an array or a regular expression (insert refuses them).
       const badId = Array.isArray(doc._id)
@@ -184,11 +190,18 @@ function updateOne(
 
 const update: Handler = (ctx) => {
   const coll = collName(ctx, "update");
-  return runWrite(ctx, (apply) => {
+  return runWrite(ctx, (apply, statements) => {
     let n = 0, nModified = 0;
     const upserted: Document[] = [];
     const writeErrors: Document[] = [];
     for (const [index, u] of ((ctx.body.updates ?? []) as Document[]).entries()) {
+      // Run before a failover: one document matched and changed, as its entry says.
+      if (statements.done(index)) {
+        n++;
+        nModified++;
+        continue;
+      }
+      statements.begin(index);
       try {
         const r = updateOne(ctx, coll, u, apply);
         n += r.n;
@@ -210,10 +223,15 @@ const update: Handler = (ctx) => {
 
 const del: Handler = (ctx) => {
   const coll = collName(ctx, "delete");
-  return runWrite(ctx, (apply) => {
+  return runWrite(ctx, (apply, statements) => {
     let n = 0;
     const writeErrors: Document[] = [];
     for (const [index, d] of ((ctx.body.deletes ?? []) as Document[]).entries()) {
+      if (statements.done(index)) {
+        n++;
+        continue;
+      }
+      statements.begin(index);
       try {
         if (Number(d.limit) !== 1 && ctx.body.txnNumber !== undefined) {
           throw new CommandError(
@@ -246,7 +264,17 @@ const findAndModify: Handler = (ctx) => {
   if (!b.remove && b.update === undefined) {
     throw new CommandError("Either an update or remove=true must be specified", 9, "FailedToParse");
   }
-  return runWrite(ctx, (apply) => {
+  return runWrite(ctx, (apply, statements) => {
+    // Run before a failover, without the image MongoDB would answer from (it keeps none here):
+    // the server's answer when it cannot rebuild a retried statement's reply.
+    if (statements.done(0)) {
+      throw new CommandError(
+        "Incomplete history detected for transaction",
+        217,
+        "IncompleteTransactionHistory",
+      );
+    }
+    statements.begin(0);
     const project = (d: Document | undefined) =>
       d && b.fields ? findDocs([d], { projection: b.fields })[0] : d ?? null;
     if (b.remove) {
