@@ -1196,3 +1196,32 @@ Deno.test("reconfigure that restarts and ranks another member highest: the hand-
     JSON.stringify(plan.validation.warnings),
   );
 });
+
+Deno.test("a reconfigure of the default write concern with nothing to send it through is refused when planned, never 'No changes': a sharded cluster without a running mongos, a set without its primary (tester73)", async () => {
+  const sh = await input("sharded.yaml");
+  for (const [id, f] of Object.entries(sh.facts)) {
+    if (id.startsWith("mongos")) sh.facts[id] = { ...f, running: false };
+  }
+  const wc = (t: typeof sh.meta.topology) => {
+    const out = structuredClone(t);
+    out.global.default_write_concern = { w: "majority" };
+    return out;
+  };
+  const sharded = planReconfigure({ ...sh, topology: wc(sh.meta.topology), topologyFile: "t" });
+  const [noMongos] = sharded.validation.errors.filter((e) => e.code === "no_mongos");
+  assert.match(
+    noMongos?.message ?? JSON.stringify(sharded.validation.errors),
+    /no mongos of cluster \S+ runs: a sharded cluster's default write concern is set through mongos/,
+  );
+  const rs = await input("replica-set.yaml", {}, false);
+  const stopped = planReconfigure({ ...rs, topology: wc(rs.meta.topology), topologyFile: "t" });
+  assert.match(
+    stopped.validation.errors.map((e) => e.message).join("\n"),
+    /replica set rs0 has no primary to set the default write concern on/,
+  );
+  // Running: planned.
+  const up = await input("replica-set.yaml");
+  const planned = planReconfigure({ ...up, topology: wc(up.meta.topology), topologyFile: "t" });
+  assert.deepEqual(planned.validation.errors, []);
+  assert.ok(allOperations(planned).some((o) => o.type === "set_default_write_concern"));
+});

@@ -130,6 +130,7 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
     askedSets,
     options,
     procs.filter((p) => p.role === "mongos" && running(p)),
+    (set) => primaryUp(procs, set, input.facts),
   );
   for (const o of optionOps) o.depends_on.push(...dwcOps.map((d) => d.id));
   const changes = chosen.length > 0 || optionOps.length > 0 || dwcOps.length > 0;

@@ -17,6 +17,7 @@ import type { MemberOptionChange } from "./member_options.ts";
 import type { ProcessSpec, ReplicaSetSpec } from "./processes.ts";
 import type { PlannedOperation, ValidationIssue } from "./schema.ts";
 import { writeConcernDocument } from "../topology/schema.ts";
+import { hostPort } from "../topology/hosts.ts";
 import { sameConcern } from "../ops/set_default_write_concern.ts";
 
 /**
@@ -32,6 +33,8 @@ export function reconfigureWriteConcern(
   sets: ReplicaSetSpec[],
   options: MemberOptionChange[],
   routers: ProcessSpec[],
+  /** Whether set `set`'s primary runs now (the live facts). */
+  primaryUp: (set: string) => boolean,
 ): { ops: PlannedOperation[]; issues: ValidationIssue[] } {
   const dwc = input.topology.global.default_write_concern;
   const change = defaultWriteConcernChange(input.meta.topology, input.topology);
@@ -57,9 +60,31 @@ export function reconfigureWriteConcern(
         ? ` (recorded: ${concernText(was)})`
         : " (none recorded)";
     }
+    // Nothing to send it through: refused when planned, never "No changes" (tester73).
+    const name = input.meta.name;
+    const start = `run \`mup cluster start ${name}\` first`;
+    const m = input.meta.topology.mongos_servers[0];
+    const firstMongos = m ? hostPort(m.host, m.port) : "<mongos>";
+    const unreachable: ValidationIssue[] = input.meta.kind === "sharded"
+      ? (routers.length ? [] : [{
+        code: "no_mongos",
+        severity: "error",
+        message: `no mongos of cluster ${name} runs: a sharded cluster's default write concern ` +
+          `is set through mongos (setDefaultRWConcern): run \`mup cluster start ${name}\` (or ` +
+          `\`mup cluster start ${name} -N ${firstMongos}\`) first`,
+      }])
+      : ops.filter((o) => !primaryUp(o.target.name)).map((o) => ({
+        code: "no_primary",
+        severity: "error",
+        message: `replica set ${o.target.name} has no primary to set the default write concern ` +
+          `on (too many of its members are down): ${start}`,
+      }));
     return {
       ops,
-      issues: defaultWriteConcernIssues(input.topology, input.meta.kind, sets, input.meta.version),
+      issues: [
+        ...defaultWriteConcernIssues(input.topology, input.meta.kind, sets, input.meta.version),
+        ...unreachable,
+      ],
     };
   }
   return {
