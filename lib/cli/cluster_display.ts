@@ -390,7 +390,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
             }`,
         );
       }
-      print(renderStatuses(meta, rows, fcv, writeConcernLine(meta, wcRead)));
+      print(renderStatuses(meta, rows, fcv, writeConcernLine(meta, wcRead, unfinished)));
       if (meta.kind === "sharded") {
         print(
           shards

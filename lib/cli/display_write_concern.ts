@@ -40,19 +40,32 @@ export function writeConcernDrift(meta: ClusterMeta, read: DefaultsReading): boo
 export function writeConcernLine(
   meta: ClusterMeta,
   read: DefaultsReading | undefined,
+  /**
+   * The last apply, when it did not finish and may have set it itself (a deploy or a
+   * reconfigure): a difference is then its, not a change outside mup (tester73).
+   */
+  unfinished?: { operation: string; state_id: string },
 ): string | undefined {
   if (!read) return undefined;
   const rec = meta.topology.global.default_write_concern;
+  const mine = unfinished && ["deploy", "reconfigure"].includes(unfinished.operation)
+    ? `the ${unfinished.operation} that did not finish (apply ${unfinished.state_id}) may ` +
+      "have set it: its resume, or the command again, records it"
+    : undefined;
   const how = read.source === "global"
     ? rec
       ? "cluster-wide"
+      : mine
+      ? `cluster-wide, not recorded: ${mine}`
       : "cluster-wide, set outside mup: global.default_write_concern can record it"
     : read.value
     ? "implicit"
     : "implicit: the set's arbiters leave too few voting data-bearing members for majority";
   return `Default write concern: ${documentText(read.value)} (${how})${
     rec && writeConcernDrift(meta, read)
-      ? `; recorded ${concernText(rec)}: changed outside mup since (setDefaultRWConcern)`
+      ? `; recorded ${concernText(rec)}: ${
+        mine && read.source === "global" ? mine : "changed outside mup since (setDefaultRWConcern)"
+      }`
       : ""
   }`;
 }

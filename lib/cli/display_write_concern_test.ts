@@ -28,3 +28,23 @@ Deno.test("writeConcernLine: the implicit default, one set by mup, one set outsi
   );
   assert.equal(writeConcernLine(meta(), undefined), undefined);
 });
+
+Deno.test("writeConcernLine: a difference an unfinished deploy or reconfigure may have made is said to be its, not a change outside mup (tester73)", () => {
+  const left = { operation: "reconfigure", state_id: "apply-1" };
+  assert.match(
+    writeConcernLine(meta({ w: 1 }), { source: "global", value: { w: 2 } }, left)!,
+    /; recorded \{w: 1\}: the reconfigure that did not finish \(apply apply-1\) may have set it: its resume, or the command again, records it$/,
+  );
+  assert.match(
+    writeConcernLine(meta(), { source: "global", value: { w: 2 } }, left)!,
+    /\(cluster-wide, not recorded: the reconfigure that did not finish/,
+  );
+  // A stop left unfinished sets no default: a difference then is outside mup's.
+  assert.match(
+    writeConcernLine(meta({ w: 1 }), { source: "global", value: { w: 2 } }, {
+      operation: "stop",
+      state_id: "apply-2",
+    })!,
+    /changed outside mup since/,
+  );
+});

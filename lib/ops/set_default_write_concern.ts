@@ -98,9 +98,9 @@ export const setDefaultWriteConcern: Operation = {
         code === 64 || /WriteConcern/i.test(String((e as Error).message))
           ? `setDefaultRWConcern ${what} on ${at}: set there, but a majority of the ` +
             `members did not acknowledge it within ${wtimeout / 1000}s (members down?): ` +
-            `\`mup cluster display ${name}\` shows them. Once they run, \`mup plan resume ` +
-            `${name}\` sets it again and waits; starting them with \`mup cluster start ${name}\` ` +
-            `replaces this apply: then run the ${ctx.plan.operation} again`
+            `\`mup cluster display ${name}\` shows them. \`mup cluster start ${name}\` starts ` +
+            `them; then run the ${ctx.plan.operation} again: it sets it again and waits (members ` +
+            `that come back otherwise: \`mup plan resume ${name}\` does)`
           : `setDefaultRWConcern ${what} on ${at} failed: ${(e as Error).message}`,
         { noEffect: typeof code === "number" && code !== 64 },
       );
