@@ -1187,3 +1187,47 @@ Deno.test("a global data, log or config directory of / is warned of at its line 
   assert.match(root.message, /log_dir \/ puts each process's directory at the top/);
   assert.deepEqual(await at("/var/log"), []);
 });
+
+Deno.test("a sharded topology with a shard whose implicit default write concern is {w: 1} and no default_write_concern is warned of at its arbiter (MongoDB 5.1+ addShard refuses it); with one, or for 5.0, it is not", async () => {
+  const text = (global: string) =>
+    global + "config_servers:\n  - { host: localhost, port: 1, replica_set: cfg }\n" +
+    "mongos_servers:\n  - { host: localhost, port: 2 }\n" +
+    "mongod_servers:\n  - { host: localhost, port: 3, replica_set: sh1 }\n" +
+    "  - { host: localhost, port: 4, replica_set: sh1 }\n" +
+    "  - { host: localhost, port: 5, replica_set: sh1, arbiter_only: true }\n";
+  const warned = async (global: string, version?: string) =>
+    (await parseTopology(text(global), "t.yaml", undefined, version ? { version } : undefined))
+      .warnings.filter((w) => w.code === "shard_needs_default_write_concern");
+  const [w] = await warned("");
+  assert.equal(w?.location.line, 8);
+  assert.match(w.message, /shard sh1's implicit default write concern is \{w: 1\}/);
+  assert.deepEqual(await warned("global:\n  default_write_concern: { w: 1 }\n"), []);
+  assert.deepEqual(await warned("", "5.0.9"), []);
+});
+
+Deno.test("a default write concern's wtimeout of 0 is MongoDB's 'no time limit' (as getDefaultRWConcern reports it), taken as none; a unit-less fraction is refused with the form to write (tester73)", async () => {
+  const t = (wtimeout: string) =>
+    `global:\n  default_write_concern: { w: 1, wtimeout: ${wtimeout} }\nmongod_servers:\n` +
+    "  - { host: localhost, port: 1, replica_set: rs0 }\n";
+  for (const zero of ["0", "0s", "0ms"]) {
+    const loaded = await parseTopology(t(zero), "t.yaml");
+    assert.deepEqual(loaded.topology.global.default_write_concern, { w: 1 }, zero);
+  }
+  const [fraction] = await errorsOf(t("1.5s"));
+  assert.match(fraction.message, /whole units such as 30s, 5m, 1h30m or 1s500ms/);
+});
+
+Deno.test("the even-voters warning of a set that has its arbiter asks for a data-bearing member, not another arbiter (tester73)", async () => {
+  const t = await parseTopology(
+    "mongod_servers:\n  - { host: localhost, port: 1, replica_set: rs0 }\n" +
+      "  - { host: localhost, port: 2, replica_set: rs0 }\n" +
+      "  - { host: localhost, port: 3, replica_set: rs0 }\n" +
+      "  - { host: localhost, port: 4, replica_set: rs0, arbiter_only: true }\n",
+    "t.yaml",
+  );
+  const even = t.warnings.find((w) => w.code === "even_voters");
+  assert.equal(
+    even?.hint,
+    "add another data-bearing voting member (the set has its arbiter already)",
+  );
+});

@@ -258,6 +258,6 @@ export function validateTopology(t: Topology, target: ServerTarget = {}): Issue[
     }
   }
 
-  issues.push(...setIssues(t, claims, target.version), ...writeConcernIssues(t));
+  issues.push(...setIssues(t, claims, target.version), ...writeConcernIssues(t, target.version));
   return issues;
 }

@@ -233,6 +233,8 @@ export function setIssues(t: Topology, claims: TopologyNode[], version?: string)
         // MongoDB refuses arbiters in a config server replica set.
         first.section === "config_servers"
           ? "add another voting member"
+          : arbiters.length
+          ? "add another data-bearing voting member (the set has its arbiter already)"
           : "add an arbiter or another voting member",
       );
     }

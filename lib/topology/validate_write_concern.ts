@@ -35,9 +35,9 @@ export function unsatisfiableW(
 }
 
 /** The issues of `t`'s default_write_concern, at its place in the file. */
-export function writeConcernIssues(t: Topology): Issue[] {
+export function writeConcernIssues(t: Topology, version?: string): Issue[] {
   const c = t.global.default_write_concern;
-  if (!c) return [];
+  if (!c) return shardsNeedingOne(t, version);
   if (topologyKind(t) === "standalone") {
     return [{
       severity: "error",
@@ -94,6 +94,43 @@ export function writeConcernIssues(t: Topology): Issue[] {
           w === "majority" ? 1 : Math.max(1, n.data - 1)
         } to keep writing with a member down, or a wtimeout so that writes fail instead of ` +
         "waiting, or add a data-bearing member",
+    }];
+  });
+}
+
+/**
+ * Without a default write concern: each shard whose implicit default is `{w: 1}` (its arbiters
+ * leave its voting data-bearing members no more than a majority), which MongoDB 5.1+'s
+ * addShard refuses until the cluster has a cluster-wide one. A warning at its arbiter: a
+ * cluster whose default was set outside mup may take it (the deploy and scale-out plans say).
+ */
+function shardsNeedingOne(t: Topology, version?: string): Issue[] {
+  const [major, minor] = (version ?? "").split(".").map(Number);
+  if (version && (major < 5 || (major === 5 && minor < 1))) return [];
+  if (topologyKind(t) !== "sharded") return [];
+  const sets = new Map<string, { voters: number; data: number; arbiter?: number }>();
+  t.mongod_servers.forEach((s, i) => {
+    if (!s.replica_set) return;
+    const n = sets.get(s.replica_set) ?? { voters: 0, data: 0 };
+    if ((s.votes ?? 1) > 0) {
+      n.voters++;
+      if (!s.arbiter_only) n.data++;
+    }
+    if (s.arbiter_only && n.arbiter === undefined) n.arbiter = i;
+    sets.set(s.replica_set, n);
+  });
+  return [...sets].flatMap(([set, n]): Issue[] => {
+    const majority = Math.floor(n.voters / 2) + 1;
+    if (n.arbiter === undefined || n.data === n.voters || n.data > majority) return [];
+    return [{
+      severity: "warning",
+      code: "shard_needs_default_write_concern",
+      path: ["mongod_servers", n.arbiter, "arbiter_only"],
+      message: `shard ${set}'s implicit default write concern is {w: 1} (its arbiters leave ` +
+        `${n.data} voting data-bearing members of ${n.voters}): MongoDB 5.1+ adds such a shard ` +
+        "(addShard) only once the cluster has a cluster-wide default write concern",
+      hint: "give global.default_write_concern: a deploy sets it through mongos before it adds " +
+        "the shards",
     }];
   });
 }
