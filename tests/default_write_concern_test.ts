@@ -124,6 +124,9 @@ Deno.test("a replica set deployed with global.default_write_concern has it set c
     (c) => c.db("admin").command({ setDefaultRWConcern: 1, defaultWriteConcern: { w: 1 } }),
     { home, cluster: "dw" },
   );
+  // --json gives the recorded one as the server's document (wtimeout in ms), as the live one.
+  const driftedJson = JSON.parse((await ok(home, ["cluster", "display", "dw", "--json"])).stdout);
+  assert.deepEqual(driftedJson.recorded_default_write_concern, { w: 2, j: true, wtimeout: 5000 });
   const drifted = await ok(home, ["cluster", "display", "dw"]);
   assert.match(
     drifted.stdout,

@@ -3,6 +3,7 @@
  * finish (or was rolled back) has no metadata; it is shown from its deploy plans, as destroy
  * plans it, under a note that it is not deployed and how to continue or undo it.
  */
+import { writeConcernDocument } from "../topology/schema.ts";
 import { reachedLocally } from "../executor/factory.ts";
 import { membershipNotes } from "./unlisted_members.ts";
 import { unlistedMembers } from "../probe/unlisted_members.ts";
@@ -287,7 +288,12 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
           ? { default_write_concern: { ...(wcRead.value ?? { w: 1 }), source: wcRead.source } }
           : {}),
         ...(wcRead && writeConcernDrift(meta, wcRead)
-          ? { recorded_default_write_concern: meta.topology.global.default_write_concern }
+          // As the server's document (wtimeout in ms), to compare with the live one (tester73).
+          ? {
+            recorded_default_write_concern: writeConcernDocument(
+              meta.topology.global.default_write_concern!,
+            ),
+          }
           : {}),
         ...(meta.kind === "sharded" ? { balancer: balancer ?? null } : {}),
         ...(meta.balancer_stopped_by ? { balancer_stopped_by: meta.balancer_stopped_by } : {}),

@@ -52,13 +52,21 @@ export type SecuritySection = z.infer<typeof SecuritySection>;
  * set with setDefaultRWConcern (MongoDB 4.4+), instead of the implicit default (`{w:
  * "majority"}`, or `{w: 1}` with arbiters). `w`: "majority" or a number of data-bearing members
  * (1 or more: MongoDB refuses an unacknowledged default); `j`: acknowledged once journaled;
- * `wtimeout`: how long a write waits for it ("5s"; none: as long as it takes).
+ * `wtimeout`: how long a write waits for it ("5s"; none, or 0: as long as it takes).
  */
 export const DefaultWriteConcern = z.object({
   w: z.union([z.literal("majority"), z.number().int().min(1).max(50)]),
   j: z.boolean().optional(),
-  wtimeout: Duration.optional(),
-}).strict();
+  // 0 is MongoDB's "no time limit", as getDefaultRWConcern reports it (tester73): none given.
+  wtimeout: z.preprocess(
+    (v) => (v === 0 || v === "0s" || v === "0ms" ? undefined : v),
+    Duration.optional(),
+  ),
+}).strict().transform((c) => {
+  // A 0 read as none leaves no `wtimeout: undefined` key behind.
+  const { wtimeout, ...rest } = c;
+  return (wtimeout === undefined ? rest : c) as typeof c;
+});
 export type DefaultWriteConcern = z.infer<typeof DefaultWriteConcern>;
 
 export const GlobalSection = z.object({
