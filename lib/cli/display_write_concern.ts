@@ -36,7 +36,10 @@ export function writeConcernDrift(meta: ClusterMeta, read: DefaultsReading): boo
     (read.source !== "global" || !sameConcern(read.value, writeConcernDocument(rec)));
 }
 
-/** The display's `Default write concern:` line; undefined when it could not be read. */
+/**
+ * The display's `Default write concern:` line: the live one, else the recorded one said as such;
+ * undefined when neither is known.
+ */
 export function writeConcernLine(
   meta: ClusterMeta,
   read: DefaultsReading | undefined,
@@ -46,8 +49,15 @@ export function writeConcernLine(
    */
   unfinished?: { operation: string; state_id: string },
 ): string | undefined {
-  if (!read) return undefined;
   const rec = meta.topology.global.default_write_concern;
+  // None answers (the cluster stopped): what mup recorded, said as such (tester73).
+  if (!read) {
+    return rec
+      ? `Default write concern: ${concernText(rec)} (recorded; no ${
+        meta.kind === "sharded" ? "mongos" : "primary"
+      } answers to read it)`
+      : undefined;
+  }
   const mine = unfinished && ["deploy", "reconfigure"].includes(unfinished.operation)
     ? `the ${unfinished.operation} that did not finish (apply ${unfinished.state_id}) may ` +
       "have set it: its resume, or the command again, records it"

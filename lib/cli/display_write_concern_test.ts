@@ -27,6 +27,11 @@ Deno.test("writeConcernLine: the implicit default, one set by mup, one set outsi
     /; recorded \{w: 2\}: changed outside mup since/,
   );
   assert.equal(writeConcernLine(meta(), undefined), undefined);
+  // Nothing answers: the recorded one, said as such (tester73).
+  assert.equal(
+    writeConcernLine(meta({ w: "majority" }), undefined),
+    'Default write concern: {w: "majority"} (recorded; no primary answers to read it)',
+  );
 });
 
 Deno.test("writeConcernLine: a difference an unfinished deploy or reconfigure may have made is said to be its, not a change outside mup (tester73)", () => {
