@@ -6,6 +6,7 @@
 import { type MongodServer, type Topology, topologyKind } from "./schema.ts";
 import { hostKey, hostPort, isMongoLocalHost, LOCAL_MACHINE } from "./hosts.ts";
 import type { Issue, TopologyNode } from "./validate.ts";
+import { releaseBefore } from "./release.ts";
 
 /** MongoDB's limits: at most 7 voting members, 50 members in all. */
 const MAX_VOTING = 7;
@@ -172,7 +173,7 @@ export function setIssues(t: Topology, claims: TopologyNode[], version?: string)
     // started with setParameter allowMultipleArbiters.
     const arbiters = members.filter((m) => m.s.arbiter_only);
     if (arbiters.length > 1 && first.section === "mongod_servers") {
-      const refused = !before53(version) &&
+      const refused = !releaseBefore(version, "5.3") &&
         !members.every((m) => allowsMultipleArbiters(t.global.runtime_config, m.s.runtime_config));
       (refused ? err : warn)(
         "several_arbiters",
@@ -313,13 +314,6 @@ export function setIssues(t: Topology, claims: TopologyNode[], version?: string)
     }
   }
   return issues;
-}
-
-/** Whether MongoDB `version` ("5.0.9") is older than 5.3; unknown versions are not. */
-function before53(version: string | undefined): boolean {
-  if (!version) return false;
-  const [major, minor] = version.split(".").map(Number);
-  return major < 5 || (major === 5 && minor < 3);
 }
 
 /** Whether a member's runtime_config (its own over the global one) sets allowMultipleArbiters. */

@@ -8,6 +8,7 @@
  */
 import { type Topology, topologyKind } from "./schema.ts";
 import type { Issue } from "./validate.ts";
+import { releaseBefore } from "./release.ts";
 
 /** Why a standalone cannot have one. */
 export const STANDALONE_DEFAULT_WRITE_CONCERN =
@@ -48,18 +49,7 @@ export function writeConcernIssues(t: Topology, version?: string): Issue[] {
     }];
   }
   const w = c.w;
-  // Shards' members (config servers keep the default; clients do not write to them).
-  const sets = new Map<string, { data: number; voters: number; votingData: number }>();
-  for (const s of t.mongod_servers) {
-    if (!s.replica_set) continue;
-    const n = sets.get(s.replica_set) ?? { data: 0, voters: 0, votingData: 0 };
-    const votes = (s.votes ?? 1) > 0;
-    n.data += s.arbiter_only ? 0 : 1;
-    n.voters += votes ? 1 : 0;
-    n.votingData += votes && !s.arbiter_only ? 1 : 0;
-    sets.set(s.replica_set, n);
-  }
-  return [...sets].flatMap(([set, n]): Issue[] => {
+  return [...shardSets(t)].flatMap(([set, n]): Issue[] => {
     const no = typeof w === "number" ? unsatisfiableW(w, set, n.data) : undefined;
     if (no) {
       return [{
@@ -105,32 +95,42 @@ export function writeConcernIssues(t: Topology, version?: string): Issue[] {
  * cluster whose default was set outside mup may take it (the deploy and scale-out plans say).
  */
 function shardsNeedingOne(t: Topology, version?: string): Issue[] {
-  const [major, minor] = (version ?? "").split(".").map(Number);
-  if (version && (major < 5 || (major === 5 && minor < 1))) return [];
-  if (topologyKind(t) !== "sharded") return [];
-  const sets = new Map<string, { voters: number; data: number; arbiter?: number }>();
-  t.mongod_servers.forEach((s, i) => {
-    if (!s.replica_set) return;
-    const n = sets.get(s.replica_set) ?? { voters: 0, data: 0 };
-    if ((s.votes ?? 1) > 0) {
-      n.voters++;
-      if (!s.arbiter_only) n.data++;
-    }
-    if (s.arbiter_only && n.arbiter === undefined) n.arbiter = i;
-    sets.set(s.replica_set, n);
-  });
-  return [...sets].flatMap(([set, n]): Issue[] => {
+  if (releaseBefore(version, "5.1") || topologyKind(t) !== "sharded") return [];
+  return [...shardSets(t)].flatMap(([set, n]): Issue[] => {
     const majority = Math.floor(n.voters / 2) + 1;
-    if (n.arbiter === undefined || n.data === n.voters || n.data > majority) return [];
+    if (n.arbiter === undefined || n.votingData === n.voters || n.votingData > majority) return [];
     return [{
       severity: "warning",
       code: "shard_needs_default_write_concern",
       path: ["mongod_servers", n.arbiter, "arbiter_only"],
       message: `shard ${set}'s implicit default write concern is {w: 1} (its arbiters leave ` +
-        `${n.data} voting data-bearing members of ${n.voters}): MongoDB 5.1+ adds such a shard ` +
+        `${n.votingData} voting data-bearing members of ${n.voters}): MongoDB 5.1+ adds such a shard ` +
         "(addShard) only once the cluster has a cluster-wide default write concern",
       hint: "give global.default_write_concern: a deploy sets it through mongos before it adds " +
         "the shards",
     }];
   });
+}
+
+/**
+ * The replica sets of `mongod_servers` (a replica set cluster's, or the shards: config servers
+ * keep the default and take no client writes), each with its data-bearing members, voters,
+ * voting data-bearing members and the index of its first arbiter.
+ */
+function shardSets(t: Topology) {
+  const sets = new Map<
+    string,
+    { data: number; voters: number; votingData: number; arbiter?: number }
+  >();
+  t.mongod_servers.forEach((s, i) => {
+    if (!s.replica_set) return;
+    const n = sets.get(s.replica_set) ?? { data: 0, voters: 0, votingData: 0 };
+    const votes = (s.votes ?? 1) > 0;
+    n.data += s.arbiter_only ? 0 : 1;
+    n.voters += votes ? 1 : 0;
+    n.votingData += votes && !s.arbiter_only ? 1 : 0;
+    if (s.arbiter_only && n.arbiter === undefined) n.arbiter = i;
+    sets.set(s.replica_set, n);
+  });
+  return sets;
 }
