@@ -14,7 +14,7 @@ import type { RoleHooks, Server } from "./server.ts";
 import { OplogSync } from "./sync.ts";
 import { replSetHelloFields } from "./replset_hello.ts";
 import { handOffBeforeShutdown } from "./handoff.ts";
-import { awaitWriteConcern } from "./write_concern.ts";
+import { awaitWriteConcern, resolveWriteConcern } from "./write_concern.ts";
 import { FCV_ID } from "./fcv.ts";
 import { isVoter } from "./newly_added.ts";
 import { onUpdatePosition, updateCommitPoint } from "./commit_point.ts";
@@ -288,7 +288,7 @@ export class ReplSet implements RoleHooks {
   awaitWriteConcern(wc: Document | undefined, ts: Timestamp | undefined) {
     // The primary's own write may be all a majority needs (a one-member set): count it now.
     this.updateCommitPoint();
-    return awaitWriteConcern(this, wc, ts);
+    return awaitWriteConcern(this, resolveWriteConcern(this.server, this.config, wc), ts);
   }
 
   // ---- read concern (sim/read_concern.ts)

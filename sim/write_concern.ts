@@ -8,6 +8,7 @@
 import { isVoter } from "./newly_added.ts";
 import type { Document, Timestamp } from "bson";
 import type { ReplSet } from "./replset.ts";
+import type { Server } from "./server.ts";
 import { CommandError } from "./errors.ts";
 import { defaultWriteConcern } from "./rw_defaults.ts";
 
@@ -79,20 +80,31 @@ export function writeMajorityCount(rs: ReplSet): number {
 }
 
 /**
- * Waits until the write at `ts` satisfies `wc`; without `w`, the cluster-wide default or the
- * set's implicit default (rw_defaults.ts). Resolves to undefined when satisfied, or to the
- * writeConcernError document.
+ * The write concern a command runs with: `wc` as given, or without `w` the cluster-wide default
+ * or the set's implicit default (rw_defaults.ts), with its provenance. Read when the command
+ * begins (its operation's write concern is set before it runs), so a setDefaultRWConcern is not
+ * held to the value it writes.
+ */
+export function resolveWriteConcern(
+  server: Server,
+  config: Document | undefined,
+  wc: Document | undefined,
+): Document {
+  const given = wc ?? {};
+  if (given.w !== undefined) return given;
+  const fallback = defaultWriteConcern(server, config);
+  return { ...fallback.wc, ...given, w: fallback.wc.w, provenance: fallback.provenance };
+}
+
+/**
+ * Waits until the write at `ts` satisfies `concern` (resolveWriteConcern's). Resolves to
+ * undefined when satisfied, or to the writeConcernError document.
  */
 export async function awaitWriteConcern(
   rs: ReplSet,
-  wc: Document | undefined,
+  concern: Document,
   ts: Timestamp | undefined,
 ): Promise<Document | undefined> {
-  const given = wc ?? {};
-  const fallback = given.w === undefined ? defaultWriteConcern(rs.server, rs.config) : undefined;
-  const concern = fallback
-    ? { ...fallback.wc, ...given, w: fallback.wc.w, provenance: fallback.provenance }
-    : given;
   const w = concern.w;
   const dataMembers = rs.members().filter((m) => !m.arbiterOnly);
   let satisfied: () => boolean;

@@ -9,8 +9,7 @@ import { type Document, Long, type Timestamp } from "bson";
 import { applyEntry } from "./apply.ts";
 import { CommandError } from "./errors.ts";
 import type { CommandContext } from "./server.ts";
-import { checkWriteConcern } from "./write_concern.ts";
-import { defaultWriteConcern } from "./rw_defaults.ts";
+import { checkWriteConcern, resolveWriteConcern } from "./write_concern.ts";
 
 /** Records a change: applies it to the store and logs it in the oplog (replica sets). */
 export type Apply = (entry: Document) => void;
@@ -115,17 +114,11 @@ export async function runWrite(
   const role = server.role!;
   checkSessionFields(ctx);
   checkWriteConcern(ctx.body.writeConcern);
-  // A write naming no w gets the default in force when the command began (the operation's
-  // write concern is set before it runs): a setDefaultRWConcern is not held to the value it
-  // writes.
-  const given = ctx.body.writeConcern as Document | undefined;
-  const config = (role as unknown as { config?: Document }).config;
-  const fallback = server.opts.replSet && given?.w === undefined
-    ? defaultWriteConcern(server, config)
-    : undefined;
-  const concern = fallback
-    ? { ...fallback.wc, ...given, w: fallback.wc.w, provenance: fallback.provenance }
-    : given;
+  const wc = ctx.body.writeConcern as Document | undefined;
+  // Resolved as the command begins, not after its write (resolveWriteConcern).
+  const concern = server.opts.replSet
+    ? resolveWriteConcern(server, (role as unknown as { config?: Document }).config, wc)
+    : wc;
   // Without a journal no write can be promised journaled (write_concern.cpp).
   if (
     ctx.body.writeConcern?.j === true && journalOff(server.opts)
@@ -205,7 +198,6 @@ export async function runWrite(
     reply = done.r;
     ts = done.last;
   }
-  const wc = ctx.body.writeConcern as Document | undefined;
   // j: true, and w: "majority" (writeConcernMajorityJournalDefault), promise the journal.
   if (wc?.j === true || (ctx.server.opts.replSet && (wc?.w ?? "majority") === "majority")) {
     server.store.syncJournal();
