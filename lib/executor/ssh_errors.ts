@@ -42,6 +42,14 @@ export interface LoginDescription {
 }
 
 /**
+ * A host as known_hosts names it: `host`, or `'[host]:port'` off port 22 (quoted for a shell),
+ * as ssh-keygen -R needs it.
+ */
+function knownHostsName(host: string, port: number | undefined): string {
+  return port && port !== 22 ? `'[${host}]:${port}'` : host;
+}
+
+/**
  * Turns a failed ssh(1) run (exit 255, OpenSSH's "the connection failed") into an SshError.
  * Recognises OpenSSH's messages: name resolution, refused or timed-out connections, refused
  * authentication, changed or unknown host keys.
@@ -67,7 +75,9 @@ export function classifySshFailure(
       host,
       "host_key_changed",
       `the SSH host key of ${where} has changed since it was first seen: refusing to connect`,
-      `if the host was reinstalled, remove its old key (ssh-keygen -R ${host}, or from the known_hosts file you use) and retry; otherwise find out who answers at that address`,
+      `if the host was reinstalled, remove its old key (ssh-keygen -R ${
+        knownHostsName(host, login.port)
+      }, or from the known_hosts file you use: -f <file>) and retry; otherwise find out who answers at that address`,
     );
   }
   if (
@@ -87,7 +97,9 @@ export function classifySshFailure(
       host,
       "host_key_unknown",
       `the SSH host key of ${where} is not known and --strict-host-keys is set`,
-      `add the host's key to known_hosts (check its fingerprint first: ssh-keyscan ${host}), or run without --strict-host-keys to accept a new key`,
+      `add the host's key to known_hosts (check its fingerprint first: ssh-keyscan ${
+        login.port && login.port !== 22 ? `-p ${login.port} ` : ""
+      }${host}), or run without --strict-host-keys to accept a new key`,
     );
   }
   if (/Permission denied|Too many authentication failures/i.test(stderr)) {
