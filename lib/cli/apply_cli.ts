@@ -158,7 +158,12 @@ export async function runApply(
   // Hosts that went away since planning stop the apply here, before anything changes. Reaching
   // them can take a while (SSH): a Ctrl-C meanwhile cancels, saying nothing was applied.
   const reached = await unlessInterrupted(
-    requireConnectivity(ctx.executors, Object.keys(plan.resources.processes_per_host)),
+    requireConnectivity(
+      ctx.executors,
+      Object.keys(plan.resources.processes_per_host),
+      16,
+      resume ? `run \`mup plan resume ${plan.cluster_name}\` again` : "apply again",
+    ),
   );
   if (!reached) {
     if (!resume) await ctx.store.markDeclined(plan, planPath, "interrupted before it started");

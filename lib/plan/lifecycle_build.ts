@@ -144,7 +144,8 @@ export async function buildLifecyclePlan(
           ? "runs"
           : "run"
       } (${facts[here[0].id].unreachable}): mup does not plan on a guess. Make ${host} ` +
-        "reachable (`mup cluster display` shows what answers), then plan again",
+        "reachable over SSH (`mup cluster display` asks the servers themselves, not SSH: it " +
+        "may show them answering), then plan again",
     });
     plan.validation.valid = false;
   }

@@ -11,6 +11,8 @@ export async function requireConnectivity(
   executors: ExecutorFactory,
   hosts: string[],
   concurrency = 16,
+  /** What to run once they answer: "apply again", or a resume's own command (tester74). */
+  again = "apply again",
 ): Promise<void> {
   const queue = new PQueue({ concurrency });
   const failures: string[] = [];
@@ -30,7 +32,7 @@ export async function requireConnectivity(
       `cannot reach ${failures.length} of ${hosts.length} host${
         hosts.length === 1 ? "" : "s"
       }; nothing was applied:\n${failures.map((f) => `  • ${f}`).join("\n")}`,
-      { hint: "bring the hosts back (or fix the SSH settings), then apply again" },
+      { hint: `bring the hosts back (or fix the SSH settings), then ${again}` },
     );
   }
 }
