@@ -105,6 +105,12 @@ Deno.test("kill -9 of mup during cluster tls enable (after a setParameter) and d
     assert.equal(marker.tls_switch?.action, "disable");
     const shown = await mup(["cluster", "display", "rs"], { home });
     assert.match(shown.stdout, /Note: TLS disable did not finish .*`mup plan resume rs`/);
+    // show-config, the file a repair takes, says its security.tls is the recorded one (tester74).
+    const config = await ok(home, ["cluster", "show-config", "rs"]);
+    assert.match(
+      config.stdout,
+      /# a TLS disable is under way \(apply \S+\): .*security\.tls says TLS on until `mup plan resume rs` finishes it/,
+    );
     // Until the switch is finished, nothing acts on members the metadata does not describe: a
     // stop would have replaced the switch's record, leaving it impossible to resume.
     for (

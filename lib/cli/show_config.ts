@@ -31,9 +31,17 @@ export function addShowConfig(cmd: Command, ctx: CliContext): void {
         } (its topology file's directory); from a file saved elsewhere they run in that ` +
           "file's directory"
         : "";
+      // A TLS switch under way: security.tls is what was recorded before it (tester74).
+      const sw = meta.tls_switch;
+      const switching = sw
+        ? `\n# a TLS ${sw.action} is under way (apply ${sw.state_id}): members' configurations ` +
+          `are between TLS modes; security.tls says TLS ${
+            sw.action === "enable" ? "off" : "on"
+          } until \`mup plan resume ${name}\` finishes it`
+        : "";
       print(
         `# cluster ${name}: ${meta.kind}, ${meta.variant} ${meta.version} (deploy with ` +
-          `--version ${meta.version})${hooksAt}\n${stringify(t).trimEnd()}`,
+          `--version ${meta.version})${hooksAt}${switching}\n${stringify(t).trimEnd()}`,
       );
     });
 }
