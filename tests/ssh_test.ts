@@ -51,7 +51,13 @@ Deno.test({
       assert.match(r.stdout, /Disk space not checked: no host could be reached/);
       assert.match(r.stdout, /1 not checked: their host could not be reached/);
       // Nor are the directories there (tester26).
-      for (const check of ["every data directory is new", "can be created or written"]) {
+      for (
+        const check of [
+          "every data directory is new",
+          "can be created or written",
+          "no other mongod runs on a data directory", // tester74
+        ]
+      ) {
         assert.match(
           r.stdout,
           new RegExp(`! .*${check}.*\\(not checked on no-such-host\\.invalid: not reached\\)`),

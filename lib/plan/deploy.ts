@@ -159,7 +159,8 @@ export async function buildDeployPlan(
   // A directory a live mongod of someone else holds is refused as such (data_dirs_free below):
   // no retained-data check offers to remove it.
   const heldT0 = performance.now();
-  const held = await heldDataDirs(procs, req.executors);
+  const unreached = new Set<string>();
+  const held = await heldDataDirs(procs, req.executors, unreached);
   const heldMs = Math.round(performance.now() - heldT0);
   const heldKeys = new Set(held.map((h) => `${hostKey(h.proc.host)}:${h.proc.dirs.data}`));
   const inUse = meta
@@ -201,7 +202,7 @@ export async function buildDeployPlan(
   // A file in the way or a read-only directory fails mid-apply (mkdir, mongod): refused here.
   const creatable = await checkDirsCreatable(procs, req.executors);
   // Nor a data directory another mongod runs on (another store's cluster, one run by hand).
-  const free = checkDataDirsFree(held, heldMs, meta?.name);
+  const free = checkDataDirsFree(held, heldMs, meta?.name, unreached);
   // What an earlier, unfinished first deploy holds that this topology drops would be nobody's.
   const stray = meta || !own.claims.length
     ? undefined

@@ -171,11 +171,12 @@ export async function buildScaleOutPlan(req: ScaleOutRequest): Promise<Omit<Plan
     validation.valid = false;
   }
   // The new processes' directories: creatable, not a live mongod's (not empty: above).
-  const held = await heldDataDirs(added, req.executors);
+  const unreached = new Set<string>();
+  const held = await heldDataDirs(added, req.executors, unreached);
   for (
     const c of [
       await checkDirsCreatable(added, req.executors),
-      checkDataDirsFree(held, 0),
+      checkDataDirsFree(held, 0, undefined, unreached),
     ]
   ) {
     validation.checks.push(c.check);

@@ -32,12 +32,20 @@ export interface HeldDataDir {
 export async function heldDataDirs(
   procs: ProcessSpec[],
   executors: ExecutorFactory,
+  /** Filled with the hosts that could not be asked (their directories were not checked). */
+  unreached?: Set<string>,
 ): Promise<HeldDataDir[]> {
   const asked = new Map<string, Promise<LockHolder | undefined>>();
   const holderOf = (host: string, dir: string) => {
     const key = `${hostKey(host)}\0${dir}`;
     if (!asked.has(key)) {
-      asked.set(key, lockHolder(executors.forHost(host), dir).catch(() => undefined));
+      asked.set(
+        key,
+        lockHolder(executors.forHost(host), dir).catch(() => {
+          unreached?.add(host);
+          return undefined;
+        }),
+      );
     }
     return asked.get(key)!;
   };
@@ -82,16 +90,22 @@ export function checkDataDirsFree(
   held: HeldDataDir[],
   durationMs: number,
   recorded?: string,
+  /** Hosts that could not be asked: not checked, never reported as passed (tester74). */
+  unreached: Set<string> = new Set(),
 ): { check: CheckResult; issues: ValidationIssue[] } {
+  const not = unreached.size
+    ? ` (not checked on ${[...unreached].sort().join(", ")}: not reached)`
+    : "";
   return {
     check: {
       name: "data_dirs_free",
-      status: held.length ? "failed" : "passed",
-      message: held.length
-        ? `${held.length} data director${
-          held.length === 1 ? "y is" : "ies are"
-        } in use by another mongod`
-        : "no other mongod runs on a data directory",
+      status: held.length ? "failed" : unreached.size ? "warning" : "passed",
+      message:
+        (held.length
+          ? `${held.length} data director${
+            held.length === 1 ? "y is" : "ies are"
+          } in use by another mongod`
+          : "no other mongod runs on a data directory") + not,
       duration: durationMs,
     },
     issues: held.map((h) => ({
