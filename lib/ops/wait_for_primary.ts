@@ -9,6 +9,8 @@ import { processExited } from "./process.ts";
 
 /** How long a set may lack a majority of its votes before the wait gives up on it, in ms. */
 const NO_MAJORITY_MS = 15_000;
+/** How long the set is given to elect a primary, once the member to take it back has exited. */
+const EXITED_PRIMARY_WAIT_MS = 10_000;
 
 /**
  * The set's primary (selfPrimary), if it is not `not` (the member that just stepped down) and,
@@ -83,7 +85,14 @@ export const waitForPrimary: Operation = {
       );
     }
     if (!p && exited) {
-      const now = await primary(mongo(ctx), members, undefined, undefined, set);
+      // Killed mid-election (its priority takeover), it leaves the others to elect one: the
+      // primary they elect is named, waited for a few seconds at most (ci-132).
+      const now = await poll(
+        () => primary(mongo(ctx), members, undefined, undefined, set),
+        Math.min(EXITED_PRIMARY_WAIT_MS, Math.max(0, t0 + timeout - Date.now())),
+        200,
+        ctx.signal,
+      );
       throw new OperationError(
         `${is} exited before it took the primary of ${set} back (no live PID in ${is_pid_file})${
           now ? `; ${now} is the primary meanwhile` : ""
