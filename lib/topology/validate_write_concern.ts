@@ -49,7 +49,7 @@ export function writeConcernIssues(t: Topology, version?: string): Issue[] {
     }];
   }
   const w = c.w;
-  return [...shardSets(t)].flatMap(([set, n]): Issue[] => {
+  return [...mongodSets(t)].flatMap(([set, n]): Issue[] => {
     const no = typeof w === "number" ? unsatisfiableW(w, set, n.data) : undefined;
     if (no) {
       return [{
@@ -96,7 +96,7 @@ export function writeConcernIssues(t: Topology, version?: string): Issue[] {
  */
 function shardsNeedingOne(t: Topology, version?: string): Issue[] {
   if (releaseBefore(version, "5.1") || topologyKind(t) !== "sharded") return [];
-  return [...shardSets(t)].flatMap(([set, n]): Issue[] => {
+  return [...mongodSets(t)].flatMap(([set, n]): Issue[] => {
     const majority = Math.floor(n.voters / 2) + 1;
     if (n.arbiter === undefined || n.votingData === n.voters || n.votingData > majority) return [];
     return [{
@@ -117,7 +117,7 @@ function shardsNeedingOne(t: Topology, version?: string): Issue[] {
  * keep the default and take no client writes), each with its data-bearing members, voters,
  * voting data-bearing members and the index of its first arbiter.
  */
-function shardSets(t: Topology) {
+function mongodSets(t: Topology) {
   const sets = new Map<
     string,
     { data: number; voters: number; votingData: number; arbiter?: number }
