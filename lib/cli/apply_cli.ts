@@ -32,6 +32,7 @@ import {
 } from "./prompt.ts";
 import { finishDestroy } from "./lifecycle_effects.ts";
 import { cancelApply, confirmApply, destructive } from "./confirm.ts";
+import { onGoneHost } from "../plan/gone_hosts.ts";
 import { requireConnectivity } from "../preflight/connectivity.ts";
 import { requireStartPortsFree } from "../preflight/start_ports.ts";
 import { requireNeededReachable } from "../preflight/needed_reachable.ts";
@@ -160,7 +161,10 @@ export async function runApply(
   const reached = await unlessInterrupted(
     requireConnectivity(
       ctx.executors,
-      Object.keys(plan.resources.processes_per_host),
+      // A destroy's or scale-in's --host-gone hosts are not tried: nothing is done there.
+      Object.keys(plan.resources.processes_per_host).filter((h) =>
+        !onGoneHost(plan.request?.gone_hosts, h)
+      ),
       16,
       resume ? `run \`mup plan resume ${plan.cluster_name}\` again` : "apply again",
     ),

@@ -36,6 +36,7 @@ interface LifecycleOptions extends PlanFlowOptions {
   force?: boolean;
   retainData?: boolean;
   waitTimeout?: string;
+  hostGone?: string[];
 }
 
 interface Spec {
@@ -99,7 +100,13 @@ const SPECS: Spec[] = [
     planner: planDestroy,
     noChanges: (c) => `Nothing of cluster ${c} to destroy.`,
     filters: false,
-    extra: (cmd) => cmd.option("--retain-data", "keep the data directories"),
+    extra: (cmd) =>
+      cmd.option("--retain-data", "keep the data directories").option(
+        "--host-gone <host>",
+        "a host that is gone for good (repeatable): nothing is done there, and what it held " +
+          "is forgotten (the review lists it); refused for a host mup can reach",
+        collect,
+      ),
   },
 ];
 
@@ -246,6 +253,7 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
               filter: { roles: opts.role, nodes: opts.node },
               dryRun: opts.dryRun,
               unrecorded: left !== undefined,
+              ...(opts.hostGone?.length ? { goneHosts: opts.hostGone } : {}),
             },
           );
           const waitMs = opts.waitTimeout === undefined

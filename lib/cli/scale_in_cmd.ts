@@ -52,6 +52,14 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
     .option("-N, --node <host:port>", "a process to remove (repeatable)", collect)
     .option("--retain-data", "keep the removed members' data directories")
     .option(
+      "--host-gone <host>",
+      "a host that is gone for good (repeatable): its members are removed from their sets " +
+        "through the primaries, nothing is done on it, and its directories are forgotten (the " +
+        "review lists them); every process it held must be removed; refused for a host mup " +
+        "can reach",
+      collect,
+    )
+    .option(
       "--wait-timeout <duration>",
       durationHelp(
         WAIT_TIMEOUT,
@@ -71,6 +79,7 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
       node?: string[];
       retainData?: boolean;
       waitTimeout?: string;
+      hostGone?: string[];
     };
     const meta = await requireMeta(ctx, name);
     if (!file === !opts.node?.length) {
@@ -214,7 +223,13 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
               // Recorded in the plan's request, so that its hints name the same -N.
               ...(opts.node?.length ? { filter: { nodes: opts.node } } : {}),
             }),
-          { meta, store: ctx.store, executors: ctx.executors, dryRun: opts.dryRun },
+          {
+            meta,
+            store: ctx.store,
+            executors: ctx.executors,
+            dryRun: opts.dryRun,
+            ...(opts.hostGone?.length ? { goneHosts: opts.hostGone } : {}),
+          },
         );
         return withWaitTimeout(opts.hooks === false ? withoutHooks(plan) : plan, waitMs);
       },

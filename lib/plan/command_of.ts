@@ -34,7 +34,7 @@ export function commandOf(
 
 /**
  * The flags, after commandOf's command, that make a plan like `plan` again: the `-R`/`-N`
- * selection and `--force` of a start, stop or restart, `--set-fcv` for an upgrade that raises
+ * selection and `--force` of a start, stop or restart, `--host-gone` of a destroy or scale-in, `--set-fcv` for an upgrade that raises
  * the FCV, `--variant percona` for a deploy of Percona's builds, and for a
  * deploy or an upgrade the `--mirror` its release came from. Each value shell-quoted; "" when none applies.
  */
@@ -49,6 +49,7 @@ export function replanFlags(
   for (const r of plan.request?.roles ?? []) flags.push(`-R ${shellQuote(r)}`);
   for (const n of plan.request?.nodes ?? []) flags.push(`-N ${shellQuote(n)}`);
   if (plan.request?.force) flags.push("--force");
+  for (const h of plan.request?.gone_hosts ?? []) flags.push(`--host-gone ${shellQuote(h)}`);
   if (plan.operation === "upgrade" && allOperations(plan).some((o) => o.type === "set_fcv")) {
     flags.push("--set-fcv");
   }

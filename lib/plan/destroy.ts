@@ -26,6 +26,7 @@ import { hostKey, hostPort } from "../topology/hosts.ts";
 import { archiveDir } from "../state/archive_name.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { MARK_OP } from "./mark_op.ts";
+import { goneHostWarning, onGoneHost } from "./gone_hosts.ts";
 
 /**
  * How much of a directory goes: all of it (data); only if it is empty (a shared parent); or only
@@ -139,7 +140,10 @@ export function processRemovals(
 
 /** Pure: the destroy Plan. */
 export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash"> {
-  const { procs } = clusterProcesses(input);
+  const all = clusterProcesses(input).procs;
+  // A --host-gone host's processes are forgotten: nothing is stopped or removed there.
+  const procs = all.filter((p) => !onGoneHost(input.goneHosts, p.host));
+  const lost = all.filter((p) => onGoneHost(input.goneHosts, p.host));
   const meta = input.meta;
   // Kept: all data with --retain-data; else what a failed first deploy found and never used.
   const foreign = new Set(input.foreignData ?? []);
@@ -293,6 +297,9 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
     ...(input.archivedSecrets?.length && !input.retainData
       ? [archivedSecretsWarning(input.archivedSecrets, meta.name)]
       : []),
+    ...[...new Set(lost.map((p) => p.host))].map((h) =>
+      goneHostWarning(h, lost.filter((p) => p.host === h), "destroy")
+    ),
   ];
   return lifecyclePlan(input, "destroy", phases, warnings.length ? { warnings } : {});
 }

@@ -104,6 +104,11 @@ export interface LifecyclePlanInput {
   archivedSecrets?: string[];
   /** Durations measured on the cluster's hosts: estimates where they exist (estimates.ts). */
   measured?: MeasuredDurations;
+  /**
+   * destroy, scale-in: hosts the operator declares gone for good (`--host-gone`, as given):
+   * nothing is planned on them and what they held is forgotten (gone_hosts.ts).
+   */
+  goneHosts?: string[];
 }
 
 /** Expected durations, for the critical path and the phase estimates. */
@@ -203,14 +208,16 @@ function phaseOf(
  */
 /** The selection a start, stop or restart was given, for Plan.request (undefined: none). */
 function request(
-  input: Pick<LifecyclePlanInput, "filter" | "force">,
+  input: Pick<LifecyclePlanInput, "filter" | "force" | "goneHosts">,
 ): Plan["request"] | undefined {
   const roles = input.filter?.roles ?? [], nodes = input.filter?.nodes ?? [];
-  if (!roles.length && !nodes.length && !input.force) return undefined;
+  const gone = input.goneHosts ?? [];
+  if (!roles.length && !nodes.length && !input.force && !gone.length) return undefined;
   return {
     ...(roles.length ? { roles } : {}),
     ...(nodes.length ? { nodes } : {}),
     ...(input.force ? { force: true } : {}),
+    ...(gone.length ? { gone_hosts: gone } : {}),
   };
 }
 
@@ -218,7 +225,7 @@ export function lifecyclePlan(
   input:
     & Pick<
       LifecyclePlanInput,
-      "planId" | "createdAt" | "hooks" | "dryRun" | "measured" | "filter" | "force"
+      "planId" | "createdAt" | "hooks" | "dryRun" | "measured" | "filter" | "force" | "goneHosts"
     >
     & {
       meta: ClusterMeta;

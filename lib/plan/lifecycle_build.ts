@@ -25,6 +25,8 @@ import { checkStartFiles } from "../preflight/start_files.ts";
 import { checkStartPorts } from "../preflight/start_ports.ts";
 import { type ProcessFilter, selectProcesses } from "./select.ts";
 import { firstFew } from "../util/format.ts";
+import { goneHostErrors, onGoneHost } from "./gone_hosts.ts";
+import { commandOf } from "./command_of.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { PlanStore } from "./store.ts";
 import { liveMemberOptions } from "../probe/member_options.ts";
@@ -83,6 +85,29 @@ export async function probeFacts(
   return out;
 }
 
+/**
+ * What to do when the host will never come back: a destroy or a scale-in takes it as gone
+ * (`--host-gone`); a stop, start or restart can leave it out with `-N` (the others' nodes).
+ */
+function goneHint(operation: string, cluster: string, host: string): string {
+  if (operation === "destroy") {
+    return `. If ${host} is gone for good, \`mup cluster destroy ${cluster} --host-gone ` +
+      `${shellQuote(host)}\` removes the rest and forgets what ${host} held`;
+  }
+  if (operation === "scale-in") {
+    return `. If ${host} is gone for good, scale in every process it held with --host-gone ` +
+      `${shellQuote(host)}: the sets remove its members through their primaries, and nothing ` +
+      `is done on ${host}`;
+  }
+  if (["stop", "start", "restart"].includes(operation)) {
+    return `. If ${host} is gone for good, \`mup cluster scale-in ${cluster} -N <host:port> ` +
+      `--host-gone ${shellQuote(host)}\` removes what it held from the cluster (or \`cluster ` +
+      `destroy ${cluster} --host-gone ${shellQuote(host)}\` the whole cluster); -N selects the ` +
+      `other processes meanwhile`;
+  }
+  return "";
+}
+
 /** Probes, then runs `planner` on the recorded cluster. */
 export async function buildLifecyclePlan(
   planner: (input: LifecyclePlanInput) => Omit<Plan, "content_hash">,
@@ -94,6 +119,8 @@ export async function buildLifecyclePlan(
     dryRun?: boolean;
     /** `meta` is not recorded: it describes what a first deploy left (undeployedMeta). */
     unrecorded?: boolean;
+    /** destroy, scale-in: `--host-gone` hosts (gone_hosts.ts). */
+    goneHosts?: string[];
   },
 ): Promise<Omit<Plan, "content_hash">> {
   const clusterDir = req.store.clusterDir(req.meta.name);
@@ -118,13 +145,17 @@ export async function buildLifecyclePlan(
     dryRun: req.dryRun,
     unrecorded: req.unrecorded,
     ...(foreignData?.length ? { foreignData } : {}),
+    ...(req.goneHosts?.length ? { goneHosts: req.goneHosts } : {}),
   });
   // A host that cannot be asked leaves its processes' state unknown: whatever the plan would
   // do there (start what runs, skip the stop of what runs) would rest on a guess.
   const selected = new Set(
     selectProcesses(req.meta.processes, req.filter, req.meta.name).map((p) => p.id),
   );
-  const unknown = req.meta.processes.filter((p) => selected.has(p.id) && facts[p.id]?.unreachable);
+  const gone = req.goneHosts ?? [];
+  const unknown = req.meta.processes.filter((p) =>
+    selected.has(p.id) && facts[p.id]?.unreachable && !onGoneHost(gone, p.host)
+  );
   // What the planner concluded of them from "not running" (a restart's "is not running: a
   // restart needs it up") is a guess too: only the host is named.
   const guessed = unknown.map((p) => `${hostPort(p.host, p.port)} is not running`);
@@ -145,9 +176,14 @@ export async function buildLifecyclePlan(
           : "run"
       } (${facts[here[0].id].unreachable}): mup does not plan on a guess. Make ${host} ` +
         "reachable over SSH (`mup cluster display` asks the servers themselves, not SSH: it " +
-        "may show them answering), then plan again",
+        `may show them answering), then plan again${goneHint(plan.operation, req.meta.name, host)}`,
     });
     plan.validation.valid = false;
+  }
+  if (gone.length) {
+    const command = commandOf(plan.operation, req.meta.name, undefined, plan.topology_file);
+    plan.validation.errors.push(...goneHostErrors(gone, req.meta.processes, facts, command));
+    plan.validation.valid = plan.validation.errors.length === 0;
   }
   // The CA gone from the store, or not its key's certificate: nothing can be checked against
   // it (each certificate would be "not signed", each host's ca.pem "not the one installed").

@@ -28,6 +28,7 @@ import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { hostCertPath, securityOf } from "../security/settings.ts";
 import { formatDuration } from "../util/format.ts";
 import { setVotes } from "./votes.ts";
+import { goneHostWarning, lostHostErrors, onGoneHost } from "./gone_hosts.ts";
 
 export interface ScaleInPlanInput extends LifecyclePlanInput {
   /** The recorded topology without the entries to remove. */
@@ -83,6 +84,9 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
   const warnings: ValidationIssue[] = [];
   const refuse = (code: string, p: ProcessSpec, message: string) =>
     errors.push({ code, severity: "error", host: p.host, message });
+  // On a --host-gone host nothing is done: its processes are forgotten, never stopped.
+  const lost = (p: ProcessSpec) => onGoneHost(input.goneHosts, p.host);
+  errors.push(...lostHostErrors(procs, sets, gone, lost, name));
   for (const s of sets) {
     const stay = s.members.filter((m) => !gone.has(m.id));
     if (stay.length === 0 && s.members.length && s.configsvr) {
@@ -224,7 +228,7 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
     );
   }
   // What stays is verified healthy at the end, through its primaries: it must run now.
-  for (const p of procs.filter((p) => !gone.has(p.id) && !input.facts[p.id]?.running)) {
+  for (const p of procs.filter((p) => !gone.has(p.id) && !lost(p) && !input.facts[p.id]?.running)) {
     refuse(
       "not_running",
       p,
@@ -296,7 +300,7 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
     )
     : [];
   const goneShard = new Set(goneShards.map((s) => s.name));
-  const stops = removed.map((p) =>
+  const stops = removed.filter((p) => !lost(p)).map((p) =>
     stopOp(
       p,
       p.replicaSet && goneShard.has(p.replicaSet)
@@ -337,7 +341,7 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
   // written without them), and the metadata records the status as found (partial).
   if (input.meta.kind === "sharded") verify.target.params.routers_optional = "true";
   const file = path.join(input.clusterDir, "meta.yaml");
-  const kept = removed.filter((p) => p.role !== "mongos").map((p) => ({
+  const kept = removed.filter((p) => p.role !== "mongos" && !lost(p)).map((p) => ({
     id: p.id,
     host: p.host,
     path: p.dirs.data,
@@ -364,14 +368,16 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
   // the removed processes' TLS certificates and keys on their hosts (a CA-signed key left on a
   // decommissioned host would still be trusted by the cluster).
   const removes: PlannedOperation[] = [
-    ...processRemovals(removed, () => input.retainData === true).map((r) =>
+    ...processRemovals(removed.filter((p) => !lost(p)), () => input.retainData === true).map((
+      r,
+    ) =>
       removeOp(r.host, r.dir, r.what, [...r.deps, record.id], r.mode, {
         retained: r.retained,
         inner: r.inner,
       })
     ),
     ...(securityOf(input.meta.topology).tls
-      ? removed.map((p) =>
+      ? removed.filter((p) => !lost(p)).map((p) =>
         removeOp(
           p.host,
           hostCertPath(input.meta.deploy_dir, p.id),
@@ -418,6 +424,9 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
         kept.map((k) => `${k.host}:${k.path} (${k.id})`).join(", ")
       }; no member runs on it after the scale-in, and \`cluster display\` lists it`,
     });
+  }
+  for (const host of new Set(removed.filter(lost).map((p) => p.host))) {
+    warnings.push(goneHostWarning(host, removed.filter((p) => p.host === host), "scale-in"));
   }
   // The plan describes the cluster it leaves: its resources are the smaller topology's.
   const plan = lifecyclePlan(smaller, "scale-in", phases, { errors, warnings });

@@ -216,11 +216,14 @@ export const Plan = z.object({
   /**
    * What a start, stop or restart was asked to act on (`-R`, `-N`, `--force`), so that a hint
    * that makes the plan again names the same command. Absent: the whole cluster, rolling.
+   * `gone_hosts`: a destroy's or scale-in's `--host-gone` hosts, on which it does nothing (the
+   * apply does not try to reach them).
    */
   request: z.object({
     roles: z.array(z.string()).optional(),
     nodes: z.array(z.string()).optional(),
     force: z.boolean().optional(),
+    gone_hosts: z.array(z.string()).optional(),
   }).optional(),
   /** sha256 of the plan file's bytes before its content_hash line (see hash.ts). */
   content_hash: z.string(),

@@ -1,0 +1,153 @@
+/**
+ * `--host-gone <host>` of a destroy or a scale-in: the operator declares a host gone for good (a
+ * dead machine, a terminated instance). Its processes' state cannot be asked, so without it the
+ * plan is refused (host_unreachable, lifecycle_build.ts) and nothing could ever stop, shrink or
+ * destroy the cluster. With it, nothing is planned on that host and what it held is forgotten,
+ * said in the review. Only a host mup could not reach is taken as gone: one that answers gets
+ * the real work. Pure.
+ */
+import { hostPort } from "../topology/hosts.ts";
+import { firstFew } from "../util/format.ts";
+import type { ProcessFact } from "./lifecycle.ts";
+import type { ValidationIssue } from "./schema.ts";
+import type { ProcessSpec } from "./processes.ts";
+
+interface HostProcess {
+  id: string;
+  host: string;
+  port: number;
+}
+
+/**
+ * Whether `host` is one of `gone`, by the name the topology gives it (case and a final dot
+ * aside): not by machine (hosts.ts `hostKey`), since each SSH host is reached, and lost, on its
+ * own, and the tests' 127.0.0.2 and 127.0.0.3 are two hosts of one machine.
+ */
+export function onGoneHost(gone: string[] | undefined, host: string): boolean {
+  return !!gone?.length && gone.some((g) => sameName(g, host));
+}
+
+const sameName = (a: string, b: string) => norm(a) === norm(b);
+const norm = (h: string) => h.trim().toLowerCase().replace(/\.$/, "");
+
+/**
+ * The refusals of `--host-gone` hosts: one the cluster does not have (naming those it has), and
+ * one whose processes mup could ask (it is not gone; the command without the flag does the
+ * work there). `command` is the command to name, such as "cluster destroy c1".
+ */
+export function goneHostErrors(
+  gone: string[],
+  processes: HostProcess[],
+  facts: Record<string, ProcessFact>,
+  command: string,
+): ValidationIssue[] {
+  const errors: ValidationIssue[] = [];
+  const hosts = [...new Set(processes.map((p) => p.host))];
+  for (const g of gone) {
+    const here = processes.filter((p) => sameName(p.host, g));
+    if (!here.length) {
+      errors.push({
+        code: "host_gone_unknown",
+        severity: "error",
+        host: g,
+        message: `--host-gone ${g}: the cluster has no process on ${g} (its hosts: ${
+          hosts.join(", ")
+        })`,
+      });
+    } else if (here.some((p) => !facts[p.id]?.unreachable)) {
+      errors.push({
+        code: "host_not_gone",
+        severity: "error",
+        host: g,
+        message: `--host-gone ${g}: mup reached ${g} and asked whether ${
+          firstFew(here.map((p) => p.id))
+        } ${here.length === 1 ? "runs" : "run"}: it is not gone. Plan \`mup ${command}\` ` +
+          `without --host-gone ${g}, and the plan stops and removes what is there`,
+      });
+    }
+  }
+  return errors;
+}
+
+/**
+ * The review's account of what a gone host keeps: its processes are forgotten, not stopped, and
+ * their directories not removed; if the machine comes back, they may run again with the
+ * cluster's keyfile and data, so the operator stops them and removes the directories by hand.
+ */
+export function goneHostWarning(
+  host: string,
+  procs: (HostProcess & { role: string; dirs: { data: string; log: string; config: string } })[],
+  what: "destroy" | "scale-in",
+): ValidationIssue {
+  const dirs = [
+    ...new Set(
+      procs.flatMap((
+        p,
+      ) => [...(p.role === "mongos" ? [] : [p.dirs.data]), p.dirs.log, p.dirs.config]),
+    ),
+  ];
+  const one = procs.length === 1;
+  return {
+    code: "host_gone",
+    severity: "warning",
+    host,
+    message: `${host} is taken as gone for good (--host-gone): this ${what} does nothing there. ` +
+      `${one ? "Its process" : "Its processes"} ${
+        procs.map((p) => `${p.id} (${hostPort(p.host, p.port)})`).join(", ")
+      } ${one ? "is" : "are"} forgotten, not stopped, and ${
+        one ? "its" : "their"
+      } directories are not removed: ${dirs.join(", ")}. If ${host} comes back, stop ${
+        one ? "it" : "them"
+      } and remove those directories yourself: ${
+        what === "scale-in"
+          ? `a member the set no longer lists must not start again with the cluster's data`
+          : `they hold the cluster's data`
+      }`,
+  };
+}
+
+/**
+ * What a scale-in with `--host-gone` cannot do: keep a process of a gone host (nothing could run
+ * or stop it), or take out a whole shard that lives only there (no member is left to drain its
+ * chunks from: its data is gone with the host, and removeShard would never finish).
+ */
+export function lostHostErrors(
+  procs: ProcessSpec[],
+  sets: { name: string; configsvr?: boolean; members: ProcessSpec[] }[],
+  removed: Set<string>,
+  lost: (p: ProcessSpec) => boolean,
+  name: string,
+): ValidationIssue[] {
+  const errors: ValidationIssue[] = [];
+  const kept = procs.filter((p) => lost(p) && !removed.has(p.id));
+  for (const host of new Set(kept.map((p) => p.host))) {
+    const here = kept.filter((p) => p.host === host);
+    errors.push({
+      code: "host_gone_kept",
+      severity: "error",
+      host,
+      message: `--host-gone ${host}: this scale-in keeps ${
+        here.map((p) => hostPort(p.host, p.port)).join(", ")
+      }, which nothing could run or stop there: remove every process of ${host} (\`mup ` +
+        `cluster scale-in ${name} ${
+          procs.filter((p) =>
+            lost(p) && p.host === host
+          ).map((p) => `-N ${hostPort(p.host, p.port)}`).join(" ")
+        } --host-gone ${host}\`)`,
+    });
+  }
+  for (const s of sets.filter((s) => !s.configsvr && s.members.length)) {
+    if (!s.members.every((m) => removed.has(m.id))) continue;
+    if (!s.members.every(lost)) continue;
+    errors.push({
+      code: "shard_gone",
+      severity: "error",
+      host: s.members[0].host,
+      message: `shard ${s.name} has every member on a --host-gone host: no member is left to ` +
+        "drain its chunks from, and removeShard would never finish. mup cannot remove a shard " +
+        "whose data is lost; bring one of its hosts back (its data with it) and scale in without " +
+        "--host-gone",
+    });
+  }
+  return errors;
+}
