@@ -289,6 +289,29 @@ Deno.test("a hook that prints one endless line: it is cut at 4000 characters as 
   assert.ok(r.output.length < 5000, `kept ${r.output.length} characters`);
 });
 
+Deno.test("after_operation hooks of two parallel operations both failing: the apply fails naming the first, and the summary names the other too (tester74 #7)", async () => {
+  const dir = await tempDir();
+  const met = path.join(dir, "met");
+  // Each hook waits (bounded) until both have begun, so both fail whatever the scheduling.
+  const printed: string[] = [];
+  const { state } = await runSynthetic([
+    hook(
+      "after_operation",
+      `echo "$MUP_OPERATION_ID" >> ${met}; i=0; ` +
+        `while [ "$(wc -l < ${met})" -lt 2 ] && [ $i -lt 1000 ]; do sleep 0.05; i=$((i+1)); done; ` +
+        `echo "gave up on $MUP_OPERATION_ID" >&2; exit 3`,
+      { timeout_ms: 60_000 },
+    ),
+  ], { parallelism: 2, printed });
+  assert.equal(state.status, "failed");
+  const text = printed.join("\n");
+  const first = /Apply failed at phase 1, operation (prepare-[01]-0)\./.exec(text)?.[1];
+  assert.ok(first, text);
+  const other = first === "prepare-0-0" ? "prepare-1-0" : "prepare-0-0";
+  assert.match(text, new RegExp(`Also failed: ${other}: .*exit(ed with)? (code )?3`), text);
+  assert.equal(text.match(/Also failed:/g)?.length, 1, text);
+});
+
 Deno.test("operation hooks of parallel operations run once per operation, concurrently, within the parallelism limit", async () => {
   const dir = await tempDir();
   const log = path.join(dir, "spans");

@@ -247,7 +247,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   const samples: DurationSample[] = [];
   const measuring = !worldSimulator(opts.executors);
   const phaseStart = new Map<string, number>();
-  let deferred: { id: string; error: Error } | undefined;
+  const deferred: { id: string; error: Error }[] = [];
   // A member stopped by this plan starts again before a pause or a failure halts the apply:
   // one Ctrl-C in a rolling restart never leaves it down until `plan resume`.
   const finishes = restartsOf(plan);
@@ -263,7 +263,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     samples,
     measuring,
     deferFailure: (id, error) => {
-      deferred ??= { id, error };
+      deferred.push({ id, error });
       internal.abort(); // no new work; what finishes a begun change still runs
     },
     finishes,
@@ -309,6 +309,8 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
 
   let interrupted = false;
   let failure: { id: string; error: unknown } | undefined;
+  // Failures besides the one that ends the apply (parallel operations, more failed hooks).
+  let others: { id: string; error: unknown }[] = [];
   const INTERRUPTED = "(interrupted)";
   try {
     await hooks.fire("before_apply");
@@ -337,8 +339,9 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
     });
     // A failure of its own comes first; then a failed after_operation hook (its abort may
     // have paused operations waiting on their safety checks: not what stopped the apply).
-    failure = result.failed.find((f) => !(f.error instanceof Paused)) ?? deferred ??
-      result.failed[0];
+    const real = [...result.failed.filter((f) => !(f.error instanceof Paused)), ...deferred];
+    failure = real[0] ?? result.failed[0];
+    others = real.filter((f) => f !== failure);
     if (!failure && result.aborted) {
       // Interrupted (Ctrl-C): nothing failed; the apply is paused and resumable.
       interrupted = true;
@@ -425,6 +428,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       // An interrupt between operations stopped none of them: no operation is named.
       id: failure.id === INTERRUPTED ? undefined : failure.id,
     },
+    others,
     interrupted,
     notices,
   }));

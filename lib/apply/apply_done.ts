@@ -17,7 +17,7 @@ const METADATA_OPS = new Set(["save_metadata", "update_metadata"]);
  * The event that ends an apply of `plan` whose state (written and closed) is `state`: its
  * status and time (`ms`, milliseconds), where its state lies (a completed destroy's in its
  * archive), what stopped it (`failure`: the operation, without `id` for an interrupt between
- * operations, and the error, whose `replan` is passed on), the status the metadata records now,
+ * operations, and the error, whose `replan` is passed on; the other failures of the run), the status the metadata records now,
  * the members it left down, operations' notices, and, for a cluster left running, the
  * connection string and the command that prints the password.
  */
@@ -27,6 +27,8 @@ export function applyDoneEvent(input: {
   ms: number;
   store: StateStore;
   failure?: { id?: string; error: unknown };
+  /** Other operations (or hooks) that failed in this run besides `failure`. */
+  others?: { id: string; error: unknown }[];
   interrupted: boolean;
   notices: { operation: string; notice: string }[];
 }): Extract<ApplyEvent, { type: "apply_done" }> {
@@ -65,6 +67,14 @@ export function applyDoneEvent(input: {
         phase: state.current_phase,
         error: (failure.error as Error).message,
         ...(input.interrupted ? { interrupted: true } : {}),
+        ...(input.others?.length
+          ? {
+            also_failed: input.others.map((o) => ({
+              operation: o.id,
+              error: (o.error as Error).message,
+            })),
+          }
+          : {}),
         ...(failure.error instanceof OperationError && failure.error.options.replan
           ? { replan: failure.error.options.replan }
           : failure.error instanceof SafetyCheckFailed && failure.error.replan

@@ -88,6 +88,11 @@ export type ApplyEvent =
     interrupted?: boolean;
     phase?: string;
     error?: string;
+    /**
+     * Failures of this run besides `failed_operation`'s: operations that ran at the same time,
+     * after_operation hooks that failed while what finishes a begun change still ran.
+     */
+    also_failed?: { operation: string; error: string }[];
     last_checkpoint?: string;
     /**
      * What finishes the work when a resume alone cannot (the failed operation's

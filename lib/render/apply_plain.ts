@@ -303,6 +303,8 @@ export class PlainRenderer {
       );
     }
     if (e.error && e.status !== "paused") this.write(`Error: ${e.error}`);
+    // The first failure ends the apply; the others of its run are named too (tester74 #7).
+    for (const o of e.also_failed ?? []) this.write(`Also failed: ${o.operation}: ${o.error}`);
     if (e.left_down?.length) {
       this.write(
         `Down now: ${e.left_down.join(", ")} (this ${plan.operation} stopped ${
