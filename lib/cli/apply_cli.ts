@@ -112,7 +112,7 @@ export async function runApply(
   // While another live mup applies to this cluster, its recorded state is half-written: refused
   // before the stale-plan check or the confirmation read it (the lock is taken again below).
   await refuseWhileLocked(clusterDir);
-  configureSsh(ctx.executors, plan.topology, opts);
+  configureSsh(ctx.executors, plan.topology, opts, plan.ssh_ports);
   const par = parallelism(opts);
   const onFailure = policy(opts);
   if (!resume) {

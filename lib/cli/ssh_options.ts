@@ -100,6 +100,14 @@ export function sshSettings(t: Topology, opts: SshCliOptions): SshSettings {
 }
 
 /** Configures how `executors` reach the topology's remote hosts. */
-export function configureSsh(executors: DefaultExecutors, t: Topology, opts: SshCliOptions): void {
-  executors.configureSsh(sshSettings(t, opts), hostSshPorts(t));
+export function configureSsh(
+  executors: DefaultExecutors,
+  t: Topology,
+  opts: SshCliOptions,
+  /** Ports of hosts the topology no longer lists that are still reached (a plan's ssh_ports). */
+  more: Record<string, number> = {},
+): void {
+  const ports = hostSshPorts(t);
+  for (const [h, p] of Object.entries(more)) if (!ports.has(h)) ports.set(h, p);
+  executors.configureSsh(sshSettings(t, opts), ports);
 }

@@ -225,6 +225,12 @@ export const Plan = z.object({
     force: z.boolean().optional(),
     gone_hosts: z.array(z.string()).optional(),
   }).optional(),
+  /**
+   * The SSH ports (`ssh_port`) of hosts the plan acts on that its topology no longer lists: a
+   * scale-in's topology is the cluster it leaves, and its removed hosts are still reached to
+   * stop their processes and remove their directories. By host name.
+   */
+  ssh_ports: z.record(z.string(), Port).optional(),
   /** sha256 of the plan file's bytes before its content_hash line (see hash.ts). */
   content_hash: z.string(),
 });
