@@ -149,6 +149,22 @@ Deno.test({
         .flatMap((ph) => ph.operations);
       assert.ok(!ops.some((o) => o.target.host === "127.0.0.3"), JSON.stringify(ops));
       const dirs = path.join(clusterDir(home, "c1"), "deploy");
+      // The host answering again before the apply: the plan would forget what may run there.
+      await f.servers[1].start();
+      const back = await mup(["plan", "apply", plan.plan_id, "--auto-approve", ...f.flags()], {
+        home,
+      });
+      assert.equal(back.code, 1, output(back));
+      assert.match(
+        back.stderr,
+        /127\.0\.0\.3 answers over SSH again, but this plan takes it as gone for good \(--host-gone\)/,
+      );
+      assert.match(
+        back.stderr,
+        /plan again without --host-gone for it \(`mup cluster destroy c1`\)/,
+      );
+      assert.ok(await exists(path.join(clusterDir(home, "c1"), "meta.yaml")));
+      await f.servers[1].kill();
       const r = await mup(["plan", "apply", plan.plan_id, "--auto-approve", ...f.flags()], {
         home,
       });

@@ -33,7 +33,8 @@ import {
 import { finishDestroy } from "./lifecycle_effects.ts";
 import { cancelApply, confirmApply, destructive } from "./confirm.ts";
 import { onGoneHost } from "../plan/gone_hosts.ts";
-import { requireConnectivity } from "../preflight/connectivity.ts";
+import { requireConnectivity, requireStillGone } from "../preflight/connectivity.ts";
+import { replanCommand } from "../plan/command_of.ts";
 import { requireStartPortsFree } from "../preflight/start_ports.ts";
 import { requireNeededReachable } from "../preflight/needed_reachable.ts";
 import { requireDataDirsFree } from "../preflight/data_held.ts";
@@ -169,6 +170,15 @@ export async function runApply(
       resume ? `run \`mup plan resume ${plan.cluster_name}\` again` : "apply again",
     ),
   );
+  // …and the hosts it takes as gone must still be: one back may run what the plan forgets.
+  const gone = plan.request?.gone_hosts ?? [];
+  if (reached && gone.length && !resume) {
+    const replan = replanCommand({
+      ...plan,
+      request: { ...plan.request, gone_hosts: undefined },
+    });
+    await requireStillGone(ctx.executors, gone, replan);
+  }
   if (!reached) {
     if (!resume) await ctx.store.markDeclined(plan, planPath, "interrupted before it started");
     return cancelApply(plan, planPath, opts, resume, "interrupted before it started", 130);

@@ -36,3 +36,37 @@ export async function requireConnectivity(
     );
   }
 }
+
+/**
+ * A saved destroy's or scale-in's `--host-gone` hosts must still be out of reach when it is
+ * applied: one that answers again may run the processes the plan forgets (a member the set would
+ * lose with its mongod still running, data left behind unnamed). Throws MupError naming those
+ * that answer, with the command that plans again (`replan`), before anything runs.
+ */
+export async function requireStillGone(
+  executors: ExecutorFactory,
+  hosts: string[],
+  replan: string,
+): Promise<void> {
+  const back: string[] = [];
+  await Promise.all(hosts.map(async (h) => {
+    const ex = executors.forHost(h);
+    if (!ex.probe) return back.push(h); // reached locally: never gone
+    try {
+      await ex.probe();
+      back.push(h);
+    } catch {
+      // Still gone, as planned.
+    }
+  }));
+  if (back.length) {
+    const them = back.length === 1 ? "it" : "them";
+    throw new MupError(
+      `${back.sort().join(", ")} ${
+        back.length === 1 ? "answers" : "answer"
+      } over SSH again, but this plan takes ${them} as gone for good (--host-gone) and would ` +
+        `forget what ${back.length === 1 ? "it holds" : "they hold"}; nothing was applied`,
+      { hint: `plan again without --host-gone for ${them} (\`mup ${replan}\`)` },
+    );
+  }
+}
