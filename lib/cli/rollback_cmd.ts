@@ -45,7 +45,7 @@ export function addRollbackCommand(cmd: Command, ctx: CliContext): void {
       });
       if (opts.hooks === false) withoutHooks(plan);
       // What it starts again must find its port free, asked over SSH as the apply will.
-      configureSsh(ctx.executors, plan.topology, opts);
+      configureSsh(ctx.executors, plan.topology, opts, plan.ssh_ports);
       await validateStartPorts(plan, ctx.executors);
       hooks = plan.hooks;
       return plan;

@@ -15,6 +15,7 @@ import * as path from "node:path";
 import { measuredDurations } from "../preflight/measured.ts";
 import { startAgainOps } from "./lifecycle_ops.ts";
 import { planRollback } from "./rollback.ts";
+import { droppedHostPorts } from "../topology/ssh_ports.ts";
 import type { Plan } from "./schema.ts";
 import type { PlanStore } from "./store.ts";
 import { guardStarts } from "./repair_files.ts";
@@ -219,7 +220,12 @@ export async function buildRollbackPlan(req: {
     measured: await measuredDurations(req.store, req.cluster, original.topology),
   });
   // Undone, a scale-out leaves the recorded cluster: what the rollback's outcome says it is.
-  if (state.operation === "scale-out" && meta) plan.topology = meta.topology;
+  if (state.operation === "scale-out" && meta) {
+    plan.topology = meta.topology;
+    // Its new hosts are still reached, to stop and remove what it started there.
+    const ports = droppedHostPorts(original.topology, meta.topology);
+    if (Object.keys(ports).length) plan.ssh_ports = ports;
+  }
   // A start it plans (undoing a stop) must not bring a member back on data that is gone.
   if (meta) guardStarts(plan, listProcesses(meta.topology, path.join(clusterDir, "deploy")));
   // Before a first deploy completed, each attempt holds what it did itself: rolling one back

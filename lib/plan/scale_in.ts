@@ -12,6 +12,7 @@
 import * as path from "node:path";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
+import { droppedHostPorts } from "../topology/ssh_ports.ts";
 import { defaultWriteConcernIssues } from "./default_write_concern.ts";
 import { processRemovals, removeOp } from "./destroy.ts";
 import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
@@ -430,25 +431,11 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
   }
   // The plan describes the cluster it leaves: its resources are the smaller topology's.
   const plan = lifecyclePlan(smaller, "scale-in", phases, { errors, warnings });
-  const ports = removedHostPorts(input.meta.topology, input.topology);
+  const ports = droppedHostPorts(input.meta.topology, input.topology);
   return {
     ...plan,
     topology: input.topology,
     topology_file: input.topologyFile,
     ...(Object.keys(ports).length ? { ssh_ports: ports } : {}),
   };
-}
-
-/**
- * The `ssh_port` of each host `before` gives one that `after` no longer lists: the apply still
- * reaches those hosts (stops, removals) and only the plan can tell it how.
- */
-function removedHostPorts(before: Topology, after: Topology): Record<string, number> {
-  const entries = (t: Topology) => [...t.config_servers, ...t.mongod_servers, ...t.mongos_servers];
-  const kept = new Set(entries(after).map((e) => e.host));
-  const out: Record<string, number> = {};
-  for (const e of entries(before)) {
-    if (!kept.has(e.host) && e.ssh_port !== undefined) out[e.host] = e.ssh_port;
-  }
-  return out;
 }
