@@ -13,22 +13,17 @@ import * as path from "node:path";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { Topology } from "../topology/schema.ts";
 import { droppedHostPorts } from "../topology/ssh_ports.ts";
-import { defaultWriteConcernIssues } from "./default_write_concern.ts";
 import { processRemovals, removeOp } from "./destroy.ts";
 import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, stopOp, verifyOp } from "./lifecycle_ops.ts";
 import { change, check, mongosConfigRewriteOps, op } from "./op_builders.ts";
 import { recordedConfigs } from "./start_files.ts";
 import { listProcesses, type ProcessSpec } from "./processes.ts";
-import {
-  implicitDefaultChange,
-  implicitDefaultRefusal,
-  steadyRemovalOrder,
-} from "./implicit_write_concern.ts";
+import { steadyRemovalOrder } from "./implicit_write_concern.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { hostCertPath, securityOf } from "../security/settings.ts";
 import { formatDuration } from "../util/format.ts";
-import { setVotes } from "./votes.ts";
+import { setRemovalIssues } from "./scale_in_sets.ts";
 import { goneHostWarning, lostHostErrors, onGoneHost } from "./gone_hosts.ts";
 
 export interface ScaleInPlanInput extends LifecyclePlanInput {
@@ -88,98 +83,7 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
   // On a --host-gone host nothing is done: its processes are forgotten, never stopped.
   const lost = (p: ProcessSpec) => onGoneHost(input.goneHosts, p.host);
   errors.push(...lostHostErrors(procs, sets, gone, lost, name));
-  for (const s of sets) {
-    const stay = s.members.filter((m) => !gone.has(m.id));
-    if (stay.length === 0 && s.members.length && s.configsvr) {
-      refuse(
-        "config_servers_removal",
-        s.members[0],
-        `every config server member (replica set ${s.name}) would go: a sharded cluster keeps ` +
-          `its config server replica set (that is \`mup cluster destroy ${name}\`)`,
-      );
-      continue;
-    }
-    if (stay.length === 0 && s.members.length) {
-      // A whole shard goes by removeShard (drained first); a replica set cluster's only set
-      // going is a destroy.
-      if (input.meta.kind !== "sharded") {
-        refuse(
-          "whole_set_removal",
-          s.members[0],
-          `every member of replica set ${s.name} would go: that is \`mup cluster destroy ${name}\``,
-        );
-      }
-      continue;
-    }
-    // Members leave through the set's primary (replSetReconfig); one elected only with a
-    // majority of the set's votes running, which the members that go count towards.
-    const primary = s.members.some((m) => input.facts[m.id]?.state === "PRIMARY");
-    const down = s.members.filter((m) => !input.facts[m.id]?.running);
-    // (A staying member down is refused as not_running below.)
-    const stayUp = stay.every((m) => input.facts[m.id]?.running);
-    if (stay.length < s.members.length && !primary && stayUp) {
-      const { total, need, count } = setVotes(s.members, input.facts);
-      const nodes = down.map((m) => `-N ${hostPort(m.host, m.port)}`).join(" ");
-      const out = s.members.filter((m) => gone.has(m.id));
-      refuse(
-        "no_primary",
-        stay[0],
-        `replica set ${s.name} has no primary (${
-          count((m) => !!input.facts[m.id]?.running)
-        } of ${total} votes run, ${need} needed to elect one): members are removed only through ` +
-          `its primary. Start what is down first${
-            down.length ? ` (\`mup cluster start ${name} ${nodes}\`)` : ""
-          }, then scale in (\`mup cluster scale-in ${name} ${
-            out.map((m) => `-N ${hostPort(m.host, m.port)}`).join(" ")
-          }\`)`,
-      );
-    }
-    const voters = stay.filter((m) => m.votes > 0);
-    if (stay.length < s.members.length && voters.length === 0) {
-      refuse(
-        "no_voters_left",
-        stay[0],
-        `replica set ${s.name} would have no voting member left (MongoDB requires at least one)`,
-      );
-    }
-    if (stay.length < s.members.length && voters.length > 0 && voters.length % 2 === 0) {
-      warnings.push({
-        code: "even_voters",
-        severity: "warning",
-        message: `replica set ${s.name} keeps ${voters.length} voting members: an even number ` +
-          `tolerates no more failures than ${voters.length - 1} would (MongoDB manual, ` +
-          '"Replica Set Deployment Architectures")',
-      });
-    }
-    // MongoDB refuses a reconfig that changes a set's implicit default write concern while
-    // no cluster-wide one is set (implicit_write_concern.ts: a shard's, only to {w: 1}).
-    const out = leaving.get(s.name)!;
-    const wc = out.length && stay.length &&
-      implicitDefaultRefusal(
-        input.meta,
-        s,
-        implicitDefaultChange(s.members, out.map((member) => ({ member, add: false }))),
-        input.cwwcSet?.[s.name],
-      );
-    if (wc) errors.push(wc);
-    // A numeric default w the set that stays could not acknowledge (tester71).
-    if (stay.length) {
-      errors.push(...defaultWriteConcernIssues(
-        input.topology,
-        input.meta.kind,
-        [{ ...s, members: stay }],
-        input.meta.version,
-      ));
-    }
-    if (stay.length < s.members.length && stay.filter((m) => !m.arbiterOnly).length === 1) {
-      warnings.push({
-        code: "single_member_left",
-        severity: "warning",
-        message: `replica set ${s.name} keeps one data-bearing member: no copy of its data is ` +
-          "left to fail over to",
-      });
-    }
-  }
+  setRemovalIssues(input, sets, gone, leaving, errors, warnings);
   // Shards that go whole: drained through a mongos that stays, their databases' primaries
   // moved to the first shard that stays.
   const shards = sets.filter((s) => !s.configsvr);
