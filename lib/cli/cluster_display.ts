@@ -3,9 +3,7 @@
  * finish (or was rolled back) has no metadata; it is shown from its deploy plans, as destroy
  * plans it, under a note that it is not deployed and how to continue or undo it.
  */
-import { writeConcernDocument } from "../topology/schema.ts";
 import { reachedLocally } from "../executor/factory.ts";
-import { membershipNotes } from "./unlisted_members.ts";
 import { unlistedMembers } from "../probe/unlisted_members.ts";
 import { lostSecrets } from "../preflight/lost_secrets.ts";
 import { checkStoreCertificates } from "../preflight/store_certs.ts";
@@ -15,19 +13,16 @@ import { listProcesses } from "../plan/processes.ts";
 import { collect, selectProcesses } from "../plan/select.ts";
 import { listedShards, probeProcesses } from "../probe/live.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
-import { shellQuote } from "../executor/shell_quote.ts";
 import { repairCommand } from "../plan/lifecycle_ops.ts";
-import { isStale, lockFile, lockPath, unreadableLockNote } from "../state/lock.ts";
+import { isStale, lockFile, unreadableLockNote } from "../state/lock.ts";
 import { stoppedByLastApply } from "../state/stopped_by.ts";
 import {
   failedApplyHook,
   recordedReplan,
-  resumeHookNote,
   type UndeployedApply,
   undeployedApply,
   undeployedMeta,
   unfinishedApply,
-  unfinishedWords,
 } from "../state/undeployed.ts";
 import {
   durationArg,
@@ -38,26 +33,13 @@ import {
 import { clusterAccess } from "../security/access.ts";
 import { fillPids, nameHolders } from "./display_holders.ts";
 import { securityOf } from "../security/settings.ts";
-import { fcvDrift, mixedVersions, readBalancer, readFcv } from "./display_release.ts";
-import { cmpVersion } from "../download/manifest.ts";
-import { renderStatuses } from "./display_table.ts";
-import {
-  readDefaultWriteConcern,
-  writeConcernDrift,
-  writeConcernLine,
-} from "./display_write_concern.ts";
-import {
-  balancerLine,
-  firstDeployNote,
-  optionsChanged,
-  optionsNote,
-  startedByUnfinished,
-  startedNote,
-  withoutVoteNotes,
-} from "./display_notes.ts";
-import { type CliContext, print, printJson } from "./context.ts";
+import { mixedVersions, readBalancer, readFcv } from "./display_release.ts";
+import { readDefaultWriteConcern } from "./display_write_concern.ts";
+import { optionsChanged, startedByUnfinished } from "./display_notes.ts";
+import { type CliContext, printJson } from "./context.ts";
 import { isClusterName, requireMeta } from "./cluster_show.ts";
 import { configureSsh, type SshCliOptions, sshCommandOptions } from "./ssh_options.ts";
+import { displayDocument, type DisplayFacts, printDisplay } from "./display_output.ts";
 
 /**
  * The cluster to display: the recorded one, or, without metadata, what its first deploys
@@ -234,7 +216,6 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       : await stoppedByLastApply(ctx.store.clusterDir(name));
     const stopped = rows.filter((r) => r.state === "DOWN" && stop?.processes.has(r.process_id));
     const fcvRead = await readFcv(access, rows, timeout);
-    const fcv = fcvRead.text;
     const wcRead = firstDeploy
       ? undefined
       : await readDefaultWriteConcern(access, meta, rows, timeout);
@@ -257,190 +238,35 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       ? (await checkStoreCertificates(name, meta.processes, repairCommand(meta))).issues
       : [];
     const lost = [...lostFound.map((l) => l.issue), ...certs].map((i) => i.message);
-    if (opts.json) {
-      printJson({
-        cluster: name,
-        ...(firstDeploy
-          ? {
-            deployed: false,
-            first_deploy: { state_id: firstDeploy.state.state_id, status: firstDeploy.outcome },
-          }
-          : { deployed: true }),
-        kind: meta.kind,
-        security: {
-          ...(({ auth, tls }) => ({ auth, tls }))(securityOf(meta.topology)),
-          // Processes that answer without credentials where access control is on (tester59).
-          ...(rows.some((r) => r.no_access_control)
-            ? { without_access_control: rows.filter((r) => r.no_access_control).map((r) => r.id) }
-            : {}),
-          ...(rows.some((r) => r.asks_credentials)
-            ? { asking_credentials: rows.filter((r) => r.asks_credentials).map((r) => r.id) }
-            : {}),
-        },
-        version: meta.version,
-        ...(mixed ? { mixed_versions: mixed } : {}),
-        feature_compatibility_version: fcv ?? null,
-        // What the metadata recorded, when the members agree on another (set outside mup).
-        ...(fcvDrift(meta, fcv)
-          ? { recorded_feature_compatibility_version: meta.feature_compatibility_version }
-          : {}),
-        ...(wcRead
-          ? { default_write_concern: { ...(wcRead.value ?? { w: 1 }), source: wcRead.source } }
-          : {}),
-        ...(wcRead && writeConcernDrift(meta, wcRead)
-          // As the server's document (wtimeout in ms), to compare with the live one (tester73).
-          ? {
-            recorded_default_write_concern: writeConcernDocument(
-              meta.topology.global.default_write_concern!,
-            ),
-          }
-          : {}),
-        ...(meta.kind === "sharded" ? { balancer: balancer ?? null } : {}),
-        ...(meta.balancer_stopped_by ? { balancer_stopped_by: meta.balancer_stopped_by } : {}),
-        healthy,
-        // Each member's own value, so that a script sees which disagree without parsing prose.
-        processes: rows.map((r) => {
-          const f = fcvRead.byProcess.get(r.id);
-          return f
-            ? {
-              ...r,
-              feature_compatibility_version: f.version,
-              ...(f.targetVersion ? { fcv_target_version: f.targetVersion } : {}),
-            }
-            : r;
-        }),
-        ...(meta.kind === "sharded"
-          ? {
-            shards: shards ?? null,
-            unlisted_shards: unlisted,
-            unrecorded_shards: unrecorded,
-            draining_shards: draining,
-          }
-          : {}),
-        connection_string: meta.connection_string,
-        ...(applying ? { apply_in_progress: applying } : {}),
-        ...(badLock ? { lock_unreadable: { path: badLock.path, reason: badLock.reason } } : {}),
-        ...(meta.tls_switch ? { tls_switch: meta.tls_switch } : {}),
-        ...(unfinished ? { unfinished_apply: unfinished } : {}),
-        ...(kept.length ? { retained_data: kept } : {}),
-        ...(extra.length ? { unlisted_members: extra } : {}),
-        ...(dropped.length ? { dropped_members: dropped } : {}),
-        ...(lost.length ? { secrets_lost: lost } : {}),
-        ...(optionDrift.length ? { options_changed: optionDrift } : {}),
-        ...(stop && stopped.length
-          ? {
-            stopped_by_last_apply: { state_id: stop.state_id, processes: stopped.map((r) => r.id) },
-          }
-          : {}),
-      });
-    } else {
-      if (applying && applying.pid_start === undefined && applying.host === Deno.hostname()) {
-        // mup's locks record their holder's start time: this one may be written by hand.
-        print(
-          `Note: the cluster's lock names process ${applying.pid} on this machine (` +
-            `${applying.operation}, since ${applying.created}), which is alive, but it records no ` +
-            "start time, as mup's locks do: whether a mup is applying a plan cannot be told. If " +
-            `process ${applying.pid} is no mup, remove the lock: \`rm ${
-              shellQuote(lockPath(ctx.store.clusterDir(name)))
-            }\`.\n`,
-        );
-      } else if (applying) {
-        print(
-          `Note: an apply is in progress (${applying.operation}, mup PID ${applying.pid} on ` +
-            `${applying.host}, since ${applying.created}); what follows may change as it runs.\n`,
-        );
-      }
-      if (badLock) print(`Note: ${badLock.note}.\n`);
-      if (firstDeploy) print(`Note: ${firstDeployNote(name, firstDeploy)}\n`);
-      if (meta.tls_switch && !applying) {
-        print(
-          `Note: TLS ${meta.tls_switch.action} did not finish (apply ` +
-            `${meta.tls_switch.state_id}): the members are between TLS modes. ${
-              unfinished?.replan
-                ? `A resume alone cannot finish it (its failure stands): ${unfinished.replan}.`
-                : `\`mup plan resume ${name}\` finishes it${
-                  left ? resumeHookNote(left.state) : ""
-                }.`
-            }\n`,
-        );
-      } else if (unfinished) {
-        print(
-          `Note: the last apply (${unfinished.operation}, ${unfinished.state_id}) ` +
-            `${unfinishedWords(unfinished.status, unfinished.failed_hook)}; ${
-              unfinished.replan
-                ? `a resume alone cannot finish it (its failure stands): ${unfinished.replan}.`
-                : `\`mup plan resume ${name}\` completes it${
-                  left ? resumeHookNote(left.state) : ""
-                }.`
-            }${startedNote(started)}\n`,
-        );
-      }
-      if (stop && stopped.length) {
-        const ids = stopped.map((r) => r.id);
-        // Others down too (an earlier stop): starting only these would leave those down.
-        const others = rows.filter((r) => r.state === "DOWN" && !ids.includes(r.id));
-        print(
-          `Note: ${ids.join(", ")} ${ids.length === 1 ? "was" : "were"} stopped by the last ` +
-            `apply (stop, ${stop.state_id}); ${
-              others.length
-                ? `${others.map((r) => r.id).join(", ")} ${
-                  others.length === 1 ? "is" : "are"
-                } down too: \`mup cluster start ${name}\` starts every one again.\n`
-                : ids.length === rows.length
-                ? `\`mup cluster start ${name}\` starts ${
-                  ids.length === 1 ? "it" : "them"
-                } again.\n`
-                : `\`mup cluster start ${name} ${ids.map((id) => `-N ${id}`).join(" ")}\` starts ${
-                  ids.length === 1 ? "it" : "them"
-                } again.\n`
-            }`,
-        );
-      }
-      print(renderStatuses(meta, rows, fcv, writeConcernLine(meta, wcRead, unfinished)));
-      if (meta.kind === "sharded") {
-        print(
-          shards
-            ? `Shards (listShards): ${
-              shards.map((s) => draining.includes(s) ? `${s} (draining)` : s).join(", ") || "none"
-            }${
-              unlisted.length
-                ? `; not listed: ${unlisted.join(", ")} (removed outside mup? \`mup cluster ` +
-                  `deploy ${name} ${
-                    meta.topology_file || "<topology>"
-                  } --version ${meta.version}\` ` +
-                  "adds it back)"
-                : ""
-            }${
-              unrecorded.length
-                ? `; not in the metadata (no recorded member serves ${
-                  unrecorded.length === 1 ? "it" : "them"
-                }): ${unrecorded.join(", ")}`
-                : ""
-            }`
-            : `Shards: unknown (${
-              listed?.error ? `no mongos can list them: ${listed.error}` : "no mongos answers"
-            })`,
-        );
-        const newer = rows.map((r) => r.version).filter((v): v is string =>
-          !!v && v !== meta.version && cmpVersion(v, meta.version) > 0
-        ).sort(cmpVersion).at(-1);
-        print(balancerLine(name, meta, balancer, unfinished?.state_id, newer));
-      }
-      const notes = [
-        ...membershipNotes(name, extra, dropped, kept, unfinished, repairCommand(meta)),
-        ...optionsNote(name, optionDrift, unfinished, repairCommand(meta)),
-        ...lost.map((m) => `Note: ${m}.`),
-        ...withoutVoteNotes(rows),
-        ...draining.map((s) =>
-          `Note: shard ${s} is draining: its removal (removeShard) began and has not finished; ${
-            unfinished?.operation === "scale-in"
-              ? `\`mup plan resume ${name}\` finishes the scale-in (apply ${unfinished.state_id})`
-              : "the `mup cluster scale-in` of its members finishes it"
-          }.`
-        ),
-      ];
-      for (const line of notes) print(line);
-    }
+    const facts: DisplayFacts = {
+      name,
+      clusterDir: ctx.store.clusterDir(name),
+      meta,
+      firstDeploy,
+      rows,
+      fcvRead,
+      wcRead,
+      balancer,
+      mixed,
+      listed,
+      unlisted,
+      unrecorded,
+      healthy,
+      applying,
+      badLock,
+      left,
+      unfinished,
+      started,
+      kept,
+      extra,
+      dropped,
+      lost,
+      optionDrift,
+      stop,
+      stopped,
+    };
+    if (opts.json) printJson(displayDocument(facts));
+    else printDisplay(facts);
     // An unfinished apply (failed, paused, cut off) or TLS switch left the cluster between what
     // was recorded and what was asked: degraded, whatever its processes answer (tester42).
     const settled = !unfinished && !(meta.tls_switch && !applying);
