@@ -12,13 +12,8 @@ import { planStart } from "../lib/plan/start.ts";
 import { planStop } from "../lib/plan/stop.ts";
 import { repairCommand, startAgainOps } from "../lib/plan/lifecycle_ops.ts";
 import { sealPlan, sealPlanText } from "../lib/plan/hash.ts";
-import {
-  noChanges,
-  operationsLeft,
-  planDiff,
-  renderDiff,
-  withLiveMembers,
-} from "../lib/plan/diff.ts";
+import { planDiff, withLiveMembers } from "../lib/plan/diff.ts";
+import { noChanges, operationsLeft, renderDiff } from "../lib/render/plan_diff.ts";
 import { destructive } from "../lib/cli/confirm.ts";
 import { describeEffects } from "../lib/cli/deploy_effects.ts";
 import { renderPlan } from "../lib/render/plan_text.ts";

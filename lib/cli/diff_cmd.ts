@@ -1,13 +1,7 @@
 /** `mup plan diff <cluster|plan>`: what a plan (the cluster's newest) would change now. */
 import type { Command } from "@commander-js/extra-typings";
-import {
-  FILE_MAKERS,
-  noChanges,
-  operationsLeft,
-  planDiff,
-  renderDiff,
-  withLiveMembers,
-} from "../plan/diff.ts";
+import { FILE_MAKERS, planDiff, withLiveMembers } from "../plan/diff.ts";
+import { noChanges, operationsLeft, renderDiff } from "../render/plan_diff.ts";
 import { commandOf, replanFlags } from "../plan/command_of.ts";
 import { unlistedShards } from "../preflight/repair_live.ts";
 import { checkIdentifier } from "../util/ident.ts";
