@@ -55,10 +55,21 @@ Deno.test({
       assert.match(stop.stdout + stop.stderr, /127\.0\.0\.3 could not be asked whether/);
       assert.match(
         stop.stdout + stop.stderr,
-        /If 127\.0\.0\.3 is gone for good, `mup cluster scale-in c1 -N <host:port> --host-gone 127\.0\.0\.3`/,
+        new RegExp(
+          `If 127\\.0\\.0\\.3 is gone for good, \`mup cluster scale-in c1 -N 127\\.0\\.0\\.3:${
+            p[2]
+          } --host-gone 127\\.0\\.0\\.3\``,
+        ),
       );
 
       const node = `127.0.0.3:${p[2]}`;
+      // A flag taken for the host (its value left out) is said, not looked for.
+      const swallowed = await mup(
+        ["cluster", "scale-in", "c1", "-N", node, "--host-gone", "--plan-only", ...f.flags()],
+        { home },
+      );
+      assert.equal(swallowed.code, 1, output(swallowed));
+      assert.match(swallowed.stdout, /--host-gone --plan-only: a host name was expected/);
       const wrong = await mup(
         ["cluster", "scale-in", "c1", "-N", node, "--host-gone", "127.0.0.2", "--auto-approve"]
           .concat(f.flags()),
@@ -95,8 +106,29 @@ Deno.test({
       assert.equal(r.code, 0, output(r));
       assert.match(r.stdout, /127\.0\.0\.3 is taken as gone for good \(--host-gone\)/);
       assert.deepEqual(await members(), [`127.0.0.1:${p[0]}`, `127.0.0.2:${p[1]}`]);
-      const after = (await meta(home, "c1")).processes as { host: string }[];
+      const recorded = await meta(home, "c1");
+      const after = recorded.processes as { host: string }[];
       assert.deepEqual(after.map((x) => x.host).sort(), ["127.0.0.1", "127.0.0.2"]);
+      // What was left there stays named: in the metadata, and by display.
+      const forgotten = recorded.forgotten as { id: string; host: string; paths: string[] }[];
+      assert.deepEqual(forgotten.map((x) => [x.id, x.host]), [[
+        `mongod-127.0.0.3-${p[2]}`,
+        "127.0.0.3",
+      ]]);
+      assert.ok(
+        forgotten[0].paths.some((d) => d.endsWith(`mongod-${p[2]}`)),
+        forgotten[0].paths.join(),
+      );
+      const shown = await mup(["cluster", "display", "c1", ...f.flags()], { home });
+      assert.equal(shown.code, 0, output(shown));
+      assert.match(
+        shown.stdout,
+        new RegExp(
+          `127\\.0\\.0\\.3 was taken as gone for good \\(scale-in --host-gone, .*mongod-127\\.0\\.0\\.3-${
+            p[2]
+          } .*never stopped there`,
+        ),
+      );
       // Nothing was done on the gone host: its member's files are where they were.
       const dirs = path.join(clusterDir(home, "c1"), "deploy");
       const left: string[] = [];

@@ -1220,3 +1220,36 @@ Deno.test("a reconfigure of the default write concern with nothing to send it th
   assert.deepEqual(planned.validation.errors, []);
   assert.ok(allOperations(planned).some((o) => o.type === "set_default_write_concern"));
 });
+
+Deno.test("destroy --host-gone: nothing is planned on the gone host, the review names what it keeps; what an earlier scale-in --host-gone left is named as left again", async () => {
+  const yaml = [
+    "mongod_servers:",
+    ...["a.example", "b.example", "c.example"].map((h) =>
+      `  - host: ${h}\n    port: 27017\n    replica_set: rs0`
+    ),
+    "",
+  ].join("\n");
+  const i = await input(yaml);
+  const lost = i.meta.processes.find((p) => p.host === "c.example")!;
+  i.facts[lost.id] = { running: false, unreachable: "cannot reach c.example over SSH" };
+  i.meta.forgotten = [{
+    id: "mongod-d.example-27017",
+    host: "d.example",
+    port: 27017,
+    paths: ["/d/data"],
+    plan_id: "plan-earlier",
+    at: "2026-01-02T00:00:00.000Z",
+  }];
+  const plan = planDestroy({ ...i, goneHosts: ["C.example."] });
+  const ops = allOperations(plan);
+  assert.ok(ops.length > 0);
+  assert.deepEqual(ops.filter((o) => o.target.host === "c.example").map((o) => o.id), []);
+  assert.ok(ops.some((o) => o.target.host === "b.example" && o.type === "stop_process"));
+  assert.deepEqual(plan.request?.gone_hosts, ["C.example."]);
+  const warn = (code: string) => plan.validation.warnings.find((w) => w.code === code)?.message;
+  assert.match(
+    warn("host_gone") ?? "",
+    /c\.example is taken as gone for good \(--host-gone\): this destroy does nothing there\. Its process mongod-c\.example-27017 \(c\.example:27017\) is forgotten, not stopped/,
+  );
+  assert.match(warn("forgotten_kept") ?? "", /mongod-d\.example-27017 on d\.example \(\/d\/data\)/);
+});

@@ -177,7 +177,7 @@ export async function runApply(
       ...plan,
       request: { ...plan.request, gone_hosts: undefined },
     });
-    await requireStillGone(ctx.executors, gone, replan);
+    await requireStillGone(ctx.executors, gone, replan, plan.plan_id);
   }
   if (!reached) {
     if (!resume) await ctx.store.markDeclined(plan, planPath, "interrupted before it started");

@@ -146,6 +146,7 @@ export function displayDocument(f: DisplayFacts): Record<string, unknown> {
     ...(meta.tls_switch ? { tls_switch: meta.tls_switch } : {}),
     ...(unfinished ? { unfinished_apply: unfinished } : {}),
     ...(kept.length ? { retained_data: kept } : {}),
+    ...(meta.forgotten?.length ? { forgotten: meta.forgotten } : {}),
     ...(extra.length ? { unlisted_members: extra } : {}),
     ...(dropped.length ? { dropped_members: dropped } : {}),
     ...(lost.length ? { secrets_lost: lost } : {}),
@@ -251,6 +252,7 @@ export function printDisplay(f: DisplayFacts): void {
     print(balancerLine(name, meta, balancer, unfinished?.state_id, newer));
   }
   const notes = [
+    ...forgottenNotes(meta),
     ...membershipNotes(name, extra, dropped, kept, unfinished, repairCommand(meta)),
     ...optionsNote(name, optionDrift, unfinished, repairCommand(meta)),
     ...lost.map((m) => `Note: ${m}.`),
@@ -264,4 +266,23 @@ export function printDisplay(f: DisplayFacts): void {
     ),
   ];
   for (const line of notes) print(line);
+}
+
+/**
+ * What `scale-in --host-gone` left on hosts it took as gone for good: one note per host, with the
+ * processes and their directories, which the operator stops and removes should the host return.
+ */
+function forgottenNotes(meta: ClusterMeta): string[] {
+  const all = meta.forgotten ?? [];
+  return [...new Set(all.map((f) => f.host))].map((host) => {
+    const here = all.filter((f) => f.host === host);
+    const one = here.length === 1;
+    return `Note: ${host} was taken as gone for good (scale-in --host-gone, ${
+      here[0].at.slice(0, 10)
+    }): ${here.map((f) => `${f.id} (${f.host}:${f.port})`).join(", ")} ${
+      one ? "was" : "were"
+    } never stopped there, and ${one ? "its" : "their"} directories are still there: ${
+      [...new Set(here.flatMap((f) => f.paths))].join(", ")
+    }. If ${host} comes back, stop ${one ? "it" : "them"} and remove those yourself.`;
+  });
 }

@@ -23,6 +23,28 @@ function retainedNow(
   return [...had, ...added];
 }
 
+/**
+ * The processes recorded as forgotten: the metadata's, and (param `forgotten`, a JSON array of
+ * `{id, host, port, paths}`: a scale-in with --host-gone) those it took out without their host.
+ */
+function forgottenNow(
+  param: string | undefined,
+  meta: ClusterMeta,
+  planId: string,
+): NonNullable<ClusterMeta["forgotten"]> {
+  const had = meta.forgotten ?? [];
+  const at = new Date().toISOString();
+  const added = (JSON.parse(param ?? "[]") as {
+    id: string;
+    host: string;
+    port: number;
+    paths: string[];
+  }[])
+    .filter((f) => !had.some((h) => h.host === f.host && h.port === f.port))
+    .map((f) => ({ ...f, plan_id: planId, at }));
+  return [...had, ...added];
+}
+
 /** meta.yaml: what later commands need to know, with lineage and serial for stale-plan checks. */
 export const saveMetadata: Operation = {
   async isDone(ctx) {
@@ -70,6 +92,8 @@ export const saveMetadata: Operation = {
     });
     const retained = retainedNow(ctx.op.target.params.retained_data, meta, ctx.plan.plan_id);
     if (retained.length) meta.retained_data = retained;
+    const forgotten = forgottenNow(ctx.op.target.params.forgotten, meta, ctx.plan.plan_id);
+    if (forgotten.length) meta.forgotten = forgotten;
     // A scale-in by node (-N) has no topology file: the recorded one stays, marked as listing
     // what the scale-in removed.
     const byNode = ctx.plan.operation === "scale-in" && !ctx.plan.topology_file;

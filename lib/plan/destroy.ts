@@ -297,11 +297,25 @@ export function planDestroy(input: LifecyclePlanInput): Omit<Plan, "content_hash
     ...(input.archivedSecrets?.length && !input.retainData
       ? [archivedSecretsWarning(input.archivedSecrets, meta.name)]
       : []),
+    ...(meta.forgotten?.length ? [forgottenWarning(meta.forgotten)] : []),
     ...[...new Set(lost.map((p) => p.host))].map((h) =>
-      goneHostWarning(h, lost.filter((p) => p.host === h), "destroy")
+      goneHostWarning(h, lost.filter((p) => p.host === h), "destroy", meta.deploy_dir)
     ),
   ];
   return lifecyclePlan(input, "destroy", phases, warnings.length ? { warnings } : {});
+}
+
+/** What earlier `cluster scale-in --host-gone` runs left on their gone hosts: left again. */
+function forgottenWarning(forgotten: NonNullable<ClusterMeta["forgotten"]>): ValidationIssue {
+  return {
+    code: "forgotten_kept",
+    severity: "warning",
+    message: `not removed: what \`cluster scale-in --host-gone\` left on hosts taken as gone ` +
+      `for good: ${
+        forgotten.map((f) => `${f.id} on ${f.host} (${f.paths.join(", ")})`).join("; ")
+      }. mup does not reach those hosts: should one come back, stop its processes and remove ` +
+      "those directories yourself",
+  };
 }
 
 /** Data directories that `cluster scale-in --retain-data` kept: a destroy leaves them too. */

@@ -45,7 +45,16 @@ export function goneHostErrors(
   const hosts = [...new Set(processes.map((p) => p.host))];
   for (const g of gone) {
     const here = processes.filter((p) => sameName(p.host, g));
-    if (!here.length) {
+    // `--host-gone --plan-only` takes the next flag as its value: said, not matched.
+    if (!g.trim() || g.startsWith("-")) {
+      errors.push({
+        code: "host_gone_value",
+        severity: "error",
+        message: `--host-gone ${g || "''"}: a host name was expected (one of ${
+          hosts.join(", ")
+        }); give it right after --host-gone`,
+      });
+    } else if (!here.length) {
       errors.push({
         code: "host_gone_unknown",
         severity: "error",
@@ -69,6 +78,25 @@ export function goneHostErrors(
   return errors;
 }
 
+type ForgottenProcess = HostProcess & {
+  role: string;
+  dirs: { data: string; log: string; config: string; deploy: string };
+};
+
+/** The directories a forgotten process leaves on its host: data (not a mongos's), log, config, deploy. */
+export function forgottenPaths(procs: ForgottenProcess[]): string[] {
+  return [
+    ...new Set(
+      procs.flatMap((p) => [
+        ...(p.role === "mongos" ? [] : [p.dirs.data]),
+        p.dirs.log,
+        p.dirs.config,
+        p.dirs.deploy,
+      ]),
+    ),
+  ];
+}
+
 /**
  * The review's account of what a gone host keeps: its processes are forgotten, not stopped, and
  * their directories not removed; if the machine comes back, they may run again with the
@@ -76,16 +104,12 @@ export function goneHostErrors(
  */
 export function goneHostWarning(
   host: string,
-  procs: (HostProcess & { role: string; dirs: { data: string; log: string; config: string } })[],
+  procs: ForgottenProcess[],
   what: "destroy" | "scale-in",
+  /** The deploy root on that host: its binaries and keyfile stay too. */
+  root: string,
 ): ValidationIssue {
-  const dirs = [
-    ...new Set(
-      procs.flatMap((
-        p,
-      ) => [...(p.role === "mongos" ? [] : [p.dirs.data]), p.dirs.log, p.dirs.config]),
-    ),
-  ];
+  const dirs = forgottenPaths(procs);
   const one = procs.length === 1;
   return {
     code: "host_gone",
@@ -96,9 +120,10 @@ export function goneHostWarning(
         procs.map((p) => `${p.id} (${hostPort(p.host, p.port)})`).join(", ")
       } ${one ? "is" : "are"} forgotten, not stopped, and ${
         one ? "its" : "their"
-      } directories are not removed: ${dirs.join(", ")}. If ${host} comes back, stop ${
+      } directories are not removed: ${dirs.join(", ")}; nor are the binaries and the keyfile ` +
+      `mup installed under ${root}. If ${host} comes back, stop ${
         one ? "it" : "them"
-      } and remove those directories yourself: ${
+      } and remove those yourself: ${
         what === "scale-in"
           ? `a member the set no longer lists must not start again with the cluster's data`
           : `they hold the cluster's data`

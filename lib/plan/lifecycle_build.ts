@@ -89,21 +89,23 @@ export async function probeFacts(
  * What to do when the host will never come back: a destroy or a scale-in takes it as gone
  * (`--host-gone`); a stop, start or restart can leave it out with `-N` (the others' nodes).
  */
-function goneHint(operation: string, cluster: string, host: string): string {
+function goneHint(operation: string, cluster: string, host: string, nodes: string[]): string {
+  const gone = `--host-gone ${shellQuote(host)}`;
+  const scaleIn = `\`mup cluster scale-in ${cluster} ${
+    nodes.map((n) => `-N ${shellQuote(n)}`).join(" ")
+  } ${gone}\``;
   if (operation === "destroy") {
-    return `. If ${host} is gone for good, \`mup cluster destroy ${cluster} --host-gone ` +
-      `${shellQuote(host)}\` removes the rest and forgets what ${host} held`;
+    return `. If ${host} is gone for good, \`mup cluster destroy ${cluster} ${gone}\` removes ` +
+      `the rest and forgets what ${host} held`;
   }
   if (operation === "scale-in") {
-    return `. If ${host} is gone for good, scale in every process it held with --host-gone ` +
-      `${shellQuote(host)}: the sets remove its members through their primaries, and nothing ` +
-      `is done on ${host}`;
+    return `. If ${host} is gone for good, ${scaleIn} removes every process it held: the sets ` +
+      `remove its members through their primaries, and nothing is done on ${host}`;
   }
   if (["stop", "start", "restart"].includes(operation)) {
-    return `. If ${host} is gone for good, \`mup cluster scale-in ${cluster} -N <host:port> ` +
-      `--host-gone ${shellQuote(host)}\` removes what it held from the cluster (or \`cluster ` +
-      `destroy ${cluster} --host-gone ${shellQuote(host)}\` the whole cluster); -N selects the ` +
-      `other processes meanwhile`;
+    return `. If ${host} is gone for good, ${scaleIn} removes what it held from the cluster (or ` +
+      `\`mup cluster destroy ${cluster} ${gone}\` the whole cluster); -N selects the other ` +
+      "processes meanwhile";
   }
   return "";
 }
@@ -176,7 +178,14 @@ export async function buildLifecyclePlan(
           : "run"
       } (${facts[here[0].id].unreachable}): mup does not plan on a guess. Make ${host} ` +
         "reachable over SSH (`mup cluster display` asks the servers themselves, not SSH: it " +
-        `may show them answering), then plan again${goneHint(plan.operation, req.meta.name, host)}`,
+        `may show them answering), then plan again${
+          goneHint(
+            plan.operation,
+            req.meta.name,
+            host,
+            req.meta.processes.filter((p) => p.host === host).map((p) => hostPort(p.host, p.port)),
+          )
+        }`,
     });
     plan.validation.valid = false;
   }

@@ -24,7 +24,7 @@ import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 import { hostCertPath, securityOf } from "../security/settings.ts";
 import { formatDuration } from "../util/format.ts";
 import { setRemovalIssues } from "./scale_in_sets.ts";
-import { goneHostWarning, lostHostErrors, onGoneHost } from "./gone_hosts.ts";
+import { forgottenPaths, goneHostWarning, lostHostErrors, onGoneHost } from "./gone_hosts.ts";
 
 export interface ScaleInPlanInput extends LifecyclePlanInput {
   /** The recorded topology without the entries to remove. */
@@ -262,6 +262,19 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
         path: file,
         // What --retain-data keeps stays recorded as the cluster's (save_metadata).
         ...(input.retainData && kept.length ? { retained_data: JSON.stringify(kept) } : {}),
+        // And what --host-gone leaves on its host, as forgotten.
+        ...(removed.some(lost)
+          ? {
+            forgotten: JSON.stringify(
+              removed.filter(lost).map((p) => ({
+                id: p.id,
+                host: p.host,
+                port: p.port,
+                paths: forgottenPaths([p]),
+              })),
+            ),
+          }
+          : {}),
       },
     },
     changes: [change("file", file, "update")],
@@ -331,7 +344,12 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
     });
   }
   for (const host of new Set(removed.filter(lost).map((p) => p.host))) {
-    warnings.push(goneHostWarning(host, removed.filter((p) => p.host === host), "scale-in"));
+    warnings.push(goneHostWarning(
+      host,
+      removed.filter((p) => p.host === host),
+      "scale-in",
+      input.meta.deploy_dir,
+    ));
   }
   // The plan describes the cluster it leaves: its resources are the smaller topology's.
   const plan = lifecyclePlan(smaller, "scale-in", phases, { errors, warnings });

@@ -47,6 +47,7 @@ export async function requireStillGone(
   executors: ExecutorFactory,
   hosts: string[],
   replan: string,
+  planId: string,
 ): Promise<void> {
   const back: string[] = [];
   await Promise.all(hosts.map(async (h) => {
@@ -66,7 +67,10 @@ export async function requireStillGone(
         back.length === 1 ? "answers" : "answer"
       } over SSH again, but this plan takes ${them} as gone for good (--host-gone) and would ` +
         `forget what ${back.length === 1 ? "it holds" : "they hold"}; nothing was applied`,
-      { hint: `plan again without --host-gone for ${them} (\`mup ${replan}\`)` },
+      {
+        hint: `plan again without --host-gone for ${them} (\`mup ${replan}\`)`,
+        details: { check: "gone_hosts_still_gone", plan_id: planId, answering: back },
+      },
     );
   }
 }

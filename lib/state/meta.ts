@@ -101,6 +101,22 @@ export const ClusterMeta = z.object({
     at: z.string(),
   })).optional(),
   /**
+   * Processes that `cluster scale-in --host-gone` took out without reaching their host (gone
+   * for good): never stopped, their directories (`paths`) never removed. `cluster display`
+   * names them and `cluster destroy` says it leaves them: should the host come back, they are
+   * the operator's to stop and remove. An entry goes when the cluster has a process on that
+   * host and port again.
+   */
+  forgotten: z.array(z.object({
+    id: ProcessName,
+    host: z.string(),
+    port: z.number().int(),
+    paths: z.array(z.string()),
+    /** The scale-in's plan ID, and when it recorded the removal (ISO 8601). */
+    plan_id: Identifier,
+    at: z.string(),
+  })).optional(),
+  /**
    * Set when a command changed the recorded topology after the deploy (`cluster tls`): the
    * topology file no longer describes the cluster, so a repair takes what `cluster show-config`
    * prints instead. A deploy (repair) writes the metadata anew, without it.

@@ -52,6 +52,9 @@ export function metaFromPlan(
   const retained = (prev?.retained_data ?? opts.retainedBefore ?? []).filter((r) =>
     !used.has(`${hostKey(r.host)}:${r.path}`)
   );
+  // What a --host-gone scale-in left stays named until a process runs there again.
+  const serving = new Set(procs.map((p) => `${p.host}:${p.port}`));
+  const forgotten = (prev?.forgotten ?? []).filter((f) => !serving.has(`${f.host}:${f.port}`));
   return {
     format_version: 1,
     name: plan.cluster_name,
@@ -79,6 +82,7 @@ export function metaFromPlan(
       ? { feature_compatibility_version: prev.feature_compatibility_version }
       : {}),
     ...(retained.length ? { retained_data: retained } : {}),
+    ...(forgotten.length ? { forgotten } : {}),
     topology_file: plan.topology_file,
   };
 }
