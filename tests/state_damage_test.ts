@@ -172,3 +172,47 @@ Deno.test("an unknown cluster exits 1 naming it; a missing plan file gives a hin
   const r = await run(home, ["plan", "show", "/nonexistent/plan.json"], 1);
   assert.match(r.stderr, /Hint: /);
 });
+
+Deno.test("an apply whose mup was killed as it began (its state written, not yet the newest) is listed not_started, never superseded, and nothing offers to resume it (tester75)", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  try {
+    const dir = await deployStandalone(home, port);
+    const [deployed] = await stateIds(home);
+    // As StateWriter.open leaves it when mup dies between the snapshot and the newest link.
+    const doc = JSON.parse(
+      await Deno.readTextFile(path.join(dir, "state", `${deployed.state_id}.json`)),
+    );
+    const id = "apply-0dead0ff";
+    doc.state_id = id;
+    doc.status = "running";
+    doc.started_at = doc.updated_at = new Date(Date.now() + 1000).toISOString();
+    doc.checkpoints = [];
+    doc.journal_seq = 0;
+    for (const o of Object.values(doc.operation_states) as Record<string, unknown>[]) {
+      o.status = "pending";
+      o.executions = 0;
+      delete o.started_at;
+      delete o.completed_at;
+      delete o.result;
+    }
+    for (const ph of Object.values(doc.phase_states) as Record<string, unknown>[]) {
+      ph.status = "pending";
+      delete ph.started_at;
+      delete ph.completed_at;
+    }
+    await Deno.writeTextFile(path.join(dir, "state", `${id}.json`), JSON.stringify(doc));
+    const listed = await stateIds(home);
+    assert.deepEqual(listed.map((s) => [s.state_id, s.status]), [
+      [deployed.state_id, "completed"],
+      [id, "not_started"],
+    ]);
+    const text = await run(home, ["state", "list", "s1"]);
+    assert.match(text.stdout, /not_started: its mup stopped before the apply's first operation/);
+    assert.doesNotMatch(text.stdout, /superseded/);
+    const resume = await run(home, ["plan", "resume", "s1", "--auto-approve"]);
+    assert.doesNotMatch(resume.stdout, new RegExp(id));
+  } finally {
+    await killAll(home);
+  }
+});

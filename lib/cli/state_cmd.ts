@@ -21,12 +21,16 @@ import { addRollbackCommand } from "./rollback_cmd.ts";
 import { table } from "../util/format.ts";
 
 /**
- * How an apply stands for a reader, beyond its recorded status: `superseded` when a later apply
- * of the cluster replaced it unfinished (it cannot be resumed: its plan no longer describes the
- * cluster), `interrupted` when it is recorded running but its mup is gone, else the status.
+ * How an apply stands for a reader, beyond its recorded status: `not_started` when its mup
+ * stopped before the apply became the cluster's newest (nothing of it ran: killed while it
+ * opened its state), `superseded` when a later apply of the cluster replaced it unfinished (it
+ * cannot be resumed: its plan no longer describes the cluster), `interrupted` when it is
+ * recorded running but its mup is gone, else the status.
  */
 function shownStatus(s: ApplyState, current: string | undefined, cut?: Interruption): string {
   const unfinished = s.status !== "completed" && s.status !== "rolled_back";
+  const untouched = Object.values(s.operation_states).every((o) => o.status === "pending");
+  if (unfinished && current && current !== s.state_id && untouched) return "not_started";
   if (unfinished && current && current !== s.state_id) return "superseded";
   return cut ? "interrupted" : s.status;
 }
@@ -177,6 +181,12 @@ export function stateCommand(ctx: CliContext): Command {
         ...rows.map((r) => [r.state_id, r.plan_id ?? "", r.status, r.started_at ?? ""]),
         ...damaged.map((r) => [r.state_id, "?", r.status, "?"]),
       ]));
+      if (rows.some((r) => r.status === "not_started")) {
+        print(
+          "\nnot_started: its mup stopped before the apply's first operation (killed as it " +
+            "began); nothing of it was applied: make or apply its plan again.",
+        );
+      }
       if (rows.some((r) => r.status === "superseded")) {
         print(
           "\nsuperseded: left unfinished, then replaced by a later apply; it cannot be resumed.",
