@@ -62,6 +62,19 @@ Deno.test({
         ),
       );
 
+      // SSH cannot ask 127.0.0.3, but its port refuses connections: its member is known down,
+      // and a restart of another member is judged with it down (tester75 #4).
+      const restart = await mup(
+        ["cluster", "restart", "c1", "-N", `127.0.0.2:${p[1]}`, "--plan-only", "--json"]
+          .concat(f.flags()),
+        { home },
+      );
+      assert.equal(restart.code, 0, output(restart));
+      const judged = JSON.parse(restart.stdout.trim().split("\n").at(-1)!);
+      const codes = ((judged.plan ?? judged).validation.warnings as { code: string }[])
+        .map((w) => w.code);
+      assert.ok(codes.includes("majority_at_risk"), codes.join());
+      assert.ok(!codes.includes("votes_unknown"), codes.join());
       const node = `127.0.0.3:${p[2]}`;
       // A flag taken for the host (its value left out) is said, not looked for.
       const swallowed = await mup(

@@ -63,6 +63,20 @@ export function goneHostErrors(
           hosts.join(", ")
         })`,
       });
+    } else if (here.some((p) => facts[p.id]?.unreachable && facts[p.id]?.answering)) {
+      const up = here.filter((p) => facts[p.id]?.answering).map((p) => hostPort(p.host, p.port));
+      errors.push({
+        code: "host_not_gone",
+        severity: "error",
+        host: g,
+        message:
+          `--host-gone ${g}: SSH cannot reach ${g}, but ${firstFew(up)} ${
+            up.length === 1 ? "answers" : "answer"
+          } there: the host is not gone. Forgotten, ${
+            up.length === 1 ? "it" : "they"
+          } would run on outside the cluster; make ${g} reachable over SSH and plan \`mup ` +
+          `${command}\` without --host-gone ${g}`,
+      });
     } else if (here.some((p) => !facts[p.id]?.unreachable)) {
       errors.push({
         code: "host_not_gone",

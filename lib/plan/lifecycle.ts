@@ -44,6 +44,12 @@ export interface ProcessFact {
    */
   unreachable?: string;
   /**
+   * With `unreachable`: its port refused the connection (nothing listens there), so it is known
+   * down although its host could not be asked. Where it answered hello instead, `running`,
+   * `answering` and `state` say so.
+   */
+  refused?: boolean;
+  /**
    * Its priority in its set's configuration as the set holds it now (replSetGetConfig), when it
    * could be read: a DBA may have changed it with rs.reconfig since mup recorded the topology.
    */

@@ -42,6 +42,56 @@ import { SECRET, securityOf } from "../security/settings.ts";
 import { checkStoreCertificates } from "../preflight/store_certs.ts";
 import { sha256File } from "../util/file_hash.ts";
 
+/** How long the server of a process whose host SSH cannot reach has to answer. */
+const SERVER_ONLY_TIMEOUT_MS = 5_000;
+
+/**
+ * What a process whose host SSH cannot reach says for itself: hello answered (it runs, in that
+ * state), or its port refused the connection (nothing listens: down); else nothing is known.
+ * Its facts keep `unreachable` either way: nothing can be done on that host.
+ */
+async function askServerOnly(
+  access: ReturnType<typeof clusterAccess>,
+  host: string,
+  port: number,
+  unreachable: string,
+): Promise<ProcessFact> {
+  const answer = await access.helloOrUntrusted(host, port, SERVER_ONLY_TIMEOUT_MS);
+  const h = answer.hello;
+  if (h) {
+    const state = h.isWritablePrimary && h.setName
+      ? "PRIMARY"
+      : h.secondary
+      ? "SECONDARY"
+      : h.arbiterOnly
+      ? "ARBITER"
+      : undefined;
+    return { running: true, unreachable, answering: true, ...(state ? { state } : {}) };
+  }
+  return (await connectionRefused(host, port, SERVER_ONLY_TIMEOUT_MS))
+    ? { running: false, unreachable, refused: true }
+    : { running: false, unreachable };
+}
+
+/** Whether `host:port` refuses a TCP connection (nothing listens), within `timeoutMs`. */
+async function connectionRefused(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const conn = await Promise.race([
+      Deno.connect({ hostname: host, port }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("timeout")), timeoutMs);
+      }),
+    ]);
+    conn.close();
+    return false;
+  } catch (e) {
+    return e instanceof Deno.errors.ConnectionRefused;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Live facts about every recorded process, asked all at once. */
 export async function probeFacts(
   meta: ClusterMeta,
@@ -55,7 +105,10 @@ export async function probeFacts(
         unreachable = (e as Error).message.split("\n")[0];
         return undefined;
       });
-    if (unreachable) return [p.id, { running: false, unreachable }] as const;
+    // Over SSH nothing can be asked; the server itself may still say whether it runs.
+    if (unreachable) {
+      return [p.id, await askServerOnly(access, p.host, p.port, unreachable)] as const;
+    }
     const starting = pid === undefined &&
       (await serversWith(executors.forHost(p.host), p.config).catch(() => [])).length > 0;
     const answer = pid ? await access.helloOrUntrusted(p.host, p.port) : {};

@@ -40,7 +40,8 @@ export function votesUnknown(
   facts: Record<string, ProcessFact>,
   doing: string,
 ): ValidationIssue | undefined {
-  const unknown = members.filter((p) => facts[p.id]?.unreachable);
+  // The server itself may have said (it answered, or its port refused): then it is counted.
+  const unknown = members.filter((p) => liveUnknown(facts[p.id]));
   if (!unknown.length) return undefined;
   return {
     code: "votes_unknown",
@@ -49,4 +50,12 @@ export function votesUnknown(
       `be asked (${facts[unknown[0].id].unreachable}), so whether the set keeps its majority ` +
       `while ${doing} cannot be told (\`mup cluster display\` shows what answers)`,
   };
+}
+
+/**
+ * Whether a process's running is unknown: its host could not be asked over SSH, and its server
+ * neither answered hello nor refused the connection.
+ */
+export function liveUnknown(f: ProcessFact | undefined): boolean {
+  return !!f?.unreachable && !f.answering && !f.refused;
 }
