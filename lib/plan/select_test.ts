@@ -1,0 +1,20 @@
+import assert from "node:assert/strict";
+import { selectProcesses } from "./select.ts";
+
+const procs = [
+  { host: "127.0.0.4", port: 28104, role: "mongod" },
+  { host: "localhost", port: 27017, role: "mongod" },
+  { host: "DB1.example.", port: 27018, role: "mongos" },
+];
+const pick = (n: string) => selectProcesses(procs, { nodes: [n] }, "c1").map((p) => p.host);
+
+Deno.test("-N matches a process by its machine and port: the control machine's names are one, each SSH host (a loopback address but 127.0.0.1 among them) is its own (tester75)", () => {
+  assert.deepEqual(pick("127.0.0.1:27017"), ["localhost"]);
+  assert.deepEqual(pick("localhost:27017"), ["localhost"]);
+  assert.deepEqual(pick("db1.example:27018"), ["DB1.example."]);
+  assert.deepEqual(pick("127.0.0.4:28104"), ["127.0.0.4"]);
+  // A typo of an SSH host's address never selects another host's process.
+  assert.throws(() => pick("127.0.0.9:28104"), /-N 127\.0\.0\.9:28104 matches no process/);
+  assert.throws(() => pick("127.0.0.2:27017"), /matches no process/);
+  assert.throws(() => selectProcesses(procs, { roles: ["arbiter"] }, "c1"), /unknown role/);
+});
