@@ -7,6 +7,7 @@
  * the real work. Pure.
  */
 import { hostPort } from "../topology/hosts.ts";
+import { shellQuote } from "../executor/shell_quote.ts";
 import { firstFew } from "../util/format.ts";
 import type { ProcessFact } from "./lifecycle.ts";
 import type { ValidationIssue } from "./schema.ts";
@@ -189,4 +190,34 @@ export function lostHostErrors(
     });
   }
   return errors;
+}
+
+/**
+ * What to do when the host will never come back: a destroy or a scale-in takes it as gone
+ * (`--host-gone`); a stop, start or restart can leave it out with `-N` (the others' nodes).
+ */
+export function goneHint(
+  operation: string,
+  cluster: string,
+  host: string,
+  nodes: string[],
+): string {
+  const gone = `--host-gone ${shellQuote(host)}`;
+  const scaleIn = `\`mup cluster scale-in ${cluster} ${
+    nodes.map((n) => `-N ${shellQuote(n)}`).join(" ")
+  } ${gone}\``;
+  if (operation === "destroy") {
+    return `. If ${host} is gone for good, \`mup cluster destroy ${cluster} ${gone}\` removes ` +
+      `the rest and forgets what ${host} held`;
+  }
+  if (operation === "scale-in") {
+    return `. If ${host} is gone for good, ${scaleIn} removes every process it held: the sets ` +
+      `remove its members through their primaries, and nothing is done on ${host}`;
+  }
+  if (["stop", "start", "restart"].includes(operation)) {
+    return `. If ${host} is gone for good, ${scaleIn} removes what it held from the cluster (or ` +
+      `\`mup cluster destroy ${cluster} ${gone}\` the whole cluster); -N selects the other ` +
+      "processes meanwhile";
+  }
+  return "";
 }

@@ -1,6 +1,6 @@
 /**
  * The probe step of the lifecycle commands: reads the recorded cluster, asks every process
- * whether it runs and what it is (pid file, then hello, each bounded by a timeout), then calls
+ * whether it runs and what it is (lib/probe/process_facts.ts), then calls
  * the command's pure planner. Not pure itself, like deploy.ts.
  */
 import { lostSecretIssues } from "../preflight/lost_secrets.ts";
@@ -8,8 +8,6 @@ import { adminLoginIssues } from "../preflight/admin_login.ts";
 import * as path from "node:path";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { recordedHooks } from "../hooks/compile.ts";
-import { clusterAccess } from "../security/access.ts";
-import { processState, runningPid, serversWith } from "../ops/process.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { measuredDurations } from "../preflight/measured.ts";
 import type { LifecyclePlanInput, ProcessFact } from "./lifecycle.ts";
@@ -25,11 +23,11 @@ import { checkStartFiles } from "../preflight/start_files.ts";
 import { checkStartPorts } from "../preflight/start_ports.ts";
 import { type ProcessFilter, selectProcesses } from "./select.ts";
 import { firstFew } from "../util/format.ts";
-import { goneHostErrors, onGoneHost } from "./gone_hosts.ts";
+import { goneHint, goneHostErrors, onGoneHost } from "./gone_hosts.ts";
+import { probeFacts } from "../probe/process_facts.ts";
 import { commandOf } from "./command_of.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { PlanStore } from "./store.ts";
-import { liveMemberOptions } from "../probe/member_options.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
 import {
   dataDirsUsed,
@@ -41,127 +39,6 @@ import { secretPath } from "../security/secrets.ts";
 import { SECRET, securityOf } from "../security/settings.ts";
 import { checkStoreCertificates } from "../preflight/store_certs.ts";
 import { sha256File } from "../util/file_hash.ts";
-
-/** How long the server of a process whose host SSH cannot reach has to answer. */
-const SERVER_ONLY_TIMEOUT_MS = 5_000;
-
-/**
- * What a process whose host SSH cannot reach says for itself: hello answered (it runs, in that
- * state), or its port refused the connection (nothing listens: down); else nothing is known.
- * Its facts keep `unreachable` either way: nothing can be done on that host.
- */
-async function askServerOnly(
-  access: ReturnType<typeof clusterAccess>,
-  host: string,
-  port: number,
-  unreachable: string,
-): Promise<ProcessFact> {
-  const answer = await access.helloOrUntrusted(host, port, SERVER_ONLY_TIMEOUT_MS);
-  const h = answer.hello;
-  if (h) {
-    const state = h.isWritablePrimary && h.setName
-      ? "PRIMARY"
-      : h.secondary
-      ? "SECONDARY"
-      : h.arbiterOnly
-      ? "ARBITER"
-      : undefined;
-    return { running: true, unreachable, answering: true, ...(state ? { state } : {}) };
-  }
-  return (await connectionRefused(host, port, SERVER_ONLY_TIMEOUT_MS))
-    ? { running: false, unreachable, refused: true }
-    : { running: false, unreachable };
-}
-
-/** Whether `host:port` refuses a TCP connection (nothing listens), within `timeoutMs`. */
-async function connectionRefused(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const conn = await Promise.race([
-      Deno.connect({ hostname: host, port }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error("timeout")), timeoutMs);
-      }),
-    ]);
-    conn.close();
-    return false;
-  } catch (e) {
-    return e instanceof Deno.errors.ConnectionRefused;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Live facts about every recorded process, asked all at once. */
-export async function probeFacts(
-  meta: ClusterMeta,
-  executors: ExecutorFactory,
-): Promise<Record<string, ProcessFact>> {
-  const access = clusterAccess(meta.name, meta.topology, executors);
-  const facts = await Promise.all(meta.processes.map(async (p) => {
-    let unreachable: string | undefined;
-    const pid = await runningPid(executors.forHost(p.host), p.pid_file, p.config, p.port)
-      .catch((e) => {
-        unreachable = (e as Error).message.split("\n")[0];
-        return undefined;
-      });
-    // Over SSH nothing can be asked; the server itself may still say whether it runs.
-    if (unreachable) {
-      return [p.id, await askServerOnly(access, p.host, p.port, unreachable)] as const;
-    }
-    const starting = pid === undefined &&
-      (await serversWith(executors.forHost(p.host), p.config).catch(() => [])).length > 0;
-    const answer = pid ? await access.helloOrUntrusted(p.host, p.port) : {};
-    const h = answer.hello;
-    // Silent: stopped (SIGSTOP) is told apart from hung, as display does.
-    const stat = pid !== undefined && !h && !answer.untrusted
-      ? await processState(executors.forHost(p.host), pid)
-      : undefined;
-    const state = h?.isWritablePrimary && h.setName
-      ? "PRIMARY"
-      : h?.secondary
-      ? "SECONDARY"
-      : h?.arbiterOnly
-      ? "ARBITER"
-      : undefined;
-    return [p.id, {
-      running: pid !== undefined,
-      ...(starting ? { starting } : {}),
-      ...(state ? { state } : {}),
-      ...(pid !== undefined ? { answering: h !== undefined } : {}),
-      ...(answer.untrusted ? { untrusted: answer.untrusted } : {}),
-      ...(stat?.startsWith("T") ? { stopped: { pid: pid!, stat } } : {}),
-    }] as const;
-  }));
-  const out: Record<string, ProcessFact> = Object.fromEntries(facts);
-  await liveMemberOptions(meta, out, access);
-  return out;
-}
-
-/**
- * What to do when the host will never come back: a destroy or a scale-in takes it as gone
- * (`--host-gone`); a stop, start or restart can leave it out with `-N` (the others' nodes).
- */
-function goneHint(operation: string, cluster: string, host: string, nodes: string[]): string {
-  const gone = `--host-gone ${shellQuote(host)}`;
-  const scaleIn = `\`mup cluster scale-in ${cluster} ${
-    nodes.map((n) => `-N ${shellQuote(n)}`).join(" ")
-  } ${gone}\``;
-  if (operation === "destroy") {
-    return `. If ${host} is gone for good, \`mup cluster destroy ${cluster} ${gone}\` removes ` +
-      `the rest and forgets what ${host} held`;
-  }
-  if (operation === "scale-in") {
-    return `. If ${host} is gone for good, ${scaleIn} removes every process it held: the sets ` +
-      `remove its members through their primaries, and nothing is done on ${host}`;
-  }
-  if (["stop", "start", "restart"].includes(operation)) {
-    return `. If ${host} is gone for good, ${scaleIn} removes what it held from the cluster (or ` +
-      `\`mup cluster destroy ${cluster} ${gone}\` the whole cluster); -N selects the other ` +
-      "processes meanwhile";
-  }
-  return "";
-}
 
 /** Probes, then runs `planner` on the recorded cluster. */
 export async function buildLifecyclePlan(
