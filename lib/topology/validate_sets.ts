@@ -209,6 +209,15 @@ export function setIssues(t: Topology, claims: TopologyNode[], version?: string)
         `replica set "${name}" has ${voting.length} voting members; MongoDB allows at most ${MAX_VOTING}`,
         "set votes: 0 and priority: 0 on the extra members",
       );
+    } else if (voting.length === 0) {
+      // MongoDB's ReplSetConfig::validate: "Replica set configuration must contain at least
+      // one voting member" (an even count of 0 would otherwise be warned of at no member).
+      err(
+        "no_voters",
+        [first.section, first.i, "votes"],
+        `replica set "${name}" has no voting member: MongoDB requires at least one`,
+        "give one member votes: 1 (and a priority above 0, so that it can become primary)",
+      );
     } else if (voting.length === 1) {
       warn(
         "single_voter",
