@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describeEstimateSource, refreshEstimates } from "./estimates.ts";
 import type { Plan, PlannedOperation } from "./schema.ts";
+import { downloadEstimate } from "./prepare_steps.ts";
 
 Deno.test("operations added after the planner estimated are estimated and counted: 'for all N operations' counts what the plan holds (tester31 L7)", () => {
   const op = (id: string, type: string, deps: string[] = []) =>
@@ -51,4 +52,12 @@ Deno.test("estimate source: built-in defaults say whether nothing was measured o
     describeEstimateSource({ kind: "defaults", applies: 2, ...none, clusters: ["c1"] }),
     "built-in defaults (none of this plan's kinds of operation measured on these hosts yet)",
   );
+});
+
+Deno.test("built-in download estimate: by size, a copy from a mirror on this machine far shorter than a download over HTTPS (tester76)", () => {
+  assert.equal(downloadEstimate("/srv/mirror/mongodb-linux-x86_64-7.0.14.tgz", 1_000), 500);
+  assert.equal(downloadEstimate("file:///srv/m/a.tgz", 400_000_000), 2_000);
+  assert.equal(downloadEstimate("https://fastdl.mongodb.org/a.tgz", 100_000_000), 22_000);
+  // Unknown size: the old constant.
+  assert.equal(downloadEstimate("https://fastdl.mongodb.org/a.tgz", 0), 60_000);
 });
