@@ -171,6 +171,13 @@ export function spawnMup(
   );
 }
 
+/** What a spawnMup child ends with, as mup() returns it (its output decoded). */
+export async function resultOf(child: Deno.ChildProcess): Promise<MupResult> {
+  const o = await child.output();
+  const text = new TextDecoder();
+  return { code: o.code, stdout: text.decode(o.stdout), stderr: text.decode(o.stderr) };
+}
+
 /**
  * Where test processes running side by side claim the ports they hand out: machine-wide, not in
  * the run's own TMPDIR, so that files of one run (`--parallel`) and suites run side by side (a

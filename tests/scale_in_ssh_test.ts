@@ -11,6 +11,7 @@ import {
   mup,
   output,
   pausedBefore,
+  resultOf,
   spawnMup,
   tempHome,
   testMirror,
@@ -53,11 +54,7 @@ Deno.test({
         ["cluster", "scale-in", "c1", "-N", `127.0.0.3:${p[2]}`, "--auto-approve", ...f.flags()],
         home,
       );
-      const running = child.output().then((o) => ({
-        code: o.code,
-        stdout: new TextDecoder().decode(o.stdout),
-        stderr: new TextDecoder().decode(o.stderr),
-      }));
+      const running = resultOf(child);
       await cut.at(() => child.kill("SIGKILL"), running);
       await running;
       assert.ok(await Deno.stat(dataDir).then(() => true, () => false), "cut before the removal");

@@ -11,6 +11,7 @@ import {
   killAll,
   output,
   pausedBefore,
+  resultOf,
   spawnMup,
   tempHome,
   testMirror,
@@ -120,11 +121,7 @@ Deno.test({
         ["cluster", "scale-out", "sx", grown, "--auto-approve", ...flags],
         home,
       );
-      const running = child.output().then((o) => ({
-        code: o.code,
-        stdout: new TextDecoder().decode(o.stdout),
-        stderr: new TextDecoder().decode(o.stderr),
-      }));
+      const running = resultOf(child);
       // Its new member runs on 127.0.0.3 by then, not yet in the set.
       await cut.at(() => child.kill("SIGKILL"), running);
       await running;
