@@ -6,25 +6,18 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { deployArgs, freePorts, killAll, mup, output, tempHome, testMirror } from "./helpers.ts";
+import { freePorts, killAll, mup, output, tempHome } from "./helpers.ts";
 import { clusterDir, meta, withClient } from "./apply_helpers.ts";
-import { entry, type SshFixture, startSshFixture, topologyFile } from "./ssh_helpers.ts";
+import { deploySetAcross, SET_HOSTS, type SshFixture, startSshFixture } from "./ssh_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
 
-const HOSTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
+const HOSTS = SET_HOSTS;
 
 /** A 3-member set, one member per address; then 127.0.0.3 dies (sshd and mongod killed). */
 async function deployThenLose(home: string, f: SshFixture, p: number[]): Promise<void> {
-  const topo = await topologyFile(home, {
-    mongod_servers: HOSTS.map((h, i) => entry(f, h, p[i], { replica_set: "rs0" })),
-  });
-  const r = await mup(
-    deployArgs("c1", topo, await testMirror(), ["--auto-approve", ...f.flags()]),
-    { home },
-  );
-  assert.equal(r.code, 0, output(r));
+  await deploySetAcross(home, f, p);
   const procs = (await meta(home, "c1")).processes as { host: string; pid_file: string }[];
   const lost = procs.find((x) => x.host === "127.0.0.3")!;
   const pid = Number((await Deno.readTextFile(lost.pid_file)).trim());

@@ -17,7 +17,7 @@ import {
   testMirror,
 } from "./helpers.ts";
 import { clusterDir, meta, withClient } from "./apply_helpers.ts";
-import { entry, startSshFixture, topologyFile } from "./ssh_helpers.ts";
+import { deploySetAcross, startSshFixture } from "./ssh_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -31,15 +31,7 @@ Deno.test({
     const f = await startSshFixture();
     try {
       const p = freePorts(3);
-      const hosts = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
-      const topo = await topologyFile(home, {
-        mongod_servers: hosts.map((h, i) => entry(f, h, p[i], { replica_set: "rs0" })),
-      });
-      const d = await mup(
-        deployArgs("c1", topo, await testMirror(), ["--auto-approve", ...f.flags()]),
-        { home },
-      );
-      assert.equal(d.code, 0, output(d));
+      const topo = await deploySetAcross(home, f, p);
       // mup is killed just before the removed member's data directory goes; the resume, a new
       // mup that reads only the plan, must reach 127.0.0.3 on its port too.
       const dataDir = path.join(clusterDir(home, "c1"), "deploy", "data", `mongod-${p[2]}`);

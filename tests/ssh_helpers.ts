@@ -7,6 +7,7 @@
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { deadline, trackChild, trackDir } from "./fixture.ts";
+import { deployArgs, mup, output, testMirror } from "./helpers.ts";
 
 const SSHD = "/usr/sbin/sshd";
 
@@ -256,4 +257,28 @@ export async function topologyFile(home: string, doc: unknown): Promise<string> 
   const file = path.join(home, "topo.yaml");
   await Deno.writeTextFile(file, stringify(doc));
   return file;
+}
+
+/** The three addresses of the SSH tests' replica sets: one local host, two behind their sshd. */
+export const SET_HOSTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
+
+/**
+ * Deploys cluster `name`: replica set rs0 with a member on each of SET_HOSTS, on `ports` in that
+ * order. Returns its topology file. Throws (an assertion, with mup's output) when it fails.
+ */
+export async function deploySetAcross(
+  home: string,
+  f: SshFixture,
+  ports: number[],
+  name = "c1",
+): Promise<string> {
+  const topo = await topologyFile(home, {
+    mongod_servers: SET_HOSTS.map((h, i) => entry(f, h, ports[i], { replica_set: "rs0" })),
+  });
+  const r = await mup(
+    deployArgs(name, topo, await testMirror(), ["--auto-approve", ...f.flags()]),
+    { home },
+  );
+  if (r.code !== 0) throw new Error(`deploy of ${name} failed:\n${output(r)}`);
+  return topo;
 }

@@ -6,7 +6,7 @@
  * said in the review. Only a host mup could not reach is taken as gone: one that answers gets
  * the real work. Pure.
  */
-import { hostPort } from "../topology/hosts.ts";
+import { hostPort, sameHostName } from "../topology/hosts.ts";
 import { shellQuote } from "../executor/shell_quote.ts";
 import { firstFew } from "../util/format.ts";
 import type { ProcessFact } from "./lifecycle.ts";
@@ -25,11 +25,8 @@ interface HostProcess {
  * own, and the tests' 127.0.0.2 and 127.0.0.3 are two hosts of one machine.
  */
 export function onGoneHost(gone: string[] | undefined, host: string): boolean {
-  return !!gone?.length && gone.some((g) => sameName(g, host));
+  return !!gone?.length && gone.some((g) => sameHostName(g, host));
 }
-
-const sameName = (a: string, b: string) => norm(a) === norm(b);
-const norm = (h: string) => h.trim().toLowerCase().replace(/\.$/, "");
 
 /**
  * The refusals of `--host-gone` hosts: one the cluster does not have (naming those it has), and
@@ -45,7 +42,7 @@ export function goneHostErrors(
   const errors: ValidationIssue[] = [];
   const hosts = [...new Set(processes.map((p) => p.host))];
   for (const g of gone) {
-    const here = processes.filter((p) => sameName(p.host, g));
+    const here = processes.filter((p) => sameHostName(p.host, g));
     // `--host-gone --plan-only` takes the next flag as its value: said, not matched.
     if (!g.trim() || g.startsWith("-")) {
       errors.push({

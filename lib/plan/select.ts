@@ -1,8 +1,6 @@
 import { MupError } from "../errors.ts";
-import { hostPort, sameMachine, splitHostPort } from "../topology/hosts.ts";
+import { hostPort, sameHostName, sameMachine, splitHostPort } from "../topology/hosts.ts";
 import { reachedLocally } from "../executor/factory.ts";
-
-const hostKeyName = (h: string) => h.trim().toLowerCase().replace(/\.$/, "");
 
 /** The `-R role` / `-N host:port` filters of the cluster commands (TiUP's names). */
 export interface ProcessFilter {
@@ -37,8 +35,7 @@ export function selectProcesses<
     if (port !== p.port || host === "" || !sameMachine(host, p.host)) return false;
     // A loopback address other than 127.0.0.1 stands for a host of its own, reached over SSH
     // (executor/factory.ts): `-N 127.0.0.9:P` is not 127.0.0.4's process (tester75).
-    return reachedLocally(host) && reachedLocally(p.host) ||
-      hostKeyName(host) === hostKeyName(p.host);
+    return reachedLocally(host) && reachedLocally(p.host) || sameHostName(host, p.host);
   };
   for (const n of f.nodes ?? []) {
     if (!procs.some((p) => matches(p, n))) {

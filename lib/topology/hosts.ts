@@ -80,8 +80,22 @@ export function hostKey(host: string): string {
 
 const keys = new Map<string, string>();
 
+/**
+ * Two host names spelling the same host (case and a final dot aside), without asking which
+ * machine they are (hostKey): each SSH host is reached, and lost, on its own, even where two
+ * are one machine (the tests' 127.0.0.2 and 127.0.0.3).
+ */
+export function sameHostName(a: string, b: string): boolean {
+  return hostName(a) === hostName(b);
+}
+
+/** A host name as written, without case or a final dot. */
+function hostName(host: string): string {
+  return host.trim().toLowerCase().replace(/\.$/, "");
+}
+
 function computeHostKey(host: string): string {
-  let h = host.trim().toLowerCase().replace(/\.$/, "");
+  let h = hostName(host);
   const v6 = canonicalIPv6(h);
   if (v6 !== undefined) h = v6;
   if (h === "::1" || h === "localhost" || h.endsWith(".localhost")) return LOCAL_MACHINE;
