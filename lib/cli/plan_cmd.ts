@@ -151,7 +151,8 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
       "--applicable",
       "also exit 1 when the plan is valid but `plan apply` refuses it now (stale, blocked, " +
         "another plan stored under its ID): a CI gate before the apply; an applied plan passes " +
-        "(apply has nothing left to do)",
+        "(apply has nothing left to do); reads mup's records only: no host is reached, so apply's " +
+        "checks of SSH and servers (and of --host-gone hosts) still come at apply time",
     )
     .option("--json", "machine-readable output")
     .action(async (ref, opts) => {
