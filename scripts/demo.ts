@@ -8,6 +8,9 @@
  *   deno task demo --keep             leave it running (prints the command that stops it)
  *   deno task demo --topology FILE    deploy FILE (sharded, replica set or standalone; a relative
  *                                     path is read from the directory deno task was run in)
+ *   deno task demo --base-port PORT   the topology's ports moved so that its lowest is PORT (the
+ *                                     example's 27017–27026 clash with a mongod already running);
+ *                                     the moved copy is MUP_HOME/topology.yaml
  *   MUP_HOME=DIR deno task demo --stop   stop a demo cluster left running (`mup cluster stop`;
  *                                        a first deploy that did not finish is rolled back);
  *                                        without MUP_HOME, the one demo home in the temp
@@ -18,6 +21,7 @@
  */
 import * as path from "node:path";
 import { MongoClient } from "mongodb";
+import { isMap, isSeq, parseDocument } from "yaml";
 import { buildMirror } from "../sim/mirror.ts";
 import { readMeta } from "../lib/state/meta.ts";
 import { securityOf } from "../lib/security/settings.ts";
@@ -37,11 +41,62 @@ if (topoArg >= 0 && !Deno.args[topoArg + 1]) {
 const topology = topoArg >= 0
   ? path.resolve(Deno.env.get("INIT_CWD") ?? Deno.cwd(), Deno.args[topoArg + 1])
   : path.join(ROOT, "examples", "sharded.yaml");
+const basePort = basePortArg();
+// Read and moved before anything is made, so that a bad file or port leaves nothing behind.
+const movedTopology = basePort === undefined || Deno.args.includes("--stop")
+  ? undefined
+  : await movedPorts(topology, basePort);
 const givenHome = Deno.env.get("MUP_HOME");
 const home = givenHome ??
   (stopping ? await foundHome() : await Deno.makeTempDir({ prefix: HOME_PREFIX }));
 const mirror = path.join(home, "mirror");
 const clusterDir = path.join(home, "storage", "clusters", "demo");
+
+/** `--base-port PORT`'s port, checked (exits 1 with the reason); undefined without it. */
+function basePortArg(): number | undefined {
+  const at = Deno.args.indexOf("--base-port");
+  if (at < 0) return undefined;
+  const given = Deno.args[at + 1];
+  const port = Number(given);
+  if (!given || !/^\d+$/.test(given) || port < 1024 || port > 65535) {
+    console.error(
+      `Error: --base-port needs a port from 1024 to 65535 (got ${given ?? "nothing"}): ` +
+        "deno task demo --base-port 37017",
+    );
+    Deno.exit(1);
+  }
+  return port;
+}
+
+/**
+ * The topology at `file` with every port moved by the same amount so that the lowest is `base`
+ * (an entry without a port has 27017, the topology's default; a port 0 stays 0: picked at
+ * deploy), as YAML with its comments kept; exits 1 when a port would pass 65535.
+ */
+async function movedPorts(file: string, base: number): Promise<string> {
+  const text = await Deno.readTextFile(file).catch((e) => {
+    console.error(`Error: cannot read ${file}: ${(e as Error).message}`);
+    Deno.exit(1);
+  });
+  const doc = parseDocument(text);
+  const entries = ["config_servers", "mongod_servers", "mongos_servers"].flatMap((key) => {
+    const list = doc.get(key);
+    return isSeq(list) ? list.items.filter(isMap) : [];
+  });
+  const portOf = (e: (typeof entries)[number]) => Number(e.get("port") ?? 27017);
+  const ports = entries.map(portOf).filter((p) => p !== 0);
+  if (!ports.length) return doc.toString();
+  const shift = base - Math.min(...ports);
+  if (Math.max(...ports) + shift > 65535) {
+    console.error(
+      `Error: --base-port ${base} moves ${file}'s highest port (${Math.max(...ports)}) past ` +
+        `65535: give a base port of at most ${65535 - Math.max(...ports) + Math.min(...ports)}`,
+    );
+    Deno.exit(1);
+  }
+  for (const e of entries) if (portOf(e) !== 0) e.set("port", portOf(e) + shift);
+  return doc.toString();
+}
 
 /**
  * `--stop` without MUP_HOME: the demo home (a temp dir the demo made) holding a cluster to stop,
@@ -171,12 +226,18 @@ if (stopping) {
 console.log(`mup demo: MUP_HOME=${home}`);
 console.log(`Building a local download mirror (simulated MongoDB 6.0/7.0/8.0) in ${mirror} ...`);
 await buildMirror(mirror);
+// The moved copy lives in MUP_HOME: the cluster's commands read its hooks from there.
+const deployed = movedTopology === undefined ? topology : path.join(home, "topology.yaml");
+if (movedTopology !== undefined) {
+  await Deno.writeTextFile(deployed, movedTopology);
+  console.log(`Ports moved to start at ${basePort}: ${deployed}`);
+}
 
 const planned = await mup([
   "cluster",
   "deploy",
   "demo",
-  topology,
+  deployed,
   "--version",
   "7.0",
   "--mirror",

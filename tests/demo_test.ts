@@ -121,6 +121,27 @@ Deno.test("demo: a plan that fails pre-flight starts nothing and says so (no sto
     assert.equal(stop.code, 0, said);
     assert.match(said, /No demo cluster was ever started in .*: nothing to stop\./);
     assert.doesNotMatch(said, /Stopped the demo cluster/);
+    // A --base-port that is not a port, or moves the file's ports past 65535: refused before
+    // anything is made.
+    for (
+      const [base, why] of [
+        ["80", /--base-port needs a port from 1024 to 65535 \(got 80\)/],
+        ["65535", /moves .*two\.yaml's highest port \(27018\) past 65535: .* at most 65534/],
+      ] as const
+    ) {
+      const two = await writeTopology(
+        home,
+        "two.yaml",
+        "mongod_servers:\n  - { host: localhost, port: 27017, replica_set: rs }\n" +
+          "  - { host: localhost, port: 27018, replica_set: rs }\n",
+      );
+      const moved = await runDemo(home, ["--topology", two, "--base-port", base], {
+        MUP_HOME: path.join(home, "moved"),
+      });
+      assert.equal(moved.code, 1);
+      assert.match(new TextDecoder().decode(moved.stderr), why);
+      await assert.rejects(Deno.stat(path.join(home, "moved")));
+    }
   } finally {
     squatter.close();
     await killAll(home);
@@ -208,15 +229,18 @@ Deno.test("demo --topology on a replica set (a path relative to where deno task 
   }
 });
 
-Deno.test("demo --topology on a standalone: uses the standalone mongod, stops it, and removes the temp MUP_HOME it made", async () => {
+Deno.test("demo --topology on a standalone, --base-port: uses the standalone mongod on the moved port, stops it, and removes the temp MUP_HOME it made", async () => {
   const tmp = await tempHome();
-  const ports = freePorts(1);
+  const [port] = freePorts(1);
   try {
-    const file = await writeTopology(tmp, "one.yaml", standaloneTopology(ports));
+    // 27017 in the file, moved to a free port: the demo never touches 27017.
+    const file = await writeTopology(tmp, "one.yaml", standaloneTopology([27017]));
     const dec = new TextDecoder();
-    const demo = await taskDemo(tmp, tmp, ["--topology", file]);
+    const demo = await taskDemo(tmp, tmp, ["--topology", file, "--base-port", String(port)]);
     const out = dec.decode(demo.stdout);
     assert.equal(demo.code, 0, out + dec.decode(demo.stderr));
+    assert.match(out, new RegExp(`Ports moved to start at ${port}: .*/topology\\.yaml`));
+    assert.match(out, new RegExp(`mongod localhost:${port}: version`));
     assert.match(out, /Without credentials the standalone mongod refuses to read/);
     assert.doesNotMatch(out, /\bmongos\b/);
     assert.match(out, /inserted and read back: \{"hello":"world"\}/);
