@@ -15,6 +15,7 @@ import {
   mup,
   output,
   portFree,
+  replicaSetTopology,
   standaloneTopology,
   tempHome,
   testMirror,
@@ -23,6 +24,7 @@ import {
 import { syntheticPlan } from "./synthetic.ts";
 import { allOperations } from "../lib/plan/schema.ts";
 import { ok } from "./lifecycle_helpers.ts";
+import { currentState } from "./apply_helpers.ts";
 import { installFixture, tempDir } from "./fixture.ts";
 
 installFixture();
@@ -603,6 +605,39 @@ Deno.test("CLI: a phase hook is for any plan's phase (a restart's restart-mongod
       (await Deno.readTextFile(path.join(dir, "events"))).trim(),
       "restarted restart-mongod",
     );
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("CLI: a rolling restart stopped by a failing after_operation hook of its step-down: the resume freezes the member, now a secondary, and steps nothing down again (tester75 #3)", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const dir = await tempDir();
+    const flag = path.join(dir, "fixed");
+    const hooks = `hooks:
+  after_operation:
+    command: 'case "$MUP_OPERATION_ID" in step-down-*) test -f ${flag} || exit 3;; esac'
+`;
+    const topo = await writeTopology(dir, "rs.yaml", replicaSetTopology(ports, hooks));
+    await ok(home, [...deployArgs("sd", topo, await testMirror()), "--auto-approve"]);
+    const failed = await mup(["cluster", "restart", "sd", "--auto-approve"], { home });
+    assert.equal(failed.code, 1, output(failed));
+    assert.match(output(failed), /hook after_operation of operation step-down-rs0 exited with 3/);
+    const before = await currentState(home, "sd");
+    assert.match(before.operation_states["step-down-rs0"].result?.output ?? "", /stepped down/);
+    await Deno.writeTextFile(flag, "");
+    await ok(home, ["plan", "resume", "sd"]);
+    const after = await currentState(home, "sd");
+    const stepDown = after.operation_states["step-down-rs0"];
+    assert.equal(stepDown.executions, 2);
+    // The second run found another member primary: replSetFreeze, no replSetStepDown.
+    assert.match(
+      stepDown.result?.output ?? "",
+      /another member is primary; localhost:\d+ is not, and is frozen/,
+    );
+    assert.equal(after.status, "completed");
   } finally {
     await killAll(home);
   }
