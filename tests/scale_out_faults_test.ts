@@ -9,6 +9,7 @@ import {
   deployArgs,
   freePorts,
   mup,
+  output,
   pausedBefore,
   portFree,
   replicaSetTopology,
@@ -140,6 +141,59 @@ Deno.test("an unfinished scale-out: stop is refused (resume or rollback named), 
   assert.equal(portFree(ports[4]), false, "the new member runs");
   await ok(home, ["cluster", "destroy", "sf", "--auto-approve"]);
   assert.deepEqual(ports.map(portFree), [true, true, true, true, true], "nothing is left running");
+});
+
+Deno.test("a rollback of an unfinished scale-out, killed part way: plan resume completes it (its plan acts on the member the metadata never recorded), the member stopped and removed; destroy afterwards leaves nothing running (tester77 #1)", async () => {
+  const home = await tempHome();
+  const ports = freePorts(4);
+  const mirror = await testMirror();
+  const file = await writeTopology(home, "rb.yaml", replicaSetTopology(ports));
+  await ok(home, deployArgs("rb", file, mirror, ["--auto-approve"]));
+  const grown = await writeTopology(
+    home,
+    "rb4.yaml",
+    replicaSetTopology(ports, `  - { host: localhost, port: ${ports[3]}, replica_set: rs0 }\n`),
+  );
+  // Cut off once its new member is in the set.
+  await killWhen(
+    home,
+    "rb",
+    ["cluster", "scale-out", "rb", grown, "--auto-approve"],
+    /^add-members-rs0$/,
+    "completed",
+  );
+  // The rollback cut off once it took the member out of the set, before its stop.
+  await killWhen(
+    home,
+    "rb",
+    ["state", "rollback", "rb", "--checkpoint", "start", "--auto-approve"],
+    /^undo-add-members-rs0$/,
+    "completed",
+  );
+  assert.equal(portFree(ports[3]), false, "the new member still runs");
+  // A destroy planned now stops the member too: it is the cluster's, recorded or not.
+  const destroy = await mup(["cluster", "destroy", "rb", "--plan-only", "--json"], { home });
+  assert.equal(destroy.code, 0, output(destroy));
+  const stops = JSON.parse(destroy.stdout).plan.phases.flatMap((ph: Document) => ph.operations)
+    .filter((o: Document) => o.type === "stop_process").map((o: Document) => o.target.port);
+  assert.deepEqual(stops.sort(), [...ports].sort(), "every process, the new member's too");
+  const resumed = await ok(home, ["plan", "resume", "rb", "--auto-approve"]);
+  assert.match(resumed.stdout, /took over a stale lock/);
+  assert.equal(portFree(ports[3]), true, "the resume stopped it");
+  const data = path.join(clusterDir(home, "rb"), "deploy", "data", `mongod-${ports[3]}`);
+  assert.equal(await exists(data), false, "its data directory was removed");
+  const config = await withClient(
+    `mongodb://localhost:${ports[0]},localhost:${ports[1]}/?replicaSet=rs0`,
+    async (c) => (await c.db("admin").command({ replSetGetConfig: 1 })).config,
+    { home, cluster: "rb" },
+  );
+  assert.deepEqual(
+    config.members.map((m: Document) => m.host).sort(),
+    ports.slice(0, 3).map((p) => `localhost:${p}`).sort(),
+  );
+  assert.ok((await display(home, "rb")).healthy);
+  await ok(home, ["cluster", "destroy", "rb", "--auto-approve"]);
+  assert.deepEqual(ports.map(portFree), [true, true, true, true], "nothing is left running");
 });
 
 Deno.test("a scale-out cut off while its addShard was under way: state rollback is refused (the shard may be registered); display names a shard no recorded member serves; plan resume completes it", async () => {

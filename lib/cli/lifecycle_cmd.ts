@@ -20,6 +20,7 @@ import { print, printJson } from "./context.ts";
 import { requireMeta } from "./cluster_show.ts";
 import { undeployedMeta, unfinishedApply } from "../state/undeployed.ts";
 import type { ClusterMeta } from "../state/meta.ts";
+import { StateStore } from "../state/store.ts";
 import { listProcesses } from "../plan/processes.ts";
 import { recordedProcess } from "../state/meta_from_plan.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
@@ -288,6 +289,8 @@ async function hasMeta(ctx: CliContext, name: string): Promise<boolean> {
 /**
  * A destroy over an unfinished scale-out removes what that scale-out started too: the cluster
  * is then its plan's topology (the recorded one with the added entries), with their processes.
+ * So does one over an unfinished rollback of such a scale-out (cut off before it stopped what
+ * the scale-out started; tester77).
  */
 async function withUnfinishedScaleOut(
   ctx: CliContext,
@@ -296,8 +299,18 @@ async function withUnfinishedScaleOut(
 ): Promise<ClusterMeta> {
   const clusterDir = ctx.store.clusterDir(name);
   const u = await unfinishedApply(clusterDir);
-  if (!u || u.state.operation !== "scale-out" || !u.state.plan_path) return meta;
-  const plan = await ctx.store.load(u.state.plan_path).then((l) => l.plan, () => undefined);
+  const loaded = (file: string) => ctx.store.load(file).then((l) => l.plan, () => undefined);
+  let scaleOut = u?.state.operation === "scale-out" ? u.state : undefined;
+  if (u?.state.operation === "rollback") {
+    const undone = (await loaded(u.state.plan_path))?.phases.flatMap((ph) => ph.operations)
+      .find((o) => o.type === "mark_rolled_back")?.target.params.state_id;
+    const st = undone
+      ? await new StateStore(clusterDir).load(undone).catch(() => undefined)
+      : undefined;
+    if (st?.operation === "scale-out" && st.status !== "rolled_back") scaleOut = st;
+  }
+  if (!scaleOut?.plan_path) return meta;
+  const plan = await loaded(scaleOut.plan_path);
   if (!plan) return meta;
   const procs = listProcesses(plan.topology, path.join(clusterDir, "deploy"));
   return { ...meta, topology: plan.topology, processes: procs.map(recordedProcess) };

@@ -233,6 +233,8 @@ export function planMemberIssues(plan: Plan): ValidationIssue[] {
 export function recordedMemberIssues(
   plan: Plan,
   recorded: Pick<Plan, "topology" | "deploy_dir">,
+  /** For a rollback: the plan of the apply it undoes, whose processes it may stop too. */
+  undone?: Pick<Plan, "topology" | "deploy_dir">,
 ): ValidationIssue[] {
   // A reconfigure's job is to change members' options: those are the plan's.
   const allowed = allowedTopology(plan, recorded.topology);
@@ -242,6 +244,7 @@ export function recordedMemberIssues(
   const asRecorded: Plan = { ...plan, topology, deploy_dir: recorded.deploy_dir };
   const processes = [
     ...listProcesses(plan.topology, plan.deploy_dir),
+    ...(undone ? listProcesses(undone.topology, undone.deploy_dir) : []),
     // The recorded ones last: where both name a process, its recorded paths are the ones.
     ...listProcesses(recorded.topology, recorded.deploy_dir),
   ];

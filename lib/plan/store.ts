@@ -10,6 +10,8 @@ import { recordedUploadIssues } from "./plan_uploads.ts";
 import { recordedMemberIssues } from "./plan_members.ts";
 import { recordedHookIssues } from "./plan_hooks.ts";
 import { readMeta } from "../state/meta.ts";
+import { StateStore } from "../state/store.ts";
+import { parsePlanText } from "./parse.ts";
 import { checkIdentifier, insideStore, isIdentifier, liesInside } from "../util/ident.ts";
 import type { Dag } from "../graph/mod.ts";
 import { planFileHash, sealPlan } from "./hash.ts";
@@ -252,7 +254,7 @@ export class PlanStore {
         ...recordedPathIssues(plan, meta, { storeRoot: this.root }),
         ...recordedConfigIssues(plan, meta),
         ...recordedUploadIssues(plan, meta, { storeRoot: this.root }),
-        ...recordedMemberIssues(plan, meta),
+        ...recordedMemberIssues(plan, meta, await this.undonePlan(plan)),
         ...recordedHookIssues(plan, meta, this.clusterDir(plan.cluster_name)),
       );
     }
@@ -261,6 +263,28 @@ export class PlanStore {
       : await unknownClusterIssue(this.clusterDir(plan.cluster_name), plan);
     if (unknown) check.issues.push(unknown);
     return check;
+  }
+
+  /**
+   * For a rollback plan: the plan of the apply it undoes (its mark_rolled_back operation's
+   * `state_id`, an apply of the same cluster whose state names a plan inside the cluster's
+   * directory), whose processes the rollback may stop and remove although the metadata never
+   * recorded them (an unfinished scale-out's). Undefined for any other plan, or when that apply
+   * or its plan cannot be read: the rollback's targets are then judged without it.
+   */
+  private async undonePlan(plan: Plan): Promise<Plan | undefined> {
+    if (plan.operation !== "rollback") return undefined;
+    const id = plan.phases.flatMap((ph) => ph.operations)
+      .find((o) => o.type === "mark_rolled_back")?.target.params.state_id;
+    if (!id || !isIdentifier(id)) return undefined;
+    const dir = this.clusterDir(plan.cluster_name);
+    try {
+      const state = await new StateStore(dir).load(id);
+      if (!liesInside(dir, state.plan_path)) return undefined;
+      return parsePlanText(await readPlanText(state.plan_path), state.plan_path).plan;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Loads and fully validates a plan (check); throws a MupError listing the problems. */

@@ -47,7 +47,10 @@ export function checkPlanText(
     ...planTargetIssues(
       parsed.plan,
       listProcesses(parsed.plan.topology, parsed.plan.deploy_dir),
-      parsed.plan.operation !== "scale-in",
+      // A scale-in stops processes its topology no longer has, and a rollback those of the
+      // apply it undoes (a scale-out's new members): both are checked against the recorded
+      // cluster and that apply's plan where those can be read (PlanStore.check).
+      parsed.plan.operation !== "scale-in" && parsed.plan.operation !== "rollback",
     ),
     ...planRollingIssues(parsed.plan),
     ...planUploadIssues(parsed.plan, opts),
