@@ -51,11 +51,29 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
     .option("--json", "print the plan document")
     .option("--all", "list every operation line, also on large clusters")
     .action(async (ref, opts) => {
-      const { plan, path, dag } = await ctx.store.load(ref);
-      if (opts.json) return printJson(plan);
-      print(renderPlan(plan, { path, all: opts.all, dag }));
+      // A plan that parses but fails validation is still shown (with its errors, exit 1): a
+      // stuck apply's plan must be readable. One that cannot be read or graphed is refused.
+      const file = await ctx.store.resolve(ref);
+      const check = await ctx.store.check(await readPlanText(file), file, { here: true });
+      const errors = check.issues.filter((i) =>
+        i.severity === "error" && !i.message.startsWith("pre-flight")
+      );
+      if (!check.plan || !check.dag) await ctx.store.load(ref);
+      const { plan, dag } = check as Required<typeof check>;
+      if (opts.json) printJson(plan);
+      else print(renderPlan(plan, { path: file, all: opts.all, dag }));
+      if (errors.length) {
+        // After the plan, where a terminal leaves it in sight.
+        ctx.exitCode = 1;
+        return console.error(
+          `Error: plan ${file} is not valid: apply and resume refuse it:\n` +
+            errors.map((e) => `  • ${e.message}`).join("\n") +
+            `\nHint: \`mup plan validate ${file}\` lists every problem`,
+        );
+      }
+      if (opts.json) return;
       // The document is valid; whether apply takes it now is another matter: said beside it.
-      const refusal = await notApplicable(ctx, plan, path);
+      const refusal = await notApplicable(ctx, plan, file);
       if (refusal) print(`Note: ${refusal.said}: ${refusal.message}`);
     });
 
