@@ -338,6 +338,32 @@ Deno.test("kill -9 of a first deploy: cluster list shows it interrupted, cluster
   }
 });
 
+Deno.test("kill -9 of a first deploy of a replica set before replSetInitiate: display shows its member NOT_INITIATED, said so, not UNKNOWN (tester77 #5)", async () => {
+  const home = await tempHome();
+  try {
+    const topo = await writeTopology(
+      home,
+      "rs1.yaml",
+      standaloneTopology(stablePorts(1), "    replica_set: rs1\n"),
+    );
+    await killWhen(
+      home,
+      "rs1",
+      deployArgs("rs1", topo, await testMirror(), ["--auto-approve"]),
+      /^wait-/,
+      "running",
+    );
+    const json = JSON.parse((await ok(home, ["cluster", "display", "rs1", "--json"], 1)).stdout);
+    assert.equal(json.processes.length, 1);
+    const [member] = json.processes;
+    assert.equal(member.state, "NOT_INITIATED", JSON.stringify(member));
+    assert.match(member.reason, /no replica set configuration yet \(replSetInitiate has not run/);
+    await ok(home, ["state", "rollback", "rs1", "--checkpoint", "start", "--auto-approve"]);
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("state rollback removes only the directories the deploy made: a data_dir that was there before stays, with its neighbours' files", async () => {
   const home = await tempHome();
   const [port] = stablePorts(1);

@@ -189,6 +189,19 @@ async function askOne(
     };
   }
   if (why) {
+    // hello needs no login: a member with no replica set configuration yet says so there
+    // (isreplicaset, no setName: MongoDB's fillHelloForReplSet), as before replSetInitiate, when
+    // the admin user does not exist yet either.
+    if (hello.isreplicaset === true && typeof hello.setName !== "string") {
+      return {
+        status: {
+          ...out,
+          state: "NOT_INITIATED",
+          healthy: false,
+          reason: "no replica set configuration yet (replSetInitiate has not run on its set)",
+        },
+      };
+    }
     const state = hello.isWritablePrimary ? "PRIMARY" : hello.secondary ? "SECONDARY" : "UNKNOWN";
     return { status: { ...out, state, healthy: false, reason: why } };
   }
