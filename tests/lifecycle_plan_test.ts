@@ -859,7 +859,7 @@ Deno.test("plan show of a lifecycle plan says how many of the cluster's processe
   assert.match(members, /Acted on: 2 members' options set by replSetReconfig \(no restart\)/);
 });
 
-Deno.test("a reconfigure that restarts the primary it gives priority 0 does not call it the primary at its reconfiguration: the restart may have moved it (tester42)", async () => {
+Deno.test("a reconfigure that restarts the primary it gives priority 0 reconfigures the set after the secondaries' restarts, before the primary's: the reconfiguration steps it down, and it restarts as a secondary (tester42, tester76)", async () => {
   const rs = await input("replica-set.yaml");
   const primary = Object.entries(rs.facts).find(([, f]) => f.state === "PRIMARY")![0];
   const at = rs.meta.topology.mongod_servers.findIndex((s) => primary.endsWith(`-${s.port}`));
@@ -874,6 +874,7 @@ Deno.test("a reconfigure that restarts the primary it gives priority 0 does not 
     const plan = planReconfigure({ ...rs, topology: t, topologyFile: "/t/rs.yaml" });
     assert.deepEqual(plan.validation.errors, []);
     return {
+      plan,
       op: allOperations(plan).find((o) => o.type === "reconfig_members")!.description,
       warning: plan.validation.warnings.find((w) => w.code === "primary_steps_down")!.message,
     };
@@ -882,14 +883,23 @@ Deno.test("a reconfigure that restarts the primary it gives priority 0 does not 
   assert.match(only.op, new RegExp(`; the primary ${host} steps down first: an election\\)$`));
   assert.match(only.warning, /gets priority 0: it is stepped down first/);
   const both = said(restarting);
-  assert.match(
-    both.op,
-    new RegExp(`; ${host}, primary when planned, steps down first if still primary: an election`),
-  );
-  assert.doesNotMatch(both.op, /the primary localhost/);
+  assert.match(both.op, new RegExp(`; the primary ${host} steps down first: an election\\)$`));
   assert.match(
     both.warning,
-    /the primary of rs0 now, gets priority 0 and is restarted: its restart steps it down/,
+    /the primary of rs0 now, gets priority 0: it is stepped down .* once the set's secondaries are restarted, then restarted itself as a secondary/,
+  );
+  // In the restart phase: the secondaries' restarts, the reconfiguration, then the primary's.
+  const phase = both.plan.phases.find((ph) => ph.name === "restart-mongod")!;
+  const ids = phase.operations.map((o) => o.id);
+  const reconfig = ids.indexOf("reconfig-members-rs0");
+  assert.ok(reconfig > 0, ids.join(" "));
+  assert.ok(ids.slice(0, reconfig).every((id) => !id.endsWith(primary)), ids.join(" "));
+  assert.equal(ids[reconfig + 1], "step-down-rs0", ids.join(" "));
+  assert.deepEqual(phase.operations[reconfig + 1].depends_on, ["reconfig-members-rs0"]);
+  assert.ok(!ids.some((id) => id.startsWith("wait-handback-")), ids.join(" "));
+  assert.ok(
+    !both.plan.phases.some((ph) => ph.name === "reconfigure-members"),
+    both.plan.phases.map((ph) => ph.name).join(" "),
   );
 });
 
@@ -1176,7 +1186,7 @@ Deno.test("every phase of the golden plans (deploy, scale-in, rollback among the
   }
 });
 
-Deno.test("reconfigure that restarts and ranks another member highest: the hand-back warning says the new options then move the primary (tester50)", async () => {
+Deno.test("reconfigure that restarts and ranks another member highest: the new options are set before the primary's restart, the member they rank highest takes over once, and nothing is handed back (tester50, tester76)", async () => {
   const rs = await input("replica-set.yaml");
   const t = structuredClone(rs.meta.topology);
   for (const s of t.mongod_servers) {
@@ -1184,11 +1194,17 @@ Deno.test("reconfigure that restarts and ranks another member highest: the hand-
   }
   t.mongod_servers[1].priority = 3;
   const plan = planReconfigure({ ...rs, topology: t, topologyFile: "/t/rs.yaml" });
-  const w = plan.validation.warnings.find((x) => x.code === "primary_handback");
+  assert.ok(!plan.validation.warnings.some((x) => x.code === "primary_handback"));
+  const ids = allOperations(plan).map((o) => o.id);
+  const order = ["reconfig-members-rs0", "wait-takeover-rs0", "step-down-rs0"].map((id) =>
+    ids.indexOf(id)
+  );
+  assert.deepEqual(order, [...order].sort((a, b) => a - b), ids.join(" "));
+  assert.ok(order[0] > 0 && order[1] === order[0] + 1 && order[2] === order[1] + 1, ids.join(" "));
+  assert.ok(!ids.some((id) => id.startsWith("wait-handback-")), ids.join(" "));
   assert.match(
-    w?.message ?? "",
-    /^rs0: localhost:27017 has the highest priority \(2\), so after its restart it takes the primary back .*; then the new member options move it \(Wait for localhost:27018 \(priority 3\) to take the primary of rs0 over/,
-    JSON.stringify(plan.validation.warnings),
+    allOperations(plan).find((o) => o.id === "wait-takeover-rs0")!.description,
+    /Wait for localhost:27018 \(priority 3\) to take the primary of rs0 over/,
   );
 });
 

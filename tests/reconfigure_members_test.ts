@@ -462,3 +462,35 @@ Deno.test("cluster reconfigure of members' options with a member down: the runni
     await killAll(home);
   }
 });
+
+Deno.test("cluster reconfigure that restarts every member and ranks a secondary highest: the new options come after the secondaries' restarts, that member takes over once, and the old primary restarts as a secondary, frozen, not handed the primary back (tester76 #2)", async () => {
+  const home = await tempHome();
+  try {
+    const { ports, file } = await deployRm(home);
+    const raised = await writeTopology(
+      home,
+      "rm-raised.yaml",
+      `global:\n  runtime_config:\n    operationProfiling: { slowOpThresholdMs: 250 }\n` +
+        (await Deno.readTextFile(file)).replace(
+          `port: ${ports[1]}, replica_set: rs0 }`,
+          `port: ${ports[1]}, replica_set: rs0, priority: 3 }`,
+        ),
+    );
+    const r = await ok(home, ["cluster", "reconfigure", "rm", raised, "--auto-approve"]);
+    assert.doesNotMatch(r.stdout, /take the primary of rs0 back/);
+    const st = await currentState(home, "rm");
+    assert.equal(st.status, "completed");
+    const ops = st.operation_states;
+    assert.equal(ops["wait-handback-rs0"], undefined);
+    // The takeover came first: the old primary's step-down found it a secondary.
+    assert.match(
+      ops["step-down-rs0"].result?.output ?? "",
+      new RegExp(`another member is primary; localhost:${ports[0]} is not, and is frozen`),
+    );
+    assert.equal(await primary(home, ports[2]), `localhost:${ports[1]}`);
+    assert.deepEqual((await options(home, ports)).map((o) => o[0]), [2, 3, 1]);
+    assert.ok((await display(home, "rm")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});

@@ -84,8 +84,6 @@ export function reconfigMembersOp(
   deps: string[],
   /** `host:port` of the primary that gets priority 0: the operation steps it down first. */
   stepsDown?: string,
-  /** Whether an earlier step of the plan may have moved the primary (a rolling restart of it). */
-  mayHaveMoved = false,
 ): PlannedOperation {
   return op({
     id: `reconfig-members-${set.name}`,
@@ -93,11 +91,7 @@ export function reconfigMembersOp(
     description: `Set ${
       changes.map((c) => `${c.want.host} ${describeOptionChange(c)}`).join("; ")
     } in replica set ${set.name} (one replSetReconfig each${
-      !stepsDown
-        ? ""
-        : mayHaveMoved
-        ? `; ${stepsDown}, primary when planned, steps down first if still primary: an election`
-        : `; the primary ${stepsDown} steps down first: an election`
+      stepsDown ? `; the primary ${stepsDown} steps down first: an election` : ""
     })`,
     target: {
       type: "replica_set",

@@ -88,6 +88,10 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
   );
   const chosen = procs.filter((p) => changed.some((c) => c.proc.id === p.id));
   const running = (p: ProcessSpec) => !!input.facts[p.id]?.running;
+  const up = chosen.filter(running);
+  // The primary of `set` when this plan restarts it.
+  const restartedPrimary = (set: string) =>
+    up.find((p) => p.replicaSet === set && input.facts[p.id]?.state === "PRIMARY");
   const cfgSet = sets.find((s) => s.configsvr);
   // Members' election options, against what their sets hold now (set back when changed by
   // hand): one replSetReconfig per member, after the restarts.
@@ -96,18 +100,12 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
   const optionOps = askedSets.flatMap((s) => {
     const mine = options.filter((c) => c.proc.replicaSet === s.name);
     if (!mine.length) return [];
-    // lib/ops/reconfig_members.ts steps a primary that gets priority 0 down first.
+    // lib/ops/reconfig_members.ts steps a primary that gets priority 0 down first. A primary
+    // this plan restarts is reconfigured before its restart (rolled below), still primary.
     const stepsDown = mine.find((c) =>
       c.want.priority === 0 && input.facts[c.proc.id]?.state === "PRIMARY"
     );
-    // Restarted first (a rolling restart steps it down), it may be a secondary by then.
-    const reconfig = reconfigMembersOp(
-      s,
-      mine,
-      [],
-      stepsDown?.want.host,
-      !!stepsDown && chosen.some((p) => p.id === stepsDown.proc.id),
-    );
+    const reconfig = reconfigMembersOp(s, mine, [], stepsDown?.want.host);
     // The member that ends with the highest priority, if not primary now, takes the primary
     // over once the config says so (priority takeover): waited for before the health check.
     // A member that is down takes over once started, as MongoDB elects it then: not waited for.
@@ -185,7 +183,6 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
   // servers first and mongos last (a mongos needs its config servers).
   // Otherwise a process down is refused (not_running): the refused plan shows no start of it.
   const down = input.afterUnfinished ? chosen.filter((p) => !running(p)) : [];
-  const up = chosen.filter(running);
   const order = (p: ProcessSpec) => p.role === "config" ? 0 : p.role === "mongos" ? 2 : 1;
   // Each waited for until it answers, not until healthy: with most of its set down, a member
   // is healthy only once the others are up too (the restarts' checks, and the final health
@@ -207,6 +204,39 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
     })
   );
   const inSet = (s: ReplicaSetSpec) => up.filter((p) => p.replicaSet === s.name);
+  // A set whose members' options change and whose primary is restarted gets its new options
+  // after its secondaries' restarts and before the primary's: a member the new options rank
+  // highest then takes the primary over once (an election), and the old primary restarts as a
+  // secondary (its step-down a replSetFreeze) and is not handed the primary back only to lose it
+  // again: one election where the other order made three (tester76). The restart is rolled on
+  // the set as the new options rank it.
+  const early = new Set<string>();
+  // `p` as the new options rank it (whether it takes the primary back after its restart).
+  const ranked = (p: ProcessSpec): ProcessSpec => {
+    const m = askedSets.find((a) => a.name === p.replicaSet)?.members.find((x) => x.id === p.id);
+    return m ? { ...p, priority: m.priority, hidden: m.hidden } : p;
+  };
+  const roll = (s: ReplicaSetSpec): PlannedOperation[] => {
+    const mine = optionOps.filter((o) => o.target.name === s.name);
+    const primary = restartedPrimary(s.name);
+    const asked = askedSets.find((a) => a.name === s.name);
+    if (!mine.length || !primary || !asked) return rollSet(input, s, inSet(s), cfgSet);
+    const ops = rollSet(input, asked, inSet(s).map(ranked), cfgSet);
+    // Its step-down, or its stop when no other member can be primary.
+    const at = ops.findIndex((o) =>
+      o.id === `step-down-${s.name}` || o.id === `stop-${primary.id}`
+    );
+    if (at < 0) return ops;
+    early.add(s.name);
+    mine[0].depends_on.push(...ops[at].depends_on);
+    ops[at].depends_on = [mine.at(-1)!.id];
+    return [...ops.slice(0, at), ...mine, ...ops.slice(at)];
+  };
+  const restartConfig = cfgSet ? roll(cfgSet) : [];
+  const restartMembers = [
+    ...sets.filter((s) => !s.configsvr).flatMap(roll),
+    ...rollEach(input, up.filter((p) => p.role === "mongod" && !p.replicaSet)),
+  ];
   // The processes that were down stay down: judged are the running ones.
   const verify = membersOnly && downNow.length
     ? verifyOnly(
@@ -236,18 +266,27 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
         description: "Start what is down, on its new configuration, before anything restarts",
         ops: starts,
       },
+      // Before any member's options change, some of which may come within the restarts.
+      {
+        name: "default-write-concern",
+        description: "Set the cluster-wide default write concern (setDefaultRWConcern)",
+        ops: dwcOps,
+      },
       {
         name: "restart-config",
-        description: "Config servers: secondaries one at a time, then the stepped-down primary",
-        ops: cfgSet ? rollSet(input, cfgSet, inSet(cfgSet), cfgSet) : [],
+        description: early.has(cfgSet?.name ?? "")
+          ? "Config servers: secondaries one at a time, the new member options, then the " +
+            "primary, stepped down"
+          : "Config servers: secondaries one at a time, then the stepped-down primary",
+        ops: restartConfig,
       },
       {
         name: membersPhase("restart", input.meta.kind),
-        description: "Each replica set: secondaries one at a time, then the stepped-down primary",
-        ops: [
-          ...sets.filter((s) => !s.configsvr).flatMap((s) => rollSet(input, s, inSet(s), cfgSet)),
-          ...rollEach(input, up.filter((p) => p.role === "mongod" && !p.replicaSet)),
-        ],
+        description: [...early].some((n) => n !== cfgSet?.name)
+          ? "Each replica set: secondaries one at a time, its new member options where they " +
+            "change, then the primary, stepped down"
+          : "Each replica set: secondaries one at a time, then the stepped-down primary",
+        ops: restartMembers,
       },
       {
         name: "restart-mongos",
@@ -255,14 +294,9 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
         ops: rollEach(input, up.filter((p) => p.role === "mongos"), cfgSet),
       },
       {
-        name: "default-write-concern",
-        description: "Set the cluster-wide default write concern (setDefaultRWConcern)",
-        ops: dwcOps,
-      },
-      {
         name: "reconfigure-members",
         description: "Set members' priority, votes and hidden (replSetReconfig on each primary)",
-        ops: optionOps,
+        ops: optionOps.filter((o) => !early.has(o.target.name)),
       },
       {
         name: "finalize",
@@ -307,30 +341,23 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
           code: "primary_steps_down",
           severity: "warning" as const,
           host: c.proc.host,
-          message: chosen.some((p) => p.id === c.proc.id)
-            ? `${c.want.host}, the primary of ${c.proc.replicaSet} now, gets priority 0 and is ` +
-              "restarted: its restart steps it down (replSetStepDown; an election, a brief " +
-              "pause in writes), and the reconfiguration steps it down again if it is primary " +
-              "again by then"
+          message: early.has(c.proc.replicaSet!)
+            ? `${c.want.host}, the primary of ${c.proc.replicaSet} now, gets priority 0: it is ` +
+              "stepped down (replSetStepDown; an election, a brief pause in writes) once the " +
+              "set's secondaries are restarted, then restarted itself as a secondary"
             : `${c.want.host}, the primary of ${c.proc.replicaSet}, gets priority 0: it is ` +
               "stepped down first (replSetStepDown; an election, a brief pause in writes)",
         })),
       ...priorityNotes(input).filter((n) =>
         !options.some((c) => c.proc.host === n.host && n.message.startsWith(c.want.host))
       ),
-      // A hand-back after the restarts is followed, in a set whose options change, by the
-      // takeover of the member the new options rank highest: both said (tester50).
-      ...handBackWarnings(input, sets, up).map((w) => {
-        const takeover = optionOps.find((o) =>
-          o.id.startsWith("wait-takeover-") && w.message.startsWith(`${o.target.name}: `)
-        );
-        return takeover
-          ? {
-            ...w,
-            message: `${w.message}; then the new member options move it (${takeover.description})`,
-          }
-          : w;
-      }),
+      // A set reconfigured before its primary's restart hands the primary back only to the
+      // member its new options rank highest.
+      ...handBackWarnings(
+        input,
+        sets.map((s) => early.has(s.name) ? askedSets.find((a) => a.name === s.name)! : s),
+        up.map((p) => early.has(p.replicaSet ?? "") ? ranked(p) : p),
+      ),
       ...majorityWarnings(procs, sets, up, input.facts, false),
     ]
     : [];
