@@ -36,7 +36,8 @@ import {
   verifyOp,
   waitOp,
 } from "./lifecycle_ops.ts";
-import { rollEach, rollSet } from "./restart.ts";
+import { rollEach } from "./restart.ts";
+import { ranked, rollWithOptions } from "./reconfigure_roll.ts";
 import {
   downWhileRestartedWarnings,
   handBackWarnings,
@@ -89,12 +90,9 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
   const chosen = procs.filter((p) => changed.some((c) => c.proc.id === p.id));
   const running = (p: ProcessSpec) => !!input.facts[p.id]?.running;
   const up = chosen.filter(running);
-  // The primary of `set` when this plan restarts it.
-  const restartedPrimary = (set: string) =>
-    up.find((p) => p.replicaSet === set && input.facts[p.id]?.state === "PRIMARY");
   const cfgSet = sets.find((s) => s.configsvr);
   // Members' election options, against what their sets hold now (set back when changed by
-  // hand): one replSetReconfig per member, after the restarts.
+  // hand): one replSetReconfig per member, after the restarts (or within a set's, below).
   const askedSets = listReplicaSets(listProcesses(input.topology, input.deployDir));
   const options = memberOptionChanges(askedSets, procs, input.facts);
   const optionOps = askedSets.flatMap((s) => {
@@ -204,33 +202,20 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
     })
   );
   const inSet = (s: ReplicaSetSpec) => up.filter((p) => p.replicaSet === s.name);
-  // A set whose members' options change and whose primary is restarted gets its new options
-  // after its secondaries' restarts and before the primary's: a member the new options rank
-  // highest then takes the primary over once (an election), and the old primary restarts as a
-  // secondary (its step-down a replSetFreeze) and is not handed the primary back only to lose it
-  // again: one election where the other order made three (tester76). The restart is rolled on
-  // the set as the new options rank it.
+  // A set whose primary restarts gets its new member options within its restart
+  // (reconfigure_roll.ts); any other after the restarts.
   const early = new Set<string>();
-  // `p` as the new options rank it (whether it takes the primary back after its restart).
-  const ranked = (p: ProcessSpec): ProcessSpec => {
-    const m = askedSets.find((a) => a.name === p.replicaSet)?.members.find((x) => x.id === p.id);
-    return m ? { ...p, priority: m.priority, hidden: m.hidden } : p;
-  };
   const roll = (s: ReplicaSetSpec): PlannedOperation[] => {
-    const mine = optionOps.filter((o) => o.target.name === s.name);
-    const primary = restartedPrimary(s.name);
-    const asked = askedSets.find((a) => a.name === s.name);
-    if (!mine.length || !primary || !asked) return rollSet(input, s, inSet(s), cfgSet);
-    const ops = rollSet(input, asked, inSet(s).map(ranked), cfgSet);
-    // Its step-down, or its stop when no other member can be primary.
-    const at = ops.findIndex((o) =>
-      o.id === `step-down-${s.name}` || o.id === `stop-${primary.id}`
+    const r = rollWithOptions(
+      input,
+      s,
+      inSet(s),
+      optionOps.filter((o) => o.target.name === s.name),
+      askedSets,
+      cfgSet,
     );
-    if (at < 0) return ops;
-    early.add(s.name);
-    mine[0].depends_on.push(...ops[at].depends_on);
-    ops[at].depends_on = [mine.at(-1)!.id];
-    return [...ops.slice(0, at), ...mine, ...ops.slice(at)];
+    if (r.early) early.add(s.name);
+    return r.ops;
   };
   const restartConfig = cfgSet ? roll(cfgSet) : [];
   const restartMembers = [
@@ -356,7 +341,7 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
       ...handBackWarnings(
         input,
         sets.map((s) => early.has(s.name) ? askedSets.find((a) => a.name === s.name)! : s),
-        up.map((p) => early.has(p.replicaSet ?? "") ? ranked(p) : p),
+        up.map((p) => early.has(p.replicaSet ?? "") ? ranked(askedSets, p) : p),
       ),
       ...majorityWarnings(procs, sets, up, input.facts, false),
     ]
