@@ -12,6 +12,8 @@ import { recordedHookIssues } from "./plan_hooks.ts";
 import { readMeta } from "../state/meta.ts";
 import { StateStore } from "../state/store.ts";
 import { parsePlanText } from "./parse.ts";
+import { planTargetIssues } from "./plan_targets.ts";
+import { listProcesses } from "./processes.ts";
 import { checkIdentifier, insideStore, isIdentifier, liesInside } from "../util/ident.ts";
 import type { Dag } from "../graph/mod.ts";
 import { planFileHash, sealPlan } from "./hash.ts";
@@ -249,14 +251,24 @@ export class PlanStore {
     }
     const meta = await readMeta(this.clusterDir(plan.cluster_name)).catch(() => undefined);
     const base = plan.base_state;
+    const undone = await this.undonePlan(plan);
     if (meta && base.lineage === meta.lineage && base.serial === meta.serial) {
       check.issues.push(
         ...recordedPathIssues(plan, meta, { storeRoot: this.root }),
         ...recordedConfigIssues(plan, meta),
         ...recordedUploadIssues(plan, meta, { storeRoot: this.root }),
-        ...recordedMemberIssues(plan, meta, await this.undonePlan(plan)),
+        ...recordedMemberIssues(plan, meta, undone),
         ...recordedHookIssues(plan, meta, this.clusterDir(plan.cluster_name)),
       );
+    } else if (plan.operation === "rollback") {
+      // Without a recorded cluster to judge it by (a first deploy's rollback): its process
+      // targets are its own topology's or the undone apply's, as checkPlanText leaves to here.
+      check.issues.push(...planTargetIssues(
+        plan,
+        [plan, ...(undone ? [undone] : [])].flatMap((p) => listProcesses(p.topology, p.deploy_dir)),
+        true,
+        true,
+      ));
     }
     const unknown = meta
       ? undefined
