@@ -285,3 +285,27 @@ Deno.test("plan_targets: a member's wait for another state than its description 
     /waits 1ms, less than the 1s mup ever gives/,
   );
 });
+
+Deno.test("plan_targets: a rollback's stop of a process the metadata never recorded passes only when the apply it undoes planned that process (an unfinished scale-out's member; tester77)", async () => {
+  const base = await input("replica-set.yaml");
+  const grown = structuredClone(base.meta.topology);
+  grown.mongod_servers.push({ ...grown.mongod_servers[1], port: 27020 });
+  const undone = { topology: grown, deploy_dir: base.meta.deploy_dir };
+  const added = listProcesses(grown, base.meta.deploy_dir).find((p) => p.port === 27020)!;
+  const plan = structuredClone(
+    sealPlan(planStop({ ...base, filter: { nodes: ["localhost:27018"] } })),
+  );
+  plan.operation = "rollback";
+  const stop = allOperations(plan).find((o) => o.type === "stop_process")!;
+  Object.assign(stop.target, { name: added.id, port: 27020 });
+  stop.target.params.pid_file = pidFilePath(added);
+  stop.target.params.config = configFilePath(added);
+  const said = (u?: typeof undone) =>
+    recordedMemberIssues(plan, base.meta, u).filter((i) => i.code === "plan_target")
+      .map((i) => i.message).join("\n");
+  assert.match(said(), /acts on "mongod-localhost-27020", which is no process of the cluster/);
+  assert.equal(said(undone), "");
+  // Aimed elsewhere than the undone apply's process: still refused.
+  stop.target.port = 27017;
+  assert.match(said(undone), /names mongod-localhost-27020 but targets localhost:27017/);
+});
