@@ -3,22 +3,12 @@ import { readUserText } from "../util/read_text.ts";
 import { MupError } from "../errors.ts";
 import { exists, writeFileAtomic, writeFileAtomicWith } from "../state/atomic.ts";
 import { checkPlanText, type PlanCheck } from "./validate.ts";
-import { recordedPathIssues } from "./plan_paths.ts";
-import { validateTopology } from "../topology/validate.ts";
-import { recordedConfigIssues } from "./plan_configs.ts";
-import { recordedUploadIssues } from "./plan_uploads.ts";
-import { recordedMemberIssues } from "./plan_members.ts";
-import { recordedHookIssues } from "./plan_hooks.ts";
-import { readMeta } from "../state/meta.ts";
-import { StateStore } from "../state/store.ts";
-import { parsePlanText } from "./parse.ts";
-import { planTargetIssues } from "./plan_targets.ts";
-import { listProcesses } from "./processes.ts";
 import { checkIdentifier, insideStore, isIdentifier, liesInside } from "../util/ident.ts";
 import type { Dag } from "../graph/mod.ts";
 import { planFileHash, sealPlan } from "./hash.ts";
-import { otherStoreIssue, unknownClusterIssue } from "./other_store.ts";
-import type { Plan, ValidationIssue } from "./schema.ts";
+import { recordedIssues, resaidTopologyWarnings } from "./store_check.ts";
+import { otherStoreIssue } from "./other_store.ts";
+import type { Plan } from "./schema.ts";
 import { z } from "zod";
 import { Identifier } from "../util/ident.ts";
 import {
@@ -45,11 +35,6 @@ export const DeclinedPlan = z.object({
   how: z.string(),
 });
 export type DeclinedPlan = z.infer<typeof DeclinedPlan>;
-
-/** `["mongod_servers", 0, "port"]` → `mongod_servers[0].port`. */
-function dotted(p: (string | number)[]): string {
-  return p.map((k, i) => typeof k === "number" ? `[${k}]` : i ? `.${k}` : k).join("");
-}
 
 /** Plans under `<storage>/clusters/<cluster>/plans/<plan-id>.json`. */
 export class PlanStore {
@@ -213,12 +198,11 @@ export class PlanStore {
   }
 
   /**
-   * Validates a plan file's text (checkPlanText, with this store's root) and, for a plan of a
-   * cluster recorded here that is current (made from the recorded state, so applicable), its
-   * paths, configurations and uploads against the cluster as recorded (plan_paths.ts
-   * recordedPathIssues, plan_configs.ts recordedConfigIssues, plan_uploads.ts
-   * recordedUploadIssues): a plan whose topology or deploy root was edited together with its
-   * paths, configurations or uploads is refused too.
+   * Validates a plan file's text (checkPlanText, with this store's root), then judges it by
+   * what the store holds (store_check.ts): a plan of another store, a deploy's topology warnings
+   * said again, and a current plan of a cluster recorded here against the cluster as recorded,
+   * so that a plan whose topology or deploy root was edited together with its operations is
+   * refused too.
    */
   async check(
     text: string,
@@ -230,73 +214,11 @@ export class PlanStore {
     if (!plan || !isIdentifier(plan.cluster_name)) return check;
     const elsewhere = otherStoreIssue(this.root, plan, opts.here ? "error" : "warning");
     if (elsewhere) check.issues.push(elsewhere);
-    // The topology's warnings are said again from the plan's own topology (access control
-    // off…): a plan resealed with its topology edited carries none of its own, and the review
-    // must not look clean.
-    const said = new Set(plan.validation.warnings.map((w) => w.code));
-    const deploying = plan.operation === "deploy";
-    for (
-      const w of deploying
-        ? validateTopology(plan.topology, { variant: plan.variant, version: plan.version })
-        : []
-    ) {
-      if (w.severity !== "warning" || said.has(w.code)) continue;
-      const warning: ValidationIssue = {
-        code: w.code,
-        severity: "warning",
-        message: `topology.${dotted(w.path ?? [])}: ${w.message}`,
-      };
-      plan.validation.warnings.push(warning);
-      check.issues.push(warning);
-    }
-    const meta = await readMeta(this.clusterDir(plan.cluster_name)).catch(() => undefined);
-    const base = plan.base_state;
-    const undone = await this.undonePlan(plan);
-    if (meta && base.lineage === meta.lineage && base.serial === meta.serial) {
-      check.issues.push(
-        ...recordedPathIssues(plan, meta, { storeRoot: this.root }),
-        ...recordedConfigIssues(plan, meta),
-        ...recordedUploadIssues(plan, meta, { storeRoot: this.root }),
-        ...recordedMemberIssues(plan, meta, undone),
-        ...recordedHookIssues(plan, meta, this.clusterDir(plan.cluster_name)),
-      );
-    } else if (plan.operation === "rollback") {
-      // Without a recorded cluster to judge it by (a first deploy's rollback): its process
-      // targets are its own topology's or the undone apply's, as checkPlanText leaves to here.
-      check.issues.push(...planTargetIssues(
-        plan,
-        [plan, ...(undone ? [undone] : [])].flatMap((p) => listProcesses(p.topology, p.deploy_dir)),
-        true,
-        true,
-      ));
-    }
-    const unknown = meta
-      ? undefined
-      : await unknownClusterIssue(this.clusterDir(plan.cluster_name), plan);
-    if (unknown) check.issues.push(unknown);
+    check.issues.push(
+      ...resaidTopologyWarnings(plan),
+      ...await recordedIssues(this.root, this.clusterDir(plan.cluster_name), plan),
+    );
     return check;
-  }
-
-  /**
-   * For a rollback plan: the plan of the apply it undoes (its mark_rolled_back operation's
-   * `state_id`, an apply of the same cluster whose state names a plan inside the cluster's
-   * directory), whose processes the rollback may stop and remove although the metadata never
-   * recorded them (an unfinished scale-out's). Undefined for any other plan, or when that apply
-   * or its plan cannot be read: the rollback's targets are then judged without it.
-   */
-  private async undonePlan(plan: Plan): Promise<Plan | undefined> {
-    if (plan.operation !== "rollback") return undefined;
-    const id = plan.phases.flatMap((ph) => ph.operations)
-      .find((o) => o.type === "mark_rolled_back")?.target.params.state_id;
-    if (!id || !isIdentifier(id)) return undefined;
-    const dir = this.clusterDir(plan.cluster_name);
-    try {
-      const state = await new StateStore(dir).load(id);
-      if (!liesInside(dir, state.plan_path)) return undefined;
-      return parsePlanText(await readPlanText(state.plan_path), state.plan_path).plan;
-    } catch {
-      return undefined;
-    }
   }
 
   /** Loads and fully validates a plan (check); throws a MupError listing the problems. */
