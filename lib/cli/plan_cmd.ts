@@ -58,20 +58,24 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
       const errors = check.issues.filter((i) =>
         i.severity === "error" && !i.message.startsWith("pre-flight")
       );
-      if (!check.plan || !check.dag) await ctx.store.load(ref);
+      // --json keeps its one document: the plan, or the error (load's) for one not valid.
+      if (!check.plan || !check.dag || (opts.json && errors.length)) await ctx.store.load(ref);
       const { plan, dag } = check as Required<typeof check>;
-      if (opts.json) printJson(plan);
-      else print(renderPlan(plan, { path: file, all: opts.all, dag }));
+      if (opts.json) return printJson(plan);
+      print(renderPlan(plan, { path: file, all: opts.all, dag }));
       if (errors.length) {
-        // After the plan, where a terminal leaves it in sight.
-        ctx.exitCode = 1;
-        return console.error(
-          `Error: plan ${file} is not valid: apply and resume refuse it:\n` +
-            errors.map((e) => `  • ${e.message}`).join("\n") +
-            `\nHint: \`mup plan validate ${file}\` lists every problem`,
+        // After the plan, where a terminal leaves it in sight; its hash is the one it claims.
+        print(
+          `\n✗ NOT VALID: apply and resume refuse this plan (${
+            plural(errors.length, "error")
+          }):\n` +
+            errors.map((e) => `  • ${e.message}`).join("\n"),
         );
+        throw new MupError(`plan ${file} is not valid (${plural(errors.length, "error")})`, {
+          hint: `\`mup plan validate ${file}\` lists every problem; plan again with the ` +
+            "command that made it (a plan is applied as mup wrote it, never edited)",
+        });
       }
-      if (opts.json) return;
       // The document is valid; whether apply takes it now is another matter: said beside it.
       const refusal = await notApplicable(ctx, plan, file);
       if (refusal) print(`Note: ${refusal.said}: ${refusal.message}`);
