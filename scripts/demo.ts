@@ -20,6 +20,7 @@
  * a command that resumes the apply when pasted into a shell (MUP_HOME and how to run mup included).
  */
 import * as path from "node:path";
+import { parseArgs } from "node:util";
 import { MongoClient } from "mongodb";
 import { isMap, isSeq, parseDocument } from "yaml";
 import { buildMirror } from "../sim/mirror.ts";
@@ -29,21 +30,18 @@ import { mupRunArgs } from "./_mup_cmd.ts";
 import { demoHomes, HOME_PREFIX, tempRoot } from "./_demo_homes.ts";
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-const keep = Deno.args.includes("--keep");
-const stopping = Deno.args.includes("--stop");
-const topoArg = Deno.args.indexOf("--topology");
-if (topoArg >= 0 && !Deno.args[topoArg + 1]) {
-  console.error("Error: --topology needs a file: deno task demo --topology FILE");
-  Deno.exit(1);
-}
+const USAGE = "usage: deno task demo [--keep] [--topology FILE] [--base-port PORT] | --stop";
+const args = demoArgs();
+const keep = args.keep === true;
+const stopping = args.stop === true;
 // `deno task` runs in the repository's directory; a relative path is the user's, from where
 // they ran it (INIT_CWD).
-const topology = topoArg >= 0
-  ? path.resolve(Deno.env.get("INIT_CWD") ?? Deno.cwd(), Deno.args[topoArg + 1])
+const topology = args.topology !== undefined
+  ? path.resolve(Deno.env.get("INIT_CWD") ?? Deno.cwd(), args.topology)
   : path.join(ROOT, "examples", "sharded.yaml");
-const basePort = basePortArg();
+const basePort = basePortArg(args["base-port"]);
 // Read and moved before anything is made, so that a bad file or port leaves nothing behind.
-const movedTopology = basePort === undefined || Deno.args.includes("--stop")
+const movedTopology = basePort === undefined || stopping
   ? undefined
   : await movedPorts(topology, basePort);
 const givenHome = Deno.env.get("MUP_HOME");
@@ -52,11 +50,38 @@ const home = givenHome ??
 const mirror = path.join(home, "mirror");
 const clusterDir = path.join(home, "storage", "clusters", "demo");
 
+/**
+ * The demo's options (node:util parseArgs: `--opt value` or `--opt=value`); an unknown option,
+ * an argument, or an option without its value exits 1 with the usage. `--help` prints it.
+ */
+function demoArgs() {
+  try {
+    const { values } = parseArgs({
+      args: Deno.args,
+      options: {
+        keep: { type: "boolean" },
+        stop: { type: "boolean" },
+        topology: { type: "string" },
+        "base-port": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (values.help) {
+      console.log(USAGE);
+      Deno.exit(0);
+    }
+    return values;
+  } catch (e) {
+    console.error(`Error: ${(e as Error).message}\n${USAGE}`);
+    Deno.exit(1);
+  }
+}
+
 /** `--base-port PORT`'s port, checked (exits 1 with the reason); undefined without it. */
-function basePortArg(): number | undefined {
-  const at = Deno.args.indexOf("--base-port");
-  if (at < 0) return undefined;
-  const given = Deno.args[at + 1];
+function basePortArg(given: string | undefined): number | undefined {
+  if (given === undefined) return undefined;
   const port = Number(given);
   if (!given || !/^\d+$/.test(given) || port < 1024 || port > 65535) {
     console.error(

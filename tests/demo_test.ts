@@ -121,21 +121,25 @@ Deno.test("demo: a plan that fails pre-flight starts nothing and says so (no sto
     assert.equal(stop.code, 0, said);
     assert.match(said, /No demo cluster was ever started in .*: nothing to stop\./);
     assert.doesNotMatch(said, /Stopped the demo cluster/);
-    // A --base-port that is not a port, or moves the file's ports past 65535: refused before
-    // anything is made.
+    // A --base-port that is not a port, or moves the file's ports past 65535, and an option
+    // the demo does not know (never ignored, tester78): refused before anything is made.
+    const two = await writeTopology(
+      home,
+      "two.yaml",
+      "mongod_servers:\n  - { host: localhost, port: 27017, replica_set: rs }\n" +
+        "  - { host: localhost, port: 27018, replica_set: rs }\n",
+    );
     for (
-      const [base, why] of [
-        ["80", /--base-port needs a port from 1024 to 65535 \(got 80\)/],
-        ["65535", /moves .*two\.yaml's highest port \(27018\) past 65535: .* at most 65534/],
+      const [extra, why] of [
+        [["--base-port", "80"], /--base-port needs a port from 1024 to 65535 \(got 80\)/],
+        [
+          ["--base-port=65535"],
+          /moves .*two\.yaml's highest port \(27018\) past 65535: .* at most 65534/,
+        ],
+        [["--bogus"], /Unknown option '--bogus'\nusage: deno task demo/],
       ] as const
     ) {
-      const two = await writeTopology(
-        home,
-        "two.yaml",
-        "mongod_servers:\n  - { host: localhost, port: 27017, replica_set: rs }\n" +
-          "  - { host: localhost, port: 27018, replica_set: rs }\n",
-      );
-      const moved = await runDemo(home, ["--topology", two, "--base-port", base], {
+      const moved = await runDemo(home, ["--topology", two, ...extra], {
         MUP_HOME: path.join(home, "moved"),
       });
       assert.equal(moved.code, 1);
