@@ -147,12 +147,21 @@ Deno.test("a rollback of an unfinished scale-out, killed part way: plan resume c
   const home = await tempHome();
   const ports = freePorts(4);
   const mirror = await testMirror();
-  const file = await writeTopology(home, "rb.yaml", replicaSetTopology(ports));
+  // The rollback's last operation is held by its after_operation hook until `flag` exists, so
+  // that mup is killed after it and before the rollback records its end.
+  const flag = path.join(home, "go-on");
+  await Deno.writeTextFile(flag, "");
+  const hooks = `hooks:\n  after_operation:\n    command: 'if [ "$MUP_OPERATION_ID" = ` +
+    `mark-rolled-back ]; then while [ ! -f ${flag} ]; do sleep 0.1; done; fi'\n`;
+  const file = await writeTopology(home, "rb.yaml", replicaSetTopology(ports, hooks));
   await ok(home, deployArgs("rb", file, mirror, ["--auto-approve"]));
   const grown = await writeTopology(
     home,
     "rb4.yaml",
-    replicaSetTopology(ports, `  - { host: localhost, port: ${ports[3]}, replica_set: rs0 }\n`),
+    replicaSetTopology(
+      ports,
+      `  - { host: localhost, port: ${ports[3]}, replica_set: rs0 }\n${hooks}`,
+    ),
   );
   // Cut off once its new member is in the set.
   await killWhen(
@@ -192,6 +201,43 @@ Deno.test("a rollback of an unfinished scale-out, killed part way: plan resume c
     ports.slice(0, 3).map((p) => `localhost:${p}`).sort(),
   );
   assert.ok((await display(home, "rb")).healthy);
+
+  // Again, the rollback cut off after its last operation (the scale-out marked rolled back,
+  // which points the cluster back at it), before it recorded its own end: it is still the
+  // newest apply, interrupted, not "superseded", and a resume ends it (tester78 #3).
+  await killWhen(
+    home,
+    "rb",
+    ["cluster", "scale-out", "rb", grown, "--auto-approve"],
+    /^add-members-rs0$/,
+    "completed",
+  );
+  await Deno.remove(flag);
+  await killWhen(
+    home,
+    "rb",
+    ["state", "rollback", "rb", "--checkpoint", "start", "--auto-approve"],
+    /^mark-rolled-back$/,
+    "completed",
+  );
+  await Deno.writeTextFile(flag, ""); // the hook's wait ends
+  const listed = JSON.parse((await ok(home, ["state", "list", "rb", "--json"])).stdout) as {
+    state_id: string;
+    status: string;
+  }[];
+  const [scaledOut, rollback] = listed.slice(-2);
+  assert.deepEqual([scaledOut.status, rollback.status], ["rolled_back", "interrupted"]);
+  const ended = await ok(home, ["plan", "resume", "rb", "--auto-approve"]);
+  assert.match(ended.stdout, new RegExp(`Resuming apply ${rollback.state_id}`), ended.stdout);
+  const after = JSON.parse((await ok(home, ["state", "list", "rb", "--json"])).stdout) as {
+    status: string;
+  }[];
+  assert.deepEqual(after.slice(-2).map((s) => s.status), ["rolled_back", "completed"]);
+  assert.match(
+    (await ok(home, ["plan", "resume", "rb"])).stdout,
+    /rolled back to start; nothing to resume/,
+  );
+  assert.equal(portFree(ports[3]), true);
   await ok(home, ["cluster", "destroy", "rb", "--auto-approve"]);
   assert.deepEqual(ports.map(portFree), [true, true, true, true], "nothing is left running");
 });

@@ -105,6 +105,12 @@ export const ApplyState = z.object({
   resumes: z.number().int().nonnegative().default(0),
   /** The checkpoint a rollback returned this apply to (set with status rolled_back). */
   rolled_back_to: z.string().optional(),
+  /**
+   * The apply (state ID) of the rollback that did it: until that apply has recorded its own
+   * end, it is the cluster's newest (StateStore.newest), so that a rollback cut off after its
+   * last operation is resumed, not taken for replaced. Absent in states written before.
+   */
+  rolled_back_by: z.string().optional(),
 });
 export type ApplyState = z.infer<typeof ApplyState>;
 

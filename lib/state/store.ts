@@ -120,7 +120,13 @@ export class StateStore {
    */
   async newest(): Promise<NewestApply> {
     const pointer = await this.readPointer();
-    if (pointer.id) return { id: pointer.id, from: "pointer", unreadable: [] };
+    if (pointer.id) {
+      return {
+        id: await this.rollbackUnended(pointer.id) ?? pointer.id,
+        from: "pointer",
+        unreadable: [],
+      };
+    }
     const { states, unreadable } = await this.scan();
     return {
       id: states.at(-1)?.state_id,
@@ -128,6 +134,21 @@ export class StateStore {
       unreadable,
       ...(pointer.problem ? { pointerProblem: pointer.problem } : {}),
     };
+  }
+
+  /**
+   * When apply `id` was rolled back by an apply that has not recorded its end (cut off after its
+   * last operation, which points the cluster back at `id`), that apply's ID: it is the newest
+   * until it ends, and a resume ends it.
+   */
+  private async rollbackUnended(id: string): Promise<string | undefined> {
+    const st = await this.load(id).catch(() => undefined);
+    const by = st?.status === "rolled_back" ? st.rolled_back_by : undefined;
+    if (!by || by === id || !(await this.exists(by))) return undefined;
+    const rollback = await this.load(by).catch(() => undefined);
+    return rollback && rollback.status !== "completed" && rollback.status !== "rolled_back"
+      ? by
+      : undefined;
   }
 
   /** The newest apply's ID (newest()), undefined when the cluster has none. */
