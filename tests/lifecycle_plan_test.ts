@@ -1200,6 +1200,10 @@ Deno.test("reconfigure that restarts and ranks another member highest: the new o
     ids.indexOf(id)
   );
   assert.deepEqual(order, [...order].sort((a, b) => a - b), ids.join(" "));
+  assert.match(
+    allOperations(plan).find((o) => o.id === "step-down-rs0")!.description,
+    /^Step down rs0 primary localhost:27017 if it still is \(else it is frozen, replSetFreeze/,
+  );
   assert.ok(order[0] > 0 && order[1] === order[0] + 1 && order[2] === order[1] + 1, ids.join(" "));
   assert.ok(!ids.some((id) => id.startsWith("wait-handback-")), ids.join(" "));
   assert.match(

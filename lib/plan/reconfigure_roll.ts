@@ -44,6 +44,11 @@ export function rollWithOptions(
     o.id === `step-down-${set.name}` || o.id === `stop-${primary.id}`
   );
   if (at < 0) return { ops, early: false };
+  // By then the new options may have moved the primary: the review says what it does then.
+  if (ops[at].type === "step_down") {
+    ops[at].description += " if it still is (else it is frozen, replSetFreeze, so that it " +
+      "does not take the primary back before its restart)";
+  }
   optionOps[0].depends_on.push(...ops[at].depends_on);
   ops[at].depends_on = [optionOps.at(-1)!.id];
   return { ops: [...ops.slice(0, at), ...optionOps, ...ops.slice(at)], early: true };
