@@ -180,6 +180,16 @@ Deno.test("a rollback of an unfinished scale-out, killed part way: plan resume c
     "completed",
   );
   assert.equal(portFree(ports[3]), false, "the new member still runs");
+  // display names it (tester78 #6).
+  const shown = await mup(["cluster", "display", "rb"], { home });
+  assert.match(
+    shown.stdout,
+    new RegExp(
+      `The scale-out it undoes \\(apply \\S+\\) started localhost:${ports[3]} \\(answers\\), ` +
+        "which the metadata does not list: the rollback has yet to stop it",
+    ),
+    output(shown),
+  );
   // A destroy planned now stops the member too: it is the cluster's, recorded or not.
   const destroy = await mup(["cluster", "destroy", "rb", "--plan-only", "--json"], { home });
   assert.equal(destroy.code, 0, output(destroy));

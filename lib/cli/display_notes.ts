@@ -6,6 +6,7 @@ import type { MongoAccess } from "../mongo/client.ts";
 import type { PlanStore } from "../plan/store.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import type { ApplyState } from "../state/schema.ts";
+import { StateStore } from "../state/store.ts";
 import type { UndeployedApply } from "../state/undeployed.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { listProcesses } from "../plan/processes.ts";
@@ -18,12 +19,15 @@ export interface StartedProcess {
   id: string;
   /** Whether it answers (hello) now. */
   answers: boolean;
+  /** The scale-out's apply, when the unfinished apply is a rollback of it. */
+  undoing?: string;
 }
 
 /**
  * The processes an unfinished scale-out's apply (`state`) ran a start of that `meta` does not
- * record, each with whether it answers now (hello, `timeoutMs`). Empty for other operations, or
- * when its plan cannot be read.
+ * record, each with whether it answers now (hello, `timeoutMs`); for an unfinished rollback of
+ * a scale-out, those of the scale-out that still answer (the rollback has yet to stop them).
+ * Empty for other operations, or when a plan or state cannot be read.
  */
 export async function startedByUnfinished(
   store: PlanStore,
@@ -32,26 +36,41 @@ export async function startedByUnfinished(
   access: MongoAccess,
   timeoutMs: number,
 ): Promise<StartedProcess[]> {
-  if (state.operation !== "scale-out") return [];
-  const loaded = await store.load(state.plan_path).catch(() => undefined);
+  let scaleOut = state.operation === "scale-out" ? state : undefined;
+  if (state.operation === "rollback") {
+    const rollback = await store.load(state.plan_path).catch(() => undefined);
+    const id = rollback?.plan.phases.flatMap((ph) => ph.operations)
+      .find((o) => o.type === "mark_rolled_back")?.target.params.state_id;
+    const undone = id
+      ? await new StateStore(store.clusterDir(state.cluster_name)).load(id).catch(() => undefined)
+      : undefined;
+    if (undone?.operation === "scale-out") scaleOut = undone;
+  }
+  if (!scaleOut) return [];
+  const loaded = await store.load(scaleOut.plan_path).catch(() => undefined);
   if (!loaded) return [];
   const recorded = new Set(meta.processes.map((p) => `${hostKey(p.host)}:${p.port}`));
   const starts = loaded.plan.phases.flatMap((ph) => ph.operations).filter((o) =>
-    o.type === "start_process" && (state.operation_states[o.id]?.executions ?? 0) > 0 &&
+    o.type === "start_process" && (scaleOut.operation_states[o.id]?.executions ?? 0) > 0 &&
     !recorded.has(`${hostKey(o.target.host!)}:${o.target.port}`)
   );
-  return await Promise.all(starts.map(async (o) => ({
+  const found = await Promise.all(starts.map(async (o) => ({
     id: hostPort(o.target.host!, o.target.port!),
     answers: (await access.hello(o.target.host!, o.target.port!, timeoutMs)) !== undefined,
+    ...(scaleOut !== state ? { undoing: scaleOut.state_id } : {}),
   })));
+  return scaleOut === state ? found : found.filter((s) => s.answers);
 }
 
 /** "It started …": the note's tail for startedByUnfinished's processes ("" for none). */
 export function startedNote(started: StartedProcess[]): string {
   if (!started.length) return "";
-  return ` It started ${
-    started.map((s) => `${s.id} (${s.answers ? "answers" : "not answering"})`).join(", ")
-  }, which the metadata does not list until it completes.`;
+  const list = started.map((s) => `${s.id} (${s.answers ? "answers" : "not answering"})`)
+    .join(", ");
+  return started[0].undoing
+    ? ` The scale-out it undoes (apply ${started[0].undoing}) started ${list}, which the ` +
+      "metadata does not list: the rollback has yet to stop it."
+    : ` It started ${list}, which the metadata does not list until it completes.`;
 }
 
 /** The `Balancer:` line of a sharded cluster's display. */
