@@ -17,6 +17,20 @@ export function destructive(plan: Plan): boolean {
 }
 
 /**
+ * `plan` with only the operations `state` has not completed: what a resume of it has left to
+ * do, for its "This will:" (a resume never runs a completed operation again).
+ */
+export function leftToDo(plan: Plan, state: Pick<ApplyState, "operation_states">): Plan {
+  return {
+    ...plan,
+    phases: plan.phases.map((ph) => ({
+      ...ph,
+      operations: ph.operations.filter((o) => state.operation_states[o.id]?.status !== "completed"),
+    })),
+  };
+}
+
+/**
  * Asks before an apply (or, given `resume`, before resuming a destructive one): "yes", or the
  * cluster's name for a destructive plan, as TiUP does (a "yes" typed by habit is not enough).
  * The answer is a line of standard input, a terminal's or a pipe's. Returns undefined when
@@ -37,7 +51,7 @@ export async function confirmApply(
       `Apply ${resume.state_id} was started earlier; resuming it carries on with what is left.`,
     );
   }
-  say(describeEffects(plan) + "\n");
+  say(describeEffects(resume ? leftToDo(plan, resume) : plan) + "\n");
   const destroy = destructive(plan);
   const removes = destroy && plan.operation === "rollback";
   const verb = resume ? "resume" : "apply";
