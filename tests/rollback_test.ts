@@ -127,7 +127,13 @@ Deno.test("a rollback of a deploy to a checkpoint after its starts is refused, n
       "start",
       "--plan-only",
     ]);
-    assert.match(whole.stdout, /Remove directory/);
+    // Listed in the order they run: each file before its directory (tester78 #7).
+    assert.match(whole.stdout, /Remove file [^\n]*\/conf\/mongod-\d+\/mongod\.conf/);
+    assert.match(whole.stdout, /… \d+ more remove_directory operations/);
+    const all = (await ok(home, ["plan", "show", "mid", "--all"])).stdout;
+    const file = all.search(/Remove file [^\n]*\/conf\/mongod-\d+\/mongod\.conf/);
+    const dir = all.search(/Remove directory [^\n]*\/conf\/mongod-\d+ /);
+    assert.ok(file > 0 && dir > file, all);
     assert.doesNotMatch(whole.stdout, /stays initiated/);
     // Nor the user it created in that data (tester41 L6).
     assert.doesNotMatch(whole.stdout, /user stays/);

@@ -134,7 +134,11 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
       const deps = [...new Set(nearest(id))];
       for (const u of us) ops.push({ ...u, depends_on: [...deps, ...u.depends_on] });
     }
-    phases.push({ name: `undo-${ph.name}`, ops, description: `Undo the ${ph.name} phase` });
+    phases.push({
+      name: `undo-${ph.name}`,
+      ops: inRunOrder(ops),
+      description: `Undo the ${ph.name} phase`,
+    });
   }
   warnings.push(...stillInData(inData, phases.flatMap((p) => p.ops), original));
   // The layout's parent directories (bin, data, logs, conf under the deploy root, then the
@@ -252,4 +256,25 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
     environment: {},
     ...(estimateSource ? { estimate_source: estimateSource } : {}),
   };
+}
+
+/**
+ * `ops` listed so that each comes after those of `ops` it depends on (the order the review
+ * shows them in), otherwise as given: a file's removal before its directory's. Linear in the
+ * operations times the longest chain.
+ */
+function inRunOrder(ops: PlannedOperation[]): PlannedOperation[] {
+  const ids = new Set(ops.map((o) => o.id));
+  const placed = new Set<string>();
+  const out: PlannedOperation[] = [];
+  let left = ops;
+  while (left.length) {
+    const ready = left.filter((o) => o.depends_on.every((d) => !ids.has(d) || placed.has(d)));
+    // A cycle cannot come from undoOps; were it there, the graph's own check names it.
+    const next = ready.length ? ready : left;
+    for (const o of next) placed.add(o.id);
+    out.push(...next);
+    left = left.filter((o) => !placed.has(o.id));
+  }
+  return out;
 }
