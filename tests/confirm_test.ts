@@ -4,6 +4,7 @@ import { leftToDo } from "../lib/cli/confirm.ts";
 import { describeEffects } from "../lib/cli/deploy_effects.ts";
 import { sealPlan } from "../lib/plan/hash.ts";
 import { planStop } from "../lib/plan/stop.ts";
+import { planDestroy } from "../lib/plan/destroy.ts";
 import { allOperations } from "../lib/plan/schema.ts";
 import { input } from "./lifecycle_inputs.ts";
 
@@ -23,4 +24,13 @@ Deno.test("a resume's 'This will:' lists only the operations its apply has not c
   assert.doesNotMatch(left, /Stop 3/);
   // The plan itself is left as it is.
   assert.equal(allOperations(plan).filter((o) => o.type === "stop_process").length, 3);
+});
+
+Deno.test("the 'This will:' of a removal names what the removed paths hold, from their layout directories (tester78 #5)", async () => {
+  const destroy = describeEffects(sealPlan(planDestroy(await input("replica-set.yaml"))));
+  assert.match(destroy, /Remove \d+ directories and files \(data, logs, configuration, binaries/);
+  const kept = describeEffects(
+    sealPlan(planDestroy({ ...await input("replica-set.yaml"), retainData: true })),
+  );
+  assert.doesNotMatch(kept, /\(data,/, "data retained: not said removed");
 });

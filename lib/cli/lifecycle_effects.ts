@@ -9,8 +9,12 @@ const VERB: Record<string, (n: number, plan: Plan) => string | undefined> = {
   stop_process: (n) => `Stop ${plural(n, "MongoDB process", "MongoDB processes")}`,
   start_process: (n) => `Start ${plural(n, "MongoDB process", "MongoDB processes")}`,
   step_down: (n) => `Step down ${plural(n, "replica-set primary", "replica-set primaries")}`,
-  remove_directory: (n) =>
-    `Remove ${plural(n, "directory", "directories")} (data, logs, configuration, binaries)`,
+  remove_directory: (n, plan) => {
+    const kinds = removedKinds(plan);
+    return `Remove ${plural(n, "directory or file", "directories and files")}${
+      kinds.length ? ` (${kinds.join(", ")})` : ""
+    }`;
+  },
   create_directory: () => undefined,
   archive_cluster: (_n, plan) => {
     const o = allOperations(plan).find((x) => x.type === "archive_cluster");
@@ -48,6 +52,30 @@ const VERB: Record<string, (n: number, plan: Plan) => string | undefined> = {
       ? "Record the cluster without the removed processes in its metadata"
       : undefined,
 };
+
+/** The layout's directory names (lib/topology/layout.ts) and what each holds, in review order. */
+const KINDS: [string, string][] = [
+  ["data", "data"],
+  ["logs", "logs"],
+  ["conf", "configuration"],
+  ["bin", "binaries"],
+  ["secrets", "secrets"],
+];
+
+/**
+ * What `plan`'s removals hold, by the layout's directory each path lies in or is (a data_dir
+ * the topology placed elsewhere is not named; a parent removed only if empty is no removal of
+ * what it holds): "data", "logs", …, in KINDS's order.
+ */
+function removedKinds(plan: Plan): string[] {
+  const segments = new Set(
+    // A parent removed only if empty holds nothing of its own.
+    allOperations(plan).filter((o) =>
+      o.type === "remove_directory" && o.target.params.if_empty !== "true"
+    ).flatMap((o) => String(o.target.params.path ?? "").split("/")),
+  );
+  return KINDS.filter(([dir]) => segments.has(dir)).map(([, kind]) => kind);
+}
 
 /** The "This will:" block of a start, stop, restart, destroy or rollback plan. */
 export function describeLifecycleEffects(plan: Plan): string {
