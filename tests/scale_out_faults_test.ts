@@ -163,14 +163,16 @@ Deno.test("a rollback of an unfinished scale-out, killed part way: plan resume c
       `  - { host: localhost, port: ${ports[3]}, replica_set: rs0 }\n${hooks}`,
     ),
   );
-  // Cut off once its new member is in the set.
-  await killWhen(
-    home,
-    "rb",
-    ["cluster", "scale-out", "rb", grown, "--auto-approve"],
-    /^add-members-rs0$/,
-    "completed",
-  );
+  // The scale-out cut off once its new member is in the set.
+  const cutScaleOut = () =>
+    killWhen(
+      home,
+      "rb",
+      ["cluster", "scale-out", "rb", grown, "--auto-approve"],
+      /^add-members-rs0$/,
+      "completed",
+    );
+  await cutScaleOut();
   // The rollback cut off once it took the member out of the set, before its stop.
   await killWhen(
     home,
@@ -215,13 +217,7 @@ Deno.test("a rollback of an unfinished scale-out, killed part way: plan resume c
   // Again, the rollback cut off after its last operation (the scale-out marked rolled back,
   // which points the cluster back at it), before it recorded its own end: it is still the
   // newest apply, interrupted, not "superseded", and a resume ends it (tester78 #3).
-  await killWhen(
-    home,
-    "rb",
-    ["cluster", "scale-out", "rb", grown, "--auto-approve"],
-    /^add-members-rs0$/,
-    "completed",
-  );
+  await cutScaleOut();
   await Deno.remove(flag);
   await killWhen(
     home,
