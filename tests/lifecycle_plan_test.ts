@@ -1273,3 +1273,27 @@ Deno.test("destroy --host-gone: nothing is planned on the gone host, the review 
   );
   assert.match(warn("forgotten_kept") ?? "", /mongod-d\.example-27017 on d\.example \(\/d\/data\)/);
 });
+
+Deno.test("reconfigure of a sharded cluster that restarts every process and ranks another config server highest: the config set's new options come inside its restart, before its primary's step-down; the plan validates (tester76)", async () => {
+  const sh = await input("sharded.yaml");
+  const t = structuredClone(sh.meta.topology);
+  t.global.runtime_config = { operationProfiling: { slowOpThresholdMs: 250 } };
+  t.config_servers[1].priority = 5;
+  const plan = sealPlan(planReconfigure({ ...sh, topology: t, topologyFile: "/t/sh.yaml" }));
+  assert.deepEqual(plan.validation.errors, []);
+  const phase = plan.phases.find((ph) => ph.name === "restart-config")!;
+  const ids = phase.operations.map((o) => o.id);
+  const cfg = phase.operations.find((o) => o.type === "reconfig_members")!.target.name;
+  const at = ids.indexOf(`reconfig-members-${cfg}`);
+  assert.deepEqual(
+    ids.slice(at, at + 3),
+    [`reconfig-members-${cfg}`, `wait-takeover-${cfg}`, `step-down-${cfg}`],
+    ids.join(" "),
+  );
+  assert.ok(!plan.phases.some((ph) => ph.name === "reconfigure-members"));
+  const { text } = sealPlanText((({ content_hash: _, ...r }) => r)(plan));
+  assert.deepEqual(
+    checkPlanText(text, "sh.json").issues.filter((i) => i.severity === "error"),
+    [],
+  );
+});
