@@ -6,7 +6,7 @@ import type { MongoAccess } from "../mongo/client.ts";
 import type { PlanStore } from "../plan/store.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import type { ApplyState } from "../state/schema.ts";
-import { StateStore } from "../state/store.ts";
+import { undoneApply } from "../plan/store_check.ts";
 import type { UndeployedApply } from "../state/undeployed.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { listProcesses } from "../plan/processes.ts";
@@ -37,15 +37,8 @@ export async function startedByUnfinished(
   timeoutMs: number,
 ): Promise<StartedProcess[]> {
   let scaleOut = state.operation === "scale-out" ? state : undefined;
-  if (state.operation === "rollback") {
-    const rollback = await store.load(state.plan_path).catch(() => undefined);
-    const id = rollback?.plan.phases.flatMap((ph) => ph.operations)
-      .find((o) => o.type === "mark_rolled_back")?.target.params.state_id;
-    const undone = id
-      ? await new StateStore(store.clusterDir(state.cluster_name)).load(id).catch(() => undefined)
-      : undefined;
-    if (undone?.operation === "scale-out") scaleOut = undone;
-  }
+  const undone = await undoneApply(store, state);
+  if (undone?.operation === "scale-out") scaleOut = undone;
   if (!scaleOut) return [];
   const loaded = await store.load(scaleOut.plan_path).catch(() => undefined);
   if (!loaded) return [];

@@ -20,7 +20,7 @@ import { print, printJson } from "./context.ts";
 import { requireMeta } from "./cluster_show.ts";
 import { undeployedMeta, unfinishedApply } from "../state/undeployed.ts";
 import type { ClusterMeta } from "../state/meta.ts";
-import { StateStore } from "../state/store.ts";
+import { undoneApply } from "../plan/store_check.ts";
 import { listProcesses } from "../plan/processes.ts";
 import { recordedProcess } from "../state/meta_from_plan.ts";
 import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow.ts";
@@ -301,14 +301,8 @@ async function withUnfinishedScaleOut(
   const u = await unfinishedApply(clusterDir);
   const loaded = (file: string) => ctx.store.load(file).then((l) => l.plan, () => undefined);
   let scaleOut = u?.state.operation === "scale-out" ? u.state : undefined;
-  if (u?.state.operation === "rollback") {
-    const undone = (await loaded(u.state.plan_path))?.phases.flatMap((ph) => ph.operations)
-      .find((o) => o.type === "mark_rolled_back")?.target.params.state_id;
-    const st = undone
-      ? await new StateStore(clusterDir).load(undone).catch(() => undefined)
-      : undefined;
-    if (st?.operation === "scale-out" && st.status !== "rolled_back") scaleOut = st;
-  }
+  const st = u ? await undoneApply(ctx.store, u.state) : undefined;
+  if (st?.operation === "scale-out" && st.status !== "rolled_back") scaleOut = st;
   if (!scaleOut?.plan_path) return meta;
   const plan = await loaded(scaleOut.plan_path);
   if (!plan) return meta;

@@ -18,6 +18,8 @@ import { readMeta } from "../state/meta.ts";
 import { StateStore } from "../state/store.ts";
 import { isIdentifier, liesInside } from "../util/ident.ts";
 import type { Plan, ValidationIssue } from "./schema.ts";
+import type { ApplyState } from "../state/schema.ts";
+import type { PlanStore } from "./store.ts";
 
 function dotted(p: (string | number)[]): string {
   return p.map((k, i) => typeof k === "number" ? `[${k}]` : i ? `.${k}` : k).join("");
@@ -96,10 +98,8 @@ export async function recordedIssues(
  * be read: the rollback's targets are then judged without it.
  */
 async function undonePlan(clusterDir: string, plan: Plan): Promise<Plan | undefined> {
-  if (plan.operation !== "rollback") return undefined;
-  const id = plan.phases.flatMap((ph) => ph.operations)
-    .find((o) => o.type === "mark_rolled_back")?.target.params.state_id;
-  if (!id || !isIdentifier(id)) return undefined;
+  const id = undoneStateId(plan);
+  if (!id) return undefined;
   try {
     const state = await new StateStore(clusterDir).load(id);
     if (!liesInside(clusterDir, state.plan_path)) return undefined;
@@ -107,4 +107,32 @@ async function undonePlan(clusterDir: string, plan: Plan): Promise<Plan | undefi
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The state ID of the apply a rollback plan undoes (its mark_rolled_back operation's
+ * `state_id`); undefined for any other plan, or one that names no identifier.
+ */
+function undoneStateId(plan: Pick<Plan, "operation" | "phases">): string | undefined {
+  if (plan.operation !== "rollback") return undefined;
+  const id = plan.phases.flatMap((ph) => ph.operations)
+    .find((o) => o.type === "mark_rolled_back")?.target.params.state_id;
+  return id && isIdentifier(id) ? id : undefined;
+}
+
+/**
+ * The apply the rollback apply `rollback` (its state) undoes, read through `store` (its plan
+ * validated, then that apply's state); undefined for another apply, or when either cannot be
+ * read.
+ */
+export async function undoneApply(
+  store: PlanStore,
+  rollback: ApplyState,
+): Promise<ApplyState | undefined> {
+  if (rollback.operation !== "rollback") return undefined;
+  const plan = await store.load(rollback.plan_path).then((l) => l.plan, () => undefined);
+  const id = plan ? undoneStateId(plan) : undefined;
+  if (!id) return undefined;
+  return await new StateStore(store.clusterDir(rollback.cluster_name)).load(id)
+    .catch(() => undefined);
 }
