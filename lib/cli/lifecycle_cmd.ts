@@ -299,12 +299,11 @@ async function withUnfinishedScaleOut(
 ): Promise<ClusterMeta> {
   const clusterDir = ctx.store.clusterDir(name);
   const u = await unfinishedApply(clusterDir);
-  const loaded = (file: string) => ctx.store.load(file).then((l) => l.plan, () => undefined);
   let scaleOut = u?.state.operation === "scale-out" ? u.state : undefined;
   const st = u ? await undoneApply(ctx.store, u.state) : undefined;
   if (st?.operation === "scale-out" && st.status !== "rolled_back") scaleOut = st;
   if (!scaleOut?.plan_path) return meta;
-  const plan = await loaded(scaleOut.plan_path);
+  const plan = await ctx.store.load(scaleOut.plan_path).then((l) => l.plan, () => undefined);
   if (!plan) return meta;
   const procs = listProcesses(plan.topology, path.join(clusterDir, "deploy"));
   return { ...meta, topology: plan.topology, processes: procs.map(recordedProcess) };

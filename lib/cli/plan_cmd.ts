@@ -16,7 +16,7 @@ import { notApplicable } from "./plan_applicable.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
 import { START_CHECKPOINT } from "../plan/rollback_build.ts";
 import * as path from "node:path";
-import { readPlanText } from "../plan/store.ts";
+import { blockingIssues, invalidPlanError, readPlanText } from "../plan/store.ts";
 import { readUserText } from "../util/read_text.ts";
 
 /**
@@ -55,12 +55,12 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
       // stuck apply's plan must be readable. One that cannot be read or graphed is refused.
       const file = await ctx.store.resolve(ref);
       const check = await ctx.store.check(await readPlanText(file), file, { here: true });
-      const errors = check.issues.filter((i) =>
-        i.severity === "error" && !i.message.startsWith("pre-flight")
-      );
+      const errors = blockingIssues(check);
       // --json keeps its one document: the plan, or the error (load's) for one not valid.
-      if (!check.plan || !check.dag || (opts.json && errors.length)) await ctx.store.load(ref);
-      const { plan, dag } = check as Required<typeof check>;
+      if (!check.plan || !check.dag || (opts.json && errors.length)) {
+        throw invalidPlanError(file, errors);
+      }
+      const { plan, dag } = check;
       if (opts.json) return printJson(plan);
       print(renderPlan(plan, { path: file, all: opts.all, dag }));
       if (errors.length) {
@@ -278,9 +278,7 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
           : "give a plan file: `mup plan import plan-<id>.json` (or on standard input)",
       });
       const check = await ctx.store.check(text, source, { here: true });
-      const errors = check.issues.filter((i) =>
-        i.severity === "error" && !i.message.startsWith("pre-flight")
-      );
+      const errors = blockingIssues(check);
       if (!check.plan || errors.length) {
         throw new MupError(
           `${from} is not valid; nothing was imported:\n${

@@ -8,7 +8,7 @@ import type { Dag } from "../graph/mod.ts";
 import { planFileHash, sealPlan } from "./hash.ts";
 import { recordedIssues, resaidTopologyWarnings } from "./store_check.ts";
 import { otherStoreIssue } from "./other_store.ts";
-import type { Plan } from "./schema.ts";
+import type { Plan, ValidationIssue } from "./schema.ts";
 import { z } from "zod";
 import { Identifier } from "../util/ident.ts";
 import {
@@ -225,26 +225,8 @@ export class PlanStore {
   async load(ref: string): Promise<{ plan: Plan; path: string; dag: Dag }> {
     const file = await this.resolve(ref);
     const check = await this.check(await readPlanText(file), file, { here: true });
-    const errors = check.issues.filter((i) =>
-      i.severity === "error" && !i.message.startsWith("pre-flight")
-    );
-    if (!check.plan || errors.length) {
-      const edited = errors.some((e) => e.code === "content_hash");
-      throw new MupError(
-        `plan ${file} is not valid:\n${errors.map((e) => `  • ${e.message}`).join("\n")}`,
-        {
-          hint:
-            `${
-              edited ? "the file was changed after mup wrote it: " : ""
-            }plan again with the command that made it (a plan is applied as mup wrote it, never ` +
-            `edited); \`mup plan validate ${file}\` lists the problems`,
-          details: {
-            check: edited ? "plan_modified" : "plan_invalid",
-            issues: errors.map(({ code, message }) => ({ code, message })),
-          },
-        },
-      );
-    }
+    const errors = blockingIssues(check);
+    if (!check.plan || errors.length) throw invalidPlanError(file, errors);
     return { plan: check.plan, path: file, dag: check.dag! };
   }
 
@@ -367,6 +349,30 @@ async function writing<T>(
     if (!fsError) throw e;
     throw new MupError(`cannot write the plan file ${file}: ${(e as Error).message}`, { hint });
   }
+}
+
+/** The issues of `check` that keep its plan from being applied: errors other than pre-flight's. */
+export function blockingIssues(check: PlanCheck): ValidationIssue[] {
+  return check.issues.filter((i) => i.severity === "error" && !i.message.startsWith("pre-flight"));
+}
+
+/** The error of a plan `file` that `errors` (blockingIssues) keep from being applied. */
+export function invalidPlanError(file: string, errors: ValidationIssue[]): MupError {
+  const edited = errors.some((e) => e.code === "content_hash");
+  return new MupError(
+    `plan ${file} is not valid:\n${errors.map((e) => `  • ${e.message}`).join("\n")}`,
+    {
+      hint:
+        `${
+          edited ? "the file was changed after mup wrote it: " : ""
+        }plan again with the command that made it (a plan is applied as mup wrote it, never ` +
+        `edited); \`mup plan validate ${file}\` lists the problems`,
+      details: {
+        check: edited ? "plan_modified" : "plan_invalid",
+        issues: errors.map(({ code, message }) => ({ code, message })),
+      },
+    },
+  );
 }
 
 /**
