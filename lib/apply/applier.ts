@@ -16,7 +16,7 @@ import { HookRecords } from "../hooks/records.ts";
 import type { ApplyControl } from "./control.ts";
 export { ApplyControl } from "./control.ts";
 import { type DurationSample, recordDurations } from "../state/history.ts";
-import { lostEffects } from "./recheck.ts";
+import { lostEffects, whatRunsAgain } from "./recheck.ts";
 import { leftDown } from "./left_down.ts";
 import {
   type OperationRun,
@@ -174,43 +174,7 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       ? `resuming ${state.state_id} (resume #${state.resumes})`
       : `applying ${plan.plan_id}`,
   );
-  // An operation the operator skipped at a failed safety check is not done either: operations
-  // after it (the wait for the server it would have started) fail without it, so a resume that
-  // kept it skipped could never complete. It runs again, its checks first, and may be skipped
-  // again.
-  // Processes this resume starts again: what else is redone on them could not be confirmed
-  // while they were down (its isDone asks them), which is not the same as lost.
-  const startedAgain = new Set(
-    redo.filter((o) => o.type === "start_process").map((o) => `${o.target.host}:${o.target.port}`),
-  );
-  const again = [
-    ...redo.map((op) => {
-      // A step-down lasts step_down_secs: before the stop it precedes, it is made again.
-      const why = given.get(op.id) ??
-        (op.type === "step_down" || op.type === "wait_for_primary"
-          ? "completed before the pause, but a step-down lasts 60 s and the member's stop has not run"
-          : (op.type === "wait_for_process" || op.type === "wait_for_member_state") &&
-              startedAgain.has(`${op.target.host}:${op.target.port}`)
-          ? "completed before, but the process it waited for is started again"
-          : op.type === "wait_for_process" || op.type === "wait_for_member_state"
-          ? "completed before, but the process it waited for no longer answers as it did"
-          : op.type === "set_parameter"
-          ? "completed before, but a setParameter lasts only while its process runs, and that " +
-            "process was started since (or the value was changed)"
-          : op.type !== "start_process" && startedAgain.has(`${op.target.host}:${op.target.port}`)
-          ? "completed before, but its process is down, so it could not be confirmed: it runs " +
-            "again once that process is started again (and finds its effect if it is there)"
-          : "completed before, but its effect is no longer in place");
-      return { id: op.id, reason: why, was: why };
-    }),
-    ...(resumeFrom ? Object.values(state.operation_states) : [])
-      .filter((s) => s.status === "skipped")
-      .map((s) => ({
-        id: s.id,
-        reason: "skipped before; a resume runs it again",
-        was: "was skipped before",
-      })),
-  ];
+  const again = whatRunsAgain(redo, given, resumeFrom ? state : undefined);
   for (const { id, was } of again) {
     const phase = phaseOf.get(id)!;
     await writer.op({ ...state.operation_states[id], status: "pending" });

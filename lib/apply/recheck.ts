@@ -199,3 +199,55 @@ function configsAgain(
 const WAITS_ON_START = new Set(["wait_for_process", "wait_for_member_state"]);
 /** Operations whose effect lasts only as long as the process (redone after a start, lostEffects). */
 const RUNTIME_ONLY = new Set(["set_parameter"]);
+
+/**
+ * What a resume runs again, each with the reason the event shows (`reason`) and the execution
+ * log says (`was`): the operations `redo` whose effect is gone (lostEffects; `given` holds the
+ * reasons it found, others get their type's), then every operation the operator skipped at a
+ * failed safety check (`resumed`, the state resumed; undefined for a first apply).
+ */
+export function whatRunsAgain(
+  redo: PlannedOperation[],
+  given: Map<string, string>,
+  resumed: ApplyState | undefined,
+): { id: string; reason: string; was: string }[] {
+  // An operation the operator skipped at a failed safety check is not done either: operations
+  // after it (the wait for the server it would have started) fail without it, so a resume that
+  // kept it skipped could never complete. It runs again, its checks first, and may be skipped
+  // again.
+  // Processes this resume starts again: what else is redone on them could not be confirmed
+  // while they were down (its isDone asks them), which is not the same as lost.
+  const startedAgain = new Set(
+    redo.filter((o) => o.type === "start_process").map((o) => `${o.target.host}:${o.target.port}`),
+  );
+  const waits = (o: PlannedOperation) =>
+    o.type === "wait_for_process" || o.type === "wait_for_member_state";
+  return [
+    ...redo.map((op) => {
+      const on = startedAgain.has(`${op.target.host}:${op.target.port}`);
+      // A step-down lasts step_down_secs: before the stop it precedes, it is made again.
+      const why = given.get(op.id) ??
+        (op.type === "step_down" || op.type === "wait_for_primary"
+          ? "completed before the pause, but a step-down lasts 60 s and the member's stop has not run"
+          : waits(op) && on
+          ? "completed before, but the process it waited for is started again"
+          : waits(op)
+          ? "completed before, but the process it waited for no longer answers as it did"
+          : op.type === "set_parameter"
+          ? "completed before, but a setParameter lasts only while its process runs, and that " +
+            "process was started since (or the value was changed)"
+          : op.type !== "start_process" && on
+          ? "completed before, but its process is down, so it could not be confirmed: it runs " +
+            "again once that process is started again (and finds its effect if it is there)"
+          : "completed before, but its effect is no longer in place");
+      return { id: op.id, reason: why, was: why };
+    }),
+    ...Object.values(resumed?.operation_states ?? {})
+      .filter((s) => s.status === "skipped")
+      .map((s) => ({
+        id: s.id,
+        reason: "skipped before; a resume runs it again",
+        was: "was skipped before",
+      })),
+  ];
+}
