@@ -6,7 +6,8 @@ const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "
 
 /**
  * The live status line, at most `cols - 1` characters: the spinner, the count, then as many
- * whole items as fit and "+N more" for the rest, so that no operation name is cut mid-word.
+ * whole items as fit and "+N more" for the rest, so that no operation name is cut mid-word; a
+ * first item too long to fit shows its first whole words and "…".
  */
 export function statusLine(frame: string, items: string[], cols: number): string {
   const head = `${frame} ${items.length} running: `;
@@ -20,10 +21,28 @@ export function statusLine(frame: string, items: string[], cols: number): string
       line += sep + item;
       continue;
     }
-    const tail = `${i === 0 ? "" : ", "}+${items.length - i} more`;
+    if (i === 0) {
+      const words = firstWords(item, max - line.length - more.length);
+      return words ? line + words + more : `${frame} ${items.length} running`.slice(0, max);
+    }
+    const tail = `, +${items.length - i} more`;
     return (line + tail).length <= max ? line + tail : line.trimEnd();
   }
   return line;
+}
+
+/**
+ * The whole words of `item` that fit in `room` characters with "…" after them, for a first
+ * operation too long to show whole: "+1 more" alone would name none of them (tester80).
+ */
+function firstWords(item: string, room: number): string {
+  let shown = "";
+  for (const word of item.split(" ")) {
+    const next = shown ? `${shown} ${word}` : word;
+    if (next.length + 1 > room) break;
+    shown = next;
+  }
+  return shown ? `${shown}…` : "";
 }
 
 /**
