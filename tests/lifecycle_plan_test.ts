@@ -668,6 +668,17 @@ Deno.test("rollback of a stop starts every stopped process again in start order 
   const last = plan.phases.at(-1)!.operations.map((o) => o.id);
   assert.deepEqual(last, ["update-metadata", "mark-rolled-back"]);
   assert.equal(ops.find((o) => o.id === "update-metadata")!.target.params.status, "auto");
+  // Each phase's estimate is its critical path (the chain of starts and waits), as the plan's
+  // total is: not its longest single operation (tester80).
+  const { planCriticalPath } = await import("../lib/plan/graph.ts");
+  const { formatDuration } = await import("../lib/util/format.ts");
+  for (const ph of plan.phases) {
+    const chain = planCriticalPath({ phases: [ph] }).length;
+    assert.equal(ph.estimated_duration, formatDuration(chain), ph.name);
+    assert.ok(
+      chain > Math.max(...ph.operations.map((o) => o.estimated_ms)) || ph.name !== "undo-stop",
+    );
+  }
   // It removes nothing: a resume of it does not ask again.
   assert.equal(destructive(sealPlan(plan)), false);
 });
@@ -1131,7 +1142,13 @@ Deno.test("a reconfigure's diff with members changed by hand: the planned one st
     /shard1\/localhost:27023 {2}\(change: priority 4 → 1; changed outside mup: reconfig-members-shard1 sets every member of shard1/,
   );
   assert.doesNotMatch(text, /27025/);
-  assert.equal(diff.summary.update, 2);
+  // The two members, and the metadata, which records the new topology: not "unchanged" because
+  // its status record alone would be (tester80).
+  assert.equal(diff.summary.update, 3);
+  const meta = diff.changes.filter((c) => c.resource_id.endsWith("meta.yaml"));
+  assert.deepEqual(meta.map((c) => [c.action, c.operations]), [
+    ["update", ["mark-status-unknown", "update-metadata"]],
+  ]);
 });
 
 Deno.test("every phase of a stop, start, restart (rolling and --force) and destroy plan is one a hook may name (knownPhases of its kind); a name of none, or of the other kind, is said", async () => {

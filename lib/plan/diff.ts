@@ -106,9 +106,12 @@ export function planDiff(
   const recordInPlace = !deploy && down !== undefined && meta !== undefined &&
     ops.every((o) => o.changes.every((c) => c.resource_type !== "process" || inPlace(c))) &&
     meta.status === liveStatus(meta, down);
+  // Only a record of the status: one that also records a new topology, release or security
+  // (a reconfigure, an upgrade) changes the metadata (tester80).
   const isRecord = (o: (typeof ops)[number], c: Change) =>
     o.type === "update_metadata" && c.action === "update" &&
-    ["auto", "unknown"].includes(String(o.target.params?.status));
+    ["auto", "unknown"].includes(String(o.target.params?.status)) &&
+    Object.keys(o.target.params ?? {}).every((k) => k === "path" || k === "status");
   // A process the plan both stops and starts (a restart, a TLS switch) is restarted: one row,
   // never "in place" (the start would otherwise look done because it runs now).
   const stops = new Set<string>();
@@ -188,6 +191,16 @@ export function planDiff(
       changes.push(entry);
     }
   }
+  // A resource one operation leaves as it is and another changes is changed: one row, the
+  // change's, with every operation that touches it.
+  for (const c of changes.filter((c) => c.action === "none")) {
+    const changed = changes.find((x) =>
+      x.action !== "none" && x.resource_type === c.resource_type && x.resource_id === c.resource_id
+    );
+    if (!changed) continue;
+    changed.operations = [...new Set([...c.operations, ...changed.operations])];
+    changes.splice(changes.indexOf(c), 1);
+  }
   const summary: Record<string, number> = {};
   for (const c of changes) summary[c.action] = (summary[c.action] ?? 0) + 1;
   return {
@@ -260,6 +273,16 @@ export function withLiveMembers(
       operations: [op],
       note: `changed outside mup: ${op} sets every member of ${set} to the plan's topology`,
     });
+  }
+  // A resource one operation leaves as it is and another changes is changed: one row, the
+  // change's, with every operation that touches it.
+  for (const c of changes.filter((c) => c.action === "none")) {
+    const changed = changes.find((x) =>
+      x.action !== "none" && x.resource_type === c.resource_type && x.resource_id === c.resource_id
+    );
+    if (!changed) continue;
+    changed.operations = [...new Set([...c.operations, ...changed.operations])];
+    changes.splice(changes.indexOf(c), 1);
   }
   const summary: Record<string, number> = {};
   for (const c of changes) summary[c.action] = (summary[c.action] ?? 0) + 1;

@@ -15,7 +15,7 @@ import { change, op } from "./op_builders.ts";
 import { EST } from "./lifecycle.ts";
 import { MUP_VERSION } from "./planner.ts";
 import { formatDuration } from "../util/format.ts";
-import { applyMeasured, type MeasuredDurations } from "./estimates.ts";
+import { applyMeasured, type MeasuredDurations, phaseEstimate } from "./estimates.ts";
 import { securityOf } from "../security/settings.ts";
 import { layoutParents } from "../topology/layout.ts";
 import { listProcesses } from "./processes.ts";
@@ -248,7 +248,7 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
       description: p.description,
       order: i + 1,
       operations: p.ops,
-      estimated_duration: formatDuration(Math.max(...p.ops.map((o) => o.estimated_ms))),
+      estimated_duration: formatDuration(phaseEstimate(p.ops)),
     })),
     hooks: input.hooks,
     base_state: input.baseState,
