@@ -9,6 +9,7 @@
  * downloaded here (no binary was built; the reason is printed); 1 anything else, with the reason
  * (the build failed, or what was built is not mup).
  */
+import * as path from "node:path";
 import { V8_FLAGS } from "./_mup_cmd.ts";
 import { EXAMPLE_PLAN } from "./example_plan.ts";
 import { MUP_VERSION } from "../lib/plan/planner.ts";
@@ -61,9 +62,14 @@ if (import.meta.main) {
       Deno.env.get("DENORT_BIN") ? ` (DENORT_BIN=${Deno.env.get("DENORT_BIN")})` : ""
     }`,
   );
+  // deno compile makes the output's directory before it fetches its runtime: one it made for
+  // a binary it could not build is removed again (only if empty: nothing of the user's goes).
+  const dir = path.dirname(out);
+  const hadDir = await Deno.stat(dir).then(() => true, () => false);
   const r = await new Deno.Command(Deno.execPath(), { args, stdout: "inherit", stderr: "piped" })
     .output();
   const err = dec.decode(r.stderr);
+  if (r.code !== 0 && !hadDir) await Deno.remove(dir).catch(() => {});
   if (r.code === 0) {
     const problem = await notMup(out);
     if (problem) {

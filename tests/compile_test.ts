@@ -28,6 +28,26 @@ Deno.test("compile: with DENORT_BIN pointing at a plain deno, the build is refus
   }
 });
 
+Deno.test("compile: a build that could not be made (no runtime here: SKIPPED) leaves no directory it made for the binary (tester80)", async () => {
+  const dir = await tempDir("mup-compile-");
+  try {
+    const out = path.join(dir, "dist", "mup");
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", path.join(ROOT, "scripts", "compile.ts"), out],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const said = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+    const made = await Deno.stat(path.dirname(out)).then(() => true, () => false);
+    if (r.code === 0) assert.ok(made, said); // a network that reaches dl.deno.land: it was built
+    else assert.ok(!made, `dist/ was left after exit ${r.code}:\n${said}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("compile: the check accepts mup itself: --version prints mup's version and the shipped example plan validates", async () => {
   const home = await tempHome();
   try {
