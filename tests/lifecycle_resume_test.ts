@@ -261,6 +261,16 @@ Deno.test("state rollback of a stop starts the cluster again and records it runn
     }[];
     assert.equal(plans.find((p) => p.plan_id === undone.plan_id)?.status, "rolled_back");
     assert.match((await ok(home, ["plan", "resume", "rs"])).stdout, /nothing to resume/);
+    // The cluster's last apply is the rollback, naming the stop it undid (tester80).
+    const listed = JSON.parse((await ok(home, ["cluster", "list", "--json"])).stdout)[0];
+    assert.equal(listed.last_apply.operation, "rollback");
+    assert.equal(listed.last_apply.status, "completed");
+    assert.equal(listed.last_apply.rolled_back, undone.state_id);
+    assert.equal(listed.last_apply.state_id, undone.rolled_back_by);
+    assert.match(
+      (await ok(home, ["cluster", "list"])).stdout,
+      new RegExp(`apply-\\w+ rollback completed \\S+ \\(undid ${undone.state_id}\\)`),
+    );
 
     // A whole restart changed nothing to undo: the rollback stops and starts nothing.
     await ok(home, ["cluster", "restart", "rs", "--auto-approve"]);

@@ -168,7 +168,13 @@ export async function listClusters(ctx: CliContext) {
     }
     const store = new StateStore(dir);
     const id = await store.currentId();
-    const last = id ? await store.load(id).catch(() => undefined) : undefined;
+    const current = id ? await store.load(id).catch(() => undefined) : undefined;
+    // A rolled-back apply stays the cluster's current one, but the last apply is the rollback
+    // that undid it (tester80): listed, with what it undid.
+    const rollback = current?.status === "rolled_back" && current.rolled_back_by
+      ? await store.load(current.rolled_back_by).catch(() => undefined)
+      : undefined;
+    const last = rollback ?? current;
     // A "running" apply whose mup is gone (kill -9) is interrupted, as `state show` says.
     const cut = last ? await interruption(dir, last) : undefined;
     const badLock = await unreadableLockNote(dir);
@@ -186,6 +192,7 @@ export async function listClusters(ctx: CliContext) {
           operation: last.operation,
           status: cut ? "interrupted" : last.status,
           at: last.completed_at ?? last.updated_at,
+          ...(rollback ? { rolled_back: current!.state_id } : {}),
         }
         : undefined,
       ...(badLock
@@ -279,7 +286,11 @@ export function addShowCommands(cmd: Command, ctx: CliContext): void {
           String(new Set(r.hosts.map(executorKey)).size),
           String(r.processes),
           r.last_apply
-            ? `${r.last_apply.state_id} ${r.last_apply.operation} ${r.last_apply.status} ${r.last_apply.at}`
+            ? `${r.last_apply.state_id} ${r.last_apply.operation} ${r.last_apply.status} ${r.last_apply.at}${
+              "rolled_back" in r.last_apply && r.last_apply.rolled_back
+                ? ` (undid ${r.last_apply.rolled_back})`
+                : ""
+            }`
             : "-",
         ]),
       ]));
