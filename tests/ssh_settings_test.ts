@@ -9,14 +9,18 @@ import { parseJump, sshArgs } from "../lib/executor/ssh_settings.ts";
 import { MupError } from "../lib/errors.ts";
 import { reachedLocally } from "../lib/executor/factory.ts";
 import { deployArgs, mup, output, tempHome, testMirror, writeTopology } from "./helpers.ts";
-import { installFixture } from "./fixture.ts";
+import { installFixture, trackDir } from "./fixture.ts";
 
 installFixture();
+
+// Identity files that exist: a missing one is refused (ssh would quietly use other keys).
+const KEYS = trackDir(Deno.makeTempDirSync({ prefix: "mup-keys-" }), true);
+for (const k of ["id", "k2"]) Deno.writeTextFileSync(`${KEYS}/${k}`, "key\n", { mode: 0o600 });
 
 const TOPO = `global:
   user: mongo
   ssh_port: 2200
-  ssh_identity_file: /keys/id
+  ssh_identity_file: ${KEYS}/id
 mongod_servers:
   - { host: db1.example.net, port: 27017, replica_set: rs, ssh_port: 2201 }
   - { host: db1.example.net, port: 27018, replica_set: rs }
@@ -28,12 +32,12 @@ Deno.test("SSH settings come from the topology; flags win", async () => {
   const s = sshSettings(topology, {});
   assert.equal(s.user, "mongo");
   assert.equal(s.port, 2200);
-  assert.equal(s.identityFile, "/keys/id");
+  assert.equal(s.identityFile, `${KEYS}/id`);
   assert.equal(s.strictHostKeys, false);
   assert.deepEqual([...hostSshPorts(topology)], [["db1.example.net", 2201]]);
   const f = sshSettings(topology, {
     user: "ops",
-    identityFile: "/k2",
+    identityFile: `${KEYS}/k2`,
     sshTimeout: "3s",
     sshOption: ["Compression=yes"],
     sshProxy: "jump@bastion:22",
@@ -59,12 +63,42 @@ Deno.test("SSH settings come from the topology; flags win", async () => {
   const proxy = opts.find((x) => x.startsWith("ProxyCommand="))!;
   assert.match(
     proxy,
-    /^ProxyCommand=ssh .*-i \/k2 .*-o 'ControlPath=none' -p 22 -l jump -W %h:%p -- bastion$/,
+    new RegExp(
+      `^ProxyCommand=ssh .*-i ${KEYS}/k2 .*-o 'ControlPath=none' -p 22 -l jump -W %h:%p -- bastion$`,
+    ),
   );
   assert.match(proxy, /-o 'Compression=yes'/);
   assert.ok(
     sshArgs(sshSettings(topology, {}), "h", undefined).includes("StrictHostKeyChecking=accept-new"),
   );
+});
+
+Deno.test("an SSH identity file that is not there is refused, naming it, where it was given and the fix (tester79); hosts all local need none", async () => {
+  const { topology } = await parseTopology(TOPO, "t.yaml");
+  const refused = (opts: Parameters<typeof sshSettings>[1], t = topology) => {
+    try {
+      sshSettings(t, opts);
+    } catch (e) {
+      assert.ok(e instanceof MupError, String(e));
+      return `${e.message}\n${e.options.hint}`;
+    }
+    return undefined;
+  };
+  assert.match(
+    refused({ identityFile: `${KEYS}/nonexistent` })!,
+    new RegExp(
+      `^SSH identity file ${KEYS}/nonexistent \\(-i/--identity-file\\) does not exist; ssh would try other keys instead, so nothing was done\n` +
+        "give the path of the private key that logs in to the hosts \\(-i/--identity-file\\)$",
+    ),
+  );
+  const inTopology = structuredClone(topology);
+  inTopology.global.ssh_identity_file = KEYS;
+  assert.match(refused({}, inTopology)!, /\(global\.ssh_identity_file\) is not a file/);
+  assert.equal(refused({}), undefined);
+  // Only local hosts: no SSH, so the file does not matter.
+  const local = structuredClone(inTopology);
+  for (const s of local.mongod_servers) s.host = "localhost";
+  assert.equal(refused({}, local), undefined);
 });
 
 Deno.test("bad --ssh-timeout and --ssh-option values are refused with the fix", async () => {

@@ -1,6 +1,7 @@
 import type { Command } from "@commander-js/extra-typings";
+import * as path from "node:path";
 import { MupError } from "../errors.ts";
-import type { DefaultExecutors } from "../executor/factory.ts";
+import { type DefaultExecutors, reachedLocally } from "../executor/factory.ts";
 import {
   CONTROL_PERSIST_S,
   controlDirFor,
@@ -85,10 +86,18 @@ export function sshSettings(t: Topology, opts: SshCliOptions): SshSettings {
   } catch (e) {
     throw new MupError((e as Error).message);
   }
+  const identityFile = opts.identityFile ?? t.global.ssh_identity_file;
+  if (identityFile !== undefined) {
+    checkIdentityFile(
+      t,
+      identityFile,
+      opts.identityFile !== undefined ? "-i/--identity-file" : "global.ssh_identity_file",
+    );
+  }
   return {
     user: opts.user ?? t.global.user,
     port: t.global.ssh_port,
-    identityFile: opts.identityFile ?? t.global.ssh_identity_file,
+    identityFile,
     connectTimeoutS: Math.ceil(timeoutMs / 1000),
     options,
     proxyJump: opts.sshProxy,
@@ -97,6 +106,39 @@ export function sshSettings(t: Topology, opts: SshCliOptions): SshSettings {
     controlDir: controlDirFor(mupHome()),
     controlPersistS: CONTROL_PERSIST_S,
   };
+}
+
+/**
+ * Refuses an SSH identity file that is not there when the topology has hosts reached over SSH
+ * (reachedLocally): OpenSSH only warns of a missing `-i` file ("Identity file … not
+ * accessible") and goes on with the user's other keys and agent, so a typo would log in with
+ * another key than the one named, or fail as "Permission denied" naming the wrong cause. `~/`
+ * is the user's home, as ssh reads it. Throws MupError naming the file, where it was given
+ * (`given`) and the fix.
+ */
+function checkIdentityFile(t: Topology, file: string, given: string): void {
+  const hosts = [...t.config_servers, ...t.mongod_servers, ...t.mongos_servers].map((s) => s.host);
+  if (hosts.every(reachedLocally)) return;
+  const home = Deno.env.get("HOME");
+  const full = file.startsWith("~/") && home ? path.join(home, file.slice(2)) : file;
+  let problem: string | undefined;
+  try {
+    const st = Deno.statSync(full);
+    if (!st.isFile) problem = "is not a file";
+    else Deno.openSync(full, { read: true }).close();
+  } catch (e) {
+    problem = e instanceof Deno.errors.NotFound
+      ? "does not exist"
+      : `cannot be read (${(e as Error).message})`;
+  }
+  if (!problem) return;
+  throw new MupError(
+    `SSH identity file ${file} (${given}) ${problem}; ssh would try other keys instead, so nothing was done`,
+    {
+      hint: `give the path of the private key that logs in to the hosts (${given})`,
+      details: { check: "ssh_identity_file", path: file },
+    },
+  );
 }
 
 /** Configures how `executors` reach the topology's remote hosts. */
