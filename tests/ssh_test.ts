@@ -96,6 +96,14 @@ Deno.test({
         ),
       );
 
+      // An identity file that is not there: ssh would only warn and try other keys (tester79).
+      r = await plan("127.0.0.2", sshd.port, f.flags({ key: path.join(home, "no-such-key") }));
+      assert.equal(r.code, 1, output(r));
+      assert.match(
+        r.stderr,
+        /SSH identity file .*no-such-key \(-i\/--identity-file\) does not exist; ssh would try other keys instead/,
+      );
+
       // accept-new (the default) records the key; a changed key is refused afterwards.
       r = await plan("127.0.0.2", sshd.port, f.flags());
       assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -399,6 +407,20 @@ Deno.test({
         await c.db("app").collection("t").insertOne({ ok: 1 });
         assert.equal(await c.db("app").collection("t").countDocuments(), 1);
       }, { home, cluster: "c1" });
+      // What the server made over SSH (data, log, pid file) is its owner's alone, as locally:
+      // it runs with umask 077, whatever sshd's (tester79). The installed binaries (bin/) keep
+      // the mode their install gives them.
+      const open: string[] = [];
+      const walk = async (dir: string): Promise<void> => {
+        for await (const e of Deno.readDir(dir)) {
+          if (dir === deployDir && e.name === "bin") continue;
+          const p = path.join(dir, e.name);
+          if ((await Deno.lstat(p)).mode! & 0o077) open.push(p);
+          if (e.isDirectory) await walk(p);
+        }
+      };
+      await walk(deployDir);
+      assert.deepEqual(open, []);
     } finally {
       await killAll(home);
       await f.close();

@@ -233,7 +233,16 @@ export class SshExecutor implements Executor {
   ): Promise<RunResult> {
     await this.connect();
     const env = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`);
-    const line = shellJoin(env.length ? ["env", ...env, ...argv] : argv);
+    // With umask 077, as mup runs locally (main.ts): a server started here creates its data,
+    // log and pid files for its owner alone, whatever sshd's umask (tester79). Through sh,
+    // whatever the login shell.
+    const line = shellJoin([
+      "sh",
+      "-c",
+      'umask 077; exec "$@"',
+      "mup",
+      ...(env.length ? ["env", ...env, ...argv] : argv),
+    ]);
     const r = await this.slot(() =>
       this.raw(line, { timeoutMs: options.timeoutMs ?? 5 * SMALL_OP_MS })
     );
