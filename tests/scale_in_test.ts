@@ -227,6 +227,22 @@ Deno.test("cluster start after a scale-in cut off once it removed a member: the 
     noted.stdout,
   );
   assert.ok(!noted.stdout.includes("`mup cluster scale-in cut"), noted.stdout);
+  // Running again (by hand), it is REMOVED by that scale-in, not "outside mup" (tester79).
+  const confOf = path.join(clusterDir(home, "cut"), "deploy", "conf", `mongod-${ports[3]}`);
+  const alone = await runBin(
+    await installedMongod(path.join(clusterDir(home, "cut"), "deploy")),
+    ["-f", path.join(confOf, "mongod.conf")],
+  );
+  assert.equal(alone.code, 0, output(alone));
+  const removed = (await display(home, "cut", 1)).processes.find((p) => p.id === gone)!;
+  assert.equal(removed.state, "REMOVED");
+  assert.match(
+    removed.reason ?? "",
+    /^removed from replica set rs0's configuration by the unfinished scale-in \(apply apply-\w+\); `mup plan resume cut` finishes it$/,
+  );
+  const again = Number((await Deno.readTextFile(pidFile)).trim());
+  Deno.kill(again, "SIGKILL");
+  while (alive(again)) await new Promise((r) => setTimeout(r, 20));
   const named = await ok(home, ["cluster", "start", "cut", "-N", gone, "--auto-approve"], 1);
   assert.match(
     named.stdout,

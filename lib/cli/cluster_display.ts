@@ -35,7 +35,8 @@ import { fillPids, nameHolders } from "./display_holders.ts";
 import { securityOf } from "../security/settings.ts";
 import { mixedVersions, readBalancer, readFcv } from "./display_release.ts";
 import { readDefaultWriteConcern } from "./display_write_concern.ts";
-import { optionsChanged, startedByUnfinished } from "./display_notes.ts";
+import { optionsChanged, removedByUnfinished, startedByUnfinished } from "./display_notes.ts";
+import { hostKey } from "../topology/hosts.ts";
 import { type CliContext, printJson } from "./context.ts";
 import { isClusterName, requireMeta } from "./cluster_show.ts";
 import { configureSsh, type SshCliOptions, sshCommandOptions } from "./ssh_options.ts";
@@ -197,6 +198,16 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
     const started = left && left.outcome !== "running"
       ? await startedByUnfinished(ctx.store, left.state, meta, access, timeout)
       : [];
+    // Members the unfinished scale-in already took out of their sets: its doing, which its
+    // resume finishes, not a removal by hand (tester79).
+    const removing = left && left.outcome !== "running"
+      ? await removedByUnfinished(ctx.store, left.state)
+      : new Set<string>();
+    for (const r of rows) {
+      if (r.state !== "REMOVED" || !removing.has(`${hostKey(r.host)}:${r.port}`)) continue;
+      r.reason = `removed from replica set ${r.replica_set}'s configuration by the unfinished ` +
+        `scale-in (apply ${left!.state.state_id}); \`mup plan resume ${name}\` finishes it`;
+    }
     // A failure a resume alone cannot get past recorded what does (run_operation.ts).
     const replan = left ? recordedReplan(left) : undefined;
     const failedHook = left ? failedApplyHook(left.state) : undefined;

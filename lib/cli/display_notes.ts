@@ -8,7 +8,7 @@ import type { ClusterMeta } from "../state/meta.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { undoneApply } from "../plan/store_check.ts";
 import type { UndeployedApply } from "../state/undeployed.ts";
-import { hostKey, hostPort } from "../topology/hosts.ts";
+import { hostKey, hostPort, splitHostPort } from "../topology/hosts.ts";
 import { listProcesses } from "../plan/processes.ts";
 import { changedFields } from "../ops/reconfig_members.ts";
 import type { ProcessStatus } from "../probe/live.ts";
@@ -53,6 +53,29 @@ export async function startedByUnfinished(
     ...(scaleOut !== state ? { undoing: scaleOut.state_id } : {}),
   })));
   return scaleOut === state ? found : found.filter((s) => s.answers);
+}
+
+/**
+ * The members (`host:port`, by hostKey) an unfinished scale-in's apply (`state`) began to take
+ * out of their replica sets (its remove_members operations that ran), so that display says
+ * whose doing their REMOVED is. Empty for other operations, or when its plan cannot be read.
+ */
+export async function removedByUnfinished(
+  store: PlanStore,
+  state: ApplyState,
+): Promise<Set<string>> {
+  if (state.operation !== "scale-in") return new Set();
+  const loaded = await store.load(state.plan_path).catch(() => undefined);
+  const ops = loaded?.plan.phases.flatMap((ph) => ph.operations) ?? [];
+  return new Set(
+    ops.filter((o) =>
+      o.type === "remove_members" && (state.operation_states[o.id]?.executions ?? 0) > 0
+    ).flatMap((o) => JSON.parse(o.target.params.remove ?? "[]") as string[])
+      .map((m) => {
+        const [host, port] = splitHostPort(m);
+        return `${hostKey(host)}:${port}`;
+      }),
+  );
 }
 
 /** "It started …": the note's tail for startedByUnfinished's processes ("" for none). */
