@@ -1314,3 +1314,19 @@ Deno.test("reconfigure of a sharded cluster that restarts every process and rank
     [],
   );
 });
+
+Deno.test("a rolling restart of a set whose primary alone can be primary, with two voting members, says both why it has no majority and that the primary restarts without a step-down (tester79)", async () => {
+  const text = `mongod_servers:
+  - { host: localhost, port: 27017, replica_set: rs0, priority: 2 }
+  - { host: localhost, port: 27018, replica_set: rs0, priority: 0 }
+  - { host: localhost, port: 27019, replica_set: rs0, priority: 0, votes: 0 }
+`;
+  const plan = planRestart(await input(text));
+  assert.deepEqual(allOperations(plan).filter((o) => o.type === "step_down"), []);
+  const said = new Map(plan.validation.warnings.map((w) => [w.code, w.message]));
+  assert.match(said.get("no_majority_while_restarted") ?? "", /rs0 has 2 voting members/);
+  assert.match(
+    said.get("no_primary_while_restarted") ?? "",
+    /^localhost:27017 is the only member of rs0 that can be primary \(the others have priority 0\): it restarts without a step-down, as no other member could take over/,
+  );
+});

@@ -213,7 +213,7 @@ Deno.test("tls enable plan on a set whose other members were given priority 0 by
   const lone = plan.validation.warnings.find((w) => w.code === "no_primary_while_restarted");
   assert.match(
     lone?.message ?? "",
-    /localhost:27017 is the only member of rs0 that can be primary \(the others have priority 0\): while it restarts the set has no primary/,
+    /localhost:27017 is the only member of rs0 that can be primary \(the others have priority 0\): it restarts without a step-down, as no other member could take over, and while it restarts the set has no primary/,
   );
   // As recorded, the same set hands the primary over: a step-down each round.
   const recorded = planTls(base);

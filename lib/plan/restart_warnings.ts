@@ -100,15 +100,21 @@ export function downWhileRestartedWarnings(
     // Priority 0 is never primary: a set whose only electable member restarts has no primary
     // meanwhile, however many vote (MongoDB docs: "Priority 0 Replica Set Members").
     const electable = s.members.filter((m) => !m.arbiterOnly && m.priority > 0);
-    if (voting >= 3 && electable.length === 1 && chosen.some((p) => p.id === electable[0].id)) {
+    // Said whatever the votes: it is also why that member restarts without a step-down
+    // (restart.ts), which the majority's warning alone leaves unsaid (tester79).
+    if (
+      s.members.length > 1 && electable.length === 1 &&
+      chosen.some((p) => p.id === electable[0].id)
+    ) {
       const e = electable[0];
       out.push({
         code: "no_primary_while_restarted",
         severity: "warning",
         host: e.host,
         message: `${hostPort(e.host, e.port)} is the only member of ${s.name} that can be ` +
-          "primary (the others have priority 0): while it restarts the set has no primary and " +
-          "takes no writes",
+          "primary (the others have priority 0): it restarts without a step-down, as no other " +
+          "member could take over, and while it restarts the set has no primary and takes no " +
+          "writes",
       });
     }
     if (voting >= 3) continue;
