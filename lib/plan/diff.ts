@@ -274,16 +274,6 @@ export function withLiveMembers(
       note: `changed outside mup: ${op} sets every member of ${set} to the plan's topology`,
     });
   }
-  // A resource one operation leaves as it is and another changes is changed: one row, the
-  // change's, with every operation that touches it.
-  for (const c of changes.filter((c) => c.action === "none")) {
-    const changed = changes.find((x) =>
-      x.action !== "none" && x.resource_type === c.resource_type && x.resource_id === c.resource_id
-    );
-    if (!changed) continue;
-    changed.operations = [...new Set([...c.operations, ...changed.operations])];
-    changes.splice(changes.indexOf(c), 1);
-  }
   const summary: Record<string, number> = {};
   for (const c of changes) summary[c.action] = (summary[c.action] ?? 0) + 1;
   return { diff: { ...d, changes, summary }, untouched };
