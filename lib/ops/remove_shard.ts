@@ -78,9 +78,13 @@ export const removeShard: Operation = {
         moved++;
         ctx.log(`moved the primary of database ${db} to ${to}`);
       }
-      const now = `${r.state}: ${r.remaining?.chunks ?? "?"} chunks, ${
-        r.remaining?.dbs ?? "?"
-      } databases left`;
+      // The first answer (state "started") counts nothing yet: MongoDB's removeShard reply
+      // carries `remaining` from the second call on (tester82).
+      const now = r.remaining
+        ? `${r.state}: ${r.remaining.chunks ?? "?"} chunks, ${
+          r.remaining.dbs ?? "?"
+        } databases left`
+        : `${r.state}; what is left is counted from the next answer`;
       if (now !== last) ctx.log(`removeShard ${name} ${now}`);
       last = now;
       // Draining goes on without mup: the first Ctrl-C stops the waiting, a resume waits again.

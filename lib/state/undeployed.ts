@@ -206,13 +206,14 @@ export async function dataDirsUsed(clusterDir: string): Promise<Set<string>> {
 
 /**
  * Whether an apply did anything but record that the cluster is changing (its first operation,
- * `mark-status-unknown`): an operation completed or cut off while running, or one that failed
- * without saying it changed nothing (`no_effect`).
+ * `mark-status-unknown`): an operation completed or cut off while running, one that failed
+ * without saying it changed nothing (`no_effect`), or one whose work began and was paused
+ * (mayHaveActed: a shard's drain that a Ctrl-C stopped waiting for goes on; tester82).
  */
 export function changedAnything(state: ApplyState): boolean {
   return Object.values(state.operation_states).some((o) =>
     o.id !== MARK_OP &&
-    (o.status === "completed" || o.status === "running" ||
+    (o.status === "completed" || o.status === "running" || mayHaveActed(o) ||
       (o.status === "failed" && o.result?.metadata?.no_effect !== true))
   );
 }
