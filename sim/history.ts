@@ -1,9 +1,10 @@
 /**
- * Pre-images of the document changes made by oplog entries the commit point has not reached,
- * oldest first: a majority read rebuilds the majority-committed snapshot from them instead of
- * waiting, as a storage engine's history does
- * (https://www.mongodb.com/docs/v7.0/reference/read-concern-majority/). Trimmed as the commit
- * point advances; bounded, so a stuck commit point cannot exhaust memory.
+ * Pre-images of the document changes made by recent oplog entries, oldest first: a majority
+ * read rebuilds the majority-committed snapshot from them instead of waiting, and a snapshot
+ * read (atClusterTime) the data as of its time, as a storage engine's history does
+ * (https://www.mongodb.com/docs/v7.0/reference/read-concern-majority/, read-concern-snapshot/).
+ * Kept until the commit point has passed them and they are older than the snapshot history
+ * window (store.ts); bounded, so a stuck commit point cannot exhaust memory.
  */
 import type { Document, Timestamp } from "bson";
 
@@ -38,17 +39,25 @@ export class History {
     this.entries.pop();
   }
 
-  /** Forgets pre-images of changes at or before `ts` (the commit point reached them). */
+  /**
+   * Forgets pre-images of changes at or before `ts`: snapshots before the newest of them can no
+   * longer be built (reaches says so).
+   */
   forget(ts: Timestamp): void {
     let n = 0;
     while (n < this.entries.length && this.entries[n].ts.compare(ts) <= 0) n++;
-    if (n) this.entries.splice(0, n);
+    if (!n) return;
+    this.floor = this.entries[n - 1].ts;
+    this.entries.splice(0, n);
   }
 
-  /** Forgets everything (the data was rewritten: it has no history to read from). */
-  clear(): void {
+  /**
+   * Forgets everything: no snapshot before `ts` can be built (the data was loaded at a restart,
+   * or rewritten, at `ts`); undefined: the data is new, every snapshot can be.
+   */
+  startAt(ts: Timestamp | undefined): void {
     this.entries = [];
-    this.floor = undefined;
+    this.floor = ts;
   }
 
   /** Whether the history reaches back to optime `at`. */

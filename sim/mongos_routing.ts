@@ -8,18 +8,12 @@ import { mongosCollStats } from "./mongos_stats.ts";
 import { shardedInsert, shardedModify } from "./mongos_writes.ts";
 import { type Document, Long, Timestamp, UUID } from "bson";
 import { CommandError } from "./errors.ts";
+import { checkSnapshotCommand } from "./read_snapshot.ts";
+import { gather, rc } from "./mongos_gather.ts";
 import type { Mongos } from "./mongos.ts";
 import { findDocs, runPipeline } from "./query.ts";
 import type { CommandContext, Handler } from "./server.ts";
-import {
-  type Chunk,
-  type CollMeta,
-  collVersion,
-  compareKeys,
-  compareValues,
-  owns,
-  targetShards,
-} from "./sharding.ts";
+import { type Chunk, type CollMeta, compareKeys, compareValues } from "./sharding.ts";
 
 async function cfgFind(m: Mongos, coll: string, filter: Document, sort?: Document) {
   const r = await m.config("config", { find: coll, filter, sort, batchSize: 1_000_000 });
@@ -162,45 +156,6 @@ export async function drain(
   return out;
 }
 
-/**
- * Documents matching `filter` on each target shard, orphans left out. `partial` (a find's
- * allowPartialResults) leaves out a shard that cannot answer, noting it in `partial.returned`,
- * instead of failing the read; `maxTimeMS` (the read's) is sent on.
- */
-async function gather(
-  m: Mongos,
-  db: string,
-  coll: string,
-  meta: CollMeta,
-  filter: Document | undefined,
-  { partial, maxTimeMS }: { partial?: { returned: boolean }; maxTimeMS?: unknown } = {},
-): Promise<Document[]> {
-  const read = async (s: string) =>
-    await drain(
-      m,
-      s,
-      db,
-      await onShard(m, s, db, {
-        find: coll,
-        filter: filter ?? {},
-        batchSize: 1_000_000,
-        shardVersion: collVersion(meta),
-        ...(maxTimeMS !== undefined ? { maxTimeMS } : {}),
-      }),
-    );
-  const parts = await Promise.all(
-    targetShards(meta, filter).map(async (s) => {
-      const docs = await read(s).catch((e) => {
-        if (!partial || !(e instanceof CommandError)) throw e;
-        partial.returned = true;
-        return [];
-      });
-      return docs.filter((d) => owns(meta, s, d));
-    }),
-  );
-  return parts.flat();
-}
-
 function mongos(ctx: CommandContext): Mongos {
   return ctx.server.router as Mongos;
 }
@@ -285,7 +240,9 @@ async function routeOnce(
       // The cursor lives on mongos, so getMore finds it whichever shard answered.
       const docs = await drain(m, primary, ctx.db, r);
       const batch = cmd.cursor?.batchSize ?? cmd.batchSize ?? 101;
-      return ctx.server.newCursor(r.cursor.ns, docs, cmd.singleBatch ? docs.length : batch);
+      const reply = ctx.server.newCursor(r.cursor.ns, docs, cmd.singleBatch ? docs.length : batch);
+      if (r.cursor.atClusterTime) reply.cursor.atClusterTime = r.cursor.atClusterTime;
+      return reply;
     }
     return r;
   }
@@ -305,10 +262,13 @@ async function shardedOp(
   switch (name) {
     case "find": {
       const partial = cmd.allowPartialResults === true ? { returned: false } : undefined;
+      const snapshot: { at?: Timestamp } = {};
       const docs = findDocs(
         await gather(m, db, coll, meta, cmd.filter, {
           partial,
           maxTimeMS: cmd.maxTimeMS,
+          ...rc(cmd),
+          snapshot,
         }),
         {
           filter: {},
@@ -321,10 +281,12 @@ async function shardedOp(
       const batch = cmd.singleBatch ? docs.length : Number(cmd.batchSize ?? 101);
       const reply = ctx.server.newCursor(ns, docs, batch || docs.length);
       if (partial?.returned) reply.cursor.partialResultsReturned = true;
+      if (snapshot.at) reply.cursor.atClusterTime = snapshot.at;
       return reply;
     }
     case "count": {
-      const docs = findDocs(await gather(m, db, coll, meta, cmd.query), {
+      checkSnapshotCommand("count", cmd.readConcern);
+      const docs = findDocs(await gather(m, db, coll, meta, cmd.query, rc(cmd)), {
         filter: {},
         skip: Number(cmd.skip ?? 0),
         limit: Number(cmd.limit ?? 0),
@@ -334,17 +296,24 @@ async function shardedOp(
     case "aggregate": {
       const first = (cmd.pipeline ?? [])[0];
       const { foreign } = await foreignDocs(m, db, cmd.pipeline ?? []);
+      const snapshot: { at?: Timestamp } = {};
       const docs = runPipeline(
-        await gather(m, db, coll, meta, first?.$match),
+        await gather(m, db, coll, meta, first?.$match, { ...rc(cmd), snapshot }),
         cmd.pipeline ?? [],
         (c) => foreign.get(c) ?? [],
       );
-      return ctx.server.newCursor(ns, docs, Number(cmd.cursor?.batchSize ?? 101) || docs.length);
+      const reply = ctx.server.newCursor(
+        ns,
+        docs,
+        Number(cmd.cursor?.batchSize ?? 101) || docs.length,
+      );
+      if (snapshot.at) reply.cursor.atClusterTime = snapshot.at;
+      return reply;
     }
     case "distinct": {
       const key = String(cmd.key ?? "");
       const values: unknown[] = [];
-      for (const d of await gather(m, db, coll, meta, cmd.query)) {
+      for (const d of await gather(m, db, coll, meta, cmd.query, rc(cmd))) {
         let v: unknown = d;
         for (const part of key.split(".")) v = (v as Document | undefined)?.[part];
         for (const x of Array.isArray(v) ? v : [v]) {

@@ -83,6 +83,17 @@ export class Oplog {
     return new Timestamp({ t: this.lastSecs, i: ++this.opCounter });
   }
 
+  /**
+   * Makes the next optime later than `ts`: a cluster time a read asks for moves this member's
+   * clock on (MongoDB's vector clock takes the time a request gossips).
+   */
+  advanceClock(ts: Timestamp): void {
+    if (ts.high > this.lastSecs || (ts.high === this.lastSecs && ts.low > this.opCounter)) {
+      this.lastSecs = ts.high;
+      this.opCounter = ts.low;
+    }
+  }
+
   /** The entries and their bytes (local.oplog.rs's $collStats). */
   size(): { count: number; bytes: number } {
     return { count: Number(this.st.count.get()?.n ?? 0), bytes: this.bytes };

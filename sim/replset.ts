@@ -276,6 +276,17 @@ export class ReplSet implements RoleHooks {
     return ts;
   }
 
+  /**
+   * A primary that has not applied `ts`, a time a read asks for, writes a no-op at a later
+   * optime, so that the read's wait ends once it is majority-committed rather than at the next
+   * client write (read_concern_mongod.cpp makeNoopWriteIfNeeded). Others wait as they are.
+   */
+  advanceTo(ts: Timestamp): void {
+    if (this.state !== 1 || tsGte(this.lastApplied(), ts)) return;
+    this.store.oplog.advanceClock(ts);
+    this.noop("advance to a read's cluster time");
+  }
+
   /** Writes a no-op oplog entry (new primary, initiation) in its own transaction. */
   noop(msg: string): Timestamp | undefined {
     return this.store.transaction(() => this.logOp({ op: "n", ns: "", o: { msg } }));

@@ -69,6 +69,8 @@ export interface RoleHooks {
    * until its majority-committed snapshot holds it.
    */
   waitForOpTime?(ts: Timestamp, timeoutMs: number, majority?: boolean): Promise<void>;
+  /** A primary behind a time a read asks for writes a no-op to reach it (replset.ts). */
+  advanceTo?(ts: Timestamp): void;
   /** readConcern linearizable: throws NotWritablePrimary unless this member is the primary. */
   checkLinearizable?(): void;
   /** A find's `term` (an oplog fetcher's): a newer one is taken, and the find refused. */

@@ -16,7 +16,10 @@ import { History } from "./history.ts";
 import { Oplog } from "./oplog.ts";
 import * as path from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { BSON, type Document, EJSON, type Timestamp } from "bson";
+import { BSON, type Document, EJSON, Timestamp } from "bson";
+
+/** minSnapshotHistoryWindowInSeconds's default: how far back a snapshot read can go. */
+export const SNAPSHOT_HISTORY_WINDOW_S = 300;
 
 export const STORE_FILE = "mup-sim.sqlite";
 /** MongoDB's oplog is 5% of the disk but at least 990 MB; the simulator uses the minimum. */
@@ -136,6 +139,8 @@ export class DataStore {
     };
     this.oplog = new Oplog(this.sql, Math.max(1, oplogSizeMB) * 1024 * 1024);
     this.load();
+    // The history lives in memory: a restarted member has none from before its start.
+    this.history.startAt(this.oplog.lastTimestamp());
   }
 
   private load(): void {
@@ -205,9 +210,16 @@ export class DataStore {
     this.noteUndo(() => this.history.pop());
   }
 
-  /** Forgets pre-images of changes at or before `ts` (the commit point reached them). */
+  /**
+   * Forgets pre-images of changes at or before `ts` (the commit point reached them) that are
+   * also older than the snapshot history window: MongoDB keeps minSnapshotHistoryWindowInSeconds
+   * (300 s) of history for snapshot reads at a past atClusterTime.
+   */
   forgetHistory(ts: Timestamp): void {
-    this.history.forget(ts);
+    const windowStart = Math.floor(Date.now() / 1000) - SNAPSHOT_HISTORY_WINDOW_S;
+    this.history.forget(
+      ts.t <= windowStart ? ts : new Timestamp({ t: windowStart, i: 0 }),
+    );
   }
 
   /** Whether the history reaches back to optime `at`. */
@@ -318,7 +330,7 @@ export class DataStore {
   /** Removes every database but `local` (initial sync starts from nothing). */
   wipeData(): void {
     // The rewritten data has no history to read older snapshots from.
-    this.history.clear();
+    this.history.startAt(new Timestamp({ t: Math.floor(Date.now() / 1000), i: 0 }));
     this.transaction(() => {
       for (const db of [...this.dbs.keys()]) if (db !== "local") this.dropDatabase(db);
     });

@@ -69,8 +69,8 @@ const FIELDS = new Set([
 
 /**
  * The readConcern document as ReadConcernArgs::parse (read_concern_args.cpp) takes it: a known
- * level, no unknown option, and afterClusterTime only with majority, local or snapshot
- * (InvalidOptions, 72).
+ * level, no unknown option, afterClusterTime only with majority, local or snapshot, and
+ * atClusterTime only with snapshot, never with afterClusterTime (InvalidOptions, 72).
  */
 export function checkReadConcern(body: Document): void {
   const rc = body.readConcern as Document | undefined;
@@ -90,6 +90,20 @@ export function checkReadConcern(body: Document): void {
   if (rc.afterClusterTime !== undefined && (level === "linearizable" || level === "available")) {
     throw new CommandError(
       "afterClusterTime field can be set only if level is equal to majority, local, or snapshot",
+      72,
+      "InvalidOptions",
+    );
+  }
+  if (rc.atClusterTime !== undefined && rc.afterClusterTime !== undefined) {
+    throw new CommandError(
+      "Can not specify both afterClusterTime and atClusterTime",
+      72,
+      "InvalidOptions",
+    );
+  }
+  if (rc.atClusterTime !== undefined && level !== "snapshot") {
+    throw new CommandError(
+      "atClusterTime field can be set only if level is snapshot",
       72,
       "InvalidOptions",
     );

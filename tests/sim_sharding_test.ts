@@ -6,7 +6,7 @@
  */
 import * as path from "node:path";
 import assert from "node:assert/strict";
-import { type Document, MongoClient } from "mongodb";
+import { type Document, MongoClient, Timestamp } from "mongodb";
 import { freePorts } from "./helpers.ts";
 import {
   admin,
@@ -168,7 +168,35 @@ Deno.test("sharding: shardCollection with hashed and range keys places documents
     // Targeted reads and writes by shard key.
     assert.equal((await users.findOne({ uid: 77 }))?.uid, 77);
     assert.equal((await users.updateOne({ uid: 77 }, { $set: { seen: true } })).modifiedCount, 1);
+    // A snapshot read through mongos reads both shards at one time, which it reports; read at
+    // that time after a change, it sees the data as it was (tester81).
+    const shop = c.db("shop");
+    const snap = await shop.command({
+      find: "users",
+      batchSize: 1000,
+      readConcern: { level: "snapshot" },
+    });
+    assert.equal(snap.cursor.firstBatch.length, 200);
+    const t = snap.cursor.atClusterTime as Timestamp;
+    assert.ok(t instanceof Timestamp, JSON.stringify(snap.cursor.atClusterTime));
     assert.equal((await users.updateMany({ even: true }, { $set: { e: 1 } })).modifiedCount, 100);
+    const then = await shop.command({
+      find: "users",
+      filter: { e: 1 },
+      readConcern: { level: "snapshot", atClusterTime: t },
+    });
+    assert.deepEqual([then.cursor.firstBatch, t.equals(then.cursor.atClusterTime)], [[], true]);
+    const marked = await shop.command({
+      aggregate: "users",
+      pipeline: [{ $match: { e: 1 } }, { $count: "n" }],
+      cursor: {},
+      readConcern: { level: "snapshot" },
+    });
+    assert.deepEqual(marked.cursor.firstBatch, [{ n: 100 }]);
+    await assert.rejects(
+      shop.command({ count: "users", readConcern: { level: "snapshot" } }),
+      (e: { code: number }) => e.code === 72,
+    );
     assert.equal(await users.countDocuments({ e: 1 }), 100);
     assert.equal((await users.deleteMany({ uid: { $lt: 10 } })).deletedCount, 10);
     assert.equal(await users.countDocuments(), 190);

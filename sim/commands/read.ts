@@ -6,6 +6,7 @@ import { findDocs, runPipeline } from "../query.ts";
 import { checkHint } from "../hint.ts";
 import type { CommandContext, Handler } from "../server.ts";
 import { checkReadConcern, checkSessionFields } from "../writes.ts";
+import { atClusterTime, checkClusterTime, snapshotReadTime } from "../read_snapshot.ts";
 
 function collOf(ctx: CommandContext, key: string): string {
   const c = ctx.body[key];
@@ -20,13 +21,18 @@ function collOf(ctx: CommandContext, key: string): string {
 }
 
 /** Checks shared by reads: session fields, read concern, readability, causal consistency. */
-async function beginRead(ctx: CommandContext): Promise<void> {
+async function beginRead(ctx: CommandContext, command: string): Promise<void> {
   checkSessionFields(ctx);
   checkReadConcern(ctx.body);
   ctx.server.role?.checkReadable(ctx.body);
   const level = ctx.body.readConcern?.level;
   const role = ctx.server.role;
   const maxTimeMS = Number(ctx.body.maxTimeMS ?? 0);
+  checkClusterTime(ctx);
+  if (level === "snapshot") {
+    ctx.readAt = await snapshotReadTime(ctx, command, maxTimeMS || 60_000);
+    return;
+  }
   // linearizable: a replica set's primary only (read_concern_mongod.cpp, waitForReadConcern).
   if (level === "linearizable") {
     if (!role?.checkLinearizable) {
@@ -43,6 +49,7 @@ async function beginRead(ctx: CommandContext): Promise<void> {
   // until it applied it. Pinning the snapshot before waiting read data older than asked.
   const after = ctx.body.readConcern?.afterClusterTime as Timestamp | undefined;
   if (after && role?.waitForOpTime) {
+    role.advanceTo?.(after);
     await role.waitForOpTime(after, maxTimeMS || 60_000, level === "majority");
   }
   // majority: the majority-committed snapshot, at once (rebuilt from the store's history);
@@ -96,7 +103,7 @@ const find: Handler = async (ctx) => {
   // An oplog fetcher's find carries its term: a sync source of an older term (a primary that
   // has not heard of an election) takes it, steps down and refuses, as mongod's find does.
   if (ctx.body.term !== undefined) ctx.server.role?.updateTerm?.(Number(ctx.body.term));
-  await beginRead(ctx);
+  await beginRead(ctx, "find");
   if (ctx.db === "local" && coll === "oplog.rs") return await oplogFind(ctx);
   const b = ctx.body;
   // Only capped collections (the oplog, above) take a tailable cursor; mongod refuses it on
@@ -117,7 +124,7 @@ const find: Handler = async (ctx) => {
     limit: Number(b.limit ?? 0),
   });
   const batch = b.singleBatch ? docs.length : Number(b.batchSize ?? 101);
-  return ctx.server.newCursor(`${ctx.db}.${coll}`, docs, batch || docs.length);
+  return atClusterTime(ctx, ctx.server.newCursor(`${ctx.db}.${coll}`, docs, batch || docs.length));
 };
 
 /** A cursor id as the cursors map keys it: a Long, or a number when the driver promotes it. */
@@ -158,7 +165,7 @@ const killCursors: Handler = (ctx) => {
 
 const count: Handler = async (ctx) => {
   const coll = collOf(ctx, "count");
-  await beginRead(ctx);
+  await beginRead(ctx, "count");
   checkHint(ctx.server.store, ctx.db, coll, ctx.body.hint);
   const n = findDocs(readDocs(ctx, coll), {
     filter: ctx.body.query,
@@ -170,7 +177,7 @@ const count: Handler = async (ctx) => {
 
 const distinct: Handler = async (ctx) => {
   const coll = collOf(ctx, "distinct");
-  await beginRead(ctx);
+  await beginRead(ctx, "distinct");
   const key = String(ctx.body.key ?? "");
   const out = runPipeline(
     findDocs(readDocs(ctx, coll), { filter: ctx.body.query }),
@@ -199,7 +206,7 @@ const aggregate: Handler = async (ctx) => {
   if (b.explain) {
     throw new CommandError("explain is not supported by this server", 115, "CommandNotSupported");
   }
-  await beginRead(ctx);
+  await beginRead(ctx, "aggregate");
   const store = ctx.server.store;
   if (coll) checkHint(store, ctx.db, coll, b.hint);
   const pipeline = b.pipeline as Document[];
@@ -223,10 +230,13 @@ const aggregate: Handler = async (ctx) => {
     stats ? pipeline.slice(1) : pipeline,
     (other) => readDocs(ctx, other),
   );
-  return ctx.server.newCursor(
-    `${ctx.db}.${coll ?? "$cmd.aggregate"}`,
-    docs,
-    Number(b.cursor?.batchSize ?? 101),
+  return atClusterTime(
+    ctx,
+    ctx.server.newCursor(
+      `${ctx.db}.${coll ?? "$cmd.aggregate"}`,
+      docs,
+      Number(b.cursor?.batchSize ?? 101),
+    ),
   );
 };
 
