@@ -1,7 +1,9 @@
 /**
  * The balancer's rounds, by MongoDB 7.0's rules
  * (https://www.mongodb.com/docs/v7.0/core/sharding-balancer-administration/#migration-thresholds):
- * draining shards are emptied first, balancer on or off; otherwise a collection counts as
+ * nothing moves while the balancer is off, not even off a draining shard, which stays
+ * draining ("Remove Shards from a Sharded Cluster": the balancer must be enabled to migrate
+ * its data; tester81); draining shards are emptied first; otherwise a collection counts as
  * balanced while the difference in its data between the shard holding most and the shard
  * holding least is under three times its range size (config.settings `chunksize` in MB, default
  * 128; a collection's own `maxChunkSizeBytes` wins). When it is not, one range of at most the
@@ -92,7 +94,7 @@ export async function balancerRound(m: Mongos): Promise<boolean> {
   const live = shards.filter((s) => !s.draining).map((s) => String(s._id));
   if (live.length === 0) return false;
   const off = settings?.stopped || settings?.mode === "off";
-  if (off && draining.size === 0) return false;
+  if (off) return false;
   let moved = false;
   for (const coll of await cfg(m, "collections", {})) {
     const ns = String(coll._id);

@@ -429,8 +429,22 @@ Deno.test("sharding: sh.status() reads, balancer state, chunk migration by the b
     const gone = appPrimary;
     const stay = gone === "sh1" ? "sh2" : "sh1";
     await c.db("app").collection("plain").insertMany([{ p: 1 }, { p: 2 }]);
+    // With the balancer off, nothing leaves the draining shard (tester81); on, it drains.
+    await admin.command({ balancerStop: 1 });
+    const held = await cfg.collection("chunks").countDocuments({ shard: gone });
+    assert.ok(held > 0);
     const started = await admin.command({ removeShard: gone });
     assert.equal(started.state, "started");
+    const round = Number((await admin.command({ balancerStatus: 1 })).numBalancerRounds);
+    await waitFor(
+      async () =>
+        Number((await admin.command({ balancerStatus: 1 })).numBalancerRounds) >= round + 2 ||
+        undefined,
+      30_000,
+    );
+    assert.equal(await cfg.collection("chunks").countDocuments({ shard: gone }), held);
+    assert.equal((await admin.command({ removeShard: gone })).state, "ongoing");
+    await admin.command({ balancerStart: 1 });
     await waitFor(
       async () =>
         (await cfg.collection("chunks").countDocuments({ shard: gone })) === 0 || undefined,
