@@ -157,6 +157,8 @@ export class Heartbeats {
       lastHeartbeat: new Date(),
       pingMs,
       since: prev?.health === 1 ? prev.since : Date.now(),
+      // Only an answer says it: a member's request leaves what its last answer said.
+      syncingTo: typeof r.syncingTo === "string" ? r.syncingTo : prev?.syncingTo,
     });
     if (r.config && (r.config.version ?? 0) > (this.rs.config?.version ?? 0)) {
       this.rs.installConfig(r.config);
@@ -210,6 +212,7 @@ export class Heartbeats {
       configVersion: this.rs.config?.version ?? -2,
       optime: this.rs.lastApplied() ?? new Timestamp({ t: 0, i: 0 }),
       optimeTerm: this.rs.lastAppliedTerm(),
+      syncingTo: this.rs.state === 2 ? this.rs.sync.syncSource ?? "" : "",
       ...(this.rs.state === 1 && this.rs.commitPoint ? { lastCommitted: this.rs.commitPoint } : {}),
       ...(this.rs.primaryId !== undefined ? { primaryId: this.rs.primaryId } : {}),
       ...(this.rs.config && (req.configVersion ?? -2) < this.rs.config.version

@@ -52,6 +52,8 @@ export interface MemberView {
   since: number;
   /** Why the last heartbeat failed (replSetGetStatus `lastHeartbeatMessage`). */
   message?: string;
+  /** The member it syncs from, as its heartbeat answer says (`syncingTo`; "" for none). */
+  syncingTo?: string;
 }
 
 function envMs(name: string, dflt: number): number {

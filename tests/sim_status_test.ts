@@ -57,6 +57,15 @@ Deno.test("simulator: replSetGetStatus reports the commit point apart from the a
     const src = (sec.members as Document[]).find((m) => m.name === sec.syncSourceHost);
     assert.ok(src, `${sec.syncSourceHost} is a member`);
     assert.equal(sec.syncSourceId, src._id);
+    // The primary shows each secondary's source too, as its heartbeats say (tester81).
+    const seen = await waitFor(async () => {
+      const s = await status(p0);
+      const row = (s.members as Document[]).find((m) => m.name.endsWith(`:${p1}`))!;
+      return row.syncSourceHost ? row : undefined;
+    }, 30_000);
+    const rowSource = (sec.members as Document[]).find((m) => m.name === seen.syncSourceHost);
+    assert.ok(rowSource, `${seen.syncSourceHost} is a member`);
+    assert.equal(seen.syncSourceId, rowSource._id);
     // With both secondaries frozen, a w: 1 write is applied on the primary but not committed.
     const frozen = [p1, p2].map((p) => set.freeze(p));
     await primary.db("app").collection("s").insertOne({ _id: 2 } as never, {
