@@ -223,7 +223,7 @@ const forward: Handler = async (ctx) => {
     return ctx.server.newCursor(`${ctx.db}.$cmd.aggregate`, docs, docs.length || 1);
   }
   if (name === "dropDatabase") return await dropDatabase(mongos(ctx), ctx.db, shards);
-  if (name === "insert" || name === "update" || name === "delete") {
+  if (name === "insert" || name === "update" || name === "delete" || name === "findAndModify") {
     return await routed({ ...ctx, body: await withRouterDefault(ctx.server, ctx.body) });
   }
   return await routed(ctx);
@@ -284,6 +284,7 @@ export const mongosCommands: Record<string, Handler> = {
     [
       "insert",
       "find",
+      "findAndModify",
       "distinct",
       "createIndexes",
       "listIndexes",

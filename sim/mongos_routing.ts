@@ -5,7 +5,7 @@
  */
 import { startsWithCollStats } from "./coll_stats.ts";
 import { mongosCollStats } from "./mongos_stats.ts";
-import { shardedInsert, shardedModify } from "./mongos_writes.ts";
+import { shardedFindAndModify, shardedInsert, shardedModify } from "./mongos_writes.ts";
 import { type Document, Long, Timestamp, UUID } from "bson";
 import { CommandError } from "./errors.ts";
 import { checkSnapshotCommand } from "./read_snapshot.ts";
@@ -322,6 +322,8 @@ async function shardedOp(
       }
       return { values: values.sort(compareValues) };
     }
+    case "findAndModify":
+      return await shardedFindAndModify(m, db, cmd, meta);
     case "insert":
       return await shardedInsert(m, db, cmd, meta);
     case "update":

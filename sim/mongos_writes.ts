@@ -11,7 +11,7 @@
 import type { Document } from "bson";
 import type { Mongos } from "./mongos.ts";
 import { CommandError } from "./errors.ts";
-import { collMeta, onShard, pause } from "./mongos_routing.ts";
+import { check, collMeta, onShard, pause } from "./mongos_routing.ts";
 import {
   type CollMeta,
   collVersion,
@@ -202,6 +202,38 @@ export async function shardedModify(
     ...(upserted.length ? { upserted } : {}),
     ...(writeErrors.length ? { writeErrors } : {}),
   };
+}
+
+/**
+ * findAndModify on a sharded collection: sent, with the collection's version, to the one shard
+ * its query's shard key targets. A query that could match on several shards is refused,
+ * ShardKeyNotFound (61), as before MongoDB 7.0's findAndModify without a shard key; an update
+ * that would move the document to another shard is refused (20), as shardedModify does. The
+ * shard's answer (a retry's too, lsid and txnNumber passed on) is the client's.
+ */
+export async function shardedFindAndModify(
+  m: Mongos,
+  db: string,
+  cmd: Document,
+  meta: CollMeta,
+): Promise<Document> {
+  const targets = targetShards(meta, cmd.query ?? {});
+  if (targets.length !== 1) {
+    throw new CommandError(
+      `Query for sharded findAndModify must contain the shard key`,
+      61,
+      "ShardKeyNotFound",
+    );
+  }
+  if (!cmd.remove && changesShardKey(meta, { q: cmd.query ?? {}, u: cmd.update })) {
+    throw new CommandError(
+      "Must run update to shard key field in a multi-statement transaction or with " +
+        "retryWrites: true. (the simulator does not move documents between shards on update)",
+      20,
+      "IllegalOperation",
+    );
+  }
+  return check(await onShard(m, targets[0], db, { ...cmd, shardVersion: collVersion(meta) }));
 }
 
 /**

@@ -219,6 +219,30 @@ Deno.test("sharding: shardCollection with hashed and range keys places documents
     assert.deepEqual((await users.distinct("even")).sort(), [false, true]);
     assert.equal((await users.distinct("uid", { uid: { $lt: 20 } })).length, 10);
     await users.deleteOne({ uid: 5000 });
+    // findAndModify through mongos (the driver's findOneAnd*, retryable): on the shard its
+    // shard key targets; one that could match on several shards is refused (61; tester81).
+    const found = await users.findOneAndUpdate(
+      { uid: 80 },
+      { $set: { f: 1 } },
+      { returnDocument: "after" },
+    );
+    assert.deepEqual([found?.uid, found?.f], [80, 1]);
+    assert.equal((await users.findOneAndDelete({ uid: 81 }))?.uid, 81);
+    assert.equal(await users.countDocuments({ uid: 81 }), 0);
+    await assert.rejects(
+      users.findOneAndUpdate({ even: true }, { $set: { f: 2 } }),
+      (e: { code: number }) => e.code === 61,
+    );
+    await users.insertOne({ uid: 81, even: false });
+    const plain = c.db("shop").collection("plain");
+    await plain.insertOne({ _id: "p" as never, n: 1 });
+    assert.equal(
+      (await plain.findOneAndUpdate({}, { $inc: { n: 1 } }, {
+        returnDocument: "after",
+      }))?.n,
+      2,
+    );
+    await plain.drop();
     // An updateOne with neither the shard key nor _id cannot pick a shard (7.0).
     await assert.rejects(users.updateOne({ even: true }, { $set: { z: 1 } }), /exact match on _id/);
     const agg = await users.aggregate([{ $group: { _id: "$even", n: { $sum: 1 } } }, {
