@@ -14,6 +14,7 @@
  * up at once (its fetch abandoned) and a new one chosen, rather than waited on until the
  * fetch's network timeout.
  */
+import { divergence, writeRollbackFiles } from "./rollback_data.ts";
 import { type Document, Long, type Timestamp } from "bson";
 import { applyEntry } from "./apply.ts";
 import { dueEntries } from "./sync_delay.ts";
@@ -332,33 +333,26 @@ export class OplogSync {
       syncSource: host,
       lastOpTime: rs.lastApplied(),
     });
-    const common = await this.commonPoint(host);
+    const { common, after } = await divergence(rs.store, (cmd) => this.find(host, cmd));
     const fcvEntries = await this.find(host, {
       filter: { ...(common ? { ts: { $gt: common } } : {}), ns: "admin.system.version" },
     });
     for (const e of fcvEntries) refuseUnknownFcv(this.rs.server, e);
+    // What the rolled-back entries wrote, saved before the source's copy replaces it.
+    for (const f of await writeRollbackFiles(rs.store, after)) {
+      rs.server.log.info(
+        "ROLLBACK",
+        21609,
+        "BackgroundSync",
+        "Preparing to write deleted documents to a rollback file",
+        { namespace: f.ns, file: f.file },
+      );
+    }
     await this.initialSync(host, common);
     rs.server.log.info("ROLLBACK", 21606, "BackgroundSync", "Rollback complete", {
       commonPoint: common,
     });
     rs.setState(2);
-  }
-
-  /**
-   * The newest of our oplog entries that `host` has too (same ts and term), looked for at
-   * exponentially older positions; undefined when none is.
-   */
-  private async commonPoint(host: string): Promise<Timestamp | undefined> {
-    for (let n = 1;; n *= 4) {
-      const mine = this.rs.store.oplog.tail(n);
-      const cand = mine[mine.length - 1];
-      if (!cand) return undefined;
-      const [h] = await this.find(host, { filter: { ts: { $gte: cand.ts } }, limit: 1 });
-      if (h && (h.ts as Timestamp).equals(cand.ts) && Number(h.t) === Number(cand.t)) {
-        return cand.ts as Timestamp;
-      }
-      if (mine.length < n) return undefined;
-    }
   }
 
   /**

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { MongoClient } from "mongodb";
+import { BSON, type Document, MongoClient } from "mongodb";
 import { freePorts, output } from "./helpers.ts";
 import {
   admin,
@@ -153,6 +153,28 @@ Deno.test("simulator: a member rolling back keeps its users until its source's c
     assert.deepEqual(refused, [], "a login failed while member 0 rolled back");
     assert.ok(duringRollback >= 3, `only ${duringRollback} logins fell within the rollback`);
     assert.deepEqual(await appA(ports[0]), [{ kept: "a" }]);
+    // The rolled-back write is kept in a rollback file, as mongod's createRollbackDataFiles
+    // does, and the log names it (21609; tester81). Nothing else was rolled back.
+    const dirOf = path.join(dir, String(ports[0]), "rollback", "app.a");
+    const files = [...Deno.readDirSync(dirOf)].map((f) => f.name);
+    assert.equal(files.length, 1, files.join());
+    assert.match(files[0], /^removed\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.0\.bson$/);
+    const bytes = await Deno.readFile(path.join(dirOf, files[0]));
+    const saved: Document[] = [];
+    for (let at = 0; at < bytes.length;) {
+      const size = new DataView(bytes.buffer, at, 4).getInt32(0, true);
+      saved.push(BSON.deserialize(bytes.subarray(at, at + size)));
+      at += size;
+    }
+    assert.deepEqual(saved.map(({ _id: _, ...d }) => d), [{ diverged: true }]);
+    assert.deepEqual(
+      [...Deno.readDirSync(path.join(dir, String(ports[0]), "rollback"))].map((f) => f.name),
+      ["app.a"],
+    );
+    assert.match(
+      await logOf(dir, ports[0], since),
+      /"id":21609,.*"msg":"Preparing to write deleted documents to a rollback file".*app\.a/,
+    );
     const after = login(ports[0]);
     try {
       const names = (await after.db("app").listCollections({}, { nameOnly: true }).toArray())
