@@ -3,7 +3,7 @@
  * MongoDB's messages and error codes (repl/repl_set_config.cpp, member_config.cpp): known
  * fields only, member ids and hosts unique, voting and priority limits, settings' types.
  */
-import type { Document } from "bson";
+import { type Document, ObjectId } from "bson";
 import { CommandError, errors } from "./errors.ts";
 import type { ReplSet } from "./replset.ts";
 import type { CommandContext } from "./server.ts";
@@ -216,9 +216,32 @@ export function validateConfig(
       heartbeatTimeoutSecs: 10,
       electionTimeoutMillis: r.defaultElectionTimeoutMs,
       catchUpTimeoutMillis: -1,
+      catchUpTakeoverDelayMillis: 30_000,
+      getLastErrorModes: {},
+      getLastErrorDefaults: { w: 1, wtimeout: 0 },
       ...(cfg.settings ?? {}),
+      replicaSetId: replicaSetId(r, cfg),
     },
   };
+}
+
+/**
+ * The set's identity (settings.replicaSetId): made at its initiation, the same in every later
+ * configuration; a reconfig naming another is refused, NewReplicaSetConfigurationIncompatible
+ * (103), as ReplSetConfig's compatibility check does.
+ */
+function replicaSetId(r: ReplSet, cfg: Document): ObjectId {
+  const now = r.config?.settings?.replicaSetId as ObjectId | undefined;
+  const asked = cfg.settings?.replicaSetId as ObjectId | undefined;
+  if (now && asked && !now.equals(asked)) {
+    throw new CommandError(
+      `New and old configurations differ in replica set ID; old was ${now.toHexString()}, and ` +
+        `new is ${asked.toHexString?.() ?? String(asked)}`,
+      103,
+      "NewReplicaSetConfigurationIncompatible",
+    );
+  }
+  return now ?? asked ?? new ObjectId();
 }
 
 /** Whether this node takes a config with several arbiters: before 5.3, or with the parameter. */

@@ -6,7 +6,7 @@
  * leaves the field out; local.system.replset holds it; a client may not set it.
  */
 import assert from "node:assert/strict";
-import { MongoClient } from "mongodb";
+import { MongoClient, ObjectId } from "mongodb";
 import * as path from "node:path";
 import { freePorts } from "./helpers.ts";
 import {
@@ -55,6 +55,26 @@ Deno.test("simulator: members added with votes:1 are newlyAdded (no voters) unti
       const shown = (await admin(ports[0], { replSetGetConfig: 1 })).config as Config;
       assert.equal(shown.version, v + 1);
       assert.ok(shown.members.every((m) => !("newlyAdded" in m)), "replSetGetConfig hides it");
+      // The settings rs.conf() shows, the set's identity kept from its initiation (tester81).
+      const settings = (shown as unknown as { settings: Record<string, unknown> }).settings;
+      for (const k of ["catchUpTakeoverDelayMillis", "getLastErrorModes", "getLastErrorDefaults"]) {
+        assert.ok(k in settings, k);
+      }
+      assert.ok(
+        (settings.replicaSetId as ObjectId).equals(
+          (cfg as unknown as { settings: { replicaSetId: ObjectId } }).settings.replicaSetId,
+        ),
+        "the reconfig kept the set's replicaSetId",
+      );
+      const otherId = await adminError(ports[0], {
+        replSetReconfig: {
+          ...shown,
+          version: shown.version + 1,
+          settings: { ...settings, replicaSetId: new ObjectId() },
+        },
+      });
+      assert.equal(otherId.code, 103, otherId.message);
+      assert.match(otherId.message, /differ in replica set ID/);
       const stored = await c.db("local").collection("system.replset").findOne(
         {},
       ) as unknown as Config;
