@@ -71,13 +71,15 @@ export async function gather(
 }
 
 /**
- * The read concern a read of a sharded collection sends on to its shards: its level and a
- * snapshot's atClusterTime. Not afterClusterTime: this mongos's cluster time is its clock, which
+ * What a read of a sharded collection sends on to its shards: its time limit, and its read
+ * concern's level and a snapshot's atClusterTime. Not afterClusterTime: this mongos's cluster time is its clock, which
  * it gossips to no shard, so an idle shard would wait for it until the read timed out.
  */
-export const rc = (cmd: Document) => {
+export const readOptions = (cmd: Document) => {
   const { level, atClusterTime } = (cmd.readConcern ?? {}) as Document;
   return {
+    // Its time limit too, so that a shard that cannot answer fails the read within it.
+    maxTimeMS: cmd.maxTimeMS,
     readConcern: level === undefined ? undefined : {
       level,
       ...(atClusterTime !== undefined ? { atClusterTime } : {}),

@@ -9,7 +9,7 @@ import { shardedFindAndModify, shardedInsert, shardedModify } from "./mongos_wri
 import { type Document, Long, Timestamp, UUID } from "bson";
 import { CommandError } from "./errors.ts";
 import { checkSnapshotCommand } from "./read_snapshot.ts";
-import { gather, rc } from "./mongos_gather.ts";
+import { gather, readOptions } from "./mongos_gather.ts";
 import type { Mongos } from "./mongos.ts";
 import { findDocs, runPipeline } from "./query.ts";
 import type { CommandContext, Handler } from "./server.ts";
@@ -266,8 +266,7 @@ async function shardedOp(
       const docs = findDocs(
         await gather(m, db, coll, meta, cmd.filter, {
           partial,
-          maxTimeMS: cmd.maxTimeMS,
-          ...rc(cmd),
+          ...readOptions(cmd),
           snapshot,
         }),
         {
@@ -286,7 +285,7 @@ async function shardedOp(
     }
     case "count": {
       checkSnapshotCommand("count", cmd.readConcern);
-      const docs = findDocs(await gather(m, db, coll, meta, cmd.query, rc(cmd)), {
+      const docs = findDocs(await gather(m, db, coll, meta, cmd.query, readOptions(cmd)), {
         filter: {},
         skip: Number(cmd.skip ?? 0),
         limit: Number(cmd.limit ?? 0),
@@ -298,7 +297,7 @@ async function shardedOp(
       const { foreign } = await foreignDocs(m, db, cmd.pipeline ?? []);
       const snapshot: { at?: Timestamp } = {};
       const docs = runPipeline(
-        await gather(m, db, coll, meta, first?.$match, { ...rc(cmd), snapshot }),
+        await gather(m, db, coll, meta, first?.$match, { ...readOptions(cmd), snapshot }),
         cmd.pipeline ?? [],
         (c) => foreign.get(c) ?? [],
       );
@@ -313,7 +312,7 @@ async function shardedOp(
     case "distinct": {
       const key = String(cmd.key ?? "");
       const values: unknown[] = [];
-      for (const d of await gather(m, db, coll, meta, cmd.query, rc(cmd))) {
+      for (const d of await gather(m, db, coll, meta, cmd.query, readOptions(cmd))) {
         let v: unknown = d;
         for (const part of key.split(".")) v = (v as Document | undefined)?.[part];
         for (const x of Array.isArray(v) ? v : [v]) {
