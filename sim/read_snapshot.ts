@@ -61,21 +61,32 @@ export async function snapshotReadTime(
     );
   }
   const asked = ctx.body.readConcern?.atClusterTime as Timestamp | undefined;
-  if (asked) {
-    role.advanceTo?.(asked);
-    await role.waitForOpTime(asked, timeoutMs, true);
-  } else if (!role.majoritySnapshot()) await role.waitForMajorityRead?.(timeoutMs);
-  const at = asked ?? role.majoritySnapshot();
+  const store = ctx.server.store;
+  if (!asked) {
+    // The newest majority-committed data: when the history cannot rebuild it (uncommitted
+    // entries from before a restart), once all this member applied is committed.
+    const now = role.majoritySnapshot();
+    if (!now || !store.hasSnapshot(now)) await role.waitForMajorityRead?.(timeoutMs);
+    const at = role.majoritySnapshot();
+    if (at && store.hasSnapshot(at)) return at;
+    throw new CommandError(
+      "operation exceeded time limit waiting for majority-committed data",
+      50,
+      "MaxTimeMSExpired",
+    );
+  }
+  role.advanceTo?.(asked);
+  await role.waitForOpTime(asked, timeoutMs, true);
   // Older than the window a server keeps, whatever the simulator still has.
   const oldest = Math.floor(Date.now() / 1000) - SNAPSHOT_HISTORY_WINDOW_S;
-  if (!at || at.t < oldest || !ctx.server.store.hasSnapshot(at)) {
+  if (asked.t < oldest || !store.hasSnapshot(asked)) {
     throw new CommandError(
-      `Read timestamp ${at ? shown(at) : "(none)"} is older than the oldest available timestamp.`,
+      `Read timestamp ${shown(asked)} is older than the oldest available timestamp.`,
       239,
       "SnapshotTooOld",
     );
   }
-  return at;
+  return asked;
 }
 
 /** Refuses readConcern "snapshot" for a command that does not take it (InvalidOptions, 72). */

@@ -124,6 +124,12 @@ Deno.test("simulator: a snapshot read returns the data as of atClusterTime (find
           direct.db("app").command({ find: "snap", ...at() }),
         );
         assert.equal(code, 239);
+        // Without a time it reads its newest majority-committed data, history or not.
+        const fresh = await direct.db("app").command({
+          find: "snap",
+          readConcern: { level: "snapshot" },
+        });
+        assert.deepEqual(fresh.cursor.firstBatch, [{ _id: 1, v: "new" }]);
       } finally {
         await direct.close();
       }
