@@ -78,6 +78,7 @@ export async function dispatch(
       const { databaseVersion: _v, ...rest } = body;
       body = rest;
     }
+    server.observeClusterTime(body.$clusterTime?.clusterTime);
     const ctx = { server, db, body, conn };
     const res = await handler(ctx);
     if (server.auth) Object.assign(res, await server.auth.afterCommand(name, ctx, res));

@@ -6,7 +6,7 @@
 import { startsWithCollStats } from "./coll_stats.ts";
 import { mongosCollStats } from "./mongos_stats.ts";
 import { shardedFindAndModify, shardedInsert, shardedModify } from "./mongos_writes.ts";
-import { type Document, Long, Timestamp, UUID } from "bson";
+import { Binary, type Document, Long, Timestamp, UUID } from "bson";
 import { CommandError } from "./errors.ts";
 import { checkSnapshotCommand } from "./read_snapshot.ts";
 import { gather, readOptions } from "./mongos_gather.ts";
@@ -112,7 +112,10 @@ export async function onShard(
     }
     let r: Document;
     try {
-      r = await m.server.peers.get(primary).command(db, cmd, 30_000);
+      // Gossip both ways, as mongos does: the shard's later writes come after what this mongos
+      // has seen, and its answer's time moves this mongos's clock on.
+      r = await m.server.peers.get(primary).command(db, withClusterTime(m, cmd), 30_000);
+      m.server.observeClusterTime(r.$clusterTime?.clusterTime);
     } catch (e) {
       if (!repeatable || Date.now() > end || m.server.shuttingDown) throw e;
       await pause();
@@ -124,6 +127,13 @@ export async function onShard(
     await pause();
   }
 }
+
+/** `cmd` with this mongos's cluster time gossiped (unsigned: no keyFile signing here). */
+function withClusterTime(m: Mongos, cmd: Document): Document {
+  const t = m.server.clusterTime;
+  return t ? { ...cmd, $clusterTime: { clusterTime: t, signature: UNSIGNED } } : cmd;
+}
+const UNSIGNED = { hash: new Binary(new Uint8Array(20)), keyId: Long.ZERO };
 
 /** Refusals a shard makes before running anything: always safe to send again. */
 const NOT_PRIMARY = new Set([10107, 13435]);

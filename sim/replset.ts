@@ -278,6 +278,10 @@ export class ReplSet implements RoleHooks {
     return ts;
   }
 
+  advanceClock(ts: Timestamp): void {
+    this.store.oplog.advanceClock(ts);
+  }
+
   /**
    * A primary that has not applied `ts`, a time a read asks for, writes a no-op at a later
    * optime, so that the read's wait ends once it is majority-committed rather than at the next

@@ -71,6 +71,8 @@ export interface RoleHooks {
   waitForOpTime?(ts: Timestamp, timeoutMs: number, majority?: boolean): Promise<void>;
   /** A primary behind a time a read asks for writes a no-op to reach it (replset.ts). */
   advanceTo?(ts: Timestamp): void;
+  /** Makes this member's next optime later than `ts`, a cluster time gossiped to it. */
+  advanceClock?(ts: Timestamp): void;
   /** readConcern linearizable: throws NotWritablePrimary unless this member is the primary. */
   checkLinearizable?(): void;
   /** A find's `term` (an oplog fetcher's): a newer one is taken, and the find refused. */
@@ -316,12 +318,29 @@ export class Server {
   }
 
   /**
+   * The newest cluster time gossiped to this server (`$clusterTime` of a request, or of a reply
+   * it got), MongoDB's vector clock: a mongos reports it, so its time is never behind a write it
+   * acknowledged; a member also moves its oplog clock past it, so its later writes are later.
+   */
+  clusterTime?: Timestamp;
+
+  /** Takes a gossiped cluster time (see `clusterTime`). */
+  observeClusterTime(ts: unknown): void {
+    if (!(ts instanceof Timestamp)) return;
+    if (this.clusterTime && this.clusterTime.compare(ts) >= 0) return;
+    this.clusterTime = ts;
+    this.role?.advanceClock?.(ts);
+  }
+
+  /**
    * `$clusterTime` and `operationTime`, which replica-set members and mongos add to every reply
    * (unsigned: no keyFile authentication here).
    */
   clusterTimeFields(): Document {
     if (!this.opts.replSet && this.opts.role !== "mongos") return {};
-    const ts = this.role?.lastOpTime?.() ??
+    const own = this.role?.lastOpTime?.();
+    const seen = this.clusterTime;
+    const ts = own && seen ? (own.compare(seen) >= 0 ? own : seen) : own ?? seen ??
       new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 });
     return {
       $clusterTime: {

@@ -193,6 +193,24 @@ Deno.test("sharding: shardCollection with hashed and range keys places documents
       readConcern: { level: "snapshot" },
     });
     assert.deepEqual(marked.cursor.firstBatch, [{ n: 100 }]);
+    // mongos's cluster time is never behind a write it acknowledged, and a write after it comes
+    // after it on any shard: a snapshot at it holds exactly the writes before (tester83).
+    const onA = (await onShard(cl.shards.sh1, "shop", "users"))[0].uid as number;
+    const onB = (await onShard(cl.shards.sh2, "shop", "users"))[0].uid as number;
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 3; i++) await users.updateOne({ uid: onA }, { $inc: { v: 1 } });
+      const ct = (await shop.command({ ping: 1 })).$clusterTime.clusterTime as Timestamp;
+      const before = await users.find({ uid: { $in: [onA, onB] } }).toArray();
+      await users.updateOne({ uid: onB }, { $inc: { v: 1 } });
+      const at = await shop.command({
+        find: "users",
+        filter: { uid: { $in: [onA, onB] } },
+        readConcern: { level: "snapshot", atClusterTime: ct },
+      });
+      const byUid = (docs: Document[]) =>
+        docs.map((d) => [d.uid, d.v ?? 0]).sort((x, y) => x[0] - y[0]);
+      assert.deepEqual(byUid(at.cursor.firstBatch), byUid(before), `round ${round}`);
+    }
     await assert.rejects(
       shop.command({ count: "users", readConcern: { level: "snapshot" } }),
       (e: { code: number }) => e.code === 72,
