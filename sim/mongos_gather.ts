@@ -72,8 +72,8 @@ export async function gather(
 
 /**
  * What a read of a sharded collection sends on to its shards: its time limit, and its read
- * concern's level and a snapshot's atClusterTime. Not afterClusterTime: this mongos's cluster time is its clock, which
- * it gossips to no shard, so an idle shard would wait for it until the read timed out.
+ * concern's level and a snapshot's atClusterTime. Not afterClusterTime: causal consistency
+ * through mongos is not simulated for sharded collections (README).
  */
 export const readOptions = (cmd: Document) => {
   const { level, atClusterTime } = (cmd.readConcern ?? {}) as Document;
