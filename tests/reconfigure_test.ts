@@ -190,6 +190,13 @@ Deno.test("cluster reconfigure: a saved plan applies later; a member that refuse
       (await ok(home, ["cluster", "reconfigure", "rc", next, "--plan-only", "--json"])).stdout,
     );
     await ok(home, ["plan", "show", saved.plan_id]);
+    // Its diff counts each configuration file it writes anew as changed, not as unchanged
+    // because the copy staged by the deploy matches the one in place (tester83).
+    const diff = JSON.parse((await ok(home, ["plan", "diff", saved.plan_id, "--json"])).stdout);
+    const confs = (diff.changes as { resource_id: string; action: string }[])
+      .filter((c) => c.resource_id.endsWith("mongod.conf"));
+    assert.equal(confs.length, 3, JSON.stringify(diff.changes));
+    assert.ok(confs.every((c) => c.action === "update"), JSON.stringify(confs));
     await ok(home, ["plan", "apply", saved.plan_id, "--auto-approve"]);
     assert.deepEqual(await slowMs(home, ports), [250, 250, 250]);
 

@@ -232,8 +232,13 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
 async function madeInPlace(plan: Plan, ctx: CliContext): Promise<Set<string>> {
   const found = new Set<string>();
   const signal = new AbortController().signal;
-  for (const op of plan.phases.flatMap((ph) => ph.operations)) {
+  const ops = plan.phases.flatMap((ph) => ph.operations);
+  const makers = new Set(ops.filter((o) => FILE_MAKERS.has(o.type)).map((o) => o.id));
+  for (const op of ops) {
     if (!FILE_MAKERS.has(op.type)) continue;
+    // An upload of a file the plan writes anew first (its configuration, generated into
+    // staging) is in place only once that is: the staged copy is the old one until then.
+    if (op.depends_on.some((d) => makers.has(d) && !found.has(d))) continue;
     const done = await OPERATIONS[op.type as keyof typeof OPERATIONS].isDone({
       op,
       plan,
