@@ -89,9 +89,15 @@ export const removeShard: Operation = {
       last = now;
       // Draining goes on without mup: the first Ctrl-C stops the waiting, a resume waits again.
       if (ctx.pause?.aborted) {
+        // Only the balancer drains: stopped meanwhile, nothing goes on (tester83).
+        const off = (await mongo(ctx).adminCommand(...router(ctx), { balancerStatus: 1 })
+          .catch(() => undefined))?.mode === "off";
         throw new OperationError(
-          `stopped waiting for shard ${name} to drain (${now}): the servers go on draining it, ` +
-            "and `mup plan resume` waits again",
+          `stopped waiting for shard ${name} to drain (${now}): ${
+            off
+              ? "the balancer is off, so nothing drains until it is started (sh.startBalancer())"
+              : "the servers go on draining it"
+          }, and \`mup plan resume\` waits again`,
           { stoppedWaiting: true },
         );
       }
