@@ -7,7 +7,7 @@
  * refuse the level (InvalidOptions, 72), as members outside a replica set do (NotAReplicaSet,
  * 76). https://www.mongodb.com/docs/v7.0/reference/read-concern-snapshot/
  */
-import type { Document, Timestamp } from "bson";
+import { type Document, Timestamp } from "bson";
 import { CommandError } from "./errors.ts";
 import type { CommandContext } from "./server.ts";
 import { SNAPSHOT_HISTORY_WINDOW_S } from "./store.ts";
@@ -18,17 +18,19 @@ const SNAPSHOT_COMMANDS = new Set(["find", "aggregate", "distinct"]);
 const shown = (t: Timestamp) => `Timestamp(${t.t}, ${t.i})`;
 
 /**
- * An afterClusterTime or atClusterTime later than this member's cluster time (what it applied,
- * advanced by the request's `$clusterTime` gossip) is refused at once, InvalidOptions (72), as
- * read_concern_mongod.cpp does: no write will ever make the wait end. Only requests that gossip
- * a cluster time (drivers do) are judged: the simulator's mongos sends none to its shards.
+ * An afterClusterTime or atClusterTime later than this member's cluster time is refused at
+ * once, InvalidOptions (72), as read_concern_mongod.cpp does: no write will ever make the wait
+ * end. MongoDB's members keep their clocks close by gossip on every message; the simulator's
+ * gossip only through clients and mongos, so a member's time here counts as at least its wall
+ * clock's next second (optimes are wall-clock seconds): only a time beyond that is refused.
  */
 export function checkClusterTime(ctx: CommandContext): void {
   const rc = ctx.body.readConcern as Document | undefined;
-  const gossip = ctx.body.$clusterTime?.clusterTime as Timestamp | undefined;
-  if (!rc || !gossip || !ctx.server.opts.replSet) return;
-  const own = ctx.server.role?.lastOpTime?.();
-  const now = own && own.compare(gossip) > 0 ? own : gossip;
+  if (!rc || !ctx.server.opts.replSet) return;
+  const clock = new Timestamp({ t: Math.floor(Date.now() / 1000) + 1, i: 0 });
+  const seen = [ctx.server.role?.lastOpTime?.(), ctx.server.clusterTime, clock]
+    .filter((t): t is Timestamp => t !== undefined);
+  const now = seen.reduce((a, t) => t.compare(a) > 0 ? t : a);
   for (const field of ["afterClusterTime", "atClusterTime"]) {
     const asked = rc[field] as Timestamp | undefined;
     if (!asked || asked.compare(now) <= 0) continue;

@@ -347,7 +347,9 @@ export class Server {
         clusterTime: ts,
         signature: { hash: new Binary(new Uint8Array(20)), keyId: Long.ZERO },
       },
-      operationTime: ts,
+      // A member's operation time is its own (what it applied), never a time gossiped to it
+      // that its data has not reached: a causal read after it would wait for it.
+      operationTime: own ?? ts,
     };
   }
 
