@@ -6,13 +6,13 @@
 import { startsWithCollStats } from "./coll_stats.ts";
 import { mongosCollStats } from "./mongos_stats.ts";
 import { shardedFindAndModify, shardedInsert, shardedModify } from "./mongos_writes.ts";
-import { Binary, type Document, Long, Timestamp, UUID } from "bson";
+import { type Document, Long, Timestamp, UUID } from "bson";
 import { CommandError } from "./errors.ts";
 import { checkSnapshotCommand } from "./read_snapshot.ts";
 import { gather, readOptions } from "./mongos_gather.ts";
 import type { Mongos } from "./mongos.ts";
 import { findDocs, runPipeline } from "./query.ts";
-import type { CommandContext, Handler } from "./server.ts";
+import { type CommandContext, type Handler, UNSIGNED } from "./server.ts";
 import { type Chunk, type CollMeta, compareKeys, compareValues } from "./sharding.ts";
 
 async function cfgFind(m: Mongos, coll: string, filter: Document, sort?: Document) {
@@ -133,7 +133,6 @@ function withClusterTime(m: Mongos, cmd: Document): Document {
   const t = m.server.clusterTime;
   return t ? { ...cmd, $clusterTime: { clusterTime: t, signature: UNSIGNED } } : cmd;
 }
-const UNSIGNED = { hash: new Binary(new Uint8Array(20)), keyId: Long.ZERO };
 
 /** Refusals a shard makes before running anything: always safe to send again. */
 const NOT_PRIMARY = new Set([10107, 13435]);

@@ -89,6 +89,9 @@ export interface Router {
   config(db: string, cmd: Document): Promise<Document>;
 }
 
+/** A `$clusterTime` signature: unsigned, as no keyFile signing is simulated. */
+export const UNSIGNED = { hash: new Binary(new Uint8Array(20)), keyId: Long.ZERO };
+
 let cachedHostName: string | undefined;
 /** This machine's name, lower-cased; asked of the OS once (isSelf runs on every heartbeat). */
 function hostName(): string {
@@ -345,7 +348,7 @@ export class Server {
     return {
       $clusterTime: {
         clusterTime: ts,
-        signature: { hash: new Binary(new Uint8Array(20)), keyId: Long.ZERO },
+        signature: UNSIGNED,
       },
       // A member's operation time is its own (what it applied), never a time gossiped to it
       // that its data has not reached: a causal read after it would wait for it.

@@ -26,6 +26,16 @@ async function listed(ctx: OperationContext): Promise<boolean> {
  * to the operation's log. Throws OperationError on a refusal (its code and message) or when the
  * operation's timeout (default 1 hour; `--wait-timeout`) passes first.
  */
+/**
+ * Whether the balancer is off (balancerStatus `mode`, through the operation's mongos): only it
+ * moves a draining shard's chunks. False when mongos does not answer.
+ */
+async function balancerOff(ctx: OperationContext): Promise<boolean> {
+  const status = await mongo(ctx).adminCommand(...router(ctx), { balancerStatus: 1 })
+    .catch(() => undefined);
+  return status?.mode === "off";
+}
+
 export const removeShard: Operation = {
   async isDone(ctx) {
     try {
@@ -39,9 +49,7 @@ export const removeShard: Operation = {
     const to = param(ctx, "move_primary_to");
     const timeout = planTimeoutMs(ctx, 3_600_000);
     const end = Date.now() + timeout;
-    const status = await mongo(ctx).adminCommand(...router(ctx), { balancerStatus: 1 })
-      .catch(() => undefined);
-    if (status?.mode === "off") {
+    if (await balancerOff(ctx)) {
       throw new OperationError(
         `the balancer is off, and removing shard ${name} needs it to move its chunks ` +
           '(MongoDB manual, "Remove Shards from a Sharded Cluster"): start it ' +
@@ -90,8 +98,7 @@ export const removeShard: Operation = {
       // Draining goes on without mup: the first Ctrl-C stops the waiting, a resume waits again.
       if (ctx.pause?.aborted) {
         // Only the balancer drains: stopped meanwhile, nothing goes on (tester83).
-        const off = (await mongo(ctx).adminCommand(...router(ctx), { balancerStatus: 1 })
-          .catch(() => undefined))?.mode === "off";
+        const off = await balancerOff(ctx);
         throw new OperationError(
           `stopped waiting for shard ${name} to drain (${now}): ${
             off
