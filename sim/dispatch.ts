@@ -65,6 +65,7 @@ export async function dispatch(
   const name = ALIASES[first] ?? first;
   const handler = server.commands.get(name);
   try {
+    server.counters.command(name, body);
     if (!handler) throw errors.commandNotFound(first);
     if (!NO_QUERY_ENGINE.has(name)) await loadQueryEngine();
     await server.auth?.authorize(name, db, body, conn);

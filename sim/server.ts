@@ -8,6 +8,7 @@ import type { ServerOptions } from "./options.ts";
 import { PeerPool } from "./peer.ts";
 import { dispatch } from "./dispatch.ts";
 import type { DataStore } from "./store.ts";
+import { ServerCounters } from "./server_status.ts";
 import {
   encodeMsg,
   encodeReply,
@@ -123,6 +124,8 @@ export class Server {
   readonly conns = new Set<Deno.Conn>();
   /** Connections accepted since start (serverStatus.connections.totalCreated). */
   totalConns = 0;
+  /** serverStatus's opcounters, opcountersRepl and network (sim/server_status.ts). */
+  readonly counters = new ServerCounters();
   private nextConnId = 1;
   private nextCursor = 1000n;
   private topologyCounter = 0;
@@ -232,6 +235,7 @@ export class Server {
           );
           break;
         }
+        this.counters.message(raw.length, reply?.length ?? 0);
         if (reply) {
           let off = 0;
           while (off < reply.length) off += await conn.write(reply.subarray(off));

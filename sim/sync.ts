@@ -286,6 +286,7 @@ export class OplogSync {
     store.transaction(() => {
       for (const e of entries) {
         if (e.op !== "n") applyEntry(store, e);
+        rs.server.counters.applied(e);
         store.oplog.append(e);
       }
     });

@@ -1,6 +1,6 @@
 /** The simulator's query language (mingo) and shapes, through the official driver (issue 10). */
 import assert from "node:assert/strict";
-import { Decimal128, Long, MongoClient, ObjectId } from "mongodb";
+import { Decimal128, type Document, Long, MongoClient, ObjectId } from "mongodb";
 import { freePorts, output } from "./helpers.ts";
 import {
   admin,
@@ -207,7 +207,7 @@ Deno.test("simulator: unique keys compare as MongoDB compares values: an array f
   });
 });
 
-Deno.test("simulator: shapes: settings as configured, serverStatus.connections, replSetGetStatus on a removed member answers 93", async () => {
+Deno.test("simulator: shapes: settings as configured, serverStatus connections, opcounters, opcountersRepl, network and mem, replSetGetStatus on a removed member answers 93", async () => {
   await withDir(async (dir) => {
     const bin = await simBin("7.0.5");
     const ports = freePorts(3);
@@ -224,6 +224,40 @@ Deno.test("simulator: shapes: settings as configured, serverStatus.connections, 
       assert.equal(st.heartbeatIntervalMillis, 500);
       const ss = await c.db("admin").command({ serverStatus: 1 });
       assert.ok(ss.connections.current >= 2, JSON.stringify(ss.connections));
+      // opcounters count what the primary received (an insert each document, an update or delete
+      // each statement), opcountersRepl what a secondary applied, one per oplog entry.
+      const primaryPort = Number(
+        String((await c.db("admin").command({ hello: 1 })).me).split(":")[1],
+      );
+      const secondaryPort = ports.find((p) => p !== primaryPort)!;
+      const p0 = (await admin(primaryPort, { serverStatus: 1 })) as Document;
+      const s0 = (await admin(secondaryPort, { serverStatus: 1 })) as Document;
+      const coll = c.db("counted").collection<{ _id: number; a?: number }>("c");
+      const w3 = { writeConcern: { w: 3 } };
+      await coll.insertMany([{ _id: 1, a: 1 }, { _id: 2, a: 1 }, { _id: 3 }], w3);
+      await coll.updateMany({ a: 1 }, { $set: { b: 1 } }, w3);
+      await coll.deleteOne({ _id: 3 }, w3);
+      assert.equal((await coll.find({}).toArray()).length, 2);
+      const p1 = (await admin(primaryPort, { serverStatus: 1 })) as Document;
+      const s1 = (await admin(secondaryPort, { serverStatus: 1 })) as Document;
+      const delta = (a: Document, b: Document, section: string, field: string) =>
+        Number(b[section][field]) - Number(a[section][field]);
+      assert.equal(delta(p0, p1, "opcounters", "insert"), 3, JSON.stringify(p1.opcounters));
+      assert.equal(delta(p0, p1, "opcounters", "update"), 1);
+      assert.equal(delta(p0, p1, "opcounters", "delete"), 1);
+      // The secondaries' oplog fetches are find commands too, as in MongoDB.
+      assert.ok(delta(p0, p1, "opcounters", "query") >= 1);
+      assert.ok(delta(p0, p1, "opcounters", "command") >= 1);
+      assert.equal(delta(s0, s1, "opcountersRepl", "insert"), 3, JSON.stringify(s1.opcountersRepl));
+      assert.equal(delta(s0, s1, "opcountersRepl", "update"), 2, "one oplog entry per document");
+      assert.equal(delta(s0, s1, "opcountersRepl", "delete"), 1);
+      assert.equal(delta(s0, s1, "opcounters", "insert"), 0, "a secondary received no insert");
+      assert.ok(delta(p0, p1, "network", "numRequests") >= 5);
+      assert.ok(
+        delta(p0, p1, "network", "bytesIn") > 0 && delta(p0, p1, "network", "bytesOut") > 0,
+      );
+      assert.ok(p1.mem.resident > 0 && p1.mem.virtual >= p1.mem.resident, JSON.stringify(p1.mem));
+      assert.equal(p1.storageEngine.name, "wiredTiger");
       const h = await c.db("admin").command({ hello: 1 });
       assert.ok(h.$clusterTime && h.operationTime, "hello carries $clusterTime and operationTime");
       // Strict config parsing, as 7.0's: unknown fields and bad values are refused.

@@ -6,6 +6,7 @@ import { allowedFcvs, FCV_ID, majorMinor } from "../fcv.ts";
 import type { CommandContext, Handler } from "../server.ts";
 import { maxWireVersion } from "../wire.ts";
 import { runWrite } from "../writes.ts";
+import { statusSections } from "../server_status.ts";
 import { TLS_MODES, type TlsMode, type TlsSettings } from "../tls.ts";
 
 /** The process's TLS mode now (getParameter tlsMode). */
@@ -211,6 +212,7 @@ const serverStatus: Handler = (ctx) => {
       available: 838860 - s.conns.size,
       totalCreated: s.totalConns,
     },
+    ...statusSections(s),
     ...(s.opts.replSet ? { repl: stripUndefined(s.role?.helloFields() ?? {}) } : {}),
   };
 };
