@@ -155,6 +155,12 @@ export class PeerPool {
    * across a network partition; every request to a peer fails as an unreachable host does.
    */
   partitioned = false;
+  /**
+   * The process's vector clock (replica-set members and mongos): every request to a peer carries
+   * its `$clusterTime` and every reply's is taken, as MongoDB gossips on every internal message
+   * (heartbeats, oplog fetches, votes), so the members' cluster times stay close.
+   */
+  clock?: { time(): Document | undefined; observe(ts: unknown): void };
 
   /** The connection to `address` for `channel` (bulk oplog fetching has its own). */
   get(address: string, channel = "main"): Peer {
@@ -183,7 +189,10 @@ export class PeerPool {
         "HostUnreachable",
       );
     }
-    const r = await this.get(address, channel).command(db, cmd, timeoutMs, signal);
+    const time = cmd.$clusterTime === undefined ? this.clock?.time() : undefined;
+    const body = time ? { ...cmd, $clusterTime: time } : cmd;
+    const r = await this.get(address, channel).command(db, body, timeoutMs, signal);
+    this.clock?.observe(r.$clusterTime?.clusterTime);
     if (!r.ok) {
       throw new PeerError(
         String(r.errmsg ?? "command failed"),

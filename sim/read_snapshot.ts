@@ -20,9 +20,10 @@ const shown = (t: Timestamp) => `Timestamp(${t.t}, ${t.i})`;
 /**
  * An afterClusterTime or atClusterTime later than this member's cluster time is refused at
  * once, InvalidOptions (72), as read_concern_mongod.cpp does: no write will ever make the wait
- * end. MongoDB's members keep their clocks close by gossip on every message; the simulator's
- * gossip only through clients and mongos, so a member's time here counts as at least its wall
- * clock's next second (optimes are wall-clock seconds): only a time beyond that is refused.
+ * end. Members keep their clocks close by gossip on every message to each other (sim/peer.ts
+ * PeerPool.clock), as MongoDB's do; a simulated member may hear of a time a heartbeat later than
+ * a real one would, so its time here counts as at least its wall clock's next second (optimes are
+ * wall-clock seconds): only a time beyond that is refused.
  */
 export function checkClusterTime(ctx: CommandContext): void {
   const rc = ctx.body.readConcern as Document | undefined;

@@ -132,7 +132,12 @@ export class Server {
   private topologySig = "";
   private readonly topologyWaiters = new Set<() => void>();
 
-  constructor(readonly opts: ServerOptions, readonly log: Log, readonly store: DataStore) {}
+  constructor(readonly opts: ServerOptions, readonly log: Log, readonly store: DataStore) {
+    this.peers.clock = {
+      time: () => this.clusterTimeFields().$clusterTime,
+      observe: (ts) => this.observeClusterTime(ts),
+    };
+  }
 
   register(handlers: Record<string, Handler>): void {
     for (const [k, v] of Object.entries(handlers)) this.commands.set(k, v);

@@ -6,7 +6,7 @@
  * (tester81). https://www.mongodb.com/docs/v7.0/reference/read-concern-snapshot/
  */
 import assert from "node:assert/strict";
-import { type Document, MongoClient, MongoServerError, Timestamp } from "mongodb";
+import { Binary, type Document, Long, MongoClient, MongoServerError, Timestamp } from "mongodb";
 import { freePorts } from "./helpers.ts";
 import {
   killMember,
@@ -28,7 +28,7 @@ async function refused(p: Promise<unknown>): Promise<[number, string]> {
   return [e.code as number, e.message];
 }
 
-Deno.test("simulator: a snapshot read returns the data as of atClusterTime (find, aggregate, distinct), says the time it read at, and refuses what it cannot read (239, 72)", async () => {
+Deno.test("simulator: a snapshot read returns the data as of atClusterTime (find, aggregate, distinct), says the time it read at, and refuses what it cannot read (239, 72); members gossip cluster times", async () => {
   await withDir(async (dir) => {
     const bin = await simBin("7.0.5");
     const ports = freePorts(3);
@@ -130,6 +130,26 @@ Deno.test("simulator: a snapshot read returns the data as of atClusterTime (find
           readConcern: { level: "snapshot" },
         });
         assert.deepEqual(fresh.cursor.firstBatch, [{ _id: 1, v: "new" }]);
+
+        // Members gossip cluster times to each other, as MongoDB's do: a time a client gave the
+        // primary alone reaches this secondary, which no client told and which holds no entry
+        // that late (heartbeats and oplog fetches carry it).
+        const ahead = new Timestamp({ t: Math.floor(Date.now() / 1000) + 30, i: 1 });
+        const session = client.startSession();
+        session.advanceClusterTime({
+          clusterTime: ahead,
+          signature: { hash: new Binary(new Uint8Array(20)), keyId: Long.ZERO },
+        });
+        await client.db("admin").command({ ping: 1 }, { session, readPreference: "primary" });
+        await session.endSession();
+        const heard = await waitFor(async () => {
+          const r = await direct.db("admin").command({ ping: 1 });
+          const t = r.$clusterTime?.clusterTime as Timestamp | undefined;
+          return t?.greaterThanOrEqual(ahead) ? t : undefined;
+        }, 30_000);
+        assert.ok(heard.greaterThanOrEqual(ahead));
+        const own = (await direct.db("admin").command({ ping: 1 })).operationTime as Timestamp;
+        assert.ok(own.lessThan(ahead), "its operation time stays what it applied");
       } finally {
         await direct.close();
       }
