@@ -23,6 +23,7 @@ import { display, killMember, killWhen, ok } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 import { waitFor } from "./sim_helpers.ts";
 import type { Document } from "mongodb";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
 
 installFixture();
@@ -568,4 +569,57 @@ Deno.test("cluster scale-out of a sharded cluster: a member for a shard, a new s
   assert.equal(await onShard3(), 0);
   assert.equal(portFree(ports[5]), true, "its member stopped");
   assert.ok((await display(home, "ss")).healthy);
+});
+
+Deno.test("a topology's relative keyfile is its file's, not the working directory's; a scale-out from a file in another directory (gone since) leaves the cluster's hooks running where they did (tester84)", async () => {
+  const home = await tempHome();
+  const ports = freePorts(2);
+  const mirror = await testMirror();
+  // The topology beside its keyfile and hook script; mup runs from another directory.
+  const dir = path.join(home, "topologies");
+  await Deno.mkdir(dir);
+  await Deno.writeTextFile(
+    path.join(dir, "key.txt"),
+    btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(96)))) + "\n",
+    { mode: 0o600 },
+  );
+  await Deno.writeTextFile(
+    path.join(dir, "mark.sh"),
+    '#!/bin/sh\necho "$MUP_OPERATION" >> applied.log\n',
+    { mode: 0o755 },
+  );
+  const settings = "global:\n  security:\n    keyfile: key.txt\nhooks:\n  after_apply:\n" +
+    "    command: ./mark.sh\n";
+  const file = path.join(dir, "rk.yaml");
+  await Deno.writeTextFile(
+    file,
+    `mongod_servers:\n  - { host: localhost, port: ${ports[0]}, replica_set: rs0 }\n${settings}`,
+  );
+  await ok(home, deployArgs("rk", file, mirror, ["--auto-approve"]));
+  const recorded = await meta(home, "rk") as Document;
+  assert.equal(recorded.topology.global.security.keyfile, path.join(dir, "key.txt"));
+
+  // CI writes the grown topology to a temporary directory and removes it afterwards.
+  const ci = await Deno.makeTempDir({ dir: home });
+  const grown = path.join(ci, "grown.yaml");
+  const shown = await ok(home, ["cluster", "show-config", "rk"]);
+  const t = parseYaml(shown.stdout) as { mongod_servers: Document[] };
+  t.mongod_servers.push({ host: "localhost", port: ports[1], replica_set: "rs0" });
+  await Deno.writeTextFile(grown, stringifyYaml(t));
+  const scaled = await ok(home, ["cluster", "scale-out", "rk", grown, "--auto-approve"]);
+  assert.match(scaled.stdout, new RegExp(`Add localhost:${ports[1]} to replica set rs0`));
+  await Deno.remove(ci, { recursive: true });
+  const after = await meta(home, "rk") as Document;
+  assert.equal(after.topology_file, file, "the file whose directory the hooks run in");
+  assert.equal(after.topology_changed?.by, "cluster scale-out");
+  assert.equal(after.processes.length, 2);
+  const config = await ok(home, ["cluster", "show-config", "rk"]);
+  assert.match(config.stdout, new RegExp(`its hooks run in ${dir} `));
+  // The next plan's hooks still run there (the temporary directory is gone).
+  await ok(home, ["cluster", "restart", "rk", "-N", `localhost:${ports[1]}`, "--auto-approve"]);
+  assert.deepEqual(
+    (await Deno.readTextFile(path.join(dir, "applied.log"))).trim().split("\n"),
+    ["deploy", "scale-out", "restart"],
+  );
+  await ok(home, ["cluster", "destroy", "rk", "--auto-approve"]);
 });

@@ -95,19 +95,25 @@ export const saveMetadata: Operation = {
     const forgotten = forgottenNow(ctx.op.target.params.forgotten, meta, ctx.plan.plan_id);
     if (forgotten.length) meta.forgotten = forgotten;
     // A scale-in by node (-N) has no topology file: the recorded one stays, marked as listing
-    // what the scale-in removed.
-    const byNode = ctx.plan.operation === "scale-in" && !ctx.plan.topology_file;
+    // what the scale-in removed. A scale's file from another directory (a temporary file in CI)
+    // does not take its place either: the cluster's hooks run in the recorded file's directory,
+    // and only a deploy (warning of it) moves them; a reconfigure keeps them too (tester84).
+    const op = ctx.plan.operation;
+    const keepFile = (op === "scale-in" || op === "scale-out") &&
+      (!ctx.plan.topology_file ||
+        (!!prev?.topology_file &&
+          path.dirname(prev.topology_file) !== path.dirname(ctx.plan.topology_file)));
     // Measured, not assumed: a scale's health check judges what it changed, and a recorded
     // member may have died meanwhile (the metadata must not claim it runs).
     const { status, running, total } = await measuredStatus(ctx, meta.processes);
     meta.status = status;
     await writeMeta(
       dir,
-      byNode
+      keepFile
         ? {
           ...meta,
           ...(prev?.topology_file ? { topology_file: prev.topology_file } : {}),
-          topology_changed: { by: "cluster scale-in", at: new Date().toISOString() },
+          topology_changed: { by: `cluster ${op}`, at: new Date().toISOString() },
         }
         : meta,
     );

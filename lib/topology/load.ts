@@ -7,6 +7,7 @@ import { readUserText } from "../util/read_text.ts";
 import { Positions } from "./positions.ts";
 import { EventPositions } from "./event_positions.ts";
 import { Topology } from "./schema.ts";
+import { withAbsoluteFiles } from "./file_paths.ts";
 import { knownKeys } from "./schema_keys.ts";
 import {
   deeperNextLine,
@@ -290,7 +291,8 @@ export async function loadTopology(
       }]);
     },
   });
-  return await parseTopology(text, file, bytes, target);
+  const loaded = await parseTopology(text, file, bytes, target);
+  return { ...loaded, topology: withAbsoluteFiles(loaded.topology, file) };
 }
 
 function zodIssue(
