@@ -348,7 +348,10 @@ Deno.test("plan apply of a plan file outside the store stores the plan first: th
       { home },
     );
     assert.equal(planned.code, 0, output(planned));
-    const id = JSON.parse(planned.stdout).plan_id as string;
+    const doc = JSON.parse(planned.stdout);
+    const id = doc.plan_id as string;
+    // The line says where both copies are, and that the plan changes something (tester84).
+    assert.deepEqual([doc.plan_file, doc.changes, doc.stored], [file, true, true]);
     // Only the file is left: the stored copy goes.
     assert.equal((await mup(["plan", "delete", id], { home })).code, 0);
     const applied = await mup(["plan", "apply", file, "--auto-approve"], { home });

@@ -70,6 +70,7 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
     );
     assert.equal(dryJson.dry_run, true);
     assert.equal(dryJson.stored, false);
+    assert.equal(dryJson.changes, true);
     assert.equal(dryJson.plan.operation, "stop");
     assert.equal(dryJson.plan.dry_run, true);
     assert.ok(
@@ -118,6 +119,13 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
     assert.ok(
       events.some((e) => e.event === "hook_output" && e.line === "done stop stop"),
       "after_phase hook ran for the stop phase",
+    );
+    // Each hook line says its kind; the hook's own event and phase are fields of it (tester84).
+    const hookLines = events.filter((e) => e.hook_event === "after_phase" && e.phase === "stop");
+    assert.deepEqual(
+      hookLines.map((e) => e.event),
+      ["hook_start", "hook_done"],
+      JSON.stringify(hookLines),
     );
     // plan diff of the applied stop: everything it does is in place, listed once, no changes.
     const applied = await ok(home, ["plan", "diff", "rs", "--detailed-exitcode"]);

@@ -169,6 +169,11 @@ Deno.test("plan list shows each plan's status: invalid, superseded, valid, modif
       false,
       "stale",
     ]);
+    // plan show --json prints the plan document alone; the note goes to stderr (tester84).
+    const shownJson = await mup(["plan", "show", first, "--json"], { home });
+    assert.equal(shownJson.code, 0, output(shownJson));
+    assert.equal(JSON.parse(shownJson.stdout).plan_id, first);
+    assert.match(shownJson.stderr, /Note: apply refuses it now \(plan list: stale\)/);
     // A CI gate asks for an applicable plan: the stale one fails it, the applied one passes
     // (its apply has nothing left to do) (tester72).
     const gate = await mup(["plan", "validate", first, "--applicable"], { home });

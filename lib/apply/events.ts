@@ -60,6 +60,7 @@ export type ApplyEvent =
     /** A failure of this hook does not stop the apply (the topology's continue_on_error). */
     continue_on_error?: boolean;
     operation?: string;
+    phase?: string;
   }
   | {
     /**

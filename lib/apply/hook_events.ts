@@ -113,6 +113,8 @@ export class HookDispatcher {
         timed_out: r.timedOut,
         ...(h.continue_on_error ? { continue_on_error: true } : {}),
         ...opId,
+        // As its hook_start says it: the two pair up by event, name and operation or phase.
+        ...(scope.phase ? { phase: scope.phase } : {}),
       });
       // An unnamed hook is named after its event: say it once.
       // …and after the operation (or phase) it ran for, so a timeout says where it struck.

@@ -48,7 +48,11 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
   cmd.command("show")
     .description("Show a plan: by file path, plan ID, or cluster name (its newest plan)")
     .argument("<plan>", "plan ID, path to a plan file, or cluster name")
-    .option("--json", "print the plan document")
+    .option(
+      "--json",
+      "print the plan document (as stored: whether apply takes it now is a note on stderr; " +
+        "`plan validate --applicable --json` gives it as fields)",
+    )
     .option("--all", "list every operation line, also on large clusters")
     .action(async (ref, opts) => {
       // A plan that parses but fails validation is still shown (with its errors, exit 1): a
@@ -61,7 +65,13 @@ export function planCommand(ctx: CliContext, extra: (cmd: Command) => void = () 
         throw invalidPlanError(file, errors);
       }
       const { plan, dag } = check;
-      if (opts.json) return printJson(plan);
+      if (opts.json) {
+        // The document stays the plan, byte for byte what apply reads; the note goes to stderr.
+        printJson(plan);
+        const refusal = await notApplicable(ctx, plan, file);
+        if (refusal) console.error(`Note: ${refusal.said}: ${refusal.message}`);
+        return;
+      }
       print(renderPlan(plan, { path: file, all: opts.all, dag }));
       if (errors.length) {
         // After the plan, where a terminal leaves it in sight; its hash is the one it claims.

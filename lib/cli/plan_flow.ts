@@ -277,8 +277,11 @@ export async function planAndApply(
   if (opts.json && (stopAtPlan || invalid)) {
     printJsonLine({
       plan_id: plan.plan_id,
+      // Beside a no-change plan's `changes: false`, for scripts that test one field (tester84).
+      changes: true,
       ...(opts.dryRun ? { dry_run: true } : {}),
       path: saved,
+      ...(opts.planFile ? { plan_file: opts.planFile } : {}),
       valid: plan.validation.valid,
       stored: !!saved && !invalid,
       ...(invalid ? { errors: plan.validation.errors } : {}),
