@@ -196,6 +196,7 @@ Deno.test("two concurrent applies on one cluster: the second is refused at once,
       /Error acquiring the state lock: cluster c1 is locked by another mup process/,
     );
     assert.match(second.stderr, new RegExp(`PID:       ${first.pid}`));
+    assert.match(second.stderr, new RegExp(`Nothing was applied; plan ${plan_id} is kept\\.`));
     assert.match(second.stderr, /Operation: apply plan-/);
     assert.match(second.stderr, /Since: +\d{4}-/);
     const out = await first.output();

@@ -101,6 +101,21 @@ function policy(opts: ApplyCliOptions): SafetyDecision {
 /** Signals within this many ms of the first Ctrl-C count as that same press (prompt.ts). */
 export { interruptHandler, SAME_PRESS_MS };
 
+/**
+ * `e`, when it is the lock_held refusal of an apply, saying what becomes of the plan (stored, and
+ * stale once the other apply changes the cluster): two runs at once leave the loser's plan
+ * behind (tester84). Any other error is returned as it is.
+ */
+function withPlanKept(e: unknown, plan: Plan): unknown {
+  if (!(e instanceof MupError) || e.options.details?.check !== "lock_held") return e;
+  return new MupError(`${e.message}\n\nNothing was applied; plan ${plan.plan_id} is kept.`, {
+    ...e.options,
+    hint: `${e.options.hint}; \`mup plan apply ${plan.plan_id}\` then applies this plan, ` +
+      "unless that apply changed the cluster (the plan is then stale: plan again)",
+    details: { ...e.options.details, plan_id: plan.plan_id },
+  });
+}
+
 /** Confirms (unless --auto-approve), takes the lock, runs, renders. Returns the exit code. */
 export async function runApply(
   ctx: CliContext,
@@ -112,7 +127,9 @@ export async function runApply(
   const clusterDir = ctx.store.clusterDir(plan.cluster_name);
   // While another live mup applies to this cluster, its recorded state is half-written: refused
   // before the stale-plan check or the confirmation read it (the lock is taken again below).
-  await refuseWhileLocked(clusterDir);
+  await refuseWhileLocked(clusterDir).catch((e) => {
+    throw resume ? e : withPlanKept(e, plan);
+  });
   configureSsh(ctx.executors, plan.topology, opts, plan.ssh_ports);
   const par = parallelism(opts);
   const onFailure = policy(opts);
@@ -316,7 +333,7 @@ export async function runApply(
   } catch (e) {
     unlisten();
     control.noApply();
-    throw e;
+    throw resume ? e : withPlanKept(e, plan);
   }
   const lock = held.lock = acquired.lock;
   let initial: ApplyState | undefined;
