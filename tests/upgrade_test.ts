@@ -288,6 +288,21 @@ Deno.test("sharded 6.0 → 7.0, cut off and planned again: balancer stopped firs
       (await ok(home, ["cluster", "display", "sh"])).stdout,
       /Balancer: off \(stopped by the upgrade of apply \S+: the next upgrade starts it again; without one, `mup cluster upgrade sh --version 6\.0\.\d+`, the release it runs, starts only the balancer\)/,
     );
+    // Another upgrade, cut off by the hook right after its balancer phase: it takes the record
+    // over, and display names it, with its resume (tester85: it named the first upgrade).
+    await ok(home, [...up("7.0", "--set-fcv"), "--auto-approve"], 1);
+    const second = (await currentState(home, "sh")).state_id;
+    assert.equal(
+      ((await meta(home, "sh")) as { balancer_stopped_by?: { state_id: string } })
+        .balancer_stopped_by?.state_id,
+      second,
+    );
+    assert.match(
+      (await ok(home, ["cluster", "display", "sh"], 1)).stdout,
+      new RegExp(
+        `Balancer: off \\(stopped by the upgrade of apply ${second}: \`mup plan resume sh\``,
+      ),
+    );
     // The upgrade to the release it runs, as display says, starts only the balancer.
     const same = String((await meta(home, "sh")).version);
     const only = await ok(home, [...up(same), "--auto-approve", "--json", "--no-hooks"]);

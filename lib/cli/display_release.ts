@@ -113,7 +113,9 @@ export function versionLine(
     ...(fcvDrift(meta, fcv)
       ? [`recorded ${meta.feature_compatibility_version}: set outside mup since`]
       : []),
-    ...(fcv === majorMinor(meta.version)
+    // While processes run other releases (an upgrade paused or cut off), that upgrade refuses
+    // a --set-fcv of the recorded one: its resume comes first, which the display names (tester85).
+    ...(fcv === majorMinor(meta.version) || mixed
       ? []
       : [`\`mup cluster upgrade ${meta.name} --version ${meta.version} --set-fcv\` raises it`]),
   ];

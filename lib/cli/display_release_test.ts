@@ -18,6 +18,19 @@ Deno.test("versionLine: the recorded release, what runs when some differ, and wh
   );
 });
 
+Deno.test("versionLine: the --set-fcv that raises the feature compatibility is named only while every process that answers runs the recorded release (tester85)", () => {
+  const recorded = { ...meta, name: "rs1", version: "7.0.5" } as ClusterMeta;
+  assert.equal(
+    versionLine(recorded, "6.0", rows("7.0.5", "7.0.5")),
+    "Version: 7.0.5 (mongo), feature compatibility 6.0 (`mup cluster upgrade rs1 --version 7.0.5 " +
+      "--set-fcv` raises it)",
+  );
+  assert.equal(
+    versionLine(recorded, "6.0", rows("7.0.5", "7.0.14")),
+    "Version: 7.0.5 (mongo) (mixed: 1 of 2 processes run 7.0.14), feature compatibility 6.0",
+  );
+});
+
 Deno.test("versionLine: with some processes down, the mixed count is of those that answer, and says so (tester45)", () => {
   const down = { version: undefined } as unknown as ProcessStatus;
   assert.equal(

@@ -29,9 +29,9 @@ async function mode(ctx: OperationContext): Promise<string | undefined> {
 
 const metaDir = (ctx: OperationContext) => path.dirname(storeParam(ctx, "meta_path"));
 
-/** Whether the metadata says an upgrade stopped the balancer (ClusterMeta.balancer_stopped_by). */
-async function stoppedByUpgrade(ctx: OperationContext): Promise<boolean> {
-  return !!(await readMeta(metaDir(ctx)).catch(() => undefined))?.balancer_stopped_by;
+/** The metadata's record of an upgrade that stopped the balancer (balancer_stopped_by). */
+async function stoppedBy(ctx: OperationContext): Promise<{ state_id: string } | undefined> {
+  return (await readMeta(metaDir(ctx)).catch(() => undefined))?.balancer_stopped_by;
 }
 
 /** Sets or clears ClusterMeta.balancer_stopped_by. */
@@ -82,12 +82,18 @@ async function command(ctx: OperationContext, stop: boolean): Promise<string> {
  * Only a balancer the upgrade stopped is started again: the stop records itself in the metadata
  * (balancer_stopped_by) before it stops the balancer, the start clears it after starting. A
  * balancer found off without that record was stopped by someone else: the stop finds it "in
- * place", the start leaves it off. Throws OperationError naming the routers when none answers.
+ * place", the start leaves it off; found off with the record of an earlier apply (an upgrade cut
+ * off and replaced), the stop records this apply instead. Throws OperationError naming the routers when none answers.
  */
 export const setBalancer: Operation = {
   async isDone(ctx) {
-    if (param(ctx, "state") === "start") return !(await stoppedByUpgrade(ctx));
-    return (await mode(ctx).catch(() => undefined)) === "off";
+    if (param(ctx, "state") === "start") return !(await stoppedBy(ctx));
+    if ((await mode(ctx).catch(() => undefined)) !== "off") return false;
+    // Off without a record (stopped by someone else) is left as found. Off by an earlier upgrade
+    // of mup, cut off and replaced, this one takes the record over: display then names the apply
+    // whose resume starts it (tester85).
+    const by = await stoppedBy(ctx);
+    return !by || by.state_id === ctx.stateId;
   },
   async run(ctx) {
     if (param(ctx, "state") === "stop") {
