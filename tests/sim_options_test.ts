@@ -217,7 +217,7 @@ Deno.test("simulator options: out-of-range, mistyped and unknown values are refu
   }
 });
 
-Deno.test("simulator options: a mongod started with mongodb-runner's and operators' options runs, logs what it ignores, reports them in getCmdLineOpts; bad values exit 2", async () => {
+Deno.test("simulator options: a mongod started with mongodb-runner's and operators' options runs, logs what it ignores, reports them in getCmdLineOpts (setParameter in getParameter too); bad values exit 2", async () => {
   await withDir(async (dir) => {
     const bin = await simBin("7.0.5");
     const mongod = path.join(bin, "mongod");
@@ -270,6 +270,16 @@ Deno.test("simulator options: a mongod started with mongodb-runner's and operato
       enableTestCommands: "1",
     });
     assert.equal(opts.parsed.storage.wiredTiger.engineConfig.cacheSizeGB, 0.25, "cli wins");
+    // getParameter reads startup parameters back, typed (tester85).
+    const params = await admin(port, {
+      getParameter: 1,
+      diagnosticDataCollectionEnabled: 1,
+      enableTestCommands: 1,
+    });
+    assert.deepEqual(
+      [params.diagnosticDataCollectionEnabled, params.enableTestCommands],
+      [false, 1],
+    );
     const log = await Deno.readTextFile(path.join(dir, String(port), "log"));
     for (
       const k of [

@@ -69,6 +69,13 @@ function stripUndefined(d: Document): Document {
   return Object.fromEntries(Object.entries(d).filter(([, v]) => v !== undefined));
 }
 
+/** A startup parameter's value: "300000" → 300000, "true" → true, other text as it is. */
+function typedParameter(v: unknown): unknown {
+  if (typeof v !== "string") return v;
+  if (v === "true" || v === "false") return v === "true";
+  return /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
+}
+
 const getParameter: Handler = (ctx) => {
   if (ctx.db !== "admin") {
     throw errors.unauthorized("getParameter may only be run against the admin database.");
@@ -83,6 +90,13 @@ const getParameter: Handler = (ctx) => {
     quiet: false,
     logLevel: 0,
     shutdownTimeoutMillisForSignaledShutdown: 15000,
+    // Parameters set at startup (setParameter in the configuration file, --setParameter) read
+    // back as given (tester85); a command line's text is typed as mongod parses it.
+    ...Object.fromEntries(
+      Object.entries(
+        (ctx.server.opts.parsed.setParameter ?? {}) as Record<string, unknown>,
+      ).map(([k, v]) => [k, typedParameter(v)]),
+    ),
     tlsMode: tlsModeOf(ctx),
     sslMode: tlsModeOf(ctx).replace("TLS", "SSL"),
   };
