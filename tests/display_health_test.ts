@@ -513,6 +513,11 @@ Deno.test("display: a set with fewer members up than an election needs says it c
     assert.match(reason!, new RegExp(`localhost:${ports[0]}`));
     assert.match(reason!, new RegExp(`localhost:${ports[1]}`));
     assert.doesNotMatch(reason!, /an election may be under way/);
+    // The member that answers still says its FCV; the default write concern is said unknown,
+    // not left out (tester85).
+    const text = (await mup(["cluster", "display", "nq"], { home })).stdout;
+    assert.match(text, /^Version: \S+ \(mongo\), feature compatibility \d+\.\d+/m);
+    assert.match(text, /^Default write concern: unknown \(no primary answers to read it\)/m);
   } finally {
     await killAll(home);
   }

@@ -30,7 +30,11 @@ export async function readFcv(
   rows: ProcessStatus[],
   timeoutMs: number,
 ): Promise<FcvReading> {
-  const asked = rows.filter((r) => r.healthy && r.role !== "mongos" && r.role !== "arbiter");
+  // Every data-bearing process that answers, healthy or not: a set without a primary still
+  // says its FCV (tester85).
+  const asked = rows.filter((r) =>
+    r.version !== undefined && r.role !== "mongos" && r.role !== "arbiter"
+  );
   const byProcess = new Map<string, Fcv>();
   await Promise.all(asked.map(async (r) => {
     const f = await readMemberFcv(access, r.host, r.port, timeoutMs);

@@ -37,8 +37,8 @@ export function writeConcernDrift(meta: ClusterMeta, read: DefaultsReading): boo
 }
 
 /**
- * The display's `Default write concern:` line: the live one, else the recorded one said as such;
- * undefined when neither is known.
+ * The display's `Default write concern:` line: the live one, else the recorded one said as such,
+ * else "unknown" with why; undefined for a standalone whose default was not read.
  */
 export function writeConcernLine(
   meta: ClusterMeta,
@@ -52,11 +52,13 @@ export function writeConcernLine(
   const rec = meta.topology.global.default_write_concern;
   // None answers (the cluster stopped): what mup recorded, said as such (tester73).
   if (!read) {
+    const none = `no ${meta.kind === "sharded" ? "mongos" : "primary"} answers to read it`;
+    // Without a record, "unknown" rather than no line: the line is not silently gone (tester85).
     return rec
-      ? `Default write concern: ${concernText(rec)} (recorded; no ${
-        meta.kind === "sharded" ? "mongos" : "primary"
-      } answers to read it)`
-      : undefined;
+      ? `Default write concern: ${concernText(rec)} (recorded; ${none})`
+      : meta.kind === "standalone"
+      ? undefined
+      : `Default write concern: unknown (${none})`;
   }
   const mine = unfinished && ["deploy", "reconfigure"].includes(unfinished.operation)
     ? `the ${unfinished.operation} that did not finish (apply ${unfinished.state_id}) may ` +

@@ -26,7 +26,15 @@ Deno.test("writeConcernLine: the implicit default, one set by mup, one set outsi
     writeConcernLine(meta({ w: 2 }), { source: "global", value: { w: 1 } })!,
     /; recorded \{w: 2\}: changed outside mup since/,
   );
-  assert.equal(writeConcernLine(meta(), undefined), undefined);
+  // Nothing answers and nothing recorded: said unknown, not left out (tester85).
+  assert.equal(
+    writeConcernLine({ ...meta(), kind: "replica_set" } as ClusterMeta, undefined),
+    "Default write concern: unknown (no primary answers to read it)",
+  );
+  assert.equal(
+    writeConcernLine({ ...meta(), kind: "standalone" } as ClusterMeta, undefined),
+    undefined,
+  );
   // Nothing answers: the recorded one, said as such (tester73).
   assert.equal(
     writeConcernLine(meta({ w: "majority" }), undefined),
