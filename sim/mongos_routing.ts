@@ -258,6 +258,32 @@ async function routeOnce(
   return await shardedOp(ctx, m, name, coll, cmd, meta);
 }
 
+/**
+ * A unique index on a sharded collection must have the shard key's fields as its prefix (or be
+ * on `_id` alone): each shard enforces it only among its own documents. Refused as mongod does
+ * (create_indexes.cpp, InvalidOptions 72); https://www.mongodb.com/docs/manual/core/sharding-shard-key/#unique-indexes
+ */
+function refuseUniqueOffShardKey(cmd: Document, shardKey: Document): void {
+  const shardFields = Object.keys(shardKey);
+  for (const ix of (cmd.indexes ?? []) as Document[]) {
+    if (ix?.unique !== true) continue;
+    const fields = Object.keys(ix.key ?? {});
+    const onId = fields.length === 1 && fields[0] === "_id";
+    if (onId || shardFields.every((f, i) => fields[i] === f)) continue;
+    throw new CommandError(
+      `cannot create unique index over ${shapeText(ix.key)} with shard key pattern ` +
+        shapeText(shardKey),
+      72,
+      "InvalidOptions",
+    );
+  }
+}
+
+/** `{ u: 1 }`, `{ k: "hashed" }`: a key pattern as the server prints one. */
+function shapeText(key: Document): string {
+  return `{ ${Object.entries(key).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ")} }`;
+}
+
 async function shardedOp(
   ctx: CommandContext,
   m: Mongos,
@@ -355,6 +381,7 @@ async function shardedOp(
       return { ns, nIndexesWas: 1 };
     }
     default: {
+      if (name === "createIndexes") refuseUniqueOffShardKey(cmd, meta.key);
       // createIndexes and the like: every shard owning chunks.
       let last: Document = { ok: 1 };
       for (const s of new Set(meta.chunks.map((c) => c.shard))) {

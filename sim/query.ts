@@ -3,7 +3,8 @@
  * sort, update operators, aggregation pipeline). What mingo cannot do is refused with the error
  * MongoDB gives for it, never answered wrongly.
  */
-import { BSON, type Document, ObjectId } from "bson";
+import { BSON, type Document, EJSON, ObjectId } from "bson";
+import { checkUpdate, takeArrayModifiers, UpdateError } from "./update_checks.ts";
 
 /**
  * mingo, loaded on first need: importing it costs about 0.25 s of CPU, and most members (the
@@ -181,6 +182,15 @@ export function applyUpdate(
         "DollarPrefixedFieldName",
       );
     }
+    // A replacement keeps the _id: one with another is refused, never written as a new document.
+    if (doc._id !== undefined && update._id !== undefined && idChanged(doc._id, update._id)) {
+      throw new QueryError(
+        "After applying the update, the (immutable) field '_id' was found to have been altered " +
+          `to _id: ${EJSON.stringify({ v: update._id }, { relaxed: true }).slice(5, -1)}`,
+        66,
+        "ImmutableField",
+      );
+    }
     return { _id: doc._id, ...update, ...(update._id === undefined ? { _id: doc._id } : {}) };
   }
   if (keys.some((k) => !k.startsWith("$"))) {
@@ -195,13 +205,18 @@ export function applyUpdate(
   const { $setOnInsert, ...ops } = update;
   const out = cloneDoc(doc);
   try {
-    const mod = opts.inserting && $setOnInsert
-      ? { ...ops, $set: { ...ops.$set, ...$setOnInsert } }
-      : ops;
+    checkUpdate(doc, opts.inserting && $setOnInsert ? { ...ops, $setOnInsert } : ops);
+    // A copy: the array modifiers taken out of it are the statement's for every document.
+    const mod = cloneDoc(
+      opts.inserting && $setOnInsert ? { ...ops, $set: { ...ops.$set, ...$setOnInsert } } : ops,
+    );
+    const arrays = takeArrayModifiers(mod);
     if (Object.keys(mod).length) {
       engine().update(out, mod, opts.arrayFilters, undefined, { cloneMode: "deep" });
     }
+    arrays(out);
   } catch (e) {
+    if (e instanceof UpdateError) throw new QueryError(e.message, e.code, e.codeName);
     translate(e, "update");
   }
   if (doc._id !== undefined && idChanged(doc._id, out._id)) {

@@ -1,6 +1,6 @@
 /** The simulator's query language (mingo) and shapes, through the official driver (issue 10). */
 import assert from "node:assert/strict";
-import { Decimal128, type Document, Long, MongoClient, ObjectId } from "mongodb";
+import { Decimal128, type Document, Long, MongoClient, MongoServerError, ObjectId } from "mongodb";
 import { freePorts, output } from "./helpers.ts";
 import {
   admin,
@@ -350,5 +350,74 @@ Deno.test("simulator: a hint must name an index of the collection (by name or ke
     );
     // A collection that does not exist has no plan to refuse: empty, no error.
     assert.deepEqual(await c.db("app").collection("none").find({}, { hint: "nope" }).toArray(), []);
+  });
+});
+
+Deno.test("simulator: updates mongod refuses are refused with its codes, never answered as done; $push $sort/$slice and $addToSet $each as MongoDB applies them; documents over 16 MiB are refused (tester86)", async () => {
+  await withMongod(async (c) => {
+    const coll = c.db("app").collection<{
+      _id: number | string;
+      a?: number;
+      s?: string;
+      ps?: number[];
+      tags?: number[];
+    }>("u");
+    await coll.insertMany([{ _id: 1, a: 1 }, { _id: 2, s: "x" }, { _id: 3, ps: [] }]);
+    const failure = async (p: Promise<unknown>) => {
+      const e = await p.then(() => undefined, (e) => e);
+      assert.ok(e instanceof MongoServerError, `refused, not answered: ${e}`);
+      return [e.code, e.message] as [number, string];
+    };
+    // A replacement with another _id: 66, and neither document changed nor a second written.
+    const [replaced, why] = await failure(
+      coll.replaceOne({ _id: 1 }, { _id: 12, a: 2 } as { a: number }),
+    );
+    assert.equal(replaced, 66, why);
+    assert.match(why, /the \(immutable\) field '_id' was found to have been altered to _id: 12/);
+    assert.deepEqual(await coll.find({ _id: { $in: [1, 12] } }).toArray(), [{ _id: 1, a: 1 }]);
+    // Operators on a value of the wrong type, and paths through a scalar.
+    const refusals: [Document, number][] = [
+      [{ $inc: { s: 1 } }, 14],
+      [{ $mul: { s: 2 } }, 14],
+      [{ $inc: { a: "x" } }, 14],
+      [{ $push: { s: 1 } }, 2],
+      [{ $addToSet: { s: 1 } }, 2],
+      [{ $pull: { s: 1 } }, 2],
+      [{ $pop: { s: 1 } }, 14],
+      [{ $set: { "s.t": 1 } }, 28],
+      [{ $set: { "": 1 } }, 56],
+      [{ $set: { a: 1 }, $inc: { a: 1 } }, 40],
+    ];
+    for (const [u, want] of refusals) {
+      const [code, message] = await failure(coll.updateOne({ _id: 2 }, u));
+      assert.equal(code, want, `${JSON.stringify(u)}: ${message}`);
+    }
+    assert.deepEqual(await coll.findOne({ _id: 2 }), { _id: 2, s: "x" }, "left as it was");
+    // $push with $each, $sort and $slice; $addToSet with $each adds each value once.
+    await coll.updateOne({ _id: 3 }, {
+      $push: { ps: { $each: [5, 1, 3], $sort: 1, $slice: 2 } },
+      $addToSet: { tags: { $each: [1, 2, 2, 3] } },
+    });
+    assert.deepEqual(await coll.findOne({ _id: 3 }), { _id: 3, ps: [1, 3], tags: [1, 2, 3] });
+    await coll.updateOne({ _id: 3 }, { $push: { ps: { $each: [9, 0], $sort: -1, $slice: -2 } } });
+    assert.deepEqual((await coll.findOne({ _id: 3 }))!.ps, [1, 0]);
+    // A multi update with a replacement document.
+    const multi = await c.db("app").command({
+      update: "u",
+      updates: [{ q: { _id: 1 }, u: { a: 5 }, multi: true }],
+    });
+    assert.equal(multi.writeErrors?.[0]?.code, 9, JSON.stringify(multi));
+    // maxBsonObjectSize: a larger document is refused, and so is an update making one.
+    const [big, bigWhy] = await failure(
+      coll.insertOne({ _id: "big", s: "x".repeat(16 * 1024 * 1024 + 10) }),
+    );
+    assert.equal(big, 2, bigWhy);
+    assert.match(bigWhy, /object to insert too large/);
+    assert.equal(await coll.countDocuments({ _id: "big" }), 0);
+    await coll.insertOne({ _id: "half", s: "y".repeat(9 * 1024 * 1024) });
+    const [grown] = await failure(
+      coll.updateOne({ _id: "half" }, [{ $set: { t: { $concat: ["$s", "$s"] } } }]),
+    );
+    assert.equal(grown, 17419);
   });
 });

@@ -165,6 +165,18 @@ Deno.test("sharding: shardCollection with hashed and range keys places documents
       7,
     ).toArray();
     assert.deepEqual(sorted.map((d) => d.uid), Array.from({ length: 60 }, (_, i) => 188 - 2 * i));
+    // A unique index must have the shard key as its prefix: each shard could only enforce it
+    // among its own documents (tester86).
+    const unique = await users.createIndex({ even: 1 }, { unique: true }).then(
+      () => undefined,
+      (e) => e,
+    );
+    assert.equal(unique?.code, 72, String(unique));
+    assert.match(
+      unique.message,
+      /cannot create unique index over \{ even: 1 \} with shard key pattern \{ uid: "hashed" \}/,
+    );
+    assert.equal(await users.createIndex({ uid: 1, even: 1 }, { unique: true }), "uid_1_even_1");
     // Targeted reads and writes by shard key.
     assert.equal((await users.findOne({ uid: 77 }))?.uid, 77);
     assert.equal((await users.updateOne({ uid: 77 }, { $set: { seen: true } })).modifiedCount, 1);

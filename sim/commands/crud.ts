@@ -4,7 +4,7 @@
  * change data by the same code; sim/writes.ts frames each command (retryable writes, one store
  * transaction, write concern).
  */
-import { type Document, ObjectId } from "bson";
+import { BSON, type Document, ObjectId } from "bson";
 import { CommandError } from "../errors.ts";
 import { checkHint } from "../hint.ts";
 import { applyUpdate, findDocs, indexKey, QueryError, upsertSeed } from "../query.ts";
@@ -133,6 +133,18 @@ const insert: Handler = (ctx) => {
         if (ctx.body.ordered !== false) break;
         continue;
       }
+      // maxBsonObjectSize, as hello advertises it: a larger document is refused, not stored.
+      const size = BSON.calculateObjectSize(doc);
+      if (size > MAX_BSON_SIZE) {
+        writeErrors.push({
+          index,
+          code: 2,
+          codeName: "BadValue",
+          errmsg: `object to insert too large. size in bytes: ${size}, max size: ${MAX_BSON_SIZE}`,
+        });
+        if (ctx.body.ordered !== false) break;
+        continue;
+      }
       const dup = duplicateKey(ctx, coll, doc, true);
       if (dup) {
         writeErrors.push({ index, ...dup });
@@ -145,6 +157,20 @@ const insert: Handler = (ctx) => {
     return { n, ...(writeErrors.length ? { writeErrors } : {}) };
   });
 };
+
+/** MongoDB's largest document (maxBsonObjectSize, 16 MiB). */
+const MAX_BSON_SIZE = 16 * 1024 * 1024;
+
+/** Refuses an updated document over 16 MiB, as mongod's update does (17419). */
+function tooLarge(doc: Document): void {
+  if (BSON.calculateObjectSize(doc) > MAX_BSON_SIZE) {
+    throw new CommandError(
+      `Resulting document after update is larger than ${MAX_BSON_SIZE}`,
+      17419,
+      "Location17419",
+    );
+  }
+}
 
 /** One update statement; returns what it matched, modified and upserted. */
 function updateOne(
@@ -163,12 +189,22 @@ function updateOne(
     );
   }
   checkHint(ctx.server.store, ctx.db, coll, u.hint);
+  const replacement = !Array.isArray(u.u) &&
+    Object.keys(u.u ?? {}).every((k) => !k.startsWith("$"));
+  if (u.multi && replacement && Object.keys(u.u ?? {}).length) {
+    throw new CommandError(
+      "multi update is not supported for replacement-style update",
+      9,
+      "FailedToParse",
+    );
+  }
   const hits = findDocs(ctx.server.store.docs(ctx.db, coll), { filter: u.q, sort: u.sort });
   const targets = u.multi ? hits : hits.slice(0, 1);
   let nModified = 0;
   let value: Document | undefined;
   for (const t of targets) {
     const next = applyUpdate(t, u.u, { arrayFilters: u.arrayFilters });
+    tooLarge(next);
     value = next;
     if (JSON.stringify(next) === JSON.stringify(t)) continue;
     const dup = duplicateKey(ctx, coll, next, false);
@@ -182,6 +218,7 @@ function updateOne(
   const base = { _id: seed._id ?? new ObjectId(), ...seed };
   const doc = applyUpdate(base, u.u, { inserting: true, arrayFilters: u.arrayFilters });
   if (doc._id === undefined) doc._id = base._id;
+  tooLarge(doc);
   const dup = duplicateKey(ctx, coll, doc, true);
   if (dup) throw Object.assign(new CommandError(dup.errmsg, 11000, "DuplicateKey"), dup);
   apply({ op: "i", ns, o: doc });
