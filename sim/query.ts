@@ -149,12 +149,13 @@ export function cloneDoc(doc: Document): Document {
 
 /**
  * Applies an update (operators, a replacement document, or a pipeline) to a copy of `doc`;
- * `inserting` applies $setOnInsert (upserts). Returns the new document.
+ * `inserting` applies $setOnInsert (upserts); `query` is the statement's filter, which the
+ * positional `$` operator needs. Returns the new document.
  */
 export function applyUpdate(
   doc: Document,
   update: Document | Document[],
-  opts: { inserting?: boolean; arrayFilters?: Document[] } = {},
+  opts: { inserting?: boolean; arrayFilters?: Document[]; query?: Document } = {},
 ): Document {
   if (Array.isArray(update)) {
     for (const st of update) {
@@ -212,7 +213,8 @@ export function applyUpdate(
     );
     const arrays = takeArrayModifiers(mod);
     if (Object.keys(mod).length) {
-      engine().update(out, mod, opts.arrayFilters, undefined, { cloneMode: "deep" });
+      // The statement's query: the positional `$` updates the array element it matched.
+      engine().update(out, mod, opts.arrayFilters, opts.query, { cloneMode: "deep" });
     }
     arrays(out);
   } catch (e) {

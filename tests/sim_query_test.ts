@@ -361,6 +361,7 @@ Deno.test("simulator: updates mongod refuses are refused with its codes, never a
       s?: string;
       ps?: number[];
       tags?: number[];
+      arr?: { k: number; v: number }[];
     }>("u");
     await coll.insertMany([{ _id: 1, a: 1 }, { _id: 2, s: "x" }, { _id: 3, ps: [] }]);
     const failure = async (p: Promise<unknown>) => {
@@ -401,6 +402,15 @@ Deno.test("simulator: updates mongod refuses are refused with its codes, never a
     assert.deepEqual(await coll.findOne({ _id: 3 }), { _id: 3, ps: [1, 3], tags: [1, 2, 3] });
     await coll.updateOne({ _id: 3 }, { $push: { ps: { $each: [9, 0], $sort: -1, $slice: -2 } } });
     assert.deepEqual((await coll.findOne({ _id: 3 }))!.ps, [1, 0]);
+    // The positional $: the element the query matched.
+    await coll.insertOne({ _id: 4, arr: [{ k: 1, v: 0 }, { k: 3, v: 0 }] });
+    const pos = await coll.updateOne({ _id: 4, "arr.k": 3 }, { $set: { "arr.$.v": 33 } });
+    assert.equal(pos.modifiedCount, 1);
+    assert.deepEqual((await coll.findOne({ _id: 4 }))!.arr, [{ k: 1, v: 0 }, { k: 3, v: 33 }]);
+    // Collection names MongoDB refuses.
+    for (const name of ["a$b", "system.foo"]) {
+      assert.equal((await failure(c.db("app").createCollection(name)))[0], 73, name);
+    }
     // A multi update with a replacement document.
     const multi = await c.db("app").command({
       update: "u",

@@ -23,8 +23,17 @@ export function collName(ctx: CommandContext, key: string): string {
       "InvalidNamespace",
     );
   }
+  // Names MongoDB refuses (tester86): "$" and NUL anywhere; a new "system." collection is the
+  // server's own (create and insert: the server writes those itself).
+  const creating = key === "create" || key === "insert";
+  if (/[$\0]/.test(c) || (creating && c.startsWith("system.") && !USER_SYSTEM.has(c))) {
+    throw new CommandError(`Invalid namespace specified '${ctx.db}.${c}'`, 73, "InvalidNamespace");
+  }
   return c;
 }
+
+/** system.* collections a client may create or write (MongoDB 7.0: stored JavaScript, views). */
+const USER_SYSTEM = new Set(["system.js", "system.views", "system.profile"]);
 
 /** `{ a: 1, b: "x" }` as MongoDB prints a key in E11000 messages. */
 /** The index keys of one document's indexed values: one per element of an array value. */
@@ -203,7 +212,7 @@ function updateOne(
   let nModified = 0;
   let value: Document | undefined;
   for (const t of targets) {
-    const next = applyUpdate(t, u.u, { arrayFilters: u.arrayFilters });
+    const next = applyUpdate(t, u.u, { arrayFilters: u.arrayFilters, query: u.q });
     tooLarge(next);
     value = next;
     if (JSON.stringify(next) === JSON.stringify(t)) continue;
