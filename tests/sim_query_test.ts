@@ -407,6 +407,17 @@ Deno.test("simulator: updates mongod refuses are refused with its codes, never a
     const pos = await coll.updateOne({ _id: 4, "arr.k": 3 }, { $set: { "arr.$.v": 33 } });
     assert.equal(pos.modifiedCount, 1);
     assert.deepEqual((await coll.findOne({ _id: 4 }))!.arr, [{ k: 1, v: 0 }, { k: 3, v: 33 }]);
+    // 64 indexes per collection, _id's counted.
+    const many = c.db("app").collection("many");
+    await many.createIndexes(Array.from({ length: 63 }, (_, i) => ({ key: { [`f${i}`]: 1 } })));
+    assert.equal((await failure(many.createIndex({ g: 1 })))[0], 67);
+    assert.equal((await many.listIndexes().toArray()).length, 64);
+    // A find's filter of another type, and min() without a hint, are refused, not read as all.
+    assert.equal(
+      (await failure(c.db("app").command({ find: "u", filter: 5 })))[0],
+      14,
+    );
+    assert.equal((await failure(coll.find({}).min({ _id: 3 }).toArray()))[0], 51173);
     // Collection names MongoDB refuses.
     for (const name of ["a$b", "system.foo"]) {
       assert.equal((await failure(c.db("app").createCollection(name)))[0], 73, name);

@@ -114,6 +114,14 @@ const createIndexes: Handler = (ctx) => {
           seen.add(k);
         }
       }
+      // 64 indexes per collection, _id's included (MongoDB's limits page).
+      if (existing.length >= 64) {
+        throw new CommandError(
+          `add index fails, too many indexes for ${ctx.db}.${coll} key:${JSON.stringify(s.key)}`,
+          67,
+          "CannotCreateIndex",
+        );
+      }
       existing.push(spec);
       fresh.push(spec);
     }

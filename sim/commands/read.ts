@@ -106,6 +106,34 @@ const find: Handler = async (ctx) => {
   await beginRead(ctx, "find");
   if (ctx.db === "local" && coll === "oplog.rs") return await oplogFind(ctx);
   const b = ctx.body;
+  // What mongod's IDL parser refuses, rather than read as "everything" (tester86).
+  for (const field of ["filter", "sort", "projection", "hint", "min", "max"]) {
+    const v = b[field];
+    if (v !== undefined && (typeof v !== "object" || v === null || Array.isArray(v))) {
+      if (field === "hint" && typeof v === "string") continue;
+      throw new CommandError(
+        `BSON field 'FindCommandRequest.${field}' is the wrong type '${
+          Array.isArray(v) ? "array" : typeof v === "number" ? "int" : typeof v
+        }', expected type 'object'`,
+        14,
+        "TypeMismatch",
+      );
+    }
+  }
+  // min and max bound an index scan: not simulated, and never without a hint (51173).
+  if (b.min !== undefined || b.max !== undefined) {
+    throw b.hint === undefined
+      ? new CommandError(
+        "When using min()/max() a hint of which index to use must be provided",
+        51173,
+        "Location51173",
+      )
+      : new CommandError(
+        "min() and max() are not supported by this server",
+        115,
+        "CommandNotSupported",
+      );
+  }
   // Only capped collections (the oplog, above) take a tailable cursor; mongod refuses it on
   // others (query_request_helper.cpp), and the simulator has no other capped collection.
   if (b.tailable) {
