@@ -211,6 +211,7 @@ export function applyUpdate(
     const mod = cloneDoc(
       opts.inserting && $setOnInsert ? { ...ops, $set: { ...ops.$set, ...$setOnInsert } } : ops,
     );
+    if (!opts.inserting) keepId(doc, mod);
     const arrays = takeArrayModifiers(mod);
     if (Object.keys(mod).length) {
       // The statement's query: the positional `$` updates the array element it matched.
@@ -229,6 +230,32 @@ export function applyUpdate(
     );
   }
   return out;
+}
+
+/**
+ * An operator on `_id` of an existing document: a `$set` to the value it has is nothing to do
+ * (taken out of `mod`); any other change is refused, ImmutableField (66), as mongod does.
+ */
+function keepId(doc: Document, mod: Document): void {
+  for (const [op, fields] of Object.entries(mod)) {
+    if (!fields || typeof fields !== "object") continue;
+    for (const path of Object.keys(fields)) {
+      const target = op === "$rename" ? String((fields as Document)[path]) : path;
+      for (const p of new Set([path, target])) {
+        if (p !== "_id" && !p.startsWith("_id.")) continue;
+        if (op === "$set" && p === "_id" && !idChanged(doc._id, (fields as Document)._id)) {
+          delete (fields as Document)._id;
+          if (!Object.keys(fields).length) delete mod[op];
+          continue;
+        }
+        throw new QueryError(
+          "Performing an update on the path '_id' would modify the immutable field '_id'",
+          66,
+          "ImmutableField",
+        );
+      }
+    }
+  }
 }
 
 function idChanged(a: unknown, b: unknown): boolean {

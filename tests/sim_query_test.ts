@@ -418,6 +418,11 @@ Deno.test("simulator: updates mongod refuses are refused with its codes, never a
       14,
     );
     assert.equal((await failure(coll.find({}).min({ _id: 3 }).toArray()))[0], 51173);
+    // _id: set to the value it has is no change; any other change is ImmutableField.
+    assert.equal((await coll.updateOne({ _id: 1 }, { $set: { _id: 1 } })).modifiedCount, 0);
+    for (const u of [{ $set: { _id: 11 } }, { $unset: { _id: 1 } }, { $rename: { a: "_id" } }]) {
+      assert.equal((await failure(coll.updateOne({ _id: 1 }, u as Document)))[0], 66);
+    }
     // Collection names MongoDB refuses.
     for (const name of ["a$b", "system.foo"]) {
       assert.equal((await failure(c.db("app").createCollection(name)))[0], 73, name);
