@@ -7,109 +7,12 @@
 import { BSON, type Document, ObjectId } from "bson";
 import { CommandError } from "../errors.ts";
 import { checkHint } from "../hint.ts";
-import { applyUpdate, findDocs, indexKey, QueryError, upsertSeed } from "../query.ts";
+import { applyUpdate, findDocs, QueryError, upsertSeed } from "../query.ts";
 import type { CommandContext, Handler } from "../server.ts";
-import { idKey, valueKey } from "../store.ts";
 import { type Apply, runWrite } from "../writes.ts";
 import { readCommands } from "./read.ts";
 import { indexCommands } from "./indexes.ts";
-
-export function collName(ctx: CommandContext, key: string): string {
-  const c = ctx.body[key];
-  if (typeof c !== "string" || !c) {
-    throw new CommandError(
-      `collection name has invalid type ${Array.isArray(c) ? "array" : typeof c}`,
-      73,
-      "InvalidNamespace",
-    );
-  }
-  // Names MongoDB refuses (tester86): "$" and NUL anywhere; a new "system." collection is the
-  // server's own (create and insert: the server writes those itself).
-  const creating = key === "create" || key === "insert";
-  if (/[$\0]/.test(c) || (creating && c.startsWith("system.") && !USER_SYSTEM.has(c))) {
-    throw new CommandError(`Invalid namespace specified '${ctx.db}.${c}'`, 73, "InvalidNamespace");
-  }
-  return c;
-}
-
-/** system.* collections a client may create or write (MongoDB 7.0: stored JavaScript, views). */
-const USER_SYSTEM = new Set(["system.js", "system.views", "system.profile"]);
-
-/** `{ a: 1, b: "x" }` as MongoDB prints a key in E11000 messages. */
-/** The index keys of one document's indexed values: one per element of an array value. */
-function uniqueKeys(values: unknown[]): string[] {
-  let keys = [""];
-  for (const v of values) {
-    const parts = Array.isArray(v) ? (v.length ? v : [undefined]) : [v];
-    keys = keys.flatMap((k) => parts.map((p) => `${k}|${valueKey(p)}`));
-  }
-  return keys;
-}
-
-function keyText(fields: string[], values: unknown[]): string {
-  const show = (v: unknown): string =>
-    v instanceof ObjectId
-      ? `ObjectId('${v.toHexString()}')`
-      : typeof v === "string"
-      ? JSON.stringify(v)
-      : v === null
-      ? "null"
-      : typeof v === "object"
-      ? JSON.stringify(v)
-      : String(v);
-  return `{ ${fields.map((f, i) => `${f}: ${show(values[i])}`).join(", ")} }`;
-}
-
-/** An E11000 error when `doc` would duplicate another document's key of a unique index. */
-export function duplicateKey(
-  ctx: CommandContext,
-  coll: string,
-  doc: Document,
-  inserting: boolean,
-): { code: number; errmsg: string; keyPattern: Document; keyValue: Document } | undefined {
-  const c = ctx.server.store.coll(ctx.db, coll);
-  if (!c) return undefined;
-  const myId = idKey(doc._id);
-  for (const ix of c.indexes) {
-    const isId = ix.name === "_id_";
-    if (isId ? !inserting : !ix.unique) continue;
-    const mine = indexKey(doc, ix.key);
-    // A unique index holds a key per element of an array field (multikey), compared as
-    // MongoDB compares values (valueKey): a clash is any key another document holds too.
-    const keys = new Set(uniqueKeys(mine));
-    const clash = isId
-      ? c.docs.has(myId)
-      : [...c.docs.values()].some((d) =>
-        idKey(d._id) !== myId && uniqueKeys(indexKey(d, ix.key)).some((k) => keys.has(k))
-      );
-    if (!clash) continue;
-    const fields = Object.keys(ix.key);
-    return {
-      code: 11000,
-      errmsg:
-        `E11000 duplicate key error collection: ${ctx.db}.${coll} index: ${ix.name} dup key: ${
-          keyText(fields, mine)
-        }`,
-      keyPattern: ix.key,
-      keyValue: Object.fromEntries(fields.map((f, i) => [f, mine[i]])),
-    };
-  }
-  return undefined;
-}
-
-function writeError(index: number, e: unknown): Document {
-  const err = e as { code?: number; codeName?: string; message?: string; errmsg?: string };
-  if (!(e instanceof QueryError) && !(e instanceof CommandError) && !err.errmsg) throw e;
-  return {
-    index,
-    code: err.code ?? 2,
-    ...(err.codeName ? { codeName: err.codeName } : {}),
-    errmsg: err.errmsg ?? err.message,
-    ...(e && typeof e === "object" && "keyPattern" in e
-      ? { keyPattern: (e as Document).keyPattern, keyValue: (e as Document).keyValue }
-      : {}),
-  };
-}
+import { collName, duplicateKey, MAX_BSON_SIZE, tooLarge, writeError } from "./write_checks.ts";
 
 const insert: Handler = (ctx) => {
   const coll = collName(ctx, "insert");
@@ -166,20 +69,6 @@ const insert: Handler = (ctx) => {
     return { n, ...(writeErrors.length ? { writeErrors } : {}) };
   });
 };
-
-/** MongoDB's largest document (maxBsonObjectSize, 16 MiB). */
-const MAX_BSON_SIZE = 16 * 1024 * 1024;
-
-/** Refuses an updated document over 16 MiB, as mongod's update does (17419). */
-function tooLarge(doc: Document): void {
-  if (BSON.calculateObjectSize(doc) > MAX_BSON_SIZE) {
-    throw new CommandError(
-      `Resulting document after update is larger than ${MAX_BSON_SIZE}`,
-      17419,
-      "Location17419",
-    );
-  }
-}
 
 /** One update statement; returns what it matched, modified and upserted. */
 function updateOne(
