@@ -83,7 +83,8 @@ async function command(ctx: OperationContext, stop: boolean): Promise<string> {
  * (balancer_stopped_by) before it stops the balancer, the start clears it after starting. A
  * balancer found off without that record was stopped by someone else: the stop finds it "in
  * place", the start leaves it off; found off with the record of an earlier apply (an upgrade cut
- * off and replaced), the stop records this apply instead. Throws OperationError naming the routers when none answers.
+ * off and replaced), the stop records this apply instead. Throws OperationError naming the
+ * routers when none answers.
  */
 export const setBalancer: Operation = {
   async isDone(ctx) {
