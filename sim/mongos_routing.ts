@@ -14,6 +14,7 @@ import type { Mongos } from "./mongos.ts";
 import { findDocs, runPipeline } from "./query.ts";
 import { type CommandContext, type Handler, UNSIGNED } from "./server.ts";
 import { type Chunk, type CollMeta, compareKeys, compareValues } from "./sharding.ts";
+import { keyText } from "./commands/write_checks.ts";
 
 async function cfgFind(m: Mongos, coll: string, filter: Document, sort?: Document) {
   const r = await m.config("config", { find: coll, filter, sort, batchSize: 1_000_000 });
@@ -258,6 +259,9 @@ async function routeOnce(
   return await shardedOp(ctx, m, name, coll, cmd, meta);
 }
 
+/** `{ u: 1 }`, `{ k: "hashed" }`: a key pattern as the server prints one. */
+const patternText = (key: Document) => keyText(Object.keys(key), Object.values(key));
+
 /**
  * A unique index on a sharded collection must have the shard key's fields as its prefix (or be
  * on `_id` alone): each shard enforces it only among its own documents. Refused as mongod does
@@ -271,17 +275,12 @@ function refuseUniqueOffShardKey(cmd: Document, shardKey: Document): void {
     const onId = fields.length === 1 && fields[0] === "_id";
     if (onId || shardFields.every((f, i) => fields[i] === f)) continue;
     throw new CommandError(
-      `cannot create unique index over ${shapeText(ix.key)} with shard key pattern ` +
-        shapeText(shardKey),
+      `cannot create unique index over ${patternText(ix.key)} with shard key pattern ` +
+        patternText(shardKey),
       72,
       "InvalidOptions",
     );
   }
-}
-
-/** `{ u: 1 }`, `{ k: "hashed" }`: a key pattern as the server prints one. */
-function shapeText(key: Document): string {
-  return `{ ${Object.entries(key).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ")} }`;
 }
 
 async function shardedOp(

@@ -3,8 +3,8 @@
  * sort, update operators, aggregation pipeline). What mingo cannot do is refused with the error
  * MongoDB gives for it, never answered wrongly.
  */
-import { BSON, type Document, EJSON, ObjectId } from "bson";
-import { checkUpdate, takeArrayModifiers, UpdateError } from "./update_checks.ts";
+import { BSON, type Document, ObjectId } from "bson";
+import { checkUpdate, takeArrayModifiers, text, UpdateError } from "./update_checks.ts";
 
 /**
  * mingo, loaded on first need: importing it costs about 0.25 s of CPU, and most members (the
@@ -187,7 +187,7 @@ export function applyUpdate(
     if (doc._id !== undefined && update._id !== undefined && idChanged(doc._id, update._id)) {
       throw new QueryError(
         "After applying the update, the (immutable) field '_id' was found to have been altered " +
-          `to _id: ${EJSON.stringify({ v: update._id }, { relaxed: true }).slice(5, -1)}`,
+          `to _id: ${text(update._id)}`,
         66,
         "ImmutableField",
       );

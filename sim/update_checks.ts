@@ -39,7 +39,8 @@ function typeName(v: unknown): string {
   return "object";
 }
 
-function text(v: unknown): string {
+/** A value as mongod's messages print it (relaxed Extended JSON). */
+export function text(v: unknown): string {
   try {
     return EJSON.stringify(v as Document, { relaxed: true });
   } catch {

@@ -2,16 +2,9 @@
 import type { Document } from "bson";
 import { CommandError } from "../errors.ts";
 import { indexKey } from "../query.ts";
-import type { CommandContext, Handler } from "../server.ts";
+import type { Handler } from "../server.ts";
 import { runWrite } from "../writes.ts";
-
-function collOf(ctx: CommandContext, key: string): string {
-  const c = ctx.body[key];
-  if (typeof c !== "string" || !c) {
-    throw new CommandError(`collection name has invalid type ${typeof c}`, 73, "InvalidNamespace");
-  }
-  return c;
-}
+import { collField } from "./write_checks.ts";
 
 /** The index specification fields the simulator acts on (background is a no-op since 4.2). */
 const INDEX_OPTIONS = new Set(["key", "name", "unique", "v", "background", "ns"]);
@@ -21,7 +14,7 @@ function sameKey(a: Document, b: Document): boolean {
 }
 
 const createIndexes: Handler = (ctx) => {
-  const coll = collOf(ctx, "createIndexes");
+  const coll = collField(ctx, "createIndexes");
   const specs = ctx.body.indexes as Document[];
   if (!Array.isArray(specs) || specs.length === 0) {
     throw new CommandError("Must specify at least one index to create", 2, "BadValue");
@@ -139,7 +132,7 @@ const createIndexes: Handler = (ctx) => {
 };
 
 const listIndexes: Handler = (ctx) => {
-  const coll = collOf(ctx, "listIndexes");
+  const coll = collField(ctx, "listIndexes");
   ctx.server.role?.checkReadable(ctx.body);
   const c = ctx.server.store.coll(ctx.db, coll);
   if (!c) {
@@ -153,7 +146,7 @@ const listIndexes: Handler = (ctx) => {
 };
 
 const dropIndexes: Handler = (ctx) => {
-  const coll = collOf(ctx, "dropIndexes");
+  const coll = collField(ctx, "dropIndexes");
   return runWrite(ctx, (apply) => {
     const c = ctx.server.store.coll(ctx.db, coll);
     if (!c) throw new CommandError(`ns not found ${ctx.db}.${coll}`, 26, "NamespaceNotFound");

@@ -7,18 +7,7 @@ import { checkHint } from "../hint.ts";
 import type { CommandContext, Handler } from "../server.ts";
 import { checkReadConcern, checkSessionFields } from "../writes.ts";
 import { atClusterTime, checkClusterTime, snapshotReadTime } from "../read_snapshot.ts";
-
-function collOf(ctx: CommandContext, key: string): string {
-  const c = ctx.body[key];
-  if (typeof c !== "string" || !c) {
-    throw new CommandError(
-      `collection name has invalid type ${Array.isArray(c) ? "array" : typeof c}`,
-      73,
-      "InvalidNamespace",
-    );
-  }
-  return c;
-}
+import { collField } from "./write_checks.ts";
 
 /** Checks shared by reads: session fields, read concern, readability, causal consistency. */
 async function beginRead(ctx: CommandContext, command: string): Promise<void> {
@@ -99,7 +88,7 @@ async function oplogFind(ctx: CommandContext): Promise<Document> {
 }
 
 const find: Handler = async (ctx) => {
-  const coll = collOf(ctx, "find");
+  const coll = collField(ctx, "find");
   // An oplog fetcher's find carries its term: a sync source of an older term (a primary that
   // has not heard of an election) takes it, steps down and refuses, as mongod's find does.
   if (ctx.body.term !== undefined) ctx.server.role?.updateTerm?.(Number(ctx.body.term));
@@ -192,7 +181,7 @@ const killCursors: Handler = (ctx) => {
 };
 
 const count: Handler = async (ctx) => {
-  const coll = collOf(ctx, "count");
+  const coll = collField(ctx, "count");
   await beginRead(ctx, "count");
   checkHint(ctx.server.store, ctx.db, coll, ctx.body.hint);
   const n = findDocs(readDocs(ctx, coll), {
@@ -204,7 +193,7 @@ const count: Handler = async (ctx) => {
 };
 
 const distinct: Handler = async (ctx) => {
-  const coll = collOf(ctx, "distinct");
+  const coll = collField(ctx, "distinct");
   await beginRead(ctx, "distinct");
   const key = String(ctx.body.key ?? "");
   const out = runPipeline(
@@ -220,7 +209,7 @@ const distinct: Handler = async (ctx) => {
 const aggregate: Handler = async (ctx) => {
   const b = ctx.body;
   const coll = typeof b.aggregate === "string" ? b.aggregate : undefined;
-  if (!coll && b.aggregate !== 1) collOf(ctx, "aggregate");
+  if (!coll && b.aggregate !== 1) collField(ctx, "aggregate");
   if (!Array.isArray(b.pipeline)) {
     throw new CommandError("'pipeline' option must be specified as an array", 14, "TypeMismatch");
   }

@@ -1,6 +1,7 @@
 /**
- * What the write commands check before they write (sim/commands/crud.ts): collection names,
- * unique index keys (E11000), document sizes, and a statement's error as a writeError.
+ * What commands check before they act: the collection a command names (every command's), and for
+ * the write commands (sim/commands/crud.ts) collection names they may create, unique index keys
+ * (E11000), document sizes, and a statement's error as a writeError.
  */
 import { BSON, type Document, ObjectId } from "bson";
 import { CommandError } from "../errors.ts";
@@ -8,7 +9,8 @@ import { indexKey, QueryError } from "../query.ts";
 import type { CommandContext } from "../server.ts";
 import { idKey, valueKey } from "../store.ts";
 
-export function collName(ctx: CommandContext, key: string): string {
+/** The collection named by the command's field `key`; InvalidNamespace (73) for a non-string. */
+export function collField(ctx: CommandContext, key: string): string {
   const c = ctx.body[key];
   if (typeof c !== "string" || !c) {
     throw new CommandError(
@@ -17,6 +19,12 @@ export function collName(ctx: CommandContext, key: string): string {
       "InvalidNamespace",
     );
   }
+  return c;
+}
+
+/** collField, for the write commands: also a name MongoDB refuses (73). */
+export function collName(ctx: CommandContext, key: string): string {
+  const c = collField(ctx, key);
   // Names MongoDB refuses (tester86): "$" and NUL anywhere; a new "system." collection is the
   // server's own (create and insert: the server writes those itself).
   const creating = key === "create" || key === "insert";
@@ -40,7 +48,7 @@ function uniqueKeys(values: unknown[]): string[] {
 }
 
 /** `{ a: 1, b: "x" }` as MongoDB prints a key in E11000 messages. */
-function keyText(fields: string[], values: unknown[]): string {
+export function keyText(fields: string[], values: unknown[]): string {
   const show = (v: unknown): string =>
     v instanceof ObjectId
       ? `ObjectId('${v.toHexString()}')`
