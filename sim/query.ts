@@ -5,6 +5,7 @@
  */
 import { BSON, type Document, ObjectId } from "bson";
 import { checkUpdate, takeArrayModifiers, text, UpdateError } from "./update_checks.ts";
+import { badDirection, plainDirections, sortDocuments } from "./bson_order.ts";
 
 /**
  * mingo, loaded on first need: importing it costs about 0.25 s of CPU, and most members (the
@@ -127,9 +128,7 @@ export function findDocs(docs: Document[], spec: FindSpec): Document[] {
   const test = compileFilter(spec.filter);
   try {
     let out = docs.filter(test);
-    if (spec.sort && Object.keys(spec.sort).length) {
-      out = new (engine().Aggregator)([{ $sort: spec.sort }]).run(out) as Document[];
-    }
+    if (spec.sort && Object.keys(spec.sort).length) out = sortStage(out, spec.sort);
     const skip = Math.max(0, spec.skip ?? 0);
     const limit = Math.abs(spec.limit ?? 0);
     out = out.slice(skip, limit ? skip + limit : undefined);
@@ -291,12 +290,67 @@ export function runPipeline(
     }
   }
   try {
-    return new (engine().Aggregator)(desugarBucket(pipeline), { collectionResolver: resolve }).run(
-      docs,
-    ) as Document[];
+    // A $sort with plain directions is done here, in MongoDB's order (bson_order.ts), between
+    // the runs of stages the engine does: its own order of arrays and mixed types is not mongod's.
+    let out = docs;
+    let run: Document[] = [];
+    const flush = () => {
+      if (run.length) {
+        out = new (engine().Aggregator)(desugarBucket(run), { collectionResolver: resolve })
+          .run(out) as Document[];
+      }
+      run = [];
+    };
+    for (const st of pipeline) {
+      const sort = st.$sort;
+      if (
+        typeof sort === "object" && sort !== null && !Array.isArray(sort) &&
+        Object.keys(sort).length
+      ) {
+        flush();
+        out = sortStage(out, sort);
+      } else run.push(st);
+    }
+    flush();
+    return out;
   } catch (e) {
     translate(e, "pipeline");
   }
+}
+
+/**
+ * `docs` in the order of a sort specification, with mongod's refusals (sort_pattern.cpp), the
+ * first bad field's: an object other than `{$meta: …}` (17312), a direction that is not a
+ * number (15974), a number other than 1 and -1 (15975). `{$meta: …}` is left to the engine,
+ * which refuses what it cannot do.
+ */
+function sortStage(docs: Document[], sort: Document): Document[] {
+  for (const [field, d] of Object.entries(sort)) {
+    if (typeof d === "object" && d !== null && !Array.isArray(d) && d._bsontype === undefined) {
+      if ("$meta" in d) continue;
+      throw new QueryError(
+        "$meta is the only expression supported by $sort right now",
+        17312,
+        "Location17312",
+      );
+    }
+    if (badDirection({ [field]: d }) !== undefined) {
+      throw new QueryError(
+        "$sort key ordering must be 1 (for ascending) or -1 (for descending)",
+        15975,
+        "Location15975",
+      );
+    }
+    if (!plainDirections({ [field]: d })) {
+      throw new QueryError(
+        `Illegal key in $sort specification: ${field}: ${text(d)}`,
+        15974,
+        "Location15974",
+      );
+    }
+  }
+  if (plainDirections(sort)) return sortDocuments(docs, sort);
+  return new (engine().Aggregator)([{ $sort: sort }]).run(docs) as Document[];
 }
 
 /**

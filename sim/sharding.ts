@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { type Document, Long, MaxKey, MinKey, ObjectId, Timestamp, type UUID } from "bson";
 import { indexKey } from "./query.ts";
+import { compareBson } from "./bson_order.ts";
 
 /** A config.chunks document (7.0 shape: chunks name their collection by uuid). */
 export interface Chunk extends Document {
@@ -49,31 +50,8 @@ function num(v: unknown): number {
   return Number(v);
 }
 
-/** BSON ordering of two shard-key values (enough of it for shard keys). */
-export function compareValues(a: unknown, b: unknown): number {
-  const ra = rank(a), rb = rank(b);
-  if (ra !== rb) return ra - rb;
-  switch (ra) {
-    case 2:
-      return Math.sign(num(a) - num(b));
-    case 3:
-      return a === b ? 0 : (a as string) < (b as string) ? -1 : 1;
-    case 7:
-      return Math.sign(
-        (a as ObjectId).toHexString().localeCompare((b as ObjectId).toHexString()),
-      );
-    case 8:
-      return Number(a) - Number(b);
-    case 9:
-      return Math.sign((a as Date).getTime() - (b as Date).getTime());
-    case 4:
-    case 5: {
-      const sa = JSON.stringify(a), sb = JSON.stringify(b);
-      return sa === sb ? 0 : sa < sb ? -1 : 1;
-    }
-  }
-  return 0;
-}
+/** BSON ordering of two shard-key values (bson_order.ts). */
+export const compareValues = compareBson;
 
 /** Compares key documents field by field, in the shard key's order. */
 export function compareKeys(a: unknown[], b: unknown[]): number {

@@ -7,6 +7,7 @@
  * https://www.mongodb.com/docs/manual/reference/operator/update/
  */
 import { type Document, EJSON } from "bson";
+import { compareBson, documentOrder } from "./bson_order.ts";
 
 /** An update refused: `code` and `codeName` as mongod answers. */
 export class UpdateError extends Error {
@@ -164,42 +165,13 @@ function setPath(doc: Document, path: string, value: unknown): void {
   at[parts.at(-1)!] = value;
 }
 
-const TYPE_ORDER = ["null", "number", "string", "object", "array", "binData", "objectId", "bool"];
-
-/** mongod's comparison order, for `$push`'s `$sort`: type first, then value. */
-function compareValues(a: unknown, b: unknown): number {
-  const rank = (v: unknown) =>
-    v === null || v === undefined
-      ? 0
-      : isNumeric(v)
-      ? 1
-      : typeof v === "string"
-      ? 2
-      : v instanceof Date
-      ? 9
-      : Math.max(3, TYPE_ORDER.indexOf(typeName(v)));
-  const [ra, rb] = [rank(a), rank(b)];
-  if (ra !== rb) return ra - rb;
-  if (ra === 1) return Number(a) - Number(b);
-  if (ra === 2) return (a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0;
-  if (ra === 9) return (a as Date).getTime() - (b as Date).getTime();
-  const [ta, tb] = [text(a), text(b)];
-  return ta < tb ? -1 : ta > tb ? 1 : 0;
-}
-
+/** `$push`'s `$sort`: elements by value, or embedded documents by a sort specification. */
 function sortBy(spec: unknown): (a: unknown, b: unknown) => number {
   if (isObject(spec)) {
-    const fields = Object.entries(spec);
-    return (a, b) => {
-      for (const [f, dir] of fields) {
-        const get = (v: unknown) => isObject(v) ? resolve(v, f)?.value : undefined;
-        const c = compareValues(get(a), get(b)) * (Number(dir) < 0 ? -1 : 1);
-        if (c) return c;
-      }
-      return 0;
-    };
+    const order = documentOrder(spec, "whole");
+    return (a, b) => order(a as Document, b as Document);
   }
-  return (a, b) => compareValues(a, b) * (Number(spec) < 0 ? -1 : 1);
+  return (a, b) => compareBson(a, b) * (Number(spec) < 0 ? -1 : 1);
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { EJSON } from "bson";
 import { type Document, MongoClient } from "mongodb";
-import { freePorts, killAll, ROOT, testMirror } from "./helpers.ts";
+import { freePorts, killAll, output, ROOT, testMirror } from "./helpers.ts";
 import { deadline, trackChild, trackDir } from "./fixture.ts";
 import { platformTargets } from "../sim/mirror.ts";
 import { failsFirstCheck } from "../lib/mongo/client.ts";
@@ -388,4 +388,19 @@ export async function mongosWithoutShards(bin: string, dir: string): Promise<num
   const r = await startMongos(bin, dir, mongosPort, `cfg/localhost:${cfg}`);
   if (r.code !== 0) throw new Error(`mongos on ${mongosPort} failed: ${r.stdout}${r.stderr}`);
   return mongosPort;
+}
+
+/** A standalone simulated mongod of 7.0.5, and a driver client on it; both closed after `f`. */
+export async function withMongod(f: (c: MongoClient) => Promise<void>): Promise<void> {
+  await withDir(async (dir) => {
+    const [port] = freePorts(1);
+    const started = await startMongod(await simBin("7.0.5"), dir, port);
+    if (started.code !== 0) throw new Error(`mongod did not start:\n${output(started)}`);
+    const c = new MongoClient(`mongodb://localhost:${port}/?directConnection=true`);
+    try {
+      await f(c);
+    } finally {
+      await c.close();
+    }
+  });
 }

@@ -12,24 +12,11 @@ import {
   startReplSet,
   waitFor,
   withDir,
+  withMongod,
 } from "./sim_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
-
-/** A standalone simulated mongod of 7.0.5, and a driver client on it; both closed after `f`. */
-async function withMongod(f: (c: MongoClient) => Promise<void>): Promise<void> {
-  await withDir(async (dir) => {
-    const [port] = freePorts(1);
-    assert.equal((await startMongod(await simBin("7.0.5"), dir, port)).code, 0);
-    const c = new MongoClient(`mongodb://localhost:${port}/?directConnection=true`);
-    try {
-      await f(c);
-    } finally {
-      await c.close();
-    }
-  });
-}
 
 Deno.test("simulator: queries answer like MongoDB (regex, $group by field, $avg, update operators) or fail with its codes", async () => {
   await withDir(async (dir) => {
