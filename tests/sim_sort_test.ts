@@ -11,6 +11,8 @@ import { installFixture } from "./fixture.ts";
 
 installFixture();
 
+type Doc = { _id: number; [field: string]: unknown };
+
 const DOCS = [
   { _id: 1, a: [3, 9] },
   { _id: 2, a: 5 },
@@ -32,7 +34,7 @@ const DESCENDING = [11, 10, 9, 7, 8, 6, 1, 2, 3, 4, 5];
 
 Deno.test("simulator: find and $sort order arrays, mixed types, null, missing and empty arrays as MongoDB does (tester86)", async () => {
   await withMongod(async (c) => {
-    const coll = c.db("app").collection<Document>("sorted");
+    const coll = c.db("app").collection<Doc>("sorted");
     await coll.insertMany(DOCS);
     const ids = (docs: Document[]) => docs.map((d) => d._id);
     assert.deepEqual(ids(await coll.find().sort({ a: 1, _id: 1 }).toArray()), ASCENDING);
@@ -54,7 +56,7 @@ Deno.test("simulator: find and $sort order arrays, mixed types, null, missing an
       [7, 8, 6],
     );
     // Dotted paths through arrays of embedded documents: the smallest or largest of them.
-    const nested = c.db("app").collection<Document>("nested");
+    const nested = c.db("app").collection<Doc>("nested");
     await nested.insertMany([
       { _id: 1, r: [{ v: 4 }, { v: 10 }] },
       { _id: 2, r: [{ v: 6 }] },
@@ -63,7 +65,7 @@ Deno.test("simulator: find and $sort order arrays, mixed types, null, missing an
     assert.deepEqual(ids(await nested.find().sort({ "r.v": 1 }).toArray()), [1, 3, 2]);
     assert.deepEqual(ids(await nested.find().sort({ "r.v": -1 }).toArray()), [1, 2, 3]);
     // Numbers of different BSON types compare by value; NaN before every other number.
-    const nums = c.db("app").collection<Document>("nums");
+    const nums = c.db("app").collection<Doc>("nums");
     await nums.insertMany([{ _id: 1, n: 2.5 }, { _id: 2, n: NaN }, { _id: 3, n: -1 }, {
       _id: 4,
       n: 2,
@@ -72,7 +74,7 @@ Deno.test("simulator: find and $sort order arrays, mixed types, null, missing an
     // $push's $sort compares an embedded array whole, by type first.
     await nums.updateOne({ _id: 1 }, {
       $push: { p: { $each: [{ k: [2] }, { k: "b" }, { k: 1 }, {}], $sort: { k: 1 } } },
-    });
+    } as never);
     assert.deepEqual((await nums.findOne({ _id: 1 }))?.p, [{}, { k: 1 }, { k: "b" }, {
       k: [2],
     }]);
@@ -81,7 +83,7 @@ Deno.test("simulator: find and $sort order arrays, mixed types, null, missing an
 
 Deno.test("simulator: a sort direction other than 1 and -1 is refused with mongod's code, in find and in $sort", async () => {
   await withMongod(async (c) => {
-    const coll = c.db("app").collection<Document>("bad");
+    const coll = c.db("app").collection<Doc>("bad");
     await coll.insertOne({ _id: 1, a: 1 });
     const refused = async (p: Promise<unknown>, code: number) => {
       const e = await p.then(() => undefined, (e) => e);
