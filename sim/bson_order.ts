@@ -190,7 +190,7 @@ function at(doc: unknown, parts: string[]): unknown {
  * A comparator of documents for a sort specification `{field: 1 | -1, …}` (dotted paths), as
  * `find`'s and `$sort`'s order them (`arrays` "elements": an array by its smallest or largest
  * element), or as `$push`'s `$sort` does ("whole": an array as one value). Every direction must
- * already be 1 or -1 (`plainDirections`).
+ * already be 1 or -1 (spec_checks.ts `sortSpecError`).
  */
 export function documentOrder(
   spec: Document,
@@ -205,20 +205,6 @@ export function documentOrder(
     }
     return 0;
   };
-}
-
-/**
- * Whether every direction of `spec` is a number equal to 1 or -1 (`{$meta: …}` is not one); a
- * number other than those makes mongod refuse the sort (code 15975), which `badDirection` names.
- */
-export function plainDirections(spec: Document): boolean {
-  return Object.values(spec).every((d) => rank(d) === 3 && Math.abs(Number(numeric(d))) === 1);
-}
-
-/** The first field of `spec` whose direction is a number other than 1 and -1, if any. */
-export function badDirection(spec: Document): string | undefined {
-  return Object.entries(spec).find(([, d]) => rank(d) === 3 && Math.abs(Number(numeric(d))) !== 1)
-    ?.[0];
 }
 
 /** `docs` sorted by `spec` (a stable sort: equal keys keep their order, as mongod's often do). */

@@ -3,9 +3,17 @@
  * sort, update operators, aggregation pipeline). What mingo cannot do is refused with the error
  * MongoDB gives for it, never answered wrongly.
  */
-import { BSON, type Document, ObjectId } from "bson";
+import { BSON, type Document, ObjectId, Timestamp } from "bson";
 import { checkUpdate, takeArrayModifiers, text, UpdateError } from "./update_checks.ts";
-import { badDirection, plainDirections, sortDocuments } from "./bson_order.ts";
+import { sortDocuments } from "./bson_order.ts";
+import {
+  finishProjected,
+  type Positional,
+  positionalElement,
+  positionalField,
+  positionalMiss,
+} from "./find_projection.ts";
+import { groupSpecError, projectionError, sortSpecError, type SpecError } from "./spec_checks.ts";
 
 /**
  * mingo, loaded on first need: importing it costs about 0.25 s of CPU, and most members (the
@@ -94,11 +102,17 @@ function checkFilter(filter: Document | undefined): void {
   }
 }
 
-export function compileFilter(filter: Document | undefined): (d: Document) => boolean {
+/**
+ * A filter's test of one document; `variables` are the command's `let` (`$$name` in `$expr`).
+ */
+export function compileFilter(
+  filter: Document | undefined,
+  variables?: Document,
+): (d: Document) => boolean {
   if (!filter || Object.keys(filter).length === 0) return () => true;
   checkFilter(filter);
   try {
-    const q = new (engine().Query)(filter);
+    const q = new (engine().Query)(filter, variables ? { variables } : undefined);
     return (d) => {
       try {
         return q.test(d);
@@ -121,11 +135,14 @@ export interface FindSpec {
   projection?: Document;
   skip?: number;
   limit?: number;
+  /** The command's `let`: variables its filter and projection read as `$$name`. */
+  let?: Document;
 }
 
 /** find: filter, sort, skip, limit, projection, in MongoDB's order. */
 export function findDocs(docs: Document[], spec: FindSpec): Document[] {
-  const test = compileFilter(spec.filter);
+  const test = compileFilter(spec.filter, spec.let);
+  const variables = spec.let ? { variables: spec.let } : undefined;
   try {
     let out = docs.filter(test);
     if (spec.sort && Object.keys(spec.sort).length) out = sortStage(out, spec.sort);
@@ -133,7 +150,25 @@ export function findDocs(docs: Document[], spec: FindSpec): Document[] {
     const limit = Math.abs(spec.limit ?? 0);
     out = out.slice(skip, limit ? skip + limit : undefined);
     if (spec.projection && Object.keys(spec.projection).length) {
-      out = new (engine().Aggregator)([{ $project: spec.projection }]).run(out) as Document[];
+      refuse(projectionError(spec.projection));
+      const positional = positionalField(spec.projection);
+      if (positional && "code" in positional) refuse(positional);
+      const pos = positional as Positional | undefined;
+      const elements = pos
+        ? out.map((d) =>
+          positionalElement(d, pos.path, spec.filter, test) ?? refuse(positionalMiss)
+        )
+        : [];
+      const projected = new (engine().Aggregator)(
+        [{ $project: pos?.projection ?? spec.projection }],
+        variables,
+      ).run(out) as Document[];
+      out = projected.map((d, i) =>
+        finishProjected(
+          d,
+          pos && elements[i] ? { path: pos.path, value: elements[i].value } : undefined,
+        )
+      );
     }
     return out;
   } catch (e) {
@@ -210,7 +245,10 @@ export function applyUpdate(
     const mod = cloneDoc(
       opts.inserting && $setOnInsert ? { ...ops, $set: { ...ops.$set, ...$setOnInsert } } : ops,
     );
-    if (!opts.inserting) keepId(doc, mod);
+    // An upsert's new document takes its _id from the update when its query gave none.
+    if (doc._id === undefined) takeId(out, mod);
+    else keepId(doc, mod);
+    currentTimestamps(mod);
     const arrays = takeArrayModifiers(mod);
     if (Object.keys(mod).length) {
       // The statement's query: the positional `$` updates the array element it matched.
@@ -257,6 +295,34 @@ function keepId(doc: Document, mod: Document): void {
   }
 }
 
+let timestampIncrement = 0;
+
+/**
+ * `$currentDate: {f: {$type: "timestamp"}}` turned into a `$set` of a BSON Timestamp (the engine
+ * would store milliseconds as a number): the current second, and an increment that makes each
+ * one this process gives unique, as mongod's write timestamps are.
+ */
+function currentTimestamps(mod: Document): void {
+  const cd = mod.$currentDate as Document | undefined;
+  if (!cd || typeof cd !== "object") return;
+  for (const [path, spec] of Object.entries(cd)) {
+    if ((spec as Document | undefined)?.$type !== "timestamp") continue;
+    const t = Math.floor(Date.now() / 1000);
+    mod.$set = { ...mod.$set, [path]: new Timestamp({ t, i: ++timestampIncrement }) };
+    delete cd[path];
+  }
+  if (!Object.keys(cd).length) delete mod.$currentDate;
+}
+
+/** A `$set` of `_id` (or an upsert's `$setOnInsert` of it) taken out of `mod` into `out`. */
+function takeId(out: Document, mod: Document): void {
+  const set = mod.$set as Document | undefined;
+  if (!set || typeof set !== "object" || !("_id" in set)) return;
+  out._id = set._id;
+  delete set._id;
+  if (!Object.keys(set).length) delete mod.$set;
+}
+
 function idChanged(a: unknown, b: unknown): boolean {
   if (a instanceof ObjectId && b instanceof ObjectId) return !a.equals(b);
   return JSON.stringify(a) !== JSON.stringify(b);
@@ -267,6 +333,7 @@ export function runPipeline(
   docs: Document[],
   pipeline: Document[],
   resolve: (coll: string) => Document[],
+  variables?: Document,
 ): Document[] {
   for (const st of pipeline) {
     const name = Object.keys(st ?? {})[0];
@@ -279,6 +346,10 @@ export function runPipeline(
     }
     if (REFUSED_STAGES.has(name)) {
       throw new QueryError(`Unrecognized pipeline stage name: '${name}'`, 40324, "Location40324");
+    }
+    if (name === "$group") refuse(groupSpecError(st.$group));
+    if (name === "$project" && st.$project && typeof st.$project === "object") {
+      refuse(projectionError(st.$project));
     }
     // The servers answer a leading $collStats before running a pipeline (coll_stats.ts).
     if (name === "$collStats") {
@@ -296,7 +367,10 @@ export function runPipeline(
     let run: Document[] = [];
     const flush = () => {
       if (run.length) {
-        out = new (engine().Aggregator)(desugarBucket(run), { collectionResolver: resolve })
+        out = new (engine().Aggregator)(desugarBucket(run), {
+          collectionResolver: resolve,
+          ...(variables ? { variables } : {}),
+        })
           .run(out) as Document[];
       }
       run = [];
@@ -318,39 +392,14 @@ export function runPipeline(
   }
 }
 
-/**
- * `docs` in the order of a sort specification, with mongod's refusals (sort_pattern.cpp), the
- * first bad field's: an object other than `{$meta: …}` (17312), a direction that is not a
- * number (15974), a number other than 1 and -1 (15975). `{$meta: …}` is left to the engine,
- * which refuses what it cannot do.
- */
+/** `docs` in the order of a sort specification, or mongod's refusal of it (spec_checks.ts). */
 function sortStage(docs: Document[], sort: Document): Document[] {
-  for (const [field, d] of Object.entries(sort)) {
-    if (typeof d === "object" && d !== null && !Array.isArray(d) && d._bsontype === undefined) {
-      if ("$meta" in d) continue;
-      throw new QueryError(
-        "$meta is the only expression supported by $sort right now",
-        17312,
-        "Location17312",
-      );
-    }
-    if (badDirection({ [field]: d }) !== undefined) {
-      throw new QueryError(
-        "$sort key ordering must be 1 (for ascending) or -1 (for descending)",
-        15975,
-        "Location15975",
-      );
-    }
-    if (!plainDirections({ [field]: d })) {
-      throw new QueryError(
-        `Illegal key in $sort specification: ${field}: ${text(d)}`,
-        15974,
-        "Location15974",
-      );
-    }
-  }
-  if (plainDirections(sort)) return sortDocuments(docs, sort);
-  return new (engine().Aggregator)([{ $sort: sort }]).run(docs) as Document[];
+  refuse(sortSpecError(sort));
+  return sortDocuments(docs, sort);
+}
+
+function refuse(e: SpecError | undefined): undefined {
+  if (e) throw new QueryError(e.message, e.code, e.codeName);
 }
 
 /**

@@ -112,10 +112,12 @@ function updateOne(
   }
   if (targets.length > 0) return { n: targets.length, nModified, value, before: targets[0] };
   if (!u.upsert) return { n: 0, nModified: 0 };
+  // The _id comes from the query, else the update ($set, $setOnInsert, a replacement's), else a
+  // new ObjectId; it is the document's first field, as mongod stores it.
   const seed = upsertSeed(u.q);
-  const base = { _id: seed._id ?? new ObjectId(), ...seed };
-  const doc = applyUpdate(base, u.u, { inserting: true, arrayFilters: u.arrayFilters });
-  if (doc._id === undefined) doc._id = base._id;
+  const updated = applyUpdate(seed, u.u, { inserting: true, arrayFilters: u.arrayFilters });
+  const { _id, ...fields } = updated;
+  const doc = { _id: _id ?? new ObjectId(), ...fields };
   tooLarge(doc);
   const dup = duplicateKey(ctx, coll, doc, true);
   if (dup) throw Object.assign(new CommandError(dup.errmsg, 11000, "DuplicateKey"), dup);

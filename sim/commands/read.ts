@@ -96,7 +96,7 @@ const find: Handler = async (ctx) => {
   if (ctx.db === "local" && coll === "oplog.rs") return await oplogFind(ctx);
   const b = ctx.body;
   // What mongod's IDL parser refuses, rather than read as "everything" (tester86).
-  for (const field of ["filter", "sort", "projection", "hint", "min", "max"]) {
+  for (const field of ["filter", "sort", "projection", "hint", "min", "max", "let"]) {
     const v = b[field];
     if (v !== undefined && (typeof v !== "object" || v === null || Array.isArray(v))) {
       if (field === "hint" && typeof v === "string") continue;
@@ -106,6 +106,17 @@ const find: Handler = async (ctx) => {
         }', expected type 'object'`,
         14,
         "TypeMismatch",
+      );
+    }
+  }
+  // Both answer from the index and storage layers, which the simulator does not have: refused
+  // rather than answered with whole documents.
+  for (const option of ["returnKey", "showRecordId"]) {
+    if (b[option]) {
+      throw new CommandError(
+        `${option} is not supported by this server`,
+        115,
+        "CommandNotSupported",
       );
     }
   }
@@ -139,6 +150,7 @@ const find: Handler = async (ctx) => {
     projection: b.projection,
     skip: Number(b.skip ?? 0),
     limit: Number(b.limit ?? 0),
+    let: b.let,
   });
   const batch = b.singleBatch ? docs.length : Number(b.batchSize ?? 101);
   return atClusterTime(ctx, ctx.server.newCursor(`${ctx.db}.${coll}`, docs, batch || docs.length));
@@ -223,6 +235,22 @@ const aggregate: Handler = async (ctx) => {
   if (b.explain) {
     throw new CommandError("explain is not supported by this server", 115, "CommandNotSupported");
   }
+  // mongod's refusal on a standalone (40573); a replica set member would open a change stream,
+  // which the simulator cannot: it says so rather than answer with an unknown stage.
+  if (b.pipeline.some((st: Document) => st && typeof st === "object" && "$changeStream" in st)) {
+    if (!ctx.server.opts.replSet) {
+      throw new CommandError(
+        "The $changeStream stage is only supported on replica sets",
+        40573,
+        "Location40573",
+      );
+    }
+    throw new CommandError(
+      "$changeStream is not supported by this server (the simulator has no change streams)",
+      115,
+      "CommandNotSupported",
+    );
+  }
   await beginRead(ctx, "aggregate");
   const store = ctx.server.store;
   if (coll) checkHint(store, ctx.db, coll, b.hint);
@@ -246,6 +274,7 @@ const aggregate: Handler = async (ctx) => {
       : [],
     stats ? pipeline.slice(1) : pipeline,
     (other) => readDocs(ctx, other),
+    b.let,
   );
   return atClusterTime(
     ctx,

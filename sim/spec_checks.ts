@@ -1,0 +1,111 @@
+/**
+ * What mongod refuses in a sort, a projection or a `$group` specification, with its codes, so
+ * that the simulator refuses it too instead of answering with the query engine's own reading.
+ * Pure: each returns the refusal, the caller throws it.
+ */
+import type { Document } from "bson";
+import { text } from "./update_checks.ts";
+
+/** A refusal: mongod's message, code and codeName. */
+export interface SpecError {
+  message: string;
+  code: number;
+  codeName: string;
+}
+
+function isPlainObject(v: unknown): v is Document {
+  return typeof v === "object" && v !== null && !Array.isArray(v) &&
+    (v as Document)._bsontype === undefined && !(v instanceof Date) && !(v instanceof RegExp);
+}
+
+function isNumber(v: unknown): boolean {
+  if (typeof v === "number" || typeof v === "bigint") return true;
+  return ["Long", "Int32", "Double", "Decimal128"].includes((v as Document)?._bsontype);
+}
+
+/**
+ * A sort specification's first bad field (sort_pattern.cpp): an object other than
+ * `{$meta: …}` (17312), a direction that is not a number (15974), a number other than 1 and -1
+ * (15975). A `$meta` sort is refused too: the simulator has no text search, so there is never
+ * a text score to sort by (40218, as mongod says without a `$text` query).
+ */
+export function sortSpecError(sort: Document): SpecError | undefined {
+  for (const [field, d] of Object.entries(sort)) {
+    if (isPlainObject(d)) {
+      if ("$meta" in d) {
+        return {
+          message: "query requires text score metadata, but it is not available",
+          code: 40218,
+          codeName: "Location40218",
+        };
+      }
+      return {
+        message: "$meta is the only expression supported by $sort right now",
+        code: 17312,
+        codeName: "Location17312",
+      };
+    }
+    if (!isNumber(d)) {
+      return {
+        message: `Illegal key in $sort specification: ${field}: ${text(d)}`,
+        code: 15974,
+        codeName: "Location15974",
+      };
+    }
+    if (Math.abs(Number(d)) !== 1) {
+      return {
+        message: "$sort key ordering must be 1 (for ascending) or -1 (for descending)",
+        code: 15975,
+        codeName: "Location15975",
+      };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A projection that mixes inclusion and exclusion (projection_parser.cpp): the first field, `_id`
+ * aside, whose number or boolean says the other kind, 31254 in an inclusion projection and
+ * 31253 in an exclusion one. Operators (`$slice`, `$elemMatch`) and expressions are not
+ * weighed here.
+ */
+export function projectionError(projection: Document): SpecError | undefined {
+  let kind: "inclusion" | "exclusion" | undefined;
+  for (const [field, v] of Object.entries(projection)) {
+    if (field === "_id" || !(typeof v === "boolean" || isNumber(v))) continue;
+    const mine = Number(v) ? "inclusion" : "exclusion";
+    kind ??= mine;
+    if (mine === kind) continue;
+    return mine === "exclusion"
+      ? {
+        message: `Cannot do exclusion on field ${field} in inclusion projection`,
+        code: 31254,
+        codeName: "Location31254",
+      }
+      : {
+        message: `Cannot do inclusion on field ${field} in exclusion projection`,
+        code: 31253,
+        codeName: "Location31253",
+      };
+  }
+  return undefined;
+}
+
+/** A `$group` stage's specification: an object (15947) with an `_id` (15955), as mongod asks. */
+export function groupSpecError(spec: unknown): SpecError | undefined {
+  if (!isPlainObject(spec)) {
+    return {
+      message: "a group's fields must be specified in an object",
+      code: 15947,
+      codeName: "Location15947",
+    };
+  }
+  if (!("_id" in spec)) {
+    return {
+      message: "a group specification must include an _id",
+      code: 15955,
+      codeName: "Location15955",
+    };
+  }
+  return undefined;
+}

@@ -1,0 +1,98 @@
+/**
+ * find, aggregate and upserts where the query engine under the simulator reads a request its own
+ * way and mongod another, through the official driver (tester86): each answers as mongod does or
+ * is refused with mongod's code.
+ */
+import assert from "node:assert/strict";
+import { type Document, MongoServerError, Timestamp } from "mongodb";
+import { withMongod } from "./sim_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+type Doc = { _id: number; [field: string]: unknown };
+
+async function refused(p: Promise<unknown>, code: number): Promise<void> {
+  const e = await p.then(() => undefined, (e) => e);
+  assert.ok(e instanceof MongoServerError, `expected code ${code}, got ${e}`);
+  assert.equal(e.code, code, e.message);
+}
+
+Deno.test("simulator: find projections as mongod makes them (_id first, positional $, mixed kinds refused), let variables, $group needs an _id; returnKey, showRecordId and change streams are refused (tester86)", async () => {
+  await withMongod(async (c) => {
+    const db = c.db("app");
+    const coll = db.collection<Doc>("f");
+    await coll.insertOne({ _id: 1, a: 1, b: { c: 2 }, arr: [{ x: 1, y: 1 }, { x: 2, y: 2 }] });
+    // _id first, then the document's order, as mongod's projection returns them.
+    assert.deepEqual(
+      Object.keys((await coll.findOne({}, { projection: { arr: { $slice: 1 }, a: 1 } }))!),
+      ["_id", "a", "arr"],
+    );
+    // The positional $ keeps the element the query matched; none matching is refused.
+    assert.deepEqual(
+      await coll.findOne({ "arr.x": 2 }, { projection: { "arr.$": 1 } }),
+      { _id: 1, arr: [{ x: 2, y: 2 }] },
+    );
+    await refused(coll.find({}, { projection: { "arr.$": 1 } }).toArray(), 51246);
+    await refused(coll.find({}, { projection: { a: 1, b: 0 } }).toArray(), 31254);
+    await refused(coll.aggregate([{ $project: { a: 0, b: 1 } }]).toArray(), 31253);
+    await refused(coll.aggregate([{ $group: { n: { $sum: 1 } } }]).toArray(), 15955);
+    // let: variables the filter and the projection read.
+    const found = await db.command({
+      find: "f",
+      filter: { $expr: { $eq: ["$a", "$$v"] } },
+      projection: { v: "$$v" },
+      let: { v: 1 },
+    });
+    assert.deepEqual(found.cursor.firstBatch, [{ _id: 1, v: 1 }]);
+    const none = await db.command({
+      find: "f",
+      filter: { $expr: { $eq: ["$a", "$$v"] } },
+      let: { v: 2 },
+    });
+    assert.deepEqual(none.cursor.firstBatch, []);
+    const agg = await db.command({
+      aggregate: "f",
+      pipeline: [{ $match: { $expr: { $eq: ["$a", "$$v"] } } }, { $project: { v: "$$v" } }],
+      let: { v: 1 },
+      cursor: {},
+    });
+    assert.deepEqual(agg.cursor.firstBatch, [{ _id: 1, v: 1 }]);
+    await refused(db.command({ find: "f", returnKey: true }), 115);
+    await refused(db.command({ find: "f", showRecordId: true }), 115);
+    // A standalone has no change streams, as mongod says.
+    const stream = coll.watch();
+    try {
+      await refused(stream.tryNext(), 40573);
+    } finally {
+      await stream.close();
+    }
+  });
+});
+
+Deno.test("simulator: an upsert takes its _id from $setOnInsert or $set, first in the document; $currentDate stores a Timestamp when asked (tester86)", async () => {
+  await withMongod(async (c) => {
+    const coll = c.db("app").collection<Doc>("u");
+    await coll.updateOne({ x: 5 } as never, { $setOnInsert: { _id: 42 }, $set: { y: 1 } }, {
+      upsert: true,
+    });
+    assert.deepEqual(await coll.findOne({ x: 5 } as never), { _id: 42, x: 5, y: 1 });
+    await coll.updateOne({ x: 6 } as never, { $set: { _id: 43 } as never }, { upsert: true });
+    assert.deepEqual(await coll.findOne({ x: 6 } as never), { _id: 43, x: 6 });
+    // The query's _id is the document's: another in the update changes it, refused.
+    await refused(
+      coll.updateOne({ _id: 7 }, { $setOnInsert: { _id: 8 } }, { upsert: true }),
+      66,
+    );
+    // No _id anywhere: a new ObjectId, first.
+    const r = await coll.updateOne({ x: 9 } as never, { $set: { y: 1 } }, { upsert: true });
+    assert.ok(r.upsertedId);
+    assert.deepEqual(Object.keys((await coll.findOne({ x: 9 } as never))!), ["_id", "x", "y"]);
+    await coll.updateOne({ _id: 42 }, {
+      $currentDate: { t: { $type: "timestamp" }, d: true },
+    } as Document);
+    const d = await coll.findOne({ _id: 42 });
+    assert.ok(d?.t instanceof Timestamp, `t is ${JSON.stringify(d?.t)}`);
+    assert.ok(d?.d instanceof Date);
+  });
+});
