@@ -1,7 +1,7 @@
 /**
  * Read concern on a replica-set member, as MongoDB's manual and read_concern_mongod.cpp
  * (waitForReadConcern) describe it: "majority" reads the majority-committed snapshot,
- * "linearizable" is the primary's and answers once what it applied is majority-committed,
+ * "linearizable" is the primary's and answers once a majority has a no-op it wrote after reading,
  * afterClusterTime waits for the member to reach that time (a majority read: its snapshot), and
  * a read on a member that is neither primary nor (with a secondary read preference) secondary is
  * refused.
@@ -25,8 +25,8 @@ export function majoritySnapshot(rs: ReplSet): Timestamp | undefined {
 }
 
 /**
- * readConcern "linearizable" (and "majority" when no snapshot can be built): answers only once
- * what this member has applied is majority-committed; MaxTimeMSExpired (50) after `timeoutMs`.
+ * readConcern "majority" when no snapshot can be built: answers only once what this member has
+ * applied is majority-committed; MaxTimeMSExpired (50) after `timeoutMs`.
  */
 export async function waitForMajorityRead(rs: ReplSet, timeoutMs: number): Promise<void> {
   if (!rs.config) return;
@@ -59,6 +59,35 @@ export async function waitForOpTime(
     timeoutMs,
   );
   if (!ok) throw new CommandError("operation exceeded time limit", 50, "MaxTimeMSExpired");
+}
+
+/**
+ * readConcern "linearizable" (read_concern_mongod.cpp, waitForLinearizableReadConcern): the
+ * primary writes a no-op ("linearizable read") and answers once a majority has it, which proves
+ * it was still the primary when it read. One cut off from a majority never gets there:
+ * MaxTimeMSExpired (50) after `timeoutMs`; stepping down meanwhile fails the read,
+ * PrimarySteppedDown (189), as the replication wait does.
+ * https://www.mongodb.com/docs/v7.0/reference/read-concern-linearizable/
+ */
+export async function confirmLinearizable(rs: ReplSet, timeoutMs: number): Promise<void> {
+  checkLinearizable(rs);
+  const ts = rs.noop("linearizable read");
+  rs.updateCommitPoint();
+  const ok = await rs.waitFor(() => rs.state !== 1 || tsGte(rs.commitPoint, ts), timeoutMs);
+  if (rs.state !== 1) {
+    throw new CommandError(
+      "Primary stepped down while waiting for replication",
+      189,
+      "PrimarySteppedDown",
+    );
+  }
+  if (!ok) {
+    throw new CommandError(
+      "operation exceeded time limit waiting to confirm the read was linearizable",
+      50,
+      "MaxTimeMSExpired",
+    );
+  }
 }
 
 /** readConcern linearizable: the primary's only (NotWritablePrimary, 10107). */

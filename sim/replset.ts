@@ -21,6 +21,7 @@ import { onUpdatePosition, updateCommitPoint } from "./commit_point.ts";
 import {
   checkLinearizable,
   checkReadable,
+  confirmLinearizable,
   majoritySnapshot,
   waitForMajorityRead,
   waitForOpTime,
@@ -316,6 +317,10 @@ export class ReplSet implements RoleHooks {
 
   waitForMajorityRead(timeoutMs: number): Promise<void> {
     return waitForMajorityRead(this, timeoutMs);
+  }
+
+  confirmLinearizable(timeoutMs: number): Promise<void> {
+    return confirmLinearizable(this, timeoutMs);
   }
 
   waitForOpTime(ts: Timestamp, timeoutMs: number, majority = false): Promise<void> {

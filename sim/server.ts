@@ -61,8 +61,10 @@ export interface RoleHooks {
     wc: Document | undefined,
     ts: Timestamp | undefined,
   ): Promise<Document | undefined>;
-  /** Waits until what this member applied is majority-committed (readConcern linearizable). */
+  /** Waits until what this member applied is majority-committed (readConcern majority). */
   waitForMajorityRead?(timeoutMs: number): Promise<void>;
+  /** readConcern linearizable: a no-op a majority must have before the read answers. */
+  confirmLinearizable?(timeoutMs: number): Promise<void>;
   /** The optime of the majority-committed snapshot (readConcern majority), if one exists. */
   majoritySnapshot?(): Timestamp | undefined;
   /**

@@ -41,11 +41,17 @@ async function beginRead(ctx: CommandContext, command: string): Promise<void> {
     role.advanceTo?.(after);
     await role.waitForOpTime(after, maxTimeMS || 60_000, level === "majority");
   }
-  // majority: the majority-committed snapshot, at once (rebuilt from the store's history);
-  // linearizable, or majority before any commit point: wait until the newest data is committed.
+  // linearizable: a no-op a majority has proves this member still the primary; the read follows
+  // in the same turn, so no write comes between (mongod reads, then writes the no-op: the same
+  // promise). majority: the majority-committed snapshot, at once (rebuilt from the store's
+  // history), or, before any commit point, a wait until the newest data is committed.
+  if (level === "linearizable" && role?.confirmLinearizable) {
+    await role.confirmLinearizable(maxTimeMS || 10_000);
+    return;
+  }
   const at = level === "majority" ? role?.majoritySnapshot?.() : undefined;
   if (at && ctx.server.store.hasSnapshot(at)) ctx.readAt = at;
-  else if ((level === "majority" || level === "linearizable") && role?.waitForMajorityRead) {
+  else if (level === "majority" && role?.waitForMajorityRead) {
     await role.waitForMajorityRead(maxTimeMS || 10_000);
   }
 }
