@@ -18,9 +18,10 @@ const MAX_MEMBERS = 50;
 /**
  * Refuses a write concern MongoDB does not parse, with FailedToParse (9) before anything is
  * written, as WriteConcernOptions::parse and deserializeWriteConcernW (write_concern_options.cpp)
- * do: `w` a number from 0 to 50, a string or a tag document; `j` and `fsync` not both.
+ * do: `w` a number from 0 to 50, a string or a tag document; `j` and `fsync` not both. On a
+ * `standalone`, then, a `w` above 1 or a mode other than "majority" is BadValue (2).
  */
-export function checkWriteConcern(wc: unknown): void {
+export function checkWriteConcern(wc: unknown, standalone = false): void {
   if (wc === undefined || wc === null || typeof wc !== "object") return;
   const { w, j, fsync } = wc as Document;
   const fail = (msg: string) => {
@@ -37,6 +38,18 @@ export function checkWriteConcern(wc: unknown): void {
     fail("tagged write concern requires tags");
   } else if (w !== undefined && w !== null && typeof w !== "string" && typeof w !== "object") {
     fail("w has to be a number, string, or object");
+  }
+  // A standalone has no other member to wait for (write_concern.cpp, validateWriteConcern):
+  // BadValue before anything is written, not an acknowledgement of what no member did.
+  if (standalone && typeof w === "string" && w !== "majority") {
+    throw new CommandError(
+      `cannot use non-majority 'w' mode ${w} when a host is not a member of a replica set`,
+      2,
+      "BadValue",
+    );
+  }
+  if (standalone && Number(w) > 1) {
+    throw new CommandError("cannot use 'w' > 1 with a standalone", 2, "BadValue");
   }
 }
 

@@ -127,7 +127,10 @@ export async function runWrite(
   const { server } = ctx;
   const role = server.role!;
   checkSessionFields(ctx);
-  checkWriteConcern(ctx.body.writeConcern);
+  checkWriteConcern(
+    ctx.body.writeConcern,
+    !server.opts.replSet && server.opts.role === "mongod",
+  );
   const wc = ctx.body.writeConcern as Document | undefined;
   // Resolved as the command begins, not after its write (resolveWriteConcern).
   const concern = server.opts.replSet

@@ -74,6 +74,15 @@ Deno.test("simulator: write concern is honoured: 100 for w > members, 79 for an 
       assert.equal(r.writeConcernError, undefined);
       // Both secondaries down: w: "majority" cannot be met.
       await killMember(dir, ports[1]);
+      // Everything the primary has is majority-committed, yet it cannot prove it is still the
+      // primary: a linearizable read never answers (50), however old what it reads (tester88).
+      const proof = await db.command({
+        find: "wc",
+        filter: { _id: 5 },
+        readConcern: { level: "linearizable" },
+        maxTimeMS: 500,
+      }).then(() => 0, (e: { code?: number }) => e.code);
+      assert.equal(proof, 50);
       r = await raw({
         insert: "wc",
         documents: [{ _id: 6 }],
@@ -98,7 +107,7 @@ Deno.test("simulator: write concern is honoured: 100 for w > members, 79 for an 
       // A local read sees the newest data.
       assert.equal((await wc.findOne({ _id: 5 }))?.v, "new");
       assert.equal(await wc.countDocuments({}), 6);
-      // Linearizable reads wait until the newest data is majority-committed: here, never (50).
+      // Nor with data a majority does not have.
       const rc = await db.command({
         find: "wc",
         filter: { _id: 6 },
@@ -178,6 +187,25 @@ Deno.test("simulator: a majority read after a majority write's operationTime see
           single.db("app").command({ find: "x", readConcern: { level: "linearizable" } }),
           (e: { code?: number }) => e.code === 76,
         );
+        // Nor a write concern that waits for other members: BadValue, nothing written
+        // (tester88). "majority" and 1 are what a standalone can promise.
+        const sdb = single.db("app");
+        for (const w of [2, "dc"]) {
+          await assert.rejects(
+            sdb.command({ insert: "sw", documents: [{ _id: String(w) }], writeConcern: { w } }),
+            (e: { code?: number }) => e.code === 2,
+            `w: ${w}`,
+          );
+        }
+        assert.equal(await sdb.collection("sw").countDocuments({}), 0);
+        for (const w of [1, "majority"]) {
+          const ok = await sdb.command({
+            insert: "sw",
+            documents: [{ _id: String(w) }],
+            writeConcern: { w },
+          });
+          assert.equal(ok.n, 1);
+        }
       } finally {
         await single.close();
       }
