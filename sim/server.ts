@@ -1,5 +1,6 @@
 /** The simulated server process: listeners, connections (command dispatch: dispatch.ts). */
 import { Binary, type Document, Long, ObjectId, Timestamp } from "bson";
+import { batchCount } from "./batch.ts";
 import type { Auth, ConnAuth } from "./auth.ts";
 import type { Log } from "./log.ts";
 import type { ShardVersions } from "./shard_version.ts";
@@ -12,6 +13,7 @@ import { ServerCounters } from "./server_status.ts";
 import {
   encodeMsg,
   encodeReply,
+  encodeReplyMsg,
   FLAG_EXHAUST_ALLOWED,
   FLAG_MORE_TO_COME,
   MessageReader,
@@ -216,7 +218,7 @@ export class Server {
             await this.streamHello(conn, db, msg.body, res, msg.header.requestId, state);
             break;
           }
-          if (!(msg.flags & FLAG_MORE_TO_COME)) reply = encodeMsg(res, msg.header.requestId);
+          if (!(msg.flags & FLAG_MORE_TO_COME)) reply = encodeReplyMsg(res, msg.header.requestId);
         } else if (msg.kind === "query") {
           const name = Object.keys(msg.query)[0] ?? "";
           const isHello = msg.collection.endsWith(".$cmd") &&
@@ -367,17 +369,22 @@ export class Server {
     };
   }
 
+  /**
+   * A cursor's first reply: at most `batchSize` of `docs` (0: none yet) within 16 MiB; the rest
+   * stays in a cursor for getMore unless `single` (find's singleBatch) closes it.
+   */
   newCursor(
     ns: string,
     docs: Document[],
     batchSize: number,
     first: "firstBatch" | "nextBatch" = "firstBatch",
+    single = false,
   ): Document {
-    const batch = docs.slice(0, batchSize);
+    const batch = docs.slice(0, batchCount(docs, 0, batchSize));
     let id = Long.ZERO;
-    if (docs.length > batchSize) {
+    if (docs.length > batch.length && !single) {
       const n = this.nextCursor++;
-      this.cursors.set(String(n), { ns, docs, pos: batchSize });
+      this.cursors.set(String(n), { ns, docs, pos: batch.length });
       id = Long.fromBigInt(n);
     }
     return { cursor: { [first]: batch, id, ns } };

@@ -125,6 +125,30 @@ export function encodeMsg(
   return concat([header(len, requestId, responseTo, OP_MSG), f, new Uint8Array([0]), body]);
 }
 
+/** BSONObjMaxInternalSize: the largest reply document a server sends (16 MiB + 16 KiB). */
+export const MAX_REPLY_BYTES = 16 * 1024 * 1024 + 16 * 1024;
+
+/**
+ * A reply's OP_MSG; a reply too large to send becomes mongod's BSONObjectTooLarge (10334) error
+ * instead, so that the client hears why rather than losing the connection.
+ */
+export function encodeReplyMsg(doc: Document, responseTo: number): Uint8Array {
+  let size: number;
+  try {
+    size = BSON.calculateObjectSize(doc);
+    if (size <= MAX_REPLY_BYTES) return encodeMsg(doc, responseTo);
+  } catch {
+    size = Number.NaN;
+  }
+  return encodeMsg({
+    ok: 0,
+    errmsg: `BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. ` +
+      `Size must be between 0 and ${MAX_REPLY_BYTES}(16MB)`,
+    code: 10334,
+    codeName: "BSONObjectTooLarge",
+  }, responseTo);
+}
+
 export function encodeReply(doc: Document, responseTo: number): Uint8Array {
   const body = BSON.serialize(doc);
   const fixed = new Uint8Array(20); // flags, cursorID (8), startingFrom, numberReturned

@@ -96,3 +96,57 @@ Deno.test("simulator: an upsert takes its _id from $setOnInsert or $set, first i
     assert.ok(d?.d instanceof Date);
   });
 });
+
+Deno.test("simulator: a batch holds at most 16 MiB, the rest left in the cursor; batchSize 0, singleBatch and negative counts as mongod takes them (tester88)", async () => {
+  await withMongod(async (c) => {
+    const db = c.db("app");
+    const big = db.collection<Doc>("big");
+    // 20 documents of 1 MiB: more than one reply can hold.
+    const mib = "z".repeat(1 << 20);
+    for (let i = 0; i < 20; i++) await big.insertOne({ _id: i, big: mib });
+    const first = await db.command({ find: "big" });
+    const n = first.cursor.firstBatch.length;
+    assert.ok(n > 0 && n < 20, `first batch of ${n}`);
+    assert.notEqual(Number(first.cursor.id), 0);
+    // The driver reads the rest through getMore: every document, once.
+    const all = await big.find({}, { projection: { _id: 1 } }).toArray();
+    assert.equal(all.length, 20);
+    assert.equal((await big.find().toArray()).length, 20);
+    assert.equal((await big.aggregate([{ $match: {} }]).toArray()).length, 20);
+    const small = db.collection<Doc>("small");
+    await small.insertMany(Array.from({ length: 10 }, (_, i) => ({ _id: i })));
+    // batchSize 0: nothing yet, the cursor open.
+    const zero = await db.command({ find: "small", batchSize: 0 });
+    assert.deepEqual(zero.cursor.firstBatch, []);
+    assert.notEqual(Number(zero.cursor.id), 0);
+    const rest = await db.command({ getMore: zero.cursor.id, collection: "small" });
+    assert.equal(rest.cursor.nextBatch.length, 10);
+    // singleBatch: one batch of batchSize, the cursor closed.
+    const single = await db.command({ find: "small", batchSize: 3, singleBatch: true });
+    assert.equal(single.cursor.firstBatch.length, 3);
+    assert.equal(Number(single.cursor.id), 0);
+    for (const field of ["batchSize", "limit", "skip"]) {
+      await refused(db.command({ find: "small", [field]: -1 }), 51024);
+    }
+    const open = await db.command({ find: "small", batchSize: 1 });
+    await refused(
+      db.command({ getMore: open.cursor.id, collection: "small", batchSize: -2 }),
+      51024,
+    );
+  });
+});
+
+Deno.test("simulator: a reply over 16 MiB is refused with BSONObjectTooLarge (10334), the connection kept", async () => {
+  await withMongod(async (c) => {
+    const db = c.db("app");
+    const big = db.collection<Doc>("huge");
+    const mib = "z".repeat(1 << 20);
+    for (let i = 0; i < 18; i++) await big.insertOne({ _id: i, big: mib });
+    // One document gathering them all: larger than any reply.
+    await refused(
+      big.aggregate([{ $group: { _id: null, all: { $push: "$big" } } }]).toArray(),
+      10334,
+    );
+    assert.equal(await big.countDocuments({}), 18);
+  });
+});

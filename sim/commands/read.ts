@@ -8,6 +8,7 @@ import type { CommandContext, Handler } from "../server.ts";
 import { checkReadConcern, checkSessionFields } from "../writes.ts";
 import { atClusterTime, checkClusterTime, snapshotReadTime } from "../read_snapshot.ts";
 import { collField } from "./write_checks.ts";
+import { batchCount } from "../batch.ts";
 
 /** Checks shared by reads: session fields, read concern, readability, causal consistency. */
 async function beginRead(ctx: CommandContext, command: string): Promise<void> {
@@ -115,6 +116,7 @@ const find: Handler = async (ctx) => {
       );
     }
   }
+  for (const field of ["batchSize", "limit", "skip"]) nonNegative(b, field, "FindCommandRequest");
   // Both answer from the index and storage layers, which the simulator does not have: refused
   // rather than answered with whole documents.
   for (const option of ["returnKey", "showRecordId"]) {
@@ -158,9 +160,25 @@ const find: Handler = async (ctx) => {
     limit: Number(b.limit ?? 0),
     let: b.let,
   });
-  const batch = b.singleBatch ? docs.length : Number(b.batchSize ?? 101);
-  return atClusterTime(ctx, ctx.server.newCursor(`${ctx.db}.${coll}`, docs, batch || docs.length));
+  // singleBatch: one batch (of batchSize when given), the cursor closed after it.
+  const batch = b.batchSize !== undefined ? Number(b.batchSize) : b.singleBatch ? docs.length : 101;
+  return atClusterTime(
+    ctx,
+    ctx.server.newCursor(`${ctx.db}.${coll}`, docs, batch, "firstBatch", !!b.singleBatch),
+  );
 };
+
+/** A count mongod's IDL bounds at 0 (51024), such as find's batchSize, limit and skip. */
+function nonNegative(body: Document, field: string, request: string): void {
+  const v = body[field];
+  if (v !== undefined && Number(v) < 0) {
+    throw new CommandError(
+      `BSON field '${request}.${field}' value must be >= 0, actual value '${Number(v)}'`,
+      51024,
+      "Location51024",
+    );
+  }
+}
 
 /** A cursor id as the cursors map keys it: a Long, or a number when the driver promotes it. */
 function cursorKey(id: unknown): string {
@@ -180,8 +198,10 @@ const getMore: Handler = (ctx) => {
       "Unauthorized",
     );
   }
-  const n = Number(ctx.body.batchSize ?? c.docs.length);
-  const batch = c.docs.slice(c.pos, c.pos + n);
+  nonNegative(ctx.body, "batchSize", "GetMoreCommandRequest");
+  // No batchSize (or 0): as many as 16 MiB holds.
+  const n = Number(ctx.body.batchSize ?? 0) || c.docs.length;
+  const batch = c.docs.slice(c.pos, c.pos + batchCount(c.docs, c.pos, n));
   c.pos += batch.length;
   const done = c.pos >= c.docs.length;
   if (done) ctx.server.cursors.delete(key);
