@@ -284,19 +284,30 @@ Deno.test("cluster reconfigure: a saved plan applies later; a member that refuse
     // Files that are not what the metadata says (a reconfigure replaced by a stop before it
     // finished): a reconfigure plans every process, starting what is down, never "No changes".
     await ok(home, ["cluster", "stop", "rc", "--auto-approve"]);
-    for (const p of ports) {
-      const file = path.join(
-        clusterDir(home, "rc"),
-        "deploy",
-        "conf",
-        `mongod-${p}`,
-        "mongod.conf",
-      );
-      await Deno.writeTextFile(
-        file,
-        (await conf(p)).replace("slowOpThresholdMs: 300", "slowOpThresholdMs: 999"),
-      );
-    }
+    const confFile = (p: number) =>
+      path.join(clusterDir(home, "rc"), "deploy", "conf", `mongod-${p}`, "mongod.conf");
+    // One edited, one gone, one its host cannot read (a directory in its place): the review says
+    // which is which, and why for the one it could not read (tester87).
+    await Deno.writeTextFile(
+      confFile(ports[0]),
+      (await conf(ports[0])).replace("slowOpThresholdMs: 300", "slowOpThresholdMs: 999"),
+    );
+    await Deno.remove(confFile(ports[1]));
+    await Deno.remove(confFile(ports[2]));
+    await Deno.mkdir(confFile(ports[2]));
+    const review = (await ok(home, ["cluster", "reconfigure", "rc", third, "--plan-only"]))
+      .stdout.replace(/\s+/g, " ");
+    assert.match(
+      review,
+      new RegExp(
+        `the configuration file of localhost:${ports[0]} on its host differs from the one mup ` +
+          `generates from the metadata .*; the configuration file of localhost:${ports[1]} is ` +
+          `gone from its host; the configuration file of localhost:${ports[2]} could not be ` +
+          "read on its host \\(.*[Dd]irectory.*\\), so mup cannot tell whether it is the one " +
+          "it generates from the metadata: every process's file is written again",
+      ),
+    );
+    await Deno.remove(confFile(ports[2]));
     const back = await ok(home, ["cluster", "reconfigure", "rc", third, "--auto-approve"]);
     assert.doesNotMatch(back.stdout, /No changes/);
     assert.deepEqual(await slowMs(home, ports), [300, 300, 300]);

@@ -189,12 +189,8 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
           built.validation.warnings.push({
             code: "config_files_differ",
             severity: "warning",
-            message:
-              `the configuration file of ${drifted.join(", ")} on ${
-                drifted.length === 1 ? "its host differs" : "their hosts differ"
-              } from the one mup generates from the metadata (edited by hand, or a reconfigure ` +
-              "that did not finish): every process's file is written again, and each process " +
-              "restarted on it",
+            message: `${driftWords(drifted)}: every process's file is written again, and ` +
+              "each process restarted on it",
           });
         }
         // What the topology's own checks warn of (one voter, an even number of them…), as a
@@ -220,21 +216,62 @@ export function addReconfigureCommand(cmd: Command, ctx: CliContext): void {
   });
 }
 
+/** Why a process's configuration file is not known to be the one mup generates. */
+type Drift = "differs" | "gone" | "unread";
+
+/** A process (host:port) whose file drifted, how, and for "unread" the host's error. */
+interface Drifted {
+  process: string;
+  drift: Drift;
+  why?: string;
+}
+
 /**
- * The processes whose configuration file on their host differs from the one mup generates from
- * the metadata (sha256; a host that cannot be asked, or a file that is gone, counts as differing).
+ * The processes whose configuration file on their host is not known to be the one mup generates
+ * from the metadata (sha256): it differs, it is gone, or its host could not be asked. Each
+ * counts (every file is written again), and the warning says which it was.
  */
 async function configsDrifted(
   meta: ClusterMeta,
   deployDir: string,
   executors: ExecutorFactory,
-): Promise<string[]> {
+): Promise<Drifted[]> {
   const expected = recordedConfigs(meta, deployDir);
-  const found = await Promise.all(meta.processes.map(async (p) => {
+  const found = await Promise.all(meta.processes.map(async (p): Promise<Drifted | undefined> => {
     const want = expected.get(p.id);
-    if (want === undefined) return false;
-    const have = await executors.forHost(p.host).sha256(p.config).catch(() => undefined);
-    return have !== sha256Hex(want);
+    if (want === undefined) return undefined;
+    const process = hostPort(p.host, p.port);
+    try {
+      const have = await executors.forHost(p.host).sha256(p.config);
+      if (have === undefined) return { process, drift: "gone" };
+      return have === sha256Hex(want) ? undefined : { process, drift: "differs" };
+    } catch (e) {
+      const why = (e instanceof Error ? e.message : String(e)).split("\n")[0].trim();
+      return { process, drift: "unread", why };
+    }
   }));
-  return meta.processes.filter((_, i) => found[i]).map((p) => hostPort(p.host, p.port));
+  return found.filter((d) => d !== undefined);
+}
+
+/** The warning's words for the drifted files, by kind (each kind once, naming its processes). */
+function driftWords(drifted: Drifted[]): string {
+  const one = (of: string[], singular: string, plural: string) =>
+    `the configuration file of ${of.join(", ")} ${of.length === 1 ? singular : plural}`;
+  const of = (kind: Drift) => drifted.filter((d) => d.drift === kind).map((d) => d.process);
+  const parts: string[] = [];
+  if (of("differs").length) {
+    parts.push(
+      one(of("differs"), "on its host differs", "on their hosts differ") +
+        " from the one mup generates from the metadata (edited by hand, or a reconfigure that " +
+        "did not finish)",
+    );
+  }
+  if (of("gone").length) parts.push(one(of("gone"), "is gone from its host", "are gone"));
+  for (const d of drifted.filter((d) => d.drift === "unread")) {
+    parts.push(
+      one([d.process], `could not be read on its host (${d.why})`, "") +
+        ", so mup cannot tell whether it is the one it generates from the metadata",
+    );
+  }
+  return parts.join("; ");
 }
