@@ -59,7 +59,8 @@ export function replSetHelloFields(rs: ReplSet): Document {
     ...(Number(me.secondaryDelaySecs ?? 0) > 0
       ? { secondaryDelaySecs: me.secondaryDelaySecs }
       : {}),
-    ...(me.priority === 0 && !me.hidden && !me.arbiterOnly ? { passive: true } : {}),
+    // Any priority-0 member is passive, hidden ones too (topology_coordinator.cpp fillHelloForReplSet).
+    ...(me.priority === 0 && !me.arbiterOnly ? { passive: true } : {}),
     tags: me.tags ?? {},
     ...(rs.state === 1 ? { electionId: rs.electionId } : {}),
     lastWrite: {

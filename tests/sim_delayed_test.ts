@@ -34,7 +34,10 @@ Deno.test("simulator: a delayed member applies entries secondaryDelaySecs after 
         config.version + 1,
       ),
     });
-    assert.equal((await admin(ports[2], { hello: 1 })).secondaryDelaySecs, 3);
+    const hello = await admin(ports[2], { hello: 1 });
+    assert.equal(hello.secondaryDelaySecs, 3);
+    // Hidden and priority 0: passive too, as every priority-0 member is (tester88).
+    assert.deepEqual([hello.hidden, hello.passive], [true, true]);
     const primary = new MongoClient(`mongodb://localhost:${ports[0]}/?directConnection=true`);
     const late = new MongoClient(
       `mongodb://localhost:${ports[2]}/?directConnection=true&readPreference=secondary`,

@@ -128,6 +128,13 @@ Deno.test("simulator: what it would not act on is refused, not answered ok:1 (in
     ) {
       assert.equal(await code(coll.createIndex({ a: 1 }, opts)), 67, JSON.stringify(opts));
     }
+    // A field that is no index option at all: 197 (tester86).
+    assert.equal(
+      await code(
+        db.command({ createIndexes: "f", indexes: [{ key: { a: 1 }, name: "a", bogus: 1 }] }),
+      ),
+      197,
+    );
     assert.deepEqual((await coll.listIndexes().toArray()).map((x) => x.name), ["_id_"]);
     // Collation, on reads, writes and collections: 115 CommandNotSupported.
     assert.equal(await code(coll.find({}, { collation: { locale: "en" } }).toArray()), 115);
@@ -139,6 +146,8 @@ Deno.test("simulator: what it would not act on is refused, not answered ok:1 (in
     assert.equal((await coll.findOne({ a: 1 }))?.b, undefined, "nothing was updated");
     // Tailable cursors: capped collections only (2 BadValue).
     assert.equal(await code(db.command({ find: "f", tailable: true })), 2);
+    // awaitData is for tailable cursors only: 9 (tester88).
+    assert.equal(await code(db.command({ find: "f", awaitData: true })), 9);
     // $bucket: [lower, upper).
     assert.deepEqual(
       await coll.aggregate([{ $bucket: { groupBy: "$a", boundaries: [0, 2, 4] } }]).toArray(),
@@ -171,6 +180,12 @@ Deno.test("simulator: unique keys compare as MongoDB compares values: an array f
     await u.insertOne({ k: ["x", "y"] });
     assert.equal(await code(u.insertOne({ k: ["y", "z"] })), 11000, "multikey");
     assert.equal(await code(u.insertOne({ k: "x" })), 11000, "an element against a scalar");
+    // An insert's write error names its code as an update's does (tester88).
+    const dup = await c.db("app").command({ insert: "u", documents: [{ k: "x" }] });
+    assert.deepEqual(
+      [dup.writeErrors?.[0]?.code, dup.writeErrors?.[0]?.codeName],
+      [11000, "DuplicateKey"],
+    );
     await u.insertOne({ k: Decimal128.fromString("7") });
     assert.equal(await code(u.insertOne({ k: 7 })), 11000, "7 and Decimal128 7");
     assert.equal(await code(u.insertOne({ k: Long.fromNumber(7) })), 11000, "Long 7");

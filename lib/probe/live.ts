@@ -261,7 +261,7 @@ async function askOne(
 /**
  * A member's hidden flag, priority and delay: from the set's configuration (replSetGetConfig,
  * the member named `name`) when there is one, else from hello's `hidden` and `passive`
- * (MongoDB's hello: a priority-0 member that is not hidden is passive). Arbiters get none.
+ * (MongoDB's hello: every priority-0 member, hidden or not, is passive). Arbiters get none.
  */
 function memberSettings(
   hello: Document,

@@ -5,9 +5,41 @@ import { indexKey } from "../query.ts";
 import type { Handler } from "../server.ts";
 import { runWrite } from "../writes.ts";
 import { collField } from "./write_checks.ts";
+import { text } from "../update_checks.ts";
 
 /** The index specification fields the simulator acts on (background is a no-op since 4.2). */
 const INDEX_OPTIONS = new Set(["key", "name", "unique", "v", "background", "ns"]);
+
+/**
+ * The other fields mongod knows in an index specification (index_key_validate.cpp,
+ * allowedFieldNames): the simulator refuses them as not supported (67); any field besides these
+ * is not an index option at all (197).
+ */
+const KNOWN_OPTIONS = new Set([
+  "sparse",
+  "partialFilterExpression",
+  "expireAfterSeconds",
+  "collation",
+  "hidden",
+  "prepareUnique",
+  "storageEngine",
+  "weights",
+  "default_language",
+  "language_override",
+  "textIndexVersion",
+  "2dsphereIndexVersion",
+  "bits",
+  "min",
+  "max",
+  "bucketSize",
+  "wildcardProjection",
+  "coarsestIndexedLevel",
+  "finestIndexedLevel",
+  "clustered",
+  "columnstoreProjection",
+  "columnstoreCompressor",
+  "dropDups",
+]);
 
 function sameKey(a: Document, b: Document): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
@@ -40,6 +72,15 @@ const createIndexes: Handler = (ctx) => {
       // (a TTL, partial, sparse, collated or hidden index answered ok:1 and did nothing: tester62).
       for (const option of Object.keys(s)) {
         if (INDEX_OPTIONS.has(option)) continue;
+        if (!KNOWN_OPTIONS.has(option)) {
+          throw new CommandError(
+            `The field '${option}' is not valid for an index specification. Specification: ${
+              text(s)
+            }`,
+            197,
+            "InvalidIndexSpecificationOption",
+          );
+        }
         throw new CommandError(
           `Index option '${option}' is not supported by this server`,
           67,

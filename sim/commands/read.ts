@@ -144,6 +144,13 @@ const find: Handler = async (ctx) => {
   }
   // Only capped collections (the oplog, above) take a tailable cursor; mongod refuses it on
   // others (query_request_helper.cpp), and the simulator has no other capped collection.
+  if (b.awaitData && !b.tailable) {
+    throw new CommandError(
+      "Cannot set 'awaitData' without also setting 'tailable'",
+      9,
+      "FailedToParse",
+    );
+  }
   if (b.tailable) {
     throw new CommandError("tailable cursor requested on non capped collection", 2, "BadValue");
   }

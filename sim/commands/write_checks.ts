@@ -68,7 +68,9 @@ export function duplicateKey(
   coll: string,
   doc: Document,
   inserting: boolean,
-): { code: number; errmsg: string; keyPattern: Document; keyValue: Document } | undefined {
+):
+  | { code: number; codeName: string; errmsg: string; keyPattern: Document; keyValue: Document }
+  | undefined {
   const c = ctx.server.store.coll(ctx.db, coll);
   if (!c) return undefined;
   const myId = idKey(doc._id);
@@ -88,6 +90,7 @@ export function duplicateKey(
     const fields = Object.keys(ix.key);
     return {
       code: 11000,
+      codeName: "DuplicateKey",
       errmsg:
         `E11000 duplicate key error collection: ${ctx.db}.${coll} index: ${ix.name} dup key: ${
           keyText(fields, mine)
