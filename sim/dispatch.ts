@@ -5,7 +5,7 @@
  * after.
  */
 import type { Document } from "bson";
-import { errors } from "./errors.ts";
+import { CommandError, errors } from "./errors.ts";
 import { loadQueryEngine } from "./query.ts";
 import type { ConnState, Server } from "./server.ts";
 
@@ -48,6 +48,43 @@ const NO_QUERY_ENGINE = new Set([
   "connectionStatus",
 ]);
 
+/**
+ * The commands a txnNumber may come with outside a transaction: retryable writes (and a
+ * transaction's own commit and abort), lower-cased (service_entry_point_common.cpp).
+ */
+const TXN_NUMBER_COMMANDS = new Set([
+  "insert",
+  "update",
+  "delete",
+  "findandmodify",
+  "committransaction",
+  "aborttransaction",
+  "bulkwrite",
+]);
+
+/**
+ * A txnNumber where mongod refuses it: on a standalone (20), or, outside a transaction, with a
+ * command that is not a retryable write (50768), rather than recorded as if it were one.
+ */
+function checkTxnNumber(server: Server, name: string, body: Document): void {
+  if (body.txnNumber === undefined) return;
+  if (!server.opts.replSet && server.opts.role === "mongod") {
+    throw new CommandError(
+      "Transaction numbers are only allowed on a replica set member or mongos",
+      20,
+      "IllegalOperation",
+    );
+  }
+  if (body.autocommit === undefined && !TXN_NUMBER_COMMANDS.has(name.toLowerCase())) {
+    throw new CommandError(
+      "txnNumber may only be provided for multi-document transactions and retryable write " +
+        `commands. autocommit:false was not provided, and ${name} is not a retryable write command.`,
+      50768,
+      "NotARetryableWriteCommand",
+    );
+  }
+}
+
 const ALIASES: Record<string, string> = {
   ismaster: "hello",
   isMaster: "hello",
@@ -69,6 +106,7 @@ export async function dispatch(
     if (!handler) throw errors.commandNotFound(first);
     if (!NO_QUERY_ENGINE.has(name)) await loadQueryEngine();
     await server.auth?.authorize(name, db, body, conn);
+    checkTxnNumber(server, first, body);
     if (body.shardVersion !== undefined && server.shardVersions) {
       server.shardVersions.check(db, name, body);
       const { shardVersion: _v, ...rest } = body;

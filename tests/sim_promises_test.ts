@@ -3,7 +3,7 @@
  * retryable writes. Everything goes through the official driver against real processes.
  */
 import assert from "node:assert/strict";
-import { Long, MongoClient, MongoWriteConcernError } from "mongodb";
+import { Long, MongoClient, MongoWriteConcernError, UUID } from "mongodb";
 import { freePorts } from "./helpers.ts";
 import {
   admin,
@@ -198,6 +198,15 @@ Deno.test("simulator: a majority read after a majority write's operationTime see
           );
         }
         assert.equal(await sdb.collection("sw").countDocuments({}), 0);
+        // A txnNumber on a standalone, with any command (tester88).
+        await assert.rejects(
+          sdb.command({
+            listCollections: 1,
+            lsid: { id: new UUID() },
+            txnNumber: Long.fromNumber(1),
+          }),
+          (e: { code?: number }) => e.code === 20,
+        );
         for (const w of [1, "majority"]) {
           const ok = await sdb.command({
             insert: "sw",
@@ -274,6 +283,30 @@ Deno.test("simulator: retryable writes: the same lsid + txnNumber returns the fi
       await run(inc);
       await run(inc);
       assert.equal((await db.collection("rw").findOne({ _id: 1 as never }))?.n, 1);
+      // A txnNumber on a command that is not a retryable write is refused (50768), not recorded:
+      // a retryable write with that number after it runs (tester88). A session of its own.
+      const other = c.startSession();
+      const runOther = (doc: Record<string, unknown>) => db.command(doc, { session: other });
+      for (
+        const cmd of [
+          { find: "rw" },
+          { createIndexes: "rw", indexes: [{ key: { n: 1 }, name: "n_1" }] },
+        ]
+      ) {
+        await assert.rejects(
+          runOther({ ...cmd, txnNumber: Long.fromNumber(100) }),
+          (e: { code?: number }) => e.code === 50768,
+          JSON.stringify(cmd),
+        );
+      }
+      assert.deepEqual(
+        (await db.collection("rw").listIndexes().toArray()).map((i) => i.name),
+        ["_id_"],
+      );
+      const other1 = { insert: "rw", documents: [{ _id: 2 }], txnNumber: Long.fromNumber(100) };
+      assert.equal((await runOther(other1)).n, 1);
+      assert.equal((await runOther(other1)).writeErrors, undefined, "a retry");
+      await other.endSession();
       await assert.rejects(
         run({ ...inc, txnNumber: Long.fromNumber(4) }),
         (e: { code?: number; codeName?: string }) =>
