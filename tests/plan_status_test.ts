@@ -332,3 +332,36 @@ Deno.test("a saved plan whose data directory holds what another cluster's destro
     await killAll(home);
   }
 });
+
+Deno.test("plan diff of a cluster after a rollback and the earlier deploy applied again compares the deploy, not the rollback (tester89)", async () => {
+  const home = await tempHome();
+  const mirror = await testMirror();
+  const ports = freePorts(1);
+  const topo = await writeTopology(home, "c1.yaml", standaloneTopology(ports));
+  try {
+    const run = async (args: string[], code = 0, env: Record<string, string> = {}) => {
+      const r = await mup(args, { home, env });
+      assert.equal(r.code, code, `${args.join(" ")}\n${output(r)}`);
+      return r;
+    };
+    const planned = JSON.parse(
+      (await run(deployArgs("c1", topo, mirror, ["--plan-only", "--json"]))).stdout,
+    );
+    // The first apply fails (the server exits at startup), and is rolled back to its start.
+    await run(["plan", "apply", planned.plan_id, "--auto-approve"], 1, {
+      MUP_SIM_CRASH_AT_STARTUP: "2",
+      MUP_SIM_FAULT_PORTS: String(ports[0]),
+    });
+    await run(["state", "rollback", "c1", "--checkpoint", "start", "--auto-approve"]);
+    // The rollback's plan is the newest made; the deploy, made before it, is applied again.
+    await run(["plan", "apply", planned.plan_id, "--auto-approve"]);
+    const diff = await run(["plan", "diff", "c1", "--detailed-exitcode"]);
+    assert.match(diff.stdout, /No changes/);
+    assert.doesNotMatch(diff.stdout, /remove/);
+    const json = JSON.parse((await run(["plan", "diff", "c1", "--json"])).stdout);
+    assert.equal(json.plan_id, planned.plan_id);
+    assert.equal(json.no_changes, true);
+  } finally {
+    await killAll(home);
+  }
+});

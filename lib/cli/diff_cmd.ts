@@ -40,7 +40,7 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
   sshCommandOptions(sub);
   sub.action(async (ref, o) => {
     const opts = o as SshCliOptions & { json?: boolean; detailedExitcode?: boolean };
-    const { plan } = await ctx.store.load(ref);
+    let { plan } = await ctx.store.load(ref);
     // A plan ID or file names its cluster: the plan's, whatever the argument was.
     const cluster = plan.cluster_name;
     checkIdentifier("cluster name", cluster);
@@ -64,6 +64,19 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
           details: { cluster, unreadable: unreadable.map((u) => u.file) },
         },
       );
+    }
+    // A cluster's newest plan is the one made last, unless one made before it was applied since
+    // (a rollback, then the earlier deploy applied again: tester89): that one is what the
+    // cluster is now.
+    if (ref === cluster) {
+      const last = states.filter((s) => s.status === "completed")
+        .sort((a, b) => (a.completed_at ?? "").localeCompare(b.completed_at ?? "")).at(-1);
+      if (
+        last && last.plan_id !== plan.plan_id && (last.completed_at ?? "") > plan.created_at
+      ) {
+        const since = await ctx.store.load(last.plan_id).catch(() => undefined);
+        if (since) plan = since.plan;
+      }
     }
     const applied = states.findLast((s) =>
       s.status === "completed" && s.plan_id === plan.plan_id &&
@@ -160,10 +173,12 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
     // So does a scale-out or scale-in (members added or removed: what it planned to create or
     // remove is the recorded cluster now), and a reconfigure (its files and member options). A deploy applied before the topology changed (a
     // scale-out since) describes a cluster that is no more: planned again, not compared.
+    // A rollback, too: what it undid is undone, and anything applied since (a deploy again)
+    // is not its to compare with (tester89).
     const action = diff.changes.some((c) => c.action === "restart") ||
       plan.operation === "upgrade" || plan.operation.startsWith("tls-") ||
       plan.operation === "scale-out" || plan.operation === "scale-in" ||
-      plan.operation === "reconfigure";
+      plan.operation === "reconfigure" || plan.operation === "rollback";
     const reshaped = plan.operation === "deploy" && !!meta &&
       meta.last_plan_id !== plan.plan_id &&
       same(meta.topology) !== same(plan.topology);
@@ -190,7 +205,8 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
             "To see what would change now, plan again (e.g. " +
             `\`mup ${
               // What the cluster is now, as recorded: its deploy with the recorded topology.
-              plan.operation === "restart" || plan.operation.startsWith("scale-") || reshaped
+              plan.operation === "restart" || plan.operation.startsWith("scale-") ||
+                plan.operation === "rollback" || reshaped
                 ? `cluster deploy ${cluster} ${
                   (!meta?.topology_changed && meta?.topology_file) || "<topology>"
                 } --version ${now}`
