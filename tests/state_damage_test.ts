@@ -113,6 +113,36 @@ Deno.test("unreadable apply states, plans and checkpoints are named, not passed 
     const text = await run(home, ["state", "checkpoints", "s1"]);
     assert.match(text.stdout, /MISSING/);
 
+    // Written by a newer mup (a format this one does not read): said so, and the fix is that
+    // mup, not a restore from a backup (tester89).
+    const metaFile = path.join(dir, "meta.yaml");
+    const metaText = await Deno.readTextFile(metaFile);
+    await Deno.writeTextFile(
+      metaFile,
+      metaText.replace(/^format_version: 1$/m, "format_version: 99"),
+    );
+    const newerMeta = await run(home, ["cluster", "display", "s1"], 1);
+    noBug(newerMeta);
+    assert.match(
+      newerMeta.stderr,
+      /meta\.yaml was written by a newer mup \(format 99; this mup reads format 1\)/,
+    );
+    assert.doesNotMatch(newerMeta.stderr, /damaged|backup/);
+    await Deno.writeTextFile(metaFile, metaText);
+    const deployFile = path.join(dir, "state", `${deployed.state_id}.json`);
+    const stateText = await Deno.readTextFile(deployFile);
+    await Deno.writeTextFile(
+      deployFile,
+      JSON.stringify({ ...JSON.parse(stateText), format_version: 2 }),
+    );
+    const newerState = await run(home, ["state", "show", "s1", "--state-id", deployed.state_id], 1);
+    noBug(newerState);
+    assert.match(
+      newerState.stderr,
+      /was written by a newer mup \(format 2; this mup reads format 1\)/,
+    );
+    await Deno.writeTextFile(deployFile, stateText);
+
     // The newest apply state made garbage: listed as unreadable, plan statuses not guessed.
     await run(home, ["cluster", "stop", "s1", "--auto-approve"]);
     const [, stopped] = await stateIds(home);

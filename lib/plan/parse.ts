@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { OPERATION_DEPTH } from "./hash.ts";
+import { newerFormatText } from "../state/format_version.ts";
 import {
   Plan,
   PLAN_FORMAT_VERSION,
@@ -63,6 +64,9 @@ function assemble(
           ? `${file}: not a mup plan: it has no format_version (every plan mup writes starts ` +
             `with "format_version": ${PLAN_FORMAT_VERSION}). Make a plan with \`mup cluster … ` +
             "--plan-only` or export one with `mup plan export`"
+          : typeof fv === "number" && Number.isInteger(fv) && fv > PLAN_FORMAT_VERSION
+          ? `${file}: ${newerFormatText(fv, PLAN_FORMAT_VERSION)}. Apply it with that mup, or ` +
+            "plan again with this one"
           : `${file}: unsupported plan format version ${
             JSON.stringify(fv)
           }; this mup reads version ${PLAN_FORMAT_VERSION}. Regenerate the plan with this mup.`,

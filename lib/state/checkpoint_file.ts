@@ -1,7 +1,8 @@
 /** Reading a checkpoint file (`apply-<id>-checkpoints/checkpoint-NNN.json`) back. */
 import { z } from "zod";
 import { MupError } from "../errors.ts";
-import { ApplyState, Checkpoint, type CheckpointRef } from "./schema.ts";
+import { ApplyState, Checkpoint, type CheckpointRef, STATE_FORMAT_VERSION } from "./schema.ts";
+import { newerFormat, newerFormatText } from "./format_version.ts";
 
 /** Why a checkpoint file cannot be used: "missing", or "damaged" with what is wrong. */
 export interface CheckpointProblem {
@@ -24,7 +25,12 @@ export async function loadCheckpoint(
   const issues = (e: z.ZodError) =>
     e.issues.slice(0, 3).map((i) => `${z.core.toDotPath(i.path)}: ${i.message}`).join("; ");
   try {
-    const cp = Checkpoint.safeParse(JSON.parse(text));
+    const raw = JSON.parse(text);
+    const newer = newerFormat(raw, STATE_FORMAT_VERSION);
+    if (newer !== undefined) {
+      return { problem: { kind: "damaged", detail: newerFormatText(newer, STATE_FORMAT_VERSION) } };
+    }
+    const cp = Checkpoint.safeParse(raw);
     if (!cp.success) return { problem: { kind: "damaged", detail: issues(cp.error) } };
     const st = ApplyState.safeParse(JSON.parse(cp.data.state));
     if (!st.success) {

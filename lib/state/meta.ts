@@ -5,6 +5,7 @@ import { MupError } from "../errors.ts";
 import { Release, Variant } from "../plan/schema.ts";
 import { Topology, TopologyKind } from "../topology/schema.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { newerFormat, newerFormatError } from "./format_version.ts";
 import { Identifier, ProcessName } from "../util/ident.ts";
 
 export const META_FORMAT_VERSION = 1;
@@ -161,6 +162,9 @@ export async function readMeta(clusterDir: string): Promise<ClusterMeta | undefi
     return undefined;
   }
   const parsed = parseMeta(text);
+  if (typeof parsed === "number") {
+    throw newerFormatError(metaPath(clusterDir), parsed, META_FORMAT_VERSION);
+  }
   if (typeof parsed !== "string") return await checkedAgainstCopy(clusterDir, parsed);
   const copy = await readCopy(clusterDir);
   throw new MupError(`${metaPath(clusterDir)} is damaged: ${parsed}`, {
@@ -239,13 +243,16 @@ function firstDifference(
 }
 
 /** The metadata in `text`, or why it is not. */
-function parseMeta(text: string): ClusterMeta | string {
+/** The metadata in `text`; what is wrong with it; or the newer format it says it has. */
+function parseMeta(text: string): ClusterMeta | string | number {
   let doc: unknown;
   try {
     doc = parse(text);
   } catch (e) {
     return `not valid YAML (${(e as Error).message.split("\n")[0]})`;
   }
+  const newer = newerFormat(doc, META_FORMAT_VERSION);
+  if (newer !== undefined) return newer;
   const parsed = ClusterMeta.safeParse(doc);
   if (parsed.success) return parsed.data;
   const i = parsed.error.issues[0];

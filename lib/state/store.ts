@@ -4,6 +4,7 @@ import { MupError } from "../errors.ts";
 import { listDir } from "../plan/store.ts";
 import { exists, privateDir, syncDir, writeFileAtomic } from "./atomic.ts";
 import { Journal } from "./journal.ts";
+import { newerFormat, newerFormatError } from "./format_version.ts";
 import { checkIdentifier, insideStore } from "../util/ident.ts";
 import {
   ApplyState,
@@ -170,6 +171,10 @@ export class StateStore {
           : `restore ${file} from a backup, or move it away to go on without that apply's record ` +
             `(${list})`,
       });
+    }
+    const newer = newerFormat(raw, STATE_FORMAT_VERSION);
+    if (newer !== undefined) {
+      throw newerFormatError(this.snapshotPath(id), newer, STATE_FORMAT_VERSION);
     }
     const parsed = ApplyState.safeParse(raw);
     if (!parsed.success) {
