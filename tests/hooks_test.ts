@@ -642,3 +642,18 @@ Deno.test("CLI: a rolling restart stopped by a failing after_operation hook of i
     await killAll(home);
   }
 });
+
+Deno.test("a hook's output reaches the terminal as text: its control characters are shown escaped, never run (tester89)", async () => {
+  const printed: string[] = [];
+  const { state } = await runSynthetic([
+    hook(
+      "after_operation",
+      'if [ "$MUP_OPERATION_ID" = deploy-1-0 ]; then printf "a\\033[2Jb\\033]0;title\\007c\\tt\\n"; fi',
+    ),
+  ], { printed });
+  assert.equal(state.status, "completed");
+  const text = printed.join("\n");
+  assert.ok(text.includes("│ a\\x1b[2Jb\\x1b]0;title\\x07c\tt"), text);
+  // deno-lint-ignore no-control-regex
+  assert.doesNotMatch(text, /[\x1b\x07]/);
+});

@@ -1,7 +1,7 @@
 import type { ApplyEvent } from "../apply/events.ts";
 import { hookFailureAdvice } from "./hook_advice.ts";
 import type { Plan } from "../plan/schema.ts";
-import { formatDuration } from "../util/format.ts";
+import { formatDuration, visible } from "../util/format.ts";
 import { groupDoneLine, groupOperations, type OpGroup, phaseTitle } from "./groups.ts";
 
 /** Operations that wait for a condition: finding it true at once is not "already in place". */
@@ -181,7 +181,8 @@ export class PlainRenderer {
           this.hookHeaders.delete(e.operation!);
           this.write(header);
         }
-        this.write(`    │ ${e.line}`);
+        // A hook's bytes, not the terminal's commands (tester89).
+        this.write(`    │ ${visible(e.line)}`);
         break;
       }
       case "hook_done":

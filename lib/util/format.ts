@@ -50,3 +50,16 @@ export function firstFew(list: string[], n = 3): string {
 export function formatArchiveSize(bytes: number): string {
   return bytes < 1e6 ? `${Math.max(1, Math.round(bytes / 1e3))}KB` : `${Math.round(bytes / 1e6)}MB`;
 }
+
+/**
+ * Text from outside mup (a hook's output) made safe to show on a terminal: control characters
+ * but the tab (escape sequences that would clear the screen, set the window title, move the
+ * cursor) are shown as `\xNN` (`\u{NN}` for C1 ones), never passed to the terminal.
+ */
+export function visible(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f]/g, (c) => {
+    const hex = c.charCodeAt(0).toString(16).padStart(2, "0");
+    return c.charCodeAt(0) < 0x80 ? `\\x${hex}` : `\\u{${hex}}`;
+  });
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatArchiveSize, formatDuration, table } from "./format.ts";
+import { formatArchiveSize, formatDuration, table, visible } from "./format.ts";
 
 Deno.test("table() pads every column but the last to its width", () => {
   assert.equal(
@@ -27,4 +27,9 @@ Deno.test("formatDuration() rounds before it splits: never '60s' within a minute
   assert.equal(formatDuration(95_000), "1m 35s");
   assert.equal(formatDuration(299_700), "5m");
   assert.equal(formatDuration(7_200_000), "2h");
+});
+
+Deno.test("visible() escapes control characters but the tab, C1 ones too, and keeps other text", () => {
+  assert.equal(visible("a\x1b[2Jb\x07\tc é"), "a\\x1b[2Jb\\x07\tc é");
+  assert.equal(visible("x\x9by\r"), "x\\u{9b}y\\x0d");
 });
