@@ -71,6 +71,9 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
     assert.equal(dryJson.dry_run, true);
     assert.equal(dryJson.stored, false);
     assert.equal(dryJson.changes, true);
+    // The hash --expect-hash pins, at the top as well (tester89).
+    assert.match(dryJson.content_hash, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(dryJson.content_hash, dryJson.plan.content_hash);
     assert.equal(dryJson.plan.operation, "stop");
     assert.equal(dryJson.plan.dry_run, true);
     assert.ok(

@@ -333,7 +333,7 @@ Deno.test("a saved plan whose data directory holds what another cluster's destro
   }
 });
 
-Deno.test("plan diff of a cluster after a rollback and the earlier deploy applied again compares the deploy, not the rollback (tester89)", async () => {
+Deno.test("plan diff of a cluster whose newest plan is an applied rollback has nothing left to do, after the earlier deploy applied again too (tester89)", async () => {
   const home = await tempHome();
   const mirror = await testMirror();
   const ports = freePorts(1);
@@ -353,14 +353,19 @@ Deno.test("plan diff of a cluster after a rollback and the earlier deploy applie
       MUP_SIM_FAULT_PORTS: String(ports[0]),
     });
     await run(["state", "rollback", "c1", "--checkpoint", "start", "--auto-approve"]);
-    // The rollback's plan is the newest made; the deploy, made before it, is applied again.
+    // The rollback's plan is the newest made (the cluster's, for plan diff); the deploy, made
+    // before it, is applied again. The rollback, applied, has nothing left to do: not "remove
+    // everything" (its operations compared with the cluster deployed since).
     await run(["plan", "apply", planned.plan_id, "--auto-approve"]);
     const diff = await run(["plan", "diff", "c1", "--detailed-exitcode"]);
-    assert.match(diff.stdout, /No changes/);
+    assert.match(
+      diff.stdout.replace(/\s+/g, " "),
+      /\(rollback\) was applied \(apply apply-\S+, completed .*\): nothing of it is left to do\. To see what would change now, plan again \(e\.g\. `mup cluster deploy c1 /,
+    );
     assert.doesNotMatch(diff.stdout, /remove/);
     const json = JSON.parse((await run(["plan", "diff", "c1", "--json"])).stdout);
-    assert.equal(json.plan_id, planned.plan_id);
     assert.equal(json.no_changes, true);
+    assert.deepEqual(json.changes, []);
   } finally {
     await killAll(home);
   }

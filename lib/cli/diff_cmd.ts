@@ -40,7 +40,7 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
   sshCommandOptions(sub);
   sub.action(async (ref, o) => {
     const opts = o as SshCliOptions & { json?: boolean; detailedExitcode?: boolean };
-    let { plan } = await ctx.store.load(ref);
+    const { plan } = await ctx.store.load(ref);
     // A plan ID or file names its cluster: the plan's, whatever the argument was.
     const cluster = plan.cluster_name;
     checkIdentifier("cluster name", cluster);
@@ -64,19 +64,6 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
           details: { cluster, unreadable: unreadable.map((u) => u.file) },
         },
       );
-    }
-    // A cluster's newest plan is the one made last, unless one made before it was applied since
-    // (a rollback, then the earlier deploy applied again: tester89): that one is what the
-    // cluster is now.
-    if (ref === cluster) {
-      const last = states.filter((s) => s.status === "completed")
-        .sort((a, b) => (a.completed_at ?? "").localeCompare(b.completed_at ?? "")).at(-1);
-      if (
-        last && last.plan_id !== plan.plan_id && (last.completed_at ?? "") > plan.created_at
-      ) {
-        const since = await ctx.store.load(last.plan_id).catch(() => undefined);
-        if (since) plan = since.plan;
-      }
     }
     const applied = states.findLast((s) =>
       s.status === "completed" && s.plan_id === plan.plan_id &&
@@ -171,8 +158,9 @@ export function diffCommand(cmd: Command, ctx: CliContext): void {
     // An upgrade or a TLS switch changes what no live probe here compares (the FCV, the
     // release, the TLS mode): once applied, nothing of it is left to do either.
     // So does a scale-out or scale-in (members added or removed: what it planned to create or
-    // remove is the recorded cluster now), and a reconfigure (its files and member options). A deploy applied before the topology changed (a
-    // scale-out since) describes a cluster that is no more: planned again, not compared.
+    // remove is the recorded cluster now), and a reconfigure (its files and member options). A
+    // deploy applied before the topology changed (a scale-out since) describes a cluster that
+    // is no more: planned again, not compared.
     // A rollback, too: what it undid is undone, and anything applied since (a deploy again)
     // is not its to compare with (tester89).
     const action = diff.changes.some((c) => c.action === "restart") ||

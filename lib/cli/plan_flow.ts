@@ -277,6 +277,8 @@ export async function planAndApply(
   if (opts.json && (stopAtPlan || invalid)) {
     printJsonLine({
       plan_id: plan.plan_id,
+      // What `plan apply --expect-hash` pins, beside the ID (tester89).
+      content_hash: plan.content_hash,
       // Beside a no-change plan's `changes: false`, for scripts that test one field (tester84).
       changes: true,
       ...(opts.dryRun ? { dry_run: true } : {}),
