@@ -1,10 +1,9 @@
 /**
  * MongoDB's query language over in-memory documents, by `mingo` (query operators, projection,
- * sort, update operators, aggregation pipeline). What mingo cannot do is refused with the error
- * MongoDB gives for it, never answered wrongly.
+ * aggregation pipeline; sorts in MongoDB's order: bson_order.ts; updates: update.ts). What mingo
+ * cannot do is refused with the error MongoDB gives for it, never answered wrongly.
  */
-import { BSON, type Document, ObjectId, Timestamp } from "bson";
-import { checkUpdate, takeArrayModifiers, text, UpdateError } from "./update_checks.ts";
+import { BSON, type Document } from "bson";
 import { sortDocuments } from "./bson_order.ts";
 import {
   finishProjected,
@@ -27,7 +26,7 @@ export async function loadQueryEngine(): Promise<void> {
   mingo ??= await import("mingo");
 }
 
-function engine(): typeof import("mingo") {
+export function engine(): typeof import("mingo") {
   if (!mingo) throw new Error("internal error: the query engine was not loaded before a query");
   return mingo;
 }
@@ -56,7 +55,7 @@ const REFUSED_STAGES = new Set([
 ]);
 
 /** Converts mingo's errors to MongoDB's codes for the same mistakes. */
-function translate(e: unknown, kind: "query" | "update" | "pipeline"): never {
+export function translate(e: unknown, kind: "query" | "update" | "pipeline"): never {
   if (e instanceof QueryError) throw e;
   const msg = (e as Error).message ?? String(e);
   let m: RegExpExecArray | null;
@@ -181,153 +180,6 @@ export function cloneDoc(doc: Document): Document {
   return BSON.deserialize(BSON.serialize(doc));
 }
 
-/**
- * Applies an update (operators, a replacement document, or a pipeline) to a copy of `doc`;
- * `inserting` applies $setOnInsert (upserts); `query` is the statement's filter, which the
- * positional `$` operator needs. Returns the new document.
- */
-export function applyUpdate(
-  doc: Document,
-  update: Document | Document[],
-  opts: { inserting?: boolean; arrayFilters?: Document[]; query?: Document } = {},
-): Document {
-  if (Array.isArray(update)) {
-    for (const st of update) {
-      const name = Object.keys(st)[0];
-      if (
-        !["$addFields", "$set", "$project", "$unset", "$replaceRoot", "$replaceWith"].includes(name)
-      ) {
-        throw new QueryError(
-          `${name} is not allowed to be used within an update`,
-          72,
-          "InvalidOptions",
-        );
-      }
-    }
-    const out = runPipeline([cloneDoc(doc)], update, () => []);
-    if (out.length !== 1) throw new QueryError("update pipeline must produce one document");
-    return { ...out[0], _id: doc._id };
-  }
-  const keys = Object.keys(update);
-  if (!keys.some((k) => k.startsWith("$"))) {
-    if (keys.some((k) => k !== "_id" && k.includes("."))) {
-      throw new QueryError(
-        `The dotted field '${keys.find((k) => k.includes("."))}' is not valid for storage.`,
-        52,
-        "DollarPrefixedFieldName",
-      );
-    }
-    // A replacement keeps the _id: one with another is refused, never written as a new document.
-    if (doc._id !== undefined && update._id !== undefined && idChanged(doc._id, update._id)) {
-      throw new QueryError(
-        "After applying the update, the (immutable) field '_id' was found to have been altered " +
-          `to _id: ${text(update._id)}`,
-        66,
-        "ImmutableField",
-      );
-    }
-    return { _id: doc._id, ...update, ...(update._id === undefined ? { _id: doc._id } : {}) };
-  }
-  if (keys.some((k) => !k.startsWith("$"))) {
-    throw new QueryError(
-      `Unknown modifier: ${
-        keys.find((k) => !k.startsWith("$"))
-      }. Expected a valid update modifier or pipeline-style update specified as an array`,
-      9,
-      "FailedToParse",
-    );
-  }
-  const { $setOnInsert, ...ops } = update;
-  const out = cloneDoc(doc);
-  try {
-    checkUpdate(doc, opts.inserting && $setOnInsert ? { ...ops, $setOnInsert } : ops);
-    // A copy: the array modifiers taken out of it are the statement's for every document.
-    const mod = cloneDoc(
-      opts.inserting && $setOnInsert ? { ...ops, $set: { ...ops.$set, ...$setOnInsert } } : ops,
-    );
-    // An upsert's new document takes its _id from the update when its query gave none.
-    if (doc._id === undefined) takeId(out, mod);
-    else keepId(doc, mod);
-    currentTimestamps(mod);
-    const arrays = takeArrayModifiers(mod);
-    if (Object.keys(mod).length) {
-      // The statement's query: the positional `$` updates the array element it matched.
-      engine().update(out, mod, opts.arrayFilters, opts.query, { cloneMode: "deep" });
-    }
-    arrays(out);
-  } catch (e) {
-    if (e instanceof UpdateError) throw new QueryError(e.message, e.code, e.codeName);
-    translate(e, "update");
-  }
-  if (doc._id !== undefined && idChanged(doc._id, out._id)) {
-    throw new QueryError(
-      "Performing an update on the path '_id' would modify the immutable field '_id'",
-      66,
-      "ImmutableField",
-    );
-  }
-  return out;
-}
-
-/**
- * An operator on `_id` of an existing document: a `$set` to the value it has is nothing to do
- * (taken out of `mod`); any other change is refused, ImmutableField (66), as mongod does.
- */
-function keepId(doc: Document, mod: Document): void {
-  for (const [op, fields] of Object.entries(mod)) {
-    if (!fields || typeof fields !== "object") continue;
-    for (const path of Object.keys(fields)) {
-      const target = op === "$rename" ? String((fields as Document)[path]) : path;
-      for (const p of new Set([path, target])) {
-        if (p !== "_id" && !p.startsWith("_id.")) continue;
-        if (op === "$set" && p === "_id" && !idChanged(doc._id, (fields as Document)._id)) {
-          delete (fields as Document)._id;
-          if (!Object.keys(fields).length) delete mod[op];
-          continue;
-        }
-        throw new QueryError(
-          "Performing an update on the path '_id' would modify the immutable field '_id'",
-          66,
-          "ImmutableField",
-        );
-      }
-    }
-  }
-}
-
-let timestampIncrement = 0;
-
-/**
- * `$currentDate: {f: {$type: "timestamp"}}` turned into a `$set` of a BSON Timestamp (the engine
- * would store milliseconds as a number): the current second, and an increment that makes each
- * one this process gives unique, as mongod's write timestamps are.
- */
-function currentTimestamps(mod: Document): void {
-  const cd = mod.$currentDate as Document | undefined;
-  if (!cd || typeof cd !== "object") return;
-  for (const [path, spec] of Object.entries(cd)) {
-    if ((spec as Document | undefined)?.$type !== "timestamp") continue;
-    const t = Math.floor(Date.now() / 1000);
-    mod.$set = { ...mod.$set, [path]: new Timestamp({ t, i: ++timestampIncrement }) };
-    delete cd[path];
-  }
-  if (!Object.keys(cd).length) delete mod.$currentDate;
-}
-
-/** A `$set` of `_id` (or an upsert's `$setOnInsert` of it) taken out of `mod` into `out`. */
-function takeId(out: Document, mod: Document): void {
-  const set = mod.$set as Document | undefined;
-  if (!set || typeof set !== "object" || !("_id" in set)) return;
-  out._id = set._id;
-  delete set._id;
-  if (!Object.keys(set).length) delete mod.$set;
-}
-
-function idChanged(a: unknown, b: unknown): boolean {
-  if (a instanceof ObjectId && b instanceof ObjectId) return !a.equals(b);
-  return JSON.stringify(a) !== JSON.stringify(b);
-}
-
 /** Runs an aggregation pipeline; `resolve` gives the documents of another collection ($lookup). */
 export function runPipeline(
   docs: Document[],
@@ -428,21 +280,6 @@ function desugarBucket(pipeline: Document[]): Document[] {
       { $sort: { _id: 1 } },
     ];
   });
-}
-
-/** Fields of an equality filter, as an upsert seeds its new document with them. */
-export function upsertSeed(q: Document | undefined): Document {
-  const base: Document = {};
-  for (const [k, v] of Object.entries(q ?? {})) {
-    if (k.startsWith("$") || k.includes(".")) continue;
-    if (v && typeof v === "object" && !Array.isArray(v) && !(v instanceof ObjectId)) {
-      const ks = Object.keys(v);
-      if (ks.length === 1 && ks[0] === "$eq") base[k] = (v as Document).$eq;
-      else if (ks.some((x) => x.startsWith("$"))) continue;
-      else base[k] = v;
-    } else base[k] = v;
-  }
-  return base;
 }
 
 /** Key values of a document for an index key pattern (missing fields index as null). */

@@ -7,7 +7,8 @@
 import { BSON, type Document, ObjectId } from "bson";
 import { CommandError } from "../errors.ts";
 import { checkHint } from "../hint.ts";
-import { applyUpdate, findDocs, QueryError, upsertSeed } from "../query.ts";
+import { findDocs, QueryError } from "../query.ts";
+import { applyUpdate, upsertSeed } from "../update.ts";
 import type { CommandContext, Handler } from "../server.ts";
 import { type Apply, runWrite } from "../writes.ts";
 import { readCommands } from "./read.ts";
