@@ -1,28 +1,23 @@
 /**
- * mongos sharding administration (MongoDB 7.0 commands on admin): enableSharding,
- * shardCollection, moveChunk, split, movePrimary, removeShard (draining), and the balancer's
- * switch and status (its rounds: balancer.ts; chunk moves and splits: chunk_ops.ts).
+ * mongos sharding administration (MongoDB 7.0 commands on admin): enableSharding, moveChunk,
+ * split, movePrimary, removeShard (draining), and the balancer's switch and status (its rounds:
+ * balancer.ts; chunk moves and splits: chunk_ops.ts; shardCollection: shard_collection.ts).
  */
-import { type Document, ObjectId, Timestamp, UUID } from "bson";
+import type { Document } from "bson";
 import { CommandError, errors } from "./errors.ts";
+import { text } from "./update_checks.ts";
 import type { Mongos } from "./mongos.ts";
 import { bounds, cfg, copyTo, MAJ, migrate, ok, splitChunkAt } from "./chunk_ops.ts";
 import { collMeta, dbPrimary, drain, onShard } from "./mongos_routing.ts";
 import type { CommandContext, Handler } from "./server.ts";
-import {
-  type Chunk,
-  compareKeys,
-  docKey,
-  initialChunks,
-  owningChunk,
-  splitPoint,
-} from "./sharding.ts";
+import { shardCollection } from "./shard_collection.ts";
+import { type Chunk, compareKeys, docKey, owningChunk, splitPoint } from "./sharding.ts";
 
-function mongos(ctx: CommandContext): Mongos {
+export function mongos(ctx: CommandContext): Mongos {
   return ctx.server.router as Mongos;
 }
 
-function adminOnly(ctx: CommandContext, name: string): void {
+export function adminOnly(ctx: CommandContext, name: string): void {
   if (ctx.db !== "admin") {
     throw errors.unauthorized(`${name} may only be run against the admin database.`);
   }
@@ -36,6 +31,10 @@ const enableSharding: Handler = async (ctx) => {
   }
   const m = mongos(ctx);
   const want = ctx.body.primaryShard as string | undefined;
+  // A primary shard that does not exist: refused before the database is made (tester90).
+  if (want !== undefined && !(await m.shards()).some((s) => s._id === want)) {
+    throw new CommandError(`Shard ${want} not found`, 70, "ShardNotFound");
+  }
   const primary = await dbPrimary(m, db, true);
   if (want && want !== primary) {
     throw new CommandError(
@@ -46,106 +45,6 @@ const enableSharding: Handler = async (ctx) => {
   }
   return {};
 };
-
-const shardCollection: Handler = async (ctx) => {
-  adminOnly(ctx, "shardCollection");
-  const m = mongos(ctx);
-  const ns = String(ctx.body.shardCollection ?? "");
-  const dot = ns.indexOf(".");
-  if (dot <= 0 || dot === ns.length - 1) {
-    throw new CommandError(`Invalid namespace specified '${ns}'`, 73, "InvalidNamespace");
-  }
-  const db = ns.slice(0, dot), coll = ns.slice(dot + 1);
-  const key = ctx.body.key as Document | undefined;
-  const vals = Object.values(key ?? {});
-  if (
-    !key || vals.length === 0 ||
-    !vals.every((v) => v === 1 || v === "hashed") ||
-    vals.filter((v) => v === "hashed").length > 1
-  ) {
-    throw new CommandError(
-      `Unsupported shard key pattern ${JSON.stringify(key)}. Pattern must either be a single ` +
-        `hashed field, or a list of ascending fields`,
-      2,
-      "BadValue",
-    );
-  }
-  // Routed writes wait: a document inserted while the chunks are laid out could land on a
-  // shard that does not own it.
-  return await m.locks.exclusive(ns, () => shardNew(ctx, m, ns, db, coll, key, vals));
-};
-
-async function shardNew(
-  ctx: CommandContext,
-  m: Mongos,
-  ns: string,
-  db: string,
-  coll: string,
-  key: Document,
-  vals: unknown[],
-): Promise<Document> {
-  const existing = await collMeta(m, ns);
-  if (existing) {
-    if (JSON.stringify(existing.key) === JSON.stringify(key)) return { collectionsharded: ns };
-    throw new CommandError(
-      `sharding already enabled for collection ${ns} with options ${JSON.stringify(existing.coll)}`,
-      23,
-      "AlreadyInitialized",
-    );
-  }
-  const primary = await dbPrimary(m, db, true);
-  const count = ok(await onShard(m, primary, db, { count: coll, query: {} })).n as number;
-  const hashed = vals.includes("hashed");
-  const idx = await onShard(m, primary, db, { listIndexes: coll });
-  const indexes = idx.ok ? await drain(m, primary, db, idx) : [];
-  const prefix = (k: Document) => Object.keys(key).every((f, i) => Object.keys(k)[i] === f);
-  if (!indexes.some((i) => prefix(i.key))) {
-    if (count > 0) {
-      throw new CommandError(
-        "Please create an index that starts with the proposed shard key before sharding the collection.",
-        72,
-        "InvalidOptions",
-      );
-    }
-    ok(
-      await onShard(m, primary, db, {
-        createIndexes: coll,
-        indexes: [{ key, name: Object.entries(key).map(([k, v]) => `${k}_${v}`).join("_") }],
-      }),
-    );
-  }
-  const shards = (await m.shards()).filter((s) => !s.draining).map((s) => String(s._id));
-  const uuid = new UUID();
-  const chunks = initialChunks(uuid, key, hashed && count === 0, shards, primary);
-  // As MongoDB does, every shard that receives chunks gets the collection with its shard key index.
-  for (const shard of new Set(chunks.map((c) => c.shard))) {
-    if (shard === primary) continue;
-    ok(
-      await onShard(m, shard, db, {
-        createIndexes: coll,
-        indexes: [{ key, name: Object.entries(key).map(([k, v]) => `${k}_${v}`).join("_") }],
-      }),
-    );
-  }
-  const now = new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 });
-  await m.config("config", { insert: "chunks", documents: chunks, writeConcern: MAJ });
-  await m.config("config", {
-    insert: "collections",
-    documents: [{
-      _id: ns,
-      lastmodEpoch: new ObjectId(),
-      lastmod: new Date(),
-      timestamp: now,
-      uuid,
-      key,
-      unique: !!ctx.body.unique,
-      noBalance: false,
-    }],
-    writeConcern: MAJ,
-  });
-  ctx.server.log.info("SHARDING", 5287000, "conn", "Sharded collection", { ns, key });
-  return { collectionsharded: ns };
-}
 
 const moveChunk: Handler = async (ctx) => {
   adminOnly(ctx, "moveChunk");
@@ -190,6 +89,16 @@ const split: Handler = async (ctx) => {
     let mid: unknown[] | undefined;
     let chunk: Chunk;
     if (ctx.body.middle) {
+      // A split point names every shard key field, and only those (tester90: {zz: 1} made
+      // empty chunk bounds).
+      const given = Object.keys(ctx.body.middle);
+      if (given.length !== fields.length || !fields.every((f) => given.includes(f))) {
+        throw new CommandError(
+          `new split key ${text(ctx.body.middle)} is not valid for shard key ${text(meta.key)}`,
+          72,
+          "InvalidOptions",
+        );
+      }
       mid = fields.map((f) => ctx.body.middle[f]);
       chunk = owningChunk(meta, mid);
     } else if (ctx.body.find) {
@@ -256,6 +165,9 @@ const movePrimary: Handler = async (ctx) => {
   const m = mongos(ctx);
   const db = String(ctx.body.movePrimary ?? "");
   const to = String(ctx.body.to ?? "");
+  if (db === "admin" || db === "config" || db === "local") {
+    throw new CommandError(`Can't move primary for ${db} database`, 72, "InvalidOptions");
+  }
   const [d] = await cfg(m, "databases", { _id: db });
   if (!d) throw new CommandError(`Database ${db} not found`, 26, "NamespaceNotFound");
   if (!(await m.shards()).some((s) => s._id === to)) {

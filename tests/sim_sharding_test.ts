@@ -748,3 +748,44 @@ Deno.test("sharding: addShard sets the new shard to the cluster's feature compat
     assert.deepEqual(listed.sort(), ["sh1", "sh3"]);
   });
 });
+
+Deno.test("sharding: shardCollection keeps a unique key unique, and what mongod refuses is refused with nothing recorded: hashed unique keys, admin/config/system namespaces, collations, split points off the key, movePrimary of admin, an unknown primary shard (tester90)", async () => {
+  await withCluster(async (c) => {
+    const admin = c.db("admin");
+    const code = (p: Promise<unknown>) => p.then(() => 0, (e: { code?: number }) => e.code);
+    // An unknown primary shard: 70, and no database made.
+    assert.equal(await code(admin.command({ enableSharding: "s10", primaryShard: "nosuch" })), 70);
+    const cfg = c.db("config");
+    assert.equal(await cfg.collection("databases").countDocuments({ _id: "s10" as never }), 0);
+    // unique: the shard key index is unique, and a duplicate is refused.
+    await admin.command({ shardCollection: "s1.ur", key: { x: 1 }, unique: true });
+    const ur = c.db("s1").collection("ur");
+    assert.equal(await code(ur.insertMany([{ x: 5 }, { x: 5 }])), 11000);
+    assert.equal(await ur.countDocuments({ x: 5 }), 1);
+    const refusals: [Document, number][] = [
+      [{ shardCollection: "s1.uh", key: { x: "hashed" }, unique: true }, 72],
+      [{ shardCollection: "admin.c", key: { x: 1 } }, 72],
+      [{ shardCollection: "config.c", key: { x: 1 } }, 20],
+      [{ shardCollection: "s1.system.c", key: { x: 1 } }, 20],
+      [{ shardCollection: "s1.col", key: { x: 1 }, collation: { locale: "fr" } }, 2],
+      [{ movePrimary: "admin", to: "sh1" }, 72],
+    ];
+    for (const [cmd, want] of refusals) {
+      assert.equal(await code(admin.command(cmd)), want, JSON.stringify(cmd));
+    }
+    assert.deepEqual(
+      (await cfg.collection("collections").find({}).toArray()).map((d) => d._id),
+      ["s1.ur"],
+    );
+    assert.deepEqual(
+      (await cfg.collection("databases").find({}).toArray()).map((d) => d._id).sort(),
+      ["s1"],
+    );
+    // A split point that does not name the shard key: 72, the chunks as they were.
+    const chunks = await cfg.collection("chunks").countDocuments({});
+    assert.equal(await code(admin.command({ split: "s1.ur", middle: { zz: 1 } })), 72);
+    assert.equal(await cfg.collection("chunks").countDocuments({}), chunks);
+    await admin.command({ split: "s1.ur", middle: { x: 10 } });
+    assert.equal(await cfg.collection("chunks").countDocuments({}), chunks + 1);
+  });
+});
