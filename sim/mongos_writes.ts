@@ -137,15 +137,9 @@ export async function shardedModify(
       if (cmd.ordered !== false) break;
       continue;
     }
-    if (name === "update" && changesShardKey(meta, st)) {
+    if (name === "update" && await changesShardKeyNow(m, db, cmd.update, meta, st, targets)) {
       // The document would have to move to another shard, which this mongos cannot do.
-      writeErrors.push({
-        index: i,
-        code: 20,
-        codeName: "IllegalOperation",
-        errmsg: "Must run update to shard key field in a multi-statement transaction or with " +
-          "retryWrites: true. (the simulator does not move documents between shards on update)",
-      });
+      writeErrors.push({ index: i, ...keyChangeRefusal(cmd) });
       if (cmd.ordered !== false) break;
       continue;
     }
@@ -226,14 +220,68 @@ export async function shardedFindAndModify(
     );
   }
   if (!cmd.remove && changesShardKey(meta, { q: cmd.query ?? {}, u: cmd.update })) {
-    throw new CommandError(
-      "Must run update to shard key field in a multi-statement transaction or with " +
-        "retryWrites: true. (the simulator does not move documents between shards on update)",
-      20,
-      "IllegalOperation",
-    );
+    const r = keyChangeRefusal(cmd);
+    throw new CommandError(r.errmsg, r.code, r.codeName);
   }
   return check(await onShard(m, targets[0], db, { ...cmd, shardVersion: collVersion(meta) }));
+}
+
+/**
+ * The refusal of an update that changes a document's shard key. Without a retryable write,
+ * mongod's own (20). With one, MongoDB moves the document to its new shard, which this mongos
+ * cannot: CommandNotSupported (115), since the driver rewrites a 20 of a retryable write into
+ * "this deployment does not support retryable writes" (tester86, tester90).
+ */
+function keyChangeRefusal(cmd: Document): { code: number; codeName: string; errmsg: string } {
+  return cmd.txnNumber === undefined
+    ? {
+      code: 20,
+      codeName: "IllegalOperation",
+      errmsg: "Must run update to shard key field in a multi-statement transaction or with " +
+        "retryWrites: true. (the simulator does not move documents between shards on update)",
+    }
+    : {
+      code: 115,
+      codeName: "CommandNotSupported",
+      errmsg: "an update that changes a document's shard key is not supported by this server " +
+        "(the simulator does not move documents between shards)",
+    };
+}
+
+/**
+ * Whether an update changes a document's shard key, where changesShardKey cannot tell from the
+ * statement alone: a replacement whose query does not pin the key (by _id) changes it only if
+ * the document it matches has another key, which the targeted shards are asked (tester90: a
+ * replacement by _id keeping the key was refused). A write between the two reads is not
+ * guarded: only tests and demos route through this mongos.
+ */
+async function changesShardKeyNow(
+  m: Mongos,
+  db: string,
+  coll: string,
+  meta: CollMeta,
+  st: Document,
+  targets: string[],
+): Promise<boolean> {
+  if (!changesShardKey(meta, st)) return false;
+  const u = st.u as Document;
+  const pattern = Object.fromEntries(Object.keys(meta.key).map((f) => [f, 1]));
+  const replacement = !Object.keys(u).some((k) => k.startsWith("$"));
+  if (!replacement || equalityKey(st.q, pattern)) return true;
+  for (const shard of targets) {
+    const r = check(
+      await onShard(m, shard, db, {
+        find: coll,
+        filter: st.q ?? {},
+        limit: 1,
+        shardVersion: collVersion(meta),
+      }),
+    );
+    const doc = (r.cursor?.firstBatch as Document[] | undefined)?.[0];
+    if (doc) return compareKeys(docKey(doc, pattern), docKey(u, pattern)) !== 0;
+  }
+  // Nothing matched: nothing changes (an upsert without the key is refused before this).
+  return false;
 }
 
 /**

@@ -231,12 +231,12 @@ Deno.test("sharding: shardCollection with hashed and range keys places documents
     assert.equal((await users.deleteMany({ uid: { $lt: 10 } })).deletedCount, 10);
     assert.equal(await users.countDocuments(), 190);
     // Changing a document's shard key would move it between shards: the simulator refuses it
-    // (20 IllegalOperation, which the driver reports as its retryable-writes message).
+    // (a retryable write, 115, saying so: a 20 the driver would report as its retryable-writes
+    // message).
     await assert.rejects(
       users.updateOne({ uid: 78 }, { $set: { uid: 1078 } }),
-      (e: { originalError?: { code: number; message: string } }) =>
-        e.originalError?.code === 20 &&
-        /Must run update to shard key field/.test(e.originalError.message),
+      (e: { code?: number; message: string }) =>
+        e.code === 115 && /changes a document's shard key is not supported/.test(e.message),
     );
     assert.equal((await users.findOne({ uid: 78 }))?.uid, 78);
     // An upsert must name the whole shard key (61), or its document's shard is unknown.
@@ -762,6 +762,20 @@ Deno.test("sharding: shardCollection keeps a unique key unique, and what mongod 
     const ur = c.db("s1").collection("ur");
     assert.equal(await code(ur.insertMany([{ x: 5 }, { x: 5 }])), 11000);
     assert.equal(await ur.countDocuments({ x: 5 }), 1);
+    // A replacement by _id that keeps the shard key is done; one that changes it is refused: a
+    // retryable write (the driver's default), 115, as the simulator moves no document between
+    // shards; 20 otherwise, as mongod says.
+    await ur.insertOne({ _id: 17 as never, x: 17 });
+    const kept = await ur.replaceOne({ _id: 17 as never }, { x: 17, v: 9 });
+    assert.equal(kept.modifiedCount, 1);
+    assert.equal((await ur.findOne({ _id: 17 as never }))?.v, 9);
+    assert.equal(await code(ur.replaceOne({ _id: 17 as never }, { x: 18 })), 115);
+    const plain = await c.db("s1").command({
+      update: "ur",
+      updates: [{ q: { _id: 17 }, u: { x: 18 } }],
+    });
+    assert.equal(plain.writeErrors?.[0]?.code, 20);
+    assert.equal((await ur.findOne({ _id: 17 as never }))?.x, 17);
     const refusals: [Document, number][] = [
       [{ shardCollection: "s1.uh", key: { x: "hashed" }, unique: true }, 72],
       [{ shardCollection: "admin.c", key: { x: 1 } }, 72],
