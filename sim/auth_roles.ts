@@ -160,11 +160,15 @@ function grants(role: Role, kind: Kind, db: string): boolean {
       return kind === "dbAdmin";
     case "userAdminAnyDatabase":
       return kind === "userAdmin";
+    // The cluster roles also read the config and local databases (find, listCollections,
+    // listIndexes, stats: "Built-In Roles"), as sh.status() and rs.printReplicationInfo() need.
     case "clusterMonitor":
-      return kind === "monitor";
+      return kind === "monitor" || kind === "read" && (db === "config" || db === "local");
     case "clusterManager":
-    case "hostManager":
     case "clusterAdmin":
+      return kind === "monitor" || kind === "cluster" ||
+        kind === "read" && (db === "config" || db === "local");
+    case "hostManager":
       return kind === "monitor" || kind === "cluster";
     case "backup":
       return kind === "read" || kind === "monitor";

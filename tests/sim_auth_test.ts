@@ -156,6 +156,13 @@ Deno.test("simulator auth: --auth standalone: localhost exception, SCRAM-SHA-256
     await withClient(`mongodb://ops:o@localhost:${port}/?directConnection=true`, async (c) => {
       assert.equal((await c.db("admin").command({ getCmdLineOpts: 1 })).ok, 1);
       assert.equal((await failure(c.db("shop").collection("orders").findOne({}))).code, 13);
+      // The cluster roles read the config and local databases ("Built-In Roles"; tester90).
+      await c.db("config").collection("settings").findOne({});
+      await c.db("local").listCollections().toArray();
+      assert.equal(
+        (await failure(c.db("config").collection("settings").insertOne({ x: 1 }))).code,
+        13,
+      );
       // userAdminAnyDatabase: change a password, drop a user.
       await c.db("shop").command({ updateUser: "reader", pwd: "r2" });
     });
