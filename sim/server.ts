@@ -1,6 +1,6 @@
 /** The simulated server process: listeners, connections (command dispatch: dispatch.ts). */
 import { Binary, type Document, Long, ObjectId, Timestamp } from "bson";
-import { batchCount } from "./batch.ts";
+import { CURSOR_MONITOR_MS, CursorTable } from "./cursors.ts";
 import type { Auth, ConnAuth } from "./auth.ts";
 import type { Log } from "./log.ts";
 import type { ShardVersions } from "./shard_version.ts";
@@ -107,7 +107,8 @@ export class Server {
   readonly startedAt = Date.now();
   readonly peers = new PeerPool();
   readonly commands = new Map<string, Handler>();
-  readonly cursors = new Map<string, { ns: string; docs: Document[]; pos: number }>();
+  readonly cursors = new CursorTable();
+  private cursorMonitor?: ReturnType<typeof setInterval>;
   readonly processId = new ObjectId();
   /** Fail points a test configured (configureFailPoint, with enableTestCommands): name → data. */
   readonly failPoints = new Map<string, Document>();
@@ -131,7 +132,6 @@ export class Server {
   /** serverStatus's opcounters, opcountersRepl and network (sim/server_status.ts). */
   readonly counters = new ServerCounters();
   private nextConnId = 1;
-  private nextCursor = 1000n;
   private topologyCounter = 0;
   private topologySig = "";
   private readonly topologyWaiters = new Set<() => void>();
@@ -165,6 +165,11 @@ export class Server {
     }
     this.opts.port = port;
     for (const l of this.listeners) this.acceptLoop(l, tlsOnly);
+    const timeout = Number(
+      (this.opts.parsed.setParameter as Record<string, unknown> | undefined)?.cursorTimeoutMillis,
+    );
+    if (Number.isFinite(timeout) && timeout > 0) this.cursors.timeoutMs = timeout;
+    this.cursorMonitor = setInterval(() => this.cursors.sweep(), CURSOR_MONITOR_MS);
     return port;
   }
 
@@ -369,25 +374,9 @@ export class Server {
     };
   }
 
-  /**
-   * A cursor's first reply: at most `batchSize` of `docs` (0: none yet) within 16 MiB; the rest
-   * stays in a cursor for getMore unless `single` (find's singleBatch) closes it.
-   */
-  newCursor(
-    ns: string,
-    docs: Document[],
-    batchSize: number,
-    first: "firstBatch" | "nextBatch" = "firstBatch",
-    single = false,
-  ): Document {
-    const batch = docs.slice(0, batchCount(docs, 0, batchSize));
-    let id = Long.ZERO;
-    if (docs.length > batch.length && !single) {
-      const n = this.nextCursor++;
-      this.cursors.set(String(n), { ns, docs, pos: batch.length });
-      id = Long.fromBigInt(n);
-    }
-    return { cursor: { [first]: batch, id, ns } };
+  /** A cursor's first reply (CursorTable.open). */
+  newCursor(...args: Parameters<CursorTable["open"]>): Document {
+    return this.cursors.open(...args);
   }
 
   address(): string {
@@ -415,6 +404,7 @@ export class Server {
   async shutdown(code = 0): Promise<never> {
     if (!this.shuttingDown) {
       this.shuttingDown = true;
+      clearInterval(this.cursorMonitor);
       for (const w of this.topologyWaiters) w();
       this.log.info("CONTROL", 4784900, "main", "Shutting down");
       await this.role?.stop().catch(() => {});

@@ -4,8 +4,9 @@
  * is refused with mongod's code.
  */
 import assert from "node:assert/strict";
-import { type Document, MongoServerError, Timestamp } from "mongodb";
-import { withMongod } from "./sim_helpers.ts";
+import { type Document, MongoClient, MongoServerError, Timestamp } from "mongodb";
+import { simBin, startMongod, waitFor, withDir, withMongod } from "./sim_helpers.ts";
+import { freePorts, output } from "./helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -148,5 +149,46 @@ Deno.test("simulator: a reply over 16 MiB is refused with BSONObjectTooLarge (10
       10334,
     );
     assert.equal(await big.countDocuments({}), 18);
+  });
+});
+
+Deno.test("simulator: an idle cursor is killed after cursorTimeoutMillis (43 on getMore), one with noCursorTimeout is kept; setParameter changes the timeout, and names what it does not act on (tester88)", async () => {
+  await withDir(async (dir) => {
+    const [port] = freePorts(1);
+    const started = await startMongod(await simBin("7.0.5"), dir, port, [
+      "--setParameter",
+      "cursorTimeoutMillis=500",
+    ]);
+    assert.equal(started.code, 0, output(started));
+    const c = new MongoClient(`mongodb://localhost:${port}/?directConnection=true`);
+    try {
+      const db = c.db("app");
+      await db.collection<Doc>("cur").insertMany(Array.from({ length: 5 }, (_, i) => ({ _id: i })));
+      const admin = c.db("admin");
+      assert.equal(
+        (await admin.command({ getParameter: 1, cursorTimeoutMillis: 1 }))
+          .cursorTimeoutMillis,
+        500,
+      );
+      const idle = await db.command({ find: "cur", batchSize: 1 });
+      const kept = await db.command({ find: "cur", batchSize: 1, noCursorTimeout: true });
+      // The monitor looks every 4 s: wait for it, not for a fixed time.
+      await waitFor(
+        () =>
+          db.command({ getMore: idle.cursor.id, collection: "cur", batchSize: 1 }).then(
+            () => undefined,
+            (e: { code?: number }) => e.code === 43 ? true : undefined,
+          ),
+        30_000,
+      );
+      const more = await db.command({ getMore: kept.cursor.id, collection: "cur", batchSize: 1 });
+      assert.equal(more.cursor.nextBatch.length, 1);
+      const set = await admin.command({ setParameter: 1, cursorTimeoutMillis: 600_000 });
+      assert.equal(set.was, 500);
+      await refused(admin.command({ setParameter: 1, logLevel: 1 }), 115);
+      await refused(admin.command({ setParameter: 1, noSuchParameter: 1 }), 72);
+    } finally {
+      await c.close();
+    }
   });
 });

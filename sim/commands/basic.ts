@@ -99,6 +99,9 @@ const getParameter: Handler = (ctx) => {
     ),
     tlsMode: tlsModeOf(ctx),
     sslMode: tlsModeOf(ctx).replace("TLS", "SSL"),
+    // The idle cursor timeout the server applies (cursors.ts), as set at startup or since.
+    cursorTimeoutMillis: ctx.server.cursors.timeoutMs,
+    transactionLifetimeLimitSeconds: 60,
   };
   const out: Document = {};
   for (const k of Object.keys(ctx.body)) {
@@ -109,11 +112,30 @@ const getParameter: Handler = (ctx) => {
   return ctx.body.getParameter === "*" ? known : out;
 };
 
+/** Runtime parameters of mongod the simulator knows by name but does not act on. */
+const RUNTIME_PARAMETERS = new Set([
+  "logLevel",
+  "logComponentVerbosity",
+  "quiet",
+  "transactionLifetimeLimitSeconds",
+  "maxTransactionLockRequestTimeoutMillis",
+  "notablescan",
+  "ttlMonitorEnabled",
+  "diagnosticDataCollectionEnabled",
+  "enableFlowControl",
+  "redactClientLogData",
+  "auditAuthorizationSuccess",
+  "wiredTigerEngineRuntimeConfig",
+  "internalQueryMaxBlockingSortMemoryUsageBytes",
+  "maxNumActiveUserIndexBuilds",
+]);
+
 /**
  * setParameter, for the one runtime parameter mup uses: tlsMode, which only moves allowTLS →
  * preferTLS → requireTLS (MongoDB's ssl_parameters.cpp checkTLSModeTransition: any other change,
  * also to the current mode, is BadValue "Illegal state transition for tlsMode, attempt to change
- * from X to Y"). Answers `was`, the old value, as mongod does. Other parameters are refused.
+ * from X to Y"). Answers `was`, the old value, as mongod does. cursorTimeoutMillis changes the
+ * idle cursor timeout (cursors.ts). Other parameters are refused: those mongod has, 115.
  */
 const setParameter: Handler = (ctx) => {
   if (ctx.db !== "admin") {
@@ -127,6 +149,24 @@ const setParameter: Handler = (ctx) => {
   }
   const out: Document = {};
   for (const k of names) {
+    if (k === "cursorTimeoutMillis") {
+      const ms = Number(ctx.body[k]);
+      if (!Number.isFinite(ms)) {
+        throw errors.badValue(`Invalid value for cursorTimeoutMillis: ${String(ctx.body[k])}`);
+      }
+      out.was = ctx.server.cursors.timeoutMs;
+      ctx.server.cursors.timeoutMs = ms;
+      continue;
+    }
+    // A parameter mongod takes at runtime that the simulator would not act on: said so, not
+    // called unknown (tester88, tester90).
+    if (RUNTIME_PARAMETERS.has(k)) {
+      throw new CommandError(
+        `setParameter ${k} is not supported by this server (the simulator does not act on it)`,
+        115,
+        "CommandNotSupported",
+      );
+    }
     if (k !== "tlsMode") {
       throw new CommandError(
         `attempted to set unrecognized parameter [${k}], use help:true to see options `,

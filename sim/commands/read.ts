@@ -171,7 +171,14 @@ const find: Handler = async (ctx) => {
   const batch = b.batchSize !== undefined ? Number(b.batchSize) : b.singleBatch ? docs.length : 101;
   return atClusterTime(
     ctx,
-    ctx.server.newCursor(`${ctx.db}.${coll}`, docs, batch, "firstBatch", !!b.singleBatch),
+    ctx.server.newCursor(
+      `${ctx.db}.${coll}`,
+      docs,
+      batch,
+      "firstBatch",
+      !!b.singleBatch,
+      !!b.noCursorTimeout,
+    ),
   );
 };
 
@@ -196,6 +203,7 @@ const getMore: Handler = (ctx) => {
   const key = cursorKey(ctx.body.getMore);
   const c = ctx.server.cursors.get(key);
   if (!c) throw new CommandError(`cursor id ${key} not found`, 43, "CursorNotFound");
+  c.usedAt = Date.now();
   // getmore_cmd.cpp: a cursor is read through its own namespace only.
   const ns = `${ctx.db}.${ctx.body.collection}`;
   if (ns !== c.ns) {
