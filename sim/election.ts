@@ -22,16 +22,25 @@ export class Election {
     this.lastPrimaryContact = Date.now();
   }
 
+  /**
+   * A primary that has not heard from a majority of voters for electionTimeoutMillis steps down
+   * ("Can't see a majority of the set, relinquishing primary"). The window is never shorter
+   * than two heartbeat timeouts (4 s): the simulator's default election timeout is 600 ms, and
+   * a loaded test machine delays answers; a longer one is MongoDB's (tester88 M5: it was about
+   * twice the timeout).
+   */
   checkMajority(): void {
     if (this.rs.state !== 1) return;
     const now = Date.now();
+    const window = Math.max(this.rs.electionTimeoutMs, 2 * this.rs.heartbeats.timeoutMs());
     const me = this.rs.self();
     let votes = 0;
     for (const m of this.rs.voters()) {
       if (m._id === me?._id) votes++;
       else {
         const v = this.rs.views.get(m._id);
-        if (v && (v.health === 1 || now - v.since < this.rs.electionTimeoutMs)) votes++;
+        const heard = v?.heardAt ?? (v?.health === 1 ? v.since : undefined);
+        if (heard !== undefined && now - heard < window) votes++;
       }
     }
     if (votes * 2 <= this.rs.voters().length) {

@@ -70,6 +70,11 @@ export class Heartbeats {
     if (others.length === 0) void this.settle();
   }
 
+  /** How long a heartbeat waits for its answer: 2 s, or 4 intervals when that is longer. */
+  timeoutMs(): number {
+    return Math.max(2000, this.rs.heartbeatMs * 4);
+  }
+
   /** Sends a heartbeat to member `id` at `host`, and the one owed after it, if any. */
   private send(id: number, host: string): void {
     this.inFlight.add(host);
@@ -90,7 +95,7 @@ export class Heartbeats {
         host,
         "admin",
         this.request(id),
-        Math.max(2000, this.rs.heartbeatMs * 4),
+        this.timeoutMs(),
       );
       this.noteMember(id, r, Math.round(performance.now() - t0));
     } catch (e) {
@@ -118,6 +123,7 @@ export class Heartbeats {
       lastHeartbeat: new Date(),
       pingMs: 0,
       since: prev?.health === 0 ? prev.since : Date.now(),
+      heardAt: prev?.heardAt,
       message,
     };
     this.rs.views.set(id, v);
@@ -157,6 +163,7 @@ export class Heartbeats {
       lastHeartbeat: new Date(),
       pingMs,
       since: prev?.health === 1 ? prev.since : Date.now(),
+      heardAt: Date.now(),
       // Only an answer says it: a member's request leaves what its last answer said.
       syncingTo: typeof r.syncingTo === "string" ? r.syncingTo : prev?.syncingTo,
     });

@@ -51,6 +51,8 @@ export interface MemberView {
   lastHeartbeat?: Date;
   pingMs: number;
   since: number;
+  /** When the member was last heard from (an answer, or its own heartbeat), ms since the epoch. */
+  heardAt?: number;
   /** Why the last heartbeat failed (replSetGetStatus `lastHeartbeatMessage`). */
   message?: string;
   /** The member it syncs from, as its heartbeat answer says (`syncingTo`; "" for none). */

@@ -354,3 +354,21 @@ Deno.test("simulator: a reconfig that gives the primary priority 0 is refused (N
     assert.equal((await config(next)).members[0].priority, 0);
   });
 });
+
+Deno.test("simulator: a primary cut off from its secondaries steps down after about electionTimeoutMillis, not before it and not twice as long (tester88)", async () => {
+  await withFreezableSet(3, async ({ ports, freeze }) => {
+    for (const p of ports.slice(1)) freeze(p);
+    const t0 = Date.now();
+    // Still the primary well inside the timeout (10 s)…
+    await new Promise((r) => setTimeout(r, 6_000));
+    assert.equal((await admin(ports[0], { hello: 1 })).isWritablePrimary, true);
+    // …and stepped down soon after it: MongoDB's liveness window, where the simulator took about
+    // twice the timeout before (20 s).
+    await waitFor(async () => {
+      const h = await admin(ports[0], { hello: 1 });
+      return h.isWritablePrimary ? undefined : true;
+    }, 30_000);
+    const after = Date.now() - t0;
+    assert.ok(after < 17_000, `stepped down after ${after} ms`);
+  }, { electionTimeoutMillis: 10_000 });
+});
