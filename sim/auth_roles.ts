@@ -105,7 +105,7 @@ const USER_ADMIN = new Set([
   "revokeRolesFromUser",
 ]);
 /** Any authenticated user: listDatabases lists what the user may see (authorizedDatabases). */
-const ANY_USER = new Set(["listDatabases"]);
+const ANY_USER = new Set(["listDatabases", "commitTransaction", "abortTransaction"]);
 const CLUSTER_MONITOR = new Set([
   "getParameter",
   "serverStatus",

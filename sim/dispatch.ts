@@ -85,6 +85,53 @@ function checkTxnNumber(server: Server, name: string, body: Document): void {
   }
 }
 
+/** The commands that end a transaction: the simulator never has one open. */
+const TRANSACTION_ENDS = new Set(["commitTransaction", "abortTransaction"]);
+
+/**
+ * Multi-document transactions are not simulated: every command of one is refused before it
+ * runs (263, what a server answers for operations it cannot run inside a transaction), rather
+ * than run outside it (tester88: listCollections ran, then commit failed with 59); a commit or
+ * abort finds no transaction (251 NoSuchTransaction, as mongod answers for an unknown one).
+ */
+function checkTransaction(name: string, body: Document): void {
+  if (TRANSACTION_ENDS.has(name)) {
+    throw new CommandError(
+      `Given transaction number ${
+        Number(body.txnNumber ?? -1)
+      } does not match any in-progress transactions. The active transaction number is -1`,
+      251,
+      "NoSuchTransaction",
+    );
+  }
+  if (body.autocommit !== undefined || body.startTransaction !== undefined) {
+    throw new CommandError(
+      "Multi-document transactions are not supported by this server",
+      263,
+      "OperationNotSupportedInTransaction",
+    );
+  }
+}
+
+/** Reads whose whole work is done before they answer: maxTimeMS bounds it. */
+const TIMED_READS = new Set(["find", "aggregate", "count", "distinct"]);
+
+/**
+ * A read that took longer than its maxTimeMS fails as mongod's does when the limit interrupts it
+ * (MaxTimeMSExpired, 50), its cursor closed, instead of answering late (tester88). Reads have
+ * nothing to undo; writes run to their end, as the simulator cannot interrupt them.
+ * https://www.mongodb.com/docs/v7.0/tutorial/terminate-running-operations/#maxtimems
+ */
+function overTime(server: Server, name: string, body: Document, res: Document, ms: number): void {
+  const limit = Number(body.maxTimeMS ?? 0);
+  if (!TIMED_READS.has(name) || !(limit > 0) || ms <= limit) return;
+  const id = res.cursor?.id;
+  if (id !== undefined) {
+    server.cursors.delete(String(typeof id === "object" ? id.toBigInt?.() ?? id : id));
+  }
+  throw new CommandError("operation exceeded time limit", 50, "MaxTimeMSExpired");
+}
+
 const ALIASES: Record<string, string> = {
   ismaster: "hello",
   isMaster: "hello",
@@ -103,10 +150,11 @@ export async function dispatch(
   const handler = server.commands.get(name);
   try {
     server.counters.command(name, body);
-    if (!handler) throw errors.commandNotFound(first);
+    if (!handler && !TRANSACTION_ENDS.has(name)) throw errors.commandNotFound(first);
     if (!NO_QUERY_ENGINE.has(name)) await loadQueryEngine();
     await server.auth?.authorize(name, db, body, conn);
     checkTxnNumber(server, first, body);
+    checkTransaction(name, body);
     if (body.shardVersion !== undefined && server.shardVersions) {
       server.shardVersions.check(db, name, body);
       const { shardVersion: _v, ...rest } = body;
@@ -119,7 +167,9 @@ export async function dispatch(
     }
     server.observeClusterTime(body.$clusterTime?.clusterTime);
     const ctx = { server, db, body, conn };
-    const res = await handler(ctx);
+    const started = performance.now();
+    const res = await handler!(ctx);
+    overTime(server, name, body, res, performance.now() - started);
     if (server.auth) Object.assign(res, await server.auth.afterCommand(name, ctx, res));
     if (res.__closeConnection) return null;
     // A retryable write whose write concern failed by a state change is labelled too.

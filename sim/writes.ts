@@ -29,26 +29,12 @@ export interface Statements {
 
 const TXN_NS = "config.transactions";
 
-/** Refuses what MongoDB refuses about sessions before running a command. */
+/**
+ * Refuses what MongoDB refuses of a read's or write's read concern and collation before running
+ * it (txnNumber and transactions: dispatch.ts, for every command).
+ */
 export function checkSessionFields(ctx: CommandContext): void {
   const b = ctx.body;
-  if (b.txnNumber !== undefined && !ctx.server.opts.replSet && ctx.server.opts.role === "mongod") {
-    throw new CommandError(
-      "Transaction numbers are only allowed on a replica set member or mongos",
-      20,
-      "IllegalOperation",
-    );
-  }
-  if (b.autocommit !== undefined || b.startTransaction !== undefined) {
-    // Multi-document transactions are not simulated: refusing is better than applying
-    // writes before commit. 263 is what a server answers for operations it cannot run inside
-    // a transaction.
-    throw new CommandError(
-      "Multi-document transactions are not supported by this server",
-      263,
-      "OperationNotSupportedInTransaction",
-    );
-  }
   checkReadConcern(b);
   // Collation is not simulated: refused rather than compared in binary order (tester62).
   const statements = [...(b.updates ?? []), ...(b.deletes ?? [])] as Document[];

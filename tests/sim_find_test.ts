@@ -192,3 +192,15 @@ Deno.test("simulator: an idle cursor is killed after cursorTimeoutMillis (43 on 
     }
   });
 });
+
+Deno.test("simulator: a read that takes longer than its maxTimeMS fails with MaxTimeMSExpired (50) instead of answering late (tester88)", async () => {
+  await withMongod(async (c) => {
+    const coll = c.db("app").collection<Doc>("slow");
+    await coll.insertMany(Array.from({ length: 20_000 }, (_, i) => ({ _id: i, g: i % 97 })));
+    const pipeline = [{ $group: { _id: "$g", n: { $sum: 1 } } }, { $sort: { n: -1, _id: 1 } }];
+    await refused(coll.aggregate(pipeline, { maxTimeMS: 1 }).toArray(), 50);
+    // Without a limit, or with one it keeps, it answers.
+    assert.equal((await coll.aggregate(pipeline).toArray()).length, 97);
+    assert.equal((await coll.aggregate(pipeline, { maxTimeMS: 600_000 }).toArray()).length, 97);
+  });
+});

@@ -303,6 +303,29 @@ Deno.test("simulator: retryable writes: the same lsid + txnNumber returns the fi
         (await db.collection("rw").listIndexes().toArray()).map((i) => i.name),
         ["_id_"],
       );
+      // No transaction is ever open: each of its commands is refused before it runs (263),
+      // reads and listings too, and a commit or abort finds none (251) (tester88).
+      const txn = { txnNumber: Long.fromNumber(50), autocommit: false };
+      for (
+        const cmd of [
+          { listCollections: 1, ...txn, startTransaction: true },
+          { find: "rw", ...txn, startTransaction: true },
+          { insert: "rw", documents: [{ _id: 3 }], ...txn, startTransaction: true },
+        ]
+      ) {
+        await assert.rejects(
+          runOther(cmd),
+          (e: { code?: number }) => e.code === 263,
+          JSON.stringify(cmd),
+        );
+      }
+      for (const end of ["commitTransaction", "abortTransaction"]) {
+        await assert.rejects(
+          c.db("admin").command({ [end]: 1, ...txn }, { session: other }),
+          (e: { code?: number }) => e.code === 251,
+          end,
+        );
+      }
       const other1 = { insert: "rw", documents: [{ _id: 2 }], txnNumber: Long.fromNumber(100) };
       assert.equal((await runOther(other1)).n, 1);
       assert.equal((await runOther(other1)).writeErrors, undefined, "a retry");
