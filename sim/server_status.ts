@@ -86,6 +86,12 @@ function mem(): Document {
   return { bits: 64, resident: mib(Deno.memoryUsage().rss), virtual, supported: true };
 }
 
+/** A mongos's config server set as a connection string: `<set>/<host:port>,…`. */
+function mongosConfigString(server: Server): string {
+  const r = server.router as { configSet?: string; configHosts?: string[] } | undefined;
+  return r?.configSet ? `${r.configSet}/${(r.configHosts ?? []).join(",")}` : "";
+}
+
 /**
  * The sections serverStatus adds to host, uptime and connections (sim/commands/basic.ts) from
  * what `server` counted: network, opcounters, opcountersRepl, mem and (mongod) storageEngine.
@@ -101,6 +107,16 @@ export function statusSections(server: Server): Document {
     opcounters: longs(c.ops),
     opcountersRepl: longs(c.repl),
     mem: mem(),
+    // mongos: where its config servers are and the chunk size the balancer splits at (128 MiB,
+    // 7.0's default); lastSeenConfigServerOpTime is not kept, so it is not answered.
+    ...(server.opts.role === "mongos"
+      ? {
+        sharding: {
+          configsvrConnectionString: mongosConfigString(server),
+          maxChunkSizeInBytes: Long.fromNumber(128 * 1024 * 1024),
+        },
+      }
+      : {}),
     ...(server.opts.role === "mongos" ? {} : {
       storageEngine: {
         name: "wiredTiger",

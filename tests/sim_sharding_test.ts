@@ -753,6 +753,11 @@ Deno.test("sharding: shardCollection keeps a unique key unique, and what mongod 
   await withCluster(async (c) => {
     const admin = c.db("admin");
     const code = (p: Promise<unknown>) => p.then(() => 0, (e: { code?: number }) => e.code);
+    // serverStatus on mongos names its config servers (tester90).
+    const status = await admin.command({ serverStatus: 1 });
+    assert.equal(status.process, "mongos");
+    assert.match(status.sharding?.configsvrConnectionString ?? "", /^cfg\/localhost:\d+/);
+    assert.equal(Number(status.sharding?.maxChunkSizeInBytes), 128 * 1024 * 1024);
     // An unknown primary shard: 70, and no database made.
     assert.equal(await code(admin.command({ enableSharding: "s10", primaryShard: "nosuch" })), 70);
     const cfg = c.db("config");
