@@ -234,6 +234,22 @@ export function membersDownAdvice(
       } again) and goes on`,
     };
   }
+  // A deploy that starts them, but only after this operation: no deploy mup makes is ordered so
+  // (an edited, resealed one: tester89), and `cluster start` refuses a first deploy. Planned
+  // again. (A rolling restart does start members later on purpose.)
+  const later = ctx.plan.operation !== "deploy" ? new Set<string>() : new Set(
+    allOperations(ctx.plan).filter((o) =>
+      o.type === "start_process" && o.target.host && o.target.port
+    ).map((o) => machinePort(hostPort(o.target.host!, o.target.port!))),
+  );
+  if (down.length && down.every((d) => later.has(machinePort(d)))) {
+    const replan = `this plan starts ${
+      down.length === 1 ? "it" : "them"
+    } only after ${ctx.op.id}, an order mup never plans: plan again (\`mup ${
+      replanCommand(ctx.plan)
+    }\`)`;
+    return { advice: replan, replan };
+  }
   const replan = startThenReplan(ctx, down, sent);
   return { advice: replan, replan };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startThenReplan, waitedFor } from "./timeout.ts";
+import { membersDownAdvice, startThenReplan, waitedFor } from "./timeout.ts";
 import type { OperationContext } from "./operation.ts";
 import type { Plan, PlannedOperation } from "../plan/schema.ts";
 
@@ -80,4 +80,26 @@ Deno.test("a wait that gave up says how long it took when its looks stretched it
   assert.equal(waitedFor(0, 60_000, "within", 61_000), "within 60s");
   assert.equal(waitedFor(0, 60_000, "after", 100_000), "after 1m 40s (its timeout is 60s)");
   assert.equal(waitedFor(0, 1_500, "within", 30_000), "after 30s (its timeout is 1.5s)");
+});
+
+Deno.test("a deploy that needs members it starts only later (an order mup never plans) says to plan again, not to start them (tester89)", () => {
+  const { plan, ops } = scaleOut(["sh"]);
+  const init = { ...ops[1], id: "init-rs-rs0", type: "init_replica_set", depends_on: [] };
+  // The init moved to a phase of its own before the start, its dependencies emptied.
+  const deploy = {
+    ...plan,
+    operation: "deploy",
+    phases: [{ name: "prepare", operations: [init] }, ...plan.phases],
+  } as unknown as Plan;
+  const { advice, replan } = membersDownAdvice(ctxOf(deploy, init), ["localhost:28030"]);
+  assert.match(advice, /this plan starts it only after init-rs-rs0, an order mup never plans/);
+  assert.match(advice, /plan again \(`mup cluster deploy c1 /);
+  assert.doesNotMatch(advice, /cluster start/);
+  assert.equal(replan, advice);
+  // A restart starts members later on purpose: its advice is not this one.
+  const restart = { ...deploy, operation: "restart" } as unknown as Plan;
+  assert.doesNotMatch(
+    membersDownAdvice(ctxOf(restart, init), ["localhost:28030"]).advice,
+    /an order mup never plans/,
+  );
 });
