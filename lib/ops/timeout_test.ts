@@ -84,7 +84,12 @@ Deno.test("a wait that gave up says how long it took when its looks stretched it
 
 Deno.test("a deploy that needs members it starts only later (an order mup never plans) says to plan again, not to start them (tester89)", () => {
   const { plan, ops } = scaleOut(["sh"]);
-  const init = { ...ops[1], id: "init-rs-rs0", type: "init_replica_set", depends_on: [] };
+  const init = {
+    ...ops[1],
+    id: "init-rs-rs0",
+    type: "init_replica_set",
+    depends_on: [],
+  } as PlannedOperation;
   // The init moved to a phase of its own before the start, its dependencies emptied.
   const deploy = {
     ...plan,
