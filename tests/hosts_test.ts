@@ -215,6 +215,11 @@ Deno.test("one install per machine: a set mixing localhost, 127.0.0.1 and ::1 in
     o.type === "upload_file" && o.target.params.kind === "binaries"
   );
   assert.deepEqual(installs.map((o) => o.id), ["install-binaries-localhost"]);
+  // The one install says which other names of the machine it serves (tester87).
+  assert.equal(
+    installs[0].description,
+    "Install 7.0.5 binaries on localhost (also 127.0.0.1, ::1: the same machine)",
+  );
   for (const o of ops.filter((o) => o.type === "start_process")) {
     assert.ok(o.depends_on.includes("install-binaries-localhost"), o.id);
   }

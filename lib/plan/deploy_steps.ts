@@ -338,3 +338,17 @@ export function initConfig(s: ReplicaSetSpec): {
   }));
   return { _id: s.name, ...(s.configsvr ? { configsvr: true as const } : {}), members };
 }
+
+/**
+ * The other names `host` has among the processes' hosts: addresses of the same machine (hostKey:
+ * loopback aliases such as 127.0.0.2 and 127.0.0.3), which one per-machine operation serves.
+ */
+export function sameMachine(host: string, procs: { host: string }[]): string[] {
+  const k = hostKey(host);
+  return [...new Set(procs.map((p) => p.host))].filter((h) => h !== host && hostKey(h) === k);
+}
+
+/** " (also 127.0.0.3, 127.0.0.4: the same machine)", or "" without other names. */
+export function alsoNamed(aliases: string[]): string {
+  return aliases.length ? ` (also ${aliases.join(", ")}: the same machine)` : "";
+}

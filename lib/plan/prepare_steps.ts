@@ -8,7 +8,13 @@ import { addressHost, hostKey } from "../topology/hosts.ts";
 import { renderConfig } from "./mongo_config.ts";
 import { DIR_MODE, processDirs } from "./processes.ts";
 import type { PlannedOperation, Release } from "./schema.ts";
-import { installId, releaseUses, type StepContext } from "./deploy_steps.ts";
+import {
+  alsoNamed,
+  installId,
+  releaseUses,
+  sameMachine,
+  type StepContext,
+} from "./deploy_steps.ts";
 import { change, check, EST, op, processTarget, uploadConfigOp } from "./op_builders.ts";
 
 /** The prepare phase's operations, in plan order. */
@@ -48,7 +54,7 @@ export function prepareOps(c: StepContext): PlannedOperation[] {
       unpackedDir,
       binDir,
       files: [...roles].sort(),
-    }));
+    }, sameMachine(host, procs)));
   }
   for (const p of procs) {
     const dirs = processDirs(p);
@@ -157,11 +163,12 @@ export function installOp(
   host: string,
   r: Release,
   at: { downloadId: string; archive: string; unpackedDir: string; binDir: string; files: string[] },
+  aliases: string[] = [],
 ): PlannedOperation {
   return op({
     id: installId(host),
     type: "upload_file",
-    description: `Install ${r.version} binaries on ${host}`,
+    description: `Install ${r.version} binaries on ${host}${alsoNamed(aliases)}`,
     target: {
       type: "host",
       name: host,

@@ -14,7 +14,7 @@ import {
 } from "../security/settings.ts";
 import type { ProcessSpec } from "./processes.ts";
 import type { PlannedOperation } from "./schema.ts";
-import type { StepContext } from "./deploy_steps.ts";
+import { alsoNamed, sameMachine, type StepContext } from "./deploy_steps.ts";
 import { change, op, processTarget } from "./op_builders.ts";
 
 const EST = { secret: 50, upload: 300, createUser: 1_000, cert: 300 };
@@ -92,7 +92,7 @@ function keyfileOps(c: StepContext): PlannedOperation[] {
     ops.push(op({
       id: keyfileUploadId(host),
       type: "upload_file",
-      description: `Install the keyfile on ${host}`,
+      description: `Install the keyfile on ${host}${alsoNamed(sameMachine(host, c.procs))}`,
       target: {
         type: "host",
         name: host,
