@@ -124,6 +124,9 @@ const TIMED_READS = new Set(["find", "aggregate", "count", "distinct"]);
  */
 function overTime(server: Server, name: string, body: Document, res: Document, ms: number): void {
   const limit = Number(body.maxTimeMS ?? 0);
+  // mongos sends maxTimeMS on to the shards, which enforce it on their reads; its own waits for
+  // a shard are the gather's (allowPartialResults leaves a shard out instead).
+  if (server.opts.role === "mongos") return;
   if (!TIMED_READS.has(name) || !(limit > 0) || ms <= limit) return;
   const id = res.cursor?.id;
   if (id !== undefined) {
