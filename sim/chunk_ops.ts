@@ -90,15 +90,7 @@ export async function migrate(m: Mongos, ns: string, chunkId: unknown, to: strin
         const k = docKey(d, meta.key);
         return compareKeys(lo, k) <= 0 && compareKeys(k, hi) < 0;
       });
-      ok(
-        await onShard(m, to, db, {
-          createIndexes: coll,
-          indexes: [{
-            key: meta.key,
-            name: Object.entries(meta.key).map(([k, v]) => `${k}_${v}`).join("_"),
-          }],
-        }),
-      );
+      await copyIndexes(m, chunk.shard, to, db, coll, meta.key);
       await copyTo(m, to, db, coll, docs);
       const now = new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 });
       await m.config("config", {
@@ -170,4 +162,28 @@ export async function splitChunkAt(
     updates: [{ q: { _id: chunk._id }, u: { $set: { max: at } } }],
     writeConcern: MAJ,
   });
+}
+
+/**
+ * Makes on shard `to` the indexes collection `db.coll` has on shard `from` (unique ones unique),
+ * and `key`'s when given, before any document is copied, as a chunk migration and movePrimary
+ * copy a collection's indexes (tester92: a unique shard key stopped being unique on the shard a
+ * chunk moved to).
+ */
+export async function copyIndexes(
+  m: Mongos,
+  from: string,
+  to: string,
+  db: string,
+  coll: string,
+  key?: Document,
+): Promise<void> {
+  const listed = await onShard(m, from, db, { listIndexes: coll });
+  const indexes = (listed.ok ? await drain(m, from, db, listed) : [])
+    .filter((i) => i.name !== "_id_")
+    .map((i) => ({ key: i.key, name: i.name, ...(i.unique ? { unique: true } : {}) }));
+  if (key && !indexes.some((i) => JSON.stringify(i.key) === JSON.stringify(key))) {
+    indexes.push({ key, name: Object.entries(key).map(([k, v]) => `${k}_${v}`).join("_") });
+  }
+  if (indexes.length) ok(await onShard(m, to, db, { createIndexes: coll, indexes }));
 }

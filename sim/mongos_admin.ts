@@ -7,7 +7,7 @@ import type { Document } from "bson";
 import { CommandError, errors } from "./errors.ts";
 import { text } from "./update_checks.ts";
 import type { Mongos } from "./mongos.ts";
-import { bounds, cfg, copyTo, MAJ, migrate, ok, splitChunkAt } from "./chunk_ops.ts";
+import { bounds, cfg, copyIndexes, copyTo, MAJ, migrate, ok, splitChunkAt } from "./chunk_ops.ts";
 import { collMeta, dbPrimary, drain, onShard } from "./mongos_routing.ts";
 import type { CommandContext, Handler } from "./server.ts";
 import { shardCollection } from "./shard_collection.ts";
@@ -208,6 +208,7 @@ const movePrimary: Handler = async (ctx) => {
           await onShard(m, from, db, { find: coll, filter: {}, batchSize: 1_000_000 }),
         );
         await onShard(m, to, db, { create: coll }); // 48 NamespaceExists is fine
+        await copyIndexes(m, from, to, db, coll);
         await copyTo(m, to, db, coll, docs);
       }
       await m.config("config", {

@@ -806,5 +806,12 @@ Deno.test("sharding: shardCollection keeps a unique key unique, and what mongod 
     assert.equal(await cfg.collection("chunks").countDocuments({}), chunks);
     await admin.command({ split: "s1.ur", middle: { x: 10 } });
     assert.equal(await cfg.collection("chunks").countDocuments({}), chunks + 1);
+    // The chunk moved to the other shard keeps its key unique there (tester92).
+    const owner = (await cfg.collection("chunks").findOne({ "min.x": 10 }))?.shard;
+    const other = owner === "sh1" ? "sh2" : "sh1";
+    await admin.command({ moveChunk: "s1.ur", find: { x: 50 }, to: other });
+    await ur.insertOne({ x: 60 });
+    assert.equal(await code(ur.insertOne({ x: 60 })), 11000);
+    assert.equal(await ur.countDocuments({ x: 60 }), 1);
   });
 });
