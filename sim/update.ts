@@ -154,17 +154,88 @@ function idChanged(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) !== JSON.stringify(b);
 }
 
-/** Fields of an equality filter, as an upsert seeds its new document with them. */
+/**
+ * The document an upsert starts from: the query's equality conditions ("Upsert Behavior" in the
+ * manual; update_driver.cpp populateDocumentWithQueryFields), found at the top level, in `$and`,
+ * and in a one-clause `$or` or one-value `$in` (which MongoDB reads as equalities); a dotted path
+ * makes nested fields ("x.y": 1 → {x: {y: 1}}). A regular expression is a match, not a value:
+ * left out. Refused as mongod refuses them: a path given twice or inside another (54), a dotted
+ * `_id` (111), an `_id` that is an array or a regular expression (53).
+ */
 export function upsertSeed(q: Document | undefined): Document {
+  const found = new Map<string, unknown>();
+  const add = (path: string, v: unknown) => {
+    for (const other of found.keys()) {
+      if (other === path || other.startsWith(`${path}.`) || path.startsWith(`${other}.`)) {
+        throw new QueryError(
+          `cannot infer query fields to set, path '${
+            other.length <= path.length ? other : path
+          }' is matched twice`,
+          54,
+          "NotSingleValueField",
+        );
+      }
+    }
+    found.set(path, v);
+  };
+  const walk = (filter: Document | undefined) => {
+    for (const [k, v] of Object.entries(filter ?? {})) {
+      if (k === "$and" && Array.isArray(v)) v.forEach((c) => walk(c as Document));
+      else if (k === "$or" && Array.isArray(v) && v.length === 1) walk(v[0] as Document);
+      else if (k.startsWith("$")) continue;
+      else {
+        const eq = equalityOf(v);
+        if (eq !== undefined) add(k, eq.value);
+      }
+    }
+  };
+  walk(q);
   const base: Document = {};
-  for (const [k, v] of Object.entries(q ?? {})) {
-    if (k.startsWith("$") || k.includes(".")) continue;
-    if (v && typeof v === "object" && !Array.isArray(v) && !(v instanceof ObjectId)) {
-      const ks = Object.keys(v);
-      if (ks.length === 1 && ks[0] === "$eq") base[k] = (v as Document).$eq;
-      else if (ks.some((x) => x.startsWith("$"))) continue;
-      else base[k] = v;
-    } else base[k] = v;
+  for (const [path, v] of found) {
+    if (path === "_id" || path.startsWith("_id.")) checkSeedId(path, v);
+    const parts = path.split(".");
+    let at = base;
+    for (const p of parts.slice(0, -1)) {
+      at = (at[p] ??= {}) as Document;
+    }
+    at[parts.at(-1)!] = v;
   }
   return base;
+}
+
+function isRegex(v: unknown): boolean {
+  return v instanceof RegExp || (v as { _bsontype?: string } | null)?._bsontype === "BSONRegExp";
+}
+
+/** The value a condition pins a field to, if it is an equality. */
+function equalityOf(v: unknown): { value: unknown } | undefined {
+  if (isRegex(v)) return undefined;
+  if (v && typeof v === "object" && !Array.isArray(v) && !(v instanceof ObjectId)) {
+    const ks = Object.keys(v);
+    if (ks.length === 1 && ks[0] === "$eq") {
+      return isRegex((v as Document).$eq) ? undefined : { value: (v as Document).$eq };
+    }
+    if (ks.length === 1 && ks[0] === "$in") {
+      const list = (v as Document).$in;
+      return Array.isArray(list) && list.length === 1 && !isRegex(list[0])
+        ? { value: list[0] }
+        : undefined;
+    }
+    if (ks.some((x) => x.startsWith("$"))) return undefined;
+  }
+  return { value: v };
+}
+
+/** An upsert's `_id` from its query: exact (111 otherwise), never an array or a regex (53). */
+function checkSeedId(path: string, v: unknown): void {
+  if (path !== "_id") {
+    throw new QueryError(
+      `field at '_id' must be exactly specified, field at sub-path '${path}'found`,
+      111,
+      "NotExactValueField",
+    );
+  }
+  if (Array.isArray(v)) {
+    throw new QueryError("The '_id' value cannot be of type array", 53, "InvalidIdField");
+  }
 }

@@ -204,3 +204,46 @@ Deno.test("simulator: a read that takes longer than its maxTimeMS fails with Max
     assert.equal((await coll.aggregate(pipeline, { maxTimeMS: 600_000 }).toArray()).length, 97);
   });
 });
+
+Deno.test("simulator: an upsert's new document holds the query's equalities (dotted paths, $and, one-value $in), never a regular expression; a dotted or array _id and a path given twice are refused (tester92)", async () => {
+  await withMongod(async (c) => {
+    const coll = c.db("app").collection<Doc>("seed");
+    const up = (q: Document) => coll.updateOne(q as never, { $set: { b: 1 } }, { upsert: true });
+    await up({ "x.y": 1, _id: 2 });
+    assert.deepEqual(await coll.findOne({ _id: 2 }), { _id: 2, x: { y: 1 }, b: 1 });
+    await up({ $and: [{ _id: 3 }, { a: 1 }, { c: 2 }] });
+    assert.deepEqual(await coll.findOne({ _id: 3 }), { _id: 3, a: 1, c: 2, b: 1 });
+    await up({ _id: { $in: [4] }, a: { $eq: 5 } });
+    assert.deepEqual(await coll.findOne({ _id: 4 }), { _id: 4, a: 5, b: 1 });
+    await up({ _id: 5, r: /x/ });
+    assert.deepEqual(await coll.findOne({ _id: 5 }), { _id: 5, b: 1 });
+    await refused(up({ _id: [1, 2] }), 53);
+    await refused(up({ "_id.x": 1 }), 111);
+    await refused(up({ _id: 6, a: 1, "a.b": 2 }), 54);
+    assert.equal(await coll.countDocuments({ _id: 6 }), 0);
+  });
+});
+
+Deno.test("simulator: a projection of $slice alone keeps the whole document, the arrays sliced (tester92)", async () => {
+  await withMongod(async (c) => {
+    const coll = c.db("app").collection<Doc>("sl");
+    await coll.insertOne({
+      _id: 1,
+      x: 1,
+      nums: [1, 2, 3, 4],
+      sub: { c: [{ d: 1, e: 2 }, { d: 3 }], d: 1 },
+    });
+    assert.deepEqual(await coll.findOne({}, { projection: { nums: { $slice: 2 } } }), {
+      _id: 1,
+      x: 1,
+      nums: [1, 2],
+      sub: { c: [{ d: 1, e: 2 }, { d: 3 }], d: 1 },
+    });
+    assert.deepEqual(
+      await coll.findOne({}, {
+        projection: { "sub.c": { $slice: 1 }, nums: { $slice: [-3, 2] }, _id: 0 },
+      }),
+      { x: 1, nums: [2, 3], sub: { c: [{ d: 1, e: 2 }], d: 1 } },
+    );
+  });
+});
