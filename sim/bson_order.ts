@@ -146,9 +146,13 @@ function valuesAt(doc: unknown, parts: string[]): unknown[] {
   const [part, ...rest] = parts;
   if (Array.isArray(doc)) {
     if (/^\d+$/.test(part) && Number(part) < doc.length) return valuesAt(doc[Number(part)], rest);
-    return doc.flatMap((e) =>
-      typeof e === "object" && e !== null && !Array.isArray(e) ? valuesAt(e, parts) : []
-    );
+    // An embedded document without the field gives a null key (the sort key generator's, as
+    // an index's: tester92), a scalar element none.
+    return doc.flatMap((e) => {
+      if (typeof e !== "object" || e === null || Array.isArray(e) || rank(e) !== 5) return [];
+      const v = valuesAt(e, parts);
+      return v.length ? v : [null];
+    });
   }
   if (typeof doc !== "object" || doc === null || rank(doc) !== 5) return [];
   const next = (doc as Document)[part];

@@ -98,3 +98,45 @@ export function finishProjected(out: Document, positional?: { path: string; valu
   const { _id, ...rest } = out;
   return { _id, ...rest };
 }
+
+/**
+ * Whether a projection has only `$slice` fields (and `_id`): mongod then returns whole documents
+ * with those arrays sliced, as an exclusion projection would (the `$slice` projection page;
+ * tester92: the engine returned only `_id` and the slices).
+ */
+export function sliceOnly(projection: Document): boolean {
+  const fields = Object.entries(projection).filter(([k]) => k !== "_id");
+  return fields.length > 0 &&
+    fields.every(([, v]) =>
+      typeof v === "object" && v !== null && !Array.isArray(v) &&
+      Object.keys(v).length === 1 && "$slice" in v
+    );
+}
+
+/** `arr` as `$slice: n` (first n, or last -n) or `$slice: [skip, limit]` leaves it. */
+function slice(arr: unknown[], spec: unknown): unknown[] {
+  if (Array.isArray(spec)) {
+    const [skip, limit] = spec.map(Number);
+    const from = skip < 0 ? Math.max(0, arr.length + skip) : skip;
+    return arr.slice(from, from + limit);
+  }
+  const n = Number(spec);
+  return n >= 0 ? arr.slice(0, n) : arr.slice(Math.max(0, arr.length + n));
+}
+
+/** A copy of `doc` with every `$slice` of a sliceOnly projection applied (and `_id: 0`). */
+export function applySlices(doc: Document, projection: Document): Document {
+  const out = BSON.deserialize(BSON.serialize(doc));
+  for (const [path, v] of Object.entries(projection)) {
+    if (path === "_id") {
+      if (!Number(v) && v !== true) delete out._id;
+      continue;
+    }
+    const parts = path.split(".");
+    const parent = get(out, parts.slice(0, -1));
+    const at = (parts.length === 1 ? out : parent) as Document | undefined;
+    const arr = at?.[parts.at(-1)!];
+    if (at && Array.isArray(arr)) at[parts.at(-1)!] = slice(arr, (v as Document).$slice);
+  }
+  return out;
+}

@@ -6,11 +6,13 @@
 import { BSON, type Document } from "bson";
 import { sortDocuments } from "./bson_order.ts";
 import {
+  applySlices,
   finishProjected,
   type Positional,
   positionalElement,
   positionalField,
   positionalMiss,
+  sliceOnly,
 } from "./find_projection.ts";
 import { groupSpecError, projectionError, sortSpecError, type SpecError } from "./spec_checks.ts";
 
@@ -148,7 +150,10 @@ export function findDocs(docs: Document[], spec: FindSpec): Document[] {
     const skip = Math.max(0, spec.skip ?? 0);
     const limit = Math.abs(spec.limit ?? 0);
     out = out.slice(skip, limit ? skip + limit : undefined);
-    if (spec.projection && Object.keys(spec.projection).length) {
+    if (spec.projection && sliceOnly(spec.projection)) {
+      const projection = spec.projection;
+      out = out.map((d) => applySlices(d, projection));
+    } else if (spec.projection && Object.keys(spec.projection).length) {
       refuse(projectionError(spec.projection));
       const positional = positionalField(spec.projection);
       if (positional && "code" in positional) refuse(positional);
@@ -213,35 +218,72 @@ export function runPipeline(
     }
   }
   try {
-    // A $sort with plain directions is done here, in MongoDB's order (bson_order.ts), between
-    // the runs of stages the engine does: its own order of arrays and mixed types is not mongod's.
-    let out = docs;
-    let run: Document[] = [];
-    const flush = () => {
-      if (run.length) {
-        out = new (engine().Aggregator)(desugarBucket(run), {
-          collectionResolver: resolve,
-          ...(variables ? { variables } : {}),
-        })
-          .run(out) as Document[];
-      }
-      run = [];
-    };
-    for (const st of pipeline) {
-      const sort = st.$sort;
-      if (
-        typeof sort === "object" && sort !== null && !Array.isArray(sort) &&
-        Object.keys(sort).length
-      ) {
-        flush();
-        out = sortStage(out, sort);
-      } else run.push(st);
-    }
-    flush();
-    return out;
+    // Every $sort, a $facet's and a $lookup's too, is MongoDB's (bson_order.ts): the engine's
+    // own order of arrays and mixed types is not mongod's (tester92).
+    return new (engine().Aggregator)(ownSorts(desugarBucket(pipeline)), {
+      collectionResolver: resolve,
+      context: sortContext(),
+      ...(variables ? { variables } : {}),
+    }).run(docs) as Document[];
   } catch (e) {
     translate(e, "pipeline");
   }
+}
+
+let sorting: ReturnType<typeof import("mingo").Context.init> | undefined;
+
+/**
+ * `pipeline` with each `$sort` stage, in `$facet` branches and `$lookup` pipelines too, made the
+ * simulator's own stage (SORT_STAGE, sortContext): the engine's operators cannot be replaced
+ * under their own names (its built-in ones win a merge of contexts).
+ */
+function ownSorts(pipeline: Document[]): Document[] {
+  return pipeline.map((st) => {
+    if (!st || typeof st !== "object") return st;
+    if ("$sort" in st) return { [SORT_STAGE]: st.$sort };
+    if (st.$facet && typeof st.$facet === "object") {
+      return {
+        $facet: Object.fromEntries(
+          Object.entries(st.$facet as Document).map((
+            [k, p],
+          ) => [k, Array.isArray(p) ? ownSorts(p) : p]),
+        ),
+      };
+    }
+    if (st.$lookup && Array.isArray(st.$lookup.pipeline)) {
+      return { $lookup: { ...st.$lookup, pipeline: ownSorts(st.$lookup.pipeline) } };
+    }
+    return st;
+  });
+}
+
+/** The name the simulator's `$sort` runs under inside the engine (ownSorts). */
+const SORT_STAGE = "$mongodSort";
+
+/** A context with SORT_STAGE: `$sort` in MongoDB's order (sortStage). */
+function sortContext(): ReturnType<typeof import("mingo").Context.init> {
+  return sorting ??= engine().Context.init({
+    pipeline: {
+      [SORT_STAGE]:
+        ((coll: { transform(f: (docs: Document[]) => unknown): unknown }, spec: unknown) => {
+          if (typeof spec !== "object" || spec === null || Array.isArray(spec)) {
+            throw new QueryError(
+              "the $sort key specification must be an object",
+              15973,
+              "Location15973",
+            );
+          }
+          if (!Object.keys(spec).length) {
+            throw new QueryError(
+              "$sort stage must have at least one sort key",
+              15976,
+              "Location15976",
+            );
+          }
+          return coll.transform((docs) => sortStage(docs, spec as Document).values());
+        }) as never,
+    },
+  });
 }
 
 /** `docs` in the order of a sort specification, or mongod's refusal of it (spec_checks.ts). */

@@ -64,6 +64,20 @@ Deno.test("simulator: find and $sort order arrays, mixed types, null, missing an
     ]);
     assert.deepEqual(ids(await nested.find().sort({ "r.v": 1 }).toArray()), [1, 3, 2]);
     assert.deepEqual(ids(await nested.find().sort({ "r.v": -1 }).toArray()), [1, 2, 3]);
+    // An embedded document without the field has a null key: first ascending (tester92).
+    const holes = c.db("app").collection<Doc>("holes");
+    await holes.insertMany([{ _id: 1, a: { b: 1 } }, { _id: 2, a: [{ b: 5 }, {}] }]);
+    assert.deepEqual(ids(await holes.find().sort({ "a.b": 1 }).toArray()), [2, 1]);
+    // A $sort inside $facet and a $lookup's pipeline sorts the same way (tester92).
+    const arrs = c.db("app").collection<Doc>("arrs");
+    await arrs.insertMany([{ _id: 1, a: [3, 1] }, { _id: 2, a: 2 }]);
+    const [facet] = await arrs.aggregate([{ $facet: { x: [{ $sort: { a: -1 } }] } }]).toArray();
+    assert.deepEqual(ids(facet.x), [1, 2]);
+    const [joined] = await arrs.aggregate([
+      { $limit: 1 },
+      { $lookup: { from: "arrs", pipeline: [{ $sort: { a: -1 } }], as: "j" } },
+    ]).toArray();
+    assert.deepEqual(ids(joined.j), [1, 2]);
     // Numbers of different BSON types compare by value; NaN before every other number.
     const nums = c.db("app").collection<Doc>("nums");
     await nums.insertMany([{ _id: 1, n: 2.5 }, { _id: 2, n: NaN }, { _id: 3, n: -1 }, {
@@ -98,6 +112,7 @@ Deno.test("simulator: a sort direction other than 1 and -1 is refused with mongo
     await refused(coll.aggregate([{ $sort: { a: 1, b: 0.5 } }]).toArray(), 15975);
     await refused(coll.aggregate([{ $sort: { a: true } }]).toArray(), 15974);
     await refused(coll.aggregate([{ $sort: { a: { $max: 1 } } }]).toArray(), 17312);
+    await refused(coll.aggregate([{ $sort: {} }]).toArray(), 15976);
     // 1 and -1 of any numeric type are directions.
     assert.equal((await coll.aggregate([{ $sort: { a: -1.0 } }]).toArray()).length, 1);
   });
