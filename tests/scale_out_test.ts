@@ -147,7 +147,11 @@ Deno.test("cluster scale-out adds replica set members: each joins once (a kill p
     "members of lower priority take nothing over",
   );
   await killWhen(home, "so", args, /^add-members-rs0$/, "running");
-  await ok(home, ["plan", "resume", "so"]);
+  const resumed = await ok(home, ["plan", "resume", "so", "--json"]);
+  // Its health check says it judged what it added (tester91: read as the cluster's count).
+  const health = resumed.stdout.trim().split("\n").map((l) => JSON.parse(l))
+    .find((e) => e.event === "op_done" && e.id === "verify-health");
+  assert.equal(health?.output, "2 added processes healthy", resumed.stdout);
   const st = await currentState(home, "so");
   assert.equal(st.status, "completed");
   assert.equal(st.operation, "scale-out");

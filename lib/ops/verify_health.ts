@@ -274,9 +274,15 @@ export const verifyHealth: Operation = {
       );
     }
     const down = spared.map((p) => hostPort(p.host, p.port));
+    // A scale-out's check judges what it added: said so, and the shards by name (tester91: "1
+    // shards listed" read as the cluster's count).
+    const added = ctx.op.target.params.only_listed === "true" ? " added" : "";
+    const n = procs.length - down.length;
     return {
-      output: `${procs.length - down.length} processes healthy${
-        shards.length ? `, ${shards.length} shards listed` : ""
+      output: `${n}${added} ${n === 1 ? "process" : "processes"} healthy${
+        shards.length
+          ? `, ${shards.length === 1 ? "shard" : "shards"} ${shards.join(", ")} listed`
+          : ""
       }`,
       ...(down.length
         ? {
