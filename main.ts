@@ -39,7 +39,16 @@ export async function main(args: string[]): Promise<number> {
     // `mup cluster deploy … --version 7.0` names the MongoDB version.
     .enablePositionalOptions()
     .exitOverride()
-    .showSuggestionAfterError(true);
+    .showSuggestionAfterError(true)
+    // Where the state lives, which no option says (tester91).
+    .addHelpText(
+      "after",
+      "\nEnvironment:\n" +
+        "  MUP_HOME    where mup keeps clusters, plans, apply states, secrets and the download\n" +
+        "              cache (default: ~/.mup; created when it does not exist)\n" +
+        "  MUP_MIRROR  the download mirror `cluster deploy` and `cluster upgrade` use when\n" +
+        "              --mirror is not given",
+    );
   program.addCommand(clusterCommand(ctx));
   program.addCommand(planCommand(ctx));
   program.addCommand(stateCommand(ctx));

@@ -350,6 +350,11 @@ Deno.test("--help explains every command; the topology schema is printed", async
     assert.equal(r.code, 0, args.join(" "));
     assert.match(r.stdout, /Usage: mup/);
   }
+  // Where the state lives, which no option says (tester91).
+  assert.match(
+    (await mup(["--help"], { home })).stdout,
+    /Environment:\n {2}MUP_HOME +where mup keeps clusters, plans, apply states, secrets/,
+  );
   // Piped, help wraps at 100 columns, the long descriptions beside the wide first column of
   // `cluster --help` too (they were left as lines of 600 characters, tester53).
   for (const args of [["cluster", "--help"], ["plan", "--help"], ["cluster", "deploy", "--help"]]) {
