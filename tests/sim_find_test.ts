@@ -130,6 +130,11 @@ Deno.test("simulator: a batch holds at most 16 MiB, the rest left in the cursor;
       await refused(db.command({ find: "small", [field]: -1 }), 51024);
     }
     const open = await db.command({ find: "small", batchSize: 1 });
+    // maxTimeMS on a getMore is for awaitData cursors only (tester92).
+    await refused(
+      db.command({ getMore: open.cursor.id, collection: "small", maxTimeMS: 100 }),
+      2,
+    );
     await refused(
       db.command({ getMore: open.cursor.id, collection: "small", batchSize: -2 }),
       51024,

@@ -214,6 +214,15 @@ const getMore: Handler = (ctx) => {
     );
   }
   nonNegative(ctx.body, "batchSize", "GetMoreCommandRequest");
+  // Only an awaitData cursor's getMore takes a maxTimeMS (its wait for new data): the simulator
+  // opens none (tester92).
+  if (ctx.body.maxTimeMS !== undefined) {
+    throw new CommandError(
+      "cannot set maxTimeMS on getMore command for a non-awaitData cursor",
+      2,
+      "BadValue",
+    );
+  }
   // No batchSize (or 0): as many as 16 MiB holds.
   const n = Number(ctx.body.batchSize ?? 0) || c.docs.length;
   const batch = c.docs.slice(c.pos, c.pos + batchCount(c.docs, c.pos, n));
