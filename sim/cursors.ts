@@ -19,6 +19,11 @@ export interface OpenCursor {
   noTimeout: boolean;
 }
 
+/** A cursor id as the table keys it: a Long, or a number when the driver promotes it. */
+export function cursorKey(id: unknown): string {
+  return String(typeof id === "object" && id !== null ? (id as Long).toBigInt() : id);
+}
+
 /** cursorTimeoutMillis's default: 10 minutes. */
 export const DEFAULT_CURSOR_TIMEOUT_MS = 600_000;
 

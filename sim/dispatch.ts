@@ -6,6 +6,7 @@
  */
 import type { Document } from "bson";
 import { CommandError, errors } from "./errors.ts";
+import { cursorKey } from "./cursors.ts";
 import { loadQueryEngine } from "./query.ts";
 import type { ConnState, Server } from "./server.ts";
 
@@ -130,7 +131,7 @@ function overTime(server: Server, name: string, body: Document, res: Document, m
   if (!TIMED_READS.has(name) || !(limit > 0) || ms <= limit) return;
   const id = res.cursor?.id;
   if (id !== undefined) {
-    server.cursors.delete(String(typeof id === "object" ? id.toBigInt?.() ?? id : id));
+    server.cursors.delete(cursorKey(id));
   }
   throw new CommandError("operation exceeded time limit", 50, "MaxTimeMSExpired");
 }

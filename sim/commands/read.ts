@@ -9,6 +9,7 @@ import { checkReadConcern, checkSessionFields } from "../writes.ts";
 import { atClusterTime, checkClusterTime, snapshotReadTime } from "../read_snapshot.ts";
 import { collField } from "./write_checks.ts";
 import { batchCount } from "../batch.ts";
+import { cursorKey } from "../cursors.ts";
 
 /** Checks shared by reads: session fields, read concern, readability, causal consistency. */
 async function beginRead(ctx: CommandContext, command: string): Promise<void> {
@@ -192,11 +193,6 @@ function nonNegative(body: Document, field: string, request: string): void {
       "Location51024",
     );
   }
-}
-
-/** A cursor id as the cursors map keys it: a Long, or a number when the driver promotes it. */
-function cursorKey(id: unknown): string {
-  return String(typeof id === "object" && id !== null ? (id as Long).toBigInt() : id);
 }
 
 const getMore: Handler = (ctx) => {
