@@ -4,23 +4,13 @@
  * Pure: each returns the refusal, the caller throws it.
  */
 import type { Document } from "bson";
-import { text } from "./update_checks.ts";
+import { isNumeric, isObject, text } from "./update_checks.ts";
 
 /** A refusal: mongod's message, code and codeName. */
 export interface SpecError {
   message: string;
   code: number;
   codeName: string;
-}
-
-function isPlainObject(v: unknown): v is Document {
-  return typeof v === "object" && v !== null && !Array.isArray(v) &&
-    (v as Document)._bsontype === undefined && !(v instanceof Date) && !(v instanceof RegExp);
-}
-
-function isNumber(v: unknown): boolean {
-  if (typeof v === "number" || typeof v === "bigint") return true;
-  return ["Long", "Int32", "Double", "Decimal128"].includes((v as Document)?._bsontype);
 }
 
 /**
@@ -31,7 +21,7 @@ function isNumber(v: unknown): boolean {
  */
 export function sortSpecError(sort: Document): SpecError | undefined {
   for (const [field, d] of Object.entries(sort)) {
-    if (isPlainObject(d)) {
+    if (isObject(d)) {
       if ("$meta" in d) {
         return {
           message: "query requires text score metadata, but it is not available",
@@ -45,7 +35,7 @@ export function sortSpecError(sort: Document): SpecError | undefined {
         codeName: "Location17312",
       };
     }
-    if (!isNumber(d)) {
+    if (!isNumeric(d)) {
       return {
         message: `Illegal key in $sort specification: ${field}: ${text(d)}`,
         code: 15974,
@@ -72,7 +62,7 @@ export function sortSpecError(sort: Document): SpecError | undefined {
 export function projectionError(projection: Document): SpecError | undefined {
   let kind: "inclusion" | "exclusion" | undefined;
   for (const [field, v] of Object.entries(projection)) {
-    if (field === "_id" || !(typeof v === "boolean" || isNumber(v))) continue;
+    if (field === "_id" || !(typeof v === "boolean" || isNumeric(v))) continue;
     const mine = Number(v) ? "inclusion" : "exclusion";
     kind ??= mine;
     if (mine === kind) continue;
@@ -93,7 +83,7 @@ export function projectionError(projection: Document): SpecError | undefined {
 
 /** A `$group` stage's specification: an object (15947) with an `_id` (15955), as mongod asks. */
 export function groupSpecError(spec: unknown): SpecError | undefined {
-  if (!isPlainObject(spec)) {
+  if (!isObject(spec)) {
     return {
       message: "a group's fields must be specified in an object",
       code: 15947,

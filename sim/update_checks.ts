@@ -18,11 +18,14 @@ export class UpdateError extends Error {
 
 const NUMERIC = new Set(["Long", "Int32", "Double", "Decimal128"]);
 
-function isNumeric(v: unknown): boolean {
-  return typeof v === "number" || NUMERIC.has((v as { _bsontype?: string })?._bsontype ?? "");
+/** Whether `v` is a BSON number: a JS number or bigint, or a Long, Int32, Double, Decimal128. */
+export function isNumeric(v: unknown): boolean {
+  return typeof v === "number" || typeof v === "bigint" ||
+    NUMERIC.has((v as { _bsontype?: string })?._bsontype ?? "");
 }
 
-function isObject(v: unknown): v is Document {
+/** Whether `v` is an embedded document: not an array, date, regex or other BSON value. */
+export function isObject(v: unknown): v is Document {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date) &&
     !(v instanceof RegExp) && (v as { _bsontype?: string })._bsontype === undefined;
 }

@@ -255,7 +255,7 @@ async function configsDrifted(
 
 /** The warning's words for the drifted files, by kind (each kind once, naming its processes). */
 function driftWords(drifted: Drifted[]): string {
-  const one = (of: string[], singular: string, plural: string) =>
+  const one = (of: string[], singular: string, plural = singular) =>
     `the configuration file of ${of.join(", ")} ${of.length === 1 ? singular : plural}`;
   const of = (kind: Drift) => drifted.filter((d) => d.drift === kind).map((d) => d.process);
   const parts: string[] = [];
@@ -269,7 +269,7 @@ function driftWords(drifted: Drifted[]): string {
   if (of("gone").length) parts.push(one(of("gone"), "is gone from its host", "are gone"));
   for (const d of drifted.filter((d) => d.drift === "unread")) {
     parts.push(
-      one([d.process], `could not be read on its host (${d.why})`, "") +
+      one([d.process], `could not be read on its host (${d.why})`) +
         ", so mup cannot tell whether it is the one it generates from the metadata",
     );
   }
