@@ -20,7 +20,8 @@ import { TtyRenderer } from "../render/apply_tty.ts";
 import { ClusterLock, refuseWhileLocked } from "../state/lock.ts";
 import type { ApplyState } from "../state/schema.ts";
 import { StateStore } from "../state/store.ts";
-import { type CliContext, printJsonError } from "./context.ts";
+import type { CliContext } from "./context.ts";
+import { reportStoppedAtOnce } from "./stopped_at_once.ts";
 import { type ApplyDone, applyFailure, preflightFailure } from "./failures.ts";
 import {
   askSafetyDecision,
@@ -276,47 +277,7 @@ export async function runApply(
           .then(() => held.lock?.release()),
         new Promise((r) => setTimeout(r, 3000)),
       ]).catch(() => {});
-      const { down, starting } = left;
-      const one = (xs: string[], a: string, b: string) => xs.length === 1 ? a : b;
-      // As a failure says it (apply_plain.ts): what the plan stopped and has not started again;
-      // a start cut off may still bring its server up by itself, so it is not called down.
-      const downNote = [
-        ...(down.length
-          ? [
-            `Down now: ${down.join(", ")} (this ${plan.operation} stopped ${
-              one(down, "it", "them")
-            }; ${one(down, "its start has", "their starts have")} not run; the resume starts ` +
-            `${one(down, "it", "them")})`,
-          ]
-          : []),
-        ...(starting.length
-          ? [
-            `Start cut off: ${starting.join(", ")} (this ${plan.operation} stopped ${
-              one(starting, "it", "them")
-            } and was starting ${one(starting, "it", "them")}: ${
-              one(
-                starting,
-                "it may come up by itself or stay down",
-                "they may come up by themselves or stay down",
-              )
-            }; the resume checks and starts ${one(starting, "it", "them")} if needed)`,
-          ]
-          : []),
-      ].join("\n") || undefined;
-      if (downNote && !opts.json) console.error(downNote);
-      if (opts.json) {
-        printJsonError({
-          type: "error",
-          error: "interrupted twice: stopped at once",
-          hint: "the apply is saved as paused: `mup plan resume " + plan.cluster_name + "`" +
-            (downNote ? `. ${downNote.replace("\n", ". ")}` : ""),
-          interrupted: true,
-          plan_id: plan.plan_id,
-          ...(stateId ? { state_id: stateId } : {}),
-          ...(down.length ? { left_down: down } : {}),
-          ...(starting.length ? { start_cut_off: starting } : {}),
-        });
-      }
+      reportStoppedAtOnce(plan, left, opts.json === true, stateId);
       Deno.exit(130);
     },
   });
