@@ -10,6 +10,8 @@ import { PeerPool } from "./peer.ts";
 import { dispatch } from "./dispatch.ts";
 import type { DataStore } from "./store.ts";
 import { ServerCounters } from "./server_status.ts";
+import { TopologyVersion } from "./topology_version.ts";
+import { isOwnAddress, ownAddress } from "./self_address.ts";
 import {
   encodeMsg,
   encodeReply,
@@ -97,12 +99,6 @@ export interface Router {
 /** A `$clusterTime` signature: unsigned, as no keyFile signing is simulated. */
 export const UNSIGNED = { hash: new Binary(new Uint8Array(20)), keyId: Long.ZERO };
 
-let cachedHostName: string | undefined;
-/** This machine's name, lower-cased; asked of the OS once (isSelf runs on every heartbeat). */
-function hostName(): string {
-  return cachedHostName ??= Deno.hostname().toLowerCase();
-}
-
 export class Server {
   readonly startedAt = Date.now();
   readonly peers = new PeerPool();
@@ -132,9 +128,7 @@ export class Server {
   /** serverStatus's opcounters, opcountersRepl and network (sim/server_status.ts). */
   readonly counters = new ServerCounters();
   private nextConnId = 1;
-  private topologyCounter = 0;
-  private topologySig = "";
-  private readonly topologyWaiters = new Set<() => void>();
+  private readonly topology = new TopologyVersion(this.processId);
 
   constructor(readonly opts: ServerOptions, readonly log: Log, readonly store: DataStore) {
     this.peers.clock = {
@@ -301,41 +295,21 @@ export class Server {
 
   /** hello's topologyVersion: this process, and a counter bumped whenever hello's answer changes. */
   topologyVersion(): Document {
-    return { processId: this.processId, counter: Long.fromNumber(this.topologyCounter) };
+    return this.topology.current();
   }
 
   /** Re-reads the role's hello fields; a change bumps the counter and answers waiting hellos. */
   noteTopology(): void {
     const { lastWrite: _w, ...fields } = this.role?.helloFields() ?? {};
-    const sig = JSON.stringify(fields);
-    if (sig === this.topologySig) return;
-    this.topologySig = sig;
-    this.topologyCounter++;
-    for (const w of this.topologyWaiters) w();
-    this.topologyWaiters.clear();
+    this.topology.note(fields);
   }
 
   /**
    * Awaitable hello (MongoDB 4.4+): when the client's topologyVersion is current, waits until
    * the topology changes or `maxAwaitTimeMS` passes.
    */
-  async awaitTopologyChange(
-    clientVersion: Document | undefined,
-    maxAwaitMs: number,
-  ): Promise<void> {
-    if (!clientVersion || !(maxAwaitMs >= 0)) return;
-    const pid = clientVersion.processId as ObjectId | undefined;
-    if (!pid || !(pid instanceof ObjectId) || !pid.equals(this.processId)) return;
-    if (Number(clientVersion.counter) !== this.topologyCounter) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.topologyWaiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, maxAwaitMs);
-      this.topologyWaiters.add(done);
-    });
+  awaitTopologyChange(clientVersion: Document | undefined, maxAwaitMs: number): Promise<void> {
+    return this.topology.awaitChange(clientVersion, maxAwaitMs);
   }
 
   /**
@@ -380,32 +354,19 @@ export class Server {
   }
 
   address(): string {
-    const host = this.opts.bindIp[0] === "0.0.0.0" || this.opts.bindIp[0] === "127.0.0.1"
-      ? "localhost"
-      : this.opts.bindIp[0];
-    return `${host.includes(":") ? `[${host}]` : host}:${this.opts.port}`;
+    return ownAddress(this.opts);
   }
 
   /** Addresses that refer to this process, for matching replica-set member entries. */
   isSelf(hostPort: string): boolean {
-    const i = hostPort.lastIndexOf(":");
-    const host = hostPort.slice(0, i).toLowerCase().replace(/^\[(.*)\]$/, "$1");
-    const port = Number(hostPort.slice(i + 1));
-    if (port !== this.opts.port) return false;
-    const names = new Set([...this.opts.bindIp, hostName()]);
-    if (
-      this.opts.bindIp.some((ip) => ip === "127.0.0.1" || ip === "localhost" || ip === "0.0.0.0")
-    ) {
-      names.add("localhost").add("127.0.0.1");
-    }
-    return names.has(host) || this.opts.bindIp.includes("0.0.0.0");
+    return isOwnAddress(this.opts, hostPort);
   }
 
   async shutdown(code = 0): Promise<never> {
     if (!this.shuttingDown) {
       this.shuttingDown = true;
       clearInterval(this.cursorMonitor);
-      for (const w of this.topologyWaiters) w();
+      this.topology.wakeAll();
       this.log.info("CONTROL", 4784900, "main", "Shutting down");
       await this.role?.stop().catch(() => {});
       this.tlsLayer?.close();
