@@ -1,7 +1,7 @@
 /**
  * A primary's commit point: the newest optime a majority of the set's voting data-bearing
  * members have applied, which write concern "majority" waits for and majority reads read at.
- * Secondaries report their positions with replSetUpdatePosition (sim/sync.ts `reportPosition`).
+ * Secondaries report their positions with replSetUpdatePosition (sim/oplog_fetch.ts `reportPosition`).
  * https://www.mongodb.com/docs/v7.0/reference/write-concern/#acknowledgment-behavior
  */
 import { type Document, Timestamp } from "bson";

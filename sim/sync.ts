@@ -29,6 +29,7 @@ import {
 import { StaleSources, TOO_STALE_DENYLIST_MS } from "./sync_stale.ts";
 import { changeReason } from "./sync_source.ts";
 import { type ReplSet, tsGte } from "./replset.ts";
+import { fetchOplog, reportPosition } from "./oplog_fetch.ts";
 
 const BATCH = 5000;
 /**
@@ -170,16 +171,7 @@ export class OplogSync {
   }
 
   private find(host: string, cmd: Document, timeoutMs = 30_000): Promise<Document[]> {
-    return this.rs.server.peers.run(
-      host,
-      "local",
-      { find: "oplog.rs", ...cmd },
-      timeoutMs,
-      "sync",
-      this.abandon?.signal,
-    ).then(
-      (r) => (r.cursor?.firstBatch ?? []) as Document[],
-    );
+    return fetchOplog(this.rs.server.peers, host, cmd, timeoutMs, this.abandon?.signal);
   }
 
   /**
@@ -293,7 +285,7 @@ export class OplogSync {
     // What a secondary reports as applied counts towards w: "majority": on disk first.
     store.syncJournal();
     rs.appliedLocally();
-    this.reportPosition();
+    reportPosition(this.rs);
     return entries.length;
   }
 
@@ -390,30 +382,6 @@ export class OplogSync {
       syncSource: host,
       beginFetchingTimestamp: begin.ts,
     });
-  }
-
-  /**
-   * Tells the primary how far this member got, so write concerns are met without waiting. The
-   * shape is MongoDB's (repl/update_position_args.cpp): one entry per member with its applied
-   * and durable optimes, and `$replData` carrying this member's term, which tells a primary
-   * that an election it has not heard of yet took place (repl_set_commands.cpp,
-   * CmdReplSetUpdatePosition: "may inform the upstream of a higher term").
-   */
-  private reportPosition(): void {
-    const rs = this.rs;
-    const primary = rs.primaryId !== undefined ? rs.member(rs.primaryId) : undefined;
-    if (!primary || primary._id === rs.self()?._id) return;
-    const opTime = { ts: rs.lastApplied(), t: Long.fromNumber(rs.lastAppliedTerm()) };
-    rs.server.peers.run(primary.host, "admin", {
-      replSetUpdatePosition: 1,
-      optimes: [{
-        appliedOpTime: opTime,
-        durableOpTime: opTime,
-        memberId: rs.self()?._id,
-        cfgver: rs.config?.version,
-      }],
-      $replData: { term: Long.fromNumber(rs.term), configVersion: rs.config?.version },
-    }, 2000).catch(() => {});
   }
 
   /** Whether `ts` is at or behind what this member applied. */

@@ -10,6 +10,7 @@ import { atClusterTime, checkClusterTime, snapshotReadTime } from "../read_snaps
 import { collField } from "./write_checks.ts";
 import { batchCount } from "../batch.ts";
 import { cursorKey } from "../cursors.ts";
+import { oplogEntries, oplogFind } from "./oplog_read.ts";
 
 /** Checks shared by reads: session fields, read concern, readability, causal consistency. */
 async function beginRead(ctx: CommandContext, command: string): Promise<void> {
@@ -65,34 +66,10 @@ function readDocs(ctx: CommandContext, coll: string): Document[] {
   if (ctx.db === "local" && coll === "system.replset") {
     return store.repl.config ? [store.repl.config] : [];
   }
+  if (ctx.db === "local" && coll === "oplog.rs" && ctx.server.opts.replSet) {
+    return oplogEntries(store);
+  }
   return (ctx.readAt && store.snapshotDocs(ctx.db, coll, ctx.readAt)) || store.docs(ctx.db, coll);
-}
-
-/** local.oplog.rs, read from the store: `{ts: {$gte|$gt: T}}` filters and `$natural` order. */
-async function oplogFind(ctx: CommandContext): Promise<Document> {
-  const b = ctx.body;
-  const store = ctx.server.store;
-  // A syncing member long-polls (like a tailable awaitData cursor): nothing new yet, so wait.
-  const cond0 = b.filter?.ts ?? {};
-  const from0 = (cond0.$gte ?? cond0.$gt) as Timestamp | undefined;
-  if (b.awaitData && from0 && store.oplog.lastTimestamp()?.equals(from0)) {
-    await store.oplog.waitForAppend(Math.min(Number(b.maxAwaitTimeMS ?? 1000), 5000));
-  }
-  const limit = Math.min(Math.abs(Number(b.limit ?? 0)) || 5000, 5000);
-  let docs: Document[];
-  if (b.sort?.$natural === -1) {
-    const last = store.oplog.lastEntry();
-    docs = last ? [last] : [];
-  } else {
-    const cond = b.filter?.ts ?? {};
-    const from = (cond.$gte ?? cond.$gt) as Timestamp | undefined;
-    docs = store.oplog.from(from, limit + 1);
-    if (cond.$gt && docs.length && from && (docs[0].ts as Timestamp).equals(from)) {
-      docs = docs.slice(1);
-    }
-    docs = docs.slice(0, limit);
-  }
-  return { cursor: { firstBatch: docs, id: Long.ZERO, ns: "local.oplog.rs" } };
 }
 
 const find: Handler = async (ctx) => {
@@ -101,7 +78,9 @@ const find: Handler = async (ctx) => {
   // has not heard of an election) takes it, steps down and refuses, as mongod's find does.
   if (ctx.body.term !== undefined) ctx.server.role?.updateTerm?.(Number(ctx.body.term));
   await beginRead(ctx, "find");
-  if (ctx.db === "local" && coll === "oplog.rs") return await oplogFind(ctx);
+  if (ctx.db === "local" && coll === "oplog.rs" && ctx.server.opts.replSet) {
+    return await oplogFind(ctx);
+  }
   const b = ctx.body;
   // What mongod's IDL parser refuses, rather than read as "everything" (tester86).
   for (const field of ["filter", "sort", "projection", "hint", "min", "max", "let"]) {

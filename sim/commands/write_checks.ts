@@ -31,8 +31,20 @@ export function collName(ctx: CommandContext, key: string): string {
   if (/[$\0]/.test(c) || (creating && c.startsWith("system.") && !USER_SYSTEM.has(c))) {
     throw new CommandError(`Invalid namespace specified '${ctx.db}.${c}'`, 73, "InvalidNamespace");
   }
+  // What the server writes itself (insert.cpp, userAllowedWriteNS): the profiler's collection,
+  // the view catalog (views are made with create), and a replica-set member's oplog.
+  if (
+    WRITE_COMMANDS.has(key) &&
+    (c === "system.profile" || c === "system.views" ||
+      (ctx.db === "local" && c === "oplog.rs" && !!ctx.server.opts.replSet))
+  ) {
+    throw new CommandError(`cannot write to ${ctx.db}.${c}`, 73, "InvalidNamespace");
+  }
   return c;
 }
+
+/** The commands that write documents (write_ops_exec.cpp checks their namespace). */
+const WRITE_COMMANDS = new Set(["insert", "update", "delete", "findAndModify"]);
 
 /** system.* collections a client may create or write (MongoDB 7.0: stored JavaScript, views). */
 const USER_SYSTEM = new Set(["system.js", "system.views", "system.profile"]);
