@@ -83,6 +83,63 @@ function checkFields(cfg: Document): void {
   }
 }
 
+/** A number as BSON gives it: a JS number, or a Long/Int32/Double/Decimal128. */
+function isNumber(v: unknown): boolean {
+  return typeof v === "number" || typeof (v as { toNumber?: unknown })?.toNumber === "function";
+}
+
+/**
+ * One member's own fields as MongoDB's MemberConfig parser checks them (member_config.idl and
+ * member_config.cpp, 7.0): `_id` a number not below 0; `votes` 0 or 1 (a fraction is truncated,
+ * as safeInt64 reads it); `priority` 0 to 1000; string tag values; a member that does not build
+ * indexes cannot be elected. Refused as the reconfig refuses a config it cannot parse
+ * (InvalidReplicaSetConfig, 93). Normalizes `votes` in place.
+ * @throws CommandError 93; 115 for buildIndexes: false, which the simulator does not simulate.
+ */
+function checkMemberFields(m: Document): void {
+  if (!isNumber(m._id)) {
+    throw errors.invalidConfig(
+      `Element for MemberId was not a number: _id: ${JSON.stringify(m._id ?? null)}`,
+    );
+  }
+  if (Number(m._id) < 0) {
+    throw errors.invalidConfig(`_id field value of ${Number(m._id)} can't be a negative number`);
+  }
+  const bound = (field: string, v: number, lo: number, hi: number) => {
+    if (v < lo || v > hi) {
+      throw errors.invalidConfig(
+        `BSON field 'MemberConfig.${field}' value must be ${v < lo ? `>= ${lo}` : `<= ${hi}`}, ` +
+          `actual value '${v}'`,
+      );
+    }
+  };
+  if (m.votes !== undefined) {
+    m.votes = Math.trunc(Number(m.votes));
+    bound("votes", m.votes, 0, 1);
+  }
+  if (m.priority !== undefined) bound("priority", Number(m.priority), 0, 1000);
+  for (const [k, v] of Object.entries((m.tags ?? {}) as Document)) {
+    if (typeof v !== "string") {
+      throw errors.invalidConfig(
+        `tags.${k} field has non-string value of type ${
+          typeof v === "number" ? (Number.isInteger(v) ? "int" : "double") : typeof v
+        }`,
+      );
+    }
+  }
+  if (m.buildIndexes === false) {
+    if ((m.priority ?? 1) !== 0) {
+      throw errors.invalidConfig("priority must be 0 when buildIndexes=false");
+    }
+    throw new CommandError(
+      "buildIndexes: false is not supported by this server (the simulator builds every index " +
+        "on every member)",
+      115,
+      "CommandNotSupported",
+    );
+  }
+}
+
 /** The checks replSetInitiate and replSetReconfig share. */
 export function validateConfig(
   r: ReplSet,
@@ -111,6 +168,7 @@ export function validateConfig(
   const ids = new Set<number>();
   const hosts = new Set<string>();
   for (const m of members) {
+    checkMemberFields(m);
     if (typeof m.host !== "string" || !/^([^:\[\]]+|\[[0-9a-fA-F:.]+\]):\d+$/.test(m.host)) {
       throw errors.badValue(`member host "${m.host}" is not of the form host:port`);
     }

@@ -112,6 +112,17 @@ export async function runWrite(
 ): Promise<Document> {
   const { server } = ctx;
   const role = server.role!;
+  // A write reads with level local only (write_commands.cpp, supportsReadConcern; snapshot,
+  // inside a transaction, is refused before this: sim/read_snapshot.ts).
+  const level = ctx.body.readConcern?.level;
+  if (level !== undefined && level !== "local") {
+    throw new CommandError(
+      `Command ${Object.keys(ctx.body)[0]} does not support { readConcern: { level: ` +
+        `"${level}" } } :: caused by :: read concern not supported`,
+      72,
+      "InvalidOptions",
+    );
+  }
   checkSessionFields(ctx);
   checkWriteConcern(
     ctx.body.writeConcern,

@@ -47,7 +47,7 @@ const hello: Handler = async (ctx) => {
     if (s.shuttingDown) throw errors.shutdownInProgress();
   }
   s.noteTopology();
-  return {
+  const reply: Document = {
     helloOk: true,
     isWritablePrimary: true,
     ismaster: true,
@@ -63,6 +63,10 @@ const hello: Handler = async (ctx) => {
     readOnly: false,
     ...s.role?.helloFields(),
   };
+  // hello answers isWritablePrimary; the legacy isMaster (and ismaster) answers ismaster.
+  if (Object.keys(ctx.body)[0] === "hello") delete reply.ismaster;
+  else delete reply.isWritablePrimary;
+  return reply;
 };
 
 function stripUndefined(d: Document): Document {

@@ -14,6 +14,11 @@ import { oplogEntries, oplogFind } from "./oplog_read.ts";
 
 /** Checks shared by reads: session fields, read concern, readability, causal consistency. */
 async function beginRead(ctx: CommandContext, command: string): Promise<void> {
+  // A read writes nothing to wait for: a write concern is a mistake the server names
+  // (service_entry_point_common.cpp, uassertCommandDoesNotSpecifyWriteConcern).
+  if (ctx.body.writeConcern !== undefined) {
+    throw new CommandError("Command does not support writeConcern", 72, "InvalidOptions");
+  }
   checkSessionFields(ctx);
   checkReadConcern(ctx.body);
   ctx.server.role?.checkReadable(ctx.body);

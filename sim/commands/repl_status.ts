@@ -47,7 +47,7 @@ export const replSetGetStatus: Handler = (ctx) => {
         syncSourceId: idOf(source),
         infoMessage: "",
         configVersion: cfg.version,
-        configTerm: r.term,
+        configTerm: cfg.term === -1 ? -1 : r.term,
         self: true,
         ...(r.state === 1
           ? {

@@ -75,7 +75,10 @@ const replSetInitiate: Handler = async (ctx) => {
 };
 
 const replSetGetConfig: Handler = (ctx) => ({
-  config: { ...shownConfig(requireConfig(repl(ctx))), term: repl(ctx).term },
+  // A forced config's term is -1 (compared by version alone) until the next reconfig.
+  config: ((cfg) => ({ ...shownConfig(cfg), term: cfg.term === -1 ? -1 : repl(ctx).term }))(
+    requireConfig(repl(ctx)),
+  ),
 });
 
 const replSetReconfig: Handler = async (ctx) => {
@@ -84,8 +87,12 @@ const replSetReconfig: Handler = async (ctx) => {
   const force = Boolean(ctx.body.force);
   if (!force && r.state !== 1) throw errors.notPrimary();
   const next = ctx.body.replSetReconfig as Document;
+  // A forced reconfig's version jumps by 10,000 plus up to 100,000 more, so that a config made
+  // meanwhile elsewhere does not overtake it (manual: "Reconfigure a Replica Set with Unavailable
+  // Members"; replication_coordinator_impl.cpp, incrementConfigVersionByRandom).
   const version = force
-    ? Math.max(Number(next.version ?? 0), cur.version + 1)
+    ? Math.max(Number(next.version ?? 0), cur.version) + 10_000 +
+      Math.floor(Math.random() * 100_000)
     : Number(next.version);
   if (!force && !(version > cur.version)) {
     throw new CommandError(
@@ -99,7 +106,7 @@ const replSetReconfig: Handler = async (ctx) => {
   }
   const valid = validateConfig(r, next, ctx, version);
   // A forced reconfig's new members vote at once; otherwise they wait for their data.
-  const config = force ? valid : markNewlyAdded(cur, valid);
+  const config = force ? { ...valid, term: -1 } : markNewlyAdded(cur, valid);
   await checkImplicitDefaultUnchanged(ctx.server, cur, config);
   // The primary must stay electable under a config it installs itself: MongoDB refuses, with
   // NodeNotElectable, a reconfig that gives it priority 0 (repl_set_config_checks.cpp,
@@ -183,7 +190,9 @@ const replSetStepDown: Handler = async (ctx) => {
   if (r.state !== 1) {
     throw new CommandError("not primary so can't step down", 10107, "NotWritablePrimary");
   }
-  const secs = Number(ctx.body.replSetStepDown ?? 60);
+  // repl_set_commands.cpp: 0 is the default period, 60 s; a negative one is refused.
+  const secs = Number(ctx.body.replSetStepDown ?? 0) || 60;
+  if (secs < 0) throw errors.badValue("stepdown period must be a positive integer");
   const force = Boolean(ctx.body.force);
   const catchUp = Number(ctx.body.secondaryCatchUpPeriodSecs ?? (force ? 0 : 10));
   if (secs < catchUp) {
