@@ -193,10 +193,21 @@ Deno.test("cluster reconfigure: a saved plan applies later; a member that refuse
     // Its diff counts each configuration file it writes anew as changed, not as unchanged
     // because the copy staged by the deploy matches the one in place (tester83).
     const diff = JSON.parse((await ok(home, ["plan", "diff", saved.plan_id, "--json"])).stdout);
-    const confs = (diff.changes as { resource_id: string; action: string }[])
+    type FileChange = { resource_id: string; action: string; before?: unknown; after?: unknown };
+    const confs = (diff.changes as FileChange[])
       .filter((c) => c.resource_id.endsWith("mongod.conf"));
     assert.equal(confs.length, 3, JSON.stringify(diff.changes));
     assert.ok(confs.every((c) => c.action === "update"), JSON.stringify(confs));
+    // …with the settings it changes, old and new, as Terraform's diff shows them (tester93).
+    for (const c of confs) {
+      assert.deepEqual(c.before, { "operationProfiling.slowOpThresholdMs": 100 });
+      assert.deepEqual(c.after, { "operationProfiling.slowOpThresholdMs": 250 });
+    }
+    const text = (await ok(home, ["plan", "diff", saved.plan_id])).stdout;
+    assert.match(
+      text,
+      /~ file .*mongod\.conf +\(change: operationProfiling\.slowOpThresholdMs 100 → 250\)/,
+    );
     await ok(home, ["plan", "apply", saved.plan_id, "--auto-approve"]);
     assert.deepEqual(await slowMs(home, ports), [250, 250, 250]);
 

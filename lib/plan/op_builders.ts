@@ -72,7 +72,15 @@ export const processTarget = (p: ProcessSpec, params: Record<string, string>) =>
  */
 export const uploadConfigOp = (
   p: ProcessSpec,
-  o: { id: string; description: string; staged: string; action: Change["action"]; deps: string[] },
+  o: {
+    id: string;
+    description: string;
+    staged: string;
+    action: Change["action"];
+    deps: string[];
+    /** The settings the new file changes, as `plan diff` shows an update's fields. */
+    delta?: { before: Record<string, unknown>; after: Record<string, unknown> };
+  },
 ): PlannedOperation =>
   op({
     id: o.id,
@@ -85,7 +93,10 @@ export const uploadConfigOp = (
       mode: "0600",
       content_sha256: "",
     }),
-    changes: [change("file", `${addressHost(p.host)}:${configFilePath(p)}`, o.action)],
+    changes: [{
+      ...change("file", `${addressHost(p.host)}:${configFilePath(p)}`, o.action),
+      ...(o.delta && Object.keys(o.delta.after).length ? o.delta : {}),
+    }],
     depends_on: o.deps,
     estimated_ms: EST.upload,
   });
@@ -104,6 +115,7 @@ export function rewriteConfigOps(
     generate: string;
     upload: string;
     deps?: string[];
+    delta?: { before: Record<string, unknown>; after: Record<string, unknown> };
   },
 ): PlannedOperation[] {
   // Each version of the file its own staging file (`-<mode>` of a TLS switch's rounds): an
@@ -128,6 +140,7 @@ export function rewriteConfigOps(
       staged,
       action: "update",
       deps: [o.id],
+      delta: o.delta,
     }),
   ];
 }

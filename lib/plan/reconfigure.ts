@@ -192,13 +192,14 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
     prev = [wait.id];
     return ops;
   });
-  const configure: PlannedOperation[] = changed.flatMap(({ proc: p, content, changes }) =>
+  const configure: PlannedOperation[] = changed.flatMap(({ proc: p, content, changes, delta }) =>
     rewriteConfigOps(p, {
       id: `config-${p.id}`,
       content,
       clusterDir: input.clusterDir,
       generate: `Generate the new configuration of ${p.id}${changes ? `: ${changes}` : ""}`,
       upload: `Upload the new configuration of ${p.id} (read at its restart)`,
+      delta,
     })
   );
   const inSet = (s: ReplicaSetSpec) => up.filter((p) => p.replicaSet === s.name);

@@ -21,7 +21,7 @@ export function changedConfigs(
   deployDir: string,
   /** Every process, changed or not (after an unfinished reconfigure). */
   all = false,
-): { proc: ProcessSpec; content: string; changes: string }[] {
+): { proc: ProcessSpec; content: string; changes: string; delta: RuntimeDelta }[] {
   const root = (t: Topology) => t.global.deploy_dir ?? deployDir;
   const before = listProcesses(recorded, deployDir);
   const after = new Map(listProcesses(asked, deployDir).map((p) => [p.id, p]));
@@ -35,7 +35,7 @@ export function changedConfigs(
     const content = renderConfig(a, newDb, newSec(a));
     return !all && content === renderConfig(p, oldDb, oldSec(p))
       ? []
-      : [{ proc: p, content, changes: runtimeChanges(p, a) }];
+      : [{ proc: p, content, changes: runtimeChanges(p, a), delta: runtimeDelta(p, a) }];
   });
 }
 
@@ -127,6 +127,27 @@ function flat(rc: Record<string, unknown>, at = "", out = new Map<string, string
     } else out.set(key, JSON.stringify(v));
   }
   return out;
+}
+
+/**
+ * The runtime_config keys that differ, dotted, with their values before and after ("(unset)"
+ * where a side has none): what `plan diff` shows of a configuration file's update.
+ */
+export interface RuntimeDelta {
+  before: Record<string, unknown>;
+  after: Record<string, unknown>;
+}
+
+/** The RuntimeDelta of a process's configuration from `before` to `after`. */
+export function runtimeDelta(before: ProcessSpec, after: ProcessSpec): RuntimeDelta {
+  const a = flat(before.runtimeConfig), b = flat(after.runtimeConfig);
+  const keys = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k))
+    .sort();
+  const value = (m: Map<string, string>, k: string) => m.has(k) ? JSON.parse(m.get(k)!) : "(unset)";
+  return {
+    before: Object.fromEntries(keys.map((k) => [k, value(a, k)])),
+    after: Object.fromEntries(keys.map((k) => [k, value(b, k)])),
+  };
 }
 
 /** "operationProfiling.slowOpThresholdMs 100 → 250", one per changed key (at most 3 shown). */
