@@ -189,6 +189,13 @@ Deno.test("--json streams NDJSON events only", async () => {
     assert.equal(events.at(-1).status, "completed");
     assert.ok(events.some((e) => e.event === "checkpoint" && e.id === "phase2-complete"));
     assert.ok(events.filter((e) => e.event === "op_done").length >= 9);
+    // Each operation's line names what it is, not only its ID.
+    const started = events.find((e) => e.event === "op_start" && e.id.startsWith("start-"));
+    assert.equal(started?.operation_type, "start_process", JSON.stringify(started));
+    assert.match(started.description, /^Start /);
+    for (const e of events.filter((e) => e.event === "op_done")) {
+      assert.ok(e.operation_type && e.description, JSON.stringify(e));
+    }
     // The plan's warnings, which --auto-approve shows no review for, lead the stream.
     const destroyed = await mup(
       ["cluster", "destroy", "c1", "--auto-approve", "--retain-data", "--json"],
