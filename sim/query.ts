@@ -220,7 +220,7 @@ export function runPipeline(
   try {
     // Every $sort, a $facet's and a $lookup's too, is MongoDB's (bson_order.ts): the engine's
     // own order of arrays and mixed types is not mongod's (tester92).
-    return new (engine().Aggregator)(ownSorts(desugarBucket(pipeline)), {
+    return new (engine().Aggregator)(ownSorts(desugarBucket(desugarCount(pipeline))), {
       collectionResolver: resolve,
       context: sortContext(),
       ...(variables ? { variables } : {}),
@@ -321,6 +321,41 @@ function desugarBucket(pipeline: Document[]): Document[] {
       },
       { $sort: { _id: 1 } },
     ];
+  });
+}
+
+/**
+ * `$count` as MongoDB runs it (document_source_count.cpp desugars it): a `$group` counting into
+ * the field, then a `$project` without `_id`, so that no input gives no document (the engine's
+ * own gave `{n: 0}`: tester94); in `$facet` and `$lookup` pipelines too. A bad field name is
+ * refused with mongod's codes (40156–40160).
+ */
+function desugarCount(pipeline: Document[]): Document[] {
+  return pipeline.flatMap((st) => {
+    if (!st || typeof st !== "object") return [st];
+    if (st.$facet && typeof st.$facet === "object") {
+      return [{
+        $facet: Object.fromEntries(
+          Object.entries(st.$facet as Document).map((
+            [k, p],
+          ) => [k, Array.isArray(p) ? desugarCount(p) : p]),
+        ),
+      }];
+    }
+    if (st.$lookup && Array.isArray(st.$lookup.pipeline)) {
+      return [{ $lookup: { ...st.$lookup, pipeline: desugarCount(st.$lookup.pipeline) } }];
+    }
+    if (!("$count" in st)) return [st];
+    const name = st.$count;
+    const bad = (code: number, why: string) => {
+      throw new QueryError(`the count field ${why}`, code, `Location${code}`);
+    };
+    if (typeof name !== "string") bad(40156, "must be a non-empty string");
+    if (name === "") bad(40157, "must be a non-empty string");
+    if (name.startsWith("$")) bad(40158, "cannot be a $-prefixed path");
+    if (name.includes("\0")) bad(40159, "cannot contain a null byte");
+    if (name.includes(".")) bad(40160, "cannot contain '.'");
+    return [{ $group: { _id: null, [name]: { $sum: 1 } } }, { $project: { _id: 0 } }];
   });
 }
 

@@ -39,6 +39,26 @@ Deno.test("simulator: queries answer like MongoDB (regex, $group by field, $avg,
           .toArray(),
         [{ _id: "x", avg: 2 }, { _id: "y", avg: 5 }],
       );
+      // $count as MongoDB desugars it: no input, no document (the engine's own said {n: 0}).
+      assert.deepEqual(
+        await coll.aggregate([{ $match: { s: "none" } }, { $count: "n" }]).toArray(),
+        [],
+      );
+      assert.deepEqual(await coll.aggregate([{ $count: "n" }]).toArray(), [{ n: 3 }]);
+      assert.deepEqual(
+        await coll.aggregate([{ $match: { s: "none" } }, { $facet: { total: [{ $count: "n" }] } }])
+          .toArray(),
+        [{ total: [] }],
+      );
+      for (const [name, code] of [[1, 40156], ["", 40157], ["$n", 40158], ["a.b", 40160]]) {
+        const e = await c.db("app").command({
+          aggregate: "q",
+          pipeline: [{ $count: name }],
+          cursor: {},
+        })
+          .then(() => undefined, (e: { code?: number; message?: string }) => e);
+        assert.equal(e?.code, code, `$count: ${JSON.stringify(name)}: ${e?.message}`);
+      }
       assert.deepEqual(
         await coll.find({ n: { $gte: 3 } }, { projection: { s: 1, _id: 0 } }).sort({ n: -1 })
           .toArray(),
