@@ -18,20 +18,31 @@ import {
   ServerConversation,
 } from "./scram.ts";
 import type { CommandContext, ConnState, Server } from "./server.ts";
-import type { DataStore } from "./store.ts";
 import {
   authorized,
   isLocalhostAllowed,
   NO_AUTH_COMMANDS,
   type Role,
+  userAdminEverywhere,
   visibleDatabases,
 } from "./auth_roles.ts";
+import { cursorKey } from "./cursors.ts";
+import {
+  checkOneUser,
+  isLocalhost,
+  ownerOf,
+  selfOnly,
+  shellText,
+  usersInfoDbs,
+} from "./auth_checks.ts";
 
 /** A user authenticated on a connection. */
 export interface AuthUser {
   user: string;
   db: string;
   roles: Role[];
+  /** When its user document was last read (ms since the epoch): see Auth.refresh. */
+  readAt?: number;
 }
 
 /** Per-connection authentication state. */
@@ -87,7 +98,17 @@ export class Auth {
    */
   private readonly localhostBypass: boolean;
 
+  /**
+   * How long a mongos keeps a user's roles before it reads them again (userCacheInvalidation-
+   * IntervalSecs, 30 s); a mongod reads them at every command, as its user cache is invalidated
+   * by every change to its users.
+   */
+  private readonly userCacheMs: number;
+  /** When this process last changed a user (a mongos's own user commands): re-read at once. */
+  private usersChangedAt = 0;
+
   constructor(readonly server: Server, readonly users: UserSource) {
+    this.userCacheMs = server.router ? 30_000 : 0;
     this.enabled = authEnabled(server);
     const bypass = (server.opts.parsed.setParameter as Record<string, unknown> | undefined)
       ?.enableLocalhostAuthBypass;
@@ -123,25 +144,106 @@ export class Auth {
     return this.sawUsers;
   }
 
-  /** Throws 13 Unauthorized unless the connection may run this command. */
+  /**
+   * Throws 13 Unauthorized unless the connection may run this command: its users' roles (read
+   * again, so that a user dropped or given other roles meanwhile has what it has now) must
+   * grant it on its database and collection, the roles it grants must be the user's to grant,
+   * usersInfo must name users the user may view, and a getMore or killCursors must be of a
+   * cursor of the same users (authorization_session_impl.cpp).
+   */
   async authorize(name: string, db: string, body: Document, conn: ConnState): Promise<void> {
     if (!this.enabled || NO_AUTH_COMMANDS.has(name)) return;
-    const users = conn.auth?.users ?? [];
+    const users = await this.refresh(conn);
     if (users.length === 0) {
       if (
-        this.localhostBypass && isLocalhost(conn.remote) && isLocalhostAllowed(name) &&
+        this.localhostBypass && isLocalhost(conn.remote) && isLocalhostAllowed(name, db) &&
         !(await this.hasUsers())
       ) return;
       throw new CommandError(`Command ${name} requires authentication`, 13, "Unauthorized");
     }
-    if (authorized(users.flatMap((u) => u.roles), name, db)) return;
-    // Every user may view their own user document (MongoDB's viewUser on oneself).
-    if (name === "usersInfo" && selfOnly(body.usersInfo, db, users)) return;
-    throw new CommandError(
-      `not authorized on ${db} to execute command ${shellText({ ...body, $db: db })}`,
-      13,
-      "Unauthorized",
-    );
+    const roles = users.flatMap((u) => u.roles);
+    const refuse = () =>
+      new CommandError(
+        `not authorized on ${db} to execute command ${shellText({ ...body, $db: db })}`,
+        13,
+        "Unauthorized",
+      );
+    if (name === "usersInfo") {
+      if (selfOnly(body.usersInfo, db, users)) return;
+      const q = body.usersInfo as Document | undefined;
+      const ok = q && typeof q === "object" && !Array.isArray(q) && q.forAllDBs
+        ? userAdminEverywhere(roles)
+        : usersInfoDbs(q, db).every((d) => authorized(roles, name, d));
+      if (!ok) throw refuse();
+      return;
+    }
+    const target = name === "getMore" ? body.collection : body[name];
+    if (!authorized(roles, name, db, typeof target === "string" ? target : undefined)) {
+      throw refuse();
+    }
+    // Granting a role needs the grantRole action on the role's database: a userAdmin of one
+    // database cannot give anyone (itself included) a role elsewhere, root least of all.
+    if (["createUser", "updateUser", "grantRolesToUser"].includes(name)) {
+      for (const r of Array.isArray(body.roles) ? body.roles : []) {
+        const on = typeof r === "string" ? db : String(r?.db);
+        if (!authorized(roles, "grantRolesToUser", on)) throw refuse();
+      }
+    }
+    if (name === "getMore" || name === "killCursors") {
+      const ids = name === "getMore" ? [body.getMore] : (body.cursors ?? []) as unknown[];
+      for (const id of ids) {
+        const owner = this.server.cursors.get(cursorKey(id))?.owner;
+        if (owner === undefined || owner === ownerOf(users)) continue;
+        throw new CommandError(
+          name === "getMore"
+            ? `cursor id ${cursorKey(id)} was not created by the authenticated user`
+            : `not authorized to kill cursor ${cursorKey(id)}`,
+          13,
+          "Unauthorized",
+        );
+      }
+    }
+  }
+
+  /**
+   * The connection's users with their roles as stored now: a user dropped since it logged in
+   * is logged out (its next command needs authentication again), one whose roles changed has
+   * the new ones. A mongos reads them at most every `userCacheMs`, and at once after a user
+   * command of its own.
+   */
+  private async refresh(conn: ConnState): Promise<AuthUser[]> {
+    const users = conn.auth?.users ?? [];
+    const now = Date.now();
+    const stale = (u: AuthUser) =>
+      !(u.user === SYSTEM_USER && u.db === "local") &&
+      ((u.readAt ?? 0) + this.userCacheMs <= now || (u.readAt ?? 0) < this.usersChangedAt);
+    if (!users.some(stale)) return users;
+    const fresh: AuthUser[] = [];
+    for (const u of users) {
+      if (!stale(u)) {
+        fresh.push(u);
+        continue;
+      }
+      const doc = await this.users.find(u.db, u.user);
+      if (!doc) continue;
+      const roles = ((doc.roles ?? []) as Role[]).map((r) => ({ role: r.role, db: r.db }));
+      fresh.push({ ...u, roles, readAt: now });
+    }
+    conn.auth = { ...conn.auth, users: fresh };
+    return fresh;
+  }
+
+  /** A user command ran through this process (mongos): every connection reads its users again. */
+  noteUsersChanged(): void {
+    this.usersChangedAt = Date.now();
+  }
+
+  /** A cursor this command opened is its users' only (getMore/killCursors check it). */
+  private tagCursor(ctx: CommandContext, res: Document): void {
+    const id = res.cursor?.id;
+    if (id === undefined || Number(id) === 0) return;
+    const cursor = this.server.cursors.get(cursorKey(id));
+    if (cursor) cursor.owner = ownerOf(ctx.conn.auth?.users ?? []);
   }
 
   /** A user was created: the localhost exception ends. */
@@ -163,6 +265,7 @@ export class Auth {
     const scram = new ServerConversation(mech);
     try {
       const user = scram.start(payloadText(body.payload));
+      checkOneUser(ctx.conn.auth?.users ?? [], user, db);
       const doc = await this.lookup(db, user);
       const cred = doc?.credentials?.[mech] as ScramCredential | undefined;
       if (!cred) throw new ScramError("no such user or mechanism");
@@ -244,6 +347,7 @@ export class Auth {
    */
   async afterCommand(name: string, ctx: CommandContext, res: Document): Promise<Document> {
     if (name === "hello") return await this.helloFields(ctx);
+    if (this.enabled) this.tagCursor(ctx, res);
     if (name === "listDatabases" && this.enabled && Array.isArray(res.databases)) {
       const visible = visibleDatabases((ctx.conn.auth?.users ?? []).flatMap((u) => u.roles));
       if (visible) {
@@ -275,62 +379,6 @@ export class Auth {
   }
 }
 
-/** Whether a usersInfo query names only users authenticated on this connection. */
-function selfOnly(q: unknown, db: string, users: AuthUser[]): boolean {
-  const wanted = (Array.isArray(q) ? q : [q]).map((x) =>
-    typeof x === "string" ? { user: x, db } : x as Document | undefined
-  );
-  return wanted.length > 0 &&
-    wanted.every((w) =>
-      typeof w?.user === "string" && users.some((u) => u.user === w.user && u.db === w.db)
-    );
-}
-
 function enc(s: string): Uint8Array {
   return new TextEncoder().encode(s);
-}
-
-/** Connections from the loopback interface (where the localhost exception applies). */
-export function isLocalhost(remote: string): boolean {
-  const host = remote.slice(0, remote.lastIndexOf(":")).replace(/^\[(.*)\]$/, "$1");
-  return host === "127.0.0.1" || host === "::1" || host.startsWith("127.") || host === "localhost";
-}
-
-/** A command as the server's messages print it: `{ find: "c", filter: {}, $db: "test" }`. */
-function shellText(v: unknown): string {
-  if (v === null || v === undefined) return "null";
-  if (typeof v === "string") return JSON.stringify(v);
-  if (typeof v !== "object") return String(v);
-  if (Array.isArray(v)) return `[ ${v.map(shellText).join(", ")} ]`;
-  const b = v as { _bsontype?: string; toString(): string };
-  if (b._bsontype) return b.toString();
-  const entries = Object.entries(v as Document).filter(([k]) =>
-    k !== "lsid" && k !== "$clusterTime"
-  );
-  if (!entries.length) return "{}";
-  return `{ ${entries.map(([k, x]) => `${k}: ${shellText(x)}`).join(", ")} }`;
-}
-
-/** Users of a mongod: its own admin.system.users. */
-export function storeUsers(store: DataStore): UserSource {
-  return {
-    find: (db, user) =>
-      Promise.resolve(store.findById(USERS_NS.db, USERS_NS.coll, `${db}.${user}`)),
-    any: () => Promise.resolve(store.docs(USERS_NS.db, USERS_NS.coll).length > 0),
-  };
-}
-
-/** Users of a mongos: the config servers' admin.system.users (read as __system). */
-export function configUsers(server: Server): UserSource {
-  const query = async (filter: Document, limit: number) => {
-    const router = server.router as unknown as {
-      config(db: string, cmd: Document): Promise<Document>;
-    };
-    const r = await router.config(USERS_NS.db, { find: USERS_NS.coll, filter, limit });
-    return (r.cursor?.firstBatch ?? []) as Document[];
-  };
-  return {
-    find: async (db, user) => (await query({ _id: `${db}.${user}` }, 1))[0],
-    any: async () => (await query({}, 1)).length > 0,
-  };
 }

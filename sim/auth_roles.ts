@@ -52,8 +52,8 @@ export const NO_AUTH_COMMANDS = new Set([
 
 /**
  * What the localhost exception allows while no user exists (docs: "All Localhost Exception
- * Privileges"): createUser/createRole (which end it), replSetInitiate, replSetGetStatus,
- * replSetReconfig, and addShard on mongos.
+ * Privileges"): createUser/createRole on the admin database (which end it), replSetInitiate,
+ * replSetGetStatus, replSetReconfig, and addShard on mongos.
  */
 const LOCALHOST_COMMANDS = new Set([
   "createUser",
@@ -64,7 +64,8 @@ const LOCALHOST_COMMANDS = new Set([
   "addShard",
 ]);
 
-export function isLocalhostAllowed(name: string): boolean {
+export function isLocalhostAllowed(name: string, db: string): boolean {
+  if (name === "createUser" || name === "createRole") return db === "admin";
   return LOCALHOST_COMMANDS.has(name);
 }
 
@@ -93,6 +94,21 @@ const WRITE = new Set([
   "renameCollection",
 ]);
 const DB_ADMIN = new Set(["dropDatabase", "collMod", "compact", "validate", "profile"]);
+/**
+ * What dbAdmin has besides DB_ADMIN ("Built-In Roles", dbAdmin): listings and statistics, and
+ * creating and dropping collections and indexes; it reads no collection but system.profile.
+ */
+const DB_ADMIN_ALSO = new Set([
+  "listCollections",
+  "listIndexes",
+  "dbStats",
+  "collStats",
+  "create",
+  "drop",
+  "createIndexes",
+  "dropIndexes",
+  "renameCollection",
+]);
 const USER_ADMIN = new Set([
   "createUser",
   "updateUser",
@@ -135,39 +151,62 @@ function kindOf(name: string): Kind {
   return "cluster";
 }
 
-/** What one role grants for a command of `kind` on database `db`. */
-function grants(role: Role, kind: Kind, db: string): boolean {
-  const here = role.db === db;
+/** A command's target: its database, its name, and the collection it names (if any). */
+export interface Target {
+  db: string;
+  name: string;
+  coll?: string;
+}
+
+/**
+ * A collection the server keeps itself (`system.users`, `system.profile`…), which the read and
+ * write roles do not cover ("Built-In Roles": read covers non-system collections and
+ * system.js); backup reads, restore writes, root does both.
+ */
+function isSystem(coll: string | undefined): boolean {
+  return coll !== undefined && coll.startsWith("system.") && coll !== "system.js";
+}
+
+/** dbAdmin's grant on its database (DB_ADMIN, DB_ADMIN_ALSO, reads of system.profile). */
+function dbAdminGrants(kind: Kind, t: Target): boolean {
+  return kind === "dbAdmin" || DB_ADMIN_ALSO.has(t.name) ||
+    kind === "read" && t.coll === "system.profile";
+}
+
+/** What one role grants for a command of `kind` on target `t`. */
+function grants(role: Role, kind: Kind, t: Target): boolean {
+  const here = role.db === t.db;
+  const data = (kind === "read" || kind === "write") && !isSystem(t.coll);
   switch (role.role) {
     case "root":
     case "__system":
       return true;
     case "read":
-      return here && kind === "read";
+      return here && kind === "read" && data;
     case "readWrite":
-      return here && (kind === "read" || kind === "write");
+      return here && data;
     case "dbAdmin":
-      return here && (kind === "dbAdmin" || kind === "read" && db !== "admin");
+      return here && dbAdminGrants(kind, t);
     case "userAdmin":
       return here && kind === "userAdmin";
     case "dbOwner":
-      return here && ["read", "write", "dbAdmin", "userAdmin"].includes(kind);
+      return here && (data || dbAdminGrants(kind, t) || kind === "userAdmin");
     case "readAnyDatabase":
-      return kind === "read";
+      return kind === "read" && data;
     case "readWriteAnyDatabase":
-      return kind === "read" || kind === "write";
+      return data;
     case "dbAdminAnyDatabase":
-      return kind === "dbAdmin";
+      return dbAdminGrants(kind, t);
     case "userAdminAnyDatabase":
       return kind === "userAdmin";
     // The cluster roles also read the config and local databases (find, listCollections,
     // listIndexes, stats: "Built-In Roles"), as sh.status() and rs.printReplicationInfo() need.
     case "clusterMonitor":
-      return kind === "monitor" || kind === "read" && (db === "config" || db === "local");
+      return kind === "monitor" || kind === "read" && (t.db === "config" || t.db === "local");
     case "clusterManager":
     case "clusterAdmin":
       return kind === "monitor" || kind === "cluster" ||
-        kind === "read" && (db === "config" || db === "local");
+        kind === "read" && (t.db === "config" || t.db === "local");
     case "hostManager":
       return kind === "monitor" || kind === "cluster";
     case "backup":
@@ -178,17 +217,25 @@ function grants(role: Role, kind: Kind, db: string): boolean {
   return false;
 }
 
-/** Whether a user holding `roles` may run command `name` on `db`. */
-export function authorized(roles: Role[], name: string, db: string): boolean {
+/**
+ * Whether a user holding `roles` may run command `name` on `db` (on collection `coll`, for a
+ * command that names one).
+ */
+export function authorized(roles: Role[], name: string, db: string, coll?: string): boolean {
   const kind = kindOf(name);
   if (kind === "any") return true;
   // The local and config databases are not covered by the *AnyDatabase read/write roles.
   const anyDbExcluded = (db === "local" || db === "config") &&
     (kind === "read" || kind === "write");
   return roles.some((r) =>
-    grants(r, kind, db) &&
+    grants(r, kind, { db, name, coll }) &&
     !(anyDbExcluded && r.role.endsWith("AnyDatabase"))
   );
+}
+
+/** Whether `roles` act on users of every database (usersInfo's forAllDBs). */
+export function userAdminEverywhere(roles: Role[]): boolean {
+  return roles.some((r) => ["root", "__system", "userAdminAnyDatabase"].includes(r.role));
 }
 
 /** Databases a user may list (listDatabases' authorizedDatabases); undefined means all. */

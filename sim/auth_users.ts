@@ -28,7 +28,10 @@ async function viaConfig(ctx: CommandContext): Promise<Document | undefined> {
   const router = ctx.server.router as unknown as ConfigLink | undefined;
   if (!router) return undefined;
   const { $db: _d, $clusterTime: _c, $readPreference: _r, lsid: _l, ...cmd } = ctx.body;
-  return await router.config(ctx.db, cmd);
+  const r = await router.config(ctx.db, cmd);
+  // This mongos's connections read their users again before their next command.
+  if (!("usersInfo" in cmd)) auth(ctx).noteUsersChanged();
+  return r;
 }
 
 function userId(db: string, user: string): string {
@@ -76,6 +79,8 @@ function checkPwd(pwd: unknown): string {
 }
 
 const createUser: Handler = async (ctx) => {
+  // user_management_commands.cpp: the local database holds no users.
+  if (ctx.db === "local") throw errors.badValue("Cannot create users in the local database");
   const viaMongos = await viaConfig(ctx);
   if (viaMongos) {
     auth(ctx).noteUserCreated();

@@ -17,6 +17,8 @@ export interface OpenCursor {
   usedAt: number;
   /** noCursorTimeout: never killed for being idle. */
   noTimeout: boolean;
+  /** With access control: the users it belongs to (sim/auth.ts), who alone may read or kill it. */
+  owner?: string;
 }
 
 /** A cursor id as the table keys it: a Long, or a number when the driver promotes it. */
@@ -33,7 +35,6 @@ export const CURSOR_MONITOR_MS = 4_000;
 export class CursorTable extends Map<string, OpenCursor> {
   /** cursorTimeoutMillis now (a setParameter may change it at runtime). */
   timeoutMs = DEFAULT_CURSOR_TIMEOUT_MS;
-  private nextId = 1000n;
 
   /**
    * A cursor's first reply: at most `batchSize` of `docs` (0: none yet) within 16 MiB
@@ -51,11 +52,20 @@ export class CursorTable extends Map<string, OpenCursor> {
     const batch = docs.slice(0, batchCount(docs, 0, batchSize));
     let id = Long.ZERO;
     if (docs.length > batch.length && !single) {
-      const n = this.nextId++;
+      const n = this.newId();
       this.set(String(n), { ns, docs, pos: batch.length, usedAt: Date.now(), noTimeout });
       id = Long.fromBigInt(n);
     }
     return { cursor: { [first]: batch, id, ns } };
+  }
+
+  /** A cursor id as mongod makes them: random, positive, 63 bits, so that none is guessed. */
+  private newId(): bigint {
+    for (;;) {
+      const [n] = crypto.getRandomValues(new BigUint64Array(1));
+      const id = n & 0x7fff_ffff_ffff_ffffn;
+      if (id !== 0n && !this.has(String(id))) return id;
+    }
   }
 
   /** Kills the cursors idle longer than the timeout; returns how many. */

@@ -201,7 +201,10 @@ const forward: Handler = async (ctx) => {
   // lsid and txnNumber go along, as from a real mongos: retryable writes stay retryable.
   const { $db: _db, $clusterTime: _c, $readPreference: _r, ...cmd } = ctx.body;
   const name = Object.keys(ctx.body)[0];
-  if (ctx.db === "config") return await mongos(ctx).config(ctx.db, cmd);
+  // The cluster's users are the config servers' admin.system.users, as mongos's own are.
+  const usersColl = ctx.db === "admin" &&
+    (name === "getMore" ? ctx.body.collection : ctx.body[name]) === "system.users";
+  if (ctx.db === "config" || usersColl) return await mongos(ctx).config(ctx.db, cmd);
   const shards = await mongos(ctx).shards();
   if (shards.length === 0) {
     // No shard holds any database yet: reads see nothing, writes have nowhere to go.
