@@ -308,7 +308,7 @@ export class Auth {
     const users = (ctx.conn.auth!.users ?? []).filter((u) =>
       !(u.user === scram.user && u.db === db)
     );
-    users.push({ user: scram.user, db, roles });
+    users.push({ user: scram.user, db, roles, readAt: Date.now() });
     ctx.conn.auth = { users };
     this.server.log.info("ACCESS", 5286306, "conn" + ctx.conn.id, "Successfully authenticated", {
       client: ctx.conn.remote,
