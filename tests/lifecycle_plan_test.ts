@@ -25,6 +25,8 @@ import { installFixture } from "./fixture.ts";
 import { knownPhases, TLS_PHASE_STEPS, unknownPhase } from "../lib/hooks/phases.ts";
 import { TLS_STEPS } from "../lib/plan/mongo_config.ts";
 import { restartsOf } from "../lib/apply/apply_graph.ts";
+import { unreachableErrors } from "../lib/plan/gone_hosts.ts";
+import type { ProcessFact } from "../lib/plan/lifecycle.ts";
 import { CLUSTER_DIR, DEPLOY, input, metaFor } from "./lifecycle_inputs.ts";
 
 installFixture();
@@ -1329,4 +1331,27 @@ Deno.test("a rolling restart of a set whose primary alone can be primary, with t
     said.get("no_primary_while_restarted") ?? "",
     /^localhost:27017 is the only member of rs0 that can be primary \(the others have priority 0\): it restarts without a step-down, as no other member could take over/,
   );
+});
+
+Deno.test("a host that cannot be asked is offered --host-gone only when it may be gone: not for a refused login, a changed host key, or servers that answer (tester96)", async () => {
+  const i = await input("replica-set.yaml");
+  const lost = i.meta.processes.filter((p) => p.port === 27019);
+  const unreachable = (facts: Record<string, unknown>) => {
+    const [e] = unreachableErrors("restart", "c1", i.meta.processes, lost, {
+      [lost[0].id]: { running: false, ...facts } as ProcessFact,
+    });
+    return e.message;
+  };
+  assert.match(unreachable({ unreachable: "ssh: timed out" }), /is gone for good/);
+  for (
+    const facts of [
+      { unreachable: "localhost port 22 refused authentication for user mongo with key k" },
+      { unreachable: "the SSH host key of localhost port 22 has changed" },
+      { unreachable: "ssh: timed out", answering: true, running: true },
+    ]
+  ) {
+    const message = unreachable(facts);
+    assert.doesNotMatch(message, /gone for good|--host-gone/, JSON.stringify(facts));
+    assert.match(message, /then plan again$/);
+  }
 });

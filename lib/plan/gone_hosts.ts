@@ -218,3 +218,46 @@ export function goneHint(
   }
   return "";
 }
+
+/**
+ * One `host_unreachable` error per host of `unknown` (processes whose host SSH could not ask):
+ * mup does not plan on a guess. `--host-gone` is offered (goneHint) only for a host that may be
+ * gone: not for a refused login or a changed host key, nor for one whose servers answer
+ * (tester96). `all`: every process of the cluster, for the hint's `-N` list.
+ */
+export function unreachableErrors(
+  operation: string,
+  cluster: string,
+  all: { id: string; host: string; port: number }[],
+  unknown: { id: string; host: string; port: number }[],
+  facts: Record<string, ProcessFact>,
+): ValidationIssue[] {
+  return [...new Set(unknown.map((p) => p.host))].map((host) => {
+    const here = unknown.filter((p) => p.host === host);
+    const why = facts[here[0].id]?.unreachable ?? "";
+    const mayBeGone = !here.some((p) => facts[p.id]?.answering) &&
+      !/refused authentication|host key/i.test(why);
+    const hint = mayBeGone
+      ? goneHint(
+        operation,
+        cluster,
+        host,
+        all.filter((p) => p.host === host).map((p) => hostPort(p.host, p.port)),
+      )
+      : "";
+    return {
+      code: "host_unreachable",
+      severity: "error" as const,
+      host,
+      message: `${host} could not be asked whether ${
+        firstFew(here.map((p) => p.id))
+      } ${
+        here.length === 1
+          ? "runs"
+          : "run"
+      } (${why}): mup does not plan on a guess. Make ${host} reachable over SSH (\`mup ` +
+        "cluster display` asks the servers themselves, not SSH: it may show them answering), " +
+        `then plan again${hint}`,
+    };
+  });
+}

@@ -22,8 +22,7 @@ import { repairCommand } from "./lifecycle_ops.ts";
 import { checkStartFiles } from "../preflight/start_files.ts";
 import { checkStartPorts } from "../preflight/start_ports.ts";
 import { type ProcessFilter, selectProcesses } from "./select.ts";
-import { firstFew } from "../util/format.ts";
-import { goneHint, goneHostErrors, onGoneHost } from "./gone_hosts.ts";
+import { goneHostErrors, onGoneHost, unreachableErrors } from "./gone_hosts.ts";
 import { probeFacts } from "../probe/process_facts.ts";
 import { commandOf } from "./command_of.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
@@ -94,31 +93,15 @@ export async function buildLifecyclePlan(
   plan.validation.errors = plan.validation.errors.filter((e) =>
     !guessed.some((g) => e.message.includes(g))
   );
-  for (const host of new Set(unknown.map((p) => p.host))) {
-    const here = unknown.filter((p) => p.host === host);
-    plan.validation.errors.push({
-      code: "host_unreachable",
-      severity: "error",
-      host,
-      message: `${host} could not be asked whether ${
-        firstFew(here.map((p) => p.id))
-      } ${
-        here.length === 1
-          ? "runs"
-          : "run"
-      } (${facts[here[0].id].unreachable}): mup does not plan on a guess. Make ${host} ` +
-        "reachable over SSH (`mup cluster display` asks the servers themselves, not SSH: it " +
-        `may show them answering), then plan again${
-          goneHint(
-            plan.operation,
-            req.meta.name,
-            host,
-            req.meta.processes.filter((p) => p.host === host).map((p) => hostPort(p.host, p.port)),
-          )
-        }`,
-    });
-    plan.validation.valid = false;
-  }
+  const unasked = unreachableErrors(
+    plan.operation,
+    req.meta.name,
+    req.meta.processes,
+    unknown,
+    facts,
+  );
+  plan.validation.errors.push(...unasked);
+  if (unasked.length) plan.validation.valid = false;
   if (gone.length) {
     const command = commandOf(plan.operation, req.meta.name, undefined, plan.topology_file);
     plan.validation.errors.push(...goneHostErrors(gone, req.meta.processes, facts, command));
