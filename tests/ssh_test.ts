@@ -95,6 +95,11 @@ Deno.test({
           `127\\.0\\.0\\.2 port ${sshd.port} refused authentication for user ${f.user} with key ${f.otherKey}`,
         ),
       );
+      // The advice names where the user and the key came from (tester96).
+      assert.match(
+        r.stdout,
+        /give the right user and key \(the user from --user, the key from -i\/--identity-file;/,
+      );
 
       // An identity file that is not there: ssh would only warn and try other keys (tester79).
       r = await plan("127.0.0.2", sshd.port, f.flags({ key: path.join(home, "no-such-key") }));

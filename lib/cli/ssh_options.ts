@@ -94,10 +94,21 @@ export function sshSettings(t: Topology, opts: SshCliOptions): SshSettings {
       opts.identityFile !== undefined ? "-i/--identity-file" : "global.ssh_identity_file",
     );
   }
+  const from = (option: string, field: string, byOption: boolean, inTopology: boolean) =>
+    byOption ? option : inTopology ? `the topology's ${field}` : undefined;
   return {
     user: opts.user ?? t.global.user,
     port: t.global.ssh_port,
     identityFile,
+    loginFrom: {
+      user: from("--user", "global.user", opts.user !== undefined, t.global.user !== undefined),
+      key: from(
+        "-i/--identity-file",
+        "global.ssh_identity_file",
+        opts.identityFile !== undefined,
+        t.global.ssh_identity_file !== undefined,
+      ),
+    },
     connectTimeoutS: Math.ceil(timeoutMs / 1000),
     options,
     proxyJump: opts.sshProxy,

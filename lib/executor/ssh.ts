@@ -155,6 +155,7 @@ export class SshExecutor implements Executor {
       user: this.s.user,
       port: this.port,
       identityFile: this.s.identityFile,
+      loginFrom: this.s.loginFrom,
       connectTimeoutS: this.s.connectTimeoutS,
       strictHostKeys: this.s.strictHostKeys,
       proxyJump: this.s.proxyJump,

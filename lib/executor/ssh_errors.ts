@@ -36,9 +36,27 @@ export interface LoginDescription {
   user?: string;
   port?: number;
   identityFile?: string;
+  loginFrom?: { user?: string; key?: string };
   connectTimeoutS: number;
   strictHostKeys?: boolean;
   proxyJump?: string;
+}
+
+/**
+ * Where a refused login's user and key came from, and where else they can be given: "the user
+ * from the topology's global.user, the key from -i/--identity-file"; with neither given, the
+ * options and the topology fields that set them.
+ */
+function loginSources(login: LoginDescription): string {
+  const user = login.loginFrom?.user, key = login.loginFrom?.key;
+  if (!user && !key) {
+    return "--user and -i/--identity-file, or global.user and global.ssh_identity_file in the " +
+      "topology";
+  }
+  return [
+    user ? `the user from ${user}` : "the user: --user or the topology's global.user",
+    key ? `the key from ${key}` : "the key: -i/--identity-file or global.ssh_identity_file",
+  ].join(", ");
 }
 
 /**
@@ -110,7 +128,8 @@ export function classifySshFailure(
       `${where} refused authentication for user ${
         login.user ?? "(ssh's default user)"
       } with ${key} (${last})`,
-      `add the public key to ~/.ssh/authorized_keys of that user on ${host}, or give the right --user and -i/--identity-file (mup never asks for passwords)`,
+      `add the public key to ~/.ssh/authorized_keys of that user on ${host}, or give the right ` +
+        `user and key (${loginSources(login)}; mup never asks for passwords)`,
     );
   }
   if (/timed out/i.test(stderr)) {

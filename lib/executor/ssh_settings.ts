@@ -14,6 +14,11 @@ export interface SshSettings {
   port?: number;
   /** `-i/--identity-file` (else `global.ssh_identity_file`). */
   identityFile?: string;
+  /**
+   * Where the user and the key came from ("--user", "the topology's global.user"…), for a
+   * refused login's advice to name what to fix.
+   */
+  loginFrom?: { user?: string; key?: string };
   /** `--ssh-timeout`: seconds to establish a connection (ssh's ConnectTimeout). */
   connectTimeoutS: number;
   /** `--ssh-option K=V`, each passed as `-o K=V`, after mup's own (ssh keeps the first value). */
