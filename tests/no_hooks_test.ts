@@ -148,7 +148,7 @@ Deno.test("a before_operation hook that fails a restart's start: the output (and
     assert.match(
       failed.stdout,
       new RegExp(
-        `Down now: localhost:${port} \\(this restart stopped it; its start has not run\\)`,
+        `Down now: localhost:${port} \\(this restart stopped it; its start failed\\)`,
       ),
       output(failed),
     );

@@ -232,6 +232,13 @@ Deno.test("cluster reconfigure: a saved plan applies later; a member that refuse
     });
     assert.equal(failed.code, 1, output(failed));
     assert.match(failed.stdout, /exited with code 2/);
+    // Its start ran and failed: not "has not run" (tester96).
+    assert.match(
+      failed.stdout,
+      new RegExp(
+        `Down now: localhost:${ports[1]} \\(this reconfigure stopped it; its start failed\\)`,
+      ),
+    );
     assert.match(
       failed.stdout,
       /fix runtime_config in .*rc4\.yaml and reconfigure again: `mup cluster reconfigure rc .*rc4\.yaml`/,

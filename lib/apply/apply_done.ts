@@ -47,7 +47,9 @@ export function applyDoneEvent(input: {
     : allOperations(plan).filter((o) => METADATA_OPS.has(o.type)).reverse()
       .map((o) => state.operation_states[o.id]?.result?.metadata?.status)
       .find((s) => typeof s === "string") as string | undefined;
-  const down = state.status === "completed" ? [] : leftDown(plan, state).down;
+  const { down, startFailed } = state.status === "completed"
+    ? { down: [], startFailed: [] }
+    : leftDown(plan, state);
   // Where a client connects, only for a cluster the metadata records running (or, where no
   // metadata operation ran, one the plan leaves running): a rollback that removed the
   // metadata, a stop or a destroy leaves nothing to connect to.
@@ -85,6 +87,7 @@ export function applyDoneEvent(input: {
     ...(last ? { last_checkpoint: last.id } : {}),
     ...(recorded ? { cluster_status: recorded } : {}),
     ...(down.length ? { left_down: down } : {}),
+    ...(startFailed.length ? { start_failed: startFailed } : {}),
     ...(notices.length ? { notices } : {}),
     ...(running
       ? { connection: clusterConnectionString(plan.cluster_name, topologyAfter(plan)) }

@@ -111,6 +111,8 @@ export type ApplyEvent =
      * (lib/apply/left_down.ts): a start that failed leaves its member down.
      */
     left_down?: string[];
+    /** Those of `left_down` whose start ran and failed (the others' has not run). */
+    start_failed?: string[];
     /** What operations of this run told the operator (their `op_done` notices), in order. */
     notices?: { operation: string; notice: string }[];
     connection?: string;

@@ -9,16 +9,18 @@ import type { ApplyState } from "../state/schema.ts";
  * undoes (cluster stop, destroy) is not counted: down is what it is for. `working` (a stop at
  * once): the operations whose work had begun (past their hooks and checks), cut off; a start
  * among them may still bring its server up by itself, so it goes to `starting`, not `down`.
+ * `startFailed`: those of `down` whose start ran and failed (the others' has not run).
  */
 export function leftDown(
   plan: Plan,
   state: Pick<ApplyState, "operation_states">,
   working: ReadonlySet<string> = new Set(),
-): { down: string[]; starting: string[] } {
+): { down: string[]; starting: string[]; startFailed: string[] } {
   const ops = allOperations(plan);
   const done = (id: string) => state.operation_states[id]?.status === "completed";
   const down: string[] = [];
   const starting: string[] = [];
+  const startFailed: string[] = [];
   for (const stop of ops) {
     if (stop.type !== "stop_process" || !done(stop.id)) continue;
     const start = ops.find((o) => o.type === "start_process" && o.target.name === stop.target.name);
@@ -30,6 +32,9 @@ export function leftDown(
       ? starting
       : down;
     if (!list.includes(at)) list.push(at);
+    if (list === down && state.operation_states[start.id]?.status === "failed") {
+      if (!startFailed.includes(at)) startFailed.push(at);
+    }
   }
-  return { down, starting };
+  return { down, starting, startFailed };
 }

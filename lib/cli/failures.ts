@@ -96,6 +96,7 @@ export function applyFailure(
         ...(checks.length ? { checks } : {}),
         ...(done?.last_checkpoint ? { last_checkpoint: done.last_checkpoint } : {}),
         ...(done?.left_down?.length ? { left_down: done.left_down } : {}),
+        ...(done?.start_failed?.length ? { start_failed: done.start_failed } : {}),
       },
     },
   );

@@ -306,11 +306,21 @@ export class PlainRenderer {
     if (e.error && e.status !== "paused") this.write(`Error: ${e.error}`);
     // The first failure ends the apply; the others of its run are named too (tester74 #7).
     for (const o of e.also_failed ?? []) this.write(`Also failed: ${o.operation}: ${o.error}`);
-    if (e.left_down?.length) {
+    // A start that ran and failed is said so: "has not run" would send one looking for a
+    // start that never came (tester96).
+    const failedStart = new Set(e.start_failed ?? []);
+    const down = e.left_down ?? [];
+    for (const failed of [false, true]) {
+      const list = down.filter((d) => failedStart.has(d) === failed);
+      if (!list.length) continue;
+      const one = list.length === 1;
+      const starts = failed
+        ? `${one ? "its start" : "their starts"} failed`
+        : `${one ? "its start has" : "their starts have"} not run`;
       this.write(
-        `Down now: ${e.left_down.join(", ")} (this ${plan.operation} stopped ${
-          e.left_down.length === 1 ? "it" : "them"
-        }; ${e.left_down.length === 1 ? "its start has" : "their starts have"} not run)`,
+        `Down now: ${list.join(", ")} (this ${plan.operation} stopped ${
+          one ? "it" : "them"
+        }; ${starts})`,
       );
     }
     this.write(`State saved: ${e.state_id}`);
