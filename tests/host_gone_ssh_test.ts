@@ -69,6 +69,16 @@ Deno.test({
       assert.ok(codes.includes("majority_at_risk"), codes.join());
       assert.ok(!codes.includes("votes_unknown"), codes.join());
       const node = `127.0.0.3:${p[2]}`;
+      // --host-gone without -N: the hint names the processes to remove (tester96).
+      const unnamed = await mup(
+        ["cluster", "scale-in", "c1", "--host-gone", "127.0.0.3", "--plan-only", ...f.flags()],
+        { home },
+      );
+      assert.equal(unnamed.code, 1, output(unnamed));
+      assert.ok(
+        unnamed.stderr.includes(`mup cluster scale-in c1 -N ${node} --host-gone 127.0.0.3`),
+        output(unnamed),
+      );
       // A flag taken for the host (its value left out) is said, not looked for.
       const swallowed = await mup(
         ["cluster", "scale-in", "c1", "-N", node, "--host-gone", "--plan-only", ...f.flags()],

@@ -21,7 +21,9 @@ import { setsWithClusterWideWriteConcern } from "../probe/default_write_concern.
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { loadTopology } from "../topology/load.ts";
 import { validateTopology } from "../topology/validate.ts";
-import { hostKey } from "../topology/hosts.ts";
+import { hostKey, hostPort } from "../topology/hosts.ts";
+import { onGoneHost } from "../plan/gone_hosts.ts";
+import { shellQuote } from "../executor/shell_quote.ts";
 import type { Topology } from "../topology/schema.ts";
 import { withSecurityDefaults } from "../security/settings.ts";
 import { describeTopology } from "../render/plan_text.ts";
@@ -83,14 +85,24 @@ export function addScaleInCommand(cmd: Command, ctx: CliContext): void {
     };
     const meta = await requireMeta(ctx, name);
     if (!file === !opts.node?.length) {
+      // With --host-gone and no -N, the processes to remove are at least the gone hosts': the
+      // hint gives them (tester96).
+      const onGone = meta.processes.filter((p) =>
+        (opts.hostGone ?? []).some((h) => onGoneHost([h], p.host))
+      ).map((p) => `-N ${shellQuote(hostPort(p.host, p.port))}`);
+      const gone = (opts.hostGone ?? []).map((h) => `--host-gone ${shellQuote(h)}`).join(" ");
       throw new MupError(
         file
           ? "give the processes to remove either with -N or by a topology file, not both"
           : "name the processes to remove",
         {
-          hint: `\`mup cluster scale-in ${name} -N host:port\` (repeatable), or ` +
-            `\`mup cluster scale-in ${name} <topology>\` with the recorded topology ` +
-            `(\`mup cluster show-config ${name}\`) without them`,
+          hint: !file && onGone.length
+            ? `every process on ${
+              (opts.hostGone ?? []).join(", ")
+            } goes: \`mup cluster scale-in ${name} ${onGone.join(" ")} ${gone}\``
+            : `\`mup cluster scale-in ${name} -N host:port\` (repeatable), or ` +
+              `\`mup cluster scale-in ${name} <topology>\` with the recorded topology ` +
+              `(\`mup cluster show-config ${name}\`) without them`,
         },
       );
     }
