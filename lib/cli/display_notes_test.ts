@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { balancerLine, withoutVoteNotes } from "./display_notes.ts";
+import { stoppedOnPurpose } from "./display_output.ts";
 import type { ProcessStatus } from "../probe/live.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 
@@ -50,4 +51,26 @@ Deno.test("withoutVoteNotes: one line per set whose primary counts members witho
     line,
     /no cluster-wide default write concern is set, one whose vote would change the set.s implicit default[\s\S]*setDefaultRWConcern/,
   );
+});
+
+Deno.test("stoppedOnPurpose: while an unfinished destroy or scale-in stopped members, a set's 'start them' is not the advice (tester96); after a stop or a crash it stays", () => {
+  const rows = [
+    {
+      id: "a:1",
+      state: "SECONDARY",
+      reason: "the set has no primary …; b:2 is down or unreachable: start them",
+    },
+    { id: "b:2", state: "DOWN", reason: "connection refused" },
+  ] as unknown as Parameters<typeof stoppedOnPurpose>[0];
+  const unfinished = (
+    operation: string,
+  ) => ({ operation } as unknown as Parameters<typeof stoppedOnPurpose>[1]);
+  const [a, b] = stoppedOnPurpose(rows, unfinished("destroy"));
+  assert.equal(
+    a.reason,
+    "the set has no primary …; b:2 is down or unreachable (the unfinished destroy stopped them)",
+  );
+  assert.equal(b.reason, "connection refused");
+  assert.deepEqual(stoppedOnPurpose(rows, unfinished("restart")), rows);
+  assert.deepEqual(stoppedOnPurpose(rows, undefined), rows);
 });

@@ -159,6 +159,28 @@ export function displayDocument(f: DisplayFacts): Record<string, unknown> {
   };
 }
 
+/**
+ * `rows` with a set's "… are down or unreachable: start them" told otherwise while an
+ * unfinished destroy or scale-in stopped members on purpose: the note above the table says what
+ * finishes it, and starting them is not it (tester96).
+ */
+export function stoppedOnPurpose(
+  rows: DisplayFacts["rows"],
+  unfinished: DisplayFacts["unfinished"],
+): DisplayFacts["rows"] {
+  const op = unfinished?.operation;
+  if (op !== "destroy" && op !== "scale-in") return rows;
+  const advice = ": start them";
+  return rows.map((r) =>
+    r.reason?.endsWith(advice)
+      ? {
+        ...r,
+        reason: `${r.reason.slice(0, -advice.length)} (the unfinished ${op} stopped them)`,
+      }
+      : r
+  );
+}
+
 /** The text of `cluster display`: notes first, the table, then the lines and notes after it. */
 export function printDisplay(f: DisplayFacts): void {
   const { name, meta, firstDeploy, rows, fcvRead, wcRead, balancer, unlisted, unrecorded } = f;
@@ -223,7 +245,18 @@ export function printDisplay(f: DisplayFacts): void {
         }`,
     );
   }
-  print(renderStatuses(meta, rows, fcv, writeConcernLine(meta, wcRead, unfinished)));
+  print(
+    renderStatuses(
+      meta,
+      stoppedOnPurpose(rows, unfinished),
+      fcv,
+      writeConcernLine(
+        meta,
+        wcRead,
+        unfinished,
+      ),
+    ),
+  );
   if (meta.kind === "sharded") {
     print(
       shards
