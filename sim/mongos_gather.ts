@@ -5,7 +5,7 @@
 import type { Document, Timestamp } from "bson";
 import { CommandError } from "./errors.ts";
 import type { Mongos } from "./mongos.ts";
-import { drain, onShard } from "./mongos_routing.ts";
+import { check, drain, onShard } from "./mongos_routing.ts";
 import { type CollMeta, collVersion, owns, targetShards } from "./sharding.ts";
 
 /**
@@ -22,11 +22,15 @@ export async function gather(
   coll: string,
   meta: CollMeta,
   filter: Document | undefined,
-  { partial, maxTimeMS, readConcern, snapshot }: {
+  { partial, maxTimeMS, readConcern, snapshot, hint, variables }: {
     partial?: { returned: boolean };
     maxTimeMS?: unknown;
     readConcern?: Document;
     snapshot?: { at?: Timestamp };
+    /** The read's hint, which each shard checks against its indexes. */
+    hint?: unknown;
+    /** The read's `let`, which its filter may use. */
+    variables?: Document;
   } = {},
 ): Promise<Document[]> {
   const read = async (s: string, rc: Document | undefined) => {
@@ -37,6 +41,8 @@ export async function gather(
       shardVersion: collVersion(meta),
       ...(maxTimeMS !== undefined ? { maxTimeMS } : {}),
       ...(rc ? { readConcern: rc } : {}),
+      ...(hint !== undefined ? { hint } : {}),
+      ...(variables ? { let: variables } : {}),
     });
     return { docs: await drain(m, s, db, r), at: r.cursor?.atClusterTime as Timestamp | undefined };
   };
@@ -80,9 +86,102 @@ export const readOptions = (cmd: Document) => {
   return {
     // Its time limit too, so that a shard that cannot answer fails the read within it.
     maxTimeMS: cmd.maxTimeMS,
+    hint: cmd.hint,
+    variables: cmd.let as Document | undefined,
     readConcern: level === undefined ? undefined : {
       level,
       ...(atClusterTime !== undefined ? { atClusterTime } : {}),
     },
   };
 };
+
+/**
+ * What mongos refuses of a read of a sharded collection before asking any shard, as mongod
+ * refuses it of its own (sim/commands/read.ts), rather than answer without it (tester97):
+ * a collation (not simulated: 115), returnKey/showRecordId (115), min/max (51173 without a
+ * hint, else 115), a tailable cursor (2: no sharded collection is capped), awaitData without
+ * tailable (9), and an aggregate's explain (115) or missing cursor (9).
+ */
+export function checkShardedRead(name: string, cmd: Document): void {
+  const refuse = (message: string, code: number, codeName: string): never => {
+    throw new CommandError(message, code, codeName);
+  };
+  if (cmd.collation !== undefined) {
+    refuse("collation is not supported by this server", 115, "CommandNotSupported");
+  }
+  if (name === "aggregate") {
+    if (cmd.explain) refuse("explain is not supported by this server", 115, "CommandNotSupported");
+    if (cmd.cursor === undefined) {
+      refuse(
+        "The 'cursor' option is required, except for aggregate with the explain argument",
+        9,
+        "FailedToParse",
+      );
+    }
+  }
+  if (name !== "find") return;
+  for (const option of ["returnKey", "showRecordId"]) {
+    if (cmd[option]) {
+      refuse(`${option} is not supported by this server`, 115, "CommandNotSupported");
+    }
+  }
+  if (cmd.min !== undefined || cmd.max !== undefined) {
+    if (cmd.hint === undefined) {
+      refuse(
+        "When using min()/max() a hint of which index to use must be provided",
+        51173,
+        "Location51173",
+      );
+    }
+    refuse("min() and max() are not supported by this server", 115, "CommandNotSupported");
+  }
+  if (cmd.awaitData && !cmd.tailable) {
+    refuse("Cannot set 'awaitData' without also setting 'tailable'", 9, "FailedToParse");
+  }
+  if (cmd.tailable) refuse("tailable cursor requested on non capped collection", 2, "BadValue");
+}
+
+/**
+ * A dropIndexes of a sharded collection as the shards are sent it: refused, 384
+ * CannotDropShardKeyIndex, when it names every index its shard key can use (an index whose key
+ * starts with the shard key's); `"*"` drops every other index and keeps those, as MongoDB 7.0
+ * does. `shard`: one that owns chunks, whose indexes are read. Gives the command to send to
+ * the shards, or the reply when there is nothing to drop.
+ */
+export async function keepShardKeyIndex(
+  m: Mongos,
+  shard: string,
+  db: string,
+  coll: string,
+  cmd: Document,
+  key: Document,
+): Promise<{ send: Document } | { reply: Document }> {
+  const listed = check(await onShard(m, shard, db, { listIndexes: coll }));
+  const indexes = (listed.cursor?.firstBatch ?? []) as Document[];
+  const prefix = Object.entries(key);
+  const compatible = indexes.filter((ix) => {
+    const own = Object.entries(ix.key as Document);
+    return prefix.every(([f, v], i) => own[i]?.[0] === f && String(own[i]?.[1]) === String(v));
+  }).map((ix) => String(ix.name));
+  const spec = cmd.index;
+  if (spec === "*") {
+    const others = indexes.map((ix) => String(ix.name))
+      .filter((n) => n !== "_id_" && !compatible.includes(n));
+    // Nothing but _id and the shard key's: nothing to drop.
+    if (!others.length) return { reply: { nIndexesWas: indexes.length } };
+    return { send: { ...cmd, index: others } };
+  }
+  const named = (Array.isArray(spec) ? spec : [spec]).map((x) =>
+    typeof x === "string"
+      ? x
+      : String(indexes.find((ix) => JSON.stringify(ix.key) === JSON.stringify(x))?.name)
+  );
+  if (compatible.length && compatible.every((n) => named.includes(n))) {
+    throw new CommandError(
+      "Cannot drop the only compatible index for this collection's shard key",
+      384,
+      "CannotDropShardKeyIndex",
+    );
+  }
+  return { send: cmd };
+}

@@ -9,7 +9,7 @@ import { shardedFindAndModify, shardedInsert, shardedModify } from "./mongos_wri
 import { type Document, Long, Timestamp, UUID } from "bson";
 import { CommandError } from "./errors.ts";
 import { checkSnapshotCommand } from "./read_snapshot.ts";
-import { gather, readOptions } from "./mongos_gather.ts";
+import { checkShardedRead, gather, keepShardKeyIndex, readOptions } from "./mongos_gather.ts";
 import type { Mongos } from "./mongos.ts";
 import { findDocs, runPipeline } from "./query.ts";
 import { type CommandContext, type Handler, UNSIGNED } from "./server.ts";
@@ -293,6 +293,7 @@ async function shardedOp(
 ): Promise<Document> {
   const db = ctx.db;
   const ns = `${db}.${coll}`;
+  checkShardedRead(name, cmd);
   switch (name) {
     case "find": {
       const partial = cmd.allowPartialResults === true ? { returned: false } : undefined;
@@ -309,10 +310,11 @@ async function shardedOp(
           projection: cmd.projection,
           skip: Number(cmd.skip ?? 0),
           limit: Number(cmd.limit ?? 0),
+          let: cmd.let,
         },
       );
       const batch = cmd.singleBatch ? docs.length : Number(cmd.batchSize ?? 101);
-      const reply = ctx.server.newCursor(ns, docs, batch || docs.length);
+      const reply = ctx.server.newCursor(ns, docs, batch);
       if (partial?.returned) reply.cursor.partialResultsReturned = true;
       if (snapshot.at) reply.cursor.atClusterTime = snapshot.at;
       return reply;
@@ -334,6 +336,7 @@ async function shardedOp(
         await gather(m, db, coll, meta, first?.$match, { ...readOptions(cmd), snapshot }),
         cmd.pipeline ?? [],
         (c) => foreign.get(c) ?? [],
+        cmd.let,
       );
       const reply = ctx.server.newCursor(
         ns,
@@ -381,11 +384,14 @@ async function shardedOp(
     }
     default: {
       if (name === "createIndexes") refuseUniqueOffShardKey(cmd, meta.key);
+      const shards = [...new Set(meta.chunks.map((c) => c.shard))];
+      const sent = name === "dropIndexes"
+        ? await keepShardKeyIndex(m, shards[0], db, coll, cmd, meta.key)
+        : { send: cmd };
+      if ("reply" in sent) return sent.reply;
       // createIndexes and the like: every shard owning chunks.
       let last: Document = { ok: 1 };
-      for (const s of new Set(meta.chunks.map((c) => c.shard))) {
-        last = check(await onShard(m, s, db, cmd));
-      }
+      for (const s of shards) last = check(await onShard(m, s, db, sent.send));
       return last;
     }
   }

@@ -12,6 +12,7 @@ import type { Document } from "bson";
 import type { Mongos } from "./mongos.ts";
 import { CommandError } from "./errors.ts";
 import { check, collMeta, onShard, pause } from "./mongos_routing.ts";
+import { indexKey } from "./query.ts";
 import {
   type CollMeta,
   collVersion,
@@ -59,7 +60,26 @@ export async function shardedInsert(
   let n = 0;
   const writeErrors: Document[] = [];
   let wce: Document | undefined;
-  let pending = docs.map((_, i) => i);
+  // A shard key value cannot be an array (shard_key_pattern.cpp): refused per document, 61;
+  // ordered, the documents after the first refused are not inserted.
+  const arrayKey = docs.findIndex((d) => indexKey(d, meta.key).some((v) => Array.isArray(v)));
+  const upTo = arrayKey < 0 ? docs.length : arrayKey;
+  const refused = arrayKey < 0
+    ? []
+    : cmd.ordered !== false
+    ? [arrayKey]
+    : docs.flatMap((d, i) => indexKey(d, meta.key).some((v) => Array.isArray(v)) ? [i] : []);
+  for (const i of refused) {
+    writeErrors.push({
+      index: i,
+      code: 61,
+      codeName: "ShardKeyNotFound",
+      errmsg: "Shard key cannot contain array values or array descendants.",
+    });
+  }
+  let pending = docs.map((_, i) => i).filter((i) =>
+    !refused.includes(i) && (cmd.ordered === false || i < upTo)
+  );
   // Documents a shard refused as routed by an old table (StaleConfig, nothing inserted) are
   // routed again by the reloaded table.
   for (const end = Date.now() + 15_000; pending.length;) {
@@ -121,6 +141,8 @@ export async function shardedModify(
   let n = 0, nModified = 0;
   const upserted: Document[] = [];
   const writeErrors: Document[] = [];
+  // The first shard's write concern failure is the client's, as for inserts (tester97).
+  let wce: Document | undefined;
   for (let i = 0; i < stmts.length; i++) {
     const st = stmts[i];
     const many = name === "update" ? !!st.multi : st.limit === 0;
@@ -179,6 +201,7 @@ export async function shardedModify(
         break;
       }
       const r = sent.reply;
+      wce ??= r.writeConcernError;
       if (r.writeErrors?.length) {
         writeErrors.push({ ...r.writeErrors[0], index: i });
         break;
@@ -195,6 +218,7 @@ export async function shardedModify(
     ...(name === "update" ? { nModified } : {}),
     ...(upserted.length ? { upserted } : {}),
     ...(writeErrors.length ? { writeErrors } : {}),
+    ...(wce ? { writeConcernError: wce } : {}),
   };
 }
 
@@ -264,6 +288,7 @@ async function changesShardKeyNow(
   targets: string[],
 ): Promise<boolean> {
   if (!changesShardKey(meta, st)) return false;
+  if (Array.isArray(st.u)) return true;
   const u = st.u as Document;
   const pattern = Object.fromEntries(Object.keys(meta.key).map((f) => [f, 1]));
   const replacement = !Object.keys(u).some((k) => k.startsWith("$"));
@@ -290,8 +315,22 @@ async function changesShardKeyNow(
  */
 function changesShardKey(meta: CollMeta, st: Document): boolean {
   const u = st.u;
-  if (!u || Array.isArray(u)) return false;
+  if (!u) return false;
   const fields = Object.keys(meta.key);
+  const touches = (path: string) =>
+    fields.some((f) => f === path || f.startsWith(path + ".") || path.startsWith(f + "."));
+  // A pipeline update may set any field: one whose stages name a shard-key field, or replace
+  // or reshape the whole document, is taken as changing it (its result is not known here).
+  if (Array.isArray(u)) {
+    return (u as Document[]).some((stage) =>
+      Object.entries(stage ?? {}).some(([op, spec]) =>
+        ["$replaceRoot", "$replaceWith", "$project"].includes(op) ||
+        (op === "$unset"
+          ? [spec].flat().some((p) => touches(String(p)))
+          : Object.keys((spec ?? {}) as Document).some(touches))
+      )
+    );
+  }
   const pinned = equalityKey(st.q, Object.fromEntries(fields.map((f) => [f, 1])));
   const ops = Object.keys(u).filter((k) => k.startsWith("$"));
   if (ops.length === 0) {
@@ -300,6 +339,8 @@ function changesShardKey(meta: CollMeta, st: Document): boolean {
   }
   for (const op of ops) {
     for (const path of Object.keys(u[op] ?? {})) {
+      // $rename writes its target too: renaming a field onto the shard key changes the key.
+      if (op === "$rename" && touches(String(u[op][path]))) return true;
       const i = fields.findIndex((f) =>
         f === path || f.startsWith(path + ".") || path.startsWith(f + ".")
       );

@@ -105,7 +105,12 @@ async function shardNew(
 ): Promise<Document> {
   const existing = await collMeta(m, ns);
   if (existing) {
-    if (JSON.stringify(existing.key) === JSON.stringify(key)) return { collectionsharded: ns };
+    // The same key with the same options is done already; another unique is not (tester97).
+    const unique = ctx.body.unique === true;
+    if (
+      JSON.stringify(existing.key) === JSON.stringify(key) &&
+      unique === (existing.coll?.unique === true)
+    ) return { collectionsharded: ns };
     throw new CommandError(
       `sharding already enabled for collection ${ns} with options ${JSON.stringify(existing.coll)}`,
       23,

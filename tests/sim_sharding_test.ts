@@ -815,3 +815,80 @@ Deno.test("sharding: shardCollection keeps a unique key unique, and what mongod 
     assert.equal(await ur.countDocuments({ x: 60 }), 1);
   });
 });
+
+Deno.test("sharding: what mongos must not answer as done is refused (tester97): shard-key changes by a pipeline or $rename, a shard's write concern failure on update and delete, collation and find options mongod refuses, explain, resharding with another unique, array shard key values, dropping the shard key's only index", async () => {
+  await withCluster(async (c, cl) => {
+    const admin = c.db("admin");
+    const code = (p: Promise<unknown>) => p.then(() => 0, (e: { code?: number }) => e.code);
+    await admin.command({ enableSharding: "t", primaryShard: "sh1" });
+    await admin.command({ shardCollection: "t.r", key: { x: 1 } });
+    await admin.command({ split: "t.r", middle: { x: 100 } });
+    await admin.command({ moveChunk: "t.r", find: { x: 150 }, to: "sh2" });
+    const r = c.db("t").collection<{ _id: string | number; [k: string]: unknown }>("r");
+    await r.insertMany([{ _id: "ren", x: 1, y: 500 }, { _id: "pipe", x: 2 }, { _id: 3, x: 3 }]);
+    // A shard-key change the mongos cannot move: refused, the document stays where it is.
+    assert.equal(await code(r.updateOne({ _id: "ren" }, { $rename: { y: "x" } })), 115);
+    assert.equal(await code(r.updateOne({ _id: "pipe" }, [{ $set: { x: 600 } }])), 115);
+    assert.equal(await code(r.findOneAndUpdate({ x: 3 }, [{ $set: { x: 700 } }])), 115);
+    assert.equal(await r.countDocuments({ x: { $lt: 100 } }), 3);
+    // A pipeline that leaves the key alone is done.
+    await r.updateOne({ _id: "pipe" }, [{ $set: { z: 1 } }]);
+    assert.equal((await r.findOne({ _id: "pipe" }))?.z, 1);
+    // The shard's write concern failure reaches the client (w: 3 of one-member shards).
+    for (
+      const write of [
+        () => r.updateOne({ x: 3 }, { $set: { w: 1 } }, { writeConcern: { w: 3 } }),
+        () => r.updateMany({}, { $set: { w: 2 } }, { writeConcern: { w: 3 } }),
+        () => r.deleteOne({ _id: 3, x: 3 }, { writeConcern: { w: 3 } }),
+      ]
+    ) {
+      assert.equal(await code(write()), 100);
+    }
+    // What mongod refuses of a read, mongos refuses of a sharded one.
+    const t = c.db("t");
+    assert.equal(
+      await code(r.find({}, { collation: { locale: "en", strength: 2 } }).toArray()),
+      115,
+    );
+    assert.equal(await code(t.command({ find: "r", returnKey: true })), 115);
+    assert.equal(await code(t.command({ find: "r", min: { x: 5 } })), 51173);
+    assert.equal(await code(t.command({ find: "r", tailable: true })), 2);
+    assert.equal(await code(t.command({ find: "r", hint: { nope: 1 } })), 2);
+    assert.equal(await code(t.command({ aggregate: "r", pipeline: [], explain: true })), 115);
+    assert.equal(await code(t.command({ aggregate: "r", pipeline: [] })), 9);
+    const v = await t.command({
+      find: "r",
+      filter: { $expr: { $eq: ["$x", "$$v"] } },
+      let: { v: 1 },
+    });
+    assert.deepEqual(v.cursor.firstBatch.map((d: Document) => d._id), ["ren"]);
+    const zero = await t.command({ find: "r", batchSize: 0 });
+    assert.equal(zero.cursor.firstBatch.length, 0);
+    assert.notEqual(Number(zero.cursor.id), 0);
+    await t.command({ killCursors: "r", cursors: [zero.cursor.id] });
+    // Sharded again with other options: 23, nothing changed.
+    assert.equal(
+      await code(admin.command({ shardCollection: "t.r", key: { x: 1 }, unique: true })),
+      23,
+    );
+    // A shard key value cannot be an array.
+    assert.equal(await code(r.insertOne({ _id: "arr", x: [1, 150] })), 61);
+    assert.equal(await r.countDocuments({ _id: "arr" }), 0);
+    // The shard key's only index stays; "*" drops the others and keeps it.
+    assert.equal(await code(r.dropIndex("x_1")), 384);
+    await r.createIndex({ z: 1 });
+    await r.dropIndexes();
+    const names = (await onShardIndexes(cl.shards.sh2, "t", "r")).sort();
+    assert.deepEqual(names, ["_id_", "x_1"]);
+  });
+});
+
+/** Index names of db.coll on one shard, read directly from its member. */
+async function onShardIndexes(port: number, db: string, coll: string): Promise<string[]> {
+  const c = new MongoClient(`mongodb://localhost:${port}/?directConnection=true`);
+  try {
+    return (await c.db(db).collection(coll).listIndexes().toArray()).map((ix) => String(ix.name));
+  } finally {
+    await c.close();
+  }
+}
