@@ -4,6 +4,7 @@
  */
 import type { Document, Timestamp } from "bson";
 import { CommandError } from "./errors.ts";
+import { refuseAggregateOptions, refuseFindOptions } from "./read_options.ts";
 import type { Mongos } from "./mongos.ts";
 import { check, drain, onShard } from "./mongos_routing.ts";
 import { type CollMeta, collVersion, owns, targetShards } from "./sharding.ts";
@@ -97,48 +98,15 @@ export const readOptions = (cmd: Document) => {
 
 /**
  * What mongos refuses of a read of a sharded collection before asking any shard, as mongod
- * refuses it of its own (sim/commands/read.ts), rather than answer without it (tester97):
- * a collation (not simulated: 115), returnKey/showRecordId (115), min/max (51173 without a
- * hint, else 115), a tailable cursor (2: no sharded collection is capped), awaitData without
- * tailable (9), and an aggregate's explain (115) or missing cursor (9).
+ * refuses it of its own (sim/read_options.ts), rather than answer without it (tester97): a
+ * collation (not simulated: 115), and a find's or an aggregate's options mongod refuses.
  */
 export function checkShardedRead(name: string, cmd: Document): void {
-  const refuse = (message: string, code: number, codeName: string): never => {
-    throw new CommandError(message, code, codeName);
-  };
   if (cmd.collation !== undefined) {
-    refuse("collation is not supported by this server", 115, "CommandNotSupported");
+    throw new CommandError("collation is not supported by this server", 115, "CommandNotSupported");
   }
-  if (name === "aggregate") {
-    if (cmd.explain) refuse("explain is not supported by this server", 115, "CommandNotSupported");
-    if (cmd.cursor === undefined) {
-      refuse(
-        "The 'cursor' option is required, except for aggregate with the explain argument",
-        9,
-        "FailedToParse",
-      );
-    }
-  }
-  if (name !== "find") return;
-  for (const option of ["returnKey", "showRecordId"]) {
-    if (cmd[option]) {
-      refuse(`${option} is not supported by this server`, 115, "CommandNotSupported");
-    }
-  }
-  if (cmd.min !== undefined || cmd.max !== undefined) {
-    if (cmd.hint === undefined) {
-      refuse(
-        "When using min()/max() a hint of which index to use must be provided",
-        51173,
-        "Location51173",
-      );
-    }
-    refuse("min() and max() are not supported by this server", 115, "CommandNotSupported");
-  }
-  if (cmd.awaitData && !cmd.tailable) {
-    refuse("Cannot set 'awaitData' without also setting 'tailable'", 9, "FailedToParse");
-  }
-  if (cmd.tailable) refuse("tailable cursor requested on non capped collection", 2, "BadValue");
+  if (name === "aggregate") refuseAggregateOptions(cmd);
+  if (name === "find") refuseFindOptions(cmd);
 }
 
 /**

@@ -5,6 +5,7 @@
 import type { ClusterMeta } from "../state/meta.ts";
 import type { failedApplyHook, UndeployedApply, UnfinishedApply } from "../state/undeployed.ts";
 import { resumeHookNote, unfinishedWords } from "../state/undeployed.ts";
+import { START_THEM } from "../probe/set_view.ts";
 import type { ProcessStatus } from "../probe/live.ts";
 import type { mixedVersions, readFcv } from "./display_release.ts";
 import { fcvDrift } from "./display_release.ts";
@@ -170,12 +171,11 @@ export function stoppedOnPurpose(
 ): DisplayFacts["rows"] {
   const op = unfinished?.operation;
   if (op !== "destroy" && op !== "scale-in") return rows;
-  const advice = ": start them";
   return rows.map((r) =>
-    r.reason?.endsWith(advice)
+    r.reason?.endsWith(START_THEM)
       ? {
         ...r,
-        reason: `${r.reason.slice(0, -advice.length)} (the unfinished ${op} stopped them)`,
+        reason: `${r.reason.slice(0, -START_THEM.length)} (the unfinished ${op} stopped them)`,
       }
       : r
   );

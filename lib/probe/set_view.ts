@@ -67,6 +67,12 @@ function because(member: Document | undefined): string {
 }
 
 /**
+ * The advice that ends a set's "cannot elect a primary" reason: `cluster display` words it
+ * otherwise when members were stopped on purpose (display_output.ts stoppedOnPurpose).
+ */
+export const START_THEM = ": start them";
+
+/**
  * Why the set does not count member `a` in (undefined when it does): the primary cannot reach
  * it, or does not have it in its configuration; or it cannot reach the primary, or sees none
  * while the set has one; or the set has no primary at all.
@@ -86,7 +92,7 @@ function setVerdict(a: Answer, primary: PrimaryView | undefined): string | undef
       return `the set has no primary and cannot elect one: ${up} of its ` +
         `${mine.length + 1} members run and reach each other, and an election needs ` +
         `${need} votes; ${down.join(", ")} ${down.length === 1 ? "is" : "are"} down or ` +
-        "unreachable: start them";
+        `unreachable${START_THEM}`;
     }
     return "the set has no primary (none of its members that answer is one; an election may be under way)";
   }

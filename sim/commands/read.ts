@@ -11,6 +11,7 @@ import { collField } from "./write_checks.ts";
 import { batchCount } from "../batch.ts";
 import { cursorKey } from "../cursors.ts";
 import { oplogEntries, oplogFind } from "./oplog_read.ts";
+import { refuseAggregateOptions, refuseFindOptions } from "../read_options.ts";
 
 /** Checks shared by reads: session fields, read concern, readability, causal consistency. */
 async function beginRead(ctx: CommandContext, command: string): Promise<void> {
@@ -102,43 +103,7 @@ const find: Handler = async (ctx) => {
     }
   }
   for (const field of ["batchSize", "limit", "skip"]) nonNegative(b, field, "FindCommandRequest");
-  // Both answer from the index and storage layers, which the simulator does not have: refused
-  // rather than answered with whole documents.
-  for (const option of ["returnKey", "showRecordId"]) {
-    if (b[option]) {
-      throw new CommandError(
-        `${option} is not supported by this server`,
-        115,
-        "CommandNotSupported",
-      );
-    }
-  }
-  // min and max bound an index scan: not simulated, and never without a hint (51173).
-  if (b.min !== undefined || b.max !== undefined) {
-    throw b.hint === undefined
-      ? new CommandError(
-        "When using min()/max() a hint of which index to use must be provided",
-        51173,
-        "Location51173",
-      )
-      : new CommandError(
-        "min() and max() are not supported by this server",
-        115,
-        "CommandNotSupported",
-      );
-  }
-  // Only capped collections (the oplog, above) take a tailable cursor; mongod refuses it on
-  // others (query_request_helper.cpp), and the simulator has no other capped collection.
-  if (b.awaitData && !b.tailable) {
-    throw new CommandError(
-      "Cannot set 'awaitData' without also setting 'tailable'",
-      9,
-      "FailedToParse",
-    );
-  }
-  if (b.tailable) {
-    throw new CommandError("tailable cursor requested on non capped collection", 2, "BadValue");
-  }
+  refuseFindOptions(b);
   // $natural order is insertion order; -1 (a sort or a hint) reads it backwards (tester62).
   checkHint(ctx.server.store, ctx.db, coll, b.hint);
   const { $natural: natural, ...sort } = (b.sort ?? {}) as Document;
@@ -255,16 +220,7 @@ const aggregate: Handler = async (ctx) => {
   if (!Array.isArray(b.pipeline)) {
     throw new CommandError("'pipeline' option must be specified as an array", 14, "TypeMismatch");
   }
-  if (b.cursor === undefined && !b.explain) {
-    throw new CommandError(
-      "The 'cursor' option is required, except for aggregate with the explain argument",
-      9,
-      "FailedToParse",
-    );
-  }
-  if (b.explain) {
-    throw new CommandError("explain is not supported by this server", 115, "CommandNotSupported");
-  }
+  refuseAggregateOptions(b);
   // mongod's refusal on a standalone (40573); a replica set member would open a change stream,
   // which the simulator cannot: it says so rather than answer with an unknown stage.
   if (b.pipeline.some((st: Document) => st && typeof st === "object" && "$changeStream" in st)) {
