@@ -139,7 +139,26 @@ const CLUSTER_MONITOR = new Set([
   "getDefaultRWConcern",
 ]);
 
-type Kind = "read" | "write" | "dbAdmin" | "userAdmin" | "any" | "monitor" | "cluster";
+/**
+ * Commands among members only, which need the `internal` action that no role but `__system`
+ * has, root included (repl_set_command.cpp: ReplSetCommand's default authorization).
+ */
+const INTERNAL = new Set([
+  "replSetHeartbeat",
+  "replSetUpdatePosition",
+  "replSetRequestVotes",
+  "replSetGetRBID",
+]);
+
+type Kind =
+  | "read"
+  | "write"
+  | "dbAdmin"
+  | "userAdmin"
+  | "any"
+  | "monitor"
+  | "cluster"
+  | "internal";
 
 function kindOf(name: string): Kind {
   if (READ.has(name)) return "read";
@@ -148,6 +167,7 @@ function kindOf(name: string): Kind {
   if (USER_ADMIN.has(name)) return "userAdmin";
   if (ANY_USER.has(name)) return "any";
   if (CLUSTER_MONITOR.has(name)) return "monitor";
+  if (INTERNAL.has(name)) return "internal";
   return "cluster";
 }
 
@@ -178,9 +198,10 @@ function grants(role: Role, kind: Kind, t: Target): boolean {
   const here = role.db === t.db;
   const data = (kind === "read" || kind === "write") && !isSystem(t.coll);
   switch (role.role) {
-    case "root":
     case "__system":
       return true;
+    case "root":
+      return kind !== "internal";
     case "read":
       return here && kind === "read" && data;
     case "readWrite":

@@ -20,6 +20,7 @@ import { loadQueryEngine } from "./query.ts";
 import { ReplSet } from "./replset.ts";
 import { Server } from "./server.ts";
 import { DataStore } from "./store.ts";
+import { rollbackId } from "./rollback_id.ts";
 import {
   EXIT_ABRUPT,
   EXIT_BADOPTIONS,
@@ -188,6 +189,7 @@ export async function runServer(opts: ServerOptions): Promise<number> {
     server.register(server.shardVersions.commands);
     if (opts.replSet) {
       const r = new ReplSet(server);
+      rollbackId(store); // made at startup, as mongod's replication coordinator does
       if (faults) {
         r.sync.cloneDelayMs = Number(Deno.env.get("MUP_SIM_CLONE_DELAY_MS") ?? 0) || 0;
         r.sync.cloneGate = Deno.env.get("MUP_SIM_CLONE_GATE") || undefined;

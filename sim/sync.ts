@@ -15,6 +15,7 @@
  * fetch's network timeout.
  */
 import { divergence, writeRollbackFiles } from "./rollback_data.ts";
+import { raiseRollbackId } from "./rollback_id.ts";
 import { type Document, Long, type Timestamp } from "bson";
 import { applyEntry } from "./apply.ts";
 import { dueEntries } from "./sync_delay.ts";
@@ -331,6 +332,8 @@ export class OplogSync {
       filter: { ...(common ? { ts: { $gt: common } } : {}), ns: "admin.system.version" },
     });
     for (const e of fcvEntries) refuseUnknownFcv(this.rs.server, e);
+    // Raised before any data changes, so a member that reads it sees the rollback (RBID).
+    raiseRollbackId(rs.store);
     // What the rolled-back entries wrote, saved before the source's copy replaces it.
     for (const f of await writeRollbackFiles(rs.store, after)) {
       rs.server.log.info(

@@ -228,6 +228,17 @@ Deno.test("simulator auth: keyfile replica set: members authenticate as __system
     );
     await admin(a, { createUser: "root", pwd: "pw", roles: ["root"] });
     assert.equal((await adminError(a, { replSetGetStatus: 1 })).code, 13);
+    // Commands among members need the internal action: not even root has it, only __system
+    // (a login with the keyfile's key on local).
+    for (const cmd of [{ replSetGetRBID: 1 }, { replSetHeartbeat: "rs0" }]) {
+      await withClient(`mongodb://root:pw@localhost:${a}/?directConnection=true`, async (c) => {
+        await assert.rejects(c.db("admin").command(cmd), (e: { code?: number }) => e.code === 13);
+      });
+    }
+    await withClient(
+      `mongodb://__system:c2VjcmV0a2V5b25lc2VjcmV0a2V5b25l@localhost:${a}/?directConnection=true&authSource=local&authMechanism=SCRAM-SHA-256`,
+      async (c) => assert.equal((await c.db("admin").command({ replSetGetRBID: 1 })).rbid, 1),
+    );
     const uri = `mongodb://root:pw@localhost:${a},localhost:${b}/?replicaSet=rs0`;
     await withClient(uri, async (client) => {
       // w: majority needs b to fetch the oplog from a, which it does as __system.

@@ -110,6 +110,20 @@ async function stateOf(port: number): Promise<string> {
   }
 }
 
+/** Member `port`'s rollback ID, asked as __system (the internal action it needs). */
+async function rbidOf(port: number): Promise<number> {
+  const c = new MongoClient(
+    `mongodb://__system:${
+      encodeURIComponent(KEY.trim())
+    }@localhost:${port}/?directConnection=true&authSource=local&authMechanism=SCRAM-SHA-256`,
+  );
+  try {
+    return (await c.db("admin").command({ replSetGetRBID: 1 })).rbid;
+  } finally {
+    await c.close();
+  }
+}
+
 /** The log of member `port` from character `since` on. */
 async function logOf(dir: string, port: number, since = 0): Promise<string> {
   return (await Deno.readTextFile(path.join(dir, String(port), "log"))).slice(since);
@@ -153,6 +167,8 @@ Deno.test("simulator: a member rolling back keeps its users until its source's c
     assert.deepEqual(refused, [], "a login failed while member 0 rolled back");
     assert.ok(duringRollback >= 3, `only ${duringRollback} logins fell within the rollback`);
     assert.deepEqual(await appA(ports[0]), [{ kept: "a" }]);
+    // The rollback raised member 0's rollback ID, and no other's (replSetGetRBID, as __system).
+    assert.deepEqual(await Promise.all(ports.map(rbidOf)), [2, 1, 1]);
     // The rolled-back write is kept in a rollback file, as mongod's createRollbackDataFiles
     // does, and the log names it (21609; tester81). Nothing else was rolled back.
     const dirOf = path.join(dir, String(ports[0]), "rollback", "app.a");

@@ -203,6 +203,11 @@ Deno.test("simulator: replica-set errors carry MongoDB's codes", async () => {
       "NoReplicationEnabled",
       "This node was not started with replication enabled.",
     ]);
+    // The rollback ID: 76 without --replSet; 1 on a member that never rolled back, even before
+    // its set is initiated (made at startup), kept in local.system.rollback.id.
+    assert.equal((await adminError(standalone, { replSetGetRBID: 1 })).code, 76);
+    const rbid = await admin(a, { replSetGetRBID: 1 });
+    assert.equal(rbid.rbid, 1, output(rbid));
     const notMe = await adminError(a, {
       replSetInitiate: { _id: "rs0", members: [{ _id: 0, host: `localhost:${down}` }] },
     });

@@ -1,6 +1,6 @@
 /** replSet* commands, with MongoDB's validation rules, messages and error codes. */
 import { isVoter, markNewlyAdded, shownConfig } from "../newly_added.ts";
-import type { Document } from "bson";
+import { type Document, Int32 } from "bson";
 import { CommandError, errors } from "../errors.ts";
 import type { ReplSet } from "../replset.ts";
 import type { CommandContext, Handler } from "../server.ts";
@@ -8,6 +8,7 @@ import { validateConfig } from "../replset_config.ts";
 import { checkImplicitDefaultUnchanged } from "../rw_defaults.ts";
 import { handOff } from "../handoff.ts";
 import { replSetGetStatus } from "./repl_status.ts";
+import { rollbackId } from "../rollback_id.ts";
 
 export function repl(ctx: CommandContext): ReplSet {
   const r = (ctx.server as unknown as { repl?: ReplSet }).repl;
@@ -280,6 +281,12 @@ const replSetFreeze: Handler = (ctx) => {
 };
 
 /**
+ * replSetGetRBID: `{ rbid: <int> }`, this member's rollback ID (sim/rollback_id.ts). Not on a
+ * server started without --replSet (76); it needs the `internal` action (auth_roles.ts).
+ */
+const replSetGetRBID: Handler = (ctx) => ({ rbid: new Int32(rollbackId(repl(ctx).store)) });
+
+/**
  * replSetMaintenance: true puts a secondary into RECOVERING (counted: each true needs its own
  * false), false takes it back to SECONDARY, as mongod's setMaintenanceMode does.
  */
@@ -306,4 +313,5 @@ export const replSetCommands: Record<string, Handler> = {
   replSetUpdatePosition,
   replSetFreeze,
   replSetMaintenance,
+  replSetGetRBID,
 };
