@@ -3,7 +3,7 @@
  * split, movePrimary, removeShard (draining), and the balancer's switch and status (its rounds:
  * balancer.ts; chunk moves and splits: chunk_ops.ts; shardCollection: shard_collection.ts).
  */
-import type { Document } from "bson";
+import { type Document, Long } from "bson";
 import { CommandError, errors } from "./errors.ts";
 import { text } from "./update_checks.ts";
 import type { Mongos } from "./mongos.ts";
@@ -234,6 +234,11 @@ const removeShard: Handler = async (ctx) => {
   const shard = shards.find((s) => s._id === name || s.host === name);
   if (!shard) throw new CommandError(`Shard ${name} not found`, 70, "ShardNotFound");
   const id = String(shard._id);
+  // Every answer but the last names the databases this shard is primary for, which must be
+  // moved (or dropped) before it can go (sharding_catalog_manager_shard_operations.cpp).
+  const dbs = (await cfg(m, "databases", { primary: id })).map((d) => String(d._id))
+    .filter((d) => d !== "local");
+  const dbInfo = { note: "you need to drop or movePrimary these databases", dbsToMove: dbs };
   if (!shard.draining) {
     if (shards.filter((s) => !s.draining).length <= 1) {
       throw new CommandError(
@@ -248,18 +253,20 @@ const removeShard: Handler = async (ctx) => {
       writeConcern: MAJ,
     });
     m.kickBalancer();
-    return { msg: "draining started successfully", state: "started", shard: id, note: "" };
+    return { msg: "draining started successfully", state: "started", shard: id, ...dbInfo };
   }
   const chunks = (await cfg(m, "chunks", { shard: id })).length;
-  const dbs = (await cfg(m, "databases", { primary: id })).map((d) => String(d._id));
   if (chunks > 0 || dbs.length > 0) {
     m.kickBalancer();
     return {
       msg: "draining ongoing",
       state: "ongoing",
-      remaining: { chunks, dbs: dbs.length, jumboChunks: 0 },
-      note: "you need to call movePrimary or removeShard on the databases listed in dbsToMove",
-      dbsToMove: dbs,
+      remaining: {
+        chunks: Long.fromNumber(chunks),
+        dbs: Long.fromNumber(dbs.length),
+        jumboChunks: Long.fromNumber(0),
+      },
+      ...dbInfo,
     };
   }
   await m.config("config", {

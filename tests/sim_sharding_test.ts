@@ -488,7 +488,11 @@ Deno.test("sharding: sh.status() reads, balancer state, chunk migration by the b
     const held = await cfg.collection("chunks").countDocuments({ shard: gone });
     assert.ok(held > 0);
     const started = await admin.command({ removeShard: gone });
-    assert.equal(started.state, "started");
+    // Every answer names the databases to move, the first included (removeShard's reply).
+    assert.deepEqual(
+      [started.state, started.note, started.dbsToMove],
+      ["started", "you need to drop or movePrimary these databases", ["app"]],
+    );
     const round = Number((await admin.command({ balancerStatus: 1 })).numBalancerRounds);
     await waitFor(
       async () =>
@@ -497,7 +501,12 @@ Deno.test("sharding: sh.status() reads, balancer state, chunk migration by the b
       30_000,
     );
     assert.equal(await cfg.collection("chunks").countDocuments({ shard: gone }), held);
-    assert.equal((await admin.command({ removeShard: gone })).state, "ongoing");
+    const held2 = await admin.command({ removeShard: gone });
+    assert.deepEqual([held2.state, held2.remaining, held2.dbsToMove], [
+      "ongoing",
+      { chunks: held, dbs: 1, jumboChunks: 0 },
+      ["app"],
+    ]);
     await admin.command({ balancerStart: 1 });
     await waitFor(
       async () =>
