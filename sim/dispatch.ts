@@ -114,6 +114,23 @@ function checkTransaction(name: string, body: Document): void {
   }
 }
 
+/**
+ * A command's maxTimeMS is a number from 0 to 2^31-1, or the command is refused before it runs
+ * (2 BadValue; parseMaxTimeMS in service_entry_point_common.cpp). getMore parses its own: there
+ * it bounds an awaitData cursor's wait (commands/read.ts).
+ */
+function checkMaxTimeMS(name: string, body: Document): void {
+  const v = body.maxTimeMS;
+  if (v === undefined || name === "getMore") return;
+  const n = typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : Number(v?.valueOf?.());
+  if (typeof v === "string" || typeof v === "boolean" || Number.isNaN(n)) {
+    throw new CommandError("maxTimeMS must be a number", 2, "BadValue");
+  }
+  if (Math.trunc(n) < 0 || Math.trunc(n) > 2 ** 31 - 1) {
+    throw new CommandError("maxTimeMS is out of range", 2, "BadValue");
+  }
+}
+
 /** Reads whose whole work is done before they answer: maxTimeMS bounds it. */
 const TIMED_READS = new Set(["find", "aggregate", "count", "distinct"]);
 
@@ -159,6 +176,7 @@ export async function dispatch(
     await server.auth?.authorize(name, db, body, conn);
     checkTxnNumber(server, first, body);
     checkTransaction(name, body);
+    checkMaxTimeMS(name, body);
     if (body.shardVersion !== undefined && server.shardVersions) {
       server.shardVersions.check(db, name, body);
       const { shardVersion: _v, ...rest } = body;

@@ -207,6 +207,25 @@ Deno.test("simulator: a read that takes longer than its maxTimeMS fails with Max
     // Without a limit, or with one it keeps, it answers.
     assert.equal((await coll.aggregate(pipeline).toArray()).length, 97);
     assert.equal((await coll.aggregate(pipeline, { maxTimeMS: 600_000 }).toArray()).length, 97);
+    // A maxTimeMS that is not a number from 0 to 2^31-1 is refused before the command runs
+    // (2; parseMaxTimeMS), whatever the command.
+    const db = c.db("app");
+    for (
+      const [cmd, msg] of [
+        [{ find: "slow", maxTimeMS: -1 }, "maxTimeMS is out of range"],
+        [{ count: "slow", maxTimeMS: 2 ** 31 }, "maxTimeMS is out of range"],
+        [
+          { insert: "slow", documents: [{ _id: -1 }], maxTimeMS: "5" },
+          "maxTimeMS must be a number",
+        ],
+      ] as const
+    ) {
+      await assert.rejects(db.command(cmd), (e: { code?: number; message: string }) => {
+        assert.deepEqual([e.code, e.message], [2, msg]);
+        return true;
+      });
+    }
+    assert.equal(await coll.countDocuments({ _id: -1 }), 0);
   });
 });
 
