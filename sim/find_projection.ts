@@ -5,6 +5,7 @@
  */
 import { BSON, type Document } from "bson";
 import type { SpecError } from "./spec_checks.ts";
+import { isNumeric } from "./update_checks.ts";
 
 /** The positional field of a projection, if it has one, and what the engine projects instead. */
 export interface Positional {
@@ -109,8 +110,15 @@ export function sliceOnly(projection: Document): boolean {
   return fields.length > 0 &&
     fields.every(([, v]) =>
       typeof v === "object" && v !== null && !Array.isArray(v) &&
-      Object.keys(v).length === 1 && "$slice" in v
+      Object.keys(v).length === 1 && "$slice" in v && findSliceForm(v.$slice)
     );
+}
+
+/** find's own `$slice` argument: a number, or `[skip, limit]` (the rest is the expression's). */
+function findSliceForm(a: unknown): boolean {
+  const num = (x: unknown) => typeof x === "number" || isNumeric(x);
+  return num(a) ||
+    Array.isArray(a) && a.length === 2 && num(a[0]) && num(a[1]) && Number(a[1]) >= 1;
 }
 
 /** `arr` as `$slice: n` (first n, or last -n) or `$slice: [skip, limit]` leaves it. */

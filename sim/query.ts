@@ -14,7 +14,8 @@ import {
   positionalMiss,
   sliceOnly,
 } from "./find_projection.ts";
-import { groupSpecError, projectionError, sortSpecError, type SpecError } from "./spec_checks.ts";
+import { groupSpecError, sortSpecError, type SpecError } from "./spec_checks.ts";
+import { projectionSpecError } from "./projection_checks.ts";
 
 /**
  * mingo, loaded on first need: importing it costs about 0.25 s of CPU, and most members (the
@@ -150,11 +151,13 @@ export function findDocs(docs: Document[], spec: FindSpec): Document[] {
     const skip = Math.max(0, spec.skip ?? 0);
     const limit = Math.abs(spec.limit ?? 0);
     out = out.slice(skip, limit ? skip + limit : undefined);
+    if (spec.projection) {
+      refuse(projectionSpecError(spec.projection, { find: true, filter: spec.filter }));
+    }
     if (spec.projection && sliceOnly(spec.projection)) {
       const projection = spec.projection;
       out = out.map((d) => applySlices(d, projection));
     } else if (spec.projection && Object.keys(spec.projection).length) {
-      refuse(projectionError(spec.projection));
       const positional = positionalField(spec.projection);
       if (positional && "code" in positional) refuse(positional);
       const pos = positional as Positional | undefined;
@@ -206,7 +209,7 @@ export function runPipeline(
     }
     if (name === "$group") refuse(groupSpecError(st.$group));
     if (name === "$project" && st.$project && typeof st.$project === "object") {
-      refuse(projectionError(st.$project));
+      refuse(projectionSpecError(st.$project, { find: false }));
     }
     // The servers answer a leading $collStats before running a pipeline (coll_stats.ts).
     if (name === "$collStats") {

@@ -53,34 +53,6 @@ export function sortSpecError(sort: Document): SpecError | undefined {
   return undefined;
 }
 
-/**
- * A projection that mixes inclusion and exclusion (projection_parser.cpp): the first field, `_id`
- * aside, whose number or boolean says the other kind, 31254 in an inclusion projection and
- * 31253 in an exclusion one. Operators (`$slice`, `$elemMatch`) and expressions are not
- * weighed here.
- */
-export function projectionError(projection: Document): SpecError | undefined {
-  let kind: "inclusion" | "exclusion" | undefined;
-  for (const [field, v] of Object.entries(projection)) {
-    if (field === "_id" || !(typeof v === "boolean" || isNumeric(v))) continue;
-    const mine = Number(v) ? "inclusion" : "exclusion";
-    kind ??= mine;
-    if (mine === kind) continue;
-    return mine === "exclusion"
-      ? {
-        message: `Cannot do exclusion on field ${field} in inclusion projection`,
-        code: 31254,
-        codeName: "Location31254",
-      }
-      : {
-        message: `Cannot do inclusion on field ${field} in exclusion projection`,
-        code: 31253,
-        codeName: "Location31253",
-      };
-  }
-  return undefined;
-}
-
 /** A `$group` stage's specification: an object (15947) with an `_id` (15955), as mongod asks. */
 export function groupSpecError(spec: unknown): SpecError | undefined {
   if (!isObject(spec)) {

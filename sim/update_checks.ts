@@ -31,7 +31,7 @@ export function isObject(v: unknown): v is Document {
 }
 
 /** mongod's name of a value's BSON type (typeName). */
-function typeName(v: unknown): string {
+export function typeName(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "array";
   if (v instanceof Date) return "date";

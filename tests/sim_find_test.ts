@@ -34,10 +34,67 @@ Deno.test("simulator: find projections as mongod makes them (_id first, position
       await coll.findOne({ "arr.x": 2 }, { projection: { "arr.$": 1 } }),
       { _id: 1, arr: [{ x: 2, y: 2 }] },
     );
-    await refused(coll.find({}, { projection: { "arr.$": 1 } }).toArray(), 51246);
+    // A query that names no field of the array cannot match one of its elements (31277).
+    await refused(coll.find({}, { projection: { "arr.$": 1 } }).toArray(), 31277);
     await refused(coll.find({}, { projection: { a: 1, b: 0 } }).toArray(), 31254);
     await refused(coll.aggregate([{ $project: { a: 0, b: 1 } }]).toArray(), 31253);
     await refused(coll.aggregate([{ $group: { n: { $sum: 1 } } }]).toArray(), 15955);
+    // What projection_parser.cpp refuses, with its codes and messages (tester85's list).
+    for (
+      const [projection, code, message] of [
+        [{ a: 1, "a.b": 1 }, 31249, "Path collision at a.b remaining portion b"],
+        [{ "b.c": 1, b: 1 }, 31250, "Path collision at b"],
+        [
+          { a: 0, n: { $add: [1, 2] } },
+          31252,
+          "Cannot use expression other than $meta in exclusion projection",
+        ],
+        [
+          { "arr.$": 1, arr: { $elemMatch: { x: 1 } } },
+          31255,
+          "Cannot specify positional operator and $elemMatch.",
+        ],
+        [
+          { arr: { $elemMatch: { x: 1 } }, "arr.$": 1 },
+          31256,
+          "Cannot specify positional operator and $elemMatch.",
+        ],
+        [
+          { "b.arr": { $elemMatch: { x: 1 } } },
+          31275,
+          "Cannot use $elemMatch projection on a nested field.",
+        ],
+        [
+          { arr: { $elemMatch: 1 } },
+          31274,
+          "elemMatch: Invalid argument, object required, but got int",
+        ],
+        [{ a: 0, n: "x" }, 31310, 'Cannot use an expression n: "x" in an exclusion projection'],
+        [{ "arr.$.x.$": 1 }, 31287, "Cannot use positional operator twice: arr.$.x.$"],
+        [
+          { $a: 1 },
+          16410,
+          "FieldPath field names may not start with '$'. Consider using $getField or $setField.",
+        ],
+        [{ "a..b": 1 }, 15998, "FieldPath field names may not be empty strings."],
+        [
+          { arr: { $slice: [1] } },
+          28667,
+          "Invalid $slice syntax. The given syntax { $slice: [ 1 ] } did not match the find() syntax because :: Location31272: $slice array argument should be of form [skip, limit] :: The given syntax did not match the expression $slice syntax. :: caused by :: Expression $slice takes at least 2 arguments, and at most 3, but 1 were passed in.",
+        ],
+      ] as const
+    ) {
+      await assert.rejects(
+        db.command({ find: "f", filter: { "arr.x": 1 }, projection }),
+        (e: { code?: number; message: string }) => {
+          assert.deepEqual([e.code, e.message], [code, message], JSON.stringify(projection));
+          return true;
+        },
+      );
+    }
+    // $project takes no find-only feature.
+    await refused(coll.aggregate([{ $project: { "arr.$": 1 } }]).toArray(), 31324);
+    await refused(coll.aggregate([{ $project: { arr: { $elemMatch: { x: 1 } } } }]).toArray(), 168);
     // let: variables the filter and the projection read.
     const found = await db.command({
       find: "f",
