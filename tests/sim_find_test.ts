@@ -39,7 +39,7 @@ Deno.test("simulator: find projections as mongod makes them (_id first, position
     await refused(coll.find({}, { projection: { a: 1, b: 0 } }).toArray(), 31254);
     await refused(coll.aggregate([{ $project: { a: 0, b: 1 } }]).toArray(), 31253);
     await refused(coll.aggregate([{ $group: { n: { $sum: 1 } } }]).toArray(), 15955);
-    // What projection_parser.cpp refuses, with its codes and messages (tester85's list).
+    // What projection_parser.cpp refuses, with its codes and messages.
     for (
       const [projection, code, message] of [
         [{ a: 1, "a.b": 1 }, 31249, "Path collision at a.b remaining portion b"],
