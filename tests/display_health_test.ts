@@ -518,6 +518,21 @@ Deno.test("display: a set with fewer members up than an election needs says it c
     const text = (await mup(["cluster", "display", "nq"], { home })).stdout;
     assert.match(text, /^Version: \S+ \(mongo\), feature compatibility \d+\.\d+/m);
     assert.match(text, /^Default write concern: unknown \(no primary answers to read it\)/m);
+    // Nothing stopped them: the start that brings them back is named, and it does (tester98).
+    const doc = JSON.parse((await mup(["cluster", "display", "nq", "--json"], { home })).stdout);
+    const down = [`localhost:${ports[0]}`, `localhost:${ports[1]}`];
+    assert.deepEqual([...doc.down_not_stopped.processes].sort(), down.sort());
+    const start = doc.down_not_stopped.start;
+    assert.equal(
+      start,
+      `mup cluster start nq ${
+        doc.down_not_stopped.processes.map((id: string) => `-N ${id}`).join(" ")
+      }`,
+    );
+    assert.ok(text.replace(/\s+/g, " ").includes(`\`${start}\` starts them again`), text);
+    await ok(home, [...start.split(" ").slice(1), "--auto-approve"]);
+    const after = await mup(["cluster", "display", "nq", "--json"], { home });
+    assert.equal(JSON.parse(after.stdout).down_not_stopped, undefined, output(after));
   } finally {
     await killAll(home);
   }

@@ -220,3 +220,37 @@ export function withoutVoteNotes(rows: ProcessStatus[]): string[] {
       "give it).";
   });
 }
+
+/**
+ * The processes found down with nothing listening on their port (connection refused), which
+ * `cluster start` brings back: none while an apply runs or one is left unfinished, or for a
+ * cluster not deployed yet (their notes say what finishes those), and not those the last apply
+ * stopped (its own note names their start). Shape: `{ processes: ["host:port"…], start }`.
+ */
+export function downOnTheirOwn(
+  name: string,
+  rows: ProcessStatus[],
+  skip: { busy: boolean; stoppedIds: string[] },
+): { processes: string[]; start: string } | undefined {
+  if (skip.busy) return undefined;
+  const ids = rows.filter((r) =>
+    r.state === "DOWN" && r.reason === "connection refused" && !skip.stoppedIds.includes(r.id)
+  ).map((r) => r.id);
+  if (!ids.length) return undefined;
+  return {
+    processes: ids,
+    start: `mup cluster start ${name} ${ids.map((id) => `-N ${id}`).join(" ")}`,
+  };
+}
+
+/** The display's note for downOnTheirOwn: what is down, and the start that brings it back. */
+export function downNote(down: { processes: string[]; start: string }): string {
+  const one = down.processes.length === 1;
+  return `Note: ${down.processes.join(", ")} ${one ? "is" : "are"} down, nothing listening on ${
+    one ? "its port" : "their ports"
+  } (mup's last apply did not stop ${one ? "it" : "them"}): \`${down.start}\` starts ${
+    one ? "it" : "them"
+  } again; if ${one ? "it" : "they"} ended on ${one ? "its" : "their"} own, ${
+    one ? "its log says" : "their logs say"
+  } why.`;
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { balancerLine, withoutVoteNotes } from "./display_notes.ts";
+import { balancerLine, downNote, downOnTheirOwn, withoutVoteNotes } from "./display_notes.ts";
 import { stoppedOnPurpose } from "./display_output.ts";
 import type { ProcessStatus } from "../probe/live.ts";
 import type { ClusterMeta } from "../state/meta.ts";
@@ -73,4 +73,26 @@ Deno.test("stoppedOnPurpose: while an unfinished destroy or scale-in stopped mem
   assert.equal(b.reason, "connection refused");
   assert.deepEqual(stoppedOnPurpose(rows, unfinished("restart")), rows);
   assert.deepEqual(stoppedOnPurpose(rows, undefined), rows);
+});
+
+Deno.test("downOnTheirOwn: members refusing connections that the last apply did not stop get their start; none while an apply runs or is unfinished, none for timeouts (tester98 #3)", () => {
+  const rows = [
+    { id: "a:1", state: "PRIMARY" },
+    { id: "b:2", state: "DOWN", reason: "connection refused" },
+    { id: "c:3", state: "DOWN", reason: "connection refused" },
+    { id: "d:4", state: "DOWN", reason: "no answer within 10s" },
+  ] as unknown as ProcessStatus[];
+  const down = downOnTheirOwn("rs", rows, { busy: false, stoppedIds: ["c:3"] });
+  assert.deepEqual(down, { processes: ["b:2"], start: "mup cluster start rs -N b:2" });
+  assert.equal(
+    downNote(down!),
+    "Note: b:2 is down, nothing listening on its port (mup's last apply did not stop it): " +
+      "`mup cluster start rs -N b:2` starts it again; if it ended on its own, its log says why.",
+  );
+  assert.equal(
+    downOnTheirOwn("rs", rows, { busy: false, stoppedIds: [] })?.start,
+    "mup cluster start rs -N b:2 -N c:3",
+  );
+  assert.equal(downOnTheirOwn("rs", rows, { busy: true, stoppedIds: [] }), undefined);
+  assert.equal(downOnTheirOwn("rs", rows.slice(0, 1), { busy: false, stoppedIds: [] }), undefined);
 });

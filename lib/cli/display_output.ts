@@ -16,6 +16,8 @@ import { writeConcernDrift, writeConcernLine } from "./display_write_concern.ts"
 import type { optionsChanged, StartedProcess } from "./display_notes.ts";
 import {
   balancerLine,
+  downNote,
+  downOnTheirOwn,
   firstDeployNote,
   optionsNote,
   startedNote,
@@ -72,6 +74,14 @@ export interface DisplayFacts {
   optionDrift: ReturnType<typeof optionsChanged>;
   stop?: Awaited<ReturnType<typeof stoppedByLastApply>>;
   stopped: ProcessStatus[];
+}
+
+/** downOnTheirOwn of the display's facts. */
+function downOf(f: DisplayFacts): ReturnType<typeof downOnTheirOwn> {
+  return downOnTheirOwn(f.name, f.rows, {
+    busy: !!(f.applying || f.unfinished || f.firstDeploy || f.meta.tls_switch),
+    stoppedIds: f.stop ? f.stopped.map((r) => r.id) : [],
+  });
 }
 
 /** The `--json` document of `cluster display`. */
@@ -157,6 +167,7 @@ export function displayDocument(f: DisplayFacts): Record<string, unknown> {
         stopped_by_last_apply: { state_id: stop.state_id, processes: stopped.map((r) => r.id) },
       }
       : {}),
+    ...((down) => down ? { down_not_stopped: down } : {})(downOf(f)),
   };
 }
 
@@ -290,6 +301,7 @@ export function printDisplay(f: DisplayFacts): void {
     ...optionsNote(name, optionDrift, unfinished, repairCommand(meta)),
     ...lost.map((m) => `Note: ${m}.`),
     ...withoutVoteNotes(rows),
+    ...((down) => down ? [downNote(down)] : [])(downOf(f)),
     ...draining.map((s) =>
       `Note: shard ${s} is draining: its removal (removeShard) began and has not finished; ${
         unfinished?.operation === "scale-in"
