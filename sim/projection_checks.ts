@@ -6,7 +6,7 @@
  * not. Pure: returns the refusal, the caller throws it.
  */
 import type { Document } from "bson";
-import { isNumeric, isObject, typeName } from "./update_checks.ts";
+import { bsonText, isNumeric, isObject, typeName } from "./update_checks.ts";
 import type { SpecError } from "./spec_checks.ts";
 
 /** The projection's tree of paths so far: a leaf is a projected field, a map a sub-document. */
@@ -285,15 +285,4 @@ function namesField(filter: unknown, field: string): boolean {
   return Object.entries(filter).some(([k, v]) =>
     ["$and", "$or", "$nor"].includes(k) ? namesField(v, field) : k.split(".")[0] === field
   );
-}
-
-/** A value as mongod's messages print BSON: `{ a: 1, b: [ "x" ] }`. */
-function bsonText(v: unknown): string {
-  if (Array.isArray(v)) return v.length ? `[ ${v.map(bsonText).join(", ")} ]` : "[]";
-  if (isObject(v)) {
-    const e = Object.entries(v);
-    return e.length ? `{ ${e.map(([k, x]) => `${k}: ${bsonText(x)}`).join(", ")} }` : "{}";
-  }
-  if (typeof v === "string") return JSON.stringify(v);
-  return String(v);
 }

@@ -169,7 +169,7 @@ export function findDocs(docs: Document[], spec: FindSpec): Document[] {
       const projected = new (engine().Aggregator)(
         [{ $project: pos?.projection ?? spec.projection }],
         variables,
-      ).run(out) as Document[];
+      ).run(out.map(cloneDoc)) as Document[];
       out = projected.map((d, i) =>
         finishProjected(
           d,
@@ -223,11 +223,13 @@ export function runPipeline(
   try {
     // Every $sort, a $facet's and a $lookup's too, is MongoDB's (bson_order.ts): the engine's
     // own order of arrays and mixed types is not mongod's (tester92).
+    // The engine may change the documents it is given ($unwind with preserveNullAndEmptyArrays
+    // did, tester99): it gets copies, so that a read never changes what is stored.
     return new (engine().Aggregator)(ownSorts(desugarBucket(desugarCount(pipeline))), {
-      collectionResolver: resolve,
+      collectionResolver: (c: string) => resolve(c).map(cloneDoc),
       context: sortContext(),
       ...(variables ? { variables } : {}),
-    }).run(docs) as Document[];
+    }).run(docs.map(cloneDoc)) as Document[];
   } catch (e) {
     translate(e, "pipeline");
   }
@@ -262,10 +264,21 @@ function ownSorts(pipeline: Document[]): Document[] {
 
 /** The name the simulator's `$sort` runs under inside the engine (ownSorts). */
 const SORT_STAGE = "$mongodSort";
+/** The simulator's expression for a `$switch` that found no branch and has no default. */
+const NO_BRANCH = "$mongodNoBranch";
 
 /** A context with SORT_STAGE: `$sort` in MongoDB's order (sortStage). */
 function sortContext(): ReturnType<typeof import("mingo").Context.init> {
   return sorting ??= engine().Context.init({
+    expression: {
+      [NO_BRANCH]: (() => {
+        throw new QueryError(
+          "$switch could not find a matching branch for an input, and no default was specified.",
+          40066,
+          "Location40066",
+        );
+      }) as never,
+    },
     pipeline: {
       [SORT_STAGE]:
         ((coll: { transform(f: (docs: Document[]) => unknown): unknown }, spec: unknown) => {
@@ -317,7 +330,11 @@ function desugarBucket(pipeline: Document[]): Document[] {
       {
         $group: {
           _id: {
-            $switch: { branches, ...(b.default !== undefined ? { default: b.default } : {}) },
+            // Without a default, a value in no bucket fails the stage, as $switch does in mongod.
+            $switch: {
+              branches,
+              default: b.default !== undefined ? b.default : { [NO_BRANCH]: 1 },
+            },
           },
           ...(b.output ?? { count: { $sum: 1 } }),
         },

@@ -94,6 +94,7 @@ export function checkUpdate(doc: Document, ops: Document): void {
         throw new UpdateError("An empty update path is not valid.", 56, "EmptyFieldName");
       }
       paths.push(path);
+      checkArrayPath(doc, path);
       if (op === "$rename" && typeof arg === "string") paths.push(arg);
       if (op === "$unset") continue;
       const at = resolve(doc, path);
@@ -219,4 +220,89 @@ export function takeArrayModifiers(ops: Document): (out: Document) => void {
     if (!Object.keys(fields).length) delete ops[op];
   }
   return (out) => later.forEach((f) => f(out));
+}
+
+/** Whether a path component is `$[]` or `$[<identifier>]`. */
+const ARRAY_PART = /^\$\[([^\]]*)\]$/;
+
+/**
+ * An update path through `$[]` or `$[id]` must reach an array there (update_array_node.cpp):
+ * a missing field is refused (2: an upsert's new document has only its query's fields), as is
+ * any other value (2), rather than the update answered as done with nothing changed.
+ */
+function checkArrayPath(doc: Document, path: string): void {
+  const parts = path.split(".");
+  const i = parts.findIndex((p) => ARRAY_PART.test(p));
+  if (i <= 0) return;
+  const prefix = parts.slice(0, i).join(".");
+  const at = resolve(doc, prefix);
+  if (!at) return;
+  if (!at.found) {
+    throw new UpdateError(
+      `The path '${prefix}' must exist in the document in order to apply array updates.`,
+      2,
+      "BadValue",
+    );
+  }
+  if (!Array.isArray(at.value)) {
+    throw new UpdateError(
+      `Cannot apply array updates to non-array element ${parts[i - 1]}: ${text(at.value)}`,
+      2,
+      "BadValue",
+    );
+  }
+}
+
+/**
+ * A statement's `arrayFilters` against its operator update `update`, as its parser checks them
+ * before any document is read: every `$[id]` needs a filter for `id` (2), and every filter must
+ * be used by some path (9).
+ */
+export function checkArrayFilters(update: unknown, arrayFilters: unknown): void {
+  if (!isObject(update) || Array.isArray(update)) return;
+  const used = new Set<string>();
+  for (const fields of Object.values(update)) {
+    if (!isObject(fields)) continue;
+    for (const path of Object.keys(fields)) {
+      for (const p of path.split(".")) {
+        const id = ARRAY_PART.exec(p)?.[1];
+        if (id) used.add(id);
+      }
+    }
+  }
+  const filters = Array.isArray(arrayFilters) ? arrayFilters : [];
+  const given = new Set(
+    filters.flatMap((f) => isObject(f) ? Object.keys(f).map((k) => k.split(".")[0]) : []),
+  );
+  for (const id of used) {
+    if (!given.has(id)) {
+      const path = Object.values(update).flatMap((f) => isObject(f) ? Object.keys(f) : [])
+        .find((p) => p.split(".").includes(`$[${id}]`));
+      throw new UpdateError(
+        `No array filter found for identifier '${id}' in path '${path}'`,
+        2,
+        "BadValue",
+      );
+    }
+  }
+  for (const id of given) {
+    if (!used.has(id)) {
+      throw new UpdateError(
+        `The array filter for identifier '${id}' was not used in the update ${bsonText(update)}`,
+        9,
+        "FailedToParse",
+      );
+    }
+  }
+}
+
+/** A value as mongod's messages print BSON: `{ a: 1, b: [ "x" ] }`. */
+export function bsonText(v: unknown): string {
+  if (Array.isArray(v)) return v.length ? `[ ${v.map(bsonText).join(", ")} ]` : "[]";
+  if (isObject(v)) {
+    const e = Object.entries(v);
+    return e.length ? `{ ${e.map(([k, x]) => `${k}: ${bsonText(x)}`).join(", ")} }` : "{}";
+  }
+  if (typeof v === "string") return JSON.stringify(v);
+  return String(v);
 }

@@ -9,11 +9,20 @@ import { CommandError } from "../errors.ts";
 import { checkHint } from "../hint.ts";
 import { findDocs, QueryError } from "../query.ts";
 import { applyUpdate, upsertSeed } from "../update.ts";
+import { checkArrayFilters, UpdateError } from "../update_checks.ts";
 import type { CommandContext, Handler } from "../server.ts";
 import { type Apply, runWrite } from "../writes.ts";
 import { readCommands } from "./read.ts";
+import { unknownField } from "../generic_args.ts";
 import { indexCommands } from "./indexes.ts";
-import { collName, duplicateKey, MAX_BSON_SIZE, tooLarge, writeError } from "./write_checks.ts";
+import {
+  checkStatements,
+  collName,
+  duplicateKey,
+  MAX_BSON_SIZE,
+  tooLarge,
+  writeError,
+} from "./write_checks.ts";
 
 const insert: Handler = (ctx) => {
   const coll = collName(ctx, "insert");
@@ -88,6 +97,12 @@ function updateOne(
     );
   }
   checkHint(ctx.server.store, ctx.db, coll, u.hint);
+  try {
+    checkArrayFilters(u.u, u.arrayFilters);
+  } catch (e) {
+    if (e instanceof UpdateError) throw new QueryError(e.message, e.code, e.codeName);
+    throw e;
+  }
   const replacement = !Array.isArray(u.u) &&
     Object.keys(u.u ?? {}).every((k) => !k.startsWith("$"));
   if (u.multi && replacement && Object.keys(u.u ?? {}).length) {
@@ -128,6 +143,7 @@ function updateOne(
 
 const update: Handler = (ctx) => {
   const coll = collName(ctx, "update");
+  checkStatements("updates", ctx.body.updates);
   return runWrite(ctx, (apply, statements) => {
     let n = 0, nModified = 0;
     const upserted: Document[] = [];
@@ -161,6 +177,7 @@ const update: Handler = (ctx) => {
 
 const del: Handler = (ctx) => {
   const coll = collName(ctx, "delete");
+  checkStatements("deletes", ctx.body.deletes);
   return runWrite(ctx, (apply, statements) => {
     let n = 0;
     const writeErrors: Document[] = [];
@@ -198,6 +215,20 @@ const findAndModify: Handler = (ctx) => {
   const b = ctx.body;
   if (b.remove && b.update !== undefined) {
     throw new CommandError("Cannot specify both an update and remove=true", 9, "FailedToParse");
+  }
+  // What find_and_modify.cpp refuses with remove (the deleted document is the answer).
+  if (b.remove && b.upsert) {
+    throw new CommandError("Cannot specify both upsert=true and remove=true", 9, "FailedToParse");
+  }
+  if (b.remove && b.new) {
+    throw new CommandError(
+      "Cannot specify both new=true and remove=true; 'remove' always returns the deleted document",
+      9,
+      "FailedToParse",
+    );
+  }
+  if (b.remove && b.arrayFilters !== undefined) {
+    throw new CommandError("Cannot specify arrayFilters and remove=true", 9, "FailedToParse");
   }
   if (!b.remove && b.update === undefined) {
     throw new CommandError("Either an update or remove=true must be specified", 9, "FailedToParse");
@@ -268,16 +299,47 @@ const drop: Handler = (ctx) => {
   });
 };
 
+/** create's options (create.idl): the simulator makes only plain collections. */
+const CREATE_OPTIONS = [
+  "capped",
+  "autoIndexId",
+  "idIndex",
+  "size",
+  "max",
+  "storageEngine",
+  "validator",
+  "validationLevel",
+  "validationAction",
+  "indexOptionDefaults",
+  "viewOn",
+  "pipeline",
+  "collation",
+  "changeStreamPreAndPostImages",
+  "timeseries",
+  "clusteredIndex",
+  "expireAfterSeconds",
+  "encryptedFields",
+  "temp",
+  "flags",
+];
+
 const create: Handler = (ctx) => {
   const coll = collName(ctx, "create");
   return runWrite(ctx, (apply) => {
     if (ctx.server.store.coll(ctx.db, coll)) {
       throw new CommandError(`Collection ${ctx.db}.${coll} already exists.`, 48, "NamespaceExists");
     }
-    for (
-      const opt of ["capped", "timeseries", "clusteredIndex", "viewOn", "validator", "collation"]
-    ) {
-      if (ctx.body[opt]) {
+    const unknown = unknownField(ctx.body, new Set(["create", ...CREATE_OPTIONS]));
+    if (unknown) {
+      throw new CommandError(
+        `BSON field 'create.${unknown}' is an unknown field.`,
+        40415,
+        "Location40415",
+      );
+    }
+    // None is kept: each is refused rather than a plain collection made in its place (tester99).
+    for (const opt of CREATE_OPTIONS) {
+      if (ctx.body[opt] !== undefined) {
         throw new CommandError(
           `create option '${opt}' is not supported by this server`,
           115,

@@ -5,7 +5,7 @@ import { indexKey } from "../query.ts";
 import type { Handler } from "../server.ts";
 import { runWrite } from "../writes.ts";
 import { collField } from "./write_checks.ts";
-import { text } from "../update_checks.ts";
+import { isNumeric, text, typeName } from "../update_checks.ts";
 
 /** The index specification fields the simulator acts on (background is a no-op since 4.2). */
 const INDEX_OPTIONS = new Set(["key", "name", "unique", "v", "background", "ns"]);
@@ -43,6 +43,53 @@ const KNOWN_OPTIONS = new Set([
 
 function sameKey(a: Document, b: Document): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * What index_key_validate.cpp refuses in a specification the simulator would otherwise build:
+ * a key value of 0 or of another type than a number or string (67), an index version other
+ * than 1 or 2 (67), `unique` on the _id index (197) or on a hashed key (16764).
+ */
+function keySpecChecks(s: Document): void {
+  for (const v of Object.values(s.key as Document)) {
+    if (typeof v === "string") continue;
+    if (typeof v !== "number" && !isNumeric(v)) {
+      throw new CommandError(
+        `Values in v:2 index key pattern cannot be of type ${typeName(v)}. Only numbers > 0, ` +
+          "numbers < 0, and strings are allowed.",
+        67,
+        "CannotCreateIndex",
+      );
+    }
+    if (Number(v) === 0) {
+      throw new CommandError(
+        "Values in the index key pattern can't be 0.",
+        67,
+        "CannotCreateIndex",
+      );
+    }
+  }
+  if (s.v !== undefined && Number(s.v) !== 1 && Number(s.v) !== 2) {
+    throw new CommandError(
+      `Invalid index specification ${text(s)}; cannot create an index with v=${text(s.v)}`,
+      67,
+      "CannotCreateIndex",
+    );
+  }
+  if (s.unique !== undefined && s.name === "_id_" && sameKey(s.key, { _id: 1 })) {
+    throw new CommandError(
+      `The field 'unique' is not valid for an _id index specification. Specification: ${text(s)}`,
+      197,
+      "InvalidIndexSpecificationOption",
+    );
+  }
+  if (s.unique && Object.values(s.key as Document).includes("hashed")) {
+    throw new CommandError(
+      "Currently hashed indexes cannot guarantee uniqueness. Use a regular index.",
+      16764,
+      "Location16764",
+    );
+  }
 }
 
 const createIndexes: Handler = (ctx) => {
@@ -96,6 +143,7 @@ const createIndexes: Handler = (ctx) => {
           );
         }
       }
+      keySpecChecks(s);
       const byName = existing.find((x) => x.name === s.name);
       const byKey = existing.find((x) => sameKey(x.key, s.key));
       if (byName && !sameKey(byName.key, s.key)) {
@@ -119,17 +167,16 @@ const createIndexes: Handler = (ctx) => {
       if (byKey) {
         if (Boolean(byKey.unique) !== Boolean(s.unique)) {
           throw new CommandError(
-            `An existing index has the same name as the requested index. Requested index: ${
-              JSON.stringify(s)
-            }, existing index: ${JSON.stringify(byKey)}`,
-            86,
-            "IndexKeySpecsConflict",
+            "An equivalent index already exists with the same name but different options. " +
+              `Requested index: ${text(s)}, existing index: ${text(byKey)}`,
+            85,
+            "IndexOptionsConflict",
           );
         }
         continue;
       }
       const spec: Document = {
-        v: 2,
+        v: s.v === undefined ? 2 : Number(s.v),
         key: s.key,
         name: s.name,
         ...(s.unique ? { unique: true } : {}),

@@ -141,3 +141,51 @@ export function tooLarge(doc: Document): void {
     );
   }
 }
+
+/** The fields an update statement may have (write_ops.idl UpdateOpEntry), `sort` as 8.0 has. */
+const UPDATE_FIELDS = new Set([
+  "q",
+  "u",
+  "c",
+  "upsert",
+  "multi",
+  "arrayFilters",
+  "collation",
+  "hint",
+  "upsertSupplied",
+  "sampleId",
+  "sort",
+]);
+/** The fields a delete statement may have (write_ops.idl DeleteOpEntry). */
+const DELETE_FIELDS = new Set(["q", "limit", "collation", "hint", "sampleId"]);
+
+/**
+ * Refuses the whole command when one of its update or delete statements has a field MongoDB
+ * does not know (40415: a typo such as `upsret` would otherwise be ignored) or a delete's limit
+ * is not 0 or 1 (9), as the command's parser does before any statement runs.
+ */
+export function checkStatements(kind: "updates" | "deletes", statements: unknown): void {
+  if (!Array.isArray(statements)) return;
+  const known = kind === "updates" ? UPDATE_FIELDS : DELETE_FIELDS;
+  const command = kind === "updates" ? "update" : "delete";
+  for (const s of statements) {
+    if (typeof s !== "object" || s === null) continue;
+    for (const f of Object.keys(s)) {
+      if (!known.has(f) && !f.startsWith("$_")) {
+        throw new CommandError(
+          `BSON field '${command}.${kind}.${f}' is an unknown field.`,
+          40415,
+          "Location40415",
+        );
+      }
+    }
+    const limit = (s as Document).limit;
+    if (kind === "deletes" && limit !== undefined && Number(limit) !== 0 && Number(limit) !== 1) {
+      throw new CommandError(
+        `The limit field in delete objects must be 0 or 1. Got ${Number(limit)}`,
+        9,
+        "FailedToParse",
+      );
+    }
+  }
+}

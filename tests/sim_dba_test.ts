@@ -1,0 +1,140 @@
+/**
+ * What a DBA's commands meet on the simulator (tester99): a read never changes what is stored,
+ * and what mongod refuses in writes, creates and index builds is refused with its codes, never
+ * answered as done. Through the official driver.
+ */
+import assert from "node:assert/strict";
+import { type Db, type Document, MongoServerError } from "mongodb";
+import { withMongod } from "./sim_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+type Doc = { _id: number; n?: number; [field: string]: unknown };
+
+/** `cmd` on `db` is refused with `code` (and, given, exactly `message`). */
+async function refusedWith(db: Db, cmd: Document, code: number, message?: string): Promise<void> {
+  const e = await db.command(cmd).then(() => undefined, (e) => e);
+  assert.ok(e instanceof MongoServerError, `${JSON.stringify(cmd)}: expected ${code}, got ${e}`);
+  assert.equal(e.code, code, `${JSON.stringify(cmd)}: ${e.message}`);
+  if (message !== undefined) assert.equal(e.message, message);
+}
+
+Deno.test("simulator: an aggregation never changes the stored documents ($unwind with preserveNullAndEmptyArrays and includeArrayIndex: tester99 H1)", async () => {
+  await withMongod(async (c) => {
+    const s = c.db("app").collection<Doc>("s");
+    await s.insertMany([{ _id: 1, tags: [], n: 1 }, { _id: 2, tags: ["a"], n: 1 }]);
+    const out = await s.aggregate([{
+      $unwind: { path: "$tags", preserveNullAndEmptyArrays: true, includeArrayIndex: "i" },
+    }]).toArray();
+    assert.deepEqual(out, [{ _id: 1, n: 1, i: null }, { _id: 2, tags: "a", n: 1, i: 0 }]);
+    await s.updateOne({ _id: 1 }, { $inc: { n: 1 } } as never);
+    assert.deepEqual(await s.find().toArray(), [
+      { _id: 1, tags: [], n: 2 },
+      { _id: 2, tags: ["a"], n: 1 },
+    ]);
+  });
+});
+
+Deno.test("simulator: writes mongod refuses are refused, never answered as done: unknown statement fields (40415), delete limits (9), findAndModify's remove conflicts (9), array updates on missing or non-array fields (2), unused or missing arrayFilters (9, 2), $bucket without default (40066) (tester99)", async () => {
+  await withMongod(async (c) => {
+    const db = c.db("app");
+    await db.collection<Doc>("w").insertMany([{ _id: 1, g: 5, grades: [1, 2] }, { _id: 3, k: 1 }]);
+    await refusedWith(
+      db,
+      { update: "w", updates: [{ q: { _id: 9 }, u: { $set: { a: 1 } }, upsret: true }] },
+      40415,
+      "BSON field 'update.updates.upsret' is an unknown field.",
+    );
+    await refusedWith(
+      db,
+      { delete: "w", deletes: [{ q: {}, limit: 5 }] },
+      9,
+      "The limit field in delete objects must be 0 or 1. Got 5",
+    );
+    await refusedWith(db, { findAndModify: "w", query: { _id: 3 }, remove: true, new: true }, 9);
+    await refusedWith(db, { findAndModify: "w", query: { _id: 3 }, remove: true, upsert: true }, 9);
+    assert.equal(await db.collection<Doc>("w").countDocuments(), 2, "nothing deleted or upserted");
+    const w = db.collection<Doc>("w");
+    await assert.rejects(
+      w.updateOne({ _id: 2 }, { $set: { "grades.$[]": 1 } }, { upsert: true }),
+      (e: MongoServerError) =>
+        e.code === 2 &&
+        e.message ===
+          "The path 'grades' must exist in the document in order to apply array updates.",
+    );
+    await assert.rejects(
+      w.updateOne({ _id: 1 }, { $set: { "g.$[]": 1 } }),
+      (e: MongoServerError) =>
+        e.code === 2 && e.message === "Cannot apply array updates to non-array element g: 5",
+    );
+    await assert.rejects(
+      w.updateOne({ _id: 1 }, { $set: { "grades.$[x]": 0 } }, {
+        arrayFilters: [{ x: 1 }, { h: 2 }],
+      }),
+      (e: MongoServerError) =>
+        e.code === 9 &&
+        e.message ===
+          "The array filter for identifier 'h' was not used in the update { $set: { grades.$[x]: 0 } }",
+    );
+    await assert.rejects(
+      w.updateOne({ _id: 1 }, { $set: { "grades.$[zz]": 0 } }),
+      (e: MongoServerError) =>
+        e.code === 2 &&
+        e.message === "No array filter found for identifier 'zz' in path 'grades.$[zz]'",
+    );
+    assert.deepEqual(await w.find().toArray(), [{ _id: 1, g: 5, grades: [1, 2] }, {
+      _id: 3,
+      k: 1,
+    }]);
+    // A used filter still updates.
+    await w.updateOne({ _id: 1 }, { $set: { "grades.$[x]": 0 } }, { arrayFilters: [{ x: 1 }] });
+    assert.deepEqual((await w.findOne({ _id: 1 }))?.grades, [0, 2]);
+    // $bucket: a value in no bucket needs a default (its $switch has none).
+    const bucket = (extra: Document) =>
+      w.aggregate([{ $bucket: { groupBy: "$k", boundaries: [0, 5], ...extra } }]).toArray();
+    await assert.rejects(bucket({}), (e: MongoServerError) => e.code === 40066);
+    assert.deepEqual(await bucket({ default: "other" }), [
+      { _id: 0, count: 1 },
+      { _id: "other", count: 1 },
+    ]);
+  });
+});
+
+Deno.test("simulator: create refuses options it would drop (115) and fields it does not know (40415); createIndexes refuses keys of 0, bad versions, unique _id and hashed indexes, and a changed unique is 85 (tester99)", async () => {
+  await withMongod(async (c) => {
+    const db = c.db("app");
+    await refusedWith(db, { create: "v", validationAction: "warn" }, 115);
+    await refusedWith(db, { create: "v", size: 1000 }, 115);
+    await refusedWith(
+      db,
+      { create: "v", bogus: 1 },
+      40415,
+      "BSON field 'create.bogus' is an unknown field.",
+    );
+    assert.deepEqual(await db.listCollections().toArray(), [], "no collection was made");
+    await db.command({ create: "v", writeConcern: { w: 1 }, comment: "generic fields pass" });
+    const idx = (spec: Document) => ({ createIndexes: "v", indexes: [spec] });
+    await refusedWith(
+      db,
+      idx({ key: { r: 0 }, name: "r_0" }),
+      67,
+      "Values in the index key pattern can't be 0.",
+    );
+    await refusedWith(db, idx({ key: { r: 1 }, name: "r_1", v: 5 }), 67);
+    await refusedWith(db, idx({ key: { _id: 1 }, name: "_id_", unique: true }), 197);
+    await refusedWith(
+      db,
+      idx({ key: { h: "hashed" }, name: "h_hashed", unique: true }),
+      16764,
+      "Currently hashed indexes cannot guarantee uniqueness. Use a regular index.",
+    );
+    await db.command(idx({ key: { r: 1 }, name: "r_1", v: 1 }));
+    await refusedWith(db, idx({ key: { r: 1 }, name: "r_1", unique: true }), 85);
+    const listed = await db.collection("v").listIndexes().toArray();
+    assert.deepEqual(listed.map((i) => [i.name, i.v, i.unique]), [
+      ["_id_", 2, undefined],
+      ["r_1", 1, undefined],
+    ]);
+  });
+});
