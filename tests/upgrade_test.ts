@@ -91,6 +91,12 @@ Deno.test("replica set 6.0 → 7.0 under load, mup killed part way and resumed: 
     const skip = await ok(home, [...up("8.0"), "--auto-approve"], 1);
     assert.match(skip.stdout + skip.stderr, /skips a release series.*--version 7\.0 --set-fcv/s);
     assert.equal(String((await meta(home, "rs")).version), from);
+    // Without --version, the example is the next series, not the one it runs (tester98 #5).
+    const bare = await ok(home, ["cluster", "upgrade", "rs", "--json"], 1);
+    assert.match(
+      JSON.parse(bare.stdout).hint,
+      /`mup cluster upgrade rs --version 7\.0` runs the newest 7\.0\.x \(the series after 6\.0\)/,
+    );
 
     // plan diff says what the upgrade changes in the metadata.
     await ok(home, [...up("7.0"), "--plan-only"]);

@@ -8,6 +8,7 @@ import { recordedHooks } from "../hooks/compile.ts";
 import { withoutHooks } from "../hooks/skip.ts";
 import { Variant } from "../plan/schema.ts";
 import { buildUpgradePlan } from "../plan/upgrade_build.ts";
+import { NEXT_SERIES } from "../plan/upgrade.ts";
 import { describeTopology } from "../render/plan_text.ts";
 import type { CliContext } from "./context.ts";
 import { requireMeta } from "./cluster_show.ts";
@@ -64,13 +65,20 @@ export function addUpgradeCommand(cmd: Command, ctx: CliContext): void {
   planFlowOptions(sub, ctx);
   sub.action(async (name: string, o: unknown) => {
     const opts = o as UpgradeOptions;
+    const meta = await requireMeta(ctx, name);
     if (!opts.version) {
+      // The example is where this cluster can go: the next series, else its own newest patch.
+      const series = meta.version.split(".").slice(0, 2).join(".");
+      const next = NEXT_SERIES[series] ?? series;
       throw new MupError("required option '--version <version>' not specified", {
-        hint: `the MongoDB version to run, e.g. \`mup cluster upgrade ${name} --version 7.0\` ` +
-          "(the newest 7.0.x) or --version 7.0.14",
+        hint: `the MongoDB version to run: \`mup cluster upgrade ${name} --version ${next}\` ` +
+          `runs the newest ${next}.x (${
+            next === series
+              ? `a patch release of the ${series} it runs`
+              : `the series after ${series}`
+          }); --version <x.y.z> runs one release`,
       });
     }
-    const meta = await requireMeta(ctx, name);
     await refuseOverUnfinishedTlsSwitch(
       ctx.store.clusterDir(name),
       name,
