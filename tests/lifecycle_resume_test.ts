@@ -681,6 +681,11 @@ Deno.test("an interrupted apply that a later apply replaced is not resumed by --
       old.stderr,
       new RegExp(`apply ${interrupted.state_id} of cluster one was replaced by a later apply`),
     );
+    // Its own plan's command is the one named (a stop), not another operation's (tester98 #4).
+    assert.match(
+      old.stderr,
+      /Hint: plan it again \(`mup cluster stop one`\), or what you need now/,
+    );
     assert.equal((await livePids(home, "one")).length, 1, "the later start stands");
   } finally {
     await killAll(home);

@@ -137,7 +137,7 @@ export async function checkResumeNotStale(
     `apply ${state.state_id} of cluster ${plan.cluster_name} cannot be resumed: its plan ` +
       `${plan.plan_id} is stale: ${why}`,
     {
-      hint: `plan what you need again (e.g. \`mup cluster restart ${plan.cluster_name}\`); ` +
+      hint: `plan it again (\`mup ${replanCommand(plan)}\`), or what you need now; ` +
         `\`mup state show ${plan.cluster_name}\` shows the current apply`,
       details: { state_id: state.state_id, plan_id: plan.plan_id, check: "stale_plan" },
     },
@@ -234,10 +234,13 @@ export async function runResume(
   }
   const current = newest.id;
   if (current && current !== state.state_id) {
+    // Its own plan's command (a reconfigure's with its topology), not some other operation's.
+    const plan = await ctx.store.load(state.plan_path).then((l) => l.plan, () => undefined);
+    const again = plan ? replanCommand(plan) : commandOf(state.operation, state.cluster_name);
     throw new MupError(
       `apply ${state.state_id} of cluster ${state.cluster_name} was replaced by a later apply, ${current}: its plan no longer describes the cluster; refusing to resume it`,
       {
-        hint: `plan what you need again (e.g. \`mup cluster restart ${state.cluster_name}\`); ` +
+        hint: `plan it again (\`mup ${again}\`), or what you need now; ` +
           `\`mup state show ${state.cluster_name}\` shows the current apply`,
         details: { state_id: state.state_id, current, check: "stale_plan" },
       },
