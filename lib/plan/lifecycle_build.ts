@@ -154,7 +154,20 @@ export async function buildLifecyclePlan(
   // An apply left unfinished (failed, paused, or its mup killed) is replaced by this one: say so
   // before it is approved, since it can then no longer be resumed.
   const unfinished = await unfinishedApplyWarning(clusterDir, req.meta.name);
-  if (unfinished) plan.validation.warnings.push(unfinished);
+  if (unfinished) {
+    plan.validation.warnings.push(unfinished);
+    // A priority the records do not have may be that apply's own work, done before it stopped
+    // (a reconfigure's), not someone else's (tester98 #1).
+    const u = await unfinishedApply(clusterDir);
+    for (const w of plan.validation.warnings) {
+      if (w.code !== "priority_changed" || !u) continue;
+      w.message = w.message.replace(
+        "(changed outside mup)",
+        `(changed outside mup, or part way by the unfinished ${u.state.operation}, apply ` +
+          `${u.state.state_id})`,
+      );
+    }
+  }
   return plan;
 }
 
