@@ -8,6 +8,7 @@ import type { Document } from "bson";
 import { CommandError, errors } from "./errors.ts";
 import { cursorKey } from "./cursors.ts";
 import { loadQueryEngine } from "./query.ts";
+import { isNumeric } from "./update_checks.ts";
 import type { ConnState, Server } from "./server.ts";
 
 const RETRYABLE_WRITE_CODES = new Set([
@@ -122,10 +123,9 @@ function checkTransaction(name: string, body: Document): void {
 function checkMaxTimeMS(name: string, body: Document): void {
   const v = body.maxTimeMS;
   if (v === undefined || name === "getMore") return;
-  const n = typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : Number(v?.valueOf?.());
-  if (typeof v === "string" || typeof v === "boolean" || Number.isNaN(n)) {
-    throw new CommandError("maxTimeMS must be a number", 2, "BadValue");
-  }
+  if (!isNumeric(v)) throw new CommandError("maxTimeMS must be a number", 2, "BadValue");
+  // A BSON number object (Long, Int32, Double, Decimal128) prints as its value.
+  const n = Number(typeof v === "object" ? String(v) : v);
   if (Math.trunc(n) < 0 || Math.trunc(n) > 2 ** 31 - 1) {
     throw new CommandError("maxTimeMS is out of range", 2, "BadValue");
   }
