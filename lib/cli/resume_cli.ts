@@ -143,6 +143,15 @@ export async function checkResumeNotStale(
     },
   );
 }
+/**
+ * The command that plans an apply's work again: its plan's own (a scale-out's or a
+ * reconfigure's with its topology), else its operation's when the plan cannot be read.
+ */
+async function replanOf(ctx: CliContext, state: ApplyState): Promise<string> {
+  const plan = await ctx.store.load(state.plan_path).then((l) => l.plan, () => undefined);
+  return plan ? replanCommand(plan) : commandOf(state.operation, state.cluster_name);
+}
+
 /** `mup plan resume <cluster> | --state-id <id>`. */
 export async function runResume(
   ctx: CliContext,
@@ -202,9 +211,7 @@ export async function runResume(
     return 0;
   }
   if (state.status === "rolled_back") {
-    // The command that plans that work again: its plan's own (a scale-out's with its topology).
-    const plan = await ctx.store.load(state.plan_path).then((l) => l.plan, () => undefined);
-    const again = plan ? replanCommand(plan) : commandOf(state.operation, state.cluster_name);
+    const again = await replanOf(ctx, state);
     throw new MupError(
       `apply ${state.state_id} of cluster ${state.cluster_name} was rolled back; it cannot be resumed`,
       { hint: `\`mup ${again}\` plans that ${state.operation} again` },
@@ -234,9 +241,7 @@ export async function runResume(
   }
   const current = newest.id;
   if (current && current !== state.state_id) {
-    // Its own plan's command (a reconfigure's with its topology), not some other operation's.
-    const plan = await ctx.store.load(state.plan_path).then((l) => l.plan, () => undefined);
-    const again = plan ? replanCommand(plan) : commandOf(state.operation, state.cluster_name);
+    const again = await replanOf(ctx, state);
     throw new MupError(
       `apply ${state.state_id} of cluster ${state.cluster_name} was replaced by a later apply, ${current}: its plan no longer describes the cluster; refusing to resume it`,
       {
