@@ -83,6 +83,19 @@ export function translate(e: unknown, kind: "query" | "update" | "pipeline"): ne
   if ((m = /(?:accumulator|operator|expression) '?(\$\w+)'? is not registered/.exec(msg))) {
     throw new QueryError(`Unrecognized expression '${m[1]}'`, 168, "InvalidPipelineOperator");
   }
+  // $convert and its $toInt/$toLong/$toDate shorthands without onError fail with
+  // ConversionFailure (241), not a parse error (tester99).
+  if ((m = /^cannot convert '(.*)' to (int|long|date)$/s.exec(msg))) {
+    throw new QueryError(
+      m[2] === "date"
+        ? `Error parsing date string '${m[1]}'`
+        : `Failed to parse number '${
+          m[1]
+        }' in $convert with no onError value: Did not consume whole string.`,
+      241,
+      "ConversionFailure",
+    );
+  }
   if (kind === "update") throw new QueryError(msg, 9, "FailedToParse");
   throw new QueryError(msg, 2, "BadValue");
 }

@@ -94,6 +94,14 @@ Deno.test("simulator: writes mongod refuses are refused, never answered as done:
     const bucket = (extra: Document) =>
       w.aggregate([{ $bucket: { groupBy: "$k", boundaries: [0, 5], ...extra } }]).toArray();
     await assert.rejects(bucket({}), (e: MongoServerError) => e.code === 40066);
+    // A conversion that cannot be made is ConversionFailure (241).
+    for (const to of ["$toInt", "$toLong", "$toDate"]) {
+      await assert.rejects(
+        w.aggregate([{ $project: { x: { [to]: "abc" } } }]).toArray(),
+        (e: MongoServerError) => e.code === 241,
+        to,
+      );
+    }
     assert.deepEqual(await bucket({ default: "other" }), [
       { _id: 0, count: 1 },
       { _id: "other", count: 1 },
