@@ -16,6 +16,9 @@ import {
 } from "./find_projection.ts";
 import { groupSpecError, sortSpecError, type SpecError } from "./spec_checks.ts";
 import { projectionSpecError } from "./projection_checks.ts";
+import { QueryError, translate } from "./query_errors.ts";
+
+export { QueryError, translate };
 
 /**
  * mingo, loaded on first need: importing it costs about 0.25 s of CPU, and most members (the
@@ -34,12 +37,6 @@ export function engine(): typeof import("mingo") {
   return mingo;
 }
 
-export class QueryError extends Error {
-  constructor(message: string, readonly code = 2, readonly codeName = "BadValue") {
-    super(message);
-  }
-}
-
 /** Stages that write or need a server-side feature the simulator does not have. */
 const REFUSED_STAGES = new Set([
   "$out",
@@ -56,49 +53,6 @@ const REFUSED_STAGES = new Set([
   "$graphLookup",
   "$unionWith",
 ]);
-
-/** Converts mingo's errors to MongoDB's codes for the same mistakes. */
-export function translate(e: unknown, kind: "query" | "update" | "pipeline"): never {
-  if (e instanceof QueryError) throw e;
-  const msg = (e as Error).message ?? String(e);
-  let m: RegExpExecArray | null;
-  if ((m = /unknown top level operator: (\S+)/.exec(msg))) {
-    throw new QueryError(`unknown top level operator: ${m[1]}`, 2, "BadValue");
-  }
-  if ((m = /unknown query operator (\S+)/.exec(msg))) {
-    throw new QueryError(`unknown operator: ${m[1]}`, 2, "BadValue");
-  }
-  if ((m = /Unknown update operator: '(\S+)'/.exec(msg))) {
-    throw new QueryError(
-      `Unknown modifier: ${
-        m[1]
-      }. Expected a valid update modifier or pipeline-style update specified as an array`,
-      9,
-      "FailedToParse",
-    );
-  }
-  if ((m = /unregistered pipeline operator (\$\w+)/.exec(msg))) {
-    throw new QueryError(`Unrecognized pipeline stage name: '${m[1]}'`, 40324, "Location40324");
-  }
-  if ((m = /(?:accumulator|operator|expression) '?(\$\w+)'? is not registered/.exec(msg))) {
-    throw new QueryError(`Unrecognized expression '${m[1]}'`, 168, "InvalidPipelineOperator");
-  }
-  // $convert and its $toInt/$toLong/$toDate shorthands without onError fail with
-  // ConversionFailure (241), not a parse error (tester99).
-  if ((m = /^cannot convert '(.*)' to (int|long|date)$/s.exec(msg))) {
-    throw new QueryError(
-      m[2] === "date"
-        ? `Error parsing date string '${m[1]}'`
-        : `Failed to parse number '${
-          m[1]
-        }' in $convert with no onError value: Did not consume whole string.`,
-      241,
-      "ConversionFailure",
-    );
-  }
-  if (kind === "update") throw new QueryError(msg, 9, "FailedToParse");
-  throw new QueryError(msg, 2, "BadValue");
-}
 
 /** Turns a filter's `$where` and other JavaScript into MongoDB's refusal (no JS engine here). */
 function checkFilter(filter: Document | undefined): void {
