@@ -101,17 +101,78 @@ export function finishProjected(out: Document, positional?: { path: string; valu
 }
 
 /**
- * Whether a projection has only `$slice` fields (and `_id`): mongod then returns whole documents
- * with those arrays sliced, as an exclusion projection would (the `$slice` projection page;
- * tester92: the engine returned only `_id` and the slices).
+ * find's own projection operators, `$slice` (its number or `[skip, limit]` form) and
+ * `$elemMatch`, taken out of a projection: the query engine applies them otherwise than mongod
+ * (it refused them beside an exclusion, read `$elemMatch`'s conditions on a scalar array as
+ * top-level operators, and projected only `_id` and the slices: tester92, tester100). `rest` is
+ * what the engine projects; `inclusion` the projection's type (projection_parser.cpp
+ * computeProjectionType: `$slice` alone is an exclusion unless `_id: 1`, `$elemMatch` an
+ * inclusion). Undefined when there is none.
  */
-export function sliceOnly(projection: Document): boolean {
-  const fields = Object.entries(projection).filter(([k]) => k !== "_id");
-  return fields.length > 0 &&
-    fields.every(([, v]) =>
-      typeof v === "object" && v !== null && !Array.isArray(v) &&
-      Object.keys(v).length === 1 && "$slice" in v && findSliceForm(v.$slice)
-    );
+export interface FindOperators {
+  rest: Document;
+  ops: [string, Document][];
+  inclusion: boolean;
+}
+
+export function splitFindOperators(projection: Document): FindOperators | undefined {
+  const isOp = (v: unknown) =>
+    typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 1 &&
+    (("$slice" in v && findSliceForm((v as Document).$slice)) || "$elemMatch" in v);
+  const ops = Object.entries(projection).filter(([, v]) => isOp(v)) as [string, Document][];
+  if (!ops.length) return undefined;
+  const rest = Object.fromEntries(Object.entries(projection).filter(([, v]) => !isOp(v)));
+  const kinds = Object.entries(rest).filter(([k]) => k !== "_id").map(([, v]) =>
+    typeof v === "boolean" || isNumeric(v) ? Boolean(Number(v)) : true
+  );
+  const inclusion = kinds.length
+    ? kinds[0]
+    : ops.some(([, v]) => "$slice" in v)
+    ? rest._id !== undefined && Boolean(Number(rest._id))
+    : true;
+  return { rest, ops, inclusion };
+}
+
+/**
+ * `docs` projected by `f`: `project` (the engine) applies `rest` (with the operators' fields
+ * included, for an inclusion), then each operator is applied from the original document:
+ * `$slice` cuts the array, `$elemMatch` keeps the first element `matcher(field, condition)`
+ * accepts (the document alone with it in its array), or drops the field when none does.
+ */
+export function applyFindOperators(
+  docs: Document[],
+  f: FindOperators,
+  project: (docs: Document[], projection: Document) => Document[],
+  matcher: (field: string, condition: unknown) => (d: Document) => boolean,
+): Document[] {
+  const spec = f.inclusion
+    ? { ...f.rest, ...Object.fromEntries(f.ops.map(([k]) => [k, 1])) }
+    : f.rest;
+  const base = Object.keys(spec).length
+    ? project(docs, spec)
+    : docs.map((d) => BSON.deserialize(BSON.serialize(d)));
+  const tests = f.ops.map(([path, v]) =>
+    "$elemMatch" in v ? matcher(path, v.$elemMatch) : undefined
+  );
+  return base.map((out, i) => {
+    f.ops.forEach(([path, v], j) => {
+      const parts = path.split(".");
+      const was = get(docs[i], parts);
+      const at = (parts.length === 1 ? out : get(out, parts.slice(0, -1))) as Document | undefined;
+      if (!at || typeof at !== "object") return;
+      const last = parts.at(-1)!;
+      if ("$slice" in v) {
+        if (Array.isArray(was)) at[last] = slice(was, v.$slice);
+        return;
+      }
+      const hit = Array.isArray(was)
+        ? was.find((e) => tests[j]!({ ...docs[i], [path]: [e] }))
+        : undefined;
+      if (hit === undefined) delete at[last];
+      else at[last] = [hit];
+    });
+    return finishProjected(out);
+  });
 }
 
 /** find's own `$slice` argument: a number, or `[skip, limit]` (the rest is the expression's). */
@@ -130,21 +191,4 @@ function slice(arr: unknown[], spec: unknown): unknown[] {
   }
   const n = Number(spec);
   return n >= 0 ? arr.slice(0, n) : arr.slice(Math.max(0, arr.length + n));
-}
-
-/** A copy of `doc` with every `$slice` of a sliceOnly projection applied (and `_id: 0`). */
-export function applySlices(doc: Document, projection: Document): Document {
-  const out = BSON.deserialize(BSON.serialize(doc));
-  for (const [path, v] of Object.entries(projection)) {
-    if (path === "_id") {
-      if (!Number(v) && v !== true) delete out._id;
-      continue;
-    }
-    const parts = path.split(".");
-    const parent = get(out, parts.slice(0, -1));
-    const at = (parts.length === 1 ? out : parent) as Document | undefined;
-    const arr = at?.[parts.at(-1)!];
-    if (at && Array.isArray(arr)) at[parts.at(-1)!] = slice(arr, (v as Document).$slice);
-  }
-  return out;
 }

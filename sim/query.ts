@@ -6,13 +6,13 @@
 import { BSON, type Document } from "bson";
 import { sortDocuments } from "./bson_order.ts";
 import {
-  applySlices,
+  applyFindOperators,
   finishProjected,
   type Positional,
   positionalElement,
   positionalField,
   positionalMiss,
-  sliceOnly,
+  splitFindOperators,
 } from "./find_projection.ts";
 import { groupSpecError, sortSpecError, type SpecError } from "./spec_checks.ts";
 import { projectionSpecError } from "./projection_checks.ts";
@@ -121,9 +121,19 @@ export function findDocs(docs: Document[], spec: FindSpec): Document[] {
     if (spec.projection) {
       refuse(projectionSpecError(spec.projection, { find: true, filter: spec.filter }));
     }
-    if (spec.projection && sliceOnly(spec.projection)) {
-      const projection = spec.projection;
-      out = out.map((d) => applySlices(d, projection));
+    const ops = spec.projection && !positionalField(spec.projection)
+      ? splitFindOperators(spec.projection)
+      : undefined;
+    if (ops) {
+      out = applyFindOperators(
+        out,
+        ops,
+        (ds, p) =>
+          new (engine().Aggregator)([{ $project: p }], variables).run(
+            ds.map(cloneDoc),
+          ) as Document[],
+        (field, condition) => compileFilter({ [field]: { $elemMatch: condition } }, spec.let),
+      );
     } else if (spec.projection && Object.keys(spec.projection).length) {
       const positional = positionalField(spec.projection);
       if (positional && "code" in positional) refuse(positional);

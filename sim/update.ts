@@ -10,12 +10,13 @@ import { cloneDoc, engine, QueryError, runPipeline, translate } from "./query.ts
 /**
  * Applies an update (operators, a replacement document, or a pipeline) to a copy of `doc`;
  * `inserting` applies $setOnInsert (upserts); `query` is the statement's filter, which the
- * positional `$` operator needs. Returns the new document.
+ * positional `$` operator needs; `vars` are the command's `let` and the statement's `c` (a
+ * pipeline update reads them as `$$name`). Returns the new document.
  */
 export function applyUpdate(
   doc: Document,
   update: Document | Document[],
-  opts: { inserting?: boolean; arrayFilters?: Document[]; query?: Document } = {},
+  opts: { inserting?: boolean; arrayFilters?: Document[]; query?: Document; vars?: Document } = {},
 ): Document {
   if (Array.isArray(update)) {
     for (const st of update) {
@@ -30,7 +31,7 @@ export function applyUpdate(
         );
       }
     }
-    const out = runPipeline([cloneDoc(doc)], update, () => []);
+    const out = runPipeline([cloneDoc(doc)], update, () => [], opts.vars);
     if (out.length !== 1) throw new QueryError("update pipeline must produce one document");
     return { ...out[0], _id: doc._id };
   }
@@ -78,7 +79,10 @@ export function applyUpdate(
     const arrays = takeArrayModifiers(mod);
     if (Object.keys(mod).length) {
       // The statement's query: the positional `$` updates the array element it matched.
-      engine().update(out, mod, opts.arrayFilters, opts.query, { cloneMode: "deep" });
+      engine().update(out, mod, opts.arrayFilters, opts.query, {
+        cloneMode: "deep",
+        ...(opts.vars ? { queryOptions: { variables: opts.vars } } : {}),
+      });
     }
     arrays(out);
   } catch (e) {

@@ -222,6 +222,21 @@ export function takeArrayModifiers(ops: Document): (out: Document) => void {
   return (out) => later.forEach((f) => f(out));
 }
 
+/**
+ * The identifiers an array filter names: its fields' first components, through `$and`, `$or`
+ * and `$nor` (a filter may be `{$or: [{"e.score": 1}, {"e.score": 3}]}`).
+ */
+function filterIdentifiers(f: unknown): string[] {
+  if (!isObject(f)) return [];
+  return Object.entries(f).flatMap(([k, v]) =>
+    ["$and", "$or", "$nor"].includes(k)
+      ? (Array.isArray(v) ? v.flatMap(filterIdentifiers) : [])
+      : k.startsWith("$")
+      ? []
+      : [k.split(".")[0]]
+  );
+}
+
 /** Whether a path component is `$[]` or `$[<identifier>]`. */
 const ARRAY_PART = /^\$\[([^\]]*)\]$/;
 
@@ -271,9 +286,15 @@ export function checkArrayFilters(update: unknown, arrayFilters: unknown): void 
     }
   }
   const filters = Array.isArray(arrayFilters) ? arrayFilters : [];
-  const given = new Set(
-    filters.flatMap((f) => isObject(f) ? Object.keys(f).map((k) => k.split(".")[0]) : []),
-  );
+  const given = new Set(filters.flatMap(filterIdentifiers));
+  // The query engine reads a filter's identifier from its first field only.
+  if (filters.some((f) => isObject(f) && Object.keys(f).some((k) => k.startsWith("$")))) {
+    throw new UpdateError(
+      "an array filter with $and, $or or $nor at its top is not supported by this server",
+      115,
+      "CommandNotSupported",
+    );
+  }
   for (const id of used) {
     if (!given.has(id)) {
       const path = Object.values(update).flatMap((f) => isObject(f) ? Object.keys(f) : [])

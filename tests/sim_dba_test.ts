@@ -146,3 +146,56 @@ Deno.test("simulator: create refuses options it would drop (115) and fields it d
     ]);
   });
 });
+
+Deno.test("simulator: valid requests the stricter checks must not refuse (tester100): $slice and $elemMatch beside an exclusion, $elemMatch conditions on a scalar array, findAndModify's positional fields, let in update, delete and findAndModify", async () => {
+  await withMongod(async (c) => {
+    const db = c.db("app");
+    const v = db.collection<Doc>("v");
+    await v.insertMany([
+      { _id: 1, a: 1, arr: [1, 2, 3], e: [{ s: 1 }, { s: 5 }], g: [{ k: 1 }, { k: 3 }] },
+      { _id: 2, a: 2, arr: [4], e: [], g: [] },
+    ]);
+    assert.deepEqual(
+      await v.find({}, { projection: { arr: { $slice: 1 }, a: 0, e: 0, g: 0 } }).toArray(),
+      [{ _id: 1, arr: [1] }, { _id: 2, arr: [4] }],
+    );
+    assert.deepEqual(
+      await v.findOne({ _id: 1 }, { projection: { e: { $elemMatch: { s: { $gt: 3 } } }, a: 0 } }),
+      { _id: 1, arr: [1, 2, 3], e: [{ s: 5 }], g: [{ k: 1 }, { k: 3 }] },
+    );
+    assert.deepEqual(
+      await v.find({}, { projection: { arr: { $elemMatch: { $gt: 1 } } } }).toArray(),
+      [{ _id: 1, arr: [2] }, { _id: 2, arr: [4] }],
+    );
+    const fam = await db.command({
+      findAndModify: "v",
+      query: { _id: 1, arr: 2 },
+      update: { $set: { p: 1 } },
+      fields: { "arr.$": 1 },
+    });
+    assert.deepEqual(fam.value, { _id: 1, arr: [2] });
+    // A filter through $or names its identifier too; the engine cannot apply it: refused (115),
+    // not mistaken for a missing filter (2).
+    await assert.rejects(
+      v.updateMany({}, { $set: { "g.$[el].hit": true } }, {
+        arrayFilters: [{ $or: [{ "el.k": 1 }, { "el.k": 2 }] }],
+      }),
+      (e: MongoServerError) => e.code === 115,
+    );
+    await v.updateMany({}, { $set: { "g.$[el].hit": true } }, {
+      arrayFilters: [{ "el.k": { $in: [1, 2] } }],
+    });
+    assert.deepEqual((await v.findOne({ _id: 1 }))?.g, [{ k: 1, hit: true }, { k: 3 }]);
+    // let: the command's variables in update, delete and findAndModify filters.
+    const byLet = { $expr: { $eq: ["$_id", "$$i"] } };
+    await v.updateOne(byLet, { $set: { l: 1 } }, { let: { i: 2 } });
+    assert.equal((await v.findOne({ _id: 2 }))?.l, 1);
+    const got = await v.findOneAndUpdate(byLet, { $set: { m: 1 } }, {
+      let: { i: 1 },
+      returnDocument: "after",
+    });
+    assert.equal(got?.m, 1);
+    await v.deleteOne(byLet, { let: { i: 2 } });
+    assert.deepEqual((await v.find().toArray()).map((d) => d._id), [1]);
+  });
+});

@@ -112,12 +112,19 @@ function updateOne(
       "FailedToParse",
     );
   }
-  const hits = findDocs(ctx.server.store.docs(ctx.db, coll), { filter: u.q, sort: u.sort });
+  // The command's `let` and the statement's constants `c` (5.0+): variables of its filter and
+  // of a pipeline update.
+  const vars = ctx.body.let || u.c ? { ...ctx.body.let, ...u.c } : undefined;
+  const hits = findDocs(ctx.server.store.docs(ctx.db, coll), {
+    filter: u.q,
+    sort: u.sort,
+    let: vars,
+  });
   const targets = u.multi ? hits : hits.slice(0, 1);
   let nModified = 0;
   let value: Document | undefined;
   for (const t of targets) {
-    const next = applyUpdate(t, u.u, { arrayFilters: u.arrayFilters, query: u.q });
+    const next = applyUpdate(t, u.u, { arrayFilters: u.arrayFilters, query: u.q, vars });
     tooLarge(next);
     value = next;
     if (JSON.stringify(next) === JSON.stringify(t)) continue;
@@ -131,7 +138,11 @@ function updateOne(
   // The _id comes from the query, else the update ($set, $setOnInsert, a replacement's), else a
   // new ObjectId; it is the document's first field, as mongod stores it.
   const seed = upsertSeed(u.q);
-  const updated = applyUpdate(seed, u.u, { inserting: true, arrayFilters: u.arrayFilters });
+  const updated = applyUpdate(seed, u.u, {
+    inserting: true,
+    arrayFilters: u.arrayFilters,
+    vars,
+  });
   const { _id, ...fields } = updated;
   const doc = { _id: _id ?? new ObjectId(), ...fields };
   tooLarge(doc);
@@ -196,7 +207,10 @@ const del: Handler = (ctx) => {
           );
         }
         checkHint(ctx.server.store, ctx.db, coll, d.hint);
-        const hits = findDocs(ctx.server.store.docs(ctx.db, coll), { filter: d.q });
+        const hits = findDocs(ctx.server.store.docs(ctx.db, coll), {
+          filter: d.q,
+          let: ctx.body.let,
+        });
         for (const h of Number(d.limit) === 1 ? hits.slice(0, 1) : hits) {
           apply({ op: "d", ns: `${ctx.db}.${coll}`, o: { _id: h._id } });
           n++;
@@ -244,12 +258,20 @@ const findAndModify: Handler = (ctx) => {
       );
     }
     statements.begin(0);
+    // The query goes with the projection: a positional `arr.$` takes the element it matched
+    // (one the update moved out of the query's reach is projected without it).
     const project = (d: Document | undefined) =>
-      d && b.fields ? findDocs([d], { projection: b.fields })[0] : d ?? null;
+      d && b.fields
+        ? findDocs([d], { filter: b.query, projection: b.fields, let: b.let })[0] ??
+          findDocs([d], { projection: b.fields })[0]
+        : d ?? null;
     if (b.remove) {
       checkHint(ctx.server.store, ctx.db, coll, b.hint);
-      const hit =
-        findDocs(ctx.server.store.docs(ctx.db, coll), { filter: b.query, sort: b.sort })[0];
+      const hit = findDocs(ctx.server.store.docs(ctx.db, coll), {
+        filter: b.query,
+        sort: b.sort,
+        let: b.let,
+      })[0];
       if (hit) apply({ op: "d", ns: `${ctx.db}.${coll}`, o: { _id: hit._id } });
       return { lastErrorObject: { n: hit ? 1 : 0 }, value: project(hit) };
     }
