@@ -17,6 +17,7 @@ import {
 import { groupSpecError, sortSpecError, type SpecError } from "./spec_checks.ts";
 import { projectionSpecError } from "./projection_checks.ts";
 import { QueryError, translate } from "./query_errors.ts";
+import { conciseLookup, desugarBucket, desugarCount, NO_BRANCH } from "./pipeline_desugar.ts";
 
 export { QueryError, translate };
 
@@ -202,7 +203,8 @@ export function runPipeline(
     // own order of arrays and mixed types is not mongod's (tester92).
     // The engine may change the documents it is given ($unwind with preserveNullAndEmptyArrays
     // did, tester99): it gets copies, so that a read never changes what is stored.
-    return new (engine().Aggregator)(ownSorts(desugarBucket(desugarCount(pipeline))), {
+    const staged = ownSorts(desugarBucket(desugarCount(pipeline))).map(conciseLookup);
+    return new (engine().Aggregator)(staged, {
       collectionResolver: (c: string) => resolve(c).map(cloneDoc),
       context: sortContext(),
       ...(variables ? { variables } : {}),
@@ -241,8 +243,6 @@ function ownSorts(pipeline: Document[]): Document[] {
 
 /** The name the simulator's `$sort` runs under inside the engine (ownSorts). */
 const SORT_STAGE = "$mongodSort";
-/** The simulator's expression for a `$switch` that found no branch and has no default. */
-const NO_BRANCH = "$mongodNoBranch";
 
 /** A context with SORT_STAGE: `$sort` in MongoDB's order (sortStage). */
 function sortContext(): ReturnType<typeof import("mingo").Context.init> {
@@ -287,73 +287,6 @@ function sortStage(docs: Document[], sort: Document): Document[] {
 
 function refuse(e: SpecError | undefined): undefined {
   if (e) throw new QueryError(e.message, e.code, e.codeName);
-}
-
-/**
- * `$bucket` as MongoDB runs it (document_source_bucket.cpp desugars it): a `$group` on a `$switch`
- * whose branches are `[lower, upper)` ranges, then a `$sort` on `_id`. The query engine's own
- * took each upper bound as inclusive (tester62).
- */
-function desugarBucket(pipeline: Document[]): Document[] {
-  return pipeline.flatMap((st) => {
-    const b = st.$bucket as Document | undefined;
-    if (!b || !Array.isArray(b.boundaries)) return [st];
-    const bounds = b.boundaries as unknown[];
-    const branches = bounds.slice(0, -1).map((lower, i) => ({
-      case: { $and: [{ $gte: [b.groupBy, lower] }, { $lt: [b.groupBy, bounds[i + 1]] }] },
-      then: lower,
-    }));
-    return [
-      {
-        $group: {
-          _id: {
-            // Without a default, a value in no bucket fails the stage, as $switch does in mongod.
-            $switch: {
-              branches,
-              default: b.default !== undefined ? b.default : { [NO_BRANCH]: 1 },
-            },
-          },
-          ...(b.output ?? { count: { $sum: 1 } }),
-        },
-      },
-      { $sort: { _id: 1 } },
-    ];
-  });
-}
-
-/**
- * `$count` as MongoDB runs it (document_source_count.cpp desugars it): a `$group` counting into
- * the field, then a `$project` without `_id`, so that no input gives no document (the engine's
- * own gave `{n: 0}`: tester94); in `$facet` and `$lookup` pipelines too. A bad field name is
- * refused with mongod's codes (40156–40160).
- */
-function desugarCount(pipeline: Document[]): Document[] {
-  return pipeline.flatMap((st) => {
-    if (!st || typeof st !== "object") return [st];
-    if (st.$facet && typeof st.$facet === "object") {
-      return [{
-        $facet: Object.fromEntries(
-          Object.entries(st.$facet as Document).map((
-            [k, p],
-          ) => [k, Array.isArray(p) ? desugarCount(p) : p]),
-        ),
-      }];
-    }
-    if (st.$lookup && Array.isArray(st.$lookup.pipeline)) {
-      return [{ $lookup: { ...st.$lookup, pipeline: desugarCount(st.$lookup.pipeline) } }];
-    }
-    if (!("$count" in st)) return [st];
-    const name = st.$count;
-    const bad = (code: number, why: string) => {
-      throw new QueryError(`the count field ${why}`, code, `Location${code}`);
-    };
-    if (typeof name !== "string") bad(40156, "must be a non-empty string");
-    if (name === "") bad(40157, "must be a non-empty string");
-    if (name.startsWith("$")) bad(40158, "cannot be a $-prefixed path");
-    if (name.includes("\0")) bad(40159, "cannot contain a null byte");
-    if (name.includes(".")) bad(40160, "cannot contain '.'");
-    return [{ $group: { _id: null, [name]: { $sum: 1 } } }, { $project: { _id: 0 } }];
-  });
 }
 
 /** Key values of a document for an index key pattern (missing fields index as null). */

@@ -147,7 +147,7 @@ Deno.test("simulator: create refuses options it would drop (115) and fields it d
   });
 });
 
-Deno.test("simulator: valid requests the stricter checks must not refuse (tester100): $slice and $elemMatch beside an exclusion, $elemMatch conditions on a scalar array, findAndModify's positional fields, let in update, delete and findAndModify", async () => {
+Deno.test("simulator: valid requests the stricter checks must not refuse (tester100): $slice and $elemMatch beside an exclusion, $elemMatch conditions on a scalar array, findAndModify's positional fields, let in update, delete and findAndModify, the concise correlated $lookup", async () => {
   await withMongod(async (c) => {
     const db = c.db("app");
     const v = db.collection<Doc>("v");
@@ -197,5 +197,21 @@ Deno.test("simulator: valid requests the stricter checks must not refuse (tester
     assert.equal(got?.m, 1);
     await v.deleteOne(byLet, { let: { i: 2 } });
     assert.deepEqual((await v.find().toArray()).map((d) => d._id), [1]);
+    // The concise correlated $lookup joins on the fields, then runs its pipeline on the matches.
+    await db.collection<Doc>("o").insertMany([
+      { _id: 10, cid: 1, n: 1 },
+      { _id: 11, cid: 2, n: 2 },
+      { _id: 12, cid: 1, n: 3 },
+    ]);
+    const joined = await v.aggregate([{
+      $lookup: {
+        from: "o",
+        localField: "_id",
+        foreignField: "cid",
+        pipeline: [{ $project: { _id: 1 } }],
+        as: "os",
+      },
+    }, { $project: { os: 1 } }]).toArray();
+    assert.deepEqual(joined, [{ _id: 1, os: [{ _id: 10 }, { _id: 12 }] }]);
   });
 });
