@@ -13,9 +13,9 @@ import { checkArrayFilters, UpdateError } from "../update_checks.ts";
 import type { CommandContext, Handler } from "../server.ts";
 import { type Apply, runWrite } from "../writes.ts";
 import { readCommands } from "./read.ts";
-import { unknownField } from "../generic_args.ts";
 import { indexCommands } from "./indexes.ts";
 import {
+  checkCreateOptions,
   checkStatements,
   collName,
   duplicateKey,
@@ -321,54 +321,13 @@ const drop: Handler = (ctx) => {
   });
 };
 
-/** create's options (create.idl): the simulator makes only plain collections. */
-const CREATE_OPTIONS = [
-  "capped",
-  "autoIndexId",
-  "idIndex",
-  "size",
-  "max",
-  "storageEngine",
-  "validator",
-  "validationLevel",
-  "validationAction",
-  "indexOptionDefaults",
-  "viewOn",
-  "pipeline",
-  "collation",
-  "changeStreamPreAndPostImages",
-  "timeseries",
-  "clusteredIndex",
-  "expireAfterSeconds",
-  "encryptedFields",
-  "temp",
-  "flags",
-];
-
 const create: Handler = (ctx) => {
   const coll = collName(ctx, "create");
   return runWrite(ctx, (apply) => {
     if (ctx.server.store.coll(ctx.db, coll)) {
       throw new CommandError(`Collection ${ctx.db}.${coll} already exists.`, 48, "NamespaceExists");
     }
-    const unknown = unknownField(ctx.body, new Set(["create", ...CREATE_OPTIONS]));
-    if (unknown) {
-      throw new CommandError(
-        `BSON field 'create.${unknown}' is an unknown field.`,
-        40415,
-        "Location40415",
-      );
-    }
-    // None is kept: each is refused rather than a plain collection made in its place (tester99).
-    for (const opt of CREATE_OPTIONS) {
-      if (ctx.body[opt] !== undefined) {
-        throw new CommandError(
-          `create option '${opt}' is not supported by this server`,
-          115,
-          "CommandNotSupported",
-        );
-      }
-    }
+    checkCreateOptions(ctx.body);
     apply({ op: "c", ns: `${ctx.db}.$cmd`, o: { create: coll } });
     return {};
   });

@@ -8,6 +8,7 @@ import { CommandError } from "../errors.ts";
 import { indexKey, QueryError } from "../query.ts";
 import type { CommandContext } from "../server.ts";
 import { idKey, valueKey } from "../store.ts";
+import { unknownField } from "../generic_args.ts";
 
 /** The collection named by the command's field `key`; InvalidNamespace (73) for a non-string. */
 export function collField(ctx: CommandContext, key: string): string {
@@ -185,6 +186,55 @@ export function checkStatements(kind: "updates" | "deletes", statements: unknown
         `The limit field in delete objects must be 0 or 1. Got ${Number(limit)}`,
         9,
         "FailedToParse",
+      );
+    }
+  }
+}
+
+/** create's options (create.idl): the simulator makes only plain collections. */
+const CREATE_OPTIONS = [
+  "capped",
+  "autoIndexId",
+  "idIndex",
+  "size",
+  "max",
+  "storageEngine",
+  "validator",
+  "validationLevel",
+  "validationAction",
+  "indexOptionDefaults",
+  "viewOn",
+  "pipeline",
+  "collation",
+  "changeStreamPreAndPostImages",
+  "timeseries",
+  "clusteredIndex",
+  "expireAfterSeconds",
+  "encryptedFields",
+  "temp",
+  "flags",
+];
+
+/**
+ * Refuses a create with a field MongoDB does not know (40415), or with any of its options
+ * (115): none would be kept, and a plain collection is not made in place of the one asked for
+ * (tester99).
+ */
+export function checkCreateOptions(body: Document): void {
+  const unknown = unknownField(body, new Set(["create", ...CREATE_OPTIONS]));
+  if (unknown) {
+    throw new CommandError(
+      `BSON field 'create.${unknown}' is an unknown field.`,
+      40415,
+      "Location40415",
+    );
+  }
+  for (const opt of CREATE_OPTIONS) {
+    if (body[opt] !== undefined) {
+      throw new CommandError(
+        `create option '${opt}' is not supported by this server`,
+        115,
+        "CommandNotSupported",
       );
     }
   }
