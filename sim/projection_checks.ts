@@ -119,12 +119,16 @@ function element(
   if (pos) return err(31308, "positional projection cannot be used with a literal");
   const e = fieldPathError(field) ?? addAt(parent, field);
   if (e) return e;
-  if (p.kind === "exclusion") {
-    return err(
-      31310,
-      `Cannot use an expression ${field}: ${bsonText(v)} in an exclusion projection`,
-    );
-  }
+  return becomeInclusion(
+    p,
+    31310,
+    `Cannot use an expression ${field}: ${bsonText(v)} in an exclusion projection`,
+  );
+}
+
+/** Marks the projection an inclusion, or refuses (`code`, `message`) an exclusion's field. */
+function becomeInclusion(p: Parse, code: number, message: string): SpecError | undefined {
+  if (p.kind === "exclusion") return err(code, message);
   p.kind = "inclusion";
   return undefined;
 }
@@ -252,11 +256,7 @@ function inclusion(
     p.hasPositional = true;
   }
   if (topId) return undefined;
-  if (p.kind === "exclusion") {
-    return err(31253, `Cannot do inclusion on field ${field} in exclusion projection`);
-  }
-  p.kind = "inclusion";
-  return undefined;
+  return becomeInclusion(p, 31253, `Cannot do inclusion on field ${field} in exclusion projection`);
 }
 
 function exclusion(
