@@ -32,7 +32,7 @@ import {
   dataDirsUsed,
   recordedReplan,
   unfinishedApply,
-  unfinishedApplyWarning,
+  unfinishedWarningOf,
 } from "../state/undeployed.ts";
 import { secretPath } from "../security/secrets.ts";
 import { SECRET, securityOf } from "../security/settings.ts";
@@ -153,14 +153,14 @@ export async function buildLifecyclePlan(
   offerForceOnlyAlone(plan.validation.errors);
   // An apply left unfinished (failed, paused, or its mup killed) is replaced by this one: say so
   // before it is approved, since it can then no longer be resumed.
-  const unfinished = await unfinishedApplyWarning(clusterDir, req.meta.name);
-  if (unfinished) {
+  const u = await unfinishedApply(clusterDir);
+  const unfinished = unfinishedWarningOf(u, req.meta.name);
+  if (unfinished && u) {
     plan.validation.warnings.push(unfinished);
     // A priority the records do not have may be that apply's own work, done before it stopped
     // (a reconfigure's), not someone else's (tester98 #1).
-    const u = await unfinishedApply(clusterDir);
     for (const w of plan.validation.warnings) {
-      if (w.code !== "priority_changed" || !u) continue;
+      if (w.code !== "priority_changed") continue;
       w.message = w.message.replace(
         "(changed outside mup)",
         `(changed outside mup, or part way by the unfinished ${u.state.operation}, apply ` +

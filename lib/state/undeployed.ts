@@ -27,7 +27,14 @@ export async function unfinishedApplyWarning(
   clusterDir: string,
   cluster: string,
 ): Promise<ValidationIssue | undefined> {
-  const u = await unfinishedApply(clusterDir);
+  return unfinishedWarningOf(await unfinishedApply(clusterDir), cluster);
+}
+
+/** unfinishedApplyWarning of an unfinished apply already read (`u`, from unfinishedApply). */
+export function unfinishedWarningOf(
+  u: UnfinishedApply | undefined,
+  cluster: string,
+): ValidationIssue | undefined {
   if (!u || u.outcome === "running") return undefined;
   const replan = recordedReplan(u);
   return {
