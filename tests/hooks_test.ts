@@ -393,6 +393,7 @@ Deno.test("CLI: plan-time hooks, working directory, dry-run schedule; the plan's
       new RegExp(`2\\. Deploy \\(estimated: [^)]+\\)\n {5}• Start mongod localhost:${port}\n`),
     );
     assert.match(dry.stdout, /Dry run: plan plan-\w+ was made but not saved\./);
+    assert.match(dry.stdout, /^Plan ID: plan-\w+ \(not stored: no command takes it\)$/m);
     assert.match(dry.stdout, /To apply it: run the same command without --dry-run/);
     await assert.rejects(Deno.stat(path.join(dir, "events")), "dry-run runs no hooks");
 

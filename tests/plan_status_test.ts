@@ -41,6 +41,9 @@ Deno.test("a plan that fails pre-flight is shown with its errors and not stored 
     assert.match(planOnly.stdout, new RegExp(`✗ ports already in use: localhost:${ports[0]}`));
     assert.match(planOnly.stdout, /✗ Plan plan-\w+ is not valid; it was not stored\./);
     assert.match(planOnly.stdout, /Validation: ✗ Plan is not valid/);
+    // Its ID and hash are shown, but no command takes them (tester98 #6).
+    assert.match(planOnly.stdout, /^Plan ID: plan-\w+ \(not stored: no command takes it\)$/m);
+    assert.match(planOnly.stdout, /^Content hash: \S+ \(not stored\)$/m);
     assert.doesNotMatch(planOnly.stdout, /Plan saved to|To apply it/);
 
     const deploy = await mup(deployArgs("c1", topo, mirror, ["--auto-approve"]), { home });

@@ -294,7 +294,7 @@ export async function planAndApply(
     if (opts.dryRun) {
       // The operations as the review shows them, then the order with hooks (Example 3).
       print(`Dry run: plan ${plan.plan_id} was made but not saved.\n`);
-      print(renderPlan(plan, { listAll: NOT_SAVED }) + "\n");
+      print(renderPlan(plan, { listAll: NOT_SAVED, unstored: true }) + "\n");
       // An invalid plan would execute nothing: its errors (in the plan above) say why.
       if (plan.validation.valid) print(renderHookSchedule(plan, { listHooks: false }));
       if (plan.validation.valid) {
@@ -310,6 +310,7 @@ export async function planAndApply(
       print("");
       print(renderPlan(plan, {
         listAll: saved ? `\`mup plan show ${shellQuote(saved)} --all\` lists every one` : NOT_SAVED,
+        unstored: true,
       }));
     } else if (stopAtPlan) {
       print(`Plan generated: ${plan.plan_id}`);

@@ -96,7 +96,11 @@ export function renderPlan(
    * `listAll`: how to see the lines a long run is cut to, when `mup plan show <plan-id> --all`
    * cannot (a plan that was not saved).
    */
-  options: { path?: string; all?: boolean; dag?: Dag; listAll?: string } = {},
+  /**
+   * `unstored`: the plan was not kept (a dry run, or a plan that failed pre-flight), so no
+   * command takes its ID or hash; they are marked so (tester98 #6).
+   */
+  options: { path?: string; all?: boolean; dag?: Dag; listAll?: string; unstored?: boolean } = {},
 ): string {
   const listAll = options.listAll ?? `\`mup plan show ${plan.plan_id} --all\` lists every one`;
   const r = plan.resources;
@@ -114,8 +118,8 @@ export function renderPlan(
       .map((o) => o.target.name),
   ).size;
   const out = [
-    `Plan ID: ${plan.plan_id}`,
-    `Content hash: ${plan.content_hash}`,
+    `Plan ID: ${plan.plan_id}${options.unstored ? " (not stored: no command takes it)" : ""}`,
+    `Content hash: ${plan.content_hash}${options.unstored ? " (not stored)" : ""}`,
     `Operation: ${plan.operation}`,
     `Cluster: ${plan.cluster_name}`,
     `Created: ${plan.created_at.replace("T", " ").replace(/\.\d+Z$/, " UTC")}`,
