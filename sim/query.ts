@@ -17,6 +17,15 @@ import {
 import { groupSpecError, sortSpecError, type SpecError } from "./spec_checks.ts";
 import { projectionSpecError } from "./projection_checks.ts";
 import { QueryError, translate } from "./query_errors.ts";
+import { inMongodOrder } from "./projection_order.ts";
+import {
+  checkedDate,
+  conversionFailure,
+  DATE_FROM_STRING,
+  hasOnError,
+  indexOfCP,
+  ownDateParsing,
+} from "./expression_ops.ts";
 import { conciseLookup, desugarBucket, desugarCount, NO_BRANCH } from "./pipeline_desugar.ts";
 
 export { QueryError, translate };
@@ -27,10 +36,13 @@ export { QueryError, translate };
  * before any command that may query (`loadQueryEngine`), so the functions below stay synchronous.
  */
 let mingo: typeof import("mingo") | undefined;
+/** The engine's expression evaluator, for the simulator's own expressions (expression_ops.ts). */
+let evalExpr: typeof import("mingo/core").evalExpr | undefined;
 
 /** Loads the query engine; resolves at once when it already is. */
 export async function loadQueryEngine(): Promise<void> {
   mingo ??= await import("mingo");
+  evalExpr ??= (await import("mingo/core")).evalExpr;
 }
 
 export function engine(): typeof import("mingo") {
@@ -130,9 +142,9 @@ export function findDocs(docs: Document[], spec: FindSpec): Document[] {
         out,
         ops,
         (ds, p) =>
-          new (engine().Aggregator)([{ $project: p }], variables).run(
+          (new (engine().Aggregator)([{ $project: p }], variables).run(
             ds.map(cloneDoc),
-          ) as Document[],
+          ) as Document[]).map((d, i) => inMongodOrder(d, ds[i], p)),
         (field, condition) => compileFilter({ [field]: { $elemMatch: condition } }, spec.let),
       );
     } else if (spec.projection && Object.keys(spec.projection).length) {
@@ -149,9 +161,13 @@ export function findDocs(docs: Document[], spec: FindSpec): Document[] {
         variables,
       ).run(out.map(cloneDoc)) as Document[];
       out = projected.map((d, i) =>
-        finishProjected(
-          d,
-          pos && elements[i] ? { path: pos.path, value: elements[i].value } : undefined,
+        inMongodOrder(
+          finishProjected(
+            d,
+            pos && elements[i] ? { path: pos.path, value: elements[i].value } : undefined,
+          ),
+          out[i],
+          pos?.projection ?? spec.projection!,
         )
       );
     }
@@ -203,10 +219,12 @@ export function runPipeline(
     // own order of arrays and mixed types is not mongod's (tester92).
     // The engine may change the documents it is given ($unwind with preserveNullAndEmptyArrays
     // did, tester99): it gets copies, so that a read never changes what is stored.
-    const staged = ownSorts(desugarBucket(desugarCount(pipeline))).map(conciseLookup);
+    const staged = ownStages(desugarBucket(desugarCount(ownDateParsing(pipeline)))).map(
+      conciseLookup,
+    );
     return new (engine().Aggregator)(staged, {
       collectionResolver: (c: string) => resolve(c).map(cloneDoc),
-      context: sortContext(),
+      context: simContext(),
       ...(variables ? { variables } : {}),
     }).run(docs.map(cloneDoc)) as Document[];
   } catch (e) {
@@ -214,40 +232,77 @@ export function runPipeline(
   }
 }
 
-let sorting: ReturnType<typeof import("mingo").Context.init> | undefined;
+let simStages: ReturnType<typeof import("mingo").Context.init> | undefined;
 
 /**
- * `pipeline` with each `$sort` stage, in `$facet` branches and `$lookup` pipelines too, made the
- * simulator's own stage (SORT_STAGE, sortContext): the engine's operators cannot be replaced
- * under their own names (its built-in ones win a merge of contexts).
+ * `pipeline` with each `$sort` and `$project` stage, in `$facet` branches and `$lookup`
+ * pipelines too, made the simulator's own stage (SORT_STAGE, PROJECT_STAGE, simContext): the
+ * engine's operators cannot be replaced under their own names (its built-in ones win a merge of
+ * contexts).
  */
-function ownSorts(pipeline: Document[]): Document[] {
+function ownStages(pipeline: Document[]): Document[] {
   return pipeline.map((st) => {
     if (!st || typeof st !== "object") return st;
     if ("$sort" in st) return { [SORT_STAGE]: st.$sort };
+    if ("$project" in st) return { [PROJECT_STAGE]: st.$project };
     if (st.$facet && typeof st.$facet === "object") {
       return {
         $facet: Object.fromEntries(
           Object.entries(st.$facet as Document).map((
             [k, p],
-          ) => [k, Array.isArray(p) ? ownSorts(p) : p]),
+          ) => [k, Array.isArray(p) ? ownStages(p) : p]),
         ),
       };
     }
     if (st.$lookup && Array.isArray(st.$lookup.pipeline)) {
-      return { $lookup: { ...st.$lookup, pipeline: ownSorts(st.$lookup.pipeline) } };
+      return { $lookup: { ...st.$lookup, pipeline: ownStages(st.$lookup.pipeline) } };
     }
     return st;
   });
 }
 
-/** The name the simulator's `$sort` runs under inside the engine (ownSorts). */
+/** The name the simulator's `$sort` runs under inside the engine (ownStages). */
 const SORT_STAGE = "$mongodSort";
+/** The name the simulator's `$project` runs under inside the engine (ownStages). */
+const PROJECT_STAGE = "$mongodProject";
 
-/** A context with SORT_STAGE: `$sort` in MongoDB's order (sortStage). */
-function sortContext(): ReturnType<typeof import("mingo").Context.init> {
-  return sorting ??= engine().Context.init({
+/** The engine's lazy sequence of documents, as much of it as these stages use. */
+interface Stream {
+  map(f: (d: Document) => Document): Stream;
+  transform(f: (docs: Document[]) => Iterator<Document>): Stream;
+}
+type Stage = (coll: Stream, spec: unknown, options: unknown) => Stream;
+type StageOptions = { context: { getOperator(type: string, name: string): unknown } };
+type Expression = (obj: Document, expr: unknown, options: StageOptions) => unknown;
+
+/**
+ * `$dateFromString` as mongod parses (expression_ops.ts checkedDate): the engine's parse, then
+ * mongod's checks; a string that is not a date gives `onError`, or fails with 241.
+ */
+const dateFromString: Expression = (obj, expr, options) => {
+  const own = options.context.getOperator("expression", "$dateFromString") as Expression;
+  const spec = expr as Document;
+  const dateString = evalExpr!(obj, spec?.dateString, options as never);
+  if (dateString === null || dateString === undefined || typeof spec !== "object") {
+    return own(obj, expr, options);
+  }
+  const { onError, ...parse } = spec;
+  const date = checkedDate(dateString, own(obj, parse, options));
+  if (date !== "failed") return date;
+  if (hasOnError(spec)) return evalExpr!(obj, onError, options as never);
+  throw conversionFailure(dateString as string);
+};
+
+/**
+ * A context with SORT_STAGE (`$sort` in MongoDB's order: sortStage) and PROJECT_STAGE (the
+ * engine's `$project`, its result's fields in mongod's order: projection_order.ts).
+ */
+function simContext(): ReturnType<typeof import("mingo").Context.init> {
+  return simStages ??= engine().Context.init({
     expression: {
+      $indexOfCP: ((obj: Document, expr: unknown, options: StageOptions) =>
+        indexOfCP(evalExpr!(obj, expr, options as never))) as never,
+      [DATE_FROM_STRING]: dateFromString as never,
       [NO_BRANCH]: (() => {
         throw new QueryError(
           "$switch could not find a matching branch for an input, and no default was specified.",
@@ -273,8 +328,18 @@ function sortContext(): ReturnType<typeof import("mingo").Context.init> {
               "Location15976",
             );
           }
-          return coll.transform((docs) => sortStage(docs, spec as Document).values());
+          return coll.transform((docs) =>
+            sortStage(docs, spec as Document).values()
+          );
         }) as never,
+      [PROJECT_STAGE]: ((coll: Stream, spec: unknown, options: StageOptions) => {
+        // The inputs, kept as the engine's $project reads them (one output per input, in order).
+        const inputs: Document[] = [];
+        const project = options.context.getOperator("pipeline", "$project") as Stage;
+        return project(coll.map((d) => (inputs.push(d), d)), spec, options).transform((out) =>
+          out.map((d, i) => inMongodOrder(d, inputs[i], spec as Document)).values()
+        );
+      }) as never,
     },
   });
 }

@@ -215,3 +215,52 @@ Deno.test("simulator: valid requests the stricter checks must not refuse (tester
     assert.deepEqual(joined, [{ _id: 1, os: [{ _id: 10 }, { _id: 12 }] }]);
   });
 });
+
+Deno.test("simulator: an inclusion projection keeps the stored field order, computed fields after ($project, find); $indexOfCP; $dateFromString refuses impossible dates (241) or answers onError (tester100 #7)", async () => {
+  await withMongod(async (c) => {
+    const s = c.db("app").collection<Doc>("o");
+    await s.insertOne({ _id: 1, b: 2, a: 1, c: { y: 1, x: 2 }, s: "h\u00e9llo w\u00f6rld" });
+    const project = async (p: Document) =>
+      JSON.stringify(await s.aggregate([{ $project: p }]).toArray());
+    // projection_node.cpp applyProjections: the input's order, then computed fields.
+    assert.equal(await project({ a: 1, b: 1 }), '[{"_id":1,"b":2,"a":1}]');
+    assert.equal(await project({ z: "$a", a: 1 }), '[{"_id":1,"a":1,"z":1}]');
+    assert.equal(
+      await project({ "c.x": 1, "c.w": "$b", a: 1 }),
+      '[{"_id":1,"a":1,"c":{"x":2,"w":2}}]',
+    );
+    assert.equal(await project({ a: 0, s: 0 }), '[{"_id":1,"b":2,"c":{"y":1,"x":2}}]');
+    const facet = await s.aggregate([{ $facet: { f: [{ $project: { a: 1, b: 1 } }] } }]).toArray();
+    assert.equal(JSON.stringify(facet[0].f), '[{"_id":1,"b":2,"a":1}]');
+    assert.equal(
+      JSON.stringify(await s.find({}, { projection: { a: 1, b: 1 } }).toArray()),
+      '[{"_id":1,"b":2,"a":1}]',
+    );
+
+    const value = async (e: Document) =>
+      (await s.aggregate([{ $project: { _id: 0, r: e } }]).toArray())[0].r;
+    const refused = async (e: Document, code: number) => {
+      const err = await value(e).then(() => undefined, (x) => x);
+      assert.ok(err instanceof MongoServerError, `${JSON.stringify(e)}: ${err}`);
+      assert.equal(err.code, code, err.message);
+    };
+    // Code points, not bytes or UTF-16 units; the end is exclusive.
+    assert.equal(await value({ $indexOfCP: ["$s", "w"] }), 6);
+    assert.equal(await value({ $indexOfCP: ["$s", "w", 0, 6] }), -1);
+    assert.equal(await value({ $indexOfCP: ["$missing", "w"] }), null);
+    await refused({ $indexOfCP: [5, "w"] }, 40093);
+    await refused({ $indexOfCP: ["$s", 5] }, 40094);
+    await refused({ $indexOfCP: ["$s", "w", 1.5] }, 40096);
+    await refused({ $indexOfCP: ["$s", "w", -1] }, 40097);
+
+    assert.deepEqual(
+      await value({ $dateFromString: { dateString: "2024-02-29" } }),
+      new Date("2024-02-29T00:00:00Z"),
+    );
+    await refused({ $dateFromString: { dateString: "2023-02-29" } }, 241);
+    await refused({ $dateFromString: { dateString: "not a date" } }, 241);
+    await refused({ $dateFromString: { dateString: 5 } }, 241);
+    assert.equal(await value({ $dateFromString: { dateString: "2023-13-01", onError: "x" } }), "x");
+    assert.equal(await value({ $dateFromString: { dateString: "$missing", onNull: "n" } }), "n");
+  });
+});
