@@ -86,7 +86,9 @@ export function conciseLookup(st: Document): Document {
   const l = st?.$lookup as Document | undefined;
   if (!l || !Array.isArray(l.pipeline) || l.localField === undefined) return st;
   const { localField, foreignField, ...rest } = l;
-  const local = "mupLookupLocal";
+  // A name the stage's own `let` does not use, so that neither hides the other.
+  let local = "mupLookupLocal";
+  while (l.let && typeof l.let === "object" && local in l.let) local += "_";
   return {
     $lookup: {
       ...rest,

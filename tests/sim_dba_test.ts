@@ -213,6 +213,20 @@ Deno.test("simulator: valid requests the stricter checks must not refuse (tester
       },
     }, { $project: { os: 1 } }]).toArray();
     assert.deepEqual(joined, [{ _id: 1, os: [{ _id: 10 }, { _id: 12 }] }]);
+    // Its own `let`, whatever the names, is the user's: the join's variable hides none of them.
+    const named = await v.aggregate([{
+      $lookup: {
+        from: "o",
+        localField: "_id",
+        foreignField: "cid",
+        let: { mupLookupLocal: 3 },
+        pipeline: [{ $match: { $expr: { $eq: ["$n", "$$mupLookupLocal"] } } }, {
+          $project: { _id: 1 },
+        }],
+        as: "os",
+      },
+    }, { $project: { os: 1 } }]).toArray();
+    assert.deepEqual(named, [{ _id: 1, os: [{ _id: 12 }] }]);
   });
 });
 
