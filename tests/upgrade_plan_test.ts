@@ -161,6 +161,19 @@ Deno.test("upgrade of a set whose other members were given priority 0 by hand: r
   const warned = codes(plan.validation.warnings);
   assert.equal(warned.filter((c) => c === "priority_changed").length, 2);
   assert.ok(warned.includes("no_primary_while_restarted"), warned.join());
+  const note = (p: typeof plan) =>
+    p.validation.warnings.find((w) => w.code === "priority_changed")!.message;
+  assert.match(note(plan), /\(changed outside mup\): the restart follows/);
+  // Over an unfinished apply the priority may be that apply's own work (tester98 #1).
+  const over = planUpgrade({
+    ...base,
+    facts,
+    unfinished: { operation: "reconfigure", stateId: "apply-1234" },
+  });
+  assert.match(
+    note(over),
+    /\(changed outside mup, or part way by the unfinished reconfigure, apply apply-1234\)/,
+  );
   // As recorded: a step-down hands the primary over.
   assert.ok(allOperations(planUpgrade(base)).some((o) => o.type === "step_down"));
 });

@@ -115,6 +115,11 @@ export interface LifecyclePlanInput {
    * nothing is planned on them and what they held is forgotten (gone_hosts.ts).
    */
   goneHosts?: string[];
+  /**
+   * The cluster's apply left unfinished (failed, paused, or its mup gone), which this plan
+   * replaces: what the records lack may be its own work, done before it stopped.
+   */
+  unfinished?: { operation: string; stateId: string };
 }
 
 /** Expected durations, for the critical path and the phase estimates. */

@@ -56,6 +56,9 @@ export async function buildLifecyclePlan(
 ): Promise<Omit<Plan, "content_hash">> {
   const clusterDir = req.store.clusterDir(req.meta.name);
   const facts = await probeFacts(req.meta, req.executors);
+  // An apply left unfinished (failed, paused, or its mup killed) is replaced by this one.
+  const u = await unfinishedApply(clusterDir);
+  const unfinished = unfinishedWarningOf(u, req.meta.name);
   const deployDir = path.join(clusterDir, "deploy");
   // What a failed first deploy found in place and never ran a mongod on is not its own.
   const used = req.unrecorded ? await dataDirsUsed(clusterDir) : undefined;
@@ -77,6 +80,9 @@ export async function buildLifecyclePlan(
     unrecorded: req.unrecorded,
     ...(foreignData?.length ? { foreignData } : {}),
     ...(req.goneHosts?.length ? { goneHosts: req.goneHosts } : {}),
+    ...(unfinished && u
+      ? { unfinished: { operation: u.state.operation, stateId: u.state.state_id } }
+      : {}),
   });
   // A host that cannot be asked leaves its processes' state unknown: whatever the plan would
   // do there (start what runs, skip the stop of what runs) would rest on a guess.
@@ -151,23 +157,9 @@ export async function buildLifecyclePlan(
     );
   }
   offerForceOnlyAlone(plan.validation.errors);
-  // An apply left unfinished (failed, paused, or its mup killed) is replaced by this one: say so
-  // before it is approved, since it can then no longer be resumed.
-  const u = await unfinishedApply(clusterDir);
-  const unfinished = unfinishedWarningOf(u, req.meta.name);
-  if (unfinished && u) {
-    plan.validation.warnings.push(unfinished);
-    // A priority the records do not have may be that apply's own work, done before it stopped
-    // (a reconfigure's), not someone else's (tester98 #1).
-    for (const w of plan.validation.warnings) {
-      if (w.code !== "priority_changed") continue;
-      w.message = w.message.replace(
-        "(changed outside mup)",
-        `(changed outside mup, or part way by the unfinished ${u.state.operation}, apply ` +
-          `${u.state.state_id})`,
-      );
-    }
-  }
+  // Say the unfinished apply is replaced before the plan is approved, since it can then no
+  // longer be resumed.
+  if (unfinished) plan.validation.warnings.push(unfinished);
   return plan;
 }
 

@@ -209,6 +209,12 @@ export function majorityWarnings(
 
 /** A note for each member whose live priority is not the recorded one (set by hand). */
 export function priorityNotes(input: LifecyclePlanInput): ValidationIssue[] {
+  // A priority the records lack may be an unfinished apply's own work (a reconfigure's, done
+  // before it stopped), not someone else's (tester98 #1).
+  const u = input.unfinished;
+  const changedBy = u
+    ? `changed outside mup, or part way by the unfinished ${u.operation}, apply ${u.stateId}`
+    : "changed outside mup";
   return recordedProcesses(input).flatMap((p) => {
     const prio = input.facts[p.id]?.priority;
     if (prio === undefined || prio === p.priority || p.arbiterOnly) return [];
@@ -217,7 +223,7 @@ export function priorityNotes(input: LifecyclePlanInput): ValidationIssue[] {
       severity: "warning" as const,
       host: p.host,
       message: `${hostPort(p.host, p.port)} has priority ${prio} in ${p.replicaSet}'s ` +
-        `configuration, ${p.priority} in mup's records (changed outside mup): the restart ` +
+        `configuration, ${p.priority} in mup's records (${changedBy}): the restart ` +
         "follows the set's configuration",
     }];
   });
