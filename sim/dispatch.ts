@@ -7,6 +7,7 @@
 import type { Document } from "bson";
 import { CommandError, errors } from "./errors.ts";
 import { cursorKey } from "./cursors.ts";
+import { checkCommandFields } from "./command_fields.ts";
 import { loadQueryEngine } from "./query.ts";
 import { isNumeric } from "./update_checks.ts";
 import type { ConnState, Server } from "./server.ts";
@@ -173,6 +174,8 @@ export async function dispatch(
     server.counters.command(name, body);
     if (!handler && !TRANSACTION_ENDS.has(name)) throw errors.commandNotFound(first);
     if (!NO_QUERY_ENGINE.has(name)) await loadQueryEngine();
+    // mongod parses a command before it checks the user may run it.
+    checkCommandFields(name, db, body);
     await server.auth?.authorize(name, db, body, conn);
     checkTxnNumber(server, first, body);
     checkTransaction(name, body);

@@ -278,3 +278,59 @@ Deno.test("simulator: an inclusion projection keeps the stored field order, comp
     assert.equal(await value({ $dateFromString: { dateString: "$missing", onNull: "n" } }), "n");
   });
 });
+
+Deno.test("simulator: a CRUD command with a field it does not know is refused (40415), never run with the field ignored; the driver's own options all pass (tester99)", async () => {
+  await withMongod(async (c) => {
+    const db = c.db("app");
+    const s = db.collection<Doc>("f");
+    await s.insertMany([{ _id: 1 }, { _id: 2 }]);
+    // A misspelt filter would have returned every document; a misspelt `ordered`, stopped early.
+    await refusedWith(
+      db,
+      { find: "f", filtre: { _id: 2 } },
+      40415,
+      "BSON field 'find.filtre' is an unknown field.",
+    );
+    await refusedWith(db, { insert: "f", documents: [{ _id: 3 }], orderd: false }, 40415);
+    await refusedWith(db, { aggregate: "f", pipeline: [], cursor: {}, explian: true }, 40415);
+    await refusedWith(db, { count: "f", qurey: { _id: 9 } }, 40415);
+    await refusedWith(db, { distinct: "f", key: "_id", fitler: {} }, 40415);
+    await refusedWith(
+      db,
+      { findAndModify: "f", query: { _id: 1 }, update: { $set: { a: 1 } }, returnNew: true },
+      40415,
+    );
+    assert.equal(await s.countDocuments(), 2, "nothing inserted");
+    assert.equal((await s.findOne({ _id: 1 }))?.a, undefined, "nothing updated");
+    // What the driver sends for its options is known.
+    const o = { comment: "c", maxTimeMS: 5000 };
+    assert.equal(
+      (await s.find({}, {
+        ...o,
+        sort: { _id: 1 },
+        skip: 1,
+        limit: 1,
+        batchSize: 1,
+        hint: { _id: 1 },
+      })
+        .toArray()).length,
+      1,
+    );
+    await s.aggregate([{ $match: {} }], { ...o, allowDiskUse: true, let: { a: 1 } }).toArray();
+    assert.equal(await s.countDocuments({}, o), 2);
+    assert.equal((await s.distinct("_id", {}, o)).length, 2);
+    await s.findOneAndUpdate({ _id: 1 }, { $set: { b: 1 } }, {
+      ...o,
+      returnDocument: "after",
+      upsert: true,
+      projection: { b: 1 },
+      let: { x: 1 },
+    });
+    await s.bulkWrite([
+      { insertOne: { document: { _id: 5 } } },
+      { updateOne: { filter: { _id: 5 }, update: { $set: { b: 1 } }, hint: { _id: 1 } } },
+      { deleteOne: { filter: { _id: 5 } } },
+    ], { ordered: false, bypassDocumentValidation: true, comment: "c" });
+    assert.equal(await s.countDocuments(), 2);
+  });
+});
