@@ -4,7 +4,7 @@
  * answered as done. Through the official driver.
  */
 import assert from "node:assert/strict";
-import { type Db, type Document, MongoServerError } from "mongodb";
+import { type Db, Decimal128, type Document, Long, MongoServerError } from "mongodb";
 import { withMongod } from "./sim_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -332,5 +332,27 @@ Deno.test("simulator: a CRUD command with a field it does not know is refused (4
       { deleteOne: { filter: { _id: 5 } } },
     ], { ordered: false, bypassDocumentValidation: true, comment: "c" });
     assert.equal(await s.countDocuments(), 2);
+  });
+});
+
+Deno.test("simulator: $inc and $mul on Decimal128 values compute the exact decimal, as mongod's SafeNum does (the engine acknowledged them and changed nothing)", async () => {
+  await withMongod(async (c) => {
+    const s = c.db("app").collection<Doc>("dec");
+    await s.insertOne({ _id: 1, d: Decimal128.fromString("1.5"), n: 2 });
+    const after = async (u: Document) => {
+      await s.updateOne({ _id: 1 }, u);
+      return (await s.findOne({ _id: 1 }))!;
+    };
+    const text = (v: unknown) => {
+      assert.ok(v instanceof Decimal128, `a Decimal128, not ${JSON.stringify(v)}`);
+      return v.toString();
+    };
+    assert.equal(text((await after({ $inc: { d: 1 } })).d), "2.5");
+    // A double becomes a decimal of 15 significant digits first (kRoundTo15Digits).
+    assert.equal(text((await after({ $inc: { d: 0.1 } })).d), "2.600000000000000");
+    assert.equal(text((await after({ $mul: { d: Long.fromNumber(3) } })).d), "7.800000000000000");
+    // An int field incremented by a decimal becomes a decimal.
+    assert.equal(text((await after({ $inc: { n: Decimal128.fromString("0.25") } })).n), "2.25");
+    assert.equal(text((await after({ $inc: { z: Decimal128.fromString("7.0") } })).z), "7.0");
   });
 });
