@@ -14,7 +14,8 @@ import type { Document } from "bson";
 import { BSON } from "bson";
 import { cfg, migrate, ok, splitChunkAt } from "./chunk_ops.ts";
 import type { Mongos } from "./mongos.ts";
-import { collMeta, drain, onShard } from "./mongos_routing.ts";
+import { collMeta } from "./mongos_routing.ts";
+import { drain, onShard } from "./mongos_shard_call.ts";
 import {
   type Chunk,
   type CollMeta,

@@ -5,7 +5,8 @@
 import { type Document, ObjectId, Timestamp } from "bson";
 import { CommandError, errors } from "./errors.ts";
 import type { Mongos } from "./mongos.ts";
-import { collMeta, drain, onShard } from "./mongos_routing.ts";
+import { collMeta } from "./mongos_routing.ts";
+import { drain, onShard } from "./mongos_shard_call.ts";
 import { type Chunk, type CollMeta, compareKeys, docKey } from "./sharding.ts";
 
 /** The reply, or its error thrown as a CommandError. */

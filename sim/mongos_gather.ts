@@ -6,7 +6,7 @@ import type { Document, Timestamp } from "bson";
 import { CommandError } from "./errors.ts";
 import { refuseAggregateOptions, refuseFindOptions } from "./read_options.ts";
 import type { Mongos } from "./mongos.ts";
-import { check, drain, onShard } from "./mongos_routing.ts";
+import { check, drain, onShard } from "./mongos_shard_call.ts";
 import { type CollMeta, collVersion, owns, targetShards } from "./sharding.ts";
 
 /**

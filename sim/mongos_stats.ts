@@ -13,7 +13,8 @@ import { BSON, type Document } from "bson";
 import { checkCollStats } from "./coll_stats.ts";
 import { CommandError } from "./errors.ts";
 import type { Mongos } from "./mongos.ts";
-import { collMeta, dbPrimary, drain, onShard } from "./mongos_routing.ts";
+import { collMeta, dbPrimary } from "./mongos_routing.ts";
+import { drain, onShard } from "./mongos_shard_call.ts";
 import { runPipeline } from "./query.ts";
 import { type CollMeta, owns } from "./sharding.ts";
 

@@ -11,7 +11,8 @@
 import type { Document } from "bson";
 import type { Mongos } from "./mongos.ts";
 import { CommandError } from "./errors.ts";
-import { check, collMeta, onShard, pause } from "./mongos_routing.ts";
+import { collMeta } from "./mongos_routing.ts";
+import { check, onShard, pause } from "./mongos_shard_call.ts";
 import { indexKey } from "./query.ts";
 import {
   type CollMeta,
