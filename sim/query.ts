@@ -18,6 +18,7 @@ import { groupSpecError, sortSpecError, type SpecError } from "./spec_checks.ts"
 import { projectionSpecError } from "./projection_checks.ts";
 import { QueryError, translate } from "./query_errors.ts";
 import { inMongodOrder } from "./projection_order.ts";
+import { ownTypes, TYPE_OPERATOR, typeOperator } from "./type_query.ts";
 import {
   checkedDate,
   conversionFailure,
@@ -94,7 +95,10 @@ export function compileFilter(
   if (!filter || Object.keys(filter).length === 0) return () => true;
   checkFilter(filter);
   try {
-    const q = new (engine().Query)(filter, variables ? { variables } : undefined);
+    const q = new (engine().Query)(ownTypes(filter), {
+      context: simContext(),
+      ...(variables ? { variables } : {}),
+    });
     return (d) => {
       try {
         return q.test(d);
@@ -245,6 +249,7 @@ function ownStages(pipeline: Document[]): Document[] {
     if (!st || typeof st !== "object") return st;
     if ("$sort" in st) return { [SORT_STAGE]: st.$sort };
     if ("$project" in st) return { [PROJECT_STAGE]: st.$project };
+    if ("$match" in st) return { $match: ownTypes(st.$match) };
     if (st.$facet && typeof st.$facet === "object") {
       return {
         $facet: Object.fromEntries(
@@ -299,6 +304,7 @@ const dateFromString: Expression = (obj, expr, options) => {
  */
 function simContext(): ReturnType<typeof import("mingo").Context.init> {
   return simStages ??= engine().Context.init({
+    query: { [TYPE_OPERATOR]: ((path: string, arg: unknown) => typeOperator(path, arg)) as never },
     expression: {
       $indexOfCP: ((obj: Document, expr: unknown, options: StageOptions) =>
         indexOfCP(evalExpr!(obj, expr, options as never))) as never,

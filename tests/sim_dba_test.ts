@@ -4,7 +4,15 @@
  * answered as done. Through the official driver.
  */
 import assert from "node:assert/strict";
-import { type Db, Decimal128, type Document, Long, MongoServerError } from "mongodb";
+import {
+  type Db,
+  Decimal128,
+  type Document,
+  Long,
+  MongoServerError,
+  ObjectId,
+  Timestamp,
+} from "mongodb";
 import { withMongod } from "./sim_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -354,5 +362,48 @@ Deno.test("simulator: $inc and $mul on Decimal128 values compute the exact decim
     // An int field incremented by a decimal becomes a decimal.
     assert.equal(text((await after({ $inc: { n: Decimal128.fromString("0.25") } })).n), "2.25");
     assert.equal(text((await after({ $inc: { z: Decimal128.fromString("7.0") } })).z), "7.0");
+  });
+});
+
+Deno.test("simulator: $type in a filter matches by BSON type as mongod does (objectId, timestamp, decimal, number, arrays by element), and refuses an unknown alias or code (2)", async () => {
+  await withMongod(async (c) => {
+    const db = c.db("app");
+    const s = db.collection<Doc>("types");
+    await s.insertMany([
+      { _id: 1, v: new ObjectId() },
+      { _id: 2, v: "s" },
+      { _id: 3, v: 5 },
+      { _id: 4, v: 1.5 },
+      { _id: 5, v: Decimal128.fromString("1.1") },
+      { _id: 6, v: [1, "x"] },
+      { _id: 7, v: new Timestamp({ t: 1, i: 1 }) },
+      { _id: 8 },
+    ]);
+    const ids = async (f: Document) => (await s.find(f).toArray()).map((d) => d._id);
+    assert.deepEqual(await ids({ v: { $type: "objectId" } }), [1]);
+    assert.deepEqual(await ids({ v: { $type: 17 } }), [7]);
+    assert.deepEqual(await ids({ v: { $type: "decimal" } }), [5]);
+    assert.deepEqual(await ids({ v: { $type: "double" } }), [4]);
+    assert.deepEqual(await ids({ v: { $type: "number" } }), [3, 4, 5, 6]);
+    // An array matches by itself and by any element.
+    assert.deepEqual(await ids({ v: { $type: "array" } }), [6]);
+    assert.deepEqual(await ids({ v: { $type: "string" } }), [2, 6]);
+    assert.deepEqual(
+      await ids({
+        $or: [{ v: { $type: "objectId" } }, {
+          v: { $not: { $type: ["string", "number", "objectId", "timestamp"] } },
+        }],
+      }),
+      [1, 8],
+    );
+    const piped = await s.aggregate([{ $match: { v: { $type: "objectId" } } }]).toArray();
+    assert.deepEqual(piped.map((d) => d._id), [1]);
+    await refusedWith(
+      db,
+      { find: "types", filter: { v: { $type: "objectid" } } },
+      2,
+      "Unknown type name alias: objectid",
+    );
+    await refusedWith(db, { find: "types", filter: { v: { $type: 99 } } }, 2);
   });
 });
