@@ -7,6 +7,7 @@ import {
   killAll,
   mup,
   output,
+  shardedTopology,
   standaloneTopology,
   tempHome,
   testMirror,
@@ -84,6 +85,21 @@ Deno.test("a plan that fails pre-flight is shown with its errors and not stored 
     const validate = await mup(["plan", "validate", file], { home });
     assert.equal(validate.code, 1, output(validate));
     assert.match(validate.stdout, /plan is not valid/);
+  } finally {
+    squatter.close();
+  }
+});
+
+Deno.test("a long review of an invalid plan says how to list all of it: --plan-file, not the dry run's advice (tester101 #1)", async () => {
+  const home = await tempHome();
+  const ports = freePorts(10);
+  const topo = await writeTopology(home, "big.yaml", shardedTopology(ports));
+  const squatter = Deno.listen({ hostname: "127.0.0.1", port: ports[9] });
+  try {
+    const r = await mup(deployArgs("big", topo, await testMirror(), ["--plan-only"]), { home });
+    assert.equal(r.code, 1, output(r));
+    assert.match(r.stdout, /… \d+ more \(an invalid plan is not stored: --plan-file F writes it/);
+    assert.doesNotMatch(r.stdout, /a dry run saves no plan/);
   } finally {
     squatter.close();
   }

@@ -28,6 +28,9 @@ import { unfinishedUpgradeWarning } from "./unfinished_switch.ts";
 // Repeated wherever a dry run's list is cut: short.
 const NOT_SAVED =
   "a dry run saves no plan: --plan-only, then `plan show <id> --all`, lists every one";
+/** The same note for a plan that failed pre-flight: only --plan-file writes one (tester101 #1). */
+const NOT_STORED_INVALID =
+  "an invalid plan is not stored: --plan-file F writes it, then `plan show F --all` lists every one";
 
 export interface PlanFlowOptions extends ApplyCliOptions {
   planOnly?: boolean;
@@ -309,7 +312,9 @@ export async function planAndApply(
       if (saved) print(`Written, marked invalid, to: ${saved} (as --plan-file asked)`);
       print("");
       print(renderPlan(plan, {
-        listAll: saved ? `\`mup plan show ${shellQuote(saved)} --all\` lists every one` : NOT_SAVED,
+        listAll: saved
+          ? `\`mup plan show ${shellQuote(saved)} --all\` lists every one`
+          : NOT_STORED_INVALID,
         unstored: true,
       }));
     } else if (stopAtPlan) {
