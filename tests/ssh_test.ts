@@ -113,6 +113,27 @@ Deno.test({
       r = await plan("127.0.0.2", sshd.port, f.flags());
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.match(await Deno.readTextFile(f.knownHosts), /127\.0\.0\.2/);
+      // Two SSH hosts that are one machine (loopback) are reached, and lost, each on its own:
+      // only the one that cannot be reached goes unchecked (tester101 #2).
+      const [port2] = freePorts(1);
+      const two = await topologyFile(home, {
+        mongod_servers: [
+          { host: "127.0.0.3", port: port2, ssh_port: closed, replica_set: "rs0" },
+          { host: "127.0.0.2", port, ssh_port: sshd.port, replica_set: "rs0" },
+        ],
+      });
+      r = await mup(deployArgs("c2", two, await testMirror(), ["--plan-only", ...f.flags()]), {
+        home,
+      });
+      assert.equal(r.code, 1, output(r));
+      for (const check of ["every data directory is new", "no other mongod runs on a data"]) {
+        assert.match(
+          r.stdout,
+          new RegExp(`! .*${check}.*\\(not checked on 127\\.0\\.0\\.3: not reached\\)`),
+          output(r),
+        );
+      }
+
       // A data directory that cannot be created there (a file in the way) is refused at
       // pre-flight, naming the host, the directory and what is in the way.
       const blocker = path.join(home, "a-file");

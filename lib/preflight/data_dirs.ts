@@ -7,7 +7,7 @@
 import type { ExecutorFactory } from "../executor/executor.ts";
 import type { ProcessSpec } from "../plan/processes.ts";
 import type { CheckResult, ValidationIssue } from "../plan/schema.ts";
-import { hostKey } from "../topology/hosts.ts";
+import { hostKey, hostName, sameHostName } from "../topology/hosts.ts";
 import type { NodeClaim } from "../topology/layout.ts";
 import { holdsData } from "./recorded_data.ts";
 import { lockHolder } from "../ops/process.ts";
@@ -85,12 +85,14 @@ export function checkForeignData(
   procs: ProcessSpec[],
   executors: ExecutorFactory,
 ): Promise<{ check: CheckResult; issues: ValidationIssue[] }> {
-  // Each host's data directories listed in one command (over SSH, one round trip).
+  // Each host's data directories listed in one command (over SSH, one round trip). By the host
+  // as reached, not the machine: two SSH hosts that are one machine (loopback addresses) are
+  // reached, and lost, each on its own (tester101 #2).
   const listings = new Map<string, Promise<Map<string, string[] | undefined> | undefined>>();
   const listingOf = (p: ProcessSpec) => {
-    const key = hostKey(p.host);
+    const key = hostName(p.host);
     if (!listings.has(key)) {
-      const dirs = procs.filter((q) => q.role !== "mongos" && hostKey(q.host) === key)
+      const dirs = procs.filter((q) => q.role !== "mongos" && sameHostName(q.host, p.host))
         .map((q) => q.dirs.data);
       listings.set(key, listDirs(executors.forHost(p.host), dirs).catch(() => undefined));
     }

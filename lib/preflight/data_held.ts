@@ -12,7 +12,7 @@ import { configFilePath } from "../plan/mongo_config.ts";
 import { listProcesses, type ProcessSpec } from "../plan/processes.ts";
 import type { CheckResult, Plan, ValidationIssue } from "../plan/schema.ts";
 import * as path from "node:path";
-import { hostKey, hostPort } from "../topology/hosts.ts";
+import { hostName, hostPort } from "../topology/hosts.ts";
 
 /** One data directory held by another mongod. */
 export interface HeldDataDir {
@@ -37,7 +37,8 @@ export async function heldDataDirs(
 ): Promise<HeldDataDir[]> {
   const asked = new Map<string, Promise<LockHolder | undefined>>();
   const holderOf = (host: string, dir: string) => {
-    const key = `${hostKey(host)}\0${dir}`;
+    // By the host as reached (each SSH host on its own), not the machine.
+    const key = `${hostName(host)}\0${dir}`;
     if (!asked.has(key)) {
       asked.set(
         key,

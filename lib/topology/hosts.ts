@@ -89,8 +89,8 @@ export function sameHostName(a: string, b: string): boolean {
   return hostName(a) === hostName(b);
 }
 
-/** A host name as written, without case or a final dot. */
-function hostName(host: string): string {
+/** A host name as written, without case or a final dot: the host as SSH reaches it. */
+export function hostName(host: string): string {
   return host.trim().toLowerCase().replace(/\.$/, "");
 }
 
