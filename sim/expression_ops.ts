@@ -1,11 +1,9 @@
 /**
  * Aggregation expressions the query engine lacks or runs otherwise than mongod, as mongod runs
  * them (src/mongo/db/pipeline/expression.cpp): `$indexOfCP`, which the engine does not know, and
- * the checks `$dateFromString` makes that the engine's own skips (an impossible date such as
- * February 30 rolled over into March; a string it could not parse gave a missing field). Pure:
+ * the renaming that runs `$dateFromString` as the simulator's own (date_from_string.ts). Pure:
  * evaluated arguments in, a value or a QueryError out; sim/query.ts registers them.
  */
-import type { Document } from "bson";
 import { QueryError } from "./query_errors.ts";
 import { isNumeric, isObject, typeName } from "./update_checks.ts";
 
@@ -93,50 +91,10 @@ export function indexOfCP(args: unknown): number | null {
     list.length > 3 ? index(end, "$indexOfCP", "ending index") : cps.length,
     cps.length,
   );
-  for (let i = from; i + sought.length <= to; i++) {
+  // Each code point from start to end (exclusive) is a candidate: none when start is the end,
+  // an empty substring included.
+  for (let i = from; i < to && i + sought.length <= to; i++) {
     if (sought.every((c, j) => cps[i + j] === c)) return i;
   }
   return -1;
-}
-
-const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/**
- * The checks mongod makes around parsing a `$dateFromString`'s `dateString`, given the evaluated
- * string and what the engine made of it (`parsed`: a Date, or nothing when it could not parse
- * it). Returns the Date to use, or `failed` when the string is not a date mongod accepts (the
- * caller then answers `onError`, or throws `conversionFailure`). Throws 241 for a dateString
- * that is not a string.
- */
-export function checkedDate(dateString: unknown, parsed: unknown): Date | "failed" {
-  if (typeof dateString !== "string") {
-    throw new QueryError(
-      `$dateFromString requires that 'dateString' be a string, found: ${
-        typeName(dateString)
-      } with value ${String(dateString)}`,
-      241,
-      "ConversionFailure",
-    );
-  }
-  if (!(parsed instanceof Date) || Number.isNaN(parsed.getTime())) return "failed";
-  // A calendar date's month and day as written: mongod's parser refuses Feb 30 and month 13
-  // ("The parsed date was invalid"), where the engine's rolled them over.
-  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(dateString);
-  if (m) {
-    const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
-    const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-    const last = month === 2 && !leap ? 28 : DAYS[month - 1];
-    if (month < 1 || month > 12 || day < 1 || day > last) return "failed";
-  }
-  return parsed;
-}
-
-/** mongod's ConversionFailure for a `dateString` it could not parse, when there is no onError. */
-export function conversionFailure(dateString: string): QueryError {
-  return new QueryError(`Error parsing date string '${dateString}'`, 241, "ConversionFailure");
-}
-
-/** Whether a `$dateFromString` specification names `onError` (its value may be null). */
-export function hasOnError(spec: unknown): boolean {
-  return isObject(spec) && "onError" in (spec as Document);
 }

@@ -19,14 +19,8 @@ import { projectionSpecError } from "./projection_checks.ts";
 import { QueryError, translate } from "./query_errors.ts";
 import { inMongodOrder } from "./projection_order.ts";
 import { ownTypes, TYPE_OPERATOR, typeOperator } from "./type_query.ts";
-import {
-  checkedDate,
-  conversionFailure,
-  DATE_FROM_STRING,
-  hasOnError,
-  indexOfCP,
-  ownDateParsing,
-} from "./expression_ops.ts";
+import { DATE_FROM_STRING, indexOfCP, ownDateParsing } from "./expression_ops.ts";
+import { dateFromString } from "./date_from_string.ts";
 import { conciseLookup, desugarBucket, desugarCount, NO_BRANCH } from "./pipeline_desugar.ts";
 
 export { QueryError, translate };
@@ -281,24 +275,6 @@ type StageOptions = { context: { getOperator(type: string, name: string): unknow
 type Expression = (obj: Document, expr: unknown, options: StageOptions) => unknown;
 
 /**
- * `$dateFromString` as mongod parses (expression_ops.ts checkedDate): the engine's parse, then
- * mongod's checks; a string that is not a date gives `onError`, or fails with 241.
- */
-const dateFromString: Expression = (obj, expr, options) => {
-  const own = options.context.getOperator("expression", "$dateFromString") as Expression;
-  const spec = expr as Document;
-  const dateString = evalExpr!(obj, spec?.dateString, options as never);
-  if (dateString === null || dateString === undefined || typeof spec !== "object") {
-    return own(obj, expr, options);
-  }
-  const { onError, ...parse } = spec;
-  const date = checkedDate(dateString, own(obj, parse, options));
-  if (date !== "failed") return date;
-  if (hasOnError(spec)) return evalExpr!(obj, onError, options as never);
-  throw conversionFailure(dateString as string);
-};
-
-/**
  * A context with SORT_STAGE (`$sort` in MongoDB's order: sortStage) and PROJECT_STAGE (the
  * engine's `$project`, its result's fields in mongod's order: projection_order.ts).
  */
@@ -308,7 +284,9 @@ function simContext(): ReturnType<typeof import("mingo").Context.init> {
     expression: {
       $indexOfCP: ((obj: Document, expr: unknown, options: StageOptions) =>
         indexOfCP(evalExpr!(obj, expr, options as never))) as never,
-      [DATE_FROM_STRING]: dateFromString as never,
+      [DATE_FROM_STRING]: ((obj: Document, expr: unknown, options: StageOptions) =>
+        dateFromString(expr, (e) =>
+          evalExpr!(obj, e, options as never))) as never,
       [NO_BRANCH]: (() => {
         throw new QueryError(
           "$switch could not find a matching branch for an input, and no default was specified.",

@@ -6,7 +6,7 @@
 import { type Document, ObjectId, Timestamp } from "bson";
 import { checkUpdate, takeArrayModifiers, text, UpdateError } from "./update_checks.ts";
 import { cloneDoc, engine, QueryError, runPipeline, translate } from "./query.ts";
-import { decimalArithmetic } from "./decimal_update.ts";
+import { exactArithmetic } from "./exact_arithmetic.ts";
 
 /**
  * Applies an update (operators, a replacement document, or a pipeline) to a copy of `doc`;
@@ -77,7 +77,7 @@ export function applyUpdate(
     if (doc._id === undefined) takeId(out, mod);
     else keepId(doc, mod);
     currentTimestamps(mod);
-    decimalArithmetic(out, mod);
+    exactArithmetic(out, mod);
     const arrays = takeArrayModifiers(mod);
     if (Object.keys(mod).length) {
       // The statement's query: the positional `$` updates the array element it matched.

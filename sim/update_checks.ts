@@ -57,13 +57,25 @@ export function text(v: unknown): string {
  * `$[id]`; array elements only by index): `found` false when it is missing. Undefined when the
  * path is not plain (left to the engine). Throws PathNotViable (28) for a path through a scalar.
  */
-function resolve(doc: Document, path: string): { found: boolean; value?: unknown } | undefined {
+function resolve(
+  doc: Document,
+  path: string,
+  /** A field name on an array is PathNotViable (28) too, as it is for $set, $inc…. */
+  strict = false,
+): { found: boolean; value?: unknown } | undefined {
   const parts = path.split(".");
   if (parts.some((p) => p.startsWith("$"))) return undefined;
   let at: unknown = doc;
   for (const [i, part] of parts.entries()) {
     if (Array.isArray(at)) {
-      if (!/^\d+$/.test(part)) return undefined;
+      if (!/^\d+$/.test(part)) {
+        if (!strict) return undefined;
+        throw new UpdateError(
+          `Cannot create field '${part}' in element {${parts[i - 1]}: ${text(at)}}`,
+          28,
+          "PathNotViable",
+        );
+      }
       at = at[Number(part)];
     } else if (isObject(at)) {
       at = at[part];
@@ -85,6 +97,8 @@ function resolve(doc: Document, path: string): { found: boolean; value?: unknown
  * or `$mul` of a non-number or with a non-number (14), `$push`/`$addToSet`/`$pull`/`$pullAll`
  * on a non-array (2), `$pop` of a non-array (14), a path through a scalar (28).
  */
+const NON_VIABLE_OK = new Set(["$pull", "$pullAll", "$pop", "$rename"]);
+
 export function checkUpdate(doc: Document, ops: Document): void {
   const paths: string[] = [];
   for (const [op, fields] of Object.entries(ops)) {
@@ -97,7 +111,9 @@ export function checkUpdate(doc: Document, ops: Document): void {
       checkArrayPath(doc, path);
       if (op === "$rename" && typeof arg === "string") paths.push(arg);
       if (op === "$unset") continue;
-      const at = resolve(doc, path);
+      // $pull, $pullAll and $pop leave a path that cannot exist alone, as $unset does
+      // (allowNonViablePath); the other operators would create it (28 through an array).
+      const at = resolve(doc, path, !NON_VIABLE_OK.has(op));
       if (op === "$inc" || op === "$mul") {
         if (!isNumeric(arg)) {
           throw new UpdateError(

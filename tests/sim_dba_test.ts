@@ -282,6 +282,29 @@ Deno.test("simulator: an inclusion projection keeps the stored field order, comp
     await refused({ $dateFromString: { dateString: "2023-02-29" } }, 241);
     await refused({ $dateFromString: { dateString: "not a date" } }, 241);
     await refused({ $dateFromString: { dateString: 5 } }, 241);
+    // Offsets, a space for the T, any fraction; a zone's daylight saving time (tester102).
+    const at = async (spec: Document) =>
+      (await value({ $dateFromString: spec }) as Date).toISOString();
+    assert.equal(
+      await at({ dateString: "2017-07-14T12:02:44.771+03:30" }),
+      "2017-07-14T08:32:44.771Z",
+    );
+    assert.equal(await at({ dateString: "2017-07-06 11:36:54" }), "2017-07-06T11:36:54.000Z");
+    assert.equal(await at({ dateString: "2017-07-04T11:56:02.81Z" }), "2017-07-04T11:56:02.810Z");
+    assert.equal(
+      await at({ dateString: "2023-06-15T10:00:00", timezone: "America/New_York" }),
+      "2023-06-15T14:00:00.000Z",
+    );
+    assert.equal(
+      await at({ dateString: "2023-06-15 10:00 +0100", format: "%Y-%m-%d %H:%M %z" }),
+      "2023-06-15T09:00:00.000Z",
+    );
+    await refused({ $dateFromString: { dateString: "31/06/2023", format: "%d/%m/%Y" } }, 241);
+    await refused({ $dateFromString: { dateString: "2017", format: "%n" } }, 18536);
+    await refused({ $dateFromString: { dateString: "2017", bogus: 1 } }, 40541);
+    // A form mongod reads that the simulator does not parse is refused, never answered.
+    await refused({ $dateFromString: { dateString: "July 4th, 2017" } }, 115);
+    assert.equal(await value({ $indexOfCP: ["$s", "", 11] }), -1, "start at the end: nothing");
     assert.equal(await value({ $dateFromString: { dateString: "2023-13-01", onError: "x" } }), "x");
     assert.equal(await value({ $dateFromString: { dateString: "$missing", onNull: "n" } }), "n");
   });
@@ -405,5 +428,29 @@ Deno.test("simulator: $type in a filter matches by BSON type as mongod does (obj
       "Unknown type name alias: objectid",
     );
     await refusedWith(db, { find: "types", filter: { v: { $type: 99 } } }, 2);
+  });
+});
+
+Deno.test("simulator: updates mongod refuses or computes exactly (tester102): a field name on an array is 28, a long's overflow is 2 and its sum exact, a decimal through a positional path 115; an insert stores _id first; aggregate takes a writeConcern", async () => {
+  await withMongod(async (c) => {
+    const db = c.db("app");
+    const s = db.collection<Doc>("u");
+    await s.insertOne({ _id: 1, arr: [{ k: 1 }], big: Long.fromString("9223372036854775807") });
+    const refusedUpdate = async (u: Document, code: number) => {
+      const e = await s.updateOne({ _id: 1 }, u).then(() => undefined, (x) => x);
+      assert.ok(e instanceof MongoServerError, `${JSON.stringify(u)}: ${e}`);
+      assert.equal(e.code, code, e.message);
+    };
+    await refusedUpdate({ $set: { "arr.t": 1 } }, 28);
+    await refusedUpdate({ $inc: { big: 1 } }, 2);
+    await refusedUpdate({ $inc: { "arr.$[].k": Decimal128.fromString("1") } }, 115);
+    await s.updateOne({ _id: 1 }, { $inc: { big: -2 } });
+    const big = await s.findOne({ _id: 1 }, { promoteLongs: false });
+    assert.equal(String(big?.big), "9223372036854775805");
+    assert.deepEqual((await s.findOne({ _id: 1 }))?.arr, [{ k: 1 }], "nothing else changed");
+
+    await db.collection("o").insertOne({ z: 0, _id: 7, b: 2 } as never);
+    const raw = await db.command({ find: "o", filter: {} });
+    assert.deepEqual(Object.keys(raw.cursor.firstBatch[0]), ["_id", "z", "b"]);
   });
 });

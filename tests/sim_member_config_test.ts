@@ -66,6 +66,14 @@ Deno.test("simulator: a reconfig with a member's votes, priority, _id, tags or b
         .then(() => undefined, (e) => e);
       assert.equal(e2?.code, 72, String(e2));
       assert.match(e2.message, /does not support writeConcern/);
+      // aggregate takes one, whatever its stages (aggregation_accepts_write_concern.js).
+      const agg = await db.command({
+        aggregate: "c",
+        pipeline: [],
+        cursor: {},
+        writeConcern: { w: 1 },
+      });
+      assert.equal(agg.ok, 1);
 
       const hello = await db.admin().command({ hello: 1 });
       assert.equal(hello.isWritablePrimary, true);

@@ -37,7 +37,8 @@ const insert: Handler = (ctx) => {
         continue;
       }
       statements.begin(index);
-      const doc = "_id" in d ? d : { _id: new ObjectId(), ...d };
+      // `_id` first, as mongod stores it (fixDocumentForInsert), wherever the client put it.
+      const doc = { _id: "_id" in d ? d._id : new ObjectId(), ...d };
       // An _id may be of any type but an array or a regular expression (insert refuses them).
       const badId = Array.isArray(doc._id)
         ? "array"

@@ -16,8 +16,9 @@ import { refuseAggregateOptions, refuseFindOptions } from "../read_options.ts";
 /** Checks shared by reads: session fields, read concern, readability, causal consistency. */
 async function beginRead(ctx: CommandContext, command: string): Promise<void> {
   // A read writes nothing to wait for: a write concern is a mistake the server names
-  // (service_entry_point_common.cpp, uassertCommandDoesNotSpecifyWriteConcern).
-  if (ctx.body.writeConcern !== undefined) {
+  // (service_entry_point_common.cpp, uassertCommandDoesNotSpecifyWriteConcern). aggregate
+  // takes one whatever its stages, for $out and $merge (aggregation_accepts_write_concern.js).
+  if (ctx.body.writeConcern !== undefined && command !== "aggregate") {
     throw new CommandError("Command does not support writeConcern", 72, "InvalidOptions");
   }
   checkSessionFields(ctx);
