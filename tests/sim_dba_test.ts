@@ -444,7 +444,7 @@ Deno.test("simulator: updates mongod refuses or computes exactly (tester102): a 
     await refusedUpdate({ $set: { "arr.t": 1 } }, 28);
     await refusedUpdate({ $inc: { big: 1 } }, 2);
     await refusedUpdate({ $inc: { "arr.$[].k": Decimal128.fromString("1") } }, 115);
-    await s.updateOne({ _id: 1 }, { $inc: { big: -2 } });
+    await s.updateOne({ _id: 1 }, { $inc: { big: -2 } } as Document);
     const big = await s.findOne({ _id: 1 }, { promoteLongs: false });
     assert.equal(String(big?.big), "9223372036854775805");
     assert.deepEqual((await s.findOne({ _id: 1 }))?.arr, [{ k: 1 }], "nothing else changed");
