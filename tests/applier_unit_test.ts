@@ -4,6 +4,7 @@ import { apply } from "../lib/apply/applier.ts";
 import { MockExecutor } from "../lib/executor/mock.ts";
 import { createDirectory } from "../lib/ops/create_directory.ts";
 import { StateStore } from "../lib/state/store.ts";
+import type { Plan } from "../lib/plan/schema.ts";
 import { syntheticPlan } from "./synthetic.ts";
 import { installFixture, tempDir } from "./fixture.ts";
 
@@ -277,4 +278,47 @@ Deno.test("the time spent answering a failed safety check (the menu) is not coun
     done.ms! + answer.ms! <= done.at - start.at + 1,
     `op_done ${done.ms} ms + answer ${answer.ms} ms > ${done.at - start.at} ms between events`,
   );
+});
+
+Deno.test("a Ctrl-C while the last operations run: the apply completes (its phases closed), not paused with nothing left; with an after_apply hook to run, or in an earlier phase, it pauses after closing what finished (tester101 #5)", async () => {
+  const interruptedAt = async (opId: string, hooks: Plan["hooks"] = []) => {
+    const plan = syntheticPlan(2, 2, 1, hooks);
+    const mock = new MockExecutor();
+    const ac = new AbortController();
+    const orig = mock.mkdir.bind(mock);
+    mock.mkdir = async (p: string) => {
+      // The Ctrl-C comes while this operation runs: it finishes.
+      if (p.endsWith(opId)) ac.abort();
+      await orig(p);
+    };
+    return await apply({
+      plan,
+      planPath: "/p",
+      store: await store(),
+      executors: mock,
+      parallelism: 1,
+      signal: ac.signal,
+      onSafetyFailure: () => Promise.resolve("abort"),
+    });
+  };
+  const last = await interruptedAt("deploy-1-0");
+  assert.equal(last.status, "completed");
+  assert.deepEqual(last.checkpoints.map((c) => c.id), ["phase1-complete", "phase2-complete"]);
+
+  const early = await interruptedAt("prepare-1-0");
+  assert.equal(early.status, "paused");
+  // The phase whose operations all finished is closed; the next one never started.
+  assert.deepEqual(early.checkpoints.map((c) => c.id), ["phase1-complete"]);
+  assert.equal(early.operation_states["deploy-0-0"].status, "pending");
+
+  const hooked = await interruptedAt("deploy-1-0", [{
+    name: "after",
+    event: "after_apply",
+    command: "true",
+    timeout_ms: 5000,
+    environment: {},
+    continue_on_error: false,
+    working_dir: "/",
+  }]);
+  assert.equal(hooked.status, "paused", "the after_apply hook is left to the resume");
 });

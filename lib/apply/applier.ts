@@ -1,6 +1,6 @@
 import { OperationError } from "../ops/operation.ts";
 import * as path from "node:path";
-import { applyGraph, END, redoEdges, reopenedBarriers, restartsOf, START } from "./apply_graph.ts";
+import { applyGraph, END, finishing, redoEdges, reopenedBarriers, START } from "./apply_graph.ts";
 import { walk } from "../graph/walk.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { worldSimulator } from "../ops/operation.ts";
@@ -214,7 +214,8 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   const deferred: { id: string; error: Error }[] = [];
   // A member stopped by this plan starts again before a pause or a failure halts the apply:
   // one Ctrl-C in a rolling restart never leaves it down until `plan resume`.
-  const finishes = restartsOf(plan);
+  const ownHooks = opts.skipHooks ? [] : plan.hooks;
+  const finishes = finishing(plan, ownHooks);
   const run: OperationRun = {
     plan,
     state,
@@ -328,6 +329,11 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       id: failure.id,
       error: new Paused(`interrupted by the user; ${failure.error.message} as the apply paused`),
     };
+  }
+  // Interrupted as the last work finished: the after_apply hooks are new work, run by a resume.
+  if (!failure && opts.signal?.aborted && ownHooks.some((h) => h.event === "after_apply")) {
+    interrupted = true;
+    failure = { id: INTERRUPTED, error: new Paused("interrupted by the user") };
   }
   if (!failure) {
     try {

@@ -1,6 +1,7 @@
 /** The DAG the applier walks: a plan's operations with phase barriers (lib/graph stays generic). */
 import { Dag } from "../graph/mod.ts";
 import { allOperations, type Plan } from "../plan/schema.ts";
+import type { Hook } from "../hooks/schema.ts";
 
 export const START = (phase: string) => `phase:${phase}:start`;
 export const END = (phase: string) => `phase:${phase}:end`;
@@ -139,4 +140,28 @@ export function applyGraph(plan: Plan, extra: ReadonlyMap<string, string[]> = ne
     prevEnd = END(ph.name);
   }
   return new Dag(nodes);
+}
+
+/**
+ * The phase ends (END nodes) no after_phase hook of `hooks` runs at: once its operations are all
+ * done, such a phase is closed (its checkpoint written) after a Ctrl-C too, so that an apply
+ * whose work all finished is complete, not paused with nothing left to do (tester101 #5). A
+ * phase with hooks there waits for a resume, which runs them.
+ */
+function quietPhaseEnds(plan: Plan, hooks: Hook[]): Set<string> {
+  return new Set(
+    plan.phases.filter((ph) =>
+      !hooks.some((h) => h.event === "after_phase" && (!h.phase || h.phase === ph.name))
+    ).map((ph) => END(ph.name)),
+  );
+}
+
+/**
+ * The nodes that still run once a first Ctrl-C stopped new work: what finishes a begun restart
+ * (restartsOf) and the quiet phase ends (quietPhaseEnds) of `plan` with the apply's `hooks`.
+ */
+export function finishing(plan: Plan, hooks: Hook[]): (id: string) => boolean {
+  const restarts = restartsOf(plan);
+  const closes = quietPhaseEnds(plan, hooks);
+  return (id) => restarts(id) || closes.has(id);
 }
