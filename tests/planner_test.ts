@@ -387,3 +387,17 @@ Deno.test("planDeploy() of a sharded cluster with a default write concern lists 
     assert.ok(o.depends_on.includes(initialize[set].id), o.id);
   }
 });
+
+Deno.test("a deploy's review lists its steps in the order the apply runs them: the admin users before the shards they are added with (tester101 #3)", async () => {
+  const text = Deno.readTextFileSync(path.join(ROOT, "examples", "sharded.yaml"));
+  const { plan } = await sealedDeploy(text, "sharded.yaml", true);
+  const review = renderPlan(plan);
+  const at = (line: string) => {
+    const i = review.indexOf(line);
+    assert.ok(i >= 0, `${line} in:\n${review}`);
+    return i;
+  };
+  assert.ok(at("Create admin through mongos") < at("Add shard1 to cluster"), review);
+  assert.ok(at("Create admin on shard1") < at("Add shard1 to cluster"), review);
+  assert.ok(at("Initialize shard1 replica set") < at("Create admin on shard1"), review);
+});

@@ -26,6 +26,8 @@ export function groupOperations(plan: Plan): OpGroup[] {
   const groups: OpGroup[] = [];
   // Lifecycle plans (a rolling restart…) are read step by step: one line per operation.
   const GROUPABLE = plan.operation === "deploy" ? DEPLOY_GROUPABLE : new Set<string>();
+  const depth = plan.operation === "deploy" ? depths(plan) : new Map<string, number>();
+  const rank = (g: OpGroup) => Math.min(...g.ops.map((o) => depth.get(o.id) ?? 0));
   for (const ph of plan.phases) {
     const mine: OpGroup[] = [];
     for (const o of ph.operations) {
@@ -41,9 +43,41 @@ export function groupOperations(plan: Plan): OpGroup[] {
       if (g) g.ops.push(o);
       else mine.push({ key, phase: ph.name, ops: [o] });
     }
-    groups.push(...mine);
+    // A deploy's groups in the order the apply runs them: a group after what it depends on (the
+    // admin users before the shards added with them: tester101 #3), else as the plan lists
+    // them. A lifecycle plan's lines stay in its own, step-by-step order.
+    if (plan.operation !== "deploy") {
+      groups.push(...mine);
+      continue;
+    }
+    groups.push(
+      ...mine.map((g, i) => ({ g, i })).sort((a, b) => rank(a.g) - rank(b.g) || a.i - b.i)
+        .map((x) => x.g),
+    );
   }
   return groups;
+}
+
+/** Each operation's longest chain of dependencies (0 for one that depends on nothing). */
+function depths(plan: Plan): Map<string, number> {
+  const byId = new Map(plan.phases.flatMap((ph) => ph.operations).map((o) => [o.id, o]));
+  const out = new Map<string, number>();
+  const of = (id: string, seen: Set<string>): number => {
+    const known = out.get(id);
+    if (known !== undefined) return known;
+    const o = byId.get(id);
+    // A cycle (an invalid plan, shown with its errors) or an unknown dependency ends the chain.
+    if (!o || seen.has(id)) return 0;
+    seen.add(id);
+    const d = o.depends_on.reduce(
+      (m, dep) => Math.max(m, byId.has(dep) ? of(dep, seen) + 1 : 0),
+      0,
+    );
+    out.set(id, d);
+    return d;
+  };
+  for (const id of byId.keys()) of(id, new Set());
+  return out;
 }
 
 const ROLE: Record<string, [string, string]> = {
