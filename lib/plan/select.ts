@@ -15,12 +15,13 @@ const ROLES = ["mongod", "config", "mongos"];
 /**
  * The processes a filter selects, in their order. Pure. A node is matched by machine and port,
  * as hosts are everywhere in mup (topology/hosts.ts): `-N 127.0.0.1:P` selects the process
- * recorded as `localhost:P`. Throws a MupError for an unknown role, and for a role or node that
+ * recorded as `localhost:P`; a host reached over SSH by its own name (a loopback address other
+ * than 127.0.0.1 too); or by its process ID. Throws a MupError for an unknown role, and for a role or node that
  * matches no process (a typo must not silently select nothing), naming what there is (`cluster`:
  * the cluster's name, for the hint).
  */
 export function selectProcesses<
-  P extends { host: string; port: number; role: string },
+  P extends { host: string; port: number; role: string; id?: string },
 >(procs: P[], f: ProcessFilter = {}, cluster: string): P[] {
   for (const r of f.roles ?? []) {
     if (!ROLES.includes(r)) {
@@ -29,8 +30,11 @@ export function selectProcesses<
   }
   const hp = (p: P) => hostPort(p.host, p.port);
   const matches = (p: P, n: string) => {
-    // Written as given (`::1:27017`) or as MongoDB names it (`[::1]:27017`).
-    if (`${p.host}:${p.port}` === n || hp(p) === n) return true;
+    // Written as given (`::1:27017`), as MongoDB names it (`[::1]:27017`), or by the process
+    // ID `cluster display --json` gives (`mongod-127.0.0.3-28012`: tester101 #4).
+    if (`${p.host}:${p.port}` === n || hp(p) === n || (p.id !== undefined && p.id === n)) {
+      return true;
+    }
     const [host, port] = splitHostPort(n);
     if (port !== p.port || host === "" || !sameMachine(host, p.host)) return false;
     // A loopback address other than 127.0.0.1 stands for a host of its own, reached over SSH

@@ -18,3 +18,13 @@ Deno.test("-N matches a process by its machine and port: the control machine's n
   assert.throws(() => pick("127.0.0.2:27017"), /matches no process/);
   assert.throws(() => selectProcesses(procs, { roles: ["arbiter"] }, "c1"), /unknown role/);
 });
+
+Deno.test("-N takes a process ID too, as `cluster display --json` names processes (tester101 #4)", () => {
+  const withIds = procs.map((p) => ({ ...p, id: `${p.role}-${p.host}-${p.port}` }));
+  const chosen = selectProcesses(withIds, { nodes: ["mongod-127.0.0.4-28104"] }, "c1");
+  assert.deepEqual(chosen.map((p) => p.port), [28104]);
+  assert.throws(
+    () => selectProcesses(withIds, { nodes: ["mongod-127.0.0.4-1"] }, "c1"),
+    /matches no process/,
+  );
+});
