@@ -44,8 +44,7 @@ function parse(text: string): Dec | undefined {
 /** A BSON number as a decimal, as mongod converts it; undefined for NaN and infinities. */
 function toDec(v: unknown): Dec | undefined {
   if (isDecimal(v)) return parse(v.toString());
-  const t = (v as { _bsontype?: string })?._bsontype;
-  if (t === "Long") return { m: BigInt(String(v)), e: 0 };
+  if (isLong(v)) return { m: BigInt(v.toString()), e: 0 };
   const n = Number(typeof v === "object" ? String(v) : v);
   if (!Number.isFinite(n)) return undefined;
   // An integral number is an int or a long here (the simulator reads integral doubles so).
@@ -78,11 +77,20 @@ function valueAt(doc: Document, path: string): unknown {
   return v;
 }
 
+/** Moves `op`'s entry for `path` out of `mod` into its `$set`, with the value `v`. */
+function setInstead(mod: Document, op: string, path: string, v: unknown): void {
+  const fields = mod[op] as Document;
+  delete fields[path];
+  if (!Object.keys(fields).length) delete mod[op];
+  mod.$set = { ...(mod.$set as Document | undefined), [path]: v };
+}
+
 /**
  * Rewrites the `$inc` and `$mul` entries of `mod` (an operator update, after update_checks.ts
- * accepted it for `doc`) whose field or argument is a Decimal128 into a `$set` of the exact
- * result. Throws 115 for NaN or an infinity, which this server does not compute with, and for
- * a positional path (`$`, `$[]`, `$[id]`) through an array holding a decimal, or with one.
+ * accepted it for `doc`) whose field or argument is a Decimal128, or a Long, into a `$set` of
+ * the exact result. Throws 115 for a decimal NaN or infinity, which this server does not
+ * compute with, and for a positional path (`$`, `$[]`, `$[id]`) through an array holding a
+ * decimal, or with one; 2 for a long's 64-bit overflow.
  */
 export function exactArithmetic(doc: Document, mod: Document): void {
   for (const op of ["$inc", "$mul"] as const) {
@@ -108,8 +116,7 @@ export function exactArithmetic(doc: Document, mod: Document): void {
         if (isLong(arg) || isLong(now)) longArithmetic(doc, mod, op, path, now, arg);
         continue;
       }
-      delete fields[path];
-      const set = (v: unknown) => mod.$set = { ...(mod.$set as Document | undefined), [path]: v };
+      const set = (v: unknown) => setInstead(mod, op, path, v);
       // A missing field: $inc sets the argument, $mul a zero of the argument's type.
       if (now === undefined) {
         set(op === "$inc" ? arg : Decimal128.fromString("0"));
@@ -126,7 +133,6 @@ export function exactArithmetic(doc: Document, mod: Document): void {
       }
       set(decimal(op === "$inc" ? add(b, a) : { m: a.m * b.m, e: a.e + b.e }));
     }
-    if (!Object.keys(fields).length) delete mod[op];
   }
 }
 
@@ -142,12 +148,7 @@ function longArithmetic(
   now: unknown,
   arg: unknown,
 ): void {
-  const fields = mod[op] as Document;
-  const set = (v: unknown) => {
-    delete fields[path];
-    if (!Object.keys(fields).length) delete mod[op];
-    mod.$set = { ...(mod.$set as Document | undefined), [path]: v };
-  };
+  const set = (v: unknown) => setInstead(mod, op, path, v);
   if (now === undefined) return set(op === "$inc" ? arg : Long.ZERO);
   if (!isNumeric(now)) return; // update_checks.ts refuses it (14)
   const [a, b] = [integer(now), integer(arg)];
