@@ -31,7 +31,7 @@ export { QueryError, translate };
  * before any command that may query (`loadQueryEngine`), so the functions below stay synchronous.
  */
 let mingo: typeof import("mingo") | undefined;
-/** The engine's expression evaluator, for the simulator's own expressions (expression_ops.ts). */
+/** The engine's expression evaluator, for the simulator's own expressions (simContext). */
 let evalExpr: typeof import("mingo/core").evalExpr | undefined;
 
 /** Loads the query engine; resolves at once when it already is. */
@@ -234,9 +234,9 @@ let simStages: ReturnType<typeof import("mingo").Context.init> | undefined;
 
 /**
  * `pipeline` with each `$sort` and `$project` stage, in `$facet` branches and `$lookup`
- * pipelines too, made the simulator's own stage (SORT_STAGE, PROJECT_STAGE, simContext): the
- * engine's operators cannot be replaced under their own names (its built-in ones win a merge of
- * contexts).
+ * pipelines too, made the simulator's own stage (SORT_STAGE, PROJECT_STAGE, simContext), and
+ * each `$match`'s `$type` its own operator (ownTypes): the engine's operators cannot be replaced
+ * under their own names (its built-in ones win a merge of contexts).
  */
 function ownStages(pipeline: Document[]): Document[] {
   return pipeline.map((st) => {
@@ -272,11 +272,11 @@ interface Stream {
 }
 type Stage = (coll: Stream, spec: unknown, options: unknown) => Stream;
 type StageOptions = { context: { getOperator(type: string, name: string): unknown } };
-type Expression = (obj: Document, expr: unknown, options: StageOptions) => unknown;
-
 /**
- * A context with SORT_STAGE (`$sort` in MongoDB's order: sortStage) and PROJECT_STAGE (the
- * engine's `$project`, its result's fields in mongod's order: projection_order.ts).
+ * The simulator's own operators inside the engine: SORT_STAGE (`$sort` in MongoDB's order:
+ * sortStage), PROJECT_STAGE (the engine's `$project`, its result's fields in mongod's order:
+ * projection_order.ts), TYPE_OPERATOR (`$type` in filters: type_query.ts), `$indexOfCP` and
+ * DATE_FROM_STRING (expression_ops.ts, date_from_string.ts), and NO_BRANCH.
  */
 function simContext(): ReturnType<typeof import("mingo").Context.init> {
   return simStages ??= engine().Context.init({
