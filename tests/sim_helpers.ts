@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { EJSON } from "bson";
-import { type Document, MongoClient } from "mongodb";
+import { type Db, type Document, MongoClient, MongoServerError } from "mongodb";
+import assert from "node:assert/strict";
 import { freePorts, killAll, output, ROOT, testMirror } from "./helpers.ts";
 import { deadline, trackChild, trackDir } from "./fixture.ts";
 import { platformTargets } from "../sim/mirror.ts";
@@ -403,4 +404,17 @@ export async function withMongod(f: (c: MongoClient) => Promise<void>): Promise<
       await c.close();
     }
   });
+}
+
+/** `cmd` on `db` is refused with `code` (and, given, exactly `message`). */
+export async function refusedWith(
+  db: Db,
+  cmd: Document,
+  code: number,
+  message?: string,
+): Promise<void> {
+  const e = await db.command(cmd).then(() => undefined, (e) => e);
+  assert.ok(e instanceof MongoServerError, `${JSON.stringify(cmd)}: expected ${code}, got ${e}`);
+  assert.equal(e.code, code, `${JSON.stringify(cmd)}: ${e.message}`);
+  if (message !== undefined) assert.equal(e.message, message);
 }

@@ -1,0 +1,231 @@
+/**
+ * What the simulator's query engine answers as mongod does (tester100, tester102): the field
+ * order of projections, expressions it adds or corrects ($indexOfCP, $dateFromString), the
+ * CRUD commands' strict fields, `$type` in filters, and updates of decimals, longs and array
+ * paths computed or refused as mongod computes or refuses them. Through the official driver.
+ */
+import assert from "node:assert/strict";
+import { Decimal128, type Document, Long, MongoServerError, ObjectId, Timestamp } from "mongodb";
+import { refusedWith, withMongod } from "./sim_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+type Doc = { _id: number; n?: number; [field: string]: unknown };
+
+Deno.test("simulator: an inclusion projection keeps the stored field order, computed fields after ($project, find); $indexOfCP; $dateFromString refuses impossible dates (241) or answers onError (tester100 #7)", async () => {
+  await withMongod(async (c) => {
+    const s = c.db("app").collection<Doc>("o");
+    await s.insertOne({ _id: 1, b: 2, a: 1, c: { y: 1, x: 2 }, s: "h\u00e9llo w\u00f6rld" });
+    const project = async (p: Document) =>
+      JSON.stringify(await s.aggregate([{ $project: p }]).toArray());
+    // projection_node.cpp applyProjections: the input's order, then computed fields.
+    assert.equal(await project({ a: 1, b: 1 }), '[{"_id":1,"b":2,"a":1}]');
+    assert.equal(await project({ z: "$a", a: 1 }), '[{"_id":1,"a":1,"z":1}]');
+    assert.equal(
+      await project({ "c.x": 1, "c.w": "$b", a: 1 }),
+      '[{"_id":1,"a":1,"c":{"x":2,"w":2}}]',
+    );
+    assert.equal(await project({ a: 0, s: 0 }), '[{"_id":1,"b":2,"c":{"y":1,"x":2}}]');
+    const facet = await s.aggregate([{ $facet: { f: [{ $project: { a: 1, b: 1 } }] } }]).toArray();
+    assert.equal(JSON.stringify(facet[0].f), '[{"_id":1,"b":2,"a":1}]');
+    assert.equal(
+      JSON.stringify(await s.find({}, { projection: { a: 1, b: 1 } }).toArray()),
+      '[{"_id":1,"b":2,"a":1}]',
+    );
+
+    const value = async (e: Document) =>
+      (await s.aggregate([{ $project: { _id: 0, r: e } }]).toArray())[0].r;
+    const refused = async (e: Document, code: number) => {
+      const err = await value(e).then(() => undefined, (x) => x);
+      assert.ok(err instanceof MongoServerError, `${JSON.stringify(e)}: ${err}`);
+      assert.equal(err.code, code, err.message);
+    };
+    // Code points, not bytes or UTF-16 units; the end is exclusive.
+    assert.equal(await value({ $indexOfCP: ["$s", "w"] }), 6);
+    assert.equal(await value({ $indexOfCP: ["$s", "w", 0, 6] }), -1);
+    assert.equal(await value({ $indexOfCP: ["$missing", "w"] }), null);
+    await refused({ $indexOfCP: [5, "w"] }, 40093);
+    await refused({ $indexOfCP: ["$s", 5] }, 40094);
+    await refused({ $indexOfCP: ["$s", "w", 1.5] }, 40096);
+    await refused({ $indexOfCP: ["$s", "w", -1] }, 40097);
+
+    assert.deepEqual(
+      await value({ $dateFromString: { dateString: "2024-02-29" } }),
+      new Date("2024-02-29T00:00:00Z"),
+    );
+    await refused({ $dateFromString: { dateString: "2023-02-29" } }, 241);
+    await refused({ $dateFromString: { dateString: "not a date" } }, 241);
+    await refused({ $dateFromString: { dateString: 5 } }, 241);
+    // Offsets, a space for the T, any fraction; a zone's daylight saving time (tester102).
+    const at = async (spec: Document) =>
+      (await value({ $dateFromString: spec }) as Date).toISOString();
+    assert.equal(
+      await at({ dateString: "2017-07-14T12:02:44.771+03:30" }),
+      "2017-07-14T08:32:44.771Z",
+    );
+    assert.equal(await at({ dateString: "2017-07-06 11:36:54" }), "2017-07-06T11:36:54.000Z");
+    assert.equal(await at({ dateString: "2017-07-04T11:56:02.81Z" }), "2017-07-04T11:56:02.810Z");
+    assert.equal(
+      await at({ dateString: "2023-06-15T10:00:00", timezone: "America/New_York" }),
+      "2023-06-15T14:00:00.000Z",
+    );
+    assert.equal(
+      await at({ dateString: "2023-06-15 10:00 +0100", format: "%Y-%m-%d %H:%M %z" }),
+      "2023-06-15T09:00:00.000Z",
+    );
+    await refused({ $dateFromString: { dateString: "31/06/2023", format: "%d/%m/%Y" } }, 241);
+    await refused({ $dateFromString: { dateString: "2017", format: "%n" } }, 18536);
+    await refused({ $dateFromString: { dateString: "2017", bogus: 1 } }, 40541);
+    // A form mongod reads that the simulator does not parse is refused, never answered.
+    await refused({ $dateFromString: { dateString: "July 4th, 2017" } }, 115);
+    assert.equal(await value({ $indexOfCP: ["$s", "", 11] }), -1, "start at the end: nothing");
+    assert.equal(await value({ $dateFromString: { dateString: "2023-13-01", onError: "x" } }), "x");
+    assert.equal(await value({ $dateFromString: { dateString: "$missing", onNull: "n" } }), "n");
+  });
+});
+
+Deno.test("simulator: a CRUD command with a field it does not know is refused (40415), never run with the field ignored; the driver's own options all pass (tester99)", async () => {
+  await withMongod(async (c) => {
+    const db = c.db("app");
+    const s = db.collection<Doc>("f");
+    await s.insertMany([{ _id: 1 }, { _id: 2 }]);
+    // A misspelt filter would have returned every document; a misspelt `ordered`, stopped early.
+    await refusedWith(
+      db,
+      { find: "f", filtre: { _id: 2 } },
+      40415,
+      "BSON field 'find.filtre' is an unknown field.",
+    );
+    await refusedWith(db, { insert: "f", documents: [{ _id: 3 }], orderd: false }, 40415);
+    await refusedWith(db, { aggregate: "f", pipeline: [], cursor: {}, explian: true }, 40415);
+    await refusedWith(db, { count: "f", qurey: { _id: 9 } }, 40415);
+    await refusedWith(db, { distinct: "f", key: "_id", fitler: {} }, 40415);
+    await refusedWith(
+      db,
+      { findAndModify: "f", query: { _id: 1 }, update: { $set: { a: 1 } }, returnNew: true },
+      40415,
+    );
+    assert.equal(await s.countDocuments(), 2, "nothing inserted");
+    assert.equal((await s.findOne({ _id: 1 }))?.a, undefined, "nothing updated");
+    // What the driver sends for its options is known.
+    const o = { comment: "c", maxTimeMS: 5000 };
+    assert.equal(
+      (await s.find({}, {
+        ...o,
+        sort: { _id: 1 },
+        skip: 1,
+        limit: 1,
+        batchSize: 1,
+        hint: { _id: 1 },
+      })
+        .toArray()).length,
+      1,
+    );
+    await s.aggregate([{ $match: {} }], { ...o, allowDiskUse: true, let: { a: 1 } }).toArray();
+    assert.equal(await s.countDocuments({}, o), 2);
+    assert.equal((await s.distinct("_id", {}, o)).length, 2);
+    await s.findOneAndUpdate({ _id: 1 }, { $set: { b: 1 } }, {
+      ...o,
+      returnDocument: "after",
+      upsert: true,
+      projection: { b: 1 },
+      let: { x: 1 },
+    });
+    await s.bulkWrite([
+      { insertOne: { document: { _id: 5 } } },
+      { updateOne: { filter: { _id: 5 }, update: { $set: { b: 1 } }, hint: { _id: 1 } } },
+      { deleteOne: { filter: { _id: 5 } } },
+    ], { ordered: false, bypassDocumentValidation: true, comment: "c" });
+    assert.equal(await s.countDocuments(), 2);
+  });
+});
+
+Deno.test("simulator: $inc and $mul on Decimal128 values compute the exact decimal, as mongod's SafeNum does (the engine acknowledged them and changed nothing)", async () => {
+  await withMongod(async (c) => {
+    const s = c.db("app").collection<Doc>("dec");
+    await s.insertOne({ _id: 1, d: Decimal128.fromString("1.5"), n: 2 });
+    const after = async (u: Document) => {
+      await s.updateOne({ _id: 1 }, u);
+      return (await s.findOne({ _id: 1 }))!;
+    };
+    const text = (v: unknown) => {
+      assert.ok(v instanceof Decimal128, `a Decimal128, not ${JSON.stringify(v)}`);
+      return v.toString();
+    };
+    assert.equal(text((await after({ $inc: { d: 1 } })).d), "2.5");
+    // A double becomes a decimal of 15 significant digits first (kRoundTo15Digits).
+    assert.equal(text((await after({ $inc: { d: 0.1 } })).d), "2.600000000000000");
+    assert.equal(text((await after({ $mul: { d: Long.fromNumber(3) } })).d), "7.800000000000000");
+    // An int field incremented by a decimal becomes a decimal.
+    assert.equal(text((await after({ $inc: { n: Decimal128.fromString("0.25") } })).n), "2.25");
+    assert.equal(text((await after({ $inc: { z: Decimal128.fromString("7.0") } })).z), "7.0");
+  });
+});
+
+Deno.test("simulator: $type in a filter matches by BSON type as mongod does (objectId, timestamp, decimal, number, arrays by element), and refuses an unknown alias or code (2)", async () => {
+  await withMongod(async (c) => {
+    const db = c.db("app");
+    const s = db.collection<Doc>("types");
+    await s.insertMany([
+      { _id: 1, v: new ObjectId() },
+      { _id: 2, v: "s" },
+      { _id: 3, v: 5 },
+      { _id: 4, v: 1.5 },
+      { _id: 5, v: Decimal128.fromString("1.1") },
+      { _id: 6, v: [1, "x"] },
+      { _id: 7, v: new Timestamp({ t: 1, i: 1 }) },
+      { _id: 8 },
+    ]);
+    const ids = async (f: Document) => (await s.find(f).toArray()).map((d) => d._id);
+    assert.deepEqual(await ids({ v: { $type: "objectId" } }), [1]);
+    assert.deepEqual(await ids({ v: { $type: 17 } }), [7]);
+    assert.deepEqual(await ids({ v: { $type: "decimal" } }), [5]);
+    assert.deepEqual(await ids({ v: { $type: "double" } }), [4]);
+    assert.deepEqual(await ids({ v: { $type: "number" } }), [3, 4, 5, 6]);
+    // An array matches by itself and by any element.
+    assert.deepEqual(await ids({ v: { $type: "array" } }), [6]);
+    assert.deepEqual(await ids({ v: { $type: "string" } }), [2, 6]);
+    assert.deepEqual(
+      await ids({
+        $or: [{ v: { $type: "objectId" } }, {
+          v: { $not: { $type: ["string", "number", "objectId", "timestamp"] } },
+        }],
+      }),
+      [1, 8],
+    );
+    const piped = await s.aggregate([{ $match: { v: { $type: "objectId" } } }]).toArray();
+    assert.deepEqual(piped.map((d) => d._id), [1]);
+    await refusedWith(
+      db,
+      { find: "types", filter: { v: { $type: "objectid" } } },
+      2,
+      "Unknown type name alias: objectid",
+    );
+    await refusedWith(db, { find: "types", filter: { v: { $type: 99 } } }, 2);
+  });
+});
+
+Deno.test("simulator: updates mongod refuses or computes exactly (tester102): a field name on an array is 28, a long's overflow is 2 and its sum exact, a decimal through a positional path 115; an insert stores _id first; aggregate takes a writeConcern", async () => {
+  await withMongod(async (c) => {
+    const db = c.db("app");
+    const s = db.collection<Doc>("u");
+    await s.insertOne({ _id: 1, arr: [{ k: 1 }], big: Long.fromString("9223372036854775807") });
+    const refusedUpdate = async (u: Document, code: number) => {
+      const e = await s.updateOne({ _id: 1 }, u).then(() => undefined, (x) => x);
+      assert.ok(e instanceof MongoServerError, `${JSON.stringify(u)}: ${e}`);
+      assert.equal(e.code, code, e.message);
+    };
+    await refusedUpdate({ $set: { "arr.t": 1 } }, 28);
+    await refusedUpdate({ $inc: { big: 1 } }, 2);
+    await refusedUpdate({ $inc: { "arr.$[].k": Decimal128.fromString("1") } }, 115);
+    await s.updateOne({ _id: 1 }, { $inc: { big: -2 } } as Document);
+    const big = await s.findOne({ _id: 1 }, { promoteLongs: false });
+    assert.equal(String(big?.big), "9223372036854775805");
+    assert.deepEqual((await s.findOne({ _id: 1 }))?.arr, [{ k: 1 }], "nothing else changed");
+
+    await db.collection("o").insertOne({ z: 0, _id: 7, b: 2 } as never);
+    const raw = await db.command({ find: "o", filter: {} });
+    assert.deepEqual(Object.keys(raw.cursor.firstBatch[0]), ["_id", "z", "b"]);
+  });
+});
