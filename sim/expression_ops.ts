@@ -1,30 +1,43 @@
 /**
  * Aggregation expressions the query engine lacks or runs otherwise than mongod, as mongod runs
- * them (src/mongo/db/pipeline/expression.cpp): `$indexOfCP`, which the engine does not know, and
- * the renaming that runs `$dateFromString` as the simulator's own (date_from_string.ts). Pure:
+ * them (src/mongo/db/pipeline/expression.cpp): `$indexOfCP`, which the engine does not know,
+ * `$dateToString`'s `%w`, and the renaming that runs `$dateFromString` (date_from_string.ts)
+ * and `$dateToString` as the simulator's own. Pure:
  * evaluated arguments in, a value or a QueryError out; sim/query.ts registers them.
  */
 import { QueryError } from "./query_errors.ts";
 import { isNumeric, isObject, typeName } from "./update_checks.ts";
 
-/** The name the simulator's `$dateFromString` runs under inside the engine (ownDateParsing). */
+/** The names the simulator's date expressions run under inside the engine (ownDateExpressions). */
 export const DATE_FROM_STRING = "$mongodDateFromString";
+export const DATE_TO_STRING = "$mongodDateToString";
+const OWN: Record<string, string> = {
+  $dateFromString: DATE_FROM_STRING,
+  $dateToString: DATE_TO_STRING,
+};
 
 /**
- * `value` (a pipeline, or any part of one) with every `$dateFromString` expression renamed to
- * DATE_FROM_STRING: the engine's own operators cannot be replaced under their own names. What a
- * `$literal` holds is data and stays as it is.
+ * `value` (a pipeline, or any part of one) with every `$dateFromString` and `$dateToString`
+ * expression renamed to the simulator's own (DATE_FROM_STRING, DATE_TO_STRING): the engine's
+ * operators cannot be replaced under their own names. What a `$literal` holds is data and stays
+ * as it is.
  */
-export function ownDateParsing<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(ownDateParsing) as T;
+export function ownDateExpressions<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(ownDateExpressions) as T;
   if (!isObject(value)) return value;
   return Object.fromEntries(
     Object.entries(value).map(([k, v]) =>
-      k === "$literal"
-        ? [k, v]
-        : [k === "$dateFromString" ? DATE_FROM_STRING : k, ownDateParsing(v)]
+      k === "$literal" ? [k, v] : [OWN[k] ?? k, ownDateExpressions(v)]
     ),
   ) as T;
+}
+
+/**
+ * A `$dateToString` format with each `%w` made the day of the week as mongod counts it, 1 for
+ * Sunday to 7 (`dow`, from `$dayOfWeek`; the engine counted 0–6); `%%` stays a percent sign.
+ */
+export function withDayOfWeek(format: string, dow: number): string {
+  return format.replace(/%(.)/g, (m, c) => c === "w" ? String(dow) : m);
 }
 
 const nullish = (v: unknown) => v === null || v === undefined;

@@ -19,7 +19,13 @@ import { projectionSpecError } from "./projection_checks.ts";
 import { QueryError, translate } from "./query_errors.ts";
 import { inMongodOrder } from "./projection_order.ts";
 import { ownTypes, TYPE_OPERATOR, typeOperator } from "./type_query.ts";
-import { DATE_FROM_STRING, indexOfCP, ownDateParsing } from "./expression_ops.ts";
+import {
+  DATE_FROM_STRING,
+  DATE_TO_STRING,
+  indexOfCP,
+  ownDateExpressions,
+  withDayOfWeek,
+} from "./expression_ops.ts";
 import { dateFromString } from "./date_from_string.ts";
 import { conciseLookup, desugarBucket, desugarCount, NO_BRANCH } from "./pipeline_desugar.ts";
 
@@ -217,7 +223,7 @@ export function runPipeline(
     // own order of arrays and mixed types is not mongod's (tester92).
     // The engine may change the documents it is given ($unwind with preserveNullAndEmptyArrays
     // did, tester99): it gets copies, so that a read never changes what is stored.
-    const staged = ownStages(desugarBucket(desugarCount(ownDateParsing(pipeline)))).map(
+    const staged = ownStages(desugarBucket(desugarCount(ownDateExpressions(pipeline)))).map(
       conciseLookup,
     );
     return new (engine().Aggregator)(staged, {
@@ -272,11 +278,38 @@ interface Stream {
 }
 type Stage = (coll: Stream, spec: unknown, options: unknown) => Stream;
 type StageOptions = { context: { getOperator(type: string, name: string): unknown } };
+type Expression = (obj: Document, expr: unknown, options: StageOptions) => unknown;
+
+/** `$dateToString` by the engine, its `%w` counted as mongod counts it (withDayOfWeek). */
+const dateToString: Expression = (obj, expr, options) => {
+  const own = (name: string) => options.context.getOperator("expression", name) as Expression;
+  const spec = expr as Document;
+  const format = spec && typeof spec === "object" && "format" in spec
+    ? evalExpr!(obj, spec.format, options as never)
+    : undefined;
+  // A missing date is the engine's to answer (onNull) as it is.
+  const date = format === undefined ? undefined : evalExpr!(obj, spec.date, options as never);
+  if (typeof format !== "string" || !format.includes("%w") || date == null) {
+    return own("$dateToString")(obj, expr, options);
+  }
+  const dow = own("$dayOfWeek")(
+    obj,
+    {
+      date: { $literal: date },
+      ...(spec.timezone !== undefined ? { timezone: spec.timezone } : {}),
+    },
+    options,
+  );
+  if (typeof dow !== "number") return own("$dateToString")(obj, expr, options);
+  const format1 = withDayOfWeek(format, dow);
+  return own("$dateToString")(obj, { ...spec, format: { $literal: format1 } }, options);
+};
+
 /**
  * The simulator's own operators inside the engine: SORT_STAGE (`$sort` in MongoDB's order:
  * sortStage), PROJECT_STAGE (the engine's `$project`, its result's fields in mongod's order:
  * projection_order.ts), TYPE_OPERATOR (`$type` in filters: type_query.ts), `$indexOfCP` and
- * DATE_FROM_STRING (expression_ops.ts, date_from_string.ts), and NO_BRANCH.
+ * DATE_FROM_STRING, DATE_TO_STRING (expression_ops.ts, date_from_string.ts), and NO_BRANCH.
  */
 function simContext(): ReturnType<typeof import("mingo").Context.init> {
   return simStages ??= engine().Context.init({
@@ -284,6 +317,7 @@ function simContext(): ReturnType<typeof import("mingo").Context.init> {
     expression: {
       $indexOfCP: ((obj: Document, expr: unknown, options: StageOptions) =>
         indexOfCP(evalExpr!(obj, expr, options as never))) as never,
+      [DATE_TO_STRING]: dateToString as never,
       [DATE_FROM_STRING]: ((obj: Document, expr: unknown, options: StageOptions) =>
         dateFromString(expr, (e) =>
           evalExpr!(obj, e, options as never))) as never,

@@ -80,6 +80,14 @@ Deno.test("simulator: an inclusion projection keeps the stored field order, comp
     // A form mongod reads that the simulator does not parse is refused, never answered.
     await refused({ $dateFromString: { dateString: "July 4th, 2017" } }, 115);
     assert.equal(await value({ $indexOfCP: ["$s", "", 11] }), -1, "start at the end: nothing");
+    // %w counts Sunday as 1 (the $dateToString format table), in the timezone asked.
+    const thursday = { $literal: new Date("2023-06-15T23:30:00Z") };
+    assert.equal(await value({ $dateToString: { date: thursday, format: "%w" } }), "5");
+    assert.equal(
+      await value({ $dateToString: { date: thursday, format: "%w", timezone: "Asia/Tokyo" } }),
+      "6",
+    );
+    assert.equal(await value({ $dateToString: { date: "$missing", format: "%w" } }), null);
     assert.equal(await value({ $dateFromString: { dateString: "2023-13-01", onError: "x" } }), "x");
     assert.equal(await value({ $dateFromString: { dateString: "$missing", onNull: "n" } }), "n");
   });
