@@ -47,6 +47,10 @@ export function translate(e: unknown, kind: "query" | "update" | "pipeline"): ne
       "ConversionFailure",
     );
   }
+  // The engine's $jsonSchema needs a validator it is not given: the simulator has none.
+  if (/jsonSchemaValidator/.test(msg)) {
+    throw new QueryError("$jsonSchema is not supported by this server", 115, "CommandNotSupported");
+  }
   if (kind === "update") throw new QueryError(msg, 9, "FailedToParse");
   throw new QueryError(msg, 2, "BadValue");
 }

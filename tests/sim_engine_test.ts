@@ -211,6 +211,8 @@ Deno.test("simulator: $type in a filter matches by BSON type as mongod does (obj
       "Unknown type name alias: objectid",
     );
     await refusedWith(db, { find: "types", filter: { v: { $type: 99 } } }, 2);
+    // No validator here: refused as not supported, not with the engine's message (tester102).
+    await refusedWith(db, { find: "types", filter: { $jsonSchema: { required: ["v"] } } }, 115);
   });
 });
 
