@@ -49,15 +49,20 @@ function includes(tree: Tree): boolean {
 }
 
 /**
- * `out`, the engine's result of `projection` over `input`, with its fields in mongod's order.
- * An exclusion projection's result is returned unchanged.
+ * For `projection`, read once per query: `(out, input) => out` with its fields in mongod's
+ * order, `out` being the engine's result of the projection over `input`. An exclusion
+ * projection's results are returned unchanged.
  */
-export function inMongodOrder(out: Document, input: Document, projection: Document): Document {
+export function inMongodOrder(
+  projection: Document,
+): (out: Document, input: Document) => Document {
+  // What is no projection document is the engine's to refuse.
+  if (!isPlain(projection)) return (out) => out;
   const tree = treeOf(projection);
-  if (!includes(tree)) return out;
+  if (!includes(tree)) return (out) => out;
   // `_id` is kept unless the projection says otherwise.
   if (!tree.has("_id")) tree.set("_id", "include");
-  return ordered(out, input, tree) as Document;
+  return (out, input) => ordered(out, input, tree) as Document;
 }
 
 function ordered(out: unknown, input: unknown, tree: Tree): unknown {

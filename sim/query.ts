@@ -145,10 +145,12 @@ export function findDocs(docs: Document[], spec: FindSpec): Document[] {
       out = applyFindOperators(
         out,
         ops,
-        (ds, p) =>
-          (new (engine().Aggregator)([{ $project: p }], variables).run(
+        (ds, p) => {
+          const order = inMongodOrder(p);
+          return (new (engine().Aggregator)([{ $project: p }], variables).run(
             ds.map(cloneDoc),
-          ) as Document[]).map((d, i) => inMongodOrder(d, ds[i], p)),
+          ) as Document[]).map((d, i) => order(d, ds[i]));
+        },
         (field, condition) => compileFilter({ [field]: { $elemMatch: condition } }, spec.let),
       );
     } else if (spec.projection && Object.keys(spec.projection).length) {
@@ -164,14 +166,14 @@ export function findDocs(docs: Document[], spec: FindSpec): Document[] {
         [{ $project: pos?.projection ?? spec.projection }],
         variables,
       ).run(out.map(cloneDoc)) as Document[];
+      const order = inMongodOrder(pos?.projection ?? spec.projection);
       out = projected.map((d, i) =>
-        inMongodOrder(
+        order(
           finishProjected(
             d,
             pos && elements[i] ? { path: pos.path, value: elements[i].value } : undefined,
           ),
           out[i],
-          pos?.projection ?? spec.projection!,
         )
       );
     }
@@ -354,8 +356,9 @@ function simContext(): ReturnType<typeof import("mingo").Context.init> {
         // The inputs, kept as the engine's $project reads them (one output per input, in order).
         const inputs: Document[] = [];
         const project = options.context.getOperator("pipeline", "$project") as Stage;
+        const order = inMongodOrder(spec as Document);
         return project(coll.map((d) => (inputs.push(d), d)), spec, options).transform((out) =>
-          out.map((d, i) => inMongodOrder(d, inputs[i], spec as Document)).values()
+          out.map((d, i) => order(d, inputs[i])).values()
         );
       }) as never,
     },

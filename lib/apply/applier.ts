@@ -120,8 +120,10 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
       `hooks skipped (--no-hooks): ${plan.hooks.map((h) => `${h.name} (${h.event})`).join(", ")}`,
     );
   }
+  // The hooks this apply runs (none with --no-hooks): the dispatcher's, and what finishing sees.
+  const ownHooks = opts.skipHooks ? [] : plan.hooks;
   const hooks = new HookDispatcher(
-    opts.skipHooks ? [] : plan.hooks,
+    ownHooks,
     {
       clusterName: plan.cluster_name,
       operation: plan.operation,
@@ -214,7 +216,6 @@ export async function apply(opts: ApplyOptions, resumeFrom?: ApplyState): Promis
   const deferred: { id: string; error: Error }[] = [];
   // A member stopped by this plan starts again before a pause or a failure halts the apply:
   // one Ctrl-C in a rolling restart never leaves it down until `plan resume`.
-  const ownHooks = opts.skipHooks ? [] : plan.hooks;
   const finishes = finishing(plan, ownHooks);
   const run: OperationRun = {
     plan,
