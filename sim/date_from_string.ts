@@ -20,8 +20,6 @@ const ARGS = new Set(["dateString", "format", "timezone", "onError", "onNull"]);
 const KNOWN = new Set([..."YmdHMSLjwuUVGgzZbB%"]);
 const PARSED = new Set([..."YmdHMSLzZ%"]);
 
-const nullish = (v: unknown) => v === null || v === undefined;
-
 /** The parts a string gives: a calendar date, a time, and an offset from UTC in minutes. */
 interface Parts {
   year: number;
@@ -191,7 +189,7 @@ export function dateFromString(spec: unknown, evaluate: (e: unknown) => unknown)
   const format = "format" in s ? evaluate(s.format) : undefined;
   const timezone = "timezone" in s ? evaluate(s.timezone) : undefined;
   // A null format or zone makes the result null (the manual: "If … is null … returns null").
-  if (("format" in s && nullish(format)) || ("timezone" in s && nullish(timezone))) return null;
+  if (("format" in s && format == null) || ("timezone" in s && timezone == null)) return null;
   if (format !== undefined && typeof format !== "string") {
     throw new QueryError(
       `$dateFromString requires that 'format' be a string, found: ${typeName(format)} with ` +
@@ -201,7 +199,7 @@ export function dateFromString(spec: unknown, evaluate: (e: unknown) => unknown)
     );
   }
   const dateString = evaluate(s.dateString);
-  if (nullish(dateString)) return "onNull" in s ? evaluate(s.onNull) : null;
+  if (dateString == null) return "onNull" in s ? evaluate(s.onNull) : null;
   const failed = (message: string) => {
     if ("onError" in s) return evaluate(s.onError);
     throw new QueryError(message, 241, "ConversionFailure");

@@ -1,7 +1,7 @@
 /**
  * Aggregation expressions the query engine lacks or runs otherwise than mongod, as mongod runs
  * them (src/mongo/db/pipeline/expression.cpp): `$indexOfCP`, which the engine does not know,
- * `$dateToString`'s `%w`, and the renaming that runs `$dateFromString` (date_from_string.ts)
+ * `$dateToString`'s `%w` and `%%`, and the renaming that runs `$dateFromString` (date_from_string.ts)
  * and `$dateToString` as the simulator's own. Pure:
  * evaluated arguments in, a value or a QueryError out; sim/query.ts registers them.
  */
@@ -32,15 +32,44 @@ export function ownDateExpressions<T>(value: T): T {
   ) as T;
 }
 
-/**
- * A `$dateToString` format with each `%w` made the day of the week as mongod counts it, 1 for
- * Sunday to 7 (`dow`, from `$dayOfWeek`; the engine counted 0–6); `%%` stays a percent sign.
- */
-export function withDayOfWeek(format: string, dow: number): string {
-  return format.replace(/%(.)/g, (m, c) => c === "w" ? String(dow) : m);
-}
+/** `$dateToString`'s format specifiers: kDateToStringFormatMap, and `%b` `%B` (7.0). */
+const TO_STRING_SPECIFIERS = new Set("bBdGHjLmMSwuUVYzZ");
 
-const nullish = (v: unknown) => v === null || v === undefined;
+/**
+ * A `$dateToString` format checked as mongod's validateFormat checks it (18535 for a `%` at the
+ * end, 18536 for an unknown specifier: src/mongo/db/query/datetime/date_time_support.cpp) and cut
+ * into pieces: each `%%` and `%w` a piece of its own (the engine renders `%%` as nothing and
+ * counts `%w` 0–6, so the simulator renders those), the text between them the engine's.
+ * "a%%b%w" gives ["a", "%%", "b", "%w"].
+ */
+export function formatPieces(format: string): string[] {
+  const pieces: string[] = [];
+  let text = "";
+  for (let i = 0; i < format.length; i++) {
+    if (format[i] !== "%") {
+      text += format[i];
+      continue;
+    }
+    const c = format[++i];
+    if (c === undefined) {
+      throw new QueryError("Unmatched '%' at end of format string", 18535, "Location18535");
+    }
+    if (c !== "%" && !TO_STRING_SPECIFIERS.has(c)) {
+      throw new QueryError(
+        `Invalid format character '%${c}' in format string`,
+        18536,
+        "Location18536",
+      );
+    }
+    if (c === "%" || c === "w") {
+      if (text) pieces.push(text);
+      pieces.push(`%${c}`);
+      text = "";
+    } else text += `%${c}`;
+  }
+  if (text) pieces.push(text);
+  return pieces;
+}
 
 /** mongod's check of an index argument (uassertIfNotIntegralAndNonNegative: 40096, 40097). */
 function index(v: unknown, op: string, name: string): number {
@@ -80,7 +109,7 @@ export function indexOfCP(args: unknown): number | null {
     );
   }
   const [str, token, start, end] = list;
-  if (nullish(str)) return null;
+  if (str == null) return null;
   if (typeof str !== "string") {
     throw new QueryError(
       `$indexOfCP requires a string as the first argument, found: ${typeName(str)}`,

@@ -22,9 +22,9 @@ import { ownTypes, TYPE_OPERATOR, typeOperator } from "./type_query.ts";
 import {
   DATE_FROM_STRING,
   DATE_TO_STRING,
+  formatPieces,
   indexOfCP,
   ownDateExpressions,
-  withDayOfWeek,
 } from "./expression_ops.ts";
 import { dateFromString } from "./date_from_string.ts";
 import { conciseLookup, desugarBucket, desugarCount, NO_BRANCH } from "./pipeline_desugar.ts";
@@ -282,29 +282,35 @@ type Stage = (coll: Stream, spec: unknown, options: unknown) => Stream;
 type StageOptions = { context: { getOperator(type: string, name: string): unknown } };
 type Expression = (obj: Document, expr: unknown, options: StageOptions) => unknown;
 
-/** `$dateToString` by the engine, its `%w` counted as mongod counts it (withDayOfWeek). */
+/**
+ * `$dateToString` by the engine, its format checked as mongod checks it and its `%%` and `%w`
+ * rendered as mongod renders them (formatPieces): each other piece of the format is the
+ * engine's, for the date and timezone evaluated once.
+ */
 const dateToString: Expression = (obj, expr, options) => {
-  const own = (name: string) => options.context.getOperator("expression", name) as Expression;
+  const op = (name: string) => options.context.getOperator("expression", name) as Expression;
+  const evaluate = (e: unknown) => evalExpr!(obj, e, options as never);
   const spec = expr as Document;
-  const format = spec && typeof spec === "object" && "format" in spec
-    ? evalExpr!(obj, spec.format, options as never)
-    : undefined;
-  // A missing date is the engine's to answer (onNull) as it is.
-  const date = format === undefined ? undefined : evalExpr!(obj, spec.date, options as never);
-  if (typeof format !== "string" || !format.includes("%w") || date == null) {
-    return own("$dateToString")(obj, expr, options);
+  if (!spec || typeof spec !== "object" || !("format" in spec)) {
+    return op("$dateToString")(obj, expr, options);
   }
-  const dow = own("$dayOfWeek")(
-    obj,
-    {
-      date: { $literal: date },
-      ...(spec.timezone !== undefined ? { timezone: spec.timezone } : {}),
-    },
-    options,
-  );
-  if (typeof dow !== "number") return own("$dateToString")(obj, expr, options);
-  const format1 = withDayOfWeek(format, dow);
-  return own("$dateToString")(obj, { ...spec, format: { $literal: format1 } }, options);
+  const format = evaluate(spec.format);
+  // A format that is no string is the engine's to refuse.
+  if (typeof format !== "string") return op("$dateToString")(obj, expr, options);
+  const pieces = formatPieces(format);
+  const date = evaluate(spec.date);
+  // A missing date is the engine's to answer (onNull) as it is.
+  if (date == null) return op("$dateToString")(obj, expr, options);
+  const at = {
+    date: { $literal: date },
+    ...(spec.timezone === undefined ? {} : { timezone: { $literal: evaluate(spec.timezone) } }),
+  };
+  const piece = (p: string) =>
+    op("$dateToString")(obj, { ...spec, ...at, format: { $literal: p } }, options);
+  let dow: string | undefined;
+  return pieces.map((p) =>
+    p === "%%" ? "%" : p === "%w" ? (dow ??= String(op("$dayOfWeek")(obj, at, options))) : piece(p)
+  ).join("");
 };
 
 /**

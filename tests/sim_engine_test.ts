@@ -88,6 +88,13 @@ Deno.test("simulator: an inclusion projection keeps the stored field order, comp
       "6",
     );
     assert.equal(await value({ $dateToString: { date: "$missing", format: "%w" } }), null);
+    // %% is a percent sign; a format mongod cannot read is refused as mongod refuses it.
+    assert.equal(
+      await value({ $dateToString: { date: thursday, format: "%w%%%w %Y", timezone: "+05" } }),
+      "6%6 2023",
+    );
+    await refused({ $dateToString: { date: thursday, format: "50%" } }, 18535);
+    await refused({ $dateToString: { date: thursday, format: "%q" } }, 18536);
     assert.equal(await value({ $dateFromString: { dateString: "2023-13-01", onError: "x" } }), "x");
     assert.equal(await value({ $dateFromString: { dateString: "$missing", onNull: "n" } }), "n");
   });
