@@ -43,7 +43,7 @@ Deno.test({
       assert.equal(r.code, 1, output(r));
       assert.match(
         r.stdout,
-        /✗ cannot reach 1 of 1 host: cannot resolve host name no-such-host\.invalid/,
+        /✗ cannot reach 1 of 1 host:\n {2}• mongod_servers\[0\]: cannot resolve host name no-such-host\.invalid/,
       );
       assert.match(r.stdout, /check the host name in the topology/);
       // What could not be checked there is never reported as passed.
@@ -133,6 +133,28 @@ Deno.test({
           output(r),
         );
       }
+      // Each host that cannot be reached on a line of its own, under its topology entry.
+      const [port3] = freePorts(1);
+      const three = await topologyFile(home, {
+        mongod_servers: [
+          { host: "127.0.0.2", port, ssh_port: sshd.port, replica_set: "rs0" },
+          { host: "127.0.0.3", port: port2, ssh_port: closed, replica_set: "rs0" },
+          { host: "127.0.0.4", port: port3, ssh_port: closed, replica_set: "rs0" },
+        ],
+      });
+      r = await mup(deployArgs("c2", three, await testMirror(), ["--plan-only", ...f.flags()]), {
+        home,
+      });
+      assert.equal(r.code, 1, output(r));
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `✗ cannot reach 2 of 3 hosts:\\n` +
+            `  • mongod_servers\\[1\\]: cannot reach 127\\.0\\.0\\.3 port ${closed} over SSH [^\\n]*\\n` +
+            `  • mongod_servers\\[2\\]: cannot reach 127\\.0\\.0\\.4 port ${closed} over SSH `,
+        ),
+        output(r),
+      );
 
       // A data directory that cannot be created there (a file in the way) is refused at
       // pre-flight, naming the host, the directory and what is in the way.

@@ -144,9 +144,10 @@ export async function preflight(
     if (bad.length) {
       return {
         status: "failed",
+        // One host a line, each under the first topology entry that names it.
         message: `cannot reach ${bad.length} of ${hosts.length} host${
           hosts.length === 1 ? "" : "s"
-        }: ${bad.map((b) => b.error).join("; ")}`,
+        }:\n${bad.map((b) => `  • ${firstEntry(t, b.h)}: ${b.error}`).join("\n")}`,
         details: { unreachable: bad.map((b) => b.h) },
       };
     }
@@ -392,4 +393,13 @@ async function unavailable(url: string): Promise<string | undefined> {
   }
   const file = url.startsWith("file://") ? new URL(url).pathname : url;
   return await Deno.stat(file).then(() => undefined, () => `archive not found at ${url}`);
+}
+
+/** The field path of the first topology entry on host `h` ("mongod_servers[2]"). */
+function firstEntry(t: Topology, h: string): string {
+  for (const field of ["config_servers", "mongod_servers", "mongos_servers"] as const) {
+    const i = t[field].findIndex((s) => s.host === h);
+    if (i >= 0) return `${field}[${i}]`;
+  }
+  return h;
 }
