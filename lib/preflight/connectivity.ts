@@ -1,6 +1,8 @@
 import PQueue from "p-queue";
 import { MupError } from "../errors.ts";
 import type { ExecutorFactory } from "../executor/executor.ts";
+import type { CheckResult } from "../plan/schema.ts";
+import type { Topology } from "../topology/schema.ts";
 
 /**
  * Reaches every host that has a connection to open (SSH hosts), at most `concurrency` at once,
@@ -73,4 +75,70 @@ export async function requireStillGone(
       },
     );
   }
+}
+
+/**
+ * Pre-flight's connectivity check: each of `hosts` (one name per machine, each SSH host its own)
+ * probed for its SSH round trip, or made to run `true`, through `perHost` (bounded). Returns the
+ * check's result and the hosts that could not be reached (`lost`); the message lists those one a
+ * line, each under the first topology entry that names it.
+ */
+export async function connectivityCheck(
+  t: Topology,
+  hosts: string[],
+  executors: ExecutorFactory,
+  perHost: <T>(f: (h: string) => Promise<T>) => Promise<T[]>,
+): Promise<{ result: Omit<CheckResult, "name" | "duration">; lost: string[] }> {
+  const probes = await perHost(async (h) => {
+    try {
+      const ex = executors.forHost(h);
+      if (ex.probe) return { h, rtt: (await ex.probe()).rttMs };
+      const r = await ex.run(["true"], { timeoutMs: 10_000 });
+      return r.code === 0
+        ? { h, rtt: 0 }
+        : { h, error: `${h}: ${r.stderr.trim() || `exit ${r.code}`}` };
+    } catch (e) {
+      return { h, error: (e as Error).message };
+    }
+  });
+  const bad = probes.filter((p) => p.error !== undefined);
+  const lost = bad.map((b) => b.h);
+  if (bad.length) {
+    return {
+      lost,
+      result: {
+        status: "failed",
+        // One host a line, each under the first topology entry that names it.
+        message: `cannot reach ${bad.length} of ${hosts.length} host${
+          hosts.length === 1 ? "" : "s"
+        }:\n${bad.map((b) => `  • ${firstEntry(t, b.h)}: ${b.error}`).join("\n")}`,
+        details: { unreachable: lost },
+      },
+    };
+  }
+  const rtts = probes.map((p) => p.rtt ?? 0);
+  const remote = rtts.filter((r) => r > 0);
+  return {
+    lost,
+    result: {
+      status: "passed",
+      message: `Connectivity to all hosts (${hosts.length}/${hosts.length})${
+        remote.length
+          ? `, SSH round trip ${Math.round(Math.min(...remote))}–${
+            Math.round(Math.max(...remote))
+          } ms`
+          : ""
+      }`,
+      details: { rtt_ms: Object.fromEntries(probes.map((p) => [p.h, Math.round(p.rtt ?? 0)])) },
+    },
+  };
+}
+
+/** The field path of the first topology entry on host `h` ("mongod_servers[2]"). */
+function firstEntry(t: Topology, h: string): string {
+  for (const field of ["config_servers", "mongod_servers", "mongos_servers"] as const) {
+    const i = t[field].findIndex((s) => s.host === h);
+    if (i >= 0) return `${field}[${i}]`;
+  }
+  return h;
 }

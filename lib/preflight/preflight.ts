@@ -13,6 +13,7 @@ import { allocatePort, describeHolder } from "./ports.ts";
 import { isLocalHost, type Topology } from "../topology/schema.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import { executorKey } from "../executor/factory.ts";
+import { connectivityCheck } from "./connectivity.ts";
 import PQueue from "p-queue";
 
 /** Hosts asked at once during pre-flight. */
@@ -127,43 +128,9 @@ export async function preflight(
   const hostReleases: Record<string, Release> = {};
 
   await timed("connectivity", async () => {
-    const probes = await perHost(async (h) => {
-      try {
-        const ex = input.executors.forHost(h);
-        if (ex.probe) return { h, rtt: (await ex.probe()).rttMs };
-        const r = await ex.run(["true"], { timeoutMs: 10_000 });
-        return r.code === 0
-          ? { h, rtt: 0 }
-          : { h, error: `${h}: ${r.stderr.trim() || `exit ${r.code}`}` };
-      } catch (e) {
-        return { h, error: (e as Error).message };
-      }
-    });
-    const bad = probes.filter((p) => p.error !== undefined);
-    for (const b of bad) unreachable.add(executorKey(b.h));
-    if (bad.length) {
-      return {
-        status: "failed",
-        // One host a line, each under the first topology entry that names it.
-        message: `cannot reach ${bad.length} of ${hosts.length} host${
-          hosts.length === 1 ? "" : "s"
-        }:\n${bad.map((b) => `  • ${firstEntry(t, b.h)}: ${b.error}`).join("\n")}`,
-        details: { unreachable: bad.map((b) => b.h) },
-      };
-    }
-    const rtts = probes.map((p) => p.rtt ?? 0);
-    const remote = rtts.filter((r) => r > 0);
-    return {
-      status: "passed",
-      message: `Connectivity to all hosts (${hosts.length}/${hosts.length})${
-        remote.length
-          ? `, SSH round trip ${Math.round(Math.min(...remote))}–${
-            Math.round(Math.max(...remote))
-          } ms`
-          : ""
-      }`,
-      details: { rtt_ms: Object.fromEntries(probes.map((p) => [p.h, Math.round(p.rtt ?? 0)])) },
-    };
+    const { result, lost } = await connectivityCheck(t, hosts, input.executors, perHost);
+    for (const h of lost) unreachable.add(executorKey(h));
+    return result;
   });
   const reachable = hosts.filter((h) => !unreachable.has(executorKey(h)));
 
@@ -393,13 +360,4 @@ async function unavailable(url: string): Promise<string | undefined> {
   }
   const file = url.startsWith("file://") ? new URL(url).pathname : url;
   return await Deno.stat(file).then(() => undefined, () => `archive not found at ${url}`);
-}
-
-/** The field path of the first topology entry on host `h` ("mongod_servers[2]"). */
-function firstEntry(t: Topology, h: string): string {
-  for (const field of ["config_servers", "mongod_servers", "mongos_servers"] as const) {
-    const i = t[field].findIndex((s) => s.host === h);
-    if (i >= 0) return `${field}[${i}]`;
-  }
-  return h;
 }
