@@ -204,7 +204,7 @@ export async function dispatch(
       : {};
     return { ...res, ok: res.ok ?? 1, ...wceLabel, ...server.clusterTimeFields() };
   } catch (e) {
-    const err = e as Error & { code?: number; codeName?: string };
+    const err = e as Error & { code?: number; codeName?: string; info?: Document };
     const code = err.code ?? 8000;
     // 4.4+ servers label retryable write errors themselves; drivers retry only with the label.
     const labels = body.txnNumber !== undefined && RETRYABLE_WRITE_CODES.has(code)
@@ -215,6 +215,7 @@ export async function dispatch(
       errmsg: err.message,
       code,
       codeName: err.codeName ?? "UnknownError",
+      ...err.info,
       ...labels,
       ...server.clusterTimeFields(),
     };

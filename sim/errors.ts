@@ -1,6 +1,12 @@
 /** A command failure with MongoDB's code and codeName. */
 export class CommandError extends Error {
-  constructor(message: string, readonly code: number, readonly codeName: string) {
+  constructor(
+    message: string,
+    readonly code: number,
+    readonly codeName: string,
+    /** Fields the error reply carries besides errmsg, code and codeName. */
+    readonly info?: Record<string, unknown>,
+  ) {
     super(message);
   }
 }
@@ -27,8 +33,14 @@ export const errors = {
   illegalOperation: (m: string) => new CommandError(m, 20, "IllegalOperation"),
   operationFailed: (m: string) => new CommandError(m, 96, "OperationFailed"),
   exceededTimeLimit: (m: string) => new CommandError(m, 262, "ExceededTimeLimit"),
-  shutdownInProgress: () =>
-    new CommandError("The server is in quiesce mode and will shut down", 91, "ShutdownInProgress"),
+  /** A mongos in its quiesce period answers hello so (ShutdownInProgressQuiesceInfo). */
+  shutdownInProgress: (remainingQuiesceTimeMillis?: number) =>
+    new CommandError(
+      "The server is in quiesce mode and will shut down",
+      91,
+      "ShutdownInProgress",
+      remainingQuiesceTimeMillis === undefined ? undefined : { remainingQuiesceTimeMillis },
+    ),
 };
 
 /** A refused option; `message` is what the server prints before exiting with code 2. */

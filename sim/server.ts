@@ -362,6 +362,26 @@ export class Server {
     return isOwnAddress(this.opts, hostPort);
   }
 
+  /** When a mongos's quiesce period ends (ms since the epoch), once it began. */
+  quiesceEnd?: number;
+
+  /**
+   * A mongos's quiesce period before it shuts down (MongoDB 5.0+, MongosTopologyCoordinator::
+   * enterQuiesceModeAndWait): for `ms`, hello answers ShutdownInProgress (91) with the time
+   * left, a waiting one at once (the topologyVersion moves on), so that drivers route to other
+   * mongos; every other command, on any connection, runs as before.
+   */
+  async quiesce(ms: number): Promise<void> {
+    if (!(ms > 0) || this.quiesceEnd !== undefined) return;
+    this.quiesceEnd = Date.now() + ms;
+    this.topology.bump();
+    this.log.info("SHARDING", 4695701, "main", "Entering quiesce mode for mongos shutdown", {
+      quiesceTime: ms,
+    });
+    await new Promise((r) => setTimeout(r, ms));
+    this.log.info("SHARDING", 4695702, "main", "Exiting quiesce mode for mongos shutdown");
+  }
+
   async shutdown(code = 0): Promise<never> {
     if (!this.shuttingDown) {
       this.shuttingDown = true;

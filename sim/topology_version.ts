@@ -46,6 +46,12 @@ export class TopologyVersion {
     });
   }
 
+  /** A change hello's fields do not show (a quiesce period begun): the counter moves on. */
+  bump(): void {
+    this.counter++;
+    this.wakeAll();
+  }
+
   /** Answers every waiting hello now (a change, or shutdown). */
   wakeAll(): void {
     for (const w of this.waiters) w();

@@ -49,6 +49,7 @@ export const stopProcess: Operation = {
     const timeout = planTimeoutMs(ctx, 30_000);
     const gone = (ms: number) => allGone(ex, [pid], ms);
     const force = ctx.op.target.params.force === "true";
+    const mongos = ctx.op.target.name.startsWith("mongos-");
     // A server that answers with an error (e.g. an arbiter, which holds no users to log in
     // with, 18) will not shut down by itself: SIGTERM at once rather than after waiting. A
     // connection closed without an answer is what a shutdown that began looks like.
@@ -58,8 +59,9 @@ export const stopProcess: Operation = {
       // A primary first waits up to timeoutSecs for a secondary to catch up and take over, even
       // with force (MongoDB's stepDownForShutdown; force only ignores that the wait failed).
       // Forced stops are planned where no secondary is left to take over (the last member of a
-      // set stopping whole) or asked for (--force): waiting would only delay them.
-      timeoutSecs: force ? 0 : Math.ceil(timeout / 3000),
+      // set stopping whole) or asked for (--force): waiting would only delay them. A mongos
+      // spends timeoutSecs in its quiesce period (5.0+): the plan's `quiesce_secs`, else none.
+      timeoutSecs: force ? 0 : mongos ? ctx.op.target.quiesce_secs ?? 0 : Math.ceil(timeout / 3000),
     }, timeout / 3).then(
       () => false,
       // One on a certificate the cluster's CA did not sign is never asked: SIGTERM at once.

@@ -52,15 +52,26 @@ export function repairCommand(meta: ClusterMeta): string {
 const members = (s: ReplicaSetSpec) => s.members.map((m) => hostPort(m.host, m.port));
 
 /**
+ * How long a mongos stopped while other mongos go on routing (a rolling restart, a scale-in)
+ * spends in its quiesce period (seconds): its hello answers ShutdownInProgress, so drivers
+ * move to the other mongos, while the operations it runs finish (MongoDB 5.0+, the shutdown
+ * command's timeoutSecs).
+ */
+export const MONGOS_QUIESCE_SECS = 2;
+
+/**
  * `stop-<id>`: shutdown command, then SIGTERM, then SIGKILL (force: shutdown with force).
  * `stepDownFirst`: the replica set whose primary this member was before the plan stepped it
  * down; primary again when the stop runs, it is stepped down again first (stop_process).
+ * `quiesceSecs`: a mongos's quiesce period (MONGOS_QUIESCE_SECS where others go on routing;
+ * none otherwise).
  */
 export function stopOp(
   p: ProcessSpec,
   deps: string[],
   force = false,
   stepDownFirst?: string,
+  quiesceSecs?: number,
 ): PlannedOperation {
   return op({
     id: `stop-${p.id}`,
@@ -76,6 +87,7 @@ export function stopOp(
         ...(stepDownFirst ? { step_down_first: stepDownFirst } : {}),
       }),
       timeout_ms: 30_000,
+      ...(quiesceSecs ? { quiesce_secs: quiesceSecs } : {}),
     },
     changes: [change("process", p.id, "stop")],
     depends_on: deps,

@@ -16,6 +16,7 @@ import {
   markedPhases,
   memberStateOp,
   metadataOp,
+  MONGOS_QUIESCE_SECS,
   rollingStopOp,
   startOp,
   stepDownOp,
@@ -99,7 +100,9 @@ export function rollEach(
   const ops: PlannedOperation[] = [];
   let prev: string[] = [];
   for (const p of [...procs].sort(byPort)) {
-    const stop = stopOp(p, prev);
+    // The other mongos route meanwhile: clients move to them during this one's quiesce.
+    const quiesce = p.role === "mongos" && procs.length > 1 ? MONGOS_QUIESCE_SECS : undefined;
+    const stop = stopOp(p, prev, false, undefined, quiesce);
     const start = startOp(input.meta, p, [`stop-${p.id}`], cfgSet);
     // A mongos starts only while its config servers answer: its stop checks that first, so a
     // config server lost meanwhile leaves the router running rather than stopped for good.

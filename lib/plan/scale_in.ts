@@ -15,7 +15,7 @@ import type { Topology } from "../topology/schema.ts";
 import { droppedHostPorts } from "../topology/ssh_ports.ts";
 import { processRemovals, removeOp } from "./destroy.ts";
 import { clusterProcesses, EST, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
-import { markedPhases, stopOp, verifyOp } from "./lifecycle_ops.ts";
+import { markedPhases, MONGOS_QUIESCE_SECS, stopOp, verifyOp } from "./lifecycle_ops.ts";
 import { change, check, mongosConfigRewriteOps, op } from "./op_builders.ts";
 import { recordedConfigs } from "./start_files.ts";
 import { listProcesses, type ProcessSpec } from "./processes.ts";
@@ -205,6 +205,7 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
     )
     : [];
   const goneShard = new Set(goneShards.map((s) => s.name));
+  // A mongos taken out while others stay: clients move to them during its quiesce.
   const stops = removed.filter((p) => !lost(p)).map((p) =>
     stopOp(
       p,
@@ -213,6 +214,9 @@ export function planScaleIn(input: ScaleInPlanInput): Omit<Plan, "content_hash">
         : p.replicaSet
         ? [`remove-members-${p.replicaSet}`]
         : [],
+      false,
+      undefined,
+      p.role === "mongos" ? MONGOS_QUIESCE_SECS : undefined,
     )
   );
   // Config server members removed: every mongos that stays has its configuration file written

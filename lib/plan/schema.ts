@@ -57,13 +57,15 @@ export const OperationTarget = z.object({
   port: Port.optional(),
   params: z.record(z.string(), z.string()),
   /**
-   * Numbers, stored as JSON numbers: how long a wait may take (ms), and a step-down's
-   * replSetStepDown seconds and secondaryCatchUpPeriodSecs. Plans made before these fields kept
+   * Numbers, stored as JSON numbers: how long a wait may take (ms), a step-down's
+   * replSetStepDown seconds and secondaryCatchUpPeriodSecs, and a mongos's quiesce period. Plans made before these fields kept
    * them as strings in `params`, where the operations still read them.
    */
   timeout_ms: z.number().int().positive().optional(),
   step_down_secs: z.number().int().positive().optional(),
   catch_up_secs: z.number().int().nonnegative().optional(),
+  /** A mongos stop's quiesce period (s): the shutdown command's timeoutSecs (stop_process). */
+  quiesce_secs: z.number().int().nonnegative().optional(),
 }).refine((t) => t.type !== "process" || ProcessName.safeParse(t.name).success, {
   path: ["name"],
   message: "a process name is <role>-<host>-<port> with no '/'",

@@ -41,10 +41,16 @@ export function currentFcv(ctx: CommandContext): string {
 
 const hello: Handler = async (ctx) => {
   const s = ctx.server;
-  if (s.shuttingDown) throw errors.shutdownInProgress();
+  const refuse = () => {
+    if (s.shuttingDown) throw errors.shutdownInProgress();
+    if (s.quiesceEnd !== undefined) {
+      throw errors.shutdownInProgress(Math.max(0, s.quiesceEnd - Date.now()));
+    }
+  };
+  refuse();
   if (ctx.body.topologyVersion !== undefined && ctx.body.maxAwaitTimeMS !== undefined) {
     await s.awaitTopologyChange(ctx.body.topologyVersion, Number(ctx.body.maxAwaitTimeMS));
-    if (s.shuttingDown) throw errors.shutdownInProgress();
+    refuse();
   }
   s.noteTopology();
   const reply: Document = {
@@ -250,6 +256,8 @@ const shutdown: Handler = async (ctx) => {
   const force = Boolean(ctx.body.force);
   const timeoutSecs = Number(ctx.body.timeoutSecs ?? (force ? 0 : 15));
   await ctx.server.role?.beforeShutdown?.(force, timeoutSecs);
+  // A mongos lets what runs finish, and its clients move away, for timeoutSecs first (5.0+).
+  if (ctx.server.opts.role === "mongos") await ctx.server.quiesce(timeoutSecs * 1000);
   setTimeout(() => ctx.server.shutdown(0), 10);
   return { __closeConnection: true };
 };

@@ -1,0 +1,104 @@
+/**
+ * A mongos's quiesce period (MongoDB 5.0+): stopped while other mongos go on routing (a rolling
+ * restart), it answers hello with ShutdownInProgress for the shutdown command's timeoutSecs, so
+ * that drivers move to the other mongos while what it runs finishes: an application writing
+ * through both sees no error (tester103 #1: the simulated mongos closed every connection at once).
+ */
+import assert from "node:assert/strict";
+import { MongoClient, MongoServerError } from "mongodb";
+import { clusterCredentials, killAll, smallShardedTopology, tempHome } from "./helpers.ts";
+import { deploy, ok, stablePorts } from "./lifecycle_helpers.ts";
+import { installFixture } from "./fixture.ts";
+
+installFixture();
+
+Deno.test("rolling restart of two mongos under load: each quiesces (hello answers 91 with the time left, the plan says how long), and an application writing through both sees no error and loses nothing", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(5);
+  try {
+    await deploy(
+      home,
+      "mq",
+      smallShardedTopology(ports, `  - { host: localhost, port: ${ports[4]} }\n`),
+    );
+    const plan = JSON.parse(
+      (await ok(home, ["cluster", "restart", "mq", "-R", "mongos", "--plan-only", "--json"]))
+        .stdout,
+    );
+    const stops = (plan.plan ?? plan).phases.flatMap((p: { operations: unknown[] }) => p.operations)
+      .filter((o: { type: string }) => o.type === "stop_process");
+    assert.deepEqual(
+      stops.map((o: { target: { quiesce_secs?: number } }) => o.target.quiesce_secs),
+      [2, 2],
+    );
+
+    const creds = await clusterCredentials(home, "mq");
+    const both = `mongodb://localhost:${ports[3]},localhost:${ports[4]}/`;
+    const app = new MongoClient(both, {
+      auth: { username: creds.user, password: creds.password },
+      authSource: "admin",
+      retryWrites: true,
+      w: "majority",
+    });
+    const errors: string[] = [];
+    const acked: number[] = [];
+    let stop = false;
+    const writer = (async () => {
+      for (let i = 0; !stop; i++) {
+        try {
+          await app.db("app").collection("q").insertOne({ _id: i as never });
+          acked.push(i);
+        } catch (e) {
+          errors.push(`${i}: ${(e as Error).name} ${(e as Error).message}`);
+        }
+      }
+    })();
+    try {
+      // One mongos in its quiesce period, seen from outside: alive, refusing hello with 91.
+      const direct = new MongoClient(`mongodb://localhost:${ports[3]}/?directConnection=true`, {
+        auth: { username: creds.user, password: creds.password },
+        authSource: "admin",
+      });
+      try {
+        await direct.db("admin").command({ ping: 1 });
+        // The application's connections to both mongos are open (a new connection to a mongos
+        // in its quiesce period is refused at its handshake, 91, as MongoDB's is).
+        while (acked.length + errors.length < 50) await new Promise((r) => setTimeout(r, 20));
+        let ended = false;
+        const shutdown = direct.db("admin").command({ shutdown: 1, timeoutSecs: 2 }).catch(() => {})
+          .finally(() => ended = true);
+        const seen = await (async () => {
+          while (!ended) {
+            const e = await direct.db("admin").command({ hello: 1 }, { timeoutMS: 1000 }).then(
+              () => undefined,
+              (e) => e,
+            );
+            if (e instanceof MongoServerError) return e;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        })();
+        assert.ok(seen, "the mongos shut down without a quiesce period");
+        assert.equal(seen.code, 91, seen.message);
+        assert.equal(seen.message, "The server is in quiesce mode and will shut down");
+        assert.ok(typeof seen.remainingQuiesceTimeMillis === "number", JSON.stringify(seen));
+        await shutdown;
+      } finally {
+        await direct.close();
+      }
+      await ok(home, ["cluster", "start", "mq", "-R", "mongos", "--auto-approve"]);
+      await ok(home, ["cluster", "restart", "mq", "-R", "mongos", "--auto-approve"]);
+    } finally {
+      stop = true;
+      await writer;
+    }
+    assert.deepEqual(errors, []);
+    assert.ok(acked.length > 0);
+    const stored = await app.db("app").collection("q").countDocuments({}, {
+      readConcern: { level: "majority" },
+    });
+    assert.equal(stored, acked.length);
+    await app.close();
+  } finally {
+    await killAll(home);
+  }
+});
