@@ -515,9 +515,14 @@ Deno.test("simulator: feature compatibility version rules", async () => {
     assert.equal((await startMongod(v7, dir, port, ["--logappend"])).code, 0);
     const noConfirm = await adminError(port, { setFeatureCompatibilityVersion: "7.0" });
     assert.match(noConfirm.message, /Please re-run this command with 'confirm: true'/);
+    assert.match(noConfirm.message, /^Once you have upgraded to 7\.0,.*the FCV upgrade\.$/);
     const skip = await adminError(port, { setFeatureCompatibilityVersion: "8.0", confirm: true });
     assert.equal(skip.code, 2, output(skip));
     await admin(port, { setFeatureCompatibilityVersion: "7.0", confirm: true });
+    // Going down, the words are the downgrade's (tester103).
+    const down = await adminError(port, { setFeatureCompatibilityVersion: "6.0" });
+    assert.equal(down.code, 7369100);
+    assert.match(down.message, /^Once you have downgraded the FCV, .*the FCV downgrade\.$/);
     assert.deepEqual(
       (await admin(port, { getParameter: 1, featureCompatibilityVersion: 1 }))
         .featureCompatibilityVersion,

@@ -221,8 +221,11 @@ const setFeatureCompatibilityVersion: Handler = async (ctx) => {
     );
   }
   if (Number(majorMinor(ctx.server.opts.version)) >= 7 && ctx.body.confirm !== true) {
+    // set_feature_compatibility_version_command.cpp: the upgrade's words, else the downgrade's.
     throw new CommandError(
-      `Once you have upgraded to ${target}, you will not be able to downgrade FCV and binary version without support assistance. Please re-run this command with 'confirm: true' to acknowledge this and continue with the FCV upgrade.`,
+      Number(target) > Number(currentFcv(ctx))
+        ? `Once you have upgraded to ${target}, you will not be able to downgrade FCV and binary version without support assistance. Please re-run this command with 'confirm: true' to acknowledge this and continue with the FCV upgrade.`
+        : "Once you have downgraded the FCV, if you choose to downgrade the binary version, it will require support assistance. Please re-run this command with 'confirm: true' to acknowledge this and continue with the FCV downgrade.",
       7369100,
       "Location7369100",
     );
