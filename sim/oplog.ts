@@ -29,8 +29,14 @@ export class Oplog {
    */
   protectFrom?: Timestamp;
 
-  /** `capBytes`: the size cap in bytes (`replication.oplogSizeMB` × 1 MiB). */
-  constructor(private readonly sql: DatabaseSync, readonly capBytes: number) {
+  /**
+   * Entries newer than this (ms) are kept whatever the cap: replSetResizeOplog's
+   * minRetentionHours, until the next restart (storageGlobalParams.oplogMinRetentionHours).
+   */
+  minRetentionMs = 0;
+
+  /** `capBytes`: the size cap in bytes (`replication.oplogSizeMB` × 1 MiB; resize changes it). */
+  constructor(private readonly sql: DatabaseSync, public capBytes: number) {
     const p = (q: string) => sql.prepare(q);
     this.st = {
       put: p("INSERT OR REPLACE INTO oplog(s, i, entry) VALUES(?, ?, ?)"),
@@ -146,6 +152,12 @@ export class Oplog {
     });
   }
 
+  /** A new cap (replSetResizeOplog's size), the oldest entries dropped now if it is smaller. */
+  resize(capBytes: number): void {
+    this.capBytes = capBytes;
+    if (this.bytes > capBytes) this.truncate();
+  }
+
   /** Drops the oldest entries until the oplog is back under its cap (never the newest). */
   private truncate(): void {
     const rows = this.st.first.all(1000);
@@ -154,6 +166,8 @@ export class Oplog {
       if (this.bytes <= this.capBytes * 0.9) break;
       const p = this.protectFrom;
       if (p && (Number(r.s) > p.high || (Number(r.s) === p.high && Number(r.i) >= p.low))) break;
+      // An optime's seconds are its wall clock's.
+      if (this.minRetentionMs && Number(r.s) * 1000 > Date.now() - this.minRetentionMs) break;
       this.bytes -= Number(r.n);
       upTo = { s: Number(r.s), i: Number(r.i) };
     }

@@ -165,6 +165,8 @@ export class DataStore {
       const v = BSON.deserialize(row.v as Uint8Array);
       if (row.k === "config") this.repl.config = v.config;
       if (row.k === "resync") this.repl.resyncing = Boolean(v.on);
+      // A size replSetResizeOplog set outlives the oplogSizeMB the server starts with.
+      if (row.k === "oplogSize") this.oplog.capBytes = Number(v.bytes);
       if (row.k === "election") {
         this.repl.term = Number(v.term ?? 0);
         this.repl.votedFor = v.votedFor ?? undefined;
@@ -338,6 +340,15 @@ export class DataStore {
 
   saveConfig(): void {
     this.st.putMeta.run("config", BSON.serialize({ config: this.repl.config }));
+    this.syncJournal();
+  }
+
+  /** replSetResizeOplog's new cap (bytes), kept across restarts; the oldest entries go now. */
+  resizeOplog(capBytes: number): void {
+    this.transaction(() => {
+      this.st.putMeta.run("oplogSize", BSON.serialize({ bytes: capBytes }));
+      this.oplog.resize(capBytes);
+    });
     this.syncJournal();
   }
 

@@ -4,8 +4,17 @@
  * answered as done. Through the official driver.
  */
 import assert from "node:assert/strict";
-import type { Document, MongoServerError } from "mongodb";
-import { refusedWith, withMongod } from "./sim_helpers.ts";
+import { type Document, MongoClient, type MongoServerError } from "mongodb";
+import {
+  refusedWith,
+  simBin,
+  startMongod,
+  startReplSet,
+  stopMongod,
+  withDir,
+  withMongod,
+} from "./sim_helpers.ts";
+import { freePorts, output } from "./helpers.ts";
 import { installFixture } from "./fixture.ts";
 
 installFixture();
@@ -219,5 +228,57 @@ Deno.test("simulator: valid requests the stricter checks must not refuse (tester
       },
     }, { $project: { os: 1 } }]).toArray();
     assert.deepEqual(named, [{ _id: 1, os: [{ _id: 12 }] }]);
+  });
+});
+
+Deno.test("simulator: replSetResizeOplog sets the oplog's cap ($collStats maxSize), kept across a restart, and minRetentionHours keeps newer entries over it; out-of-range sizes (51024), a size that is no number (14), another database (13) and a server without an oplog (26) are refused (tester103)", async () => {
+  await withDir(async (dir) => {
+    const bin = await simBin("7.0.5");
+    const [port, alone] = freePorts(2);
+    await startReplSet(bin, dir, [port], {}, ["--oplogSize", "1"]);
+    const started = await startMongod(bin, dir, alone);
+    assert.equal(started.code, 0, output(started));
+    const c = new MongoClient(`mongodb://localhost:${port}/?directConnection=true`);
+    try {
+      const db = c.db("admin");
+      const maxSize = async () =>
+        Number(
+          (await c.db("local").collection("oplog.rs").aggregate([{
+            $collStats: { storageStats: {} },
+          }]).toArray())[0].storageStats.maxSize,
+        );
+      await refusedWith(db, { replSetResizeOplog: 1, size: 100 }, 51024);
+      await refusedWith(db, { replSetResizeOplog: 1, size: "2000" }, 14);
+      await refusedWith(db, { replSetResizeOplog: 1, minRetentionHours: -1 }, 51024);
+      await refusedWith(c.db("app"), { replSetResizeOplog: 1, size: 2000 }, 13);
+      const lone = new MongoClient(`mongodb://localhost:${alone}/?directConnection=true`);
+      try {
+        await refusedWith(lone.db("admin"), { replSetResizeOplog: 1, size: 2000 }, 26);
+      } finally {
+        await lone.close();
+      }
+      assert.equal(await maxSize(), 1024 * 1024);
+      // minRetentionHours keeps entries newer than that over the size (1 MB here).
+      await db.command({ replSetResizeOplog: 1, minRetentionHours: 1.5 });
+      const pad = "x".repeat(2000);
+      for (let b = 0; b < 3; b++) {
+        await c.db("app").collection("big").insertMany(
+          Array.from({ length: 500 }, (_, i) => ({ b, i, pad })),
+        );
+      }
+      const kept = (await c.db("local").collection("oplog.rs").aggregate([{
+        $collStats: { storageStats: {} },
+      }]).toArray())[0].storageStats.size;
+      assert.ok(kept > 2 * 1024 * 1024, `oplog of ${kept} bytes`);
+      await db.command({ replSetResizeOplog: 1, size: 2000 });
+      assert.equal(await maxSize(), 2000 * 1024 * 1024);
+      await stopMongod(dir, port);
+      // The size set outlives the --oplogSize the member starts with again.
+      const again = await startMongod(bin, dir, port, ["--replSet", "rs0", "--oplogSize", "1"]);
+      assert.equal(again.code, 0, output(again));
+      assert.equal(await maxSize(), 2000 * 1024 * 1024);
+    } finally {
+      await c.close();
+    }
   });
 });

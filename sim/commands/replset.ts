@@ -9,6 +9,7 @@ import { checkImplicitDefaultUnchanged } from "../rw_defaults.ts";
 import { handOff } from "../handoff.ts";
 import { replSetGetStatus } from "./repl_status.ts";
 import { rollbackId } from "../rollback_id.ts";
+import { typeName } from "../update_checks.ts";
 
 export function repl(ctx: CommandContext): ReplSet {
   const r = (ctx.server as unknown as { repl?: ReplSet }).repl;
@@ -301,7 +302,53 @@ const replSetMaintenance: Handler = (ctx) => {
   return {};
 };
 
+/**
+ * replSetResizeOplog (resize_oplog.cpp, resize_oplog.idl): `size` (MB, 990 to 1 PB; 51024
+ * outside) becomes the oplog's cap, kept across restarts, the oldest entries dropped now when it
+ * is smaller; `minRetentionHours` (>= 0) keeps newer entries whatever the size until the next
+ * restart. Admin only (13); a server without an oplog (no --replSet) is 26.
+ */
+const replSetResizeOplog: Handler = (ctx) => {
+  if (ctx.db !== "admin") {
+    throw errors.unauthorized("replSetResizeOplog may only be run against the admin database.");
+  }
+  const r = (ctx.server as unknown as { repl?: ReplSet }).repl;
+  if (!r) throw new CommandError("oplog does not exist", 26, "NamespaceNotFound");
+  const field = (name: string, lo: number, hi = Infinity): number | undefined => {
+    const v = ctx.body[name];
+    if (v === undefined) return undefined;
+    if (typeof v !== "number") {
+      throw new CommandError(
+        `BSON field 'replSetResizeOplog.${name}' is the wrong type '${typeName(v)}', expected ` +
+          "type 'double'",
+        14,
+        "TypeMismatch",
+      );
+    }
+    if (!(v >= lo && v <= hi)) {
+      throw new CommandError(
+        `BSON field 'replSetResizeOplog.${name}' value must be ${
+          v >= lo ? `<= ${hi}` : `>= ${lo}`
+        }, actual value '${v}'`,
+        51024,
+        "Location51024",
+      );
+    }
+    return v;
+  };
+  const sizeMB = field("size", 990, 1073741824);
+  const hours = field("minRetentionHours", 0);
+  if (sizeMB !== undefined) r.store.resizeOplog(Math.floor(sizeMB * 1024 * 1024));
+  if (hours !== undefined) r.store.oplog.minRetentionMs = hours * 3_600_000;
+  ctx.server.log.info("STORAGE", 20497, "conn", "replSetResizeOplog success", {
+    size: r.store.oplog.capBytes,
+    minRetentionHours: r.store.oplog.minRetentionMs / 3_600_000,
+  });
+  return {};
+};
+
 export const replSetCommands: Record<string, Handler> = {
+  replSetResizeOplog,
   replSetInitiate,
   replSetGetStatus,
   replSetGetConfig,
