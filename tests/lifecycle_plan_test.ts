@@ -717,6 +717,32 @@ Deno.test("rollback of a restart: a stop and start of the same process cancel ou
   assert.deepEqual(
     allOperations(found).filter((o) => /_process$/.test(o.type)).map((o) => o.id),
     [],
+  ); // mup killed while the start after the first stop ran: the start may have brought the
+  // member back, so it is not stopped again; the stop's undo starts it only if it is not
+  // running (tester103 #3: the rollback stopped and started a healthy member).
+  const firstStart = allOperations(restart).find((o) =>
+    o.type === "start_process" && o.target.name === firstStop.target.name
+  )!;
+  const cut = ranState(restart, (id) => id === firstStop.id || id.startsWith("mark"));
+  cut.operation_states[firstStart.id] = {
+    ...cut.operation_states[firstStart.id],
+    status: "running",
+    executions: 1,
+  };
+  const back = planRollback({
+    planId: "plan-rb",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    original: restart,
+    state: cut,
+    checkpoint: { id: "start" },
+    stateDir: `${CLUSTER_DIR}/state`,
+    baseState: { lineage: "lineage-1", serial: 2 },
+    hooks: [],
+    startAgain: startAgainOps(meta, DEPLOY),
+  });
+  assert.deepEqual(
+    allOperations(back).filter((o) => /_process$/.test(o.type)).map((o) => `${o.type} ${o.id}`),
+    [`start_process undo-${firstStop.id}`, `wait_for_process undo-${firstStop.id}-wait`],
   );
 });
 

@@ -86,7 +86,21 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
       )
     ),
   );
+  // A start cut off while it ran (mup killed) after its process's stop completed may have
+  // brought the process back: it is not stopped again, and the stop's undo, a start, finds it
+  // running (tester103 #3: the rollback bounced a healthy member).
+  const cutOff = new Set(
+    allOps(original).filter((o) =>
+      o.type === "start_process" && ran(o.id) &&
+      state.operation_states[o.id]?.status === "running" &&
+      allOps(original).some((s) =>
+        s.type === "stop_process" && s.target.name === o.target.name && ran(s.id) &&
+        state.operation_states[s.id]?.status === "completed"
+      )
+    ).map((o) => o.target.name),
+  );
   const ctx: UndoContext = {
+    cutOffStarts: cutOff,
     fresh: original.base_state.lineage === "",
     startAgain: input.startAgain ?? {},
     // A stop that found its process already down (it died after the plan was made, tester72)

@@ -16,6 +16,11 @@ export interface UndoContext {
   startAgain: Record<string, PlannedOperation[]>;
   /** Processes both stopped and started after the checkpoint: nothing to undo for either. */
   cancelled: Set<string>;
+  /**
+   * Processes stopped, then started by a start cut off while it ran: the start is not undone
+   * (the process may be up again, as before the plan); the stop's undo starts it if it is not.
+   */
+  cutOffStarts: Set<string>;
   /** What each operation's run recorded (its outcome's metadata), by operation ID. */
   recorded: Record<string, Record<string, unknown> | undefined>;
   recordedConfigs: Record<string, string>;
@@ -47,7 +52,7 @@ export function undoOps(o: PlannedOperation, ctx: UndoContext): PlannedOperation
     });
   switch (o.type) {
     case "start_process":
-      if (ctx.cancelled.has(t.name)) return [];
+      if (ctx.cancelled.has(t.name) || ctx.cutOffStarts.has(t.name)) return [];
       return [op({
         id: `undo-${o.id}`,
         type: "stop_process",

@@ -26,6 +26,7 @@ Deno.test("the undo of an add_members removes the members in the reverse of the 
     fresh: false,
     startAgain: {},
     cancelled: new Set(),
+    cutOffStarts: new Set(),
     recorded: {},
     recordedConfigs: {},
     ops: new Map([[add.id, add]]),
