@@ -11,6 +11,7 @@ import { dispatch } from "./dispatch.ts";
 import type { DataStore } from "./store.ts";
 import { ServerCounters } from "./server_status.ts";
 import { TopologyVersion } from "./topology_version.ts";
+import { QuiescePeriod } from "./quiesce.ts";
 import { isOwnAddress, ownAddress } from "./self_address.ts";
 import {
   encodeMsg,
@@ -129,8 +130,11 @@ export class Server {
   readonly counters = new ServerCounters();
   private nextConnId = 1;
   private readonly topology = new TopologyVersion(this.processId);
+  /** A mongos's quiesce period at its shutdown (quiesce.ts). */
+  readonly quiesce: QuiescePeriod;
 
   constructor(readonly opts: ServerOptions, readonly log: Log, readonly store: DataStore) {
+    this.quiesce = new QuiescePeriod(this.topology, log);
     this.peers.clock = {
       time: () => this.clusterTimeFields().$clusterTime,
       observe: (ts) => this.observeClusterTime(ts),
@@ -360,26 +364,6 @@ export class Server {
   /** Addresses that refer to this process, for matching replica-set member entries. */
   isSelf(hostPort: string): boolean {
     return isOwnAddress(this.opts, hostPort);
-  }
-
-  /** When a mongos's quiesce period ends (ms since the epoch), once it began. */
-  quiesceEnd?: number;
-
-  /**
-   * A mongos's quiesce period before it shuts down (MongoDB 5.0+, MongosTopologyCoordinator::
-   * enterQuiesceModeAndWait): for `ms`, hello answers ShutdownInProgress (91) with the time
-   * left, a waiting one at once (the topologyVersion moves on), so that drivers route to other
-   * mongos; every other command, on any connection, runs as before.
-   */
-  async quiesce(ms: number): Promise<void> {
-    if (!(ms > 0) || this.quiesceEnd !== undefined) return;
-    this.quiesceEnd = Date.now() + ms;
-    this.topology.bump();
-    this.log.info("SHARDING", 4695701, "main", "Entering quiesce mode for mongos shutdown", {
-      quiesceTime: ms,
-    });
-    await new Promise((r) => setTimeout(r, ms));
-    this.log.info("SHARDING", 4695702, "main", "Exiting quiesce mode for mongos shutdown");
   }
 
   async shutdown(code = 0): Promise<never> {

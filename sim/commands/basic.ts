@@ -43,9 +43,8 @@ const hello: Handler = async (ctx) => {
   const s = ctx.server;
   const refuse = () => {
     if (s.shuttingDown) throw errors.shutdownInProgress();
-    if (s.quiesceEnd !== undefined) {
-      throw errors.shutdownInProgress(Math.max(0, s.quiesceEnd - Date.now()));
-    }
+    const left = s.quiesce.left();
+    if (left !== undefined) throw errors.shutdownInProgress(left);
   };
   refuse();
   if (ctx.body.topologyVersion !== undefined && ctx.body.maxAwaitTimeMS !== undefined) {
@@ -260,7 +259,7 @@ const shutdown: Handler = async (ctx) => {
   const timeoutSecs = Number(ctx.body.timeoutSecs ?? (force ? 0 : 15));
   await ctx.server.role?.beforeShutdown?.(force, timeoutSecs);
   // A mongos lets what runs finish, and its clients move away, for timeoutSecs first (5.0+).
-  if (ctx.server.opts.role === "mongos") await ctx.server.quiesce(timeoutSecs * 1000);
+  if (ctx.server.opts.role === "mongos") await ctx.server.quiesce.enter(timeoutSecs * 1000);
   setTimeout(() => ctx.server.shutdown(0), 10);
   return { __closeConnection: true };
 };
