@@ -153,12 +153,7 @@ const addShard: Handler = async (ctx) => {
   }, 35_000);
   await m.config("config", {
     insert: "shards",
-    documents: [{
-      _id: name,
-      host,
-      state: 1,
-      topologyTime: new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 }),
-    }],
+    documents: [{ _id: name, host, state: 1, topologyTime: await nextTopologyTime(m) }],
     writeConcern: { w: "majority" },
   });
   ctx.server.log.info("SHARDING", 21920, "conn", "Added shard", { name, host });
@@ -305,3 +300,17 @@ export const mongosCommands: Record<string, Handler> = {
     ].map((c) => [c, forward]),
   ),
 };
+
+/**
+ * A new shard's topologyTime: the config server's time of the change, later than every other
+ * shard's (each addShard has its own, as MongoDB's does; two in one second had one).
+ */
+async function nextTopologyTime(m: Mongos): Promise<Timestamp> {
+  const now = new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 });
+  const latest = (await m.shards()).map((s) => s.topologyTime).filter((t): t is Timestamp =>
+    t instanceof Timestamp
+  ).reduce<Timestamp | undefined>((a, t) => !a || t.greaterThan(a) ? t : a, undefined);
+  return latest && !now.greaterThan(latest)
+    ? new Timestamp({ t: latest.high, i: latest.low + 1 })
+    : now;
+}

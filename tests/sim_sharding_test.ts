@@ -122,6 +122,10 @@ Deno.test("sharding: enableSharding records a primary shard; unsharded collectio
     assert.deepEqual(dbs.map((d) => d._id), ["a", "b"]);
     // Two databases on two shards: the second goes to the shard holding fewer.
     assert.deepEqual(dbs.map((d) => d.primary).sort(), ["sh1", "sh2"]);
+    // Each addShard has its own topologyTime, even two within a second (tester103).
+    const shards = (await c.db("admin").command({ listShards: 1 })).shards as Document[];
+    const [t1, t2] = ["sh1", "sh2"].map((id) => shards.find((s) => s._id === id)!.topologyTime);
+    assert.ok(!t1.equals(t2), `${t1} ${t2}`);
     for (const d of dbs) {
       await c.db(String(d._id)).collection("t").insertMany([{ x: 1 }, { x: 2 }]);
       const other = d.primary === "sh1" ? "sh2" : "sh1";
