@@ -50,6 +50,9 @@ export const stopProcess: Operation = {
     const gone = (ms: number) => allGone(ex, [pid], ms);
     const force = ctx.op.target.params.force === "true";
     const mongos = ctx.op.target.name.startsWith("mongos-");
+    const timeoutSecs = force
+      ? 0
+      : ctx.op.target.quiesce_secs ?? (mongos ? 0 : Math.ceil(timeout / 3000));
     // A server that answers with an error (e.g. an arbiter, which holds no users to log in
     // with, 18) will not shut down by itself: SIGTERM at once rather than after waiting. A
     // connection closed without an answer is what a shutdown that began looks like.
@@ -59,16 +62,18 @@ export const stopProcess: Operation = {
       // A primary first waits up to timeoutSecs for a secondary to catch up and take over, even
       // with force (MongoDB's stepDownForShutdown; force only ignores that the wait failed).
       // Forced stops are planned where no secondary is left to take over (the last member of a
-      // set stopping whole) or asked for (--force): waiting would only delay them. A mongos
-      // spends timeoutSecs in its quiesce period (5.0+): the plan's `quiesce_secs`, else none.
-      timeoutSecs: force ? 0 : mongos ? ctx.op.target.quiesce_secs ?? 0 : Math.ceil(timeout / 3000),
+      // set stopping whole) or asked for (--force): waiting would only delay them. A mongos, a
+      // secondary, and a primary once stepped down spend timeoutSecs in their quiesce period
+      // (5.0+): the plan's `quiesce_secs` where it gives one.
+      timeoutSecs,
     }, timeout / 3).then(
       () => false,
       // One on a certificate the cluster's CA did not sign is never asked: SIGTERM at once.
       (e) => typeof (e as { code?: unknown }).code === "number" || e instanceof TlsUntrustedError,
     );
     const how = await (async () => {
-      if (!refused && await gone(timeout / 3)) return "with shutdown";
+      // A primary's catch-up wait and then its quiesce period may each take timeoutSecs.
+      if (!refused && await gone(timeout / 3 + 2 * timeoutSecs * 1000)) return "with shutdown";
       await ex.signal(pid, "SIGTERM");
       if (await gone(timeout / 3)) return "with SIGTERM";
       await ex.signal(pid, "SIGKILL");

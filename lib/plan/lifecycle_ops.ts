@@ -60,11 +60,20 @@ const members = (s: ReplicaSetSpec) => s.members.map((m) => hostPort(m.host, m.p
 export const MONGOS_QUIESCE_SECS = 2;
 
 /**
+ * The quiesce period of a replica set member stopped in a rolling restart (seconds): a
+ * secondary's hello answers ShutdownInProgress meanwhile, so drivers stop reading from it while
+ * its reads finish. MongoDB spends the shutdown command's timeoutSecs so on a secondary (5.0+),
+ * a primary's after it stepped down; a plain stop's secondaries spend none.
+ */
+export const MEMBER_QUIESCE_SECS = 1;
+
+/**
  * `stop-<id>`: shutdown command, then SIGTERM, then SIGKILL (force: shutdown with force).
  * `stepDownFirst`: the replica set whose primary this member was before the plan stepped it
  * down; primary again when the stop runs, it is stepped down again first (stop_process).
- * `quiesceSecs`: a mongos's quiesce period (MONGOS_QUIESCE_SECS where others go on routing;
- * none otherwise).
+ * `quiesceSecs`: the shutdown command's timeoutSecs for a process that is no primary when it
+ * stops, its quiesce period (MONGOS_QUIESCE_SECS, MEMBER_QUIESCE_SECS; 0 none); left out, a
+ * mongos gets none and a mongod 10 s, a primary's wait for a secondary to catch up.
  */
 export function stopOp(
   p: ProcessSpec,
@@ -87,7 +96,7 @@ export function stopOp(
         ...(stepDownFirst ? { step_down_first: stepDownFirst } : {}),
       }),
       timeout_ms: 30_000,
-      ...(quiesceSecs ? { quiesce_secs: quiesceSecs } : {}),
+      ...(quiesceSecs !== undefined ? { quiesce_secs: quiesceSecs } : {}),
     },
     changes: [change("process", p.id, "stop")],
     depends_on: deps,
@@ -102,7 +111,7 @@ export function stopOp(
  * is, never stopped as the primary.
  */
 export function rollingStopOp(p: ProcessSpec, set: ReplicaSetSpec, deps: string[]) {
-  const o = stopOp(p, deps, false, set.name);
+  const o = stopOp(p, deps, false, set.name, MEMBER_QUIESCE_SECS);
   o.pre_conditions.push(check(
     `stop-${p.id}:set-healthy`,
     "replica_set_healthy",

@@ -14,6 +14,7 @@ import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./life
 import {
   handBackOp,
   markedPhases,
+  MEMBER_QUIESCE_SECS,
   memberStateOp,
   metadataOp,
   MONGOS_QUIESCE_SECS,
@@ -81,7 +82,9 @@ export function rollSet(
     ops.push(waitPrimaryOp(set, [`step-down-${set.name}`], primary));
     // Paused here past its step-down period, it may have taken the primary back: the stop
     // steps it down again rather than stop the primary.
-    ops.push(stopOp(primary, [`wait-primary-${set.name}`], false, set.name));
+    ops.push(
+      stopOp(primary, [`wait-primary-${set.name}`], false, set.name, MEMBER_QUIESCE_SECS),
+    );
     ops.push(startOp(input.meta, primary, [`stop-${primary.id}`], cfgSet));
     ops.push(memberStateOp(primary, set, "HEALTHY", [`start-${primary.id}`]));
     if (takesBack(set, primary)) {

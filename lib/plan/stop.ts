@@ -41,7 +41,8 @@ export function orderedStops(
     for (const members of bySet.values()) {
       const isPrimary = (p: ProcessSpec) => input.facts[p.id]?.state === "PRIMARY";
       const secondaries = members.filter((p) => !isPrimary(p));
-      for (const p of secondaries) ops.push(stopOp(p, before, force));
+      // A secondary stopped on its own spends no quiesce period (its set keeps the primary).
+      for (const p of secondaries) ops.push(stopOp(p, before, force, undefined, 0));
       const after = secondaries.map((p) => `stop-${p.id}`);
       // A primary whose set stops whole has no one to step down to: it is shut down with force
       // (without, MongoDB's shutdown command refuses on a primary that cannot step down).

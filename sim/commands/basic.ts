@@ -258,8 +258,11 @@ const shutdown: Handler = async (ctx) => {
   const force = Boolean(ctx.body.force);
   const timeoutSecs = Number(ctx.body.timeoutSecs ?? (force ? 0 : 15));
   await ctx.server.role?.beforeShutdown?.(force, timeoutSecs);
-  // A mongos lets what runs finish, and its clients move away, for timeoutSecs first (5.0+).
-  if (ctx.server.opts.role === "mongos") await ctx.server.quiesce.enter(timeoutSecs * 1000);
+  // A mongos, or a secondary (a primary once it handed off), lets what runs finish, and its
+  // clients move away, for timeoutSecs first (5.0+: quiesce.ts).
+  const mongos = ctx.server.opts.role === "mongos";
+  const secondary = (ctx.server as unknown as { repl?: { state: number } }).repl?.state === 2;
+  if (mongos || secondary) await ctx.server.quiesce.enter(timeoutSecs * 1000, mongos);
   setTimeout(() => ctx.server.shutdown(0), 10);
   return { __closeConnection: true };
 };

@@ -1,12 +1,22 @@
 /**
- * A mongos's quiesce period (MongoDB 5.0+): stopped while other mongos go on routing (a rolling
- * restart), it answers hello with ShutdownInProgress for the shutdown command's timeoutSecs, so
- * that drivers move to the other mongos while what it runs finishes: an application writing
- * through both sees no error (tester103 #1: the simulated mongos closed every connection at once).
+ * The quiesce period (MongoDB 5.0+): a mongos stopped while other mongos go on routing (a rolling
+ * restart), or a replica set secondary, answers hello with ShutdownInProgress for the shutdown
+ * command's timeoutSecs, so that drivers go to other servers while what it runs finishes: an
+ * application writing through two mongos sees no error (tester103 #1: the simulated mongos closed
+ * every connection at once). mup's rolling restarts give set members a quiesce period too; a
+ * plain stop's secondaries get none.
  */
 import assert from "node:assert/strict";
 import { MongoClient, MongoServerError } from "mongodb";
-import { clusterCredentials, killAll, smallShardedTopology, tempHome } from "./helpers.ts";
+import {
+  clusterCredentials,
+  freePorts,
+  killAll,
+  replicaSetTopology,
+  smallShardedTopology,
+  tempHome,
+} from "./helpers.ts";
+import { simBin, startReplSet, withDir } from "./sim_helpers.ts";
 import { deploy, ok, stablePorts } from "./lifecycle_helpers.ts";
 import { installFixture } from "./fixture.ts";
 
@@ -98,6 +108,52 @@ Deno.test("rolling restart of two mongos under load: each quiesces (hello answer
     });
     assert.equal(stored, acked.length);
     await app.close();
+  } finally {
+    await killAll(home);
+  }
+});
+
+Deno.test("a secondary's shutdown quiesces for timeoutSecs (hello answers 91 with the time left, reads go on); mup's rolling restart gives set members 1 s, a plain stop's secondaries none", async () => {
+  await withDir(async (dir) => {
+    const ports = freePorts(2);
+    await startReplSet(await simBin("7.0.5"), dir, ports);
+    const direct = new MongoClient(`mongodb://localhost:${ports[1]}/?directConnection=true`);
+    try {
+      await direct.db("admin").command({ ping: 1 });
+      let ended = false;
+      const shutdown = direct.db("admin").command({ shutdown: 1, timeoutSecs: 2 }).catch(() => {})
+        .finally(() => ended = true);
+      let seen: MongoServerError | undefined;
+      while (!ended && !seen) {
+        const e = await direct.db("admin").command({ hello: 1 }, { timeoutMS: 1000 }).then(
+          () => undefined,
+          (e) => e,
+        );
+        if (e instanceof MongoServerError) seen = e;
+        else await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(seen, "the secondary shut down without a quiesce period");
+      assert.equal(seen.code, 91, seen.message);
+      assert.ok(typeof seen.remainingQuiesceTimeMillis === "number", JSON.stringify(seen));
+      await shutdown;
+    } finally {
+      await direct.close();
+    }
+  });
+  // The plans: a rolling restart's member stops quiesce 1 s; a plain stop's secondaries 0.
+  const home = await tempHome();
+  const ports = stablePorts(3);
+  try {
+    await deploy(home, "qr", replicaSetTopology(ports));
+    const stopsOf = async (args: string[]) => {
+      const out = JSON.parse((await ok(home, [...args, "--plan-only", "--json"])).stdout);
+      return (out.plan ?? out).phases.flatMap((p: { operations: unknown[] }) => p.operations)
+        .filter((o: { type: string }) => o.type === "stop_process")
+        .map((o: { target: { quiesce_secs?: number } }) => o.target.quiesce_secs);
+    };
+    assert.deepEqual(await stopsOf(["cluster", "restart", "qr"]), [1, 1, 1]);
+    const secondary = `localhost:${ports[2]}`;
+    assert.deepEqual(await stopsOf(["cluster", "stop", "qr", "-N", secondary]), [0]);
   } finally {
     await killAll(home);
   }
