@@ -102,9 +102,13 @@ export function rollEach(
 ): PlannedOperation[] {
   const ops: PlannedOperation[] = [];
   let prev: string[] = [];
+  const routers = clusterProcesses(input).procs.filter((r) => r.role === "mongos");
   for (const p of [...procs].sort(byPort)) {
-    // The other mongos route meanwhile: clients move to them during this one's quiesce.
-    const quiesce = p.role === "mongos" && procs.length > 1 ? MONGOS_QUIESCE_SECS : undefined;
+    // Another mongos of the cluster routes meanwhile (chosen or not: one restarted with -N
+    // too): clients move to it during this one's quiesce.
+    const quiesce = p.role === "mongos" && routers.some((r) => r.id !== p.id)
+      ? MONGOS_QUIESCE_SECS
+      : undefined;
     const stop = stopOp(p, prev, false, undefined, quiesce);
     const start = startOp(input.meta, p, [`stop-${p.id}`], cfgSet);
     // A mongos starts only while its config servers answer: its stop checks that first, so a
