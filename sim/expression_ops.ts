@@ -1,8 +1,8 @@
 /**
  * Aggregation expressions the query engine lacks or runs otherwise than mongod, as mongod runs
  * them (src/mongo/db/pipeline/expression.cpp): `$indexOfCP`, which the engine does not know,
- * `$dateToString`'s `%w` and `%%`, and the renaming that runs `$dateFromString` (date_from_string.ts)
- * and `$dateToString` as the simulator's own. Pure:
+ * `$dateToString`'s `%w`, `%U` and `%%`, `$week`, and the renaming that runs `$dateFromString`
+ * (date_from_string.ts), `$dateToString` and `$week` as the simulator's own. Pure:
  * evaluated arguments in, a value or a QueryError out; sim/query.ts registers them.
  */
 import { QueryError } from "./query_errors.ts";
@@ -11,10 +11,21 @@ import { isNumeric, isObject, typeName } from "./update_checks.ts";
 /** The names the simulator's date expressions run under inside the engine (ownDateExpressions). */
 export const DATE_FROM_STRING = "$mongodDateFromString";
 export const DATE_TO_STRING = "$mongodDateToString";
+export const WEEK = "$mongodWeek";
 const OWN: Record<string, string> = {
   $dateFromString: DATE_FROM_STRING,
   $dateToString: DATE_TO_STRING,
+  $week: WEEK,
 };
+
+/**
+ * The week of the year as mongod counts it (TimeZone::week, strftime's %U): weeks begin on
+ * Sunday, the days before the year's first Sunday are week 0. `dayOfYear` 1–366, `dayOfWeek`
+ * 1 (Sunday) to 7, in the timezone asked (the engine's own counted otherwise).
+ */
+export function weekOfYear(dayOfYear: number, dayOfWeek: number): number {
+  return Math.floor((dayOfYear + 7 - dayOfWeek) / 7);
+}
 
 /**
  * `value` (a pipeline, or any part of one) with every `$dateFromString` and `$dateToString`
@@ -38,9 +49,9 @@ const TO_STRING_SPECIFIERS = new Set("bBdGHjLmMSwuUVYzZ");
 /**
  * A `$dateToString` format checked as mongod's validateFormat checks it (18535 for a `%` at the
  * end, 18536 for an unknown specifier: src/mongo/db/query/datetime/date_time_support.cpp) and cut
- * into pieces: each `%%` and `%w` a piece of its own (the engine renders `%%` as nothing and
- * counts `%w` 0–6, so the simulator renders those), the text between them the engine's.
- * "a%%b%w" gives ["a", "%%", "b", "%w"].
+ * into pieces: each `%%`, `%w` and `%U` a piece of its own (the engine renders `%%` as nothing,
+ * counts `%w` 0–6 and numbers weeks otherwise, so the simulator renders those), the text between
+ * them the engine's. "a%%b%w" gives ["a", "%%", "b", "%w"].
  */
 export function formatPieces(format: string): string[] {
   const pieces: string[] = [];
@@ -61,7 +72,7 @@ export function formatPieces(format: string): string[] {
         "Location18536",
       );
     }
-    if (c === "%" || c === "w") {
+    if (c === "%" || c === "w" || c === "U") {
       if (text) pieces.push(text);
       pieces.push(`%${c}`);
       text = "";

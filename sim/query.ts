@@ -22,10 +22,11 @@ import { ownTypes, TYPE_OPERATOR, typeOperator } from "./type_query.ts";
 import {
   DATE_FROM_STRING,
   DATE_TO_STRING,
-  formatPieces,
   indexOfCP,
   ownDateExpressions,
+  WEEK,
 } from "./expression_ops.ts";
+import { dateToString, type EngineOp, week } from "./date_to_string.ts";
 import { dateFromString } from "./date_from_string.ts";
 import { conciseLookup, desugarBucket, desugarCount, NO_BRANCH } from "./pipeline_desugar.ts";
 
@@ -95,7 +96,7 @@ export function compileFilter(
   if (!filter || Object.keys(filter).length === 0) return () => true;
   checkFilter(filter);
   try {
-    const q = new (engine().Query)(ownTypes(filter), {
+    const q = new (engine().Query)(ownTypes(ownExprDates(filter)), {
       context: simContext(),
       ...(variables ? { variables } : {}),
     });
@@ -110,6 +111,22 @@ export function compileFilter(
     translate(e, "query");
   }
 }
+
+/** `filter` with the date expressions of its `$expr`s the simulator's own (ownDateExpressions). */
+function ownExprDates(filter: Document): Document {
+  return Object.fromEntries(
+    Object.entries(filter).map(([k, v]) =>
+      k === "$expr"
+        ? [k, ownDateExpressions(v)]
+        : (k === "$and" || k === "$or" || k === "$nor") && Array.isArray(v)
+        ? [k, v.map((f) => isPlainFilter(f) ? ownExprDates(f) : f)]
+        : [k, v]
+    ),
+  );
+}
+
+const isPlainFilter = (f: unknown): f is Document =>
+  typeof f === "object" && f !== null && !Array.isArray(f);
 
 export function matches(doc: Document, filter: Document | undefined): boolean {
   return compileFilter(filter)(doc);
@@ -128,7 +145,8 @@ export interface FindSpec {
 /** find: filter, sort, skip, limit, projection, in MongoDB's order. */
 export function findDocs(docs: Document[], spec: FindSpec): Document[] {
   const test = compileFilter(spec.filter, spec.let);
-  const variables = spec.let ? { variables: spec.let } : undefined;
+  // The simulator's own expressions ($dateToString's %w, %U and %%…) in projections too.
+  const variables = { context: simContext(), ...(spec.let ? { variables: spec.let } : {}) };
   try {
     let out = docs.filter(test);
     if (spec.sort && Object.keys(spec.sort).length) out = sortStage(out, spec.sort);
@@ -147,7 +165,7 @@ export function findDocs(docs: Document[], spec: FindSpec): Document[] {
         ops,
         (ds, p) => {
           const order = inMongodOrder(p);
-          return (new (engine().Aggregator)([{ $project: p }], variables).run(
+          return (new (engine().Aggregator)([{ $project: ownDateExpressions(p) }], variables).run(
             ds.map(cloneDoc),
           ) as Document[]).map((d, i) => order(d, ds[i]));
         },
@@ -163,7 +181,7 @@ export function findDocs(docs: Document[], spec: FindSpec): Document[] {
         )
         : [];
       const projected = new (engine().Aggregator)(
-        [{ $project: pos?.projection ?? spec.projection }],
+        [{ $project: ownDateExpressions(pos?.projection ?? spec.projection) }],
         variables,
       ).run(out.map(cloneDoc)) as Document[];
       const order = inMongodOrder(pos?.projection ?? spec.projection);
@@ -282,42 +300,16 @@ type Stage = (coll: Stream, spec: unknown, options: unknown) => Stream;
 type StageOptions = { context: { getOperator(type: string, name: string): unknown } };
 type Expression = (obj: Document, expr: unknown, options: StageOptions) => unknown;
 
-/**
- * `$dateToString` by the engine, its format checked as mongod checks it and its `%%` and `%w`
- * rendered as mongod renders them (formatPieces): each other piece of the format is the
- * engine's, for the date and timezone evaluated once.
- */
-const dateToString: Expression = (obj, expr, options) => {
-  const op = (name: string) => options.context.getOperator("expression", name) as Expression;
-  const evaluate = (e: unknown) => evalExpr!(obj, e, options as never);
-  const spec = expr as Document;
-  if (!spec || typeof spec !== "object" || !("format" in spec)) {
-    return op("$dateToString")(obj, expr, options);
-  }
-  const format = evaluate(spec.format);
-  // A format that is no string is the engine's to refuse.
-  if (typeof format !== "string") return op("$dateToString")(obj, expr, options);
-  const pieces = formatPieces(format);
-  const date = evaluate(spec.date);
-  // A missing date is the engine's to answer (onNull) as it is.
-  if (date == null) return op("$dateToString")(obj, expr, options);
-  const at = {
-    date: { $literal: date },
-    ...(spec.timezone === undefined ? {} : { timezone: { $literal: evaluate(spec.timezone) } }),
-  };
-  const piece = (p: string) =>
-    op("$dateToString")(obj, { ...spec, ...at, format: { $literal: p } }, options);
-  let dow: string | undefined;
-  return pieces.map((p) =>
-    p === "%%" ? "%" : p === "%w" ? (dow ??= String(op("$dayOfWeek")(obj, at, options))) : piece(p)
-  ).join("");
-};
+/** The engine's expression operators, applied to `obj` (date_to_string.ts). */
+const engineOp = (obj: Document, options: StageOptions): EngineOp => (name) => (arg) =>
+  (options.context.getOperator("expression", name) as Expression)(obj, arg, options);
 
 /**
  * The simulator's own operators inside the engine: SORT_STAGE (`$sort` in MongoDB's order:
  * sortStage), PROJECT_STAGE (the engine's `$project`, its result's fields in mongod's order:
  * projection_order.ts), TYPE_OPERATOR (`$type` in filters: type_query.ts), `$indexOfCP` and
- * DATE_FROM_STRING, DATE_TO_STRING (expression_ops.ts, date_from_string.ts), and NO_BRANCH.
+ * DATE_FROM_STRING, DATE_TO_STRING, WEEK (expression_ops.ts, date_from_string.ts,
+ * date_to_string.ts), and NO_BRANCH.
  */
 function simContext(): ReturnType<typeof import("mingo").Context.init> {
   return simStages ??= engine().Context.init({
@@ -325,7 +317,11 @@ function simContext(): ReturnType<typeof import("mingo").Context.init> {
     expression: {
       $indexOfCP: ((obj: Document, expr: unknown, options: StageOptions) =>
         indexOfCP(evalExpr!(obj, expr, options as never))) as never,
-      [DATE_TO_STRING]: dateToString as never,
+      [DATE_TO_STRING]: ((obj: Document, expr: unknown, options: StageOptions) =>
+        dateToString(expr, (e) =>
+          evalExpr!(obj, e, options as never), engineOp(obj, options))) as never,
+      [WEEK]: ((obj: Document, expr: unknown, options: StageOptions) =>
+        week(expr, engineOp(obj, options))) as never,
       [DATE_FROM_STRING]: ((obj: Document, expr: unknown, options: StageOptions) =>
         dateFromString(expr, (e) =>
           evalExpr!(obj, e, options as never))) as never,
@@ -364,7 +360,9 @@ function simContext(): ReturnType<typeof import("mingo").Context.init> {
         const project = options.context.getOperator("pipeline", "$project") as Stage;
         const order = inMongodOrder(spec as Document);
         return project(coll.map((d) => (inputs.push(d), d)), spec, options).transform((out) =>
-          out.map((d, i) => order(d, inputs[i])).values()
+          out.map((d, i) =>
+            order(d, inputs[i])
+          ).values()
         );
       }) as never,
     },

@@ -95,6 +95,38 @@ Deno.test("simulator: an inclusion projection keeps the stored field order, comp
     );
     await refused({ $dateToString: { date: thursday, format: "50%" } }, 18535);
     await refused({ $dateToString: { date: thursday, format: "%q" } }, 18536);
+    // %U and $week count weeks from Sunday, the days before the first one week 0 (TimeZone::week,
+    // as strftime's %U; tester104 #3).
+    for (
+      const [day, w] of [
+        ["2024-03-03T23:30:00Z", 9],
+        ["2024-01-06T12:00:00Z", 0],
+        ["2023-01-01T12:00:00Z", 1],
+        ["2024-12-31T12:00:00Z", 52],
+      ] as const
+    ) {
+      const d = { $literal: new Date(day) };
+      assert.equal(await value({ $week: d }), w, day);
+      assert.equal(
+        await value({ $dateToString: { date: d, format: "%U" } }),
+        String(w).padStart(2, "0"),
+      );
+    }
+    // A nullish format is null; one of another type 18533 (tester104 #4).
+    assert.equal(await value({ $dateToString: { date: thursday, format: null } }), null);
+    await refused({ $dateToString: { date: thursday, format: 5 } }, 18533);
+    // find's projections and $expr run them too (tester104 #2).
+    await s.updateOne({ _id: 1 }, { $set: { sun: new Date("2024-03-03T23:30:00Z") } });
+    const found = await s.find({}, {
+      projection: { r: { $dateToString: { date: "$sun", format: "%w|%%|%U" } } },
+    }).toArray();
+    assert.equal(found[0].r, "1|%|09");
+    assert.equal(
+      (await s.find({ $expr: { $eq: [{ $dateToString: { date: "$sun", format: "%w" } }, "1"] } })
+        .toArray()).length,
+      1,
+    );
+    await s.updateOne({ _id: 1 }, { $unset: { sun: "" } });
     assert.equal(await value({ $dateFromString: { dateString: "2023-13-01", onError: "x" } }), "x");
     assert.equal(await value({ $dateFromString: { dateString: "$missing", onNull: "n" } }), "n");
   });
