@@ -279,8 +279,13 @@ export class Mongos implements RoleHooks, Router {
     });
   }
 
-  async broadcastFcv(version: string): Promise<void> {
-    await this.config("admin", { setFeatureCompatibilityVersion: version, confirm: true });
+  /**
+   * setFeatureCompatibilityVersion through mongos: the config servers take it first, with the
+   * caller's `confirm` (they refuse it without, 7369100, in their own FCV's words), then each
+   * shard.
+   */
+  async broadcastFcv(version: string, confirm: unknown): Promise<void> {
+    await this.config("admin", { setFeatureCompatibilityVersion: version, confirm });
     for (const s of await this.shards()) {
       await this.server.peers.run(await this.shardPrimary(s), "admin", {
         setFeatureCompatibilityVersion: version,

@@ -92,7 +92,7 @@ export interface RoleHooks {
 
 /** mongos's link to the cluster, for commands that fan out. */
 export interface Router {
-  broadcastFcv(version: string): Promise<void>;
+  broadcastFcv(version: string, confirm: unknown): Promise<void>;
   /** Runs a command on the config server primary, its error passed on. */
   config(db: string, cmd: Document): Promise<Document>;
 }

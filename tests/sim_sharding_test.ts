@@ -743,6 +743,12 @@ Deno.test("sharding: addShard sets the new shard to the cluster's feature compat
     const down = await admin(mongos, { setFeatureCompatibilityVersion: "6.0", confirm: true });
     assert.equal(down.ok, 1, JSON.stringify(down));
     assert.equal(await fcv(s1), "6.0");
+    // Up again without confirm, through mongos: the config servers refuse it in the upgrade's
+    // words, their FCV being 6.0 (tester104 #5).
+    const up = await adminError(mongos, { setFeatureCompatibilityVersion: "7.0" });
+    assert.equal(up.code, 7369100, JSON.stringify(up));
+    assert.match(up.message, /^Once you have upgraded to 7\.0,/);
+    assert.equal(await fcv(s1), "6.0");
 
     await start("7.0.5", s3, "sh3", "--shardsvr");
     assert.equal(await fcv(s3), "7.0", "a new 7.0 set starts at 7.0");

@@ -219,6 +219,10 @@ const setFeatureCompatibilityVersion: Handler = async (ctx) => {
       }', found '${target}' in: { setFeatureCompatibilityVersion: "${target}" }`,
     );
   }
+  if (ctx.server.opts.role === "mongos") {
+    await ctx.server.router!.broadcastFcv(target, ctx.body.confirm);
+    return {};
+  }
   if (Number(majorMinor(ctx.server.opts.version)) >= 7 && ctx.body.confirm !== true) {
     // set_feature_compatibility_version_command.cpp: the upgrade's words, else the downgrade's.
     throw new CommandError(
@@ -228,10 +232,6 @@ const setFeatureCompatibilityVersion: Handler = async (ctx) => {
       7369100,
       "Location7369100",
     );
-  }
-  if (ctx.server.opts.role === "mongos") {
-    await ctx.server.router!.broadcastFcv(target);
-    return {};
   }
   return await runWrite(
     { ...ctx, body: { ...ctx.body, writeConcern: { w: "majority" } } },
