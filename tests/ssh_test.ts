@@ -43,7 +43,7 @@ Deno.test({
       assert.equal(r.code, 1, output(r));
       assert.match(
         r.stdout,
-        /✗ cannot reach 1 of 1 host:\n {2}• mongod_servers\[0\]: cannot resolve host name no-such-host\.invalid/,
+        /✗ cannot reach 1 of 1 host:\n {4}- mongod_servers\[0\]: cannot resolve host name no-such-host\.invalid/,
       );
       assert.match(r.stdout, /check the host name in the topology/);
       // What could not be checked there is never reported as passed.
@@ -150,11 +150,13 @@ Deno.test({
         r.stdout,
         new RegExp(
           `✗ cannot reach 2 of 3 hosts:\\n` +
-            `  • mongod_servers\\[1\\]: cannot reach 127\\.0\\.0\\.3 port ${closed} over SSH [^\\n]*\\n` +
-            `  • mongod_servers\\[2\\]: cannot reach 127\\.0\\.0\\.4 port ${closed} over SSH `,
+            `    - mongod_servers\\[1\\]: cannot reach 127\\.0\\.0\\.3 port ${closed} over SSH [^\\n]*\\n` +
+            `    - mongod_servers\\[2\\]: cannot reach 127\\.0\\.0\\.4 port ${closed} over SSH `,
         ),
         output(r),
       );
+      // The review's Validation lists the hosts below the error's bullet (tester104 #6).
+      assert.match(r.stdout, /\n {2}• cannot reach 2 of 3 hosts:\n {4}- mongod_servers\[1\]: /);
 
       // A data directory that cannot be created there (a file in the way) is refused at
       // pre-flight, naming the host, the directory and what is in the way.

@@ -108,10 +108,11 @@ export async function connectivityCheck(
       lost,
       result: {
         status: "failed",
-        // One host a line, each under the first topology entry that names it.
+        // One host a line, each under the first topology entry that names it, indented below
+        // the check's own line wherever that is listed (a bullet in the review's Validation).
         message: `cannot reach ${bad.length} of ${hosts.length} host${
           hosts.length === 1 ? "" : "s"
-        }:\n${bad.map((b) => `  • ${firstEntry(t, b.h)}: ${b.error}`).join("\n")}`,
+        }:\n${bad.map((b) => `    - ${firstEntry(t, b.h)}: ${b.error}`).join("\n")}`,
         details: { unreachable: lost },
       },
     };
