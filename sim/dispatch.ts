@@ -31,6 +31,24 @@ const RETRYABLE_WRITE_CODES = new Set([
  * Commands that never query documents: members that only answer these (secondaries that only
  * replicate, arbiters, a member before its set is initiated) never load the query engine.
  */
+/** ErrorCategory NotPrimaryError and ShutdownError (error_codes.yml). */
+const NOT_PRIMARY_CODES = new Set([10107, 13435, 13436, 11602, 189, 10058]);
+const SHUTDOWN_CODES = new Set([91, 11600]);
+
+/**
+ * The topologyVersion a replica set member's error reply carries (appendErrorLabelsAndTopologyVersion,
+ * service_entry_point_common.cpp, 4.4+): on a "not primary" error, and on a shutdown error while
+ * it quiesces. Drivers compare it with their last hello's and ignore an error older than that,
+ * rather than mark the server unknown again.
+ */
+function errorTopologyVersion(server: Server, code: number): Document {
+  if (!server.opts.replSet) return {};
+  const quiescing = server.quiesce.left() !== undefined;
+  return NOT_PRIMARY_CODES.has(code) || (SHUTDOWN_CODES.has(code) && quiescing)
+    ? { topologyVersion: server.topologyVersion() }
+    : {};
+}
+
 const NO_QUERY_ENGINE = new Set([
   "hello",
   "ping",
@@ -216,6 +234,7 @@ export async function dispatch(
       code,
       codeName: err.codeName ?? "UnknownError",
       ...err.info,
+      ...errorTopologyVersion(server, code),
       ...labels,
       ...server.clusterTimeFields(),
     };

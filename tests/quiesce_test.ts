@@ -113,13 +113,23 @@ Deno.test("rolling restart of two mongos under load: each quiesces (hello answer
   }
 });
 
-Deno.test("a secondary's shutdown quiesces for timeoutSecs (hello answers 91 with the time left, reads go on); mup's rolling restart gives set members 1 s, a plain stop's secondaries none", async () => {
+Deno.test("a secondary's errors carry its topologyVersion; its shutdown quiesces for timeoutSecs (hello answers 91 with the time left, reads go on); mup's rolling restart gives set members 1 s, a plain stop's secondaries none", async () => {
   await withDir(async (dir) => {
     const ports = freePorts(2);
     await startReplSet(await simBin("7.0.5"), dir, ports);
     const direct = new MongoClient(`mongodb://localhost:${ports[1]}/?directConnection=true`);
     try {
-      await direct.db("admin").command({ ping: 1 });
+      // A "not primary" error carries the member's topologyVersion, as its hello does, so that
+      // drivers can tell it from an older one (tester105).
+      const hello = await direct.db("admin").command({ hello: 1 });
+      const notPrimary = await direct.db("app").command({ insert: "z", documents: [{ a: 1 }] })
+        .then(() => undefined, (e) => e);
+      assert.ok(notPrimary instanceof MongoServerError, String(notPrimary));
+      assert.equal(notPrimary.code, 10107);
+      assert.equal(
+        JSON.stringify(notPrimary.topologyVersion),
+        JSON.stringify(hello.topologyVersion),
+      );
       let ended = false;
       const shutdown = direct.db("admin").command({ shutdown: 1, timeoutSecs: 2 }).catch(() => {})
         .finally(() => ended = true);
@@ -135,6 +145,7 @@ Deno.test("a secondary's shutdown quiesces for timeoutSecs (hello answers 91 wit
       assert.ok(seen, "the secondary shut down without a quiesce period");
       assert.equal(seen.code, 91, seen.message);
       assert.ok(typeof seen.remainingQuiesceTimeMillis === "number", JSON.stringify(seen));
+      assert.ok(seen.topologyVersion, JSON.stringify(seen));
       await shutdown;
     } finally {
       await direct.close();
