@@ -631,13 +631,17 @@ function ranState(plan: Plan, ran: (id: string) => boolean): ApplyState {
   return { state_id: "apply-1", operation_states: states } as unknown as ApplyState;
 }
 
-async function rollbackOf(plan: Plan, ran: (id: string) => boolean) {
+function rollbackOf(plan: Plan, ran: (id: string) => boolean) {
+  return rollbackOfState(plan, ranState(plan, ran));
+}
+
+async function rollbackOfState(plan: Plan, state: ApplyState) {
   const { meta } = await metaFor("sharded.yaml");
   return planRollback({
     planId: "plan-rb",
     createdAt: "2026-01-01T00:00:00.000Z",
     original: plan,
-    state: ranState(plan, ran),
+    state,
     checkpoint: { id: "start" },
     stateDir: `${CLUSTER_DIR}/state`,
     baseState: { lineage: "lineage-1", serial: 2 },
@@ -702,22 +706,12 @@ Deno.test("rollback of a restart: a stop and start of the same process cancel ou
   // its start brought it back. The rollback leaves it running (tester72).
   const died = ranState(restart, () => true);
   died.operation_states[firstStop.id].executions = 0;
-  const { meta } = await metaFor("sharded.yaml");
-  const found = planRollback({
-    planId: "plan-rb",
-    createdAt: "2026-01-01T00:00:00.000Z",
-    original: restart,
-    state: died,
-    checkpoint: { id: "start" },
-    stateDir: `${CLUSTER_DIR}/state`,
-    baseState: { lineage: "lineage-1", serial: 2 },
-    hooks: [],
-    startAgain: startAgainOps(meta, DEPLOY),
-  });
+  const found = await rollbackOfState(restart, died);
   assert.deepEqual(
     allOperations(found).filter((o) => /_process$/.test(o.type)).map((o) => o.id),
     [],
-  ); // mup killed while the start after the first stop ran: the start may have brought the
+  );
+  // mup killed while the start after the first stop ran: the start may have brought the
   // member back, so it is not stopped again; the stop's undo starts it only if it is not
   // running (tester103 #3: the rollback stopped and started a healthy member).
   const firstStart = allOperations(restart).find((o) =>
@@ -729,17 +723,7 @@ Deno.test("rollback of a restart: a stop and start of the same process cancel ou
     status: "running",
     executions: 1,
   };
-  const back = planRollback({
-    planId: "plan-rb",
-    createdAt: "2026-01-01T00:00:00.000Z",
-    original: restart,
-    state: cut,
-    checkpoint: { id: "start" },
-    stateDir: `${CLUSTER_DIR}/state`,
-    baseState: { lineage: "lineage-1", serial: 2 },
-    hooks: [],
-    startAgain: startAgainOps(meta, DEPLOY),
-  });
+  const back = await rollbackOfState(restart, cut);
   assert.deepEqual(
     allOperations(back).filter((o) => /_process$/.test(o.type)).map((o) => `${o.type} ${o.id}`),
     [`start_process undo-${firstStop.id}`, `wait_for_process undo-${firstStop.id}-wait`],

@@ -14,10 +14,8 @@ import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./life
 import {
   handBackOp,
   markedPhases,
-  MEMBER_QUIESCE_SECS,
   memberStateOp,
   metadataOp,
-  MONGOS_QUIESCE_SECS,
   rollingStopOp,
   startOp,
   stepDownOp,
@@ -26,6 +24,7 @@ import {
   waitOp,
   waitPrimaryOp,
 } from "./lifecycle_ops.ts";
+import { MEMBER_QUIESCE_SECS, MONGOS_QUIESCE_SECS } from "./quiesce.ts";
 import { mongosWithoutConfig, orderedStarts } from "./start.ts";
 import {
   downWhileRestartedWarnings,
