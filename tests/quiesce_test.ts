@@ -74,19 +74,7 @@ Deno.test("rolling restart of two mongos under load: each quiesces (hello answer
         // The application's connections to both mongos are open (a new connection to a mongos
         // in its quiesce period is refused at its handshake, 91, as MongoDB's is).
         while (acked.length + errors.length < 50) await new Promise((r) => setTimeout(r, 20));
-        let ended = false;
-        const shutdown = direct.db("admin").command({ shutdown: 1, timeoutSecs: 2 }).catch(() => {})
-          .finally(() => ended = true);
-        const seen = await (async () => {
-          while (!ended) {
-            const e = await direct.db("admin").command({ hello: 1 }, { timeoutMS: 1000 }).then(
-              () => undefined,
-              (e) => e,
-            );
-            if (e instanceof MongoServerError) return e;
-            await new Promise((r) => setTimeout(r, 20));
-          }
-        })();
+        const { seen, shutdown } = await helloWhileShuttingDown(direct);
         assert.ok(seen, "the mongos shut down without a quiesce period");
         assert.equal(seen.code, 91, seen.message);
         assert.equal(seen.message, "The server is in quiesce mode and will shut down");
@@ -130,18 +118,7 @@ Deno.test("a secondary's errors carry its topologyVersion; its shutdown quiesces
         JSON.stringify(notPrimary.topologyVersion),
         JSON.stringify(hello.topologyVersion),
       );
-      let ended = false;
-      const shutdown = direct.db("admin").command({ shutdown: 1, timeoutSecs: 2 }).catch(() => {})
-        .finally(() => ended = true);
-      let seen: MongoServerError | undefined;
-      while (!ended && !seen) {
-        const e = await direct.db("admin").command({ hello: 1 }, { timeoutMS: 1000 }).then(
-          () => undefined,
-          (e) => e,
-        );
-        if (e instanceof MongoServerError) seen = e;
-        else await new Promise((r) => setTimeout(r, 20));
-      }
+      const { seen, shutdown } = await helloWhileShuttingDown(direct);
       assert.ok(seen, "the secondary shut down without a quiesce period");
       assert.equal(seen.code, 91, seen.message);
       assert.ok(typeof seen.remainingQuiesceTimeMillis === "number", JSON.stringify(seen));
@@ -169,3 +146,25 @@ Deno.test("a secondary's errors carry its topologyVersion; its shutdown quiesces
     await killAll(home);
   }
 });
+
+/**
+ * Sends `shutdown` with a 2 s timeoutSecs through `direct` and asks hello on it until it
+ * answers with a server error (`seen`: the quiesce period's 91) or the shutdown ends (`seen`
+ * undefined: no quiesce period). `shutdown` settles when the server closes the connection.
+ */
+async function helloWhileShuttingDown(
+  direct: MongoClient,
+): Promise<{ seen?: MongoServerError; shutdown: Promise<unknown> }> {
+  let ended = false;
+  const shutdown = direct.db("admin").command({ shutdown: 1, timeoutSecs: 2 }).catch(() => {})
+    .finally(() => ended = true);
+  while (!ended) {
+    const e = await direct.db("admin").command({ hello: 1 }, { timeoutMS: 1000 }).then(
+      () => undefined,
+      (e) => e,
+    );
+    if (e instanceof MongoServerError) return { seen: e, shutdown };
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { shutdown };
+}
