@@ -14,6 +14,7 @@
 import type { Document } from "bson";
 import { QueryError } from "./query_errors.ts";
 import { isObject, typeName } from "./update_checks.ts";
+import { offsetOf, zoneOffset } from "./time_zone.ts";
 
 const ARGS = new Set(["dateString", "format", "timezone", "onError", "onNull"]);
 /** The format characters mongod knows (date_time_support.cpp); those parsed here: PARSED. */
@@ -30,13 +31,6 @@ interface Parts {
   second: number;
   ms: number;
   offset?: number;
-}
-
-/** `±hh`, `±hhmm`, `±hh:mm` as minutes east of UTC; undefined when it is not one. */
-function offsetOf(text: string): number | undefined {
-  const m = /^([+-])(\d{2})(?::?(\d{2}))?$/.exec(text);
-  if (!m) return undefined;
-  return (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0));
 }
 
 /** An ISO 8601 date and time; undefined when `s` is not in that form. */
@@ -126,28 +120,6 @@ function possible(p: Parts): boolean {
   const last = p.month === 2 && !leap ? 28 : DAYS[p.month - 1];
   return p.month >= 1 && p.month <= 12 && p.day >= 1 && p.day <= last && p.hour <= 23 &&
     p.minute <= 59 && p.second <= 59;
-}
-
-/** Minutes east of UTC of Olson zone `zone` at instant `t` (ms); throws 40485 for no zone. */
-function zoneOffset(zone: string, t: number): number {
-  let parts: Intl.DateTimeFormatPart[];
-  try {
-    parts = new Intl.DateTimeFormat("en-US", {
-      timeZone: zone,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "numeric",
-      day: "numeric",
-      hour: "numeric",
-      minute: "numeric",
-      second: "numeric",
-    }).formatToParts(new Date(t));
-  } catch {
-    throw new QueryError(`unrecognized time zone identifier: "${zone}"`, 40485, "Location40485");
-  }
-  const n = (type: string) => Number(parts.find((x) => x.type === type)?.value);
-  const local = Date.UTC(n("year"), n("month") - 1, n("day"), n("hour"), n("minute"), n("second"));
-  return Math.round((local - Math.floor(t / 1000) * 1000) / 60_000);
 }
 
 /** The instant of `p`: its own offset, else the `timezone` argument's, else UTC. */

@@ -7,7 +7,8 @@
  */
 import type { Document } from "bson";
 import { QueryError } from "./query_errors.ts";
-import { typeName } from "./update_checks.ts";
+import { isObject, typeName } from "./update_checks.ts";
+import { engineOffset } from "./time_zone.ts";
 import { formatPieces, weekOfYear } from "./expression_ops.ts";
 
 /** The engine's expression operator `name`, applied to an (unevaluated) argument. */
@@ -42,10 +43,11 @@ export function dateToString(
   const date = evaluate(spec.date);
   if (date == null) return "onNull" in spec ? evaluate(spec.onNull) : null;
   if (typeof format !== "string") return null;
-  const at = {
-    date: { $literal: date },
-    ...(spec.timezone === undefined ? {} : { timezone: { $literal: evaluate(spec.timezone) } }),
-  };
+  const timezone = "timezone" in spec
+    ? engineOffset(evaluate(spec.timezone), date instanceof Date ? date : undefined)
+    : undefined;
+  if (timezone === null) return null;
+  const at = { date: { $literal: date }, ...(timezone ? { timezone } : {}) };
   let dow: number | undefined;
   const dayOfWeek = () => dow ??= Number(op("$dayOfWeek")(at));
   return pieces.map((p) => {
@@ -58,9 +60,23 @@ export function dateToString(
   }).join("");
 }
 
-/** `$week` of a date (or `{date, timezone}`) as mongod counts it (weekOfYear); null for none. */
-export function week(expr: unknown, op: EngineOp): unknown {
-  const dow = op("$dayOfWeek")(expr);
-  const doy = op("$dayOfYear")(expr);
+/**
+ * `$week` of a date (or `{date, timezone}`, either in a one-element array) as mongod counts it
+ * (weekOfYear); null for none. The argument is evaluated once, so that both days come from one
+ * date (an expression with `$rand` would give two).
+ */
+export function week(expr: unknown, evaluate: (e: unknown) => unknown, op: EngineOp): unknown {
+  const arg = Array.isArray(expr) && expr.length === 1 ? expr[0] : expr;
+  let at: unknown = arg;
+  if (isObject(arg) && "date" in arg) {
+    const date = evaluate(arg.date);
+    const timezone = "timezone" in arg
+      ? engineOffset(evaluate(arg.timezone), date instanceof Date ? date : undefined)
+      : undefined;
+    if (timezone === null) return null;
+    at = { ...arg, date: { $literal: date }, ...(timezone ? { timezone } : {}) };
+  } else if (!Array.isArray(arg)) at = { $literal: evaluate(arg) };
+  const dow = op("$dayOfWeek")(at);
+  const doy = op("$dayOfYear")(at);
   return dow == null || doy == null ? null : weekOfYear(Number(doy), Number(dow));
 }

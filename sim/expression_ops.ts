@@ -7,6 +7,7 @@
  */
 import { QueryError } from "./query_errors.ts";
 import { isNumeric, isObject, typeName } from "./update_checks.ts";
+import { zonedExpressions } from "./time_zone.ts";
 
 /** The names the simulator's date expressions run under inside the engine (ownDateExpressions). */
 export const DATE_FROM_STRING = "$mongodDateFromString";
@@ -30,15 +31,19 @@ export function weekOfYear(dayOfYear: number, dayOfWeek: number): number {
 /**
  * `value` (a pipeline, or any part of one) with every `$dateFromString` and `$dateToString`
  * expression renamed to the simulator's own (DATE_FROM_STRING, DATE_TO_STRING): the engine's
- * operators cannot be replaced under their own names. What a `$literal` holds is data and stays
- * as it is.
+ * operators cannot be replaced under their own names, and every extraction given a `timezone`
+ * renamed ZONED (time_zone.ts). What a `$literal` holds is data and stays as it is.
  */
 export function ownDateExpressions<T>(value: T): T {
   if (Array.isArray(value)) return value.map(ownDateExpressions) as T;
   if (!isObject(value)) return value;
   return Object.fromEntries(
     Object.entries(value).map(([k, v]) =>
-      k === "$literal" ? [k, v] : [OWN[k] ?? k, ownDateExpressions(v)]
+      k === "$literal"
+        ? [k, v]
+        : Object.hasOwn(OWN, k)
+        ? [OWN[k], ownDateExpressions(v)]
+        : zonedExpressions(k, ownDateExpressions(v))
     ),
   ) as T;
 }

@@ -27,6 +27,8 @@ import {
   WEEK,
 } from "./expression_ops.ts";
 import { dateToString, type EngineOp, week } from "./date_to_string.ts";
+import { isObject } from "./update_checks.ts";
+import { ZONED, zoned } from "./time_zone.ts";
 import { dateFromString } from "./date_from_string.ts";
 import { conciseLookup, desugarBucket, desugarCount, NO_BRANCH } from "./pipeline_desugar.ts";
 
@@ -119,14 +121,11 @@ function ownExprDates(filter: Document): Document {
       k === "$expr"
         ? [k, ownDateExpressions(v)]
         : (k === "$and" || k === "$or" || k === "$nor") && Array.isArray(v)
-        ? [k, v.map((f) => isPlainFilter(f) ? ownExprDates(f) : f)]
+        ? [k, v.map((f) => isObject(f) ? ownExprDates(f) : f)]
         : [k, v]
     ),
   );
 }
-
-const isPlainFilter = (f: unknown): f is Document =>
-  typeof f === "object" && f !== null && !Array.isArray(f);
 
 export function matches(doc: Document, filter: Document | undefined): boolean {
   return compileFilter(filter)(doc);
@@ -321,7 +320,11 @@ function simContext(): ReturnType<typeof import("mingo").Context.init> {
         dateToString(expr, (e) =>
           evalExpr!(obj, e, options as never), engineOp(obj, options))) as never,
       [WEEK]: ((obj: Document, expr: unknown, options: StageOptions) =>
-        week(expr, engineOp(obj, options))) as never,
+        week(expr, (e) =>
+          evalExpr!(obj, e, options as never), engineOp(obj, options))) as never,
+      [ZONED]: ((obj: Document, expr: unknown, options: StageOptions) =>
+        zoned(expr, (e) =>
+          evalExpr!(obj, e, options as never), engineOp(obj, options))) as never,
       [DATE_FROM_STRING]: ((obj: Document, expr: unknown, options: StageOptions) =>
         dateFromString(expr, (e) =>
           evalExpr!(obj, e, options as never))) as never,

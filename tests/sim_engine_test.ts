@@ -112,6 +112,24 @@ Deno.test("simulator: an inclusion projection keeps the stored field order, comp
         String(w).padStart(2, "0"),
       );
     }
+    // $week evaluates its date once: a date chosen at random gives that date's week (53 or 0),
+    // never the day of the week of one and the day of the year of the other (52 or 1).
+    const either = (a: string, b: string) => ({
+      $cond: [{ $lt: [{ $rand: {} }, 0.5] }, { $literal: new Date(a) }, { $literal: new Date(b) }],
+    });
+    const sunLate = "2023-12-31T12:00:00Z", satEarly = "2020-01-04T12:00:00Z";
+    const [{ weeks }] = await s.aggregate([{
+      $project: {
+        weeks: Array.from(
+          { length: 40 },
+          (_, i) =>
+            i % 2
+              ? { $week: either(sunLate, satEarly) }
+              : { $week: [{ date: either(sunLate, satEarly), timezone: "UTC" }] },
+        ),
+      },
+    }]).toArray();
+    assert.deepEqual([...new Set(weeks)].filter((w) => w !== 53 && w !== 0), [], String(weeks));
     // A nullish format is null; one of another type 18533 (tester104 #4).
     assert.equal(await value({ $dateToString: { date: thursday, format: null } }), null);
     await refused({ $dateToString: { date: thursday, format: 5 } }, 18533);
@@ -276,5 +294,104 @@ Deno.test("simulator: updates mongod refuses or computes exactly (tester102): a 
     await db.collection("o").insertOne({ z: 0, _id: 7, b: 2 } as never);
     const raw = await db.command({ find: "o", filter: {} });
     assert.deepEqual(Object.keys(raw.cursor.firstBatch[0]), ["_id", "z", "b"]);
+  });
+});
+
+Deno.test("simulator: date expressions take the zones mongod knows (UTC, GMT, three-part names, daylight saving time), refuse others with 40485/40517, answer null for a null zone; $dateToParts in mongod's field order; a projected field named constructor is kept", async () => {
+  await withMongod(async (c) => {
+    const s = c.db("app").collection<Doc>("z");
+    await s.insertOne({ _id: 1, constructor: 3, toString: "t", a: 1 });
+    const value = async (e: Document) =>
+      (await s.aggregate([{ $project: { _id: 0, v: e } }]).toArray())[0].v;
+    const summer = { $literal: new Date("2024-07-01T12:00:00Z") };
+    const winter = { $literal: new Date("2024-01-01T12:00:00Z") };
+    // The engine knew only offsets and two-part names: "UTC" was refused with its own message.
+    assert.equal(await value({ $hour: { date: summer, timezone: "UTC" } }), 12);
+    assert.equal(await value({ $hour: { date: summer, timezone: "GMT" } }), 12);
+    assert.equal(await value({ $dayOfWeek: { date: summer, timezone: "UTC" } }), 2);
+    assert.equal(
+      await value({ $hour: { date: summer, timezone: "America/Argentina/Buenos_Aires" } }),
+      9,
+    );
+    assert.equal(await value({ $hour: { date: summer, timezone: "America/New_York" } }), 8);
+    assert.equal(await value({ $hour: { date: winter, timezone: "America/New_York" } }), 7);
+    assert.equal(await value({ $minute: [{ date: winter, timezone: "+0530" }] }), 30);
+    assert.equal(
+      await value({ $dateToString: { date: summer, timezone: "UTC", format: "%H:%M %z" } }),
+      "12:00 +0000",
+    );
+    assert.equal(
+      await value({
+        $dateToString: { date: summer, timezone: "Australia/Lord_Howe", format: "%H:%M" },
+      }),
+      "22:30",
+    );
+    assert.equal(await value({ $week: { date: winter, timezone: "Etc/GMT+12" } }), 0);
+    // A null zone makes the result null (mongod's makeTimeZone gives none); a null date too.
+    assert.equal(await value({ $hour: { date: winter, timezone: null } }), null);
+    assert.equal(
+      await value({ $dateToString: { date: winter, timezone: null, format: "%H" } }),
+      null,
+    );
+    assert.equal(await value({ $week: { date: winter, timezone: "$missing" } }), null);
+    assert.equal(await value({ $hour: { date: null, timezone: "UTC" } }), null);
+    const refusedWith40 = async (e: Document, code: number, message: RegExp) => {
+      const err = await s.aggregate([{ $project: { v: e } }]).toArray().then(
+        () => undefined,
+        (x) => x as MongoServerError,
+      );
+      assert.equal(err?.code, code, `${JSON.stringify(e)}: ${err?.message}`);
+      assert.match(err!.message, message);
+    };
+    await refusedWith40(
+      { $hour: { date: winter, timezone: "Foo/Bar" } },
+      40485,
+      /^unrecognized time zone identifier: "Foo\/Bar"$/,
+    );
+    await refusedWith40({ $hour: { date: null, timezone: "Nowhere" } }, 40485, /"Nowhere"/);
+    await refusedWith40(
+      { $dateToString: { date: winter, timezone: "Nowhere", format: "%H" } },
+      40485,
+      /"Nowhere"/,
+    );
+    await refusedWith40(
+      { $hour: { date: winter, timezone: 5 } },
+      40517,
+      /^timezone must evaluate to a string, found int$/,
+    );
+    // ExpressionDateToParts::evaluate: the date's parts, then the time's.
+    assert.deepEqual(
+      Object.keys(await value({ $dateToParts: { date: summer, timezone: "Asia/Kolkata" } })),
+      ["year", "month", "day", "hour", "minute", "second", "millisecond"],
+    );
+    assert.deepEqual(
+      await value({ $dateToParts: { date: summer, timezone: "Asia/Kolkata", iso8601: true } }),
+      {
+        isoWeekYear: 2024,
+        isoWeek: 27,
+        isoDayOfWeek: 1,
+        hour: 17,
+        minute: 30,
+        second: 0,
+        millisecond: 0,
+      },
+    );
+    assert.deepEqual(Object.keys(await value({ $dateToParts: { date: winter } })), [
+      "year",
+      "month",
+      "day",
+      "hour",
+      "minute",
+      "second",
+      "millisecond",
+    ]);
+    // A field named after an Object.prototype member is the document's own (the engine's
+    // inclusion left it out).
+    assert.deepEqual(await s.aggregate([{ $project: { constructor: 1, toString: 1 } }]).toArray(), [
+      { _id: 1, constructor: 3, toString: "t" },
+    ]);
+    assert.deepEqual(await s.find({}, { projection: { _id: 0, constructor: 1 } }).toArray(), [
+      { constructor: 3 },
+    ]);
   });
 });
