@@ -11,6 +11,24 @@ import type { ReplSet } from "./replset.ts";
 import type { Server } from "./server.ts";
 import { CommandError } from "./errors.ts";
 import { defaultWriteConcern } from "./rw_defaults.ts";
+import { isNumeric, typeName } from "./update_checks.ts";
+
+/** The fields WriteConcernIdl reads; wElectionId, wOpTime and getLastError it ignores. */
+const WC_FIELDS = new Set([
+  "w",
+  "j",
+  "wtimeout",
+  "fsync",
+  "wElectionId",
+  "wOpTime",
+  "getLastError",
+  "provenance",
+]);
+
+/** A safeBool's truth: true, or a number other than 0. */
+export function isTrue(v: unknown): boolean {
+  return v === true || (isNumeric(v) && Number(v) !== 0);
+}
 
 /** The most members a replica set has (ReplSetConfig::kMaxMembers): the largest numeric `w`. */
 const MAX_MEMBERS = 50;
@@ -27,7 +45,27 @@ export function checkWriteConcern(wc: unknown, standalone = false): void {
   const fail = (msg: string) => {
     throw new CommandError(msg, 9, "FailedToParse");
   };
-  if (j === true && fsync === true) fail("fsync and j options cannot be used together");
+  // WriteConcernIdl is strict (write_concern_options.idl): a field it does not know is 40415, a
+  // `j` or `fsync` that is no safeBool 14, never a write concern run with the field ignored.
+  for (const [field, v] of Object.entries(wc)) {
+    if (!WC_FIELDS.has(field)) {
+      throw new CommandError(
+        `BSON field 'WriteConcernOptions.${field}' is an unknown field.`,
+        40415,
+        "Location40415",
+      );
+    }
+    if ((field === "j" || field === "fsync") && typeof v !== "boolean" && !isNumeric(v)) {
+      throw new CommandError(
+        `BSON field 'WriteConcernOptions.${field}' is the wrong type '${
+          typeName(v)
+        }', expected types '[bool, long, int, decimal, double]'`,
+        14,
+        "TypeMismatch",
+      );
+    }
+  }
+  if (isTrue(j) && isTrue(fsync)) fail("fsync and j options cannot be used together");
   if (typeof w === "number" || (typeof w === "object" && w !== null && "toNumber" in w)) {
     const n = Math.trunc(Number(w));
     if (Number.isNaN(n)) fail("w cannot be NaN");

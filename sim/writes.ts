@@ -9,7 +9,7 @@ import { type Document, Long, type Timestamp } from "bson";
 import { applyEntry } from "./apply.ts";
 import { CommandError } from "./errors.ts";
 import type { CommandContext } from "./server.ts";
-import { checkWriteConcern, resolveWriteConcern } from "./write_concern.ts";
+import { checkWriteConcern, isTrue, resolveWriteConcern } from "./write_concern.ts";
 
 /** Records a change: applies it to the store and logs it in the oplog (replica sets). */
 export type Apply = (entry: Document) => void;
@@ -135,7 +135,7 @@ export async function runWrite(
     : wc;
   // Without a journal no write can be promised journaled (write_concern.cpp).
   if (
-    ctx.body.writeConcern?.j === true && journalOff(server.opts)
+    isTrue(ctx.body.writeConcern?.j) && journalOff(server.opts)
   ) {
     throw new CommandError(
       "cannot use 'j' option when a host does not have journaling enabled",
@@ -212,8 +212,12 @@ export async function runWrite(
     reply = done.r;
     ts = done.last;
   }
-  // j: true, and w: "majority" (writeConcernMajorityJournalDefault), promise the journal.
-  if (wc?.j === true || (ctx.server.opts.replSet && (wc?.w ?? "majority") === "majority")) {
+  // j (true or a number but 0, a safeBool), fsync, and w: "majority"
+  // (writeConcernMajorityJournalDefault) promise the journal.
+  if (
+    isTrue(wc?.j) || isTrue(wc?.fsync) ||
+    (ctx.server.opts.replSet && (wc?.w ?? "majority") === "majority")
+  ) {
     server.store.syncJournal();
   }
   const wce = await role.awaitWriteConcern?.(concern, ts ?? role.lastOpTime?.());

@@ -177,7 +177,39 @@ Deno.test("simulator: a majority read after a majority write's operationTime see
           JSON.stringify(wc),
         );
       }
+      // WriteConcernIdl is strict: an unknown field is 40415, a j or fsync that is no safeBool
+      // 14 (tester105 #3); nothing is written.
+      for (
+        const [wc, code, msg] of [
+          [{ w: 1, foo: 1 }, 40415, "BSON field 'WriteConcernOptions.foo' is an unknown field."],
+          [
+            { w: 1, j: "yes" },
+            14,
+            "BSON field 'WriteConcernOptions.j' is the wrong type 'string', expected types " +
+            "'[bool, long, int, decimal, double]'",
+          ],
+          [
+            { fsync: [] },
+            14,
+            "BSON field 'WriteConcernOptions.fsync' is the wrong type 'array', expected types " +
+            "'[bool, long, int, decimal, double]'",
+          ],
+        ] as const
+      ) {
+        await assert.rejects(
+          db.command({ insert: "bad", documents: [{ wc: JSON.stringify(wc) }], writeConcern: wc }),
+          (e: { code?: number; message: string }) => e.code === code && e.message === msg,
+          JSON.stringify(wc),
+        );
+      }
       assert.equal(await db.collection("bad").countDocuments({}), 0);
+      // j as a number is a safeBool; the ignored legacy fields pass.
+      await db.command({
+        insert: "good",
+        documents: [{ _id: 1 }],
+        writeConcern: { w: 1, j: 1, wtimeout: 0, getLastError: 1, wOpTime: 5 },
+      });
+      assert.equal(await db.collection("good").countDocuments({}), 1);
       // A standalone takes no linearizable read at all (NotAReplicaSet).
       const r = await startMongod(bin, dir, ports[3]);
       assert.equal(r.code, 0, r.stdout + r.stderr);
