@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { MongoClient } from "mongodb";
 import { freePorts } from "./helpers.ts";
-import { simBin, startMongod, withDir } from "./sim_helpers.ts";
+import * as path from "node:path";
+import { runBin, simBin, startMongod, withDir } from "./sim_helpers.ts";
 
 /** The error code a promise rejects with; 0 when it resolves. */
 const code = (p: Promise<unknown>) =>
@@ -132,3 +133,106 @@ Deno.test("simulator auth: roles are granted only where the granter may; system 
     }
   });
 });
+
+/** An IPv4 address of this machine that is not a loopback one, if it has any. */
+const outside = Deno.networkInterfaces().find((i) =>
+  i.family === "IPv4" && !i.address.startsWith("127.")
+)?.address;
+
+Deno.test({
+  name:
+    "simulator auth: shutdown from another host is refused without access control (13) and allowed with it to a user granted shutdown, as CmdShutdown does; a user without the action is refused",
+  // Needs an address other than loopback to connect from (a machine with only `lo` has none).
+  ignore: outside === undefined,
+  fn: async () => {
+    await withDir(async (dir) => {
+      const [port] = freePorts(1);
+      const bin = await simBin("7.0.5");
+      // startMongod's own --bind_ip is 127.0.0.1 alone (a second one is refused, as by mongod).
+      const start = async (extra: string[]) => {
+        const d = path.join(dir, String(port));
+        await Deno.mkdir(d, { recursive: true });
+        return await runBin(path.join(bin, "mongod"), [
+          ...["--port", String(port), "--dbpath", d, "--fork", "--logappend"],
+          ...["--logpath", path.join(d, "log"), "--pidfilepath", path.join(d, "mongod.pid")],
+          ...["--bind_ip", `127.0.0.1,${outside}`, ...extra],
+        ]);
+      };
+      const at = (cred = "") =>
+        new MongoClient(`mongodb://${cred}${outside}:${port}/?directConnection=true`, {
+          serverSelectionTimeoutMS: 5_000,
+        });
+      const running = () => pidAlive(dir, port);
+      let started = await start([]);
+      assert.equal(started.code, 0, started.stdout + started.stderr);
+      const open = at();
+      try {
+        const err = await open.db("admin").command({ shutdown: 1 }).then(
+          () => undefined,
+          (e) => e as { code?: number; message: string },
+        );
+        assert.equal(err?.code, 13, err?.message);
+        assert.equal(err?.message, "shutdown must run from localhost when running db without auth");
+        assert.ok(running(), "refused, the server runs on");
+      } finally {
+        await open.close();
+      }
+      // Stopped from this host, then started with access control.
+      const local = new MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`);
+      await local.db("admin").command({ shutdown: 1 }).catch(() => {});
+      await local.close();
+      await waitGone(dir, port);
+      started = await start(["--auth"]);
+      assert.equal(started.code, 0, started.stdout + started.stderr);
+      const first = new MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`);
+      try {
+        await first.db("admin").command({ createUser: "ops", pwd: "p", roles: ["root"] });
+      } finally {
+        await first.close();
+      }
+      const ops = new MongoClient(`mongodb://ops:p@127.0.0.1:${port}/?directConnection=true`);
+      try {
+        await ops.db("admin").command({
+          createUser: "reader",
+          pwd: "p",
+          roles: ["readAnyDatabase"],
+        });
+      } finally {
+        await ops.close();
+      }
+      const reader = at("reader:p@");
+      try {
+        assert.equal(await code(reader.db("admin").command({ shutdown: 1 })), 13);
+        assert.ok(running(), "a user without the shutdown action does not stop it");
+      } finally {
+        await reader.close();
+      }
+      const admin = at("ops:p@");
+      try {
+        // The server closes the connection as it goes: the driver reports a network error.
+        await admin.db("admin").command({ shutdown: 1, timeoutSecs: 0 }).catch(() => {});
+      } finally {
+        await admin.close();
+      }
+      await waitGone(dir, port);
+    });
+  },
+});
+
+function pidAlive(dir: string, port: number): boolean {
+  try {
+    const pid = Number(Deno.readTextFileSync(`${dir}/${port}/mongod.pid`).trim());
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitGone(dir: string, port: number): Promise<void> {
+  const end = Date.now() + 30_000;
+  while (pidAlive(dir, port)) {
+    if (Date.now() > end) throw new Error(`the server on port ${port} did not exit`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -6,6 +6,7 @@ import { allowedFcvs, FCV_ID, majorMinor } from "../fcv.ts";
 import type { CommandContext, Handler } from "../server.ts";
 import { maxWireVersion } from "../wire.ts";
 import { runWrite } from "../writes.ts";
+import { authEnabled } from "../auth.ts";
 import { statusSections } from "../server_status.ts";
 import { TLS_MODES, type TlsMode, type TlsSettings } from "../tls.ts";
 
@@ -251,8 +252,11 @@ const shutdown: Handler = async (ctx) => {
   if (ctx.db !== "admin") {
     throw errors.unauthorized("shutdown may only be run against the admin database.");
   }
+  // Without access control only a client on this host may shut it down; with it, any user the
+  // shutdown action is granted to (hostManager, clusterManager, root), as CmdShutdown allows.
   const remote = ctx.conn.remote;
-  if (!remote.startsWith("127.") && !remote.startsWith("::1") && !remote.startsWith("[::1]")) {
+  const local = remote.startsWith("127.") || remote.startsWith("::1") || remote.startsWith("[::1]");
+  if (!local && !authEnabled(ctx.server)) {
     throw errors.unauthorized("shutdown must run from localhost when running db without auth");
   }
   const force = Boolean(ctx.body.force);
