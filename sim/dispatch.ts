@@ -4,6 +4,7 @@
  * reply, and MongoDB's RetryableWriteError label on errors a retryable write may be sent again
  * after.
  */
+import { failCommand } from "./fail_command.ts";
 import type { Document } from "bson";
 import { CommandError, errors } from "./errors.ts";
 import { cursorKey } from "./cursors.ts";
@@ -210,6 +211,7 @@ export async function dispatch(
     }
     server.observeClusterTime(body.$clusterTime?.clusterTime);
     const ctx = { server, db, body, conn };
+    if (server.failPoints.size && await failCommand(server, name, conn) === "close") return null;
     const started = performance.now();
     const res = await handler!(ctx);
     overTime(server, name, body, res, performance.now() - started);

@@ -36,6 +36,12 @@ export interface ConnState {
   remote: string;
   /** Users authenticated on this connection (access control, sim/auth.ts). */
   auth?: ConnAuth;
+  /**
+   * What the connection's handshake said of its client (hello's `client` document, which
+   * drivers and shells send and the simulator's own connections to its peers do not): its
+   * application name, if any. Unset: no client introduced itself (an internal connection).
+   */
+  client?: { appName?: string };
 }
 
 export interface CommandContext {

@@ -48,6 +48,11 @@ const hello: Handler = async (ctx) => {
     if (left !== undefined) throw errors.shutdownInProgress(left);
   };
   refuse();
+  const client = ctx.body.client as Document | undefined;
+  if (client && !ctx.conn.client) {
+    const appName = (client.application as Document | undefined)?.name;
+    ctx.conn.client = typeof appName === "string" ? { appName } : {};
+  }
   if (ctx.body.topologyVersion !== undefined && ctx.body.maxAwaitTimeMS !== undefined) {
     await s.awaitTopologyChange(ctx.body.topologyVersion, Number(ctx.body.maxAwaitTimeMS));
     refuse();

@@ -1,0 +1,68 @@
+/**
+ * The `failCommand` fail point, as MongoDB's (src/mongo/db/commands.cpp
+ * CommandHelpers::evaluateFailCommandFailPoint; the drivers' test specifications use it): a
+ * command it names, from a client it applies to, fails before it runs — with `errorCode` (and
+ * `errorLabels`), or by the connection being closed (`closeConnection`) — after waiting
+ * `blockTimeMS` when `blockConnection` is set. It applies to clients that introduced themselves
+ * (drivers, shells), of `appName` when one is given; not to the simulator's own connections to
+ * its peers, as MongoDB's leaves internal clients alone unless `failInternalCommands` is set.
+ */
+import type { Document } from "bson";
+import { CommandError } from "./errors.ts";
+import type { ConnState, Server } from "./server.ts";
+
+/** The data field that counts the hits a `{times: n}` point has left. */
+export const TIMES = "__timesLeft";
+
+/** What the point does to command `name` on `conn`: nothing, throws its error, or "close". */
+export async function failCommand(
+  server: Server,
+  name: string,
+  conn: ConnState,
+): Promise<"close" | undefined> {
+  const fp = server.failPoints.get("failCommand");
+  if (!fp) return undefined;
+  const names = (fp.failCommands ?? []) as string[];
+  const internal = conn.client === undefined;
+  if (!names.includes(name) || (internal && fp.failInternalCommands !== true)) return undefined;
+  if (typeof fp.appName === "string" && conn.client?.appName !== fp.appName) return undefined;
+  if (fp[TIMES] !== undefined) {
+    if (fp[TIMES] <= 1) server.failPoints.delete("failCommand");
+    else fp[TIMES] -= 1;
+  }
+  if (fp.blockConnection === true) {
+    await new Promise((r) => setTimeout(r, Number(fp.blockTimeMS ?? 0)));
+  }
+  if (fp.closeConnection === true) return "close";
+  if (fp.errorCode === undefined) return undefined;
+  throw new CommandError(
+    "Failing command via 'failCommand' failpoint",
+    Number(fp.errorCode),
+    codeName(Number(fp.errorCode)),
+    Array.isArray(fp.errorLabels) ? { errorLabels: fp.errorLabels as Document[] } : undefined,
+  );
+}
+
+/** The names of the codes tests commonly fail commands with (error_codes.yml); others UnknownError. */
+function codeName(code: number): string {
+  return ({
+    6: "HostUnreachable",
+    7: "HostNotFound",
+    11600: "InterruptedAtShutdown",
+    11602: "InterruptedDueToReplStateChange",
+    91: "ShutdownInProgress",
+    189: "PrimarySteppedDown",
+    10107: "NotWritablePrimary",
+    13435: "NotPrimaryNoSecondaryOk",
+    13436: "NotPrimaryOrSecondary",
+    262: "ExceededTimeLimit",
+    89: "NetworkTimeout",
+    9001: "SocketException",
+    112: "WriteConflict",
+    251: "NoSuchTransaction",
+    50: "MaxTimeMSExpired",
+    103: "NewReplicaSetConfigurationIncompatible",
+    2: "BadValue",
+    8: "UnknownError",
+  } as Record<number, string>)[code] ?? "UnknownError";
+}
