@@ -13,6 +13,7 @@ import { changedFiles, missingPaths } from "../preflight/start_files.ts";
 import { sha256File } from "../util/file_hash.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { sleep, sustained } from "../util/timer.ts";
+import { setListsMembers } from "./safety_sets.ts";
 
 export interface CheckOutcome {
   ok: boolean;
@@ -279,6 +280,7 @@ const RUNNERS: Record<string, Runner> = {
   },
   dependencies_running: (c, _ex, m, i) => allAnswer(m, c.params.members as string[], i),
   members_reachable: (c, _ex, m, i) => allAnswer(m, c.params.members as string[], i),
+  set_lists_members: (c, _ex, m, i) => setListsMembers(c, m, i),
   /**
    * A start does not bring a standalone or a whole replica set back empty: its data directory
    * holds MongoDB data, or another member of its set does (MongoDB's initial sync copies it).

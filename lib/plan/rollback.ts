@@ -117,6 +117,12 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
     ),
     recordedConfigs: input.recordedConfigs ?? {},
     ops: new Map(allOps(original).map((o) => [o.id, o])),
+    checks: [],
+    completed: new Set(
+      Object.values(state.operation_states).filter((s) => s.status === "completed").map((s) =>
+        s.id
+      ),
+    ),
   };
   // Sets it initiated, users it created: said to stay only where their data stays (below).
   const inData: KeptInData[] = [];
@@ -239,6 +245,7 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
           },
         },
         depends_on: [...tidy, ...unrecord, ...rerecord].map((o) => o.id),
+        pre_conditions: ctx.checks,
         parallel: false,
         estimated_ms: EST.meta,
       }),

@@ -3,7 +3,8 @@
  * metadata), then calls the pure rollback planner. Not pure itself, like deploy.ts.
  */
 import { MupError } from "../errors.ts";
-import { changedAnything, mayHaveActed } from "../state/undeployed.ts";
+import { acted, mayHaveActed } from "../state/undeployed.ts";
+import { MARK_OP } from "./mark_op.ts";
 import { holdsNothing } from "../preflight/clusters.ts";
 import { baseStateOf, type ClusterMeta, readMeta } from "../state/meta.ts";
 import { hostPort } from "../topology/hosts.ts";
@@ -16,10 +17,19 @@ import { measuredDurations } from "../preflight/measured.ts";
 import { startAgainOps } from "./lifecycle_ops.ts";
 import { planRollback } from "./rollback.ts";
 import { droppedHostPorts } from "../topology/ssh_ports.ts";
-import type { Plan } from "./schema.ts";
+import { allOperations, type Plan } from "./schema.ts";
 import type { PlanStore } from "./store.ts";
 import { guardStarts } from "./repair_files.ts";
 import { listProcesses } from "./processes.ts";
+
+/** What a scale-in cut off may have run and still be cancelled: it took nothing out. */
+const CANCELLABLE = new Set([
+  "step_down",
+  "wait_for_primary",
+  "wait_for_member_state",
+  "wait_for_process",
+  "verify_health",
+]);
 
 /** `start` names the state before the apply's first operation. */
 export const START_CHECKPOINT = "start";
@@ -61,21 +71,6 @@ export async function buildRollbackPlan(req: {
       {
         hint: `\`mup plan resume ${req.cluster}\` completes it; then ` +
           `\`mup cluster tls ${req.cluster} ${back}\` switches TLS back, without stopping the cluster`,
-      },
-    );
-  }
-  // A scale-in takes members out of their sets: a member taken out comes back by a scale-out
-  // (it copies its set's data again), not by starting it.
-  if (state.operation === "scale-in" && changedAnything(state)) {
-    throw new MupError(
-      `apply ${id} (scale-in) cannot be rolled back: members it takes out of their sets come ` +
-        "back by a scale-out, which adds them again and lets them copy their set's data",
-      {
-        hint: `${
-          state.status === "completed"
-            ? ""
-            : `\`mup plan resume ${req.cluster}\` completes it (or the same scale-in again); then `
-        }\`mup cluster scale-out ${req.cluster} <topology>\` adds members again`,
       },
     );
   }
@@ -162,6 +157,30 @@ export async function buildRollbackPlan(req: {
     cpState = await readCheckpointState(ref, { cluster: req.cluster, stateId: id, usable });
   }
   const { plan: original } = await req.store.loadOfApply(state);
+  // A scale-in takes members out of their sets: a member taken out comes back by a scale-out
+  // (it copies its set's data again), not by starting it. One cut off before anything left
+  // (only step-downs and waits ran, and replSetReconfigs that may not have, tester103 #2) is
+  // cancelled: its rollback checks, as it runs, that each set still lists those members.
+  if (state.operation === "scale-in") {
+    const types = new Map(allOperations(original).map((o) => [o.id, o.type]));
+    const took = Object.values(state.operation_states).filter((o) =>
+      o.id !== MARK_OP && acted(o) && !CANCELLABLE.has(types.get(o.id) ?? "") &&
+      !(types.get(o.id) === "remove_members" && o.status !== "completed")
+    );
+    if (took.length) {
+      throw new MupError(
+        `apply ${id} (scale-in) cannot be rolled back: members it takes out of their sets come ` +
+          "back by a scale-out, which adds them again and lets them copy their set's data",
+        {
+          hint: `${
+            state.status === "completed"
+              ? ""
+              : `\`mup plan resume ${req.cluster}\` completes it (or the same scale-in again); then `
+          }\`mup cluster scale-out ${req.cluster} <topology>\` adds members again`,
+        },
+      );
+    }
+  }
   // A scale-out that finished recorded its processes (a scale-in takes them out); one that
   // added a shard cannot be undone (removeShard drains data). One cut off before either is
   // undone: the members it added taken out of their sets, what it started stopped, what it made

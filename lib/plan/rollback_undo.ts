@@ -6,9 +6,9 @@
  */
 import { addOrder } from "../ops/add_members.ts";
 import { hostPort } from "../topology/hosts.ts";
-import { change, op } from "./op_builders.ts";
+import { change, check, op } from "./op_builders.ts";
 import { EST } from "./lifecycle.ts";
-import type { PlannedOperation } from "./schema.ts";
+import type { PlannedOperation, SafetyCheck } from "./schema.ts";
 
 export interface UndoContext {
   /** The apply was a first deploy: undoing its save_metadata unrecords the cluster. */
@@ -26,6 +26,13 @@ export interface UndoContext {
   recordedConfigs: Record<string, string>;
   /** The rolled-back plan's operations, by ID. */
   ops: Map<string, PlannedOperation>;
+  /** The IDs of the operations that completed. */
+  completed: Set<string>;
+  /**
+   * Safety checks the rollback's last operation (marking the apply rolled back) must pass:
+   * what an undo cannot do, but must find so (a cut-off remove_members took no member out).
+   */
+  checks: SafetyCheck[];
 }
 
 /** An upload that wrote a recorded process's configuration again (change "update"). */
@@ -202,8 +209,27 @@ export function undoOps(o: PlannedOperation, ctx: UndoContext): PlannedOperation
       return `${o.id}: the cluster-wide default write concern stays (MongoDB cannot unset one)`;
     case "remove_shard":
       return `${o.id}: shard ${t.name} stays removed (a scale-out adds a shard again)`;
-    case "remove_members":
-      return `${o.id}: the members stay out of the set's config (adding them is a scale-out)`;
+    case "remove_members": {
+      if (ctx.completed.has(o.id)) {
+        return `${o.id}: the members stay out of the set's config (adding them is a scale-out)`;
+      }
+      // Cut off (or failed) before it finished: its replSetReconfig may not have run. The
+      // rollback is marked done only if the set still lists every member it was to take out
+      // (rollback_build.ts refuses a scale-in that got further); a primary it stepped down
+      // stays a secondary.
+      const listed = JSON.parse(t.params.remove) as string[];
+      ctx.checks.push(check(
+        `${o.id}-undone`,
+        "set_lists_members",
+        t.name,
+        `replica set ${t.name} still lists ${listed.join(", ")} (${o.id} stopped before it ` +
+          "finished)",
+        { members: JSON.parse(t.params.members), listed },
+      ));
+      return `${o.id}: stopped before it finished; a primary it stepped down stays a ` +
+        `secondary (a rollback does not move a primary), and the rollback checks that ${t.name} ` +
+        `still lists ${listed.join(", ")} before it marks the apply rolled back`;
+    }
     case "download_binary":
       return []; // the download cache is shared by every cluster: kept
     case "wait_for_process":

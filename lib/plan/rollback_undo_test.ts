@@ -27,6 +27,8 @@ Deno.test("the undo of an add_members removes the members in the reverse of the 
     startAgain: {},
     cancelled: new Set(),
     cutOffStarts: new Set(),
+    completed: new Set(),
+    checks: [],
     recorded: {},
     recordedConfigs: {},
     ops: new Map([[add.id, add]]),

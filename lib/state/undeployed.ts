@@ -218,11 +218,13 @@ export async function dataDirsUsed(clusterDir: string): Promise<Set<string>> {
  * (mayHaveActed: a shard's drain that a Ctrl-C stopped waiting for goes on; tester82).
  */
 export function changedAnything(state: ApplyState): boolean {
-  return Object.values(state.operation_states).some((o) =>
-    o.id !== MARK_OP &&
-    (o.status === "completed" || o.status === "running" || mayHaveActed(o) ||
-      (o.status === "failed" && o.result?.metadata?.no_effect !== true))
-  );
+  return Object.values(state.operation_states).some((o) => o.id !== MARK_OP && acted(o));
+}
+
+/** Whether one operation may have changed something (changedAnything's test of each). */
+export function acted(o: OperationState): boolean {
+  return o.status === "completed" || o.status === "running" || mayHaveActed(o) ||
+    (o.status === "failed" && o.result?.metadata?.no_effect !== true);
 }
 
 /**
