@@ -155,7 +155,8 @@ function valuesAt(doc: unknown, parts: string[]): unknown[] {
     });
   }
   if (typeof doc !== "object" || doc === null || rank(doc) !== 5) return [];
-  const next = (doc as Document)[part];
+  // Own fields only: a missing `constructor` is no field, not Object's function.
+  const next = Object.hasOwn(doc, part) ? (doc as Document)[part] : undefined;
   return next === undefined ? [] : valuesAt(next, rest);
 }
 
@@ -184,8 +185,9 @@ function at(doc: unknown, parts: string[]): unknown {
   let v = doc;
   for (const part of parts) {
     if (Array.isArray(v) && /^\d+$/.test(part)) v = v[Number(part)];
-    else if (typeof v === "object" && v !== null && rank(v) === 5) v = (v as Document)[part];
-    else return null;
+    else if (typeof v === "object" && v !== null && rank(v) === 5) {
+      v = Object.hasOwn(v, part) ? (v as Document)[part] : undefined;
+    } else return null;
   }
   return v ?? null;
 }

@@ -14,7 +14,7 @@
 import type { Document } from "bson";
 import { QueryError } from "./query_errors.ts";
 import { isObject, typeName } from "./update_checks.ts";
-import { offsetOf, zoneOffset } from "./time_zone.ts";
+import { offsetOf, zoneOffsetMs } from "./time_zone.ts";
 
 const ARGS = new Set(["dateString", "format", "timezone", "onError", "onNull"]);
 /** The format characters mongod knows (date_time_support.cpp); those parsed here: PARSED. */
@@ -130,8 +130,8 @@ function instant(p: Parts, timezone: string | undefined): Date {
   const fixed = offsetOf(timezone);
   if (fixed !== undefined) return new Date(local - fixed * 60_000);
   // An Olson zone: its offset at that local time, daylight saving time included.
-  let t = local - zoneOffset(timezone, local) * 60_000;
-  t = local - zoneOffset(timezone, t) * 60_000;
+  let t = local - zoneOffsetMs(timezone, local);
+  t = local - zoneOffsetMs(timezone, t);
   return new Date(t);
 }
 

@@ -1,38 +1,28 @@
 /**
  * Aggregation expressions the query engine lacks or runs otherwise than mongod, as mongod runs
- * them (src/mongo/db/pipeline/expression.cpp): `$indexOfCP`, which the engine does not know,
- * `$dateToString`'s `%w`, `%U` and `%%`, `$week`, and the renaming that runs `$dateFromString`
- * (date_from_string.ts), `$dateToString` and `$week` as the simulator's own. Pure:
- * evaluated arguments in, a value or a QueryError out; sim/query.ts registers them.
+ * them (src/mongo/db/pipeline/expression.cpp): `$indexOfCP`, which the engine does not know, and
+ * the renaming that runs the date operators as the simulator's own (date_from_string.ts,
+ * date_parts.ts). Pure: evaluated arguments in, a value or a QueryError out; sim/query.ts
+ * registers them.
  */
 import { QueryError } from "./query_errors.ts";
 import { isNumeric, isObject, typeName } from "./update_checks.ts";
-import { zonedExpressions } from "./time_zone.ts";
+import { DATE_PART, PART_OPERATORS } from "./date_parts.ts";
 
 /** The names the simulator's date expressions run under inside the engine (ownDateExpressions). */
 export const DATE_FROM_STRING = "$mongodDateFromString";
 export const DATE_TO_STRING = "$mongodDateToString";
-export const WEEK = "$mongodWeek";
 const OWN: Record<string, string> = {
   $dateFromString: DATE_FROM_STRING,
   $dateToString: DATE_TO_STRING,
-  $week: WEEK,
 };
 
 /**
- * The week of the year as mongod counts it (TimeZone::week, strftime's %U): weeks begin on
- * Sunday, the days before the year's first Sunday are week 0. `dayOfYear` 1–366, `dayOfWeek`
- * 1 (Sunday) to 7, in the timezone asked (the engine's own counted otherwise).
- */
-export function weekOfYear(dayOfYear: number, dayOfWeek: number): number {
-  return Math.floor((dayOfYear + 7 - dayOfWeek) / 7);
-}
-
-/**
  * `value` (a pipeline, or any part of one) with every `$dateFromString` and `$dateToString`
- * expression renamed to the simulator's own (DATE_FROM_STRING, DATE_TO_STRING): the engine's
- * operators cannot be replaced under their own names, and every extraction given a `timezone`
- * renamed ZONED (time_zone.ts). What a `$literal` holds is data and stays as it is.
+ * expression renamed to the simulator's own (DATE_FROM_STRING, DATE_TO_STRING), and every
+ * operator that reads a part of a date made `{[DATE_PART]: [op, arg]}` (date_parts.ts): the
+ * engine's operators cannot be replaced under their own names. What a `$literal` holds is data
+ * and stays as it is.
  */
 export function ownDateExpressions<T>(value: T): T {
   if (Array.isArray(value)) return value.map(ownDateExpressions) as T;
@@ -43,48 +33,11 @@ export function ownDateExpressions<T>(value: T): T {
         ? [k, v]
         : Object.hasOwn(OWN, k)
         ? [OWN[k], ownDateExpressions(v)]
-        : zonedExpressions(k, ownDateExpressions(v))
+        : PART_OPERATORS.has(k)
+        ? [DATE_PART, [k, ownDateExpressions(v)]]
+        : [k, ownDateExpressions(v)]
     ),
   ) as T;
-}
-
-/** `$dateToString`'s format specifiers: kDateToStringFormatMap, and `%b` `%B` (7.0). */
-const TO_STRING_SPECIFIERS = new Set("bBdGHjLmMSwuUVYzZ");
-
-/**
- * A `$dateToString` format checked as mongod's validateFormat checks it (18535 for a `%` at the
- * end, 18536 for an unknown specifier: src/mongo/db/query/datetime/date_time_support.cpp) and cut
- * into pieces: each `%%`, `%w` and `%U` a piece of its own (the engine renders `%%` as nothing,
- * counts `%w` 0–6 and numbers weeks otherwise, so the simulator renders those), the text between
- * them the engine's. "a%%b%w" gives ["a", "%%", "b", "%w"].
- */
-export function formatPieces(format: string): string[] {
-  const pieces: string[] = [];
-  let text = "";
-  for (let i = 0; i < format.length; i++) {
-    if (format[i] !== "%") {
-      text += format[i];
-      continue;
-    }
-    const c = format[++i];
-    if (c === undefined) {
-      throw new QueryError("Unmatched '%' at end of format string", 18535, "Location18535");
-    }
-    if (c !== "%" && !TO_STRING_SPECIFIERS.has(c)) {
-      throw new QueryError(
-        `Invalid format character '%${c}' in format string`,
-        18536,
-        "Location18536",
-      );
-    }
-    if (c === "%" || c === "w" || c === "U") {
-      if (text) pieces.push(text);
-      pieces.push(`%${c}`);
-      text = "";
-    } else text += `%${c}`;
-  }
-  if (text) pieces.push(text);
-  return pieces;
 }
 
 /** mongod's check of an index argument (uassertIfNotIntegralAndNonNegative: 40096, 40097). */

@@ -94,6 +94,9 @@ function firstPositional(field: string): [number, number] | undefined {
   return undefined;
 }
 
+/** The names of Object.prototype's members (`constructor`, `toString`, …). */
+const PROTO_NAMES = new Set(Object.getOwnPropertyNames(Object.prototype));
+
 function element(
   p: Parse,
   field: string,
@@ -112,6 +115,18 @@ function element(
     return subObject(p, field, v, parent, parentPath);
   }
   if (typeof v === "boolean" || isNumeric(v)) {
+    // The engine's inclusion of a field named after an Object.prototype member merges the
+    // value into that member (Object.prototype.toString itself), for every later query of the
+    // process: refused, never answered (115).
+    const proto = field.split(".").find((f) => PROTO_NAMES.has(f));
+    if (Number(v) && proto !== undefined) {
+      return {
+        code: 115,
+        codeName: "CommandNotSupported",
+        message: `this server does not project a field named ${proto} by inclusion; exclude ` +
+          "the other fields instead, or use $addFields",
+      };
+    }
     return Number(v)
       ? inclusion(p, field, parent, parentPath, pos)
       : exclusion(p, field, parent, parentPath);

@@ -79,15 +79,12 @@ function ordered(out: unknown, input: unknown, tree: Tree): unknown {
     const n = tree.get(k);
     res[k] = n instanceof Map ? ordered(out[k], from[k], n) : out[k];
   };
-  // Own fields only: a field named after an Object.prototype member (`constructor`, `toString`)
-  // is the document's, and the engine's inclusion of one gave the prototype's function (which
-  // BSON leaves out): the input's value is kept then.
+  // Own fields only: `"constructor" in out` is true of every object.
   const has = (o: Document, k: string) => Object.hasOwn(o, k) && typeof o[k] !== "function";
   // Kept fields, in the input's order; then computed ones, in the projection's; then the rest.
   for (const k of Object.keys(from)) {
     const n = tree.get(k);
-    if (n === "include" && !has(out, k)) res[k] = from[k];
-    else if (has(out, k) && (n === "include" || n instanceof Map)) place(k);
+    if (has(out, k) && (n === "include" || n instanceof Map)) place(k);
   }
   for (const k of tree.keys()) if (has(out, k) && !Object.hasOwn(res, k)) place(k);
   for (const k of Object.keys(out)) if (!Object.hasOwn(res, k)) res[k] = out[k];

@@ -24,11 +24,9 @@ import {
   DATE_TO_STRING,
   indexOfCP,
   ownDateExpressions,
-  WEEK,
 } from "./expression_ops.ts";
-import { dateToString, type EngineOp, week } from "./date_to_string.ts";
+import { DATE_PART, datePart, dateToString } from "./date_parts.ts";
 import { isObject } from "./update_checks.ts";
-import { ZONED, zoned } from "./time_zone.ts";
 import { dateFromString } from "./date_from_string.ts";
 import { conciseLookup, desugarBucket, desugarCount, NO_BRANCH } from "./pipeline_desugar.ts";
 
@@ -112,6 +110,21 @@ export function compileFilter(
   } catch (e) {
     translate(e, "query");
   }
+}
+
+/**
+ * `filter` and the options the engine's own Query needs to read it as compileFilter does (the
+ * simulator's `$type`, date and string operators): what an update hands the engine for the
+ * positional `$` (update.ts), which otherwise matched nothing and changed nothing.
+ */
+export function engineQuery(
+  filter: Document,
+  variables?: Document,
+): { filter: Document; options: Document } {
+  return {
+    filter: ownTypes(ownExprDates(filter)),
+    options: { context: simContext(), ...(variables ? { variables } : {}) },
+  };
 }
 
 /** `filter` with the date expressions of its `$expr`s the simulator's own (ownDateExpressions). */
@@ -297,18 +310,12 @@ interface Stream {
 }
 type Stage = (coll: Stream, spec: unknown, options: unknown) => Stream;
 type StageOptions = { context: { getOperator(type: string, name: string): unknown } };
-type Expression = (obj: Document, expr: unknown, options: StageOptions) => unknown;
-
-/** The engine's expression operators, applied to `obj` (date_to_string.ts). */
-const engineOp = (obj: Document, options: StageOptions): EngineOp => (name) => (arg) =>
-  (options.context.getOperator("expression", name) as Expression)(obj, arg, options);
-
 /**
  * The simulator's own operators inside the engine: SORT_STAGE (`$sort` in MongoDB's order:
  * sortStage), PROJECT_STAGE (the engine's `$project`, its result's fields in mongod's order:
  * projection_order.ts), TYPE_OPERATOR (`$type` in filters: type_query.ts), `$indexOfCP` and
- * DATE_FROM_STRING, DATE_TO_STRING, WEEK (expression_ops.ts, date_from_string.ts,
- * date_to_string.ts), and NO_BRANCH.
+ * DATE_FROM_STRING, DATE_TO_STRING, DATE_PART (expression_ops.ts, date_from_string.ts,
+ * date_parts.ts), and NO_BRANCH.
  */
 function simContext(): ReturnType<typeof import("mingo").Context.init> {
   return simStages ??= engine().Context.init({
@@ -318,13 +325,10 @@ function simContext(): ReturnType<typeof import("mingo").Context.init> {
         indexOfCP(evalExpr!(obj, expr, options as never))) as never,
       [DATE_TO_STRING]: ((obj: Document, expr: unknown, options: StageOptions) =>
         dateToString(expr, (e) =>
-          evalExpr!(obj, e, options as never), engineOp(obj, options))) as never,
-      [WEEK]: ((obj: Document, expr: unknown, options: StageOptions) =>
-        week(expr, (e) =>
-          evalExpr!(obj, e, options as never), engineOp(obj, options))) as never,
-      [ZONED]: ((obj: Document, expr: unknown, options: StageOptions) =>
-        zoned(expr, (e) =>
-          evalExpr!(obj, e, options as never), engineOp(obj, options))) as never,
+          evalExpr!(obj, e, options as never))) as never,
+      [DATE_PART]: ((obj: Document, expr: unknown, options: StageOptions) =>
+        datePart(expr, (e) =>
+          evalExpr!(obj, e, options as never))) as never,
       [DATE_FROM_STRING]: ((obj: Document, expr: unknown, options: StageOptions) =>
         dateFromString(expr, (e) =>
           evalExpr!(obj, e, options as never))) as never,
@@ -363,9 +367,7 @@ function simContext(): ReturnType<typeof import("mingo").Context.init> {
         const project = options.context.getOperator("pipeline", "$project") as Stage;
         const order = inMongodOrder(spec as Document);
         return project(coll.map((d) => (inputs.push(d), d)), spec, options).transform((out) =>
-          out.map((d, i) =>
-            order(d, inputs[i])
-          ).values()
+          out.map((d, i) => order(d, inputs[i])).values()
         );
       }) as never,
     },

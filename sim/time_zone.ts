@@ -1,38 +1,16 @@
 /**
- * The `timezone` argument of the date expressions as mongod reads it (TimeZoneDatabase::getTimeZone,
- * src/mongo/db/query/datetime/date_time_support.cpp): an offset (`±hh`, `±hhmm`, `±hh:mm`) or a
- * name of the time zone database ("UTC", "GMT", "America/Argentina/Buenos_Aires"). A value that
- * is not a string is 40517, a name it does not know 40485, and a null zone makes the result null.
- *
- * The query engine reads only offsets and two-part names ("Europe/Paris"): "UTC" and three-part
- * names were refused with its own message, an unknown two-part name was a RangeError. So the
- * extraction operators ($hour, $dayOfWeek, …) run as the simulator's own (ZONED): the zone is
- * resolved here to the offset in force at the date, which is all that an extraction needs.
- * `$dateToParts` runs so always, its fields put in mongod's order (the engine put the time first).
+ * Time zones and the parts of a date as mongod reads them (TimeZoneDatabase::getTimeZone and
+ * TimeZone in src/mongo/db/query/datetime/date_time_support.cpp): a `timezone` is an offset
+ * (`±hh`, `±hhmm`, `±hh:mm`) or a name of the time zone database ("UTC", "GMT",
+ * "America/Argentina/Buenos_Aires"), its offset at the date to the second (a zone's local mean
+ * time before standard time: Dublin -0:25:21). A value that is not a string is 40517, a name the
+ * database does not have 40485. The query engine read only whole-minute offsets and two-part
+ * names, lost the sign of offsets under an hour, and took years 0–99 for 1900–1999, so the date
+ * operators run here (date_parts.ts). Names come from the runtime's ICU data, which may differ
+ * from mongod's for some historical dates (ICU merges Europe/Amsterdam into Europe/Brussels).
  */
-import type { Document } from "bson";
 import { QueryError } from "./query_errors.ts";
-import { isObject, typeName } from "./update_checks.ts";
-
-/** The name the zoned extraction operators run under inside the engine (zonedExpressions). */
-export const ZONED = "$mongodZoned";
-
-/** The operators that take `{date, timezone}` and read one part of the date in that zone. */
-const EXTRACTIONS = new Set([
-  "$year",
-  "$month",
-  "$dayOfMonth",
-  "$hour",
-  "$minute",
-  "$second",
-  "$millisecond",
-  "$dayOfYear",
-  "$dayOfWeek",
-  "$isoWeek",
-  "$isoWeekYear",
-  "$isoDayOfWeek",
-  "$dateToParts",
-]);
+import { typeName } from "./update_checks.ts";
 
 /** `±hh`, `±hhmm`, `±hh:mm` as minutes east of UTC; undefined when it is not one. */
 export function offsetOf(text: string): number | undefined {
@@ -41,35 +19,82 @@ export function offsetOf(text: string): number | undefined {
   return (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0));
 }
 
-/** Minutes east of UTC of Olson zone `zone` at instant `t` (ms); throws 40485 for no zone. */
-export function zoneOffset(zone: string, t: number): number {
-  let parts: Intl.DateTimeFormatPart[];
+/**
+ * Three-letter names ICU knows that the IANA time zone database (mongod's) does not: Java's
+ * old IDs ("PST", "IST", "EST" is IANA's own). Refused as mongod refuses them.
+ */
+const IANA_THREE_LETTERS = new Set([
+  "CET",
+  "EET",
+  "EST",
+  "GMT",
+  "HST",
+  "MET",
+  "MST",
+  "PRC",
+  "ROC",
+  "ROK",
+  "UCT",
+  "UTC",
+  "WET",
+]);
+
+const formats = new Map<string, Intl.DateTimeFormat>();
+
+/** The formatter of zone `zone`, or undefined when the database has no such zone. */
+function formatter(zone: string): Intl.DateTimeFormat | undefined {
+  let f = formats.get(zone);
+  if (f) return f;
+  if (/^[A-Z]{3}$/.test(zone) && !IANA_THREE_LETTERS.has(zone)) return undefined;
   try {
-    parts = new Intl.DateTimeFormat("en-US", {
+    f = new Intl.DateTimeFormat("en-US", {
       timeZone: zone,
       hourCycle: "h23",
+      era: "short",
       year: "numeric",
       month: "numeric",
       day: "numeric",
       hour: "numeric",
       minute: "numeric",
       second: "numeric",
-    }).formatToParts(new Date(t));
+    });
   } catch {
-    throw new QueryError(`unrecognized time zone identifier: "${zone}"`, 40485, "Location40485");
+    return undefined;
   }
+  // ICU reads names in any case ("utc", "europe/paris"); the database's names are exact.
+  const resolved = f.resolvedOptions().timeZone;
+  if (resolved !== zone && resolved.toLowerCase() === zone.toLowerCase()) return undefined;
+  formats.set(zone, f);
+  return f;
+}
+
+const unknownZone = (zone: string) =>
+  new QueryError(`unrecognized time zone identifier: "${zone}"`, 40485, "Location40485");
+
+/**
+ * Milliseconds east of UTC of zone `zone` (a name) at instant `t` (ms), to the second; throws
+ * 40485 for a name the time zone database does not have.
+ */
+export function zoneOffsetMs(zone: string, t: number): number {
+  const f = formatter(zone);
+  if (!f) throw unknownZone(zone);
+  const parts = f.formatToParts(new Date(t));
   const n = (type: string) => Number(parts.find((x) => x.type === type)?.value);
-  const local = Date.UTC(n("year"), n("month") - 1, n("day"), n("hour"), n("minute"), n("second"));
-  return Math.round((local - Math.floor(t / 1000) * 1000) / 60_000);
+  const era = parts.find((x) => x.type === "era")?.value;
+  const year = era === "BC" || era === "B" ? 1 - n("year") : n("year");
+  const local = new Date(0);
+  local.setUTCFullYear(year, n("month") - 1, n("day"));
+  local.setUTCHours(n("hour"), n("minute"), n("second"), 0);
+  return local.getTime() - Math.floor(t / 1000) * 1000;
 }
 
 /**
- * An evaluated `timezone` argument as the offset the engine reads (`+hh:mm`) in force at `at`:
- * null for a nullish zone (the expression's result is then null). Throws 40517 for a value that
- * is not a string, 40485 for a name the time zone database does not have.
+ * An evaluated `timezone` argument: its offset from UTC in ms at instant `at` (ms), undefined
+ * for a nullish zone (the expression's result is then null). Throws 40517 for a value that is
+ * not a string, 40485 for a name the time zone database does not have.
  */
-export function engineOffset(timezone: unknown, at: Date | undefined): string | null {
-  if (timezone == null) return null;
+export function offsetMsAt(timezone: unknown, at: number): number | undefined {
+  if (timezone == null) return undefined;
   if (typeof timezone !== "string") {
     throw new QueryError(
       `timezone must evaluate to a string, found ${typeName(timezone)}`,
@@ -77,59 +102,6 @@ export function engineOffset(timezone: unknown, at: Date | undefined): string | 
       "Location40517",
     );
   }
-  const minutes = offsetOf(timezone) ?? zoneOffset(timezone, at?.getTime() ?? Date.now());
-  const abs = Math.abs(minutes);
-  const hhmm = `${String(Math.floor(abs / 60)).padStart(2, "0")}:${
-    String(abs % 60).padStart(2, "0")
-  }`;
-  return `${minutes < 0 ? "-" : "+"}${hhmm}`;
-}
-
-/** The instant a date argument names, when it is one (a Date, or an ObjectId's time). */
-function instantOf(date: unknown): Date | undefined {
-  if (date instanceof Date) return date;
-  const id = date as { _bsontype?: string; getTimestamp?: () => Date };
-  return id?._bsontype === "ObjectId" ? id.getTimestamp!() : undefined;
-}
-
-/**
- * `value` with each extraction given a `timezone`, and each `$dateToParts`, renamed ZONED:
- * `{[ZONED]: [name, arg]}`.
- */
-export function zonedExpressions(key: string, value: unknown): [string, unknown] {
-  const arg = Array.isArray(value) && value.length === 1 ? value[0] : value;
-  return EXTRACTIONS.has(key) && isObject(arg) && ("timezone" in arg || key === "$dateToParts")
-    ? [ZONED, [key, arg]]
-    : [key, value];
-}
-
-/** `$dateToParts`'s fields in mongod's order (ExpressionDateToParts::evaluate). */
-const PARTS = ["year", "month", "day", "isoWeekYear", "isoWeek", "isoDayOfWeek"];
-const TIME = ["hour", "minute", "second", "millisecond"];
-
-/**
- * A ZONED extraction `[name, {date, timezone, …}]`: the date and the zone evaluated once, the
- * engine's operator run on the date with the zone's offset at it. Null for a nullish date or
- * zone, as mongod answers.
- */
-export function zoned(
-  expr: unknown,
-  evaluate: (e: unknown) => unknown,
-  op: (name: string) => (arg: unknown) => unknown,
-): unknown {
-  const [name, spec] = expr as [string, Document];
-  const date = evaluate(spec.date);
-  const offset = "timezone" in spec
-    ? engineOffset(evaluate(spec.timezone), instantOf(date))
-    : undefined;
-  if (offset === null || date == null) return null;
-  const out = op(name)({
-    ...spec,
-    date: { $literal: date },
-    ...(offset === undefined ? {} : { timezone: offset }),
-  });
-  if (name !== "$dateToParts" || !isObject(out)) return out;
-  return Object.fromEntries(
-    [...PARTS, ...TIME].filter((k) => k in out).map((k) => [k, out[k]]),
-  );
+  const fixed = offsetOf(timezone);
+  return fixed !== undefined ? fixed * 60_000 : zoneOffsetMs(timezone, at);
 }

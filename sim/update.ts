@@ -5,7 +5,7 @@
  */
 import { type Document, ObjectId, Timestamp } from "bson";
 import { checkUpdate, takeArrayModifiers, text, UpdateError } from "./update_checks.ts";
-import { cloneDoc, engine, QueryError, runPipeline, translate } from "./query.ts";
+import { cloneDoc, engine, engineQuery, QueryError, runPipeline, translate } from "./query.ts";
 import { exactArithmetic } from "./exact_arithmetic.ts";
 
 /**
@@ -81,9 +81,14 @@ export function applyUpdate(
     const arrays = takeArrayModifiers(mod);
     if (Object.keys(mod).length) {
       // The statement's query: the positional `$` updates the array element it matched.
-      engine().update(out, mod, opts.arrayFilters, opts.query, {
+      const q = opts.query ? engineQuery(opts.query, opts.vars) : undefined;
+      engine().update(out, mod, opts.arrayFilters, q?.filter, {
         cloneMode: "deep",
-        ...(opts.vars ? { queryOptions: { variables: opts.vars } } : {}),
+        ...(q
+          ? { queryOptions: q.options }
+          : opts.vars
+          ? { queryOptions: { variables: opts.vars } }
+          : {}),
       });
     }
     arrays(out);

@@ -125,7 +125,7 @@ Deno.test("simulator: an inclusion projection keeps the stored field order, comp
           (_, i) =>
             i % 2
               ? { $week: either(sunLate, satEarly) }
-              : { $week: [{ date: either(sunLate, satEarly), timezone: "UTC" }] },
+              : { $week: { date: either(sunLate, satEarly), timezone: "UTC" } },
         ),
       },
     }]).toArray();
@@ -297,9 +297,9 @@ Deno.test("simulator: updates mongod refuses or computes exactly (tester102): a 
   });
 });
 
-Deno.test("simulator: date expressions take the zones mongod knows (UTC, GMT, three-part names, daylight saving time), refuse others with 40485/40517, answer null for a null zone; $dateToParts in mongod's field order; a projected field named constructor is kept", async () => {
+Deno.test("simulator: date expressions take the zones mongod knows (UTC, GMT, three-part names, daylight saving time, offsets of either sign, local mean time to the second), refuse others with 40485/40517, answer null for a null zone; ObjectId and Timestamp dates, 16006 for others; argument checks; ISO weeks; $dateToParts in mongod's field order (tester106)", async () => {
   await withMongod(async (c) => {
-    const s = c.db("app").collection<Doc>("z");
+    const s = c.db("app").collection<{ _id: number; [field: string]: unknown }>("z");
     await s.insertOne({ _id: 1, constructor: 3, toString: "t", a: 1 });
     const value = async (e: Document) =>
       (await s.aggregate([{ $project: { _id: 0, v: e } }]).toArray())[0].v;
@@ -315,7 +315,69 @@ Deno.test("simulator: date expressions take the zones mongod knows (UTC, GMT, th
     );
     assert.equal(await value({ $hour: { date: summer, timezone: "America/New_York" } }), 8);
     assert.equal(await value({ $hour: { date: winter, timezone: "America/New_York" } }), 7);
-    assert.equal(await value({ $minute: [{ date: winter, timezone: "+0530" }] }), 30);
+    assert.equal(await value({ $minute: { date: winter, timezone: "+0530" } }), 30);
+    // Offsets under an hour, and past 20 hours, keep their sign (tester106 #1, #2).
+    assert.equal(await value({ $hour: { date: summer, timezone: "-00:30" } }), 11);
+    assert.equal(await value({ $hour: { date: summer, timezone: "-21:00" } }), 15);
+    assert.equal(await value({ $hour: { date: summer, timezone: "+25" } }), 13);
+    assert.equal(
+      await value({ $dateToString: { date: summer, timezone: "-00:30", format: "%H:%M %z" } }),
+      "11:30 -0030",
+    );
+    assert.equal(
+      await value({
+        $dateToString: { date: winter, timezone: "America/St_Johns", format: "%z %Z" },
+      }),
+      "-0330 -210",
+    );
+    // Dublin Mean Time, -0:25:21 (tester106 #3); year 50 is not 1950 (#4).
+    assert.equal(
+      await value({
+        $dateToString: {
+          date: { $literal: new Date("1900-07-10T12:00:00Z") },
+          timezone: "Europe/Dublin",
+          format: "%H:%M:%S %z",
+        },
+      }),
+      "11:34:39 -0025",
+    );
+    const year50 = { $literal: new Date("0050-06-01T00:00:00Z") };
+    assert.equal(await value({ $year: { date: year50, timezone: "Europe/Paris" } }), 50);
+    assert.equal(await value({ $hour: { date: year50, timezone: "UTC" } }), 0);
+    // An ObjectId's time and a Timestamp's seconds are dates (#6).
+    assert.equal(
+      await value({
+        $hour: {
+          date: { $literal: ObjectId.createFromTime(Date.UTC(2024, 6, 1, 12) / 1000) },
+          timezone: "America/New_York",
+        },
+      }),
+      8,
+    );
+    assert.equal(
+      await value({
+        $hour: { $literal: new Timestamp({ t: Date.UTC(2024, 6, 1, 12) / 1000, i: 1 }) },
+      }),
+      12,
+    );
+    // ISO week-years (#10): 2024-12-30 is in 2025's first week, 2021-01-01 in 2020's last.
+    assert.equal(
+      await value({ $isoWeekYear: { $literal: new Date("2024-12-30T12:00:00Z") } }),
+      2025,
+    );
+    assert.equal(
+      await value({ $isoWeekYear: { $literal: new Date("2021-01-01T12:00:00Z") } }),
+      2020,
+    );
+    assert.equal(
+      await value({
+        $dateToString: {
+          date: { $literal: new Date("2017-01-01T12:00:00Z") },
+          format: "%G-W%V-%u",
+        },
+      }),
+      "2016-W52-7",
+    );
     assert.equal(
       await value({ $dateToString: { date: summer, timezone: "UTC", format: "%H:%M %z" } }),
       "12:00 +0000",
@@ -359,6 +421,38 @@ Deno.test("simulator: date expressions take the zones mongod knows (UTC, GMT, th
       40517,
       /^timezone must evaluate to a string, found int$/,
     );
+    // The database's names are exact; ICU's other names are not the database's (#5).
+    await refusedWith40({ $hour: { date: winter, timezone: "utc" } }, 40485, /"utc"/);
+    await refusedWith40({ $hour: { date: winter, timezone: "PST" } }, 40485, /"PST"/);
+    assert.equal(await value({ $hour: { date: winter, timezone: "EST" } }), 7);
+    // What is no date is 16006, with a zone or without (#7); argument checks (#8, #9).
+    await refusedWith40(
+      { $hour: { date: "abc", timezone: "UTC" } },
+      16006,
+      /^can't convert from BSON type string to Date$/,
+    );
+    await refusedWith40({ $hour: 42 }, 16006, /BSON type int/);
+    await refusedWith40({ $minute: [{ date: winter, timezone: "+0530" }] }, 16006, /object/);
+    await refusedWith40(
+      { $minute: [winter, 1] },
+      40536,
+      /^\$minute accepts exactly one argument if given an array, but was given 2$/,
+    );
+    await refusedWith40(
+      { $year: { date: winter, foo: 1 } },
+      40535,
+      /^unrecognized option to \$year: "foo"$/,
+    );
+    await refusedWith40(
+      { $year: { timezone: "UTC" } },
+      40539,
+      /^missing 'date' argument to \$year/,
+    );
+    await refusedWith40({ $dateToParts: { date: winter, iso8601: 1 } }, 40521, /found int$/);
+    await refusedWith40({ $dateToParts: { date: winter, foo: 1 } }, 40520, /: foo$/);
+    await refusedWith40({ $dateToParts: { timezone: "UTC" } }, 40522, /Missing 'date'/);
+    await refusedWith40({ $dateToParts: "x" }, 40524, /only supports an object/);
+    assert.equal(await value({ $dateToParts: { date: winter, iso8601: null } }), null);
     // ExpressionDateToParts::evaluate: the date's parts, then the time's.
     assert.deepEqual(
       Object.keys(await value({ $dateToParts: { date: summer, timezone: "Asia/Kolkata" } })),
@@ -385,13 +479,49 @@ Deno.test("simulator: date expressions take the zones mongod knows (UTC, GMT, th
       "second",
       "millisecond",
     ]);
-    // A field named after an Object.prototype member is the document's own (the engine's
-    // inclusion left it out).
-    assert.deepEqual(await s.aggregate([{ $project: { constructor: 1, toString: 1 } }]).toArray(), [
-      { _id: 1, constructor: 3, toString: "t" },
-    ]);
-    assert.deepEqual(await s.find({}, { projection: { _id: 0, constructor: 1 } }).toArray(), [
-      { constructor: 3 },
-    ]);
+    // The engine's inclusion of a field named after an Object.prototype member merged the value
+    // into that member, for every later query of the process (tester106 #16): refused (115).
+    await s.insertOne({ _id: 2 });
+    for (const projection of [{ toString: 1 }, { "a.constructor": 1 }]) {
+      const err = await s.find({}, { projection }).toArray().then(
+        () => undefined,
+        (x) => x as MongoServerError,
+      );
+      assert.equal(err?.code, 115, JSON.stringify(projection));
+    }
+    assert.equal(
+      (await s.aggregate([{ $project: { toString: 1 } }]).toArray().catch((e) => e)).code,
+      115,
+    );
+    // Excluded, computed from, and sorted on, such fields are the documents' own (#12).
+    assert.deepEqual(
+      await s.find({}, { projection: { constructor: 0, a: 0 } }).toArray() as unknown,
+      JSON.parse('[{"_id":1,"toString":"t"},{"_id":2}]'),
+    );
+    assert.deepEqual(
+      (await s.find({}).sort({ constructor: -1 } as never).toArray()).map((d) => d._id),
+      [1, 2],
+    );
+    assert.deepEqual(
+      (await s.find({}).sort({ constructor: 1 } as never).toArray()).map((d) => d._id),
+      [2, 1],
+    );
+    // An update's filter reads the simulator's operators too: it matched and changed nothing
+    // (tester106 #11).
+    await s.updateOne({ _id: 2 }, { $set: { d: new Date("2020-01-04T12:00:00Z"), arr: [1, 2] } });
+    const changed = await s.updateOne(
+      { arr: 2, $expr: { $eq: [{ $week: "$d" }, 0] } },
+      { $set: { "arr.$": 20 } },
+    );
+    assert.equal(changed.modifiedCount, 1);
+    const many = await s.updateMany(
+      { $expr: { $eq: [{ $hour: { date: "$d", timezone: "UTC" } }, 12] } },
+      { $inc: { n: 1 } } as never,
+    );
+    assert.equal(many.modifiedCount, 1);
+    assert.deepEqual(await s.findOne({ _id: 2 }, { projection: { _id: 0, arr: 1, n: 1 } }), {
+      arr: [1, 20],
+      n: 1,
+    });
   });
 });
