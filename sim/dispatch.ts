@@ -9,7 +9,7 @@ import type { Document } from "bson";
 import { CommandError, errors } from "./errors.ts";
 import { cursorKey } from "./cursors.ts";
 import { checkCommandFields } from "./command_fields.ts";
-import { loadQueryEngine } from "./query.ts";
+import { evaluateLet, loadQueryEngine } from "./query.ts";
 import { isNumeric } from "./update_checks.ts";
 import type { ConnState, Server } from "./server.ts";
 
@@ -193,6 +193,13 @@ export async function dispatch(
     server.counters.command(name, body);
     if (!handler && !TRANSACTION_ENDS.has(name)) throw errors.commandNotFound(first);
     if (!NO_QUERY_ENGINE.has(name)) await loadQueryEngine();
+    // A mongod evaluates `let` once; a mongos passes it on to the shards as it came.
+    if (
+      server.opts.role === "mongod" && body.let && typeof body.let === "object" &&
+      !Array.isArray(body.let)
+    ) {
+      body = { ...body, let: evaluateLet(body.let) };
+    }
     // mongod parses a command before it checks the user may run it.
     checkCommandFields(name, db, body);
     await server.auth?.authorize(name, db, body, conn);

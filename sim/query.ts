@@ -113,6 +113,19 @@ export function compileFilter(
 }
 
 /**
+ * A command's `let` with each value evaluated once, as mongod does before the command runs
+ * (against no document: `$$NOW`, `{$add: [1, 2]}`); the engine took the expression itself as
+ * the value (tester106 #13).
+ */
+export function evaluateLet(vars: Document): Document {
+  // $addFields evaluates each value as an expression, a number or `true` included.
+  const [out] = new (engine().Aggregator)([{ $addFields: ownDateExpressions(vars) }], {
+    context: simContext(),
+  }).run([{}]) as Document[];
+  return out;
+}
+
+/**
  * `filter` and the options the engine's own Query needs to read it as compileFilter does (the
  * simulator's `$type`, date and string operators): what an update hands the engine for the
  * positional `$` (update.ts), which otherwise matched nothing and changed nothing.

@@ -25,6 +25,15 @@ const WC_FIELDS = new Set([
   "provenance",
 ]);
 
+/** ReadWriteConcernProvenanceSource (read_write_concern_provenance_base.idl). */
+const PROVENANCES = new Set([
+  "clientSupplied",
+  "implicitDefault",
+  "customDefault",
+  "getLastErrorDefaults",
+  "internalWriteDefault",
+]);
+
 /** A safeBool's truth: true, or a number other than 0. */
 export function isTrue(v: unknown): boolean {
   return v === true || (isNumeric(v) && Number(v) !== 0);
@@ -39,8 +48,17 @@ const MAX_MEMBERS = 50;
  * do: `w` a number from 0 to 50, a string or a tag document; `j` and `fsync` not both. On a
  * `standalone`, then, a `w` above 1 or a mode other than "majority" is BadValue (2).
  */
-export function checkWriteConcern(wc: unknown, standalone = false): void {
-  if (wc === undefined || wc === null || typeof wc !== "object") return;
+export function checkWriteConcern(wc: unknown, standalone = false, command = "insert"): void {
+  if (wc === undefined || wc === null) return;
+  // The command's IDL reads writeConcern as an object (TypeMismatch otherwise).
+  if (typeof wc !== "object" || Array.isArray(wc) || (wc as { _bsontype?: string })._bsontype) {
+    throw new CommandError(
+      `BSON field '${command}.writeConcern' is the wrong type '${typeName(wc)}', expected type ` +
+        "'object'",
+      14,
+      "TypeMismatch",
+    );
+  }
   const { w, j, fsync } = wc as Document;
   const fail = (msg: string) => {
     throw new CommandError(msg, 9, "FailedToParse");
@@ -64,6 +82,21 @@ export function checkWriteConcern(wc: unknown, standalone = false): void {
         "TypeMismatch",
       );
     }
+    if (field === "provenance" && typeof v !== "string") {
+      throw new CommandError(
+        `BSON field 'WriteConcernOptions.provenance' is the wrong type '${typeName(v)}', ` +
+          "expected type 'string'",
+        14,
+        "TypeMismatch",
+      );
+    }
+    if (field === "provenance" && !PROVENANCES.has(v as string)) {
+      throw new CommandError(
+        `Enumeration value '${v}' for field 'WriteConcernOptions.provenance' is not a valid value.`,
+        2,
+        "BadValue",
+      );
+    }
   }
   if (isTrue(j) && isTrue(fsync)) fail("fsync and j options cannot be used together");
   if (typeof w === "number" || (typeof w === "object" && w !== null && "toNumber" in w)) {
@@ -74,8 +107,10 @@ export function checkWriteConcern(wc: unknown, standalone = false): void {
     }
   } else if (typeof w === "object" && w !== null && !Object.keys(w).length) {
     fail("tagged write concern requires tags");
+  } else if (typeof w === "object" && w !== null && !Object.values(w).every(isNumeric)) {
+    fail("tags must be a single level document with only number values");
   } else if (w !== undefined && w !== null && typeof w !== "string" && typeof w !== "object") {
-    fail("w has to be a number, string, or object");
+    fail(`w has to be a number, string, or object; found: ${typeName(w)}`);
   }
   // A standalone has no other member to wait for (write_concern.cpp, validateWriteConcern):
   // BadValue before anything is written, not an acknowledgement of what no member did.
@@ -86,7 +121,8 @@ export function checkWriteConcern(wc: unknown, standalone = false): void {
       "BadValue",
     );
   }
-  if (standalone && Number(w) > 1) {
+  // A fractional w counts as its whole part (deserializeWriteConcernW: w: 1.9 is w: 1).
+  if (standalone && Math.trunc(Number(w)) > 1) {
     throw new CommandError("cannot use 'w' > 1 with a standalone", 2, "BadValue");
   }
 }

@@ -127,6 +127,7 @@ export async function runWrite(
   checkWriteConcern(
     ctx.body.writeConcern,
     !server.opts.replSet && server.opts.role === "mongod",
+    Object.keys(ctx.body)[0],
   );
   const wc = ctx.body.writeConcern as Document | undefined;
   // Resolved as the command begins, not after its write (resolveWriteConcern).

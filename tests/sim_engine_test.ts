@@ -523,5 +523,24 @@ Deno.test("simulator: date expressions take the zones mongod knows (UTC, GMT, th
       arr: [1, 20],
       n: 1,
     });
+    // A command's let values are evaluated once, before it runs (tester106 #13): the engine
+    // took the expression for the value.
+    const lets = { h: { $add: [1, 1] }, lit: { $literal: "$x" }, o: { p: { $add: [1, 2] } } };
+    assert.deepEqual(
+      await s.aggregate([{ $match: { $expr: { $eq: ["$n", "$$h"] } } }, {
+        $project: { _id: 1, h: "$$h", lit: "$$lit", o: "$$o" },
+      }], { let: lets }).toArray() as unknown,
+      [],
+    );
+    assert.deepEqual(
+      await s.aggregate([{ $match: { $expr: { $eq: ["$_id", "$$h"] } } }, {
+        $project: { _id: 1, h: "$$h", lit: "$$lit", o: "$$o" },
+      }], { let: lets }).toArray() as unknown,
+      [{ _id: 2, h: 2, lit: "$x", o: { p: 3 } }],
+    );
+    assert.equal(
+      (await s.find({ $expr: { $eq: ["$_id", "$$h"] } }, { let: lets }).toArray()).length,
+      1,
+    );
   });
 });

@@ -194,6 +194,19 @@ Deno.test("simulator: a majority read after a majority write's operationTime see
             "BSON field 'WriteConcernOptions.fsync' is the wrong type 'array', expected types " +
             "'[bool, long, int, decimal, double]'",
           ],
+          // Not an object at all; a provenance that is none; tag counts that are no numbers
+          // (tester106 #18).
+          [
+            5,
+            14,
+            "BSON field 'insert.writeConcern' is the wrong type 'int', expected type 'object'",
+          ],
+          [
+            { w: 1, provenance: "foo" },
+            2,
+            "Enumeration value 'foo' for field 'WriteConcernOptions.provenance' is not a valid value.",
+          ],
+          [{ w: { dc: "x" } }, 9, "tags must be a single level document with only number values"],
         ] as const
       ) {
         await assert.rejects(
@@ -239,7 +252,8 @@ Deno.test("simulator: a majority read after a majority write's operationTime see
           }),
           (e: { code?: number }) => e.code === 20,
         );
-        for (const w of [1, "majority"]) {
+        // A fractional w is its whole part: 1.9 is 1.
+        for (const w of [1, "majority", 1.9]) {
           const ok = await sdb.command({
             insert: "sw",
             documents: [{ _id: String(w) }],
