@@ -12,9 +12,14 @@ import { DATE_PART, PART_OPERATORS } from "./date_parts.ts";
 /** The names the simulator's date expressions run under inside the engine (ownDateExpressions). */
 export const DATE_FROM_STRING = "$mongodDateFromString";
 export const DATE_TO_STRING = "$mongodDateToString";
+/** The names the simulator's $push and $addToSet accumulators run under (query.ts). */
+export const PUSH = "$mongodPush";
+export const ADD_TO_SET = "$mongodAddToSet";
 const OWN: Record<string, string> = {
   $dateFromString: DATE_FROM_STRING,
   $dateToString: DATE_TO_STRING,
+  $push: PUSH,
+  $addToSet: ADD_TO_SET,
 };
 
 /**

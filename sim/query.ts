@@ -4,7 +4,7 @@
  * cannot do is refused with the error MongoDB gives for it, never answered wrongly.
  */
 import { BSON, type Document } from "bson";
-import { sortDocuments } from "./bson_order.ts";
+import { compareBson, sortDocuments } from "./bson_order.ts";
 import {
   applyFindOperators,
   finishProjected,
@@ -20,10 +20,12 @@ import { QueryError, translate } from "./query_errors.ts";
 import { inMongodOrder } from "./projection_order.ts";
 import { ownTypes, TYPE_OPERATOR, typeOperator } from "./type_query.ts";
 import {
+  ADD_TO_SET,
   DATE_FROM_STRING,
   DATE_TO_STRING,
   indexOfCP,
   ownDateExpressions,
+  PUSH,
 } from "./expression_ops.ts";
 import { DATE_PART, datePart, dateToString } from "./date_parts.ts";
 import { isObject } from "./update_checks.ts";
@@ -323,6 +325,13 @@ interface Stream {
 }
 type Stage = (coll: Stream, spec: unknown, options: unknown) => Stream;
 type StageOptions = { context: { getOperator(type: string, name: string): unknown } };
+/** `expr` of each document of a group, the missing ones left out. */
+function pushed(coll: Document[], expr: unknown, options: StageOptions): unknown[] {
+  const opts = options as StageOptions & { update?(o: Document): unknown };
+  return coll.map((root) => evalExpr!(root, expr, (opts.update?.({ root }) ?? opts) as never))
+    .filter((v) => v !== undefined);
+}
+
 /**
  * The simulator's own operators inside the engine: SORT_STAGE (`$sort` in MongoDB's order:
  * sortStage), PROJECT_STAGE (the engine's `$project`, its result's fields in mongod's order:
@@ -352,6 +361,18 @@ function simContext(): ReturnType<typeof import("mingo").Context.init> {
           "Location40066",
         );
       }) as never,
+    },
+    // $push and $addToSet leave a missing value out (AccumulatorPush::processInternal); the
+    // engine's pushed null for it.
+    accumulator: {
+      [PUSH]: ((coll: Document[], expr: unknown, options: StageOptions) =>
+        pushed(coll, expr, options)) as never,
+      [ADD_TO_SET]: ((coll: Document[], expr: unknown, options: StageOptions) =>
+        pushed(coll, expr, options).filter((v, i, all) =>
+          all.findIndex((w) =>
+            compareBson(v, w) === 0
+          ) === i
+        )) as never,
     },
     pipeline: {
       [SORT_STAGE]:

@@ -542,5 +542,16 @@ Deno.test("simulator: date expressions take the zones mongod knows (UTC, GMT, th
       (await s.find({ $expr: { $eq: ["$_id", "$$h"] } }, { let: lets }).toArray()).length,
       1,
     );
+    // $push and $addToSet leave a missing value out, keep a null (tester106 #15).
+    const g = c.db("app").collection("g");
+    await g.insertMany(
+      [{ _id: 1, x: 1 }, { _id: 2 }, { _id: 3, x: null }, { _id: 4, x: 1 }] as never,
+    );
+    assert.deepEqual(
+      await g.aggregate([{ $sort: { _id: 1 } }, {
+        $group: { _id: null, p: { $push: "$x" }, a: { $addToSet: "$x" } },
+      }]).toArray() as unknown,
+      [{ _id: null, p: [1, null, 1], a: [1, null] }],
+    );
   });
 });
