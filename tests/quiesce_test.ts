@@ -41,6 +41,12 @@ Deno.test("rolling restart of two mongos under load: each quiesces (hello answer
     // One mongos chosen: the other routes meanwhile (tester104 #1).
     const one = `localhost:${ports[4]}`;
     assert.deepEqual(await quiesces(["cluster", "restart", "mq", "-N", one]), [2]);
+    // A stop of one while the other routes quiesces too; a stop of the whole cluster does not.
+    assert.deepEqual(await quiesces(["cluster", "stop", "mq", "-N", one]), [2]);
+    assert.deepEqual(
+      (await quiesces(["cluster", "stop", "mq"])).filter((q: number | undefined) => q === 2),
+      [],
+    );
 
     const creds = await clusterCredentials(home, "mq");
     const both = `mongodb://localhost:${ports[3]},localhost:${ports[4]}/`;

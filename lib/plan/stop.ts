@@ -14,6 +14,7 @@ import {
 } from "./lifecycle.ts";
 import { markedPhases, metadataOp, stopOp } from "./lifecycle_ops.ts";
 import { stopWarnings } from "./stop_warnings.ts";
+import { MONGOS_QUIESCE_SECS } from "./quiesce.ts";
 
 /**
  * Stop operations for the running (or starting) processes of `chosen`, stage after stage (mongos, shard
@@ -34,7 +35,13 @@ export function orderedStops(
     const bySet = new Map<string, ProcessSpec[]>();
     for (const p of group) {
       if (!p.replicaSet) {
-        ops.push(stopOp(p, before, force));
+        // A mongos stopped while another goes on routing quiesces first, so that drivers move
+        // to the other one (MONGOS_QUIESCE_SECS); the last ones to stop have nowhere to send them.
+        const routes = p.role === "mongos" &&
+          all.some((q) =>
+            q.role === "mongos" && input.facts[q.id]?.running && !running.some((r) => r.id === q.id)
+          );
+        ops.push(stopOp(p, before, force, undefined, routes ? MONGOS_QUIESCE_SECS : undefined));
         ids.push(`stop-${p.id}`);
       } else bySet.set(p.replicaSet, [...(bySet.get(p.replicaSet) ?? []), p]);
     }
