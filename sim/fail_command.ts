@@ -22,7 +22,8 @@ export async function failCommand(
 ): Promise<"close" | undefined> {
   const fp = server.failPoints.get("failCommand");
   if (!fp) return undefined;
-  const names = (fp.failCommands ?? []) as string[];
+  // An array of names (a string is no list: it matches nothing, not its substrings).
+  const names = Array.isArray(fp.failCommands) ? fp.failCommands as string[] : [];
   const internal = conn.client === undefined;
   if (!names.includes(name) || (internal && fp.failInternalCommands !== true)) return undefined;
   if (typeof fp.appName === "string" && conn.client?.appName !== fp.appName) return undefined;

@@ -80,6 +80,15 @@ async function cutOffScaleIn(name: string) {
 
 Deno.test("state rollback cancels a scale-in killed after its step-down, before its replSetReconfig: it checks that the set still lists the member, records the apply rolled back, and other commands run again (tester103 #2)", async () => {
   const { home, ports, old, config, direct } = await cutOffScaleIn("cancel");
+  const before = await config();
+  // The fail point off (it would hold the rollback's own reconfig too); the scale-in's held
+  // reconfig stays held, then fails.
+  for (const port of ports) {
+    await direct(
+      port,
+      (c) => c.db("admin").command({ configureFailPoint: "failCommand", mode: "off" }),
+    );
+  }
   const back = await ok(home, [
     "state",
     "rollback",
@@ -88,21 +97,32 @@ Deno.test("state rollback cancels a scale-in killed after its step-down, before 
     "start",
     "--auto-approve",
   ]);
-  assert.match(
-    back.stdout,
-    new RegExp(`the rollback checks that rs0 still lists ${old} before it marks the apply`),
-    back.stdout,
-  );
+  assert.match(back.stdout, new RegExp(`${old} stay in rs0 and in the metadata`), back.stdout);
+  // The review shows the cluster the rollback keeps: three members (tester107 #5).
+  assert.match(back.stdout, /Topology: Replica set rs0 \(3 members\)/, back.stdout);
   assert.equal((await currentState(home, "cancel")).status, "rolled_back");
-  const members = ((await config()).members as Document[]).map((m) => m.host).sort();
+  const after = await config();
+  const members = (after.members as Document[]).map((m) => m.host).sort();
   assert.deepEqual(members, ports.map((p) => `localhost:${p}`).sort(), "every member stays");
-  // The fail point goes; the cluster is whole, and a command that refused before now runs.
-  for (const port of ports) {
-    await direct(
-      port,
-      (c) => c.db("admin").command({ configureFailPoint: "failCommand", mode: "off" }),
-    );
-  }
+  // The check fenced the set: the same members at a later version, so that the reconfig the
+  // killed scale-in sent (built on the version before, without the member) cannot land
+  // (tester107 #2).
+  assert.ok(Number(after.version) > Number(before.version), `${before.version} → ${after.version}`);
+  const { term: _t, ...stale } = before;
+  const late = await withClient(
+    `mongodb://${ports.map((p) => `localhost:${p}`).join(",")}/?replicaSet=rs0`,
+    (c) =>
+      c.db("admin").command({
+        replSetReconfig: {
+          ...stale,
+          version: Number(before.version) + 1,
+          members: (before.members as Document[]).filter((m) => m.host !== old),
+        },
+      }).then(() => 0, (e) => (e as { code?: number }).code ?? -1),
+    { home, cluster: "cancel" },
+  );
+  assert.equal(late, 103, "a reconfig built on the version before the fence is refused");
+  // The cluster is whole, and its commands run.
   const shown = await display(home, "cancel");
   assert.ok(shown.healthy, JSON.stringify(shown));
   assert.equal(shown.processes.length, 3);
@@ -145,6 +165,83 @@ Deno.test("state rollback of a scale-in killed in its remove_members fails, nami
     1,
   );
   assert.match(back.stdout + back.stderr, new RegExp(`rs0 no longer lists ${old}`));
+  // It names what finishes the removal, and records nothing first (tester107 #3, #4).
+  assert.ok(
+    (back.stdout + back.stderr).includes(`\`mup cluster scale-in gone -N ${old}\``),
+    back.stdout + back.stderr,
+  );
   const shown = await ok(home, ["state", "show", "gone", "--state-id", scaleIn, "--json"]);
   assert.notEqual(JSON.parse(shown.stdout).status, "rolled_back");
+});
+
+Deno.test("a scale-in of two members whose first removal landed after mup was killed, and whose resume then failed on the second, is no longer taken for one that changed nothing: its rollback fails naming the member taken out and the scale-in that finishes it (tester107 #1)", async () => {
+  const home = await tempHome();
+  const ports = freePorts(3);
+  const file = await writeTopology(home, "two.yaml", threeMembers(ports));
+  await ok(home, deployArgs("two", file, await testMirror(), ["--auto-approve"]));
+  const as = { home, cluster: "two" };
+  const seeds = `mongodb://${ports.map((p) => `localhost:${p}`).join(",")}/?replicaSet=rs0`;
+  const failPoint = (data: Document | undefined) =>
+    Promise.all(ports.map((port) =>
+      withClient(
+        `mongodb://localhost:${port}/?directConnection=true`,
+        (c) =>
+          c.db("admin").command({
+            configureFailPoint: "failCommand",
+            mode: data ? "alwaysOn" : "off",
+            ...(data ? { data } : {}),
+          }),
+        as,
+      )
+    ));
+  await failPoint({
+    failCommands: ["replSetReconfig"],
+    blockConnection: true,
+    blockTimeMS: 60_000,
+    errorCode: 2,
+  });
+  const [first, second] = [`localhost:${ports[1]}`, `localhost:${ports[2]}`];
+  await killWhen(
+    home,
+    "two",
+    ["cluster", "scale-in", "two", "-N", first, "-N", second, "--auto-approve"],
+    /^remove-members-rs0$/,
+    "executing",
+  );
+  // The first removal lands after all (done here by hand).
+  await failPoint(undefined);
+  const cfg = await withClient(
+    seeds,
+    async (c) => (await c.db("admin").command({ replSetGetConfig: 1 })).config as Document,
+    as,
+  );
+  const { term: _t, ...rest } = cfg;
+  await withClient(
+    seeds,
+    (c) =>
+      c.db("admin").command({
+        replSetReconfig: {
+          ...rest,
+          version: Number(cfg.version) + 1,
+          members: (cfg.members as Document[]).filter((m) => m.host !== first),
+        },
+      }),
+    as,
+  );
+  // The resume's own removal of the second is refused.
+  await failPoint({ failCommands: ["replSetReconfig"], errorCode: 2 });
+  await ok(home, ["plan", "resume", "two", "--auto-approve"], 1);
+  const st = await currentState(home, "two");
+  const removal = st.operation_states["remove-members-rs0"];
+  assert.equal(removal?.status, "failed", JSON.stringify(removal));
+  assert.notEqual(removal?.result?.metadata?.no_effect, true, JSON.stringify(removal));
+  await failPoint(undefined);
+  const back = await ok(
+    home,
+    ["state", "rollback", "two", "--checkpoint", "start", "--auto-approve"],
+    1,
+  );
+  const said = back.stdout + back.stderr;
+  assert.match(said, new RegExp(`rs0 no longer lists ${first}`), said);
+  assert.ok(said.includes(`\`mup cluster scale-in two -N ${first} -N ${second}\``), said);
 });

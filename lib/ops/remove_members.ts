@@ -48,6 +48,9 @@ export const removeMembers: Operation = {
     const deadline = Date.now() + timeout;
     const removed: string[] = [];
     const gone = new Set(toRemove(ctx).map(machinePort));
+    // Nothing done yet: none removed by this run, and no earlier run (cut off, or failed after
+    // a reconfig of its own) that may have removed some (tester107 #1).
+    const untouched = () => removed.length === 0 && !ctx.executions;
     for (;;) {
       const found = await poll(() => readConfig(ctx), deadline - Date.now(), 100, ctx.signal);
       if (!found) {
@@ -55,7 +58,7 @@ export const removeMembers: Operation = {
           `replica set ${set} has no primary to remove ${toRemove(ctx).join(", ")} through${
             removed.length ? ` (removed so far: ${removed.join(", ")})` : ""
           } (${noPrimaryCause(ctx)}); ${timeoutHint(ctx, timeout)}`,
-          { noEffect: removed.length === 0 },
+          { noEffect: untouched() },
         );
       }
       // Members that are down go first: each config in between then keeps a majority of
@@ -91,7 +94,7 @@ export const removeMembers: Operation = {
               `replSetStepDown of ${found.at}, to be removed from ${set}, failed: ${
                 (e as Error).message
               }`,
-              { noEffect: removed.length === 0 },
+              { noEffect: untouched() },
             );
           }
         }
@@ -104,7 +107,7 @@ export const removeMembers: Operation = {
         deadline,
         () => readConfig(ctx),
         ctx.signal,
-        { what: `removing ${next.host} from ${set}`, untouched: removed.length === 0 },
+        { what: `removing ${next.host} from ${set}`, untouched: untouched() },
       );
       if (sent === "again") continue;
       removed.push(String(next.host));

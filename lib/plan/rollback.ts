@@ -118,6 +118,7 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
     recordedConfigs: input.recordedConfigs ?? {},
     ops: new Map(allOps(original).map((o) => [o.id, o])),
     checks: [],
+    cluster: original.cluster_name,
     completed: new Set(
       Object.values(state.operation_states).filter((s) => s.status === "completed").map((s) =>
         s.id
@@ -220,6 +221,8 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
       },
       changes: [change("file", metaFile, "update")],
       depends_on: tidy.map((o) => o.id),
+      // Checked before the status is recorded too, so that a failed check records nothing.
+      pre_conditions: ctx.checks,
       parallel: false,
       estimated_ms: EST.meta,
     })]

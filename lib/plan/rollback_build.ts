@@ -21,6 +21,7 @@ import { allOperations, type Plan } from "./schema.ts";
 import type { PlanStore } from "./store.ts";
 import { guardStarts } from "./repair_files.ts";
 import { listProcesses } from "./processes.ts";
+import { estimateResources } from "./resources.ts";
 
 /** What a scale-in cut off may have run and still be cancelled: it took nothing out. */
 const CANCELLABLE = new Set([
@@ -238,6 +239,14 @@ export async function buildRollbackPlan(req: {
     dryRun: req.dryRun,
     measured: await measuredDurations(req.store, req.cluster, original.topology),
   });
+  // Cancelled, a scale-in leaves the recorded cluster, every member kept (tester107 #5).
+  if (state.operation === "scale-in" && meta) {
+    plan.topology = meta.topology;
+    plan.resources = estimateResources(
+      listProcesses(meta.topology, original.deploy_dir),
+      plan.release,
+    );
+  }
   // Undone, a scale-out leaves the recorded cluster: what the rollback's outcome says it is.
   if (state.operation === "scale-out" && meta) {
     plan.topology = meta.topology;

@@ -33,6 +33,8 @@ export interface UndoContext {
    * what an undo cannot do, but must find so (a cut-off remove_members took no member out).
    */
   checks: SafetyCheck[];
+  /** The cluster's name (for the commands a warning names). */
+  cluster: string;
 }
 
 /** An upload that wrote a recorded process's configuration again (change "update"). */
@@ -218,17 +220,22 @@ export function undoOps(o: PlannedOperation, ctx: UndoContext): PlannedOperation
       // (rollback_build.ts refuses a scale-in that got further); a primary it stepped down
       // stays a secondary.
       const listed = JSON.parse(t.params.remove) as string[];
+      const fix = `\`mup cluster scale-in ${ctx.cluster} ${
+        listed.map((m) => `-N ${m}`).join(" ")
+      }\` finishes their removal and records it`;
       ctx.checks.push(check(
         `${o.id}-undone`,
         "set_lists_members",
         t.name,
         `replica set ${t.name} still lists ${listed.join(", ")} (${o.id} stopped before it ` +
-          "finished)",
-        { members: JSON.parse(t.params.members), listed },
+          "finished), at a config version no earlier reconfig can replace",
+        { members: JSON.parse(t.params.members), listed, fix },
       ));
-      return `${o.id}: stopped before it finished; a primary it stepped down stays a ` +
-        `secondary (a rollback does not move a primary), and the rollback checks that ${t.name} ` +
-        `still lists ${listed.join(", ")} before it marks the apply rolled back`;
+      return `${o.id}: stopped before it finished: ${listed.join(", ")} stay in ${t.name} and ` +
+        "in the metadata, running, once the rollback has checked that the set still lists them " +
+        "(it installs the same members at the next config version, so that no reconfig the " +
+        "scale-in sent can still take one out); a primary it stepped down is not made primary " +
+        "again by the rollback (the set's priorities may elect it again)";
     }
     case "download_binary":
       return []; // the download cache is shared by every cluster: kept

@@ -29,6 +29,7 @@ Deno.test("the undo of an add_members removes the members in the reverse of the 
     cutOffStarts: new Set(),
     completed: new Set(),
     checks: [],
+    cluster: "c",
     recorded: {},
     recordedConfigs: {},
     ops: new Map([[add.id, add]]),

@@ -35,7 +35,7 @@ const configureFailPoint: Handler = (ctx) => {
     ctx.server.failPoints.set(name, { ...(ctx.body.data as Document | undefined) });
   } else if (
     typeof mode === "object" && mode !== null && Object.keys(mode).join() === "times" &&
-    Number.isInteger(Number(mode.times)) && Number(mode.times) >= 0
+    typeof mode.times === "number" && Number.isInteger(mode.times) && mode.times >= 0
   ) {
     if (Number(mode.times) === 0) ctx.server.failPoints.delete(name);
     else {
