@@ -561,6 +561,18 @@ Deno.test("rollback undoes, in reverse order, only what ran after the checkpoint
     hooks: [],
   });
   await golden("rollback-replica-set", plan);
+  // The request (-N, -R) of the plan it undoes is not the rollback's (tester107 #7).
+  const ofSelection = planRollback({
+    planId: "plan-rb-n",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    original: { ...deploy, request: { nodes: ["localhost:27018"] } },
+    state,
+    checkpoint: { id: "start" },
+    stateDir: `${CLUSTER_DIR}/state`,
+    baseState: { lineage: "", serial: 0 },
+    hooks: [],
+  });
+  assert.equal(ofSelection.request, undefined);
   // It removes directories: confirmed with the cluster's name, also when resumed.
   assert.equal(destructive(sealPlan(plan)), true);
   // The initialize phase only initiated the set, which cannot be undone: no phase for it.

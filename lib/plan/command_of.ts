@@ -33,7 +33,8 @@ export function commandOf(
 }
 
 /**
- * The flags, after commandOf's command, that make a plan like `plan` again: the `-R`/`-N`
+ * The flags, after commandOf's command, that make a plan like `plan` again: a rollback's
+ * `--checkpoint`, the `-R`/`-N`
  * selection and `--force` of a start, stop or restart, `--host-gone` of a destroy or scale-in, `--set-fcv` for an upgrade that raises
  * the FCV, `--variant percona` for a deploy of Percona's builds, and for a
  * deploy or an upgrade the `--mirror` its release came from. Each value shell-quoted; "" when none applies.
@@ -45,6 +46,13 @@ export function replanFlags(
   },
 ): string {
   const flags: string[] = [];
+  // A rollback: to the same checkpoint (its last operation names it).
+  if (plan.operation === "rollback") {
+    const mark = allOperations(plan).find((o) => o.type === "mark_rolled_back");
+    if (mark?.target.params.checkpoint) {
+      flags.push(`--checkpoint ${shellQuote(mark.target.params.checkpoint)}`);
+    }
+  }
   // A start, stop or restart of a selection: the same selection.
   for (const r of plan.request?.roles ?? []) flags.push(`-R ${shellQuote(r)}`);
   for (const n of plan.request?.nodes ?? []) flags.push(`-N ${shellQuote(n)}`);

@@ -256,7 +256,9 @@ export function planRollback(input: RollbackPlanInput): Omit<Plan, "content_hash
   });
   const kept = phases.filter((p) => p.ops.length);
   // The estimates of this plan's own operations, not of the plan it undoes.
-  const { content_hash: _hash, estimate_source: _source, ...base } = original;
+  // Nor the request (-N, -R) of the plan it undoes: hints that make this plan again name a
+  // rollback's own flags (command_of.ts; tester107 #7).
+  const { content_hash: _hash, estimate_source: _source, request: _request, ...base } = original;
   const estimateSource = input.measured
     ? applyMeasured(kept.flatMap((p) => p.ops), input.measured)
     : undefined;
