@@ -165,11 +165,13 @@ Deno.test("state rollback of a scale-in killed in its remove_members fails, nami
     1,
   );
   assert.match(back.stdout + back.stderr, new RegExp(`rs0 no longer lists ${old}`));
-  // It names what finishes the removal, and records nothing first (tester107 #3, #4).
+  // It names what finishes the removal, not a resume that would fail again (tester107 #3).
   assert.ok(
     (back.stdout + back.stderr).includes(`\`mup cluster scale-in gone -N ${old}\``),
     back.stdout + back.stderr,
   );
+  assert.match(back.stdout, /A resume alone cannot finish it while that stands/);
+  assert.doesNotMatch(back.stdout, /To resume: mup plan resume/);
   const shown = await ok(home, ["state", "show", "gone", "--state-id", scaleIn, "--json"]);
   assert.notEqual(JSON.parse(shown.stdout).status, "rolled_back");
 });

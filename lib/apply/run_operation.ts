@@ -222,7 +222,7 @@ export async function runOperation(
           `Safety check failed for operation ${op.id}: ${check.check_type}: ${outcome.status}${
             down ? `; ${down.advice}` : ""
           }`,
-          down?.replan,
+          down?.replan ?? outcome.replan,
         );
       }
     }

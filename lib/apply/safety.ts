@@ -23,6 +23,8 @@ export interface CheckOutcome {
   lasting?: boolean;
   /** Members (`host:port`) that did not answer: what a start would bring back. */
   down?: string[];
+  /** What finishes the work when a resume alone cannot (a lasting failure's way on). */
+  replan?: string;
 }
 
 /**

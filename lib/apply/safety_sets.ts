@@ -14,6 +14,7 @@ import { primaryConfig } from "../ops/reconfig_retry.ts";
 import { machinePort } from "../topology/hosts.ts";
 import type { SafetyCheck } from "../plan/schema.ts";
 import { sleep } from "../util/timer.ts";
+import type { CheckOutcome } from "./safety.ts";
 
 /** How long a set without a primary, or with a reconfig under way, is asked again, in ms. */
 const SETTLE_GRACE_MS = 30_000;
@@ -31,7 +32,7 @@ export async function setListsMembers(
   c: SafetyCheck,
   access: MongoAccess,
   interrupt?: AbortSignal,
-): Promise<{ ok: boolean; status: string; lasting?: boolean }> {
+): Promise<CheckOutcome> {
   const members = c.params.members as string[];
   const listed = c.params.listed as string[];
   const end = Date.now() + SETTLE_GRACE_MS;
@@ -42,11 +43,14 @@ export async function setListsMembers(
       const gone = notListed(found.config, listed);
       const version = `config version ${found.config.version} on ${found.at}`;
       if (gone.length) {
+        const fix = c.params.fix as string | undefined;
         return {
           ok: false,
           lasting: true,
           status: `${c.target} no longer lists ${gone.join(", ")} (${version}): the scale-in ` +
-            `took them out, which a rollback cannot undo${c.params.fix ? `; ${c.params.fix}` : ""}`,
+            `took them out, which a rollback cannot undo${fix ? `; ${fix}` : ""}`,
+          // A resume of the rollback would fail here again.
+          ...(fix ? { replan: fix } : {}),
         };
       }
       // The fence: the same members at the next version.
