@@ -4,7 +4,7 @@
  * takeover, and a primary that cannot see a majority steps down.
  */
 import { isVoter } from "./newly_added.ts";
-import { type Document, ObjectId, Timestamp } from "bson";
+import { type Document, Long, ObjectId, Timestamp } from "bson";
 import type { ReplSet } from "./replset.ts";
 import { tsGte } from "./replset.ts";
 
@@ -112,6 +112,16 @@ export class Election {
     this.standing = true;
     try {
       const me = this.rs.self()!;
+      // What electionCandidateMetrics reports of this election, as it began.
+      const atStart = {
+        lastElectionReason: reason === "priority takeover"
+          ? "priorityTakeover"
+          : skipDryRun
+          ? "stepUpRequestSkipDryRun"
+          : "electionTimeout",
+        lastCommittedOpTimeAtElection: this.opTime(this.rs.commitPoint),
+        lastSeenOpTimeAtElection: this.opTime(this.rs.lastApplied()),
+      };
       // A dry run first, at the current term, which no voter records (MongoDB's
       // _startElectSelfV1 and VoteRequester, since 3.4): a member that could not win does
       // not raise the term, so one cut off from its set does not push every term up and
@@ -166,7 +176,7 @@ export class Election {
         log.info("ELECTION", 21450, "ReplCoord", "Election succeeded, assuming primary role", {
           term,
         });
-        this.becomePrimary();
+        this.becomePrimary(atStart);
         return true;
       }
       this.lastPrimaryContact = Date.now();
@@ -227,6 +237,41 @@ export class Election {
   }
 
   onRequestVotes(req: Document): Document {
+    const answer = this.vote(req);
+    // ReplicationMetrics' electionParticipantMetrics: every vote cast in a real election.
+    if (req.dryRun !== true) {
+      this.rs.participantMetrics = {
+        votedForCandidate: answer.voteGranted === true,
+        electionTerm: Long.fromNumber(Number(req.term)),
+        lastVoteDate: new Date(),
+        electionCandidateMemberId: Number(req.candidateIndex),
+        voteReason: answer.reason ?? "",
+        lastAppliedOpTimeAtElection: this.opTime(this.rs.lastApplied()),
+        maxAppliedOpTimeInSet: this.opTime(this.maxApplied()),
+        priorityAtElection: Number(this.rs.self()?.priority ?? 1),
+      };
+    }
+    return answer;
+  }
+
+  /** An optime as replSetGetStatus shows one: `{ts, t}`, the term from this member's oplog. */
+  private opTime(ts: Timestamp | undefined): Document {
+    if (!ts) return { ts: new Timestamp({ t: 0, i: 0 }), t: Long.fromNumber(-1) };
+    const e = this.rs.store.oplog.from(ts, 1)[0];
+    const t = e && (e.ts as Timestamp).equals(ts) ? Number(e.t) : this.rs.term;
+    return { ts, t: Long.fromNumber(t) };
+  }
+
+  /** The newest optime this member knows any member of its set to have applied. */
+  private maxApplied(): Timestamp | undefined {
+    let max = this.rs.lastApplied();
+    for (const v of this.rs.views.values()) {
+      if (v.optime && (!max || v.optime.compare(max) > 0)) max = v.optime;
+    }
+    return max;
+  }
+
+  private vote(req: Document): Document {
     const term = Number(req.term);
     if (term < this.rs.term) {
       return {
@@ -274,13 +319,29 @@ export class Election {
     return { term: this.rs.term, voteGranted: true, reason: "" };
   }
 
-  private becomePrimary(): void {
+  private becomePrimary(atStart: Document): void {
     this.everHadPrimary = true;
     this.rs.state = 1;
     this.rs.primaryId = this.rs.self()!._id;
     // As mongod does: the term inside a max-timestamp ObjectId, so drivers see it grow per election.
     this.rs.electionId = new ObjectId("7fffffff" + this.rs.term.toString(16).padStart(16, "0"));
     this.rs.electionDate = new Date();
+    // ReplicationMetrics' electionCandidateMetrics, in MongoDB's field order. A primary here
+    // takes writes at once (no catch-up phase): no operations caught up. Majority writes are
+    // available from when its first entry of the term commits, which is not recorded, so that
+    // date is left out rather than guessed.
+    this.rs.candidateMetrics = {
+      lastElectionReason: atStart.lastElectionReason,
+      lastElectionDate: this.rs.electionDate,
+      electionTerm: Long.fromNumber(this.rs.term),
+      lastCommittedOpTimeAtElection: atStart.lastCommittedOpTimeAtElection,
+      lastSeenOpTimeAtElection: atStart.lastSeenOpTimeAtElection,
+      numVotesNeeded: Math.floor(this.rs.voters().length / 2) + 1,
+      priorityAtElection: Number(this.rs.self()?.priority ?? 1),
+      electionTimeoutMillis: Long.fromNumber(this.rs.electionTimeoutMs),
+      numCatchUpOps: Long.fromNumber(0),
+      newTermStartDate: this.rs.electionDate,
+    };
     this.rs.stepDownUntil = 0;
     this.rs.noop("new primary");
     this.rs.server.log.info(

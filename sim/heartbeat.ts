@@ -211,6 +211,8 @@ export class Heartbeats {
         { ...req, config: undefined, configVersion: req.configVersion },
         0,
       );
+      const v = this.rs.views.get(req.fromId);
+      if (v) v.lastHeartbeatRecv = new Date();
     }
     return {
       set: this.rs.setName,

@@ -57,6 +57,8 @@ export interface MemberView {
   message?: string;
   /** The member it syncs from, as its heartbeat answer says (`syncingTo`; "" for none). */
   syncingTo?: string;
+  /** When a heartbeat from the member last arrived (replSetGetStatus `lastHeartbeatRecv`). */
+  lastHeartbeatRecv?: Date;
 }
 
 function envMs(name: string, dflt: number): number {
@@ -76,6 +78,10 @@ export class ReplSet implements RoleHooks {
   stepDownUntil = 0;
   electionId?: ObjectId;
   electionDate?: Date;
+  /** replSetGetStatus's electionCandidateMetrics of this primary's election (election.ts). */
+  candidateMetrics?: Document;
+  /** replSetGetStatus's electionParticipantMetrics: the last vote this member cast. */
+  participantMetrics?: Document;
   readonly views = new Map<number, MemberView>();
   /** Defaults for a config that does not set them: faster than MongoDB's, for tests. */
   readonly defaultHeartbeatMs = envMs("MUP_SIM_HEARTBEAT_MS", 200);

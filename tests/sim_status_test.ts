@@ -87,3 +87,47 @@ Deno.test("simulator: replSetGetStatus reports the commit point apart from the a
     for (const pid of frozen) set.thaw(pid);
   }, { electionTimeoutMillis: 60_000 });
 });
+
+Deno.test("simulator: replSetGetStatus carries the primary's electionCandidateMetrics, each voter's electionParticipantMetrics and each member's lastHeartbeatRecv (tester105 #2)", async () => {
+  await withFreezableSet(3, async (set) => {
+    const [p0, p1] = set.ports;
+    const status = (port: number) =>
+      set.clients.get(port)!.db("admin").command({ replSetGetStatus: 1 });
+    const s = await status(p0);
+    const m = s.electionCandidateMetrics as Document;
+    assert.ok(m, JSON.stringify(Object.keys(s)));
+    assert.ok(
+      ["electionTimeout", "stepUpRequestSkipDryRun", "priorityTakeover"].includes(
+        m.lastElectionReason,
+      ),
+      m.lastElectionReason,
+    );
+    assert.equal(Number(m.electionTerm), Number(s.term));
+    assert.equal(m.numVotesNeeded, 2);
+    assert.ok(m.lastElectionDate instanceof Date && m.newTermStartDate instanceof Date);
+    for (const f of ["lastCommittedOpTimeAtElection", "lastSeenOpTimeAtElection"]) {
+      assert.ok(m[f]?.ts !== undefined && m[f]?.t !== undefined, f);
+    }
+    assert.equal(Number(m.numCatchUpOps), 0);
+    // A secondary voted for it in that term, and shows no candidate metrics of its own.
+    const sec = await status(p1);
+    assert.equal(sec.electionCandidateMetrics, undefined);
+    const own = (s.members as Document[]).find((x) => x.self)!;
+    const voted = await waitFor(async () => {
+      for (const port of set.ports.slice(1)) {
+        const v = (await status(port)).electionParticipantMetrics as Document | undefined;
+        if (v && Number(v.electionTerm) === Number(s.term)) return v;
+      }
+      return undefined;
+    }, 10_000);
+    assert.equal(voted.votedForCandidate, true);
+    assert.equal(voted.electionCandidateMemberId, own._id);
+    assert.equal(voted.voteReason, "");
+    // Heartbeats arrive from each other member.
+    const recv = await waitFor(async () => {
+      const rows = ((await status(p0)).members as Document[]).filter((x) => !x.self);
+      return rows.every((r) => (r.lastHeartbeatRecv as Date).getTime() > 0) ? rows : undefined;
+    }, 10_000);
+    assert.equal(recv.length, 2);
+  });
+});

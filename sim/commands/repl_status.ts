@@ -78,6 +78,7 @@ export const replSetGetStatus: Handler = (ctx) => {
       lastAppliedWallTime: wall(v?.optime),
       lastDurableWallTime: wall(v?.optime),
       lastHeartbeat: v?.lastHeartbeat ?? new Date(0),
+      lastHeartbeatRecv: v?.lastHeartbeatRecv ?? new Date(0),
       pingMs: v?.pingMs ?? 0,
       lastHeartbeatMessage: v?.health === 1 ? "" : v?.message ?? "",
       syncSourceHost: v?.health === 1 ? v.syncingTo ?? "" : "",
@@ -119,6 +120,11 @@ export const replSetGetStatus: Handler = (ctx) => {
       lastDurableWallTime: wall(r.lastApplied()),
     },
     ...(majority ? { lastStableRecoveryTimestamp: majority } : {}),
+    // A primary's own election, and the last vote this member cast (MongoDB 4.2.1+).
+    ...(r.state === 1 && r.candidateMetrics
+      ? { electionCandidateMetrics: r.candidateMetrics }
+      : {}),
+    ...(r.participantMetrics ? { electionParticipantMetrics: r.participantMetrics } : {}),
     members,
   };
 };
