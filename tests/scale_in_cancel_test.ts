@@ -130,7 +130,7 @@ Deno.test("state rollback cancels a scale-in killed after its step-down, before 
   assert.match(again.stdout, /No changes/);
 });
 
-Deno.test("state rollback of a scale-in killed in its remove_members fails, naming the member, when the set no longer lists it (the reconfig went through): nothing is recorded as cancelled", async () => {
+Deno.test("state rollback of a scale-in killed in its remove_members, planned while the set listed the member and applied once the reconfig went through, fails at its check naming the member and the scale-in that finishes it: nothing is recorded as cancelled", async () => {
   const { home, ports, old, config, direct } = await cutOffScaleIn("gone");
   const scaleIn = (await currentState(home, "gone")).state_id;
   // The reconfig the kill cut off took the member out after all (done here by hand, once the
@@ -141,6 +141,17 @@ Deno.test("state rollback of a scale-in killed in its remove_members fails, nami
       (c) => c.db("admin").command({ configureFailPoint: "failCommand", mode: "off" }),
     );
   }
+  // The rollback planned while the set still lists it; the reconfig lands before it applies.
+  const planned = await ok(home, [
+    "state",
+    "rollback",
+    "gone",
+    "--checkpoint",
+    "start",
+    "--plan-only",
+    "--json",
+  ]);
+  const planId = JSON.parse(planned.stdout).plan.plan_id as string;
   const cfg = await config();
   const { term: _t, ...rest } = cfg;
   await withClient(
@@ -159,11 +170,7 @@ Deno.test("state rollback of a scale-in killed in its remove_members fails, nami
     ((await config()).members as Document[]).map((m) => m.host).sort(),
     ports.slice(1).map((p) => `localhost:${p}`).sort(),
   );
-  const back = await ok(
-    home,
-    ["state", "rollback", "gone", "--checkpoint", "start", "--auto-approve"],
-    1,
-  );
+  const back = await ok(home, ["plan", "apply", planId, "--auto-approve"], 1);
   assert.match(back.stdout + back.stderr, new RegExp(`rs0 no longer lists ${old}`));
   // It names what finishes the removal, not a resume that would fail again (tester107 #3).
   assert.ok(
@@ -176,7 +183,7 @@ Deno.test("state rollback of a scale-in killed in its remove_members fails, nami
   assert.notEqual(JSON.parse(shown.stdout).status, "rolled_back");
 });
 
-Deno.test("a scale-in of two members whose first removal landed after mup was killed, and whose resume then failed on the second, is no longer taken for one that changed nothing: its rollback fails naming the member taken out and the scale-in that finishes it (tester107 #1)", async () => {
+Deno.test("a scale-in of two members whose first removal landed after mup was killed, and whose resume then failed on the second, is no longer taken for one that changed nothing: its rollback is refused when planned, naming the member taken out, and its resume completes it (tester107 #1)", async () => {
   const home = await tempHome();
   const ports = freePorts(3);
   const file = await writeTopology(home, "two.yaml", threeMembers(ports));
@@ -238,6 +245,7 @@ Deno.test("a scale-in of two members whose first removal landed after mup was ki
   assert.equal(removal?.status, "failed", JSON.stringify(removal));
   assert.notEqual(removal?.result?.metadata?.no_effect, true, JSON.stringify(removal));
   await failPoint(undefined);
+  // Refused when planned: the scale-in stays the unfinished apply, and its resume completes it.
   const back = await ok(
     home,
     ["state", "rollback", "two", "--checkpoint", "start", "--auto-approve"],
@@ -245,5 +253,12 @@ Deno.test("a scale-in of two members whose first removal landed after mup was ki
   );
   const said = back.stdout + back.stderr;
   assert.match(said, new RegExp(`rs0 no longer lists ${first}`), said);
-  assert.ok(said.includes(`\`mup cluster scale-in two -N ${first} -N ${second}\``), said);
+  assert.ok(said.includes("`mup plan resume two` completes the scale-in"), said);
+  await ok(home, ["plan", "resume", "two", "--auto-approve"]);
+  const left = await withClient(
+    seeds,
+    async (c) => (await c.db("admin").command({ replSetGetConfig: 1 })).config as Document,
+    as,
+  );
+  assert.deepEqual((left.members as Document[]).map((m) => m.host), [`localhost:${ports[0]}`]);
 });

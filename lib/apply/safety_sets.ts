@@ -84,6 +84,19 @@ export async function setListsMembers(
   }
 }
 
+/**
+ * Read-only, for a rollback's planning: the members of check `c`'s `listed` that its set's
+ * primary no longer lists ([] when it lists them all), or undefined when no primary answers
+ * (the check at apply time decides then).
+ */
+export async function membersGone(
+  c: SafetyCheck,
+  access: MongoAccess,
+): Promise<string[] | undefined> {
+  const found = await primaryConfig(access, c.params.members as string[]);
+  return found ? notListed(found.config, c.params.listed as string[]) : undefined;
+}
+
 /** The members of `listed` that `config` does not list (by machine and port). */
 function notListed(config: Document, listed: string[]): string[] {
   const hosts = new Set(

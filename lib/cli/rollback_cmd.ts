@@ -7,6 +7,10 @@ import { planAndApply, type PlanFlowOptions, planFlowOptions } from "./plan_flow
 import { configureSsh, type SshCliOptions } from "./ssh_options.ts";
 import { validateStartPorts } from "../preflight/start_ports.ts";
 import { requireCluster } from "./resume_cli.ts";
+import { MupError } from "../errors.ts";
+import { clusterAccess } from "../security/access.ts";
+import { membersGone } from "../apply/safety_sets.ts";
+import { allOperations, type Plan } from "../plan/schema.ts";
 
 export function addRollbackCommand(cmd: Command, ctx: CliContext): void {
   const sub = cmd.command("rollback")
@@ -47,6 +51,7 @@ export function addRollbackCommand(cmd: Command, ctx: CliContext): void {
       // What it starts again must find its port free, asked over SSH as the apply will.
       configureSsh(ctx.executors, plan.topology, opts, plan.ssh_ports);
       await validateStartPorts(plan, ctx.executors);
+      await refuseTakenOut(ctx, cluster, plan);
       hooks = plan.hooks;
       return plan;
     };
@@ -63,4 +68,36 @@ export function addRollbackCommand(cmd: Command, ctx: CliContext): void {
       ],
     }, opts);
   });
+}
+
+/**
+ * A scale-in whose reconfig took a member out is not cancelled: refused before a rollback plan
+ * is made (the scale-in stays the cluster's unfinished apply, which `plan resume` completes),
+ * rather than failing at its check (set_lists_members), which also runs, fenced, as it applies.
+ */
+async function refuseTakenOut(
+  ctx: CliContext,
+  cluster: string,
+  plan: Omit<Plan, "content_hash">,
+): Promise<void> {
+  const checks = allOperations(plan).flatMap((o) => o.pre_conditions)
+    .filter((c, i, all) =>
+      c.check_type === "set_lists_members" && all.findIndex((d) => d.id === c.id) === i
+    );
+  if (!checks.length) return;
+  const access = clusterAccess(cluster, plan.topology, ctx.executors);
+  for (const c of checks) {
+    const gone = await membersGone(c, access);
+    if (!gone?.length) continue;
+    throw new MupError(
+      `the scale-in cannot be rolled back: replica set ${c.target} no longer lists ` +
+        `${gone.join(", ")} (its replSetReconfig took ${
+          gone.length === 1 ? "it" : "them"
+        } out), which a rollback cannot undo`,
+      {
+        hint: `\`mup plan resume ${cluster}\` completes the scale-in; then ` +
+          `\`mup cluster scale-out ${cluster} <topology>\` adds members again`,
+      },
+    );
+  }
 }
