@@ -11,7 +11,7 @@
 import type { Document } from "bson";
 import { QueryError } from "./query_errors.ts";
 import { isObject, typeName } from "./update_checks.ts";
-import { offsetMsAt } from "./time_zone.ts";
+import { offsetMsAt, offsetOf } from "./time_zone.ts";
 
 /** The name the part-reading operators run under inside the engine: `{[DATE_PART]: [op, arg]}`. */
 export const DATE_PART = "$mongodDatePart";
@@ -66,7 +66,8 @@ function instantOf(value: unknown): number | null {
   if (value instanceof Date) return value.getTime();
   const v = value as { _bsontype?: string; getTimestamp?: () => Date; high?: number };
   if (v._bsontype === "ObjectId") return v.getTimestamp!().getTime();
-  if (v._bsontype === "Timestamp") return Number(v.high) * 1000;
+  // A Timestamp's seconds are unsigned (getSecs()).
+  if (v._bsontype === "Timestamp") return (Number(v.high) >>> 0) * 1000;
   throw new QueryError(
     `can't convert from BSON type ${typeName(value)} to Date`,
     16006,
@@ -109,17 +110,34 @@ function partsOf(t: number, offsetMs: number): Parts {
 }
 
 /**
- * The parts of the date `dateExpr` names in zone `zoneExpr` (UTC when absent): null when
- * either is nullish. The zone is evaluated (and checked) first.
+ * A timezone argument given as a string constant is checked when the expression is parsed, as
+ * mongod's optimize() checks one: before anything is evaluated (40485, whatever the date).
  */
-function partsIn(dateExpr: unknown, zoneExpr: unknown, hasZone: boolean, evaluate: Evaluate) {
-  const zone = hasZone ? evaluate(zoneExpr) : undefined;
-  // 40517 for no string, 40485 for no zone, before the date is looked at.
-  if (hasZone && zone != null) offsetMsAt(zone, 0);
-  const t = instantOf(evaluate(dateExpr));
-  if (t === null || (hasZone && zone == null)) return null;
-  return partsOf(t, hasZone ? offsetMsAt(zone, t)! : 0);
+function checkConstantZone(zoneExpr: unknown, hasZone: boolean): void {
+  if (hasZone && typeof zoneExpr === "string" && !zoneExpr.startsWith("$")) {
+    offsetMsAt(zoneExpr, 0);
+  }
 }
+
+/**
+ * The evaluated zone: undefined without one (UTC), null for a nullish one (the result is then
+ * null). Throws 40517 (no string) or 40485 (no such zone), as mongod's makeTimeZone.
+ */
+function zoneOf(
+  zoneExpr: unknown,
+  hasZone: boolean,
+  evaluate: Evaluate,
+): string | null | undefined {
+  if (!hasZone) return undefined;
+  const zone = evaluate(zoneExpr);
+  if (zone == null) return null;
+  offsetMsAt(zone, 0);
+  return zone as string;
+}
+
+/** The parts of instant `t` (ms) in `zone` (UTC when undefined). */
+const partsAt = (t: number, zone: string | undefined) =>
+  partsOf(t, zone === undefined ? 0 : offsetMsAt(zone, t)!);
 
 const json = (v: unknown) => JSON.stringify(v);
 
@@ -159,8 +177,14 @@ export function datePart(expr: unknown, evaluate: Evaluate): unknown {
     // The element is an expression: an object of fields is a document, not {date, timezone}.
     spec = { date: arg[0], hasZone: false };
   } else spec = { date: arg, hasZone: false };
-  const p = partsIn(spec.date, spec.timezone, spec.hasZone, evaluate);
-  if (p === null) return null;
+  // DateExpressionAcceptingTimeZone::evaluate: the date (null gives null), then the zone,
+  // then the date's conversion (16006).
+  checkConstantZone(spec.timezone, spec.hasZone);
+  const date = evaluate(spec.date);
+  if (date == null) return null;
+  const zone = zoneOf(spec.timezone, spec.hasZone, evaluate);
+  if (zone === null) return null;
+  const p = partsAt(instantOf(date)!, zone);
   const key = op.slice(1) === "dayOfMonth" ? "day" : op.slice(1) as keyof Parts;
   return p[key];
 }
@@ -185,7 +209,10 @@ function dateToParts(arg: unknown, evaluate: Evaluate): unknown {
   if (!("date" in arg)) {
     throw new QueryError("Missing 'date' parameter to $dateToParts", 40522, "Location40522");
   }
-  const p = partsIn(arg.date, arg.timezone, "timezone" in arg, evaluate);
+  // ExpressionDateToParts::evaluate: the zone, then iso8601, then the date.
+  checkConstantZone(arg.timezone, "timezone" in arg);
+  const zone = zoneOf(arg.timezone, "timezone" in arg, evaluate);
+  if (zone === null) return null;
   let iso = false;
   if ("iso8601" in arg) {
     const v = evaluate(arg.iso8601);
@@ -199,7 +226,9 @@ function dateToParts(arg: unknown, evaluate: Evaluate): unknown {
     }
     iso = v;
   }
-  if (p === null) return null;
+  const date = evaluate(arg.date);
+  if (date == null) return null;
+  const p = partsAt(instantOf(date)!, zone);
   const time = { hour: p.hour, minute: p.minute, second: p.second, millisecond: p.millisecond };
   return iso
     ? { isoWeekYear: p.isoWeekYear, isoWeek: p.isoWeek, isoDayOfWeek: p.isoDayOfWeek, ...time }
@@ -257,6 +286,19 @@ const MONTHS = [
   "December",
 ];
 
+/** A year `$dateToString` can print (TimeZone::formatDate's insertPadded: 0–9999, else 18537). */
+function inRange(year: number): number {
+  if (year < 0 || year > 9999) {
+    throw new QueryError(
+      "Could not convert date to string: date component was outside the supported range of " +
+        `0-9999: ${year}`,
+      18537,
+      "Location18537",
+    );
+  }
+  return year;
+}
+
 const pad = (n: number, width: number) =>
   (n < 0 ? "-" : "") + String(Math.abs(n)).padStart(width, "0");
 
@@ -266,9 +308,9 @@ function render(spec: string, p: Parts): string {
     case "%%":
       return "%";
     case "%Y":
-      return pad(p.year, 4);
+      return pad(inRange(p.year), 4);
     case "%G":
-      return pad(p.isoWeekYear, 4);
+      return pad(inRange(p.isoWeekYear), 4);
     case "%m":
       return pad(p.month, 2);
     case "%d":
@@ -305,9 +347,22 @@ function render(spec: string, p: Parts): string {
   return spec;
 }
 
-/** ISO 8601 formats `$dateToString` uses without a `format`: with a zone, no "Z". */
+/**
+ * ISO 8601 formats `$dateToString` uses without a `format`: with "Z" up to 7.0; from 7.1, without
+ * it for a zone other than UTC (date_time_support.h kIsoFormatStringNonZ).
+ */
 const ISO_Z = "%Y-%m-%dT%H:%M:%S.%LZ";
 const ISO = "%Y-%m-%dT%H:%M:%S.%L";
+let isoWithoutZ = false;
+
+/** Sets the server's version (sim/run.ts): 7.1+ formats a zone's default without "Z". */
+export function setDateVersion(version: string): void {
+  const [major, minor] = version.split(".").map(Number);
+  isoWithoutZ = major > 7 || (major === 7 && minor >= 1);
+}
+
+/** Whether `zone` is UTC itself ("UTC", or an offset of zero): its default format keeps "Z". */
+const isUtc = (zone: string) => zone === "UTC" || offsetOf(zone) === 0;
 
 /**
  * `$dateToString: {date, format, timezone, onNull}` (ExpressionDateToString): an argument that
@@ -337,7 +392,9 @@ export function dateToString(expr: unknown, evaluate: Evaluate): unknown {
   if (!("date" in spec)) {
     throw new QueryError("Missing 'date' parameter to $dateToString", 18628, "Location18628");
   }
-  const format = "format" in spec ? evaluate(spec.format) : "timezone" in spec ? ISO : ISO_Z;
+  const hasZone = "timezone" in spec;
+  checkConstantZone(spec.timezone, hasZone);
+  const format = "format" in spec ? evaluate(spec.format) : ISO_Z;
   if (format != null && typeof format !== "string") {
     throw new QueryError(
       `$dateToString requires that 'format' be a string, found: ${typeName(format)} with value ${
@@ -347,11 +404,17 @@ export function dateToString(expr: unknown, evaluate: Evaluate): unknown {
       "Location18533",
     );
   }
-  const pieces = typeof format === "string" ? formatPieces(format) : [];
+  // ExpressionDateToString::evaluate (7.0): the zone before the date's nullish check.
   const date = evaluate(spec.date);
+  const zone = zoneOf(spec.timezone, hasZone, evaluate);
+  if (zone === null) return null;
   if (date == null) return "onNull" in spec ? evaluate(spec.onNull) : null;
   if (typeof format !== "string") return null;
-  const p = partsIn({ $literal: date }, spec.timezone, "timezone" in spec, evaluate);
-  if (p === null) return null;
-  return pieces.map((piece) => piece.startsWith("%") ? render(piece, p) : piece).join("");
+  // 7.1+ leaves the "Z" out of the default format for a zone other than UTC (SERVER-72914).
+  const iso = !("format" in spec) && isoWithoutZ && zone !== undefined && !isUtc(zone)
+    ? ISO
+    : format;
+  const p = partsAt(instantOf(date)!, zone);
+  return formatPieces(iso).map((piece) => piece.startsWith("%") ? render(piece, p) : piece)
+    .join("");
 }

@@ -17,6 +17,7 @@ import { Mongos } from "./mongos.ts";
 import { mongosCommands } from "./mongos_commands.ts";
 import { journalOff, type ServerOptions } from "./options.ts";
 import { loadQueryEngine } from "./query.ts";
+import { setDateVersion } from "./date_parts.ts";
 import { ReplSet } from "./replset.ts";
 import { Server } from "./server.ts";
 import { DataStore } from "./store.ts";
@@ -44,6 +45,7 @@ export async function runServer(opts: ServerOptions): Promise<number> {
     return 1;
   }
   const dbPath = opts.dbpath;
+  setDateVersion(opts.version);
   log.info("CONTROL", 4615611, "initandlisten", "MongoDB starting", {
     pid: Deno.pid,
     port: opts.port,

@@ -453,6 +453,32 @@ Deno.test("simulator: date expressions take the zones mongod knows (UTC, GMT, th
     await refusedWith40({ $dateToParts: { timezone: "UTC" } }, 40522, /Missing 'date'/);
     await refusedWith40({ $dateToParts: "x" }, 40524, /only supports an object/);
     assert.equal(await value({ $dateToParts: { date: winter, iso8601: null } }), null);
+    // mongod's order of evaluation (tester108 #4): the date before a zone read from a field; a
+    // zone (and $dateToParts' iso8601) before the date's conversion; $dateToString's zone
+    // before its date's null check. A constant zone is checked when parsed.
+    await s.updateOne({ _id: 1 }, { $set: { tz: 5, tzBad: "Nowhere", str: "x" } });
+    assert.equal(await value({ $year: { date: "$missing", timezone: "$tz" } }), null);
+    await refusedWith40({ $year: { date: "$str", timezone: "$tzBad" } }, 40485, /Nowhere/);
+    await refusedWith40({ $dateToParts: { date: "$str", iso8601: 5 } }, 40521, /found int/);
+    assert.equal(await value({ $dateToParts: { date: "$str", timezone: null } }), null);
+    assert.equal(await value({ $dateToString: { date: "$str", timezone: null } }), null);
+    await refusedWith40({ $dateToString: { date: null, timezone: "$tzBad" } }, 40485, /Nowhere/);
+    // 7.0 keeps the "Z" of the default format with a zone (7.1 drops it: SERVER-72914).
+    assert.equal(
+      await value({ $dateToString: { date: summer, timezone: "Asia/Tokyo" } }),
+      "2024-07-01T21:00:00.000Z",
+    );
+    // A Timestamp's seconds are unsigned (#2); a year past 9999 is not printed (18537, #3).
+    assert.equal(
+      await value({ $year: { $literal: new Timestamp({ t: 3_000_000_000, i: 1 }) } }),
+      2065,
+    );
+    await refusedWith40(
+      { $dateToString: { date: { $literal: new Date(Date.UTC(10000, 0, 1)) } } },
+      18537,
+      /outside the supported range of 0-9999: 10000$/,
+    );
+    await s.updateOne({ _id: 1 }, { $unset: { tz: "", tzBad: "", str: "" } });
     // ExpressionDateToParts::evaluate: the date's parts, then the time's.
     assert.deepEqual(
       Object.keys(await value({ $dateToParts: { date: summer, timezone: "Asia/Kolkata" } })),
