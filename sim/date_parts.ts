@@ -1,17 +1,16 @@
 /**
  * The date operators that read parts of a date — `$year` … `$millisecond`, `$dayOfYear`,
  * `$dayOfWeek`, `$week`, `$isoWeek`, `$isoWeekYear`, `$isoDayOfWeek`, `$dateToParts` and
- * `$dateToString` — as mongod evaluates them (DateExpressionAcceptingTimeZone, ExpressionDateToParts
+ * `$dateToString` (date_to_string.ts) — as mongod evaluates them (DateExpressionAcceptingTimeZone, ExpressionDateToParts
  * and ExpressionDateToString in src/mongo/db/pipeline/expression.cpp, TimeZone in
  * src/mongo/db/query/datetime/date_time_support.cpp), run by the simulator instead of the query
  * engine (whose ISO weeks, negative offsets and early years were wrong). A date is a Date, an
  * ObjectId (its time) or a Timestamp (its seconds); anything else is 16006. Pure: expressions in,
  * through `evaluate`, a value or a QueryError out.
  */
-import type { Document } from "bson";
 import { QueryError } from "./query_errors.ts";
 import { isObject, typeName } from "./update_checks.ts";
-import { offsetMsAt, offsetOf } from "./time_zone.ts";
+import { offsetMsAt } from "./time_zone.ts";
 
 /** The name the part-reading operators run under inside the engine: `{[DATE_PART]: [op, arg]}`. */
 export const DATE_PART = "$mongodDatePart";
@@ -34,10 +33,10 @@ export const PART_OPERATORS = new Set([
   "$dateToParts",
 ]);
 
-type Evaluate = (e: unknown) => unknown;
+export type Evaluate = (e: unknown) => unknown;
 
 /** The parts of a date in a zone. */
-interface Parts {
+export interface Parts {
   year: number;
   month: number;
   day: number;
@@ -61,7 +60,7 @@ interface Parts {
 const DAY = 86_400_000;
 
 /** The instant (ms) a date value names: null for a nullish one; 16006 for no date. */
-function instantOf(value: unknown): number | null {
+export function instantOf(value: unknown): number | null {
   if (value == null) return null;
   if (value instanceof Date) return value.getTime();
   const v = value as { _bsontype?: string; getTimestamp?: () => Date; high?: number };
@@ -113,7 +112,7 @@ function partsOf(t: number, offsetMs: number): Parts {
  * A timezone argument given as a string constant is checked when the expression is parsed, as
  * mongod's optimize() checks one: before anything is evaluated (40485, whatever the date).
  */
-function checkConstantZone(zoneExpr: unknown, hasZone: boolean): void {
+export function checkConstantZone(zoneExpr: unknown, hasZone: boolean): void {
   if (hasZone && typeof zoneExpr === "string" && !zoneExpr.startsWith("$")) {
     offsetMsAt(zoneExpr, 0);
   }
@@ -123,7 +122,7 @@ function checkConstantZone(zoneExpr: unknown, hasZone: boolean): void {
  * The evaluated zone: undefined without one (UTC), null for a nullish one (the result is then
  * null). Throws 40517 (no string) or 40485 (no such zone), as mongod's makeTimeZone.
  */
-function zoneOf(
+export function zoneOf(
   zoneExpr: unknown,
   hasZone: boolean,
   evaluate: Evaluate,
@@ -136,7 +135,7 @@ function zoneOf(
 }
 
 /** The parts of instant `t` (ms) in `zone` (UTC when undefined). */
-const partsAt = (t: number, zone: string | undefined) =>
+export const partsAt = (t: number, zone: string | undefined) =>
   partsOf(t, zone === undefined ? 0 : offsetMsAt(zone, t)!);
 
 const json = (v: unknown) => JSON.stringify(v);
@@ -233,188 +232,4 @@ function dateToParts(arg: unknown, evaluate: Evaluate): unknown {
   return iso
     ? { isoWeekYear: p.isoWeekYear, isoWeek: p.isoWeek, isoDayOfWeek: p.isoDayOfWeek, ...time }
     : { year: p.year, month: p.month, day: p.day, ...time };
-}
-
-/** `$dateToString`'s format specifiers: kDateToStringFormatMap, and `%b` `%B` (7.0). */
-const TO_STRING_SPECIFIERS = new Set("bBdGHjLmMSwuUVYzZ");
-
-/**
- * A `$dateToString` format checked as mongod's validateFormat checks it (18535 for a `%` at the
- * end, 18536 for an unknown specifier: src/mongo/db/query/datetime/date_time_support.cpp) and cut
- * into pieces: each specifier a piece of its own, and the text between them. "a%%b%w" gives
- * ["a", "%%", "b", "%w"].
- */
-export function formatPieces(format: string): string[] {
-  const pieces: string[] = [];
-  let text = "";
-  for (let i = 0; i < format.length; i++) {
-    if (format[i] !== "%") {
-      text += format[i];
-      continue;
-    }
-    const c = format[++i];
-    if (c === undefined) {
-      throw new QueryError("Unmatched '%' at end of format string", 18535, "Location18535");
-    }
-    if (c !== "%" && !TO_STRING_SPECIFIERS.has(c)) {
-      throw new QueryError(
-        `Invalid format character '%${c}' in format string`,
-        18536,
-        "Location18536",
-      );
-    }
-    if (text) pieces.push(text);
-    pieces.push(`%${c}`);
-    text = "";
-  }
-  if (text) pieces.push(text);
-  return pieces;
-}
-
-const MONTHS = [
-  "January",
-  "February",
-  "March",
-  "April",
-  "May",
-  "June",
-  "July",
-  "August",
-  "September",
-  "October",
-  "November",
-  "December",
-];
-
-/** A year `$dateToString` can print (TimeZone::formatDate's insertPadded: 0–9999, else 18537). */
-function inRange(year: number): number {
-  if (year < 0 || year > 9999) {
-    throw new QueryError(
-      "Could not convert date to string: date component was outside the supported range of " +
-        `0-9999: ${year}`,
-      18537,
-      "Location18537",
-    );
-  }
-  return year;
-}
-
-const pad = (n: number, width: number) =>
-  (n < 0 ? "-" : "") + String(Math.abs(n)).padStart(width, "0");
-
-/** One `%x` specifier of `$dateToString` rendered for `p` (TimeZone::formatDate). */
-function render(spec: string, p: Parts): string {
-  switch (spec) {
-    case "%%":
-      return "%";
-    case "%Y":
-      return pad(inRange(p.year), 4);
-    case "%G":
-      return pad(inRange(p.isoWeekYear), 4);
-    case "%m":
-      return pad(p.month, 2);
-    case "%d":
-      return pad(p.day, 2);
-    case "%H":
-      return pad(p.hour, 2);
-    case "%M":
-      return pad(p.minute, 2);
-    case "%S":
-      return pad(p.second, 2);
-    case "%L":
-      return pad(p.millisecond, 3);
-    case "%j":
-      return pad(p.dayOfYear, 3);
-    case "%w":
-      return String(p.dayOfWeek);
-    case "%u":
-      return String(p.isoDayOfWeek);
-    case "%U":
-      return pad(p.week, 2);
-    case "%V":
-      return pad(p.isoWeek, 2);
-    case "%b":
-      return MONTHS[p.month - 1].slice(0, 3);
-    case "%B":
-      return MONTHS[p.month - 1];
-    case "%z": {
-      const m = Math.abs(p.offsetMinutes);
-      return `${p.offsetMinutes < 0 ? "-" : "+"}${pad(Math.floor(m / 60), 2)}${pad(m % 60, 2)}`;
-    }
-    case "%Z":
-      return String(p.offsetMinutes);
-  }
-  return spec;
-}
-
-/**
- * ISO 8601 formats `$dateToString` uses without a `format`: with "Z" up to 7.0; from 7.1, without
- * it for a zone other than UTC (date_time_support.h kIsoFormatStringNonZ).
- */
-const ISO_Z = "%Y-%m-%dT%H:%M:%S.%LZ";
-const ISO = "%Y-%m-%dT%H:%M:%S.%L";
-let isoWithoutZ = false;
-
-/** Sets the server's version (sim/run.ts): 7.1+ formats a zone's default without "Z". */
-export function setDateVersion(version: string): void {
-  const [major, minor] = version.split(".").map(Number);
-  isoWithoutZ = major > 7 || (major === 7 && minor >= 1);
-}
-
-/** Whether `zone` is UTC itself ("UTC", or an offset of zero): its default format keeps "Z". */
-const isUtc = (zone: string) => zone === "UTC" || offsetOf(zone) === 0;
-
-/**
- * `$dateToString: {date, format, timezone, onNull}` (ExpressionDateToString): an argument that
- * is no object is 18629, an unknown field 18534, no date 18628, a format that is neither a
- * string nor nullish 18533, one mongod cannot read 18535/18536 (formatPieces). A nullish date
- * gives `onNull` (null without it); a nullish format or zone gives null.
- */
-export function dateToString(expr: unknown, evaluate: Evaluate): unknown {
-  if (!isObject(expr)) {
-    throw new QueryError(
-      "$dateToString only supports an object as its argument",
-      18629,
-      "Location18629",
-    );
-  }
-  const spec = expr as Document;
-  const unknown = Object.keys(spec).find((k) =>
-    !["date", "format", "timezone", "onNull"].includes(k)
-  );
-  if (unknown !== undefined) {
-    throw new QueryError(
-      `Unrecognized parameter to $dateToString: ${unknown}`,
-      18534,
-      "Location18534",
-    );
-  }
-  if (!("date" in spec)) {
-    throw new QueryError("Missing 'date' parameter to $dateToString", 18628, "Location18628");
-  }
-  const hasZone = "timezone" in spec;
-  checkConstantZone(spec.timezone, hasZone);
-  const format = "format" in spec ? evaluate(spec.format) : ISO_Z;
-  if (format != null && typeof format !== "string") {
-    throw new QueryError(
-      `$dateToString requires that 'format' be a string, found: ${typeName(format)} with value ${
-        String(format)
-      }`,
-      18533,
-      "Location18533",
-    );
-  }
-  // ExpressionDateToString::evaluate (7.0): the zone before the date's nullish check.
-  const date = evaluate(spec.date);
-  const zone = zoneOf(spec.timezone, hasZone, evaluate);
-  if (zone === null) return null;
-  if (date == null) return "onNull" in spec ? evaluate(spec.onNull) : null;
-  if (typeof format !== "string") return null;
-  // 7.1+ leaves the "Z" out of the default format for a zone other than UTC (SERVER-72914).
-  const iso = !("format" in spec) && isoWithoutZ && zone !== undefined && !isUtc(zone)
-    ? ISO
-    : format;
-  const p = partsAt(instantOf(date)!, zone);
-  return formatPieces(iso).map((piece) => piece.startsWith("%") ? render(piece, p) : piece)
-    .join("");
 }

@@ -10,7 +10,8 @@ import { QueryError } from "./query_errors.ts";
 import { inMongodOrder } from "./projection_order.ts";
 import { TYPE_OPERATOR, typeOperator } from "./type_query.ts";
 import { ADD_TO_SET, DATE_FROM_STRING, DATE_TO_STRING, indexOfCP, PUSH } from "./expression_ops.ts";
-import { DATE_PART, datePart, dateToString } from "./date_parts.ts";
+import { DATE_PART, datePart } from "./date_parts.ts";
+import { dateToString } from "./date_to_string.ts";
 import { dateFromString } from "./date_from_string.ts";
 import { NO_BRANCH } from "./pipeline_desugar.ts";
 

@@ -17,7 +17,7 @@ import { Mongos } from "./mongos.ts";
 import { mongosCommands } from "./mongos_commands.ts";
 import { journalOff, type ServerOptions } from "./options.ts";
 import { loadQueryEngine } from "./query.ts";
-import { setDateVersion } from "./date_parts.ts";
+import { setDateVersion } from "./date_to_string.ts";
 import { ReplSet } from "./replset.ts";
 import { Server } from "./server.ts";
 import { DataStore } from "./store.ts";

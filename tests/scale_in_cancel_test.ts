@@ -75,20 +75,22 @@ async function cutOffScaleIn(name: string) {
       async (c) => (await c.db("admin").command({ replSetGetConfig: 1 })).config as Document,
       as,
     );
-  return { home, ports, old, config, direct };
+  const failPointOff = () =>
+    Promise.all(ports.map((port) =>
+      direct(
+        port,
+        (c) => c.db("admin").command({ configureFailPoint: "failCommand", mode: "off" }),
+      )
+    ));
+  return { home, ports, old, config, failPointOff };
 }
 
 Deno.test("state rollback cancels a scale-in killed after its step-down, before its replSetReconfig: it checks that the set still lists the member, records the apply rolled back, and other commands run again (tester103 #2)", async () => {
-  const { home, ports, old, config, direct } = await cutOffScaleIn("cancel");
+  const { home, ports, old, config, failPointOff } = await cutOffScaleIn("cancel");
   const before = await config();
   // The fail point off (it would hold the rollback's own reconfig too); the scale-in's held
   // reconfig stays held, then fails.
-  for (const port of ports) {
-    await direct(
-      port,
-      (c) => c.db("admin").command({ configureFailPoint: "failCommand", mode: "off" }),
-    );
-  }
+  await failPointOff();
   const back = await ok(home, [
     "state",
     "rollback",
@@ -131,16 +133,11 @@ Deno.test("state rollback cancels a scale-in killed after its step-down, before 
 });
 
 Deno.test("state rollback of a scale-in killed in its remove_members, planned while the set listed the member and applied once the reconfig went through, fails at its check naming the member and the scale-in that finishes it: nothing is recorded as cancelled", async () => {
-  const { home, ports, old, config, direct } = await cutOffScaleIn("gone");
+  const { home, ports, old, config, failPointOff } = await cutOffScaleIn("gone");
   const scaleIn = (await currentState(home, "gone")).state_id;
   // The reconfig the kill cut off took the member out after all (done here by hand, once the
   // fail point no longer holds replSetReconfig).
-  for (const port of ports) {
-    await direct(
-      port,
-      (c) => c.db("admin").command({ configureFailPoint: "failCommand", mode: "off" }),
-    );
-  }
+  await failPointOff();
   // The rollback planned while the set still lists it; the reconfig lands before it applies.
   const planned = await ok(home, [
     "state",
