@@ -43,10 +43,12 @@ Deno.test("simulator: a snapshot read returns the data as of atClusterTime (find
         writeConcern: maj,
       });
       const t1 = wrote.operationTime as Timestamp;
+      // Every member applies the update (w: 3): the one restarted below then holds data newer
+      // than t1 when it starts (a member that had only t1's write could serve t1 itself).
       await db.command({
         update: "snap",
         updates: [{ q: { _id: 1 }, u: { $set: { v: "new" } } }],
-        writeConcern: maj,
+        writeConcern: { w: 3 },
       });
       const at = (extra: Document = {}) => ({
         readConcern: { level: "snapshot", atClusterTime: t1, ...extra },
