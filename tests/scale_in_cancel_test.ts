@@ -25,6 +25,32 @@ const threeMembers = (p: number[]) =>
     ).join("\n")
   }\n`;
 
+/**
+ * Sends, by hand, the reconfig a scale-in sends: `config` (as replSetGetConfig gave it) at the
+ * next version without `host`, to the set's primary. Resolves with the server's error code, 0
+ * when it took the config.
+ */
+function reconfigWithout(
+  ports: number[],
+  as: { home: string; cluster: string },
+  config: Document,
+  host: string,
+): Promise<number> {
+  const { term: _t, ...rest } = config;
+  return withClient(
+    `mongodb://${ports.map((p) => `localhost:${p}`).join(",")}/?replicaSet=rs0`,
+    (c) =>
+      c.db("admin").command({
+        replSetReconfig: {
+          ...rest,
+          version: Number(config.version) + 1,
+          members: (config.members as Document[]).filter((m) => m.host !== host),
+        },
+      }).then(() => 0, (e) => (e as { code?: number }).code ?? -1),
+    as,
+  );
+}
+
 /** Deploys, then kills a scale-in of the primary once it stepped down, its reconfig held. */
 async function cutOffScaleIn(name: string) {
   const home = await tempHome();
@@ -110,19 +136,7 @@ Deno.test("state rollback cancels a scale-in killed after its step-down, before 
   // killed scale-in sent (built on the version before, without the member) cannot land
   // (tester107 #2).
   assert.ok(Number(after.version) > Number(before.version), `${before.version} → ${after.version}`);
-  const { term: _t, ...stale } = before;
-  const late = await withClient(
-    `mongodb://${ports.map((p) => `localhost:${p}`).join(",")}/?replicaSet=rs0`,
-    (c) =>
-      c.db("admin").command({
-        replSetReconfig: {
-          ...stale,
-          version: Number(before.version) + 1,
-          members: (before.members as Document[]).filter((m) => m.host !== old),
-        },
-      }).then(() => 0, (e) => (e as { code?: number }).code ?? -1),
-    { home, cluster: "cancel" },
-  );
+  const late = await reconfigWithout(ports, { home, cluster: "cancel" }, before, old);
   assert.equal(late, 103, "a reconfig built on the version before the fence is refused");
   // The cluster is whole, and its commands run.
   const shown = await display(home, "cancel");
@@ -149,20 +163,7 @@ Deno.test("state rollback of a scale-in killed in its remove_members, planned wh
     "--json",
   ]);
   const planId = JSON.parse(planned.stdout).plan.plan_id as string;
-  const cfg = await config();
-  const { term: _t, ...rest } = cfg;
-  await withClient(
-    `mongodb://${ports.map((p) => `localhost:${p}`).join(",")}/?replicaSet=rs0`,
-    (c) =>
-      c.db("admin").command({
-        replSetReconfig: {
-          ...rest,
-          version: Number(cfg.version) + 1,
-          members: (cfg.members as Document[]).filter((m) => m.host !== old),
-        },
-      }),
-    { home, cluster: "gone" },
-  );
+  assert.equal(await reconfigWithout(ports, { home, cluster: "gone" }, await config(), old), 0);
   assert.deepEqual(
     ((await config()).members as Document[]).map((m) => m.host).sort(),
     ports.slice(1).map((p) => `localhost:${p}`).sort(),
@@ -221,19 +222,7 @@ Deno.test("a scale-in of two members whose first removal landed after mup was ki
     async (c) => (await c.db("admin").command({ replSetGetConfig: 1 })).config as Document,
     as,
   );
-  const { term: _t, ...rest } = cfg;
-  await withClient(
-    seeds,
-    (c) =>
-      c.db("admin").command({
-        replSetReconfig: {
-          ...rest,
-          version: Number(cfg.version) + 1,
-          members: (cfg.members as Document[]).filter((m) => m.host !== first),
-        },
-      }),
-    as,
-  );
+  assert.equal(await reconfigWithout(ports, as, cfg, first), 0);
   // The resume's own removal of the second is refused.
   await failPoint({ failCommands: ["replSetReconfig"], errorCode: 2 });
   await ok(home, ["plan", "resume", "two", "--auto-approve"], 1);
