@@ -225,7 +225,13 @@ Deno.test("a scale-in of two members whose first removal landed after mup was ki
   assert.equal(await reconfigWithout(ports, as, cfg, first), 0);
   // The resume's own removal of the second is refused.
   await failPoint({ failCommands: ["replSetReconfig"], errorCode: 2 });
-  await ok(home, ["plan", "resume", "two", "--auto-approve"], 1);
+  const resumed = await ok(home, ["plan", "resume", "two", "--auto-approve"], 1);
+  // The server's refusal keeps its code, as the server sent it (tester107 #9).
+  assert.match(
+    resumed.stdout + resumed.stderr,
+    /replSetReconfig .* failed: .*\(code 2, BadValue\)/,
+    resumed.stdout + resumed.stderr,
+  );
   const st = await currentState(home, "two");
   const removal = st.operation_states["remove-members-rs0"];
   assert.equal(removal?.status, "failed", JSON.stringify(removal));

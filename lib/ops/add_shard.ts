@@ -7,6 +7,7 @@ const TRANSIENT = new Set([133, 6, 7, 10107, 189, 91, 11600, 13436]);
 import { type Operation, OperationError, param } from "./operation.ts";
 import { planTimeoutMs, timeoutHint, waitedFor } from "./timeout.ts";
 import { routerDown } from "./router_down.ts";
+import { serverMessage } from "../mongo/server_error.ts";
 
 async function listed(
   m: MongoAccess,
@@ -48,7 +49,7 @@ export const addShard: Operation = {
           const expired = TRANSIENT.has(code ?? -1) && Date.now() > end;
           const gone = await routerDown(ctx, e);
           throw new OperationError(
-            `addShard ${param(ctx, "shard")} failed: ${(e as Error).message}${
+            `addShard ${param(ctx, "shard")} failed: ${serverMessage(e)}${
               expired
                 ? `; still failing ${waitedFor(end - timeout, timeout)}: ${
                   timeoutHint(ctx, timeout)
@@ -60,7 +61,7 @@ export const addShard: Operation = {
             gone?.replan ? { replan: gone.replan } : {},
           );
         }
-        ctx.log(`addShard attempt ${attempt} failed (${(e as Error).message}); retrying`);
+        ctx.log(`addShard attempt ${attempt} failed (${serverMessage(e)}); retrying`);
         await sleep(500, ctx.signal);
       }
     }

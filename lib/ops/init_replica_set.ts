@@ -6,6 +6,7 @@ import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 import { planTimeoutMs, timeoutHint } from "./timeout.ts";
 import { assertSetName } from "./set_name.ts";
+import { serverMessage } from "../mongo/server_error.ts";
 
 /** The planned replica-set config (the replSetInitiate document): `_id` and `members`. */
 interface SetConfig {
@@ -169,7 +170,7 @@ export const initReplicaSet: Operation = {
         if (code !== 23) {
           // A server's refusal (an error code) initiated nothing; a lost connection may have.
           throw new OperationError(
-            `replSetInitiate for ${config._id} failed: ${(e as Error).message}`,
+            `replSetInitiate for ${config._id} failed: ${serverMessage(e)}`,
             { noEffect: typeof code === "number" },
           );
         }

@@ -2,6 +2,7 @@ import type { Document } from "mongodb";
 import { type MongoAccess, sleep, splitHostPort } from "../mongo/client.ts";
 import { selfPrimary } from "./replset_status.ts";
 import { OperationError } from "./operation.ts";
+import { serverMessage } from "../mongo/server_error.ts";
 
 /**
  * When a replSetReconfig that failed is worth asking again, with the set's config read again
@@ -74,7 +75,7 @@ export async function primaryConfig(
  * replSetGetConfig's reply carries and replSetReconfig does not take) with `members` to the
  * primary `found.at` with replSetReconfig, bounded by `deadline` (ms since the epoch). "sent" once the
  * server took it; "again" when the failure is worth a new round (retryReconfig, the config read
- * again by `read`). Throws OperationError "replSetReconfig <what> … failed: <server's message>"
+ * again by `read`). Throws OperationError "replSetReconfig <what> … failed: <server's message> (code <n>, <name>)"
  * otherwise, marked as having changed nothing when `untouched` (nothing done before) and the
  * server refused it (a code).
  */
@@ -107,7 +108,7 @@ export async function sendReconfig(
       return "again";
     }
     throw new OperationError(
-      `replSetReconfig ${failure.what} on ${found.at} failed: ${(e as Error).message}`,
+      `replSetReconfig ${failure.what} on ${found.at} failed: ${serverMessage(e)}`,
       { noEffect: failure.untouched && typeof code === "number" },
     );
   }

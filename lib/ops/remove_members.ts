@@ -5,6 +5,7 @@ import { machinePort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 import { noPrimaryCause, planTimeoutMs, timeoutHint } from "./timeout.ts";
+import { serverMessage } from "../mongo/server_error.ts";
 
 /** `remove` (JSON list of `host:port`): the members to take out; `members`: the whole set. */
 const toRemove = (ctx: OperationContext): string[] => JSON.parse(param(ctx, "remove"));
@@ -92,7 +93,7 @@ export const removeMembers: Operation = {
           if (typeof code === "number" && code !== 10107 && code !== 189) {
             throw new OperationError(
               `replSetStepDown of ${found.at}, to be removed from ${set}, failed: ${
-                (e as Error).message
+                serverMessage(e)
               }`,
               { noEffect: untouched() },
             );

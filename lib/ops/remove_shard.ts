@@ -4,6 +4,7 @@ import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 import { routerDown } from "./router_down.ts";
 import { planTimeoutMs, timeoutHint, waitedFor } from "./timeout.ts";
+import { serverMessage } from "../mongo/server_error.ts";
 
 /** NotWritablePrimary, PrimarySteppedDown, HostUnreachable, …: asked again. */
 const TRANSIENT = new Set([133, 6, 7, 10107, 189, 91, 11600, 13436]);
@@ -70,7 +71,7 @@ export const removeShard: Operation = {
         if (!TRANSIENT.has(code ?? -1) || Date.now() > end || ctx.signal.aborted) {
           const gone = await routerDown(ctx, e);
           throw new OperationError(
-            `removeShard ${name} failed: ${(e as Error).message}${gone ? `; ${gone.advice}` : ""}`,
+            `removeShard ${name} failed: ${serverMessage(e)}${gone ? `; ${gone.advice}` : ""}`,
             {
               noEffect: typeof code === "number" && last === "",
               ...(gone?.replan ? { replan: gone.replan } : {}),

@@ -9,6 +9,7 @@ import {
   param,
   storeParam,
 } from "./operation.ts";
+import { serverMessage } from "../mongo/server_error.ts";
 
 /** The mongos routers to ask, in plan order (`routers`: JSON list of host:port). */
 function routers(ctx: OperationContext): string[] {
@@ -63,7 +64,7 @@ async function command(ctx: OperationContext, stop: boolean): Promise<string> {
       await mongo(ctx).adminCommand(host, port, stop ? { balancerStop: 1 } : { balancerStart: 1 });
       return r;
     } catch (e) {
-      errors.push(`${r}: ${(e as Error).message}`);
+      errors.push(`${r}: ${serverMessage(e)}`);
     }
   }
   throw new OperationError(

@@ -6,6 +6,7 @@ import { selfPrimary } from "./replset_status.ts";
 import { readDefaults } from "../probe/default_write_concern.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 import { noPrimaryCause, planTimeoutMs, timeoutHint } from "./timeout.ts";
+import { serverMessage } from "../mongo/server_error.ts";
 
 /**
  * The cluster-wide default write concern (CWWC) to set, param `concern` (JSON
@@ -101,7 +102,7 @@ export const setDefaultWriteConcern: Operation = {
             `\`mup cluster display ${name}\` shows them. \`mup cluster start ${name}\` starts ` +
             `them; then run the ${ctx.plan.operation} again: it sets it again and waits (members ` +
             `that come back otherwise: \`mup plan resume ${name}\` does)`
-          : `setDefaultRWConcern ${what} on ${at} failed: ${(e as Error).message}`,
+          : `setDefaultRWConcern ${what} on ${at} failed: ${serverMessage(e)}`,
         { noEffect: typeof code === "number" && code !== 64 },
       );
     }

@@ -4,6 +4,7 @@ import { readFcv } from "../mongo/fcv.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
 
 import { majorMinor } from "../download/manifest.ts";
+import { serverMessage } from "../mongo/server_error.ts";
 
 const list = (ctx: OperationContext, name: string) => JSON.parse(param(ctx, name)) as string[];
 
@@ -70,7 +71,7 @@ export const setFcv: Operation = {
           output: `feature compatibility version ${fcv} set through ${hostPort(host, port)}`,
         };
       } catch (e) {
-        errors.push(`${r}: ${(e as Error).message}`);
+        errors.push(`${r}: ${serverMessage(e)}`);
       }
     }
     throw new OperationError(

@@ -1,6 +1,7 @@
 import { hostPort } from "../topology/hosts.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError, param } from "./operation.ts";
+import { serverMessage } from "../mongo/server_error.ts";
 
 /** The parameter's value on the target process now (getParameter), or undefined unreachable. */
 async function current(ctx: OperationContext): Promise<string | undefined> {
@@ -51,7 +52,7 @@ export const setParameter: Operation = {
         return { output: `${me} ${name} is ${value}` };
       }
       throw new OperationError(
-        `setParameter ${name}: ${value} on ${me} failed: ${(e as Error).message}`,
+        `setParameter ${name}: ${value} on ${me} failed: ${serverMessage(e)}`,
       );
     }
   },

@@ -2,6 +2,7 @@ import { hostPort } from "../topology/hosts.ts";
 import { poll } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, type OperationContext, OperationError } from "./operation.ts";
+import { serverMessage } from "../mongo/server_error.ts";
 
 /** How long a step-down waits for a set holding an election to have a primary again. */
 const ELECTION_WAIT_MS = 30_000;
@@ -85,7 +86,7 @@ export async function stepDownMember(ctx: OperationContext): Promise<string> {
       } catch (e) {
         // 95 NotSecondary: it became primary (or stands for election) since it was asked.
         if ((e as { code?: number }).code !== 95 || attempt >= 3) {
-          throw new OperationError(`replSetFreeze on ${me} failed: ${(e as Error).message}`);
+          throw new OperationError(`replSetFreeze on ${me} failed: ${serverMessage(e)}`);
         }
         continue;
       }
@@ -106,7 +107,7 @@ export async function stepDownMember(ctx: OperationContext): Promise<string> {
         // {force: true}, which steps down without one and can roll back acknowledged writes.
         const lone = code === 262 ? await onlyElectable(ctx, me) : undefined;
         throw new OperationError(
-          `replSetStepDown on ${me} failed: ${(e as Error).message}${
+          `replSetStepDown on ${me} failed: ${serverMessage(e)}${
             lone
               ? ` (${me} is the only member of ${set} that can be primary: ${lone} ` +
                 `priority 0 in the set's configuration, set since this plan was made. Give a ` +
