@@ -288,6 +288,28 @@ Deno.test("stop of a stopped cluster and start of a running one plan nothing", a
   assert.deepEqual(allOperations(planStop(crashed)).map((o) => o.type), ["update_metadata"]);
 });
 
+Deno.test("rolling restart with a member its set no longer lists (rs.remove, or a scale-in cut off after its reconfig): refused, naming the scale-in that finishes the removal and the repair that adds it back, not waited on until the apply times out", async () => {
+  const removed = await input("replica-set.yaml");
+  removed.facts["mongod-localhost-27018"] = {
+    ...removed.facts["mongod-localhost-27018"],
+    state: undefined,
+    removed: true,
+  };
+  const refused = planRestart(removed);
+  assert.equal(refused.validation.valid, false);
+  assert.deepEqual(refused.validation.errors.map((e) => e.code), ["member_removed"]);
+  assert.match(
+    refused.validation.errors[0].message,
+    /^localhost:27018 runs, but is no longer a member of replica set \S+ .*`mup cluster scale-in \S+ -N localhost:27018`.*comes back with a repair \(`.*mup cluster deploy /,
+  );
+  // Even where the member answers with a state of its own (REMOVED).
+  removed.facts["mongod-localhost-27018"].state = "REMOVED";
+  assert.deepEqual(
+    planRestart(removed).validation.errors.map((e) => e.code),
+    ["member_removed"],
+  );
+});
+
 Deno.test("start with a member that runs but does not answer: refused when nothing else is to start (not 'already running'); with starts, planned with a warning that the health check meets it (tester34 M3)", async () => {
   const hung = await input("replica-set.yaml");
   hung.facts["mongod-localhost-27018"] = { running: true, answering: false };

@@ -284,6 +284,16 @@ Deno.test("cluster start after a scale-in cut off once it removed a member: the 
   );
   assert.ok(running.stdout.includes(`\`mup cluster scale-in cut -N ${gone}\``), running.stdout);
   assert.equal((await livePids(home, "cut")).length, 4, "the start left it running");
+  // A rolling restart would wait for it to rejoin the set: refused when planned, naming it.
+  const restart = await ok(home, ["cluster", "restart", "cut", "--auto-approve"], 1);
+  assert.match(
+    restart.stdout + restart.stderr,
+    new RegExp(
+      `localhost:${ports[3]} runs, but is no longer a member of replica set rs0 .*a rolling ` +
+        `restart would wait for it to rejoin its set, which it cannot\\. .*scale-in cut -N ${gone}`,
+    ),
+    restart.stdout + restart.stderr,
+  );
   await ok(home, args.slice(0));
   const shown = await display(home, "cut");
   assert.ok(shown.healthy, JSON.stringify(shown));

@@ -16,6 +16,7 @@ import {
   markedPhases,
   memberStateOp,
   metadataOp,
+  removedMemberAdvice,
   rollingStopOp,
   startOp,
   stepDownOp,
@@ -164,14 +165,18 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
   if (!input.force) {
     for (const p of procs) {
       const f = input.facts[p.id];
-      if (!p.replicaSet || !f?.running || f.state) continue;
+      if (!p.replicaSet || !f?.running || (f.state && !f.removed)) continue;
       const at = hostPort(p.host, p.port);
       errors.push({
-        code: "not_answering",
+        code: f.removed ? "member_removed" : "not_answering",
         severity: "error",
         host: p.host,
         // Stopped, it is resumed, not restarted: said as display says it.
-        message: f.stopped
+        message: f.removed
+          ? `${at} runs, but is no longer a member of replica set ${p.replicaSet} (its set's ` +
+            "configuration does not list it): a rolling restart would wait for it to rejoin " +
+            `its set, which it cannot. ${removedMemberAdvice(input.meta, p)}`
+          : f.stopped
           ? `${at} runs (PID ${f.stopped.pid}) but does not answer: it is stopped (process ` +
             `state ${f.stopped.stat}), and a rolling restart needs each member's state to ` +
             `order its set. \`kill -CONT ${f.stopped.pid}\` on ${p.host} resumes it; or ` +

@@ -19,6 +19,7 @@ import {
   markedPhases,
   memberStateOp,
   metadataOp,
+  removedMemberAdvice,
   repairCommand,
   startOp,
   verifyOnly,
@@ -170,11 +171,7 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
       `configuration does not list it), ${
         filtered ? "so it is not to be started" : "so it is not started"
       }: ` +
-      "it would run outside its set. If a scale-in was cut off after removing it, that " +
-      `scale-in run again finishes the removal (\`mup cluster scale-in ${input.meta.name} -N ${
-        hostPort(p.host, p.port)
-      }\`); a member removed by hand (rs.remove) comes back with a repair ` +
-      `(\`${repairCommand(input.meta)}\`)`,
+      `it would run outside its set. ${removedMemberAdvice(input.meta, p)}`,
   });
   const errors = mongosWithoutConfig(
     input,
@@ -209,10 +206,7 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
       severity: "warning",
       host: p.host,
       message: `${p.id} runs, but is no longer a member of replica set ${p.replicaSet} (its ` +
-        "set's configuration does not list it). If a scale-in was cut off after removing it, " +
-        `that scale-in run again finishes the removal (\`mup cluster scale-in ${input.meta.name} -N ${
-          hostPort(p.host, p.port)
-        }\`); a member removed by hand comes back with a repair (\`${repairCommand(input.meta)}\`)`,
+        `set's configuration does not list it). ${removedMemberAdvice(input.meta, p)}`,
     });
   }
   // One that runs but does not answer (hung, stopped, or on a certificate the cluster's CA did
