@@ -177,3 +177,19 @@ Deno.test("upgrade of a set whose other members were given priority 0 by hand: r
   // As recorded: a step-down hands the primary over.
   assert.ok(allOperations(planUpgrade(base)).some((o) => o.type === "step_down"));
 });
+
+Deno.test("upgrade with a running member its set no longer lists (rs.remove, or a scale-in cut off after its reconfig) is refused, naming the scale-in that finishes the removal and the repair: the roll would wait on it until the apply's timeout", async () => {
+  const i = await upgradeInput("replica-set.yaml", "8.0.4");
+  const gone = i.meta.processes[2];
+  i.facts[gone.id] = { ...i.facts[gone.id], removed: true };
+  const plan = planUpgrade(i);
+  assert.deepEqual(codes(plan.validation.errors), ["member_removed"]);
+  assert.match(
+    plan.validation.errors[0].message,
+    new RegExp(
+      `^localhost:${gone.port} runs, but is no longer a member of replica set rs0 .*a rolling ` +
+        `upgrade would wait for it to rejoin its set, which it cannot\\. .*\`mup cluster ` +
+        `scale-in golden -N localhost:${gone.port}\`.*a repair \\(\`.*mup cluster deploy golden `,
+    ),
+  );
+});

@@ -30,7 +30,7 @@ import {
   handBackOp,
   markedPhases,
   metadataOp,
-  repairCommand,
+  removedMemberAdvice,
   startOp,
   verifyOnly,
   verifyOp,
@@ -172,8 +172,8 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
       code: "member_removed",
       severity: "error" as const,
       host: p.host,
-      message: `${hostPort(p.host, p.port)} is not in ${p.replicaSet}'s configuration (removed ` +
-        `outside mup): the repair adds it back first: \`${repairCommand(input.meta)}\``,
+      message: `${hostPort(p.host, p.port)} is not in ${p.replicaSet}'s configuration: no ` +
+        `reconfigure can set its options. ${removedMemberAdvice(input.meta, p)}`,
     })),
   ];
   // Down processes (an unfinished reconfigure's): started first, with their new file, so that
