@@ -13,7 +13,7 @@ import { listProcesses } from "../plan/processes.ts";
 import { collect, selectProcesses } from "../plan/select.ts";
 import { listedShards, probeProcesses } from "../probe/live.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
-import { repairCommand } from "../plan/lifecycle_ops.ts";
+import { repairCommand } from "../plan/recorded.ts";
 import { isStale, lockFile, unreadableLockNote } from "../state/lock.ts";
 import { stoppedByLastApply } from "../state/stopped_by.ts";
 import {

@@ -7,7 +7,7 @@ import { listensOnlyElsewhere, processState, runningPid, serversWith } from "../
 import type { ProcessStatus } from "../probe/live.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import type { CliContext } from "./context.ts";
-import { repairCommand } from "../plan/lifecycle_ops.ts";
+import { repairCommand } from "../plan/recorded.ts";
 
 /**
  * A DOWN process whose port accepted the connection: whatever holds the port (this machine's

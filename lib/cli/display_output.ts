@@ -25,7 +25,7 @@ import {
 } from "./display_notes.ts";
 import { membershipNotes } from "./unlisted_members.ts";
 import type { unlistedMembers } from "../probe/unlisted_members.ts";
-import { repairCommand } from "../plan/lifecycle_ops.ts";
+import { repairCommand } from "../plan/recorded.ts";
 import { lockPath } from "../state/lock.ts";
 import type { unreadableLockNote } from "../state/lock.ts";
 import type { LockInfo } from "../state/schema.ts";

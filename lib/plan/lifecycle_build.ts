@@ -18,7 +18,7 @@ import { checkRecordedData, stoppedDataWarnings } from "../preflight/recorded_da
 import { guardStarts, markResync } from "./repair_files.ts";
 import { guardStops, startFiles, type WrittenByUnfinished } from "./start_files.ts";
 import { offerForceOnlyAlone } from "./restart.ts";
-import { repairCommand } from "./lifecycle_ops.ts";
+import { repairCommand } from "./recorded.ts";
 import { checkStartFiles } from "../preflight/start_files.ts";
 import { checkStartPorts } from "../preflight/start_ports.ts";
 import { type ProcessFilter, selectProcesses } from "./select.ts";

@@ -30,12 +30,12 @@ import {
   handBackOp,
   markedPhases,
   metadataOp,
-  removedMemberAdvice,
   startOp,
   verifyOnly,
   verifyOp,
   waitOp,
 } from "./lifecycle_ops.ts";
+import { removedMemberAdvice } from "./recorded.ts";
 import { rollEach } from "./restart.ts";
 import { ranked, rollWithOptions } from "./reconfigure_roll.ts";
 import {

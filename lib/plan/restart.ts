@@ -16,7 +16,6 @@ import {
   markedPhases,
   memberStateOp,
   metadataOp,
-  removedMemberAdvice,
   rollingStopOp,
   startOp,
   stepDownOp,
@@ -25,6 +24,7 @@ import {
   waitOp,
   waitPrimaryOp,
 } from "./lifecycle_ops.ts";
+import { removedMemberAdvice } from "./recorded.ts";
 import { MEMBER_QUIESCE_SECS, MONGOS_QUIESCE_SECS } from "./quiesce.ts";
 import { mongosWithoutConfig, orderedStarts } from "./start.ts";
 import {

@@ -19,14 +19,13 @@ import {
   markedPhases,
   memberStateOp,
   metadataOp,
-  removedMemberAdvice,
-  repairCommand,
   startOp,
   verifyOnly,
   verifyOp,
   waitOp,
   waitPrimaryOp,
 } from "./lifecycle_ops.ts";
+import { removedMemberAdvice, repairCommand } from "./recorded.ts";
 
 /**
  * The warnings of a start plan for members left down because their set no longer lists them

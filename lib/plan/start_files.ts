@@ -10,7 +10,7 @@ import type { ClusterMeta } from "../state/meta.ts";
 import type { Plan } from "./schema.ts";
 import { configDbString, listProcesses, listReplicaSets, type ProcessSpec } from "./processes.ts";
 import { configFilePath, deployConfigSecurity, logFilePath, renderConfig } from "./mongo_config.ts";
-import { binaryPath, recordedSha256 } from "./lifecycle_ops.ts";
+import { binaryPath, recordedSha256 } from "./recorded.ts";
 import { check } from "./op_builders.ts";
 import { hostCaPath, hostCertPath, hostKeyfilePath, securityOf } from "../security/settings.ts";
 import { sha256Hex } from "../util/hash.ts";

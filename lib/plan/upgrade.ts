@@ -29,7 +29,8 @@ import {
   onNewRelease,
 } from "./upgrade_ops.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
-import { markedPhases, metadataOp, removedMemberAdvice, verifyOp } from "./lifecycle_ops.ts";
+import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";
+import { removedMemberAdvice } from "./recorded.ts";
 import { recordedTopologyPath } from "./command_of.ts";
 import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
 import { downWhileRestartedWarnings, majorityWarnings, priorityNotes } from "./restart_warnings.ts";
