@@ -6,6 +6,7 @@ import { metaFromPlan } from "../lib/state/meta_from_plan.ts";
 import { listProcesses } from "../lib/plan/processes.ts";
 import { offerForceOnlyAlone, planRestart } from "../lib/plan/restart.ts";
 import { planReconfigure } from "../lib/plan/reconfigure.ts";
+import { describeLifecycleEffects } from "../lib/cli/lifecycle_effects.ts";
 import { planRollback } from "../lib/plan/rollback.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import { planStart } from "../lib/plan/start.ts";
@@ -915,6 +916,17 @@ Deno.test("plan show of a lifecycle plan says how many of the cluster's processe
     sealPlan(planReconfigure({ ...rs, topology, topologyFile: "/topologies/rs.yaml" })),
   );
   assert.match(members, /Acted on: 2 members' options set by replSetReconfig \(no restart\)/);
+});
+
+Deno.test("the confirmation of a reconfigure that writes new configuration files says so: no binaries are installed (tester109 #4)", async () => {
+  const rs = await input("replica-set.yaml");
+  const topology = structuredClone(rs.meta.topology);
+  topology.global = { runtime_config: { operationProfiling: { slowOpThresholdMs: 300 } } };
+  const plan = sealPlan(planReconfigure({ ...rs, topology, topologyFile: "/t/rs.yaml" }));
+  assert.deepEqual(plan.validation.errors, []);
+  const said = describeLifecycleEffects(plan);
+  assert.match(said, /• Write the configuration file of 3 processes/, said);
+  assert.doesNotMatch(said, /binaries/, said);
 });
 
 Deno.test("a reconfigure that restarts the primary it gives priority 0 reconfigures the set after the secondaries' restarts, before the primary's: the reconfiguration steps it down, and it restarts as a secondary (tester42, tester76)", async () => {

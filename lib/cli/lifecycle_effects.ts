@@ -22,7 +22,29 @@ const VERB: Record<string, (n: number, plan: Plan) => string | undefined> = {
   },
   verify_health: () => "Verify the cluster's health",
   download_binary: (_n, plan) => `Download ${plan.variant} ${plan.version}`,
-  upload_file: (n, plan) => `Install the ${plan.version} binaries on ${plural(n, "host")}`,
+  // One kind of upload_file installs a release's binaries on a host; the others write files
+  // (a process's configuration, a keyfile, a certificate).
+  upload_file: (_n, plan) => {
+    const uploads = allOperations(plan).filter((o) => o.type === "upload_file");
+    const hosts = new Set(
+      uploads.filter((o) => o.target.params.kind === "binaries").map((o) => o.target.host),
+    );
+    const files = uploads.filter((o) => o.target.params.kind !== "binaries");
+    // A process's configuration is the file written from a staged render; the rest are secrets.
+    const configs = files.filter((o) => o.target.params.source).length;
+    const secrets = files.length - configs;
+    return [
+      ...(hosts.size
+        ? [`Install the ${plan.version} binaries on ${plural(hosts.size, "host")}`]
+        : []),
+      ...(configs
+        ? [`Write the configuration file of ${plural(configs, "process", "processes")}`]
+        : []),
+      ...(secrets
+        ? [`Install ${plural(secrets, "keyfile or certificate", "keyfiles and certificates")}`]
+        : []),
+    ].join("; ") || undefined;
+  },
   set_balancer: (_n, plan) =>
     allOperations(plan).some((o) => o.type === "set_balancer" && o.target.params.state === "stop")
       ? "Stop the balancer during the upgrade, and start it again after"
