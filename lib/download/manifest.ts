@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { z } from "zod";
 import { MupError } from "../errors.ts";
+import { reason } from "../util/read_text.ts";
 import type { Release } from "../plan/schema.ts";
 
 export const OFFICIAL_MANIFEST = "https://downloads.mongodb.org/full.json";
@@ -84,13 +85,23 @@ export async function loadManifest(source: Source): Promise<Manifest> {
   try {
     text = new TextDecoder().decode(await fetchBytes(where));
   } catch (e) {
-    throw new MupError(`cannot read the version manifest ${where}: ${(e as Error).message}`, {
+    throw new MupError(`cannot read the version manifest ${where}: ${reason(e as Error)}`, {
       hint: source.mirror
-        ? "check --mirror"
+        ? `check --mirror ${source.mirror}: a mirror holds the download center's full.json ` +
+          "and the archives it names (`deno run -A sim/mirror.ts <dir>` builds one with the " +
+          "simulator)"
         : "without network access, pass --mirror <dir|url> (a local mirror of the download center)",
     });
   }
-  const parsed = Manifest.safeParse(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new MupError(`version manifest ${where} is not JSON: ${(e as Error).message}`, {
+      ...(source.mirror ? { hint: `check --mirror ${source.mirror}` } : {}),
+    });
+  }
+  const parsed = Manifest.safeParse(json);
   if (!parsed.success) {
     throw new MupError(`version manifest ${where} is not in the download center's format`);
   }

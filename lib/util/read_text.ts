@@ -57,7 +57,11 @@ export async function readUserText(file: string, o: ReadTextOptions): Promise<Re
   }
 }
 
-function reason(e: Error): string {
+/**
+ * An OS error of reading a file as a user reads it ("no such file", "permission denied"), without
+ * Deno's "(os error 2): readfile '…'" tail; other errors keep their message.
+ */
+export function reason(e: Error): string {
   if (e instanceof Deno.errors.NotFound) return "no such file";
   if (e instanceof Deno.errors.IsADirectory) return "it is a directory, not a file";
   if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
