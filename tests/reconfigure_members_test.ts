@@ -295,6 +295,27 @@ Deno.test("a member's priority changed outside mup: plan diff shows it, a repair
   }
 });
 
+Deno.test("a repair planned while every member of the set is down, after a member's priority was changed by hand: it cannot read the options when planned, so it compares them once the set runs and sets them back, rather than report success over them (tester109 #2)", async () => {
+  const home = await tempHome();
+  try {
+    const { ports, mirror, file } = await deployRm(home);
+    await byHand(home, ports, setOn(ports[2], { priority: 4 }));
+    await ok(home, ["cluster", "stop", "rm", "--auto-approve"]);
+    const planned = await ok(home, deployArgs("rm", file, mirror, ["--plan-only"]));
+    assert.match(
+      planned.stdout,
+      /Set rs0 members' priority, votes and hidden as the topology gives them where its configuration \(unread when planned: every member was down\) differs/,
+      planned.stdout,
+    );
+    await ok(home, deployArgs("rm", file, mirror, ["--auto-approve"]));
+    assert.deepEqual(await options(home, ports), [[2, 1, false], [1, 1, false], [1, 1, false]]);
+    const shown = await ok(home, ["cluster", "display", "rm"]);
+    assert.doesNotMatch(shown.stdout, /changed outside mup/, shown.stdout);
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("a member removed from its set outside mup (rs.remove): a repair deploy adds it back, and it catches up", async () => {
   const home = await tempHome();
   try {
@@ -376,7 +397,7 @@ Deno.test("a member removed from its set outside mup (rs.remove): a repair deplo
       new RegExp(
         `localhost:${
           ports[2]
-        } is not in rs0's configuration \\(removed outside mup\\): the repair adds it back first: \`mkdir -p \\S+ && mup cluster show-config rm > \\S+/rm\\.recorded\\.yaml && mup cluster deploy rm `,
+        } is not in rs0's configuration: no reconfigure can set its options\\. .*a member removed by hand \\(rs\\.remove\\) comes back with a repair \\(\`mkdir -p \\S+ && mup cluster show-config rm > \\S+/rm\\.recorded\\.yaml && mup cluster deploy rm `,
       ),
     );
     const failed = await ok(home, ["plan", "apply", saved, "--auto-approve"], 1);

@@ -384,6 +384,16 @@ export async function buildDeployPlan(
   markResync(plan, dataDirs.resync ?? new Map());
   if (meta) guardStarts(plan, procs);
   addDriftOps(plan, listReplicaSets(procs), drift);
+  // A repair of sets that were all down when planned could not read their members' options:
+  // they are compared, and set back where they differ, once the set runs again (tester109 #2).
+  if (meta && drift.unread?.length) {
+    addKeptConfigOps(
+      plan,
+      listReplicaSets(procs),
+      new Set(drift.unread),
+      "its configuration (unread when planned: every member was down)",
+    );
+  }
   // A first deploy onto data kept by a destroy --retain-data (or an earlier attempt) finds the
   // sets' configurations as they were: their members' options are set as the topology says.
   if (!meta) {

@@ -149,6 +149,11 @@ export interface SetDrift {
   options: MemberOptionChange[];
   /** Members of the topology their set's configuration no longer lists (rs.remove). */
   removed: ProcessSpec[];
+  /**
+   * Sets whose configuration no member could give (every member down): their members' options
+   * are unknown until they run again.
+   */
+  unread?: string[];
 }
 
 /**
@@ -202,6 +207,11 @@ export function addKeptConfigOps(
   plan: { phases: { name: string; operations: PlannedOperation[] }[] },
   sets: ReplicaSetSpec[],
   names: Set<string>,
+  /**
+   * For a repair: why the set's configuration is only known once it runs (the description
+   * says it). Left out, a first deploy's: the set kept a configuration.
+   */
+  unread?: string,
 ): void {
   const init = plan.phases.find((p) => p.name === "initialize");
   const verify = plan.phases.flatMap((p) => p.operations).find((o) => o.id === "verify-health");
@@ -211,10 +221,13 @@ export function addKeptConfigOps(
     if (!deps.length) continue;
     const o = reconfigMembersOp(s, [], deps);
     o.description = `Set ${s.name} members' priority, votes and hidden as the topology gives ` +
-      "them where its kept configuration differs";
+      `them where ${unread ?? "its kept configuration"} differs`;
     // The plan read nothing of the set (it did not run): no `before` to compare with.
     delete o.target.params.before;
     o.target.params.kept = "true";
+    // What a repair's may change is the set's members, known only as it runs: named as one
+    // update, so its review lists it among what changes rather than among the re-checks.
+    if (unread) o.changes = [change("replica_set", s.name, "update")];
     init.operations.push(o);
     verify.depends_on.push(o.id);
   }

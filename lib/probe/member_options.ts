@@ -99,5 +99,9 @@ export async function memberDrift(
       facts,
     ),
     removed: procs.filter((p) => facts[p.id]?.removed),
+    // A set none of whose members got options or membership from a configuration was not read.
+    unread: listReplicaSets(procs).filter((s) =>
+      !s.members.some((m) => facts[m.id]?.priority !== undefined || facts[m.id]?.removed)
+    ).map((s) => s.name),
   };
 }
