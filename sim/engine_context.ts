@@ -11,6 +11,7 @@ import { inMongodOrder } from "./projection_order.ts";
 import { TYPE_OPERATOR, typeOperator } from "./type_query.ts";
 import { ADD_TO_SET, DATE_FROM_STRING, DATE_TO_STRING, indexOfCP, PUSH } from "./expression_ops.ts";
 import { DATE_PART, datePart } from "./date_parts.ts";
+import { DATE_ARITH, dateArith } from "./date_arith.ts";
 import { dateToString } from "./date_to_string.ts";
 import { dateFromString } from "./date_from_string.ts";
 import { NO_BRANCH } from "./pipeline_desugar.ts";
@@ -60,8 +61,8 @@ function pushed(coll: Document[], expr: unknown, options: StageOptions): unknown
  * The simulator's own operators inside the engine: SORT_STAGE (`$sort` in MongoDB's order:
  * sortStage), PROJECT_STAGE (the engine's `$project`, its result's fields in mongod's order:
  * projection_order.ts), TYPE_OPERATOR (`$type` in filters: type_query.ts), `$indexOfCP` and
- * DATE_FROM_STRING, DATE_TO_STRING, DATE_PART (expression_ops.ts, date_from_string.ts,
- * date_parts.ts), and NO_BRANCH.
+ * DATE_FROM_STRING, DATE_TO_STRING, DATE_PART, DATE_ARITH (expression_ops.ts,
+ * date_from_string.ts, date_parts.ts, date_arith.ts), and NO_BRANCH.
  */
 export function simContext(): ReturnType<typeof import("mingo").Context.init> {
   return simStages ??= engine().Context.init({
@@ -74,6 +75,9 @@ export function simContext(): ReturnType<typeof import("mingo").Context.init> {
           evalExpr!(obj, e, options as never))) as never,
       [DATE_PART]: ((obj: Document, expr: unknown, options: StageOptions) =>
         datePart(expr, (e) =>
+          evalExpr!(obj, e, options as never))) as never,
+      [DATE_ARITH]: ((obj: Document, expr: unknown, options: StageOptions) =>
+        dateArith(expr, (e) =>
           evalExpr!(obj, e, options as never))) as never,
       [DATE_FROM_STRING]: ((obj: Document, expr: unknown, options: StageOptions) =>
         dateFromString(expr, (e) =>

@@ -2,12 +2,15 @@
  * Aggregation expressions the query engine lacks or runs otherwise than mongod, as mongod runs
  * them (src/mongo/db/pipeline/expression.cpp): `$indexOfCP`, which the engine does not know, and
  * the renaming that runs the date operators as the simulator's own (date_from_string.ts,
- * date_parts.ts). Pure: evaluated arguments in, a value or a QueryError out; sim/query.ts
- * registers them.
+ * date_parts.ts, date_arith.ts). Pure: evaluated arguments in, a value or a QueryError out;
+ * sim/query.ts registers them.
  */
+import type { Document } from "bson";
 import { QueryError } from "./query_errors.ts";
 import { isNumeric, isObject, typeName } from "./update_checks.ts";
 import { DATE_PART, PART_OPERATORS } from "./date_parts.ts";
+import { ARITH_OPERATORS, DATE_ARITH, foldDateArith } from "./date_arith.ts";
+import { argsOf } from "./date_arith_parse.ts";
 
 /** The names the simulator's date expressions run under inside the engine (ownDateExpressions). */
 export const DATE_FROM_STRING = "$mongodDateFromString";
@@ -24,25 +27,46 @@ const OWN: Record<string, string> = {
 
 /**
  * `value` (a pipeline, or any part of one) with every `$dateFromString` and `$dateToString`
- * expression renamed to the simulator's own (DATE_FROM_STRING, DATE_TO_STRING), and every
- * operator that reads a part of a date made `{[DATE_PART]: [op, arg]}` (date_parts.ts): the
- * engine's operators cannot be replaced under their own names. What a `$literal` holds is data
- * and stays as it is.
+ * expression renamed to the simulator's own (DATE_FROM_STRING, DATE_TO_STRING), every operator
+ * that reads a part of a date made `{[DATE_PART]: [op, arg]}` (date_parts.ts) and every one that
+ * computes a date (`$dateFromParts`, `$dateAdd`, `$dateSubtract`, `$dateDiff`, `$dateTrunc`)
+ * `{[DATE_ARITH]: [op, arg]}` (date_arith.ts): the engine's operators cannot be replaced under
+ * their own names. What a `$literal` holds is data and stays as it is. Renaming is parsing, as
+ * mongod parses a pipeline before it reads a document: the computing operators' arguments are
+ * checked here (argsOf), then, once all is parsed, their constants, innermost first, as mongod's
+ * optimize() checks them (foldDateArith: one that is all constants becomes its value). Throws
+ * their QueryErrors, with no document needed.
  */
 export function ownDateExpressions<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(ownDateExpressions) as T;
+  const checks: (() => void)[] = [];
+  const out = renamed(value, checks);
+  for (const check of checks) check();
+  return out;
+}
+
+function renamed<T>(value: T, checks: (() => void)[]): T {
+  if (Array.isArray(value)) return value.map((v) => renamed(v, checks)) as T;
   if (!isObject(value)) return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) =>
-      k === "$literal"
-        ? [k, v]
-        : Object.hasOwn(OWN, k)
-        ? [OWN[k], ownDateExpressions(v)]
-        : PART_OPERATORS.has(k)
-        ? [DATE_PART, [k, ownDateExpressions(v)]]
-        : [k, ownDateExpressions(v)]
-    ),
-  ) as T;
+  // Object.fromEntries, not assignment, so that a field named "__proto__" stays a field.
+  const out: Document = Object.fromEntries(
+    Object.entries(value).map(([k, v]) => {
+      if (k === "$literal") return [k, v];
+      if (Object.hasOwn(OWN, k)) return [OWN[k], renamed(v, checks)];
+      if (PART_OPERATORS.has(k)) return [DATE_PART, [k, renamed(v, checks)]];
+      if (!ARITH_OPERATORS.has(k)) return [k, renamed(v, checks)];
+      argsOf(k, v);
+      const call: [string, Document] = [k, renamed(v as Document, checks)];
+      // After its arguments' own checks (pushed while renaming them): optimize() is bottom-up.
+      checks.push(() => {
+        const folded = foldDateArith(call);
+        if (!folded) return;
+        delete out[DATE_ARITH];
+        out.$literal = folded.value;
+      });
+      return [DATE_ARITH, call];
+    }),
+  );
+  return out as T;
 }
 
 /** mongod's check of an index argument (uassertIfNotIntegralAndNonNegative: 40096, 40097). */

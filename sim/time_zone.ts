@@ -105,3 +105,28 @@ export function offsetMsAt(timezone: unknown, at: number): number | undefined {
   const fixed = offsetOf(timezone);
   return fixed !== undefined ? fixed * 60_000 : zoneOffsetMs(timezone, at);
 }
+
+/**
+ * The instant (ms) at which the wall clock of `timezone` (an offset or a name, as offsetMsAt
+ * takes it) reads `local` (ms: that local date and time read as if it were UTC). Follows
+ * timelib's do_adjust_timezone (tm2unixtime.c), which mongod's $dateFromParts and $dateAdd use:
+ * `before` is the offset at `local` read as an instant, `after` the offset at `local - before`;
+ * the result is `local - after`, or `local - before` when `local - after` falls before the
+ * change that brought `after` (timelib's in_transition). So a time in a gap (one the clock
+ * skips) moves forward by the gap (02:30 in New York on 2021-03-14 is 07:30Z, 03:30 EDT; 02:30
+ * in Paris on 2021-03-28 is 01:30Z, 03:30 CEST), and a time in an overlap (one the clock reads
+ * twice) is its earlier instant west of Greenwich (01:30 in New York on 2021-11-07 is 05:30Z,
+ * EDT) and its later one east of it (02:30 in Paris on 2021-10-31 is 01:30Z, CET). Throws
+ * 40517/40485 as offsetMsAt; `local` must be at least two days inside ±8.64e15.
+ */
+export function instantOfLocal(timezone: string, local: number): number {
+  // timelib looks zones up by whole seconds; the milliseconds ride along.
+  const ms = ((local % 1000) + 1000) % 1000;
+  const l = local - ms;
+  const before = offsetMsAt(timezone, l)!;
+  const after = offsetMsAt(timezone, l - before)!;
+  // `local - after` can fall before the change only when the offset grew (a gap west of
+  // Greenwich); when it shrank, `local - after` is later than `local - before`, past it.
+  const inGap = after > before && offsetMsAt(timezone, l - after) !== after;
+  return (inGap ? l - before : l - after) + ms;
+}
