@@ -225,16 +225,19 @@ export function withoutVoteNotes(rows: ProcessStatus[]): string[] {
  * The processes found down with nothing listening on their port (connection refused), which
  * `cluster start` brings back: none while an apply runs or one is left unfinished, or for a
  * cluster not deployed yet (their notes say what finishes those), and not those the last apply
- * stopped (its own note names their start). Shape: `{ processes: ["host:port"…], start }`.
+ * stopped (its own note names their start) or members their set no longer lists (`removed`: a
+ * start refuses them; the membership note names what finishes their removal). Shape:
+ * `{ processes: ["host:port"…], start }`.
  */
 export function downOnTheirOwn(
   name: string,
   rows: ProcessStatus[],
-  skip: { busy: boolean; stoppedIds: string[] },
+  skip: { busy: boolean; stoppedIds: string[]; removed?: string[] },
 ): { processes: string[]; start: string } | undefined {
   if (skip.busy) return undefined;
   const ids = rows.filter((r) =>
-    r.state === "DOWN" && r.reason === "connection refused" && !skip.stoppedIds.includes(r.id)
+    r.state === "DOWN" && r.reason === "connection refused" && !skip.stoppedIds.includes(r.id) &&
+    !skip.removed?.includes(r.id)
   ).map((r) => r.id);
   if (!ids.length) return undefined;
   return {

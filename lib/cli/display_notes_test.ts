@@ -94,5 +94,10 @@ Deno.test("downOnTheirOwn: members refusing connections that the last apply did 
     "mup cluster start rs -N b:2 -N c:3",
   );
   assert.equal(downOnTheirOwn("rs", rows, { busy: true, stoppedIds: [] }), undefined);
+  // A member its set no longer lists is not for a start (it refuses it; tester109 #3).
+  assert.equal(
+    downOnTheirOwn("rs", rows, { busy: false, stoppedIds: ["c:3"], removed: ["b:2"] }),
+    undefined,
+  );
   assert.equal(downOnTheirOwn("rs", rows.slice(0, 1), { busy: false, stoppedIds: [] }), undefined);
 });

@@ -81,6 +81,7 @@ function downOf(f: DisplayFacts): ReturnType<typeof downOnTheirOwn> {
   return downOnTheirOwn(f.name, f.rows, {
     busy: !!(f.applying || f.unfinished || f.firstDeploy || f.meta.tls_switch),
     stoppedIds: f.stop ? f.stopped.map((r) => r.id) : [],
+    removed: f.dropped.map((m) => m.host),
   });
 }
 

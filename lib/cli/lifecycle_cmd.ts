@@ -9,7 +9,7 @@ import { retainedData, splitHostDir } from "../state/retained.ts";
 import type { LifecyclePlanInput } from "../plan/lifecycle.ts";
 import { buildLifecyclePlan } from "../plan/lifecycle_build.ts";
 import { planRestart } from "../plan/restart.ts";
-import type { Plan } from "../plan/schema.ts";
+import { allOperations, type Plan } from "../plan/schema.ts";
 import { notStartedRemoved, planStart } from "../plan/start.ts";
 import { collect } from "../plan/select.ts";
 import { planStop } from "../plan/stop.ts";
@@ -260,7 +260,8 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
           const waitMs = opts.waitTimeout === undefined
             ? undefined
             : parseDurationOption(WAIT_TIMEOUT, opts.waitTimeout);
-          return withWaitTimeout(opts.hooks === false ? withoutHooks(plan) : plan, waitMs);
+          const kept = spec.name === "start" ? await keepUnfinishedScaleIn(clusterDir, plan) : plan;
+          return withWaitTimeout(opts.hooks === false ? withoutHooks(kept) : kept, waitMs);
         },
         header: (plan) => [
           `Planning ${spec.name} of cluster: ${name}`,
@@ -271,6 +272,35 @@ export function addLifecycleCommands(cmd: Command, ctx: CliContext): void {
       }, opts);
     });
   }
+}
+
+/**
+ * A start over an unfinished scale-in (which refuseOverUnfinishedScaling lets through, to bring
+ * back a member the set needs) that starts nothing would only record the status, and so become
+ * the cluster's current apply in the scale-in's place: the scale-in could no longer be resumed
+ * (tester109 #3). Such a plan is emptied ("No changes"), saying what finishes the scale-in.
+ */
+async function keepUnfinishedScaleIn<P extends Omit<Plan, "content_hash">>(
+  clusterDir: string,
+  plan: P,
+): Promise<P> {
+  if (allOperations(plan).some((o) => o.type === "start_process")) return plan;
+  const u = await unfinishedApply(clusterDir);
+  if (!u || u.outcome === "running" || u.state.operation !== "scale-in") return plan;
+  return {
+    ...plan,
+    phases: [],
+    validation: {
+      ...plan.validation,
+      warnings: [...plan.validation.warnings, {
+        code: "unfinished_scale_in_kept",
+        severity: "warning",
+        message: `cluster ${plan.cluster_name}'s unfinished scale-in (apply ${u.state.state_id}) ` +
+          "stays its current apply (a start that starts nothing does not replace it): " +
+          `\`mup plan resume ${plan.cluster_name}\` finishes it`,
+      }],
+    },
+  };
 }
 
 async function hasMeta(ctx: CliContext, name: string): Promise<boolean> {
