@@ -51,6 +51,41 @@ async function deployRc(home: string, ports: number[], mirror: string): Promise<
   await ok(home, deployArgs("rc", file, mirror, ["--auto-approve"]));
 }
 
+Deno.test("a reconfigure cut off after writing new configuration files, then replaced by a stop: the stop says a start will refuse those files, the start refuses them naming the same reconfigure (no resume reaches it), and that reconfigure finishes it (tester109 #1)", async () => {
+  const home = await tempHome();
+  try {
+    const ports = freePorts(3);
+    const mirror = await testMirror();
+    await deployRc(home, ports, mirror);
+    const next = await writeTopology(home, "rc2.yaml", withSlowMs(ports, 250));
+    const args = ["cluster", "reconfigure", "rc", next, "--auto-approve"];
+    await killWhen(
+      home,
+      "rc",
+      args,
+      new RegExp(`^wait-state-mongod-localhost-${ports[1]}$`),
+      "completed",
+    );
+    const stopped = await ok(home, ["cluster", "stop", "rc", "--auto-approve"]);
+    assert.match(
+      stopped.stdout,
+      /\(reconfigure\) .*the configuration files it wrote stay, and a start after this plan refuses them until the same reconfigure, run again, finishes it/,
+      stopped.stdout,
+    );
+    const start = await ok(home, ["cluster", "start", "rc", "--auto-approve"], 1);
+    assert.match(
+      start.stdout + start.stderr,
+      /is the one the unfinished reconfigure \(apply apply-\w+\) wrote, which the metadata does not record yet: .*Finish that reconfigure \(`mup cluster reconfigure rc \S*rc2\.yaml`: a later apply replaced it, so no resume reaches it\), then plan again/,
+      start.stdout + start.stderr,
+    );
+    await ok(home, args);
+    assert.deepEqual(await slowMs(home, ports), [250, 250, 250], "every member runs it");
+    assert.ok((await display(home, "rc")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("cluster reconfigure changes runtime_config by a rolling restart: every member runs it, the metadata records it, a kill part way resumes without restarting anyone twice; other differences are refused", async () => {
   const home = await tempHome();
   try {

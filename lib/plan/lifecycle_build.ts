@@ -31,6 +31,7 @@ import { shellQuote } from "../executor/shell_quote.ts";
 import {
   dataDirsUsed,
   recordedReplan,
+  replacedReconfigure,
   unfinishedApply,
   unfinishedWarningOf,
 } from "../state/undeployed.ts";
@@ -223,21 +224,28 @@ async function checkStarts(
   );
   // A reconfigure that did not finish wrote configurations the metadata does not describe; a
   // repair over it is refused (deploy.ts): writing them again is a reconfigure's.
+  // So did one that stops, starts or restarts replaced since (tester109 #1).
   const cutOff = await unfinishedApply(req.store.clusterDir(req.meta.name));
-  const cutPlan = cutOff?.state.operation === "reconfigure"
-    ? (await req.store.load(cutOff.state.plan_path).catch(() => undefined))?.plan
+  const current = cutOff?.state.operation === "reconfigure" ? cutOff.state : undefined;
+  const cutState = current ?? await replacedReconfigure(req.store.clusterDir(req.meta.name));
+  const cutPlan = cutState
+    ? (await req.store.load(cutState.plan_path).catch(() => undefined))?.plan
     : undefined;
   // Named with the file it was planned from, when its plan says (so the hint can be pasted).
   const cutFile = cutPlan?.topology_file;
-  const repair = cutOff?.state.operation === "reconfigure"
-    ? `mup cluster reconfigure ${req.meta.name} ${cutFile ? shellQuote(cutFile) : "<topology>"}`
-    : repairCommand(req.meta);
-  // The configurations it wrote: a resume finishes it, unless its failure stands.
-  const writtenBy: WrittenByUnfinished | undefined = cutOff && cutPlan
+  const reconfigure = `mup cluster reconfigure ${req.meta.name} ${
+    cutFile ? shellQuote(cutFile) : "<topology>"
+  }`;
+  const repair = cutState ? reconfigure : repairCommand(req.meta);
+  // The configurations it wrote: a resume finishes it, unless its failure stands; once
+  // replaced, the same reconfigure again does.
+  const writtenBy: WrittenByUnfinished | undefined = cutState && cutPlan
     ? {
-      operation: cutOff.state.operation,
-      state_id: cutOff.state.state_id,
-      finish: recordedReplan(cutOff) ?? `\`mup plan resume ${req.meta.name}\``,
+      operation: cutState.operation,
+      state_id: cutState.state_id,
+      finish: current
+        ? recordedReplan(cutOff!) ?? `\`mup plan resume ${req.meta.name}\``
+        : `\`${reconfigure}\`: a later apply replaced it, so no resume reaches it`,
       contents: new Map(
         allOperations(cutPlan).filter((o) => o.type === "generate_config")
           .map((o) => [o.target.name, String(o.target.params.content ?? "")]),

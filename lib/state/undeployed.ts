@@ -48,7 +48,12 @@ export function unfinishedWarningOf(
         replan
           ? `a resume alone cannot finish it while its failure stands: ${replan}`
           : `\`mup plan resume ${cluster}\` completes it instead${resumeHookNote(u.state)}`
-      })`,
+      })${
+        // What a reconfigure wrote stays: a start after this plan refuses it (tester109 #1).
+        u.state.operation === "reconfigure"
+          ? "; the configuration files it wrote stay, and a start after this plan refuses " +
+            "them until the same reconfigure, run again, finishes it"
+          : ""}`,
   };
 }
 
@@ -78,6 +83,25 @@ export async function unfinishedApply(clusterDir: string): Promise<UnfinishedApp
   if (state.status !== "running") return undefined;
   const cut = await interruption(clusterDir, state);
   return cut ? { state, interrupted: cut, outcome: "interrupted" } : { state, outcome: "running" };
+}
+
+/**
+ * A reconfigure that did not finish (failed, paused or cut off) and that stops, starts or
+ * restarts have since replaced as the cluster's current apply: the configuration files it wrote
+ * are still in place, the metadata does not describe them, and no resume reaches it any more
+ * (tester109 #1). Undefined when the newest apply that is none of those is not such a
+ * reconfigure. Reads only.
+ */
+export async function replacedReconfigure(clusterDir: string): Promise<ApplyState | undefined> {
+  const states = await new StateStore(clusterDir).list().catch(() => [] as ApplyState[]);
+  for (const s of states.toReversed()) {
+    if (s.operation === "reconfigure") {
+      return s.status === "completed" || s.status === "rolled_back" ? undefined : s;
+    }
+    // These write no configuration file: what an earlier reconfigure wrote is still there.
+    if (!["stop", "start", "restart"].includes(s.operation)) return undefined;
+  }
+  return undefined;
 }
 
 /** What a cluster without metadata left: its unfinished apply, or its newest deploy, undone. */
