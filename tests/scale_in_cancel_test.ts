@@ -114,6 +114,14 @@ async function cutOffScaleIn(name: string) {
 Deno.test("state rollback cancels a scale-in killed after its step-down, before its replSetReconfig: it checks that the set still lists the member, records the apply rolled back, and other commands run again (tester103 #2)", async () => {
   const { home, ports, old, config, failPointOff } = await cutOffScaleIn("cancel");
   const before = await config();
+  // Another command is refused over it, naming the rollback that cancels it (tester109 #5).
+  const restart = await ok(home, ["cluster", "restart", "cancel", "--auto-approve"], 1);
+  assert.ok(
+    restart.stderr.includes(
+      "`mup state rollback cancel --checkpoint start` cancels it (no member is out of its set yet",
+    ),
+    restart.stderr,
+  );
   // The fail point off (it would hold the rollback's own reconfig too); the scale-in's held
   // reconfig stays held, then fails.
   await failPointOff();

@@ -23,6 +23,7 @@ import {
 } from "../state/undeployed.ts";
 import type { ValidationIssue } from "../plan/schema.ts";
 import { MARK_OP, tlsSwitchAction } from "../plan/mark_op.ts";
+import { scaleInCancellable } from "../plan/rollback_build.ts";
 
 /** The upgrade's operation that records the new release in the metadata (upgrade.ts). */
 const RECORD_OP = "update-metadata";
@@ -139,6 +140,14 @@ export async function refuseOverUnfinishedScaling(
   );
   // A failure a resume alone cannot get past recorded what does (run_operation.ts).
   const replan = recordedReplan(u);
+  // A scale-in that took nothing out yet is cancelled by a rollback to its start (tester109 #5).
+  const plan = op === "scale-in"
+    ? await Deno.readTextFile(u.state.plan_path).then(JSON.parse, () => undefined)
+    : undefined;
+  const cancel = plan?.phases && scaleInCancellable(u.state, plan)
+    ? `; \`mup state rollback ${cluster} --checkpoint start\` cancels it (no member is out ` +
+      "of its set yet; the rollback checks so as it runs)"
+    : "";
   throw new MupError(
     `cluster ${cluster}'s ${op} (apply ${u.state.state_id}) ${u.outcome} part way: ${
       op === "scale-out"
@@ -157,7 +166,7 @@ export async function refuseOverUnfinishedScaling(
         replan
           ? ""
           : op === "scale-in"
-          ? "; the same scale-in again replaces it"
+          ? `; the same scale-in again replaces it${cancel}`
           : shardAdded
           ? ""
           : `; \`mup state rollback ${cluster} --checkpoint start\` undoes it (the added ` +

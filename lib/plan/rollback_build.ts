@@ -32,6 +32,22 @@ const CANCELLABLE = new Set([
   "verify_health",
 ]);
 
+/**
+ * Whether the scale-in apply `state` (of plan `plan`) took nothing out yet, so that a rollback
+ * to its start cancels it: only step-downs, waits and checks ran, and a remove_members that did
+ * not complete (the rollback checks, as it runs, that its set still lists the member).
+ */
+export function scaleInCancellable(
+  state: Pick<ApplyState, "operation_states">,
+  plan: Pick<Plan, "phases">,
+): boolean {
+  const types = new Map(allOperations(plan).map((o) => [o.id, o.type]));
+  return !Object.values(state.operation_states).some((o) =>
+    o.id !== MARK_OP && acted(o) && !CANCELLABLE.has(types.get(o.id) ?? "") &&
+    !(types.get(o.id) === "remove_members" && o.status !== "completed")
+  );
+}
+
 /** `start` names the state before the apply's first operation. */
 export const START_CHECKPOINT = "start";
 
@@ -163,12 +179,7 @@ export async function buildRollbackPlan(req: {
   // (only step-downs and waits ran, and replSetReconfigs that may not have, tester103 #2) is
   // cancelled: its rollback checks, as it runs, that each set still lists those members.
   if (state.operation === "scale-in") {
-    const types = new Map(allOperations(original).map((o) => [o.id, o.type]));
-    const took = Object.values(state.operation_states).filter((o) =>
-      o.id !== MARK_OP && acted(o) && !CANCELLABLE.has(types.get(o.id) ?? "") &&
-      !(types.get(o.id) === "remove_members" && o.status !== "completed")
-    );
-    if (took.length) {
+    if (!scaleInCancellable(state, original)) {
       throw new MupError(
         `apply ${id} (scale-in) cannot be rolled back: members it takes out of their sets come ` +
           "back by a scale-out, which adds them again and lets them copy their set's data",
