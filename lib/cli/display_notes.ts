@@ -19,6 +19,8 @@ export interface StartedProcess {
   id: string;
   /** Whether it answers (hello) now. */
   answers: boolean;
+  /** Its start failed (the process exited, or never answered): it was not started. */
+  startFailed?: boolean;
   /** The scale-out's apply, when the unfinished apply is a rollback of it. */
   undoing?: string;
 }
@@ -50,6 +52,7 @@ export async function startedByUnfinished(
   const found = await Promise.all(starts.map(async (o) => ({
     id: hostPort(o.target.host!, o.target.port!),
     answers: (await access.hello(o.target.host!, o.target.port!, timeoutMs)) !== undefined,
+    ...(scaleOut.operation_states[o.id]?.status === "failed" ? { startFailed: true } : {}),
     ...(scaleOut !== state ? { undoing: scaleOut.state_id } : {}),
   })));
   return scaleOut === state ? found : found.filter((s) => s.answers);
@@ -81,12 +84,21 @@ export async function removedByUnfinished(
 /** "It started …": the note's tail for startedByUnfinished's processes ("" for none). */
 export function startedNote(started: StartedProcess[]): string {
   if (!started.length) return "";
-  const list = started.map((s) => `${s.id} (${s.answers ? "answers" : "not answering"})`)
-    .join(", ");
-  return started[0].undoing
+  const state = (s: StartedProcess) => s.answers ? "answers" : "not answering";
+  // A start that failed started nothing, unless the process answers after all (tester109 #6).
+  const ran = started.filter((s) => !s.startFailed || s.answers);
+  const failed = started.filter((s) => s.startFailed && !s.answers);
+  const list = ran.map((s) => `${s.id} (${state(s)})`).join(", ");
+  const tried = failed.length
+    ? ` Its start of ${failed.map((s) => s.id).join(", ")} failed (not answering): ${
+      failed.length === 1 ? "that process does" : "those processes do"
+    } not run.`
+    : "";
+  if (!ran.length) return tried;
+  return (started[0].undoing
     ? ` The scale-out it undoes (apply ${started[0].undoing}) started ${list}, which the ` +
       "metadata does not list: the rollback has yet to stop it."
-    : ` It started ${list}, which the metadata does not list until it completes.`;
+    : ` It started ${list}, which the metadata does not list until it completes.`) + tried;
 }
 
 /** The `Balancer:` line of a sharded cluster's display. */

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { balancerLine, downNote, downOnTheirOwn, withoutVoteNotes } from "./display_notes.ts";
+import {
+  balancerLine,
+  downNote,
+  downOnTheirOwn,
+  startedNote,
+  withoutVoteNotes,
+} from "./display_notes.ts";
 import { stoppedOnPurpose } from "./display_output.ts";
 import type { ProcessStatus } from "../probe/live.ts";
 import type { ClusterMeta } from "../state/meta.ts";
@@ -100,4 +106,21 @@ Deno.test("downOnTheirOwn: members refusing connections that the last apply did 
     undefined,
   );
   assert.equal(downOnTheirOwn("rs", rows.slice(0, 1), { busy: false, stoppedIds: [] }), undefined);
+});
+
+Deno.test("startedNote: a process whose start failed is not said to be started (tester109 #6); one that answers after all is", () => {
+  assert.equal(
+    startedNote([{ id: "a:1", answers: true }, { id: "b:2", answers: false, startFailed: true }]),
+    " It started a:1 (answers), which the metadata does not list until it completes. Its start " +
+      "of b:2 failed (not answering): that process does not run.",
+  );
+  assert.equal(
+    startedNote([{ id: "b:2", answers: false, startFailed: true }]),
+    " Its start of b:2 failed (not answering): that process does not run.",
+  );
+  assert.equal(
+    startedNote([{ id: "b:2", answers: true, startFailed: true }]),
+    " It started b:2 (answers), which the metadata does not list until it completes.",
+  );
+  assert.equal(startedNote([]), "");
 });
