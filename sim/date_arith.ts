@@ -98,6 +98,24 @@ function arith(op: string, a: Document, evaluate: Evaluate): Date | null {
 }
 
 /**
+ * $dateDiff's and $dateTrunc's unit, then startOfWeek (for weeks), then zone, evaluated in that
+ * order as mongod does; null when one of them is nullish. Throws their QueryErrors.
+ */
+function unitWeekZone(
+  op: string,
+  a: Document,
+  evaluate: Evaluate,
+): { unit: Unit; startOfWeek: number; zone: string | undefined } | null {
+  const unitValue = evaluate(a.unit);
+  if (unitValue == null) return null;
+  const unit = unitOf(unitValue, op);
+  const startOfWeek = startOfWeekArg(op, a, unit, evaluate);
+  if (startOfWeek === null) return null;
+  const zone = zoneArg(op, a, evaluate);
+  return zone === null ? null : { unit, startOfWeek, zone };
+}
+
+/**
  * $dateDiff: a number, or null. mongod answers a long; the simulator answers a number (an int,
  * or a double past 32 bits) because the engine's arithmetic, comparisons and $sum take no
  * Long: a Long would make `{$sum: {$dateDiff: …}}` 0 and `$gt` comparisons false.
@@ -108,15 +126,10 @@ function diff(a: Document, evaluate: Evaluate): number | null {
   if (start == null) return null;
   const end = evaluate(a.endDate);
   if (end == null) return null;
-  const unitValue = evaluate(a.unit);
-  if (unitValue == null) return null;
-  const unit = unitOf(unitValue, op);
-  const startOfWeek = startOfWeekArg(op, a, unit, evaluate);
-  if (startOfWeek === null) return null;
-  const zone = zoneArg(op, a, evaluate);
-  if (zone === null) return null;
+  const u = unitWeekZone(op, a, evaluate);
+  if (u === null) return null;
   const from = dateArg(start, op, "startDate");
-  return dateDiff(from, dateArg(end, op, "endDate"), unit, zone, startOfWeek);
+  return dateDiff(from, dateArg(end, op, "endDate"), u.unit, u.zone, u.startOfWeek);
 }
 
 /** $dateTrunc: a Date, or null. */
@@ -130,14 +143,9 @@ function trunc(a: Document, evaluate: Evaluate): Date | null {
     if (v == null) return null;
     binSize = binSizeOf(v);
   }
-  const unitValue = evaluate(a.unit);
-  if (unitValue == null) return null;
-  const unit = unitOf(unitValue, op);
-  const startOfWeek = startOfWeekArg(op, a, unit, evaluate);
-  if (startOfWeek === null) return null;
-  const zone = zoneArg(op, a, evaluate);
-  if (zone === null) return null;
-  return truncateDate(dateArg(date, op, "date"), unit, binSize, zone, startOfWeek);
+  const u = unitWeekZone(op, a, evaluate);
+  if (u === null) return null;
+  return truncateDate(dateArg(date, op, "date"), u.unit, binSize, u.zone, u.startOfWeek);
 }
 
 /**
