@@ -50,7 +50,10 @@ export function unfinishedWarningOf(
           : `\`mup plan resume ${cluster}\` completes it instead${resumeHookNote(u.state)}`
       })${
         // What a reconfigure wrote stays: a start after this plan refuses it (tester109 #1).
-        u.state.operation === "reconfigure"
+        u.state.operation === "reconfigure" &&
+          Object.values(u.state.operation_states).some((o) =>
+            o.id.startsWith("upload-") && acted(o)
+          )
           ? "; the configuration files it wrote stay, and a start after this plan refuses " +
             "them until the same reconfigure, run again, finishes it"
           : ""}`,
