@@ -316,6 +316,30 @@ Deno.test("a repair planned while every member of the set is down, after a membe
   }
 });
 
+Deno.test("a repair planned while every member of the set is down, after a member was removed by hand (rs.remove): it adds the member back once the set runs, instead of failing on the set's other members (tester110 #2)", async () => {
+  const home = await tempHome();
+  try {
+    const { ports, mirror, file } = await deployRm(home);
+    await byHand(home, ports, without(ports[2]));
+    await ok(home, ["cluster", "stop", "rm", "--auto-approve"]);
+    const planned = await ok(home, deployArgs("rm", file, mirror, ["--plan-only"]));
+    assert.match(
+      planned.stdout,
+      /Add back to replica set rs0 any recorded member its configuration no longer lists \(unread when planned: every member was down\)/,
+      planned.stdout,
+    );
+    await ok(home, deployArgs("rm", file, mirror, ["--auto-approve"]));
+    assert.deepEqual(
+      ((await config(home, ports[0])).members as Document[]).map((m) => m.host).sort(),
+      ports.map((p) => `localhost:${p}`).sort(),
+    );
+    assert.deepEqual(await options(home, ports), [[2, 1, false], [1, 1, false], [1, 1, false]]);
+    assert.ok((await display(home, "rm")).healthy);
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("a member removed from its set outside mup (rs.remove): a repair deploy adds it back, and it catches up", async () => {
   const home = await tempHome();
   try {

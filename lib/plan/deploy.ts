@@ -20,7 +20,7 @@ import {
   strayClaims,
 } from "../preflight/clusters.ts";
 import { clusterAccess } from "../security/access.ts";
-import { addDriftOps, addKeptConfigOps } from "./member_options.ts";
+import { addBackUnreadOps, addDriftOps, addKeptConfigOps } from "./member_options.ts";
 import { repairLook, repairRefusals, repairWarnings } from "../preflight/repair_live.ts";
 import { SECRET, securityOf, withSecurityDefaults } from "../security/settings.ts";
 import { readAdmin, secretExists } from "../security/secrets.ts";
@@ -385,8 +385,10 @@ export async function buildDeployPlan(
   if (meta) guardStarts(plan, procs);
   addDriftOps(plan, listReplicaSets(procs), drift);
   // A repair of sets that were all down when planned could not read their members' options:
-  // they are compared, and set back where they differ, once the set runs again (tester109 #2).
+  // they are compared, and set back where they differ, once the set runs again (tester109 #2)…
   if (meta && drift.unread?.length) {
+    // …and members removed by hand (rs.remove) are added back first (tester110 #2).
+    addBackUnreadOps(plan, listReplicaSets(procs), new Set(drift.unread));
     addKeptConfigOps(
       plan,
       listReplicaSets(procs),

@@ -195,6 +195,39 @@ export function addDriftOps(
 }
 
 /**
+ * For a repair of sets none of whose members answered when it was planned (`names`): what
+ * their configurations list is known only once they run. After each set's initiation check
+ * (told, by `added_later`, that any recorded member may be missing), `add-members-<set>` adds
+ * back whatever recorded member the configuration no longer lists (removed by hand: rs.remove);
+ * a configuration that lists them all leaves it in place (add_members adds only the missing).
+ */
+export function addBackUnreadOps(
+  plan: { phases: { name: string; operations: PlannedOperation[] }[] },
+  sets: ReplicaSetSpec[],
+  names: Set<string>,
+): void {
+  const init = plan.phases.find((p) => p.name === "initialize");
+  const verify = plan.phases.flatMap((p) => p.operations).find((o) => o.id === "verify-health");
+  if (!init || !verify) return;
+  for (const s of sets.filter((x) => names.has(x.name))) {
+    const initOp = init.operations.find((o) =>
+      o.type === "init_replica_set" && o.target.name === s.name
+    );
+    if (!initOp || init.operations.some((o) => o.id === `add-members-${s.name}`)) continue;
+    const deps = init.operations.filter((o) => o.target.name === s.name).map((o) => o.id);
+    initOp.target.params.added_later = JSON.stringify(
+      s.members.map((p) => hostPort(p.host, p.port)),
+    );
+    const add = addMembersOp(s, s.members, initOp, deps);
+    add.description = `Add back to replica set ${s.name} any recorded member its configuration ` +
+      "no longer lists (unread when planned: every member was down)";
+    add.changes = [change("replica_set", s.name, "update")];
+    init.operations.push(add);
+    verify.depends_on.push(add.id);
+  }
+}
+
+/**
  * For a first deploy onto sets that may hold a configuration already (`names`: a member's data
  * directory kept data, a `destroy --retain-data` or an earlier attempt), a
  * `reconfig-members-<set>` after the set's initialization that sets every member's options as

@@ -75,7 +75,10 @@ export function addMembersOp(
       return hosts.has(machine(String(m.host).slice(0, i), Number(String(m.host).slice(i + 1))));
     }).map(({ _id: _, ...m }) => m),
   );
-  const recorded = set.members.filter((p) => !hosts.has(machine(p.host, p.port)));
+  // Where the primary is looked for: the members that stay, or (every member added back by a
+  // repair that could not read its set) all of them.
+  const stay = set.members.filter((p) => !hosts.has(machine(p.host, p.port)));
+  const recorded = stay.length ? stay : set.members;
   const voting = add.filter((m) => !m.arbiterOnly && Number(m.votes ?? 1) > 0);
   const arbiters = add.filter((m) => m.arbiterOnly);
   const waits = voting.length > 0 && arbiters.length > 0;
