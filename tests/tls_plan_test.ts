@@ -138,6 +138,17 @@ Deno.test("tls plans are refused when TLS already is as asked or a process is do
   );
   assert.ok(!down.validation.valid);
   assert.match(down.validation.errors[0].message, /not running.*mup cluster start t/);
+  // A member its set no longer lists (rs.remove by hand) would leave the switch stuck between
+  // modes: refused, naming the scale-in and the repair (tester110 #1).
+  const removed = await input("replica-set.yaml", "enable", false);
+  const gone = Object.keys(removed.facts).find((id) => id.endsWith("27018"))!;
+  removed.facts[gone] = { ...removed.facts[gone], removed: true };
+  const refused = planTls(removed);
+  assert.deepEqual(refused.validation.errors.map((e) => e.code), ["member_removed"]);
+  assert.match(
+    refused.validation.errors[0].message,
+    /^localhost:27018 runs, but is no longer a member of replica set \S+ .*a rolling TLS change would wait .*`mup cluster scale-in t -N localhost:27018`.*a repair \(`/,
+  );
 });
 
 /** Two members of equal priority (no highest-priority one) and an arbiter. */

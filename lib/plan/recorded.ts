@@ -6,6 +6,8 @@
 import * as path from "node:path";
 import type { ClusterMeta } from "../state/meta.ts";
 import type { ProcessSpec } from "./processes.ts";
+import type { ProcessFact } from "./lifecycle.ts";
+import type { ValidationIssue } from "./schema.ts";
 import { repairCommandOf } from "./command_of.ts";
 import { hostPort } from "../topology/hosts.ts";
 
@@ -51,4 +53,25 @@ export function removedMemberAdvice(meta: ClusterMeta, p: { host: string; port: 
   return "If a scale-in was cut off after removing it, that scale-in run again finishes the " +
     `removal (\`mup cluster scale-in ${meta.name} -N ${hostPort(p.host, p.port)}\`); a ` +
     `member removed by hand (rs.remove) comes back with a repair (\`${repairCommand(meta)}\`)`;
+}
+
+/**
+ * The refusal of a rolling change (`what`: "a rolling upgrade", …) for each running member of
+ * `procs` its set's configuration no longer lists (ProcessFact.removed): the roll would wait on
+ * it until the apply's timeout, or leave the change stuck part way (code `member_removed`).
+ */
+export function removedMemberErrors(
+  meta: ClusterMeta,
+  procs: ProcessSpec[],
+  facts: Record<string, ProcessFact>,
+  what: string,
+): ValidationIssue[] {
+  return procs.filter((p) => facts[p.id]?.running && facts[p.id]?.removed).map((p) => ({
+    code: "member_removed",
+    severity: "error",
+    host: p.host,
+    message: `${hostPort(p.host, p.port)} runs, but is no longer a member of replica set ` +
+      `${p.replicaSet} (its set's configuration does not list it): ${what} would wait for it ` +
+      `to rejoin its set, which it cannot. ${removedMemberAdvice(meta, p)}`,
+  }));
 }

@@ -40,6 +40,7 @@ import {
 import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
 import { downWhileRestartedWarnings, priorityNotes } from "./restart_warnings.ts";
 import { MARK_OP } from "./mark_op.ts";
+import { removedMemberErrors } from "./recorded.ts";
 
 export type { TlsStep };
 
@@ -246,6 +247,9 @@ export function planTls(input: TlsPlanInput): Omit<Plan, "content_hash"> {
       `${hostPort(p.host, p.port)} is not running: a rolling TLS change needs every process up ` +
       `(run \`mup cluster start ${name}\` first)`,
   }));
+  // A member its set no longer lists would leave the switch stuck between modes at its
+  // set-health checks, with only a resume or a destroy allowed (tester110 #1).
+  errors.push(...removedMemberErrors(input.meta, procs, input.facts, "a rolling TLS change"));
   const on = securityOf(input.meta.topology).tls;
   if (on === (input.action === "enable")) {
     errors.push({

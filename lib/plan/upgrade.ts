@@ -30,7 +30,7 @@ import {
 } from "./upgrade_ops.ts";
 import { clusterProcesses, lifecyclePlan, type LifecyclePlanInput } from "./lifecycle.ts";
 import { markedPhases, metadataOp, verifyOp } from "./lifecycle_ops.ts";
-import { removedMemberAdvice } from "./recorded.ts";
+import { removedMemberErrors } from "./recorded.ts";
 import { recordedTopologyPath } from "./command_of.ts";
 import { rollEach, rollSet, singleMongosWarnings } from "./restart.ts";
 import { downWhileRestartedWarnings, majorityWarnings, priorityNotes } from "./restart_warnings.ts";
@@ -174,18 +174,8 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
       } is not running: a rolling upgrade needs every process up (run \`mup cluster start ${name}\` ` +
       "first)",
   }));
-  // A member its set no longer lists would never come back as its secondary: the roll would
-  // wait on it until the apply's timeout.
-  for (const p of procs.filter((x) => input.facts[x.id]?.running && input.facts[x.id]?.removed)) {
-    errors.push({
-      code: "member_removed",
-      severity: "error",
-      host: p.host,
-      message: `${hostPort(p.host, p.port)} runs, but is no longer a member of replica set ` +
-        `${p.replicaSet} (its set's configuration does not list it): a rolling upgrade would ` +
-        `wait for it to rejoin its set, which it cannot. ${removedMemberAdvice(input.meta, p)}`,
-    });
-  }
+  // A member its set no longer lists would never come back as its secondary.
+  errors.push(...removedMemberErrors(input.meta, procs, input.facts, "a rolling upgrade"));
   const refused = releaseErrors(input);
   // Members an unfinished upgrade moved past the asked release would be taken back down.
   for (const p of procs) {
