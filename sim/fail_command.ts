@@ -10,6 +10,7 @@
 import type { Document } from "bson";
 import { CommandError } from "./errors.ts";
 import type { ConnState, Server } from "./server.ts";
+import { codeName } from "./code_names.ts";
 
 /** The data field that counts the hits a `{times: n}` point has left. */
 export const TIMES = "__timesLeft";
@@ -42,28 +43,4 @@ export async function failCommand(
     codeName(Number(fp.errorCode)),
     Array.isArray(fp.errorLabels) ? { errorLabels: fp.errorLabels as Document[] } : undefined,
   );
-}
-
-/** The names of the codes tests commonly fail commands with (error_codes.yml); others UnknownError. */
-function codeName(code: number): string {
-  return ({
-    6: "HostUnreachable",
-    7: "HostNotFound",
-    11600: "InterruptedAtShutdown",
-    11602: "InterruptedDueToReplStateChange",
-    91: "ShutdownInProgress",
-    189: "PrimarySteppedDown",
-    10107: "NotWritablePrimary",
-    13435: "NotPrimaryNoSecondaryOk",
-    13436: "NotPrimaryOrSecondary",
-    262: "ExceededTimeLimit",
-    89: "NetworkTimeout",
-    9001: "SocketException",
-    112: "WriteConflict",
-    251: "NoSuchTransaction",
-    50: "MaxTimeMSExpired",
-    103: "NewReplicaSetConfigurationIncompatible",
-    2: "BadValue",
-    8: "UnknownError",
-  } as Record<number, string>)[code] ?? "UnknownError";
 }

@@ -59,6 +59,20 @@ Deno.test("simulator: failCommand fails the commands it names before they run (e
         data: { failCommands: ["find"], closeConnection: true },
       });
       assert.equal(await code(coll.findOne({})), "MongoNetworkError");
+      // The error carries MongoDB's name of its code; one MongoDB does not name is
+      // Location<code>, never UnknownError (code 8's name; tester110 #3).
+      for (const [errorCode, name] of [[93, "InvalidReplicaSetConfig"], [12345, "Location12345"]]) {
+        await admin.command({
+          configureFailPoint: "failCommand",
+          mode: { times: 1 },
+          data: { failCommands: ["aggregate"], errorCode },
+        });
+        const named = await coll.countDocuments().then(
+          () => undefined,
+          (e) => e as { code?: number; codeName?: string },
+        );
+        assert.deepEqual([named?.code, named?.codeName], [errorCode, name]);
+      }
       await admin.command({ configureFailPoint: "failCommand", mode: "off" });
       assert.equal((await coll.findOne({ _id: 4 } as never))?._id, 4);
     } finally {
