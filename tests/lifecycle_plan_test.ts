@@ -925,7 +925,7 @@ Deno.test("the confirmation of a reconfigure that writes new configuration files
   const plan = sealPlan(planReconfigure({ ...rs, topology, topologyFile: "/t/rs.yaml" }));
   assert.deepEqual(plan.validation.errors, []);
   const said = describeLifecycleEffects(plan);
-  assert.match(said, /• Write the configuration file of 3 processes/, said);
+  assert.match(said, /• Write new configuration files of 3 processes\n/, said);
   assert.doesNotMatch(said, /binaries/, said);
 });
 

@@ -8,6 +8,7 @@ import { checkPlanText } from "../lib/plan/validate.ts";
 import { DEPLOY, input as lifecycleInput } from "./lifecycle_inputs.ts";
 import { installFixture } from "./fixture.ts";
 import { knownPhases } from "../lib/hooks/phases.ts";
+import { describeLifecycleEffects } from "../lib/cli/lifecycle_effects.ts";
 
 installFixture();
 
@@ -127,6 +128,14 @@ Deno.test("tls disable plan: rolling restarts through preferTLS, allowTLS and no
       .every((o) => o.target.params.state === "HEALTHY"),
   );
   assert.equal(plan.phases.at(-1)!.operations.at(-1)!.target.params.security_tls, "false");
+});
+
+Deno.test("the confirmation of a TLS switch counts what it writes once each: every process's configuration (written twice), the CA certificate and each process's certificate; no keyfile or binaries (tester110 #4)", async () => {
+  const plan = planTls(await input("replica-set.yaml", "enable", false)) as Plan;
+  const said = describeLifecycleEffects(plan);
+  assert.match(said, /• Write new configuration files of 3 processes\n/, said);
+  assert.match(said, /• Install the CA certificate and 3 TLS certificates\n/, said);
+  assert.doesNotMatch(said, /keyfile|binaries/, said);
 });
 
 Deno.test("tls plans are refused when TLS already is as asked or a process is down, naming the command", async () => {

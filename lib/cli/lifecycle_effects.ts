@@ -4,8 +4,9 @@ import { removeScratch } from "../security/tls.ts";
 import { allOperations, type Plan } from "../plan/schema.ts";
 import { plural } from "../util/format.ts";
 import { hostPort } from "../topology/hosts.ts";
+import { SECRET } from "../security/settings.ts";
 
-const VERB: Record<string, (n: number, plan: Plan) => string | undefined> = {
+const VERB: Record<string, (n: number, plan: Plan) => string | string[] | undefined> = {
   stop_process: (n) => `Stop ${plural(n, "MongoDB process", "MongoDB processes")}`,
   start_process: (n) => `Start ${plural(n, "MongoDB process", "MongoDB processes")}`,
   step_down: (n) => `Step down ${plural(n, "replica-set primary", "replica-set primaries")}`,
@@ -22,28 +23,43 @@ const VERB: Record<string, (n: number, plan: Plan) => string | undefined> = {
   },
   verify_health: () => "Verify the cluster's health",
   download_binary: (_n, plan) => `Download ${plan.variant} ${plan.version}`,
-  // One kind of upload_file installs a release's binaries on a host; the others write files
-  // (a process's configuration, a keyfile, a certificate).
+  // One kind of upload_file installs a release's binaries on a host; the others write a
+  // process's configuration file (from a staged render) or install a secret: each said once per
+  // thing, however many times the plan writes it (a TLS switch writes each file twice).
   upload_file: (_n, plan) => {
     const uploads = allOperations(plan).filter((o) => o.type === "upload_file");
     const hosts = new Set(
       uploads.filter((o) => o.target.params.kind === "binaries").map((o) => o.target.host),
     );
     const files = uploads.filter((o) => o.target.params.kind !== "binaries");
-    // A process's configuration is the file written from a staged render; the rest are secrets.
-    const configs = files.filter((o) => o.target.params.source).length;
-    const secrets = files.length - configs;
+    const configs = new Set(files.filter((o) => o.target.params.source).map((o) => o.target.name));
+    const secrets = files.map((o) => o.target.params.secret ?? "");
+    const keyfiles = new Set(
+      files.filter((o) => o.target.params.secret === SECRET.keyfile).map((o) =>
+        `${o.target.host}:${o.target.params.dest}`
+      ),
+    );
+    const certs = new Set(secrets.filter((r) => r.startsWith("secret:cert:")));
+    const ca = secrets.includes(SECRET.ca);
     return [
       ...(hosts.size
         ? [`Install the ${plan.version} binaries on ${plural(hosts.size, "host")}`]
         : []),
-      ...(configs
-        ? [`Write the configuration file of ${plural(configs, "process", "processes")}`]
+      ...(configs.size
+        ? [`Write new configuration files of ${plural(configs.size, "process", "processes")}`]
         : []),
-      ...(secrets
-        ? [`Install ${plural(secrets, "keyfile or certificate", "keyfiles and certificates")}`]
+      ...(keyfiles.size
+        ? [`Install the keyfile (${plural(keyfiles.size, "copy", "copies")})`]
         : []),
-    ].join("; ") || undefined;
+      ...(ca || certs.size
+        ? [`Install ${
+          [
+            ...(ca ? ["the CA certificate"] : []),
+            ...(certs.size ? [plural(certs.size, "TLS certificate")] : []),
+          ].join(" and ")
+        }`]
+        : []),
+    ];
   },
   set_balancer: (_n, plan) =>
     allOperations(plan).some((o) => o.type === "set_balancer" && o.target.params.state === "stop")
@@ -103,7 +119,7 @@ function removedKinds(plan: Plan): string[] {
 export function describeLifecycleEffects(plan: Plan): string {
   const counts = new Map<string, number>();
   for (const o of allOperations(plan)) counts.set(o.type, (counts.get(o.type) ?? 0) + 1);
-  const lines = [...counts].map(([type, n]) => VERB[type]?.(n, plan)).filter((l) => l);
+  const lines = [...counts].flatMap(([type, n]) => VERB[type]?.(n, plan) ?? []).filter((l) => l);
   // The last record is the one that says what the plan leaves (the first may mark a change).
   const meta = allOperations(plan).filter((o) => o.type === "update_metadata").at(-1);
   // A scale-in's record is its save_metadata (above); its update_metadata only marks the change.
