@@ -122,6 +122,11 @@ Deno.test("state rollback cancels a scale-in killed after its step-down, before 
     ),
     restart.stderr,
   );
+  // Killed, not failed: no failure to fix first (tester110 #5).
+  assert.ok(
+    restart.stderr.includes("its mup was cut off: no failure to fix first"),
+    restart.stderr,
+  );
   // The fail point off (it would hold the rollback's own reconfig too); the scale-in's held
   // reconfig stays held, then fails.
   await failPointOff();

@@ -256,6 +256,7 @@ Deno.test("cluster start after a scale-in cut off once it removed a member: the 
     /No changes\.[^]*cluster cut's unfinished scale-in \(apply apply-\w+\) stays its current apply \(a start that starts nothing does not replace it\): `mup plan resume cut` finishes it/,
     started.stdout,
   );
+  assert.doesNotMatch(started.stdout, /this plan replaces it/, started.stdout);
   assert.ok(started.stdout.includes(`\`mup cluster scale-in cut -N ${gone}\``), started.stdout);
   // The repair for a member removed by hand, whole: pasted, it runs.
   assert.match(

@@ -292,7 +292,8 @@ async function keepUnfinishedScaleIn<P extends Omit<Plan, "content_hash">>(
     phases: [],
     validation: {
       ...plan.validation,
-      warnings: [...plan.validation.warnings, {
+      // Nothing replaces it: the warning that this plan would is left out (tester110 #5).
+      warnings: [...plan.validation.warnings.filter((w) => w.code !== "unfinished_apply"), {
         code: "unfinished_scale_in_kept",
         severity: "warning",
         message: `cluster ${plan.cluster_name}'s unfinished scale-in (apply ${u.state.state_id}) ` +

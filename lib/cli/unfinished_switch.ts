@@ -160,6 +160,9 @@ export async function refuseOverUnfinishedScaling(
       hint: `${
         replan
           ? `a resume alone cannot finish it while its failure stands: ${replan}`
+          : u.outcome === "interrupted"
+          ? `\`mup plan resume ${cluster}\` completes it (its mup was cut off: no failure to ` +
+            "fix first)"
           : `\`mup plan resume ${cluster}\` completes it (once what stopped it is fixed: ` +
             `\`mup cluster display ${cluster}\` repeats what its failure named)`
       }${

@@ -85,7 +85,10 @@ export async function loadManifest(source: Source): Promise<Manifest> {
   try {
     text = new TextDecoder().decode(await fetchBytes(where));
   } catch (e) {
-    throw new MupError(`cannot read the version manifest ${where}: ${reason(e as Error)}`, {
+    // fetch's own message ("fetch failed") hides why: its cause says (connection refused…).
+    const cause = (e as { cause?: { message?: string } }).cause?.message;
+    const why = cause ? `${(e as Error).message}: ${cause}` : reason(e as Error);
+    throw new MupError(`cannot read the version manifest ${where}: ${why}`, {
       hint: source.mirror
         ? `check --mirror ${source.mirror}: a mirror holds the download center's full.json ` +
           "and the archives it names (`deno run -A sim/mirror.ts <dir>` builds one with the " +
@@ -103,7 +106,9 @@ export async function loadManifest(source: Source): Promise<Manifest> {
   }
   const parsed = Manifest.safeParse(json);
   if (!parsed.success) {
-    throw new MupError(`version manifest ${where} is not in the download center's format`);
+    throw new MupError(`version manifest ${where} is not in the download center's format`, {
+      ...(source.mirror ? { hint: `check --mirror ${source.mirror}` } : {}),
+    });
   }
   return parsed.data;
 }

@@ -65,6 +65,9 @@ export function reason(e: Error): string {
   if (e instanceof Deno.errors.NotFound) return "no such file";
   if (e instanceof Deno.errors.IsADirectory) return "it is a directory, not a file";
   if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (e instanceof Deno.errors.NotADirectory) {
+    return "a part of its path is a file, not a directory";
+  }
   return e.message;
 }
 
