@@ -72,6 +72,14 @@ Deno.test("a reconfigure cut off after writing new configuration files, then rep
       /\(reconfigure\) .*the configuration files it wrote stay, and a start after this plan refuses them until the same reconfigure, run again, finishes it/,
       stopped.stdout,
     );
+    // display names the reconfigure that starts them, not a start that is refused.
+    const shown = await mup(["cluster", "display", "rc"], { home });
+    assert.match(
+      shown.stdout,
+      /stopped by the last apply \(stop, apply-\w+\), which replaced the unfinished reconfigure \(apply apply-\w+\): .*a start is refused until `mup cluster reconfigure rc \S*rc2\.yaml` finishes it/,
+      shown.stdout,
+    );
+    assert.doesNotMatch(shown.stdout, /`mup cluster start rc` starts/, shown.stdout);
     const start = await ok(home, ["cluster", "start", "rc", "--auto-approve"], 1);
     assert.match(
       start.stdout + start.stderr,

@@ -14,11 +14,13 @@ import { collect, selectProcesses } from "../plan/select.ts";
 import { listedShards, probeProcesses } from "../probe/live.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import { repairCommand } from "../plan/recorded.ts";
+import { shellQuote } from "../executor/shell_quote.ts";
 import { isStale, lockFile, unreadableLockNote } from "../state/lock.ts";
 import { stoppedByLastApply } from "../state/stopped_by.ts";
 import {
   failedApplyHook,
   recordedReplan,
+  replacedReconfigure,
   type UndeployedApply,
   undeployedApply,
   undeployedMeta,
@@ -226,6 +228,12 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       ? undefined
       : await stoppedByLastApply(ctx.store.clusterDir(name));
     const stopped = rows.filter((r) => r.state === "DOWN" && stop?.processes.has(r.process_id));
+    // A reconfigure the stop replaced wrote their configuration files: only it starts them
+    // (a start refuses those files; tester110 #5).
+    const replaced = stop ? await replacedReconfigure(ctx.store.clusterDir(name)) : undefined;
+    const replacedFile = replaced
+      ? (await ctx.store.load(replaced.plan_path).catch(() => undefined))?.plan.topology_file
+      : undefined;
     const fcvRead = await readFcv(access, rows, timeout);
     const wcRead = firstDeploy
       ? undefined
@@ -274,6 +282,16 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
       lost,
       optionDrift,
       stop,
+      ...(replaced
+        ? {
+          reconfigure: {
+            state_id: replaced.state_id,
+            command: `mup cluster reconfigure ${name} ${
+              replacedFile ? shellQuote(replacedFile) : "<topology>"
+            }`,
+          },
+        }
+        : {}),
       stopped,
     };
     if (opts.json) printJson(displayDocument(facts));

@@ -74,6 +74,11 @@ export interface DisplayFacts {
   optionDrift: ReturnType<typeof optionsChanged>;
   stop?: Awaited<ReturnType<typeof stoppedByLastApply>>;
   stopped: ProcessStatus[];
+  /**
+   * An unfinished reconfigure the last stop replaced, whose configuration files the stopped
+   * processes would start on: the command that finishes it (a start is refused until then).
+   */
+  reconfigure?: { state_id: string; command: string };
 }
 
 /** downOnTheirOwn of the display's facts. */
@@ -165,7 +170,11 @@ export function displayDocument(f: DisplayFacts): Record<string, unknown> {
     ...(optionDrift.length ? { options_changed: optionDrift } : {}),
     ...(stop && stopped.length
       ? {
-        stopped_by_last_apply: { state_id: stop.state_id, processes: stopped.map((r) => r.id) },
+        stopped_by_last_apply: {
+          state_id: stop.state_id,
+          processes: stopped.map((r) => r.id),
+          ...(f.reconfigure ? { replaced_reconfigure: f.reconfigure } : {}),
+        },
       }
       : {}),
     ...((down) => down ? { down_not_stopped: down } : {})(downOf(f)),
@@ -238,7 +247,15 @@ export function printDisplay(f: DisplayFacts): void {
         }${startedNote(started)}\n`,
     );
   }
-  if (stop && stopped.length) {
+  if (stop && stopped.length && f.reconfigure) {
+    const ids = stopped.map((r) => r.id);
+    print(
+      `Note: ${ids.join(", ")} ${ids.length === 1 ? "was" : "were"} stopped by the last ` +
+        `apply (stop, ${stop.state_id}), which replaced the unfinished reconfigure (apply ` +
+        `${f.reconfigure.state_id}): their configuration files are the ones it wrote, so a ` +
+        `start is refused until \`${f.reconfigure.command}\` finishes it (it starts them).\n`,
+    );
+  } else if (stop && stopped.length) {
     const ids = stopped.map((r) => r.id);
     // Others down too (an earlier stop): starting only these would leave those down.
     const others = rows.filter((r) => r.state === "DOWN" && !ids.includes(r.id));
