@@ -230,7 +230,10 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
     const stopped = rows.filter((r) => r.state === "DOWN" && stop?.processes.has(r.process_id));
     // A reconfigure the stop replaced wrote their configuration files: only it starts them
     // (a start refuses those files; tester110 #5).
-    const replaced = stop ? await replacedReconfigure(ctx.store.clusterDir(name)) : undefined;
+    // Read (every apply state) only when the note can name it: some of them are down.
+    const replaced = stop && stopped.length
+      ? await replacedReconfigure(ctx.store.clusterDir(name))
+      : undefined;
     const replacedFile = replaced
       ? (await ctx.store.load(replaced.plan_path).catch(() => undefined))?.plan.topology_file
       : undefined;

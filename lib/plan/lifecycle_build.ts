@@ -32,6 +32,7 @@ import {
   dataDirsUsed,
   recordedReplan,
   replacedReconfigure,
+  type UnfinishedApply,
   unfinishedApply,
   unfinishedWarningOf,
 } from "../state/undeployed.ts";
@@ -117,7 +118,7 @@ export async function buildLifecyclePlan(
   // The CA gone from the store, or not its key's certificate: nothing can be checked against
   // it (each certificate would be "not signed", each host's ca.pem "not the one installed").
   const caLost = req.unrecorded ? [] : await lostSecretIssues(req.meta, ["ca"]);
-  await checkStarts(plan, req, facts, caLost.length === 0);
+  await checkStarts(plan, req, facts, caLost.length === 0, u);
   await checkHungFiles(plan, req, facts);
   const lostNow = async () => [...await lostSecretIssues(req.meta, ["admin"]), ...caLost];
   // Without the admin credentials or the CA mup cannot log in: refused here, not blamed on the
@@ -203,6 +204,8 @@ async function checkStarts(
   facts: Record<string, ProcessFact>,
   /** The store's CA is there and is its key's: certificates can be checked against it. */
   caTrusted: boolean,
+  /** The cluster's unfinished apply, as buildLifecyclePlan read it (unfinishedApply). */
+  cutOff: UnfinishedApply | undefined,
 ): Promise<void> {
   if (req.unrecorded) return; // what a failed deploy left is only ever destroyed
   const started = new Set(
@@ -225,7 +228,6 @@ async function checkStarts(
   // A reconfigure that did not finish wrote configurations the metadata does not describe; a
   // repair over it is refused (deploy.ts): writing them again is a reconfigure's.
   // So did one that stops, starts or restarts replaced since (tester109 #1).
-  const cutOff = await unfinishedApply(req.store.clusterDir(req.meta.name));
   const current = cutOff?.state.operation === "reconfigure" ? cutOff.state : undefined;
   const cutState = current ?? await replacedReconfigure(req.store.clusterDir(req.meta.name));
   const cutPlan = cutState
