@@ -421,7 +421,7 @@ Deno.test("plan show prints the content hash a reviewer approves; --expect-hash 
   }
 });
 
-Deno.test("--mirror of a scheme mup cannot read (ftp://) is refused naming the option, not read as a path", async () => {
+Deno.test("a mirror of a scheme mup cannot read (ftp://), from --mirror or $MUP_MIRROR, is refused naming it and where mup takes it from, not read as a path", async () => {
   const home = await tempHome();
   try {
     const file = await writeTopology(
@@ -437,7 +437,20 @@ Deno.test("--mirror of a scheme mup cannot read (ftp://) is refused naming the o
     );
     assert.equal(r.code, 1, r.stdout + r.stderr);
     const doc = JSON.parse(r.stdout);
-    assert.equal(doc.error, "--mirror ftp://mirror.example/mongodb: mup cannot read ftp:// URLs");
+    assert.equal(doc.error, "mirror ftp://mirror.example/mongodb: mup cannot read ftp:// URLs");
+    // From the environment, the same: the hint does not send the operator to a --mirror they
+    // never gave (tester110 #6).
+    const env = await mup(
+      ["cluster", "deploy", "m1", file, "--version", "7.0", "--plan-only", "--json"],
+      { home, env: { MUP_MIRROR: "ftp://mirror.example/mongodb" } },
+    );
+    assert.equal(env.code, 1, env.stdout + env.stderr);
+    const envDoc = JSON.parse(env.stdout);
+    assert.equal(envDoc.error, doc.error);
+    assert.match(
+      envDoc.hint,
+      /\(--mirror, else \$MUP_MIRROR, else the one recorded with the cluster\)/,
+    );
   } finally {
     await killAll(home);
   }

@@ -38,14 +38,20 @@ export interface Source {
 }
 
 /**
- * Throws a MupError naming `--mirror` when `mirror` is a URL of a scheme mup cannot read
+ * A mirror's hints name where mup took it from without knowing which: `--mirror`, else
+ * `$MUP_MIRROR`, else the mirror recorded with the cluster (scale-out, upgrade, repair).
+ */
+const MIRROR_FROM = "--mirror, else $MUP_MIRROR, else the one recorded with the cluster";
+
+/**
+ * Throws a MupError naming the mirror when it is a URL of a scheme mup cannot read
  * (`ftp://`, `s3://`…): only http, https, file URLs and plain paths are mirrors.
  */
 export function checkMirror(mirror: string | undefined): void {
   const scheme = mirror && /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(mirror)?.[1];
   if (scheme && !/^(https?|file)$/i.test(scheme)) {
-    throw new MupError(`--mirror ${mirror}: mup cannot read ${scheme}:// URLs`, {
-      hint: "give an http://, https:// or file:// URL, or a directory path",
+    throw new MupError(`mirror ${mirror}: mup cannot read ${scheme}:// URLs`, {
+      hint: `give an http://, https:// or file:// URL, or a directory path (${MIRROR_FROM})`,
     });
   }
 }
@@ -90,7 +96,7 @@ export async function loadManifest(source: Source): Promise<Manifest> {
     const why = cause ? `${(e as Error).message}: ${cause}` : reason(e as Error);
     throw new MupError(`cannot read the version manifest ${where}: ${why}`, {
       hint: source.mirror
-        ? `check --mirror ${source.mirror}: a mirror holds the download center's full.json ` +
+        ? `check the mirror ${source.mirror} (${MIRROR_FROM}): a mirror holds the download center's full.json ` +
           "and the archives it names (`deno run -A sim/mirror.ts <dir>` builds one with the " +
           "simulator)"
         : "without network access, pass --mirror <dir|url> (a local mirror of the download center)",
@@ -101,13 +107,13 @@ export async function loadManifest(source: Source): Promise<Manifest> {
     json = JSON.parse(text);
   } catch (e) {
     throw new MupError(`version manifest ${where} is not JSON: ${(e as Error).message}`, {
-      ...(source.mirror ? { hint: `check --mirror ${source.mirror}` } : {}),
+      ...(source.mirror ? { hint: `check the mirror ${source.mirror} (${MIRROR_FROM})` } : {}),
     });
   }
   const parsed = Manifest.safeParse(json);
   if (!parsed.success) {
     throw new MupError(`version manifest ${where} is not in the download center's format`, {
-      ...(source.mirror ? { hint: `check --mirror ${source.mirror}` } : {}),
+      ...(source.mirror ? { hint: `check the mirror ${source.mirror} (${MIRROR_FROM})` } : {}),
     });
   }
   return parsed.data;

@@ -13,7 +13,10 @@ Deno.test("loadManifest: a mirror without full.json, or with one that is not JSO
       gone.message,
       `cannot read the version manifest ${path.join(missing, "full.json")}: no such file`,
     );
-    assert.match(gone.options.hint ?? "", /^check --mirror .*nonexistent: a mirror holds/);
+    assert.match(
+      gone.options.hint ?? "",
+      /^check the mirror .*nonexistent \(--mirror, else \$MUP_MIRROR, else the one recorded with the cluster\): a mirror holds/,
+    );
     await Deno.writeTextFile(path.join(dir, "full.json"), "<html>not json</html>");
     const garbled = await loadManifest({ mirror: dir }).then(() => undefined, (e) => e);
     assert.ok(garbled instanceof MupError, String(garbled));
@@ -29,7 +32,10 @@ Deno.test("loadManifest: a mirror without full.json, or with one that is not JSO
     await Deno.writeTextFile(file, "null");
     const shape = await loadManifest({ mirror: dir }).then(() => undefined, (e) => e);
     assert.match(shape?.message ?? "", /is not in the download center's format/);
-    assert.equal(shape?.options.hint, `check --mirror ${dir}`);
+    assert.equal(
+      shape?.options.hint,
+      `check the mirror ${dir} (--mirror, else $MUP_MIRROR, else the one recorded with the cluster)`,
+    );
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (listener.addr as Deno.NetAddr).port;
     listener.close();
