@@ -86,6 +86,41 @@ Deno.test("a reconfigure cut off after writing new configuration files, then rep
       /is the one the unfinished reconfigure \(apply apply-\w+\) wrote, which the metadata does not record yet: .*Finish that reconfigure \(`mup cluster reconfigure rc \S*rc2\.yaml`: a later apply replaced it, so no resume reaches it\), then plan again/,
       start.stdout + start.stderr,
     );
+    // Commands that need every process up name that reconfigure too, not the refused start;
+    // a repair, which would write the recorded files back over its own, is refused
+    // (tester110 #5).
+    const finish = /`mup cluster reconfigure rc \S*rc2\.yaml`/;
+    const tls = await ok(home, ["cluster", "tls", "rc", "enable", "--auto-approve"], 1);
+    assert.match(
+      tls.stdout + tls.stderr,
+      new RegExp(`is not running: .*\\(run ${finish.source} first\\)`),
+    );
+    assert.doesNotMatch(tls.stdout + tls.stderr, /mup cluster start rc/, tls.stdout + tls.stderr);
+    const upgrade = await ok(home, [
+      "cluster",
+      "upgrade",
+      "rc",
+      "--version",
+      "8.0",
+      "--mirror",
+      mirror,
+      "--auto-approve",
+    ], 1);
+    assert.match(
+      upgrade.stdout + upgrade.stderr,
+      new RegExp(`is not running: .*\\(run ${finish.source} first\\)`),
+    );
+    const repair = await ok(
+      home,
+      deployArgs("rc", `${home}/rc.yaml`, mirror, ["--auto-approve"]),
+      1,
+    );
+    assert.match(
+      repair.stdout + repair.stderr,
+      /has a reconfigure that did not finish \(apply apply-\w+, \w+\), replaced by a later stop, start or restart after it wrote configuration files the metadata does not record: a repair would write the recorded ones back over them/,
+      repair.stdout + repair.stderr,
+    );
+    assert.match(repair.stdout + repair.stderr, new RegExp(`${finish.source} finishes it`));
     await ok(home, args);
     assert.deepEqual(await slowMs(home, ports), [250, 250, 250], "every member runs it");
     assert.ok((await display(home, "rc")).healthy);

@@ -72,6 +72,7 @@ export function addTlsCommand(cmd: Command, ctx: CliContext): void {
           store: ctx.store,
           executors: ctx.executors,
           dryRun: opts.dryRun,
+          needsEveryProcess: true,
         });
         return opts.hooks === false ? withoutHooks(plan) : plan;
       },

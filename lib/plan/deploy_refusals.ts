@@ -5,13 +5,17 @@
  */
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
-import { shellQuote } from "../executor/shell_quote.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { unfinishedApply } from "../state/undeployed.ts";
 import type { Topology } from "../topology/schema.ts";
 import { recordedTopologyPath } from "./command_of.ts";
 import { clusterDifferences, renderDifference } from "./redeploy.ts";
-import { allOperations, type Variant } from "./schema.ts";
+import {
+  reconfigureCommand,
+  replacedReconfigureWrites,
+  wroteConfiguration,
+} from "./reconfigure_left.ts";
+import type { Variant } from "./schema.ts";
 import type { PlanStore } from "./store.ts";
 
 /**
@@ -33,23 +37,32 @@ export async function refuseUnrepairable(
   const cutPlan = cutOff?.state.operation === "reconfigure"
     ? (await req.store.load(cutOff.state.plan_path).catch(() => undefined))?.plan
     : undefined;
-  const wroteFiles = !cutPlan ||
-    allOperations(cutPlan).some((o) =>
-      (o.type === "generate_config" || o.type === "upload_file") &&
-      (cutOff!.state.operation_states[o.id]?.executions ?? 0) > 0
-    );
-  if (cutOff?.state.operation === "reconfigure" && wroteFiles) {
+  // What the reconfigure does, whichever way it is reached.
+  const rewrites = "every configuration written again, what is down started, the rest restarted";
+  if (cutOff?.state.operation === "reconfigure" && wroteConfiguration(cutPlan, cutOff.state)) {
     throw new MupError(
       `cluster ${req.cluster} has an unfinished reconfigure (apply ${cutOff.state.state_id}, ` +
         `${cutOff.outcome}): its processes may run configurations the metadata does not ` +
         "record, which a repair would not restart",
       {
-        hint: `\`mup plan resume ${req.cluster}\` completes it; or \`mup cluster reconfigure ` +
-          `${req.cluster} ${
-            cutPlan?.topology_file ? shellQuote(cutPlan.topology_file) : "<topology>"
-          }\` replaces it (every configuration written again, what is down started, the rest ` +
-          "restarted)",
+        hint: `\`mup plan resume ${req.cluster}\` completes it; or \`${
+          reconfigureCommand(req.cluster, cutPlan)
+        }\` replaces it (${rewrites})`,
       },
+    );
+  }
+  // One a later stop, start or restart replaced left its files all the same: a repair would
+  // write the recorded ones back over them without a word (tester110 #5).
+  const replaced = cutOff?.state.operation === "reconfigure"
+    ? undefined
+    : await replacedReconfigureWrites(req.cluster, clusterDir, req.store);
+  if (replaced) {
+    throw new MupError(
+      `cluster ${req.cluster} has a reconfigure that did not finish (apply ` +
+        `${replaced.state.state_id}, ${replaced.state.status}), replaced by a later stop, start ` +
+        "or restart after it wrote configuration files the metadata does not record: a repair " +
+        "would write the recorded ones back over them",
+      { hint: `\`${replaced.command}\` finishes it (${rewrites})` },
     );
   }
   // An existing cluster: deploy only repairs it. Every other change is refused here, before

@@ -120,6 +120,12 @@ export interface LifecyclePlanInput {
    * replaces: what the records lack may be its own work, done before it stopped.
    */
   unfinished?: { operation: string; stateId: string };
+  /**
+   * The command that starts what is down, when it is not `mup cluster start <cluster>`: a
+   * reconfigure a later stop replaced left configuration files the start refuses, and only
+   * that reconfigure, run again, starts them (lib/plan/reconfigure_left.ts).
+   */
+  startCommand?: string;
 }
 
 /** Expected durations, for the critical path and the phase estimates. */

@@ -27,7 +27,7 @@ import { probeFacts } from "../probe/process_facts.ts";
 import { commandOf } from "./command_of.ts";
 import { hostKey, hostPort } from "../topology/hosts.ts";
 import type { PlanStore } from "./store.ts";
-import { shellQuote } from "../executor/shell_quote.ts";
+import { reconfigureCommand, replacedReconfigureWrites } from "./reconfigure_left.ts";
 import {
   dataDirsUsed,
   recordedReplan,
@@ -54,6 +54,11 @@ export async function buildLifecyclePlan(
     unrecorded?: boolean;
     /** destroy, scale-in: `--host-gone` hosts (gone_hosts.ts). */
     goneHosts?: string[];
+    /**
+     * upgrade, tls: the plan is refused while a process is down, naming what starts it
+     * (LifecyclePlanInput.startCommand).
+     */
+    needsEveryProcess?: boolean;
   },
 ): Promise<Omit<Plan, "content_hash">> {
   const clusterDir = req.store.clusterDir(req.meta.name);
@@ -68,6 +73,13 @@ export async function buildLifecyclePlan(
     listProcesses(req.meta.topology, deployDir).filter((p) =>
       p.role !== "mongos" && !used.has(`${hostKey(p.host)}\0${p.dirs.data}`)
     ).map((p) => p.id);
+  // What is down is started by `cluster start`, unless a reconfigure a later stop replaced
+  // left configuration files that start refuses: then only that reconfigure starts it.
+  const down = req.needsEveryProcess &&
+    req.meta.processes.some((p) => facts[p.id] && !facts[p.id].running);
+  const replaced = down && !req.unrecorded && u?.state.operation !== "reconfigure"
+    ? await replacedReconfigureWrites(req.meta.name, clusterDir, req.store)
+    : undefined;
   const plan = planner({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
     createdAt: new Date().toISOString(),
@@ -85,6 +97,7 @@ export async function buildLifecyclePlan(
     ...(unfinished && u
       ? { unfinished: { operation: u.state.operation, stateId: u.state.state_id } }
       : {}),
+    ...(replaced ? { startCommand: replaced.command } : {}),
   });
   // A host that cannot be asked leaves its processes' state unknown: whatever the plan would
   // do there (start what runs, skip the stop of what runs) would rest on a guess.
@@ -234,10 +247,7 @@ async function checkStarts(
     ? (await req.store.load(cutState.plan_path).catch(() => undefined))?.plan
     : undefined;
   // Named with the file it was planned from, when its plan says (so the hint can be pasted).
-  const cutFile = cutPlan?.topology_file;
-  const reconfigure = `mup cluster reconfigure ${req.meta.name} ${
-    cutFile ? shellQuote(cutFile) : "<topology>"
-  }`;
+  const reconfigure = reconfigureCommand(req.meta.name, cutPlan);
   const repair = cutState ? reconfigure : repairCommand(req.meta);
   // The configurations it wrote: a resume finishes it, unless its failure stands; once
   // replaced, the same reconfigure again does.

@@ -245,7 +245,7 @@ export function planTls(input: TlsPlanInput): Omit<Plan, "content_hash"> {
     host: p.host,
     message:
       `${hostPort(p.host, p.port)} is not running: a rolling TLS change needs every process up ` +
-      `(run \`mup cluster start ${name}\` first)`,
+      `(run \`${input.startCommand ?? `mup cluster start ${name}`}\` first)`,
   }));
   // A member its set no longer lists would leave the switch stuck between modes at its
   // set-health checks, with only a resume or a destroy allowed (tester110 #1).

@@ -168,11 +168,11 @@ export function planUpgrade(input: UpgradePlanInput): Omit<Plan, "content_hash">
     code: "not_running",
     severity: "error",
     host: p.host,
-    message:
-      `${
-        hostPort(p.host, p.port)
-      } is not running: a rolling upgrade needs every process up (run \`mup cluster start ${name}\` ` +
-      "first)",
+    message: `${
+      hostPort(p.host, p.port)
+    } is not running: a rolling upgrade needs every process up (run \`${
+      input.startCommand ?? `mup cluster start ${name}`
+    }\` first)`,
   }));
   // A member its set no longer lists would never come back as its secondary.
   errors.push(...removedMemberErrors(input.meta, procs, input.facts, "a rolling upgrade"));

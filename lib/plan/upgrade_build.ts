@@ -123,6 +123,12 @@ export async function buildUpgradePlan(req: UpgradeRequest): Promise<Omit<Plan, 
         setFcv: req.setFcv,
         ...live,
       }),
-    { meta: req.meta, store: req.store, executors: req.executors, dryRun: req.dryRun },
+    {
+      meta: req.meta,
+      store: req.store,
+      executors: req.executors,
+      dryRun: req.dryRun,
+      needsEveryProcess: true,
+    },
   );
 }
