@@ -46,10 +46,20 @@ export function repairCommand(meta: ClusterMeta): string {
 /**
  * What finishes or undoes the removal of a recorded member its set's configuration no longer
  * lists (ProcessFact.removed): the scale-in of it, run again, when one was cut off after the
- * reconfig; the repair, when it was removed by hand (rs.remove). One sentence, for planners'
- * errors and warnings.
+ * reconfig (`plan resume`, while that scale-in is the cluster's `unfinished` apply); the repair,
+ * when it was removed by hand (rs.remove). One sentence, for planners' errors and warnings.
  */
-export function removedMemberAdvice(meta: ClusterMeta, p: { host: string; port: number }): string {
+export function removedMemberAdvice(
+  meta: ClusterMeta,
+  p: { host: string; port: number },
+  unfinished?: { operation: string; stateId: string },
+): string {
+  if (unfinished?.operation === "scale-in") {
+    return `If the unfinished scale-in (apply ${unfinished.stateId}) removed it, ` +
+      `\`mup plan resume ${meta.name}\` finishes the removal; a member removed by hand ` +
+      `(rs.remove) comes back with a repair (\`${repairCommand(meta)}\`) once that scale-in ` +
+      "is finished or rolled back";
+  }
   return "If a scale-in was cut off after removing it, that scale-in run again finishes the " +
     `removal (\`mup cluster scale-in ${meta.name} -N ${hostPort(p.host, p.port)}\`); a ` +
     `member removed by hand (rs.remove) comes back with a repair (\`${repairCommand(meta)}\`)`;

@@ -170,7 +170,7 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
       `configuration does not list it), ${
         filtered ? "so it is not to be started" : "so it is not started"
       }: ` +
-      `it would run outside its set. ${removedMemberAdvice(input.meta, p)}`,
+      `it would run outside its set. ${removedMemberAdvice(input.meta, p, input.unfinished)}`,
   });
   const errors = mongosWithoutConfig(
     input,
@@ -205,7 +205,9 @@ export function planStart(input: LifecyclePlanInput): Omit<Plan, "content_hash">
       severity: "warning",
       host: p.host,
       message: `${p.id} runs, but is no longer a member of replica set ${p.replicaSet} (its ` +
-        `set's configuration does not list it). ${removedMemberAdvice(input.meta, p)}`,
+        `set's configuration does not list it). ${
+          removedMemberAdvice(input.meta, p, input.unfinished)
+        }`,
     });
   }
   // One that runs but does not answer (hung, stopped, or on a certificate the cluster's CA did
