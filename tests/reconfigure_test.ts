@@ -121,6 +121,15 @@ Deno.test("a reconfigure cut off after writing new configuration files, then rep
       repair.stdout + repair.stderr,
     );
     assert.match(repair.stdout + repair.stderr, new RegExp(`${finish.source} finishes it`));
+    // Its topology file moved since: the hint says so rather than naming a file not there.
+    await Deno.rename(next, `${next}.moved`);
+    const moved = await mup(["cluster", "display", "rc"], { home });
+    assert.match(
+      moved.stdout,
+      /until `mup cluster reconfigure rc <topology: the one planned from \S*rc2\.yaml, no longer there>` finishes it/,
+      moved.stdout,
+    );
+    await Deno.rename(`${next}.moved`, next);
     await ok(home, args);
     assert.deepEqual(await slowMs(home, ports), [250, 250, 250], "every member runs it");
     assert.ok((await display(home, "rc")).healthy);

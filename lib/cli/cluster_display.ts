@@ -14,7 +14,7 @@ import { collect, selectProcesses } from "../plan/select.ts";
 import { listedShards, probeProcesses } from "../probe/live.ts";
 import { type ClusterMeta, readMeta } from "../state/meta.ts";
 import { repairCommand } from "../plan/recorded.ts";
-import { shellQuote } from "../executor/shell_quote.ts";
+import { reconfigureCommand } from "../plan/reconfigure_left.ts";
 import { isStale, lockFile, unreadableLockNote } from "../state/lock.ts";
 import { stoppedByLastApply } from "../state/stopped_by.ts";
 import {
@@ -234,8 +234,11 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
     const replaced = stop && stopped.length
       ? await replacedReconfigure(ctx.store.clusterDir(name))
       : undefined;
-    const replacedFile = replaced
-      ? (await ctx.store.load(replaced.plan_path).catch(() => undefined))?.plan.topology_file
+    const replacedCommand = replaced
+      ? await reconfigureCommand(
+        name,
+        (await ctx.store.load(replaced.plan_path).catch(() => undefined))?.plan,
+      )
       : undefined;
     const fcvRead = await readFcv(access, rows, timeout);
     const wcRead = firstDeploy
@@ -289,9 +292,7 @@ export function addDisplayCommand(cmd: Command, ctx: CliContext): void {
         ? {
           reconfigure: {
             state_id: replaced.state_id,
-            command: `mup cluster reconfigure ${name} ${
-              replacedFile ? shellQuote(replacedFile) : "<topology>"
-            }`,
+            command: replacedCommand!,
           },
         }
         : {}),

@@ -45,9 +45,10 @@ export async function refuseUnrepairable(
         `${cutOff.outcome}): its processes may run configurations the metadata does not ` +
         "record, which a repair would not restart",
       {
-        hint: `\`mup plan resume ${req.cluster}\` completes it; or \`${
-          reconfigureCommand(req.cluster, cutPlan)
-        }\` replaces it (${rewrites})`,
+        hint: `\`mup plan resume ${req.cluster}\` completes it; or \`${await reconfigureCommand(
+          req.cluster,
+          cutPlan,
+        )}\` replaces it (${rewrites})`,
       },
     );
   }

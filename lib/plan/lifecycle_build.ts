@@ -247,7 +247,7 @@ async function checkStarts(
     ? (await req.store.load(cutState.plan_path).catch(() => undefined))?.plan
     : undefined;
   // Named with the file it was planned from, when its plan says (so the hint can be pasted).
-  const reconfigure = reconfigureCommand(req.meta.name, cutPlan);
+  const reconfigure = await reconfigureCommand(req.meta.name, cutPlan);
   const repair = cutState ? reconfigure : repairCommand(req.meta);
   // The configurations it wrote: a resume finishes it, unless its failure stands; once
   // replaced, the same reconfigure again does.

@@ -10,10 +10,24 @@ import { replacedReconfigure } from "../state/undeployed.ts";
 import { allOperations, type Plan } from "./schema.ts";
 import type { PlanStore } from "./store.ts";
 
-/** `mup cluster reconfigure <c> <file>`, with the file `plan` was made from when it says. */
-export function reconfigureCommand(cluster: string, plan: Plan | undefined): string {
+/**
+ * `mup cluster reconfigure <c> <file>`, with the file `plan` was made from when it says and it is
+ * still there (on the control machine); a file moved or removed since is named in the
+ * placeholder instead, so the hint never points at a file that is not there (tester110 #5).
+ */
+export async function reconfigureCommand(
+  cluster: string,
+  plan: Plan | undefined,
+): Promise<string> {
   const file = plan?.topology_file;
-  return `mup cluster reconfigure ${cluster} ${file ? shellQuote(file) : "<topology>"}`;
+  const there = file && await Deno.stat(file).then((s) => s.isFile, () => false);
+  return `mup cluster reconfigure ${cluster} ${
+    there
+      ? shellQuote(file)
+      : file
+      ? `<topology: the one planned from ${file}, no longer there>`
+      : "<topology>"
+  }`;
 }
 
 /**
@@ -51,5 +65,5 @@ export async function replacedReconfigureWrites(
   if (!state) return undefined;
   const plan = (await store.load(state.plan_path).catch(() => undefined))?.plan;
   if (!wroteConfiguration(plan, state)) return undefined;
-  return { state, plan, command: reconfigureCommand(cluster, plan) };
+  return { state, plan, command: await reconfigureCommand(cluster, plan) };
 }
