@@ -93,6 +93,20 @@ Deno.test("stop order: mongos, then shard secondaries, shard primaries, config s
   assert.equal(plan.phases.at(-1)!.operations[0].type, "update_metadata");
 });
 
+Deno.test("stop -N of a primary says why its stop takes seconds: the hand-over wait and the quiesce period of MongoDB's shutdown; a whole set's forced one does not (tester109)", async () => {
+  const one = planStop(await input("replica-set.yaml", { filter: { nodes: ["localhost:27017"] } }));
+  const primary = allOperations(one).find((o) => o.type === "stop_process")!;
+  assert.equal(
+    primary.description,
+    "Stop rs0 member localhost:27017 (the primary: it waits up to 10 s for a secondary to catch " +
+      "up and take over, then quiesces for 10 s, as MongoDB's shutdown does)",
+  );
+  const whole = planStop(await input("replica-set.yaml"));
+  for (const o of allOperations(whole).filter((o) => o.type === "stop_process")) {
+    assert.doesNotMatch(o.description, /quiesces/, o.description);
+  }
+});
+
 Deno.test("rolling restart: one member at a time, primary stepped down last; config set, then shards, then mongos one at a time", async () => {
   const plan = planRestart(await input("sharded.yaml"));
   assert.deepEqual(plan.phases.map((p) => p.name), [

@@ -12,7 +12,7 @@ import {
   type LifecyclePlanInput,
   statusNow,
 } from "./lifecycle.ts";
-import { markedPhases, metadataOp, stopOp } from "./lifecycle_ops.ts";
+import { markedPhases, metadataOp, PRIMARY_SHUTDOWN_SECS, stopOp } from "./lifecycle_ops.ts";
 import { stopWarnings } from "./stop_warnings.ts";
 import { MONGOS_QUIESCE_SECS } from "./quiesce.ts";
 
@@ -58,7 +58,14 @@ export function orderedStops(
         !members.some((m) => m.id === p.id)
       );
       for (const p of members.filter(isPrimary)) {
-        ops.push(stopOp(p, [...before, ...after], force || whole));
+        const stop = stopOp(p, [...before, ...after], force || whole);
+        // Its progress line would otherwise sit there for seconds unexplained (tester109).
+        if (!force && !whole) {
+          stop.description += ` (the primary: it waits up to ${PRIMARY_SHUTDOWN_SECS} s for a ` +
+            `secondary to catch up and take over, then quiesces for ${PRIMARY_SHUTDOWN_SECS} s, ` +
+            "as MongoDB's shutdown does)";
+        }
+        ops.push(stop);
         after.push(`stop-${p.id}`);
       }
       ids.push(...after);
