@@ -24,7 +24,7 @@ import {
   waitOp,
   waitPrimaryOp,
 } from "./lifecycle_ops.ts";
-import { removedMemberAdvice } from "./recorded.ts";
+import { removedMemberErrors } from "./recorded.ts";
 import { MEMBER_QUIESCE_SECS, MONGOS_QUIESCE_SECS } from "./quiesce.ts";
 import { mongosWithoutConfig, orderedStarts } from "./start.ts";
 import {
@@ -166,17 +166,17 @@ export function planRestart(input: LifecyclePlanInput): Omit<Plan, "content_hash
     for (const p of procs) {
       const f = input.facts[p.id];
       if (!p.replicaSet || !f?.running || (f.state && !f.removed)) continue;
+      if (f.removed) {
+        errors.push(...removedMemberErrors(input.meta, [p], input.facts, "a rolling restart"));
+        continue;
+      }
       const at = hostPort(p.host, p.port);
       errors.push({
-        code: f.removed ? "member_removed" : "not_answering",
+        code: "not_answering",
         severity: "error",
         host: p.host,
         // Stopped, it is resumed, not restarted: said as display says it.
-        message: f.removed
-          ? `${at} runs, but is no longer a member of replica set ${p.replicaSet} (its set's ` +
-            "configuration does not list it): a rolling restart would wait for it to rejoin " +
-            `its set, which it cannot. ${removedMemberAdvice(input.meta, p)}`
-          : f.stopped
+        message: f.stopped
           ? `${at} runs (PID ${f.stopped.pid}) but does not answer: it is stopped (process ` +
             `state ${f.stopped.stat}), and a rolling restart needs each member's state to ` +
             `order its set. \`kill -CONT ${f.stopped.pid}\` on ${p.host} resumes it; or ` +
