@@ -483,6 +483,78 @@ Deno.test("after a second Ctrl-C stopped mup at once, state show calls the opera
   }
 });
 
+Deno.test("a second Ctrl-C while a restart's stop runs: mup names the member whose stop it cut off (stop_cut_off under --json), not nothing; the resume finishes the stop and starts it (tester111 #2)", async () => {
+  const home = await tempHome();
+  const [port] = freePorts(1);
+  const gate = path.join(home, "gate");
+  const marker = path.join(home, "stop-hook-running");
+  const pidFile = path.join(clusterDir(home, "cut"), "deploy", `mongod-${port}`, "mongod.pid");
+  let frozen = 0;
+  try {
+    // The hook before the stop waits while the gate file is there.
+    const hook = `test "$MUP_OPERATION_TYPE" != stop_process || ` +
+      `{ touch ${marker}; while test -f ${gate}; do sleep 0.1; done; }`;
+    const topo = await writeTopology(
+      home,
+      "cut.yaml",
+      standaloneTopology([port]) +
+        `hooks:\n  before_operation:\n    command: '${hook}'\n    timeout: 2m\n`,
+    );
+    const deployed = await mup(deployArgs("cut", topo, await testMirror(), ["--auto-approve"]), {
+      home,
+    });
+    assert.equal(deployed.code, 0, output(deployed));
+    await Deno.writeTextFile(gate, "");
+    const child = spawnMup(["cluster", "restart", "cut", "--auto-approve", "--json"], home);
+    const until = Date.now() + deadline(60_000);
+    while (!(await Deno.lstat(marker).then(() => true, () => false))) {
+      if (Date.now() > until) throw new Error("the stop's hook never ran");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // A server that does not answer its shutdown holds the stop while it runs.
+    frozen = Number((await Deno.readTextFile(pidFile)).trim());
+    Deno.kill(frozen, "SIGSTOP");
+    await Deno.remove(gate);
+    const store = new StateStore(clusterDir(home, "cut"));
+    const stopRunning = async () => {
+      const id = await store.currentId().catch(() => undefined);
+      const st = id ? await store.load(id).catch(() => undefined) : undefined;
+      return opExecuting(st?.operation_states[`stop-mongod-localhost-${port}`]);
+    };
+    while (!(await stopRunning())) {
+      if (Date.now() > until) throw new Error("the stop never began");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const { err, stderr } = await pressCtrlCTwice(child);
+    await stderr.cancel().catch(() => {});
+    const stdout = await new Response(child.stdout).text();
+    assert.equal((await child.status).code, 130, stdout + err);
+    const doc = JSON.parse(stdout.trim().split("\n").at(-1)!);
+    assert.equal(doc.left_down, undefined, stdout);
+    assert.deepEqual(doc.stop_cut_off, [`localhost:${port}`], stdout);
+    assert.ok(
+      String(doc.hint).includes(
+        `Stop cut off: localhost:${port} (this restart was stopping it: it may be down now or ` +
+          "still stopping; the resume finishes the stop and starts it)",
+      ),
+      doc.hint,
+    );
+    Deno.kill(frozen, "SIGCONT");
+    const resumed = await mup(["plan", "resume", "cut"], { home });
+    assert.equal(resumed.code, 0, output(resumed));
+    assert.equal(portFree(port), false, "the resume started it");
+  } finally {
+    if (frozen) {
+      try {
+        Deno.kill(frozen, "SIGCONT");
+      } catch {
+        // Gone already.
+      }
+    }
+    await killAll(home);
+  }
+});
+
 Deno.test("a second Ctrl-C during a restart, after its stop and before its start: mup names the member it leaves down (and --json lists it in left_down); during the start itself, the start it cut off (start_cut_off), not a member down; the resume starts or checks it", async () => {
   const home = await tempHome();
   const [port] = freePorts(1);

@@ -2,13 +2,15 @@
  * Lets the CLI stop an apply at once (the second Ctrl-C): `stopNow()` aborts the running
  * operations and records the apply as paused (journal, fsync'd), so that the process may exit
  * right after and `plan resume` continues it. Resolves to the processes the apply leaves down
- * (`down`) and those whose start it cut off (`starting`; `host:port`, lib/apply/left_down.ts), at
- * once and empty when no apply is attached.
+ * (`down`), those whose start it cut off (`starting`) and those whose stop it cut off before
+ * their start (`stopping`; `host:port`, lib/apply/left_down.ts), at once and empty when no apply
+ * is attached.
  */
-/** What a stop at once left: members down, and members whose start it cut off. */
+/** What a stop at once left: members down, members whose start or stop it cut off. */
 export interface StoppedAtOnce {
   down: string[];
   starting: string[];
+  stopping: string[];
 }
 
 export class ApplyControl {
@@ -35,6 +37,6 @@ export class ApplyControl {
   }
 
   stopNow(): Promise<StoppedAtOnce> {
-    return this.#stop?.() ?? Promise.resolve({ down: [], starting: [] });
+    return this.#stop?.() ?? Promise.resolve({ down: [], starting: [], stopping: [] });
   }
 }

@@ -271,7 +271,7 @@ export async function runApply(
       // Bounded: stopping at once must not hang on a stuck disk. A running hook is ended with
       // its process group once the apply is recorded paused (its exit is then no failure): it
       // must not outlive mup.
-      let left: StoppedAtOnce = { down: [], starting: [] };
+      let left: StoppedAtOnce = { down: [], starting: [], stopping: [] };
       await Promise.race([
         control.stopNow().then((d) => left = d).then(() => killRunningHooks())
           .then(() => held.lock?.release()),

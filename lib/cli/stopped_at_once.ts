@@ -9,7 +9,7 @@ import { printJsonError } from "./context.ts";
 /**
  * Prints the stop-at-once report of an apply of `plan` (`stateId` once the apply has one).
  * `left.down`: processes the plan stopped whose start has not run; `left.starting`: those whose
- * start was cut off.
+ * start was cut off; `left.stopping`: those whose stop was cut off (the start not yet run).
  */
 export function reportStoppedAtOnce(
   plan: Plan,
@@ -17,7 +17,7 @@ export function reportStoppedAtOnce(
   json: boolean,
   stateId: string | undefined,
 ): void {
-  const { down, starting } = left;
+  const { down, starting, stopping } = left;
   const one = (xs: string[], a: string, b: string) => xs.length === 1 ? a : b;
   // As a failure says it (apply_plain.ts): what the plan stopped and has not started again;
   // a start cut off may still bring its server up by itself, so it is not called down.
@@ -43,6 +43,19 @@ export function reportStoppedAtOnce(
         }; the resume checks and starts ${one(starting, "it", "them")} if needed)`,
       ]
       : []),
+    ...(stopping.length
+      ? [
+        `Stop cut off: ${stopping.join(", ")} (this ${plan.operation} was stopping ${
+          one(stopping, "it", "them")
+        }: ${
+          one(
+            stopping,
+            "it may be down now or still stopping",
+            "they may be down now or still stopping",
+          )
+        }; the resume finishes the stop and starts ${one(stopping, "it", "them")})`,
+      ]
+      : []),
   ].join("\n") || undefined;
   if (downNote && !json) console.error(downNote);
   if (json) {
@@ -50,12 +63,13 @@ export function reportStoppedAtOnce(
       type: "error",
       error: "interrupted twice: stopped at once",
       hint: "the apply is saved as paused: `mup plan resume " + plan.cluster_name + "`" +
-        (downNote ? `. ${downNote.replace("\n", ". ")}` : ""),
+        (downNote ? `. ${downNote.replaceAll("\n", ". ")}` : ""),
       interrupted: true,
       plan_id: plan.plan_id,
       ...(stateId ? { state_id: stateId } : {}),
       ...(down.length ? { left_down: down } : {}),
       ...(starting.length ? { start_cut_off: starting } : {}),
+      ...(stopping.length ? { stop_cut_off: stopping } : {}),
     });
   }
 }
