@@ -1,5 +1,6 @@
 /** The `cluster tls` planner, pure: the order MongoDB's procedure needs, metadata last. */
 import assert from "node:assert/strict";
+import * as path from "node:path";
 import { listProcesses } from "../lib/plan/processes.ts";
 import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import { planTls, type TlsPlanInput } from "../lib/plan/tls.ts";
@@ -108,7 +109,30 @@ Deno.test("tls disable plan: rolling restarts through preferTLS, allowTLS and no
     "configure-disabled",
     "restart-mongod-disabled",
     "finalize",
+    "remove-certificates",
   ]);
+  // The certificates and keys nothing reads any more leave the hosts once TLS is recorded off
+  // (tester111 #1): each process's, and the CA certificate.
+  const removed = plan.phases.at(-1)!.operations;
+  assert.deepEqual(
+    removed.map((o) => [o.type, path.basename(o.target.params.path), o.depends_on]),
+    [
+      ...[27017, 27018, 27019].map((p) => [
+        "remove_directory",
+        `mongod-localhost-${p}.pem`,
+        ["update-metadata"],
+      ]),
+      ["remove_directory", "ca.pem", ["update-metadata"]],
+    ],
+  );
+  // A tls-disable plan edited to remove anything else is refused.
+  const edited = structuredClone(plan);
+  edited.phases.at(-1)!.operations[0].target.params.path = "/home/mup/data/db";
+  const { text } = sealPlanText(edited);
+  assert.match(
+    checkPlanText(text, "tls").issues.map((i) => i.message).join("\n"),
+    /removes \/home\/mup\/data\/db, which is not a TLS certificate: a tls-disable plan removes only the certificates on the hosts/,
+  );
   const none = plan.phases.find((p) => p.name === "configure-disabled")!.operations;
   assert.ok(
     none.filter((o) => o.type === "generate_config").every((o) =>
@@ -127,7 +151,11 @@ Deno.test("tls disable plan: rolling restarts through preferTLS, allowTLS and no
     waits.filter((o) => o.target.name !== "mongod-localhost-27017")
       .every((o) => o.target.params.state === "HEALTHY"),
   );
-  assert.equal(plan.phases.at(-1)!.operations.at(-1)!.target.params.security_tls, "false");
+  assert.equal(plan.phases.at(-2)!.operations.at(-1)!.target.params.security_tls, "false");
+  assert.match(
+    describeLifecycleEffects(plan as Plan),
+    /• Remove the TLS certificates and keys of 3 processes and the CA certificate from the hosts \(the cluster's CA stays in mup's store\)\n/,
+  );
 });
 
 Deno.test("the confirmation of a TLS switch counts what it writes once each: every process's configuration (written twice), the CA certificate and each process's certificate; no keyfile or binaries (tester110 #4)", async () => {

@@ -157,6 +157,11 @@ Deno.test("cluster tls enable on a running secured replica set while a client wr
     const shownOff = await display(home, "rs");
     assert.ok(shownOff.healthy);
     assert.deepEqual(shownOff.security, { auth: true, tls: false });
+    // The certificates and keys nothing reads any more are gone from the host; the keyfile
+    // stays (tester111 #1).
+    const secrets = path.join(clusterDir(home, "rs"), "deploy", "secrets");
+    const left = (await Array.fromAsync(Deno.readDir(secrets))).map((e) => e.name).sort();
+    assert.deepEqual(left, ["keyfile"]);
   } finally {
     await load?.close();
     await killAll(home);

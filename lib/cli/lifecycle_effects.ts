@@ -11,6 +11,14 @@ const VERB: Record<string, (n: number, plan: Plan) => string | string[] | undefi
   start_process: (n) => `Start ${plural(n, "MongoDB process", "MongoDB processes")}`,
   step_down: (n) => `Step down ${plural(n, "replica-set primary", "replica-set primaries")}`,
   remove_directory: (n, plan) => {
+    if (plan.operation === "tls-disable") {
+      const ca = allOperations(plan).filter((o) =>
+        o.type === "remove_directory" && String(o.target.params.path).endsWith("/ca.pem")
+      ).length;
+      return `Remove the TLS certificates and keys of ${
+        plural(n - ca, "process", "processes")
+      } and the CA certificate from the hosts (the cluster's CA stays in mup's store)`;
+    }
     const kinds = removedKinds(plan);
     return `Remove ${plural(n, "directory or file", "directories and files")}${
       kinds.length ? ` (${kinds.join(", ")})` : ""

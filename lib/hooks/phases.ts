@@ -37,6 +37,7 @@ const COMMON = [
   "install",
   // cluster tls
   "certificates",
+  "remove-certificates",
 ];
 
 /** Phases only a sharded cluster's plans have (config servers, mongos, the balancer). */

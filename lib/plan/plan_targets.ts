@@ -26,7 +26,7 @@ import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
  * switches, destroy and rollback. A type not listed here may appear in any plan.
  */
 export const KIND_ONLY: Record<string, readonly string[]> = {
-  remove_directory: ["destroy", "scale-in", "rollback"],
+  remove_directory: ["destroy", "scale-in", "rollback", "tls-disable"],
   archive_cluster: ["destroy"],
   remove_members: ["scale-in", "rollback"],
   remove_shard: ["scale-in", "rollback"],
@@ -89,6 +89,20 @@ export function planTargetIssues(
         `is not an operation of a ${plan.operation} plan (mup makes it only in ${
           kinds.join(", ")
         } plans)`,
+      );
+      continue;
+    }
+    // A TLS switch off removes only the hosts' certificates it left unread (tls.ts).
+    const removed = o.target.params.path ?? "";
+    if (
+      !onlyProcesses && o.type === "remove_directory" && plan.operation === "tls-disable" &&
+      !/\/secrets\/[^/]+\.pem$/.test(removed)
+    ) {
+      error(
+        o,
+        "plan_operation_kind",
+        `removes ${removed}, which is not a TLS certificate: a tls-disable plan removes only ` +
+          "the certificates on the hosts",
       );
       continue;
     }

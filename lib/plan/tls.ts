@@ -17,7 +17,8 @@
  * says `tls: false` last.
  */
 import { hostKey, hostPort } from "../topology/hosts.ts";
-import { securityOf } from "../security/settings.ts";
+import { hostCaPath, hostCertPath, securityOf } from "../security/settings.ts";
+import { removeOp } from "./destroy.ts";
 import {
   type ConfigSecurity,
   deployConfigSecurity,
@@ -300,6 +301,24 @@ export function planTls(input: TlsPlanInput): Omit<Plan, "content_hash"> {
       configPhase(input, "disabled"),
       ...restartRound(input, "disabled"),
       finalize,
+      // Nothing reads them any more; a CA-signed key left on a host would be trusted again by a
+      // later `tls enable` with the same CA, and destroy or scale-in, which go by the metadata,
+      // would not know them as the cluster's (tester111 #1). The store keeps the CA.
+      {
+        name: "remove-certificates",
+        description: "Remove each process's TLS certificate and key, and the CA certificate, " +
+          "from the hosts",
+        ops: [
+          ...l.procs.map((p) =>
+            removeOp(p.host, hostCertPath(l.deployRoot, p.id), "TLS certificate and key", [
+              record.id,
+            ])
+          ),
+          ...l.hosts.map((h) =>
+            removeOp(h, hostCaPath(l.deployRoot), "CA certificate", [record.id])
+          ),
+        ],
+      },
     ];
   const warnings: ValidationIssue[] = input.action === "enable"
     ? [{
