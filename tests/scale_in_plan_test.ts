@@ -127,6 +127,20 @@ Deno.test("scale-in drains a whole shard before its members stop; removes a conf
   assert.ok(ids(dead).includes("remove-members-shard1"));
 });
 
+Deno.test("scale-in that leaves a set one voting member warns that it has no failover, as the topology's own check does; one that leaves two warns of the even number instead (tester111 #3)", async () => {
+  const one = await scaleIn([27020, 27021]);
+  assert.deepEqual(one.validation.errors, []);
+  const single = one.validation.warnings.filter((w) => w.code === "single_voter");
+  assert.deepEqual(single.map((w) => w.message), [
+    "replica set cfg keeps one voting member (localhost:27019): it has no failover (while that " +
+    "member is down or restarting the set has no primary, and a rolling restart cannot keep it " +
+    "writable)",
+  ]);
+  const two = await scaleIn([27022]);
+  const codes = two.validation.warnings.map((w) => w.code);
+  assert.ok(codes.includes("even_voters") && !codes.includes("single_voter"), codes.join());
+});
+
 Deno.test("scale-in of a TLS cluster removes the removed member's certificate and key from its host, after the metadata; a down member is removed first", async () => {
   const text = Deno.readTextFileSync(path.join(ROOT, "examples", "replica-set.yaml"))
     .replace("global:\n", "global:\n  security: { tls: true }\n");

@@ -78,6 +78,17 @@ export function setRemovalIssues(
         `replica set ${s.name} would have no voting member left (MongoDB requires at least one)`,
       );
     }
+    // The same as the topology's own check says of a set of one voter (validate_sets.ts).
+    if (stay.length < s.members.length && voters.length === 1) {
+      warnings.push({
+        code: "single_voter",
+        severity: "warning",
+        message: `replica set ${s.name} keeps one voting member (${
+          hostPort(voters[0].host, voters[0].port)
+        }): it has no failover (while that member is down or restarting the set has no ` +
+          "primary, and a rolling restart cannot keep it writable)",
+      });
+    }
     if (stay.length < s.members.length && voters.length > 0 && voters.length % 2 === 0) {
       warnings.push({
         code: "even_voters",
