@@ -83,9 +83,10 @@ export function setRemovalIssues(
       warnings.push({
         code: "single_voter",
         severity: "warning",
-        message: `replica set ${s.name} keeps one voting member (${
-          hostPort(voters[0].host, voters[0].port)
-        }): it has no failover (while that member is down or restarting the set has no ` +
+        message:
+          `replica set ${s.name} keeps one voting member (${
+            hostPort(voters[0].host, voters[0].port)
+          }): it has no failover (while that member is down or restarting the set has no ` +
           "primary, and a rolling restart cannot keep it writable)",
       });
     }
