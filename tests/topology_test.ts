@@ -658,6 +658,8 @@ Deno.test("runtime_config keys and values are checked against mongod's and mongo
     /cacheSizeGb is not a mongod option: mongod would refuse to start \("Unrecognized option/,
   );
   assert.equal(typo.hint, "did you mean storage.wiredTiger.engineConfig.cacheSizeGB?");
+  // At the key that is wrong, not at its value (tester111 #5).
+  assert.equal(typo.location.column, 7);
   // A command-line name written as a file key: the file key it stands for.
   const cli = await expectError(
     rs("      net: { maxConns: 10 }\n"),
@@ -666,6 +668,7 @@ Deno.test("runtime_config keys and values are checked against mongod's and mongo
     /maxConns/,
   );
   assert.equal(cli.hint, "did you mean net.maxIncomingConnections?");
+  assert.equal(cli.location.column, 14, "at maxConns, in its flow mapping");
   const type = await expectError(
     rs("      net:\n        maxIncomingConnections: lots\n"),
     "option_value",

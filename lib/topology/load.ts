@@ -231,9 +231,12 @@ function checkTopology(
       }`,
     });
   }
+  // An option that is not one is the key's fault: placed at the key, not at its value
+  // (tester111 #5).
+  const atKey = new Set(["unknown_option", "option_removed"]);
   const issues = found.map((i) => ({
     ...i,
-    location: events.locate(i.path as (string | number)[]),
+    location: events.locate(i.path as (string | number)[], atKey.has(i.code)),
   }));
   const errors = issues.filter((i) => i.severity === "error");
   if (errors.length > 0) throw new TopologyError(file, capped(errors, errors.length, file));
