@@ -27,7 +27,10 @@ export function leftDown(
     if (stop.type !== "stop_process") continue;
     const cut = working.has(stop.id) && state.operation_states[stop.id]?.status === "running";
     if (!done(stop.id) && !cut) continue;
-    const start = ops.find((o) => o.type === "start_process" && o.target.name === stop.target.name);
+    // The start that follows it: a TLS switch stops and starts each process once per round.
+    const start = ops.slice(ops.indexOf(stop) + 1).find((o) =>
+      o.type === "start_process" && o.target.name === stop.target.name
+    );
     if (!start || done(start.id)) continue;
     const at = stop.target.port !== undefined && stop.target.host !== undefined
       ? hostPort(stop.target.host, stop.target.port)
