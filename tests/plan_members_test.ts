@@ -182,7 +182,7 @@ Deno.test("plan_targets: a stop aimed at another process than it names, an opera
         depends_on: [],
       })
     ).join("\n"),
-    /plan_operation_kind: operation rm-data \(remove_directory\) is not an operation of a stop plan \(mup makes it only in destroy, scale-in, rollback plans\)/,
+    /plan_operation_kind: operation rm-data \(remove_directory\) is not an operation of a stop plan \(mup makes it only in destroy, scale-in, rollback, tls-disable plans\)/,
   );
   assert.match(
     edit((_p, o) => o.description = "Stop nothing: localhost:27018 keeps running").join("\n"),
