@@ -204,6 +204,51 @@ Deno.test("cluster reconfigure sets members' priority and hidden by replSetRecon
   }
 });
 
+Deno.test("a reconfigure that ranks highest a member an earlier reconfigure stepped down ends its step-down period (replSetFreeze 0) instead of waiting up to a minute for its takeover (tester111 #4)", async () => {
+  const home = await tempHome();
+  try {
+    const { ports } = await deployRm(home);
+    assert.equal(await primary(home, ports[1]), `localhost:${ports[0]}`);
+    const rank = async (name: string, first: number) =>
+      await writeTopology(
+        home,
+        name,
+        replicaSetTopology(ports)
+          .replace(
+            `port: ${ports[0]}, replica_set: rs0, priority: 2`,
+            `port: ${ports[0]}, replica_set: rs0, priority: ${first}`,
+          ),
+      );
+    // The primary loses its priority: stepped down, it may not stand again for 60 s.
+    // (No other member outranks it first, so it is stepped down by replSetStepDown: 60 s.)
+    await ok(home, ["cluster", "reconfigure", "rm", await rank("a.yaml", 0), "--auto-approve"]);
+    assert.notEqual(await primary(home, ports[2]), `localhost:${ports[0]}`);
+    // Ranked highest again at once: it takes the primary over, its step-down period ended.
+    const b = await ok(home, [
+      "cluster",
+      "reconfigure",
+      "rm",
+      await rank("b.yaml", 5),
+      "--auto-approve",
+      "--json",
+    ]);
+    assert.equal(await primary(home, ports[2]), `localhost:${ports[0]}`);
+    const takeover = b.stdout.trim().split("\n").map((l) => JSON.parse(l))
+      .find((e) => e.event === "op_done" && e.id === "wait-takeover-rs0");
+    assert.match(
+      String(takeover?.output),
+      new RegExp(
+        `^primary localhost:${ports[0]} after \\d+ms \\(localhost:${
+          ports[0]
+        } was sent replSetFreeze 0 first`,
+      ),
+      b.stdout.split("\n").filter((l) => l.includes("op_done")).join("\n"),
+    );
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("a member's priority changed outside mup: plan diff shows it, a repair deploy sets it back; a saved reconfigure's diff starts from the live options", async () => {
   const home = await tempHome();
   try {

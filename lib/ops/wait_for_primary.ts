@@ -1,4 +1,4 @@
-import { type MongoAccess, poll } from "../mongo/client.ts";
+import { type MongoAccess, poll, splitHostPort } from "../mongo/client.ts";
 import { mongo } from "./cluster_client.ts";
 import { type Operation, OperationError, param } from "./operation.ts";
 import { sameMember, selfPrimary, votersDown } from "./replset_status.ts";
@@ -29,7 +29,12 @@ async function primary(
 
 /**
  * Waits until the replica set has a primary (other than params.not, when given; params.is
- * itself, when given). Read-only.
+ * itself, when given). Read-only, but for params.unfreeze ("true", with `is`): `is` is first
+ * sent `replSetFreeze: 0`, which ends a step-down period it may still be in (replSetStepDown's
+ * stepDownSecs, 60 s by default: an earlier reconfigure's or an operator's), during which it
+ * stands for no election and would leave the wait silent for up to a minute (tester111 #4).
+ * MongoDB's prepareFreezeResponse: 0 "unfreezes" a secondary; a primary refuses it (95,
+ * NotSecondary), which changes nothing here.
  */
 export const waitForPrimary: Operation = {
   async isDone(ctx) {
@@ -43,6 +48,12 @@ export const waitForPrimary: Operation = {
     const { not, is } = ctx.op.target.params;
     const t0 = Date.now();
     const set = ctx.op.target.name;
+    const unfrozen = is && ctx.op.target.params.unfreeze === "true"
+      ? await mongo(ctx).adminCommand(...splitHostPort(is), { replSetFreeze: 0 }, 10_000).then(
+        () => true,
+        () => false,
+      )
+      : false;
     // A member on another set's data never joins this one: say so now rather than time out.
     await assertSetName(ctx, mongo(ctx), members, set);
     // A set that lacks a majority of its votes elects no primary however long the wait: after
@@ -114,6 +125,11 @@ export const waitForPrimary: Operation = {
           } ${waitedFor(t0, timeout)}`,
       );
     }
-    return { output: `primary ${p} after ${Date.now() - t0}ms`, metadata: { primary: p } };
+    return {
+      output: `primary ${p} after ${Date.now() - t0}ms${
+        unfrozen ? ` (${is} was sent replSetFreeze 0 first: no step-down period held it back)` : ""
+      }`,
+      metadata: { primary: p },
+    };
   },
 };

@@ -112,8 +112,12 @@ export function planReconfigure(input: ReconfigurePlanInput): Omit<Plan, "conten
     );
     if (!top) return [reconfig];
     // Its own ID: a rolling restart of the same set may wait for a hand-back of its own.
+    const handBack = handBackOp(s, top, [reconfig.id]);
+    // An earlier step-down (a reconfigure's, an operator's) may still hold it back for up to
+    // a minute: the wait ends that first (lib/ops/wait_for_primary.ts).
+    handBack.target.params.unfreeze = "true";
     const takeover = {
-      ...handBackOp(s, top, [reconfig.id]),
+      ...handBack,
       id: `wait-takeover-${s.name}`,
       description: `Wait for ${hostPort(top.host, top.port)} (priority ${top.priority}) to take ` +
         `the primary of ${s.name} over (priority takeover: an election)`,
