@@ -101,6 +101,22 @@ Deno.test("stop -N of a primary says why its stop takes seconds: the hand-over w
     "Stop rs0 member localhost:27017 (the primary: it waits up to 10 s for a secondary to catch " +
       "up and take over, then quiesces for 10 s, as MongoDB's shutdown does)",
   );
+  // Estimated as that, whatever stops (of secondaries, mostly) mup measured (tester112 A).
+  assert.equal(primary.estimated_ms, 12_000);
+  const measured = planStop(
+    await input("replica-set.yaml", {
+      filter: { nodes: ["localhost:27017"] },
+      measured: {
+        samples: { localhost: { stop_process: [1_200, 1_200, 1_300] } },
+        applies: 3,
+        clusters: ["golden"],
+      },
+    }),
+  );
+  assert.equal(
+    allOperations(measured).find((o) => o.type === "stop_process")!.estimated_ms,
+    12_000,
+  );
   const whole = planStop(await input("replica-set.yaml"));
   for (const o of allOperations(whole).filter((o) => o.type === "stop_process")) {
     assert.doesNotMatch(o.description, /quiesces/, o.description);

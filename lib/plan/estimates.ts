@@ -53,6 +53,9 @@ export function applyMeasured(
 ): EstimateSource {
   let n = 0;
   for (const op of ops) {
+    // A primary's stop that hands over and quiesces (stop.ts) takes seconds the stops measured
+    // (mostly of secondaries) do not show: its planned estimate stands (tester112 A).
+    if (op.type === "stop_process" && op.target.params.hands_over === "true") continue;
     const cachedDownload = op.type === "download_binary" &&
       op.changes.every((c) => c.action === "none");
     const samples = cachedDownload

@@ -8,6 +8,7 @@ import type { Plan, PlannedOperation } from "./schema.ts";
 import { selectProcesses } from "./select.ts";
 import {
   clusterProcesses,
+  EST,
   lifecyclePlan,
   type LifecyclePlanInput,
   statusNow,
@@ -64,6 +65,9 @@ export function orderedStops(
           stop.description += ` (the primary: it waits up to ${PRIMARY_SHUTDOWN_SECS} s for a ` +
             `secondary to catch up and take over, then quiesces for ${PRIMARY_SHUTDOWN_SECS} s, ` +
             "as MongoDB's shutdown does)";
+          // Estimated as that, not as the stops of secondaries mup measured (applyMeasured).
+          stop.target.params.hands_over = "true";
+          stop.estimated_ms = EST.stop + PRIMARY_SHUTDOWN_SECS * 1000;
         }
         ops.push(stop);
         after.push(`stop-${p.id}`);
