@@ -156,6 +156,11 @@ Deno.test("tls disable plan: rolling restarts through preferTLS, allowTLS and no
     describeLifecycleEffects(plan as Plan),
     /• Remove the TLS certificates and keys of 3 processes and the CA certificate from the hosts \(the cluster's CA stays in mup's store\)\n/,
   );
+  // Three processes, each stopped and started once per round (tester112 C).
+  assert.match(
+    describeLifecycleEffects(plan as Plan),
+    /• Stop 3 MongoDB processes \(9 stops in all: one per restart round\)\n {2}• Start 3 MongoDB processes \(9 starts in all: one per restart round\)\n/,
+  );
 });
 
 Deno.test("the confirmation of a TLS switch counts what it writes once each: every process's configuration (written twice), the CA certificate and each process's certificate; no keyfile or binaries (tester110 #4)", async () => {

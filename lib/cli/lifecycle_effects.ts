@@ -7,8 +7,8 @@ import { hostPort } from "../topology/hosts.ts";
 import { SECRET } from "../security/settings.ts";
 
 const VERB: Record<string, (n: number, plan: Plan) => string | string[] | undefined> = {
-  stop_process: (n) => `Stop ${plural(n, "MongoDB process", "MongoDB processes")}`,
-  start_process: (n) => `Start ${plural(n, "MongoDB process", "MongoDB processes")}`,
+  stop_process: (n, plan) => `Stop ${processes(n, plan, "stop_process", "stops")}`,
+  start_process: (n, plan) => `Start ${processes(n, plan, "start_process", "starts")}`,
   step_down: (n) => `Step down ${plural(n, "replica-set primary", "replica-set primaries")}`,
   remove_directory: (n, plan) => {
     if (plan.operation === "tls-disable") {
@@ -121,6 +121,19 @@ function removedKinds(plan: Plan): string[] {
     ).flatMap((o) => String(o.target.params.path ?? "").split("/")),
   );
   return KINDS.filter(([dir]) => segments.has(dir)).map(([, kind]) => kind);
+}
+
+/**
+ * "3 MongoDB processes", counted once each: a TLS switch stops and starts each process once per
+ * round, said as "(9 stops in all: one per restart round)" rather than as 9 processes (tester112).
+ */
+function processes(n: number, plan: Plan, type: string, what: string): string {
+  const distinct = new Set(
+    allOperations(plan).filter((o) => o.type === type).map((o) => o.target.name),
+  ).size;
+  return `${plural(distinct, "MongoDB process", "MongoDB processes")}${
+    distinct < n ? ` (${n} ${what} in all: one per restart round)` : ""
+  }`;
 }
 
 /** The "This will:" block of a start, stop, restart, destroy or rollback plan. */

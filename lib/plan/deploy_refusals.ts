@@ -60,7 +60,11 @@ export async function refuseUnrepairable(
   if (replaced) {
     throw new MupError(
       `cluster ${req.cluster} has a reconfigure that did not finish (apply ` +
-        `${replaced.state.state_id}, ${replaced.state.status}), replaced by a later stop, start ` +
+        `${replaced.state.state_id}, ${
+          // Still "running" on disk: its mup was killed (a later apply replaced it).
+          replaced.state.status === "running"
+            ? "interrupted"
+            : replaced.state.status}), replaced by a later stop, start ` +
         "or restart after it wrote configuration files the metadata does not record: a repair " +
         "would write the recorded ones back over them",
       { hint: `\`${replaced.command}\` finishes it (${rewrites})` },
