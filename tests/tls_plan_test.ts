@@ -159,7 +159,7 @@ Deno.test("tls disable plan: rolling restarts through preferTLS, allowTLS and no
   // Three processes, each stopped and started once per round (tester112 C).
   assert.match(
     describeLifecycleEffects(plan as Plan),
-    /• Stop 3 MongoDB processes \(9 stops in all: one per restart round\)\n {2}• Start 3 MongoDB processes \(9 starts in all: one per restart round\)\n/,
+    /• Stop 3 MongoDB processes \(9 stops in all: each once per restart round\)\n {2}• Start 3 MongoDB processes \(9 starts in all: each once per restart round\)\n/,
   );
 });
 

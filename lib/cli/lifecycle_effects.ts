@@ -125,14 +125,14 @@ function removedKinds(plan: Plan): string[] {
 
 /**
  * "3 MongoDB processes", counted once each: a TLS switch stops and starts each process once per
- * round, said as "(9 stops in all: one per restart round)" rather than as 9 processes (tester112).
+ * round, said as "(9 stops in all: each once per restart round)", not as 9 processes (tester112).
  */
 function processes(n: number, plan: Plan, type: string, what: string): string {
   const distinct = new Set(
     allOperations(plan).filter((o) => o.type === type).map((o) => o.target.name),
   ).size;
   return `${plural(distinct, "MongoDB process", "MongoDB processes")}${
-    distinct < n ? ` (${n} ${what} in all: one per restart round)` : ""
+    distinct < n ? ` (${n} ${what} in all: each once per restart round)` : ""
   }`;
 }
 
