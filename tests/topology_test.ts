@@ -669,6 +669,15 @@ Deno.test("runtime_config keys and values are checked against mongod's and mongo
   );
   assert.equal(cli.hint, "did you mean net.maxIncomingConnections?");
   assert.equal(cli.location.column, 14, "at maxConns, in its flow mapping");
+  // A misspelt section is that key's fault, not its option's (tester112 D).
+  const section = await expectError(
+    rs("      storag:\n        dbPath: /x\n"),
+    "unknown_option",
+    5,
+    /storag\.dbPath is not a mongod option/,
+  );
+  assert.equal(section.location.column, 7, "at storag, not at dbPath");
+  assert.equal(section.hint, "did you mean storage.dbPath?");
   const type = await expectError(
     rs("      net:\n        maxIncomingConnections: lots\n"),
     "option_value",

@@ -302,7 +302,9 @@ export function runtimeOptionIssues(
       }
       const refusing = roles.filter((r) => !spec || !ACCEPTS(r)(spec));
       if (refusing.length) {
-        out.push(unknownIssue(leaf.key, at, refusing, spec, isGlobal, variant, hasRole(t)));
+        // An unknown section (`storag: {dbPath: …}`) is the section key's fault: placed there.
+        const wrong = spec ? at : [...where, ...leaf.path.slice(0, firstUnknown(leaf.path))];
+        out.push(unknownIssue(leaf.key, wrong, refusing, spec, isGlobal, variant, hasRole(t)));
         continue;
       }
       if (
@@ -346,6 +348,27 @@ function inReplicaSet(t: Topology, where: (string | number)[]): boolean {
     return t.config_servers.length > 0 || t.mongod_servers.some((m) => m.replica_set);
   }
   return false;
+}
+
+/** Every section of a known option name: `storage`, `storage.journal`, … */
+const SECTIONS = new Set(
+  [...BY_YAML.keys()].flatMap((k) =>
+    k.split(".").slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join("."))
+  ),
+);
+
+/**
+ * How many keys of a path as written (`["storag", "dbPath"]`, `["storag.dbPath"]`) reach the
+ * first one whose dotted name is no known option's section: that key is where an unknown option
+ * is wrong. The whole path when every section above the option is known.
+ */
+function firstUnknown(written: string[]): number {
+  let name = "";
+  for (let i = 0; i < written.length - 1; i++) {
+    name = name ? `${name}.${written[i]}` : written[i];
+    if (!SECTIONS.has(name)) return i + 1;
+  }
+  return written.length;
 }
 
 /** Whether the topology has processes of `role` (config servers are mongod). */
