@@ -5,6 +5,7 @@ import { planTimeoutMs } from "./timeout.ts";
 import { runningPid, serversWith } from "./process.ts";
 import { stepDownMember } from "./step_down.ts";
 import type { Executor } from "../executor/executor.ts";
+import { shutdownWaitSecs, STOP_TIMEOUT_MS } from "../plan/stop_timing.ts";
 
 /**
  * shutdown command, then SIGTERM, then SIGKILL, each given time to work; then up to 30 s for the
@@ -46,13 +47,13 @@ export const stopProcess: Operation = {
       };
     }
     const again = await primaryAgain(ctx);
-    const timeout = planTimeoutMs(ctx, 30_000);
+    const timeout = planTimeoutMs(ctx, STOP_TIMEOUT_MS);
     const gone = (ms: number) => allGone(ex, [pid], ms);
     const force = ctx.op.target.params.force === "true";
     const mongos = ctx.op.target.name.startsWith("mongos-");
     const timeoutSecs = force
       ? 0
-      : ctx.op.target.quiesce_secs ?? (mongos ? 0 : Math.ceil(timeout / 3000));
+      : ctx.op.target.quiesce_secs ?? (mongos ? 0 : shutdownWaitSecs(timeout));
     // A server that answers with an error (e.g. an arbiter, which holds no users to log in
     // with, 18) will not shut down by itself: SIGTERM at once rather than after waiting. A
     // connection closed without an answer is what a shutdown that began looks like.
@@ -138,7 +139,7 @@ async function stopStarting(ctx: OperationContext) {
   const starting = await serversWith(ex, config);
   if (!starting.length) return undefined;
   const pids = starting.map((p) => p.pid);
-  const timeout = planTimeoutMs(ctx, 30_000);
+  const timeout = planTimeoutMs(ctx, STOP_TIMEOUT_MS);
   const gone = (ms: number) => allGone(ex, pids, ms);
   for (const pid of pids) await ex.signal(pid, "SIGTERM").catch(() => {});
   let how = "with SIGTERM";

@@ -17,18 +17,9 @@ import { change, check, describeRole, op, processTarget, startParams } from "./o
 import { clusterProcesses, EST, type LifecyclePlanInput } from "./lifecycle.ts";
 import { MARK_OP } from "./mark_op.ts";
 import { binaryPath, recordedSha256, repairCommand } from "./recorded.ts";
+import { STOP_TIMEOUT_MS } from "./stop_timing.ts";
 
 const members = (s: ReplicaSetSpec) => s.members.map((m) => hostPort(m.host, m.port));
-
-/** How long a stop may take in all (ms): a third each for shutdown, SIGTERM and SIGKILL. */
-const STOP_TIMEOUT_MS = 30_000;
-
-/**
- * The shutdown command's timeoutSecs of a stop whose plan gives no quiesce period (seconds):
- * a primary waits up to that long for a secondary to catch up, then, stepped down, spends as
- * long again in its quiesce period (MongoDB 5.0+). lib/ops/stop_process.ts sends it.
- */
-export const PRIMARY_SHUTDOWN_SECS = Math.ceil(STOP_TIMEOUT_MS / 3000);
 
 /**
  * `stop-<id>`: shutdown command, then SIGTERM, then SIGKILL (force: shutdown with force).

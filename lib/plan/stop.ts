@@ -13,7 +13,8 @@ import {
   type LifecyclePlanInput,
   statusNow,
 } from "./lifecycle.ts";
-import { markedPhases, metadataOp, PRIMARY_SHUTDOWN_SECS, stopOp } from "./lifecycle_ops.ts";
+import { markedPhases, metadataOp, stopOp } from "./lifecycle_ops.ts";
+import { PRIMARY_SHUTDOWN_SECS } from "./stop_timing.ts";
 import { stopWarnings } from "./stop_warnings.ts";
 import { MONGOS_QUIESCE_SECS } from "./quiesce.ts";
 
