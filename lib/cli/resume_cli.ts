@@ -15,6 +15,7 @@ import { checkIdentifier } from "../util/ident.ts";
 import { type ApplyCliOptions, runApply } from "./apply_cli.ts";
 import { type CliContext, printJsonLine } from "./context.ts";
 import { finishDestroy } from "./lifecycle_effects.ts";
+import { replacedOutcome } from "../state/undeployed.ts";
 
 /** Refuses a cluster name with no directory in the store (exit 1, naming it). */
 export async function requireCluster(ctx: CliContext, cluster: string): Promise<string> {
@@ -175,7 +176,7 @@ export async function runResume(
         `nothing to resume: the newest apply of cluster ${state.cluster_name}, ` +
           `${state.state_id} (${state.operation}), completed, and it replaced apply ` +
           `${replaced.state.state_id} (${replaced.state.operation}), left ${
-            replaced.state.status === "running" ? "interrupted" : replaced.state.status
+            replacedOutcome(replaced.state)
           } before it finished, which cannot be resumed now`,
         {
           hint: `\`mup ${replaced.command}\` plans that ${replaced.state.operation} again`,

@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { MupError } from "../errors.ts";
 import type { ClusterMeta } from "../state/meta.ts";
-import { unfinishedApply } from "../state/undeployed.ts";
+import { replacedOutcome, replacedReconfigure, unfinishedApply } from "../state/undeployed.ts";
 import type { Topology } from "../topology/schema.ts";
 import { recordedTopologyPath } from "./command_of.ts";
 import { clusterDifferences, renderDifference } from "./redeploy.ts";
@@ -56,15 +56,17 @@ export async function refuseUnrepairable(
   // write the recorded ones back over them without a word (tester110 #5).
   const replaced = cutOff?.state.operation === "reconfigure"
     ? undefined
-    : await replacedReconfigureWrites(req.cluster, clusterDir, req.store);
+    : await replacedReconfigureWrites(
+      req.cluster,
+      await replacedReconfigure(clusterDir),
+      req.store,
+    );
   if (replaced) {
     throw new MupError(
       `cluster ${req.cluster} has a reconfigure that did not finish (apply ` +
         `${replaced.state.state_id}, ${
-          // Still "running" on disk: its mup was killed (a later apply replaced it).
-          replaced.state.status === "running"
-            ? "interrupted"
-            : replaced.state.status}), replaced by a later stop, start ` +
+          replacedOutcome(replaced.state)
+        }), replaced by a later stop, start ` +
         "or restart after it wrote configuration files the metadata does not record: a repair " +
         "would write the recorded ones back over them",
       { hint: `\`${replaced.command}\` finishes it (${rewrites})` },

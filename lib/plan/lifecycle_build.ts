@@ -8,6 +8,7 @@ import { adminLoginIssues } from "../preflight/admin_login.ts";
 import * as path from "node:path";
 import type { ExecutorFactory } from "../executor/executor.ts";
 import { recordedHooks } from "../hooks/compile.ts";
+import type { ApplyState } from "../state/schema.ts";
 import type { ClusterMeta } from "../state/meta.ts";
 import { measuredDurations } from "../preflight/measured.ts";
 import type { LifecyclePlanInput, ProcessFact } from "./lifecycle.ts";
@@ -73,12 +74,15 @@ export async function buildLifecyclePlan(
     listProcesses(req.meta.topology, deployDir).filter((p) =>
       p.role !== "mongos" && !used.has(`${hostKey(p.host)}\0${p.dirs.data}`)
     ).map((p) => p.id);
+  // Two questions below read every apply state for it: read them once.
+  let replacedRead: Promise<ApplyState | undefined> | undefined;
+  const replacedOnce = () => replacedRead ??= replacedReconfigure(clusterDir);
   // What is down is started by `cluster start`, unless a reconfigure a later stop replaced
   // left configuration files that start refuses: then only that reconfigure starts it.
   const down = req.needsEveryProcess &&
     req.meta.processes.some((p) => facts[p.id] && !facts[p.id].running);
   const replaced = down && !req.unrecorded && u?.state.operation !== "reconfigure"
-    ? await replacedReconfigureWrites(req.meta.name, clusterDir, req.store)
+    ? await replacedReconfigureWrites(req.meta.name, await replacedOnce(), req.store)
     : undefined;
   const plan = planner({
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
@@ -131,7 +135,7 @@ export async function buildLifecyclePlan(
   // The CA gone from the store, or not its key's certificate: nothing can be checked against
   // it (each certificate would be "not signed", each host's ca.pem "not the one installed").
   const caLost = req.unrecorded ? [] : await lostSecretIssues(req.meta, ["ca"]);
-  await checkStarts(plan, req, facts, caLost.length === 0, u);
+  await checkStarts(plan, req, facts, caLost.length === 0, u, replacedOnce);
   await checkHungFiles(plan, req, facts);
   const lostNow = async () => [...await lostSecretIssues(req.meta, ["admin"]), ...caLost];
   // Without the admin credentials or the CA mup cannot log in: refused here, not blamed on the
@@ -219,6 +223,8 @@ async function checkStarts(
   caTrusted: boolean,
   /** The cluster's unfinished apply, as buildLifecyclePlan read it (unfinishedApply). */
   cutOff: UnfinishedApply | undefined,
+  /** replacedReconfigure of the cluster, read once. */
+  replacedOnce: () => Promise<ApplyState | undefined>,
 ): Promise<void> {
   if (req.unrecorded) return; // what a failed deploy left is only ever destroyed
   const started = new Set(
@@ -242,7 +248,7 @@ async function checkStarts(
   // repair over it is refused (deploy.ts): writing them again is a reconfigure's.
   // So did one that stops, starts or restarts replaced since (tester109 #1).
   const current = cutOff?.state.operation === "reconfigure" ? cutOff.state : undefined;
-  const cutState = current ?? await replacedReconfigure(req.store.clusterDir(req.meta.name));
+  const cutState = current ?? await replacedOnce();
   const cutPlan = cutState
     ? (await req.store.load(cutState.plan_path).catch(() => undefined))?.plan
     : undefined;

@@ -6,7 +6,6 @@
  */
 import { shellQuote } from "../executor/shell_quote.ts";
 import type { ApplyState } from "../state/schema.ts";
-import { replacedReconfigure } from "../state/undeployed.ts";
 import { allOperations, type Plan } from "./schema.ts";
 import type { PlanStore } from "./store.ts";
 
@@ -53,15 +52,14 @@ export interface ReplacedWrites {
 
 /**
  * The reconfigure that stops, starts or restarts replaced as the cluster's current apply
- * (replacedReconfigure) when it wrote configuration files; undefined otherwise. Costs one read
- * of every apply state of the cluster (about 0.6 ms each).
+ * (`state`, from replacedReconfigure, which reads every apply state of the cluster, about 0.6 ms
+ * each) when it wrote configuration files; undefined otherwise.
  */
 export async function replacedReconfigureWrites(
   cluster: string,
-  clusterDir: string,
+  state: ApplyState | undefined,
   store: PlanStore,
 ): Promise<ReplacedWrites | undefined> {
-  const state = await replacedReconfigure(clusterDir);
   if (!state) return undefined;
   const plan = (await store.load(state.plan_path).catch(() => undefined))?.plan;
   if (!wroteConfiguration(plan, state)) return undefined;

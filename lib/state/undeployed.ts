@@ -107,6 +107,14 @@ export async function replacedReconfigure(clusterDir: string): Promise<ApplyStat
   return undefined;
 }
 
+/**
+ * How an apply a later one replaced was left, for messages: its status, or "interrupted" for one
+ * still recorded running, since the lock let the later apply run only once its mup was gone.
+ */
+export function replacedOutcome(state: ApplyState): string {
+  return state.status === "running" ? "interrupted" : state.status;
+}
+
 /** What a cluster without metadata left: its unfinished apply, or its newest deploy, undone. */
 export interface UndeployedApply {
   state: ApplyState;
