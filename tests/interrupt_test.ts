@@ -28,6 +28,7 @@ import { mupRunArgs } from "../scripts/_mup_cmd.ts";
 import { clusterDir, withClient } from "./apply_helpers.ts";
 import { opExecuting } from "./lifecycle_helpers.ts";
 import { StateStore } from "../lib/state/store.ts";
+import type { ApplyState } from "../lib/state/schema.ts";
 import { isStale, procStart, readLock } from "../lib/state/lock.ts";
 import { pidAlive } from "../lib/executor/local.ts";
 import { interruptHandler, SAME_PRESS_MS } from "../lib/cli/apply_cli.ts";
@@ -71,6 +72,35 @@ class Tmux {
     }
     throw new Error(`timed out waiting for ${pattern} on screen:\n${s}`);
   }
+}
+
+/**
+ * Polls the cluster's current apply state (every 50 ms) until `ready` says so; throws `never`
+ * after `until` (Date.now() ms). A state being written is read again next time.
+ */
+async function untilApplied(
+  store: StateStore,
+  until: number,
+  never: string,
+  ready: (st: ApplyState | undefined) => boolean,
+): Promise<void> {
+  for (;;) {
+    const id = await store.currentId().catch(() => undefined);
+    if (ready(id ? await store.load(id).catch(() => undefined) : undefined)) return;
+    if (Date.now() > until) throw new Error(never);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Two Ctrl-Cs to a `--json` mup: it must exit 130; returns its last document and stdout. */
+async function cutTwiceJson(
+  child: Deno.ChildProcess,
+): Promise<{ doc: { hint: string } & Record<string, unknown>; stdout: string }> {
+  const { err, stderr } = await pressCtrlCTwice(child);
+  await stderr.cancel().catch(() => {});
+  const stdout = await new Response(child.stdout).text();
+  assert.equal((await child.status).code, 130, stdout + err);
+  return { doc: JSON.parse(stdout.trim().split("\n").at(-1)!), stdout };
 }
 
 /** Every pid recorded in a pid file under `dir`. */
@@ -434,17 +464,15 @@ Deno.test("after a second Ctrl-C stopped mup at once, state show calls the opera
     );
     const store = new StateStore(dir);
     const until = Date.now() + deadline(60_000);
-    const starting = async () => {
-      const id = await store.currentId().catch(() => undefined);
-      const st = id ? await store.load(id).catch(() => undefined) : undefined;
-      return Object.values(st?.operation_states ?? {}).some((o) =>
-        o.id.startsWith("start-") && o.status === "running"
-      );
-    };
-    while (!(await starting())) {
-      if (Date.now() > until) throw new Error("the start never began");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await untilApplied(
+      store,
+      until,
+      "the start never began",
+      (st) =>
+        Object.values(st?.operation_states ?? {}).some((o) =>
+          o.id.startsWith("start-") && o.status === "running"
+        ),
+    );
     const { err, stderr } = await pressCtrlCTwice(child);
     const status = await child.status;
     await stderr.cancel().catch(() => {});
@@ -516,20 +544,13 @@ Deno.test("a second Ctrl-C while a restart's stop runs: mup names the member who
     Deno.kill(frozen, "SIGSTOP");
     await Deno.remove(gate);
     const store = new StateStore(clusterDir(home, "cut"));
-    const stopRunning = async () => {
-      const id = await store.currentId().catch(() => undefined);
-      const st = id ? await store.load(id).catch(() => undefined) : undefined;
-      return opExecuting(st?.operation_states[`stop-mongod-localhost-${port}`]);
-    };
-    while (!(await stopRunning())) {
-      if (Date.now() > until) throw new Error("the stop never began");
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const { err, stderr } = await pressCtrlCTwice(child);
-    await stderr.cancel().catch(() => {});
-    const stdout = await new Response(child.stdout).text();
-    assert.equal((await child.status).code, 130, stdout + err);
-    const doc = JSON.parse(stdout.trim().split("\n").at(-1)!);
+    await untilApplied(
+      store,
+      until,
+      "the stop never began",
+      (st) => opExecuting(st?.operation_states[`stop-mongod-localhost-${port}`]),
+    );
+    const { doc, stdout } = await cutTwiceJson(child);
     assert.equal(doc.left_down, undefined, stdout);
     assert.deepEqual(doc.stop_cut_off, [`localhost:${port}`], stdout);
     assert.ok(
@@ -620,22 +641,15 @@ Deno.test("a second Ctrl-C during a restart, after its stop and before its start
       MUP_SIM_STARTUP_DELAY_MS: "4000",
     });
     const until = Date.now() + deadline(60_000);
-    const startRunning = async () => {
-      const id = await store.currentId().catch(() => undefined);
-      const st = id ? await store.load(id).catch(() => undefined) : undefined;
-      // Its work begun (executions), not only recorded running: before that (its hook, its
-      // safety checks) a second Ctrl-C leaves the member down, not its start cut off (ci-109).
-      return opExecuting(st?.operation_states[`start-mongod-localhost-${port}`]);
-    };
-    while (!(await startRunning())) {
-      if (Date.now() > until) throw new Error("the start never began");
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const { err, stderr } = await pressCtrlCTwice(child);
-    await stderr.cancel().catch(() => {});
-    const stdout = await new Response(child.stdout).text();
-    assert.equal((await child.status).code, 130, stdout + err);
-    const doc = JSON.parse(stdout.trim().split("\n").at(-1)!);
+    // Its work begun (executions), not only recorded running: before that (its hook, its
+    // safety checks) a second Ctrl-C leaves the member down, not its start cut off (ci-109).
+    await untilApplied(
+      store,
+      until,
+      "the start never began",
+      (st) => opExecuting(st?.operation_states[`start-mongod-localhost-${port}`]),
+    );
+    const { doc, stdout } = await cutTwiceJson(child);
     assert.equal(doc.left_down, undefined, stdout);
     assert.deepEqual(doc.start_cut_off, [`localhost:${port}`]);
     assert.match(
