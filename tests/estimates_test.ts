@@ -109,6 +109,27 @@ Deno.test("an apply records each operation type's durations per host; new plans 
     assert.ok(cachedDownload(download));
     assert.equal(download.estimated_ms, hits[0]);
     assert.deepEqual(third.estimate_source?.clusters, ["c1", "c2"]);
+
+    // A primary's stop that hands over takes seconds of its own (the wait for a secondary and
+    // the quiesce period): it is no sample of the stops later plans are estimated from
+    // (tester112 A). A secondary's stop is one.
+    const c1 = async () => ClusterHistory.parse(JSON.parse(await Deno.readTextFile(file)));
+    const run = async (args: string[]) => {
+      const r = await mup(args, { home });
+      assert.equal(r.code, 0, output(r));
+    };
+    await run(["cluster", "stop", "c1", "-N", `localhost:${p1[2]}`, "--auto-approve"]);
+    assert.equal((await c1()).durations.localhost?.stop_process?.count, 1);
+    await run(["cluster", "start", "c1", "--auto-approve"]);
+    await run(["cluster", "stop", "c1", "-N", `localhost:${p1[0]}`, "--auto-approve"]);
+    const stopPlan: Plan = JSON.parse(
+      (await mup(["plan", "show", "c1", "--json"], { home })).stdout,
+    );
+    const handsOver = allOperations(stopPlan).find((o) => o.type === "stop_process")!;
+    assert.equal(handsOver.target.params.hands_over, "true", "the primary's stop was applied");
+    const after = await c1();
+    assert.equal(after.durations.localhost?.stop_process?.count, 1, "not counted");
+    assert.equal(after.applies, 4, "the stop's apply is in the history all the same");
   } finally {
     await killAll(home);
   }

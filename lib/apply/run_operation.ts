@@ -11,7 +11,7 @@ import { mongo } from "../ops/cluster_client.ts";
 import type { Emitter } from "./events.ts";
 import type { HookDispatcher } from "./hook_events.ts";
 import type { DurationSample } from "../state/history.ts";
-import { durationHost } from "../plan/estimates.ts";
+import { durationHost, typicalOfType } from "../plan/estimates.ts";
 
 /** What to do when a required safety check fails: check again, skip the operation, stop, pause. */
 export type SafetyDecision = "retry" | "skip" | "abort" | "pause";
@@ -137,7 +137,7 @@ export async function runOperation(
       const notice = typeof done === "object" ? done.notice : undefined;
       // Finding the effect in place is what the operation took (a wait for a server that
       // already answers); the history keeps a download found in the cache apart.
-      if (measuring) {
+      if (measuring && typicalOfType(op)) {
         samples.push({
           host: durationHost(op),
           type: op.type,
@@ -231,7 +231,7 @@ export async function runOperation(
     run.working.add(op.id);
     const out = await impl.run(ctx).finally(() => run.working.delete(op.id));
     // A wait for the user's answer is not the operation's duration.
-    if (measuring && !asked) {
+    if (measuring && !asked && typicalOfType(op)) {
       samples.push({
         host: durationHost(op),
         type: op.type,

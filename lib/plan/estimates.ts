@@ -43,6 +43,16 @@ function median(xs: number[]): number {
 }
 
 /**
+ * Whether an operation's duration stands for its type's on its host: a primary's stop that hands
+ * over and quiesces (stop.ts) takes the seconds it says, which the stops of secondaries do not.
+ * Such an operation is neither recorded in the history (lib/apply/run_operation.ts) nor
+ * estimated from it (tester112 A).
+ */
+export function typicalOfType(op: Pick<PlannedOperation, "type" | "target">): boolean {
+  return !(op.type === "stop_process" && op.target.params.hands_over === "true");
+}
+
+/**
  * Sets `estimated_ms` of each operation measured on its host to the median of those samples
  * (in place) and says how many were. A download of an archive already cached (pre-flight found
  * it) takes the durations of cache hits, not of downloads.
@@ -53,9 +63,7 @@ export function applyMeasured(
 ): EstimateSource {
   let n = 0;
   for (const op of ops) {
-    // A primary's stop that hands over and quiesces (stop.ts) takes seconds the stops measured
-    // (mostly of secondaries) do not show: its planned estimate stands (tester112 A).
-    if (op.type === "stop_process" && op.target.params.hands_over === "true") continue;
+    if (!typicalOfType(op)) continue;
     const cachedDownload = op.type === "download_binary" &&
       op.changes.every((c) => c.action === "none");
     const samples = cachedDownload
