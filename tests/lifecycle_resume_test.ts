@@ -284,6 +284,34 @@ Deno.test("state rollback of a stop starts the cluster again and records it runn
   }
 });
 
+Deno.test("a stop rolled back to a checkpoint after its stops still holds them: display says the stop stopped them, and a rollback to an earlier checkpoint starts them again (tester113 #1)", async () => {
+  const home = await tempHome();
+  const ports = stablePorts(1);
+  try {
+    await deploy(home, "sa", standaloneTopology(ports));
+    await ok(home, ["cluster", "stop", "sa", "--auto-approve"]);
+    const rollback = (to: string, code = 0) =>
+      ok(home, ["state", "rollback", "sa", "--checkpoint", to, "--auto-approve"], code);
+    // After the stop phase: only the metadata's record is undone, the stop stands.
+    await rollback("phase2-complete");
+    assert.deepEqual(await livePids(home, "sa"), []);
+    const shown = await ok(home, ["cluster", "display", "sa"], 1);
+    assert.match(shown.stdout, /was stopped by the last apply \(stop, apply-\w+\)/);
+    assert.doesNotMatch(shown.stdout, /did not stop it/);
+    assert.match(
+      output(await rollback("phase2-complete", 1)),
+      /already rolled back to phase2-complete[\s\S]*only a checkpoint before phase2-complete is left to roll back to: start, phase1-complete/,
+    );
+    // Before it: the stop is undone too.
+    await rollback("phase1-complete");
+    assert.equal((await livePids(home, "sa")).length, 1);
+    assert.equal((await meta(home, "sa")).status, "running");
+    assert.equal((await currentState(home, "sa")).rolled_back_to, "phase1-complete");
+  } finally {
+    await killAll(home);
+  }
+});
+
 Deno.test("kill -9 of a first deploy: cluster list shows it interrupted, cluster display shows its running server as not deployed, naming the apply and the ways on", async () => {
   const home = await tempHome();
   try {

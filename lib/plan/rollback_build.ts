@@ -67,10 +67,31 @@ export async function buildRollbackPlan(req: {
     });
   }
   const state = await states.load(id);
+  // Rolled back to a checkpoint before, what ran up to it is still in effect: a rollback to an
+  // earlier checkpoint undoes that too (tester113 #1).
+  let inEffect = state;
   if (state.status === "rolled_back") {
-    throw new MupError(`apply ${id} was already rolled back`, {
-      hint: `nothing of it is left to undo: \`mup cluster display ${req.cluster}\` shows the ` +
-        `cluster as it is, \`mup state list ${req.cluster}\` the applies`,
+    const at = (c: string | undefined) =>
+      c === START_CHECKPOINT ? -1 : state.checkpoints.findIndex((x) => x.id === c);
+    const to = state.rolled_back_to;
+    const earlier = to && to !== START_CHECKPOINT && at(to) >= 0
+      ? [START_CHECKPOINT, ...state.checkpoints.slice(0, at(to)).map((c) => c.id)]
+      : [];
+    if (!earlier.includes(req.checkpoint)) {
+      throw new MupError(
+        `apply ${id} was already rolled back${to ? ` to ${to}` : ""}`,
+        {
+          hint: earlier.length
+            ? `only a checkpoint before ${to} is left to roll back to: ${earlier.join(", ")}`
+            : `nothing of it is left to undo: \`mup cluster display ${req.cluster}\` shows the ` +
+              `cluster as it is, \`mup state list ${req.cluster}\` the applies`,
+        },
+      );
+    }
+    inEffect = await readCheckpointState(state.checkpoints[at(to)], {
+      cluster: req.cluster,
+      stateId: id,
+      usable: () => Promise.resolve(earlier),
     });
   }
   if (state.operation === "rollback") {
@@ -237,7 +258,7 @@ export async function buildRollbackPlan(req: {
     planId: `plan-${crypto.randomUUID().slice(0, 8)}`,
     createdAt: new Date().toISOString(),
     original,
-    state,
+    state: inEffect,
     checkpoint: { id: req.checkpoint, state: cpState },
     stateDir: states.dir,
     baseState: baseStateOf(meta),

@@ -81,3 +81,16 @@ export async function readCheckpointState(
     },
   );
 }
+
+/**
+ * What of an apply rolled back to a checkpoint other than `start` is still in effect: its state
+ * at that checkpoint (the rollback undid only what completed after it). Undefined for one not
+ * rolled back, rolled back to `start` (nothing is), or whose checkpoint file cannot be read.
+ */
+export async function rolledBackState(state: ApplyState): Promise<ApplyState | undefined> {
+  if (state.status !== "rolled_back" || !state.rolled_back_to) return undefined;
+  const ref = state.checkpoints.find((c) => c.id === state.rolled_back_to);
+  if (!ref) return undefined;
+  const r = await loadCheckpoint(ref);
+  return "state" in r ? r.state : undefined;
+}

@@ -4,11 +4,12 @@
  * a failure to look into.
  */
 import { StateStore } from "./store.ts";
+import { rolledBackState } from "./checkpoint_file.ts";
 
 /**
- * The newest apply when it is a completed stop: its state ID and the IDs (meta.yaml's) of the
- * processes its stop operations (`stop-<process id>`) stopped. Undefined otherwise, or when the
- * state cannot be read.
+ * The newest apply when it is a completed stop, or one rolled back to a checkpoint: its state ID
+ * and the IDs (meta.yaml's) of the processes its stop operations (`stop-<process id>`) stopped
+ * and no rollback started again. Undefined otherwise, or when the state cannot be read.
  */
 export async function stoppedByLastApply(
   clusterDir: string,
@@ -18,9 +19,12 @@ export async function stoppedByLastApply(
     const id = await states.currentId();
     if (!id) return undefined;
     const state = await states.load(id);
-    if (state.operation !== "stop" || state.status !== "completed") return undefined;
+    if (state.operation !== "stop") return undefined;
+    // Rolled back to a checkpoint after its stops, a stop still holds them (tester113 #1).
+    const inEffect = state.status === "completed" ? state : await rolledBackState(state);
+    if (!inEffect) return undefined;
     const processes = new Set(
-      Object.values(state.operation_states)
+      Object.values(inEffect.operation_states)
         .filter((o) => o.id.startsWith("stop-") && o.status === "completed")
         .map((o) => o.id.slice("stop-".length)),
     );
