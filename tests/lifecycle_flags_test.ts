@@ -95,6 +95,23 @@ Deno.test("lifecycle plans take every deploy flag: plan-only, dry-run, plan-file
       /--plan-file \S+meta\.yaml lies inside \S+storage, whose files mup writes and checks itself: nothing was written/,
     );
     assert.equal(await Deno.readTextFile(metaFile), metaText);
+    // Nor into a directory that does not exist (made, it could be anywhere), nor over a file
+    // someone made read-only; nothing is stored either (tester113 #3).
+    const plans = async () => (await ok(home, ["plan", "list", "rs", "--json"])).stdout;
+    const before = await plans();
+    const missing = path.join(home, "no-such-dir", "p.json");
+    const nowhere = await ok(home, ["cluster", "restart", "rs", "--plan-file", missing], 1);
+    assert.match(
+      (nowhere.stdout + nowhere.stderr).replace(/\s+/g, " "),
+      /--plan-file \S+p\.json is in \S+no-such-dir, which does not exist: nothing was written Hint: create the directory first \(`mkdir -p \S+no-such-dir`\)/,
+    );
+    assert.equal(await Deno.stat(path.dirname(missing)).catch(() => undefined), undefined);
+    await Deno.chmod(copy, 0o444);
+    const kept = await Deno.readTextFile(copy);
+    const readOnly = await ok(home, ["cluster", "restart", "rs", "--plan-file", copy, "--json"], 1);
+    assert.match(JSON.parse(readOnly.stdout).error, /is read-only: mup does not replace it/);
+    assert.equal(await Deno.readTextFile(copy), kept);
+    assert.equal(await plans(), before, "no plan stored");
 
     // --force: every process restarted at once (new PIDs), the cluster healthy again.
     const forced = await ok(home, ["cluster", "restart", "rs", "--force", "--auto-approve"]);

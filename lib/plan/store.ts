@@ -1,9 +1,10 @@
 import * as path from "node:path";
+import { refuseCopyTarget } from "./copy_target.ts";
 import { readUserText } from "../util/read_text.ts";
 import { MupError } from "../errors.ts";
 import { exists, writeFileAtomic, writeFileAtomicWith } from "../state/atomic.ts";
 import { checkPlanText, type PlanCheck } from "./validate.ts";
-import { checkIdentifier, insideStore, isIdentifier, liesInside } from "../util/ident.ts";
+import { checkIdentifier, insideStore, isIdentifier } from "../util/ident.ts";
 import type { Dag } from "../graph/mod.ts";
 import { planFileHash, sealPlan } from "./hash.ts";
 import { recordedIssues, resaidTopologyWarnings } from "./store_check.ts";
@@ -61,7 +62,7 @@ export class PlanStore {
     copy?: string,
   ): Promise<{ plan: Plan; path: string }> {
     const target = this.planPath(unsealed.cluster_name, unsealed.plan_id);
-    if (copy) this.refuseInsideHome(copy);
+    if (copy) await refuseCopyTarget(this.root, copy);
     const plan = await writing(
       target,
       () => writeFileAtomicWith(target, (write) => sealPlan(unsealed, write)),
@@ -86,31 +87,13 @@ export class PlanStore {
     file: string,
   ): Promise<{ plan: Plan; path: string }> {
     const to = path.resolve(file);
-    this.refuseInsideHome(file);
+    await refuseCopyTarget(this.root, file);
     const plan = await writing(
       to,
       () => writeFileAtomicWith(to, (write) => sealPlan(unsealed, write)),
       "give --plan-file a writable path",
     );
     return { plan, path: to };
-  }
-
-  /**
-   * Throws a MupError when `--plan-file`'s `file` lies inside one of the folders of MUP_HOME
-   * whose files mup writes and checks itself (storage, cache, ssh): a copy of a plan there
-   * would replace one of them (meta.yaml; admin.json, the cluster's password, which no plan
-   * can make again) (tester46).
-   */
-  private refuseInsideHome(file: string): void {
-    const home = path.dirname(this.root);
-    const mine = ["storage", "cache", "ssh"].map((d) => path.join(home, d))
-      .find((d) => liesInside(d, file));
-    if (!mine) return;
-    throw new MupError(
-      `--plan-file ${file} lies inside ${mine}, whose files mup writes and checks itself: ` +
-        "nothing was written",
-      { hint: "give --plan-file a path outside it (e.g. ./plan.json), and plan again" },
-    );
   }
 
   /**
