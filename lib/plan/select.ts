@@ -43,6 +43,15 @@ export function selectProcesses<
   };
   for (const n of f.nodes ?? []) {
     if (!procs.some((p) => matches(p, n))) {
+      // Neither host:port nor a process ID: said as such, not as a process that is not there.
+      const port = splitHostPort(n)[1];
+      if (!/^(mongod|mongos|config)-/.test(n) && !(Number.isInteger(port) && port > 0)) {
+        throw new MupError(`-N ${n} is not host:port (nor a process ID)`, {
+          hint: `give a process as host:port, e.g. ${
+            procs[0] ? hp(procs[0]) : "localhost:27017"
+          }, or by the ID \`mup cluster display ${cluster} --json\` gives`,
+        });
+      }
       throw new MupError(`-N ${n} matches no process of this cluster`, {
         hint: `the processes are ${procs.map(hp).join(", ")} (\`mup cluster display ${cluster}\`)`,
       });
@@ -52,13 +61,24 @@ export function selectProcesses<
   const out = procs.filter((p) =>
     roleOk(p) && (!f.nodes?.length || f.nodes.some((n) => matches(p, n)))
   );
+  if (f.roles?.length && f.nodes?.length && out.length === 0 && procs.some(roleOk)) {
+    // Each matches processes (checked above): only the two together select none.
+    const named = procs.filter((p) => f.nodes!.some((n) => matches(p, n)));
+    throw new MupError(
+      `-R ${f.roles.join(",")} and -N ${f.nodes.join(",")} together select no process: ${
+        named.map((p) => `${hp(p)} is a ${p.role}`).join(", ")
+      }`,
+      {
+        hint:
+          "give -N alone to select those processes, or -R alone to select every one of its role",
+      },
+    );
+  }
   if (f.roles?.length && out.length === 0) {
     const counts = ROLES.map((r) => [r, procs.filter((p) => p.role === r).length] as const)
       .filter(([, n]) => n > 0);
     throw new MupError(`-R ${f.roles.join(",")} matches no process of this cluster`, {
-      hint: `this cluster has ${counts.map(([r, n]) => `${r} (${n})`).join(", ")}${
-        f.nodes?.length ? `; -N ${f.nodes.join(", ")} narrowed the selection` : ""
-      }`,
+      hint: `this cluster has ${counts.map(([r, n]) => `${r} (${n})`).join(", ")}`,
     });
   }
   return out;

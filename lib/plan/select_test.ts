@@ -28,3 +28,22 @@ Deno.test("-N takes a process ID too, as `cluster display --json` names processe
     /matches no process/,
   );
 });
+
+Deno.test("-N that is not host:port is said to be so; -R and -N that each select processes but none together are named together (tester113 #7)", () => {
+  assert.throws(
+    () => pick("localhost:abc"),
+    /-N localhost:abc is not host:port \(nor a process ID\)/,
+  );
+  assert.throws(() => pick("localhost"), /-N localhost is not host:port/);
+  assert.throws(
+    () => selectProcesses(procs, { roles: ["mongos"], nodes: ["localhost:27017"] }, "c1"),
+    /-R mongos and -N localhost:27017 together select no process: localhost:27017 is a mongod/,
+  );
+  // A role the cluster does not have is still said as such.
+  assert.throws(
+    () => selectProcesses(procs, { roles: ["config"], nodes: ["localhost:27017"] }, "c1"),
+    (e: Error) =>
+      /-R config matches no process of this cluster/.test(e.message) &&
+      !/narrowed/.test(String((e as { options?: { hint?: string } }).options?.hint)),
+  );
+});
