@@ -111,6 +111,41 @@ Deno.test("plan_members: a set initiated, a shard added, a user created or a mem
   );
 });
 
+Deno.test("plan_members: a deploy with access control whose admin user's creation was taken out (its dependants rewired, sealed again) is refused, naming the operation (tester113 #2)", async () => {
+  /** `plan` without operation `id`, nothing depending on it any more, sealed again. */
+  const dropped = (plan: Plan, id: string): string => {
+    const copy = structuredClone(plan);
+    for (const ph of copy.phases) {
+      ph.operations = ph.operations.filter((o) => o.id !== id);
+      for (const o of ph.operations) o.depends_on = o.depends_on.filter((d) => d !== id);
+    }
+    const { content_hash: _, ...rest } = copy;
+    return sealPlanText(rest).text;
+  };
+  for (const file of ["standalone.yaml", "replica-set.yaml", "sharded.yaml"]) {
+    const plan = await deployPlan(file);
+    const users = allOperations(plan).filter((o) => o.type === "create_user");
+    assert.ok(users.length, file);
+    for (const u of users) {
+      const text = dropped(plan, u.id);
+      const found = messages(text);
+      assert.equal(found.length, 1, `${file} without ${u.id}: ${found.join("\n")}`);
+      assert.match(
+        found[0],
+        new RegExp(
+          `^the plan has no operation ${u.id} \\(create_user\\): with access control on, .* must get the admin user "admin", or it runs open to the localhost exception`,
+        ),
+      );
+      // Otherwise valid, as the tester's was: this is the one error that stops it.
+      assert.deepEqual(
+        checkPlanText(text, "edited.json").issues.filter((i) => i.severity === "error")
+          .map((i) => i.code),
+        ["plan_members"],
+      );
+    }
+  }
+});
+
 Deno.test("plan_descriptions: an operation described as something else than it does is refused, naming it (tester51)", async () => {
   const rs = await deployPlan("replica-set.yaml");
   const start = allOperations(rs).find((o) => o.type === "start_process")!;

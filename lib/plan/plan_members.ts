@@ -33,6 +33,29 @@ import type { MemberOptions } from "../ops/reconfig_members.ts";
 import { planTargetIssues } from "./plan_targets.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 
+/**
+ * The scopes (`create-user-<scope>` operations, security_steps.ts wireSecurity) that must get the
+ * admin user when access control is on: in a deploy, each standalone mongod, each replica set
+ * but the config servers', and a sharded cluster through mongos (`cluster`); in a scale-out,
+ * each set it initiates (a new shard). None for other plans, or with access control off.
+ */
+function requiredUsers(
+  plan: Plan,
+  procs: ReturnType<typeof listProcesses>,
+  sets: Map<string, ReplicaSetSpec>,
+): string[] {
+  if (!securityOf(plan.topology).auth) return [];
+  const data = [...sets.values()].filter((s) => !s.configsvr).map((s) => s.name);
+  if (plan.operation === "deploy") {
+    if (procs.some((p) => p.role === "mongos")) return [...data, "cluster"];
+    return sets.size ? data : procs.map((p) => p.id);
+  }
+  if (plan.operation !== "scale-out") return [];
+  return plan.phases.flatMap((p) => p.operations)
+    .filter((o) => o.type === "init_replica_set" && data.includes(o.target.name))
+    .map((o) => o.target.name);
+}
+
 /** A parameter's JSON, or undefined when it does not parse. */
 function parsed(o: PlannedOperation, key: string): unknown {
   try {
@@ -58,13 +81,28 @@ const TYPES = new Set([
  * in the operations and the members.
  */
 export function planMemberIssues(plan: Plan): ValidationIssue[] {
-  const ops = plan.phases.flatMap((p) => p.operations).filter((o) => TYPES.has(o.type));
-  if (!ops.length) return [];
+  const all = plan.phases.flatMap((p) => p.operations);
+  const ops = all.filter((o) => TYPES.has(o.type));
   const procs = listProcesses(plan.topology, plan.deploy_dir);
   const sets = new Map(listReplicaSets(procs).map((s) => [s.name, s]));
-  const hosts = new Set(procs.map((p) => hostPort(p.host, p.port)));
   const fix = remakeFix(plan);
   const issues: ValidationIssue[] = [];
+  // An admin user's creation taken out (tester113 #2) leaves a cluster that requires
+  // authentication with no user: open to the localhost exception, and failing its health check.
+  const present = new Set(all.map((o) => o.id));
+  for (const scope of requiredUsers(plan, procs, sets)) {
+    if (present.has(`create-user-${scope}`)) continue;
+    issues.push({
+      code: "plan_members",
+      severity: "error",
+      message: `the plan has no operation create-user-${scope} (create_user): with access ` +
+        `control on, ${scope === "cluster" ? "the cluster (through mongos)" : scope} must get ` +
+        `the admin user ${JSON.stringify(securityOf(plan.topology).adminUser)}, or it runs ` +
+        `open to the localhost exception with no user to log in as. ${fix}`,
+    });
+  }
+  if (!ops.length) return issues;
+  const hosts = new Set(procs.map((p) => hostPort(p.host, p.port)));
   const error = (o: PlannedOperation, what: string) =>
     issues.push({
       code: "plan_members",
