@@ -120,10 +120,10 @@ async function pidFiles(dir: string): Promise<Map<string, number>> {
   return out;
 }
 
-async function untilFile(file: string, ms: number): Promise<void> {
+async function untilFile(file: string, ms: number, never = `${file} never appeared`) {
   const end = Date.now() + deadline(ms);
   while (!(await Deno.stat(file).then(() => true, () => false))) {
-    if (Date.now() > end) throw new Error(`${file} never appeared`);
+    if (Date.now() > end) throw new Error(never);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -535,10 +535,7 @@ Deno.test("a second Ctrl-C while a restart's stop runs: mup names the member who
     await Deno.writeTextFile(gate, "");
     const child = spawnMup(["cluster", "restart", "cut", "--auto-approve", "--json"], home);
     const until = Date.now() + deadline(60_000);
-    while (!(await Deno.lstat(marker).then(() => true, () => false))) {
-      if (Date.now() > until) throw new Error("the stop's hook never ran");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await untilFile(marker, 60_000, "the stop's hook never ran");
     // A server that does not answer its shutdown holds the stop while it runs.
     frozen = Number((await Deno.readTextFile(pidFile)).trim());
     Deno.kill(frozen, "SIGSTOP");
@@ -604,11 +601,7 @@ Deno.test("a second Ctrl-C during a restart, after its stop and before its start
           : ["cluster", "restart", "down", "--auto-approve"],
         home,
       );
-      const until = Date.now() + deadline(60_000);
-      while (!(await Deno.lstat(marker).then(() => true, () => false))) {
-        if (Date.now() > until) throw new Error("the start's hook never ran");
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await untilFile(marker, 60_000, "the start's hook never ran");
       const { err, stderr } = await pressCtrlCTwice(child);
       let rest = "";
       for (let r = await stderr.read(); !r.done; r = await stderr.read()) rest += r.value;
