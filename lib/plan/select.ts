@@ -45,7 +45,8 @@ export function selectProcesses<
     if (!procs.some((p) => matches(p, n))) {
       // Neither host:port nor a process ID: said as such, not as a process that is not there.
       const port = splitHostPort(n)[1];
-      if (!/^(mongod|mongos|config)-/.test(n) && !(Number.isInteger(port) && port > 0)) {
+      const anId = ROLES.some((r) => n.startsWith(`${r}-`)); // processes.ts processId
+      if (!anId && !(Number.isInteger(port) && port > 0)) {
         throw new MupError(`-N ${n} is not host:port (nor a process ID)`, {
           hint: `give a process as host:port, e.g. ${
             procs[0] ? hp(procs[0]) : "localhost:27017"
