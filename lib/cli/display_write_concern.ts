@@ -52,7 +52,10 @@ export function writeConcernLine(
   const rec = meta.topology.global.default_write_concern;
   // None answers (the cluster stopped): what mup recorded, said as such (tester73).
   if (!read) {
-    const none = `no ${meta.kind === "sharded" ? "mongos" : "primary"} answers to read it`;
+    // A mongos that answers reads it from the config servers: they may be what is down.
+    const none = meta.kind === "sharded"
+      ? "no mongos could read it: none answers, or none reaches the config servers"
+      : "no primary answers to read it";
     // Without a record, "unknown" rather than no line: the line is not silently gone (tester85).
     return rec
       ? `Default write concern: ${concernText(rec)} (recorded; ${none})`

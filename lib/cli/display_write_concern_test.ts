@@ -35,6 +35,12 @@ Deno.test("writeConcernLine: the implicit default, one set by mup, one set outsi
     writeConcernLine({ ...meta(), kind: "standalone" } as ClusterMeta, undefined),
     undefined,
   );
+  // Mongos may answer and still not read it, their config servers down (tester113 #11).
+  assert.equal(
+    writeConcernLine({ ...meta(), kind: "sharded" } as ClusterMeta, undefined),
+    "Default write concern: unknown (no mongos could read it: none answers, or none reaches " +
+      "the config servers)",
+  );
   // Nothing answers: the recorded one, said as such (tester73).
   assert.equal(
     writeConcernLine(meta({ w: "majority" }), undefined),
