@@ -520,6 +520,8 @@ Deno.test("display: a set with fewer members up than an election needs says it c
     assert.match(text, /^Default write concern: unknown \(no primary answers to read it\)/m);
     // Nothing stopped them: the start that brings them back is named, and it does (tester98).
     const doc = JSON.parse((await mup(["cluster", "display", "nq", "--json"], { home })).stdout);
+    // Unknown is null, as an unread FCV is, not a key left out (tester113 #6).
+    assert.equal(doc.default_write_concern, null);
     const down = [`localhost:${ports[0]}`, `localhost:${ports[1]}`];
     assert.deepEqual([...doc.down_not_stopped.processes].sort(), down.sort());
     const start = doc.down_not_stopped.start;

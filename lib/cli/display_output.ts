@@ -124,9 +124,12 @@ export function displayDocument(f: DisplayFacts): Record<string, unknown> {
     ...(fcvDrift(meta, fcv)
       ? { recorded_feature_compatibility_version: meta.feature_compatibility_version }
       : {}),
+    // Null when none could be read, as the FCV and the balancer are: a script sees the key.
     ...(wcRead
       ? { default_write_concern: { ...(wcRead.value ?? { w: 1 }), source: wcRead.source } }
-      : {}),
+      : meta.kind === "standalone"
+      ? {}
+      : { default_write_concern: null }),
     ...(wcRead && writeConcernDrift(meta, wcRead)
       // As the server's document (wtimeout in ms), to compare with the live one (tester73).
       ? {
