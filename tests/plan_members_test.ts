@@ -122,20 +122,40 @@ Deno.test("plan_members: a deploy with access control whose admin user's creatio
     const { content_hash: _, ...rest } = copy;
     return sealPlanText(rest).text;
   };
+  /** `plan` with operation `id` made a copy of operation `like` (its ID kept), sealed again. */
+  const swapped = (plan: Plan, id: string, like: string): string => {
+    const copy = structuredClone(plan);
+    const body = structuredClone(allOperations(copy).find((o) => o.id === like)!);
+    for (const ph of copy.phases) {
+      ph.operations = ph.operations.map((o) => o.id === id ? { ...body, id } : o);
+    }
+    const { content_hash: _, ...rest } = copy;
+    return sealPlanText(rest).text;
+  };
+  const refused = (text: string, id: string, what: string) => {
+    const found = messages(text);
+    assert.equal(found.length, 1, `${what}: ${found.join("\n")}`);
+    assert.match(
+      found[0],
+      new RegExp(
+        `^the plan has no operation ${id} that creates the admin user \\(create_user, via ` +
+          "\\w+, with the cluster's admin password\\): with access control on, .* must get " +
+          'the admin user "admin", or it runs open to the localhost exception',
+      ),
+    );
+  };
   for (const file of ["standalone.yaml", "replica-set.yaml", "sharded.yaml"]) {
     const plan = await deployPlan(file);
     const users = allOperations(plan).filter((o) => o.type === "create_user");
     assert.ok(users.length, file);
+    // Kept under its ID but made something else (tester114 A), or made with another secret.
+    const wait = allOperations(plan).find((o) => o.type === "wait_for_process")!;
+    refused(swapped(plan, users[0].id, wait.id), users[0].id, `${file}: a wait as ${users[0].id}`);
+    refused(edited(plan, users[0].id, "secret", "secret:keyfile"), users[0].id, `${file}: secret`);
+    refused(edited(plan, users[0].id, "via", "elsewhere"), users[0].id, `${file}: via`);
     for (const u of users) {
       const text = dropped(plan, u.id);
-      const found = messages(text);
-      assert.equal(found.length, 1, `${file} without ${u.id}: ${found.join("\n")}`);
-      assert.match(
-        found[0],
-        new RegExp(
-          `^the plan has no operation ${u.id} \\(create_user\\): with access control on, .* must get the admin user "admin", or it runs open to the localhost exception`,
-        ),
-      );
+      refused(text, u.id, `${file} without ${u.id}`);
       // Otherwise valid, as the tester's was: this is the one error that stops it.
       assert.deepEqual(
         checkPlanText(text, "edited.json").issues.filter((i) => i.severity === "error")

@@ -22,7 +22,7 @@
  *   a shard the topology no longer has, its databases moved to one it has.
  */
 import { hostPort } from "../topology/hosts.ts";
-import { securityOf } from "../security/settings.ts";
+import { SECRET, securityOf } from "../security/settings.ts";
 import { initConfig } from "./deploy_steps.ts";
 import { listProcesses, listReplicaSets, type ReplicaSetSpec } from "./processes.ts";
 import { remakeFix } from "./plan_paths.ts";
@@ -34,8 +34,9 @@ import { planTargetIssues } from "./plan_targets.ts";
 import type { Plan, PlannedOperation, ValidationIssue } from "./schema.ts";
 
 /**
- * The scopes (`create-user-<scope>` operations, security_steps.ts wireSecurity) that must get the
- * admin user when access control is on: in a deploy, each standalone mongod, each replica set
+ * The scopes (`create-user-<scope>` operations, security_steps.ts wireSecurity), each with the
+ * `via` its operation creates the user through, that must get the admin user when access
+ * control is on: in a deploy, each standalone mongod, each replica set
  * but the config servers', and a sharded cluster through mongos (`cluster`); in a scale-out,
  * each set it initiates (a new shard). None for other plans, or with access control off.
  */
@@ -43,17 +44,20 @@ function requiredUsers(
   plan: Plan,
   procs: ReturnType<typeof listProcesses>,
   sets: Map<string, ReplicaSetSpec>,
-): string[] {
+): [scope: string, via: string][] {
   if (!securityOf(plan.topology).auth) return [];
   const data = [...sets.values()].filter((s) => !s.configsvr).map((s) => s.name);
+  const inSets = (names: string[]) => names.map((n) => [n, "replica_set"] as [string, string]);
   if (plan.operation === "deploy") {
-    if (procs.some((p) => p.role === "mongos")) return [...data, "cluster"];
-    return sets.size ? data : procs.map((p) => p.id);
+    if (procs.some((p) => p.role === "mongos")) return [...inSets(data), ["cluster", "mongos"]];
+    return sets.size ? inSets(data) : procs.map((p) => [p.id, "standalone"]);
   }
   if (plan.operation !== "scale-out") return [];
-  return plan.phases.flatMap((p) => p.operations)
-    .filter((o) => o.type === "init_replica_set" && data.includes(o.target.name))
-    .map((o) => o.target.name);
+  return inSets(
+    plan.phases.flatMap((p) => p.operations)
+      .filter((o) => o.type === "init_replica_set" && data.includes(o.target.name))
+      .map((o) => o.target.name),
+  );
 }
 
 /** A parameter's JSON, or undefined when it does not parse. */
@@ -89,13 +93,20 @@ export function planMemberIssues(plan: Plan): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
   // An admin user's creation taken out (tester113 #2) leaves a cluster that requires
   // authentication with no user: open to the localhost exception, and failing its health check.
-  const present = new Set(all.map((o) => o.id));
-  for (const scope of requiredUsers(plan, procs, sets)) {
-    if (present.has(`create-user-${scope}`)) continue;
+  // Kept by its ID, the operation must still be what creates that user (tester114 A: a wait
+  // under its ID passed).
+  const byId = new Map(all.map((o) => [o.id, o]));
+  for (const [scope, via] of requiredUsers(plan, procs, sets)) {
+    const u = byId.get(`create-user-${scope}`);
+    if (
+      u?.type === "create_user" && u.target.params.secret === SECRET.admin &&
+      u.target.params.via === via
+    ) continue;
     issues.push({
       code: "plan_members",
       severity: "error",
-      message: `the plan has no operation create-user-${scope} (create_user): with access ` +
+      message: `the plan has no operation create-user-${scope} that creates the admin user ` +
+        `(create_user, via ${via}, with the cluster's admin password): with access ` +
         `control on, ${scope === "cluster" ? "the cluster (through mongos)" : scope} must get ` +
         `the admin user ${JSON.stringify(securityOf(plan.topology).adminUser)}, or it runs ` +
         `open to the localhost exception with no user to log in as. ${fix}`,
