@@ -16,6 +16,7 @@ import {
   mup,
   output,
   planSharded,
+  portFree,
   tempHome,
   testMirror,
   writeTopology,
@@ -177,10 +178,11 @@ Deno.test("a plan resealed with its topology's access control turned off, and it
   assert.match(shown.stdout, warning, output(shown));
 });
 
-Deno.test("a deploy plan resealed without its admin user's creation fails its health check, not 'completed': the stored credentials authenticate nowhere (tester43)", async () => {
+Deno.test("a deploy plan resealed without its admin user's creation is refused before anything runs, naming the operation (tester113 #2; before, tester43: it ran and failed its health check)", async () => {
   const home = await tempHome();
   try {
-    const { plan } = await planSharded(home, freePorts(1), "nu", standalone);
+    const [port] = freePorts(1);
+    const { plan } = await planSharded(home, [port], "nu", standalone);
     const user = allOperations(plan).find((o) => o.type === "create_user")!;
     const text = reseal(plan, (p) => {
       // Another ID: the store keeps the reviewed plan under its own.
@@ -192,13 +194,14 @@ Deno.test("a deploy plan resealed without its admin user's creation fails its he
     });
     const file = path.join(home, "no-user.json");
     await Deno.writeTextFile(file, text);
-    const r = await mup(["plan", "apply", file, "--auto-approve"], { home });
-    assert.equal(r.code, 1, output(r));
-    assert.doesNotMatch(r.stdout, /completed successfully/);
-    assert.match(
-      r.stdout,
-      /the admin credentials mup stores do not authenticate on localhost:\d+ \(the plan did not create the admin user/,
+    const missing = new RegExp(
+      `the plan has no operation ${esc(user.id)} that creates the admin user \\(create_user`,
     );
+    assertRefused(await mup(["plan", "validate", file], { home }), "validate", missing);
+    const r = await mup(["plan", "apply", file, "--auto-approve"], { home });
+    assertRefused(r, "apply", missing);
+    assert.doesNotMatch(r.stdout, /completed successfully|Started mongod/);
+    assert.ok(portFree(port), "nothing was started");
   } finally {
     await killAll(home);
   }
