@@ -1,7 +1,6 @@
 /**
- * Pre-flight of a saved scale-out, scale-in or rolling restart: the processes it will need to
- * answer and that it does not start itself answer now (a rolling restart: every member of the
- * sets it restarts, which each stop's set-health check wants, though it starts them again): those its safety checks list (`members_reachable`: the mongos
+ * Pre-flight of a saved scale-out or scale-in: the processes it will need to answer and that it
+ * does not start itself answer now: those its safety checks list (`members_reachable`: the mongos
  * that adds a shard, the members of a set that stay), the mongos a shard is removed through,
  * what a scale-in's health check judges (mongos apart), and a primary of each set a scale-out
  * adds members to (one of its recorded members must know one). Planned, the command refused a recorded process
@@ -18,7 +17,7 @@ import { hostPort, machinePort, splitHostPort } from "../topology/hosts.ts";
 import { silentMember } from "../ops/silent_members.ts";
 
 /** The plan operations this check is made for: the others handle a process down their own way. */
-const GUARDED = new Set(["scale-out", "scale-in", "restart"]);
+const GUARDED = new Set(["scale-out", "scale-in"]);
 
 /**
  * Throws a MupError, before anything of the apply runs, naming each process (`host:port`) that
@@ -26,9 +25,9 @@ const GUARDED = new Set(["scale-out", "scale-in", "restart"]);
  * does not answer hello now (for a set a scale-out adds members to: its members, when none that
  * answers knows a primary); with `cluster start -N` of them and the plan made again
  * (replanCommand), or, for one whose process still holds its port (stopped, hung), that process
- * and this plan applied again once it answers. Does nothing for other plans than a scale-out,
- * a scale-in or a restart. Not for a resume: a start is refused over the unfinished apply, and its
- * failing check names what works. A forced restart (no set-health checks) is not held.
+ * and this plan applied again once it answers. Does nothing for other plans than a scale-out
+ * or a scale-in. Not for a resume: a start is refused over the unfinished apply, and its
+ * failing check names what works.
  */
 export async function requireNeededReachable(
   plan: Plan,
@@ -46,14 +45,6 @@ export async function requireNeededReachable(
   const sets: { name: string; members: string[] }[] = [];
   for (const o of ops) {
     for (const c of o.pre_conditions ?? []) {
-      // A rolling restart's stop wants the rest of its set healthy: a member down now would
-      // fail the first stop of its set, after the sets before it were restarted (a config
-      // server set's restart pauses the whole cluster; tester113 #8). Each is needed though
-      // the plan starts it again.
-      if (c.check_type === "replica_set_healthy" && plan.operation === "restart") {
-        const members = Array.isArray(c.params.members) ? c.params.members as string[] : [];
-        members.forEach((m) => needed.add(m));
-      }
       if (c.check_type !== "members_reachable") continue;
       const members = Array.isArray(c.params.members) ? c.params.members as string[] : [];
       members.forEach(need);
