@@ -18,6 +18,7 @@ import { allOperations, type Plan } from "../lib/plan/schema.ts";
 import { checkPlanText } from "../lib/plan/validate.ts";
 import { mup, output, ROOT, tempHome } from "./helpers.ts";
 import { installFixture } from "./fixture.ts";
+import { reseal } from "./resealed.ts";
 import { input, sealedDeploy, without } from "./lifecycle_inputs.ts";
 
 installFixture();
@@ -30,10 +31,7 @@ async function deployPlan(file: string): Promise<Plan> {
 
 /** `plan` with one operation's parameter set to `value`, sealed again as an editor would. */
 function edited(plan: Plan, id: string, key: string, value: string): string {
-  const copy = structuredClone(plan);
-  allOperations(copy).find((o) => o.id === id)!.target.params[key] = value;
-  const { content_hash: _, ...rest } = copy;
-  return sealPlanText(rest).text;
+  return reseal(plan, (p) => allOperations(p).find((o) => o.id === id)!.target.params[key] = value);
 }
 
 const messages = (text: string) =>
@@ -113,25 +111,21 @@ Deno.test("plan_members: a set initiated, a shard added, a user created or a mem
 
 Deno.test("plan_members: a deploy with access control whose admin user's creation was taken out (its dependants rewired, sealed again) is refused, naming the operation (tester113 #2)", async () => {
   /** `plan` without operation `id`, nothing depending on it any more, sealed again. */
-  const dropped = (plan: Plan, id: string): string => {
-    const copy = structuredClone(plan);
-    for (const ph of copy.phases) {
-      ph.operations = ph.operations.filter((o) => o.id !== id);
-      for (const o of ph.operations) o.depends_on = o.depends_on.filter((d) => d !== id);
-    }
-    const { content_hash: _, ...rest } = copy;
-    return sealPlanText(rest).text;
-  };
+  const dropped = (plan: Plan, id: string): string =>
+    reseal(plan, (p) => {
+      for (const ph of p.phases) {
+        ph.operations = ph.operations.filter((o) => o.id !== id);
+        for (const o of ph.operations) o.depends_on = o.depends_on.filter((d) => d !== id);
+      }
+    });
   /** `plan` with operation `id` made a copy of operation `like` (its ID kept), sealed again. */
-  const swapped = (plan: Plan, id: string, like: string): string => {
-    const copy = structuredClone(plan);
-    const body = structuredClone(allOperations(copy).find((o) => o.id === like)!);
-    for (const ph of copy.phases) {
-      ph.operations = ph.operations.map((o) => o.id === id ? { ...body, id } : o);
-    }
-    const { content_hash: _, ...rest } = copy;
-    return sealPlanText(rest).text;
-  };
+  const swapped = (plan: Plan, id: string, like: string): string =>
+    reseal(plan, (p) => {
+      const body = structuredClone(allOperations(p).find((o) => o.id === like)!);
+      for (const ph of p.phases) {
+        ph.operations = ph.operations.map((o) => o.id === id ? { ...body, id } : o);
+      }
+    });
   const refused = (text: string, id: string, what: string) => {
     const found = messages(text);
     assert.equal(found.length, 1, `${what}: ${found.join("\n")}`);

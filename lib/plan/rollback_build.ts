@@ -10,7 +10,7 @@ import { baseStateOf, type ClusterMeta, readMeta } from "../state/meta.ts";
 import { hostPort } from "../topology/hosts.ts";
 import { recordedConfigs } from "./start_files.ts";
 import type { ApplyState } from "../state/schema.ts";
-import { checkpointProblem, readCheckpointState } from "../state/checkpoint_file.ts";
+import { checkpointProblem, readCheckpointState, rolledBackRef } from "../state/checkpoint_file.ts";
 import { StateStore } from "../state/store.ts";
 import * as path from "node:path";
 import { measuredDurations } from "../preflight/measured.ts";
@@ -71,11 +71,13 @@ export async function buildRollbackPlan(req: {
   // earlier checkpoint undoes that too (tester113 #1).
   let inEffect = state;
   if (state.status === "rolled_back") {
-    const at = (c: string | undefined) =>
-      c === START_CHECKPOINT ? -1 : state.checkpoints.findIndex((x) => x.id === c);
     const to = state.rolled_back_to;
-    const earlier = to && to !== START_CHECKPOINT && at(to) >= 0
-      ? [START_CHECKPOINT, ...state.checkpoints.slice(0, at(to)).map((c) => c.id)]
+    const ref = rolledBackRef(state);
+    const earlier = ref
+      ? [
+        START_CHECKPOINT,
+        ...state.checkpoints.slice(0, state.checkpoints.indexOf(ref)).map((c) => c.id),
+      ]
       : [];
     if (!earlier.includes(req.checkpoint)) {
       throw new MupError(
@@ -88,7 +90,7 @@ export async function buildRollbackPlan(req: {
         },
       );
     }
-    inEffect = await readCheckpointState(state.checkpoints[at(to)], {
+    inEffect = await readCheckpointState(ref!, {
       cluster: req.cluster,
       stateId: id,
       usable: () => Promise.resolve(earlier),

@@ -88,9 +88,17 @@ export async function readCheckpointState(
  * rolled back, rolled back to `start` (nothing is), or whose checkpoint file cannot be read.
  */
 export async function rolledBackState(state: ApplyState): Promise<ApplyState | undefined> {
-  if (state.status !== "rolled_back" || !state.rolled_back_to) return undefined;
-  const ref = state.checkpoints.find((c) => c.id === state.rolled_back_to);
-  if (!ref) return undefined;
-  const r = await loadCheckpoint(ref);
-  return "state" in r ? r.state : undefined;
+  const ref = rolledBackRef(state);
+  const r = ref ? await loadCheckpoint(ref) : undefined;
+  return r && "state" in r ? r.state : undefined;
+}
+
+/**
+ * The checkpoint an apply was rolled back to, when one other than `start` (which has none):
+ * undefined for an apply not rolled back, or one rolled back to `start`.
+ */
+export function rolledBackRef(state: ApplyState): CheckpointRef | undefined {
+  return state.status === "rolled_back"
+    ? state.checkpoints.find((c) => c.id === state.rolled_back_to)
+    : undefined;
 }
